@@ -1,0 +1,101 @@
+"""Node configuration: one frozen dataclass built from a TOML file, MESHPOS_* environment variables and flags.
+
+Precedence is flags > environment > file > defaults, so an operator can override one value on a register
+without editing its file. Every invalid value is reported with where it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from meshpos.errors import ConfigError
+
+ROLES = ("register", "kds")
+_NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything a node needs to start. Built once by the CLI; never mutated."""
+
+    node_id: str
+    role: str = "register"
+    venue_id: str = ""
+    data_dir: Path = Path("meshpos-data")
+    priority: int = 100
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not _NODE_ID.match(self.node_id):
+            raise ConfigError(
+                f"node_id {self.node_id!r}: use 1-32 letters, digits, '-' or '_', starting with a letter or digit"
+            )
+        if self.role not in ROLES:
+            raise ConfigError(f"role {self.role!r}: must be one of {', '.join(ROLES)}")
+        if not 0 <= self.priority <= 1_000_000:
+            raise ConfigError(f"priority {self.priority}: must be between 0 and 1000000")
+        if self.log_level not in _LOG_LEVELS:
+            raise ConfigError(f"log_level {self.log_level!r}: must be one of {', '.join(_LOG_LEVELS)}")
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "node.db"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind == "int":
+            if isinstance(raw, bool):
+                raise ValueError
+            return int(raw)
+        if kind == "Path":
+            return Path(str(raw))
+        if not isinstance(raw, str):
+            raise ValueError
+        return raw.upper() if name == "log_level" else raw
+    except ValueError:
+        raise ConfigError(f"{source}: {name} = {raw!r} is not a valid {kind}") from None
+
+
+def load_config(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the Config; raise ConfigError naming the file, variable or flag that is wrong."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        table = data.get("node", data)
+        for key, raw in table.items():
+            if key not in _FIELDS:
+                raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(_FIELDS)})")
+            values[key] = _coerce(key, raw, str(path))
+    for key, raw in (env if env is not None else os.environ).items():
+        if key.startswith("MESHPOS_"):
+            name = key[len("MESHPOS_") :].lower()
+            if name in _FIELDS:
+                values[name] = _coerce(name, raw, f"environment {key}")
+    for key, raw in (overrides or {}).items():
+        if raw is not None:
+            values[key] = _coerce(key, raw, f"--{key.replace('_', '-')}")
+    if "node_id" not in values:
+        raise ConfigError("node_id is not set (config file [node] node_id, MESHPOS_NODE_ID or --node-id)")
+    return Config(**values)

@@ -1,0 +1,127 @@
+"""One root exception for everything meshpos raises on purpose.
+
+Each error carries a stable ``code`` (for JSON APIs and exit codes) and a human message that says what was
+wrong and where. Errors caused by a peer are told apart from our own misuse (the h11 convention):
+``RemoteProtocolError`` means the other side broke the rules, ``LocalProtocolError`` means we did.
+"""
+
+from __future__ import annotations
+
+
+class MeshposError(Exception):
+    """Root of every error meshpos raises deliberately."""
+
+    code = "meshpos_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(MeshposError):
+    code = "invalid_config"
+
+
+# --- domain rules -------------------------------------------------------------------------------
+
+
+class DomainError(MeshposError):
+    """A sale, payment, refund or shift action broke a business rule; nothing was written."""
+
+    code = "domain_error"
+
+
+class UnknownRecord(DomainError):
+    code = "unknown_record"
+
+
+class UnknownProduct(UnknownRecord):
+    code = "unknown_product"
+
+
+class ItemStopped(DomainError):
+    code = "item_stopped"
+
+
+class InvalidQuantity(DomainError):
+    code = "invalid_quantity"
+
+
+class InvalidAmount(DomainError):
+    code = "invalid_amount"
+
+
+class Overpayment(DomainError):
+    code = "overpayment"
+
+
+class OverRefund(DomainError):
+    code = "over_refund"
+
+
+class OrderNotOpen(DomainError):
+    code = "order_not_open"
+
+
+class ShiftError(DomainError):
+    code = "shift_error"
+
+
+class ShiftClosed(ShiftError):
+    code = "shift_closed"
+
+
+class OpenOrdersOnShift(ShiftError):
+    code = "open_orders_on_shift"
+
+
+class PermissionDenied(DomainError):
+    code = "permission_denied"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class CorruptRecord(MeshposError):
+    """A record in a document does not have the shape the model expects (a peer or a bug wrote it)."""
+
+    code = "corrupt_record"
+
+
+# --- storage ------------------------------------------------------------------------------------
+
+
+class StoreError(MeshposError):
+    code = "store_error"
+
+
+class SchemaTooNew(StoreError):
+    code = "schema_too_new"
+
+
+class CorruptDatabase(StoreError):
+    code = "corrupt_database"
+
+
+class StoreClosed(StoreError):
+    code = "store_closed"
+
+
+# --- protocol -----------------------------------------------------------------------------------
+
+
+class ProtocolError(MeshposError):
+    code = "protocol_error"
+
+
+class LocalProtocolError(ProtocolError):
+    """We tried to do something the protocol does not allow in the current state (a bug on our side)."""
+
+    code = "local_protocol_error"
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something malformed, oversized or out of order; the connection should close."""
+
+    code = "remote_protocol_error"
