@@ -1,0 +1,93 @@
+"""The venue's domain model over pycrdt documents: no I/O, no clocks, integer money.
+
+``Venue`` checks every rule and writes; ``Catalog``, ``StopList``, ``Ledger`` and ``Kitchen`` give typed reads
+of their documents; ``Replica`` holds the named documents and captures the updates the store must persist.
+"""
+
+from meshpos.model.catalog import (
+    RIGHTS,
+    Catalog,
+    Discount,
+    Modifier,
+    ModifierGroup,
+    Product,
+    Role,
+    Settings,
+    Tax,
+    User,
+    hash_pin,
+    verify_pin,
+)
+from meshpos.model.clock import HybridClock, Stamp
+from meshpos.model.kitchen import STATES as TICKET_STATES
+from meshpos.model.kitchen import TRANSITIONS as TICKET_TRANSITIONS
+from meshpos.model.kitchen import Kitchen, Ticket, TicketItem
+from meshpos.model.ledger import (
+    CashMove,
+    Conflict,
+    InventoryMove,
+    Ledger,
+    Line,
+    LineModifier,
+    Order,
+    Payment,
+    Receipt,
+    ReceiptLine,
+    Refund,
+    RefundLine,
+    Shift,
+    ShiftClose,
+)
+from meshpos.model.money import format_money
+from meshpos.model.replica import CapturedUpdate, Replica, new_client_id, valid_document_name
+from meshpos.model.stoplist import StopEntry, StopList
+from meshpos.model.totals import LineAmount, OrderTotals
+from meshpos.model.venue import PaymentResult, Venue, business_date
+
+__all__ = [
+    "RIGHTS",
+    "TICKET_STATES",
+    "TICKET_TRANSITIONS",
+    "CapturedUpdate",
+    "CashMove",
+    "Catalog",
+    "Conflict",
+    "Discount",
+    "HybridClock",
+    "InventoryMove",
+    "Kitchen",
+    "Ledger",
+    "Line",
+    "LineAmount",
+    "LineModifier",
+    "Modifier",
+    "ModifierGroup",
+    "Order",
+    "OrderTotals",
+    "Payment",
+    "PaymentResult",
+    "Product",
+    "Receipt",
+    "ReceiptLine",
+    "Refund",
+    "RefundLine",
+    "Replica",
+    "Role",
+    "Settings",
+    "Shift",
+    "ShiftClose",
+    "Stamp",
+    "StopEntry",
+    "StopList",
+    "Tax",
+    "Ticket",
+    "TicketItem",
+    "User",
+    "Venue",
+    "business_date",
+    "format_money",
+    "hash_pin",
+    "new_client_id",
+    "valid_document_name",
+    "verify_pin",
+]

@@ -1,0 +1,141 @@
+"""Kitchen tickets of one business day and their states, as an explicit transition table.
+
+Registers create tickets from order lines; kitchen displays bump and recall them. State changes are
+insert-only events stamped by the hybrid clock, and the current state is the target of the latest event, so
+two screens bumping the same ticket at once merge to one state instead of fighting over a field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pycrdt import Doc, Map
+
+from meshpos.errors import InvalidTransition, UnknownRecord
+from meshpos.model._records import Fields, JsonDict
+from meshpos.model.clock import HybridClock, Stamp
+
+STATES = ("new", "cooking", "ready", "served")
+
+# (state, action) -> next state; anything else is an illegal transition
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("new", "bump"): "cooking",
+    ("cooking", "bump"): "ready",
+    ("ready", "bump"): "served",
+    ("served", "recall"): "ready",
+    ("ready", "recall"): "cooking",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TicketItem:
+    line_id: str
+    name: str
+    quantity: int
+    modifiers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: str
+    order_id: str
+    table: str
+    register: str
+    created_at_ms: int
+    items: tuple[TicketItem, ...]
+    state: str
+    state_at_ms: int
+
+    def age_ms(self, now_ms: int) -> int:
+        return max(now_ms - self.created_at_ms, 0)
+
+
+class Kitchen:
+    def __init__(self, doc: Doc[Any], date: str) -> None:
+        self.doc = doc
+        self.date = date
+        self.name = f"kitchen/{date}"
+        self._tickets = doc.get("tickets", type=Map)
+        self._events = doc.get("events", type=Map)
+
+    def write_ticket(self, ticket_id: str, record: JsonDict) -> None:
+        self._tickets[ticket_id] = record
+
+    def has(self, ticket_id: str) -> bool:
+        return ticket_id in self._tickets
+
+    def _state(self, ticket_id: str) -> tuple[str, Stamp | None]:
+        latest: tuple[Stamp, str] | None = None
+        for key, value in self._events.items():
+            if not key.startswith(ticket_id + "/"):
+                continue
+            f = Fields(value, f"{self.name} events/{key}")
+            stamp = Stamp.decode(f.text("stamp"), f"{f.where} stamp")
+            if latest is None or stamp > latest[0]:
+                latest = (stamp, f.choice("to", STATES))
+        return ("new", None) if latest is None else (latest[1], latest[0])
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        raw = self._tickets.get(ticket_id)
+        if raw is None:
+            raise UnknownRecord(f"unknown kitchen ticket {ticket_id!r}")
+        f = Fields(raw, f"{self.name} tickets/{ticket_id}")
+        state, stamp = self._state(ticket_id)
+        items = tuple(
+            TicketItem(
+                i.text("line_id"),
+                i.text("name"),
+                i.integer("quantity"),
+                tuple(str(m) for m in i.array("modifiers")),
+            )
+            for i in f.records("items")
+        )
+        created = f.integer("at")
+        return Ticket(
+            ticket_id,
+            f.text("order_id"),
+            f.opt_text("table") or "",
+            f.text("register"),
+            created,
+            items,
+            state,
+            stamp.wall_ms if stamp else created,
+        )
+
+    def tickets(self, states: tuple[str, ...] = STATES) -> list[Ticket]:
+        found = (self.ticket(k) for k in self._tickets)
+        return sorted(
+            (t for t in found if t.state in states), key=lambda t: (t.created_at_ms, t.id)
+        )
+
+    def act(
+        self,
+        ticket_id: str,
+        action: str,
+        *,
+        user: str,
+        device: str,
+        clock: HybridClock,
+        now_ms: int,
+    ) -> Ticket:
+        current, stamp = self._state(ticket_id)
+        if ticket_id not in self._tickets:
+            raise UnknownRecord(f"unknown kitchen ticket {ticket_id!r}")
+        target = TRANSITIONS.get((current, action))
+        if target is None:
+            raise InvalidTransition(
+                f"ticket {ticket_id}: cannot {action} a ticket that is {current}"
+            )
+        if stamp is not None:
+            clock.observe(stamp)
+        new_stamp = clock.now(now_ms)
+        self._events[f"{ticket_id}/{new_stamp.encode()}"] = {
+            "action": action,
+            "from": current,
+            "to": target,
+            "user": user,
+            "device": device,
+            "stamp": new_stamp.encode(),
+        }
+        return self.ticket(ticket_id)

@@ -1,0 +1,601 @@
+"""One business day of money facts: shifts, orders and their lines, payments, receipts, refunds, cash and stock.
+
+Layout of a ``ledger/<date>`` document (all records are written once and never edited):
+
+    shifts/<id>, shift_closes/<shift id>, receipts/<id>, refunds/<id>, cash_moves/<id>, inventory/<id>
+    orders/<id> -> Map(info, lines/<id>, removed/<line id>, discounts/<id>, payments/<id>,
+                       voids/<id>, receipts/<id>, sent/<line id>)
+
+An order's sub-map is created once by the register that opens it; every other register only adds uuid-keyed
+records inside it, so concurrent additions merge. Status and totals are derived from the records. This module
+reads and writes records; the rules (rights, stops, shift state, over-payment) live in ``venue``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pycrdt import Doc, Map
+
+from meshpos.errors import CorruptRecord, UnknownRecord
+from meshpos.model._records import Fields, JsonDict
+from meshpos.model.totals import LineAmount, OrderTotals, PricedLine, order_totals, price_lines
+
+PAYMENT_METHODS = ("cash", "card", "other")
+CASH_MOVE_KINDS = ("in", "out")
+INVENTORY_KINDS = ("sale", "refund", "writeoff", "supply")
+_ORDER_PARTS = ("lines", "removed", "discounts", "payments", "voids", "receipts", "sent")
+
+
+@dataclass(frozen=True, slots=True)
+class LineModifier:
+    id: str
+    name: str
+    price_delta: int
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    id: str
+    order_id: str
+    product_id: str
+    name: str
+    quantity: int
+    unit_price: int  # product price plus modifier deltas, at the time of sale
+    modifiers: tuple[LineModifier, ...]
+    tax_rate_bp: int
+    tax_included: bool
+    discount_id: str | None
+    discount_kind: str | None
+    discount_value: int
+    user: str
+    device: str
+    at_ms: int
+
+    def priced(self) -> PricedLine:
+        return PricedLine(
+            self.id,
+            self.quantity,
+            self.unit_price,
+            self.tax_rate_bp,
+            self.tax_included,
+            self.discount_kind,
+            self.discount_value,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    id: str
+    order_id: str
+    method: str
+    amount: int  # counts toward the order total
+    tip: int
+    tendered: int  # cash handed over (amount + tip + change for cash, else amount + tip)
+    change: int
+    shift_id: str
+    register: str
+    user: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptLine:
+    line_id: str
+    product_id: str
+    name: str
+    quantity: int
+    unit_price: int
+    discount: int
+    tax: int
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    id: str
+    order_id: str
+    number: str  # e.g. R2-000123, final even offline: each register has its own sequence
+    register: str
+    seq: int
+    user: str
+    shift_id: str
+    issued_at_ms: int
+    subtotal: int
+    discount: int
+    tax: int
+    total: int
+    lines: tuple[ReceiptLine, ...]
+    payment_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RefundLine:
+    line_id: str
+    quantity: int
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    id: str
+    receipt_id: str
+    lines: tuple[RefundLine, ...]
+    amount: int
+    method: str
+    shift_id: str
+    register: str
+    user: str
+    at_ms: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftClose:
+    user: str
+    closed_at_ms: int
+    counted_cash: int
+    expected_cash: int
+
+    @property
+    def difference(self) -> int:
+        return self.counted_cash - self.expected_cash
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    id: str
+    register: str
+    user: str
+    opened_at_ms: int
+    opening_cash: int
+    close: ShiftClose | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.close is None
+
+
+@dataclass(frozen=True, slots=True)
+class CashMove:
+    id: str
+    shift_id: str
+    kind: str
+    amount: int
+    reason: str
+    user: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryMove:
+    id: str
+    product_id: str
+    kind: str
+    quantity: int  # positive; the kind says which way stock moved
+    ref: str
+    user: str
+    device: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Something two registers did during a partition that cannot be merged silently."""
+
+    kind: str  # overpaid | double_receipt | changed_after_receipt | paid_and_void
+    order_id: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: str
+    table: str
+    tab: str
+    waiter: str
+    register: str
+    shift_id: str
+    opened_at_ms: int
+    lines: tuple[Line, ...]  # active lines, oldest first
+    amounts: tuple[LineAmount, ...]
+    discounts: tuple[tuple[str, str, int], ...]  # order-level (discount id, kind, value)
+    payments: tuple[Payment, ...]
+    receipt_ids: tuple[str, ...]
+    voided: bool
+    sent_line_ids: frozenset[str]
+    totals: OrderTotals
+
+    @property
+    def status(self) -> str:
+        if self.receipt_ids:
+            return "paid"
+        return "void" if self.voided else "open"
+
+
+class Ledger:
+    """Typed records of one ``ledger/<date>`` document."""
+
+    def __init__(self, doc: Doc[Any], date: str) -> None:
+        self.doc = doc
+        self.date = date
+        self.name = f"ledger/{date}"
+        self._roots = {
+            key: doc.get(key, type=Map)
+            for key in (
+                "shifts",
+                "shift_closes",
+                "orders",
+                "receipts",
+                "refunds",
+                "cash_moves",
+                "inventory",
+            )
+        }
+
+    def _rec(self, root: str, key: str) -> Fields:
+        value = self._roots[root].get(key)
+        if value is None:
+            raise UnknownRecord(f"{self.name}: unknown {root[:-1].replace('_', ' ')} {key!r}")
+        return Fields(value, f"{self.name} {root}/{key}")
+
+    # --- shifts ---------------------------------------------------------------------------------
+    def shift(self, shift_id: str) -> Shift:
+        rec = self._rec("shifts", shift_id)
+        close_raw = self._roots["shift_closes"].get(shift_id)
+        close = None
+        if close_raw is not None:
+            c = Fields(close_raw, f"{self.name} shift_closes/{shift_id}")
+            close = ShiftClose(
+                c.text("user"),
+                c.integer("at"),
+                c.integer("counted_cash"),
+                c.integer("expected_cash"),
+            )
+        return Shift(
+            shift_id,
+            rec.text("register"),
+            rec.text("user"),
+            rec.integer("at"),
+            rec.integer("opening_cash"),
+            close,
+        )
+
+    def shifts(self) -> list[Shift]:
+        return sorted(
+            (self.shift(k) for k in self._roots["shifts"]),
+            key=lambda s: (s.opened_at_ms, s.id),
+        )
+
+    def has_shift(self, shift_id: str) -> bool:
+        return shift_id in self._roots["shifts"]
+
+    def write_shift(
+        self, shift_id: str, register: str, user: str, at_ms: int, opening_cash: int
+    ) -> None:
+        self._roots["shifts"][shift_id] = {
+            "register": register,
+            "user": user,
+            "at": at_ms,
+            "opening_cash": opening_cash,
+        }
+
+    def write_shift_close(
+        self, shift_id: str, user: str, at_ms: int, counted: int, expected: int
+    ) -> None:
+        self._roots["shift_closes"][shift_id] = {
+            "user": user,
+            "at": at_ms,
+            "counted_cash": counted,
+            "expected_cash": expected,
+            "difference": counted - expected,
+        }
+
+    # --- orders ---------------------------------------------------------------------------------
+    def has_order(self, order_id: str) -> bool:
+        return order_id in self._roots["orders"]
+
+    def order_ids(self) -> list[str]:
+        return list(self._roots["orders"].keys())
+
+    def _order_map(self, order_id: str) -> Map[Any]:
+        value = self._roots["orders"].get(order_id)
+        if value is None:
+            raise UnknownRecord(f"unknown order {order_id!r}")
+        if not isinstance(value, Map):
+            raise CorruptRecord(f"{self.name} orders/{order_id}: expected a map")
+        return value
+
+    def _part(self, order: Map[Any], part: str, order_id: str) -> Map[Any]:
+        value = order.get(part)
+        if not isinstance(value, Map):
+            raise CorruptRecord(f"{self.name} orders/{order_id}: {part!r} is missing or not a map")
+        return value
+
+    def write_order(self, order_id: str, info: JsonDict) -> None:
+        parts: dict[str, Any] = {part: Map() for part in _ORDER_PARTS}
+        self._roots["orders"][order_id] = Map({"info": info, **parts})
+
+    def write_order_record(self, order_id: str, part: str, key: str, record: object) -> None:
+        order = self._order_map(order_id)
+        self._part(order, part, order_id)[key] = record
+
+    def order(self, order_id: str) -> Order:
+        om = self._order_map(order_id)
+        where = f"{self.name} orders/{order_id}"
+        info = Fields(om.get("info"), f"{where} info")
+        parts = {part: dict(self._part(om, part, order_id).items()) for part in _ORDER_PARTS}
+        removed = parts["removed"]
+        lines = sorted(
+            (
+                _line(order_id, k, Fields(v, f"{where} lines/{k}"))
+                for k, v in parts["lines"].items()
+                if k not in removed
+            ),
+            key=lambda line: (line.at_ms, line.id),
+        )
+        discounts = sorted(
+            (
+                (
+                    k,
+                    f.text("discount_id"),
+                    f.choice("kind", ("percent", "fixed")),
+                    f.integer("value"),
+                )
+                for k, f in (
+                    (k, Fields(v, f"{where} discounts/{k}")) for k, v in parts["discounts"].items()
+                )
+            ),
+            key=lambda d: d[0],
+        )
+        payments = sorted(
+            (
+                _payment(order_id, k, Fields(v, f"{where} payments/{k}"))
+                for k, v in parts["payments"].items()
+            ),
+            key=lambda p: (p.at_ms, p.id),
+        )
+        amounts = price_lines(
+            [line.priced() for line in lines], [(kind, value) for _, _, kind, value in discounts]
+        )
+        totals = order_totals(
+            amounts, sum(p.amount for p in payments), sum(p.tip for p in payments)
+        )
+        return Order(
+            id=order_id,
+            table=info.opt_text("table") or "",
+            tab=info.opt_text("tab") or "",
+            waiter=info.text("waiter"),
+            register=info.text("register"),
+            shift_id=info.text("shift_id"),
+            opened_at_ms=info.integer("at"),
+            lines=tuple(lines),
+            amounts=tuple(amounts),
+            discounts=tuple((d_id, kind, value) for _, d_id, kind, value in discounts),
+            payments=tuple(payments),
+            receipt_ids=tuple(sorted(parts["receipts"])),
+            voided=bool(parts["voids"]),
+            sent_line_ids=frozenset(parts["sent"]),
+            totals=totals,
+        )
+
+    def orders(self) -> list[Order]:
+        return sorted(
+            (self.order(k) for k in self.order_ids()), key=lambda o: (o.opened_at_ms, o.id)
+        )
+
+    def payments(self) -> list[Payment]:
+        return [p for order in self.orders() for p in order.payments]
+
+    # --- receipts, refunds, cash, stock ---------------------------------------------------------
+    def write(self, root: str, key: str, record: JsonDict) -> None:
+        self._roots[root][key] = record
+
+    def receipt(self, receipt_id: str) -> Receipt:
+        return _receipt(receipt_id, self._rec("receipts", receipt_id))
+
+    def has_receipt(self, receipt_id: str) -> bool:
+        return receipt_id in self._roots["receipts"]
+
+    def receipts(self) -> list[Receipt]:
+        found = (self.receipt(k) for k in self._roots["receipts"])
+        return sorted(found, key=lambda r: (r.issued_at_ms, r.number))
+
+    def last_receipt_seq(self, register: str) -> int:
+        return max((r.seq for r in self.receipts() if r.register == register), default=0)
+
+    def refunds(self, receipt_id: str | None = None) -> list[Refund]:
+        found = [_refund(k, self._rec("refunds", k)) for k in self._roots["refunds"]]
+        return sorted(
+            (r for r in found if receipt_id is None or r.receipt_id == receipt_id),
+            key=lambda r: (r.at_ms, r.id),
+        )
+
+    def cash_moves(self) -> list[CashMove]:
+        return sorted(
+            (_cash_move(k, self._rec("cash_moves", k)) for k in self._roots["cash_moves"]),
+            key=lambda m: (m.at_ms, m.id),
+        )
+
+    def inventory(self) -> list[InventoryMove]:
+        return sorted(
+            (_inventory(k, self._rec("inventory", k)) for k in self._roots["inventory"]),
+            key=lambda m: (m.at_ms, m.id),
+        )
+
+    # --- derived views --------------------------------------------------------------------------
+    def cash_flow(self, shift_id: str) -> int:
+        """Cash this document moved through one shift's drawer: taken (with cash tips) + in - out - refunds."""
+        taken = sum(
+            p.amount + p.tip
+            for p in self.payments()
+            if p.shift_id == shift_id and p.method == "cash"
+        )
+        moves = sum(
+            m.amount if m.kind == "in" else -m.amount
+            for m in self.cash_moves()
+            if m.shift_id == shift_id
+        )
+        refunded = sum(
+            r.amount for r in self.refunds() if r.shift_id == shift_id and r.method == "cash"
+        )
+        return taken + moves - refunded
+
+    def conflicts(self) -> list[Conflict]:
+        found: list[Conflict] = []
+        for order in self.orders():
+            t = order.totals
+            if t.paid > t.total:
+                found.append(
+                    Conflict(
+                        "overpaid",
+                        order.id,
+                        f"payments {t.paid} exceed the order total {t.total} by {t.paid - t.total}",
+                    )
+                )
+            if len(order.receipt_ids) > 1:
+                numbers = ", ".join(
+                    self.receipt(r).number for r in order.receipt_ids if self.has_receipt(r)
+                )
+                found.append(
+                    Conflict("double_receipt", order.id, f"order closed twice: receipts {numbers}")
+                )
+            if order.voided and (order.payments or order.receipt_ids):
+                found.append(
+                    Conflict(
+                        "paid_and_void",
+                        order.id,
+                        "order was voided on one register and paid on another",
+                    )
+                )
+            for receipt_id in order.receipt_ids:
+                if not self.has_receipt(receipt_id):
+                    continue
+                receipt = self.receipt(receipt_id)
+                if {line.line_id for line in receipt.lines} != {line.id for line in order.lines}:
+                    found.append(
+                        Conflict(
+                            "changed_after_receipt",
+                            order.id,
+                            f"lines changed after receipt {receipt.number} was issued",
+                        )
+                    )
+        return found
+
+
+# --- record parsers -----------------------------------------------------------------------------
+
+
+def _line(order_id: str, line_id: str, f: Fields) -> Line:
+    discount = f.opt_record("discount")
+    return Line(
+        id=line_id,
+        order_id=order_id,
+        product_id=f.text("product_id"),
+        name=f.text("name"),
+        quantity=f.integer("quantity"),
+        unit_price=f.integer("unit_price"),
+        modifiers=tuple(
+            LineModifier(m.text("id"), m.text("name"), m.integer("price_delta"))
+            for m in f.records("modifiers")
+        ),
+        tax_rate_bp=f.integer("tax_rate_bp"),
+        tax_included=f.flag("tax_included"),
+        discount_id=discount.text("id") if discount else None,
+        discount_kind=discount.choice("kind", ("percent", "fixed")) if discount else None,
+        discount_value=discount.integer("value") if discount else 0,
+        user=f.text("user"),
+        device=f.text("device"),
+        at_ms=f.integer("at"),
+    )
+
+
+def _payment(order_id: str, payment_id: str, f: Fields) -> Payment:
+    return Payment(
+        id=payment_id,
+        order_id=order_id,
+        method=f.choice("method", PAYMENT_METHODS),
+        amount=f.integer("amount"),
+        tip=f.integer("tip"),
+        tendered=f.integer("tendered"),
+        change=f.integer("change"),
+        shift_id=f.text("shift_id"),
+        register=f.text("register"),
+        user=f.text("user"),
+        at_ms=f.integer("at"),
+    )
+
+
+def _receipt(receipt_id: str, f: Fields) -> Receipt:
+    return Receipt(
+        id=receipt_id,
+        order_id=f.text("order_id"),
+        number=f.text("number"),
+        register=f.text("register"),
+        seq=f.integer("seq"),
+        user=f.text("user"),
+        shift_id=f.text("shift_id"),
+        issued_at_ms=f.integer("at"),
+        subtotal=f.integer("subtotal"),
+        discount=f.integer("discount"),
+        tax=f.integer("tax"),
+        total=f.integer("total"),
+        lines=tuple(
+            ReceiptLine(
+                ln.text("line_id"),
+                ln.text("product_id"),
+                ln.text("name"),
+                ln.integer("quantity"),
+                ln.integer("unit_price"),
+                ln.integer("discount"),
+                ln.integer("tax"),
+                ln.integer("amount"),
+            )
+            for ln in f.records("lines")
+        ),
+        payment_ids=tuple(str(p) for p in f.array("payment_ids")),
+    )
+
+
+def _refund(refund_id: str, f: Fields) -> Refund:
+    return Refund(
+        id=refund_id,
+        receipt_id=f.text("receipt_id"),
+        lines=tuple(
+            RefundLine(ln.text("line_id"), ln.integer("quantity"), ln.integer("amount"))
+            for ln in f.records("lines")
+        ),
+        amount=f.integer("amount"),
+        method=f.choice("method", PAYMENT_METHODS),
+        shift_id=f.text("shift_id"),
+        register=f.text("register"),
+        user=f.text("user"),
+        at_ms=f.integer("at"),
+        reason=f.opt_text("reason") or "",
+    )
+
+
+def _cash_move(move_id: str, f: Fields) -> CashMove:
+    return CashMove(
+        move_id,
+        f.text("shift_id"),
+        f.choice("kind", CASH_MOVE_KINDS),
+        f.integer("amount"),
+        f.opt_text("reason") or "",
+        f.text("user"),
+        f.integer("at"),
+    )
+
+
+def _inventory(move_id: str, f: Fields) -> InventoryMove:
+    return InventoryMove(
+        move_id,
+        f.text("product_id"),
+        f.choice("kind", INVENTORY_KINDS),
+        f.integer("quantity"),
+        f.opt_text("ref") or "",
+        f.text("user"),
+        f.text("device"),
+        f.integer("at"),
+    )

@@ -1,0 +1,86 @@
+"""The set of named pycrdt documents a node holds, and the updates it must persist.
+
+Every change, local or received, is captured as Yjs update bytes in the order it happened so the caller (the
+node) can commit them to the store before acknowledging anything. The client id is fresh for each process
+start and is never persisted: two replicas sharing one diverge silently (FACTS.md).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from pycrdt import Doc, TransactionEvent
+
+from meshpos.errors import MeshposError
+
+_NAME = re.compile(r"^(catalog|stoplist|(ledger|kitchen)/\d{4}-\d{2}-\d{2})$")
+
+CONSOLE_DOCUMENTS = ("catalog",)
+
+
+def valid_document_name(name: str) -> bool:
+    return bool(_NAME.match(name))
+
+
+def new_client_id() -> int:
+    """A random 53-bit Yjs client id (JavaScript peers need it to fit a double)."""
+    return secrets.randbits(53) or 1
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedUpdate:
+    document: str
+    update: bytes
+    local: bool
+
+
+class Replica:
+    """Named documents with one client id, recording every update they produce."""
+
+    def __init__(self, client_id: int | None = None) -> None:
+        self.client_id = client_id if client_id is not None else new_client_id()
+        self._docs: dict[str, Doc[Any]] = {}
+        self._captured: list[CapturedUpdate] = []
+        self._remote_depth = 0
+
+    def doc(self, name: str) -> Doc[Any]:
+        existing = self._docs.get(name)
+        if existing is not None:
+            return existing
+        if not valid_document_name(name):
+            raise MeshposError(f"{name!r} is not a meshpos document name")
+        doc: Doc[Any] = Doc(client_id=self.client_id)
+        doc.observe(lambda event, name=name: self._capture(name, event))
+        self._docs[name] = doc
+        return doc
+
+    def has(self, name: str) -> bool:
+        return name in self._docs
+
+    def names(self) -> list[str]:
+        return sorted(self._docs)
+
+    def unload(self, name: str) -> None:
+        self._docs.pop(name, None)
+
+    def apply(self, name: str, update: bytes) -> None:
+        """Apply an update from a peer or the store; it is captured as not local."""
+        doc = self.doc(name)
+        self._remote_depth += 1
+        try:
+            doc.apply_update(update)
+        finally:
+            self._remote_depth -= 1
+
+    def _capture(self, name: str, event: TransactionEvent) -> None:
+        update = bytes(event.update)
+        if update != b"\x00\x00":
+            self._captured.append(CapturedUpdate(name, update, self._remote_depth == 0))
+
+    def take_updates(self) -> list[CapturedUpdate]:
+        """Everything captured since the last call, oldest first."""
+        captured, self._captured = self._captured, []
+        return captured

@@ -1,0 +1,90 @@
+"""The stop list: which items cannot be sold right now, and who said so when.
+
+Each device writes only its own entry per item (key ``item/device``), so concurrent stops never overwrite each
+other inside pycrdt; readers take the entry with the highest hybrid-clock stamp. A later change therefore wins
+whichever device made it, and an old register coming back online cannot resurrect an item it last saw
+available.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pycrdt import Doc, Map
+
+from meshpos.model._records import Fields
+from meshpos.model.clock import HybridClock, Stamp
+
+
+@dataclass(frozen=True, slots=True)
+class StopEntry:
+    item: str
+    stopped: bool
+    user: str
+    device: str
+    stamp: Stamp
+
+    @property
+    def at_ms(self) -> int:
+        return self.stamp.wall_ms
+
+
+class StopList:
+    def __init__(self, doc: Doc[Any], name: str = "stoplist") -> None:
+        self.doc = doc
+        self.name = name
+        self._items = doc.get("items", type=Map)
+
+    def _entries(self, item: str | None = None) -> list[StopEntry]:
+        found = []
+        for key, value in self._items.items():
+            item_id, _, _device = key.rpartition("/")
+            if item is not None and item_id != item:
+                continue
+            rec = Fields(value, f"{self.name} items/{key}")
+            found.append(
+                StopEntry(
+                    item=item_id,
+                    stopped=rec.flag("stopped"),
+                    user=rec.text("user"),
+                    device=rec.text("device"),
+                    stamp=Stamp.decode(rec.text("stamp"), f"{rec.where} stamp"),
+                )
+            )
+        return found
+
+    def entry(self, item: str) -> StopEntry | None:
+        """The deciding entry for an item, or None if nobody ever stopped it."""
+        entries = self._entries(item)
+        return max(entries, key=lambda e: e.stamp) if entries else None
+
+    def is_stopped(self, item: str) -> bool:
+        entry = self.entry(item)
+        return entry is not None and entry.stopped
+
+    def current(self) -> dict[str, StopEntry]:
+        winners: dict[str, StopEntry] = {}
+        for entry in self._entries():
+            best = winners.get(entry.item)
+            if best is None or entry.stamp > best.stamp:
+                winners[entry.item] = entry
+        return winners
+
+    def stopped_items(self) -> list[str]:
+        return sorted(item for item, entry in self.current().items() if entry.stopped)
+
+    def set(
+        self, item: str, stopped: bool, *, user: str, device: str, clock: HybridClock, now_ms: int
+    ) -> StopEntry:
+        previous = self.entry(item)
+        if previous is not None:
+            clock.observe(previous.stamp)
+        stamp = clock.now(now_ms)
+        self._items[f"{item}/{device}"] = {
+            "stopped": stopped,
+            "user": user,
+            "device": device,
+            "stamp": stamp.encode(),
+        }
+        return StopEntry(item, stopped, user, device, stamp)
