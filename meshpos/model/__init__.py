@@ -39,7 +39,13 @@ from meshpos.model.ledger import (
     ShiftClose,
 )
 from meshpos.model.money import format_money
-from meshpos.model.replica import CapturedUpdate, Replica, new_client_id, valid_document_name
+from meshpos.model.replica import (
+    CapturedUpdate,
+    Replica,
+    decode_state_vector,
+    new_client_id,
+    valid_document_name,
+)
 from meshpos.model.stoplist import StopEntry, StopList
 from meshpos.model.totals import LineAmount, OrderTotals
 from meshpos.model.venue import PaymentResult, Venue, business_date
@@ -85,6 +91,7 @@ __all__ = [
     "User",
     "Venue",
     "business_date",
+    "decode_state_vector",
     "format_money",
     "hash_pin",
     "new_client_id",

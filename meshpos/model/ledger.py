@@ -52,6 +52,7 @@ class Line:
     user: str
     device: str
     at_ms: int
+    stamp: str
 
     def priced(self) -> PricedLine:
         return PricedLine(
@@ -333,7 +334,7 @@ class Ledger:
                 for k, v in parts["lines"].items()
                 if k not in removed
             ),
-            key=lambda line: (line.at_ms, line.id),
+            key=lambda line: (line.stamp, line.id),
         )
         discounts = sorted(
             (
@@ -508,6 +509,7 @@ def _line(order_id: str, line_id: str, f: Fields) -> Line:
         user=f.text("user"),
         device=f.text("device"),
         at_ms=f.integer("at"),
+        stamp=f.text("stamp"),
     )
 
 

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from pycrdt import Doc, TransactionEvent
+from pycrdt import Decoder, Doc, TransactionEvent
 
 from meshpos.errors import MeshposError
 
@@ -28,6 +28,13 @@ def valid_document_name(name: str) -> bool:
 def new_client_id() -> int:
     """A random 53-bit Yjs client id (JavaScript peers need it to fit a double)."""
     return secrets.randbits(53) or 1
+
+
+def decode_state_vector(state: bytes) -> dict[int, int]:
+    """A Yjs state vector as {client id: clock}; the byte form's client order is not canonical."""
+    decoder = Decoder(state)
+    count = decoder.read_var_uint()
+    return {decoder.read_var_uint(): decoder.read_var_uint() for _ in range(count)}
 
 
 @dataclass(frozen=True, slots=True)

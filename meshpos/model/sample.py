@@ -35,7 +35,11 @@ def sample_catalog(catalog: Catalog, *, pin_hash: str = "") -> None:
                 1,
             ),
             ModifierGroup(
-                "size", "Size", (Modifier("small", "Small", 0), Modifier("large", "Large", 80)), 1, 1
+                "size",
+                "Size",
+                (Modifier("small", "Small", 0), Modifier("large", "Large", 80)),
+                1,
+                1,
             ),
             Product("espresso", "Espresso", 250, "Coffee", "vat10"),
             Product("latte", "Latte", 390, "Coffee", "vat10", ("size", "milk")),

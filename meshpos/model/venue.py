@@ -306,7 +306,7 @@ class Venue:
     ) -> Order:
         self._register_shift(user, "sell")
         _count(quantity, "quantity")
-        ledger, _order = self._open_order(order_id)
+        ledger, _ = self._open_order(order_id)
         product = self._sellable(product_id, user, override_stop)
         chosen = self._modifiers(product, modifiers)
         discount = None
@@ -334,6 +334,7 @@ class Venue:
                 "user": user,
                 "device": self.device,
                 "at": now_ms,
+                "stamp": self.clock.now(now_ms).encode(),  # keeps the cashier's entry order
             },
         )
         return ledger.order(order_id)
