@@ -35,10 +35,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="meshpos", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="meshpos",
+        description="Registers and kitchen displays that keep selling and syncing over the LAN.",
+    )
     parser.add_argument("--version", action="version", version=f"meshpos {__version__}")
     parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING or ERROR")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks for unexpected errors"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run a whole venue on loopback addresses")
@@ -49,9 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     store = bench_sub.add_parser("store", help="durable receipt commits: ours vs pycrdt-store")
     store.add_argument("--json", action="store_true", help="print one JSON object")
     store.add_argument("--receipts", type=int, default=5000, help="receipts in the throughput run")
-    store.add_argument("--rate", type=int, default=200, help="offered receipts/s in the latency run")
+    store.add_argument(
+        "--rate", type=int, default=200, help="offered receipts/s in the latency run"
+    )
     store.add_argument("--seconds", type=float, default=5.0, help="length of the latency run")
-    store.add_argument("--dir", default=None, help="directory for the database files (default: a temp dir)")
+    store.add_argument(
+        "--dir", default=None, help="directory for the database files (default: a temp dir)"
+    )
     bench.set_defaults(func=_cmd_bench)
     return parser
 
@@ -74,8 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"meshpos: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
-              file=sys.stderr)
+        print(
+            f"meshpos: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            file=sys.stderr,
+        )
         return 1
 
 
