@@ -1,0 +1,150 @@
+"""The storage contract every node relies on, and the small value types it returns.
+
+A store keeps, per document, whatever Yjs updates it was given, so that loading returns one update
+that rebuilds the same document. It never interprets the updates beyond checking that they parse:
+merging is done by pycrdt, so the store works for any document shape the model invents.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+import pycrdt
+
+from meshpos.errors import StoreError
+
+EMPTY_UPDATE = b"\x00\x00"
+"""A Yjs v1 update with no structs and no deletions: what ``Doc().get_update()`` returns."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """What the store knows about one document without reading its updates."""
+
+    name: str
+    closed: bool
+    log_rows: int
+    snapshot_bytes: int
+
+
+@dataclasses.dataclass(slots=True)
+class StoreStats:
+    """Counters for tests and benchmarks: they prove batching and lazy loading, not assume them."""
+
+    transactions: int = 0
+    """Committed write transactions (appends, compactions, flag changes, drops)."""
+    failed_transactions: int = 0
+    appends: int = 0
+    """Committed ``append`` calls; ``appends / transactions`` is the group-commit batch size."""
+    updates: int = 0
+    compactions: int = 0
+    documents_loaded: int = 0
+    """Documents whose updates were read by ``load``; start-up must not read closed days."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Durable per-document update logs (automerge-repo's storage adapter, specialised to Yjs)."""
+
+    stats: StoreStats
+
+    async def append(
+        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None = None
+    ) -> None:
+        """Commit (document, update) pairs and ``meta`` in one transaction; durable on return."""
+
+    async def load(self, name: str) -> bytes | None:
+        """Return one update that rebuilds the document, or ``None`` if the store never saw it."""
+
+    async def documents(self, *, include_closed: bool = False) -> list[DocumentInfo]:
+        """List documents, open ones only unless asked: a node loads exactly these at start-up."""
+
+    async def set_closed(self, name: str, closed: bool) -> None:
+        """Mark a business day closed (not loaded at start-up) or open again."""
+
+    async def get_meta(self, key: str) -> str | None:
+        """Read a value written by ``append(meta=...)``."""
+
+    async def compact(self, name: str) -> None:
+        """Merge the document's log into its snapshot now (normally triggered by thresholds)."""
+
+    async def drop(self, name: str) -> None:
+        """Forget a document entirely."""
+
+    async def close(self) -> None:
+        """Finish pending writes and release the store; later calls raise ``StoreClosed``."""
+
+
+def check_updates(updates: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Reject malformed input before it is queued: one bad row would make a whole day unloadable."""
+    checked: list[tuple[str, bytes]] = []
+    for name, update in updates:
+        check_name(name)
+        if not isinstance(update, bytes | bytearray | memoryview):
+            raise StoreError(
+                f"update for document {name!r} must be bytes, not {type(update).__name__}"
+            )
+        data = bytes(update)
+        try:
+            pycrdt.merge_updates(data)
+        except ValueError:
+            raise StoreError(
+                f"update for document {name!r} is not a valid Yjs update ({len(data)} bytes); "
+                "nothing was written"
+            ) from None
+        checked.append((name, data))
+    return checked
+
+
+def check_name(name: str) -> None:
+    if not isinstance(name, str) or not name:
+        raise StoreError(f"document name must be a non-empty string, not {name!r}")
+
+
+def check_meta(meta: Mapping[str, str] | None) -> dict[str, str]:
+    if not meta:
+        return {}
+    for key, value in meta.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise StoreError(f"meta entries must be str -> str, got {key!r}: {value!r}")
+    return dict(meta)
+
+
+async def load_open_documents(store: Store) -> dict[str, bytes]:
+    """What a node does at start-up: load every open document, and no closed one."""
+    loaded: dict[str, bytes] = {}
+    for info in await store.documents():
+        update = await store.load(info.name)
+        if update is not None:
+            loaded[info.name] = update
+    return loaded
+
+
+def fold(segments: Sequence[bytes], log: Sequence[bytes], *, full: bool) -> tuple[int, bytes]:
+    """Merge the log into a new snapshot segment; return (trailing segments absorbed, new segment).
+
+    Merging costs time proportional to everything merged, so re-merging a whole busy day on every
+    compaction would grow quadratically and stall the writer. Segments are kept in geometrically
+    growing sizes instead (an LSM-style binary counter): a segment is absorbed only when it is at
+    most twice the size of what is being built, so each byte is re-merged about log2(n) times and a
+    document has only a handful of segments. ``full`` merges everything into one segment.
+    """
+    merged = merge(log)
+    absorbed = 0
+    for segment in reversed(segments):
+        if not full and len(segment) > 2 * len(merged):
+            break
+        absorbed += 1
+        merged = merge([segment, merged])
+    return absorbed, merged
+
+
+def merge(parts: Sequence[bytes]) -> bytes:
+    """Merge stored pieces into one update; keeps pieces whose predecessors are missing."""
+    if not parts:
+        return EMPTY_UPDATE
+    if len(parts) == 1:
+        return parts[0]
+    return bytes(pycrdt.merge_updates(*parts))

@@ -1,0 +1,114 @@
+"""An in-memory store with SqliteStore's contract, for sans-I/O tests of the model and sync.
+
+It follows the same rules (append-only log, threshold compaction, closed flag, meta in the same
+"commit"), so a test that passes here exercises what the SQLite store promises, minus durability.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from meshpos.errors import StoreClosed
+from meshpos.store.base import (
+    DocumentInfo,
+    StoreStats,
+    check_meta,
+    check_name,
+    check_updates,
+    merge,
+)
+
+
+@dataclasses.dataclass(slots=True)
+class _Doc:
+    closed: bool = False
+    snapshot: bytes | None = None
+    log: list[bytes] = dataclasses.field(default_factory=list)
+    log_bytes: int = 0
+
+
+class MemoryStore:
+    """Keeps everything in dicts; ``close`` only forbids further use."""
+
+    def __init__(self, *, compact_rows: int = 1000, compact_bytes: int = 4 << 20) -> None:
+        self.compact_rows = compact_rows
+        self.compact_bytes = compact_bytes
+        self.stats = StoreStats()
+        self._docs: dict[str, _Doc] = {}
+        self._meta: dict[str, str] = {}
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosed("the memory store is closed")
+
+    async def append(
+        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None = None
+    ) -> None:
+        self._check_open()
+        rows = check_updates(updates)
+        values = check_meta(meta)
+        if not rows and not values:
+            return
+        for name, data in rows:
+            doc = self._docs.setdefault(name, _Doc())
+            doc.log.append(data)
+            doc.log_bytes += len(data)
+        self._meta.update(values)
+        self.stats.transactions += 1
+        self.stats.appends += 1
+        self.stats.updates += len(rows)
+        for name in {name for name, _ in rows}:
+            doc = self._docs[name]
+            if len(doc.log) >= self.compact_rows or doc.log_bytes >= self.compact_bytes:
+                self._compact(doc)
+
+    async def load(self, name: str) -> bytes | None:
+        self._check_open()
+        doc = self._docs.get(name)
+        if doc is None:
+            return None
+        self.stats.documents_loaded += 1
+        parts = ([doc.snapshot] if doc.snapshot is not None else []) + doc.log
+        return merge(parts)
+
+    async def documents(self, *, include_closed: bool = False) -> list[DocumentInfo]:
+        self._check_open()
+        return [
+            DocumentInfo(name, doc.closed, len(doc.log), len(doc.snapshot or b""))
+            for name, doc in sorted(self._docs.items())
+            if include_closed or not doc.closed
+        ]
+
+    async def set_closed(self, name: str, closed: bool) -> None:
+        self._check_open()
+        check_name(name)
+        self._docs.setdefault(name, _Doc()).closed = closed
+        self.stats.transactions += 1
+
+    async def get_meta(self, key: str) -> str | None:
+        self._check_open()
+        return self._meta.get(key)
+
+    async def compact(self, name: str) -> None:
+        self._check_open()
+        doc = self._docs.get(name)
+        if doc is not None and doc.log:
+            self._compact(doc)
+
+    def _compact(self, doc: _Doc) -> None:
+        parts = ([doc.snapshot] if doc.snapshot is not None else []) + doc.log
+        doc.snapshot = merge(parts)
+        doc.log = []
+        doc.log_bytes = 0
+        self.stats.compactions += 1
+        self.stats.transactions += 1
+
+    async def drop(self, name: str) -> None:
+        self._check_open()
+        if self._docs.pop(name, None) is not None:
+            self.stats.transactions += 1
+
+    async def close(self) -> None:
+        self._closed = True

@@ -1,0 +1,98 @@
+"""The on-disk schema, and the checks that run before we dare open a file for writing.
+
+A file we do not understand is never "repaired": a corrupt or newer database is reported and left
+byte for byte as it was, because it may hold the only copy of a day's sales. All checks go through a
+read-only connection; only a file that passes them is opened read-write.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from meshpos.errors import CorruptDatabase, SchemaTooNew, StoreError
+
+SCHEMA_VERSION = 1
+_HEADER = b"SQLite format 3\x00"
+_CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+
+DDL = (
+    """CREATE TABLE documents (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        closed INTEGER NOT NULL DEFAULT 0,
+        log_rows INTEGER NOT NULL DEFAULT 0,
+        log_bytes INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE updates (
+        seq INTEGER PRIMARY KEY,
+        doc INTEGER NOT NULL REFERENCES documents(id),
+        data BLOB NOT NULL
+    )""",
+    "CREATE INDEX updates_by_doc ON updates(doc, seq)",
+    # Snapshot segments, kept apart from `documents` so that bumping a counter never rewrites a blob.
+    """CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY,
+        doc INTEGER NOT NULL REFERENCES documents(id),
+        data BLOB NOT NULL
+    )""",
+    "CREATE INDEX snapshots_by_doc ON snapshots(doc, id)",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+)
+
+
+def inspect(path: Path, *, check_integrity: bool = True) -> int:
+    """Return the schema version (0 for a new or empty file) or raise; never writes to the file.
+
+    Blocking: call it in a thread.
+    """
+    if not path.exists():
+        return 0
+    if not path.is_file():
+        raise StoreError(f"{path} is not a regular file")
+    with path.open("rb") as f:
+        header = f.read(100)
+    if not header:
+        return 0  # SQLite treats an empty file as an empty database
+    if len(header) < 100 or not header.startswith(_HEADER):
+        raise CorruptDatabase(
+            f"{path} is not an SQLite database (bad or truncated header); it was left untouched"
+        )
+    # Without a WAL file the main file is complete, and `immutable` reads it without even creating
+    # -wal/-shm files; with one (after a crash) read-only mode is needed to see its committed frames.
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() and wal.stat().st_size > 0 else "immutable=1"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {path} to check it: {exc}") from exc
+    try:
+        return _check(conn, path, check_integrity)
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode in _CORRUPT_CODES:
+            raise CorruptDatabase(f"{path} is corrupt ({exc}); it was left untouched") from exc
+        raise StoreError(f"cannot check {path}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def _check(conn: sqlite3.Connection, path: Path, check_integrity: bool) -> int:
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"{path} has schema version {version} but this meshpos understands only up to "
+            f"version {SCHEMA_VERSION}; refusing to open it (upgrade meshpos)"
+        )
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if version == 0 and tables:
+        raise StoreError(
+            f"{path} is an SQLite database of something else (tables {sorted(tables)}, "
+            "no meshpos schema version); refusing to touch it"
+        )
+    if check_integrity:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise CorruptDatabase(
+                f"{path} is corrupt ({'; '.join(problems[:3])}); it was left untouched"
+            )
+    return version

@@ -1,0 +1,222 @@
+"""The durable store: SQLite in WAL mode with ``synchronous=FULL``, one writer task, group commit.
+
+This module opens the file and serves reads; every write is queued for ``writer.Writer``. Reads use
+a second connection, so they see only committed data and never wait behind an fsync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import aiosqlite
+
+from meshpos.errors import StoreClosed, StoreError
+from meshpos.store.base import (
+    DocumentInfo,
+    StoreStats,
+    check_meta,
+    check_name,
+    check_updates,
+    merge,
+)
+from meshpos.store.schema import DDL, SCHEMA_VERSION, inspect
+from meshpos.store.writer import Job, Writer
+
+_LOAD = (  # the first row (NULL) says the document exists, even with no data yet
+    "SELECT NULL FROM documents WHERE name = ?1 "
+    "UNION ALL SELECT s.data FROM snapshots s JOIN documents d ON s.doc = d.id WHERE d.name = ?1 "
+    "UNION ALL SELECT u.data FROM updates u JOIN documents d ON u.doc = d.id WHERE d.name = ?1"
+)
+
+
+class SqliteStore:
+    """Open with ``await SqliteStore.open(path)``; use as ``async with`` to close it."""
+
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        *,
+        compact_rows: int,
+        compact_bytes: int,
+        max_batch: int,
+    ) -> None:
+        self.path = path
+        self.stats = StoreStats()
+        self._db = writer
+        self._reader = reader
+        self._closed = False
+        self._writer = Writer(
+            writer,
+            path,
+            self.stats,
+            compact_rows=compact_rows,
+            compact_bytes=compact_bytes,
+            max_batch=max_batch,
+        )
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        compact_rows: int = 1000,
+        compact_bytes: int = 4 << 20,
+        max_batch: int = 1000,
+        check_integrity: bool = True,
+    ) -> SqliteStore:
+        """Check the file read-only, then open it; raises SchemaTooNew or CorruptDatabase."""
+        path = Path(path)
+        version = await asyncio.to_thread(inspect, path, check_integrity=check_integrity)
+        try:
+            writer = await aiosqlite.connect(path, isolation_level=None)
+        except Exception as exc:
+            raise StoreError(f"cannot open {path}: {exc}") from exc
+        try:
+            await _prepare(writer, path, version)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+        except BaseException:
+            await writer.close()
+            raise
+        await reader.execute("PRAGMA query_only = ON")
+        return cls(
+            path,
+            writer,
+            reader,
+            compact_rows=compact_rows,
+            compact_bytes=compact_bytes,
+            max_batch=max_batch,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- writes: queued for the writer task -------------------------------------------------
+
+    async def append(
+        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None = None
+    ) -> None:
+        """Durable on return. A cancelled caller's update still commits fully or not at all."""
+        self._check_open()
+        rows = check_updates(updates)
+        values = check_meta(meta)
+        if not rows and not values:
+            return
+        await asyncio.shield(self._writer.append(rows, values))
+
+    async def set_closed(self, name: str, closed: bool) -> None:
+        check_name(name)
+
+        async def job(db: aiosqlite.Connection) -> None:
+            await db.execute(
+                "INSERT INTO documents (name, closed) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET closed = excluded.closed",
+                (name, int(closed)),
+            )
+
+        await self._exclusive(f"mark {name!r} closed={closed}", job)
+
+    async def drop(self, name: str) -> None:
+        check_name(name)
+
+        async def job(db: aiosqlite.Connection) -> None:
+            await db.execute(
+                "DELETE FROM updates WHERE doc = (SELECT id FROM documents WHERE name = ?)", (name,)
+            )
+            await db.execute(
+                "DELETE FROM snapshots WHERE doc = (SELECT id FROM documents WHERE name = ?)",
+                (name,),
+            )
+            await db.execute("DELETE FROM documents WHERE name = ?", (name,))
+
+        await self._exclusive(f"drop {name!r}", job)
+
+    async def compact(self, name: str) -> None:
+        check_name(name)
+        await self._exclusive(f"compact {name!r}", self._writer.compaction(name, full=True))
+
+    async def _exclusive(self, what: str, job: Job) -> None:
+        self._check_open()
+        await asyncio.shield(self._writer.submit(what, job))
+
+    # --- reads: a separate connection that sees only committed data ------------------------
+
+    async def load(self, name: str) -> bytes | None:
+        """One statement, so snapshot and log come from the same committed state."""
+        self._check_open()
+        rows = await self._reader.execute_fetchall(_LOAD, (name,))
+        if not rows:
+            return None
+        self.stats.documents_loaded += 1
+        return merge([row[0] for row in rows if row[0] is not None])
+
+    async def documents(self, *, include_closed: bool = False) -> list[DocumentInfo]:
+        self._check_open()
+        rows = await self._reader.execute_fetchall(
+            "SELECT name, closed, log_rows, (SELECT coalesce(sum(length(data)), 0) "
+            "FROM snapshots WHERE doc = documents.id) FROM documents "
+            "WHERE closed = 0 OR ? ORDER BY name",
+            (int(include_closed),),
+        )
+        return [DocumentInfo(r[0], bool(r[1]), r[2], r[3]) for r in rows]
+
+    async def get_meta(self, key: str) -> str | None:
+        self._check_open()
+        rows = list(
+            await self._reader.execute_fetchall("SELECT value FROM meta WHERE key = ?", (key,))
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def close(self) -> None:
+        """Commit what is queued, then close both connections. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._writer.close()
+        finally:
+            await self._db.close()
+            await self._reader.close()
+
+    def _check_open(self) -> None:
+        if self._writer.closing:
+            raise StoreClosed(f"the store {self.path} is closed")
+
+
+async def _prepare(db: aiosqlite.Connection, path: Path, version: int) -> None:
+    """Set the pragmas that make a commit durable and create the schema on a new file."""
+    try:
+        mode = list(await db.execute_fetchall("PRAGMA journal_mode = WAL"))
+        if str(mode[0][0]).lower() != "wal":
+            raise StoreError(f"{path}: SQLite refused WAL mode (got {mode[0][0]!r})")
+        await db.execute("PRAGMA synchronous = FULL")
+        await db.execute("PRAGMA busy_timeout = 5000")
+        if version == 0:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = list(await db.execute_fetchall("PRAGMA user_version"))
+                if rows[0][0] == 0:  # nobody created it since we looked
+                    for statement in DDL:
+                        await db.execute(statement)
+                    await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise StoreError(f"cannot prepare {path}: {exc}") from exc

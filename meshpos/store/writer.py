@@ -1,0 +1,282 @@
+"""The one task that writes: group commit, uncancellable transactions, compaction between bursts.
+
+Why one writer: aiosqlite runs each connection on its own thread, and a task cancelled in the middle
+of a transaction leaves the connection inside it (the row then vanished on reopen). So callers never
+touch the write connection; they queue work and await a future. The writer takes everything queued
+while the previous transaction ran and commits it as one ``BEGIN IMMEDIATE ... COMMIT`` (group
+commit): one fsync for many receipts, and no artificial delay when only one caller is waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiosqlite
+
+from meshpos.errors import StoreError
+from meshpos.store.base import StoreStats, fold
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[aiosqlite.Connection], Awaitable[None]]
+"""Statements to run inside a transaction the writer opens and commits."""
+
+
+@dataclasses.dataclass(slots=True)
+class _Append:
+    rows: list[tuple[str, bytes]]
+    meta: dict[str, str]
+    done: asyncio.Future[None]
+
+
+@dataclasses.dataclass(slots=True)
+class _Exclusive:
+    """Work that gets a transaction of its own (compaction, flags, drops)."""
+
+    what: str
+    job: Job
+    done: asyncio.Future[None]
+
+
+_UPSERT_DOC = (
+    "INSERT INTO documents (name, log_rows, log_bytes) VALUES (?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET log_rows = log_rows + excluded.log_rows, "
+    "log_bytes = log_bytes + excluded.log_bytes RETURNING id, log_rows, log_bytes"
+)
+
+
+class Writer:
+    """Owns the write connection; everything that changes the database goes through ``submit``."""
+
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        path: Path,
+        stats: StoreStats,
+        *,
+        compact_rows: int,
+        compact_bytes: int,
+        max_batch: int,
+    ) -> None:
+        self.path = path
+        self.stats = stats
+        self.compact_rows = compact_rows
+        self.compact_bytes = compact_bytes
+        self.max_batch = max_batch
+        self._db = db
+        self._queue: collections.deque[_Append | _Exclusive] = collections.deque()
+        self._wake = asyncio.Event()
+        self._due: dict[str, tuple[int, int]] = {}  # over a compaction threshold: (log rows, bytes)
+        self.closing = False
+        self._task = asyncio.create_task(self._run_writer(), name=f"store-writer {path}")
+
+    def append(self, rows: list[tuple[str, bytes]], meta: dict[str, str]) -> asyncio.Future[None]:
+        """Queue validated rows; the future resolves once they are committed (or failed)."""
+        done = _future()
+        self._queue.append(_Append(rows, meta, done))
+        self._wake.set()
+        return done
+
+    def submit(self, what: str, job: Job) -> asyncio.Future[None]:
+        """Queue ``job`` to run in a transaction of its own."""
+        done = _future()
+        self._queue.append(_Exclusive(what, job, done))
+        self._wake.set()
+        return done
+
+    async def close(self) -> None:
+        """Commit everything queued so far, then stop."""
+        self.closing = True
+        self._wake.set()
+        if not self._task.done():
+            await asyncio.wait([self._task])  # a writer that died already told its waiters
+
+    def compaction(self, name: str, *, full: bool) -> Job:
+        """Merge the log (and small segments) into a snapshot segment, deleting what was merged."""
+
+        async def job(db: aiosqlite.Connection) -> None:
+            found = list(
+                await db.execute_fetchall("SELECT id FROM documents WHERE name = ?", (name,))
+            )
+            if not found:
+                return
+            doc_id = found[0][0]
+            log = list(
+                await db.execute_fetchall(
+                    "SELECT seq, data FROM updates WHERE doc = ? ORDER BY seq", (doc_id,)
+                )
+            )
+            segments = list(
+                await db.execute_fetchall(
+                    "SELECT id, data FROM snapshots WHERE doc = ? ORDER BY id", (doc_id,)
+                )
+            )
+            if not log and (not full or len(segments) <= 1):
+                return  # nothing to merge
+            # merge_updates keeps updates whose predecessors are still missing
+            absorbed, merged = fold([s[1] for s in segments], [u[1] for u in log], full=full)
+            gone = [(s[0],) for s in segments[len(segments) - absorbed :]]
+            await db.executemany("DELETE FROM snapshots WHERE id = ?", gone)
+            await db.execute("INSERT INTO snapshots (doc, data) VALUES (?, ?)", (doc_id, merged))
+            if log:
+                await db.execute(
+                    "DELETE FROM updates WHERE doc = ? AND seq <= ?", (doc_id, log[-1][0])
+                )
+            await db.execute(
+                "UPDATE documents SET log_rows = 0, log_bytes = 0 WHERE id = ?", (doc_id,)
+            )
+            self.stats.compactions += 1
+
+        return job
+
+    async def _run_writer(self) -> None:
+        try:
+            await self._write_loop()
+        except (
+            BaseException
+        ) as exc:  # cancelled, or a bug: fail every waiter, never leave it hanging
+            if not isinstance(exc, asyncio.CancelledError):
+                log.exception("store %s: writer task died", self.path)
+            self.closing = True
+            error = StoreError(f"the writer of {self.path} stopped ({exc!r}); reopen the store")
+            while self._queue:
+                waiter = self._queue.popleft().done
+                if not waiter.done():
+                    waiter.set_exception(error)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                head = self._queue[0]
+                if isinstance(head, _Exclusive):
+                    self._queue.popleft()
+                    await self._transaction(head.what, head.job, [head.done])
+                else:
+                    await self._commit_appends(self._take_appends())
+                # compact only between bursts, or when a burst never ends
+                for name in sorted(self._due):
+                    if self._queue and not self._far_over(name):
+                        break
+                    del self._due[name]
+                    await self._transaction(
+                        f"compact {name!r}", self.compaction(name, full=False), []
+                    )
+            if self.closing and not self._queue:
+                return
+
+    def _take_appends(self) -> list[_Append]:
+        batch: list[_Append] = []
+        while self._queue and len(batch) < self.max_batch:
+            head = self._queue[0]
+            if not isinstance(head, _Append):
+                break
+            batch.append(head)
+            self._queue.popleft()
+        return batch
+
+    async def _commit_appends(self, batch: list[_Append]) -> None:
+        by_doc: dict[str, list[bytes]] = {}
+        meta: dict[str, str] = {}
+        for item in batch:
+            for name, data in item.rows:
+                by_doc.setdefault(name, []).append(data)
+            meta.update(item.meta)  # later callers win, as if committed one after another
+        counters: dict[str, tuple[int, int]] = {}
+
+        async def job(db: aiosqlite.Connection) -> None:
+            rows: list[tuple[int, bytes]] = []
+            for name, datas in by_doc.items():
+                result = list(
+                    await db.execute_fetchall(_UPSERT_DOC, (name, len(datas), sum(map(len, datas))))
+                )
+                doc_id, log_rows, log_bytes = result[0]
+                counters[name] = (log_rows, log_bytes)
+                rows.extend((doc_id, data) for data in datas)
+            if rows:
+                await db.executemany("INSERT INTO updates (doc, data) VALUES (?, ?)", rows)
+            if meta:
+                await db.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    list(meta.items()),
+                )
+
+        updates = sum(len(datas) for datas in by_doc.values())
+        ok = await self._transaction(
+            f"append {updates} update(s) from {len(batch)} caller(s)",
+            job,
+            [item.done for item in batch],
+        )
+        if ok:
+            self.stats.appends += len(batch)
+            self.stats.updates += updates
+            for name, (log_rows, log_bytes) in counters.items():
+                if log_rows >= self.compact_rows or log_bytes >= self.compact_bytes:
+                    self._due[name] = (log_rows, log_bytes)
+
+    def _far_over(self, name: str) -> bool:
+        """A log that kept growing through a burst that never paused: compact it now anyway."""
+        log_rows, log_bytes = self._due[name]
+        return log_rows >= 4 * self.compact_rows or log_bytes >= 4 * self.compact_bytes
+
+    async def _transaction(self, what: str, job: Job, waiters: list[asyncio.Future[None]]) -> bool:
+        """Run ``job`` in a transaction nobody can cancel halfway; tell each waiter the outcome."""
+        run = asyncio.ensure_future(self._run_transaction(job))
+        try:
+            await asyncio.shield(run)
+        except asyncio.CancelledError:
+            # The writer itself is being cancelled: let the transaction finish (or roll back),
+            # report its real outcome to the waiters, and only then give up.
+            await asyncio.wait([run])
+            self._transaction_done(what, run, waiters)
+            raise
+        except Exception:
+            pass
+        return self._transaction_done(what, run, waiters)
+
+    def _transaction_done(
+        self, what: str, run: asyncio.Future[None], waiters: list[asyncio.Future[None]]
+    ) -> bool:
+        exc = asyncio.CancelledError("event loop shut down") if run.cancelled() else run.exception()
+        if exc is not None:
+            self.stats.failed_transactions += 1
+            log.error("store %s: %s failed: %s", self.path, what, exc)
+            error = StoreError(
+                f"could not commit to {self.path} ({what}): {exc}; nothing of it was written"
+            )
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(error)
+            return False
+        self.stats.transactions += 1
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        return True
+
+    async def _run_transaction(self, job: Job) -> None:
+        db = self._db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await job(db)
+            await db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                await db.execute("ROLLBACK")
+            raise
+
+
+def _future() -> asyncio.Future[None]:
+    """A future whose error is never reported as "never retrieved" when its caller was cancelled."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return done

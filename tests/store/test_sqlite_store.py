@@ -1,0 +1,306 @@
+"""What only the SQLite store can promise: durability settings, refusing bad files, group commit,
+cancellation safety, a full disk, atomic compaction, and what survives a reopen."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pycrdt
+import pytest
+
+from meshpos.bench.workload import UpdateLog, add_receipt, receipt_ids
+from meshpos.errors import CorruptDatabase, SchemaTooNew, StoreError
+from meshpos.store import SCHEMA_VERSION, SqliteStore, load_open_documents
+
+from .store_helpers import Recorder, content, snapshot
+
+DAY = "ledger/2026-11-25"
+
+
+async def _fill(path: Path, receipts: int = 200) -> pycrdt.Doc[Any]:
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    log = UpdateLog(doc)
+    async with await SqliteStore.open(path, compact_rows=50) as store:
+        for i in range(receipts):
+            add_receipt(doc, i)
+            await store.append([(DAY, u) for u in log.take()], {"seq/R1": str(i)})
+    return doc
+
+
+async def test_durability_pragmas_and_schema_version(tmp_path: Path) -> None:
+    async with await SqliteStore.open(tmp_path / "s.db") as store:
+        [(mode,)] = await store._db.execute_fetchall("PRAGMA journal_mode")
+        [(sync,)] = await store._db.execute_fetchall("PRAGMA synchronous")
+        assert (mode, sync) == ("wal", 2)  # 2 = FULL
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def test_newer_schema_is_refused_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE documents (x)")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(SchemaTooNew) as caught:
+        await SqliteStore.open(path)
+    message = caught.value.message
+    assert str(path) in message
+    assert f"version {SCHEMA_VERSION + 1}" in message
+    assert f"version {SCHEMA_VERSION}" in message
+    assert path.read_bytes() == before
+
+
+def _random_bytes(path: Path) -> None:
+    path.write_bytes(os.urandom(64 * 1024))
+
+
+def _truncated(path: Path) -> None:
+    os.truncate(path, path.stat().st_size // 2)
+
+
+def _garbage_header(path: Path) -> None:
+    with path.open("r+b") as f:
+        f.write(b"this is no db!!!")
+
+
+def _garbage_page(path: Path) -> None:
+    with path.open("r+b") as f:
+        f.seek(2 * 4096)
+        f.write(os.urandom(4096))
+
+
+@pytest.mark.parametrize("damage", [_random_bytes, _truncated, _garbage_header, _garbage_page])
+async def test_corrupt_file_is_reported_and_untouched(tmp_path: Path, damage: Any) -> None:
+    path = tmp_path / "s.db"
+    await _fill(path)
+    damage(path)
+    before = path.read_bytes()
+    with pytest.raises(CorruptDatabase, match=str(path)):
+        await SqliteStore.open(path)
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["s.db"]  # not even -wal/-shm files appeared
+
+
+async def test_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE accounts (id)")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="something else"):
+        await SqliteStore.open(path)
+    assert path.read_bytes() == before
+
+
+async def test_concurrent_appends_share_transactions(tmp_path: Path) -> None:
+    rec = Recorder()
+    updates = [rec.set(f"r{i}", i) for i in range(50)]
+    async with await SqliteStore.open(tmp_path / "s.db") as store:
+        await asyncio.gather(
+            *(store.append([(DAY, u)], {f"seq/{i}": "1"}) for i, u in enumerate(updates))
+        )
+        assert store.stats.appends == 50
+        assert store.stats.transactions <= 5
+        assert content(await store.load(DAY)) == snapshot(rec.doc)
+        assert await store.get_meta("seq/49") == "1"
+
+
+async def test_cancelled_callers_commit_all_or_nothing(tmp_path: Path) -> None:
+    """Each caller writes to two documents plus meta; cancelled at random points, none is half there."""
+    path = tmp_path / "s.db"
+    day, kitchen = Recorder(), Recorder()
+    calls = [
+        ([(DAY, day.set(f"r{i}", i)), ("kitchen/2026-11-25", kitchen.set(f"t{i}", i))], i)
+        for i in range(60)
+    ]
+    async with await SqliteStore.open(path) as store:
+        tasks, late = [], []
+        for ups, i in calls:
+            task = asyncio.create_task(store.append(ups, {f"seq/{i}": "x"}))
+            tasks.append(task)
+            if i % 4 == 0:
+                task.cancel()  # before it ever ran: nothing of it may be written
+            elif i % 4 == 1:
+                late.append(task)  # cancelled once queued, maybe while its batch commits
+            if i % 5 == 0:
+                await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        for task in late:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert all(isinstance(results[i], asyncio.CancelledError) for i in range(0, 60, 4))
+        assert any(isinstance(results[i], asyncio.CancelledError) for i in range(1, 60, 4))
+        await store.append([(DAY, day.set("after", True))])  # the store still works
+    async with await SqliteStore.open(path) as store:
+        days = content(await store.load(DAY))["m"]
+        kitchens = content(await store.load("kitchen/2026-11-25"))["m"]
+        for (_, i), result in zip(calls, results, strict=True):
+            present = (
+                f"r{i}" in days,
+                f"t{i}" in kitchens,
+                await store.get_meta(f"seq/{i}") == "x",
+            )
+            assert present in ((True, True, True), (False, False, False)), (i, present)
+            if result is None or i % 4 == 1:  # acknowledged, or queued before the cancel
+                assert present == (True, True, True), i
+            if i % 4 == 0:
+                assert present == (False, False, False), i
+        assert "after" in days
+        [(ok,)] = await store._db.execute_fetchall("PRAGMA integrity_check")
+        assert ok == "ok"
+
+
+async def test_full_disk_fails_every_waiter_then_recovers(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    rec = Recorder()
+    async with await SqliteStore.open(path) as store:
+        await store.append([(DAY, rec.set("before", 1))])
+        [(pages,)] = await store._db.execute_fetchall("PRAGMA page_count")
+        await store._db.execute(f"PRAGMA max_page_count = {pages}")
+        big = [rec.set(f"big{i}", os.urandom(3000).hex()) for i in range(20)]
+        results = await asyncio.gather(
+            *(store.append([(DAY, u)], {"seq/R1": str(i)}) for i, u in enumerate(big)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(r, StoreError) for r in results), results
+        assert "could not commit" in str(results[0])
+        assert str(path) in str(results[0])
+        assert store.stats.failed_transactions >= 1
+        assert list(content(await store.load(DAY))["m"]) == ["before"]
+        assert await store.get_meta("seq/R1") is None
+
+        await store._db.execute("PRAGMA max_page_count = 1073741823")  # space returns
+        await store.append([(DAY, u) for u in big], {"seq/R1": "19"})
+        assert content(await store.load(DAY)) == snapshot(rec.doc)
+    async with await SqliteStore.open(path) as store:
+        assert content(await store.load(DAY)) == snapshot(rec.doc)
+        assert await store.get_meta("seq/R1") == "19"
+
+
+async def test_compaction_is_one_transaction(tmp_path: Path) -> None:
+    rec = Recorder()
+    async with await SqliteStore.open(tmp_path / "s.db", compact_rows=10_000) as store:
+        for i in range(30):
+            await store.append([(DAY, rec.set(f"k{i}", "x" * 200))])
+        statements: list[str] = []
+        await store._db.set_trace_callback(statements.append)
+        before = store.stats.transactions
+        await store.compact(DAY)
+        await store._db.set_trace_callback(None)
+        assert store.stats.transactions == before + 1
+        writes = [s.split()[0].upper() for s in statements if not s.startswith("SELECT")]
+        assert (writes[0], writes[-1]) == ("BEGIN", "COMMIT"), statements
+        assert writes.count("COMMIT") == 1
+        assert {"INSERT", "DELETE", "UPDATE"} <= set(writes)
+        assert content(await store.load(DAY)) == snapshot(rec.doc)
+
+
+async def test_failed_compaction_changes_nothing(tmp_path: Path) -> None:
+    rec = Recorder()
+    async with await SqliteStore.open(tmp_path / "s.db", compact_rows=10_000) as store:
+        for i in range(30):
+            await store.append([(DAY, rec.set(f"k{i}", os.urandom(500).hex()))])
+        [(pages,)] = await store._db.execute_fetchall("PRAGMA page_count")
+        await store._db.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(StoreError):
+            await store.compact(DAY)
+        [info] = await store.documents()
+        assert (info.log_rows, info.snapshot_bytes) == (30, 0)
+        assert content(await store.load(DAY)) == snapshot(rec.doc)
+
+
+async def test_reopen_keeps_everything(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    doc = await _fill(path, receipts=120)
+    rec = Recorder()
+    async with await SqliteStore.open(path) as store:
+        await store.append([("catalog", rec.set("espresso", {"price": 250}))])
+        await store.set_closed(DAY, True)
+        before = await store.documents(include_closed=True)
+    async with await SqliteStore.open(path) as store:
+        assert await store.documents(include_closed=True) == before
+        loaded: pycrdt.Doc[Any] = pycrdt.Doc()
+        loaded.apply_update(await store.load(DAY) or b"")
+        assert receipt_ids(loaded) == receipt_ids(doc)
+        assert loaded.get("receipts", type=pycrdt.Map).to_py() == (
+            doc.get("receipts", type=pycrdt.Map).to_py()
+        )
+        assert content(await store.load("catalog")) == snapshot(rec.doc)
+        assert await store.get_meta("seq/R1") == "119"
+
+
+async def test_start_up_loads_open_days_only(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    rec = Recorder()
+    async with await SqliteStore.open(path) as store:
+        for name in ("ledger/2026-11-23", "ledger/2026-11-24", "ledger/2026-11-25", "catalog"):
+            await store.append([(name, rec.set(name, 1))])
+        await store.set_closed("ledger/2026-11-23", True)
+        await store.set_closed("ledger/2026-11-24", True)
+    async with await SqliteStore.open(path) as store:
+        assert store.stats.documents_loaded == 0  # opening reads no document
+        loaded = await load_open_documents(store)
+        assert set(loaded) == {"catalog", "ledger/2026-11-25"}
+        assert store.stats.documents_loaded == 2
+        assert await store.load("ledger/2026-11-23") is not None  # on demand
+        assert store.stats.documents_loaded == 3
+
+
+async def test_appends_queued_before_close_are_committed(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    rec = Recorder()
+    store = await SqliteStore.open(path)
+    tasks = [asyncio.create_task(store.append([(DAY, rec.set(f"k{i}", i))])) for i in range(10)]
+    await asyncio.sleep(0)
+    await store.close()
+    await asyncio.gather(*tasks)
+    async with await SqliteStore.open(path) as store:
+        assert content(await store.load(DAY)) == snapshot(rec.doc)
+
+
+async def test_cancelling_the_writer_task_never_leaves_half_a_transaction(tmp_path: Path) -> None:
+    """Event-loop shutdown cancels every task; the writer still finishes or undoes its batch."""
+    path = tmp_path / "s.db"
+    day, kitchen = Recorder(), Recorder()
+    store = await SqliteStore.open(path)
+    calls = [
+        store.append(
+            [(DAY, day.set(f"r{i}", i)), ("kitchen/2026-11-25", kitchen.set(f"t{i}", i))],
+            {f"seq/{i}": "x"},
+        )
+        for i in range(40)
+    ]
+    began = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def trace(statement: str) -> None:
+        if statement.startswith("BEGIN"):
+            loop.call_soon_threadsafe(began.set)
+
+    await store._db.set_trace_callback(trace)
+    tasks = [asyncio.create_task(c) for c in calls[:20]]
+    await began.wait()  # the first batch is inside its transaction
+    tasks += [asyncio.create_task(c) for c in calls[20:]]
+    await asyncio.sleep(0)  # these are queued behind it
+    store._writer._task.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(r is None or isinstance(r, StoreError) for r in results), results
+    assert results[0] is None  # the batch in flight was finished, not torn
+    assert isinstance(results[-1], StoreError)  # the queued ones were told
+    await store.close()
+    async with await SqliteStore.open(path) as store:
+        days = content(await store.load(DAY))["m"] if await store.load(DAY) else {}
+        kitchens = content(await store.load("kitchen/2026-11-25"))["m"] if days else {}
+        for i, result in enumerate(results):
+            present = (
+                f"r{i}" in days,
+                f"t{i}" in kitchens,
+                await store.get_meta(f"seq/{i}") == "x",
+            )
+            assert present == ((True,) * 3 if result is None else (False,) * 3), (i, result)

@@ -1,0 +1,164 @@
+"""The storage contract, run against MemoryStore and SqliteStore alike (automerge-repo style)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pycrdt
+import pytest
+
+from meshpos.errors import StoreClosed, StoreError
+from meshpos.store import EMPTY_UPDATE, Store, load_open_documents
+from meshpos.store.base import fold
+
+from .store_helpers import OpenStore, Recorder, content, snapshot
+
+
+async def test_unknown_document_loads_as_none(store: Store) -> None:
+    assert await store.load("ledger/2026-11-25") is None
+    assert await store.documents(include_closed=True) == []
+    assert await store.get_meta("seq/R1") is None
+
+
+async def test_load_rebuilds_the_same_document(store: Store) -> None:
+    rec = Recorder()
+    for i in range(5):
+        await store.append([("catalog", rec.set(f"k{i}", {"price": i * 100, "name": f"p{i}"}))])
+    assert content(await store.load("catalog")) == snapshot(rec.doc)
+    assert (await store.documents())[0].log_rows == 5
+
+
+async def test_one_append_spans_documents_and_meta(store: Store) -> None:
+    day, kitchen = Recorder(), Recorder()
+    await store.append(
+        [("ledger/2026-11-25", day.set("r1", 1)), ("kitchen/2026-11-25", kitchen.set("t1", 2))],
+        {"seq/R1": "1"},
+    )
+    await store.append([], {"seq/R1": "2", "seq/R2": "7"})
+    assert content(await store.load("ledger/2026-11-25")) == snapshot(day.doc)
+    assert content(await store.load("kitchen/2026-11-25")) == snapshot(kitchen.doc)
+    assert await store.get_meta("seq/R1") == "2"
+    assert await store.get_meta("seq/R2") == "7"
+
+
+async def test_empty_append_writes_nothing(store: Store) -> None:
+    await store.append([])
+    assert await store.documents(include_closed=True) == []
+    assert store.stats.transactions == 0
+
+
+@pytest.mark.parametrize("bad", [b"\x01garbage", "not bytes"])
+async def test_invalid_update_rejects_the_whole_call(store: Store, bad: Any) -> None:
+    good = Recorder().set("a", 1)
+    with pytest.raises(StoreError, match="ledger/2026-11-25"):
+        await store.append([("catalog", good), ("ledger/2026-11-25", bad)], {"seq/R1": "1"})
+    assert await store.load("catalog") is None
+    assert await store.get_meta("seq/R1") is None
+
+
+async def test_compact_moves_the_log_into_a_snapshot(store: Store) -> None:
+    rec = Recorder()
+    for i in range(10):
+        await store.append([("catalog", rec.set(f"k{i}", i))])
+    await store.compact("catalog")
+    [info] = await store.documents()
+    assert (info.log_rows, info.snapshot_bytes > 0) == (0, True)
+    await store.append([("catalog", rec.set("after", True))])
+    assert content(await store.load("catalog")) == snapshot(rec.doc)
+    await store.compact("no-such-document")  # nothing to do, no error
+
+
+async def test_row_threshold_triggers_compaction(open_store: OpenStore) -> None:
+    store = await open_store(compact_rows=4)
+    rec = Recorder()
+    for i in range(9):
+        await store.append([("catalog", rec.set(f"k{i}", i))])
+    [info] = await store.documents()
+    assert info.log_rows < 4
+    assert info.snapshot_bytes > 0
+    assert store.stats.compactions >= 2
+    assert content(await store.load("catalog")) == snapshot(rec.doc)
+
+
+async def test_byte_threshold_triggers_compaction(open_store: OpenStore) -> None:
+    store = await open_store(compact_rows=10_000, compact_bytes=2_000)
+    rec = Recorder()
+    for i in range(5):
+        await store.append([("catalog", rec.set(f"k{i}", "x" * 1_000))])
+    assert store.stats.compactions >= 2
+    assert content(await store.load("catalog")) == snapshot(rec.doc)
+
+
+async def test_compaction_keeps_updates_whose_predecessors_are_missing(store: Store) -> None:
+    source: pycrdt.Doc[Any] = pycrdt.Doc()
+    updates: list[bytes] = []
+    source.observe(lambda event: updates.append(event.update))
+    items = source.get("a", type=pycrdt.Array)
+    for i in range(4):
+        items.append(i)  # each insert is positioned after the previous one: a real dependency
+    first, *rest = updates
+    await store.append([("ledger/2026-11-25", u) for u in rest])
+    await store.compact("ledger/2026-11-25")
+    gap = await store.load("ledger/2026-11-25")
+    assert content(gap)["a"] != [0.0, 1.0, 2.0, 3.0]  # loadable, but the gap is still open
+    await store.append([("ledger/2026-11-25", first)])
+    await store.compact("ledger/2026-11-25")
+    assert content(await store.load("ledger/2026-11-25"))["a"] == [0.0, 1.0, 2.0, 3.0]
+
+
+async def test_closed_documents_are_listed_only_on_request(store: Store) -> None:
+    rec = Recorder()
+    for name in ("ledger/2026-11-24", "ledger/2026-11-25", "catalog"):
+        await store.append([(name, rec.set(name, 1))])
+    await store.set_closed("ledger/2026-11-24", True)
+    assert [d.name for d in await store.documents()] == ["catalog", "ledger/2026-11-25"]
+    listed = await store.documents(include_closed=True)
+    assert [(d.name, d.closed) for d in listed] == [
+        ("catalog", False),
+        ("ledger/2026-11-24", True),
+        ("ledger/2026-11-25", False),
+    ]
+    assert set(await load_open_documents(store)) == {"catalog", "ledger/2026-11-25"}
+    assert await store.load("ledger/2026-11-24") is not None  # closed days load on demand
+    await store.set_closed("ledger/2026-11-24", False)
+    assert len(await store.documents()) == 3
+
+
+async def test_closing_an_unknown_day_creates_it_empty(store: Store) -> None:
+    await store.set_closed("ledger/2026-11-01", True)
+    assert await store.load("ledger/2026-11-01") == EMPTY_UPDATE
+    assert await store.documents() == []
+
+
+async def test_drop_forgets_a_document(store: Store) -> None:
+    rec = Recorder()
+    for i in range(3):
+        await store.append([("console/orders", rec.set(f"k{i}", i)), ("catalog", rec.set("c", i))])
+    await store.compact("console/orders")
+    await store.drop("console/orders")
+    assert await store.load("console/orders") is None
+    assert [d.name for d in await store.documents()] == ["catalog"]
+    await store.drop("console/orders")  # twice is fine
+
+
+async def test_closed_store_refuses_use(store: Store) -> None:
+    await store.close()
+    with pytest.raises(StoreClosed):
+        await store.append([("catalog", Recorder().set("a", 1))])
+    with pytest.raises(StoreClosed):
+        await store.load("catalog")
+
+
+def test_fold_keeps_segments_geometric_and_content_whole() -> None:
+    rec = Recorder()
+    segments: list[bytes] = []
+    for batch in range(20):
+        log = [rec.set(f"k{batch}-{i}", "x" * 50) for i in range(10)]
+        absorbed, merged = fold(segments, log, full=False)
+        segments = [*segments[: len(segments) - absorbed], merged]
+        sizes = [len(s) for s in segments]
+        assert all(a > 2 * b for a, b in itertools.pairwise(sizes)), sizes
+    assert len(segments) <= 5
+    whole = fold(segments, [], full=True)[1]
+    assert content(whole) == snapshot(rec.doc)
