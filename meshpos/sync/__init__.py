@@ -1,0 +1,150 @@
+"""meshpos.sync: the sans-I/O sync core (no asyncio, sockets or clocks; time comes in as ``tick(now)``).
+
+* :mod:`~meshpos.sync._codec` — the wire codec (hello, y-protocols sync/awareness per document, chunks,
+  heartbeats, bye) with a size limit on every message.
+* :class:`Session` — one connection, an explicit state table ``connecting -> hello -> syncing -> live ->
+  closed`` with the ``websockets`` sans-I/O surface (``receive_data`` / ``events_received`` /
+  ``data_to_send`` / ``close`` / ``tick``).
+* :class:`Synchronizer` — documents x sessions: live forwarding, anti-entropy, write rules, presence,
+  relay election, client-id alarms.
+* :mod:`meshpos.sync.memory` — an in-memory network for tests and examples.
+
+Write rules — the decision
+--------------------------
+An update is accepted only if both hold (anything else is logged, reported as ``UpdateRejected``, and the
+document stays unchanged):
+
+1. **Delivery, by the session's certified role.** The role the peer announced in its hello (which the
+   transport checks against its certificate via ``expected_role``) must be allowed to *deliver* the
+   document: a role delivers what it may write (``WRITE_RULES``: register -> ``ledger/*``, ``kitchen/*``,
+   ``stoplist``; kds -> ``kitchen/*``, ``stoplist``; console -> ``catalog``, ``stoplist``), and a register
+   may also forward ``catalog`` (``FORWARD_RULES``): registers are the relay candidates and carry the
+   console's edits through the mesh, so a register that starts while the internet is down still gets the
+   catalog from its neighbours. A kds can therefore never change ``ledger/*`` or ``catalog`` in any way,
+   deletions included, whoever authored the content it sends; a kds never forwards those documents.
+2. **Authorship, by CRDT client id.** Each hello carries the sender's client id for this run; the
+   synchronizer remembers ``client id -> role`` for every peer it met. An update carrying any struct under a
+   client id whose announced role may not *write* the document is rejected — so a register's own edit of
+   ``catalog`` (a bug) is refused by every node that has met it, even though registers may forward catalog.
+   The node that made such a local edit does not send it (``LocalWriteRefused``).
+
+What this cannot do: Yjs deletions carry no author, and client ids are only known for peers met directly,
+so a *malicious* register could still forge catalog changes; registers are trusted as relays by design (they
+hold the money anyway). The boundary that matters — a kds writing ledger or catalog — is enforced
+unconditionally by rule 1.
+"""
+
+from meshpos.sync._codec import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    PROTOCOL_VERSION,
+    AwarenessUpdate,
+    Bye,
+    Chunk,
+    DocMessage,
+    Heartbeat,
+    Hello,
+    Message,
+    SyncStep1,
+    SyncStep2,
+    SyncUpdate,
+    decode,
+    decode_state_vector,
+    decode_y_payload,
+    encode,
+    encode_doc_message,
+    encode_state_vector,
+    encode_y_payload,
+)
+from meshpos.sync._election import Candidate, elect
+from meshpos.sync._events import (
+    AwarenessReceived,
+    ClientIdAlarm,
+    DocumentChanged,
+    LocalWriteRefused,
+    PeerClosed,
+    PeerGone,
+    PeerJoined,
+    PeerLive,
+    RelayChanged,
+    SyncEvent,
+    UpdateRejected,
+)
+from meshpos.sync._presence import PresenceTable
+from meshpos.sync._rules import (
+    FORWARD_RULES,
+    ROLES,
+    WRITE_RULES,
+    is_valid_doc_name,
+    may_deliver,
+    may_write,
+)
+from meshpos.sync._session import (
+    TRANSITIONS,
+    DocReceived,
+    HeartbeatReceived,
+    HelloReceived,
+    Session,
+    SessionClosed,
+    SessionConfig,
+    SessionEvent,
+    State,
+    SyncCompleted,
+    Trigger,
+)
+from meshpos.sync._synchronizer import SyncConfig, Synchronizer, new_client_id
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "FORWARD_RULES",
+    "PROTOCOL_VERSION",
+    "ROLES",
+    "TRANSITIONS",
+    "WRITE_RULES",
+    "AwarenessReceived",
+    "AwarenessUpdate",
+    "Bye",
+    "Candidate",
+    "Chunk",
+    "ClientIdAlarm",
+    "DocMessage",
+    "DocReceived",
+    "DocumentChanged",
+    "Heartbeat",
+    "HeartbeatReceived",
+    "Hello",
+    "HelloReceived",
+    "LocalWriteRefused",
+    "Message",
+    "PeerClosed",
+    "PeerGone",
+    "PeerJoined",
+    "PeerLive",
+    "PresenceTable",
+    "RelayChanged",
+    "Session",
+    "SessionClosed",
+    "SessionConfig",
+    "SessionEvent",
+    "State",
+    "SyncCompleted",
+    "SyncConfig",
+    "SyncEvent",
+    "SyncStep1",
+    "SyncStep2",
+    "SyncUpdate",
+    "Synchronizer",
+    "Trigger",
+    "UpdateRejected",
+    "decode",
+    "decode_state_vector",
+    "decode_y_payload",
+    "elect",
+    "encode",
+    "encode_doc_message",
+    "encode_state_vector",
+    "encode_y_payload",
+    "is_valid_doc_name",
+    "may_deliver",
+    "may_write",
+    "new_client_id",
+]

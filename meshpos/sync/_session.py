@@ -1,0 +1,341 @@
+"""Per-peer session: an explicit state table, bytes in, events and bytes out (no I/O, no clock).
+
+The surface follows the ``websockets`` sans-I/O ``Protocol``: the transport calls :meth:`Session.receive_data`
+with each whole websocket message and :meth:`Session.receive_eof` when the connection ends, then drains
+:meth:`Session.events_received` and :meth:`Session.data_to_send` (an empty ``b""`` in the latter means "close
+the transport now"). Time only enters through :meth:`Session.tick`.
+
+States move only along :data:`TRANSITIONS` (``connecting -> hello -> syncing -> live -> closed``), in the
+manner of h11: an illegal move raises :class:`LocalProtocolError` when we caused it and
+:class:`RemoteProtocolError` when the peer did. A remote protocol error never escapes ``receive_data``: the
+session closes (a ``Bye`` naming the error, then ``b""``) and reports a :class:`SessionClosed` carrying it.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from meshpos.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from meshpos.sync._codec import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    MIN_MAX_MESSAGE_SIZE,
+    Bye,
+    Chunk,
+    DocMessage,
+    Heartbeat,
+    Hello,
+    Message,
+    SyncStep1,
+    SyncStep2,
+    decode,
+    decode_y_payload,
+    encode,
+    encode_doc_message,
+)
+
+log = logging.getLogger("meshpos.sync")
+
+
+class State(enum.Enum):
+    CONNECTING = "connecting"
+    HELLO = "hello"
+    SYNCING = "syncing"
+    LIVE = "live"
+    CLOSED = "closed"
+
+
+class Trigger(enum.Enum):
+    OPEN = "open"  # we start the session and send our hello
+    HELLO_RECEIVED = "hello received"  # the peer's valid hello arrived
+    SYNCED = "synced"  # every initial sync step 1 we sent has been answered by a step 2
+    CLOSE = "close"  # either side ends the session
+
+
+TRANSITIONS: dict[tuple[State, Trigger], State] = {
+    (State.CONNECTING, Trigger.OPEN): State.HELLO,
+    (State.HELLO, Trigger.HELLO_RECEIVED): State.SYNCING,
+    (State.SYNCING, Trigger.SYNCED): State.LIVE,
+    (State.CONNECTING, Trigger.CLOSE): State.CLOSED,
+    (State.HELLO, Trigger.CLOSE): State.CLOSED,
+    (State.SYNCING, Trigger.CLOSE): State.CLOSED,
+    (State.LIVE, Trigger.CLOSE): State.CLOSED,
+}
+
+#: states in which document messages and heartbeats may be sent and received
+EXCHANGING = frozenset({State.SYNCING, State.LIVE})
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE  # one websocket message, envelope included
+    max_payload_size: int = 64 * 2**20  # one reassembled chunked y-protocols message
+    hello_timeout: float = 10.0  # seconds from the first tick after open() to the peer's hello
+    idle_timeout: float = 5.0  # seconds without any message (heartbeats arrive about every second)
+
+    def __post_init__(self) -> None:
+        if self.max_message_size < MIN_MAX_MESSAGE_SIZE:
+            raise LocalProtocolError(f"max_message_size must be at least {MIN_MAX_MESSAGE_SIZE}")
+        if self.max_payload_size < self.max_message_size:
+            raise LocalProtocolError("max_payload_size must be at least max_message_size")
+        if self.hello_timeout <= 0 or self.idle_timeout <= 0:
+            raise LocalProtocolError("timeouts must be positive")
+
+
+# --- events ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HelloReceived:
+    hello: Hello
+
+
+@dataclass(frozen=True, slots=True)
+class DocReceived:
+    message: DocMessage
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatReceived:
+    heartbeat: Heartbeat
+
+
+@dataclass(frozen=True, slots=True)
+class SyncCompleted:
+    """Every document's initial sync step 1 was answered: the session is live."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClosed:
+    reason: str
+    error: ProtocolError | None = None  # set when a protocol error (ours or the peer's) ended it
+    by_peer: bool = False
+
+
+SessionEvent = HelloReceived | DocReceived | HeartbeatReceived | SyncCompleted | SessionClosed
+
+
+class Session:
+    """One connection to one peer. Create, :meth:`open`, then feed bytes and drain."""
+
+    def __init__(
+        self, hello: Hello, *, expected_role: str | None = None, config: SessionConfig | None = None
+    ) -> None:
+        self.local_hello = hello
+        self.expected_role = (
+            expected_role  # the role in the peer's certificate, when the transport knows it
+        )
+        self.config = config or SessionConfig()
+        self.peer: Hello | None = None
+        self.error: ProtocolError | None = None
+        self._state = State.CONNECTING
+        self._events: list[SessionEvent] = []
+        self._out: list[bytes] = []
+        self._awaiting_step2: set[str] = set()
+        self._chunks: dict[str, tuple[int, list[bytes], int]] = {}
+        self._opened_at: float | None = None
+        self._last_received: float | None = None
+        self._received_since_tick = False
+        self._now: float | None = None
+
+    # --- state ------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def _move(self, trigger: Trigger, *, remote: bool) -> None:
+        new = TRANSITIONS.get((self._state, trigger))
+        if new is None:
+            error = RemoteProtocolError if remote else LocalProtocolError
+            raise error(f"session: {trigger.value!r} is not allowed in state {self._state.value!r}")
+        self._state = new
+
+    # --- the websockets-shaped surface ------------------------------------------------------------
+
+    def open(self) -> None:
+        """Start: queue our hello. The transport calls this once its connection is up."""
+        self._move(Trigger.OPEN, remote=False)
+        self._out.append(encode(self.local_hello))
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed one whole message. Never raises for anything the peer sent."""
+        if self._state is State.CLOSED:
+            return  # like websockets: data after the close is discarded
+        if self._state is State.CONNECTING:
+            raise LocalProtocolError("session: receive_data() before open()")
+        self._received_since_tick = True
+        try:
+            self._handle(decode(data, self.config.max_message_size))
+        except RemoteProtocolError as exc:
+            self.abort(exc)
+
+    def receive_eof(self) -> None:
+        """The connection ended without a Bye."""
+        if self._state is State.CLOSED:
+            return
+        self._move(Trigger.CLOSE, remote=True)
+        self._events.append(SessionClosed("connection lost", by_peer=True))
+        self._out.append(b"")
+
+    def events_received(self) -> list[SessionEvent]:
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> list[bytes]:
+        out, self._out = self._out, []
+        return out
+
+    def close(self, reason: str = "closing") -> None:
+        """Close from our side: queue a Bye and the end of the transport. Closing twice is a no-op."""
+        if self._state is State.CLOSED:
+            return
+        self._move(Trigger.CLOSE, remote=False)
+        self._out.append(encode(Bye(reason)))
+        self._out.append(b"")
+        self._events.append(SessionClosed(reason))
+
+    def abort(self, error: ProtocolError) -> None:
+        """Close because of a protocol error; the Bye tells the peer what was wrong."""
+        if self._state is State.CLOSED:
+            return
+        log.warning("closing session with %s: %s", self.peer_name, error.message)
+        self.error = error
+        self._move(Trigger.CLOSE, remote=False)
+        self._out.append(encode(Bye(f"{error.code}: {error.message}")))
+        self._out.append(b"")
+        self._events.append(SessionClosed(error.message, error=error))
+
+    def tick(self, now: float) -> None:
+        """Advance time: enforce the hello and idle timeouts."""
+        self._now = now
+        if self._state is State.CLOSED or self._state is State.CONNECTING:
+            return
+        if self._opened_at is None:
+            self._opened_at = now
+        if self._received_since_tick or self._last_received is None:
+            self._last_received = now if self._received_since_tick else self._opened_at
+            self._received_since_tick = False
+        if self._state is State.HELLO and now - self._opened_at > self.config.hello_timeout:
+            self.abort(RemoteProtocolError(f"hello: none within {self.config.hello_timeout:g} s"))
+        elif self._state in EXCHANGING and now - self._last_received > self.config.idle_timeout:
+            self.abort(
+                RemoteProtocolError(f"idle: nothing received for {self.config.idle_timeout:g} s")
+            )
+
+    # --- sending ----------------------------------------------------------------------------------
+
+    @property
+    def peer_name(self) -> str:
+        return self.peer.node if self.peer is not None else "(no hello yet)"
+
+    def _check_can_send(self, what: str) -> None:
+        if self._state not in EXCHANGING:
+            raise LocalProtocolError(f"session: cannot send {what} in state {self._state.value!r}")
+
+    def send(self, message: DocMessage | Heartbeat) -> None:
+        """Queue a document message (chunked if needed) or a heartbeat."""
+        self._check_can_send(type(message).__name__)
+        if isinstance(message, Heartbeat):
+            self._out.append(encode(message))
+        else:
+            self._out.extend(encode_doc_message(message, self.config.max_message_size))
+
+    def begin_sync(self, state_vectors: Mapping[str, bytes]) -> None:
+        """Send the initial sync step 1 for every document; live once each has its step 2."""
+        self._check_can_send("the initial sync")
+        for doc, sv in state_vectors.items():
+            self._awaiting_step2.add(doc)
+            self.send(SyncStep1(doc, sv))
+        self._maybe_live()
+
+    @property
+    def awaiting(self) -> frozenset[str]:
+        return frozenset(self._awaiting_step2)
+
+    def _maybe_live(self) -> None:
+        if self._state is State.SYNCING and not self._awaiting_step2:
+            self._move(Trigger.SYNCED, remote=False)
+            self._events.append(SyncCompleted())
+
+    # --- receiving --------------------------------------------------------------------------------
+
+    def _handle(self, message: Message) -> None:
+        if isinstance(message, Hello):
+            self._move(Trigger.HELLO_RECEIVED, remote=True)
+            self._check_hello(message)
+            self.peer = message
+            self._events.append(HelloReceived(message))
+            return
+        if isinstance(message, Bye):
+            self._move(Trigger.CLOSE, remote=True)
+            self._events.append(SessionClosed(f"peer said bye: {message.reason}", by_peer=True))
+            self._out.append(b"")
+            return
+        if self._state not in EXCHANGING:
+            raise RemoteProtocolError(
+                f"session: {type(message).__name__} received before the peer's hello"
+            )
+        if isinstance(message, Heartbeat):
+            assert self.peer is not None
+            if message.node != self.peer.node or message.role != self.peer.role:
+                raise RemoteProtocolError(
+                    f"heartbeat: node/role {message.node}/{message.role} differ from the hello's "
+                    f"{self.peer.node}/{self.peer.role}"
+                )
+            self._events.append(HeartbeatReceived(message))
+        elif isinstance(message, Chunk):
+            self._handle_chunk(message)
+        else:
+            self._doc_message(message)
+
+    def _doc_message(self, message: DocMessage) -> None:
+        self._events.append(DocReceived(message))
+        if isinstance(message, SyncStep2):
+            self._awaiting_step2.discard(message.doc)
+            self._maybe_live()
+
+    def _check_hello(self, hello: Hello) -> None:
+        ours = self.local_hello
+        if hello.venue != ours.venue:
+            raise RemoteProtocolError(
+                f"hello: field 'venue' is {hello.venue!r}, ours is {ours.venue!r}"
+            )
+        if hello.node == ours.node:
+            raise RemoteProtocolError(f"hello: field 'node' is our own node id {ours.node!r}")
+        if self.expected_role is not None and hello.role != self.expected_role:
+            raise RemoteProtocolError(
+                f"hello: field 'role' is {hello.role!r} but the certificate says {self.expected_role!r}"
+            )
+
+    def _handle_chunk(self, chunk: Chunk) -> None:
+        limit = self.config.max_payload_size
+        if chunk.index == 0:
+            if chunk.doc in self._chunks:
+                raise RemoteProtocolError(
+                    f"chunk: new chunked message for {chunk.doc!r} before the last one finished"
+                )
+            if chunk.total > limit:
+                raise RemoteProtocolError(f"chunk: total {chunk.total} exceeds the payload limit")
+            self._chunks[chunk.doc] = (chunk.total, [], 0)
+        entry = self._chunks.get(chunk.doc)
+        if entry is None:
+            raise RemoteProtocolError(f"chunk: {chunk.index} for {chunk.doc!r} without chunk 0")
+        total, parts, size = entry
+        if chunk.total != total or chunk.index != len(parts):
+            raise RemoteProtocolError(
+                f"chunk: got {chunk.index}/{chunk.total} for {chunk.doc!r}, "
+                f"expected {len(parts)}/{total}"
+            )
+        size += len(chunk.data)
+        if size > limit:
+            raise RemoteProtocolError(
+                f"chunk: reassembled message for {chunk.doc!r} exceeds {limit} bytes"
+            )
+        parts.append(chunk.data)
+        self._chunks[chunk.doc] = (total, parts, size)
+        if len(parts) == total:
+            del self._chunks[chunk.doc]
+            self._doc_message(decode_y_payload(chunk.doc, b"".join(parts)))

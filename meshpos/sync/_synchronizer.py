@@ -1,0 +1,438 @@
+"""The synchronizer: documents x peers, presence and election, driven by bytes and ``tick(now)``.
+
+* Live updates: a change to a document (local, or applied from a peer) is sent to every other session
+  past the hello except the one it came from, and reported as :class:`DocumentChanged` so the node can
+  commit it to the store. The node drains :meth:`Synchronizer.events_received` (and commits) before
+  :meth:`Synchronizer.data_to_send`, so a received update is durable before it is forwarded.
+* Anti-entropy: every ``anti_entropy_interval`` each session gets a sync step 1 for every document; the
+  step 2 replies repair updates stuck behind a missing predecessor.
+* Write rules (see ``_rules``): checked before anything is applied; a rejected update is logged, reported as
+  :class:`UpdateRejected` and leaves the document unchanged.
+* Client ids: the synchronizer has one CRDT client id for this process run (all its documents use it). A
+  peer that announces it, or an update that carries structs of it we never wrote, raises
+  :class:`ClientIdAlarm` and is rejected.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from pycrdt import Doc, TransactionEvent
+
+from meshpos.errors import LocalProtocolError, RemoteProtocolError
+from meshpos.sync._bytes import MAX_VAR_UINT
+from meshpos.sync._codec import (
+    AwarenessUpdate,
+    Heartbeat,
+    Hello,
+    SyncStep1,
+    SyncStep2,
+    SyncUpdate,
+)
+from meshpos.sync._election import Candidate, elect
+from meshpos.sync._events import (
+    AwarenessReceived,
+    ClientIdAlarm,
+    DocumentChanged,
+    LocalWriteRefused,
+    PeerClosed,
+    PeerGone,
+    PeerJoined,
+    PeerLive,
+    RelayChanged,
+    SyncEvent,
+    UpdateRejected,
+)
+from meshpos.sync._presence import PresenceTable
+from meshpos.sync._rules import ROLES, is_valid_doc_name, may_deliver, may_write
+from meshpos.sync._session import (
+    EXCHANGING,
+    DocReceived,
+    HeartbeatReceived,
+    HelloReceived,
+    Session,
+    SessionClosed,
+    SessionConfig,
+    State,
+    SyncCompleted,
+)
+from meshpos.sync._updates import EMPTY_UPDATE, has_structs_from, state_vector
+
+log = logging.getLogger("meshpos.sync")
+
+SOFTWARE = "meshpos/0.1.0"
+
+
+class _Loading:
+    """Origin marker while documents are restored from the store: nothing is sent or reported."""
+
+
+_LOADING = _Loading()
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    heartbeat_interval: float = 1.0
+    missed_heartbeats: float = 2.5  # a peer is gone after this many heartbeat periods of silence
+    anti_entropy_interval: float = 5.0
+    settle_heartbeats: float = 2.0  # after start, listen this long before claiming the relay role
+    session: SessionConfig = field(default_factory=SessionConfig)
+
+    def __post_init__(self) -> None:
+        if self.heartbeat_interval <= 0 or self.anti_entropy_interval <= 0:
+            raise LocalProtocolError("intervals must be positive")
+        if self.missed_heartbeats < 1 or self.settle_heartbeats < 0:
+            raise LocalProtocolError("missed_heartbeats must be >= 1, settle_heartbeats >= 0")
+
+
+def new_client_id(rng: random.Random) -> int:
+    """A fresh random CRDT client id; call once per process start, never persist it."""
+    return rng.randrange(1, MAX_VAR_UINT + 1)
+
+
+class Synchronizer:
+    def __init__(
+        self,
+        *,
+        venue: str,
+        node_id: str,
+        role: str,
+        client_id: int,
+        priority: int = 100,
+        software: str = SOFTWARE,
+        config: SyncConfig | None = None,
+    ) -> None:
+        if role not in ROLES:
+            raise LocalProtocolError(f"role {role!r}: must be one of {', '.join(ROLES)}")
+        if not 1 <= client_id <= MAX_VAR_UINT:
+            raise LocalProtocolError(f"client id {client_id} out of range")
+        self.config = config or SyncConfig()
+        self.hello = Hello(venue, node_id, role, software, client_id)
+        self.priority = priority
+        self._docs: dict[str, Doc[Any]] = {}
+        self._subscriptions: list[object] = []
+        self._sessions: dict[str, Session] = {}
+        self._events: list[SyncEvent] = []
+        self._authors: dict[int, str] = {client_id: role}
+        self._applying: str | _Loading | None = None
+        self._presence = PresenceTable(
+            self.config.heartbeat_interval * self.config.missed_heartbeats
+        )
+        self._uplink = False
+        self._relay_claim = False
+        self._relay: str | None = None
+        self._console_sv: dict[str, dict[int, int]] = {}
+        self._now: float | None = None
+        self._started_at: float | None = None
+        self._next_heartbeat = 0.0
+        self._next_anti_entropy = 0.0
+        self._seq = 0
+
+    # --- identity ---------------------------------------------------------------------------------
+
+    @property
+    def node_id(self) -> str:
+        return self.hello.node
+
+    @property
+    def role(self) -> str:
+        return self.hello.role
+
+    @property
+    def client_id(self) -> int:
+        return self.hello.client_id
+
+    # --- documents --------------------------------------------------------------------------------
+
+    @property
+    def docs(self) -> dict[str, Doc[Any]]:
+        return dict(self._docs)
+
+    def open_doc(self, name: str) -> Doc[Any]:
+        """The document ``name``, created empty (with our client id) if we do not hold it yet."""
+        doc = self._docs.get(name)
+        if doc is None:
+            if not is_valid_doc_name(name):
+                raise LocalProtocolError(f"document name {name!r}: not a known document")
+            doc = Doc(client_id=self.client_id)
+            self._docs[name] = doc
+            self._subscriptions.append(doc.observe(lambda event: self._on_change(name, event)))
+            for session in self._exchanging():
+                session.send(SyncStep1(name, doc.get_state()))
+        return doc
+
+    def load(self, name: str, update: bytes) -> None:
+        """Restore ``name`` from the durable store (not sent, not reported as a change)."""
+        doc = self.open_doc(name)
+        self._applying = _LOADING
+        try:
+            doc.apply_update(update)
+        finally:
+            self._applying = None
+
+    def _on_change(self, name: str, event: TransactionEvent) -> None:
+        update = event.update
+        origin = self._applying
+        if update == EMPTY_UPDATE or isinstance(origin, _Loading):
+            return
+        self._events.append(DocumentChanged(name, update, origin))
+        if origin is None and not may_write(self.role, name):
+            log.error("local write to %s refused: a %s may not write it", name, self.role)
+            self._events.append(LocalWriteRefused(name, self.role))
+            return
+        if may_deliver(self.role, name):
+            for peer, session in self._sessions.items():
+                if peer != origin and session.state in EXCHANGING:
+                    session.send(SyncUpdate(name, update))
+
+    # --- sessions: the transport's surface --------------------------------------------------------
+
+    def connect(self, peer: str, *, expected_role: str | None = None) -> Session:
+        """Start a session for a new connection named ``peer`` (any string unique per connection)."""
+        if peer in self._sessions:
+            raise LocalProtocolError(f"session {peer!r} already exists")
+        session = Session(self.hello, expected_role=expected_role, config=self.config.session)
+        self._sessions[peer] = session
+        session.open()
+        if self._now is not None:
+            session.tick(self._now)
+        return session
+
+    def receive_data(self, peer: str, data: bytes) -> None:
+        session = self._session(peer)
+        session.receive_data(data)
+        self._process(peer, session)
+
+    def receive_eof(self, peer: str) -> None:
+        session = self._session(peer)
+        session.receive_eof()
+        self._process(peer, session)
+
+    def close(self, peer: str, reason: str = "closing") -> None:
+        session = self._session(peer)
+        session.close(reason)
+        self._process(peer, session)
+
+    def data_to_send(self, peer: str) -> list[bytes]:
+        """Messages for ``peer``; ``b""`` means close the transport. [] once a closed session is drained."""
+        session = self._sessions.get(peer)
+        if session is None:
+            return []
+        out = session.data_to_send()
+        if session.state is State.CLOSED:
+            del self._sessions[peer]
+        return out
+
+    def send_awareness(self, doc: str, update: bytes) -> None:
+        """Send a y-protocols awareness update for ``doc`` to every session past the hello."""
+        for session in self._exchanging():
+            session.send(AwarenessUpdate(doc, update))
+
+    def events_received(self) -> list[SyncEvent]:
+        events, self._events = self._events, []
+        return events
+
+    @property
+    def sessions(self) -> dict[str, Session]:
+        return dict(self._sessions)
+
+    def _session(self, peer: str) -> Session:
+        session = self._sessions.get(peer)
+        if session is None:
+            raise LocalProtocolError(f"no session {peer!r}")
+        return session
+
+    def _exchanging(self) -> list[Session]:
+        return [s for s in self._sessions.values() if s.state in EXCHANGING]
+
+    def _process(self, peer: str, session: Session) -> None:
+        while events := session.events_received():
+            for event in events:
+                if isinstance(event, SessionClosed):
+                    node = session.peer.node if session.peer else None
+                    self._events.append(PeerClosed(peer, node, event.reason, event.error))
+                    continue
+                if session.state is State.CLOSED:
+                    continue  # aborted while handling an earlier event of this batch
+                try:
+                    self._handle(peer, session, event)
+                except RemoteProtocolError as exc:
+                    session.abort(exc)
+
+    def _handle(self, peer: str, session: Session, event: object) -> None:
+        if isinstance(event, HelloReceived):
+            self._on_hello(peer, session, event.hello)
+        elif isinstance(event, DocReceived):
+            self._on_doc(peer, session, event)
+        elif isinstance(event, HeartbeatReceived):
+            self._on_heartbeat(event.heartbeat)
+        elif isinstance(event, SyncCompleted):
+            assert session.peer is not None
+            self._events.append(PeerLive(peer, session.peer.node))
+
+    def _on_hello(self, peer: str, session: Session, hello: Hello) -> None:
+        cid = hello.client_id
+        if cid == self.client_id:
+            self._events.append(ClientIdAlarm(peer, hello.node, None, cid, "announced in hello"))
+            raise RemoteProtocolError(f"hello: field 'client' is our own client id {cid}")
+        known = self._authors.get(cid)
+        if known is not None and known != hello.role:
+            self._authors[cid] = ""  # two roles claim it: attribute it to none
+            self._events.append(ClientIdAlarm(peer, hello.node, None, cid, "claimed by two roles"))
+            raise RemoteProtocolError(f"hello: field 'client' {cid} is already used by a {known}")
+        self._authors[cid] = hello.role
+        self._events.append(PeerJoined(peer, hello.node, hello.role))
+        session.begin_sync({name: doc.get_state() for name, doc in self._docs.items()})
+        if session.state in EXCHANGING:
+            session.send(self._heartbeat())
+
+    def _on_doc(self, peer: str, session: Session, event: DocReceived) -> None:
+        message = event.message
+        name = message.doc
+        if isinstance(message, SyncStep1):
+            doc = self.open_doc(name)
+            reply = EMPTY_UPDATE
+            if may_deliver(self.role, name):
+                try:
+                    reply = doc.get_update(message.state_vector)
+                except Exception as exc:
+                    raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
+            session.send(SyncStep2(name, reply))
+        elif isinstance(message, AwarenessUpdate):
+            self._events.append(AwarenessReceived(peer, name, message.update))
+        else:
+            self._apply(peer, session, name, message.update)
+
+    def _apply(self, peer: str, session: Session, name: str, update: bytes) -> None:
+        if update == EMPTY_UPDATE:
+            return
+        assert session.peer is not None
+        node, role = session.peer.node, session.peer.role
+        if not may_deliver(role, name):
+            self._reject(peer, node, name, f"a {role} may not write {name}")
+            return
+        forbidden = {c: 0 for c, r in self._authors.items() if not may_write(r, name)}
+        if has_structs_from(update, forbidden):
+            self._reject(
+                peer, node, name, "carries changes authored by a role that may not write it"
+            )
+            return
+        doc = self._docs.get(name)
+        ours = state_vector(doc.get_state()).get(self.client_id, 0) if doc is not None else 0
+        if has_structs_from(update, {self.client_id: ours}):
+            self._events.append(ClientIdAlarm(peer, node, name, self.client_id, "in an update"))
+            self._reject(peer, node, name, "carries changes under our own client id")
+            return
+        doc = self.open_doc(name)
+        self._applying = peer
+        try:
+            doc.apply_update(update)
+        except Exception as exc:
+            raise RemoteProtocolError(f"update for {name}: could not be applied ({exc})") from None
+        finally:
+            self._applying = None
+
+    def _reject(self, peer: str, node: str, doc: str, reason: str) -> None:
+        log.warning("rejected update for %s from %s (%s): %s", doc, node, peer, reason)
+        self._events.append(UpdateRejected(peer, node, doc, reason))
+
+    # --- presence, election, console state --------------------------------------------------------
+
+    def set_uplink(self, ok: bool) -> None:
+        """Whether this node can reach the console right now (told by the relay layer)."""
+        self._uplink = ok
+
+    def set_console_state(self, doc: str, sv: dict[int, int]) -> None:
+        """The console's state vector for ``doc`` (the relay learns it from the console)."""
+        merged = self._console_sv.setdefault(doc, {})
+        for client, clock in sv.items():
+            merged[client] = max(clock, merged.get(client, 0))
+
+    def pending(self, doc: str) -> int:
+        """Clock units of ``doc`` this replica holds and the console does not (0: all at the console)."""
+        held = self._docs.get(doc)
+        if held is None:
+            return 0
+        console = self._console_sv.get(doc, {})
+        return sum(max(0, k - console.get(c, 0)) for c, k in state_vector(held.get_state()).items())
+
+    @property
+    def relay(self) -> str | None:
+        """The relay in this node's current view."""
+        return self._relay
+
+    @property
+    def is_relay(self) -> bool:
+        return self._relay_claim
+
+    @property
+    def presence(self) -> dict[str, Heartbeat]:
+        return self._presence.live
+
+    def _on_heartbeat(self, heartbeat: Heartbeat) -> None:
+        self._presence.observe(heartbeat, self._now if self._now is not None else 0.0)
+        if heartbeat.relay:
+            for doc, sv in heartbeat.console.items():
+                self.set_console_state(doc, sv)
+
+    def _heartbeat(self) -> Heartbeat:
+        self._seq += 1
+        return Heartbeat(
+            node=self.node_id,
+            role=self.role,
+            priority=self.priority,
+            uplink=self._uplink,
+            relay=self._relay_claim,
+            seq=self._seq,
+            console={d: dict(sv) for d, sv in self._console_sv.items()}
+            if self._relay_claim
+            else {},
+            pending={name: self.pending(name) for name in self._docs},
+        )
+
+    def _elect(self, now: float) -> None:
+        assert self._started_at is not None
+        settle = self.config.settle_heartbeats * self.config.heartbeat_interval
+        if now - self._started_at < settle:
+            return  # still learning who is out there: no opinion, no claim
+        view = [
+            Candidate(node, hb.priority, hb.uplink, hb.relay)
+            for node, hb in self._presence.live.items()
+            if node != self.node_id
+        ]
+        view.append(Candidate(self.node_id, self.priority, self._uplink, self._relay_claim))
+        relay = elect(view)
+        self._relay_claim = relay == self.node_id
+        if relay != self._relay:
+            self._relay = relay
+            self._events.append(RelayChanged(relay, self._relay_claim))
+
+    # --- time ---------------------------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        """Advance time: session timeouts, presence expiry, election, heartbeats, anti-entropy."""
+        if self._started_at is None:
+            self._started_at = now
+            self._next_heartbeat = now
+            self._next_anti_entropy = now + self.config.anti_entropy_interval
+        self._now = now
+        for peer, session in list(self._sessions.items()):
+            session.tick(now)
+            self._process(peer, session)
+        for node in self._presence.expire(now):
+            self._events.append(PeerGone(node))
+        self._elect(now)
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = max(self._next_heartbeat + self.config.heartbeat_interval, now)
+            for session in self._exchanging():
+                session.send(self._heartbeat())
+        if now >= self._next_anti_entropy:
+            self._next_anti_entropy = max(
+                self._next_anti_entropy + self.config.anti_entropy_interval, now
+            )
+            for session in self._exchanging():
+                for name, doc in self._docs.items():
+                    session.send(SyncStep1(name, doc.get_state()))

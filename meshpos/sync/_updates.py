@@ -1,0 +1,33 @@
+"""Questions about a Yjs update that pycrdt does not answer directly, answered with pycrdt's own decoder.
+
+``has_structs_from(update, {client: clock})`` tells whether ``update`` carries any struct of ``client`` at or
+after ``clock``: the update is diffed once against a state vector that claims those clients only up to
+``clock`` and once against one that claims them completely; the two differ exactly when such structs exist.
+(pycrdt's ``get_state(update)`` cannot be used: it is empty for an update with a gap.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pycrdt import Decoder, get_update
+
+from meshpos.sync._bytes import MAX_VAR_UINT
+from meshpos.sync._codec import encode_state_vector
+
+EMPTY_UPDATE = b"\x00\x00"
+
+
+def has_structs_from(update: bytes, lower: Mapping[int, int]) -> bool:
+    if not lower:
+        return False
+    below = get_update(update, encode_state_vector(dict(lower)))
+    full = get_update(update, encode_state_vector(dict.fromkeys(lower, MAX_VAR_UINT)))
+    return below != full
+
+
+def state_vector(state: bytes) -> dict[int, int]:
+    """Decode a state vector produced by pycrdt itself (trusted input)."""
+    decoder = Decoder(state)
+    count = decoder.read_var_uint()
+    return {decoder.read_var_uint(): decoder.read_var_uint() for _ in range(count)}

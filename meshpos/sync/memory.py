@@ -1,0 +1,239 @@
+"""An in-memory network for tests and examples: synchronizers connected with controllable delivery.
+
+Every pair of nodes that can reach each other gets one connection (both sides open a session; the network
+redials after a connection ends). Messages travel with a delay and optional faults: drop, duplicate,
+reorder (an extra random delay so later messages overtake), partitions and single cut links (a cable pull:
+messages vanish, nothing tells either side). Time is simulated: :meth:`MemoryNetwork.advance` moves it on and
+ticks every node; nothing sleeps.
+
+The network drains each node's events (handing them to ``listener``) before it drains that node's outgoing
+data, the same order a real node uses to commit a received update before forwarding it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from meshpos.errors import LocalProtocolError
+from meshpos.sync._events import SyncEvent
+from meshpos.sync._synchronizer import Synchronizer
+
+
+@dataclass(slots=True)
+class Faults:
+    delay: float = 0.005  # seconds per message
+    jitter: float = 0.0  # extra uniform random delay
+    drop: float = 0.0  # probability a message is lost
+    duplicate: float = 0.0  # probability a message is delivered twice
+    reorder: float = 0.0  # probability a message is held back (up to ``reorder_delay``)
+    reorder_delay: float = 0.05
+
+
+@dataclass(slots=True)
+class NetworkStats:
+    sent: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    duplicated: int = 0
+    reordered: int = 0
+    connections: int = 0
+
+
+@dataclass(slots=True)
+class _Conn:
+    a: str
+    b: str
+    key_a: str  # the session name on node a (for its peer b)
+    key_b: str
+
+
+@dataclass(order=True, slots=True)
+class _Delivery:
+    at: float
+    seq: int
+    node: str = field(compare=False)
+    key: str = field(compare=False)
+    data: bytes | None = field(compare=False)  # None: end of connection
+
+
+Listener = Callable[[str, SyncEvent], None]
+
+
+class MemoryNetwork:
+    def __init__(
+        self,
+        rng: random.Random,
+        *,
+        faults: Faults | None = None,
+        listener: Listener | None = None,
+        redial_delay: float = 0.2,
+        start: float = 0.0,
+    ) -> None:
+        self.rng = rng
+        self.faults = faults or Faults()
+        self.listener = listener
+        self.redial_delay = redial_delay
+        self.now = start
+        self.stats = NetworkStats()
+        self.events: list[tuple[str, SyncEvent]] = []  # kept only when there is no listener
+        self.nodes: dict[str, Synchronizer] = {}
+        self._conns: dict[int, _Conn] = {}
+        self._last_dial: dict[frozenset[str], float] = {}
+        self._groups: dict[str, int] | None = None
+        self._cut: set[frozenset[str]] = set()
+        self._queue: list[_Delivery] = []
+        self._seq = itertools.count()
+        self._conn_ids = itertools.count(1)
+
+    # --- membership and topology ------------------------------------------------------------------
+
+    def add(self, sync: Synchronizer) -> None:
+        if sync.node_id in self.nodes:
+            raise LocalProtocolError(f"node {sync.node_id!r} is already on the network")
+        self.nodes[sync.node_id] = sync
+        sync.tick(self.now)
+        self._dial()
+
+    def crash(self, node: str, *, notify_peers: bool = False) -> Synchronizer:
+        """Take ``node`` off the network at once, like a power cut (peers notice by timeout) or, with
+        ``notify_peers``, like a killed process whose sockets the OS resets (peers see the end)."""
+        sync = self.nodes.pop(node)
+        for conn in list(self._conns.values()):
+            if node in (conn.a, conn.b) and notify_peers:
+                other, key = (conn.b, conn.key_b) if conn.a == node else (conn.a, conn.key_a)
+                self._schedule(other, key, None, self.faults.delay)
+        self._queue = [d for d in self._queue if d.node != node]
+        heapq.heapify(self._queue)
+        return sync
+
+    def partition(self, *groups: Iterable[str]) -> None:
+        """Only nodes within one group reach each other; a node in no group reaches no one."""
+        self._groups = {node: i for i, group in enumerate(groups) for node in group}
+
+    def heal(self) -> None:
+        """Undo partitions and cut links."""
+        self._groups = None
+        self._cut.clear()
+
+    def cut(self, a: str, b: str) -> None:
+        self._cut.add(frozenset((a, b)))
+
+    def restore(self, a: str, b: str) -> None:
+        self._cut.discard(frozenset((a, b)))
+
+    def reachable(self, a: str, b: str) -> bool:
+        if a not in self.nodes or b not in self.nodes or frozenset((a, b)) in self._cut:
+            return False
+        if self._groups is None:
+            return True
+        group = self._groups.get(a)
+        return group is not None and group == self._groups.get(b)
+
+    # --- time -------------------------------------------------------------------------------------
+
+    def advance(self, duration: float, step: float = 0.05) -> None:
+        """Move simulated time on by ``duration``, ticking every node every ``step`` seconds."""
+        end = self.now + duration
+        while self.now < end - 1e-9:
+            self.now = min(self.now + step, end)
+            self._deliver_due()
+            for name in list(self.nodes):
+                sync = self.nodes.get(name)
+                if sync is not None:
+                    sync.tick(self.now)
+                    self.pump(name)
+            self._dial()
+
+    def pump(self, node: str) -> None:
+        """Drain ``node``'s events (to the listener), then its outgoing data onto the wire."""
+        sync = self.nodes.get(node)
+        if sync is None:
+            return
+        for event in sync.events_received():
+            if self.listener is not None:
+                self.listener(node, event)
+            else:
+                self.events.append((node, event))
+        for conn in list(self._conns.values()):
+            if node not in (conn.a, conn.b):
+                continue
+            key, other, other_key = (
+                (conn.key_a, conn.b, conn.key_b)
+                if conn.a == node
+                else (conn.key_b, conn.a, conn.key_a)
+            )
+            for data in sync.data_to_send(key):
+                self._send(node, other, other_key, data)
+
+    def _send(self, sender: str, to: str, key: str, data: bytes) -> None:
+        f = self.faults
+        if (
+            not data
+        ):  # the sender closed its end: the other end sees EOF (unless the cable is pulled)
+            if self.reachable(sender, to):
+                self._schedule(to, key, None, f.delay)
+            return
+        self.stats.sent += 1
+        if not self.reachable(sender, to) or self.rng.random() < f.drop:
+            self.stats.dropped += 1
+            return
+        copies = 1
+        if self.rng.random() < f.duplicate:
+            copies = 2
+            self.stats.duplicated += 1
+        for _ in range(copies):
+            delay = f.delay + (self.rng.uniform(0, f.jitter) if f.jitter else 0.0)
+            if self.rng.random() < f.reorder:
+                delay += self.rng.uniform(0, f.reorder_delay)
+                self.stats.reordered += 1
+            self._schedule(to, key, data, delay)
+
+    def _schedule(self, node: str, key: str, data: bytes | None, delay: float) -> None:
+        heapq.heappush(self._queue, _Delivery(self.now + delay, next(self._seq), node, key, data))
+
+    def _deliver_due(self) -> None:
+        while self._queue and self._queue[0].at <= self.now + 1e-12:
+            item = heapq.heappop(self._queue)
+            sync = self.nodes.get(item.node)
+            if sync is None or item.key not in sync.sessions:
+                continue  # that connection is already gone on this side
+            if item.data is None:
+                sync.receive_eof(item.key)
+            else:
+                self.stats.delivered += 1
+                sync.receive_data(item.key, item.data)
+            self.pump(item.node)
+
+    def _open(self, node: str, key: str) -> bool:
+        sync = self.nodes.get(node)
+        return sync is not None and key in sync.sessions
+
+    def _dial(self) -> None:
+        live: set[frozenset[str]] = set()
+        for conn_id, conn in list(self._conns.items()):
+            a_open, b_open = self._open(conn.a, conn.key_a), self._open(conn.b, conn.key_b)
+            if not a_open and not b_open:
+                del self._conns[conn_id]
+            elif a_open and b_open:
+                live.add(frozenset((conn.a, conn.b)))
+        names = sorted(self.nodes)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                pair = frozenset((a, b))
+                if pair in live or not self.reachable(a, b):
+                    continue
+                if self.now < self._last_dial.get(pair, -1e18) + self.redial_delay:
+                    continue
+                self._last_dial[pair] = self.now
+                n = next(self._conn_ids)
+                conn = _Conn(a, b, f"{b}#{n}", f"{a}#{n}")
+                self._conns[n] = conn
+                self.stats.connections += 1
+                self.nodes[a].connect(conn.key_a)
+                self.nodes[b].connect(conn.key_b)
+                self.pump(a)
+                self.pump(b)

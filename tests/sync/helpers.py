@@ -1,0 +1,57 @@
+"""Shared helpers for the sync tests: hand-driven sessions and synchronizers (no network, no sleeps)."""
+
+from __future__ import annotations
+
+from meshpos.sync import Hello, Session, SessionConfig, Synchronizer
+
+VENUE = "venue-1"
+
+
+def hello(node: str, role: str = "register", client_id: int = 0, venue: str = VENUE) -> Hello:
+    return Hello(venue, node, role, "meshpos/test", client_id or (abs(hash(node)) % 2**31) + 1)
+
+
+def session(node: str, role: str = "register", **config: float) -> Session:
+    return Session(hello(node, role), config=SessionConfig(**config))  # type: ignore[arg-type]
+
+
+def shuttle(a: Session, b: Session) -> None:
+    """Deliver everything queued in both directions until both are quiet (b"" ends a direction)."""
+    while True:
+        moved = False
+        for src, dst in ((a, b), (b, a)):
+            for data in src.data_to_send():
+                moved = True
+                if data:
+                    dst.receive_data(data)
+                else:
+                    dst.receive_eof()
+        if not moved:
+            return
+
+
+def sync_pair(a: Synchronizer, b: Synchronizer, now: float = 0.0) -> tuple[str, str]:
+    """Connect a and b by hand; returns (a's name for b, b's name for a)."""
+    ka, kb = f"{b.node_id}#x", f"{a.node_id}#x"
+    a.tick(now)
+    b.tick(now)
+    a.connect(ka)
+    b.connect(kb)
+    pump(a, ka, b, kb)
+    return ka, kb
+
+
+def pump(a: Synchronizer, ka: str, b: Synchronizer, kb: str) -> None:
+    while True:
+        moved = False
+        for src, skey, dst, dkey in ((a, ka, b, kb), (b, kb, a, ka)):
+            for data in src.data_to_send(skey):
+                moved = True
+                if dkey not in dst.sessions:
+                    continue
+                if data:
+                    dst.receive_data(dkey, data)
+                else:
+                    dst.receive_eof(dkey)
+        if not moved:
+            return

@@ -1,0 +1,140 @@
+"""Relay election: the pure rule, then a simulated mesh (kill, split, uplink, flapping link)."""
+
+from __future__ import annotations
+
+import random
+
+from meshpos.sync import Candidate, RelayChanged, SyncConfig, Synchronizer, elect
+from meshpos.sync.memory import MemoryNetwork
+
+from .helpers import VENUE
+
+PERIOD = 1.0
+
+
+def c(node: str, priority: int = 100, uplink: bool = True, claim: bool = False) -> Candidate:
+    return Candidate(node, priority, uplink, claim)
+
+
+def test_lowest_priority_then_node_id_wins_and_order_does_not_matter() -> None:
+    view = [c("r3"), c("r2", 50), c("r1", 50), c("k1", 10, uplink=False)]
+    for i in range(len(view)):
+        assert elect(view[i:] + view[:i]) == "r1"
+    assert elect([c("r1", uplink=False)]) is None
+    assert elect([]) is None
+
+
+def test_the_current_relay_keeps_the_role_and_two_claimants_resolve() -> None:
+    assert elect([c("r5", claim=True), c("r1", 1)]) == "r5"
+    assert elect([c("r5", claim=True, uplink=False), c("r1", 1)]) == "r1"
+    assert elect([c("r5", claim=True), c("r4", claim=True), c("r1", 1)]) == "r4"
+
+
+class Mesh:
+    def __init__(self, names: list[str], seed: int = 7) -> None:
+        self.rng = random.Random(seed)
+        self.net = MemoryNetwork(self.rng)
+        self.config = SyncConfig(heartbeat_interval=PERIOD, anti_entropy_interval=5.0)
+        for name in names:
+            self.add(name)
+
+    def add(self, name: str, uplink: bool = True) -> Synchronizer:
+        role = "kds" if name.startswith("k") else "register"
+        sync = Synchronizer(
+            venue=VENUE,
+            node_id=name,
+            role=role,
+            client_id=self.rng.randrange(1, 2**53),
+            config=self.config,
+        )
+        sync.set_uplink(uplink)
+        self.net.add(sync)
+        return sync
+
+    def relays(self, part: list[str]) -> list[str]:
+        return [n for n in part if self.net.nodes[n].is_relay]
+
+    def agreed(self, part: list[str]) -> str | None:
+        """The relay every node of ``part`` sees, if they agree and it claims the role."""
+        seen = {self.net.nodes[n].relay for n in part}
+        if len(seen) != 1:
+            return None
+        (relay,) = seen
+        return relay if relay in self.relays(part) else None
+
+    def until_agreed(self, part: list[str], limit: float) -> tuple[str | None, float]:
+        start = self.net.now
+        while self.net.now - start < limit:
+            self.net.advance(0.05)
+            relay = self.agreed(part)
+            if relay is not None:
+                return relay, self.net.now - start
+        return None, limit
+
+
+def test_kill_the_relay_and_a_new_one_takes_over_within_three_periods() -> None:
+    mesh = Mesh(["r1", "r2", "r3", "k1"])
+    mesh.net.nodes["k1"].set_uplink(False)
+    mesh.net.advance(4 * PERIOD)
+    assert mesh.relays(["r1", "r2", "r3", "k1"]) == ["r1"]
+    assert mesh.agreed(["r1", "r2", "r3", "k1"]) == "r1"
+    mesh.net.crash("r1")  # power cut: nobody is told
+    survivors = ["r2", "r3", "k1"]
+    relay, took = mesh.until_agreed(survivors, 10 * PERIOD)
+    print(f"new relay {relay} after {took:.2f} s ({took / PERIOD:.2f} heartbeat periods)")
+    assert relay == "r2"
+    assert took <= 3 * PERIOD
+
+
+def test_split_mesh_two_uplinks_and_heal() -> None:
+    names = ["r1", "r2", "r3", "r4", "k1"]
+    mesh = Mesh(names)
+    for name in ("r1", "r2", "k1"):
+        mesh.net.nodes[name].set_uplink(False)  # uplink only on r3 and r4
+    mesh.net.advance(4 * PERIOD)
+    assert mesh.agreed(names) == "r3"
+    assert mesh.relays(names) == ["r3"]
+    left, right = ["r1", "r2", "r3"], ["r4", "k1"]
+    mesh.net.partition(left, right)
+    relay_right, took = mesh.until_agreed(right, 10 * PERIOD)
+    assert relay_right == "r4"
+    assert took <= 3 * PERIOD
+    mesh.net.advance(2 * PERIOD)
+    assert mesh.relays(left) == ["r3"]  # the old relay kept its part
+    assert mesh.relays(right) == ["r4"]
+    mesh.net.heal()
+    relay, _ = mesh.until_agreed(names, 10 * PERIOD)
+    mesh.net.advance(3 * PERIOD)
+    assert mesh.agreed(names) == relay == "r3"
+    assert mesh.relays(names) == ["r3"]
+
+
+def test_a_flapping_link_never_moves_the_relay_while_views_agree() -> None:
+    names = ["r1", "r2", "r3"]
+    mesh = Mesh(names)
+    mesh.net.advance(4 * PERIOD)
+    assert mesh.agreed(names) == "r1"
+    mesh.add("r0")  # a lower node id joins later
+    names.append("r0")
+    mesh.net.advance(4 * PERIOD)
+    assert mesh.agreed(names) == "r1"  # the current relay keeps the role
+    changes: list[tuple[str, RelayChanged]] = []
+    mesh.net.events.clear()
+    for flap in range(4):
+        mesh.net.cut("r2", "r3")  # a short flap, under the peer timeout
+        mesh.net.advance(0.3 * PERIOD + 0.1 * flap)
+        mesh.net.restore("r2", "r3")
+        mesh.net.advance(2 * PERIOD)
+        assert mesh.agreed(names) == "r1"
+        changes += [(n, e) for n, e in mesh.net.events if isinstance(e, RelayChanged)]
+        mesh.net.events.clear()
+    assert changes == []
+    # a long cut between the relay and one node: views disagree for a while, then agree again
+    mesh.net.cut("r1", "r3")
+    mesh.net.advance(5 * PERIOD)
+    mesh.net.restore("r1", "r3")
+    relay, _ = mesh.until_agreed(names, 10 * PERIOD)
+    mesh.net.advance(3 * PERIOD)
+    assert relay == "r1"
+    assert mesh.agreed(names) == "r1"
+    assert mesh.relays(names) == ["r1"]

@@ -1,0 +1,221 @@
+"""Synchronizer: forwarding, anti-entropy, write rules and client-id alarms, driven by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pycrdt import Doc, Map
+
+from meshpos.sync import (
+    ClientIdAlarm,
+    DocumentChanged,
+    Hello,
+    LocalWriteRefused,
+    PeerClosed,
+    Session,
+    State,
+    SyncConfig,
+    Synchronizer,
+    SyncStep1,
+    SyncUpdate,
+    UpdateRejected,
+    decode,
+    encode,
+)
+
+from .helpers import VENUE, pump, sync_pair
+
+LEDGER = "ledger/2026-11-01"
+KITCHEN = "kitchen/2026-11-01"
+
+
+def node(name: str, role: str = "register", client_id: int = 0, **config: Any) -> Synchronizer:
+    cid = client_id or 1000 + sum(map(ord, name))
+    return Synchronizer(
+        venue=VENUE, node_id=name, role=role, client_id=cid, config=SyncConfig(**config)
+    )
+
+
+def records(sync: Synchronizer, doc: str, root: str = "payments") -> dict[str, Any]:
+    held = sync.docs.get(doc)
+    return {} if held is None else dict(held.get(root, type=Map).to_py() or {})
+
+
+def write(sync: Synchronizer, doc: str, key: str, root: str = "payments") -> bytes:
+    updates: list[bytes] = []
+    d = sync.open_doc(doc)
+    sub = d.observe(lambda e: updates.append(e.update))
+    d.get(root, type=Map)[key] = Map({"amount": 500})
+    d.unobserve(sub)
+    return updates[0]
+
+
+def raw_peer(sync: Synchronizer, peer_hello: Hello) -> tuple[Session, str]:
+    """A hand-driven peer session (to forge what a misbehaving peer would send)."""
+    key = f"{peer_hello.node}#raw"
+    sync.tick(0.0)
+    sync.connect(key)
+    peer = Session(Hello(VENUE, peer_hello.node, peer_hello.role, "x", peer_hello.client_id))
+    peer.open()
+    flush(sync, key, peer)
+    return peer, key
+
+
+def flush(sync: Synchronizer, key: str, peer: Session) -> None:
+    while True:
+        moved = False
+        for data in sync.data_to_send(key):
+            moved = True
+            if data:
+                peer.receive_data(data)
+        for data in peer.data_to_send():
+            moved = True
+            if data and key in sync.sessions:
+                sync.receive_data(key, data)
+        if not moved:
+            return
+
+
+def test_initial_sync_and_live_update() -> None:
+    a, b = node("r1"), node("r2")
+    write(a, LEDGER, "p-before")
+    ka, kb = sync_pair(a, b)
+    assert a.sessions[ka].state is State.LIVE
+    assert records(b, LEDGER) == {"p-before": {"amount": 500.0}}
+    write(b, LEDGER, "p-after")
+    a.events_received()
+    pump(a, ka, b, kb)
+    assert set(records(a, LEDGER)) == {"p-before", "p-after"}
+    changes = [e for e in a.events_received() if isinstance(e, DocumentChanged)]
+    assert changes
+    assert all(e.peer == ka for e in changes)
+
+
+def test_updates_go_to_every_other_peer_but_their_origin() -> None:
+    a, b, c = node("r1"), node("r2"), node("r3")
+    ka, kb = sync_pair(a, b)
+    kb2, kc = sync_pair(b, c)
+    a.open_doc(LEDGER)
+    pump(a, ka, b, kb)
+    pump(b, kb2, c, kc)
+    write(a, LEDGER, "p1")
+    for data in a.data_to_send(ka):
+        b.receive_data(kb, data)
+    back_to_a = [decode(d) for d in b.data_to_send(kb)]
+    on_to_c = [decode(d) for d in b.data_to_send(kb2)]
+    assert not any(isinstance(m, SyncUpdate) for m in back_to_a)
+    assert [type(m) for m in on_to_c] == [SyncUpdate]
+    for data in [encode(m) for m in on_to_c]:
+        c.receive_data(kc, data)
+    assert set(records(c, LEDGER)) == {"p1"}
+
+
+def test_anti_entropy_repairs_an_update_stuck_behind_a_missing_predecessor() -> None:
+    a, b = node("r1", anti_entropy_interval=5.0), node("r2", anti_entropy_interval=5.0)
+    ka, kb = sync_pair(a, b)
+    write(a, LEDGER, "p1")
+    lost = a.data_to_send(ka)  # the network loses it
+    assert lost
+    write(a, LEDGER, "p1")  # overwrites: depends on the lost struct
+    for data in a.data_to_send(ka):
+        b.receive_data(kb, data)
+    assert records(b, LEDGER) == {}  # held back by pycrdt, invisible
+    pump(a, ka, b, kb)
+    for now in (1.0, 2.0, 3.0, 4.0, 5.0):
+        a.tick(now)
+        b.tick(now)
+        pump(a, ka, b, kb)
+    assert records(b, LEDGER) == {"p1": {"amount": 500.0}}
+    assert b.docs[LEDGER].get_state() == a.docs[LEDGER].get_state()
+
+
+def test_kds_may_not_write_the_ledger_and_the_document_stays_unchanged() -> None:
+    reg = node("r1")
+    write(reg, LEDGER, "p1")
+    before = reg.docs[LEDGER].get_update()
+    kds_doc: Doc[Any] = Doc(client_id=4242)
+    kds_doc.get("payments", type=Map)["forged"] = Map({"amount": 1})
+    peer, key = raw_peer(reg, Hello(VENUE, "k1", "kds", "x", 4242))
+    reg.events_received()
+    peer.send(SyncUpdate(LEDGER, kds_doc.get_update()))
+    flush(reg, key, peer)
+    rejected = [e for e in reg.events_received() if isinstance(e, UpdateRejected)]
+    assert rejected == [UpdateRejected(key, "k1", LEDGER, f"a kds may not write {LEDGER}")]
+    assert reg.docs[LEDGER].get_update() == before
+    # the kitchen is the kds's to write
+    kitchen: Doc[Any] = Doc(client_id=4242)
+    kitchen.get("tickets", type=Map)["t1"] = Map({"state": "bumped"})
+    peer.send(SyncUpdate(KITCHEN, kitchen.get_update()))
+    flush(reg, key, peer)
+    assert records(reg, KITCHEN, "tickets") == {"t1": {"state": "bumped"}}
+
+
+def test_kds_local_ledger_write_is_refused_and_not_sent() -> None:
+    reg, kds = node("r1"), node("k1", "kds")
+    _kr, kk = sync_pair(reg, kds)
+    write(kds, LEDGER, "forged")
+    assert LocalWriteRefused(LEDGER, "kds") in kds.events_received()
+    assert not any(isinstance(decode(d), SyncUpdate) for d in kds.data_to_send(kk))
+    assert records(reg, LEDGER) == {}
+
+
+def test_catalog_flows_from_the_console_through_registers_but_a_register_cannot_author_it() -> None:
+    console, relay, other = node("console", "console"), node("r1"), node("r2")
+    kc, kr = sync_pair(console, relay)
+    kr2, ko = sync_pair(relay, other)
+    write(console, "catalog", "espresso", root="products")
+    pump(console, kc, relay, kr)
+    pump(relay, kr2, other, ko)
+    assert set(records(other, "catalog", "products")) == {"espresso"}  # forwarded by a register
+    # a register editing the catalog itself: not sent, and refused by peers that know its client id
+    write(relay, "catalog", "bogus", root="products")
+    assert LocalWriteRefused("catalog", "register") in relay.events_received()
+    other.events_received()
+    for now in (1.0, 7.0):  # anti-entropy: the relay's step 2 now carries its own struct
+        relay.tick(now)
+        other.tick(now)
+        pump(relay, kr2, other, ko)
+    assert set(records(other, "catalog", "products")) == {"espresso"}
+    assert any(
+        isinstance(e, UpdateRejected) and "authored by a role" in e.reason
+        for e in other.events_received()
+    )
+
+
+def test_an_update_under_our_own_client_id_raises_an_alarm() -> None:
+    reg = node("r1", client_id=777)
+    write(reg, LEDGER, "mine")
+    twin: Doc[Any] = Doc(client_id=777)  # another replica that (wrongly) shares our client id
+    for i in range(3):  # a twin that wrote more than we did: structs beyond our clock
+        twin.get("payments", type=Map)[f"twin{i}"] = Map({"amount": 9})
+    before = reg.docs[LEDGER].get_update()
+    peer, key = raw_peer(reg, Hello(VENUE, "r2", "register", "x", 888))
+    reg.events_received()
+    peer.send(SyncUpdate(LEDGER, twin.get_update()))
+    flush(reg, key, peer)
+    events = reg.events_received()
+    assert ClientIdAlarm(key, "r2", LEDGER, 777, "in an update") in events
+    assert reg.docs[LEDGER].get_update() == before
+    # our own update coming back to us is no alarm
+    peer.send(SyncUpdate(LEDGER, reg.docs[LEDGER].get_update()))
+    flush(reg, key, peer)
+    assert not any(isinstance(e, ClientIdAlarm) for e in reg.events_received())
+
+
+def test_a_peer_announcing_our_client_id_raises_an_alarm_and_is_closed() -> None:
+    reg = node("r1", client_id=777)
+    _, key = raw_peer(reg, Hello(VENUE, "r2", "register", "x", 777))
+    events = reg.events_received()
+    assert ClientIdAlarm(key, "r2", None, 777, "announced in hello") in events
+    closed = [e for e in events if isinstance(e, PeerClosed)]
+    assert closed
+    assert closed[0].error is not None
+    assert key not in reg.sessions
+
+
+def test_step1_for_a_document_we_lack_opens_it_and_answers() -> None:
+    reg = node("r1")
+    peer, key = raw_peer(reg, Hello(VENUE, "r2", "register", "x", 5))
+    peer.send(SyncStep1(KITCHEN, b"\x00"))
+    flush(reg, key, peer)
+    assert KITCHEN in reg.docs
