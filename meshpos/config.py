@@ -43,7 +43,9 @@ class Config:
         if not 0 <= self.priority <= 1_000_000:
             raise ConfigError(f"priority {self.priority}: must be between 0 and 1000000")
         if self.log_level not in _LOG_LEVELS:
-            raise ConfigError(f"log_level {self.log_level!r}: must be one of {', '.join(_LOG_LEVELS)}")
+            raise ConfigError(
+                f"log_level {self.log_level!r}: must be one of {', '.join(_LOG_LEVELS)}"
+            )
 
     @property
     def db_path(self) -> Path:
@@ -97,5 +99,7 @@ def load_config(
         if raw is not None:
             values[key] = _coerce(key, raw, f"--{key.replace('_', '-')}")
     if "node_id" not in values:
-        raise ConfigError("node_id is not set (config file [node] node_id, MESHPOS_NODE_ID or --node-id)")
+        raise ConfigError(
+            "node_id is not set (config file [node] node_id, MESHPOS_NODE_ID or --node-id)"
+        )
     return Config(**values)
