@@ -11,12 +11,17 @@
 * Client ids: the synchronizer has one CRDT client id for this process run (all its documents use it). A
   peer that announces it, or an update that carries structs of it we never wrote, raises
   :class:`ClientIdAlarm` and is rejected.
+* Shared documents: by default the synchronizer creates its own documents. A node whose domain model owns
+  them (``meshpos.model.Replica``) passes ``doc_factory=replica.doc`` and ``client_id=replica.client_id``,
+  so model and synchronizer share one ``Doc`` per name. Only documents opened here (``open_doc``, ``load``,
+  or on a peer's request) are observed: the node opens a document before writing to it.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,7 +109,10 @@ class Synchronizer:
         priority: int = 100,
         software: str = SOFTWARE,
         config: SyncConfig | None = None,
+        doc_factory: Callable[[str], Doc[Any]] | None = None,
     ) -> None:
+        """``doc_factory(name)`` supplies the document for ``name`` (default: a new empty ``Doc`` with
+        ``client_id``); every document it returns must use ``client_id``."""
         if role not in ROLES:
             raise LocalProtocolError(f"role {role!r}: must be one of {', '.join(ROLES)}")
         if not 1 <= client_id <= MAX_VAR_UINT:
@@ -112,6 +120,7 @@ class Synchronizer:
         self.config = config or SyncConfig()
         self.hello = Hello(venue, node_id, role, software, client_id)
         self.priority = priority
+        self._doc_factory = doc_factory
         self._docs: dict[str, Doc[Any]] = {}
         self._subscriptions: list[object] = []
         self._sessions: dict[str, Session] = {}
@@ -152,12 +161,20 @@ class Synchronizer:
         return dict(self._docs)
 
     def open_doc(self, name: str) -> Doc[Any]:
-        """The document ``name``, created empty (with our client id) if we do not hold it yet."""
+        """The document ``name``, created empty (with our client id) or taken from ``doc_factory``."""
         doc = self._docs.get(name)
         if doc is None:
             if not is_valid_doc_name(name):
                 raise LocalProtocolError(f"document name {name!r}: not a known document")
-            doc = Doc(client_id=self.client_id)
+            if self._doc_factory is None:
+                doc = Doc(client_id=self.client_id)
+            else:
+                doc = self._doc_factory(name)
+                if doc.client_id != self.client_id:
+                    raise LocalProtocolError(
+                        f"document {name!r} uses client id {doc.client_id}, "
+                        f"not the synchronizer's {self.client_id}"
+                    )
             self._docs[name] = doc
             self._subscriptions.append(doc.observe(lambda event: self._on_change(name, event)))
             for session in self._exchanging():
@@ -165,7 +182,10 @@ class Synchronizer:
         return doc
 
     def load(self, name: str, update: bytes) -> None:
-        """Restore ``name`` from the durable store (not sent, not reported as a change)."""
+        """Restore ``name`` from the durable store (not sent, not reported as a change).
+
+        A shared ``Replica`` still captures the loaded update (as local): the node discards that capture.
+        """
         doc = self.open_doc(name)
         self._applying = _LOADING
         try:
