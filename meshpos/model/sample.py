@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from meshpos.model.catalog import (
+    RIGHTS,
     Catalog,
     Discount,
     Modifier,
@@ -52,22 +53,7 @@ def sample_catalog(catalog: Catalog, *, pin_hash: str = "") -> None:
             Discount("happy", "Happy hour 10 %", "percent", "order", 1_000),
             Discount("voucher5", "Voucher 5.00", "fixed", "order", 500),
             Role("cashier", frozenset({"sell", "open_shift", "close_shift", "cash"})),
-            Role(
-                "manager",
-                frozenset(
-                    {
-                        "sell",
-                        "discount",
-                        "void",
-                        "refund",
-                        "override_stop",
-                        "open_shift",
-                        "close_shift",
-                        "cash",
-                        "inventory",
-                    }
-                ),
-            ),
+            Role("manager", frozenset(RIGHTS)),  # a manager may do everything
             Role("cook", frozenset()),
             User(CASHIER, "Anna", "cashier", pin_hash),
             User(MANAGER, "Max", "manager", pin_hash),
