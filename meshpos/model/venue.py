@@ -137,23 +137,20 @@ class Venue:
         names = [n for n in self.replica.names() if n.startswith("ledger/")]
         return [self.ledger(n.split("/", 1)[1]) for n in sorted(names, reverse=True)]
 
-    def _ledger_of_order(self, order_id: str) -> Ledger:
+    def _ledger_holding(self, what: str, key: str, holds: Callable[[Ledger, str], bool]) -> Ledger:
         for ledger in self.ledgers():
-            if ledger.has_order(order_id):
+            if holds(ledger, key):
                 return ledger
-        raise UnknownRecord(f"unknown order {order_id!r}")
+        raise UnknownRecord(f"unknown {what} {key!r}")
+
+    def _ledger_of_order(self, order_id: str) -> Ledger:
+        return self._ledger_holding("order", order_id, Ledger.has_order)
 
     def _ledger_of_receipt(self, receipt_id: str) -> Ledger:
-        for ledger in self.ledgers():
-            if ledger.has_receipt(receipt_id):
-                return ledger
-        raise UnknownRecord(f"unknown receipt {receipt_id!r}")
+        return self._ledger_holding("receipt", receipt_id, Ledger.has_receipt)
 
     def _ledger_of_shift(self, shift_id: str) -> Ledger:
-        for ledger in self.ledgers():
-            if ledger.has_shift(shift_id):
-                return ledger
-        raise UnknownRecord(f"unknown shift {shift_id!r}")
+        return self._ledger_holding("shift", shift_id, Ledger.has_shift)
 
     # --- reads ----------------------------------------------------------------------------------
     def order(self, order_id: str) -> Order:

@@ -28,6 +28,7 @@ from typing import Any
 from pycrdt import Doc, TransactionEvent
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
+from meshpos.model.replica import decode_state_vector
 from meshpos.sync._bytes import MAX_VAR_UINT
 from meshpos.sync._codec import (
     AwarenessUpdate,
@@ -64,7 +65,7 @@ from meshpos.sync._session import (
     State,
     SyncCompleted,
 )
-from meshpos.sync._updates import EMPTY_UPDATE, has_structs_from, state_vector
+from meshpos.sync._updates import EMPTY_UPDATE, has_structs_from
 
 log = logging.getLogger("meshpos.sync")
 
@@ -341,7 +342,7 @@ class Synchronizer:
             )
             return
         doc = self._docs.get(name)
-        ours = state_vector(doc.get_state()).get(self.client_id, 0) if doc is not None else 0
+        ours = decode_state_vector(doc.get_state()).get(self.client_id, 0) if doc is not None else 0
         if has_structs_from(update, {self.client_id: ours}):
             self._events.append(ClientIdAlarm(peer, node, name, self.client_id, "in an update"))
             self._reject(peer, node, name, "carries changes under our own client id")
@@ -377,7 +378,9 @@ class Synchronizer:
         if held is None:
             return 0
         console = self._console_sv.get(doc, {})
-        return sum(max(0, k - console.get(c, 0)) for c, k in state_vector(held.get_state()).items())
+        return sum(
+            max(0, k - console.get(c, 0)) for c, k in decode_state_vector(held.get_state()).items()
+        )
 
     @property
     def relay(self) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pycrdt import Decoder, get_update
+from pycrdt import get_update
 
 from meshpos.sync._bytes import MAX_VAR_UINT
 from meshpos.sync._codec import encode_state_vector
@@ -27,10 +27,3 @@ def has_structs_from(update: bytes, lower: Mapping[int, int]) -> bool:
     below = get_update(update, encode_state_vector(dict(lower)))
     full = get_update(update, encode_state_vector(dict.fromkeys(lower, MAX_VAR_UINT)))
     return len(below) != len(full)
-
-
-def state_vector(state: bytes) -> dict[int, int]:
-    """Decode a state vector produced by pycrdt itself (trusted input)."""
-    decoder = Decoder(state)
-    count = decoder.read_var_uint()
-    return {decoder.read_var_uint(): decoder.read_var_uint() for _ in range(count)}

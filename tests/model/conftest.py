@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -30,6 +31,22 @@ def make_venue(
         sample_catalog(venue.catalog, pin_hash="x")
     replica.take_updates()
     return venue
+
+
+@dataclass
+class Acked:
+    """Money records acknowledged to a cashier (after their commit), by kind."""
+
+    payments: set[str] = field(default_factory=set)
+    receipts: set[str] = field(default_factory=set)
+    refunds: set[str] = field(default_factory=set)
+    shifts: set[str] = field(default_factory=set)
+    cash_moves: set[str] = field(default_factory=set)
+
+    def count(self) -> int:
+        return sum(
+            map(len, (self.payments, self.receipts, self.refunds, self.shifts, self.cash_moves))
+        )
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,20 +11,9 @@ from meshpos.errors import DomainError
 from meshpos.model import Replica, Venue, decode_state_vector
 from meshpos.model.sample import CASHIER, MANAGER
 
-from .conftest import NOW, make_venue
+from .conftest import NOW, Acked, make_venue
 
 PRODUCTS = ["espresso", "burger", "fries", "croissant", "lemonade", "export-beans"]
-
-
-@dataclass
-class Acked:
-    """Money records each replica acknowledged to its cashier."""
-
-    payments: set[str] = field(default_factory=set)
-    receipts: set[str] = field(default_factory=set)
-    refunds: set[str] = field(default_factory=set)
-    shifts: set[str] = field(default_factory=set)
-    cash_moves: set[str] = field(default_factory=set)
 
 
 def snapshot(venue: Venue) -> dict[str, object]:

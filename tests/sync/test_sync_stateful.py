@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, settings
@@ -44,6 +44,7 @@ from meshpos.sync import (
 )
 from meshpos.sync.memory import Faults, MemoryNetwork
 
+from ..model.conftest import Acked
 from .helpers import VENUE
 
 T = TypeVar("T")
@@ -85,23 +86,6 @@ def _catalog_update() -> bytes:
 
 
 CATALOG = _catalog_update()
-
-
-@dataclass
-class Acked:
-    """Money records acknowledged to a cashier (after their commit), by kind."""
-
-    payments: set[str] = field(default_factory=set)
-    receipts: set[str] = field(default_factory=set)
-    refunds: set[str] = field(default_factory=set)
-    shifts: set[str] = field(default_factory=set)
-    cash_moves: set[str] = field(default_factory=set)
-
-    def count(self) -> int:
-        return sum(
-            len(s)
-            for s in (self.payments, self.receipts, self.refunds, self.shifts, self.cash_moves)
-        )
 
 
 @dataclass
