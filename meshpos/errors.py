@@ -125,3 +125,36 @@ class RemoteProtocolError(ProtocolError):
     """The peer sent something malformed, oversized or out of order; the connection should close."""
 
     code = "remote_protocol_error"
+
+
+# --- trust (venue CA, enrollment, certificates) -------------------------------------------------
+
+
+class TrustError(MeshposError):
+    """The venue CA, a device identity or a certificate is missing, corrupt or not acceptable."""
+
+    code = "trust"
+
+
+class EnrollmentRefused(TrustError):
+    """A pairing attempt did not produce a certificate; nothing was saved."""
+
+    code = "enrollment_refused"
+
+
+class PairingCodeInvalid(EnrollmentRefused):
+    code = "pairing_code_invalid"
+
+
+class PairingCodeExpired(PairingCodeInvalid):
+    code = "pairing_code_expired"
+
+
+class CertificateRefused(TrustError):
+    """A peer's certificate lacks the venue/role fields we require or does not match them."""
+
+    code = "certificate_refused"
+
+
+class DeviceRevoked(CertificateRefused):
+    code = "device_revoked"

@@ -1,0 +1,34 @@
+"""Trust: the venue CA, device identities, mutual TLS, the deny-list and enrollment with a pairing code."""
+
+from __future__ import annotations
+
+from meshpos.trust.authority import VenueAuthority, init_venue, load_venue
+from meshpos.trust.certs import PeerInfo, peer_certificate_info
+from meshpos.trust.denylist import DenyList, sign_revocation, verify_revocation
+from meshpos.trust.enroll import enroll, serve_pairing
+from meshpos.trust.identity import DeviceIdentity, load_identity, save_identity
+from meshpos.trust.names import ROLES, device_hostname
+from meshpos.trust.pairing import EnrollmentResult, PairingCode
+from meshpos.trust.tls import client_ssl_context, server_ssl_context
+
+__all__ = [
+    "ROLES",
+    "DenyList",
+    "DeviceIdentity",
+    "EnrollmentResult",
+    "PairingCode",
+    "PeerInfo",
+    "VenueAuthority",
+    "client_ssl_context",
+    "device_hostname",
+    "enroll",
+    "init_venue",
+    "load_identity",
+    "load_venue",
+    "peer_certificate_info",
+    "save_identity",
+    "serve_pairing",
+    "server_ssl_context",
+    "sign_revocation",
+    "verify_revocation",
+]

@@ -1,0 +1,70 @@
+"""Small file helpers: atomic writes (a crash leaves the old file or the new one) and private modes for keys."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from meshpos.errors import TrustError
+
+PRIVATE = 0o600
+PUBLIC = 0o644
+
+
+def write_file(path: Path, data: str, mode: int = PUBLIC, *, exclusive: bool = False) -> None:
+    """Write ``data`` to ``path`` through a temp file and rename; ``exclusive`` refuses an existing file.
+
+    The temp file is created with ``mode`` already set, so a private key is never readable by others, not
+    even for a moment.
+    """
+    if exclusive and path.exists():
+        raise TrustError(f"{path}: already exists; refusing to overwrite it")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(fd, mode)  # the umask may have taken bits away; never adds any
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if exclusive:
+            os.link(tmp, path)  # fails if ``path`` appeared meanwhile: no silent overwrite
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def read_file(path: Path, what: str, hint: str = "") -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TrustError(f"{path}: {what} not found{hint}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TrustError(f"{path}: cannot read {what}: {exc}") from None
+
+
+@contextlib.contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` (two ``pair`` commands must not issue one device id twice)."""
+    fd = os.open(directory / ".lock", os.O_WRONLY | os.O_CREAT, PRIVATE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
