@@ -1,0 +1,1 @@
+"""meshpos.net: websockets transport (mTLS) and zeroconf discovery."""

@@ -1,0 +1,411 @@
+"""The discovery contract, run against the real mDNS discovery (on loopback) and the in-memory fake alike.
+
+The real one runs on 127.x.y.z addresses: each node its own address, used as both interface and advertised
+address, so nothing leaves the machine (the network rule in FACTS.md). The second and third octets are random
+per run, and venue and node ids are random per test, because other test runs on this machine share the
+loopback multicast group: their advertisements reach us, and our filters must (and do) ignore them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import pytest
+from zeroconf import IPVersion
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+from meshpos.errors import ConfigError, LocalProtocolError
+from meshpos.net.discovery import (
+    PROTOCOL_VERSION,
+    SERVICE_TYPE,
+    Discovery,
+    MemoryDirectory,
+    MemoryDiscovery,
+    PeerAd,
+    make_txt,
+    service_name,
+    venue_hash,
+)
+
+LOGGER = "meshpos.net.discovery"
+_OCTETS = (random.randint(100, 200), random.randint(0, 255))
+_HOSTS = itertools.count(1)
+
+
+def loopback() -> str:
+    """A fresh loopback address for this run (all of 127.0.0.0/8 is loopback on Linux)."""
+    n = next(_HOSTS)
+    return f"127.{_OCTETS[0]}.{(_OCTETS[1] + n // 250) % 256}.{n % 250 + 1}"
+
+
+def token() -> str:
+    return secrets.token_hex(4)
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> float:
+    """Wait for a condition (checked every 10 ms); return how long it took."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - start
+
+
+class Node:
+    """One discovery instance and everything its callbacks heard."""
+
+    def __init__(self, discovery: Discovery | MemoryDiscovery) -> None:
+        self.d = discovery
+        self.found: list[PeerAd] = []
+        self.removed: list[str] = []
+
+    @property
+    def id(self) -> str:
+        return self.d.ad.node_id
+
+    def on_found(self, ad: PeerAd) -> None:
+        self.found.append(ad)
+
+    def on_removed(self, node_id: str) -> None:
+        self.removed.append(node_id)
+
+    def sees(self, *others: Node) -> bool:
+        return all(o.id in self.d.peers for o in others)
+
+    def latest(self, node_id: str) -> PeerAd | None:
+        return next((ad for ad in reversed(self.found) if ad.node_id == node_id), None)
+
+
+class Harness:
+    """Builds nodes of one kind (``zeroconf`` or ``memory``) and raw advertisements for the contract."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.venue = f"venue-{token()}"
+        self.directory = MemoryDirectory()
+        self.nodes: list[Node] = []
+        self.raw: dict[str, tuple[AsyncZeroconf, AsyncServiceInfo]] = {}
+
+    def node(self, node_id: str | None = None, *, venue: str | None = None, **options: Any) -> Node:
+        address = loopback()
+        kwargs: dict[str, Any] = {
+            "venue_id": self.venue if venue is None else venue,
+            "node_id": f"n{len(self.nodes)}-{token()}" if node_id is None else node_id,
+            "role": "register",
+            "port": 20000 + len(self.nodes),
+            "interfaces": [address],
+        }
+        kwargs.update(options)
+        holder: list[Node] = []
+        kwargs["on_found"] = lambda ad: holder[0].on_found(ad)
+        kwargs["on_removed"] = lambda nid: holder[0].on_removed(nid)
+        d: Discovery | MemoryDiscovery
+        if self.kind == "memory":
+            d = MemoryDiscovery(directory=self.directory, **kwargs)
+        else:
+            d = Discovery(**kwargs)
+        holder.append(Node(d))
+        self.nodes.append(holder[0])
+        return holder[0]
+
+    async def start(self, *nodes: Node) -> None:
+        """In parallel: one after another, each waits out its own ~1 s of mDNS probing."""
+        await asyncio.gather(*(n.d.start() for n in nodes))
+
+    async def publish_raw(
+        self, label: str, txt: Mapping[bytes, bytes | None], port: int = 20999
+    ) -> str:
+        """Put an arbitrary advertisement on the air (or change it); returns its address."""
+        name = f"{label}.{SERVICE_TYPE}"
+        if self.kind == "memory":
+            self.directory.publish(name, txt, "10.9.9.9", port)
+            return "10.9.9.9"
+        if label in self.raw:
+            azc, old = self.raw[label]
+            address = old.parsed_addresses()[0]
+            info = self._info(label, txt, port, address)
+            await azc.async_update_service(info)
+        else:
+            address = loopback()
+            azc = AsyncZeroconf(interfaces=[address], ip_version=IPVersion.V4Only)
+            info = self._info(label, txt, port, address)
+            await azc.async_register_service(info, cooperating_responders=True)
+        self.raw[label] = (azc, info)
+        return address
+
+    @staticmethod
+    def _info(
+        label: str, txt: Mapping[bytes, bytes | None], port: int, address: str
+    ) -> AsyncServiceInfo:
+        return AsyncServiceInfo(
+            SERVICE_TYPE,
+            f"{label}.{SERVICE_TYPE}",
+            port=port,
+            properties=dict(txt),
+            server=f"raw-{label}.local.",
+            parsed_addresses=[address],
+        )
+
+    async def withdraw_raw(self, label: str) -> None:
+        if self.kind == "memory":
+            self.directory.withdraw(f"{label}.{SERVICE_TYPE}")
+            return
+        azc, info = self.raw.pop(label)
+        await (await azc.async_unregister_service(info))
+        await azc.async_close()
+
+    async def close(self) -> None:
+        await asyncio.gather(*(n.d.stop() for n in self.nodes))
+        await asyncio.gather(*(azc.async_close() for azc, _ in self.raw.values()))
+
+
+@pytest.fixture(params=["zeroconf", "memory"])
+async def h(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    harness = Harness(request.param)
+    yield harness
+    await harness.close()
+
+
+def report(h: Harness, what: str, seconds: float) -> None:
+    print(f"\n[discovery/{h.kind}] {what}: {seconds * 1000:.0f} ms")
+
+
+def skip_reasons(caplog: pytest.LogCaptureFixture, name: str) -> list[str]:
+    marker = f"ignoring {name}: "
+    return [
+        r.getMessage().split(marker, 1)[1]
+        for r in caplog.records
+        if r.name == LOGGER and r.levelno == logging.INFO and marker in r.getMessage()
+    ]
+
+
+# --- the contract -------------------------------------------------------------------------------
+
+
+async def test_four_nodes_find_each_other_and_ignore_another_venue(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    nodes = [h.node(role="kds" if i == 3 else "register") for i in range(4)]
+    stranger = h.node(venue=f"other-{token()}")
+    t0 = time.monotonic()
+    await h.start(*nodes, stranger)
+    started = time.monotonic() - t0
+    await until(lambda: all(n.sees(*(o for o in nodes if o is not n)) for n in nodes), what="mesh")
+    report(h, "4 nodes: start (parallel) returned", started)
+    report(h, "4 nodes: all found each other", time.monotonic() - t0)
+    for n in nodes:
+        assert n.d.peers == {o.id: o.d.ad for o in nodes if o is not n}
+        assert sorted(ad.node_id for ad in n.found) == sorted(o.id for o in nodes if o is not n)
+        assert n.removed == []
+    assert nodes[0].d.peers[nodes[3].id].role == "kds"
+    assert nodes[0].d.peers[nodes[1].id].protocol == PROTOCOL_VERSION
+    # The stranger hears all of us and we hear it; nobody reports the other venue.
+    await until(lambda: bool(skip_reasons(caplog, service_name(stranger.id))), what="skip log")
+    assert stranger.found == []
+    assert stranger.d.peers == {}
+    assert skip_reasons(caplog, service_name(stranger.id))[0].startswith("other venue")
+    assert stranger.d.ad.venue != venue_hash(h.venue)
+
+
+async def test_a_goodbye_triggers_on_removed(h: Harness) -> None:
+    a, b, c = h.node(), h.node(), h.node()
+    await h.start(a, b, c)
+    await until(lambda: a.sees(b, c) and b.sees(a, c), what="mesh")
+    t0 = time.monotonic()
+    stopping = asyncio.create_task(c.d.stop())
+    seen = await until(lambda: c.id in a.removed and c.id in b.removed, what="goodbye")
+    await stopping
+    report(h, "goodbye seen by both peers after stop() began", seen)
+    report(h, "stop() took", time.monotonic() - t0)
+    assert a.d.peers.keys() == {b.id}
+    assert b.d.peers.keys() == {a.id}
+    assert a.removed == [c.id]
+    await c.d.stop()  # idempotent
+
+
+async def test_late_joiner_finds_and_is_found(h: Harness) -> None:
+    first = [h.node() for _ in range(3)]
+    await h.start(*first)
+    await until(lambda: all(n.sees(*(o for o in first if o is not n)) for n in first))
+    late = h.node()
+    t0 = time.monotonic()
+    await h.start(late)
+    sees = await until(lambda: late.sees(*first), what="late joiner sees the others")
+    report(h, "late joiner: start() returned", time.monotonic() - t0 - sees)
+    report(h, "late joiner sees the others", time.monotonic() - t0)
+    await until(lambda: all(n.sees(late) for n in first), what="the others see the late joiner")
+    report(h, "late joiner is seen by all", time.monotonic() - t0)
+
+
+async def test_what_is_not_ours_is_skipped_with_a_reason(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    me = h.node()
+    await h.start(me)
+    v = venue_hash(h.venue).encode()
+    good = dict(make_txt(venue=venue_hash(h.venue), node_id="x", role="register"))
+    cases: dict[str, tuple[dict[bytes, bytes | None], str]] = {
+        "badproto": ({**good, b"node": b"badproto", b"proto": b"one"}, "malformed: TXT proto"),
+        "newproto": ({**good, b"node": b"newproto", b"proto": b"2"}, "other protocol version 2"),
+        "novenue": ({b"node": b"novenue", b"role": b"kds", b"proto": b"1"}, "malformed: TXT v"),
+        "othervenue": ({**good, b"node": b"othervenue", b"v": b"0" * 16}, "other venue"),
+        "nonode": ({b"v": v, b"role": b"kds", b"proto": b"1"}, "malformed: TXT node"),
+        "wrongnode": ({**good, b"node": b"someone-else"}, "does not match the service name"),
+        "badrole": ({**good, b"node": b"badrole", b"role": b"\xff\xfe"}, "malformed: TXT role"),
+        "flagrole": ({**good, b"node": b"flagrole", b"role": None}, "malformed: TXT role"),
+    }
+    labels = {case: f"{case}-{token()}" for case in cases}
+    for case, (txt, _) in cases.items():
+        if b"node" in txt and txt[b"node"] == case.encode():
+            txt[b"node"] = labels[case].encode()
+    await asyncio.gather(*(h.publish_raw(labels[c], txt) for c, (txt, _) in cases.items()))
+    # A valid raw advertisement alongside shows the malformed ones did not stop anything.
+    ok = f"ok-{token()}"
+    await h.publish_raw(ok, {**good, b"node": ok.encode()})
+    await until(lambda: ok in me.d.peers, what="the valid raw advertisement")
+
+    def all_logged() -> bool:
+        return all(skip_reasons(caplog, service_name(labels[c])) for c in cases)
+
+    await until(all_logged, what="one INFO line per skipped advertisement")
+    for case, (_, reason) in cases.items():
+        logged = skip_reasons(caplog, service_name(labels[case]))
+        assert len(logged) == 1, (case, logged)
+        assert reason in logged[0], (case, logged)
+    assert me.d.peers.keys() == {ok}
+    assert [ad.node_id for ad in me.found] == [ok]
+    assert me.d.stats.skipped >= len(cases)
+
+
+async def test_new_port_is_reported_again_and_a_venue_change_removes(h: Harness) -> None:
+    me = h.node()
+    await h.start(me)
+    label = f"mover-{token()}"
+    txt = make_txt(venue=venue_hash(h.venue), node_id=label, role="register")
+    address = await h.publish_raw(label, txt, port=21001)
+    await until(lambda: label in me.d.peers, what="first advertisement")
+    assert me.d.peers[label] == PeerAd(label, "register", venue_hash(h.venue), address, 21001, 1)
+    await h.publish_raw(label, txt, port=21002)
+    await until(lambda: me.d.peers[label].port == 21002, what="the new port")
+    assert [ad.port for ad in me.found] == [21001, 21002]
+    await h.publish_raw(label, {**txt, b"role": b"kds"}, port=21002)
+    await until(lambda: me.d.peers[label].role == "kds", what="the new role")
+    await h.publish_raw(label, {**txt, b"v": b"f" * 16}, port=21002)
+    await until(lambda: me.removed == [label], what="removal after a venue change")
+    assert me.d.peers == {}
+
+
+async def test_reannounce_is_quiet(h: Harness) -> None:
+    a, b = h.node(reannounce_interval=0.1), h.node(reannounce_interval=0.1)
+    await h.start(a, b)
+    await until(lambda: a.sees(b) and b.sees(a))
+    await until(lambda: a.d.stats.reannounced >= 3 and b.d.stats.reannounced >= 3)
+    assert [ad.node_id for ad in a.found] == [b.id]
+    assert [ad.node_id for ad in b.found] == [a.id]
+    assert a.removed == b.removed == []
+
+
+async def test_a_node_id_already_on_the_air_is_refused(h: Harness) -> None:
+    first, witness = h.node(), h.node()
+    await h.start(first, witness)
+    await until(lambda: witness.sees(first))
+    twin = h.node(first.id)
+    with pytest.raises(ConfigError, match="already advertised"):
+        await twin.d.start()
+    await twin.d.stop()
+    # The refused twin sent no goodbye for the name: once a later node is seen, the witness has
+    # processed anything the twin sent, and still lists the original.
+    late = h.node()
+    await h.start(late)
+    await until(lambda: witness.sees(late))
+    assert witness.removed == []
+    assert witness.d.peers[first.id] == first.d.ad
+
+
+async def test_lifecycle_misuse(h: Harness) -> None:
+    n = h.node()
+    async with n.d:
+        with pytest.raises(LocalProtocolError):
+            await n.d.start()
+    await n.d.stop()
+    with pytest.raises(LocalProtocolError):
+        await n.d.start()
+    never = h.node()
+    await never.d.stop()  # stopping what never started is a no-op
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"interfaces": []}, "at least one interface"),
+        ({"interfaces": "127.0.0.11"}, "at least one interface"),
+        ({"interfaces": ["::1"]}, "IPv4"),
+        ({"interfaces": ["eth0"]}, "IPv4"),
+        ({"address": "localhost"}, "IPv4"),
+        ({"port": 0}, "port"),
+        ({"port": 70000}, "port"),
+        ({"port": True}, "port"),
+        ({"node_id": "a.b"}, "node_id"),
+        ({"node_id": ""}, "node_id"),
+        ({"role": "Register"}, "role"),
+        ({"venue_id": ""}, "venue"),
+        ({"reannounce_interval": 0}, "reannounce_interval"),
+    ],
+)
+def test_bad_arguments_are_config_errors(h: Harness, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        h.node(**options)
+
+
+# --- real mDNS only -----------------------------------------------------------------------------
+
+
+async def test_an_interface_this_host_does_not_have_is_refused() -> None:
+    # 203.0.113.0/24 is TEST-NET-3: never assigned here, and the check binds before any mDNS socket exists.
+    d = Discovery(
+        venue_id="v",
+        node_id="n1",
+        role="register",
+        port=20000,
+        interfaces=["203.0.113.77"],
+        on_found=lambda ad: None,
+    )
+    with pytest.raises(ConfigError, match="not an address of this host"):
+        await d.start()
+
+
+async def test_the_event_loop_is_never_blocked() -> None:
+    """Start, browse, resolve, churn and stop with a watchdog measuring how late a 5 ms timer fires."""
+    lag: list[float] = []
+    stop = asyncio.Event()
+
+    async def watchdog() -> None:
+        while not stop.is_set():
+            t = time.monotonic()
+            await asyncio.sleep(0.005)
+            lag.append(time.monotonic() - t - 0.005)
+
+    h = Harness("zeroconf")
+    dog = asyncio.create_task(watchdog())
+    try:
+        nodes = [h.node() for _ in range(4)]
+        await h.start(*nodes)
+        await until(lambda: all(n.sees(*(o for o in nodes if o is not n)) for n in nodes))
+        await nodes[0].d.stop()
+        await until(lambda: all(nodes[0].id in n.removed for n in nodes[1:]))
+    finally:
+        await h.close()
+        stop.set()
+        await dog
+    print(f"\n[discovery/zeroconf] loop lag over {len(lag)} ticks: max {max(lag) * 1000:.1f} ms")
+    assert max(lag) < 0.1
