@@ -1,0 +1,125 @@
+"""The console's storage port, and the one place that turns a database URL into an adapter.
+
+``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` (the SQLAlchemy convention) open
+SQLite, the default for one venue or a few; ``postgresql://user@host:port/dbname`` opens PostgreSQL
+for chains. Both adapters pass one contract suite (tests/console).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
+
+from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
+from meshpos.errors import ConfigError
+
+DEFAULT_COMPACT_ROWS = 500
+
+
+@runtime_checkable
+class ConsoleDB(Protocol):
+    """Per-venue CRDT state, the venue registry and the materialised money records."""
+
+    url: str
+    """The URL it was opened with, password removed (safe to log)."""
+
+    async def close(self) -> None:
+        """Finish the running transaction and disconnect. Safe to call twice."""
+
+    # venues
+    async def add_venue(self, venue_id: str, name: str, token_hash: str) -> None:
+        """Register a venue; ``token_hash`` is ``hash_token(token)``, the token is never stored."""
+
+    async def venue_for_token(self, token: str) -> str | None:
+        """The venue a relay's token belongs to, or None."""
+
+    async def venues(self) -> list[str]: ...
+
+    # CRDT state
+    async def append_updates(self, venue_id: str, doc_name: str, updates: Sequence[bytes]) -> None:
+        """Store Yjs updates in one transaction, durable on return; repeats are harmless."""
+
+    async def load_document(self, venue_id: str, doc_name: str) -> bytes | None:
+        """One update that rebuilds everything held of the document, or None if never seen."""
+
+    async def documents(self, venue_id: str) -> list[str]: ...
+
+    async def compact(self, venue_id: str, doc_name: str) -> None:
+        """Fold the update log into the snapshot now (also done every N appended rows)."""
+
+    async def log_rows(self, venue_id: str, doc_name: str) -> int: ...
+
+    # materialised records
+    async def write_records(
+        self, venue_id: str, batch: RecordBatch, *, at_ms: int | None = None
+    ) -> MaterialiseResult:
+        """Used by ``materialise()``; call that instead."""
+
+    async def records(
+        self, venue_id: str, table: str, date: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every stored row of one table (JSON API, tests)."""
+
+    async def alarms(self, venue_id: str) -> list[Alarm]: ...
+
+    async def receipt_report(
+        self, venue_id: str, date: str | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]: ...
+
+    async def shift_report(
+        self, venue_id: str, date: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    async def totals(self, venue_id: str, date: str | None = None) -> dict[str, int]: ...
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+def sqlite_path(url: str) -> Path:
+    """``sqlite:///rel.db`` -> ``rel.db``, ``sqlite:////abs/x.db`` -> ``/abs/x.db``."""
+    prefix = "sqlite:///"
+    rest = url[len(prefix) :] if url.startswith(prefix) else ""
+    if not rest or "?" in rest or "#" in rest or rest.endswith("/"):
+        raise ConfigError(
+            f"console database URL {redact(url)!r}: expected sqlite:///relative/path.db or "
+            "sqlite:////absolute/path.db (no host, query or fragment)"
+        )
+    return Path(rest)
+
+
+async def open_console_db(url: str, *, compact_rows: int = DEFAULT_COMPACT_ROWS) -> ConsoleDB:
+    """Open (and on first use create) the console database named by ``url``.
+
+    Raises ConfigError for a URL of another kind, StoreError when the server or file cannot be
+    opened, SchemaTooNew for a database written by a newer meshpos, CorruptDatabase for a damaged file.
+    """
+    if not isinstance(url, str):
+        raise ConfigError(f"console database URL must be a string, not {type(url).__name__}")
+    if compact_rows < 1:
+        raise ConfigError(f"compact_rows must be at least 1, got {compact_rows}")
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme == "sqlite":
+        from meshpos.console.db_sqlite import SqliteConsoleDB
+
+        return await SqliteConsoleDB.open(sqlite_path(url), compact_rows=compact_rows)
+    if scheme in ("postgresql", "postgres"):
+        from meshpos.console.db_postgres import PostgresConsoleDB
+
+        return await PostgresConsoleDB.open(url, compact_rows=compact_rows)
+    raise ConfigError(
+        f"console database URL {redact(url)!r} is not supported: use sqlite:///path/to/file.db "
+        "or postgresql://user@host:port/dbname"
+    )

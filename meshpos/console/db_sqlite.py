@@ -1,0 +1,203 @@
+"""SQLite adapter: WAL, ``synchronous=FULL``, one serialised writer, a separate read connection.
+
+aiosqlite runs each connection on its own thread, and a task cancelled inside a transaction left
+the connection in it (FACTS.md). So every write runs in a task of its own that holds the write lock
+for the whole ``BEGIN IMMEDIATE ... COMMIT``; a cancelled caller stops waiting, the write still
+commits or rolls back as a whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from meshpos.console.sqlbase import Job, SqlConsoleDB, T
+from meshpos.console.tables import APPLICATION_ID, SCHEMA_VERSION, SQLITE, ddl
+from meshpos.errors import CorruptDatabase, MeshposError, SchemaTooNew, StoreClosed, StoreError
+
+_HEADER = b"SQLite format 3\x00"
+_CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+
+
+class _Cursor:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        async with self._conn.execute(sql, params) as cur:
+            return int(cur.rowcount)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            await self._conn.executemany(sql, rows)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await self._conn.execute_fetchall(sql, params)]
+
+
+class SqliteConsoleDB(SqlConsoleDB):
+    dialect = SQLITE
+
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        compact_rows: int,
+    ) -> None:
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self.compact_rows = compact_rows
+        self._writer = writer
+        self._reader = reader
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path, *, compact_rows: int) -> SqliteConsoleDB:
+        version = await asyncio.to_thread(inspect, path)
+        try:
+            writer = await aiosqlite.connect(path, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open console database {path}: {exc}") from exc
+        try:
+            await _prepare(writer, path, version)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            await reader.execute("PRAGMA query_only = ON")
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(path, writer, reader, compact_rows)
+
+    async def _write(self, job: Job[T]) -> T:
+        self._check_open()
+        task = asyncio.create_task(self._run(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return await asyncio.shield(task)
+
+    async def _run(self, job: Job[T]) -> T:
+        async with self._lock:
+            db = self._writer
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = await job(_Cursor(db))
+                    await db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        await db.execute("ROLLBACK")
+                    raise
+            except MeshposError:
+                raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"console database {self.path}: {exc}") from exc
+            return result
+
+    async def _read(self, job: Job[T]) -> T:
+        self._check_open()
+        try:
+            return await job(_Cursor(self._reader))
+        except sqlite3.Error as exc:
+            raise StoreError(f"console database {self.path}: {exc}") from exc
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosed(f"the console database {self.path} is closed")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True  # refuses new calls; writes already accepted still commit
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._writer.close()
+        await self._reader.close()
+
+
+def inspect(path: Path) -> int:
+    """Schema version of the file (0 if new); raise before anything opens it for writing.
+
+    A file we do not understand is reported and left byte for byte as it was. Blocking.
+    """
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise StoreError(
+                f"cannot create console database {path}: {path.parent} is not a directory"
+            )
+        return 0
+    if not path.is_file():
+        raise StoreError(f"console database {path} is not a regular file")
+    with path.open("rb") as f:
+        header = f.read(100)
+    if not header:
+        return 0
+    if len(header) < 100 or not header.startswith(_HEADER):
+        raise CorruptDatabase(
+            f"{path} is not an SQLite database (bad or truncated header); it was left untouched"
+        )
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() and wal.stat().st_size > 0 else "immutable=1"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {path} to check it: {exc}") from exc
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        app = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        if (version or tables) and app != APPLICATION_ID:
+            raise StoreError(
+                f"{path} is an SQLite database but not a meshpos console database "
+                f"(application_id {app:#x}, tables {sorted(tables)[:5]}); refusing to touch it"
+            )
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"{path} has console schema version {version} but this meshpos understands only up "
+                f"to version {SCHEMA_VERSION}; refusing to open it (upgrade meshpos)"
+            )
+        problems = [r[0] for r in conn.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise CorruptDatabase(
+                f"{path} is corrupt ({'; '.join(problems[:3])}); it was left untouched"
+            )
+        return version
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode in _CORRUPT:
+            raise CorruptDatabase(f"{path} is corrupt ({exc}); it was left untouched") from exc
+        raise StoreError(f"cannot check {path}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+async def _prepare(db: aiosqlite.Connection, path: Path, version: int) -> None:
+    try:
+        mode = list(await db.execute_fetchall("PRAGMA journal_mode = WAL"))
+        if str(mode[0][0]).lower() != "wal":
+            raise StoreError(f"{path}: SQLite refused WAL mode (got {mode[0][0]!r})")
+        await db.execute("PRAGMA synchronous = FULL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await db.execute("PRAGMA busy_timeout = 5000")
+        if version:
+            return
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = list(await db.execute_fetchall("PRAGMA user_version"))
+            if rows[0][0] == 0:  # nobody created it since we looked
+                for statement in ddl(SQLITE):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+    except MeshposError:
+        raise
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot prepare console database {path}: {exc}") from exc

@@ -1,0 +1,206 @@
+"""One venue at the console: its documents, a synchronizer in the ``console`` role, and its relays' sessions.
+
+The console is "one more peer" of the venue (ARCHITECTURE.md: Relay and console). A relay's updates are
+committed to the console database before anything is forwarded or acknowledged, then the ledger days they
+touched are materialised into the relational tables (debounced: one materialisation per burst). The
+console's heartbeats carry its own state vector per document, which the relay passes on in presence so every
+register can tell what is at the console.
+
+Console-side edits (catalog, stop list) go through the same model rules as on a register: :meth:`edit`
+runs a change on the console's ``Venue`` and commits it; the synchronizer sends it to the relays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from meshpos.console.db import ConsoleDB
+from meshpos.console.materialise import materialise
+from meshpos.errors import MeshposError
+from meshpos.model import Replica, Venue
+from meshpos.sync import (
+    ClientIdAlarm,
+    DocumentChanged,
+    PeerClosed,
+    PeerJoined,
+    SessionConfig,
+    SyncConfig,
+    Synchronizer,
+    UpdateRejected,
+    new_client_id,
+)
+
+log = logging.getLogger("meshpos.console")
+
+T = TypeVar("T")
+Send = Callable[[list[bytes]], None]
+CONSOLE_NODE = "console"
+
+
+class VenueHub:
+    def __init__(
+        self,
+        venue_id: str,
+        db: ConsoleDB,
+        *,
+        max_message_size: int,
+        heartbeat_interval: float = 1.0,
+        materialise_delay: float = 0.2,
+    ) -> None:
+        self.venue_id = venue_id
+        self.db = db
+        self.materialise_delay = materialise_delay
+        self.counters: Counter[str] = Counter()
+        self.rejections: list[str] = []
+        client_id = new_client_id(random.Random())
+        self.replica = Replica(client_id=client_id)
+        self.sync = Synchronizer(
+            venue=venue_id,
+            node_id=CONSOLE_NODE,
+            role="console",
+            client_id=client_id,
+            config=SyncConfig(
+                heartbeat_interval=heartbeat_interval,
+                anti_entropy_interval=5 * heartbeat_interval,
+                session=SessionConfig(
+                    max_message_size=max_message_size,
+                    hello_timeout=max(10 * heartbeat_interval, 5.0),
+                    idle_timeout=max(5 * heartbeat_interval, 2.0),
+                ),
+            ),
+            doc_factory=self.replica.doc,
+        )
+        self.venue = Venue(self.replica, device=CONSOLE_NODE, role="console")
+        self.relays: dict[str, str] = {}  # session key -> relay node id
+        self.last_seen: dict[str, float] = {}  # relay node id -> wall time of its last message
+        self._outlets: dict[str, Send] = {}
+        self._lock = asyncio.Lock()
+        self._dirty: set[str] = set()
+        self._materialiser: asyncio.Task[None] | None = None
+        self._seq = 0
+
+    async def load(self) -> None:
+        for name in await self.db.documents(self.venue_id):
+            update = await self.db.load_document(self.venue_id, name)
+            if update is not None:
+                self.sync.load(name, update)
+        for name in ("catalog", "stoplist", "denylist"):
+            self.sync.open_doc(name)
+
+        def observe(name: str) -> None:
+            self.sync.open_doc(name)
+
+        self.replica.on_open = observe
+        self.sync.events_received()
+        self.replica.take_updates()
+
+    # --- relays -----------------------------------------------------------------------------------
+
+    def attach(self, send: Send, remote: str) -> str:
+        self._seq += 1
+        key = f"relay#{self._seq}@{remote}"
+        self._outlets[key] = send
+        self.sync.connect(key, expected_role="register")
+        self._flush()
+        return key
+
+    async def receive(self, key: str, data: bytes) -> None:
+        if key in self.sync.sessions:
+            self.sync.receive_data(key, data)
+            await self.pump()
+
+    async def detach(self, key: str) -> None:
+        if key in self.sync.sessions:
+            self.sync.receive_eof(key)
+            with contextlib.suppress(MeshposError):
+                await self.pump()
+        self._outlets.pop(key, None)
+        self.relays.pop(key, None)
+
+    def tick(self, now: float) -> None:
+        self.sync.tick(now)
+
+    # --- console-side edits -----------------------------------------------------------------------
+
+    async def edit(self, change: Callable[[Venue], T]) -> T:
+        """Run a console edit (catalog, stop list) under the model's rules; returns once committed."""
+        result = change(self.venue)
+        await self.pump()
+        return result
+
+    # --- commit, materialise, forward -------------------------------------------------------------
+
+    async def pump(self) -> None:
+        async with self._lock:
+            while events := self.sync.events_received():
+                by_doc: dict[str, list[bytes]] = {}
+                for event in events:
+                    if isinstance(event, DocumentChanged):
+                        by_doc.setdefault(event.doc, []).append(event.update)
+                    elif isinstance(event, PeerJoined):
+                        self.relays[event.peer] = event.node
+                        log.info("venue %s: relay %s connected", self.venue_id, event.node)
+                    elif isinstance(event, PeerClosed):
+                        if event.error is not None:
+                            self._reject(f"{event.node or event.peer}: {event.reason}")
+                    elif isinstance(event, UpdateRejected):
+                        self._reject(f"update for {event.doc} from {event.node}: {event.reason}")
+                    elif isinstance(event, ClientIdAlarm):
+                        self._reject(f"client id alarm from {event.node}: {event.detail}")
+                for doc, updates in by_doc.items():
+                    await self.db.append_updates(self.venue_id, doc, updates)
+                    self.counters["updates"] += len(updates)
+                    if doc.startswith("ledger/"):
+                        self._dirty.add(doc)
+                self.replica.take_updates()
+            self._flush()
+        for key, node in self.relays.items():
+            if key in self._outlets:
+                self.last_seen[node] = time.time()
+        if self._dirty and (self._materialiser is None or self._materialiser.done()):
+            self._materialiser = asyncio.create_task(self._materialise_soon())
+
+    def _flush(self) -> None:
+        for key in list(self.sync.sessions):
+            out = self.sync.data_to_send(key)
+            send = self._outlets.get(key)
+            if out and send is not None:
+                send(out)
+
+    def _reject(self, line: str) -> None:
+        self.counters["rejected"] += 1
+        self.rejections.append(line)
+        del self.rejections[:-100]
+        log.warning("venue %s: refused %s", self.venue_id, line)
+
+    async def _materialise_soon(self) -> None:
+        await asyncio.sleep(self.materialise_delay)
+        while self._dirty:
+            name = self._dirty.pop()
+            result = await materialise(self.db, self.venue_id, name, self.replica.doc(name))
+            self.counters["materialised"] += 1
+            for alarm in result.alarms:
+                self.counters["alarms"] += 1
+                log.error("venue %s: %s", self.venue_id, alarm)
+
+    async def settle(self) -> None:
+        """Wait until pending materialisation is done (tests, reports, shutdown)."""
+        while self._materialiser is not None and not self._materialiser.done():
+            await self._materialiser
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "venue": self.venue_id,
+            "relays": sorted(set(self.relays.values())),
+            "last_seen": dict(self.last_seen),
+            "documents": sorted(self.sync.docs),
+            "counters": dict(self.counters),
+            "rejections": list(self.rejections[-20:]),
+        }

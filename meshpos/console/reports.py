@@ -1,0 +1,210 @@
+"""Read-only queries behind the console's pages and JSON API: receipts, shifts, totals, alarms.
+
+Each report is one SQL statement, so it reads one committed state even while a relay uploads. Sums
+are cast to BIGINT because PostgreSQL's SUM of a BIGINT is NUMERIC (a Decimal in Python): money stays
+an ``int`` from the ledger to the page.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from meshpos.console.records import Alarm
+from meshpos.console.tables import RECORD_TABLES, TABLES
+from meshpos.errors import StoreError
+
+if TYPE_CHECKING:
+    from meshpos.console.sqlbase import Cursor
+
+_CHILDREN = {c.name: (t, c) for t in RECORD_TABLES for c in t.children}
+
+
+def _sum(expr: str, table: str, where: str) -> str:
+    return f"CAST(COALESCE((SELECT SUM({expr}) FROM {table} x WHERE {where}), 0) AS BIGINT)"
+
+
+def _day(date: str | None, alias: str = "") -> tuple[str, tuple[str, ...]]:
+    prefix = f"{alias}." if alias else ""
+    return (f" AND {prefix}business_date = ?", (date,)) if date is not None else ("", ())
+
+
+async def records(cur: Cursor, venue_id: str, table: str, date: str | None) -> list[dict[str, Any]]:
+    """Every stored column of one table, for the JSON API and for tests that compare content."""
+    if table in TABLES:
+        spec = TABLES[table]
+        cols = [
+            "id",
+            *(c.name for c in (*spec.fixed, *spec.mutable)),
+            "digest",
+            "state_digest",
+            "seen_at_ms",
+        ]
+        day, params = _day(date)
+        sql = f"SELECT {', '.join(cols)} FROM {table} WHERE venue_id = ?{day} ORDER BY id"
+    elif table in _CHILDREN:
+        parent, child = _CHILDREN[table]
+        cols = [child.parent_key, *(c.name for c in child.columns)]
+        day, params = _day(date)
+        if day:
+            day = (
+                f" AND {child.parent_key} IN (SELECT id FROM {parent.name} WHERE venue_id = ?{day})"
+            )
+            params = (venue_id, *params)
+        sql = (
+            f"SELECT {', '.join(cols)} FROM {table} WHERE venue_id = ?{day} "
+            f"ORDER BY {child.parent_key}, position"
+        )
+    else:
+        known = sorted([*TABLES, *_CHILDREN])
+        raise StoreError(f"unknown table {table!r}; known: {', '.join(known)}")
+    rows = await cur.fetchall(sql, (venue_id, *params))
+    return [dict(zip(cols, row, strict=True)) for row in rows]
+
+
+_RECEIPT_COLS = [
+    "id",
+    "number",
+    "register",
+    "seq",
+    "user_id",
+    "order_id",
+    "shift_id",
+    "issued_at_ms",
+    "business_date",
+    "subtotal",
+    "discount",
+    "tax",
+    "total",
+]
+
+
+async def receipts(
+    cur: Cursor, venue_id: str, date: str | None, limit: int | None, offset: int
+) -> list[dict[str, Any]]:
+    """Reports -> Receipts: oldest first, with what was refunded of each."""
+    day, params = _day(date, "r")
+    refunded = _sum("x.amount", "refunds", "x.venue_id = r.venue_id AND x.receipt_id = r.id")
+    page = ""
+    paging: tuple[int, ...] = ()
+    if limit is not None:
+        page, paging = " LIMIT ? OFFSET ?", (int(limit), int(offset))
+    rows = await cur.fetchall(
+        f"SELECT {', '.join('r.' + c for c in _RECEIPT_COLS)}, {refunded} "
+        f"FROM receipts r WHERE r.venue_id = ?{day} ORDER BY r.issued_at_ms, r.number{page}",
+        (venue_id, *params, *paging),
+    )
+    return [dict(zip((*_RECEIPT_COLS, "refunded"), row, strict=True)) for row in rows]
+
+
+_SHIFT_COLS = [
+    "id",
+    "business_date",
+    "register",
+    "opened_by",
+    "opened_at_ms",
+    "opening_cash",
+    "closed_by",
+    "closed_at_ms",
+    "counted_cash",
+    "expected_cash",
+    "difference",
+]
+_SHIFT_SUMS = {
+    "receipts": "CAST((SELECT COUNT(*) FROM receipts x WHERE x.venue_id = s.venue_id "
+    "AND x.shift_id = s.id) AS BIGINT)",
+    "sales": _sum("x.total", "receipts", "x.venue_id = s.venue_id AND x.shift_id = s.id"),
+    "cash_taken": _sum(
+        "x.amount + x.tip",
+        "payments",
+        "x.venue_id = s.venue_id AND x.shift_id = s.id AND x.method = 'cash'",
+    ),
+    "card_taken": _sum(
+        "x.amount + x.tip",
+        "payments",
+        "x.venue_id = s.venue_id AND x.shift_id = s.id AND x.method <> 'cash'",
+    ),
+    "refunds": _sum("x.amount", "refunds", "x.venue_id = s.venue_id AND x.shift_id = s.id"),
+    "cash_refunds": _sum(
+        "x.amount",
+        "refunds",
+        "x.venue_id = s.venue_id AND x.shift_id = s.id AND x.method = 'cash'",
+    ),
+    "cash_in": _sum(
+        "x.amount", "cash_moves", "x.venue_id = s.venue_id AND x.shift_id = s.id AND x.kind = 'in'"
+    ),
+    "cash_out": _sum(
+        "x.amount",
+        "cash_moves",
+        "x.venue_id = s.venue_id AND x.shift_id = s.id AND x.kind = 'out'",
+    ),
+}
+
+
+async def shifts(cur: Cursor, venue_id: str, date: str | None) -> list[dict[str, Any]]:
+    """Shifts with their drawer: ``drawer_expected`` is recomputed from the materialised records,
+    so it can be checked against the ``expected_cash`` the register wrote at close."""
+    day, params = _day(date, "s")
+    names = (*_SHIFT_COLS, *_SHIFT_SUMS)
+    rows = await cur.fetchall(
+        f"SELECT {', '.join('s.' + c for c in _SHIFT_COLS)}, {', '.join(_SHIFT_SUMS.values())} "
+        f"FROM shifts s WHERE s.venue_id = ?{day} ORDER BY s.opened_at_ms, s.id",
+        (venue_id, *params),
+    )
+    out = []
+    for row in rows:
+        item = dict(zip(names, row, strict=True))
+        item["drawer_expected"] = (
+            item["opening_cash"]
+            + item["cash_taken"]
+            + item["cash_in"]
+            - item["cash_out"]
+            - item["cash_refunds"]
+        )
+        out.append(item)
+    return out
+
+
+_TOTALS = {
+    "receipts": ("COUNT(*)", "receipts", ""),
+    "sales": ("SUM(total)", "receipts", ""),
+    "tax": ("SUM(tax)", "receipts", ""),
+    "discounts": ("SUM(discount)", "receipts", ""),
+    "payments": ("SUM(amount)", "payments", ""),
+    "tips": ("SUM(tip)", "payments", ""),
+    "refunds": ("SUM(amount)", "refunds", ""),
+    "refund_count": ("COUNT(*)", "refunds", ""),
+    "cash_in": ("SUM(amount)", "cash_moves", " AND kind = 'in'"),
+    "cash_out": ("SUM(amount)", "cash_moves", " AND kind = 'out'"),
+    "orders_open": ("COUNT(*)", "orders", " AND status = 'open'"),
+    "shifts_open": ("COUNT(*)", "shifts", " AND closed_at_ms IS NULL"),
+}
+
+
+async def totals(cur: Cursor, venue_id: str, date: str | None) -> dict[str, int]:
+    """Sums of money facts (minor units) and counts; ``net_sales`` is sales minus refunds."""
+    day, day_params = _day(date)
+    parts = []
+    params: list[str] = []
+    for expr, table, extra in _TOTALS.values():
+        parts.append(
+            f"CAST(COALESCE((SELECT {expr} FROM {table} WHERE venue_id = ?{day}{extra}), 0) "
+            "AS BIGINT)"
+        )
+        params += [venue_id, *day_params]
+    rows = await cur.fetchall(f"SELECT {', '.join(parts)}", params)
+    out = {name: int(value) for name, value in zip(_TOTALS, rows[0], strict=True)}
+    out["net_sales"] = out["sales"] - out["refunds"]
+    return out
+
+
+async def alarms(cur: Cursor, venue_id: str) -> list[Alarm]:
+    rows = await cur.fetchall(
+        "SELECT kind, table_name, record_id, old_digest, new_digest, document, detail, "
+        "first_seen_ms FROM alarms WHERE venue_id = ? "
+        "ORDER BY first_seen_ms, table_name, record_id, new_digest",
+        (venue_id,),
+    )
+    return [
+        Alarm(venue_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), new=False)
+        for r in rows
+    ]

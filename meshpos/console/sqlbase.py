@@ -1,0 +1,273 @@
+"""Everything the two adapters share: one set of SQL statements written with ``?`` placeholders.
+
+An adapter supplies connections, transactions and error translation (``_write`` / ``_read``); this
+class supplies the statements. So SQLite and PostgreSQL cannot drift apart in what they store, and
+one contract suite tests both.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+import pycrdt
+
+from meshpos.console import reports, upsert
+from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
+from meshpos.console.tables import Dialect
+from meshpos.console.tokens import (
+    MIN_TOKEN_LENGTH,
+    check_token_hash,
+    check_venue_id,
+    hash_token,
+    same_hash,
+)
+from meshpos.errors import StoreError
+from meshpos.model import valid_document_name
+
+T = TypeVar("T")
+EMPTY_UPDATE = b"\x00\x00"
+
+
+class Cursor(Protocol):
+    """The few calls the shared statements need, over aiosqlite or psycopg."""
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; return its row count."""
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+Job = Callable[[Cursor], Awaitable[T]]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def merge(parts: Sequence[bytes]) -> bytes:
+    if not parts:
+        return EMPTY_UPDATE
+    if len(parts) == 1:
+        return bytes(parts[0])
+    return bytes(pycrdt.merge_updates(*parts))
+
+
+def check_document(doc_name: str) -> str:
+    if not isinstance(doc_name, str) or not valid_document_name(doc_name):
+        raise StoreError(f"{doc_name!r} is not a meshpos document name")
+    return doc_name
+
+
+def check_updates(doc_name: str, updates: Sequence[bytes]) -> list[bytes]:
+    """Refuse the whole call if one update does not parse: a bad row would make a day unloadable."""
+    checked = []
+    for update in updates:
+        if not isinstance(update, bytes | bytearray | memoryview):
+            raise StoreError(f"update for {doc_name!r} must be bytes, not {type(update).__name__}")
+        data = bytes(update)
+        try:
+            pycrdt.merge_updates(data)
+        except ValueError:
+            raise StoreError(
+                f"update for {doc_name!r} is not a valid Yjs update ({len(data)} bytes); "
+                "nothing was written"
+            ) from None
+        if data != EMPTY_UPDATE:
+            checked.append(data)
+    return checked
+
+
+class SqlConsoleDB:
+    """The ``ConsoleDB`` operations in portable SQL; subclasses own the connections."""
+
+    url: str
+    dialect: Dialect
+    compact_rows: int
+
+    # --- supplied by the adapter ------------------------------------------------------------
+    async def _write(self, job: Job[T]) -> T:
+        """Run ``job`` in one transaction, serialised with other writes, uncancellable."""
+        raise NotImplementedError
+
+    async def _read(self, job: Job[T]) -> T:
+        """Run ``job`` on a connection that sees committed data only."""
+        raise NotImplementedError
+
+    async def _lock_venue(self, cur: Cursor, venue_id: str) -> None:
+        """Serialise materialisations of one venue (PostgreSQL may have several console processes)."""
+
+    # --- venues -----------------------------------------------------------------------------
+    async def add_venue(self, venue_id: str, name: str, token_hash: str) -> None:
+        check_venue_id(venue_id)
+        check_token_hash(token_hash)
+        if not isinstance(name, str) or not name.strip():
+            raise StoreError("a venue needs a non-empty name")
+
+        async def job(cur: Cursor) -> None:
+            taken = await cur.fetchall(
+                "SELECT id, token_hash = ? FROM venues WHERE id = ? OR token_hash = ?",
+                (token_hash, venue_id, token_hash),
+            )
+            if any(row[0] == venue_id for row in taken):
+                raise StoreError(f"venue {venue_id!r} already exists")
+            if taken:
+                raise StoreError("that token is already in use by another venue")
+            await cur.execute(
+                "INSERT INTO venues (id, name, token_hash, created_at_ms) VALUES (?, ?, ?, ?)",
+                (venue_id, name, token_hash, now_ms()),
+            )
+
+        await self._write(job)
+
+    async def venue_for_token(self, token: str) -> str | None:
+        if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
+            return None
+        wanted = hash_token(token)
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT id, token_hash FROM venues WHERE token_hash = ?", (wanted,)
+            )
+        )
+        for venue_id, stored in rows:
+            if same_hash(stored, wanted):
+                return str(venue_id)
+        return None
+
+    async def venues(self) -> list[str]:
+        rows = await self._read(lambda cur: cur.fetchall("SELECT id FROM venues ORDER BY id"))
+        return [str(r[0]) for r in rows]
+
+    # --- CRDT state -------------------------------------------------------------------------
+    async def append_updates(self, venue_id: str, doc_name: str, updates: Sequence[bytes]) -> None:
+        check_document(doc_name)
+        data = check_updates(doc_name, updates)
+        if not data:
+            return
+
+        async def job(cur: Cursor) -> None:
+            await _require_venue(cur, venue_id)
+            # The upsert locks the document row until commit (PostgreSQL), so appends and
+            # compactions of one document never interleave, even across console processes.
+            rows = await cur.fetchall(
+                "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (venue_id, name) DO UPDATE SET "
+                "log_rows = documents.log_rows + excluded.log_rows, "
+                "updated_at_ms = excluded.updated_at_ms RETURNING log_rows",
+                (venue_id, doc_name, len(data), now_ms()),
+            )
+            await cur.executemany(
+                "INSERT INTO updates (venue_id, doc_name, data) VALUES (?, ?, ?)",
+                [(venue_id, doc_name, d) for d in data],
+            )
+            if rows[0][0] >= self.compact_rows:
+                await _compact(cur, venue_id, doc_name)
+
+        await self._write(job)
+
+    async def compact(self, venue_id: str, doc_name: str) -> None:
+        """Fold the update log into the snapshot now (``append_updates`` does it every N rows)."""
+
+        async def job(cur: Cursor) -> None:
+            await cur.execute(  # take the document's row lock first, as append does
+                "UPDATE documents SET log_rows = log_rows WHERE venue_id = ? AND name = ?",
+                (venue_id, doc_name),
+            )
+            await _compact(cur, venue_id, doc_name)
+
+        await self._write(job)
+
+    async def load_document(self, venue_id: str, doc_name: str) -> bytes | None:
+        where = "venue_id = ? AND doc_name = ?"
+        # One statement, so snapshot and log come from the same committed state; the first row
+        # (NULL) says the document exists even when it holds nothing yet.
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT NULL FROM documents WHERE venue_id = ? AND name = ? "
+                f"UNION ALL SELECT data FROM snapshots WHERE {where} "
+                f"UNION ALL SELECT data FROM updates WHERE {where}",
+                (venue_id, doc_name) * 3,
+            )
+        )
+        if not rows:
+            return None
+        return merge([bytes(r[0]) for r in rows if r[0] is not None])
+
+    async def documents(self, venue_id: str) -> list[str]:
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT name FROM documents WHERE venue_id = ? ORDER BY name", (venue_id,)
+            )
+        )
+        return [str(r[0]) for r in rows]
+
+    async def log_rows(self, venue_id: str, doc_name: str) -> int:
+        """Update rows not yet folded into the snapshot (for tests and status pages)."""
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT COUNT(*) FROM updates WHERE venue_id = ? AND doc_name = ?",
+                (venue_id, doc_name),
+            )
+        )
+        return int(rows[0][0])
+
+    # --- materialised records ---------------------------------------------------------------
+    async def write_records(
+        self, venue_id: str, batch: RecordBatch, *, at_ms: int | None = None
+    ) -> MaterialiseResult:
+        """Insert new records, update mutable ones, alarm on changed insert-only ones: one transaction."""
+        seen = now_ms() if at_ms is None else at_ms
+
+        async def job(cur: Cursor) -> MaterialiseResult:
+            await _require_venue(cur, venue_id)
+            await self._lock_venue(cur, venue_id)
+            return await upsert.write_batch(cur, venue_id, batch, seen)
+
+        return await self._write(job)
+
+    async def records(
+        self, venue_id: str, table: str, date: str | None = None
+    ) -> list[dict[str, Any]]:
+        return await self._read(lambda cur: reports.records(cur, venue_id, table, date))
+
+    async def alarms(self, venue_id: str) -> list[Alarm]:
+        return await self._read(lambda cur: reports.alarms(cur, venue_id))
+
+    async def receipt_report(
+        self, venue_id: str, date: str | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        return await self._read(lambda cur: reports.receipts(cur, venue_id, date, limit, offset))
+
+    async def shift_report(self, venue_id: str, date: str | None = None) -> list[dict[str, Any]]:
+        return await self._read(lambda cur: reports.shifts(cur, venue_id, date))
+
+    async def totals(self, venue_id: str, date: str | None = None) -> dict[str, int]:
+        return await self._read(lambda cur: reports.totals(cur, venue_id, date))
+
+
+async def _require_venue(cur: Cursor, venue_id: str) -> None:
+    if not await cur.fetchall("SELECT 1 FROM venues WHERE id = ?", (venue_id,)):
+        raise StoreError(f"unknown venue {venue_id!r}: add_venue() it first")
+
+
+async def _compact(cur: Cursor, venue_id: str, doc_name: str) -> None:
+    """Replace snapshot + log by one snapshot, inside the caller's transaction."""
+    where = "venue_id = ? AND doc_name = ?"
+    key = (venue_id, doc_name)
+    snapshot = await cur.fetchall(f"SELECT data FROM snapshots WHERE {where}", key)
+    log = await cur.fetchall(f"SELECT seq, data FROM updates WHERE {where} ORDER BY seq", key)
+    if not log:
+        return
+    merged = merge([bytes(r[0]) for r in snapshot] + [bytes(r[1]) for r in log])
+    await cur.execute(
+        "INSERT INTO snapshots (venue_id, doc_name, data) VALUES (?, ?, ?) "
+        "ON CONFLICT (venue_id, doc_name) DO UPDATE SET data = excluded.data",
+        (*key, merged),
+    )
+    await cur.execute(f"DELETE FROM updates WHERE {where} AND seq <= ?", (*key, log[-1][0]))
+    await cur.execute(
+        "UPDATE documents SET log_rows = 0 WHERE venue_id = ? AND name = ?", (venue_id, doc_name)
+    )

@@ -1,0 +1,175 @@
+"""Writing one ledger day's rows: insert new records, update mutable ones, alarm on changed ones.
+
+Runs inside the caller's transaction. Existing rows are found by id and compared by digest, so a
+repeated materialisation reads a few columns and writes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch, Row, TableCounts
+from meshpos.console.tables import RECORD_TABLES, RecordTable
+
+if TYPE_CHECKING:
+    from meshpos.console.sqlbase import Cursor
+
+_CHUNK = 500  # ids per IN (...) list: far below both databases' parameter limits
+
+
+async def write_batch(
+    cur: Cursor, venue_id: str, batch: RecordBatch, seen: int
+) -> MaterialiseResult:
+    alarms: list[Alarm] = []
+    counts = {}
+    for table in RECORD_TABLES:
+        rows = batch.rows.get(table.name, ())
+        counts[table.name] = await _upsert(cur, venue_id, table, rows, batch.document, seen, alarms)
+    for c in batch.conflicts:
+        conflict = Alarm(
+            venue_id=venue_id,
+            kind=c.kind,
+            table="orders",
+            record_id=c.order_id,
+            old_digest="",
+            new_digest="",
+            document=batch.document,
+            detail=c.detail,
+            first_seen_ms=seen,
+            new=True,
+        )
+        alarms.append(await _alarm(cur, conflict))
+    return MaterialiseResult(venue_id, batch.document, counts, tuple(alarms))
+
+
+async def _existing(
+    cur: Cursor, venue_id: str, table: RecordTable, ids: list[str]
+) -> dict[str, tuple[str, str]]:
+    found: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        for rid, dg, sd in await cur.fetchall(
+            f"SELECT id, digest, state_digest FROM {table.name} "
+            f"WHERE venue_id = ? AND id IN ({marks})",
+            (venue_id, *chunk),
+        ):
+            found[str(rid)] = (str(dg), str(sd))
+    return found
+
+
+async def _upsert(
+    cur: Cursor,
+    venue_id: str,
+    table: RecordTable,
+    rows: Sequence[Row],
+    document: str,
+    seen: int,
+    alarms: list[Alarm],
+) -> TableCounts:
+    existing = await _existing(cur, venue_id, table, [r.id for r in rows])
+    fresh: list[Row] = []
+    changed: list[Row] = []
+    unchanged = alarmed = 0
+    for row in rows:
+        old = existing.get(row.id)
+        if old is None:
+            fresh.append(row)
+            existing[row.id] = (
+                row.digest,
+                row.state_digest,
+            )  # a repeat in this batch compares to it
+            continue
+        if old[0] != row.digest:
+            alarmed += 1
+            alarms.append(
+                await _alarm(
+                    cur,
+                    Alarm(
+                        venue_id=venue_id,
+                        kind="changed_record",
+                        table=table.name,
+                        record_id=row.id,
+                        old_digest=old[0],
+                        new_digest=row.digest,
+                        document=document,
+                        detail=row.content(),
+                        first_seen_ms=seen,
+                        new=True,
+                    ),
+                )
+            )
+        if table.mutable and old[1] != row.state_digest:
+            changed.append(row)
+            existing[row.id] = (old[0], row.state_digest)
+        elif old[0] == row.digest:
+            unchanged += 1
+    fixed = [c.name for c in table.fixed]
+    state = [c.name for c in table.mutable]
+    cols = ["venue_id", "id", *fixed, *state, "digest", "state_digest", "seen_at_ms"]
+    if fresh:
+        await cur.executemany(
+            f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            [
+                (
+                    venue_id,
+                    r.id,
+                    *(r.fixed[c] for c in fixed),
+                    *(r.state.get(c) for c in state),
+                    r.digest,
+                    r.state_digest,
+                    seen,
+                )
+                for r in fresh
+            ],
+        )
+        for child in table.children:
+            names = [c.name for c in child.columns]
+            all_cols = ["venue_id", child.parent_key, *names]
+            await cur.executemany(
+                f"INSERT INTO {child.name} ({', '.join(all_cols)}) "
+                f"VALUES ({', '.join('?' * len(all_cols))})",
+                [
+                    (venue_id, r.id, *(line[c] for c in names))
+                    for r in fresh
+                    for line in r.children.get(child.name, ())
+                ],
+            )
+    if changed:
+        sets = ", ".join(f"{c} = ?" for c in [*state, "state_digest"])
+        await cur.executemany(
+            f"UPDATE {table.name} SET {sets} WHERE venue_id = ? AND id = ?",
+            [(*(r.state.get(c) for c in state), r.state_digest, venue_id, r.id) for r in changed],
+        )
+    return TableCounts(len(fresh), len(changed), unchanged, alarmed)
+
+
+async def _alarm(cur: Cursor, alarm: Alarm) -> Alarm:
+    """Record it once (first sighting wins); report it every time it is seen."""
+    inserted = await cur.execute(
+        "INSERT INTO alarms (venue_id, kind, table_name, record_id, old_digest, new_digest, "
+        "document, detail, first_seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        (
+            alarm.venue_id,
+            alarm.kind,
+            alarm.table,
+            alarm.record_id,
+            alarm.old_digest,
+            alarm.new_digest,
+            alarm.document,
+            alarm.detail,
+            alarm.first_seen_ms,
+        ),
+    )
+    if inserted:
+        return alarm
+    rows = await cur.fetchall(
+        "SELECT first_seen_ms, detail FROM alarms WHERE venue_id = ? AND kind = ? "
+        "AND table_name = ? AND record_id = ? AND new_digest = ?",
+        (alarm.venue_id, alarm.kind, alarm.table, alarm.record_id, alarm.new_digest),
+    )
+    first_seen, detail = rows[0]
+    return dataclasses.replace(alarm, detail=str(detail), first_seen_ms=int(first_seen), new=False)
