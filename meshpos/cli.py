@@ -10,8 +10,10 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from meshpos import __version__
+from meshpos.config import Config, load_config
 from meshpos.errors import MeshposError
 
 log = logging.getLogger("meshpos")
@@ -24,6 +26,48 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 3
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides = {
+        "node_id": getattr(args, "node_id", None),
+        "data_dir": getattr(args, "data_dir", None),
+    }
+    path = Path(args.config) if getattr(args, "config", None) else None
+    return load_config(path, overrides=overrides)
+
+
+def _cmd_node(args: argparse.Namespace) -> int:
+    from meshpos.node_runner import run_node
+
+    config = _config(args)
+    logging.getLogger().setLevel(args.log_level.upper() if args.log_level_set else config.log_level)
+    return run_node(config, peers=args.peer or [])
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from meshpos.node_runner import show_status
+
+    return show_status(_config(args), as_json=args.json, watch=args.watch)
+
+
+def _cmd_console(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from meshpos.console.runner import serve_console
+
+    logging.getLogger().setLevel(args.log_level.upper() if args.log_level_set else "INFO")
+    return asyncio.run(
+        serve_console(
+            db_url=args.db,
+            host=args.host,
+            port=args.port,
+            api_port=args.api_port,
+            venues=[Path(v) for v in args.venue or []],
+            token_file=Path(args.token_file),
+            heartbeat_interval=args.heartbeat_interval,
+        )
+    )
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -40,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Registers and kitchen displays that keep selling and syncing over the LAN.",
     )
     parser.add_argument("--version", action="version", version=f"meshpos {__version__}")
-    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks for unexpected errors"
     )
@@ -48,6 +92,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run a whole venue on loopback addresses")
     demo.set_defaults(func=_cmd_demo)
+
+    node = sub.add_parser("node", help="run a node (register or kds) until SIGTERM/SIGINT")
+    node.add_argument("--config", help="the node's TOML file ([node] table)")
+    node.add_argument("--node-id", help="override node_id")
+    node.add_argument("--data-dir", help="override data_dir")
+    node.add_argument(
+        "--peer",
+        action="append",
+        metavar="NODE@HOST:PORT",
+        help="a peer to link with without mDNS (repeatable)",
+    )
+    node.set_defaults(func=_cmd_node)
+
+    status = sub.add_parser("status", help="show a running node's sync status")
+    status.add_argument("--config", help="the node's TOML file")
+    status.add_argument("--node-id", help="override node_id")
+    status.add_argument("--data-dir", help="override data_dir")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    status.add_argument("--watch", action="store_true", help="keep printing changes")
+    status.set_defaults(func=_cmd_status)
+
+    console = sub.add_parser("console", help="run the reference console (relays sync to it)")
+    console.add_argument(
+        "--db", default="sqlite:///meshpos-console.db", help="sqlite:///path or postgresql://..."
+    )
+    console.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    console.add_argument("--port", type=int, default=8780, help="relays' websocket port")
+    console.add_argument("--api-port", type=int, default=8781, help="JSON API and pages port")
+    console.add_argument(
+        "--venue", action="append", metavar="DIR", help="register a venue directory (repeatable)"
+    )
+    console.add_argument(
+        "--token-file", default="console-admin.token", help="the admin token (made if missing)"
+    )
+    console.add_argument("--heartbeat-interval", type=float, default=1.0, help=argparse.SUPPRESS)
+    console.set_defaults(func=_cmd_console)
+
+    from meshpos.trust.commands import add_trust_commands
+
+    add_trust_commands(sub)
 
     bench = sub.add_parser("bench", help="measure speed against the peer implementation")
     bench_sub = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
@@ -68,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.log_level_set = args.log_level is not None
+    args.log_level = args.log_level or "WARNING"
     level = str(args.log_level).upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         parser.error(f"--log-level {args.log_level!r}: must be DEBUG, INFO, WARNING or ERROR")

@@ -7,6 +7,7 @@ without editing its file. Every invalid value is reported with where it came fro
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -32,6 +33,19 @@ class Config:
     data_dir: Path = Path("meshpos-data")
     priority: int = 100
     log_level: str = "INFO"
+    # the mesh: where this node listens for its peers and which interfaces mDNS uses
+    listen_host: str = "127.0.0.1"
+    port: int = 0  # 0: any free port (discovery advertises the real one)
+    mdns_interfaces: tuple[str, ...] = ()  # empty: the listen address only
+    identity_dir: Path | None = None  # default: <data_dir>/identity
+    api_host: str = "127.0.0.1"
+    api_port: int = (
+        0  # the local status / JSON API; 0: any free port (written to <data_dir>/api.url)
+    )
+    # the console (only a node that can reach it becomes a relay candidate)
+    console_url: str = ""
+    console_token: str = ""
+    heartbeat_interval: float = 1.0
 
     def __post_init__(self) -> None:
         if not _NODE_ID.match(self.node_id):
@@ -47,9 +61,41 @@ class Config:
                 f"log_level {self.log_level!r}: must be one of {', '.join(_LOG_LEVELS)}"
             )
 
+        for name in ("port", "api_port"):
+            value = getattr(self, name)
+            if not 0 <= value <= 65535:
+                raise ConfigError(f"{name} {value}: must be between 0 and 65535")
+        for name, address in [
+            ("listen_host", self.listen_host),
+            ("api_host", self.api_host),
+            *(("mdns_interfaces", a) for a in self.mdns_interfaces),
+        ]:
+            try:
+                ipaddress.IPv4Address(address)
+            except ValueError:
+                raise ConfigError(f"{name} {address!r}: must be an IPv4 address") from None
+        if self.listen_host == "0.0.0.0" and not self.mdns_interfaces:
+            raise ConfigError(
+                "listen_host 0.0.0.0 needs mdns_interfaces: name the LAN address(es) to announce on"
+            )
+        if not 0.05 <= self.heartbeat_interval <= 60:
+            raise ConfigError(
+                f"heartbeat_interval {self.heartbeat_interval}: must be between 0.05 and 60 s"
+            )
+        if bool(self.console_url) != bool(self.console_token):
+            raise ConfigError("console_url and console_token go together: set both or neither")
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "node.db"
+
+    @property
+    def identity_path(self) -> Path:
+        return self.identity_dir if self.identity_dir is not None else self.data_dir / "identity"
+
+    @property
+    def interfaces(self) -> tuple[str, ...]:
+        return self.mdns_interfaces or (self.listen_host,)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
@@ -62,8 +108,17 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
             if isinstance(raw, bool):
                 raise ValueError
             return int(raw)
-        if kind == "Path":
+        if kind == "float":
+            if isinstance(raw, bool):
+                raise ValueError
+            return float(raw)
+        if kind == "Path" or kind == "Path | None":
             return Path(str(raw))
+        if kind == "tuple[str, ...]":
+            items = raw.split(",") if isinstance(raw, str) else raw
+            if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+                raise ValueError
+            return tuple(i.strip() for i in items if i.strip())
         if not isinstance(raw, str):
             raise ValueError
         return raw.upper() if name == "log_level" else raw

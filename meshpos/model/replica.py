@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from pycrdt import Decoder, Doc, TransactionEvent
 
 from meshpos.errors import MeshposError
 
-_NAME = re.compile(r"^(catalog|stoplist|(ledger|kitchen)/\d{4}-\d{2}-\d{2})$")
+_NAME = re.compile(r"^(catalog|stoplist|denylist|(ledger|kitchen)/\d{4}-\d{2}-\d{2})$")
 
 CONSOLE_DOCUMENTS = ("catalog",)
 
@@ -47,8 +48,13 @@ class CapturedUpdate:
 class Replica:
     """Named documents with one client id, recording every update they produce."""
 
-    def __init__(self, client_id: int | None = None) -> None:
+    def __init__(
+        self, client_id: int | None = None, on_open: Callable[[str], None] | None = None
+    ) -> None:
+        """``on_open(name)`` runs when a document is first created, before anything is written to
+        it: the node uses it to have the synchronizer observe a new business day from its first change."""
         self.client_id = client_id if client_id is not None else new_client_id()
+        self.on_open = on_open
         self._docs: dict[str, Doc[Any]] = {}
         self._captured: list[CapturedUpdate] = []
         self._remote_depth = 0
@@ -62,6 +68,8 @@ class Replica:
         doc: Doc[Any] = Doc(client_id=self.client_id)
         doc.observe(lambda event, name=name: self._capture(name, event))
         self._docs[name] = doc
+        if self.on_open is not None:
+            self.on_open(name)
         return doc
 
     def has(self, name: str) -> bool:

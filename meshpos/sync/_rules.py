@@ -18,10 +18,12 @@ ROLES: tuple[str, ...] = ("register", "kds", "console")
 
 #: role -> document patterns that role may author (the "written by" column of ARCHITECTURE.md)
 WRITE_RULES: dict[str, tuple[str, ...]] = {
-    "register": ("ledger/*", "kitchen/*", "stoplist"),
-    "kds": ("kitchen/*", "stoplist"),
-    "console": ("catalog", "stoplist"),
+    "register": ("ledger/*", "kitchen/*", "stoplist", "denylist"),
+    "kds": ("kitchen/*", "stoplist", "denylist"),
+    "console": ("catalog", "stoplist", "denylist"),
 }
+# ``denylist`` holds revocations signed by the venue CA: anyone may carry them because every reader
+# verifies the signature (meshpos.trust), so the document's author does not matter.
 
 #: role -> extra document patterns that role may forward on behalf of their authors
 FORWARD_RULES: dict[str, tuple[str, ...]] = {
@@ -35,8 +37,8 @@ MAX_DOC_NAME = 64
 
 
 def is_valid_doc_name(name: str) -> bool:
-    """``catalog``, ``stoplist``, ``ledger/YYYY-MM-DD`` or ``kitchen/YYYY-MM-DD`` (a plausible date)."""
-    if name in ("catalog", "stoplist"):
+    """``catalog``, ``stoplist``, ``denylist``, ``ledger/YYYY-MM-DD`` or ``kitchen/YYYY-MM-DD``."""
+    if name in ("catalog", "stoplist", "denylist"):
         return True
     match = _DATED.fullmatch(name)
     if match is None:

@@ -121,12 +121,17 @@ class Session:
     """One connection to one peer. Create, :meth:`open`, then feed bytes and drain."""
 
     def __init__(
-        self, hello: Hello, *, expected_role: str | None = None, config: SessionConfig | None = None
+        self,
+        hello: Hello,
+        *,
+        expected_role: str | None = None,
+        expected_node: str | None = None,
+        config: SessionConfig | None = None,
     ) -> None:
         self.local_hello = hello
-        self.expected_role = (
-            expected_role  # the role in the peer's certificate, when the transport knows it
-        )
+        # the role and device id in the peer's certificate, when the transport knows them
+        self.expected_role = expected_role
+        self.expected_node = expected_node
         self.config = config or SessionConfig()
         self.peer: Hello | None = None
         self.error: ProtocolError | None = None
@@ -305,6 +310,10 @@ class Session:
             )
         if hello.node == ours.node:
             raise RemoteProtocolError(f"hello: field 'node' is our own node id {ours.node!r}")
+        if self.expected_node is not None and hello.node != self.expected_node:
+            raise RemoteProtocolError(
+                f"hello: field 'node' is {hello.node!r} but the certificate says {self.expected_node!r}"
+            )
         if self.expected_role is not None and hello.role != self.expected_role:
             raise RemoteProtocolError(
                 f"hello: field 'role' is {hello.role!r} but the certificate says {self.expected_role!r}"

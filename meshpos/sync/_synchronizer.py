@@ -211,11 +211,18 @@ class Synchronizer:
 
     # --- sessions: the transport's surface --------------------------------------------------------
 
-    def connect(self, peer: str, *, expected_role: str | None = None) -> Session:
+    def connect(
+        self, peer: str, *, expected_role: str | None = None, expected_node: str | None = None
+    ) -> Session:
         """Start a session for a new connection named ``peer`` (any string unique per connection)."""
         if peer in self._sessions:
             raise LocalProtocolError(f"session {peer!r} already exists")
-        session = Session(self.hello, expected_role=expected_role, config=self.config.session)
+        session = Session(
+            self.hello,
+            expected_role=expected_role,
+            expected_node=expected_node,
+            config=self.config.session,
+        )
         self._sessions[peer] = session
         session.open()
         if self._now is not None:
@@ -397,7 +404,7 @@ class Synchronizer:
 
     def _on_heartbeat(self, heartbeat: Heartbeat) -> None:
         self._presence.observe(heartbeat, self._now if self._now is not None else 0.0)
-        if heartbeat.relay:
+        if heartbeat.relay or heartbeat.role == "console":
             for doc, sv in heartbeat.console.items():
                 self.set_console_state(doc, sv)
 
@@ -410,11 +417,18 @@ class Synchronizer:
             uplink=self._uplink,
             relay=self._relay_claim,
             seq=self._seq,
-            console={d: dict(sv) for d, sv in self._console_sv.items()}
-            if self._relay_claim
-            else {},
+            console=self._console_view(),
             pending={name: self.pending(name) for name in self._docs},
         )
+
+    def _console_view(self) -> dict[str, dict[int, int]]:
+        """What we tell peers the console holds: the console tells its own state, the relay
+        passes on what the console told it, everyone else says nothing."""
+        if self.role == "console":
+            return {n: decode_state_vector(d.get_state()) for n, d in self._docs.items()}
+        if self._relay_claim:
+            return {d: dict(sv) for d, sv in self._console_sv.items()}
+        return {}
 
     def _elect(self, now: float) -> None:
         assert self._started_at is not None

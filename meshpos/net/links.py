@@ -1,0 +1,305 @@
+"""The node's connections to its peers: one mTLS websocket per pair, dialled and redialled with backoff.
+
+Who dials: the node with the lower id dials as soon as discovery names a peer; the higher one dials only if
+no link exists after ``grace`` seconds (so a one-sided discovery still links up). When links cross, the one
+dialled by the lower id wins; a new inbound link from a peer replaces its old inbound one (the peer
+restarted, the old socket is stale). Every refusal is counted by kind and logged with its reason.
+
+The sync protocol is not here: bytes go to a :class:`LinkHandler` (the node), which feeds its synchronizer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from meshpos.net.wsconn import LinkRefused, WsConnection, accept, dial, listen
+
+log = logging.getLogger("meshpos.net")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkPeer:
+    """Who is at the other end, as its certificate says."""
+
+    device_id: str
+    role: str
+    venue_id: str
+
+
+class LinkHandler(Protocol):
+    def link_opened(self, key: str, peer: LinkPeer) -> None: ...
+
+    async def link_data(self, key: str, data: bytes) -> None: ...
+
+    async def link_closed(self, key: str, reason: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSettings:
+    node_id: str
+    venue_id: str
+    host: str
+    port: int
+    server_context: ssl.SSLContext
+    client_context: ssl.SSLContext
+    identify: Callable[[bytes], LinkPeer]  # parse a peer certificate; raises on a bad one
+    hostname_for: Callable[[str], str]  # device id -> the name its certificate carries
+    is_revoked: Callable[[str], bool]
+    max_message_size: int
+    grace: float = 3.0
+    backoff_min: float = 0.2
+    backoff_max: float = 5.0
+    handshake_timeout: float = 5.0
+
+
+@dataclass(eq=False)
+class _Link:
+    key: str
+    peer: LinkPeer
+    conn: WsConnection
+    dialled_by: str  # node id of the side that dialled
+    outbox: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Links:
+    def __init__(self, settings: LinkSettings, handler: LinkHandler, rng: random.Random) -> None:
+        self.settings = settings
+        self.handler = handler
+        self.rng = rng
+        self.refusals: Counter[str] = Counter()
+        self.recent_refusals: deque[str] = deque(maxlen=50)
+        self.port = settings.port
+        self._server: asyncio.Server | None = None
+        self._links: dict[str, _Link] = {}  # by key
+        self._by_node: dict[str, _Link] = {}
+        self._ads: dict[str, tuple[str, int]] = {}
+        self._dialers: dict[str, asyncio.Task[None]] = {}
+        self._accepting: set[asyncio.Task[None]] = set()
+        self._seq = 0
+        self._stopping = False
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> int:
+        s = self.settings
+        self._server = await listen(self._on_client, s.host, s.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("listening for peers on %s:%d", s.host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop dialling and accepting; the caller has already said goodbye on every link."""
+        self._stopping = True
+        for task in self._dialers.values():
+            task.cancel()
+        if self._server is not None:
+            self._server.close()
+        for link in list(self._links.values()):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(link.closed.wait(), 1.0)
+            await self._finish(link, "node stopping")
+        tasks = [*self._dialers.values(), *self._accepting]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+
+    # --- what the node sees -----------------------------------------------------------------------
+
+    @property
+    def connected(self) -> dict[str, str]:
+        """node id -> link key of every open link."""
+        return {node: link.key for node, link in self._by_node.items()}
+
+    def send(self, key: str, messages: list[bytes]) -> None:
+        """Queue messages for ``key``; ``b""`` closes the link after what came before it."""
+        link = self._links.get(key)
+        if link is None:
+            return
+        for message in messages:
+            link.outbox.put_nowait(message)
+
+    def drop(self, device_id: str, reason: str) -> None:
+        link = self._by_node.get(device_id)
+        if link is not None:
+            log.warning("dropping the link to %s: %s", device_id, reason)
+            link.outbox.put_nowait(b"")
+
+    def peer_found(self, node_id: str, host: str, port: int) -> None:
+        """Discovery names a peer (again): remember where it is and make sure someone dials."""
+        if node_id == self.settings.node_id or self._stopping:
+            return
+        self._ads[node_id] = (host, port)
+        task = self._dialers.get(node_id)
+        if task is None or task.done():
+            self._dialers[node_id] = asyncio.create_task(self._dialer(node_id))
+
+    def peer_removed(self, node_id: str) -> None:
+        """A goodbye on mDNS: stop redialling (an open link stays until the peer closes it)."""
+        self._ads.pop(node_id, None)
+        task = self._dialers.pop(node_id, None)
+        if task is not None:
+            task.cancel()
+
+    # --- refusals ---------------------------------------------------------------------------------
+
+    def _refuse(self, kind: str, remote: str, reason: str) -> None:
+        self.refusals[kind] += 1
+        line = f"refused {remote}: {kind}: {reason}"
+        self.recent_refusals.append(line)
+        log.warning("%s", line)
+
+    def _check_peer(self, conn: WsConnection) -> LinkPeer:
+        try:
+            peer = self.settings.identify(conn.peer_cert)
+        except Exception as exc:
+            raise LinkRefused("certificate", str(exc)) from None
+        if peer.venue_id != self.settings.venue_id:
+            raise LinkRefused("venue", f"device {peer.device_id} belongs to venue {peer.venue_id}")
+        if peer.device_id == self.settings.node_id:
+            raise LinkRefused("certificate", "the peer presents our own device id")
+        if self.settings.is_revoked(peer.device_id):
+            raise LinkRefused("revoked", f"device {peer.device_id} is on the venue's deny-list")
+        return peer
+
+    # --- accepting --------------------------------------------------------------------------------
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._accepting.add(task)
+        peername = writer.get_extra_info("peername")
+        remote = f"{peername[0]}:{peername[1]}" if peername else "?"
+        s = self.settings
+        try:
+            conn = await accept(
+                reader,
+                writer,
+                s.server_context,
+                max_size=s.max_message_size,
+                timeout=s.handshake_timeout,
+            )
+            try:
+                peer = self._check_peer(conn)
+            except LinkRefused:
+                await conn.close(1008, "refused")
+                raise
+        except LinkRefused as exc:
+            self._refuse(exc.kind, remote, exc.reason)
+            writer.close()
+            return
+        finally:
+            self._accepting.discard(task)
+        existing = self._by_node.get(peer.device_id)
+        if existing is not None:
+            if existing.dialled_by == s.node_id and s.node_id < peer.device_id:
+                self._refuse("duplicate", remote, f"already linked to {peer.device_id}")
+                await conn.close(1008, "duplicate link")
+                return
+            await self._finish(existing, "replaced by a newer link from the same peer")
+        link = self._open(peer, conn, dialled_by=peer.device_id)
+        await link.closed.wait()
+
+    # --- dialling ---------------------------------------------------------------------------------
+
+    async def _dialer(self, node_id: str) -> None:
+        s = self.settings
+        backoff = s.backoff_min
+        if node_id < s.node_id:
+            await asyncio.sleep(s.grace * (1 + self.rng.random() * 0.5))
+        while not self._stopping and node_id in self._ads:
+            if node_id in self._by_node:
+                await self._by_node[node_id].closed.wait()
+                backoff = s.backoff_min
+                if node_id < s.node_id:
+                    await asyncio.sleep(s.grace * (1 + self.rng.random() * 0.5))
+                continue
+            host, port = self._ads[node_id]
+            try:
+                conn = await dial(
+                    host,
+                    port,
+                    s.client_context,
+                    server_hostname=s.hostname_for(node_id),
+                    max_size=s.max_message_size,
+                    timeout=s.handshake_timeout,
+                    local_addr=(s.host, 0),
+                )
+                try:
+                    peer = self._check_peer(conn)
+                except LinkRefused:
+                    await conn.close(1008, "refused")
+                    raise
+            except LinkRefused as exc:
+                if exc.kind == "connect":
+                    log.debug("cannot reach %s at %s:%d: %s", node_id, host, port, exc.reason)
+                else:
+                    self._refuse(exc.kind, f"{node_id}@{host}:{port}", exc.reason)
+            else:
+                if node_id in self._by_node or self._stopping:
+                    await conn.close(1000, "already linked")
+                    continue
+                link = self._open(peer, conn, dialled_by=s.node_id)
+                await link.closed.wait()
+                backoff = s.backoff_min
+                continue
+            await asyncio.sleep(backoff * (0.5 + self.rng.random()))
+            backoff = min(backoff * 2, s.backoff_max)
+
+    # --- one link ---------------------------------------------------------------------------------
+
+    def _open(self, peer: LinkPeer, conn: WsConnection, *, dialled_by: str) -> _Link:
+        self._seq += 1
+        key = f"{peer.device_id}#{self._seq}"
+        link = _Link(key, peer, conn, dialled_by)
+        self._links[key] = link
+        self._by_node[peer.device_id] = link
+        log.info("linked with %s (%s) at %s", peer.device_id, peer.role, conn.remote)
+        self.handler.link_opened(key, peer)
+        link.tasks = [
+            asyncio.create_task(self._reader(link)),
+            asyncio.create_task(self._writer(link)),
+        ]
+        return link
+
+    async def _reader(self, link: _Link) -> None:
+        try:
+            while (data := await link.conn.recv()) is not None:
+                await self.handler.link_data(link.key, data)
+        finally:
+            await self._finish(link, link.conn.close_reason or "connection ended")
+
+    async def _writer(self, link: _Link) -> None:
+        while True:
+            data = await link.outbox.get()
+            if not data:
+                await link.conn.close(1000, "bye")
+                return
+            await link.conn.send(data)
+
+    async def _finish(self, link: _Link, reason: str) -> None:
+        if link.closed.is_set():
+            return
+        link.closed.set()
+        self._links.pop(link.key, None)
+        if self._by_node.get(link.peer.device_id) is link:
+            del self._by_node[link.peer.device_id]
+        current = asyncio.current_task()
+        for task in link.tasks:
+            if task is not current:
+                task.cancel()
+        link.conn.abort()
+        log.info("link with %s closed: %s", link.peer.device_id, reason)
+        await self.handler.link_closed(link.key, reason)

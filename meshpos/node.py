@@ -1,0 +1,694 @@
+"""Node: one device of the venue — store, documents, sync, links, discovery — and the API register apps use.
+
+``async with Node(config) as node:`` starts everything; every write method returns once its change is
+committed to the node's SQLite file (and only then is it forwarded to peers). Received updates are committed
+before they are forwarded too: :meth:`Node._pump` drains the synchronizer's events into the store, then its
+outgoing data into the links, with no await in between the last commit and the drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pycrdt import Map
+
+from meshpos.config import Config
+from meshpos.errors import ConfigError, MeshposError, StoreError
+from meshpos.model import (
+    CashMove,
+    InventoryMove,
+    Order,
+    PaymentResult,
+    Refund,
+    Replica,
+    Shift,
+    StopEntry,
+    Ticket,
+    Venue,
+)
+from meshpos.net.discovery import Discovery, PeerAd
+from meshpos.net.links import LinkPeer, Links, LinkSettings
+from meshpos.node_status import NodeStatus, compute_status
+from meshpos.relay import ConsoleLink, probe_console
+from meshpos.store import SqliteStore, Store, load_open_documents
+from meshpos.sync import (
+    ClientIdAlarm,
+    DocumentChanged,
+    LocalWriteRefused,
+    PeerClosed,
+    PeerJoined,
+    PeerLive,
+    RelayChanged,
+    SessionConfig,
+    SyncConfig,
+    SyncEvent,
+    Synchronizer,
+    UpdateRejected,
+    new_client_id,
+)
+from meshpos.trust import (
+    DenyList,
+    DeviceIdentity,
+    client_ssl_context,
+    device_hostname,
+    load_identity,
+    peer_certificate_info,
+    server_ssl_context,
+)
+from meshpos.web.api import make_handler
+from meshpos.web.http import HttpServer
+
+log = logging.getLogger("meshpos.node")
+
+T = TypeVar("T")
+
+MAX_MESSAGE_SIZE = 4 * 2**20  # one websocket message; step-2 replies above it are chunked
+ALWAYS_OPEN = ("catalog", "stoplist", "denylist")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    at: float
+    node: str
+    doc: str
+    reason: str
+
+
+class Node:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        identity: DeviceIdentity | None = None,
+        discovery: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self._identity = identity
+        self._use_discovery = discovery
+        self._clock = clock
+        self._rng = random.Random()
+        self.counters: Counter[str] = Counter()
+        self.rejections: list[Rejection] = []
+        self._store: Store | None = None
+        self._replica: Replica | None = None
+        self._venue: Venue | None = None
+        self._sync: Synchronizer | None = None
+        self._links: Links | None = None
+        self._discovery: Discovery | None = None
+        self._deny: DenyList | None = None
+        self._pump_lock = asyncio.Lock()
+        self._uncommitted: list[tuple[str, bytes, bool]] = []
+        self._ticker: asyncio.Task[None] | None = None
+        self._api: HttpServer | None = None
+        self._peers: dict[str, str] = {}  # link key -> node id, past the hello
+        self._live: set[str] = set()  # link keys whose initial sync is done
+        self._started_at = 0.0
+        self._closing = False
+        # the relay: probing the console, and the link while elected
+        self._uplink_ok = False
+        self._prober: asyncio.Task[None] | None = None
+        self._console: ConsoleLink | None = None
+        self._console_task: asyncio.Task[None] | None = None
+        self._console_live = False
+        self._upload_total = 0
+        self._relay_stopper: asyncio.Task[None] | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Node:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        config = self.config
+        identity = self._identity or load_identity(config.identity_path)
+        if identity.device_id != config.node_id:
+            raise ConfigError(
+                f"node_id {config.node_id!r} does not match the device certificate in "
+                f"{config.identity_path} ({identity.device_id!r})"
+            )
+        if identity.role != config.role:
+            raise ConfigError(
+                f"role {config.role!r} does not match the device certificate ({identity.role!r})"
+            )
+        if config.venue_id and config.venue_id != identity.venue_id:
+            raise ConfigError(
+                f"venue_id {config.venue_id!r} does not match the device certificate "
+                f"({identity.venue_id!r})"
+            )
+        self._identity = identity
+        self._deny = DenyList(identity.ca_pem)
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._store = await SqliteStore.open(config.db_path)
+        try:
+            await self._open_documents(identity)
+            await self._start_network(identity)
+        except BaseException:
+            await self._store.close()
+            raise
+        self._started_at = time.monotonic()
+        log.info(
+            "node %s (%s) of venue %s started: mesh port %d",
+            config.node_id,
+            config.role,
+            identity.venue_id,
+            self.port,
+        )
+
+    async def _open_documents(self, identity: DeviceIdentity) -> None:
+        assert self._store is not None
+        client_id = new_client_id(self._rng)  # fresh at every start, never persisted
+        replica = Replica(client_id=client_id)
+        hb = self.config.heartbeat_interval
+        sync = Synchronizer(
+            venue=identity.venue_id,
+            node_id=self.config.node_id,
+            role=self.config.role,
+            client_id=client_id,
+            priority=self.config.priority,
+            config=SyncConfig(
+                heartbeat_interval=hb,
+                anti_entropy_interval=5 * hb,
+                session=SessionConfig(
+                    max_message_size=MAX_MESSAGE_SIZE,
+                    hello_timeout=max(10 * hb, 5.0),
+                    idle_timeout=max(5 * hb, 2.0),
+                ),
+            ),
+            doc_factory=replica.doc,
+        )
+        for name, update in (await load_open_documents(self._store)).items():
+            sync.load(name, update)
+        for name in ALWAYS_OPEN:
+            sync.open_doc(name)
+        sync.events_received()
+        replica.take_updates()  # what was loaded is in the store already
+
+        def observe(name: str) -> None:
+            sync.open_doc(name)  # a new business day is observed from its first change
+
+        replica.on_open = observe
+        seq = await self._store.get_meta("receipt_seq")
+        self._replica, self._sync = replica, sync
+        self._venue = Venue(
+            replica, device=self.config.node_id, role=self.config.role, receipt_seq=int(seq or 0)
+        )
+        self._refresh_denylist()
+
+    async def _start_network(self, identity: DeviceIdentity) -> None:
+        config = self.config
+        self._links = Links(
+            LinkSettings(
+                node_id=config.node_id,
+                venue_id=identity.venue_id,
+                host=config.listen_host,
+                port=config.port,
+                server_context=server_ssl_context(identity),
+                client_context=client_ssl_context(identity),
+                identify=_identify,
+                hostname_for=lambda device: device_hostname(device, identity.venue_id),
+                is_revoked=self.is_revoked,
+                max_message_size=MAX_MESSAGE_SIZE + 4096,
+            ),
+            self,
+            self._rng,
+        )
+        port = await self._links.start()
+        self._ticker = asyncio.create_task(self._tick_forever())
+        if config.console_url and config.role == "register":  # only registers carry the ledger up
+            self._prober = asyncio.create_task(self._probe_forever())
+        self.api_token = _api_token(config.data_dir / "api.token")
+        self._api = HttpServer(make_handler(self, self.api_token), config.api_host, config.api_port)
+        api_port = await self._api.start()
+        (config.data_dir / "api.url").write_text(f"http://{config.api_host}:{api_port}\n")
+        if self._use_discovery:
+            self._discovery = Discovery(
+                venue_id=identity.venue_id,
+                node_id=config.node_id,
+                role=config.role,
+                port=port,
+                interfaces=list(config.interfaces),
+                address=config.interfaces[0]
+                if config.listen_host == "0.0.0.0"
+                else config.listen_host,
+                on_found=self._on_found,
+                on_removed=self._links.peer_removed,
+            )
+            await self._discovery.start()
+
+    async def stop(self) -> None:
+        """Tell peers goodbye, stop the network, commit what is left and close the store."""
+        if self._closing or self._store is None:
+            return
+        self._closing = True
+        if self._discovery is not None:
+            with contextlib.suppress(Exception):
+                await self._discovery.stop()
+        if self._api is not None:
+            await self._api.stop()
+            with contextlib.suppress(OSError):
+                (self.config.data_dir / "api.url").unlink()
+        if self._sync is not None:
+            for key in list(self._sync.sessions):
+                self._sync.close(key, "node shutting down")
+            with contextlib.suppress(MeshposError):
+                await self._pump()
+        await self._stop_relaying()
+        for task in (self._ticker, self._prober):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._links is not None:
+            await self._links.stop()
+        with contextlib.suppress(MeshposError):
+            await self._pump()
+        await self._store.close()
+        log.info("node %s stopped", self.config.node_id)
+
+    # --- the network's view -----------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.config.api_host}:{self._api.port}" if self._api else ""
+
+    @property
+    def port(self) -> int:
+        return self._links.port if self._links is not None else 0
+
+    def add_peer(self, node_id: str, host: str, port: int) -> None:
+        """Link to a peer whose address is known without mDNS (tests, static set-ups)."""
+        assert self._links is not None
+        self._links.peer_found(node_id, host, port)
+
+    def _on_found(self, ad: PeerAd) -> None:
+        assert self._links is not None
+        self._links.peer_found(ad.node_id, ad.address, ad.port)
+
+    def link_opened(self, key: str, peer: LinkPeer) -> None:
+        assert self._sync is not None
+        self._sync.connect(key, expected_role=peer.role, expected_node=peer.device_id)
+        self._flush_links()
+
+    def console_opened(self, key: str) -> None:
+        assert self._sync is not None
+        self._sync.connect(key, expected_role="console", expected_node="console")
+        self._upload_total = self._pending_total()
+        log.info("relay: connected to the console; %d changes to upload", self._upload_total)
+        self._flush_links()
+
+    async def link_data(self, key: str, data: bytes) -> None:
+        sync = self._sync
+        assert sync is not None
+        if key not in sync.sessions:
+            return
+        sync.receive_data(key, data)
+        await self._pump()
+
+    async def link_closed(self, key: str, reason: str) -> None:
+        sync = self._sync
+        assert sync is not None
+        if key in sync.sessions:
+            sync.receive_eof(key)
+            with contextlib.suppress(MeshposError):
+                await self._pump()
+        self._peers.pop(key, None)
+        self._live.discard(key)
+        if key.startswith("console#"):
+            self._console_live = False
+
+    # --- the relay ----------------------------------------------------------------------------------
+
+    async def _probe_forever(self) -> None:
+        """Keep ``uplink`` truthful: a register without a path to the console never claims the relay."""
+        sync = self._sync
+        assert sync is not None
+        period = max(self.config.heartbeat_interval, 0.5)
+        while True:
+            ok = self._console_live or await probe_console(self.config.console_url, timeout=2.0)
+            if ok != self._uplink_ok:
+                log.info("console %s", "reachable" if ok else "not reachable")
+            self._uplink_ok = ok
+            sync.set_uplink(ok)
+            await asyncio.sleep(period)
+
+    def _manage_relay(self) -> None:
+        """Run the console link exactly while this node is the elected relay with a working uplink."""
+        sync = self._sync
+        assert sync is not None
+        wanted = sync.is_relay and self._uplink_ok and not self._closing
+        running = self._console_task is not None and not self._console_task.done()
+        if wanted and not running:
+            assert self._identity is not None
+            self._console = ConsoleLink(
+                url=self.config.console_url,
+                token=self.config.console_token,
+                venue_id=self._identity.venue_id,
+                handler=self,
+                max_size=MAX_MESSAGE_SIZE + 4096,
+                rng=self._rng,
+            )
+            self._console_task = asyncio.create_task(self._console.run())
+            log.info("relay: this node is the relay")
+        elif running and not wanted:
+            self._relay_stopper = asyncio.create_task(self._stop_relaying())
+
+    async def _stop_relaying(self) -> None:
+        task, self._console_task = self._console_task, None
+        if task is None:
+            return
+        console = self._console
+        if console is not None and console.key and self._sync is not None:
+            if console.key in self._sync.sessions:
+                self._sync.close(console.key, "no longer the relay")
+                self._flush_links()
+            await asyncio.sleep(0.05)  # let the goodbye go out
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._console_live = False
+        log.info("relay: stopped relaying")
+
+    def _pending_total(self) -> int:
+        sync = self._sync
+        assert sync is not None
+        return sum(sync.pending(name) for name in sync.docs)
+
+    async def _tick_forever(self) -> None:
+        sync = self._sync
+        assert sync is not None
+        period = min(0.1, self.config.heartbeat_interval / 5)
+        loop = asyncio.get_running_loop()
+        while True:
+            sync.tick(loop.time())
+            try:
+                await self._pump()
+            except StoreError as exc:
+                log.error("cannot commit received changes (%s); retrying", exc)
+            if self._prober is not None:
+                self._manage_relay()
+            await asyncio.sleep(period)
+
+    # --- commit, then forward ---------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        sync, store, replica = self._sync, self._store, self._replica
+        assert sync is not None
+        assert store is not None
+        assert replica is not None
+        async with self._pump_lock:
+            while True:
+                for event in sync.events_received():
+                    self._on_event(event)
+                replica.take_updates()  # the synchronizer's events are what we commit
+                if not self._uncommitted:
+                    break
+                batch = self._uncommitted
+                meta = None
+                if any(local for _, _, local in batch) and self._venue is not None:
+                    meta = {"receipt_seq": str(self._venue.receipt_seq)}
+                await store.append([(doc, update) for doc, update, _ in batch], meta=meta)
+                del self._uncommitted[: len(batch)]
+                self.counters["commits"] += 1
+            self._flush_links()
+
+    def _flush_links(self) -> None:
+        sync, links = self._sync, self._links
+        if sync is None or links is None or self._uncommitted:
+            return
+        for key in list(sync.sessions):
+            out = sync.data_to_send(key)
+            if not out:
+                continue
+            if key.startswith("console#"):
+                if self._console is not None and self._console.key == key:
+                    self._console.send(out)
+            else:
+                links.send(key, out)
+            self.counters["messages_sent"] += len(out)
+
+    def _on_event(self, event: SyncEvent) -> None:
+        if isinstance(event, DocumentChanged):
+            self._uncommitted.append((event.doc, event.update, event.peer is None))
+            if event.doc == "denylist":
+                self._refresh_denylist()
+        elif isinstance(event, PeerJoined):
+            if event.role != "console":
+                self._peers[event.peer] = event.node
+        elif isinstance(event, PeerLive):
+            if event.peer.startswith("console#"):
+                self._console_live = True
+                log.info("relay: in sync with the console")
+            else:
+                self._live.add(event.peer)
+                log.info("in sync with %s", event.node)
+        elif isinstance(event, PeerClosed):
+            self._peers.pop(event.peer, None)
+            self._live.discard(event.peer)
+            if event.error is not None:
+                self.counters["protocol_errors"] += 1
+                log.warning("link with %s closed: %s", event.node or event.peer, event.reason)
+        elif isinstance(event, UpdateRejected):
+            self.counters["rejected_updates"] += 1
+            self.rejections.append(Rejection(self._clock(), event.node, event.doc, event.reason))
+            del self.rejections[:-100]
+        elif isinstance(event, ClientIdAlarm):
+            self.counters["client_id_alarms"] += 1
+            log.error("client id alarm from %s: %s (%s)", event.node, event.client_id, event.detail)
+        elif isinstance(event, LocalWriteRefused):
+            self.counters["local_writes_refused"] += 1
+        elif isinstance(event, RelayChanged):
+            log.info("relay is now %s", event.relay or "nobody")
+
+    # --- revocation -------------------------------------------------------------------------------
+
+    def _refresh_denylist(self) -> None:
+        if self._replica is None or self._deny is None:
+            return
+        entries = self._replica.doc("denylist").get("revoked", type=Map)
+        for device, raw in entries.items():
+            if self._deny.is_revoked(device):
+                continue
+            try:
+                entry = json.loads(raw) if isinstance(raw, str) else None
+            except ValueError:
+                entry = None
+            if isinstance(entry, dict) and self._deny.add(entry):
+                log.warning("device %s is revoked", device)
+                if self._links is not None:
+                    self._links.drop(device, "revoked")
+            else:
+                log.warning("ignoring an invalid revocation entry for %r", device)
+
+    def is_revoked(self, device_id: str) -> bool:
+        return self._deny is not None and self._deny.is_revoked(device_id)
+
+    async def revoke(self, entry: Mapping[str, Any]) -> None:
+        """Add a revocation signed by the venue CA (``meshpos revoke``) to the mesh's deny-list."""
+        assert self._deny is not None
+        if not DenyList(self._require_identity().ca_pem).add(dict(entry)):
+            raise MeshposError("revocation refused: not signed by this venue's authority")
+        device = str(entry["device"])
+
+        def write() -> None:
+            revoked = self.replica.doc("denylist").get("revoked", type=Map)
+            revoked[device] = json.dumps(dict(entry), sort_keys=True)
+
+        await self._write(write)
+
+    def _require_identity(self) -> DeviceIdentity:
+        if self._identity is None:
+            raise MeshposError("the node is not started")
+        return self._identity
+
+    # --- the API for register apps: every call returns once its change is durable ----------------
+
+    @property
+    def venue(self) -> Venue:
+        if self._venue is None:
+            raise MeshposError("the node is not started")
+        return self._venue
+
+    @property
+    def replica(self) -> Replica:
+        if self._replica is None:
+            raise MeshposError("the node is not started")
+        return self._replica
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def _write(self, change: Callable[[], T]) -> T:
+        if self._closing:
+            raise MeshposError("the node is shutting down: nothing was written")
+        venue = self.venue
+        date = venue.business_date(self.now_ms())
+        for name in (f"ledger/{date}", f"kitchen/{date}"):
+            self.replica.doc(name)  # observed by the synchronizer before the first change
+        result = change()
+        await self._pump()
+        return result
+
+    async def open_shift(self, user: str, opening_cash: int) -> Shift:
+        return await self._write(
+            lambda: self.venue.open_shift_now(user, opening_cash, self.now_ms())
+        )
+
+    async def close_shift(self, user: str, counted_cash: int) -> Shift:
+        return await self._write(lambda: self.venue.close_shift(user, counted_cash, self.now_ms()))
+
+    async def cash_move(self, user: str, kind: str, amount: int, reason: str = "") -> CashMove:
+        return await self._write(
+            lambda: self.venue.cash_move(user, kind, amount, reason, self.now_ms())
+        )
+
+    async def open_order(self, user: str, *, table: str = "", tab: str = "") -> Order:
+        return await self._write(
+            lambda: self.venue.open_order(user, self.now_ms(), table=table, tab=tab)
+        )
+
+    async def add_line(
+        self,
+        user: str,
+        order_id: str,
+        product_id: str,
+        quantity: int = 1,
+        *,
+        modifiers: Sequence[str] = (),
+        discount_id: str | None = None,
+        override_stop: bool = False,
+    ) -> Order:
+        return await self._write(
+            lambda: self.venue.add_line(
+                user,
+                order_id,
+                product_id,
+                quantity,
+                self.now_ms(),
+                modifiers=modifiers,
+                discount_id=discount_id,
+                override_stop=override_stop,
+            )
+        )
+
+    async def remove_line(self, user: str, order_id: str, line_id: str, reason: str = "") -> Order:
+        return await self._write(
+            lambda: self.venue.remove_line(user, order_id, line_id, self.now_ms(), reason)
+        )
+
+    async def void_order(self, user: str, order_id: str, reason: str = "") -> Order:
+        return await self._write(
+            lambda: self.venue.void_order(user, order_id, self.now_ms(), reason)
+        )
+
+    async def send_to_kitchen(self, user: str, order_id: str) -> Ticket | None:
+        return await self._write(lambda: self.venue.send_to_kitchen(user, order_id, self.now_ms()))
+
+    async def pay(
+        self,
+        user: str,
+        order_id: str,
+        method: str,
+        *,
+        amount: int | None = None,
+        tip: int = 0,
+        tendered: int | None = None,
+    ) -> PaymentResult:
+        return await self._write(
+            lambda: self.venue.pay(
+                user, order_id, method, self.now_ms(), amount=amount, tip=tip, tendered=tendered
+            )
+        )
+
+    async def refund(
+        self,
+        user: str,
+        receipt_id: str,
+        *,
+        lines: Mapping[str, int] | None = None,
+        method: str | None = None,
+        reason: str = "",
+    ) -> Refund:
+        return await self._write(
+            lambda: self.venue.refund(
+                user, receipt_id, self.now_ms(), lines=lines, method=method, reason=reason
+            )
+        )
+
+    async def inventory_move(
+        self, user: str, product_id: str, kind: str, quantity: int, reason: str = ""
+    ) -> InventoryMove:
+        return await self._write(
+            lambda: self.venue.inventory_move(
+                user, product_id, kind, quantity, self.now_ms(), reason
+            )
+        )
+
+    async def bump(self, user: str, ticket_id: str) -> Ticket:
+        return await self._write(lambda: self.venue.bump(user, ticket_id, self.now_ms()))
+
+    async def recall(self, user: str, ticket_id: str) -> Ticket:
+        return await self._write(lambda: self.venue.recall(user, ticket_id, self.now_ms()))
+
+    async def set_stop(self, user: str, product_id: str, stopped: bool) -> StopEntry:
+        return await self._write(
+            lambda: self.venue.set_stop(user, product_id, stopped, self.now_ms())
+        )
+
+    # --- status -----------------------------------------------------------------------------------
+
+    def status(self) -> NodeStatus:
+        sync, links = self._sync, self._links
+        assert sync is not None
+        assert links is not None
+        return compute_status(
+            node_id=self.config.node_id,
+            role=self.config.role,
+            sync=sync,
+            peers={self._peers[k]: k in self._live for k in self._peers},
+            uplink=self._console_live,
+            upload=self._upload_progress(),
+            refusals=dict(links.refusals),
+            counters=dict(self.counters),
+            receipts=sum(len(ledger.receipts()) for ledger in self.venue.ledgers()),
+            uptime_s=time.monotonic() - self._started_at,
+        )
+
+    def _upload_progress(self) -> dict[str, int]:
+        if self._console_task is None or not self._upload_total:
+            return {}
+        done = max(0, self._upload_total - self._pending_total())
+        return {"done": done, "total": self._upload_total}
+
+
+def _api_token(path: Path) -> str:
+    """The local API's bearer token: made once per data directory, readable by its owner only."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        token = secrets.token_urlsafe(24)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+        return token
+
+
+def _identify(der: bytes) -> LinkPeer:
+    info = peer_certificate_info(der)
+    return LinkPeer(info.device_id, info.role, info.venue_id)

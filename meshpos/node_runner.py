@@ -1,0 +1,99 @@
+"""``meshpos node`` and ``meshpos status``: run a node until a signal, read a running node's status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from typing import Any
+
+from meshpos.config import Config
+from meshpos.errors import ConfigError, MeshposError
+
+log = logging.getLogger("meshpos.node")
+
+
+def _parse_peer(text: str) -> tuple[str, str, int]:
+    node, at, address = text.partition("@")
+    host, colon, port = address.rpartition(":")
+    if not (node and at and host and colon and port.isdigit()):
+        raise ConfigError(f"--peer {text!r}: expected NODE@HOST:PORT")
+    return node, host, int(port)
+
+
+def run_node(config: Config, *, peers: Sequence[str] = ()) -> int:
+    static = [_parse_peer(p) for p in peers]
+    return asyncio.run(_run(config, static))
+
+
+async def _run(config: Config, peers: list[tuple[str, str, int]]) -> int:
+    from meshpos.node import Node
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with Node(config) as node:
+        for node_id, host, port in peers:
+            node.add_peer(node_id, host, port)
+        # one line for scripts and tests that start nodes: where this node listens
+        print(
+            json.dumps(
+                {"node": config.node_id, "port": node.port, "api": node.api_url, "ready": True}
+            ),
+            flush=True,
+        )
+        await stop.wait()
+        log.info("signal received: shutting down")
+    return 0
+
+
+def _get(url: str, timeout: float = 3.0) -> Any:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # local only: no proxies
+    with opener.open(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def read_status(config: Config) -> dict[str, Any]:
+    url_file = config.data_dir / "api.url"
+    try:
+        base = url_file.read_text().strip()
+    except FileNotFoundError:
+        raise MeshposError(
+            f"node {config.node_id} is not running (no {url_file}); start it with meshpos node"
+        ) from None
+    try:
+        status: dict[str, Any] = _get(f"{base}/status")
+    except (urllib.error.URLError, OSError) as exc:
+        raise MeshposError(f"node {config.node_id} does not answer at {base}: {exc}") from None
+    return status
+
+
+def _describe(status: dict[str, Any]) -> str:
+    from meshpos.node_status import NodeStatus
+
+    return NodeStatus(**status).describe()
+
+
+def show_status(config: Config, *, as_json: bool, watch: bool) -> int:
+    last = None
+    while True:
+        status = read_status(config)
+        text = json.dumps(status, sort_keys=True) if as_json else _describe(status)
+        if text != last:
+            print(text, flush=True)
+            last = text
+        if not watch:
+            return 0
+        try:
+            time.sleep(1.0)
+        except KeyboardInterrupt:
+            return 0
+        if not as_json:
+            sys.stdout.flush()

@@ -1,0 +1,1 @@
+"""meshpos.web: a node's local HTTP server — JSON API for register apps and pages for people."""

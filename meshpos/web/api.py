@@ -1,0 +1,159 @@
+"""The node's local HTTP API and pages: one route table, one dispatcher, one mapping of errors to statuses.
+
+``make_handler(node, token)`` is what the Node serves. Every route under ``/api/`` except the OpenAPI
+document needs ``Authorization: Bearer <token>`` (the token is in ``<data_dir>/api.token``); the event
+stream also takes ``?token=`` because a browser's EventSource cannot send headers. ``GET /status`` and
+``GET /health`` stay open for ``meshpos status``; the pages embed the token for loopback browsers only.
+
+Status codes: 400 malformed request, 401 token, 403 not allowed (role or user right), 404 unknown route or
+unknown id in the path, 405 wrong method, 409 refused by the current state, 422 a value breaking a rule,
+503 the node cannot write. Every error body is ``{"error": {"code", "message"}}`` with a stable code.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+from meshpos.errors import (
+    CorruptRecord,
+    DomainError,
+    InvalidTransition,
+    ItemStopped,
+    MeshposError,
+    OrderNotOpen,
+    Overpayment,
+    OverRefund,
+    PermissionDenied,
+    ShiftError,
+    StoreError,
+    UnknownRecord,
+)
+from meshpos.web import events, kitchen, menu, orders, pages, shifts, system
+from meshpos.web.http import Handler, HttpError, Request, Response
+from meshpos.web.openapi import document
+from meshpos.web.routes import USER, Call, Route
+from meshpos.web.schema import to_json
+
+if TYPE_CHECKING:
+    from meshpos.node import Node
+
+log = logging.getLogger("meshpos.web")
+
+CONFLICTS = (ItemStopped, OrderNotOpen, ShiftError, InvalidTransition, Overpayment, OverRefund)
+
+
+def http_error(exc: MeshposError) -> HttpError:
+    """The HTTP status of a model or node error; its stable code is kept."""
+    if isinstance(exc, HttpError):
+        return exc
+    if isinstance(exc, PermissionDenied):
+        return HttpError(403, exc.code, exc.message)
+    if isinstance(exc, CONFLICTS):
+        return HttpError(409, exc.code, exc.message)
+    if isinstance(exc, DomainError):
+        return HttpError(422, exc.code, exc.message)
+    if isinstance(exc, CorruptRecord):
+        log.error("corrupt record: %s", exc.message)
+        return HttpError(500, exc.code, exc.message)
+    if isinstance(exc, StoreError):
+        return HttpError(503, exc.code, f"nothing was written: {exc.message}")
+    return HttpError(503, exc.code, exc.message)  # e.g. the node is shutting down
+
+
+def _version() -> str:
+    try:
+        return version("meshpos")
+    except PackageNotFoundError:
+        return "0"
+
+
+class Api:
+    def __init__(self, node: Node, token: str) -> None:
+        self.node = node
+        self.token = token
+        self.routes: tuple[Route, ...] = (
+            *system.ROUTES,
+            *menu.ROUTES,
+            *orders.ROUTES,
+            *shifts.ROUTES,
+            *kitchen.ROUTES,
+            *events.ROUTES,
+            *pages.ROUTES,
+            Route(
+                "GET",
+                "/api/openapi.json",
+                self.openapi,
+                "This document",
+                dict[str, Any],
+                auth=False,
+                tag="system",
+            ),
+        )
+        self._document: dict[str, Any] | None = None
+
+    async def openapi(self, c: Call) -> dict[str, Any]:
+        if self._document is None:
+            self._document = document(self.routes, _version())
+        return self._document
+
+    async def handle(self, request: Request) -> Response:
+        route, params = self._match(request)
+        self._authorise(route, request)
+        body, query = route.parse(request)
+        call = Call(self.node, request, params, body, query, self.token)
+        try:
+            if USER in route.body:
+                self._known_user(body["user"])
+            result = await route.handler(call)
+        except MeshposError as exc:
+            raise http_error(exc) from None
+        if isinstance(result, Response):
+            return result
+        return Response.json(to_json(result), route.status)
+
+    def _match(self, request: Request) -> tuple[Route, dict[str, str]]:
+        allowed = []
+        for route in self.routes:
+            found = route.pattern.match(request.path)
+            if found is None:
+                continue
+            if route.method == request.method:
+                return route, found.groupdict()
+            allowed.append(route.method)
+        if allowed:
+            raise HttpError(
+                405,
+                "method_not_allowed",
+                f"{request.path} takes {', '.join(allowed)}, not {request.method}",
+                {"Allow": ", ".join(allowed)},
+            )
+        raise HttpError(404, "not_found", f"no such endpoint: {request.method} {request.path}")
+
+    def _authorise(self, route: Route, request: Request) -> None:
+        if not route.auth:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not header and route.content_type == "text/event-stream":
+            scheme, token = "bearer", (request.query.get("token") or [""])[-1]
+        if not token:
+            raise HttpError(
+                401, "missing_token", "send Authorization: Bearer <token from api.token>"
+            )
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), self.token.encode()
+        ):
+            raise HttpError(401, "wrong_token", "the API token is wrong")
+
+    def _known_user(self, user: str) -> None:
+        try:
+            self.node.venue.catalog.user(user)
+        except UnknownRecord:
+            raise HttpError(422, "unknown_user", f"unknown user {user!r}") from None
+
+
+def make_handler(node: Node, token: str) -> Handler:
+    return Api(node, token).handle

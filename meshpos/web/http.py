@@ -1,0 +1,247 @@
+"""A small HTTP/1.1 server on asyncio streams for a node's local pages and JSON API.
+
+Why not a framework: the API listens on 127.0.0.1 for one register app and one browser, needs JSON in and out,
+server-sent events for live pages, and no dependency beyond the standard library. One request per
+connection keeps it simple; request line, headers and body are size-limited and every malformed request
+gets a JSON error, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from meshpos.errors import MeshposError
+
+log = logging.getLogger("meshpos.web")
+
+MAX_HEADER = 16 * 1024
+MAX_BODY = 256 * 1024
+REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    302: "Found",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+}
+
+
+class HttpError(MeshposError):
+    """An error answered as JSON ``{"error": {"code", "message"}}`` with an HTTP status."""
+
+    code = "http"
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.headers = headers or {}
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    peer: str = ""  # the client's IP address: pages embed the API token for loopback clients only
+
+    def json(self) -> dict[str, Any]:
+        if not self.body:
+            return {}
+        try:
+            value = json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HttpError(400, "bad_json", f"the request body is not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise HttpError(400, "bad_json", "the request body must be a JSON object")
+        return value
+
+
+@dataclass(slots=True)
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: AsyncIterator[bytes] | None = None  # server-sent events
+
+    @classmethod
+    def json(cls, value: Any, status: int = 200) -> Response:
+        return cls(status, json.dumps(value, separators=(",", ":")).encode())
+
+    @classmethod
+    def text(cls, text: str, content_type: str, status: int = 200) -> Response:
+        return cls(status, text.encode(), content_type)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def error_response(exc: HttpError) -> Response:
+    response = Response.json({"error": {"code": exc.code, "message": exc.message}}, exc.status)
+    response.headers.update(exc.headers)
+    return response
+
+
+class HttpServer:
+    def __init__(self, handler: Handler, host: str, port: int) -> None:
+        self.handler = handler
+        self.host = host
+        self.port = port
+        self._server: asyncio.Server | None = None
+        self._clients: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._clients):
+            task.cancel()
+        await asyncio.gather(*self._clients, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        try:
+            response = await self._respond(reader, writer)
+            if response is not None:
+                await _write_response(writer, response)
+                if response.stream is not None:
+                    await _pump_stream(reader, writer, response.stream)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._clients.discard(task)
+            writer.close()
+
+    async def _respond(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> Response | None:
+        """The response to one request, or None when the client left before sending one."""
+        try:
+            request = await asyncio.wait_for(_read_request(reader), 10.0)
+            request.peer = _peer_host(writer)
+            return await self.handler(request)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return None  # e.g. a browser's speculative pre-connection, closed unused
+        except HttpError as exc:
+            return error_response(exc)
+        except MeshposError as exc:
+            return error_response(HttpError(422, exc.code, exc.message))
+        except TimeoutError:
+            return error_response(HttpError(400, "timeout", "request not received in time"))
+        except Exception:
+            log.exception("internal error in the local API")
+            return error_response(HttpError(500, "internal", "internal error; see the node's log"))
+
+
+async def _read_request(reader: asyncio.StreamReader) -> Request:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.LimitOverrunError:
+        raise HttpError(413, "too_large", "request headers too large") from None
+    except asyncio.IncompleteReadError:
+        raise ConnectionError("client went away") from None
+    if len(head) > MAX_HEADER:
+        raise HttpError(413, "too_large", "request headers too large")
+    try:
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _version = lines[0].split(" ", 2)
+    except ValueError:
+        raise HttpError(400, "bad_request", "malformed request line") from None
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if line:
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise HttpError(400, "bad_request", f"malformed header line {line[:40]!r}")
+            headers[name.strip().lower()] = value.strip()
+    try:
+        length = int(headers.get("content-length", "0"))
+    except ValueError:
+        raise HttpError(400, "bad_request", "Content-Length is not a number") from None
+    if length < 0 or length > MAX_BODY:
+        raise HttpError(413, "too_large", f"request body over {MAX_BODY} bytes")
+    body = await reader.readexactly(length) if length else b""
+    parts = urlsplit(target)
+    return Request(method.upper(), unquote(parts.path), parse_qs(parts.query), headers, body)
+
+
+async def _write_response(writer: asyncio.StreamWriter, response: Response) -> None:
+    reason = REASONS.get(response.status, "Status")
+    headers = {
+        "Content-Type": response.content_type,
+        "Cache-Control": "no-store",
+        "Connection": "close",
+        **response.headers,
+    }
+    if response.stream is None:
+        headers["Content-Length"] = str(len(response.body))
+    head = f"HTTP/1.1 {response.status} {reason}\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()
+    )
+    writer.write(head.encode("latin-1") + b"\r\n")
+    if response.stream is None:
+        writer.write(response.body)
+    await writer.drain()
+
+
+async def _pump_stream(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: AsyncIterator[bytes]
+) -> None:
+    """Send a stream until it ends or the client hangs up: a closed tab must not keep a poller alive."""
+
+    async def pump() -> None:
+        async for chunk in stream:
+            writer.write(chunk)
+            await writer.drain()
+
+    sender = asyncio.ensure_future(pump())
+    hangup = asyncio.ensure_future(reader.read(1))  # a client sends nothing more until it closes
+    try:
+        await asyncio.wait((sender, hangup), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sender, hangup):
+            task.cancel()
+        await asyncio.gather(sender, hangup, return_exceptions=True)
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
+    if sender.done() and not sender.cancelled():
+        error = sender.exception()
+        if error is not None and not isinstance(error, ConnectionError):
+            log.error("an event stream failed", exc_info=error)
+
+
+def _peer_host(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) and peer else ""

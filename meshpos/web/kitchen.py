@@ -1,0 +1,69 @@
+"""The kitchen board: today's tickets with their ages and the moves the transition table allows."""
+
+from __future__ import annotations
+
+from meshpos.model import TICKET_STATES, Ticket
+from meshpos.web.http import HttpError
+from meshpos.web.routes import USER, Call, Route, opt
+from meshpos.web.views import KitchenView, ticket_view
+
+
+async def tickets(c: Call) -> KitchenView:
+    node = c.node
+    now = node.now_ms()
+    date = c.query["date"] or node.venue.business_date(now)
+    states = tuple(s for s in c.query["states"].split(",") if s) or TICKET_STATES
+    unknown = set(states) - set(TICKET_STATES)
+    if unknown:
+        raise HttpError(400, "bad_field", f"unknown ticket state(s) {sorted(unknown)}")
+    board = node.venue.kitchen(date).tickets(states) if _loaded(c, date) else []
+    return KitchenView(date, now, tuple(ticket_view(t, now) for t in board))
+
+
+def _loaded(c: Call, date: str) -> bool:
+    """Reading a day that is not loaded would create an empty document for it: answer with none."""
+    return f"kitchen/{date}" in c.node.replica.names()
+
+
+async def bump(c: Call) -> Ticket:
+    c.kitchen_of_ticket()
+    return await c.node.bump(c.body["user"], c.params["ticket_id"])
+
+
+async def recall(c: Call) -> Ticket:
+    c.kitchen_of_ticket()
+    return await c.node.recall(c.body["user"], c.params["ticket_id"])
+
+
+ROUTES = (
+    Route(
+        "GET",
+        "/api/kitchen/tickets",
+        tickets,
+        "Kitchen tickets of one business day (today by default), oldest first",
+        KitchenView,
+        query=(
+            opt("date", str, "", "business date YYYY-MM-DD; default: today's"),
+            opt("states", str, "", f"comma-separated subset of {', '.join(TICKET_STATES)}"),
+        ),
+        tag="kitchen",
+    ),
+    Route(
+        "POST",
+        "/api/kitchen/tickets/{ticket_id}/bump",
+        bump,
+        "Move a ticket on: new -> cooking -> ready -> served",
+        Ticket,
+        body=(USER,),
+        tag="kitchen",
+    ),
+    Route(
+        "POST",
+        "/api/kitchen/tickets/{ticket_id}/recall",
+        recall,
+        "Move a ticket back: served -> ready -> cooking",
+        Ticket,
+        body=(USER,),
+        tag="kitchen",
+    ),
+)

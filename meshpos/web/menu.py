@@ -1,0 +1,79 @@
+"""What a register sells: the catalog with stop marks, the stop list itself, and the cashier's PIN check."""
+
+from __future__ import annotations
+
+import asyncio
+
+from meshpos.errors import UnknownRecord
+from meshpos.model import verify_pin
+from meshpos.web.http import HttpError
+from meshpos.web.routes import USER, Call, Field, Route
+from meshpos.web.views import CatalogView, LoginView, StopView, catalog_view, stop_view, user_view
+
+
+async def catalog(c: Call) -> CatalogView:
+    return catalog_view(c.node)
+
+
+async def stoplist(c: Call) -> list[StopView]:
+    entries = c.node.venue.stoplist.current().values()
+    return sorted(
+        (stop_view(c.node, e) for e in entries if e.stopped), key=lambda s: (s.name, s.product_id)
+    )
+
+
+async def set_stop(c: Call) -> StopView:
+    product = c.product()
+    entry = await c.node.set_stop(c.body["user"], product.id, c.body["stopped"])
+    return stop_view(c.node, entry)
+
+
+async def login(c: Call) -> LoginView:
+    """PINs are scrypt hashes (slow on purpose), so the check runs off the event loop."""
+    try:
+        user = c.node.venue.catalog.user(c.body["user"])
+    except UnknownRecord:
+        user = None
+    ok = user is not None and await asyncio.to_thread(verify_pin, c.body["pin"], user.pin_hash)
+    if user is None or not ok:
+        raise HttpError(403, "login_refused", "unknown user or wrong PIN")
+    return LoginView(True, user_view(c.node, user.id))
+
+
+ROUTES = (
+    Route(
+        "GET",
+        "/api/catalog",
+        catalog,
+        "Products with prices, categories, modifier groups, discounts and users; stopped items marked",
+        CatalogView,
+        tag="catalog",
+    ),
+    Route(
+        "GET",
+        "/api/stoplist",
+        stoplist,
+        "Items that cannot be sold now, with who stopped them and when",
+        list[StopView],
+        tag="catalog",
+    ),
+    Route(
+        "PUT",
+        "/api/stoplist/{product_id}",
+        set_stop,
+        "Stop an item or make it available again (registers and kitchen screens)",
+        StopView,
+        body=(USER, Field("stopped", bool, "true: stop it; false: available again")),
+        tag="catalog",
+    ),
+    Route(
+        "POST",
+        "/api/login",
+        login,
+        "Check a cashier's PIN (the register page logs its user in with it)",
+        LoginView,
+        body=(Field("user", str, "user id"), Field("pin", str, "4 to 8 digits")),
+        tag="catalog",
+        description="Unknown user or wrong PIN: 403 login_refused (which one is not said).",
+    ),
+)

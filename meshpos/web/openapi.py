@@ -1,0 +1,140 @@
+"""The OpenAPI 3.1 document, generated from the route table: a route cannot exist undocumented."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from meshpos.web.routes import Route
+from meshpos.web.schema import MONEY_NOTE, Schemas
+from meshpos.web.views import ErrorBody
+
+ERRORS = {
+    400: "Bad JSON, or a missing, unknown or wrongly typed field (bad_json, missing_field, "
+    "unknown_field, bad_field, unexpected_body)",
+    401: "No token (missing_token) or a wrong one (wrong_token)",
+    403: "Not allowed: a kitchen screen writing money records or a user without the right "
+    "(permission_denied)",
+    404: "An id in the path is unknown (unknown_order, unknown_receipt, unknown_line, "
+    "unknown_ticket, unknown_product)",
+    409: "The request is valid but the current state refuses it (item_stopped, order_not_open, "
+    "shift_closed, shift_error, open_orders_on_shift, overpayment, over_refund, "
+    "invalid_transition, clear_cache_refused)",
+    422: "A value breaks a rule (invalid_quantity, invalid_amount, unknown_product, unknown_record, "
+    "unknown_user, domain_error)",
+    501: "Not available on this node (not_available)",
+    503: "The node cannot write now (store_error) or is shutting down",
+}
+
+INTRO = f"""\
+The local API of one meshpos node (register or kitchen screen), on 127.0.0.1.
+
+* **Money** is always an integer number of **minor units** (cents): {MONEY_NOTE}.
+* **Authentication**: `Authorization: Bearer <token>`, the token is in `<data_dir>/api.token`. Pages
+  served to a loopback browser have it embedded.
+* **Users**: every write names the acting user in the body (`user`); rights come from the catalog.
+  `POST /api/login` checks a cashier's PIN for apps that want it.
+* **Acknowledged means durable**: a 2xx answer to a write is sent after the change is committed to the
+  node's SQLite file.
+* **Errors**: `{{"error": {{"code", "message"}}}}`. Clients branch on `code`, which is stable;
+  `message` is for people. Unknown routes are 404 `not_found`; a known route with another method is
+  405 `method_not_allowed` with an `Allow` header.
+"""
+
+
+def document(routes: Sequence[Route], version: str) -> dict[str, Any]:
+    schemas = Schemas()
+    error = schemas.of(ErrorBody)
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "meshpos node API", "version": version, "description": INTRO},
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "query_token": {"type": "apiKey", "in": "query", "name": "token"},
+            },
+            "schemas": schemas.components,
+            "responses": {
+                str(code): {
+                    "description": text,
+                    "content": {"application/json": {"schema": error}},
+                }
+                for code, text in ERRORS.items()
+            },
+        },
+    }
+
+
+def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": route.operation_id,
+        "summary": route.summary,
+        "tags": [route.tag],
+    }
+    if route.description:
+        op["description"] = route.description
+    if not route.auth:
+        op["security"] = []
+    elif route.content_type == "text/event-stream":
+        op["security"] = [{"bearer": []}, {"query_token": []}]
+    params = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in route.path_params
+    ]
+    params += [
+        {
+            "name": f.name,
+            "in": "query",
+            "required": f.required,
+            "description": f.doc,
+            "schema": schemas.of(f.kind),
+        }
+        for f in route.query
+    ]
+    if params:
+        op["parameters"] = params
+    if route.body:
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            f.name: schemas.field(f.name, f.kind, f.doc) for f in route.body
+                        },
+                        "required": [f.name for f in route.body if f.required],
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        }
+    answer: dict[str, Any] = {"description": route.summary}
+    if route.returns is not None:
+        answer["content"] = {route.content_type: {"schema": schemas.of(route.returns)}}
+    else:
+        answer["content"] = {route.content_type: {"schema": {"type": "string"}}}
+    op["responses"] = {str(route.status): answer}
+    for code in _errors(route):
+        op["responses"][str(code)] = {"$ref": f"#/components/responses/{code}"}
+    return op
+
+
+def _errors(route: Route) -> list[int]:
+    codes = []
+    if route.body or route.query:
+        codes.append(400)
+    if route.auth:
+        codes.append(401)
+    if route.path_params:
+        codes.append(404)
+    if route.writes:
+        codes += [403, 409, 422, 503]
+    if route.operation_id == "clear_cache":
+        codes.append(501)
+    return sorted(set(codes))

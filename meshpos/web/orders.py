@@ -1,0 +1,210 @@
+"""Selling: orders and their lines, the kitchen hand-off, payments, receipts and refunds.
+
+Each write calls the Node method of the same name, which returns once the change is committed to the node's
+SQLite file; the answer is therefore an acknowledged sale, safe to print.
+"""
+
+from __future__ import annotations
+
+from meshpos.model import Order, PaymentResult, Receipt, Refund
+from meshpos.model.ledger import PAYMENT_METHODS
+from meshpos.web.http import HttpError
+from meshpos.web.routes import USER, Call, Field, Route, choice, opt
+from meshpos.web.views import ReceiptView, SentView
+
+ORDER_STATES = choice("open", "paid", "void", "all")
+METHOD = choice(*PAYMENT_METHODS)
+
+
+async def list_orders(c: Call) -> list[Order]:
+    wanted = c.query["status"]
+    orders = [o for ledger in c.node.venue.ledgers() for o in ledger.orders()]
+    return [o for o in orders if wanted == "all" or o.status == wanted]
+
+
+async def open_order(c: Call) -> Order:
+    b = c.body
+    return await c.node.open_order(b["user"], table=b["table"], tab=b["tab"])
+
+
+async def get_order(c: Call) -> Order:
+    return c.order()
+
+
+async def add_line(c: Call) -> Order:
+    b = c.body
+    return await c.node.add_line(
+        b["user"],
+        c.order().id,
+        b["product_id"],
+        b["quantity"],
+        modifiers=b["modifiers"],
+        discount_id=b["discount_id"],
+        override_stop=b["override_stop"],
+    )
+
+
+async def remove_line(c: Call) -> Order:
+    order = c.order()
+    line_id = c.params["line_id"]
+    if line_id not in {line.id for line in order.lines}:
+        raise HttpError(404, "unknown_line", f"order {order.id} has no line {line_id!r}")
+    return await c.node.remove_line(c.body["user"], order.id, line_id, c.body["reason"])
+
+
+async def void_order(c: Call) -> Order:
+    return await c.node.void_order(c.body["user"], c.order().id, c.body["reason"])
+
+
+async def send_to_kitchen(c: Call) -> SentView:
+    return SentView(await c.node.send_to_kitchen(c.body["user"], c.order().id))
+
+
+async def pay(c: Call) -> PaymentResult:
+    b = c.body
+    return await c.node.pay(
+        b["user"],
+        c.order().id,
+        b["method"],
+        amount=b["amount"],
+        tip=b["tip"],
+        tendered=b["tendered"],
+    )
+
+
+async def list_receipts(c: Call) -> list[Receipt]:
+    return [r for ledger in c.node.venue.ledgers() for r in ledger.receipts()]
+
+
+async def get_receipt(c: Call) -> ReceiptView:
+    receipt = c.receipt()
+    refunds = [r for ledger in c.node.venue.ledgers() for r in ledger.refunds(receipt.id)]
+    return ReceiptView(receipt, tuple(refunds), c.node.venue.refunded_quantities(receipt.id))
+
+
+async def refund(c: Call) -> Refund:
+    b = c.body
+    return await c.node.refund(
+        b["user"], c.receipt().id, lines=b["lines"], method=b["method"], reason=b["reason"]
+    )
+
+
+REASON = opt("reason", str, "", "why (kept with the record)")
+ROUTES = (
+    Route(
+        "GET",
+        "/api/orders",
+        list_orders,
+        "Orders of the loaded business days (open ones by default), from every register",
+        list[Order],
+        query=(opt("status", ORDER_STATES, "open", "which orders"),),
+    ),
+    Route(
+        "POST",
+        "/api/orders",
+        open_order,
+        "Open an order on this register's open shift",
+        Order,
+        body=(USER, opt("table", str, "", "table name"), opt("tab", str, "", "tab name")),
+        status=201,
+    ),
+    Route("GET", "/api/orders/{order_id}", get_order, "One order with lines and totals", Order),
+    Route(
+        "POST",
+        "/api/orders/{order_id}/lines",
+        add_line,
+        "Add a line (a product with chosen modifiers) to an open order",
+        Order,
+        body=(
+            USER,
+            Field("product_id", str, "a product id from GET /api/catalog"),
+            opt("quantity", int, 1, "1 to 9999; anything else is 422 invalid_quantity"),
+            opt("modifiers", list[str], [], "modifier ids, within each group's min/max"),
+            opt("discount_id", str | None, None, "a line discount (needs the discount right)"),
+            opt("override_stop", bool, False, "sell a stopped item (needs override_stop)"),
+        ),
+        status=201,
+    ),
+    Route(
+        "DELETE",
+        "/api/orders/{order_id}/lines/{line_id}",
+        remove_line,
+        "Remove a line from an open order (a line already sent to the kitchen needs the void right)",
+        Order,
+        body=(USER, REASON),
+    ),
+    Route(
+        "POST",
+        "/api/orders/{order_id}/void",
+        void_order,
+        "Void an open order that has no payments",
+        Order,
+        body=(USER, REASON),
+    ),
+    Route(
+        "POST",
+        "/api/orders/{order_id}/kitchen",
+        send_to_kitchen,
+        "Send the lines not yet sent to the kitchen as one ticket",
+        SentView,
+        body=(USER,),
+        tag="kitchen",
+    ),
+    Route(
+        "POST",
+        "/api/orders/{order_id}/payments",
+        pay,
+        "Pay all or part of what is due; the payment that completes the order issues the receipt",
+        PaymentResult,
+        body=(
+            USER,
+            Field("method", METHOD, "payment method"),
+            opt("amount", int | None, None, "applied to the order; default: all that is due"),
+            opt("tip", int, 0, "on top of the amount"),
+            opt(
+                "tendered",
+                int | None,
+                None,
+                "cash handed over; the answer's change is tendered - tip - amount",
+            ),
+        ),
+        status=201,
+        description=(
+            "Split a bill by paying amounts below what is due, one payment per guest. Paying more "
+            "than is due is 409 overpayment: give the excess as tip or as tendered cash."
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/receipts",
+        list_receipts,
+        "Receipts of the loaded business days (newest day first)",
+        list[Receipt],
+    ),
+    Route(
+        "GET",
+        "/api/receipts/{receipt_id}",
+        get_receipt,
+        "One receipt with its refunds",
+        ReceiptView,
+    ),
+    Route(
+        "POST",
+        "/api/receipts/{receipt_id}/refunds",
+        refund,
+        "Refund a whole receipt or some of its lines (needs the refund right)",
+        Refund,
+        body=(
+            USER,
+            opt(
+                "lines",
+                dict[str, int] | None,
+                None,
+                "receipt line id -> quantity; default: everything not yet refunded",
+            ),
+            opt("method", METHOD | None, None, "default: the method the receipt was paid with"),
+            REASON,
+        ),
+        status=201,
+    ),
+)

@@ -1,0 +1,219 @@
+"""Answers the API composes from several model reads: the register's catalog with its stop marks, a receipt
+with its refunds, the kitchen board. Each is a dataclass, so its JSON and its schema come from one place.
+
+Users are shown without their PIN hash: the API's token holder is trusted, but a hash has no use in a page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Map
+
+from meshpos.model import (
+    TICKET_TRANSITIONS,
+    Discount,
+    ModifierGroup,
+    Receipt,
+    Refund,
+    Shift,
+    StopEntry,
+    Ticket,
+    TicketItem,
+)
+
+if TYPE_CHECKING:
+    from meshpos.node import Node
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    ok: bool
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    code: str  # stable: clients branch on it
+    message: str  # for people
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    """Every error answer."""
+
+    error: ErrorDetail
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopView:
+    """Who stopped (or released) an item and when."""
+
+    product_id: str
+    name: str
+    stopped: bool
+    user: str
+    user_name: str
+    device: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProductView:
+    id: str
+    name: str
+    price: int
+    category: str
+    modifier_groups: tuple[str, ...]
+    stopped: bool
+    stop: StopView | None  # the deciding stop-list entry, if anyone ever stopped the item
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    id: str
+    name: str
+    role: str
+    rights: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogView:
+    """Everything a register's product grid needs, with stopped items marked."""
+
+    currency: str
+    receipt_header: str
+    categories: tuple[str, ...]
+    products: tuple[ProductView, ...]
+    modifier_groups: tuple[ModifierGroup, ...]
+    discounts: tuple[Discount, ...]
+    users: tuple[UserView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoginView:
+    ok: bool
+    user: UserView
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftView:
+    """This register's open shift (null when none) and the cash its drawer should hold."""
+
+    shift: Shift | None
+    expected_cash: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SentView:
+    """The ticket made for the lines not yet sent, or null when every line was already sent."""
+
+    ticket: Ticket | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptView:
+    receipt: Receipt
+    refunds: tuple[Refund, ...]
+    refunded: dict[str, int]  # receipt line id -> quantity refunded so far
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    id: str
+    order_id: str
+    table: str
+    register: str
+    created_at_ms: int
+    age_ms: int
+    items: tuple[TicketItem, ...]
+    state: str
+    state_at_ms: int
+    actions: tuple[str, ...]  # what bump/recall may do from this state
+
+
+@dataclass(frozen=True, slots=True)
+class KitchenView:
+    """One business day's tickets, oldest first; ``now_ms`` is the node's clock for computing ages."""
+
+    date: str
+    now_ms: int
+    tickets: tuple[TicketView, ...]
+
+
+def stop_view(node: Node, entry: StopEntry) -> StopView:
+    catalog = node.venue.catalog
+    names = {u.id: u.name for u in catalog.users()}
+    products = {p.id: p.name for p in catalog.products()}
+    return StopView(
+        entry.item,
+        products.get(entry.item, entry.item),
+        entry.stopped,
+        entry.user,
+        names.get(entry.user, entry.user),
+        entry.device,
+        entry.at_ms,
+    )
+
+
+def user_view(node: Node, user_id: str) -> UserView:
+    user = node.venue.catalog.user(user_id)
+    rights = node.venue.catalog.rights(user_id)
+    return UserView(user.id, user.name, user.role, tuple(sorted(rights)))
+
+
+def catalog_view(node: Node) -> CatalogView:
+    catalog = node.venue.catalog
+    stops = {item: stop_view(node, e) for item, e in node.venue.stoplist.current().items()}
+    products = [p for p in catalog.products() if p.active]
+    groups = sorted({g for p in products for g in p.modifier_groups})
+    settings = catalog.settings()
+    return CatalogView(
+        currency=settings.currency,
+        receipt_header=settings.receipt_header,
+        categories=tuple(sorted({p.category for p in products})),
+        products=tuple(
+            ProductView(
+                p.id,
+                p.name,
+                p.price,
+                p.category,
+                p.modifier_groups,
+                p.id in stops and stops[p.id].stopped,
+                stops.get(p.id),
+            )
+            for p in products
+        ),
+        modifier_groups=tuple(catalog.modifier_group(g) for g in groups),
+        discounts=tuple(catalog.discount(d) for d in sorted(_keys(node, "discounts"))),
+        users=tuple(user_view(node, u.id) for u in catalog.users()),
+    )
+
+
+def _keys(node: Node, kind: str) -> list[str]:
+    """Ids of one kind of catalog entity (the model's Catalog has no listing for discounts)."""
+    entities: Map[Any] = node.replica.doc("catalog").get(kind, type=Map)
+    return list(entities.keys())
+
+
+def ticket_view(ticket: Ticket, now_ms: int) -> TicketView:
+    actions = tuple(action for (state, action) in TICKET_TRANSITIONS if state == ticket.state)
+    return TicketView(
+        ticket.id,
+        ticket.order_id,
+        ticket.table,
+        ticket.register,
+        ticket.created_at_ms,
+        ticket.age_ms(now_ms),
+        ticket.items,
+        ticket.state,
+        ticket.state_at_ms,
+        actions,
+    )

@@ -1,0 +1,197 @@
+"""Test kit for real nodes: a venue, enrolled devices, seeded catalogs and node processes."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshpos.config import Config, load_config
+from meshpos.model import Replica, Venue
+from meshpos.model.sample import sample_catalog
+from meshpos.store import SqliteStore
+from meshpos.trust import VenueAuthority, init_venue, save_identity
+from meshpos.trust.certs import new_private_key, private_key_pem
+from meshpos.trust.identity import identity_from_pems, new_csr
+
+
+def catalog_update() -> bytes:
+    """The sample catalog as the console authored it (a client id no node uses)."""
+    replica = Replica()
+    sample_catalog(Venue(replica, device="console", role="console").catalog, pin_hash="x")
+    return replica.doc("catalog").get_update()
+
+
+CATALOG = catalog_update()
+
+
+def make_venue(root: Path) -> VenueAuthority:
+    return init_venue(root / "venue", "Test Venue")
+
+
+def enroll_directly(authority: VenueAuthority, node_id: str, role: str, identity_dir: Path) -> None:
+    """What ``meshpos enroll`` ends with, without the pairing round trip (tested in tests/trust)."""
+    key = new_private_key()
+    cert = authority.issue(new_csr(key, node_id), node_id, role)
+    identity = identity_from_pems(private_key_pem(key), cert, authority.ca_pem)
+    save_identity(identity_dir, identity)
+
+
+def make_device(
+    authority: VenueAuthority,
+    root: Path,
+    node_id: str,
+    *,
+    role: str = "register",
+    host: str = "127.0.0.1",
+    catalog: bool = True,
+    **settings: Any,
+) -> Path:
+    """Enroll ``node_id``, write its node.toml (returned) and seed its store with the catalog."""
+    data = root / node_id
+    enroll_directly(authority, node_id, role, data / "identity")
+    values: dict[str, Any] = {
+        "node_id": node_id,
+        "role": role,
+        "data_dir": str(data),
+        "listen_host": host,
+        "log_level": "INFO",
+        **settings,
+    }
+    lines = ["[node]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    path = root / f"{node_id}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    if catalog:
+        config = load_config(path, env={})
+        with concurrent.futures.ThreadPoolExecutor(
+            1
+        ) as pool:  # callable from inside a running loop
+            pool.submit(asyncio.run, _seed(config)).result()
+    return path
+
+
+async def _seed(config: Config) -> None:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    async with await SqliteStore.open(config.db_path) as store:
+        await store.append([("catalog", CATALOG)])
+
+
+def get_json(url: str, timeout: float = 3.0) -> Any:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+@dataclass
+class NodeProcess:
+    """``meshpos node`` in its own process; ``kill()`` is a kill -9."""
+
+    config: Path
+    log: Path
+    args: list[str] = field(default_factory=list)
+    prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", ns]
+    proc: subprocess.Popen[str] | None = None
+    ready: dict[str, Any] = field(default_factory=dict)
+
+    def start(self, timeout: float = 20.0) -> NodeProcess:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [
+                *self.prefix,
+                sys.executable,
+                "-m",
+                "meshpos",
+                "node",
+                "--config",
+                str(self.config),
+                *self.args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self.log.open("a"),
+            text=True,
+            env=env,
+        )
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        line = self.proc.stdout.readline()
+        if not line or time.monotonic() > deadline:
+            raise AssertionError(f"node did not start: {self.log.read_text()[-3000:]}")
+        self.ready = json.loads(line)
+        return self
+
+    @property
+    def api(self) -> str:
+        return str(self.ready["api"])
+
+    @property
+    def port(self) -> int:
+        return int(self.ready["port"])
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """The node's JSON API with its bearer token."""
+        token = (load_config(self.config, env={}).data_dir / "api.token").read_text().strip()
+        request = urllib.request.Request(
+            f"{self.api}{path}",
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def sell(self, user: str, products: list[str], method: str = "card") -> dict[str, Any]:
+        """Open an order, add ``products``, pay it in full: the receipt (acknowledged)."""
+        order = self.call("POST", "/api/orders", {"user": user})
+        for product in products:
+            self.call(
+                "POST", f"/api/orders/{order['id']}/lines", {"user": user, "product_id": product}
+            )
+        paid = self.call(
+            "POST", f"/api/orders/{order['id']}/payments", {"user": user, "method": method}
+        )
+        receipt: dict[str, Any] = paid["receipt"]
+        return receipt
+
+    def receipt_ids(self) -> set[str]:
+        return {r["id"] for r in self.call("GET", "/api/receipts")}
+
+    def status(self) -> dict[str, Any]:
+        result: dict[str, Any] = get_json(f"{self.api}/status")
+        return result
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return -9
+        return self.proc.returncode
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.02) -> float:
+    """Poll ``predicate`` until true; returns the seconds it took. Raises naming ``what``."""
+    start = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)

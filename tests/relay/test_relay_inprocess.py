@@ -1,0 +1,72 @@
+"""Console + relay in one event loop: upload, console state in presence, edits flowing down."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+from meshpos.config import load_config
+from meshpos.console.db import open_console_db
+from meshpos.console.runner import register_venues
+from meshpos.console.server import ConsoleServer
+from meshpos.model.sample import CASHIER
+from meshpos.node import Node
+
+from ..mesh.kit import make_device, make_venue
+from ..mesh.test_node_inprocess import receipts, until
+
+
+async def test_relay_uploads_and_console_edits_reach_every_register(tmp_path: Path) -> None:
+    authority = make_venue(tmp_path)
+    db = await open_console_db(f"sqlite:///{tmp_path / 'console.db'}")
+    await register_venues(db, [authority.directory])
+    console = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
+    port = await console.start()
+    url, token = f"ws://127.0.0.1:{port}", authority.console_token
+    common = {"heartbeat_interval": 0.2}
+    paths = [
+        make_device(authority, tmp_path, "R1", console_url=url, console_token=token, **common),
+        make_device(authority, tmp_path, "R2", console_url=url, console_token=token, **common),
+        make_device(authority, tmp_path, "R3", **common),  # no internet of its own
+    ]
+    nodes = [Node(load_config(p, env={}), discovery=False) for p in paths]
+    try:
+        for node in nodes:
+            await node.start()
+        r1, r2, r3 = nodes
+        for a, b in [(r1, r2), (r1, r3), (r2, r3)]:
+            a.add_peer(b.config.node_id, "127.0.0.1", b.port)
+        await until(lambda: all(len(n.status().peers) == 2 for n in nodes), 10, "mesh linked")
+        await r3.open_shift(CASHIER, 10_000)
+        order = await r3.open_order(CASHIER)
+        await r3.add_line(CASHIER, order.id, "espresso", 2)
+        paid = await r3.pay(CASHIER, order.id, "cash", tendered=10_000)
+        assert paid.receipt is not None
+        took = await until(
+            lambda: all(n.status().message == "All data is synced" for n in nodes),
+            15,
+            "every register synced",
+        )
+        print(f"\nall registers green and synced {took:.2f} s after the sale")
+        assert all(n.status().colour == "green" for n in nodes)
+        relays = [n.config.node_id for n in nodes if n.status().is_relay]
+        assert relays == ["R1"], relays  # lowest (priority, id) among those with internet
+        hub = await console.hub(authority.venue_id)
+        await hub.settle()
+        report = await db.receipt_report(authority.venue_id)
+        assert [r["id"] for r in report] == [paid.receipt.id]
+        # a price change at the console reaches R3, which has no internet of its own
+        await hub.edit(
+            lambda v: v.catalog.put_product(
+                dataclasses.replace(v.catalog.product("espresso"), price=999)
+            )
+        )
+        await until(lambda: r3.venue.catalog.product("espresso").price == 999, 10, "price on R3")
+        assert receipts(r2) == {paid.receipt.id}
+    finally:
+        for node in nodes:
+            await node.stop()
+        await console.stop()
+        await db.close()
+    await asyncio.sleep(0)
