@@ -51,6 +51,12 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return show_status(_config(args), as_json=args.json, watch=args.watch)
 
 
+def _cmd_clear_cache(args: argparse.Namespace) -> int:
+    from meshpos.node_runner import clear_cache
+
+    return clear_cache(_config(args))
+
+
 def _cmd_console(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -112,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.add_argument("--watch", action="store_true", help="keep printing changes")
     status.set_defaults(func=_cmd_status)
+
+    clear = sub.add_parser(
+        "clear-cache",
+        help="drop and re-pull the console's catalog on a running node (refused while unsynced)",
+    )
+    clear.add_argument("--config", help="the node's TOML file")
+    clear.add_argument("--node-id", help="override node_id")
+    clear.add_argument("--data-dir", help="override data_dir")
+    clear.set_defaults(func=_cmd_clear_cache)
 
     console = sub.add_parser("console", help="run the reference console (relays sync to it)")
     console.add_argument(

@@ -158,3 +158,9 @@ class CertificateRefused(TrustError):
 
 class DeviceRevoked(CertificateRefused):
     code = "device_revoked"
+
+
+class ClearCacheRefused(MeshposError):
+    """Clear cache was asked while something local is not at the console, or without a path to it."""
+
+    code = "clear_cache_refused"

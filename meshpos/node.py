@@ -25,9 +25,10 @@ from typing import Any, TypeVar
 from pycrdt import Map
 
 from meshpos.config import Config
-from meshpos.errors import ConfigError, MeshposError, StoreError
+from meshpos.errors import ClearCacheRefused, ConfigError, MeshposError, StoreError
 from meshpos.model import (
     CashMove,
+    Catalog,
     InventoryMove,
     Order,
     PaymentResult,
@@ -76,6 +77,7 @@ T = TypeVar("T")
 
 MAX_MESSAGE_SIZE = 4 * 2**20  # one websocket message; step-2 replies above it are chunked
 ALWAYS_OPEN = ("catalog", "stoplist", "denylist")
+CONSOLE_DOCUMENTS = ("catalog",)  # authored at the console only: safe to drop and pull again
 
 
 @dataclass(frozen=True, slots=True)
@@ -650,6 +652,42 @@ class Node:
         return await self._write(
             lambda: self.venue.set_stop(user, product_id, stopped, self.now_ms())
         )
+
+    # --- clear cache ---------------------------------------------------------------------------------
+
+    async def clear_cache(self) -> list[str]:
+        """Drop the console-authored documents and pull them again from the mesh (and so the console).
+
+        Refused while anything local is not at the console, or while there is no path to the console
+        to pull from: clearing can never lose a sale, and never leaves a register without a catalog.
+        """
+        status = self.status()
+        if status.pending > 0:
+            raise ClearCacheRefused(
+                f"{status.pending:,} changes on this register are not at the console yet; "
+                "clear cache once the indicator says All data is synced"
+            )
+        if status.colour != "green":
+            raise ClearCacheRefused(
+                f"the console cannot be reached (status {status.colour}); clear cache needs it "
+                "to pull the catalog again"
+            )
+        sync, store, replica = self._sync, self._store, self._replica
+        assert sync is not None
+        assert store is not None
+        assert replica is not None
+        dropped = list(CONSOLE_DOCUMENTS)
+        async with self._pump_lock:
+            for name in dropped:
+                sync.drop_doc(name)
+                replica.unload(name)
+                await store.drop(name)
+            for name in dropped:
+                sync.open_doc(name)  # empty: asks every peer for it
+            self.venue.catalog = Catalog(replica.doc("catalog"))
+        await self._pump()
+        log.info("cache cleared: %s pulled again", ", ".join(dropped))
+        return dropped
 
     # --- status -----------------------------------------------------------------------------------
 

@@ -97,3 +97,35 @@ def show_status(config: Config, *, as_json: bool, watch: bool) -> int:
             return 0
         if not as_json:
             sys.stdout.flush()
+
+
+def clear_cache(config: Config) -> int:
+    """``meshpos clear-cache``: ask the running node (its local API) to drop and re-pull the catalog."""
+    url_file = config.data_dir / "api.url"
+    try:
+        base = url_file.read_text().strip()
+        token = (config.data_dir / "api.token").read_text().strip()
+    except FileNotFoundError:
+        raise MeshposError(
+            f"node {config.node_id} is not running (no {url_file}); start it with meshpos node"
+        ) from None
+    request = urllib.request.Request(
+        f"{base}/api/clear-cache",
+        data=b"{}",
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=30) as response:
+            body = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read())["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = f"HTTP {exc.code}"
+        raise MeshposError(f"clear cache refused: {message}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise MeshposError(f"node {config.node_id} does not answer at {base}: {exc}") from None
+    print(f"cache cleared on {config.node_id}: {body}")
+    return 0

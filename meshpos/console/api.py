@@ -58,6 +58,21 @@ async def totals(console: ConsoleServer, venue: str, request: Request) -> Any:
     return await console.db.totals(venue)
 
 
+async def records(console: ConsoleServer, venue: str, request: Request) -> Any:
+    from meshpos.console.tables import TABLES
+
+    table = request.query.get("table", [""])[0]
+    if table not in TABLES:
+        raise HttpError(400, "bad_field", f"table must be one of {', '.join(sorted(TABLES))}")
+    hub = await console.hub(venue)
+    await hub.settle()
+    return await console.db.records(venue, table)
+
+
+async def alarms(console: ConsoleServer, venue: str, request: Request) -> Any:
+    return [dataclasses.asdict(a) for a in await console.db.alarms(venue)]
+
+
 async def set_price(console: ConsoleServer, venue: str, request: Request) -> Any:
     body = request.json()
     product_id = _body_field(body, "product_id", str)
@@ -101,6 +116,8 @@ TABLE: list[tuple[str, str, Route]] = [
     ("GET", "receipts", receipts),
     ("GET", "shifts", shifts),
     ("GET", "totals", totals),
+    ("GET", "records", records),
+    ("GET", "alarms", alarms),
     ("POST", "prices", set_price),
     ("POST", "stoplist", set_stop),
 ]

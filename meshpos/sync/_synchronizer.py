@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycrdt import Doc, TransactionEvent
+from pycrdt import Doc, Subscription, TransactionEvent
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
 from meshpos.model.replica import decode_state_vector
@@ -123,7 +123,7 @@ class Synchronizer:
         self.priority = priority
         self._doc_factory = doc_factory
         self._docs: dict[str, Doc[Any]] = {}
-        self._subscriptions: list[object] = []
+        self._subscriptions: dict[str, Subscription] = {}
         self._sessions: dict[str, Session] = {}
         self._events: list[SyncEvent] = []
         self._authors: dict[int, str] = {client_id: role}
@@ -171,16 +171,26 @@ class Synchronizer:
                 doc = Doc(client_id=self.client_id)
             else:
                 doc = self._doc_factory(name)
+                if name in self._docs:  # the factory's own hook opened it through us already
+                    return self._docs[name]
                 if doc.client_id != self.client_id:
                     raise LocalProtocolError(
                         f"document {name!r} uses client id {doc.client_id}, "
                         f"not the synchronizer's {self.client_id}"
                     )
             self._docs[name] = doc
-            self._subscriptions.append(doc.observe(lambda event: self._on_change(name, event)))
+            self._subscriptions[name] = doc.observe(lambda event: self._on_change(name, event))
             for session in self._exchanging():
                 session.send(SyncStep1(name, doc.get_state()))
         return doc
+
+    def drop_doc(self, name: str) -> None:
+        """Forget ``name`` (clear cache): stop observing it; the next ``open_doc`` starts empty and
+        asks every peer for it."""
+        doc = self._docs.pop(name, None)
+        subscription = self._subscriptions.pop(name, None)
+        if doc is not None and subscription is not None:
+            doc.unobserve(subscription)
 
     def load(self, name: str, update: bytes) -> None:
         """Restore ``name`` from the durable store (not sent, not reported as a change).

@@ -195,3 +195,62 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.02) 
         if time.monotonic() - start > timeout:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+@dataclass
+class ConsoleProcess:
+    """``meshpos console`` in its own process with a SQLite (or given) database."""
+
+    root: Path
+    venues: list[Path]
+    db: str = ""
+    heartbeat_interval: float = 0.5
+    proc: subprocess.Popen[str] | None = None
+    ready: dict[str, Any] = field(default_factory=dict)
+
+    def start(self) -> ConsoleProcess:
+        db = self.db or f"sqlite:///{self.root / 'console.db'}"
+        argv = [sys.executable, "-m", "meshpos", "console", "--db", db, "--port", "0"]
+        argv += ["--api-port", "0", "--token-file", str(self.root / "console-admin.token")]
+        argv += ["--heartbeat-interval", str(self.heartbeat_interval)]
+        for venue in self.venues:
+            argv += ["--venue", str(venue)]
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=(self.root / "console.log").open("a"),
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError(
+                f"console did not start: {(self.root / 'console.log').read_text()}"
+            )
+        self.ready = json.loads(line)
+        return self
+
+    @property
+    def port(self) -> int:
+        return int(str(self.ready["console"]).rsplit(":", 1)[1])
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        token = (self.root / "console-admin.token").read_text().strip()
+        request = urllib.request.Request(
+            f"{self.ready['api']}{path}",
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()

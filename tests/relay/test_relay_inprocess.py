@@ -70,3 +70,55 @@ async def test_relay_uploads_and_console_edits_reach_every_register(tmp_path: Pa
         await console.stop()
         await db.close()
     await asyncio.sleep(0)
+
+
+async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
+    tmp_path: Path,
+) -> None:
+    """A split view: two registers that both hold the same day each think they are the relay."""
+    authority = make_venue(tmp_path)
+    db = await open_console_db(f"sqlite:///{tmp_path / 'console.db'}")
+    await register_venues(db, [authority.directory])
+    console = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
+    port = await console.start()
+    settings = {
+        "console_url": f"ws://127.0.0.1:{port}",
+        "console_token": authority.console_token,
+        "heartbeat_interval": 0.2,
+    }
+    paths = [make_device(authority, tmp_path, n, **settings) for n in ("R1", "R2")]
+    configs = [load_config(p, env={}) for p in paths]
+    try:
+        # first the day happens with both registers linked and the console unreachable
+        offline = [dataclasses.replace(c, console_url="", console_token="") for c in configs]
+        async with Node(offline[0], discovery=False) as r1, Node(offline[1], discovery=False) as r2:
+            r1.add_peer("R2", "127.0.0.1", r2.port)
+            await until(lambda: len(r1.status().peers) == 1, 10, "R1 linked to R2")
+            sold = set()
+            for node in (r1, r2):
+                await node.open_shift(CASHIER, 1_000)
+                for _ in range(5):
+                    order = await node.open_order(CASHIER)
+                    await node.add_line(CASHIER, order.id, "espresso", 1)
+                    paid = await node.pay(CASHIER, order.id, "card")
+                    assert paid.receipt is not None
+                    sold.add(paid.receipt.id)
+            await until(lambda: receipts(r1) == receipts(r2) == sold, 10, "both hold the day")
+        # then each comes back alone (split view) with internet: both claim the relay and upload
+        nodes = [Node(c, discovery=False) for c in configs]
+        for node in nodes:
+            await node.start()
+        await until(lambda: all(n.status().is_relay for n in nodes), 10, "two relays")
+        await until(
+            lambda: all(n.status().message == "All data is synced" for n in nodes), 15, "uploaded"
+        )
+        hub = await console.hub(authority.venue_id)
+        await hub.settle()
+        at_console = [r["id"] for r in await db.records(authority.venue_id, "receipts")]
+        assert sorted(at_console) == sorted(sold)
+        assert await db.alarms(authority.venue_id) == []
+        for node in nodes:
+            await node.stop()
+    finally:
+        await console.stop()
+        await db.close()

@@ -269,3 +269,17 @@ def test_json_values_do_not_trip_the_authorship_checks() -> None:
         assert not has_structs_from(update, {42: ours})
         assert has_structs_from(update, {42: ours - 1})
         assert not has_structs_from(update, {43: 0})
+
+
+def test_a_document_opened_through_the_factory_hook_is_observed_once() -> None:
+    """A shared Replica's on_open hook re-enters open_doc; the change must still be reported once."""
+
+    replica = Replica(client_id=7)
+    sync = Synchronizer(
+        venue="v", node_id="A", role="register", client_id=7, doc_factory=replica.doc
+    )
+    replica.on_open = lambda name: sync.open_doc(name) and None
+    sync.open_doc("ledger/2025-11-25")
+    replica.doc("ledger/2025-11-25").get("x", type=Map)["k"] = 1
+    changed = [e for e in sync.events_received() if isinstance(e, DocumentChanged)]
+    assert len(changed) == 1

@@ -1,0 +1,123 @@
+"""Bad input to the console: wrong token, another venue's token or documents, malformed and oversized
+messages. Each is refused with a reason, counted, and stores nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pycrdt import Doc, Map
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from meshpos.console.db import ConsoleDB, open_console_db
+from meshpos.console.runner import register_venues
+from meshpos.console.server import MAX_MESSAGE_SIZE, ConsoleServer
+from meshpos.sync import Hello, SyncUpdate, encode
+from meshpos.trust import VenueAuthority, init_venue
+
+
+@dataclass
+class Console:
+    server: ConsoleServer
+    db: ConsoleDB
+    a: VenueAuthority
+    b: VenueAuthority
+
+    def url(self, venue: str) -> str:
+        return f"ws://127.0.0.1:{self.server.port}/v1/venues/{venue}/sync"
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[Console]:
+    a = init_venue(tmp_path / "a", "Venue A")
+    b = init_venue(tmp_path / "b", "Venue B")
+    db = await open_console_db(f"sqlite:///{tmp_path / 'console.db'}")
+    await register_venues(db, [a.directory, b.directory])
+    server = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
+    await server.start()
+    yield Console(server, db, a, b)
+    await server.stop()
+    await db.close()
+
+
+def ledger_update() -> bytes:
+    doc: Doc[Map] = Doc()
+    doc.get("receipts", type=Map)["x"] = "forged"
+    return doc.get_update()
+
+
+async def nothing_stored(c: Console) -> None:
+    for venue in (c.a.venue_id, c.b.venue_id):
+        assert await c.db.documents(venue) == []
+
+
+async def test_wrong_or_missing_token_is_refused_before_the_upgrade(console: Console) -> None:
+    for headers, status in [({"Authorization": "Bearer nope"}, 401), ({}, 401)]:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(
+                console.url(console.a.venue_id), additional_headers=headers, proxy=None
+            ):
+                pass
+        assert refused.value.response.status_code == status
+    assert console.server.refusals["token"] == 2
+    assert any("wrong venue token" in line for line in console.server.recent_refusals)
+    await nothing_stored(console)
+
+
+async def test_a_token_of_another_venue_is_refused(console: Console) -> None:
+    headers = {"Authorization": f"Bearer {console.a.console_token}"}
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(console.url(console.b.venue_id), additional_headers=headers, proxy=None):
+            pass
+    assert refused.value.response.status_code == 403
+    assert console.server.refusals["venue"] == 1
+    await nothing_stored(console)
+
+
+async def hello_then(console: Console, venue_in_hello: str, *messages: bytes) -> str:
+    """Connect as venue A's relay, say hello (claiming ``venue_in_hello``), send ``messages``;
+    returns why the console closed the connection."""
+    headers = {"Authorization": f"Bearer {console.a.console_token}"}
+    async with connect(
+        console.url(console.a.venue_id),
+        additional_headers=headers,
+        proxy=None,
+        max_size=None,
+        ping_interval=None,
+    ) as ws:
+        await ws.send(encode(Hello(venue_in_hello, "R1", "register", "test", 12345)))
+        for message in messages:
+            await ws.send(message)
+        try:
+            while True:
+                await ws.recv()
+        except ConnectionClosed as closed:
+            return f"{closed.rcvd.code if closed.rcvd else ''} {closed.rcvd.reason if closed.rcvd else ''}"
+
+
+async def test_documents_of_another_venue_are_refused(console: Console) -> None:
+    update = encode(SyncUpdate("ledger/2025-11-25", ledger_update()))
+    reason = await hello_then(console, console.b.venue_id, update)
+    hub = console.server.hubs[console.a.venue_id]
+    assert hub.counters["rejected"] >= 1
+    assert any("venue" in line for line in hub.rejections), hub.rejections
+    print(f"\nclosed: {reason!r}; refused: {hub.rejections[-1]}")
+    await nothing_stored(console)
+
+
+async def test_malformed_messages_are_refused(console: Console) -> None:
+    reason = await hello_then(console, console.a.venue_id, b"\xff\x00garbage")
+    hub = console.server.hubs[console.a.venue_id]
+    assert hub.counters["rejected"] >= 1
+    print(f"\nclosed: {reason!r}; refused: {hub.rejections[-1]}")
+    await nothing_stored(console)
+
+
+async def test_oversized_messages_are_refused(console: Console) -> None:
+    huge = b"\x00" * (MAX_MESSAGE_SIZE + 8192)
+    reason = await hello_then(console, console.a.venue_id, huge)
+    assert reason.startswith("1009"), reason  # message too big
+    await nothing_stored(console)

@@ -1,0 +1,216 @@
+"""An internet outage with real processes: console, 3 registers and a kds on loopback (real mDNS).
+
+The internet (the console link) is cut; every register keeps selling — orders shared between registers,
+shifts closed and opened, refunds, cash and inventory movements; the internet comes back and the relay is
+killed with SIGKILL while it uploads. The console must end with exactly the money records that were
+acknowledged: 0 lost, 0 duplicated, totals equal; every register green with "All data is synced".
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meshpos.model.sample import CASHIER, MANAGER
+
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
+from .internet import InternetLink
+
+SYNCED = "All data is synced"
+
+
+@dataclass
+class Acked:
+    """Ids of money records an API call acknowledged, by console table."""
+
+    ids: dict[str, set[str]] = field(
+        default_factory=lambda: {
+            t: set()
+            for t in ("receipts", "payments", "refunds", "shifts", "cash_moves", "inventory_moves")
+        }
+    )
+    total: int = 0  # sum of acknowledged receipt totals
+
+
+@dataclass
+class Venue:
+    console: ConsoleProcess
+    internet: InternetLink
+    nodes: dict[str, NodeProcess]
+    venue_id: str
+
+
+@pytest.fixture
+def venue(tmp_path: Path) -> Iterator[Venue]:
+    authority = make_venue(tmp_path)
+    console = ConsoleProcess(tmp_path, [authority.directory]).start()
+    internet = InternetLink("127.0.0.1", console.port).start()
+    url = f"ws://127.0.0.1:{internet.port}"
+    rng = random.Random()
+    prefix = f"127.{rng.randrange(100, 200)}.{rng.randrange(1, 250)}"
+    nodes = {}
+    for i, name in enumerate(["R1", "R2", "R3", "K1"], start=11):
+        kds = name.startswith("K")
+        settings: dict[str, Any] = {"heartbeat_interval": 0.5}
+        if not kds:
+            settings |= {"console_url": url, "console_token": authority.console_token}
+        config = make_device(
+            authority,
+            tmp_path,
+            name,
+            role="kds" if kds else "register",
+            host=f"{prefix}.{i}",
+            **settings,
+        )
+        nodes[name] = NodeProcess(config, tmp_path / f"{name}.log")
+    try:
+        for node in nodes.values():
+            node.start()
+        yield Venue(console, internet, nodes, authority.venue_id)
+    finally:
+        for node in nodes.values():
+            node.kill()
+        internet.close()
+        console.stop()
+
+
+def colours(nodes: dict[str, NodeProcess], names: list[str]) -> dict[str, str]:
+    return {n: nodes[n].status()["colour"] for n in names}
+
+
+def all_synced(nodes: dict[str, NodeProcess], names: list[str]) -> bool:
+    statuses = [nodes[n].status() for n in names]
+    return all(s["colour"] == "green" and s["message"] == SYNCED for s in statuses)
+
+
+def sell_shared(v: Venue, acked: Acked, opener: str, adder: str, payer: str) -> dict[str, Any]:
+    """An order opened on one register, a line added on another, paid on a third."""
+    nodes = v.nodes
+    order = nodes[opener].call("POST", "/api/orders", {"user": CASHIER})
+    nodes[opener].call(
+        "POST", f"/api/orders/{order['id']}/lines", {"user": CASHIER, "product_id": "burger"}
+    )
+    wait_for(
+        lambda: any(o["id"] == order["id"] for o in nodes[adder].call("GET", "/api/orders")),
+        10,
+        f"{adder} sees the order",
+    )
+    nodes[adder].call(
+        "POST",
+        f"/api/orders/{order['id']}/lines",
+        {"user": CASHIER, "product_id": "fries", "quantity": 2},
+    )
+    wait_for(
+        lambda: len(nodes[payer].call("GET", f"/api/orders/{order['id']}")["lines"]) == 2,
+        10,
+        f"{payer} sees both lines",
+    )
+    paid = nodes[payer].call(
+        "POST", f"/api/orders/{order['id']}/payments", {"user": CASHIER, "method": "card"}
+    )
+    acked.ids["payments"].add(paid["payment"]["id"])
+    receipt = paid["receipt"]
+    acked.ids["receipts"].add(receipt["id"])
+    acked.total += receipt["total"]
+    return dict(receipt)
+
+
+@pytest.mark.slow
+def test_outage_then_relay_killed_mid_upload_loses_and_duplicates_nothing(venue: Venue) -> None:
+    v, nodes, acked = venue, venue.nodes, Acked()
+    registers = ["R1", "R2", "R3"]
+    wait_for(lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values()), 30, "mesh")
+    wait_for(lambda: all_synced(nodes, registers), 30, "registers green before the outage")
+    for name in registers:
+        shift = nodes[name].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
+        acked.ids["shifts"].add(shift["id"])
+    sell_shared(v, acked, "R1", "R2", "R3")
+
+    v.internet.cut()
+    took = wait_for(
+        lambda: set(colours(nodes, registers).values()) == {"yellow"}, 15, "registers turn yellow"
+    )
+    print(f"\ninternet cut: every register yellow after {took:.2f} s")
+    receipts = []
+    for round_ in range(6):
+        a, b, c = registers[round_ % 3], registers[(round_ + 1) % 3], registers[(round_ + 2) % 3]
+        receipts.append(sell_shared(v, acked, a, b, c))
+        move = nodes[a].call(
+            "POST",
+            "/api/shifts/current/cash-moves",
+            {"user": MANAGER, "kind": "in", "amount": 500 + round_, "reason": "change float"},
+        )
+        acked.ids["cash_moves"].add(move["id"])
+        stock = nodes[b].call(
+            "POST",
+            "/api/inventory",
+            {"user": MANAGER, "product_id": "fries", "kind": "writeoff", "quantity": 1},
+        )
+        acked.ids["inventory_moves"].add(stock["id"])
+    refund = nodes["R2"].call(
+        "POST",
+        f"/api/receipts/{receipts[0]['id']}/refunds",
+        {"user": MANAGER, "method": "card", "reason": "cold fries"},
+    )
+    acked.ids["refunds"].add(refund["id"])
+    # a shift closed and a new one opened during the outage
+    closed = nodes["R3"].call(
+        "POST", "/api/shifts/current/close", {"user": MANAGER, "counted_cash": 20_000}
+    )
+    assert closed["id"] in acked.ids["shifts"]
+    reopened = nodes["R3"].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 15_000})
+    acked.ids["shifts"].add(reopened["id"])
+    receipts.append(sell_shared(v, acked, "R3", "R1", "R3"))
+    pending = {n: nodes[n].status()["pending"] for n in registers}
+    assert all(p > 0 for p in pending.values()), pending
+    print(f"sold through the outage; pending per register: {pending}")
+
+    v.internet.restore()
+    relay, kill_deadline = "", time.monotonic() + 15
+    while time.monotonic() < kill_deadline:  # kill the relay as soon as its upload has begun
+        statuses = {n: nodes[n].status() for n in registers}
+        relay = next((n for n, s in statuses.items() if s["is_relay"]), "")
+        if relay and statuses[relay]["upload"]:
+            break
+        time.sleep(0.005)
+    assert relay, "no relay was elected after the internet came back"
+    nodes[relay].kill()
+    at_console_before = len(v.console.call("GET", f"/api/venues/{v.venue_id}/receipts"))
+    print(
+        f"relay {relay} killed with {at_console_before} of {len(acked.ids['receipts'])} "
+        "receipts at the console"
+    )
+    survivors = [n for n in registers if n != relay]
+    took = wait_for(lambda: all_synced(nodes, survivors), 30, "survivors green and synced")
+    print(f"a new relay uploaded everything; survivors synced {took:.2f} s after the kill")
+    nodes[relay].start()
+    wait_for(lambda: all_synced(nodes, registers), 30, "restarted relay green and synced")
+
+    for table, ids in acked.ids.items():
+        rows = v.console.call("GET", f"/api/venues/{v.venue_id}/records?table={table}")
+        at_console = [r["id"] for r in rows]
+        lost = ids - set(at_console)
+        duplicated = len(at_console) - len(set(at_console))
+        print(
+            f"{table}: acknowledged {len(ids)}, at console {len(at_console)}, "
+            f"lost {len(lost)}, duplicated {duplicated}"
+        )
+        assert not lost, (table, lost)
+        assert duplicated == 0
+        if table == "inventory_moves":
+            # besides the manual write-offs, every sale line and refund line moves stock
+            derived = 2 * len(acked.ids["receipts"]) + 2
+            assert len(at_console) == len(ids) + derived
+        else:
+            assert set(at_console) == ids, (table, set(at_console) - ids)
+    report = v.console.call("GET", f"/api/venues/{v.venue_id}/receipts")
+    assert sum(r["total"] for r in report) == acked.total
+    numbers = [r["number"] for r in report]
+    assert len(numbers) == len(set(numbers))
+    assert v.console.call("GET", f"/api/venues/{v.venue_id}/alarms") == []
