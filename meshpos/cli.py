@@ -81,6 +81,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from meshpos.bench.store import run_store_bench
 
         return run_store_bench(args)
+    if args.what == "mesh":
+        from meshpos.bench.mesh import run_mesh_bench
+
+        return run_mesh_bench(args)
+    if args.what == "upload":
+        from meshpos.bench.upload import run_upload_bench
+
+        return run_upload_bench(args)
     raise MeshposError(f"unknown benchmark {args.what!r}")
 
 
@@ -159,6 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--seconds", type=float, default=5.0, help="length of the latency run")
     store.add_argument(
         "--dir", default=None, help="directory for the database files (default: a temp dir)"
+    )
+    from meshpos.bench.mesh import add_mesh_arguments
+    from meshpos.bench.upload import add_upload_arguments
+
+    add_mesh_arguments(
+        bench_sub.add_parser("mesh", help="propagation and catch-up: our mesh vs pycrdt-websocket")
+    )
+    add_upload_arguments(
+        bench_sub.add_parser("upload", help="relay backlog upload (SQLite, PostgreSQL) and failover")
     )
     bench.set_defaults(func=_cmd_bench)
     return parser

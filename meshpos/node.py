@@ -341,7 +341,7 @@ class Node:
         """Keep ``uplink`` truthful: a register without a path to the console never claims the relay."""
         sync = self._sync
         assert sync is not None
-        period = max(self.config.heartbeat_interval, 0.5)
+        period = min(self.config.heartbeat_interval, 0.5)
         while True:
             ok = self._console_live or await probe_console(self.config.console_url, timeout=2.0)
             if ok != self._uplink_ok:

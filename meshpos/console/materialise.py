@@ -203,7 +203,7 @@ async def materialise(
     check_document(doc_name)
     if not doc_name.startswith("ledger/"):
         return MaterialiseResult(venue_id, doc_name, {})
-    batch = ledger_rows(Ledger(doc, doc_name.split("/", 1)[1]))
+    batch = ledger_rows(Ledger.snapshot(doc, doc_name.split("/", 1)[1]))
     return await db.write_records(venue_id, batch, at_ms=at_ms)
 
 

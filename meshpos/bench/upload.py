@@ -1,0 +1,281 @@
+"""``meshpos bench upload``: how fast a relay empties a backlog into the console, and how fast a new relay
+takes over when the old one dies.
+
+* ``upload_s`` — a register holds a backlog of N real model sales made while the internet was down (its
+  console link is a loopback forwarder the bench cuts and restores); clock from the restore until the console
+  has materialised all N receipts into its tables. ``console_receipts_per_s`` = N / upload_s. Run on SQLite
+  and, when PostgreSQL binaries are installed (or ``--pg-url`` is given), on PostgreSQL.
+* ``failover_s`` — two register processes with internet; the relay is killed with SIGKILL and a sale is made
+  on the survivor at once; clock from the kill until that sale's receipt is at the console (the new relay
+  is uploading).
+
+The peer here is the same code on the other database: there is no comparable open-source relay to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
+from meshpos.config import Config
+from meshpos.console.db import open_console_db
+from meshpos.console.runner import register_venues
+from meshpos.console.server import ConsoleServer
+from meshpos.demo.internet import InternetSwitch
+from meshpos.model import Replica, Venue
+from meshpos.model.sample import CASHIER
+from meshpos.store import SqliteStore
+
+
+def progress(text: str) -> None:
+    print(f"bench upload: {text}", file=sys.stderr, flush=True)
+
+
+def add_upload_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--receipts", type=int, default=10_000, help="backlog size")
+    parser.add_argument(
+        "--pg-url", default="", help="PostgreSQL URL (default: a throwaway local cluster)"
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--no-failover", action="store_true", help="skip the failover run")
+    parser.add_argument(
+        "--heartbeat", type=float, default=1.0, help="heartbeat interval of the failover nodes"
+    )
+
+
+async def _backlog(config: Config, receipts: int) -> int:
+    """Real model sales written straight into the register's store (as if sold offline)."""
+    replica = Replica()
+    replica.apply("catalog", catalog_update())
+    venue = Venue(replica, device=config.node_id, role="register")
+    now = int(time.time() * 1000)
+    venue.open_shift_now(CASHIER, 10_000, now)
+    products = ["espresso", "croissant", "burger", "fries", "lemonade"]
+    for i in range(receipts):
+        order = venue.open_order(CASHIER, now + i)
+        venue.add_line(CASHIER, order.id, products[i % len(products)], 1 + i % 3, now + i)
+        venue.pay(CASHIER, order.id, "card" if i % 2 else "cash", now + i)
+        if (i + 1) % 2000 == 0:
+            progress(f"backlog {i + 1:,} / {receipts:,}")
+    replica.take_updates()
+    async with await SqliteStore.open(config.db_path) as store:
+        await store.append(
+            [(name, replica.doc(name).get_update()) for name in replica.names()],
+            meta={"receipt_seq": str(venue.receipt_seq)},
+        )
+    return venue.receipt_seq
+
+
+async def _run_upload(db_url: str, receipts: int, label: str) -> dict[str, Any]:
+    from meshpos.node import Node
+
+    with tempfile.TemporaryDirectory(prefix="meshpos-bench-upload-") as tmp:
+        root = Path(tmp)
+        authority = make_venue(root)
+        db = await open_console_db(db_url if db_url else f"sqlite:///{root / 'console.db'}")
+        try:
+            await register_venues(db, [authority.directory])
+            console = ConsoleServer(db, "127.0.0.1", 0)
+            port = await console.start()
+            internet = InternetSwitch("127.0.0.1", port)
+            await internet.start()
+            config = await make_device(
+                authority,
+                root,
+                "R1",
+                catalog=catalog_update(),
+                console_url=f"ws://127.0.0.1:{internet.port}",
+                console_token=authority.console_token,
+            )
+            progress(f"{label}: writing a backlog of {receipts:,} sales")
+            await _backlog(config, receipts)
+            internet.cut()
+            async with Node(config, discovery=False) as node:
+                await asyncio.sleep(2.5)  # past the election's settle time, as after a long outage
+                progress(f"{label}: internet restored; uploading")
+                start = time.perf_counter()
+                internet.restore()
+                while True:
+                    count = len(await db.records(authority.venue_id, "receipts"))
+                    status = node.status()
+                    if count >= receipts:
+                        break
+                    if status.upload:
+                        done, total = status.upload["done"], status.upload["total"]
+                        progress(f"{label}: uploading {done:,} / {total:,}; at console {count:,}")
+                    await asyncio.sleep(0.1)
+                upload_s = time.perf_counter() - start
+            await internet.stop()
+            await console.stop()
+        finally:
+            await db.close()
+    return {
+        "receipts": receipts,
+        "upload_s": round(upload_s, 3),
+        "console_receipts_per_s": round(receipts / upload_s, 1),
+    }
+
+
+async def _run_failover(heartbeat: float) -> dict[str, Any]:
+    """Two register processes; SIGKILL the relay; time until a sale on the survivor is at the console."""
+    import urllib.request
+
+    with tempfile.TemporaryDirectory(prefix="meshpos-bench-failover-") as tmp:
+        root = Path(tmp)
+        authority = make_venue(root)
+        db = await open_console_db(f"sqlite:///{root / 'console.db'}")
+        procs: dict[str, subprocess.Popen[str]] = {}
+        try:
+            await register_venues(db, [authority.directory])
+            console = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=heartbeat)
+            port = await console.start()
+            ready: dict[str, dict[str, Any]] = {}
+            for name in ("R1", "R2"):
+                config = await make_device(
+                    authority,
+                    root,
+                    name,
+                    catalog=catalog_update(),
+                    console_url=f"ws://127.0.0.1:{port}",
+                    console_token=authority.console_token,
+                    heartbeat_interval=heartbeat,
+                )
+                argv = [
+                    sys.executable,
+                    "-m",
+                    "meshpos",
+                    "node",
+                    "--config",
+                    str(root / f"{name}.toml"),
+                ]
+                if name == "R2":
+                    argv += ["--peer", f"R1@127.0.0.1:{ready['R1']['port']}"]
+                proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock runs
+                    argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+                )
+                procs[name] = proc
+                assert proc.stdout is not None
+                line = await asyncio.to_thread(proc.stdout.readline)
+                ready[name] = json.loads(line)
+                ready[name]["token"] = (config.data_dir / "api.token").read_text().strip()
+
+            def call(name: str, method: str, path: str, body: Any = None) -> Any:
+                request = urllib.request.Request(
+                    ready[name]["api"] + path,
+                    data=json.dumps(body).encode() if body is not None else None,
+                    method=method,
+                    headers={"Authorization": f"Bearer {ready[name]['token']}"},
+                )
+                opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+                with opener.open(request, timeout=10) as response:
+                    return json.loads(response.read())
+
+            async def status(name: str) -> dict[str, Any]:
+                result: dict[str, Any] = await asyncio.to_thread(call, name, "GET", "/status")
+                return result
+
+            deadline = time.monotonic() + 30
+            relay = ""
+            while time.monotonic() < deadline and not relay:
+                for name in procs:
+                    s = await status(name)
+                    if s["is_relay"] and s["colour"] == "green":
+                        relay = name
+                await asyncio.sleep(0.05)
+            if not relay:
+                raise RuntimeError("no relay was elected within 30 s")
+            survivor = "R2" if relay == "R1" else "R1"
+            await asyncio.to_thread(
+                call, survivor, "POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0}
+            )
+            progress(f"failover: killing relay {relay}")
+            procs[relay].send_signal(signal.SIGKILL)
+            killed = time.perf_counter()
+            order = await asyncio.to_thread(
+                call, survivor, "POST", "/api/orders", {"user": CASHIER}
+            )
+            await asyncio.to_thread(
+                call,
+                survivor,
+                "POST",
+                f"/api/orders/{order['id']}/lines",
+                {"user": CASHIER, "product_id": "espresso"},
+            )
+            paid = await asyncio.to_thread(
+                call,
+                survivor,
+                "POST",
+                f"/api/orders/{order['id']}/payments",
+                {"user": CASHIER, "method": "card"},
+            )
+            receipt = paid["receipt"]["id"]
+            while True:
+                rows = await db.records(authority.venue_id, "receipts")
+                if any(r["id"] == receipt for r in rows):
+                    break
+                if time.perf_counter() - killed > 60:
+                    raise RuntimeError("the survivor never uploaded within 60 s")
+                await asyncio.sleep(0.02)
+            failover_s = time.perf_counter() - killed
+            await console.stop()
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(10)
+            await db.close()
+    return {"failover_s": round(failover_s, 3), "heartbeat_interval_s": heartbeat}
+
+
+async def _main(args: argparse.Namespace) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "receipts": args.receipts,
+    }
+    report["sqlite"] = await _run_upload("", args.receipts, "sqlite")
+    if not args.no_postgres:
+        if args.pg_url:
+            report["postgresql"] = await _run_upload(args.pg_url, args.receipts, "postgresql")
+        else:
+            from meshpos.bench.pg import PostgresUnavailable, throwaway_postgres
+
+            try:
+                with throwaway_postgres(durable=True) as pg:
+                    url = await asyncio.to_thread(pg.create_database)
+                    report["postgresql"] = await _run_upload(url, args.receipts, "postgresql")
+            except PostgresUnavailable as exc:
+                report["postgresql"] = {"skipped": str(exc)}
+    report["upload_s"] = report["sqlite"]["upload_s"]
+    report["console_receipts_per_s"] = report["sqlite"]["console_receipts_per_s"]
+    if not args.no_failover:
+        report.update(await _run_failover(args.heartbeat))
+    report["targets"] = {"upload_s_sqlite_max": 5.0, "failover_s_max": 3.0}
+    return report
+
+
+def run_upload_bench(args: argparse.Namespace) -> int:
+    report = asyncio.run(_main(args))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for key, value in report.items():
+            print(f"{key}: {value}")
+    return 0

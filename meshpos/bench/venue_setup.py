@@ -1,0 +1,76 @@
+"""A throw-away venue for benchmarks: the venue CA, enrolled devices with node.toml, a seeded catalog.
+
+What ``meshpos enroll`` ends with, without the pairing round trip (enrollment is tested in tests/trust), and
+what a console would have authored (the sample catalog), written straight into each device's store. Nothing
+here touches the network: devices listen on loopback addresses only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from meshpos.config import Config, load_config
+from meshpos.model import Replica, Venue
+from meshpos.model.sample import sample_catalog
+from meshpos.store import SqliteStore
+from meshpos.trust import VenueAuthority, init_venue, save_identity
+from meshpos.trust.certs import new_private_key, private_key_pem
+from meshpos.trust.identity import identity_from_pems, new_csr
+
+
+def catalog_update() -> bytes:
+    """The sample catalog as the console authored it (its own client id, which no node uses)."""
+    replica = Replica()
+    sample_catalog(Venue(replica, device="console", role="console").catalog, pin_hash="x")
+    return replica.doc("catalog").get_update()
+
+
+def make_venue(root: Path, name: str = "Bench Venue") -> VenueAuthority:
+    """A new venue CA in ``root/venue``."""
+    return init_venue(root / "venue", name)
+
+
+def enroll_directly(authority: VenueAuthority, node_id: str, role: str, identity_dir: Path) -> None:
+    """Issue ``node_id`` a certificate and save its identity (key, certificate, venue CA)."""
+    key = new_private_key()
+    cert = authority.issue(new_csr(key, node_id), node_id, role)
+    save_identity(identity_dir, identity_from_pems(private_key_pem(key), cert, authority.ca_pem))
+
+
+async def seed_catalog(config: Config, update: bytes) -> None:
+    """Commit the catalog update to the device's store, as if it had synced it from the console."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    async with await SqliteStore.open(config.db_path) as store:
+        await store.append([("catalog", update)])
+
+
+async def make_device(
+    authority: VenueAuthority,
+    root: Path,
+    node_id: str,
+    *,
+    role: str = "register",
+    host: str = "127.0.0.1",
+    catalog: bytes | None = None,
+    **settings: Any,
+) -> Config:
+    """Enroll ``node_id``, write ``root/<node_id>.toml`` and return its config; seed ``catalog`` if given."""
+    data = root / node_id
+    enroll_directly(authority, node_id, role, data / "identity")
+    values: dict[str, Any] = {
+        "node_id": node_id,
+        "role": role,
+        "data_dir": str(data),
+        "listen_host": host,
+        "api_host": host,
+        "log_level": "WARNING",
+        **settings,
+    }
+    path = root / f"{node_id}.toml"
+    path.write_text("\n".join(["[node]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]))
+    config = load_config(path, env={})
+    if catalog is not None:
+        await seed_catalog(config, catalog)
+    return config
