@@ -20,12 +20,22 @@ log = logging.getLogger("meshpos")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    print(
-        "meshpos demo is not built yet: the whole-venue demo arrives with the mesh, relay and console "
-        "(issues 4, 5 and 7). The test suite runs with ./run test.",
-        file=sys.stderr,
+    import asyncio
+
+    from meshpos.demo.run import run_demo
+
+    if args.duration < 10 or args.rate <= 0:
+        raise MeshposError("--duration must be at least 10 s and --rate above 0")
+    return asyncio.run(
+        run_demo(
+            duration=args.duration,
+            rate=args.rate,
+            as_json=args.json,
+            serve=args.serve,
+            directory=args.dir,
+            heartbeat=args.heartbeat,
+        )
     )
-    return 3
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -105,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run a whole venue on loopback addresses")
+    demo.add_argument("--duration", type=float, default=120.0, help="seconds of business day")
+    demo.add_argument("--rate", type=float, default=2.0, help="sales per second, all registers")
+    demo.add_argument("--json", action="store_true", help="print the final report as JSON")
+    demo.add_argument("--serve", action="store_true", help="keep the venue running afterwards")
+    demo.add_argument("--dir", default=None, help="keep the venue's files here (must be empty)")
+    demo.add_argument("--heartbeat", type=float, default=0.5, help=argparse.SUPPRESS)
     demo.set_defaults(func=_cmd_demo)
 
     node = sub.add_parser("node", help="run a node (register or kds) until SIGTERM/SIGINT")
@@ -175,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
         bench_sub.add_parser("mesh", help="propagation and catch-up: our mesh vs pycrdt-websocket")
     )
     add_upload_arguments(
-        bench_sub.add_parser("upload", help="relay backlog upload (SQLite, PostgreSQL) and failover")
+        bench_sub.add_parser(
+            "upload", help="relay backlog upload (SQLite, PostgreSQL) and failover"
+        )
     )
     bench.set_defaults(func=_cmd_bench)
     return parser

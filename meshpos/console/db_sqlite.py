@@ -175,14 +175,27 @@ def inspect(path: Path) -> int:
         conn.close()
 
 
+async def _journal_wal(db: aiosqlite.Connection) -> list[Any]:
+    """Switch to WAL. Another process creating the same new file makes SQLite answer "locked"
+    at once (the busy handler is skipped when waiting could deadlock), so retry for a while."""
+    for attempt in range(100):
+        try:
+            return list(await db.execute_fetchall("PRAGMA journal_mode = WAL"))
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            await asyncio.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
 async def _prepare(db: aiosqlite.Connection, path: Path, version: int) -> None:
     try:
-        mode = list(await db.execute_fetchall("PRAGMA journal_mode = WAL"))
+        await db.execute("PRAGMA busy_timeout = 5000")
+        mode = await _journal_wal(db)
         if str(mode[0][0]).lower() != "wal":
             raise StoreError(f"{path}: SQLite refused WAL mode (got {mode[0][0]!r})")
         await db.execute("PRAGMA synchronous = FULL")
         await db.execute("PRAGMA foreign_keys = ON")
-        await db.execute("PRAGMA busy_timeout = 5000")
         if version:
             return
         await db.execute("BEGIN IMMEDIATE")

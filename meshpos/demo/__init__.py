@@ -1,0 +1,1 @@
+"""meshpos.demo: a whole venue on loopback addresses (``meshpos demo``)."""

@@ -1,0 +1,438 @@
+"""``meshpos demo``: a whole venue on this machine — console, 3 registers, a kitchen display — living
+through a business day with an internet outage, a killed register and a relay failover, then reconciled.
+
+Every node is its own ``meshpos node`` process with its own SQLite file on its own 127.x.y.N address
+(mDNS on loopback only); the console is a ``meshpos console`` process behind a loopback "internet" the
+demo can cut. Sales go through each register's JSON API, and a sale counts as created only once that API
+acknowledged it (it is durable on the register by then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshpos.demo.internet import InternetSwitch
+from meshpos.demo.venue import Device, build_venue, write_config
+from meshpos.errors import MeshposError
+from meshpos.model.sample import CASHIER, COOK, MANAGER
+
+PRODUCTS = ["espresso", "croissant", "burger", "fries", "lemonade"]
+
+
+@dataclass
+class Proc:
+    name: str
+    argv: list[str]
+    log: Path
+    process: asyncio.subprocess.Process | None = None
+    ready: dict[str, Any] = field(default_factory=dict)
+    token: str = ""
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=self.log.open("ab"),
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), 60)
+        if not line:
+            raise MeshposError(f"{self.name} did not start; see {self.log}")
+        self.ready = json.loads(line)
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    def kill(self) -> None:
+        if self.alive:
+            assert self.process is not None
+            self.process.send_signal(signal.SIGKILL)
+
+    async def stop(self) -> None:
+        if self.alive:
+            assert self.process is not None
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), 10)
+            except TimeoutError:
+                self.process.kill()
+        if self.process is not None:
+            await self.process.wait()
+
+
+def _http(
+    url: str, method: str = "GET", body: Any = None, token: str = "", timeout: float = 10
+) -> Any:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=timeout) as response:
+        return json.loads(response.read() or b"null")
+
+
+class Demo:
+    def __init__(self, root: Path, *, rate: float, duration: float, heartbeat: float) -> None:
+        self.root = root
+        self.rate = rate
+        self.duration = duration
+        self.heartbeat = heartbeat
+        self.rng = random.Random()
+        self.nodes: dict[str, Proc] = {}
+        self.devices: dict[str, Device] = {}
+        self.console: Proc | None = None
+        self.internet: InternetSwitch | None = None
+        self.venue_id = ""
+        self.created: dict[str, int] = {}  # receipt id -> total, acknowledged by a register
+        self.refused: dict[str, int] = {}  # register -> sales refused (node down, no shift…)
+        self.faults: list[str] = []
+        self.started = time.monotonic()
+        self._sales: set[asyncio.Task[None]] = set()
+
+    def say(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f}s] {text}", file=sys.stderr, flush=True)
+
+    # --- set-up -----------------------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        self.say(f"creating the venue in {self.root}")
+        authority, db_url, devices = await build_venue(
+            self.root, self.rng, heartbeat=self.heartbeat
+        )
+        self.venue_id = authority.venue_id
+        self.say(f"venue {authority.venue_id}: {len(devices)} devices enrolled with pairing codes")
+        py = sys.executable
+        self.console = Proc(
+            "console",
+            [
+                py,
+                "-m",
+                "meshpos",
+                "console",
+                "--db",
+                db_url,
+                "--port",
+                "0",
+                "--api-port",
+                "0",
+                "--venue",
+                str(authority.directory),
+                "--token-file",
+                str(self.root / "console-admin.token"),
+                "--heartbeat-interval",
+                str(self.heartbeat),
+            ],
+            self.root / "console.log",
+        )
+        await self.console.start()
+        self.console.token = (self.root / "console-admin.token").read_text().strip()
+        console_port = int(str(self.console.ready["console"]).rsplit(":", 1)[1])
+        self.internet = InternetSwitch("127.0.0.1", console_port)
+        await self.internet.start()
+        for device in devices:
+            write_config(
+                device,
+                console_url=f"ws://127.0.0.1:{self.internet.port}",
+                console_token=authority.console_token,
+                heartbeat=self.heartbeat,
+            )
+            self.devices[device.node_id] = device
+            self.nodes[device.node_id] = Proc(
+                device.node_id,
+                [py, "-m", "meshpos", "node", "--config", str(device.config)],
+                self.root / f"{device.node_id}.log",
+            )
+        await asyncio.gather(*(self.start_node(n) for n in self.nodes))
+        self.say("waiting for the mesh and the relay")
+        await self.until(lambda s: all(x.get("colour") == "green" for x in s.values()), 60)
+        for name in self.registers:
+            await self.api(name, "POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
+
+    async def start_node(self, name: str) -> None:
+        proc = self.nodes[name]
+        await proc.start()
+        proc.token = (self.devices[name].data_dir / "api.token").read_text().strip()
+
+    @property
+    def registers(self) -> list[str]:
+        return [n for n, d in self.devices.items() if d.role == "register"]
+
+    async def api(self, name: str, method: str, path: str, body: Any = None) -> Any:
+        proc = self.nodes[name]
+        return await asyncio.to_thread(_http, proc.ready["api"] + path, method, body, proc.token)
+
+    async def console_api(self, path: str) -> Any:
+        assert self.console is not None
+        url = f"{self.console.ready['api']}/api/venues/{self.venue_id}{path}"
+        return await asyncio.to_thread(_http, url, "GET", None, self.console.token, 60)
+
+    async def statuses(self) -> dict[str, dict[str, Any]]:
+        async def one(name: str) -> dict[str, Any]:
+            if not self.nodes[name].alive:
+                return {"colour": "down"}
+            try:
+                result: dict[str, Any] = await self.api(name, "GET", "/status")
+                return result
+            except (OSError, urllib.error.URLError):
+                return {"colour": "down"}
+
+        names = list(self.nodes)
+        return dict(zip(names, await asyncio.gather(*(one(n) for n in names)), strict=True))
+
+    async def until(self, done: Any, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if done(await self.statuses()):
+                return True
+            await asyncio.sleep(0.25)
+        return False
+
+    # --- the day ----------------------------------------------------------------------------------
+
+    async def sell(self, name: str) -> None:
+        try:
+            order = await self.api(name, "POST", "/api/orders", {"user": CASHIER})
+            for _ in range(self.rng.randint(1, 3)):
+                line = {"user": CASHIER, "product_id": self.rng.choice(PRODUCTS), "quantity": 1}
+                await self.api(name, "POST", f"/api/orders/{order['id']}/lines", line)
+            if self.rng.random() < 0.5:
+                await self.api(
+                    name, "POST", f"/api/orders/{order['id']}/kitchen", {"user": CASHIER}
+                )
+            method = self.rng.choice(["card", "cash"])
+            paid = await self.api(
+                name,
+                "POST",
+                f"/api/orders/{order['id']}/payments",
+                {"user": CASHIER, "method": method},
+            )
+        except (OSError, urllib.error.URLError) as exc:
+            self.refused[name] = self.refused.get(name, 0) + 1
+            if isinstance(exc, urllib.error.HTTPError) and exc.code == 422:
+                with contextlib.suppress(
+                    Exception
+                ):  # e.g. the shift was lost with a wiped register
+                    await self.api(
+                        name, "POST", "/api/shifts", {"user": MANAGER, "opening_cash": 0}
+                    )
+            return
+        receipt = paid.get("receipt")
+        if receipt:
+            self.created[receipt["id"]] = receipt["total"]
+
+    async def cashiers(self, stop: asyncio.Event) -> None:
+        period = 1.0 / self.rate
+        while not stop.is_set():
+            alive = [n for n in self.registers if self.nodes[n].alive]
+            if alive:
+                sale = asyncio.create_task(self.sell(self.rng.choice(alive)))
+                self._sales.add(sale)
+                sale.add_done_callback(self._sales.discard)
+            await asyncio.sleep(period * self.rng.uniform(0.5, 1.5))
+
+    async def cook(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(Exception):
+                tickets = await self.api("K1", "GET", "/api/kitchen/tickets")
+                for ticket in tickets[:3]:
+                    if ticket.get("state") not in ("done", "served"):
+                        await self.api(
+                            "K1",
+                            "POST",
+                            f"/api/kitchen/tickets/{ticket['id']}/bump",
+                            {"user": COOK},
+                        )
+            await asyncio.sleep(1.0)
+
+    async def faults_schedule(self, stop: asyncio.Event) -> None:
+        d = self.duration
+        assert self.internet is not None
+        steps = [
+            (0.15 * d, "internet outage begins", self.internet.cut),
+            (0.35 * d, "internet is back", self.internet.restore),
+            (0.45 * d, "register R2 killed (kill -9)", lambda: self.nodes["R2"].kill()),
+            (0.55 * d, "register R2 restarts", None),
+            (0.65 * d, "the relay is killed (kill -9)", None),
+            (0.80 * d, "the old relay restarts", None),
+        ]
+        killed_relay = ""
+        for at, what, action in steps:
+            await asyncio.sleep(max(0.0, self.started + at - time.monotonic()))
+            if stop.is_set():
+                return
+            if what.startswith("register R2 restarts"):
+                await self.start_node("R2")
+            elif what.startswith("the relay is killed"):
+                statuses = await self.statuses()
+                killed_relay = next((n for n, s in statuses.items() if s.get("is_relay")), "")
+                if not killed_relay:
+                    self.faults.append("no relay to kill at that moment")
+                    continue
+                self.nodes[killed_relay].kill()
+                what = f"the relay {killed_relay} is killed (kill -9)"
+            elif what.startswith("the old relay restarts"):
+                if not killed_relay:
+                    continue
+                await self.start_node(killed_relay)
+                what = f"the old relay {killed_relay} restarts"
+            elif action is not None:
+                action()
+            self.faults.append(what)
+            self.say(what)
+
+    async def show(self, stop: asyncio.Event, quiet: bool) -> None:
+        while not stop.is_set():
+            statuses = await self.statuses()
+            if not quiet:
+                rows = []
+                for name, s in statuses.items():
+                    colour = s.get("colour", "?")
+                    relay = " relay" if s.get("is_relay") else ""
+                    rows.append(f"{name} {colour:<6} pending {s.get('pending', '-'):>5}{relay}")
+                self.say(f"sales acknowledged {len(self.created):>4} | " + " | ".join(rows))
+            await asyncio.sleep(2.0)
+
+    async def day(self, quiet: bool) -> None:
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(self.cashiers(stop)),
+            asyncio.create_task(self.cook(stop)),
+            asyncio.create_task(self.faults_schedule(stop)),
+            asyncio.create_task(self.show(stop, quiet)),
+        ]
+        await asyncio.sleep(self.duration)
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0.5)  # sales already started finish
+
+    # --- the reckoning ----------------------------------------------------------------------------
+
+    async def reconcile(self) -> dict[str, Any]:
+        assert self.internet is not None
+        self.internet.restore()
+        for name, proc in self.nodes.items():
+            if not proc.alive:
+                await self.start_node(name)
+        self.say("day over: waiting until every register says All data is synced")
+        synced = await self.until(
+            lambda s: all(
+                x.get("colour") == "green" and x.get("pending") == 0
+                for n, x in s.items()
+                if self.devices[n].role == "register"
+            ),
+            90,
+        )
+        start = time.monotonic()
+        while True:  # the console materialises shortly after it receives
+            at_console = await self.console_api("/receipts")
+            if {r["id"] for r in at_console} >= set(self.created) or time.monotonic() - start > 30:
+                break
+            await asyncio.sleep(0.5)
+        ids = [r["id"] for r in at_console]
+        lost = sorted(set(self.created) - set(ids))
+        duplicated = len(ids) - len(set(ids))
+        console_total = sum(r["total"] for r in at_console if r["id"] in self.created)
+        return {
+            "venue": self.venue_id,
+            "duration_s": self.duration,
+            "rate_per_s": self.rate,
+            "faults": self.faults,
+            "receipts_created": len(self.created),
+            "receipts_at_console": len(ids),
+            "lost": len(lost),
+            "duplicated": duplicated,
+            "totals_match": console_total == sum(self.created.values())
+            and len(ids) == len(set(ids)) == len(self.created),
+            "all_registers_synced": synced,
+            "sales_refused_while_down": dict(self.refused),
+        }
+
+    def addresses(self) -> list[str]:
+        lines = []
+        for name, proc in self.nodes.items():
+            page = "/kitchen" if self.devices[name].role == "kds" else "/"
+            lines.append(f"  {name}: {proc.ready.get('api', '?')}{page}")
+        if self.console is not None:
+            lines.append(
+                f"  console API: {self.console.ready.get('api')}/api/venues/{self.venue_id}/status"
+            )
+        return lines
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(*(p.stop() for p in self.nodes.values()), return_exceptions=True)
+        if self.console is not None:
+            await self.console.stop()
+        if self.internet is not None:
+            await self.internet.stop()
+
+
+def _empty_dir(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    if any(root.iterdir()):
+        raise MeshposError(f"--dir {root}: must be empty (the demo creates a new venue there)")
+    return root
+
+
+async def run_demo(
+    *,
+    duration: float,
+    rate: float,
+    as_json: bool,
+    serve: bool,
+    directory: str | None,
+    heartbeat: float,
+) -> int:
+    with contextlib.ExitStack() as stack:
+        if directory:
+            root = Path(directory)
+            root.mkdir(parents=True, exist_ok=True)
+            if any(root.iterdir()):
+                raise MeshposError(
+                    f"--dir {root}: must be empty (the demo creates a new venue there)"
+                )
+        else:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="meshpos-demo-")))
+        demo = Demo(root, rate=rate, duration=duration, heartbeat=heartbeat)
+        try:
+            await demo.setup()
+            demo.say("pages:\n" + "\n".join(demo.addresses()))
+            await demo.day(quiet=False)
+            report = await demo.reconcile()
+            if as_json:
+                print(json.dumps(report, indent=2), flush=True)
+            else:
+                print(
+                    f"receipts created {report['receipts_created']}, at the console "
+                    f"{report['receipts_at_console']}, lost {report['lost']}, duplicated "
+                    f"{report['duplicated']}, totals match: {report['totals_match']}",
+                    flush=True,
+                )
+            if serve:
+                demo.say("serving; press Ctrl-C to stop\n" + "\n".join(demo.addresses()))
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
+                await stop.wait()
+        finally:
+            await demo.shutdown()
+    ok = report["lost"] == 0 and report["duplicated"] == 0 and report["totals_match"]
+    return 0 if ok else 1
