@@ -22,9 +22,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
-from meshpos.console.materialise import materialise
+from meshpos.console.materialise import ledger_rows
 from meshpos.errors import MeshposError
-from meshpos.model import Replica, Venue
+from meshpos.model import Ledger, Replica, Venue
 from meshpos.sync import (
     ClientIdAlarm,
     DocumentChanged,
@@ -184,7 +184,12 @@ class VenueHub:
         await asyncio.sleep(self.materialise_delay)
         while self._dirty:
             name = self._dirty.pop()
-            result = await materialise(self.db, self.venue_id, name, self.replica.doc(name))
+            # export on this thread (the doc's), build the rows on a worker: a big day must not stall
+            # the relays' sessions
+            texts = Ledger.export(self.replica.doc(name))
+            date = name.split("/", 1)[1]
+            batch = await asyncio.to_thread(lambda: ledger_rows(Ledger.from_export(texts, date)))
+            result = await self.db.write_records(self.venue_id, batch)
             self.counters["materialised"] += 1
             for alarm in result.alarms:
                 self.counters["alarms"] += 1

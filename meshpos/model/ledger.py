@@ -232,12 +232,28 @@ class Ledger:
         self._orders: list[Order] | None = None
         self._roots: dict[str, Any] = {key: doc.get(key, type=Map) for key in _ROOTS}
         if snapshot:
-            # pycrdt's to_py walks the tree in Python; its JSON export runs in Rust
-            self._roots = {key: json.loads(str(root)) for key, root in self._roots.items()}
+            self._roots = {key: json.loads(text) for key, text in self.export(doc).items()}
 
     @classmethod
     def snapshot(cls, doc: Doc[Any], date: str) -> Ledger:
         return cls(doc, date, snapshot=True)
+
+    @staticmethod
+    def export(doc: Doc[Any]) -> dict[str, str]:
+        """Each root as JSON text (pycrdt's Rust export: fast, and the only part that needs the doc's
+        thread); :meth:`from_export` can then read it on any thread."""
+        return {key: str(doc.get(key, type=Map)) for key in _ROOTS}
+
+    @classmethod
+    def from_export(cls, texts: dict[str, str], date: str) -> Ledger:
+        ledger = cls.__new__(cls)
+        ledger.doc = Doc()  # placeholder: a read-only ledger never touches it
+        ledger.date = date
+        ledger.name = f"ledger/{date}"
+        ledger.readonly = True
+        ledger._orders = None
+        ledger._roots = {key: json.loads(texts.get(key) or "{}") for key in _ROOTS}
+        return ledger
 
     def _writable(self, root: str) -> Any:
         if self.readonly:
