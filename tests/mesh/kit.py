@@ -1,4 +1,8 @@
-"""Test kit for real nodes: a venue, enrolled devices, seeded catalogs and node processes."""
+"""Test kit for real nodes: a venue, enrolled devices, seeded catalogs and node processes.
+
+``make_venue``, ``enroll_directly`` and the catalog come from :mod:`meshpos.bench.venue_setup` (the
+benchmarks need them too); this module adds synchronous set-up and the process wrappers.
+"""
 
 from __future__ import annotations
 
@@ -15,35 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshpos.config import Config, load_config
-from meshpos.model import Replica, Venue
-from meshpos.model.sample import sample_catalog
-from meshpos.store import SqliteStore
-from meshpos.trust import VenueAuthority, init_venue, save_identity
-from meshpos.trust.certs import new_private_key, private_key_pem
-from meshpos.trust.identity import identity_from_pems, new_csr
-
-
-def catalog_update() -> bytes:
-    """The sample catalog as the console authored it (a client id no node uses)."""
-    replica = Replica()
-    sample_catalog(Venue(replica, device="console", role="console").catalog, pin_hash="x")
-    return replica.doc("catalog").get_update()
-
+from meshpos.bench.venue_setup import catalog_update, enroll_directly, seed_catalog
+from meshpos.bench.venue_setup import make_venue as make_venue
+from meshpos.config import load_config
+from meshpos.trust import VenueAuthority
 
 CATALOG = catalog_update()
-
-
-def make_venue(root: Path) -> VenueAuthority:
-    return init_venue(root / "venue", "Test Venue")
-
-
-def enroll_directly(authority: VenueAuthority, node_id: str, role: str, identity_dir: Path) -> None:
-    """What ``meshpos enroll`` ends with, without the pairing round trip (tested in tests/trust)."""
-    key = new_private_key()
-    cert = authority.issue(new_csr(key, node_id), node_id, role)
-    identity = identity_from_pems(private_key_pem(key), cert, authority.ca_pem)
-    save_identity(identity_dir, identity)
 
 
 def make_device(
@@ -72,17 +53,10 @@ def make_device(
     path.write_text("\n".join(lines) + "\n")
     if catalog:
         config = load_config(path, env={})
-        with concurrent.futures.ThreadPoolExecutor(
-            1
-        ) as pool:  # callable from inside a running loop
-            pool.submit(asyncio.run, _seed(config)).result()
+        # a thread of its own, so tests can call this from inside a running event loop
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, seed_catalog(config, CATALOG)).result()
     return path
-
-
-async def _seed(config: Config) -> None:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    async with await SqliteStore.open(config.db_path) as store:
-        await store.append([("catalog", CATALOG)])
 
 
 def get_json(url: str, timeout: float = 3.0) -> Any:
