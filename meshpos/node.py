@@ -52,7 +52,6 @@ from meshpos.sync import (
     PeerJoined,
     PeerLive,
     RelayChanged,
-    SessionConfig,
     SyncConfig,
     SyncEvent,
     Synchronizer,
@@ -177,22 +176,13 @@ class Node:
         assert self._store is not None
         client_id = new_client_id(self._rng)  # fresh at every start, never persisted
         replica = Replica(client_id=client_id)
-        hb = self.config.heartbeat_interval
         sync = Synchronizer(
             venue=identity.venue_id,
             node_id=self.config.node_id,
             role=self.config.role,
             client_id=client_id,
             priority=self.config.priority,
-            config=SyncConfig(
-                heartbeat_interval=hb,
-                anti_entropy_interval=5 * hb,
-                session=SessionConfig(
-                    max_message_size=MAX_MESSAGE_SIZE,
-                    hello_timeout=max(10 * hb, 5.0),
-                    idle_timeout=max(5 * hb, 2.0),
-                ),
-            ),
+            config=SyncConfig.paced(self.config.heartbeat_interval, MAX_MESSAGE_SIZE),
             doc_factory=replica.doc,
         )
         for name, update in (await load_open_documents(self._store)).items():

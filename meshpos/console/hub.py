@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import ledger_rows
+from meshpos.console.records import RecordBatch
 from meshpos.errors import MeshposError
 from meshpos.model import Ledger, Replica, Venue
 from meshpos.sync import (
@@ -30,7 +31,6 @@ from meshpos.sync import (
     DocumentChanged,
     PeerClosed,
     PeerJoined,
-    SessionConfig,
     SyncConfig,
     Synchronizer,
     UpdateRejected,
@@ -66,15 +66,7 @@ class VenueHub:
             node_id=CONSOLE_NODE,
             role="console",
             client_id=client_id,
-            config=SyncConfig(
-                heartbeat_interval=heartbeat_interval,
-                anti_entropy_interval=5 * heartbeat_interval,
-                session=SessionConfig(
-                    max_message_size=max_message_size,
-                    hello_timeout=max(10 * heartbeat_interval, 5.0),
-                    idle_timeout=max(5 * heartbeat_interval, 2.0),
-                ),
-            ),
+            config=SyncConfig.paced(heartbeat_interval, max_message_size),
             doc_factory=self.replica.doc,
         )
         self.venue = Venue(self.replica, device=CONSOLE_NODE, role="console")
@@ -188,7 +180,7 @@ class VenueHub:
             # the relays' sessions
             texts = Ledger.export(self.replica.doc(name))
             date = name.split("/", 1)[1]
-            batch = await asyncio.to_thread(lambda: ledger_rows(Ledger.from_export(texts, date)))
+            batch = await asyncio.to_thread(_rows_from_export, texts, date)
             result = await self.db.write_records(self.venue_id, batch)
             self.counters["materialised"] += 1
             for alarm in result.alarms:
@@ -209,3 +201,7 @@ class VenueHub:
             "counters": dict(self.counters),
             "rejections": list(self.rejections[-20:]),
         }
+
+
+def _rows_from_export(texts: dict[str, str], date: str) -> RecordBatch:
+    return ledger_rows(Ledger.from_export(texts, date))

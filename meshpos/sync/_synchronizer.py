@@ -87,6 +87,20 @@ class SyncConfig:
     settle_heartbeats: float = 2.0  # after start, listen this long before claiming the relay role
     session: SessionConfig = field(default_factory=SessionConfig)
 
+    @classmethod
+    def paced(cls, heartbeat_interval: float, max_message_size: int) -> SyncConfig:
+        """Timeouts that scale with the heartbeat, as nodes and the console use them."""
+        hb = heartbeat_interval
+        return cls(
+            heartbeat_interval=hb,
+            anti_entropy_interval=5 * hb,
+            session=SessionConfig(
+                max_message_size=max_message_size,
+                hello_timeout=max(10 * hb, 5.0),
+                idle_timeout=max(5 * hb, 2.0),
+            ),
+        )
+
     def __post_init__(self) -> None:
         if self.heartbeat_interval <= 0 or self.anti_entropy_interval <= 0:
             raise LocalProtocolError("intervals must be positive")
