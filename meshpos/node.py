@@ -110,6 +110,7 @@ class Node:
         self._links: Links | None = None
         self._discovery: Discovery | None = None
         self._deny: DenyList | None = None
+        self._deny_changed = False
         self._pump_lock = asyncio.Lock()
         self._uncommitted: list[tuple[str, bytes, bool]] = []
         self._ticker: asyncio.Task[None] | None = None
@@ -155,6 +156,7 @@ class Node:
             )
         self._identity = identity
         self._deny = DenyList(identity.ca_pem)
+        self._deny_changed = False
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self._store = await SqliteStore.open(config.db_path)
         try:
@@ -197,6 +199,9 @@ class Node:
 
         replica.on_open = observe
         seq = await self._store.get_meta("receipt_seq")
+        assert self._deny is not None
+        for entry in json.loads(await self._store.get_meta("denylist") or "[]"):
+            self._deny.add(entry)
         self._replica, self._sync = replica, sync
         self._venue = Venue(
             replica, device=self.config.node_id, role=self.config.role, receipt_seq=int(seq or 0)
@@ -412,11 +417,15 @@ class Node:
                 if not self._uncommitted:
                     break
                 batch = self._uncommitted
-                meta = None
+                meta: dict[str, str] = {}
                 if any(local for _, _, local in batch) and self._venue is not None:
-                    meta = {"receipt_seq": str(self._venue.receipt_seq)}
-                await store.append([(doc, update) for doc, update, _ in batch], meta=meta)
+                    meta["receipt_seq"] = str(self._venue.receipt_seq)
+                if self._deny_changed and self._deny is not None:
+                    meta["denylist"] = json.dumps(self._deny.entries())
+                await store.append([(doc, update) for doc, update, _ in batch], meta=meta or None)
                 del self._uncommitted[: len(batch)]
+                if "denylist" in meta:
+                    self._deny_changed = False
                 self.counters["commits"] += 1
             self._flush_links()
 
@@ -471,10 +480,13 @@ class Node:
     # --- revocation -------------------------------------------------------------------------------
 
     def _refresh_denylist(self) -> None:
+        """Learn CA-signed revocations from the ``denylist`` document, and put back any verified entry
+        the document lost: deletions carry no author in Yjs, so a peer could erase one; every node that
+        knows it writes it again, and keeps its own copy in the store (``meta``)."""
         if self._replica is None or self._deny is None:
             return
-        entries = self._replica.doc("denylist").get("revoked", type=Map)
-        for device, raw in entries.items():
+        revoked = self._replica.doc("denylist").get("revoked", type=Map)
+        for device, raw in revoked.items():
             if self._deny.is_revoked(device):
                 continue
             try:
@@ -483,10 +495,15 @@ class Node:
                 entry = None
             if isinstance(entry, dict) and self._deny.add(entry):
                 log.warning("device %s is revoked", device)
+                self._deny_changed = True
                 if self._links is not None:
                     self._links.drop(device, "revoked")
             else:
                 log.warning("ignoring an invalid revocation entry for %r", device)
+        for entry in self._deny.entries():
+            text = json.dumps(entry, sort_keys=True)
+            if revoked.get(str(entry["device"])) != text:
+                revoked[str(entry["device"])] = text  # repaired; the change is committed and sent
 
     def is_revoked(self, device_id: str) -> bool:
         return self._deny is not None and self._deny.is_revoked(device_id)

@@ -103,8 +103,10 @@ class PeerDiscovery(Protocol):
     async def stop(self) -> None: ...
 
 
-def service_name(node_id: str) -> str:
-    return f"{node_id}.{SERVICE_TYPE}"
+def service_name(node_id: str, venue: str = "") -> str:
+    """Our mDNS instance name. It carries part of the venue hash: two venues sharing a LAN (a food court)
+    may both have an ``R1``, and mDNS instance names must be unique on the link."""
+    return f"{node_id}-{venue[:8]}.{SERVICE_TYPE}" if venue else f"{node_id}.{SERVICE_TYPE}"
 
 
 def make_txt(*, venue: str, node_id: str, role: str) -> dict[bytes, bytes | None]:
@@ -160,7 +162,7 @@ def classify(
     node = _ascii(txt, b"node")
     if node is None or not NODE_ID.match(node):
         return "malformed: TXT node is missing or not a valid node id"
-    if node != label:
+    if label not in (node, service_name(node, their_venue)[: -len(suffix)]):
         return f"malformed: TXT node {node!r} does not match the service name {label!r}"
     role = _ascii(txt, b"role")
     if role is None or not ROLE.match(role):
@@ -221,7 +223,7 @@ class _DiscoveryBase:
         self.interfaces = list(interfaces)
         self.reannounce_interval = float(reannounce_interval)
         self._ad = PeerAd(node_id, role, venue_hash(venue_id), address, port, PROTOCOL_VERSION)
-        self._name = service_name(node_id)
+        self._name = service_name(node_id, self._ad.venue)
         self._on_found = on_found
         self._on_removed = on_removed
         self._known: dict[str, PeerAd] = {}  # service name (lower case) -> last reported ad

@@ -130,12 +130,14 @@ class Links:
             return
         for message in messages:
             link.outbox.put_nowait(message)
+            if not message:  # a dead peer never drains nor answers the close: bound the wait
+                link.tasks.append(asyncio.create_task(self._close_within(link, 2.0)))
 
     def drop(self, device_id: str, reason: str) -> None:
         link = self._by_node.get(device_id)
         if link is not None:
             log.warning("dropping the link to %s: %s", device_id, reason)
-            link.outbox.put_nowait(b"")
+            self.send(link.key, [b""])
 
     def peer_found(self, node_id: str, host: str, port: int) -> None:
         """Discovery names a peer (again): remember where it is and make sure someone dials."""
@@ -252,9 +254,12 @@ class Links:
                     await conn.close(1000, "already linked")
                     continue
                 link = self._open(peer, conn, dialled_by=s.node_id)
+                opened = asyncio.get_running_loop().time()
                 await link.closed.wait()
-                backoff = s.backoff_min
-                continue
+                if asyncio.get_running_loop().time() - opened > s.backoff_max:
+                    backoff = s.backoff_min  # a link that lasted: redial at once
+                    continue
+                # the peer closed right away (refused us, or restarting): back off, never storm
             await asyncio.sleep(backoff * (0.5 + self.rng.random()))
             backoff = min(backoff * 2, s.backoff_max)
 
@@ -278,6 +283,8 @@ class Links:
         try:
             while (data := await link.conn.recv()) is not None:
                 await self.handler.link_data(link.key, data)
+            if link.conn.violation:
+                self._refuse("websocket", link.peer.device_id, link.conn.violation)
         finally:
             await self._finish(link, link.conn.close_reason or "connection ended")
 
@@ -285,9 +292,16 @@ class Links:
         while True:
             data = await link.outbox.get()
             if not data:
-                await link.conn.close(1000, "bye")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(link.conn.close(1000, "bye"), 2.0)
+                await self._finish(link, link.conn.close_reason or "closed by this node")
                 return
             await link.conn.send(data)
+
+    async def _close_within(self, link: _Link, grace: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(link.closed.wait(), grace)
+        await self._finish(link, link.conn.close_reason or "closed by this node")
 
     async def _finish(self, link: _Link, reason: str) -> None:
         if link.closed.is_set():

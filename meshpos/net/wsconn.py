@@ -14,6 +14,8 @@ import ssl
 from collections.abc import Awaitable, Callable
 
 from websockets.client import ClientProtocol
+from websockets.exceptions import PayloadTooBig
+from websockets.exceptions import ProtocolError as WsProtocolError
 from websockets.frames import Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
@@ -54,6 +56,7 @@ class WsConnection:
         self._pending: list[bytes] = []  # whole messages parsed but not yet returned
         self._fragments: list[bytes] | None = None
         self.close_reason = ""
+        self.violation = ""  # set when the peer broke the websocket protocol (size, text, framing)
         peername = writer.get_extra_info("peername")
         self.remote = f"{peername[0]}:{peername[1]}" if peername else "?"
 
@@ -106,6 +109,10 @@ class WsConnection:
         exc = self._protocol.parser_exc
         if exc is not None and not self.close_reason:
             self.close_reason = f"bad websocket data ({exc})"
+        if isinstance(exc, PayloadTooBig | WsProtocolError):
+            self.violation = f"bad websocket data ({exc})"
+        elif self.close_reason == "peer sent a text message":
+            self.violation = self.close_reason
 
     async def send(self, data: bytes) -> None:
         if self._protocol.state is not State.OPEN:
@@ -186,6 +193,13 @@ async def _read_handshake(
         for i, event in enumerate(events):
             if isinstance(event, kind):
                 return event, events[i + 1 :]
+        problem = protocol.handshake_exc or protocol.parser_exc
+        if problem is not None:
+            for chunk in protocol.data_to_send():  # e.g. websockets' own 400 reply
+                if chunk:
+                    writer.write(chunk)
+            what = "response" if kind is Response else "request"
+            raise LinkRefused("websocket", f"bad upgrade {what} ({problem})")
         if not data:
             raise LinkRefused("websocket", "connection closed during the websocket handshake")
 

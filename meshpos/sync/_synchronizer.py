@@ -65,7 +65,7 @@ from meshpos.sync._session import (
     State,
     SyncCompleted,
 )
-from meshpos.sync._updates import EMPTY_UPDATE, has_structs_from
+from meshpos.sync._updates import EMPTY_STATE_VECTOR, EMPTY_UPDATE, has_structs_from
 
 log = logging.getLogger("meshpos.sync")
 
@@ -345,7 +345,14 @@ class Synchronizer:
         message = event.message
         name = message.doc
         if isinstance(message, SyncStep1):
-            doc = self.open_doc(name)
+            doc = self._docs.get(name)
+            if doc is None:
+                # Nothing to give; ask back, and open the document only when content arrives. Opening
+                # every name a peer mentions would let one peer make the whole mesh hold (and advertise
+                # in every heartbeat) thousands of empty days.
+                session.send(SyncStep2(name, EMPTY_UPDATE))
+                session.send(SyncStep1(name, EMPTY_STATE_VECTOR))
+                return
             reply = EMPTY_UPDATE
             if may_deliver(self.role, name):
                 try:
@@ -442,7 +449,7 @@ class Synchronizer:
             relay=self._relay_claim,
             seq=self._seq,
             console=self._console_view(),
-            pending={name: self.pending(name) for name in self._docs},
+            pending={name: n for name in self._docs if (n := self.pending(name))},
         )
 
     def _console_view(self) -> dict[str, dict[int, int]]:

@@ -19,6 +19,7 @@ from meshpos.sync._bytes import MAX_VAR_UINT
 from meshpos.sync._codec import encode_state_vector
 
 EMPTY_UPDATE = b"\x00\x00"
+EMPTY_STATE_VECTOR = b"\x00"
 
 
 def has_structs_from(update: bytes, lower: Mapping[int, int]) -> bool:

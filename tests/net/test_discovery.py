@@ -209,10 +209,15 @@ async def test_four_nodes_find_each_other_and_ignore_another_venue(
     assert nodes[0].d.peers[nodes[3].id].role == "kds"
     assert nodes[0].d.peers[nodes[1].id].protocol == PROTOCOL_VERSION
     # The stranger hears all of us and we hear it; nobody reports the other venue.
-    await until(lambda: bool(skip_reasons(caplog, service_name(stranger.id))), what="skip log")
+    await until(
+        lambda: bool(skip_reasons(caplog, service_name(stranger.id, stranger.d.ad.venue))),
+        what="skip log",
+    )
     assert stranger.found == []
     assert stranger.d.peers == {}
-    assert skip_reasons(caplog, service_name(stranger.id))[0].startswith("other venue")
+    assert skip_reasons(caplog, service_name(stranger.id, stranger.d.ad.venue))[0].startswith(
+        "other venue"
+    )
     assert stranger.d.ad.venue != venue_hash(h.venue)
 
 

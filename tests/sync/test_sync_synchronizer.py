@@ -11,6 +11,7 @@ from meshpos.errors import LocalProtocolError
 from meshpos.model import Replica, decode_state_vector
 from meshpos.sync import (
     ClientIdAlarm,
+    DocReceived,
     DocumentChanged,
     Hello,
     LocalWriteRefused,
@@ -20,6 +21,7 @@ from meshpos.sync import (
     SyncConfig,
     Synchronizer,
     SyncStep1,
+    SyncStep2,
     SyncUpdate,
     UpdateRejected,
     decode,
@@ -108,7 +110,8 @@ def test_updates_go_to_every_other_peer_but_their_origin() -> None:
     back_to_a = [decode(d) for d in b.data_to_send(kb)]
     on_to_c = [decode(d) for d in b.data_to_send(kb2)]
     assert not any(isinstance(m, SyncUpdate) for m in back_to_a)
-    assert [type(m) for m in on_to_c] == [SyncUpdate]
+    # b opened the day with that update, so it also asks c for the day (step 1) before forwarding
+    assert [type(m) for m in on_to_c if not isinstance(m, SyncStep1)] == [SyncUpdate]
     for data in [encode(m) for m in on_to_c]:
         c.receive_data(kc, data)
     assert set(records(c, LEDGER)) == {"p1"}
@@ -217,10 +220,16 @@ def test_a_peer_announcing_our_client_id_raises_an_alarm_and_is_closed() -> None
     assert key not in reg.sessions
 
 
-def test_step1_for_a_document_we_lack_opens_it_and_answers() -> None:
+def test_step1_for_a_document_we_lack_asks_back_and_opens_it_only_with_content() -> None:
     reg = node("r1")
     peer, key = raw_peer(reg, Hello(VENUE, "r2", "register", "x", 5))
     peer.send(SyncStep1(KITCHEN, b"\x00"))
+    flush(reg, key, peer)
+    assert KITCHEN not in reg.docs  # a name alone opens nothing
+    received = [e.message for e in peer.events_received() if isinstance(e, DocReceived)]
+    asked = [m for m in received if isinstance(m, SyncStep1) and m.doc == KITCHEN]
+    assert asked, "we ask the peer for what it has"
+    peer.send(SyncStep2(KITCHEN, write(node("r3"), KITCHEN, "t1")))
     flush(reg, key, peer)
     assert KITCHEN in reg.docs
 
