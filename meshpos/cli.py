@@ -95,6 +95,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from meshpos.bench.mesh import run_mesh_bench
 
         return run_mesh_bench(args)
+    if args.what == "all":
+        from meshpos.bench.all import run_all_bench
+
+        return run_all_bench(args)
     if args.what == "upload":
         from meshpos.bench.upload import run_upload_bench
 
@@ -184,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument(
         "--dir", default=None, help="directory for the database files (default: a temp dir)"
     )
+    from meshpos.bench.all import add_all_arguments
     from meshpos.bench.mesh import add_mesh_arguments
     from meshpos.bench.upload import add_upload_arguments
 
@@ -194,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
         bench_sub.add_parser(
             "upload", help="relay backlog upload (SQLite, PostgreSQL) and failover"
         )
+    )
+    add_all_arguments(
+        bench_sub.add_parser("all", help="store, mesh and upload benchmarks in one report")
     )
     bench.set_defaults(func=_cmd_bench)
     return parser
