@@ -6,6 +6,8 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from meshpos.config import load_config
 from meshpos.console.db import open_console_db
 from meshpos.console.runner import register_venues
@@ -122,3 +124,76 @@ async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
     finally:
         await console.stop()
         await db.close()
+
+
+async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_console_catalog(
+    tmp_path: Path,
+) -> None:
+    from meshpos.demo.internet import InternetSwitch
+    from meshpos.errors import ClearCacheRefused
+
+    authority = make_venue(tmp_path)
+    db = await open_console_db(f"sqlite:///{tmp_path / 'console.db'}")
+    await register_venues(db, [authority.directory])
+    console = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
+    internet = InternetSwitch("127.0.0.1", await console.start())
+    await internet.start()
+    common = {"heartbeat_interval": 0.2}
+    r1_path = make_device(
+        authority,
+        tmp_path,
+        "R1",
+        console_url=f"ws://127.0.0.1:{internet.port}",
+        console_token=authority.console_token,
+        **common,
+    )
+    r2_path = make_device(authority, tmp_path, "R2", **common)  # no internet of its own
+    r1 = Node(load_config(r1_path, env={}), discovery=False)
+    r2 = Node(load_config(r2_path, env={}), discovery=False)
+    try:
+        await r1.start()
+        await r2.start()
+        r1.add_peer("R2", "127.0.0.1", r2.port)
+        await until(lambda: r2.status().colour == "green", 10, "R2 green through the relay")
+        # the console's catalog arrives on R2 (the seeded one was the same: both come from the console)
+        hub = await console.hub(authority.venue_id)
+        await hub.edit(
+            lambda v: v.catalog.put_product(
+                dataclasses.replace(v.catalog.product("espresso"), price=777)
+            )
+        )
+        await until(lambda: r2.venue.catalog.product("espresso").price == 777, 10, "price on R2")
+
+        internet.cut()
+        await until(lambda: r2.status().colour == "yellow", 10, "R2 yellow")
+        await r2.open_shift(CASHIER, 0)
+        status = r2.status()
+        assert status.pending > 0
+        with pytest.raises(ClearCacheRefused, match="not at the console yet"):
+            await r2.clear_cache()
+        assert r2.venue.catalog.product("espresso").price == 777  # nothing was dropped
+
+        internet.restore()
+        await until(lambda: r2.status().message == "All data is synced", 15, "R2 synced")
+        dropped = await r2.clear_cache()
+        assert dropped == ["catalog"]
+        await until(
+            lambda: (
+                r2.replica.doc("catalog").get_state() != b"\x00"
+                and r2.venue.catalog.product("espresso").price == 777
+            ),
+            10,
+            "the catalog pulled again",
+        )
+        order = await r2.open_order(CASHIER)  # and the register sells with it
+        await r2.add_line(CASHIER, order.id, "espresso", 1)
+    finally:
+        await r2.stop()
+        await r1.stop()
+        await internet.stop()
+        await console.stop()
+        await db.close()
+    async with Node(load_config(r2_path, env={}), discovery=False) as again:
+        assert (
+            again.venue.catalog.product("espresso").price == 777
+        )  # the re-pulled catalog is durable
