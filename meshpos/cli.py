@@ -52,7 +52,7 @@ def _cmd_node(args: argparse.Namespace) -> int:
 
     config = _config(args)
     logging.getLogger().setLevel(args.log_level.upper() if args.log_level_set else config.log_level)
-    return run_node(config, peers=args.peer or [])
+    return run_node(config, peers=args.peer or [], discovery=not args.no_discovery)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -136,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NODE@HOST:PORT",
         help="a peer to link with without mDNS (repeatable)",
+    )
+    node.add_argument(
+        "--no-discovery",
+        action="store_true",
+        help="do not use mDNS (link only with --peer; for static set-ups and tests)",
     )
     node.set_defaults(func=_cmd_node)
 

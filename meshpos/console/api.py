@@ -22,12 +22,25 @@ Route = Callable[[ConsoleServer, str, Request], Awaitable[Any]]
 ROUTES: list[tuple[str, re.Pattern[str], str]] = []
 
 
+KIND_NAMES = {int: "an integer", str: "a string", bool: "true or false"}
+
+
+def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
+    body = request.json()
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise HttpError(
+            400, "unknown_field", f"unknown field(s) {', '.join(unknown)}; allowed: {sorted(allowed)}"
+        )
+    return body
+
+
 def _body_field(body: dict[str, Any], name: str, kind: type) -> Any:
     value = body.get(name)
     if value is None:
         raise HttpError(400, "missing_field", f"field {name!r} is required")
     if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-        raise HttpError(400, "bad_field", f"field {name!r} must be a {kind.__name__}")
+        raise HttpError(400, "bad_field", f"field {name!r} must be {KIND_NAMES.get(kind, kind)}")
     return value
 
 
@@ -73,8 +86,15 @@ async def alarms(console: ConsoleServer, venue: str, request: Request) -> Any:
     return [dataclasses.asdict(a) for a in await console.db.alarms(venue)]
 
 
+async def catalog(console: ConsoleServer, venue: str, request: Request) -> Any:
+    hub = await console.hub(venue)
+    products = hub.venue.catalog.products()
+    stopped = {p.id: hub.venue.stoplist.is_stopped(p.id) for p in products}
+    return [dataclasses.asdict(p) | {"stopped": stopped[p.id]} for p in products]
+
+
 async def set_price(console: ConsoleServer, venue: str, request: Request) -> Any:
-    body = request.json()
+    body = _body(request, {"product_id", "price"})
     product_id = _body_field(body, "product_id", str)
     price = _body_field(body, "price", int)
     if price < 0:
@@ -91,7 +111,7 @@ async def set_price(console: ConsoleServer, venue: str, request: Request) -> Any
 
 
 async def set_stop(console: ConsoleServer, venue: str, request: Request) -> Any:
-    body = request.json()
+    body = _body(request, {"product_id", "stopped", "user"})
     product_id = _body_field(body, "product_id", str)
     stopped = _body_field(body, "stopped", bool)
     user = body.get("user", "console")
@@ -99,6 +119,8 @@ async def set_stop(console: ConsoleServer, venue: str, request: Request) -> Any:
 
     def change(v: Any) -> Any:
         v.catalog.product(product_id)
+        if user != "console":
+            v.catalog.user(user)  # an unknown user is refused, not written into the stop list
         return v.stoplist.set(
             product_id,
             stopped,
@@ -116,6 +138,7 @@ TABLE: list[tuple[str, str, Route]] = [
     ("GET", "receipts", receipts),
     ("GET", "shifts", shifts),
     ("GET", "totals", totals),
+    ("GET", "catalog", catalog),
     ("GET", "records", records),
     ("GET", "alarms", alarms),
     ("POST", "prices", set_price),
