@@ -105,6 +105,7 @@ class Api:
         body, query = route.parse(request)
         call = Call(self.node, request, params, body, query, self.token)
         try:
+            call.check_path()
             if USER in route.body:
                 self._known_user(body["user"])
             result = await route.handler(call)

@@ -136,7 +136,13 @@ class HttpServer:
                 await _write_response(writer, response)
                 if response.stream is not None:
                     await _pump_stream(reader, writer, response.stream)
+                elif response.status == 413:
+                    await _linger(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            # stop() ends open event streams by cancelling; Python 3.11's stream callback would log
+            # a cancelled handler task as an error, so this task ends normally instead.
             pass
         finally:
             self._clients.discard(task)
@@ -240,6 +246,16 @@ async def _pump_stream(
         error = sender.exception()
         if error is not None and not isinstance(error, ConnectionError):
             log.error("an event stream failed", exc_info=error)
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """After refusing an unread body: closing with input pending resets the connection, and the client
+    would see a reset instead of our answer. Half-close, then read and drop what is still coming."""
+    writer.write_eof()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(2.0):
+            while await reader.read(64 * 1024):
+                pass
 
 
 def _peer_host(writer: asyncio.StreamWriter) -> str:

@@ -26,12 +26,10 @@ def _loaded(c: Call, date: str) -> bool:
 
 
 async def bump(c: Call) -> Ticket:
-    c.kitchen_of_ticket()
     return await c.node.bump(c.body["user"], c.params["ticket_id"])
 
 
 async def recall(c: Call) -> Ticket:
-    c.kitchen_of_ticket()
     return await c.node.recall(c.body["user"], c.params["ticket_id"])
 
 

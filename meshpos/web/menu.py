@@ -8,7 +8,15 @@ from meshpos.errors import UnknownRecord
 from meshpos.model import verify_pin
 from meshpos.web.http import HttpError
 from meshpos.web.routes import USER, Call, Field, Route
-from meshpos.web.views import CatalogView, LoginView, StopView, catalog_view, stop_view, user_view
+from meshpos.web.views import (
+    CatalogView,
+    LoginView,
+    StopView,
+    catalog_view,
+    stop_view,
+    stop_views,
+    user_view,
+)
 
 
 async def catalog(c: Call) -> CatalogView:
@@ -16,10 +24,8 @@ async def catalog(c: Call) -> CatalogView:
 
 
 async def stoplist(c: Call) -> list[StopView]:
-    entries = c.node.venue.stoplist.current().values()
-    return sorted(
-        (stop_view(c.node, e) for e in entries if e.stopped), key=lambda s: (s.name, s.product_id)
-    )
+    stopped = [view for view in stop_views(c.node).values() if view.stopped]
+    return sorted(stopped, key=lambda view: (view.name, view.product_id))
 
 
 async def set_stop(c: Call) -> StopView:

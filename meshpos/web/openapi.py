@@ -11,18 +11,18 @@ from meshpos.web.views import ErrorBody
 
 ERRORS = {
     400: "Bad JSON, or a missing, unknown or wrongly typed field (bad_json, missing_field, "
-    "unknown_field, bad_field, unexpected_body)",
+    "unknown_field, bad_field, unexpected_body, bad_request)",
     401: "No token (missing_token) or a wrong one (wrong_token)",
     403: "Not allowed: a kitchen screen writing money records or a user without the right "
     "(permission_denied)",
+    413: "The request body is over 256 KiB (too_large)",
     404: "An id in the path is unknown (unknown_order, unknown_receipt, unknown_line, "
-    "unknown_ticket, unknown_product)",
+    "unknown_ticket, unknown_product, unknown_file)",
     409: "The request is valid but the current state refuses it (item_stopped, order_not_open, "
     "shift_closed, shift_error, open_orders_on_shift, overpayment, over_refund, "
     "invalid_transition, clear_cache_refused)",
     422: "A value breaks a rule (invalid_quantity, invalid_amount, unknown_product, unknown_record, "
     "unknown_user, domain_error)",
-    501: "Not available on this node (not_available)",
     503: "The node cannot write now (store_error) or is shutting down",
 }
 
@@ -126,15 +126,13 @@ def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
 
 
 def _errors(route: Route) -> list[int]:
-    codes = []
-    if route.body or route.query:
-        codes.append(400)
+    codes = [400]  # a body where none belongs, or a malformed request, is possible anywhere
+    if route.body:
+        codes.append(413)
     if route.auth:
         codes.append(401)
     if route.path_params:
         codes.append(404)
     if route.writes:
         codes += [403, 409, 422, 503]
-    if route.operation_id == "clear_cache":
-        codes.append(501)
     return sorted(set(codes))

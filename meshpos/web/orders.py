@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from meshpos.model import Order, PaymentResult, Receipt, Refund
 from meshpos.model.ledger import PAYMENT_METHODS
-from meshpos.web.http import HttpError
 from meshpos.web.routes import USER, Call, Field, Route, choice, opt
 from meshpos.web.views import ReceiptView, SentView
 
@@ -45,11 +44,8 @@ async def add_line(c: Call) -> Order:
 
 
 async def remove_line(c: Call) -> Order:
-    order = c.order()
-    line_id = c.params["line_id"]
-    if line_id not in {line.id for line in order.lines}:
-        raise HttpError(404, "unknown_line", f"order {order.id} has no line {line_id!r}")
-    return await c.node.remove_line(c.body["user"], order.id, line_id, c.body["reason"])
+    line = c.line()
+    return await c.node.remove_line(c.body["user"], line.order_id, line.id, c.body["reason"])
 
 
 async def void_order(c: Call) -> Order:

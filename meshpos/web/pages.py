@@ -39,7 +39,7 @@ def asset(name: str) -> str:
 
 def assets() -> set[str]:
     folder = resources.files("meshpos.web") / "static"
-    return {entry.name for entry in folder.iterdir() if entry.name[-4:] != ".html"}
+    return {entry.name for entry in folder.iterdir() if not entry.name.endswith(".html")}
 
 
 def is_local(request: Request) -> bool:
@@ -80,7 +80,7 @@ async def kitchen_page(c: Call) -> Response:
 async def static(c: Call) -> Response:
     name = c.params["name"]
     if name not in assets():  # a fixed set of files: no path ever reaches the file system
-        raise HttpError(404, "not_found", f"no such file: /static/{name}")
+        raise HttpError(404, "unknown_file", f"no such file: /static/{name}")
     suffix = name[name.rfind(".") :]
     response = Response.text(asset(name), TYPES.get(suffix, "application/octet-stream"))
     response.headers.update(SECURITY)

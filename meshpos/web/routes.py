@@ -7,13 +7,14 @@ path into 404 (an unknown id in the body is the caller's data error and comes ba
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from meshpos.errors import UnknownRecord
-from meshpos.model import Kitchen, Order, Product, Receipt
+from meshpos.model import Kitchen, Line, Order, Product, Receipt
 from meshpos.web.http import HttpError, Request
 from meshpos.web.schema import conforms, type_name
 
@@ -51,8 +52,23 @@ class Call:
     query: dict[str, Any] = field(default_factory=dict)
     token: str = ""  # the API token, for pages that embed it
 
+    def check_path(self) -> None:
+        """404 for an unknown id in the path, before anything else is looked at."""
+        for name in self.params:
+            finder = _FINDERS.get(name)
+            if finder is not None:
+                finder(self)
+
     def order(self) -> Order:
         return _found("order", lambda: self.node.venue.order(self.params["order_id"]))
+
+    def line(self) -> Line:
+        line_id = self.params["line_id"]
+        order = self.order()
+        for line in order.lines:
+            if line.id == line_id:
+                return line
+        raise HttpError(404, "unknown_line", f"order {order.id} has no line {line_id!r}")
 
     def receipt(self) -> Receipt:
         return _found("receipt", lambda: self.node.venue.receipt(self.params["receipt_id"]))
@@ -62,11 +78,21 @@ class Call:
 
     def kitchen_of_ticket(self) -> Kitchen:
         ticket_id = self.params["ticket_id"]
-        venue = self.node.venue
         for name in self.node.replica.names():
-            if name.startswith("kitchen/") and venue.kitchen(name[8:]).has(ticket_id):
-                return venue.kitchen(name[8:])
+            if name.startswith("kitchen/"):
+                kitchen = self.node.venue.kitchen(name.removeprefix("kitchen/"))
+                if kitchen.has(ticket_id):
+                    return kitchen
         raise HttpError(404, "unknown_ticket", f"unknown kitchen ticket {ticket_id!r}")
+
+
+_FINDERS: dict[str, Callable[[Call], object]] = {
+    "order_id": Call.order,
+    "line_id": Call.line,
+    "receipt_id": Call.receipt,
+    "product_id": Call.product,
+    "ticket_id": Call.kitchen_of_ticket,
+}
 
 
 def _found(what: str, find: Callable[[], T]) -> T:
@@ -137,7 +163,7 @@ def _fields(fields: tuple[Field, ...], raw: dict[str, Any], what: str) -> dict[s
         if f.name not in raw or (raw[f.name] is None and not f.required):
             if f.required:
                 raise HttpError(400, "missing_field", f"{what} {f.name!r} is required")
-            out[f.name] = f.default
+            out[f.name] = copy.copy(f.default)  # a list default is never shared between calls
         elif conforms(raw[f.name], f.kind):
             out[f.name] = raw[f.name]
         else:

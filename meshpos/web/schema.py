@@ -163,8 +163,9 @@ class Schemas:
     def field(self, name: str, kind: Any, description: str = "") -> dict[str, Any]:
         schema = self.of(kind)
         notes = [description] if description else []
-        if name in MONEY and kind is int:
-            schema["format"] = "int64"
+        if name in MONEY and int in (kind, *get_args(kind)):  # int, or int | None
+            if kind is int:
+                schema["format"] = "int64"
             notes.append(MONEY_NOTE)
         if notes:
             schema["description"] = "; ".join(notes)

@@ -148,18 +148,26 @@ class KitchenView:
     tickets: tuple[TicketView, ...]
 
 
+def stop_views(node: Node) -> dict[str, StopView]:
+    """The deciding stop-list entry of every item anyone ever stopped, with names for people."""
+    catalog = node.venue.catalog
+    users = {u.id: u.name for u in catalog.users()}
+    products = {p.id: p.name for p in catalog.products()}
+    return {
+        item: _stop_view(entry, products.get(item, item), users.get(entry.user, entry.user))
+        for item, entry in node.venue.stoplist.current().items()
+    }
+
+
 def stop_view(node: Node, entry: StopEntry) -> StopView:
     catalog = node.venue.catalog
-    names = {u.id: u.name for u in catalog.users()}
-    products = {p.id: p.name for p in catalog.products()}
+    user = next((u.name for u in catalog.users() if u.id == entry.user), entry.user)
+    return _stop_view(entry, catalog.product(entry.item).name, user)
+
+
+def _stop_view(entry: StopEntry, name: str, user_name: str) -> StopView:
     return StopView(
-        entry.item,
-        products.get(entry.item, entry.item),
-        entry.stopped,
-        entry.user,
-        names.get(entry.user, entry.user),
-        entry.device,
-        entry.at_ms,
+        entry.item, name, entry.stopped, entry.user, user_name, entry.device, entry.at_ms
     )
 
 
@@ -171,7 +179,7 @@ def user_view(node: Node, user_id: str) -> UserView:
 
 def catalog_view(node: Node) -> CatalogView:
     catalog = node.venue.catalog
-    stops = {item: stop_view(node, e) for item, e in node.venue.stoplist.current().items()}
+    stops = stop_views(node)
     products = [p for p in catalog.products() if p.active]
     groups = sorted({g for p in products for g in p.modifier_groups})
     settings = catalog.settings()

@@ -1,0 +1,183 @@
+"use strict";
+// Shared by the register and kitchen pages: the API token, JSON calls, money, the sync indicator and live
+// updates. No framework and no build step: the node serves these files as they are.
+
+const Mesh = (() => {
+  const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content || "";
+  const token = meta("meshpos-token") || sessionStorage.getItem("meshpos-token") || "";
+  const node = meta("meshpos-node");
+
+  class ApiError extends Error {
+    constructor(status, code, message) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  // One JSON call; an error answer becomes an ApiError carrying the API's stable code and message.
+  async function api(method, path, body) {
+    const init = { method, headers: { Authorization: `Bearer ${token}` } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch {
+      throw new ApiError(0, "unreachable", "This device's node does not answer.");
+    }
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = (data && data.error) || {};
+      throw new ApiError(response.status, error.code || "http", error.message || response.statusText);
+    }
+    return data;
+  }
+
+  // Money is integer minor units everywhere; only these two functions see decimals.
+  function money(minor) {
+    const sign = minor < 0 ? "-" : "";
+    const abs = Math.abs(minor);
+    return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, "0")}`;
+  }
+
+  function parseMoney(text) {
+    const m = /^\s*(\d{1,9})(?:[.,](\d{0,2}))?\s*$/.exec(text || "");
+    if (!m) return null;
+    return Number(m[1]) * 100 + Number((m[2] || "").padEnd(2, "0"));
+  }
+
+  // h("li", {class: "x", "data-id": id, onclick: f}, "text", child) builds an element.
+  function h(tag, attrs = {}, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+      else if (key === "class") el.className = value;
+      else el.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child !== null && child !== undefined && child !== false) el.append(child);
+    }
+    return el;
+  }
+
+  const $ = (selector) => document.querySelector(selector);
+
+  // Rebuild a region only when its data changed. Replacing a button between a finger's press and
+  // release loses the tap (click needs both on one element), and live updates arrive at any moment.
+  const drawn = new Map();
+  function draw(region, data, render) {
+    const signature = JSON.stringify(data);
+    if (drawn.get(region) === signature) return;
+    drawn.set(region, signature);
+    render();
+  }
+
+  let noticeTimer = 0;
+  function notice(message, kind = "error") {
+    const box = $("#notice");
+    box.textContent = message;
+    box.className = `notice ${kind}`;
+    box.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => (box.hidden = true), kind === "error" ? 12000 : 4000);
+  }
+
+  // --- the sync indicator: colour from the node's status, details on tap ----------------------
+  const COLOUR_TEXT = {
+    green: "Connected to the console",
+    yellow: "Other devices reachable, no console",
+    gray: "On its own: no other device, no console",
+  };
+
+  function showStatus(status) {
+    const button = $("#sync");
+    button.dataset.colour = status.colour;
+    button.className = `sync ${status.colour}`;
+    $("#sync-label").textContent = status.offline
+      ? "Offline"
+      : status.pending === 0
+        ? "Synced"
+        : `${status.pending} pending`;
+    const peers = Object.entries(status.peers || {});
+    $("#sync-message").textContent = status.message;
+    $("#sync-colour").textContent = status.offline ? "This page cannot reach its node" : COLOUR_TEXT[status.colour];
+    $("#sync-peers").textContent = peers.length
+      ? peers.map(([id, live]) => `${id}${live ? "" : " (connecting)"}`).join(", ")
+      : "none";
+    $("#sync-relay").textContent = status.relay ? `${status.relay}${status.is_relay ? " (this device)" : ""}` : "none";
+    $("#sync-pending").textContent = status.pending ?? "unknown";
+  }
+
+  function toggle(panel, button) {
+    panel.hidden = !panel.hidden;
+    if (button) button.setAttribute("aria-expanded", String(!panel.hidden));
+  }
+
+  // Live updates: the node pushes "changed" and the page refetches what it shows. EventSource
+  // reconnects by itself; until it does the indicator says the page lost its node.
+  function live(onChange) {
+    const events = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
+    events.addEventListener("changed", (event) => {
+      showStatus(JSON.parse(event.data));
+      onChange();
+    });
+    events.addEventListener("error", () => {
+      showStatus({ colour: "gray", offline: true, pending: null, peers: {}, relay: null,
+        message: "Lost contact with this device's node; reconnecting…" });
+    });
+    return events;
+  }
+
+  // Runs `load` now and again after every change, never two at once; changes that arrive while it
+  // runs are folded into one more run.
+  function refresher(load) {
+    let running = false;
+    let again = false;
+    return async function refresh() {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      try {
+        do {
+          again = false;
+          try {
+            await load();
+          } catch (error) {
+            notice(error.message);
+          }
+        } while (again);
+      } finally {
+        running = false;
+      }
+    };
+  }
+
+  // Without a token (the page was not opened on this machine) ask for the one in api.token.
+  function requireToken() {
+    if (token) return true;
+    const input = h("input", { id: "token", autocomplete: "off", size: 40 });
+    const form = h("form", { class: "card token", onsubmit: (event) => {
+      event.preventDefault();
+      sessionStorage.setItem("meshpos-token", input.value.trim());
+      location.reload();
+    } }, h("h2", {}, "API token"),
+      h("p", {}, "This page was not opened on the device itself. Enter the token from <data_dir>/api.token."),
+      input, h("button", { class: "primary" }, "Use token"));
+    document.querySelector("main").replaceChildren(form);
+    return false;
+  }
+
+  function setupChrome() {
+    $("#sync").addEventListener("click", () => toggle($("#sync-panel"), $("#sync")));
+    $("#menu-button")?.addEventListener("click", () => toggle($("#menu"), $("#menu-button")));
+    $("#notice").addEventListener("click", () => ($("#notice").hidden = true));
+  }
+
+  return { api, money, parseMoney, h, $, draw, notice, showStatus, live, refresher, requireToken, setupChrome, toggle, node, ApiError };
+})();

@@ -1,0 +1,126 @@
+"use strict";
+// The kitchen screen: today's tickets as cards with their age; bump moves a ticket on, recall moves it
+// back (the node checks the transition table); items can be stopped from here when they run out.
+
+const { api, h, $, draw, notice } = Mesh;
+
+const ACTION_LABEL = {
+  "new:bump": "Start cooking",
+  "cooking:bump": "Ready",
+  "ready:bump": "Served",
+  "ready:recall": "Recall",
+  "served:recall": "Recall",
+};
+
+const state = { board: null, catalog: null, clockOffset: 0 };
+
+function cook() {
+  return $("#cook").value;
+}
+
+async function load() {
+  const showServed = $("#show-served").checked;
+  const states = showServed ? "" : "new,cooking,ready";
+  const [board, catalog] = await Promise.all([
+    api("GET", `/api/kitchen/tickets?states=${states}`),
+    api("GET", "/api/catalog"),
+  ]);
+  state.board = board;
+  state.catalog = catalog;
+  state.clockOffset = board.now_ms - Date.now(); // ages use the node's clock, not this screen's
+  renderCooks();
+  renderTickets();
+  renderStops();
+}
+
+function renderCooks() {
+  const select = $("#cook");
+  if (select.options.length) return;
+  const saved = localStorage.getItem("meshpos-cook");
+  const users = state.catalog.users;
+  select.replaceChildren(...users.map((u) => h("option", { value: u.id }, u.name)));
+  const preferred = users.find((u) => u.id === saved) || users.find((u) => u.role === "cook") || users[0];
+  if (preferred) select.value = preferred.id;
+}
+
+function age(ms) {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
+function renderTickets() {
+  // ages move on every fetch; tick() shows them, so they do not count as a change here
+  const tickets = state.board.tickets.map(({ age_ms, ...rest }) => rest);
+  draw("tickets", tickets, () => drawTickets(state.board.tickets));
+}
+
+function drawTickets(tickets) {
+  $("#no-tickets").hidden = tickets.length > 0;
+  $("#tickets").replaceChildren(...tickets.map((t) => h("article", {
+    class: `ticket ${t.state}`, "data-ticket": t.id, "data-state": t.state, "data-created": t.created_at_ms,
+  },
+  h("header", {},
+    h("strong", {}, t.table || `Order #${t.order_id.slice(0, 6)}`),
+    h("span", { class: "age" }, age(t.age_ms)),
+    h("span", { class: "state" }, t.state)),
+  h("ul", {}, ...t.items.map((item) => h("li", {}, `${item.quantity} × ${item.name}`,
+    item.modifiers.length ? h("small", {}, item.modifiers.join(", ")) : null))),
+  h("footer", {}, h("small", {}, `from ${t.register}`), ...t.actions.map((action) => h("button", {
+    type: "button", class: action === "bump" ? `primary ${action}` : action, "data-action": action,
+    onclick: () => move(t.id, action),
+  }, ACTION_LABEL[`${t.state}:${action}`] || action))))));
+  tick();
+}
+
+// Ages advance every second without asking the node.
+function tick() {
+  const now = Date.now() + state.clockOffset;
+  for (const card of document.querySelectorAll("article.ticket")) {
+    const ms = now - Number(card.dataset.created);
+    card.querySelector(".age").textContent = age(ms);
+    card.classList.toggle("late", ms > 10 * 60 * 1000 && card.dataset.state !== "served");
+  }
+}
+
+async function move(ticketId, action) {
+  try {
+    await api("POST", `/api/kitchen/tickets/${ticketId}/${action}`, { user: cook() });
+  } catch (error) {
+    notice(error.message);
+  }
+  refresh();
+}
+
+function renderStops() {
+  draw("stops", state.catalog.products, drawStops);
+}
+
+function drawStops() {
+  $("#stop-items").replaceChildren(...state.catalog.products.map((p) => h("li", {
+    "data-product": p.id, class: p.stopped ? "stopped" : "",
+  },
+  h("span", {}, p.name, p.stopped && p.stop ? h("small", {}, ` stopped by ${p.stop.user_name}`) : null),
+  h("button", { type: "button", "data-product": p.id, onclick: () => setStop(p.id, !p.stopped) },
+    p.stopped ? "Available again" : "Stop"))));
+}
+
+async function setStop(productId, stopped) {
+  try {
+    await api("PUT", `/api/stoplist/${productId}`, { user: cook(), stopped });
+  } catch (error) {
+    notice(error.message);
+  }
+  refresh();
+}
+
+const refresh = Mesh.refresher(load);
+
+if (Mesh.requireToken()) {
+  Mesh.setupChrome();
+  $("#stops-button").addEventListener("click", () => Mesh.toggle($("#stops"), $("#stops-button")));
+  $("#show-served").addEventListener("change", refresh);
+  $("#cook").addEventListener("change", () => localStorage.setItem("meshpos-cook", cook()));
+  setInterval(tick, 1000);
+  Mesh.live(refresh);
+  refresh();
+}

@@ -1,0 +1,380 @@
+"use strict";
+// The register page: log in by PIN, open a shift, sell from the product grid, pay (cash with change, card,
+// split), see receipts and other registers' open orders live. Every change goes through the node's API;
+// the page keeps only who is logged in and which order is on screen (per tab, in sessionStorage).
+
+const { api, money, parseMoney, h, $, draw, notice } = Mesh;
+
+const state = {
+  user: JSON.parse(sessionStorage.getItem("meshpos-user") || "null"),
+  orderId: sessionStorage.getItem("meshpos-order") || "",
+  category: "",
+  catalog: null,
+  shift: null,
+  order: null,
+  orderSeq: 0, // bumped by every local change of the order on screen
+};
+
+function setOrder(id) {
+  state.orderId = id || "";
+  state.orderSeq += 1;
+  if (id) sessionStorage.setItem("meshpos-order", id);
+  else sessionStorage.removeItem("meshpos-order");
+  if (!id) state.order = null;
+}
+
+// A write's answer is the newest order there is: a load that started earlier must not undo it.
+function takeOrder(order) {
+  state.order = order;
+  state.orderSeq += 1;
+  renderOrder();
+}
+
+function showOnly(id) {
+  for (const section of ["login", "shift-open", "sell"]) $(`#${section}`).hidden = section !== id;
+}
+
+// Writes run one after another (two quick taps must not open two orders), then the page refreshes.
+let chain = Promise.resolve();
+function act(write) {
+  chain = chain.then(write).catch((error) => notice(error.message)).then(() => refresh());
+  return chain;
+}
+
+// --- loading ------------------------------------------------------------------------------------
+
+async function load() {
+  const [catalog, shift] = await Promise.all([api("GET", "/api/catalog"), api("GET", "/api/shifts/current")]);
+  state.catalog = catalog;
+  state.shift = shift;
+  $("#venue").textContent = catalog.receipt_header || "meshpos";
+  $("#who").textContent = state.user ? state.user.name : "";
+  if (!state.user) {
+    renderUsers();
+    return showOnly("login");
+  }
+  if (!shift.shift) return showOnly("shift-open");
+  showOnly("sell");
+  const wanted = state.orderId;
+  const seq = state.orderSeq;
+  const [orders, receipts, order] = await Promise.all([
+    api("GET", "/api/orders"),
+    api("GET", "/api/receipts"),
+    wanted ? api("GET", `/api/orders/${wanted}`).catch((e) => (e.status === 404 ? null : Promise.reject(e))) : null,
+  ]);
+  if (state.orderSeq === seq) { // otherwise a write answered meanwhile: the next run shows that
+    if (order && order.status !== "open") {
+      notice(`Order #${order.id.slice(0, 6)} is ${order.status} now.`, "info");
+      setOrder("");
+    } else if (wanted && !order) {
+      setOrder("");
+    } else {
+      state.order = order;
+    }
+  }
+  renderProducts();
+  renderOrder();
+  renderOrders(orders);
+  renderReceipts(receipts);
+}
+
+// --- login and shift ----------------------------------------------------------------------------
+
+let chosenUser = "";
+function renderUsers() {
+  draw("users", [state.catalog.users, chosenUser], drawUsers);
+}
+
+function drawUsers() {
+  const sellers = state.catalog.users.filter((u) => u.rights.includes("sell"));
+  $("#users").replaceChildren(...sellers.map((u) => h("button", {
+    type: "button", "data-user": u.id, class: u.id === chosenUser ? "chosen" : "",
+    onclick: () => { chosenUser = u.id; renderUsers(); $("#pin").focus(); },
+  }, u.name)));
+}
+
+async function login(event) {
+  event.preventDefault();
+  if (!chosenUser) return notice("Choose who you are first.");
+  try {
+    const result = await api("POST", "/api/login", { user: chosenUser, pin: $("#pin").value });
+    state.user = result.user;
+    sessionStorage.setItem("meshpos-user", JSON.stringify(result.user));
+  } catch (error) {
+    notice(error.message);
+  } finally {
+    $("#pin").value = "";
+  }
+  refresh();
+}
+
+function openShift(event) {
+  event.preventDefault();
+  const cash = parseMoney($("#opening-cash").value);
+  if (cash === null) return notice("Enter the cash in the drawer, e.g. 100.00");
+  act(() => api("POST", "/api/shifts", { user: state.user.id, opening_cash: cash }));
+}
+
+// --- product grid -------------------------------------------------------------------------------
+
+function renderProducts() {
+  const { categories, products } = state.catalog;
+  draw("products", [categories, products, state.category], () => drawProducts(categories, products));
+}
+
+function drawProducts(categories, products) {
+  $("#categories").replaceChildren(...["", ...categories].map((c) => h("button", {
+    type: "button", class: c === state.category ? "chosen" : "", "data-category": c,
+    onclick: () => { state.category = c; renderProducts(); },
+  }, c || "All")));
+  const shown = products.filter((p) => !state.category || p.category === state.category);
+  $("#products").replaceChildren(...shown.map((p) => h("button", {
+    type: "button", class: p.stopped ? "product stopped" : "product", "data-product": p.id,
+    title: p.stopped && p.stop ? `Stopped by ${p.stop.user_name} at ${new Date(p.stop.at_ms).toLocaleTimeString()}` : null,
+    onclick: () => choose(p),
+  }, h("span", { class: "name" }, p.name), h("span", { class: "price" }, money(p.price)),
+  p.stopped ? h("span", { class: "badge" }, "Stopped") : null)));
+}
+
+function choose(product) {
+  if (product.stopped) {
+    const by = product.stop ? ` (stopped by ${product.stop.user_name})` : "";
+    return notice(`${product.name} is on the stop list${by}.`);
+  }
+  if (product.modifier_groups.length) return askModifiers(product);
+  act(() => addLine(product.id, []));
+}
+
+async function addLine(productId, modifiers) {
+  if (!state.orderId) {
+    const order = await api("POST", "/api/orders", { user: state.user.id });
+    setOrder(order.id);
+  }
+  takeOrder(await api("POST", `/api/orders/${state.orderId}/lines`, { user: state.user.id, product_id: productId, modifiers }));
+}
+
+function askModifiers(product) {
+  const groups = state.catalog.modifier_groups.filter((g) => product.modifier_groups.includes(g.id));
+  $("#modifiers-title").textContent = product.name;
+  $("#modifier-groups").replaceChildren(...groups.map((g) => h("fieldset", { "data-group": g.id },
+    h("legend", {}, `${g.name} (${g.min_select === g.max_select ? g.min_select : `${g.min_select}–${g.max_select}`})`),
+    ...g.modifiers.map((m, i) => h("label", {},
+      h("input", { type: g.max_select === 1 ? "radio" : "checkbox", name: g.id, value: m.id,
+        checked: g.min_select > 0 && i === 0 }),
+      ` ${m.name}${m.price_delta ? ` +${money(m.price_delta)}` : ""}`)))));
+  const dialog = $("#modifiers-dialog");
+  dialog.dataset.product = product.id;
+  dialog.showModal();
+}
+
+function addWithModifiers(event) {
+  event.preventDefault();
+  const dialog = $("#modifiers-dialog");
+  const chosen = [...dialog.querySelectorAll("input:checked")].map((input) => input.value);
+  dialog.close();
+  act(() => addLine(dialog.dataset.product, chosen));
+}
+
+// --- the order ----------------------------------------------------------------------------------
+
+function renderOrder() {
+  draw("order", [state.order, state.catalog.currency], drawOrder);
+}
+
+function drawOrder() {
+  const o = state.order;
+  $("#order-label").textContent = o ? `#${o.id.slice(0, 6)}${o.table ? ` · ${o.table}` : ""}` : "(new)";
+  const sent = new Set(o ? o.sent_line_ids : []);
+  $("#lines").replaceChildren(...(o ? o.lines : []).map((line, i) => h("li", { "data-line": line.id },
+    h("span", { class: "qty" }, `${line.quantity} ×`),
+    h("span", { class: "name" }, line.name,
+      line.modifiers.length ? h("small", {}, line.modifiers.map((m) => m.name).join(", ")) : null,
+      sent.has(line.id) ? h("small", { class: "sent" }, "sent to kitchen") : null),
+    h("span", { class: "amount" }, money(o.amounts[i].amount)),
+    h("button", { type: "button", class: "remove", "aria-label": `Remove ${line.name}`, "data-line": line.id,
+      onclick: () => act(async () => {
+        takeOrder(await api("DELETE", `/api/orders/${o.id}/lines/${line.id}`, { user: state.user.id }));
+      }) }, "×"))));
+  const t = o ? o.totals : null;
+  const rows = t ? [["subtotal", "Subtotal"], ["discount", "Discount"], ["tax", "of which tax"], ["total", "Total"],
+    ["paid", "Paid"], ["due", "Due"]].filter(([key]) => t[key] || ["total", "due"].includes(key)) : [];
+  $("#totals").replaceChildren(...rows.flatMap(([key, label]) => [h("dt", {}, label),
+    h("dd", { "data-total": key }, `${money(t[key])} ${state.catalog.currency}`)]));
+  const empty = !o || o.lines.length === 0;
+  $("#pay-button").disabled = empty || t.due === 0;
+  $("#send-kitchen").disabled = empty || o.lines.every((line) => sent.has(line.id));
+}
+
+function renderOrders(orders) {
+  draw("orders", [orders, state.orderId], () => drawOrders(orders));
+}
+
+function drawOrders(orders) {
+  $("#open-orders").replaceChildren(...orders.map((o) => h("li", { "data-order": o.id,
+    class: o.id === state.orderId ? "current" : "" },
+  h("button", { type: "button", onclick: () => { setOrder(o.id); refresh(); } },
+    `#${o.id.slice(0, 6)}${o.table ? ` · ${o.table}` : ""} · ${money(o.totals.total)} · ${o.register}`))));
+}
+
+function renderReceipts(receipts) {
+  draw("receipts", receipts, () => drawReceipts(receipts));
+}
+
+function drawReceipts(receipts) {
+  const recent = [...receipts].sort((a, b) => b.issued_at_ms - a.issued_at_ms).slice(0, 10);
+  $("#receipts").replaceChildren(...recent.map((r) => h("li", { "data-number": r.number },
+    `${r.number} · ${money(r.total)} · ${new Date(r.issued_at_ms).toLocaleTimeString()}`)));
+}
+
+function sendToKitchen() {
+  act(async () => {
+    const sent = await api("POST", `/api/orders/${state.orderId}/kitchen`, { user: state.user.id });
+    notice(sent.ticket ? "Sent to the kitchen." : "Nothing new to send.", "info");
+  });
+}
+
+// --- payment ------------------------------------------------------------------------------------
+
+function payMethod() {
+  return $("#pay-form").querySelector("input[name=method]:checked").value;
+}
+
+function openPay() {
+  const due = state.order.totals.due;
+  $("#pay-due").textContent = `${money(due)} ${state.catalog.currency}`;
+  $("#pay-amount").value = money(due);
+  $("#pay-tip").value = "0.00";
+  $("#pay-tendered").value = money(due);
+  updateChange();
+  $("#pay-dialog").showModal();
+}
+
+function updateChange() {
+  const [amount, tip, tendered] = ["#pay-amount", "#pay-tip", "#pay-tendered"].map((s) => parseMoney($(s).value));
+  $("#pay-dialog").dataset.method = payMethod();
+  const change = amount === null || tip === null || tendered === null ? -1 : tendered - tip - amount;
+  $("#pay-change").textContent = change < 0 ? "—" : money(change);
+}
+
+function pay(event) {
+  event.preventDefault();
+  const method = payMethod();
+  const amount = parseMoney($("#pay-amount").value);
+  const tip = parseMoney($("#pay-tip").value);
+  const tendered = parseMoney($("#pay-tendered").value);
+  if (amount === null || tip === null || (method === "cash" && tendered === null)) {
+    return notice("Enter amounts like 12.50");
+  }
+  const body = { user: state.user.id, method, amount, tip };
+  if (method === "cash") body.tendered = tendered;
+  $("#pay-dialog").close();
+  act(async () => {
+    const result = await api("POST", `/api/orders/${state.orderId}/payments`, body);
+    if (result.receipt) {
+      setOrder("");
+      showReceipt(result);
+    } else {
+      notice(`Paid ${money(result.payment.amount)}; the rest is still due.`, "info");
+    }
+  });
+}
+
+function showReceipt({ receipt, change, payment }) {
+  $("#receipt-number").textContent = receipt.number;
+  $("#receipt-lines").replaceChildren(...receipt.lines.map((line) => h("tr", {},
+    h("td", {}, `${line.quantity} × ${line.name}`), h("td", { class: "amount" }, money(line.amount)))));
+  $("#receipt-totals").replaceChildren(
+    h("dt", {}, "Total"), h("dd", { "data-total": "total" }, `${money(receipt.total)} ${state.catalog.currency}`),
+    h("dt", {}, "of which tax"), h("dd", {}, money(receipt.tax)),
+    h("dt", {}, `Last payment (${payment.method})`), h("dd", {}, money(payment.amount + payment.tip)),
+    h("dt", {}, "Change"), h("dd", { "data-total": "change" }, money(change)));
+  $("#receipt-dialog").showModal();
+}
+
+// --- menu ---------------------------------------------------------------------------------------
+
+function askAmount(title, label, initial) {
+  $("#amount-title").textContent = title;
+  $("#amount-label").textContent = label;
+  $("#amount-input").value = initial;
+  const dialog = $("#amount-dialog");
+  dialog.showModal();
+  return new Promise((resolve) => {
+    const listeners = new AbortController();
+    const finish = (value) => {
+      listeners.abort();
+      resolve(value);
+    };
+    $("#amount-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      finish(parseMoney($("#amount-input").value));
+      dialog.close();
+    }, { signal: listeners.signal });
+    dialog.addEventListener("close", () => finish(null), { signal: listeners.signal });
+  });
+}
+
+function closeMenu() {
+  $("#menu").hidden = true;
+  $("#menu-button").setAttribute("aria-expanded", "false");
+}
+
+async function clearCache() {
+  closeMenu();
+  try {
+    const result = await api("POST", "/api/clear-cache");
+    notice(result.message, "info");
+  } catch (error) {
+    notice(error.message);
+  }
+}
+
+async function closeShift() {
+  closeMenu();
+  const expected = state.shift && state.shift.expected_cash;
+  const counted = await askAmount("Close shift", "Counted cash", money(expected || 0));
+  if (counted !== null) act(() => api("POST", "/api/shifts/current/close", { user: state.user.id, counted_cash: counted }));
+}
+
+async function moveCash(kind) {
+  closeMenu();
+  const amount = await askAmount(kind === "in" ? "Cash in" : "Cash out", "Amount", "");
+  if (amount !== null) act(() => api("POST", "/api/shifts/current/cash-moves", { user: state.user.id, kind, amount }));
+}
+
+// --- start --------------------------------------------------------------------------------------
+
+const refresh = Mesh.refresher(load);
+
+function bind() {
+  Mesh.setupChrome();
+  $("#pin-form").addEventListener("submit", login);
+  $("#shift-form").addEventListener("submit", openShift);
+  $("#modifiers-form").addEventListener("submit", addWithModifiers);
+  $("#pay-form").addEventListener("submit", pay);
+  $("#pay-form").addEventListener("input", updateChange);
+  $("#pay-button").addEventListener("click", openPay);
+  $("#send-kitchen").addEventListener("click", sendToKitchen);
+  $("#new-order").addEventListener("click", () => { setOrder(""); renderOrder(); refresh(); });
+  $("#receipt-done").addEventListener("click", () => $("#receipt-dialog").close());
+  $("#clear-cache").addEventListener("click", clearCache);
+  $("#close-shift").addEventListener("click", closeShift);
+  $("#cash-in").addEventListener("click", () => moveCash("in"));
+  $("#cash-out").addEventListener("click", () => moveCash("out"));
+  $("#logout").addEventListener("click", () => {
+    closeMenu();
+    state.user = null;
+    sessionStorage.removeItem("meshpos-user");
+    setOrder("");
+    refresh();
+  });
+  for (const button of document.querySelectorAll("dialog .cancel")) {
+    button.addEventListener("click", () => button.closest("dialog").close());
+  }
+}
+
+if (Mesh.requireToken()) {
+  bind();
+  Mesh.live(refresh);
+  refresh();
+}

@@ -1,0 +1,216 @@
+"""The register and kitchen pages in a real headless Chromium, each page served by its own real node; the
+nodes are linked over mTLS on loopback. Everything is waited for by polling the DOM with a deadline.
+
+Screenshots go to $MESHPOS_ARTIFACTS (or the temp folder) and their paths are printed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from meshpos.config import Config
+from meshpos.model.sample import CASHIER
+from meshpos.node import Node
+
+from .cdp import Browser, Page
+from .conftest import running
+from .kit import PIN, make_configs, until
+
+# The nodes are fixtures requested before ``browser``: the browser's teardown, which keeps each page's
+# last view, then runs while the nodes still serve the pages.
+
+
+@pytest.fixture
+def registers(tmp_path: Path) -> list[Config]:
+    return make_configs(tmp_path, [("R1", "register"), ("R2", "register")])
+
+
+@pytest.fixture
+async def two_registers(registers: list[Config]) -> AsyncIterator[list[Node]]:
+    async with running(registers) as nodes:
+        yield nodes
+
+
+@pytest.fixture
+def register_and_kitchen(tmp_path: Path) -> list[Config]:
+    return make_configs(tmp_path, [("R1", "register"), ("K1", "kds")])
+
+
+@pytest.fixture
+async def register_and_kds(register_and_kitchen: list[Config]) -> AsyncIterator[list[Node]]:
+    async with running(register_and_kitchen) as nodes:
+        yield nodes
+
+
+def q(selector: str) -> str:
+    """A JS expression for the first element matching ``selector``."""
+    return f"document.querySelector({json.dumps(selector)})"
+
+
+def count(selector: str) -> str:
+    return f"document.querySelectorAll({json.dumps(selector)}).length"
+
+
+async def log_in_and_open_shift(page: Page, user: str = CASHIER) -> None:
+    await page.click(f"#users button[data-user={user}]")
+    await page.fill("#pin", PIN)
+    await page.click("#login-button")
+    await page.click("#open-shift")
+    await page.wait(f"!{q('#sell')}.hidden", what="the sell screen")
+
+
+async def add(page: Page, product: str, lines: int) -> None:
+    await page.click(f"#products [data-product={product}]")
+    await page.wait(f"{count('#lines li')} === {lines}", what=f"{lines} line(s) after {product}")
+
+
+async def test_a_sale_on_one_register_appears_on_the_other_without_reload(
+    two_registers: list[Node], browser: Browser, artifacts: Path
+) -> None:
+    r1, r2 = two_registers
+    a = await browser.new_page("page A (R1)")
+    b = await browser.new_page("page B (R2)")
+    await a.goto(f"{r1.api_url}/")
+    await b.goto(f"{r2.api_url}/")
+    await log_in_and_open_shift(a)
+    await log_in_and_open_shift(b)
+    await b.eval("window.neverReloaded = true")
+
+    # linked, no console: yellow; tapping the indicator tells why and what is pending
+    await a.wait(f"{q('#sync')}.dataset.colour === 'yellow'", what="a yellow indicator")
+    await a.click("#sync")
+    panel = await a.text("#sync-panel")
+    assert "R2" in panel
+    assert "not at the console yet" in panel
+    assert "Other devices reachable, no console" in panel
+    await a.click("#sync")
+
+    await add(a, "espresso", 1)
+    await a.click("#products [data-product=latte]")
+    await a.click("#modifier-groups input[value=large]")
+    await a.click("#modifier-groups input[value=oat]")
+    await a.click("#modifiers-add")
+    await a.wait(f"{count('#lines li')} === 2", what="the latte line")
+    await add(a, "croissant", 3)
+    await a.click("#lines li:nth-child(3) button.remove")
+    await a.wait(f"{count('#lines li')} === 2", what="the croissant removed")
+    assert await a.text("#totals [data-total=due]") == "7.70 EUR"  # 2.50 + 3.90 + 0.80 + 0.50
+    order = await a.eval("sessionStorage.getItem('meshpos-order')")
+    await b.wait(q(f"#open-orders [data-order='{order}']"), what="R1's open order on page B")
+    await a.screenshot(artifacts / "1-register-A-order.png")
+
+    # split: 5.00 in cash from a 10.00 note, then the rest by card
+    await a.click("#pay-button")
+    await a.fill("#pay-amount", "5.00")
+    await a.fill("#pay-tendered", "10.00")
+    assert await a.text("#pay-change") == "5.00"
+    await a.screenshot(artifacts / "2-register-A-pay-cash.png")
+    await a.click("#pay-confirm")
+    await a.wait(f"{q('#totals [data-total=due]')}?.innerText === '2.70 EUR'", what="2.70 due")
+    await a.click("#pay-button")
+    await a.click("#pay-form input[value=card]")
+    assert not await a.eval(f"{q('#pay-tendered')}.checkVisibility()")  # card: no tendered
+    await a.click("#pay-confirm")
+    await a.wait(f"{q('#receipt-dialog')}.open", what="the receipt")
+    number = await a.text("#receipt-number")
+    assert number == "R1-000001"
+    assert await a.text("#receipt-totals [data-total=total]") == "7.70 EUR"
+    paid_at = time.monotonic()
+    await a.screenshot(artifacts / "3-register-A-receipt.png")
+
+    await b.wait(q(f"#receipts [data-number='{number}']"), what="the receipt on page B")
+    print(f"receipt {number} shown on page B {time.monotonic() - paid_at:.3f} s after page A")
+    await b.wait(f"{count('#open-orders li')} === 0", what="the paid order leaving page B")
+    assert await b.eval("window.neverReloaded === true")
+    await b.screenshot(artifacts / "4-register-B-live.png")
+
+    # Clear cache while the sale is not at the console: refused, and the page says why
+    await a.click("#receipt-done")
+    await a.click("#menu-button")
+    await a.click("#clear-cache")
+    refusal = await a.wait(
+        f"!{q('#notice')}.hidden && {q('#notice')}.innerText.includes('Clear cache refused')"
+        f" && {q('#notice')}.innerText",
+        what="the refusal",
+    )
+    assert "not at the console yet" in refusal
+    await a.screenshot(artifacts / "5-register-A-clear-cache-refused.png")
+
+    # the peer goes away: R1 is on its own, gray
+    await r2.stop()
+    await a.wait(f"{q('#sync')}.dataset.colour === 'gray'", timeout=10, what="gray")
+    await a.click("#sync")
+    assert "On its own" in await a.text("#sync-panel")
+    await a.screenshot(artifacts / "6-register-A-gray.png")
+    assert a.errors == []
+    assert b.errors == []
+
+
+async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
+    register_and_kds: list[Node], browser: Browser, artifacts: Path
+) -> None:
+    r1, k1 = register_and_kds
+    kitchen = await browser.new_page("kitchen (K1)")
+    register = await browser.new_page("register (R1)")
+    await kitchen.goto(f"{k1.api_url}/")
+    await kitchen.wait("location.pathname === '/kitchen'", what="the redirect to /kitchen")
+    await kitchen.wait(f"{q('#sync')}.dataset.colour === 'yellow'", what="yellow on K1")
+    await register.goto(f"{r1.api_url}/")
+    await log_in_and_open_shift(register)
+    await add(register, "burger", 1)
+    await add(register, "fries", 2)
+
+    sent_at = time.monotonic()
+    await register.click("#send-kitchen")
+    await kitchen.wait(q("article.ticket"), what="the ticket on the kitchen screen")
+    took = time.monotonic() - sent_at
+    print(f"ticket on the kitchen screen {took:.3f} s after Send to kitchen")
+    assert took < 1.0
+    card = "article.ticket"
+    items = await kitchen.text(f"{card} ul")
+    assert "1 × Burger" in items
+    assert "1 × Fries" in items
+    assert await kitchen.eval(f"/^\\d+:\\d\\d$/.test({q(card + ' .age')}.innerText)")
+    ticket = await kitchen.eval(f"{q(card)}.dataset.ticket")
+    await kitchen.screenshot(artifacts / "1-kitchen-new-ticket.png")
+
+    for state in ("cooking", "ready"):
+        await kitchen.click(f"{card} button[data-action=bump]")
+        await kitchen.wait(f"{q(card)}?.dataset.state === '{state}'", what=state)
+    await until(lambda: _ticket_state(r1, ticket) == "ready", 5, "R1 sees the ticket ready")
+    await kitchen.click(f"{card} button[data-action=recall]")
+    await kitchen.wait(f"{q(card)}?.dataset.state === 'cooking'", what="recalled")
+    await kitchen.click(f"{card} button[data-action=bump]")
+    await kitchen.wait(f"{q(card)}?.dataset.state === 'ready'", what="ready again")
+    await kitchen.click(f"{card} button[data-action=bump]")
+    await kitchen.wait(f"{count(card)} === 0", what="served tickets leaving the board")
+    await kitchen.click("#show-served")
+    await kitchen.wait(f"{q(card)}?.dataset.state === 'served'", what="the served ticket")
+    await kitchen.screenshot(artifacts / "2-kitchen-served.png")
+
+    # the kitchen runs out of fries: the register's grid marks them at once
+    await kitchen.click("#stops-button")
+    await kitchen.click("#stop-items li[data-product=fries] button")
+    await kitchen.wait(q("#stop-items li.stopped[data-product=fries]"), what="fries stopped")
+    await register.wait(q("#products .stopped[data-product=fries]"), what="fries marked")
+    await register.click("#products [data-product=fries]")
+    await register.wait(
+        f"!{q('#notice')}.hidden && {q('#notice')}.innerText"
+        ".includes('Fries is on the stop list (stopped by Kim)')",
+        what="the stop shown on the register",
+    )
+    assert r1.venue.stoplist.is_stopped("fries")
+    await kitchen.screenshot(artifacts / "3-kitchen-stop-list.png")
+    await register.screenshot(artifacts / "4-register-fries-stopped.png")
+    assert kitchen.errors == []
+    assert register.errors == []
+
+
+def _ticket_state(node: Node, ticket_id: str) -> str:
+    kitchen = node.venue.kitchen(node.venue.business_date(node.now_ms()))
+    return kitchen.ticket(ticket_id).state if kitchen.has(ticket_id) else ""
