@@ -30,7 +30,9 @@ def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise HttpError(
-            400, "unknown_field", f"unknown field(s) {', '.join(unknown)}; allowed: {sorted(allowed)}"
+            400,
+            "unknown_field",
+            f"unknown field(s) {', '.join(unknown)}; allowed: {sorted(allowed)}",
         )
     return body
 

@@ -402,12 +402,7 @@ async def run_demo(
 ) -> int:
     with contextlib.ExitStack() as stack:
         if directory:
-            root = Path(directory)
-            root.mkdir(parents=True, exist_ok=True)
-            if any(root.iterdir()):
-                raise MeshposError(
-                    f"--dir {root}: must be empty (the demo creates a new venue there)"
-                )
+            root = _empty_dir(Path(directory))
         else:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="meshpos-demo-")))
         demo = Demo(root, rate=rate, duration=duration, heartbeat=heartbeat)
