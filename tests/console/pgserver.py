@@ -24,7 +24,13 @@ import pytest
 
 from meshpos.bench.pg import PgServer, PostgresUnavailable, find_pg_bin, throwaway_postgres
 
-__all__ = ["PgServer", "PostgresUnavailable", "find_pg_bin", "postgres_server", "throwaway_postgres"]
+__all__ = [
+    "PgServer",
+    "PostgresUnavailable",
+    "find_pg_bin",
+    "postgres_server",
+    "throwaway_postgres",
+]
 
 
 @pytest.fixture(scope="session")
