@@ -15,9 +15,15 @@ makes it). Sales are real model sales (open order, two lines, pay by card → re
   method for the duration of the phase (see :class:`_LinkMeter`): the sync protocol's payload bytes, every
   message kind (updates, forwards, heartbeats, anti-entropy), counted once per sending node. Websocket
   framing (2–14 B a message) and TLS records are not counted, on either side.
-* Catch-up: the first node is stopped; the others sell ``--catchup-receipts`` receipts (closed loop) and
-  are left in sync with each other; then the stopped node starts again from its SQLite file and dials the
-  others: ``catchup_s`` runs from the call to ``start()`` until its ledger holds every receipt.
+* Catch-up: the first node is stopped; the others sell ``--catchup-receipts`` receipts (closed loop, one
+  cashier per register, sale after sale) and are left in sync and quiet; then the stopped node starts again
+  from its SQLite file and dials the others: ``catchup_s`` runs from the call to ``start()`` until its
+  ledger holds every receipt.
+* One process, one event loop: every node's work (and the peer's server and clients) shares one Python
+  thread, so the figures are for the whole mesh on one core. ``loop_cpu_ms_per_receipt`` (that thread's
+  CPU per receipt; divide by ``nodes`` for one device's share), ``cpu_ms_per_receipt`` (all threads, the
+  SQLite writers included) and ``loop_lag_*`` (how late a 10 ms timer fires while sales are offered) show
+  whether a slow figure is the protocol or a saturated loop.
 
 The peer: the pycrdt-websocket server (``WebsocketServer``, one ``YRoom`` per document, in memory, no
 store) and one pycrdt ``Doc`` per document and register, each synced by a pycrdt ``Provider`` over a plain
@@ -38,7 +44,8 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -57,7 +64,6 @@ from meshpos.node import Node
 HOST = "127.0.0.1"  # the network rule: loopback only
 PRODUCTS = ("espresso", "croissant", "burger", "fries", "lemonade")
 TARGETS = {"propagation_p99_ms": 25.0, "catchup_s": 1.0}
-CASHIERS_PER_REGISTER = 4  # concurrent sales per register while the catch-up backlog is written
 WAIT_S = 120.0  # give up waiting for a receipt to show up everywhere after this long
 
 
@@ -87,33 +93,69 @@ def _noon_clock() -> Callable[[], float]:
 class _Visibility:
     """When each receipt id first appeared in each replica's ``receipts`` map (perf_counter seconds)."""
 
-    def __init__(self) -> None:
+    def __init__(self, replicas: int) -> None:
+        self.replicas = replicas
         self.seen: dict[str, dict[int, float]] = {}
-        self.counts: dict[int, int] = {}
+        self.complete: set[str] = set()  # seen on every replica
+        self.changed = asyncio.Event()
 
     def watch(self, replica: int, receipts: pycrdt.Map[Any]) -> Callable[[], None]:
         """Observe ``receipts`` of replica number ``replica``; returns the unsubscribe call."""
-        self.counts[replica] = len(receipts)
 
         def changed(event: Any) -> None:
             now = time.perf_counter()
-            added = 0
             for key, change in event.keys.items():
                 if change.get("action") == "add":
-                    self.seen.setdefault(key, {}).setdefault(replica, now)
-                    added += 1
-            self.counts[replica] = self.counts.get(replica, 0) + added
+                    seen = self.seen.setdefault(key, {})
+                    seen.setdefault(replica, now)
+                    if len(seen) == self.replicas:
+                        self.complete.add(key)
+                        self.changed.set()
 
         subscription = receipts.observe(changed)
         return lambda: receipts.unobserve(subscription)
 
-    def everywhere(self, receipt_id: str, replicas: list[int]) -> bool:
-        seen = self.seen.get(receipt_id, {})
-        return all(r in seen for r in replicas)
+    async def everywhere(self, receipt_ids: list[str], timeout: float, what: str) -> None:
+        """Wait until every id in ``receipt_ids`` is on every replica."""
+        missing = [r for r in receipt_ids if r not in self.complete]
+        deadline = time.perf_counter() + timeout
+        while missing:
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), deadline - time.perf_counter())
+            except TimeoutError:
+                raise MeshposError(
+                    f"timed out after {timeout:g} s waiting for {what} ({len(missing)} missing)"
+                ) from None
+            missing = [r for r in missing if r not in self.complete]
 
-    def delay(self, receipt_id: str, origin: int, paid_at: float, replicas: list[int]) -> float:
+    def delay(self, receipt_id: str, origin: int, paid_at: float) -> float:
         seen = self.seen[receipt_id]
-        return max(0.0, max(seen[r] for r in replicas if r != origin) - paid_at)
+        return max(0.0, max(t for r, t in seen.items() if r != origin) - paid_at)
+
+
+async def _holds(receipts: pycrdt.Map[Any], expected: int, timeout: float, what: str) -> float:
+    """Wait until ``receipts`` holds ``expected`` entries; the perf_counter time it first did."""
+    done = asyncio.Event()
+    at = [time.perf_counter()]
+
+    def changed(_event: Any) -> None:
+        if len(receipts) >= expected and not done.is_set():
+            at[0] = time.perf_counter()
+            done.set()
+
+    subscription = receipts.observe(changed)
+    try:
+        if len(receipts) >= expected:
+            return time.perf_counter()
+        await asyncio.wait_for(done.wait(), timeout)
+    except TimeoutError:
+        raise MeshposError(
+            f"timed out after {timeout:g} s waiting for {what} ({len(receipts)} of {expected})"
+        ) from None
+    finally:
+        receipts.unobserve(subscription)
+    return at[0]
 
 
 @dataclass
@@ -129,11 +171,13 @@ async def _until(predicate: Callable[[], bool], timeout: float, what: str) -> fl
     while not predicate():
         if time.perf_counter() - start > timeout:
             raise MeshposError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.002)
+        await asyncio.sleep(0.01)
     return time.perf_counter() - start
 
 
-async def _open_loop(rate: float, total: int, sell: Callable[[int], Awaitable[_Sale]]) -> list[_Sale]:
+async def _open_loop(
+    rate: float, total: int, sell: Callable[[int], Coroutine[Any, Any, _Sale]]
+) -> list[_Sale]:
     """Start sale ``k`` at ``k / rate`` seconds, whatever the earlier ones are doing."""
     tasks: list[asyncio.Task[_Sale]] = []
     begin = time.perf_counter()
@@ -147,10 +191,8 @@ async def _open_loop(rate: float, total: int, sell: Callable[[int], Awaitable[_S
     return list(await asyncio.gather(*tasks))
 
 
-def _propagation(
-    sales: list[_Sale], seen: _Visibility, replicas: list[int]
-) -> dict[str, float | int]:
-    delays = [seen.delay(s.receipt_id, s.origin, s.paid, replicas) for s in sales]
+def _propagation(sales: list[_Sale], seen: _Visibility) -> dict[str, float | int]:
+    delays = [seen.delay(s.receipt_id, s.origin, s.paid) for s in sales]
     first = min(s.started for s in sales)
     last = max(s.started for s in sales)
     return {
@@ -159,6 +201,23 @@ def _propagation(
         "propagation_p99_ms": _ms(_percentile(delays, 0.99)),
         "propagation_max_ms": _ms(max(delays)),
     }
+
+
+_ENVELOPES = {0x01: "hello", 0x03: "chunk", 0x04: "heartbeat", 0x05: "bye"}
+_Y_SYNC = {0: "step1", 1: "step2", 2: "update"}
+
+
+def _kind(message: bytes) -> str:
+    """The kind of one meshpos wire message (the envelope table in ``meshpos.sync._codec``): a doc
+    message (0x02) is its document name (a var-string) and then the y-protocols sync sub-type."""
+    if message[0] != 0x02:
+        return _ENVELOPES.get(message[0], "other")
+    size = message[1]  # document names are short: a one-byte var-uint length
+    if size >= 0x80 or len(message) < 4 + size:
+        return "other"
+    if message[2 + size] != 0:
+        return "awareness"
+    return _Y_SYNC.get(message[3 + size], "other")
 
 
 class _LinkMeter:
@@ -172,6 +231,7 @@ class _LinkMeter:
     def __init__(self) -> None:
         self.bytes = 0
         self.messages = 0
+        self.by_kind: Counter[str] = Counter()
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[_LinkMeter]:
@@ -182,6 +242,7 @@ class _LinkMeter:
                 if message:
                     self.bytes += len(message)
                     self.messages += 1
+                    self.by_kind[_kind(message)] += len(message)
             original(links, key, messages)
 
         setattr(Links, "send", send)  # noqa: B010 (mypy forbids assigning to a method)
@@ -192,6 +253,48 @@ class _LinkMeter:
 
     def snapshot(self) -> tuple[int, int]:
         return self.bytes, self.messages
+
+
+class _LoopLag:
+    """How late a 10 ms ticker wakes up: how long the one event loop all nodes share is busy at a time."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            self.samples.append(max(0.0, time.perf_counter() - before - 0.01))
+
+    def __enter__(self) -> _LoopLag:
+        self.samples = []
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def figures(self, prefix: str) -> dict[str, float]:
+        return {
+            f"{prefix}loop_lag_p99_ms": _ms(_percentile(self.samples, 0.99)),
+            f"{prefix}loop_lag_max_ms": _ms(max(self.samples, default=0.0)),
+        }
+
+
+async def _quiet(meter: _LinkMeter, threshold: int, timeout: float = WAIT_S) -> float:
+    """Wait until at most ``threshold`` messages are sent in half a second (what is queued has gone
+    out); returns the seconds waited."""
+    start = time.perf_counter()
+    while True:
+        before = meter.messages
+        await asyncio.sleep(0.5)
+        if meter.messages - before <= threshold:
+            return time.perf_counter() - start
+        if time.perf_counter() - start > timeout:
+            raise MeshposError(f"the mesh was still busy after {timeout:g} s")
 
 
 # --- ours -----------------------------------------------------------------------------------------
@@ -216,16 +319,14 @@ async def _sell(node: Node, origin: int, k: int) -> _Sale:
 
 
 async def _link_all(nodes: list[Node], ids: list[str]) -> None:
-    """Every pair linked: the lower id dials at once (the higher waits its grace period)."""
+    """Every pair linked, as discovery would: both sides learn the address, the lower id dials."""
     for i, node in enumerate(nodes):
         for j in range(len(nodes)):
             if j != i:
                 node.add_peer(ids[j], HOST, nodes[j].port)
     want = len(nodes) - 1
     await _until(
-        lambda: all(
-            len(p := n.status().peers) == want and all(p.values()) for n in nodes if n is not None
-        ),
+        lambda: all(len(p := n.status().peers) == want and all(p.values()) for n in nodes),
         30,
         "every node in sync with every other",
     )
@@ -269,12 +370,11 @@ async def _ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     count, rate, total = args.nodes, args.rate, max(1, round(args.rate * args.seconds))
     clock = _noon_clock()
     meter = _LinkMeter()
-    seen = _Visibility()
+    seen = _Visibility(count)
     result: dict[str, Any] = {}
     with meter.installed():
         async with _mesh(folder, count, clock) as mesh:
             nodes = mesh.nodes
-            replicas = list(range(count))
             await _link_all(nodes, mesh.ids)
             _progress(f"ours: {count} nodes linked (full mesh, mTLS on {HOST})")
             for node in nodes:
@@ -284,47 +384,57 @@ async def _ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
             # warm-up: one sale per register, not measured
             warm = await asyncio.gather(*(_sell(n, i, i) for i, n in enumerate(nodes)))
-            await _until(
-                lambda: all(seen.everywhere(s.receipt_id, replicas) for s in warm),
-                WAIT_S,
-                "the warm-up receipts everywhere",
-            )
+            await seen.everywhere([s.receipt_id for s in warm], WAIT_S, "the warm-up receipts")
 
             _progress(f"ours: {total} sales offered at {rate:g}/s over {count} registers")
             bytes0, messages0 = meter.snapshot()
+            kinds0 = Counter(meter.by_kind)
+            cpu0, loop0 = time.process_time(), time.thread_time()
 
             async def sell(k: int) -> _Sale:
                 return await _sell(nodes[k % count], k % count, k)
 
-            sales = await _open_loop(rate, total, sell)
-            await _until(
-                lambda: all(seen.everywhere(s.receipt_id, replicas) for s in sales),
-                WAIT_S,
-                "every receipt on every node",
-            )
+            with _LoopLag() as lag:
+                sales = await _open_loop(rate, total, sell)
+            result.update(lag.figures(""))
+            await seen.everywhere([s.receipt_id for s in sales], WAIT_S, "every receipt everywhere")
+            # count what is still queued (forwards, repairs) too: until only heartbeats go out
+            result["drain_s"] = round(await _quiet(meter, count * (count - 1)), 1)
             bytes1, messages1 = meter.snapshot()
-            result.update(_propagation(sales, seen, replicas))
+            cpu1, loop1 = time.process_time(), time.thread_time()
+            for stop in unwatch:
+                stop()
+            result.update(_propagation(sales, seen))
             durations = [s.paid - s.started for s in sales]
             result["sale_p50_ms"] = _ms(_percentile(durations, 0.50))
             result["sale_p99_ms"] = _ms(_percentile(durations, 0.99))
             result["wire_bytes_per_receipt"] = round((bytes1 - bytes0) / total, 1)
             result["wire_messages_per_receipt"] = round((messages1 - messages0) / total, 2)
-            for stop in unwatch:
-                stop()
-            result.update(await _catch_up(args, mesh, ledger))
+            result["wire_bytes_per_receipt_by_kind"] = {
+                kind: round(n / total, 1)
+                for kind, n in sorted((meter.by_kind - kinds0).items(), key=lambda kv: -kv[1])
+            }
+            result["cpu_ms_per_receipt"] = round((cpu1 - cpu0) * 1000 / total, 2)
+            result["loop_cpu_ms_per_receipt"] = round((loop1 - loop0) * 1000 / total, 2)
+            result.update(await _catch_up(args, mesh, ledger, meter))
+            result["link_drops"] = sum(n.counters["protocol_errors"] for n in mesh.nodes)
     return result
 
 
-async def _catch_up(args: argparse.Namespace, mesh: _Mesh, ledger: str) -> dict[str, Any]:
+async def _catch_up(
+    args: argparse.Namespace, mesh: _Mesh, ledger: str, meter: _LinkMeter
+) -> dict[str, Any]:
+    """Stop the first node, sell the backlog on the others, restart it: how long until it has it all."""
     count, backlog = len(mesh.nodes), int(args.catchup_receipts)
     nodes = mesh.nodes
     online = list(range(1, count))
-    _progress(f"ours: {mesh.ids[0]} stopped; the other {count - 1} sell {backlog} receipts")
     before = len(_receipts_map(nodes[0], ledger))  # every node holds them all by now
+    expected = before + backlog
+    _progress(f"ours: {mesh.ids[0]} stopped; the other {count - 1} sell {backlog} receipts")
     await nodes[0].stop()
     done = 0
 
-    async def cashier(index: int, sales: int) -> None:
+    async def cashier(index: int, sales: int) -> None:  # one per register, sale after sale
         nonlocal done
         for _ in range(sales):
             await _sell(nodes[index], index, done)
@@ -332,49 +442,39 @@ async def _catch_up(args: argparse.Namespace, mesh: _Mesh, ledger: str) -> dict[
             if done % 1000 == 0:
                 _progress(f"  {done}/{backlog} sold")
 
-    shares = [
-        (index, backlog // (len(online) * CASHIERS_PER_REGISTER) + (k < backlog % (len(online) * CASHIERS_PER_REGISTER)))
-        for k, index in enumerate(i for i in online for _ in range(CASHIERS_PER_REGISTER))
-    ]
+    shares = [backlog // len(online) + (k < backlog % len(online)) for k in range(len(online))]
     begin = time.perf_counter()
-    await asyncio.gather(*(cashier(i, n) for i, n in shares))
+    await asyncio.gather(*(cashier(i, n) for i, n in zip(online, shares, strict=True)))
     written = time.perf_counter() - begin
-    expected = before + backlog
-    await _until(
-        lambda: all(len(_receipts_map(nodes[i], ledger)) == expected for i in online),
-        WAIT_S,
-        "the online nodes to agree",
+    for i in online:
+        await _holds(_receipts_map(nodes[i], ledger), expected, WAIT_S, f"{mesh.ids[i]}'s backlog")
+    settled = time.perf_counter() - begin - written
+    await _quiet(meter, count * (count - 1))  # nothing left in flight when it comes back
+    _progress(
+        f"ours: {backlog} sold in {written:.1f} s (+{settled:.1f} s until the others agreed); "
+        f"restarting {mesh.ids[0]}"
     )
-    _progress(f"ours: {backlog} sold in {written:.1f} s; restarting {mesh.ids[0]}")
     restarted = Node(mesh.configs[0], discovery=False, clock=mesh.clock)
     nodes[0] = restarted
+    bytes0 = meter.bytes
     begin = time.perf_counter()
     await restarted.start()
     started = time.perf_counter()
     receipts = _receipts_map(restarted, ledger)
-    complete = asyncio.Event()
-    if len(receipts) >= expected:
-        complete.set()
-    subscription = receipts.observe(
-        lambda _event: complete.set() if len(receipts) >= expected else None
-    )
-    for j in online:
+    loaded = len(receipts)
+    for j in online:  # it dials (lowest id: at once); the others learn its new port too
         restarted.add_peer(mesh.ids[j], HOST, nodes[j].port)
         nodes[j].add_peer(mesh.ids[0], HOST, restarted.port)
-    try:
-        await asyncio.wait_for(complete.wait(), WAIT_S)
-    except TimeoutError:
-        raise MeshposError(
-            f"{mesh.ids[0]} holds {len(receipts)} of {expected} receipts after {WAIT_S:g} s"
-        ) from None
-    finished = time.perf_counter()
-    receipts.unobserve(subscription)
+    finished = await _holds(receipts, expected, WAIT_S, f"{mesh.ids[0]} to catch up")
+    sent = meter.bytes - bytes0
     return {
         "catchup_receipts": backlog,
         "catchup_s": round(finished - begin, 3),
         "catchup_start_s": round(started - begin, 3),
+        "catchup_loaded_receipts": loaded,
+        "catchup_wire_mb": round(sent / 1e6, 2),
         "catchup_backlog_write_s": round(written, 2),
-        "receipts_on_restarted_node": len(receipts),
+        "catchup_backlog_settle_s": round(settled, 2),
     }
 
 
@@ -485,8 +585,7 @@ async def _peer(args: argparse.Namespace) -> dict[str, Any]:
     ledger = f"ledger/{date}"
     names = ["catalog", "stoplist", "denylist", ledger, f"kitchen/{date}"]  # what our nodes hold
     meter = _LinkMeter()
-    seen = _Visibility()
-    replicas = list(range(count))
+    seen = _Visibility(count)
     server = websocket_server_class(auto_clean_rooms=False)
 
     async def serve(conn: Any) -> None:
@@ -504,43 +603,44 @@ async def _peer(args: argparse.Namespace) -> dict[str, Any]:
             registers[0].docs["catalog"].apply_update(catalog_update())
 
             def receipts_of(k: int) -> pycrdt.Map[Any]:
-                receipts: pycrdt.Map[Any] = registers[k].docs[ledger].get(
-                    "receipts", type=pycrdt.Map
+                receipts: pycrdt.Map[Any] = (
+                    registers[k].docs[ledger].get("receipts", type=pycrdt.Map)
                 )
                 return receipts
 
-            unwatch = [seen.watch(k, receipts_of(k)) for k in replicas]
+            unwatch = [seen.watch(k, receipts_of(k)) for k in range(count)]
 
             def write(origin: int) -> _Sale:
                 register = registers[origin]
                 register.count += 1
                 started = time.perf_counter()
-                receipt_id = add_receipt(register.docs[ledger], register.count, f"R{origin + 1:02d}")
+                receipt_id = add_receipt(
+                    register.docs[ledger], register.count, f"R{origin + 1:02d}"
+                )
                 return _Sale(receipt_id, origin, started, time.perf_counter())
 
             warm = [write(k) for k in range(count)]
-            await _until(
-                lambda: all(seen.everywhere(s.receipt_id, replicas) for s in warm),
-                WAIT_S,
-                "the peer's warm-up receipts everywhere",
-            )
+            await seen.everywhere([s.receipt_id for s in warm], WAIT_S, "the warm-up receipts")
             _progress(f"peer: {total} receipts offered at {rate:g}/s over {count} registers")
             bytes0, _ = meter.snapshot()
+            cpu0, loop0 = time.process_time(), time.thread_time()
 
             async def sell(k: int) -> _Sale:
                 return write(k % count)
 
-            sales = await _open_loop(rate, total, sell)
-            await _until(
-                lambda: all(seen.everywhere(s.receipt_id, replicas) for s in sales),
-                WAIT_S,
-                "every peer receipt on every register",
-            )
+            with _LoopLag() as lag:
+                sales = await _open_loop(rate, total, sell)
+            await seen.everywhere([s.receipt_id for s in sales], WAIT_S, "every peer receipt")
+            await _quiet(meter, count)
             bytes1, _ = meter.snapshot()
+            cpu1, loop1 = time.process_time(), time.thread_time()
             for stop in unwatch:
                 stop()
-            result = {f"peer_{k}": v for k, v in _propagation(sales, seen, replicas).items()}
+            result = {f"peer_{k}": v for k, v in _propagation(sales, seen).items()}
+            result.update(lag.figures("peer_"))
             result["peer_wire_bytes_per_receipt"] = round((bytes1 - bytes0) / total, 1)
+            result["peer_cpu_ms_per_receipt"] = round((cpu1 - cpu0) * 1000 / total, 2)
+            result["peer_loop_cpu_ms_per_receipt"] = round((loop1 - loop0) * 1000 / total, 2)
 
             # catch-up: register 0 goes away, the others write the backlog, register 0 comes back
             _progress(f"peer: register 0 disconnected; the others write {backlog} receipts")
@@ -549,18 +649,15 @@ async def _peer(args: argparse.Namespace) -> dict[str, Any]:
             for k in range(backlog):
                 write(1 + k % (count - 1))
                 if k % 50 == 49:
-                    await asyncio.sleep(0)
-            await _until(
-                lambda: all(len(receipts_of(k)) == expected for k in range(1, count)),
-                WAIT_S,
-                "the connected peer registers to agree",
-            )
+                    await asyncio.sleep(0)  # let the providers send
+            for k in range(1, count):
+                await _holds(receipts_of(k), expected, WAIT_S, f"peer register {k}'s backlog")
+            bytes0 = meter.bytes
             begin = time.perf_counter()
             await registers[0].connect(port, meter, ws_client)
-            await _until(
-                lambda: len(receipts_of(0)) >= expected, WAIT_S, "register 0 to catch up"
-            )
-            result["peer_catchup_s"] = round(time.perf_counter() - begin, 3)
+            finished = await _holds(receipts_of(0), expected, WAIT_S, "register 0 to catch up")
+            result["peer_catchup_s"] = round(finished - begin, 3)
+            result["peer_catchup_wire_mb"] = round((meter.bytes - bytes0) / 1e6, 2)
         finally:
             for register in registers:
                 with contextlib.suppress(Exception):
@@ -602,7 +699,7 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     }
     if peer:
         p99, peer_p99 = result["propagation_p99_ms"], result["peer_propagation_p99_ms"]
-        result["ratio_vs_peer"] = round(peer_p99 / p99, 2) if p99 > 0 else None
+        result["ratio_vs_peer"] = float(f"{peer_p99 / p99:.3g}") if p99 > 0 else None
     result["targets"] = dict(TARGETS)
     result["targets_met"] = {k: result[k] <= v for k, v in TARGETS.items()}
     result["method"] = {
@@ -646,9 +743,7 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rate", type=float, default=100.0, help="offered receipts/s, all registers together"
     )
-    parser.add_argument(
-        "--seconds", type=float, default=10.0, help="length of the propagation run"
-    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the propagation run")
     parser.add_argument(
         "--catchup-receipts",
         type=int,
@@ -665,7 +760,9 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_mesh_bench(args: argparse.Namespace) -> int:
     if args.nodes < 2 or args.rate <= 0 or args.seconds <= 0 or args.catchup_receipts < 1:
-        raise MeshposError("--nodes must be at least 2; --rate, --seconds, --catchup-receipts positive")
+        raise MeshposError(
+            "--nodes must be at least 2; --rate, --seconds, --catchup-receipts positive"
+        )
     if args.dir is not None:
         folder = Path(args.dir)
         folder.mkdir(parents=True, exist_ok=True)

@@ -138,6 +138,9 @@ class WsConnection:
         self._writer.transport.abort()
 
     async def _flush(self) -> None:
+        if self._writer.is_closing():  # writing to a closed SSL transport fails inside asyncio
+            self._protocol.data_to_send()
+            return
         try:
             for chunk in self._protocol.data_to_send():
                 if chunk:

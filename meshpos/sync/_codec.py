@@ -116,6 +116,7 @@ class Heartbeat:
     seq: int
     console: dict[str, dict[int, int]] = field(default_factory=dict)
     pending: dict[str, int] = field(default_factory=dict)
+    peers: tuple[str, ...] = ()  # node ids the sender has live sessions with (to skip needless forwards)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,7 @@ def encode(msg: Message) -> bytes:
                 d: {str(c): k for c, k in sorted(sv.items())} for d, sv in msg.console.items()
             },
             "pending": dict(msg.pending),
+            "peers": list(msg.peers),
         }
         return bytes([HEARTBEAT]) + _json(body)
     if isinstance(msg, Bye):
@@ -412,8 +414,17 @@ def _decode_hello(body: bytes) -> Hello:
 
 def _decode_heartbeat(body: bytes) -> Heartbeat:
     what = "heartbeat"
-    fields = {"node", "role", "priority", "uplink", "relay", "seq", "console", "pending"}
+    fields = {"node", "role", "priority", "uplink", "relay", "seq", "console", "pending", "peers"}
     obj = _load_object(body, what, fields)
+    peers_raw = obj["peers"]
+    if (
+        not isinstance(peers_raw, list)
+        or len(peers_raw) > MAX_JSON_DOCS
+        or not all(isinstance(p, str) and _ID.fullmatch(p) for p in peers_raw)
+    ):
+        raise RemoteProtocolError(
+            f"{what}: field 'peers' must be a list of at most {MAX_JSON_DOCS} node ids"
+        )
     console_raw, pending_raw = obj["console"], obj["pending"]
     if not isinstance(console_raw, dict) or len(console_raw) > MAX_JSON_DOCS:
         raise RemoteProtocolError(
@@ -449,4 +460,5 @@ def _decode_heartbeat(body: bytes) -> Heartbeat:
         seq=_int(obj, "seq", what),
         console=console,
         pending=pending,
+        peers=tuple(peers_raw),
     )

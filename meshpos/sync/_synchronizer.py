@@ -229,9 +229,13 @@ class Synchronizer:
             self._events.append(LocalWriteRefused(name, self.role))
             return
         if may_deliver(self.role, name):
+            source = self._peer_node(origin) if isinstance(origin, str) else None
             for peer, session in self._sessions.items():
-                if peer != origin and session.state in EXCHANGING:
-                    session.send(SyncUpdate(name, update))
+                if peer == origin or session.state not in EXCHANGING:
+                    continue
+                if source is not None and self._linked(source, session):
+                    continue  # the source sends it to that peer itself; anti-entropy covers a loss
+                session.send(SyncUpdate(name, update))
 
     # --- sessions: the transport's surface --------------------------------------------------------
 
@@ -374,17 +378,23 @@ class Synchronizer:
             self._reject(peer, node, name, f"a {role} may not write {name}")
             return
         forbidden = {c: 0 for c, r in self._authors.items() if not may_write(r, name)}
+        held = self._docs.get(name)
+        ours = decode_state_vector(held.get_state()).get(self.client_id, 0) if held else 0
+        if not has_structs_from(update, {**forbidden, self.client_id: ours}):
+            self._open_and_apply(peer, name, update)  # the common case: one check, not two
+            return
         if has_structs_from(update, forbidden):
             self._reject(
                 peer, node, name, "carries changes authored by a role that may not write it"
             )
             return
-        doc = self._docs.get(name)
-        ours = decode_state_vector(doc.get_state()).get(self.client_id, 0) if doc is not None else 0
         if has_structs_from(update, {self.client_id: ours}):
             self._events.append(ClientIdAlarm(peer, node, name, self.client_id, "in an update"))
             self._reject(peer, node, name, "carries changes under our own client id")
             return
+        self._open_and_apply(peer, name, update)
+
+    def _open_and_apply(self, peer: str, name: str, update: bytes) -> None:
         doc = self.open_doc(name)
         self._applying = peer
         try:
@@ -393,6 +403,20 @@ class Synchronizer:
             raise RemoteProtocolError(f"update for {name}: could not be applied ({exc})") from None
         finally:
             self._applying = None
+
+    def _peer_node(self, key: str) -> str | None:
+        session = self._sessions.get(key)
+        return session.peer.node if session is not None and session.peer is not None else None
+
+    def _linked(self, source: str, session: Session) -> bool:
+        """Does ``source`` have a live session with ``session``'s peer, as their heartbeats say?"""
+        target = session.peer.node if session.peer is not None else None
+        if target is None:
+            return False
+        live = self._presence.live
+        return (source in live and target in live[source].peers) or (
+            target in live and source in live[target].peers
+        )
 
     def _reject(self, peer: str, node: str, doc: str, reason: str) -> None:
         log.warning("rejected update for %s from %s (%s): %s", doc, node, peer, reason)
@@ -450,6 +474,9 @@ class Synchronizer:
             seq=self._seq,
             console=self._console_view(),
             pending={name: n for name in self._docs if (n := self.pending(name))},
+            peers=tuple(
+                sorted({s.peer.node for s in self._exchanging() if s.peer is not None})
+            ),
         )
 
     def _console_view(self) -> dict[str, dict[int, int]]:

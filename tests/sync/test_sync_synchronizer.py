@@ -292,3 +292,26 @@ def test_a_document_opened_through_the_factory_hook_is_observed_once() -> None:
     replica.doc("ledger/2025-11-25").get("x", type=Map)["k"] = 1
     changed = [e for e in sync.events_received() if isinstance(e, DocumentChanged)]
     assert len(changed) == 1
+
+
+@pytest.mark.parametrize("full_mesh", [True, False])
+def test_a_received_update_is_forwarded_only_to_peers_its_source_does_not_reach(
+    full_mesh: bool,
+) -> None:
+    """In a full mesh every node hears the writer directly: forwarding would only multiply traffic
+    (25 copies per update at 6 nodes). In a line a - b - c, b must pass a's update on to c."""
+    a, b, c = node("r1"), node("r2"), node("r3")
+    pairs = [(a, b), (b, c)] + ([(a, c)] if full_mesh else [])
+    links = [(x, y, *sync_pair(x, y)) for x, y in pairs]
+    for now in (0.0, 1.0, 2.0):  # heartbeats tell everyone who is linked with whom
+        for n in (a, b, c):
+            n.tick(now)
+        for x, y, kx, ky in links:
+            pump(x, kx, y, ky)
+    kb_a = next(ky for x, y, _, ky in links if x is a and y is b)
+    kb_c = next(kx for x, y, kx, _ in links if x is b and y is c)
+    write(a, LEDGER, "p1")
+    for data in a.data_to_send(next(kx for x, y, kx, _ in links if x is a and y is b)):
+        b.receive_data(kb_a, data)
+    forwarded = [m for m in (decode(d) for d in b.data_to_send(kb_c)) if isinstance(m, SyncUpdate)]
+    assert len(forwarded) == (0 if full_mesh else 1)

@@ -1,0 +1,78 @@
+"""``meshpos bench mesh`` with tiny parameters: every figure is printed and makes sense (no speed asserted)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import pytest
+
+from meshpos.bench.mesh import add_mesh_arguments, run_mesh_bench
+from meshpos.errors import MeshposError
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_mesh_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_a_tiny_run_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
+    args = _args("--json", "--nodes", "3", "--rate", "20", "--seconds", "1")
+    args.catchup_receipts = 30
+    assert run_mesh_bench(args) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert "bench mesh: ours" in captured.err
+    assert "bench mesh: peer" in captured.err
+
+    assert result["nodes"] == 3
+    assert result["receipts"] == 20
+    assert result["rate"] == 20
+    for side in ("", "peer_"):
+        p50, p99 = result[f"{side}propagation_p50_ms"], result[f"{side}propagation_p99_ms"]
+        assert 0 <= p50 <= p99 <= result[f"{side}propagation_max_ms"]
+        assert result[f"{side}wire_bytes_per_receipt"] > 500  # a receipt is hundreds of bytes
+        assert result[f"{side}cpu_ms_per_receipt"] > 0
+        assert result[f"{side}achieved_rate"] > 0
+        assert 0 < result[f"{side}catchup_s"] < 120
+        assert result[f"{side}catchup_wire_mb"] > 0
+        assert 0 <= result[f"{side}loop_lag_p99_ms"] <= result[f"{side}loop_lag_max_ms"]
+        assert result[f"{side}loop_cpu_ms_per_receipt"] > 0
+    assert result["wire_messages_per_receipt"] >= 2  # at least one message to each other node
+    by_kind = result["wire_bytes_per_receipt_by_kind"]
+    assert by_kind["update"] > 0
+    assert math.isclose(sum(by_kind.values()), result["wire_bytes_per_receipt"], rel_tol=0.01)
+    assert result["catchup_receipts"] == 30
+    assert result["catchup_start_s"] <= result["catchup_s"]
+    assert result["catchup_loaded_receipts"] == 20 + 3  # the measured sales and the warm-up
+    if result["propagation_p99_ms"] > 0:
+        assert math.isclose(
+            result["ratio_vs_peer"],
+            result["peer_propagation_p99_ms"] / result["propagation_p99_ms"],
+            abs_tol=0.01,
+        )
+    assert (
+        set(result["targets"]) == set(result["targets_met"]) == {"propagation_p99_ms", "catchup_s"}
+    )
+    assert result["machine"]["cpu_count"] >= 1
+    assert result["machine"]["python"].count(".") == 2
+
+
+def test_the_table_without_json_and_without_the_peer(capsys: pytest.CaptureFixture[str]) -> None:
+    args = _args("--nodes", "2", "--rate", "10", "--seconds", "0.5", "--catchup-receipts", "5")
+    args.no_peer = True
+    assert run_mesh_bench(args) == 0
+    out = capsys.readouterr().out
+    assert "propagation p99 ms" in out
+    assert "2 nodes, 5 receipts" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--nodes", "1"], ["--rate", "0"], ["--seconds", "-1"], ["--catchup-receipts", "0"]],
+)
+def test_nonsense_parameters_are_refused(argv: list[str]) -> None:
+    with pytest.raises(MeshposError):
+        run_mesh_bench(_args(*argv))
