@@ -214,3 +214,71 @@ async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
 def _ticket_state(node: Node, ticket_id: str) -> str:
     kitchen = node.venue.kitchen(node.venue.business_date(node.now_ms()))
     return kitchen.ticket(ticket_id).state if kitchen.has(ticket_id) else ""
+
+
+@pytest.fixture
+def venue_with_console(tmp_path: Path) -> tuple[list[Config], Path]:
+    return make_configs(tmp_path, [("R1", "register"), ("R2", "register")]), tmp_path / "venue"
+
+
+async def test_the_indicator_turns_yellow_without_the_console_and_green_when_it_returns(
+    venue_with_console: tuple[list[Config], Path], browser: Browser, artifacts: Path
+) -> None:
+    import dataclasses
+
+    from meshpos.console.db import open_console_db
+    from meshpos.console.runner import register_venues
+    from meshpos.console.server import ConsoleServer
+    from meshpos.demo.internet import InternetSwitch
+    from meshpos.trust import load_venue
+
+    configs, venue_dir = venue_with_console
+    authority = load_venue(venue_dir)
+    db = await open_console_db(f"sqlite:///{venue_dir.parent / 'console.db'}")
+    await register_venues(db, [venue_dir])
+    console = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
+    internet = InternetSwitch("127.0.0.1", await console.start())
+    await internet.start()
+    online = [
+        dataclasses.replace(
+            c, console_url=f"ws://127.0.0.1:{internet.port}", console_token=authority.console_token
+        )
+        for c in configs
+    ]
+    try:
+        async with running(online) as (r1, _r2):
+            page = await browser.new_page("register (R1) with a console")
+            await page.goto(f"{r1.api_url}/")
+            await log_in_and_open_shift(page)
+            await page.wait(f"{q('#sync')}.dataset.colour === 'green'", timeout=15, what="green")
+            await page.click("#sync")
+            await page.wait(
+                f"{q('#sync-panel')}.innerText.includes('All data is synced')",
+                timeout=15,
+                what="All data is synced",
+            )
+            await page.screenshot(artifacts / "7-register-green-synced.png")
+
+            internet.cut()
+            await page.wait(f"{q('#sync')}.dataset.colour === 'yellow'", timeout=15, what="yellow")
+            await r1.open_order(CASHIER)  # a change the console does not have
+            await page.wait(
+                f"{q('#sync-panel')}.innerText.includes('not at the console yet')",
+                timeout=10,
+                what="the pending count",
+            )
+            await page.screenshot(artifacts / "8-register-yellow-pending.png")
+
+            internet.restore()
+            await page.wait(f"{q('#sync')}.dataset.colour === 'green'", timeout=15, what="green")
+            await page.wait(
+                f"{q('#sync-panel')}.innerText.includes('All data is synced')",
+                timeout=15,
+                what="All data is synced again",
+            )
+            await page.screenshot(artifacts / "9-register-green-again.png")
+            assert page.errors == []
+    finally:
+        await internet.stop()
+        await console.stop()
+        await db.close()
