@@ -12,6 +12,7 @@ import hmac
 import re
 import time
 from collections.abc import Awaitable, Callable
+from importlib import resources
 from typing import Any
 
 from meshpos.console.server import ConsoleServer
@@ -146,6 +147,12 @@ TABLE: list[tuple[str, str, Route]] = [
     ("POST", "prices", set_price),
     ("POST", "stoplist", set_stop),
 ]
+# the reports page shares the register pages' stylesheet (meshpos/web/static/app.css)
+PAGES = {
+    "/": ("meshpos.console", "console.html", "text/html; charset=utf-8"),
+    "/static/console.js": ("meshpos.console", "console.js", "text/javascript; charset=utf-8"),
+    "/static/app.css": ("meshpos.web", "app.css", "text/css; charset=utf-8"),
+}
 _PATH = re.compile(r"^/api/venues/(?P<venue>[A-Za-z0-9_.-]{1,64})/(?P<what>[a-z]+)$")
 
 
@@ -159,6 +166,10 @@ def make_console_handler(console: ConsoleServer, admin_token: str) -> Handler:
     async def handle(request: Request) -> Response:
         if request.path == "/health":
             return Response.json({"ok": True})
+        if request.method == "GET" and request.path in PAGES:
+            package, name, kind = PAGES[request.path]
+            body = (resources.files(package) / "static" / name).read_bytes()
+            return Response(200, body, kind)
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), admin_token):

@@ -282,3 +282,51 @@ async def test_the_indicator_turns_yellow_without_the_console_and_green_when_it_
         await internet.stop()
         await console.stop()
         await db.close()
+
+
+async def test_the_console_reports_page_shows_uploaded_receipts_and_sync_status(
+    venue_with_console: tuple[list[Config], Path], browser: Browser, artifacts: Path
+) -> None:
+    import dataclasses
+
+    from meshpos.console.api import make_console_handler
+    from meshpos.console.db import open_console_db
+    from meshpos.console.runner import register_venues
+    from meshpos.console.server import ConsoleServer
+    from meshpos.trust import load_venue
+    from meshpos.web.http import HttpServer
+
+    configs, venue_dir = venue_with_console
+    authority = load_venue(venue_dir)
+    db = await open_console_db(f"sqlite:///{venue_dir.parent / 'console.db'}")
+    await register_venues(db, [venue_dir])
+    console = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
+    url = f"ws://127.0.0.1:{await console.start()}"
+    pages = HttpServer(make_console_handler(console, "admin-secret"), "127.0.0.1", 0)
+    await pages.start()
+    online = [
+        dataclasses.replace(c, console_url=url, console_token=authority.console_token)
+        for c in configs
+    ]
+    try:
+        async with running(online) as (r1, _r2):
+            await r1.open_shift(CASHIER, 5_000)
+            order = await r1.open_order(CASHIER)
+            await r1.add_line(CASHIER, order.id, "espresso", 2)
+            paid = await r1.pay(CASHIER, order.id, "card")
+            assert paid.receipt is not None
+            page = await browser.new_page("console reports")
+            await page.goto(f"http://127.0.0.1:{pages.port}/?token=admin-secret")
+            await page.wait(
+                q("#receipts td") + f"?.innerText === '{paid.receipt.number}'",
+                timeout=15,
+                what="the receipt in Reports -> Receipts",
+            )
+            await page.wait(f"{count('#shifts tbody tr')} === 1", what="the shift")
+            await page.wait(f"{q('#status')}.innerText.includes('R1')", what="the relay")
+            await page.screenshot(artifacts / "10-console-reports.png")
+            assert page.errors == []
+    finally:
+        await pages.stop()
+        await console.stop()
+        await db.close()

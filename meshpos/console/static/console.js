@@ -1,0 +1,78 @@
+// The console's reports page: reads the admin JSON API with the admin token (from ?token= once, then
+// sessionStorage), and refreshes every two seconds.
+"use strict";
+const params = new URLSearchParams(location.search);
+if (params.get("token")) {
+  sessionStorage.setItem("meshpos-console-token", params.get("token"));
+  history.replaceState(null, "", location.pathname);
+}
+const token = sessionStorage.getItem("meshpos-console-token") || prompt("Console admin token") || "";
+let venue = null;
+const COUNTS = new Set(["receipts", "refund_count", "orders_open", "shifts_open"]);
+
+async function api(path) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
+  return body;
+}
+const money = (cents) => (cents / 100).toFixed(2);
+const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
+function cell(text, num) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (num) td.className = "num";
+  return td;
+}
+function rows(table, items, make) {
+  const body = document.querySelector(`#${table} tbody`);
+  body.replaceChildren(...items.map((item) => {
+    const tr = document.createElement("tr");
+    tr.append(...make(item));
+    return tr;
+  }));
+}
+function pairs(id, obj) {
+  document.getElementById(id).replaceChildren(...Object.entries(obj).flatMap(([k, v]) => {
+    const dt = document.createElement("dt"); dt.textContent = k;
+    const dd = document.createElement("dd"); dd.textContent = typeof v === "object" ? JSON.stringify(v) : v;
+    return [dt, dd];
+  }));
+}
+
+async function refresh() {
+  try {
+    const venues = await api("/api/venues");
+    venue = venue || venues[0];
+    document.getElementById("venues").replaceChildren(...venues.map((v) => {
+      const b = document.createElement("button");
+      b.textContent = v.slice(0, 8);
+      b.dataset.venue = v;
+      if (v === venue) b.className = "chosen";
+      b.onclick = () => { venue = v; refresh(); };
+      return b;
+    }));
+    if (!venue) return;
+    const base = `/api/venues/${venue}`;
+    const [status, totals, receipts, shifts] = await Promise.all([
+      api(`${base}/status`), api(`${base}/totals`), api(`${base}/receipts`), api(`${base}/shifts`),
+    ]);
+    document.getElementById("venue-name").textContent = venue;
+    pairs("status", { relays: status.relays.join(", ") || "none", documents: status.documents.length });
+    rows("registers", Object.entries(status.registers), ([node, r]) => [
+      cell(node), cell(r.relay ? "yes" : ""), cell(r.uplink ? "up" : "down"), cell(r.pending, true)]);
+    pairs("totals", Object.fromEntries(Object.entries(totals).map(
+      ([k, v]) => [k.replace("_", " "), COUNTS.has(k) ? v : money(v)])));
+    rows("receipts", receipts, (r) => [cell(r.number), cell(r.register), cell(when(r.issued_at_ms)),
+      cell(money(r.total), true), cell(money(r.refunded || 0), true)]);
+    rows("shifts", shifts, (s) => [cell(s.register), cell(when(s.opened_at_ms)), cell(when(s.closed_at_ms)),
+      cell(money(s.opening_cash), true), cell(s.counted_cash == null ? "" : money(s.counted_cash), true)]);
+    document.getElementById("notice").hidden = true;
+  } catch (error) {
+    const notice = document.getElementById("notice");
+    notice.textContent = `Cannot load the reports: ${error.message}`;
+    notice.hidden = false;
+  }
+}
+refresh();
+setInterval(refresh, 2000);
