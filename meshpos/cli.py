@@ -177,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--heartbeat-interval", type=float, default=1.0, help=argparse.SUPPRESS)
     console.set_defaults(func=_cmd_console)
 
+    from meshpos.chaos import add_chaos_arguments, run_chaos
+
+    chaos = sub.add_parser(
+        "chaos", help="the venue in network namespaces under random faults (root), then reconciled"
+    )
+    add_chaos_arguments(chaos)
+    chaos.set_defaults(func=run_chaos)
+
     from meshpos.trust.commands import add_trust_commands
 
     add_trust_commands(sub)

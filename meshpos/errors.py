@@ -127,6 +127,12 @@ class RemoteProtocolError(ProtocolError):
     code = "remote_protocol_error"
 
 
+class PeerTimeout(RemoteProtocolError):
+    """The peer went silent (no hello, or nothing for the idle timeout): a lost link, not bad input."""
+
+    code = "peer_timeout"
+
+
 # --- trust (venue CA, enrollment, certificates) -------------------------------------------------
 
 

@@ -25,7 +25,13 @@ from typing import Any, TypeVar
 from pycrdt import Map
 
 from meshpos.config import Config
-from meshpos.errors import ClearCacheRefused, ConfigError, MeshposError, StoreError
+from meshpos.errors import (
+    ClearCacheRefused,
+    ConfigError,
+    MeshposError,
+    PeerTimeout,
+    StoreError,
+)
 from meshpos.model import (
     CashMove,
     Catalog,
@@ -462,7 +468,10 @@ class Node:
         elif isinstance(event, PeerClosed):
             self._peers.pop(event.peer, None)
             self._live.discard(event.peer)
-            if event.error is not None:
+            if isinstance(event.error, PeerTimeout):
+                self.counters["link_timeouts"] += 1
+                log.info("link with %s closed: %s", event.node or event.peer, event.reason)
+            elif event.error is not None:
                 self.counters["protocol_errors"] += 1
                 log.warning("link with %s closed: %s", event.node or event.peer, event.reason)
         elif isinstance(event, UpdateRejected):

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import ledger_rows
 from meshpos.console.records import RecordBatch
-from meshpos.errors import MeshposError
+from meshpos.errors import MeshposError, PeerTimeout
 from meshpos.model import Ledger, Replica, Venue
 from meshpos.sync import (
     ClientIdAlarm,
@@ -140,7 +140,12 @@ class VenueHub:
                         self.relays[event.peer] = event.node
                         log.info("venue %s: relay %s connected", self.venue_id, event.node)
                     elif isinstance(event, PeerClosed):
-                        if event.error is not None:
+                        if isinstance(event.error, PeerTimeout):
+                            self.counters["timeouts"] += (
+                                1  # the relay's internet went: not bad input
+                            )
+                            log.info("venue %s: %s went silent", self.venue_id, event.node)
+                        elif event.error is not None:
                             self._reject(f"{event.node or event.peer}: {event.reason}")
                     elif isinstance(event, UpdateRejected):
                         self._reject(f"update for {event.doc} from {event.node}: {event.reason}")

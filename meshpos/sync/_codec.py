@@ -116,7 +116,9 @@ class Heartbeat:
     seq: int
     console: dict[str, dict[int, int]] = field(default_factory=dict)
     pending: dict[str, int] = field(default_factory=dict)
-    peers: tuple[str, ...] = ()  # node ids the sender has live sessions with (to skip needless forwards)
+    peers: tuple[
+        str, ...
+    ] = ()  # node ids the sender has live sessions with (to skip needless forwards)
 
 
 @dataclass(frozen=True, slots=True)

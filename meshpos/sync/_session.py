@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from meshpos.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from meshpos.errors import LocalProtocolError, PeerTimeout, ProtocolError, RemoteProtocolError
 from meshpos.sync._codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
     MIN_MAX_MESSAGE_SIZE,
@@ -224,11 +224,9 @@ class Session:
             self._last_received = now if self._received_since_tick else self._opened_at
             self._received_since_tick = False
         if self._state is State.HELLO and now - self._opened_at > self.config.hello_timeout:
-            self.abort(RemoteProtocolError(f"hello: none within {self.config.hello_timeout:g} s"))
+            self.abort(PeerTimeout(f"hello: none within {self.config.hello_timeout:g} s"))
         elif self._state in EXCHANGING and now - self._last_received > self.config.idle_timeout:
-            self.abort(
-                RemoteProtocolError(f"idle: nothing received for {self.config.idle_timeout:g} s")
-            )
+            self.abort(PeerTimeout(f"idle: nothing received for {self.config.idle_timeout:g} s"))
 
     # --- sending ----------------------------------------------------------------------------------
 

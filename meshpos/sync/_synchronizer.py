@@ -474,9 +474,7 @@ class Synchronizer:
             seq=self._seq,
             console=self._console_view(),
             pending={name: n for name in self._docs if (n := self.pending(name))},
-            peers=tuple(
-                sorted({s.peer.node for s in self._exchanging() if s.peer is not None})
-            ),
+            peers=tuple(sorted({s.peer.node for s in self._exchanging() if s.peer is not None})),
         )
 
     def _console_view(self) -> dict[str, dict[int, int]]:

@@ -1,0 +1,112 @@
+"""The chaos venue: the network (LAN, router, the console's own network) and the devices on it.
+
+Topology, all inside namespaces of one :class:`NetBed`::
+
+    R1 ─┐
+    R2 ─┼─ LAN bridge ── router ── WAN bridge ── console
+    R3 ─┤   (split in two      (forwards;      (its cable is the
+    K1 ─┘    for partitions)    no multicast)   "internet outage")
+
+mDNS stays on the LAN (a router does not forward multicast), registers reach the console's address through
+the router, and every fault is a real network event: a port down, a port moved to another bridge, a
+queueing discipline, an iptables rule. The devices are enrolled through the real pairing flow, as in
+``meshpos demo`` (whose pieces this reuses); the console database holds the catalog it authored.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from meshpos.bench.venue_setup import catalog_update
+from meshpos.chaos.netbed import Host, Lan, NetBed
+from meshpos.console.db import open_console_db
+from meshpos.console.runner import register_venues
+from meshpos.demo.venue import pair_device
+from meshpos.trust import VenueAuthority, init_venue
+
+DEVICES = (("R1", "register"), ("R2", "register"), ("R3", "register"), ("K1", "kds"))
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    bed: NetBed
+    lan: Lan
+    wan: Lan
+    router: Host
+    console: Host
+    hosts: dict[str, Host]  # node name -> its host
+
+
+def build_network(bed: NetBed, names: list[str]) -> Network:
+    """Hosts for ``names`` on the LAN, a router to the WAN and the console's host on the WAN."""
+    lan, wan = bed.add_lan("lan"), bed.add_lan("wan")
+    hosts = {name: bed.add_host(name.lower(), lan) for name in names}
+    router = bed.add_host("router", lan)
+    bed.attach(router, wan)
+    bed.forwarding(router)
+    console = bed.add_host("console", wan)
+    for host in hosts.values():
+        bed.route(host, wan.subnet, router.nic(lan).ip)
+    bed.route(console, lan.subnet, router.nic(wan).ip)
+    return Network(bed, lan, wan, router, console, hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    name: str
+    role: str
+    config: Path
+    data_dir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    authority: VenueAuthority
+    db_url: str
+    devices: dict[str, Device]
+
+
+async def build_venue(root: Path) -> Venue:
+    """The venue CA, the console database with its catalog, and every device paired with a code."""
+    authority = init_venue(root / "venue", "Café Chaos")
+    db_url = f"sqlite:///{root / 'console.db'}"
+    db = await open_console_db(db_url)
+    try:
+        await register_venues(db, [authority.directory])
+        await db.append_updates(authority.venue_id, "catalog", [catalog_update()])
+    finally:
+        await db.close()
+    devices = {}
+    for name, role in DEVICES:
+        data = root / name
+        await pair_device(authority, name, role, data / "identity")
+        devices[name] = Device(name, role, root / f"{name}.toml", data)
+    return Venue(authority, db_url, devices)
+
+
+def write_config(
+    device: Device, ip: str, *, console_url: str, console_token: str, heartbeat: float
+) -> None:
+    """Mesh and mDNS on the host's LAN address; the API on the namespace's own loopback (reached by
+    the agent, and untouched by LAN loss rules)."""
+    values: dict[str, object] = {
+        "node_id": device.name,
+        "role": device.role,
+        "data_dir": str(device.data_dir),
+        "listen_host": ip,
+        "mdns_interfaces": [ip],
+        "api_host": "127.0.0.1",
+        "heartbeat_interval": heartbeat,
+        "log_level": "INFO",
+    }
+    if device.role == "register":
+        values |= {"console_url": console_url, "console_token": console_token}
+    lines = ["[node]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    device.config.write_text("\n".join(lines) + "\n")
+
+
+def names() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Every node's name and the registers' (the schedule needs them before anything is built)."""
+    return tuple(n for n, _ in DEVICES), tuple(n for n, r in DEVICES if r == "register")

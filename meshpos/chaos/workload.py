@@ -1,0 +1,122 @@
+"""The cashiers: sales and refunds at a modest rate through each register's API, while faults happen.
+
+A money record counts as **acknowledged** only when the API call that wrote it returned success: the
+node commits before it answers, so from then on losing it is a bug. A payment or refund call that got
+*no* answer (the node was killed mid-request, or the answer timed out) is **in doubt**: it may or may not
+have been committed. Its ids are unknown, but the order (for a payment and its receipt) or the receipt
+(for a refund) is known, so a record that turns up later for an in-doubt request is explained, and one
+that turns up for nothing the cashiers did is reported as unexpected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshpos.chaos.procs import Proc
+from meshpos.model.sample import CASHIER, MANAGER
+
+PRODUCTS = ("espresso", "croissant", "burger", "fries", "lemonade")
+MONEY = ("receipts", "payments", "refunds")
+
+
+@dataclass
+class Ledger:
+    """What the cashiers were told (acknowledged) and what they could not be sure of (in doubt)."""
+
+    acked: dict[str, set[str]] = field(default_factory=lambda: {k: set() for k in MONEY})
+    totals: dict[str, int] = field(default_factory=dict)  # receipt id -> acknowledged total
+    receipts: list[str] = field(default_factory=list)  # acknowledged, in order (refund candidates)
+    refund_tried: set[str] = field(
+        default_factory=set
+    )  # receipts a refund was acked or in doubt for
+    doubt_orders: set[str] = field(default_factory=set)  # payment calls without an answer
+    doubt_receipts: set[str] = field(default_factory=set)  # refund calls without an answer
+    sales: int = 0  # attempted
+    refused: int = 0  # register down, or a call failed cleanly before any money was written (4xx)
+    refunds_refused: int = 0  # mostly 404: the receipt had not reached that register yet
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "attempted": self.sales,
+            "refused": self.refused,
+            "refunds_refused": self.refunds_refused,
+            "in_doubt": len(self.doubt_orders) + len(self.doubt_receipts),
+        }
+
+
+class Cashier:
+    """One register's cashier: a sale every ``period`` seconds (jittered), now and then a refund."""
+
+    def __init__(self, proc: Proc, ledger: Ledger, period: float, rng: random.Random) -> None:
+        self.proc = proc
+        self.ledger = ledger
+        self.period = period
+        self.rng = rng
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.ledger.sales += 1
+            if self.proc.alive:
+                await self.sell()
+                if self.ledger.receipts and self.rng.random() < 0.15:
+                    await self.refund()
+            else:
+                self.ledger.refused += 1
+            pause = self.period * self.rng.uniform(0.5, 1.5)
+            try:
+                await asyncio.wait_for(stop.wait(), pause)
+            except TimeoutError:
+                continue
+
+    async def sell(self) -> None:
+        ledger, call = self.ledger, self.proc.call
+        opened = await call("POST", "/api/orders", {"user": CASHIER})
+        if not opened.ok:
+            ledger.refused += 1
+            return
+        order_id = opened.json()["id"]
+        for _ in range(self.rng.randint(1, 3)):
+            line = {"user": CASHIER, "product_id": self.rng.choice(PRODUCTS)}
+            if not (await call("POST", f"/api/orders/{order_id}/lines", line)).ok:
+                ledger.refused += 1
+                return
+        method = self.rng.choice(("card", "cash"))
+        paid = await call(
+            "POST", f"/api/orders/{order_id}/payments", {"user": CASHIER, "method": method}
+        )
+        if paid.status == 0 or paid.status >= 500:
+            ledger.doubt_orders.add(order_id)
+        elif not paid.ok:
+            ledger.refused += 1
+        else:
+            self._acknowledge_payment(paid.json())
+
+    def _acknowledge_payment(self, result: dict[str, Any]) -> None:
+        self.ledger.acked["payments"].add(result["payment"]["id"])
+        receipt = result.get("receipt")
+        if receipt:
+            self.ledger.acked["receipts"].add(receipt["id"])
+            self.ledger.totals[receipt["id"]] = int(receipt["total"])
+            self.ledger.receipts.append(receipt["id"])
+
+    async def refund(self) -> None:
+        """Refund an acknowledged receipt of any register, at most once each; a receipt that has not
+        reached this register yet is 404, a clean refusal."""
+        ledger = self.ledger
+        candidates = [r for r in ledger.receipts if r not in ledger.refund_tried]
+        if not candidates:
+            return
+        receipt_id = self.rng.choice(candidates)
+        body = {"user": MANAGER, "method": "card", "reason": "chaos"}
+        done = await self.proc.call("POST", f"/api/receipts/{receipt_id}/refunds", body)
+        if done.status == 0 or done.status >= 500:
+            ledger.refund_tried.add(receipt_id)
+            ledger.doubt_receipts.add(receipt_id)
+        elif done.ok:
+            ledger.refund_tried.add(receipt_id)
+            ledger.acked["refunds"].add(done.json()["id"])
+        else:
+            ledger.refunds_refused += 1
