@@ -371,9 +371,9 @@ class Demo:
             page = "/kitchen" if self.devices[name].role == "kds" else "/"
             lines.append(f"  {name}: {proc.ready.get('api', '?')}{page}")
         if self.console is not None:
-            lines.append(
-                f"  console API: {self.console.ready.get('api')}/api/venues/{self.venue_id}/status"
-            )
+            api = self.console.ready.get("api")
+            lines.append(f"  console reports: {api}/?token={self.console.token}")
+            lines.append(f"  console API: {api}/api/venues/{self.venue_id}/status")
         return lines
 
     async def shutdown(self) -> None:
