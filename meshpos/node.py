@@ -183,7 +183,7 @@ class Node:
     async def _open_documents(self, identity: DeviceIdentity) -> None:
         assert self._store is not None
         client_id = new_client_id(self._rng)  # fresh at every start, never persisted
-        replica = Replica(client_id=client_id)
+        replica = Replica(client_id=client_id, capture=False)
         sync = Synchronizer(
             venue=identity.venue_id,
             node_id=self.config.node_id,
@@ -198,7 +198,6 @@ class Node:
         for name in ALWAYS_OPEN:
             sync.open_doc(name)
         sync.events_received()
-        replica.take_updates()  # what was loaded is in the store already
 
         def observe(name: str) -> None:
             sync.open_doc(name)  # a new business day is observed from its first change
@@ -411,15 +410,13 @@ class Node:
     # --- commit, then forward ---------------------------------------------------------------------
 
     async def _pump(self) -> None:
-        sync, store, replica = self._sync, self._store, self._replica
+        sync, store = self._sync, self._store
         assert sync is not None
         assert store is not None
-        assert replica is not None
         async with self._pump_lock:
             while True:
                 for event in sync.events_received():
                     self._on_event(event)
-                replica.take_updates()  # the synchronizer's events are what we commit
                 if not self._uncommitted:
                     break
                 batch = self._uncommitted
@@ -555,11 +552,7 @@ class Node:
     async def _write(self, change: Callable[[], T]) -> T:
         if self._closing:
             raise MeshposError("the node is shutting down: nothing was written")
-        venue = self.venue
-        date = venue.business_date(self.now_ms())
-        for name in (f"ledger/{date}", f"kitchen/{date}"):
-            self.replica.doc(name)  # observed by the synchronizer before the first change
-        result = change()
+        result = change()  # a new day's document is observed from its first change (on_open)
         await self._pump()
         return result
 
@@ -720,7 +713,7 @@ class Node:
             upload=self._upload_progress(),
             refusals=dict(links.refusals),
             counters=dict(self.counters),
-            receipts=sum(len(ledger.receipts()) for ledger in self.venue.ledgers()),
+            receipts=sum(ledger.receipt_count() for ledger in self.venue.ledgers()),
             uptime_s=time.monotonic() - self._started_at,
         )
 

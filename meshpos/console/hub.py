@@ -60,7 +60,7 @@ class VenueHub:
         self.counters: Counter[str] = Counter()
         self.rejections: list[str] = []
         client_id = new_client_id(random.Random())
-        self.replica = Replica(client_id=client_id)
+        self.replica = Replica(client_id=client_id, capture=False)
         self.sync = Synchronizer(
             venue=venue_id,
             node_id=CONSOLE_NODE,
@@ -91,7 +91,6 @@ class VenueHub:
 
         self.replica.on_open = observe
         self.sync.events_received()
-        self.replica.take_updates()
 
     # --- relays -----------------------------------------------------------------------------------
 
@@ -156,7 +155,6 @@ class VenueHub:
                     self.counters["updates"] += len(updates)
                     if doc.startswith("ledger/"):
                         self._dirty.add(doc)
-                self.replica.take_updates()
             self._flush()
         for key, node in self.relays.items():
             if key in self._outlets:

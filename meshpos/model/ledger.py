@@ -431,6 +431,10 @@ class Ledger:
     def has_receipt(self, receipt_id: str) -> bool:
         return receipt_id in self._roots["receipts"]
 
+    def receipt_count(self) -> int:
+        """How many receipts the day holds, without reading them (status asks this often)."""
+        return len(self._roots["receipts"])
+
     def receipts(self) -> list[Receipt]:
         found = (self.receipt(k) for k in self._roots["receipts"])
         return sorted(found, key=lambda r: (r.issued_at_ms, r.number))

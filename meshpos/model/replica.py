@@ -49,12 +49,18 @@ class Replica:
     """Named documents with one client id, recording every update they produce."""
 
     def __init__(
-        self, client_id: int | None = None, on_open: Callable[[str], None] | None = None
+        self,
+        client_id: int | None = None,
+        on_open: Callable[[str], None] | None = None,
+        *,
+        capture: bool = True,
     ) -> None:
         """``on_open(name)`` runs when a document is first created, before anything is written to
-        it: the node uses it to have the synchronizer observe a new business day from its first change."""
+        it: the node uses it to have the synchronizer observe a new business day from its first change.
+        ``capture=False`` records nothing: a node's synchronizer already reports every change."""
         self.client_id = client_id if client_id is not None else new_client_id()
         self.on_open = on_open
+        self.capture = capture
         self._docs: dict[str, Doc[Any]] = {}
         self._captured: list[CapturedUpdate] = []
         self._remote_depth = 0
@@ -66,7 +72,8 @@ class Replica:
         if not valid_document_name(name):
             raise MeshposError(f"{name!r} is not a meshpos document name")
         doc: Doc[Any] = Doc(client_id=self.client_id)
-        doc.observe(lambda event, name=name: self._capture(name, event))
+        if self.capture:
+            doc.observe(lambda event, name=name: self._capture(name, event))
         self._docs[name] = doc
         if self.on_open is not None:
             self.on_open(name)
