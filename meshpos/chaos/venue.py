@@ -19,11 +19,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from meshpos.bench.venue_setup import catalog_update
 from meshpos.chaos.netbed import Host, Lan, NetBed
-from meshpos.console.db import open_console_db
-from meshpos.console.runner import register_venues
-from meshpos.demo.venue import pair_device
+from meshpos.demo.venue import console_database, pair_device
 from meshpos.trust import VenueAuthority, init_venue
 
 DEVICES = (("R1", "register"), ("R2", "register"), ("R3", "register"), ("K1", "kds"))
@@ -71,13 +68,7 @@ class Venue:
 async def build_venue(root: Path) -> Venue:
     """The venue CA, the console database with its catalog, and every device paired with a code."""
     authority = init_venue(root / "venue", "Café Chaos")
-    db_url = f"sqlite:///{root / 'console.db'}"
-    db = await open_console_db(db_url)
-    try:
-        await register_venues(db, [authority.directory])
-        await db.append_updates(authority.venue_id, "catalog", [catalog_update()])
-    finally:
-        await db.close()
+    db_url = await console_database(root, authority)
     devices = {}
     for name, role in DEVICES:
         data = root / name

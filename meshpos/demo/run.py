@@ -114,9 +114,7 @@ class Demo:
 
     async def setup(self) -> None:
         self.say(f"creating the venue in {self.root}")
-        authority, db_url, devices = await build_venue(
-            self.root, self.rng, heartbeat=self.heartbeat
-        )
+        authority, db_url, devices = await build_venue(self.root, self.rng)
         self.venue_id = authority.venue_id
         self.say(f"venue {authority.venue_id}: {len(devices)} devices enrolled with pairing codes")
         py = sys.executable

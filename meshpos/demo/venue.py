@@ -39,27 +39,27 @@ async def pair_device(
 ) -> None:
     """``meshpos pair`` on the back-office machine and ``meshpos enroll`` on the new device."""
     ready: list[tuple[int, PairingCode]] = []
+    listening = asyncio.Event()
 
     def on_ready(port: int, code: PairingCode) -> None:
         ready.append((port, code))
+        listening.set()
 
     server = asyncio.create_task(
         serve_pairing(authority, role, "127.0.0.1", 0, device_id=node_id, on_ready=on_ready, ttl=60)
     )
-    while not ready:
-        if server.done():
-            await server  # raises what went wrong
-        await asyncio.sleep(0.01)
+    waiting = asyncio.create_task(listening.wait())
+    await asyncio.wait({server, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if not ready:
+        waiting.cancel()
+        await server  # it ended before listening: raises what went wrong
     port, code = ready[0]
     await enroll(f"ws://127.0.0.1:{port}", code.display, node_id, identity_dir)  # saves it
     await server
 
 
-async def build_venue(
-    root: Path, rng: random.Random, *, heartbeat: float
-) -> tuple[VenueAuthority, str, list[Device]]:
-    """The venue, its console database (with the catalog the console authored) and the devices."""
-    authority = init_venue(root / "venue", "Café Mesh (demo)")
+async def console_database(root: Path, authority: VenueAuthority) -> str:
+    """A console database that knows the venue and holds the catalog the console authored; its URL."""
     db_url = f"sqlite:///{root / 'console.db'}"
     db = await open_console_db(db_url)
     try:
@@ -67,6 +67,13 @@ async def build_venue(
         await db.append_updates(authority.venue_id, "catalog", [catalog_update()])
     finally:
         await db.close()
+    return db_url
+
+
+async def build_venue(root: Path, rng: random.Random) -> tuple[VenueAuthority, str, list[Device]]:
+    """The venue, its console database (with the catalog the console authored) and the devices."""
+    authority = init_venue(root / "venue", "Café Mesh (demo)")
+    db_url = await console_database(root, authority)
     prefix = loopback_prefix(rng)
     devices = []
     for i, (node_id, role) in enumerate(DEVICES, start=11):
