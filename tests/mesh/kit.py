@@ -15,11 +15,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshpos.bench.venue_setup import catalog_update, enroll_directly, seed_catalog
+from meshpos.bench import venue_setup
+from meshpos.bench.venue_setup import catalog_update
 from meshpos.bench.venue_setup import make_venue as make_venue
 from meshpos.config import load_config
 from meshpos.trust import VenueAuthority
@@ -34,29 +36,28 @@ def make_device(
     *,
     role: str = "register",
     host: str = "127.0.0.1",
-    catalog: bool = True,
+    catalog: bytes | None = CATALOG,
     **settings: Any,
 ) -> Path:
-    """Enroll ``node_id``, write its node.toml (returned) and seed its store with the catalog."""
-    data = root / node_id
-    enroll_directly(authority, node_id, role, data / "identity")
-    values: dict[str, Any] = {
-        "node_id": node_id,
-        "role": role,
-        "data_dir": str(data),
-        "listen_host": host,
-        "log_level": "INFO",
-        **settings,
-    }
-    lines = ["[node]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-    path = root / f"{node_id}.toml"
-    path.write_text("\n".join(lines) + "\n")
-    if catalog:
-        config = load_config(path, env={})
-        # a thread of its own, so tests can call this from inside a running event loop
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, seed_catalog(config, CATALOG)).result()
-    return path
+    """:func:`meshpos.bench.venue_setup.make_device`, callable from sync code and from inside a
+    running event loop (it runs on a thread of its own); returns the node.toml path."""
+    values = {"api_host": "127.0.0.1", "log_level": "INFO", **settings}
+    job = venue_setup.make_device(
+        authority, root, node_id, role=role, host=host, catalog=catalog, **values
+    )
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, job).result()
+    return root / f"{node_id}.toml"
+
+
+async def until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll with a deadline (in a test's event loop); the seconds it took."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - start
 
 
 def get_json(url: str, timeout: float = 3.0) -> Any:

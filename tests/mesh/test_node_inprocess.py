@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,16 +10,7 @@ from meshpos.config import load_config
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
 
-from .kit import make_device, make_venue
-
-
-async def until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - start
+from .kit import make_device, make_venue, until
 
 
 def receipts(node: Node) -> set[str]:

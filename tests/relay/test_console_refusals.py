@@ -12,11 +12,12 @@ from pycrdt import Doc, Map
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from meshpos.console.db import ConsoleDB, open_console_db
-from meshpos.console.runner import register_venues
+from meshpos.console.db import ConsoleDB
 from meshpos.console.server import MAX_MESSAGE_SIZE, ConsoleServer
 from meshpos.sync import Hello, SyncUpdate, encode
 from meshpos.trust import VenueAuthority, init_venue
+
+from .consoles import running_console
 
 
 @dataclass
@@ -34,13 +35,8 @@ class Console:
 async def console(tmp_path: Path) -> AsyncIterator[Console]:
     a = init_venue(tmp_path / "a", "Venue A")
     b = init_venue(tmp_path / "b", "Venue B")
-    db = await open_console_db(f"sqlite:///{tmp_path / 'console.db'}")
-    await register_venues(db, [a.directory, b.directory])
-    server = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
-    await server.start()
-    yield Console(server, db, a, b)
-    await server.stop()
-    await db.close()
+    async with running_console(tmp_path, [a.directory, b.directory]) as running:
+        yield Console(running.server, running.db, a, b)
 
 
 def ledger_update() -> bytes:

@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from meshpos.config import load_config
-from meshpos.console.db import open_console_db
-from meshpos.console.runner import register_venues
-from meshpos.console.server import ConsoleServer
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
+from meshpos.trust import VenueAuthority
 
-from ..mesh.kit import make_device, make_venue
-from ..mesh.test_node_inprocess import receipts, until
+from ..mesh.kit import make_device, make_venue, until
+from ..mesh.test_node_inprocess import receipts
+from .consoles import Console, running_console
 
 
-async def test_relay_uploads_and_console_edits_reach_every_register(tmp_path: Path) -> None:
-    authority = make_venue(tmp_path)
-    db = await open_console_db(f"sqlite:///{tmp_path / 'console.db'}")
-    await register_venues(db, [authority.directory])
-    console = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
-    port = await console.start()
-    url, token = f"ws://127.0.0.1:{port}", authority.console_token
+@pytest.fixture
+def authority(tmp_path: Path) -> VenueAuthority:
+    return make_venue(tmp_path)
+
+
+@pytest.fixture
+async def console(tmp_path: Path, authority: VenueAuthority) -> AsyncIterator[Console]:
+    async with running_console(tmp_path, [authority.directory]) as running:
+        yield running
+
+
+async def test_relay_uploads_and_console_edits_reach_every_register(
+    tmp_path: Path, authority: VenueAuthority, console: Console
+) -> None:
+    url, token = console.url, authority.console_token
     common = {"heartbeat_interval": 0.2}
     paths = [
         make_device(authority, tmp_path, "R1", console_url=url, console_token=token, **common),
@@ -54,9 +61,9 @@ async def test_relay_uploads_and_console_edits_reach_every_register(tmp_path: Pa
         assert all(n.status().colour == "green" for n in nodes)
         relays = [n.config.node_id for n in nodes if n.status().is_relay]
         assert relays == ["R1"], relays  # lowest (priority, id) among those with internet
-        hub = await console.hub(authority.venue_id)
+        hub = await console.server.hub(authority.venue_id)
         await hub.settle()
-        report = await db.receipt_report(authority.venue_id)
+        report = await console.db.receipt_report(authority.venue_id)
         assert [r["id"] for r in report] == [paid.receipt.id]
         # a price change at the console reaches R3, which has no internet of its own
         await hub.edit(
@@ -69,74 +76,58 @@ async def test_relay_uploads_and_console_edits_reach_every_register(tmp_path: Pa
     finally:
         for node in nodes:
             await node.stop()
-        await console.stop()
-        await db.close()
-    await asyncio.sleep(0)
 
 
 async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
-    tmp_path: Path,
+    tmp_path: Path, authority: VenueAuthority, console: Console
 ) -> None:
     """A split view: two registers that both hold the same day each think they are the relay."""
-    authority = make_venue(tmp_path)
-    db = await open_console_db(f"sqlite:///{tmp_path / 'console.db'}")
-    await register_venues(db, [authority.directory])
-    console = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
-    port = await console.start()
     settings = {
-        "console_url": f"ws://127.0.0.1:{port}",
+        "console_url": console.url,
         "console_token": authority.console_token,
         "heartbeat_interval": 0.2,
     }
     paths = [make_device(authority, tmp_path, n, **settings) for n in ("R1", "R2")]
     configs = [load_config(p, env={}) for p in paths]
-    try:
-        # first the day happens with both registers linked and the console unreachable
-        offline = [dataclasses.replace(c, console_url="", console_token="") for c in configs]
-        async with Node(offline[0], discovery=False) as r1, Node(offline[1], discovery=False) as r2:
-            r1.add_peer("R2", "127.0.0.1", r2.port)
-            await until(lambda: len(r1.status().peers) == 1, 10, "R1 linked to R2")
-            sold = set()
-            for node in (r1, r2):
-                await node.open_shift(CASHIER, 1_000)
-                for _ in range(5):
-                    order = await node.open_order(CASHIER)
-                    await node.add_line(CASHIER, order.id, "espresso", 1)
-                    paid = await node.pay(CASHIER, order.id, "card")
-                    assert paid.receipt is not None
-                    sold.add(paid.receipt.id)
-            await until(lambda: receipts(r1) == receipts(r2) == sold, 10, "both hold the day")
-        # then each comes back alone (split view) with internet: both claim the relay and upload
-        nodes = [Node(c, discovery=False) for c in configs]
-        for node in nodes:
-            await node.start()
-        await until(lambda: all(n.status().is_relay for n in nodes), 10, "two relays")
-        await until(
-            lambda: all(n.status().message == "All data is synced" for n in nodes), 15, "uploaded"
-        )
-        hub = await console.hub(authority.venue_id)
-        await hub.settle()
-        at_console = [r["id"] for r in await db.records(authority.venue_id, "receipts")]
-        assert sorted(at_console) == sorted(sold)
-        assert await db.alarms(authority.venue_id) == []
-        for node in nodes:
-            await node.stop()
-    finally:
-        await console.stop()
-        await db.close()
+    # first the day happens with both registers linked and the console unreachable
+    offline = [dataclasses.replace(c, console_url="", console_token="") for c in configs]
+    async with Node(offline[0], discovery=False) as r1, Node(offline[1], discovery=False) as r2:
+        r1.add_peer("R2", "127.0.0.1", r2.port)
+        await until(lambda: len(r1.status().peers) == 1, 10, "R1 linked to R2")
+        sold = set()
+        for node in (r1, r2):
+            await node.open_shift(CASHIER, 1_000)
+            for _ in range(5):
+                order = await node.open_order(CASHIER)
+                await node.add_line(CASHIER, order.id, "espresso", 1)
+                paid = await node.pay(CASHIER, order.id, "card")
+                assert paid.receipt is not None
+                sold.add(paid.receipt.id)
+        await until(lambda: receipts(r1) == receipts(r2) == sold, 10, "both hold the day")
+    # then each comes back alone (split view) with internet: both claim the relay and upload
+    nodes = [Node(c, discovery=False) for c in configs]
+    for node in nodes:
+        await node.start()
+    await until(lambda: all(n.status().is_relay for n in nodes), 10, "two relays")
+    await until(
+        lambda: all(n.status().message == "All data is synced" for n in nodes), 15, "uploaded"
+    )
+    hub = await console.server.hub(authority.venue_id)
+    await hub.settle()
+    at_console = [r["id"] for r in await console.db.records(authority.venue_id, "receipts")]
+    assert sorted(at_console) == sorted(sold)
+    assert await console.db.alarms(authority.venue_id) == []
+    for node in nodes:
+        await node.stop()
 
 
 async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_console_catalog(
-    tmp_path: Path,
+    tmp_path: Path, authority: VenueAuthority, console: Console
 ) -> None:
     from meshpos.demo.internet import InternetSwitch
     from meshpos.errors import ClearCacheRefused
 
-    authority = make_venue(tmp_path)
-    db = await open_console_db(f"sqlite:///{tmp_path / 'console.db'}")
-    await register_venues(db, [authority.directory])
-    console = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
-    internet = InternetSwitch("127.0.0.1", await console.start())
+    internet = InternetSwitch("127.0.0.1", console.port)
     await internet.start()
     common = {"heartbeat_interval": 0.2}
     r1_path = make_device(
@@ -156,7 +147,7 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
         r1.add_peer("R2", "127.0.0.1", r2.port)
         await until(lambda: r2.status().colour == "green", 10, "R2 green through the relay")
         # the console's catalog arrives on R2 (the seeded one was the same: both come from the console)
-        hub = await console.hub(authority.venue_id)
+        hub = await console.server.hub(authority.venue_id)
         await hub.edit(
             lambda v: v.catalog.put_product(
                 dataclasses.replace(v.catalog.product("espresso"), price=777)
@@ -191,8 +182,6 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
         await r2.stop()
         await r1.stop()
         await internet.stop()
-        await console.stop()
-        await db.close()
     async with Node(load_config(r2_path, env={}), discovery=False) as again:
         assert (
             again.venue.catalog.product("espresso").price == 777

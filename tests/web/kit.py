@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,9 +14,9 @@ from meshpos.config import Config, load_config
 from meshpos.model import Replica, Venue, hash_pin
 from meshpos.model.sample import sample_catalog
 from meshpos.node import Node
-from meshpos.store import SqliteStore
 
 from ..mesh.kit import make_device, make_venue
+from ..mesh.kit import until as until
 from .schema_check import check_answer
 
 PIN = "2468"
@@ -40,28 +38,10 @@ def make_configs(root: Path, devices: list[tuple[str, str]], **settings: Any) ->
     configs = []
     for node_id, role in devices:
         path = make_device(
-            authority, root, node_id, role=role, catalog=False, heartbeat_interval=0.2, **settings
+            authority, root, node_id, role=role, catalog=CATALOG, heartbeat_interval=0.2, **settings
         )
-        config = load_config(path, env={})
-        asyncio.run(_seed(config))
-        configs.append(config)
+        configs.append(load_config(path, env={}))
     return configs
-
-
-async def _seed(config: Config) -> None:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    async with await SqliteStore.open(config.db_path) as store:
-        await store.append([("catalog", CATALOG)])
-
-
-async def until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll with a deadline; the seconds it took."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - start
 
 
 @dataclass

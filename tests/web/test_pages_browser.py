@@ -6,6 +6,7 @@ Screenshots go to $MESHPOS_ARTIFACTS (or the temp folder) and their paths are pr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -14,9 +15,14 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import Config
+from meshpos.console.api import make_console_handler
+from meshpos.demo.internet import InternetSwitch
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
+from meshpos.trust import load_venue
+from meshpos.web.http import HttpServer
 
+from ..relay.consoles import Console, running_console
 from .cdp import Browser, Page
 from .conftest import running
 from .kit import PIN, make_configs, until
@@ -221,30 +227,29 @@ def venue_with_console(tmp_path: Path) -> tuple[list[Config], Path]:
     return make_configs(tmp_path, [("R1", "register"), ("R2", "register")]), tmp_path / "venue"
 
 
+@pytest.fixture
+async def console(venue_with_console: tuple[list[Config], Path]) -> AsyncIterator[Console]:
+    venue_dir = venue_with_console[1]
+    async with running_console(venue_dir.parent, [venue_dir]) as running_:
+        yield running_
+
+
+def with_console(configs: list[Config], venue_dir: Path, url: str) -> list[Config]:
+    """The registers' configs with the console's address and the venue token."""
+    token = load_venue(venue_dir).console_token
+    return [dataclasses.replace(c, console_url=url, console_token=token) for c in configs]
+
+
 async def test_the_indicator_turns_yellow_without_the_console_and_green_when_it_returns(
-    venue_with_console: tuple[list[Config], Path], browser: Browser, artifacts: Path
+    venue_with_console: tuple[list[Config], Path],
+    console: Console,
+    browser: Browser,
+    artifacts: Path,
 ) -> None:
-    import dataclasses
-
-    from meshpos.console.db import open_console_db
-    from meshpos.console.runner import register_venues
-    from meshpos.console.server import ConsoleServer
-    from meshpos.demo.internet import InternetSwitch
-    from meshpos.trust import load_venue
-
     configs, venue_dir = venue_with_console
-    authority = load_venue(venue_dir)
-    db = await open_console_db(f"sqlite:///{venue_dir.parent / 'console.db'}")
-    await register_venues(db, [venue_dir])
-    console = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
-    internet = InternetSwitch("127.0.0.1", await console.start())
+    internet = InternetSwitch("127.0.0.1", console.port)
     await internet.start()
-    online = [
-        dataclasses.replace(
-            c, console_url=f"ws://127.0.0.1:{internet.port}", console_token=authority.console_token
-        )
-        for c in configs
-    ]
+    online = with_console(configs, venue_dir, f"ws://127.0.0.1:{internet.port}")
     try:
         async with running(online) as (r1, _r2):
             page = await browser.new_page("register (R1) with a console")
@@ -280,36 +285,19 @@ async def test_the_indicator_turns_yellow_without_the_console_and_green_when_it_
             assert page.errors == []
     finally:
         await internet.stop()
-        await console.stop()
-        await db.close()
 
 
 async def test_the_console_reports_page_shows_uploaded_receipts_and_sync_status(
-    venue_with_console: tuple[list[Config], Path], browser: Browser, artifacts: Path
+    venue_with_console: tuple[list[Config], Path],
+    console: Console,
+    browser: Browser,
+    artifacts: Path,
 ) -> None:
-    import dataclasses
-
-    from meshpos.console.api import make_console_handler
-    from meshpos.console.db import open_console_db
-    from meshpos.console.runner import register_venues
-    from meshpos.console.server import ConsoleServer
-    from meshpos.trust import load_venue
-    from meshpos.web.http import HttpServer
-
     configs, venue_dir = venue_with_console
-    authority = load_venue(venue_dir)
-    db = await open_console_db(f"sqlite:///{venue_dir.parent / 'console.db'}")
-    await register_venues(db, [venue_dir])
-    console = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
-    url = f"ws://127.0.0.1:{await console.start()}"
-    pages = HttpServer(make_console_handler(console, "admin-secret"), "127.0.0.1", 0)
+    pages = HttpServer(make_console_handler(console.server, "admin-secret"), "127.0.0.1", 0)
     await pages.start()
-    online = [
-        dataclasses.replace(c, console_url=url, console_token=authority.console_token)
-        for c in configs
-    ]
     try:
-        async with running(online) as (r1, _r2):
+        async with running(with_console(configs, venue_dir, console.url)) as (r1, _r2):
             await r1.open_shift(CASHIER, 5_000)
             order = await r1.open_order(CASHIER)
             await r1.add_line(CASHIER, order.id, "espresso", 2)
@@ -328,5 +316,3 @@ async def test_the_console_reports_page_shows_uploaded_receipts_and_sync_status(
             assert page.errors == []
     finally:
         await pages.stop()
-        await console.stop()
-        await db.close()

@@ -1,0 +1,41 @@
+"""A reference console in the test's event loop (SQLite in the test's folder), for relay and page tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from meshpos.console.db import ConsoleDB, open_console_db
+from meshpos.console.runner import register_venues
+from meshpos.console.server import ConsoleServer
+
+
+@dataclass
+class Console:
+    server: ConsoleServer
+    db: ConsoleDB
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def running_console(root: Path, venues: list[Path]) -> AsyncIterator[Console]:
+    db = await open_console_db(f"sqlite:///{root / 'console.db'}")
+    try:
+        await register_venues(db, venues)
+        server = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
+        await server.start()
+        try:
+            yield Console(server, db)
+        finally:
+            await server.stop()
+    finally:
+        await db.close()
