@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from meshpos.sync import Synchronizer, may_write
+from meshpos.sync import Synchronizer
 
 ALL_SYNCED = "All data is synced"
 
@@ -87,8 +87,7 @@ def compute_status(
         colour = "yellow"
     else:
         colour = "gray"
-    # only what this node's role can author counts: the catalog comes from the console itself
-    by_doc = {name: sync.pending(name) for name in sorted(sync.docs) if may_write(role, name)}
+    by_doc = {name: sync.pending(name) for name in sorted(sync.docs)}
     by_doc = {name: n for name, n in by_doc.items() if n}
     pending = sum(by_doc.values())
     if pending == 0:

@@ -435,9 +435,12 @@ class Synchronizer:
             merged[client] = max(clock, merged.get(client, 0))
 
     def pending(self, doc: str) -> int:
-        """Clock units of ``doc`` this replica holds and the console does not (0: all at the console)."""
+        """Clock units of ``doc`` this replica holds and the console does not (0: all at the console).
+
+        Only documents this node's role can author count: a register's catalog came from the console,
+        so it is never the register's pending change."""
         held = self._docs.get(doc)
-        if held is None:
+        if held is None or not may_write(self.role, doc):
             return 0
         console = self._console_sv.get(doc, {})
         return sum(
