@@ -7,6 +7,7 @@ a second connection, so they see only committed data and never wait behind an fs
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -120,8 +121,8 @@ class SqliteStore:
     async def set_closed(self, name: str, closed: bool) -> None:
         check_name(name)
 
-        async def job(db: aiosqlite.Connection) -> None:
-            await db.execute(
+        def job(db: sqlite3.Connection) -> None:
+            db.execute(
                 "INSERT INTO documents (name, closed) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET closed = excluded.closed",
                 (name, int(closed)),
@@ -132,15 +133,15 @@ class SqliteStore:
     async def drop(self, name: str) -> None:
         check_name(name)
 
-        async def job(db: aiosqlite.Connection) -> None:
-            await db.execute(
+        def job(db: sqlite3.Connection) -> None:
+            db.execute(
                 "DELETE FROM updates WHERE doc = (SELECT id FROM documents WHERE name = ?)", (name,)
             )
-            await db.execute(
+            db.execute(
                 "DELETE FROM snapshots WHERE doc = (SELECT id FROM documents WHERE name = ?)",
                 (name,),
             )
-            await db.execute("DELETE FROM documents WHERE name = ?", (name,))
+            db.execute("DELETE FROM documents WHERE name = ?", (name,))
 
         await self._exclusive(f"drop {name!r}", job)
 
