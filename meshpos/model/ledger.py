@@ -294,6 +294,17 @@ class Ledger:
             key=lambda s: (s.opened_at_ms, s.id),
         )
 
+    def open_shifts_of(self, register: str) -> list[Shift]:
+        """``register``'s open shifts, oldest first: the few records that match, not every shift."""
+        shifts, closes = self._roots["shifts"], self._roots["shift_closes"]
+        raw = json.loads(str(shifts)) if isinstance(shifts, Map) else shifts
+        found = (
+            self.shift(k)
+            for k, v in raw.items()
+            if isinstance(v, dict) and v.get("register") == register and k not in closes
+        )
+        return sorted(found, key=lambda s: (s.opened_at_ms, s.id))
+
     def has_shift(self, shift_id: str) -> bool:
         return shift_id in self._roots["shifts"]
 
@@ -351,6 +362,8 @@ class Ledger:
 
     def order(self, order_id: str) -> Order:
         om = self._order_map(order_id)
+        if isinstance(om, Map):
+            om = json.loads(str(om))  # pycrdt's native JSON: one call, not a transaction per key
         where = f"{self.name} orders/{order_id}"
         info = Fields(om.get("info"), f"{where} info")
         parts = {part: dict(self._part(om, part, order_id).items()) for part in _ORDER_PARTS}

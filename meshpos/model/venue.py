@@ -117,6 +117,7 @@ class Venue:
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self.catalog = Catalog(replica.doc("catalog"))
         self.stoplist = StopList(replica.doc("stoplist"))
+        self._ledgers: dict[str, Ledger] = {}
         self.receipt_seq = max(
             [receipt_seq] + [ledger.last_receipt_seq(device) for ledger in self.ledgers()]
         )
@@ -127,7 +128,11 @@ class Venue:
         return business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
 
     def ledger(self, date: str) -> Ledger:
-        return Ledger(self.replica.doc(f"ledger/{date}"), date)
+        doc = self.replica.doc(f"ledger/{date}")
+        cached = self._ledgers.get(date)
+        if cached is None or cached.doc is not doc:  # a cleared cache brings a new Doc
+            cached = self._ledgers[date] = Ledger(doc, date)
+        return cached
 
     def kitchen(self, date: str) -> Kitchen:
         return Kitchen(self.replica.doc(f"kitchen/{date}"), date)
@@ -165,9 +170,8 @@ class Venue:
     def open_shift(self, register: str | None = None) -> Shift | None:
         register = register or self.device
         for ledger in self.ledgers():
-            for shift in ledger.shifts():
-                if shift.register == register and shift.is_open:
-                    return shift
+            for shift in ledger.open_shifts_of(register):
+                return shift
         return None
 
     def expected_cash(self, shift: Shift) -> int:
