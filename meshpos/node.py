@@ -316,11 +316,15 @@ class Node:
         self._flush_links()
 
     async def link_data(self, key: str, data: bytes) -> None:
+        await self.link_messages(key, [data])
+
+    async def link_messages(self, key: str, messages: list[bytes]) -> None:
         sync = self._sync
         assert sync is not None
         if key not in sync.sessions:
             return
-        sync.receive_data(key, data)
+        for data in messages:  # a session that closes midway ignores the rest
+            sync.receive_data(key, data)
         await self._pump()
 
     async def link_closed(self, key: str, reason: str) -> None:

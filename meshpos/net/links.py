@@ -37,7 +37,8 @@ class LinkPeer:
 class LinkHandler(Protocol):
     def link_opened(self, key: str, peer: LinkPeer) -> None: ...
 
-    async def link_data(self, key: str, data: bytes) -> None: ...
+    async def link_messages(self, key: str, messages: list[bytes]) -> None:
+        """Messages that arrived together, in order: handle them all, then commit once."""
 
     async def link_closed(self, key: str, reason: str) -> None: ...
 
@@ -281,8 +282,8 @@ class Links:
 
     async def _reader(self, link: _Link) -> None:
         try:
-            while (data := await link.conn.recv()) is not None:
-                await self.handler.link_data(link.key, data)
+            while batch := await link.conn.recv_batch():
+                await self.handler.link_messages(link.key, batch)
             if link.conn.violation:
                 self._refuse("websocket", link.peer.device_id, link.conn.violation)
         finally:
@@ -290,13 +291,17 @@ class Links:
 
     async def _writer(self, link: _Link) -> None:
         while True:
-            data = await link.outbox.get()
-            if not data:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(link.conn.close(1000, "bye"), 2.0)
-                await self._finish(link, link.conn.close_reason or "closed by this node")
-                return
-            await link.conn.send(data)
+            batch = [await link.outbox.get()]
+            while batch[-1] and not link.outbox.empty():  # everything queued goes out as one write
+                batch.append(link.outbox.get_nowait())
+            if batch[-1]:
+                await link.conn.send_batch(batch)
+                continue
+            await link.conn.send_batch(batch[:-1])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(link.conn.close(1000, "bye"), 2.0)
+            await self._finish(link, link.conn.close_reason or "closed by this node")
+            return
 
     async def _close_within(self, link: _Link, grace: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -62,15 +62,21 @@ class WsConnection:
 
     async def recv(self) -> bytes | None:
         """The next binary message, or None once the connection has ended (see ``close_reason``)."""
+        batch = await self.recv_batch(1)
+        return batch[0] if batch else None
+
+    async def recv_batch(self, most: int = 256) -> list[bytes]:
+        """Every whole message already read (at least one, at most ``most``), waiting for the first;
+        [] once the connection has ended. A receiver that takes a burst at once commits it once."""
         while not self._pending:
             if self._protocol.state is State.CLOSED:
-                return None
+                return []
             try:
                 data = await self._reader.read(READ_SIZE)
             except (ConnectionError, ssl.SSLError, OSError) as exc:
                 self.close_reason = self.close_reason or f"connection lost ({exc})"
                 self._writer.close()
-                return None
+                return []
             if data:
                 self._protocol.receive_data(data)
             else:
@@ -80,8 +86,9 @@ class WsConnection:
             if not data and not self._pending:
                 self.close_reason = self.close_reason or "connection closed by peer"
                 self._writer.close()
-                return None
-        return self._pending.pop(0)
+                return []
+        batch, self._pending = self._pending[:most], self._pending[most:]
+        return batch
 
     def _collect(self, events: list[object] | None = None) -> None:
         for event in events if events is not None else self._protocol.events_received():
@@ -115,9 +122,14 @@ class WsConnection:
             self.violation = self.close_reason
 
     async def send(self, data: bytes) -> None:
+        await self.send_batch([data])
+
+    async def send_batch(self, messages: list[bytes]) -> None:
+        """Frame every message, then hand them to TLS as one write (one record, one syscall)."""
         if self._protocol.state is not State.OPEN:
             return
-        self._protocol.send_binary(data)
+        for data in messages:
+            self._protocol.send_binary(data)
         await self._flush()
 
     async def ping(self) -> None:
@@ -141,11 +153,15 @@ class WsConnection:
         if self._writer.is_closing():  # writing to a closed SSL transport fails inside asyncio
             self._protocol.data_to_send()
             return
+        chunks = self._protocol.data_to_send()
+        if not chunks:
+            return
         try:
-            for chunk in self._protocol.data_to_send():
-                if chunk:
-                    self._writer.write(chunk)
-                elif self._writer.can_write_eof():
+            frames = [chunk for chunk in chunks if chunk]
+            if frames:
+                self._writer.write(b"".join(frames))
+            if len(frames) < len(chunks):  # b"": the protocol is done writing
+                if self._writer.can_write_eof():
                     self._writer.write_eof()
                 else:
                     self._writer.close()
