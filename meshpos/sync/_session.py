@@ -246,12 +246,28 @@ class Session:
         else:
             self._out.extend(encode_doc_message(message, self.config.max_message_size))
 
-    def begin_sync(self, state_vectors: Mapping[str, bytes]) -> None:
-        """Send the initial sync step 1 for every document; live once each has its step 2."""
+    def begin_sync(self, state_vectors: Mapping[str, bytes], *, ask: bool = True) -> None:
+        """Send the initial sync step 1 for every document; live once each has its step 2.
+
+        ``ask=False`` opens the exchange but holds the step 1s back until :meth:`ask`: a node that
+        catches up asks one peer first, then the others with what it has by then, so only one peer
+        sends it the backlog. The session stays ``syncing`` (not in sync) until then."""
         self._check_can_send("the initial sync")
         for doc, sv in state_vectors.items():
             self._awaiting_step2.add(doc)
-            self.send(SyncStep1(doc, sv))
+            if ask:
+                self.send(SyncStep1(doc, sv))
+        self._maybe_live()
+
+    def ask(self, state_vectors: Mapping[str, bytes]) -> None:
+        """Send the held-back initial step 1s (see :meth:`begin_sync`), with current state vectors."""
+        if self._state is not State.SYNCING:
+            return
+        for doc in sorted(self._awaiting_step2):
+            if doc in state_vectors:
+                self.send(SyncStep1(doc, state_vectors[doc]))
+            else:
+                self._awaiting_step2.discard(doc)  # dropped meanwhile (clear cache)
         self._maybe_live()
 
     @property

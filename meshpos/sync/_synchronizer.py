@@ -154,6 +154,8 @@ class Synchronizer:
         self._next_heartbeat = 0.0
         self._next_anti_entropy = 0.0
         self._seq = 0
+        self._catching_up: str | None = None  # the session whose initial sync the others wait for
+        self._held: dict[str, float] = {}  # sessions whose initial step 1s wait, since when
 
     # --- identity ---------------------------------------------------------------------------------
 
@@ -310,6 +312,9 @@ class Synchronizer:
                 if isinstance(event, SessionClosed):
                     node = session.peer.node if session.peer else None
                     self._events.append(PeerClosed(peer, node, event.reason, event.error))
+                    self._held.pop(peer, None)
+                    if peer == self._catching_up:
+                        self._release_held()
                     continue
                 if session.state is State.CLOSED:
                     continue  # aborted while handling an earlier event of this batch
@@ -328,6 +333,8 @@ class Synchronizer:
         elif isinstance(event, SyncCompleted):
             assert session.peer is not None
             self._events.append(PeerLive(peer, session.peer.node))
+            if peer == self._catching_up:
+                self._release_held()
 
     def _on_hello(self, peer: str, session: Session, hello: Hello) -> None:
         cid = hello.client_id
@@ -341,7 +348,14 @@ class Synchronizer:
             raise RemoteProtocolError(f"hello: field 'client' {cid} is already used by a {known}")
         self._authors[cid] = hello.role
         self._events.append(PeerJoined(peer, hello.node, hello.role))
-        session.begin_sync({name: doc.get_state() for name, doc in self._docs.items()})
+        state_vectors = {name: doc.get_state() for name, doc in self._docs.items()}
+        if self._catching_up is None or hello.role == "console":
+            if hello.role != "console":
+                self._catching_up = peer
+            session.begin_sync(state_vectors)
+        else:  # catch up from one peer first: the others then send only what it lacked
+            session.begin_sync(state_vectors, ask=False)
+            self._held[peer] = self._now if self._now is not None else 0.0
         if session.state in EXCHANGING:
             session.send(self._heartbeat())
 
@@ -403,6 +417,17 @@ class Synchronizer:
             raise RemoteProtocolError(f"update for {name}: could not be applied ({exc})") from None
         finally:
             self._applying = None
+
+    def _release_held(self) -> None:
+        """The first peer's initial sync is done (or gone): ask the others, with what we hold now."""
+        self._catching_up = None
+        held, self._held = self._held, {}
+        if held:
+            state_vectors = {name: doc.get_state() for name, doc in self._docs.items()}
+            for peer in held:
+                session = self._sessions.get(peer)
+                if session is not None:
+                    session.ask(state_vectors)
 
     def _peer_node(self, key: str) -> str | None:
         session = self._sessions.get(key)
@@ -520,6 +545,8 @@ class Synchronizer:
             self._process(peer, session)
         for node in self._presence.expire(now):
             self._events.append(PeerGone(node))
+        if self._held and now - min(self._held.values()) > 2 * self.config.heartbeat_interval:
+            self._release_held()  # the first peer is slow to answer: ask everyone
         self._elect(now)
         if now >= self._next_heartbeat:
             self._next_heartbeat = max(self._next_heartbeat + self.config.heartbeat_interval, now)
