@@ -1,36 +1,28 @@
 """``meshpos bench mesh``: receipt propagation and catch-up across a mesh, ours against pycrdt-websocket.
 
-Ours: ``--nodes`` real nodes (``meshpos.node.Node``: SQLite, mTLS websockets on 127.0.0.1, linked with
-``add_peer``, no mDNS) in this one process and event loop, every pair linked (a full mesh, as discovery
-makes it). Sales are real model sales (open order, two lines, pay by card → receipt) offered open-loop at
-``--rate`` for ``--seconds``, spread round-robin over the registers.
+Every register is a process of its own (``meshpos.bench.mesh_worker``), as the devices of a venue are:
+ours, ``--nodes`` real nodes (``meshpos.node.Node``: SQLite, mTLS websockets on 127.0.0.1, linked with
+``add_peer``, no mDNS), every pair linked (a full mesh, as discovery makes it); the peer, the
+pycrdt-websocket server (``WebsocketServer``, one in-memory ``YRoom`` per document, no store) in a process
+and one process per register holding a pycrdt ``Doc`` per document, each synced by a pycrdt ``Provider``
+over a plain websocket (a star). This bench drives them over pipes and reads the figures back.
 
-* Propagation: from the moment the awaited ``pay()`` returns on the selling node (the payment is committed
-  to its SQLite file) until the receipt is in the ``receipts`` map of the ledger document on EVERY other
-  node. Each node's replica document is watched with a pycrdt ``Map.observe`` callback, which runs inside
-  the transaction that applies the peer's update, so its timestamp is the moment the receipt became
-  readable there. (A receipt can become visible on a peer before ``pay()`` resumes on the seller, when
-  another task's pump flushed it first; those count as 0 ms.)
-* Wire bytes: every message the nodes hand to their links (``Links.send``) is counted by wrapping that
-  method for the duration of the phase (see :class:`_LinkMeter`): the sync protocol's payload bytes, every
-  message kind (updates, forwards, heartbeats, anti-entropy), counted once per sending node. Websocket
-  framing (2–14 B a message) and TLS records are not counted, on either side.
-* Catch-up: the first node is stopped; the others sell ``--catchup-receipts`` receipts (closed loop, one
-  cashier per register, sale after sale) and are left in sync and quiet; then the stopped node starts again
-  from its SQLite file and dials the others: ``catchup_s`` runs from the call to ``start()`` until its
-  ledger holds every receipt.
-* One process, one event loop: every node's work (and the peer's server and clients) shares one Python
-  thread, so the figures are for the whole mesh on one core. ``loop_cpu_ms_per_receipt`` (that thread's
-  CPU per receipt; divide by ``nodes`` for one device's share), ``cpu_ms_per_receipt`` (all threads, the
-  SQLite writers included) and ``loop_lag_*`` (how late a 10 ms timer fires while sales are offered) show
-  whether a slow figure is the protocol or a saturated loop.
-
-The peer: the pycrdt-websocket server (``WebsocketServer``, one ``YRoom`` per document, in memory, no
-store) and one pycrdt ``Doc`` per document and register, each synced by a pycrdt ``Provider`` over a plain
-websocket (``websockets``, ``max_size=None``, ``proxy=None``): a star. The same number of receipts, as one
-receipt-shaped transaction each (``workload.add_receipt``: 10 fields + 3 lines) at the same rate; measured
-the same way (``Map.observe`` on every other register's document; bytes counted in the channel adapter,
-both directions). Ours runs first, then the peer, in the same process run.
+* Sales: ours are real model sales (open order, two lines, pay by card, each step committed); the peer's
+  are one receipt-shaped transaction (``workload.add_receipt``). Offered open-loop: sale ``k`` starts at
+  ``k / --rate`` seconds on register ``k mod nodes``, whatever the earlier ones are doing.
+* Propagation: from the moment the sale's last step returned on the selling register (ours: the payment is
+  committed to its SQLite file) until the receipt is in the ``receipts`` map of the ledger document on
+  EVERY other register (a pycrdt ``Map.observe`` callback, run inside the transaction that applies the
+  update). ``time.perf_counter`` is CLOCK_MONOTONIC, one clock for all processes. A receipt can be visible
+  elsewhere before ``pay()`` resumes on the seller; that counts as 0 ms.
+* Wire bytes: ours, every message a node hands to its links; the peer, what every channel sends (server
+  and registers); framing and TLS not counted (``mesh_meter``).
+* Catch-up: ours, the first node's process is stopped; the others sell ``--catchup-receipts`` receipts
+  (closed loop, one cashier per register) and settle; a new process starts the node from its SQLite file:
+  ``catchup_s`` runs from the call to ``Node.start()`` until its ledger holds every receipt. The peer's
+  first register disconnects and reconnects with its documents still in memory (it has no store).
+* CPU: ``cpu_ms_per_receipt`` is all the registers' processes together (the peer's server included);
+  ``loop_cpu_ms_per_receipt`` their event-loop threads; ``loop_lag_*`` the worst register's 10 ms timer.
 """
 
 from __future__ import annotations
@@ -45,623 +37,351 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import pycrdt
-
+from meshpos.bench.mesh_meter import percentile
 from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
-from meshpos.bench.workload import add_receipt
-from meshpos.config import Config
 from meshpos.errors import MeshposError
-from meshpos.model.sample import CASHIER
-from meshpos.net.links import Links
-from meshpos.node import Node
 
 HOST = "127.0.0.1"  # the network rule: loopback only
-PRODUCTS = ("espresso", "croissant", "burger", "fries", "lemonade")
 TARGETS = {"propagation_p99_ms": 25.0, "catchup_s": 1.0}
-WAIT_S = 120.0  # give up waiting for a receipt to show up everywhere after this long
+WAIT_S = 120.0  # give up waiting for a register's reply after this long (plus its own timeouts)
 
 
 def _progress(message: str) -> None:
     print(f"bench mesh: {message}", file=sys.stderr, flush=True)
 
 
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
 
 
-def _noon_clock() -> Callable[[], float]:
-    """Wall time shifted to today's 12:00 UTC, so a run never straddles the 04:00 business-day cutoff."""
+def _noon_offset() -> float:
+    """Seconds that move wall time to today's 12:00 UTC, so a run never straddles the 04:00 cutoff."""
     now = time.time()
-    offset = now - now % 86_400 + 12 * 3600 - now
-    return lambda: time.time() + offset
+    return now - now % 86_400 + 12 * 3600 - now
 
 
-# --- measuring ------------------------------------------------------------------------------------
+# --- the register processes -------------------------------------------------------------------------
 
 
-class _Visibility:
-    """When each receipt id first appeared in each replica's ``receipts`` map (perf_counter seconds)."""
+class _Worker:
+    """One register (or the peer's server) in its own process: a command in, a reply out."""
 
-    def __init__(self, replicas: int) -> None:
-        self.replicas = replicas
-        self.seen: dict[str, dict[int, float]] = {}
-        self.complete: set[str] = set()  # seen on every replica
-        self.changed = asyncio.Event()
+    def __init__(
+        self, name: str, process: asyncio.subprocess.Process, first: dict[str, Any]
+    ) -> None:
+        self.name = name
+        self.process = process
+        self.first = first
 
-    def watch(self, replica: int, receipts: pycrdt.Map[Any]) -> Callable[[], None]:
-        """Observe ``receipts`` of replica number ``replica``; returns the unsubscribe call."""
+    @classmethod
+    async def spawn(cls, name: str, *argv: str) -> _Worker:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "meshpos.bench.mesh_worker",
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 26,
+        )
+        worker = cls(name, process, {})
+        try:
+            worker.first = await worker._read()
+        except BaseException:
+            await worker.close()
+            raise
+        return worker
 
-        def changed(event: Any) -> None:
-            now = time.perf_counter()
-            for key, change in event.keys.items():
-                if change.get("action") == "add":
-                    seen = self.seen.setdefault(key, {})
-                    seen.setdefault(replica, now)
-                    if len(seen) == self.replicas:
-                        self.complete.add(key)
-                        self.changed.set()
+    async def _read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        try:
+            line = await asyncio.wait_for(self.process.stdout.readline(), WAIT_S + 30)
+        except TimeoutError:
+            raise MeshposError(f"{self.name} did not answer within {WAIT_S + 30:g} s") from None
+        if not line:
+            code = await self.process.wait()
+            raise MeshposError(f"{self.name}'s process ended (exit code {code}); see its log above")
+        reply: dict[str, Any] = json.loads(line)
+        if "error" in reply:
+            raise MeshposError(f"{self.name}: {reply['error']}")
+        return reply
 
-        subscription = receipts.observe(changed)
-        return lambda: receipts.unobserve(subscription)
+    async def call(self, do: str, **fields: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"do": do, **fields}).encode() + b"\n")
+        await self.process.stdin.drain()
+        return await self._read()
 
-    async def everywhere(self, receipt_ids: list[str], timeout: float, what: str) -> None:
-        """Wait until every id in ``receipt_ids`` is on every replica."""
-        missing = [r for r in receipt_ids if r not in self.complete]
-        deadline = time.perf_counter() + timeout
-        while missing:
-            self.changed.clear()
-            try:
-                await asyncio.wait_for(self.changed.wait(), deadline - time.perf_counter())
-            except TimeoutError:
-                raise MeshposError(
-                    f"timed out after {timeout:g} s waiting for {what} ({len(missing)} missing)"
-                ) from None
-            missing = [r for r in missing if r not in self.complete]
-
-    def delay(self, receipt_id: str, origin: int, paid_at: float) -> float:
-        seen = self.seen[receipt_id]
-        return max(0.0, max(t for r, t in seen.items() if r != origin) - paid_at)
+    async def close(self) -> None:
+        """Ask it to stop (its node closes the store and tells its peers); kill it if it hangs."""
+        if self.process.returncode is None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.call("stop"), 10)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), 5)
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
 
 
-async def _holds(receipts: pycrdt.Map[Any], expected: int, timeout: float, what: str) -> float:
-    """Wait until ``receipts`` holds ``expected`` entries; the perf_counter time it first did."""
-    done = asyncio.Event()
-    at = [time.perf_counter()]
+async def _each(workers: list[_Worker], do: str, **fields: Any) -> list[dict[str, Any]]:
+    return list(await asyncio.gather(*(w.call(do, **fields) for w in workers)))
 
-    def changed(_event: Any) -> None:
-        if len(receipts) >= expected and not done.is_set():
-            at[0] = time.perf_counter()
-            done.set()
 
-    subscription = receipts.observe(changed)
+@contextlib.asynccontextmanager
+async def _workers(spawns: list[tuple[str, list[str]]]) -> AsyncIterator[list[_Worker]]:
+    started: list[_Worker] = []
     try:
-        if len(receipts) >= expected:
-            return time.perf_counter()
-        await asyncio.wait_for(done.wait(), timeout)
-    except TimeoutError:
-        raise MeshposError(
-            f"timed out after {timeout:g} s waiting for {what} ({len(receipts)} of {expected})"
-        ) from None
+        for name, argv in spawns:
+            started.append(await _Worker.spawn(name, *argv))
+        yield started
     finally:
-        receipts.unobserve(subscription)
-    return at[0]
+        await asyncio.gather(*(w.close() for w in started))
+
+
+# --- one phase, either side -------------------------------------------------------------------------
 
 
 @dataclass
 class _Sale:
     receipt_id: str
     origin: int
-    started: float
     paid: float
 
 
-async def _until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    start = time.perf_counter()
-    while not predicate():
-        if time.perf_counter() - start > timeout:
-            raise MeshposError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.01)
-    return time.perf_counter() - start
-
-
-async def _open_loop(
-    rate: float, total: int, sell: Callable[[int], Coroutine[Any, Any, _Sale]]
-) -> list[_Sale]:
-    """Start sale ``k`` at ``k / rate`` seconds, whatever the earlier ones are doing."""
-    tasks: list[asyncio.Task[_Sale]] = []
-    begin = time.perf_counter()
+def _plans(count: int, total: int, rate: float) -> list[list[list[float]]]:
+    """Sale ``k`` at ``begin + k / rate`` on register ``k mod count``, starting 0.2 s from now."""
+    begin = time.perf_counter() + 0.2
+    plans: list[list[list[float]]] = [[] for _ in range(count)]
     for k in range(total):
-        delay = begin + k / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(sell(k)))
-        if (k + 1) % max(1, int(rate * 2)) == 0:
-            _progress(f"  {k + 1}/{total} sales started")
-    return list(await asyncio.gather(*tasks))
+        plans[k % count].append([k, begin + k / rate])
+    return plans
 
 
-def _propagation(sales: list[_Sale], seen: _Visibility) -> dict[str, float | int]:
-    delays = [seen.delay(s.receipt_id, s.origin, s.paid) for s in sales]
-    first = min(s.started for s in sales)
-    last = max(s.started for s in sales)
+async def _offer(
+    registers: list[_Worker], total: int, rate: float, meters: list[_Worker]
+) -> dict[str, Any]:
+    """Offer ``total`` sales open-loop at ``rate``; every figure of the propagation phase."""
+    count = len(registers)
+    held = [r["held"] for r in await _each(registers, "count")]
+    before = await _each(meters, "stats")
+    replies = await asyncio.gather(
+        *(
+            w.call("sell", plan=plan)
+            for w, plan in zip(registers, _plans(count, total, rate), strict=True)
+        )
+    )
+    await asyncio.gather(
+        *(w.call("holds", count=h + total) for w, h in zip(registers, held, strict=True))
+    )
+    drain = max(r["waited_s"] for r in await _each(registers, "quiet", threshold=count))
+    after = await _each(meters, "stats")
+    seen = [r["seen"] for r in await _each(registers, "seen")]
+    sales = [
+        _Sale(rid, origin, paid)
+        for origin, reply in enumerate(replies)
+        for rid, _started, paid in reply["sales"]
+    ]
+    delays = [
+        max(0.0, max(seen[j][s.receipt_id] for j in range(count) if j != s.origin) - s.paid)
+        for s in sales
+    ]
+    starts = sorted(started for reply in replies for _rid, started, _paid in reply["sales"])
+    durations = [paid - started for reply in replies for _rid, started, paid in reply["sales"]]
+    sent = sum(a["bytes"] - b["bytes"] for a, b in zip(after, before, strict=True))
+    messages = sum(a["messages"] - b["messages"] for a, b in zip(after, before, strict=True))
+    kinds: Counter[str] = Counter()
+    for a, b in zip(after, before, strict=True):
+        kinds.update(Counter(a["by_kind"]) - Counter(b["by_kind"]))
     return {
-        "achieved_rate": round((len(sales) - 1) / (last - first), 1) if last > first else 0.0,
-        "propagation_p50_ms": _ms(_percentile(delays, 0.50)),
-        "propagation_p99_ms": _ms(_percentile(delays, 0.99)),
+        "loop_lag_p99_ms": round(max(r["lag_p99_ms"] for r in replies), 3),
+        "loop_lag_max_ms": round(max(r["lag_max_ms"] for r in replies), 3),
+        "drain_s": round(drain, 1),
+        "achieved_rate": round((total - 1) / (starts[-1] - starts[0]), 1) if total > 1 else 0.0,
+        "propagation_p50_ms": _ms(percentile(delays, 0.50)),
+        "propagation_p99_ms": _ms(percentile(delays, 0.99)),
         "propagation_max_ms": _ms(max(delays)),
+        "sale_p50_ms": _ms(percentile(durations, 0.50)),
+        "sale_p99_ms": _ms(percentile(durations, 0.99)),
+        "wire_bytes_per_receipt": round(sent / total, 1),
+        "wire_messages_per_receipt": round(messages / total, 2),
+        "wire_bytes_per_receipt_by_kind": {
+            kind: round(n / total, 1) for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1])
+        },
+        "cpu_ms_per_receipt": round(
+            sum(a["cpu_s"] - b["cpu_s"] for a, b in zip(after, before, strict=True)) * 1000 / total,
+            2,
+        ),
+        "loop_cpu_ms_per_receipt": round(
+            sum(a["loop_cpu_s"] - b["loop_cpu_s"] for a, b in zip(after, before, strict=True))
+            * 1000
+            / total,
+            2,
+        ),
     }
 
 
-_ENVELOPES = {0x01: "hello", 0x03: "chunk", 0x04: "heartbeat", 0x05: "bye"}
-_Y_SYNC = {0: "step1", 1: "step2", 2: "update"}
-
-
-def _kind(message: bytes) -> str:
-    """The kind of one meshpos wire message (the envelope table in ``meshpos.sync._codec``): a doc
-    message (0x02) is its document name (a var-string) and then the y-protocols sync sub-type."""
-    if message[0] != 0x02:
-        return _ENVELOPES.get(message[0], "other")
-    size = message[1]  # document names are short: a one-byte var-uint length
-    if size >= 0x80 or len(message) < 4 + size:
-        return "other"
-    if message[2 + size] != 0:
-        return "awareness"
-    return _Y_SYNC.get(message[3 + size], "other")
-
-
-class _LinkMeter:
-    """Counts what every node in this process hands to ``Links.send`` (bytes and messages).
-
-    ``Links.send`` is the one place a node's outgoing sync messages pass (``Node._flush_links``); the
-    wrapper is installed on the class for the bench's lifetime and restored on exit. ``b""`` (close the
-    link) is not a message and is not counted.
-    """
-
-    def __init__(self) -> None:
-        self.bytes = 0
-        self.messages = 0
-        self.by_kind: Counter[str] = Counter()
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[_LinkMeter]:
-        original = Links.send
-
-        def send(links: Links, key: str, messages: list[bytes]) -> None:
-            for message in messages:
-                if message:
-                    self.bytes += len(message)
-                    self.messages += 1
-                    self.by_kind[_kind(message)] += len(message)
-            original(links, key, messages)
-
-        setattr(Links, "send", send)  # noqa: B010 (mypy forbids assigning to a method)
-        try:
-            yield self
-        finally:
-            setattr(Links, "send", original)  # noqa: B010
-
-    def snapshot(self) -> tuple[int, int]:
-        return self.bytes, self.messages
-
-
-class _LoopLag:
-    """How late a 10 ms ticker wakes up: how long the one event loop all nodes share is busy at a time."""
-
-    def __init__(self) -> None:
-        self.samples: list[float] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        while True:
-            before = time.perf_counter()
-            await asyncio.sleep(0.01)
-            self.samples.append(max(0.0, time.perf_counter() - before - 0.01))
-
-    def __enter__(self) -> _LoopLag:
-        self.samples = []
-        self._task = asyncio.create_task(self._run())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-
-    def figures(self, prefix: str) -> dict[str, float]:
-        return {
-            f"{prefix}loop_lag_p99_ms": _ms(_percentile(self.samples, 0.99)),
-            f"{prefix}loop_lag_max_ms": _ms(max(self.samples, default=0.0)),
-        }
-
-
-async def _quiet(meter: _LinkMeter, threshold: int, timeout: float = WAIT_S) -> float:
-    """Wait until at most ``threshold`` messages are sent in half a second (what is queued has gone
-    out); returns the seconds waited."""
-    start = time.perf_counter()
-    while True:
-        before = meter.messages
-        await asyncio.sleep(0.5)
-        if meter.messages - before <= threshold:
-            return time.perf_counter() - start
-        if time.perf_counter() - start > timeout:
-            raise MeshposError(f"the mesh was still busy after {timeout:g} s")
-
-
-# --- ours -----------------------------------------------------------------------------------------
-
-
-def _receipts_map(node: Node, ledger: str) -> pycrdt.Map[Any]:
-    receipts: pycrdt.Map[Any] = node.replica.doc(ledger).get("receipts", type=pycrdt.Map)
-    return receipts
-
-
-async def _sell(node: Node, origin: int, k: int) -> _Sale:
-    """One real sale: open an order, two lines, pay the lot by card."""
-    started = time.perf_counter()
-    order = await node.open_order(CASHIER, table=f"T{k % 20}")
-    await node.add_line(CASHIER, order.id, PRODUCTS[k % len(PRODUCTS)], 1 + k % 2)
-    await node.add_line(CASHIER, order.id, PRODUCTS[(k + 2) % len(PRODUCTS)], 1)
-    paid = await node.pay(CASHIER, order.id, "card")
-    at = time.perf_counter()
-    if paid.receipt is None:
-        raise MeshposError(f"order {order.id} was paid in full but gave no receipt")
-    return _Sale(paid.receipt.id, origin, started, at)
-
-
-async def _link_all(nodes: list[Node], ids: list[str]) -> None:
-    """Every pair linked, as discovery would: both sides learn the address, the lower id dials."""
-    for i, node in enumerate(nodes):
-        for j in range(len(nodes)):
-            if j != i:
-                node.add_peer(ids[j], HOST, nodes[j].port)
-    want = len(nodes) - 1
-    await _until(
-        lambda: all(len(p := n.status().peers) == want and all(p.values()) for n in nodes),
-        30,
-        "every node in sync with every other",
+async def _warm_up(registers: list[_Worker]) -> None:
+    """One sale per register, not measured: every process has run each code path once."""
+    now = time.perf_counter()
+    held = [r["held"] for r in await _each(registers, "count")]
+    await asyncio.gather(*(w.call("sell", plan=[[i, now]]) for i, w in enumerate(registers)))
+    count = len(registers)
+    await asyncio.gather(
+        *(w.call("holds", count=h + count) for w, h in zip(registers, held, strict=True))
     )
 
 
-@dataclass
-class _Mesh:
-    configs: list[Config]
-    ids: list[str]
-    clock: Callable[[], float]
-    nodes: list[Node] = field(default_factory=list)
-
-    async def start(self, index: int) -> Node:
-        node = Node(self.configs[index], discovery=False, clock=self.clock)
-        await node.start()
-        return node
-
-    async def stop_all(self) -> None:
-        for node in self.nodes:
-            with contextlib.suppress(Exception):
-                await node.stop()
+def _shares(backlog: int, online: int) -> list[int]:
+    return [backlog // online + (k < backlog % online) for k in range(online)]
 
 
-@contextlib.asynccontextmanager
-async def _mesh(folder: Path, count: int, clock: Callable[[], float]) -> AsyncIterator[_Mesh]:
-    _progress(f"ours: enrolling {count} registers")
-    authority = make_venue(folder)
-    catalog = catalog_update()
-    ids = [f"R{k + 1:02d}" for k in range(count)]
-    configs = [await make_device(authority, folder, i, catalog=catalog) for i in ids]
-    mesh = _Mesh(configs, ids, clock)
-    try:
-        for k in range(count):
-            mesh.nodes.append(await mesh.start(k))
-        yield mesh
-    finally:
-        await mesh.stop_all()
+# --- ours -------------------------------------------------------------------------------------------
 
 
 async def _ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     count, rate, total = args.nodes, args.rate, max(1, round(args.rate * args.seconds))
-    clock = _noon_clock()
-    meter = _LinkMeter()
-    seen = _Visibility(count)
-    result: dict[str, Any] = {}
-    with meter.installed():
-        async with _mesh(folder, count, clock) as mesh:
-            nodes = mesh.nodes
-            await _link_all(nodes, mesh.ids)
-            _progress(f"ours: {count} nodes linked (full mesh, mTLS on {HOST})")
-            for node in nodes:
-                await node.open_shift(CASHIER, 10_000)
-            ledger = f"ledger/{nodes[0].venue.business_date(nodes[0].now_ms())}"
-            unwatch = [seen.watch(i, _receipts_map(n, ledger)) for i, n in enumerate(nodes)]
+    backlog = int(args.catchup_receipts)
+    offset = str(_noon_offset())
+    _progress(f"ours: enrolling {count} registers")
+    authority = make_venue(folder)
+    catalog = catalog_update()
+    ids = [f"R{k + 1:02d}" for k in range(count)]
+    for node_id in ids:
+        await make_device(authority, folder, node_id, catalog=catalog)
+    tomls = [str(folder / f"{node_id}.toml") for node_id in ids]
+    spawns = [(node_id, ["ours", toml, offset]) for node_id, toml in zip(ids, tomls, strict=True)]
+    async with _workers(spawns) as nodes:
+        started = await _each(nodes, "start")
+        ports = [s["port"] for s in started]
 
-            # warm-up: one sale per register, not measured
-            warm = await asyncio.gather(*(_sell(n, i, i) for i, n in enumerate(nodes)))
-            await seen.everywhere([s.receipt_id for s in warm], WAIT_S, "the warm-up receipts")
+        def peers_of(i: int) -> list[list[Any]]:
+            return [[ids[j], HOST, ports[j]] for j in range(count) if j != i]
 
-            _progress(f"ours: {total} sales offered at {rate:g}/s over {count} registers")
-            bytes0, messages0 = meter.snapshot()
-            kinds0 = Counter(meter.by_kind)
-            cpu0, loop0 = time.process_time(), time.thread_time()
+        await asyncio.gather(*(n.call("link", peers=peers_of(i)) for i, n in enumerate(nodes)))
+        _progress(f"ours: {count} node processes linked (full mesh, mTLS on {HOST})")
+        await _each(nodes, "shift")
+        await _each(nodes, "watch", ledger=started[0]["ledger"])
+        await _warm_up(nodes)
+        _progress(f"ours: {total} sales offered at {rate:g}/s over {count} registers")
+        result = await _offer(nodes, total, rate, nodes)
 
-            async def sell(k: int) -> _Sale:
-                return await _sell(nodes[k % count], k % count, k)
-
-            with _LoopLag() as lag:
-                sales = await _open_loop(rate, total, sell)
-            result.update(lag.figures(""))
-            await seen.everywhere([s.receipt_id for s in sales], WAIT_S, "every receipt everywhere")
-            # count what is still queued (forwards, repairs) too: until only heartbeats go out
-            result["drain_s"] = round(await _quiet(meter, count * (count - 1)), 1)
-            bytes1, messages1 = meter.snapshot()
-            cpu1, loop1 = time.process_time(), time.thread_time()
-            for stop in unwatch:
-                stop()
-            result.update(_propagation(sales, seen))
-            durations = [s.paid - s.started for s in sales]
-            result["sale_p50_ms"] = _ms(_percentile(durations, 0.50))
-            result["sale_p99_ms"] = _ms(_percentile(durations, 0.99))
-            result["wire_bytes_per_receipt"] = round((bytes1 - bytes0) / total, 1)
-            result["wire_messages_per_receipt"] = round((messages1 - messages0) / total, 2)
-            result["wire_bytes_per_receipt_by_kind"] = {
-                kind: round(n / total, 1)
-                for kind, n in sorted((meter.by_kind - kinds0).items(), key=lambda kv: -kv[1])
+        # catch-up: the first node stops, the others sell the backlog, it starts again from its file
+        _progress(f"ours: {ids[0]} stopped; the other {count - 1} sell {backlog} receipts")
+        expected = (await nodes[0].call("count"))["held"] + backlog
+        drops = (await nodes[0].call("stop"))["protocol_errors"]
+        await nodes[0].close()
+        online = nodes[1:]
+        begin = time.perf_counter()
+        first = 0
+        jobs = []
+        for worker, share in zip(online, _shares(backlog, len(online)), strict=True):
+            jobs.append(worker.call("backlog", count=share, first=first))
+            first += share
+        await asyncio.gather(*jobs)
+        written = time.perf_counter() - begin
+        await _each(online, "holds", count=expected)
+        settled = time.perf_counter() - begin - written
+        await _each(online, "quiet", threshold=count)
+        _progress(
+            f"ours: {backlog} sold in {written:.1f} s (+{settled:.1f} s until the others agreed); "
+            f"restarting {ids[0]} in a new process"
+        )
+        nodes[0] = await _Worker.spawn(ids[0], "ours", tomls[0], offset)
+        before = await _each(nodes, "stats")
+        start = await nodes[0].call("start")
+        loaded = (await nodes[0].call("count"))["held"]
+        ports[0] = start["port"]
+        await nodes[0].call("link", peers=peers_of(0), wait=False)
+        await asyncio.gather(
+            *(n.call("link", peers=[[ids[0], HOST, ports[0]]], wait=False) for n in online)
+        )
+        finished = (await nodes[0].call("holds", count=expected))["at"]
+        after = await _each(nodes, "stats")
+        sent = sum(a["bytes"] - b["bytes"] for a, b in zip(after, before, strict=True))
+        result.update(
+            {
+                "catchup_receipts": backlog,
+                "catchup_s": round(finished - start["begin"], 3),
+                "catchup_start_s": round(start["started"] - start["begin"], 3),
+                "catchup_loaded_receipts": loaded,
+                "catchup_wire_mb": round(sent / 1e6, 2),
+                "catchup_backlog_write_s": round(written, 2),
+                "catchup_backlog_settle_s": round(settled, 2),
             }
-            result["cpu_ms_per_receipt"] = round((cpu1 - cpu0) * 1000 / total, 2)
-            result["loop_cpu_ms_per_receipt"] = round((loop1 - loop0) * 1000 / total, 2)
-            result.update(await _catch_up(args, mesh, ledger, meter))
-            result["link_drops"] = sum(n.counters["protocol_errors"] for n in mesh.nodes)
+        )
+        stops = await _each(nodes, "stop")
+        result["link_drops"] = drops + sum(s["protocol_errors"] for s in stops)
     return result
-
-
-async def _catch_up(
-    args: argparse.Namespace, mesh: _Mesh, ledger: str, meter: _LinkMeter
-) -> dict[str, Any]:
-    """Stop the first node, sell the backlog on the others, restart it: how long until it has it all."""
-    count, backlog = len(mesh.nodes), int(args.catchup_receipts)
-    nodes = mesh.nodes
-    online = list(range(1, count))
-    before = len(_receipts_map(nodes[0], ledger))  # every node holds them all by now
-    expected = before + backlog
-    _progress(f"ours: {mesh.ids[0]} stopped; the other {count - 1} sell {backlog} receipts")
-    await nodes[0].stop()
-    done = 0
-
-    async def cashier(index: int, sales: int) -> None:  # one per register, sale after sale
-        nonlocal done
-        for _ in range(sales):
-            await _sell(nodes[index], index, done)
-            done += 1
-            if done % 1000 == 0:
-                _progress(f"  {done}/{backlog} sold")
-
-    shares = [backlog // len(online) + (k < backlog % len(online)) for k in range(len(online))]
-    begin = time.perf_counter()
-    await asyncio.gather(*(cashier(i, n) for i, n in zip(online, shares, strict=True)))
-    written = time.perf_counter() - begin
-    for i in online:
-        await _holds(_receipts_map(nodes[i], ledger), expected, WAIT_S, f"{mesh.ids[i]}'s backlog")
-    settled = time.perf_counter() - begin - written
-    await _quiet(meter, count * (count - 1))  # nothing left in flight when it comes back
-    _progress(
-        f"ours: {backlog} sold in {written:.1f} s (+{settled:.1f} s until the others agreed); "
-        f"restarting {mesh.ids[0]}"
-    )
-    restarted = Node(mesh.configs[0], discovery=False, clock=mesh.clock)
-    nodes[0] = restarted
-    bytes0 = meter.bytes
-    begin = time.perf_counter()
-    await restarted.start()
-    started = time.perf_counter()
-    receipts = _receipts_map(restarted, ledger)
-    loaded = len(receipts)
-    for j in online:  # it dials (lowest id: at once); the others learn its new port too
-        restarted.add_peer(mesh.ids[j], HOST, nodes[j].port)
-        nodes[j].add_peer(mesh.ids[0], HOST, restarted.port)
-    finished = await _holds(receipts, expected, WAIT_S, f"{mesh.ids[0]} to catch up")
-    sent = meter.bytes - bytes0
-    return {
-        "catchup_receipts": backlog,
-        "catchup_s": round(finished - begin, 3),
-        "catchup_start_s": round(started - begin, 3),
-        "catchup_loaded_receipts": loaded,
-        "catchup_wire_mb": round(sent / 1e6, 2),
-        "catchup_backlog_write_s": round(written, 2),
-        "catchup_backlog_settle_s": round(settled, 2),
-    }
 
 
 # --- the peer: pycrdt-websocket ---------------------------------------------------------------------
 
 
-def _peer_modules() -> tuple[Any, Any, Any]:
+def _check_peer_installed() -> None:
     try:
-        import websockets.asyncio.client as ws_client
-        import websockets.asyncio.server as ws_server
-        from pycrdt.websocket import WebsocketServer
+        import pycrdt.websocket  # noqa: F401
     except ImportError as exc:
         raise MeshposError(
             "the peer, pycrdt-websocket, is not installed: pip install -e '.[bench]'"
         ) from exc
-    return WebsocketServer, ws_server, ws_client
-
-
-class _Channel:
-    """A websockets connection as a pycrdt ``Channel``; counts the bytes it sends."""
-
-    def __init__(self, conn: Any, path: str, meter: _LinkMeter) -> None:
-        self._conn = conn
-        self._path = path
-        self._meter = meter
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    def __aiter__(self) -> _Channel:
-        return self
-
-    async def __anext__(self) -> bytes:
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            return await self.recv()
-        except ConnectionClosed:
-            raise StopAsyncIteration from None
-
-    async def send(self, message: bytes) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        self._meter.bytes += len(message)
-        self._meter.messages += 1
-        with contextlib.suppress(ConnectionClosed):
-            await self._conn.send(message)
-
-    async def recv(self) -> bytes:
-        data = await self._conn.recv()
-        return bytes(data) if not isinstance(data, str) else data.encode()
-
-
-class _Register:
-    """One register on the peer: a Doc per document, each synced by a Provider over its own websocket.
-
-    The providers run in a task of their own: anyio task groups must be left in the task, and the order,
-    they were entered in, and registers come and go independently.
-    """
-
-    def __init__(self, names: list[str]) -> None:
-        self.docs: dict[str, pycrdt.Doc[Any]] = {name: pycrdt.Doc() for name in names}
-        self.count = 0
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
-
-    async def connect(self, port: int, meter: _LinkMeter, ws_client: Any) -> None:
-        synced: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._run(port, meter, ws_client, synced))
-        await synced
-
-    async def _run(
-        self, port: int, meter: _LinkMeter, ws_client: Any, synced: asyncio.Future[None]
-    ) -> None:
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                providers = []
-                for name, doc in self.docs.items():
-                    path = f"/{name}"
-                    conn = await stack.enter_async_context(
-                        ws_client.connect(f"ws://{HOST}:{port}{path}", max_size=None, proxy=None)
-                    )
-                    provider = pycrdt.Provider(doc, _Channel(conn, path, meter))
-                    providers.append(await stack.enter_async_context(provider))
-                for provider in providers:
-                    await provider.synced.wait()
-                synced.set_result(None)
-                await self._stop.wait()
-        except BaseException as exc:
-            if not synced.done():
-                synced.set_exception(exc)
-            raise
-
-    async def disconnect(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            self._stop.set()
-            await task
 
 
 async def _peer(args: argparse.Namespace) -> dict[str, Any]:
-    websocket_server_class, ws_server, ws_client = _peer_modules()
+    _check_peer_installed()
     count, rate, total = args.nodes, args.rate, max(1, round(args.rate * args.seconds))
     backlog = int(args.catchup_receipts)
-    date = time.strftime("%Y-%m-%d", time.gmtime(_noon_clock()()))
+    date = time.strftime("%Y-%m-%d", time.gmtime(time.time() + _noon_offset()))
     ledger = f"ledger/{date}"
     names = ["catalog", "stoplist", "denylist", ledger, f"kitchen/{date}"]  # what our nodes hold
-    meter = _LinkMeter()
-    seen = _Visibility(count)
-    server = websocket_server_class(auto_clean_rooms=False)
+    spawns = [("peer server", ["server"])] + [
+        (f"peer R{k + 1:02d}", ["peer", f"R{k + 1:02d}"]) for k in range(count)
+    ]
+    async with _workers(spawns) as workers:
+        server, registers = workers[0], workers[1:]
+        port = server.first["port"]
+        catalog = catalog_update().hex()
+        for k, register in enumerate(registers):  # the console's catalog, pushed by the first one
+            await register.call(
+                "connect",
+                port=port,
+                documents=names,
+                ledger=ledger,
+                catalog=catalog if k == 0 else "",
+            )
+        _progress(f"peer: {count} register processes connected to one pycrdt-websocket server")
+        await _each(registers, "watch", ledger=ledger)
+        await _warm_up(registers)
+        _progress(f"peer: {total} receipts offered at {rate:g}/s over {count} registers")
+        result = {
+            f"peer_{k}": v for k, v in (await _offer(registers, total, rate, workers)).items()
+        }
 
-    async def serve(conn: Any) -> None:
-        await server.serve(_Channel(conn, conn.request.path, meter))
-
-    registers = [_Register(names) for _ in range(count)]
-    result: dict[str, Any] = {}
-    async with server, ws_server.serve(serve, HOST, 0, max_size=None) as listening:
-        port = listening.sockets[0].getsockname()[1]
-        try:
-            for register in registers:
-                await register.connect(port, meter, ws_client)
-            _progress(f"peer: {count} registers connected to one pycrdt-websocket server")
-            # the console's catalog, as on our side (pushed once by the first register)
-            registers[0].docs["catalog"].apply_update(catalog_update())
-
-            def receipts_of(k: int) -> pycrdt.Map[Any]:
-                receipts: pycrdt.Map[Any] = (
-                    registers[k].docs[ledger].get("receipts", type=pycrdt.Map)
-                )
-                return receipts
-
-            unwatch = [seen.watch(k, receipts_of(k)) for k in range(count)]
-
-            def write(origin: int) -> _Sale:
-                register = registers[origin]
-                register.count += 1
-                started = time.perf_counter()
-                receipt_id = add_receipt(
-                    register.docs[ledger], register.count, f"R{origin + 1:02d}"
-                )
-                return _Sale(receipt_id, origin, started, time.perf_counter())
-
-            warm = [write(k) for k in range(count)]
-            await seen.everywhere([s.receipt_id for s in warm], WAIT_S, "the warm-up receipts")
-            _progress(f"peer: {total} receipts offered at {rate:g}/s over {count} registers")
-            bytes0, _ = meter.snapshot()
-            cpu0, loop0 = time.process_time(), time.thread_time()
-
-            async def sell(k: int) -> _Sale:
-                return write(k % count)
-
-            with _LoopLag() as lag:
-                sales = await _open_loop(rate, total, sell)
-            await seen.everywhere([s.receipt_id for s in sales], WAIT_S, "every peer receipt")
-            await _quiet(meter, count)
-            bytes1, _ = meter.snapshot()
-            cpu1, loop1 = time.process_time(), time.thread_time()
-            for stop in unwatch:
-                stop()
-            result = {f"peer_{k}": v for k, v in _propagation(sales, seen).items()}
-            result.update(lag.figures("peer_"))
-            result["peer_wire_bytes_per_receipt"] = round((bytes1 - bytes0) / total, 1)
-            result["peer_cpu_ms_per_receipt"] = round((cpu1 - cpu0) * 1000 / total, 2)
-            result["peer_loop_cpu_ms_per_receipt"] = round((loop1 - loop0) * 1000 / total, 2)
-
-            # catch-up: register 0 goes away, the others write the backlog, register 0 comes back
-            _progress(f"peer: register 0 disconnected; the others write {backlog} receipts")
-            await registers[0].disconnect()
-            expected = len(receipts_of(0)) + backlog  # register 0 held them all
-            for k in range(backlog):
-                write(1 + k % (count - 1))
-                if k % 50 == 49:
-                    await asyncio.sleep(0)  # let the providers send
-            for k in range(1, count):
-                await _holds(receipts_of(k), expected, WAIT_S, f"peer register {k}'s backlog")
-            bytes0 = meter.bytes
-            begin = time.perf_counter()
-            await registers[0].connect(port, meter, ws_client)
-            finished = await _holds(receipts_of(0), expected, WAIT_S, "register 0 to catch up")
-            result["peer_catchup_s"] = round(finished - begin, 3)
-            result["peer_catchup_wire_mb"] = round((meter.bytes - bytes0) / 1e6, 2)
-        finally:
-            for register in registers:
-                with contextlib.suppress(Exception):
-                    await register.disconnect()
+        _progress(f"peer: register 1 disconnected; the others write {backlog} receipts")
+        expected = (await registers[0].call("count"))["held"] + backlog
+        await registers[0].call("disconnect")
+        online = registers[1:]
+        first = 0
+        jobs = []
+        for worker, share in zip(online, _shares(backlog, len(online)), strict=True):
+            jobs.append(worker.call("backlog", count=share, first=first))
+            first += share
+        await asyncio.gather(*jobs)
+        await _each(online, "holds", count=expected)
+        before = await _each(workers, "stats")
+        begin = (await registers[0].call("connect", port=port))["begin"]
+        finished = (await registers[0].call("holds", count=expected))["at"]
+        after = await _each(workers, "stats")
+        result["peer_catchup_s"] = round(finished - begin, 3)
+        result["peer_catchup_wire_mb"] = round(
+            sum(a["bytes"] - b["bytes"] for a, b in zip(after, before, strict=True)) / 1e6, 2
+        )
     return result
 
 

@@ -1,0 +1,358 @@
+"""One register of ``meshpos bench mesh`` in a process of its own, driven by the bench over stdin/stdout.
+
+A venue's registers are separate devices, each with its own CPU; running every node of the bench in one
+event loop measured one core doing six devices' work. So each register (ours: a ``meshpos.node.Node``;
+the peer: a pycrdt ``Provider`` register, or the pycrdt-websocket server) is a process, and the bench
+sends it one JSON command per line and reads one JSON reply per line. Times are ``time.perf_counter()``
+(CLOCK_MONOTONIC: one clock for every process on the machine), so the bench compares a sale's "paid" in
+one process with "visible" in another directly.
+
+Commands (``{"do": NAME, ...}``): ``start`` (reply: port), ``link`` (peers; waits until in sync unless
+``wait`` is false), ``shift``, ``watch`` (start recording when each receipt id first appears), ``sell``
+(open loop: sale ``k`` at perf_counter ``at``), ``backlog`` (closed loop, ``count`` sales), ``holds``
+(wait until the ledger holds ``count`` receipts), ``quiet``, ``stats``, ``seen``, ``disconnect`` and
+``connect`` (the peer's catch-up: it keeps its documents in memory), ``stop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pycrdt
+
+from meshpos.bench.mesh_meter import LinkMeter, LoopLag, metered_channel, percentile
+from meshpos.bench.workload import add_receipt
+from meshpos.config import load_config
+from meshpos.errors import MeshposError
+from meshpos.model.sample import CASHIER
+from meshpos.node import Node
+
+HOST = "127.0.0.1"  # the network rule: loopback only
+PRODUCTS = ("espresso", "croissant", "burger", "fries", "lemonade")
+WAIT_S = 120.0
+
+
+class _Watch:
+    """When each receipt id first appeared in this register's ``receipts`` map."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, float] = {}
+        self._map: pycrdt.Map[Any] | None = None
+        self._subscription: Any = None
+
+    def start(self, receipts: pycrdt.Map[Any]) -> None:
+        self.stop()
+
+        def changed(event: Any) -> None:
+            now = time.perf_counter()
+            for key, change in event.keys.items():
+                if change.get("action") == "add":
+                    self.seen.setdefault(key, now)
+
+        self._map, self._subscription = receipts, receipts.observe(changed)
+
+    def stop(self) -> None:
+        if self._map is not None:
+            self._map.unobserve(self._subscription)
+            self._map = None
+
+
+async def _holds(receipts: Callable[[], pycrdt.Map[Any]], count: int) -> float:
+    """Wait until the receipts map holds ``count`` entries; the perf_counter time it first did."""
+    done = asyncio.Event()
+    at = [time.perf_counter()]
+    target = receipts()
+
+    def changed(_event: Any) -> None:
+        if len(target) >= count and not done.is_set():
+            at[0] = time.perf_counter()
+            done.set()
+
+    subscription = target.observe(changed)
+    try:
+        if len(target) >= count:
+            return time.perf_counter()
+        await asyncio.wait_for(done.wait(), WAIT_S)
+    except TimeoutError:
+        raise MeshposError(f"timed out waiting for {count} receipts ({len(target)})") from None
+    finally:
+        target.unobserve(subscription)
+    return at[0]
+
+
+class _Register:
+    """What both sides share: watching, open-loop and closed-loop selling, the meter."""
+
+    def __init__(self) -> None:
+        self.meter = LinkMeter()
+        self.watch = _Watch()
+        self.ledger = ""
+
+    def receipts(self) -> pycrdt.Map[Any]:
+        raise NotImplementedError
+
+    async def sell_one(self, k: int) -> tuple[str, float]:
+        raise NotImplementedError
+
+    async def command(self, do: str, msg: dict[str, Any]) -> dict[str, Any]:
+        if do == "watch":
+            self.ledger = msg["ledger"]
+            self.watch.start(self.receipts())
+            return {}
+        if do == "sell":
+            return await self._sell_open_loop([(int(k), float(at)) for k, at in msg["plan"]])
+        if do == "backlog":
+            for k in range(int(msg["count"])):
+                await self.sell_one(int(msg.get("first", 0)) + k)
+            return {}
+        if do == "holds":
+            return {
+                "at": await _holds(self.receipts, int(msg["count"])),
+                "held": len(self.receipts()),
+            }
+        if do == "count":
+            return {"held": len(self.receipts())}
+        if do == "quiet":
+            return {"waited_s": await self.meter.quiet(int(msg["threshold"]), WAIT_S)}
+        if do == "stats":
+            return {
+                "bytes": self.meter.bytes,
+                "messages": self.meter.messages,
+                "by_kind": dict(self.meter.by_kind),
+                "cpu_s": time.process_time(),
+                "loop_cpu_s": time.thread_time(),
+            }
+        if do == "seen":
+            return {"seen": self.watch.seen}
+        raise MeshposError(f"unknown command {do!r}")
+
+    async def _sell_open_loop(self, plan: list[tuple[int, float]]) -> dict[str, Any]:
+        async def one(k: int, at: float) -> list[Any]:
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            started = time.perf_counter()
+            receipt_id, paid = await self.sell_one(k)
+            return [receipt_id, started, paid]
+
+        with LoopLag() as lag:
+            sales = await asyncio.gather(*(one(k, at) for k, at in plan))
+        return {
+            "sales": sales,
+            "lag_p99_ms": percentile(lag.samples, 0.99) * 1000,
+            "lag_max_ms": max(lag.samples, default=0.0) * 1000,
+        }
+
+
+class _Ours(_Register):
+    def __init__(self, config_path: Path, clock_offset: float) -> None:
+        super().__init__()
+        self.config = load_config(config_path, env={})
+        self.clock = lambda: time.time() + clock_offset
+        self.node: Node | None = None
+        self.meter.install()
+
+    def receipts(self) -> pycrdt.Map[Any]:
+        assert self.node is not None
+        found: pycrdt.Map[Any] = self.node.replica.doc(self.ledger).get("receipts", type=pycrdt.Map)
+        return found
+
+    async def sell_one(self, k: int) -> tuple[str, float]:
+        """One real sale: open an order, two lines, pay the lot by card (each await: committed)."""
+        node = self.node
+        assert node is not None
+        order = await node.open_order(CASHIER, table=f"T{k % 20}")
+        await node.add_line(CASHIER, order.id, PRODUCTS[k % len(PRODUCTS)], 1 + k % 2)
+        await node.add_line(CASHIER, order.id, PRODUCTS[(k + 2) % len(PRODUCTS)], 1)
+        paid = await node.pay(CASHIER, order.id, "card")
+        at = time.perf_counter()
+        if paid.receipt is None:
+            raise MeshposError(f"order {order.id} was paid in full but gave no receipt")
+        return paid.receipt.id, at
+
+    async def command(self, do: str, msg: dict[str, Any]) -> dict[str, Any]:
+        if do == "start":
+            begin = time.perf_counter()
+            self.node = Node(self.config, discovery=False, clock=self.clock)
+            await self.node.start()
+            started = time.perf_counter()
+            self.ledger = f"ledger/{self.node.venue.business_date(self.node.now_ms())}"
+            return {
+                "port": self.node.port,
+                "begin": begin,
+                "started": started,
+                "ledger": self.ledger,
+            }
+        if do == "link":
+            node = self.node
+            assert node is not None
+            for peer, host, port in msg["peers"]:
+                node.add_peer(peer, host, int(port))
+            if msg.get("wait", True):
+                want = len(msg["peers"])
+                deadline = time.perf_counter() + 30
+                while not (len(p := node.status().peers) >= want and all(p.values())):
+                    if time.perf_counter() > deadline:
+                        raise MeshposError("not in sync with every peer after 30 s")
+                    await asyncio.sleep(0.01)
+            return {}
+        if do == "shift":
+            assert self.node is not None
+            await self.node.open_shift(CASHIER, 10_000)
+            return {}
+        if do == "stop":
+            if self.node is not None:
+                await self.node.stop()
+            return {"protocol_errors": self.node.counters["protocol_errors"] if self.node else 0}
+        return await super().command(do, msg)
+
+
+class _PeerRegister(_Register):
+    """A pycrdt-websocket register: one Doc and Provider per document, over plain websockets."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.docs: dict[str, pycrdt.Doc[Any]] = {}
+        self.count = 0
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self.port = 0
+
+    def receipts(self) -> pycrdt.Map[Any]:
+        found: pycrdt.Map[Any] = self.docs[self.ledger].get("receipts", type=pycrdt.Map)
+        return found
+
+    async def sell_one(self, k: int) -> tuple[str, float]:
+        self.count += 1
+        receipt_id = add_receipt(self.docs[self.ledger], self.count, self.name)
+        await asyncio.sleep(0)  # let the providers send, as a register app's event loop would
+        return receipt_id, time.perf_counter()
+
+    async def command(self, do: str, msg: dict[str, Any]) -> dict[str, Any]:
+        if do == "connect":
+            if not self.docs:
+                self.docs = {name: pycrdt.Doc() for name in msg["documents"]}
+                self.ledger = msg["ledger"]
+            if msg.get("catalog"):
+                self.docs["catalog"].apply_update(bytes.fromhex(msg["catalog"]))
+            begin = time.perf_counter()
+            await self._connect(int(msg["port"]))
+            return {"begin": begin}
+        if do == "disconnect" or do == "stop":
+            task, self._task = self._task, None
+            if task is not None:
+                self._stop.set()
+                await task
+            return {"protocol_errors": 0}
+        return await super().command(do, msg)
+
+    async def _connect(self, port: int) -> None:
+        synced: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._run(port, synced))
+        await synced
+
+    async def _run(self, port: int, synced: asyncio.Future[None]) -> None:
+        """anyio task groups must be left in the task they were entered in: providers live here."""
+        import websockets.asyncio.client as ws_client
+
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                providers = []
+                for name, doc in self.docs.items():
+                    conn = await stack.enter_async_context(
+                        ws_client.connect(f"ws://{HOST}:{port}/{name}", max_size=None, proxy=None)
+                    )
+                    channel = metered_channel(conn, f"/{name}", self.meter)
+                    providers.append(await stack.enter_async_context(pycrdt.Provider(doc, channel)))
+                for provider in providers:
+                    await provider.synced.wait()
+                synced.set_result(None)
+                await self._stop.wait()
+        except BaseException as exc:
+            if not synced.done():
+                synced.set_exception(exc)
+            raise
+
+
+async def _serve_peer_server(reply: Callable[[dict[str, Any]], None], commands: Any) -> None:
+    """The pycrdt-websocket server (one in-memory room per document) until ``stop``."""
+    import websockets.asyncio.server as ws_server
+    from pycrdt.websocket import WebsocketServer
+
+    meter = LinkMeter()
+    server = WebsocketServer(auto_clean_rooms=False)
+
+    async def serve(conn: Any) -> None:
+        await server.serve(metered_channel(conn, conn.request.path, meter))
+
+    async with server, ws_server.serve(serve, HOST, 0, max_size=None) as listening:
+        reply({"port": listening.sockets[0].getsockname()[1]})
+        async for msg in commands:
+            if msg["do"] == "stop":
+                reply({})
+                return
+            if msg["do"] == "stats":
+                reply(
+                    {
+                        "bytes": meter.bytes,
+                        "messages": meter.messages,
+                        "cpu_s": time.process_time(),
+                        "loop_cpu_s": time.thread_time(),
+                        "by_kind": {},
+                    }
+                )
+            else:
+                reply({"error": f"the server takes no {msg['do']!r}"})
+
+
+async def _lines() -> Any:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 26)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        yield json.loads(line)
+
+
+def _reply(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+async def _main(argv: list[str]) -> None:
+    kind = argv[0]
+    commands = _lines()
+    if kind == "server":
+        await _serve_peer_server(_reply, commands)
+        return
+    register: _Register = (
+        _Ours(Path(argv[1]), float(argv[2])) if kind == "ours" else _PeerRegister(argv[1])
+    )
+    _reply({"ready": True})
+    async for msg in commands:
+        try:
+            answer = await register.command(msg["do"], msg)
+        except MeshposError as exc:
+            _reply({"error": str(exc)})
+            continue
+        _reply(answer)
+        if msg["do"] == "stop":
+            return
+
+
+def main() -> None:
+    run: Coroutine[Any, Any, None] = _main(sys.argv[1:])
+    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
+        asyncio.run(run)
+
+
+if __name__ == "__main__":
+    main()
