@@ -49,9 +49,11 @@ def _config(args: argparse.Namespace) -> Config:
 
 def _cmd_node(args: argparse.Namespace) -> int:
     from meshpos.node_runner import run_node
+    from meshpos.relay.link import console_ssl_context
 
     config = _config(args)
     logging.getLogger().setLevel(args.log_level.upper() if args.log_level_set else config.log_level)
+    console_ssl_context(config.console_url, config.console_ca_file)  # an unusable CA file: one line
     return run_node(config, peers=args.peer or [], discovery=not args.no_discovery)
 
 
@@ -82,6 +84,8 @@ def _cmd_console(args: argparse.Namespace) -> int:
             venues=[Path(v) for v in args.venue or []],
             token_file=Path(args.token_file),
             heartbeat_interval=args.heartbeat_interval,
+            tls_cert=Path(args.tls_cert) if args.tls_cert else None,
+            tls_key=Path(args.tls_key) if args.tls_key else None,
         )
     )
 
@@ -174,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument(
         "--token-file", default="console-admin.token", help="the admin token (made if missing)"
     )
+    console.add_argument(
+        "--tls-cert",
+        metavar="PEM",
+        help="serve TLS (relays dial wss://, the API is https://) with this certificate (chain)",
+    )
+    console.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     console.add_argument("--heartbeat-interval", type=float, default=1.0, help=argparse.SUPPRESS)
     console.set_defaults(func=_cmd_console)
 

@@ -45,6 +45,7 @@ class Config:
     # the console (only a node that can reach it becomes a relay candidate)
     console_url: str = ""
     console_token: str = ""
+    console_ca_file: Path | None = None  # PEM CA(s) for a wss:// console; default: the system's CAs
     heartbeat_interval: float = 1.0
 
     def __post_init__(self) -> None:
@@ -84,6 +85,11 @@ class Config:
             )
         if bool(self.console_url) != bool(self.console_token):
             raise ConfigError("console_url and console_token go together: set both or neither")
+        if self.console_ca_file is not None and not self.console_url.startswith("wss://"):
+            raise ConfigError(
+                f"console_ca_file {str(self.console_ca_file)!r} checks a TLS console: it needs a "
+                f"wss:// console_url, not {self.console_url or 'none'!r}"
+            )
 
     @property
     def db_path(self) -> Path:

@@ -347,7 +347,9 @@ class Node:
         assert sync is not None
         period = min(self.config.heartbeat_interval, 0.5)
         while True:
-            ok = self._console_live or await probe_console(self.config.console_url, timeout=2.0)
+            ok = self._console_live or await probe_console(
+                self.config.console_url, timeout=2.0, ca_file=self.config.console_ca_file
+            )
             if ok != self._uplink_ok:
                 log.info("console %s", "reachable" if ok else "not reachable")
             self._uplink_ok = ok
@@ -369,6 +371,7 @@ class Node:
                 handler=self,
                 max_size=MAX_MESSAGE_SIZE + 4096,
                 rng=self._rng,
+                ca_file=self.config.console_ca_file,
             )
             self._console_task = asyncio.create_task(self._console.run())
             log.info("relay: this node is the relay")
@@ -535,6 +538,15 @@ class Node:
         if self._identity is None:
             raise MeshposError("the node is not started")
         return self._identity
+
+    @property
+    def venue_id(self) -> str:
+        """The venue of this node's certificate."""
+        return self._require_identity().venue_id
+
+    def revocations(self) -> list[dict[str, str | int]]:
+        """The CA-signed deny-list entries this node enforces, by device id."""
+        return self._deny.entries() if self._deny is not None else []
 
     # --- the API for register apps: every call returns once its change is durable ----------------
 

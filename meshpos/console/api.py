@@ -52,10 +52,10 @@ async def venue_status(console: ConsoleServer, venue: str, request: Request) -> 
     now = time.time()
     summary = hub.summary()
     summary["last_seen_s"] = {n: round(now - t, 1) for n, t in hub.last_seen.items()}
-    summary["registers"] = {
-        node: {"pending": sum(hb.pending.values()), "relay": hb.relay, "uplink": hb.uplink}
-        for node, hb in hub.sync.presence.items()
-    }
+    stored = await console.db.register_report(venue)
+    # every device: the relays and what they link to (their heartbeats), what was heard of before,
+    # and every register the database holds records from
+    summary["registers"] = console.device_view(venue).report(hub.sync.presence, stored, now)
     return summary
 
 

@@ -74,6 +74,9 @@ class ConsoleDB(Protocol):
 
     async def totals(self, venue_id: str, date: str | None = None) -> dict[str, int]: ...
 
+    async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
+        """Per register: receipts held and when its last record arrived (``last_record_ms``)."""
+
 
 def redact(url: str) -> str:
     """The URL without its password, for messages and logs."""

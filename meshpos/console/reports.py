@@ -208,3 +208,34 @@ async def alarms(cur: Cursor, venue_id: str) -> list[Alarm]:
         Alarm(venue_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), new=False)
         for r in rows
     ]
+
+
+# (table, column naming the device that wrote the record); every money record names its register
+_DEVICE_COLUMNS = (
+    ("receipts", "register"),
+    ("payments", "register"),
+    ("refunds", "register"),
+    ("shifts", "register"),
+    ("orders", "register"),
+    ("inventory_moves", "device"),
+)
+
+
+async def registers(cur: Cursor, venue_id: str) -> list[dict[str, Any]]:
+    """Per register: how many receipts the console holds from it and when the last of its records
+    arrived (``seen_at_ms`` is the console's clock when a record was first materialised)."""
+    parts = " UNION ALL ".join(
+        f"SELECT {column} AS device, {int(table == 'receipts')} AS receipt, seen_at_ms AS seen "
+        f"FROM {table} WHERE venue_id = ?"
+        for table, column in _DEVICE_COLUMNS
+    )
+    rows = await cur.fetchall(
+        "SELECT device, CAST(SUM(receipt) AS BIGINT), CAST(MAX(seen) AS BIGINT) "
+        f"FROM ({parts}) x GROUP BY device ORDER BY device",
+        (venue_id,) * len(_DEVICE_COLUMNS),
+    )
+    return [
+        {"register": str(device), "receipts": int(count), "last_record_ms": int(last)}
+        for device, count, last in rows
+        if device
+    ]

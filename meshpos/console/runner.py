@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import signal
+import ssl
 from pathlib import Path
 
 from meshpos.console.db import ConsoleDB, open_console_db
@@ -34,6 +35,29 @@ async def register_venues(db: ConsoleDB, venue_dirs: list[Path]) -> list[str]:
     return added
 
 
+def server_ssl_context(cert_file: Path | None, key_file: Path | None) -> ssl.SSLContext | None:
+    """The console's TLS context from a PEM certificate (chain) and its key, or None for plain ws/http.
+
+    Raises ConfigError naming the file when one is missing, unreadable, or the key does not match."""
+    if cert_file is None and key_file is None:
+        return None
+    if cert_file is None or key_file is None:
+        raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
+    for flag, path in (("--tls-cert", cert_file), ("--tls-key", key_file)):
+        if not path.is_file():
+            raise ConfigError(f"{flag} {str(path)!r}: no such file")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert_file, key_file)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigError(
+            f"--tls-cert {str(cert_file)!r} / --tls-key {str(key_file)!r}: not a PEM certificate "
+            f"and its matching unencrypted key ({exc})"
+        ) from None
+    return context
+
+
 def admin_token(path: Path) -> str:
     try:
         return path.read_text().strip()
@@ -55,7 +79,11 @@ async def serve_console(
     venues: list[Path],
     token_file: Path,
     heartbeat_interval: float = 1.0,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
 ) -> int:
+    """With ``tls_cert`` and ``tls_key`` both ports serve TLS: relays dial ``wss://``, people and scripts
+    use ``https://``."""
     from meshpos.console.api import make_console_handler
     from meshpos.console.server import ConsoleServer
     from meshpos.web.http import HttpServer
@@ -64,13 +92,16 @@ async def serve_console(
         raise ConfigError(
             f"--host {host!r}: give 127.0.0.1 (default) or an address of this machine"
         )
+    tls = server_ssl_context(tls_cert, tls_key)  # before anything opens: a bad file is one line
     db = await open_console_db(db_url)
     try:
         await register_venues(db, venues)
-        server = ConsoleServer(db, host, port, heartbeat_interval=heartbeat_interval)
+        server = ConsoleServer(
+            db, host, port, heartbeat_interval=heartbeat_interval, ssl_context=tls
+        )
         await server.start()
         token = admin_token(token_file)
-        api = HttpServer(make_console_handler(server, token), host, api_port)
+        api = HttpServer(make_console_handler(server, token), host, api_port, ssl_context=tls)
         await api.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -79,8 +110,8 @@ async def serve_console(
         print(
             json.dumps(
                 {
-                    "console": f"ws://{host}:{server.port}",
-                    "api": f"http://{host}:{api.port}",
+                    "console": server.url,
+                    "api": f"{'https' if tls else 'http'}://{host}:{api.port}",
                     "ready": True,
                 }
             ),

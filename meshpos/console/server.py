@@ -3,8 +3,11 @@
 * ``ws://HOST:PORT/v1/venues/<venue id>/sync`` with ``Authorization: Bearer <venue token>``: the relay of
   that venue speaks the meshpos sync protocol (the console is one more peer). A wrong token, a token of
   another venue, or an unknown path is refused before the upgrade, counted and logged with its reason.
+  Given an ``ssl_context`` (``meshpos console --tls-cert --tls-key``) it is ``wss://``.
 * ``GET /health`` on the same port answers ``ok``: relays probe it to know whether they have internet.
 * The JSON API (:mod:`meshpos.console.api`) listens on its own port.
+* Per venue, :class:`~meshpos.console.devices.DeviceView` keeps what the relays' heartbeats say about every
+  device (updated on each tick), for the sync status per register.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import asyncio
 import contextlib
 import logging
 import re
+import ssl
+import time
 from collections import Counter
 from collections.abc import Iterable
 from http import HTTPStatus
@@ -22,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from meshpos.console.db import ConsoleDB
+from meshpos.console.devices import DeviceView
 from meshpos.console.hub import VenueHub
 from meshpos.errors import MeshposError
 
@@ -40,13 +46,16 @@ class ConsoleServer:
         *,
         heartbeat_interval: float = 1.0,
         materialise_delay: float = 0.2,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.db = db
         self.host = host
         self.port = port
         self.heartbeat_interval = heartbeat_interval
         self.materialise_delay = materialise_delay
+        self.ssl_context = ssl_context
         self.hubs: dict[str, VenueHub] = {}
+        self.devices: dict[str, DeviceView] = {}
         self.refusals: Counter[str] = Counter()
         self.recent_refusals: list[str] = []
         self._server: Server | None = None
@@ -63,11 +72,17 @@ class ConsoleServer:
             process_request=self._check_request,
             max_size=MAX_MESSAGE_SIZE + 4096,
             ping_interval=None,  # the sync protocol's own heartbeats carry liveness
+            ssl=self.ssl_context,
         )
         self.port = next(iter(self._server.sockets)).getsockname()[1]
         self._ticker = asyncio.create_task(self._tick_forever())
-        log.info("console listening for relays on ws://%s:%d", self.host, self.port)
+        log.info("console listening for relays on %s", self.url)
         return self.port
+
+    @property
+    def url(self) -> str:
+        """What relays put in ``console_url``: ``ws://`` or, with a certificate, ``wss://``."""
+        return f"{'wss' if self.ssl_context else 'ws'}://{self.host}:{self.port}"
 
     async def stop(self) -> None:
         if self._ticker is not None:
@@ -95,6 +110,10 @@ class ConsoleServer:
                 await hub.load()
                 self.hubs[venue_id] = hub
             return hub
+
+    def device_view(self, venue_id: str) -> DeviceView:
+        """What the relays of ``venue_id`` told this console about every device."""
+        return self.devices.setdefault(venue_id, DeviceView())
 
     def _refuse(
         self, connection: ServerConnection, status: HTTPStatus, kind: str, reason: str
@@ -164,6 +183,7 @@ class ConsoleServer:
                     await hub.pump()
                 except MeshposError as exc:
                     log.error("venue %s: %s", hub.venue_id, exc)
+                self.device_view(hub.venue_id).observe(hub.sync.presence, time.time())
             await asyncio.sleep(min(0.1, self.heartbeat_interval / 5))
 
 

@@ -247,6 +247,9 @@ class SqlConsoleDB:
     async def totals(self, venue_id: str, date: str | None = None) -> dict[str, int]:
         return await self._read(lambda cur: reports.totals(cur, venue_id, date))
 
+    async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
+        return await self._read(lambda cur: reports.registers(cur, venue_id))
+
 
 async def _require_venue(cur: Cursor, venue_id: str) -> None:
     if not await cur.fetchall("SELECT 1 FROM venues WHERE id = ?", (venue_id,)):

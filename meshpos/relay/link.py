@@ -3,22 +3,65 @@
 The link runs only while this node is the elected relay and its probe succeeds; the sync protocol on it is
 the same as on the LAN (the console is one more peer). It redials with jittered backoff and hands every
 message to the node, which commits before it forwards, exactly as for a LAN peer.
+
+A ``wss://`` console is checked against the system's trusted CAs, or against ``console_ca_file`` (PEM) when
+the node's config names one (a console with a certificate of the venue's own, e.g. on the LAN).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import ssl
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from meshpos.errors import ConfigError
+
 log = logging.getLogger("meshpos.relay")
+_probe_failures: dict[str, str] = {}  # console URL -> the last reason logged (log each reason once)
+
+
+def console_ssl_context(url: str, ca_file: Path | None = None) -> ssl.SSLContext | None:
+    """The TLS context for the console at ``url``: None for ``ws://``; for ``wss://`` one that checks the
+    console's certificate and host name against ``ca_file`` (PEM), or the system's trusted CAs.
+
+    Raises ConfigError naming the file when it cannot be read or holds no certificate."""
+    if urlsplit(url).scheme != "wss":
+        return None
+    if ca_file is None:
+        return _context(None, 0)
+    try:
+        stamp = Path(ca_file).stat().st_mtime_ns  # a replaced file is read again
+    except OSError as exc:
+        raise ConfigError(f"console_ca_file {str(ca_file)!r}: {exc.strerror or exc}") from None
+    return _context(str(ca_file), stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _context(ca_file: str | None, stamp: int) -> ssl.SSLContext:
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise ConfigError(
+            f"console_ca_file {ca_file!r}: not a PEM file of CA certificates ({exc})"
+        ) from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _probe_failed(url: str, reason: str) -> bool:
+    if _probe_failures.get(url) != reason:
+        _probe_failures[url] = reason
+        log.warning("console %s: %s", url, reason)
+    return False
 
 
 class ConsoleHandler(Protocol):
@@ -29,17 +72,22 @@ class ConsoleHandler(Protocol):
     async def link_closed(self, key: str, reason: str) -> None: ...
 
 
-async def probe_console(url: str, timeout: float = 2.0) -> bool:
-    """Can this node reach the console right now? One ``GET /health`` on the console's sync port."""
+async def probe_console(url: str, timeout: float = 2.0, ca_file: Path | None = None) -> bool:
+    """Can this node reach the console right now? One ``GET /health`` on the console's sync port.
+
+    A TLS failure (an untrusted certificate, a wrong host name) and an unusable ``ca_file`` are logged once
+    per reason: they need the operator, unlike a cable."""
     parts = urlsplit(url)
     secure = parts.scheme == "wss"
     host = parts.hostname or ""
     port = parts.port or (443 if secure else 80)
     try:
+        context = console_ssl_context(url, ca_file)
+    except ConfigError as exc:
+        return _probe_failed(url, exc.message)
+    try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(
-                host, port, ssl=ssl.create_default_context() if secure else None
-            )
+            reader, writer = await asyncio.open_connection(host, port, ssl=context)
             try:
                 writer.write(
                     f"GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
@@ -48,8 +96,15 @@ async def probe_console(url: str, timeout: float = 2.0) -> bool:
                 status = await reader.readline()
             finally:
                 writer.close()
-    except (OSError, TimeoutError, ssl.SSLError):
+    except ssl.SSLCertVerificationError as exc:
+        return _probe_failed(
+            url, f"TLS: the console's certificate is refused: {exc.verify_message}"
+        )
+    except ssl.SSLError as exc:
+        return _probe_failed(url, f"TLS: {exc.reason or exc}")
+    except (OSError, TimeoutError):
         return False
+    _probe_failures.pop(url, None)
     return status.split(b" ")[1:2] == [b"200"]
 
 
@@ -65,8 +120,10 @@ class ConsoleLink:
         rng: random.Random,
         backoff_min: float = 0.2,
         backoff_max: float = 5.0,
+        ca_file: Path | None = None,
     ) -> None:
         self.url = f"{url.rstrip('/')}/v1/venues/{venue_id}/sync"
+        self.ca_file = ca_file
         self.token = token
         self.handler = handler
         self.max_size = max_size
@@ -95,9 +152,12 @@ class ConsoleLink:
             try:
                 await self._session()
                 backoff = self.backoff_min
-            except (OSError, TimeoutError, WebSocketException) as exc:
+            except (OSError, TimeoutError, WebSocketException, ConfigError) as exc:
                 self.failures += 1
-                if isinstance(exc, InvalidStatus):
+                if isinstance(exc, ConfigError):
+                    self.last_error = exc.message
+                    log.error("cannot dial the console: %s", exc.message)
+                elif isinstance(exc, InvalidStatus):
                     self.last_error = f"console refused: HTTP {exc.response.status_code}"
                     log.error("console refused the relay: HTTP %d", exc.response.status_code)
                 else:
@@ -107,6 +167,8 @@ class ConsoleLink:
             backoff = min(backoff * 2, self.backoff_max)
 
     async def _session(self) -> None:
+        context = console_ssl_context(self.url, self.ca_file)
+        tls: dict[str, Any] = {"ssl": context} if context is not None else {}
         async with connect(
             self.url,
             additional_headers={"Authorization": f"Bearer {self.token}"},
@@ -114,6 +176,7 @@ class ConsoleLink:
             max_size=self.max_size,
             open_timeout=5,
             ping_interval=None,  # the sync heartbeats carry liveness
+            **tls,
         ) as ws:
             self._seq += 1
             self._key = f"console#{self._seq}"

@@ -100,6 +100,14 @@ class Chunk:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerSummary:
+    """What a relay tells the console about one node it is linked to (see :attr:`Heartbeat.mesh`)."""
+
+    role: str
+    pending: int  # the sum of that node's own heartbeat's ``pending``
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     """Presence: sent about every heartbeat period on every connection past the hello.
 
@@ -119,6 +127,9 @@ class Heartbeat:
     peers: tuple[
         str, ...
     ] = ()  # node ids the sender has live sessions with (to skip needless forwards)
+    # optional, a relay to the console only: per linked node, its role and pending count. Left out of
+    # the encoding when empty, so every other heartbeat is byte for byte what older nodes send.
+    mesh: dict[str, PeerSummary] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +185,10 @@ def encode(msg: Message) -> bytes:
             "pending": dict(msg.pending),
             "peers": list(msg.peers),
         }
+        if msg.mesh:
+            body["mesh"] = {
+                n: {"role": s.role, "pending": s.pending} for n, s in sorted(msg.mesh.items())
+            }
         return bytes([HEARTBEAT]) + _json(body)
     if isinstance(msg, Bye):
         return bytes([BYE]) + msg.reason.encode("utf-8")[:_MAX_BYE]
@@ -343,7 +358,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _load_object(body: bytes, what: str, fields: set[str]) -> dict[str, Any]:
+def _load_object(
+    body: bytes, what: str, fields: set[str], optional: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     try:
         obj = json.loads(
             body.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
@@ -357,7 +374,7 @@ def _load_object(body: bytes, what: str, fields: set[str]) -> dict[str, Any]:
     missing = sorted(fields - obj.keys())
     if missing:
         raise RemoteProtocolError(f"{what}: missing field {missing[0]!r}")
-    unknown = sorted(obj.keys() - fields)
+    unknown = sorted(obj.keys() - fields - optional)
     if unknown:
         raise RemoteProtocolError(f"{what}: unknown field {unknown[0]!r}")
     return obj
@@ -417,7 +434,7 @@ def _decode_hello(body: bytes) -> Hello:
 def _decode_heartbeat(body: bytes) -> Heartbeat:
     what = "heartbeat"
     fields = {"node", "role", "priority", "uplink", "relay", "seq", "console", "pending", "peers"}
-    obj = _load_object(body, what, fields)
+    obj = _load_object(body, what, fields, _HEARTBEAT_OPTIONAL)
     peers_raw = obj["peers"]
     if (
         not isinstance(peers_raw, list)
@@ -463,4 +480,35 @@ def _decode_heartbeat(body: bytes) -> Heartbeat:
         console=console,
         pending=pending,
         peers=tuple(peers_raw),
+        mesh=_decode_mesh(obj.get("mesh", {}), what),
     )
+
+
+_HEARTBEAT_OPTIONAL = frozenset({"mesh"})
+_SUMMARY_FIELDS = frozenset({"role", "pending"})
+
+
+def _decode_mesh(raw: Any, what: str) -> dict[str, PeerSummary]:
+    """``{"R2": {"role": "register", "pending": 3}, ...}``: at most MAX_JSON_DOCS node ids."""
+    if not isinstance(raw, dict) or len(raw) > MAX_JSON_DOCS:
+        raise RemoteProtocolError(
+            f"{what}: field 'mesh' must be an object of at most {MAX_JSON_DOCS} node ids"
+        )
+    mesh: dict[str, PeerSummary] = {}
+    for node, summary in raw.items():
+        if not _ID.fullmatch(node):
+            raise RemoteProtocolError(f"{what}: field 'mesh' names an invalid node id {node!r:.80}")
+        if not isinstance(summary, dict) or summary.keys() != _SUMMARY_FIELDS:
+            raise RemoteProtocolError(
+                f"{what}: field 'mesh' for {node!r} must be an object with exactly "
+                "'role' and 'pending'"
+            )
+        role = summary["role"]
+        if role not in ROLES or role == "console":
+            raise RemoteProtocolError(
+                f"{what}: field 'mesh' for {node!r}: role must be register or kds"
+            )
+        mesh[node] = PeerSummary(
+            role, _int(summary, "pending", f"{what}: field 'mesh' for {node!r}")
+        )
+    return mesh

@@ -34,6 +34,7 @@ from meshpos.sync._codec import (
     AwarenessUpdate,
     Heartbeat,
     Hello,
+    PeerSummary,
     SyncStep1,
     SyncStep2,
     SyncUpdate,
@@ -357,7 +358,7 @@ class Synchronizer:
             session.begin_sync(state_vectors, ask=False)
             self._held[peer] = self._now if self._now is not None else 0.0
         if session.state in EXCHANGING:
-            session.send(self._heartbeat())
+            session.send(self._heartbeat(session))
 
     def _on_doc(self, peer: str, session: Session, event: DocReceived) -> None:
         message = event.message
@@ -491,7 +492,7 @@ class Synchronizer:
             for doc, sv in heartbeat.console.items():
                 self.set_console_state(doc, sv)
 
-    def _heartbeat(self) -> Heartbeat:
+    def _heartbeat(self, session: Session | None = None) -> Heartbeat:
         self._seq += 1
         return Heartbeat(
             node=self.node_id,
@@ -503,7 +504,20 @@ class Synchronizer:
             console=self._console_view(),
             pending={name: n for name in self._docs if (n := self.pending(name))},
             peers=tuple(sorted({s.peer.node for s in self._exchanging() if s.peer is not None})),
+            mesh=self._mesh_for(session),
         )
+
+    def _mesh_for(self, session: Session | None) -> dict[str, PeerSummary]:
+        """To the console only (the relay's link): each linked node's role and pending count, so the
+        console can show every register. Mesh peers never get the field."""
+        peer = session.peer if session is not None else None
+        if peer is None or peer.role != "console" or self.role == "console":
+            return {}
+        return {
+            node: PeerSummary(hb.role, min(sum(hb.pending.values()), MAX_VAR_UINT))
+            for node, hb in self._presence.live.items()
+            if hb.role != "console" and node != self.node_id
+        }
 
     def _console_view(self) -> dict[str, dict[int, int]]:
         """What we tell peers the console holds: the console tells its own state, the relay
@@ -551,7 +565,7 @@ class Synchronizer:
         if now >= self._next_heartbeat:
             self._next_heartbeat = max(self._next_heartbeat + self.config.heartbeat_interval, now)
             for session in self._exchanging():
-                session.send(self._heartbeat())
+                session.send(self._heartbeat(session))
         if now >= self._next_anti_entropy:
             self._next_anti_entropy = max(
                 self._next_anti_entropy + self.config.anti_entropy_interval, now

@@ -1,4 +1,7 @@
-"""CLI subcommands for trust: ``venue init``, ``pair``, ``enroll`` and ``revoke``.
+"""CLI subcommands for trust: ``venue init``, ``pair``, ``enroll`` and ``revoke`` (also ``venue revoke``).
+
+``revoke --node URL`` (or ``--config node.toml``) also posts the signed entry to a running node's local
+API (``POST /api/denylist``); the node drops the device at once and spreads the entry through the mesh.
 
 ``meshpos.cli`` adds them with :func:`add_trust_commands`; each handler returns an exit code and raises a
 :class:`MeshposError` for anything the operator must fix (printed as one line by ``cli.main``).
@@ -9,8 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+from meshpos.errors import ConfigError, MeshposError
 from meshpos.trust.authority import init_venue, load_venue
 from meshpos.trust.enroll import enroll, serve_pairing
 from meshpos.trust.names import ROLES
@@ -25,6 +33,11 @@ def add_trust_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     init.add_argument("--name", required=True, help="the venue's name, e.g. 'Cafe Central'")
     init.add_argument("--venue-id", default=None, help="venue id (default: a new UUID)")
     init.set_defaults(func=_cmd_venue_init)
+    _revoke_arguments(
+        venue_sub.add_parser(
+            "revoke", help="put a device on the venue's deny-list (= meshpos revoke)"
+        )
+    )
 
     pair = sub.add_parser("pair", help="show a one-time code and enroll one device with it")
     pair.add_argument("--venue", required=True, type=Path, help="the venue directory")
@@ -46,10 +59,32 @@ def add_trust_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     enr.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the server")
     enr.set_defaults(func=_cmd_enroll)
 
-    revoke = sub.add_parser("revoke", help="put a device on the venue's deny-list")
+    _revoke_arguments(sub.add_parser("revoke", help="put a device on the venue's deny-list"))
+
+
+def _revoke_arguments(revoke: argparse.ArgumentParser) -> None:
     revoke.add_argument("device", help="the device id to revoke")
     revoke.add_argument("--venue", required=True, type=Path, help="the venue directory")
     revoke.add_argument("--reason", default="", help="why (shown with the deny-list entry)")
+    target = revoke.add_mutually_exclusive_group()
+    target.add_argument(
+        "--node",
+        metavar="URL",
+        help="also push the entry to this running node's local API (its <data_dir>/api.url); "
+        "the node refuses the device at once and spreads the entry through the mesh",
+    )
+    target.add_argument(
+        "--config",
+        type=Path,
+        metavar="TOML",
+        help="like --node, for the node of this config file on this machine (its api.url, api.token)",
+    )
+    revoke.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help="with --node: the node's API token (its <data_dir>/api.token)",
+    )
     revoke.set_defaults(func=_cmd_revoke)
 
 
@@ -97,6 +132,92 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
 
 
 def _cmd_revoke(args: argparse.Namespace) -> int:
-    entry = load_venue(args.venue).revoke(args.device, args.reason)
-    print(json.dumps(entry, sort_keys=True))
+    target = _push_target(args)  # a bad target is refused before anything is signed
+    authority = load_venue(args.venue)
+    entry = authority.revoke(args.device, args.reason)
+    print(json.dumps(entry, sort_keys=True), flush=True)
+    if target is not None:
+        answer = push_revocation(*target, entry, authority.venue_id, args.venue)
+        print(
+            f"pushed to {answer.get('node', '?')} at {target[0]}: {answer.get('message', answer)}"
+        )
     return 0
+
+
+def _push_target(args: argparse.Namespace) -> tuple[str, str] | None:
+    """``(base URL, token)`` of the node to push to, from ``--node``/``--token-file`` or ``--config``."""
+    if args.config is not None:
+        if args.token_file is not None:
+            raise ConfigError("--token-file goes with --node; --config reads the node's own token")
+        from meshpos.config import load_config
+
+        config = load_config(args.config)
+        url_file, token_file = config.data_dir / "api.url", config.data_dir / "api.token"
+        try:
+            base = url_file.read_text().strip()
+        except FileNotFoundError:
+            raise MeshposError(
+                f"node {config.node_id} is not running (no {url_file}); start it, or push later"
+            ) from None
+        return base, _read_token(token_file)
+    if args.node is None:
+        if args.token_file is not None:
+            raise ConfigError("--token-file goes with --node URL")
+        return None
+    parts = urlsplit(args.node)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"--node {args.node!r}: expected the node's API address, http://HOST:PORT"
+        )
+    if args.token_file is None:
+        raise ConfigError("--node needs --token-file: the node's <data_dir>/api.token")
+    return args.node.rstrip("/"), _read_token(args.token_file)
+
+
+def _read_token(path: Path) -> str:
+    try:
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"API token file {str(path)!r}: {exc.strerror or exc}") from None
+    if not token:
+        raise ConfigError(f"API token file {str(path)!r} is empty")
+    return token
+
+
+def push_revocation(
+    base: str, token: str, entry: dict[str, Any], venue_id: str, venue_dir: Path | str = "venue"
+) -> dict[str, Any]:
+    """Post a signed entry to a running node (``POST /api/denylist``); its answer, or MeshposError
+    saying why not. The entry stays recorded in the venue directory either way."""
+    again = f"the revocation is recorded in {venue_dir}; run the same command again to push it"
+    request = urllib.request.Request(
+        f"{base}/api/denylist",
+        data=json.dumps({**entry, "venue": venue_id}).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # a LAN node: no proxy
+    try:
+        with opener.open(request, timeout=15) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+    except urllib.error.HTTPError as exc:
+        try:
+            error = json.loads(exc.read())["error"]
+            code, message = str(error["code"]), str(error["message"])
+        except (ValueError, KeyError, TypeError):
+            code, message = f"HTTP {exc.code}", "not a meshpos node's answer"
+        if exc.code == 401:
+            raise MeshposError(
+                f"the node at {base} refused the API token ({code}); {again}"
+            ) from None
+        if exc.code == 422:  # wrong venue, not signed by its authority: sending again cannot help
+            raise MeshposError(
+                f"the node at {base} refused the revocation ({code}): {message}"
+            ) from None
+        raise MeshposError(
+            f"the node at {base} refused the revocation ({code}): {message}; {again}"
+        ) from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise MeshposError(f"the node at {base} does not answer ({reason}); {again}") from None

@@ -31,7 +31,7 @@ from meshpos.errors import (
     StoreError,
     UnknownRecord,
 )
-from meshpos.web import events, kitchen, menu, orders, pages, shifts, system
+from meshpos.web import denylist, events, kitchen, menu, orders, pages, shifts, system
 from meshpos.web.http import Handler, HttpError, Request, Response
 from meshpos.web.openapi import document
 from meshpos.web.routes import USER, Call, Route
@@ -76,6 +76,7 @@ class Api:
         self.token = token
         self.routes: tuple[Route, ...] = (
             *system.ROUTES,
+            *denylist.ROUTES,
             *menu.ROUTES,
             *orders.ROUTES,
             *shifts.ROUTES,

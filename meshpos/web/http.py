@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,15 +105,21 @@ def error_response(exc: HttpError) -> Response:
 
 
 class HttpServer:
-    def __init__(self, handler: Handler, host: str, port: int) -> None:
+    def __init__(
+        self, handler: Handler, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        """``ssl_context`` serves HTTPS (the console's pages and API on a certificate)."""
         self.handler = handler
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, ssl=self.ssl_context
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
@@ -138,7 +145,7 @@ class HttpServer:
                     await _pump_stream(reader, writer, response.stream)
                 elif response.status == 413:
                     await _linger(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         except asyncio.CancelledError:
             # stop() ends open event streams by cancelling; Python 3.11's stream callback would log
@@ -251,7 +258,8 @@ async def _pump_stream(
 async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """After refusing an unread body: closing with input pending resets the connection, and the client
     would see a reset instead of our answer. Half-close, then read and drop what is still coming."""
-    writer.write_eof()
+    if writer.can_write_eof():  # not over TLS: the close_notify then comes with the close
+        writer.write_eof()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(2.0):
             while await reader.read(64 * 1024):

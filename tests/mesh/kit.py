@@ -11,6 +11,7 @@ import concurrent.futures
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -180,6 +181,8 @@ class ConsoleProcess:
     venues: list[Path]
     db: str = ""
     heartbeat_interval: float = 0.5
+    args: list[str] = field(default_factory=list)  # e.g. ["--tls-cert", ..., "--tls-key", ...]
+    ca_file: Path | None = None  # the CA that signed its --tls-cert, for call() over https
     proc: subprocess.Popen[str] | None = None
     ready: dict[str, Any] = field(default_factory=dict)
 
@@ -190,6 +193,7 @@ class ConsoleProcess:
         argv += ["--heartbeat-interval", str(self.heartbeat_interval)]
         for venue in self.venues:
             argv += ["--venue", str(venue)]
+        argv += self.args
         self.proc = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
@@ -218,7 +222,11 @@ class ConsoleProcess:
             method=method,
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+        if self.ca_file is not None:
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        opener = urllib.request.build_opener(*handlers)
         with opener.open(request, timeout=30) as response:
             return json.loads(response.read())
 

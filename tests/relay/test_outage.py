@@ -8,6 +8,7 @@ acknowledged: 0 lost, 0 duplicated, totals equal; every register green with "All
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Iterator
@@ -214,3 +215,74 @@ def test_outage_then_relay_killed_mid_upload_loses_and_duplicates_nothing(venue:
     numbers = [r["number"] for r in report]
     assert len(numbers) == len(set(numbers))
     assert v.console.call("GET", f"/api/venues/{v.venue_id}/alarms") == []
+
+
+def console_devices(v: Venue) -> dict[str, dict[str, Any]]:
+    devices: dict[str, dict[str, Any]] = v.console.call("GET", f"/api/venues/{v.venue_id}/status")[
+        "registers"
+    ]
+    return devices
+
+
+@pytest.mark.slow
+def test_the_console_shows_every_register_through_the_relay_and_remembers_them_offline(
+    venue: Venue,
+) -> None:
+    """Sync status per register (console JSON API): every device of the venue, not only the relay —
+    reachable through whom, its pending count, the receipts the console holds from it and when its
+    last record arrived; out of reach during an outage, and caught up after it."""
+    v, nodes = venue, venue.nodes
+    registers = ["R1", "R2", "R3"]
+    started_ms = int(time.time() * 1000)
+    wait_for(lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values()), 30, "mesh")
+    wait_for(lambda: all_synced(nodes, registers), 30, "registers green")
+    for name in ("R2", "R3"):
+        nodes[name].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
+    sold = {"R2": [nodes["R2"].sell(CASHIER, ["burger"]) for _ in range(2)]}
+    sold["R3"] = [nodes["R3"].sell(CASHIER, ["fries"])]
+    relay = next(n for n in registers if nodes[n].status()["is_relay"])
+
+    def caught_up(receipts: dict[str, int]) -> bool:
+        devices = console_devices(v)
+        return set(devices) == {*registers, "K1"} and all(
+            devices[n]["reachable"]
+            and devices[n]["pending"] == 0
+            and devices[n]["receipts"] == receipts.get(n, 0)
+            for n in devices
+        )
+
+    took = wait_for(lambda: caught_up({"R2": 2, "R3": 1}), 20, "every device at the console")
+    print(f"\nthe console lists all 4 devices, synced, {took:.2f} s after the sales")
+    devices = console_devices(v)
+    print(json.dumps(devices, indent=1, sort_keys=True))
+    assert (devices[relay]["relay"], devices[relay]["uplink"], devices[relay]["via"]) == (
+        True,
+        True,
+        relay,
+    )
+    for name in {*registers, "K1"} - {relay}:
+        assert (devices[name]["via"], devices[name]["relay"]) == (relay, False), devices[name]
+    assert devices["K1"]["role"] == "kds"
+    assert all(devices[n]["role"] == "register" for n in registers)
+    for name in ("R2", "R3"):
+        assert started_ms <= devices[name]["last_record_ms"] <= int(time.time() * 1000)
+        assert 0 <= devices[name]["last_record_s"] < 30
+
+    v.internet.cut()
+    wait_for(
+        lambda: not any(d["reachable"] for d in console_devices(v).values()),
+        15,
+        "every device out of the console's reach",
+    )
+    offline = console_devices(v)
+    assert all(d["pending"] is None and d["last_heard_s"] is not None for d in offline.values())
+    assert {n: d["receipts"] for n, d in offline.items()} == {"R1": 0, "R2": 2, "R3": 1, "K1": 0}
+    sold["R3"].append(nodes["R3"].sell(CASHIER, ["fries"]))  # not at the console yet
+    wait_for(lambda: nodes["R3"].status()["pending"] > 0, 10, "R3 has a sale pending")
+    assert console_devices(v)["R3"]["receipts"] == 1
+
+    v.internet.restore()
+    took = wait_for(lambda: caught_up({"R2": 2, "R3": 2}), 30, "caught up after the outage")
+    print(f"internet back: the console shows R3's second receipt after {took:.2f} s")
+    report = v.console.call("GET", f"/api/venues/{v.venue_id}/receipts")
+    assert sorted(r["id"] for r in report) == sorted(r["id"] for rs in sold.values() for r in rs)

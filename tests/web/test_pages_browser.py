@@ -312,6 +312,19 @@ async def test_the_console_reports_page_shows_uploaded_receipts_and_sync_status(
             )
             await page.wait(f"{count('#shifts tbody tr')} === 1", what="the shift")
             await page.wait(f"{q('#status')}.innerText.includes('R1')", what="the relay")
+            # sync status per register: R2 is not linked to the console, the relay tells about it
+            row = "#registers tr[data-device={}] td"
+            await page.wait(
+                f"Array.from(document.querySelectorAll('{row.format('R2')}'), td => td.innerText)"
+                ".join('|').startsWith('R2|register|via R1|0|0|')",
+                timeout=15,
+                what="R2 reachable through the relay, nothing pending",
+            )
+            await page.wait(
+                f"Array.from(document.querySelectorAll('{row.format('R1')}'), td => td.innerText)"
+                ".join('|').startsWith('R1|register|relay, uplink up|0|1|')",
+                what="R1 is the relay and the console holds its receipt",
+            )
             await page.screenshot(artifacts / "10-console-reports.png")
             assert page.errors == []
     finally:

@@ -24,13 +24,20 @@ function cell(text, num) {
   if (num) td.className = "num";
   return td;
 }
-function rows(table, items, make) {
+function rows(table, items, make, decorate) {
   const body = document.querySelector(`#${table} tbody`);
   body.replaceChildren(...items.map((item) => {
     const tr = document.createElement("tr");
     tr.append(...make(item));
+    if (decorate) decorate(tr, item);
     return tr;
   }));
+}
+const ago = (s) => (s == null ? "" : s < 1 ? "now" : s < 120 ? `${Math.round(s)} s ago` : `${Math.round(s / 60)} min ago`);
+function reach(r) {
+  if (!r.reachable) return "no";
+  if (r.relay) return r.uplink ? "relay, uplink up" : "relay";
+  return `via ${r.via}`;
 }
 function pairs(id, obj) {
   document.getElementById(id).replaceChildren(...Object.entries(obj).flatMap(([k, v]) => {
@@ -58,9 +65,19 @@ async function refresh() {
       api(`${base}/status`), api(`${base}/totals`), api(`${base}/receipts`), api(`${base}/shifts`),
     ]);
     document.getElementById("venue-name").textContent = venue;
-    pairs("status", { relays: status.relays.join(", ") || "none", documents: status.documents.length });
+    const devices = Object.values(status.registers);
+    const reachable = devices.filter((r) => r.reachable);
+    pairs("status", {
+      relays: status.relays.join(", ") || "none",
+      "devices reachable": `${reachable.length} of ${devices.length}`,
+      "changes not here yet": reachable.reduce((sum, r) => sum + (r.pending || 0), 0),
+      documents: status.documents.length,
+    });
     rows("registers", Object.entries(status.registers), ([node, r]) => [
-      cell(node), cell(r.relay ? "yes" : ""), cell(r.uplink ? "up" : "down"), cell(r.pending, true)]);
+      cell(node), cell(r.role || "?"), cell(reach(r)), cell(r.pending == null ? "—" : r.pending, true),
+      cell(r.receipts, true), cell(r.last_record_ms ? `${when(r.last_record_ms)} (${ago(r.last_record_s)})` : ""),
+      cell(r.reachable ? "now" : ago(r.last_heard_s))],
+    (tr, [node, r]) => { tr.dataset.device = node; tr.className = r.reachable ? "" : "unreachable"; });
     pairs("totals", Object.fromEntries(Object.entries(totals).map(
       ([k, v]) => [k.replace("_", " "), COUNTS.has(k) ? v : money(v)])));
     rows("receipts", receipts, (r) => [cell(r.number), cell(r.register), cell(when(r.issued_at_ms)),

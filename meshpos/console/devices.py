@@ -1,0 +1,113 @@
+"""Every device of a venue as the console knows it, for Reports -> sync status per register.
+
+The console is linked to the relay only, so it learns about the other devices from the relay's heartbeats:
+``peers`` lists the nodes the relay is linked to, and ``mesh`` (sent to the console only) gives each one's
+role and pending count. :class:`DeviceView` remembers when it last heard of each device, so a register
+that is out of reach stays listed; the database adds what it holds from each register (receipts, and when
+its last record arrived), so a register that sold before this console process started is listed too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from meshpos.sync import Heartbeat
+
+CONSOLE_NODE = "console"  # the console's own node id in the relays' ``peers``
+MAX_REMEMBERED = 1024  # devices remembered per venue: a misbehaving relay cannot grow this forever
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """One device as the relays' heartbeats showed it at ``heard`` (wall-clock seconds)."""
+
+    role: str | None  # None: listed by a relay that does not send ``mesh`` (an older version)
+    heard: float
+    via: str  # the relay the console heard it through (itself for a relay)
+    pending: int | None
+    relay: bool
+    uplink: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """One row of the console's sync status (JSON: ``registers[device id]``)."""
+
+    role: str | None  # "register" or "kds"; None when not known yet
+    reachable: bool  # the console hears about it right now: it is a relay, or linked to one
+    via: str | None  # the relay it is reachable through (its own id when it is the relay)
+    relay: bool
+    uplink: bool
+    pending: int | None  # its changes the console does not hold yet; None when not reachable
+    last_heard_s: float | None  # seconds since the console last heard of it (None: not this run)
+    receipts: int  # receipts from it the console holds
+    last_record_ms: int | None  # console time its newest record arrived (None: nothing yet)
+    last_record_s: float | None  # the same, as seconds ago
+
+
+def reachable(presence: Mapping[str, Heartbeat], now: float) -> dict[str, Sighting]:
+    """The devices the live relays' heartbeats name right now: the relays, then what they link to."""
+    relays = {n: hb for n, hb in sorted(presence.items()) if hb.role != "console"}
+    out = {
+        node: Sighting(hb.role, now, node, sum(hb.pending.values()), hb.relay, hb.uplink)
+        for node, hb in relays.items()
+    }
+    for relay, hb in relays.items():
+        for node in sorted({*hb.peers, *hb.mesh}):
+            if node == CONSOLE_NODE or node in out:
+                continue
+            summary = hb.mesh.get(node)
+            role = summary.role if summary is not None else None
+            pending = summary.pending if summary is not None else None
+            out[node] = Sighting(role, now, relay, pending, False, False)
+    return out
+
+
+class DeviceView:
+    """What one venue's relays told this console about every device, remembered while it runs."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, Sighting] = {}
+
+    def observe(self, presence: Mapping[str, Heartbeat], now: float) -> dict[str, Sighting]:
+        live = reachable(presence, now)
+        for node, sighting in live.items():
+            old = self._seen.get(node)
+            if sighting.role is None and old is not None and old.role is not None:
+                sighting = replace(sighting, role=old.role)  # keep what an earlier relay said
+            self._seen[node] = sighting
+        if len(self._seen) > MAX_REMEMBERED:
+            for node in sorted(self._seen, key=lambda n: self._seen[n].heard)[:-MAX_REMEMBERED]:
+                del self._seen[node]
+        return live
+
+    def report(
+        self, presence: Mapping[str, Heartbeat], stored: Sequence[Mapping[str, Any]], now: float
+    ) -> dict[str, dict[str, Any]]:
+        """Every known device: reachable now or heard of before, or with records at the console."""
+        live = self.observe(presence, now)
+        rows = {str(r["register"]): r for r in stored}
+        out = {}
+        for node in sorted({*self._seen, *rows}):
+            current, seen, row = live.get(node), self._seen.get(node), rows.get(node)
+            last_ms = int(row["last_record_ms"]) if row is not None else None
+            role = seen.role if seen is not None else None
+            out[node] = asdict(
+                DeviceStatus(
+                    role=role if role is not None else ("register" if row is not None else None),
+                    reachable=current is not None,
+                    via=current.via if current is not None else None,
+                    relay=current is not None and current.relay,
+                    uplink=current is not None and current.uplink,
+                    pending=current.pending if current is not None else None,
+                    last_heard_s=round(now - seen.heard, 1) if seen is not None else None,
+                    receipts=int(row["receipts"]) if row is not None else 0,
+                    last_record_ms=last_ms,
+                    last_record_s=round(max(0.0, now - last_ms / 1000), 1)
+                    if last_ms is not None
+                    else None,
+                )
+            )
+        return out
