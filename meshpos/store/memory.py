@@ -44,10 +44,14 @@ class MemoryStore:
             raise StoreClosed("the memory store is closed")
 
     async def append(
-        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None = None
+        self,
+        updates: Sequence[tuple[str, bytes]],
+        meta: Mapping[str, str] | None = None,
+        *,
+        validated: bool = False,
     ) -> None:
         self._check_open()
-        rows = check_updates(updates)
+        rows = check_updates(updates, validated=validated)
         values = check_meta(meta)
         if not rows and not values:
             return

@@ -108,11 +108,15 @@ class SqliteStore:
     # --- writes: queued for the writer task -------------------------------------------------
 
     async def append(
-        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None = None
+        self,
+        updates: Sequence[tuple[str, bytes]],
+        meta: Mapping[str, str] | None = None,
+        *,
+        validated: bool = False,
     ) -> None:
         """Durable on return. A cancelled caller's update still commits fully or not at all."""
         self._check_open()
-        rows = check_updates(updates)
+        rows = check_updates(updates, validated=validated)
         values = check_meta(meta)
         if not rows and not values:
             return

@@ -57,6 +57,17 @@ async def test_invalid_update_rejects_the_whole_call(store: Store, bad: Any) -> 
     assert await store.get_meta("seq/R1") is None
 
 
+async def test_validated_updates_commit_without_a_second_parse(store: Store) -> None:
+    rec = Recorder()
+    await store.append([("catalog", rec.set("a", 1)), ("catalog", rec.set("b", 2))], validated=True)
+    assert content(await store.load("catalog")) == snapshot(rec.doc)
+    with pytest.raises(StoreError, match="must be bytes"):  # the types are still checked
+        await store.append([("catalog", "not bytes")], validated=True)  # type: ignore[list-item]
+    with pytest.raises(StoreError, match="document name"):
+        await store.append([("", rec.set("c", 3))], validated=True)
+    assert (await store.documents())[0].log_rows == 2
+
+
 async def test_compact_moves_the_log_into_a_snapshot(store: Store) -> None:
     rec = Recorder()
     for i in range(10):
