@@ -29,9 +29,11 @@ async def running(configs: list[Config]) -> AsyncIterator[list[Node]]:
                 if a is not b:
                     a.add_peer(b.config.node_id, "127.0.0.1", b.port)
         await until(
-            lambda: all(len(n.status().peers) == len(nodes) - 1 for n in nodes),
+            lambda: all(
+                len(p := n.status().peers) == len(nodes) - 1 and all(p.values()) for n in nodes
+            ),
             15,
-            "every node linked to every other",
+            "every node linked to and in sync with every other",
         )
         yield nodes
 
