@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from pycrdt import (
@@ -20,6 +21,7 @@ from meshpos.sync import (
     Bye,
     Chunk,
     Heartbeat,
+    Message,
     SyncStep1,
     SyncStep2,
     SyncUpdate,
@@ -35,8 +37,8 @@ from meshpos.sync import (
 from .helpers import hello
 
 
-def a_doc() -> tuple[Doc, bytes]:
-    doc: Doc = Doc(client_id=7)
+def a_doc() -> tuple[Doc[Any], bytes]:
+    doc: Doc[Any] = Doc(client_id=7)
     updates: list[bytes] = []
     doc.observe(lambda e: updates.append(e.update))
     doc.get("payments", type=Map)["p1"] = Map({"amount": 1250})
@@ -45,7 +47,7 @@ def a_doc() -> tuple[Doc, bytes]:
 
 def test_every_message_round_trips() -> None:
     doc, update = a_doc()
-    messages = [
+    messages: list[Message] = [
         hello("r1"),
         SyncStep1("ledger/2026-11-01", doc.get_state()),
         SyncStep2("catalog", doc.get_update()),
@@ -139,7 +141,7 @@ def test_size_limit_applies_to_every_message() -> None:
 
 
 def test_large_messages_are_chunked_and_reassemble_to_the_same_payload() -> None:
-    doc: Doc = Doc(client_id=3)
+    doc: Doc[Any] = Doc(client_id=3)
     doc.get("m", type=Map).update({f"k{i}": "x" * 50 for i in range(200)})
     message = SyncStep2("catalog", doc.get_update())
     parts = encode_doc_message(message, max_message_size=1024)

@@ -106,7 +106,7 @@ json_values = st.recursive(
     ),
     max_leaves=20,
 )
-summaries = st.dictionaries(
+summaries: st.SearchStrategy[dict[str, Any]] = st.dictionaries(
     st.sampled_from(["role", "pending", "x"]),
     st.sampled_from(["register", "kds", "console", 0, 5, -1, 2**53, 1.0, None, True, [], {}]),
     max_size=3,

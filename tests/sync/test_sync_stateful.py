@@ -7,6 +7,13 @@ store (with a fresh client id). Every update a node makes or receives is committ
 synchronizer reports it, before the node's outgoing data is drained; a money record is acknowledged only
 after its commit. After healing, every node holds identical documents and derived views, every
 acknowledged money record exactly once, nothing unacknowledged, and unique receipt numbers.
+
+Those final checks run in ``teardown``. Hypothesis discards an exception raised there when the run's data
+was already exhausted (an overrun inside a rule's ``data.draw``: it treats the run as aborted, not failed),
+so every failed check is also recorded in ``FAILURES`` with a report (the offending records, where they
+came from, which nodes hold them, the steps of the run) and the test fails on it after hypothesis returns.
+Rules draw everything they need before they change anything, so a run cut short by an overrun still
+leaves bookkeeping and mesh in agreement.
 """
 
 from __future__ import annotations
@@ -76,6 +83,9 @@ FIGURES = {
     "duplicated": 0,
     "rejected": 0,
 }
+MONEY = ("payments", "receipts", "refunds", "shifts", "cash_moves")
+# one report per failed final check, whether or not hypothesis reported the failure itself
+FAILURES: list[str] = []
 
 
 def _catalog_update() -> bytes:
@@ -86,6 +96,17 @@ def _catalog_update() -> bytes:
 
 
 CATALOG = _catalog_update()
+
+
+@dataclass(frozen=True)
+class Written:
+    """Where a money record came from, for the failure report."""
+
+    kind: str
+    node: str
+    client_id: int
+    status: str  # acked | crashed before commit | forged by a kds (refused)
+    step: int
 
 
 @dataclass
@@ -111,6 +132,10 @@ class Mesh(RuleBasedStateMachine):
         self.forged: set[str] = set()
         self.forgers: set[int] = set()  # client ids that wrote them
         self.clock = 0  # operations so far: the wall clock in seconds past NOW
+        self.written: dict[str, Written] = {}  # money record id -> provenance
+        self.rejections: list[str] = []
+        self.steps: list[str] = []  # the rules run so far, with their arguments
+        self.busy: str | None = None  # the rule in progress (still set if it was cut short)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coro)
@@ -130,6 +155,7 @@ class Mesh(RuleBasedStateMachine):
             self._run(self.stores[name].append([(event.doc, event.update)], meta=meta))
         elif isinstance(event, UpdateRejected):
             FIGURES["rejected"] += 1
+            self.rejections.append(f"step {len(self.steps)}: {name} rejected {event}")
         elif isinstance(event, ClientIdAlarm):
             raise AssertionError(f"{name}: client id alarm {event}")
 
@@ -166,6 +192,7 @@ class Mesh(RuleBasedStateMachine):
 
     @initialize(registers=st.integers(2, 5), seed=st.integers(0, 2**32 - 1))
     def start(self, registers: int, seed: int) -> None:
+        self._begin(f"start(registers={registers}, seed={seed})")
         self.rng.seed(seed)
         self.names = [f"R{i}" for i in range(1, registers + 1)] + ["K1"]
         for name in self.names:
@@ -173,6 +200,18 @@ class Mesh(RuleBasedStateMachine):
             self._run(self.stores[name].append([("catalog", CATALOG)]))
             self._start(name)
         FIGURES["runs"] += 1
+        self.busy = None
+
+    def _begin(self, step: str) -> None:
+        """A rule starts (after its draws): logged for the failure report."""
+        self.steps.append(step)
+        self.busy = step
+
+    def _record(self, name: str, acked: Acked, status: str) -> None:
+        client_id = self.nodes[name].replica.client_id
+        for kind in MONEY:
+            for record in getattr(acked, kind):
+                self.written[record] = Written(kind, name, client_id, status, len(self.steps))
 
     # --- domain operations ------------------------------------------------------------------------
 
@@ -262,21 +301,25 @@ class Mesh(RuleBasedStateMachine):
     @rule(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 8))
     def operate(self, seed: int, count: int) -> None:
         """A burst of operations on random nodes, each acknowledged once committed."""
+        self._begin(f"operate(seed={seed}, count={count})")
         rng = random.Random(seed)
         for _ in range(count):
             name = rng.choice(self.names)
             acked = Acked()
             if self._operate(name, rng, acked):
                 self.net.pump(name)  # commits (the listener), then sends
-                for kind in ("payments", "receipts", "refunds", "shifts", "cash_moves"):
+                for kind in MONEY:
                     getattr(self.acked, kind).update(getattr(acked, kind))  # only now
+                self._record(name, acked, "acked")
             self.net.advance(rng.choice([0.0, 0.01, 0.1]) or 0.001, step=0.01)
+        self.busy = None
 
     @rule()
     def kds_forges_a_ledger_write(self) -> None:
         node = self.nodes.get("K1")
         if node is None:
             return
+        self._begin("kds_forges_a_ledger_write()")
         move = self._new_id()
         node.venue.ledger(DATE).write(
             "cash_moves",
@@ -297,27 +340,36 @@ class Mesh(RuleBasedStateMachine):
         self.net.pump("K1")
         self.forged.add(move)
         self.forgers.add(node.replica.client_id)
+        self.written[move] = Written(
+            "cash_moves", "K1", node.replica.client_id, "forged by a kds (refused)", len(self.steps)
+        )
+        self.busy = None
 
     # --- the network and the machines -------------------------------------------------------------
 
     @rule(duration=st.floats(0.05, 3.0))
     def time_passes(self, duration: float) -> None:
+        self._begin(f"time_passes(duration={duration!r})")
         self.net.advance(duration, step=0.1)
+        self.busy = None
 
     @rule(data=st.data())
     def partition(self, data: st.DataObject) -> None:
         sides = data.draw(
             st.lists(st.booleans(), min_size=len(self.names), max_size=len(self.names))
         )
-        self.net.partition(
-            [n for n, s in zip(self.names, sides, strict=True) if s],
-            [n for n, s in zip(self.names, sides, strict=True) if not s],
-        )
+        one = [n for n, s in zip(self.names, sides, strict=True) if s]
+        other = [n for n, s in zip(self.names, sides, strict=True) if not s]
+        self._begin(f"partition({one}, {other})")
+        self.net.partition(one, other)
         FIGURES["partitions"] += 1
+        self.busy = None
 
     @rule()
     def heal(self) -> None:
+        self._begin("heal()")
         self.net.heal()
+        self.busy = None
 
     @rule(
         drop=st.sampled_from([0.0, 0.05, 0.3]),
@@ -325,16 +377,26 @@ class Mesh(RuleBasedStateMachine):
         reorder=st.sampled_from([0.0, 0.2]),
     )
     def set_faults(self, drop: float, duplicate: float, reorder: float) -> None:
+        self._begin(f"set_faults(drop={drop}, duplicate={duplicate}, reorder={reorder})")
         self.net.faults = Faults(drop=drop, duplicate=duplicate, reorder=reorder)
+        self.busy = None
 
     @rule(data=st.data(), seed=st.integers(0, 2**32 - 1))
     def crash_and_restart(self, data: st.DataObject, seed: int) -> None:
+        # Draw everything first: a draw that overruns ends the run inside this rule, and a write made
+        # before it would then live on (and spread) without ever being acknowledged.
         name = data.draw(st.sampled_from(self.names))
-        if data.draw(st.booleans()):  # it dies after a write and before its commit: never acked
-            self._operate(name, random.Random(seed), Acked())
-        self._crash(name, notify_peers=data.draw(st.booleans()))
+        write = data.draw(st.booleans())  # it dies after a write and before its commit: never acked
+        notify_peers = data.draw(st.booleans())
+        self._begin(f"crash_and_restart({name!r}, write={write}, notify_peers={notify_peers})")
+        if write:
+            unacked = Acked()
+            self._operate(name, random.Random(seed), unacked)
+            self._record(name, unacked, "crashed before commit")
+        self._crash(name, notify_peers=notify_peers)
         self._start(name)
         FIGURES["restarts"] += 1
+        self.busy = None
 
     @invariant()
     def forged_records_stay_on_the_kds(self) -> None:
@@ -370,54 +432,121 @@ class Mesh(RuleBasedStateMachine):
     def teardown(self) -> None:
         try:
             if self.names:
-                self._check_converged()
+                self._final_check()
         finally:
             self.loop.close()
 
-    def _check_converged(self) -> None:
-        self.net.heal()
-        self.net.faults = Faults()
-        self.net.advance(4 * CONFIG.anti_entropy_interval, step=0.1)
-        snapshots = {name: self._snapshot(self.nodes[name]) for name in self.names}
-        reference = snapshots[self.names[0]]
-        diverged = sum(1 for s in snapshots.values() if s != reference)
-        # the store holds what memory holds: a node restarted now comes back identical
-        for name in self.names:
-            before = snapshots[name]
-            self._crash(name, notify_peers=False)
-            assert self._snapshot(self._start(name)) == before, f"{name}: store lags memory"
-        ledger = self.nodes[self.names[0]].venue.ledger(DATE)
-        held = {
+    def _final_check(self) -> None:
+        problems = self._check_converged()
+        if problems:
+            report = self._report(problems)
+            FAILURES.append(report)  # reported by the test even if hypothesis drops this run
+            raise AssertionError(report)
+
+    def _held(self, node: Node) -> dict[str, list[str]]:
+        """The money record ids of ``node``'s ledger (a list: a duplicate would show twice)."""
+        ledger = node.venue.ledger(DATE)
+        return {
             "payments": [p.id for p in ledger.payments()],
             "receipts": [r.id for r in ledger.receipts()],
             "refunds": [r.id for r in ledger.refunds()],
             "shifts": [s.id for s in ledger.shifts()],
             "cash_moves": [m.id for m in ledger.cash_moves()],
         }
+
+    def _describe(self, kind: str, record: str) -> str:
+        """One offending record: kind, id, where it came from and which nodes hold it now."""
+        w = self.written.get(record)
+        origin = (
+            f"written on {w.node} (client {w.client_id}) at step {w.step}, {w.status}"
+            if w is not None
+            else "written by no recorded operation"
+        )
+        holders = [n for n in self.names if record in self._held(self.nodes[n])[kind]]
+        acked = record in getattr(self.acked, kind)
+        return (
+            f"{kind} {record}: {origin}; acked={acked}, forged={record in self.forged}, "
+            f"held by {holders or 'no node'}"
+        )
+
+    def _differences(self, name: str, snapshot: dict[str, object], ref: dict[str, object]) -> str:
+        keys = sorted(k for k in snapshot.keys() | ref.keys() if snapshot.get(k) != ref.get(k))
+        lines = [f"{name} differs from {self.names[0]} in {keys}"]
+        mine, theirs = self._held(self.nodes[name]), self._held(self.nodes[self.names[0]])
+        for kind in MONEY:
+            for record in sorted((set(mine[kind]) ^ set(theirs[kind])) - self.forged):
+                lines.append("    " + self._describe(kind, record))
+        return "\n".join(lines)
+
+    def _check_converged(self) -> list[str]:
+        """Heal, settle, then everything the module docstring promises; returns what failed."""
+        problems: list[str] = []
+        self.net.heal()
+        self.net.faults = Faults()
+        self.net.advance(4 * CONFIG.anti_entropy_interval, step=0.1)
+        snapshots = {name: self._snapshot(self.nodes[name]) for name in self.names}
+        reference = snapshots[self.names[0]]
+        differing = [name for name, s in snapshots.items() if s != reference]
+        problems += [self._differences(n, snapshots[n], reference) for n in differing]
+        for name in self.names:  # the invariant, once more after the final settling
+            if self.nodes[name].role == "register":
+                leaked = sorted(set(self._held(self.nodes[name])["cash_moves"]) & self.forged)
+                problems += [
+                    f"forged, on {name}: {self._describe('cash_moves', m)}" for m in leaked
+                ]
+        # the store holds what memory holds: a node restarted now comes back identical
+        for name in self.names:
+            before = snapshots[name]
+            self._crash(name, notify_peers=False)
+            after = self._snapshot(self._start(name))
+            if after != before:
+                keys = sorted(
+                    k for k in before.keys() | after.keys() if before.get(k) != after.get(k)
+                )
+                problems.append(f"{name}: store lags memory in {keys}")
+        held = self._held(self.nodes[self.names[0]])
         lost = duplicated = 0
         for kind, ids in held.items():
             acked: set[str] = getattr(self.acked, kind)
-            lost += len(acked - set(ids))
-            duplicated += len(ids) - len(set(ids)) + len(set(ids) - acked)
+            missing = sorted(acked - set(ids))
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            unacked = sorted(set(ids) - acked)
+            lost += len(missing)
+            duplicated += len(ids) - len(set(ids)) + len(unacked)
+            problems += [f"lost: {self._describe(kind, i)}" for i in missing]
+            problems += [f"held twice: {self._describe(kind, i)}" for i in twice]
+            problems += [f"never acknowledged: {self._describe(kind, i)}" for i in unacked]
+        ledger = self.nodes[self.names[0]].venue.ledger(DATE)
         numbers = [r.number for r in ledger.receipts()]
+        if len(set(numbers)) != len(numbers):
+            problems.append(f"receipt numbers collided: {sorted(numbers)}")
+        for order in ledger.orders():  # derived totals agree with the records they come from
+            if order.totals.paid != sum(p.amount for p in order.payments):
+                problems.append(f"order {order.id}: paid {order.totals.paid} != its payments")
         s = self.net.stats
         FIGURES["acked"] += self.acked.count()
-        FIGURES["diverged"] += diverged
+        FIGURES["diverged"] += len(differing)
         FIGURES["lost"] += lost
         FIGURES["duplicated"] += duplicated
         FIGURES["deliveries"] += s.delivered
         FIGURES["drops"] += s.dropped
         FIGURES["duplicates"] += s.duplicated
         FIGURES["reordered"] += s.reordered
-        assert diverged == 0, f"{diverged} nodes differ from {self.names[0]}"
-        assert lost == 0, f"lost {lost} acknowledged money records"
-        assert duplicated == 0, f"{duplicated} money records duplicated or never acknowledged"
-        assert len(set(numbers)) == len(numbers), f"receipt numbers collided: {numbers}"
-        for order in ledger.orders():  # derived totals agree with the records they come from
-            assert order.totals.paid == sum(p.amount for p in order.payments)
+        return problems
+
+    def _report(self, problems: list[str]) -> str:
+        lines = [f"mesh {self.names} did not converge ({len(problems)} problems):"]
+        lines += [f"  - {p}" for p in problems]
+        if self.busy is not None:
+            lines.append(f"  the run was cut short inside: {self.busy}")
+        lines.append(f"  forger client ids: {sorted(self.forgers)}")
+        lines += ["  rejections:"] + [f"    {r}" for r in self.rejections[-20:]]
+        lines += ["  steps:"] + [f"    {i}. {step}" for i, step in enumerate(self.steps)]
+        return "\n".join(lines)
 
 
 def test_replicas_converge_after_faults_partitions_and_restarts() -> None:
+    FAILURES.clear()
     run_state_machine_as_test(
         Mesh,
         settings=settings(
@@ -428,5 +557,7 @@ def test_replicas_converge_after_faults_partitions_and_restarts() -> None:
         ),
     )
     print("\nsync stateful figures: " + ", ".join(f"{k}={v}" for k, v in FIGURES.items()))
+    shown = "\n\n".join(FAILURES[:3])  # the first few: each names its records and steps
+    assert not FAILURES, f"{len(FAILURES)} runs failed their final checks, first ones:\n\n{shown}"
     assert FIGURES["runs"] >= 1
     assert FIGURES["diverged"] == FIGURES["lost"] == FIGURES["duplicated"] == 0

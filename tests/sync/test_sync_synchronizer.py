@@ -287,7 +287,11 @@ def test_a_document_opened_through_the_factory_hook_is_observed_once() -> None:
     sync = Synchronizer(
         venue="v", node_id="A", role="register", client_id=7, doc_factory=replica.doc
     )
-    replica.on_open = lambda name: sync.open_doc(name) and None
+
+    def hook(name: str) -> None:
+        sync.open_doc(name)
+
+    replica.on_open = hook
     sync.open_doc("ledger/2025-11-25")
     replica.doc("ledger/2025-11-25").get("x", type=Map)["k"] = 1
     changed = [e for e in sync.events_received() if isinstance(e, DocumentChanged)]
