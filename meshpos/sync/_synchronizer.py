@@ -155,6 +155,7 @@ class Synchronizer:
         self._next_heartbeat = 0.0
         self._next_anti_entropy = 0.0
         self._seq = 0
+        self._opening_for_content = False  # open_doc for arriving content: ask peers after applying
         self._catching_up: str | None = None  # the session whose initial sync the others wait for
         self._held: dict[str, float] = {}  # sessions whose initial step 1s wait, since when
 
@@ -197,8 +198,9 @@ class Synchronizer:
                     )
             self._docs[name] = doc
             self._subscriptions[name] = doc.observe(lambda event: self._on_change(name, event))
-            for session in self._exchanging():
-                session.send(SyncStep1(name, doc.get_state()))
+            if not self._opening_for_content:
+                for session in self._exchanging():
+                    session.send(SyncStep1(name, doc.get_state()))
         return doc
 
     def drop_doc(self, name: str) -> None:
@@ -410,7 +412,12 @@ class Synchronizer:
         self._open_and_apply(peer, name, update)
 
     def _open_and_apply(self, peer: str, name: str, update: bytes) -> None:
-        doc = self.open_doc(name)
+        new = name not in self._docs
+        self._opening_for_content = new
+        try:
+            doc = self.open_doc(name)
+        finally:
+            self._opening_for_content = False
         self._applying = peer
         try:
             doc.apply_update(update)
@@ -418,6 +425,11 @@ class Synchronizer:
             raise RemoteProtocolError(f"update for {name}: could not be applied ({exc})") from None
         finally:
             self._applying = None
+        if new:
+            # Ask for the rest only now: a step 1 sent when the document opened would carry an empty
+            # state vector, and the peer that just delivered the whole day would send it all again.
+            for session in self._exchanging():
+                session.send(SyncStep1(name, doc.get_state()))
 
     def _release_held(self) -> None:
         """The first peer's initial sync is done (or gone): ask the others, with what we hold now."""

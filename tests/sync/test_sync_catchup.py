@@ -110,3 +110,19 @@ def test_the_first_peer_leaving_releases_the_others_at_once() -> None:
     pump(c, "B", b, "C")
     assert c.sessions["B"].state is State.LIVE
     assert len(c.docs[LEDGER].get("payments", type=Map)) == 300
+
+
+def test_a_day_that_arrives_whole_is_not_asked_for_again() -> None:
+    """A node opening a document because content for it arrived asks for the rest only after applying
+    it: the step 1 carries what it now holds, so the sender does not send the whole day twice."""
+    a, c = node("A"), node("C")
+    sync_pair(a, c)
+    fill(a, 300)  # live updates: C opens the day for the first of them
+    for data in a.data_to_send("C#x"):
+        c.receive_data("A#x", data)
+    asked = [m for m in map(decode, c.data_to_send("A#x")) if isinstance(m, SyncStep1)]
+    # one empty step 1: the ask-back for a day it heard of (A's step 1) before any content came;
+    # none for opening the day when the content arrived
+    assert [m.state_vector == b"\x00" for m in asked] == [True, False]
+    pump(a, "C#x", c, "A#x")
+    assert len(c.docs[LEDGER].get("payments", type=Map)) == 300
