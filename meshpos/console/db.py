@@ -38,8 +38,13 @@ class ConsoleDB(Protocol):
     async def venues(self) -> list[str]: ...
 
     # CRDT state
-    async def append_updates(self, venue_id: str, doc_name: str, updates: Sequence[bytes]) -> None:
-        """Store Yjs updates in one transaction, durable on return; repeats are harmless."""
+    async def append_updates(
+        self, venue_id: str, doc_name: str, updates: Sequence[bytes], *, validated: bool = False
+    ) -> None:
+        """Store Yjs updates in one transaction, durable on return; repeats are harmless.
+
+        Every update is parsed first and the whole call refused if one does not parse, unless
+        ``validated``: the caller vouches that pycrdt produced them (a document's change events)."""
 
     async def load_document(self, venue_id: str, doc_name: str) -> bytes | None:
         """One update that rebuilds everything held of the document, or None if never seen."""

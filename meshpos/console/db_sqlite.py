@@ -22,6 +22,7 @@ from meshpos.errors import CorruptDatabase, MeshposError, SchemaTooNew, StoreClo
 
 _HEADER = b"SQLite format 3\x00"
 _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+_IN_CHUNK = 500  # values per IN (...) list: far below SQLite's parameter limit
 
 
 class _Cursor:
@@ -36,8 +37,24 @@ class _Cursor:
         if rows:
             await self._conn.executemany(sql, rows)
 
+    async def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        marks = ", ".join("?" * len(columns))
+        await self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in await self._conn.execute_fetchall(sql, params)]
+
+    async def fetch_in(
+        self, sql: str, params: Sequence[Any], values: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), _IN_CHUNK):
+            chunk = values[start : start + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found += await self.fetchall(sql.replace("{in}", f"IN ({marks})"), (*params, *chunk))
+        return found
 
 
 class SqliteConsoleDB(SqlConsoleDB):

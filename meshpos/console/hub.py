@@ -2,9 +2,11 @@
 
 The console is "one more peer" of the venue (ARCHITECTURE.md: Relay and console). A relay's updates are
 committed to the console database before anything is forwarded or acknowledged, then the ledger days they
-touched are materialised into the relational tables (debounced: one materialisation per burst). The
-console's heartbeats carry its own state vector per document, which the relay passes on in presence so every
-register can tell what is at the console.
+touched are materialised into the relational tables: at most ``materialise_delay`` after the first change of
+a burst (the time the commit took counts), once per burst, and only the records that changed since the
+day's last materialisation (the first one after start reads the whole day). The console's heartbeats carry
+its own state vector per document, which the relay passes on in presence so every register can tell what is
+at the console.
 
 Console-side edits (catalog, stop list) go through the same model rules as on a register: :meth:`edit`
 runs a change on the console's ``Venue`` and commits it; the synchronizer sends it to the relays.
@@ -22,10 +24,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
-from meshpos.console.materialise import ledger_rows
-from meshpos.console.records import RecordBatch
+from meshpos.console.materialise import LedgerFeed
 from meshpos.errors import MeshposError, PeerTimeout
-from meshpos.model import Ledger, Replica, Venue
+from meshpos.model import Replica, Venue
 from meshpos.sync import (
     ClientIdAlarm,
     DocumentChanged,
@@ -75,6 +76,8 @@ class VenueHub:
         self._outlets: dict[str, Send] = {}
         self._lock = asyncio.Lock()
         self._dirty: set[str] = set()
+        self._dirty_since = 0.0  # monotonic time the first change of the pending burst arrived
+        self._feeds: dict[str, LedgerFeed] = {}
         self._materialiser: asyncio.Task[None] | None = None
         self._seq = 0
 
@@ -150,8 +153,12 @@ class VenueHub:
                         self._reject(f"update for {event.doc} from {event.node}: {event.reason}")
                     elif isinstance(event, ClientIdAlarm):
                         self._reject(f"client id alarm from {event.node}: {event.detail}")
+                if not self._dirty and any(d.startswith("ledger/") for d in by_doc):
+                    self._dirty_since = time.monotonic()
                 for doc, updates in by_doc.items():
-                    await self.db.append_updates(self.venue_id, doc, updates)
+                    # pycrdt encoded these (the document's own change events) after the
+                    # synchronizer had decoded and applied what the relay sent: not parsed again
+                    await self.db.append_updates(self.venue_id, doc, updates, validated=True)
                     self.counters["updates"] += len(updates)
                     if doc.startswith("ledger/"):
                         self._dirty.add(doc)
@@ -176,17 +183,29 @@ class VenueHub:
         log.warning("venue %s: refused %s", self.venue_id, line)
 
     async def _materialise_soon(self) -> None:
-        await asyncio.sleep(self.materialise_delay)
+        wait = self._dirty_since + self.materialise_delay - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
         while self._dirty:
             name = self._dirty.pop()
-            # export on this thread (the doc's), build the rows on a worker: a big day must not stall
-            # the relays' sessions
-            texts = Ledger.export(self.replica.doc(name))
-            date = name.split("/", 1)[1]
-            batch = await asyncio.to_thread(_rows_from_export, texts, date)
-            result = await self.db.write_records(self.venue_id, batch)
-            self.counters["materialised"] += 1
-            for alarm in result.alarms:
+            try:
+                await self._materialise(name)
+            except MeshposError as exc:  # a corrupt record, the database: the next change retries
+                self.counters["materialise_errors"] += 1
+                log.error("venue %s: %s not materialised: %s", self.venue_id, name, exc)
+
+    async def _materialise(self, name: str) -> None:
+        doc = self.replica.doc(name)
+        feed = self._feeds.get(name)
+        if feed is None or feed.doc is not doc:
+            if feed is not None:
+                feed.close()
+            feed = self._feeds[name] = LedgerFeed(doc, name.split("/", 1)[1])
+        result = await feed.materialise(self.db, self.venue_id)
+        self.counters["materialised"] += 1
+        self.counters["materialised_whole" if feed.whole else "materialised_part"] += 1
+        for alarm in result.alarms:
+            if alarm.new:
                 self.counters["alarms"] += 1
                 log.error("venue %s: %s", self.venue_id, alarm)
 
@@ -204,7 +223,3 @@ class VenueHub:
             "counters": dict(self.counters),
             "rejections": list(self.rejections[-20:]),
         }
-
-
-def _rows_from_export(texts: dict[str, str], date: str) -> RecordBatch:
-    return ledger_rows(Ledger.from_export(texts, date))

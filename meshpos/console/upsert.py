@@ -16,8 +16,6 @@ from meshpos.console.tables import RECORD_TABLES, RecordTable
 if TYPE_CHECKING:
     from meshpos.console.sqlbase import Cursor
 
-_CHUNK = 500  # ids per IN (...) list: far below both databases' parameter limits
-
 
 async def write_batch(
     cur: Cursor, venue_id: str, batch: RecordBatch, seen: int
@@ -47,17 +45,12 @@ async def write_batch(
 async def _existing(
     cur: Cursor, venue_id: str, table: RecordTable, ids: list[str]
 ) -> dict[str, tuple[str, str]]:
-    found: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        for rid, dg, sd in await cur.fetchall(
-            f"SELECT id, digest, state_digest FROM {table.name} "
-            f"WHERE venue_id = ? AND id IN ({marks})",
-            (venue_id, *chunk),
-        ):
-            found[str(rid)] = (str(dg), str(sd))
-    return found
+    rows = await cur.fetch_in(
+        f"SELECT id, digest, state_digest FROM {table.name} WHERE venue_id = ? AND id {{in}}",
+        (venue_id,),
+        ids,
+    )
+    return {str(rid): (str(dg), str(sd)) for rid, dg, sd in rows}
 
 
 async def _upsert(
@@ -110,14 +103,15 @@ async def _upsert(
     state = [c.name for c in table.mutable]
     cols = ["venue_id", "id", *fixed, *state, "digest", "state_digest", "seen_at_ms"]
     if fresh:
-        await cur.executemany(
-            f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+        await cur.insert_many(
+            table.name,
+            cols,
             [
                 (
                     venue_id,
                     r.id,
-                    *(r.fixed[c] for c in fixed),
-                    *(r.state.get(c) for c in state),
+                    *map(r.fixed.__getitem__, fixed),
+                    *map(r.state.get, state),
                     r.digest,
                     r.state_digest,
                     seen,
@@ -128,11 +122,11 @@ async def _upsert(
         for child in table.children:
             names = [c.name for c in child.columns]
             all_cols = ["venue_id", child.parent_key, *names]
-            await cur.executemany(
-                f"INSERT INTO {child.name} ({', '.join(all_cols)}) "
-                f"VALUES ({', '.join('?' * len(all_cols))})",
+            await cur.insert_many(
+                child.name,
+                all_cols,
                 [
-                    (venue_id, r.id, *(line[c] for c in names))
+                    (venue_id, r.id, *map(line.__getitem__, names))
                     for r in fresh
                     for line in r.children.get(child.name, ())
                 ],
@@ -141,7 +135,7 @@ async def _upsert(
         sets = ", ".join(f"{c} = ?" for c in [*state, "state_digest"])
         await cur.executemany(
             f"UPDATE {table.name} SET {sets} WHERE venue_id = ? AND id = ?",
-            [(*(r.state.get(c) for c in state), r.state_digest, venue_id, r.id) for r in changed],
+            [(*map(r.state.get, state), r.state_digest, venue_id, r.id) for r in changed],
         )
     return TableCounts(len(fresh), len(changed), unchanged, alarmed)
 

@@ -133,6 +133,22 @@ async def test_bad_input_writes_nothing(venue_db: ConsoleDB) -> None:
     assert await venue_db.documents(VENUE) == []
 
 
+async def test_updates_a_document_produced_are_stored_without_a_second_parse(
+    venue_db: ConsoleDB,
+) -> None:
+    doc, updates = receipts_doc(5)
+    await venue_db.append_updates(VENUE, LEDGER, [b"\x00\x00", *updates[:3]], validated=True)
+    await venue_db.append_updates(VENUE, LEDGER, updates[3:], validated=True)
+    await venue_db.append_updates(VENUE, LEDGER, updates, validated=True)  # a repeat: harmless
+    await venue_db.append_updates(VENUE, "ledger/2025-11-26", [b"\x00\x00"], validated=True)
+    assert await venue_db.documents(VENUE) == [LEDGER]  # an empty update is skipped, as unvalidated
+    assert (
+        content(await venue_db.load_document(VENUE, LEDGER))
+        == doc.get("receipts", type=Map).to_py()
+    )
+    assert await venue_db.log_rows(VENUE, LEDGER) == 10
+
+
 async def test_concurrent_appends_all_land(open_db: Opener) -> None:
     db = await open_db(compact_rows=10)
     await db.add_venue(VENUE, "Café", hash_token(new_venue_token()))
