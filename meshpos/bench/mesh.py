@@ -238,8 +238,16 @@ async def _warm_up(registers: list[_Worker]) -> None:
     )
 
 
-def _shares(backlog: int, online: int) -> list[int]:
-    return [backlog // online + (k < backlog % online) for k in range(online)]
+async def _sell_backlog(online: list[_Worker], backlog: int) -> None:
+    """``backlog`` sales split evenly over ``online``, one cashier each, sale after sale."""
+    shares = [backlog // len(online) + (k < backlog % len(online)) for k in range(len(online))]
+    starts = [sum(shares[:k]) for k in range(len(online))]
+    await asyncio.gather(
+        *(
+            w.call("backlog", count=n, first=f)
+            for w, n, f in zip(online, shares, starts, strict=True)
+        )
+    )
 
 
 # --- ours -------------------------------------------------------------------------------------------
@@ -279,12 +287,7 @@ async def _ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         await nodes[0].close()
         online = nodes[1:]
         begin = time.perf_counter()
-        first = 0
-        jobs = []
-        for worker, share in zip(online, _shares(backlog, len(online)), strict=True):
-            jobs.append(worker.call("backlog", count=share, first=first))
-            first += share
-        await asyncio.gather(*jobs)
+        await _sell_backlog(online, backlog)
         written = time.perf_counter() - begin
         await _each(online, "holds", count=expected)
         settled = time.perf_counter() - begin - written
@@ -367,12 +370,7 @@ async def _peer(args: argparse.Namespace) -> dict[str, Any]:
         expected = (await registers[0].call("count"))["held"] + backlog
         await registers[0].call("disconnect")
         online = registers[1:]
-        first = 0
-        jobs = []
-        for worker, share in zip(online, _shares(backlog, len(online)), strict=True):
-            jobs.append(worker.call("backlog", count=share, first=first))
-            first += share
-        await asyncio.gather(*jobs)
+        await _sell_backlog(online, backlog)
         await _each(online, "holds", count=expected)
         before = await _each(workers, "stats")
         begin = (await registers[0].call("connect", port=port))["begin"]
