@@ -19,9 +19,8 @@ import aiosqlite
 from meshpos.console.sqlbase import Job, SqlConsoleDB, T
 from meshpos.console.tables import APPLICATION_ID, SCHEMA_VERSION, SQLITE, ddl
 from meshpos.errors import CorruptDatabase, MeshposError, SchemaTooNew, StoreClosed, StoreError
+from meshpos.store.schema import inspect_sqlite_file
 
-_HEADER = b"SQLite format 3\x00"
-_CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _IN_CHUNK = 500  # values per IN (...) list: far below SQLite's parameter limit
 
 
@@ -142,54 +141,33 @@ def inspect(path: Path) -> int:
 
     A file we do not understand is reported and left byte for byte as it was. Blocking.
     """
-    if not path.exists():
-        if not path.parent.is_dir():
-            raise StoreError(
-                f"cannot create console database {path}: {path.parent} is not a directory"
-            )
-        return 0
-    if not path.is_file():
+    if not path.exists() and not path.parent.is_dir():
+        raise StoreError(f"cannot create console database {path}: {path.parent} is not a directory")
+    if path.exists() and not path.is_file():
         raise StoreError(f"console database {path} is not a regular file")
-    with path.open("rb") as f:
-        header = f.read(100)
-    if not header:
-        return 0
-    if len(header) < 100 or not header.startswith(_HEADER):
-        raise CorruptDatabase(
-            f"{path} is not an SQLite database (bad or truncated header); it was left untouched"
+    return inspect_sqlite_file(path, lambda conn: _check(conn, path))
+
+
+def _check(conn: sqlite3.Connection, path: Path) -> int:
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    app = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    if (version or tables) and app != APPLICATION_ID:
+        raise StoreError(
+            f"{path} is an SQLite database but not a meshpos console database "
+            f"(application_id {app:#x}, tables {sorted(tables)[:5]}); refusing to touch it"
         )
-    wal = path.with_name(path.name + "-wal")
-    mode = "mode=ro" if wal.exists() and wal.stat().st_size > 0 else "immutable=1"
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open {path} to check it: {exc}") from exc
-    try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        app = int(conn.execute("PRAGMA application_id").fetchone()[0])
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        if (version or tables) and app != APPLICATION_ID:
-            raise StoreError(
-                f"{path} is an SQLite database but not a meshpos console database "
-                f"(application_id {app:#x}, tables {sorted(tables)[:5]}); refusing to touch it"
-            )
-        if version > SCHEMA_VERSION:
-            raise SchemaTooNew(
-                f"{path} has console schema version {version} but this meshpos understands only up "
-                f"to version {SCHEMA_VERSION}; refusing to open it (upgrade meshpos)"
-            )
-        problems = [r[0] for r in conn.execute("PRAGMA quick_check")]
-        if problems != ["ok"]:
-            raise CorruptDatabase(
-                f"{path} is corrupt ({'; '.join(problems[:3])}); it was left untouched"
-            )
-        return version
-    except sqlite3.DatabaseError as exc:
-        if exc.sqlite_errorcode in _CORRUPT:
-            raise CorruptDatabase(f"{path} is corrupt ({exc}); it was left untouched") from exc
-        raise StoreError(f"cannot check {path}: {exc}") from exc
-    finally:
-        conn.close()
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"{path} has console schema version {version} but this meshpos understands only up "
+            f"to version {SCHEMA_VERSION}; refusing to open it (upgrade meshpos)"
+        )
+    problems = [r[0] for r in conn.execute("PRAGMA quick_check")]
+    if problems != ["ok"]:
+        raise CorruptDatabase(
+            f"{path} is corrupt ({'; '.join(problems[:3])}); it was left untouched"
+        )
+    return version
 
 
 async def _journal_wal(db: aiosqlite.Connection) -> list[Any]:

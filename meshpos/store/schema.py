@@ -8,6 +8,7 @@ read-only connection; only a file that passes them is opened read-write.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from meshpos.errors import CorruptDatabase, SchemaTooNew, StoreError
@@ -46,6 +47,12 @@ def inspect(path: Path, *, check_integrity: bool = True) -> int:
 
     Blocking: call it in a thread.
     """
+    return inspect_sqlite_file(path, lambda conn: _check(conn, path, check_integrity))
+
+
+def inspect_sqlite_file(path: Path, check: Callable[[sqlite3.Connection], int]) -> int:
+    """``check(conn)`` on ``path`` opened read-only (0 for a missing or empty file), never writing to
+    it; a file that is not SQLite, or that SQLite finds corrupt, raises CorruptDatabase. Blocking."""
     if not path.exists():
         return 0
     if not path.is_file():
@@ -67,7 +74,7 @@ def inspect(path: Path, *, check_integrity: bool = True) -> int:
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {path} to check it: {exc}") from exc
     try:
-        return _check(conn, path, check_integrity)
+        return check(conn)
     except sqlite3.DatabaseError as exc:
         if exc.sqlite_errorcode in _CORRUPT_CODES:
             raise CorruptDatabase(f"{path} is corrupt ({exc}); it was left untouched") from exc
