@@ -258,8 +258,8 @@ class LedgerFeed:
 
     The first export is the whole day; from then on the feed observes the document and an export
     holds only the records touched since the last one, with the records their rows are read with (a
-    shift and its close; an order and the receipts it lists; a receipt and the orders that list it or
-    that it names). After an export that was not materialised (:meth:`reset`) the next is whole again.
+    shift and its close; an order and the receipts it lists; a receipt and the orders that list it).
+    After an export that was not materialised (:meth:`reset`) the next is whole again.
 
     Lives on the document's thread (the event loop): exports and observers run there; the texts go
     to ``rows_from_export`` on any thread.
@@ -363,9 +363,6 @@ class LedgerFeed:
             value = self._roots["receipts"].get(key, _MISSING)
             if value is not _MISSING:
                 receipts[key] = _record_json(value)
-                named = value.get("order_id") if isinstance(value, dict) else None
-                if isinstance(named, str):
-                    want["orders"].add(named)
             want["orders"].update(self._listed_by.get(key, ()))
         for key in want["orders"]:
             value = self._roots["orders"].get(key, _MISSING)
