@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pycrdt import Doc, Subscription, TransactionEvent
@@ -360,7 +360,7 @@ class Synchronizer:
             session.begin_sync(state_vectors, ask=False)
             self._held[peer] = self._now if self._now is not None else 0.0
         if session.state in EXCHANGING:
-            session.send(self._heartbeat(session))
+            session.send(self._addressed(self._heartbeat(), session))
 
     def _on_doc(self, peer: str, session: Session, event: DocReceived) -> None:
         message = event.message
@@ -504,7 +504,7 @@ class Synchronizer:
             for doc, sv in heartbeat.console.items():
                 self.set_console_state(doc, sv)
 
-    def _heartbeat(self, session: Session | None = None) -> Heartbeat:
+    def _heartbeat(self) -> Heartbeat:
         self._seq += 1
         return Heartbeat(
             node=self.node_id,
@@ -516,20 +516,20 @@ class Synchronizer:
             console=self._console_view(),
             pending={name: n for name in self._docs if (n := self.pending(name))},
             peers=tuple(sorted({s.peer.node for s in self._exchanging() if s.peer is not None})),
-            mesh=self._mesh_for(session),
         )
 
-    def _mesh_for(self, session: Session | None) -> dict[str, PeerSummary]:
-        """To the console only (the relay's link): each linked node's role and pending count, so the
-        console can show every register. Mesh peers never get the field."""
-        peer = session.peer if session is not None else None
+    def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:
+        """``beat`` as ``session`` gets it: to the console only (the relay's link), with each linked
+        node's role and pending count, so the console can show every register."""
+        peer = session.peer
         if peer is None or peer.role != "console" or self.role == "console":
-            return {}
-        return {
+            return beat
+        mesh = {
             node: PeerSummary(hb.role, min(sum(hb.pending.values()), MAX_VAR_UINT))
             for node, hb in self._presence.live.items()
             if hb.role != "console" and node != self.node_id
         }
+        return replace(beat, mesh=mesh)
 
     def _console_view(self) -> dict[str, dict[int, int]]:
         """What we tell peers the console holds: the console tells its own state, the relay
@@ -576,8 +576,9 @@ class Synchronizer:
         self._elect(now)
         if now >= self._next_heartbeat:
             self._next_heartbeat = max(self._next_heartbeat + self.config.heartbeat_interval, now)
+            beat = self._heartbeat()  # one for every session: pending counts are not free
             for session in self._exchanging():
-                session.send(self._heartbeat(session))
+                session.send(self._addressed(beat, session))
         if now >= self._next_anti_entropy:
             self._next_anti_entropy = max(
                 self._next_anti_entropy + self.config.anti_entropy_interval, now
