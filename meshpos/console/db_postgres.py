@@ -9,7 +9,6 @@ document's row.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -21,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 from meshpos.console.db import redact
 from meshpos.console.sqlbase import Cursor, Job, SqlConsoleDB, T
 from meshpos.console.tables import APPLICATION_ID, POSTGRES, SCHEMA_VERSION, ddl
-from meshpos.errors import ConfigError, MeshposError, SchemaTooNew, StoreClosed, StoreError
+from meshpos.errors import ConfigError, MeshposError, SchemaTooNew, StoreError
 
 CONNECT_TIMEOUT_S = 10
 
@@ -79,13 +78,9 @@ class PostgresConsoleDB(SqlConsoleDB):
         reader: AsyncConnection[Any],
         compact_rows: int,
     ) -> None:
-        self.url = redact(dsn)
-        self.compact_rows = compact_rows
+        super().__init__(url=redact(dsn), label=redact(dsn), compact_rows=compact_rows)
         self._dsn = dsn
         self._conns = {"writer": writer, "reader": reader}
-        self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._closed = False
 
     @classmethod
     async def open(cls, url: str, *, compact_rows: int) -> PostgresConsoleDB:
@@ -112,13 +107,6 @@ class PostgresConsoleDB(SqlConsoleDB):
         if conn.closed or conn.broken:
             conn = self._conns[role] = await _connect(self._dsn)
         return conn
-
-    async def _write(self, job: Job[T]) -> T:
-        self._check_open()
-        task = asyncio.create_task(self._run(job))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return await asyncio.shield(task)
 
     async def _run(self, job: Job[T]) -> T:
         async with self._lock:
@@ -149,15 +137,7 @@ class PostgresConsoleDB(SqlConsoleDB):
             "SELECT pg_advisory_xact_lock(?, hashtext(?))", (APPLICATION_ID, venue_id)
         )
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreClosed(f"the console database {self.url} is closed")
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True  # refuses new calls; writes already accepted still commit
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def _close_connections(self) -> None:
         for conn in self._conns.values():
             await conn.close()
 

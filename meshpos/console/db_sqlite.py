@@ -18,7 +18,7 @@ import aiosqlite
 
 from meshpos.console.sqlbase import Job, SqlConsoleDB, T
 from meshpos.console.tables import APPLICATION_ID, SCHEMA_VERSION, SQLITE, ddl
-from meshpos.errors import CorruptDatabase, MeshposError, SchemaTooNew, StoreClosed, StoreError
+from meshpos.errors import CorruptDatabase, MeshposError, SchemaTooNew, StoreError
 from meshpos.store.schema import inspect_sqlite_file
 
 _IN_CHUNK = 500  # values per IN (...) list: far below SQLite's parameter limit
@@ -66,14 +66,10 @@ class SqliteConsoleDB(SqlConsoleDB):
         reader: aiosqlite.Connection,
         compact_rows: int,
     ) -> None:
+        super().__init__(url=f"sqlite:///{path}", label=str(path), compact_rows=compact_rows)
         self.path = path
-        self.url = f"sqlite:///{path}"
-        self.compact_rows = compact_rows
         self._writer = writer
         self._reader = reader
-        self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._closed = False
 
     @classmethod
     async def open(cls, path: Path, *, compact_rows: int) -> SqliteConsoleDB:
@@ -90,13 +86,6 @@ class SqliteConsoleDB(SqlConsoleDB):
             await writer.close()
             raise
         return cls(path, writer, reader, compact_rows)
-
-    async def _write(self, job: Job[T]) -> T:
-        self._check_open()
-        task = asyncio.create_task(self._run(job))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return await asyncio.shield(task)
 
     async def _run(self, job: Job[T]) -> T:
         async with self._lock:
@@ -123,15 +112,7 @@ class SqliteConsoleDB(SqlConsoleDB):
         except sqlite3.Error as exc:
             raise StoreError(f"console database {self.path}: {exc}") from exc
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreClosed(f"the console database {self.path} is closed")
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True  # refuses new calls; writes already accepted still commit
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def _close_connections(self) -> None:
         await self._writer.close()
         await self._reader.close()
 

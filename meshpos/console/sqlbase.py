@@ -7,6 +7,7 @@ one contract suite tests both.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -23,7 +24,7 @@ from meshpos.console.tokens import (
     hash_token,
     same_hash,
 )
-from meshpos.errors import StoreError
+from meshpos.errors import StoreClosed, StoreError
 from meshpos.model import valid_document_name
 
 T = TypeVar("T")
@@ -101,13 +102,42 @@ def _trusted(updates: Sequence[bytes]) -> list[bytes]:
 class SqlConsoleDB:
     """The ``ConsoleDB`` operations in portable SQL; subclasses own the connections."""
 
-    url: str
     dialect: Dialect
-    compact_rows: int
+
+    def __init__(self, *, url: str, label: str, compact_rows: int) -> None:
+        self.url = url
+        self.compact_rows = compact_rows
+        self._label = label  # how errors name the database
+        self._lock = asyncio.Lock()  # one write transaction at a time
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    async def _write(self, job: Job[T]) -> T:
+        """Run ``job`` in one transaction, serialised with other writes, uncancellable: a caller
+        that gives up leaves it to finish, and :meth:`close` waits for it."""
+        self._check_open()
+        task = asyncio.create_task(self._run(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return await asyncio.shield(task)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosed(f"the console database {self._label} is closed")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True  # refuses new calls; writes already accepted still commit
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._close_connections()
 
     # --- supplied by the adapter ------------------------------------------------------------
-    async def _write(self, job: Job[T]) -> T:
-        """Run ``job`` in one transaction, serialised with other writes, uncancellable."""
+    async def _run(self, job: Job[T]) -> T:
+        """Run ``job`` in one transaction (the caller holds no lock: take ``self._lock``)."""
+        raise NotImplementedError
+
+    async def _close_connections(self) -> None:
         raise NotImplementedError
 
     async def _read(self, job: Job[T]) -> T:
