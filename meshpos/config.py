@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import os
 import re
 import tomllib
@@ -130,6 +131,18 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         return raw.upper() if name == "log_level" else raw
     except ValueError:
         raise ConfigError(f"{source}: {name} = {raw!r} is not a valid {kind}") from None
+
+
+def write_config_file(
+    path: Path, values: Mapping[str, str | int | float | bool | list[str]]
+) -> None:
+    """Write ``values`` as the ``[node]`` table of a node.toml (what the demo, chaos and benchmarks
+    generate). JSON spells these scalars and string lists exactly as TOML does."""
+    unknown = sorted(set(values) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(_FIELDS)})")
+    lines = ["[node]"] + [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def load_config(

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from meshpos.config import Config, load_config
+from meshpos.config import Config, load_config, write_config_file
 from meshpos.errors import ConfigError
 
 
@@ -53,3 +53,16 @@ def test_config_is_frozen() -> None:
     config = Config(node_id="R1")
     with pytest.raises(AttributeError):
         config.role = "kds"  # type: ignore[misc]
+
+
+def test_a_written_config_file_loads_back(tmp_path: Path) -> None:
+    path = tmp_path / "node.toml"
+    write_config_file(
+        path,
+        {"node_id": "R1", "role": "kds", "priority": 3, "mdns_interfaces": ["127.0.0.5"]},
+    )
+    config = load_config(path, env={})
+    assert (config.node_id, config.role, config.priority) == ("R1", "kds", 3)
+    assert list(config.mdns_interfaces) == ["127.0.0.5"]
+    with pytest.raises(ConfigError, match="unknown setting 'colour'"):
+        write_config_file(path, {"node_id": "R1", "colour": "red"})

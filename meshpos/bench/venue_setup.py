@@ -7,11 +7,10 @@ here touches the network: devices listen on loopback addresses only.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from meshpos.config import Config, load_config
+from meshpos.config import Config, load_config, write_config_file
 from meshpos.model import Replica, Venue
 from meshpos.model.sample import sample_catalog
 from meshpos.store import SqliteStore
@@ -69,7 +68,7 @@ async def make_device(
         **settings,
     }
     path = root / f"{node_id}.toml"
-    path.write_text("\n".join(["[node]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]))
+    write_config_file(path, values)
     config = load_config(path, env={})
     if catalog is not None:
         await seed_catalog(config, catalog)

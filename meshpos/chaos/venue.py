@@ -15,11 +15,11 @@ queueing discipline, an iptables rule. The devices are enrolled through the real
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from meshpos.chaos.netbed import Host, Lan, NetBed
+from meshpos.config import write_config_file
 from meshpos.demo.venue import console_database, pair_device
 from meshpos.trust import VenueAuthority, init_venue
 
@@ -82,7 +82,7 @@ def write_config(
 ) -> None:
     """Mesh and mDNS on the host's LAN address; the API on the namespace's own loopback (reached by
     the agent, and untouched by LAN loss rules)."""
-    values: dict[str, object] = {
+    values: dict[str, str | int | float | bool | list[str]] = {
         "node_id": device.name,
         "role": device.role,
         "data_dir": str(device.data_dir),
@@ -94,8 +94,7 @@ def write_config(
     }
     if device.role == "register":
         values |= {"console_url": console_url, "console_token": console_token}
-    lines = ["[node]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-    device.config.write_text("\n".join(lines) + "\n")
+    write_config_file(device.config, values)
 
 
 def names() -> tuple[tuple[str, ...], tuple[str, ...]]:

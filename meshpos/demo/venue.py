@@ -7,12 +7,12 @@ and gets its own data directory and node.toml; the console authors the catalog.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from meshpos.bench.venue_setup import catalog_update
+from meshpos.config import write_config_file
 from meshpos.console.db import open_console_db
 from meshpos.console.runner import register_venues
 from meshpos.trust import PairingCode, VenueAuthority, enroll, init_venue, serve_pairing
@@ -85,7 +85,7 @@ async def build_venue(root: Path, rng: random.Random) -> tuple[VenueAuthority, s
 
 
 def write_config(device: Device, *, console_url: str, console_token: str, heartbeat: float) -> None:
-    values: dict[str, object] = {
+    values: dict[str, str | int | float | bool | list[str]] = {
         "node_id": device.node_id,
         "role": device.role,
         "data_dir": str(device.data_dir),
@@ -96,5 +96,4 @@ def write_config(device: Device, *, console_url: str, console_token: str, heartb
     }
     if device.role == "register":
         values |= {"console_url": console_url, "console_token": console_token}
-    lines = ["[node]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-    device.config.write_text("\n".join(lines) + "\n")
+    write_config_file(device.config, values)
