@@ -29,31 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meshpos.chaos.agent import AGENT  # the chaos run's agent script: one request per line
 from meshpos.config import load_config
 
 from ..netbed import Host, NetBed
 from .kit import NodeProcess
 
 REPO = Path(__file__).resolve().parents[2]
-
-# One request per line in, one answer per line out; runs inside the host's namespace.
-AGENT = r"""
-import json, sys, urllib.error, urllib.request
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-print(json.dumps({"ready": True}), flush=True)
-for line in sys.stdin:
-    q = json.loads(line)
-    data = None if q["body"] is None else json.dumps(q["body"]).encode()
-    request = urllib.request.Request(q["url"], data=data, method=q["method"], headers=q["headers"])
-    try:
-        with opener.open(request, timeout=q["timeout"]) as response:
-            answer = {"status": response.status, "body": response.read().decode()}
-    except urllib.error.HTTPError as exc:
-        answer = {"status": exc.code, "body": exc.read().decode()}
-    except Exception as exc:  # connection refused, timeout: the test decides what it means
-        answer = {"status": 0, "body": "", "error": repr(exc)}
-    print(json.dumps(answer), flush=True)
-"""
 
 
 class ApiError(AssertionError):
@@ -112,6 +94,7 @@ class Agent:
             "body": body,
             "headers": headers or {},
             "timeout": timeout,
+            "id": 0,  # one request at a time here: the answer on the next line is this one's
         }
         with self._lock:
             stdin = self.proc.stdin
