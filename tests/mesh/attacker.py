@@ -6,15 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from meshpos.net.wsconn import LinkRefused, WsConnection, accept, dial, listen
 from meshpos.sync import Bye, Hello, Message, SyncStep1, SyncStep2, decode, encode
@@ -26,14 +22,13 @@ from meshpos.trust import (
     server_ssl_context,
 )
 from meshpos.trust.certs import (
-    ROLE_URI,
-    VENUE_URI,
     certificate_pem,
     load_private_key,
     new_private_key,
     private_key_pem,
 )
-from meshpos.trust.identity import identity_from_pems, new_csr
+
+from ..trust.helpers import build_cert
 
 WAIT = 10.0  # a guard against hangs, never a synchronisation delay
 MAX_SIZE = 64 * 2**20  # what the attacker accepts from the node: anything
@@ -42,68 +37,10 @@ MAX_SIZE = 64 * 2**20  # what the attacker accepts from the node: anything
 # --- identities -------------------------------------------------------------------------------------
 
 
-def issue_identity(
-    authority: VenueAuthority, device_id: str, role: str = "register"
-) -> DeviceIdentity:
-    """A genuine identity issued by ``authority`` (kept in memory only)."""
-    key = new_private_key()
-    cert = authority.issue(new_csr(key, device_id), device_id, role)
-    return identity_from_pems(private_key_pem(key), cert, authority.ca_pem)
-
-
 def trusting(identity: DeviceIdentity, ca_pem: str) -> DeviceIdentity:
     """The same key and certificate, but verifying peers against ``ca_pem`` (an impostor that trusts
     the real venue CA, so that only the *other* side can refuse the handshake)."""
     return dataclasses.replace(identity, ca_pem=ca_pem)
-
-
-def _leaf(
-    key: ec.EllipticCurvePrivateKey,
-    signer: ec.EllipticCurvePrivateKey,
-    issuer: x509.Name | None,
-    device_id: str,
-    san: list[x509.GeneralName],
-) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, device_id)])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer or subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName(san), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
-            critical=False,
-        )
-    )
-    return builder.sign(signer, hashes.SHA256())
-
-
-def device_san(device_id: str, venue_id: str, role: str = "register") -> list[x509.GeneralName]:
-    return [
-        x509.DNSName(device_hostname(device_id, venue_id)),
-        x509.UniformResourceIdentifier(ROLE_URI + role),
-        x509.UniformResourceIdentifier(VENUE_URI + venue_id),
-    ]
-
-
-def self_signed_identity(device_id: str, authority: VenueAuthority) -> DeviceIdentity:
-    """Carries every name a device of ``authority``'s venue carries, but no CA signed it."""
-    key = new_private_key()
-    cert = _leaf(key, key, None, device_id, device_san(device_id, authority.venue_id))
-    return DeviceIdentity(
-        device_id,
-        "register",
-        authority.venue_id,
-        private_key_pem(key),
-        certificate_pem(cert),
-        authority.ca_pem,
-    )
 
 
 def ca_signed_identity(
@@ -113,7 +50,7 @@ def ca_signed_identity(
     ca_key = load_private_key((authority.directory / "ca.key").read_text(), "ca.key")
     ca = x509.load_pem_x509_certificate(authority.ca_pem.encode())
     key = new_private_key()
-    cert = _leaf(key, ca_key, ca.subject, device_id, san)
+    cert = build_cert(key, ca_key, cn=device_id, san=san, issuer=ca.subject)
     return DeviceIdentity(
         device_id,
         "register",

@@ -45,17 +45,15 @@ from meshpos.trust import (
     serve_pairing,
 )
 
+from ..trust.helpers import device_san, issue_identity, self_signed_identity
 from .attacker import (
     WAIT,
     Attacker,
     ImpostorServer,
     bare_client_context,
     ca_signed_identity,
-    device_san,
-    issue_identity,
     plain_tcp,
     raw_tls,
-    self_signed_identity,
     trusting,
     upgrade_request,
 )

@@ -16,7 +16,7 @@ from meshpos.config import load_config
 from meshpos.model.sample import CASHIER
 from meshpos.trust import init_venue
 
-from .attacker import issue_identity
+from ..trust.helpers import issue_identity
 from .kit import NodeProcess, make_device, make_venue, wait_for
 
 
