@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
@@ -24,6 +23,8 @@ import pytest
 
 from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
 from meshpos.model.sample import CASHIER, MANAGER
+
+from .mesh.kit import NodeProcess
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -127,27 +128,11 @@ def running_node(tmp_path: Path) -> Iterator[tuple[str, str]]:
     config = asyncio.run(
         make_device(authority, tmp_path, "R5", host=host, catalog=catalog_update())
     )
-    with (tmp_path / "node.log").open("w") as log:
-        node = subprocess.Popen(
-            [sys.executable, "-m", "meshpos", "node", "--config", str(tmp_path / "R5.toml")],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    node = NodeProcess(tmp_path / "R5.toml", tmp_path / "node.log").start()  # its ready line
     try:
-        url_file = config.data_dir / "api.url"
-        deadline = time.monotonic() + 20
-        while not url_file.exists():
-            assert node.poll() is None, (tmp_path / "node.log").read_text()
-            assert time.monotonic() < deadline, "the node did not start"
-            time.sleep(0.05)
-        yield url_file.read_text().strip(), (config.data_dir / "api.token").read_text().strip()
+        yield node.api, (config.data_dir / "api.token").read_text().strip()
     finally:
-        node.terminate()
-        try:
-            node.wait(15)
-        except subprocess.TimeoutExpired:
-            node.kill()
-            node.wait()
+        node.stop()
 
 
 def _api(url: str, token: str, method: str = "GET", body: object = None) -> object:
