@@ -13,7 +13,7 @@ from meshpos.config import Config
 from meshpos.node import Node
 from meshpos.trust import init_venue, load_venue
 
-from ..mesh.attacker import issue_identity
+from ..trust.helpers import issue_identity
 from .conftest import running
 from .kit import Client, make_configs, until
 
