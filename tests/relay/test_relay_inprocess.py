@@ -148,6 +148,13 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
         await until(lambda: r2.status().colour == "green", 10, "R2 green through the relay")
         # the console's catalog arrives on R2 (the seeded one was the same: both come from the console)
         hub = await console.server.hub(authority.venue_id)
+        # green speaks of R2's own changes; the seeded catalog reaches the console with the relay's
+        # first exchange, which may still be under way
+        await until(
+            lambda: any(p.id == "espresso" for p in hub.venue.catalog.products()),
+            10,
+            "the catalog at the console",
+        )
         await hub.edit(
             lambda v: v.catalog.put_product(
                 dataclasses.replace(v.catalog.product("espresso"), price=777)
