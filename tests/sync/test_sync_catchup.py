@@ -1,11 +1,22 @@
 """Catch-up from one peer first: a node that comes back asks one peer for the backlog, then the others for
-what that one lacked, so it is sent the backlog once instead of once per peer."""
+what that one lacked, so it is sent the backlog once instead of once per peer. A backlog written by several
+registers comes as one update per author, whose author the receiver reads off its header."""
 
 from __future__ import annotations
 
 from pycrdt import Map
 
-from meshpos.sync import State, SyncConfig, Synchronizer, SyncStep1, SyncStep2, decode
+from meshpos.sync import (
+    State,
+    SyncConfig,
+    Synchronizer,
+    SyncStep1,
+    SyncStep2,
+    SyncUpdate,
+    decode,
+)
+from meshpos.sync._synchronizer import SPLIT_STEP2_CLOCKS
+from meshpos.sync._updates import header_authors
 
 from .helpers import VENUE, pump, sync_pair
 
@@ -126,3 +137,65 @@ def test_a_day_that_arrives_whole_is_not_asked_for_again() -> None:
     assert [m.state_vector == b"\x00" for m in asked] == [True, False]
     pump(a, "C#x", c, "A#x")
     assert len(c.docs[LEDGER].get("payments", type=Map)) == 300
+
+
+def test_a_backlog_several_registers_wrote_comes_one_author_at_a_time_then_the_step_2() -> None:
+    writers = [node(f"W{k}") for k in range(3)]
+    a = node("A")
+    for k, w in enumerate(writers):
+        payments = w.open_doc(LEDGER).get("payments", type=Map)
+        for i in range(SPLIT_STEP2_CLOCKS // 6 + 1):
+            payments[f"w{k}-{i}"] = Map({"amount": 500, "note": "x" * 40})
+        sync_pair(w, a)
+    del a.docs[LEDGER].get("payments", type=Map)["w0-0"]  # a deletion rides in the delete set
+    a.tick(0.0)
+    c = node("C")
+    c.open_doc(LEDGER)
+    c.tick(0.0)
+    c.connect("A")
+    a.connect("C")
+    for data in a.data_to_send("C"):
+        c.receive_data("A", data)
+    for data in c.data_to_send("A"):
+        a.receive_data("C", data)
+    from_a = a.data_to_send("C")
+    replies = [m for m in map(decode, from_a) if isinstance(m, SyncUpdate | SyncStep2)]
+    kinds = [type(m).__name__ for m in replies]
+    assert kinds == ["SyncUpdate", "SyncUpdate", "SyncStep2"]  # the step 2 last: then C is in sync
+    authors = [header_authors(m.update) for m in replies]
+    assert sorted(authors, key=sorted) == sorted(
+        (frozenset({w.client_id}) for w in writers), key=sorted
+    )
+    for data in from_a:
+        c.receive_data("A", data)
+    pump(c, "A", a, "C")
+    assert c.sessions["A"].state is State.LIVE
+    assert c.docs[LEDGER].get_state() == a.docs[LEDGER].get_state()
+    assert (
+        c.docs[LEDGER].get("payments", type=Map).to_py()
+        == a.docs[LEDGER].get("payments", type=Map).to_py()
+    )
+    assert "w0-0" not in c.docs[LEDGER].get("payments", type=Map)
+
+
+def test_a_small_backlog_or_one_author_stays_one_step_2() -> None:
+    solo, x, y = node("A"), node("X"), node("Y")
+    fill(solo, 2 * SPLIT_STEP2_CLOCKS)  # much, but one author
+    fill(x, 3)  # two authors, but little
+    fill(y, 3)
+    sync_pair(x, y)
+    for peer in (solo, x):
+        c = node("C")
+        c.open_doc(LEDGER)
+        c.tick(0.0)
+        peer.tick(0.0)
+        c.connect("P")
+        peer.connect("C")
+        for data in peer.data_to_send("C"):
+            c.receive_data("P", data)
+        for data in c.data_to_send("P"):
+            peer.receive_data("C", data)
+        sent = map(decode, peer.data_to_send("C"))
+        replies = [m for m in sent if isinstance(m, SyncUpdate | SyncStep2)]
+        assert [type(m).__name__ for m in replies] == ["SyncStep2"]
+        peer.close("C")

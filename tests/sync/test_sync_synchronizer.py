@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 from pycrdt import Doc, Map
 
-from meshpos.errors import LocalProtocolError
+from meshpos.errors import LocalProtocolError, RemoteProtocolError
 from meshpos.model import Replica, decode_state_vector
 from meshpos.sync import (
     ClientIdAlarm,
@@ -27,7 +28,13 @@ from meshpos.sync import (
     decode,
     encode,
 )
-from meshpos.sync._updates import has_structs_from
+from meshpos.sync._codec import encode_state_vector
+from meshpos.sync._updates import (
+    clear_of_structs_from,
+    has_structs_from,
+    header_authors,
+    split_by_author,
+)
 
 from .helpers import VENUE, pump, sync_pair
 
@@ -278,6 +285,148 @@ def test_json_values_do_not_trip_the_authorship_checks() -> None:
         assert not has_structs_from(update, {42: ours})
         assert has_structs_from(update, {42: ours - 1})
         assert not has_structs_from(update, {43: 0})
+        assert clear_of_structs_from(update, {42: ours}, [43])
+        assert not clear_of_structs_from(update, {42: ours - 1}, [43])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_one_decode_check_never_clears_what_the_exact_check_finds(seed: int) -> None:
+    """``clear_of_structs_from`` may say "maybe" (a client it was not told of) but never clears wrongly,
+    and with every client of the update named it agrees exactly with ``has_structs_from``, gaps included."""
+    rng = random.Random(seed)
+    clients = [11, 12, 13, 14]
+    docs: list[Doc[Any]] = [Doc(client_id=c) for c in clients]
+    for step in range(rng.randint(1, 30)):
+        writer = rng.choice(docs)
+        root = writer.get(rng.choice(["payments", "receipts"]), type=Map)
+        root[f"k{rng.randint(0, 6)}"] = {"step": step, "note": "x" * rng.randint(0, 20)}
+        if rng.random() < 0.3:  # another replica catches up with this one
+            other = rng.choice(docs)
+            other.apply_update(writer.get_update(other.get_state()))
+    whole: Doc[Any] = Doc(client_id=99)
+    for doc in docs:
+        whole.apply_update(doc.get_update())
+    clocks = decode_state_vector(whole.get_state())
+    since = {c: rng.randint(0, n) for c, n in clocks.items() if rng.random() < 0.6}
+    update = whole.get_update(encode_state_vector(since))  # a diff: may start mid-way, with gaps
+    checked = rng.sample(sorted(clocks), rng.randint(1, len(clocks)))
+    lower = {c: rng.randint(0, clocks[c] + 1) for c in checked}
+    rest = [c for c in clocks if c not in lower]
+    named = rng.sample(rest, rng.randint(0, len(rest)))
+    exact = has_structs_from(update, lower)
+    clear = clear_of_structs_from(update, lower, named)
+    if clear:
+        assert not exact
+    if len(named) == len(rest):
+        assert clear is not exact
+
+
+def test_the_header_names_the_author_of_a_one_author_update_and_no_more() -> None:
+    doc: Doc[Any] = Doc(client_id=300)
+    doc.get("payments", type=Map)["p1"] = {"amount": 5}
+    assert header_authors(doc.get_update()) == {300}
+    other: Doc[Any] = Doc(client_id=301)
+    other.apply_update(doc.get_update())
+    other.get("payments", type=Map)["p2"] = {"amount": 6}
+    assert header_authors(other.get_update()) is None  # two authors: it takes a decode
+    assert header_authors(other.get_update(doc.get_state())) == {301}
+    assert header_authors(b"\x00\x00") == frozenset()
+    for garbage in (b"", b"\x01", b"\x01\x02", b"\xff\xff"):
+        with pytest.raises(RemoteProtocolError, match="update header"):
+            header_authors(garbage)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_diff_split_by_author_is_the_whole_diff(seed: int) -> None:
+    rng = random.Random(seed)
+    docs: list[Doc[Any]] = [Doc(client_id=c) for c in (21, 22, 23)]
+    for step in range(60):
+        writer = rng.choice(docs)
+        payments = writer.get("payments", type=Map)
+        key = f"k{rng.randint(0, 9)}"
+        if key in payments and rng.random() < 0.3:
+            del payments[key]
+        else:
+            payments[key] = {"step": step}
+        if rng.random() < 0.3:
+            other = rng.choice(docs)
+            other.apply_update(writer.get_update(other.get_state()))
+    source = docs[0]
+    for doc in docs[1:]:
+        source.apply_update(doc.get_update())
+    behind: Doc[Any] = Doc(client_id=99)
+    behind.apply_update(rng.choice(docs[1:]).get_update())  # knows part of it
+    theirs = decode_state_vector(behind.get_state())
+    pieces = split_by_author(source, theirs, decode_state_vector(source.get_state()))
+    assert all(header_authors(p) is not None and len(header_authors(p) or ()) == 1 for p in pieces)
+    whole: Doc[Any] = Doc(client_id=98)
+    whole.apply_update(behind.get_update())
+    whole.apply_update(source.get_update(behind.get_state()))
+    rng.shuffle(pieces)  # any order: a piece whose predecessor is later waits for it inside pycrdt
+    for piece in pieces:
+        behind.apply_update(piece)
+    assert behind.get_state() == whole.get_state() == source.get_state()
+    expected = source.get("payments", type=Map).to_py()
+    assert behind.get("payments", type=Map).to_py() == whole.get("payments", type=Map).to_py()
+    assert behind.get("payments", type=Map).to_py() == expected
+
+
+def test_an_update_a_register_forwards_for_a_kds_is_refused_by_its_header() -> None:
+    reg = node("r1")
+    write(reg, LEDGER, "p1")
+    before = reg.docs[LEDGER].get_update()
+    _kds, _ = raw_peer(reg, Hello(VENUE, "k1", "kds", "x", 4242))  # now 4242 is known as a kds
+    peer, key = raw_peer(reg, Hello(VENUE, "r2", "register", "x", 888))
+    reg.events_received()
+    forged: Doc[Any] = Doc(client_id=4242)
+    forged.get("payments", type=Map)["forged"] = Map({"amount": 1})
+    assert header_authors(forged.get_update()) == {4242}
+    peer.send(SyncUpdate(LEDGER, forged.get_update()))
+    flush(reg, key, peer)
+    rejected = [e for e in reg.events_received() if isinstance(e, UpdateRejected)]
+    assert [e.reason for e in rejected] == [
+        "carries changes authored by a role that may not write it"
+    ]
+    assert reg.docs[LEDGER].get_update() == before
+
+
+def test_an_update_whose_header_reads_but_body_does_not_changes_nothing() -> None:
+    reg = node("r1")
+    write(reg, LEDGER, "p1")
+    before = reg.docs[LEDGER].get_update()
+    peer, key = raw_peer(reg, Hello(VENUE, "r2", "register", "x", 888))
+    reg.events_received()
+    real: Doc[Any] = Doc(client_id=888)
+    for i in range(20):
+        real.get("payments", type=Map)[f"p{i}"] = {"amount": i}
+    update = real.get_update()
+    assert header_authors(update[: len(update) // 2]) == {888}
+    peer.send(SyncUpdate(LEDGER, update[: len(update) // 2]))
+    flush(reg, key, peer)
+    [closed] = [e for e in reg.events_received() if isinstance(e, PeerClosed)]
+    assert "sync update: not a valid Yjs update" in closed.reason
+    assert reg.docs[LEDGER].get_update() == before
+
+
+@pytest.mark.parametrize("kind", [SyncUpdate, SyncStep2])
+@pytest.mark.parametrize("doc", [LEDGER, KITCHEN])
+def test_an_update_pycrdt_cannot_decode_closes_the_session_and_changes_nothing(
+    kind: type[SyncUpdate] | type[SyncStep2], doc: str
+) -> None:
+    reg = node("r1")
+    write(reg, LEDGER, "p1")
+    before = reg.docs[LEDGER].get_update()
+    peer, key = raw_peer(reg, Hello(VENUE, "r2", "register", "x", 888))
+    reg.events_received()
+    peer.send(kind(doc, b"\xff\xff"))
+    flush(reg, key, peer)
+    [closed] = [e for e in reg.events_received() if isinstance(e, PeerClosed)]
+    what = "sync update" if kind is SyncUpdate else "sync step 2 update"
+    assert f"{what}: not a valid Yjs update" in closed.reason
+    assert closed.error is not None
+    assert key not in reg.sessions
+    assert reg.docs[LEDGER].get_update() == before
+    assert KITCHEN not in reg.docs  # nothing opened for it either
 
 
 def test_a_document_opened_through_the_factory_hook_is_observed_once() -> None:
