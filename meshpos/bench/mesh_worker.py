@@ -65,17 +65,28 @@ class _Watch:
 
 
 async def _holds(receipts: Callable[[], pycrdt.Map[Any]], count: int) -> float:
-    """Wait until the receipts map holds ``count`` entries; the perf_counter time it first did."""
+    """Wait until the receipts map holds ``count`` entries; the perf_counter time it first did.
+
+    Watches the document, not the map: a map observer makes pycrdt convert every key a transaction touched
+    into Python (5,000 for a catch-up), harness work that would be billed to the register. A transaction
+    observer may not read the document, so it notes the time and the count is checked right after; the time
+    reported is that of the latest transaction before the check (never early).
+    """
     done = asyncio.Event()
     at = [time.perf_counter()]
     target = receipts()
+    loop = asyncio.get_running_loop()
 
-    def changed(_event: Any) -> None:
+    def check() -> None:
         if len(target) >= count and not done.is_set():
-            at[0] = time.perf_counter()
             done.set()
 
-    subscription = target.observe(changed)
+    def changed(_event: Any) -> None:
+        if not done.is_set():
+            at[0] = time.perf_counter()
+            loop.call_soon(check)
+
+    subscription = target.doc.observe(changed)
     try:
         if len(target) >= count:
             return time.perf_counter()
@@ -83,7 +94,7 @@ async def _holds(receipts: Callable[[], pycrdt.Map[Any]], count: int) -> float:
     except TimeoutError:
         raise MeshposError(f"timed out waiting for {count} receipts ({len(target)})") from None
     finally:
-        target.unobserve(subscription)
+        target.doc.unobserve(subscription)
     return at[0]
 
 
