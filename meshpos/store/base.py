@@ -40,6 +40,8 @@ class StoreStats:
     """Committed ``append`` calls; ``appends / transactions`` is the group-commit batch size."""
     updates: int = 0
     compactions: int = 0
+    helper_merges: int = 0
+    """Compaction merges done in the helper process (store.merger), off the event loop's GIL."""
     documents_loaded: int = 0
     """Documents whose updates were read by ``load``; start-up must not read closed days."""
 
@@ -76,6 +78,9 @@ class Store(Protocol):
 
     async def compact(self, name: str) -> None:
         """Merge the document's log into its snapshot now (normally triggered by thresholds)."""
+
+    async def idle(self) -> None:
+        """Wait until every queued write is committed and no compaction is under way."""
 
     async def drop(self, name: str) -> None:
         """Forget a document entirely."""

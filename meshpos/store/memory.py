@@ -101,6 +101,10 @@ class MemoryStore:
         if doc is not None and doc.log:
             self._compact(doc)
 
+    async def idle(self) -> None:
+        """Nothing runs in the background here: appends and compactions finish before they return."""
+        self._check_open()
+
     def _compact(self, doc: _Doc) -> None:
         parts = ([doc.snapshot] if doc.snapshot is not None else []) + doc.log
         doc.snapshot = merge(parts)

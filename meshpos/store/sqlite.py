@@ -24,6 +24,7 @@ from meshpos.store.base import (
     check_updates,
     merge,
 )
+from meshpos.store.merger import INLINE_BYTES, Merger
 from meshpos.store.schema import DDL, SCHEMA_VERSION, inspect
 from meshpos.store.writer import Job, Writer
 
@@ -46,9 +47,11 @@ class SqliteStore:
         compact_rows: int,
         compact_bytes: int,
         max_batch: int,
+        merge_inline_bytes: int,
     ) -> None:
         self.path = path
         self.stats = StoreStats()
+        self._merger = Merger(self.stats, inline_bytes=merge_inline_bytes)
         self._db = writer
         self._reader = reader
         self._closed = False
@@ -59,6 +62,7 @@ class SqliteStore:
             compact_rows=compact_rows,
             compact_bytes=compact_bytes,
             max_batch=max_batch,
+            merger=self._merger,
         )
 
     @classmethod
@@ -70,8 +74,14 @@ class SqliteStore:
         compact_bytes: int = 4 << 20,
         max_batch: int = 1000,
         check_integrity: bool = True,
+        merge_inline_bytes: int = INLINE_BYTES,
+        start_merge_helper: bool = False,
     ) -> SqliteStore:
-        """Check the file read-only, then open it; raises SchemaTooNew or CorruptDatabase."""
+        """Check the file read-only, then open it; raises SchemaTooNew or CorruptDatabase.
+
+        Compaction merges of ``merge_inline_bytes`` or more run in a helper process (store.merger),
+        started now if ``start_merge_helper``, else at the first such merge.
+        """
         path = Path(path)
         version = await asyncio.to_thread(inspect, path, check_integrity=check_integrity)
         try:
@@ -85,14 +95,18 @@ class SqliteStore:
             await writer.close()
             raise
         await reader.execute("PRAGMA query_only = ON")
-        return cls(
+        store = cls(
             path,
             writer,
             reader,
             compact_rows=compact_rows,
             compact_bytes=compact_bytes,
             max_batch=max_batch,
+            merge_inline_bytes=merge_inline_bytes,
         )
+        if start_merge_helper:
+            await asyncio.to_thread(store._merger.start)
+        return store
 
     async def __aenter__(self) -> Self:
         return self
@@ -151,7 +165,12 @@ class SqliteStore:
 
     async def compact(self, name: str) -> None:
         check_name(name)
-        await self._exclusive(f"compact {name!r}", self._writer.compaction(name, full=True))
+        self._check_open()
+        await asyncio.shield(self._writer.compact(name, full=True))
+
+    async def idle(self) -> None:
+        self._check_open()
+        await self._writer.idle()
 
     async def _exclusive(self, what: str, job: Job) -> None:
         self._check_open()
@@ -195,6 +214,7 @@ class SqliteStore:
         finally:
             await self._db.close()
             await self._reader.close()
+            await asyncio.to_thread(self._merger.close)
 
     def _check_open(self) -> None:
         if self._writer.closing:

@@ -21,7 +21,8 @@ from typing import Any
 import aiosqlite
 
 from meshpos.errors import StoreError
-from meshpos.store.base import StoreStats, fold
+from meshpos.store.base import StoreStats
+from meshpos.store.merger import Merger
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +66,24 @@ class Writer:
         compact_rows: int,
         compact_bytes: int,
         max_batch: int,
+        merger: Merger,
     ) -> None:
         self.path = path
         self.stats = stats
         self.compact_rows = compact_rows
         self.compact_bytes = compact_bytes
         self.max_batch = max_batch
+        self._merger = merger
         self._db = db
         self._queue: collections.deque[_Append | _Exclusive] = collections.deque()
         self._wake = asyncio.Event()
         self._due: dict[str, tuple[int, int]] = {}  # over a compaction threshold: (log rows, bytes)
+        self._compacting = (
+            asyncio.Lock()
+        )  # one compaction at a time: none merges what another moved
+        self._background: asyncio.Task[None] | None = None
+        self._quiet = asyncio.Event()  # nothing queued, nothing being compacted
+        self._quiet.set()
         self.closing = False
         self._task = asyncio.create_task(self._run_writer(), name=f"store-writer {path}")
 
@@ -82,6 +91,7 @@ class Writer:
         """Queue validated rows; the future resolves once they are committed (or failed)."""
         done = _future()
         self._queue.append(_Append(rows, meta, done))
+        self._quiet.clear()
         self._wake.set()
         return done
 
@@ -89,43 +99,97 @@ class Writer:
         """Queue ``job`` to run in a transaction of its own."""
         done = _future()
         self._queue.append(_Exclusive(what, job, done))
+        self._quiet.clear()
         self._wake.set()
         return done
 
+    async def idle(self) -> None:
+        """Wait until everything queued is committed and no compaction is under way."""
+        quiet = asyncio.ensure_future(self._quiet.wait())
+        try:
+            await asyncio.wait([quiet, self._task], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            quiet.cancel()
+
     async def close(self) -> None:
-        """Commit everything queued so far, then stop."""
+        """Commit everything queued so far, then stop (a compaction under way is dropped: nothing
+        of it is written before its last step)."""
         self.closing = True
         self._wake.set()
+        background = self._background
+        if background is not None and not background.done():
+            background.cancel()
+            await asyncio.wait([background])
         if not self._task.done():
             await asyncio.wait([self._task])  # a writer that died already told its waiters
 
-    def compaction(self, name: str, *, full: bool) -> Job:
-        """Merge the log (and small segments) into a snapshot segment, deleting what was merged."""
+    async def compact(self, name: str, *, full: bool) -> None:
+        """Merge the log (and small segments) into a snapshot segment, deleting what was merged.
 
-        def job(db: sqlite3.Connection) -> None:
-            found = db.execute("SELECT id FROM documents WHERE name = ?", (name,)).fetchall()
-            if not found:
+        Read, merge, write: only the last step is a transaction in the queue. The merge (store.merger,
+        a helper process when large) runs while appends keep committing, so a sale never waits for a
+        compaction; the write step checks that what was merged is still there (a drop may have come
+        between) and leaves rows appended meanwhile in the log.
+        """
+        async with self._compacting:
+            if self.closing:
                 return
-            doc_id = found[0][0]
-            log = db.execute(
-                "SELECT seq, data FROM updates WHERE doc = ? ORDER BY seq", (doc_id,)
-            ).fetchall()
-            segments = db.execute(
-                "SELECT id, data FROM snapshots WHERE doc = ? ORDER BY id", (doc_id,)
-            ).fetchall()
-            if not log and (not full or len(segments) <= 1):
+
+            def read(db: sqlite3.Connection) -> tuple[int, list[Any], list[Any]] | None:
+                found = db.execute("SELECT id FROM documents WHERE name = ?", (name,)).fetchall()
+                if not found:
+                    return None
+                doc_id = found[0][0]
+                log_rows = db.execute(
+                    "SELECT seq, data FROM updates WHERE doc = ? ORDER BY seq", (doc_id,)
+                ).fetchall()
+                segments = db.execute(
+                    "SELECT id, data FROM snapshots WHERE doc = ? ORDER BY id", (doc_id,)
+                ).fetchall()
+                return doc_id, log_rows, segments
+
+            found = await on_connection_thread(self._db, read)  # one hop: one committed state
+            if found is None:
+                return
+            doc_id, log_rows, segments = found
+            if not log_rows and (not full or len(segments) <= 1):
                 return  # nothing to merge
             # merge_updates keeps updates whose predecessors are still missing
-            absorbed, merged = fold([s[1] for s in segments], [u[1] for u in log], full=full)
-            gone = [(s[0],) for s in segments[len(segments) - absorbed :]]
-            db.executemany("DELETE FROM snapshots WHERE id = ?", gone)
-            db.execute("INSERT INTO snapshots (doc, data) VALUES (?, ?)", (doc_id, merged))
-            if log:
-                db.execute("DELETE FROM updates WHERE doc = ? AND seq <= ?", (doc_id, log[-1][0]))
-            db.execute("UPDATE documents SET log_rows = 0, log_bytes = 0 WHERE id = ?", (doc_id,))
-            self.stats.compactions += 1
+            absorbed, merged = await asyncio.to_thread(
+                self._merger.fold, [s[1] for s in segments], [u[1] for u in log_rows], full=full
+            )
+            gone = [s[0] for s in segments[len(segments) - absorbed :]]
+            last_seq = log_rows[-1][0] if log_rows else 0
+            merged_bytes = sum(len(u[1]) for u in log_rows)
 
-        return job
+            def write(db: sqlite3.Connection) -> None:
+                still = db.execute("SELECT id FROM documents WHERE name = ?", (name,)).fetchall()
+                held = db.execute(
+                    "SELECT count(*) FROM updates WHERE doc = ? AND seq <= ?", (doc_id, last_seq)
+                ).fetchone()[0]
+                kept = db.execute(
+                    "SELECT count(*) FROM snapshots WHERE doc = ? AND id IN "
+                    f"({','.join('?' * len(gone))})",
+                    (doc_id, *gone),
+                ).fetchone()[0]
+                if still != [(doc_id,)] or held != len(log_rows) or kept != len(gone):
+                    log.info(
+                        "store %s: %s changed while it was merged; merge dropped", self.path, name
+                    )
+                    return
+                db.executemany("DELETE FROM snapshots WHERE id = ?", [(g,) for g in gone])
+                db.execute("INSERT INTO snapshots (doc, data) VALUES (?, ?)", (doc_id, merged))
+                db.execute("DELETE FROM updates WHERE doc = ? AND seq <= ?", (doc_id, last_seq))
+                db.execute(
+                    "UPDATE documents SET log_rows = max(0, log_rows - ?), "
+                    "log_bytes = max(0, log_bytes - ?) WHERE id = ?",
+                    (len(log_rows), merged_bytes, doc_id),
+                )
+                self.stats.compactions += 1
+
+            if self.closing:
+                return  # the writer is draining its queue to stop: the merge is simply dropped
+            await self.submit(f"compact {name!r}", write)
 
     async def _run_writer(self) -> None:
         try:
@@ -155,16 +219,36 @@ class Writer:
                     await self._transaction(head.what, head.job, [head.done])
                 else:
                     await self._commit_appends(self._take_appends())
-                # compact only between bursts, or when a burst never ends
-                for name in sorted(self._due):
-                    if self._queue and not self._far_over(name):
-                        break
-                    del self._due[name]
-                    await self._transaction(
-                        f"compact {name!r}", self.compaction(name, full=False), []
-                    )
+                self._start_compaction()  # a burst that never ends still compacts (far over)
+            self._start_compaction()
+            if not self._queue and (self._background is None or self._background.done()):
+                self._quiet.set()
             if self.closing and not self._queue:
                 return
+
+    def _start_compaction(self) -> None:
+        """Start merging a document over its threshold, between bursts or when a burst never ends."""
+        if self._background is not None and not self._background.done():
+            return
+        for name in sorted(self._due):
+            if self.closing or (self._queue and not self._far_over(name)):
+                return
+            del self._due[name]
+            self._quiet.clear()
+            self._background = asyncio.create_task(
+                self._compact_in_background(name), name=f"store-compaction {self.path} {name}"
+            )
+            return
+
+    async def _compact_in_background(self, name: str) -> None:
+        try:
+            await self.compact(name, full=False)
+        except StoreError:
+            pass  # logged by the transaction; the log stays, and grows until the next threshold
+        except Exception:
+            log.exception("store %s: compacting %s failed", self.path, name)
+        finally:
+            self._wake.set()  # another document may be due
 
     def _take_appends(self) -> list[_Append]:
         batch: list[_Append] = []

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +306,155 @@ async def test_cancelling_the_writer_task_never_leaves_half_a_transaction(tmp_pa
                 await store.get_meta(f"seq/{i}") == "x",
             )
             assert present == ((True,) * 3 if result is None else (False,) * 3), (i, result)
+
+
+async def _longest_gap_while(work: Any) -> float:
+    """The longest the event loop went without running a 1 ms timer while ``work`` was awaited."""
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0.005)
+    try:
+        await work
+    finally:
+        ticker.cancel()
+    return max(gaps)
+
+
+async def _day_in_the_log(path: Path, receipts: int, **options: Any) -> tuple[SqliteStore, Any]:
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    log = UpdateLog(doc)
+    for i in range(receipts):
+        add_receipt(doc, i)
+    store = await SqliteStore.open(path, compact_rows=10**9, compact_bytes=10**12, **options)
+    await store.append([(DAY, u) for u in log.take()], validated=True)
+    return store, doc
+
+
+async def test_a_big_compaction_merges_in_a_helper_process_and_the_loop_keeps_running(
+    tmp_path: Path,
+) -> None:
+    """pycrdt holds the GIL while it merges: inline, a big compaction stops the event loop (and the
+    cashier's sale) for the whole merge; in the helper process the loop keeps its 1 ms timer."""
+    inline, _ = await _day_in_the_log(tmp_path / "inline.db", 6000, merge_inline_bytes=10**12)
+    helper, doc = await _day_in_the_log(tmp_path / "helper.db", 6000)
+    try:
+        await helper.compact("catalog")  # nothing to merge: no helper is started for it
+        assert helper.stats.helper_merges == 0
+        blocked = await _longest_gap_while(inline.compact(DAY))
+        await helper.compact(DAY)  # the first big merge starts the helper process
+        assert helper.stats.helper_merges == 1
+        for i in range(6000, 12000):
+            add_receipt(doc, i)
+        await helper.append([(DAY, doc.get_update())], validated=True)
+        running = await _longest_gap_while(helper.compact(DAY))
+        assert helper.stats.helper_merges == 2
+        assert inline.stats.helper_merges == 0
+        assert blocked > 0.03, (
+            f"the inline merge took only {blocked * 1000:.0f} ms: too small a test"
+        )
+        assert running < blocked / 2, (running, blocked)
+        assert receipt_ids(_doc_of(await helper.load(DAY))) == receipt_ids(doc)
+    finally:
+        await inline.close()
+        await helper.close()
+
+
+def _doc_of(update: bytes | None) -> pycrdt.Doc[Any]:
+    assert update is not None
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    doc.apply_update(update)
+    return doc
+
+
+def _merge_helpers() -> set[int]:
+    """Pids of this process's compaction helpers, as ``ps`` would find them."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == os.getpid() and b"meshpos.store._merge_helper" in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
+async def test_compaction_survives_its_helper_process_dying(tmp_path: Path) -> None:
+    store, doc = await _day_in_the_log(tmp_path / "s.db", 3000, merge_inline_bytes=1)
+    try:
+        await store.compact(DAY)
+        assert store.stats.helper_merges == 1
+        [helper] = _merge_helpers()
+        os.kill(helper, signal.SIGKILL)
+        log = UpdateLog(doc)
+        for i in range(3000, 3100):
+            add_receipt(doc, i)
+        await store.append([(DAY, u) for u in log.take()], validated=True)
+        await store.compact(DAY)  # the helper is gone: a new one merges, nothing is lost
+        assert store.stats.helper_merges == 2
+        assert receipt_ids(_doc_of(await store.load(DAY))) == receipt_ids(doc)
+        [again] = _merge_helpers()
+        assert again != helper
+    finally:
+        await store.close()
+    assert not _merge_helpers()  # closing the store stopped the helper
+
+
+async def test_appends_commit_while_a_compaction_merges_and_stay_in_the_log(tmp_path: Path) -> None:
+    """Only the last step of a compaction is a transaction: a sale arriving meanwhile is not held up,
+    and what it appended is neither lost nor counted as merged."""
+    store, doc = await _day_in_the_log(tmp_path / "s.db", 6000)
+    try:
+        compaction = asyncio.create_task(store.compact(DAY))
+        await asyncio.sleep(0.01)  # the merge is under way (it takes far longer than this)
+        log = UpdateLog(doc)
+        for i in range(6000, 6010):
+            add_receipt(doc, i)
+            await store.append([(DAY, u) for u in log.take()], validated=True)
+        assert not compaction.done(), "an append waited for the compaction"
+        await compaction
+        [info] = [d for d in await store.documents() if d.name == DAY]
+        assert info.log_rows == 10  # the appends made during the merge are still in the log
+        assert receipt_ids(_doc_of(await store.load(DAY))) == receipt_ids(doc)
+        await store.compact(DAY)
+        [info] = [d for d in await store.documents() if d.name == DAY]
+        assert info.log_rows == 0
+    finally:
+        await store.close()
+
+
+async def test_a_document_dropped_while_it_is_merged_stays_dropped(tmp_path: Path) -> None:
+    store, _ = await _day_in_the_log(tmp_path / "s.db", 6000)
+    try:
+        compaction = asyncio.create_task(store.compact(DAY))
+        await asyncio.sleep(0.01)
+        await store.drop(DAY)
+        await compaction
+        assert await store.load(DAY) is None
+        assert [d.name for d in await store.documents()] == []
+    finally:
+        await store.close()
+
+
+async def test_closing_during_a_compaction_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store, doc = await _day_in_the_log(path, 6000)
+    compaction = asyncio.create_task(store.compact(DAY))
+    await asyncio.sleep(0.01)
+    await store.close()
+    await asyncio.wait([compaction])
+    async with await SqliteStore.open(path) as again:
+        assert receipt_ids(_doc_of(await again.load(DAY))) == receipt_ids(doc)

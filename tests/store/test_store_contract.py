@@ -85,6 +85,7 @@ async def test_row_threshold_triggers_compaction(open_store: OpenStore) -> None:
     rec = Recorder()
     for i in range(9):
         await store.append([("catalog", rec.set(f"k{i}", i))])
+        await store.idle()  # compaction runs between bursts, in the background
     [info] = await store.documents()
     assert info.log_rows < 4
     assert info.snapshot_bytes > 0
@@ -97,6 +98,7 @@ async def test_byte_threshold_triggers_compaction(open_store: OpenStore) -> None
     rec = Recorder()
     for i in range(5):
         await store.append([("catalog", rec.set(f"k{i}", "x" * 1_000))])
+        await store.idle()
     assert store.stats.compactions >= 2
     assert content(await store.load("catalog")) == snapshot(rec.doc)
 
