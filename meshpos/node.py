@@ -171,7 +171,7 @@ class Node:
         self._deny = DenyList(identity.ca_pem)
         self._deny_changed = False
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self._store = await SqliteStore.open(config.db_path)
+        self._store = await SqliteStore.open(config.db_path, start_merge_helper=True)
         try:
             await self._open_documents(identity)
             await self._start_network(identity)
