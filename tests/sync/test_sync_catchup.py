@@ -139,6 +139,22 @@ def test_a_day_that_arrives_whole_is_not_asked_for_again() -> None:
     assert len(c.docs[LEDGER].get("payments", type=Map)) == 300
 
 
+def empty_node_asks(peer: Synchronizer) -> tuple[Synchronizer, list[bytes]]:
+    """A new node C with today's ledger open but empty connects to ``peer`` (as "P") and asks it for
+    everything; returns C and what ``peer`` answered (not yet delivered)."""
+    c = node("C")
+    c.open_doc(LEDGER)
+    c.tick(0.0)
+    peer.tick(0.0)
+    c.connect("P")
+    peer.connect("C")
+    for data in peer.data_to_send("C"):
+        c.receive_data("P", data)
+    for data in c.data_to_send("P"):
+        peer.receive_data("C", data)
+    return c, peer.data_to_send("C")
+
+
 def test_a_backlog_several_registers_wrote_comes_one_author_at_a_time_then_the_step_2() -> None:
     writers = [node(f"W{k}") for k in range(3)]
     a = node("A")
@@ -148,17 +164,7 @@ def test_a_backlog_several_registers_wrote_comes_one_author_at_a_time_then_the_s
             payments[f"w{k}-{i}"] = Map({"amount": 500, "note": "x" * 40})
         sync_pair(w, a)
     del a.docs[LEDGER].get("payments", type=Map)["w0-0"]  # a deletion rides in the delete set
-    a.tick(0.0)
-    c = node("C")
-    c.open_doc(LEDGER)
-    c.tick(0.0)
-    c.connect("A")
-    a.connect("C")
-    for data in a.data_to_send("C"):
-        c.receive_data("A", data)
-    for data in c.data_to_send("A"):
-        a.receive_data("C", data)
-    from_a = a.data_to_send("C")
+    c, from_a = empty_node_asks(a)
     replies = [m for m in map(decode, from_a) if isinstance(m, SyncUpdate | SyncStep2)]
     kinds = [type(m).__name__ for m in replies]
     assert kinds == ["SyncUpdate", "SyncUpdate", "SyncStep2"]  # the step 2 last: then C is in sync
@@ -167,9 +173,9 @@ def test_a_backlog_several_registers_wrote_comes_one_author_at_a_time_then_the_s
         (frozenset({w.client_id}) for w in writers), key=sorted
     )
     for data in from_a:
-        c.receive_data("A", data)
-    pump(c, "A", a, "C")
-    assert c.sessions["A"].state is State.LIVE
+        c.receive_data("P", data)
+    pump(c, "P", a, "C")
+    assert c.sessions["P"].state is State.LIVE
     assert c.docs[LEDGER].get_state() == a.docs[LEDGER].get_state()
     assert (
         c.docs[LEDGER].get("payments", type=Map).to_py()
@@ -185,17 +191,7 @@ def test_a_small_backlog_or_one_author_stays_one_step_2() -> None:
     fill(y, 3)
     sync_pair(x, y)
     for peer in (solo, x):
-        c = node("C")
-        c.open_doc(LEDGER)
-        c.tick(0.0)
-        peer.tick(0.0)
-        c.connect("P")
-        peer.connect("C")
-        for data in peer.data_to_send("C"):
-            c.receive_data("P", data)
-        for data in c.data_to_send("P"):
-            peer.receive_data("C", data)
-        sent = map(decode, peer.data_to_send("C"))
-        replies = [m for m in sent if isinstance(m, SyncUpdate | SyncStep2)]
+        _c, sent = empty_node_asks(peer)
+        replies = [m for m in map(decode, sent) if isinstance(m, SyncUpdate | SyncStep2)]
         assert [type(m).__name__ for m in replies] == ["SyncStep2"]
         peer.close("C")
