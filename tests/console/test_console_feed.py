@@ -60,6 +60,17 @@ def exported(texts: dict[str, str]) -> dict[str, int]:
     return {root: n for root, text in texts.items() if (n := len(json.loads(text)))}
 
 
+def one_register_day(*products: str) -> tuple[Venue, Doc[Any], LedgerFeed]:
+    """R1 with a shift open and one sale of each product, uploaded to a console; and that day's feed."""
+    r1 = make_register("R1")
+    r1.open_shift_now(CASHIER, 0, NOW)
+    for i, product in enumerate(products):
+        sell(r1, (product, 1), at=NOW + i)
+    console: Doc[Any] = Doc()
+    upload(console, r1)
+    return r1, console, LedgerFeed(console, DATE)
+
+
 @pytest.fixture
 async def both(venue_db: ConsoleDB) -> ConsoleDB:
     await venue_db.add_venue(WHOLE, "Whole", hash_token(new_venue_token()))
@@ -148,13 +159,7 @@ async def test_a_growing_day_materialised_part_by_part_equals_the_whole(both: Co
 async def test_an_export_holds_what_changed_and_what_its_rows_are_read_with(
     both: ConsoleDB,
 ) -> None:
-    r1 = make_register("R1")
-    r1.open_shift_now(CASHIER, 0, NOW)
-    for i in range(5):
-        sell(r1, ("espresso", 1), at=NOW + i)
-    console: Doc[Any] = Doc()
-    upload(console, r1)
-    feed = LedgerFeed(console, DATE)
+    r1, console, feed = one_register_day(*["espresso"] * 5)
     first = feed.export()
     assert feed.whole
     assert exported(first) == {"shifts": 1, "orders": 5, "receipts": 5, "inventory": 5}
@@ -227,12 +232,7 @@ async def test_a_receipt_arriving_later_is_checked_against_the_orders_listing_it
 
 async def test_a_corrupt_record_in_a_part_writes_nothing(both: ConsoleDB) -> None:
     db = both
-    r1 = make_register("R1")
-    r1.open_shift_now(CASHIER, 0, NOW)
-    sell(r1, ("burger", 1), at=NOW)
-    console: Doc[Any] = Doc()
-    upload(console, r1)
-    feed = LedgerFeed(console, DATE)
+    r1, console, feed = one_register_day("burger")
     await feed_once(db, feed)
     before = await tables_of(db, VENUE)
     good = sell(r1, ("fries", 1), at=NOW + 1)
@@ -256,12 +256,7 @@ async def test_a_root_the_feed_does_not_know_makes_the_export_whole(
     import meshpos.model.ledger as model_ledger
 
     monkeypatch.setattr(model_ledger, "_ROOTS", (*model_ledger._ROOTS, "tips"))
-    r1 = make_register("R1")
-    r1.open_shift_now(CASHIER, 0, NOW)
-    sell(r1, ("burger", 1), at=NOW)
-    console: Doc[Any] = Doc()
-    upload(console, r1)
-    feed = LedgerFeed(console, DATE)
+    r1, console, feed = one_register_day("burger")
     feed.export()
     sell(r1, ("burger", 1), at=NOW + 1)
     upload(console, r1)

@@ -70,6 +70,14 @@ async def log_in_and_open_shift(page: Page, user: str = CASHIER) -> None:
     await page.wait(f"!{q('#sell')}.hidden", what="the sell screen")
 
 
+async def all_synced(page: Page, what: str) -> None:
+    """Wait for a green indicator whose open panel says All data is synced."""
+    await page.wait(f"{q('#sync')}.dataset.colour === 'green'", timeout=15, what=f"green ({what})")
+    await page.wait(
+        f"{q('#sync-panel')}.innerText.includes('All data is synced')", timeout=15, what=what
+    )
+
+
 async def add(page: Page, product: str, lines: int) -> None:
     await page.click(f"#products [data-product={product}]")
     await page.wait(f"{count('#lines li')} === {lines}", what=f"{lines} line(s) after {product}")
@@ -257,11 +265,7 @@ async def test_the_indicator_turns_yellow_without_the_console_and_green_when_it_
             await log_in_and_open_shift(page)
             await page.wait(f"{q('#sync')}.dataset.colour === 'green'", timeout=15, what="green")
             await page.click("#sync")
-            await page.wait(
-                f"{q('#sync-panel')}.innerText.includes('All data is synced')",
-                timeout=15,
-                what="All data is synced",
-            )
+            await all_synced(page, "All data is synced")
             await page.screenshot(artifacts / "7-register-green-synced.png")
 
             internet.cut()
@@ -275,12 +279,7 @@ async def test_the_indicator_turns_yellow_without_the_console_and_green_when_it_
             await page.screenshot(artifacts / "8-register-yellow-pending.png")
 
             internet.restore()
-            await page.wait(f"{q('#sync')}.dataset.colour === 'green'", timeout=15, what="green")
-            await page.wait(
-                f"{q('#sync-panel')}.innerText.includes('All data is synced')",
-                timeout=15,
-                what="All data is synced again",
-            )
+            await all_synced(page, "All data is synced again")
             await page.screenshot(artifacts / "9-register-green-again.png")
             assert page.errors == []
     finally:
