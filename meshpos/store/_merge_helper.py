@@ -1,7 +1,7 @@
 """The compaction helper process (store.merger): ``fold`` requests on stdin, results on stdout.
 
-Started as ``python -m meshpos.store._merge_helper``; it imports pycrdt and store.base only, so it costs
-a tenth of a second to start, not the register's whole program. Frames (all integers 8-byte big-endian):
+Started as ``python -m meshpos.store._merge_helper``; it imports the store package (pycrdt, aiosqlite),
+not the node, network or web code, so it starts in about a tenth of a second. Frames (all integers 8-byte big-endian):
 request ``full`` (0/1), number of segments, number of log rows, then each part as length + bytes; reply
 ``absorbed``, length + merged bytes. It exits at end of input.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 import struct
 import sys
 from typing import IO
+
+from meshpos.store.base import fold
 
 _INT = struct.Struct(">Q")
 
@@ -42,8 +44,6 @@ def write_parts(stream: IO[bytes], header: list[int], parts: list[bytes]) -> Non
 
 
 def main() -> None:
-    from meshpos.store.base import fold
-
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while (full := read_int(stdin)) is not None:
         segment_count, log_count = read_int(stdin), read_int(stdin)

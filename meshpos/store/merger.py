@@ -2,10 +2,11 @@
 
 pycrdt holds the GIL for the whole of ``merge_updates``: folding a busy day's log and segments (megabytes)
 from the writer's thread stopped the event loop for 100-200 ms, and the sale in flight waited that long.
-A merge above ``INLINE_BYTES`` therefore runs in a helper process (``store._merge_helper``: started at the
-first such merge, stopped with the store; it imports pycrdt only, not the register's program); smaller
-merges stay inline, where the round trip would cost more than the merge. If the helper dies, that merge
-runs inline and a new helper starts next time: compaction is never lost, only slower.
+A merge above ``INLINE_BYTES`` therefore runs in a helper process (``store._merge_helper``: started with the
+node's store or at the first such merge, stopped with the store; it imports the store package, not the
+node, network or web code); smaller merges stay inline, where the round trip would cost more than the
+merge. A helper found dead is replaced; one that fails mid-request leaves that merge to run inline:
+compaction is never lost, only slower.
 """
 
 from __future__ import annotations
@@ -34,12 +35,6 @@ class Merger:
         self._lock = threading.Lock()
         self._closed = False
 
-    @property
-    def helper_pid(self) -> int | None:
-        """The helper process's pid while one runs (tests kill it to prove the fallback)."""
-        helper = self._helper
-        return helper.pid if helper is not None and helper.poll() is None else None
-
     def fold(
         self, segments: Sequence[bytes], log_rows: Sequence[bytes], *, full: bool
     ) -> tuple[int, bytes]:
@@ -63,8 +58,12 @@ class Merger:
         nobody waits, instead of in the middle of the rush that filled its log (and at the same moment
         as every other register of the venue, which saw the same updates)."""
         with self._lock:
-            if not self._closed:
+            if self._closed:
+                return
+            try:
                 self._running()
+            except OSError as exc:  # merges then run inline, and the next one tries again
+                log.warning("cannot start the compaction helper process: %s", exc)
 
     def _running(self) -> subprocess.Popen[bytes]:
         if self._helper is None or self._helper.poll() is not None:

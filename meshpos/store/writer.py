@@ -78,9 +78,8 @@ class Writer:
         self._queue: collections.deque[_Append | _Exclusive] = collections.deque()
         self._wake = asyncio.Event()
         self._due: dict[str, tuple[int, int]] = {}  # over a compaction threshold: (log rows, bytes)
-        self._compacting = (
-            asyncio.Lock()
-        )  # one compaction at a time: none merges what another moved
+        # one compaction at a time: none merges what another moved
+        self._compacting = asyncio.Lock()
         self._background: asyncio.Task[None] | None = None
         self._quiet = asyncio.Event()  # nothing queued, nothing being compacted
         self._quiet.set()
@@ -228,17 +227,17 @@ class Writer:
 
     def _start_compaction(self) -> None:
         """Start merging a document over its threshold, between bursts or when a burst never ends."""
-        if self._background is not None and not self._background.done():
+        running = self._background is not None and not self._background.done()
+        if running or self.closing or not self._due:
             return
-        for name in sorted(self._due):
-            if self.closing or (self._queue and not self._far_over(name)):
-                return
-            del self._due[name]
-            self._quiet.clear()
-            self._background = asyncio.create_task(
-                self._compact_in_background(name), name=f"store-compaction {self.path} {name}"
-            )
+        name = min(self._due)
+        if self._queue and not self._far_over(name):
             return
+        del self._due[name]
+        self._quiet.clear()
+        self._background = asyncio.create_task(
+            self._compact_in_background(name), name=f"store-compaction {self.path} {name}"
+        )
 
     async def _compact_in_background(self, name: str) -> None:
         try:

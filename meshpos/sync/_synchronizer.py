@@ -19,9 +19,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -82,6 +83,17 @@ SOFTWARE = "meshpos/0.1.0"
 # one update per author: the receiver checks each one's author from its header instead of decoding it all
 # an extra time (tests/sync/test_sync_catchup.py).
 SPLIT_STEP2_CLOCKS = 1000
+
+
+@contextlib.contextmanager
+def _invalid_update(what: str) -> Iterator[None]:
+    """A peer's update that pycrdt (or our header reader) cannot decode: the peer's error, named."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # pyo3 panics derive from BaseException
+        raise RemoteProtocolError(f"{what}: not a valid Yjs update ({exc})") from None
 
 
 class _Loading:
@@ -407,7 +419,7 @@ class Synchronizer:
         clocks = decode_state_vector(doc.get_state())
         behind = {c: n - theirs.get(c, 0) for c, n in clocks.items() if n > theirs.get(c, 0)}
         if len(behind) > 1 and sum(behind.values()) >= SPLIT_STEP2_CLOCKS:
-            return split_by_author(doc, theirs, clocks)
+            return split_by_author(doc, theirs, behind, clocks)
         return [doc.get_update(state_vector)]
 
     def _apply(self, peer: str, session: Session, name: str, update: bytes, what: str) -> None:
@@ -423,19 +435,15 @@ class Synchronizer:
         clocks = decode_state_vector(held.get_state()) if held else {}
         ours = clocks.get(self.client_id, 0)
         checked = {**forbidden, self.client_id: ours}
-        try:
+        with _invalid_update(what):
             authors = header_authors(update)
-        except RemoteProtocolError as exc:
-            raise RemoteProtocolError(f"{what}: not a valid Yjs update ({exc})") from None
         if held is not None and authors is not None and authors.isdisjoint(checked):
             self._open_and_apply(peer, name, update, what)  # the usual case: no decode before apply
             return
-        try:  # one decode that validates the update (before a new document opens) and clears most
+        with _invalid_update(
+            what
+        ):  # one decode: validates (before a new document opens), clears most
             clear = clear_of_structs_from(update, checked, self._authors.keys() | clocks.keys())
-        except (KeyboardInterrupt, SystemExit, GeneratorExit):
-            raise
-        except BaseException as exc:  # pyo3 panics derive from BaseException
-            raise RemoteProtocolError(f"{what}: not a valid Yjs update ({exc})") from None
         if clear or not has_structs_from(update, checked):
             self._open_and_apply(peer, name, update, what)  # a client never seen: two more decodes
             return
@@ -458,12 +466,11 @@ class Synchronizer:
         finally:
             self._opening_for_content = False
         self._applying = peer
-        try:  # pycrdt decodes the whole update before it changes anything
-            doc.apply_update(update)
-        except (KeyboardInterrupt, SystemExit, GeneratorExit):
-            raise
-        except BaseException as exc:  # pyo3 panics derive from BaseException
-            raise RemoteProtocolError(f"{what}: not a valid Yjs update ({exc})") from None
+        try:
+            with _invalid_update(
+                what
+            ):  # pycrdt decodes the whole update before it changes anything
+                doc.apply_update(update)
         finally:
             self._applying = None
         if new:

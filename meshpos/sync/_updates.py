@@ -67,16 +67,14 @@ def header_authors(update: bytes) -> frozenset[int] | None:
 
 
 def split_by_author(
-    doc: Doc[Any], theirs: Mapping[int, int], clocks: Mapping[int, int]
+    doc: Doc[Any], theirs: Mapping[int, int], behind: Iterable[int], clocks: Mapping[int, int]
 ) -> list[bytes]:
-    """What ``theirs`` lacks of ``doc`` (whose state vector is ``clocks``) as one update per author.
-
-    Together they equal ``doc.get_update(theirs)``; each repeats the delete set. A receiver checks each one's
-    author from its header and can apply the first while the rest are still being encoded and sent.
+    """What ``theirs`` lacks of ``doc`` as one update per author: each client in ``behind`` (those ``doc``
+    holds more of; ``clocks`` is its state vector). Together they equal ``doc.get_update(theirs)``; each
+    repeats the delete set. A receiver reads each one's author off its header instead of decoding it.
     """
-    ahead = [c for c, clock in clocks.items() if clock > theirs.get(c, 0)]
     pieces = []
-    for client in ahead:
+    for client in behind:
         claims = dict.fromkeys(clocks, MAX_VAR_UINT)
         claims[client] = theirs.get(client, 0)
         pieces.append(doc.get_update(encode_state_vector(claims)))

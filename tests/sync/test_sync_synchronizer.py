@@ -357,7 +357,9 @@ def test_a_diff_split_by_author_is_the_whole_diff(seed: int) -> None:
     behind: Doc[Any] = Doc(client_id=99)
     behind.apply_update(rng.choice(docs[1:]).get_update())  # knows part of it
     theirs = decode_state_vector(behind.get_state())
-    pieces = split_by_author(source, theirs, decode_state_vector(source.get_state()))
+    clocks = decode_state_vector(source.get_state())
+    ahead = [c for c, n in clocks.items() if n > theirs.get(c, 0)]
+    pieces = split_by_author(source, theirs, ahead, clocks)
     assert all(header_authors(p) is not None and len(header_authors(p) or ()) == 1 for p in pieces)
     whole: Doc[Any] = Doc(client_id=98)
     whole.apply_update(behind.get_update())
