@@ -12,14 +12,11 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import random
-import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pycrdt import Map
@@ -72,6 +69,7 @@ from meshpos.trust import (
     load_identity,
     peer_certificate_info,
     server_ssl_context,
+    stored_token,
 )
 from meshpos.web.api import make_handler
 from meshpos.web.http import HttpServer
@@ -242,7 +240,7 @@ class Node:
         self._ticker = asyncio.create_task(self._tick_forever())
         if config.console_url and config.role == "register":  # only registers carry the ledger up
             self._prober = asyncio.create_task(self._probe_forever())
-        self.api_token = _api_token(config.data_dir / "api.token")
+        self.api_token = stored_token(config.data_dir / "api.token")
         self._api = HttpServer(make_handler(self, self.api_token), config.api_host, config.api_port)
         api_port = await self._api.start()
         (config.data_dir / "api.url").write_text(f"http://{config.api_host}:{api_port}\n")
@@ -770,18 +768,6 @@ class Node:
             return {}
         done = max(0, self._upload_total - self._pending_total())
         return {"done": done, "total": self._upload_total}
-
-
-def _api_token(path: Path) -> str:
-    """The local API's bearer token: made once per data directory, readable by its owner only."""
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        token = secrets.token_urlsafe(24)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(token + "\n")
-        return token
 
 
 def _identify(der: bytes) -> LinkPeer:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import secrets
 import signal
 import ssl
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 from meshpos.console.db import ConsoleDB, open_console_db
 from meshpos.console.tokens import hash_token
 from meshpos.errors import ConfigError
+from meshpos.trust import stored_token
 
 log = logging.getLogger("meshpos.console")
 
@@ -58,18 +57,6 @@ def server_ssl_context(cert_file: Path | None, key_file: Path | None) -> ssl.SSL
     return context
 
 
-def admin_token(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        token = secrets.token_urlsafe(24)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(token + "\n")
-        return token
-
-
 async def serve_console(
     *,
     db_url: str,
@@ -100,7 +87,7 @@ async def serve_console(
             db, host, port, heartbeat_interval=heartbeat_interval, ssl_context=tls
         )
         await server.start()
-        token = admin_token(token_file)
+        token = stored_token(token_file)
         api = HttpServer(make_console_handler(server, token), host, api_port, ssl_context=tls)
         await api.start()
         stop = asyncio.Event()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from meshpos.trust._files import new_token, stored_token
 from meshpos.trust.authority import VenueAuthority, init_venue, load_venue
 from meshpos.trust.certs import PeerInfo, peer_certificate_info
 from meshpos.trust.denylist import DenyList, sign_revocation, verify_revocation
@@ -25,10 +26,12 @@ __all__ = [
     "init_venue",
     "load_identity",
     "load_venue",
+    "new_token",
     "peer_certificate_info",
     "save_identity",
     "serve_pairing",
     "server_ssl_context",
     "sign_revocation",
+    "stored_token",
     "verify_revocation",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,28 @@ def write_file(path: Path, data: str, mode: int = PUBLIC, *, exclusive: bool = F
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def new_token(nbytes: int = 24) -> str:
+    """A secret for a person to paste: hex, so it never starts with "-", which a command line reads as an
+    option (``--token -Xy...`` failed one run in 64 with the URL-safe alphabet)."""
+    return secrets.token_hex(nbytes)
+
+
+def stored_token(path: Path) -> str:
+    """The token kept in ``path`` (a node's API token, the console's admin token), made the first time,
+    readable by its owner only."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = new_token()
+    try:
+        write_file(path, token + "\n", PRIVATE, exclusive=True)
+    except (TrustError, FileExistsError):
+        return path.read_text().strip()  # another process made it first: theirs counts
+    return token
 
 
 def read_file(path: Path, what: str, hint: str = "") -> str:

@@ -172,7 +172,13 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
         assert r2.venue.catalog.product("espresso").price == 777  # nothing was dropped
 
         internet.restore()
-        await until(lambda: r2.status().message == "All data is synced", 15, "R2 synced")
+        # pending reaches 0 as soon as the console has everything; green needs the relay's next
+        # heartbeat saying it reaches the console, and clear cache needs both
+        await until(
+            lambda: (s := r2.status()).message == "All data is synced" and s.colour == "green",
+            15,
+            "R2 green and synced",
+        )
         dropped = await r2.clear_cache()
         assert dropped == ["catalog"]
         await until(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import stat
+import string
 import tomllib
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from meshpos.errors import EnrollmentRefused, TrustError
-from meshpos.trust import VenueAuthority, init_venue, load_venue
+from meshpos.trust import VenueAuthority, init_venue, load_venue, new_token, stored_token
 from meshpos.trust.certs import new_private_key
 from meshpos.trust.identity import new_csr
 
@@ -224,3 +225,16 @@ def test_load_venue_refuses_a_key_of_another_ca(
 def test_load_venue_of_a_missing_directory_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(TrustError, match="meshpos venue init"):
         load_venue(tmp_path / "nowhere")
+
+
+def test_a_stored_token_is_made_once_private_and_safe_to_paste_after_an_option(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "data" / "api.token"
+    token = stored_token(path)
+    assert stored_token(path) == token  # the same token at every start
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text() == token + "\n"
+    # a token is passed as `--token TOKEN`: one starting with "-" is read as an option
+    tokens = [token, *(new_token() for _ in range(500))]
+    assert all(t[0] != "-" and len(t) == 48 and set(t) <= set(string.hexdigits) for t in tokens)
