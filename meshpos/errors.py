@@ -31,6 +31,12 @@ class DomainError(MeshposError):
     code = "domain_error"
 
 
+class InvalidInput(DomainError):
+    """A value a person, an app or a peer supplied cannot be stored (bad text, out of bounds, wrong type)."""
+
+    code = "invalid_input"
+
+
 class UnknownRecord(DomainError):
     code = "unknown_record"
 

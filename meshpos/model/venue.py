@@ -45,13 +45,12 @@ from meshpos.model.ledger import (
     Refund,
     Shift,
 )
+from meshpos.model.limits import MAX_AMOUNT, MAX_QUANTITY
 from meshpos.model.replica import Replica
 from meshpos.model.stoplist import StopEntry, StopList
 from meshpos.model.totals import refund_share
 
 ROLES = ("register", "kds", "console")
-MAX_QUANTITY = 9_999
-MAX_AMOUNT = 10**12  # minor units; anything larger is a typo or an attack
 
 
 @dataclass(frozen=True, slots=True)

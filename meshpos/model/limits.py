@@ -1,0 +1,90 @@
+"""Venue-sane bounds on every value that can enter a document, defined once.
+
+pycrdt panics (a ``BaseException``) in the middle of a write on text it cannot encode, and hands back
+integers above 2**53 inexactly, so a value is checked *before* the first write, never after. Every layer that
+accepts values (the model, the node's HTTP API, the console's API, the schemas in the OpenAPI documents) takes
+its bounds from here.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+
+from meshpos.errors import InvalidInput
+
+MAX_AMOUNT = 10**10  # minor units (100,000,000.00): one price, payment, refund or cash count
+MAX_QUANTITY = 9_999  # items on one line, units of one stock movement
+MAX_NAME_CHARS = 200  # a product, user or table name, a tab
+MAX_NOTE_CHARS = 500  # a reason for a void, refund, cash or stock movement
+MAX_ID_CHARS = 128  # a record or user id
+MAX_DEPTH = 8  # nesting of one record's values
+SAFE_INTEGER = 2**53  # JavaScript's and pycrdt's exact integers
+
+
+def text_problem(value: object, max_chars: int) -> str | None:
+    """Why ``value`` cannot be stored as text of at most ``max_chars`` characters, or None if it can.
+
+    Refused: anything but ``str``, lone surrogates (pycrdt panics on them), and control characters (a
+    receipt printer, a CSV export or a log line would be corrupted by them)."""
+    if not isinstance(value, str):
+        return f"expected text, got {type(value).__name__}"
+    if len(value) > max_chars:
+        return f"is {len(value)} characters long; at most {max_chars} are allowed"
+    for i, ch in enumerate(value):
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            return f"has a lone surrogate (U+{ord(ch):04X}) at position {i}: not valid Unicode text"
+        if category == "Cc":
+            return f"has a control character (U+{ord(ch):04X}) at position {i}"
+    return None
+
+
+def check_text(value: object, what: str, max_chars: int = MAX_NAME_CHARS) -> str:
+    """``value`` as storable text, or :class:`InvalidInput` naming ``what`` and the problem."""
+    problem = text_problem(value, max_chars)
+    if problem is not None:
+        raise InvalidInput(f"{what} {problem}")
+    assert isinstance(value, str)
+    return value
+
+
+def value_problem(value: object, depth: int = 0) -> str | None:
+    """Why a record value cannot be written into a document, or None: the last guard before pycrdt.
+
+    Plain JSON only: text (as :func:`text_problem`, up to the note length; keys up to the id length),
+    integers within ±2**53, finite floats, booleans, None, lists and string-keyed maps nested at most
+    ``MAX_DEPTH`` deep."""
+    if depth > MAX_DEPTH:
+        return f"is nested more than {MAX_DEPTH} levels deep"
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if abs(value) <= SAFE_INTEGER else f"integer {value} is out of range"
+    if isinstance(value, float):
+        return None if abs(value) <= SAFE_INTEGER else f"number {value} is out of range"
+    if isinstance(value, str):
+        return text_problem(value, MAX_NOTE_CHARS)
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            problem = value_problem(item, depth + 1)
+            if problem is not None:
+                return f"[{i}] {problem}"
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            problem = text_problem(key, MAX_ID_CHARS)
+            if problem is not None:
+                return f"key {key!r} {problem}"
+            problem = value_problem(item, depth + 1)
+            if problem is not None:
+                return f"{key}: {problem}"
+        return None
+    return f"{type(value).__name__} is not a storable value"
+
+
+def check_value(value: object, where: str) -> None:
+    """Raise :class:`InvalidInput` naming ``where`` unless ``value`` can be written whole."""
+    problem = value_problem(value)
+    if problem is not None:
+        raise InvalidInput(f"{where}: {problem}")
