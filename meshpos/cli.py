@@ -42,6 +42,7 @@ def _config(args: argparse.Namespace) -> Config:
     overrides = {
         "node_id": getattr(args, "node_id", None),
         "data_dir": getattr(args, "data_dir", None),
+        "init_database": getattr(args, "init_database", None) or None,
     }
     path = Path(args.config) if getattr(args, "config", None) else None
     return load_config(path, overrides=overrides)
@@ -145,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-discovery",
         action="store_true",
         help="do not use mDNS (link only with --peer; for static set-ups and tests)",
+    )
+    node.add_argument(
+        "--init-database",
+        action="store_true",
+        help="begin an empty database where this data dir held one (its node.db is missing or "
+        "empty); refused if node.db holds data. Without it such a node refuses to start",
     )
     node.set_defaults(func=_cmd_node)
 

@@ -114,6 +114,18 @@ class StoreClosed(StoreError):
     code = "store_closed"
 
 
+class StoreLocked(StoreError):
+    """Another process holds the database (a data dir is used by one process at a time)."""
+
+    code = "store_locked"
+
+
+class MissingDatabase(StoreError):
+    """The database is missing or empty where one existed; only an explicit initialisation starts afresh."""
+
+    code = "missing_database"
+
+
 # --- protocol -----------------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from meshpos.errors import (
     ClearCacheRefused,
     ConfigError,
     MeshposError,
+    MissingDatabase,
     PeerTimeout,
     StoreError,
 )
@@ -47,6 +48,7 @@ from meshpos.net.links import LinkPeer, Links, LinkSettings
 from meshpos.node_status import NodeStatus, compute_status
 from meshpos.relay import ConsoleLink, probe_console
 from meshpos.store import SqliteStore, Store, load_open_documents
+from meshpos.store.lock import lock_path
 from meshpos.sync import (
     ClientIdAlarm,
     DocumentChanged,
@@ -169,8 +171,11 @@ class Node:
         self._deny = DenyList(identity.ca_pem)
         self._deny_changed = False
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self._store = await SqliteStore.open(config.db_path, start_merge_helper=True)
+        self._store = await self._open_store()
         try:
+            # read (or make) the token while holding the data dir: a junk token stops us before we
+            # listen anywhere, and two first starts cannot both make one
+            self.api_token = stored_token(config.data_dir / "api.token")
             await self._open_documents(identity)
             await self._start_network(identity)
         except BaseException:
@@ -184,6 +189,35 @@ class Node:
             identity.venue_id,
             self.port,
         )
+
+    async def _open_store(self) -> SqliteStore:
+        """Open (and lock) the data dir's database; refuse an empty one where a database existed.
+
+        An empty ``node.db`` in place of a lost one used to start as an empty register saying "All data
+        is synced" with none of its sales. A data dir that held a database shows it: ``api.token`` is
+        written at every start after the database opened, and ``node.db.lock`` at every open. Then
+        only ``meshpos node --init-database`` begins an empty database, and only where there is none.
+        """
+        config = self.config
+        markers = [config.data_dir / "api.token", lock_path(config.db_path)]
+        existed = [marker.name for marker in markers if marker.exists()]
+        create = config.init_database or not existed
+        try:
+            store = await SqliteStore.open(config.db_path, start_merge_helper=True, create=create)
+        except MissingDatabase as exc:
+            raise MissingDatabase(
+                f"{exc.message}, but this data dir has held a database ({' and '.join(existed)} "
+                f"exist): refusing to start an empty register in its place. Restore "
+                f"{config.db_path.name} from a backup, or start once with meshpos node "
+                f"--init-database to begin an empty database deliberately"
+            ) from None
+        if config.init_database and not store.created:
+            await store.close()
+            raise ConfigError(
+                f"--init-database: {config.db_path} already holds a database (left as it was); "
+                "start without --init-database"
+            )
+        return store
 
     async def _open_documents(self, identity: DeviceIdentity) -> None:
         assert self._store is not None
@@ -240,7 +274,6 @@ class Node:
         self._ticker = asyncio.create_task(self._tick_forever())
         if config.console_url and config.role == "register":  # only registers carry the ledger up
             self._prober = asyncio.create_task(self._probe_forever())
-        self.api_token = stored_token(config.data_dir / "api.token")
         self._api = HttpServer(make_handler(self, self.api_token), config.api_host, config.api_port)
         api_port = await self._api.start()
         (config.data_dir / "api.url").write_text(f"http://{config.api_host}:{api_port}\n")

@@ -86,7 +86,8 @@ async def test_corrupt_file_is_reported_and_untouched(tmp_path: Path, damage: An
     with pytest.raises(CorruptDatabase, match=str(path)):
         await SqliteStore.open(path)
     assert path.read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == ["s.db"]  # not even -wal/-shm files appeared
+    # not even -wal/-shm files appeared (the lock file is _fill's: every open takes the lock)
+    assert sorted(os.listdir(tmp_path)) == ["s.db", "s.db.lock"]
 
 
 async def test_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
