@@ -177,8 +177,10 @@ _KINDS = {
 }
 
 
-def _coerce(name: str, raw: Any, source: str) -> Any:
-    """``raw`` as the type of setting ``name``; no silent rounding: ``port = 22.7`` is refused, not 22."""
+def _coerce(name: str, raw: Any, source: str, spelled: str | None = None) -> Any:
+    """``raw`` as the type of setting ``name``; no silent rounding: ``port = 22.7`` is refused, not 22.
+
+    ``spelled`` is the value as the file writes it (``1e400``, where TOML hands us ``inf``)."""
     kind = str(_FIELDS[name].type)
     try:
         if kind == "int":
@@ -212,7 +214,7 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         return raw.upper() if name == "log_level" else raw
     except (ValueError, OverflowError):
         raise ConfigError(
-            f"{source}: {name} = {_show(raw)} is not {_KINDS.get(kind, kind)}"
+            f"{source}: {name} = {spelled or _show(raw)} is not {_KINDS.get(kind, kind)}"
         ) from None
 
 
@@ -245,14 +247,15 @@ def load_config(
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     if path is not None:
-        for key, raw in _read_table(path).items():
+        table, text = _read_table(path)
+        for key, raw in table.items():
             if key not in _FIELDS:
                 raise ConfigError(
                     f"{path}: unknown setting {key!r} (known: {', '.join(_SETTINGS)})"
                 )
             if key in _FLAG_ONLY:
                 raise ConfigError(f"{path}: {key} is not a setting: use {_FLAG_ONLY[key]} once")
-            values[key] = _coerce(key, raw, str(path))
+            values[key] = _coerce(key, raw, str(path), _spelling(text, key))
             sources[key] = str(path)
     for key, raw in (env if env is not None else os.environ).items():
         if key.startswith("MESHPOS_"):
@@ -284,8 +287,18 @@ def load_config(
 _SETTINGS = [name for name in _FIELDS if name not in _FLAG_ONLY]
 
 
-def _read_table(path: Path) -> dict[str, Any]:
-    """The ``[node]`` table of a node.toml; every way the file can be unusable is one ConfigError."""
+def _spelling(text: str, key: str) -> str | None:
+    """How a one-line ``key = value`` in the file writes the value, cut short (None if not one line)."""
+    found = re.search(rf"^[ \t]*{re.escape(key)}[ \t]*=[ \t]*([^#\r\n]*?)[ \t]*(#.*)?$", text, re.M)
+    if found is None or not found.group(1):
+        return None
+    value = found.group(1)
+    return value if len(value) <= 80 else value[:77] + "..."
+
+
+def _read_table(path: Path) -> tuple[dict[str, Any], str]:
+    """The ``[node]`` table of a node.toml and its text; every way the file can be unusable is one
+    ConfigError."""
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
@@ -314,4 +327,4 @@ def _read_table(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: {others[0]!r} is outside the [node] table; every setting goes under [node]"
         )
-    return table
+    return table, text

@@ -86,7 +86,10 @@ NODE = '[node]\nnode_id = "R1"\n'
         (NODE + "api_port = 80.0\n", "api_port = 80.0 is not a whole number"),
         (NODE + "port = 65536\n", "port 65536: must be a whole number from 0 to 65535"),
         (NODE + "port = -1\n", "port -1: must be a whole number from 0 to 65535"),
-        (NODE + "priority = 1e400\n", "priority = inf is not a whole number"),  # was OverflowError
+        (
+            NODE + "priority = 1e400\n",
+            "priority = 1e400 is not a whole number",
+        ),  # was OverflowError
         (NODE + "priority = nan\n", "priority = nan is not a whole number"),
         (NODE + "priority = 1_000_001\n", "priority 1000001: must be a whole number"),
         (NODE + "heartbeat_interval = inf\n", "heartbeat_interval = inf is not a finite number"),
