@@ -170,15 +170,28 @@ class Node:
         self._identity = identity
         self._deny = DenyList(identity.ca_pem)
         self._deny_changed = False
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"data_dir {str(config.data_dir)!r}: cannot use it: {exc.strerror}"
+            ) from None
         self._store = await self._open_store()
         try:
             # read (or make) the token while holding the data dir: a junk token stops us before we
             # listen anywhere, and two first starts cannot both make one
             self.api_token = stored_token(config.data_dir / "api.token")
             await self._open_documents(identity)
+        except BaseException:
+            await self._store.close()
+            raise
+        try:
             await self._start_network(identity)
         except BaseException:
+            with contextlib.suppress(Exception):
+                await (
+                    self.stop()
+                )  # what did start (links, ticker, API) must not outlive the failure
             await self._store.close()
             raise
         self._started_at = time.monotonic()
@@ -276,7 +289,11 @@ class Node:
             self._prober = asyncio.create_task(self._probe_forever())
         self._api = HttpServer(make_handler(self, self.api_token), config.api_host, config.api_port)
         api_port = await self._api.start()
-        (config.data_dir / "api.url").write_text(f"http://{config.api_host}:{api_port}\n")
+        url_file = config.data_dir / "api.url"
+        try:
+            url_file.write_text(f"http://{config.api_host}:{api_port}\n")
+        except OSError as exc:
+            raise ConfigError(f"{url_file}: cannot write the API address: {exc.strerror}") from None
         if self._use_discovery:
             self._discovery = Discovery(
                 venue_id=identity.venue_id,

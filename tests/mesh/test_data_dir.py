@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -33,11 +34,16 @@ def _host() -> str:
 
 
 def error_line(stderr: str) -> str:
-    """The one line a refused ``meshpos`` command prints: no traceback, no warning, nothing else."""
-    lines = stderr.splitlines()
+    """The one line a refused ``meshpos`` command prints, last: no traceback, no warning, nothing else
+    but the INFO log of what it did before it found the problem (a node that had begun to listen)."""
+    lines = [line for line in stderr.splitlines() if not _INFO_LOG.match(line)]
     assert len(lines) == 1, stderr
     assert lines[0].startswith("meshpos: error: "), stderr
+    assert stderr.splitlines()[-1] == lines[0], stderr
     return lines[0]
+
+
+_INFO_LOG = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO meshpos\.")
 
 
 def _snapshot(directory: Path) -> dict[str, bytes | None]:
@@ -183,6 +189,11 @@ def _token(content: bytes | None, value: str) -> Spoil:
     return spoil
 
 
+def _url_directory(config_file: Path, data: Path) -> tuple[Path, str]:
+    (data / "api.url").mkdir()
+    return data / "api.url", "cannot write the API address"
+
+
 def _database(config_file: Path, data: Path) -> tuple[Path, str]:
     (data / "node.db").write_bytes(b"")
     return data / "node.db", "is empty (0 bytes)"
@@ -201,6 +212,7 @@ BAD_FILES: dict[str, Spoil] = {
     "api.token empty": _token(b"", "the file is empty"),
     "api.token junk": _token(b"\x00\xff junk", "byte 0x00"),
     "api.token directory": _token(None, "is a directory"),
+    "api.url directory": _url_directory,
     "node.db emptied": _database,
 }
 
