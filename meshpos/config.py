@@ -219,11 +219,14 @@ def _coerce(name: str, raw: Any, source: str, spelled: str | None = None) -> Any
 
 
 def _show(raw: Any) -> str:
-    """A value as the file spells it, cut short: an error line stays one line."""
-    text = (
+    """A value as TOML would spell it, escaped to one line and cut short."""
+    return _cut(
         json.dumps(raw, ensure_ascii=True, default=str) if not isinstance(raw, float) else repr(raw)
     )
-    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def write_config_file(
@@ -292,8 +295,7 @@ def _spelling(text: str, key: str) -> str | None:
     found = re.search(rf"^[ \t]*{re.escape(key)}[ \t]*=[ \t]*([^#\r\n]*?)[ \t]*(#.*)?$", text, re.M)
     if found is None or not found.group(1):
         return None
-    value = found.group(1)
-    return value if len(value) <= 80 else value[:77] + "..."
+    return _cut(found.group(1))
 
 
 def _read_table(path: Path) -> tuple[dict[str, Any], str]:
