@@ -188,10 +188,9 @@ class Node:
         try:
             await self._start_network(identity)
         except BaseException:
+            # what did start (links, ticker, API server) must not outlive the failure
             with contextlib.suppress(Exception):
-                await (
-                    self.stop()
-                )  # what did start (links, ticker, API) must not outlive the failure
+                await self.stop()
             await self._store.close()
             raise
         self._started_at = time.monotonic()
