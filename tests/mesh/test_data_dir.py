@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import load_config
-from meshpos.errors import StoreLocked
+from meshpos.errors import ConfigError, StoreLocked
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
 from meshpos.store import SqliteStore
@@ -235,3 +235,21 @@ def test_a_bad_file_stops_the_node_with_one_line_naming_it(tmp_path: Path, spoil
     assert _snapshot(data) == before  # nothing written: no api.url, no new token, no database
     if path.is_dir():
         shutil.rmtree(path)
+
+
+async def test_a_node_that_fails_half_way_through_starting_lets_go_of_its_port_and_data_dir(
+    tmp_path: Path,
+) -> None:
+    authority = make_venue(tmp_path)
+    config = load_config(make_device(authority, tmp_path, "R5", host=_host()), env={})
+    (config.data_dir / "api.url").mkdir()  # found only after the node began to listen for peers
+    node = Node(config, discovery=False)
+    with pytest.raises(
+        ConfigError, match=re.escape(f"{config.data_dir / 'api.url'}: cannot write")
+    ):
+        await node.start()
+    assert node.port != 0
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection(config.listen_host, node.port)
+    async with await SqliteStore.open(config.db_path) as store:  # the lock went with it
+        assert not store.created
