@@ -64,11 +64,20 @@ def stored_token(path: Path) -> str:
     echoed in the error.
     """
     try:
-        raw = path.read_bytes()
+        return read_token(path)
     except FileNotFoundError:
         return _new_stored_token(path)
+
+
+def read_token(path: Path) -> str:
+    """The token in ``path`` as :func:`stored_token` accepts it, or TrustError saying what is wrong with
+    the file; FileNotFoundError if there is none (the caller says what that means)."""
+    try:
+        raw = path.read_bytes()
     except IsADirectoryError:
         raise TrustError(f"{path}: is a directory, not a token file") from None
+    except FileNotFoundError:
+        raise
     except OSError as exc:
         raise TrustError(f"{path}: cannot read the token: {exc.strerror}") from None
     problem = _token_problem(raw)

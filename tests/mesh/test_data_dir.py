@@ -253,3 +253,26 @@ async def test_a_node_that_fails_half_way_through_starting_lets_go_of_its_port_a
         await asyncio.open_connection(config.listen_host, node.port)
     async with await SqliteStore.open(config.db_path) as store:  # the lock went with it
         assert not store.created
+
+
+@pytest.mark.parametrize("command", ["status", "clear-cache"])
+@pytest.mark.parametrize(
+    ("content", "value"),
+    [(b"garbage\n", "'garbage' is not a node's API address"), (None, "Is a directory")],
+    ids=["junk", "directory"],
+)
+def test_status_and_clear_cache_with_an_unusable_api_url_say_so_in_one_line(
+    tmp_path: Path, command: str, content: bytes | None, value: str
+) -> None:
+    authority = make_venue(tmp_path)
+    config_file = make_device(authority, tmp_path, "R6", host=_host())
+    url_file = load_config(config_file, env={}).data_dir / "api.url"
+    if content is None:
+        url_file.mkdir()
+    else:
+        url_file.write_bytes(content)
+    done = meshpos(command, "--config", str(config_file))
+    assert done.returncode == 2
+    line = error_line(done.stderr)
+    assert f"{url_file}: " in line
+    assert value in line
