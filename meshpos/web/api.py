@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from meshpos.errors import (
     CorruptRecord,
     DomainError,
+    InvalidInput,
     InvalidTransition,
     ItemStopped,
     MeshposError,
@@ -51,6 +52,8 @@ def http_error(exc: MeshposError) -> HttpError:
         return exc
     if isinstance(exc, PermissionDenied):
         return HttpError(403, exc.code, exc.message)
+    if isinstance(exc, InvalidInput):
+        return HttpError(400, exc.code, exc.message)
     if isinstance(exc, CONFLICTS):
         return HttpError(409, exc.code, exc.message)
     if isinstance(exc, DomainError):

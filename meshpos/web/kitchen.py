@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from meshpos.model import TICKET_STATES, Ticket
+from meshpos.model.limits import MAX_ID_CHARS
 from meshpos.web.http import HttpError
-from meshpos.web.routes import USER, Call, Route, opt
+from meshpos.web.routes import USER, Call, Route, text
 from meshpos.web.views import KitchenView, ticket_view
 
 
@@ -41,8 +42,13 @@ ROUTES = (
         "Kitchen tickets of one business day (today by default), oldest first",
         KitchenView,
         query=(
-            opt("date", str, "", "business date YYYY-MM-DD; default: today's"),
-            opt("states", str, "", f"comma-separated subset of {', '.join(TICKET_STATES)}"),
+            text("date", MAX_ID_CHARS, "business date YYYY-MM-DD; default: today's", default=""),
+            text(
+                "states",
+                MAX_ID_CHARS,
+                f"comma-separated subset of {', '.join(TICKET_STATES)}",
+                default="",
+            ),
         ),
         tag="kitchen",
     ),

@@ -6,8 +6,9 @@ import asyncio
 
 from meshpos.errors import UnknownRecord
 from meshpos.model import verify_pin
+from meshpos.model.limits import MAX_ID_CHARS
 from meshpos.web.http import HttpError
-from meshpos.web.routes import USER, Call, Field, Route
+from meshpos.web.routes import USER, Call, Field, Route, text
 from meshpos.web.views import (
     CatalogView,
     LoginView,
@@ -78,7 +79,7 @@ ROUTES = (
         login,
         "Check a cashier's PIN (the register page logs its user in with it)",
         LoginView,
-        body=(Field("user", str, "user id"), Field("pin", str, "4 to 8 digits")),
+        body=(text("user", MAX_ID_CHARS, "user id"), text("pin", MAX_ID_CHARS, "4 to 8 digits")),
         tag="catalog",
         description="Unknown user or wrong PIN: 403 login_refused (which one is not said).",
     ),
