@@ -48,6 +48,7 @@ class Config:
     console_token: str = ""
     console_ca_file: Path | None = None  # PEM CA(s) for a wss:// console; default: the system's CAs
     heartbeat_interval: float = 1.0
+    pin_lockout_s: float = 30.0  # the first lock after wrong PINs; each further lock doubles it
 
     def __post_init__(self) -> None:
         if not _NODE_ID.match(self.node_id):
@@ -84,6 +85,8 @@ class Config:
             raise ConfigError(
                 f"heartbeat_interval {self.heartbeat_interval}: must be between 0.05 and 60 s"
             )
+        if not 0.1 <= self.pin_lockout_s <= 3600:
+            raise ConfigError(f"pin_lockout_s {self.pin_lockout_s}: must be between 0.1 and 3600 s")
         if bool(self.console_url) != bool(self.console_token):
             raise ConfigError("console_url and console_token go together: set both or neither")
         if self.console_ca_file is not None and not self.console_url.startswith("wss://"):

@@ -35,6 +35,7 @@ from meshpos.errors import (
 from meshpos.web import denylist, events, kitchen, menu, orders, pages, shifts, system
 from meshpos.web.http import Handler, HttpError, Request, Response
 from meshpos.web.openapi import document
+from meshpos.web.pins import PinGuard
 from meshpos.web.routes import USER, Call, Route
 from meshpos.web.schema import to_json
 
@@ -97,6 +98,7 @@ class Api:
             ),
         )
         self._document: dict[str, Any] | None = None
+        self.pins = PinGuard(node.config.pin_lockout_s, node.counters)
 
     async def openapi(self, c: Call) -> dict[str, Any]:
         if self._document is None:
@@ -107,7 +109,7 @@ class Api:
         route, params = self._match(request)
         self._authorise(route, request)
         body, query = route.parse(request)
-        call = Call(self.node, request, params, body, query, self.token)
+        call = Call(self.node, request, params, body, query, self.token, self.pins)
         try:
             call.check_path()
             if USER in route.body:

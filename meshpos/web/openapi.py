@@ -23,7 +23,17 @@ ERRORS = {
     "invalid_transition, clear_cache_refused)",
     422: "A value breaks a rule (invalid_quantity, invalid_amount, unknown_product, unknown_record, "
     "unknown_user, domain_error; revocations: wrong_venue, invalid_device_id, revocation_refused)",
+    429: "Too many tries: PIN login is locked for this user or this address (pin_locked); "
+    "Retry-After says for how many seconds",
     503: "The node cannot write now (store_error) or is shutting down",
+}
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds until the lock ends",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
 }
 
 INTRO = f"""\
@@ -63,6 +73,7 @@ def document(routes: Sequence[Route], version: str) -> dict[str, Any]:
                 str(code): {
                     "description": text,
                     "content": {"application/json": {"schema": error}},
+                    **({"headers": RETRY_AFTER} if code == 429 else {}),
                 }
                 for code, text in ERRORS.items()
             },
@@ -135,4 +146,6 @@ def _errors(route: Route) -> list[int]:
         codes.append(404)
     if route.writes:
         codes += [403, 409, 422, 503]
+    if route.limited:
+        codes.append(429)
     return sorted(set(codes))

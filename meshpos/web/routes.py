@@ -17,6 +17,7 @@ from meshpos.errors import UnknownRecord
 from meshpos.model import Kitchen, Line, Order, Product, Receipt
 from meshpos.model.limits import MAX_ID_CHARS
 from meshpos.web.http import HttpError, Request
+from meshpos.web.pins import PinGuard
 from meshpos.web.schema import Bounds, Refused, accept
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class Call:
     body: dict[str, Any] = field(default_factory=dict)
     query: dict[str, Any] = field(default_factory=dict)
     token: str = ""  # the API token, for pages that embed it
+    pins: PinGuard | None = None  # the node's PIN-guessing limits, for whatever checks a PIN
 
     def check_path(self) -> None:
         """404 for an unknown id in the path, before anything else is looked at."""
@@ -159,6 +161,7 @@ class Route:
     content_type: str = "application/json"
     description: str = ""
     operation: str = ""  # the OpenAPI operationId; default: the handler's name
+    limited: bool = False  # answers 429 (with Retry-After) when its caller tries too often
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
