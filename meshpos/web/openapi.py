@@ -103,7 +103,7 @@ def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
             "in": "query",
             "required": f.required,
             "description": f.doc,
-            "schema": schemas.of(f.kind),
+            "schema": schemas.of(f.kind, f.bounds),
         }
         for f in route.query
     ]
@@ -117,7 +117,8 @@ def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
                     "schema": {
                         "type": "object",
                         "properties": {
-                            f.name: schemas.field(f.name, f.kind, f.doc) for f in route.body
+                            f.name: schemas.field(f.name, f.kind, f.doc, f.bounds)
+                            for f in route.body
                         },
                         "required": [f.name for f in route.body if f.required],
                         "additionalProperties": False,
@@ -129,7 +130,8 @@ def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
     if route.returns is not None:
         answer["content"] = {route.content_type: {"schema": schemas.of(route.returns)}}
     else:
-        answer["content"] = {route.content_type: {"schema": {"type": "string"}}}
+        types = (route.content_type, *route.other_types)
+        answer["content"] = {kind: {"schema": {"type": "string"}} for kind in types}
     op["responses"] = {str(route.status): answer}
     for code in _errors(route):
         op["responses"][str(code)] = {"$ref": f"#/components/responses/{code}"}

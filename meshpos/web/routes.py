@@ -42,10 +42,13 @@ class Field:
     minimum: int | None = None
     maximum: int | None = None
     max_chars: int | None = None
+    pattern: str | None = (
+        None  # text only; without one, text is refused only for control characters
+    )
 
     @property
     def bounds(self) -> Bounds:
-        return Bounds(self.minimum, self.maximum, self.max_chars)
+        return Bounds(self.minimum, self.maximum, self.max_chars, self.pattern)
 
     def check_declaration(self, where: str) -> None:
         leaves = _leaves(self.kind)
@@ -65,13 +68,20 @@ def _leaves(kind: Any) -> set[Any]:
     return set().union(*(_leaves(a) for a in args))
 
 
-def opt(name: str, kind: Any, default: Any, doc: str = "", **bounds: int) -> Field:
+def opt(name: str, kind: Any, default: Any, doc: str = "", **bounds: Any) -> Field:
     return Field(name, kind, doc, required=False, default=default, **bounds)
 
 
-def text(name: str, max_chars: int, doc: str = "", *, default: str | None = None) -> Field:
+def text(
+    name: str,
+    max_chars: int,
+    doc: str = "",
+    *,
+    default: str | None = None,
+    pattern: str | None = None,
+) -> Field:
     """A text field: required, or optional with ``default``."""
-    return Field(name, str, doc, default is None, default, max_chars=max_chars)
+    return Field(name, str, doc, default is None, default, max_chars=max_chars, pattern=pattern)
 
 
 USER = Field(
@@ -159,6 +169,7 @@ class Route:
     status: int = 200
     tag: str = "register"
     content_type: str = "application/json"
+    other_types: tuple[str, ...] = ()  # further content types a successful answer may have
     description: str = ""
     operation: str = ""  # the OpenAPI operationId; default: the handler's name
     limited: bool = False  # answers 429 (with Retry-After) when its caller tries too often

@@ -8,6 +8,7 @@ are part of what a register app needs, so ``EXTRAS`` adds them to both the value
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -75,6 +76,7 @@ class Bounds:
     minimum: int | None = None
     maximum: int | None = None
     max_chars: int | None = None
+    pattern: str | None = None  # for text: a regular expression (with ^ and $) it must match
 
 
 NO_BOUNDS = Bounds()
@@ -129,6 +131,8 @@ def accept(value: Any, kind: Any, bounds: Bounds = NO_BOUNDS) -> Any:
         problem = text_problem(value, bounds.max_chars or MAX_NOTE_CHARS)
         if problem is not None:
             raise Refused(problem)
+        if bounds.pattern is not None and re.search(bounds.pattern, value) is None:
+            raise Refused(f"must match {bounds.pattern}, got {_shown(value)}")
         return value
     raise TypeError(f"no JSON check for {kind!r}")
 
@@ -276,5 +280,8 @@ def _limits(kind: Any, bounds: Bounds | None) -> dict[str, Any]:
         limits = {"minimum": bounds.minimum, "maximum": bounds.maximum}
         return {k: v for k, v in limits.items() if v is not None}
     if kind is str:
-        return {"maxLength": bounds.max_chars or MAX_NOTE_CHARS, "pattern": NO_CONTROL}
+        return {
+            "maxLength": bounds.max_chars or MAX_NOTE_CHARS,
+            "pattern": bounds.pattern or NO_CONTROL,
+        }
     return {}
