@@ -40,6 +40,10 @@ INTRO = f"""\
 The local API of one meshpos node (register or kitchen screen), on 127.0.0.1.
 
 * **Money** is always an integer number of **minor units** (cents): {MONEY_NOTE}.
+* **Bounds**: every integer and text field of a request has the bounds shown here (`minimum`, `maximum`,
+  `maxLength`, `pattern`: no control characters); anything outside them is 400 `bad_field` naming the field
+  and changes nothing. An integer may be sent as a number with a zero fraction (`2.0` is `2`, as JSON
+  Schema counts integers). An empty query value (`?status=`) is a value, not an absent parameter.
 * **Authentication**: `Authorization: Bearer <token>`, the token is in `<data_dir>/api.token`. Pages
   served to a loopback browser have it embedded.
 * **Users**: every write names the acting user in the body (`user`); rights come from the catalog.
