@@ -42,9 +42,8 @@ class Field:
     minimum: int | None = None
     maximum: int | None = None
     max_chars: int | None = None
-    pattern: str | None = (
-        None  # text only; without one, text is refused only for control characters
-    )
+    # text only: a regular expression it must match; without one only control characters are refused
+    pattern: str | None = None
 
     @property
     def bounds(self) -> Bounds:
