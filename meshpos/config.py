@@ -63,6 +63,7 @@ class Config:
     console_token: str = ""
     console_ca_file: Path | None = None  # PEM CA(s) for a wss:// console; default: the system's CAs
     heartbeat_interval: float = 1.0
+    pin_lockout_s: float = 30.0  # the first lock after wrong PINs; each further lock doubles it
     # ``meshpos node --init-database`` only: begin an empty database where one existed (see Node.start)
     init_database: bool = False
 
@@ -121,6 +122,14 @@ class Config:
                 "console_token",
                 "console_token: must be one word of visible characters (no spaces or control "
                 "characters)",
+            )
+        lockout = self.pin_lockout_s
+        if isinstance(lockout, bool) or not isinstance(lockout, int | float):
+            lockout = math.nan
+        if not 0.1 <= lockout <= 3600:  # also refuses nan
+            raise InvalidSetting(
+                "pin_lockout_s",
+                f"pin_lockout_s {self.pin_lockout_s!r}: must be between 0.1 and 3600 s",
             )
         if bool(self.console_url) != bool(self.console_token):
             raise InvalidSetting(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from meshpos.errors import (
     CorruptRecord,
     DomainError,
+    InvalidInput,
     InvalidTransition,
     ItemStopped,
     MeshposError,
@@ -34,6 +35,7 @@ from meshpos.errors import (
 from meshpos.web import denylist, events, kitchen, menu, orders, pages, shifts, system
 from meshpos.web.http import Handler, HttpError, Request, Response
 from meshpos.web.openapi import document
+from meshpos.web.pins import PinGuard
 from meshpos.web.routes import USER, Call, Route
 from meshpos.web.schema import to_json
 
@@ -51,6 +53,8 @@ def http_error(exc: MeshposError) -> HttpError:
         return exc
     if isinstance(exc, PermissionDenied):
         return HttpError(403, exc.code, exc.message)
+    if isinstance(exc, InvalidInput):
+        return HttpError(400, exc.code, exc.message)
     if isinstance(exc, CONFLICTS):
         return HttpError(409, exc.code, exc.message)
     if isinstance(exc, DomainError):
@@ -94,6 +98,7 @@ class Api:
             ),
         )
         self._document: dict[str, Any] | None = None
+        self.pins = PinGuard(node.config.pin_lockout_s, node.counters)
 
     async def openapi(self, c: Call) -> dict[str, Any]:
         if self._document is None:
@@ -104,7 +109,7 @@ class Api:
         route, params = self._match(request)
         self._authorise(route, request)
         body, query = route.parse(request)
-        call = Call(self.node, request, params, body, query, self.token)
+        call = Call(self.node, request, params, body, query, self.token, self.pins)
         try:
             call.check_path()
             if USER in route.body:

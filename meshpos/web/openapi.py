@@ -23,13 +23,27 @@ ERRORS = {
     "invalid_transition, clear_cache_refused)",
     422: "A value breaks a rule (invalid_quantity, invalid_amount, unknown_product, unknown_record, "
     "unknown_user, domain_error; revocations: wrong_venue, invalid_device_id, revocation_refused)",
+    429: "Too many tries: PIN login is locked for this user or this address (pin_locked); "
+    "Retry-After says for how many seconds",
     503: "The node cannot write now (store_error) or is shutting down",
+}
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds until the lock ends",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
 }
 
 INTRO = f"""\
 The local API of one meshpos node (register or kitchen screen), on 127.0.0.1.
 
 * **Money** is always an integer number of **minor units** (cents): {MONEY_NOTE}.
+* **Bounds**: every integer and text field of a request has the bounds shown here (`minimum`, `maximum`,
+  `maxLength`, `pattern`: no control characters); anything outside them is 400 `bad_field` naming the field
+  and changes nothing. An integer may be sent as a number with a zero fraction (`2.0` is `2`, as JSON
+  Schema counts integers). An empty query value (`?status=`) is a value, not an absent parameter.
 * **Authentication**: `Authorization: Bearer <token>`, the token is in `<data_dir>/api.token`. Pages
   served to a loopback browser have it embedded.
 * **Users**: every write names the acting user in the body (`user`); rights come from the catalog.
@@ -63,6 +77,7 @@ def document(routes: Sequence[Route], version: str) -> dict[str, Any]:
                 str(code): {
                     "description": text,
                     "content": {"application/json": {"schema": error}},
+                    **({"headers": RETRY_AFTER} if code == 429 else {}),
                 }
                 for code, text in ERRORS.items()
             },
@@ -92,7 +107,7 @@ def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
             "in": "query",
             "required": f.required,
             "description": f.doc,
-            "schema": schemas.of(f.kind),
+            "schema": schemas.of(f.kind, f.bounds),
         }
         for f in route.query
     ]
@@ -106,7 +121,8 @@ def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
                     "schema": {
                         "type": "object",
                         "properties": {
-                            f.name: schemas.field(f.name, f.kind, f.doc) for f in route.body
+                            f.name: schemas.field(f.name, f.kind, f.doc, f.bounds)
+                            for f in route.body
                         },
                         "required": [f.name for f in route.body if f.required],
                         "additionalProperties": False,
@@ -118,7 +134,8 @@ def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
     if route.returns is not None:
         answer["content"] = {route.content_type: {"schema": schemas.of(route.returns)}}
     else:
-        answer["content"] = {route.content_type: {"schema": {"type": "string"}}}
+        types = (route.content_type, *route.other_types)
+        answer["content"] = {kind: {"schema": {"type": "string"}} for kind in types}
     op["responses"] = {str(route.status): answer}
     for code in _errors(route):
         op["responses"][str(code)] = {"$ref": f"#/components/responses/{code}"}
@@ -135,4 +152,6 @@ def _errors(route: Route) -> list[int]:
         codes.append(404)
     if route.writes:
         codes += [403, 409, 422, 503]
+    if route.limited:
+        codes.append(429)
     return sorted(set(codes))
