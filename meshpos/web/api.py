@@ -36,7 +36,7 @@ from meshpos.web import denylist, events, kitchen, menu, orders, pages, shifts, 
 from meshpos.web.http import Handler, HttpError, Request, Response
 from meshpos.web.openapi import document
 from meshpos.web.pins import PinGuard
-from meshpos.web.routes import USER, Call, Route
+from meshpos.web.routes import USER, Call, Route, match
 from meshpos.web.schema import to_json
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class Api:
         return self._document
 
     async def handle(self, request: Request) -> Response:
-        route, params = self._match(request)
+        route, params = match(self.routes, request)
         self._authorise(route, request)
         body, query = route.parse(request)
         call = Call(self.node, request, params, body, query, self.token, self.pins)
@@ -120,24 +120,6 @@ class Api:
         if isinstance(result, Response):
             return result
         return Response.json(to_json(result), route.status)
-
-    def _match(self, request: Request) -> tuple[Route, dict[str, str]]:
-        allowed = []
-        for route in self.routes:
-            found = route.pattern.match(request.path)
-            if found is None:
-                continue
-            if route.method == request.method:
-                return route, found.groupdict()
-            allowed.append(route.method)
-        if allowed:
-            raise HttpError(
-                405,
-                "method_not_allowed",
-                f"{request.path} takes {', '.join(allowed)}, not {request.method}",
-                {"Allow": ", ".join(allowed)},
-            )
-        raise HttpError(404, "not_found", f"no such endpoint: {request.method} {request.path}")
 
     def _authorise(self, route: Route, request: Request) -> None:
         if not route.auth:

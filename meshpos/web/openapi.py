@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from meshpos.web.routes import Route
@@ -56,15 +56,24 @@ The local API of one meshpos node (register or kitchen screen), on 127.0.0.1.
 """
 
 
-def document(routes: Sequence[Route], version: str) -> dict[str, Any]:
+def document(
+    routes: Sequence[Route],
+    version: str,
+    *,
+    title: str = "meshpos node API",
+    intro: str = INTRO,
+    errors: Mapping[int, str] = ERRORS,
+) -> dict[str, Any]:
+    """The document of a route table; the console's API (meshpos.console.api) passes its own title,
+    introduction and error texts."""
     schemas = Schemas()
     error = schemas.of(ErrorBody)
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas)
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas, errors)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "meshpos node API", "version": version, "description": INTRO},
+        "info": {"title": title, "version": version, "description": intro},
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
@@ -79,13 +88,13 @@ def document(routes: Sequence[Route], version: str) -> dict[str, Any]:
                     "content": {"application/json": {"schema": error}},
                     **({"headers": RETRY_AFTER} if code == 429 else {}),
                 }
-                for code, text in ERRORS.items()
+                for code, text in errors.items()
             },
         },
     }
 
 
-def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
+def _operation(route: Route, schemas: Schemas, errors: Mapping[int, str]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": route.operation_id,
         "summary": route.summary,
@@ -137,12 +146,12 @@ def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
         types = (route.content_type, *route.other_types)
         answer["content"] = {kind: {"schema": {"type": "string"}} for kind in types}
     op["responses"] = {str(route.status): answer}
-    for code in _errors(route):
+    for code in _errors(route, errors):
         op["responses"][str(code)] = {"$ref": f"#/components/responses/{code}"}
     return op
 
 
-def _errors(route: Route) -> list[int]:
+def _errors(route: Route, documented: Mapping[int, str]) -> list[int]:
     codes = [400]  # a body where none belongs, or a malformed request, is possible anywhere
     if route.body:
         codes.append(413)
@@ -154,4 +163,4 @@ def _errors(route: Route) -> list[int]:
         codes += [403, 409, 422, 503]
     if route.limited:
         codes.append(429)
-    return sorted(set(codes))
+    return sorted(set(codes) & set(documented))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin
 
@@ -152,7 +152,8 @@ def _found(what: str, find: Callable[[], T]) -> T:
         raise HttpError(404, f"unknown_{what}", exc.message) from None
 
 
-Handler = Callable[[Call], Awaitable[Any]]
+# The node's handlers take a Call; the console's (meshpos.console.api) a ConsoleCall: one route type for both.
+Handler = Callable[[Any], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,27 @@ class Route:
         raw_query = {k: v[-1] for k, v in request.query.items()}
         raw_query.pop("token", None)  # the event stream's credential, checked by the dispatcher
         return body, _fields(self.query, raw_query, "query parameter")
+
+
+def match(routes: Sequence[Route], request: Request) -> tuple[Route, dict[str, str]]:
+    """The route a request is for and its path parameters; 404 for an unknown path, 405 (with ``Allow``)
+    for a known path and another method."""
+    allowed = []
+    for route in routes:
+        found = route.pattern.match(request.path)
+        if found is None:
+            continue
+        if route.method == request.method:
+            return route, found.groupdict()
+        allowed.append(route.method)
+    if allowed:
+        raise HttpError(
+            405,
+            "method_not_allowed",
+            f"{request.path} takes {', '.join(allowed)}, not {request.method}",
+            {"Allow": ", ".join(allowed)},
+        )
+    raise HttpError(404, "not_found", f"no such endpoint: {request.method} {request.path}")
 
 
 def _fields(fields: tuple[Field, ...], raw: dict[str, Any], what: str) -> dict[str, Any]:
