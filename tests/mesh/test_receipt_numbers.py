@@ -43,9 +43,7 @@ class Bed:
         self.procs: list[NodeProcess] = []
 
     def start(self, name: str, *args: str) -> NodeProcess:
-        proc = NodeProcess(
-            self.configs[name], self.root / f"{name}.log", ["--no-discovery", *args]
-        )
+        proc = NodeProcess(self.configs[name], self.root / f"{name}.log", ["--no-discovery", *args])
         self.procs.append(proc)
         return proc.start()
 
@@ -98,9 +96,7 @@ def first_sales_of_r2(bed: Bed) -> tuple[NodeProcess, list[dict[str, Any]]]:
     wait_for(lambda: linked(r1, "R2") and linked(r2, "R1"), 20, "R1 and R2 linked")
     r2.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
     sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(3)]
-    wait_for(
-        lambda: {r["id"] for r in sold} <= r1.receipt_ids(), 10, "R2's receipts on R1"
-    )
+    wait_for(lambda: {r["id"] for r in sold} <= r1.receipt_ids(), 10, "R2's receipts on R1")
     assert r2.stop() == 0
     return r1, sold
 
