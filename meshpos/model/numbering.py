@@ -27,7 +27,7 @@ from pycrdt import Doc, Map
 
 from meshpos.errors import ReceiptNumbersUnknown
 from meshpos.model.ledger import Ledger
-from meshpos.model.limits import SAFE_INTEGER
+from meshpos.model.limits import MAX_RECEIPT_SEQ
 
 NUMBERS_DOCUMENT = "stoplist"
 NUMBERS_MAP = "receipt_numbers"
@@ -55,10 +55,11 @@ def series_of(number: str) -> str:
 
 
 def _sequence(value: Any) -> int:
-    """A mark as read from the document (pycrdt gives floats); anything else counts as none."""
+    """A mark as read from the document (pycrdt gives floats). Anything else counts as none: a mark
+    only ever moves numbers on, so a peer's junk must not stop a register selling (too big to store)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
-    if value != value or not 0 <= value <= SAFE_INTEGER or value != int(value):
+    if value != value or not 0 <= value <= MAX_RECEIPT_SEQ or value != int(value):
         return 0
     return int(value)
 
