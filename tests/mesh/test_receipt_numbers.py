@@ -26,18 +26,22 @@ from meshpos.model.sample import CASHIER
 from meshpos.store import SqliteStore
 from meshpos.trust import VenueAuthority
 
-from .kit import CATALOG, NodeProcess, make_device, make_venue, wait_for
+from .kit import CATALOG, ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
 
 
 class Bed:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, console: bool = False) -> None:
         self.root = root
         self.authority: VenueAuthority = make_venue(root)
+        self.console: ConsoleProcess | None = None
+        settings: dict[str, Any] = {"heartbeat_interval": 0.3}
+        if console:
+            self.console = ConsoleProcess(root, [self.authority.directory]).start()
+            settings["console_url"] = f"ws://127.0.0.1:{self.console.port}"
+            settings["console_token"] = self.authority.console_token
         self.prefix = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}"
         self.configs = {
-            name: make_device(
-                self.authority, root, name, host=f"{self.prefix}.{i}", heartbeat_interval=0.3
-            )
+            name: make_device(self.authority, root, name, host=f"{self.prefix}.{i}", **settings)
             for i, name in enumerate(("R1", "R2"), start=11)
         }
         self.procs: list[NodeProcess] = []
@@ -66,6 +70,8 @@ class Bed:
     def kill_all(self) -> None:
         for proc in self.procs:
             proc.kill()
+        if self.console is not None:
+            self.console.stop()
 
 
 @pytest.fixture
@@ -151,3 +157,30 @@ def test_the_operators_new_series_sells_alone_with_numbers_no_earlier_receipt_ca
     assert r2.stop() == 0
     r2 = bed.start("R2")
     assert r2.sell(CASHIER, ["espresso"])["number"] == f"R2-{match.group(1)}-000002"
+
+
+def test_a_reenrolled_register_learns_its_numbers_from_the_console(tmp_path: Path) -> None:
+    bed = Bed(tmp_path, console=True)
+    console = bed.console
+    assert console is not None
+    try:
+        r2 = bed.start("R2")  # alone but for the console: it is the relay
+        wait_for(lambda: r2.status()["colour"] == "green", 20, "R2 relaying to the console")
+        r2.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
+        sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(3)]
+        path = f"/api/venues/{bed.authority.venue_id}/receipts"
+        wait_for(lambda: len(console.call("GET", path)) == 3, 20, "R2's receipts at the console")
+        assert r2.stop() == 0
+        bed.wipe_and_reenroll("R2")
+
+        again = bed.start("R2")
+        wait_for(
+            lambda: again.status()["colour"] == "green", 20, "the new R2 in sync with the console"
+        )
+        # the console gives back no ledger day (registers author those), so no open shift either
+        again.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
+        receipt = again.sell(CASHIER, ["espresso"])
+        assert receipt["number"] == "R2-000004"
+        assert receipt["number"] not in {r["number"] for r in sold}
+    finally:
+        bed.kill_all()
