@@ -16,7 +16,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from pycrdt import Map
@@ -813,7 +813,7 @@ class Node:
         sync, links = self._sync, self._links
         assert sync is not None
         assert links is not None
-        return compute_status(
+        status = compute_status(
             node_id=self.config.node_id,
             role=self.config.role,
             sync=sync,
@@ -825,6 +825,9 @@ class Node:
             receipts=sum(ledger.receipt_count() for ledger in self.venue.ledgers()),
             uptime_s=time.monotonic() - self._started_at,
         )
+        if self.venue.numbering.known:
+            return status
+        return replace(status, receipt_numbers_known=False)
 
     def _upload_progress(self) -> dict[str, int]:
         if self._console_task is None or not self._upload_total:

@@ -115,6 +115,7 @@ def test_a_reenrolled_register_alone_refuses_to_sell_then_learns_its_numbers_fro
     bed.wipe_and_reenroll("R2")
 
     alone = bed.start("R2")
+    assert alone.status()["receipt_numbers_known"] is False  # what `meshpos status` tells the operator
     for path, body in (
         ("/api/orders", {"user": CASHIER}),
         ("/api/shifts", {"user": CASHIER, "opening_cash": 5_000}),
@@ -128,7 +129,10 @@ def test_a_reenrolled_register_alone_refuses_to_sell_then_learns_its_numbers_fro
 
     again = bed.start("R2", bed.peer(r1))
     wait_for(lambda: linked(again, "R1"), 20, "the re-enrolled R2 in sync with R1")
-    receipt = again.sell(CASHIER, ["espresso"])  # on its shift, which it learned from R1 too
+    assert again.status()["receipt_numbers_known"] is True
+    # its shift is in the day's ledger, which comes a round trip after the numbers: wait for it
+    wait_for(lambda: again.status()["receipts"] == len(sold), 10, "the day's ledger from R1")
+    receipt = again.sell(CASHIER, ["espresso"])  # on its shift, learned from R1 too
     assert receipt["number"] == "R2-000004"
     assert receipt["number"] not in {r["number"] for r in sold}
 
