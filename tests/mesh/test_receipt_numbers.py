@@ -115,7 +115,9 @@ def test_a_reenrolled_register_alone_refuses_to_sell_then_learns_its_numbers_fro
     bed.wipe_and_reenroll("R2")
 
     alone = bed.start("R2")
-    assert alone.status()["receipt_numbers_known"] is False  # what `meshpos status` tells the operator
+    assert (
+        alone.status()["receipt_numbers_known"] is False
+    )  # what `meshpos status` tells the operator
     for path, body in (
         ("/api/orders", {"user": CASHIER}),
         ("/api/shifts", {"user": CASHIER, "opening_cash": 5_000}),
