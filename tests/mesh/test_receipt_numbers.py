@@ -27,6 +27,7 @@ from meshpos.store import SqliteStore
 from meshpos.trust import VenueAuthority
 
 from .kit import CATALOG, ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
+from .test_cli_node import meshpos
 
 
 class Bed:
@@ -115,9 +116,9 @@ def test_a_reenrolled_register_alone_refuses_to_sell_then_learns_its_numbers_fro
     bed.wipe_and_reenroll("R2")
 
     alone = bed.start("R2")
-    assert (
-        alone.status()["receipt_numbers_known"] is False
-    )  # what `meshpos status` tells the operator
+    assert alone.status()["receipt_numbers_known"] is False
+    told = meshpos("status", "--config", str(bed.configs["R2"]))
+    assert "receipt numbers: unknown" in told.stdout, told
     for path, body in (
         ("/api/orders", {"user": CASHIER}),
         ("/api/shifts", {"user": CASHIER, "opening_cash": 5_000}),
