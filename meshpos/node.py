@@ -504,13 +504,13 @@ class Node:
                     # never while unknown: a restart would then take the guess for knowledge
                     meta["receipt_seq"] = str(venue.receipt_seq)
                     meta["receipt_series"] = venue.numbering.tag
-                self._numbers_learned = False
                 if self._deny_changed and self._deny is not None:
                     meta["denylist"] = json.dumps(self._deny.entries())
                 await store.append(  # change events of our documents: encoded by pycrdt itself
                     [(doc, update) for doc, update, _ in batch], meta=meta or None, validated=True
                 )
                 del self._uncommitted[: len(batch)]
+                self._numbers_learned = False  # committed (a failed commit is tried again)
                 if "denylist" in meta:
                     self._deny_changed = False
                 self.counters["commits"] += 1
