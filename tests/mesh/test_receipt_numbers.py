@@ -184,6 +184,12 @@ def test_a_reenrolled_register_learns_its_numbers_from_the_console(tmp_path: Pat
         wait_for(
             lambda: again.status()["colour"] == "green", 20, "the new R2 in sync with the console"
         )
+        assert again.status()["receipt_numbers_known"] is True
+        # what it learned is committed at once, before any sale: the internet may go next
+        assert again.stop() == 0
+        console.stop()
+        again = bed.start("R2")
+        assert again.status()["receipt_numbers_known"] is True
         # the console gives back no ledger day (registers author those), so no open shift either
         again.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
         receipt = again.sell(CASHIER, ["espresso"])
