@@ -227,6 +227,8 @@ class Node:
             receipt_numbers_known=seq is not None or self.config.role != "register",
             receipt_series=tag,
         )
+        if self.config.role == "register":
+            self._venue.numbering.publish()  # committed by the first pump, sent to every peer
         if seq is None and self.config.role == "register":
             log.warning(
                 "register %s has a new database: it sells once it has been in sync with a peer or "

@@ -99,6 +99,15 @@ class ReceiptNumbering:
         self.catch_up(ledgers)
         self.known = True
 
+    def publish(self) -> bool:
+        """Raise our series' mark to what we know if the mesh's is behind (a register that numbered
+        before marks existed, or one whose mark write was lost): whether anything was written."""
+        if not self.known or self.seq <= self.mark():
+            return False
+        with self._doc.transaction():
+            self._marks[self.series] = self.seq
+        return True
+
     def require_known(self) -> None:
         if not self.known:
             raise ReceiptNumbersUnknown(

@@ -87,6 +87,24 @@ def test_a_restored_register_continues_after_a_higher_mark_it_receives() -> None
     assert sell(old, NOW + DAY_MS).number == "R2-000006"
 
 
+def test_a_register_that_numbered_before_marks_existed_publishes_its_mark() -> None:
+    r2 = make_venue("R2")
+    r2.open_shift_now(CASHIER, 0, NOW)
+    sell(r2)
+    sell(r2)
+    without_marks = Replica()
+    for name in r2.replica.names():
+        if name != NUMBERS_DOCUMENT:
+            without_marks.apply(name, r2.replica.doc(name).get_update())
+    upgraded = Venue(without_marks, device="R2", receipt_seq=2)
+    assert marks(without_marks) == {}
+    assert upgraded.numbering.publish()
+    assert marks(without_marks) == {"R2": 2}
+    assert not upgraded.numbering.publish()  # once is enough
+    unknown = fresh("R2", r2.replica)
+    assert not unknown.numbering.publish()  # a register that does not know writes no guess
+
+
 @pytest.mark.parametrize(
     "junk", ["99", -4, 2.5, float("nan"), True, MAX_RECEIPT_SEQ + 1, [7]], ids=repr
 )
