@@ -475,9 +475,8 @@ class Venue:
             raise InvalidAmount("a payment must be for more than 0")
         payment_id = self._new_id()
         receipt_id = self._new_id() if applied == due else None
-        number = (
-            self.numbering.issue() if receipt_id is not None else None
-        )  # mark first: a gap at worst
+        # the number's mark is raised first (its own document): a receipt then not written is a gap
+        number = self.numbering.issue() if receipt_id is not None else None
         with ledger.doc.transaction():
             ledger.write_order_record(
                 order_id,
