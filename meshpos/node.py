@@ -171,6 +171,11 @@ class Node:
                 f"venue_id {config.venue_id!r} does not match the device certificate "
                 f"({identity.venue_id!r})"
             )
+        if self._new_receipt_series and config.role != "register":
+            raise ConfigError(
+                f"--new-receipt-series: node {config.node_id} is a {config.role}; "
+                "only registers number receipts"
+            )
         self._identity = identity
         self._deny = DenyList(identity.ca_pem)
         self._deny_changed = False
@@ -243,7 +248,7 @@ class Node:
         unknown) and the series tag; the operator's new series is recorded before anything is sold."""
         store = self._store
         assert store is not None
-        if self._new_receipt_series and self.config.role == "register":
+        if self._new_receipt_series:
             tag = new_series_tag()
             await store.append([], meta={"receipt_seq": "0", "receipt_series": tag})
             log.warning(

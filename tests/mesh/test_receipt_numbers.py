@@ -197,3 +197,12 @@ def test_a_reenrolled_register_learns_its_numbers_from_the_console(tmp_path: Pat
         assert receipt["number"] not in {r["number"] for r in sold}
     finally:
         bed.kill_all()
+
+
+def test_a_new_receipt_series_for_a_kitchen_screen_is_refused_in_one_line(tmp_path: Path) -> None:
+    authority = make_venue(tmp_path)
+    config = make_device(authority, tmp_path, "K1", role="kds")
+    done = meshpos("node", "--config", str(config), "--no-discovery", "--new-receipt-series")
+    assert done.returncode == 2, done
+    assert "Traceback" not in done.stderr
+    assert "--new-receipt-series: node K1 is a kds" in done.stderr
