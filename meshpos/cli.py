@@ -55,7 +55,12 @@ def _cmd_node(args: argparse.Namespace) -> int:
     config = _config(args)
     logging.getLogger().setLevel(args.log_level.upper() if args.log_level_set else config.log_level)
     console_ssl_context(config.console_url, config.console_ca_file)  # an unusable CA file: one line
-    return run_node(config, peers=args.peer or [], discovery=not args.no_discovery)
+    return run_node(
+        config,
+        peers=args.peer or [],
+        discovery=not args.no_discovery,
+        new_receipt_series=args.new_receipt_series,
+    )
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -152,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="begin an empty database where this data dir held one (its node.db is missing or "
         "empty); refused if node.db holds data. Without it such a node refuses to start",
+    )
+    node.add_argument(
+        "--new-receipt-series",
+        action="store_true",
+        help="number receipts from now on in a new series with a random tag (R1-k7qm-000001): "
+        "for a register with a new database that cannot reach a peer or the console",
     )
     node.set_defaults(func=_cmd_node)
 

@@ -85,6 +85,13 @@ class PermissionDenied(DomainError):
     code = "permission_denied"
 
 
+class ReceiptNumbersUnknown(DomainError):
+    """A register with a new database does not know how far its receipt numbers got: issuing one could
+    repeat a number it issued before it was wiped, re-enrolled or restored."""
+
+    code = "receipt_numbers_unknown"
+
+
 class InvalidTransition(DomainError):
     code = "invalid_transition"
 

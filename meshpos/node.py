@@ -16,7 +16,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from pycrdt import Map
@@ -43,6 +43,7 @@ from meshpos.model import (
     Ticket,
     Venue,
 )
+from meshpos.model.numbering import new_series_tag
 from meshpos.net.discovery import Discovery, PeerAd
 from meshpos.net.links import LinkPeer, Links, LinkSettings
 from meshpos.node_status import NodeStatus, compute_status
@@ -105,8 +106,12 @@ class Node:
         identity: DeviceIdentity | None = None,
         discovery: bool = True,
         clock: Callable[[], float] = time.time,
+        new_receipt_series: bool = False,
     ) -> None:
+        """``new_receipt_series``: the operator's override for a register that does not know its last
+        receipt number (see :mod:`meshpos.model.numbering`): number from now on in a new tagged series."""
         self.config = config
+        self._new_receipt_series = new_receipt_series
         self._identity = identity
         self._use_discovery = discovery
         self._clock = clock
@@ -140,6 +145,7 @@ class Node:
         self._console_live = False
         self._upload_total = 0
         self._relay_stopper: asyncio.Task[None] | None = None
+        self._numbers_learned = False  # a fresh register just learned its numbers: commit them
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -166,6 +172,11 @@ class Node:
             raise ConfigError(
                 f"venue_id {config.venue_id!r} does not match the device certificate "
                 f"({identity.venue_id!r})"
+            )
+        if self._new_receipt_series and config.role != "register":
+            raise ConfigError(
+                f"--new-receipt-series: node {config.node_id} is a {config.role}; "
+                "only registers number receipts"
             )
         self._identity = identity
         self._deny = DenyList(identity.ca_pem)
@@ -254,15 +265,53 @@ class Node:
             sync.open_doc(name)  # a new business day is observed from its first change
 
         replica.on_open = observe
-        seq = await self._store.get_meta("receipt_seq")
+        seq, tag = await self._receipt_numbering()
         assert self._deny is not None
         for entry in json.loads(await self._store.get_meta("denylist") or "[]"):
             self._deny.add(entry)
         self._replica, self._sync = replica, sync
         self._venue = Venue(
-            replica, device=self.config.node_id, role=self.config.role, receipt_seq=int(seq or 0)
+            replica,
+            device=self.config.node_id,
+            role=self.config.role,
+            receipt_seq=seq or 0,
+            receipt_numbers_known=seq is not None or self.config.role != "register",
+            receipt_series=tag,
         )
+        if self.config.role == "register":
+            self._venue.numbering.publish()  # committed by the first pump, sent to every peer
+        if seq is None and self.config.role == "register":
+            log.warning(
+                "register %s has a new database: it sells once it has been in sync with a peer or "
+                "the console (which know its last receipt number), or after meshpos node "
+                "--new-receipt-series",
+                self.config.node_id,
+            )
         self._refresh_denylist()
+
+    async def _receipt_numbering(self) -> tuple[int | None, str]:
+        """The last receipt sequence this store recorded (None: a new database, whose numbers are
+        unknown) and the series tag; the operator's new series is recorded before anything is sold."""
+        store = self._store
+        assert store is not None
+        if self._new_receipt_series:
+            tag = new_series_tag()
+            await store.append([], meta={"receipt_seq": "0", "receipt_series": tag})
+            log.warning(
+                "register %s starts the new receipt number series %s: its next receipt is %s-%s-000001",
+                self.config.node_id,
+                tag,
+                self.config.node_id,
+                tag,
+            )
+            return 0, tag
+        seq = await store.get_meta("receipt_seq")
+        tag = await store.get_meta("receipt_series") or ""
+        if seq is not None and not seq.isdigit():
+            raise StoreError(
+                f"{self.config.db_path}: meta receipt_seq {seq!r} is not a receipt sequence number"
+            )
+        return (int(seq) if seq is not None else None), tag
 
     async def _start_network(self, identity: DeviceIdentity) -> None:
         config = self.config
@@ -501,18 +550,23 @@ class Node:
             while True:
                 for event in sync.events_received():
                     self._on_event(event)
-                if not self._uncommitted:
+                if not self._uncommitted and not self._numbers_learned:
                     break
                 batch = self._uncommitted
                 meta: dict[str, str] = {}
-                if any(local for _, _, local in batch) and self._venue is not None:
-                    meta["receipt_seq"] = str(self._venue.receipt_seq)
+                venue = self._venue
+                numbers_due = self._numbers_learned or any(local for _, _, local in batch)
+                if numbers_due and venue is not None and venue.numbering.known:
+                    # never while unknown: a restart would then take the guess for knowledge
+                    meta["receipt_seq"] = str(venue.receipt_seq)
+                    meta["receipt_series"] = venue.numbering.tag
                 if self._deny_changed and self._deny is not None:
                     meta["denylist"] = json.dumps(self._deny.entries())
                 await store.append(  # change events of our documents: encoded by pycrdt itself
                     [(doc, update) for doc, update, _ in batch], meta=meta or None, validated=True
                 )
                 del self._uncommitted[: len(batch)]
+                self._numbers_learned = False  # committed (a failed commit is tried again)
                 if "denylist" in meta:
                     self._deny_changed = False
                 self.counters["commits"] += 1
@@ -548,6 +602,7 @@ class Node:
             else:
                 self._live.add(event.peer)
                 log.info("in sync with %s", event.node)
+            self._learn_receipt_numbers(event.node)
         elif isinstance(event, PeerClosed):
             self._peers.pop(event.peer, None)
             self._live.discard(event.peer)
@@ -568,6 +623,21 @@ class Node:
             self.counters["local_writes_refused"] += 1
         elif isinstance(event, RelayChanged):
             log.info("relay is now %s", event.relay or "nobody")
+
+    def _learn_receipt_numbers(self, source: str) -> None:
+        """A fresh register in sync with ``source`` holds what the mesh knows of its numbers."""
+        venue = self._venue
+        if venue is None or venue.numbering.known:
+            return
+        venue.numbering.learned(venue.ledgers())
+        self._numbers_learned = True
+        log.info(
+            "register %s learned its receipt numbers from %s: next is %s-%06d",
+            self.config.node_id,
+            source,
+            venue.numbering.series,
+            venue.receipt_seq + 1,
+        )
 
     # --- revocation -------------------------------------------------------------------------------
 
@@ -799,7 +869,7 @@ class Node:
         sync, links = self._sync, self._links
         assert sync is not None
         assert links is not None
-        return compute_status(
+        status = compute_status(
             node_id=self.config.node_id,
             role=self.config.role,
             sync=sync,
@@ -811,6 +881,9 @@ class Node:
             receipts=sum(ledger.receipt_count() for ledger in self.venue.ledgers()),
             uptime_s=time.monotonic() - self._started_at,
         )
+        if self.venue.numbering.known:
+            return status
+        return replace(status, receipt_numbers_known=False)
 
     def _upload_progress(self) -> dict[str, int]:
         if self._console_task is None or not self._upload_total:

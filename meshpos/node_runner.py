@@ -28,19 +28,27 @@ def _parse_peer(text: str) -> tuple[str, str, int]:
     return node, host, int(port)
 
 
-def run_node(config: Config, *, peers: Sequence[str] = (), discovery: bool = True) -> int:
+def run_node(
+    config: Config,
+    *,
+    peers: Sequence[str] = (),
+    discovery: bool = True,
+    new_receipt_series: bool = False,
+) -> int:
     static = [_parse_peer(p) for p in peers]
-    return asyncio.run(_run(config, static, discovery))
+    return asyncio.run(_run(config, static, discovery, new_receipt_series))
 
 
-async def _run(config: Config, peers: list[tuple[str, str, int]], discovery: bool) -> int:
+async def _run(
+    config: Config, peers: list[tuple[str, str, int]], discovery: bool, new_receipt_series: bool
+) -> int:
     from meshpos.node import Node
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with Node(config, discovery=discovery) as node:
+    async with Node(config, discovery=discovery, new_receipt_series=new_receipt_series) as node:
         for node_id, host, port in peers:
             node.add_peer(node_id, host, port)
         # one line for scripts and tests that start nodes: where this node listens

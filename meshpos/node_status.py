@@ -37,6 +37,9 @@ class NodeStatus:
     refusals: dict[str, int] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     upload: dict[str, int] = field(default_factory=dict)  # relay only: {"done": n, "total": m}
+    receipt_numbers_known: bool = (
+        True  # False: a register with a new database that may not sell yet
+    )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,6 +54,11 @@ class NodeStatus:
             f"; console {'reachable' if self.colour == 'green' else 'not reachable'}",
             f"  receipts on this node: {self.receipts:,}",
         ]
+        if not self.receipt_numbers_known:
+            lines.append(
+                "  receipt numbers: unknown (a new database): sells once in sync with a peer or "
+                "the console, or after meshpos node --new-receipt-series"
+            )
         if self.upload.get("total"):
             lines.append(f"  uploading {self.upload['done']:,} / {self.upload['total']:,}")
         if self.refusals:

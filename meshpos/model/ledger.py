@@ -452,9 +452,6 @@ class Ledger:
         found = (self.receipt(k) for k in self._roots["receipts"])
         return sorted(found, key=lambda r: (r.issued_at_ms, r.number))
 
-    def last_receipt_seq(self, register: str) -> int:
-        return max((r.seq for r in self.receipts() if r.register == register), default=0)
-
     def refunds(self, receipt_id: str | None = None) -> list[Refund]:
         found = [_refund(k, self._rec("refunds", k)) for k in self._roots["refunds"]]
         return sorted(

@@ -46,6 +46,7 @@ from meshpos.model.ledger import (
     Shift,
 )
 from meshpos.model.limits import MAX_AMOUNT, MAX_QUANTITY
+from meshpos.model.numbering import NUMBERS_DOCUMENT, ReceiptNumbering
 from meshpos.model.replica import Replica
 from meshpos.model.stoplist import StopEntry, StopList
 from meshpos.model.totals import refund_share
@@ -105,6 +106,8 @@ class Venue:
         role: str = "register",
         clock: HybridClock | None = None,
         receipt_seq: int = 0,
+        receipt_numbers_known: bool = True,
+        receipt_series: str = "",
         new_id: Callable[[], str] | None = None,
     ) -> None:
         if role not in ROLES:
@@ -117,9 +120,19 @@ class Venue:
         self.catalog = Catalog(replica.doc("catalog"))
         self.stoplist = StopList(replica.doc("stoplist"))
         self._ledgers: dict[str, Ledger] = {}
-        self.receipt_seq = max(
-            [receipt_seq] + [ledger.last_receipt_seq(device) for ledger in self.ledgers()]
+        self.numbering = ReceiptNumbering(
+            replica.doc(NUMBERS_DOCUMENT),
+            device,
+            seq=receipt_seq,
+            known=receipt_numbers_known,
+            tag=receipt_series,
         )
+        self.numbering.catch_up(self.ledgers())
+
+    @property
+    def receipt_seq(self) -> int:
+        """The last sequence this register issued (or learned) in its current number series."""
+        return self.numbering.seq
 
     # --- documents ------------------------------------------------------------------------------
     def business_date(self, now_ms: int) -> str:
@@ -192,6 +205,8 @@ class Venue:
             raise PermissionDenied(
                 f"a {self.role} device may not write money records (orders, payments, shifts)"
             )
+        # a new database has not learned its numbers, open shift or orders yet: no money record at all
+        self.numbering.require_known()
         self.catalog.require(user, right)
         return self.open_shift()
 
@@ -460,6 +475,8 @@ class Venue:
             raise InvalidAmount("a payment must be for more than 0")
         payment_id = self._new_id()
         receipt_id = self._new_id() if applied == due else None
+        # the number's mark is raised first (its own document): a receipt then not written is a gap
+        number = self.numbering.issue() if receipt_id is not None else None
         with ledger.doc.transaction():
             ledger.write_order_record(
                 order_id,
@@ -477,16 +494,24 @@ class Venue:
                     "at": now_ms,
                 },
             )
-            if receipt_id is not None:
-                self._issue_receipt(ledger, ledger.order(order_id), receipt_id, user, shift, now_ms)
+            if receipt_id is not None and number is not None:
+                self._issue_receipt(
+                    ledger, ledger.order(order_id), receipt_id, number, user, shift, now_ms
+                )
         payment = next(p for p in ledger.order(order_id).payments if p.id == payment_id)
         receipt = ledger.receipt(receipt_id) if receipt_id else None
         return PaymentResult(payment, change, receipt)
 
     def _issue_receipt(
-        self, ledger: Ledger, order: Order, receipt_id: str, user: str, shift: Shift, now_ms: int
+        self,
+        ledger: Ledger,
+        order: Order,
+        receipt_id: str,
+        number: tuple[str, int],
+        user: str,
+        shift: Shift,
+        now_ms: int,
     ) -> None:
-        self.receipt_seq += 1
         lines = [
             {
                 "line_id": line.id,
@@ -506,9 +531,9 @@ class Venue:
             receipt_id,
             {
                 "order_id": order.id,
-                "number": f"{self.device}-{self.receipt_seq:06d}",
+                "number": number[0],
                 "register": self.device,
-                "seq": self.receipt_seq,
+                "seq": number[1],
                 "user": user,
                 "shift_id": shift.id,
                 "at": now_ms,
@@ -520,7 +545,7 @@ class Venue:
                 "payment_ids": [p.id for p in order.payments],
             },
         )
-        ledger.write_order_record(order.id, "receipts", receipt_id, self.receipt_seq)
+        ledger.write_order_record(order.id, "receipts", receipt_id, number[1])
         for line in order.lines:
             self._write_inventory(
                 ledger, line.product_id, "sale", line.quantity, receipt_id, user, now_ms

@@ -28,6 +28,7 @@ from meshpos.errors import (
     Overpayment,
     OverRefund,
     PermissionDenied,
+    ReceiptNumbersUnknown,
     ShiftError,
     StoreError,
     UnknownRecord,
@@ -44,7 +45,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("meshpos.web")
 
-CONFLICTS = (ItemStopped, OrderNotOpen, ShiftError, InvalidTransition, Overpayment, OverRefund)
+CONFLICTS = (
+    ItemStopped,
+    OrderNotOpen,
+    ShiftError,
+    InvalidTransition,
+    Overpayment,
+    OverRefund,
+    ReceiptNumbersUnknown,
+)
 
 
 def http_error(exc: MeshposError) -> HttpError:

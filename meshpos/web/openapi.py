@@ -20,7 +20,7 @@ ERRORS = {
     "unknown_ticket, unknown_product, unknown_file)",
     409: "The request is valid but the current state refuses it (item_stopped, order_not_open, "
     "shift_closed, shift_error, open_orders_on_shift, overpayment, over_refund, "
-    "invalid_transition, clear_cache_refused)",
+    "invalid_transition, clear_cache_refused, receipt_numbers_unknown)",
     422: "A value breaks a rule (invalid_quantity, invalid_amount, unknown_product, unknown_record, "
     "unknown_user, domain_error; revocations: wrong_venue, invalid_device_id, revocation_refused)",
     429: "Too many tries: PIN login is locked for this user or this address (pin_locked); "
