@@ -89,10 +89,22 @@ class InvalidTransition(DomainError):
     code = "invalid_transition"
 
 
+class RecordUnusable(DomainError):
+    """An operation needs a record that is corrupt (reads skip it and report it); nothing was written."""
+
+    code = "record_unusable"
+
+
 class CorruptRecord(MeshposError):
     """A record in a document does not have the shape the model expects (a peer or a bug wrote it)."""
 
     code = "corrupt_record"
+
+
+class WriteFailed(MeshposError):
+    """A write into a document failed part-way (pycrdt raised); what it had written was taken back."""
+
+    code = "write_failed"
 
 
 # --- storage ------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ class NodeStatus:
     refusals: dict[str, int] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     upload: dict[str, int] = field(default_factory=dict)  # relay only: {"done": n, "total": m}
+    corrupt_records: int = 0  # records this node's reads skip because they do not parse (an alarm)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,6 +52,10 @@ class NodeStatus:
             f"; console {'reachable' if self.colour == 'green' else 'not reachable'}",
             f"  receipts on this node: {self.receipts:,}",
         ]
+        if self.corrupt_records:
+            lines.append(
+                f"  ALARM: {self.corrupt_records:,} corrupt record(s) skipped; the rest of the day works"
+            )
         if self.upload.get("total"):
             lines.append(f"  uploading {self.upload['done']:,} / {self.upload['total']:,}")
         if self.refusals:
@@ -71,6 +76,7 @@ def compute_status(
     refusals: dict[str, int] | None = None,
     counters: dict[str, int] | None = None,
     upload: dict[str, int] | None = None,
+    corrupt_records: int = 0,
 ) -> NodeStatus:
     presence = sync.presence
     relay = sync.relay
@@ -112,4 +118,5 @@ def compute_status(
         refusals=dict(refusals or {}),
         counters=dict(counters or {}),
         upload=dict(upload or {}),
+        corrupt_records=corrupt_records,
     )
