@@ -110,7 +110,9 @@ def test_bad_text_is_refused_with_400_and_the_day_keeps_answering_after_a_restar
     the_day_answers(node, order["id"])
     assert node.call("GET", "/api/orders?status=all") == orders_before
     node.call("POST", f"/api/orders/{order['id']}/void", {"user": CASHIER, "reason": "test"})
-    closed = node.call("POST", "/api/shifts/current/close", {"user": CASHIER, "counted_cash": 10_000})
+    closed = node.call(
+        "POST", "/api/shifts/current/close", {"user": CASHIER, "counted_cash": 10_000}
+    )
     assert closed["close"]["counted_cash"] == 10_000
     assert node.status()["corrupt_records"] == 0
 
