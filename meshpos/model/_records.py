@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from meshpos.errors import CorruptRecord
-from meshpos.model.limits import MAX_AMOUNT, MAX_QUANTITY, SAFE_INTEGER
+from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_QUANTITY, SAFE_INTEGER, check_text
 
 JsonDict = dict[str, Any]
 R = TypeVar("R")
@@ -70,6 +70,12 @@ class CorruptRegistry:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def lookup_key(key: object, what: str) -> str:
+    """``key`` if it can name a record; pycrdt raises on a lone surrogate even to look one up, so an id
+    from a caller is checked before it reaches a map."""
+    return check_text(key, what, MAX_ID_CHARS)
 
 
 def parse_each(

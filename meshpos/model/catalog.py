@@ -25,7 +25,14 @@ from meshpos.errors import (
     UnknownProduct,
     UnknownRecord,
 )
-from meshpos.model._records import CorruptRegistry, Fields, bounded, parse_each, parse_one
+from meshpos.model._records import (
+    CorruptRegistry,
+    Fields,
+    bounded,
+    lookup_key,
+    parse_each,
+    parse_one,
+)
 from meshpos.model._writes import all_or_nothing, put
 from meshpos.model.limits import (
     MAX_AMOUNT,
@@ -169,7 +176,7 @@ class Catalog:
         }
 
     def _fields(self, kind: str, key: str) -> Fields | None:
-        value = self._maps[kind].get(key)
+        value = self._maps[kind].get(lookup_key(key, f"{kind} id"))
         return None if value is None else Fields(value, f"{self.name} {kind}/{key}")
 
     # reads

@@ -13,7 +13,14 @@ from typing import Any
 from pycrdt import Doc, Map
 
 from meshpos.errors import InvalidTransition, UnknownRecord
-from meshpos.model._records import CorruptRegistry, Fields, JsonDict, parse_each, parse_one
+from meshpos.model._records import (
+    CorruptRegistry,
+    Fields,
+    JsonDict,
+    lookup_key,
+    parse_each,
+    parse_one,
+)
 from meshpos.model._writes import put
 from meshpos.model.clock import HybridClock, Stamp
 
@@ -66,7 +73,7 @@ class Kitchen:
         put(self._tickets, ticket_id, record, f"{self.name} tickets/{ticket_id}")
 
     def has(self, ticket_id: str) -> bool:
-        return ticket_id in self._tickets
+        return lookup_key(ticket_id, "ticket id") in self._tickets
 
     def _state(self, ticket_id: str) -> tuple[str, Stamp | None]:
         """The target of the ticket's latest event; with a registry a corrupt event is skipped."""
@@ -84,6 +91,7 @@ class Kitchen:
         return Stamp.decode(f.text("stamp"), f"{f.where} stamp"), f.choice("to", STATES)
 
     def ticket(self, ticket_id: str) -> Ticket:
+        lookup_key(ticket_id, "ticket id")
         return parse_one(
             f"tickets/{ticket_id}",
             lambda: self._ticket(ticket_id),

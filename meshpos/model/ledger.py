@@ -29,6 +29,7 @@ from meshpos.model._records import (
     CorruptRegistry,
     Fields,
     JsonDict,
+    lookup_key,
     parse_each,
     parse_one,
     to_int,
@@ -312,6 +313,7 @@ class Ledger:
 
     # --- shifts ---------------------------------------------------------------------------------
     def shift(self, shift_id: str) -> Shift:
+        lookup_key(shift_id, "shift id")
         return parse_one(
             f"shifts/{shift_id}", lambda: self._shift(shift_id), doc=self.name, corrupt=self.corrupt
         )
@@ -356,7 +358,7 @@ class Ledger:
         return sorted(found, key=lambda s: (s.opened_at_ms, s.id))
 
     def has_shift(self, shift_id: str) -> bool:
-        return shift_id in self._roots["shifts"]
+        return lookup_key(shift_id, "shift id") in self._roots["shifts"]
 
     def write_shift(
         self, shift_id: str, register: str, user: str, at_ms: int, opening_cash: int
@@ -384,7 +386,7 @@ class Ledger:
 
     # --- orders ---------------------------------------------------------------------------------
     def has_order(self, order_id: str) -> bool:
-        return order_id in self._roots["orders"]
+        return lookup_key(order_id, "order id") in self._roots["orders"]
 
     def order_ids(self) -> list[str]:
         return list(self._roots["orders"].keys())
@@ -417,6 +419,7 @@ class Ledger:
         put(target, key, record, f"{self.name} orders/{order_id}/{part}/{key}")
 
     def order(self, order_id: str) -> Order:
+        lookup_key(order_id, "order id")
         return parse_one(
             f"orders/{order_id}", lambda: self._order(order_id), doc=self.name, corrupt=self.corrupt
         )
@@ -529,6 +532,7 @@ class Ledger:
         self._put(root, key, record)
 
     def receipt(self, receipt_id: str) -> Receipt:
+        lookup_key(receipt_id, "receipt id")
         return parse_one(
             f"receipts/{receipt_id}",
             lambda: _receipt(receipt_id, self._rec("receipts", receipt_id)),
@@ -537,7 +541,7 @@ class Ledger:
         )
 
     def has_receipt(self, receipt_id: str) -> bool:
-        return receipt_id in self._roots["receipts"]
+        return lookup_key(receipt_id, "receipt id") in self._roots["receipts"]
 
     def receipt_count(self) -> int:
         """How many receipts the day holds, without reading them (status asks this often)."""

@@ -36,7 +36,7 @@ from meshpos.errors import (
     UnknownProduct,
     UnknownRecord,
 )
-from meshpos.model._records import CorruptEntry, CorruptRegistry
+from meshpos.model._records import CorruptEntry, CorruptRegistry, lookup_key
 from meshpos.model._writes import all_or_nothing
 from meshpos.model.catalog import Catalog, Product
 from meshpos.model.clock import HybridClock
@@ -56,7 +56,6 @@ from meshpos.model.ledger import (
 )
 from meshpos.model.limits import (
     MAX_AMOUNT,
-    MAX_ID_CHARS,
     MAX_NAME_CHARS,
     MAX_NOTE_CHARS,
     MAX_QUANTITY,
@@ -92,8 +91,7 @@ def _operation(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return wrap
 
 
-def _id(value: object, what: str) -> str:
-    return check_text(value, what, MAX_ID_CHARS)
+_id = lookup_key
 
 
 def _note(value: object, what: str) -> str:

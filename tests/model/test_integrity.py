@@ -170,6 +170,24 @@ def test_text_at_the_limit_is_stored(day: Day) -> None:
     assert (order.table, order.tab) == ("t" * MAX_NAME_CHARS, "é" * MAX_NAME_CHARS)
 
 
+def test_looking_up_an_id_pycrdt_cannot_encode_is_bad_input_not_a_crash(day: Day) -> None:
+    v = day.venue
+    date = v.business_date(NOW)
+    lookups: list[Callable[[], object]] = [
+        lambda: v.catalog.product("\ud800"),
+        lambda: v.catalog.user("\ud800"),
+        lambda: v.order("\ud800"),
+        lambda: v.receipt("\ud800"),
+        lambda: v.shift("\ud800"),
+        lambda: v.ledger(date).has_order("\ud800"),
+        lambda: v.kitchen(date).has("\ud800"),
+        lambda: v.kitchen(date).ticket("\ud800"),
+    ]
+    for lookup in lookups:
+        with pytest.raises(InvalidInput, match="lone surrogate"):
+            lookup()
+
+
 # --- money and quantities have venue-sane bounds everywhere ---------------------------------------
 
 AmountCase = tuple[str, Callable[[Day, int], object]]
