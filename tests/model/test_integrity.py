@@ -279,9 +279,7 @@ def test_an_order_pycrdt_panics_on_is_taken_back_on_every_replica(
     open_venue: Venue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The reproduced defect: a table of "\\ud800" left a half order that broke the day."""
-    peer = Replica()
-    for name in open_venue.replica.names():
-        peer.apply(name, open_venue.replica.doc(name).get_update())
+    peer = copy_of(open_venue)
     before = everything(open_venue)
     _panic_past_the_validator(monkeypatch)
     with pytest.raises(WriteFailed, match="nothing was written") as raised:
@@ -293,14 +291,28 @@ def test_an_order_pycrdt_panics_on_is_taken_back_on_every_replica(
     ledger = open_venue.ledger(open_venue.business_date(NOW))
     assert ledger.orders() == []
     assert open_venue.corrupt_records() == []
-    updates = open_venue.replica.take_updates()
-    assert updates  # the insert and its deletion are replicated alike
-    for update in updates:
-        peer.apply(update.document, update.update)
+    receive(peer, open_venue)
     assert Ledger(peer.doc(ledger.name), ledger.date).orders() == []
     theirs = {k: json.loads(t) for k, t in Ledger.export(peer.doc(ledger.name)).items()}
     assert theirs == {k: json.loads(t) for k, t in Ledger.export(ledger.doc).items()}
     assert json.loads(Ledger.export(peer.doc(ledger.name))["orders"]) == {}
+
+
+def copy_of(venue: Venue) -> Replica:
+    """A second replica holding what ``venue`` holds now (a peer in sync)."""
+    peer = Replica()
+    for name in venue.replica.names():
+        peer.apply(name, venue.replica.doc(name).get_update())
+    venue.replica.take_updates()
+    return peer
+
+
+def receive(peer: Replica, venue: Venue) -> None:
+    """Apply to ``peer`` the updates ``venue`` produced since: what the node commits and sends."""
+    updates = venue.replica.take_updates()
+    assert updates  # a write taken back is an insert and its deletion, replicated alike
+    for update in updates:
+        peer.apply(update.document, update.update)
 
 
 def test_a_payment_whose_receipt_panics_is_taken_back_whole(
@@ -309,7 +321,7 @@ def test_a_payment_whose_receipt_panics_is_taken_back_whole(
     """The payment is assigned first, then the receipt panics: the payment must not stay."""
     order = open_venue.open_order(CASHIER, NOW)
     order = open_venue.add_line(CASHIER, order.id, "burger", 1, NOW)
-    open_venue.replica.take_updates()
+    peer = copy_of(open_venue)
     before = everything(open_venue)
     before_order = open_venue.order(order.id)
     monkeypatch.setattr(_writes, "check_value", lambda value, where: None)
@@ -324,6 +336,12 @@ def test_a_payment_whose_receipt_panics_is_taken_back_whole(
     assert everything(open_venue) == before
     assert open_venue.order(order.id) == before_order
     assert open_venue.order(order.id).status == "open"
+    receive(peer, open_venue)
+    date = open_venue.business_date(NOW)
+    seen_by_peer = Ledger(peer.doc(f"ledger/{date}"), date)
+    assert seen_by_peer.order(order.id).payments == ()
+    assert seen_by_peer.receipts() == []
+    assert seen_by_peer.inventory() == []
     monkeypatch.undo()
     paid = open_venue.pay(CASHIER, order.id, "cash", NOW)  # the sale can still be completed
     assert paid.receipt is not None
