@@ -89,16 +89,17 @@ class InvalidTransition(DomainError):
     code = "invalid_transition"
 
 
-class RecordUnusable(DomainError):
-    """An operation needs a record that is corrupt (reads skip it and report it); nothing was written."""
-
-    code = "record_unusable"
-
-
 class CorruptRecord(MeshposError):
     """A record in a document does not have the shape the model expects (a peer or a bug wrote it)."""
 
     code = "corrupt_record"
+
+
+class RecordUnusable(DomainError, CorruptRecord):
+    """A record asked for by id, or needed by an action, is corrupt: listing reads skip it and list it as
+    corrupt, and this request is refused like a broken rule (nothing was written), not as a crash."""
+
+    code = "record_unusable"
 
 
 class WriteFailed(MeshposError):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from meshpos.errors import CorruptRecord
+from meshpos.errors import CorruptRecord, RecordUnusable
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_QUANTITY, SAFE_INTEGER, check_text
 
 JsonDict = dict[str, Any]
@@ -102,13 +102,16 @@ def parse_each(
 
 
 def parse_one(key: str, parse: Callable[[], R], *, doc: str, corrupt: CorruptRegistry | None) -> R:
-    """``parse()`` of one record asked for by id: noted when it is corrupt, and raised either way."""
+    """``parse()`` of one record asked for by id. When it is corrupt: with a registry it is noted there and
+    refused as :class:`RecordUnusable` (a CorruptRecord that callers answer like a broken rule); without
+    one the CorruptRecord is raised as it is."""
     try:
         return parse()
     except CorruptRecord as exc:
-        if corrupt is not None:
-            corrupt.note(doc, key, exc)
-        raise
+        if corrupt is None or isinstance(exc, RecordUnusable):
+            raise
+        corrupt.note(doc, key, exc)
+        raise RecordUnusable(f"{exc.message} (listed as a corrupt record)") from exc
 
 
 class Fields:

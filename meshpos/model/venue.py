@@ -81,6 +81,8 @@ def _operation(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             try:
                 with all_or_nothing(what):
                     return method(*args, **kwargs)
+            except RecordUnusable:
+                raise
             except CorruptRecord as exc:
                 raise RecordUnusable(
                     f"cannot {what}: {exc.message} (the record is listed as corrupt; nothing was written)"

@@ -27,7 +27,9 @@ from .attacker import Attacker
 from .kit import NodeProcess, make_device, make_venue, until
 
 
-def refused(node: NodeProcess, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+def refused(
+    node: NodeProcess, method: str, path: str, body: dict[str, Any] | None = None
+) -> tuple[int, Any]:
     """The status and error body of a call the node must refuse (``NodeProcess.call`` raises on it)."""
     try:
         answer = node.call(method, path, body)
@@ -160,6 +162,9 @@ async def test_a_corrupt_record_a_peer_writes_is_skipped_on_every_register(
         for node in processes:
             await until(lambda node=node: skipped(node), 20, "the corrupt records skipped")
             the_day_answers(node, receipt["order_id"] if node is r1 else open_order["id"])
+            status, answer = refused(node, "GET", "/api/orders/evil-order")
+            assert (status, answer["error"]["code"]) == (422, "record_unusable")
+            assert "orders/evil-order" in answer["error"]["message"]
     finally:
         await evil.close()
     r2.call("POST", f"/api/orders/{open_order['id']}/void", {"user": CASHIER})

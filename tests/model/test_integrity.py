@@ -434,6 +434,11 @@ def test_corrupt_records_are_skipped_listed_once_and_the_day_keeps_working(day: 
     assert len(order.lines) == 2
     with pytest.raises(RecordUnusable, match="gold"):
         v.add_line(CASHIER, day.order_id, "gold", 1, NOW)
+    with pytest.raises(RecordUnusable, match="orders/half-order"):
+        v.order("half-order")  # asked for by id: refused like a rule (the API answers 422)
+    with pytest.raises(RecordUnusable, match="users/u-ghost"):
+        v.open_order("u-ghost", NOW)
+    assert v.corrupt_count() == len(found)
 
 
 def test_a_corrupt_order_on_the_shift_does_not_block_closing_it(day: Day) -> None:
