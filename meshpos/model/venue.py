@@ -562,6 +562,10 @@ class Venue:
             )
         if applied == 0 and due > 0:
             raise InvalidAmount("a payment must be for more than 0")
+        if applied + tip > MAX_AMOUNT:  # what the drawer or terminal takes in one payment
+            raise InvalidAmount(
+                f"one payment of {applied} plus tip {tip} is over {MAX_AMOUNT}: split it into parts"
+            )
         payment_id = self._new_id()
         receipt_id = self._new_id() if applied == due else None
         with ledger.doc.transaction():
@@ -718,6 +722,8 @@ class Venue:
             raise DomainError(
                 f"refund method must be one of {', '.join(PAYMENT_METHODS)}, got {method!r}"
             )
+        if sum(r["amount"] for r in refund_lines) > MAX_AMOUNT:
+            raise InvalidAmount(f"one refund is at most {MAX_AMOUNT}: refund fewer lines at a time")
         refund_id = self._new_id()
         with ledger.doc.transaction():
             ledger.write(

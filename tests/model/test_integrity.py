@@ -17,6 +17,7 @@ from pycrdt import Map
 from meshpos.errors import (
     CorruptRecord,
     DomainError,
+    InvalidAmount,
     InvalidInput,
     RecordUnusable,
     WriteFailed,
@@ -505,3 +506,29 @@ def test_without_a_registry_reads_stay_strict(day: Day) -> None:
     _write_as_a_peer(v, f"ledger/{date}", "receipts", "junk", {"number": 7})
     with pytest.raises(CorruptRecord, match="receipts/junk"):
         Ledger(v.replica.doc(f"ledger/{date}"), date).receipts()
+
+
+def test_an_order_over_the_payment_bound_is_paid_in_parts_that_all_read_back(
+    open_venue: Venue, unchanged: Callable[[Venue], None]
+) -> None:
+    """What the model writes must read back: a payment or tip over the bound would be a corrupt record."""
+    v = open_venue
+    v.catalog.put_product(Product("yacht", "Yacht", MAX_AMOUNT))
+    order = v.open_order(MANAGER, NOW)
+    order = v.add_line(MANAGER, order.id, "yacht", 2, NOW)
+    v.replica.take_updates()
+    with pytest.raises(InvalidAmount, match="split it"):
+        v.pay(MANAGER, order.id, "card", NOW)
+    with pytest.raises(InvalidAmount, match="split it"):
+        v.pay(MANAGER, order.id, "card", NOW, amount=MAX_AMOUNT, tip=1)
+    unchanged(v)
+    v.pay(MANAGER, order.id, "card", NOW, amount=MAX_AMOUNT)
+    paid = v.pay(MANAGER, order.id, "card", NOW)
+    assert paid.receipt is not None
+    assert paid.receipt.total == 2 * MAX_AMOUNT
+    with pytest.raises(InvalidAmount, match="one refund"):
+        v.refund(MANAGER, paid.receipt.id, NOW)
+    refund = v.refund(MANAGER, paid.receipt.id, NOW, lines={paid.receipt.lines[0].line_id: 1})
+    assert refund.amount == MAX_AMOUNT
+    assert v.ledger(v.business_date(NOW)).payments()[-1].amount == MAX_AMOUNT
+    assert v.corrupt_records() == []
