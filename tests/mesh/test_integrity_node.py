@@ -25,6 +25,7 @@ from meshpos.sync import SyncUpdate
 from ..trust.helpers import issue_identity
 from .attacker import Attacker
 from .kit import NodeProcess, make_device, make_venue, until
+from .test_cli_node import meshpos
 
 
 def refused(
@@ -175,4 +176,7 @@ async def test_a_corrupt_record_a_peer_writes_is_skipped_on_every_register(
         assert closed["close"] is not None
     shown = r1.status()
     assert shown["corrupt_records"] >= 3
+    told = meshpos("status", "--config", str(r1.config))
+    assert told.returncode == 0, told.stderr
+    assert f"ALARM: {shown['corrupt_records']} corrupt record(s) skipped" in told.stdout
     assert "evil-receipt" not in r1.receipt_ids()
