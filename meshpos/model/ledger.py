@@ -298,14 +298,13 @@ class Ledger:
         return Fields(value, f"{self.name} {root}/{key}")
 
     def _each(
-        self, root: str, parse: Callable[[str, Any], T], keys: Iterable[str] | None = None
+        self, root: str, parse: Callable[[str], T], keys: Iterable[str] | None = None
     ) -> Iterator[T]:
-        """Every record of ``root`` (or those of ``keys``) parsed, corrupt ones skipped and noted."""
-        items = self._roots[root]
-        chosen = items.keys() if keys is None else keys
+        """``parse(key)`` of every record of ``root`` (or of ``keys``), corrupt ones skipped and noted."""
+        chosen = self._roots[root].keys() if keys is None else keys
         return parse_each(
             ((k, k) for k in chosen),
-            lambda k, _: parse(k, items.get(k)),
+            lambda k, _: parse(k),
             doc=self.name,
             root=root,
             corrupt=self.corrupt,
@@ -341,7 +340,7 @@ class Ledger:
 
     def shifts(self) -> list[Shift]:
         return sorted(
-            self._each("shifts", lambda k, _: self._shift(k)),
+            self._each("shifts", self._shift),
             key=lambda s: (s.opened_at_ms, s.id),
         )
 
@@ -354,7 +353,7 @@ class Ledger:
             for k, v in raw.items()
             if isinstance(v, dict) and v.get("register") == register and k not in closes
         ]
-        found = self._each("shifts", lambda k, _: self._shift(k), mine)
+        found = self._each("shifts", self._shift, mine)
         return sorted(found, key=lambda s: (s.opened_at_ms, s.id))
 
     def has_shift(self, shift_id: str) -> bool:
@@ -489,9 +488,7 @@ class Ledger:
         """Every order of the day that parses; a corrupt one is skipped (and noted, given a registry)."""
         if self._orders is not None:
             return self._orders
-        orders = sorted(
-            self._each("orders", lambda k, _: self._order(k)), key=lambda o: (o.opened_at_ms, o.id)
-        )
+        orders = sorted(self._each("orders", self._order), key=lambda o: (o.opened_at_ms, o.id))
         if self.readonly:
             self._orders = orders  # a snapshot never changes: read each order once
         return orders
@@ -548,7 +545,7 @@ class Ledger:
         return len(self._roots["receipts"])
 
     def receipts(self) -> list[Receipt]:
-        found = self._each("receipts", lambda k, _: _receipt(k, self._rec("receipts", k)))
+        found = self._each("receipts", lambda k: _receipt(k, self._rec("receipts", k)))
         return sorted(found, key=lambda r: (r.issued_at_ms, r.number))
 
     def last_receipt_seq(self, register: str) -> int:
@@ -564,7 +561,7 @@ class Ledger:
         return max(seqs)
 
     def refunds(self, receipt_id: str | None = None) -> list[Refund]:
-        found = list(self._each("refunds", lambda k, _: _refund(k, self._rec("refunds", k))))
+        found = list(self._each("refunds", lambda k: _refund(k, self._rec("refunds", k))))
         return sorted(
             (r for r in found if receipt_id is None or r.receipt_id == receipt_id),
             key=lambda r: (r.at_ms, r.id),
@@ -583,13 +580,13 @@ class Ledger:
 
     def cash_moves(self) -> list[CashMove]:
         return sorted(
-            self._each("cash_moves", lambda k, _: _cash_move(k, self._rec("cash_moves", k))),
+            self._each("cash_moves", lambda k: _cash_move(k, self._rec("cash_moves", k))),
             key=lambda m: (m.at_ms, m.id),
         )
 
     def inventory(self) -> list[InventoryMove]:
         return sorted(
-            self._each("inventory", lambda k, _: _inventory(k, self._rec("inventory", k))),
+            self._each("inventory", lambda k: _inventory(k, self._rec("inventory", k))),
             key=lambda m: (m.at_ms, m.id),
         )
 
