@@ -17,9 +17,15 @@ from typing import Any
 import pytest
 from pycrdt import Doc, Map
 
-from meshpos.model import business_date
+from meshpos.config import load_config
+from meshpos.errors import WriteFailed
+from meshpos.model import Ledger, _writes, business_date
+from meshpos.model import ledger as ledger_module
+from meshpos.model import venue as venue_module
 from meshpos.model.limits import MAX_NAME_CHARS
+from meshpos.model.replica import decode_state_vector
 from meshpos.model.sample import CASHIER, MANAGER
+from meshpos.node import Node
 from meshpos.sync import SyncUpdate
 
 from ..trust.helpers import issue_identity
@@ -180,3 +186,53 @@ async def test_a_corrupt_record_a_peer_writes_is_skipped_on_every_register(
     assert told.returncode == 0, told.stderr
     assert f"ALARM: {shown['corrupt_records']} corrupt record(s) skipped" in told.stdout
     assert "evil-receipt" not in r1.receipt_ids()
+
+
+async def test_a_write_pycrdt_panics_on_leaves_no_trace_in_the_file_or_on_a_peer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real nodes, SQLite files and a TLS link: the half order and the half payment are taken back, the
+    deletions are committed and replicated with the inserts, and a restart reads the day as before."""
+    authority = make_venue(tmp_path)
+    r1c, r2c = (
+        load_config(make_device(authority, tmp_path, n, heartbeat_interval=0.2), env={})
+        for n in ("R1", "R2")
+    )
+    async with Node(r1c, discovery=False) as r1, Node(r2c, discovery=False) as r2:
+        r1.add_peer("R2", "127.0.0.1", r2.port)
+        await until(lambda: r1.status().peers.get("R2") is True, 10, "R1 in sync with R2")
+        await r1.open_shift(CASHIER, 10_000)
+        order = await r1.open_order(CASHIER, table="4")
+        order = await r1.add_line(CASHIER, order.id, "espresso", 1)
+        name = f"ledger/{r1.venue.business_date(r1.now_ms())}"
+        monkeypatch.setattr(_writes, "check_value", lambda value, where: None)
+        monkeypatch.setattr(ledger_module, "check_value", lambda value, where: None)
+        monkeypatch.setattr(venue_module, "check_text", lambda value, *args: value)
+        with pytest.raises(WriteFailed, match="nothing was written"):
+            await r1.open_order(CASHIER, table="\ud800")
+        write = Ledger.write
+
+        def poisoned(self: Ledger, root: str, key: str, record: dict[str, Any]) -> None:
+            bad = {**record, "number": "\ud800"} if root == "receipts" else record
+            write(self, root, key, bad)
+
+        monkeypatch.setattr(Ledger, "write", poisoned)
+        with pytest.raises(WriteFailed, match="take the payment"):
+            await r1.pay(CASHIER, order.id, "card")
+        monkeypatch.undo()
+
+        def same_state() -> bool:
+            mine, theirs = (n.replica.doc(name).get_state() for n in (r1, r2))
+            return decode_state_vector(mine) == decode_state_vector(theirs)
+
+        await until(same_state, 10, "R2 has every update R1 made, deletions included")
+        for node in (r1, r2):
+            assert [o.id for o in node.venue.ledger(name.split("/")[1]).orders()] == [order.id]
+            assert node.venue.order(order.id) == order
+            assert node.venue.corrupt_records() == []
+    async with Node(r1c, discovery=False) as again:
+        assert [o.id for o in again.venue.ledger(name.split("/")[1]).orders()] == [order.id]
+        assert again.venue.order(order.id) == order
+        paid = await again.pay(CASHIER, order.id, "card")
+        assert paid.receipt is not None
+        assert again.venue.corrupt_count() == 0
