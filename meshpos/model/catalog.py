@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pycrdt import Doc, Map
 
@@ -21,6 +21,7 @@ from meshpos.errors import (
     CorruptRecord,
     DomainError,
     InvalidInput,
+    MeshposError,
     PermissionDenied,
     UnknownProduct,
     UnknownRecord,
@@ -41,6 +42,8 @@ from meshpos.model.limits import (
     MAX_QUANTITY,
     check_text,
 )
+
+T = TypeVar("T")
 
 RIGHTS = (
     "sell",
@@ -179,99 +182,66 @@ class Catalog:
         value = self._maps[kind].get(lookup_key(key, f"{kind} id"))
         return None if value is None else Fields(value, f"{self.name} {kind}/{key}")
 
+    def _one(
+        self, kind: str, key: str, parse: Callable[[str, Fields], T], unknown: MeshposError
+    ) -> T:
+        """One entity asked for by id: ``unknown`` if it is not there, RecordUnusable (noted in the
+        registry) if it does not parse."""
+        rec = self._fields(kind, key)
+        if rec is None:
+            raise unknown
+        return parse_one(
+            f"{kind}/{key}", lambda: parse(key, rec), doc=self.name, corrupt=self.corrupt
+        )
+
+    def _all(self, kind: str, parse: Callable[[str, Fields], T]) -> list[T]:
+        """Every entity of ``kind`` that parses, by id; a corrupt one is skipped (and noted)."""
+        items = self._maps[kind]
+        return list(
+            parse_each(
+                ((k, items.get(k)) for k in sorted(items.keys())),
+                lambda k, v: parse(k, Fields(v, f"{self.name} {kind}/{k}")),
+                doc=self.name,
+                root=kind,
+                corrupt=self.corrupt,
+            )
+        )
+
     # reads
     def product(self, product_id: str) -> Product:
-        rec = self._fields("products", product_id)
-        if rec is None:
-            raise UnknownProduct(f"unknown product {product_id!r}")
-        return parse_one(
-            f"products/{product_id}",
-            lambda: _product(product_id, rec),
-            doc=self.name,
-            corrupt=self.corrupt,
+        return self._one(
+            "products", product_id, _product, UnknownProduct(f"unknown product {product_id!r}")
         )
 
     def products(self) -> list[Product]:
-        """Every product that parses; a corrupt one is skipped (and noted, given a registry)."""
-        return sorted(
-            parse_each(
-                self._maps["products"].items(),
-                lambda k, v: _product(k, Fields(v, f"{self.name} products/{k}")),
-                doc=self.name,
-                root="products",
-                corrupt=self.corrupt,
-            ),
-            key=lambda p: (p.category, p.name, p.id),
-        )
+        """Every product that parses, by category and name; a corrupt one is skipped (and noted)."""
+        return sorted(self._all("products", _product), key=lambda p: (p.category, p.name, p.id))
 
     def tax(self, tax_id: str) -> Tax:
-        rec = self._fields("taxes", tax_id)
-        if rec is None:
-            raise UnknownRecord(f"unknown tax {tax_id!r}")
-        return Tax(tax_id, rec.text("name"), rec.integer("rate_bp"), rec.flag("included"))
+        return self._one("taxes", tax_id, _tax, UnknownRecord(f"unknown tax {tax_id!r}"))
 
     def modifier_group(self, group_id: str) -> ModifierGroup:
-        rec = self._fields("modifier_groups", group_id)
-        if rec is None:
-            raise UnknownRecord(f"unknown modifier group {group_id!r}")
-        mods = tuple(
-            Modifier(
-                m.text("id"),
-                m.text("name"),
-                bounded(
-                    m.integer("price_delta"),
-                    -MAX_AMOUNT,
-                    MAX_AMOUNT,
-                    f"{m.where}: field 'price_delta'",
-                ),
-            )
-            for m in rec.records("modifiers")
-        )
-        return ModifierGroup(
-            group_id, rec.text("name"), mods, rec.integer("min_select"), rec.integer("max_select")
+        return self._one(
+            "modifier_groups",
+            group_id,
+            _modifier_group,
+            UnknownRecord(f"unknown modifier group {group_id!r}"),
         )
 
     def discount(self, discount_id: str) -> Discount:
-        rec = self._fields("discounts", discount_id)
-        if rec is None:
-            raise UnknownRecord(f"unknown discount {discount_id!r}")
-        return Discount(
-            discount_id,
-            rec.text("name"),
-            rec.choice("kind", DISCOUNT_KINDS),
-            rec.choice("scope", DISCOUNT_SCOPES),
-            rec.integer("value"),
+        return self._one(
+            "discounts", discount_id, _discount, UnknownRecord(f"unknown discount {discount_id!r}")
         )
 
     def user(self, user_id: str) -> User:
-        rec = self._fields("users", user_id)
-        if rec is None:
-            raise UnknownRecord(f"unknown user {user_id!r}")
-        return parse_one(
-            f"users/{user_id}", lambda: _user(user_id, rec), doc=self.name, corrupt=self.corrupt
-        )
+        return self._one("users", user_id, _user, UnknownRecord(f"unknown user {user_id!r}"))
 
     def users(self) -> list[User]:
-        """Every user that parses; a corrupt one is skipped (and noted, given a registry)."""
-        users = self._maps["users"]
-        return list(
-            parse_each(
-                ((k, users.get(k)) for k in sorted(users.keys())),
-                lambda k, v: _user(k, Fields(v, f"{self.name} users/{k}")),
-                doc=self.name,
-                root="users",
-                corrupt=self.corrupt,
-            )
-        )
+        """Every user that parses, by id; a corrupt one is skipped (and noted)."""
+        return self._all("users", _user)
 
     def role(self, name: str) -> Role:
-        rec = self._fields("roles", name)
-        if rec is None:
-            raise UnknownRecord(f"unknown role {name!r}")
-        rights = rec.array("rights")
-        if not all(isinstance(r, str) for r in rights):
-            raise CorruptRecord(f"{rec.where}: rights must be text")
-        return Role(name, frozenset(rights))
+        return self._one("roles", name, _role, UnknownRecord(f"unknown role {name!r}"))
 
     def rights(self, user_id: str) -> frozenset[str]:
         return self.role(self.user(user_id).role).rights
@@ -464,6 +434,50 @@ def _check_amount(value: object, what: str, low: int) -> None:
     assert isinstance(value, int)
     if not low <= value <= MAX_AMOUNT:
         raise InvalidInput(f"{what} must be between {low} and {MAX_AMOUNT}, got {value}")
+
+
+def _tax(tax_id: str, rec: Fields) -> Tax:
+    return Tax(
+        tax_id,
+        rec.text("name"),
+        bounded(rec.integer("rate_bp"), 0, 10_000, f"{rec.where}: field 'rate_bp'"),
+        rec.flag("included"),
+    )
+
+
+def _modifier_group(group_id: str, rec: Fields) -> ModifierGroup:
+    mods = tuple(
+        Modifier(
+            m.text("id"),
+            m.text("name"),
+            bounded(
+                m.integer("price_delta"), -MAX_AMOUNT, MAX_AMOUNT, f"{m.where}: field 'price_delta'"
+            ),
+        )
+        for m in rec.records("modifiers")
+    )
+    return ModifierGroup(
+        group_id, rec.text("name"), mods, rec.integer("min_select"), rec.integer("max_select")
+    )
+
+
+def _discount(discount_id: str, rec: Fields) -> Discount:
+    kind = rec.choice("kind", DISCOUNT_KINDS)
+    top = 10_000 if kind == "percent" else MAX_AMOUNT
+    return Discount(
+        discount_id,
+        rec.text("name"),
+        kind,
+        rec.choice("scope", DISCOUNT_SCOPES),
+        bounded(rec.integer("value"), 0, top, f"{rec.where}: field 'value'"),
+    )
+
+
+def _role(name: str, rec: Fields) -> Role:
+    rights = rec.array("rights")
+    if not all(isinstance(r, str) for r in rights):
+        raise CorruptRecord(f"{rec.where}: rights must be text")
+    return Role(name, frozenset(rights))
 
 
 def _user(user_id: str, rec: Fields) -> User:
