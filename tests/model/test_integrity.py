@@ -532,3 +532,12 @@ def test_an_order_over_the_payment_bound_is_paid_in_parts_that_all_read_back(
     assert refund.amount == MAX_AMOUNT
     assert v.ledger(v.business_date(NOW)).payments()[-1].amount == MAX_AMOUNT
     assert v.corrupt_records() == []
+
+
+def test_a_catalog_edit_taken_back_restores_the_record_it_replaced(venue: Venue) -> None:
+    espresso = venue.catalog.product("espresso")
+    before = everything(venue)
+    with pytest.raises(InvalidInput, match="price"):
+        venue.catalog.load([Product("espresso", "Espresso", 1), Product("p", "P", MAX_AMOUNT + 1)])
+    assert venue.catalog.product("espresso") == espresso
+    assert everything(venue) == before
