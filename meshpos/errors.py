@@ -102,6 +102,19 @@ class CorruptRecord(MeshposError):
     code = "corrupt_record"
 
 
+class RecordUnusable(DomainError, CorruptRecord):
+    """A record asked for by id, or needed by an action, is corrupt: listing reads skip it and list it as
+    corrupt, and this request is refused like a broken rule (nothing was written), not as a crash."""
+
+    code = "record_unusable"
+
+
+class WriteFailed(MeshposError):
+    """A write into a document failed part-way (pycrdt raised); what it had written was taken back."""
+
+    code = "write_failed"
+
+
 # --- storage ------------------------------------------------------------------------------------
 
 

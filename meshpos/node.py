@@ -29,6 +29,7 @@ from meshpos.errors import (
     MissingDatabase,
     PeerTimeout,
     StoreError,
+    WriteFailed,
 )
 from meshpos.model import (
     CashMove,
@@ -715,9 +716,22 @@ class Node:
         return int(self._clock() * 1000)
 
     async def _write(self, change: Callable[[], T]) -> T:
+        """Apply one change and return once it is durable. A change that raises was taken back by the
+        model (its insert and the deletion are committed and sent alike); anything but a MeshposError
+        (a pycrdt panic is a BaseException) is reported as WriteFailed, never as a crash."""
         if self._closing:
             raise MeshposError("the node is shutting down: nothing was written")
-        result = change()  # a new day's document is observed from its first change (on_open)
+        try:
+            result = change()  # a new day's document is observed from its first change (on_open)
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:
+            await self._pump()
+            if isinstance(exc, MeshposError):
+                raise
+            raise WriteFailed(
+                f"the change failed ({type(exc).__name__}); nothing was written"
+            ) from exc
         await self._pump()
         return result
 
@@ -879,6 +893,7 @@ class Node:
             refusals=dict(links.refusals),
             counters=dict(self.counters),
             receipts=sum(ledger.receipt_count() for ledger in self.venue.ledgers()),
+            corrupt_records=self.venue.corrupt_count(),
             uptime_s=time.monotonic() - self._started_at,
         )
         if self.venue.numbering.known:

@@ -40,6 +40,7 @@ class NodeStatus:
     receipt_numbers_known: bool = (
         True  # False: a register with a new database that may not sell yet
     )
+    corrupt_records: int = 0  # records this node's reads skip because they do not parse (an alarm)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,6 +59,10 @@ class NodeStatus:
             lines.append(
                 "  receipt numbers: unknown (a new database): sells once in sync with a peer or "
                 "the console, or after meshpos node --new-receipt-series"
+            )
+        if self.corrupt_records:
+            lines.append(
+                f"  ALARM: {self.corrupt_records:,} corrupt record(s) skipped; the rest of the day works"
             )
         if self.upload.get("total"):
             lines.append(f"  uploading {self.upload['done']:,} / {self.upload['total']:,}")
@@ -79,6 +84,7 @@ def compute_status(
     refusals: dict[str, int] | None = None,
     counters: dict[str, int] | None = None,
     upload: dict[str, int] | None = None,
+    corrupt_records: int = 0,
 ) -> NodeStatus:
     presence = sync.presence
     relay = sync.relay
@@ -120,4 +126,5 @@ def compute_status(
         refusals=dict(refusals or {}),
         counters=dict(counters or {}),
         upload=dict(upload or {}),
+        corrupt_records=corrupt_records,
     )

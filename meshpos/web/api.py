@@ -60,6 +60,8 @@ def http_error(exc: MeshposError) -> HttpError:
     """The HTTP status of a model or node error; its stable code is kept."""
     if isinstance(exc, HttpError):
         return exc
+    if isinstance(exc, InvalidInput):
+        return HttpError(400, exc.code, exc.message)
     if isinstance(exc, PermissionDenied):
         return HttpError(403, exc.code, exc.message)
     if isinstance(exc, InvalidInput):
