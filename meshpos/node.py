@@ -42,6 +42,7 @@ from meshpos.model import (
     Ticket,
     Venue,
 )
+from meshpos.model.tally import LedgerTally, add, missing
 from meshpos.net.discovery import Discovery, PeerAd
 from meshpos.net.links import LinkPeer, Links, LinkSettings
 from meshpos.node_status import NodeStatus, compute_status
@@ -128,6 +129,7 @@ class Node:
         self._api: HttpServer | None = None
         self._peers: dict[str, str] = {}  # link key -> node id, past the hello
         self._live: set[str] = set()  # link keys whose initial sync is done
+        self._tallies: dict[str, LedgerTally] = {}  # ledger document -> its records per register
         self._started_at = 0.0
         self._closing = False
         # the relay: probing the console, and the link while elected
@@ -433,6 +435,7 @@ class Node:
         period = min(0.1, self.config.heartbeat_interval / 5)
         loop = asyncio.get_running_loop()
         while True:
+            sync.set_owed(self._owed()[0])  # told to every peer in the heartbeat
             sync.tick(loop.time())
             try:
                 await self._pump()
@@ -750,6 +753,7 @@ class Node:
         sync, links = self._sync, self._links
         assert sync is not None
         assert links is not None
+        owed, venue_owed = self._owed()
         return compute_status(
             node_id=self.config.node_id,
             role=self.config.role,
@@ -761,7 +765,35 @@ class Node:
             counters=dict(self.counters),
             receipts=sum(ledger.receipt_count() for ledger in self.venue.ledgers()),
             uptime_s=time.monotonic() - self._started_at,
+            owed=owed,
+            venue_owed=venue_owed,
         )
+
+    def _owed(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Records the console's reports lack, per kind: this node's own, and the venue's as far as
+        this node knows (what it holds of other devices, and what each live peer says it owes)."""
+        sync = self._sync
+        assert sync is not None
+        own: dict[str, int] = {}
+        venue: dict[str, int] = {}
+        for name, doc in sync.docs.items():
+            if not name.startswith("ledger/"):
+                continue
+            tally = self._tallies.get(name)
+            if tally is None or tally.doc is not doc:  # a new day, or a document opened again
+                if tally is not None:
+                    tally.close()
+                tally = self._tallies[name] = LedgerTally(doc)
+            local, reported = tally.counts(), sync.console_reports(name)
+            add(own, missing(local, reported, self.config.node_id))
+            add(venue, missing(local, reported))
+        told = dict(own)
+        for node, beat in sync.presence.items():
+            if node != self.config.node_id and beat.role != "console":
+                add(told, beat.owed)
+        for kind, n in told.items():
+            venue[kind] = max(venue.get(kind, 0), n)
+        return own, venue
 
     def _upload_progress(self) -> dict[str, int]:
         if self._console_task is None or not self._upload_total:

@@ -97,11 +97,8 @@ const Mesh = (() => {
     const button = $("#sync");
     button.dataset.colour = status.colour;
     button.className = `sync ${status.colour}`;
-    $("#sync-label").textContent = status.offline
-      ? "Offline"
-      : status.pending === 0
-        ? "Synced"
-        : `${status.pending} pending`;
+    // the node words the badge: "Synced" only when green and nothing is missing at the console
+    $("#sync-label").textContent = status.offline ? "Offline" : status.label;
     const peers = Object.entries(status.peers || {});
     $("#sync-message").textContent = status.message;
     $("#sync-colour").textContent = status.offline ? "This page cannot reach its node" : COLOUR_TEXT[status.colour];

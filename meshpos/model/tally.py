@@ -1,0 +1,196 @@
+"""A ledger day counted in the venue's words, per register: the unit of "not at the console yet".
+
+A cashier reads "2 receipts and 2 payments are not at the console yet", not a count of CRDT clock units (one
+sale is 16 of those). Registers and the console count the same document with the same code, so a register
+compares its own counts with the counts the console reports for the records it has *materialised* (its
+reports), and "All data is synced" means exactly that no kind of record is missing there.
+
+Counting follows the day, not history: :class:`LedgerTally` counts a document once when attached and then
+only what each change adds (records are insert-only; a deletion, such as a failed write taken back, counts
+down). A record whose register cannot be told (malformed, or a cash move whose shift is in another day) is
+counted under :data:`UNKNOWN_REGISTER`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pycrdt import Doc, Map, MapEvent, Subscription
+
+#: the kinds of record a register owes the console, as a person names them (singular, plural)
+KINDS: dict[str, tuple[str, str]] = {
+    "receipts": ("receipt", "receipts"),
+    "payments": ("payment", "payments"),
+    "refunds": ("refund", "refunds"),
+    "shift_events": ("shift opening or closing", "shift openings and closings"),
+    "cash_moves": ("cash movement", "cash movements"),
+    "stock_moves": ("stock movement", "stock movements"),
+}
+UNKNOWN_REGISTER = "?"
+
+Tally = dict[str, dict[str, int]]  # register -> kind -> count (kinds with 0 left out)
+
+# root map of a ledger document -> (kind, the field naming the register that wrote it)
+_FLAT_ROOTS = {
+    "receipts": ("receipts", "register"),
+    "refunds": ("refunds", "register"),
+    "shifts": ("shift_events", "register"),
+    "inventory": ("stock_moves", "device"),
+}
+
+
+def describe(counts: Mapping[str, int]) -> str:
+    """``{"receipts": 2, "payments": 1}`` as "2 receipts and 1 payment"."""
+    parts = [
+        f"{n:,} {KINDS[kind][0] if n == 1 else KINDS[kind][1]}"
+        for kind in KINDS
+        if (n := counts.get(kind, 0)) > 0
+    ]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def missing(local: Tally, reported: Tally, register: str | None = None) -> dict[str, int]:
+    """Per kind, how many records ``local`` holds that ``reported`` (the console's reports) does not:
+    of one ``register``, or of all of them."""
+    out: dict[str, int] = {}
+    for reg, counts in local.items():
+        if register is not None and reg != register:
+            continue
+        theirs = reported.get(reg, {})
+        for kind, n in counts.items():
+            gap = n - theirs.get(kind, 0)
+            if gap > 0:
+                out[kind] = out.get(kind, 0) + gap
+    return out
+
+
+def add(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    for kind, n in counts.items():
+        into[kind] = into.get(kind, 0) + n
+
+
+class LedgerTally:
+    """Live counts of one ``ledger/<date>`` document per register and kind, kept up to date by observing
+    it (the counting runs in the document's own transactions, on its thread)."""
+
+    def __init__(self, doc: Doc[Any]) -> None:
+        self._doc = doc
+        self._counts: dict[str, dict[str, int]] = {}
+        self._roots = {
+            name: doc.get(name, type=Map)
+            for name in (*_FLAT_ROOTS, "shift_closes", "cash_moves", "orders")
+        }
+        self._subscriptions: list[tuple[Map[Any], Subscription]] = []
+        self._count_all()
+        for name, root in self._roots.items():
+            if name == "orders":
+                sub = root.observe_deep(self._on_orders)
+            else:
+                sub = root.observe(self._root_observer(name))
+            self._subscriptions.append((root, sub))
+
+    @property
+    def doc(self) -> Doc[Any]:
+        return self._doc
+
+    def close(self) -> None:
+        for root, sub in self._subscriptions:
+            root.unobserve(sub)
+        self._subscriptions.clear()
+
+    def counts(self) -> Tally:
+        """A copy: register -> kind -> count."""
+        return {reg: dict(kinds) for reg, kinds in self._counts.items() if kinds}
+
+    # --- counting ---------------------------------------------------------------------------------
+
+    def _bump(self, register: object, kind: str, by: int) -> None:
+        reg = register if isinstance(register, str) and register else UNKNOWN_REGISTER
+        kinds = self._counts.setdefault(reg, {})
+        n = kinds.get(kind, 0) + by
+        if n > 0:
+            kinds[kind] = n
+        else:
+            kinds.pop(kind, None)
+
+    def _register_of_shift(self, shift_id: object) -> object:
+        if not isinstance(shift_id, str):
+            return None
+        shift = self._roots["shifts"].get(shift_id)
+        return _field(shift, "register")
+
+    def _count_record(self, root: str, key: str, value: object, by: int) -> None:
+        if root in _FLAT_ROOTS:
+            kind, field = _FLAT_ROOTS[root]
+            self._bump(_field(value, field), kind, by)
+        elif root == "shift_closes":
+            self._bump(self._register_of_shift(key), "shift_events", by)
+        elif root == "cash_moves":
+            self._bump(self._register_of_shift(_field(value, "shift_id")), "cash_moves", by)
+
+    def _count_payments(self, payments: Iterable[object], by: int) -> None:
+        for payment in payments:
+            self._bump(_field(payment, "register"), "payments", by)
+
+    def _count_all(self) -> None:
+        for name, root in self._roots.items():
+            raw = json.loads(str(root))
+            if name == "orders":
+                for order in raw.values():
+                    payments = order.get("payments") if isinstance(order, dict) else None
+                    if isinstance(payments, dict):
+                        self._count_payments(payments.values(), 1)
+            else:
+                for key, value in raw.items():
+                    self._count_record(name, key, value, 1)
+
+    def _root_observer(self, name: str) -> Callable[[Any], None]:
+        # one parameter only: pycrdt passes the transaction too to a callback that takes two
+        return lambda event: self._on_root(name, event)
+
+    def _on_root(self, name: str, event: Any) -> None:  # a pycrdt MapEvent
+        for key, change in event.keys.items():
+            action = change.get("action")
+            if action == "add":
+                self._count_record(name, key, change.get("newValue"), 1)
+            elif action == "delete":
+                self._count_record(name, key, change.get("oldValue"), -1)
+
+    def _on_orders(self, events: list[Any], _txn: object) -> None:
+        for event in events:
+            if not isinstance(event, MapEvent):
+                continue
+            found: Any = event  # pycrdt's MapEvent declares its attributes only at run time
+            path = list(found.path)
+            for change in found.keys.values():
+                action = change.get("action")
+                if action not in ("add", "delete"):
+                    continue
+                by = 1 if action == "add" else -1
+                value = change.get("newValue" if by == 1 else "oldValue")
+                if not path:  # a whole order: count the payments it arrived with
+                    payments = _part(value, "payments")
+                    self._count_payments(payments, by)
+                elif path[-1] == "payments" and len(path) == 2:
+                    self._count_payments([value], by)
+
+
+def _field(record: object, name: str) -> object:
+    if isinstance(record, Map):
+        return record.get(name)
+    if isinstance(record, dict):
+        return record.get(name)
+    return None
+
+
+def _part(order: object, part: str) -> list[object]:
+    value = order.get(part) if isinstance(order, Map | dict) else None
+    if isinstance(value, Map):
+        return list(json.loads(str(value)).values())
+    if isinstance(value, dict):
+        return list(value.values())
+    return []
