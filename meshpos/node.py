@@ -28,6 +28,7 @@ from meshpos.errors import (
     MeshposError,
     PeerTimeout,
     StoreError,
+    UnknownRecord,
 )
 from meshpos.model import (
     CashMove,
@@ -42,10 +43,11 @@ from meshpos.model import (
     Ticket,
     Venue,
 )
-from meshpos.model.tally import LedgerTally, add, missing
+from meshpos.model.replica import decode_state_vector
+from meshpos.model.tally import LedgerTally, add, covers, missing
 from meshpos.net.discovery import Discovery, PeerAd
 from meshpos.net.links import LinkPeer, Links, LinkSettings
-from meshpos.node_status import NodeStatus, compute_status
+from meshpos.node_status import Durability, NodeStatus, compute_status
 from meshpos.relay import ConsoleLink, probe_console
 from meshpos.store import SqliteStore, Store, load_open_documents
 from meshpos.sync import (
@@ -130,6 +132,8 @@ class Node:
         self._peers: dict[str, str] = {}  # link key -> node id, past the hello
         self._live: set[str] = set()  # link keys whose initial sync is done
         self._tallies: dict[str, LedgerTally] = {}  # ledger document -> its records per register
+        # this register's latest receipt: (id, number, document, the exact state that wrote it)
+        self._latest_sale: tuple[str, str, str, dict[int, int]] | None = None
         self._started_at = 0.0
         self._closing = False
         # the relay: probing the console, and the link while elected
@@ -670,10 +674,47 @@ class Node:
         tip: int = 0,
         tendered: int | None = None,
     ) -> PaymentResult:
-        return await self._write(
+        result = await self._write(
             lambda: self.venue.pay(
                 user, order_id, method, self.now_ms(), amount=amount, tip=tip, tendered=tendered
             )
+        )
+        if result.receipt is not None:
+            receipt = result.receipt
+            ledger = next(day for day in self.venue.ledgers() if day.has_receipt(receipt.id))
+            client = self.replica.client_id
+            clock = decode_state_vector(ledger.doc.get_state()).get(client, 0)
+            self._latest_sale = (receipt.id, receipt.number, ledger.name, {client: clock})
+        return result
+
+    def durability(self, receipt_id: str) -> Durability:
+        """On how many devices ``receipt_id`` is committed, and whether the console holds it."""
+        sync = self._sync
+        assert sync is not None
+        self._owed()  # the tallies of every open day, up to date
+        found: tuple[str, str, dict[int, int]] | None = None
+        if self._latest_sale is not None and self._latest_sale[0] == receipt_id:
+            found = self._latest_sale[1:]
+        else:
+            for name, tally in self._tallies.items():
+                state = tally.receipt_state(receipt_id)
+                if state is not None:
+                    found = (self.venue.receipt(receipt_id).number, name, state)
+                    break
+        if found is None:
+            raise UnknownRecord(f"unknown receipt {receipt_id!r}")
+        number, doc, needed = found
+        held = sync.held_by(doc)
+        peers = {  # every device keeps the ledger days it hears of, kitchen displays too
+            node
+            for node, beat in sync.presence.items()
+            if beat.role != "console" and node != self.config.node_id
+        }
+        return Durability(
+            receipt=number,
+            devices=1 + sum(1 for state in held.values() if covers(state, needed)),
+            of=1 + len(peers | held.keys()),
+            console=bool(needed) and covers(sync.console_state(doc), needed),
         )
 
     async def refund(
@@ -720,10 +761,9 @@ class Node:
         to pull from: clearing can never lose a sale, and never leaves a register without a catalog.
         """
         status = self.status()
-        if status.pending > 0:
+        if status.owed or status.pending_by_document:
             raise ClearCacheRefused(
-                f"{status.pending:,} changes on this register are not at the console yet; "
-                "clear cache once the indicator says All data is synced"
+                f"{status.message}; clear cache once the indicator says All data is synced"
             )
         if status.colour != "green":
             raise ClearCacheRefused(
@@ -754,6 +794,7 @@ class Node:
         assert sync is not None
         assert links is not None
         owed, venue_owed = self._owed()
+        latest = self._latest_sale
         return compute_status(
             node_id=self.config.node_id,
             role=self.config.role,
@@ -767,6 +808,7 @@ class Node:
             uptime_s=time.monotonic() - self._started_at,
             owed=owed,
             venue_owed=venue_owed,
+            latest_sale=self.durability(latest[0]) if latest is not None else None,
         )
 
     def _owed(self) -> tuple[dict[str, int], dict[str, int]]:

@@ -28,6 +28,21 @@ LABELS = {"green": "Synced", "yellow": "No console", "gray": "On its own"}
 
 
 @dataclass(frozen=True, slots=True)
+class Durability:
+    """On how many devices a receipt is committed, so a cashier knows a sale survives losing this
+    device even while offline. Counted from the state vectors peers send (never more than they hold)."""
+
+    receipt: str  # its number, e.g. R2-000123
+    devices: int  # devices known to hold it committed, this one included
+    of: int  # devices of the venue this node knows of, this one included
+    console: bool  # the console holds it
+
+    def describe(self) -> str:
+        console = "console has it" if self.console else "console pending"
+        return f"{self.receipt} on {self.devices} of {self.of} devices, {console}"
+
+
+@dataclass(frozen=True, slots=True)
 class NodeStatus:
     node: str
     role: str
@@ -49,6 +64,7 @@ class NodeStatus:
     refusals: dict[str, int] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     upload: dict[str, int] = field(default_factory=dict)  # relay only: {"done": n, "total": m}
+    latest_sale: Durability | None = None  # this register's latest receipt since it started
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +79,8 @@ class NodeStatus:
             f"; console {'reachable' if self.colour == 'green' else 'not reachable'}",
             f"  receipts on this node: {self.receipts:,}",
         ]
+        if self.latest_sale is not None:
+            lines.append(f"  latest sale: {self.latest_sale.describe()}")
         if self.upload.get("total") and self.upload["done"] < self.upload["total"]:
             lines.append(f"  uploading {self.upload['done']:,} / {self.upload['total']:,}")
         if self.refusals:
@@ -82,6 +100,7 @@ def compute_status(
     uptime_s: float,
     owed: dict[str, int] | None = None,
     venue_owed: dict[str, int] | None = None,
+    latest_sale: Durability | None = None,
     refusals: dict[str, int] | None = None,
     counters: dict[str, int] | None = None,
     upload: dict[str, int] | None = None,
@@ -145,6 +164,7 @@ def compute_status(
         refusals=dict(refusals or {}),
         counters=dict(counters or {}),
         upload=dict(upload or {}),
+        latest_sale=latest_sale,
     )
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from pycrdt import Doc, Map, MapEvent, Subscription
 
+from meshpos.model.replica import decode_state_vector
+
 #: the kinds of record a register owes the console, as a person names them (singular, plural)
 KINDS: dict[str, tuple[str, str]] = {
     "receipts": ("receipt", "receipts"),
@@ -39,6 +41,11 @@ _FLAT_ROOTS = {
     "shifts": ("shift_events", "register"),
     "inventory": ("stock_moves", "device"),
 }
+
+
+def covers(state: Mapping[int, int], needed: Mapping[int, int]) -> bool:
+    """Whether a replica at ``state`` holds everything of one at ``needed`` (state vectors)."""
+    return all(state.get(client, 0) >= clock for client, clock in needed.items())
 
 
 def describe(counts: Mapping[str, int]) -> str:
@@ -85,7 +92,14 @@ class LedgerTally:
             for name in (*_FLAT_ROOTS, "shift_closes", "cash_moves", "orders")
         }
         self._subscriptions: list[tuple[Map[Any], Subscription]] = []
+        # receipt id -> a state vector of this document that holds it (shared by every receipt settled
+        # at once): a device whose state covers it holds the receipt (see :meth:`receipt_state`)
+        self._receipts_at: dict[str, dict[int, int]] = {}
+        self._unsettled: list[str] = []
         self._count_all()
+        loaded = decode_state_vector(doc.get_state())
+        self._receipts_at = dict.fromkeys(self._unsettled, loaded)
+        self._unsettled.clear()
         for name, root in self._roots.items():
             if name == "orders":
                 sub = root.observe_deep(self._on_orders)
@@ -101,6 +115,17 @@ class LedgerTally:
         for root, sub in self._subscriptions:
             root.unobserve(sub)
         self._subscriptions.clear()
+
+    def receipt_state(self, receipt_id: str) -> dict[int, int] | None:
+        """A state vector of this document that includes ``receipt_id`` (the document's state when the
+        receipt was first seen after it arrived), or None if the day has no such receipt. It may
+        include later changes too, so a device found to cover it surely holds the receipt."""
+        if self._unsettled:  # settled lazily: never from inside the document's own transaction
+            now = decode_state_vector(self._doc.get_state())
+            for key in self._unsettled:
+                self._receipts_at[key] = now
+            self._unsettled.clear()
+        return self._receipts_at.get(receipt_id)
 
     def counts(self) -> Tally:
         """A copy: register -> kind -> count."""
@@ -127,6 +152,11 @@ class LedgerTally:
         if root in _FLAT_ROOTS:
             kind, field = _FLAT_ROOTS[root]
             self._bump(_field(value, field), kind, by)
+            if root == "receipts":
+                if by > 0:
+                    self._unsettled.append(key)
+                else:
+                    self._receipts_at.pop(key, None)
         elif root == "shift_closes":
             self._bump(self._register_of_shift(key), "shift_events", by)
         elif root == "cash_moves":

@@ -179,6 +179,9 @@ class Synchronizer:
         self._console_sv: dict[str, dict[int, int]] = {}
         self._reports: dict[str, Tally] = {}  # ledger document -> what the console's reports hold
         self._owed: dict[str, int] = {}  # our own records not in the console's reports, per kind
+        # node -> document -> the state vector its latest sync step 1 said it holds (committed: a node
+        # sends step 1s only after committing what it received); kept after the node goes away
+        self._held_by: dict[str, dict[str, dict[int, int]]] = {}
         self._now: float | None = None
         self._started_at: float | None = None
         self._next_heartbeat = 0.0
@@ -396,6 +399,10 @@ class Synchronizer:
         name = message.doc
         if isinstance(message, SyncStep1):
             doc = self._docs.get(name)
+            if doc is not None and session.peer is not None and session.peer.role != "console":
+                held = self._held_by.setdefault(session.peer.node, {})  # documents we hold only
+                with contextlib.suppress(Exception):  # a malformed vector gets its error below
+                    held[name] = decode_state_vector(message.state_vector)
             if doc is None:
                 # Nothing to give; ask back, and open the document only when content arrives. Opening
                 # every name a peer mentions would let one peer make the whole mesh hold (and advertise
@@ -538,6 +545,14 @@ class Synchronizer:
 
     def console_reports(self, doc: str) -> Tally:
         return self._reports.get(doc, {})
+
+    def held_by(self, doc: str) -> dict[str, dict[int, int]]:
+        """Per peer node, the state vector of ``doc`` it last said it holds (its anti-entropy and
+        initial sync step 1s): what a receipt's durability on other devices is computed from."""
+        return {node: docs[doc] for node, docs in self._held_by.items() if doc in docs}
+
+    def console_state(self, doc: str) -> dict[int, int]:
+        return dict(self._console_sv.get(doc, {}))
 
     def set_owed(self, owed: dict[str, int]) -> None:
         """Our own records the console's reports lack, per kind: told to every peer in our heartbeats."""

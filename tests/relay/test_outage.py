@@ -331,3 +331,30 @@ def test_status_names_in_the_venues_words_what_the_console_reports_lack(venue: V
         "every device synced once the console's reports hold the sale",
     )
     assert {nodes[n].status()["label"] for n in everyone} == {"Synced"}
+
+
+@pytest.mark.slow
+def test_a_sale_says_on_how_many_devices_it_is_durable(venue: Venue) -> None:
+    """The latest sale is "on 4 of 4 devices" (the kds keeps the ledger days too) once the others have
+    committed it, whether or not the console is reachable; the console's part follows the internet."""
+    nodes = venue.nodes
+    wait_for(lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values()), 30, "mesh")
+    nodes["R1"].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
+    venue.internet.cut()
+    wait_for(lambda: set(colours(nodes, ["R1", "R2", "R3"]).values()) == {"yellow"}, 15, "yellow")
+    receipt = nodes["R1"].sell(CASHIER, ["burger"])
+    sale = nodes["R1"].status()["latest_sale"]
+    assert sale["receipt"] == receipt["number"]
+    assert sale["of"] == 4, sale
+    assert 1 <= sale["devices"] <= 4, sale
+    assert not sale["console"], sale
+    wait_for(
+        lambda: nodes["R1"].status()["latest_sale"]["devices"] == 4,
+        15,
+        "R2, R3 and K1 hold the sale (their next anti-entropy round says so)",
+    )
+    assert not nodes["R1"].status()["latest_sale"]["console"]
+    venue.internet.restore()
+    wait_for(
+        lambda: nodes["R1"].status()["latest_sale"]["console"], 30, "the console holds the sale"
+    )

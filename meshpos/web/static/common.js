@@ -107,6 +107,13 @@ const Mesh = (() => {
       : "none";
     $("#sync-relay").textContent = status.relay ? `${status.relay}${status.is_relay ? " (this device)" : ""}` : "none";
     $("#sync-pending").textContent = status.pending ?? "unknown";
+    const durable = $("#sync-durable");
+    if (durable) {
+      const sale = status.latest_sale;
+      durable.textContent = sale
+        ? `${sale.receipt}: on ${sale.devices} of ${sale.of} devices, console ${sale.console ? "has it" : "pending"}`
+        : "none since this device started";
+    }
   }
 
   function toggle(panel, button) {
