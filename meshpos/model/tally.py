@@ -7,7 +7,7 @@ reports), and "All data is synced" means exactly that no kind of record is missi
 
 Counting follows the day, not history: :class:`LedgerTally` counts a document once when attached and then
 only what each change adds (records are insert-only; a deletion, such as a failed write taken back, counts
-down). A record whose register cannot be told (malformed, or a cash move whose shift is in another day) is
+down). Each record is counted once by its key, whatever events report it. A record whose register cannot be told (malformed, or a cash move whose shift is in another day) is
 counted under :data:`UNKNOWN_REGISTER`.
 """
 
@@ -87,6 +87,7 @@ class LedgerTally:
     def __init__(self, doc: Doc[Any]) -> None:
         self._doc = doc
         self._counts: dict[str, dict[str, int]] = {}
+        self._registers: dict[tuple[str, str], str] = {}  # (kind, record key) -> register counted
         self._roots = {
             name: doc.get(name, type=Map)
             for name in (*_FLAT_ROOTS, "shift_closes", "cash_moves", "orders")
@@ -133,14 +134,28 @@ class LedgerTally:
 
     # --- counting ---------------------------------------------------------------------------------
 
-    def _bump(self, register: object, kind: str, by: int) -> None:
+    def _record(self, kind: str, key: str, register: object) -> None:
+        """Count a record once, however many events report it (a change that arrives before its
+        parent is reported with the parent and may be reported again on its own)."""
+        if (kind, key) in self._registers:
+            return
         reg = register if isinstance(register, str) and register else UNKNOWN_REGISTER
+        self._registers[(kind, key)] = reg
         kinds = self._counts.setdefault(reg, {})
-        n = kinds.get(kind, 0) + by
-        if n > 0:
-            kinds[kind] = n
-        else:
-            kinds.pop(kind, None)
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if kind == "receipts":
+            self._unsettled.append(key)
+
+    def _forget(self, kind: str, key: str) -> None:
+        reg = self._registers.pop((kind, key), None)
+        if reg is None:
+            return
+        kinds = self._counts[reg]
+        kinds[kind] -= 1
+        if not kinds[kind]:
+            del kinds[kind]
+        if kind == "receipts":
+            self._receipts_at.pop(key, None)
 
     def _register_of_shift(self, shift_id: object) -> object:
         if not isinstance(shift_id, str):
@@ -148,23 +163,28 @@ class LedgerTally:
         shift = self._roots["shifts"].get(shift_id)
         return _field(shift, "register")
 
-    def _count_record(self, root: str, key: str, value: object, by: int) -> None:
+    def _count_record(self, root: str, key: str, value: object, added: bool) -> None:
         if root in _FLAT_ROOTS:
             kind, field = _FLAT_ROOTS[root]
-            self._bump(_field(value, field), kind, by)
-            if root == "receipts":
-                if by > 0:
-                    self._unsettled.append(key)
-                else:
-                    self._receipts_at.pop(key, None)
+            key = f"open {key}" if root == "shifts" else key
+            register = _field(value, field)
         elif root == "shift_closes":
-            self._bump(self._register_of_shift(key), "shift_events", by)
+            kind, key, register = "shift_events", f"close {key}", self._register_of_shift(key)
         elif root == "cash_moves":
-            self._bump(self._register_of_shift(_field(value, "shift_id")), "cash_moves", by)
+            kind, register = "cash_moves", self._register_of_shift(_field(value, "shift_id"))
+        else:
+            return
+        if added:
+            self._record(kind, key, register)
+        else:
+            self._forget(kind, key)
 
-    def _count_payments(self, payments: Iterable[object], by: int) -> None:
-        for payment in payments:
-            self._bump(_field(payment, "register"), "payments", by)
+    def _count_payments(self, payments: Iterable[tuple[str, object]], added: bool) -> None:
+        for key, payment in payments:
+            if added:
+                self._record("payments", key, _field(payment, "register"))
+            else:
+                self._forget("payments", key)
 
     def _count_all(self) -> None:
         for name, root in self._roots.items():
@@ -173,10 +193,10 @@ class LedgerTally:
                 for order in raw.values():
                     payments = order.get("payments") if isinstance(order, dict) else None
                     if isinstance(payments, dict):
-                        self._count_payments(payments.values(), 1)
+                        self._count_payments(payments.items(), True)
             else:
                 for key, value in raw.items():
-                    self._count_record(name, key, value, 1)
+                    self._count_record(name, key, value, True)
 
     def _root_observer(self, name: str) -> Callable[[Any], None]:
         # one parameter only: pycrdt passes the transaction too to a callback that takes two
@@ -185,10 +205,10 @@ class LedgerTally:
     def _on_root(self, name: str, event: Any) -> None:  # a pycrdt MapEvent
         for key, change in event.keys.items():
             action = change.get("action")
-            if action == "add":
-                self._count_record(name, key, change.get("newValue"), 1)
-            elif action == "delete":
-                self._count_record(name, key, change.get("oldValue"), -1)
+            if action in ("add", "delete"):
+                added = action == "add"
+                value = change.get("newValue" if added else "oldValue")
+                self._count_record(name, key, value, added)
 
     def _on_orders(self, events: list[Any], _txn: object) -> None:
         for event in events:
@@ -196,17 +216,16 @@ class LedgerTally:
                 continue
             found: Any = event  # pycrdt's MapEvent declares its attributes only at run time
             path = list(found.path)
-            for change in found.keys.values():
+            for key, change in found.keys.items():
                 action = change.get("action")
                 if action not in ("add", "delete"):
                     continue
-                by = 1 if action == "add" else -1
-                value = change.get("newValue" if by == 1 else "oldValue")
+                added = action == "add"
+                value = change.get("newValue" if added else "oldValue")
                 if not path:  # a whole order: count the payments it arrived with
-                    payments = _part(value, "payments")
-                    self._count_payments(payments, by)
+                    self._count_payments(_part(value, "payments"), added)
                 elif path[-1] == "payments" and len(path) == 2:
-                    self._count_payments([value], by)
+                    self._count_payments([(key, value)], added)
 
 
 def _field(record: object, name: str) -> object:
@@ -217,10 +236,10 @@ def _field(record: object, name: str) -> object:
     return None
 
 
-def _part(order: object, part: str) -> list[object]:
+def _part(order: object, part: str) -> list[tuple[str, object]]:
     value = order.get(part) if isinstance(order, Map | dict) else None
     if isinstance(value, Map):
-        return list(json.loads(str(value)).values())
+        return list(json.loads(str(value)).items())
     if isinstance(value, dict):
-        return list(value.values())
+        return list(value.items())
     return []

@@ -61,3 +61,25 @@ def test_what_the_reports_lack_is_said_per_register_and_in_words() -> None:
         "1 receipt, 2 payments and 1 cash movement"
     )
     assert describe({}) == ""
+
+
+def test_a_payment_that_arrives_before_its_order_is_counted_once() -> None:
+    """A catch-up split by author can deliver another register's payment before the order it belongs
+    to: pycrdt holds it, then integrates it with the order, and it counts once."""
+    r1, name = a_day()
+    order = r1.open_order(CASHIER, NOW, table="5")
+    r1.add_line(CASHIER, order.id, "latte", 1, NOW, modifiers=["large"])
+    doc1 = r1.ledger(r1.business_date(NOW)).doc
+    r2 = Venue(Replica(), device="R3")
+    sample_catalog(r2.catalog)
+    r2.replica.apply(name, doc1.get_update())
+    r2.open_shift_now(CASHIER, 0, NOW)
+    doc2 = r2.replica.doc(name)
+    before = doc2.get_state()
+    r2.pay(CASHIER, order.id, "card", NOW)
+    late = Replica()
+    tally = LedgerTally(late.doc(name))
+    late.apply(name, doc2.get_update(before))  # R3's payment and receipt first: held by pycrdt
+    late.apply(name, doc1.get_update())  # then the order it belongs to
+    assert tally.counts() == LedgerTally(late.doc(name)).counts()
+    assert tally.counts()["R3"]["payments"] == 1
