@@ -29,6 +29,7 @@ from meshpos.errors import (
     MissingDatabase,
     PeerTimeout,
     StoreError,
+    UnknownRecord,
     WriteFailed,
 )
 from meshpos.model import (
@@ -45,9 +46,11 @@ from meshpos.model import (
     Venue,
 )
 from meshpos.model.numbering import new_series_tag
+from meshpos.model.replica import decode_state_vector
+from meshpos.model.tally import LedgerTally, add, covers, missing
 from meshpos.net.discovery import Discovery, PeerAd
 from meshpos.net.links import LinkPeer, Links, LinkSettings
-from meshpos.node_status import NodeStatus, compute_status
+from meshpos.node_status import Durability, NodeStatus, compute_status
 from meshpos.relay import ConsoleLink, probe_console
 from meshpos.store import SqliteStore, Store, load_open_documents
 from meshpos.store.lock import lock_path
@@ -136,6 +139,9 @@ class Node:
         self._api: HttpServer | None = None
         self._peers: dict[str, str] = {}  # link key -> node id, past the hello
         self._live: set[str] = set()  # link keys whose initial sync is done
+        self._tallies: dict[str, LedgerTally] = {}  # ledger document -> its records per register
+        # this register's latest receipt: (id, number, document, the exact state that wrote it)
+        self._latest_sale: tuple[str, str, str, dict[int, int]] | None = None
         self._started_at = 0.0
         self._closing = False
         # the relay: probing the console, and the link while elected
@@ -532,6 +538,7 @@ class Node:
         period = min(0.1, self.config.heartbeat_interval / 5)
         loop = asyncio.get_running_loop()
         while True:
+            sync.set_owed(self._owed()[0])  # told to every peer in the heartbeat
             sync.tick(loop.time())
             try:
                 await self._pump()
@@ -800,10 +807,47 @@ class Node:
         tip: int = 0,
         tendered: int | None = None,
     ) -> PaymentResult:
-        return await self._write(
+        result = await self._write(
             lambda: self.venue.pay(
                 user, order_id, method, self.now_ms(), amount=amount, tip=tip, tendered=tendered
             )
+        )
+        if result.receipt is not None:
+            receipt = result.receipt
+            ledger = next(day for day in self.venue.ledgers() if day.has_receipt(receipt.id))
+            client = self.replica.client_id
+            clock = decode_state_vector(ledger.doc.get_state()).get(client, 0)
+            self._latest_sale = (receipt.id, receipt.number, ledger.name, {client: clock})
+        return result
+
+    def durability(self, receipt_id: str) -> Durability:
+        """On how many devices ``receipt_id`` is committed, and whether the console holds it."""
+        sync = self._sync
+        assert sync is not None
+        self._owed()  # the tallies of every open day, up to date
+        found: tuple[str, str, dict[int, int]] | None = None
+        if self._latest_sale is not None and self._latest_sale[0] == receipt_id:
+            found = self._latest_sale[1:]
+        else:
+            for name, tally in self._tallies.items():
+                state = tally.receipt_state(receipt_id)
+                if state is not None:
+                    found = (self.venue.receipt(receipt_id).number, name, state)
+                    break
+        if found is None:
+            raise UnknownRecord(f"unknown receipt {receipt_id!r}")
+        number, doc, needed = found
+        held = sync.held_by(doc)
+        peers = {  # every device keeps the ledger days it hears of, kitchen displays too
+            node
+            for node, beat in sync.presence.items()
+            if beat.role != "console" and node != self.config.node_id
+        }
+        return Durability(
+            receipt=number,
+            devices=1 + sum(1 for state in held.values() if covers(state, needed)),
+            of=1 + len(peers | held.keys()),
+            console=bool(needed) and covers(sync.console_state(doc), needed),
         )
 
     async def refund(
@@ -850,10 +894,9 @@ class Node:
         to pull from: clearing can never lose a sale, and never leaves a register without a catalog.
         """
         status = self.status()
-        if status.pending > 0:
+        if status.owed or status.pending_by_document:
             raise ClearCacheRefused(
-                f"{status.pending:,} changes on this register are not at the console yet; "
-                "clear cache once the indicator says All data is synced"
+                f"{status.message}; clear cache once the indicator says All data is synced"
             )
         if status.colour != "green":
             raise ClearCacheRefused(
@@ -883,6 +926,8 @@ class Node:
         sync, links = self._sync, self._links
         assert sync is not None
         assert links is not None
+        owed, venue_owed = self._owed()
+        latest = self._latest_sale
         status = compute_status(
             node_id=self.config.node_id,
             role=self.config.role,
@@ -895,10 +940,39 @@ class Node:
             receipts=sum(ledger.receipt_count() for ledger in self.venue.ledgers()),
             corrupt_records=self.venue.corrupt_count(),
             uptime_s=time.monotonic() - self._started_at,
+            owed=owed,
+            venue_owed=venue_owed,
+            latest_sale=self.durability(latest[0]) if latest is not None else None,
         )
         if self.venue.numbering.known:
             return status
         return replace(status, receipt_numbers_known=False)
+
+    def _owed(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Records the console's reports lack, per kind: this node's own, and the venue's as far as
+        this node knows (what it holds of other devices, and what each live peer says it owes)."""
+        sync = self._sync
+        assert sync is not None
+        own: dict[str, int] = {}
+        venue: dict[str, int] = {}
+        for name, doc in sync.docs.items():
+            if not name.startswith("ledger/"):
+                continue
+            tally = self._tallies.get(name)
+            if tally is None or tally.doc is not doc:  # a new day, or a document opened again
+                if tally is not None:
+                    tally.close()
+                tally = self._tallies[name] = LedgerTally(doc)
+            local, reported = tally.counts(), sync.console_reports(name)
+            add(own, missing(local, reported, self.config.node_id))
+            add(venue, missing(local, reported))
+        told = dict(own)
+        for node, beat in sync.presence.items():
+            if node != self.config.node_id and beat.role != "console":
+                add(told, beat.owed)
+        for kind, n in told.items():
+            venue[kind] = max(venue.get(kind, 0), n)
+        return own, venue
 
     def _upload_progress(self) -> dict[str, int]:
         if self._console_task is None or not self._upload_total:
