@@ -102,7 +102,7 @@ def read_status(config: Config) -> dict[str, Any]:
 def _describe(status: dict[str, Any]) -> str:
     from meshpos.node_status import NodeStatus
 
-    return NodeStatus(**status).describe()
+    return NodeStatus.from_json(status).describe()
 
 
 def show_status(config: Config, *, as_json: bool, watch: bool) -> int:

@@ -15,7 +15,7 @@ Other changes (open orders, kitchen tickets, the stop list) are known from the c
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from meshpos.model.tally import describe
@@ -72,6 +72,16 @@ class NodeStatus:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NodeStatus:
+        """A status read back from a node's ``/status`` (``meshpos status``); fields a newer node
+        sends and this version does not know are left out."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("latest_sale"), dict):
+            values["latest_sale"] = Durability(**values["latest_sale"])
+        return cls(**values)
 
     def describe(self) -> str:
         """The text a person reads: colour, message, peers and relay."""

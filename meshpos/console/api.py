@@ -321,7 +321,7 @@ ERRORS = {
     401: "No admin token or a wrong one (wrong_token)",
     404: "An unknown venue (unknown_venue) or, in an edit, an unknown product (unknown_product)",
     413: "The request body is over 256 KiB (too_large)",
-    409: "An edit of a product whose stored record is unreadable (corrupt_record): replace it whole",
+    409: "An edit of a product whose stored record is unreadable (record_unusable): replace it whole",
     422: "A value breaks a rule of the catalog (unknown_record, domain_error)",
     503: "The console's database cannot write now (store_error)",
 }
@@ -381,12 +381,12 @@ class ConsoleApi:
             raise HttpError(404, exc.code, exc.message) from None
         except InvalidInput as exc:  # a value limits.check_value refused: nothing was written
             raise HttpError(400, exc.code, exc.message) from None
-        except DomainError as exc:
-            raise HttpError(422, exc.code, exc.message) from None
         except CorruptRecord as exc:  # e.g. a product a peer wrote out of bounds: replace it whole
             raise HttpError(
                 409, exc.code, f"{exc.message}; replace it whole (POST {VENUE}/products)"
             ) from None
+        except DomainError as exc:
+            raise HttpError(422, exc.code, exc.message) from None
         except MeshposError as exc:  # the console's database
             raise HttpError(
                 503, exc.code, f"the console cannot answer now: {exc.message}"

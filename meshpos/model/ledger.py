@@ -32,6 +32,7 @@ from meshpos.model._records import (
     lookup_key,
     parse_each,
     parse_one,
+    to_int,
 )
 from meshpos.model._writes import put
 from meshpos.model.limits import check_value
@@ -231,6 +232,13 @@ class Order:
 
 
 T = TypeVar("T")
+
+
+def series_of(number: str) -> str:
+    """``R2-k7qm-000004`` -> ``R2-k7qm``; the sequence is always the last dash-separated part."""
+    return number.rpartition("-")[0]
+
+
 _ROOTS = ("shifts", "shift_closes", "orders", "receipts", "refunds", "cash_moves", "inventory")
 
 
@@ -546,6 +554,24 @@ class Ledger:
     def receipts(self) -> list[Receipt]:
         found = self._each("receipts", lambda k: _receipt(k, self._rec("receipts", k)))
         return sorted(found, key=lambda r: (r.issued_at_ms, r.number))
+
+    def issued_numbers(self) -> list[tuple[str, int]]:
+        """(series, seq) of every receipt of the day, read from as few fields as possible: a receipt
+        corrupt in another field still holds its number, which must never be issued again. The series
+        is the number without its sequence (``R2`` or ``R2-k7qm``), or the register's id."""
+        found = []
+        for value in self._roots["receipts"].values():
+            if not isinstance(value, Mapping):
+                continue
+            number, register = value.get("number"), value.get("register")
+            series = series_of(number) if isinstance(number, str) else register
+            if not isinstance(series, str):
+                continue
+            try:
+                found.append((series, to_int(value.get("seq"), "seq")))
+            except CorruptRecord:
+                continue
+        return found
 
     def refunds(self, receipt_id: str | None = None) -> list[Refund]:
         found = list(self._each("refunds", lambda k: _refund(k, self._rec("refunds", k))))

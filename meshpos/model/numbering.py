@@ -26,6 +26,7 @@ from typing import Any
 from pycrdt import Doc, Map
 
 from meshpos.errors import ReceiptNumbersUnknown
+from meshpos.model._writes import put
 from meshpos.model.ledger import Ledger
 from meshpos.model.limits import MAX_RECEIPT_SEQ
 
@@ -47,11 +48,6 @@ def series_name(device: str, tag: str = "") -> str:
 
 def format_number(series: str, seq: int) -> str:
     return f"{series}-{seq:06d}"
-
-
-def series_of(number: str) -> str:
-    """``R2-k7qm-000004`` -> ``R2-k7qm``; the sequence is always the last dash-separated part."""
-    return number.rpartition("-")[0]
 
 
 def _sequence(value: Any) -> int:
@@ -90,7 +86,10 @@ class ReceiptNumbering:
         receipts in the loaded ledger days (which may predate marks)."""
         series = self.series
         seen = [
-            r.seq for ledger in ledgers for r in ledger.receipts() if series_of(r.number) == series
+            seq
+            for ledger in ledgers
+            for issued_series, seq in ledger.issued_numbers()
+            if issued_series == series
         ]
         self.seq = max([self.seq, self.mark(), *seen])
 
@@ -105,7 +104,7 @@ class ReceiptNumbering:
         if not self.known or self.seq <= self.mark():
             return False
         with self._doc.transaction():
-            self._marks[self.series] = self.seq
+            put(self._marks, self.series, self.seq, f"{NUMBERS_MAP}/{self.series}")
         return True
 
     def require_known(self) -> None:
@@ -122,7 +121,7 @@ class ReceiptNumbering:
         the number is skipped, never used twice."""
         self.require_known()
         seq = max(self.seq, self.mark()) + 1
-        self.seq = seq
+        self.seq = seq  # kept even if the sale's writes are taken back: a gap, never a repeat
         with self._doc.transaction():
-            self._marks[self.series] = seq
+            put(self._marks, self.series, seq, f"{NUMBERS_MAP}/{self.series}")
         return format_number(self.series, seq), seq

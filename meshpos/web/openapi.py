@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from meshpos.model.limits import MAX_ID_CHARS
 from meshpos.web.routes import Route
-from meshpos.web.schema import MONEY_NOTE, Schemas
+from meshpos.web.schema import MONEY_NOTE, NO_CONTROL, Schemas
 from meshpos.web.views import ErrorBody
+
+# an id in a path: what a record's key can be (limits.text_problem); anything else is 404 not_found
+PATH_ID: dict[str, Any] = {"type": "string", "maxLength": MAX_ID_CHARS, "pattern": NO_CONTROL}
 
 ERRORS = {
     400: "Bad JSON, or a missing, unknown or wrongly typed field (bad_json, missing_field, "
@@ -107,7 +111,7 @@ def _operation(route: Route, schemas: Schemas, errors: Mapping[int, str]) -> dic
     elif route.content_type == "text/event-stream":
         op["security"] = [{"bearer": []}, {"query_token": []}]
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": PATH_ID}
         for name in route.path_params
     ]
     params += [

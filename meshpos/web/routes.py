@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin
 
 from meshpos.errors import UnknownRecord
 from meshpos.model import Kitchen, Line, Order, Product, Receipt
-from meshpos.model.limits import MAX_ID_CHARS
+from meshpos.model.limits import MAX_ID_CHARS, text_problem
 from meshpos.web.http import HttpError, Request
 from meshpos.web.pins import PinGuard
 from meshpos.web.schema import Bounds, Refused, accept
@@ -103,7 +103,12 @@ class Call:
     pins: PinGuard | None = None  # the node's PIN-guessing limits, for whatever checks a PIN
 
     def check_path(self) -> None:
-        """404 for an unknown id in the path, before anything else is looked at."""
+        """404 for an unknown id in the path, before anything else is looked at; an id no record can
+        have (too long, control characters, lone surrogates: limits.text_problem) is unknown too."""
+        for name, value in self.params.items():
+            problem = text_problem(value, MAX_ID_CHARS)
+            if problem is not None:
+                raise HttpError(404, "not_found", f"no record has that {name}: it {problem}")
         for name in self.params:
             finder = _FINDERS.get(name)
             if finder is not None:

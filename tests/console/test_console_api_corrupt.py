@@ -43,7 +43,7 @@ async def test_a_corrupt_product_is_named_and_replaced_whole(
     client, venue, products = console_api
     products["cola"] = {"name": "Cola", "price": "a lot", "active": True}  # as a rogue peer might
     message = await client.error(
-        409, "corrupt_record", "POST", f"/api/venues/{venue}/prices",
+        409, "record_unusable", "POST", f"/api/venues/{venue}/prices",
         {"product_id": "cola", "price": 300},
     )  # fmt: skip
     assert "cola" in message, message
