@@ -5,6 +5,9 @@ no link exists after ``grace`` seconds (so a one-sided discovery still links up)
 dialled by the lower id wins; a new inbound link from a peer replaces its old inbound one (the peer
 restarted, the old socket is stale). Every refusal is counted by kind and logged with its reason.
 
+Memory per link is bounded: a peer that stops reading while more than ``max_backlog`` bytes wait for it
+is dropped (refusal ``backlog``), so no peer can make this node buffer without end.
+
 The sync protocol is not here: bytes go to a :class:`LinkHandler` (the node), which feeds its synchronizer.
 """
 
@@ -59,6 +62,7 @@ class LinkSettings:
     backoff_min: float = 0.2
     backoff_max: float = 5.0
     handshake_timeout: float = 5.0
+    max_backlog: int = 64 * 2**20  # bytes queued for one peer that is not reading them
 
 
 @dataclass(eq=False)
@@ -70,6 +74,7 @@ class _Link:
     outbox: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    queued: int = 0  # bytes in the outbox
 
 
 class Links:
@@ -127,12 +132,27 @@ class Links:
     def send(self, key: str, messages: list[bytes]) -> None:
         """Queue messages for ``key``; ``b""`` closes the link after what came before it."""
         link = self._links.get(key)
-        if link is None:
+        if link is None or link.closed.is_set():
             return
         for message in messages:
+            link.queued += len(message)
+            if link.queued > self.settings.max_backlog:
+                self._overflow(link)
+                return
             link.outbox.put_nowait(message)
             if not message:  # a dead peer never drains nor answers the close: bound the wait
                 link.tasks.append(asyncio.create_task(self._close_within(link, 2.0)))
+
+    def _overflow(self, link: _Link) -> None:
+        """The peer does not read what it is sent: drop the link now (queueing a goodbye behind the
+        backlog would wait for ever), counted and logged once."""
+        self._refuse(
+            "backlog",
+            link.peer.device_id,
+            f"{link.queued:,} bytes wait for it (limit {self.settings.max_backlog:,}): it is not reading",
+        )
+        link.conn.close_reason = "dropped: not reading what it is sent"
+        link.tasks.append(asyncio.create_task(self._finish(link, link.conn.close_reason)))
 
     def drop(self, device_id: str, reason: str) -> None:
         link = self._by_node.get(device_id)
@@ -294,6 +314,7 @@ class Links:
             batch = [await link.outbox.get()]
             while batch[-1] and not link.outbox.empty():  # everything queued goes out as one write
                 batch.append(link.outbox.get_nowait())
+            link.queued -= sum(map(len, batch))
             if batch[-1]:
                 await link.conn.send_batch(batch)
                 continue
