@@ -80,9 +80,11 @@ from meshpos.sync._rules import (
 )
 from meshpos.sync._session import (
     TRANSITIONS,
+    Allowance,
     DocReceived,
     HeartbeatReceived,
     HelloReceived,
+    PeerBudget,
     Session,
     SessionClosed,
     SessionConfig,
@@ -100,6 +102,7 @@ __all__ = [
     "ROLES",
     "TRANSITIONS",
     "WRITE_RULES",
+    "Allowance",
     "AwarenessReceived",
     "AwarenessUpdate",
     "Bye",
@@ -115,6 +118,7 @@ __all__ = [
     "HelloReceived",
     "LocalWriteRefused",
     "Message",
+    "PeerBudget",
     "PeerClosed",
     "PeerGone",
     "PeerJoined",
