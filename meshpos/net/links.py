@@ -6,7 +6,10 @@ dialled by the lower id wins; a new inbound link from a peer replaces its old in
 restarted, the old socket is stale). Every refusal is counted by kind and logged with its reason.
 
 Memory per link is bounded: a peer that stops reading while more than ``max_backlog`` bytes wait for it
-is dropped (refusal ``backlog``), so no peer can make this node buffer without end.
+is dropped (refusal ``backlog``), so no peer can make this node buffer without end. And a device may open
+links to us only at ``accepts`` (a token bucket): each new link costs a TLS handshake, a hello, a step 1 per
+document and the replies, so a device that reconnects in a loop is refused (``too_often``, logged once
+until it links again) and its dialer's backoff brings it back once the bucket refills.
 
 The sync protocol is not here: bytes go to a :class:`LinkHandler` (the node), which feeds its synchronizer.
 """
@@ -24,8 +27,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from meshpos.net.wsconn import LinkRefused, WsConnection, accept, dial, listen
+from meshpos.sync import Allowance, TokenBucket
 
 log = logging.getLogger("meshpos.net")
+
+#: new links one device may open to us: an honest one relinks after a restart or a dropped link, and its
+#: dialer backs off to 5 s between tries
+ACCEPTS = Allowance(rate=0.5, burst=8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,7 @@ class LinkSettings:
     backoff_max: float = 5.0
     handshake_timeout: float = 5.0
     max_backlog: int = 64 * 2**20  # bytes queued for one peer that is not reading them
+    accepts: Allowance = ACCEPTS
 
 
 @dataclass(eq=False)
@@ -91,6 +100,12 @@ class Links:
         self._ads: dict[str, tuple[str, int]] = {}
         self._dialers: dict[str, asyncio.Task[None]] = {}
         self._accepting: set[asyncio.Task[None]] = set()
+        self._accepts: dict[
+            str, TokenBucket
+        ] = {}  # by device id (certified: one per enrolled device)
+        self._told: set[str] = (
+            set()
+        )  # devices whose too_often refusal was logged since they last linked
         self._seq = 0
         self._stopping = False
 
@@ -178,11 +193,24 @@ class Links:
 
     # --- refusals ---------------------------------------------------------------------------------
 
-    def _refuse(self, kind: str, remote: str, reason: str) -> None:
+    def _refuse(self, kind: str, remote: str, reason: str, *, quiet: bool = False) -> None:
+        """Count the refusal; log it unless ``quiet`` (a repeat the log already holds)."""
         self.refusals[kind] += 1
         line = f"refused {remote}: {kind}: {reason}"
         self.recent_refusals.append(line)
-        log.warning("%s", line)
+        if not quiet:
+            log.warning("%s", line)
+
+    def _too_often(self, device_id: str) -> str | None:
+        """Why a new link from ``device_id`` is refused now, or None (and the link counts)."""
+        bucket = self._accepts.setdefault(device_id, TokenBucket(self.settings.accepts))
+        if bucket.take(asyncio.get_running_loop().time()):
+            return None
+        shape = self.settings.accepts
+        return (
+            f"device {device_id} opened more than {shape.burst:g} links at once "
+            f"and {shape.rate:g} a second"
+        )
 
     def _check_peer(self, conn: WsConnection) -> LinkPeer:
         try:
@@ -225,6 +253,13 @@ class Links:
             return
         finally:
             self._accepting.discard(task)
+        too_often = self._too_often(peer.device_id)
+        if too_often is not None:
+            self._refuse("too_often", remote, too_often, quiet=peer.device_id in self._told)
+            self._told.add(peer.device_id)
+            await conn.close(1008, "too many links")
+            return
+        self._told.discard(peer.device_id)
         existing = self._by_node.get(peer.device_id)
         if existing is not None:
             if existing.dialled_by == s.node_id and s.node_id < peer.device_id:

@@ -91,6 +91,7 @@ from meshpos.sync._session import (
     SessionEvent,
     State,
     SyncCompleted,
+    TokenBucket,
     Trigger,
 )
 from meshpos.sync._synchronizer import SyncConfig, Synchronizer, new_client_id
@@ -137,6 +138,7 @@ __all__ = [
     "SyncStep2",
     "SyncUpdate",
     "Synchronizer",
+    "TokenBucket",
     "Trigger",
     "UpdateRejected",
     "decode",

@@ -136,8 +136,8 @@ class SessionConfig:
             raise LocalProtocolError("reply_interval must not be negative")
 
 
-class _Bucket:
-    """A token bucket on ``tick`` time (sessions have no clock of their own)."""
+class TokenBucket:
+    """A token bucket on a time the caller passes in (sessions have no clock of their own: tick time)."""
 
     __slots__ = ("allowance", "at", "tokens")
 
@@ -231,11 +231,11 @@ class Session:
         self._awaiting_step2: set[str] = set()
         self._chunks: dict[str, tuple[int, list[bytes], int]] = {}
         budget = self.config.budget
-        self._messages = _Bucket(budget.messages)
-        self._heartbeats = _Bucket(budget.heartbeats)
-        self._awareness = _Bucket(budget.awareness)
-        self._repeated_step1 = _Bucket(budget.repeated_step1)
-        self._reply_bytes = _Bucket(budget.reply_bytes)
+        self._messages = TokenBucket(budget.messages)
+        self._heartbeats = TokenBucket(budget.heartbeats)
+        self._awareness = TokenBucket(budget.awareness)
+        self._repeated_step1 = TokenBucket(budget.repeated_step1)
+        self._reply_bytes = TokenBucket(budget.reply_bytes)
         self.replies: dict[str, ReplyState] = {}  # by document: see ReplyState
         self._opened_at: float | None = None
         self._last_received: float | None = None
@@ -333,7 +333,7 @@ class Session:
         """The last ``tick`` time (0 before the first)."""
         return self._now if self._now is not None else 0.0
 
-    def _charge(self, bucket: _Bucket, what: str) -> None:
+    def _charge(self, bucket: TokenBucket, what: str) -> None:
         if not bucket.take(self.now):
             shape = bucket.allowance
             raise PeerAbusive(

@@ -25,7 +25,7 @@ from meshpos.model.catalog import Product
 from meshpos.model.replica import Replica
 from meshpos.model.sample import CASHIER, sample_catalog
 from meshpos.model.venue import Venue as Model
-from meshpos.net.wsconn import WsConnection
+from meshpos.net.wsconn import LinkRefused, WsConnection
 from meshpos.sync import (
     AwarenessUpdate,
     Heartbeat,
@@ -36,7 +36,7 @@ from meshpos.sync import (
 )
 from meshpos.sync._bytes import write_var_string, write_var_uint
 from meshpos.sync._codec import Chunk, encode_state_vector
-from meshpos.trust import VenueAuthority
+from meshpos.trust import DeviceIdentity, VenueAuthority
 
 from ..trust.helpers import issue_identity
 from .attacker import Attacker
@@ -50,6 +50,7 @@ RSS_GROWTH_MB = 250.0
 HEALTH_S = 2.0
 AMPLIFICATION = 10.0
 CATALOG_PRODUCTS = 1000
+RELINKS = 40  # links one device opens in a row
 END = 30.0  # a flood's link ends within this (abusive, protocol error or idle): a hang guard
 
 
@@ -182,6 +183,19 @@ class Sampler:
             self.worst_health_s = max(self.worst_health_s, time.monotonic() - start)
 
 
+def bounds(sampler: Sampler, baseline_mb: float) -> list[str]:
+    """What broke the memory and latency bounds during a flood."""
+    failures = []
+    growth = sampler.peak_rss_mb - baseline_mb
+    if growth > RSS_GROWTH_MB:
+        failures.append(f"RSS grew {growth:.0f} MB (bound {RSS_GROWTH_MB:.0f})")
+    if sampler.worst_health_s > HEALTH_S:
+        failures.append(f"/health took {sampler.worst_health_s:.2f} s (bound {HEALTH_S})")
+    if sampler.health_failures:
+        failures.append(f"/health failed: {sampler.health_failures[0]}")
+    return failures
+
+
 @dataclass
 class Outcome:
     kind: str
@@ -223,14 +237,7 @@ async def flood(
     with Sampler(r1.proc.pid if r1.proc else 0, f"{r1.api}/health") as sampler:
         sent += await send_flood(attacker.conn, build(target, attacker), attacker)
         await until(lambda: attacker.closed, END, f"R1 to end the link of the {kind} flood")
-    failures = []
-    growth = sampler.peak_rss_mb - baseline_mb
-    if growth > RSS_GROWTH_MB:
-        failures.append(f"RSS grew {growth:.0f} MB (bound {RSS_GROWTH_MB:.0f})")
-    if sampler.worst_health_s > HEALTH_S:
-        failures.append(f"/health took {sampler.worst_health_s:.2f} s (bound {HEALTH_S})")
-    if sampler.health_failures:
-        failures.append(f"/health failed: {sampler.health_failures[0]}")
+    failures = bounds(sampler, baseline_mb)
     outcome = Outcome(
         kind,
         sent,
@@ -243,6 +250,57 @@ async def flood(
     if outcome.factor >= AMPLIFICATION:
         failures.append(f"amplification {outcome.factor:.1f} x (bound {AMPLIFICATION:g} x)")
     return outcome
+
+
+@dataclass
+class Relinks:
+    outcome: Outcome
+    accepted: int
+    refused: int
+
+
+def hello_or_close(attacker: Attacker) -> Callable[[], bool]:
+    return lambda: bool(attacker.received) or attacker.closed
+
+
+async def relink_flood(
+    r1: NodeProcess, identity: DeviceIdentity, host: str, baseline_mb: float
+) -> Relinks:
+    """One device links RELINKS times in a row, each time asking for the whole catalog."""
+    sent = received = accepted = refused = 0
+    assert r1.proc is not None
+    with Sampler(r1.proc.pid, f"{r1.api}/health") as sampler:
+        for _ in range(RELINKS):
+            try:
+                attacker = await Attacker.dial(identity, "R1", host, r1.port)
+            except LinkRefused:  # the refusal came with the upgrade response
+                refused += 1
+                continue
+            try:
+                await until(hello_or_close(attacker), END, "a hello or a refusal")
+                if not attacker.received:
+                    refused += 1
+                    continue
+                accepted += 1
+                for message in (encode(attacker.hello()), encode(SyncStep1("catalog", b"\x00"))):
+                    await attacker.send_raw(message)
+                    sent += len(message)
+                await attacker.expect(
+                    lambda m: isinstance(m, SyncStep2) and m.doc == "catalog", "the catalog"
+                )
+            finally:
+                received += attacker.received_bytes
+                await attacker.close()
+    outcome = Outcome(
+        f"relinking {RELINKS} times",
+        sent,
+        received,
+        sampler.peak_rss_mb,
+        sampler.worst_health_s,
+        f"{refused} refused",
+        bounds(sampler, baseline_mb),
+    )
+    return Relinks(outcome, accepted, refused)
 
 
 @dataclass
@@ -294,9 +352,11 @@ async def test_an_enrolled_device_flooding_every_message_type_cannot_amplify_sta
         node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
     for _ in range(3):
         r1.sell(CASHIER, ["espresso", "croissant"])
-    identity = issue_identity(venue.authority, "R9", "register")  # enrolled: a genuine certificate
 
-    scout = await Attacker.dial(identity, "R1", venue.host, r1.port)
+    def enrolled(device: str) -> DeviceIdentity:  # a genuine certificate of the venue
+        return issue_identity(venue.authority, device, "register")
+
+    scout = await Attacker.dial(enrolled("E0"), "R1", venue.host, r1.port)
     try:
         await scout.wait_for_hello()
         await scout.send(scout.hello())
@@ -311,13 +371,17 @@ async def test_an_enrolled_device_flooding_every_message_type_cannot_amplify_sta
     baseline = Sampler(r1.proc.pid, "").rss_mb()
 
     outcomes: list[Outcome] = []
-    for kind, build in floods().items():
-        attacker = await Attacker.dial(identity, "R1", venue.host, r1.port)
+    devices: dict[str, str] = {}  # flood -> the device that sent it
+    for n, (kind, build) in enumerate(floods().items(), start=1):
+        devices[kind] = f"E{n}"
+        attacker = await Attacker.dial(enrolled(devices[kind]), "R1", venue.host, r1.port)
         try:
             await attacker.wait_for_hello()
             outcomes.append(await flood(r1, attacker, kind, build, target, baseline))
         finally:
             await attacker.close()
+    relinks = await relink_flood(r1, enrolled("E99"), venue.host, baseline)
+    outcomes.append(relinks.outcome)
 
     print(f"\nR1 at {baseline:.0f} MB before the floods; {FLOOD} messages per flood")
     print(
@@ -328,20 +392,44 @@ async def test_an_enrolled_device_flooding_every_message_type_cannot_amplify_sta
             f"{o.kind:36} {o.sent:>10,} {o.received:>10,} {o.factor:>6.2f}x {o.peak_rss_mb:>7.0f} "
             f"{o.worst_health_s:>6.2f}s  {o.ended[:60]}"
         )
-    held = [o for o in outcomes if not o.failures]
-    print(f"hostile peer: {len(outcomes)} attacks tried, {len(held)} held")
+    print(
+        f"relinking: {relinks.accepted} of {RELINKS} links accepted, each a full first sync "
+        "(its factor is not held to the bound: the refusals are)"
+    )
 
     # R1 still syncs with its honest peer, both ways
     await sees(r1, r2.sell(CASHIER, ["espresso"])["id"], "R2's sale on R1 after the floods")
     await sees(r2, r1.sell(CASHIER, ["espresso"])["id"], "R1's sale on R2 after the floods")
     # each link R1 ended is logged once (not once per message) and counted; the floods of heartbeats
     # and awareness updates are 2,000 in a few seconds, far past their budgets: abusive
-    closes = [line for line in r1.log.read_text().splitlines() if "closing session with R9" in line]
-    assert len(closes) <= len(outcomes) + 1, closes  # the floods' links and the scout's
-    abusive = [line.split("R9: ", 1)[1] for line in closes if "R9: abusive" in line]
-    print(f"R1 disconnected {len(abusive)} links as abusive: " + "; ".join(sorted(set(abusive))))
-    assert any("heartbeats" in reason for reason in abusive), closes
-    assert any("awareness" in reason for reason in abusive), closes
-    errors = len(closes) - sum("idle" in line for line in closes)
-    assert r1.status()["counters"].get("protocol_errors", 0) >= errors
+    log = r1.log.read_text().splitlines()
+    closes = {
+        kind: [line for line in log if f"closing session with {device}:" in line]
+        for kind, device in devices.items()
+    }
+    for o in outcomes:
+        if len(closes.get(o.kind, [])) > 1:
+            o.failures.append(f"{len(closes[o.kind])} log lines for one link")
+    abusive = {
+        kind: lines[0].split(f"{devices[kind]}: ", 1)[1]
+        for kind, lines in closes.items()
+        if lines and "abusive" in lines[0]
+    }
+    print(
+        f"R1 disconnected {len(abusive)} links as abusive: "
+        + "; ".join(sorted(set(abusive.values())))
+    )
+    assert {"awareness", "heartbeat naming 64 new days each"} <= abusive.keys(), closes
+    errors = sum(1 for lines in closes.values() if lines and "idle" not in lines[0])
+    status = r1.status()
+    assert status["counters"].get("protocol_errors", 0) >= errors, status["counters"]
+    # relinking in a loop is refused past the device's budget, counted each time, logged once
+    refused_logged = [line for line in log if "too_often" in line]
+    if relinks.refused == 0 or status["refusals"].get("too_often") != relinks.refused:
+        relinks.outcome.failures.append(f"refused {relinks.refused}, counted {status['refusals']}")
+    if len(refused_logged) != 1:
+        relinks.outcome.failures.append(f"{len(refused_logged)} log lines for the refusals")
+
+    held = [o for o in outcomes if not o.failures]
+    print(f"hostile peer: {len(outcomes)} attacks tried, {len(held)} held")
     assert not [(o.kind, o.failures) for o in outcomes if o.failures]
