@@ -105,9 +105,8 @@ class PeerBudget:
 
     messages: Allowance = Allowance(rate=2048, burst=16384)
     heartbeats: Allowance = Allowance(rate=40, burst=64)
-    awareness: Allowance = Allowance(
-        rate=64, burst=256
-    )  # nodes send none; a browser a few a second
+    # awareness updates: nodes send none; a browser's cursor a few a second
+    awareness: Allowance = Allowance(rate=64, burst=256)
     # sync step 1s for a document whose last reply went less than ``reply_interval`` ago: coalesced and
     # cheap, but only a broken or hostile peer sends hundreds a second
     repeated_step1: Allowance = Allowance(rate=256, burst=1024)
@@ -164,8 +163,8 @@ class TokenBucket:
 
 @dataclass(slots=True)
 class ReplyState:
-    """The last sync step 2 this session sent for one document, and what asked since (the Synchronizer's
-    bookkeeping for coalescing; kept here so it ends with the session)."""
+    """The last sync step 2 this session sent for one document, and the step 1s that arrived since (the
+    Synchronizer's bookkeeping for coalescing; kept here so it ends with the session)."""
 
     at: float  # tick time it was sent
     # our state vector then: what the peer holds once it arrives (None: nothing was sent, we may not
