@@ -8,8 +8,9 @@ the transport now"). Time only enters through :meth:`Session.tick`.
 Every session keeps its peer to a :class:`PeerBudget`: token buckets (``burst`` at once, then ``rate`` per
 second of ``tick`` time) for messages, heartbeats, awareness updates and repeated sync step 1s. A peer past
 one is aborted with :class:`~meshpos.errors.PeerAbusive` (logged once, as every abort is). The bytes of
-sync step 2 replies have a budget too, but spending it only makes further replies wait (see the
-Synchronizer): an honest peer catching up on a large day is slowed, never dropped.
+sync step 2 replies have a budget too, per device (the Synchronizer shares one bucket among a device's
+links), but spending it only makes further replies wait: an honest peer catching up on a large day is
+slowed, never dropped.
 
 States move only along :data:`TRANSITIONS` (``connecting -> hello -> syncing -> live -> closed``), in the
 manner of h11: an illegal move raises :class:`LocalProtocolError` when we caused it and
@@ -110,8 +111,10 @@ class PeerBudget:
     # sync step 1s for a document whose last reply went less than ``reply_interval`` ago: coalesced and
     # cheap, but only a broken or hostile peer sends hundreds a second
     repeated_step1: Allowance = Allowance(rate=256, burst=1024)
-    # bytes of sync step 2 replies: past it, replies wait (coalesced) until the bucket refills
-    reply_bytes: Allowance = Allowance(rate=16 * 2**20, burst=64 * 2**20)
+    # bytes of sync step 2 replies, per device across its links: the burst is a catch-up on a large day,
+    # the rate far above what honest anti-entropy needs once in sync. Past it, replies wait (coalesced)
+    # until the bucket refills: a device asking for everything again and again is slowed, never fed.
+    reply_bytes: Allowance = Allowance(rate=2**20, burst=64 * 2**20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +347,10 @@ class Session:
         """Count a sync step 1 for a document whose reply is still due; raises PeerAbusive past the
         budget (the Synchronizer's handler turns that into :meth:`abort`)."""
         self._charge(self._repeated_step1, "repeated sync step 1s")
+
+    def share_reply_budget(self, bucket: TokenBucket) -> None:
+        """Spend the reply-bytes budget from ``bucket`` (one per device: relinking does not refill it)."""
+        self._reply_bytes = bucket
 
     def may_reply(self) -> bool:
         """Whether the reply-bytes budget has room (a reply may overdraw it once)."""

@@ -74,6 +74,7 @@ from meshpos.sync._session import (
     SessionConfig,
     State,
     SyncCompleted,
+    TokenBucket,
 )
 from meshpos.sync._updates import (
     EMPTY_STATE_VECTOR,
@@ -200,6 +201,9 @@ class Synchronizer:
         self._opening_for_content = False  # open_doc for arriving content: ask peers after applying
         self._catching_up: str | None = None  # the session whose initial sync the others wait for
         self._held: dict[str, float] = {}  # sessions whose initial step 1s wait, since when
+        self._reply_budgets: dict[
+            str, TokenBucket
+        ] = {}  # by device (certified ids: one per device)
 
     # --- identity ---------------------------------------------------------------------------------
 
@@ -392,6 +396,11 @@ class Synchronizer:
             self._events.append(ClientIdAlarm(peer, hello.node, None, cid, "claimed by two roles"))
             raise RemoteProtocolError(f"hello: field 'client' {cid} is already used by a {known}")
         self._authors[cid] = hello.role
+        bucket = self._reply_budgets.get(hello.node)
+        if bucket is None:
+            bucket = TokenBucket(self.config.session.budget.reply_bytes)
+            self._reply_budgets[hello.node] = bucket
+        session.share_reply_budget(bucket)
         self._events.append(PeerJoined(peer, hello.node, hello.role))
         state_vectors = {name: doc.get_state() for name, doc in self._docs.items()}
         if self._catching_up is None or hello.role == "console":

@@ -107,6 +107,13 @@ def test_replies_past_the_byte_budget_wait_for_it_instead_of_dropping_the_peer()
     reg.tick(0.01)  # ten bytes of budget back: still overdrawn
     flush(reg, key, peer)
     assert replies(peer, OTHER_DAY) == []
+    reg.close(key)  # relinking does not refill the device's budget
+    flush(reg, key, peer)
+    peer, key = raw_peer(reg, Hello(VENUE, "r2", "register", "x", 5), now=0.01)
+    peer.events_received()
+    peer.send(SyncStep1(OTHER_DAY, b"\x00"))
+    flush(reg, key, peer)
+    assert replies(peer, OTHER_DAY) == []
     reg.tick(3.0)
     flush(reg, key, peer)
     assert entries(*replies(peer, OTHER_DAY)) == records(reg, OTHER_DAY)
