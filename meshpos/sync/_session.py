@@ -6,7 +6,8 @@ with each whole websocket message and :meth:`Session.receive_eof` when the conne
 the transport now"). Time only enters through :meth:`Session.tick`.
 
 Every session keeps its peer to a :class:`PeerBudget`: token buckets (``burst`` at once, then ``rate`` per
-second of ``tick`` time) for messages, heartbeats, awareness updates and repeated sync step 1s. A peer past
+second of ``tick`` time) for messages, heartbeats, awareness updates, bytes of updates and repeated sync
+step 1s. A peer past
 one is aborted with :class:`~meshpos.errors.PeerAbusive` (logged once, as every abort is). The bytes of
 sync step 2 replies have a budget too, per device (the Synchronizer shares one bucket among a device's
 links), but spending it only makes further replies wait: an honest peer catching up on a large day is
@@ -44,6 +45,7 @@ from meshpos.sync._codec import (
     Message,
     SyncStep1,
     SyncStep2,
+    SyncUpdate,
     decode,
     decode_y_payload,
     encode,
@@ -108,6 +110,9 @@ class PeerBudget:
     heartbeats: Allowance = Allowance(rate=40, burst=64)
     # awareness updates: nodes send none; a browser's cursor a few a second
     awareness: Allowance = Allowance(rate=64, burst=256)
+    # bytes of updates (sync step 2 and update) to decode: a catch-up on a large day at once, then far
+    # more than a venue writes, far less than keeps a node decoding replays all day
+    update_bytes: Allowance = Allowance(rate=4 * 2**20, burst=256 * 2**20)
     # sync step 1s for a document whose last reply went less than ``reply_interval`` ago: coalesced and
     # cheap, but only a broken or hostile peer sends hundreds a second
     repeated_step1: Allowance = Allowance(rate=256, burst=1024)
@@ -236,6 +241,7 @@ class Session:
         self._messages = TokenBucket(budget.messages)
         self._heartbeats = TokenBucket(budget.heartbeats)
         self._awareness = TokenBucket(budget.awareness)
+        self._update_bytes = TokenBucket(budget.update_bytes)
         self._repeated_step1 = TokenBucket(budget.repeated_step1)
         self._reply_bytes = TokenBucket(budget.reply_bytes)
         self.replies: dict[str, ReplyState] = {}  # by document: see ReplyState
@@ -335,8 +341,8 @@ class Session:
         """The last ``tick`` time (0 before the first)."""
         return self._now if self._now is not None else 0.0
 
-    def _charge(self, bucket: TokenBucket, what: str) -> None:
-        if not bucket.take(self.now):
+    def _charge(self, bucket: TokenBucket, what: str, amount: int = 1) -> None:
+        if not bucket.take(self.now, amount):
             shape = bucket.allowance
             raise PeerAbusive(
                 f"abusive: more {what} than the budget of {shape.burst:g} at once "
@@ -446,6 +452,8 @@ class Session:
     def _doc_message(self, message: DocMessage) -> None:
         if isinstance(message, AwarenessUpdate):
             self._charge(self._awareness, "awareness updates")
+        elif isinstance(message, SyncStep2 | SyncUpdate):
+            self._charge(self._update_bytes, "bytes of updates", len(message.update))
         self._events.append(DocReceived(message))
         if isinstance(message, SyncStep2):
             self._awaiting_step2.discard(message.doc)

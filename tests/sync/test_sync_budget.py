@@ -22,6 +22,7 @@ from meshpos.sync import (
     SessionConfig,
     SyncStep1,
     SyncStep2,
+    SyncUpdate,
     encode,
 )
 from meshpos.sync._bytes import write_var_string, write_var_uint
@@ -149,7 +150,7 @@ def test_heartbeats_past_their_budget_end_the_session_as_abusive_and_time_refill
     assert "more heartbeats than the budget of 3 at once and 2 a second" in a.error.message
 
 
-def test_awareness_and_any_messages_past_their_budgets_end_the_session() -> None:
+def test_awareness_updates_and_any_messages_past_their_budgets_end_the_session() -> None:
     state = '{"user":"x"}'
     update = write_var_uint(1) + write_var_uint(9) + write_var_uint(1) + write_var_string(state)
     a, b = opened_pair(PeerBudget(awareness=Allowance(rate=1, burst=2)))
@@ -158,6 +159,14 @@ def test_awareness_and_any_messages_past_their_budgets_end_the_session() -> None
     shuttle(a, b)
     assert isinstance(a.error, PeerAbusive)
     assert "awareness updates" in a.error.message
+    a, b = opened_pair(PeerBudget(update_bytes=Allowance(rate=1, burst=100)))
+    b.send(SyncUpdate(LEDGER, bytes(60)))  # bytes are counted, not decoded, here
+    shuttle(a, b)
+    assert a.error is None
+    b.send(SyncStep2(LEDGER, bytes(60)))
+    shuttle(a, b)
+    assert isinstance(a.error, PeerAbusive)
+    assert "more bytes of updates than the budget of 100" in a.error.message
     a, b = opened_pair(PeerBudget(messages=Allowance(rate=1, burst=4)))
     for seq in range(3):  # with the hello: four
         b.send(beat(seq))
