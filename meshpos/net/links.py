@@ -100,12 +100,10 @@ class Links:
         self._ads: dict[str, tuple[str, int]] = {}
         self._dialers: dict[str, asyncio.Task[None]] = {}
         self._accepting: set[asyncio.Task[None]] = set()
-        self._accepts: dict[
-            str, TokenBucket
-        ] = {}  # by device id (certified: one per enrolled device)
-        self._told: set[str] = (
-            set()
-        )  # devices whose too_often refusal was logged since they last linked
+        # by device id (certified: one per enrolled device), the links it may still open
+        self._accepts: dict[str, TokenBucket] = {}
+        # devices whose too_often refusal was logged since they last linked
+        self._told: set[str] = set()
         self._seq = 0
         self._stopping = False
 
