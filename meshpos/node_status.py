@@ -5,9 +5,12 @@
 * yellow — peers on the LAN are reachable but there is no path to the console;
 * gray — no peers and no console: this node is on its own.
 
-``pending`` counts the clock units this replica holds that the console's state vectors (learnt from the
-relay's heartbeats, or by this node when it is the relay) do not: never green-and-zero while something
-local is not at the console. "All data is synced" is shown exactly when pending is 0.
+What is not at the console is said in the venue's words (meshpos.model.tally): this register's own
+receipts, payments, refunds, shift openings and closings, cash and stock movements that the console's
+*reports* do not hold yet (the console counts what it has materialised and the relay passes the counts on),
+and the venue's: what this node holds of other registers, and what every reachable peer says it owes.
+Other changes (open orders, kitchen tickets, the stop list) are known from the console's state vectors.
+"All data is synced" is shown exactly when none of these is missing; ``pending`` is then 0.
 """
 
 from __future__ import annotations
@@ -15,9 +18,28 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from meshpos.model.tally import describe
 from meshpos.sync import Synchronizer
 
 ALL_SYNCED = "All data is synced"
+OTHER_CHANGES = "changes to open orders, kitchen tickets or the stop list"
+# the badge next to the colour: never "Synced" unless green and nothing is missing
+LABELS = {"green": "Synced", "yellow": "No console", "gray": "On its own"}
+
+
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """On how many devices a receipt is committed, so a cashier knows a sale survives losing this
+    device even while offline. Counted from the state vectors peers send (never more than they hold)."""
+
+    receipt: str  # its number, e.g. R2-000123
+    devices: int  # devices known to hold it committed, this one included
+    of: int  # devices of the venue this node knows of, this one included
+    console: bool  # the console holds it
+
+    def describe(self) -> str:
+        console = "console has it" if self.console else "console pending"
+        return f"{self.receipt} on {self.devices} of {self.of} devices, {console}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +53,22 @@ class NodeStatus:
     is_relay: bool
     uplink: bool
     peers: dict[str, bool]  # node id -> initial sync done
-    pending_by_document: dict[str, int]
+    pending_by_document: dict[str, int]  # CRDT clock units per document (for developers)
+    owed: dict[str, int]  # this node's own records not in the console's reports, per kind
+    venue_owed: dict[
+        str, int
+    ]  # the same for the whole venue as far as this node knows (own included)
+    label: str  # the badge text: "Synced" only when green and nothing is missing
     receipts: int
     uptime_s: float
     refusals: dict[str, int] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     upload: dict[str, int] = field(default_factory=dict)  # relay only: {"done": n, "total": m}
+    receipt_numbers_known: bool = (
+        True  # False: a register with a new database that may not sell yet
+    )
+    corrupt_records: int = 0  # records this node's reads skip because they do not parse (an alarm)
+    latest_sale: Durability | None = None  # this register's latest receipt since it started
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,7 +83,18 @@ class NodeStatus:
             f"; console {'reachable' if self.colour == 'green' else 'not reachable'}",
             f"  receipts on this node: {self.receipts:,}",
         ]
-        if self.upload.get("total"):
+        if not self.receipt_numbers_known:
+            lines.append(
+                "  receipt numbers: unknown (a new database): sells once in sync with a peer or "
+                "the console, or after meshpos node --new-receipt-series"
+            )
+        if self.corrupt_records:
+            lines.append(
+                f"  ALARM: {self.corrupt_records:,} corrupt record(s) skipped; the rest of the day works"
+            )
+        if self.latest_sale is not None:
+            lines.append(f"  latest sale: {self.latest_sale.describe()}")
+        if self.upload.get("total") and self.upload["done"] < self.upload["total"]:
             lines.append(f"  uploading {self.upload['done']:,} / {self.upload['total']:,}")
         if self.refusals:
             refused = ", ".join(f"{k} {v}" for k, v in sorted(self.refusals.items()))
@@ -68,9 +111,13 @@ def compute_status(
     uplink: bool,
     receipts: int,
     uptime_s: float,
+    owed: dict[str, int] | None = None,
+    venue_owed: dict[str, int] | None = None,
+    latest_sale: Durability | None = None,
     refusals: dict[str, int] | None = None,
     counters: dict[str, int] | None = None,
     upload: dict[str, int] | None = None,
+    corrupt_records: int = 0,
 ) -> NodeStatus:
     presence = sync.presence
     relay = sync.relay
@@ -89,13 +136,29 @@ def compute_status(
         colour = "gray"
     by_doc = {name: sync.pending(name) for name in sorted(sync.docs)}
     by_doc = {name: n for name, n in by_doc.items() if n}
-    pending = sum(by_doc.values())
-    if pending == 0:
-        message = ALL_SYNCED
-    elif colour == "green":
-        message = f"{pending:,} changes are on their way to the console"
-    else:
-        message = f"{pending:,} changes are not at the console yet"
+    own = {k: n for k, n in (owed or {}).items() if n > 0}
+    venue = dict(own)
+    for kind, n in (venue_owed or {}).items():
+        venue[kind] = max(venue.get(kind, 0), n)
+    others = {k: n - own.get(k, 0) for k, n in venue.items() if n > own.get(k, 0)}
+    # a document with changes but no missing record in it: open orders, kitchen, stop list
+    other_docs = len(by_doc) if not venue else 0
+    pending = sum(venue.values()) + other_docs
+    parts = []
+    if own:
+        parts.append(
+            f"{describe(own)} of this {role} {_missing_at_console(sum(own.values()) == 1, colour)}"
+        )
+    if others:
+        whose = "of other devices" if own else "of the venue's other devices"
+        parts.append(
+            f"{describe(others)} {whose} {_missing_at_console(sum(others.values()) == 1, colour)}"
+        )
+    if other_docs:
+        parts.append(f"{OTHER_CHANGES} {_missing_at_console(False, colour)}")
+    message = "; ".join(parts) if parts else ALL_SYNCED
+    message = message[0].upper() + message[1:]
+    label = LABELS[colour] if pending == 0 else f"{pending:,} not at the console"
     return NodeStatus(
         node=node_id,
         role=role,
@@ -107,9 +170,20 @@ def compute_status(
         uplink=uplink,
         peers=dict(sorted(peers.items())),
         pending_by_document=by_doc,
+        owed=own,
+        venue_owed=venue,
+        label=label,
         receipts=receipts,
         uptime_s=round(uptime_s, 3),
         refusals=dict(refusals or {}),
         counters=dict(counters or {}),
         upload=dict(upload or {}),
+        corrupt_records=corrupt_records,
+        latest_sale=latest_sale,
     )
+
+
+def _missing_at_console(one: bool, colour: str) -> str:
+    if colour == "green":
+        return "is on its way to the console" if one else "are on their way to the console"
+    return "is not at the console yet" if one else "are not at the console yet"

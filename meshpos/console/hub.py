@@ -27,7 +27,9 @@ from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import LedgerFeed
 from meshpos.errors import MeshposError, PeerTimeout
 from meshpos.model import Replica, Venue
+from meshpos.model.tally import LedgerTally
 from meshpos.sync import (
+    REPORTED_DAYS,
     ClientIdAlarm,
     DocumentChanged,
     PeerClosed,
@@ -78,6 +80,7 @@ class VenueHub:
         self._dirty: set[str] = set()
         self._dirty_since = 0.0  # monotonic time the first change of the pending burst arrived
         self._feeds: dict[str, LedgerFeed] = {}
+        self._tallies: dict[str, LedgerTally] = {}
         self._materialiser: asyncio.Task[None] | None = None
         self._seq = 0
 
@@ -94,6 +97,12 @@ class VenueHub:
 
         self.replica.on_open = observe
         self.sync.events_received()
+        # what the reports hold is told to the relays after each materialisation: materialise the
+        # latest days once at start (a crash may have come between a commit and its materialisation)
+        days = sorted(d for d in self.sync.docs if d.startswith("ledger/"))[-REPORTED_DAYS:]
+        if days:
+            self._dirty.update(days)
+            self._materialiser = asyncio.create_task(self._materialise_soon())
 
     # --- relays -----------------------------------------------------------------------------------
 
@@ -201,7 +210,14 @@ class VenueHub:
             if feed is not None:
                 feed.close()
             feed = self._feeds[name] = LedgerFeed(doc, name.split("/", 1)[1])
+        tally = self._tallies.get(name)
+        if tally is None or tally.doc is not doc:
+            if tally is not None:
+                tally.close()
+            tally = self._tallies[name] = LedgerTally(doc)
+        counted = tally.counts()  # before the feed reads the day: never more than it materialises
         result = await feed.materialise(self.db, self.venue_id)
+        self.sync.set_console_reports(name, counted)
         self.counters["materialised"] += 1
         self.counters["materialised_whole" if feed.whole else "materialised_part"] += 1
         for alarm in result.alarms:

@@ -36,6 +36,7 @@ from pycrdt import Doc, Subscription, TransactionEvent
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
 from meshpos.model.replica import decode_state_vector
+from meshpos.model.tally import Tally
 from meshpos.sync._bytes import MAX_VAR_UINT
 from meshpos.sync._codec import (
     AwarenessUpdate,
@@ -88,6 +89,9 @@ from meshpos.sync._updates import (
 log = logging.getLogger("meshpos.sync")
 
 SOFTWARE = "meshpos/0.1.0"
+REPORTED_DAYS = (
+    14  # ledger days whose console reports a heartbeat carries (a few hundred bytes each)
+)
 # A step 2 this many clocks (about 100 kB of a day's records) behind, spread over several authors, goes as
 # one update per author: the receiver checks each one's author from its header instead of decoding it all
 # an extra time (tests/sync/test_sync_catchup.py).
@@ -193,6 +197,11 @@ class Synchronizer:
         self._relay_claim = False
         self._relay: str | None = None
         self._console_sv: dict[str, dict[int, int]] = {}
+        self._reports: dict[str, Tally] = {}  # ledger document -> what the console's reports hold
+        self._owed: dict[str, int] = {}  # our own records not in the console's reports, per kind
+        # node -> document -> the state vector its latest sync step 1 said it holds (committed: a node
+        # sends step 1s only after committing what it received); kept after the node goes away
+        self._held_by: dict[str, dict[str, dict[int, int]]] = {}
         self._now: float | None = None
         self._started_at: float | None = None
         self._next_heartbeat = 0.0
@@ -425,7 +434,12 @@ class Synchronizer:
                 session.send(SyncStep2(name, EMPTY_UPDATE))
                 session.send(SyncStep1(name, EMPTY_STATE_VECTOR))
                 return
-            asked = decode_state_vector(message.state_vector)  # the codec validated it
+            try:  # the codec validated it; pycrdt's reader is stricter about nothing we know of
+                asked = decode_state_vector(message.state_vector)
+            except Exception as exc:
+                raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
+            if session.peer is not None and session.peer.role != "console":
+                self._held_by.setdefault(session.peer.node, {})[name] = asked  # documents we hold
             last = session.replies.get(name)
             if last is not None and (
                 last.waiting is not None
@@ -591,6 +605,31 @@ class Synchronizer:
         for client, clock in sv.items():
             merged[client] = max(clock, merged.get(client, 0))
 
+    def set_console_reports(self, doc: str, reports: Tally) -> None:
+        """What the console's reports hold of ``doc`` per register and kind (the console sets its own;
+        everyone else learns it from the relay's heartbeats). Counts only grow: records are insert-only,
+        so an older report passed on late never lowers them."""
+        merged = self._reports.setdefault(doc, {})
+        for register, counts in reports.items():
+            mine = merged.setdefault(register, {})
+            for kind, n in counts.items():
+                mine[kind] = max(n, mine.get(kind, 0))
+
+    def console_reports(self, doc: str) -> Tally:
+        return self._reports.get(doc, {})
+
+    def held_by(self, doc: str) -> dict[str, dict[int, int]]:
+        """Per peer node, the state vector of ``doc`` it last said it holds (its anti-entropy and
+        initial sync step 1s): what a receipt's durability on other devices is computed from."""
+        return {node: docs[doc] for node, docs in self._held_by.items() if doc in docs}
+
+    def console_state(self, doc: str) -> dict[int, int]:
+        return dict(self._console_sv.get(doc, {}))
+
+    def set_owed(self, owed: dict[str, int]) -> None:
+        """Our own records the console's reports lack, per kind: told to every peer in our heartbeats."""
+        self._owed = {kind: n for kind, n in owed.items() if n > 0}
+
     def pending(self, doc: str) -> int:
         """Clock units of ``doc`` this replica holds and the console does not (0: all at the console).
 
@@ -623,6 +662,9 @@ class Synchronizer:
             for doc, sv in heartbeat.console.items():
                 if doc in self._docs:  # a peer naming new days in every beat must not grow us
                     self.set_console_state(doc, sv)
+            for doc, reports in heartbeat.reports.items():
+                if doc in self._docs:  # (the next beat brings a day we open later)
+                    self.set_console_reports(doc, reports)
 
     def _heartbeat(self) -> Heartbeat:
         self._seq += 1
@@ -636,6 +678,8 @@ class Synchronizer:
             console=self._console_view(),
             pending={name: n for name in self._docs if (n := self.pending(name))},
             peers=tuple(sorted({s.peer.node for s in self._exchanging() if s.peer is not None})),
+            reports=self._reports_view(),
+            owed=dict(self._owed),
         )
 
     def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:
@@ -659,6 +703,14 @@ class Synchronizer:
         if self._relay_claim:
             return {d: dict(sv) for d, sv in self._console_sv.items()}
         return {}
+
+    def _reports_view(self) -> dict[str, Tally]:
+        """The console's reports as we pass them on (like :meth:`_console_view`): the latest
+        ``REPORTED_DAYS`` ledger days, which cover every day a register still has open."""
+        if self.role != "console" and not self._relay_claim:
+            return {}
+        latest = sorted(self._reports)[-REPORTED_DAYS:]
+        return {doc: self._reports[doc] for doc in latest if self._reports[doc]}
 
     def _elect(self, now: float) -> None:
         assert self._started_at is not None
