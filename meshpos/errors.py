@@ -171,6 +171,13 @@ class PeerTimeout(RemoteProtocolError):
     code = "peer_timeout"
 
 
+class PeerAbusive(RemoteProtocolError):
+    """The peer spent its budget (messages, heartbeats, awareness or repeated sync step 1s per second):
+    a device that costs a node more than any honest one could is disconnected, counted and logged once."""
+
+    code = "peer_abusive"
+
+
 # --- trust (venue CA, enrollment, certificates) -------------------------------------------------
 
 

@@ -5,6 +5,12 @@ no link exists after ``grace`` seconds (so a one-sided discovery still links up)
 dialled by the lower id wins; a new inbound link from a peer replaces its old inbound one (the peer
 restarted, the old socket is stale). Every refusal is counted by kind and logged with its reason.
 
+Memory per link is bounded: a peer that stops reading while more than ``max_backlog`` bytes wait for it
+is dropped (refusal ``backlog``), so no peer can make this node buffer without end. And a device may open
+links to us only at ``accepts`` (a token bucket): each new link costs a TLS handshake, a hello, a step 1 per
+document and the replies, so a device that reconnects in a loop is refused (``too_often``, logged once
+until it links again) and its dialer's backoff brings it back once the bucket refills.
+
 The sync protocol is not here: bytes go to a :class:`LinkHandler` (the node), which feeds its synchronizer.
 """
 
@@ -21,8 +27,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from meshpos.net.wsconn import LinkRefused, WsConnection, accept, dial, listen
+from meshpos.sync import Allowance, TokenBucket
 
 log = logging.getLogger("meshpos.net")
+
+#: new links one device may open to us: an honest one relinks after a restart or a dropped link, and its
+#: dialer backs off to 5 s between tries
+ACCEPTS = Allowance(rate=0.5, burst=8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,8 @@ class LinkSettings:
     backoff_min: float = 0.2
     backoff_max: float = 5.0
     handshake_timeout: float = 5.0
+    max_backlog: int = 64 * 2**20  # bytes queued for one peer that is not reading them
+    accepts: Allowance = ACCEPTS
 
 
 @dataclass(eq=False)
@@ -70,6 +83,7 @@ class _Link:
     outbox: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    queued: int = 0  # bytes in the outbox
 
 
 class Links:
@@ -86,6 +100,10 @@ class Links:
         self._ads: dict[str, tuple[str, int]] = {}
         self._dialers: dict[str, asyncio.Task[None]] = {}
         self._accepting: set[asyncio.Task[None]] = set()
+        # by device id (certified: one per enrolled device), the links it may still open
+        self._accepts: dict[str, TokenBucket] = {}
+        # devices whose too_often refusal was logged since they last linked
+        self._told: set[str] = set()
         self._seq = 0
         self._stopping = False
 
@@ -127,12 +145,27 @@ class Links:
     def send(self, key: str, messages: list[bytes]) -> None:
         """Queue messages for ``key``; ``b""`` closes the link after what came before it."""
         link = self._links.get(key)
-        if link is None:
+        if link is None or link.closed.is_set():
             return
         for message in messages:
+            link.queued += len(message)
+            if link.queued > self.settings.max_backlog:
+                self._overflow(link)
+                return
             link.outbox.put_nowait(message)
             if not message:  # a dead peer never drains nor answers the close: bound the wait
                 link.tasks.append(asyncio.create_task(self._close_within(link, 2.0)))
+
+    def _overflow(self, link: _Link) -> None:
+        """The peer does not read what it is sent: drop the link now (queueing a goodbye behind the
+        backlog would wait for ever), counted and logged once."""
+        self._refuse(
+            "backlog",
+            link.peer.device_id,
+            f"{link.queued:,} bytes wait for it (limit {self.settings.max_backlog:,}): it is not reading",
+        )
+        link.conn.close_reason = "dropped: not reading what it is sent"
+        link.tasks.append(asyncio.create_task(self._finish(link, link.conn.close_reason)))
 
     def drop(self, device_id: str, reason: str) -> None:
         link = self._by_node.get(device_id)
@@ -158,11 +191,24 @@ class Links:
 
     # --- refusals ---------------------------------------------------------------------------------
 
-    def _refuse(self, kind: str, remote: str, reason: str) -> None:
+    def _refuse(self, kind: str, remote: str, reason: str, *, quiet: bool = False) -> None:
+        """Count the refusal; log it unless ``quiet`` (a repeat the log already holds)."""
         self.refusals[kind] += 1
         line = f"refused {remote}: {kind}: {reason}"
         self.recent_refusals.append(line)
-        log.warning("%s", line)
+        if not quiet:
+            log.warning("%s", line)
+
+    def _too_often(self, device_id: str) -> str | None:
+        """Why a new link from ``device_id`` is refused now, or None (and the link counts)."""
+        bucket = self._accepts.setdefault(device_id, TokenBucket(self.settings.accepts))
+        if bucket.take(asyncio.get_running_loop().time()):
+            return None
+        shape = self.settings.accepts
+        return (
+            f"device {device_id} opened more than {shape.burst:g} links at once "
+            f"and {shape.rate:g} a second"
+        )
 
     def _check_peer(self, conn: WsConnection) -> LinkPeer:
         try:
@@ -205,6 +251,13 @@ class Links:
             return
         finally:
             self._accepting.discard(task)
+        too_often = self._too_often(peer.device_id)
+        if too_often is not None:
+            self._refuse("too_often", remote, too_often, quiet=peer.device_id in self._told)
+            self._told.add(peer.device_id)
+            await conn.close(1008, "too many links")
+            return
+        self._told.discard(peer.device_id)
         existing = self._by_node.get(peer.device_id)
         if existing is not None:
             if existing.dialled_by == s.node_id and s.node_id < peer.device_id:
@@ -294,6 +347,7 @@ class Links:
             batch = [await link.outbox.get()]
             while batch[-1] and not link.outbox.empty():  # everything queued goes out as one write
                 batch.append(link.outbox.get_nowait())
+            link.queued -= sum(map(len, batch))
             if batch[-1]:
                 await link.conn.send_batch(batch)
                 continue

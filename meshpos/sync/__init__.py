@@ -80,15 +80,18 @@ from meshpos.sync._rules import (
 )
 from meshpos.sync._session import (
     TRANSITIONS,
+    Allowance,
     DocReceived,
     HeartbeatReceived,
     HelloReceived,
+    PeerBudget,
     Session,
     SessionClosed,
     SessionConfig,
     SessionEvent,
     State,
     SyncCompleted,
+    TokenBucket,
     Trigger,
 )
 from meshpos.sync._synchronizer import REPORTED_DAYS, SyncConfig, Synchronizer, new_client_id
@@ -101,6 +104,7 @@ __all__ = [
     "ROLES",
     "TRANSITIONS",
     "WRITE_RULES",
+    "Allowance",
     "AwarenessReceived",
     "AwarenessUpdate",
     "Bye",
@@ -116,6 +120,7 @@ __all__ = [
     "HelloReceived",
     "LocalWriteRefused",
     "Message",
+    "PeerBudget",
     "PeerClosed",
     "PeerGone",
     "PeerJoined",
@@ -134,6 +139,7 @@ __all__ = [
     "SyncStep2",
     "SyncUpdate",
     "Synchronizer",
+    "TokenBucket",
     "Trigger",
     "UpdateRejected",
     "decode",

@@ -5,6 +5,14 @@ with each whole websocket message and :meth:`Session.receive_eof` when the conne
 :meth:`Session.events_received` and :meth:`Session.data_to_send` (an empty ``b""`` in the latter means "close
 the transport now"). Time only enters through :meth:`Session.tick`.
 
+Every session keeps its peer to a :class:`PeerBudget`: token buckets (``burst`` at once, then ``rate`` per
+second of ``tick`` time) for messages, heartbeats, awareness updates, bytes of updates and repeated sync
+step 1s. A peer past
+one is aborted with :class:`~meshpos.errors.PeerAbusive` (logged once, as every abort is). The bytes of
+sync step 2 replies have a budget too, per device (the Synchronizer shares one bucket among a device's
+links), but spending it only makes further replies wait: an honest peer catching up on a large day is
+slowed, never dropped.
+
 States move only along :data:`TRANSITIONS` (``connecting -> hello -> syncing -> live -> closed``), in the
 manner of h11: an illegal move raises :class:`LocalProtocolError` when we caused it and
 :class:`RemoteProtocolError` when the peer did. A remote protocol error never escapes ``receive_data``: the
@@ -16,12 +24,19 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from meshpos.errors import LocalProtocolError, PeerTimeout, ProtocolError, RemoteProtocolError
+from meshpos.errors import (
+    LocalProtocolError,
+    PeerAbusive,
+    PeerTimeout,
+    ProtocolError,
+    RemoteProtocolError,
+)
 from meshpos.sync._codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
     MIN_MAX_MESSAGE_SIZE,
+    AwarenessUpdate,
     Bye,
     Chunk,
     DocMessage,
@@ -30,6 +45,7 @@ from meshpos.sync._codec import (
     Message,
     SyncStep1,
     SyncStep2,
+    SyncUpdate,
     decode,
     decode_y_payload,
     encode,
@@ -68,12 +84,53 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
 EXCHANGING = frozenset({State.SYNCING, State.LIVE})
 
 
+#: chunked messages being reassembled at once: an honest peer sends each one's chunks back to back
+MAX_OPEN_CHUNKED = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """A token bucket's shape: ``burst`` at once, then ``rate`` per second."""
+
+    rate: float
+    burst: float
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise LocalProtocolError("an allowance needs a positive rate and a burst of at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class PeerBudget:
+    """What one peer may make this node do. Each figure is far above what an honest node sends (its
+    heartbeat interval is at least 0.05 s; a relay forwards a busy venue's few hundred updates a second;
+    it asks for a document again only at anti-entropy), and far below what a flood needs to hurt."""
+
+    messages: Allowance = Allowance(rate=2048, burst=16384)
+    heartbeats: Allowance = Allowance(rate=40, burst=64)
+    # awareness updates: nodes send none; a browser's cursor a few a second
+    awareness: Allowance = Allowance(rate=64, burst=256)
+    # bytes of updates (sync step 2 and update) to decode: a catch-up on a large day at once, then far
+    # more than a venue writes, far less than keeps a node decoding replays all day
+    update_bytes: Allowance = Allowance(rate=4 * 2**20, burst=256 * 2**20)
+    # sync step 1s for a document whose last reply went less than ``reply_interval`` ago: coalesced and
+    # cheap, but only a broken or hostile peer sends hundreds a second
+    repeated_step1: Allowance = Allowance(rate=256, burst=1024)
+    # bytes of sync step 2 replies, per device across its links: the burst is a catch-up on a large day,
+    # the rate far above what honest anti-entropy needs once in sync. Past it, replies wait (coalesced)
+    # until the bucket refills: a device asking for everything again and again is slowed, never fed.
+    reply_bytes: Allowance = Allowance(rate=2**20, burst=64 * 2**20)
+
+
 @dataclass(frozen=True, slots=True)
 class SessionConfig:
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE  # one websocket message, envelope included
     max_payload_size: int = 64 * 2**20  # one reassembled chunked y-protocols message
     hello_timeout: float = 10.0  # seconds from the first tick after open() to the peer's hello
     idle_timeout: float = 5.0  # seconds without any message (heartbeats arrive about every second)
+    # at most one sync step 2 per document per this many seconds; step 1s in between are coalesced
+    reply_interval: float = 1.0
+    budget: PeerBudget = field(default_factory=PeerBudget)
 
     def __post_init__(self) -> None:
         if self.max_message_size < MIN_MAX_MESSAGE_SIZE:
@@ -82,6 +139,46 @@ class SessionConfig:
             raise LocalProtocolError("max_payload_size must be at least max_message_size")
         if self.hello_timeout <= 0 or self.idle_timeout <= 0:
             raise LocalProtocolError("timeouts must be positive")
+        if self.reply_interval < 0:
+            raise LocalProtocolError("reply_interval must not be negative")
+
+
+class TokenBucket:
+    """A token bucket on a time the caller passes in (sessions have no clock of their own: tick time)."""
+
+    __slots__ = ("allowance", "at", "tokens")
+
+    def __init__(self, allowance: Allowance) -> None:
+        self.allowance = allowance
+        self.tokens = allowance.burst
+        self.at: float | None = None
+
+    def refill(self, now: float) -> float:
+        if self.at is None or now < self.at:
+            self.at = now
+        elif now > self.at:
+            rate, burst = self.allowance.rate, self.allowance.burst
+            self.tokens = min(burst, self.tokens + (now - self.at) * rate)
+            self.at = now
+        return self.tokens
+
+    def take(self, now: float, amount: float = 1.0) -> bool:
+        if self.refill(now) < amount:
+            return False
+        self.tokens -= amount
+        return True
+
+
+@dataclass(slots=True)
+class ReplyState:
+    """The last sync step 2 this session sent for one document, and the step 1s that arrived since (the
+    Synchronizer's bookkeeping for coalescing; kept here so it ends with the session)."""
+
+    at: float  # tick time it was sent
+    # our state vector then: what the peer holds once it arrives (None: nothing was sent, we may not
+    # deliver this document)
+    sent: dict[int, int] | None
+    waiting: dict[int, int] | None = None  # step 1s since, merged (each client's lowest clock)
 
 
 # --- events ---------------------------------------------------------------------------------------
@@ -140,6 +237,14 @@ class Session:
         self._out: list[bytes] = []
         self._awaiting_step2: set[str] = set()
         self._chunks: dict[str, tuple[int, list[bytes], int]] = {}
+        budget = self.config.budget
+        self._messages = TokenBucket(budget.messages)
+        self._heartbeats = TokenBucket(budget.heartbeats)
+        self._awareness = TokenBucket(budget.awareness)
+        self._update_bytes = TokenBucket(budget.update_bytes)
+        self._repeated_step1 = TokenBucket(budget.repeated_step1)
+        self._reply_bytes = TokenBucket(budget.reply_bytes)
+        self.replies: dict[str, ReplyState] = {}  # by document: see ReplyState
         self._opened_at: float | None = None
         self._last_received: float | None = None
         self._received_since_tick = False
@@ -173,6 +278,7 @@ class Session:
             raise LocalProtocolError("session: receive_data() before open()")
         self._received_since_tick = True
         try:
+            self._charge(self._messages, "messages")
             self._handle(decode(data, self.config.max_message_size))
         except RemoteProtocolError as exc:
             self.abort(exc)
@@ -227,6 +333,38 @@ class Session:
             self.abort(PeerTimeout(f"hello: none within {self.config.hello_timeout:g} s"))
         elif self._state in EXCHANGING and now - self._last_received > self.config.idle_timeout:
             self.abort(PeerTimeout(f"idle: nothing received for {self.config.idle_timeout:g} s"))
+
+    # --- the peer's budget ------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        """The last ``tick`` time (0 before the first)."""
+        return self._now if self._now is not None else 0.0
+
+    def _charge(self, bucket: TokenBucket, what: str, amount: int = 1) -> None:
+        if not bucket.take(self.now, amount):
+            shape = bucket.allowance
+            raise PeerAbusive(
+                f"abusive: more {what} than the budget of {shape.burst:g} at once "
+                f"and {shape.rate:g} a second"
+            )
+
+    def charge_repeated_step1(self) -> None:
+        """Count a sync step 1 for a document whose reply is still due; raises PeerAbusive past the
+        budget (the Synchronizer's handler turns that into :meth:`abort`)."""
+        self._charge(self._repeated_step1, "repeated sync step 1s")
+
+    def share_reply_budget(self, bucket: TokenBucket) -> None:
+        """Spend the reply-bytes budget from ``bucket`` (one per device: relinking does not refill it)."""
+        self._reply_bytes = bucket
+
+    def may_reply(self) -> bool:
+        """Whether the reply-bytes budget has room (a reply may overdraw it once)."""
+        return self._reply_bytes.refill(self.now) > 0
+
+    def spent_on_reply(self, size: int) -> None:
+        self._reply_bytes.refill(self.now)
+        self._reply_bytes.tokens -= size
 
     # --- sending ----------------------------------------------------------------------------------
 
@@ -304,6 +442,7 @@ class Session:
                     f"heartbeat: node/role {message.node}/{message.role} differ from the hello's "
                     f"{self.peer.node}/{self.peer.role}"
                 )
+            self._charge(self._heartbeats, "heartbeats")
             self._events.append(HeartbeatReceived(message))
         elif isinstance(message, Chunk):
             self._handle_chunk(message)
@@ -311,6 +450,10 @@ class Session:
             self._doc_message(message)
 
     def _doc_message(self, message: DocMessage) -> None:
+        if isinstance(message, AwarenessUpdate):
+            self._charge(self._awareness, "awareness updates")
+        elif isinstance(message, SyncStep2 | SyncUpdate):
+            self._charge(self._update_bytes, "bytes of updates", len(message.update))
         self._events.append(DocReceived(message))
         if isinstance(message, SyncStep2):
             self._awaiting_step2.discard(message.doc)
@@ -342,6 +485,10 @@ class Session:
                 )
             if chunk.total > limit:
                 raise RemoteProtocolError(f"chunk: total {chunk.total} exceeds the payload limit")
+            if len(self._chunks) >= MAX_OPEN_CHUNKED:
+                raise RemoteProtocolError(
+                    f"chunk: more than {MAX_OPEN_CHUNKED} chunked messages open at once"
+                )
             self._chunks[chunk.doc] = (chunk.total, [], 0)
         entry = self._chunks.get(chunk.doc)
         if entry is None:
@@ -353,9 +500,11 @@ class Session:
                 f"expected {len(parts)}/{total}"
             )
         size += len(chunk.data)
-        if size > limit:
+        others = sum(n for d, (_, _, n) in self._chunks.items() if d != chunk.doc)
+        if size + others > limit:  # all open reassemblies together: bounded memory per peer
+            also = " with the others open" if others else ""
             raise RemoteProtocolError(
-                f"chunk: reassembled message for {chunk.doc!r} exceeds {limit} bytes"
+                f"chunk: reassembled message for {chunk.doc!r} exceeds {limit} bytes{also}"
             )
         parts.append(chunk.data)
         self._chunks[chunk.doc] = (total, parts, size)

@@ -6,6 +6,12 @@
   :meth:`Synchronizer.data_to_send`, so a received update is durable before it is forwarded.
 * Anti-entropy: every ``anti_entropy_interval`` each session gets a sync step 1 for every document; the
   step 2 replies repair updates stuck behind a missing predecessor.
+* Sync step 1 replies are bounded per peer: at most one step 2 per document per ``reply_interval``. A
+  step 1 arriving sooner is coalesced into the next reply (each client's lowest clock) and counted against
+  the peer's budget (see ``_session``); that reply, sent from ``tick``, leaves out what the last one already
+  carried (the stream is ordered: the peer holds it once the earlier reply arrives), so a flood of step 1s
+  costs one reply, not one each. A later step 1, outside the interval, is answered in full as always (a
+  peer that cleared its cache gets everything again at its next anti-entropy at the latest).
 * Write rules (see ``_rules``): checked before anything is applied; a rejected update is logged, reported as
   :class:`UpdateRejected` and leaves the document unchanged.
 * Client ids: the synchronizer has one CRDT client id for this process run (all its documents use it). A
@@ -40,6 +46,7 @@ from meshpos.sync._codec import (
     SyncStep1,
     SyncStep2,
     SyncUpdate,
+    encode_state_vector,
 )
 from meshpos.sync._election import Candidate, elect
 from meshpos.sync._events import (
@@ -62,11 +69,13 @@ from meshpos.sync._session import (
     DocReceived,
     HeartbeatReceived,
     HelloReceived,
+    ReplyState,
     Session,
     SessionClosed,
     SessionConfig,
     State,
     SyncCompleted,
+    TokenBucket,
 )
 from meshpos.sync._updates import (
     EMPTY_STATE_VECTOR,
@@ -100,6 +109,16 @@ def _invalid_update(what: str) -> Iterator[None]:
         raise RemoteProtocolError(f"{what}: not a valid Yjs update ({exc})") from None
 
 
+def _lowest(a: dict[int, int], b: dict[int, int]) -> dict[int, int]:
+    """The state vector both ``a`` and ``b`` hold: each client's lower clock (absent: 0)."""
+    return {c: min(n, b[c]) for c, n in a.items() if c in b}
+
+
+def _highest(a: dict[int, int], b: dict[int, int]) -> dict[int, int]:
+    """The state vector of ``a`` and ``b`` together: each client's higher clock."""
+    return {c: max(a.get(c, 0), b.get(c, 0)) for c in a.keys() | b.keys()}
+
+
 class _Loading:
     """Origin marker while documents are restored from the store: nothing is sent or reported."""
 
@@ -126,6 +145,7 @@ class SyncConfig:
                 max_message_size=max_message_size,
                 hello_timeout=max(10 * hb, 5.0),
                 idle_timeout=max(5 * hb, 2.0),
+                reply_interval=hb,
             ),
         )
 
@@ -190,6 +210,9 @@ class Synchronizer:
         self._opening_for_content = False  # open_doc for arriving content: ask peers after applying
         self._catching_up: str | None = None  # the session whose initial sync the others wait for
         self._held: dict[str, float] = {}  # sessions whose initial step 1s wait, since when
+        self._reply_budgets: dict[
+            str, TokenBucket
+        ] = {}  # by device (certified ids: one per device)
 
     # --- identity ---------------------------------------------------------------------------------
 
@@ -382,6 +405,11 @@ class Synchronizer:
             self._events.append(ClientIdAlarm(peer, hello.node, None, cid, "claimed by two roles"))
             raise RemoteProtocolError(f"hello: field 'client' {cid} is already used by a {known}")
         self._authors[cid] = hello.role
+        bucket = self._reply_budgets.get(hello.node)
+        if bucket is None:
+            bucket = TokenBucket(self.config.session.budget.reply_bytes)
+            self._reply_budgets[hello.node] = bucket
+        session.share_reply_budget(bucket)
         self._events.append(PeerJoined(peer, hello.node, hello.role))
         state_vectors = {name: doc.get_state() for name, doc in self._docs.items()}
         if self._catching_up is None or hello.role == "console":
@@ -399,10 +427,6 @@ class Synchronizer:
         name = message.doc
         if isinstance(message, SyncStep1):
             doc = self._docs.get(name)
-            if doc is not None and session.peer is not None and session.peer.role != "console":
-                held = self._held_by.setdefault(session.peer.node, {})  # documents we hold only
-                with contextlib.suppress(Exception):  # a malformed vector gets its error below
-                    held[name] = decode_state_vector(message.state_vector)
             if doc is None:
                 # Nothing to give; ask back, and open the document only when content arrives. Opening
                 # every name a peer mentions would let one peer make the whole mesh hold (and advertise
@@ -410,20 +434,68 @@ class Synchronizer:
                 session.send(SyncStep2(name, EMPTY_UPDATE))
                 session.send(SyncStep1(name, EMPTY_STATE_VECTOR))
                 return
-            pieces = [EMPTY_UPDATE]
-            if may_deliver(self.role, name):
-                try:
-                    pieces = self._diff(doc, message.state_vector)
-                except Exception as exc:
-                    raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
-            for piece in pieces[:-1]:
-                session.send(SyncUpdate(name, piece))
-            session.send(SyncStep2(name, pieces[-1]))  # last: the peer is in sync once it arrives
+            try:  # the codec validated it; pycrdt's reader is stricter about nothing we know of
+                asked = decode_state_vector(message.state_vector)
+            except Exception as exc:
+                raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
+            if session.peer is not None and session.peer.role != "console":
+                self._held_by.setdefault(session.peer.node, {})[name] = asked  # documents we hold
+            last = session.replies.get(name)
+            if last is not None and (
+                last.waiting is not None
+                or session.now - last.at < self.config.session.reply_interval
+            ):
+                session.charge_repeated_step1()
+                last.waiting = asked if last.waiting is None else _lowest(last.waiting, asked)
+            elif session.may_reply():
+                self._reply(session, name, doc, asked, message.state_vector)
+            else:  # the reply-bytes budget is spent: wait for it, like a repeated step 1
+                session.replies[name] = ReplyState(-float("inf"), None, asked)
         elif isinstance(message, AwarenessUpdate):
             self._events.append(AwarenessReceived(peer, name, message.update))
         else:
             what = "sync step 2 update" if isinstance(message, SyncStep2) else "sync update"
             self._apply(peer, session, name, message.update, what)
+
+    def _reply(
+        self,
+        session: Session,
+        name: str,
+        doc: Doc[Any],
+        asked: dict[int, int],
+        state_vector: bytes | None = None,
+    ) -> None:
+        """Send the sync step 2 for ``asked`` (its bytes when the peer sent them as they are)."""
+        ours = decode_state_vector(doc.get_state())
+        deliver = may_deliver(self.role, name)
+        pieces = [EMPTY_UPDATE]
+        if deliver:  # always a diff, even for a state vector like ours: it carries our deletions
+            try:
+                pieces = self._diff(doc, state_vector or encode_state_vector(asked))
+            except Exception as exc:
+                raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
+        for piece in pieces[:-1]:
+            session.send(SyncUpdate(name, piece))
+        session.send(SyncStep2(name, pieces[-1]))  # last: the peer is in sync once it arrives
+        session.spent_on_reply(sum(map(len, pieces)))
+        session.replies[name] = ReplyState(session.now, ours if deliver else None)
+
+    def _reply_waiting(self, session: Session) -> None:
+        """Answer the coalesced step 1s whose interval is over, while the reply budget has room."""
+        interval = self.config.session.reply_interval
+        for name, last in list(session.replies.items()):
+            if last.waiting is None or session.now - last.at < interval:
+                continue
+            if not session.may_reply():
+                return
+            doc = self._docs.get(name)
+            if doc is None:  # dropped meanwhile (clear cache): nothing to give
+                session.send(SyncStep2(name, EMPTY_UPDATE))
+                del session.replies[name]
+                continue
+            # what the last reply carried, the peer holds once it arrives: leave it out
+            asked = _highest(last.waiting, last.sent) if last.sent is not None else last.waiting
+            self._reply(session, name, doc, asked)
 
     @staticmethod
     def _diff(doc: Doc[Any], state_vector: bytes) -> list[bytes]:
@@ -588,9 +660,11 @@ class Synchronizer:
         self._presence.observe(heartbeat, self._now if self._now is not None else 0.0)
         if heartbeat.relay or heartbeat.role == "console":
             for doc, sv in heartbeat.console.items():
-                self.set_console_state(doc, sv)
+                if doc in self._docs:  # a peer naming new days in every beat must not grow us
+                    self.set_console_state(doc, sv)
             for doc, reports in heartbeat.reports.items():
-                self.set_console_reports(doc, reports)
+                if doc in self._docs:  # (the next beat brings a day we open later)
+                    self.set_console_reports(doc, reports)
 
     def _heartbeat(self) -> Heartbeat:
         self._seq += 1
@@ -667,6 +741,12 @@ class Synchronizer:
         for peer, session in list(self._sessions.items()):
             session.tick(now)
             self._process(peer, session)
+            if session.replies and session.state in EXCHANGING:
+                try:
+                    self._reply_waiting(session)
+                except RemoteProtocolError as exc:
+                    session.abort(exc)
+                    self._process(peer, session)
         for node in self._presence.expire(now):
             self._events.append(PeerGone(node))
         if self._held and now - min(self._held.values()) > 2 * self.config.heartbeat_interval:

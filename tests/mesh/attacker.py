@@ -144,6 +144,7 @@ class Attacker:
     identity: DeviceIdentity
     received: list[Message] = field(default_factory=list)
     undecodable: list[bytes] = field(default_factory=list)
+    received_bytes: int = 0  # every message the node sent, as whole websocket messages
     _pump: asyncio.Task[None] | None = None
     _closed: asyncio.Event = field(default_factory=asyncio.Event)
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -165,6 +166,7 @@ class Attacker:
     async def _read(self) -> None:
         try:
             while (data := await self.conn.recv()) is not None:
+                self.received_bytes += len(data)
                 try:
                     self.received.append(decode(data, MAX_SIZE))
                 except Exception:

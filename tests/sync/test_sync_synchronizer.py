@@ -63,10 +63,10 @@ def write(sync: Synchronizer, doc: str, key: str, root: str = "payments") -> byt
     return updates[0]
 
 
-def raw_peer(sync: Synchronizer, peer_hello: Hello) -> tuple[Session, str]:
+def raw_peer(sync: Synchronizer, peer_hello: Hello, now: float = 0.0) -> tuple[Session, str]:
     """A hand-driven peer session (to forge what a misbehaving peer would send)."""
     key = f"{peer_hello.node}#raw"
-    sync.tick(0.0)
+    sync.tick(now)
     sync.connect(key)
     peer = Session(Hello(VENUE, peer_hello.node, peer_hello.role, "x", peer_hello.client_id))
     peer.open()

@@ -1,0 +1,102 @@
+"""A peer that stops reading cannot make a node buffer without end: past ``max_backlog`` the link drops.
+
+Real mTLS websockets on loopback between a :class:`Links` and a peer that dials and then never reads; the
+node side's handler is a recorder (this tests the transport, not the sync protocol).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from pathlib import Path
+
+import pytest
+
+from meshpos.bench.venue_setup import make_venue
+from meshpos.net.links import LinkHandler, LinkPeer, Links, LinkSettings
+from meshpos.net.wsconn import dial
+from meshpos.trust import (
+    client_ssl_context,
+    device_hostname,
+    peer_certificate_info,
+    server_ssl_context,
+)
+
+from ..trust.helpers import issue_identity
+
+HOST = "127.0.0.1"
+LIMIT = 2**20
+MESSAGE = bytes(64 * 1024)
+MOST = 256 * 2**20  # a bound on the test's own sending, far past any socket buffer
+
+
+class Recorder(LinkHandler):
+    def __init__(self) -> None:
+        self.opened: asyncio.Queue[str] = asyncio.Queue()
+        self.closed: dict[str, str] = {}
+
+    def link_opened(self, key: str, peer: LinkPeer) -> None:
+        self.opened.put_nowait(key)
+
+    async def link_messages(self, key: str, messages: list[bytes]) -> None:
+        return None
+
+    async def link_closed(self, key: str, reason: str) -> None:
+        self.closed[key] = reason
+
+
+def identify(der: bytes) -> LinkPeer:
+    info = peer_certificate_info(der)
+    return LinkPeer(info.device_id, info.role, info.venue_id)
+
+
+async def test_a_peer_that_stops_reading_is_dropped_once_its_backlog_passes_the_limit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="meshpos.net")
+    authority = make_venue(tmp_path)
+    node, peer = issue_identity(authority, "R1"), issue_identity(authority, "R9")
+    handler = Recorder()
+    links = Links(
+        LinkSettings(
+            node_id="R1",
+            venue_id=authority.venue_id,
+            host=HOST,
+            port=0,
+            server_context=server_ssl_context(node),
+            client_context=client_ssl_context(node),
+            identify=identify,
+            hostname_for=lambda device: device_hostname(device, authority.venue_id),
+            is_revoked=lambda device: False,
+            max_message_size=LIMIT,
+            max_backlog=LIMIT,
+        ),
+        handler,
+        random.Random(),
+    )
+    port = await links.start()
+    silent = await dial(
+        HOST,
+        port,
+        client_ssl_context(peer),
+        server_hostname=device_hostname("R1", authority.venue_id),
+        max_size=LIMIT,
+    )
+    try:
+        key = await asyncio.wait_for(handler.opened.get(), 10)
+        offered = 0
+        while key not in handler.closed and offered < MOST:
+            links.send(key, [MESSAGE])
+            offered += len(MESSAGE)
+            await asyncio.sleep(0)  # let the writer run: it stalls once the socket buffers are full
+        assert key in handler.closed, f"{offered:,} bytes offered to a peer that never reads"
+        assert "not reading" in handler.closed[key]
+        assert links.refusals == {"backlog": 1}
+        dropped = [r for r in caplog.records if "backlog" in r.getMessage()]
+        assert len(dropped) == 1, [r.getMessage() for r in dropped]
+        links.send(key, [MESSAGE])  # a closed link queues nothing more
+        assert links.connected == {}
+    finally:
+        silent.abort()
+        await links.stop()
