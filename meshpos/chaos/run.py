@@ -206,7 +206,11 @@ class Chaos:
             status = await self.nodes[name].call("GET", "/status", timeout=3)
             if not status.ok or status.json()["colour"] != "green" or status.json()["pending"]:
                 said = status.json() if status.ok else {}
-                self.unsynced = f"{name}: {said.get('colour')} — {said.get('message')}"
+                self.unsynced = (
+                    f"{name}: {said.get('colour')} — {said.get('message')} (own "
+                    f"{said.get('owed')}, venue {said.get('venue_owed')}, by document "
+                    f"{said.get('pending_by_document')})"
+                )
                 return False
         return True
 
