@@ -4,7 +4,8 @@
   that venue speaks the meshpos sync protocol (the console is one more peer). A wrong token, a token of
   another venue, or an unknown path is refused before the upgrade, counted and logged with its reason.
   Given an ``ssl_context`` (``meshpos console --tls-cert --tls-key``) it is ``wss://``.
-* ``GET /health`` on the same port answers ``ok``: relays probe it to know whether they have internet.
+* ``GET /health`` on the same port answers ``ok``. A relay probes its venue's sync path with its token and
+  without the upgrade: 200 when the token is good, else the refusal above (401/403 and its reason).
 * The JSON API (:mod:`meshpos.console.api`) listens on its own port.
 * Per venue, :class:`~meshpos.console.devices.DeviceView` keeps what the relays' heartbeats say about every
   device (updated on each tick), for the sync status per register.
@@ -150,6 +151,9 @@ class ConsoleServer:
                 "venue",
                 f"the token is for venue {venue}, not {match['venue']}",
             )
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            # a relay's probe: the token is good, say so without a failed handshake
+            return connection.respond(HTTPStatus.OK, "ok: venue token accepted\n")
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:

@@ -97,11 +97,16 @@ const Mesh = (() => {
     const button = $("#sync");
     button.dataset.colour = status.colour;
     button.className = `sync ${status.colour}`;
+    // "Synced" only when the node says all data is synced: never on yellow or gray
     $("#sync-label").textContent = status.offline
       ? "Offline"
-      : status.pending === 0
+      : status.synced
         ? "Synced"
-        : `${status.pending} pending`;
+        : status.pending
+          ? `${status.pending} pending`
+          : status.colour === "green"
+            ? "Not in reports"
+            : "No console";
     const peers = Object.entries(status.peers || {});
     $("#sync-message").textContent = status.message;
     $("#sync-colour").textContent = status.offline ? "This page cannot reach its node" : COLOUR_TEXT[status.colour];
