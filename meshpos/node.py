@@ -437,6 +437,7 @@ class Node:
         self._uplink_ok = False
         self._sync.set_uplink(False)
         self._set_problem(problem)
+        self.counters["console_give_ups"] += 1
         log.warning("relay: %s; keeping off the relay role for %.0f s", problem, self._backoff)
 
     def _set_problem(self, problem: str) -> None:
@@ -455,12 +456,12 @@ class Node:
         first = self._console_seq < 0
         self._console_seq = beat.seq
         clocks = sum(sum(sv.values()) for sv in beat.console.values())
-        if clocks != self._console_clocks:
+        if clocks != self._console_clocks or self._pending_total() == 0:
             if not first and clocks > self._console_clocks:
                 self._backoff = 0.0  # data flows: a later give-up starts from the shortest wait
             self._console_clocks, self._stalled_beats = clocks, 0
-        elif self._pending_total() == 0 or (console is not None and console.sending):
-            self._stalled_beats = 0
+        elif console is not None and console.sending:
+            self._stalled_beats = 0  # still on its way: the console cannot have it yet
         else:
             self._stalled_beats += 1
         return self._stalled_beats >= STALL_HEARTBEATS

@@ -44,7 +44,9 @@ class NodeStatus:
     problems: dict[str, str] = field(default_factory=dict)  # node id -> why it has no console link
     not_in_reports: int = 0  # records the console holds but cannot put in its reports
     not_in_reports_reason: str = ""
-    synced: bool = False  # the message is "All data is synced": green, nothing pending or unreported
+    synced: bool = (
+        False  # the message is "All data is synced": green, nothing pending or unreported
+    )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,5 +156,6 @@ def _message(
         else:
             message = f"No changes waiting, but no data flows to the console: {why}"
     if unreported:
-        message += f"; {unreported:,} records are not in the console's reports: {unreported_reason}"
+        records = "1 record is" if unreported == 1 else f"{unreported:,} records are"
+        message += f"; {records} not in the console's reports: {unreported_reason}"
     return message

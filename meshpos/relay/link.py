@@ -26,9 +26,13 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from meshpos.errors import ConfigError
 from meshpos.model.limits import text_problem
+from meshpos.sync._codec import HEARTBEAT
 
 log = logging.getLogger("meshpos.relay")
 CLOSE_POLICY = 1008  # a websocket closed for a policy reason: the console no longer takes it
+# What was handed to the socket may still sit in the operating system's buffers on a slow line: it is
+# taken to be on its way for as long as this rate needs for it (a poor mobile uplink; a sale is a few kB).
+SLOWEST_UPLINK_BPS = 32_000  # bytes per second
 _probe_failures: dict[str, str] = {}  # console URL -> the last reason logged (log each reason once)
 
 
@@ -184,12 +188,15 @@ class ConsoleLink:
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._writing = False
         self._seq = 0
+        self.drained_at = 0.0  # loop time by which what was sent reaches the console on a slow line
 
     @property
     def sending(self) -> bool:
-        """Whether messages are still on their way out (queued, or being written to a slow line):
-        the console cannot have acknowledged what it has not received yet."""
-        return self._writing or not self._outbox.empty()
+        """Whether changes may still be on their way: queued, being written, or in the operating
+        system's buffers of a slow line (as long as the slowest uplink we allow for needs for them).
+        The console cannot have acknowledged what it has not received yet."""
+        now = asyncio.get_running_loop().time()
+        return self._writing or not self._outbox.empty() or now < self.drained_at
 
     @property
     def key(self) -> str:
@@ -270,3 +277,6 @@ class ConsoleLink:
                     await ws.send(data)
                 finally:
                     self._writing = False
+                if data[0] != HEARTBEAT:  # the changes, not the chatter about them
+                    now = asyncio.get_running_loop().time()
+                    self.drained_at = max(self.drained_at, now) + len(data) / SLOWEST_UPLINK_BPS
