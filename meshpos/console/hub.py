@@ -104,6 +104,12 @@ class VenueHub:
 
         self.replica.on_open = observe
         self.sync.events_received()
+        # Every stored day is materialised once at start: a day stored just before a crash, and one
+        # that cannot be materialised, are then known now, not at the day's next change.
+        self._dirty.update(name for name in self.sync.docs if name.startswith("ledger/"))
+        if self._dirty:
+            self._dirty_since = time.monotonic()
+            self._materialiser = asyncio.create_task(self._materialise_soon())
 
     # --- relays -----------------------------------------------------------------------------------
 
