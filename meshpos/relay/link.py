@@ -112,7 +112,7 @@ async def probe_console(
 ) -> Probe:
     """Can this node reach the console right now, and does it take this venue's token?
 
-    With ``venue_id`` and ``token``: one ``GET`` of the venue's sync path without the websocket upgrade,
+    With ``venue_id``: one ``GET`` of the venue's sync path without the websocket upgrade,
     with the token, as the link will present it; the console answers 200 (or, before it knew such
     probes, 426) for a good token and 401/403 with its reason for a bad one. Without: ``GET /health``.
     A TLS failure (an untrusted certificate, a wrong host name), an unusable ``ca_file`` and a refusal
@@ -122,7 +122,7 @@ async def probe_console(
     host = parts.hostname or ""
     port = parts.port or (443 if secure else 80)
     path, auth = "/health", ""
-    if venue_id and token:
+    if venue_id:  # an empty token is asked about too: the console says "missing venue token"
         path = f"{parts.path.rstrip('/')}/v1/venues/{venue_id}/sync"
         auth = f"Authorization: Bearer {token}\r\n"
     try:
