@@ -31,8 +31,10 @@ from meshpos.sync._codec import HEARTBEAT
 log = logging.getLogger("meshpos.relay")
 CLOSE_POLICY = 1008  # a websocket closed for a policy reason: the console no longer takes it
 # What was handed to the socket may still sit in the operating system's buffers on a slow line: it is
-# taken to be on its way for as long as this rate needs for it (a poor mobile uplink; a sale is a few kB).
-SLOWEST_UPLINK_BPS = 32_000  # bytes per second
+# taken to be on its way for as long as this rate needs for it (128 kbit/s, the slowest uplink the chaos
+# runs impose; a sale is a few kB, so a stall is still seen in seconds). The price: a console that takes
+# none of a backlog it is re-sent in every anti-entropy round (16 kB/s x that interval) goes unnoticed.
+SLOWEST_UPLINK_BPS = 16_000  # bytes per second
 _probe_failures: dict[str, str] = {}  # console URL -> the last reason logged (log each reason once)
 
 

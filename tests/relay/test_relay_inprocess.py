@@ -205,7 +205,7 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
 async def test_a_relay_whose_uploads_the_console_does_not_take_gives_up_and_another_takes_over(
     tmp_path: Path, authority: VenueAuthority, console: Console, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Green means data flows: the console hears R1 (heartbeats) but takes none of its changes, so its
+    """Green means data flows: the console hears R1 (heartbeats) but takes none of its sales, so its
     state vectors stop advancing while R1 has a sale to send. R1 gives the relay role up within a few
     of the console's heartbeats, saying why, and R2 uploads the sale."""
     settings = {
@@ -221,10 +221,13 @@ async def test_a_relay_whose_uploads_the_console_does_not_take_gives_up_and_anot
     take = hub.receive
 
     async def drop_r1_changes(key: str, data: bytes) -> None:
-        if hub.relays.get(key) == "R1" and isinstance(
-            decode(data, len(data)), SyncStep2 | SyncUpdate | Chunk
+        message = decode(data, len(data))
+        if (
+            hub.relays.get(key) == "R1"
+            and isinstance(message, SyncStep2 | SyncUpdate | Chunk)
+            and message.doc.startswith("ledger/")
         ):
-            return  # R1's changes: heard, never taken
+            return  # R1's sales: heard, never taken
         await take(key, data)
 
     monkeypatch.setattr(hub, "receive", drop_r1_changes)
