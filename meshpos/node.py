@@ -455,9 +455,11 @@ class Node:
             return self._stalled_beats >= STALL_HEARTBEATS
         first = self._console_seq < 0
         self._console_seq = beat.seq
-        clocks = sum(sum(sv.values()) for sv in beat.console.values())
-        if clocks != self._console_clocks or self._pending_total() == 0:
-            if not first and clocks > self._console_clocks:
+        # the console's clocks of the documents we have data for (its own edits to others are no sign)
+        waiting = [name for name in sync.docs if sync.pending(name)]
+        clocks = sum(sum(beat.console.get(name, {}).values()) for name in waiting)
+        if clocks != self._console_clocks or not waiting:
+            if not waiting or (not first and clocks > self._console_clocks):
                 self._backoff = 0.0  # data flows: a later give-up starts from the shortest wait
             self._console_clocks, self._stalled_beats = clocks, 0
         elif console is not None and console.sending:
