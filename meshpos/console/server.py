@@ -36,6 +36,7 @@ log = logging.getLogger("meshpos.console")
 
 SYNC_PATH = re.compile(r"^/v1/venues/(?P<venue>[A-Za-z0-9_.-]{1,64})/sync$")
 MAX_MESSAGE_SIZE = 4 * 2**20
+MAX_LOGGED_REFUSALS = 1024  # (address, reason) pairs remembered as logged
 
 
 class ConsoleServer:
@@ -59,6 +60,7 @@ class ConsoleServer:
         self.devices: dict[str, DeviceView] = {}
         self.refusals: Counter[str] = Counter()
         self.recent_refusals: list[str] = []
+        self._logged_refusals: set[tuple[str, str]] = set()
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._hub_lock = asyncio.Lock()
@@ -121,10 +123,17 @@ class ConsoleServer:
     ) -> Response:
         self.refusals[kind] += 1
         remote = connection.remote_address
-        line = f"refused {remote[0] if remote else '?'}: {kind}: {reason}"
+        address = remote[0] if remote else "?"
+        line = f"refused {address}: {kind}: {reason}"
         self.recent_refusals.append(line)
         del self.recent_refusals[:-50]
-        log.warning("%s", line)
+        # once per address and reason: a misconfigured relay probes again and again, and anyone can
+        # knock; the rest are counted (refusals) and kept in recent_refusals
+        if (address, reason) not in self._logged_refusals:
+            if len(self._logged_refusals) >= MAX_LOGGED_REFUSALS:
+                self._logged_refusals.clear()
+            self._logged_refusals.add((address, reason))
+            log.warning("%s (further ones from there are only counted)", line)
         return connection.respond(status, reason + "\n")
 
     async def _check_request(

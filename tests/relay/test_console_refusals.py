@@ -178,3 +178,22 @@ async def test_the_relay_probe_and_link_learn_the_consoles_reason_for_refusing_a
             await task
     assert handler.reasons[0] == "wrong venue token"
     await nothing_stored(console)
+
+
+async def test_refusals_are_all_counted_and_logged_once_per_address_and_reason(
+    console: Console, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A misconfigured relay probes again and again (and anyone can knock): one log line, every one
+    counted."""
+    base = f"ws://127.0.0.1:{console.server.port}"
+    wrong = console.a.console_token[:-1] + "#"
+    tries = 5
+    for _ in range(tries):
+        probe = await probe_console(base, venue_id=console.a.venue_id, token=wrong)
+        assert probe.refused == "wrong venue token"
+    assert console.server.refusals["token"] == tries
+    logged = [r for r in caplog.records if r.name == "meshpos.console"]
+    assert len(logged) == 1
+    assert "wrong venue token" in logged[0].getMessage()
+    said = [r for r in caplog.records if r.name == "meshpos.relay"]
+    assert len(said) == 1  # and the relay says it once too
