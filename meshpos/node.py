@@ -147,6 +147,7 @@ class Node:
         self._relay_stopper: asyncio.Task[None] | None = None
         # why this node has no working console link although it has a console_url (in its heartbeats)
         self._problem = ""
+        self._stall_problem = False  # the problem is a stall: only data seen flowing clears it
         self._backoff = 0.0  # seconds it keeps off the relay role after the next give-up
         self._backoff_until = 0.0  # monotonic: no uplink (and no probe) before then
         self._console_seq = -1  # the console's heartbeats seen on this link, and what they held
@@ -401,7 +402,8 @@ class Node:
                 if not ok:
                     self._give_up(
                         f"the console is not taking {config.node_id}'s changes "
-                        f"(nothing acknowledged in {STALL_HEARTBEATS} of its heartbeats)"
+                        f"(nothing acknowledged in {STALL_HEARTBEATS} of its heartbeats)",
+                        stall=True,
                     )
             else:
                 probe = await probe_console(
@@ -414,8 +416,8 @@ class Node:
                 ok = probe.ok
                 if probe.refused:
                     self._give_up(f"the console refused {config.node_id}: {probe.refused}")
-                elif ok:
-                    self._set_problem("")
+                elif ok and (not self._stall_problem or self._flows_elsewhere()):
+                    self._set_problem("")  # the token is taken; a stall is cleared by data flowing
             if ok != self._uplink_ok:
                 log.info("console %s", "reachable" if ok else "not reachable")
             self._uplink_ok = ok
@@ -426,7 +428,7 @@ class Node:
         """The console refused this relay's link (a wrong venue token, another venue's): give up."""
         self._give_up(f"the console refused {self.config.node_id}: {reason}")
 
-    def _give_up(self, problem: str) -> None:
+    def _give_up(self, problem: str, *, stall: bool = False) -> None:
         """No uplink for a while, with the reason in every heartbeat: the claim goes at the next
         election, another register with a working link takes over, every register shows why."""
         assert self._sync is not None
@@ -436,14 +438,29 @@ class Node:
             log.info("console not reachable")
         self._uplink_ok = False
         self._sync.set_uplink(False)
-        self._set_problem(problem)
+        self._set_problem(problem, stall=stall)
         self.counters["console_give_ups"] += 1
         log.warning("relay: %s; keeping off the relay role for %.0f s", problem, self._backoff)
 
-    def _set_problem(self, problem: str) -> None:
+    def _set_problem(self, problem: str, *, stall: bool = False) -> None:
         assert self._sync is not None
         self._problem = problem
+        self._stall_problem = stall
         self._sync.set_problem(problem)
+
+    def _flows_elsewhere(self) -> bool:
+        """Another relay carries this node's data to the console: all of it is there."""
+        sync = self._sync
+        assert sync is not None
+        relay = sync.relay
+        beat = sync.presence.get(relay) if relay is not None else None
+        return (
+            beat is not None
+            and beat.relay
+            and beat.uplink
+            and not beat.problem
+            and self._pending_total() == 0
+        )
 
     def _stalled(self) -> bool:
         """Has the console sent STALL_HEARTBEATS heartbeats without its state vectors advancing,
@@ -461,6 +478,8 @@ class Node:
         if clocks != self._console_clocks or not waiting:
             if not waiting or (not first and clocks > self._console_clocks):
                 self._backoff = 0.0  # data flows: a later give-up starts from the shortest wait
+                if self._stall_problem:
+                    self._set_problem("")  # and the registers may show green again
             self._console_clocks, self._stalled_beats = clocks, 0
         elif console is not None and console.sending:
             self._stalled_beats = 0  # still on its way: the console cannot have it yet

@@ -91,12 +91,14 @@ def compute_status(
 ) -> NodeStatus:
     presence = sync.presence
     relay = sync.relay
-    relay_up = uplink or (
+    # a relay that gave the role up and tries again keeps its problem until data is seen flowing
+    relay_up = (uplink and not sync.problem) or (
         relay is not None
         and relay != node_id
         and relay in presence
         and presence[relay].relay
         and presence[relay].uplink
+        and not presence[relay].problem
     )
     if relay_up:
         colour = "green"
@@ -135,6 +137,10 @@ def compute_status(
     )
 
 
+def _changes(n: int) -> str:
+    return "1 change is" if n == 1 else f"{n:,} changes are"
+
+
 def _message(
     colour: str, pending: int, problems: dict[str, str], unreported: int, unreported_reason: str
 ) -> str:
@@ -142,7 +148,7 @@ def _message(
     to the console, nothing here is missing there, and the console reports everything it holds."""
     if colour == "green":
         if pending:
-            message = f"{pending:,} changes are on their way to the console"
+            message = f"{_changes(pending)} on their way to the console"
         elif not unreported:
             return ALL_SYNCED
         else:
@@ -152,7 +158,7 @@ def _message(
             "no device reaches the console" if colour == "yellow" else "no other device, no console"
         )
         if pending:
-            message = f"{pending:,} changes are not at the console yet: {why}"
+            message = f"{_changes(pending)} not at the console yet: {why}"
         else:
             message = f"No changes waiting, but no data flows to the console: {why}"
     if unreported:

@@ -250,3 +250,61 @@ async def test_a_relay_whose_uploads_the_console_does_not_take_gives_up_and_anot
         await hub.settle()
         report = await console.db.receipt_report(authority.venue_id)
         assert [r["id"] for r in report] == [paid.receipt.id]
+
+
+async def test_with_no_other_relay_a_stalled_one_shows_yellow_with_why_until_data_flows(
+    tmp_path: Path, authority: VenueAuthority, console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R1 alone has internet and the console takes none of its sales: every register is yellow with
+    the reason, R1 retrying after its back-off does not make anyone green, and once the console
+    takes the sales again both say All data is synced and the reason is gone."""
+    online = {"console_url": console.url, "console_token": authority.console_token}
+    r1c, r2c = (
+        load_config(make_device(authority, tmp_path, n, heartbeat_interval=0.2, **s), env={})
+        for n, s in (("R1", online), ("R2", {}))
+    )
+    hub = await console.server.hub(authority.venue_id)
+    take = hub.receive
+    refusing = True
+
+    async def drop_r1_sales(key: str, data: bytes) -> None:
+        message = decode(data, len(data))
+        if (
+            refusing
+            and isinstance(message, SyncStep2 | SyncUpdate | Chunk)
+            and message.doc.startswith("ledger/")
+        ):
+            return
+        await take(key, data)
+
+    monkeypatch.setattr(hub, "receive", drop_r1_sales)
+    async with Node(r1c, discovery=False) as r1, Node(r2c, discovery=False) as r2:
+        r1.add_peer("R2", "127.0.0.1", r2.port)
+        await until(lambda: r2.status().colour == "green", 10, "R2 green through R1")
+        await r1.open_shift(CASHIER, 1_000)
+        reason = "the console is not taking R1's changes"
+
+        def yellow_with_reason() -> bool:
+            return all(
+                s.colour == "yellow" and reason in s.message for s in (r1.status(), r2.status())
+            )
+
+        took = await until(yellow_with_reason, 10, "both yellow, saying why")
+        print(f"\nR1's sales went nowhere: both yellow with the reason after {took:.2f} s")
+        print(r2.status().message)
+        retried = r1.counters["console_give_ups"]
+        seen: set[str] = set()
+
+        def gave_up_again() -> bool:
+            seen.update(n.status().colour for n in (r1, r2))
+            return r1.counters["console_give_ups"] > retried
+
+        await until(gave_up_again, 20, "R1 tries again and gives up")
+        assert seen == {"yellow"}  # trying again is not data flowing: never green meanwhile
+        refusing = False
+        took = await until(
+            lambda: all(n.status().synced for n in (r1, r2)), 60, "synced once the console takes it"
+        )
+        print(f"the console takes R1's sales again: both synced {took:.2f} s later")
+        assert r1.status().problems == {}
+        assert r2.status().problems == {}
