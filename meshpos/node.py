@@ -463,8 +463,9 @@ class Node:
         )
 
     def _stalled(self) -> bool:
-        """Has the console sent STALL_HEARTBEATS heartbeats without its state vectors advancing,
-        while this relay holds data the console lacks and has nothing left on the way to it?"""
+        """Has the console sent STALL_HEARTBEATS heartbeats without its state vectors advancing while
+        this relay holds data the console lacks? A heartbeat that comes while changes are on their
+        way is not counted (nor does it reset the count: anti-entropy re-sends them every round)."""
         sync, console = self._sync, self._console
         assert sync is not None
         beat = sync.presence.get("console")
@@ -482,7 +483,7 @@ class Node:
                     self._set_problem("")  # and the registers may show green again
             self._console_clocks, self._stalled_beats = clocks, 0
         elif console is not None and console.sending:
-            self._stalled_beats = 0  # still on its way: the console cannot have it yet
+            pass  # still on its way: this heartbeat proves nothing either way (anti-entropy resends)
         else:
             self._stalled_beats += 1
         return self._stalled_beats >= STALL_HEARTBEATS
