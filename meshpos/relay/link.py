@@ -139,7 +139,9 @@ async def probe_console(
                     f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n".encode()
                 )
                 await writer.drain()
-                answer = await reader.read(4096)
+                answer = b""  # the whole answer (the console closes it), at most 4 kB
+                while len(answer) < 4096 and (part := await reader.read(4096 - len(answer))):
+                    answer += part
             finally:
                 writer.close()
     except ssl.SSLCertVerificationError as exc:
