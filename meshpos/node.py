@@ -425,8 +425,10 @@ class Node:
             await asyncio.sleep(period)
 
     def console_refused(self, reason: str) -> None:
-        """The console refused this relay's link (a wrong venue token, another venue's): give up."""
-        self._give_up(f"the console refused {self.config.node_id}: {reason}")
+        """The console refused this relay's link (a wrong venue token, another venue's): give up.
+        A redial refused again before the link is stopped is the same refusal, not a second one."""
+        if asyncio.get_running_loop().time() >= self._backoff_until:
+            self._give_up(f"the console refused {self.config.node_id}: {reason}")
 
     def _give_up(self, problem: str, *, stall: bool = False) -> None:
         """No uplink for a while, with the reason in every heartbeat: the claim goes at the next
