@@ -42,6 +42,7 @@ def _config(args: argparse.Namespace) -> Config:
     overrides = {
         "node_id": getattr(args, "node_id", None),
         "data_dir": getattr(args, "data_dir", None),
+        "init_database": getattr(args, "init_database", None) or None,
     }
     path = Path(args.config) if getattr(args, "config", None) else None
     return load_config(path, overrides=overrides)
@@ -54,7 +55,12 @@ def _cmd_node(args: argparse.Namespace) -> int:
     config = _config(args)
     logging.getLogger().setLevel(args.log_level.upper() if args.log_level_set else config.log_level)
     console_ssl_context(config.console_url, config.console_ca_file)  # an unusable CA file: one line
-    return run_node(config, peers=args.peer or [], discovery=not args.no_discovery)
+    return run_node(
+        config,
+        peers=args.peer or [],
+        discovery=not args.no_discovery,
+        new_receipt_series=args.new_receipt_series,
+    )
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -145,6 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-discovery",
         action="store_true",
         help="do not use mDNS (link only with --peer; for static set-ups and tests)",
+    )
+    node.add_argument(
+        "--init-database",
+        action="store_true",
+        help="begin an empty database where this data dir held one (its node.db is missing or "
+        "empty); refused if node.db holds data. Without it such a node refuses to start",
+    )
+    node.add_argument(
+        "--new-receipt-series",
+        action="store_true",
+        help="number receipts from now on in a new series with a random tag (R1-k7qm-000001): "
+        "for a register with a new database that cannot reach a peer or the console",
     )
     node.set_defaults(func=_cmd_node)
 

@@ -1,7 +1,8 @@
 """Node configuration: one frozen dataclass built from a TOML file, MESHPOS_* environment variables and flags.
 
 Precedence is flags > environment > file > defaults, so an operator can override one value on a register
-without editing its file. Every invalid value is reported with where it came from.
+without editing its file. Every invalid value is reported in one line with where it came from (the file,
+variable or flag) and the value: a register that will not start must say why without a traceback.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import math
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,18 @@ from meshpos.errors import ConfigError
 ROLES = ("register", "kds")
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+CONSOLE_SCHEMES = ("ws", "wss")  # the relay speaks websockets only; TLS (wss) or a trusted LAN (ws)
+# Flags for one start only: a setting in a file or the environment would apply at every start and
+# silently undo what the flag guards (an empty database where one existed).
+_FLAG_ONLY = {"init_database": "--init-database"}
+
+
+class InvalidSetting(ConfigError):
+    """One setting's value is wrong; ``load_config`` adds where that value came from."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,25 +63,34 @@ class Config:
     console_token: str = ""
     console_ca_file: Path | None = None  # PEM CA(s) for a wss:// console; default: the system's CAs
     heartbeat_interval: float = 1.0
+    pin_lockout_s: float = 30.0  # the first lock after wrong PINs; each further lock doubles it
+    # ``meshpos node --init-database`` only: begin an empty database where one existed (see Node.start)
+    init_database: bool = False
 
     def __post_init__(self) -> None:
-        if not _NODE_ID.match(self.node_id):
-            raise ConfigError(
-                f"node_id {self.node_id!r}: use 1-32 letters, digits, '-' or '_', starting with a letter or digit"
+        if not _NODE_ID.fullmatch(self.node_id):
+            raise InvalidSetting(
+                "node_id",
+                f"node_id {self.node_id!r}: use 1-32 letters, digits, '-' or '_', starting with a letter or digit",
             )
         if self.role not in ROLES:
-            raise ConfigError(f"role {self.role!r}: must be one of {', '.join(ROLES)}")
-        if not 0 <= self.priority <= 1_000_000:
-            raise ConfigError(f"priority {self.priority}: must be between 0 and 1000000")
+            raise InvalidSetting("role", f"role {self.role!r}: must be one of {', '.join(ROLES)}")
+        if not _whole(self.priority) or not 0 <= self.priority <= 1_000_000:
+            raise InvalidSetting(
+                "priority", f"priority {self.priority!r}: must be a whole number from 0 to 1000000"
+            )
         if self.log_level not in _LOG_LEVELS:
-            raise ConfigError(
-                f"log_level {self.log_level!r}: must be one of {', '.join(_LOG_LEVELS)}"
+            raise InvalidSetting(
+                "log_level",
+                f"log_level {self.log_level!r}: must be one of {', '.join(_LOG_LEVELS)}",
             )
 
         for name in ("port", "api_port"):
             value = getattr(self, name)
-            if not 0 <= value <= 65535:
-                raise ConfigError(f"{name} {value}: must be between 0 and 65535")
+            if not _whole(value) or not 0 <= value <= 65535:
+                raise InvalidSetting(
+                    name, f"{name} {value!r}: must be a whole number from 0 to 65535"
+                )
         for name, address in [
             ("listen_host", self.listen_host),
             ("api_host", self.api_host),
@@ -75,21 +99,48 @@ class Config:
             try:
                 ipaddress.IPv4Address(address)
             except ValueError:
-                raise ConfigError(f"{name} {address!r}: must be an IPv4 address") from None
+                raise InvalidSetting(name, f"{name} {address!r}: must be an IPv4 address") from None
         if self.listen_host == "0.0.0.0" and not self.mdns_interfaces:
-            raise ConfigError(
-                "listen_host 0.0.0.0 needs mdns_interfaces: name the LAN address(es) to announce on"
+            raise InvalidSetting(
+                "listen_host",
+                "listen_host 0.0.0.0 needs mdns_interfaces: name the LAN address(es) to announce on",
             )
-        if not 0.05 <= self.heartbeat_interval <= 60:
-            raise ConfigError(
-                f"heartbeat_interval {self.heartbeat_interval}: must be between 0.05 and 60 s"
+        interval = self.heartbeat_interval
+        if isinstance(interval, bool) or not isinstance(interval, int | float):
+            interval = math.nan
+        if not 0.05 <= interval <= 60:  # also refuses nan
+            raise InvalidSetting(
+                "heartbeat_interval",
+                f"heartbeat_interval {self.heartbeat_interval!r}: must be between 0.05 and 60 s",
+            )
+        if self.console_url:
+            problem = _console_url_problem(self.console_url)
+            if problem:
+                raise InvalidSetting("console_url", f"console_url {self.console_url!r}: {problem}")
+        if not self.console_token.isprintable() or " " in self.console_token:
+            raise InvalidSetting(
+                "console_token",
+                "console_token: must be one word of visible characters (no spaces or control "
+                "characters)",
+            )
+        lockout = self.pin_lockout_s
+        if isinstance(lockout, bool) or not isinstance(lockout, int | float):
+            lockout = math.nan
+        if not 0.1 <= lockout <= 3600:  # also refuses nan
+            raise InvalidSetting(
+                "pin_lockout_s",
+                f"pin_lockout_s {self.pin_lockout_s!r}: must be between 0.1 and 3600 s",
             )
         if bool(self.console_url) != bool(self.console_token):
-            raise ConfigError("console_url and console_token go together: set both or neither")
+            raise InvalidSetting(
+                "console_url" if self.console_url else "console_token",
+                "console_url and console_token go together: set both or neither",
+            )
         if self.console_ca_file is not None and not self.console_url.startswith("wss://"):
-            raise ConfigError(
+            raise InvalidSetting(
+                "console_ca_file",
                 f"console_ca_file {str(self.console_ca_file)!r} checks a TLS console: it needs a "
-                f"wss:// console_url, not {self.console_url or 'none'!r}"
+                f"wss:// console_url, not {self.console_url or 'none'!r}",
             )
 
     @property
@@ -105,22 +156,63 @@ class Config:
         return self.mdns_interfaces or (self.listen_host,)
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _console_url_problem(url: str) -> str | None:
+    """Why ``url`` is no console address a relay can dial, or None."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if parts.scheme not in CONSOLE_SCHEMES:
+        return "must start with ws:// or wss:// (the console is reached over websockets)"
+    if not parts.hostname:
+        return "has no host"
+    return None
+
+
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+_KINDS = {
+    "int": "a whole number",
+    "float": "a finite number",
+    "bool": "true or false",
+    "Path": "a file or directory path",
+    "Path | None": "a file or directory path",
+    "tuple[str, ...]": "a list of text values",
+    "str": "text",
+}
 
 
-def _coerce(name: str, raw: Any, source: str) -> Any:
-    kind = _FIELDS[name].type
+def _coerce(name: str, raw: Any, source: str, spelled: str | None = None) -> Any:
+    """``raw`` as the type of setting ``name``; no silent rounding: ``port = 22.7`` is refused, not 22.
+
+    ``spelled`` is the value as the file writes it (``1e400``, where TOML hands us ``inf``)."""
+    kind = str(_FIELDS[name].type)
     try:
         if kind == "int":
-            if isinstance(raw, bool):
+            if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,18}\s*", raw):
+                return int(raw)
+            if not _whole(raw):
                 raise ValueError
-            return int(raw)
+            return raw
         if kind == "float":
-            if isinstance(raw, bool):
+            if isinstance(raw, bool) or not isinstance(raw, int | float | str):
                 raise ValueError
-            return float(raw)
+            number = float(raw)
+            if not math.isfinite(number):
+                raise ValueError
+            return number
+        if kind == "bool":
+            if not isinstance(raw, bool):
+                raise ValueError
+            return raw
         if kind == "Path" or kind == "Path | None":
-            return Path(str(raw))
+            if not isinstance(raw, str) or not raw.strip() or "\0" in raw:
+                raise ValueError
+            return Path(raw)
         if kind == "tuple[str, ...]":
             items = raw.split(",") if isinstance(raw, str) else raw
             if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
@@ -129,8 +221,21 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         if not isinstance(raw, str):
             raise ValueError
         return raw.upper() if name == "log_level" else raw
-    except ValueError:
-        raise ConfigError(f"{source}: {name} = {raw!r} is not a valid {kind}") from None
+    except (ValueError, OverflowError):
+        raise ConfigError(
+            f"{source}: {name} = {spelled or _show(raw)} is not {_KINDS.get(kind, kind)}"
+        ) from None
+
+
+def _show(raw: Any) -> str:
+    """A value as TOML would spell it, escaped to one line and cut short."""
+    return _cut(
+        json.dumps(raw, ensure_ascii=True, default=str) if not isinstance(raw, float) else repr(raw)
+    )
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def write_config_file(
@@ -150,30 +255,87 @@ def load_config(
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Config:
-    """Build the Config; raise ConfigError naming the file, variable or flag that is wrong."""
+    """Build the Config; raise ConfigError naming the file, variable or flag that is wrong, and its value."""
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        table = data.get("node", data)
+        table, text = _read_table(path)
         for key, raw in table.items():
             if key not in _FIELDS:
-                raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(_FIELDS)})")
-            values[key] = _coerce(key, raw, str(path))
+                raise ConfigError(
+                    f"{path}: unknown setting {key!r} (known: {', '.join(_SETTINGS)})"
+                )
+            if key in _FLAG_ONLY:
+                raise ConfigError(f"{path}: {key} is not a setting: use {_FLAG_ONLY[key]} once")
+            values[key] = _coerce(key, raw, str(path), _spelling(text, key))
+            sources[key] = str(path)
     for key, raw in (env if env is not None else os.environ).items():
         if key.startswith("MESHPOS_"):
             name = key[len("MESHPOS_") :].lower()
+            if name in _FLAG_ONLY:
+                raise ConfigError(f"environment {key}: not a setting: use {_FLAG_ONLY[name]} once")
             if name in _FIELDS:
                 values[name] = _coerce(name, raw, f"environment {key}")
+                sources[name] = f"environment {key}"
     for key, raw in (overrides or {}).items():
         if raw is not None:
-            values[key] = _coerce(key, raw, f"--{key.replace('_', '-')}")
+            flag = f"--{key.replace('_', '-')}"
+            values[key] = _coerce(key, raw, flag)
+            sources[key] = flag
     if "node_id" not in values:
+        where = f"{path}: " if path is not None else ""
         raise ConfigError(
-            "node_id is not set (config file [node] node_id, MESHPOS_NODE_ID or --node-id)"
+            f"{where}node_id is not set (config file [node] node_id, MESHPOS_NODE_ID or --node-id)"
         )
-    return Config(**values)
+    try:
+        return Config(**values)
+    except InvalidSetting as exc:
+        source = sources.get(exc.setting)
+        if source is None:
+            raise
+        raise ConfigError(f"{source}: {exc.message}") from None
+
+
+_SETTINGS = [name for name in _FIELDS if name not in _FLAG_ONLY]
+
+
+def _spelling(text: str, key: str) -> str | None:
+    """How a one-line ``key = value`` in the file writes the value, cut short (None if not one line)."""
+    found = re.search(rf"^[ \t]*{re.escape(key)}[ \t]*=[ \t]*([^#\r\n]*?)[ \t]*(#.*)?$", text, re.M)
+    if found is None or not found.group(1):
+        return None
+    return _cut(found.group(1))
+
+
+def _read_table(path: Path) -> tuple[dict[str, Any], str]:
+    """The ``[node]`` table of a node.toml and its text; every way the file can be unusable is one
+    ConfigError."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    table = data.get("node")
+    if not isinstance(table, dict):
+        found = ", ".join(repr(k) for k in data) or "nothing"
+        raise ConfigError(
+            f"{path}: no [node] table (found {found}); the settings go under a [node] line"
+        )
+    others = [key for key in data if key != "node"]
+    if others:
+        raise ConfigError(
+            f"{path}: {others[0]!r} is outside the [node] table; every setting goes under [node]"
+        )
+    return table, text

@@ -85,6 +85,13 @@ class PermissionDenied(DomainError):
     code = "permission_denied"
 
 
+class ReceiptNumbersUnknown(DomainError):
+    """A register with a new database does not know how far its receipt numbers got: issuing one could
+    repeat a number it issued before it was wiped, re-enrolled or restored."""
+
+    code = "receipt_numbers_unknown"
+
+
 class InvalidTransition(DomainError):
     code = "invalid_transition"
 
@@ -93,6 +100,19 @@ class CorruptRecord(MeshposError):
     """A record in a document does not have the shape the model expects (a peer or a bug wrote it)."""
 
     code = "corrupt_record"
+
+
+class RecordUnusable(DomainError, CorruptRecord):
+    """A record asked for by id, or needed by an action, is corrupt: listing reads skip it and list it as
+    corrupt, and this request is refused like a broken rule (nothing was written), not as a crash."""
+
+    code = "record_unusable"
+
+
+class WriteFailed(MeshposError):
+    """A write into a document failed part-way (pycrdt raised); what it had written was taken back."""
+
+    code = "write_failed"
 
 
 # --- storage ------------------------------------------------------------------------------------
@@ -112,6 +132,18 @@ class CorruptDatabase(StoreError):
 
 class StoreClosed(StoreError):
     code = "store_closed"
+
+
+class StoreLocked(StoreError):
+    """Another process holds the database (a data dir is used by one process at a time)."""
+
+    code = "store_locked"
+
+
+class MissingDatabase(StoreError):
+    """The database is missing or empty where one existed; only an explicit initialisation starts afresh."""
+
+    code = "missing_database"
 
 
 # --- protocol -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from pycrdt import Map
@@ -26,8 +26,11 @@ from meshpos.errors import (
     ClearCacheRefused,
     ConfigError,
     MeshposError,
+    MissingDatabase,
     PeerTimeout,
     StoreError,
+    UnknownRecord,
+    WriteFailed,
 )
 from meshpos.model import (
     CashMove,
@@ -42,11 +45,15 @@ from meshpos.model import (
     Ticket,
     Venue,
 )
+from meshpos.model.numbering import new_series_tag
+from meshpos.model.replica import decode_state_vector
+from meshpos.model.tally import LedgerTally, add, covers, missing
 from meshpos.net.discovery import Discovery, PeerAd
 from meshpos.net.links import LinkPeer, Links, LinkSettings
-from meshpos.node_status import NodeStatus, compute_status
+from meshpos.node_status import Durability, NodeStatus, compute_status
 from meshpos.relay import ConsoleLink, probe_console
 from meshpos.store import SqliteStore, Store, load_open_documents
+from meshpos.store.lock import lock_path
 from meshpos.sync import (
     ClientIdAlarm,
     DocumentChanged,
@@ -110,8 +117,12 @@ class Node:
         identity: DeviceIdentity | None = None,
         discovery: bool = True,
         clock: Callable[[], float] = time.time,
+        new_receipt_series: bool = False,
     ) -> None:
+        """``new_receipt_series``: the operator's override for a register that does not know its last
+        receipt number (see :mod:`meshpos.model.numbering`): number from now on in a new tagged series."""
         self.config = config
+        self._new_receipt_series = new_receipt_series
         self._identity = identity
         self._use_discovery = discovery
         self._clock = clock
@@ -135,6 +146,9 @@ class Node:
         self._api: HttpServer | None = None
         self._peers: dict[str, str] = {}  # link key -> node id, past the hello
         self._live: set[str] = set()  # link keys whose initial sync is done
+        self._tallies: dict[str, LedgerTally] = {}  # ledger document -> its records per register
+        # this register's latest receipt: (id, number, document, the exact state that wrote it)
+        self._latest_sale: tuple[str, str, str, dict[int, int]] | None = None
         self._started_at = 0.0
         self._closing = False
         # the relay: probing the console, and the link while elected
@@ -153,6 +167,7 @@ class Node:
         self._console_seq = -1  # the console's heartbeats seen on this link, and what they held
         self._console_clocks = -1
         self._stalled_beats = 0
+        self._numbers_learned = False  # a fresh register just learned its numbers: commit them
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -180,15 +195,35 @@ class Node:
                 f"venue_id {config.venue_id!r} does not match the device certificate "
                 f"({identity.venue_id!r})"
             )
+        if self._new_receipt_series and config.role != "register":
+            raise ConfigError(
+                f"--new-receipt-series: node {config.node_id} is a {config.role}; "
+                "only registers number receipts"
+            )
         self._identity = identity
         self._deny = DenyList(identity.ca_pem)
         self._deny_changed = False
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        self._store = await SqliteStore.open(config.db_path, start_merge_helper=True)
         try:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"data_dir {str(config.data_dir)!r}: cannot use it: {exc.strerror}"
+            ) from None
+        self._store = await self._open_store()
+        try:
+            # read (or make) the token while holding the data dir: a junk token stops us before we
+            # listen anywhere, and two first starts cannot both make one
+            self.api_token = stored_token(config.data_dir / "api.token")
             await self._open_documents(identity)
+        except BaseException:
+            await self._store.close()
+            raise
+        try:
             await self._start_network(identity)
         except BaseException:
+            # what did start (links, ticker, API server) must not outlive the failure
+            with contextlib.suppress(Exception):
+                await self.stop()
             await self._store.close()
             raise
         self._started_at = time.monotonic()
@@ -199,6 +234,35 @@ class Node:
             identity.venue_id,
             self.port,
         )
+
+    async def _open_store(self) -> SqliteStore:
+        """Open (and lock) the data dir's database; refuse an empty one where a database existed.
+
+        An empty ``node.db`` in place of a lost one used to start as an empty register saying "All data
+        is synced" with none of its sales. A data dir that held a database shows it: ``api.token`` is
+        written at every start after the database opened, and ``node.db.lock`` at every open. Then
+        only ``meshpos node --init-database`` begins an empty database, and only where there is none.
+        """
+        config = self.config
+        markers = [config.data_dir / "api.token", lock_path(config.db_path)]
+        existed = [marker.name for marker in markers if marker.exists()]
+        create = config.init_database or not existed
+        try:
+            store = await SqliteStore.open(config.db_path, start_merge_helper=True, create=create)
+        except MissingDatabase as exc:
+            raise MissingDatabase(
+                f"{exc.message}, but this data dir has held a database ({' and '.join(existed)} "
+                f"exist): refusing to start an empty register in its place. Restore "
+                f"{config.db_path.name} from a backup, or start once with meshpos node "
+                f"--init-database to begin an empty database deliberately"
+            ) from None
+        if config.init_database and not store.created:
+            await store.close()
+            raise ConfigError(
+                f"--init-database: {config.db_path} already holds a database (left as it was); "
+                "start without --init-database"
+            )
+        return store
 
     async def _open_documents(self, identity: DeviceIdentity) -> None:
         assert self._store is not None
@@ -223,15 +287,53 @@ class Node:
             sync.open_doc(name)  # a new business day is observed from its first change
 
         replica.on_open = observe
-        seq = await self._store.get_meta("receipt_seq")
+        seq, tag = await self._receipt_numbering()
         assert self._deny is not None
         for entry in json.loads(await self._store.get_meta("denylist") or "[]"):
             self._deny.add(entry)
         self._replica, self._sync = replica, sync
         self._venue = Venue(
-            replica, device=self.config.node_id, role=self.config.role, receipt_seq=int(seq or 0)
+            replica,
+            device=self.config.node_id,
+            role=self.config.role,
+            receipt_seq=seq or 0,
+            receipt_numbers_known=seq is not None or self.config.role != "register",
+            receipt_series=tag,
         )
+        if self.config.role == "register":
+            self._venue.numbering.publish()  # committed by the first pump, sent to every peer
+        if seq is None and self.config.role == "register":
+            log.warning(
+                "register %s has a new database: it sells once it has been in sync with a peer or "
+                "the console (which know its last receipt number), or after meshpos node "
+                "--new-receipt-series",
+                self.config.node_id,
+            )
         self._refresh_denylist()
+
+    async def _receipt_numbering(self) -> tuple[int | None, str]:
+        """The last receipt sequence this store recorded (None: a new database, whose numbers are
+        unknown) and the series tag; the operator's new series is recorded before anything is sold."""
+        store = self._store
+        assert store is not None
+        if self._new_receipt_series:
+            tag = new_series_tag()
+            await store.append([], meta={"receipt_seq": "0", "receipt_series": tag})
+            log.warning(
+                "register %s starts the new receipt number series %s: its next receipt is %s-%s-000001",
+                self.config.node_id,
+                tag,
+                self.config.node_id,
+                tag,
+            )
+            return 0, tag
+        seq = await store.get_meta("receipt_seq")
+        tag = await store.get_meta("receipt_series") or ""
+        if seq is not None and not seq.isdigit():
+            raise StoreError(
+                f"{self.config.db_path}: meta receipt_seq {seq!r} is not a receipt sequence number"
+            )
+        return (int(seq) if seq is not None else None), tag
 
     async def _start_network(self, identity: DeviceIdentity) -> None:
         config = self.config
@@ -255,10 +357,13 @@ class Node:
         self._ticker = asyncio.create_task(self._tick_forever())
         if config.console_url and config.role == "register":  # only registers carry the ledger up
             self._prober = asyncio.create_task(self._probe_forever())
-        self.api_token = stored_token(config.data_dir / "api.token")
         self._api = HttpServer(make_handler(self, self.api_token), config.api_host, config.api_port)
         api_port = await self._api.start()
-        (config.data_dir / "api.url").write_text(f"http://{config.api_host}:{api_port}\n")
+        url_file = config.data_dir / "api.url"
+        try:
+            url_file.write_text(f"http://{config.api_host}:{api_port}\n")
+        except OSError as exc:
+            raise ConfigError(f"{url_file}: cannot write the API address: {exc.strerror}") from None
         if self._use_discovery:
             self._discovery = Discovery(
                 venue_id=identity.venue_id,
@@ -539,6 +644,7 @@ class Node:
         period = min(0.1, self.config.heartbeat_interval / 5)
         loop = asyncio.get_running_loop()
         while True:
+            sync.set_owed(self._owed()[0])  # told to every peer in the heartbeat
             sync.tick(loop.time())
             try:
                 await self._pump()
@@ -558,18 +664,23 @@ class Node:
             while True:
                 for event in sync.events_received():
                     self._on_event(event)
-                if not self._uncommitted:
+                if not self._uncommitted and not self._numbers_learned:
                     break
                 batch = self._uncommitted
                 meta: dict[str, str] = {}
-                if any(local for _, _, local in batch) and self._venue is not None:
-                    meta["receipt_seq"] = str(self._venue.receipt_seq)
+                venue = self._venue
+                numbers_due = self._numbers_learned or any(local for _, _, local in batch)
+                if numbers_due and venue is not None and venue.numbering.known:
+                    # never while unknown: a restart would then take the guess for knowledge
+                    meta["receipt_seq"] = str(venue.receipt_seq)
+                    meta["receipt_series"] = venue.numbering.tag
                 if self._deny_changed and self._deny is not None:
                     meta["denylist"] = json.dumps(self._deny.entries())
                 await store.append(  # change events of our documents: encoded by pycrdt itself
                     [(doc, update) for doc, update, _ in batch], meta=meta or None, validated=True
                 )
                 del self._uncommitted[: len(batch)]
+                self._numbers_learned = False  # committed (a failed commit is tried again)
                 if "denylist" in meta:
                     self._deny_changed = False
                 self.counters["commits"] += 1
@@ -605,6 +716,7 @@ class Node:
             else:
                 self._live.add(event.peer)
                 log.info("in sync with %s", event.node)
+            self._learn_receipt_numbers(event.node)
         elif isinstance(event, PeerClosed):
             self._peers.pop(event.peer, None)
             self._live.discard(event.peer)
@@ -625,6 +737,21 @@ class Node:
             self.counters["local_writes_refused"] += 1
         elif isinstance(event, RelayChanged):
             log.info("relay is now %s", event.relay or "nobody")
+
+    def _learn_receipt_numbers(self, source: str) -> None:
+        """A fresh register in sync with ``source`` holds what the mesh knows of its numbers."""
+        venue = self._venue
+        if venue is None or venue.numbering.known:
+            return
+        venue.numbering.learned(venue.ledgers())
+        self._numbers_learned = True
+        log.info(
+            "register %s learned its receipt numbers from %s: next is %s-%06d",
+            self.config.node_id,
+            source,
+            venue.numbering.series,
+            venue.receipt_seq + 1,
+        )
 
     # --- revocation -------------------------------------------------------------------------------
 
@@ -702,9 +829,22 @@ class Node:
         return int(self._clock() * 1000)
 
     async def _write(self, change: Callable[[], T]) -> T:
+        """Apply one change and return once it is durable. A change that raises was taken back by the
+        model (its insert and the deletion are committed and sent alike); anything but a MeshposError
+        (a pycrdt panic is a BaseException) is reported as WriteFailed, never as a crash."""
         if self._closing:
             raise MeshposError("the node is shutting down: nothing was written")
-        result = change()  # a new day's document is observed from its first change (on_open)
+        try:
+            result = change()  # a new day's document is observed from its first change (on_open)
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:
+            await self._pump()
+            if isinstance(exc, MeshposError):
+                raise
+            raise WriteFailed(
+                f"the change failed ({type(exc).__name__}); nothing was written"
+            ) from exc
         await self._pump()
         return result
 
@@ -773,10 +913,47 @@ class Node:
         tip: int = 0,
         tendered: int | None = None,
     ) -> PaymentResult:
-        return await self._write(
+        result = await self._write(
             lambda: self.venue.pay(
                 user, order_id, method, self.now_ms(), amount=amount, tip=tip, tendered=tendered
             )
+        )
+        if result.receipt is not None:
+            receipt = result.receipt
+            ledger = next(day for day in self.venue.ledgers() if day.has_receipt(receipt.id))
+            client = self.replica.client_id
+            clock = decode_state_vector(ledger.doc.get_state()).get(client, 0)
+            self._latest_sale = (receipt.id, receipt.number, ledger.name, {client: clock})
+        return result
+
+    def durability(self, receipt_id: str) -> Durability:
+        """On how many devices ``receipt_id`` is committed, and whether the console holds it."""
+        sync = self._sync
+        assert sync is not None
+        self._owed()  # the tallies of every open day, up to date
+        found: tuple[str, str, dict[int, int]] | None = None
+        if self._latest_sale is not None and self._latest_sale[0] == receipt_id:
+            found = self._latest_sale[1:]
+        else:
+            for name, tally in self._tallies.items():
+                state = tally.receipt_state(receipt_id)
+                if state is not None:
+                    found = (self.venue.receipt(receipt_id).number, name, state)
+                    break
+        if found is None:
+            raise UnknownRecord(f"unknown receipt {receipt_id!r}")
+        number, doc, needed = found
+        held = sync.held_by(doc)
+        peers = {  # every device keeps the ledger days it hears of, kitchen displays too
+            node
+            for node, beat in sync.presence.items()
+            if beat.role != "console" and node != self.config.node_id
+        }
+        return Durability(
+            receipt=number,
+            devices=1 + sum(1 for state in held.values() if covers(state, needed)),
+            of=1 + len(peers | held.keys()),
+            console=bool(needed) and covers(sync.console_state(doc), needed),
         )
 
     async def refund(
@@ -823,10 +1000,9 @@ class Node:
         to pull from: clearing can never lose a sale, and never leaves a register without a catalog.
         """
         status = self.status()
-        if status.pending > 0:
+        if status.owed or status.pending_by_document:
             raise ClearCacheRefused(
-                f"{status.pending:,} changes on this register are not at the console yet; "
-                "clear cache once the indicator says All data is synced"
+                f"{status.message}; clear cache once the indicator says All data is synced"
             )
         if status.colour != "green":
             raise ClearCacheRefused(
@@ -856,7 +1032,9 @@ class Node:
         sync, links = self._sync, self._links
         assert sync is not None
         assert links is not None
-        return compute_status(
+        owed, venue_owed = self._owed()
+        latest = self._latest_sale
+        status = compute_status(
             node_id=self.config.node_id,
             role=self.config.role,
             sync=sync,
@@ -866,8 +1044,41 @@ class Node:
             refusals=dict(links.refusals),
             counters=dict(self.counters),
             receipts=sum(ledger.receipt_count() for ledger in self.venue.ledgers()),
+            corrupt_records=self.venue.corrupt_count(),
             uptime_s=time.monotonic() - self._started_at,
+            owed=owed,
+            venue_owed=venue_owed,
+            latest_sale=self.durability(latest[0]) if latest is not None else None,
         )
+        if self.venue.numbering.known:
+            return status
+        return replace(status, receipt_numbers_known=False)
+
+    def _owed(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Records the console's reports lack, per kind: this node's own, and the venue's as far as
+        this node knows (what it holds of other devices, and what each live peer says it owes)."""
+        sync = self._sync
+        assert sync is not None
+        own: dict[str, int] = {}
+        venue: dict[str, int] = {}
+        for name, doc in sync.docs.items():
+            if not name.startswith("ledger/"):
+                continue
+            tally = self._tallies.get(name)
+            if tally is None or tally.doc is not doc:  # a new day, or a document opened again
+                if tally is not None:
+                    tally.close()
+                tally = self._tallies[name] = LedgerTally(doc)
+            local, reported = tally.counts(), sync.console_reports(name)
+            add(own, missing(local, reported, self.config.node_id))
+            add(venue, missing(local, reported))
+        told = dict(own)
+        for node, beat in sync.presence.items():
+            if node != self.config.node_id and beat.role != "console":
+                add(told, beat.owed)
+        for kind, n in told.items():
+            venue[kind] = max(venue.get(kind, 0), n)
+        return own, venue
 
     def _upload_progress(self) -> dict[str, int]:
         if self._console_task is None or not self._upload_total:

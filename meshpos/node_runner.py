@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from typing import Any
@@ -27,19 +28,27 @@ def _parse_peer(text: str) -> tuple[str, str, int]:
     return node, host, int(port)
 
 
-def run_node(config: Config, *, peers: Sequence[str] = (), discovery: bool = True) -> int:
+def run_node(
+    config: Config,
+    *,
+    peers: Sequence[str] = (),
+    discovery: bool = True,
+    new_receipt_series: bool = False,
+) -> int:
     static = [_parse_peer(p) for p in peers]
-    return asyncio.run(_run(config, static, discovery))
+    return asyncio.run(_run(config, static, discovery, new_receipt_series))
 
 
-async def _run(config: Config, peers: list[tuple[str, str, int]], discovery: bool) -> int:
+async def _run(
+    config: Config, peers: list[tuple[str, str, int]], discovery: bool, new_receipt_series: bool
+) -> int:
     from meshpos.node import Node
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with Node(config, discovery=discovery) as node:
+    async with Node(config, discovery=discovery, new_receipt_series=new_receipt_series) as node:
         for node_id, host, port in peers:
             node.add_peer(node_id, host, port)
         # one line for scripts and tests that start nodes: where this node listens
@@ -60,14 +69,29 @@ def _get(url: str, timeout: float = 3.0) -> Any:
         return json.loads(response.read())
 
 
-def read_status(config: Config) -> dict[str, Any]:
+def api_base(config: Config) -> str:
+    """The running node's API address from ``<data_dir>/api.url``, or one line saying why not."""
     url_file = config.data_dir / "api.url"
     try:
-        base = url_file.read_text().strip()
+        base = url_file.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         raise MeshposError(
             f"node {config.node_id} is not running (no {url_file}); start it with meshpos node"
         ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise MeshposError(f"{url_file}: cannot read the node's API address: {reason}") from None
+    parts = urllib.parse.urlsplit(base)
+    if parts.scheme != "http" or not parts.hostname:
+        raise MeshposError(
+            f"{url_file}: {base[:80]!r} is not a node's API address (http://HOST:PORT); a "
+            "running node writes it when it starts"
+        )
+    return base
+
+
+def read_status(config: Config) -> dict[str, Any]:
+    base = api_base(config)
     try:
         status: dict[str, Any] = _get(f"{base}/status")
     except (urllib.error.URLError, OSError) as exc:
@@ -78,7 +102,7 @@ def read_status(config: Config) -> dict[str, Any]:
 def _describe(status: dict[str, Any]) -> str:
     from meshpos.node_status import NodeStatus
 
-    return NodeStatus(**status).describe()
+    return NodeStatus.from_json(status).describe()
 
 
 def show_status(config: Config, *, as_json: bool, watch: bool) -> int:
@@ -101,13 +125,15 @@ def show_status(config: Config, *, as_json: bool, watch: bool) -> int:
 
 def clear_cache(config: Config) -> int:
     """``meshpos clear-cache``: ask the running node (its local API) to drop and re-pull the catalog."""
-    url_file = config.data_dir / "api.url"
+    from meshpos.trust._files import read_token
+
+    base = api_base(config)
+    token_file = config.data_dir / "api.token"
     try:
-        base = url_file.read_text().strip()
-        token = (config.data_dir / "api.token").read_text().strip()
+        token = read_token(token_file)
     except FileNotFoundError:
         raise MeshposError(
-            f"node {config.node_id} is not running (no {url_file}); start it with meshpos node"
+            f"node {config.node_id} has no {token_file}; start it with meshpos node"
         ) from None
     request = urllib.request.Request(
         f"{base}/api/clear-cache",

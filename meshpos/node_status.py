@@ -2,26 +2,50 @@
 
 * green — data flows to the console: this node is the relay with an authenticated link the console takes
   its data on, or a live peer is the relay and says so (a relay whose token is refused, or whose uploads
-  stop being acknowledged, gives the role up within a few seconds: it never stays green);
+  stop being acknowledged, gives the role up within a few seconds and says why: it is never green);
 * yellow — peers on the LAN are reachable but no data flows to the console; the message says why, in the
   words of the device that knows ("the console refused R3: wrong venue token");
 * gray — no peers and no console: this node is on its own.
 
-``pending`` counts the clock units this replica holds that the console's state vectors (learnt from the
-relay's heartbeats, or by this node when it is the relay) do not: never green-and-zero while something
-local is not at the console. "All data is synced" is shown exactly when the colour is green, pending is 0
-and the console has put everything it holds into its reports (``not_in_reports`` is 0: the console tells
-the relay how many records it cannot report, and why, and the relay tells every register).
+What is not at the console is said in the venue's words (meshpos.model.tally): this register's own
+receipts, payments, refunds, shift openings and closings, cash and stock movements that the console's
+*reports* do not hold yet (the console counts what it has materialised and the relay passes the counts on),
+and the venue's: what this node holds of other registers, and what every reachable peer says it owes.
+Other changes (open orders, kitchen tickets, the stop list) are known from the console's state vectors.
+Records the console holds but cannot materialise (a corrupt one) are not in its reports either: the console
+tells the relay how many and why (``not_in_reports``), the relay tells every register, and the message
+names them. "All data is synced" is shown exactly when none of these is missing and no reason is known why
+data does not flow; ``pending`` is then 0.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from meshpos.model.tally import describe
 from meshpos.sync import Synchronizer
 
 ALL_SYNCED = "All data is synced"
+OTHER_CHANGES = "changes to open orders, kitchen tickets or the stop list"
+# the badge next to the colour: never "Synced" unless green and nothing is missing
+LABELS = {"green": "Synced", "yellow": "No console", "gray": "On its own"}
+NOT_IN_REPORTS = "Not in reports"  # the badge while the console holds records it cannot report
+
+
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """On how many devices a receipt is committed, so a cashier knows a sale survives losing this
+    device even while offline. Counted from the state vectors peers send (never more than they hold)."""
+
+    receipt: str  # its number, e.g. R2-000123
+    devices: int  # devices known to hold it committed, this one included
+    of: int  # devices of the venue this node knows of, this one included
+    console: bool  # the console holds it
+
+    def describe(self) -> str:
+        console = "console has it" if self.console else "console pending"
+        return f"{self.receipt} on {self.devices} of {self.of} devices, {console}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,21 +59,38 @@ class NodeStatus:
     is_relay: bool
     uplink: bool
     peers: dict[str, bool]  # node id -> initial sync done
-    pending_by_document: dict[str, int]
+    pending_by_document: dict[str, int]  # CRDT clock units per document (for developers)
+    owed: dict[str, int]  # this node's own records not in the console's reports, per kind
+    venue_owed: dict[
+        str, int
+    ]  # the same for the whole venue as far as this node knows (own included)
+    label: str  # the badge text: "Synced" only when green and nothing is missing
     receipts: int
     uptime_s: float
     refusals: dict[str, int] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     upload: dict[str, int] = field(default_factory=dict)  # relay only: {"done": n, "total": m}
+    receipt_numbers_known: bool = (
+        True  # False: a register with a new database that may not sell yet
+    )
+    corrupt_records: int = 0  # records this node's reads skip because they do not parse (an alarm)
+    latest_sale: Durability | None = None  # this register's latest receipt since it started
     problems: dict[str, str] = field(default_factory=dict)  # node id -> why it has no console link
     not_in_reports: int = 0  # records the console holds but cannot put in its reports
     not_in_reports_reason: str = ""
-    synced: bool = (
-        False  # the message is "All data is synced": green, nothing pending or unreported
-    )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NodeStatus:
+        """A status read back from a node's ``/status`` (``meshpos status``); fields a newer node
+        sends and this version does not know are left out."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("latest_sale"), dict):
+            values["latest_sale"] = Durability(**values["latest_sale"])
+        return cls(**values)
 
     def describe(self) -> str:
         """The text a person reads: colour, message, peers and relay."""
@@ -61,9 +102,19 @@ class NodeStatus:
             f"; console {'reachable' if self.colour == 'green' else 'not reachable'}",
             f"  receipts on this node: {self.receipts:,}",
         ]
-        total = self.upload.get("total", 0)
-        if total and self.upload.get("done", 0) < total:  # a finished upload is not news
-            lines.append(f"  uploading {self.upload['done']:,} / {total:,}")
+        if not self.receipt_numbers_known:
+            lines.append(
+                "  receipt numbers: unknown (a new database): sells once in sync with a peer or "
+                "the console, or after meshpos node --new-receipt-series"
+            )
+        if self.corrupt_records:
+            lines.append(
+                f"  ALARM: {self.corrupt_records:,} corrupt record(s) skipped; the rest of the day works"
+            )
+        if self.latest_sale is not None:
+            lines.append(f"  latest sale: {self.latest_sale.describe()}")
+        if self.upload.get("total") and self.upload["done"] < self.upload["total"]:
+            lines.append(f"  uploading {self.upload['done']:,} / {self.upload['total']:,}")
         for node, problem in sorted(self.problems.items()):
             lines.append(f"  console link of {node}: {problem}")
         if self.not_in_reports:
@@ -85,9 +136,13 @@ def compute_status(
     uplink: bool,
     receipts: int,
     uptime_s: float,
+    owed: dict[str, int] | None = None,
+    venue_owed: dict[str, int] | None = None,
+    latest_sale: Durability | None = None,
     refusals: dict[str, int] | None = None,
     counters: dict[str, int] | None = None,
     upload: dict[str, int] | None = None,
+    corrupt_records: int = 0,
 ) -> NodeStatus:
     presence = sync.presence
     relay = sync.relay
@@ -108,12 +163,41 @@ def compute_status(
         colour = "gray"
     by_doc = {name: sync.pending(name) for name in sorted(sync.docs)}
     by_doc = {name: n for name, n in by_doc.items() if n}
-    pending = sum(by_doc.values())
+    own = {k: n for k, n in (owed or {}).items() if n > 0}
+    venue = dict(own)
+    for kind, n in (venue_owed or {}).items():
+        venue[kind] = max(venue.get(kind, 0), n)
+    others = {k: n - own.get(k, 0) for k, n in venue.items() if n > own.get(k, 0)}
+    # a document with changes but no missing record in it: open orders, kitchen, stop list
+    other_docs = len(by_doc) if not venue else 0
+    pending = sum(venue.values()) + other_docs
+    parts = []
+    if own:
+        parts.append(
+            f"{describe(own)} of this {role} {_missing_at_console(sum(own.values()) == 1, colour)}"
+        )
+    if others:
+        whose = "of other devices" if own else "of the venue's other devices"
+        parts.append(
+            f"{describe(others)} {whose} {_missing_at_console(sum(others.values()) == 1, colour)}"
+        )
+    if other_docs:
+        parts.append(f"{OTHER_CHANGES} {_missing_at_console(False, colour)}")
     problems = {n: hb.problem for n, hb in presence.items() if hb.problem and n != node_id}
     if sync.problem:
         problems[node_id] = sync.problem
+    if colour != "green" and problems:
+        parts.append("; ".join(problems[n] for n in sorted(problems)))
     unreported, unreported_reason = sync.console_report
-    message = _message(colour, pending, problems, unreported, unreported_reason)
+    if unreported:
+        records = "1 record is" if unreported == 1 else f"{unreported:,} records are"
+        parts.append(f"{records} not in the console's reports: {unreported_reason}")
+    message = "; ".join(parts) if parts else ALL_SYNCED
+    message = message[0].upper() + message[1:]
+    if pending:
+        label = f"{pending:,} not at the console"
+    else:
+        label = LABELS[colour] if not unreported else NOT_IN_REPORTS
     return NodeStatus(
         node=node_id,
         role=role,
@@ -125,43 +209,23 @@ def compute_status(
         uplink=uplink,
         peers=dict(sorted(peers.items())),
         pending_by_document=by_doc,
+        owed=own,
+        venue_owed=venue,
+        label=label,
         receipts=receipts,
         uptime_s=round(uptime_s, 3),
         refusals=dict(refusals or {}),
         counters=dict(counters or {}),
         upload=dict(upload or {}),
+        corrupt_records=corrupt_records,
+        latest_sale=latest_sale,
         problems=dict(sorted(problems.items())),
         not_in_reports=unreported,
         not_in_reports_reason=unreported_reason,
-        synced=message == ALL_SYNCED,
     )
 
 
-def _changes(n: int) -> str:
-    return "1 change is" if n == 1 else f"{n:,} changes are"
-
-
-def _message(
-    colour: str, pending: int, problems: dict[str, str], unreported: int, unreported_reason: str
-) -> str:
-    """The one line a cashier reads. "All data is synced" only when it is entirely true: data flows
-    to the console, nothing here is missing there, and the console reports everything it holds."""
+def _missing_at_console(one: bool, colour: str) -> str:
     if colour == "green":
-        if pending:
-            message = f"{_changes(pending)} on their way to the console"
-        elif not unreported:
-            return ALL_SYNCED
-        else:
-            message = "Everything is at the console"
-    else:
-        why = "; ".join(problems[n] for n in sorted(problems)) or (
-            "no device reaches the console" if colour == "yellow" else "no other device, no console"
-        )
-        if pending:
-            message = f"{_changes(pending)} not at the console yet: {why}"
-        else:
-            message = f"No changes waiting, but no data flows to the console: {why}"
-    if unreported:
-        records = "1 record is" if unreported == 1 else f"{unreported:,} records are"
-        message += f"; {records} not in the console's reports: {unreported_reason}"
-    return message
+        return "is on its way to the console" if one else "are on their way to the console"
+    return "is not at the console yet" if one else "are not at the console yet"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,8 +30,12 @@ def test_file_env_and_flags_in_that_order(tmp_path: Path) -> None:
         ('[node]\nnode_id = "R1"\nrole = "toaster"\n', {}, "role 'toaster'"),
         ('[node]\nnode_id = "R 1"\n', {}, "node_id 'R 1'"),
         ('[node]\nnode_id = "R1"\ncolour = "red"\n', {}, "unknown setting 'colour'"),
-        ('[node]\nnode_id = "R1"\npriority = "high"\n', {}, "priority = 'high'"),
-        ('[node]\nnode_id = "R1"\n', {"MESHPOS_PRIORITY": "-3"}, "priority -3"),
+        (
+            '[node]\nnode_id = "R1"\npriority = "high"\n',
+            {},
+            'priority = "high" is not a whole number',
+        ),
+        ('[node]\nnode_id = "R1"\n', {"MESHPOS_PRIORITY": "-3"}, "MESHPOS_PRIORITY: priority -3"),
         ('[node]\nnode_id = "R1"\n', {"MESHPOS_PRIORITY": "x"}, "environment MESHPOS_PRIORITY"),
         ("[node\n", {}, "not valid TOML"),
         ("[node]\n", {}, "node_id is not set"),
@@ -66,3 +72,106 @@ def test_a_written_config_file_loads_back(tmp_path: Path) -> None:
     assert list(config.mdns_interfaces) == ["127.0.0.5"]
     with pytest.raises(ConfigError, match="unknown setting 'colour'"):
         write_config_file(path, {"node_id": "R1", "colour": "red"})
+
+
+# --- issue 13, defect 7: every unusable file or value is one line naming the file and the value ---
+
+NODE = '[node]\nnode_id = "R1"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (NODE + "port = 22.7\n", "port = 22.7 is not a whole number"),  # was bound as port 22
+        (NODE + "api_port = 80.0\n", "api_port = 80.0 is not a whole number"),
+        (NODE + "port = 65536\n", "port 65536: must be a whole number from 0 to 65535"),
+        (NODE + "port = -1\n", "port -1: must be a whole number from 0 to 65535"),
+        (
+            NODE + "priority = 1e400\n",
+            "priority = 1e400 is not a whole number",
+        ),  # was OverflowError
+        (NODE + "priority = nan\n", "priority = nan is not a whole number"),
+        (NODE + "priority = 1_000_001\n", "priority 1000001: must be a whole number"),
+        (NODE + "heartbeat_interval = inf\n", "heartbeat_interval = inf is not a finite number"),
+        (NODE + "heartbeat_interval = 0.0\n", "heartbeat_interval 0.0: must be between"),
+        (
+            NODE + 'console_url = "ftp://x"\nconsole_token = "t0ken-t0ken"\n',
+            "console_url 'ftp://x'",
+        ),
+        (NODE + 'console_url = "http://c:8780"\nconsole_token = "t"\n', "must start with ws://"),
+        (NODE + 'console_url = "ws://"\nconsole_token = "t"\n', "console_url 'ws://': has no host"),
+        (NODE + 'console_url = "ws://c:99999"\nconsole_token = "t"\n', "not a valid URL"),
+        (NODE + 'console_url = "ws://c"\nconsole_token = "a b"\n', "console_token: must be one"),
+        (NODE + 'console_url = "ws://c"\n', "console_url and console_token go together"),
+        (NODE + 'data_dir = ""\n', 'data_dir = "" is not a file or directory path'),
+        (NODE + "data_dir = 3\n", "data_dir = 3 is not a file or directory path"),
+        (NODE + "init_database = true\n", "init_database is not a setting: use --init-database"),
+        ('node_id = "R1"\nport = 1\n', "no [node] table (found 'node_id', 'port')"),
+        ("", "no [node] table (found nothing)"),
+        ('[nodes]\nnode_id = "R1"\n', "no [node] table (found 'nodes')"),
+        ('node = "R1"\n', "no [node] table (found 'node')"),
+        ('port = 1\n[node]\nnode_id = "R1"\n', "'port' is outside the [node] table"),
+        ('[node]\nnode_id = "R1\\n"\n', r"node_id 'R1\n'"),  # "$" used to let a newline through
+    ],
+)
+def test_an_unusable_value_names_the_file_and_the_value(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "node.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    assert caught.value.message.startswith(f"{path}: "), caught.value.message
+    assert message in caught.value.message
+    assert "\n" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.mkdir(), "is a directory, not a config file"),
+        (
+            lambda p: p.write_bytes(NODE.encode() + b'role = "caf\xe9"\n'),
+            "not UTF-8 text (byte 0xe9",
+        ),
+        (lambda p: p.write_bytes(b"\xff\xfe[\x00n\x00"), "not UTF-8 text (byte 0xff at offset 0)"),
+    ],
+)
+def test_a_config_file_that_is_not_a_text_file_is_one_line(
+    tmp_path: Path, make: Callable[[Path], object], message: str
+) -> None:
+    path = tmp_path / "node.toml"
+    make(path)
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: {message}")):
+        load_config(path, env={})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MESHPOS_PORT": "22.7"}, 'environment MESHPOS_PORT: port = "22.7" is not a whole number'),
+        ({"MESHPOS_PORT": "99999"}, "environment MESHPOS_PORT: port 99999: must be"),
+        ({"MESHPOS_PORT": "٣"}, "environment MESHPOS_PORT: port = "),  # only ASCII digits
+        ({"MESHPOS_HEARTBEAT_INTERVAL": "nan"}, "MESHPOS_HEARTBEAT_INTERVAL: heartbeat_interval"),
+        ({"MESHPOS_INIT_DATABASE": "1"}, "environment MESHPOS_INIT_DATABASE: not a setting"),
+    ],
+)
+def test_an_unusable_environment_value_names_the_variable(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    path = tmp_path / "node.toml"
+    path.write_text(NODE)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(path, env=env)
+
+
+def test_ports_and_urls_that_are_fine_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "node.toml"
+    path.write_text(
+        NODE + 'port = 8790\nconsole_url = "wss://console.example:8780"\nconsole_token = "abc"\n'
+    )
+    config = load_config(path, env={"MESHPOS_API_PORT": " 8791 "})
+    assert (config.port, config.api_port) == (8790, 8791)
+    assert config.console_url == "wss://console.example:8780"
+    assert not config.init_database
+    assert load_config(path, env={}, overrides={"init_database": True}).init_database

@@ -31,18 +31,30 @@ def make_venue(root: Path, name: str = "Bench Venue") -> VenueAuthority:
     return init_venue(root / "venue", name)
 
 
-def enroll_directly(authority: VenueAuthority, node_id: str, role: str, identity_dir: Path) -> None:
-    """Issue ``node_id`` a certificate and save its identity (key, certificate, venue CA)."""
+def enroll_directly(
+    authority: VenueAuthority,
+    node_id: str,
+    role: str,
+    identity_dir: Path,
+    *,
+    reissue: bool = False,
+) -> None:
+    """Issue ``node_id`` a certificate and save its identity (key, certificate, venue CA);
+    ``reissue``: the id was issued before (a wiped device enrolled again, ``pair --reissue``)."""
     key = new_private_key()
-    cert = authority.issue(new_csr(key, node_id), node_id, role)
+    cert = authority.issue(new_csr(key, node_id), node_id, role, reissue=reissue)
     save_identity(identity_dir, identity_from_pems(private_key_pem(key), cert, authority.ca_pem))
 
 
-async def seed_catalog(config: Config, update: bytes) -> None:
-    """Commit the catalog update to the device's store, as if it had synced it from the console."""
+async def seed_store(config: Config, catalog: bytes | None) -> None:
+    """Commit the catalog update to the device's store, as if it had synced it from the console; a
+    register's store also records that it issued no receipt yet, which is true here because
+    :func:`enroll_directly` issues each device id only once, so it sells without first learning its
+    receipt numbers from a peer (see :mod:`meshpos.model.numbering`)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    meta = {"receipt_seq": "0"} if config.role == "register" else None
     async with await SqliteStore.open(config.db_path) as store:
-        await store.append([("catalog", update)])
+        await store.append([("catalog", catalog)] if catalog is not None else [], meta=meta)
 
 
 async def make_device(
@@ -70,6 +82,5 @@ async def make_device(
     path = root / f"{node_id}.toml"
     write_config_file(path, values)
     config = load_config(path, env={})
-    if catalog is not None:
-        await seed_catalog(config, catalog)
+    await seed_store(config, catalog)
     return config

@@ -62,6 +62,7 @@ class Chaos:
     started: float = field(default_factory=time.monotonic)
     terminated: bool = False  # SIGTERM arrived: the run was cancelled and torn down
     healing_from: float = 0.0  # monotonic time the fault period ended
+    unsynced: str = ""  # the last register found not saying All data is synced, and what it said
 
     def say(self, text: str, detail: bool = False) -> None:
         """Progress on stderr (stdout is the result); fault-by-fault detail only with --verbose."""
@@ -204,6 +205,8 @@ class Chaos:
         for name in self.registers:
             status = await self.nodes[name].call("GET", "/status", timeout=3)
             if not status.ok or status.json()["colour"] != "green" or status.json()["pending"]:
+                said = status.json() if status.ok else {}
+                self.unsynced = f"{name}: {said.get('colour')} — {said.get('message')}"
                 return False
         return True
 
@@ -213,6 +216,7 @@ class Chaos:
         try:
             await self.until(self.synced, 30, "every register to say All data is synced")
         except MeshposError:
+            self.say(f"not synced after 30 s: {self.unsynced}")
             return None
         return round(time.monotonic() - healed_at, 2)
 

@@ -1,8 +1,14 @@
 """The console's JSON API for people's pages and scripts (admin token): reports, sync status, edits.
 
 Reports come from the relational tables (what was materialised); sync status from the live hubs. Edits
-(price, stop list) run through the model's rules on the console's replica of the venue and flow down to every
-register through the relay.
+(products, prices, stop list) run through the model's rules on the console's replica of the venue and flow
+down to every register through the relay.
+
+One route table (the node's ``Route`` and ``Field`` types, meshpos.web.routes) validates every request and
+writes the OpenAPI document served at ``/api/openapi.json``: every value the console accepts is bounded by
+meshpos.model.limits before it reaches a document, because a value a register cannot read back (a price of
+2**62, a lone surrogate) would stop every register of the venue from selling. A refused request is 400 with
+``{"error": {"code", "message"}}`` naming the field, and changes nothing.
 """
 
 from __future__ import annotations
@@ -11,118 +17,143 @@ import dataclasses
 import hmac
 import re
 import time
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from meshpos.console.records import Alarm
 from meshpos.console.server import ConsoleServer
-from meshpos.errors import DomainError, UnknownRecord
+from meshpos.console.tables import TABLES
+from meshpos.errors import CorruptRecord, DomainError, InvalidInput, MeshposError, UnknownRecord
+from meshpos.model import Product, StopEntry, Venue
+from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS, check_value
+from meshpos.web.api import _version
 from meshpos.web.http import Handler, HttpError, Request, Response
-
-Route = Callable[[ConsoleServer, str, Request], Awaitable[Any]]
-ROUTES: list[tuple[str, re.Pattern[str], str]] = []
-
-
-KIND_NAMES = {int: "an integer", str: "a string", bool: "true or false"}
+from meshpos.web.openapi import document
+from meshpos.web.routes import Field, Route, choice, match, opt, text
+from meshpos.web.schema import MONEY_NOTE, to_json
 
 
-def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
-    body = request.json()
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise HttpError(
-            400,
-            "unknown_field",
-            f"unknown field(s) {', '.join(unknown)}; allowed: {sorted(allowed)}",
-        )
-    return body
+@dataclass(slots=True)
+class ConsoleCall:
+    """What a console route's handler gets: the console, the venue of the path, the validated input."""
+
+    console: ConsoleServer
+    request: Request
+    params: dict[str, str]
+    body: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def venue(self) -> str:
+        return self.params["venue"]
 
 
-def _body_field(body: dict[str, Any], name: str, kind: type) -> Any:
-    value = body.get(name)
-    if value is None:
-        raise HttpError(400, "missing_field", f"field {name!r} is required")
-    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-        raise HttpError(400, "bad_field", f"field {name!r} must be {KIND_NAMES.get(kind, kind)}")
-    return value
+# --- reports ----------------------------------------------------------------------------------------
 
 
-async def venue_status(console: ConsoleServer, venue: str, request: Request) -> Any:
-    hub = await console.hub(venue)
+async def health(c: ConsoleCall) -> dict[str, bool]:
+    return {"ok": True}
+
+
+async def venues(c: ConsoleCall) -> list[str]:
+    return await c.console.db.venues()
+
+
+async def venue_status(c: ConsoleCall) -> dict[str, Any]:
+    hub = await c.console.hub(c.venue)
     now = time.time()
     summary = hub.summary()
     summary["last_seen_s"] = {n: round(now - t, 1) for n, t in hub.last_seen.items()}
-    stored = await console.db.register_report(venue)
+    stored = await c.console.db.register_report(c.venue)
     # every device: the relays and what they link to (their heartbeats), what was heard of before,
     # and every register the database holds records from
-    summary["registers"] = console.device_view(venue).report(hub.sync.presence, stored, now)
+    summary["registers"] = c.console.device_view(c.venue).report(hub.sync.presence, stored, now)
     return summary
 
 
-async def receipts(console: ConsoleServer, venue: str, request: Request) -> Any:
-    date = request.query.get("date", [None])[0]
-    return await console.db.receipt_report(venue, date)
+async def receipts(c: ConsoleCall) -> list[dict[str, Any]]:
+    return await c.console.db.receipt_report(c.venue, c.query["date"] or None)
 
 
-async def shifts(console: ConsoleServer, venue: str, request: Request) -> Any:
-    return await console.db.shift_report(venue)
+async def shifts(c: ConsoleCall) -> list[dict[str, Any]]:
+    return await c.console.db.shift_report(c.venue)
 
 
-async def totals(console: ConsoleServer, venue: str, request: Request) -> Any:
-    hub = await console.hub(venue)
+async def totals(c: ConsoleCall) -> dict[str, int]:
+    hub = await c.console.hub(c.venue)
     await hub.settle()
-    return await console.db.totals(venue)
+    return await c.console.db.totals(c.venue)
 
 
-async def records(console: ConsoleServer, venue: str, request: Request) -> Any:
-    from meshpos.console.tables import TABLES
-
-    table = request.query.get("table", [""])[0]
-    if table not in TABLES:
-        raise HttpError(400, "bad_field", f"table must be one of {', '.join(sorted(TABLES))}")
-    hub = await console.hub(venue)
+async def records(c: ConsoleCall) -> list[dict[str, Any]]:
+    hub = await c.console.hub(c.venue)
     await hub.settle()
-    return await console.db.records(venue, table)
+    return await c.console.db.records(c.venue, c.query["table"])
 
 
-async def alarms(console: ConsoleServer, venue: str, request: Request) -> Any:
-    return [dataclasses.asdict(a) for a in await console.db.alarms(venue)]
+async def alarms(c: ConsoleCall) -> list[Alarm]:
+    return await c.console.db.alarms(c.venue)
 
 
-async def catalog(console: ConsoleServer, venue: str, request: Request) -> Any:
-    hub = await console.hub(venue)
+async def catalog(c: ConsoleCall) -> list[dict[str, Any]]:
+    hub = await c.console.hub(c.venue)
     products = hub.venue.catalog.products()
     stopped = {p.id: hub.venue.stoplist.is_stopped(p.id) for p in products}
     return [dataclasses.asdict(p) | {"stopped": stopped[p.id]} for p in products]
 
 
-async def set_price(console: ConsoleServer, venue: str, request: Request) -> Any:
-    body = _body(request, {"product_id", "price"})
-    product_id = _body_field(body, "product_id", str)
-    price = _body_field(body, "price", int)
-    if price < 0:
-        raise HttpError(422, "invalid_amount", f"price {price} is negative")
-    hub = await console.hub(venue)
+# --- edits ------------------------------------------------------------------------------------------
 
-    def change(v: Any) -> Any:
-        product = v.catalog.product(product_id)
-        updated = dataclasses.replace(product, price=price)
+
+def _storable(product: Product) -> Product:
+    """The product, once every value of it is known to be writable whole (limits.check_value): the last
+    guard before pycrdt, which panics half-way through a write on a value it cannot encode."""
+    check_value(dataclasses.asdict(product), f"product {product.id!r}")
+    return product
+
+
+async def put_product(c: ConsoleCall) -> Product:
+    b = c.body
+    product = _storable(
+        Product(
+            id=b["id"],
+            name=b["name"],
+            price=b["price"],
+            category=b["category"],
+            tax_id=b["tax_id"],
+            modifier_groups=tuple(b["modifier_groups"]),
+            active=b["active"],
+        )
+    )
+    hub = await c.console.hub(c.venue)
+
+    def change(v: Venue) -> Product:
+        v.catalog.put_product(product)
+        return product
+
+    return await hub.edit(change)
+
+
+async def set_price(c: ConsoleCall) -> Product:
+    product_id, price = c.body["product_id"], c.body["price"]
+    hub = await c.console.hub(c.venue)
+
+    def change(v: Venue) -> Product:
+        updated = _storable(dataclasses.replace(v.catalog.product(product_id), price=price))
         v.catalog.put_product(updated)
         return updated
 
     return await hub.edit(change)
 
 
-async def set_stop(console: ConsoleServer, venue: str, request: Request) -> Any:
-    body = _body(request, {"product_id", "stopped", "user"})
-    product_id = _body_field(body, "product_id", str)
-    stopped = _body_field(body, "stopped", bool)
-    user = body.get("user", "console")
-    hub = await console.hub(venue)
+async def set_stop(c: ConsoleCall) -> StopEntry:
+    product_id, stopped, user = c.body["product_id"], c.body["stopped"], c.body["user"]
+    hub = await c.console.hub(c.venue)
 
-    def change(v: Any) -> Any:
+    def change(v: Venue) -> StopEntry:
         v.catalog.product(product_id)
-        if user != "console":
+        if user != CONSOLE_USER:
             v.catalog.user(user)  # an unknown user is refused, not written into the stop list
         return v.stoplist.set(
             product_id,
@@ -136,62 +167,241 @@ async def set_stop(console: ConsoleServer, venue: str, request: Request) -> Any:
     return await hub.edit(change)
 
 
-TABLE: list[tuple[str, str, Route]] = [
-    ("GET", "status", venue_status),
-    ("GET", "receipts", receipts),
-    ("GET", "shifts", shifts),
-    ("GET", "totals", totals),
-    ("GET", "catalog", catalog),
-    ("GET", "records", records),
-    ("GET", "alarms", alarms),
-    ("POST", "prices", set_price),
-    ("POST", "stoplist", set_stop),
-]
-# the reports page shares the register pages' stylesheet (meshpos/web/static/app.css)
-PAGES = {
-    "/": ("meshpos.console", "console.html", "text/html; charset=utf-8"),
-    "/static/console.js": ("meshpos.console", "console.js", "text/javascript; charset=utf-8"),
-    "/static/app.css": ("meshpos.web", "app.css", "text/css; charset=utf-8"),
+# --- the route table --------------------------------------------------------------------------------
+
+CONSOLE_USER = "console"  # who a stop-list edit is by when the request names nobody
+PRODUCT_ID = text("product_id", MAX_ID_CHARS, "the product's id in the catalog")
+VENUE = "/api/venues/{venue}"
+
+
+def _page(path: str, package: str, name: str, content_type: str) -> Route:
+    async def serve(c: ConsoleCall) -> Response:
+        body = (resources.files(package) / "static" / name).read_bytes()
+        return Response(200, body, content_type)
+
+    return Route(
+        "GET",
+        path,
+        serve,
+        f"{name}",
+        auth=False,
+        tag="pages",
+        content_type=content_type,
+        operation=f"page_{re.sub(r'[^a-z]', '_', name)}",
+    )
+
+
+BASE_ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/health",
+        health,
+        "Whether the console answers",
+        dict[str, bool],
+        auth=False,
+        tag="system",
+    ),
+    # the reports page shares the register pages' stylesheet (meshpos/web/static/app.css)
+    _page("/", "meshpos.console", "console.html", "text/html; charset=utf-8"),
+    _page("/static/console.js", "meshpos.console", "console.js", "text/javascript; charset=utf-8"),
+    _page("/static/app.css", "meshpos.web", "app.css", "text/css; charset=utf-8"),
+    Route(
+        "GET",
+        "/api/venues",
+        venues,
+        "The ids of the venues at this console",
+        list[str],
+        tag="reports",
+    ),
+    Route(
+        "GET",
+        f"{VENUE}/status",
+        venue_status,
+        "Sync status of the venue and of every device",
+        dict[str, Any],
+        tag="reports",
+        description="`relays`, `last_seen_s`, `documents`, `counters`, `rejections`, and "
+        "`registers`: one entry per device of the venue the console knows of (docs/api.md).",
+    ),
+    Route(
+        "GET",
+        f"{VENUE}/receipts",
+        receipts,
+        "Receipts, with what was refunded of each",
+        list[dict[str, Any]],
+        tag="reports",
+        query=(
+            opt(
+                "date",
+                str,
+                "",
+                "a business date, YYYY-MM-DD; absent or empty: every day",
+                max_chars=MAX_ID_CHARS,
+            ),
+        ),
+    ),
+    Route(
+        "GET",
+        f"{VENUE}/shifts",
+        shifts,
+        "Shifts with their drawer",
+        list[dict[str, Any]],
+        tag="reports",
+    ),
+    Route("GET", f"{VENUE}/totals", totals, "Sums and counts", dict[str, int], tag="reports"),
+    Route(
+        "GET",
+        f"{VENUE}/records",
+        records,
+        "Every stored row of one table",
+        list[dict[str, Any]],
+        tag="reports",
+        query=(Field("table", choice(*sorted(TABLES)), "which table"),),
+    ),
+    Route(
+        "GET",
+        f"{VENUE}/alarms",
+        alarms,
+        "Records the console refused, conflicts",
+        list[Alarm],
+        tag="reports",
+    ),
+    Route(
+        "GET",
+        f"{VENUE}/catalog",
+        catalog,
+        "The catalog's products, each with `stopped`",
+        list[dict[str, Any]],
+        tag="catalog",
+    ),
+    Route(
+        "POST",
+        f"{VENUE}/products",
+        put_product,
+        "Add a product or replace it whole",
+        Product,
+        tag="catalog",
+        body=(
+            text("id", MAX_ID_CHARS, "the product's id; an existing product is replaced"),
+            text("name", MAX_NAME_CHARS),
+            Field("price", int, "the price", minimum=0, maximum=MAX_AMOUNT),
+            text("category", MAX_NAME_CHARS, default=""),
+            opt("tax_id", str | None, None, "a tax of the catalog", max_chars=MAX_ID_CHARS),
+            opt("modifier_groups", list[str], [], "groups of the catalog", max_chars=MAX_ID_CHARS),
+            opt("active", bool, True),
+        ),
+    ),
+    Route(
+        "POST",
+        f"{VENUE}/prices",
+        set_price,
+        "Change a product's price",
+        Product,
+        tag="catalog",
+        body=(PRODUCT_ID, Field("price", int, "the price", minimum=0, maximum=MAX_AMOUNT)),
+    ),
+    Route(
+        "POST",
+        f"{VENUE}/stoplist",
+        set_stop,
+        "Stop a product or make it available again",
+        StopEntry,
+        tag="catalog",
+        body=(
+            PRODUCT_ID,
+            Field("stopped", bool),
+            text("user", MAX_ID_CHARS, "a user of the catalog, or `console`", default=CONSOLE_USER),
+        ),
+    ),
+)
+
+ERRORS = {
+    400: "Bad JSON, or a missing, unknown, wrongly typed or out-of-bounds field (bad_json, "
+    "missing_field, unknown_field, bad_field, unexpected_body, bad_request, invalid_input)",
+    401: "No admin token or a wrong one (wrong_token)",
+    404: "An unknown venue (unknown_venue) or, in an edit, an unknown product (unknown_product)",
+    413: "The request body is over 256 KiB (too_large)",
+    409: "An edit of a product whose stored record is unreadable (record_unusable): replace it whole",
+    422: "A value breaks a rule of the catalog (unknown_record, domain_error)",
+    503: "The console's database cannot write now (store_error)",
 }
-_PATH = re.compile(r"^/api/venues/(?P<venue>[A-Za-z0-9_.-]{1,64})/(?P<what>[a-z]+)$")
+
+INTRO = f"""\
+The JSON API of a meshpos console: reports of what the venues' registers uploaded, sync status, and the
+catalog edits that flow down to every register through the venue's relay.
+
+* **Money** is always an integer number of **minor units** (cents): {MONEY_NOTE}.
+* **Authentication**: `Authorization: Bearer <console admin token>` (`meshpos console --token-file`).
+* **Bounds**: every value has the bounds in its schema; anything else is refused with 400 and nothing is
+  stored.
+* **Errors**: `{{"error": {{"code", "message"}}}}`. Clients branch on `code`, which is stable; `message` is
+  for people and names the field.
+"""
 
 
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    return value
+class ConsoleApi:
+    def __init__(self, console: ConsoleServer, admin_token: str) -> None:
+        self.console = console
+        self.admin_token = admin_token
+        self.routes: tuple[Route, ...] = (
+            *BASE_ROUTES,
+            Route(
+                "GET",
+                "/api/openapi.json",
+                self.openapi,
+                "This document",
+                dict[str, Any],
+                auth=False,
+                tag="system",
+            ),
+        )
+        self._document: dict[str, Any] | None = None
+
+    async def openapi(self, c: ConsoleCall) -> dict[str, Any]:
+        if self._document is None:
+            self._document = document(
+                self.routes,
+                _version(),
+                title="meshpos console API",
+                intro=INTRO,
+                errors=ERRORS,
+            )
+        return self._document
+
+    async def handle(self, request: Request) -> Response:
+        route, params = match(self.routes, request)
+        if route.auth:
+            self._authorise(request)
+        if "venue" in params and params["venue"] not in await self.console.db.venues():
+            raise HttpError(404, "unknown_venue", f"no venue {params['venue']!r} at this console")
+        body, query = route.parse(request)
+        try:
+            result = await route.handler(ConsoleCall(self.console, request, params, body, query))
+        except UnknownRecord as exc:
+            raise HttpError(404, exc.code, exc.message) from None
+        except InvalidInput as exc:  # a value limits.check_value refused: nothing was written
+            raise HttpError(400, exc.code, exc.message) from None
+        except CorruptRecord as exc:  # e.g. a product a peer wrote out of bounds: replace it whole
+            raise HttpError(
+                409, exc.code, f"{exc.message}; replace it whole (POST {VENUE}/products)"
+            ) from None
+        except DomainError as exc:
+            raise HttpError(422, exc.code, exc.message) from None
+        except MeshposError as exc:  # the console's database
+            raise HttpError(
+                503, exc.code, f"the console cannot answer now: {exc.message}"
+            ) from None
+        if isinstance(result, Response):
+            return result
+        return Response.json(to_json(result), route.status)
+
+    def _authorise(self, request: Request) -> None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), self.admin_token.encode()
+        ):
+            raise HttpError(401, "wrong_token", "send Authorization: Bearer <console admin token>")
 
 
 def make_console_handler(console: ConsoleServer, admin_token: str) -> Handler:
-    async def handle(request: Request) -> Response:
-        if request.path == "/health":
-            return Response.json({"ok": True})
-        if request.method == "GET" and request.path in PAGES:
-            package, name, kind = PAGES[request.path]
-            body = (resources.files(package) / "static" / name).read_bytes()
-            return Response(200, body, kind)
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), admin_token):
-            raise HttpError(401, "wrong_token", "send Authorization: Bearer <console admin token>")
-        if request.path == "/api/venues":
-            return Response.json(await console.db.venues())
-        match = _PATH.match(request.path)
-        if match is None:
-            raise HttpError(404, "not_found", f"no such endpoint: {request.path}")
-        venue = match["venue"]
-        if venue not in await console.db.venues():
-            raise HttpError(404, "unknown_venue", f"no venue {venue!r} at this console")
-        for method, what, route in TABLE:
-            if what == match["what"]:
-                if method != request.method:
-                    raise HttpError(405, "method_not_allowed", f"{request.path} takes {method}")
-                try:
-                    return Response.json(_jsonable(await route(console, venue, request)))
-                except UnknownRecord as exc:
-                    raise HttpError(404, exc.code, exc.message) from None
-                except DomainError as exc:
-                    raise HttpError(422, exc.code, exc.message) from None
-        raise HttpError(404, "not_found", f"no such endpoint: {request.path}")
-
-    return handle
+    return ConsoleApi(console, admin_token).handle

@@ -34,7 +34,9 @@ from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import LedgerFeed
 from meshpos.errors import MeshposError, PeerTimeout
 from meshpos.model import Ledger, Replica, Venue
+from meshpos.model.tally import LedgerTally
 from meshpos.sync import (
+    REPORTED_DAYS,
     ClientIdAlarm,
     DocumentChanged,
     PeerClosed,
@@ -87,6 +89,7 @@ class VenueHub:
         self._dirty: set[str] = set()
         self._dirty_since = 0.0  # monotonic time the first change of the pending burst arrived
         self._feeds: dict[str, LedgerFeed] = {}
+        self._tallies: dict[str, LedgerTally] = {}
         self._materialiser: asyncio.Task[None] | None = None
         self._seq = 0
         self.unreported: dict[str, tuple[int, str]] = {}  # day -> records not in the reports, why
@@ -104,11 +107,11 @@ class VenueHub:
 
         self.replica.on_open = observe
         self.sync.events_received()
-        # Every stored day is materialised once at start: a day stored just before a crash, and one
-        # that cannot be materialised, are then known now, not at the day's next change.
-        self._dirty.update(name for name in self.sync.docs if name.startswith("ledger/"))
-        if self._dirty:
-            self._dirty_since = time.monotonic()
+        # what the reports hold is told to the relays after each materialisation: materialise the
+        # latest days once at start (a crash may have come between a commit and its materialisation)
+        days = sorted(d for d in self.sync.docs if d.startswith("ledger/"))[-REPORTED_DAYS:]
+        if days:
+            self._dirty.update(days)
             self._materialiser = asyncio.create_task(self._materialise_soon())
 
     # --- relays -----------------------------------------------------------------------------------
@@ -218,7 +221,14 @@ class VenueHub:
             if feed is not None:
                 feed.close()
             feed = self._feeds[name] = LedgerFeed(doc, name.split("/", 1)[1])
+        tally = self._tallies.get(name)
+        if tally is None or tally.doc is not doc:
+            if tally is not None:
+                tally.close()
+            tally = self._tallies[name] = LedgerTally(doc)
+        counted = tally.counts()  # before the feed reads the day: never more than it materialises
         result = await feed.materialise(self.db, self.venue_id)
+        self.sync.set_console_reports(name, counted)
         self.counters["materialised"] += 1
         self.counters["materialised_whole" if feed.whole else "materialised_part"] += 1
         skipped = [a for a in result.alarms if a.kind in UNREPORTED_ALARMS]

@@ -83,7 +83,9 @@ class Alarm:
 
     ``kind`` is ``changed_record`` for the same id arriving with different insert-only content
     (``old_digest`` is what the console keeps, ``new_digest`` what it refused, ``detail`` the
-    refused content), else the model's conflict kind (``overpaid``, ``double_receipt``, ...).
+    refused content), ``duplicate_number`` for a receipt whose number an earlier receipt of the venue
+    already has (``record_id`` is the later one), else the model's conflict kind (``overpaid``,
+    ``double_receipt``, ...).
     """
 
     venue_id: str

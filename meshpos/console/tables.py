@@ -100,7 +100,7 @@ RECORD_TABLES: tuple[RecordTable, ...] = (
             "subtotal:int discount:int tax:int total:int payment_ids"
         ),
         children=(RECEIPT_LINES,),
-        indexes=("business_date", "shift_id", "order_id"),
+        indexes=("business_date", "shift_id", "order_id", "number"),  # number: duplicate alarm
     ),
     RecordTable(
         "refunds",

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch, Row, TableCounts
 from meshpos.console.tables import RECORD_TABLES, RecordTable
 
+DUPLICATE_NUMBER = "duplicate_number"
+"""The alarm kind of two receipts (different ids) of one venue with one receipt number."""
+
 if TYPE_CHECKING:
     from meshpos.console.sqlbase import Cursor
 
@@ -22,9 +25,14 @@ async def write_batch(
 ) -> MaterialiseResult:
     alarms: list[Alarm] = []
     counts = {}
+    inserted: list[Row] = []
     for table in RECORD_TABLES:
         rows = batch.rows.get(table.name, ())
-        counts[table.name] = await _upsert(cur, venue_id, table, rows, batch.document, seen, alarms)
+        fresh = inserted if table.name == "receipts" else None
+        counts[table.name] = await _upsert(
+            cur, venue_id, table, rows, batch.document, seen, alarms, fresh
+        )
+    alarms += await _duplicate_numbers(cur, venue_id, inserted, batch.document, seen)
     for c in batch.conflicts:
         conflict = Alarm(
             venue_id=venue_id,
@@ -61,6 +69,7 @@ async def _upsert(
     document: str,
     seen: int,
     alarms: list[Alarm],
+    inserted: list[Row] | None = None,
 ) -> TableCounts:
     existing = await _existing(cur, venue_id, table, [r.id for r in rows])
     fresh: list[Row] = []
@@ -99,6 +108,8 @@ async def _upsert(
             existing[row.id] = (old[0], row.state_digest)
         elif old[0] == row.digest:
             unchanged += 1
+    if inserted is not None:
+        inserted += fresh
     fixed = [c.name for c in table.fixed]
     state = [c.name for c in table.mutable]
     cols = ["venue_id", "id", *fixed, *state, "digest", "state_digest", "seen_at_ms"]
@@ -138,6 +149,53 @@ async def _upsert(
             [(*map(r.state.get, state), r.state_digest, venue_id, r.id) for r in changed],
         )
     return TableCounts(len(fresh), len(changed), unchanged, alarmed)
+
+
+async def _duplicate_numbers(
+    cur: Cursor, venue_id: str, receipts: Sequence[Row], document: str, seen: int
+) -> list[Alarm]:
+    """One alarm for each newly stored receipt whose number an earlier receipt of the venue already
+    has (a register that lost its numbering: a wiped, re-enrolled or restored device). The first
+    receipt stored with a number keeps it; each later one is the alarm's record."""
+    if not receipts:
+        return []
+    fresh = {r.id for r in receipts}
+    holders = await cur.fetch_in(
+        "SELECT number, id, business_date, register, seen_at_ms FROM receipts "
+        "WHERE venue_id = ? AND number {in}",
+        (venue_id,),
+        sorted({str(r.fixed["number"]) for r in receipts}),
+    )
+    by_number: dict[str, list[tuple[int, str, str, str]]] = {}
+    for number, rid, day, register, at in holders:
+        by_number.setdefault(str(number), []).append((int(at), str(rid), str(day), str(register)))
+    alarms = []
+    for number, found in sorted(by_number.items()):
+        if len(found) < 2:
+            continue
+        found.sort()
+        listed = ", ".join(f"{rid} ({day}, register {register})" for _, rid, day, register in found)
+        for _, rid, _, _ in found[1:]:
+            if rid not in fresh:
+                continue  # alarmed when it was stored
+            alarms.append(
+                await _alarm(
+                    cur,
+                    Alarm(
+                        venue_id=venue_id,
+                        kind=DUPLICATE_NUMBER,
+                        table="receipts",
+                        record_id=rid,
+                        old_digest="",
+                        new_digest="",
+                        document=document,
+                        detail=f"receipt number {number} is on {len(found)} receipts: {listed}",
+                        first_seen_ms=seen,
+                        new=True,
+                    ),
+                )
+            )
+    return alarms
 
 
 async def _alarm(cur: Cursor, alarm: Alarm) -> Alarm:

@@ -4,6 +4,7 @@
 of their documents; ``Replica`` holds the named documents and captures the updates the store must persist.
 """
 
+from meshpos.model._records import CorruptEntry, CorruptRegistry
 from meshpos.model.catalog import (
     RIGHTS,
     Catalog,
@@ -58,6 +59,8 @@ __all__ = [
     "CashMove",
     "Catalog",
     "Conflict",
+    "CorruptEntry",
+    "CorruptRegistry",
     "Discount",
     "HybridClock",
     "InventoryMove",

@@ -2,16 +2,116 @@
 
 pycrdt hands integers back as floats and a peer may have written anything, so every field is checked on the
 way out; a bad field raises CorruptRecord naming the document, record and field. No float leaves the model.
+
+A peer with a valid certificate can write anything straight into a document, so one bad record must not take
+down the reads of a day: readers that list records skip one that does not parse and note it in a
+:class:`CorruptRegistry`, which the register shows as an alarm and counts. A reader given no registry is
+strict and raises (a caller that must not compute from a part of a day, such as the console's materialiser).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from meshpos.errors import CorruptRecord
+from meshpos.errors import CorruptRecord, RecordUnusable
+from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_QUANTITY, SAFE_INTEGER, check_text
 
 JsonDict = dict[str, Any]
+R = TypeVar("R")
+V = TypeVar("V")
+
+log = logging.getLogger("meshpos.model")
+
+MAX_REASON_CHARS = 300
+"""A reason quotes the bad value; a peer chooses its size, so what is kept of it is bounded."""
+
+
+@dataclass(frozen=True, slots=True)
+class CorruptEntry:
+    """One record a reader skipped: which document, which record (its key or path) and why."""
+
+    doc: str
+    key: str
+    reason: str
+
+
+class CorruptRegistry:
+    """The records this device's reads skipped because they do not parse, one entry per record.
+
+    Logged once per document (a peer controls how many bad records there are), counted always. A record
+    that parses again later (the console replaced a bad catalog entry) leaves the registry.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], CorruptEntry] = {}
+        self._logged: set[str] = set()
+
+    def note(self, doc: str, key: str, error: CorruptRecord) -> None:
+        if (doc, key) in self._entries:
+            return
+        reason = error.message[:MAX_REASON_CHARS]
+        self._entries[(doc, key)] = CorruptEntry(doc, key, reason)
+        if doc not in self._logged:
+            self._logged.add(doc)
+            log.warning(
+                "skipping a corrupt record in %s (%s); further ones are counted", doc, reason
+            )
+
+    def parsed(self, doc: str, key: str) -> None:
+        """``key`` parses now: it is no longer corrupt."""
+        if self._entries:
+            self._entries.pop((doc, key), None)
+
+    def entries(self) -> list[CorruptEntry]:
+        return sorted(self._entries.values(), key=lambda e: (e.doc, e.key))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def lookup_key(key: object, what: str) -> str:
+    """``key`` if it can name a record; pycrdt raises on a lone surrogate even to look one up, so an id
+    from a caller is checked before it reaches a map."""
+    return check_text(key, what, MAX_ID_CHARS)
+
+
+def parse_each(
+    items: Iterable[tuple[str, V]],
+    parse: Callable[[str, V], R],
+    *,
+    doc: str,
+    root: str,
+    corrupt: CorruptRegistry | None,
+) -> Iterator[R]:
+    """``parse(key, value)`` of every item, skipping (and noting) those that raise CorruptRecord; with no
+    registry the first one raises."""
+    for key, value in items:
+        try:
+            parsed = parse(key, value)
+        except CorruptRecord as exc:
+            if corrupt is None:
+                raise
+            corrupt.note(doc, f"{root}/{key}", exc)
+            continue
+        if corrupt is not None:
+            corrupt.parsed(doc, f"{root}/{key}")
+        yield parsed
+
+
+def parse_one(key: str, parse: Callable[[], R], *, doc: str, corrupt: CorruptRegistry | None) -> R:
+    """``parse()`` of one record asked for by id. When it is corrupt: with a registry it is noted there and
+    refused as :class:`RecordUnusable` (a CorruptRecord that callers answer like a broken rule); without
+    one the CorruptRecord is raised as it is."""
+    try:
+        return parse()
+    except CorruptRecord as exc:
+        if corrupt is None or isinstance(exc, RecordUnusable):
+            raise
+        corrupt.note(doc, key, exc)
+        raise RecordUnusable(f"{exc.message} (listed as a corrupt record)") from exc
 
 
 class Fields:
@@ -33,6 +133,13 @@ class Fields:
 
     def integer(self, name: str) -> int:
         return to_int(self._get(name), f"{self.where}: field {name!r}")
+
+    def amount(self, name: str) -> int:
+        """Money in minor units within the venue's bound (one price, payment, refund or cash count)."""
+        return bounded(self.integer(name), 0, MAX_AMOUNT, f"{self.where}: field {name!r}")
+
+    def quantity(self, name: str) -> int:
+        return bounded(self.integer(name), 1, MAX_QUANTITY, f"{self.where}: field {name!r}")
 
     def opt_integer(self, name: str) -> int | None:
         value = self._data.get(name)
@@ -88,6 +195,12 @@ def to_int(value: object, where: str) -> int:
         raise CorruptRecord(f"{where} is {value!r}, expected an integer")
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+    if isinstance(value, float) and value.is_integer() and abs(value) <= SAFE_INTEGER:
         return int(value)
     raise CorruptRecord(f"{where} is {value!r}, expected an integer")
+
+
+def bounded(value: int, low: int, high: int, where: str) -> int:
+    if not low <= value <= high:
+        raise CorruptRecord(f"{where} is {value}, outside {low}..{high}")
+    return value

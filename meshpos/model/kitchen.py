@@ -13,7 +13,15 @@ from typing import Any
 from pycrdt import Doc, Map
 
 from meshpos.errors import InvalidTransition, UnknownRecord
-from meshpos.model._records import Fields, JsonDict
+from meshpos.model._records import (
+    CorruptRegistry,
+    Fields,
+    JsonDict,
+    lookup_key,
+    parse_each,
+    parse_one,
+)
+from meshpos.model._writes import put
 from meshpos.model.clock import HybridClock, Stamp
 
 STATES = ("new", "cooking", "ready", "served")
@@ -52,7 +60,9 @@ class Ticket:
 
 
 class Kitchen:
-    def __init__(self, doc: Doc[Any], date: str) -> None:
+    def __init__(self, doc: Doc[Any], date: str, corrupt: CorruptRegistry | None = None) -> None:
+        """``corrupt``: where reads note the tickets and events they skip; None makes them strict."""
+        self.corrupt = corrupt
         self.doc = doc
         self.date = date
         self.name = f"kitchen/{date}"
@@ -60,23 +70,36 @@ class Kitchen:
         self._events = doc.get("events", type=Map)
 
     def write_ticket(self, ticket_id: str, record: JsonDict) -> None:
-        self._tickets[ticket_id] = record
+        put(self._tickets, ticket_id, record, f"{self.name} tickets/{ticket_id}")
 
     def has(self, ticket_id: str) -> bool:
-        return ticket_id in self._tickets
+        return lookup_key(ticket_id, "ticket id") in self._tickets
 
     def _state(self, ticket_id: str) -> tuple[str, Stamp | None]:
+        """The target of the ticket's latest event; with a registry a corrupt event is skipped."""
         latest: tuple[Stamp, str] | None = None
-        for key, value in self._events.items():
-            if not key.startswith(ticket_id + "/"):
-                continue
-            f = Fields(value, f"{self.name} events/{key}")
-            stamp = Stamp.decode(f.text("stamp"), f"{f.where} stamp")
+        mine = ((k, v) for k, v in self._events.items() if k.startswith(ticket_id + "/"))
+        for stamp, to in parse_each(
+            mine, self._event, doc=self.name, root="events", corrupt=self.corrupt
+        ):
             if latest is None or stamp > latest[0]:
-                latest = (stamp, f.choice("to", STATES))
+                latest = (stamp, to)
         return ("new", None) if latest is None else (latest[1], latest[0])
 
+    def _event(self, key: str, value: object) -> tuple[Stamp, str]:
+        f = Fields(value, f"{self.name} events/{key}")
+        return Stamp.decode(f.text("stamp"), f"{f.where} stamp"), f.choice("to", STATES)
+
     def ticket(self, ticket_id: str) -> Ticket:
+        lookup_key(ticket_id, "ticket id")
+        return parse_one(
+            f"tickets/{ticket_id}",
+            lambda: self._ticket(ticket_id),
+            doc=self.name,
+            corrupt=self.corrupt,
+        )
+
+    def _ticket(self, ticket_id: str) -> Ticket:
         raw = self._tickets.get(ticket_id)
         if raw is None:
             raise UnknownRecord(f"unknown kitchen ticket {ticket_id!r}")
@@ -86,7 +109,7 @@ class Kitchen:
             TicketItem(
                 i.text("line_id"),
                 i.text("name"),
-                i.integer("quantity"),
+                i.quantity("quantity"),
                 tuple(str(m) for m in i.array("modifiers")),
             )
             for i in f.records("items")
@@ -104,7 +127,13 @@ class Kitchen:
         )
 
     def tickets(self, states: tuple[str, ...] = STATES) -> list[Ticket]:
-        found = (self.ticket(k) for k in self._tickets)
+        found = parse_each(
+            ((k, k) for k in self._tickets),
+            lambda k, _: self._ticket(k),
+            doc=self.name,
+            root="tickets",
+            corrupt=self.corrupt,
+        )
         return sorted(
             (t for t in found if t.state in states), key=lambda t: (t.created_at_ms, t.id)
         )
@@ -130,12 +159,18 @@ class Kitchen:
         if stamp is not None:
             clock.observe(stamp)
         new_stamp = clock.now(now_ms)
-        self._events[f"{ticket_id}/{new_stamp.encode()}"] = {
-            "action": action,
-            "from": current,
-            "to": target,
-            "user": user,
-            "device": device,
-            "stamp": new_stamp.encode(),
-        }
+        key = f"{ticket_id}/{new_stamp.encode()}"
+        put(
+            self._events,
+            key,
+            {
+                "action": action,
+                "from": current,
+                "to": target,
+                "user": user,
+                "device": device,
+                "stamp": new_stamp.encode(),
+            },
+            f"{self.name} events/{key}",
+        )
         return self.ticket(ticket_id)

@@ -9,18 +9,33 @@ Layout of a ``ledger/<date>`` document (all records are written once and never e
 An order's sub-map is created once by the register that opens it; every other register only adds uuid-keyed
 records inside it, so concurrent additions merge. Status and totals are derived from the records. This module
 reads and writes records; the rules (rights, stops, shift state, over-payment) live in ``venue``.
+
+Every write goes through ``_writes.put`` (checked, and taken back whole on failure). Given a
+:class:`CorruptRegistry`, the listing reads skip a record that does not parse and note it there; without one
+they are strict and raise.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pycrdt import Doc, Map
 
 from meshpos.errors import CorruptRecord, MeshposError, UnknownRecord
-from meshpos.model._records import Fields, JsonDict
+from meshpos.model._records import (
+    CorruptRegistry,
+    Fields,
+    JsonDict,
+    lookup_key,
+    parse_each,
+    parse_one,
+    to_int,
+)
+from meshpos.model._writes import put
+from meshpos.model.limits import check_value
 from meshpos.model.totals import LineAmount, OrderTotals, PricedLine, order_totals, price_lines
 
 PAYMENT_METHODS = ("cash", "card", "other")
@@ -216,27 +231,44 @@ class Order:
         return "void" if self.voided else "open"
 
 
+T = TypeVar("T")
+
+
+def series_of(number: str) -> str:
+    """``R2-k7qm-000004`` -> ``R2-k7qm``; the sequence is always the last dash-separated part."""
+    return number.rpartition("-")[0]
+
+
 _ROOTS = ("shifts", "shift_closes", "orders", "receipts", "refunds", "cash_moves", "inventory")
 
 
 class Ledger:
     """Typed records of one ``ledger/<date>`` document."""
 
-    def __init__(self, doc: Doc[Any], date: str, *, snapshot: bool = False) -> None:
+    def __init__(
+        self,
+        doc: Doc[Any],
+        date: str,
+        *,
+        snapshot: bool = False,
+        corrupt: CorruptRegistry | None = None,
+    ) -> None:
         """``snapshot=True`` reads the whole document once into plain values (one call into pycrdt per
-        root instead of one per field): much faster for reading many records, and read-only."""
+        root instead of one per field): much faster for reading many records, and read-only.
+        ``corrupt``: where listing reads note the records they skip; None makes them strict."""
         self.doc = doc
         self.date = date
         self.name = f"ledger/{date}"
         self.readonly = snapshot
+        self.corrupt = corrupt
         self._orders: list[Order] | None = None
         self._roots: dict[str, Any] = {key: doc.get(key, type=Map) for key in _ROOTS}
         if snapshot:
             self._roots = {key: json.loads(text) for key, text in self.export(doc).items()}
 
     @classmethod
-    def snapshot(cls, doc: Doc[Any], date: str) -> Ledger:
-        return cls(doc, date, snapshot=True)
+    def snapshot(cls, doc: Doc[Any], date: str, corrupt: CorruptRegistry | None = None) -> Ledger:
+        return cls(doc, date, snapshot=True, corrupt=corrupt)
 
     @staticmethod
     def export(doc: Doc[Any]) -> dict[str, str]:
@@ -245,12 +277,15 @@ class Ledger:
         return {key: str(doc.get(key, type=Map)) for key in _ROOTS}
 
     @classmethod
-    def from_export(cls, texts: dict[str, str], date: str) -> Ledger:
+    def from_export(
+        cls, texts: dict[str, str], date: str, corrupt: CorruptRegistry | None = None
+    ) -> Ledger:
         ledger = cls.__new__(cls)
         ledger.doc = Doc()  # placeholder: a read-only ledger never touches it
         ledger.date = date
         ledger.name = f"ledger/{date}"
         ledger.readonly = True
+        ledger.corrupt = corrupt
         ledger._orders = None
         ledger._roots = {key: json.loads(texts.get(key) or "{}") for key in _ROOTS}
         return ledger
@@ -260,14 +295,36 @@ class Ledger:
             raise MeshposError(f"{self.name}: a snapshot is read-only")
         return self._roots[root]
 
+    def _put(self, root: str, key: str, record: object) -> None:
+        put(self._writable(root), key, record, f"{self.name} {root}/{key}")
+
     def _rec(self, root: str, key: str) -> Fields:
         value = self._roots[root].get(key)
         if value is None:
             raise UnknownRecord(f"{self.name}: unknown {root[:-1].replace('_', ' ')} {key!r}")
         return Fields(value, f"{self.name} {root}/{key}")
 
+    def _each(
+        self, root: str, parse: Callable[[str], T], keys: Iterable[str] | None = None
+    ) -> Iterator[T]:
+        """``parse(key)`` of every record of ``root`` (or of ``keys``), corrupt ones skipped and noted."""
+        chosen = self._roots[root].keys() if keys is None else keys
+        return parse_each(
+            ((k, k) for k in chosen),
+            lambda k, _: parse(k),
+            doc=self.name,
+            root=root,
+            corrupt=self.corrupt,
+        )
+
     # --- shifts ---------------------------------------------------------------------------------
     def shift(self, shift_id: str) -> Shift:
+        lookup_key(shift_id, "shift id")
+        return parse_one(
+            f"shifts/{shift_id}", lambda: self._shift(shift_id), doc=self.name, corrupt=self.corrupt
+        )
+
+    def _shift(self, shift_id: str) -> Shift:
         rec = self._rec("shifts", shift_id)
         close_raw = self._roots["shift_closes"].get(shift_id)
         close = None
@@ -276,7 +333,7 @@ class Ledger:
             close = ShiftClose(
                 c.text("user"),
                 c.integer("at"),
-                c.integer("counted_cash"),
+                c.amount("counted_cash"),
                 c.integer("expected_cash"),
             )
         return Shift(
@@ -284,13 +341,13 @@ class Ledger:
             rec.text("register"),
             rec.text("user"),
             rec.integer("at"),
-            rec.integer("opening_cash"),
+            rec.amount("opening_cash"),
             close,
         )
 
     def shifts(self) -> list[Shift]:
         return sorted(
-            (self.shift(k) for k in self._roots["shifts"]),
+            self._each("shifts", self._shift),
             key=lambda s: (s.opened_at_ms, s.id),
         )
 
@@ -298,40 +355,44 @@ class Ledger:
         """``register``'s open shifts, oldest first: the few records that match, not every shift."""
         shifts, closes = self._roots["shifts"], self._roots["shift_closes"]
         raw = json.loads(str(shifts)) if isinstance(shifts, Map) else shifts
-        found = (
-            self.shift(k)
+        mine = [
+            k
             for k, v in raw.items()
             if isinstance(v, dict) and v.get("register") == register and k not in closes
-        )
+        ]
+        found = self._each("shifts", self._shift, mine)
         return sorted(found, key=lambda s: (s.opened_at_ms, s.id))
 
     def has_shift(self, shift_id: str) -> bool:
-        return shift_id in self._roots["shifts"]
+        return lookup_key(shift_id, "shift id") in self._roots["shifts"]
 
     def write_shift(
         self, shift_id: str, register: str, user: str, at_ms: int, opening_cash: int
     ) -> None:
-        self._writable("shifts")[shift_id] = {
-            "register": register,
-            "user": user,
-            "at": at_ms,
-            "opening_cash": opening_cash,
-        }
+        self._put(
+            "shifts",
+            shift_id,
+            {"register": register, "user": user, "at": at_ms, "opening_cash": opening_cash},
+        )
 
     def write_shift_close(
         self, shift_id: str, user: str, at_ms: int, counted: int, expected: int
     ) -> None:
-        self._writable("shift_closes")[shift_id] = {
-            "user": user,
-            "at": at_ms,
-            "counted_cash": counted,
-            "expected_cash": expected,
-            "difference": counted - expected,
-        }
+        self._put(
+            "shift_closes",
+            shift_id,
+            {
+                "user": user,
+                "at": at_ms,
+                "counted_cash": counted,
+                "expected_cash": expected,
+                "difference": counted - expected,
+            },
+        )
 
     # --- orders ---------------------------------------------------------------------------------
     def has_order(self, order_id: str) -> bool:
-        return order_id in self._roots["orders"]
+        return lookup_key(order_id, "order id") in self._roots["orders"]
 
     def order_ids(self) -> list[str]:
         return list(self._roots["orders"].keys())
@@ -352,15 +413,24 @@ class Ledger:
         return value
 
     def write_order(self, order_id: str, info: JsonDict) -> None:
+        where = f"{self.name} orders/{order_id}"
+        check_value(info, f"{where} info")
         parts: dict[str, Any] = {part: Map() for part in _ORDER_PARTS}
-        self._writable("orders")[order_id] = Map({"info": info, **parts})
+        put(self._writable("orders"), order_id, Map({"info": info, **parts}), where, checked=True)
 
     def write_order_record(self, order_id: str, part: str, key: str, record: object) -> None:
         self._writable("orders")
         order = self._order_map(order_id)
-        self._part(order, part, order_id)[key] = record
+        target = self._part(order, part, order_id)
+        put(target, key, record, f"{self.name} orders/{order_id}/{part}/{key}")
 
     def order(self, order_id: str) -> Order:
+        lookup_key(order_id, "order id")
+        return parse_one(
+            f"orders/{order_id}", lambda: self._order(order_id), doc=self.name, corrupt=self.corrupt
+        )
+
+    def _order(self, order_id: str) -> Order:
         om = self._order_map(order_id)
         if isinstance(om, Map):
             om = json.loads(str(om))  # pycrdt's native JSON: one call, not a transaction per key
@@ -422,55 +492,114 @@ class Ledger:
         )
 
     def orders(self) -> list[Order]:
+        """Every order of the day that parses; a corrupt one is skipped (and noted, given a registry)."""
         if self._orders is not None:
             return self._orders
-        orders = sorted(
-            (self.order(k) for k in self.order_ids()), key=lambda o: (o.opened_at_ms, o.id)
-        )
+        orders = sorted(self._each("orders", self._order), key=lambda o: (o.opened_at_ms, o.id))
         if self.readonly:
             self._orders = orders  # a snapshot never changes: read each order once
         return orders
 
     def payments(self) -> list[Payment]:
-        return [p for order in self.orders() for p in order.payments]
+        """Every payment that parses, read record by record: a payment counts in the drawer even when
+        another part of its order is corrupt (the cash was taken all the same)."""
+        found: list[Payment] = []
+        for order_id in self.order_ids():
+            try:
+                om = self._order_map(order_id)
+                if isinstance(om, Map):
+                    om = json.loads(str(om))
+                part = self._part(om, "payments", order_id)
+            except CorruptRecord as exc:
+                if self.corrupt is None:
+                    raise
+                self.corrupt.note(self.name, f"orders/{order_id}", exc)
+                continue
+            where = f"{self.name} orders/{order_id}"
+
+            def parse(
+                key: str, value: object, order_id: str = order_id, where: str = where
+            ) -> Payment:
+                return _payment(order_id, key, Fields(value, f"{where} payments/{key}"))
+
+            found += parse_each(
+                part.items(),
+                parse,
+                doc=self.name,
+                root=f"orders/{order_id}/payments",
+                corrupt=self.corrupt,
+            )
+        return sorted(found, key=lambda p: (p.at_ms, p.id))
 
     # --- receipts, refunds, cash, stock ---------------------------------------------------------
     def write(self, root: str, key: str, record: JsonDict) -> None:
-        self._writable(root)[key] = record
+        self._put(root, key, record)
 
     def receipt(self, receipt_id: str) -> Receipt:
-        return _receipt(receipt_id, self._rec("receipts", receipt_id))
+        lookup_key(receipt_id, "receipt id")
+        return parse_one(
+            f"receipts/{receipt_id}",
+            lambda: _receipt(receipt_id, self._rec("receipts", receipt_id)),
+            doc=self.name,
+            corrupt=self.corrupt,
+        )
 
     def has_receipt(self, receipt_id: str) -> bool:
-        return receipt_id in self._roots["receipts"]
+        return lookup_key(receipt_id, "receipt id") in self._roots["receipts"]
 
     def receipt_count(self) -> int:
         """How many receipts the day holds, without reading them (status asks this often)."""
         return len(self._roots["receipts"])
 
     def receipts(self) -> list[Receipt]:
-        found = (self.receipt(k) for k in self._roots["receipts"])
+        found = self._each("receipts", lambda k: _receipt(k, self._rec("receipts", k)))
         return sorted(found, key=lambda r: (r.issued_at_ms, r.number))
 
-    def last_receipt_seq(self, register: str) -> int:
-        return max((r.seq for r in self.receipts() if r.register == register), default=0)
+    def issued_numbers(self) -> list[tuple[str, int]]:
+        """(series, seq) of every receipt of the day, read from as few fields as possible: a receipt
+        corrupt in another field still holds its number, which must never be issued again. The series
+        is the number without its sequence (``R2`` or ``R2-k7qm``), or the register's id."""
+        found = []
+        for value in self._roots["receipts"].values():
+            if not isinstance(value, Mapping):
+                continue
+            number, register = value.get("number"), value.get("register")
+            series = series_of(number) if isinstance(number, str) else register
+            if not isinstance(series, str):
+                continue
+            try:
+                found.append((series, to_int(value.get("seq"), "seq")))
+            except CorruptRecord:
+                continue
+        return found
 
     def refunds(self, receipt_id: str | None = None) -> list[Refund]:
-        found = [_refund(k, self._rec("refunds", k)) for k in self._roots["refunds"]]
+        found = list(self._each("refunds", lambda k: _refund(k, self._rec("refunds", k))))
         return sorted(
             (r for r in found if receipt_id is None or r.receipt_id == receipt_id),
             key=lambda r: (r.at_ms, r.id),
         )
 
+    def corrupt_refund_of(self, receipt_id: str) -> str | None:
+        """Why a refund naming ``receipt_id`` does not parse, or None: the quantities it gave back are
+        unknown, so nothing more of that receipt may be refunded until it is dealt with."""
+        for key, value in self._roots["refunds"].items():
+            if isinstance(value, Mapping) and value.get("receipt_id") == receipt_id:
+                try:
+                    _refund(key, Fields(value, f"{self.name} refunds/{key}"))
+                except CorruptRecord as exc:
+                    return exc.message
+        return None
+
     def cash_moves(self) -> list[CashMove]:
         return sorted(
-            (_cash_move(k, self._rec("cash_moves", k)) for k in self._roots["cash_moves"]),
+            self._each("cash_moves", lambda k: _cash_move(k, self._rec("cash_moves", k))),
             key=lambda m: (m.at_ms, m.id),
         )
 
     def inventory(self) -> list[InventoryMove]:
         return sorted(
-            (_inventory(k, self._rec("inventory", k)) for k in self._roots["inventory"]),
+            self._each("inventory", lambda k: _inventory(k, self._rec("inventory", k))),
             key=lambda m: (m.at_ms, m.id),
         )
 
@@ -504,10 +633,9 @@ class Ledger:
                         f"payments {t.paid} exceed the order total {t.total} by {t.paid - t.total}",
                     )
                 )
+            receipts = {r: self._receipt_or_none(r) for r in order.receipt_ids}
             if len(order.receipt_ids) > 1:
-                numbers = ", ".join(
-                    self.receipt(r).number for r in order.receipt_ids if self.has_receipt(r)
-                )
+                numbers = ", ".join(r.number for r in receipts.values() if r is not None)
                 found.append(
                     Conflict("double_receipt", order.id, f"order closed twice: receipts {numbers}")
                 )
@@ -519,10 +647,9 @@ class Ledger:
                         "order was voided on one register and paid on another",
                     )
                 )
-            for receipt_id in order.receipt_ids:
-                if not self.has_receipt(receipt_id):
+            for receipt in receipts.values():
+                if receipt is None:
                     continue
-                receipt = self.receipt(receipt_id)
                 if {line.line_id for line in receipt.lines} != {line.id for line in order.lines}:
                     found.append(
                         Conflict(
@@ -532,6 +659,17 @@ class Ledger:
                         )
                     )
         return found
+
+    def _receipt_or_none(self, receipt_id: str) -> Receipt | None:
+        """A receipt an order lists, or None when it is not here (yet) or is corrupt (then noted)."""
+        if not self.has_receipt(receipt_id):
+            return None
+        try:
+            return self.receipt(receipt_id)
+        except CorruptRecord:
+            if self.corrupt is None:
+                raise
+            return None
 
 
 # --- record parsers -----------------------------------------------------------------------------
@@ -544,7 +682,7 @@ def _line(order_id: str, line_id: str, f: Fields) -> Line:
         order_id=order_id,
         product_id=f.text("product_id"),
         name=f.text("name"),
-        quantity=f.integer("quantity"),
+        quantity=f.quantity("quantity"),
         unit_price=f.integer("unit_price"),
         modifiers=tuple(
             LineModifier(m.text("id"), m.text("name"), m.integer("price_delta"))
@@ -567,10 +705,10 @@ def _payment(order_id: str, payment_id: str, f: Fields) -> Payment:
         id=payment_id,
         order_id=order_id,
         method=f.choice("method", PAYMENT_METHODS),
-        amount=f.integer("amount"),
-        tip=f.integer("tip"),
-        tendered=f.integer("tendered"),
-        change=f.integer("change"),
+        amount=f.amount("amount"),
+        tip=f.amount("tip"),
+        tendered=f.amount("tendered"),
+        change=f.amount("change"),
         shift_id=f.text("shift_id"),
         register=f.text("register"),
         user=f.text("user"),
@@ -614,10 +752,10 @@ def _refund(refund_id: str, f: Fields) -> Refund:
         id=refund_id,
         receipt_id=f.text("receipt_id"),
         lines=tuple(
-            RefundLine(ln.text("line_id"), ln.integer("quantity"), ln.integer("amount"))
+            RefundLine(ln.text("line_id"), ln.quantity("quantity"), ln.amount("amount"))
             for ln in f.records("lines")
         ),
-        amount=f.integer("amount"),
+        amount=f.amount("amount"),
         method=f.choice("method", PAYMENT_METHODS),
         shift_id=f.text("shift_id"),
         register=f.text("register"),
@@ -632,7 +770,7 @@ def _cash_move(move_id: str, f: Fields) -> CashMove:
         move_id,
         f.text("shift_id"),
         f.choice("kind", CASH_MOVE_KINDS),
-        f.integer("amount"),
+        f.amount("amount"),
         f.opt_text("reason") or "",
         f.text("user"),
         f.integer("at"),
@@ -644,7 +782,7 @@ def _inventory(move_id: str, f: Fields) -> InventoryMove:
         move_id,
         f.text("product_id"),
         f.choice("kind", INVENTORY_KINDS),
-        f.integer("quantity"),
+        f.quantity("quantity"),
         f.opt_text("ref") or "",
         f.text("user"),
         f.text("device"),

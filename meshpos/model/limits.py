@@ -20,6 +20,9 @@ MAX_NOTE_CHARS = 500  # a reason for a void, refund, cash or stock movement
 MAX_ID_CHARS = 128  # a record or user id
 MAX_DEPTH = 8  # nesting of one record's values
 SAFE_INTEGER = 2**53  # JavaScript's and pycrdt's exact integers
+MAX_RECEIPT_SEQ = (
+    10**9
+)  # receipts of one register's number series; a higher mark in the mesh is bogus
 
 
 def text_problem(value: object, max_chars: int) -> str | None:

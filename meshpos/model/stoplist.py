@@ -13,7 +13,8 @@ from typing import Any
 
 from pycrdt import Doc, Map
 
-from meshpos.model._records import Fields
+from meshpos.model._records import CorruptRegistry, Fields, parse_each
+from meshpos.model._writes import put
 from meshpos.model.clock import HybridClock, Stamp
 
 
@@ -31,28 +32,34 @@ class StopEntry:
 
 
 class StopList:
-    def __init__(self, doc: Doc[Any], name: str = "stoplist") -> None:
+    def __init__(
+        self, doc: Doc[Any], name: str = "stoplist", corrupt: CorruptRegistry | None = None
+    ) -> None:
+        """``corrupt``: where reads note the entries they skip; None makes them strict."""
+        self.corrupt = corrupt
         self.doc = doc
         self.name = name
         self._items = doc.get("items", type=Map)
 
     def _entries(self, item: str | None = None) -> list[StopEntry]:
-        found = []
-        for key, value in self._items.items():
-            item_id, _, _device = key.rpartition("/")
-            if item is not None and item_id != item:
-                continue
-            rec = Fields(value, f"{self.name} items/{key}")
-            found.append(
-                StopEntry(
-                    item=item_id,
-                    stopped=rec.flag("stopped"),
-                    user=rec.text("user"),
-                    device=rec.text("device"),
-                    stamp=Stamp.decode(rec.text("stamp"), f"{rec.where} stamp"),
-                )
-            )
-        return found
+        chosen = (
+            (key, value)
+            for key, value in self._items.items()
+            if item is None or key.rpartition("/")[0] == item
+        )
+        return list(
+            parse_each(chosen, self._entry, doc=self.name, root="items", corrupt=self.corrupt)
+        )
+
+    def _entry(self, key: str, value: object) -> StopEntry:
+        rec = Fields(value, f"{self.name} items/{key}")
+        return StopEntry(
+            item=key.rpartition("/")[0],
+            stopped=rec.flag("stopped"),
+            user=rec.text("user"),
+            device=rec.text("device"),
+            stamp=Stamp.decode(rec.text("stamp"), f"{rec.where} stamp"),
+        )
 
     def entry(self, item: str) -> StopEntry | None:
         """The deciding entry for an item, or None if nobody ever stopped it."""
@@ -81,10 +88,11 @@ class StopList:
         if previous is not None:
             clock.observe(previous.stamp)
         stamp = clock.now(now_ms)
-        self._items[f"{item}/{device}"] = {
-            "stopped": stopped,
-            "user": user,
-            "device": device,
-            "stamp": stamp.encode(),
-        }
+        key = f"{item}/{device}"
+        put(
+            self._items,
+            key,
+            {"stopped": stopped, "user": user, "device": device, "stamp": stamp.encode()},
+            f"{self.name} items/{key}",
+        )
         return StopEntry(item, stopped, user, device, stamp)

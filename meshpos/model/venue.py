@@ -1,22 +1,28 @@
 """A venue as one register or kitchen display sees it: every business rule, checked before anything is written.
 
-Each operation validates completely first and then writes in one transaction per document, so an error
-changes nothing. Time (``now_ms``) and ids come in from the caller; the model reads no clocks.
+Each operation checks its inputs at entry (every text against ``limits``, naming the field), validates
+completely, and then writes; its writes complete together or are taken back together whatever raises
+(``_writes.all_or_nothing``), so an error changes nothing. Reads skip a record that does not parse and list it
+in :meth:`Venue.corrupt_records`: one bad record a peer wrote never takes down the day. Time (``now_ms``) and
+ids come in from the caller; the model reads no clocks.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from meshpos.errors import (
+    CorruptRecord,
     DomainError,
     InvalidAmount,
+    InvalidInput,
     InvalidQuantity,
     ItemStopped,
     OpenOrdersOnShift,
@@ -24,11 +30,14 @@ from meshpos.errors import (
     Overpayment,
     OverRefund,
     PermissionDenied,
+    RecordUnusable,
     ShiftClosed,
     ShiftError,
     UnknownProduct,
     UnknownRecord,
 )
+from meshpos.model._records import CorruptEntry, CorruptRegistry, lookup_key
+from meshpos.model._writes import all_or_nothing
 from meshpos.model.catalog import Catalog, Product
 from meshpos.model.clock import HybridClock
 from meshpos.model.kitchen import Kitchen, Ticket
@@ -45,12 +54,51 @@ from meshpos.model.ledger import (
     Refund,
     Shift,
 )
-from meshpos.model.limits import MAX_AMOUNT, MAX_QUANTITY
+from meshpos.model.limits import (
+    MAX_AMOUNT,
+    MAX_NAME_CHARS,
+    MAX_NOTE_CHARS,
+    MAX_QUANTITY,
+    check_text,
+)
+from meshpos.model.numbering import NUMBERS_DOCUMENT, ReceiptNumbering
 from meshpos.model.replica import Replica
 from meshpos.model.stoplist import StopEntry, StopList
 from meshpos.model.totals import refund_share
 
 ROLES = ("register", "kds", "console")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _operation(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A Venue operation: all its writes or none of them (see ``_writes``); a record it needs that is
+    corrupt refuses the operation as :class:`RecordUnusable` (a rule, not a crash)."""
+
+    def wrap(method: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(method)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                with all_or_nothing(what):
+                    return method(*args, **kwargs)
+            except RecordUnusable:
+                raise
+            except CorruptRecord as exc:
+                raise RecordUnusable(
+                    f"cannot {what}: {exc.message} (the record is listed as corrupt; nothing was written)"
+                ) from exc
+
+        return run
+
+    return wrap
+
+
+_id = lookup_key
+
+
+def _note(value: object, what: str) -> str:
+    return check_text(value, what, MAX_NOTE_CHARS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +153,8 @@ class Venue:
         role: str = "register",
         clock: HybridClock | None = None,
         receipt_seq: int = 0,
+        receipt_numbers_known: bool = True,
+        receipt_series: str = "",
         new_id: Callable[[], str] | None = None,
     ) -> None:
         if role not in ROLES:
@@ -114,12 +164,41 @@ class Venue:
         self.role = role
         self.clock = clock or HybridClock(device)
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
+        self._corrupt = CorruptRegistry()
         self.catalog = Catalog(replica.doc("catalog"))
-        self.stoplist = StopList(replica.doc("stoplist"))
+        self.stoplist = StopList(replica.doc("stoplist"), corrupt=self._corrupt)
         self._ledgers: dict[str, Ledger] = {}
-        self.receipt_seq = max(
-            [receipt_seq] + [ledger.last_receipt_seq(device) for ledger in self.ledgers()]
+        self.numbering = ReceiptNumbering(
+            replica.doc(NUMBERS_DOCUMENT),
+            device,
+            seq=receipt_seq,
+            known=receipt_numbers_known,
+            tag=receipt_series,
         )
+        self.numbering.catch_up(self.ledgers())
+
+    @property
+    def receipt_seq(self) -> int:
+        """The last sequence this register issued (or learned) in its current number series."""
+        return self.numbering.seq
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    @catalog.setter
+    def catalog(self, catalog: Catalog) -> None:
+        """A new catalog (clear cache brings one) reports its corrupt records here too."""
+        catalog.corrupt = self._corrupt
+        self._catalog = catalog
+
+    def corrupt_records(self) -> list[CorruptEntry]:
+        """The records this device's reads skipped because they do not parse (a peer or a bug wrote
+        them): each once, with its document, key and reason. The register shows them as an alarm."""
+        return self._corrupt.entries()
+
+    def corrupt_count(self) -> int:
+        return len(self._corrupt)
 
     # --- documents ------------------------------------------------------------------------------
     def business_date(self, now_ms: int) -> str:
@@ -130,11 +209,11 @@ class Venue:
         doc = self.replica.doc(f"ledger/{date}")
         cached = self._ledgers.get(date)
         if cached is None or cached.doc is not doc:  # a cleared cache brings a new Doc
-            cached = self._ledgers[date] = Ledger(doc, date)
+            cached = self._ledgers[date] = Ledger(doc, date, corrupt=self._corrupt)
         return cached
 
     def kitchen(self, date: str) -> Kitchen:
-        return Kitchen(self.replica.doc(f"kitchen/{date}"), date)
+        return Kitchen(self.replica.doc(f"kitchen/{date}"), date, corrupt=self._corrupt)
 
     def ledgers(self) -> list[Ledger]:
         """The ledger days loaded in memory, newest first."""
@@ -158,13 +237,13 @@ class Venue:
 
     # --- reads ----------------------------------------------------------------------------------
     def order(self, order_id: str) -> Order:
-        return self._ledger_of_order(order_id).order(order_id)
+        return self._ledger_of_order(_id(order_id, "order id")).order(order_id)
 
     def receipt(self, receipt_id: str) -> Receipt:
-        return self._ledger_of_receipt(receipt_id).receipt(receipt_id)
+        return self._ledger_of_receipt(_id(receipt_id, "receipt id")).receipt(receipt_id)
 
     def shift(self, shift_id: str) -> Shift:
-        return self._ledger_of_shift(shift_id).shift(shift_id)
+        return self._ledger_of_shift(_id(shift_id, "shift id")).shift(shift_id)
 
     def open_shift(self, register: str | None = None) -> Shift | None:
         register = register or self.device
@@ -188,10 +267,13 @@ class Venue:
 
     # --- guards ---------------------------------------------------------------------------------
     def _as_register(self, user: str, right: str) -> Shift | None:
+        _id(user, "user")
         if self.role != "register":
             raise PermissionDenied(
                 f"a {self.role} device may not write money records (orders, payments, shifts)"
             )
+        # a new database has not learned its numbers, open shift or orders yet: no money record at all
+        self.numbering.require_known()
         self.catalog.require(user, right)
         return self.open_shift()
 
@@ -209,6 +291,7 @@ class Venue:
         return ledger, order
 
     # --- shifts ---------------------------------------------------------------------------------
+    @_operation("open the shift")
     def open_shift_now(self, user: str, opening_cash: int, now_ms: int) -> Shift:
         if self._as_register(user, "open_shift") is not None:
             raise ShiftError(f"register {self.device} already has an open shift")
@@ -218,7 +301,12 @@ class Venue:
         ledger.write_shift(shift_id, self.device, user, now_ms, opening_cash)
         return ledger.shift(shift_id)
 
+    @_operation("close the shift")
     def close_shift(self, user: str, counted_cash: int, now_ms: int) -> Shift:
+        """Close this register's shift. An order on it that is corrupt cannot be paid or voided, so it
+        does not hold the shift open: it is skipped like every read skips it, and stays listed in
+        :meth:`corrupt_records` (the alarm the cashier and the console see); the payments in it that
+        do parse still count in the expected cash."""
         shift = self._register_shift(user, "close_shift")
         _money(counted_cash, "counted cash")
         open_orders = [
@@ -236,7 +324,9 @@ class Venue:
         ledger.write_shift_close(shift.id, user, now_ms, counted_cash, self.expected_cash(shift))
         return ledger.shift(shift.id)
 
+    @_operation("record the cash move")
     def cash_move(self, user: str, kind: str, amount: int, reason: str, now_ms: int) -> CashMove:
+        _note(reason, "reason")
         shift = self._register_shift(user, "cash")
         if kind not in CASH_MOVE_KINDS:
             raise DomainError(f"cash move kind must be 'in' or 'out', got {kind!r}")
@@ -262,7 +352,10 @@ class Venue:
         return next(m for m in ledger.cash_moves() if m.id == move_id)
 
     # --- orders ---------------------------------------------------------------------------------
+    @_operation("open the order")
     def open_order(self, user: str, now_ms: int, *, table: str = "", tab: str = "") -> Order:
+        check_text(table, "table", MAX_NAME_CHARS)
+        check_text(tab, "tab", MAX_NAME_CHARS)
         shift = self._register_shift(user, "sell")
         order_id = self._new_id()
         ledger = self.ledger(self.business_date(now_ms))
@@ -280,7 +373,12 @@ class Venue:
         return ledger.order(order_id)
 
     def _sellable(self, product_id: str, user: str, override_stop: bool) -> Product:
-        product = self.catalog.product(product_id)
+        try:
+            product = self.catalog.product(product_id)
+        except CorruptRecord as exc:
+            raise RecordUnusable(
+                f"product {product_id!r} cannot be sold: its catalog record is corrupt ({exc.message})"
+            ) from exc
         if not product.active:
             raise UnknownProduct(f"product {product.name!r} ({product_id}) is not on sale")
         if self.stoplist.is_stopped(product_id):
@@ -292,6 +390,7 @@ class Venue:
                 )
         return product
 
+    @_operation("add the line")
     def add_line(
         self,
         user: str,
@@ -304,6 +403,14 @@ class Venue:
         discount_id: str | None = None,
         override_stop: bool = False,
     ) -> Order:
+        _id(order_id, "order id")
+        _id(product_id, "product id")
+        if isinstance(modifiers, str):
+            raise InvalidInput("modifiers must be a list of modifier ids, not one text")
+        for modifier in modifiers:
+            _id(modifier, "modifier id")
+        if discount_id is not None:
+            _id(discount_id, "discount id")
         self._register_shift(user, "sell")
         _count(quantity, "quantity")
         ledger, _ = self._open_order(order_id)
@@ -359,9 +466,13 @@ class Venue:
             )
         return picked
 
+    @_operation("remove the line")
     def remove_line(
         self, user: str, order_id: str, line_id: str, now_ms: int, reason: str = ""
     ) -> Order:
+        _id(order_id, "order id")
+        _id(line_id, "line id")
+        _note(reason, "reason")
         self._register_shift(user, "sell")
         ledger, order = self._open_order(order_id)
         if line_id not in {line.id for line in order.lines}:
@@ -373,9 +484,12 @@ class Venue:
         )
         return ledger.order(order_id)
 
+    @_operation("apply the discount")
     def apply_order_discount(
         self, user: str, order_id: str, discount_id: str, now_ms: int
     ) -> Order:
+        _id(order_id, "order id")
+        _id(discount_id, "discount id")
         self._register_shift(user, "discount")
         ledger, order = self._open_order(order_id)
         found = self.catalog.discount(discount_id)
@@ -399,7 +513,10 @@ class Venue:
         )
         return ledger.order(order_id)
 
+    @_operation("void the order")
     def void_order(self, user: str, order_id: str, now_ms: int, reason: str = "") -> Order:
+        _id(order_id, "order id")
+        _note(reason, "reason")
         shift = self._as_register(user, "sell")
         ledger, order = self._open_order(order_id)
         if order.payments:
@@ -414,6 +531,7 @@ class Venue:
         return ledger.order(order_id)
 
     # --- payments and receipts --------------------------------------------------------------------
+    @_operation("take the payment")
     def pay(
         self,
         user: str,
@@ -425,6 +543,7 @@ class Venue:
         tip: int = 0,
         tendered: int | None = None,
     ) -> PaymentResult:
+        _id(order_id, "order id")
         shift = self._register_shift(user, "sell")
         ledger, order = self._open_order(order_id)
         if method not in PAYMENT_METHODS:
@@ -458,8 +577,14 @@ class Venue:
             )
         if applied == 0 and due > 0:
             raise InvalidAmount("a payment must be for more than 0")
+        if applied + tip > MAX_AMOUNT:  # what the drawer or terminal takes in one payment
+            raise InvalidAmount(
+                f"one payment of {applied} plus tip {tip} is over {MAX_AMOUNT}: split it into parts"
+            )
         payment_id = self._new_id()
         receipt_id = self._new_id() if applied == due else None
+        # the number's mark is raised first (its own document): a receipt then not written is a gap
+        number = self.numbering.issue() if receipt_id is not None else None
         with ledger.doc.transaction():
             ledger.write_order_record(
                 order_id,
@@ -477,16 +602,24 @@ class Venue:
                     "at": now_ms,
                 },
             )
-            if receipt_id is not None:
-                self._issue_receipt(ledger, ledger.order(order_id), receipt_id, user, shift, now_ms)
+            if receipt_id is not None and number is not None:
+                self._issue_receipt(
+                    ledger, ledger.order(order_id), receipt_id, number, user, shift, now_ms
+                )
         payment = next(p for p in ledger.order(order_id).payments if p.id == payment_id)
         receipt = ledger.receipt(receipt_id) if receipt_id else None
         return PaymentResult(payment, change, receipt)
 
     def _issue_receipt(
-        self, ledger: Ledger, order: Order, receipt_id: str, user: str, shift: Shift, now_ms: int
+        self,
+        ledger: Ledger,
+        order: Order,
+        receipt_id: str,
+        number: tuple[str, int],
+        user: str,
+        shift: Shift,
+        now_ms: int,
     ) -> None:
-        self.receipt_seq += 1
         lines = [
             {
                 "line_id": line.id,
@@ -506,9 +639,9 @@ class Venue:
             receipt_id,
             {
                 "order_id": order.id,
-                "number": f"{self.device}-{self.receipt_seq:06d}",
+                "number": number[0],
                 "register": self.device,
-                "seq": self.receipt_seq,
+                "seq": number[1],
                 "user": user,
                 "shift_id": shift.id,
                 "at": now_ms,
@@ -520,7 +653,7 @@ class Venue:
                 "payment_ids": [p.id for p in order.payments],
             },
         )
-        ledger.write_order_record(order.id, "receipts", receipt_id, self.receipt_seq)
+        ledger.write_order_record(order.id, "receipts", receipt_id, number[1])
         for line in order.lines:
             self._write_inventory(
                 ledger, line.product_id, "sale", line.quantity, receipt_id, user, now_ms
@@ -552,6 +685,7 @@ class Venue:
         )
         return move_id
 
+    @_operation("record the refund")
     def refund(
         self,
         user: str,
@@ -562,9 +696,21 @@ class Venue:
         method: str | None = None,
         reason: str = "",
     ) -> Refund:
+        _id(receipt_id, "receipt id")
+        _note(reason, "reason")
+        for line_id in lines or {}:
+            _id(line_id, "refund line id")
+        if method is not None:
+            _id(method, "refund method")
         shift = self._register_shift(user, "refund")
         ledger = self._ledger_of_receipt(receipt_id)
         receipt = ledger.receipt(receipt_id)
+        hidden = ledger.corrupt_refund_of(receipt_id)
+        if hidden is not None:
+            raise RecordUnusable(
+                f"receipt {receipt.number} has a corrupt refund ({hidden}): what it gave back is "
+                "unknown, so nothing more of it can be refunded here"
+            )
         done = self.refunded_quantities(receipt_id)
         by_line = {line.line_id: line for line in receipt.lines}
         wanted = (
@@ -601,6 +747,8 @@ class Venue:
             raise DomainError(
                 f"refund method must be one of {', '.join(PAYMENT_METHODS)}, got {method!r}"
             )
+        if sum(r["amount"] for r in refund_lines) > MAX_AMOUNT:
+            raise InvalidAmount(f"one refund is at most {MAX_AMOUNT}: refund fewer lines at a time")
         refund_id = self._new_id()
         with ledger.doc.transaction():
             ledger.write(
@@ -626,9 +774,12 @@ class Venue:
         return next(r for r in ledger.refunds(receipt_id) if r.id == refund_id)
 
     # --- stock ----------------------------------------------------------------------------------
+    @_operation("record the stock movement")
     def inventory_move(
         self, user: str, product_id: str, kind: str, quantity: int, now_ms: int, reason: str = ""
     ) -> InventoryMove:
+        _id(product_id, "product id")
+        _note(reason, "reason")
         self._as_register(user, "inventory")
         if kind not in ("writeoff", "supply"):
             raise DomainError(f"a manual stock movement is 'writeoff' or 'supply', got {kind!r}")
@@ -639,7 +790,9 @@ class Venue:
         return next(m for m in ledger.inventory() if m.id == move_id)
 
     # --- kitchen and stop list ------------------------------------------------------------------
+    @_operation("send the order to the kitchen")
     def send_to_kitchen(self, user: str, order_id: str, now_ms: int) -> Ticket | None:
+        _id(order_id, "order id")
         self._register_shift(user, "sell")
         ledger, order = self._open_order(order_id)
         unsent = [line for line in order.lines if line.id not in order.sent_line_ids]
@@ -679,17 +832,28 @@ class Venue:
                 return kitchen
         raise UnknownRecord(f"unknown kitchen ticket {ticket_id!r}")
 
+    @_operation("bump the ticket")
     def bump(self, user: str, ticket_id: str, now_ms: int) -> Ticket:
+        _id(user, "user")
+        _id(ticket_id, "ticket id")
         return self._kitchen_of_ticket(ticket_id).act(
             ticket_id, "bump", user=user, device=self.device, clock=self.clock, now_ms=now_ms
         )
 
+    @_operation("recall the ticket")
     def recall(self, user: str, ticket_id: str, now_ms: int) -> Ticket:
+        _id(user, "user")
+        _id(ticket_id, "ticket id")
         return self._kitchen_of_ticket(ticket_id).act(
             ticket_id, "recall", user=user, device=self.device, clock=self.clock, now_ms=now_ms
         )
 
+    @_operation("change the stop list")
     def set_stop(self, user: str, product_id: str, stopped: bool, now_ms: int) -> StopEntry:
+        _id(user, "user")
+        _id(product_id, "product id")
+        if not isinstance(stopped, bool):
+            raise InvalidInput(f"stopped must be true or false, got {stopped!r}")
         self.catalog.user(user)
         self.catalog.product(product_id)
         return self.stoplist.set(

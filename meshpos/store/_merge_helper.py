@@ -1,6 +1,6 @@
 """The compaction helper process (store.merger): ``fold`` requests on stdin, results on stdout.
 
-Started as ``python -m meshpos.store._merge_helper``; it imports the store package (pycrdt, aiosqlite),
+Started as ``python -c "from meshpos.store._merge_helper import main; main()"``; it imports the store package (pycrdt, aiosqlite),
 not the node, network or web code, so it starts in about a tenth of a second. Frames (all integers 8-byte big-endian):
 request ``full`` (0/1), number of segments, number of log rows, then each part as length + bytes; reply
 ``absorbed``, length + merged bytes. It exits at end of input.

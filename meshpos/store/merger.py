@@ -68,7 +68,9 @@ class Merger:
     def _running(self) -> subprocess.Popen[bytes]:
         if self._helper is None or self._helper.poll() is not None:
             self._helper = subprocess.Popen(
-                [sys.executable, "-m", "meshpos.store._merge_helper"],
+                # not ``-m``: the package imports this module before runpy runs it, and Python warned
+                # about that on every node's stderr, in front of the one line an operator reads
+                [sys.executable, "-c", "from meshpos.store._merge_helper import main; main()"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )

@@ -1,7 +1,8 @@
 """The durable store: SQLite in WAL mode with ``synchronous=FULL``, one writer task, group commit.
 
 This module opens the file and serves reads; every write is queued for ``writer.Writer``. Reads use
-a second connection, so they see only committed data and never wait behind an fsync.
+a second connection, so they see only committed data and never wait behind an fsync. One process at a
+time has a database open (``store.lock``): every way of opening it goes through ``SqliteStore.open``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Self
 
 import aiosqlite
 
-from meshpos.errors import StoreClosed, StoreError
+from meshpos.errors import MissingDatabase, StoreClosed, StoreError
 from meshpos.store.base import (
     DocumentInfo,
     StoreStats,
@@ -24,6 +25,7 @@ from meshpos.store.base import (
     check_updates,
     merge,
 )
+from meshpos.store.lock import DatabaseLock
 from meshpos.store.merger import INLINE_BYTES, Merger
 from meshpos.store.schema import DDL, SCHEMA_VERSION, inspect
 from meshpos.store.writer import Job, Writer
@@ -43,7 +45,9 @@ class SqliteStore:
         path: Path,
         writer: aiosqlite.Connection,
         reader: aiosqlite.Connection,
+        lock: DatabaseLock,
         *,
+        created: bool,
         compact_rows: int,
         compact_bytes: int,
         max_batch: int,
@@ -54,6 +58,8 @@ class SqliteStore:
         self._merger = Merger(self.stats, inline_bytes=merge_inline_bytes)
         self._db = writer
         self._reader = reader
+        self._lock = lock
+        self.created = created  # this open made the database (the file was missing or empty)
         self._closed = False
         self._writer = Writer(
             writer,
@@ -76,36 +82,55 @@ class SqliteStore:
         check_integrity: bool = True,
         merge_inline_bytes: int = INLINE_BYTES,
         start_merge_helper: bool = False,
+        create: bool = True,
     ) -> SqliteStore:
-        """Check the file read-only, then open it; raises SchemaTooNew or CorruptDatabase.
+        """Lock the file, check it read-only, then open it; raises StoreLocked while another process
+        (or another store in this one) has it open, SchemaTooNew or CorruptDatabase.
 
+        A missing or empty file becomes a new database only if ``create``; else MissingDatabase is
+        raised and nothing is written (an owner who knows a database existed passes ``create=False``).
         Compaction merges of ``merge_inline_bytes`` or more run in a helper process (store.merger),
         started now if ``start_merge_helper``, else at the first such merge.
         """
         path = Path(path)
-        version = await asyncio.to_thread(inspect, path, check_integrity=check_integrity)
+        lock = DatabaseLock.take(path)
         try:
-            writer = await aiosqlite.connect(path, isolation_level=None)
-        except Exception as exc:
-            raise StoreError(f"cannot open {path}: {exc}") from exc
-        try:
-            await _prepare(writer, path, version)
-            reader = await aiosqlite.connect(path, isolation_level=None)
+            version = await asyncio.to_thread(inspect, path, check_integrity=check_integrity)
+            if version == 0 and not create:
+                raise MissingDatabase(f"{path} is {_describe_new(path)}")
+            writer = await _connect(path)
+            try:
+                await _prepare(writer, path, version)
+                reader = await _connect(path)
+            except BaseException:
+                await writer.close()
+                raise
+            try:
+                await reader.execute("PRAGMA query_only = ON")
+            except BaseException:
+                await writer.close()
+                await reader.close()
+                raise
         except BaseException:
-            await writer.close()
+            lock.release()
             raise
-        await reader.execute("PRAGMA query_only = ON")
         store = cls(
             path,
             writer,
             reader,
+            lock,
+            created=version == 0,
             compact_rows=compact_rows,
             compact_bytes=compact_bytes,
             max_batch=max_batch,
             merge_inline_bytes=merge_inline_bytes,
         )
         if start_merge_helper:
-            await asyncio.to_thread(store._merger.start)
+            try:
+                await asyncio.to_thread(store._merger.start)
+            except BaseException:
+                await store.close()
+                raise
         return store
 
     async def __aenter__(self) -> Self:
@@ -212,13 +237,36 @@ class SqliteStore:
         try:
             await self._writer.close()
         finally:
-            await self._db.close()
-            await self._reader.close()
-            await asyncio.to_thread(self._merger.close)
+            try:
+                await self._db.close()
+                await self._reader.close()
+                await asyncio.to_thread(self._merger.close)
+            finally:
+                self._lock.release()  # last: nothing of ours touches the file after this
 
     def _check_open(self) -> None:
         if self._writer.closing:
             raise StoreClosed(f"the store {self.path} is closed")
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    try:
+        return await aiosqlite.connect(path, isolation_level=None)
+    except Exception as exc:
+        raise StoreError(f"cannot open {path}: {exc}") from exc
+
+
+def _describe_new(path: Path) -> str:
+    """What a file that would become a new database is: missing, empty, or SQLite without our schema."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "missing"
+    return (
+        "empty (0 bytes)"
+        if size == 0
+        else f"an SQLite file without a meshpos schema ({size} bytes)"
+    )
 
 
 async def _prepare(db: aiosqlite.Connection, path: Path, version: int) -> None:

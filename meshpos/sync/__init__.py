@@ -91,12 +91,13 @@ from meshpos.sync._session import (
     SyncCompleted,
     Trigger,
 )
-from meshpos.sync._synchronizer import SyncConfig, Synchronizer, new_client_id
+from meshpos.sync._synchronizer import REPORTED_DAYS, SyncConfig, Synchronizer, new_client_id
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "FORWARD_RULES",
     "PROTOCOL_VERSION",
+    "REPORTED_DAYS",
     "ROLES",
     "TRANSITIONS",
     "WRITE_RULES",

@@ -29,6 +29,7 @@ from typing import Any
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
 from meshpos.model.limits import MAX_NOTE_CHARS, text_problem
+from meshpos.model.tally import KINDS, UNKNOWN_REGISTER
 from meshpos.sync._bytes import (
     MAX_VAR_UINT,
     Reader,
@@ -138,6 +139,11 @@ class Heartbeat:
     # its reports, and why (the console tells the relay, the relay tells the mesh); left out when 0.
     unreported: int = 0
     unreported_reason: str = ""
+    # optional: per ledger document, what the console's reports hold, per register and kind (the console
+    # tells it, the relay passes it on); see meshpos.model.tally
+    reports: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    # optional: the sender's own records the console's reports do not hold yet, per kind
+    owed: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +207,10 @@ def encode(msg: Message) -> bytes:
             body["problem"] = msg.problem
         if msg.unreported:
             body["unreported"] = {"count": msg.unreported, "reason": msg.unreported_reason}
+        if msg.reports:
+            body["reports"] = msg.reports
+        if msg.owed:
+            body["owed"] = msg.owed
         return bytes([HEARTBEAT]) + _json(body)
     if isinstance(msg, Bye):
         return bytes([BYE]) + msg.reason.encode("utf-8")[:_MAX_BYE]
@@ -489,10 +499,12 @@ def _decode_heartbeat(body: bytes) -> Heartbeat:
         problem=_text(obj, "problem", what) if "problem" in obj else "",
         unreported=unreported,
         unreported_reason=unreported_reason,
+        reports=_decode_reports(obj.get("reports", {}), what),
+        owed=_decode_counts(obj.get("owed", {}), f"{what}: field 'owed'"),
     )
 
 
-_HEARTBEAT_OPTIONAL = frozenset({"mesh", "problem", "unreported"})
+_HEARTBEAT_OPTIONAL = frozenset({"mesh", "problem", "unreported", "reports", "owed"})
 _UNREPORTED_FIELDS = frozenset({"count", "reason"})
 
 
@@ -514,6 +526,36 @@ def _decode_unreported(raw: Any, what: str) -> tuple[int, str]:
         )
     count = _int(raw, "count", f"{what} unreported", low=1)
     return count, _text(raw, "reason", f"{what} unreported")
+
+
+def _decode_counts(raw: Any, what: str) -> dict[str, int]:
+    """``{"receipts": 3, "payments": 3}``: record kinds of meshpos.model.tally and counts."""
+    if not isinstance(raw, dict) or not raw.keys() <= KINDS.keys():
+        raise RemoteProtocolError(f"{what} must map record kinds ({', '.join(KINDS)}) to counts")
+    return {kind: _int(raw, kind, what) for kind in raw}
+
+
+def _decode_reports(raw: Any, what: str) -> dict[str, dict[str, dict[str, int]]]:
+    """``{"ledger/2026-12-04": {"R1": {"receipts": 3}, ...}}``: per ledger document and register."""
+    field_what = f"{what}: field 'reports'"
+    if not isinstance(raw, dict) or len(raw) > MAX_JSON_DOCS:
+        raise RemoteProtocolError(f"{field_what} must be an object of at most {MAX_JSON_DOCS}")
+    reports: dict[str, dict[str, dict[str, int]]] = {}
+    for doc, per_register in raw.items():
+        if not is_valid_doc_name(doc) or not doc.startswith("ledger/"):
+            raise RemoteProtocolError(
+                f"{field_what} names a document that is no ledger {doc!r:.80}"
+            )
+        if not isinstance(per_register, dict) or len(per_register) > MAX_JSON_DOCS:
+            raise RemoteProtocolError(f"{field_what} for {doc!r} must be an object of registers")
+        reports[doc] = {}
+        for register, counts in per_register.items():
+            if register != UNKNOWN_REGISTER and not _ID.fullmatch(register):
+                raise RemoteProtocolError(
+                    f"{field_what} names an invalid register {register!r:.80}"
+                )
+            reports[doc][register] = _decode_counts(counts, f"{field_what} {doc} {register}")
+    return reports
 
 
 _SUMMARY_FIELDS = frozenset({"role", "pending"})

@@ -30,6 +30,7 @@ from pycrdt import Doc, Subscription, TransactionEvent
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
 from meshpos.model.replica import decode_state_vector
+from meshpos.model.tally import Tally
 from meshpos.sync._bytes import MAX_VAR_UINT
 from meshpos.sync._codec import (
     AwarenessUpdate,
@@ -79,6 +80,9 @@ from meshpos.sync._updates import (
 log = logging.getLogger("meshpos.sync")
 
 SOFTWARE = "meshpos/0.1.0"
+REPORTED_DAYS = (
+    14  # ledger days whose console reports a heartbeat carries (a few hundred bytes each)
+)
 # A step 2 this many clocks (about 100 kB of a day's records) behind, spread over several authors, goes as
 # one update per author: the receiver checks each one's author from its header instead of decoding it all
 # an extra time (tests/sync/test_sync_catchup.py).
@@ -175,6 +179,11 @@ class Synchronizer:
         self._console_sv: dict[str, dict[int, int]] = {}
         self._problem = ""  # why this node has no working console link (sent in heartbeats)
         self._unreported: tuple[int, str] = (0, "")  # the console's: records not in its reports
+        self._reports: dict[str, Tally] = {}  # ledger document -> what the console's reports hold
+        self._owed: dict[str, int] = {}  # our own records not in the console's reports, per kind
+        # node -> document -> the state vector its latest sync step 1 said it holds (committed: a node
+        # sends step 1s only after committing what it received); kept after the node goes away
+        self._held_by: dict[str, dict[str, dict[int, int]]] = {}
         self._now: float | None = None
         self._started_at: float | None = None
         self._next_heartbeat = 0.0
@@ -392,6 +401,10 @@ class Synchronizer:
         name = message.doc
         if isinstance(message, SyncStep1):
             doc = self._docs.get(name)
+            if doc is not None and session.peer is not None and session.peer.role != "console":
+                held = self._held_by.setdefault(session.peer.node, {})  # documents we hold only
+                with contextlib.suppress(Exception):  # a malformed vector gets its error below
+                    held[name] = decode_state_vector(message.state_vector)
             if doc is None:
                 # Nothing to give; ask back, and open the document only when content arrives. Opening
                 # every name a peer mentions would let one peer make the whole mesh hold (and advertise
@@ -541,6 +554,31 @@ class Synchronizer:
         or a relay ((0, "") when none). Kept when the relay changes: the next relay passes it on."""
         return self._unreported
 
+    def set_console_reports(self, doc: str, reports: Tally) -> None:
+        """What the console's reports hold of ``doc`` per register and kind (the console sets its own;
+        everyone else learns it from the relay's heartbeats). Counts only grow: records are insert-only,
+        so an older report passed on late never lowers them."""
+        merged = self._reports.setdefault(doc, {})
+        for register, counts in reports.items():
+            mine = merged.setdefault(register, {})
+            for kind, n in counts.items():
+                mine[kind] = max(n, mine.get(kind, 0))
+
+    def console_reports(self, doc: str) -> Tally:
+        return self._reports.get(doc, {})
+
+    def held_by(self, doc: str) -> dict[str, dict[int, int]]:
+        """Per peer node, the state vector of ``doc`` it last said it holds (its anti-entropy and
+        initial sync step 1s): what a receipt's durability on other devices is computed from."""
+        return {node: docs[doc] for node, docs in self._held_by.items() if doc in docs}
+
+    def console_state(self, doc: str) -> dict[int, int]:
+        return dict(self._console_sv.get(doc, {}))
+
+    def set_owed(self, owed: dict[str, int]) -> None:
+        """Our own records the console's reports lack, per kind: told to every peer in our heartbeats."""
+        self._owed = {kind: n for kind, n in owed.items() if n > 0}
+
     def pending(self, doc: str) -> int:
         """Clock units of ``doc`` this replica holds and the console does not (0: all at the console).
 
@@ -574,6 +612,8 @@ class Synchronizer:
                 self.set_console_state(doc, sv)
             if self.role != "console":
                 self._unreported = (heartbeat.unreported, heartbeat.unreported_reason)
+            for doc, reports in heartbeat.reports.items():
+                self.set_console_reports(doc, reports)
 
     def _heartbeat(self) -> Heartbeat:
         self._seq += 1
@@ -593,6 +633,8 @@ class Synchronizer:
             problem=self._problem,
             unreported=unreported,
             unreported_reason=reason,
+            reports=self._reports_view(),
+            owed=dict(self._owed),
         )
 
     def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:
@@ -616,6 +658,14 @@ class Synchronizer:
         if self._relay_claim:
             return {d: dict(sv) for d, sv in self._console_sv.items()}
         return {}
+
+    def _reports_view(self) -> dict[str, Tally]:
+        """The console's reports as we pass them on (like :meth:`_console_view`): the latest
+        ``REPORTED_DAYS`` ledger days, which cover every day a register still has open."""
+        if self.role != "console" and not self._relay_claim:
+            return {}
+        latest = sorted(self._reports)[-REPORTED_DAYS:]
+        return {doc: self._reports[doc] for doc in latest if self._reports[doc]}
 
     def _elect(self, now: float) -> None:
         assert self._started_at is not None

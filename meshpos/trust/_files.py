@@ -49,19 +49,65 @@ def new_token(nbytes: int = 24) -> str:
     return secrets.token_hex(nbytes)
 
 
+# a stored token's length bounds: long enough to be a secret, short enough for one header line
+TOKEN_CHARS = (16, 256)
+
+
 def stored_token(path: Path) -> str:
     """The token kept in ``path`` (a node's API token, the console's admin token), made the first time,
-    readable by its owner only."""
+    readable by its owner only.
+
+    Only an absent file is replaced by a new token. A present file that holds no usable token (empty,
+    a directory, not text, spaces or control characters, too short or too long) is refused with the
+    reason, never silently replaced: we write tokens atomically, so such a file is damage or a hand
+    edit, and a node serving a token nobody has would be one nobody can use. The token itself is never
+    echoed in the error.
+    """
     try:
-        return path.read_text().strip()
+        return read_token(path)
     except FileNotFoundError:
-        pass
+        return _new_stored_token(path)
+
+
+def read_token(path: Path) -> str:
+    """The token in ``path`` as :func:`stored_token` accepts it, or TrustError saying what is wrong with
+    the file; FileNotFoundError if there is none (the caller says what that means)."""
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise TrustError(f"{path}: is a directory, not a token file") from None
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise TrustError(f"{path}: cannot read the token: {exc.strerror}") from None
+    problem = _token_problem(raw)
+    if problem is not None:
+        raise TrustError(
+            f"{path}: not a usable token ({problem}); it must be one line of {TOKEN_CHARS[0]} to "
+            f"{TOKEN_CHARS[1]} visible ASCII characters — delete the file to have a new one made"
+        )
+    return raw.decode("ascii").strip()
+
+
+def _token_problem(raw: bytes) -> str | None:
+    token = raw.strip()
+    if not token:
+        return "the file is empty"
+    for i, byte in enumerate(token):
+        if not 0x21 <= byte <= 0x7E:
+            return f"byte 0x{byte:02x} at position {i} is not a visible ASCII character"
+    if not TOKEN_CHARS[0] <= len(token) <= TOKEN_CHARS[1]:
+        return f"it is {len(token)} characters long"
+    return None
+
+
+def _new_stored_token(path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     token = new_token()
     try:
         write_file(path, token + "\n", PRIVATE, exclusive=True)
     except (TrustError, FileExistsError):
-        return path.read_text().strip()  # another process made it first: theirs counts
+        return stored_token(path)  # another process made it first: theirs counts
     return token
 
 

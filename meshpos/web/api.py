@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from meshpos.errors import (
     CorruptRecord,
     DomainError,
+    InvalidInput,
     InvalidTransition,
     ItemStopped,
     MeshposError,
@@ -27,6 +28,7 @@ from meshpos.errors import (
     Overpayment,
     OverRefund,
     PermissionDenied,
+    ReceiptNumbersUnknown,
     ShiftError,
     StoreError,
     UnknownRecord,
@@ -34,7 +36,8 @@ from meshpos.errors import (
 from meshpos.web import denylist, events, kitchen, menu, orders, pages, shifts, system
 from meshpos.web.http import Handler, HttpError, Request, Response
 from meshpos.web.openapi import document
-from meshpos.web.routes import USER, Call, Route
+from meshpos.web.pins import PinGuard
+from meshpos.web.routes import USER, Call, Route, match
 from meshpos.web.schema import to_json
 
 if TYPE_CHECKING:
@@ -42,15 +45,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("meshpos.web")
 
-CONFLICTS = (ItemStopped, OrderNotOpen, ShiftError, InvalidTransition, Overpayment, OverRefund)
+CONFLICTS = (
+    ItemStopped,
+    OrderNotOpen,
+    ShiftError,
+    InvalidTransition,
+    Overpayment,
+    OverRefund,
+    ReceiptNumbersUnknown,
+)
 
 
 def http_error(exc: MeshposError) -> HttpError:
     """The HTTP status of a model or node error; its stable code is kept."""
     if isinstance(exc, HttpError):
         return exc
+    if isinstance(exc, InvalidInput):
+        return HttpError(400, exc.code, exc.message)
     if isinstance(exc, PermissionDenied):
         return HttpError(403, exc.code, exc.message)
+    if isinstance(exc, InvalidInput):
+        return HttpError(400, exc.code, exc.message)
     if isinstance(exc, CONFLICTS):
         return HttpError(409, exc.code, exc.message)
     if isinstance(exc, DomainError):
@@ -94,6 +109,7 @@ class Api:
             ),
         )
         self._document: dict[str, Any] | None = None
+        self.pins = PinGuard(node.config.pin_lockout_s, node.counters)
 
     async def openapi(self, c: Call) -> dict[str, Any]:
         if self._document is None:
@@ -101,10 +117,10 @@ class Api:
         return self._document
 
     async def handle(self, request: Request) -> Response:
-        route, params = self._match(request)
+        route, params = match(self.routes, request)
         self._authorise(route, request)
         body, query = route.parse(request)
-        call = Call(self.node, request, params, body, query, self.token)
+        call = Call(self.node, request, params, body, query, self.token, self.pins)
         try:
             call.check_path()
             if USER in route.body:
@@ -115,24 +131,6 @@ class Api:
         if isinstance(result, Response):
             return result
         return Response.json(to_json(result), route.status)
-
-    def _match(self, request: Request) -> tuple[Route, dict[str, str]]:
-        allowed = []
-        for route in self.routes:
-            found = route.pattern.match(request.path)
-            if found is None:
-                continue
-            if route.method == request.method:
-                return route, found.groupdict()
-            allowed.append(route.method)
-        if allowed:
-            raise HttpError(
-                405,
-                "method_not_allowed",
-                f"{request.path} takes {', '.join(allowed)}, not {request.method}",
-                {"Allow": ", ".join(allowed)},
-            )
-        raise HttpError(404, "not_found", f"no such endpoint: {request.method} {request.path}")
 
     def _authorise(self, route: Route, request: Request) -> None:
         if not route.auth:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meshpos.errors import MeshposError
+from meshpos.model.limits import MAX_ID_CHARS, MAX_NOTE_CHARS, SAFE_INTEGER
 from meshpos.trust.names import is_device_id
 from meshpos.web.http import HttpError
-from meshpos.web.routes import Call, Field, Route, opt
+from meshpos.web.routes import Call, Field, Route, opt, text
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +111,23 @@ ROUTES = (
         "Revoke a device: enforce a CA-signed deny-list entry and spread it through the mesh",
         Revoked,
         body=(
-            Field("device", str, "the revoked device's id"),
-            Field("at", int, "when the entry was signed (ms since the epoch), as printed"),
-            Field("reason", str, "as printed by meshpos revoke (may be empty)"),
-            Field("sig", str, "the venue CA's signature, as printed by meshpos revoke"),
-            opt("venue", str, None, "the venue id the entry is for; refused if not this node's"),
+            text("device", MAX_ID_CHARS, "the revoked device's id"),
+            Field(
+                "at",
+                int,
+                "when the entry was signed (ms since the epoch), as printed",
+                minimum=0,
+                maximum=SAFE_INTEGER,
+            ),
+            text("reason", MAX_NOTE_CHARS, "as printed by meshpos revoke (may be empty)"),
+            text("sig", MAX_NOTE_CHARS, "the venue CA's signature, as printed by meshpos revoke"),
+            opt(
+                "venue",
+                str | None,
+                None,
+                "the venue id the entry is for; refused if not this node's",
+                max_chars=MAX_ID_CHARS,
+            ),
         ),
         tag="system",
         description=(

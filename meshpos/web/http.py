@@ -70,9 +70,13 @@ class Request:
         if not self.body:
             return {}
         try:
-            value = json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            value = json.loads(self.body, parse_constant=_not_json)
+        except (ValueError, UnicodeDecodeError) as exc:  # UTF-8 errors, digits past int's limit too
             raise HttpError(400, "bad_json", f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise HttpError(
+                400, "bad_json", "the request body is nested too deeply to be a request"
+            ) from None
         if not isinstance(value, dict):
             raise HttpError(400, "bad_json", "the request body must be a JSON object")
         return value
@@ -93,6 +97,11 @@ class Response:
     @classmethod
     def text(cls, text: str, content_type: str, status: int = 200) -> Response:
         return cls(status, text.encode(), content_type)
+
+
+def _not_json(word: str) -> Any:
+    """Python's json reads NaN and Infinity, which JSON does not have (and no amount can be)."""
+    raise ValueError(f"{word} is not a JSON value")
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -205,7 +214,9 @@ async def _read_request(reader: asyncio.StreamReader) -> Request:
         raise HttpError(413, "too_large", f"request body over {MAX_BODY} bytes")
     body = await reader.readexactly(length) if length else b""
     parts = urlsplit(target)
-    return Request(method.upper(), unquote(parts.path), parse_qs(parts.query), headers, body)
+    # blank values are kept: `?status=` is a value (refused if the parameter takes none), not an absence
+    query = parse_qs(parts.query, keep_blank_values=True)
+    return Request(method.upper(), unquote(parts.path), query, headers, body)
 
 
 async def _write_response(writer: asyncio.StreamWriter, response: Response) -> None:

@@ -6,8 +6,10 @@ import asyncio
 
 from meshpos.errors import UnknownRecord
 from meshpos.model import verify_pin
+from meshpos.model.limits import MAX_ID_CHARS
 from meshpos.web.http import HttpError
-from meshpos.web.routes import USER, Call, Field, Route
+from meshpos.web.pins import CLIENT_STRIKES, CLIENT_WINDOW_S, USER_STRIKES
+from meshpos.web.routes import USER, Call, Field, Route, text
 from meshpos.web.views import (
     CatalogView,
     LoginView,
@@ -35,12 +37,20 @@ async def set_stop(c: Call) -> StopView:
 
 
 async def login(c: Call) -> LoginView:
-    """PINs are scrypt hashes (slow on purpose), so the check runs off the event loop."""
+    """PINs are scrypt hashes (slow on purpose), so the check runs off the event loop. Guesses are
+    limited per user and per client address (:mod:`meshpos.web.pins`): a locked one gets 429, and an
+    unknown user costs a strike like a wrong PIN, so the answers do not tell which users exist."""
+    assert c.pins is not None, "the API hands every call its PinGuard"
+    attempt = c.pins.admit(c.body["user"], c.request.peer or "unknown")
+    ok = False
     try:
-        user = c.node.venue.catalog.user(c.body["user"])
-    except UnknownRecord:
-        user = None
-    ok = user is not None and await asyncio.to_thread(verify_pin, c.body["pin"], user.pin_hash)
+        try:
+            user = c.node.venue.catalog.user(c.body["user"])
+        except UnknownRecord:
+            user = None
+        ok = user is not None and await asyncio.to_thread(verify_pin, c.body["pin"], user.pin_hash)
+    finally:
+        c.pins.finish(attempt, ok)
     if user is None or not ok:
         raise HttpError(403, "login_refused", "unknown user or wrong PIN")
     return LoginView(True, user_view(c.node, user.id))
@@ -78,8 +88,15 @@ ROUTES = (
         login,
         "Check a cashier's PIN (the register page logs its user in with it)",
         LoginView,
-        body=(Field("user", str, "user id"), Field("pin", str, "4 to 8 digits")),
+        body=(text("user", MAX_ID_CHARS, "user id"), text("pin", MAX_ID_CHARS, "4 to 8 digits")),
         tag="catalog",
-        description="Unknown user or wrong PIN: 403 login_refused (which one is not said).",
+        description=(
+            "Unknown user or wrong PIN: 403 login_refused (which one is not said). After "
+            f"{USER_STRIKES} wrong PINs for one user, or {CLIENT_STRIKES} from one address within "
+            f"{CLIENT_WINDOW_S:.0f} s, login is locked for that user or address: 429 pin_locked with "
+            "Retry-After, and the PIN is not checked (a right one is refused too) until the lock "
+            "ends. Each further lock lasts twice as long."
+        ),
+        limited=True,
     ),
 )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from meshpos.model.limits import MAX_ID_CHARS
 from meshpos.web.routes import Route
-from meshpos.web.schema import MONEY_NOTE, Schemas
+from meshpos.web.schema import MONEY_NOTE, NO_CONTROL, Schemas
 from meshpos.web.views import ErrorBody
+
+# an id in a path: what a record's key can be (limits.text_problem); anything else is 404 not_found
+PATH_ID: dict[str, Any] = {"type": "string", "maxLength": MAX_ID_CHARS, "pattern": NO_CONTROL}
 
 ERRORS = {
     400: "Bad JSON, or a missing, unknown or wrongly typed field (bad_json, missing_field, "
@@ -20,16 +24,30 @@ ERRORS = {
     "unknown_ticket, unknown_product, unknown_file)",
     409: "The request is valid but the current state refuses it (item_stopped, order_not_open, "
     "shift_closed, shift_error, open_orders_on_shift, overpayment, over_refund, "
-    "invalid_transition, clear_cache_refused)",
+    "invalid_transition, clear_cache_refused, receipt_numbers_unknown)",
     422: "A value breaks a rule (invalid_quantity, invalid_amount, unknown_product, unknown_record, "
     "unknown_user, domain_error; revocations: wrong_venue, invalid_device_id, revocation_refused)",
+    429: "Too many tries: PIN login is locked for this user or this address (pin_locked); "
+    "Retry-After says for how many seconds",
     503: "The node cannot write now (store_error) or is shutting down",
+}
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds until the lock ends",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
 }
 
 INTRO = f"""\
 The local API of one meshpos node (register or kitchen screen), on 127.0.0.1.
 
 * **Money** is always an integer number of **minor units** (cents): {MONEY_NOTE}.
+* **Bounds**: every integer and text field of a request has the bounds shown here (`minimum`, `maximum`,
+  `maxLength`, `pattern`: no control characters); anything outside them is 400 `bad_field` naming the field
+  and changes nothing. An integer may be sent as a number with a zero fraction (`2.0` is `2`, as JSON
+  Schema counts integers). An empty query value (`?status=`) is a value, not an absent parameter.
 * **Authentication**: `Authorization: Bearer <token>`, the token is in `<data_dir>/api.token`. Pages
   served to a loopback browser have it embedded.
 * **Users**: every write names the acting user in the body (`user`); rights come from the catalog.
@@ -42,15 +60,24 @@ The local API of one meshpos node (register or kitchen screen), on 127.0.0.1.
 """
 
 
-def document(routes: Sequence[Route], version: str) -> dict[str, Any]:
+def document(
+    routes: Sequence[Route],
+    version: str,
+    *,
+    title: str = "meshpos node API",
+    intro: str = INTRO,
+    errors: Mapping[int, str] = ERRORS,
+) -> dict[str, Any]:
+    """The document of a route table; the console's API (meshpos.console.api) passes its own title,
+    introduction and error texts."""
     schemas = Schemas()
     error = schemas.of(ErrorBody)
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas)
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas, errors)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "meshpos node API", "version": version, "description": INTRO},
+        "info": {"title": title, "version": version, "description": intro},
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
@@ -63,14 +90,15 @@ def document(routes: Sequence[Route], version: str) -> dict[str, Any]:
                 str(code): {
                     "description": text,
                     "content": {"application/json": {"schema": error}},
+                    **({"headers": RETRY_AFTER} if code == 429 else {}),
                 }
-                for code, text in ERRORS.items()
+                for code, text in errors.items()
             },
         },
     }
 
 
-def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
+def _operation(route: Route, schemas: Schemas, errors: Mapping[int, str]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": route.operation_id,
         "summary": route.summary,
@@ -83,7 +111,7 @@ def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
     elif route.content_type == "text/event-stream":
         op["security"] = [{"bearer": []}, {"query_token": []}]
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": PATH_ID}
         for name in route.path_params
     ]
     params += [
@@ -92,7 +120,7 @@ def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
             "in": "query",
             "required": f.required,
             "description": f.doc,
-            "schema": schemas.of(f.kind),
+            "schema": schemas.of(f.kind, f.bounds),
         }
         for f in route.query
     ]
@@ -106,7 +134,8 @@ def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
                     "schema": {
                         "type": "object",
                         "properties": {
-                            f.name: schemas.field(f.name, f.kind, f.doc) for f in route.body
+                            f.name: schemas.field(f.name, f.kind, f.doc, f.bounds)
+                            for f in route.body
                         },
                         "required": [f.name for f in route.body if f.required],
                         "additionalProperties": False,
@@ -118,14 +147,15 @@ def _operation(route: Route, schemas: Schemas) -> dict[str, Any]:
     if route.returns is not None:
         answer["content"] = {route.content_type: {"schema": schemas.of(route.returns)}}
     else:
-        answer["content"] = {route.content_type: {"schema": {"type": "string"}}}
+        types = (route.content_type, *route.other_types)
+        answer["content"] = {kind: {"schema": {"type": "string"}} for kind in types}
     op["responses"] = {str(route.status): answer}
-    for code in _errors(route):
+    for code in _errors(route, errors):
         op["responses"][str(code)] = {"$ref": f"#/components/responses/{code}"}
     return op
 
 
-def _errors(route: Route) -> list[int]:
+def _errors(route: Route, documented: Mapping[int, str]) -> list[int]:
     codes = [400]  # a body where none belongs, or a malformed request, is possible anywhere
     if route.body:
         codes.append(413)
@@ -135,4 +165,6 @@ def _errors(route: Route) -> list[int]:
         codes.append(404)
     if route.writes:
         codes += [403, 409, 422, 503]
-    return sorted(set(codes))
+    if route.limited:
+        codes.append(429)
+    return sorted(set(codes) & set(documented))

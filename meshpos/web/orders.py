@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from meshpos.model import Order, PaymentResult, Receipt, Refund
 from meshpos.model.ledger import PAYMENT_METHODS
-from meshpos.web.routes import USER, Call, Field, Route, choice, opt
+from meshpos.model.limits import (
+    MAX_AMOUNT,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_NOTE_CHARS,
+    MAX_QUANTITY,
+)
+from meshpos.web.routes import USER, Call, Field, Route, choice, opt, text
 from meshpos.web.views import ReceiptView, SentView
 
 ORDER_STATES = choice("open", "paid", "void", "all")
@@ -85,7 +92,9 @@ async def refund(c: Call) -> Refund:
     )
 
 
-REASON = opt("reason", str, "", "why (kept with the record)")
+REASON = text("reason", MAX_NOTE_CHARS, "why (kept with the record)", default="")
+AMOUNT = {"minimum": 0, "maximum": MAX_AMOUNT}
+QUANTITY = {"minimum": 1, "maximum": MAX_QUANTITY}
 ROUTES = (
     Route(
         "GET",
@@ -101,7 +110,11 @@ ROUTES = (
         open_order,
         "Open an order on this register's open shift",
         Order,
-        body=(USER, opt("table", str, "", "table name"), opt("tab", str, "", "tab name")),
+        body=(
+            USER,
+            text("table", MAX_NAME_CHARS, "table name", default=""),
+            text("tab", MAX_NAME_CHARS, "tab name", default=""),
+        ),
         status=201,
     ),
     Route("GET", "/api/orders/{order_id}", get_order, "One order with lines and totals", Order),
@@ -113,10 +126,22 @@ ROUTES = (
         Order,
         body=(
             USER,
-            Field("product_id", str, "a product id from GET /api/catalog"),
-            opt("quantity", int, 1, "1 to 9999; anything else is 422 invalid_quantity"),
-            opt("modifiers", list[str], [], "modifier ids, within each group's min/max"),
-            opt("discount_id", str | None, None, "a line discount (needs the discount right)"),
+            text("product_id", MAX_ID_CHARS, "a product id from GET /api/catalog"),
+            opt("quantity", int, 1, "how many", **QUANTITY),
+            opt(
+                "modifiers",
+                list[str],
+                [],
+                "modifier ids, within each group's min/max",
+                max_chars=MAX_ID_CHARS,
+            ),
+            opt(
+                "discount_id",
+                str | None,
+                None,
+                "a line discount (needs the discount right)",
+                max_chars=MAX_ID_CHARS,
+            ),
             opt("override_stop", bool, False, "sell a stopped item (needs override_stop)"),
         ),
         status=201,
@@ -155,13 +180,21 @@ ROUTES = (
         body=(
             USER,
             Field("method", METHOD, "payment method"),
-            opt("amount", int | None, None, "applied to the order; default: all that is due"),
-            opt("tip", int, 0, "on top of the amount"),
+            opt(
+                "amount",
+                int | None,
+                None,
+                "applied to the order; default: all that is due",
+                **AMOUNT,
+            ),
+            opt("tip", int, 0, "on top of the amount", **AMOUNT),
             opt(
                 "tendered",
                 int | None,
                 None,
                 "cash handed over; the answer's change is tendered - tip - amount",
+                minimum=1,
+                maximum=MAX_AMOUNT,
             ),
         ),
         status=201,
@@ -197,6 +230,8 @@ ROUTES = (
                 dict[str, int] | None,
                 None,
                 "receipt line id -> quantity; default: everything not yet refunded",
+                max_chars=MAX_ID_CHARS,
+                **QUANTITY,
             ),
             opt("method", METHOD | None, None, "default: the method the receipt was paid with"),
             REASON,

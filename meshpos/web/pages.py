@@ -113,6 +113,7 @@ ROUTES = (
         "The pages' CSS and JavaScript",
         auth=False,
         tag="pages",
-        content_type="text/plain",
+        content_type=TYPES[".css"],
+        other_types=tuple(sorted(set(TYPES.values()) - {TYPES[".css"]})),
     ),
 )

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin
 
 from meshpos.errors import UnknownRecord
 from meshpos.model import Kitchen, Line, Order, Product, Receipt
+from meshpos.model.limits import MAX_ID_CHARS, text_problem
 from meshpos.web.http import HttpError, Request
-from meshpos.web.schema import conforms, type_name
+from meshpos.web.pins import PinGuard
+from meshpos.web.schema import Bounds, Refused, accept
 
 if TYPE_CHECKING:
     from meshpos.node import Node
@@ -27,20 +29,67 @@ _PARAM = re.compile(r"\{([a-z_]+)\}")
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """A JSON body field or a query parameter. Only types are checked here; the model checks values."""
+    """A JSON body field or a query parameter. Its type and bounds are checked here, before any handler runs
+    (400 ``bad_field`` naming the field), and published in the OpenAPI document; the model checks the rules
+    that need data (422). Every integer needs ``minimum`` and ``maximum`` and every string ``max_chars``,
+    taken from :mod:`meshpos.model.limits`: a route cannot declare an unbounded value."""
 
     name: str
     kind: Any
     doc: str = ""
     required: bool = True
     default: Any = None
+    minimum: int | None = None
+    maximum: int | None = None
+    max_chars: int | None = None
+    # text only: a regular expression it must match; without one only control characters are refused
+    pattern: str | None = None
+
+    @property
+    def bounds(self) -> Bounds:
+        return Bounds(self.minimum, self.maximum, self.max_chars, self.pattern)
+
+    def check_declaration(self, where: str) -> None:
+        leaves = _leaves(self.kind)
+        if int in leaves and (self.minimum is None or self.maximum is None):
+            raise TypeError(f"{where}: integer field {self.name!r} needs minimum and maximum")
+        if str in leaves and self.max_chars is None:
+            raise TypeError(f"{where}: text field {self.name!r} needs max_chars")
 
 
-def opt(name: str, kind: Any, default: Any, doc: str = "") -> Field:
-    return Field(name, kind, doc, required=False, default=default)
+def _leaves(kind: Any) -> set[Any]:
+    """The scalar types inside a field's type (the ones bounds apply to); a Literal's words are not text."""
+    if get_origin(kind) is Literal:
+        return set()
+    args = get_args(kind)
+    if not args:
+        return {kind}
+    return set().union(*(_leaves(a) for a in args))
 
 
-USER = Field("user", str, "id of the user doing this (the register app logs its cashier in by PIN)")
+def opt(name: str, kind: Any, default: Any, doc: str = "", **bounds: Any) -> Field:
+    return Field(name, kind, doc, required=False, default=default, **bounds)
+
+
+def text(
+    name: str,
+    max_chars: int,
+    doc: str = "",
+    *,
+    default: str | None = None,
+    pattern: str | None = None,
+) -> Field:
+    """A text field: required, or optional with ``default``."""
+    return Field(name, str, doc, default is None, default, max_chars=max_chars, pattern=pattern)
+
+
+USER = Field(
+    "user",
+    str,
+    "id of the user doing this, from GET /api/catalog (the register app logs its cashier in by PIN); "
+    "an id the catalog does not hold is 422 unknown_user",
+    max_chars=MAX_ID_CHARS,
+)
 
 
 @dataclass(slots=True)
@@ -51,9 +100,15 @@ class Call:
     body: dict[str, Any] = field(default_factory=dict)
     query: dict[str, Any] = field(default_factory=dict)
     token: str = ""  # the API token, for pages that embed it
+    pins: PinGuard | None = None  # the node's PIN-guessing limits, for whatever checks a PIN
 
     def check_path(self) -> None:
-        """404 for an unknown id in the path, before anything else is looked at."""
+        """404 for an unknown id in the path, before anything else is looked at; an id no record can
+        have (too long, control characters, lone surrogates: limits.text_problem) is unknown too."""
+        for name, value in self.params.items():
+            problem = text_problem(value, MAX_ID_CHARS)
+            if problem is not None:
+                raise HttpError(404, "not_found", f"no record has that {name}: it {problem}")
         for name in self.params:
             finder = _FINDERS.get(name)
             if finder is not None:
@@ -102,7 +157,8 @@ def _found(what: str, find: Callable[[], T]) -> T:
         raise HttpError(404, f"unknown_{what}", exc.message) from None
 
 
-Handler = Callable[[Call], Awaitable[Any]]
+# The node's handlers take a Call; the console's (meshpos.console.api) a ConsoleCall: one route type for both.
+Handler = Callable[[Any], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -118,8 +174,10 @@ class Route:
     status: int = 200
     tag: str = "register"
     content_type: str = "application/json"
+    other_types: tuple[str, ...] = ()  # further content types a successful answer may have
     description: str = ""
     operation: str = ""  # the OpenAPI operationId; default: the handler's name
+    limited: bool = False  # answers 429 (with Retry-After) when its caller tries too often
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -128,6 +186,8 @@ class Route:
             f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts)
         )
         object.__setattr__(self, "pattern", re.compile(regex + "$"))
+        for f in (*self.body, *self.query):
+            f.check_declaration(f"{self.method} {self.path}")
 
     @property
     def operation_id(self) -> str:
@@ -151,34 +211,48 @@ class Route:
         return body, _fields(self.query, raw_query, "query parameter")
 
 
+def match(routes: Sequence[Route], request: Request) -> tuple[Route, dict[str, str]]:
+    """The route a request is for and its path parameters; 404 for an unknown path, 405 (with ``Allow``)
+    for a known path and another method."""
+    allowed = []
+    for route in routes:
+        found = route.pattern.match(request.path)
+        if found is None:
+            continue
+        if route.method == request.method:
+            return route, found.groupdict()
+        allowed.append(route.method)
+    if allowed:
+        raise HttpError(
+            405,
+            "method_not_allowed",
+            f"{request.path} takes {', '.join(allowed)}, not {request.method}",
+            {"Allow": ", ".join(allowed)},
+        )
+    raise HttpError(404, "not_found", f"no such endpoint: {request.method} {request.path}")
+
+
 def _fields(fields: tuple[Field, ...], raw: dict[str, Any], what: str) -> dict[str, Any]:
     known = {f.name for f in fields}
     unknown = sorted(set(raw) - known)
     if unknown:
+        shown = ascii(unknown)
+        shown = shown if len(shown) <= 200 else shown[:197] + "..."
         raise HttpError(
-            400, "unknown_field", f"unknown {what}(s) {unknown}; expected {sorted(known)}"
+            400, "unknown_field", f"unknown {what}(s) {shown}; expected {sorted(known)}"
         )
     out: dict[str, Any] = {}
     for f in fields:
-        if f.name not in raw or (raw[f.name] is None and not f.required):
+        if f.name not in raw:
             if f.required:
                 raise HttpError(400, "missing_field", f"{what} {f.name!r} is required")
             out[f.name] = copy.copy(f.default)  # a list default is never shared between calls
-        elif conforms(raw[f.name], f.kind):
-            out[f.name] = raw[f.name]
-        else:
-            raise HttpError(
-                400,
-                "bad_field",
-                f"{what} {f.name!r} must be {_article(type_name(f.kind))}, got {raw[f.name]!r}",
-            )
+            continue
+        try:
+            out[f.name] = accept(raw[f.name], f.kind, f.bounds)
+        except Refused as exc:
+            raise HttpError(400, "bad_field", f"{what} {f.name!r} {exc}") from None
     return out
-
-
-def _article(name: str) -> str:
-    if name.startswith(("one of", "list", "object")):
-        return name
-    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
 def choice(*values: str) -> Any:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from meshpos.model import CashMove, InventoryMove, Shift
-from meshpos.web.routes import USER, Call, Field, Route, choice, opt
+from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_QUANTITY
+from meshpos.web.routes import USER, Call, Field, Route, choice, text
 from meshpos.web.views import ShiftView
 
 
@@ -48,7 +49,16 @@ ROUTES = (
         open_shift,
         "Open a shift on this register with the cash counted into the drawer",
         Shift,
-        body=(USER, Field("opening_cash", int, "cash in the drawer at the start")),
+        body=(
+            USER,
+            Field(
+                "opening_cash",
+                int,
+                "cash in the drawer at the start",
+                minimum=0,
+                maximum=MAX_AMOUNT,
+            ),
+        ),
         status=201,
         tag="shift",
     ),
@@ -58,7 +68,10 @@ ROUTES = (
         close_shift,
         "Close this register's shift with the counted cash (refused while it has open orders)",
         Shift,
-        body=(USER, Field("counted_cash", int, "cash counted in the drawer")),
+        body=(
+            USER,
+            Field("counted_cash", int, "cash counted in the drawer", minimum=0, maximum=MAX_AMOUNT),
+        ),
         tag="shift",
     ),
     Route(
@@ -70,8 +83,8 @@ ROUTES = (
         body=(
             USER,
             Field("kind", choice("in", "out"), "in: into the drawer; out: taken from it"),
-            Field("amount", int, "positive"),
-            opt("reason", str, "", "why"),
+            Field("amount", int, "how much", minimum=1, maximum=MAX_AMOUNT),
+            text("reason", MAX_NOTE_CHARS, "why", default=""),
         ),
         status=201,
         tag="shift",
@@ -84,10 +97,10 @@ ROUTES = (
         InventoryMove,
         body=(
             USER,
-            Field("product_id", str, "a product id"),
+            text("product_id", MAX_ID_CHARS, "a product id"),
             Field("kind", choice("writeoff", "supply"), "which way stock moved"),
-            Field("quantity", int, "1 to 9999"),
-            opt("reason", str, "", "why"),
+            Field("quantity", int, "how many", minimum=1, maximum=MAX_QUANTITY),
+            text("reason", MAX_NOTE_CHARS, "why", default=""),
         ),
         status=201,
         tag="shift",

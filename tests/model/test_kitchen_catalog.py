@@ -85,7 +85,7 @@ def test_kds_bumps_merge_with_register(open_venue: Venue) -> None:
 
 def test_catalog_validation(venue: Venue) -> None:
     cat = venue.catalog
-    with pytest.raises(DomainError, match="negative"):
+    with pytest.raises(DomainError, match="price must be between 0"):
         cat.put_product(Product("x", "X", -1))
     with pytest.raises(UnknownRecord, match="unknown tax"):
         cat.put_product(Product("x", "X", 1, tax_id="nope"))

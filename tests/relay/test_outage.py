@@ -286,3 +286,75 @@ def test_the_console_shows_every_register_through_the_relay_and_remembers_them_o
     print(f"internet back: the console shows R3's second receipt after {took:.2f} s")
     report = v.console.call("GET", f"/api/venues/{v.venue_id}/receipts")
     assert sorted(r["id"] for r in report) == sorted(r["id"] for rs in sold.values() for r in rs)
+
+
+@pytest.mark.slow
+def test_status_names_in_the_venues_words_what_the_console_reports_lack(venue: Venue) -> None:
+    """A sale during an outage is "1 receipt and 1 payment" on its register, "of other devices" on
+    every other device (the kds too, which holds no ledger), and never "All data is synced" or the
+    "Synced" badge until the console's reports hold it."""
+    nodes, everyone = venue.nodes, ["R1", "R2", "R3", "K1"]
+    wait_for(lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values()), 30, "mesh")
+    nodes["R1"].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
+    wait_for(lambda: all_synced(nodes, everyone), 30, "the shift in the console's reports")
+
+    venue.internet.cut()
+    wait_for(
+        lambda: set(colours(nodes, everyone).values()) == {"yellow"}, 15, "every device yellow"
+    )
+    nodes["R1"].sell(CASHIER, ["burger"])
+    wait_for(lambda: nodes["R1"].status()["owed"].get("receipts") == 1, 10, "R1 owes a receipt")
+    own = nodes["R1"].status()
+    assert own["owed"]["payments"] == 1, own
+    assert own["message"].startswith("1 receipt, 1 payment"), own["message"]
+    assert "of this register are not at the console yet" in own["message"], own["message"]
+    assert own["label"] != "Synced"
+    for name in ("R2", "K1"):
+        wait_for(
+            lambda name=name: nodes[name].status()["venue_owed"].get("receipts") == 1,
+            10,
+            f"{name} knows the venue owes R1's receipt",
+        )
+        seen = nodes[name].status()
+        assert seen["owed"] == {}, seen
+        assert "of the venue's other devices are not at the console yet" in seen["message"], seen
+        assert seen["pending"] > 0
+        assert seen["label"] != "Synced"
+
+    venue.internet.restore()
+    wait_for(
+        lambda: all(
+            s["colour"] == "green" and s["message"] == SYNCED and not s["venue_owed"]
+            for s in (nodes[n].status() for n in everyone)
+        ),
+        30,
+        "every device synced once the console's reports hold the sale",
+    )
+    assert {nodes[n].status()["label"] for n in everyone} == {"Synced"}
+
+
+@pytest.mark.slow
+def test_a_sale_says_on_how_many_devices_it_is_durable(venue: Venue) -> None:
+    """The latest sale is "on 4 of 4 devices" (the kds keeps the ledger days too) once the others have
+    committed it, whether or not the console is reachable; the console's part follows the internet."""
+    nodes = venue.nodes
+    wait_for(lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values()), 30, "mesh")
+    nodes["R1"].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
+    venue.internet.cut()
+    wait_for(lambda: set(colours(nodes, ["R1", "R2", "R3"]).values()) == {"yellow"}, 15, "yellow")
+    receipt = nodes["R1"].sell(CASHIER, ["burger"])
+    sale = nodes["R1"].status()["latest_sale"]
+    assert sale["receipt"] == receipt["number"]
+    assert sale["of"] == 4, sale
+    assert 1 <= sale["devices"] <= 4, sale
+    assert not sale["console"], sale
+    wait_for(
+        lambda: nodes["R1"].status()["latest_sale"]["devices"] == 4,
+        15,
+        "R2, R3 and K1 hold the sale (their next anti-entropy round says so)",
+    )
+    assert not nodes["R1"].status()["latest_sale"]["console"]
+    venue.internet.restore()
+    wait_for(
+        lambda: nodes["R1"].status()["latest_sale"]["console"], 30, "the console holds the sale"
+    )

@@ -1,5 +1,5 @@
-"""The words of the status (issue 13): never "synced" unless green, nothing pending and nothing the
-console cannot report; the reason whenever not green; no finished upload line in ``meshpos status``."""
+"""The words of the status (issue 13): "All data is synced" and the "Synced" badge never while a device
+knows why no data flows, or while the console holds records it cannot report; the reason is named."""
 
 from __future__ import annotations
 
@@ -31,21 +31,20 @@ def register() -> Synchronizer:
     )
 
 
-def test_only_green_with_nothing_pending_or_unreported_is_synced() -> None:
+def test_records_the_console_cannot_report_are_never_synced_and_are_named() -> None:
     sync = register()
-    assert status(sync, uplink=True).message == ALL_SYNCED
-    assert status(sync, uplink=True).synced
-    for shown in (status(sync, uplink=False), status(sync, uplink=False, peers={"R1": True})):
-        assert shown.colour in ("gray", "yellow")
-        assert shown.message != ALL_SYNCED
-        assert not shown.synced
+    assert (status(sync, uplink=True).message, status(sync, uplink=True).label) == (
+        ALL_SYNCED,
+        "Synced",
+    )
     sync.set_console_report(2, "ledger/2026-12-01 orders/o1: expected a map")
     green = status(sync, uplink=True)
     assert green.colour == "green"
-    assert not green.synced
-    assert (
-        "2 records are not in the console's reports: ledger/2026-12-01 orders/o1" in green.message
+    assert green.message == (
+        "2 records are not in the console's reports: ledger/2026-12-01 orders/o1: expected a map"
     )
+    assert green.label == "Not in reports"
+    assert (green.not_in_reports, green.not_in_reports_reason) == (2, sync.console_report[1])
 
 
 def test_not_green_says_why_in_the_words_of_the_device_that_knows() -> None:
@@ -53,9 +52,19 @@ def test_not_green_says_why_in_the_words_of_the_device_that_knows() -> None:
     sync.set_problem("the console refused R3: wrong venue token")
     shown = status(sync, uplink=False, peers={"R1": True})
     assert shown.colour == "yellow"
-    assert shown.message.endswith("the console refused R3: wrong venue token")
+    assert shown.message == "The console refused R3: wrong venue token"
+    assert shown.label != "Synced"
     assert shown.problems == {"R3": "the console refused R3: wrong venue token"}
     assert "console link of R3: the console refused R3: wrong venue token" in shown.describe()
+
+
+def test_a_relay_with_a_problem_is_not_green_even_with_its_link_up() -> None:
+    """Trying again after a stall is not data flowing: only data seen flowing clears the reason."""
+    sync = register()
+    sync.set_problem("the console is not taking R3's changes")
+    assert status(sync, uplink=True, peers={"R1": True}).colour == "yellow"
+    sync.set_problem("")
+    assert status(sync, uplink=True, peers={"R1": True}).colour == "green"
 
 
 def test_meshpos_status_drops_a_finished_upload() -> None:

@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sqlite3
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pycrdt
 import pytest
 
 from meshpos.bench.workload import UpdateLog, add_receipt, receipt_ids
-from meshpos.errors import CorruptDatabase, SchemaTooNew, StoreError
+from meshpos.errors import CorruptDatabase, MissingDatabase, SchemaTooNew, StoreError, StoreLocked
 from meshpos.store import SCHEMA_VERSION, SqliteStore, load_open_documents
 
 from .store_helpers import Recorder, content, snapshot
@@ -86,7 +87,8 @@ async def test_corrupt_file_is_reported_and_untouched(tmp_path: Path, damage: An
     with pytest.raises(CorruptDatabase, match=str(path)):
         await SqliteStore.open(path)
     assert path.read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == ["s.db"]  # not even -wal/-shm files appeared
+    # not even -wal/-shm files appeared (the lock file is _fill's: every open takes the lock)
+    assert sorted(os.listdir(tmp_path)) == ["s.db", "s.db.lock"]
 
 
 async def test_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
@@ -458,3 +460,88 @@ async def test_closing_during_a_compaction_loses_nothing(tmp_path: Path) -> None
     await asyncio.wait([compaction])
     async with await SqliteStore.open(path) as again:
         assert receipt_ids(_doc_of(await again.load(DAY))) == receipt_ids(doc)
+
+
+# --- one process per database (issue 13, defect 4: two writers issued one receipt number twice) ---
+
+_HOLDER = """
+import asyncio, sys
+from meshpos.store import SqliteStore
+
+async def main():
+    store = await SqliteStore.open(sys.argv[1])
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.read)  # until the test closes stdin or kills us
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_second_open_in_this_process_is_refused_until_the_first_closes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "node.db"
+    await _fill(path, receipts=5)
+    store = await SqliteStore.open(path)
+    before = path.read_bytes()
+    with pytest.raises(StoreLocked) as caught:
+        await SqliteStore.open(path)
+    assert str(tmp_path) in caught.value.message
+    assert f"this process (pid {os.getpid()})" in caught.value.message
+    assert path.read_bytes() == before
+    assert await store.load(DAY) is not None  # the holder is unaffected
+    await store.close()
+    async with await SqliteStore.open(path) as again:
+        assert await again.load(DAY) is not None
+
+
+async def test_another_process_holding_the_database_is_named_and_a_kill_9_frees_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "node.db"
+    await _fill(path, receipts=5)
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _HOLDER,
+        str(path),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"ready\n"
+        with pytest.raises(StoreLocked, match=f"in use by process {holder.pid}:"):
+            await SqliteStore.open(path)
+        holder.kill()  # SIGKILL: no close ran, the lock file stays, the kernel dropped the lock
+        await holder.wait()
+        assert (tmp_path / "node.db.lock").exists()
+        async with await SqliteStore.open(path) as store:
+            assert await store.load(DAY) is not None
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+            await holder.wait()
+
+
+@pytest.mark.parametrize("existing", [None, b""], ids=["missing", "empty"])
+async def test_create_false_refuses_a_missing_or_empty_file_and_writes_nothing(
+    tmp_path: Path, existing: bytes | None
+) -> None:
+    path = tmp_path / "node.db"
+    if existing is not None:
+        path.write_bytes(existing)
+    with pytest.raises(
+        MissingDatabase, match="missing" if existing is None else r"empty \(0 bytes"
+    ):
+        await SqliteStore.open(path, create=False)
+    assert sorted(os.listdir(tmp_path)) == ([] if existing is None else ["node.db"]) + [
+        "node.db.lock"
+    ]
+    if existing is not None:
+        assert path.read_bytes() == existing
+    async with await SqliteStore.open(path) as store:  # the default creates it, as before
+        assert store.created
+    async with await SqliteStore.open(path, create=False) as store:
+        assert not store.created

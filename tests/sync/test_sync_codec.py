@@ -166,3 +166,42 @@ def test_state_vector_codec_and_overlong_numbers() -> None:
 def test_protocol_errors_are_meshpos_errors() -> None:
     with pytest.raises(MeshposError):
         decode(b"\xff")
+
+
+def test_heartbeat_carries_the_consoles_reports_and_what_its_sender_owes() -> None:
+    beat = Heartbeat(
+        "r1",
+        "register",
+        100,
+        True,
+        True,
+        3,
+        reports={"ledger/2026-12-04": {"R1": {"receipts": 3, "payments": 4}, "?": {"refunds": 1}}},
+        owed={"receipts": 1},
+    )
+    assert decode(encode(beat)) == beat
+    plain = Heartbeat("r1", "register", 100, True, False, 3)
+    assert b"reports" not in encode(plain)
+    assert b"owed" not in encode(plain)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "complaint"),
+    [
+        ("owed", {"receipts": -1}, "'receipts' must be an integer"),
+        ("owed", {"bananas": 1}, "must map record kinds"),
+        ("owed", [1], "must map record kinds"),
+        ("reports", {"catalog": {}}, "no ledger"),
+        ("reports", {"ledger/2026-12-04": {"R 1": {}}}, "invalid register"),
+        ("reports", {"ledger/2026-12-04": {"R1": {"receipts": 1.5}}}, "must be an integer"),
+    ],
+)
+def test_heartbeat_reports_and_owed_from_a_peer_are_checked(
+    field: str, value: Any, complaint: str
+) -> None:
+    body = json.loads(encode(Heartbeat("r1", "register", 100, True, True, 3))[1:])
+    body[field] = value
+    with pytest.raises(RemoteProtocolError, match=complaint):
+        decode(
+            encode(Heartbeat("r1", "register", 100, True, True, 3))[:1] + json.dumps(body).encode()
+        )

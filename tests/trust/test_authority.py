@@ -238,3 +238,40 @@ def test_a_stored_token_is_made_once_private_and_safe_to_paste_after_an_option(
     # a token is passed as `--token TOKEN`: one starting with "-" is read as an option
     tokens = [token, *(new_token() for _ in range(500))]
     assert all(t[0] != "-" and len(t) == 48 and set(t) <= set(string.hexdigits) for t in tokens)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "the file is empty"),
+        (b"\n  \n", "the file is empty"),
+        (b"\x00\xff" + b"a" * 20, "byte 0x00 at position 0"),
+        (b"abcdefgh ijklmnopq\n", "byte 0x20 at position 8"),
+        ("caf\u00e9-caf\u00e9-caf\u00e9-caf\u00e9".encode(), "byte 0xc3 at position 3"),
+        (b"short", "it is 5 characters long"),
+        (b"x" * 257, "it is 257 characters long"),
+    ],
+)
+def test_a_stored_token_file_without_a_usable_token_is_refused_not_replaced(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    """Only an absent file is made anew: a node must not serve a token nobody has (issue 13)."""
+    path = tmp_path / "api.token"
+    path.write_bytes(content)
+    with pytest.raises(TrustError) as caught:
+        stored_token(path)
+    assert caught.value.message.startswith(f"{path}: not a usable token ({problem}")
+    assert "\n" not in caught.value.message
+    assert path.read_bytes() == content
+
+
+def test_a_stored_token_that_is_a_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "api.token").mkdir()
+    with pytest.raises(TrustError, match=r"api\.token: is a directory, not a token file"):
+        stored_token(tmp_path / "api.token")
+
+
+def test_an_operator_made_token_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "console-admin.token"
+    path.write_text("  Our-Own_Token.2026!  \n")
+    assert stored_token(path) == "Our-Own_Token.2026!"

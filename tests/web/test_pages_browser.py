@@ -11,12 +11,15 @@ import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from meshpos.config import Config
+from meshpos.console import materialise
 from meshpos.console.api import make_console_handler
 from meshpos.demo.internet import InternetSwitch
+from meshpos.model import Replica, Venue
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
 from meshpos.trust import load_venue
@@ -225,6 +228,20 @@ async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
     assert register.errors == []
 
 
+def forgetful_twin(node: Node) -> tuple[str, Any]:
+    """A ledger day of ``node``'s device id written by a replica that starts its numbers again
+    (what a wiped register did before it had to learn them): its name and document."""
+    twin = Venue(Replica(), device=node.config.node_id)
+    twin.replica.apply("catalog", node.replica.doc("catalog").get_update())
+    now = node.now_ms()
+    twin.open_shift_now(CASHIER, 0, now)
+    order = twin.open_order(CASHIER, now)
+    twin.add_line(CASHIER, order.id, "espresso", 1, now)
+    twin.pay(CASHIER, order.id, "card", now)
+    name = f"ledger/{twin.business_date(now)}"
+    return name, twin.replica.doc(name)
+
+
 def _ticket_state(node: Node, ticket_id: str) -> str:
     kitchen = node.venue.kitchen(node.venue.business_date(node.now_ms()))
     return kitchen.ticket(ticket_id).state if kitchen.has(ticket_id) else ""
@@ -316,6 +333,7 @@ async def test_the_console_reports_page_shows_uploaded_receipts_and_sync_status(
                 f"{q('#status')}.innerText.includes('not in these reports')",
                 what="what the console cannot report (nothing)",
             )
+            await page.wait(f"{q('#alarm-count')}.innerText === '(none)'", what="no alarms")
             # sync status per register: R2 is not linked to the console, the relay tells about it
             row = "#registers tr[data-device={}] td"
             await page.wait(
@@ -329,6 +347,16 @@ async def test_the_console_reports_page_shows_uploaded_receipts_and_sync_status(
                 ".join('|').startsWith('R1|register|relay, uplink up|0|1|')",
                 what="R1 is the relay and the console holds its receipt",
             )
+            # a register that forgot its numbers uploads another R1-000001: the page shows the alarm
+            other = forgetful_twin(r1)
+            await materialise(console.db, r1.venue_id, *other)
+            await page.wait(
+                q("#alarms tr[data-kind=duplicate_number] td:last-child")
+                + f"?.innerText.includes('{paid.receipt.number}')",
+                timeout=10,
+                what="the duplicate number alarm",
+            )
+            await page.wait(f"{q('#alarm-count')}.innerText === '(1)'", what="one alarm")
             await page.screenshot(artifacts / "10-console-reports.png")
             assert page.errors == []
     finally:

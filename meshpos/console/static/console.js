@@ -47,6 +47,14 @@ function pairs(id, obj) {
   }));
 }
 
+// records the console refused to overwrite, conflicts, receipt numbers used twice (duplicate_number)
+async function showAlarms(base) {
+  const alarms = await api(`${base}/alarms`);
+  document.getElementById("alarm-count").textContent = alarms.length ? `(${alarms.length})` : "(none)";
+  rows("alarms", alarms, (a) => [cell(a.kind), cell(`${a.table} ${a.record_id}`), cell(when(a.first_seen_ms)),
+    cell(a.detail)], (tr, a) => { tr.dataset.kind = a.kind; });
+}
+
 async function refresh() {
   try {
     const venues = await api("/api/venues");
@@ -87,6 +95,7 @@ async function refresh() {
       cell(money(r.total), true), cell(money(r.refunded || 0), true)]);
     rows("shifts", shifts, (s) => [cell(s.register), cell(when(s.opened_at_ms)), cell(when(s.closed_at_ms)),
       cell(money(s.opening_cash), true), cell(s.counted_cash == null ? "" : money(s.counted_cash), true)]);
+    await showAlarms(base);
     document.getElementById("notice").hidden = true;
   } catch (error) {
     const notice = document.getElementById("notice");

@@ -97,16 +97,8 @@ const Mesh = (() => {
     const button = $("#sync");
     button.dataset.colour = status.colour;
     button.className = `sync ${status.colour}`;
-    // "Synced" only when the node says all data is synced: never on yellow or gray
-    $("#sync-label").textContent = status.offline
-      ? "Offline"
-      : status.synced
-        ? "Synced"
-        : status.pending
-          ? `${status.pending} pending`
-          : status.colour === "green"
-            ? "Not in reports"
-            : "No console";
+    // the node words the badge: "Synced" only when green and nothing is missing at the console
+    $("#sync-label").textContent = status.offline ? "Offline" : status.label;
     const peers = Object.entries(status.peers || {});
     $("#sync-message").textContent = status.message;
     $("#sync-colour").textContent = status.offline ? "This page cannot reach its node" : COLOUR_TEXT[status.colour];
@@ -115,6 +107,13 @@ const Mesh = (() => {
       : "none";
     $("#sync-relay").textContent = status.relay ? `${status.relay}${status.is_relay ? " (this device)" : ""}` : "none";
     $("#sync-pending").textContent = status.pending ?? "unknown";
+    const durable = $("#sync-durable");
+    if (durable) {
+      const sale = status.latest_sale;
+      durable.textContent = sale
+        ? `${sale.receipt}: on ${sale.devices} of ${sale.of} devices, console ${sale.console ? "has it" : "pending"}`
+        : "none since this device started";
+    }
   }
 
   function toggle(panel, button) {

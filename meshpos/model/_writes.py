@@ -1,0 +1,99 @@
+"""The one way the model writes into a document: validated first, and taken back whole on any failure.
+
+pycrdt panics (``PanicException``, a ``BaseException``) in the middle of an assignment on a value it cannot
+encode, and a pycrdt transaction is not atomic: what was assigned before stays, is committed and replicated.
+So every value is checked with :func:`meshpos.model.limits.check_value` before it is assigned, and every
+assignment an operation makes is journalled; if anything raises before the operation ends, its assignments
+are undone (an inserted key is deleted, a replaced one gets its old value back) and the operation changes
+nothing a reader can see. Records are insert-only under fresh uuids, so an undo never touches a record
+another device wrote.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from meshpos.errors import MeshposError, WriteFailed
+from meshpos.model.limits import MAX_ID_CHARS, check_text, check_value
+
+log = logging.getLogger("meshpos.model")
+
+_ABSENT = object()
+_NOT_CONVERTED = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+# (map, key, value before) of every assignment of the operation in progress, oldest first
+_JOURNAL: ContextVar[list[tuple[Any, str, object]] | None] = ContextVar(
+    "meshpos_write_journal", default=None
+)
+
+
+@contextmanager
+def all_or_nothing(what: str) -> Iterator[None]:
+    """Run an operation whose writes complete together or are taken back together.
+
+    A :class:`MeshposError` is raised again as it is (after the undo); anything else (a pycrdt panic, a
+    bug) becomes :class:`WriteFailed` naming ``what``. KeyboardInterrupt, SystemExit and GeneratorExit are
+    undone too but raised unchanged. Nested calls join the outermost operation.
+    """
+    if _JOURNAL.get() is not None:
+        yield
+        return
+    journal: list[tuple[Any, str, object]] = []
+    token = _JOURNAL.set(journal)
+    try:
+        yield
+    except BaseException as exc:
+        _JOURNAL.reset(token)
+        undone = _undo(journal, what)
+        if isinstance(exc, _NOT_CONVERTED):
+            raise
+        if not undone:
+            raise WriteFailed(
+                f"{what} failed ({type(exc).__name__}) and could not be taken back whole: "
+                "a part of it may remain in the document"
+            ) from exc
+        if isinstance(exc, MeshposError):
+            raise
+        raise WriteFailed(
+            f"{what} failed ({type(exc).__name__}: {str(exc)[:200]}); nothing was written"
+        ) from exc
+    _JOURNAL.reset(token)
+
+
+def put(target: Any, key: str, value: object, where: str, *, checked: bool = False) -> None:
+    """``target[key] = value`` (``target`` a pycrdt Map), checked first and journalled.
+
+    ``checked=True`` when the caller checked the plain values inside a new shared type (a new order's
+    ``Map``) itself. Outside :func:`all_or_nothing` the single assignment is its own operation."""
+    check_text(key, f"{where}: key", MAX_ID_CHARS)
+    if not checked:
+        check_value(value, where)
+    journal = _JOURNAL.get()
+    if journal is None:
+        with all_or_nothing(where):
+            put(target, key, value, where, checked=True)
+        return
+    journal.append((target, key, target.get(key, _ABSENT)))
+    target[key] = value
+
+
+def _undo(journal: list[tuple[Any, str, object]], what: str) -> bool:
+    """Take back the journalled assignments, newest first; False if one of them could not be."""
+    whole = True
+    for target, key, before in reversed(journal):
+        try:
+            if before is _ABSENT:
+                if key in target:
+                    del target[key]
+            else:
+                target[key] = before
+        except BaseException as exc:
+            if isinstance(exc, _NOT_CONVERTED):
+                raise
+            whole = False
+            log.error("%s: could not take back %r (%s: %s)", what, key, type(exc).__name__, exc)
+    return whole

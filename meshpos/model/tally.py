@@ -1,0 +1,245 @@
+"""A ledger day counted in the venue's words, per register: the unit of "not at the console yet".
+
+A cashier reads "2 receipts and 2 payments are not at the console yet", not a count of CRDT clock units (one
+sale is 16 of those). Registers and the console count the same document with the same code, so a register
+compares its own counts with the counts the console reports for the records it has *materialised* (its
+reports), and "All data is synced" means exactly that no kind of record is missing there.
+
+Counting follows the day, not history: :class:`LedgerTally` counts a document once when attached and then
+only what each change adds (records are insert-only; a deletion, such as a failed write taken back, counts
+down). Each record is counted once by its key, whatever events report it. A record whose register cannot be told (malformed, or a cash move whose shift is in another day) is
+counted under :data:`UNKNOWN_REGISTER`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pycrdt import Doc, Map, MapEvent, Subscription
+
+from meshpos.model.replica import decode_state_vector
+
+#: the kinds of record a register owes the console, as a person names them (singular, plural)
+KINDS: dict[str, tuple[str, str]] = {
+    "receipts": ("receipt", "receipts"),
+    "payments": ("payment", "payments"),
+    "refunds": ("refund", "refunds"),
+    "shift_events": ("shift opening or closing", "shift openings and closings"),
+    "cash_moves": ("cash movement", "cash movements"),
+    "stock_moves": ("stock movement", "stock movements"),
+}
+UNKNOWN_REGISTER = "?"
+
+Tally = dict[str, dict[str, int]]  # register -> kind -> count (kinds with 0 left out)
+
+# root map of a ledger document -> (kind, the field naming the register that wrote it)
+_FLAT_ROOTS = {
+    "receipts": ("receipts", "register"),
+    "refunds": ("refunds", "register"),
+    "shifts": ("shift_events", "register"),
+    "inventory": ("stock_moves", "device"),
+}
+
+
+def covers(state: Mapping[int, int], needed: Mapping[int, int]) -> bool:
+    """Whether a replica at ``state`` holds everything of one at ``needed`` (state vectors)."""
+    return all(state.get(client, 0) >= clock for client, clock in needed.items())
+
+
+def describe(counts: Mapping[str, int]) -> str:
+    """``{"receipts": 2, "payments": 1}`` as "2 receipts and 1 payment"."""
+    parts = [
+        f"{n:,} {KINDS[kind][0] if n == 1 else KINDS[kind][1]}"
+        for kind in KINDS
+        if (n := counts.get(kind, 0)) > 0
+    ]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def missing(local: Tally, reported: Tally, register: str | None = None) -> dict[str, int]:
+    """Per kind, how many records ``local`` holds that ``reported`` (the console's reports) does not:
+    of one ``register``, or of all of them."""
+    out: dict[str, int] = {}
+    for reg, counts in local.items():
+        if register is not None and reg != register:
+            continue
+        theirs = reported.get(reg, {})
+        for kind, n in counts.items():
+            gap = n - theirs.get(kind, 0)
+            if gap > 0:
+                out[kind] = out.get(kind, 0) + gap
+    return out
+
+
+def add(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    for kind, n in counts.items():
+        into[kind] = into.get(kind, 0) + n
+
+
+class LedgerTally:
+    """Live counts of one ``ledger/<date>`` document per register and kind, kept up to date by observing
+    it (the counting runs in the document's own transactions, on its thread)."""
+
+    def __init__(self, doc: Doc[Any]) -> None:
+        self._doc = doc
+        self._counts: dict[str, dict[str, int]] = {}
+        self._registers: dict[tuple[str, str], str] = {}  # (kind, record key) -> register counted
+        self._roots = {
+            name: doc.get(name, type=Map)
+            for name in (*_FLAT_ROOTS, "shift_closes", "cash_moves", "orders")
+        }
+        self._subscriptions: list[tuple[Map[Any], Subscription]] = []
+        # receipt id -> a state vector of this document that holds it (shared by every receipt settled
+        # at once): a device whose state covers it holds the receipt (see :meth:`receipt_state`)
+        self._receipts_at: dict[str, dict[int, int]] = {}
+        self._unsettled: list[str] = []
+        self._count_all()
+        loaded = decode_state_vector(doc.get_state())
+        self._receipts_at = dict.fromkeys(self._unsettled, loaded)
+        self._unsettled.clear()
+        for name, root in self._roots.items():
+            if name == "orders":
+                sub = root.observe_deep(self._on_orders)
+            else:
+                sub = root.observe(self._root_observer(name))
+            self._subscriptions.append((root, sub))
+
+    @property
+    def doc(self) -> Doc[Any]:
+        return self._doc
+
+    def close(self) -> None:
+        for root, sub in self._subscriptions:
+            root.unobserve(sub)
+        self._subscriptions.clear()
+
+    def receipt_state(self, receipt_id: str) -> dict[int, int] | None:
+        """A state vector of this document that includes ``receipt_id`` (the document's state when the
+        receipt was first seen after it arrived), or None if the day has no such receipt. It may
+        include later changes too, so a device found to cover it surely holds the receipt."""
+        if self._unsettled:  # settled lazily: never from inside the document's own transaction
+            now = decode_state_vector(self._doc.get_state())
+            for key in self._unsettled:
+                self._receipts_at[key] = now
+            self._unsettled.clear()
+        return self._receipts_at.get(receipt_id)
+
+    def counts(self) -> Tally:
+        """A copy: register -> kind -> count."""
+        return {reg: dict(kinds) for reg, kinds in self._counts.items() if kinds}
+
+    # --- counting ---------------------------------------------------------------------------------
+
+    def _record(self, kind: str, key: str, register: object) -> None:
+        """Count a record once, however many events report it (a change that arrives before its
+        parent is reported with the parent and may be reported again on its own)."""
+        if (kind, key) in self._registers:
+            return
+        reg = register if isinstance(register, str) and register else UNKNOWN_REGISTER
+        self._registers[(kind, key)] = reg
+        kinds = self._counts.setdefault(reg, {})
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if kind == "receipts":
+            self._unsettled.append(key)
+
+    def _forget(self, kind: str, key: str) -> None:
+        reg = self._registers.pop((kind, key), None)
+        if reg is None:
+            return
+        kinds = self._counts[reg]
+        kinds[kind] -= 1
+        if not kinds[kind]:
+            del kinds[kind]
+        if kind == "receipts":
+            self._receipts_at.pop(key, None)
+
+    def _register_of_shift(self, shift_id: object) -> object:
+        if not isinstance(shift_id, str):
+            return None
+        shift = self._roots["shifts"].get(shift_id)
+        return _field(shift, "register")
+
+    def _count_record(self, root: str, key: str, value: object, added: bool) -> None:
+        if root in _FLAT_ROOTS:
+            kind, field = _FLAT_ROOTS[root]
+            key = f"open {key}" if root == "shifts" else key
+            register = _field(value, field)
+        elif root == "shift_closes":
+            kind, key, register = "shift_events", f"close {key}", self._register_of_shift(key)
+        elif root == "cash_moves":
+            kind, register = "cash_moves", self._register_of_shift(_field(value, "shift_id"))
+        else:
+            return
+        if added:
+            self._record(kind, key, register)
+        else:
+            self._forget(kind, key)
+
+    def _count_payments(self, payments: Iterable[tuple[str, object]], added: bool) -> None:
+        for key, payment in payments:
+            if added:
+                self._record("payments", key, _field(payment, "register"))
+            else:
+                self._forget("payments", key)
+
+    def _count_all(self) -> None:
+        for name, root in self._roots.items():
+            raw = json.loads(str(root))
+            if name == "orders":
+                for order in raw.values():
+                    payments = order.get("payments") if isinstance(order, dict) else None
+                    if isinstance(payments, dict):
+                        self._count_payments(payments.items(), True)
+            else:
+                for key, value in raw.items():
+                    self._count_record(name, key, value, True)
+
+    def _root_observer(self, name: str) -> Callable[[Any], None]:
+        # one parameter only: pycrdt passes the transaction too to a callback that takes two
+        return lambda event: self._on_root(name, event)
+
+    def _on_root(self, name: str, event: Any) -> None:  # a pycrdt MapEvent
+        for key, change in event.keys.items():
+            action = change.get("action")
+            if action in ("add", "delete"):
+                added = action == "add"
+                value = change.get("newValue" if added else "oldValue")
+                self._count_record(name, key, value, added)
+
+    def _on_orders(self, events: list[Any], _txn: object) -> None:
+        for event in events:
+            if not isinstance(event, MapEvent):
+                continue
+            found: Any = event  # pycrdt's MapEvent declares its attributes only at run time
+            path = list(found.path)
+            for key, change in found.keys.items():
+                action = change.get("action")
+                if action not in ("add", "delete"):
+                    continue
+                added = action == "add"
+                value = change.get("newValue" if added else "oldValue")
+                if not path:  # a whole order: count the payments it arrived with
+                    self._count_payments(_part(value, "payments"), added)
+                elif path[-1] == "payments" and len(path) == 2:
+                    self._count_payments([(key, value)], added)
+
+
+def _field(record: object, name: str) -> object:
+    if isinstance(record, Map):
+        return record.get(name)
+    if isinstance(record, dict):
+        return record.get(name)
+    return None
+
+
+def _part(order: object, part: str) -> list[tuple[str, object]]:
+    value = order.get(part) if isinstance(order, Map | dict) else None
+    if isinstance(value, Map):
+        return list(json.loads(str(value)).items())
+    if isinstance(value, dict):
+        return list(value.items())
+    return []

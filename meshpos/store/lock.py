@@ -1,0 +1,74 @@
+"""One process per database: an OS lock on a file next to it, held from open to close.
+
+Two processes on one data dir each issued their own ``R2-000003`` (issue 13): nothing stopped a second
+``meshpos node`` or an app on the Python API from opening a ``node.db`` a running node was writing. The
+lock is ``flock`` on ``<db>.lock``: the kernel drops it when its process ends, however it ends, so a node
+killed with ``kill -9`` never blocks its own restart, and no stale lock file needs cleaning up. The
+holder writes its process id into the file so that the refusal can name it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+
+from meshpos.errors import StoreError, StoreLocked
+
+LOCK_SUFFIX = ".lock"
+
+
+def lock_path(db: Path) -> Path:
+    """The lock file of the database ``db`` (``node.db`` -> ``node.db.lock``)."""
+    return db.with_name(db.name + LOCK_SUFFIX)
+
+
+class DatabaseLock:
+    """Held by one open store; ``release`` (or the process ending) lets the next opener in."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self._fd = fd
+        self.path = path
+
+    @classmethod
+    def take(cls, db: Path) -> DatabaseLock:
+        """Lock ``db`` for this process or raise StoreLocked at once (never waits) naming the holder."""
+        path = lock_path(db)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot open the lock file {path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise StoreLocked(
+                f"the data dir {db.parent} is in use by {holder}: {db.name} is held by one process "
+                f"at a time; stop that process first (nothing was changed)"
+            ) from None
+        except OSError as exc:
+            os.close(fd)
+            raise StoreError(f"cannot lock {path}: {exc.strerror}") from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass  # the lock holds without it: a refusal then says "pid unknown"
+        return cls(fd, path)
+
+    def release(self) -> None:
+        """Closing the file drops the lock. Safe to call twice."""
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(os.pread(fd, 32, 0).decode("ascii").strip())
+        if pid == os.getpid():
+            return f"this process (pid {pid}), which has it open already"
+        return f"process {pid}"
+    return "another process (pid unknown)"
