@@ -92,6 +92,13 @@ ALWAYS_OPEN = ("catalog", "stoplist", "denylist")
 # Nothing waits on them but forwarding (which follows the commit); local writes commit them too.
 RECEIVED_COMMIT_INTERVAL = 0.01
 CONSOLE_DOCUMENTS = ("catalog",)  # authored at the console only: safe to drop and pull again
+# A relay gives up its claim when the console refuses it, or when this many of the console's heartbeats
+# arrive without its state vectors advancing while the relay has data for it and nothing on the way:
+# green must mean that data flows, not only that a path exists. It then keeps off the role for a
+# while (doubling, up to the maximum) so another register can take over, and tries again.
+STALL_HEARTBEATS = 5
+GIVE_UP_BACKOFF_MIN = 2.0
+GIVE_UP_BACKOFF_MAX = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +159,14 @@ class Node:
         self._console_live = False
         self._upload_total = 0
         self._relay_stopper: asyncio.Task[None] | None = None
+        # why this node has no working console link although it has a console_url (in its heartbeats)
+        self._problem = ""
+        self._stall_problem = False  # the problem is a stall: only data seen flowing clears it
+        self._backoff = 0.0  # seconds it keeps off the relay role after the next give-up
+        self._backoff_until = 0.0  # monotonic: no uplink (and no probe) before then
+        self._console_seq = -1  # the console's heartbeats seen on this link, and what they held
+        self._console_clocks = -1
+        self._stalled_beats = 0
         self._numbers_learned = False  # a fresh register just learned its numbers: commit them
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -424,6 +439,7 @@ class Node:
         assert self._sync is not None
         self._sync.connect(key, expected_role="console", expected_node="console")
         self._upload_total = self._pending_total()
+        self._console_seq, self._console_clocks, self._stalled_beats = -1, -1, 0
         log.info("relay: connected to the console; %d changes to upload", self._upload_total)
         self._flush_links()
 
@@ -475,19 +491,109 @@ class Node:
     # --- the relay ----------------------------------------------------------------------------------
 
     async def _probe_forever(self) -> None:
-        """Keep ``uplink`` truthful: a register without a path to the console never claims the relay."""
+        """Keep ``uplink`` truthful: it means an authenticated console link that takes this node's
+        data. A register that cannot reach the console, whose token the console refuses, or whose
+        uploads stall never claims the relay (and gives the role up within a few seconds)."""
         sync = self._sync
         assert sync is not None
-        period = min(self.config.heartbeat_interval, 0.5)
+        config = self.config
+        period = min(config.heartbeat_interval, 0.5)
+        loop = asyncio.get_running_loop()
         while True:
-            ok = self._console_live or await probe_console(
-                self.config.console_url, timeout=2.0, ca_file=self.config.console_ca_file
-            )
+            if loop.time() < self._backoff_until:
+                ok = False
+            elif self._console_live:
+                ok = not self._stalled()
+                if not ok:
+                    self._give_up(
+                        f"the console is not taking {config.node_id}'s changes "
+                        f"(nothing acknowledged in {STALL_HEARTBEATS} of its heartbeats)",
+                        stall=True,
+                    )
+            else:
+                probe = await probe_console(
+                    config.console_url,
+                    timeout=2.0,
+                    ca_file=config.console_ca_file,
+                    venue_id=self.venue_id,
+                    token=config.console_token,
+                )
+                ok = probe.ok
+                if probe.refused:
+                    self._give_up(f"the console refused {config.node_id}: {probe.refused}")
+                elif ok and (not self._stall_problem or self._flows_elsewhere()):
+                    self._set_problem("")  # the token is taken; a stall is cleared by data flowing
             if ok != self._uplink_ok:
                 log.info("console %s", "reachable" if ok else "not reachable")
             self._uplink_ok = ok
             sync.set_uplink(ok)
             await asyncio.sleep(period)
+
+    def console_refused(self, reason: str) -> None:
+        """The console refused this relay's link (a wrong venue token, another venue's): give up.
+        A redial refused again before the link is stopped is the same refusal, not a second one."""
+        if asyncio.get_running_loop().time() >= self._backoff_until:
+            self._give_up(f"the console refused {self.config.node_id}: {reason}")
+
+    def _give_up(self, problem: str, *, stall: bool = False) -> None:
+        """No uplink for a while, with the reason in every heartbeat: the claim goes at the next
+        election, another register with a working link takes over, every register shows why."""
+        assert self._sync is not None
+        self._backoff = min(max(GIVE_UP_BACKOFF_MIN, 2 * self._backoff), GIVE_UP_BACKOFF_MAX)
+        self._backoff_until = asyncio.get_running_loop().time() + self._backoff
+        if self._uplink_ok:
+            log.info("console not reachable")
+        self._uplink_ok = False
+        self._sync.set_uplink(False)
+        self._set_problem(problem, stall=stall)
+        self.counters["console_give_ups"] += 1
+        log.warning("relay: %s; keeping off the relay role for %.0f s", problem, self._backoff)
+
+    def _set_problem(self, problem: str, *, stall: bool = False) -> None:
+        assert self._sync is not None
+        self._problem = problem
+        self._stall_problem = stall
+        self._sync.set_problem(problem)
+
+    def _flows_elsewhere(self) -> bool:
+        """Another relay carries this node's data to the console: all of it is there."""
+        sync = self._sync
+        assert sync is not None
+        relay = sync.relay
+        beat = sync.presence.get(relay) if relay is not None else None
+        return (
+            beat is not None
+            and beat.relay
+            and beat.uplink
+            and not beat.problem
+            and self._pending_total() == 0
+        )
+
+    def _stalled(self) -> bool:
+        """Has the console sent STALL_HEARTBEATS heartbeats without its state vectors advancing while
+        this relay holds data the console lacks? A heartbeat that comes while changes are on their
+        way is not counted (nor does it reset the count: anti-entropy re-sends them every round)."""
+        sync, console = self._sync, self._console
+        assert sync is not None
+        beat = sync.presence.get("console")
+        if beat is None or beat.seq == self._console_seq:
+            return self._stalled_beats >= STALL_HEARTBEATS
+        first = self._console_seq < 0
+        self._console_seq = beat.seq
+        # the console's clocks of the documents we have data for (its own edits to others are no sign)
+        waiting = [name for name in sync.docs if sync.pending(name)]
+        clocks = sum(sum(beat.console.get(name, {}).values()) for name in waiting)
+        if clocks != self._console_clocks or not waiting:
+            if not waiting or (not first and clocks > self._console_clocks):
+                self._backoff = 0.0  # data flows: a later give-up starts from the shortest wait
+                if self._stall_problem:
+                    self._set_problem("")  # and the registers may show green again
+            self._console_clocks, self._stalled_beats = clocks, 0
+        elif console is not None and console.sending:
+            pass  # still on its way: this heartbeat proves nothing either way (anti-entropy resends)
+        else:
+            self._stalled_beats += 1
+        return self._stalled_beats >= STALL_HEARTBEATS
 
     def _manage_relay(self) -> None:
         """Run the console link exactly while this node is the elected relay with a working uplink."""
@@ -933,7 +1039,7 @@ class Node:
             role=self.config.role,
             sync=sync,
             peers={self._peers[k]: k in self._live for k in self._peers},
-            uplink=self._console_live,
+            uplink=self._console_live and self._uplink_ok,
             upload=self._upload_progress(),
             refusals=dict(links.refusals),
             counters=dict(self.counters),

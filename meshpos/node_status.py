@@ -1,8 +1,10 @@
 """What a register shows about its sync: colour, pending count and the one-line message (ARCHITECTURE.md: Status).
 
-* green — a path to the console exists: this node is connected to it, or a live peer is the relay and says
-  its uplink is up;
-* yellow — peers on the LAN are reachable but there is no path to the console;
+* green — data flows to the console: this node is the relay with an authenticated link the console takes
+  its data on, or a live peer is the relay and says so (a relay whose token is refused, or whose uploads
+  stop being acknowledged, gives the role up within a few seconds and says why: it is never green);
+* yellow — peers on the LAN are reachable but no data flows to the console; the message says why, in the
+  words of the device that knows ("the console refused R3: wrong venue token");
 * gray — no peers and no console: this node is on its own.
 
 What is not at the console is said in the venue's words (meshpos.model.tally): this register's own
@@ -10,7 +12,10 @@ receipts, payments, refunds, shift openings and closings, cash and stock movemen
 *reports* do not hold yet (the console counts what it has materialised and the relay passes the counts on),
 and the venue's: what this node holds of other registers, and what every reachable peer says it owes.
 Other changes (open orders, kitchen tickets, the stop list) are known from the console's state vectors.
-"All data is synced" is shown exactly when none of these is missing; ``pending`` is then 0.
+Records the console holds but cannot materialise (a corrupt one) are not in its reports either: the console
+tells the relay how many and why (``not_in_reports``), the relay tells every register, and the message
+names them. "All data is synced" is shown exactly when none of these is missing and no reason is known why
+data does not flow; ``pending`` is then 0.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ ALL_SYNCED = "All data is synced"
 OTHER_CHANGES = "changes to open orders, kitchen tickets or the stop list"
 # the badge next to the colour: never "Synced" unless green and nothing is missing
 LABELS = {"green": "Synced", "yellow": "No console", "gray": "On its own"}
+NOT_IN_REPORTS = "Not in reports"  # the badge while the console holds records it cannot report
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,9 @@ class NodeStatus:
     )
     corrupt_records: int = 0  # records this node's reads skip because they do not parse (an alarm)
     latest_sale: Durability | None = None  # this register's latest receipt since it started
+    problems: dict[str, str] = field(default_factory=dict)  # node id -> why it has no console link
+    not_in_reports: int = 0  # records the console holds but cannot put in its reports
+    not_in_reports_reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,6 +115,12 @@ class NodeStatus:
             lines.append(f"  latest sale: {self.latest_sale.describe()}")
         if self.upload.get("total") and self.upload["done"] < self.upload["total"]:
             lines.append(f"  uploading {self.upload['done']:,} / {self.upload['total']:,}")
+        for node, problem in sorted(self.problems.items()):
+            lines.append(f"  console link of {node}: {problem}")
+        if self.not_in_reports:
+            lines.append(
+                f"  not in the console's reports: {self.not_in_reports:,} ({self.not_in_reports_reason})"
+            )
         if self.refusals:
             refused = ", ".join(f"{k} {v}" for k, v in sorted(self.refusals.items()))
             lines.append(f"  refused connections: {refused}")
@@ -131,12 +146,14 @@ def compute_status(
 ) -> NodeStatus:
     presence = sync.presence
     relay = sync.relay
-    relay_up = uplink or (
+    # a relay that gave the role up and tries again keeps its problem until data is seen flowing
+    relay_up = (uplink and not sync.problem) or (
         relay is not None
         and relay != node_id
         and relay in presence
         and presence[relay].relay
         and presence[relay].uplink
+        and not presence[relay].problem
     )
     if relay_up:
         colour = "green"
@@ -166,9 +183,21 @@ def compute_status(
         )
     if other_docs:
         parts.append(f"{OTHER_CHANGES} {_missing_at_console(False, colour)}")
+    problems = {n: hb.problem for n, hb in presence.items() if hb.problem and n != node_id}
+    if sync.problem:
+        problems[node_id] = sync.problem
+    if colour != "green" and problems:
+        parts.append("; ".join(problems[n] for n in sorted(problems)))
+    unreported, unreported_reason = sync.console_report
+    if unreported:
+        records = "1 record is" if unreported == 1 else f"{unreported:,} records are"
+        parts.append(f"{records} not in the console's reports: {unreported_reason}")
     message = "; ".join(parts) if parts else ALL_SYNCED
     message = message[0].upper() + message[1:]
-    label = LABELS[colour] if pending == 0 else f"{pending:,} not at the console"
+    if pending:
+        label = f"{pending:,} not at the console"
+    else:
+        label = LABELS[colour] if not unreported else NOT_IN_REPORTS
     return NodeStatus(
         node=node_id,
         role=role,
@@ -190,6 +219,9 @@ def compute_status(
         upload=dict(upload or {}),
         corrupt_records=corrupt_records,
         latest_sale=latest_sale,
+        problems=dict(sorted(problems.items())),
+        not_in_reports=unreported,
+        not_in_reports_reason=unreported_reason,
     )
 
 

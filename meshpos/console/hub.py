@@ -8,6 +8,11 @@ day's last materialisation (the first one after start reads the whole day). The 
 its own state vector per document, which the relay passes on in presence so every register can tell what is
 at the console.
 
+A day the console cannot materialise (a corrupt record, a database error) is not in its reports, although
+its state vector says it holds it: the hub counts those records per day, with the reason, shows them in
+its status and tells the relay in its heartbeats (``unreported``), so no register says "All data is
+synced" while the reports lack something.
+
 Console-side edits (catalog, stop list) go through the same model rules as on a register: :meth:`edit`
 runs a change on the console's ``Venue`` and commits it; the synchronizer sends it to the relays.
 """
@@ -16,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -26,7 +33,7 @@ from typing import Any, TypeVar
 from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import LedgerFeed
 from meshpos.errors import MeshposError, PeerTimeout
-from meshpos.model import Replica, Venue
+from meshpos.model import Ledger, Replica, Venue
 from meshpos.model.tally import LedgerTally
 from meshpos.sync import (
     REPORTED_DAYS,
@@ -45,6 +52,8 @@ log = logging.getLogger("meshpos.console")
 T = TypeVar("T")
 Send = Callable[[list[bytes]], None]
 CONSOLE_NODE = "console"
+# Alarms for a record the materialiser skipped: it is at the console but not in its reports.
+UNREPORTED_ALARMS = frozenset({"corrupt_record"})
 
 
 class VenueHub:
@@ -83,6 +92,7 @@ class VenueHub:
         self._tallies: dict[str, LedgerTally] = {}
         self._materialiser: asyncio.Task[None] | None = None
         self._seq = 0
+        self.unreported: dict[str, tuple[int, str]] = {}  # day -> records not in the reports, why
 
     async def load(self) -> None:
         for name in await self.db.documents(self.venue_id):
@@ -202,6 +212,7 @@ class VenueHub:
             except MeshposError as exc:  # a corrupt record, the database: the next change retries
                 self.counters["materialise_errors"] += 1
                 log.error("venue %s: %s not materialised: %s", self.venue_id, name, exc)
+                self._unreported(name, _records_in(self.replica.doc(name)), exc.message)
 
     async def _materialise(self, name: str) -> None:
         doc = self.replica.doc(name)
@@ -220,10 +231,36 @@ class VenueHub:
         self.sync.set_console_reports(name, counted)
         self.counters["materialised"] += 1
         self.counters["materialised_whole" if feed.whole else "materialised_part"] += 1
+        skipped = [a for a in result.alarms if a.kind in UNREPORTED_ALARMS]
         for alarm in result.alarms:
             if alarm.new:
                 self.counters["alarms"] += 1
                 log.error("venue %s: %s", self.venue_id, alarm)
+        # a partial export shows only the records it touched: the ones skipped before stay skipped
+        count = (
+            len(skipped)
+            if feed.whole
+            else self.unreported.get(name, (0, ""))[0] + sum(1 for a in skipped if a.new)
+        )
+        reason = (
+            f"{name} {skipped[0].table}/{skipped[0].record_id}: {skipped[0].detail}"
+            if skipped
+            else self.unreported.get(name, (0, ""))[1]
+        )
+        self._unreported(name, count, reason)
+
+    def _unreported(self, name: str, count: int, reason: str) -> None:
+        """Note how many records of ``name`` are not in the reports (0: all are) and tell the relays."""
+        if count > 0:
+            self.unreported[name] = (count, reason)
+        else:
+            self.unreported.pop(name, None)
+        total = sum(n for n, _ in self.unreported.values())
+        days = sorted(self.unreported)
+        why = self.unreported[days[0]][1] if days else ""
+        if len(days) > 1:
+            why += f" (and {len(days) - 1} more days)"
+        self.sync.set_console_report(total, _plain(why)[:MAX_REASON])
 
     async def settle(self) -> None:
         """Wait until pending materialisation is done (tests, reports, shutdown)."""
@@ -238,4 +275,26 @@ class VenueHub:
             "documents": sorted(self.sync.docs),
             "counters": dict(self.counters),
             "rejections": list(self.rejections[-20:]),
+            "not_materialised": {
+                "count": self.sync.console_report[0],
+                "reason": self.sync.console_report[1],
+                "days": {
+                    d: {"count": n, "reason": r} for d, (n, r) in sorted(self.unreported.items())
+                },
+            },
         }
+
+
+MAX_REASON = 400  # what the heartbeat carries of a reason (the console's status shows it whole)
+
+
+def _plain(text: str) -> str:
+    """One line of plain text (what a heartbeat may carry): no control characters, no lone surrogates."""
+    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
+
+
+def _records_in(doc: Any) -> int:
+    """The records a ledger day holds (a shift and its close count once): what a day that cannot be
+    materialised keeps out of the reports."""
+    texts = Ledger.export(doc)
+    return max(1, sum(len(json.loads(t)) for root, t in texts.items() if root != "shift_closes"))

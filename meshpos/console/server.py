@@ -4,7 +4,8 @@
   that venue speaks the meshpos sync protocol (the console is one more peer). A wrong token, a token of
   another venue, or an unknown path is refused before the upgrade, counted and logged with its reason.
   Given an ``ssl_context`` (``meshpos console --tls-cert --tls-key``) it is ``wss://``.
-* ``GET /health`` on the same port answers ``ok``: relays probe it to know whether they have internet.
+* ``GET /health`` on the same port answers ``ok``. A relay probes its venue's sync path with its token and
+  without the upgrade: 200 when the token is good, else the refusal above (401/403 and its reason).
 * The JSON API (:mod:`meshpos.console.api`) listens on its own port.
 * Per venue, :class:`~meshpos.console.devices.DeviceView` keeps what the relays' heartbeats say about every
   device (updated on each tick), for the sync status per register.
@@ -35,6 +36,7 @@ log = logging.getLogger("meshpos.console")
 
 SYNC_PATH = re.compile(r"^/v1/venues/(?P<venue>[A-Za-z0-9_.-]{1,64})/sync$")
 MAX_MESSAGE_SIZE = 4 * 2**20
+MAX_LOGGED_REFUSALS = 1024  # (address, reason) pairs remembered as logged
 
 
 class ConsoleServer:
@@ -58,6 +60,7 @@ class ConsoleServer:
         self.devices: dict[str, DeviceView] = {}
         self.refusals: Counter[str] = Counter()
         self.recent_refusals: list[str] = []
+        self._logged_refusals: set[tuple[str, str]] = set()
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._hub_lock = asyncio.Lock()
@@ -120,10 +123,17 @@ class ConsoleServer:
     ) -> Response:
         self.refusals[kind] += 1
         remote = connection.remote_address
-        line = f"refused {remote[0] if remote else '?'}: {kind}: {reason}"
+        address = remote[0] if remote else "?"
+        line = f"refused {address}: {kind}: {reason}"
         self.recent_refusals.append(line)
         del self.recent_refusals[:-50]
-        log.warning("%s", line)
+        # once per address and reason: a misconfigured relay probes again and again, and anyone can
+        # knock; the rest are counted (refusals) and kept in recent_refusals
+        if (address, reason) not in self._logged_refusals:
+            if len(self._logged_refusals) >= MAX_LOGGED_REFUSALS:
+                self._logged_refusals.clear()
+            self._logged_refusals.add((address, reason))
+            log.warning("%s (further ones from there are only counted)", line)
         return connection.respond(status, reason + "\n")
 
     async def _check_request(
@@ -150,6 +160,9 @@ class ConsoleServer:
                 "venue",
                 f"the token is for venue {venue}, not {match['venue']}",
             )
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            # a relay's probe: the token is good, say so without a failed handshake
+            return connection.respond(HTTPStatus.OK, "ok: venue token accepted\n")
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:

@@ -1,5 +1,5 @@
 """meshpos.relay: the elected relay's link to the console, and the uplink probe every register runs."""
 
-from meshpos.relay.link import ConsoleLink, probe_console
+from meshpos.relay.link import ConsoleLink, Probe, probe_console
 
-__all__ = ["ConsoleLink", "probe_console"]
+__all__ = ["ConsoleLink", "Probe", "probe_console"]

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
+from meshpos.model.limits import MAX_NOTE_CHARS, text_problem
 from meshpos.model.tally import KINDS, UNKNOWN_REGISTER
 from meshpos.sync._bytes import (
     MAX_VAR_UINT,
@@ -131,6 +132,13 @@ class Heartbeat:
     # optional, a relay to the console only: per linked node, its role and pending count. Left out of
     # the encoding when empty, so every other heartbeat is byte for byte what older nodes send.
     mesh: dict[str, PeerSummary] = field(default_factory=dict)
+    # optional: why the sender has no working link to the console although it is configured for one, in
+    # the venue's words ("the console refused R3: wrong venue token"); left out when there is none.
+    problem: str = ""
+    # optional, the console and the relay only: how many records the console holds but cannot put in
+    # its reports, and why (the console tells the relay, the relay tells the mesh); left out when 0.
+    unreported: int = 0
+    unreported_reason: str = ""
     # optional: per ledger document, what the console's reports hold, per register and kind (the console
     # tells it, the relay passes it on); see meshpos.model.tally
     reports: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
@@ -195,6 +203,10 @@ def encode(msg: Message) -> bytes:
             body["mesh"] = {
                 n: {"role": s.role, "pending": s.pending} for n, s in sorted(msg.mesh.items())
             }
+        if msg.problem:
+            body["problem"] = msg.problem
+        if msg.unreported:
+            body["unreported"] = {"count": msg.unreported, "reason": msg.unreported_reason}
         if msg.reports:
             body["reports"] = msg.reports
         if msg.owed:
@@ -470,6 +482,9 @@ def _decode_heartbeat(body: bytes) -> Heartbeat:
         if not is_valid_doc_name(doc):
             raise RemoteProtocolError(f"{what}: field 'pending' names unknown document {doc!r:.80}")
         pending[doc] = _int(pending_raw, doc, f"{what} pending")
+    unreported, unreported_reason = (
+        _decode_unreported(obj["unreported"], what) if "unreported" in obj else (0, "")
+    )
     return Heartbeat(
         node=_str(obj, "node", what, _ID),
         role=_role(obj, what),
@@ -481,12 +496,36 @@ def _decode_heartbeat(body: bytes) -> Heartbeat:
         pending=pending,
         peers=tuple(peers_raw),
         mesh=_decode_mesh(obj.get("mesh", {}), what),
+        problem=_text(obj, "problem", what) if "problem" in obj else "",
+        unreported=unreported,
+        unreported_reason=unreported_reason,
         reports=_decode_reports(obj.get("reports", {}), what),
         owed=_decode_counts(obj.get("owed", {}), f"{what}: field 'owed'"),
     )
 
 
-_HEARTBEAT_OPTIONAL = frozenset({"mesh", "reports", "owed"})
+_HEARTBEAT_OPTIONAL = frozenset({"mesh", "problem", "unreported", "reports", "owed"})
+_UNREPORTED_FIELDS = frozenset({"count", "reason"})
+
+
+def _text(obj: dict[str, Any], key: str, what: str) -> str:
+    """A sentence for people (a problem, a reason): plain text of at most MAX_NOTE_CHARS."""
+    value = obj[key]
+    problem = text_problem(value, MAX_NOTE_CHARS)
+    if problem is not None:
+        raise RemoteProtocolError(f"{what}: field {key!r} {problem}")
+    assert isinstance(value, str)
+    return value
+
+
+def _decode_unreported(raw: Any, what: str) -> tuple[int, str]:
+    """``{"count": 3, "reason": "..."}``: records the console cannot put in its reports, and why."""
+    if not isinstance(raw, dict) or raw.keys() != _UNREPORTED_FIELDS:
+        raise RemoteProtocolError(
+            f"{what}: field 'unreported' must be an object with exactly 'count' and 'reason'"
+        )
+    count = _int(raw, "count", f"{what} unreported", low=1)
+    return count, _text(raw, "reason", f"{what} unreported")
 
 
 def _decode_counts(raw: Any, what: str) -> dict[str, int]:

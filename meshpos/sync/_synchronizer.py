@@ -197,6 +197,8 @@ class Synchronizer:
         self._relay_claim = False
         self._relay: str | None = None
         self._console_sv: dict[str, dict[int, int]] = {}
+        self._problem = ""  # why this node has no working console link (sent in heartbeats)
+        self._unreported: tuple[int, str] = (0, "")  # the console's: records not in its reports
         self._reports: dict[str, Tally] = {}  # ledger document -> what the console's reports hold
         self._owed: dict[str, int] = {}  # our own records not in the console's reports, per kind
         # node -> document -> the state vector its latest sync step 1 said it holds (committed: a node
@@ -605,6 +607,25 @@ class Synchronizer:
         for client, clock in sv.items():
             merged[client] = max(clock, merged.get(client, 0))
 
+    def set_problem(self, text: str) -> None:
+        """Why this node has no working link to the console ("" when it has, or needs none): every
+        peer gets it in the heartbeats, so every register can show the reason it is not green."""
+        self._problem = text
+
+    @property
+    def problem(self) -> str:
+        return self._problem
+
+    def set_console_report(self, count: int, reason: str) -> None:
+        """The console only: how many records it holds but cannot put in its reports, and why."""
+        self._unreported = (count, reason) if count > 0 else (0, "")
+
+    @property
+    def console_report(self) -> tuple[int, str]:
+        """Records at the console that are not in its reports, and why, as last told by the console
+        or a relay ((0, "") when none). Kept when the relay changes: the next relay passes it on."""
+        return self._unreported
+
     def set_console_reports(self, doc: str, reports: Tally) -> None:
         """What the console's reports hold of ``doc`` per register and kind (the console sets its own;
         everyone else learns it from the relay's heartbeats). Counts only grow: records are insert-only,
@@ -662,12 +683,17 @@ class Synchronizer:
             for doc, sv in heartbeat.console.items():
                 if doc in self._docs:  # a peer naming new days in every beat must not grow us
                     self.set_console_state(doc, sv)
+            if self.role != "console":
+                self._unreported = (heartbeat.unreported, heartbeat.unreported_reason)
             for doc, reports in heartbeat.reports.items():
                 if doc in self._docs:  # (the next beat brings a day we open later)
                     self.set_console_reports(doc, reports)
 
     def _heartbeat(self) -> Heartbeat:
         self._seq += 1
+        # the console tells what it cannot report; a relay passes it on; the others say nothing
+        speaks = self.role == "console" or self._relay_claim
+        unreported, reason = self._unreported if speaks else (0, "")
         return Heartbeat(
             node=self.node_id,
             role=self.role,
@@ -678,6 +704,9 @@ class Synchronizer:
             console=self._console_view(),
             pending={name: n for name in self._docs if (n := self.pending(name))},
             peers=tuple(sorted({s.peer.node for s in self._exchanging() if s.peer is not None})),
+            problem=self._problem,
+            unreported=unreported,
+            unreported_reason=reason,
             reports=self._reports_view(),
             owed=dict(self._owed),
         )

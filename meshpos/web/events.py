@@ -33,6 +33,7 @@ def summary(node: Node) -> dict[str, Any]:
         "colour": s.colour,
         "pending": s.pending,
         "message": s.message,
+        "label": s.label,  # the badge: the page shows it as the node words it
         "peers": s.peers,
         "relay": s.relay,
         "is_relay": s.is_relay,

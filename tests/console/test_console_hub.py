@@ -150,3 +150,29 @@ async def test_a_day_that_cannot_be_materialised_is_logged_and_read_whole_next_t
         stored is not None
     )  # the CRDT state itself is kept whole: nothing a register sent is lost
     assert Ledger.snapshot(hub.replica.doc(LEDGER), DATE).receipt_count() == 3
+
+
+async def test_what_cannot_be_materialised_is_counted_told_to_the_relay_and_known_after_a_restart(
+    hub: VenueHub, venue_db: ConsoleDB
+) -> None:
+    """Held is not reported: a day the console cannot materialise is counted with its reason, in the
+    hub's status and in the console's heartbeats (which the relay passes on to every register)."""
+    r1 = make_register("R1")
+    r1.open_shift_now(CASHIER, 0, NOW)
+    wire = Wire(hub, r1)
+    await wire.flush()
+    assert hub.sync.console_report == (0, "")
+    with r1.replica.doc(LEDGER).transaction():
+        bad = sell(r1, ("fries", 1), at=NOW + 1)
+        _rewrite(r1.replica.doc(LEDGER), ["receipts", bad.id], total=0.5)
+    await wire.flush()
+    count, reason = hub.sync.console_report
+    assert count >= 1
+    assert f"receipts/{bad.id}" in reason
+    shown = hub.summary()["not_materialised"]
+    assert (shown["count"], shown["reason"]) == (count, reason)
+    assert set(shown["days"]) == {LEDGER}
+    restarted = VenueHub(VENUE, venue_db, max_message_size=4 * 2**20, materialise_delay=0.0)
+    await restarted.load()
+    await restarted.settle()
+    assert restarted.sync.console_report == (count, reason)

@@ -3,6 +3,9 @@ messages. Each is refused with a reason, counted, and stores nothing."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +17,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.server import MAX_MESSAGE_SIZE, ConsoleServer
+from meshpos.relay import ConsoleLink, Probe, probe_console
 from meshpos.sync import Hello, SyncUpdate, encode
 from meshpos.trust import VenueAuthority, init_venue
 
+from ..mesh.kit import until
 from .consoles import running_console
 
 
@@ -117,3 +122,78 @@ async def test_oversized_messages_are_refused(console: Console) -> None:
     reason = await hello_then(console, console.a.venue_id, huge)
     assert reason.startswith("1009"), reason  # message too big
     await nothing_stored(console)
+
+
+class Refusals:
+    """A relay's handler that only records what the console refused (the link is never opened)."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def console_opened(self, key: str) -> None:
+        raise AssertionError("the console let a refused relay in")
+
+    async def link_data(self, key: str, data: bytes) -> None:
+        raise AssertionError("data on a refused link")
+
+    async def link_closed(self, key: str, reason: str) -> None:
+        raise AssertionError("a refused link closed")
+
+    def console_refused(self, reason: str) -> None:
+        self.reasons.append(reason)
+
+
+async def test_the_relay_probe_and_link_learn_the_consoles_reason_for_refusing_a_token(
+    console: Console,
+) -> None:
+    """What every register will show ("the console refused R3: wrong venue token") is the console's own
+    reason, learnt by the probe before any claim and by the link if it is refused anyway."""
+    base = f"ws://127.0.0.1:{console.server.port}"
+    a, b = console.a, console.b
+    good = await probe_console(base, venue_id=a.venue_id, token=a.console_token)
+    assert good == Probe(True)
+    wrong = await probe_console(base, venue_id=a.venue_id, token=a.console_token[:-1] + "#")
+    assert wrong == Probe(False, "wrong venue token")
+    other = await probe_console(base, venue_id=b.venue_id, token=a.console_token)
+    assert other == Probe(False, f"the token is for venue {a.venue_id}, not {b.venue_id}")
+    missing = await probe_console(base, venue_id=a.venue_id, token="")
+    assert missing == Probe(False, "missing venue token")
+
+    handler = Refusals()
+    link = ConsoleLink(
+        url=base,
+        token=a.console_token[:-1] + "#",
+        venue_id=a.venue_id,
+        handler=handler,
+        max_size=MAX_MESSAGE_SIZE,
+        rng=random.Random(),
+        backoff_min=0.01,
+    )
+    task = asyncio.create_task(link.run())
+    try:
+        await until(lambda: bool(handler.reasons), 10, "the link is refused")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert handler.reasons[0] == "wrong venue token"
+    await nothing_stored(console)
+
+
+async def test_refusals_are_all_counted_and_logged_once_per_address_and_reason(
+    console: Console, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A misconfigured relay probes again and again (and anyone can knock): one log line, every one
+    counted."""
+    base = f"ws://127.0.0.1:{console.server.port}"
+    wrong = console.a.console_token[:-1] + "#"
+    tries = 5
+    for _ in range(tries):
+        probe = await probe_console(base, venue_id=console.a.venue_id, token=wrong)
+        assert probe.refused == "wrong venue token"
+    assert console.server.refusals["token"] == tries
+    logged = [r for r in caplog.records if r.name == "meshpos.console"]
+    assert len(logged) == 1
+    assert "wrong venue token" in logged[0].getMessage()
+    said = [r for r in caplog.records if r.name == "meshpos.relay"]
+    assert len(said) == 1  # and the relay says it once too

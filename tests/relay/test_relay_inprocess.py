@@ -11,6 +11,7 @@ import pytest
 from meshpos.config import load_config
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
+from meshpos.sync import Chunk, SyncStep2, SyncUpdate, decode
 from meshpos.trust import VenueAuthority
 
 from ..mesh.kit import make_device, make_venue, until
@@ -199,3 +200,116 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
         assert (
             again.venue.catalog.product("espresso").price == 777
         )  # the re-pulled catalog is durable
+
+
+async def test_a_relay_whose_uploads_the_console_does_not_take_gives_up_and_another_takes_over(
+    tmp_path: Path, authority: VenueAuthority, console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Green means data flows: the console hears R1 (heartbeats) but takes none of its sales, so its
+    state vectors stop advancing while R1 has a sale to send. R1 gives the relay role up within a few
+    of the console's heartbeats, saying why, and R2 uploads the sale."""
+    settings = {
+        "console_url": console.url,
+        "console_token": authority.console_token,
+        "heartbeat_interval": 0.2,
+    }
+    r1c, r2c = (
+        load_config(make_device(authority, tmp_path, n, priority=p, **settings), env={})
+        for n, p in (("R1", 10), ("R2", 50))
+    )
+    hub = await console.server.hub(authority.venue_id)
+    take = hub.receive
+
+    async def drop_r1_changes(key: str, data: bytes) -> None:
+        message = decode(data, len(data))
+        if (
+            hub.relays.get(key) == "R1"
+            and isinstance(message, SyncStep2 | SyncUpdate | Chunk)
+            and message.doc.startswith("ledger/")
+        ):
+            return  # R1's sales: heard, never taken
+        await take(key, data)
+
+    monkeypatch.setattr(hub, "receive", drop_r1_changes)
+    async with Node(r1c, discovery=False) as r1, Node(r2c, discovery=False) as r2:
+        r1.add_peer("R2", "127.0.0.1", r2.port)
+        await until(lambda: r1.status().is_relay and r1.status().uplink, 10, "R1 relays")
+        await r1.open_shift(CASHIER, 1_000)
+        order = await r1.open_order(CASHIER)
+        await r1.add_line(CASHIER, order.id, "espresso", 1)
+        paid = await r1.pay(CASHIER, order.id, "card")
+        assert paid.receipt is not None
+        gave_up = await until(lambda: r2.status().is_relay, 10, "R2 takes the relay role")
+        print(f"\nR1's uploads went nowhere: R2 took over {gave_up:.2f} s after the sale")
+        assert r1.counters["console_give_ups"] >= 1
+        assert not r1.status().is_relay
+        took = await until(
+            lambda: all(n.status().label == "Synced" for n in (r1, r2)),
+            15,
+            "the sale uploaded by R2",
+        )
+        print(f"both synced {took:.2f} s later")
+        await hub.settle()
+        report = await console.db.receipt_report(authority.venue_id)
+        assert [r["id"] for r in report] == [paid.receipt.id]
+
+
+async def test_with_no_other_relay_a_stalled_one_shows_yellow_with_why_until_data_flows(
+    tmp_path: Path, authority: VenueAuthority, console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R1 alone has internet and the console takes none of its sales: every register is yellow with
+    the reason, R1 retrying after its back-off does not make anyone green, and once the console
+    takes the sales again both say All data is synced and the reason is gone."""
+    online = {"console_url": console.url, "console_token": authority.console_token}
+    r1c, r2c = (
+        load_config(make_device(authority, tmp_path, n, heartbeat_interval=0.2, **s), env={})
+        for n, s in (("R1", online), ("R2", {}))
+    )
+    hub = await console.server.hub(authority.venue_id)
+    take = hub.receive
+    refusing = True
+
+    async def drop_r1_sales(key: str, data: bytes) -> None:
+        message = decode(data, len(data))
+        if (
+            refusing
+            and isinstance(message, SyncStep2 | SyncUpdate | Chunk)
+            and message.doc.startswith("ledger/")
+        ):
+            return
+        await take(key, data)
+
+    monkeypatch.setattr(hub, "receive", drop_r1_sales)
+    async with Node(r1c, discovery=False) as r1, Node(r2c, discovery=False) as r2:
+        r1.add_peer("R2", "127.0.0.1", r2.port)
+        await until(lambda: r2.status().colour == "green", 10, "R2 green through R1")
+        await r1.open_shift(CASHIER, 1_000)
+        reason = "the console is not taking R1's changes"
+
+        def yellow_with_reason() -> bool:
+            return all(
+                s.colour == "yellow" and reason[1:] in s.message  # it may begin it: "The console…"
+                for s in (r1.status(), r2.status())
+            )
+
+        took = await until(yellow_with_reason, 10, "both yellow, saying why")
+        print(f"\nR1's sales went nowhere: both yellow with the reason after {took:.2f} s")
+        print(r2.status().message)
+        retried = r1.counters["console_give_ups"]
+        seen: set[str] = set()
+
+        def gave_up_again() -> bool:
+            seen.update(n.status().colour for n in (r1, r2))
+            return r1.counters["console_give_ups"] > retried
+
+        await until(gave_up_again, 20, "R1 tries again and gives up")
+        assert seen == {"yellow"}  # trying again is not data flowing: never green meanwhile
+        refusing = False
+        took = await until(
+            lambda: all(n.status().label == "Synced" for n in (r1, r2)),
+            60,
+            "synced once the console takes it",
+        )
+        print(f"the console takes R1's sales again: both synced {took:.2f} s later")
+        assert r1.status().problems == {}
+        assert r2.status().problems == {}

@@ -287,6 +287,9 @@ async def test_the_indicator_turns_yellow_without_the_console_and_green_when_it_
 
             internet.cut()
             await page.wait(f"{q('#sync')}.dataset.colour === 'yellow'", timeout=15, what="yellow")
+            label = await page.eval(f"{q('#sync-label')}.textContent")
+            assert label  # the page shows the node's badge (its live updates carry it)
+            assert label != "Synced"  # yellow is never "Synced"
             await r1.open_order(CASHIER)  # a change the console does not have
             await page.wait(
                 f"{q('#sync-panel')}.innerText.includes('not at the console yet')",
@@ -328,6 +331,10 @@ async def test_the_console_reports_page_shows_uploaded_receipts_and_sync_status(
             )
             await page.wait(f"{count('#shifts tbody tr')} === 1", what="the shift")
             await page.wait(f"{q('#status')}.innerText.includes('R1')", what="the relay")
+            await page.wait(
+                f"{q('#status')}.innerText.includes('not in these reports')",
+                what="what the console cannot report (nothing)",
+            )
             await page.wait(f"{q('#alarm-count')}.innerText === '(none)'", what="no alarms")
             # sync status per register: R2 is not linked to the console, the relay tells about it
             row = "#registers tr[data-device={}] td"

@@ -80,6 +80,9 @@ async function refresh() {
       "devices reachable": `${reachable.length} of ${devices.length}`,
       "changes not here yet": reachable.reduce((sum, r) => sum + (r.pending || 0), 0),
       documents: status.documents.length,
+      "not in these reports": status.not_materialised.count
+        ? `${status.not_materialised.count} records: ${status.not_materialised.reason}`
+        : "none",
     });
     rows("registers", Object.entries(status.registers), ([node, r]) => [
       cell(node), cell(r.role || "?"), cell(reach(r)), cell(r.pending == null ? "—" : r.pending, true),
