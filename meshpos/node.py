@@ -47,7 +47,7 @@ from meshpos.model import (
 )
 from meshpos.model.numbering import new_series_tag
 from meshpos.model.replica import decode_state_vector
-from meshpos.model.tally import LedgerTally, add, covers, missing
+from meshpos.model.tally import LedgerTally, add, covers, missing_by_register
 from meshpos.net.discovery import Discovery, PeerAd
 from meshpos.net.links import LinkPeer, Links, LinkSettings
 from meshpos.node_status import Durability, NodeStatus, compute_status
@@ -644,7 +644,7 @@ class Node:
         period = min(0.1, self.config.heartbeat_interval / 5)
         loop = asyncio.get_running_loop()
         while True:
-            sync.set_owed(self._owed()[0])  # told to every peer in the heartbeat
+            sync.set_owed(self._owed().get(self.config.node_id, {}))  # told to every peer
             sync.tick(loop.time())
             try:
                 await self._pump()
@@ -1032,7 +1032,7 @@ class Node:
         sync, links = self._sync, self._links
         assert sync is not None
         assert links is not None
-        owed, venue_owed = self._owed()
+        owed = self._owed()
         latest = self._latest_sale
         status = compute_status(
             node_id=self.config.node_id,
@@ -1046,21 +1046,20 @@ class Node:
             receipts=sum(ledger.receipt_count() for ledger in self.venue.ledgers()),
             corrupt_records=self.venue.corrupt_count(),
             uptime_s=time.monotonic() - self._started_at,
-            owed=owed,
-            venue_owed=venue_owed,
+            owed_by_device=owed,
             latest_sale=self.durability(latest[0]) if latest is not None else None,
         )
         if self.venue.numbering.known:
             return status
         return replace(status, receipt_numbers_known=False)
 
-    def _owed(self) -> tuple[dict[str, int], dict[str, int]]:
-        """Records the console's reports lack, per kind: this node's own, and the venue's as far as
-        this node knows (what it holds of other devices, and what each live peer says it owes)."""
+    def _owed(self) -> dict[str, dict[str, int]]:
+        """Per device, the records the console's reports lack, per kind: for this node and every
+        device whose records it holds, from its own counts; for a live peer, at least what the peer
+        says it owes (it may hold records this node has not received yet)."""
         sync = self._sync
         assert sync is not None
-        own: dict[str, int] = {}
-        venue: dict[str, int] = {}
+        owed: dict[str, dict[str, int]] = {}
         for name, doc in sync.docs.items():
             if not name.startswith("ledger/"):
                 continue
@@ -1069,16 +1068,17 @@ class Node:
                 if tally is not None:
                     tally.close()
                 tally = self._tallies[name] = LedgerTally(doc)
-            local, reported = tally.counts(), sync.console_reports(name)
-            add(own, missing(local, reported, self.config.node_id))
-            add(venue, missing(local, reported))
-        told = dict(own)
+            for device, gap in missing_by_register(
+                tally.counts(), sync.console_reports(name)
+            ).items():
+                add(owed.setdefault(device, {}), gap)
         for node, beat in sync.presence.items():
-            if node != self.config.node_id and beat.role != "console":
-                add(told, beat.owed)
-        for kind, n in told.items():
-            venue[kind] = max(venue.get(kind, 0), n)
-        return own, venue
+            if node == self.config.node_id or beat.role == "console":
+                continue
+            mine = owed.setdefault(node, {})
+            for kind, n in beat.owed.items():
+                mine[kind] = max(mine.get(kind, 0), n)
+        return {device: gap for device, gap in owed.items() if gap}
 
     def _upload_progress(self) -> dict[str, int]:
         if self._console_task is None or not self._upload_total:

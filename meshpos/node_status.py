@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from meshpos.model.tally import describe
+from meshpos.model.tally import UNKNOWN_REGISTER, add, describe
 from meshpos.sync import Synchronizer
 
 ALL_SYNCED = "All data is synced"
@@ -60,10 +60,11 @@ class NodeStatus:
     uplink: bool
     peers: dict[str, bool]  # node id -> initial sync done
     pending_by_document: dict[str, int]  # CRDT clock units per document (for developers)
-    owed: dict[str, int]  # this node's own records not in the console's reports, per kind
-    venue_owed: dict[
-        str, int
-    ]  # the same for the whole venue as far as this node knows (own included)
+    # what the console's reports lack, per kind: of this node, of each device, of the whole venue as
+    # far as this node knows (the sum over devices, this one included)
+    owed: dict[str, int]
+    owed_by_device: dict[str, dict[str, int]]
+    venue_owed: dict[str, int]
     label: str  # the badge text: "Synced" only when green and nothing is missing
     receipts: int
     uptime_s: float
@@ -136,8 +137,7 @@ def compute_status(
     uplink: bool,
     receipts: int,
     uptime_s: float,
-    owed: dict[str, int] | None = None,
-    venue_owed: dict[str, int] | None = None,
+    owed_by_device: dict[str, dict[str, int]] | None = None,
     latest_sale: Durability | None = None,
     refusals: dict[str, int] | None = None,
     counters: dict[str, int] | None = None,
@@ -163,11 +163,11 @@ def compute_status(
         colour = "gray"
     by_doc = {name: sync.pending(name) for name in sorted(sync.docs)}
     by_doc = {name: n for name, n in by_doc.items() if n}
-    own = {k: n for k, n in (owed or {}).items() if n > 0}
-    venue = dict(own)
-    for kind, n in (venue_owed or {}).items():
-        venue[kind] = max(venue.get(kind, 0), n)
-    others = {k: n - own.get(k, 0) for k, n in venue.items() if n > own.get(k, 0)}
+    by_device = {d: dict(gap) for d, gap in (owed_by_device or {}).items() if gap}
+    own = by_device.get(node_id, {})
+    venue: dict[str, int] = {}
+    for gap in by_device.values():
+        add(venue, gap)
     # a document with changes but no missing record in it: open orders, kitchen, stop list
     other_docs = len(by_doc) if not venue else 0
     pending = sum(venue.values()) + other_docs
@@ -176,10 +176,11 @@ def compute_status(
         parts.append(
             f"{describe(own)} of this {role} {_missing_at_console(sum(own.values()) == 1, colour)}"
         )
-    if others:
-        whose = "of other devices" if own else "of the venue's other devices"
+    for device in sorted(d for d in by_device if d != node_id):
+        gap = by_device[device]
+        whose = "of an unknown register" if device == UNKNOWN_REGISTER else f"of {device}"
         parts.append(
-            f"{describe(others)} {whose} {_missing_at_console(sum(others.values()) == 1, colour)}"
+            f"{describe(gap)} {whose} {_missing_at_console(sum(gap.values()) == 1, colour)}"
         )
     if other_docs:
         parts.append(f"{OTHER_CHANGES} {_missing_at_console(False, colour)}")
@@ -211,6 +212,7 @@ def compute_status(
         pending_by_document=by_doc,
         owed=own,
         venue_owed=venue,
+        owed_by_device=by_device,
         label=label,
         receipts=receipts,
         uptime_s=round(uptime_s, 3),

@@ -7,7 +7,7 @@ from meshpos.node_status import ALL_SYNCED, NodeStatus, compute_status
 from meshpos.sync import Synchronizer
 
 
-def status(owed: dict[str, int], venue_owed: dict[str, int], *, uplink: bool = True) -> NodeStatus:
+def status(owed: dict[str, dict[str, int]], *, uplink: bool = True) -> NodeStatus:
     sync = Synchronizer(venue="v", node_id="R1", role="register", client_id=7)
     return compute_status(
         node_id="R1",
@@ -17,33 +17,38 @@ def status(owed: dict[str, int], venue_owed: dict[str, int], *, uplink: bool = T
         uplink=uplink,
         receipts=0,
         uptime_s=1.0,
-        owed=owed,
-        venue_owed=venue_owed,
+        owed_by_device=owed,
     )
 
 
 def test_nothing_missing_is_all_data_is_synced_and_the_badge_follows_the_colour() -> None:
-    green = status({}, {})
+    green = status({})
     assert (green.colour, green.message, green.pending, green.label) == (
         "green",
         ALL_SYNCED,
         0,
         "Synced",
     )
-    yellow = status({}, {}, uplink=False)
+    yellow = status({}, uplink=False)
     assert yellow.colour == "yellow"
     assert yellow.label == "No console"
 
 
 def test_own_and_other_records_are_named_and_counted() -> None:
-    s = status({"receipts": 1, "payments": 1}, {"receipts": 3, "payments": 1}, uplink=False)
+    s = status(
+        {"R1": {"receipts": 1, "payments": 1}, "R3": {"receipts": 2}, "?": {"refunds": 1}},
+        uplink=False,
+    )
     assert s.message == (
         "1 receipt and 1 payment of this register are not at the console yet; "
-        "2 receipts of other devices are not at the console yet"
+        "1 refund of an unknown register is not at the console yet; "
+        "2 receipts of R3 are not at the console yet"
     )
-    assert s.pending == 4
-    assert s.label == "4 not at the console"
-    on_way = status({"shift_events": 1}, {})
+    assert s.owed == {"receipts": 1, "payments": 1}
+    assert s.venue_owed == {"receipts": 3, "payments": 1, "refunds": 1}
+    assert s.pending == 5
+    assert s.label == "5 not at the console"
+    on_way = status({"R1": {"shift_events": 1}})
     assert on_way.message == (
         "1 shift opening or closing of this register is on its way to the console"
     )

@@ -208,7 +208,7 @@ class Chaos:
                 said = status.json() if status.ok else {}
                 self.unsynced = (
                     f"{name}: {said.get('colour')} — {said.get('message')} (own "
-                    f"{said.get('owed')}, venue {said.get('venue_owed')}, by document "
+                    f"{said.get('owed')}, by device {said.get('owed_by_device')}, by document "
                     f"{said.get('pending_by_document')})"
                 )
                 return False

@@ -75,6 +75,16 @@ def missing(local: Tally, reported: Tally, register: str | None = None) -> dict[
     return out
 
 
+def missing_by_register(local: Tally, reported: Tally) -> Tally:
+    """Per register, what :func:`missing` finds of it (registers with nothing missing left out)."""
+    out: Tally = {}
+    for register in local:
+        gap = missing(local, reported, register)
+        if gap:
+            out[register] = gap
+    return out
+
+
 def add(into: dict[str, int], counts: Mapping[str, int]) -> None:
     for kind, n in counts.items():
         into[kind] = into.get(kind, 0) + n
