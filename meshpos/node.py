@@ -47,7 +47,13 @@ from meshpos.model import (
 )
 from meshpos.model.numbering import new_series_tag
 from meshpos.model.replica import decode_state_vector
-from meshpos.model.tally import LedgerTally, add, covers, missing_by_register
+from meshpos.model.tally import (
+    RECOUNT_WHEN_QUIET,
+    LedgerTally,
+    add,
+    covers,
+    missing_by_register,
+)
 from meshpos.net.discovery import Discovery, PeerAd
 from meshpos.net.links import LinkPeer, Links, LinkSettings
 from meshpos.node_status import Durability, NodeStatus, compute_status
@@ -147,6 +153,10 @@ class Node:
         self._peers: dict[str, str] = {}  # link key -> node id, past the hello
         self._live: set[str] = set()  # link keys whose initial sync is done
         self._tallies: dict[str, LedgerTally] = {}  # ledger document -> its records per register
+        self._changed_at: dict[str, float] = {}  # document -> monotonic time of its last change
+        self._recounted: dict[
+            str, float
+        ] = {}  # document -> the change its tally was recounted after
         # this register's latest receipt: (id, number, document, the exact state that wrote it)
         self._latest_sale: tuple[str, str, str, dict[int, int]] | None = None
         self._started_at = 0.0
@@ -704,6 +714,7 @@ class Node:
     def _on_event(self, event: SyncEvent) -> None:
         if isinstance(event, DocumentChanged):
             self._uncommitted.append((event.doc, event.update, event.peer is None))
+            self._changed_at[event.doc] = time.monotonic()
             if event.doc == "denylist":
                 self._refresh_denylist()
         elif isinstance(event, PeerJoined):
@@ -1068,6 +1079,12 @@ class Node:
                 if tally is not None:
                     tally.close()
                 tally = self._tallies[name] = LedgerTally(doc)
+            changed = self._changed_at.get(name, 0.0)
+            quiet = time.monotonic() - changed >= RECOUNT_WHEN_QUIET
+            if quiet and self._recounted.get(name) != changed:
+                self._recounted[name] = changed
+                if tally.recount():
+                    log.warning("%s: counts corrected by a full recount", name)
             for device, gap in missing_by_register(
                 tally.counts(), sync.console_reports(name)
             ).items():

@@ -202,17 +202,17 @@ class Chaos:
 
     async def synced(self) -> bool:
         """Every register says green and "All data is synced" (pending 0): what a cashier is told."""
+        unsynced = []
         for name in self.registers:
             status = await self.nodes[name].call("GET", "/status", timeout=3)
             if not status.ok or status.json()["colour"] != "green" or status.json()["pending"]:
                 said = status.json() if status.ok else {}
-                self.unsynced = (
-                    f"{name}: {said.get('colour')} — {said.get('message')} (own "
-                    f"{said.get('owed')}, by device {said.get('owed_by_device')}, by document "
-                    f"{said.get('pending_by_document')})"
+                unsynced.append(
+                    f"{name}: {said.get('colour')} — {said.get('message')} (by device "
+                    f"{said.get('owed_by_device')}, by document {said.get('pending_by_document')})"
                 )
-                return False
-        return True
+        self.unsynced = "; ".join(unsynced)
+        return not unsynced
 
     async def registers_synced(self, healed_at: float) -> float | None:
         """Seconds from healing until every register *says* it is synced; None if they do not within

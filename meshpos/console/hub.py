@@ -34,7 +34,7 @@ from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import LedgerFeed
 from meshpos.errors import MeshposError, PeerTimeout
 from meshpos.model import Ledger, Replica, Venue
-from meshpos.model.tally import LedgerTally
+from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
 from meshpos.sync import (
     REPORTED_DAYS,
     ClientIdAlarm,
@@ -90,6 +90,11 @@ class VenueHub:
         self._dirty_since = 0.0  # monotonic time the first change of the pending burst arrived
         self._feeds: dict[str, LedgerFeed] = {}
         self._tallies: dict[str, LedgerTally] = {}
+        self._changed_at: dict[str, float] = {}  # ledger day -> monotonic time of its last change
+        self._materialised_at: dict[
+            str, float
+        ] = {}  # ledger day -> its last materialisation's start
+        self._recounted: dict[str, float] = {}  # ledger day -> the change it was recounted after
         self._materialiser: asyncio.Task[None] | None = None
         self._seq = 0
         self.unreported: dict[str, tuple[int, str]] = {}  # day -> records not in the reports, why
@@ -139,6 +144,27 @@ class VenueHub:
 
     def tick(self, now: float) -> None:
         self.sync.tick(now)
+        self._recount_quiet_days()
+
+    def _recount_quiet_days(self) -> None:
+        """Count each materialised day afresh once it has been quiet for ``RECOUNT_WHEN_QUIET`` s:
+        pycrdt misses some changes inside nested types (LedgerTally.recount), and a short count
+        would keep every register saying something is not at the console. Only a day materialised
+        after its last change is recounted, so the counts never exceed what the tables hold."""
+        now = time.monotonic()
+        for name, tally in self._tallies.items():
+            changed = self._changed_at.get(name, 0.0)
+            if (
+                now - changed < RECOUNT_WHEN_QUIET
+                or self._recounted.get(name) == changed
+                or name in self._dirty
+                or self._materialised_at.get(name, -1.0) < changed
+            ):
+                continue
+            self._recounted[name] = changed
+            if tally.recount():
+                log.warning("venue %s: %s counts corrected by a full recount", self.venue_id, name)
+                self.sync.set_console_reports(name, tally.counts())
 
     # --- console-side edits -----------------------------------------------------------------------
 
@@ -181,6 +207,7 @@ class VenueHub:
                     self.counters["updates"] += len(updates)
                     if doc.startswith("ledger/"):
                         self._dirty.add(doc)
+                        self._changed_at[doc] = time.monotonic()
             self._flush()
         for key, node in self.relays.items():
             if key in self._outlets:
@@ -226,9 +253,11 @@ class VenueHub:
             if tally is not None:
                 tally.close()
             tally = self._tallies[name] = LedgerTally(doc)
+        started = time.monotonic()
         counted = tally.counts()  # before the feed reads the day: never more than it materialises
         result = await feed.materialise(self.db, self.venue_id)
         self.sync.set_console_reports(name, counted)
+        self._materialised_at[name] = started
         self.counters["materialised"] += 1
         self.counters["materialised_whole" if feed.whole else "materialised_part"] += 1
         skipped = [a for a in result.alarms if a.kind in UNREPORTED_ALARMS]
