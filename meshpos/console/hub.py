@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
-from meshpos.console.materialise import LedgerFeed
+from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
 from meshpos.errors import MeshposError, PeerTimeout
 from meshpos.model import Ledger, Replica, Venue
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
@@ -53,7 +53,7 @@ T = TypeVar("T")
 Send = Callable[[list[bytes]], None]
 CONSOLE_NODE = "console"
 # Alarms for a record the materialiser skipped: it is at the console but not in its reports.
-UNREPORTED_ALARMS = frozenset({"corrupt_record"})
+UNREPORTED_ALARMS = frozenset({CORRUPT_RECORD})  # alarms of records not in the reports
 
 
 class VenueHub:

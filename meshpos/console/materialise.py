@@ -1,8 +1,11 @@
 """Turn a ``ledger/<date>`` document into relational rows, through the model's typed reads only.
 
 The model validates every field and converts pycrdt's floats back to integers, so no float and no
-unchecked value reaches a table. A corrupt record raises ``CorruptRecord`` (naming it) and nothing of
-that document is written: a half-materialised day would give totals that look right and are not.
+unchecked value reaches a table. A corrupt record (a peer may write anything) is skipped and becomes a
+``corrupt_record`` alarm naming it, and the rest of the day is materialised: one bad record must not keep
+a day out of the reports. The totals are then short by what was skipped, and say so: the hub counts those
+alarms as records not in the reports, and every register shows that count instead of "All data is
+synced".
 
 A console keeps materialising the same day as its updates arrive. :class:`LedgerFeed` makes that cost
 what changed rather than what the day holds: the first export is the whole day, later ones only the
@@ -21,7 +24,9 @@ from pycrdt import Array, Doc, Map, Subscription
 
 from meshpos.console.records import LedgerConflict, MaterialiseResult, RecordBatch, Row
 from meshpos.console.sqlbase import check_document
-from meshpos.model import Ledger
+from meshpos.model import CorruptRegistry, Ledger
+
+CORRUPT_RECORD = "corrupt_record"  # the alarm of a record the console skipped: not in its reports
 
 if TYPE_CHECKING:
     from meshpos.console.db import ConsoleDB
@@ -195,6 +200,11 @@ def ledger_rows(ledger: Ledger) -> RecordBatch:
         for m in ledger.inventory()
     )
     conflicts = tuple(LedgerConflict(c.kind, c.order_id, c.detail) for c in ledger.conflicts())
+    if ledger.corrupt is not None:  # what the reads skipped: the rest of the day is still reported
+        conflicts += tuple(
+            LedgerConflict(CORRUPT_RECORD, entry.key, entry.reason)
+            for entry in ledger.corrupt.entries()
+        )
     return RecordBatch(ledger.name, rows, conflicts)
 
 
@@ -209,7 +219,7 @@ async def materialise(
     check_document(doc_name)
     if not doc_name.startswith("ledger/"):
         return MaterialiseResult(venue_id, doc_name, {})
-    batch = ledger_rows(Ledger.snapshot(doc, doc_name.split("/", 1)[1]))
+    batch = ledger_rows(Ledger.snapshot(doc, doc_name.split("/", 1)[1], corrupt=CorruptRegistry()))
     return await db.write_records(venue_id, batch, at_ms=at_ms)
 
 
@@ -232,12 +242,12 @@ async def materialise_stored(
 def _rows_from_state(state: bytes, date: str) -> RecordBatch:
     doc: Doc[Any] = Doc()
     doc.apply_update(state)
-    return ledger_rows(Ledger(doc, date))
+    return ledger_rows(Ledger(doc, date, corrupt=CorruptRegistry()))
 
 
 def rows_from_export(texts: dict[str, str], date: str) -> RecordBatch:
     """Rows of an export (:meth:`LedgerFeed.export`, ``Ledger.export``): runs on any thread."""
-    return ledger_rows(Ledger.from_export(texts, date))
+    return ledger_rows(Ledger.from_export(texts, date, corrupt=CorruptRegistry()))
 
 
 # How ledger_rows() reads a ledger document, per root. A record of these roots makes rows from itself:

@@ -27,6 +27,7 @@ from schemathesis import GenerationMode
 from meshpos.console.api import BASE_ROUTES, CONSOLE_USER
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS, text_problem
 
+from ..fuzz_auth import auth_for
 from ..mesh.kit import ConsoleProcess, make_venue
 
 EXAMPLES = 60  # per operation and generation mode: the whole run stays well under a minute
@@ -126,7 +127,8 @@ def test_console_api_conforms_to_its_document_and_refusals_store_nothing(fuzzed:
                 if time.monotonic() > end:
                     return  # the budget is spent: what was not sent does not count as covered
                 before = fuzzed.stored() if case.method == "POST" else None
-                answer = case.call_and_validate(session=fuzzed.session, headers=fuzzed.headers)
+                headers = auth_for(case, fuzzed.headers)
+                answer = case.call_and_validate(session=fuzzed.session, headers=headers)
                 tried[f"{case.method} {case.operation.path} {answer.status_code}"] += 1
                 if before is not None and answer.status_code >= 400:
                     assert fuzzed.stored() == before, (

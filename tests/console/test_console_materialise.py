@@ -16,7 +16,7 @@ from meshpos.console import (
     materialise_stored,
     new_venue_token,
 )
-from meshpos.errors import CorruptRecord, StoreError
+from meshpos.errors import StoreError
 from meshpos.model import Ledger
 from meshpos.model.sample import CASHIER
 
@@ -322,14 +322,21 @@ async def test_other_documents_have_no_rows(venue_db: ConsoleDB) -> None:
         await materialise(venue_db, VENUE, "ledger/yesterday", Doc())
 
 
-async def test_a_corrupt_record_writes_nothing(venue_db: ConsoleDB) -> None:
+async def test_a_corrupt_record_is_skipped_with_an_alarm_and_the_rest_of_the_day_reported(
+    venue_db: ConsoleDB,
+) -> None:
     r1, _ = simulate_day()
     doc = ledger_doc(r1)
-    receipt = r1.ledger(DATE).receipts()[-1]
+    receipts = r1.ledger(DATE).receipts()
+    receipt = receipts[-1]
     _rewrite(doc, ["receipts", receipt.id], total=12.5)
-    with pytest.raises(CorruptRecord, match=f"receipts/{receipt.id}"):
-        await materialise(venue_db, VENUE, LEDGER, doc)
-    assert all(rows == [] for rows in (await dump(venue_db)).values())
+    result = await materialise(venue_db, VENUE, LEDGER, doc)
+    stored = {row["id"] for row in await venue_db.records(VENUE, "receipts")}
+    assert stored == {r.id for r in receipts} - {receipt.id}
+    corrupt = [a for a in result.alarms if a.kind == "corrupt_record"]
+    assert len(corrupt) == 1, result.alarms
+    assert receipt.id in corrupt[0].record_id
+    assert "total" in corrupt[0].detail
 
 
 async def test_unknown_venue_is_refused(db: ConsoleDB) -> None:

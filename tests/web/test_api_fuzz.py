@@ -33,6 +33,7 @@ from meshpos import web
 from meshpos.config import load_config
 from meshpos.model.sample import CASHIER, MANAGER
 
+from ..fuzz_auth import auth_for
 from ..mesh.kit import NodeProcess, make_device, make_venue
 from .kit import CATALOG
 
@@ -150,10 +151,11 @@ class Fuzzer:
                 return  # this operation's share of the budget is spent
             sent += 1
             before = self.commits() if writes else 0
-            response = case.call(base_url=self.base, session=self.session, headers=self.auth)
+            headers = auth_for(case, self.auth)
+            response = case.call(base_url=self.base, session=self.session, headers=headers)
             self.answers[(op.label, mode.value, response.status_code)] += 1
             case.validate_response(
-                response, headers=self.auth, transport_kwargs={"base_url": self.base}
+                response, headers=headers, transport_kwargs={"base_url": self.base}
             )
             if writes and response.status_code >= 400 and self.commits() != before:
                 self.stored.append(f"{op.label} -> {response.status_code}: {case.body!r:.200}")
