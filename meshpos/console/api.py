@@ -29,7 +29,7 @@ from meshpos.model import Product, StopEntry, Venue
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS, check_value
 from meshpos.web.api import _version
 from meshpos.web.http import Handler, HttpError, Request, Response
-from meshpos.web.openapi import document
+from meshpos.web.openapi import document, document_route
 from meshpos.web.routes import Field, Route, choice, match, opt, text
 from meshpos.web.schema import MONEY_NOTE, to_json
 
@@ -345,15 +345,7 @@ class ConsoleApi:
         self.admin_token = admin_token
         self.routes: tuple[Route, ...] = (
             *BASE_ROUTES,
-            Route(
-                "GET",
-                "/api/openapi.json",
-                self.openapi,
-                "This document",
-                dict[str, Any],
-                auth=False,
-                tag="system",
-            ),
+            document_route(self.openapi),
         )
         self._document: dict[str, Any] | None = None
 

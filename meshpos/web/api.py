@@ -35,7 +35,7 @@ from meshpos.errors import (
 )
 from meshpos.web import denylist, events, kitchen, menu, orders, pages, shifts, system
 from meshpos.web.http import Handler, HttpError, Request, Response
-from meshpos.web.openapi import document
+from meshpos.web.openapi import document, document_route
 from meshpos.web.pins import PinGuard
 from meshpos.web.routes import USER, Call, Route, match
 from meshpos.web.schema import to_json
@@ -98,15 +98,7 @@ class Api:
             *kitchen.ROUTES,
             *events.ROUTES,
             *pages.ROUTES,
-            Route(
-                "GET",
-                "/api/openapi.json",
-                self.openapi,
-                "This document",
-                dict[str, Any],
-                auth=False,
-                tag="system",
-            ),
+            document_route(self.openapi),
         )
         self._document: dict[str, Any] | None = None
         self.pins = PinGuard(node.config.pin_lockout_s, node.counters)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from meshpos.model.limits import MAX_ID_CHARS
-from meshpos.web.routes import Route
+from meshpos.web.routes import Handler, Route
 from meshpos.web.schema import MONEY_NOTE, NO_CONTROL, Schemas
 from meshpos.web.views import ErrorBody
 
@@ -168,3 +168,17 @@ def _errors(route: Route, documented: Mapping[int, str]) -> list[int]:
     if route.limited:
         codes.append(429)
     return sorted(set(codes) & set(documented))
+
+
+def document_route(handler: Handler) -> Route:
+    """``GET /api/openapi.json``: the document of the routes it is served with, open to anyone (a
+    client reads it before it has a token)."""
+    return Route(
+        "GET",
+        "/api/openapi.json",
+        handler,
+        "This document",
+        dict[str, Any],
+        auth=False,
+        tag="system",
+    )
