@@ -1079,6 +1079,7 @@ class Node:
                 if tally is not None:
                     tally.close()
                 tally = self._tallies[name] = LedgerTally(doc)
+                self._recounted[name] = self._changed_at.get(name, 0.0)  # just counted whole
             changed = self._changed_at.get(name, 0.0)
             quiet = time.monotonic() - changed >= RECOUNT_WHEN_QUIET
             if quiet and self._recounted.get(name) != changed:

@@ -253,6 +253,7 @@ class VenueHub:
             if tally is not None:
                 tally.close()
             tally = self._tallies[name] = LedgerTally(doc)
+            self._recounted[name] = self._changed_at.get(name, 0.0)  # just counted whole
         started = time.monotonic()
         counted = tally.counts()  # before the feed reads the day: never more than it materialises
         result = await feed.materialise(self.db, self.venue_id)
