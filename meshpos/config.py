@@ -105,14 +105,7 @@ class Config:
                 "listen_host",
                 "listen_host 0.0.0.0 needs mdns_interfaces: name the LAN address(es) to announce on",
             )
-        interval = self.heartbeat_interval
-        if isinstance(interval, bool) or not isinstance(interval, int | float):
-            interval = math.nan
-        if not 0.05 <= interval <= 60:  # also refuses nan
-            raise InvalidSetting(
-                "heartbeat_interval",
-                f"heartbeat_interval {self.heartbeat_interval!r}: must be between 0.05 and 60 s",
-            )
+        _seconds_between("heartbeat_interval", self.heartbeat_interval, 0.05, 60)
         if self.console_url:
             problem = _console_url_problem(self.console_url)
             if problem:
@@ -123,14 +116,7 @@ class Config:
                 "console_token: must be one word of visible characters (no spaces or control "
                 "characters)",
             )
-        lockout = self.pin_lockout_s
-        if isinstance(lockout, bool) or not isinstance(lockout, int | float):
-            lockout = math.nan
-        if not 0.1 <= lockout <= 3600:  # also refuses nan
-            raise InvalidSetting(
-                "pin_lockout_s",
-                f"pin_lockout_s {self.pin_lockout_s!r}: must be between 0.1 and 3600 s",
-            )
+        _seconds_between("pin_lockout_s", self.pin_lockout_s, 0.1, 3600)
         if bool(self.console_url) != bool(self.console_token):
             raise InvalidSetting(
                 "console_url" if self.console_url else "console_token",
@@ -339,3 +325,10 @@ def _read_table(path: Path) -> tuple[dict[str, Any], str]:
             f"{path}: {others[0]!r} is outside the [node] table; every setting goes under [node]"
         )
     return table, text
+
+
+def _seconds_between(name: str, value: object, low: float, high: float) -> None:
+    """Refuse a duration setting that is not a number of seconds in [low, high] (nan and inf too)."""
+    seconds = math.nan if isinstance(value, bool) or not isinstance(value, int | float) else value
+    if not low <= seconds <= high:  # also refuses nan
+        raise InvalidSetting(name, f"{name} {value!r}: must be between {low:g} and {high:g} s")
