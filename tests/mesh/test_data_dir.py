@@ -159,16 +159,18 @@ def _setting(line: str, value: str = "") -> Spoil:
     return spoil
 
 
-def _config_file(content: bytes | None, value: str) -> Spoil:
-    def spoil(config_file: Path, data: Path) -> tuple[Path, str]:
-        config_file.unlink()
-        if content is None:
-            config_file.mkdir()
-        else:
-            config_file.write_bytes(content)
-        return config_file, value
+def _replaced(path: Path, content: bytes | None) -> Path:
+    """``path`` with ``content`` instead of what it held, or a directory for None."""
+    path.unlink(missing_ok=True)
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    return path
 
-    return spoil
+
+def _config_file(content: bytes | None, value: str) -> Spoil:
+    return lambda config_file, data: (_replaced(config_file, content), value)
 
 
 def _no_node_table(config_file: Path, data: Path) -> tuple[Path, str]:
@@ -177,16 +179,7 @@ def _no_node_table(config_file: Path, data: Path) -> tuple[Path, str]:
 
 
 def _token(content: bytes | None, value: str) -> Spoil:
-    def spoil(config_file: Path, data: Path) -> tuple[Path, str]:
-        token = data / "api.token"
-        token.unlink(missing_ok=True)
-        if content is None:
-            token.mkdir()
-        else:
-            token.write_bytes(content)
-        return token, value
-
-    return spoil
+    return lambda config_file, data: (_replaced(data / "api.token", content), value)
 
 
 def _url_directory(config_file: Path, data: Path) -> tuple[Path, str]:
