@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from pycrdt import Map
 
 from meshpos.config import Config
+from meshpos.engine import ChangeFeed, Subscription
 from meshpos.errors import (
     ClearCacheRefused,
     ConfigError,
@@ -178,6 +179,10 @@ class Node:
         self._console_clocks = -1
         self._stalled_beats = 0
         self._numbers_learned = False  # a fresh register just learned its numbers: commit them
+        self._feed = ChangeFeed()  # published after each commit (docs) and presence change
+        self._changed_docs: set[str] = set()  # committed by this pump, not yet published
+        self._changed_local = False
+        self._presence_changed = False
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -419,6 +424,7 @@ class Node:
         with contextlib.suppress(MeshposError):
             await self._pump()
         await self._store.close()
+        self._feed.close()
         log.info("node %s stopped", self.config.node_id)
 
     # --- the network's view -----------------------------------------------------------------------
@@ -691,10 +697,23 @@ class Node:
                 )
                 del self._uncommitted[: len(batch)]
                 self._numbers_learned = False  # committed (a failed commit is tried again)
+                self._changed_docs.update(doc for doc, _, _ in batch)
+                self._changed_local |= any(local for _, _, local in batch)
                 if "denylist" in meta:
                     self._deny_changed = False
                 self.counters["commits"] += 1
             self._flush_links()
+            self._publish()
+
+    def _publish(self) -> None:
+        """Tell subscribers what the last commits changed (only ever after they are durable)."""
+        docs, self._changed_docs = self._changed_docs, set()
+        self._feed.publish(docs, presence=self._presence_changed, local=self._changed_local)
+        self._changed_local = self._presence_changed = False
+
+    def changes(self) -> Subscription:
+        """Subscribe to committed changes and presence changes (close the subscription when done)."""
+        return self._feed.subscribe()
 
     def _flush_links(self) -> None:
         sync, links = self._sync, self._links
@@ -712,6 +731,8 @@ class Node:
             self.counters["messages_sent"] += len(out)
 
     def _on_event(self, event: SyncEvent) -> None:
+        if isinstance(event, PeerJoined | PeerLive | PeerClosed | RelayChanged):
+            self._presence_changed = True
         if isinstance(event, DocumentChanged):
             self._uncommitted.append((event.doc, event.update, event.peer is None))
             self._changed_at[event.doc] = time.monotonic()
