@@ -8,10 +8,9 @@ for chains. Both adapters pass one contract suite (tests/console).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import urlsplit, urlunsplit
 
+from meshpos.console.dburl import redact, sqlite_path
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
 from meshpos.errors import ConfigError
 
@@ -81,31 +80,6 @@ class ConsoleDB(Protocol):
 
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         """Per register: receipts held and when its last record arrived (``last_record_ms``)."""
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
-
-
-def sqlite_path(url: str) -> Path:
-    """``sqlite:///rel.db`` -> ``rel.db``, ``sqlite:////abs/x.db`` -> ``/abs/x.db``."""
-    prefix = "sqlite:///"
-    rest = url[len(prefix) :] if url.startswith(prefix) else ""
-    if not rest or "?" in rest or "#" in rest or rest.endswith("/"):
-        raise ConfigError(
-            f"console database URL {redact(url)!r}: expected sqlite:///relative/path.db or "
-            "sqlite:////absolute/path.db (no host, query or fragment)"
-        )
-    return Path(rest)
 
 
 async def open_console_db(url: str, *, compact_rows: int = DEFAULT_COMPACT_ROWS) -> ConsoleDB:

@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -20,9 +20,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from meshpos.errors import TrustError
 from meshpos.trust.names import check_device_id, is_device_id
-
-if TYPE_CHECKING:
-    from meshpos.trust.authority import VenueAuthority
 
 Entry = dict[str, str | int]
 
@@ -33,11 +30,18 @@ _MAX_SIG = 200  # base64 of a DER ECDSA P-256 signature is at most 96 characters
 _MAX_AT = 2**53  # stays exact through JavaScript and pycrdt's floats
 
 
+class Signer(Protocol):
+    """What signs an entry: the venue authority (``VenueAuthority``), which itself signs through this module,
+    so the deny-list names only the one method it needs instead of importing it back."""
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
 def _canonical(device: str, at: int, reason: str) -> bytes:
     return _DOMAIN + json.dumps([device, at, reason], separators=(",", ":")).encode("ascii")
 
 
-def sign_revocation(authority: VenueAuthority, device_id: str, at_ms: int, reason: str) -> Entry:
+def sign_revocation(authority: Signer, device_id: str, at_ms: int, reason: str) -> Entry:
     """A JSON-serialisable deny-list entry ``{device, at, reason, sig}`` signed by the venue CA."""
     check_device_id(device_id)
     if isinstance(at_ms, bool) or not isinstance(at_ms, int) or not 0 <= at_ms < _MAX_AT:
