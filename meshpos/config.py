@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from meshpos.errors import ConfigError
+from meshpos.model.roles import NODE_ROLES
 
-ROLES = ("register", "kds")
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 CONSOLE_SCHEMES = ("ws", "wss")  # the relay speaks websockets only; TLS (wss) or a trusted LAN (ws)
@@ -73,8 +73,10 @@ class Config:
                 "node_id",
                 f"node_id {self.node_id!r}: use 1-32 letters, digits, '-' or '_', starting with a letter or digit",
             )
-        if self.role not in ROLES:
-            raise InvalidSetting("role", f"role {self.role!r}: must be one of {', '.join(ROLES)}")
+        if self.role not in NODE_ROLES:
+            raise InvalidSetting(
+                "role", f"role {self.role!r}: must be one of {', '.join(NODE_ROLES)}"
+            )
         if not _whole(self.priority) or not 0 <= self.priority <= 1_000_000:
             raise InvalidSetting(
                 "priority", f"priority {self.priority!r}: must be a whole number from 0 to 1000000"

@@ -46,8 +46,9 @@ from meshpos.model import (
     Ticket,
     Venue,
 )
+from meshpos.model.documents import CONSOLE_DOCUMENTS, STANDING_DOCUMENTS
 from meshpos.model.numbering import new_series_tag
-from meshpos.model.replica import decode_state_vector
+from meshpos.model.replica import decode_state_vector, new_client_id
 from meshpos.model.tally import (
     RECOUNT_WHEN_QUIET,
     LedgerTally,
@@ -73,7 +74,6 @@ from meshpos.sync import (
     SyncEvent,
     Synchronizer,
     UpdateRejected,
-    new_client_id,
 )
 from meshpos.trust import (
     DenyList,
@@ -93,12 +93,10 @@ log = logging.getLogger("meshpos.node")
 T = TypeVar("T")
 
 MAX_MESSAGE_SIZE = 4 * 2**20  # one websocket message; step-2 replies above it are chunked
-ALWAYS_OPEN = ("catalog", "stoplist", "denylist")
 # Received changes are committed at once when none were in the last interval, else grouped until it
 # ends: a busy mesh then pays one fsync per interval for what its peers send, not one per message.
 # Nothing waits on them but forwarding (which follows the commit); local writes commit them too.
 RECEIVED_COMMIT_INTERVAL = 0.01
-CONSOLE_DOCUMENTS = ("catalog",)  # authored at the console only: safe to drop and pull again
 # A relay gives up its claim when the console refuses it, or when this many of the console's heartbeats
 # arrive without its state vectors advancing while the relay has data for it and nothing on the way:
 # green must mean that data flows, not only that a path exists. It then keeps off the role for a
@@ -294,7 +292,7 @@ class Node:
         )
         for name, update in (await load_open_documents(self._store)).items():
             sync.load(name, update)
-        for name in ALWAYS_OPEN:
+        for name in STANDING_DOCUMENTS:
             sync.open_doc(name)
         sync.events_received()
 

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
 from meshpos.errors import MeshposError, PeerTimeout
-from meshpos.model import Ledger, Replica, Venue
+from meshpos.model import Ledger, Replica, Venue, new_client_id
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
 from meshpos.sync import (
     REPORTED_DAYS,
@@ -44,7 +44,6 @@ from meshpos.sync import (
     SyncConfig,
     Synchronizer,
     UpdateRejected,
-    new_client_id,
 )
 
 log = logging.getLogger("meshpos.console")

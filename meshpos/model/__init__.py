@@ -20,6 +20,7 @@ from meshpos.model.catalog import (
     verify_pin,
 )
 from meshpos.model.clock import HybridClock, Stamp
+from meshpos.model.documents import valid_document_name
 from meshpos.model.kitchen import STATES as TICKET_STATES
 from meshpos.model.kitchen import TRANSITIONS as TICKET_TRANSITIONS
 from meshpos.model.kitchen import Kitchen, Ticket, TicketItem
@@ -44,15 +45,18 @@ from meshpos.model.replica import (
     CapturedUpdate,
     Replica,
     decode_state_vector,
+    encode_state_vector,
     new_client_id,
-    valid_document_name,
 )
+from meshpos.model.roles import NODE_ROLES, ROLES
 from meshpos.model.stoplist import StopEntry, StopList
 from meshpos.model.totals import LineAmount, OrderTotals
 from meshpos.model.venue import PaymentResult, Venue, business_date
 
 __all__ = [
+    "NODE_ROLES",
     "RIGHTS",
+    "ROLES",
     "TICKET_STATES",
     "TICKET_TRANSITIONS",
     "CapturedUpdate",
@@ -95,6 +99,7 @@ __all__ = [
     "Venue",
     "business_date",
     "decode_state_vector",
+    "encode_state_vector",
     "format_money",
     "hash_pin",
     "new_client_id",

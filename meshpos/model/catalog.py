@@ -35,6 +35,7 @@ from meshpos.model._records import (
     parse_one,
 )
 from meshpos.model._writes import all_or_nothing, put
+from meshpos.model.documents import CATALOG
 from meshpos.model.limits import (
     MAX_AMOUNT,
     MAX_ID_CHARS,
@@ -159,7 +160,7 @@ class Catalog:
     """Typed reads of the catalog document, plus the console's writes."""
 
     def __init__(
-        self, doc: Doc[Any], name: str = "catalog", corrupt: CorruptRegistry | None = None
+        self, doc: Doc[Any], name: str = CATALOG, corrupt: CorruptRegistry | None = None
     ) -> None:
         """``corrupt``: where listing reads note the records they skip; None makes them strict."""
         self.doc = doc

@@ -23,6 +23,7 @@ from meshpos.model._records import (
 )
 from meshpos.model._writes import put
 from meshpos.model.clock import HybridClock, Stamp
+from meshpos.model.documents import kitchen_name
 
 STATES = ("new", "cooking", "ready", "served")
 
@@ -65,7 +66,7 @@ class Kitchen:
         self.corrupt = corrupt
         self.doc = doc
         self.date = date
-        self.name = f"kitchen/{date}"
+        self.name = kitchen_name(date)
         self._tickets = doc.get("tickets", type=Map)
         self._events = doc.get("events", type=Map)
 

@@ -27,10 +27,11 @@ from pycrdt import Doc, Map
 
 from meshpos.errors import ReceiptNumbersUnknown
 from meshpos.model._writes import put
+from meshpos.model.documents import STOPLIST
 from meshpos.model.ledger import Ledger
 from meshpos.model.limits import MAX_RECEIPT_SEQ
 
-NUMBERS_DOCUMENT = "stoplist"
+NUMBERS_DOCUMENT = STOPLIST  # the numbering rides in the always-open stop list
 NUMBERS_MAP = "receipt_numbers"
 SERIES_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: read aloud from a paper receipt
 SERIES_LENGTH = 4

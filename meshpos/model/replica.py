@@ -2,40 +2,63 @@
 
 Every change, local or received, is captured as Yjs update bytes in the order it happened so the caller (the
 node) can commit them to the store before acknowledging anything. The client id is fresh for each process
-start and is never persisted: two replicas sharing one diverge silently (FACTS.md).
+start and is never persisted: two replicas sharing one diverge silently (docs/architecture.md (Durability)).
 """
 
 from __future__ import annotations
 
-import re
+import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pycrdt import Decoder, Doc, TransactionEvent
+from pycrdt import Doc, TransactionEvent
 
-from meshpos.errors import MeshposError
-
-_NAME = re.compile(r"^(catalog|stoplist|denylist|(ledger|kitchen)/\d{4}-\d{2}-\d{2})$")
-
-CONSOLE_DOCUMENTS = ("catalog",)
+from meshpos.errors import MeshposError, RemoteProtocolError
+from meshpos.lib0 import MAX_VAR_UINT, Reader, write_var_uint
+from meshpos.model.documents import valid_document_name
 
 
-def valid_document_name(name: str) -> bool:
-    return bool(_NAME.match(name))
+def new_client_id(rng: random.Random | None = None) -> int:
+    """A fresh random Yjs client id in 1..2**53-1 (JavaScript peers need it to fit a double).
+
+    Call once per process start and never persist it (docs/architecture.md (Durability)). ``rng`` makes it
+    reproducible in tests and simulations; without one it comes from ``secrets``.
+    """
+    if rng is None:
+        return secrets.randbelow(MAX_VAR_UINT) + 1
+    return rng.randrange(1, MAX_VAR_UINT + 1)
 
 
-def new_client_id() -> int:
-    """A random 53-bit Yjs client id (JavaScript peers need it to fit a double)."""
-    return secrets.randbits(53) or 1
+def encode_state_vector(sv: dict[int, int]) -> bytes:
+    """A state vector's lib0 bytes, clients in ascending order (the byte form is then canonical)."""
+    out = [write_var_uint(len(sv))]
+    for client, clock in sorted(sv.items()):
+        out.append(write_var_uint(client))
+        out.append(write_var_uint(clock))
+    return b"".join(out)
 
 
-def decode_state_vector(state: bytes) -> dict[int, int]:
-    """A Yjs state vector as {client id: clock}; the byte form's client order is not canonical."""
-    decoder = Decoder(state)
-    count = decoder.read_var_uint()
-    return {decoder.read_var_uint(): decoder.read_var_uint() for _ in range(count)}
+def decode_state_vector(data: bytes) -> dict[int, int]:
+    """A Yjs state vector as {client id: clock}; the byte form's client order is not canonical.
+
+    Strict, as for anything a peer sends: RemoteProtocolError names what is wrong (a count the bytes cannot
+    hold, a client listed twice, trailing bytes).
+    """
+    reader = Reader(data)
+    count = reader.read_var_uint("state vector length")
+    if count > reader.remaining // 2:
+        raise RemoteProtocolError(f"state vector: {count} entries cannot fit in {len(data)} bytes")
+    sv: dict[int, int] = {}
+    for _ in range(count):
+        client = reader.read_var_uint("state vector client id")
+        clock = reader.read_var_uint("state vector clock")
+        if client in sv:
+            raise RemoteProtocolError(f"state vector: client id {client} listed twice")
+        sv[client] = clock
+    reader.expect_end("state vector")
+    return sv
 
 
 @dataclass(frozen=True, slots=True)

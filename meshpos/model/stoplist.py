@@ -16,6 +16,7 @@ from pycrdt import Doc, Map
 from meshpos.model._records import CorruptRegistry, Fields, parse_each
 from meshpos.model._writes import put
 from meshpos.model.clock import HybridClock, Stamp
+from meshpos.model.documents import STOPLIST
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ class StopEntry:
 
 class StopList:
     def __init__(
-        self, doc: Doc[Any], name: str = "stoplist", corrupt: CorruptRegistry | None = None
+        self, doc: Doc[Any], name: str = STOPLIST, corrupt: CorruptRegistry | None = None
     ) -> None:
         """``corrupt``: where reads note the entries they skip; None makes them strict."""
         self.corrupt = corrupt

@@ -63,10 +63,9 @@ from meshpos.model.limits import (
 )
 from meshpos.model.numbering import NUMBERS_DOCUMENT, ReceiptNumbering
 from meshpos.model.replica import Replica
+from meshpos.model.roles import ROLES
 from meshpos.model.stoplist import StopEntry, StopList
 from meshpos.model.totals import refund_share
-
-ROLES = ("register", "kds", "console")
 
 P = ParamSpec("P")
 R = TypeVar("R")

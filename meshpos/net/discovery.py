@@ -36,12 +36,13 @@ from zeroconf import IPVersion, NonUniqueNameException, ServiceStateChange, Zero
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from meshpos.errors import ConfigError, LocalProtocolError
+from meshpos.sync import (
+    PROTOCOL_VERSION,  # advertised: nodes only report peers that speak the same one
+)
 
 log = logging.getLogger(__name__)
 
 SERVICE_TYPE = "_meshpos._tcp.local."
-PROTOCOL_VERSION = 1
-"""The sync protocol version; nodes only report peers that speak the same one."""
 
 VENUE_HASH_LEN = 16
 NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")

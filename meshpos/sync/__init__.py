@@ -48,11 +48,9 @@ from meshpos.sync._codec import (
     SyncStep2,
     SyncUpdate,
     decode,
-    decode_state_vector,
     decode_y_payload,
     encode,
     encode_doc_message,
-    encode_state_vector,
     encode_y_payload,
 )
 from meshpos.sync._election import Candidate, elect
@@ -72,9 +70,7 @@ from meshpos.sync._events import (
 from meshpos.sync._presence import PresenceTable
 from meshpos.sync._rules import (
     FORWARD_RULES,
-    ROLES,
     WRITE_RULES,
-    is_valid_doc_name,
     may_deliver,
     may_write,
 )
@@ -94,14 +90,13 @@ from meshpos.sync._session import (
     TokenBucket,
     Trigger,
 )
-from meshpos.sync._synchronizer import REPORTED_DAYS, SyncConfig, Synchronizer, new_client_id
+from meshpos.sync._synchronizer import REPORTED_DAYS, SyncConfig, Synchronizer
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "FORWARD_RULES",
     "PROTOCOL_VERSION",
     "REPORTED_DAYS",
-    "ROLES",
     "TRANSITIONS",
     "WRITE_RULES",
     "Allowance",
@@ -143,15 +138,11 @@ __all__ = [
     "Trigger",
     "UpdateRejected",
     "decode",
-    "decode_state_vector",
     "decode_y_payload",
     "elect",
     "encode",
     "encode_doc_message",
-    "encode_state_vector",
     "encode_y_payload",
-    "is_valid_doc_name",
     "may_deliver",
     "may_write",
-    "new_client_id",
 ]

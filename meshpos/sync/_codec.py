@@ -28,18 +28,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
-from meshpos.model.limits import MAX_NOTE_CHARS, text_problem
-from meshpos.model.tally import KINDS, UNKNOWN_REGISTER
-from meshpos.sync._bytes import (
+from meshpos.lib0 import (
     MAX_VAR_UINT,
     Reader,
     write_var_bytes,
     write_var_string,
     write_var_uint,
 )
-from meshpos.sync._rules import MAX_DOC_NAME, ROLES, is_valid_doc_name
+from meshpos.model.documents import MAX_DOC_NAME, is_ledger, valid_document_name
+from meshpos.model.limits import MAX_NOTE_CHARS, text_problem
+from meshpos.model.replica import decode_state_vector
+from meshpos.model.roles import NODE_ROLES, ROLES
+from meshpos.model.tally import KINDS, UNKNOWN_REGISTER
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 1  # in the hello and the mDNS advert (net.discovery): the one place it is set
 DEFAULT_MAX_MESSAGE_SIZE = 2**20  # websockets' default max_size: stay under it
 MIN_MAX_MESSAGE_SIZE = 256
 MAX_JSON_DOCS = 1024  # documents listed in one heartbeat
@@ -240,14 +242,6 @@ def encode_doc_message(
     return [encode(Chunk(msg.doc, i, len(parts), part)) for i, part in enumerate(parts)]
 
 
-def encode_state_vector(sv: dict[int, int]) -> bytes:
-    out = [write_var_uint(len(sv))]
-    for client, clock in sorted(sv.items()):
-        out.append(write_var_uint(client))
-        out.append(write_var_uint(clock))
-    return b"".join(out)
-
-
 # --- decoding -------------------------------------------------------------------------------------
 
 
@@ -293,7 +287,7 @@ def decode(data: bytes, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> Mes
 
 def _read_doc_name(reader: Reader) -> str:
     name = reader.read_var_string("document name")
-    if len(name) > MAX_DOC_NAME or not is_valid_doc_name(name):
+    if len(name) > MAX_DOC_NAME or not valid_document_name(name):
         raise RemoteProtocolError(f"document name {name[:MAX_DOC_NAME]!r}: not a known document")
     return name
 
@@ -320,22 +314,6 @@ def decode_y_payload(doc: str, payload: bytes) -> DocMessage:
         _validate_awareness(body)
         return AwarenessUpdate(doc, body)
     raise RemoteProtocolError(f"y-protocols message type: unknown type {y_type}")
-
-
-def decode_state_vector(data: bytes) -> dict[int, int]:
-    reader = Reader(data)
-    count = reader.read_var_uint("state vector length")
-    if count > reader.remaining // 2:
-        raise RemoteProtocolError(f"state vector: {count} entries cannot fit in {len(data)} bytes")
-    sv: dict[int, int] = {}
-    for _ in range(count):
-        client = reader.read_var_uint("state vector client id")
-        clock = reader.read_var_uint("state vector clock")
-        if client in sv:
-            raise RemoteProtocolError(f"state vector: client id {client} listed twice")
-        sv[client] = clock
-    reader.expect_end("state vector")
-    return sv
 
 
 def _validate_awareness(data: bytes) -> None:
@@ -467,7 +445,7 @@ def _decode_heartbeat(body: bytes) -> Heartbeat:
         )
     console: dict[str, dict[int, int]] = {}
     for doc, sv_raw in console_raw.items():
-        if not is_valid_doc_name(doc):
+        if not valid_document_name(doc):
             raise RemoteProtocolError(f"{what}: field 'console' names unknown document {doc!r:.80}")
         if not isinstance(sv_raw, dict) or len(sv_raw) > 4096:
             raise RemoteProtocolError(f"{what}: field 'console' for {doc!r} is not a state vector")
@@ -479,7 +457,7 @@ def _decode_heartbeat(body: bytes) -> Heartbeat:
         console[doc] = sv
     pending: dict[str, int] = {}
     for doc in pending_raw:
-        if not is_valid_doc_name(doc):
+        if not valid_document_name(doc):
             raise RemoteProtocolError(f"{what}: field 'pending' names unknown document {doc!r:.80}")
         pending[doc] = _int(pending_raw, doc, f"{what} pending")
     unreported, unreported_reason = (
@@ -542,7 +520,7 @@ def _decode_reports(raw: Any, what: str) -> dict[str, dict[str, dict[str, int]]]
         raise RemoteProtocolError(f"{field_what} must be an object of at most {MAX_JSON_DOCS}")
     reports: dict[str, dict[str, dict[str, int]]] = {}
     for doc, per_register in raw.items():
-        if not is_valid_doc_name(doc) or not doc.startswith("ledger/"):
+        if not valid_document_name(doc) or not is_ledger(doc):
             raise RemoteProtocolError(
                 f"{field_what} names a document that is no ledger {doc!r:.80}"
             )
@@ -577,7 +555,7 @@ def _decode_mesh(raw: Any, what: str) -> dict[str, PeerSummary]:
                 "'role' and 'pending'"
             )
         role = summary["role"]
-        if role not in ROLES or role == "console":
+        if role not in NODE_ROLES:
             raise RemoteProtocolError(
                 f"{what}: field 'mesh' for {node!r}: role must be register or kds"
             )

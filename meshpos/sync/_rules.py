@@ -1,4 +1,5 @@
-"""Roles, document names and the per-document write rules (data, not code).
+"""The per-document write rules (data, not code); roles and document names are the model's (``model.roles``,
+``model.documents``).
 
 Write rules are checked in two layers; see the package docstring for why:
 
@@ -11,40 +12,25 @@ Write rules are checked in two layers; see the package docstring for why:
 
 from __future__ import annotations
 
-import re
 from fnmatch import fnmatchcase
 
-ROLES: tuple[str, ...] = ("register", "kds", "console")
+from meshpos.model.documents import CATALOG, DENYLIST, KITCHEN, LEDGER, STOPLIST
 
-#: role -> document patterns that role may author (the "written by" column of ARCHITECTURE.md)
+#: role -> document patterns that role may author (docs/architecture.md (Documents), "written by")
 WRITE_RULES: dict[str, tuple[str, ...]] = {
-    "register": ("ledger/*", "kitchen/*", "stoplist", "denylist"),
-    "kds": ("kitchen/*", "stoplist", "denylist"),
-    "console": ("catalog", "stoplist", "denylist"),
+    "register": (f"{LEDGER}/*", f"{KITCHEN}/*", STOPLIST, DENYLIST),
+    "kds": (f"{KITCHEN}/*", STOPLIST, DENYLIST),
+    "console": (CATALOG, STOPLIST, DENYLIST),
 }
 # ``denylist`` holds revocations signed by the venue CA: anyone may carry them because every reader
 # verifies the signature (meshpos.trust), so the document's author does not matter.
 
 #: role -> extra document patterns that role may forward on behalf of their authors
 FORWARD_RULES: dict[str, tuple[str, ...]] = {
-    "register": ("catalog",),
+    "register": (CATALOG,),
     "kds": (),
     "console": (),
 }
-
-_DATED = re.compile(r"^(ledger|kitchen)/([0-9]{4})-([0-9]{2})-([0-9]{2})$")
-MAX_DOC_NAME = 64
-
-
-def is_valid_doc_name(name: str) -> bool:
-    """``catalog``, ``stoplist``, ``denylist``, ``ledger/YYYY-MM-DD`` or ``kitchen/YYYY-MM-DD``."""
-    if name in ("catalog", "stoplist", "denylist"):
-        return True
-    match = _DATED.fullmatch(name)
-    if match is None:
-        return False
-    month, day = int(match.group(3)), int(match.group(4))
-    return 1 <= month <= 12 and 1 <= day <= 31
 
 
 def _matches(name: str, patterns: tuple[str, ...]) -> bool:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -35,9 +34,11 @@ from typing import Any
 from pycrdt import Doc, Subscription, TransactionEvent
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
-from meshpos.model.replica import decode_state_vector
+from meshpos.lib0 import MAX_VAR_UINT
+from meshpos.model.documents import valid_document_name
+from meshpos.model.replica import decode_state_vector, encode_state_vector
+from meshpos.model.roles import ROLES
 from meshpos.model.tally import Tally
-from meshpos.sync._bytes import MAX_VAR_UINT
 from meshpos.sync._codec import (
     AwarenessUpdate,
     Heartbeat,
@@ -46,7 +47,6 @@ from meshpos.sync._codec import (
     SyncStep1,
     SyncStep2,
     SyncUpdate,
-    encode_state_vector,
 )
 from meshpos.sync._election import Candidate, elect
 from meshpos.sync._events import (
@@ -63,7 +63,7 @@ from meshpos.sync._events import (
     UpdateRejected,
 )
 from meshpos.sync._presence import PresenceTable
-from meshpos.sync._rules import ROLES, is_valid_doc_name, may_deliver, may_write
+from meshpos.sync._rules import may_deliver, may_write
 from meshpos.sync._session import (
     EXCHANGING,
     DocReceived,
@@ -156,11 +156,6 @@ class SyncConfig:
             raise LocalProtocolError("missed_heartbeats must be >= 1, settle_heartbeats >= 0")
 
 
-def new_client_id(rng: random.Random) -> int:
-    """A fresh random CRDT client id; call once per process start, never persist it."""
-    return rng.randrange(1, MAX_VAR_UINT + 1)
-
-
 class Synchronizer:
     def __init__(
         self,
@@ -240,7 +235,7 @@ class Synchronizer:
         """The document ``name``, created empty (with our client id) or taken from ``doc_factory``."""
         doc = self._docs.get(name)
         if doc is None:
-            if not is_valid_doc_name(name):
+            if not valid_document_name(name):
                 raise LocalProtocolError(f"document name {name!r}: not a known document")
             if self._doc_factory is None:
                 doc = Doc(client_id=self.client_id)

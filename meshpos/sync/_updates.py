@@ -21,8 +21,8 @@ from typing import Any
 
 from pycrdt import Doc, get_update
 
-from meshpos.sync._bytes import MAX_VAR_UINT, Reader
-from meshpos.sync._codec import encode_state_vector
+from meshpos.lib0 import MAX_VAR_UINT, Reader
+from meshpos.model.replica import encode_state_vector
 
 EMPTY_UPDATE = b"\x00\x00"
 EMPTY_STATE_VECTOR = b"\x00"

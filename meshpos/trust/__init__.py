@@ -8,12 +8,11 @@ from meshpos.trust.certs import PeerInfo, peer_certificate_info
 from meshpos.trust.denylist import DenyList, sign_revocation, verify_revocation
 from meshpos.trust.enroll import enroll, serve_pairing
 from meshpos.trust.identity import DeviceIdentity, load_identity, save_identity
-from meshpos.trust.names import ROLES, device_hostname
+from meshpos.trust.names import device_hostname
 from meshpos.trust.pairing import EnrollmentResult, PairingCode
 from meshpos.trust.tls import client_ssl_context, server_ssl_context
 
 __all__ = [
-    "ROLES",
     "DenyList",
     "DeviceIdentity",
     "EnrollmentResult",

@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from meshpos.errors import CertificateRefused, DeviceRevoked, TrustError
-from meshpos.trust.names import ROLES, device_hostname, is_device_id, is_venue_id
+from meshpos.model.roles import NODE_ROLES
+from meshpos.trust.names import device_hostname, is_device_id, is_venue_id
 
 ROLE_URI = "meshpos:role:"
 VENUE_URI = "meshpos:venue:"
@@ -82,9 +83,9 @@ def certificate_info(cert: x509.Certificate) -> PeerInfo:
     uris = san.get_values_for_type(x509.UniformResourceIdentifier)
     roles = [u[len(ROLE_URI) :] for u in uris if u.startswith(ROLE_URI)]
     venues = [u[len(VENUE_URI) :] for u in uris if u.startswith(VENUE_URI)]
-    if len(roles) != 1 or roles[0] not in ROLES:
+    if len(roles) != 1 or roles[0] not in NODE_ROLES:
         raise CertificateRefused(
-            f"certificate of {device_id!r} needs exactly one role URI {ROLE_URI}<{'|'.join(ROLES)}>, "
+            f"certificate of {device_id!r} needs exactly one role URI {ROLE_URI}<{'|'.join(NODE_ROLES)}>, "
             f"found {roles or 'none'}"
         )
     if len(venues) != 1 or not is_venue_id(venues[0]):

@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from meshpos.errors import ConfigError, MeshposError
+from meshpos.model.roles import NODE_ROLES
 from meshpos.trust.authority import init_venue, load_venue
 from meshpos.trust.enroll import enroll, serve_pairing
-from meshpos.trust.names import ROLES
 from meshpos.trust.pairing import DEFAULT_TTL, PairingCode
 
 
@@ -41,7 +41,7 @@ def add_trust_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
     pair = sub.add_parser("pair", help="show a one-time code and enroll one device with it")
     pair.add_argument("--venue", required=True, type=Path, help="the venue directory")
-    pair.add_argument("--role", required=True, choices=ROLES, help="role of the new device")
+    pair.add_argument("--role", required=True, choices=NODE_ROLES, help="role of the new device")
     pair.add_argument("--device", default=None, help="accept only this device id")
     pair.add_argument("--host", default="127.0.0.1", help="address to listen on (one interface)")
     pair.add_argument("--port", type=int, default=0, help="port (default: any free port)")

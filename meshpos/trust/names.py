@@ -1,4 +1,4 @@
-"""Device ids, venue ids, roles and the TLS host name built from them.
+"""Device ids, venue ids, the role check and the TLS host name built from them (roles: ``model.roles``).
 
 Certificates name a device by ``<device-id>.<venue-id>.invalid`` (a reserved TLD, so it can never resolve or
 collide with a real host). Both ids must therefore be single DNS labels; host names compare without case, so
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import re
 
-from meshpos.config import ROLES
 from meshpos.errors import TrustError
-
-__all__ = ["ROLES", "check_device_id", "check_role", "check_venue_id", "device_hostname"]
+from meshpos.model.roles import NODE_ROLES
 
 # The same rule as Config.node_id: the certificate's device id is the node id.
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -45,8 +43,8 @@ def check_venue_id(value: str) -> str:
 
 
 def check_role(value: str) -> str:
-    if value not in ROLES:
-        raise TrustError(f"role {value!r}: must be one of {', '.join(ROLES)}")
+    if value not in NODE_ROLES:
+        raise TrustError(f"role {value!r}: must be one of {', '.join(NODE_ROLES)}")
     return value
 
 

@@ -43,8 +43,9 @@ from meshpos.errors import (
     PairingCodeInvalid,
     TrustError,
 )
+from meshpos.model.roles import NODE_ROLES
 from meshpos.trust.certs import certificate_info, issued_by, same_key
-from meshpos.trust.names import ROLES, check_device_id, is_device_id, is_venue_id
+from meshpos.trust.names import check_device_id, is_device_id, is_venue_id
 
 VERSION = 1
 MAX_MESSAGE = 16 * 1024
@@ -161,7 +162,7 @@ def _valid(kind: str, value: str) -> bool:
     if kind == "venue":
         return is_venue_id(value)
     if kind == "role":
-        return value in ROLES
+        return value in NODE_ROLES
     if kind == "refusal":
         return value in REFUSALS
     if kind == "reason":
@@ -304,8 +305,8 @@ class PairingServer:
         device_id: str | None = None,
         reissue: bool = False,
     ) -> None:
-        if role not in ROLES:
-            raise TrustError(f"role {role!r}: must be one of {', '.join(ROLES)}")
+        if role not in NODE_ROLES:
+            raise TrustError(f"role {role!r}: must be one of {', '.join(NODE_ROLES)}")
         self.code = code
         self.role = role
         self.state = ServerState.OPEN

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from meshpos.lib0 import write_var_string, write_var_uint
 from meshpos.model.catalog import Product
-from meshpos.model.replica import Replica
+from meshpos.model.replica import Replica, encode_state_vector
 from meshpos.model.sample import CASHIER, sample_catalog
 from meshpos.model.venue import Venue as Model
 from meshpos.net.wsconn import LinkRefused, WsConnection
@@ -35,8 +36,7 @@ from meshpos.sync import (
     SyncUpdate,
     encode,
 )
-from meshpos.sync._bytes import write_var_string, write_var_uint
-from meshpos.sync._codec import Chunk, encode_state_vector
+from meshpos.sync._codec import Chunk
 from meshpos.trust import DeviceIdentity, VenueAuthority
 
 from ..trust.helpers import issue_identity

@@ -25,6 +25,7 @@ from pycrdt import Doc, Map
 
 from meshpos.config import load_config
 from meshpos.errors import MeshposError, PairingCodeInvalid
+from meshpos.lib0 import write_var_string, write_var_uint
 from meshpos.model.catalog import Catalog
 from meshpos.model.ledger import Ledger
 from meshpos.model.replica import decode_state_vector
@@ -32,7 +33,6 @@ from meshpos.model.sample import CASHIER
 from meshpos.net.wsconn import PATH, LinkRefused, WsConnection
 from meshpos.node import MAX_MESSAGE_SIZE, Node
 from meshpos.sync import SyncStep1, SyncStep2, SyncUpdate, encode
-from meshpos.sync._bytes import write_var_string, write_var_uint
 from meshpos.sync._codec import CHUNK, DOC
 from meshpos.trust import (
     DeviceIdentity,

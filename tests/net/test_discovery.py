@@ -23,7 +23,6 @@ from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from meshpos.errors import ConfigError, LocalProtocolError
 from meshpos.net.discovery import (
-    PROTOCOL_VERSION,
     SERVICE_TYPE,
     Discovery,
     MemoryDirectory,
@@ -33,6 +32,7 @@ from meshpos.net.discovery import (
     service_name,
     venue_hash,
 )
+from meshpos.sync import PROTOCOL_VERSION
 
 LOGGER = "meshpos.net.discovery"
 _OCTETS = (random.randint(100, 200), random.randint(0, 255))

@@ -10,6 +10,8 @@ from typing import Any
 from pycrdt import Doc, Map
 
 from meshpos.errors import PeerAbusive, RemoteProtocolError
+from meshpos.lib0 import write_var_string, write_var_uint
+from meshpos.model.replica import encode_state_vector
 from meshpos.sync import (
     Allowance,
     AwarenessUpdate,
@@ -25,8 +27,7 @@ from meshpos.sync import (
     SyncUpdate,
     encode,
 )
-from meshpos.sync._bytes import write_var_string, write_var_uint
-from meshpos.sync._codec import Chunk, encode_state_vector
+from meshpos.sync._codec import Chunk
 
 from .helpers import VENUE, hello, shuttle
 from .test_sync_synchronizer import LEDGER, flush, node, raw_peer, records, write

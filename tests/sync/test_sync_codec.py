@@ -16,6 +16,7 @@ from pycrdt import (
 )
 
 from meshpos.errors import MeshposError, RemoteProtocolError
+from meshpos.model.replica import decode_state_vector, encode_state_vector
 from meshpos.sync import (
     AwarenessUpdate,
     Bye,
@@ -26,11 +27,9 @@ from meshpos.sync import (
     SyncStep2,
     SyncUpdate,
     decode,
-    decode_state_vector,
     decode_y_payload,
     encode,
     encode_doc_message,
-    encode_state_vector,
     encode_y_payload,
 )
 

@@ -9,7 +9,7 @@ import pytest
 from pycrdt import Doc, Map
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
-from meshpos.model import Replica, decode_state_vector
+from meshpos.model import Replica, decode_state_vector, encode_state_vector
 from meshpos.sync import (
     ClientIdAlarm,
     DocReceived,
@@ -28,7 +28,6 @@ from meshpos.sync import (
     decode,
     encode,
 )
-from meshpos.sync._codec import encode_state_vector
 from meshpos.sync._updates import (
     clear_of_structs_from,
     has_structs_from,

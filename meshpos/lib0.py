@@ -2,7 +2,8 @@
 
 pycrdt's own ``Decoder`` indexes past the end of its buffer (``IndexError``) and accepts overlong numbers;
 everything a peer sends goes through :class:`Reader` instead, which only ever raises
-:class:`~meshpos.errors.RemoteProtocolError` naming the field being read.
+:class:`~meshpos.errors.RemoteProtocolError` naming the field being read. It sits below both the model (state
+vectors) and the wire codec (sync), which both read lib0.
 """
 
 from __future__ import annotations
