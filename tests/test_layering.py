@@ -455,7 +455,6 @@ OVERSIZED = {
     "meshpos.net.discovery": "homes",
     "meshpos.sync._codec": "homes",
     "meshpos.sync._session": "homes",
-    "meshpos.sync._synchronizer": "homes",
     "meshpos.trust.pairing": "homes",
 }
 

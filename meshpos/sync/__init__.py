@@ -53,6 +53,7 @@ from meshpos.sync._codec import (
     encode_doc_message,
     encode_y_payload,
 )
+from meshpos.sync._config import REPORTED_DAYS, SyncConfig
 from meshpos.sync._election import Candidate, elect
 from meshpos.sync._events import (
     AwarenessReceived,
@@ -90,7 +91,7 @@ from meshpos.sync._session import (
     TokenBucket,
     Trigger,
 )
-from meshpos.sync._synchronizer import REPORTED_DAYS, SyncConfig, Synchronizer
+from meshpos.sync._synchronizer import Synchronizer
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",

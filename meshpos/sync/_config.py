@@ -1,0 +1,47 @@
+"""The synchronizer's settings: heartbeat pace, liveness, anti-entropy, and its sessions' limits.
+
+Its own module so the synchronizer's parts (``_synchronizer``, ``_exchange``, ``_heartbeats``) share it without
+importing one another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from meshpos.errors import LocalProtocolError
+from meshpos.sync._session import SessionConfig
+
+SOFTWARE = "meshpos/0.1.0"
+REPORTED_DAYS = (
+    14  # ledger days whose console reports a heartbeat carries (a few hundred bytes each)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    heartbeat_interval: float = 1.0
+    missed_heartbeats: float = 2.5  # a peer is gone after this many heartbeat periods of silence
+    anti_entropy_interval: float = 5.0
+    settle_heartbeats: float = 2.0  # after start, listen this long before claiming the relay role
+    session: SessionConfig = field(default_factory=SessionConfig)
+
+    @classmethod
+    def paced(cls, heartbeat_interval: float, max_message_size: int) -> SyncConfig:
+        """Timeouts that scale with the heartbeat, as nodes and the console use them."""
+        hb = heartbeat_interval
+        return cls(
+            heartbeat_interval=hb,
+            anti_entropy_interval=5 * hb,
+            session=SessionConfig(
+                max_message_size=max_message_size,
+                hello_timeout=max(10 * hb, 5.0),
+                idle_timeout=max(5 * hb, 2.0),
+                reply_interval=hb,
+            ),
+        )
+
+    def __post_init__(self) -> None:
+        if self.heartbeat_interval <= 0 or self.anti_entropy_interval <= 0:
+            raise LocalProtocolError("intervals must be positive")
+        if self.missed_heartbeats < 1 or self.settle_heartbeats < 0:
+            raise LocalProtocolError("missed_heartbeats must be >= 1, settle_heartbeats >= 0")

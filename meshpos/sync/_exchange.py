@@ -1,0 +1,242 @@
+"""The synchronizer's document exchange: answering sync step 1s and applying what peers send.
+
+* Sync step 1 replies are bounded per peer: at most one step 2 per document per ``reply_interval``. A
+  step 1 arriving sooner is coalesced into the next reply (each client's lowest clock) and counted against
+  the peer's budget (see ``_session``); that reply, sent from ``tick``, leaves out what the last one already
+  carried (the stream is ordered: the peer holds it once the earlier reply arrives), so a flood of step 1s
+  costs one reply, not one each.
+* Received updates are checked against the write rules (``_rules``) and the authors announced in hellos
+  before anything is applied; a rejected update leaves the document unchanged.
+
+A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Doc
+
+from meshpos.errors import RemoteProtocolError
+from meshpos.model.replica import decode_state_vector, encode_state_vector
+from meshpos.sync._codec import AwarenessUpdate, SyncStep1, SyncStep2, SyncUpdate
+from meshpos.sync._config import SyncConfig
+from meshpos.sync._events import AwarenessReceived, ClientIdAlarm, SyncEvent, UpdateRejected
+from meshpos.sync._rules import may_deliver, may_write
+from meshpos.sync._session import DocReceived, ReplyState, Session
+from meshpos.sync._updates import (
+    EMPTY_STATE_VECTOR,
+    EMPTY_UPDATE,
+    clear_of_structs_from,
+    has_structs_from,
+    header_authors,
+    split_by_author,
+)
+
+log = logging.getLogger("meshpos.sync")
+
+# A step 2 this many clocks (about 100 kB of a day's records) behind, spread over several authors, goes as
+# one update per author: the receiver checks each one's author from its header instead of decoding it all
+# an extra time (tests/sync/test_sync_catchup.py).
+SPLIT_STEP2_CLOCKS = 1000
+
+
+@contextlib.contextmanager
+def _invalid_update(what: str) -> Iterator[None]:
+    """A peer's update that pycrdt (or our header reader) cannot decode: the peer's error, named."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # pyo3 panics derive from BaseException
+        raise RemoteProtocolError(f"{what}: not a valid Yjs update ({exc})") from None
+
+
+def _lowest(a: dict[int, int], b: dict[int, int]) -> dict[int, int]:
+    """The state vector both ``a`` and ``b`` hold: each client's lower clock (absent: 0)."""
+    return {c: min(n, b[c]) for c, n in a.items() if c in b}
+
+
+def _highest(a: dict[int, int], b: dict[int, int]) -> dict[int, int]:
+    """The state vector of ``a`` and ``b`` together: each client's higher clock."""
+    return {c: max(a.get(c, 0), b.get(c, 0)) for c in a.keys() | b.keys()}
+
+
+class _Loading:
+    """Origin marker while documents are restored from the store: nothing is sent or reported."""
+
+
+_LOADING = _Loading()
+
+
+class Exchange:
+    """Sync step 1 replies and received updates (a mixin of ``Synchronizer``)."""
+
+    config: SyncConfig
+    _docs: dict[str, Doc[Any]]
+    _events: list[SyncEvent]
+    _authors: dict[int, str]  # client id -> the role of the peer that announced it
+    _applying: str | _Loading | None
+    _opening_for_content: bool
+    _held_by: dict[str, dict[str, dict[int, int]]]
+
+    if TYPE_CHECKING:
+
+        @property
+        def role(self) -> str: ...
+
+        @property
+        def client_id(self) -> int: ...
+
+        def open_doc(self, name: str) -> Doc[Any]: ...
+
+        def _exchanging(self) -> list[Session]: ...
+
+    def _on_doc(self, peer: str, session: Session, event: DocReceived) -> None:
+        message = event.message
+        name = message.doc
+        if isinstance(message, SyncStep1):
+            doc = self._docs.get(name)
+            if doc is None:
+                # Nothing to give; ask back, and open the document only when content arrives. Opening
+                # every name a peer mentions would let one peer make the whole mesh hold (and advertise
+                # in every heartbeat) thousands of empty days.
+                session.send(SyncStep2(name, EMPTY_UPDATE))
+                session.send(SyncStep1(name, EMPTY_STATE_VECTOR))
+                return
+            try:  # the codec validated it; pycrdt's reader is stricter about nothing we know of
+                asked = decode_state_vector(message.state_vector)
+            except Exception as exc:
+                raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
+            if session.peer is not None and session.peer.role != "console":
+                self._held_by.setdefault(session.peer.node, {})[name] = asked  # documents we hold
+            last = session.replies.get(name)
+            if last is not None and (
+                last.waiting is not None
+                or session.now - last.at < self.config.session.reply_interval
+            ):
+                session.charge_repeated_step1()
+                last.waiting = asked if last.waiting is None else _lowest(last.waiting, asked)
+            elif session.may_reply():
+                self._reply(session, name, doc, asked, message.state_vector)
+            else:  # the reply-bytes budget is spent: wait for it, like a repeated step 1
+                session.replies[name] = ReplyState(-float("inf"), None, asked)
+        elif isinstance(message, AwarenessUpdate):
+            self._events.append(AwarenessReceived(peer, name, message.update))
+        else:
+            what = "sync step 2 update" if isinstance(message, SyncStep2) else "sync update"
+            self._apply(peer, session, name, message.update, what)
+
+    def _reply(
+        self,
+        session: Session,
+        name: str,
+        doc: Doc[Any],
+        asked: dict[int, int],
+        state_vector: bytes | None = None,
+    ) -> None:
+        """Send the sync step 2 for ``asked`` (its bytes when the peer sent them as they are)."""
+        ours = decode_state_vector(doc.get_state())
+        deliver = may_deliver(self.role, name)
+        pieces = [EMPTY_UPDATE]
+        if deliver:  # always a diff, even for a state vector like ours: it carries our deletions
+            try:
+                pieces = self._diff(doc, state_vector or encode_state_vector(asked))
+            except Exception as exc:
+                raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
+        for piece in pieces[:-1]:
+            session.send(SyncUpdate(name, piece))
+        session.send(SyncStep2(name, pieces[-1]))  # last: the peer is in sync once it arrives
+        session.spent_on_reply(sum(map(len, pieces)))
+        session.replies[name] = ReplyState(session.now, ours if deliver else None)
+
+    def _reply_waiting(self, session: Session) -> None:
+        """Answer the coalesced step 1s whose interval is over, while the reply budget has room."""
+        interval = self.config.session.reply_interval
+        for name, last in list(session.replies.items()):
+            if last.waiting is None or session.now - last.at < interval:
+                continue
+            if not session.may_reply():
+                return
+            doc = self._docs.get(name)
+            if doc is None:  # dropped meanwhile (clear cache): nothing to give
+                session.send(SyncStep2(name, EMPTY_UPDATE))
+                del session.replies[name]
+                continue
+            # what the last reply carried, the peer holds once it arrives: leave it out
+            asked = _highest(last.waiting, last.sent) if last.sent is not None else last.waiting
+            self._reply(session, name, doc, asked)
+
+    @staticmethod
+    def _diff(doc: Doc[Any], state_vector: bytes) -> list[bytes]:
+        """What a peer lacks: one update, or one per author when several wrote much (a catch-up)."""
+        theirs = decode_state_vector(state_vector)
+        clocks = decode_state_vector(doc.get_state())
+        behind = {c: n - theirs.get(c, 0) for c, n in clocks.items() if n > theirs.get(c, 0)}
+        if len(behind) > 1 and sum(behind.values()) >= SPLIT_STEP2_CLOCKS:
+            return split_by_author(doc, theirs, behind, clocks)
+        return [doc.get_update(state_vector)]
+
+    def _apply(self, peer: str, session: Session, name: str, update: bytes, what: str) -> None:
+        if update == EMPTY_UPDATE:
+            return
+        assert session.peer is not None
+        node, role = session.peer.node, session.peer.role
+        if not may_deliver(role, name):
+            self._reject(peer, node, name, f"a {role} may not write {name}")
+            return
+        forbidden = {c: 0 for c, r in self._authors.items() if not may_write(r, name)}
+        held = self._docs.get(name)
+        clocks = decode_state_vector(held.get_state()) if held else {}
+        ours = clocks.get(self.client_id, 0)
+        checked = {**forbidden, self.client_id: ours}
+        with _invalid_update(what):
+            authors = header_authors(update)
+        if held is not None and authors is not None and authors.isdisjoint(checked):
+            self._open_and_apply(peer, name, update, what)  # the usual case: no decode before apply
+            return
+        with _invalid_update(
+            what
+        ):  # one decode: validates (before a new document opens), clears most
+            clear = clear_of_structs_from(update, checked, self._authors.keys() | clocks.keys())
+        if clear or not has_structs_from(update, checked):
+            self._open_and_apply(peer, name, update, what)  # a client never seen: two more decodes
+            return
+        if has_structs_from(update, forbidden):
+            self._reject(
+                peer, node, name, "carries changes authored by a role that may not write it"
+            )
+            return
+        if has_structs_from(update, {self.client_id: ours}):
+            self._events.append(ClientIdAlarm(peer, node, name, self.client_id, "in an update"))
+            self._reject(peer, node, name, "carries changes under our own client id")
+            return
+        self._open_and_apply(peer, name, update, what)
+
+    def _open_and_apply(self, peer: str, name: str, update: bytes, what: str) -> None:
+        new = name not in self._docs
+        self._opening_for_content = new
+        try:
+            doc = self.open_doc(name)
+        finally:
+            self._opening_for_content = False
+        self._applying = peer
+        try:
+            with _invalid_update(
+                what
+            ):  # pycrdt decodes the whole update before it changes anything
+                doc.apply_update(update)
+        finally:
+            self._applying = None
+        if new:
+            # Ask for the rest only now: a step 1 sent when the document opened would carry an empty
+            # state vector, and the peer that just delivered the whole day would send it all again.
+            for session in self._exchanging():
+                session.send(SyncStep1(name, doc.get_state()))
+
+    def _reject(self, peer: str, node: str, doc: str, reason: str) -> None:
+        log.warning("rejected update for %s from %s (%s): %s", doc, node, peer, reason)
+        self._events.append(UpdateRejected(peer, node, doc, reason))

@@ -1,0 +1,223 @@
+"""What the synchronizer tells and learns in heartbeats: presence, the relay election, the console's state.
+
+Every node beats to each peer; a beat carries its role, priority, uplink and relay claim (the election runs
+on them, see ``_election``), what it holds that the console lacks, and, from the console or the relay, what
+the console holds and reports. A beat to the console carries every linked node's pending count, so the
+console shows every register (docs/architecture.md (Status)).
+
+A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Doc
+
+from meshpos.lib0 import MAX_VAR_UINT
+from meshpos.model.replica import decode_state_vector
+from meshpos.model.tally import Tally
+from meshpos.sync._codec import Heartbeat, Hello, PeerSummary
+from meshpos.sync._config import REPORTED_DAYS, SyncConfig
+from meshpos.sync._election import Candidate, elect
+from meshpos.sync._events import RelayChanged, SyncEvent
+from meshpos.sync._presence import PresenceTable
+from meshpos.sync._rules import may_write
+from meshpos.sync._session import Session
+
+
+class Heartbeats:
+    """Presence, election and what the console holds (a mixin of ``Synchronizer``)."""
+
+    config: SyncConfig
+    hello: Hello
+    priority: int
+    _docs: dict[str, Doc[Any]]
+    _events: list[SyncEvent]
+    _presence: PresenceTable
+    _now: float | None
+    _started_at: float | None
+    _seq: int
+    _uplink: bool
+    _relay_claim: bool
+    _relay: str | None
+    _console_sv: dict[str, dict[int, int]]
+    _problem: str
+    _unreported: tuple[int, str]
+    _reports: dict[str, Tally]
+    _owed: dict[str, int]
+    _held_by: dict[str, dict[str, dict[int, int]]]
+
+    if TYPE_CHECKING:
+
+        @property
+        def node_id(self) -> str: ...
+
+        @property
+        def role(self) -> str: ...
+
+        def _exchanging(self) -> list[Session]: ...
+
+    # --- presence, election, console state --------------------------------------------------------
+
+    def set_uplink(self, ok: bool) -> None:
+        """Whether this node can reach the console right now (told by the relay layer)."""
+        self._uplink = ok
+
+    def set_console_state(self, doc: str, sv: dict[int, int]) -> None:
+        """The console's state vector for ``doc`` (the relay learns it from the console)."""
+        merged = self._console_sv.setdefault(doc, {})
+        for client, clock in sv.items():
+            merged[client] = max(clock, merged.get(client, 0))
+
+    def set_problem(self, text: str) -> None:
+        """Why this node has no working link to the console ("" when it has, or needs none): every
+        peer gets it in the heartbeats, so every register can show the reason it is not green."""
+        self._problem = text
+
+    @property
+    def problem(self) -> str:
+        return self._problem
+
+    def set_console_report(self, count: int, reason: str) -> None:
+        """The console only: how many records it holds but cannot put in its reports, and why."""
+        self._unreported = (count, reason) if count > 0 else (0, "")
+
+    @property
+    def console_report(self) -> tuple[int, str]:
+        """Records at the console that are not in its reports, and why, as last told by the console
+        or a relay ((0, "") when none). Kept when the relay changes: the next relay passes it on."""
+        return self._unreported
+
+    def set_console_reports(self, doc: str, reports: Tally) -> None:
+        """What the console's reports hold of ``doc`` per register and kind (the console sets its own;
+        everyone else learns it from the relay's heartbeats). Counts only grow: records are insert-only,
+        so an older report passed on late never lowers them."""
+        merged = self._reports.setdefault(doc, {})
+        for register, counts in reports.items():
+            mine = merged.setdefault(register, {})
+            for kind, n in counts.items():
+                mine[kind] = max(n, mine.get(kind, 0))
+
+    def console_reports(self, doc: str) -> Tally:
+        return self._reports.get(doc, {})
+
+    def held_by(self, doc: str) -> dict[str, dict[int, int]]:
+        """Per peer node, the state vector of ``doc`` it last said it holds (its anti-entropy and
+        initial sync step 1s): what a receipt's durability on other devices is computed from."""
+        return {node: docs[doc] for node, docs in self._held_by.items() if doc in docs}
+
+    def console_state(self, doc: str) -> dict[int, int]:
+        return dict(self._console_sv.get(doc, {}))
+
+    def set_owed(self, owed: dict[str, int]) -> None:
+        """Our own records the console's reports lack, per kind: told to every peer in our heartbeats."""
+        self._owed = {kind: n for kind, n in owed.items() if n > 0}
+
+    def pending(self, doc: str) -> int:
+        """Clock units of ``doc`` this replica holds and the console does not (0: all at the console).
+
+        Only documents this node's role can author count: a register's catalog came from the console,
+        so it is never the register's pending change."""
+        held = self._docs.get(doc)
+        if held is None or not may_write(self.role, doc):
+            return 0
+        console = self._console_sv.get(doc, {})
+        return sum(
+            max(0, k - console.get(c, 0)) for c, k in decode_state_vector(held.get_state()).items()
+        )
+
+    @property
+    def relay(self) -> str | None:
+        """The relay in this node's current view."""
+        return self._relay
+
+    @property
+    def is_relay(self) -> bool:
+        return self._relay_claim
+
+    @property
+    def presence(self) -> dict[str, Heartbeat]:
+        return self._presence.live
+
+    def _on_heartbeat(self, heartbeat: Heartbeat) -> None:
+        self._presence.observe(heartbeat, self._now if self._now is not None else 0.0)
+        if heartbeat.relay or heartbeat.role == "console":
+            for doc, sv in heartbeat.console.items():
+                if doc in self._docs:  # a peer naming new days in every beat must not grow us
+                    self.set_console_state(doc, sv)
+            if self.role != "console":
+                self._unreported = (heartbeat.unreported, heartbeat.unreported_reason)
+            for doc, reports in heartbeat.reports.items():
+                if doc in self._docs:  # (the next beat brings a day we open later)
+                    self.set_console_reports(doc, reports)
+
+    def _heartbeat(self) -> Heartbeat:
+        self._seq += 1
+        # the console tells what it cannot report; a relay passes it on; the others say nothing
+        speaks = self.role == "console" or self._relay_claim
+        unreported, reason = self._unreported if speaks else (0, "")
+        return Heartbeat(
+            node=self.node_id,
+            role=self.role,
+            priority=self.priority,
+            uplink=self._uplink,
+            relay=self._relay_claim,
+            seq=self._seq,
+            console=self._console_view(),
+            pending={name: n for name in self._docs if (n := self.pending(name))},
+            peers=tuple(sorted({s.peer.node for s in self._exchanging() if s.peer is not None})),
+            problem=self._problem,
+            unreported=unreported,
+            unreported_reason=reason,
+            reports=self._reports_view(),
+            owed=dict(self._owed),
+        )
+
+    def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:
+        """``beat`` as ``session`` gets it: to the console only (the relay's link), with each linked
+        node's role and pending count, so the console can show every register."""
+        peer = session.peer
+        if peer is None or peer.role != "console" or self.role == "console":
+            return beat
+        mesh = {
+            node: PeerSummary(hb.role, min(sum(hb.pending.values()), MAX_VAR_UINT))
+            for node, hb in self._presence.live.items()
+            if hb.role != "console" and node != self.node_id
+        }
+        return replace(beat, mesh=mesh)
+
+    def _console_view(self) -> dict[str, dict[int, int]]:
+        """What we tell peers the console holds: the console tells its own state, the relay
+        passes on what the console told it, everyone else says nothing."""
+        if self.role == "console":
+            return {n: decode_state_vector(d.get_state()) for n, d in self._docs.items()}
+        if self._relay_claim:
+            return {d: dict(sv) for d, sv in self._console_sv.items()}
+        return {}
+
+    def _reports_view(self) -> dict[str, Tally]:
+        """The console's reports as we pass them on (like :meth:`_console_view`): the latest
+        ``REPORTED_DAYS`` ledger days, which cover every day a register still has open."""
+        if self.role != "console" and not self._relay_claim:
+            return {}
+        latest = sorted(self._reports)[-REPORTED_DAYS:]
+        return {doc: self._reports[doc] for doc in latest if self._reports[doc]}
+
+    def _elect(self, now: float) -> None:
+        assert self._started_at is not None
+        settle = self.config.settle_heartbeats * self.config.heartbeat_interval
+        if now - self._started_at < settle:
+            return  # still learning who is out there: no opinion, no claim
+        view = [
+            Candidate(node, hb.priority, hb.uplink, hb.relay)
+            for node, hb in self._presence.live.items()
+            if node != self.node_id
+        ]
+        view.append(Candidate(self.node_id, self.priority, self._uplink, self._relay_claim))
+        relay = elect(view)
+        self._relay_claim = relay == self.node_id
+        if relay != self._relay:
+            self._relay = relay
+            self._events.append(RelayChanged(relay, self._relay_claim))
