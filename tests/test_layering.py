@@ -320,7 +320,7 @@ FACT_HOMES: dict[str, str | None] = {
     "new_client_id": "meshpos.model.replica",
     "encode_state_vector": "meshpos.model.replica",
     "decode_state_vector": "meshpos.model.replica",
-    "PROTOCOL_VERSION": "meshpos.sync._codec",
+    "PROTOCOL_VERSION": "meshpos.sync._messages",
 }
 ROLE_NAMES = {"register", "kds", "console"}
 DOCUMENT_PREFIXES = ("ledger/", "kitchen/")
@@ -453,7 +453,6 @@ OVERSIZED = {
     "meshpos.model.ledger": "records",
     "meshpos.model.venue": "records",
     "meshpos.net.discovery": "homes",
-    "meshpos.sync._codec": "homes",
     "meshpos.sync._session": "homes",
     "meshpos.trust.pairing": "homes",
 }

@@ -36,17 +36,6 @@ unconditionally by rule 1.
 
 from meshpos.sync._codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
-    PROTOCOL_VERSION,
-    AwarenessUpdate,
-    Bye,
-    Chunk,
-    DocMessage,
-    Heartbeat,
-    Hello,
-    Message,
-    SyncStep1,
-    SyncStep2,
-    SyncUpdate,
     decode,
     decode_y_payload,
     encode,
@@ -67,6 +56,19 @@ from meshpos.sync._events import (
     RelayChanged,
     SyncEvent,
     UpdateRejected,
+)
+from meshpos.sync._messages import (
+    PROTOCOL_VERSION,
+    AwarenessUpdate,
+    Bye,
+    Chunk,
+    DocMessage,
+    Heartbeat,
+    Hello,
+    Message,
+    SyncStep1,
+    SyncStep2,
+    SyncUpdate,
 )
 from meshpos.sync._presence import PresenceTable
 from meshpos.sync._rules import (

@@ -22,9 +22,9 @@ from pycrdt import Doc
 
 from meshpos.errors import RemoteProtocolError
 from meshpos.model.replica import decode_state_vector, encode_state_vector
-from meshpos.sync._codec import AwarenessUpdate, SyncStep1, SyncStep2, SyncUpdate
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._events import AwarenessReceived, ClientIdAlarm, SyncEvent, UpdateRejected
+from meshpos.sync._messages import AwarenessUpdate, SyncStep1, SyncStep2, SyncUpdate
 from meshpos.sync._rules import may_deliver, may_write
 from meshpos.sync._session import DocReceived, ReplyState, Session
 from meshpos.sync._updates import (

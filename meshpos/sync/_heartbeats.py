@@ -18,10 +18,10 @@ from pycrdt import Doc
 from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.tally import Tally
-from meshpos.sync._codec import Heartbeat, Hello, PeerSummary
 from meshpos.sync._config import REPORTED_DAYS, SyncConfig
 from meshpos.sync._election import Candidate, elect
 from meshpos.sync._events import RelayChanged, SyncEvent
+from meshpos.sync._messages import Heartbeat, Hello, PeerSummary
 from meshpos.sync._presence import PresenceTable
 from meshpos.sync._rules import may_write
 from meshpos.sync._session import Session

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meshpos.sync._codec import Heartbeat
+from meshpos.sync._messages import Heartbeat
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,12 @@ from meshpos.errors import (
 from meshpos.sync._codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
     MIN_MAX_MESSAGE_SIZE,
+    decode,
+    decode_y_payload,
+    encode,
+    encode_doc_message,
+)
+from meshpos.sync._messages import (
     AwarenessUpdate,
     Bye,
     Chunk,
@@ -46,10 +52,6 @@ from meshpos.sync._codec import (
     SyncStep1,
     SyncStep2,
     SyncUpdate,
-    decode,
-    decode_y_payload,
-    encode,
-    encode_doc_message,
 )
 
 log = logging.getLogger("meshpos.sync")

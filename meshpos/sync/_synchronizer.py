@@ -32,12 +32,6 @@ from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.model.documents import valid_document_name
 from meshpos.model.roles import ROLES
 from meshpos.model.tally import Tally
-from meshpos.sync._codec import (
-    AwarenessUpdate,
-    Hello,
-    SyncStep1,
-    SyncUpdate,
-)
 from meshpos.sync._config import SOFTWARE, SyncConfig
 from meshpos.sync._events import (
     ClientIdAlarm,
@@ -51,6 +45,12 @@ from meshpos.sync._events import (
 )
 from meshpos.sync._exchange import _LOADING, Exchange, _Loading
 from meshpos.sync._heartbeats import Heartbeats
+from meshpos.sync._messages import (
+    AwarenessUpdate,
+    Hello,
+    SyncStep1,
+    SyncUpdate,
+)
 from meshpos.sync._presence import PresenceTable
 from meshpos.sync._rules import may_deliver, may_write
 from meshpos.sync._session import (

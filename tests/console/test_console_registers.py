@@ -6,7 +6,7 @@ from __future__ import annotations
 from meshpos.console import ConsoleDB, materialise
 from meshpos.console.devices import MAX_REMEMBERED, DeviceView
 from meshpos.sync import Heartbeat
-from meshpos.sync._codec import PeerSummary
+from meshpos.sync._messages import PeerSummary
 
 from .conftest import VENUE
 from .day import LEDGER, NOW, ledger_doc, sell, simulate_day

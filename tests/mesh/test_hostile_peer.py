@@ -36,7 +36,7 @@ from meshpos.sync import (
     SyncUpdate,
     encode,
 )
-from meshpos.sync._codec import Chunk
+from meshpos.sync._messages import Chunk
 from meshpos.trust import DeviceIdentity, VenueAuthority
 
 from ..trust.helpers import issue_identity

@@ -27,7 +27,7 @@ from meshpos.sync import (
     SyncUpdate,
     encode,
 )
-from meshpos.sync._codec import Chunk
+from meshpos.sync._messages import Chunk
 
 from .helpers import VENUE, hello, shuttle
 from .test_sync_synchronizer import LEDGER, flush, node, raw_peer, records, write

@@ -14,7 +14,8 @@ from pycrdt import Map
 
 from meshpos.errors import RemoteProtocolError
 from meshpos.sync import Heartbeat, SyncConfig, Synchronizer, decode, encode
-from meshpos.sync._codec import HEARTBEAT, PeerSummary
+from meshpos.sync._codec import HEARTBEAT
+from meshpos.sync._messages import PeerSummary
 
 from .helpers import VENUE, pump, sync_pair
 

@@ -1,0 +1,112 @@
+"""The messages of the sync protocol, as values: what a session sends and receives.
+
+Their byte form is ``_codec`` (the envelope and the y-protocols part) and ``_bodies`` (the JSON of the hello
+and the heartbeat); see docs/architecture.md (Wire).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PROTOCOL_VERSION = 1  # in the hello and the mDNS advert (net.discovery): the one place it is set
+
+
+# --- messages -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """First message each side sends. ``client_id`` is the sender's CRDT client id for this process run."""
+
+    venue: str
+    node: str
+    role: str
+    software: str
+    client_id: int
+    protocol: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStep1:
+    doc: str
+    state_vector: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStep2:
+    doc: str
+    update: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SyncUpdate:
+    doc: str
+    update: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AwarenessUpdate:
+    doc: str
+    update: bytes  # the y-protocols awareness update (count, then client, clock, JSON state)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    doc: str
+    index: int
+    total: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSummary:
+    """What a relay tells the console about one node it is linked to (see :attr:`Heartbeat.mesh`)."""
+
+    role: str
+    pending: int  # the sum of that node's own heartbeat's ``pending``
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Presence: sent about every heartbeat period on every connection past the hello.
+
+    ``console`` holds the console's state vector per document ({client id: clock}) as far as the sender knows
+    (the relay learns it from the console); ``pending`` holds, per document, how many clock units of the
+    sender's replica the console does not hold yet.
+    """
+
+    node: str
+    role: str
+    priority: int
+    uplink: bool
+    relay: bool
+    seq: int
+    console: dict[str, dict[int, int]] = field(default_factory=dict)
+    pending: dict[str, int] = field(default_factory=dict)
+    peers: tuple[
+        str, ...
+    ] = ()  # node ids the sender has live sessions with (to skip needless forwards)
+    # optional, a relay to the console only: per linked node, its role and pending count. Left out of
+    # the encoding when empty, so every other heartbeat is byte for byte what older nodes send.
+    mesh: dict[str, PeerSummary] = field(default_factory=dict)
+    # optional: why the sender has no working link to the console although it is configured for one, in
+    # the venue's words ("the console refused R3: wrong venue token"); left out when there is none.
+    problem: str = ""
+    # optional, the console and the relay only: how many records the console holds but cannot put in
+    # its reports, and why (the console tells the relay, the relay tells the mesh); left out when 0.
+    unreported: int = 0
+    unreported_reason: str = ""
+    # optional: per ledger document, what the console's reports hold, per register and kind (the console
+    # tells it, the relay passes it on); see meshpos.model.tally
+    reports: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    # optional: the sender's own records the console's reports do not hold yet, per kind
+    owed: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Bye:
+    reason: str
+
+
+DocMessage = SyncStep1 | SyncStep2 | SyncUpdate | AwarenessUpdate
+Message = Hello | DocMessage | Chunk | Heartbeat | Bye
