@@ -56,7 +56,8 @@ from meshpos.model.tally import (
     covers,
     missing_by_register,
 )
-from meshpos.net.discovery import Discovery, PeerAd
+from meshpos.net.adverts import PeerAd
+from meshpos.net.discovery import Discovery
 from meshpos.net.links import LinkPeer, Links, LinkSettings
 from meshpos.node_status import Durability, NodeStatus, compute_status
 from meshpos.relay import ConsoleLink, probe_console

@@ -452,7 +452,6 @@ OVERSIZED = {
     "meshpos.node": "engine",
     "meshpos.model.ledger": "records",
     "meshpos.model.venue": "records",
-    "meshpos.net.discovery": "homes",
     "meshpos.sync._session": "homes",
     "meshpos.trust.pairing": "homes",
 }

@@ -22,16 +22,9 @@ from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from meshpos.errors import ConfigError, LocalProtocolError
-from meshpos.net.discovery import (
-    SERVICE_TYPE,
-    Discovery,
-    MemoryDirectory,
-    MemoryDiscovery,
-    PeerAd,
-    make_txt,
-    service_name,
-    venue_hash,
-)
+from meshpos.net.adverts import SERVICE_TYPE, PeerAd, make_txt, service_name, venue_hash
+from meshpos.net.discovery import Discovery
+from meshpos.net.memory_discovery import MemoryDirectory, MemoryDiscovery
 from meshpos.sync import PROTOCOL_VERSION
 
 LOGGER = "meshpos.net.discovery"

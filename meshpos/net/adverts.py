@@ -1,0 +1,295 @@
+"""What a node advertises on mDNS and which advertisements count: the TXT record, the checks, the peer list.
+
+Shared by the real discovery (``net.discovery``, zeroconf) and the in-memory fake (``net.memory_discovery``),
+so both skip and report exactly the same advertisements (docs/architecture.md (Discovery)).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self
+
+from meshpos.errors import ConfigError, LocalProtocolError
+from meshpos.sync import (
+    PROTOCOL_VERSION,  # advertised: nodes only report peers that speak the same one
+)
+
+log = logging.getLogger("meshpos.net.discovery")  # one logger for discovery, whichever module logs
+
+SERVICE_TYPE = "_meshpos._tcp.local."
+
+VENUE_HASH_LEN = 16
+NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+"""The same rule the configuration applies; checked again here because peers' TXT records are input."""
+ROLE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
+"""Format only: which roles exist is the certificate's business, and a newer role must not look malformed."""
+_HEX = re.compile(rf"^[0-9a-f]{{{VENUE_HASH_LEN}}}$")
+_DECIMAL = re.compile(r"^[0-9]{1,6}$")
+
+FoundCallback = Callable[["PeerAd"], None]
+RemovedCallback = Callable[[str], None]
+TxtRecord = Mapping[bytes, bytes | None]
+
+
+def venue_hash(venue_id: str) -> str:
+    """First 16 hex digits of sha256(venue id): keeps venues apart without putting the id on the air."""
+    return hashlib.sha256(venue_id.encode()).hexdigest()[:VENUE_HASH_LEN]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAd:
+    """What a peer's advertisement says: where to dial it, and who it claims to be (the certificate decides)."""
+
+    node_id: str
+    role: str
+    venue: str  # venue_hash(venue_id)
+    address: str
+    port: int
+    protocol: int
+
+
+@dataclass(slots=True)
+class DiscoveryStats:
+    """Counters for status pages and tests: they show what was heard, not only what was reported."""
+
+    found: int = 0
+    """``on_found`` calls (a new peer, or a known one at a new address/port/role)."""
+    removed: int = 0
+    skipped: int = 0
+    """Advertisements ignored (other venue, other version, malformed, our own)."""
+    resolve_failures: int = 0
+    reannounced: int = 0
+
+
+class PeerDiscovery(Protocol):
+    """The port the node depends on; :class:`Discovery` and :class:`MemoryDiscovery` both satisfy it."""
+
+    @property
+    def ad(self) -> PeerAd: ...
+
+    @property
+    def peers(self) -> dict[str, PeerAd]: ...
+
+    @property
+    def stats(self) -> DiscoveryStats: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def service_name(node_id: str, venue: str = "") -> str:
+    """Our mDNS instance name. It carries part of the venue hash: two venues sharing a LAN (a food court)
+    may both have an ``R1``, and mDNS instance names must be unique on the link."""
+    return f"{node_id}-{venue[:8]}.{SERVICE_TYPE}" if venue else f"{node_id}.{SERVICE_TYPE}"
+
+
+def make_txt(*, venue: str, node_id: str, role: str) -> dict[bytes, bytes | None]:
+    """Our TXT record: short keys, ASCII values (a TXT record travels in every announcement)."""
+    return {
+        b"v": venue.encode(),
+        b"node": node_id.encode(),
+        b"role": role.encode(),
+        b"proto": str(PROTOCOL_VERSION).encode(),
+    }
+
+
+def _ascii(txt: TxtRecord, key: bytes) -> str | None:
+    value = txt.get(key)
+    if value is None:
+        return None
+    try:
+        return value.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+
+
+def classify(
+    name: str,
+    txt: TxtRecord,
+    addresses: Sequence[str],
+    port: int | None,
+    *,
+    own_name: str,
+    venue: str,
+) -> PeerAd | str:
+    """Turn one resolved advertisement into a :class:`PeerAd`, or the reason it is skipped.
+
+    Venue and version are checked before the rest, so a future version with another TXT layout is reported
+    as "other protocol version", not as malformed. Extra TXT keys are allowed for the same reason.
+    """
+    if name.lower() == own_name.lower():
+        return "our own node"
+    suffix = "." + SERVICE_TYPE
+    if not name.lower().endswith(suffix.lower()):
+        return f"malformed: name not in {SERVICE_TYPE}"
+    label = name[: -len(suffix)]
+    their_venue = _ascii(txt, b"v")
+    if their_venue is None or not _HEX.match(their_venue):
+        return "malformed: TXT v is missing or not 16 hex digits"
+    if their_venue != venue:
+        return f"other venue (v={their_venue})"
+    proto = _ascii(txt, b"proto")
+    if proto is None or not _DECIMAL.match(proto):
+        return "malformed: TXT proto is missing or not a number"
+    if int(proto) != PROTOCOL_VERSION:
+        return f"other protocol version {int(proto)} (we speak {PROTOCOL_VERSION})"
+    node = _ascii(txt, b"node")
+    if node is None or not NODE_ID.match(node):
+        return "malformed: TXT node is missing or not a valid node id"
+    if label not in (node, service_name(node, their_venue)[: -len(suffix)]):
+        return f"malformed: TXT node {node!r} does not match the service name {label!r}"
+    role = _ascii(txt, b"role")
+    if role is None or not ROLE.match(role):
+        return "malformed: TXT role is missing or invalid"
+    ipv4 = [a for a in addresses if _is_ipv4(a)]
+    if not ipv4:
+        return "malformed: no IPv4 address"
+    if port is None or not 0 < port < 65536:
+        return f"malformed: port {port}"
+    return PeerAd(node, role, their_venue, ipv4[0], port, int(proto))
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+class DiscoveryBase:
+    """Argument checks, peer bookkeeping and callbacks shared by the real discovery and the fake."""
+
+    def __init__(
+        self,
+        *,
+        venue_id: str,
+        node_id: str,
+        role: str,
+        port: int,
+        interfaces: Sequence[str],
+        address: str | None = None,
+        reannounce_interval: float = 60.0,
+        on_found: FoundCallback,
+        on_removed: RemovedCallback | None = None,
+    ) -> None:
+        if isinstance(interfaces, str) or not interfaces:
+            raise ConfigError(
+                "discovery needs at least one interface address (e.g. 127.0.0.11 for a demo on loopback); "
+                "mDNS never picks interfaces by itself"
+            )
+        for interface in interfaces:
+            if not _is_ipv4(interface):
+                raise ConfigError(f"discovery interface {interface!r}: must be an IPv4 address")
+        address = interfaces[0] if address is None else address
+        if not _is_ipv4(address):
+            raise ConfigError(f"discovery address {address!r}: must be an IPv4 address")
+        if not isinstance(venue_id, str) or not venue_id:
+            raise ConfigError("discovery needs a venue id")
+        if not NODE_ID.match(node_id):
+            raise ConfigError(f"node_id {node_id!r}: use 1-32 letters, digits, '-' or '_'")
+        if not ROLE.match(role):
+            raise ConfigError(f"role {role!r}: lowercase letters, digits, '-' or '_'")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ConfigError(f"discovery port {port!r}: must be 1-65535")
+        if not reannounce_interval > 0:
+            raise ConfigError(f"reannounce_interval {reannounce_interval!r}: must be > 0 seconds")
+        self.interfaces = list(interfaces)
+        self.reannounce_interval = float(reannounce_interval)
+        self._ad = PeerAd(node_id, role, venue_hash(venue_id), address, port, PROTOCOL_VERSION)
+        self._name = service_name(node_id, self._ad.venue)
+        self._on_found = on_found
+        self._on_removed = on_removed
+        self._known: dict[str, PeerAd] = {}  # service name (lower case) -> last reported ad
+        self._logged: set[tuple[str, str]] = set()
+        self._stats = DiscoveryStats()
+        self._state = "new"
+
+    @property
+    def ad(self) -> PeerAd:
+        """Our own advertisement."""
+        return self._ad
+
+    @property
+    def peers(self) -> dict[str, PeerAd]:
+        """Peers currently advertised (node id -> ad): a snapshot, and not proof that they are alive."""
+        return {ad.node_id: ad for ad in self._known.values()}
+
+    @property
+    def stats(self) -> DiscoveryStats:
+        return self._stats
+
+    def _txt(self) -> dict[bytes, bytes | None]:
+        return make_txt(venue=self._ad.venue, node_id=self._ad.node_id, role=self._ad.role)
+
+    def _begin(self) -> None:
+        if self._state != "new":
+            raise LocalProtocolError(f"discovery for {self._ad.node_id} was already started")
+        self._state = "starting"
+
+    def _consider(
+        self, name: str, txt: TxtRecord, addresses: Sequence[str], port: int | None
+    ) -> None:
+        result = classify(name, txt, addresses, port, own_name=self._name, venue=self._ad.venue)
+        key = name.lower()
+        if isinstance(result, str):
+            self._stats.skipped += 1
+            level = logging.DEBUG if (key, result) in self._logged else logging.INFO
+            self._logged.add((key, result))
+            log.log(level, "discovery %s: ignoring %s: %s", self._ad.node_id, name, result)
+            self._forget(name, "no longer advertises a peer we use")
+            return
+        if self._known.get(key) == result:
+            return
+        self._known[key] = result
+        self._stats.found += 1
+        log.info(
+            "discovery %s: found %s (%s) at %s:%d",
+            self._ad.node_id,
+            result.node_id,
+            result.role,
+            result.address,
+            result.port,
+        )
+        try:
+            self._on_found(result)
+        except Exception:
+            log.exception("discovery %s: on_found callback failed", self._ad.node_id)
+
+    def _forget(self, name: str, why: str = "said goodbye") -> None:
+        ad = self._known.pop(name.lower(), None)
+        if ad is None:
+            return
+        self._stats.removed += 1
+        log.info("discovery %s: %s %s", self._ad.node_id, ad.node_id, why)
+        if self._on_removed is None:
+            return
+        try:
+            self._on_removed(ad.node_id)
+        except Exception:
+            log.exception("discovery %s: on_removed callback failed", self._ad.node_id)
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
