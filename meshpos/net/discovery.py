@@ -1,4 +1,4 @@
-"""Finding the venue's other nodes on the LAN with mDNS / DNS-SD, over zeroconf (the fake: ``memory_discovery``).
+"""Finding the venue's other nodes on the LAN with mDNS / DNS-SD over zeroconf (fake: ``memory_discovery``).
 
 Each node advertises ``<node_id>._meshpos._tcp.local.`` with a short TXT record (``v`` venue hash, ``node``,
 ``role``, ``proto``); the port comes from the SRV record and the address from the A record, so nothing is said
@@ -7,8 +7,9 @@ its protocol version. Anything else on the air (another venue, another version, 
 advertisement) is skipped with one INFO line naming the reason, because "why does register 2 not see register
 3" is the first question an operator asks.
 
-**Liveness is not taken from mDNS.** A crashed or unplugged node stays listed for about 19 minutes (docs/architecture.md (Discovery)),
-so ``on_found`` means "here is where to dial", and ``on_removed`` (sent on a clean goodbye) is only a hint.
+**Liveness is not taken from mDNS.** A crashed or unplugged node stays listed for about 19 minutes
+(docs/architecture.md (Discovery)), so ``on_found`` means "here is where to dial", and ``on_removed`` (sent on
+a clean goodbye) is only a hint.
 Whether a peer is alive is decided by the mesh's own heartbeats over its connections.
 
 The venue hash only keeps venues apart on a shared LAN; it is not a secret (anyone who knows the venue id can
