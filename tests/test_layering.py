@@ -453,7 +453,6 @@ OVERSIZED = {
     "meshpos.model.ledger": "records",
     "meshpos.model.venue": "records",
     "meshpos.sync._session": "homes",
-    "meshpos.trust.pairing": "homes",
 }
 
 

@@ -34,10 +34,10 @@ from meshpos.trust.pairing import (
     MAX_MESSAGE,
     EnrollmentResult,
     PairingCode,
-    PairingDevice,
     PairingServer,
     parse_code,
 )
+from meshpos.trust.pairing_device import PairingDevice
 
 log = logging.getLogger("meshpos.trust")
 

@@ -13,7 +13,7 @@ Messages (JSON objects, ``"v": 1``, no other fields than listed, at most :data:`
 
 Both MAC keys come from the SPAKE2 key through HKDF-SHA256 with distinct labels. The server state is per code
 (one attempt, ever); a malformed first message reveals nothing, so it only closes that connection. Time enters
-only as ``now`` arguments; the websocket side lives in ``enroll``.
+only as ``now`` arguments; the device's side is ``pairing_device``, the websocket side of both ``enroll``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from meshpos.errors import (
     TrustError,
 )
 from meshpos.model.roles import NODE_ROLES
-from meshpos.trust.certs import certificate_info, issued_by, same_key
 from meshpos.trust.names import check_device_id, is_device_id, is_venue_id
 
 VERSION = 1
@@ -170,17 +169,17 @@ def _valid(kind: str, value: str) -> bool:
     if kind == "pem":
         return len(value) <= _MAX_PEM and value.isascii() and value.startswith("-----BEGIN ")
     size = {"pake": _PAKE_LEN, "mac": _MAC_LEN}[kind]
-    return len(value) <= 2 * size and len(_b64(value) or b"") == size
+    return len(value) <= 2 * size and len(unb64(value) or b"") == size
 
 
-def _b64(value: str) -> bytes | None:
+def unb64(value: str) -> bytes | None:
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         return None
 
 
-def _b64e(data: bytes) -> str:
+def b64e(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
@@ -192,7 +191,7 @@ def refused(code: str, reason: str) -> str:
 # --- keys and MACs --------------------------------------------------------------------------------
 
 
-def _mac_keys(pake_key: bytes) -> tuple[bytes, bytes]:
+def mac_keys(pake_key: bytes) -> tuple[bytes, bytes]:
     """(device MAC key, server MAC key): distinct, so one side's MAC is never valid for the other."""
 
     def derive(label: bytes) -> bytes:
@@ -203,21 +202,21 @@ def _mac_keys(pake_key: bytes) -> tuple[bytes, bytes]:
     return derive(b"device confirm"), derive(b"server confirm")
 
 
-def _mac(key: bytes, *fields: str) -> bytes:
+def mac_of(key: bytes, *fields: str) -> bytes:
     """HMAC-SHA256 over length-prefixed fields (no two field lists encode alike)."""
     data = b"".join(struct.pack(">I", len(b)) + b for b in (f.encode() for f in fields))
     return hmac.new(key, data, hashlib.sha256).digest()
 
 
-def _spake_a(digits: str, device_id: str) -> SPAKE2_A:
+def spake_a(digits: str, device_id: str) -> SPAKE2_A:
     return SPAKE2_A(digits.encode("ascii"), idA=_ID_A_PREFIX + device_id.encode("ascii"), idB=_ID_B)
 
 
-def _spake_b(digits: str, device_id: str) -> SPAKE2_B:
+def spake_b(digits: str, device_id: str) -> SPAKE2_B:
     return SPAKE2_B(digits.encode("ascii"), idA=_ID_A_PREFIX + device_id.encode("ascii"), idB=_ID_B)
 
 
-def _finish(spake: SPAKE2_A | SPAKE2_B, message: str) -> bytes:
+def finish_pake(spake: SPAKE2_A | SPAKE2_B, message: str) -> bytes:
     try:
         key: bytes = spake.finish(base64.b64decode(message))
     except Exception as exc:  # spake2 raises several unrelated types for a bad element
@@ -230,7 +229,7 @@ def _finish(spake: SPAKE2_A | SPAKE2_B, message: str) -> bytes:
 _S = TypeVar("_S", bound=enum.Enum)
 
 
-def _next(table: dict[tuple[_S, str], _S], state: _S, trigger: str) -> _S:
+def next_state(table: dict[tuple[_S, str], _S], state: _S, trigger: str) -> _S:
     try:
         return table[(state, trigger)]
     except KeyError:
@@ -324,7 +323,7 @@ class PairingServer:
         return self.state in FINISHED
 
     def _move(self, trigger: str) -> None:
-        self.state = _next(SERVER_TRANSITIONS, self.state, trigger)
+        self.state = next_state(SERVER_TRANSITIONS, self.state, trigger)
 
     def receive(self, conn: Hashable, data: str | bytes, now: float) -> Reply:
         """Handle one message from ``conn``; the reply is always sent, then the connection closed if asked."""
@@ -352,14 +351,14 @@ class PairingServer:
             self._issuer.check_new_device(device, reissue=self._reissue)
         except MeshposError as exc:
             return Reply(refused("device", exc.message), close=True)
-        spake = _spake_b(self.code.digits, device)
+        spake = spake_b(self.code.digits, device)
         outbound = spake.start()
-        key = _finish(spake, msg["pake"])
+        key = finish_pake(spake, msg["pake"])
         self._move(
             "hello"
         )  # the server's PAKE message allows one guess: the code is spent from here
-        self._conn, self._device, self._keys = conn, device, _mac_keys(key)
-        return Reply(encode("pake", pake=_b64e(outbound)), close=False)
+        self._conn, self._device, self._keys = conn, device, mac_keys(key)
+        return Reply(encode("pake", pake=b64e(outbound)), close=False)
 
     def _second(self, data: str | bytes) -> Reply:
         try:
@@ -373,7 +372,7 @@ class PairingServer:
             return Reply(refused("malformed", exc.message), close=True)
         device_key, server_key = self._keys
         if not hmac.compare_digest(
-            _b64(msg["mac"]) or b"", _mac(device_key, "csr", self._device, msg["csr"])
+            unb64(msg["mac"]) or b"", mac_of(device_key, "csr", self._device, msg["csr"])
         ):
             self._fail(
                 PairingCodeInvalid(
@@ -390,11 +389,11 @@ class PairingServer:
             self._fail(EnrollmentRefused(f"device {self._device!r}: {exc.message}"))
             return Reply(refused("failed", exc.message), close=True)
         venue, ca = self._issuer.venue_id, self._issuer.ca_pem
-        mac = _mac(server_key, "issued", self._device, cert_pem, ca, venue, self.role)
+        mac = mac_of(server_key, "issued", self._device, cert_pem, ca, venue, self.role)
         serial = f"{x509.load_pem_x509_certificate(cert_pem.encode()).serial_number:x}"
         self.result = EnrollmentResult(self._device, self.role, venue, serial, cert_pem)
         self._move("confirmed")
-        reply = encode("issued", cert=cert_pem, ca=ca, venue=venue, role=self.role, mac=_b64e(mac))
+        reply = encode("issued", cert=cert_pem, ca=ca, venue=venue, role=self.role, mac=b64e(mac))
         return Reply(reply, close=True)
 
     def connection_lost(self, conn: Hashable) -> None:
@@ -425,114 +424,3 @@ class PairingServer:
         if self.result is not None:
             return self.result
         raise self.error or TrustError(f"pairing has not finished (state {self.state.value})")
-
-
-# --- device ---------------------------------------------------------------------------------------
-
-
-class DeviceState(enum.Enum):
-    START = "start"
-    WAIT_PAKE = "wait pake"
-    WAIT_CERT = "wait cert"
-    DONE = "done"
-    FAILED = "failed"
-
-
-DEVICE_TRANSITIONS: dict[tuple[DeviceState, str], DeviceState] = {
-    (DeviceState.START, "hello"): DeviceState.WAIT_PAKE,
-    (DeviceState.WAIT_PAKE, "pake"): DeviceState.WAIT_CERT,
-    (DeviceState.WAIT_CERT, "issued"): DeviceState.DONE,
-    (DeviceState.WAIT_PAKE, "fail"): DeviceState.FAILED,
-    (DeviceState.WAIT_CERT, "fail"): DeviceState.FAILED,
-}
-# the one message type the device accepts in each state (besides 'refused')
-_EXPECTED = {DeviceState.WAIT_PAKE: "pake", DeviceState.WAIT_CERT: "issued"}
-
-
-@dataclass(frozen=True, slots=True)
-class Issued:
-    cert_pem: str
-    ca_pem: str
-    venue_id: str
-    role: str
-
-
-class PairingDevice:
-    """The device side: :meth:`start`, then :meth:`receive` each server message until :attr:`result`."""
-
-    def __init__(self, code: str, device_id: str, csr_pem: str) -> None:
-        self.state = DeviceState.START
-        self.result: Issued | None = None
-        self._device = check_device_id(device_id)
-        self._csr = csr_pem
-        self._public_key = x509.load_pem_x509_csr(csr_pem.encode("ascii")).public_key()
-        self._spake = _spake_a(parse_code(code), device_id)
-        self._keys = (b"", b"")
-
-    def _move(self, trigger: str) -> None:
-        self.state = _next(DEVICE_TRANSITIONS, self.state, trigger)
-
-    def start(self) -> str:
-        self._move("hello")
-        outbound = self._spake.start()
-        return encode("hello", device=self._device, pake=_b64e(outbound))
-
-    def receive(self, data: str | bytes) -> str | None:
-        """Handle one server message: the next message to send, or None when done. Raises on failure."""
-        expected = _EXPECTED.get(self.state)
-        if expected is None:
-            raise TrustError(f"pairing device: no message expected in state {self.state.value!r}")
-        try:
-            return self._receive(expected, data)
-        except TrustError:
-            self._move("fail")
-            raise
-
-    def _receive(self, expected: str, data: str | bytes) -> str | None:
-        try:
-            kind, msg = decode(data)
-        except EnrollmentRefused as exc:
-            raise EnrollmentRefused(
-                f"the pairing server sent a bad message: {exc.message}"
-            ) from None
-        if kind == "refused":
-            if msg["code"] == "code":
-                raise PairingCodeInvalid(WRONG_CODE)
-            if msg["code"] == "expired":
-                raise PairingCodeExpired(EXPIRED_CODE)
-            raise EnrollmentRefused(f"the pairing server refused: {msg['reason']}")
-        if kind != expected:
-            raise EnrollmentRefused(f"the pairing server sent {kind!r} where {expected!r} was due")
-        if kind == "pake":
-            self._keys = _mac_keys(_finish(self._spake, msg["pake"]))
-            self._move("pake")
-            mac = _mac(self._keys[0], "csr", self._device, self._csr)
-            return encode("csr", csr=self._csr, mac=_b64e(mac))
-        fields = (msg["cert"], msg["ca"], msg["venue"], msg["role"])
-        good = _mac(self._keys[1], "issued", self._device, *fields)
-        if not hmac.compare_digest(_b64(msg["mac"]) or b"", good):
-            raise EnrollmentRefused(
-                "the pairing server's reply failed its integrity check; nothing saved"
-            )
-        self._check_certificate(*fields)
-        self.result = Issued(*fields)
-        self._move("issued")
-        return None
-
-    def _check_certificate(self, cert_pem: str, ca_pem: str, venue: str, role: str) -> None:
-        try:
-            cert = x509.load_pem_x509_certificate(cert_pem.encode("ascii"))
-            ca = x509.load_pem_x509_certificate(ca_pem.encode("ascii"))
-        except ValueError as exc:
-            raise EnrollmentRefused(
-                f"the pairing server sent an unreadable certificate: {exc}"
-            ) from None
-        info = certificate_info(cert)
-        if not issued_by(cert, ca) or not same_key(self._public_key, cert.public_key()):
-            raise EnrollmentRefused(
-                "the issued certificate is not for this device's key from this CA"
-            )
-        if (info.device_id, info.venue_id, info.role) != (self._device, venue, role):
-            raise EnrollmentRefused(
-                f"the issued certificate names {info}, not device {self._device!r}"
-            )

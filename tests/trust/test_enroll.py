@@ -17,7 +17,8 @@ from meshpos.errors import EnrollmentRefused, PairingCodeExpired, PairingCodeInv
 from meshpos.trust import VenueAuthority, enroll, load_identity, serve_pairing
 from meshpos.trust.certs import new_private_key
 from meshpos.trust.identity import new_csr
-from meshpos.trust.pairing import MAX_MESSAGE, PairingDevice
+from meshpos.trust.pairing import MAX_MESSAGE
+from meshpos.trust.pairing_device import PairingDevice
 
 from .helpers import WAIT, files_in, issue_identity, start_pairing, wrong_code
 

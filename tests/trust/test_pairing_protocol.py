@@ -21,14 +21,13 @@ from meshpos.trust.certs import new_private_key
 from meshpos.trust.identity import new_csr
 from meshpos.trust.pairing import (
     MAX_MESSAGE,
-    DeviceState,
-    PairingDevice,
     PairingServer,
     ServerState,
     decode,
     encode,
     parse_code,
 )
+from meshpos.trust.pairing_device import DeviceState, PairingDevice
 
 NOW = 1000.0
 CONN, OTHER = "conn-1", "conn-2"
