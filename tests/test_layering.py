@@ -452,7 +452,6 @@ OVERSIZED = {
     "meshpos.node": "engine",
     "meshpos.model.ledger": "records",
     "meshpos.model.venue": "records",
-    "meshpos.sync._session": "homes",
 }
 
 

@@ -34,6 +34,7 @@ hold the money anyway). The boundary that matters — a kds writing ledger or ca
 unconditionally by rule 1.
 """
 
+from meshpos.sync._budget import Allowance, PeerBudget, TokenBucket
 from meshpos.sync._codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
     decode,
@@ -79,18 +80,15 @@ from meshpos.sync._rules import (
 )
 from meshpos.sync._session import (
     TRANSITIONS,
-    Allowance,
     DocReceived,
     HeartbeatReceived,
     HelloReceived,
-    PeerBudget,
     Session,
     SessionClosed,
     SessionConfig,
     SessionEvent,
     State,
     SyncCompleted,
-    TokenBucket,
     Trigger,
 )
 from meshpos.sync._synchronizer import Synchronizer

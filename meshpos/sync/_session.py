@@ -5,10 +5,8 @@ with each whole websocket message and :meth:`Session.receive_eof` when the conne
 :meth:`Session.events_received` and :meth:`Session.data_to_send` (an empty ``b""`` in the latter means "close
 the transport now"). Time only enters through :meth:`Session.tick`.
 
-Every session keeps its peer to a :class:`PeerBudget`: token buckets (``burst`` at once, then ``rate`` per
-second of ``tick`` time) for messages, heartbeats, awareness updates, bytes of updates and repeated sync
-step 1s. A peer past
-one is aborted with :class:`~meshpos.errors.PeerAbusive` (logged once, as every abort is). The bytes of
+Every session keeps its peer to a :class:`~meshpos.sync._budget.PeerBudget` (token buckets on ``tick``
+time, see ``_budget``). A peer past one is aborted with :class:`~meshpos.errors.PeerAbusive` (logged once, as every abort is). The bytes of
 sync step 2 replies have a budget too, per device (the Synchronizer shares one bucket among a device's
 links), but spending it only makes further replies wait: an honest peer catching up on a large day is
 slowed, never dropped.
@@ -33,6 +31,7 @@ from meshpos.errors import (
     ProtocolError,
     RemoteProtocolError,
 )
+from meshpos.sync._budget import PeerBudget, TokenBucket
 from meshpos.sync._codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
     MIN_MAX_MESSAGE_SIZE,
@@ -91,40 +90,6 @@ MAX_OPEN_CHUNKED = 4
 
 
 @dataclass(frozen=True, slots=True)
-class Allowance:
-    """A token bucket's shape: ``burst`` at once, then ``rate`` per second."""
-
-    rate: float
-    burst: float
-
-    def __post_init__(self) -> None:
-        if self.rate <= 0 or self.burst < 1:
-            raise LocalProtocolError("an allowance needs a positive rate and a burst of at least 1")
-
-
-@dataclass(frozen=True, slots=True)
-class PeerBudget:
-    """What one peer may make this node do. Each figure is far above what an honest node sends (its
-    heartbeat interval is at least 0.05 s; a relay forwards a busy venue's few hundred updates a second;
-    it asks for a document again only at anti-entropy), and far below what a flood needs to hurt."""
-
-    messages: Allowance = Allowance(rate=2048, burst=16384)
-    heartbeats: Allowance = Allowance(rate=40, burst=64)
-    # awareness updates: nodes send none; a browser's cursor a few a second
-    awareness: Allowance = Allowance(rate=64, burst=256)
-    # bytes of updates (sync step 2 and update) to decode: a catch-up on a large day at once, then far
-    # more than a venue writes, far less than keeps a node decoding replays all day
-    update_bytes: Allowance = Allowance(rate=4 * 2**20, burst=256 * 2**20)
-    # sync step 1s for a document whose last reply went less than ``reply_interval`` ago: coalesced and
-    # cheap, but only a broken or hostile peer sends hundreds a second
-    repeated_step1: Allowance = Allowance(rate=256, burst=1024)
-    # bytes of sync step 2 replies, per device across its links: the burst is a catch-up on a large day,
-    # the rate far above what honest anti-entropy needs once in sync. Past it, replies wait (coalesced)
-    # until the bucket refills: a device asking for everything again and again is slowed, never fed.
-    reply_bytes: Allowance = Allowance(rate=2**20, burst=64 * 2**20)
-
-
-@dataclass(frozen=True, slots=True)
 class SessionConfig:
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE  # one websocket message, envelope included
     max_payload_size: int = 64 * 2**20  # one reassembled chunked y-protocols message
@@ -143,32 +108,6 @@ class SessionConfig:
             raise LocalProtocolError("timeouts must be positive")
         if self.reply_interval < 0:
             raise LocalProtocolError("reply_interval must not be negative")
-
-
-class TokenBucket:
-    """A token bucket on a time the caller passes in (sessions have no clock of their own: tick time)."""
-
-    __slots__ = ("allowance", "at", "tokens")
-
-    def __init__(self, allowance: Allowance) -> None:
-        self.allowance = allowance
-        self.tokens = allowance.burst
-        self.at: float | None = None
-
-    def refill(self, now: float) -> float:
-        if self.at is None or now < self.at:
-            self.at = now
-        elif now > self.at:
-            rate, burst = self.allowance.rate, self.allowance.burst
-            self.tokens = min(burst, self.tokens + (now - self.at) * rate)
-            self.at = now
-        return self.tokens
-
-    def take(self, now: float, amount: float = 1.0) -> bool:
-        if self.refill(now) < amount:
-            return False
-        self.tokens -= amount
-        return True
 
 
 @dataclass(slots=True)

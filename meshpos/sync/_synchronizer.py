@@ -32,6 +32,7 @@ from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.model.documents import valid_document_name
 from meshpos.model.roles import ROLES
 from meshpos.model.tally import Tally
+from meshpos.sync._budget import TokenBucket
 from meshpos.sync._config import SOFTWARE, SyncConfig
 from meshpos.sync._events import (
     ClientIdAlarm,
@@ -62,7 +63,6 @@ from meshpos.sync._session import (
     SessionClosed,
     State,
     SyncCompleted,
-    TokenBucket,
 )
 from meshpos.sync._updates import (
     EMPTY_UPDATE,
