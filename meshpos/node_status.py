@@ -1,4 +1,6 @@
-"""What a register shows about its sync: colour, pending count and the one-line message (ARCHITECTURE.md: Status).
+"""What a register shows about its sync: colour, pending count and the one-line message.
+
+See docs/architecture.md (Status).
 
 * green — data flows to the console: this node is the relay with an authenticated link the console takes
   its data on, or a live peer is the relay and says so (a relay whose token is refused, or whose uploads

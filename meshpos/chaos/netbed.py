@@ -2,7 +2,7 @@
 and packet loss.
 
 Why namespaces: real mDNS, real multicast and real cable pulls, with nothing on the machine's own
-interfaces (the network rule in FACTS.md). Needs root and iproute2 (``tc``, ``iptables`` and ``ping`` for the
+interfaces (docs/architecture.md (Network rule)). Needs root and iproute2 (``tc``, ``iptables`` and ``ping`` for the
 methods that use them).
 
 Layout: one "switch" namespace holds a bridge per LAN; each host is its own namespace whose ``eth0`` (``eth1``

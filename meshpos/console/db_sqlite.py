@@ -1,7 +1,7 @@
 """SQLite adapter: WAL, ``synchronous=FULL``, one serialised writer, a separate read connection.
 
 aiosqlite runs each connection on its own thread, and a task cancelled inside a transaction left
-the connection in it (FACTS.md). So every write runs in a task of its own that holds the write lock
+the connection in it (docs/architecture.md (Library facts)). So every write runs in a task of its own that holds the write lock
 for the whole ``BEGIN IMMEDIATE ... COMMIT``; a cancelled caller stops waiting, the write still
 commits or rolls back as a whole.
 """

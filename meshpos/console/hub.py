@@ -1,6 +1,6 @@
 """One venue at the console: its documents, a synchronizer in the ``console`` role, and its relays' sessions.
 
-The console is "one more peer" of the venue (ARCHITECTURE.md: Relay and console). A relay's updates are
+The console is "one more peer" of the venue (docs/architecture.md (Relay and console)). A relay's updates are
 committed to the console database before anything is forwarded or acknowledged, then the ledger days they
 touched are materialised into the relational tables: at most ``materialise_delay`` after the first change of
 a burst (the time the commit took counts), once per burst, and only the records that changed since the

@@ -1,7 +1,7 @@
 """One websocket over TLS: asyncio streams carry the bytes, the websockets sans-I/O protocol frames them.
 
 Why not ``websockets.asyncio.server.serve``: a TLS handshake the server refuses (no client certificate,
-another venue's CA) never reaches its handler, and asyncio logs it only in debug mode (FACTS.md). Doing
+another venue's CA) never reaches its handler, and asyncio logs it only in debug mode (docs/architecture.md (Library facts)). Doing
 ``start_tls`` ourselves lets every refusal be counted and logged with its reason, and keeps framing in the
 ``websockets`` library's own sans-I/O protocol (handshake, masking, size limit, ping/pong, close).
 """

@@ -24,7 +24,7 @@ from meshpos.trust.names import device_hostname, is_device_id, is_venue_id
 
 ROLE_URI = "meshpos:role:"
 VENUE_URI = "meshpos:venue:"
-# A device whose clock is behind must still accept a certificate issued just now (see FACTS.md, TLS).
+# A device whose clock is behind must still accept a certificate issued just now (docs/architecture.md (Library facts)).
 BACKDATE = datetime.timedelta(days=1)
 
 

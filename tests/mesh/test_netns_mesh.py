@@ -1,7 +1,7 @@
 """Node processes on hosts of their own (network namespaces on one bridge): real mDNS, real cable pulls,
 a slow and lossy LAN. Every sale a register's API acknowledged must end up on every node, exactly once.
 
-Nothing here touches the machine's own interfaces (FACTS.md, the network rule): each node announces and
+Nothing here touches the machine's own interfaces (docs/architecture.md (Network rule)): each node announces and
 listens on its host's LAN address only, and the test reaches each node's local API through an agent
 inside its host (see netns_kit.py).
 """

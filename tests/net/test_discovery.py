@@ -1,7 +1,7 @@
 """The discovery contract, run against the real mDNS discovery (on loopback) and the in-memory fake alike.
 
 The real one runs on 127.x.y.z addresses: each node its own address, used as both interface and advertised
-address, so nothing leaves the machine (the network rule in FACTS.md). The second and third octets are random
+address, so nothing leaves the machine (docs/architecture.md (Network rule)). The second and third octets are random
 per run, and venue and node ids are random per test, because other test runs on this machine share the
 loopback multicast group: their advertisements reach us, and our filters must (and do) ignore them.
 """
