@@ -67,7 +67,9 @@ def reachable_imports(start: str, root: Path = ROOT) -> dict[str, str]:
         if path is None or path in files:
             continue
         files.add(path)
-        if path.name == "__init__.py" and within(name, [start]):  # every module of the package checked...
+        if path.name == "__init__.py" and within(
+            name, [start]
+        ):  # every module of the package checked...
             queue += [f"{name}.{p.stem}" for p in path.parent.glob("*.py") if p.stem != "__init__"]
         # ...while importing another package runs only its __init__ (and what that imports)
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
