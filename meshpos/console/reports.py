@@ -7,14 +7,12 @@ an ``int`` from the ledger to the page.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from meshpos.console.cursor import Cursor
 from meshpos.console.records import Alarm
 from meshpos.console.tables import RECORD_TABLES, TABLES
 from meshpos.errors import StoreError
-
-if TYPE_CHECKING:
-    from meshpos.console.sqlbase import Cursor
 
 _CHILDREN = {c.name: (t, c) for t in RECORD_TABLES for c in t.children}
 
