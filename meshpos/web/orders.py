@@ -7,7 +7,7 @@ SQLite file; the answer is therefore an acknowledged sale, safe to print.
 from __future__ import annotations
 
 from meshpos.model import Order, PaymentResult, Receipt, Refund
-from meshpos.model.ledger import PAYMENT_METHODS
+from meshpos.model.ledger_types import PAYMENT_METHODS
 from meshpos.model.limits import (
     MAX_AMOUNT,
     MAX_ID_CHARS,
