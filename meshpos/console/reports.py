@@ -13,6 +13,7 @@ from meshpos.console.cursor import Cursor
 from meshpos.console.records import Alarm
 from meshpos.console.tables import RECORD_TABLES, TABLES
 from meshpos.errors import StoreError
+from meshpos.model.records import LEDGER_RECORDS
 
 _CHILDREN = {c.name: (t, c) for t in RECORD_TABLES for c in t.children}
 
@@ -208,14 +209,9 @@ async def alarms(cur: Cursor, venue_id: str) -> list[Alarm]:
     ]
 
 
-# (table, column naming the device that wrote the record); every money record names its register
-_DEVICE_COLUMNS = (
-    ("receipts", "register"),
-    ("payments", "register"),
-    ("refunds", "register"),
-    ("shifts", "register"),
-    ("orders", "register"),
-    ("inventory_moves", "device"),
+# (table, column naming the device that wrote the record), as each record's spec declares it
+_DEVICE_COLUMNS = tuple(
+    (spec.table, spec.device) for spec in LEDGER_RECORDS if spec.device is not None
 )
 
 

@@ -80,6 +80,8 @@ class TallyKind:
     kind: str
     singular: str
     plural: str
+    by: str | None = "register"
+    """The document field naming the register that wrote it; None when only its shift tells."""
 
 
 class RecordSource(Protocol):
@@ -506,7 +508,7 @@ CASH_MOVES: RecordSpec[CashMove] = RecordSpec(
         col("at_ms", "int"),
     ),
     indexes=("shift_id",),
-    tally=TallyKind("cash_moves", "cash movement", "cash movements"),
+    tally=TallyKind("cash_moves", "cash movement", "cash movements", by=None),
 )
 INVENTORY_MOVES: RecordSpec[InventoryMove] = RecordSpec(
     "inventory_moves",
@@ -524,7 +526,7 @@ INVENTORY_MOVES: RecordSpec[InventoryMove] = RecordSpec(
     ),
     indexes=("product_id",),
     device="device",
-    tally=TallyKind("stock_moves", "stock movement", "stock movements"),
+    tally=TallyKind("stock_moves", "stock movement", "stock movements", by="device"),
 )
 
 LEDGER_RECORDS: tuple[RecordSpec[Any], ...] = (
