@@ -30,6 +30,7 @@ from meshpos.model.ledger_types import (
 from meshpos.model.limits import (
     MAX_AMOUNT,
 )
+from meshpos.model.records import CASH_MOVES, INVENTORY_MOVES, RECEIPTS, REFUNDS
 from meshpos.model.totals import refund_share
 from meshpos.model.venue_base import (
     PaymentResult,
@@ -93,7 +94,7 @@ class MoneyRules(VenueBase):
         move_id = self._new_id()
         ledger = self._ledger_of_shift(shift.id)
         ledger.write(
-            "cash_moves",
+            CASH_MOVES.root,
             move_id,
             {
                 "shift_id": shift.id,
@@ -211,7 +212,7 @@ class MoneyRules(VenueBase):
         ]
         t = order.totals
         ledger.write(
-            "receipts",
+            RECEIPTS.root,
             receipt_id,
             {
                 "order_id": order.id,
@@ -247,7 +248,7 @@ class MoneyRules(VenueBase):
     ) -> str:
         move_id = self._new_id()
         ledger.write(
-            "inventory",
+            INVENTORY_MOVES.root,
             move_id,
             {
                 "product_id": product_id,
@@ -328,7 +329,7 @@ class MoneyRules(VenueBase):
         refund_id = self._new_id()
         with ledger.doc.transaction():
             ledger.write(
-                "refunds",
+                REFUNDS.root,
                 refund_id,
                 {
                     "receipt_id": receipt_id,

@@ -55,6 +55,10 @@ async def remove_line(c: Call) -> Order:
     return await c.node.remove_line(c.body["user"], line.order_id, line.id, c.body["reason"])
 
 
+async def apply_order_discount(c: Call) -> Order:
+    return await c.node.apply_order_discount(c.body["user"], c.order().id, c.body["discount_id"])
+
+
 async def void_order(c: Call) -> Order:
     return await c.node.void_order(c.body["user"], c.order().id, c.body["reason"])
 
@@ -153,6 +157,18 @@ ROUTES = (
         "Remove a line from an open order (a line already sent to the kitchen needs the void right)",
         Order,
         body=(USER, REASON),
+    ),
+    Route(
+        "POST",
+        "/api/orders/{order_id}/discounts",
+        apply_order_discount,
+        "Apply an order discount to an open order with no payments (needs the discount right)",
+        Order,
+        body=(
+            USER,
+            text("discount_id", MAX_ID_CHARS, "an order discount id from GET /api/catalog"),
+        ),
+        status=201,
     ),
     Route(
         "POST",
