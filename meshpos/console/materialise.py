@@ -25,7 +25,7 @@ from pycrdt import Array, Doc, Map, Subscription
 from meshpos.console.records import LedgerConflict, MaterialiseResult, RecordBatch, Row
 from meshpos.console.sqlbase import check_document
 from meshpos.model import CorruptRegistry, Ledger
-from meshpos.model.records import LEDGER_RECORDS
+from meshpos.model.records import LEDGER_RECORDS, ORDERS, RECEIPTS, SHIFTS
 
 CORRUPT_RECORD = "corrupt_record"  # the alarm of a record the console skipped: not in its reports
 
@@ -92,14 +92,21 @@ def rows_from_export(texts: dict[str, str], date: str) -> RecordBatch:
     return ledger_rows(Ledger.from_export(texts, date, corrupt=CorruptRegistry()))
 
 
-# How ledger_rows() reads a ledger document, per root. A record of these roots makes rows from itself:
-_STANDALONE = frozenset({"refunds", "cash_moves", "inventory"})
+# How ledger_rows() reads a ledger document, per root (each spec says which roots its parser reads).
+# orders/<id> meets receipts/<id> in conflicts(): an order is checked against every receipt it lists
+# (orders/<id>/receipts), so those two are read together:
+_LINKED = frozenset({ORDERS.root, RECEIPTS.root})
 # a shift's row reads shifts/<id> and shift_closes/<id>:
-_SHIFTS = frozenset({"shifts", "shift_closes"})
-# and orders/<id> meets receipts/<id> in conflicts(): an order is checked against every receipt it
-# lists (orders/<id>/receipts). A root the model adds later is in none of these: a change in it makes
-# the next export the whole day, never rows computed from a part of what they read.
-_KNOWN = _STANDALONE | _SHIFTS | {"orders", "receipts"}
+_SHIFTS = frozenset(SHIFTS.reads)
+# a record of these roots makes rows from itself:
+_STANDALONE = frozenset(
+    spec.root
+    for spec in LEDGER_RECORDS
+    if spec.parse is not None and spec.reads == (spec.root,) and spec.root not in _LINKED
+)
+# A root the model reads that is in none of these: a change in it makes the next export the whole
+# day, never rows computed from a part of what they read.
+_KNOWN = _STANDALONE | _SHIFTS | _LINKED
 _MISSING = object()
 MAX_PARTIAL = 20_000
 """Above this many touched records one export of the whole day is cheaper than record by record."""

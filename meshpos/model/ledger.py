@@ -48,6 +48,7 @@ from meshpos.model.limits import check_value
 from meshpos.model.records import (
     CASH_MOVES,
     INVENTORY_MOVES,
+    LEDGER_ROOTS,
     ORDER_PARTS,
     ORDERS,
     RECEIPTS,
@@ -67,7 +68,7 @@ def series_of(number: str) -> str:
     return number.rpartition("-")[0]
 
 
-_ROOTS = ("shifts", "shift_closes", "orders", "receipts", "refunds", "cash_moves", "inventory")
+_ROOTS = LEDGER_ROOTS
 
 
 class Ledger:

@@ -119,6 +119,12 @@ class RecordSpec(Generic[R]):
     parent: str | None = None
     """The column naming the record it belongs to (an order or a receipt)."""
     tally: TallyKind | None = None
+    reads: tuple[str, ...] = ()
+    """The document roots its parser reads; by default its own root only."""
+
+    def __post_init__(self) -> None:
+        if not self.reads:
+            object.__setattr__(self, "reads", (self.root,))
 
     def parse_key(self, src: RecordSource, key: str) -> R:
         """The record ``key`` of this kind in ``src``, parsed (CorruptRecord if it does not parse)."""
@@ -363,7 +369,7 @@ def _nullable(name: str, kind: str, get: Callable[[Any], Value]) -> Column:
 
 SHIFTS: RecordSpec[Shift] = RecordSpec(
     "shifts",
-    "shifts",  # and its close under shift_closes/<shift id>
+    "shifts",
     parse_shift,
     lambda s: (s.opened_at_ms, s.id),
     fixed=(
@@ -382,6 +388,7 @@ SHIFTS: RecordSpec[Shift] = RecordSpec(
     indexes=("register",),
     device="register",
     tally=TallyKind("shift_events", "shift opening or closing", "shift openings and closings"),
+    reads=("shifts", "shift_closes"),  # a shift's close is under shift_closes/<shift id>
 )
 ORDERS: RecordSpec[Order] = RecordSpec(
     "orders",
@@ -425,6 +432,7 @@ PAYMENTS: RecordSpec[Payment] = RecordSpec(
     ),
     indexes=("order_id", "shift_id"),
     in_order=lambda o: o.payments,
+    reads=("orders",),
     device="register",
     parent="order_id",
     tally=TallyKind("payments", "payment", "payments"),
@@ -540,3 +548,5 @@ LEDGER_RECORDS: tuple[RecordSpec[Any], ...] = (
 )
 """Every record kind of a ledger day: the ones a register owes the console in the order it names them
 ("2 receipts and 1 payment"), then orders (counted by their payments and receipts)."""
+LEDGER_ROOTS = tuple(dict.fromkeys(root for spec in LEDGER_RECORDS for root in spec.reads))
+"""Every root of a ledger document the model reads."""
