@@ -12,8 +12,11 @@ from meshpos.model.totals import LineAmount, OrderTotals, PricedLine
 
 PAYMENT_METHODS = ("cash", "card", "other")
 CASH_MOVE_KINDS = ("in", "out")
-INVENTORY_KINDS = ("sale", "refund", "writeoff", "supply")
-DISCOUNT_KINDS = ("percent", "fixed")
+MANUAL_INVENTORY_KINDS = (
+    "writeoff",
+    "supply",
+)  # what a person records; sales and refunds move stock too
+INVENTORY_KINDS = ("sale", "refund", *MANUAL_INVENTORY_KINDS)
 
 
 @dataclass(frozen=True, slots=True)

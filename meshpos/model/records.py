@@ -22,9 +22,9 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from meshpos.errors import CorruptRecord
 from meshpos.model._records import Fields
+from meshpos.model.catalog import DISCOUNT_KINDS
 from meshpos.model.ledger_types import (
     CASH_MOVE_KINDS,
-    DISCOUNT_KINDS,
     INVENTORY_KINDS,
     PAYMENT_METHODS,
     CashMove,

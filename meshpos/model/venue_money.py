@@ -20,6 +20,7 @@ from meshpos.errors import (
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import (
     CASH_MOVE_KINDS,
+    MANUAL_INVENTORY_KINDS,
     PAYMENT_METHODS,
     CashMove,
     InventoryMove,
@@ -358,7 +359,7 @@ class MoneyRules(VenueBase):
         id_of(product_id, "product id")
         note(reason, "reason")
         self._as_register(user, "inventory")
-        if kind not in ("writeoff", "supply"):
+        if kind not in MANUAL_INVENTORY_KINDS:
             raise DomainError(f"a manual stock movement is 'writeoff' or 'supply', got {kind!r}")
         count(quantity, "quantity")
         self.catalog.product(product_id)
