@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from meshpos.model.records import LEDGER_RECORDS, Column, RecordSpec
+from meshpos.model.record_spec import Column, RecordSpec
+from meshpos.model.records import LEDGER_RECORDS
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file

@@ -45,6 +45,7 @@ from meshpos.model.ledger_types import (
     Shift,
 )
 from meshpos.model.limits import check_value
+from meshpos.model.record_spec import RecordSpec
 from meshpos.model.records import (
     CASH_MOVES,
     INVENTORY_MOVES,
@@ -54,7 +55,6 @@ from meshpos.model.records import (
     RECEIPTS,
     REFUNDS,
     SHIFTS,
-    RecordSpec,
     parse_order,
     parse_payment,
     refund_of,
