@@ -1,12 +1,13 @@
 """Each money record of a ledger day declared once: its document root, its parser and its relational columns.
 
-A :class:`~meshpos.model.record_spec.RecordSpec` is what every layer reads about a kind of record: the model lists it from its root
-with its parser (:meth:`meshpos.model.ledger.Ledger.records`), the console derives its table, its rows and its
-digests from the columns (``console/tables.py``, ``console/materialise.py``), reports and the register list
-read the column naming the device (``device``), chaos reconciliation reads the column naming the parent
-record (``parent``), and the register's "not at the console yet" counts take their kinds from ``tally``.
-Adding a money record is: its type in ``ledger_types``, its parser and spec here, the Venue operation that
-writes it and the route that calls it (docs/architecture.md, "Where to change what").
+A spec (:class:`~meshpos.model.record_spec.RecordSpec`) is what every layer reads about a kind of record:
+the model lists it from its root with its parser (:meth:`meshpos.model.ledger.Ledger.records`), the console
+derives its table, its rows and its digests from the columns (``console/tables.py``,
+``console/materialise.py``), reports and the register list read the column naming the device (``device``),
+chaos reconciliation reads the column naming the parent record (``parent``), and the register's "not at the
+console yet" counts take their kinds from ``tally``. Adding a money record is: its type in
+``ledger_types``, its parser and spec here, the Venue operation that writes it and the route that calls it
+(docs/architecture.md, "Where to change what").
 
 Parsers read through :class:`Fields` only, so every value is checked (pycrdt hands integers back as floats,
 and a peer may have written anything) and a bad one raises CorruptRecord naming the document and field.
