@@ -8,7 +8,9 @@ Layout of a ``ledger/<date>`` document (all records are written once and never e
 
 An order's sub-map is created once by the register that opens it; every other register only adds uuid-keyed
 records inside it, so concurrent additions merge. Status and totals are derived from the records. This module
-reads and writes records; the rules (rights, stops, shift state, over-payment) live in ``venue``.
+reads and writes records: each kind's root and parser come from its spec in ``records`` (its type is in
+``ledger_types``); the rules (rights, stops, shift state, over-payment) live in ``venue``. See
+docs/architecture.md (Documents).
 
 Every write goes through ``_writes.put`` (checked, and taken back whole on failure). Given a
 :class:`CorruptRegistry`, the listing reads skip a record that does not parse and note it there; without one
