@@ -12,19 +12,10 @@ composes them and adds the kitchen display's and the stop list's. See docs/archi
 
 from __future__ import annotations
 
-from meshpos.errors import (
-    InvalidInput,
-    UnknownRecord,
-)
+from meshpos.errors import InvalidInput, UnknownRecord
 from meshpos.model.kitchen import Kitchen, Ticket
 from meshpos.model.stoplist import StopEntry
-from meshpos.model.venue_base import (
-    ROLES,
-    PaymentResult,
-    business_date,
-    id_of,
-    operation,
-)
+from meshpos.model.venue_base import ROLES, PaymentResult, business_date, id_of, operation
 from meshpos.model.venue_money import MoneyRules
 from meshpos.model.venue_orders import OrderRules
 

@@ -36,19 +36,8 @@ from meshpos.model.catalog import Catalog
 from meshpos.model.clock import HybridClock
 from meshpos.model.kitchen import Kitchen
 from meshpos.model.ledger import Ledger
-from meshpos.model.ledger_types import (
-    Conflict,
-    Order,
-    Payment,
-    Receipt,
-    Shift,
-)
-from meshpos.model.limits import (
-    MAX_AMOUNT,
-    MAX_NOTE_CHARS,
-    MAX_QUANTITY,
-    check_text,
-)
+from meshpos.model.ledger_types import Conflict, Order, Payment, Receipt, Shift
+from meshpos.model.limits import MAX_AMOUNT, MAX_NOTE_CHARS, MAX_QUANTITY, check_text
 from meshpos.model.numbering import NUMBERS_DOCUMENT, ReceiptNumbering
 from meshpos.model.replica import Replica
 from meshpos.model.stoplist import StopList

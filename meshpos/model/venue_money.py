@@ -28,20 +28,10 @@ from meshpos.model.ledger_types import (
     Refund,
     Shift,
 )
-from meshpos.model.limits import (
-    MAX_AMOUNT,
-)
+from meshpos.model.limits import MAX_AMOUNT
 from meshpos.model.records import CASH_MOVES, INVENTORY_MOVES, RECEIPTS, REFUNDS
 from meshpos.model.totals import refund_share
-from meshpos.model.venue_base import (
-    PaymentResult,
-    VenueBase,
-    count,
-    id_of,
-    money,
-    note,
-    operation,
-)
+from meshpos.model.venue_base import PaymentResult, VenueBase, count, id_of, money, note, operation
 
 
 class MoneyRules(VenueBase):

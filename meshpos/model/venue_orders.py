@@ -21,20 +21,9 @@ from meshpos.errors import (
 )
 from meshpos.model.catalog import Product
 from meshpos.model.kitchen import Ticket
-from meshpos.model.ledger_types import (
-    Order,
-)
-from meshpos.model.limits import (
-    MAX_NAME_CHARS,
-    check_text,
-)
-from meshpos.model.venue_base import (
-    VenueBase,
-    count,
-    id_of,
-    note,
-    operation,
-)
+from meshpos.model.ledger_types import Order
+from meshpos.model.limits import MAX_NAME_CHARS, check_text
+from meshpos.model.venue_base import VenueBase, count, id_of, note, operation
 
 
 class OrderRules(VenueBase):
