@@ -144,6 +144,7 @@ const Mesh = (() => {
 
   // Runs `load(topics)` for the topics asked for, never two at once; topics asked for while it runs are
   // folded into one more run. Topics whose load failed are loaded again with the next ones asked for.
+  let loading = 0; // refreshers running now (Mesh.busy(): the page is fetching what changed)
   function refresher(load) {
     let running = false;
     const due = new Set();
@@ -152,6 +153,7 @@ const Mesh = (() => {
       for (const topic of topics) due.add(topic);
       if (running) return;
       running = true;
+      loading += 1;
       try {
         while (due.size) {
           const now = new Set([...due, ...failed]);
@@ -166,6 +168,7 @@ const Mesh = (() => {
         }
       } finally {
         running = false;
+        loading -= 1;
       }
     };
   }
@@ -197,5 +200,5 @@ const Mesh = (() => {
     catalog.products = catalog.products.map((p) => ({ ...p, stopped: byId.has(p.id), stop: byId.get(p.id) || null }));
   }
 
-  return { api, money, parseMoney, h, $, draw, notice, showStatus, live, pushed, refresher, markStops, requireToken, setupChrome, toggle, node, ApiError };
+  return { api, money, parseMoney, h, $, draw, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
 })();
