@@ -719,7 +719,13 @@ class Node(VenueReads):
     def _publish_status(self) -> None:
         """The indicator also moves without a document or peer event (a heartbeat timeout turns it
         gray, the relay gives up, the console acknowledges): publish it as a presence change."""
-        shown = indicator(self.status())
+        try:
+            shown = indicator(self.status())
+        except MeshposError as exc:  # the ticker must go on; the status API shows the same error
+            if self._shown != {}:
+                log.error("cannot compute the status: %s", exc)  # once, until it works again
+            self._shown = {}
+            return
         if shown != self._shown:
             self._shown = shown
             self._feed.publish(presence=True)
