@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +19,9 @@ from meshpos.web.api import make_handler
 from meshpos.web.events import TOPICS, stream, topics
 from meshpos.web.http import HttpServer
 
+from .conftest import running
 from .fake_node import FakeNode
-from .kit import Client
+from .kit import Client, make_configs
 
 TOKEN = "t" * 32
 
@@ -129,3 +131,31 @@ async def test_the_api_runs_on_the_fake_and_its_writes_are_pushed(
         assert fake.order(order["id"]).register == "R1"
     finally:
         writer.close()
+
+
+async def test_the_node_pushes_a_status_move_no_document_or_peer_event_carries(
+    tmp_path: Path,
+) -> None:
+    """R2 acknowledging R1's sale changes only heartbeats, yet R1's indicator ("on 2 of 2 devices")
+    moves: R1's tick publishes it, and the change stream carries it as a presence change."""
+    async with running(make_configs(tmp_path, [("R1", "register"), ("R2", "register")])) as (r1, _):
+        await r1.open_shift(CASHIER, 0)
+        order = await r1.open_order(CASHIER)
+        await r1.add_line(CASHIER, order.id, "espresso", 1)
+        changes = r1.changes()
+        try:
+            await r1.pay(CASHIER, order.id, "card")
+            paid = changes.pending()
+            assert paid is not None
+            assert paid.local
+            sale = r1.status().latest_sale
+            assert sale is not None
+            assert sale.devices == 1
+            async with asyncio.timeout(10):
+                while (sale := r1.status().latest_sale) is not None and sale.devices < 2:
+                    moved = await changes.next()
+                    assert moved.presence or moved.docs  # only pushes wake this loop
+            assert moved.presence
+            assert not moved.local
+        finally:
+            changes.close()
