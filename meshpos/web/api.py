@@ -62,8 +62,6 @@ def http_error(exc: MeshposError) -> HttpError:
         return HttpError(400, exc.code, exc.message)
     if isinstance(exc, PermissionDenied):
         return HttpError(403, exc.code, exc.message)
-    if isinstance(exc, InvalidInput):
-        return HttpError(400, exc.code, exc.message)
     if isinstance(exc, CONFLICTS):
         return HttpError(409, exc.code, exc.message)
     if isinstance(exc, DomainError):
