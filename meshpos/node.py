@@ -974,11 +974,6 @@ class Node(VenueReads):
             lambda: self.venue.void_order(user, order_id, self.now_ms(), reason)
         )
 
-    async def apply_order_discount(self, user: str, order_id: str, discount_id: str) -> Order:
-        return await self._write(
-            lambda: self.venue.apply_order_discount(user, order_id, discount_id, self.now_ms())
-        )
-
     async def send_to_kitchen(self, user: str, order_id: str) -> Ticket | None:
         return await self._write(lambda: self.venue.send_to_kitchen(user, order_id, self.now_ms()))
 

@@ -62,7 +62,10 @@ async def remove_line(c: Call) -> Order:
 
 
 async def apply_order_discount(c: Call) -> Order:
-    return await c.node.apply_order_discount(c.body["user"], c.order().id, c.body["discount_id"])
+    b, order = c.body, c.order().id
+    return await c.node.write(
+        lambda venue, now: venue.apply_order_discount(b["user"], order, b["discount_id"], now)
+    )
 
 
 async def void_order(c: Call) -> Order:
