@@ -233,3 +233,21 @@ def _missing_at_console(one: bool, colour: str) -> str:
     if colour == "green":
         return "is on its way to the console" if one else "are on their way to the console"
     return "is not at the console yet" if one else "are not at the console yet"
+
+
+def indicator(status: NodeStatus) -> dict[str, Any]:
+    """What a page's sync indicator shows of the status. The node publishes a status change on its
+    change stream when this moves (so pages learn it pushed, not by asking); counters, refusals and the
+    uptime move all the time (and refusals at an attacker's pace), so they are not in it."""
+    return {
+        "colour": status.colour,
+        "pending": status.pending,
+        "message": status.message,
+        "label": status.label,  # the badge: the page shows it as the node words it
+        "peers": status.peers,
+        "relay": status.relay,
+        "is_relay": status.is_relay,
+        "node": status.node,
+        "role": status.role,
+        "latest_sale": status.latest_sale,
+    }

@@ -119,21 +119,40 @@ def meshpos_modules(root: Path = ROOT) -> dict[str, Path]:
     return found
 
 
-def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
-    """meshpos module -> the meshpos modules it imports (``from a import b`` names ``a.b`` if that is a
-    module, else ``a``)."""
-    modules = meshpos_modules(root)
+def imported_modules(path: Path, package: str, modules: Iterable[str]) -> set[str]:
+    """The meshpos modules a file names in its imports: ``from a import b`` names ``a.b`` if that is a
+    module, else ``a``; ``import a.b`` names ``a.b``. A package's ``__init__`` counts only when it is what
+    the import names (every submodule import runs it, and counting that would make every package a cycle)."""
+    modules = set(modules)
 
     def known(name: str) -> str | None:
         while name and name not in modules:
             name = name.rpartition(".")[0]
         return name or None
 
+    found: set[str | None] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {known(alias.name) for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            for alias in node.names:
+                full = f"{module}.{alias.name}"
+                found.add(full if full in modules else known(module))
+    return {m for m in found if m is not None}
+
+
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """meshpos module -> the meshpos modules it imports (see :func:`imported_modules`)."""
+    modules = meshpos_modules(root)
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        targets = {known(imported) for imported in imports_of(path, package)}
-        graph[name] = {t for t in targets if t is not None and t != name}
+        graph[name] = imported_modules(path, package, modules) - {name}
     return graph
 
 
@@ -203,33 +222,9 @@ def package_modules(graph: dict[str, set[str]], package: str) -> list[str]:
 
 GRAPH = import_graph()
 
-# Cycles other parts of issue 14 are removing: the lead drops an entry (and its xfail) at merge.
-PENDING_CYCLES = {
-    "records": ("meshpos.console.sqlbase", "meshpos.console.reports", "meshpos.console.upsert"),
-    "pages": ("meshpos.node", "meshpos.web"),
-}
-
-
-def owner_of(cycle: list[str]) -> str | None:
-    return next(
-        (part for part, mods in PENDING_CYCLES.items() if any(within(m, mods) for m in cycle)), None
-    )
-
 
 def test_no_import_cycle() -> None:
-    cycles = [c for c in import_cycles(GRAPH) if owner_of(c) is None]
-    assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
-
-
-@pytest.mark.parametrize(
-    "part",
-    [
-        pytest.param(part, marks=pytest.mark.xfail(strict=True, reason=f"{part} not merged"))
-        for part in PENDING_CYCLES
-    ],
-)
-def test_no_import_cycle_left_to_another_part(part: str) -> None:
-    cycles = [c for c in import_cycles(GRAPH) if owner_of(c) == part]
+    cycles = import_cycles(GRAPH)
     assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
 
 
@@ -248,7 +243,6 @@ def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 
 
 PENDING_PACKAGE_CYCLES = {
-    "pages": ("meshpos.node", "meshpos.web"),
     "harness": ("meshpos.demo", "meshpos.bench", "meshpos.chaos"),
 }
 
@@ -285,6 +279,12 @@ def test_the_cycle_finder_sees_type_checking_and_local_imports(tmp_path: Path) -
     (pkg / "c.py").write_text("def f():\n    from meshpos.d import y\n")
     (pkg / "d.py").write_text("from meshpos.c import f\ny = 2\n")
     (pkg / "e.py").write_text("from meshpos.a import x\n")  # on no cycle
+    (
+        pkg / "p"
+    ).mkdir()  # a package whose __init__ imports its module, which imports a sibling: no cycle
+    (pkg / "p" / "__init__.py").write_text("from meshpos.p.q import z\n")
+    (pkg / "p" / "q.py").write_text("from meshpos.p import r\nz = r.w\n")
+    (pkg / "p" / "r.py").write_text("w = 1\n")
     assert import_cycles(import_graph(tmp_path)) == [
         ["meshpos.a", "meshpos.b"],
         ["meshpos.c", "meshpos.d"],
@@ -300,7 +300,6 @@ def assert_no_path(sources: list[str], targets: list[str]) -> None:
     assert not chain, f"{chain[0]} imports {chain[-1]}: " + " -> ".join(chain)
 
 
-@pytest.mark.xfail(strict=True, reason="pages not merged")
 def test_web_does_not_import_the_node() -> None:
     """The web layer serves a NodeAPI; only the composer (cli) knows the Node."""
     assert_no_path(package_modules(GRAPH, "meshpos.web"), ["meshpos.node"])
@@ -379,13 +378,7 @@ SPELLS_DOCUMENT_NAMES = {
     "meshpos.bench.venue_setup",  # harness
     "meshpos.console.hub",  # engine
     "meshpos.demo.venue",  # harness
-    "meshpos.console.materialise",  # records
-    "meshpos.model.ledger",  # records
-    "meshpos.model.venue",  # records
     "meshpos.node",  # engine
-    "meshpos.web.kitchen",  # pages
-    "meshpos.web.routes",  # pages
-    "meshpos.web.views",  # pages
 }
 
 
@@ -521,8 +514,6 @@ MAX_LINES = 500
 #: fits fails test_size_allow_list_only_shrinks until its entry goes)
 OVERSIZED = {
     "meshpos.node": "engine",
-    "meshpos.model.ledger": "records",
-    "meshpos.model.venue": "records",
 }
 
 

@@ -16,7 +16,7 @@ from meshpos.config import Config
 from meshpos.node import Node
 
 from .cdp import Browser, chromium_missing
-from .kit import until
+from .kit import settle
 
 
 @contextlib.asynccontextmanager
@@ -28,7 +28,8 @@ async def running(configs: list[Config]) -> AsyncIterator[list[Node]]:
             for b in nodes:
                 if a is not b:
                     a.add_peer(b.config.node_id, "127.0.0.1", b.port)
-        await until(
+        await settle(
+            nodes,
             lambda: all(
                 len(p := n.status().peers) == len(nodes) - 1 and all(p.values()) for n in nodes
             ),
