@@ -33,6 +33,7 @@ from meshpos.errors import (
     UnknownRecord,
     WriteFailed,
 )
+from meshpos.httpapi.server import HttpServer
 from meshpos.model import (
     CashMove,
     Catalog,
@@ -87,7 +88,6 @@ from meshpos.trust import (
     stored_token,
 )
 from meshpos.web.api import make_handler
-from meshpos.web.http import HttpServer
 from meshpos.web.reads import VenueReads
 
 log = logging.getLogger("meshpos.node")

@@ -4,7 +4,7 @@ Reports come from the relational tables (what was materialised); sync status fro
 (products, prices, stop list) run through the model's rules on the console's replica of the venue and flow
 down to every register through the relay.
 
-One route table (the node's ``Route`` and ``Field`` types, meshpos.web.routes) validates every request and
+One route table (``Route`` and ``Field`` from meshpos.httpapi, as the node's API) validates every request and
 writes the OpenAPI document served at ``/api/openapi.json``: every value the console accepts is bounded by
 meshpos.model.limits before it reaches a document, because a value a register cannot read back (a price of
 2**62, a lone surrogate) would stop every register of the venue from selling. A refused request is 400 with
@@ -25,13 +25,12 @@ from meshpos.console.records import Alarm
 from meshpos.console.server import ConsoleServer
 from meshpos.console.tables import TABLES
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput, MeshposError, UnknownRecord
+from meshpos.httpapi.openapi import api_version, document, document_route
+from meshpos.httpapi.routes import Field, Route, choice, match, opt, text
+from meshpos.httpapi.schema import MONEY_NOTE, to_json
+from meshpos.httpapi.server import Handler, HttpError, Request, Response
 from meshpos.model import Product, StopEntry, Venue
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS, check_value
-from meshpos.web.api import _version
-from meshpos.web.http import Handler, HttpError, Request, Response
-from meshpos.web.openapi import document, document_route
-from meshpos.web.routes import Field, Route, choice, match, opt, text
-from meshpos.web.schema import MONEY_NOTE, to_json
 
 
 @dataclass(slots=True)
@@ -353,7 +352,7 @@ class ConsoleApi:
         if self._document is None:
             self._document = document(
                 self.routes,
-                _version(),
+                api_version(),
                 title="meshpos console API",
                 intro=INTRO,
                 errors=ERRORS,

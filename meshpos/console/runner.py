@@ -73,7 +73,7 @@ async def serve_console(
     use ``https://``."""
     from meshpos.console.api import make_console_handler
     from meshpos.console.server import ConsoleServer
-    from meshpos.web.http import HttpServer
+    from meshpos.httpapi.server import HttpServer
 
     if not host.startswith("127.") and host != "0.0.0.0":
         raise ConfigError(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from meshpos.errors import (
@@ -33,13 +32,14 @@ from meshpos.errors import (
     StoreError,
     UnknownRecord,
 )
+from meshpos.httpapi.openapi import api_version, document, document_route
+from meshpos.httpapi.routes import Route, match
+from meshpos.httpapi.schema import to_json
+from meshpos.httpapi.server import Handler, HttpError, Request, Response
 from meshpos.web import denylist, events, kitchen, menu, orders, pages, shifts, system
-from meshpos.web.http import Handler, HttpError, Request, Response
-from meshpos.web.openapi import document, document_route
 from meshpos.web.pins import PinGuard
 from meshpos.web.port import NodeAPI
-from meshpos.web.routes import USER, Call, Route, match
-from meshpos.web.schema import to_json
+from meshpos.web.routes import USER, Call
 
 log = logging.getLogger("meshpos.web")
 
@@ -74,13 +74,6 @@ def http_error(exc: MeshposError) -> HttpError:
     return HttpError(503, exc.code, exc.message)  # e.g. the node is shutting down
 
 
-def _version() -> str:
-    try:
-        return version("meshpos")
-    except PackageNotFoundError:
-        return "0"
-
-
 class Api:
     def __init__(self, node: NodeAPI, token: str) -> None:
         self.node = node
@@ -101,7 +94,7 @@ class Api:
 
     async def openapi(self, c: Call) -> dict[str, Any]:
         if self._document is None:
-            self._document = document(self.routes, _version())
+            self._document = document(self.routes, api_version())
         return self._document
 
     async def handle(self, request: Request) -> Response:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meshpos.errors import MeshposError
+from meshpos.httpapi.routes import Field, Route, opt, text
+from meshpos.httpapi.server import HttpError
 from meshpos.model.limits import MAX_ID_CHARS, MAX_NOTE_CHARS, SAFE_INTEGER
 from meshpos.trust.names import is_device_id
-from meshpos.web.http import HttpError
-from meshpos.web.routes import Call, Field, Route, opt, text
+from meshpos.web.routes import Call
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,13 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+from meshpos.httpapi.routes import Route
+from meshpos.httpapi.schema import to_json
+from meshpos.httpapi.server import Response
 from meshpos.model.documents import CATALOG, STOPLIST, is_kitchen, is_ledger
 from meshpos.node_status import indicator
-from meshpos.web.http import Response
 from meshpos.web.port import NodeAPI
-from meshpos.web.routes import Call, Route
-from meshpos.web.schema import to_json
+from meshpos.web.routes import Call
 
 KEEPALIVE = (
     15.0  # a comment line after this much quiet keeps proxies and idle timers from closing it

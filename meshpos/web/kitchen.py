@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from meshpos.httpapi.routes import Route, text
 from meshpos.model import TICKET_STATES, Ticket
 from meshpos.model.limits import MAX_ID_CHARS
-from meshpos.web.routes import USER, Call, Route, text
+from meshpos.web.routes import USER, Call
 from meshpos.web.views import KitchenView, ticket_view
 
 

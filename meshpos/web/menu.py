@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from meshpos.errors import UnknownRecord
+from meshpos.httpapi.routes import Field, Route, text
+from meshpos.httpapi.server import HttpError
 from meshpos.model import verify_pin
 from meshpos.model.limits import MAX_ID_CHARS
-from meshpos.web.http import HttpError
 from meshpos.web.pins import CLIENT_STRIKES, CLIENT_WINDOW_S, USER_STRIKES
-from meshpos.web.routes import USER, Call, Field, Route, text
+from meshpos.web.routes import USER, Call
 from meshpos.web.views import (
     CatalogView,
     LoginView,

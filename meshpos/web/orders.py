@@ -6,6 +6,7 @@ is committed to the node's SQLite file; the answer is therefore an acknowledged 
 
 from __future__ import annotations
 
+from meshpos.httpapi.routes import Field, Route, choice, opt, text
 from meshpos.model import Order, PaymentResult, Receipt, Refund
 from meshpos.model.ledger_types import PAYMENT_METHODS
 from meshpos.model.limits import (
@@ -15,7 +16,7 @@ from meshpos.model.limits import (
     MAX_NOTE_CHARS,
     MAX_QUANTITY,
 )
-from meshpos.web.routes import USER, Call, Field, Route, choice, opt, text
+from meshpos.web.routes import USER, Call
 from meshpos.web.views import ReceiptView, SentView
 
 ORDER_STATES = choice("open", "paid", "void", "all")

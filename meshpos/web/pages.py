@@ -13,8 +13,9 @@ import ipaddress
 from importlib import resources
 from urllib.parse import urlsplit
 
-from meshpos.web.http import HttpError, Request, Response
-from meshpos.web.routes import Call, Route
+from meshpos.httpapi.routes import Route
+from meshpos.httpapi.server import HttpError, Request, Response
+from meshpos.web.routes import Call
 
 TYPES = {
     ".html": "text/html; charset=utf-8",

@@ -21,7 +21,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from meshpos.web.http import HttpError
+from meshpos.httpapi.server import HttpError
 
 log = logging.getLogger("meshpos.web")
 

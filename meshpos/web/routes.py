@@ -1,84 +1,23 @@
-"""The route table's building blocks: one ``Route`` declares a path, its fields and the type it returns, and the
-same declaration validates requests, serialises answers and writes the OpenAPI document.
-
-Handlers get a ``Call``: the node, the validated body and query, and finders that turn an unknown id in the
-path into 404 (an unknown id in the body is the caller's data error and comes back from the model as 422).
+"""What the node's handlers get: a ``Call`` with the node (a ``NodeAPI``), the validated body and query, and
+finders that turn an unknown id in the path into 404 (an unknown id in the body is the caller's data error and
+comes back from the model as 422). The route table itself is ``meshpos.httpapi.routes``.
 """
 
 from __future__ import annotations
 
-import copy
-import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, TypeVar
 
 from meshpos.errors import UnknownRecord
+from meshpos.httpapi.routes import Field
+from meshpos.httpapi.server import HttpError, Request
 from meshpos.model import Line, Order, Product, Receipt, Ticket
 from meshpos.model.limits import MAX_ID_CHARS, text_problem
-from meshpos.web.http import HttpError, Request
 from meshpos.web.pins import PinGuard
 from meshpos.web.port import NodeAPI
-from meshpos.web.schema import Bounds, Refused, accept
 
 T = TypeVar("T")
-_PARAM = re.compile(r"\{([a-z_]+)\}")
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """A JSON body field or a query parameter. Its type and bounds are checked here, before any handler runs
-    (400 ``bad_field`` naming the field), and published in the OpenAPI document; the model checks the rules
-    that need data (422). Every integer needs ``minimum`` and ``maximum`` and every string ``max_chars``,
-    taken from :mod:`meshpos.model.limits`: a route cannot declare an unbounded value."""
-
-    name: str
-    kind: Any
-    doc: str = ""
-    required: bool = True
-    default: Any = None
-    minimum: int | None = None
-    maximum: int | None = None
-    max_chars: int | None = None
-    # text only: a regular expression it must match; without one only control characters are refused
-    pattern: str | None = None
-
-    @property
-    def bounds(self) -> Bounds:
-        return Bounds(self.minimum, self.maximum, self.max_chars, self.pattern)
-
-    def check_declaration(self, where: str) -> None:
-        leaves = _leaves(self.kind)
-        if int in leaves and (self.minimum is None or self.maximum is None):
-            raise TypeError(f"{where}: integer field {self.name!r} needs minimum and maximum")
-        if str in leaves and self.max_chars is None:
-            raise TypeError(f"{where}: text field {self.name!r} needs max_chars")
-
-
-def _leaves(kind: Any) -> set[Any]:
-    """The scalar types inside a field's type (the ones bounds apply to); a Literal's words are not text."""
-    if get_origin(kind) is Literal:
-        return set()
-    args = get_args(kind)
-    if not args:
-        return {kind}
-    return set().union(*(_leaves(a) for a in args))
-
-
-def opt(name: str, kind: Any, default: Any, doc: str = "", **bounds: Any) -> Field:
-    return Field(name, kind, doc, required=False, default=default, **bounds)
-
-
-def text(
-    name: str,
-    max_chars: int,
-    doc: str = "",
-    *,
-    default: str | None = None,
-    pattern: str | None = None,
-) -> Field:
-    """A text field: required, or optional with ``default``."""
-    return Field(name, str, doc, default is None, default, max_chars=max_chars, pattern=pattern)
 
 
 USER = Field(
@@ -147,106 +86,3 @@ def _found(what: str, find: Callable[[], T]) -> T:
         return find()
     except UnknownRecord as exc:
         raise HttpError(404, f"unknown_{what}", exc.message) from None
-
-
-# The node's handlers take a Call; the console's (meshpos.console.api) a ConsoleCall: one route type for both.
-Handler = Callable[[Any], Awaitable[Any]]
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str  # an OpenAPI path template: /api/orders/{order_id}
-    handler: Handler
-    summary: str
-    returns: Any = None  # the answer's type (serialised by to_json); None for a raw Response
-    body: tuple[Field, ...] = ()
-    query: tuple[Field, ...] = ()
-    auth: bool = True
-    status: int = 200
-    tag: str = "register"
-    content_type: str = "application/json"
-    other_types: tuple[str, ...] = ()  # further content types a successful answer may have
-    description: str = ""
-    operation: str = ""  # the OpenAPI operationId; default: the handler's name
-    limited: bool = False  # answers 429 (with Retry-After) when its caller tries too often
-    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        parts = _PARAM.split(self.path)  # literal, name, literal, name, ...
-        regex = "".join(
-            f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts)
-        )
-        object.__setattr__(self, "pattern", re.compile(regex + "$"))
-        for f in (*self.body, *self.query):
-            f.check_declaration(f"{self.method} {self.path}")
-
-    @property
-    def operation_id(self) -> str:
-        return self.operation or self.handler.__name__
-
-    @property
-    def path_params(self) -> list[str]:
-        return _PARAM.findall(self.path)
-
-    @property
-    def writes(self) -> bool:
-        return self.method in ("POST", "PUT", "DELETE")
-
-    def parse(self, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The validated body and query: 400 for bad JSON, a missing, unknown or wrongly typed field."""
-        body = _fields(self.body, request.json(), "field") if self.body else {}
-        if not self.body and request.body.strip() not in (b"", b"{}"):
-            raise HttpError(400, "unexpected_body", f"{self.method} {self.path} takes no body")
-        raw_query = {k: v[-1] for k, v in request.query.items()}
-        raw_query.pop("token", None)  # the event stream's credential, checked by the dispatcher
-        return body, _fields(self.query, raw_query, "query parameter")
-
-
-def match(routes: Sequence[Route], request: Request) -> tuple[Route, dict[str, str]]:
-    """The route a request is for and its path parameters; 404 for an unknown path, 405 (with ``Allow``)
-    for a known path and another method."""
-    allowed = []
-    for route in routes:
-        found = route.pattern.match(request.path)
-        if found is None:
-            continue
-        if route.method == request.method:
-            return route, found.groupdict()
-        allowed.append(route.method)
-    if allowed:
-        raise HttpError(
-            405,
-            "method_not_allowed",
-            f"{request.path} takes {', '.join(allowed)}, not {request.method}",
-            {"Allow": ", ".join(allowed)},
-        )
-    raise HttpError(404, "not_found", f"no such endpoint: {request.method} {request.path}")
-
-
-def _fields(fields: tuple[Field, ...], raw: dict[str, Any], what: str) -> dict[str, Any]:
-    known = {f.name for f in fields}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        shown = ascii(unknown)
-        shown = shown if len(shown) <= 200 else shown[:197] + "..."
-        raise HttpError(
-            400, "unknown_field", f"unknown {what}(s) {shown}; expected {sorted(known)}"
-        )
-    out: dict[str, Any] = {}
-    for f in fields:
-        if f.name not in raw:
-            if f.required:
-                raise HttpError(400, "missing_field", f"{what} {f.name!r} is required")
-            out[f.name] = copy.copy(f.default)  # a list default is never shared between calls
-            continue
-        try:
-            out[f.name] = accept(raw[f.name], f.kind, f.bounds)
-        except Refused as exc:
-            raise HttpError(400, "bad_field", f"{what} {f.name!r} {exc}") from None
-    return out
-
-
-def choice(*values: str) -> Any:
-    """A ``Literal`` of strings built at run time (a field that takes one of a few words)."""
-    return Literal.__getitem__(values)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from meshpos.httpapi.routes import Field, Route, choice, text
 from meshpos.model import CashMove, InventoryMove, Shift
 from meshpos.model.ledger_types import CASH_MOVE_KINDS, MANUAL_INVENTORY_KINDS
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_QUANTITY
-from meshpos.web.routes import USER, Call, Field, Route, choice, text
+from meshpos.web.routes import USER, Call
 from meshpos.web.views import ShiftView
 
 

@@ -8,9 +8,10 @@ decides; this module turns its refusal into 409 ``clear_cache_refused`` with the
 from __future__ import annotations
 
 from meshpos.errors import ClearCacheRefused
+from meshpos.httpapi.routes import Route
+from meshpos.httpapi.server import HttpError
 from meshpos.node_status import NodeStatus
-from meshpos.web.http import HttpError
-from meshpos.web.routes import Call, Route
+from meshpos.web.routes import Call
 from meshpos.web.views import Done, Health
 
 

@@ -29,19 +29,6 @@ class Health:
 
 
 @dataclass(frozen=True, slots=True)
-class ErrorDetail:
-    code: str  # stable: clients branch on it
-    message: str  # for people
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorBody:
-    """Every error answer."""
-
-    error: ErrorDetail
-
-
-@dataclass(frozen=True, slots=True)
 class Done:
     ok: bool
     message: str

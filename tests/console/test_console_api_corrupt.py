@@ -12,7 +12,7 @@ from pycrdt import Map
 
 from meshpos.bench.venue_setup import make_venue
 from meshpos.console.api import make_console_handler
-from meshpos.web.http import HttpServer
+from meshpos.httpapi.server import HttpServer
 
 from ..relay.consoles import running_console
 from ..web.kit import Client

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from meshpos.httpapi.server import HttpServer
 from meshpos.model.sample import CASHIER, COOK
 from meshpos.web.api import make_handler
 from meshpos.web.events import TOPICS, stream, topics
-from meshpos.web.http import HttpServer
 
 from .conftest import running
 from .fake_node import FakeNode

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from meshpos.config import load_config
+from meshpos.httpapi.server import MAX_BODY
 from meshpos.model.limits import MAX_AMOUNT, MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_QUANTITY
 from meshpos.model.sample import CASHIER, MANAGER
-from meshpos.web.http import MAX_BODY
 
 from ..mesh.kit import NodeProcess, make_device, make_venue
 from .kit import CATALOG, Answer, http

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from meshpos.config import Config
+from meshpos.httpapi.openapi import document
 from meshpos.model.limits import (
     MAX_AMOUNT,
     MAX_ID_CHARS,
@@ -21,7 +22,6 @@ from meshpos.model.limits import (
 )
 from meshpos.node import Node
 from meshpos.web.api import Api
-from meshpos.web.openapi import document
 
 from .conftest import running
 from .kit import Client, head_of_stream, make_configs

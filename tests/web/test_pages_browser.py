@@ -23,11 +23,11 @@ from meshpos.config import Config
 from meshpos.console import materialise
 from meshpos.console.api import make_console_handler
 from meshpos.demo.internet import InternetSwitch
+from meshpos.httpapi.server import HttpServer
 from meshpos.model import Replica, Venue
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
 from meshpos.trust import load_venue
-from meshpos.web.http import HttpServer
 
 from ..relay.consoles import Console, running_console
 from .cdp import Browser, Page

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from meshpos.config import Config
+from meshpos.httpapi.server import HttpServer, Request, Response
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
 from meshpos.web.events import TOPICS
-from meshpos.web.http import HttpServer, Request, Response
 from meshpos.web.pages import assets, is_local
 
 from .conftest import running

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from meshpos.web.http import HttpError
+from meshpos.httpapi.server import HttpError
 from meshpos.web.pins import (
     CLIENT_STRIKES,
     MAX_LOCK_FACTOR,

@@ -1,4 +1,4 @@
-"""A small HTTP/1.1 server on asyncio streams for a node's local pages and JSON API.
+"""A small HTTP/1.1 server on asyncio streams for a node's local pages and JSON API, and the console's.
 
 Why not a framework: the API listens on 127.0.0.1 for one register app and one browser, needs JSON in and out,
 server-sent events for live pages, and no dependency beyond the standard library. One request per

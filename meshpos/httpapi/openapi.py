@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from meshpos.httpapi.routes import Handler, Route
+from meshpos.httpapi.schema import MONEY_NOTE, NO_CONTROL, Schemas
 from meshpos.model.limits import MAX_ID_CHARS
-from meshpos.web.routes import Handler, Route
-from meshpos.web.schema import MONEY_NOTE, NO_CONTROL, Schemas
-from meshpos.web.views import ErrorBody
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    code: str  # stable: clients branch on it
+    message: str  # for people
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    """Every error answer."""
+
+    error: ErrorDetail
+
+
+def api_version() -> str:
+    """The version the OpenAPI documents publish: the installed package's."""
+    try:
+        return version("meshpos")
+    except PackageNotFoundError:
+        return "0"
+
 
 # an id in a path: what a record's key can be (limits.text_problem); anything else is 404 not_found
 PATH_ID: dict[str, Any] = {"type": "string", "maxLength": MAX_ID_CHARS, "pattern": NO_CONTROL}
