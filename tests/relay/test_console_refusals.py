@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.server import MAX_MESSAGE_SIZE, ConsoleServer
+from meshpos.net.port import LinkPeer, PeerKind, Send
 from meshpos.relay import ConsoleLink, Probe, probe_console
 from meshpos.sync import Hello, SyncUpdate, encode
 from meshpos.trust import VenueAuthority, init_venue
@@ -130,16 +131,17 @@ class Refusals:
     def __init__(self) -> None:
         self.reasons: list[str] = []
 
-    def console_opened(self, key: str) -> None:
+    def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
         raise AssertionError("the console let a refused relay in")
 
-    async def link_data(self, key: str, data: bytes) -> None:
+    async def link_messages(self, key: str, messages: list[bytes]) -> None:
         raise AssertionError("data on a refused link")
 
     async def link_closed(self, key: str, reason: str) -> None:
         raise AssertionError("a refused link closed")
 
-    def console_refused(self, reason: str) -> None:
+    def link_refused(self, peer: LinkPeer, reason: str) -> None:
+        assert peer.kind is PeerKind.CONSOLE
         self.reasons.append(reason)
 
 
