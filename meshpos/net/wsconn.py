@@ -274,11 +274,6 @@ def _peer_cert(writer: asyncio.StreamWriter, *, required: bool) -> bytes:
     return bytes(der or b"")
 
 
-async def _meshpos_path(request: Request) -> Answer | None:
-    """The mesh's route: one path, no other check (the client certificate already said who it is)."""
-    return None if request.path == PATH else (404, f"meshpos speaks on {PATH}\n")
-
-
 async def accept(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
@@ -286,13 +281,14 @@ async def accept(
     *,
     max_size: int,
     timeout: float = 5.0,
-    route: Route = _meshpos_path,
+    route: Route | None = None,
     client_cert: bool = True,
     compress: bool = False,
 ) -> WsConnection:
     """Server side of a fresh TCP connection from :func:`listen`: TLS (with ``context``; a client
     certificate unless ``client_cert`` is False), then the upgrade request, which ``route`` may answer in
-    plain HTTP instead (raised as ``LinkRefused("http", ...)`` with its status once answered).
+    plain HTTP instead (raised as ``LinkRefused("http", ...)`` with its status once answered). Without
+    a ``route``, the mesh's: :data:`PATH` only (the client certificate already said who it is).
     ``compress`` offers permessage-deflate (the console's uplinks may be slow; the LAN is not)."""
     if context is None:
         transport = writer.transport
@@ -314,17 +310,19 @@ async def accept(
         async with asyncio.timeout(timeout):
             request, _ = await _read_handshake(reader, writer, protocol, Request)
             assert isinstance(request, Request)
-            answer = await route(request)
+            answer = await route(request) if route is not None else None
     except TimeoutError:
         raise LinkRefused("websocket", "no websocket upgrade request in time") from None
     except (ConnectionError, ssl.SSLError, OSError) as exc:
         raise LinkRefused("websocket", f"connection lost ({exc})") from None
-    if answer is not None:
+    refused: LinkRefused | None
+    if route is None and request.path != PATH:
+        response = protocol.reject(404, f"meshpos speaks on {PATH}\n")
+        refused = LinkRefused("websocket", f"unknown path {request.path!r}", status=404)
+    elif answer is not None:
         status, text = answer
         response = protocol.reject(status, text)
-        refused: LinkRefused | None = LinkRefused(
-            "http", f"answered {status}: {text.strip()}", status=status
-        )
+        refused = LinkRefused("http", f"answered {status}: {text.strip()}", status=status)
     else:
         response = protocol.accept(request)
         refused = (

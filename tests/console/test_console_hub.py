@@ -20,7 +20,6 @@ from .conftest import VENUE
 from .day import DATE, LEDGER, NOW, make_register, sell
 from .test_console_materialise import TABLE_NAMES, _rewrite, assert_matches_model
 
-
 KEYS = itertools.count()  # one key per connection, as the console's server gives them
 
 
