@@ -154,7 +154,11 @@ class ConsoleServer:
             scheme, _, token = header.partition(" ")
             venue = None
             if scheme.lower() == "bearer" and token.strip():
-                venue = await self.db.venue_for_token(token.strip())
+                try:
+                    venue = await self.db.venue_for_token(token.strip())
+                except MeshposError as exc:  # the database: the relay's probe and dial retry
+                    log.error("cannot check a venue token: %s", exc)
+                    return HTTPStatus.SERVICE_UNAVAILABLE, "the console cannot check tokens now\n"
             if scheme.lower() != "bearer" or not token.strip():
                 refusal = HTTPStatus.UNAUTHORIZED, "token", "missing venue token"
             elif venue is None:
@@ -207,7 +211,7 @@ class ConsoleServer:
             await conn.close(1011, "the console cannot open this venue")
             return
         self._seq += 1
-        peer = LinkPeer("", RELAY_ROLE, hub.venue_id, PeerKind.RELAY)
+        peer = LinkPeer("", RELAY_ROLE, match["venue"], PeerKind.RELAY)
         channel = Channel(
             f"relay#{self._seq}@{conn.remote}",
             peer,
