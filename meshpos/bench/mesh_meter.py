@@ -1,6 +1,6 @@
 """What ``meshpos bench mesh`` counts inside each register process: wire messages and bytes, loop lag.
 
-Ours: every message a node hands to its links (``Links.send``) is counted by wrapping that method: the
+Ours: every message a node hands to its links (``MeshLink.send``) is counted by wrapping that method: the
 sync protocol's payload bytes, every kind (updates, heartbeats, anti-entropy), once per sending node;
 websocket framing (2-14 B a message) and TLS records are not counted. The peer: what each pycrdt channel
 sends. ``LoopLag``: how late a 10 ms timer fires while sales are offered, i.e. whether a slow figure is the
