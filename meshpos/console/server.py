@@ -32,7 +32,7 @@ from meshpos.console.db import ConsoleDB
 from meshpos.console.devices import DeviceView
 from meshpos.console.hub import VenueHub
 from meshpos.errors import MeshposError
-from meshpos.net.channel import Channel
+from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkPeer, PeerKind
 from meshpos.net.wsconn import Answer, LinkRefused, accept, listen
 
@@ -55,8 +55,10 @@ class ConsoleServer:
         heartbeat_interval: float = 1.0,
         materialise_delay: float = 0.2,
         ssl_context: ssl.SSLContext | None = None,
+        max_backlog: int = MAX_BACKLOG,
     ) -> None:
         self.db = db
+        self.max_backlog = max_backlog  # bytes queued for a relay that is not reading them
         self.host = host
         self.port = port
         self.heartbeat_interval = heartbeat_interval
@@ -217,6 +219,7 @@ class ConsoleServer:
             peer,
             conn,
             hub,
+            max_backlog=self.max_backlog,
             on_overflow=self._overflow,
             on_finish=lambda done, _: self._channels.discard(done),
         )

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from meshpos.errors import ConfigError
 from meshpos.model.limits import text_problem
-from meshpos.net.channel import Channel
+from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind
 from meshpos.net.wsconn import LinkRefused, dial
 from meshpos.sync._codec import HEARTBEAT
@@ -174,8 +174,10 @@ class ConsoleLink:
         backoff_min: float = 0.2,
         backoff_max: float = 5.0,
         ca_file: Path | None = None,
+        max_backlog: int = MAX_BACKLOG,
     ) -> None:
         self.url = f"{url.rstrip('/')}/v1/venues/{venue_id}/sync"
+        self.max_backlog = max_backlog
         self.ca_file = ca_file
         self.token = token
         self.peer = LinkPeer(CONSOLE_NODE, CONSOLE_NODE, venue_id, PeerKind.CONSOLE)
@@ -249,6 +251,7 @@ class ConsoleLink:
             self.peer,
             conn,
             self.handler,
+            max_backlog=self.max_backlog,
             on_overflow=self._overflow,
             on_sent=self._sent,
             on_finish=self._ended,

@@ -42,6 +42,8 @@ from ..trust.helpers import issue_identity
 HOST = "127.0.0.1"
 LIMIT = 2**20
 WAIT = 10.0  # seconds: generous on a shared machine
+MESSAGE = random.Random(3).randbytes(64 * 1024)  # incompressible: the console's links deflate
+MOST = 256 * 2**20  # a bound on the test's own sending, far past any socket buffer
 
 
 @dataclass
@@ -54,6 +56,12 @@ class Recorder:
     received: dict[str, list[bytes]] = field(default_factory=dict)
     closed: dict[str, str] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
+    flowing: asyncio.Event = field(
+        default_factory=asyncio.Event
+    )  # cleared: it stops taking messages
+
+    def __post_init__(self) -> None:
+        self.flowing.set()
 
     def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
         self.calls.append(("opened", key))
@@ -64,6 +72,7 @@ class Recorder:
     async def link_messages(self, key: str, messages: list[bytes]) -> None:
         self.calls.append(("messages", key))
         self.received[key].extend(messages)
+        await self.flowing.wait()  # a stalled handler: its link stops reading the socket
 
     async def link_closed(self, key: str, reason: str) -> None:
         self.calls.append(("closed", key))
@@ -122,6 +131,7 @@ async def mesh_pair(tmp_path: Path) -> AsyncIterator[Pair]:
             hostname_for=lambda device: device_hostname(device, authority.venue_id),
             is_revoked=lambda device: False,
             max_message_size=LIMIT,
+            max_backlog=LIMIT,
         ),
         near,
         random.Random(),
@@ -166,6 +176,7 @@ async def console_link_pair(tmp_path: Path) -> AsyncIterator[Pair]:
         rng=random.Random(),
         backoff_min=30.0,  # one connection in this test: a redial would be a second one
         backoff_max=60.0,
+        max_backlog=LIMIT,
     )
     task = asyncio.create_task(link.run())
     try:
@@ -193,6 +204,7 @@ async def console_server_pair(
             return near
 
         monkeypatch.setattr(console.server, "hub", hub)
+        console.server.max_backlog = LIMIT
         conn = await dial(
             HOST,
             console.port,
@@ -274,3 +286,22 @@ async def test_a_message_over_the_size_limit_ends_the_link_with_a_reason(pair: P
     )
     assert too_big not in pair.near.received[key]
     pair.near.check_contract(key)
+
+
+async def test_a_far_end_that_stops_reading_is_dropped_once_its_backlog_passes_the_bound(
+    pair: Pair,
+) -> None:
+    """No kind of link lets its peer make this process buffer without end."""
+    key = await exchange(pair)
+    pair.far.flowing.clear()
+    send = pair.near.sends[key]
+    offered = 0
+    while key not in pair.near.closed and offered < MOST:
+        send([MESSAGE])
+        offered += len(MESSAGE)
+        await asyncio.sleep(0)  # let the writer run: it stalls once the socket buffers are full
+    assert key in pair.near.closed, f"{offered:,} bytes offered to a peer that never reads"
+    assert "not reading" in pair.near.closed[key]
+    send([MESSAGE])  # a closed link queues nothing more
+    pair.near.check_contract(key)
+    pair.far.flowing.set()
