@@ -101,6 +101,7 @@ class Pair:
     kind: PeerKind
     near: Recorder
     far: Recorder
+    far_channels: dict[str, Channel] = field(default_factory=dict)
 
 
 def _channel(key: str, conn: WsConnection, handler: LinkHandler) -> Channel:
@@ -156,7 +157,7 @@ async def mesh_pair(tmp_path: Path) -> AsyncIterator[Pair]:
 async def console_link_pair(tmp_path: Path) -> AsyncIterator[Pair]:
     """The relay's side: a ConsoleLink dials a websocket server that checks the venue's token."""
     near, far = Recorder(), Recorder()
-    channels: list[Channel] = []
+    channels: dict[str, Channel] = {}
 
     async def route(request: Request) -> Answer | None:
         good = request.headers.get("Authorization") == "Bearer good-token"
@@ -164,7 +165,8 @@ async def console_link_pair(tmp_path: Path) -> AsyncIterator[Pair]:
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = await accept(reader, writer, None, max_size=LIMIT, route=route, compress=True)
-        channels.append(_channel(f"far#{len(channels)}", conn, far))
+        key = f"far#{len(channels)}"
+        channels[key] = _channel(key, conn, far)
 
     server = await listen(on_client, HOST, 0)
     link = ConsoleLink(
@@ -180,12 +182,12 @@ async def console_link_pair(tmp_path: Path) -> AsyncIterator[Pair]:
     )
     task = asyncio.create_task(link.run())
     try:
-        yield Pair(PeerKind.CONSOLE, near, far)
+        yield Pair(PeerKind.CONSOLE, near, far, channels)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        for channel in channels:
+        for channel in channels.values():
             await channel.finish("test over")
         server.close()
 
@@ -305,3 +307,19 @@ async def test_a_far_end_that_stops_reading_is_dropped_once_its_backlog_passes_t
     send([MESSAGE])  # a closed link queues nothing more
     pair.near.check_contract(key)
     pair.far.flowing.set()
+
+
+async def test_a_console_closing_for_a_policy_reason_refuses_the_relay_with_that_reason(
+    tmp_path: Path,
+) -> None:
+    """Only the relay's console link turns a close with 1008 into ``link_refused``: the console no
+    longer takes this venue's token, and the node gives the relay role up saying why."""
+    async with console_link_pair(tmp_path) as made:
+        await until(lambda: bool(made.near.peers and made.far.peers), WAIT, "both ends open")
+        key = made.near.key
+        channel_key = made.far.key
+        assert made.near.peers[key].kind is PeerKind.CONSOLE
+        await made.far_channels[channel_key].close(1008, "wrong venue token")
+        await until(lambda: key in made.near.closed, WAIT, "the relay sees the close")
+    assert made.near.refused == ["wrong venue token"]
+    made.near.check_contract(key)
