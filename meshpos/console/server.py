@@ -46,6 +46,9 @@ RELAY_ROLE = "register"  # a relay is one of the venue's registers (its hello sa
 
 
 class ConsoleServer:
+    """The console's one port for relays: ``/health``, token probes and refusals in plain HTTP, each
+    accepted relay a channel to its venue's hub; and the ticker that drives every hub."""
+
     def __init__(
         self,
         db: ConsoleDB,
