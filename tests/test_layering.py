@@ -555,6 +555,19 @@ def test_modules_cite_the_design_in_the_repository() -> None:
     assert not outside, "cite a section of docs/architecture.md instead: " + ", ".join(outside)
 
 
+def test_citations_name_a_section() -> None:
+    """One form, ``docs/architecture.md (Section)``, so the sections cited can be listed (below)."""
+    loose = re.compile(r"docs/architecture\.md(?! \([A-Z])")
+    bad = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in sources()
+        if path != Path(__file__)
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if loose.search(line)
+    ]
+    assert not bad, "write docs/architecture.md (Section): " + ", ".join(bad)
+
+
 def cited_sections() -> dict[str, str]:
     """Each section cited in meshpos/ and tests/ -> the first file citing it."""
     cited: dict[str, str] = {}

@@ -7,7 +7,7 @@ derives its table, its rows and its digests from the columns (``console/tables.p
 chaos reconciliation reads the column naming the parent record (``parent``), and the register's "not at the
 console yet" counts take their kinds from ``tally``. Adding a money record is: its type in
 ``ledger_types``, its parser and spec here, the Venue operation that writes it and the route that calls it
-(docs/architecture.md, "Where to change what").
+(docs/architecture.md (Where to change what)).
 
 Parsers read through :class:`Fields` only, so every value is checked (pycrdt hands integers back as floats,
 and a peer may have written anything) and a bad one raises CorruptRecord naming the document and field.

@@ -1,4 +1,4 @@
-"""The one interface between a connection and the documents it carries (docs/architecture.md: Links).
+"""The one interface between a connection and the documents it carries (docs/architecture.md (Links)).
 
 Every websocket this project opens — a mesh peer's link, the relay's link to the console, the console's
 link from a relay, later a stock Yjs client — reaches the sync engine through :class:`LinkHandler`, with

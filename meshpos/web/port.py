@@ -1,4 +1,4 @@
-"""What the web layer needs from a node: the ``NodeAPI`` protocol (docs/architecture.md, Layers).
+"""What the web layer needs from a node: the ``NodeAPI`` protocol (docs/architecture.md (Layers)).
 
 The routes and the pages' event stream depend on this protocol only, never on ``meshpos.node``: the node
 implements it, and so does the fake the web unit tests run against (both pass one contract test suite,
