@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from meshpos.errors import ConfigError
-from meshpos.model.roles import NODE_ROLES
+from meshpos.model.roles import NODE_ROLES, is_node_id
 
-_NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 CONSOLE_SCHEMES = ("ws", "wss")  # the relay speaks websockets only; TLS (wss) or a trusted LAN (ws)
 # Flags for one start only: a setting in a file or the environment would apply at every start and
@@ -68,7 +67,7 @@ class Config:
     init_database: bool = False
 
     def __post_init__(self) -> None:
-        if not _NODE_ID.fullmatch(self.node_id):
+        if not is_node_id(self.node_id):
             raise InvalidSetting(
                 "node_id",
                 f"node_id {self.node_id!r}: use 1-32 letters, digits, '-' or '_', starting with a letter or digit",

@@ -341,6 +341,9 @@ def test_the_path_finder_follows_a_chain() -> None:
 FACT_HOMES: dict[str, str | None] = {
     "ROLES": "meshpos.model.roles",
     "NODE_ROLES": "meshpos.model.roles",
+    "NODE_ID": "meshpos.model.roles",
+    "_NODE_ID": None,
+    "_DEVICE_ID": None,
     "CATALOG": "meshpos.model.documents",
     "STOPLIST": "meshpos.model.documents",
     "DENYLIST": "meshpos.model.documents",
@@ -470,7 +473,7 @@ def fact_problems(root: Path = ROOT) -> dict[str, list[str]]:
 
 
 def test_each_fact_has_one_home() -> None:
-    """Roles, document names, client ids, the state-vector codec and the protocol version are each
+    """Roles and the node id rule, document names, client ids, the state-vector codec and the protocol version are each
     defined in one module (docs/architecture.md (Layers)); everything else imports them."""
     problems = {m: p for m, p in fact_problems().items() if m not in SPELLS_DOCUMENT_NAMES}
     assert not problems, "\n".join(f"{m}: {'; '.join(p)}" for m, p in sorted(problems.items()))

@@ -1,11 +1,24 @@
-"""The roles a device has in a venue: the one list that the certificates, the wire and the rules share.
+"""Who a device is in a venue: its role, and the rule for its id, which the certificates, the configuration,
+the mDNS advert and the rules share.
 
 A role is certified (trust), announced in the hello (sync) and decides what a peer may write (sync rules);
 the console is a role too, but it runs as the console, never as a node (docs/architecture.md (Security)).
+A node's id is its certificate's device id, so one rule serves both.
 """
 
 from __future__ import annotations
 
+import re
+from typing import TypeGuard
+
 ROLES: tuple[str, ...] = ("register", "kds", "console")
 #: what a node runs as and a device certificate names; the console has its own certificate
 NODE_ROLES: tuple[str, ...] = tuple(role for role in ROLES if role != "console")
+
+#: a node id (= its device id): one DNS label of 1-32 characters, so it fits a certificate's host name
+NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+
+
+def is_node_id(value: object) -> TypeGuard[str]:
+    """Whole-string match (a trailing newline is not an id)."""
+    return isinstance(value, str) and NODE_ID.fullmatch(value) is not None

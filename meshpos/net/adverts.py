@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from meshpos.errors import ConfigError, LocalProtocolError
+from meshpos.model.roles import is_node_id
 from meshpos.sync import (
     PROTOCOL_VERSION,  # advertised: nodes only report peers that speak the same one
 )
@@ -25,8 +26,6 @@ log = logging.getLogger("meshpos.net.discovery")  # one logger for discovery, wh
 SERVICE_TYPE = "_meshpos._tcp.local."
 
 VENUE_HASH_LEN = 16
-NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
-"""The same rule the configuration applies; checked again here because peers' TXT records are input."""
 ROLE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 """Format only: which roles exist is the certificate's business, and a newer role must not look malformed."""
 _HEX = re.compile(rf"^[0-9a-f]{{{VENUE_HASH_LEN}}}$")
@@ -141,7 +140,7 @@ def classify(
     if int(proto) != PROTOCOL_VERSION:
         return f"other protocol version {int(proto)} (we speak {PROTOCOL_VERSION})"
     node = _ascii(txt, b"node")
-    if node is None or not NODE_ID.match(node):
+    if not is_node_id(node):  # the configuration's rule: peers' TXT records are input
         return "malformed: TXT node is missing or not a valid node id"
     if label not in (node, service_name(node, their_venue)[: -len(suffix)]):
         return f"malformed: TXT node {node!r} does not match the service name {label!r}"
@@ -193,7 +192,7 @@ class DiscoveryBase:
             raise ConfigError(f"discovery address {address!r}: must be an IPv4 address")
         if not isinstance(venue_id, str) or not venue_id:
             raise ConfigError("discovery needs a venue id")
-        if not NODE_ID.match(node_id):
+        if not is_node_id(node_id):
             raise ConfigError(f"node_id {node_id!r}: use 1-32 letters, digits, '-' or '_'")
         if not ROLE.match(role):
             raise ConfigError(f"role {role!r}: lowercase letters, digits, '-' or '_'")

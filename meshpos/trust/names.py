@@ -10,16 +10,15 @@ from __future__ import annotations
 import re
 
 from meshpos.errors import TrustError
-from meshpos.model.roles import NODE_ROLES
+from meshpos.model.roles import NODE_ROLES, is_node_id
 
-# The same rule as Config.node_id: the certificate's device id is the node id.
-_DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 # One DNS label (at most 63 characters): long enough for a UUID.
 _VENUE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 
 def is_device_id(value: object) -> bool:
-    return isinstance(value, str) and _DEVICE_ID.match(value) is not None
+    """The certificate's device id is the node id: one rule (``model.roles``)."""
+    return is_node_id(value)
 
 
 def is_venue_id(value: object) -> bool:

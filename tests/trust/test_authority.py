@@ -140,6 +140,7 @@ def test_issue_refuses_duplicates_ignoring_case_unless_reissued(venue: VenueAuth
         ("reg1", "manager", None, "role 'manager'"),
         ("bad id", "register", None, "device id"),
         ("x" * 33, "register", None, "device id"),
+        ("reg1\n", "register", None, "device id"),  # a regex "$" would take the newline
         ("reg1", "register", "ed25519", "EC P-256"),
         ("reg1", "register", "p384", "EC P-256"),
         ("reg1", "register", "garbage", "not a valid PEM public key"),
