@@ -1,13 +1,17 @@
 """meshpos.sync: the sans-I/O sync core (no asyncio, sockets or clocks; time comes in as ``tick(now)``).
 
 * :mod:`~meshpos.sync._codec` — the wire codec (hello, y-protocols sync/awareness per document, chunks,
-  heartbeats, bye) with a size limit on every message.
+  heartbeats, bye) with a size limit on every message; the messages are ``_messages`` (with the protocol
+  version), the hello's and heartbeat's JSON ``_bodies``. See docs/architecture.md (Wire).
 * :class:`Session` — one connection, an explicit state table ``connecting -> hello -> syncing -> live ->
   closed`` with the ``websockets`` sans-I/O surface (``receive_data`` / ``events_received`` /
-  ``data_to_send`` / ``close`` / ``tick``).
-* :class:`Synchronizer` — documents x sessions: live forwarding, anti-entropy, write rules, presence,
-  relay election, client-id alarms.
+  ``data_to_send`` / ``close`` / ``tick``); what a peer may make us do is its ``_budget``.
+* :class:`Synchronizer` — documents x sessions: live forwarding, anti-entropy, write rules, client-id alarms;
+  step 1 replies and received updates in ``_exchange``, presence and relay election in ``_heartbeats``.
 * :mod:`meshpos.sync.memory` — an in-memory network for tests and examples.
+
+Roles, document names, client ids and the state-vector codec are the model's (``model.roles``,
+``model.documents``, ``model.replica``): sync builds on them.
 
 Write rules — the decision
 --------------------------
