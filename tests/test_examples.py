@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
+from meshpos.harness.venue import catalog_update, make_device, make_venue
 from meshpos.model.sample import CASHIER, MANAGER
 
 from .mesh.kit import NodeProcess

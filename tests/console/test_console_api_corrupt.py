@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pycrdt import Map
 
-from meshpos.bench.venue_setup import make_venue
+from meshpos.harness.venue import make_venue
 from meshpos.console.api import make_console_handler
 from meshpos.web.http import HttpServer
 

@@ -1,6 +1,6 @@
 """Test kit for real nodes: a venue, enrolled devices, seeded catalogs and node processes.
 
-``make_venue``, ``enroll_directly`` and the catalog come from :mod:`meshpos.bench.venue_setup` (the
+``make_venue``, ``enroll_directly`` and the catalog come from :mod:`meshpos.harness.venue` (the
 benchmarks need them too); this module adds synchronous set-up and the process wrappers.
 """
 
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshpos.bench import venue_setup
-from meshpos.bench.venue_setup import catalog_update
-from meshpos.bench.venue_setup import make_venue as make_venue
+from meshpos.harness import venue as venue_setup
+from meshpos.harness.venue import catalog_update
+from meshpos.harness.venue import make_venue as make_venue
 from meshpos.config import load_config
 from meshpos.trust import VenueAuthority
 
@@ -40,7 +40,7 @@ def make_device(
     catalog: bytes | None = CATALOG,
     **settings: Any,
 ) -> Path:
-    """:func:`meshpos.bench.venue_setup.make_device`, callable from sync code and from inside a
+    """:func:`meshpos.harness.venue.make_device`, callable from sync code and from inside a
     running event loop (it runs on a thread of its own); returns the node.toml path."""
     values = {"api_host": "127.0.0.1", "log_level": "INFO", **settings}
     job = venue_setup.make_device(

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from meshpos.bench.venue_setup import enroll_directly
+from meshpos.harness.venue import enroll_directly
 from meshpos.config import load_config
 from meshpos.model.numbering import SERIES_ALPHABET, SERIES_LENGTH
 from meshpos.model.sample import CASHIER

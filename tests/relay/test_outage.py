@@ -21,7 +21,7 @@ import pytest
 from meshpos.model.sample import CASHIER, MANAGER
 
 from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
-from .internet import InternetLink
+from meshpos.harness.internet import InternetLink
 
 SYNCED = "All data is synced"
 

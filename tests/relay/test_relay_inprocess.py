@@ -125,7 +125,7 @@ async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
 async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_console_catalog(
     tmp_path: Path, authority: VenueAuthority, console: Console
 ) -> None:
-    from meshpos.demo.internet import InternetSwitch
+    from meshpos.harness.internet import InternetSwitch
     from meshpos.errors import ClearCacheRefused
 
     internet = InternetSwitch("127.0.0.1", console.port)

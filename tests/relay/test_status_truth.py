@@ -26,7 +26,7 @@ from meshpos.store import SqliteStore
 from meshpos.trust import VenueAuthority
 
 from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
-from .internet import InternetLink
+from meshpos.harness.internet import InternetLink
 
 SYNCED = "All data is synced"
 

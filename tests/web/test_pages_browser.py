@@ -18,7 +18,7 @@ import pytest
 from meshpos.config import Config
 from meshpos.console import materialise
 from meshpos.console.api import make_console_handler
-from meshpos.demo.internet import InternetSwitch
+from meshpos.harness.internet import InternetSwitch
 from meshpos.model import Replica, Venue
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
