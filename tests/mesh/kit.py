@@ -1,7 +1,9 @@
 """Test kit for real nodes: a venue, enrolled devices, seeded catalogs and node processes.
 
-``make_venue``, ``enroll_directly`` and the catalog come from :mod:`meshpos.harness.venue` (the
-benchmarks need them too); this module adds synchronous set-up and the process wrappers.
+``make_venue``, ``enroll_directly`` and the catalog come from :mod:`meshpos.harness.venue`, the API
+client and event stream from :mod:`meshpos.harness.client` (the demo and the benchmarks use them too);
+this module adds synchronous set-up and blocking process wrappers for tests that drive processes from
+the test's thread. Waiting: :mod:`meshpos.harness.wait`.
 """
 
 from __future__ import annotations
@@ -11,20 +13,18 @@ import concurrent.futures
 import json
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meshpos.config import load_config
 from meshpos.harness import venue as venue_setup
+from meshpos.harness.client import EventStream, LocalApi, read_token
 from meshpos.harness.venue import catalog_update
 from meshpos.harness.venue import make_venue as make_venue
-from meshpos.config import load_config
 from meshpos.trust import VenueAuthority
 
 CATALOG = catalog_update()
@@ -49,22 +49,6 @@ def make_device(
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, job).result()
     return root / f"{node_id}.toml"
-
-
-async def until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll with a deadline (in a test's event loop); the seconds it took."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - start
-
-
-def get_json(url: str, timeout: float = 3.0) -> Any:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=timeout) as response:
-        return json.loads(response.read())
 
 
 @dataclass
@@ -112,18 +96,20 @@ class NodeProcess:
     def port(self) -> int:
         return int(self.ready["port"])
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """The node's JSON API with its bearer token."""
-        token = (load_config(self.config, env={}).data_dir / "api.token").read_text().strip()
-        request = urllib.request.Request(
-            f"{self.api}{path}",
-            data=json.dumps(body).encode() if body is not None else None,
-            method=method,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    @property
+    def client(self) -> LocalApi:
+        """The node's JSON API with its bearer token (the address of the current start)."""
+        return LocalApi(
+            self.api, read_token(load_config(self.config, env={}).data_dir / "api.token")
         )
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(request, timeout=10) as response:
-            return json.loads(response.read())
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """The node's JSON API; :class:`~meshpos.harness.client.ApiError` unless 2xx."""
+        return self.client.call(method, path, body)
+
+    def events(self) -> EventStream:
+        """The node's change stream (``/api/events``) for waiting on; close it (or ``with``)."""
+        return self.client.events()
 
     def sell(self, user: str, products: list[str], method: str = "card") -> dict[str, Any]:
         """Open an order, add ``products``, pay it in full: the receipt (acknowledged)."""
@@ -142,8 +128,7 @@ class NodeProcess:
         return {r["id"] for r in self.call("GET", "/api/receipts")}
 
     def status(self) -> dict[str, Any]:
-        result: dict[str, Any] = get_json(f"{self.api}/status")
-        return result
+        return self.client.status()
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -160,17 +145,6 @@ class NodeProcess:
                 self.kill()
                 return -9
         return self.proc.returncode
-
-
-def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.02) -> float:
-    """Poll ``predicate`` until true; returns the seconds it took. Raises naming ``what``."""
-    start = time.monotonic()
-    while True:
-        if predicate():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass
@@ -214,21 +188,13 @@ class ConsoleProcess:
     def port(self) -> int:
         return int(str(self.ready["console"]).rsplit(":", 1)[1])
 
+    @property
+    def client(self) -> LocalApi:
+        token = read_token(self.root / "console-admin.token")
+        return LocalApi(str(self.ready["api"]), token, cafile=self.ca_file)
+
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        token = (self.root / "console-admin.token").read_text().strip()
-        request = urllib.request.Request(
-            f"{self.ready['api']}{path}",
-            data=json.dumps(body).encode() if body is not None else None,
-            method=method,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
-        if self.ca_file is not None:
-            context = ssl.create_default_context(cafile=str(self.ca_file))
-            handlers.append(urllib.request.HTTPSHandler(context=context))
-        opener = urllib.request.build_opener(*handlers)
-        with opener.open(request, timeout=30) as response:
-            return json.loads(response.read())
+        return self.client.call(method, path, body, timeout=30)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ from pycrdt import Doc, Map
 
 from meshpos.config import load_config
 from meshpos.errors import WriteFailed
+from meshpos.harness.client import ApiError
+from meshpos.harness.wait import until
 from meshpos.model import Ledger, _writes, business_date
 from meshpos.model import ledger as ledger_module
 from meshpos.model import venue as venue_module
@@ -30,7 +31,7 @@ from meshpos.sync import SyncUpdate
 
 from ..trust.helpers import issue_identity
 from .attacker import Attacker
-from .kit import NodeProcess, make_device, make_venue, until
+from .kit import NodeProcess, make_device, make_venue
 from .test_cli_node import meshpos
 
 
@@ -40,8 +41,8 @@ def refused(
     """The status and error body of a call the node must refuse (``NodeProcess.call`` raises on it)."""
     try:
         answer = node.call(method, path, body)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    except ApiError as exc:
+        return exc.status, json.loads(exc.body)
     raise AssertionError(f"{method} {path} was accepted: {answer}")
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 
-from .kit import NodeProcess, make_device, make_venue, wait_for
+from .kit import NodeProcess, make_device, make_venue
 
 NAMES = ["R1", "R2", "R3", "K1"]
 

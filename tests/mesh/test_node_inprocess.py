@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import load_config
+from meshpos.harness.wait import until
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
 
-from .kit import make_device, make_venue, until
+from .kit import make_device, make_venue
 
 
 def receipts(node: Node) -> set[str]:

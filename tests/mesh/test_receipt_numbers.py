@@ -12,21 +12,22 @@ import json
 import random
 import re
 import shutil
-import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from meshpos.harness.venue import enroll_directly
 from meshpos.config import load_config
+from meshpos.harness.client import ApiError
+from meshpos.harness.venue import enroll_directly
+from meshpos.harness.wait import wait_for
 from meshpos.model.numbering import SERIES_ALPHABET, SERIES_LENGTH
 from meshpos.model.sample import CASHIER
 from meshpos.store import SqliteStore
 from meshpos.trust import VenueAuthority
 
-from .kit import CATALOG, ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
+from .kit import CATALOG, ConsoleProcess, NodeProcess, make_device, make_venue
 from .test_cli_node import meshpos
 
 
@@ -86,9 +87,9 @@ def refusal(node: NodeProcess, method: str, path: str, body: dict[str, Any]) -> 
     """The error body of a request the node must refuse."""
     try:
         answer = node.call(method, path, body)
-    except urllib.error.HTTPError as exc:
-        error: dict[str, Any] = json.loads(exc.read())["error"]
-        error["status"] = exc.code
+    except ApiError as exc:
+        error: dict[str, Any] = json.loads(exc.body)["error"]
+        error["status"] = exc.status
         return error
     raise AssertionError(f"{method} {path} was accepted: {answer}")
 

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import load_config
+from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 from meshpos.trust import init_venue
 
 from ..trust.helpers import issue_identity
-from .kit import NodeProcess, make_device, make_venue, wait_for
+from .kit import NodeProcess, make_device, make_venue
 
 
 def meshpos(*args: str) -> subprocess.CompletedProcess[str]:

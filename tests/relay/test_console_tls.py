@@ -19,9 +19,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 
-from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
+from meshpos.harness.internet import InternetLink
+from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER, MANAGER
 
-from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
-from meshpos.harness.internet import InternetLink
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
 
 SYNCED = "All data is synced"
 

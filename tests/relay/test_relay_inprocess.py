@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import load_config
+from meshpos.harness.wait import until
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
 from meshpos.sync import Chunk, SyncStep2, SyncUpdate, decode
 from meshpos.trust import VenueAuthority
 
-from ..mesh.kit import make_device, make_venue, until
+from ..mesh.kit import make_device, make_venue
 from ..mesh.test_node_inprocess import receipts
 from .consoles import Console, running_console
 
@@ -125,8 +126,8 @@ async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
 async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_console_catalog(
     tmp_path: Path, authority: VenueAuthority, console: Console
 ) -> None:
-    from meshpos.harness.internet import InternetSwitch
     from meshpos.errors import ClearCacheRefused
+    from meshpos.harness.internet import InternetSwitch
 
     internet = InternetSwitch("127.0.0.1", console.port)
     await internet.start()

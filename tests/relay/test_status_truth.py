@@ -21,12 +21,13 @@ import pytest
 from pycrdt import Doc, Map
 
 from meshpos.config import load_config
+from meshpos.harness.internet import InternetLink
+from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 from meshpos.store import SqliteStore
 from meshpos.trust import VenueAuthority
 
-from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
-from meshpos.harness.internet import InternetLink
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
 
 SYNCED = "All data is synced"
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import Config
+from meshpos.harness.wait import until
 from meshpos.node import Node
 
 from .cdp import Browser, chromium_missing
-from .kit import until
 
 
 @contextlib.asynccontextmanager

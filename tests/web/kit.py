@@ -16,7 +16,6 @@ from meshpos.model.sample import sample_catalog
 from meshpos.node import Node
 
 from ..mesh.kit import make_device, make_venue
-from ..mesh.kit import until as until
 from .schema_check import check_answer
 
 PIN = "2468"

@@ -15,12 +15,13 @@ from meshpos.config import Config
 from meshpos.console.db import open_console_db
 from meshpos.console.runner import register_venues
 from meshpos.console.server import ConsoleServer
+from meshpos.harness.wait import until
 from meshpos.model.sample import CASHIER, COOK, MANAGER
 from meshpos.node import Node
 from meshpos.trust.authority import load_venue
 
 from .conftest import running
-from .kit import PIN, Client, http, make_configs, until
+from .kit import PIN, Client, http, make_configs
 
 
 @pytest.fixture

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from meshpos.config import Config
+from meshpos.harness.wait import until
 from meshpos.node import Node
 from meshpos.trust import init_venue, load_venue
 
 from ..trust.helpers import issue_identity
 from .conftest import running
-from .kit import Client, make_configs, until
+from .kit import Client, make_configs
 
 
 @pytest.fixture

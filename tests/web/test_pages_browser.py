@@ -19,6 +19,7 @@ from meshpos.config import Config
 from meshpos.console import materialise
 from meshpos.console.api import make_console_handler
 from meshpos.harness.internet import InternetSwitch
+from meshpos.harness.wait import until
 from meshpos.model import Replica, Venue
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
@@ -28,7 +29,7 @@ from meshpos.web.http import HttpServer
 from ..relay.consoles import Console, running_console
 from .cdp import Browser, Page
 from .conftest import running
-from .kit import PIN, make_configs, until
+from .kit import PIN, make_configs
 
 # The nodes are fixtures requested before ``browser``: the browser's teardown, which keeps each page's
 # last view, then runs while the nodes still serve the pages.
