@@ -48,7 +48,9 @@ async def test_relay_uploads_and_console_edits_reach_every_register(
         r1, r2, r3 = nodes
         for a, b in [(r1, r2), (r1, r3), (r2, r3)]:
             a.add_peer(b.config.node_id, "127.0.0.1", b.port)
-        await until(lambda: all(len(n.status().peers) == 2 for n in nodes), 10, "mesh linked")
+        await until(
+            lambda: all(len(n.status().peers) == 2 for n in nodes), 10, "mesh linked", on=nodes
+        )
         await r3.open_shift(CASHIER, 10_000)
         order = await r3.open_order(CASHIER)
         await r3.add_line(CASHIER, order.id, "espresso", 2)
@@ -73,7 +75,9 @@ async def test_relay_uploads_and_console_edits_reach_every_register(
                 dataclasses.replace(v.catalog.product("espresso"), price=999)
             )
         )
-        await until(lambda: r3.venue.catalog.product("espresso").price == 999, 10, "price on R3")
+        await until(
+            lambda: r3.venue.catalog.product("espresso").price == 999, 10, "price on R3", on=[r3]
+        )
         assert receipts(r2) == {paid.receipt.id}
     finally:
         for node in nodes:
@@ -95,7 +99,7 @@ async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
     offline = [dataclasses.replace(c, console_url="", console_token="") for c in configs]
     async with Node(offline[0], discovery=False) as r1, Node(offline[1], discovery=False) as r2:
         r1.add_peer("R2", "127.0.0.1", r2.port)
-        await until(lambda: len(r1.status().peers) == 1, 10, "R1 linked to R2")
+        await until(lambda: len(r1.status().peers) == 1, 10, "R1 linked to R2", on=[r1])
         sold = set()
         for node in (r1, r2):
             await node.open_shift(CASHIER, 1_000)
@@ -105,12 +109,14 @@ async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
                 paid = await node.pay(CASHIER, order.id, "card")
                 assert paid.receipt is not None
                 sold.add(paid.receipt.id)
-        await until(lambda: receipts(r1) == receipts(r2) == sold, 10, "both hold the day")
+        await until(
+            lambda: receipts(r1) == receipts(r2) == sold, 10, "both hold the day", on=[r1, r2]
+        )
     # then each comes back alone (split view) with internet: both claim the relay and upload
     nodes = [Node(c, discovery=False) for c in configs]
     for node in nodes:
         await node.start()
-    await until(lambda: all(n.status().is_relay for n in nodes), 10, "two relays")
+    await until(lambda: all(n.status().is_relay for n in nodes), 10, "two relays", on=nodes)
     await until(
         lambda: all(n.status().message == "All data is synced" for n in nodes), 15, "uploaded"
     )
@@ -162,7 +168,9 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
                 dataclasses.replace(v.catalog.product("espresso"), price=777)
             )
         )
-        await until(lambda: r2.venue.catalog.product("espresso").price == 777, 10, "price on R2")
+        await until(
+            lambda: r2.venue.catalog.product("espresso").price == 777, 10, "price on R2", on=[r2]
+        )
 
         internet.cut()
         await until(lambda: r2.status().colour == "yellow", 10, "R2 yellow")
@@ -190,6 +198,7 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
             ),
             10,
             "the catalog pulled again",
+            on=[r2],
         )
         order = await r2.open_order(CASHIER)  # and the register sells with it
         await r2.add_line(CASHIER, order.id, "espresso", 1)
@@ -240,7 +249,7 @@ async def test_a_relay_whose_uploads_the_console_does_not_take_gives_up_and_anot
         await r1.add_line(CASHIER, order.id, "espresso", 1)
         paid = await r1.pay(CASHIER, order.id, "card")
         assert paid.receipt is not None
-        gave_up = await until(lambda: r2.status().is_relay, 10, "R2 takes the relay role")
+        gave_up = await until(lambda: r2.status().is_relay, 10, "R2 takes the relay role", on=[r2])
         print(f"\nR1's uploads went nowhere: R2 took over {gave_up:.2f} s after the sale")
         assert r1.counters["console_give_ups"] >= 1
         assert not r1.status().is_relay
