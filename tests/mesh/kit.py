@@ -61,6 +61,7 @@ class NodeProcess:
     prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", ns]
     proc: subprocess.Popen[str] | None = None
     ready: dict[str, Any] = field(default_factory=dict)
+    _events: EventStream | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 20.0) -> NodeProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -107,9 +108,19 @@ class NodeProcess:
         """The node's JSON API; :class:`~meshpos.harness.client.ApiError` unless 2xx."""
         return self.client.call(method, path, body)
 
+    @property
     def events(self) -> EventStream:
-        """The node's change stream (``/api/events``) for waiting on; close it (or ``with``)."""
-        return self.client.events()
+        """The change stream (``/api/events``) of this start, for :func:`~meshpos.harness.wait.wait_for`
+        to wait on (``on=[node.events]``); closed when the node is stopped or killed."""
+        if self._events is None or self._events.api.base != self.api:
+            self._close_events()
+            self._events = self.client.events()
+        return self._events
+
+    def _close_events(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None
 
     def sell(self, user: str, products: list[str], method: str = "card") -> dict[str, Any]:
         """Open an order, add ``products``, pay it in full: the receipt (acknowledged)."""
@@ -131,11 +142,13 @@ class NodeProcess:
         return self.client.status()
 
     def kill(self) -> None:
+        self._close_events()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
     def stop(self, timeout: float = 10.0) -> int:
+        self._close_events()
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
