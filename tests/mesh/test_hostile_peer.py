@@ -341,7 +341,7 @@ def venue(tmp_path: Path) -> Iterator[Venue]:
 
 
 async def sees(node: NodeProcess, receipt: str, what: str) -> None:
-    await until(lambda: receipt in node.receipt_ids(), 20, what)
+    await until(lambda: receipt in node.receipt_ids(), 20, what, on=[node.events])
 
 
 async def test_an_enrolled_device_flooding_every_message_type_cannot_amplify_stall_or_bloat_a_node(
@@ -350,7 +350,9 @@ async def test_an_enrolled_device_flooding_every_message_type_cannot_amplify_sta
     r1, r2 = venue.r1, venue.r2
     r1.start()
     r2.start()
-    await until(lambda: r1.status()["peers"].get("R2") is True, 30, "R1 in sync with R2")
+    await until(
+        lambda: r1.status()["peers"].get("R2") is True, 30, "R1 in sync with R2", on=[r1.events]
+    )
     for node in (r1, r2):
         node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
     for _ in range(3):

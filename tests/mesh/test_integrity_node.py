@@ -139,12 +139,17 @@ async def test_a_corrupt_record_a_peer_writes_is_skipped_on_every_register(
         )
         processes.append(NodeProcess(config, tmp_path / f"{name}.log").start())
     r1, r2 = processes
-    await until(lambda: all(len(p.status()["peers"]) == 1 for p in processes), 30, "R1-R2 link")
+    await until(
+        lambda: all(len(p.status()["peers"]) == 1 for p in processes),
+        30,
+        "R1-R2 link",
+        on=[p.events for p in processes],
+    )
     for node in processes:
         node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
     receipt = r1.sell(CASHIER, ["espresso"], method="cash")
     open_order = r2.call("POST", "/api/orders", {"user": CASHIER, "table": "9"})
-    await until(lambda: receipt["id"] in r2.receipt_ids(), 10, "R2 has R1's sale")
+    await until(lambda: receipt["id"] in r2.receipt_ids(), 10, "R2 has R1's sale", on=[r2.events])
     ledger_name = f"ledger/{business_date(receipt['issued_at_ms'])}"
 
     evil = await Attacker.dial(issue_identity(authority, "R9"), "R1", f"{prefix}.11", r1.port)
@@ -202,7 +207,7 @@ async def test_a_write_pycrdt_panics_on_leaves_no_trace_in_the_file_or_on_a_peer
     )
     async with Node(r1c, discovery=False) as r1, Node(r2c, discovery=False) as r2:
         r1.add_peer("R2", "127.0.0.1", r2.port)
-        await until(lambda: r1.status().peers.get("R2") is True, 10, "R1 in sync with R2")
+        await until(lambda: r1.status().peers.get("R2") is True, 10, "R1 in sync with R2", on=[r1])
         await r1.open_shift(CASHIER, 10_000)
         order = await r1.open_order(CASHIER, table="4")
         order = await r1.add_line(CASHIER, order.id, "espresso", 1)
@@ -227,7 +232,7 @@ async def test_a_write_pycrdt_panics_on_leaves_no_trace_in_the_file_or_on_a_peer
             mine, theirs = (n.replica.doc(name).get_state() for n in (r1, r2))
             return decode_state_vector(mine) == decode_state_vector(theirs)
 
-        await until(same_state, 10, "R2 has every update R1 made, deletions included")
+        await until(same_state, 10, "R2 has every update R1 made, deletions included", on=[r1, r2])
         for node in (r1, r2):
             assert [o.id for o in node.venue.ledger(name.split("/")[1]).orders()] == [order.id]
             assert node.venue.order(order.id) == order

@@ -101,10 +101,20 @@ def linked(node: NodeProcess, other: str) -> bool:
 def first_sales_of_r2(bed: Bed) -> tuple[NodeProcess, list[dict[str, Any]]]:
     r1 = bed.start("R1")
     r2 = bed.start("R2", bed.peer(r1))
-    wait_for(lambda: linked(r1, "R2") and linked(r2, "R1"), 20, "R1 and R2 linked")
+    wait_for(
+        lambda: linked(r1, "R2") and linked(r2, "R1"),
+        20,
+        "R1 and R2 linked",
+        on=[r1.events, r2.events],
+    )
     r2.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
     sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(3)]
-    wait_for(lambda: {r["id"] for r in sold} <= r1.receipt_ids(), 10, "R2's receipts on R1")
+    wait_for(
+        lambda: {r["id"] for r in sold} <= r1.receipt_ids(),
+        10,
+        "R2's receipts on R1",
+        on=[r1.events],
+    )
     assert r2.stop() == 0
     return r1, sold
 
@@ -132,10 +142,17 @@ def test_a_reenrolled_register_alone_refuses_to_sell_then_learns_its_numbers_fro
     assert alone.stop() == 0
 
     again = bed.start("R2", bed.peer(r1))
-    wait_for(lambda: linked(again, "R1"), 20, "the re-enrolled R2 in sync with R1")
+    wait_for(
+        lambda: linked(again, "R1"), 20, "the re-enrolled R2 in sync with R1", on=[again.events]
+    )
     assert again.status()["receipt_numbers_known"] is True
     # its shift is in the day's ledger, which comes a round trip after the numbers: wait for it
-    wait_for(lambda: again.status()["receipts"] == len(sold), 10, "the day's ledger from R1")
+    wait_for(
+        lambda: again.status()["receipts"] == len(sold),
+        10,
+        "the day's ledger from R1",
+        on=[again.events],
+    )
     receipt = again.sell(CASHIER, ["espresso"])  # on its shift, learned from R1 too
     assert receipt["number"] == "R2-000004"
     assert receipt["number"] not in {r["number"] for r in sold}
