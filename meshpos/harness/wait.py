@@ -25,7 +25,7 @@ from meshpos.harness.client import EventStream
 
 Check = Callable[[], bool | Awaitable[bool]]
 What = str | Callable[[], str]
-POLL_S = 0.05  # re-check interval for a condition no event announces
+POLL_S = 0.02  # re-check interval for a condition no event announces
 
 
 class Publisher(Protocol):

@@ -85,7 +85,12 @@ def test_unreadable_values_are_refused_by_the_console_and_registers_keep_selling
             products = register.call("GET", "/api/catalog")["products"] if register else []
             return next((p["price"] for p in products if p["id"] == PRODUCT), None)
 
-        wait_for(lambda: register_price() == new_price, 20, "the new price on the register")
+        wait_for(
+            lambda: register_price() == new_price,
+            20,
+            "the new price on the register",
+            on=[register.events],
+        )
         register.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 1_000})
         receipt = register.sell(CASHIER, [PRODUCT])
         assert receipt["total"] == new_price, receipt  # vat10 is included in the price

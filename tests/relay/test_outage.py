@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,11 @@ def venue(tmp_path: Path) -> Iterator[Venue]:
         console.stop()
 
 
+def linked(nodes: dict[str, NodeProcess]) -> Callable[[], bool]:
+    """Every node in sync with the three others (a presence change: each one is an event)."""
+    return lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values())
+
+
 def colours(nodes: dict[str, NodeProcess], names: list[str]) -> dict[str, str]:
     return {n: nodes[n].status()["colour"] for n in names}
 
@@ -102,6 +107,7 @@ def sell_shared(v: Venue, acked: Acked, opener: str, adder: str, payer: str) -> 
         lambda: any(o["id"] == order["id"] for o in nodes[adder].call("GET", "/api/orders")),
         10,
         f"{adder} sees the order",
+        on=[nodes[adder].events],
     )
     nodes[adder].call(
         "POST",
@@ -112,6 +118,7 @@ def sell_shared(v: Venue, acked: Acked, opener: str, adder: str, payer: str) -> 
         lambda: len(nodes[payer].call("GET", f"/api/orders/{order['id']}")["lines"]) == 2,
         10,
         f"{payer} sees both lines",
+        on=[nodes[payer].events],
     )
     paid = nodes[payer].call(
         "POST", f"/api/orders/{order['id']}/payments", {"user": CASHIER, "method": "card"}
@@ -127,7 +134,7 @@ def sell_shared(v: Venue, acked: Acked, opener: str, adder: str, payer: str) -> 
 def test_outage_then_relay_killed_mid_upload_loses_and_duplicates_nothing(venue: Venue) -> None:
     v, nodes, acked = venue, venue.nodes, Acked()
     registers = ["R1", "R2", "R3"]
-    wait_for(lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values()), 30, "mesh")
+    wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
     wait_for(lambda: all_synced(nodes, registers), 30, "registers green before the outage")
     for name in registers:
         shift = nodes[name].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
@@ -235,7 +242,7 @@ def test_the_console_shows_every_register_through_the_relay_and_remembers_them_o
     v, nodes = venue, venue.nodes
     registers = ["R1", "R2", "R3"]
     started_ms = int(time.time() * 1000)
-    wait_for(lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values()), 30, "mesh")
+    wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
     wait_for(lambda: all_synced(nodes, registers), 30, "registers green")
     for name in ("R2", "R3"):
         nodes[name].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
@@ -295,7 +302,7 @@ def test_status_names_in_the_venues_words_what_the_console_reports_lack(venue: V
     every other device (the kds too, which holds no ledger), and never "All data is synced" or the
     "Synced" badge until the console's reports hold it."""
     nodes, everyone = venue.nodes, ["R1", "R2", "R3", "K1"]
-    wait_for(lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values()), 30, "mesh")
+    wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
     nodes["R1"].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
     wait_for(lambda: all_synced(nodes, everyone), 30, "the shift in the console's reports")
 
@@ -342,7 +349,7 @@ def test_a_sale_says_on_how_many_devices_it_is_durable(venue: Venue) -> None:
     """The latest sale is "on 4 of 4 devices" (the kds keeps the ledger days too) once the others have
     committed it, whether or not the console is reachable; the console's part follows the internet."""
     nodes = venue.nodes
-    wait_for(lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values()), 30, "mesh")
+    wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
     nodes["R1"].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
     venue.internet.cut()
     wait_for(lambda: set(colours(nodes, ["R1", "R2", "R3"]).values()) == {"yellow"}, 15, "yellow")

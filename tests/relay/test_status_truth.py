@@ -105,7 +105,12 @@ def test_a_register_with_a_wrong_token_never_shows_green_and_a_good_one_takes_ov
     )
     r1.start()
     r2.start()
-    wait_for(lambda: all(len(s["peers"]) == 1 for s in bed.statuses().values()), 30, "mesh")
+    wait_for(
+        lambda: all(len(s["peers"]) == 1 for s in bed.statuses().values()),
+        30,
+        "mesh",
+        on=[n.events for n in bed.nodes.values()],
+    )
     reason = "the console refused R1: wrong venue token"
 
     def yellow_with_reason() -> bool:
@@ -170,7 +175,12 @@ def test_no_register_says_synced_while_the_console_cannot_report_a_record(bed: B
     )
     for node in bed.nodes.values():
         node.start()
-    wait_for(lambda: all(len(s["peers"]) == 1 for s in bed.statuses().values()), 30, "mesh")
+    wait_for(
+        lambda: all(len(s["peers"]) == 1 for s in bed.statuses().values()),
+        30,
+        "mesh",
+        on=[n.events for n in bed.nodes.values()],
+    )
 
     def told_everywhere() -> bool:
         return all(
