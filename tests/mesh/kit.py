@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from meshpos.config import load_config
-from meshpos.harness import venue as venue_setup
+from meshpos.harness import venue as harness_venue
 from meshpos.harness.client import EventStream, LocalApi, read_token
 from meshpos.harness.venue import catalog_update
 from meshpos.harness.venue import make_venue as make_venue
@@ -43,7 +43,7 @@ def make_device(
     """:func:`meshpos.harness.venue.make_device`, callable from sync code and from inside a
     running event loop (it runs on a thread of its own); returns the node.toml path."""
     values = {"api_host": "127.0.0.1", "log_level": "INFO", **settings}
-    job = venue_setup.make_device(
+    job = harness_venue.make_device(
         authority, root, node_id, role=role, host=host, catalog=catalog, **values
     )
     with concurrent.futures.ThreadPoolExecutor(1) as pool:

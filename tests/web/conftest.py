@@ -34,6 +34,7 @@ async def running(configs: list[Config]) -> AsyncIterator[list[Node]]:
             ),
             15,
             "every node linked to and in sync with every other",
+            on=nodes,
         )
         yield nodes
 

@@ -200,7 +200,9 @@ async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
     for state in ("cooking", "ready"):
         await kitchen.click(f"{card} button[data-action=bump]")
         await kitchen.wait(f"{q(card)}?.dataset.state === '{state}'", what=state)
-    await until(lambda: _ticket_state(r1, ticket) == "ready", 5, "R1 sees the ticket ready")
+    await until(
+        lambda: _ticket_state(r1, ticket) == "ready", 5, "R1 sees the ticket ready", on=[r1]
+    )
     await kitchen.click(f"{card} button[data-action=recall]")
     await kitchen.wait(f"{q(card)}?.dataset.state === 'cooking'", what="recalled")
     await kitchen.click(f"{card} button[data-action=bump]")
