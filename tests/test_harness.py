@@ -8,7 +8,6 @@ exercised by every process test that waits on ``node.events``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -78,24 +77,24 @@ async def events() -> AsyncIterator[FakeEvents]:
 async def test_a_wait_wakes_on_each_change_and_checks_only_then() -> None:
     node = Publisher()
     checks = 0
-    value = 0
+    checked = asyncio.Event()
 
     def reached() -> bool:
         nonlocal checks
         checks += 1
-        return value >= 3
+        checked.set()
+        return checks > 3
 
-    async def writer() -> None:
-        nonlocal value
+    async def writer() -> None:  # one commit after each check
         for _ in range(3):
-            await asyncio.sleep(0.05)
-            value += 1
+            await checked.wait()
+            checked.clear()
             node.feed.publish(["ledger/2026-12-04"])
 
     task = asyncio.create_task(writer())
     await until(reached, 5, "three changes", on=[node])
     await task
-    assert checks <= 4  # once at first, then once per change (changes read together count once)
+    assert checks == 4  # once at first, then once per change: no timer in between
 
 
 async def test_a_wait_with_no_event_times_out_naming_what_it_awaited() -> None:
@@ -108,30 +107,30 @@ async def test_a_wait_with_no_event_times_out_naming_what_it_awaited() -> None:
 async def test_a_stream_counts_any_data_line_whatever_the_payload(events: FakeEvents) -> None:
     stream = LocalApi(events.base, "t0ken").events()
     try:
-        await asyncio.wait_for(events.connected.wait(), 5)
+        await until(lambda: stream.seen == 1, 5, "the stream open (a change: what came before)")
         for payload in (
             b"event: changed\ndata: {}\n\n",
             b": keepalive\n\n",  # a comment is no change
             b'data: {"docs": ["catalog"], "presence": false}\n\n',
             b"retry: 1000\n\n",
             b"event: presence\ndata:\n\n",  # new event names and empty data count too
+            b"data: last\n\n",
         ):
             await events.push(payload)
-        await until(lambda: stream.seen == 3, 5, "three changes", on=[stream])
-        await asyncio.sleep(0.1)
-        assert stream.seen == 3
+        await until(lambda: stream.seen >= 5, 5, "four changes", on=[stream])
+        assert stream.seen == 5  # the comment and the retry line were no change
     finally:
         stream.close()
 
 
-async def test_a_stream_reopens_after_the_node_restarts_and_counts_that_as_a_change(
+async def test_a_stream_reopens_after_the_node_restarts_and_counts_each_opening_as_a_change(
     events: FakeEvents,
 ) -> None:
     stream = LocalApi(events.base).events()
     try:
-        await asyncio.wait_for(events.connected.wait(), 5)
+        await until(lambda: stream.seen == 1, 5, "the stream open", on=[stream])
         events.drop()  # the node went down: what changes meanwhile is unknown
-        await until(lambda: stream.seen >= 1, 5, "the reopened stream", on=[stream])
+        await until(lambda: stream.seen == 2, 5, "the reopened stream", on=[stream])
         assert events.connections == 2
     finally:
         stream.close()
@@ -141,27 +140,31 @@ async def test_a_blocking_wait_wakes_on_the_stream_and_ignores_the_errors_it_is_
     events: FakeEvents,
 ) -> None:
     stream = LocalApi(events.base).events()
+    loop = asyncio.get_running_loop()
+    first_check = asyncio.Event()
     calls = 0
 
     def answered() -> bool:
         nonlocal calls
         calls += 1
         if calls == 1:
+            loop.call_soon_threadsafe(first_check.set)
             raise ApiError(0, "GET", "/status", "the node is starting")
-        return stream.seen > 0
+        return stream.seen > opened
 
     try:
-        await asyncio.wait_for(events.connected.wait(), 5)
-        loop = asyncio.get_running_loop()
+        await until(lambda: stream.seen == 1, 5, "the stream open", on=[stream])
+        opened = stream.seen
         waiting = loop.run_in_executor(
             None, lambda: wait_for(answered, 5, "a change", on=[stream], ignore=(ApiError,))
         )
-        await asyncio.sleep(0.1)
+        await first_check.wait()
         await events.push(b"data: x\n\n")
-        await asyncio.wait_for(waiting, 6)
+        took = await asyncio.wait_for(waiting, 6)
+        assert calls == 2
+        assert took < 5  # woken by the change, not by the deadline
     finally:
-        with contextlib.suppress(Exception):
-            stream.close()
+        stream.close()
 
 
 def test_an_api_error_names_the_call_and_the_error_code() -> None:

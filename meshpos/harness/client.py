@@ -11,8 +11,9 @@ refusals (the chaos cashiers); :meth:`LocalApi.call` returns the decoded JSON or
 :class:`EventStream` reads ``GET /api/events`` (server-sent events) on a thread of its own, so a caller can
 wait for "something changed" instead of asking again and again. It counts every ``data:`` line as one
 change and ignores the payload, so a new event format (the pages' stream may carry different fields)
-does not break it; a stream that ends (the node restarted) is opened again, and the reconnection counts
-as a change too (what happened while it was down is unknown).
+does not break it; a stream that ends (the node restarted) is opened again. Each opening counts as a
+change too: what happened before it (or while the node was down) is unknown, so a waiter checks again,
+and a change between a waiter's first check and the stream's opening is never missed.
 """
 
 from __future__ import annotations
@@ -200,16 +201,14 @@ class EventStream:
             listener()
 
     def _run(self) -> None:
-        opened = 0
         while not self._closed:
             with contextlib.suppress(OSError):
-                self._read_stream(reopened=opened > 0)
-            opened += 1 if self._sock is not None else 0
+                self._read_stream()
             self._sock = None
             if not self._closed:
                 time.sleep(_RECONNECT_S)  # the node is restarting: try again shortly
 
-    def _read_stream(self, reopened: bool) -> None:
+    def _read_stream(self) -> None:
         url = urlsplit(self.api.base)
         host, port = url.hostname or "127.0.0.1", url.port or 80
         sock = socket.create_connection((host, port), timeout=5)
@@ -233,8 +232,7 @@ class EventStream:
                     pass
                 self._sock = sock
                 sock.settimeout(None)  # events may be minutes apart; close() shuts the socket
-                if reopened:
-                    self._bump()  # it was broken: what happened meanwhile is unknown
+                self._bump()  # (re)opened: what happened before, or while it was down, is unknown
                 while not self._closed and (line := stream.readline()):
                     if line.startswith(b"data:"):
                         self._bump()

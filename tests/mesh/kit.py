@@ -23,6 +23,7 @@ from typing import Any
 from meshpos.config import load_config
 from meshpos.harness import venue as harness_venue
 from meshpos.harness.client import EventStream, LocalApi, read_token
+from meshpos.harness.procs import console_argv, node_argv
 from meshpos.harness.venue import catalog_update
 from meshpos.harness.venue import make_venue as make_venue
 from meshpos.trust import VenueAuthority
@@ -53,7 +54,8 @@ def make_device(
 
 @dataclass
 class NodeProcess:
-    """``meshpos node`` in its own process; ``kill()`` is a kill -9."""
+    """``meshpos node`` in its own process, driven from the test's thread (the demo, chaos and benchmarks
+    use the asyncio :class:`meshpos.harness.procs.Proc`); ``kill()`` is a kill -9."""
 
     config: Path
     log: Path
@@ -66,16 +68,7 @@ class NodeProcess:
     def start(self, timeout: float = 20.0) -> NodeProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [
-                *self.prefix,
-                sys.executable,
-                "-m",
-                "meshpos",
-                "node",
-                "--config",
-                str(self.config),
-                *self.args,
-            ],
+            [*self.prefix, sys.executable, *node_argv(self.config), *self.args],
             stdout=subprocess.PIPE,
             stderr=self.log.open("a"),
             text=True,
@@ -175,12 +168,9 @@ class ConsoleProcess:
 
     def start(self) -> ConsoleProcess:
         db = self.db or f"sqlite:///{self.root / 'console.db'}"
-        argv = [sys.executable, "-m", "meshpos", "console", "--db", db, "--port", "0"]
-        argv += ["--api-port", "0", "--token-file", str(self.root / "console-admin.token")]
-        argv += ["--heartbeat-interval", str(self.heartbeat_interval)]
-        for venue in self.venues:
-            argv += ["--venue", str(venue)]
-        argv += self.args
+        token_file = self.root / "console-admin.token"
+        argv = console_argv(db, self.venues, token_file, self.heartbeat_interval)
+        argv = [sys.executable, *argv, *self.args]
         self.proc = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
