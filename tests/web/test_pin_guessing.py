@@ -90,11 +90,12 @@ async def test_pin_guessing_is_locked_out_per_user_and_per_client(
     right = await _burst(base, token, [(CASHIER, PIN)])
     _locked(right[0][0], f"user {CASHIER}")
     waited = await asyncio.to_thread(
-        wait_for,
-        lambda: _login_status(base, token, CASHIER, PIN) == 200,
-        LOCK_S * 3,
-        "the right PIN accepted after the user's lock",
-        0.1,
+        lambda: wait_for(
+            lambda: _login_status(base, token, CASHIER, PIN) == 200,
+            LOCK_S * 3,
+            "the right PIN accepted after the user's lock",
+            every=0.1,  # the lock ends with time: nothing announces it
+        )
     )
     print(f"the user's lock ended {waited:.2f} s after the right PIN was refused")
 
@@ -108,11 +109,12 @@ async def test_pin_guessing_is_locked_out_per_user_and_per_client(
     refused = await _burst(base, token, [(MANAGER, PIN)])
     _locked(refused[0][0], "this device")
     await asyncio.to_thread(
-        wait_for,
-        lambda: _login_status(base, token, MANAGER, PIN) == 200,
-        LOCK_S * 3,
-        "the right PIN accepted after the client's lock",
-        0.1,
+        lambda: wait_for(
+            lambda: _login_status(base, token, MANAGER, PIN) == 200,
+            LOCK_S * 3,
+            "the right PIN accepted after the client's lock",
+            every=0.1,  # the lock ends with time: nothing announces it
+        )
     )
 
     counters = _counters(process)
