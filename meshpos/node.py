@@ -57,7 +57,7 @@ from meshpos.model.tally import (
 )
 from meshpos.net.discovery import Discovery, PeerAd
 from meshpos.net.links import LinkPeer, Links, LinkSettings
-from meshpos.node_status import Durability, NodeStatus, compute_status
+from meshpos.node_status import Durability, NodeStatus, compute_status, indicator
 from meshpos.relay import ConsoleLink, probe_console
 from meshpos.store import SqliteStore, Store, load_open_documents
 from meshpos.store.lock import lock_path
@@ -87,6 +87,7 @@ from meshpos.trust import (
 )
 from meshpos.web.api import make_handler
 from meshpos.web.http import HttpServer
+from meshpos.web.reads import VenueReads
 
 log = logging.getLogger("meshpos.node")
 
@@ -116,7 +117,9 @@ class Rejection:
     reason: str
 
 
-class Node:
+class Node(VenueReads):
+    """One device; it is the web layer's :class:`meshpos.web.port.NodeAPI` (reads from VenueReads)."""
+
     def __init__(
         self,
         config: Config,
@@ -183,6 +186,7 @@ class Node:
         self._changed_docs: set[str] = set()  # committed by this pump, not yet published
         self._changed_local = False
         self._presence_changed = False
+        self._shown: dict[str, Any] | None = None  # the status indicator last published
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -666,6 +670,7 @@ class Node:
                 await self._pump()
             except StoreError as exc:
                 log.error("cannot commit received changes (%s); retrying", exc)
+            self._publish_status()
             if self._prober is not None:
                 self._manage_relay()
             await asyncio.sleep(period)
@@ -682,7 +687,7 @@ class Node:
                     self._on_event(event)
                 if not self._uncommitted and not self._numbers_learned:
                     break
-                batch = self._uncommitted
+                batch = list(self._uncommitted)  # a copy: the del below must not empty it
                 meta: dict[str, str] = {}
                 venue = self._venue
                 numbers_due = self._numbers_learned or any(local for _, _, local in batch)
@@ -710,6 +715,20 @@ class Node:
         docs, self._changed_docs = self._changed_docs, set()
         self._feed.publish(docs, presence=self._presence_changed, local=self._changed_local)
         self._changed_local = self._presence_changed = False
+
+    def _publish_status(self) -> None:
+        """The indicator also moves without a document or peer event (a heartbeat timeout turns it
+        gray, the relay gives up, the console acknowledges): publish it as a presence change."""
+        try:
+            shown = indicator(self.status())
+        except MeshposError as exc:  # the ticker must go on; the status API shows the same error
+            if self._shown != {}:
+                log.error("cannot compute the status: %s", exc)  # once, until it works again
+            self._shown = {}
+            return
+        if shown != self._shown:
+            self._shown = shown
+            self._feed.publish(presence=True)
 
     def changes(self) -> Subscription:
         """Subscribe to committed changes and presence changes (close the subscription when done)."""
@@ -846,6 +865,18 @@ class Node:
     # --- the API for register apps: every call returns once its change is durable ----------------
 
     @property
+    def node_id(self) -> str:
+        return self.config.node_id
+
+    @property
+    def role(self) -> str:
+        return self.config.role
+
+    @property
+    def pin_lockout_s(self) -> float:
+        return self.config.pin_lockout_s
+
+    @property
     def venue(self) -> Venue:
         if self._venue is None:
             raise MeshposError("the node is not started")
@@ -878,6 +909,17 @@ class Node:
                 f"the change failed ({type(exc).__name__}); nothing was written"
             ) from exc
         await self._pump()
+        return result
+
+    async def write(self, change: Callable[[Venue, int], T]) -> T:
+        """NodeAPI's one write path: ``change(venue, now_ms)``, answered once durable."""
+        result = await self._write(lambda: change(self.venue, self.now_ms()))
+        if isinstance(result, PaymentResult) and result.receipt is not None:
+            receipt = result.receipt  # the latest sale: the status tells on how many devices it is
+            ledger = next(day for day in self.venue.ledgers() if day.has_receipt(receipt.id))
+            client = self.replica.client_id
+            clock = decode_state_vector(ledger.doc.get_state()).get(client, 0)
+            self._latest_sale = (receipt.id, receipt.number, ledger.name, {client: clock})
         return result
 
     async def open_shift(self, user: str, opening_cash: int) -> Shift:
@@ -945,18 +987,11 @@ class Node:
         tip: int = 0,
         tendered: int | None = None,
     ) -> PaymentResult:
-        result = await self._write(
-            lambda: self.venue.pay(
-                user, order_id, method, self.now_ms(), amount=amount, tip=tip, tendered=tendered
+        return await self.write(
+            lambda venue, now: venue.pay(
+                user, order_id, method, now, amount=amount, tip=tip, tendered=tendered
             )
         )
-        if result.receipt is not None:
-            receipt = result.receipt
-            ledger = next(day for day in self.venue.ledgers() if day.has_receipt(receipt.id))
-            client = self.replica.client_id
-            clock = decode_state_vector(ledger.doc.get_state()).get(client, 0)
-            self._latest_sale = (receipt.id, receipt.number, ledger.name, {client: clock})
-        return result
 
     def durability(self, receipt_id: str) -> Durability:
         """On how many devices ``receipt_id`` is committed, and whether the console holds it."""

@@ -3,34 +3,41 @@
 from __future__ import annotations
 
 from meshpos.model import CashMove, InventoryMove, Shift
+from meshpos.model.ledger_types import CASH_MOVE_KINDS, MANUAL_INVENTORY_KINDS
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_QUANTITY
 from meshpos.web.routes import USER, Call, Field, Route, choice, text
 from meshpos.web.views import ShiftView
 
 
 async def current_shift(c: Call) -> ShiftView:
-    venue = c.node.venue
-    shift = venue.open_shift()
-    return ShiftView(shift, venue.expected_cash(shift) if shift else None)
+    node = c.node
+    shift = node.current_shift()
+    return ShiftView(shift, node.expected_cash(shift) if shift else None)
 
 
 async def open_shift(c: Call) -> Shift:
-    return await c.node.open_shift(c.body["user"], c.body["opening_cash"])
+    user, cash = c.body["user"], c.body["opening_cash"]
+    return await c.node.write(lambda venue, now: venue.open_shift_now(user, cash, now))
 
 
 async def close_shift(c: Call) -> Shift:
-    return await c.node.close_shift(c.body["user"], c.body["counted_cash"])
+    user, cash = c.body["user"], c.body["counted_cash"]
+    return await c.node.write(lambda venue, now: venue.close_shift(user, cash, now))
 
 
 async def cash_move(c: Call) -> CashMove:
     b = c.body
-    return await c.node.cash_move(b["user"], b["kind"], b["amount"], b["reason"])
+    return await c.node.write(
+        lambda venue, now: venue.cash_move(b["user"], b["kind"], b["amount"], b["reason"], now)
+    )
 
 
 async def inventory_move(c: Call) -> InventoryMove:
     b = c.body
-    return await c.node.inventory_move(
-        b["user"], b["product_id"], b["kind"], b["quantity"], b["reason"]
+    return await c.node.write(
+        lambda venue, now: venue.inventory_move(
+            b["user"], b["product_id"], b["kind"], b["quantity"], now, b["reason"]
+        )
     )
 
 
@@ -82,7 +89,7 @@ ROUTES = (
         CashMove,
         body=(
             USER,
-            Field("kind", choice("in", "out"), "in: into the drawer; out: taken from it"),
+            Field("kind", choice(*CASH_MOVE_KINDS), "in: into the drawer; out: taken from it"),
             Field("amount", int, "how much", minimum=1, maximum=MAX_AMOUNT),
             text("reason", MAX_NOTE_CHARS, "why", default=""),
         ),
@@ -98,7 +105,7 @@ ROUTES = (
         body=(
             USER,
             text("product_id", MAX_ID_CHARS, "a product id"),
-            Field("kind", choice("writeoff", "supply"), "which way stock moved"),
+            Field("kind", choice(*MANUAL_INVENTORY_KINDS), "which way stock moved"),
             Field("quantity", int, "how many", minimum=1, maximum=MAX_QUANTITY),
             text("reason", MAX_NOTE_CHARS, "why", default=""),
         ),
