@@ -190,7 +190,12 @@ def test_a_reenrolled_register_learns_its_numbers_from_the_console(tmp_path: Pat
     assert console is not None
     try:
         r2 = bed.start("R2")  # alone but for the console: it is the relay
-        wait_for(lambda: r2.status()["colour"] == "green", 20, "R2 relaying to the console")
+        wait_for(
+            lambda: r2.status()["colour"] == "green",
+            20,
+            "R2 relaying to the console",
+            on=[r2.events],
+        )
         r2.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
         sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(3)]
         path = f"/api/venues/{bed.authority.venue_id}/receipts"
@@ -200,7 +205,10 @@ def test_a_reenrolled_register_learns_its_numbers_from_the_console(tmp_path: Pat
 
         again = bed.start("R2")
         wait_for(
-            lambda: again.status()["colour"] == "green", 20, "the new R2 in sync with the console"
+            lambda: again.status()["colour"] == "green",
+            20,
+            "the new R2 in sync with the console",
+            on=[again.events],
         )
         assert again.status()["receipt_numbers_known"] is True
         # what it learned is committed at once, before any sale: the internet may go next

@@ -149,7 +149,12 @@ def test_a_relay_uploads_to_a_console_over_wss_and_a_relay_without_its_ca_is_ref
             "R1's receipt at the console over wss://",
         )
         print(f"\nR1 uploaded over wss:// in {took:.2f} s")
-        wait_for(lambda: r1.status()["message"] == "All data is synced", 10, "R1 all synced")
+        wait_for(
+            lambda: r1.status()["message"] == "All data is synced",
+            10,
+            "R1 all synced",
+            on=[r1.events],
+        )
         status = r1.status()
         assert (status["colour"], status["is_relay"], status["uplink"]) == ("green", True, True)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from meshpos.harness.client import EventStream
 from meshpos.harness.internet import InternetLink
 from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER, MANAGER
@@ -91,6 +92,12 @@ def colours(nodes: dict[str, NodeProcess], names: list[str]) -> dict[str, str]:
     return {n: nodes[n].status()["colour"] for n in names}
 
 
+def events(nodes: dict[str, NodeProcess], names: list[str]) -> list[EventStream]:
+    """The change streams of ``names``: their status indicator (colour, message, pending, relay,
+    latest sale) is pushed on it."""
+    return [nodes[n].events for n in names]
+
+
 def all_synced(nodes: dict[str, NodeProcess], names: list[str]) -> bool:
     statuses = [nodes[n].status() for n in names]
     return all(s["colour"] == "green" and s["message"] == SYNCED for s in statuses)
@@ -135,7 +142,12 @@ def test_outage_then_relay_killed_mid_upload_loses_and_duplicates_nothing(venue:
     v, nodes, acked = venue, venue.nodes, Acked()
     registers = ["R1", "R2", "R3"]
     wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
-    wait_for(lambda: all_synced(nodes, registers), 30, "registers green before the outage")
+    wait_for(
+        lambda: all_synced(nodes, registers),
+        30,
+        "registers green before the outage",
+        on=events(nodes, registers),
+    )
     for name in registers:
         shift = nodes[name].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
         acked.ids["shifts"].add(shift["id"])
@@ -143,7 +155,10 @@ def test_outage_then_relay_killed_mid_upload_loses_and_duplicates_nothing(venue:
 
     v.internet.cut()
     took = wait_for(
-        lambda: set(colours(nodes, registers).values()) == {"yellow"}, 15, "registers turn yellow"
+        lambda: set(colours(nodes, registers).values()) == {"yellow"},
+        15,
+        "registers turn yellow",
+        on=events(nodes, registers),
     )
     print(f"\ninternet cut: every register yellow after {took:.2f} s")
     receipts = []
@@ -196,10 +211,20 @@ def test_outage_then_relay_killed_mid_upload_loses_and_duplicates_nothing(venue:
         "receipts at the console"
     )
     survivors = [n for n in registers if n != relay]
-    took = wait_for(lambda: all_synced(nodes, survivors), 30, "survivors green and synced")
+    took = wait_for(
+        lambda: all_synced(nodes, survivors),
+        30,
+        "survivors green and synced",
+        on=events(nodes, survivors),
+    )
     print(f"a new relay uploaded everything; survivors synced {took:.2f} s after the kill")
     nodes[relay].start()
-    wait_for(lambda: all_synced(nodes, registers), 30, "restarted relay green and synced")
+    wait_for(
+        lambda: all_synced(nodes, registers),
+        30,
+        "restarted relay green and synced",
+        on=events(nodes, registers),
+    )
 
     for table, ids in acked.ids.items():
         rows = v.console.call("GET", f"/api/venues/{v.venue_id}/records?table={table}")
@@ -243,7 +268,9 @@ def test_the_console_shows_every_register_through_the_relay_and_remembers_them_o
     registers = ["R1", "R2", "R3"]
     started_ms = int(time.time() * 1000)
     wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
-    wait_for(lambda: all_synced(nodes, registers), 30, "registers green")
+    wait_for(
+        lambda: all_synced(nodes, registers), 30, "registers green", on=events(nodes, registers)
+    )
     for name in ("R2", "R3"):
         nodes[name].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
     sold = {"R2": [nodes["R2"].sell(CASHIER, ["burger"]) for _ in range(2)]}
@@ -286,7 +313,12 @@ def test_the_console_shows_every_register_through_the_relay_and_remembers_them_o
     assert all(d["pending"] is None and d["last_heard_s"] is not None for d in offline.values())
     assert {n: d["receipts"] for n, d in offline.items()} == {"R1": 0, "R2": 2, "R3": 1, "K1": 0}
     sold["R3"].append(nodes["R3"].sell(CASHIER, ["fries"]))  # not at the console yet
-    wait_for(lambda: nodes["R3"].status()["pending"] > 0, 10, "R3 has a sale pending")
+    wait_for(
+        lambda: nodes["R3"].status()["pending"] > 0,
+        10,
+        "R3 has a sale pending",
+        on=[nodes["R3"].events],
+    )
     assert console_devices(v)["R3"]["receipts"] == 1
 
     v.internet.restore()
@@ -304,11 +336,19 @@ def test_status_names_in_the_venues_words_what_the_console_reports_lack(venue: V
     nodes, everyone = venue.nodes, ["R1", "R2", "R3", "K1"]
     wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
     nodes["R1"].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
-    wait_for(lambda: all_synced(nodes, everyone), 30, "the shift in the console's reports")
+    wait_for(
+        lambda: all_synced(nodes, everyone),
+        30,
+        "the shift in the console's reports",
+        on=events(nodes, everyone),
+    )
 
     venue.internet.cut()
     wait_for(
-        lambda: set(colours(nodes, everyone).values()) == {"yellow"}, 15, "every device yellow"
+        lambda: set(colours(nodes, everyone).values()) == {"yellow"},
+        15,
+        "every device yellow",
+        on=events(nodes, everyone),
     )
     nodes["R1"].sell(CASHIER, ["burger"])
     wait_for(lambda: nodes["R1"].status()["owed"].get("receipts") == 1, 10, "R1 owes a receipt")
@@ -352,7 +392,12 @@ def test_a_sale_says_on_how_many_devices_it_is_durable(venue: Venue) -> None:
     wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
     nodes["R1"].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
     venue.internet.cut()
-    wait_for(lambda: set(colours(nodes, ["R1", "R2", "R3"]).values()) == {"yellow"}, 15, "yellow")
+    wait_for(
+        lambda: set(colours(nodes, ["R1", "R2", "R3"]).values()) == {"yellow"},
+        15,
+        "yellow",
+        on=events(nodes, ["R1", "R2", "R3"]),
+    )
     receipt = nodes["R1"].sell(CASHIER, ["burger"])
     sale = nodes["R1"].status()["latest_sale"]
     assert sale["receipt"] == receipt["number"]
@@ -363,9 +408,13 @@ def test_a_sale_says_on_how_many_devices_it_is_durable(venue: Venue) -> None:
         lambda: nodes["R1"].status()["latest_sale"]["devices"] == 4,
         15,
         "R2, R3 and K1 hold the sale (their next anti-entropy round says so)",
+        on=[nodes["R1"].events],
     )
     assert not nodes["R1"].status()["latest_sale"]["console"]
     venue.internet.restore()
     wait_for(
-        lambda: nodes["R1"].status()["latest_sale"]["console"], 30, "the console holds the sale"
+        lambda: nodes["R1"].status()["latest_sale"]["console"],
+        30,
+        "the console holds the sale",
+        on=[nodes["R1"].events],
     )

@@ -60,6 +60,7 @@ async def test_relay_uploads_and_console_edits_reach_every_register(
             lambda: all(n.status().message == "All data is synced" for n in nodes),
             15,
             "every register synced",
+            on=nodes,
         )
         print(f"\nall registers green and synced {took:.2f} s after the sale")
         assert all(n.status().colour == "green" for n in nodes)
@@ -118,7 +119,10 @@ async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
         await node.start()
     await until(lambda: all(n.status().is_relay for n in nodes), 10, "two relays", on=nodes)
     await until(
-        lambda: all(n.status().message == "All data is synced" for n in nodes), 15, "uploaded"
+        lambda: all(n.status().message == "All data is synced" for n in nodes),
+        15,
+        "uploaded",
+        on=nodes,
     )
     hub = await console.server.hub(authority.venue_id)
     await hub.settle()
@@ -153,7 +157,9 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
         await r1.start()
         await r2.start()
         r1.add_peer("R2", "127.0.0.1", r2.port)
-        await until(lambda: r2.status().colour == "green", 10, "R2 green through the relay")
+        await until(
+            lambda: r2.status().colour == "green", 10, "R2 green through the relay", on=[r2]
+        )
         # the console's catalog arrives on R2 (the seeded one was the same: both come from the console)
         hub = await console.server.hub(authority.venue_id)
         # green speaks of R2's own changes; the seeded catalog reaches the console with the relay's
@@ -173,7 +179,7 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
         )
 
         internet.cut()
-        await until(lambda: r2.status().colour == "yellow", 10, "R2 yellow")
+        await until(lambda: r2.status().colour == "yellow", 10, "R2 yellow", on=[r2])
         await r2.open_shift(CASHIER, 0)
         status = r2.status()
         assert status.pending > 0
@@ -188,6 +194,7 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
             lambda: (s := r2.status()).message == "All data is synced" and s.colour == "green",
             15,
             "R2 green and synced",
+            on=[r2],
         )
         dropped = await r2.clear_cache()
         assert dropped == ["catalog"]
@@ -257,6 +264,7 @@ async def test_a_relay_whose_uploads_the_console_does_not_take_gives_up_and_anot
             lambda: all(n.status().label == "Synced" for n in (r1, r2)),
             15,
             "the sale uploaded by R2",
+            on=[r1, r2],
         )
         print(f"both synced {took:.2f} s later")
         await hub.settle()
@@ -292,7 +300,7 @@ async def test_with_no_other_relay_a_stalled_one_shows_yellow_with_why_until_dat
     monkeypatch.setattr(hub, "receive", drop_r1_sales)
     async with Node(r1c, discovery=False) as r1, Node(r2c, discovery=False) as r2:
         r1.add_peer("R2", "127.0.0.1", r2.port)
-        await until(lambda: r2.status().colour == "green", 10, "R2 green through R1")
+        await until(lambda: r2.status().colour == "green", 10, "R2 green through R1", on=[r2])
         await r1.open_shift(CASHIER, 1_000)
         reason = "the console is not taking R1's changes"
 
@@ -302,7 +310,7 @@ async def test_with_no_other_relay_a_stalled_one_shows_yellow_with_why_until_dat
                 for s in (r1.status(), r2.status())
             )
 
-        took = await until(yellow_with_reason, 10, "both yellow, saying why")
+        took = await until(yellow_with_reason, 10, "both yellow, saying why", on=[r1, r2])
         print(f"\nR1's sales went nowhere: both yellow with the reason after {took:.2f} s")
         print(r2.status().message)
         retried = r1.counters["console_give_ups"]
@@ -319,6 +327,7 @@ async def test_with_no_other_relay_a_stalled_one_shows_yellow_with_why_until_dat
             lambda: all(n.status().label == "Synced" for n in (r1, r2)),
             60,
             "synced once the console takes it",
+            on=[r1, r2],
         )
         print(f"the console takes R1's sales again: both synced {took:.2f} s later")
         assert r1.status().problems == {}
