@@ -56,7 +56,8 @@ from meshpos.model.tally import (
     missing_by_register,
 )
 from meshpos.net.discovery import Discovery, PeerAd
-from meshpos.net.links import LinkPeer, Links, LinkSettings
+from meshpos.net.links import Links, LinkSettings
+from meshpos.net.port import LinkPeer, PeerKind, Send
 from meshpos.node_status import Durability, NodeStatus, compute_status, indicator
 from meshpos.relay import ConsoleLink, probe_console
 from meshpos.store import SqliteStore, Store, load_open_documents
@@ -155,6 +156,8 @@ class Node(VenueReads):
         self._ticker: asyncio.Task[None] | None = None
         self._api: HttpServer | None = None
         self._peers: dict[str, str] = {}  # link key -> node id, past the hello
+        self._sends: dict[str, Send] = {}  # link key -> what writes to it (mesh links, the console)
+        self._console_key = ""  # the key of the open console link, if any
         self._live: set[str] = set()  # link keys whose initial sync is done
         self._tallies: dict[str, LedgerTally] = {}  # ledger document -> its records per register
         self._changed_at: dict[str, float] = {}  # document -> monotonic time of its last change
@@ -450,21 +453,16 @@ class Node(VenueReads):
         assert self._links is not None
         self._links.peer_found(ad.node_id, ad.address, ad.port)
 
-    def link_opened(self, key: str, peer: LinkPeer) -> None:
+    def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
         assert self._sync is not None
+        self._sends[key] = send
         self._sync.connect(key, expected_role=peer.role, expected_node=peer.device_id)
+        if peer.kind is PeerKind.CONSOLE:
+            self._console_key = key
+            self._upload_total = self._pending_total()
+            self._console_seq, self._console_clocks, self._stalled_beats = -1, -1, 0
+            log.info("relay: connected to the console; %d changes to upload", self._upload_total)
         self._flush_links()
-
-    def console_opened(self, key: str) -> None:
-        assert self._sync is not None
-        self._sync.connect(key, expected_role="console", expected_node="console")
-        self._upload_total = self._pending_total()
-        self._console_seq, self._console_clocks, self._stalled_beats = -1, -1, 0
-        log.info("relay: connected to the console; %d changes to upload", self._upload_total)
-        self._flush_links()
-
-    async def link_data(self, key: str, data: bytes) -> None:
-        await self.link_messages(key, [data])
 
     async def link_messages(self, key: str, messages: list[bytes]) -> None:
         sync = self._sync
@@ -505,7 +503,9 @@ class Node(VenueReads):
                 await self._pump()
         self._peers.pop(key, None)
         self._live.discard(key)
-        if key.startswith("console#"):
+        self._sends.pop(key, None)
+        if key == self._console_key:
+            self._console_key = ""
             self._console_live = False
 
     # --- the relay ----------------------------------------------------------------------------------
@@ -549,10 +549,13 @@ class Node(VenueReads):
             sync.set_uplink(ok)
             await asyncio.sleep(period)
 
-    def console_refused(self, reason: str) -> None:
+    def link_refused(self, peer: LinkPeer, reason: str) -> None:
         """The console refused this relay's link (a wrong venue token, another venue's): give up.
         A redial refused again before the link is stopped is the same refusal, not a second one."""
-        if asyncio.get_running_loop().time() >= self._backoff_until:
+        if (
+            peer.kind is PeerKind.CONSOLE
+            and asyncio.get_running_loop().time() >= self._backoff_until
+        ):
             self._give_up(f"the console refused {self.config.node_id}: {reason}")
 
     def _give_up(self, problem: str, *, stall: bool = False) -> None:
@@ -742,11 +745,9 @@ class Node(VenueReads):
             out = sync.data_to_send(key)
             if not out:
                 continue
-            if key.startswith("console#"):
-                if self._console is not None and self._console.key == key:
-                    self._console.send(out)
-            else:
-                links.send(key, out)
+            send = self._sends.get(key)
+            if send is not None:
+                send(out)
             self.counters["messages_sent"] += len(out)
 
     def _on_event(self, event: SyncEvent) -> None:
@@ -761,7 +762,7 @@ class Node(VenueReads):
             if event.role != "console":
                 self._peers[event.peer] = event.node
         elif isinstance(event, PeerLive):
-            if event.peer.startswith("console#"):
+            if event.peer == self._console_key:
                 self._console_live = True
                 log.info("relay: in sync with the console")
             else:

@@ -1,6 +1,6 @@
 """One venue at the console: its documents, a synchronizer in the ``console`` role, and its relays' sessions.
 
-The console is "one more peer" of the venue (ARCHITECTURE.md: Relay and console). A relay's updates are
+The console is "one more peer" of the venue (docs/architecture.md: Relay and console). A relay's updates are
 committed to the console database before anything is forwarded or acknowledged, then the ledger days they
 touched are materialised into the relational tables: at most ``materialise_delay`` after the first change of
 a burst (the time the commit took counts), once per burst, and only the records that changed since the
@@ -35,6 +35,7 @@ from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
 from meshpos.errors import MeshposError, PeerTimeout
 from meshpos.model import Ledger, Replica, Venue
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
+from meshpos.net.port import LinkPeer, Send
 from meshpos.sync import (
     REPORTED_DAYS,
     ClientIdAlarm,
@@ -50,7 +51,6 @@ from meshpos.sync import (
 log = logging.getLogger("meshpos.console")
 
 T = TypeVar("T")
-Send = Callable[[list[bytes]], None]
 CONSOLE_NODE = "console"
 # Alarms for a record the materialiser skipped: it is at the console but not in its reports.
 UNREPORTED_ALARMS = frozenset({CORRUPT_RECORD})  # alarms of records not in the reports
@@ -96,7 +96,6 @@ class VenueHub:
         ] = {}  # ledger day -> its last materialisation's start
         self._recounted: dict[str, float] = {}  # ledger day -> the change it was recounted after
         self._materialiser: asyncio.Task[None] | None = None
-        self._seq = 0
         self.unreported: dict[str, tuple[int, str]] = {}  # day -> records not in the reports, why
 
     async def load(self) -> None:
@@ -121,26 +120,35 @@ class VenueHub:
 
     # --- relays -----------------------------------------------------------------------------------
 
-    def attach(self, send: Send, remote: str) -> str:
-        self._seq += 1
-        key = f"relay#{self._seq}@{remote}"
+    def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
+        """A relay of this venue is connected (its token was checked); its hello says which register."""
         self._outlets[key] = send
-        self.sync.connect(key, expected_role="register")
+        self.sync.connect(key, expected_role=peer.role, expected_node=peer.device_id or None)
         self._flush()
-        return key
 
-    async def receive(self, key: str, data: bytes) -> None:
-        if key in self.sync.sessions:
+    async def link_messages(self, key: str, messages: list[bytes]) -> None:
+        if key not in self.sync.sessions:
+            return
+        for data in messages:  # a session that closes midway ignores the rest
             self.sync.receive_data(key, data)
+        try:
             await self.pump()
+        except MeshposError as exc:  # the database: drop the link, the relay redials
+            log.error("venue %s: %s", self.venue_id, exc)
+            send = self._outlets.get(key)
+            if send is not None:
+                send([b""])
 
-    async def detach(self, key: str) -> None:
+    async def link_closed(self, key: str, reason: str) -> None:
         if key in self.sync.sessions:
             self.sync.receive_eof(key)
             with contextlib.suppress(MeshposError):
                 await self.pump()
         self._outlets.pop(key, None)
         self.relays.pop(key, None)
+
+    def link_refused(self, peer: LinkPeer, reason: str) -> None:
+        """Never called: a relay does not refuse the console (the console's server refuses relays)."""
 
     def tick(self, now: float) -> None:
         self.sync.tick(now)
