@@ -245,27 +245,9 @@ def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
     return packages
 
 
-PENDING_PACKAGE_CYCLES = {
-    "harness": ("meshpos.demo", "meshpos.bench", "meshpos.chaos"),
-}
-
-
-@pytest.mark.parametrize(
-    "part",
-    [None]
-    + [
-        pytest.param(part, marks=pytest.mark.xfail(strict=True, reason=f"{part} not merged"))
-        for part in PENDING_PACKAGE_CYCLES
-    ],
-)
-def test_packages_form_layers(part: str | None) -> None:
+def test_packages_form_layers() -> None:
     """No cycle between packages either: each package sits on a layer below the ones importing it."""
-
-    def owner(cycle: list[str]) -> str | None:
-        pending = PENDING_PACKAGE_CYCLES.items()
-        return next((p for p, mods in pending if any(within(m, mods) for m in cycle)), None)
-
-    cycles = [c for c in import_cycles(package_graph(GRAPH)) if owner(c) == part]
+    cycles = import_cycles(package_graph(GRAPH))
     assert not cycles, "package cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
 
 
@@ -316,13 +298,7 @@ def test_console_does_not_import_the_web_layer() -> None:
 TOOLS = ("meshpos.demo", "meshpos.chaos", "meshpos.bench")
 
 
-@pytest.mark.parametrize(
-    "tool",
-    [
-        pytest.param(t, marks=pytest.mark.xfail(strict=True, reason="harness not merged"))
-        for t in TOOLS
-    ],
-)
+@pytest.mark.parametrize("tool", TOOLS)
 def test_tool_packages_import_none_of_each_other(tool: str) -> None:
     """demo, chaos and bench share the harness, not each other's modules."""
     assert_no_path(tool, [t for t in TOOLS if t != tool])

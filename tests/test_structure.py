@@ -56,13 +56,7 @@ DAY_FORMATS = {"%Y-%m-%d"}
 #: modules other parts of issue 14 are rewriting, which still spell a document name themselves; shrinks
 #: to empty (test_document_name_allow_list_only_shrinks fails when an entry is no longer needed)
 SPELLS_DOCUMENT_NAMES = {
-    "meshpos.bench.mesh",  # harness
-    "meshpos.bench.mesh_worker",  # harness
-    "meshpos.bench.store",  # harness
-    "meshpos.bench.upload",  # harness
-    "meshpos.bench.venue_setup",  # harness
     "meshpos.console.hub",  # engine
-    "meshpos.demo.venue",  # harness
     "meshpos.node",  # engine
 }
 

@@ -44,8 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from meshpos.bench.mesh_meter import percentile
-from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
 from meshpos.errors import MeshposError
+from meshpos.harness.venue import catalog_update, make_device, make_venue
+from meshpos.model.documents import DAY_FORMAT, STANDING_DOCUMENTS, kitchen_name, ledger_name
 
 HOST = "127.0.0.1"  # the network rule: loopback only
 TARGETS = {"propagation_p99_ms": 25.0, "catchup_s": 1.0}
@@ -340,9 +341,9 @@ async def _peer(args: argparse.Namespace) -> dict[str, Any]:
     _check_peer_installed()
     count, rate, total = args.nodes, args.rate, max(1, round(args.rate * args.seconds))
     backlog = int(args.catchup_receipts)
-    date = time.strftime("%Y-%m-%d", time.gmtime(time.time() + _noon_offset()))
-    ledger = f"ledger/{date}"
-    names = ["catalog", "stoplist", "denylist", ledger, f"kitchen/{date}"]  # what our nodes hold
+    date = time.strftime(DAY_FORMAT, time.gmtime(time.time() + _noon_offset()))
+    ledger = ledger_name(date)
+    names = [*STANDING_DOCUMENTS, ledger, kitchen_name(date)]  # what our nodes hold
     spawns = [("peer server", ["server"])] + [
         (f"peer R{k + 1:02d}", ["peer", f"R{k + 1:02d}"]) for k in range(count)
     ]

@@ -31,6 +31,7 @@ from meshpos.bench.mesh_meter import LinkMeter, LoopLag, metered_channel, percen
 from meshpos.bench.workload import add_receipt
 from meshpos.config import load_config
 from meshpos.errors import MeshposError
+from meshpos.model.documents import CATALOG, ledger_name
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
 
@@ -194,7 +195,7 @@ class _Ours(_Register):
             self.node = Node(self.config, discovery=False, clock=self.clock)
             await self.node.start()
             started = time.perf_counter()
-            self.ledger = f"ledger/{self.node.venue.business_date(self.node.now_ms())}"
+            self.ledger = ledger_name(self.node.venue.business_date(self.node.now_ms()))
             return {
                 "port": self.node.port,
                 "begin": begin,
@@ -253,7 +254,7 @@ class _PeerRegister(_Register):
                 self.docs = {name: pycrdt.Doc() for name in msg["documents"]}
                 self.ledger = msg["ledger"]
             if msg.get("catalog"):
-                self.docs["catalog"].apply_update(bytes.fromhex(msg["catalog"]))
+                self.docs[CATALOG].apply_update(bytes.fromhex(msg["catalog"]))
             begin = time.perf_counter()
             await self._connect(int(msg["port"]))
             return {"begin": begin}

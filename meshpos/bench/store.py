@@ -27,9 +27,10 @@ import pycrdt
 
 from meshpos.bench.workload import UpdateLog, add_receipt, receipt_ids
 from meshpos.errors import MeshposError
+from meshpos.model.documents import ledger_name
 from meshpos.store import SqliteStore
 
-DOCUMENT = "ledger/2026-11-25"
+DOCUMENT = ledger_name("2026-11-25")
 CASHIERS = 8
 
 Commit = Callable[[str, list[bytes]], Awaitable[None]]
