@@ -64,7 +64,7 @@ class Fixture:
     build_s: float
 
 
-def _settings() -> tuple[str, int]:
+def sample_day_settings() -> tuple[str, int]:
     """The sample catalog's timezone and day cut-off: business dates are computed as the node does."""
     replica = Replica(capture=False)
     replica.apply("catalog", catalog_update())
@@ -79,7 +79,7 @@ class FixtureMaker:
         self.root = root
         self.per_day = receipts_per_day
         self.now_ms = now_ms
-        timezone, self.cutoff_hour = _settings()
+        timezone, self.cutoff_hour = sample_day_settings()
         if timezone != "UTC":
             raise ValueError("the history fixture assumes the sample catalog's UTC timezone")
         self.today = business_date(now_ms, timezone, self.cutoff_hour)
