@@ -32,8 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from meshpos.bench.history_fixture import Fixture, FixtureMaker, progress
+from meshpos.bench.history_fixture import MAX_RECEIPTS, Fixture, FixtureMaker, progress
 from meshpos.bench.history_node import Page, RegisterProcess, cpu_ms, rss_kb
+from meshpos.errors import MeshposError
 from meshpos.model.sample import CASHIER, MANAGER
 
 TARGETS: dict[str, float] = {
@@ -159,8 +160,6 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 async def _main(args: argparse.Namespace, root: Path) -> dict[str, Any]:
-    if args.kb_day <= args.open_day:
-        raise ValueError("--kb-day must be larger than --open-day (it measures the extra receipts)")
     load_before = os.getloadavg()
     maker = FixtureMaker(root, args.receipts_per_day, int(time.time() * 1000))
     bare = await maker.build("no-history", 0, args.open_day)
@@ -248,7 +247,26 @@ def _table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _check(args: argparse.Namespace) -> None:
+    if args.days < 0 or args.receipts_per_day < 1 or args.open_day < 1 or args.sales < 1:
+        raise MeshposError(
+            "--days must be 0 or more and --receipts-per-day, --open-day and --sales at least 1"
+        )
+    if args.kb_day <= args.open_day:
+        raise MeshposError(
+            "--kb-day must be larger than --open-day (it measures the extra receipts)"
+        )
+    if max(args.days * args.receipts_per_day + args.open_day, args.kb_day) > MAX_RECEIPTS:
+        raise MeshposError(
+            f"a register of the fixture would hold more than {MAX_RECEIPTS:,} receipts, more than "
+            "its six-digit receipt numbers can count"
+        )
+    if args.idle_s <= 0 or args.sales_budget_s <= 0:
+        raise MeshposError("--idle-s and --sales-budget-s must be positive")
+
+
 def run_history_bench(args: argparse.Namespace) -> int:
+    _check(args)
     if args.dir:
         root = Path(args.dir)
         root.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ from meshpos.bench.history_rekey import (
 )
 from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
 from meshpos.config import Config
+from meshpos.errors import MeshposError
 from meshpos.model import Replica, Venue, business_date
 from meshpos.model.numbering import ReceiptNumbering
 from meshpos.model.sample import CASHIER
@@ -81,7 +82,7 @@ class FixtureMaker:
         self.now_ms = now_ms
         timezone, self.cutoff_hour = sample_day_settings()
         if timezone != "UTC":
-            raise ValueError("the history fixture assumes the sample catalog's UTC timezone")
+            raise MeshposError("the history fixture assumes the sample catalog's UTC timezone")
         self.today = business_date(now_ms, timezone, self.cutoff_hour)
         self._closed: list[Template] = []
         self._open: dict[int, Template] = {}
@@ -138,7 +139,7 @@ class FixtureMaker:
         began = time.perf_counter()
         total = days * self.per_day + open_day
         if total > MAX_RECEIPTS:
-            raise ValueError(
+            raise MeshposError(
                 f"{total:,} receipts do not fit the six-digit receipt numbers ({MAX_RECEIPTS:,})"
             )
         templates = self.closed_templates(min(TEMPLATES, days)) if days else []

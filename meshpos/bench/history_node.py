@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from meshpos.bench.history_fixture import Fixture
+from meshpos.errors import MeshposError
 
 _TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 _CHANGED = b"event: changed"
@@ -37,7 +38,7 @@ def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
-    raise RuntimeError(f"process {pid} has no VmRSS")
+    raise MeshposError(f"process {pid} has no VmRSS")
 
 
 def cpu_ms(pid: int) -> float:
@@ -74,7 +75,7 @@ class RegisterProcess:
             asyncio.to_thread(self.process.stdout.readline), CALL_TIMEOUT_S
         )
         if not line:
-            raise RuntimeError(f"the node exited before it was ready; see {self.log}")
+            raise MeshposError(f"the node exited before it was ready; see {self.log}")
         self.api = json.loads(line)["api"]
         self.token = (self.fixture.config.data_dir / "api.token").read_text().strip()
         deadline = began + CALL_TIMEOUT_S
@@ -99,7 +100,7 @@ class RegisterProcess:
             with opener.open(request, timeout=CALL_TIMEOUT_S) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"{method} {path}: {exc.code} {exc.read()[:300]!r}") from None
+            raise MeshposError(f"{method} {path}: {exc.code} {exc.read()[:300]!r}") from None
 
     def helpers_rss_kb(self) -> int:
         """Resident memory of the node's child processes (the store's merge helper, when running)."""
@@ -149,9 +150,9 @@ class Page:
         deadline = time.monotonic() + timeout
         while not (self.loads and self._idle.is_set() and not self._dirty.is_set()):
             if self.error is not None:
-                raise RuntimeError(f"the page stopped: {self.error}")
+                raise MeshposError(f"the page stopped: {self.error}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the page did not load within {timeout:.0f} s")
+                raise MeshposError(f"the page did not load within {timeout:.0f} s")
             await asyncio.sleep(0.05)
 
     def close(self) -> None:
@@ -201,6 +202,6 @@ class Page:
             call("GET", "/api/orders")
             call("GET", "/api/receipts")
             if self.order_id:
-                with contextlib.suppress(RuntimeError):  # paid meanwhile: the page drops it too
+                with contextlib.suppress(MeshposError):  # paid meanwhile: the page drops it too
                     call("GET", f"/api/orders/{self.order_id}")
             self.loads += 1

@@ -51,6 +51,8 @@ def day_tag(index: int) -> bytes:
 class RekeyError(MeshposError):
     """The template holds something the re-keyer does not understand; no fixture is written from it."""
 
+    code = "bench_fixture"
+
 
 @dataclass(slots=True)
 class Template:

@@ -13,6 +13,7 @@ import pytest
 from meshpos.bench.history import TARGETS, add_history_arguments, run_history_bench
 from meshpos.bench.history_fixture import DEVICE, closed_day_dates, sample_day_settings
 from meshpos.bench.history_rekey import verify_day
+from meshpos.errors import MeshposError
 from meshpos.store import SqliteStore
 
 DAYS, PER_DAY, OPEN_DAY, KB_DAY, SALES = 3, 20, 20, 60, 3
@@ -119,3 +120,19 @@ def test_a_tiny_run_prints_every_figure_and_its_fixture_holds_the_days(
     )
     assert len(open_ledger.open_shifts_of(DEVICE)) == 1
     assert not receipt_ids & {r.id for r in open_ledger.receipts()}
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (("--open-day", "20", "--kb-day", "20"), "--kb-day must be larger"),
+        (("--days", "1000", "--receipts-per-day", "1000"), "six-digit receipt numbers"),
+        (("--open-day", "0"), "--open-day"),
+    ],
+)
+def test_sizes_no_register_can_hold_are_refused_before_anything_is_built(
+    tmp_path: Path, argv: tuple[str, ...], says: str
+) -> None:
+    with pytest.raises(MeshposError, match=says):
+        run_history_bench(_args(*argv, "--dir", str(tmp_path / "fixtures")))
+    assert not (tmp_path / "fixtures").exists()
