@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import tempfile
@@ -68,8 +69,9 @@ def add_history_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _percentile(values: list[float], q: float) -> float:
+    """Nearest rank: the smallest value with at least ``q`` of the values at or below it."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 async def _idle(register: RegisterProcess, seconds: float) -> float:
