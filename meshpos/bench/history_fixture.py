@@ -5,7 +5,7 @@ What a register that sold every day for ``days`` days holds: one ``ledger/<date>
 payments, receipts numbered in the register's one series), today's open day with ``open_day`` sales and the
 shift still open, the sample catalog, the receipt-number mark in ``stoplist`` and ``receipt_seq`` in the
 store's meta. It is a real SQLite file written through :class:`meshpos.store.SqliteStore` (which parses
-every update before writing it) with real certificates (:mod:`meshpos.bench.venue_setup`).
+every update before writing it) with real certificates (:mod:`meshpos.harness.venue`).
 
 A few template days are sold through the model and each closed day is one of them re-keyed
 (:mod:`meshpos.bench.history_rekey`): new ids, its own date and times, the next receipt numbers. The first
@@ -32,10 +32,11 @@ from meshpos.bench.history_rekey import (
     template_id,
     verify_day,
 )
-from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
 from meshpos.config import Config
 from meshpos.errors import MeshposError
+from meshpos.harness.venue import catalog_update, make_device, make_venue
 from meshpos.model import Replica, Venue, business_date
+from meshpos.model.documents import CATALOG, STOPLIST, ledger_name
 from meshpos.model.numbering import ReceiptNumbering
 from meshpos.model.sample import CASHIER
 from meshpos.store import SqliteStore
@@ -68,7 +69,7 @@ class Fixture:
 def sample_day_settings() -> tuple[str, int]:
     """The sample catalog's timezone and day cut-off: business dates are computed as the node does."""
     replica = Replica(capture=False)
-    replica.apply("catalog", catalog_update())
+    replica.apply(CATALOG, catalog_update())
     settings = Venue(replica, device=DEVICE, role="register").catalog.settings()
     return settings.timezone, settings.day_cutoff_hour
 
@@ -89,7 +90,7 @@ class FixtureMaker:
 
     def _sell(self, k: int, receipts: int, start_ms: int, span_ms: int, close: bool) -> Template:
         replica = Replica(capture=False)
-        replica.apply("catalog", catalog_update())
+        replica.apply(CATALOG, catalog_update())
         ids = itertools.count()
         venue = Venue(
             replica, device=DEVICE, role="register", new_id=lambda: template_id(k, next(ids))
@@ -109,7 +110,7 @@ class FixtureMaker:
         if close:
             venue.close_shift(CASHIER, 0, start_ms + span_ms)
         date = venue.business_date(start_ms)
-        update = replica.doc(f"ledger/{date}").get_update()
+        update = replica.doc(ledger_name(date)).get_update()
         return cut(update, date, DEVICE, receipts, self.cutoff_hour)
 
     def closed_templates(self, count: int) -> list[Template]:
@@ -160,7 +161,7 @@ class FixtureMaker:
             cutoff_hour=self.cutoff_hour,
         )
         stoplist = Replica(capture=False)
-        ReceiptNumbering(stoplist.doc("stoplist"), DEVICE, seq=total).publish()
+        ReceiptNumbering(stoplist.doc(STOPLIST), DEVICE, seq=total).publish()
         async with await SqliteStore.open(config.db_path) as store:
             batch: list[tuple[str, bytes]] = []
             size = 0
@@ -182,15 +183,15 @@ class FixtureMaker:
                     )
                     if d == 0:
                         oldest = min(ledger.receipts(), key=lambda r: r.seq).id
-                batch.append((f"ledger/{date}", update))
+                batch.append((ledger_name(date), update))
                 size += len(update)
                 if size >= _BATCH_BYTES:
                     await store.append(batch)
                     batch, size = [], 0
                     progress(f"{name}: {d + 1:,} / {days:,} days written")
             batch += [
-                (f"ledger/{self.today}", open_update),
-                ("stoplist", stoplist.doc("stoplist").get_update()),
+                (ledger_name(self.today), open_update),
+                (STOPLIST, stoplist.doc(STOPLIST).get_update()),
             ]
             await store.append(batch, meta={"receipt_seq": str(total)})
         if not oldest:

@@ -306,12 +306,12 @@ def verify_day(
     seqs = sorted(r.seq for r in found)
     expected = list(range(first_seq, first_seq + receipts))
     if seqs != expected:
-        raise RekeyError(f"ledger/{date}: receipt sequences are not {first_seq}..{expected[-1:]}")
+        raise RekeyError(f"{ledger.name}: receipt sequences are not {first_seq}..{expected[-1:]}")
     for receipt in found:
         if receipt.number != f"{device}-{receipt.seq:06d}":
-            raise RekeyError(f"ledger/{date}: receipt {receipt.id} is numbered {receipt.number}")
+            raise RekeyError(f"{ledger.name}: receipt {receipt.id} is numbered {receipt.number}")
         if business_date(receipt.issued_at_ms, "UTC", cutoff_hour) != date:
-            raise RekeyError(f"ledger/{date}: receipt {receipt.id} is dated {receipt.issued_at_ms}")
+            raise RekeyError(f"{ledger.name}: receipt {receipt.id} is dated {receipt.issued_at_ms}")
         if receipt.id not in ledger.order(receipt.order_id).receipt_ids:
-            raise RekeyError(f"ledger/{date}: order {receipt.order_id} lost receipt {receipt.id}")
+            raise RekeyError(f"{ledger.name}: order {receipt.order_id} lost receipt {receipt.id}")
     return ledger
