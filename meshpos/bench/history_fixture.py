@@ -5,7 +5,7 @@ What a register that sold every day for ``days`` days holds: one ``ledger/<date>
 payments, receipts numbered in the register's one series), today's open day with ``open_day`` sales and the
 shift still open, the sample catalog, the receipt-number mark in ``stoplist`` and ``receipt_seq`` in the
 store's meta. It is a real SQLite file written through :class:`meshpos.store.SqliteStore` (which parses
-every update before writing it) with real certificates (:mod:`meshpos.bench.venue_setup`).
+every update before writing it) with real certificates (:mod:`meshpos.harness.venue`).
 
 A few template days are sold through the model and each closed day is one of them re-keyed
 (:mod:`meshpos.bench.history_rekey`): new ids, its own date and times, the next receipt numbers. The first
@@ -32,9 +32,9 @@ from meshpos.bench.history_rekey import (
     template_id,
     verify_day,
 )
-from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
 from meshpos.config import Config
 from meshpos.errors import MeshposError
+from meshpos.harness.venue import catalog_update, make_device, make_venue
 from meshpos.model import Replica, Venue, business_date
 from meshpos.model.numbering import ReceiptNumbering
 from meshpos.model.sample import CASHIER
