@@ -1,0 +1,202 @@
+"""The real adapters a node runs on, picked for ``meshpos node`` (and for tests that run real nodes).
+
+docs/architecture.md (Node). :class:`~meshpos.node.Node` is handed its adapters; :func:`make_node` hands it
+the data dir's SQLite store, the mTLS websocket links, mDNS discovery (unless told not to), the local HTTP
+API and the relay's console link.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+from meshpos.config import Config
+from meshpos.engine import MAX_MESSAGE_SIZE
+from meshpos.errors import ConfigError, MissingDatabase
+from meshpos.net.discovery import Discovery, PeerAd
+from meshpos.net.links import LinkPeer as MeshPeer
+from meshpos.net.links import Links, LinkSettings
+from meshpos.net.mesh import PeerDiscovery
+from meshpos.net.port import LinkHandler, LinkPeer, PeerKind
+from meshpos.node import Node
+from meshpos.relay import ConsoleLink
+from meshpos.relay.service import ConsoleUplink
+from meshpos.store import SqliteStore, Store
+from meshpos.store.lock import lock_path
+from meshpos.trust import (
+    DeviceIdentity,
+    client_ssl_context,
+    device_hostname,
+    peer_certificate_info,
+    server_ssl_context,
+)
+from meshpos.web.api import make_handler
+from meshpos.web.http import HttpServer
+
+LINK_OVERHEAD = 4096  # what a websocket frame may add to the engine's largest message
+
+
+def make_node(
+    config: Config,
+    *,
+    discovery: bool = True,
+    identity: DeviceIdentity | None = None,
+    clock: Callable[[], float] = time.time,
+    new_receipt_series: bool = False,
+) -> Node:
+    """A node on the real adapters; ``discovery=False``: peers only by address (``add_peer``)."""
+    rng = random.Random()
+
+    def links(
+        identity: DeviceIdentity, handler: LinkHandler, is_revoked: Callable[[str], bool]
+    ) -> Links:
+        shim = _MeshShim(handler)
+        shim.links = Links(
+            LinkSettings(
+                node_id=config.node_id,
+                venue_id=identity.venue_id,
+                host=config.listen_host,
+                port=config.port,
+                server_context=server_ssl_context(identity),
+                client_context=client_ssl_context(identity),
+                identify=_identify,
+                hostname_for=lambda device: device_hostname(device, identity.venue_id),
+                is_revoked=is_revoked,
+                max_message_size=MAX_MESSAGE_SIZE + LINK_OVERHEAD,
+            ),
+            shim,
+            rng,
+        )
+        return shim.links
+
+    def mdns(
+        venue_id: str,
+        port: int,
+        found: Callable[[str, str, int], None],
+        removed: Callable[[str], None],
+    ) -> PeerDiscovery:
+        return Discovery(
+            venue_id=venue_id,
+            node_id=config.node_id,
+            role=config.role,
+            port=port,
+            interfaces=list(config.interfaces),
+            address=config.interfaces[0] if config.listen_host == "0.0.0.0" else config.listen_host,
+            on_found=lambda ad: _found(found, ad),
+            on_removed=removed,
+        )
+
+    def console_link(venue_id: str, handler: LinkHandler) -> ConsoleUplink:
+        shim = _ConsoleShim(handler, venue_id)
+        shim.link = ConsoleLink(
+            url=config.console_url,
+            token=config.console_token,
+            venue_id=venue_id,
+            handler=shim,
+            max_size=MAX_MESSAGE_SIZE + LINK_OVERHEAD,
+            rng=rng,
+            ca_file=config.console_ca_file,
+        )
+        return shim.link
+
+    return Node(
+        config,
+        store=open_node_store,
+        links=links,
+        api=lambda node, token: HttpServer(
+            make_handler(node, token), config.api_host, config.api_port
+        ),
+        discovery=mdns if discovery else None,
+        console_link=console_link,
+        identity=identity,
+        clock=clock,
+        new_receipt_series=new_receipt_series,
+    )
+
+
+async def open_node_store(config: Config) -> Store:
+    """Open (and lock) the data dir's database; refuse an empty one where a database existed.
+
+    An empty ``node.db`` in place of a lost one used to start as an empty register saying "All data
+    is synced" with none of its sales. A data dir that held a database shows it: ``api.token`` is
+    written at every start after the database opened, and ``node.db.lock`` at every open. Then
+    only ``meshpos node --init-database`` begins an empty database, and only where there is none.
+    """
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"data_dir {str(config.data_dir)!r}: cannot use it: {exc.strerror}"
+        ) from None
+    markers = [config.data_dir / "api.token", lock_path(config.db_path)]
+    existed = [marker.name for marker in markers if marker.exists()]
+    create = config.init_database or not existed
+    try:
+        store = await SqliteStore.open(config.db_path, start_merge_helper=True, create=create)
+    except MissingDatabase as exc:
+        raise MissingDatabase(
+            f"{exc.message}, but this data dir has held a database ({' and '.join(existed)} "
+            f"exist): refusing to start an empty register in its place. Restore "
+            f"{config.db_path.name} from a backup, or start once with meshpos node "
+            f"--init-database to begin an empty database deliberately"
+        ) from None
+    if config.init_database and not store.created:
+        await store.close()
+        raise ConfigError(
+            f"--init-database: {config.db_path} already holds a database (left as it was); "
+            "start without --init-database"
+        )
+    return store
+
+
+def _identify(der: bytes) -> MeshPeer:
+    info = peer_certificate_info(der)
+    return MeshPeer(info.device_id, info.role, info.venue_id)
+
+
+def _found(found: Callable[[str, str, int], None], ad: PeerAd) -> None:
+    found(ad.node_id, ad.address, ad.port)
+
+
+# --- until the links call meshpos.net.port.LinkHandler themselves -------------------------------------
+
+
+class _MeshShim:
+    links: Links
+
+    def __init__(self, engine: LinkHandler) -> None:
+        self.engine = engine
+
+    def link_opened(self, key: str, peer: MeshPeer) -> None:
+        self.engine.link_opened(
+            key,
+            LinkPeer(peer.device_id, peer.role, peer.venue_id, PeerKind.MESH),
+            lambda out: self.links.send(key, out),
+        )
+
+    async def link_messages(self, key: str, messages: list[bytes]) -> None:
+        await self.engine.link_messages(key, messages)
+
+    async def link_closed(self, key: str, reason: str) -> None:
+        await self.engine.link_closed(key, reason)
+
+
+class _ConsoleShim:
+    link: ConsoleLink
+
+    def __init__(self, engine: LinkHandler, venue_id: str) -> None:
+        self.engine = engine
+        self.peer = LinkPeer("console", "console", venue_id, PeerKind.CONSOLE)
+
+    def console_opened(self, key: str) -> None:
+        self.engine.link_opened(key, self.peer, self.link.send)
+
+    async def link_data(self, key: str, data: bytes) -> None:
+        await self.engine.link_messages(key, [data])
+
+    async def link_closed(self, key: str, reason: str) -> None:
+        await self.engine.link_closed(key, reason)
+
+    def console_refused(self, reason: str) -> None:
+        self.engine.link_refused(self.peer, reason)
