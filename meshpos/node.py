@@ -26,18 +26,18 @@ from meshpos.engine import (
     StoreDocuments,
     Subscription,
 )
-from meshpos.errors import ConfigError, MeshposError
+from meshpos.errors import MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
-from meshpos.net.mesh import DiscoveryFactory, Mesh, MeshLinks
-from meshpos.net.port import LinkHandler
+from meshpos.net.mesh import DiscoveryFactory, LinksFactory, Mesh
 from meshpos.node_status import Durability, NodeStatus
-from meshpos.register.numbering import ReceiptCounter, stored_numbering
+from meshpos.register.numbering import ReceiptCounter, check_new_series, stored_numbering
 from meshpos.register.operations import RegisterOperations
 from meshpos.register.status import StatusService
 from meshpos.relay.service import ConsoleLinkFactory, RelayService
 from meshpos.store import Store
 from meshpos.sync import SyncConfig
 from meshpos.trust import DeviceIdentity, load_identity, stored_token
+from meshpos.trust.identity import check_identity
 from meshpos.trust.revocations import Revocations
 
 log = logging.getLogger("meshpos.node")
@@ -46,9 +46,10 @@ T = TypeVar("T")
 
 
 class ApiServer(Protocol):
-    """The node's local HTTP API (``meshpos.web.http.HttpServer``)."""
+    """The node's local HTTP API; it tells ``meshpos status`` where it listens (``api.url``)."""
 
-    port: int
+    @property
+    def port(self) -> int: ...
 
     async def start(self) -> int: ...
 
@@ -57,8 +58,6 @@ class ApiServer(Protocol):
 
 #: opens (and locks) the node's store
 StoreOpener = Callable[[Config], Awaitable[Store]]
-#: (identity, the engine to report to, is_revoked) -> the node's links to its peers
-LinksFactory = Callable[[DeviceIdentity, LinkHandler, Callable[[str], bool]], MeshLinks]
 #: (the node, its API token) -> the local API server
 ApiFactory = Callable[["Node", str], ApiServer]
 
@@ -116,9 +115,11 @@ class Node(RegisterOperations):
         await self.stop()
 
     async def start(self) -> None:
+        """Open the store and the documents, start the services, then the network and the API."""
         config = self.config
         identity = self._identity or load_identity(config.identity_path)
-        _check_identity(config, identity, new_receipt_series=self._new_receipt_series)
+        check_identity(identity, config.node_id, config.role, config.venue_id, config.identity_path)
+        check_new_series(config, new_series=self._new_receipt_series)
         store = await self._open_store(config)
         try:
             # read (or make) the token while holding the data dir: a junk token stops us before we
@@ -143,20 +144,9 @@ class Node(RegisterOperations):
             await store.close()
             raise
         relay = RelayService(engine, config, identity.venue_id, self.counters, self._console_link)
-        mesh = Mesh(
-            identity.venue_id,
-            self._links(identity, engine, revocations.is_revoked),
-            self._discovery,
-        )
-        status = StatusService(
-            engine,
-            numbers.venue,
-            relay,
-            node_id=config.node_id,
-            role=config.role,
-            counters=self.counters,
-            refusals=mesh.refusals,
-        )
+        links = self._links(identity, engine, revocations.is_revoked)
+        mesh = Mesh(identity.venue_id, links, self._discovery)
+        status = StatusService(engine, numbers.venue, relay, config, self.counters, mesh.refusals)
         revocations.on_revoked = lambda device: mesh.drop(device, "revoked")
         api = self._api(self, token)
         self._running = _Running(
@@ -170,13 +160,7 @@ class Node(RegisterOperations):
                 await self.stop()
             await store.close()
             raise
-        log.info(
-            "node %s (%s) of venue %s started: mesh port %d",
-            config.node_id,
-            config.role,
-            identity.venue_id,
-            self.port,
-        )
+        log.info("node %s (%s) started: mesh port %d", config.node_id, config.role, self.port)
 
     async def _start_network(self, config: Config) -> None:
         run = self._run()
@@ -187,12 +171,7 @@ class Node(RegisterOperations):
             after=[run.relay.manage],
         )
         run.relay.start()
-        api_port = await run.api.start()
-        url_file = config.data_dir / "api.url"
-        try:
-            url_file.write_text(f"http://{config.api_host}:{api_port}\n")
-        except OSError as exc:
-            raise ConfigError(f"{url_file}: cannot write the API address: {exc.strerror}") from None
+        await run.api.start()
 
     async def stop(self) -> None:
         """Tell peers goodbye, stop the network, commit what is left and close the store."""
@@ -203,7 +182,6 @@ class Node(RegisterOperations):
         try:
             await run.mesh.stop_discovery()
             await run.api.stop()
-            (self.config.data_dir / "api.url").unlink(missing_ok=True)
             await run.engine.begin_stop()
             await run.relay.stop()
             await run.mesh.stop()
@@ -285,26 +263,3 @@ class Node(RegisterOperations):
 
     async def revoke(self, entry: Mapping[str, Any]) -> None:
         await self._run().revocations.revoke(entry)
-
-
-def _check_identity(config: Config, identity: DeviceIdentity, *, new_receipt_series: bool) -> None:
-    """The config must describe the device its certificate names."""
-    if identity.device_id != config.node_id:
-        raise ConfigError(
-            f"node_id {config.node_id!r} does not match the device certificate in "
-            f"{config.identity_path} ({identity.device_id!r})"
-        )
-    if identity.role != config.role:
-        raise ConfigError(
-            f"role {config.role!r} does not match the device certificate ({identity.role!r})"
-        )
-    if config.venue_id and config.venue_id != identity.venue_id:
-        raise ConfigError(
-            f"venue_id {config.venue_id!r} does not match the device certificate "
-            f"({identity.venue_id!r})"
-        )
-    if new_receipt_series and config.role != "register":
-        raise ConfigError(
-            f"--new-receipt-series: node {config.node_id} is a {config.role}; "
-            "only registers number receipts"
-        )

@@ -7,6 +7,7 @@ API and the relay's console link.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -104,8 +105,8 @@ def make_node(
         config,
         store=open_node_store,
         links=links,
-        api=lambda node, token: HttpServer(
-            make_handler(node, token), config.api_host, config.api_port
+        api=lambda node, token: LocalApi(
+            config, HttpServer(make_handler(node, token), config.api_host, config.api_port)
         ),
         discovery=mdns if discovery else None,
         console_link=console_link,
@@ -113,6 +114,35 @@ def make_node(
         clock=clock,
         new_receipt_series=new_receipt_series,
     )
+
+
+class LocalApi:
+    """The node's HTTP API, whose address is written to ``<data_dir>/api.url`` while it listens: that
+    is how ``meshpos status`` and ``meshpos clear-cache`` find the running node (node_runner.api_base)."""
+
+    def __init__(self, config: Config, server: HttpServer) -> None:
+        self.server = server
+        self.url_file = config.data_dir / "api.url"
+        self.host = config.api_host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    async def start(self) -> int:
+        port = await self.server.start()
+        try:
+            self.url_file.write_text(f"http://{self.host}:{port}\n")
+        except OSError as exc:
+            raise ConfigError(
+                f"{self.url_file}: cannot write the API address: {exc.strerror}"
+            ) from None
+        return port
+
+    async def stop(self) -> None:
+        await self.server.stop()
+        with contextlib.suppress(OSError):
+            self.url_file.unlink()
 
 
 async def open_node_store(config: Config) -> Store:

@@ -13,13 +13,21 @@ from collections.abc import Mapping
 
 from meshpos.config import Config
 from meshpos.engine import Committed, Engine, EngineEvent
-from meshpos.errors import StoreError
+from meshpos.errors import ConfigError, StoreError
 from meshpos.model import Venue
 from meshpos.model.numbering import new_series_tag
 from meshpos.store import Store
 from meshpos.sync import PeerLive
 
 log = logging.getLogger("meshpos.node")
+
+
+def check_new_series(config: Config, *, new_series: bool) -> None:
+    if new_series and config.role != "register":
+        raise ConfigError(
+            f"--new-receipt-series: node {config.node_id} is a {config.role}; "
+            "only registers number receipts"
+        )
 
 
 async def stored_numbering(

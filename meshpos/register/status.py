@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
+from meshpos.config import Config
 from meshpos.engine import Engine, EngineEvent, LinkClosed
 from meshpos.errors import ClearCacheRefused, UnknownRecord
 from meshpos.model import Catalog, PaymentResult, Venue
@@ -42,17 +43,16 @@ class StatusService:
         engine: Engine,
         venue: Venue,
         relay: RelayService,
-        *,
-        node_id: str,
-        role: str,
+        config: Config,
         counters: Counter[str],
         refusals: Callable[[], dict[str, int]],
     ) -> None:
+        """``refusals``: the links refused so far, by kind (the mesh's counts)."""
         self._engine = engine
         self._venue = venue
         self._relay = relay
-        self._node_id = node_id
-        self._role = role
+        self._node_id = config.node_id
+        self._role = config.role
         self._counters = counters
         self._refusals = refusals
         self._started_at = time.monotonic()
