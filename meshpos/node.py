@@ -233,11 +233,13 @@ class Node(RegisterOperations):
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    async def write(self, change: Callable[[], T]) -> T:
-        return await self._run().engine.write(change)
-
-    def sold(self, result: PaymentResult) -> None:
-        self._run().status.sold(result)
+    async def write(self, change: Callable[[Venue, int], T]) -> T:
+        """The one write path: ``change(venue, now_ms)``, answered once durable."""
+        run = self._run()
+        result = await run.engine.write(lambda: change(run.numbers.venue, self.now_ms()))
+        if isinstance(result, PaymentResult):
+            run.status.sold(result)  # the status tells on how many devices the latest sale is
+        return result
 
     def changes(self) -> Subscription:
         """Subscribe to committed changes and presence changes (close the subscription when done)."""

@@ -152,7 +152,11 @@ class VenueHub:
         self.engine.link_opened(key, peer, send)
 
     async def link_messages(self, key: str, messages: list[bytes]) -> None:
-        await self.engine.link_messages(key, messages)
+        try:
+            await self.engine.link_messages(key, messages)
+        except MeshposError as exc:  # the database: drop the link, the relay redials
+            log.error("venue %s: %s", self.venue_id, exc)
+            self.engine.hang_up(key)
         self._seen()
 
     async def link_closed(self, key: str, reason: str) -> None:

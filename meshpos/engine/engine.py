@@ -332,6 +332,13 @@ class Engine:
             self.sync.close(key, reason)
             self._flush()
 
+    def hang_up(self, key: str) -> None:
+        """Close one connection now, without a goodbye (its peer redials); an empty message is what
+        tells a link to close."""
+        link = self._links.get(key)
+        if link is not None:
+            link[1]([b""])
+
     def _commit_received_soon(self) -> None:
         if self._received_commit is not None or self.closing:
             return  # already due

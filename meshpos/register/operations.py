@@ -29,37 +29,22 @@ T = TypeVar("T")
 class RegisterOperations(ABC):
     """Shifts, orders, payments, refunds, stock, kitchen and stop list: durable on return."""
 
-    @property
     @abstractmethod
-    def venue(self) -> Venue: ...
-
-    @abstractmethod
-    def now_ms(self) -> int: ...
-
-    @abstractmethod
-    async def write(self, change: Callable[[], T]) -> T:
-        """Apply one change and return once it is durable."""
-
-    @abstractmethod
-    def sold(self, result: PaymentResult) -> None:
-        """A payment was committed (the status follows the latest sale to the other devices)."""
+    async def write(self, change: Callable[[Venue, int], T]) -> T:
+        """Apply ``change(venue, now_ms)`` and return once it is durable."""
 
     async def open_shift(self, user: str, opening_cash: int) -> Shift:
-        return await self.write(
-            lambda: self.venue.open_shift_now(user, opening_cash, self.now_ms())
-        )
+        return await self.write(lambda venue, now: venue.open_shift_now(user, opening_cash, now))
 
     async def close_shift(self, user: str, counted_cash: int) -> Shift:
-        return await self.write(lambda: self.venue.close_shift(user, counted_cash, self.now_ms()))
+        return await self.write(lambda venue, now: venue.close_shift(user, counted_cash, now))
 
     async def cash_move(self, user: str, kind: str, amount: int, reason: str = "") -> CashMove:
-        return await self.write(
-            lambda: self.venue.cash_move(user, kind, amount, reason, self.now_ms())
-        )
+        return await self.write(lambda venue, now: venue.cash_move(user, kind, amount, reason, now))
 
     async def open_order(self, user: str, *, table: str = "", tab: str = "") -> Order:
         return await self.write(
-            lambda: self.venue.open_order(user, self.now_ms(), table=table, tab=tab)
+            lambda venue, now: venue.open_order(user, now, table=table, tab=tab)
         )
 
     async def add_line(
@@ -74,12 +59,12 @@ class RegisterOperations(ABC):
         override_stop: bool = False,
     ) -> Order:
         return await self.write(
-            lambda: self.venue.add_line(
+            lambda venue, now: venue.add_line(
                 user,
                 order_id,
                 product_id,
                 quantity,
-                self.now_ms(),
+                now,
                 modifiers=modifiers,
                 discount_id=discount_id,
                 override_stop=override_stop,
@@ -88,16 +73,14 @@ class RegisterOperations(ABC):
 
     async def remove_line(self, user: str, order_id: str, line_id: str, reason: str = "") -> Order:
         return await self.write(
-            lambda: self.venue.remove_line(user, order_id, line_id, self.now_ms(), reason)
+            lambda venue, now: venue.remove_line(user, order_id, line_id, now, reason)
         )
 
     async def void_order(self, user: str, order_id: str, reason: str = "") -> Order:
-        return await self.write(
-            lambda: self.venue.void_order(user, order_id, self.now_ms(), reason)
-        )
+        return await self.write(lambda venue, now: venue.void_order(user, order_id, now, reason))
 
     async def send_to_kitchen(self, user: str, order_id: str) -> Ticket | None:
-        return await self.write(lambda: self.venue.send_to_kitchen(user, order_id, self.now_ms()))
+        return await self.write(lambda venue, now: venue.send_to_kitchen(user, order_id, now))
 
     async def pay(
         self,
@@ -109,13 +92,11 @@ class RegisterOperations(ABC):
         tip: int = 0,
         tendered: int | None = None,
     ) -> PaymentResult:
-        result = await self.write(
-            lambda: self.venue.pay(
-                user, order_id, method, self.now_ms(), amount=amount, tip=tip, tendered=tendered
+        return await self.write(
+            lambda venue, now: venue.pay(
+                user, order_id, method, now, amount=amount, tip=tip, tendered=tendered
             )
         )
-        self.sold(result)
-        return result
 
     async def refund(
         self,
@@ -127,8 +108,8 @@ class RegisterOperations(ABC):
         reason: str = "",
     ) -> Refund:
         return await self.write(
-            lambda: self.venue.refund(
-                user, receipt_id, self.now_ms(), lines=lines, method=method, reason=reason
+            lambda venue, now: venue.refund(
+                user, receipt_id, now, lines=lines, method=method, reason=reason
             )
         )
 
@@ -136,18 +117,14 @@ class RegisterOperations(ABC):
         self, user: str, product_id: str, kind: str, quantity: int, reason: str = ""
     ) -> InventoryMove:
         return await self.write(
-            lambda: self.venue.inventory_move(
-                user, product_id, kind, quantity, self.now_ms(), reason
-            )
+            lambda venue, now: venue.inventory_move(user, product_id, kind, quantity, now, reason)
         )
 
     async def bump(self, user: str, ticket_id: str) -> Ticket:
-        return await self.write(lambda: self.venue.bump(user, ticket_id, self.now_ms()))
+        return await self.write(lambda venue, now: venue.bump(user, ticket_id, now))
 
     async def recall(self, user: str, ticket_id: str) -> Ticket:
-        return await self.write(lambda: self.venue.recall(user, ticket_id, self.now_ms()))
+        return await self.write(lambda venue, now: venue.recall(user, ticket_id, now))
 
     async def set_stop(self, user: str, product_id: str, stopped: bool) -> StopEntry:
-        return await self.write(
-            lambda: self.venue.set_stop(user, product_id, stopped, self.now_ms())
-        )
+        return await self.write(lambda venue, now: venue.set_stop(user, product_id, stopped, now))
