@@ -17,8 +17,11 @@ from typing import Any
 
 from meshpos.chaos.procs import Proc
 from meshpos.chaos.workload import MONEY, Ledger
+from meshpos.model.records import LEDGER_RECORDS
 
 CONSOLE = "console"
+# the console's column naming the record each kind belongs to (payment, receipt -> order; refund -> receipt)
+_PARENT_COLUMN = {spec.table: spec.parent or "" for spec in LEDGER_RECORDS}
 
 
 @dataclass
@@ -83,7 +86,7 @@ async def console_holdings(console: Proc, venue_id: str) -> Holdings:
         got.checked.append(kind)
         for row in answer.json():
             got.ids[kind].append(row["id"])
-            parent = row.get("receipt_id") if kind == "refunds" else row.get("order_id")
+            parent = row.get(_PARENT_COLUMN[kind])
             if parent:
                 got.parent[row["id"]] = str(parent)
             if kind == "receipts":

@@ -17,8 +17,9 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.conninfo import conninfo_to_dict
 
+from meshpos.console.cursor import Cursor
 from meshpos.console.db import redact
-from meshpos.console.sqlbase import Cursor, Job, SqlConsoleDB, T
+from meshpos.console.sqlbase import Job, SqlConsoleDB, T
 from meshpos.console.tables import APPLICATION_ID, POSTGRES, SCHEMA_VERSION, ddl
 from meshpos.errors import ConfigError, MeshposError, SchemaTooNew, StoreError
 

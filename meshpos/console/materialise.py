@@ -25,6 +25,7 @@ from pycrdt import Array, Doc, Map, Subscription
 from meshpos.console.records import LedgerConflict, MaterialiseResult, RecordBatch, Row
 from meshpos.console.sqlbase import check_document
 from meshpos.model import CorruptRegistry, Ledger
+from meshpos.model.records import LEDGER_RECORDS, ORDERS, RECEIPTS, SHIFTS
 
 CORRUPT_RECORD = "corrupt_record"  # the alarm of a record the console skipped: not in its reports
 
@@ -33,172 +34,13 @@ if TYPE_CHECKING:
 
 
 def ledger_rows(ledger: Ledger) -> RecordBatch:
-    """Rows for every record table; pure, so it is tested without a database."""
-    day = ledger.date
+    """Rows for every record table, each as its spec declares them; pure, so it is tested without a
+    database."""
     rows: dict[str, tuple[Row, ...]] = {}
-    rows["shifts"] = tuple(
-        Row(
-            s.id,
-            {
-                "business_date": day,
-                "register": s.register,
-                "opened_by": s.user,
-                "opened_at_ms": s.opened_at_ms,
-                "opening_cash": s.opening_cash,
-            },
-            {
-                "closed_by": s.close.user if s.close else None,
-                "closed_at_ms": s.close.closed_at_ms if s.close else None,
-                "counted_cash": s.close.counted_cash if s.close else None,
-                "expected_cash": s.close.expected_cash if s.close else None,
-                "difference": s.close.difference if s.close else None,
-            },
+    for spec in LEDGER_RECORDS:
+        rows[spec.table] = tuple(
+            Row(record.id, *spec.values(record, ledger.date)) for record in ledger.records(spec)
         )
-        for s in ledger.shifts()
-    )
-    orders = ledger.orders()
-    rows["orders"] = tuple(
-        Row(
-            o.id,
-            {
-                "business_date": day,
-                "register": o.register,
-                "shift_id": o.shift_id,
-                "opened_by": o.waiter,
-                "opened_at_ms": o.opened_at_ms,
-                "table_label": o.table,
-                "tab": o.tab,
-            },
-            {
-                "status": o.status,
-                "line_count": len(o.lines),
-                "subtotal": o.totals.subtotal,
-                "discount": o.totals.discount,
-                "tax": o.totals.tax,
-                "total": o.totals.total,
-                "paid": o.totals.paid,
-                "tips": o.totals.tips,
-                "receipt_ids": json.dumps(list(o.receipt_ids)),
-            },
-        )
-        for o in orders
-    )
-    rows["payments"] = tuple(
-        Row(
-            p.id,
-            {
-                "business_date": day,
-                "order_id": p.order_id,
-                "method": p.method,
-                "amount": p.amount,
-                "tip": p.tip,
-                "tendered": p.tendered,
-                "change_given": p.change,
-                "shift_id": p.shift_id,
-                "register": p.register,
-                "user_id": p.user,
-                "at_ms": p.at_ms,
-            },
-        )
-        for o in orders
-        for p in o.payments
-    )
-    rows["receipts"] = tuple(
-        Row(
-            r.id,
-            {
-                "business_date": day,
-                "number": r.number,
-                "register": r.register,
-                "seq": r.seq,
-                "user_id": r.user,
-                "order_id": r.order_id,
-                "shift_id": r.shift_id,
-                "issued_at_ms": r.issued_at_ms,
-                "subtotal": r.subtotal,
-                "discount": r.discount,
-                "tax": r.tax,
-                "total": r.total,
-                "payment_ids": json.dumps(list(r.payment_ids)),
-            },
-            children={
-                "receipt_lines": tuple(
-                    {
-                        "position": i,
-                        "line_id": ln.line_id,
-                        "product_id": ln.product_id,
-                        "name": ln.name,
-                        "quantity": ln.quantity,
-                        "unit_price": ln.unit_price,
-                        "discount": ln.discount,
-                        "tax": ln.tax,
-                        "amount": ln.amount,
-                    }
-                    for i, ln in enumerate(r.lines)
-                )
-            },
-        )
-        for r in ledger.receipts()
-    )
-    rows["refunds"] = tuple(
-        Row(
-            f.id,
-            {
-                "business_date": day,
-                "receipt_id": f.receipt_id,
-                "amount": f.amount,
-                "method": f.method,
-                "shift_id": f.shift_id,
-                "register": f.register,
-                "user_id": f.user,
-                "at_ms": f.at_ms,
-                "reason": f.reason,
-            },
-            children={
-                "refund_lines": tuple(
-                    {
-                        "position": i,
-                        "line_id": ln.line_id,
-                        "quantity": ln.quantity,
-                        "amount": ln.amount,
-                    }
-                    for i, ln in enumerate(f.lines)
-                )
-            },
-        )
-        for f in ledger.refunds()
-    )
-    rows["cash_moves"] = tuple(
-        Row(
-            m.id,
-            {
-                "business_date": day,
-                "shift_id": m.shift_id,
-                "kind": m.kind,
-                "amount": m.amount,
-                "reason": m.reason,
-                "user_id": m.user,
-                "at_ms": m.at_ms,
-            },
-        )
-        for m in ledger.cash_moves()
-    )
-    rows["inventory_moves"] = tuple(
-        Row(
-            m.id,
-            {
-                "business_date": day,
-                "product_id": m.product_id,
-                "kind": m.kind,
-                "quantity": m.quantity,
-                "ref": m.ref,
-                "user_id": m.user,
-                "device": m.device,
-                "at_ms": m.at_ms,
-            },
-        )
-        for m in ledger.inventory()
-    )
     conflicts = tuple(LedgerConflict(c.kind, c.order_id, c.detail) for c in ledger.conflicts())
     if ledger.corrupt is not None:  # what the reads skipped: the rest of the day is still reported
         conflicts += tuple(
@@ -250,14 +92,21 @@ def rows_from_export(texts: dict[str, str], date: str) -> RecordBatch:
     return ledger_rows(Ledger.from_export(texts, date, corrupt=CorruptRegistry()))
 
 
-# How ledger_rows() reads a ledger document, per root. A record of these roots makes rows from itself:
-_STANDALONE = frozenset({"refunds", "cash_moves", "inventory"})
+# How ledger_rows() reads a ledger document, per root (each spec says which roots its parser reads).
+# orders/<id> meets receipts/<id> in conflicts(): an order is checked against every receipt it lists
+# (orders/<id>/receipts), so those two are read together:
+_LINKED = frozenset({ORDERS.root, RECEIPTS.root})
 # a shift's row reads shifts/<id> and shift_closes/<id>:
-_SHIFTS = frozenset({"shifts", "shift_closes"})
-# and orders/<id> meets receipts/<id> in conflicts(): an order is checked against every receipt it
-# lists (orders/<id>/receipts). A root the model adds later is in none of these: a change in it makes
-# the next export the whole day, never rows computed from a part of what they read.
-_KNOWN = _STANDALONE | _SHIFTS | {"orders", "receipts"}
+_SHIFTS = frozenset(SHIFTS.reads)
+# a record of these roots makes rows from itself:
+_STANDALONE = frozenset(
+    spec.root
+    for spec in LEDGER_RECORDS
+    if spec.parse is not None and spec.reads == (spec.root,) and spec.root not in _LINKED
+)
+# A root the model reads that is in none of these: a change in it makes the next export the whole
+# day, never rows computed from a part of what they read.
+_KNOWN = _STANDALONE | _SHIFTS | _LINKED
 _MISSING = object()
 MAX_PARTIAL = 20_000
 """Above this many touched records one export of the whole day is cheaper than record by record."""

@@ -7,14 +7,13 @@ an ``int`` from the ledger to the page.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from meshpos.console.cursor import Cursor
 from meshpos.console.records import Alarm
 from meshpos.console.tables import RECORD_TABLES, TABLES
 from meshpos.errors import StoreError
-
-if TYPE_CHECKING:
-    from meshpos.console.sqlbase import Cursor
+from meshpos.model.records import LEDGER_RECORDS
 
 _CHILDREN = {c.name: (t, c) for t in RECORD_TABLES for c in t.children}
 
@@ -28,17 +27,16 @@ def _day(date: str | None, alias: str = "") -> tuple[str, tuple[str, ...]]:
     return (f" AND {prefix}business_date = ?", (date,)) if date is not None else ("", ())
 
 
+def _columns(table: str, *, leave_out: tuple[str, ...] = ()) -> list[str]:
+    """``id`` and the columns of a record table, as its spec declares them."""
+    spec = TABLES[table]
+    return ["id", *(c.name for c in (*spec.fixed, *spec.mutable) if c.name not in leave_out)]
+
+
 async def records(cur: Cursor, venue_id: str, table: str, date: str | None) -> list[dict[str, Any]]:
     """Every stored column of one table, for the JSON API and for tests that compare content."""
     if table in TABLES:
-        spec = TABLES[table]
-        cols = [
-            "id",
-            *(c.name for c in (*spec.fixed, *spec.mutable)),
-            "digest",
-            "state_digest",
-            "seen_at_ms",
-        ]
+        cols = [*_columns(table), "digest", "state_digest", "seen_at_ms"]
         day, params = _day(date)
         sql = f"SELECT {', '.join(cols)} FROM {table} WHERE venue_id = ?{day} ORDER BY id"
     elif table in _CHILDREN:
@@ -61,21 +59,7 @@ async def records(cur: Cursor, venue_id: str, table: str, date: str | None) -> l
     return [dict(zip(cols, row, strict=True)) for row in rows]
 
 
-_RECEIPT_COLS = [
-    "id",
-    "number",
-    "register",
-    "seq",
-    "user_id",
-    "order_id",
-    "shift_id",
-    "issued_at_ms",
-    "business_date",
-    "subtotal",
-    "discount",
-    "tax",
-    "total",
-]
+_RECEIPT_COLS = _columns("receipts", leave_out=("payment_ids",))
 
 
 async def receipts(
@@ -96,19 +80,7 @@ async def receipts(
     return [dict(zip((*_RECEIPT_COLS, "refunded"), row, strict=True)) for row in rows]
 
 
-_SHIFT_COLS = [
-    "id",
-    "business_date",
-    "register",
-    "opened_by",
-    "opened_at_ms",
-    "opening_cash",
-    "closed_by",
-    "closed_at_ms",
-    "counted_cash",
-    "expected_cash",
-    "difference",
-]
+_SHIFT_COLS = _columns("shifts")
 _SHIFT_SUMS = {
     "receipts": "CAST((SELECT COUNT(*) FROM receipts x WHERE x.venue_id = s.venue_id "
     "AND x.shift_id = s.id) AS BIGINT)",
@@ -210,14 +182,9 @@ async def alarms(cur: Cursor, venue_id: str) -> list[Alarm]:
     ]
 
 
-# (table, column naming the device that wrote the record); every money record names its register
-_DEVICE_COLUMNS = (
-    ("receipts", "register"),
-    ("payments", "register"),
-    ("refunds", "register"),
-    ("shifts", "register"),
-    ("orders", "register"),
-    ("inventory_moves", "device"),
+# (table, column naming the device that wrote the record), as each record's spec declares it
+_DEVICE_COLUMNS = tuple(
+    (spec.table, spec.device) for spec in LEDGER_RECORDS if spec.device is not None
 )
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import pycrdt
 
 from meshpos.console import reports, upsert
+from meshpos.console.cursor import Cursor
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
 from meshpos.console.tables import Dialect
 from meshpos.console.tokens import (
@@ -29,28 +30,6 @@ from meshpos.model import valid_document_name
 
 T = TypeVar("T")
 EMPTY_UPDATE = b"\x00\x00"
-
-
-class Cursor(Protocol):
-    """The few calls the shared statements need, over aiosqlite or psycopg."""
-
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; return its row count."""
-
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
-
-    async def insert_many(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        """Insert new rows (a duplicate key fails the transaction): ``COPY`` on PostgreSQL."""
-
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    async def fetch_in(
-        self, sql: str, params: Sequence[Any], values: Sequence[Any]
-    ) -> list[tuple[Any, ...]]:
-        """``sql`` ends with ``column {in}``, meaning "column is one of ``values``" (bound after
-        ``params``): IN lists in chunks on SQLite, one array on PostgreSQL."""
 
 
 Job = Callable[[Cursor], Awaitable[T]]

@@ -1,4 +1,7 @@
-"""The console's relational schema, described once and rendered for SQLite and PostgreSQL.
+"""The console's relational schema, rendered for SQLite and PostgreSQL from the record specs.
+
+Each record table is the one its spec in ``meshpos.model.records`` declares (columns, children, indexes):
+a new money record adds its spec there and gets its table here.
 
 Record tables are keyed by (venue_id, id) with the record's UUID from the ledger. Each row carries a
 ``digest`` of its insert-only columns (and child rows) and a ``state_digest`` of its mutable ones, so
@@ -9,16 +12,13 @@ with different content is detected, alarmed and never overwritten.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from meshpos.model.record_spec import Column, RecordSpec
+from meshpos.model.records import LEDGER_RECORDS
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    name: str
-    type: str  # "text" | "int"
-    nullable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,82 +45,22 @@ class RecordTable:
         return not self.mutable
 
 
-def _cols(spec: str, nullable: bool = False) -> tuple[Column, ...]:
-    """``"name:text number:int"`` -> columns; keeps the table list below readable."""
-    out = []
-    for item in spec.split():
-        name, _, kind = item.partition(":")
-        out.append(Column(name, kind or "text", nullable))
-    return tuple(out)
+BUSINESS_DATE = Column("business_date", "text")
+POSITION = Column("position", "int")
 
 
-RECEIPT_LINES = ChildTable(
-    "receipt_lines",
-    "receipt_id",
-    _cols(
-        "position:int line_id product_id name quantity:int unit_price:int discount:int tax:int "
-        "amount:int"
-    ),
-)
-REFUND_LINES = ChildTable(
-    "refund_lines", "refund_id", _cols("position:int line_id quantity:int amount:int")
-)
+def table_of(spec: RecordSpec[Any]) -> RecordTable:
+    """A record's table as its spec declares it, with the business day first and children numbered."""
+    return RecordTable(
+        spec.table,
+        (BUSINESS_DATE, *spec.fixed),
+        spec.mutable,
+        tuple(ChildTable(c.table, c.parent_key, (POSITION, *c.columns)) for c in spec.children),
+        spec.indexes,
+    )
 
-RECORD_TABLES: tuple[RecordTable, ...] = (
-    RecordTable(
-        "shifts",
-        _cols("business_date register opened_by opened_at_ms:int opening_cash:int"),
-        _cols(
-            "closed_by closed_at_ms:int counted_cash:int expected_cash:int difference:int",
-            nullable=True,
-        ),
-        indexes=("register",),
-    ),
-    RecordTable(
-        "orders",
-        _cols("business_date register shift_id opened_by opened_at_ms:int table_label tab"),
-        _cols(
-            "status line_count:int subtotal:int discount:int tax:int total:int paid:int tips:int "
-            "receipt_ids"
-        ),
-        indexes=("shift_id",),
-    ),
-    RecordTable(
-        "payments",
-        _cols(
-            "business_date order_id method amount:int tip:int tendered:int change_given:int "
-            "shift_id register user_id at_ms:int"
-        ),
-        indexes=("order_id", "shift_id"),
-    ),
-    RecordTable(
-        "receipts",
-        _cols(
-            "business_date number register seq:int user_id order_id shift_id issued_at_ms:int "
-            "subtotal:int discount:int tax:int total:int payment_ids"
-        ),
-        children=(RECEIPT_LINES,),
-        indexes=("business_date", "shift_id", "order_id", "number"),  # number: duplicate alarm
-    ),
-    RecordTable(
-        "refunds",
-        _cols(
-            "business_date receipt_id amount:int method shift_id register user_id at_ms:int reason"
-        ),
-        children=(REFUND_LINES,),
-        indexes=("receipt_id", "shift_id"),
-    ),
-    RecordTable(
-        "cash_moves",
-        _cols("business_date shift_id kind amount:int reason user_id at_ms:int"),
-        indexes=("shift_id",),
-    ),
-    RecordTable(
-        "inventory_moves",
-        _cols("business_date product_id kind quantity:int ref user_id device at_ms:int"),
-        indexes=("product_id",),
-    ),
-)
+
+RECORD_TABLES: tuple[RecordTable, ...] = tuple(table_of(spec) for spec in LEDGER_RECORDS)
 TABLES = {t.name: t for t in RECORD_TABLES}
 
 

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from meshpos.console.cursor import Cursor
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch, Row, TableCounts
 from meshpos.console.tables import RECORD_TABLES, RecordTable
 
 DUPLICATE_NUMBER = "duplicate_number"
 """The alarm kind of two receipts (different ids) of one venue with one receipt number."""
-
-if TYPE_CHECKING:
-    from meshpos.console.sqlbase import Cursor
 
 
 async def write_batch(

@@ -23,11 +23,11 @@ from meshpos.model.clock import HybridClock, Stamp
 from meshpos.model.kitchen import STATES as TICKET_STATES
 from meshpos.model.kitchen import TRANSITIONS as TICKET_TRANSITIONS
 from meshpos.model.kitchen import Kitchen, Ticket, TicketItem
-from meshpos.model.ledger import (
+from meshpos.model.ledger import Ledger
+from meshpos.model.ledger_types import (
     CashMove,
     Conflict,
     InventoryMove,
-    Ledger,
     Line,
     LineModifier,
     Order,

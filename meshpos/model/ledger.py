@@ -8,7 +8,9 @@ Layout of a ``ledger/<date>`` document (all records are written once and never e
 
 An order's sub-map is created once by the register that opens it; every other register only adds uuid-keyed
 records inside it, so concurrent additions merge. Status and totals are derived from the records. This module
-reads and writes records; the rules (rights, stops, shift state, over-payment) live in ``venue``.
+reads and writes records: each kind's root and parser come from its spec in ``records`` (its type is in
+``ledger_types``); the rules (rights, stops, shift state, over-payment) live in ``venue``. See
+docs/architecture.md (Documents).
 
 Every write goes through ``_writes.put`` (checked, and taken back whole on failure). Given a
 :class:`CorruptRegistry`, the listing reads skip a record that does not parse and note it there; without one
@@ -19,8 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pycrdt import Doc, Map
 
@@ -35,201 +36,31 @@ from meshpos.model._records import (
     to_int,
 )
 from meshpos.model._writes import put
+from meshpos.model.ledger_types import (
+    CashMove,
+    Conflict,
+    InventoryMove,
+    Order,
+    Payment,
+    Receipt,
+    Refund,
+    Shift,
+)
 from meshpos.model.limits import check_value
-from meshpos.model.totals import LineAmount, OrderTotals, PricedLine, order_totals, price_lines
-
-PAYMENT_METHODS = ("cash", "card", "other")
-CASH_MOVE_KINDS = ("in", "out")
-INVENTORY_KINDS = ("sale", "refund", "writeoff", "supply")
-_ORDER_PARTS = ("lines", "removed", "discounts", "payments", "voids", "receipts", "sent")
-
-
-@dataclass(frozen=True, slots=True)
-class LineModifier:
-    id: str
-    name: str
-    price_delta: int
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    id: str
-    order_id: str
-    product_id: str
-    name: str
-    quantity: int
-    unit_price: int  # product price plus modifier deltas, at the time of sale
-    modifiers: tuple[LineModifier, ...]
-    tax_rate_bp: int
-    tax_included: bool
-    discount_id: str | None
-    discount_kind: str | None
-    discount_value: int
-    user: str
-    device: str
-    at_ms: int
-    stamp: str
-
-    def priced(self) -> PricedLine:
-        return PricedLine(
-            self.id,
-            self.quantity,
-            self.unit_price,
-            self.tax_rate_bp,
-            self.tax_included,
-            self.discount_kind,
-            self.discount_value,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Payment:
-    id: str
-    order_id: str
-    method: str
-    amount: int  # counts toward the order total
-    tip: int
-    tendered: int  # cash handed over (amount + tip + change for cash, else amount + tip)
-    change: int
-    shift_id: str
-    register: str
-    user: str
-    at_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptLine:
-    line_id: str
-    product_id: str
-    name: str
-    quantity: int
-    unit_price: int
-    discount: int
-    tax: int
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    id: str
-    order_id: str
-    number: str  # e.g. R2-000123, final even offline: each register has its own sequence
-    register: str
-    seq: int
-    user: str
-    shift_id: str
-    issued_at_ms: int
-    subtotal: int
-    discount: int
-    tax: int
-    total: int
-    lines: tuple[ReceiptLine, ...]
-    payment_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RefundLine:
-    line_id: str
-    quantity: int
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class Refund:
-    id: str
-    receipt_id: str
-    lines: tuple[RefundLine, ...]
-    amount: int
-    method: str
-    shift_id: str
-    register: str
-    user: str
-    at_ms: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ShiftClose:
-    user: str
-    closed_at_ms: int
-    counted_cash: int
-    expected_cash: int
-
-    @property
-    def difference(self) -> int:
-        return self.counted_cash - self.expected_cash
-
-
-@dataclass(frozen=True, slots=True)
-class Shift:
-    id: str
-    register: str
-    user: str
-    opened_at_ms: int
-    opening_cash: int
-    close: ShiftClose | None
-
-    @property
-    def is_open(self) -> bool:
-        return self.close is None
-
-
-@dataclass(frozen=True, slots=True)
-class CashMove:
-    id: str
-    shift_id: str
-    kind: str
-    amount: int
-    reason: str
-    user: str
-    at_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class InventoryMove:
-    id: str
-    product_id: str
-    kind: str
-    quantity: int  # positive; the kind says which way stock moved
-    ref: str
-    user: str
-    device: str
-    at_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class Conflict:
-    """Something two registers did during a partition that cannot be merged silently."""
-
-    kind: str  # overpaid | double_receipt | changed_after_receipt | paid_and_void
-    order_id: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class Order:
-    id: str
-    table: str
-    tab: str
-    waiter: str
-    register: str
-    shift_id: str
-    opened_at_ms: int
-    lines: tuple[Line, ...]  # active lines, oldest first
-    amounts: tuple[LineAmount, ...]
-    discounts: tuple[tuple[str, str, int], ...]  # order-level (discount id, kind, value)
-    payments: tuple[Payment, ...]
-    receipt_ids: tuple[str, ...]
-    voided: bool
-    sent_line_ids: frozenset[str]
-    totals: OrderTotals
-
-    @property
-    def status(self) -> str:
-        if self.receipt_ids:
-            return "paid"
-        return "void" if self.voided else "open"
-
+from meshpos.model.record_spec import RecordSpec
+from meshpos.model.records import (
+    CASH_MOVES,
+    INVENTORY_MOVES,
+    LEDGER_ROOTS,
+    ORDER_PARTS,
+    ORDERS,
+    RECEIPTS,
+    REFUNDS,
+    SHIFTS,
+    parse_order,
+    parse_payment,
+    refund_of,
+)
 
 T = TypeVar("T")
 
@@ -239,7 +70,7 @@ def series_of(number: str) -> str:
     return number.rpartition("-")[0]
 
 
-_ROOTS = ("shifts", "shift_closes", "orders", "receipts", "refunds", "cash_moves", "inventory")
+_ROOTS = LEDGER_ROOTS
 
 
 class Ledger:
@@ -321,35 +152,14 @@ class Ledger:
     def shift(self, shift_id: str) -> Shift:
         lookup_key(shift_id, "shift id")
         return parse_one(
-            f"shifts/{shift_id}", lambda: self._shift(shift_id), doc=self.name, corrupt=self.corrupt
-        )
-
-    def _shift(self, shift_id: str) -> Shift:
-        rec = self._rec("shifts", shift_id)
-        close_raw = self._roots["shift_closes"].get(shift_id)
-        close = None
-        if close_raw is not None:
-            c = Fields(close_raw, f"{self.name} shift_closes/{shift_id}")
-            close = ShiftClose(
-                c.text("user"),
-                c.integer("at"),
-                c.amount("counted_cash"),
-                c.integer("expected_cash"),
-            )
-        return Shift(
-            shift_id,
-            rec.text("register"),
-            rec.text("user"),
-            rec.integer("at"),
-            rec.amount("opening_cash"),
-            close,
+            f"shifts/{shift_id}",
+            lambda: SHIFTS.parse_key(self, shift_id),
+            doc=self.name,
+            corrupt=self.corrupt,
         )
 
     def shifts(self) -> list[Shift]:
-        return sorted(
-            self._each("shifts", self._shift),
-            key=lambda s: (s.opened_at_ms, s.id),
-        )
+        return self.records(SHIFTS)
 
     def open_shifts_of(self, register: str) -> list[Shift]:
         """``register``'s open shifts, oldest first: the few records that match, not every shift."""
@@ -360,7 +170,7 @@ class Ledger:
             for k, v in raw.items()
             if isinstance(v, dict) and v.get("register") == register and k not in closes
         ]
-        found = self._each("shifts", self._shift, mine)
+        found = self._each("shifts", lambda k: SHIFTS.parse_key(self, k), mine)
         return sorted(found, key=lambda s: (s.opened_at_ms, s.id))
 
     def has_shift(self, shift_id: str) -> bool:
@@ -415,7 +225,7 @@ class Ledger:
     def write_order(self, order_id: str, info: JsonDict) -> None:
         where = f"{self.name} orders/{order_id}"
         check_value(info, f"{where} info")
-        parts: dict[str, Any] = {part: Map() for part in _ORDER_PARTS}
+        parts: dict[str, Any] = {part: Map() for part in ORDER_PARTS}
         put(self._writable("orders"), order_id, Map({"info": info, **parts}), where, checked=True)
 
     def write_order_record(self, order_id: str, part: str, key: str, record: object) -> None:
@@ -434,68 +244,13 @@ class Ledger:
         om = self._order_map(order_id)
         if isinstance(om, Map):
             om = json.loads(str(om))  # pycrdt's native JSON: one call, not a transaction per key
-        where = f"{self.name} orders/{order_id}"
-        info = Fields(om.get("info"), f"{where} info")
-        parts = {part: dict(self._part(om, part, order_id).items()) for part in _ORDER_PARTS}
-        removed = parts["removed"]
-        lines = sorted(
-            (
-                _line(order_id, k, Fields(v, f"{where} lines/{k}"))
-                for k, v in parts["lines"].items()
-                if k not in removed
-            ),
-            key=lambda line: (line.stamp, line.id),
-        )
-        discounts = sorted(
-            (
-                (
-                    k,
-                    f.text("discount_id"),
-                    f.choice("kind", ("percent", "fixed")),
-                    f.integer("value"),
-                )
-                for k, f in (
-                    (k, Fields(v, f"{where} discounts/{k}")) for k, v in parts["discounts"].items()
-                )
-            ),
-            key=lambda d: d[0],
-        )
-        payments = sorted(
-            (
-                _payment(order_id, k, Fields(v, f"{where} payments/{k}"))
-                for k, v in parts["payments"].items()
-            ),
-            key=lambda p: (p.at_ms, p.id),
-        )
-        amounts = price_lines(
-            [line.priced() for line in lines], [(kind, value) for _, _, kind, value in discounts]
-        )
-        totals = order_totals(
-            amounts, sum(p.amount for p in payments), sum(p.tip for p in payments)
-        )
-        return Order(
-            id=order_id,
-            table=info.opt_text("table") or "",
-            tab=info.opt_text("tab") or "",
-            waiter=info.text("waiter"),
-            register=info.text("register"),
-            shift_id=info.text("shift_id"),
-            opened_at_ms=info.integer("at"),
-            lines=tuple(lines),
-            amounts=tuple(amounts),
-            discounts=tuple((d_id, kind, value) for _, d_id, kind, value in discounts),
-            payments=tuple(payments),
-            receipt_ids=tuple(sorted(parts["receipts"])),
-            voided=bool(parts["voids"]),
-            sent_line_ids=frozenset(parts["sent"]),
-            totals=totals,
-        )
+        return parse_order(order_id, om, f"{self.name} orders/{order_id}")
 
     def orders(self) -> list[Order]:
         """Every order of the day that parses; a corrupt one is skipped (and noted, given a registry)."""
         if self._orders is not None:
             return self._orders
-        orders = sorted(self._each("orders", self._order), key=lambda o: (o.opened_at_ms, o.id))
+        orders = sorted(self._each("orders", self._order), key=ORDERS.sort)
         if self.readonly:
             self._orders = orders  # a snapshot never changes: read each order once
         return orders
@@ -520,7 +275,7 @@ class Ledger:
             def parse(
                 key: str, value: object, order_id: str = order_id, where: str = where
             ) -> Payment:
-                return _payment(order_id, key, Fields(value, f"{where} payments/{key}"))
+                return parse_payment(order_id, key, Fields(value, f"{where} payments/{key}"))
 
             found += parse_each(
                 part.items(),
@@ -539,7 +294,7 @@ class Ledger:
         lookup_key(receipt_id, "receipt id")
         return parse_one(
             f"receipts/{receipt_id}",
-            lambda: _receipt(receipt_id, self._rec("receipts", receipt_id)),
+            lambda: RECEIPTS.parse_key(self, receipt_id),
             doc=self.name,
             corrupt=self.corrupt,
         )
@@ -552,8 +307,7 @@ class Ledger:
         return len(self._roots["receipts"])
 
     def receipts(self) -> list[Receipt]:
-        found = self._each("receipts", lambda k: _receipt(k, self._rec("receipts", k)))
-        return sorted(found, key=lambda r: (r.issued_at_ms, r.number))
+        return self.records(RECEIPTS)
 
     def issued_numbers(self) -> list[tuple[str, int]]:
         """(series, seq) of every receipt of the day, read from as few fields as possible: a receipt
@@ -574,11 +328,8 @@ class Ledger:
         return found
 
     def refunds(self, receipt_id: str | None = None) -> list[Refund]:
-        found = list(self._each("refunds", lambda k: _refund(k, self._rec("refunds", k))))
-        return sorted(
-            (r for r in found if receipt_id is None or r.receipt_id == receipt_id),
-            key=lambda r: (r.at_ms, r.id),
-        )
+        found = self.records(REFUNDS)
+        return [r for r in found if receipt_id is None or r.receipt_id == receipt_id]
 
     def corrupt_refund_of(self, receipt_id: str) -> str | None:
         """Why a refund naming ``receipt_id`` does not parse, or None: the quantities it gave back are
@@ -586,22 +337,33 @@ class Ledger:
         for key, value in self._roots["refunds"].items():
             if isinstance(value, Mapping) and value.get("receipt_id") == receipt_id:
                 try:
-                    _refund(key, Fields(value, f"{self.name} refunds/{key}"))
+                    refund_of(key, Fields(value, f"{self.name} refunds/{key}"))
                 except CorruptRecord as exc:
                     return exc.message
         return None
 
     def cash_moves(self) -> list[CashMove]:
-        return sorted(
-            self._each("cash_moves", lambda k: _cash_move(k, self._rec("cash_moves", k))),
-            key=lambda m: (m.at_ms, m.id),
-        )
+        return self.records(CASH_MOVES)
 
     def inventory(self) -> list[InventoryMove]:
-        return sorted(
-            self._each("inventory", lambda k: _inventory(k, self._rec("inventory", k))),
-            key=lambda m: (m.at_ms, m.id),
-        )
+        return self.records(INVENTORY_MOVES)
+
+    def records(self, spec: RecordSpec[T]) -> list[T]:
+        """Every record of ``spec``'s kind that parses, in its order; a corrupt one is skipped (and
+        noted, given a registry). A record inside an order comes from the orders that parse."""
+        if spec.in_order is not None:
+            return [record for order in self.orders() for record in spec.in_order(order)]
+        if spec is ORDERS:
+            return cast(list[T], self.orders())
+        return sorted(self._each(spec.root, lambda k: spec.parse_key(self, k)), key=spec.sort)
+
+    # --- what a parser reads (records.RecordSource) ----------------------------------------------
+    def record(self, root: str, key: str) -> Fields:
+        return self._rec(root, key)
+
+    def optional(self, root: str, key: str) -> Fields | None:
+        value = self._roots[root].get(key)
+        return None if value is None else Fields(value, f"{self.name} {root}/{key}")
 
     # --- derived views --------------------------------------------------------------------------
     def cash_flow(self, shift_id: str) -> int:
@@ -670,121 +432,3 @@ class Ledger:
             if self.corrupt is None:
                 raise
             return None
-
-
-# --- record parsers -----------------------------------------------------------------------------
-
-
-def _line(order_id: str, line_id: str, f: Fields) -> Line:
-    discount = f.opt_record("discount")
-    return Line(
-        id=line_id,
-        order_id=order_id,
-        product_id=f.text("product_id"),
-        name=f.text("name"),
-        quantity=f.quantity("quantity"),
-        unit_price=f.integer("unit_price"),
-        modifiers=tuple(
-            LineModifier(m.text("id"), m.text("name"), m.integer("price_delta"))
-            for m in f.records("modifiers")
-        ),
-        tax_rate_bp=f.integer("tax_rate_bp"),
-        tax_included=f.flag("tax_included"),
-        discount_id=discount.text("id") if discount else None,
-        discount_kind=discount.choice("kind", ("percent", "fixed")) if discount else None,
-        discount_value=discount.integer("value") if discount else 0,
-        user=f.text("user"),
-        device=f.text("device"),
-        at_ms=f.integer("at"),
-        stamp=f.text("stamp"),
-    )
-
-
-def _payment(order_id: str, payment_id: str, f: Fields) -> Payment:
-    return Payment(
-        id=payment_id,
-        order_id=order_id,
-        method=f.choice("method", PAYMENT_METHODS),
-        amount=f.amount("amount"),
-        tip=f.amount("tip"),
-        tendered=f.amount("tendered"),
-        change=f.amount("change"),
-        shift_id=f.text("shift_id"),
-        register=f.text("register"),
-        user=f.text("user"),
-        at_ms=f.integer("at"),
-    )
-
-
-def _receipt(receipt_id: str, f: Fields) -> Receipt:
-    return Receipt(
-        id=receipt_id,
-        order_id=f.text("order_id"),
-        number=f.text("number"),
-        register=f.text("register"),
-        seq=f.integer("seq"),
-        user=f.text("user"),
-        shift_id=f.text("shift_id"),
-        issued_at_ms=f.integer("at"),
-        subtotal=f.integer("subtotal"),
-        discount=f.integer("discount"),
-        tax=f.integer("tax"),
-        total=f.integer("total"),
-        lines=tuple(
-            ReceiptLine(
-                ln.text("line_id"),
-                ln.text("product_id"),
-                ln.text("name"),
-                ln.integer("quantity"),
-                ln.integer("unit_price"),
-                ln.integer("discount"),
-                ln.integer("tax"),
-                ln.integer("amount"),
-            )
-            for ln in f.records("lines")
-        ),
-        payment_ids=tuple(str(p) for p in f.array("payment_ids")),
-    )
-
-
-def _refund(refund_id: str, f: Fields) -> Refund:
-    return Refund(
-        id=refund_id,
-        receipt_id=f.text("receipt_id"),
-        lines=tuple(
-            RefundLine(ln.text("line_id"), ln.quantity("quantity"), ln.amount("amount"))
-            for ln in f.records("lines")
-        ),
-        amount=f.amount("amount"),
-        method=f.choice("method", PAYMENT_METHODS),
-        shift_id=f.text("shift_id"),
-        register=f.text("register"),
-        user=f.text("user"),
-        at_ms=f.integer("at"),
-        reason=f.opt_text("reason") or "",
-    )
-
-
-def _cash_move(move_id: str, f: Fields) -> CashMove:
-    return CashMove(
-        move_id,
-        f.text("shift_id"),
-        f.choice("kind", CASH_MOVE_KINDS),
-        f.amount("amount"),
-        f.opt_text("reason") or "",
-        f.text("user"),
-        f.integer("at"),
-    )
-
-
-def _inventory(move_id: str, f: Fields) -> InventoryMove:
-    return InventoryMove(
-        move_id,
-        f.text("product_id"),
-        f.choice("kind", INVENTORY_KINDS),
-        f.quantity("quantity"),
-        f.opt_text("ref") or "",
-        f.text("user"),
-        f.text("device"),
-        f.integer("at"),
-    )

@@ -21,16 +21,15 @@ from typing import Any
 
 from pycrdt import Doc, Map, MapEvent, Subscription
 
+from meshpos.model.records import LEDGER_RECORDS
 from meshpos.model.replica import decode_state_vector
 
-#: the kinds of record a register owes the console, as a person names them (singular, plural)
+#: the kinds of record a register owes the console, as a person names them (singular, plural), from
+#: the record specs
 KINDS: dict[str, tuple[str, str]] = {
-    "receipts": ("receipt", "receipts"),
-    "payments": ("payment", "payments"),
-    "refunds": ("refund", "refunds"),
-    "shift_events": ("shift opening or closing", "shift openings and closings"),
-    "cash_moves": ("cash movement", "cash movements"),
-    "stock_moves": ("stock movement", "stock movements"),
+    spec.tally.kind: (spec.tally.singular, spec.tally.plural)
+    for spec in LEDGER_RECORDS
+    if spec.tally is not None
 }
 UNKNOWN_REGISTER = "?"
 # a day quiet this long (seconds) is counted afresh once: pycrdt misses some nested changes
@@ -38,12 +37,12 @@ RECOUNT_WHEN_QUIET = 2.0
 
 Tally = dict[str, dict[str, int]]  # register -> kind -> count (kinds with 0 left out)
 
-# root map of a ledger document -> (kind, the field naming the register that wrote it)
+# root map of a ledger document -> (kind, the field naming the register that wrote it): the records
+# that name their register themselves and live in a root of their own
 _FLAT_ROOTS = {
-    "receipts": ("receipts", "register"),
-    "refunds": ("refunds", "register"),
-    "shifts": ("shift_events", "register"),
-    "inventory": ("stock_moves", "device"),
+    spec.root: (spec.tally.kind, spec.tally.by)
+    for spec in LEDGER_RECORDS
+    if spec.tally is not None and spec.tally.by is not None and spec.parse is not None
 }
 
 

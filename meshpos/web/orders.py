@@ -7,7 +7,7 @@ SQLite file; the answer is therefore an acknowledged sale, safe to print.
 from __future__ import annotations
 
 from meshpos.model import Order, PaymentResult, Receipt, Refund
-from meshpos.model.ledger import PAYMENT_METHODS
+from meshpos.model.ledger_types import PAYMENT_METHODS
 from meshpos.model.limits import (
     MAX_AMOUNT,
     MAX_ID_CHARS,
@@ -53,6 +53,10 @@ async def add_line(c: Call) -> Order:
 async def remove_line(c: Call) -> Order:
     line = c.line()
     return await c.node.remove_line(c.body["user"], line.order_id, line.id, c.body["reason"])
+
+
+async def apply_order_discount(c: Call) -> Order:
+    return await c.node.apply_order_discount(c.body["user"], c.order().id, c.body["discount_id"])
 
 
 async def void_order(c: Call) -> Order:
@@ -153,6 +157,18 @@ ROUTES = (
         "Remove a line from an open order (a line already sent to the kitchen needs the void right)",
         Order,
         body=(USER, REASON),
+    ),
+    Route(
+        "POST",
+        "/api/orders/{order_id}/discounts",
+        apply_order_discount,
+        "Apply an order discount to an open order with no payments (needs the discount right)",
+        Order,
+        body=(
+            USER,
+            text("discount_id", MAX_ID_CHARS, "an order discount id from GET /api/catalog"),
+        ),
+        status=201,
     ),
     Route(
         "POST",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from meshpos.model import CashMove, InventoryMove, Shift
+from meshpos.model.ledger_types import CASH_MOVE_KINDS, MANUAL_INVENTORY_KINDS
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_QUANTITY
 from meshpos.web.routes import USER, Call, Field, Route, choice, text
 from meshpos.web.views import ShiftView
@@ -82,7 +83,7 @@ ROUTES = (
         CashMove,
         body=(
             USER,
-            Field("kind", choice("in", "out"), "in: into the drawer; out: taken from it"),
+            Field("kind", choice(*CASH_MOVE_KINDS), "in: into the drawer; out: taken from it"),
             Field("amount", int, "how much", minimum=1, maximum=MAX_AMOUNT),
             text("reason", MAX_NOTE_CHARS, "why", default=""),
         ),
@@ -98,7 +99,7 @@ ROUTES = (
         body=(
             USER,
             text("product_id", MAX_ID_CHARS, "a product id"),
-            Field("kind", choice("writeoff", "supply"), "which way stock moved"),
+            Field("kind", choice(*MANUAL_INVENTORY_KINDS), "which way stock moved"),
             Field("quantity", int, "how many", minimum=1, maximum=MAX_QUANTITY),
             text("reason", MAX_NOTE_CHARS, "why", default=""),
         ),

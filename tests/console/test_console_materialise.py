@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from meshpos.console import (
 )
 from meshpos.errors import StoreError
 from meshpos.model import Ledger
+from meshpos.model.record_spec import Column
 from meshpos.model.sample import CASHIER
 
 from .conftest import VENUE
@@ -104,6 +106,33 @@ async def test_ledger_rows_are_plain_values() -> None:
                 v for lines in row.children.values() for line in lines for v in line.values()
             ]
             assert all(v is None or type(v) in (int, str) for v in values)
+
+
+def _holds_declared_types(columns: tuple[Column, ...], values: Mapping[str, object]) -> None:
+    assert list(values) == [c.name for c in columns]
+    for column in columns:
+        value = values[column.name]
+        if value is None:
+            assert column.nullable, column.name
+        else:
+            assert type(value) is (int if column.type == "int" else str), (column.name, value)
+
+
+async def test_every_row_holds_the_columns_and_types_its_spec_declares() -> None:
+    """The rows are built from the record specs' getters and the tables from their columns: each value
+    has the declared type (an int column never gets text, nor a float), in the declared column."""
+    r1, _ = simulate_day()
+    batch = ledger_rows(r1.ledger(DATE))
+    assert list(batch.rows) == [t.name for t in RECORD_TABLES]
+    for table in RECORD_TABLES:
+        rows = batch.rows[table.name]
+        assert rows, f"the simulated day has no {table.name}"
+        for row in rows:
+            _holds_declared_types(table.fixed, row.fixed)
+            _holds_declared_types(table.mutable, row.state)
+            for child in table.children:
+                for line in row.children[child.name]:
+                    _holds_declared_types(child.columns, line)
 
 
 async def test_a_simulated_day_materialises_as_the_model_reads_it(venue_db: ConsoleDB) -> None:

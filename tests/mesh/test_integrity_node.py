@@ -19,9 +19,8 @@ from pycrdt import Doc, Map
 
 from meshpos.config import load_config
 from meshpos.errors import WriteFailed
-from meshpos.model import Ledger, _writes, business_date
+from meshpos.model import Ledger, _writes, business_date, venue_orders
 from meshpos.model import ledger as ledger_module
-from meshpos.model import venue as venue_module
 from meshpos.model.limits import MAX_NAME_CHARS
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.sample import CASHIER, MANAGER
@@ -208,7 +207,7 @@ async def test_a_write_pycrdt_panics_on_leaves_no_trace_in_the_file_or_on_a_peer
         name = f"ledger/{r1.venue.business_date(r1.now_ms())}"
         monkeypatch.setattr(_writes, "check_value", lambda value, where: None)
         monkeypatch.setattr(ledger_module, "check_value", lambda value, where: None)
-        monkeypatch.setattr(venue_module, "check_text", lambda value, *args: value)
+        monkeypatch.setattr(venue_orders, "check_text", lambda value, *args: value)
         with pytest.raises(WriteFailed, match="nothing was written"):
             await r1.open_order(CASHIER, table="\ud800")
         write = Ledger.write

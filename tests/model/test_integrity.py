@@ -34,9 +34,9 @@ from meshpos.model import (
     User,
     Venue,
     _writes,
+    venue_orders,
 )
 from meshpos.model import ledger as ledger_module
-from meshpos.model import venue as venue_module
 from meshpos.model.limits import (
     MAX_AMOUNT,
     MAX_ID_CHARS,
@@ -273,7 +273,7 @@ def _panic_past_the_validator(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let a lone surrogate through every check, so pycrdt itself panics in the middle of a write."""
     monkeypatch.setattr(_writes, "check_value", lambda value, where: None)
     monkeypatch.setattr(ledger_module, "check_value", lambda value, where: None)
-    monkeypatch.setattr(venue_module, "check_text", lambda value, *args: value)
+    monkeypatch.setattr(venue_orders, "check_text", lambda value, *args: value)
 
 
 def test_an_order_pycrdt_panics_on_is_taken_back_on_every_replica(

@@ -161,6 +161,47 @@ async def test_a_register_day_from_shift_to_refund(reg: Client) -> None:
     assert not closed["is_open"]
 
 
+async def test_an_order_discount_through_the_api(reg: Client) -> None:
+    """Venue.apply_order_discount is reachable over the node's API: the right, the discount's scope and
+    the order's state are checked there, and the discount reaches the totals and the receipt."""
+    await reg.ok("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
+    discounts = {d["id"]: d for d in (await reg.ok("GET", "/api/catalog"))["discounts"]}
+    percent = next(
+        d for d in discounts.values() if d["scope"] == "order" and d["kind"] == "percent"
+    )
+    line_only = next(d for d in discounts.values() if d["scope"] == "line")
+    order = await sell(reg, "espresso", "espresso")
+    path = f"/api/orders/{order['id']}/discounts"
+    body = {"user": MANAGER, "discount_id": percent["id"]}
+
+    await reg.error(403, "permission_denied", "POST", path, {**body, "user": CASHIER})
+    await reg.error(422, "domain_error", "POST", path, {**body, "discount_id": line_only["id"]})
+    await reg.error(422, "unknown_record", "POST", path, {**body, "discount_id": "nope"})
+    await reg.error(400, "missing_field", "POST", path, {"user": MANAGER})
+    before = await reg.ok("GET", f"/api/orders/{order['id']}")
+    assert before["totals"]["discount"] == 0
+
+    discounted = await reg.ok("POST", path, body)
+    subtotal = before["totals"]["subtotal"]
+    assert subtotal * percent["value"] % 10_000 == 0  # two espressos: no rounding to reason about
+    assert discounted["totals"]["discount"] == subtotal * percent["value"] // 10_000
+    assert discounted["totals"]["due"] == before["totals"]["due"] - discounted["totals"]["discount"]
+    assert await reg.ok("GET", f"/api/orders/{order['id']}") == discounted
+
+    part = await reg.ok(
+        "POST",
+        f"/api/orders/{order['id']}/payments",
+        {"user": CASHIER, "method": "card", "amount": 1},
+    )
+    assert part["receipt"] is None
+    await reg.error(422, "domain_error", "POST", path, body)  # partly paid: discounts come first
+    paid = await reg.ok(
+        "POST", f"/api/orders/{order['id']}/payments", {"user": CASHIER, "method": "card"}
+    )
+    assert paid["receipt"]["discount"] == discounted["totals"]["discount"]
+    await reg.error(409, "order_not_open", "POST", path, body)
+
+
 async def test_kitchen_screen_bumps_recalls_and_stops_items(
     mesh: tuple[Node, Node], reg: Client, kds: Client
 ) -> None:

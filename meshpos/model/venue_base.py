@@ -1,0 +1,267 @@
+"""What every Venue operation stands on: the documents, the reads, the guards and the checks of inputs.
+
+The operations themselves are grouped by concern (``venue_orders``: orders and the kitchen;
+``venue_money``: shifts, cash, payments, receipts, refunds and stock) and composed into
+:class:`meshpos.model.venue.Venue`. Each checks its inputs at entry (every text against ``limits``, naming
+the field), validates completely, and then writes; its writes complete together or are taken back together
+whatever raises (``_writes.all_or_nothing``), so an error changes nothing. Time (``now_ms``) and ids come in
+from the caller; the model reads no clocks. See docs/architecture.md (Model).
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import ParamSpec, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from meshpos.errors import (
+    CorruptRecord,
+    DomainError,
+    InvalidAmount,
+    InvalidQuantity,
+    OrderNotOpen,
+    PermissionDenied,
+    RecordUnusable,
+    ShiftClosed,
+    UnknownRecord,
+)
+from meshpos.model._records import CorruptEntry, CorruptRegistry, lookup_key
+from meshpos.model._writes import all_or_nothing
+from meshpos.model.catalog import Catalog
+from meshpos.model.clock import HybridClock
+from meshpos.model.kitchen import Kitchen
+from meshpos.model.ledger import Ledger
+from meshpos.model.ledger_types import Conflict, Order, Payment, Receipt, Shift
+from meshpos.model.limits import MAX_AMOUNT, MAX_NOTE_CHARS, MAX_QUANTITY, check_text
+from meshpos.model.numbering import NUMBERS_DOCUMENT, ReceiptNumbering
+from meshpos.model.replica import Replica
+from meshpos.model.stoplist import StopList
+
+ROLES = ("register", "kds", "console")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def operation(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A Venue operation: all its writes or none of them (see ``_writes``); a record it needs that is
+    corrupt refuses the operation as :class:`RecordUnusable` (a rule, not a crash)."""
+
+    def wrap(method: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(method)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                with all_or_nothing(what):
+                    return method(*args, **kwargs)
+            except RecordUnusable:
+                raise
+            except CorruptRecord as exc:
+                raise RecordUnusable(
+                    f"cannot {what}: {exc.message} (the record is listed as corrupt; nothing was written)"
+                ) from exc
+
+        return run
+
+    return wrap
+
+
+id_of = lookup_key
+
+
+def note(value: object, what: str) -> str:
+    return check_text(value, what, MAX_NOTE_CHARS)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentResult:
+    payment: Payment
+    change: int
+    receipt: Receipt | None  # issued when this payment completed the order
+
+
+@lru_cache(maxsize=16)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DomainError(f"venue setting timezone {name!r} is not a known time zone") from None
+
+
+def business_date(now_ms: int, timezone: str = "UTC", cutoff_hour: int = 4) -> str:
+    """The business day a moment belongs to: sales at 01:30 count for the evening before."""
+    local = datetime.fromtimestamp(now_ms / 1000, tz=UTC).astimezone(_zone(timezone))
+    return (local - timedelta(hours=cutoff_hour)).date().isoformat()
+
+
+def count(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidQuantity(f"{what} must be a whole number, got {value!r}")
+    if not 1 <= value <= MAX_QUANTITY:
+        raise InvalidQuantity(f"{what} must be between 1 and {MAX_QUANTITY}, got {value}")
+    return value
+
+
+def money(value: object, what: str, *, allow_zero: bool = True) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidAmount(
+            f"{what} must be an integer number of minor units (cents), got {value!r}"
+        )
+    if value < 0 or (value == 0 and not allow_zero) or value > MAX_AMOUNT:
+        raise InvalidAmount(
+            f"{what} must be {'at least 0' if allow_zero else 'positive'} and sane, got {value}"
+        )
+    return value
+
+
+class VenueBase:
+    """The documents, reads and guards of one device's venue; the operations are in the subclasses."""
+
+    def __init__(
+        self,
+        replica: Replica,
+        *,
+        device: str,
+        role: str = "register",
+        clock: HybridClock | None = None,
+        receipt_seq: int = 0,
+        receipt_numbers_known: bool = True,
+        receipt_series: str = "",
+        new_id: Callable[[], str] | None = None,
+    ) -> None:
+        if role not in ROLES:
+            raise DomainError(f"unknown device role {role!r}")
+        self.replica = replica
+        self.device = device
+        self.role = role
+        self.clock = clock or HybridClock(device)
+        self._new_id = new_id or (lambda: str(uuid.uuid4()))
+        self._corrupt = CorruptRegistry()
+        self.catalog = Catalog(replica.doc("catalog"))
+        self.stoplist = StopList(replica.doc("stoplist"), corrupt=self._corrupt)
+        self._ledgers: dict[str, Ledger] = {}
+        self.numbering = ReceiptNumbering(
+            replica.doc(NUMBERS_DOCUMENT),
+            device,
+            seq=receipt_seq,
+            known=receipt_numbers_known,
+            tag=receipt_series,
+        )
+        self.numbering.catch_up(self.ledgers())
+
+    @property
+    def receipt_seq(self) -> int:
+        """The last sequence this register issued (or learned) in its current number series."""
+        return self.numbering.seq
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    @catalog.setter
+    def catalog(self, catalog: Catalog) -> None:
+        """A new catalog (clear cache brings one) reports its corrupt records here too."""
+        catalog.corrupt = self._corrupt
+        self._catalog = catalog
+
+    def corrupt_records(self) -> list[CorruptEntry]:
+        """The records this device's reads skipped because they do not parse (a peer or a bug wrote
+        them): each once, with its document, key and reason. The register shows them as an alarm."""
+        return self._corrupt.entries()
+
+    def corrupt_count(self) -> int:
+        return len(self._corrupt)
+
+    # --- documents ------------------------------------------------------------------------------
+    def business_date(self, now_ms: int) -> str:
+        settings = self.catalog.settings()
+        return business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
+
+    def ledger(self, date: str) -> Ledger:
+        doc = self.replica.doc(f"ledger/{date}")
+        cached = self._ledgers.get(date)
+        if cached is None or cached.doc is not doc:  # a cleared cache brings a new Doc
+            cached = self._ledgers[date] = Ledger(doc, date, corrupt=self._corrupt)
+        return cached
+
+    def kitchen(self, date: str) -> Kitchen:
+        return Kitchen(self.replica.doc(f"kitchen/{date}"), date, corrupt=self._corrupt)
+
+    def ledgers(self) -> list[Ledger]:
+        """The ledger days loaded in memory, newest first."""
+        names = [n for n in self.replica.names() if n.startswith("ledger/")]
+        return [self.ledger(n.split("/", 1)[1]) for n in sorted(names, reverse=True)]
+
+    def _ledger_holding(self, what: str, key: str, holds: Callable[[Ledger, str], bool]) -> Ledger:
+        for ledger in self.ledgers():
+            if holds(ledger, key):
+                return ledger
+        raise UnknownRecord(f"unknown {what} {key!r}")
+
+    def _ledger_of_order(self, order_id: str) -> Ledger:
+        return self._ledger_holding("order", order_id, Ledger.has_order)
+
+    def _ledger_of_receipt(self, receipt_id: str) -> Ledger:
+        return self._ledger_holding("receipt", receipt_id, Ledger.has_receipt)
+
+    def _ledger_of_shift(self, shift_id: str) -> Ledger:
+        return self._ledger_holding("shift", shift_id, Ledger.has_shift)
+
+    # --- reads ----------------------------------------------------------------------------------
+    def order(self, order_id: str) -> Order:
+        return self._ledger_of_order(id_of(order_id, "order id")).order(order_id)
+
+    def receipt(self, receipt_id: str) -> Receipt:
+        return self._ledger_of_receipt(id_of(receipt_id, "receipt id")).receipt(receipt_id)
+
+    def shift(self, shift_id: str) -> Shift:
+        return self._ledger_of_shift(id_of(shift_id, "shift id")).shift(shift_id)
+
+    def open_shift(self, register: str | None = None) -> Shift | None:
+        register = register or self.device
+        for ledger in self.ledgers():
+            for shift in ledger.open_shifts_of(register):
+                return shift
+        return None
+
+    def expected_cash(self, shift: Shift) -> int:
+        return shift.opening_cash + sum(ledger.cash_flow(shift.id) for ledger in self.ledgers())
+
+    def refunded_quantities(self, receipt_id: str) -> dict[str, int]:
+        done: dict[str, int] = {}
+        for refund in self._ledger_of_receipt(receipt_id).refunds(receipt_id):
+            for line in refund.lines:
+                done[line.line_id] = done.get(line.line_id, 0) + line.quantity
+        return done
+
+    def conflicts(self) -> list[Conflict]:
+        return [c for ledger in self.ledgers() for c in ledger.conflicts()]
+
+    # --- guards ---------------------------------------------------------------------------------
+    def _as_register(self, user: str, right: str) -> Shift | None:
+        id_of(user, "user")
+        if self.role != "register":
+            raise PermissionDenied(
+                f"a {self.role} device may not write money records (orders, payments, shifts)"
+            )
+        # a new database has not learned its numbers, open shift or orders yet: no money record at all
+        self.numbering.require_known()
+        self.catalog.require(user, right)
+        return self.open_shift()
+
+    def _register_shift(self, user: str, right: str) -> Shift:
+        shift = self._as_register(user, right)
+        if shift is None:
+            raise ShiftClosed(f"register {self.device} has no open shift: open a shift first")
+        return shift
+
+    def _open_order(self, order_id: str) -> tuple[Ledger, Order]:
+        ledger = self._ledger_of_order(order_id)
+        order = ledger.order(order_id)
+        if order.status != "open":
+            raise OrderNotOpen(f"order {order_id} is {order.status}")
+        return ledger, order

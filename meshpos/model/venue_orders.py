@@ -1,0 +1,242 @@
+"""The operations on an open order: open it, add and remove lines, discount it, void it, send it to the
+kitchen. Lines carry a hybrid-clock stamp so every register lists them in the cashier's order; see
+docs/architecture.md (Model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from meshpos.errors import (
+    CorruptRecord,
+    DomainError,
+    InvalidInput,
+    ItemStopped,
+    PermissionDenied,
+    RecordUnusable,
+    ShiftClosed,
+    UnknownProduct,
+    UnknownRecord,
+)
+from meshpos.model.catalog import Product
+from meshpos.model.kitchen import Ticket
+from meshpos.model.ledger_types import Order
+from meshpos.model.limits import MAX_NAME_CHARS, check_text
+from meshpos.model.venue_base import VenueBase, count, id_of, note, operation
+
+
+class OrderRules(VenueBase):
+    """Orders, their lines and discounts, and what is sent to the kitchen."""
+
+    # --- orders ---------------------------------------------------------------------------------
+    @operation("open the order")
+    def open_order(self, user: str, now_ms: int, *, table: str = "", tab: str = "") -> Order:
+        check_text(table, "table", MAX_NAME_CHARS)
+        check_text(tab, "tab", MAX_NAME_CHARS)
+        shift = self._register_shift(user, "sell")
+        order_id = self._new_id()
+        ledger = self.ledger(self.business_date(now_ms))
+        ledger.write_order(
+            order_id,
+            {
+                "table": table,
+                "tab": tab,
+                "waiter": user,
+                "register": self.device,
+                "shift_id": shift.id,
+                "at": now_ms,
+            },
+        )
+        return ledger.order(order_id)
+
+    def _sellable(self, product_id: str, user: str, override_stop: bool) -> Product:
+        try:
+            product = self.catalog.product(product_id)
+        except CorruptRecord as exc:
+            raise RecordUnusable(
+                f"product {product_id!r} cannot be sold: its catalog record is corrupt ({exc.message})"
+            ) from exc
+        if not product.active:
+            raise UnknownProduct(f"product {product.name!r} ({product_id}) is not on sale")
+        if self.stoplist.is_stopped(product_id):
+            if not override_stop:
+                raise ItemStopped(f"{product.name!r} is on the stop list")
+            if "override_stop" not in self.catalog.rights(user):
+                raise PermissionDenied(
+                    f"user {user!r} may not sell {product.name!r}: it is on the stop list"
+                )
+        return product
+
+    @operation("add the line")
+    def add_line(
+        self,
+        user: str,
+        order_id: str,
+        product_id: str,
+        quantity: int,
+        now_ms: int,
+        *,
+        modifiers: Sequence[str] = (),
+        discount_id: str | None = None,
+        override_stop: bool = False,
+    ) -> Order:
+        id_of(order_id, "order id")
+        id_of(product_id, "product id")
+        if isinstance(modifiers, str):
+            raise InvalidInput("modifiers must be a list of modifier ids, not one text")
+        for modifier in modifiers:
+            id_of(modifier, "modifier id")
+        if discount_id is not None:
+            id_of(discount_id, "discount id")
+        self._register_shift(user, "sell")
+        count(quantity, "quantity")
+        ledger, _ = self._open_order(order_id)
+        product = self._sellable(product_id, user, override_stop)
+        chosen = self._modifiers(product, modifiers)
+        discount = None
+        if discount_id is not None:
+            self.catalog.require(user, "discount")
+            found = self.catalog.discount(discount_id)
+            if found.scope != "line":
+                raise DomainError(f"discount {found.name!r} applies to whole orders, not lines")
+            discount = {"id": found.id, "kind": found.kind, "value": found.value}
+        tax = self.catalog.tax(product.tax_id) if product.tax_id else None
+        line_id = self._new_id()
+        ledger.write_order_record(
+            order_id,
+            "lines",
+            line_id,
+            {
+                "product_id": product.id,
+                "name": product.name,
+                "quantity": quantity,
+                "unit_price": product.price + sum(m["price_delta"] for m in chosen),
+                "modifiers": chosen,
+                "tax_rate_bp": tax.rate_bp if tax else 0,
+                "tax_included": tax.included if tax else True,
+                "discount": discount,
+                "user": user,
+                "device": self.device,
+                "at": now_ms,
+                "stamp": self.clock.now(now_ms).encode(),  # keeps the cashier's entry order
+            },
+        )
+        return ledger.order(order_id)
+
+    def _modifiers(self, product: Product, chosen: Sequence[str]) -> list[dict[str, Any]]:
+        if len(set(chosen)) != len(chosen):
+            raise DomainError(f"{product.name!r}: a modifier was chosen twice")
+        picked: list[dict[str, Any]] = []
+        remaining = set(chosen)
+        for group_id in product.modifier_groups:
+            group = self.catalog.modifier_group(group_id)
+            in_group = [m for m in group.modifiers if m.id in remaining]
+            if not group.min_select <= len(in_group) <= group.max_select:
+                raise DomainError(
+                    f"{product.name!r}: choose {group.min_select} to {group.max_select} of {group.name!r}"
+                )
+            remaining -= {m.id for m in in_group}
+            picked += [{"id": m.id, "name": m.name, "price_delta": m.price_delta} for m in in_group]
+        if remaining:
+            raise UnknownRecord(
+                f"{product.name!r}: modifier(s) {sorted(remaining)} are not offered for it"
+            )
+        return picked
+
+    @operation("remove the line")
+    def remove_line(
+        self, user: str, order_id: str, line_id: str, now_ms: int, reason: str = ""
+    ) -> Order:
+        id_of(order_id, "order id")
+        id_of(line_id, "line id")
+        note(reason, "reason")
+        self._register_shift(user, "sell")
+        ledger, order = self._open_order(order_id)
+        if line_id not in {line.id for line in order.lines}:
+            raise UnknownRecord(f"order {order_id} has no line {line_id!r}")
+        if line_id in order.sent_line_ids:
+            self.catalog.require(user, "void")  # it was cooked: removing it is a void
+        ledger.write_order_record(
+            order_id, "removed", line_id, {"user": user, "at": now_ms, "reason": reason}
+        )
+        return ledger.order(order_id)
+
+    @operation("apply the discount")
+    def apply_order_discount(
+        self, user: str, order_id: str, discount_id: str, now_ms: int
+    ) -> Order:
+        id_of(order_id, "order id")
+        id_of(discount_id, "discount id")
+        self._register_shift(user, "discount")
+        ledger, order = self._open_order(order_id)
+        found = self.catalog.discount(discount_id)
+        if found.scope != "order":
+            raise DomainError(f"discount {found.name!r} applies to lines, not whole orders")
+        if order.payments:
+            raise DomainError(
+                f"order {order_id} is partly paid: discounts must come before payment"
+            )
+        ledger.write_order_record(
+            order_id,
+            "discounts",
+            self._new_id(),
+            {
+                "discount_id": found.id,
+                "kind": found.kind,
+                "value": found.value,
+                "user": user,
+                "at": now_ms,
+            },
+        )
+        return ledger.order(order_id)
+
+    @operation("void the order")
+    def void_order(self, user: str, order_id: str, now_ms: int, reason: str = "") -> Order:
+        id_of(order_id, "order id")
+        note(reason, "reason")
+        shift = self._as_register(user, "sell")
+        ledger, order = self._open_order(order_id)
+        if order.payments:
+            raise DomainError(f"order {order_id} has payments: refund them instead of voiding")
+        if order.lines:
+            self.catalog.require(user, "void")
+            if shift is None:
+                raise ShiftClosed(f"register {self.device} has no open shift: open a shift first")
+        ledger.write_order_record(
+            order_id, "voids", self._new_id(), {"user": user, "at": now_ms, "reason": reason}
+        )
+        return ledger.order(order_id)
+
+    @operation("send the order to the kitchen")
+    def send_to_kitchen(self, user: str, order_id: str, now_ms: int) -> Ticket | None:
+        id_of(order_id, "order id")
+        self._register_shift(user, "sell")
+        ledger, order = self._open_order(order_id)
+        unsent = [line for line in order.lines if line.id not in order.sent_line_ids]
+        if not unsent:
+            return None
+        kitchen = self.kitchen(ledger.date)
+        ticket_id = self._new_id()
+        kitchen.write_ticket(
+            ticket_id,
+            {
+                "order_id": order_id,
+                "table": order.table or order.tab,
+                "register": self.device,
+                "at": now_ms,
+                "items": [
+                    {
+                        "line_id": line.id,
+                        "name": line.name,
+                        "quantity": line.quantity,
+                        "modifiers": [m.name for m in line.modifiers],
+                    }
+                    for line in unsent
+                ],
+            },
+        )
+        with ledger.doc.transaction():
+            for line in unsent:
+                ledger.write_order_record(order_id, "sent", line.id, ticket_id)
+        return kitchen.ticket(ticket_id)
