@@ -39,6 +39,7 @@ from meshpos.sync import SyncConfig
 from meshpos.trust import DeviceIdentity, load_identity, stored_token
 from meshpos.trust.identity import check_identity
 from meshpos.trust.revocations import Revocations
+from meshpos.web.reads import VenueReads
 
 log = logging.getLogger("meshpos.node")
 
@@ -78,7 +79,9 @@ class _Running:
     api_token: str
 
 
-class Node(RegisterOperations):
+class Node(VenueReads, RegisterOperations):
+    """One device; it is the web layer's :class:`meshpos.web.port.NodeAPI` (reads from VenueReads)."""
+
     def __init__(
         self,
         config: Config,
@@ -168,7 +171,7 @@ class Node(RegisterOperations):
         run.engine.start_ticking(
             min(0.1, config.heartbeat_interval / 5),
             before=[run.status.publish_owed],
-            after=[run.relay.manage],
+            after=[run.status.publish_indicator, run.relay.manage],
         )
         run.relay.start()
         await run.api.start()
@@ -196,6 +199,18 @@ class Node(RegisterOperations):
         return self._running
 
     # --- what the services offer ------------------------------------------------------------------
+
+    @property
+    def node_id(self) -> str:
+        return self.config.node_id
+
+    @property
+    def role(self) -> str:
+        return self.config.role
+
+    @property
+    def pin_lockout_s(self) -> float:
+        return self.config.pin_lockout_s
 
     @property
     def venue(self) -> Venue:

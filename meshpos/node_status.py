@@ -1,4 +1,4 @@
-"""What a register shows about its sync: colour, pending count and the one-line message (ARCHITECTURE.md: Status).
+"""What a register shows about its sync: colour, pending count and the one-line message (docs/architecture.md, Status).
 
 * green — data flows to the console: this node is the relay with an authenticated link the console takes
   its data on, or a live peer is the relay and says so (a relay whose token is refused, or whose uploads
@@ -231,3 +231,21 @@ def _missing_at_console(one: bool, colour: str) -> str:
     if colour == "green":
         return "is on its way to the console" if one else "are on their way to the console"
     return "is not at the console yet" if one else "are not at the console yet"
+
+
+def indicator(status: NodeStatus) -> dict[str, Any]:
+    """What a page's sync indicator shows of the status. The node publishes a status change on its
+    change stream when this moves (so pages learn it pushed, not by asking); counters, refusals and the
+    uptime move all the time (and refusals at an attacker's pace), so they are not in it."""
+    return {
+        "colour": status.colour,
+        "pending": status.pending,
+        "message": status.message,
+        "label": status.label,  # the badge: the page shows it as the node words it
+        "peers": status.peers,
+        "relay": status.relay,
+        "is_relay": status.is_relay,
+        "node": status.node,
+        "role": status.role,
+        "latest_sale": status.latest_sale,
+    }

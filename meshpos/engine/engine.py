@@ -207,6 +207,10 @@ class Engine:
         """Subscribe to committed changes and presence changes (close the subscription when done)."""
         return self._feed.subscribe()
 
+    def presence_changed(self) -> None:
+        """Tell the feed's subscribers the status moved without a document or peer event."""
+        self._feed.publish(presence=True)
+
     def _emit(self, event: EngineEvent) -> None:
         for listener in self._listeners:
             listener(event)

@@ -79,11 +79,6 @@ class RegisterOperations(ABC):
     async def void_order(self, user: str, order_id: str, reason: str = "") -> Order:
         return await self.write(lambda venue, now: venue.void_order(user, order_id, now, reason))
 
-    async def apply_order_discount(self, user: str, order_id: str, discount_id: str) -> Order:
-        return await self.write(
-            lambda venue, now: venue.apply_order_discount(user, order_id, discount_id, now)
-        )
-
     async def send_to_kitchen(self, user: str, order_id: str) -> Ticket | None:
         return await self.write(lambda venue, now: venue.send_to_kitchen(user, order_id, now))
 

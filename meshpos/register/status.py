@@ -13,10 +13,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from meshpos.config import Config
 from meshpos.engine import Engine, EngineEvent, LinkClosed
-from meshpos.errors import ClearCacheRefused, UnknownRecord
+from meshpos.errors import ClearCacheRefused, MeshposError, UnknownRecord
 from meshpos.model import Catalog, PaymentResult, Venue
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.tally import (
@@ -26,7 +27,7 @@ from meshpos.model.tally import (
     covers,
     missing_by_register,
 )
-from meshpos.node_status import Durability, NodeStatus, compute_status
+from meshpos.node_status import Durability, NodeStatus, compute_status, indicator
 from meshpos.relay.service import RelayService
 from meshpos.sync import DocumentChanged, PeerClosed, PeerJoined, PeerLive
 
@@ -65,6 +66,7 @@ class StatusService:
         ] = {}  # document -> the change its tally was recounted after
         # this register's latest receipt: (id, number, document, the exact state that wrote it)
         self._latest_sale: tuple[str, str, str, dict[int, int]] | None = None
+        self._shown: dict[str, Any] | None = None  # the status indicator last published
         engine.subscribe(self._on_event)
 
     def _on_event(self, event: EngineEvent) -> None:
@@ -81,6 +83,20 @@ class StatusService:
             key = event.peer if isinstance(event, PeerClosed) else event.key
             self._peers.pop(key, None)
             self._live.discard(key)
+
+    def publish_indicator(self) -> None:
+        """The indicator also moves without a document or peer event (a heartbeat timeout turns it
+        gray, the relay gives up, the console acknowledges): publish it as a presence change."""
+        try:
+            shown = indicator(self.status())
+        except MeshposError as exc:  # the ticker must go on; the status API shows the same error
+            if self._shown != {}:
+                log.error("cannot compute the status: %s", exc)  # once, until it works again
+            self._shown = {}
+            return
+        if shown != self._shown:
+            self._shown = shown
+            self._engine.presence_changed()
 
     def publish_owed(self) -> None:
         """Tell every peer (in the heartbeats) what of this node's records the console lacks."""

@@ -1,6 +1,6 @@
 """The node's local HTTP API and pages: one route table, one dispatcher, one mapping of errors to statuses.
 
-``make_handler(node, token)`` is what the Node serves. Every route under ``/api/`` except the OpenAPI
+``make_handler(node, token)`` is what the node serves; ``node`` is any :class:`meshpos.web.port.NodeAPI`. Every route under ``/api/`` except the OpenAPI
 document needs ``Authorization: Bearer <token>`` (the token is in ``<data_dir>/api.token``); the event
 stream also takes ``?token=`` because a browser's EventSource cannot send headers. ``GET /status`` and
 ``GET /health`` stay open for ``meshpos status``; the pages embed the token for loopback browsers only.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 import logging
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from meshpos.errors import (
     CorruptRecord,
@@ -37,11 +37,9 @@ from meshpos.web import denylist, events, kitchen, menu, orders, pages, shifts, 
 from meshpos.web.http import Handler, HttpError, Request, Response
 from meshpos.web.openapi import document, document_route
 from meshpos.web.pins import PinGuard
+from meshpos.web.port import NodeAPI
 from meshpos.web.routes import USER, Call, Route, match
 from meshpos.web.schema import to_json
-
-if TYPE_CHECKING:
-    from meshpos.node import Node
 
 log = logging.getLogger("meshpos.web")
 
@@ -64,8 +62,6 @@ def http_error(exc: MeshposError) -> HttpError:
         return HttpError(400, exc.code, exc.message)
     if isinstance(exc, PermissionDenied):
         return HttpError(403, exc.code, exc.message)
-    if isinstance(exc, InvalidInput):
-        return HttpError(400, exc.code, exc.message)
     if isinstance(exc, CONFLICTS):
         return HttpError(409, exc.code, exc.message)
     if isinstance(exc, DomainError):
@@ -86,7 +82,7 @@ def _version() -> str:
 
 
 class Api:
-    def __init__(self, node: Node, token: str) -> None:
+    def __init__(self, node: NodeAPI, token: str) -> None:
         self.node = node
         self.token = token
         self.routes: tuple[Route, ...] = (
@@ -101,7 +97,7 @@ class Api:
             document_route(self.openapi),
         )
         self._document: dict[str, Any] | None = None
-        self.pins = PinGuard(node.config.pin_lockout_s, node.counters)
+        self.pins = PinGuard(node.pin_lockout_s, node.counters)
 
     async def openapi(self, c: Call) -> dict[str, Any]:
         if self._document is None:
@@ -142,10 +138,10 @@ class Api:
 
     def _known_user(self, user: str) -> None:
         try:
-            self.node.venue.catalog.user(user)
+            self.node.catalog().user(user)
         except UnknownRecord:
             raise HttpError(422, "unknown_user", f"unknown user {user!r}") from None
 
 
-def make_handler(node: Node, token: str) -> Handler:
+def make_handler(node: NodeAPI, token: str) -> Handler:
     return Api(node, token).handle

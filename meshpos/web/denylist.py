@@ -53,7 +53,7 @@ def _view(entry: dict[str, str | int]) -> Revocation:
 
 async def denylist(c: Call) -> DenyListView:
     node = c.node
-    return DenyListView(node.config.node_id, node.venue_id, [_view(e) for e in node.revocations()])
+    return DenyListView(node.node_id, node.venue_id, [_view(e) for e in node.revocations()])
 
 
 async def revoke(c: Call) -> Revoked:
@@ -63,7 +63,7 @@ async def revoke(c: Call) -> Revoked:
         raise HttpError(
             422,
             "wrong_venue",
-            f"this node ({node.config.node_id}) belongs to venue {venue}, "
+            f"this node ({node.node_id}) belongs to venue {venue}, "
             f"not {body['venue']}: give the venue directory of {venue}",
         )
     if not is_device_id(device):
@@ -87,10 +87,10 @@ async def revoke(c: Call) -> Revoked:
         ) from None
     return Revoked(
         True,
-        node.config.node_id,
+        node.node_id,
         device,
         already,
-        f"{device} is revoked on {node.config.node_id}: its link is dropped and refused, and the "
+        f"{device} is revoked on {node.node_id}: its link is dropped and refused, and the "
         "revocation is on its way to every peer",
     )
 

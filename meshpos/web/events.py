@@ -1,74 +1,97 @@
-"""Server-sent events: pages learn that something changed without reloading or polling the API themselves.
+"""Server-sent events: the node pushes what changed, in the page's terms, and the page fetches only that.
 
-The node has no change callback for the web layer, so each open stream polls a cheap fingerprint (the state
-vector of every loaded document plus the status line) every ``INTERVAL`` seconds and sends one small
-``changed`` event when it moves; the page then refetches what it shows. A state vector grows with every
-update, local or received, so no change is missed, and a burst of changes costs one event per interval.
+Each open stream subscribes to :meth:`meshpos.web.port.NodeAPI.changes` (published after every commit and
+on every status change) and turns each change into one ``changed`` event naming its topics: a ledger day
+holds orders, receipts and shifts, a kitchen day tickets, the catalog the menu, the stop list the stops;
+``status`` when what the sync indicator shows moved, with that status as the event's data, so the
+indicator needs no request at all. Nothing polls: the stream waits for the next change, and only sends a
+keep-alive comment line when it has been quiet for a while. A reader slower than the changes gets them
+merged (the subscription folds what it has not read yet into one), never a backlog.
+
+The first event of every connection names every topic: a page (re)connecting may have missed anything.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
+from meshpos.node_status import indicator
 from meshpos.web.http import Response
+from meshpos.web.port import NodeAPI
 from meshpos.web.routes import Call, Route
+from meshpos.web.schema import to_json
 
-if TYPE_CHECKING:
-    from meshpos.node import Node
-
-INTERVAL = 0.15
 KEEPALIVE = (
-    15.0  # a comment line now and then keeps proxies and idle timers from closing the stream
+    15.0  # a comment line after this much quiet keeps proxies and idle timers from closing it
 )
 
-
-def summary(node: Node) -> dict[str, Any]:
-    """The part of the status a sync indicator shows."""
-    s = node.status()
-    return {
-        "colour": s.colour,
-        "pending": s.pending,
-        "message": s.message,
-        "label": s.label,  # the badge: the page shows it as the node words it
-        "peers": s.peers,
-        "relay": s.relay,
-        "is_relay": s.is_relay,
-        "node": s.node,
-        "role": s.role,
-    }
+ORDERS, RECEIPTS, SHIFT, TICKETS, MENU, STOPS, STATUS = (
+    "orders",
+    "receipts",
+    "shift",
+    "tickets",
+    "menu",
+    "stops",
+    "status",
+)
+TOPICS = (ORDERS, RECEIPTS, SHIFT, TICKETS, MENU, STOPS, STATUS)
+# what each document holds, in the page's terms (documents by name; a day's documents by prefix)
+BY_DOCUMENT = {"catalog": {MENU}, "stoplist": {STOPS}}
+BY_PREFIX = {"ledger/": {ORDERS, RECEIPTS, SHIFT}, "kitchen/": {TICKETS}}
 
 
-def fingerprint(node: Node) -> tuple[Any, ...]:
-    replica = node.replica
-    return tuple((name, replica.doc(name).get_state()) for name in replica.names())
+def topics(docs: Iterable[str]) -> set[str]:
+    """What a page shows that changed with these documents (the deny-list and the like: nothing)."""
+    found: set[str] = set()
+    for name in docs:
+        found |= BY_DOCUMENT.get(name, set())
+        for prefix, shown in BY_PREFIX.items():
+            if name.startswith(prefix):
+                found |= shown
+    return found
 
 
-async def changes(node: Node, interval: float = INTERVAL) -> AsyncIterator[bytes]:
-    yield b"retry: 1000\n\n"  # reconnect after a second if the node restarts
-    last: tuple[Any, ...] | None = None
-    quiet_since = time.monotonic()
-    while True:
-        status = summary(node)
-        now = (fingerprint(node), json.dumps(status, sort_keys=True))
-        if now != last:
-            last = now
-            quiet_since = time.monotonic()
-            yield b"event: changed\ndata: " + json.dumps(status).encode() + b"\n\n"
-        elif time.monotonic() - quiet_since > KEEPALIVE:
-            quiet_since = time.monotonic()
-            yield b": keepalive\n\n"
-        await asyncio.sleep(interval)
+def event(changed: Iterable[str], status: dict[str, Any] | None) -> bytes:
+    data: dict[str, Any] = {"changed": sorted(changed)}
+    if status is not None:
+        data["status"] = to_json(status)
+    return b"event: changed\ndata: " + json.dumps(data).encode() + b"\n\n"
+
+
+async def stream(node: NodeAPI, keepalive: float = KEEPALIVE) -> AsyncIterator[bytes]:
+    subscription = node.changes()  # before the first read: no change can fall in between
+    try:
+        yield b"retry: 1000\n\n"  # reconnect after a second if the node restarts
+        shown = indicator(node.status())
+        yield event(TOPICS, shown)
+        while True:
+            try:
+                async with asyncio.timeout(keepalive):
+                    change = await subscription.next()
+            except TimeoutError:
+                yield b": keepalive\n\n"
+                continue
+            except StopAsyncIteration:
+                return  # the node is stopping: the page reconnects to whatever comes next
+            changed = topics(change.docs)
+            now = indicator(node.status())
+            if now != shown:
+                shown = now
+                changed.add(STATUS)
+            if changed:
+                yield event(changed, now if STATUS in changed else None)
+    finally:
+        subscription.close()
 
 
 async def events(c: Call) -> Response:
     return Response(
         200,
         content_type="text/event-stream",
-        stream=changes(c.node),
+        stream=stream(c.node),
         headers={"X-Accel-Buffering": "no"},
     )
 
@@ -78,14 +101,16 @@ ROUTES = (
         "GET",
         "/api/events",
         events,
-        "Server-sent events: `changed` whenever the node's data or sync status changes",
+        "Server-sent events: `changed`, naming what changed, whenever the node's data or sync status does",
         None,
         tag="system",
         content_type="text/event-stream",
         description=(
-            "Each `changed` event's data is the sync indicator's status (colour, pending, message, "
-            "peers, relay). Browsers' EventSource cannot send headers, so this route also takes the "
-            "token as `?token=`. The first event comes at once; refetch what you show on each one."
+            'Each `changed` event\'s data is `{"changed": [topics], "status": {...}}`: the topics are '
+            f"{', '.join(TOPICS)}; fetch only those. `status` (the sync indicator's colour, pending, "
+            "message, peers, relay, latest sale) comes when `status` is among the topics. The first "
+            "event of a connection names every topic. Browsers' EventSource cannot send headers, so "
+            "this route also takes the token as `?token=`."
         ),
     ),
 )

@@ -11,23 +11,20 @@ from meshpos.web.views import KitchenView, ticket_view
 async def tickets(c: Call) -> KitchenView:
     node = c.node
     now = node.now_ms()
-    date = c.query["date"] or node.venue.business_date(now)
+    date = c.query["date"] or node.business_date(now)
     states = tuple(s for s in c.query["states"].split(",") if s) or TICKET_STATES  # words: checked
-    board = node.venue.kitchen(date).tickets(states) if _loaded(c, date) else []
+    board = node.tickets(date, states)
     return KitchenView(date, now, tuple(ticket_view(t, now) for t in board))
 
 
-def _loaded(c: Call, date: str) -> bool:
-    """Reading a day that is not loaded would create an empty document for it: answer with none."""
-    return f"kitchen/{date}" in c.node.replica.names()
-
-
 async def bump(c: Call) -> Ticket:
-    return await c.node.bump(c.body["user"], c.params["ticket_id"])
+    user, ticket = c.body["user"], c.params["ticket_id"]
+    return await c.node.write(lambda venue, now: venue.bump(user, ticket, now))
 
 
 async def recall(c: Call) -> Ticket:
-    return await c.node.recall(c.body["user"], c.params["ticket_id"])
+    user, ticket = c.body["user"], c.params["ticket_id"]
+    return await c.node.write(lambda venue, now: venue.recall(user, ticket, now))
 
 
 STATE = "|".join(TICKET_STATES)

@@ -32,7 +32,8 @@ async def stoplist(c: Call) -> list[StopView]:
 
 async def set_stop(c: Call) -> StopView:
     product = c.product()
-    entry = await c.node.set_stop(c.body["user"], product.id, c.body["stopped"])
+    user, stopped = c.body["user"], c.body["stopped"]
+    entry = await c.node.write(lambda venue, now: venue.set_stop(user, product.id, stopped, now))
     return stop_view(c.node, entry)
 
 
@@ -45,7 +46,7 @@ async def login(c: Call) -> LoginView:
     ok = False
     try:
         try:
-            user = c.node.venue.catalog.user(c.body["user"])
+            user = c.node.catalog().user(c.body["user"])
         except UnknownRecord:
             user = None
         ok = user is not None and await asyncio.to_thread(verify_pin, c.body["pin"], user.pin_hash)

@@ -1,7 +1,7 @@
 """Selling: orders and their lines, the kitchen hand-off, payments, receipts and refunds.
 
-Each write calls the Node method of the same name, which returns once the change is committed to the node's
-SQLite file; the answer is therefore an acknowledged sale, safe to print.
+Each write runs the Venue operation of the same name through ``NodeAPI.write``, which returns once the change
+is committed to the node's SQLite file; the answer is therefore an acknowledged sale, safe to print.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ METHOD = choice(*PAYMENT_METHODS)
 
 async def list_orders(c: Call) -> list[Order]:
     wanted = c.query["status"]
-    orders = [o for ledger in c.node.venue.ledgers() for o in ledger.orders()]
-    return [o for o in orders if wanted == "all" or o.status == wanted]
+    return [o for o in c.node.orders() if wanted == "all" or o.status == wanted]
 
 
 async def open_order(c: Call) -> Order:
     b = c.body
-    return await c.node.open_order(b["user"], table=b["table"], tab=b["tab"])
+    return await c.node.write(
+        lambda venue, now: venue.open_order(b["user"], now, table=b["table"], tab=b["tab"])
+    )
 
 
 async def get_order(c: Call) -> Order:
@@ -38,61 +39,78 @@ async def get_order(c: Call) -> Order:
 
 
 async def add_line(c: Call) -> Order:
-    b = c.body
-    return await c.node.add_line(
-        b["user"],
-        c.order().id,
-        b["product_id"],
-        b["quantity"],
-        modifiers=b["modifiers"],
-        discount_id=b["discount_id"],
-        override_stop=b["override_stop"],
+    b, order = c.body, c.order().id
+    return await c.node.write(
+        lambda venue, now: venue.add_line(
+            b["user"],
+            order,
+            b["product_id"],
+            b["quantity"],
+            now,
+            modifiers=b["modifiers"],
+            discount_id=b["discount_id"],
+            override_stop=b["override_stop"],
+        )
     )
 
 
 async def remove_line(c: Call) -> Order:
-    line = c.line()
-    return await c.node.remove_line(c.body["user"], line.order_id, line.id, c.body["reason"])
+    b, line = c.body, c.line()
+    return await c.node.write(
+        lambda venue, now: venue.remove_line(b["user"], line.order_id, line.id, now, b["reason"])
+    )
 
 
 async def apply_order_discount(c: Call) -> Order:
-    return await c.node.apply_order_discount(c.body["user"], c.order().id, c.body["discount_id"])
+    b, order = c.body, c.order().id
+    return await c.node.write(
+        lambda venue, now: venue.apply_order_discount(b["user"], order, b["discount_id"], now)
+    )
 
 
 async def void_order(c: Call) -> Order:
-    return await c.node.void_order(c.body["user"], c.order().id, c.body["reason"])
+    b, order = c.body, c.order().id
+    return await c.node.write(
+        lambda venue, now: venue.void_order(b["user"], order, now, b["reason"])
+    )
 
 
 async def send_to_kitchen(c: Call) -> SentView:
-    return SentView(await c.node.send_to_kitchen(c.body["user"], c.order().id))
+    user, order = c.body["user"], c.order().id
+    return SentView(await c.node.write(lambda venue, now: venue.send_to_kitchen(user, order, now)))
 
 
 async def pay(c: Call) -> PaymentResult:
-    b = c.body
-    return await c.node.pay(
-        b["user"],
-        c.order().id,
-        b["method"],
-        amount=b["amount"],
-        tip=b["tip"],
-        tendered=b["tendered"],
+    b, order = c.body, c.order().id
+    return await c.node.write(
+        lambda venue, now: venue.pay(
+            b["user"],
+            order,
+            b["method"],
+            now,
+            amount=b["amount"],
+            tip=b["tip"],
+            tendered=b["tendered"],
+        )
     )
 
 
 async def list_receipts(c: Call) -> list[Receipt]:
-    return [r for ledger in c.node.venue.ledgers() for r in ledger.receipts()]
+    return c.node.receipts()
 
 
 async def get_receipt(c: Call) -> ReceiptView:
     receipt = c.receipt()
-    refunds = [r for ledger in c.node.venue.ledgers() for r in ledger.refunds(receipt.id)]
-    return ReceiptView(receipt, tuple(refunds), c.node.venue.refunded_quantities(receipt.id))
+    refunds = c.node.refunds(receipt.id)
+    return ReceiptView(receipt, tuple(refunds), c.node.refunded_quantities(receipt.id))
 
 
 async def refund(c: Call) -> Refund:
-    b = c.body
-    return await c.node.refund(
-        b["user"], c.receipt().id, lines=b["lines"], method=b["method"], reason=b["reason"]
+    b, receipt = c.body, c.receipt().id
+    return await c.node.write(
+        lambda venue, now: venue.refund(
+            b["user"], receipt, now, lines=b["lines"], method=b["method"], reason=b["reason"]
+        )
     )
 
 

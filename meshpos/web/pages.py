@@ -59,8 +59,8 @@ def page(c: Call, name: str) -> Response:
     text = (
         asset(name)
         .replace("{{token}}", html.escape(token))
-        .replace("{{node}}", html.escape(c.node.config.node_id))
-        .replace("{{role}}", html.escape(c.node.config.role))
+        .replace("{{node}}", html.escape(c.node.node_id))
+        .replace("{{role}}", html.escape(c.node.role))
     )
     response = Response.text(text, TYPES[".html"])
     response.headers.update(SECURITY)
@@ -68,7 +68,7 @@ def page(c: Call, name: str) -> Response:
 
 
 async def register_page(c: Call) -> Response:
-    if c.node.config.role == "kds":  # a kitchen screen has no register: show its board
+    if c.node.role == "kds":  # a kitchen screen has no register: show its board
         return Response(302, headers={"Location": "/kitchen"})
     return page(c, "register.html")
 

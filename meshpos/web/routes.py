@@ -11,17 +11,15 @@ import copy
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from meshpos.errors import UnknownRecord
-from meshpos.model import Kitchen, Line, Order, Product, Receipt
+from meshpos.model import Line, Order, Product, Receipt, Ticket
 from meshpos.model.limits import MAX_ID_CHARS, text_problem
 from meshpos.web.http import HttpError, Request
 from meshpos.web.pins import PinGuard
+from meshpos.web.port import NodeAPI
 from meshpos.web.schema import Bounds, Refused, accept
-
-if TYPE_CHECKING:
-    from meshpos.node import Node
 
 T = TypeVar("T")
 _PARAM = re.compile(r"\{([a-z_]+)\}")
@@ -94,7 +92,7 @@ USER = Field(
 
 @dataclass(slots=True)
 class Call:
-    node: Node
+    node: NodeAPI
     request: Request
     params: dict[str, str]
     body: dict[str, Any] = field(default_factory=dict)
@@ -115,7 +113,7 @@ class Call:
                 finder(self)
 
     def order(self) -> Order:
-        return _found("order", lambda: self.node.venue.order(self.params["order_id"]))
+        return _found("order", lambda: self.node.order(self.params["order_id"]))
 
     def line(self) -> Line:
         line_id = self.params["line_id"]
@@ -126,19 +124,13 @@ class Call:
         raise HttpError(404, "unknown_line", f"order {order.id} has no line {line_id!r}")
 
     def receipt(self) -> Receipt:
-        return _found("receipt", lambda: self.node.venue.receipt(self.params["receipt_id"]))
+        return _found("receipt", lambda: self.node.receipt(self.params["receipt_id"]))
 
     def product(self) -> Product:
-        return _found("product", lambda: self.node.venue.catalog.product(self.params["product_id"]))
+        return _found("product", lambda: self.node.catalog().product(self.params["product_id"]))
 
-    def kitchen_of_ticket(self) -> Kitchen:
-        ticket_id = self.params["ticket_id"]
-        for name in self.node.replica.names():
-            if name.startswith("kitchen/"):
-                kitchen = self.node.venue.kitchen(name.removeprefix("kitchen/"))
-                if kitchen.has(ticket_id):
-                    return kitchen
-        raise HttpError(404, "unknown_ticket", f"unknown kitchen ticket {ticket_id!r}")
+    def ticket(self) -> Ticket:
+        return _found("ticket", lambda: self.node.ticket(self.params["ticket_id"]))
 
 
 _FINDERS: dict[str, Callable[[Call], object]] = {
@@ -146,7 +138,7 @@ _FINDERS: dict[str, Callable[[Call], object]] = {
     "line_id": Call.line,
     "receipt_id": Call.receipt,
     "product_id": Call.product,
-    "ticket_id": Call.kitchen_of_ticket,
+    "ticket_id": Call.ticket,
 }
 
 

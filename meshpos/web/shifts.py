@@ -10,28 +10,34 @@ from meshpos.web.views import ShiftView
 
 
 async def current_shift(c: Call) -> ShiftView:
-    venue = c.node.venue
-    shift = venue.open_shift()
-    return ShiftView(shift, venue.expected_cash(shift) if shift else None)
+    node = c.node
+    shift = node.current_shift()
+    return ShiftView(shift, node.expected_cash(shift) if shift else None)
 
 
 async def open_shift(c: Call) -> Shift:
-    return await c.node.open_shift(c.body["user"], c.body["opening_cash"])
+    user, cash = c.body["user"], c.body["opening_cash"]
+    return await c.node.write(lambda venue, now: venue.open_shift_now(user, cash, now))
 
 
 async def close_shift(c: Call) -> Shift:
-    return await c.node.close_shift(c.body["user"], c.body["counted_cash"])
+    user, cash = c.body["user"], c.body["counted_cash"]
+    return await c.node.write(lambda venue, now: venue.close_shift(user, cash, now))
 
 
 async def cash_move(c: Call) -> CashMove:
     b = c.body
-    return await c.node.cash_move(b["user"], b["kind"], b["amount"], b["reason"])
+    return await c.node.write(
+        lambda venue, now: venue.cash_move(b["user"], b["kind"], b["amount"], b["reason"], now)
+    )
 
 
 async def inventory_move(c: Call) -> InventoryMove:
     b = c.body
-    return await c.node.inventory_move(
-        b["user"], b["product_id"], b["kind"], b["quantity"], b["reason"]
+    return await c.node.write(
+        lambda venue, now: venue.inventory_move(
+            b["user"], b["product_id"], b["kind"], b["quantity"], now, b["reason"]
+        )
     )
 
 

@@ -1,7 +1,7 @@
 """The node itself: health, sync status, and Clear cache (re-pull console-authored documents).
 
 Clear cache is refused while anything written here is not at the console yet, or while the console cannot
-be reached: re-pulling must never lose a sale nor leave a register without a catalog. ``Node.clear_cache``
+be reached: re-pulling must never lose a sale nor leave a register without a catalog. ``NodeAPI.clear_cache``
 decides; this module turns its refusal into 409 ``clear_cache_refused`` with the reason, for the page.
 """
 
@@ -15,7 +15,7 @@ from meshpos.web.views import Done, Health
 
 
 async def health(c: Call) -> Health:
-    return Health(True, c.node.config.node_id)
+    return Health(True, c.node.node_id)
 
 
 async def status(c: Call) -> NodeStatus:

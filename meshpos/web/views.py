@@ -7,9 +7,6 @@ Users are shown without their PIN hash: the API's token holder is trusted, but a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from pycrdt import Map
 
 from meshpos.model import (
     TICKET_TRANSITIONS,
@@ -22,9 +19,7 @@ from meshpos.model import (
     Ticket,
     TicketItem,
 )
-
-if TYPE_CHECKING:
-    from meshpos.node import Node
+from meshpos.web.port import NodeAPI
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,19 +143,19 @@ class KitchenView:
     tickets: tuple[TicketView, ...]
 
 
-def stop_views(node: Node) -> dict[str, StopView]:
+def stop_views(node: NodeAPI) -> dict[str, StopView]:
     """The deciding stop-list entry of every item anyone ever stopped, with names for people."""
-    catalog = node.venue.catalog
+    catalog = node.catalog()
     users = {u.id: u.name for u in catalog.users()}
     products = {p.id: p.name for p in catalog.products()}
     return {
         item: _stop_view(entry, products.get(item, item), users.get(entry.user, entry.user))
-        for item, entry in node.venue.stoplist.current().items()
+        for item, entry in node.stops().items()
     }
 
 
-def stop_view(node: Node, entry: StopEntry) -> StopView:
-    catalog = node.venue.catalog
+def stop_view(node: NodeAPI, entry: StopEntry) -> StopView:
+    catalog = node.catalog()
     user = next((u.name for u in catalog.users() if u.id == entry.user), entry.user)
     return _stop_view(entry, catalog.product(entry.item).name, user)
 
@@ -171,14 +166,15 @@ def _stop_view(entry: StopEntry, name: str, user_name: str) -> StopView:
     )
 
 
-def user_view(node: Node, user_id: str) -> UserView:
-    user = node.venue.catalog.user(user_id)
-    rights = node.venue.catalog.rights(user_id)
+def user_view(node: NodeAPI, user_id: str) -> UserView:
+    catalog = node.catalog()
+    user = catalog.user(user_id)
+    rights = catalog.rights(user_id)
     return UserView(user.id, user.name, user.role, tuple(sorted(rights)))
 
 
-def catalog_view(node: Node) -> CatalogView:
-    catalog = node.venue.catalog
+def catalog_view(node: NodeAPI) -> CatalogView:
+    catalog = node.catalog()
     stops = stop_views(node)
     products = [p for p in catalog.products() if p.active]
     groups = sorted({g for p in products for g in p.modifier_groups})
@@ -200,15 +196,9 @@ def catalog_view(node: Node) -> CatalogView:
             for p in products
         ),
         modifier_groups=tuple(catalog.modifier_group(g) for g in groups),
-        discounts=tuple(catalog.discount(d) for d in sorted(_keys(node, "discounts"))),
+        discounts=tuple(node.discounts()),
         users=tuple(user_view(node, u.id) for u in catalog.users()),
     )
-
-
-def _keys(node: Node, kind: str) -> list[str]:
-    """Ids of one kind of catalog entity (the model's Catalog has no listing for discounts)."""
-    entities: Map[Any] = node.replica.doc("catalog").get(kind, type=Map)
-    return list(entities.keys())
 
 
 def ticket_view(ticket: Ticket, now_ms: int) -> TicketView:

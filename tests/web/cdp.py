@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 CHROMIUM = os.environ.get("MESHPOS_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
@@ -204,10 +205,13 @@ class Page:
         self.name = name
         self.errors: list[str] = []
         self.network: list[str] = []  # the last requests and their fates, for failure reports
+        # in the order Chromium saw them: ("request", "GET /api/orders") and ("push", event data)
+        self.traffic: list[tuple[str, str]] = []
         browser.on("Runtime.exceptionThrown", self._exception)
         browser.on("Runtime.consoleAPICalled", self._console)
         for event in ("requestWillBeSent", "responseReceived", "loadingFailed"):
             browser.on(f"Network.{event}", self._network)
+        browser.on("Network.eventSourceMessageReceived", self._pushed)
 
     def _network(self, session: str, params: dict[str, Any]) -> None:
         if session != self.session:
@@ -215,11 +219,19 @@ class Page:
         at = f"{time.monotonic():.3f} {params.get('requestId')}"
         if "request" in params:
             line = f"{at} -> {params['request']['method']} {params['request']['url']}"
+            path = urlsplit(params["request"]["url"]).path
+            self.traffic.append(("request", f"{params['request']['method']} {path}"))
         elif "response" in params:
             line = f"{at} <- {params['response']['status']}"
         else:
             line = f"{at} !! {params.get('errorText')} canceled={params.get('canceled')}"
         self.network = [*self.network[-80:], line]
+
+    def _pushed(self, session: str, params: dict[str, Any]) -> None:
+        """A server-sent event the page received (DevTools reports each one)."""
+        if session == self.session and params.get("eventName") == "changed":
+            self.traffic.append(("push", str(params.get("data"))))
+            self.network = [*self.network[-80:], f"{time.monotonic():.3f} <= {params.get('data')}"]
 
     def _exception(self, session: str, params: dict[str, Any]) -> None:
         if session == self.session:

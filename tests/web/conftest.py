@@ -17,7 +17,7 @@ from meshpos.node import Node
 from meshpos.node_adapters import make_node
 
 from .cdp import Browser, chromium_missing
-from .kit import until
+from .kit import settle
 
 
 @contextlib.asynccontextmanager
@@ -29,7 +29,8 @@ async def running(configs: list[Config]) -> AsyncIterator[list[Node]]:
             for b in nodes:
                 if a is not b:
                     a.add_peer(b.config.node_id, "127.0.0.1", b.port)
-        await until(
+        await settle(
+            nodes,
             lambda: all(
                 len(p := n.status().peers) == len(nodes) - 1 and all(p.values()) for n in nodes
             ),

@@ -1,6 +1,9 @@
 """The register and kitchen pages in a real headless Chromium, each page served by its own real node; the
 nodes are linked over mTLS on loopback. Everything is waited for by polling the DOM with a deadline.
 
+A change reaches another device's page pushed: between the change and the page showing it, the page
+sends no request but the fetches of what a pushed event named (Chromium's DevTools report both).
+
 Screenshots go to $MESHPOS_ARTIFACTS (or the temp folder) and their paths are printed.
 """
 
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,7 +32,7 @@ from meshpos.web.http import HttpServer
 from ..relay.consoles import Console, running_console
 from .cdp import Browser, Page
 from .conftest import running
-from .kit import PIN, make_configs, until
+from .kit import PIN, make_configs, settle
 
 # The nodes are fixtures requested before ``browser``: the browser's teardown, which keeps each page's
 # last view, then runs while the nodes still serve the pages.
@@ -54,6 +58,39 @@ def register_and_kitchen(tmp_path: Path) -> list[Config]:
 async def register_and_kds(register_and_kitchen: list[Config]) -> AsyncIterator[list[Node]]:
     async with running(register_and_kitchen) as nodes:
         yield nodes
+
+
+# what a page fetches for each topic a pushed event names (meshpos.web.events.TOPICS; status: nothing)
+FETCHES = {
+    "orders": re.compile(r"GET /api/orders(/[^/]+)?"),
+    "receipts": re.compile(r"GET /api/receipts"),
+    "shift": re.compile(r"GET /api/shifts/current"),
+    "menu": re.compile(r"GET /api/catalog"),
+    "stops": re.compile(r"GET /api/stoplist"),
+    "tickets": re.compile(r"GET /api/kitchen/tickets"),
+}
+
+
+async def quiet(page: Page) -> int:
+    """Wait until the page fetches nothing; where its traffic stands then (mark it before a change)."""
+    await page.wait("!Mesh.busy()", what="the page done fetching")
+    return len(page.traffic)
+
+
+def only_pushed_fetches(page: Page, since: int) -> set[str]:
+    """Assert that since ``since`` the page sent nothing before a pushed event, and no request but the
+    fetch of a topic a pushed event named before it; the topics named."""
+    traffic = page.traffic[since:]
+    assert traffic, f"{page.name}: no pushed event"
+    assert traffic[0][0] == "push", f"{page.name} sent a request before any pushed event: {traffic}"
+    named: set[str] = set()
+    for kind, what in traffic:
+        if kind == "push":
+            named |= set(json.loads(what)["changed"])
+        else:
+            explained = [t for t in named if t in FETCHES and FETCHES[t].fullmatch(what)]
+            assert explained, f"{page.name}: {what} with no pushed event naming it: {traffic}"
+    return named
 
 
 def q(selector: str) -> str:
@@ -118,8 +155,12 @@ async def test_a_sale_on_one_register_appears_on_the_other_without_reload(
     await a.wait(f"{count('#lines li')} === 2", what="the croissant removed")
     assert await a.text("#totals [data-total=due]") == "7.70 EUR"  # 2.50 + 3.90 + 0.80 + 0.50
     order = await a.eval("sessionStorage.getItem('meshpos-order')")
-    await b.wait(q(f"#open-orders [data-order='{order}']"), what="R1's open order on page B")
+    await b.wait(
+        q(f"#open-orders [data-order='{order}']") + "?.innerText.includes('7.70')",
+        what="R1's whole order on page B",
+    )
     await a.screenshot(artifacts / "1-register-A-order.png")
+    mark = await quiet(b)
 
     # split: 5.00 in cash from a 10.00 note, then the rest by card
     await a.click("#pay-button")
@@ -144,6 +185,11 @@ async def test_a_sale_on_one_register_appears_on_the_other_without_reload(
     print(f"receipt {number} shown on page B {time.monotonic() - paid_at:.3f} s after page A")
     await b.wait(f"{count('#open-orders li')} === 0", what="the paid order leaving page B")
     assert await b.eval("window.neverReloaded === true")
+    # between A's payments and B showing the receipt, B only heard pushed events and fetched what they
+    # named: the ledger's orders, receipts and shift (and the stop list's document, which holds the
+    # receipt numbers' high-water marks), never the catalog nor anything on a timer
+    assert {"orders", "receipts"} <= only_pushed_fetches(b, mark)
+    assert not {"menu", "tickets"} & only_pushed_fetches(b, mark)
     await b.screenshot(artifacts / "4-register-B-live.png")
 
     # Clear cache while the sale is not at the console: refused, and the page says why
@@ -182,10 +228,12 @@ async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
     await add(register, "burger", 1)
     await add(register, "fries", 2)
 
+    mark = await quiet(kitchen)
     sent_at = time.monotonic()
     await register.click("#send-kitchen")
     await kitchen.wait(q("article.ticket"), what="the ticket on the kitchen screen")
     took = time.monotonic() - sent_at
+    assert "tickets" in only_pushed_fetches(kitchen, mark)
     print(f"ticket on the kitchen screen {took:.3f} s after Send to kitchen")
     assert took < 1.0
     card = "article.ticket"
@@ -199,7 +247,7 @@ async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
     for state in ("cooking", "ready"):
         await kitchen.click(f"{card} button[data-action=bump]")
         await kitchen.wait(f"{q(card)}?.dataset.state === '{state}'", what=state)
-    await until(lambda: _ticket_state(r1, ticket) == "ready", 5, "R1 sees the ticket ready")
+    await settle(r1, lambda: _ticket_state(r1, ticket) == "ready", 5, "R1 sees the ticket ready")
     await kitchen.click(f"{card} button[data-action=recall]")
     await kitchen.wait(f"{q(card)}?.dataset.state === 'cooking'", what="recalled")
     await kitchen.click(f"{card} button[data-action=bump]")
@@ -212,9 +260,12 @@ async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
 
     # the kitchen runs out of fries: the register's grid marks them at once
     await kitchen.click("#stops-button")
+    mark = await quiet(register)
     await kitchen.click("#stop-items li[data-product=fries] button")
     await kitchen.wait(q("#stop-items li.stopped[data-product=fries]"), what="fries stopped")
     await register.wait(q("#products .stopped[data-product=fries]"), what="fries marked")
+    assert "GET /api/catalog" not in {what for _, what in register.traffic[mark:]}
+    assert "stops" in only_pushed_fetches(register, mark)
     await register.click("#products [data-product=fries]")
     await register.wait(
         f"!{q('#notice')}.hidden && {q('#notice')}.innerText"

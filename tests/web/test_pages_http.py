@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from meshpos.config import Config
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
+from meshpos.web.events import TOPICS
 from meshpos.web.http import HttpServer, Request, Response
 from meshpos.web.pages import assets, is_local
 
@@ -88,24 +91,40 @@ async def read_event(reader: asyncio.StreamReader, timeout: float) -> bytes:
                 return block
 
 
-async def test_the_event_stream_says_changed_when_data_changes(nodes: tuple[Node, Node]) -> None:
-    r1 = nodes[0]
-    host, port = r1.api_url.removeprefix("http://").split(":")
-    denied = await http(r1.api_url, "GET", "/api/events?token=wrong")
+def changed(block: bytes) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(block.partition(b"\ndata: ")[2])
+    return data
+
+
+async def test_the_event_stream_names_what_changed_on_a_peer(nodes: tuple[Node, Node]) -> None:
+    """K1's page hears of R1's sale in K1's pushed events: the ledger's topics, the ticket's, and the
+    stop list's, each when it changes (and the first event, on connecting, names everything)."""
+    r1, k1 = nodes
+    host, port = k1.api_url.removeprefix("http://").split(":")
+    denied = await http(k1.api_url, "GET", "/api/events?token=wrong")
     assert (denied.status, denied.code) == (401, "wrong_token")
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
-        writer.write(f"GET /api/events?token={r1.api_token} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        writer.write(f"GET /api/events?token={k1.api_token} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         head = await reader.readuntil(b"\r\n\r\n")
         assert b"200 OK" in head
         assert b"text/event-stream" in head
-        first = await read_event(reader, 2)
-        assert b'"colour": "yellow"' in first
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        first = changed(await read_event(reader, 2))
+        assert first["status"]["colour"] == "yellow"
+        assert set(first["changed"]) == set(TOPICS)
+
+        async def heard(topic: str) -> None:
+            while topic not in changed(await read_event(reader, 5))["changed"]:
+                pass
+
         await r1.open_shift(CASHIER, 0)
-        await read_event(reader, 2)
-        assert loop.time() - start < 1.0
+        await heard("shift")
+        order = await r1.open_order(CASHIER)
+        await r1.add_line(CASHIER, order.id, "burger", 1)
+        await r1.send_to_kitchen(CASHIER, order.id)
+        await heard("tickets")
+        await r1.set_stop(CASHIER, "fries", True)
+        await heard("stops")
     finally:
         writer.close()
 

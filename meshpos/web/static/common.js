@@ -121,13 +121,19 @@ const Mesh = (() => {
     if (button) button.setAttribute("aria-expanded", String(!panel.hidden));
   }
 
-  // Live updates: the node pushes "changed" and the page refetches what it shows. EventSource
-  // reconnects by itself; until it does the indicator says the page lost its node.
+  // Live updates: the node pushes "changed" naming what changed (orders, receipts, shift, tickets, menu,
+  // stops, status) and the page fetches only that; the status comes in the event itself. The first event
+  // of a connection names everything. EventSource reconnects by itself; until it does the indicator
+  // says the page lost its node. `Mesh.pushed` keeps the events received, for tests and for people.
+  const pushed = [];
   function live(onChange) {
     const events = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
     events.addEventListener("changed", (event) => {
-      showStatus(JSON.parse(event.data));
-      onChange();
+      const data = JSON.parse(event.data);
+      pushed.push(data.changed);
+      pushed.splice(0, pushed.length - 50);
+      if (data.status) showStatus(data.status);
+      onChange(data.changed);
     });
     events.addEventListener("error", () => {
       showStatus({ colour: "gray", offline: true, pending: null, peers: {}, relay: null,
@@ -136,28 +142,33 @@ const Mesh = (() => {
     return events;
   }
 
-  // Runs `load` now and again after every change, never two at once; changes that arrive while it
-  // runs are folded into one more run.
+  // Runs `load(topics)` for the topics asked for, never two at once; topics asked for while it runs are
+  // folded into one more run. Topics whose load failed are loaded again with the next ones asked for.
+  let loading = 0; // refreshers running now (Mesh.busy(): the page is fetching what changed)
   function refresher(load) {
     let running = false;
-    let again = false;
-    return async function refresh() {
-      if (running) {
-        again = true;
-        return;
-      }
+    const due = new Set();
+    const failed = new Set();
+    return async function refresh(topics) {
+      for (const topic of topics) due.add(topic);
+      if (running) return;
       running = true;
+      loading += 1;
       try {
-        do {
-          again = false;
+        while (due.size) {
+          const now = new Set([...due, ...failed]);
+          due.clear();
+          failed.clear();
           try {
-            await load();
+            await load(now);
           } catch (error) {
+            for (const topic of now) failed.add(topic);
             notice(error.message);
           }
-        } while (again);
+        }
       } finally {
         running = false;
+        loading -= 1;
       }
     };
   }
@@ -183,5 +194,11 @@ const Mesh = (() => {
     $("#notice").addEventListener("click", () => ($("#notice").hidden = true));
   }
 
-  return { api, money, parseMoney, h, $, draw, notice, showStatus, live, refresher, requireToken, setupChrome, toggle, node, ApiError };
+  // The stop marks of a catalog's products, from GET /api/stoplist (only the stopped items are listed).
+  function markStops(catalog, stopped) {
+    const byId = new Map(stopped.map((view) => [view.product_id, view]));
+    catalog.products = catalog.products.map((p) => ({ ...p, stopped: byId.has(p.id), stop: byId.get(p.id) || null }));
+  }
+
+  return { api, money, parseMoney, h, $, draw, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
 })();

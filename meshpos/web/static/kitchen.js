@@ -18,16 +18,24 @@ function cook() {
   return $("#cook").value;
 }
 
-async function load() {
-  const showServed = $("#show-served").checked;
-  const states = showServed ? "" : "new,cooking,ready";
-  const [board, catalog] = await Promise.all([
-    api("GET", `/api/kitchen/tickets?states=${states}`),
-    api("GET", "/api/catalog"),
-  ]);
+// Only what the node says changed is fetched (Mesh.live): tickets, the menu (cooks and items), stops.
+async function loadTickets() {
+  const states = $("#show-served").checked ? "" : "new,cooking,ready";
+  const board = await api("GET", `/api/kitchen/tickets?states=${states}`);
   state.board = board;
-  state.catalog = catalog;
   state.clockOffset = board.now_ms - Date.now(); // ages use the node's clock, not this screen's
+}
+
+async function load(topics) {
+  const jobs = [];
+  if (topics.has("tickets")) jobs.push(loadTickets());
+  if (topics.has("menu")) {
+    jobs.push(api("GET", "/api/catalog").then((catalog) => (state.catalog = catalog)));
+  } else if (topics.has("stops") && state.catalog) {
+    jobs.push(api("GET", "/api/stoplist").then((stopped) => Mesh.markStops(state.catalog, stopped)));
+  }
+  await Promise.all(jobs);
+  if (!state.board || !state.catalog) return; // the first pushed event loads both
   renderCooks();
   renderTickets();
   renderStops();
@@ -88,7 +96,6 @@ async function move(ticketId, action) {
   } catch (error) {
     notice(error.message);
   }
-  refresh();
 }
 
 function renderStops() {
@@ -110,7 +117,6 @@ async function setStop(productId, stopped) {
   } catch (error) {
     notice(error.message);
   }
-  refresh();
 }
 
 const refresh = Mesh.refresher(load);
@@ -118,9 +124,8 @@ const refresh = Mesh.refresher(load);
 if (Mesh.requireToken()) {
   Mesh.setupChrome();
   $("#stops-button").addEventListener("click", () => Mesh.toggle($("#stops"), $("#stops-button")));
-  $("#show-served").addEventListener("change", refresh);
+  $("#show-served").addEventListener("change", () => refresh(["tickets"]));
   $("#cook").addEventListener("change", () => localStorage.setItem("meshpos-cook", cook()));
   setInterval(tick, 1000);
-  Mesh.live(refresh);
-  refresh();
+  Mesh.live(refresh); // its first event names every topic: that is the screen's first load
 }

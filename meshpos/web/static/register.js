@@ -1,7 +1,8 @@
 "use strict";
 // The register page: log in by PIN, open a shift, sell from the product grid, pay (cash with change, card,
 // split), see receipts and other registers' open orders live. Every change goes through the node's API;
-// the page keeps only who is logged in and which order is on screen (per tab, in sessionStorage).
+// the page keeps only who is logged in and which order is on screen (per tab, in sessionStorage). The node
+// pushes what changed (Mesh.live) and the page fetches only that: a write's own change comes back the same way.
 
 const { api, money, parseMoney, h, $, draw, notice } = Mesh;
 
@@ -12,7 +13,11 @@ const state = {
   catalog: null,
   shift: null,
   order: null,
+  orders: [],
+  receipts: [],
   orderSeq: 0, // bumped by every local change of the order on screen
+  writing: false, // a write is on its way: its answer, not a fetch, shows the order on screen
+  orderStale: false, // the order changed while a write was on its way: fetch it once it answered
 };
 
 function setOrder(id) {
@@ -34,35 +39,59 @@ function showOnly(id) {
   for (const section of ["login", "shift-open", "sell"]) $(`#${section}`).hidden = section !== id;
 }
 
-// Writes run one after another (two quick taps must not open two orders), then the page refreshes.
+// Writes run one after another (two quick taps must not open two orders). What they change is pushed
+// back by the node like anyone else's change, so the page fetches it then (a write's answer, like the
+// order after adding a line, is shown at once).
 let chain = Promise.resolve();
 function act(write) {
-  chain = chain.then(write).catch((error) => notice(error.message)).then(() => refresh());
+  chain = chain.then(async () => {
+    state.writing = true;
+    try {
+      await write();
+    } catch (error) {
+      notice(error.message);
+    } finally {
+      state.writing = false;
+      if (state.orderStale) {
+        state.orderStale = false;
+        refresh(["orders"]);
+      } else {
+        render();
+      }
+    }
+  });
   return chain;
 }
 
-// --- loading ------------------------------------------------------------------------------------
+// --- loading: one fetch per topic the node says changed ----------------------------------------
 
-async function load() {
-  const [catalog, shift] = await Promise.all([api("GET", "/api/catalog"), api("GET", "/api/shifts/current")]);
-  state.catalog = catalog;
-  state.shift = shift;
-  $("#venue").textContent = catalog.receipt_header || "meshpos";
-  $("#who").textContent = state.user ? state.user.name : "";
-  if (!state.user) {
-    renderUsers();
-    return showOnly("login");
-  }
-  if (!shift.shift) return showOnly("shift-open");
-  showOnly("sell");
-  const wanted = state.orderId;
-  const seq = state.orderSeq;
-  const [orders, receipts, order] = await Promise.all([
-    api("GET", "/api/orders"),
-    api("GET", "/api/receipts"),
-    wanted ? api("GET", `/api/orders/${wanted}`).catch((e) => (e.status === 404 ? null : Promise.reject(e))) : null,
-  ]);
-  if (state.orderSeq === seq) { // otherwise a write answered meanwhile: the next run shows that
+const loaders = {
+  async menu() {
+    state.catalog = await api("GET", "/api/catalog");
+  },
+  async stops() {
+    const stopped = await api("GET", "/api/stoplist");
+    if (state.catalog) Mesh.markStops(state.catalog, stopped);
+  },
+  async shift() {
+    state.shift = await api("GET", "/api/shifts/current");
+  },
+  async receipts() {
+    state.receipts = await api("GET", "/api/receipts");
+  },
+  async orders() {
+    const wanted = state.orderId;
+    const seq = state.orderSeq;
+    const [orders, order] = await Promise.all([
+      api("GET", "/api/orders"),
+      wanted ? api("GET", `/api/orders/${wanted}`).catch((e) => (e.status === 404 ? null : Promise.reject(e))) : null,
+    ]);
+    state.orders = orders;
+    if (state.orderSeq !== seq) return; // a write answered meanwhile: its answer is newer
+    if (state.writing) {
+      state.orderStale = true; // shown once the write answered (a paid order is then no surprise)
+      return;
+    }
     if (order && order.status !== "open") {
       notice(`Order #${order.id.slice(0, 6)} is ${order.status} now.`, "info");
       setOrder("");
@@ -71,11 +100,30 @@ async function load() {
     } else {
       state.order = order;
     }
+  },
+};
+
+async function load(topics) {
+  // a new catalog brings its stop marks; stops alone are marked on the catalog the page has
+  const wanted = Object.keys(loaders).filter((t) => topics.has(t) && !(t === "stops" && topics.has("menu")));
+  await Promise.all(wanted.map((topic) => loaders[topic]()));
+  render();
+}
+
+function render() {
+  if (!state.catalog || !state.shift) return; // the first pushed event loads both
+  $("#venue").textContent = state.catalog.receipt_header || "meshpos";
+  $("#who").textContent = state.user ? state.user.name : "";
+  if (!state.user) {
+    renderUsers();
+    return showOnly("login");
   }
+  if (!state.shift.shift) return showOnly("shift-open");
+  showOnly("sell");
   renderProducts();
   renderOrder();
-  renderOrders(orders);
-  renderReceipts(receipts);
+  renderOrders(state.orders);
+  renderReceipts(state.receipts);
 }
 
 // --- login and shift ----------------------------------------------------------------------------
@@ -105,7 +153,7 @@ async function login(event) {
   } finally {
     $("#pin").value = "";
   }
-  refresh();
+  render();
 }
 
 function openShift(event) {
@@ -212,7 +260,7 @@ function renderOrders(orders) {
 function drawOrders(orders) {
   $("#open-orders").replaceChildren(...orders.map((o) => h("li", { "data-order": o.id,
     class: o.id === state.orderId ? "current" : "" },
-  h("button", { type: "button", onclick: () => { setOrder(o.id); refresh(); } },
+  h("button", { type: "button", onclick: () => { setOrder(o.id); refresh(["orders"]); } },
     `#${o.id.slice(0, 6)}${o.table ? ` · ${o.table}` : ""} · ${money(o.totals.total)} · ${o.register}`))));
 }
 
@@ -355,7 +403,7 @@ function bind() {
   $("#pay-form").addEventListener("input", updateChange);
   $("#pay-button").addEventListener("click", openPay);
   $("#send-kitchen").addEventListener("click", sendToKitchen);
-  $("#new-order").addEventListener("click", () => { setOrder(""); renderOrder(); refresh(); });
+  $("#new-order").addEventListener("click", () => { setOrder(""); render(); });
   $("#receipt-done").addEventListener("click", () => $("#receipt-dialog").close());
   $("#clear-cache").addEventListener("click", clearCache);
   $("#close-shift").addEventListener("click", closeShift);
@@ -366,7 +414,7 @@ function bind() {
     state.user = null;
     sessionStorage.removeItem("meshpos-user");
     setOrder("");
-    refresh();
+    render();
   });
   for (const button of document.querySelectorAll("dialog .cancel")) {
     button.addEventListener("click", () => button.closest("dialog").close());
@@ -375,6 +423,5 @@ function bind() {
 
 if (Mesh.requireToken()) {
   bind();
-  Mesh.live(refresh);
-  refresh();
+  Mesh.live(refresh); // its first event names every topic: that is the page's first load
 }

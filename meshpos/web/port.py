@@ -1,0 +1,109 @@
+"""What the web layer needs from a node: the ``NodeAPI`` protocol (docs/architecture.md, Layers).
+
+The routes and the pages' event stream depend on this protocol only, never on ``meshpos.node``: the node
+implements it, and so does the fake the web unit tests run against (both pass one contract test suite,
+tests/web/test_node_api_contract.py). Reads are named for what a page shows; every write goes through the
+one generic :meth:`NodeAPI.write`, so a new Venue operation needs a route and nothing else; and
+:meth:`NodeAPI.changes` pushes what changed after each commit, so no page or stream polls.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+from meshpos.engine.changes import Subscription
+from meshpos.model import Catalog, Discount, Order, Receipt, Refund, Shift, StopEntry, Ticket, Venue
+from meshpos.node_status import NodeStatus
+
+T = TypeVar("T")
+
+
+class NodeAPI(Protocol):
+    """One device of the venue as its local HTTP API and pages see it."""
+
+    # --- who this node is ---------------------------------------------------------------------------
+    @property
+    def node_id(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def venue_id(self) -> str:
+        """The venue of this node's certificate (a revocation must be signed by its authority)."""
+        ...
+
+    @property
+    def pin_lockout_s(self) -> float:
+        """How long the first PIN lock lasts (the node's setting)."""
+        ...
+
+    @property
+    def counters(self) -> Counter[str]:
+        """The node's counters (shown in its status); the PIN guard counts its refusals here."""
+        ...
+
+    def now_ms(self) -> int: ...
+
+    # --- reads: what the pages show (an unknown id raises UnknownRecord) -----------------------------
+    def catalog(self) -> Catalog: ...
+
+    def discounts(self) -> list[Discount]: ...
+
+    def stops(self) -> dict[str, StopEntry]:
+        """The deciding stop-list entry of every item anyone ever stopped, by product id."""
+        ...
+
+    def orders(self) -> list[Order]:
+        """Orders of the loaded business days, every status, from every register."""
+        ...
+
+    def order(self, order_id: str) -> Order: ...
+
+    def receipts(self) -> list[Receipt]:
+        """Receipts of the loaded business days, newest day first."""
+        ...
+
+    def receipt(self, receipt_id: str) -> Receipt: ...
+
+    def refunds(self, receipt_id: str) -> list[Refund]: ...
+
+    def refunded_quantities(self, receipt_id: str) -> dict[str, int]: ...
+
+    def current_shift(self) -> Shift | None:
+        """This register's open shift, if any."""
+        ...
+
+    def expected_cash(self, shift: Shift) -> int: ...
+
+    def business_date(self, now_ms: int) -> str: ...
+
+    def tickets(self, date: str, states: Sequence[str]) -> list[Ticket]:
+        """One business day's kitchen tickets in these states, oldest first; none for a day not loaded."""
+        ...
+
+    def ticket(self, ticket_id: str) -> Ticket: ...
+
+    def status(self) -> NodeStatus: ...
+
+    def revocations(self) -> list[dict[str, str | int]]: ...
+
+    def is_revoked(self, device_id: str) -> bool: ...
+
+    # --- writes: each returns once its change is committed -------------------------------------------
+    async def write(self, change: Callable[[Venue, int], T]) -> T:
+        """Run ``change(venue, now_ms)`` once and return its result once committed (and published on
+        :meth:`changes`). A change that raises is taken back by the model; a MeshposError comes back as
+        it is, anything else as WriteFailed."""
+        ...
+
+    async def revoke(self, entry: Mapping[str, Any]) -> None: ...
+
+    async def clear_cache(self) -> list[str]: ...
+
+    # --- the change stream ---------------------------------------------------------------------------
+    def changes(self) -> Subscription:
+        """Committed document changes and status changes, pushed (close the subscription when done)."""
+        ...
