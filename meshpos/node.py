@@ -4,7 +4,7 @@ docs/architecture.md (Node). ``async with Node(config, store=..., links=..., ...
 store, the engine and its documents, then the services (receipt numbers, revocations, the relay, the
 status, the mesh, the local API); every register operation returns once its change is committed, and
 only then is it forwarded. The adapters (the SQLite store, the mesh's links, discovery, the HTTP server,
-the console link) are passed in: :func:`meshpos.node_runner.make_node` picks the real ones.
+the console link) are passed in: :func:`meshpos.node_adapters.make_node` picks the real ones.
 """
 
 from __future__ import annotations
@@ -19,13 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from meshpos.config import Config
-from meshpos.engine import (
-    MAX_MESSAGE_SIZE,
-    Engine,
-    Rejection,
-    StoreDocuments,
-    Subscription,
-)
+from meshpos.engine import MAX_MESSAGE_SIZE, Engine, Rejection, StoreDocuments, Subscription
 from meshpos.errors import MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
 from meshpos.net.mesh import DiscoveryFactory, LinksFactory, Mesh
