@@ -16,7 +16,6 @@ from meshpos.config import Config
 from meshpos.engine import MAX_MESSAGE_SIZE
 from meshpos.errors import ConfigError, MissingDatabase
 from meshpos.net.discovery import Discovery, PeerAd
-from meshpos.net.links import LinkPeer as MeshPeer
 from meshpos.net.links import Links, LinkSettings
 from meshpos.net.mesh import PeerDiscovery
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind
@@ -52,8 +51,7 @@ def make_node(
     def links(
         identity: DeviceIdentity, handler: LinkHandler, is_revoked: Callable[[str], bool]
     ) -> Links:
-        shim = _MeshShim(handler)
-        shim.links = Links(
+        return Links(
             LinkSettings(
                 node_id=config.node_id,
                 venue_id=identity.venue_id,
@@ -66,10 +64,9 @@ def make_node(
                 is_revoked=is_revoked,
                 max_message_size=MAX_MESSAGE_SIZE + LINK_OVERHEAD,
             ),
-            shim,
+            handler,
             rng,
         )
-        return shim.links
 
     def mdns(
         venue_id: str,
@@ -89,17 +86,15 @@ def make_node(
         )
 
     def console_link(venue_id: str, handler: LinkHandler) -> ConsoleUplink:
-        shim = _ConsoleShim(handler, venue_id)
-        shim.link = ConsoleLink(
+        return ConsoleLink(
             url=config.console_url,
             token=config.console_token,
             venue_id=venue_id,
-            handler=shim,
+            handler=handler,
             max_size=MAX_MESSAGE_SIZE + LINK_OVERHEAD,
             rng=rng,
             ca_file=config.console_ca_file,
         )
-        return shim.link
 
     return Node(
         config,
@@ -180,53 +175,10 @@ async def open_node_store(config: Config) -> Store:
     return store
 
 
-def _identify(der: bytes) -> MeshPeer:
+def _identify(der: bytes) -> LinkPeer:
     info = peer_certificate_info(der)
-    return MeshPeer(info.device_id, info.role, info.venue_id)
+    return LinkPeer(info.device_id, info.role, info.venue_id, PeerKind.MESH)
 
 
 def _found(found: Callable[[str, str, int], None], ad: PeerAd) -> None:
     found(ad.node_id, ad.address, ad.port)
-
-
-# --- until the links call meshpos.net.port.LinkHandler themselves -------------------------------------
-
-
-class _MeshShim:
-    links: Links
-
-    def __init__(self, engine: LinkHandler) -> None:
-        self.engine = engine
-
-    def link_opened(self, key: str, peer: MeshPeer) -> None:
-        self.engine.link_opened(
-            key,
-            LinkPeer(peer.device_id, peer.role, peer.venue_id, PeerKind.MESH),
-            lambda out: self.links.send(key, out),
-        )
-
-    async def link_messages(self, key: str, messages: list[bytes]) -> None:
-        await self.engine.link_messages(key, messages)
-
-    async def link_closed(self, key: str, reason: str) -> None:
-        await self.engine.link_closed(key, reason)
-
-
-class _ConsoleShim:
-    link: ConsoleLink
-
-    def __init__(self, engine: LinkHandler, venue_id: str) -> None:
-        self.engine = engine
-        self.peer = LinkPeer("console", "console", venue_id, PeerKind.CONSOLE)
-
-    def console_opened(self, key: str) -> None:
-        self.engine.link_opened(key, self.peer, self.link.send)
-
-    async def link_data(self, key: str, data: bytes) -> None:
-        await self.engine.link_messages(key, [data])
-
-    async def link_closed(self, key: str, reason: str) -> None:
-        await self.engine.link_closed(key, reason)
-
-    def console_refused(self, reason: str) -> None:
-        self.engine.link_refused(self.peer, reason)

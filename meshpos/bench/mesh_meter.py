@@ -1,6 +1,6 @@
 """What ``meshpos bench mesh`` counts inside each register process: wire messages and bytes, loop lag.
 
-Ours: every message a node hands to its links (``Links.send``) is counted by wrapping that method: the
+Ours: every message a node hands to its links (``MeshLink.send``) is counted by wrapping that method: the
 sync protocol's payload bytes, every kind (updates, heartbeats, anti-entropy), once per sending node;
 websocket framing (2-14 B a message) and TLS records are not counted. The peer: what each pycrdt channel
 sends. ``LoopLag``: how late a 10 ms timer fires while sales are offered, i.e. whether a slow figure is the
@@ -16,7 +16,7 @@ from collections import Counter
 from typing import Any
 
 from meshpos.errors import MeshposError
-from meshpos.net.links import Links
+from meshpos.net.links import MeshLink
 
 _ENVELOPES = {0x01: "hello", 0x03: "chunk", 0x04: "heartbeat", 0x05: "bye"}
 _Y_SYNC = {0: "step1", 1: "step2", 2: "update"}
@@ -41,7 +41,7 @@ def message_kind(message: bytes) -> str:
 
 
 class LinkMeter:
-    """Bytes and messages sent; ``install()`` counts what ``Links.send`` is handed in this process."""
+    """Bytes and messages sent; ``install()`` counts what mesh links are handed in this process."""
 
     def __init__(self) -> None:
         self.bytes = 0
@@ -54,16 +54,16 @@ class LinkMeter:
         self.by_kind[kind or message_kind(message)] += len(message)
 
     def install(self) -> None:
-        """Wrap ``Links.send`` for the rest of this (bench worker) process. ``b""`` is not counted."""
-        original = Links.send
+        """Wrap ``MeshLink.send`` for the rest of this (bench worker) process. ``b""`` is not counted."""
+        original = MeshLink.send
 
-        def send(links: Links, key: str, messages: list[bytes]) -> None:
+        def send(link: MeshLink, messages: list[bytes]) -> None:
             for message in messages:
                 if message:
                     self.count(message)
-            original(links, key, messages)
+            original(link, messages)
 
-        setattr(Links, "send", send)  # noqa: B010 (mypy forbids assigning to a method)
+        setattr(MeshLink, "send", send)  # noqa: B010 (mypy forbids assigning to a method)
 
     async def quiet(self, threshold: int, timeout: float) -> float:
         """Wait until at most ``threshold`` messages go out in half a second; the seconds waited."""

@@ -35,7 +35,7 @@ from meshpos.engine import Committed, Engine, EngineEvent, LinkClosed
 from meshpos.errors import MeshposError, PeerTimeout
 from meshpos.model import Ledger, Replica, Venue
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
-from meshpos.net.port import LinkPeer, PeerKind, Send
+from meshpos.net.port import LinkPeer, Send
 from meshpos.sync import (
     REPORTED_DAYS,
     ClientIdAlarm,
@@ -125,7 +125,6 @@ class VenueHub:
         ] = {}  # ledger day -> its last materialisation's start
         self._recounted: dict[str, float] = {}  # ledger day -> the change it was recounted after
         self._materialiser: asyncio.Task[None] | None = None
-        self._seq = 0
         self.unreported: dict[str, tuple[int, str]] = {}  # day -> records not in the reports, why
         self.engine.subscribe(self._on_event)
 
@@ -164,19 +163,6 @@ class VenueHub:
 
     def link_refused(self, peer: LinkPeer, reason: str) -> None:
         self.engine.link_refused(peer, reason)
-
-    # until the console's server calls the LinkHandler above itself
-    def attach(self, send: Send, remote: str) -> str:
-        self._seq += 1
-        key = f"relay#{self._seq}@{remote}"
-        self.link_opened(key, LinkPeer("", "register", self.venue_id, PeerKind.RELAY), send)
-        return key
-
-    async def receive(self, key: str, data: bytes) -> None:
-        await self.link_messages(key, [data])
-
-    async def detach(self, key: str) -> None:
-        await self.link_closed(key, "connection ended")
 
     def _seen(self) -> None:
         now = time.time()

@@ -9,6 +9,10 @@
 * The JSON API (:mod:`meshpos.console.api`) listens on its own port.
 * Per venue, :class:`~meshpos.console.devices.DeviceView` keeps what the relays' heartbeats say about every
   device (updated on each tick), for the sync status per register.
+
+The websocket stack is the mesh's own (:mod:`meshpos.net.wsconn`, docs/architecture.md: Wire): the token
+check and the venue's path decide on the upgrade request, and each accepted relay is a
+:class:`~meshpos.net.channel.Channel` telling the venue's hub about a ``PeerKind.RELAY`` peer.
 """
 
 from __future__ import annotations
@@ -20,26 +24,31 @@ import re
 import ssl
 import time
 from collections import Counter
-from collections.abc import Iterable
 from http import HTTPStatus
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
+from websockets.http11 import Request
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.devices import DeviceView
 from meshpos.console.hub import VenueHub
 from meshpos.errors import MeshposError
+from meshpos.net.channel import MAX_BACKLOG, Channel
+from meshpos.net.port import LinkPeer, PeerKind
+from meshpos.net.wsconn import Answer, LinkRefused, accept, listen
 
 log = logging.getLogger("meshpos.console")
 
 SYNC_PATH = re.compile(r"^/v1/venues/(?P<venue>[A-Za-z0-9_.-]{1,64})/sync$")
 MAX_MESSAGE_SIZE = 4 * 2**20
 MAX_LOGGED_REFUSALS = 1024  # (address, reason) pairs remembered as logged
+OPEN_TIMEOUT = 10.0  # seconds a relay has for TLS and its upgrade request
+RELAY_ROLE = "register"  # a relay is one of the venue's registers (its hello says which)
 
 
 class ConsoleServer:
+    """The console's one port for relays: ``/health``, token probes and refusals in plain HTTP, each
+    accepted relay a channel to its venue's hub; and the ticker that drives every hub."""
+
     def __init__(
         self,
         db: ConsoleDB,
@@ -49,8 +58,10 @@ class ConsoleServer:
         heartbeat_interval: float = 1.0,
         materialise_delay: float = 0.2,
         ssl_context: ssl.SSLContext | None = None,
+        max_backlog: int = MAX_BACKLOG,
     ) -> None:
         self.db = db
+        self.max_backlog = max_backlog  # bytes queued for a relay that is not reading them
         self.host = host
         self.port = port
         self.heartbeat_interval = heartbeat_interval
@@ -61,23 +72,19 @@ class ConsoleServer:
         self.refusals: Counter[str] = Counter()
         self.recent_refusals: list[str] = []
         self._logged_refusals: set[tuple[str, str]] = set()
-        self._server: Server | None = None
+        self._server: asyncio.Server | None = None
+        self._channels: set[Channel] = set()
+        self._accepting: set[asyncio.Task[None]] = set()
+        self._seq = 0
         self._ticker: asyncio.Task[None] | None = None
         self._hub_lock = asyncio.Lock()
 
     async def start(self) -> int:
         for venue_id in await self.db.venues():
             await self.hub(venue_id)
-        self._server = await serve(
-            self._handle,
-            self.host,
-            self.port,
-            process_request=self._check_request,
-            max_size=MAX_MESSAGE_SIZE + 4096,
-            ping_interval=None,  # the sync protocol's own heartbeats carry liveness
-            ssl=self.ssl_context,
-        )
-        self.port = next(iter(self._server.sockets)).getsockname()[1]
+        # no websocket pings: the sync protocol's own heartbeats carry liveness
+        self._server = await listen(self._on_client, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
         self._ticker = asyncio.create_task(self._tick_forever())
         log.info("console listening for relays on %s", self.url)
         return self.port
@@ -94,6 +101,14 @@ class ConsoleServer:
                 await self._ticker
         if self._server is not None:
             self._server.close()
+        for task in self._accepting:
+            task.cancel()
+        await asyncio.gather(*self._accepting, return_exceptions=True)
+        await asyncio.gather(
+            *(channel.close(1001, "console stopping") for channel in list(self._channels)),
+            return_exceptions=True,
+        )
+        if self._server is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
         for hub in self.hubs.values():
@@ -118,12 +133,8 @@ class ConsoleServer:
         """What the relays of ``venue_id`` told this console about every device."""
         return self.devices.setdefault(venue_id, DeviceView())
 
-    def _refuse(
-        self, connection: ServerConnection, status: HTTPStatus, kind: str, reason: str
-    ) -> Response:
+    def _refuse(self, address: str, kind: str, reason: str) -> None:
         self.refusals[kind] += 1
-        remote = connection.remote_address
-        address = remote[0] if remote else "?"
         line = f"refused {address}: {kind}: {reason}"
         self.recent_refusals.append(line)
         del self.recent_refusals[:-50]
@@ -134,58 +145,97 @@ class ConsoleServer:
                 self._logged_refusals.clear()
             self._logged_refusals.add((address, reason))
             log.warning("%s (further ones from there are only counted)", line)
-        return connection.respond(status, reason + "\n")
 
-    async def _check_request(
-        self, connection: ServerConnection, request: Request
-    ) -> Response | None:
+    async def _check_request(self, address: str, request: Request) -> Answer | None:
+        """None lets a relay with its venue's token upgrade; anything else is answered in HTTP."""
         if request.path == "/health":
-            return connection.respond(HTTPStatus.OK, "ok\n")
+            return HTTPStatus.OK, "ok\n"
         match = SYNC_PATH.match(request.path)
+        refusal: tuple[HTTPStatus, str, str]
         if match is None:
-            return self._refuse(
-                connection, HTTPStatus.NOT_FOUND, "path", f"unknown path {request.path[:80]!r}"
-            )
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return self._refuse(connection, HTTPStatus.UNAUTHORIZED, "token", "missing venue token")
-        venue = await self.db.venue_for_token(token.strip())
-        if venue is None:
-            return self._refuse(connection, HTTPStatus.UNAUTHORIZED, "token", "wrong venue token")
-        if venue != match["venue"]:
-            return self._refuse(
-                connection,
-                HTTPStatus.FORBIDDEN,
-                "venue",
-                f"the token is for venue {venue}, not {match['venue']}",
-            )
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            # a relay's probe: the token is good, say so without a failed handshake
-            return connection.respond(HTTPStatus.OK, "ok: venue token accepted\n")
-        return None
+            refusal = HTTPStatus.NOT_FOUND, "path", f"unknown path {request.path[:80]!r}"
+        else:
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            venue = None
+            if scheme.lower() == "bearer" and token.strip():
+                try:
+                    venue = await self.db.venue_for_token(token.strip())
+                except MeshposError as exc:  # the database: the relay's probe and dial retry
+                    log.error("cannot check a venue token: %s", exc)
+                    return HTTPStatus.SERVICE_UNAVAILABLE, "the console cannot check tokens now\n"
+            if scheme.lower() != "bearer" or not token.strip():
+                refusal = HTTPStatus.UNAUTHORIZED, "token", "missing venue token"
+            elif venue is None:
+                refusal = HTTPStatus.UNAUTHORIZED, "token", "wrong venue token"
+            elif venue != match["venue"]:
+                refusal = (
+                    HTTPStatus.FORBIDDEN,
+                    "venue",
+                    f"the token is for venue {venue}, not {match['venue']}",
+                )
+            elif request.headers.get("Upgrade", "").lower() != "websocket":
+                # a relay's probe: the token is good, say so without a failed handshake
+                return HTTPStatus.OK, "ok: venue token accepted\n"
+            else:
+                return None
+        status, kind, reason = refusal
+        self._refuse(address, kind, reason)
+        return status, reason + "\n"
 
-    async def _handle(self, ws: ServerConnection) -> None:
-        match = SYNC_PATH.match(ws.request.path if ws.request else "")
-        assert match is not None  # _check_request let only these through
-        hub = await self.hub(match["venue"])
-        outbox: asyncio.Queue[bytes] = asyncio.Queue()
-        remote = ws.remote_address
-        key = hub.attach(lambda out: _put_all(outbox, out), f"{remote[0]}:{remote[1]}")
-        writer = asyncio.create_task(_write(ws, outbox))
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._accepting.add(task)
+        peername = writer.get_extra_info("peername")
+        address = peername[0] if peername else "?"
         try:
-            async for message in ws:
-                if isinstance(message, str):
-                    await ws.close(1003, "text messages are not part of the protocol")
-                    break
-                await hub.receive(key, message)
-        except ConnectionClosed:
-            pass
-        except MeshposError as exc:
-            log.error("venue %s: %s", hub.venue_id, exc)
+            conn = await accept(
+                reader,
+                writer,
+                self.ssl_context,
+                max_size=MAX_MESSAGE_SIZE + 4096,
+                timeout=OPEN_TIMEOUT,
+                route=lambda request: self._check_request(address, request),
+                client_cert=False,
+                compress=True,  # as websockets' own server did: relays' uplinks may be slow
+            )
+        except LinkRefused as exc:
+            if exc.kind != "http":  # answered in HTTP: counted by _check_request if a refusal
+                self._refuse(address, exc.kind, exc.reason)
+            writer.close()
+            return
         finally:
-            writer.cancel()
-            await hub.detach(key)
+            self._accepting.discard(task)
+        match = SYNC_PATH.match(conn.path)
+        assert match is not None  # _check_request let only these through
+        try:
+            hub = await self.hub(match["venue"])
+        except MeshposError as exc:  # the venue's documents cannot be read: the relay retries
+            log.error("venue %s: %s", match["venue"], exc)
+            await conn.close(1011, "the console cannot open this venue")
+            return
+        self._seq += 1
+        peer = LinkPeer("", RELAY_ROLE, match["venue"], PeerKind.RELAY)
+        channel = Channel(
+            f"relay#{self._seq}@{conn.remote}",
+            peer,
+            conn,
+            hub,
+            max_backlog=self.max_backlog,
+            on_overflow=self._overflow,
+            on_finish=lambda done, _: self._channels.discard(done),
+        )
+        self._channels.add(channel)
+        channel.start()
+
+    def _overflow(self, channel: Channel) -> None:
+        self._refuse(
+            channel.conn.remote.rpartition(":")[0],
+            "backlog",
+            f"{channel.queued:,} bytes wait for the relay (limit {channel.max_backlog:,}): "
+            "it is not reading",
+        )
 
     async def _tick_forever(self) -> None:
         loop = asyncio.get_running_loop()
@@ -198,18 +248,3 @@ class ConsoleServer:
                     log.error("venue %s: %s", hub.venue_id, exc)
                 self.device_view(hub.venue_id).observe(hub.sync.presence, time.time())
             await asyncio.sleep(min(0.1, self.heartbeat_interval / 5))
-
-
-def _put_all(outbox: asyncio.Queue[bytes], messages: Iterable[bytes]) -> None:
-    for message in messages:
-        outbox.put_nowait(message)
-
-
-async def _write(ws: ServerConnection, outbox: asyncio.Queue[bytes]) -> None:
-    with contextlib.suppress(ConnectionClosed):
-        while True:
-            data = await outbox.get()
-            if not data:
-                await ws.close(1000, "bye")
-                return
-            await ws.send(data)

@@ -11,7 +11,9 @@ links to us only at ``accepts`` (a token bucket): each new link costs a TLS hand
 document and the replies, so a device that reconnects in a loop is refused (``too_often``, logged once
 until it links again) and its dialer's backoff brings it back once the bucket refills.
 
-The sync protocol is not here: bytes go to a :class:`LinkHandler` (the node), which feeds its synchronizer.
+The sync protocol is not here: each link is a :class:`~meshpos.net.channel.Channel` telling a
+:class:`~meshpos.net.port.LinkHandler` (the node) about it as a ``PeerKind.MESH`` peer, which feeds its
+synchronizer (docs/architecture.md: Links).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ import random
 import ssl
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
+from meshpos.net.channel import MAX_BACKLOG, Channel
+from meshpos.net.port import LinkHandler, LinkPeer
 from meshpos.net.wsconn import LinkRefused, WsConnection, accept, dial, listen
 from meshpos.sync import Allowance, TokenBucket
 
@@ -34,24 +37,6 @@ log = logging.getLogger("meshpos.net")
 #: new links one device may open to us: an honest one relinks after a restart or a dropped link, and its
 #: dialer backs off to 5 s between tries
 ACCEPTS = Allowance(rate=0.5, burst=8)
-
-
-@dataclass(frozen=True, slots=True)
-class LinkPeer:
-    """Who is at the other end, as its certificate says."""
-
-    device_id: str
-    role: str
-    venue_id: str
-
-
-class LinkHandler(Protocol):
-    def link_opened(self, key: str, peer: LinkPeer) -> None: ...
-
-    async def link_messages(self, key: str, messages: list[bytes]) -> None:
-        """Messages that arrived together, in order: handle them all, then commit once."""
-
-    async def link_closed(self, key: str, reason: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,20 +55,14 @@ class LinkSettings:
     backoff_min: float = 0.2
     backoff_max: float = 5.0
     handshake_timeout: float = 5.0
-    max_backlog: int = 64 * 2**20  # bytes queued for one peer that is not reading them
+    max_backlog: int = MAX_BACKLOG  # bytes queued for one peer that is not reading them
     accepts: Allowance = ACCEPTS
 
 
-@dataclass(eq=False)
-class _Link:
-    key: str
-    peer: LinkPeer
-    conn: WsConnection
-    dialled_by: str  # node id of the side that dialled
-    outbox: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    closed: asyncio.Event = field(default_factory=asyncio.Event)
-    queued: int = 0  # bytes in the outbox
+class MeshLink(Channel):
+    """A mesh link: a channel that remembers which side dialled (crossed links keep the lower id's)."""
+
+    dialled_by = ""  # node id of the side that dialled
 
 
 class Links:
@@ -95,8 +74,8 @@ class Links:
         self.recent_refusals: deque[str] = deque(maxlen=50)
         self.port = settings.port
         self._server: asyncio.Server | None = None
-        self._links: dict[str, _Link] = {}  # by key
-        self._by_node: dict[str, _Link] = {}
+        self._links: dict[str, MeshLink] = {}  # by key
+        self._by_node: dict[str, MeshLink] = {}
         self._ads: dict[str, tuple[str, int]] = {}
         self._dialers: dict[str, asyncio.Task[None]] = {}
         self._accepting: set[asyncio.Task[None]] = set()
@@ -126,7 +105,7 @@ class Links:
         for link in list(self._links.values()):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(link.closed.wait(), 1.0)
-            await self._finish(link, "node stopping")
+            await link.finish("node stopping")
         tasks = [*self._dialers.values(), *self._accepting]
         for task in tasks:
             task.cancel()
@@ -142,36 +121,19 @@ class Links:
         """node id -> link key of every open link."""
         return {node: link.key for node, link in self._by_node.items()}
 
-    def send(self, key: str, messages: list[bytes]) -> None:
-        """Queue messages for ``key``; ``b""`` closes the link after what came before it."""
-        link = self._links.get(key)
-        if link is None or link.closed.is_set():
-            return
-        for message in messages:
-            link.queued += len(message)
-            if link.queued > self.settings.max_backlog:
-                self._overflow(link)
-                return
-            link.outbox.put_nowait(message)
-            if not message:  # a dead peer never drains nor answers the close: bound the wait
-                link.tasks.append(asyncio.create_task(self._close_within(link, 2.0)))
-
-    def _overflow(self, link: _Link) -> None:
-        """The peer does not read what it is sent: drop the link now (queueing a goodbye behind the
-        backlog would wait for ever), counted and logged once."""
+    def _overflow(self, link: Channel) -> None:
+        """The peer does not read what it is sent: the channel drops it, counted and logged once."""
         self._refuse(
             "backlog",
             link.peer.device_id,
-            f"{link.queued:,} bytes wait for it (limit {self.settings.max_backlog:,}): it is not reading",
+            f"{link.queued:,} bytes wait for it (limit {link.max_backlog:,}): it is not reading",
         )
-        link.conn.close_reason = "dropped: not reading what it is sent"
-        link.tasks.append(asyncio.create_task(self._finish(link, link.conn.close_reason)))
 
     def drop(self, device_id: str, reason: str) -> None:
         link = self._by_node.get(device_id)
         if link is not None:
             log.warning("dropping the link to %s: %s", device_id, reason)
-            self.send(link.key, [b""])
+            link.send([b""])
 
     def peer_found(self, node_id: str, host: str, port: int) -> None:
         """Discovery names a peer (again): remember where it is and make sure someone dials."""
@@ -264,7 +226,7 @@ class Links:
                 self._refuse("duplicate", remote, f"already linked to {peer.device_id}")
                 await conn.close(1008, "duplicate link")
                 return
-            await self._finish(existing, "replaced by a newer link from the same peer")
+            await existing.finish("replaced by a newer link from the same peer")
         link = self._open(peer, conn, dialled_by=peer.device_id)
         await link.closed.wait()
 
@@ -319,60 +281,29 @@ class Links:
 
     # --- one link ---------------------------------------------------------------------------------
 
-    def _open(self, peer: LinkPeer, conn: WsConnection, *, dialled_by: str) -> _Link:
+    def _open(self, peer: LinkPeer, conn: WsConnection, *, dialled_by: str) -> MeshLink:
         self._seq += 1
         key = f"{peer.device_id}#{self._seq}"
-        link = _Link(key, peer, conn, dialled_by)
+        link = MeshLink(
+            key,
+            peer,
+            conn,
+            self.handler,
+            max_backlog=self.settings.max_backlog,
+            on_overflow=self._overflow,
+            on_finish=self._closed,
+        )
+        link.dialled_by = dialled_by
         self._links[key] = link
         self._by_node[peer.device_id] = link
         log.info("linked with %s (%s) at %s", peer.device_id, peer.role, conn.remote)
-        self.handler.link_opened(key, peer)
-        link.tasks = [
-            asyncio.create_task(self._reader(link)),
-            asyncio.create_task(self._writer(link)),
-        ]
+        link.start()
         return link
 
-    async def _reader(self, link: _Link) -> None:
-        try:
-            while batch := await link.conn.recv_batch():
-                await self.handler.link_messages(link.key, batch)
-            if link.conn.violation:
-                self._refuse("websocket", link.peer.device_id, link.conn.violation)
-        finally:
-            await self._finish(link, link.conn.close_reason or "connection ended")
-
-    async def _writer(self, link: _Link) -> None:
-        while True:
-            batch = [await link.outbox.get()]
-            while batch[-1] and not link.outbox.empty():  # everything queued goes out as one write
-                batch.append(link.outbox.get_nowait())
-            link.queued -= sum(map(len, batch))
-            if batch[-1]:
-                await link.conn.send_batch(batch)
-                continue
-            await link.conn.send_batch(batch[:-1])
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(link.conn.close(1000, "bye"), 2.0)
-            await self._finish(link, link.conn.close_reason or "closed by this node")
-            return
-
-    async def _close_within(self, link: _Link, grace: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(link.closed.wait(), grace)
-        await self._finish(link, link.conn.close_reason or "closed by this node")
-
-    async def _finish(self, link: _Link, reason: str) -> None:
-        if link.closed.is_set():
-            return
-        link.closed.set()
+    def _closed(self, link: Channel, reason: str) -> None:
+        if link.conn.violation:
+            self._refuse("websocket", link.peer.device_id, link.conn.violation)
         self._links.pop(link.key, None)
         if self._by_node.get(link.peer.device_id) is link:
             del self._by_node[link.peer.device_id]
-        current = asyncio.current_task()
-        for task in link.tasks:
-            if task is not current:
-                task.cancel()
-        link.conn.abort()
         log.info("link with %s closed: %s", link.peer.device_id, reason)
-        await self.handler.link_closed(link.key, reason)

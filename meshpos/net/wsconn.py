@@ -1,9 +1,14 @@
-"""One websocket over TLS: asyncio streams carry the bytes, the websockets sans-I/O protocol frames them.
+"""The one websocket stack (docs/architecture.md: Wire): asyncio streams carry the bytes, the ``websockets``
+library's sans-I/O protocol frames them. Mesh links (mTLS), the relay's link to the console (TLS or plain,
+no client certificate) and the console's server all open their connections here; :mod:`meshpos.net.channel`
+runs an open one for a :class:`~meshpos.net.port.LinkHandler`.
 
 Why not ``websockets.asyncio.server.serve``: a TLS handshake the server refuses (no client certificate,
-another venue's CA) never reaches its handler, and asyncio logs it only in debug mode (FACTS.md). Doing
-``start_tls`` ourselves lets every refusal be counted and logged with its reason, and keeps framing in the
-``websockets`` library's own sans-I/O protocol (handshake, masking, size limit, ping/pong, close).
+another venue's CA) never reaches its handler, and asyncio logs it only in debug mode. Doing ``start_tls``
+ourselves lets every refusal be counted and logged with its reason, and keeps framing in the ``websockets``
+library's own sans-I/O protocol (handshake, masking, size limit, ping/pong, close). A server decides on
+the upgrade request itself (``route``: its path, its token) and may answer it with plain HTTP, which is how
+the console answers ``/health``, a relay's probe and every refusal.
 """
 
 from __future__ import annotations
@@ -14,8 +19,12 @@ import ssl
 from collections.abc import Awaitable, Callable
 
 from websockets.client import ClientProtocol
-from websockets.exceptions import PayloadTooBig
+from websockets.exceptions import InvalidStatus, PayloadTooBig
 from websockets.exceptions import ProtocolError as WsProtocolError
+from websockets.extensions.permessage_deflate import (
+    enable_client_permessage_deflate,
+    enable_server_permessage_deflate,
+)
 from websockets.frames import Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
@@ -29,14 +38,25 @@ READ_SIZE = 65536
 
 
 class LinkRefused(MeshposError):
-    """A connection was refused before the sync protocol started (TLS, certificate, handshake)."""
+    """A connection was refused before the sync protocol started (TLS, certificate, handshake).
+
+    ``status`` and ``body``: the HTTP answer a server gave instead of the upgrade (0 and b"" otherwise),
+    which carries its reason (the console's "wrong venue token")."""
 
     code = "link_refused"
 
-    def __init__(self, kind: str, reason: str) -> None:
+    def __init__(self, kind: str, reason: str, *, status: int = 0, body: bytes = b"") -> None:
         super().__init__(f"{kind}: {reason}")
         self.kind = kind
         self.reason = reason
+        self.status = status
+        self.body = body
+
+
+#: what a server's ``route`` answers an upgrade request with instead of the upgrade: (HTTP status, text)
+Answer = tuple[int, str]
+#: a server's look at an upgrade request: None lets it upgrade, an :data:`Answer` answers it in HTTP
+Route = Callable[[Request], Awaitable[Answer | None]]
 
 
 class WsConnection:
@@ -55,7 +75,10 @@ class WsConnection:
         self.peer_cert = peer_cert
         self._pending: list[bytes] = []  # whole messages parsed but not yet returned
         self._fragments: list[bytes] | None = None
+        self.path = ""  # the path of the upgrade request (server side)
         self.close_reason = ""
+        self.close_code = 0  # the code of the peer's close frame, once it sent one
+        self.close_text = ""  # and its reason
         self.violation = ""  # set when the peer broke the websocket protocol (size, text, framing)
         peername = writer.get_extra_info("peername")
         self.remote = f"{peername[0]}:{peername[1]}" if peername else "?"
@@ -110,6 +133,8 @@ class WsConnection:
                     self._fragments = None
             elif opcode is Opcode.CLOSE:
                 close = self._protocol.close_rcvd
+                self.close_code = close.code if close else 1005
+                self.close_text = close.reason if close else ""
                 self.close_reason = self.close_reason or (
                     f"peer closed ({close.code} {close.reason})".strip() if close else "peer closed"
                 )
@@ -148,6 +173,24 @@ class WsConnection:
 
     def abort(self) -> None:
         self._writer.transport.abort()
+
+    async def linger(self, grace: float) -> None:
+        """Drop the socket once the peer has closed it, reading (and discarding) until then, for at
+        most ``grace`` seconds: a peer still sending when this side failed the connection (a message
+        too big) then reads the close frame with its code instead of a reset, as with the
+        ``websockets`` library's own servers. An open websocket (a peer dropped for not reading, a
+        stop) is dropped at once."""
+        if self._protocol.state is State.OPEN or self._writer.is_closing():
+            self.abort()
+            return
+        try:
+            async with asyncio.timeout(grace):
+                while await self._reader.read(READ_SIZE):
+                    pass
+        except (TimeoutError, ConnectionError, ssl.SSLError, OSError):
+            pass
+        finally:
+            self.abort()
 
     async def _flush(self) -> None:
         if self._writer.is_closing():  # writing to a closed SSL transport fails inside asyncio
@@ -223,45 +266,63 @@ async def _read_handshake(
             raise LinkRefused("websocket", "connection closed during the websocket handshake")
 
 
-def _peer_cert(writer: asyncio.StreamWriter) -> bytes:
+def _peer_cert(writer: asyncio.StreamWriter, *, required: bool) -> bytes:
     ssl_object = writer.get_extra_info("ssl_object")
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    if not der:
+    if not der and required:
         raise LinkRefused("tls", "the peer presented no certificate")
-    return bytes(der)
+    return bytes(der or b"")
 
 
 async def accept(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
-    context: ssl.SSLContext,
+    context: ssl.SSLContext | None,
     *,
     max_size: int,
     timeout: float = 5.0,
+    route: Route | None = None,
+    client_cert: bool = True,
+    compress: bool = False,
 ) -> WsConnection:
-    """Server side of a fresh TCP connection: TLS (client certificate required), then the upgrade."""
+    """Server side of a fresh TCP connection from :func:`listen`: TLS (with ``context``; a client
+    certificate unless ``client_cert`` is False), then the upgrade request, which ``route`` may answer in
+    plain HTTP instead (raised as ``LinkRefused("http", ...)`` with its status once answered). Without
+    a ``route``, the mesh's: :data:`PATH` only (the client certificate already said who it is).
+    ``compress`` offers permessage-deflate (the console's uplinks may be slow; the LAN is not)."""
+    if context is None:
+        transport = writer.transport
+        assert isinstance(transport, asyncio.ReadTransport)
+        transport.resume_reading()  # no TLS hello to keep for start_tls: read the request
+    else:
+        try:
+            await asyncio.wait_for(writer.start_tls(context), timeout)
+        except TimeoutError:
+            raise LinkRefused("tls", "TLS handshake timed out") from None
+        except ssl.SSLError as exc:
+            raise LinkRefused("tls", exc.reason or str(exc)) from None
+        except (ConnectionError, OSError) as exc:
+            raise LinkRefused("tls", f"connection lost during the TLS handshake ({exc})") from None
+    der = _peer_cert(writer, required=context is not None and client_cert)
+    extensions = enable_server_permessage_deflate(None) if compress else None
+    protocol = ServerProtocol(max_size=max_size, extensions=extensions)
     try:
-        await asyncio.wait_for(writer.start_tls(context), timeout)
-    except TimeoutError:
-        raise LinkRefused("tls", "TLS handshake timed out") from None
-    except ssl.SSLError as exc:
-        raise LinkRefused("tls", exc.reason or str(exc)) from None
-    except (ConnectionError, OSError) as exc:
-        raise LinkRefused("tls", f"connection lost during the TLS handshake ({exc})") from None
-    der = _peer_cert(writer)
-    protocol = ServerProtocol(max_size=max_size)
-    try:
-        request, _ = await asyncio.wait_for(
-            _read_handshake(reader, writer, protocol, Request), timeout
-        )
+        async with asyncio.timeout(timeout):
+            request, _ = await _read_handshake(reader, writer, protocol, Request)
+            assert isinstance(request, Request)
+            answer = await route(request) if route is not None else None
     except TimeoutError:
         raise LinkRefused("websocket", "no websocket upgrade request in time") from None
     except (ConnectionError, ssl.SSLError, OSError) as exc:
         raise LinkRefused("websocket", f"connection lost ({exc})") from None
-    assert isinstance(request, Request)
-    if request.path != PATH:
+    refused: LinkRefused | None
+    if route is None and request.path != PATH:
         response = protocol.reject(404, f"meshpos speaks on {PATH}\n")
-        refused: LinkRefused | None = LinkRefused("websocket", f"unknown path {request.path!r}")
+        refused = LinkRefused("websocket", f"unknown path {request.path!r}", status=404)
+    elif answer is not None:
+        status, text = answer
+        response = protocol.reject(status, text)
+        refused = LinkRefused("http", f"answered {status}: {text.strip()}", status=status)
     else:
         response = protocol.accept(request)
         refused = (
@@ -271,6 +332,7 @@ async def accept(
         )
     protocol.send_response(response)
     conn = WsConnection(reader, writer, protocol, der)
+    conn.path = request.path
     await conn._flush()
     if refused is not None:
         writer.close()
@@ -281,22 +343,29 @@ async def accept(
 async def dial(
     host: str,
     port: int,
-    context: ssl.SSLContext,
+    context: ssl.SSLContext | None,
     *,
     server_hostname: str,
     max_size: int,
     timeout: float = 5.0,
     local_addr: tuple[str, int] | None = None,
+    path: str = PATH,
+    headers: dict[str, str] | None = None,
+    server_cert: bool = True,
+    compress: bool = False,
 ) -> WsConnection:
-    """Client side: TCP, TLS with our certificate checking the server's device name, then the upgrade."""
+    """Client side: TCP, TLS with ``context`` (None: plain) checking the server's certificate for
+    ``server_hostname``, then the upgrade of ``path`` with ``headers``. A server that answers in HTTP
+    instead raises ``LinkRefused("status", ...)`` with its status and body. ``compress`` asks for
+    permessage-deflate, which the server may grant."""
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(
                 host,
                 port,
                 ssl=context,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=timeout,
+                server_hostname=server_hostname if context is not None else None,
+                ssl_handshake_timeout=timeout if context is not None else None,
                 local_addr=local_addr,
             ),
             timeout,
@@ -308,14 +377,20 @@ async def dial(
     except (ConnectionError, OSError) as exc:
         raise LinkRefused("connect", f"{host}:{port}: {exc.strerror or exc}") from None
     try:
-        der = _peer_cert(writer)
+        der = _peer_cert(writer, required=context is not None and server_cert)
+        scheme = "wss" if context is not None else "ws"
         protocol = ClientProtocol(
-            parse_uri(f"wss://{server_hostname}:{port}{PATH}"), max_size=max_size
+            parse_uri(f"{scheme}://{server_hostname}:{port}{path}"),
+            max_size=max_size,
+            extensions=enable_client_permessage_deflate(None) if compress else None,
         )
-        protocol.send_request(protocol.connect())
+        request = protocol.connect()
+        for name, value in (headers or {}).items():
+            request.headers[name] = value
+        protocol.send_request(request)
         conn = WsConnection(reader, writer, protocol, der)
         await conn._flush()
-        _, rest = await asyncio.wait_for(
+        response, rest = await asyncio.wait_for(
             _read_handshake(reader, writer, protocol, Response), timeout
         )
         conn._collect(rest)
@@ -328,6 +403,15 @@ async def dial(
     except LinkRefused:
         writer.close()
         raise
+    if isinstance(protocol.handshake_exc, InvalidStatus):
+        writer.close()
+        assert isinstance(response, Response)
+        raise LinkRefused(
+            "status",
+            f"upgrade refused: HTTP {response.status_code}",
+            status=response.status_code,
+            body=bytes(response.body),
+        )
     if protocol.handshake_exc is not None or protocol.state is not State.OPEN:
         writer.close()
         raise LinkRefused("websocket", f"upgrade refused ({protocol.handshake_exc})")

@@ -1,8 +1,11 @@
 """The relay's websocket to the console, and the probe that tells a register whether it has internet.
 
 The link runs only while this node is the elected relay and its probe succeeds; the sync protocol on it is
-the same as on the LAN (the console is one more peer). It redials with jittered backoff and hands every
-message to the node, which commits before it forwards, exactly as for a LAN peer.
+the same as on the LAN (the console is one more peer). It is the mesh's own websocket stack
+(:mod:`meshpos.net.wsconn`, :class:`~meshpos.net.channel.Channel`) telling the node's
+:class:`~meshpos.net.port.LinkHandler` about a ``PeerKind.CONSOLE`` peer; it redials with jittered backoff,
+and the node commits what arrives before it forwards it, exactly as for a LAN peer. A console that refuses
+the venue's token (HTTP 401/403 with its reason, or a close with 1008) is reported with ``link_refused``.
 
 A ``wss://`` console is checked against the system's trusted CAs, or against ``console_ca_file`` (PEM) when
 the node's config names one (a console with a certificate of the venue's own, e.g. on the LAN).
@@ -11,21 +14,19 @@ the node's config names one (a console with a certificate of the venue's own, e.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import random
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 from urllib.parse import urlsplit
-
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from meshpos.errors import ConfigError
 from meshpos.model.limits import text_problem
+from meshpos.net.channel import MAX_BACKLOG, Channel
+from meshpos.net.port import LinkHandler, LinkPeer, PeerKind
+from meshpos.net.wsconn import LinkRefused, dial
 from meshpos.sync._codec import HEARTBEAT
 
 log = logging.getLogger("meshpos.relay")
@@ -71,16 +72,6 @@ def _probe_failed(url: str, reason: str) -> bool:
         _probe_failures[url] = reason
         log.warning("console %s: %s", url, reason)
     return False
-
-
-class ConsoleHandler(Protocol):
-    def console_opened(self, key: str) -> None: ...
-
-    async def link_data(self, key: str, data: bytes) -> None: ...
-
-    async def link_closed(self, key: str, reason: str) -> None: ...
-
-    def console_refused(self, reason: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,23 +154,33 @@ async def probe_console(
     return Probe(status == 200 or (bool(auth) and status == 426))
 
 
+#: the console as the relay sees it (the sync protocol checks its hello says so)
+CONSOLE_NODE = "console"
+OPEN_TIMEOUT = 5.0  # seconds for TCP, TLS and the upgrade
+
+
 class ConsoleLink:
+    """The elected relay's link to the console: dialled, run as a channel, redialled until cancelled."""
+
     def __init__(
         self,
         *,
         url: str,
         token: str,
         venue_id: str,
-        handler: ConsoleHandler,
+        handler: LinkHandler,
         max_size: int,
         rng: random.Random,
         backoff_min: float = 0.2,
         backoff_max: float = 5.0,
         ca_file: Path | None = None,
+        max_backlog: int = MAX_BACKLOG,
     ) -> None:
         self.url = f"{url.rstrip('/')}/v1/venues/{venue_id}/sync"
+        self.max_backlog = max_backlog
         self.ca_file = ca_file
         self.token = token
+        self.peer = LinkPeer(CONSOLE_NODE, CONSOLE_NODE, venue_id, PeerKind.CONSOLE)
         self.handler = handler
         self.max_size = max_size
         self.rng = rng
@@ -187,10 +188,7 @@ class ConsoleLink:
         self.backoff_max = backoff_max
         self.failures = 0
         self.last_error = ""
-        self._ws: ClientConnection | None = None
-        self._key = ""
-        self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
-        self._writing = False
+        self._channel: Channel | None = None
         self._seq = 0
         self.drained_at = 0.0  # loop time by which what was sent reaches the console on a slow line
 
@@ -200,15 +198,13 @@ class ConsoleLink:
         system's buffers of a slow line (as long as the slowest uplink we allow for needs for them).
         The console cannot have acknowledged what it has not received yet."""
         now = asyncio.get_running_loop().time()
-        return self._writing or not self._outbox.empty() or now < self.drained_at
+        channel = self._channel
+        return (channel is not None and channel.sending) or now < self.drained_at
 
     @property
     def key(self) -> str:
-        return self._key
-
-    def send(self, messages: list[bytes]) -> None:
-        for message in messages:
-            self._outbox.put_nowait(message)
+        channel = self._channel
+        return channel.key if channel is not None and not channel.closed.is_set() else ""
 
     async def run(self) -> None:
         """Connect, sync, and redial until cancelled (when this node stops being the relay)."""
@@ -217,70 +213,69 @@ class ConsoleLink:
             try:
                 await self._session()
                 backoff = self.backoff_min
-            except (OSError, TimeoutError, WebSocketException, ConfigError) as exc:
+            except ConfigError as exc:
                 self.failures += 1
-                if isinstance(exc, ConfigError):
-                    self.last_error = exc.message
-                    log.error("cannot dial the console: %s", exc.message)
-                elif isinstance(exc, InvalidStatus):
-                    status = exc.response.status_code
-                    self.last_error = f"console refused: HTTP {status}"
-                    log.error("console refused the relay: HTTP %d", status)
-                    if status in REFUSED_STATUSES:
-                        self.handler.console_refused(refusal_reason(status, exc.response.body))
+                self.last_error = exc.message
+                log.error("cannot dial the console: %s", exc.message)
+            except LinkRefused as exc:
+                self.failures += 1
+                if exc.status:
+                    self.last_error = f"console refused: HTTP {exc.status}"
+                    log.error("console refused the relay: HTTP %d", exc.status)
+                    if exc.status in REFUSED_STATUSES:
+                        self.handler.link_refused(self.peer, refusal_reason(exc.status, exc.body))
                 else:
-                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    self.last_error = f"{exc.kind}: {exc.reason}"
                     log.warning("cannot reach the console at %s: %s", self.url, self.last_error)
             await asyncio.sleep(backoff * (0.5 + self.rng.random()))
             backoff = min(backoff * 2, self.backoff_max)
 
     async def _session(self) -> None:
+        parts = urlsplit(self.url)
         context = console_ssl_context(self.url, self.ca_file)
-        tls: dict[str, Any] = {"ssl": context} if context is not None else {}
-        async with connect(
-            self.url,
-            additional_headers={"Authorization": f"Bearer {self.token}"},
-            proxy=None,
+        host = parts.hostname or ""
+        conn = await dial(
+            host,
+            parts.port or (443 if context is not None else 80),
+            context,
+            server_hostname=host,
             max_size=self.max_size,
-            open_timeout=5,
-            ping_interval=None,  # the sync heartbeats carry liveness
-            **tls,
-        ) as ws:
-            self._seq += 1
-            self._key = f"console#{self._seq}"
-            self._outbox = asyncio.Queue()
-            self.handler.console_opened(self._key)
-            writer = asyncio.create_task(self._write(ws))
-            reason = "console closed the connection"
-            try:
-                async for message in ws:
-                    if isinstance(message, str):
-                        reason = "console sent a text message"
-                        break
-                    await self.handler.link_data(self._key, message)
-            except ConnectionClosed as exc:
-                reason = f"connection to the console lost ({exc})"
-                if exc.rcvd is not None and exc.rcvd.code == CLOSE_POLICY:
-                    self.handler.console_refused(exc.rcvd.reason or "closed by the console")
-            finally:
-                writer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await writer
-                key, self._key = self._key, ""
-                await self.handler.link_closed(key, reason)
+            timeout=OPEN_TIMEOUT,
+            path=parts.path,
+            headers={"Authorization": f"Bearer {self.token}"},
+            compress=True,  # the uplink may be slow; sync updates compress
+        )
+        self._seq += 1
+        channel = self._channel = Channel(
+            f"console#{self._seq}",
+            self.peer,
+            conn,
+            self.handler,
+            max_backlog=self.max_backlog,
+            on_overflow=self._overflow,
+            on_sent=self._sent,
+            on_finish=self._ended,
+        )
+        channel.start()
+        try:
+            await channel.closed.wait()
+        finally:  # cancelled: this node is no longer the relay
+            await channel.close(1000, "bye")
 
-    async def _write(self, ws: ClientConnection) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            while True:
-                data = await self._outbox.get()
-                if not data:
-                    await ws.close(1000, "bye")
-                    return
-                self._writing = True
-                try:
-                    await ws.send(data)
-                finally:
-                    self._writing = False
-                if data[0] != HEARTBEAT:  # the changes, not the chatter about them
-                    now = asyncio.get_running_loop().time()
-                    self.drained_at = max(self.drained_at, now) + len(data) / SLOWEST_UPLINK_BPS
+    def _ended(self, channel: Channel, reason: str) -> None:
+        """A close for a policy reason is the console no longer taking this venue's token."""
+        if channel.conn.close_code == CLOSE_POLICY:
+            self.handler.link_refused(self.peer, channel.conn.close_text or "closed by the console")
+
+    def _overflow(self, channel: Channel) -> None:
+        log.warning(
+            "the console reads none of the %s bytes waiting for it: dropping the link",
+            f"{channel.queued:,}",
+        )
+
+    def _sent(self, batch: list[bytes]) -> None:
+        """The changes, not the chatter about them, take the slowest uplink's time to arrive."""
+        size = sum(len(data) for data in batch if data[0] != HEARTBEAT)
+        if size:
+            now = asyncio.get_running_loop().time()
+            self.drained_at = max(self.drained_at, now) + size / SLOWEST_UPLINK_BPS

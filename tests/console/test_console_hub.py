@@ -4,6 +4,7 @@ uploading the same again changes nothing."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -12,11 +13,14 @@ from meshpos.console import ConsoleDB
 from meshpos.console.hub import VenueHub
 from meshpos.model import Ledger, Venue
 from meshpos.model.sample import CASHIER
+from meshpos.net.port import LinkPeer, PeerKind
 from meshpos.sync import Synchronizer
 
 from .conftest import VENUE
 from .day import DATE, LEDGER, NOW, make_register, sell
 from .test_console_materialise import TABLE_NAMES, _rewrite, assert_matches_model
+
+KEYS = itertools.count()  # one key per connection, as the console's server gives them
 
 
 class Wire:
@@ -35,7 +39,10 @@ class Wire:
             self.sync.open_doc(name)
         register.replica.on_open = self._opened
         self._inbox: list[bytes] = []
-        self.key = hub.attach(self._inbox.extend, "test")
+        self.key = f"relay#{next(KEYS)}"
+        hub.link_opened(
+            self.key, LinkPeer("", "register", VENUE, PeerKind.RELAY), self._inbox.extend
+        )
         self.sync.connect("console", expected_role="console")
 
     def _opened(self, name: str) -> None:
@@ -45,8 +52,8 @@ class Wire:
         """Deliver both ways until nothing moves, then wait for the hub's materialisation."""
         for _ in range(1_000):
             out = [data for data in self.sync.data_to_send("console") if data]
-            for data in out:
-                await self.hub.receive(self.key, data)
+            if out:
+                await self.hub.link_messages(self.key, out)
             inbox = list(self._inbox)
             self._inbox.clear()  # in place: the hub holds its extend
             for data in inbox:

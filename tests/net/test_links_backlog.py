@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from meshpos.bench.venue_setup import make_venue
-from meshpos.net.links import LinkHandler, LinkPeer, Links, LinkSettings
+from meshpos.net.links import Links, LinkSettings
+from meshpos.net.port import LinkHandler, LinkPeer, Send
 from meshpos.net.wsconn import dial
 from meshpos.trust import (
     client_ssl_context,
@@ -33,17 +34,20 @@ MOST = 256 * 2**20  # a bound on the test's own sending, far past any socket buf
 
 class Recorder(LinkHandler):
     def __init__(self) -> None:
-        self.opened: asyncio.Queue[str] = asyncio.Queue()
+        self.opened: asyncio.Queue[tuple[str, Send]] = asyncio.Queue()
         self.closed: dict[str, str] = {}
 
-    def link_opened(self, key: str, peer: LinkPeer) -> None:
-        self.opened.put_nowait(key)
+    def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
+        self.opened.put_nowait((key, send))
 
     async def link_messages(self, key: str, messages: list[bytes]) -> None:
         return None
 
     async def link_closed(self, key: str, reason: str) -> None:
         self.closed[key] = reason
+
+    def link_refused(self, peer: LinkPeer, reason: str) -> None:
+        raise AssertionError("a mesh link is never refused for good")
 
 
 def identify(der: bytes) -> LinkPeer:
@@ -84,10 +88,10 @@ async def test_a_peer_that_stops_reading_is_dropped_once_its_backlog_passes_the_
         max_size=LIMIT,
     )
     try:
-        key = await asyncio.wait_for(handler.opened.get(), 10)
+        key, send = await asyncio.wait_for(handler.opened.get(), 10)
         offered = 0
         while key not in handler.closed and offered < MOST:
-            links.send(key, [MESSAGE])
+            send([MESSAGE])
             offered += len(MESSAGE)
             await asyncio.sleep(0)  # let the writer run: it stalls once the socket buffers are full
         assert key in handler.closed, f"{offered:,} bytes offered to a peer that never reads"
@@ -95,7 +99,7 @@ async def test_a_peer_that_stops_reading_is_dropped_once_its_backlog_passes_the_
         assert links.refusals == {"backlog": 1}
         dropped = [r for r in caplog.records if "backlog" in r.getMessage()]
         assert len(dropped) == 1, [r.getMessage() for r in dropped]
-        links.send(key, [MESSAGE])  # a closed link queues nothing more
+        send([MESSAGE])  # a closed link queues nothing more
         assert links.connected == {}
     finally:
         silent.abort()

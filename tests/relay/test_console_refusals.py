@@ -17,6 +17,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.server import MAX_MESSAGE_SIZE, ConsoleServer
+from meshpos.errors import StoreError
+from meshpos.net.port import LinkPeer, PeerKind, Send
 from meshpos.relay import ConsoleLink, Probe, probe_console
 from meshpos.sync import Hello, SyncUpdate, encode
 from meshpos.trust import VenueAuthority, init_venue
@@ -130,16 +132,17 @@ class Refusals:
     def __init__(self) -> None:
         self.reasons: list[str] = []
 
-    def console_opened(self, key: str) -> None:
+    def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
         raise AssertionError("the console let a refused relay in")
 
-    async def link_data(self, key: str, data: bytes) -> None:
+    async def link_messages(self, key: str, messages: list[bytes]) -> None:
         raise AssertionError("data on a refused link")
 
     async def link_closed(self, key: str, reason: str) -> None:
         raise AssertionError("a refused link closed")
 
-    def console_refused(self, reason: str) -> None:
+    def link_refused(self, peer: LinkPeer, reason: str) -> None:
+        assert peer.kind is PeerKind.CONSOLE
         self.reasons.append(reason)
 
 
@@ -197,3 +200,26 @@ async def test_refusals_are_all_counted_and_logged_once_per_address_and_reason(
     assert "wrong venue token" in logged[0].getMessage()
     said = [r for r in caplog.records if r.name == "meshpos.relay"]
     assert len(said) == 1  # and the relay says it once too
+
+
+async def test_a_token_the_console_cannot_check_is_answered_503_with_why(
+    console: Console, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its database failing, the console says so (503 and a reason) instead of refusing a good token
+    or dropping the connection; the relay's probe counts it as no answer, so it retries."""
+
+    async def broken(token: str) -> str | None:
+        raise StoreError("database is locked")
+
+    monkeypatch.setattr(console.db, "venue_for_token", broken)
+    headers = {"Authorization": f"Bearer {console.a.console_token}"}
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(console.url(console.a.venue_id), additional_headers=headers, proxy=None):
+            pass
+    assert refused.value.response.status_code == 503
+    assert b"cannot check tokens" in refused.value.response.body
+    assert any("database is locked" in r.getMessage() for r in caplog.records)
+    base = f"ws://127.0.0.1:{console.server.port}"
+    probe = await probe_console(base, venue_id=console.a.venue_id, token=console.a.console_token)
+    assert probe == Probe(False)
+    await nothing_stored(console)

@@ -221,19 +221,21 @@ async def test_a_relay_whose_uploads_the_console_does_not_take_gives_up_and_anot
         for n, p in (("R1", 10), ("R2", 50))
     )
     hub = await console.server.hub(authority.venue_id)
-    take = hub.receive
+    take = hub.link_messages
 
-    async def drop_r1_changes(key: str, data: bytes) -> None:
+    def r1_sale(key: str, data: bytes) -> bool:
         message = decode(data, len(data))
-        if (
+        return (
             hub.relays.get(key) == "R1"
             and isinstance(message, SyncStep2 | SyncUpdate | Chunk)
             and message.doc.startswith("ledger/")
-        ):
-            return  # R1's sales: heard, never taken
-        await take(key, data)
+        )
 
-    monkeypatch.setattr(hub, "receive", drop_r1_changes)
+    async def drop_r1_changes(key: str, messages: list[bytes]) -> None:
+        # R1's sales: heard, never taken
+        await take(key, [data for data in messages if not r1_sale(key, data)])
+
+    monkeypatch.setattr(hub, "link_messages", drop_r1_changes)
     async with make_node(r1c, discovery=False) as r1, make_node(r2c, discovery=False) as r2:
         r1.add_peer("R2", "127.0.0.1", r2.port)
         await until(lambda: r1.status().is_relay and r1.status().uplink, 10, "R1 relays")
@@ -269,20 +271,21 @@ async def test_with_no_other_relay_a_stalled_one_shows_yellow_with_why_until_dat
         for n, s in (("R1", online), ("R2", {}))
     )
     hub = await console.server.hub(authority.venue_id)
-    take = hub.receive
+    take = hub.link_messages
     refusing = True
 
-    async def drop_r1_sales(key: str, data: bytes) -> None:
+    def a_sale(data: bytes) -> bool:
         message = decode(data, len(data))
-        if (
+        return (
             refusing
             and isinstance(message, SyncStep2 | SyncUpdate | Chunk)
             and message.doc.startswith("ledger/")
-        ):
-            return
-        await take(key, data)
+        )
 
-    monkeypatch.setattr(hub, "receive", drop_r1_sales)
+    async def drop_r1_sales(key: str, messages: list[bytes]) -> None:
+        await take(key, [data for data in messages if not a_sale(data)])
+
+    monkeypatch.setattr(hub, "link_messages", drop_r1_sales)
     async with make_node(r1c, discovery=False) as r1, make_node(r2c, discovery=False) as r2:
         r1.add_peer("R2", "127.0.0.1", r2.port)
         await until(lambda: r2.status().colour == "green", 10, "R2 green through R1")

@@ -1,0 +1,325 @@
+"""The link contract (meshpos/net/port.py): a mesh link, the relay's link to the console and the console's
+link from a relay tell their :class:`LinkHandler` the same things in the same order.
+
+Each kind runs on its real stack on loopback — :class:`Links` with mTLS, :class:`ConsoleLink` dialling
+a websocket server that checks a venue token, the reference :class:`ConsoleServer` — and the far end is
+a plain channel of the same websocket stack. The handler under test is a recorder, so this tests the
+transport, not the sync protocol: ``link_opened`` once with the peer's kind and a working ``send``,
+then only ``link_messages`` carrying what the far end sent (in order), then ``link_closed`` once,
+whichever side closes; a ``send`` after the close is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from websockets.http11 import Request
+
+from meshpos.bench.venue_setup import make_venue
+from meshpos.net.channel import Channel
+from meshpos.net.links import Links, LinkSettings
+from meshpos.net.port import LinkHandler, LinkPeer, PeerKind, Send
+from meshpos.net.wsconn import Answer, WsConnection, accept, dial, listen
+from meshpos.relay import ConsoleLink
+from meshpos.trust import (
+    client_ssl_context,
+    device_hostname,
+    init_venue,
+    peer_certificate_info,
+    server_ssl_context,
+)
+
+from ..mesh.kit import until
+from ..relay.consoles import running_console
+from ..trust.helpers import issue_identity
+
+HOST = "127.0.0.1"
+LIMIT = 2**20
+WAIT = 10.0  # seconds: generous on a shared machine
+MESSAGE = random.Random(3).randbytes(64 * 1024)  # incompressible: the console's links deflate
+MOST = 256 * 2**20  # a bound on the test's own sending, far past any socket buffer
+
+
+@dataclass
+class Recorder:
+    """A LinkHandler that notes every call, in order."""
+
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (call, key)
+    peers: dict[str, LinkPeer] = field(default_factory=dict)
+    sends: dict[str, Send] = field(default_factory=dict)
+    received: dict[str, list[bytes]] = field(default_factory=dict)
+    closed: dict[str, str] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+    flowing: asyncio.Event = field(
+        default_factory=asyncio.Event
+    )  # cleared: it stops taking messages
+
+    def __post_init__(self) -> None:
+        self.flowing.set()
+
+    def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
+        self.calls.append(("opened", key))
+        self.peers[key] = peer
+        self.sends[key] = send
+        self.received[key] = []
+
+    async def link_messages(self, key: str, messages: list[bytes]) -> None:
+        self.calls.append(("messages", key))
+        self.received[key].extend(messages)
+        await self.flowing.wait()  # a stalled handler: its link stops reading the socket
+
+    async def link_closed(self, key: str, reason: str) -> None:
+        self.calls.append(("closed", key))
+        self.closed[key] = reason
+
+    def link_refused(self, peer: LinkPeer, reason: str) -> None:
+        self.refused.append(reason)
+
+    @property
+    def key(self) -> str:
+        """The one connection this recorder saw."""
+        assert len(self.peers) == 1, self.calls
+        return next(iter(self.peers))
+
+    def check_contract(self, key: str) -> None:
+        said = [call for call, k in self.calls if k == key]
+        assert said[0] == "opened", said
+        assert said[-1] == "closed", said
+        assert set(said[1:-1]) <= {"messages"}, said
+
+
+@dataclass
+class Pair:
+    """The handler under test (``near``, of ``kind``) and a plain channel at the far end."""
+
+    kind: PeerKind
+    near: Recorder
+    far: Recorder
+    far_channels: dict[str, Channel] = field(default_factory=dict)
+
+
+def _channel(key: str, conn: WsConnection, handler: LinkHandler) -> Channel:
+    channel = Channel(key, LinkPeer("far", "far", "far"), conn, handler)
+    channel.start()
+    return channel
+
+
+@contextlib.asynccontextmanager
+async def mesh_pair(tmp_path: Path) -> AsyncIterator[Pair]:
+    authority = make_venue(tmp_path)
+    node, peer = issue_identity(authority, "R1"), issue_identity(authority, "R9")
+
+    def identify(der: bytes) -> LinkPeer:
+        info = peer_certificate_info(der)
+        return LinkPeer(info.device_id, info.role, info.venue_id)
+
+    near, far = Recorder(), Recorder()
+    links = Links(
+        LinkSettings(
+            node_id="R1",
+            venue_id=authority.venue_id,
+            host=HOST,
+            port=0,
+            server_context=server_ssl_context(node),
+            client_context=client_ssl_context(node),
+            identify=identify,
+            hostname_for=lambda device: device_hostname(device, authority.venue_id),
+            is_revoked=lambda device: False,
+            max_message_size=LIMIT,
+            max_backlog=LIMIT,
+        ),
+        near,
+        random.Random(),
+    )
+    port = await links.start()
+    conn = await dial(
+        HOST,
+        port,
+        client_ssl_context(peer),
+        server_hostname=device_hostname("R1", authority.venue_id),
+        max_size=LIMIT,
+    )
+    channel = _channel("far", conn, far)
+    try:
+        yield Pair(PeerKind.MESH, near, far)
+    finally:
+        await channel.finish("test over")
+        await links.stop()
+
+
+@contextlib.asynccontextmanager
+async def console_link_pair(tmp_path: Path) -> AsyncIterator[Pair]:
+    """The relay's side: a ConsoleLink dials a websocket server that checks the venue's token."""
+    near, far = Recorder(), Recorder()
+    channels: dict[str, Channel] = {}
+
+    async def route(request: Request) -> Answer | None:
+        good = request.headers.get("Authorization") == "Bearer good-token"
+        return None if good else (401, "wrong venue token\n")
+
+    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = await accept(reader, writer, None, max_size=LIMIT, route=route, compress=True)
+        key = f"far#{len(channels)}"
+        channels[key] = _channel(key, conn, far)
+
+    server = await listen(on_client, HOST, 0)
+    link = ConsoleLink(
+        url=f"ws://{HOST}:{server.sockets[0].getsockname()[1]}",
+        token="good-token",
+        venue_id="venue-1",
+        handler=near,
+        max_size=LIMIT,
+        rng=random.Random(),
+        backoff_min=30.0,  # one connection in this test: a redial would be a second one
+        backoff_max=60.0,
+        max_backlog=LIMIT,
+    )
+    task = asyncio.create_task(link.run())
+    try:
+        yield Pair(PeerKind.CONSOLE, near, far, channels)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        for channel in channels.values():
+            await channel.finish("test over")
+        server.close()
+
+
+@contextlib.asynccontextmanager
+async def console_server_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Pair]:
+    """The console's side: the reference console's server, its venue's hub replaced by the recorder."""
+    venue = init_venue(tmp_path / "venue", "Venue A")
+    near, far = Recorder(), Recorder()
+    async with running_console(tmp_path, [venue.directory]) as console:
+
+        async def hub(venue_id: str) -> Recorder:
+            assert venue_id == venue.venue_id
+            return near
+
+        monkeypatch.setattr(console.server, "hub", hub)
+        console.server.max_backlog = LIMIT
+        conn = await dial(
+            HOST,
+            console.port,
+            None,
+            server_hostname=HOST,
+            max_size=LIMIT,
+            path=f"/v1/venues/{venue.venue_id}/sync",
+            headers={"Authorization": f"Bearer {venue.console_token}"},
+            compress=True,
+        )
+        channel = _channel("far", conn, far)
+        try:
+            yield Pair(PeerKind.RELAY, near, far)
+        finally:
+            await channel.finish("test over")
+
+
+PAIRS: dict[str, Callable[..., contextlib.AbstractAsyncContextManager[Pair]]] = {
+    "mesh": mesh_pair,
+    "console-link": console_link_pair,
+    "console-server": console_server_pair,
+}
+
+
+@pytest.fixture(params=sorted(PAIRS))
+async def pair(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Pair]:
+    make = PAIRS[request.param]
+    args = (tmp_path, monkeypatch) if make is console_server_pair else (tmp_path,)
+    async with make(*args) as made:
+        await until(lambda: bool(made.near.peers and made.far.peers), WAIT, "both ends open")
+        yield made
+
+
+async def exchange(pair: Pair) -> str:
+    """Messages both ways, in order; the near end's key."""
+    near, far = pair.near, pair.far
+    key = near.key
+    assert near.peers[key].kind is pair.kind
+    near.sends[key]([b"one", b"two"])
+    near.sends[key]([b"three"])
+    await until(lambda: far.received[far.key] == [b"one", b"two", b"three"], WAIT, "far hears")
+    far.sends[far.key]([b"four", b"five"])
+    await until(lambda: near.received[key] == [b"four", b"five"], WAIT, "near hears")
+    return key
+
+
+async def test_the_far_end_closing_ends_the_link_once(pair: Pair) -> None:
+    key = await exchange(pair)
+    pair.far.sends[pair.far.key]([b"last", b""])  # b"": close after what came before
+    await until(lambda: key in pair.near.closed, WAIT, "the near end sees the close")
+    assert pair.near.received[key][-1] == b"last"
+    pair.near.check_contract(key)
+    pair.near.sends[key]([b"after the close"])  # dropped, no error
+    await until(lambda: pair.far.key in pair.far.closed, WAIT, "the far end closed")
+    assert b"after the close" not in pair.far.received[pair.far.key]
+    pair.near.check_contract(key)
+    assert pair.near.refused == []
+
+
+async def test_the_near_end_closing_ends_the_link_once(pair: Pair) -> None:
+    key = await exchange(pair)
+    pair.near.sends[key]([b"bye", b""])
+    await until(lambda: key in pair.near.closed, WAIT, "the near end closed")
+    await until(lambda: pair.far.key in pair.far.closed, WAIT, "the far end sees the close")
+    assert pair.far.received[pair.far.key][-1] == b"bye"
+    pair.near.check_contract(key)
+    assert pair.near.refused == []
+
+
+async def test_a_message_over_the_size_limit_ends_the_link_with_a_reason(pair: Pair) -> None:
+    key = await exchange(pair)
+    too_big = random.Random(7).randbytes(8 * 2**20)  # incompressible, past every side's limit
+    pair.far.sends[pair.far.key]([too_big])
+    await until(lambda: key in pair.near.closed, WAIT, "the near end drops the link")
+    assert "too big" in pair.near.closed[key] or "exceeds" in pair.near.closed[key], (
+        pair.near.closed[key]
+    )
+    assert too_big not in pair.near.received[key]
+    pair.near.check_contract(key)
+
+
+async def test_a_far_end_that_stops_reading_is_dropped_once_its_backlog_passes_the_bound(
+    pair: Pair,
+) -> None:
+    """No kind of link lets its peer make this process buffer without end."""
+    key = await exchange(pair)
+    pair.far.flowing.clear()
+    send = pair.near.sends[key]
+    offered = 0
+    while key not in pair.near.closed and offered < MOST:
+        send([MESSAGE])
+        offered += len(MESSAGE)
+        await asyncio.sleep(0)  # let the writer run: it stalls once the socket buffers are full
+    assert key in pair.near.closed, f"{offered:,} bytes offered to a peer that never reads"
+    assert "not reading" in pair.near.closed[key]
+    send([MESSAGE])  # a closed link queues nothing more
+    pair.near.check_contract(key)
+    pair.far.flowing.set()
+
+
+async def test_a_console_closing_for_a_policy_reason_refuses_the_relay_with_that_reason(
+    tmp_path: Path,
+) -> None:
+    """Only the relay's console link turns a close with 1008 into ``link_refused``: the console no
+    longer takes this venue's token, and the node gives the relay role up saying why."""
+    async with console_link_pair(tmp_path) as made:
+        await until(lambda: bool(made.near.peers and made.far.peers), WAIT, "both ends open")
+        key = made.near.key
+        channel_key = made.far.key
+        assert made.near.peers[key].kind is PeerKind.CONSOLE
+        await made.far_channels[channel_key].close(1008, "wrong venue token")
+        await until(lambda: key in made.near.closed, WAIT, "the relay sees the close")
+    assert made.near.refused == ["wrong venue token"]
+    made.near.check_contract(key)
