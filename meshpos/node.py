@@ -24,7 +24,7 @@ from meshpos.errors import MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
 from meshpos.net.mesh import DiscoveryFactory, LinksFactory, Mesh
 from meshpos.node_status import Durability, NodeStatus
-from meshpos.register.numbering import ReceiptCounter, check_new_series, stored_numbering
+from meshpos.register.numbering import ReceiptCounter, check_new_series
 from meshpos.register.operations import RegisterOperations
 from meshpos.register.status import StatusService
 from meshpos.relay.service import ConsoleLinkFactory, RelayService
@@ -134,9 +134,9 @@ class Node(VenueReads, RegisterOperations):
                 clock=self._clock,
             )
             await engine.open()
-            seq, tag = await stored_numbering(store, config, new_series=self._new_receipt_series)
-            numbers = ReceiptCounter(engine, config, seq, tag)
-            revocations = Revocations(engine, identity.ca_pem, await store.get_meta("denylist"))
+            new_series = self._new_receipt_series
+            numbers = await ReceiptCounter.open(engine, store, config, new_series=new_series)
+            revocations = await Revocations.open(engine, identity.ca_pem, store)
         except BaseException:
             await store.close()
             raise

@@ -82,6 +82,14 @@ class ReceiptCounter:
                 config.node_id,
             )
 
+    @classmethod
+    async def open(
+        cls, engine: Engine, store: Store, config: Config, *, new_series: bool
+    ) -> ReceiptCounter:
+        """The venue, numbering where the store says this register got to (see stored_numbering)."""
+        seq, tag = await stored_numbering(store, config, new_series=new_series)
+        return cls(engine, config, seq, tag)
+
     def meta(self, local: bool) -> Mapping[str, str]:
         numbering = self.venue.numbering
         # never while unknown: a restart would then take the guess for knowledge

@@ -18,6 +18,7 @@ from pycrdt import Map
 
 from meshpos.engine import Committed, Engine, EngineEvent
 from meshpos.errors import MeshposError
+from meshpos.store import Store
 from meshpos.sync import DocumentChanged
 from meshpos.trust.denylist import DenyList
 
@@ -43,6 +44,11 @@ class Revocations:
         engine.subscribe(self._on_event)
         engine.add_meta(self._meta)
         self.refresh()
+
+    @classmethod
+    async def open(cls, engine: Engine, ca_pem: str, store: Store) -> Revocations:
+        """The node's deny-list: its copy in the store, then what the documents add."""
+        return cls(engine, ca_pem, await store.get_meta(META_KEY))
 
     def _on_event(self, event: EngineEvent) -> None:
         if isinstance(event, DocumentChanged) and event.doc == DOCUMENT:
