@@ -22,7 +22,8 @@ from meshpos.config import Config
 from meshpos.engine import MAX_MESSAGE_SIZE, Engine, Rejection, StoreDocuments, Subscription
 from meshpos.errors import MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
-from meshpos.net.mesh import DiscoveryFactory, LinksFactory, Mesh
+from meshpos.net.mesh import DiscoveryFactory, Mesh, MeshLinks
+from meshpos.net.port import LinkHandler
 from meshpos.node_status import Durability, NodeStatus
 from meshpos.register.numbering import ReceiptCounter, check_new_series
 from meshpos.register.operations import RegisterOperations
@@ -53,6 +54,8 @@ class ApiServer(Protocol):
 
 #: opens (and locks) the node's store
 StoreOpener = Callable[[Config], Awaitable[Store]]
+#: (this device's identity, the engine to report to, is_revoked) -> its links to its peers
+LinksFactory = Callable[[DeviceIdentity, LinkHandler, Callable[[str], bool]], MeshLinks]
 #: (the node, its API token) -> the local API server
 ApiFactory = Callable[["Node", str], ApiServer]
 

@@ -10,12 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
-
-from meshpos.net.port import LinkHandler
-
-if TYPE_CHECKING:
-    from meshpos.trust import DeviceIdentity
+from typing import Protocol
 
 
 class MeshLinks(Protocol):
@@ -34,10 +29,6 @@ class MeshLinks(Protocol):
     def peer_removed(self, node_id: str) -> None: ...
 
     def drop(self, node_id: str, reason: str) -> None: ...
-
-
-#: (this device's identity, the engine to report to, is_revoked) -> its links to its peers
-LinksFactory = Callable[["DeviceIdentity", LinkHandler, Callable[[str], bool]], MeshLinks]
 
 
 class PeerDiscovery(Protocol):
