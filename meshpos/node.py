@@ -14,16 +14,16 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from meshpos.config import Config
 from meshpos.engine import MAX_MESSAGE_SIZE, Engine, Rejection, StoreDocuments, Subscription
 from meshpos.errors import MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
-from meshpos.net.mesh import DiscoveryFactory, Mesh, MeshLinks
-from meshpos.net.port import LinkHandler
+from meshpos.net.mesh import DiscoveryFactory, Mesh
+from meshpos.node_ports import ApiFactory, ApiServer, LinksFactory, StoreOpener
 from meshpos.node_status import Durability, NodeStatus
 from meshpos.register.numbering import ReceiptCounter, check_new_series
 from meshpos.register.operations import RegisterOperations
@@ -39,25 +39,6 @@ from meshpos.web.reads import VenueReads
 log = logging.getLogger("meshpos.node")
 
 T = TypeVar("T")
-
-
-class ApiServer(Protocol):
-    """The node's local HTTP API; it tells ``meshpos status`` where it listens (``api.url``)."""
-
-    @property
-    def port(self) -> int: ...
-
-    async def start(self) -> int: ...
-
-    async def stop(self) -> None: ...
-
-
-#: opens (and locks) the node's store
-StoreOpener = Callable[[Config], Awaitable[Store]]
-#: (this device's identity, the engine to report to, is_revoked) -> its links to its peers
-LinksFactory = Callable[[DeviceIdentity, LinkHandler, Callable[[str], bool]], MeshLinks]
-#: (the node, its API token) -> the local API server
-ApiFactory = Callable[["Node", str], ApiServer]
 
 
 @dataclass(frozen=True, slots=True)
