@@ -31,6 +31,7 @@ from meshpos.trust import (
     peer_certificate_info,
     server_ssl_context,
 )
+from meshpos.trust._files import write_file
 from meshpos.web.api import make_handler
 from meshpos.web.http import HttpServer
 
@@ -127,7 +128,7 @@ class LocalApi:
     async def start(self) -> int:
         port = await self.server.start()
         try:
-            self.url_file.write_text(f"http://{self.host}:{port}\n")
+            write_file(self.url_file, f"http://{self.host}:{port}\n")  # whole, or not there
         except OSError as exc:
             raise ConfigError(
                 f"{self.url_file}: cannot write the API address: {exc.strerror}"
