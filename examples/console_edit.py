@@ -203,9 +203,9 @@ def _status(register: Register) -> dict[str, Any]:
 def throwaway_venue() -> Iterator[tuple[Console, list[Register]]]:
     import asyncio
 
-    from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
     from meshpos.console.db import open_console_db
     from meshpos.console.runner import register_venues
+    from meshpos.harness.venue import catalog_update, make_device, make_venue
 
     heartbeat = "0.3"
     with (

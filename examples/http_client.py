@@ -169,7 +169,7 @@ def throwaway_node() -> Iterator[tuple[str, str]]:
     """Yield (API URL, token) of a freshly enrolled register running as ``meshpos node``."""
     import asyncio
 
-    from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
+    from meshpos.harness.venue import catalog_update, make_device, make_venue
 
     with tempfile.TemporaryDirectory(prefix="meshpos-http-client-") as tmp:
         root = Path(tmp)

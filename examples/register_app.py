@@ -16,8 +16,8 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
 from meshpos.config import Config, load_config
+from meshpos.harness.venue import catalog_update, make_device, make_venue
 from meshpos.model.sample import CASHIER
 from meshpos.node_adapters import make_node
 

@@ -14,20 +14,19 @@ import re
 import signal
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
+from meshpos.harness.client import LocalApi
+from meshpos.harness.venue import catalog_update, make_device, make_venue
 from meshpos.model.sample import CASHIER, MANAGER
 
 from .mesh.kit import NodeProcess
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def run_example(
@@ -137,34 +136,24 @@ def running_node(tmp_path: Path) -> Iterator[tuple[str, str]]:
         node.stop()
 
 
-def _api(url: str, token: str, method: str = "GET", body: object = None) -> object:
-    request = urllib.request.Request(
-        url,
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    with _OPENER.open(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
 @pytest.mark.slow
 def test_http_client_uses_an_existing_node_and_leaves_its_open_shift_open(
     tmp_path: Path, running_node: tuple[str, str]
 ) -> None:
     url, token = running_node
-    shift = _api(f"{url}/api/shifts", token, "POST", {"user": MANAGER, "opening_cash": 5_000})
+    api = LocalApi(url, token)
+    shift = api.call("POST", "/api/shifts", {"user": MANAGER, "opening_cash": 5_000})
     assert isinstance(shift, dict)
     out = run_example("http_client.py", "--api", url, "--token", token, tmp=tmp_path / "tmp").stdout
     assert "started `meshpos node`" not in out
     assert f"using the open shift {shift['id']}" in out
     assert "receipt R5-000001:" in out
     assert "shift closed" not in out
-    current = _api(f"{url}/api/shifts/current", token)
+    current = api.call("GET", "/api/shifts/current")
     assert isinstance(current, dict)
     assert current["shift"]["id"] == shift["id"]
     assert current["shift"]["close"] is None
-    receipts = _api(f"{url}/api/receipts", token)
+    receipts = api.call("GET", "/api/receipts")
     assert isinstance(receipts, list)
     assert [r["user"] for r in receipts] == [CASHIER]
 

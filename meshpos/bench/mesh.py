@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from meshpos.bench.mesh_meter import percentile
-from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
 from meshpos.errors import MeshposError
+from meshpos.harness.venue import catalog_update, make_device, make_venue
 
 HOST = "127.0.0.1"  # the network rule: loopback only
 TARGETS = {"propagation_p99_ms": 25.0, "catchup_s": 1.0}

@@ -16,24 +16,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from meshpos.bench.venue_setup import catalog_update, make_device, make_venue
 from meshpos.config import Config
 from meshpos.console.db import open_console_db
 from meshpos.console.runner import register_venues
 from meshpos.console.server import ConsoleServer
-from meshpos.demo.internet import InternetSwitch
+from meshpos.harness.internet import InternetSwitch
+from meshpos.harness.procs import Proc, node_argv
+from meshpos.harness.venue import catalog_update, make_device, make_venue
+from meshpos.harness.wait import until
 from meshpos.model import Replica, Venue
 from meshpos.model.sample import CASHIER
 from meshpos.store import SqliteStore
@@ -143,18 +142,15 @@ async def _run_upload(db_url: str, receipts: int, label: str) -> dict[str, Any]:
 
 async def _run_failover(heartbeat: float) -> dict[str, Any]:
     """Two register processes; SIGKILL the relay; time until a sale on the survivor is at the console."""
-    import urllib.request
-
     with tempfile.TemporaryDirectory(prefix="meshpos-bench-failover-") as tmp:
         root = Path(tmp)
         authority = make_venue(root)
         db = await open_console_db(f"sqlite:///{root / 'console.db'}")
-        procs: dict[str, subprocess.Popen[str]] = {}
+        procs: dict[str, Proc] = {}
         try:
             await register_venues(db, [authority.directory])
             console = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=heartbeat)
             port = await console.start()
-            ready: dict[str, dict[str, Any]] = {}
             for name in ("R1", "R2"):
                 config = await make_device(
                     authority,
@@ -165,90 +161,48 @@ async def _run_failover(heartbeat: float) -> dict[str, Any]:
                     console_token=authority.console_token,
                     heartbeat_interval=heartbeat,
                 )
-                argv = [
-                    sys.executable,
-                    "-m",
-                    "meshpos",
-                    "node",
-                    "--config",
-                    str(root / f"{name}.toml"),
-                ]
+                argv = node_argv(root / f"{name}.toml")
                 if name == "R2":
-                    argv += ["--peer", f"R1@127.0.0.1:{ready['R1']['port']}"]
-                proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock runs
-                    argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-                )
-                procs[name] = proc
-                assert proc.stdout is not None
-                line = await asyncio.to_thread(proc.stdout.readline)
-                ready[name] = json.loads(line)
-                ready[name]["token"] = (config.data_dir / "api.token").read_text().strip()
+                    argv += ["--peer", f"R1@127.0.0.1:{procs['R1'].ready['port']}"]
+                procs[name] = Proc(name, argv, root / f"{name}.log", config.data_dir / "api.token")
+                await procs[name].start()  # started before the clock runs
 
-            def call(name: str, method: str, path: str, body: Any = None) -> Any:
-                request = urllib.request.Request(
-                    ready[name]["api"] + path,
-                    data=json.dumps(body).encode() if body is not None else None,
-                    method=method,
-                    headers={"Authorization": f"Bearer {ready[name]['token']}"},
-                )
-                opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-                with opener.open(request, timeout=10) as response:
-                    return json.loads(response.read())
-
-            async def status(name: str) -> dict[str, Any]:
-                result: dict[str, Any] = await asyncio.to_thread(call, name, "GET", "/status")
-                return result
-
-            deadline = time.monotonic() + 30
-            relay = ""
-            while time.monotonic() < deadline and not relay:
-                for name in procs:
-                    s = await status(name)
+            async def relay() -> str:
+                for name, proc in procs.items():
+                    s = await proc.client.acall("GET", "/status")
                     if s["is_relay"] and s["colour"] == "green":
-                        relay = name
-                await asyncio.sleep(0.05)
-            if not relay:
-                raise RuntimeError("no relay was elected within 30 s")
-            survivor = "R2" if relay == "R1" else "R1"
-            await asyncio.to_thread(
-                call, survivor, "POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0}
-            )
-            progress(f"failover: killing relay {relay}")
-            procs[relay].send_signal(signal.SIGKILL)
+                        return name
+                return ""
+
+            elected = ""
+
+            async def elected_now() -> bool:
+                nonlocal elected
+                elected = await relay()
+                return bool(elected)
+
+            await until(elected_now, 30, "a relay to be elected", every=0.05)
+            survivor = procs["R2" if elected == "R1" else "R1"].client
+            await survivor.acall("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
+            progress(f"failover: killing relay {elected}")
             killed = time.perf_counter()
-            order = await asyncio.to_thread(
-                call, survivor, "POST", "/api/orders", {"user": CASHIER}
-            )
-            await asyncio.to_thread(
-                call,
-                survivor,
-                "POST",
-                f"/api/orders/{order['id']}/lines",
-                {"user": CASHIER, "product_id": "espresso"},
-            )
-            paid = await asyncio.to_thread(
-                call,
-                survivor,
-                "POST",
-                f"/api/orders/{order['id']}/payments",
-                {"user": CASHIER, "method": "card"},
-            )
+            await procs[elected].kill()
+            order = await survivor.acall("POST", "/api/orders", {"user": CASHIER})
+            line = {"user": CASHIER, "product_id": "espresso"}
+            await survivor.acall("POST", f"/api/orders/{order['id']}/lines", line)
+            payment = {"user": CASHIER, "method": "card"}
+            paid = await survivor.acall("POST", f"/api/orders/{order['id']}/payments", payment)
             receipt = paid["receipt"]["id"]
-            while True:
+
+            async def uploaded() -> bool:
                 rows = await db.records(authority.venue_id, "receipts")
-                if any(r["id"] == receipt for r in rows):
-                    break
-                if time.perf_counter() - killed > 60:
-                    raise RuntimeError("the survivor never uploaded within 60 s")
-                await asyncio.sleep(0.02)
+                return any(r["id"] == receipt for r in rows)
+
+            await until(uploaded, 60, "the survivor to upload the sale", every=0.02)
             failover_s = time.perf_counter() - killed
             await console.stop()
         finally:
-            for proc in procs.values():
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        proc.wait(10)
+            await asyncio.gather(*(p.stop() for p in procs.values()), return_exceptions=True)
             await db.close()
     return {"failover_s": round(failover_s, 3), "heartbeat_interval_s": heartbeat}
 

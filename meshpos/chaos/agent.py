@@ -22,11 +22,11 @@ import contextlib
 import itertools
 import json
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 from meshpos.chaos.netbed import Host, NetBed
 from meshpos.errors import MeshposError
+from meshpos.harness.client import Answer
 
 # Runs inside the host's namespace with the machine's interpreter (-I: no site, no cwd on sys.path).
 AGENT = r"""
@@ -55,21 +55,6 @@ for line in sys.stdin:
 
 class AgentError(MeshposError):
     """The agent process itself failed (exited, or did not start)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """One HTTP answer; ``status`` 0 means no answer at all (refused, reset, timed out)."""
-
-    status: int
-    body: str
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 class Agent:

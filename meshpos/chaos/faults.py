@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from meshpos.chaos.netbed import Host, NetBedError
-from meshpos.chaos.procs import Proc
 from meshpos.chaos.schedule import Fault
 from meshpos.chaos.venue import Network
 from meshpos.errors import MeshposError
+from meshpos.harness.procs import Proc
 
 
 @dataclass
@@ -83,7 +83,7 @@ class Faults:
         note = f" -> {targets[0]}" if kind == "kill_relay" else ""
         if kind == "restart":
             begun = time.monotonic()
-            await self.nodes[targets[0]].restart(self.net.bed)
+            await self.nodes[targets[0]].restart()
             note = f" (back after {time.monotonic() - begun:.1f} s)"
         self.injected[kind] += 1
         self._note(fault.describe() + note)
@@ -102,7 +102,7 @@ class Faults:
         elif kind == "rate":
             bed.unlimit(self._host(hit[0]))
         elif kind in ("kill", "kill_relay"):
-            await self.nodes[hit[0]].start(bed)
+            await self.nodes[hit[0]].start()
         else:
             return
         self._note(f"undo {kind} {','.join(hit)}")
@@ -138,7 +138,7 @@ class Faults:
                 bed.cable(host, up=True, lan=nic.lan)
             bed.loss(host, 0.0)
             bed.unlimit(host)
-        await asyncio.gather(*(proc.start(bed) for proc in self.nodes.values()))
+        await asyncio.gather(*(proc.start() for proc in self.nodes.values()))
 
     def healed(self) -> list[str]:
         """What is still not right after :meth:`heal` (empty when all is well)."""

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshpos.chaos.procs import Proc
 from meshpos.chaos.workload import MONEY, Ledger
+from meshpos.harness.procs import Proc
 from meshpos.model.records import LEDGER_RECORDS
 
 CONSOLE = "console"

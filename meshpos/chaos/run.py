@@ -9,6 +9,7 @@ an error, Ctrl-C, SIGTERM — the processes in the namespaces are killed and the
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import signal
 import sys
@@ -21,7 +22,6 @@ from typing import Any
 from meshpos.chaos.agent import Agent
 from meshpos.chaos.faults import Faults
 from meshpos.chaos.netbed import NetBed, NetBedError
-from meshpos.chaos.procs import Proc, console_argv, node_argv
 from meshpos.chaos.reconcile import (
     CONSOLE,
     Holdings,
@@ -31,10 +31,15 @@ from meshpos.chaos.reconcile import (
     reconcile,
 )
 from meshpos.chaos.schedule import Fault
-from meshpos.chaos.venue import Network, Venue, build_network, build_venue, write_config
+from meshpos.chaos.venue import Network, build_network, write_config
 from meshpos.chaos.workload import Cashier, Ledger
 from meshpos.errors import MeshposError
+from meshpos.harness.procs import Proc, console_argv, node_argv
+from meshpos.harness.venue import PairedVenue, build_venue
+from meshpos.harness.wait import TimedOut, until
 from meshpos.model.sample import CASHIER
+
+POLL_S = 0.25  # checking a condition across namespaces costs agent round trips: not too often
 
 
 @dataclass
@@ -54,7 +59,7 @@ class Chaos:
     root: Path
     bed: NetBed | None = None
     net: Network | None = None
-    venue: Venue | None = None
+    venue: PairedVenue | None = None
     console: Proc | None = None
     nodes: dict[str, Proc] = field(default_factory=dict)
     agents: list[Agent] = field(default_factory=list)
@@ -72,12 +77,12 @@ class Chaos:
     @property
     def registers(self) -> tuple[str, ...]:
         assert self.venue is not None
-        return tuple(n for n, d in self.venue.devices.items() if d.role == "register")
+        return self.venue.registers
 
     # --- set-up -----------------------------------------------------------------------------------
 
     async def setup(self) -> None:
-        self.venue = venue = await build_venue(self.root)
+        self.venue = venue = await build_venue(self.root, "Café Chaos")
         self.bed = bed = NetBed()
         self.net = net = build_network(bed, list(venue.devices))
         self.say(
@@ -89,11 +94,16 @@ class Chaos:
         agent_of = dict(zip([h.name for h in hosts], self.agents, strict=True))
         token_file = self.root / "console-admin.token"
         beat = self.settings.heartbeat
-        argv = console_argv(venue.db_url, venue.authority.directory, token_file, beat)
+        argv = console_argv(venue.db_url, [venue.authority.directory], token_file, beat, "0.0.0.0")
         self.console = Proc(
-            CONSOLE, net.console, argv, self.root / "console.log", agent_of["console"], token_file
+            CONSOLE,
+            argv,
+            self.root / "console.log",
+            token_file,
+            command=functools.partial(bed.command, net.console),
+            requester=agent_of["console"],
         )
-        await self.console.start(bed)
+        await self.console.start()
         port = str(self.console.ready["console"]).rsplit(":", 1)[1]
         for name, device in venue.devices.items():
             host = net.hosts[name]
@@ -106,13 +116,13 @@ class Chaos:
             )
             self.nodes[name] = Proc(
                 name,
-                host,
                 node_argv(device.config),
                 self.root / f"{name}.log",
-                agent_of[host.name],
                 device.data_dir / "api.token",
+                command=functools.partial(bed.command, host),
+                requester=agent_of[host.name],
             )
-        await asyncio.gather(*(p.start(bed) for p in self.nodes.values()))
+        await asyncio.gather(*(p.start() for p in self.nodes.values()))
         took = await self.until(
             self.ready, 90, "the mesh, a relay and the catalog on every register"
         )
@@ -140,13 +150,9 @@ class Chaos:
         return True
 
     async def until(self, check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> float:
-        """Poll ``check()`` until true; the seconds it took (MeshposError naming ``what`` on timeout)."""
-        start = time.monotonic()
-        while not await check():
-            if time.monotonic() - start > timeout:
-                raise MeshposError(f"timed out after {timeout:.0f} s waiting for {what}")
-            await asyncio.sleep(0.25)  # polling interval: nothing to wait on across processes
-        return time.monotonic() - start
+        """Wait for ``check()``; the seconds it took. The nodes' APIs are in other namespaces (reached
+        through agents, no event stream), so this is a condition checked every quarter second."""
+        return await until(check, timeout, what, every=POLL_S)
 
     # --- the fault period -------------------------------------------------------------------------
 
@@ -192,13 +198,17 @@ class Chaos:
 
     async def converge(self, healed_at: float) -> float | None:
         """Seconds from the start of healing until every holder has everything; None past the deadline."""
-        deadline = healed_at + self.settings.converge_timeout
-        while time.monotonic() < deadline:
+
+        async def converged() -> bool:
             check = reconcile(self.ledger, await self.holdings(full=False))
-            if check["lost"] == 0 and not check["diverged"]:
-                return round(time.monotonic() - healed_at, 2)
-            await asyncio.sleep(0.25)  # polling interval: nothing to wait on across processes
-        return None
+            return check["lost"] == 0 and not check["diverged"]
+
+        remaining = healed_at + self.settings.converge_timeout - time.monotonic()
+        try:
+            await until(converged, remaining, "convergence", every=POLL_S)
+        except TimedOut:
+            return None
+        return round(time.monotonic() - healed_at, 2)
 
     async def synced(self) -> bool:
         """Every register says green and "All data is synced" (pending 0): what a cashier is told."""
@@ -219,7 +229,7 @@ class Chaos:
         30 s of the data being everywhere (a register whose status lies is a bug too)."""
         try:
             await self.until(self.synced, 30, "every register to say All data is synced")
-        except MeshposError:
+        except TimedOut:
             self.say(f"not synced after 30 s: {self.unsynced}")
             return None
         return round(time.monotonic() - healed_at, 2)

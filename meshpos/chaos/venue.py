@@ -10,20 +10,15 @@ Topology, all inside namespaces of one :class:`NetBed`::
 mDNS stays on the LAN (a router does not forward multicast), registers reach the console's address through
 the router, and every fault is a real network event: a port down, a port moved to another bridge, a
 queueing discipline, an iptables rule. The devices are enrolled through the real pairing flow, as in
-``meshpos demo`` (whose pieces this reuses); the console database holds the catalog it authored.
+``meshpos demo`` (:mod:`meshpos.harness.venue`); the console database holds the catalog it authored.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from meshpos.chaos.netbed import Host, Lan, NetBed
-from meshpos.config import write_config_file
-from meshpos.demo.venue import console_database, pair_device
-from meshpos.trust import VenueAuthority, init_venue
-
-DEVICES = (("R1", "register"), ("R2", "register"), ("R3", "register"), ("K1", "kds"))
+from meshpos.harness.venue import DEVICES, Device, write_node_config
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,51 +45,20 @@ def build_network(bed: NetBed, names: list[str]) -> Network:
     return Network(bed, lan, wan, router, console, hosts)
 
 
-@dataclass(frozen=True, slots=True)
-class Device:
-    name: str
-    role: str
-    config: Path
-    data_dir: Path
-
-
-@dataclass(frozen=True, slots=True)
-class Venue:
-    authority: VenueAuthority
-    db_url: str
-    devices: dict[str, Device]
-
-
-async def build_venue(root: Path) -> Venue:
-    """The venue CA, the console database with its catalog, and every device paired with a code."""
-    authority = init_venue(root / "venue", "Café Chaos")
-    db_url = await console_database(root, authority)
-    devices = {}
-    for name, role in DEVICES:
-        data = root / name
-        await pair_device(authority, name, role, data / "identity")
-        devices[name] = Device(name, role, root / f"{name}.toml", data)
-    return Venue(authority, db_url, devices)
-
-
 def write_config(
     device: Device, ip: str, *, console_url: str, console_token: str, heartbeat: float
 ) -> None:
     """Mesh and mDNS on the host's LAN address; the API on the namespace's own loopback (reached by
     the agent, and untouched by LAN loss rules)."""
-    values: dict[str, str | int | float | bool | list[str]] = {
-        "node_id": device.name,
-        "role": device.role,
-        "data_dir": str(device.data_dir),
-        "listen_host": ip,
-        "mdns_interfaces": [ip],
-        "api_host": "127.0.0.1",
-        "heartbeat_interval": heartbeat,
-        "log_level": "INFO",
-    }
-    if device.role == "register":
-        values |= {"console_url": console_url, "console_token": console_token}
-    write_config_file(device.config, values)
+    write_node_config(
+        device,
+        listen_host=ip,
+        api_host="127.0.0.1",
+        mdns_interfaces=[ip],
+        console_url=console_url,
+        console_token=console_token,
+        heartbeat=heartbeat,
+    )
 
 
 def names() -> tuple[tuple[str, ...], tuple[str, ...]]:

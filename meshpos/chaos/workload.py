@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshpos.chaos.procs import Proc
+from meshpos.harness.procs import Proc
 from meshpos.model.sample import CASHIER, MANAGER
 
 PRODUCTS = ("espresso", "croissant", "burger", "fries", "lemonade")

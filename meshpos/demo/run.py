@@ -12,81 +12,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import random
 import signal
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshpos.demo.internet import InternetSwitch
-from meshpos.demo.venue import Device, build_venue, write_config
 from meshpos.errors import MeshposError
+from meshpos.harness.client import ApiError
+from meshpos.harness.internet import InternetSwitch
+from meshpos.harness.procs import Proc, console_argv, node_argv
+from meshpos.harness.venue import (
+    Device,
+    PairedVenue,
+    build_venue,
+    loopback_prefix,
+    write_node_config,
+)
+from meshpos.harness.wait import TimedOut, until
 from meshpos.model.sample import CASHIER, COOK, MANAGER
 
 PRODUCTS = ["espresso", "croissant", "burger", "fries", "lemonade"]
-
-
-@dataclass
-class Proc:
-    name: str
-    argv: list[str]
-    log: Path
-    process: asyncio.subprocess.Process | None = None
-    ready: dict[str, Any] = field(default_factory=dict)
-    token: str = ""
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            *self.argv,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=self.log.open("ab"),
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(self.process.stdout.readline(), 60)
-        if not line:
-            raise MeshposError(f"{self.name} did not start; see {self.log}")
-        self.ready = json.loads(line)
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.returncode is None
-
-    def kill(self) -> None:
-        if self.alive:
-            assert self.process is not None
-            self.process.send_signal(signal.SIGKILL)
-
-    async def stop(self) -> None:
-        if self.alive:
-            assert self.process is not None
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-            except TimeoutError:
-                self.process.kill()
-        if self.process is not None:
-            await self.process.wait()
-
-
-def _http(
-    url: str, method: str = "GET", body: Any = None, token: str = "", timeout: float = 10
-) -> Any:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(request, timeout=timeout) as response:
-        return json.loads(response.read() or b"null")
 
 
 class Demo:
@@ -98,6 +46,7 @@ class Demo:
         self.rng = random.Random()
         self.nodes: dict[str, Proc] = {}
         self.devices: dict[str, Device] = {}
+        self.hosts: dict[str, str] = {}  # node -> its own loopback address
         self.console: Proc | None = None
         self.internet: InternetSwitch | None = None
         self.venue_id = ""
@@ -114,49 +63,36 @@ class Demo:
 
     async def setup(self) -> None:
         self.say(f"creating the venue in {self.root}")
-        authority, db_url, devices = await build_venue(self.root, self.rng)
+        venue: PairedVenue = await build_venue(self.root, "Café Mesh (demo)")
+        authority = venue.authority
         self.venue_id = authority.venue_id
-        self.say(f"venue {authority.venue_id}: {len(devices)} devices enrolled with pairing codes")
-        py = sys.executable
-        self.console = Proc(
-            "console",
-            [
-                py,
-                "-m",
-                "meshpos",
-                "console",
-                "--db",
-                db_url,
-                "--port",
-                "0",
-                "--api-port",
-                "0",
-                "--venue",
-                str(authority.directory),
-                "--token-file",
-                str(self.root / "console-admin.token"),
-                "--heartbeat-interval",
-                str(self.heartbeat),
-            ],
-            self.root / "console.log",
+        self.say(
+            f"venue {authority.venue_id}: {len(venue.devices)} devices enrolled with pairing codes"
         )
+        token_file = self.root / "console-admin.token"
+        argv = console_argv(venue.db_url, [authority.directory], token_file, self.heartbeat)
+        self.console = Proc("console", argv, self.root / "console.log", token_file)
         await self.console.start()
-        self.console.token = (self.root / "console-admin.token").read_text().strip()
         console_port = int(str(self.console.ready["console"]).rsplit(":", 1)[1])
         self.internet = InternetSwitch("127.0.0.1", console_port)
         await self.internet.start()
-        for device in devices:
-            write_config(
+        prefix = loopback_prefix(self.rng)
+        for i, (name, device) in enumerate(venue.devices.items(), start=11):
+            host = self.hosts[name] = f"{prefix}.{i}"
+            write_node_config(
                 device,
+                listen_host=host,
+                api_host=host,
                 console_url=f"ws://127.0.0.1:{self.internet.port}",
                 console_token=authority.console_token,
                 heartbeat=self.heartbeat,
             )
-            self.devices[device.node_id] = device
-            self.nodes[device.node_id] = Proc(
-                device.node_id,
-                [py, "-m", "meshpos", "node", "--config", str(device.config)],
-                self.root / f"{device.node_id}.log",
+            self.devices[name] = device
+            self.nodes[name] = Proc(
+                name,
+                node_argv(device.config),
+                self.root / f"{name}.log",
+                device.data_dir / "api.token",
             )
         await asyncio.gather(*(self.start_node(n) for n in self.nodes))
         self.say("waiting for the mesh and the relay")
@@ -165,22 +101,19 @@ class Demo:
             await self.api(name, "POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
 
     async def start_node(self, name: str) -> None:
-        proc = self.nodes[name]
-        await proc.start()
-        proc.token = (self.devices[name].data_dir / "api.token").read_text().strip()
+        await self.nodes[name].start()
 
     @property
     def registers(self) -> list[str]:
         return [n for n, d in self.devices.items() if d.role == "register"]
 
     async def api(self, name: str, method: str, path: str, body: Any = None) -> Any:
-        proc = self.nodes[name]
-        return await asyncio.to_thread(_http, proc.ready["api"] + path, method, body, proc.token)
+        return await self.nodes[name].client.acall(method, path, body)
 
     async def console_api(self, path: str) -> Any:
         assert self.console is not None
-        url = f"{self.console.ready['api']}/api/venues/{self.venue_id}{path}"
-        return await asyncio.to_thread(_http, url, "GET", None, self.console.token, 60)
+        path = f"/api/venues/{self.venue_id}{path}"
+        return await self.console.client.acall("GET", path, timeout=60)
 
     async def statuses(self) -> dict[str, dict[str, Any]]:
         async def one(name: str) -> dict[str, Any]:
@@ -189,19 +122,24 @@ class Demo:
             try:
                 result: dict[str, Any] = await self.api(name, "GET", "/status")
                 return result
-            except (OSError, urllib.error.URLError):
+            except ApiError:
                 return {"colour": "down"}
 
         names = list(self.nodes)
         return dict(zip(names, await asyncio.gather(*(one(n) for n in names)), strict=True))
 
     async def until(self, done: Any, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if done(await self.statuses()):
-                return True
-            await asyncio.sleep(0.25)
-        return False
+        """Wait until ``done(statuses)``; False past ``timeout``. The statuses of several processes,
+        some of them restarting, are checked every quarter second."""
+
+        async def holds() -> bool:
+            return bool(done(await self.statuses()))
+
+        try:
+            await until(holds, timeout, "the venue's status", every=0.25)
+        except TimedOut:
+            return False
+        return True
 
     # --- the day ----------------------------------------------------------------------------------
 
@@ -222,9 +160,9 @@ class Demo:
                 f"/api/orders/{order['id']}/payments",
                 {"user": CASHIER, "method": method},
             )
-        except (OSError, urllib.error.URLError) as exc:
+        except ApiError as exc:
             self.refused[name] = self.refused.get(name, 0) + 1
-            if isinstance(exc, urllib.error.HTTPError) and exc.code == 422:
+            if exc.status == 422:
                 with contextlib.suppress(
                     Exception
                 ):  # e.g. the shift was lost with a wiped register
@@ -266,7 +204,7 @@ class Demo:
         steps = [
             (0.15 * d, "internet outage begins", self.internet.cut),
             (0.35 * d, "internet is back", self.internet.restore),
-            (0.45 * d, "register R2 killed (kill -9)", lambda: self.nodes["R2"].kill()),
+            (0.45 * d, "register R2 killed (kill -9)", None),
             (0.55 * d, "register R2 restarts", None),
             (0.65 * d, "the relay is killed (kill -9)", None),
             (0.80 * d, "the old relay restarts", None),
@@ -276,7 +214,9 @@ class Demo:
             await asyncio.sleep(max(0.0, self.started + at - time.monotonic()))
             if stop.is_set():
                 return
-            if what.startswith("register R2 restarts"):
+            if what.startswith("register R2 killed"):
+                await self.nodes["R2"].kill()
+            elif what.startswith("register R2 restarts"):
                 await self.start_node("R2")
             elif what.startswith("the relay is killed"):
                 statuses = await self.statuses()
@@ -284,7 +224,7 @@ class Demo:
                 if not killed_relay:
                     self.faults.append("no relay to kill at that moment")
                     continue
-                self.nodes[killed_relay].kill()
+                await self.nodes[killed_relay].kill()
                 what = f"the relay {killed_relay} is killed (kill -9)"
             elif what.startswith("the old relay restarts"):
                 if not killed_relay:
@@ -338,12 +278,14 @@ class Demo:
             ),
             90,
         )
-        start = time.monotonic()
-        while True:  # the console materialises shortly after it receives
-            at_console = await self.console_api("/receipts")
-            if {r["id"] for r in at_console} >= set(self.created) or time.monotonic() - start > 30:
-                break
-            await asyncio.sleep(0.5)
+        at_console: list[dict[str, Any]] = []
+
+        async def all_at_console() -> bool:  # the console materialises shortly after it receives
+            at_console[:] = await self.console_api("/receipts")
+            return {r["id"] for r in at_console} >= set(self.created)
+
+        with contextlib.suppress(TimedOut):
+            await until(all_at_console, 30, "every receipt at the console", every=0.5)
         ids = [r["id"] for r in at_console]
         lost = sorted(set(self.created) - set(ids))
         duplicated = len(ids) - len(set(ids))

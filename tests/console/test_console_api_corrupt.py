@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pycrdt import Map
 
-from meshpos.bench.venue_setup import make_venue
 from meshpos.console.api import make_console_handler
+from meshpos.harness.venue import make_venue
 from meshpos.web.http import HttpServer
 
 from ..relay.consoles import running_console

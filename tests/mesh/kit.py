@@ -1,7 +1,9 @@
 """Test kit for real nodes: a venue, enrolled devices, seeded catalogs and node processes.
 
-``make_venue``, ``enroll_directly`` and the catalog come from :mod:`meshpos.bench.venue_setup` (the
-benchmarks need them too); this module adds synchronous set-up and the process wrappers.
+``make_venue``, ``enroll_directly`` and the catalog come from :mod:`meshpos.harness.venue`, the API
+client and event stream from :mod:`meshpos.harness.client` (the demo and the benchmarks use them too);
+this module adds synchronous set-up and blocking process wrappers for tests that drive processes from
+the test's thread. Waiting: :mod:`meshpos.harness.wait`.
 """
 
 from __future__ import annotations
@@ -11,20 +13,19 @@ import concurrent.futures
 import json
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshpos.bench import venue_setup
-from meshpos.bench.venue_setup import catalog_update
-from meshpos.bench.venue_setup import make_venue as make_venue
 from meshpos.config import load_config
+from meshpos.harness import venue as harness_venue
+from meshpos.harness.client import EventStream, LocalApi, read_token
+from meshpos.harness.procs import console_argv, node_argv
+from meshpos.harness.venue import catalog_update
+from meshpos.harness.venue import make_venue as make_venue
 from meshpos.trust import VenueAuthority
 
 CATALOG = catalog_update()
@@ -40,10 +41,10 @@ def make_device(
     catalog: bytes | None = CATALOG,
     **settings: Any,
 ) -> Path:
-    """:func:`meshpos.bench.venue_setup.make_device`, callable from sync code and from inside a
+    """:func:`meshpos.harness.venue.make_device`, callable from sync code and from inside a
     running event loop (it runs on a thread of its own); returns the node.toml path."""
     values = {"api_host": "127.0.0.1", "log_level": "INFO", **settings}
-    job = venue_setup.make_device(
+    job = harness_venue.make_device(
         authority, root, node_id, role=role, host=host, catalog=catalog, **values
     )
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -51,25 +52,10 @@ def make_device(
     return root / f"{node_id}.toml"
 
 
-async def until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll with a deadline (in a test's event loop); the seconds it took."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - start
-
-
-def get_json(url: str, timeout: float = 3.0) -> Any:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=timeout) as response:
-        return json.loads(response.read())
-
-
 @dataclass
 class NodeProcess:
-    """``meshpos node`` in its own process; ``kill()`` is a kill -9."""
+    """``meshpos node`` in its own process, driven from the test's thread (the demo, chaos and benchmarks
+    use the asyncio :class:`meshpos.harness.procs.Proc`); ``kill()`` is a kill -9."""
 
     config: Path
     log: Path
@@ -77,20 +63,12 @@ class NodeProcess:
     prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", ns]
     proc: subprocess.Popen[str] | None = None
     ready: dict[str, Any] = field(default_factory=dict)
+    _events: EventStream | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 20.0) -> NodeProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [
-                *self.prefix,
-                sys.executable,
-                "-m",
-                "meshpos",
-                "node",
-                "--config",
-                str(self.config),
-                *self.args,
-            ],
+            [*self.prefix, sys.executable, *node_argv(self.config), *self.args],
             stdout=subprocess.PIPE,
             stderr=self.log.open("a"),
             text=True,
@@ -112,18 +90,30 @@ class NodeProcess:
     def port(self) -> int:
         return int(self.ready["port"])
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """The node's JSON API with its bearer token."""
-        token = (load_config(self.config, env={}).data_dir / "api.token").read_text().strip()
-        request = urllib.request.Request(
-            f"{self.api}{path}",
-            data=json.dumps(body).encode() if body is not None else None,
-            method=method,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    @property
+    def client(self) -> LocalApi:
+        """The node's JSON API with its bearer token (the address of the current start)."""
+        return LocalApi(
+            self.api, read_token(load_config(self.config, env={}).data_dir / "api.token")
         )
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(request, timeout=10) as response:
-            return json.loads(response.read())
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """The node's JSON API; :class:`~meshpos.harness.client.ApiError` unless 2xx."""
+        return self.client.call(method, path, body)
+
+    @property
+    def events(self) -> EventStream:
+        """The change stream (``/api/events``) of this start, for :func:`~meshpos.harness.wait.wait_for`
+        to wait on (``on=[node.events]``); closed when the node is stopped or killed."""
+        if self._events is None or self._events.api.base != self.api:
+            self._close_events()
+            self._events = self.client.events()
+        return self._events
+
+    def _close_events(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None
 
     def sell(self, user: str, products: list[str], method: str = "card") -> dict[str, Any]:
         """Open an order, add ``products``, pay it in full: the receipt (acknowledged)."""
@@ -142,15 +132,16 @@ class NodeProcess:
         return {r["id"] for r in self.call("GET", "/api/receipts")}
 
     def status(self) -> dict[str, Any]:
-        result: dict[str, Any] = get_json(f"{self.api}/status")
-        return result
+        return self.client.status()
 
     def kill(self) -> None:
+        self._close_events()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
     def stop(self, timeout: float = 10.0) -> int:
+        self._close_events()
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -160,17 +151,6 @@ class NodeProcess:
                 self.kill()
                 return -9
         return self.proc.returncode
-
-
-def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.02) -> float:
-    """Poll ``predicate`` until true; returns the seconds it took. Raises naming ``what``."""
-    start = time.monotonic()
-    while True:
-        if predicate():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass
@@ -188,12 +168,9 @@ class ConsoleProcess:
 
     def start(self) -> ConsoleProcess:
         db = self.db or f"sqlite:///{self.root / 'console.db'}"
-        argv = [sys.executable, "-m", "meshpos", "console", "--db", db, "--port", "0"]
-        argv += ["--api-port", "0", "--token-file", str(self.root / "console-admin.token")]
-        argv += ["--heartbeat-interval", str(self.heartbeat_interval)]
-        for venue in self.venues:
-            argv += ["--venue", str(venue)]
-        argv += self.args
+        token_file = self.root / "console-admin.token"
+        argv = console_argv(db, self.venues, token_file, self.heartbeat_interval)
+        argv = [sys.executable, *argv, *self.args]
         self.proc = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
@@ -214,21 +191,13 @@ class ConsoleProcess:
     def port(self) -> int:
         return int(str(self.ready["console"]).rsplit(":", 1)[1])
 
+    @property
+    def client(self) -> LocalApi:
+        token = read_token(self.root / "console-admin.token")
+        return LocalApi(str(self.ready["api"]), token, cafile=self.ca_file)
+
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        token = (self.root / "console-admin.token").read_text().strip()
-        request = urllib.request.Request(
-            f"{self.ready['api']}{path}",
-            data=json.dumps(body).encode() if body is not None else None,
-            method=method,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
-        if self.ca_file is not None:
-            context = ssl.create_default_context(cafile=str(self.ca_file))
-            handlers.append(urllib.request.HTTPSHandler(context=context))
-        opener = urllib.request.build_opener(*handlers)
-        with opener.open(request, timeout=30) as response:
-            return json.loads(response.read())
+        return self.client.call(method, path, body, timeout=30)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,26 +242,3 @@ def tcp_peers(netbed: NetBed, host: Host) -> set[str]:
         if len(fields) >= 4 and fields[2].rsplit(":", 1)[0] == host.ip:
             remotes.add(fields[3].rsplit(":", 1)[0])
     return remotes
-
-
-def wait_until(
-    predicate: Callable[[], bool],
-    timeout: float,
-    what: Callable[[], str] | str,
-    interval: float = 0.05,
-) -> float:
-    """Poll until ``predicate()`` (API errors count as 'not yet'); the seconds it took.
-
-    On timeout the message says what was awaited and, if ``what`` is callable, the state at that moment.
-    """
-    start = time.monotonic()
-    while True:
-        try:
-            if predicate():
-                return time.monotonic() - start
-        except ApiError:
-            pass
-        if time.monotonic() - start > timeout:
-            detail = what() if callable(what) else what
-            raise AssertionError(f"timed out after {timeout} s waiting for {detail}")
-        time.sleep(interval)  # polling interval: there is no event to wait on across processes

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from meshpos.harness.client import LocalApi
+from meshpos.harness.wait import until
 from meshpos.model.catalog import Product
 from meshpos.model.replica import Replica
 from meshpos.model.sample import CASHIER, sample_catalog
@@ -41,7 +43,7 @@ from meshpos.trust import DeviceIdentity, VenueAuthority
 
 from ..trust.helpers import issue_identity
 from .attacker import Attacker
-from .kit import NodeProcess, get_json, make_device, make_venue, until
+from .kit import NodeProcess, make_device, make_venue
 
 FLOOD = 2000  # messages per flood (the defect's figure)
 BATCH = 100  # messages per websocket write
@@ -142,7 +144,7 @@ class Sampler:
     """R1's resident memory and /health latency, sampled on a thread while a flood runs."""
 
     pid: int
-    health: str
+    health: LocalApi  # the node's API, asked for /health
     peak_rss_mb: float = 0.0
     worst_health_s: float = 0.0
     health_failures: list[str] = field(default_factory=list)
@@ -177,10 +179,9 @@ class Sampler:
     def _latency(self) -> None:
         while not self._stop.wait(0.05):
             start = time.monotonic()
-            try:
-                get_json(self.health, timeout=10)
-            except OSError as exc:
-                self.health_failures.append(str(exc))
+            answer = self.health.request("GET", "/health", timeout=10)
+            if not answer.ok:
+                self.health_failures.append(answer.body)
             self.worst_health_s = max(self.worst_health_s, time.monotonic() - start)
 
 
@@ -236,7 +237,7 @@ async def flood(
     assert r1.proc is not None
     sent = len(encode(attacker.hello()))
     await attacker.send(attacker.hello())
-    with Sampler(r1.proc.pid, f"{r1.api}/health") as sampler:
+    with Sampler(r1.proc.pid, LocalApi(r1.api)) as sampler:
         sent += await send_flood(attacker.conn, build(target, attacker), attacker)
         await until(lambda: attacker.closed, END, f"R1 to end the link of the {kind} flood")
     failures = bounds(sampler, baseline_mb)
@@ -271,7 +272,7 @@ async def relink_flood(
     """One device links RELINKS times in a row, each time asking for the whole catalog."""
     sent = received = accepted = refused = 0
     assert r1.proc is not None
-    with Sampler(r1.proc.pid, f"{r1.api}/health") as sampler:
+    with Sampler(r1.proc.pid, LocalApi(r1.api)) as sampler:
         for _ in range(RELINKS):
             try:
                 attacker = await Attacker.dial(identity, "R1", host, r1.port)
@@ -340,7 +341,7 @@ def venue(tmp_path: Path) -> Iterator[Venue]:
 
 
 async def sees(node: NodeProcess, receipt: str, what: str) -> None:
-    await until(lambda: receipt in node.receipt_ids(), 20, what)
+    await until(lambda: receipt in node.receipt_ids(), 20, what, on=[node.events])
 
 
 async def test_an_enrolled_device_flooding_every_message_type_cannot_amplify_stall_or_bloat_a_node(
@@ -349,7 +350,9 @@ async def test_an_enrolled_device_flooding_every_message_type_cannot_amplify_sta
     r1, r2 = venue.r1, venue.r2
     r1.start()
     r2.start()
-    await until(lambda: r1.status()["peers"].get("R2") is True, 30, "R1 in sync with R2")
+    await until(
+        lambda: r1.status()["peers"].get("R2") is True, 30, "R1 in sync with R2", on=[r1.events]
+    )
     for node in (r1, r2):
         node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
     for _ in range(3):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ from pycrdt import Doc, Map
 
 from meshpos.config import load_config
 from meshpos.errors import WriteFailed
+from meshpos.harness.client import ApiError
+from meshpos.harness.wait import until
 from meshpos.model import Ledger, _writes, business_date, venue_orders
 from meshpos.model import ledger as ledger_module
 from meshpos.model.limits import MAX_NAME_CHARS
@@ -29,7 +30,7 @@ from meshpos.sync import SyncUpdate
 
 from ..trust.helpers import issue_identity
 from .attacker import Attacker
-from .kit import NodeProcess, make_device, make_venue, until
+from .kit import NodeProcess, make_device, make_venue
 from .test_cli_node import meshpos
 
 
@@ -39,8 +40,8 @@ def refused(
     """The status and error body of a call the node must refuse (``NodeProcess.call`` raises on it)."""
     try:
         answer = node.call(method, path, body)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    except ApiError as exc:
+        return exc.status, json.loads(exc.body)
     raise AssertionError(f"{method} {path} was accepted: {answer}")
 
 
@@ -137,12 +138,17 @@ async def test_a_corrupt_record_a_peer_writes_is_skipped_on_every_register(
         )
         processes.append(NodeProcess(config, tmp_path / f"{name}.log").start())
     r1, r2 = processes
-    await until(lambda: all(len(p.status()["peers"]) == 1 for p in processes), 30, "R1-R2 link")
+    await until(
+        lambda: all(len(p.status()["peers"]) == 1 for p in processes),
+        30,
+        "R1-R2 link",
+        on=[p.events for p in processes],
+    )
     for node in processes:
         node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
     receipt = r1.sell(CASHIER, ["espresso"], method="cash")
     open_order = r2.call("POST", "/api/orders", {"user": CASHIER, "table": "9"})
-    await until(lambda: receipt["id"] in r2.receipt_ids(), 10, "R2 has R1's sale")
+    await until(lambda: receipt["id"] in r2.receipt_ids(), 10, "R2 has R1's sale", on=[r2.events])
     ledger_name = f"ledger/{business_date(receipt['issued_at_ms'])}"
 
     evil = await Attacker.dial(issue_identity(authority, "R9"), "R1", f"{prefix}.11", r1.port)
@@ -200,7 +206,7 @@ async def test_a_write_pycrdt_panics_on_leaves_no_trace_in_the_file_or_on_a_peer
     )
     async with make_node(r1c, discovery=False) as r1, make_node(r2c, discovery=False) as r2:
         r1.add_peer("R2", "127.0.0.1", r2.port)
-        await until(lambda: r1.status().peers.get("R2") is True, 10, "R1 in sync with R2")
+        await until(lambda: r1.status().peers.get("R2") is True, 10, "R1 in sync with R2", on=[r1])
         await r1.open_shift(CASHIER, 10_000)
         order = await r1.open_order(CASHIER, table="4")
         order = await r1.add_line(CASHIER, order.id, "espresso", 1)
@@ -225,7 +231,7 @@ async def test_a_write_pycrdt_panics_on_leaves_no_trace_in_the_file_or_on_a_peer
             mine, theirs = (n.replica.doc(name).get_state() for n in (r1, r2))
             return decode_state_vector(mine) == decode_state_vector(theirs)
 
-        await until(same_state, 10, "R2 has every update R1 made, deletions included")
+        await until(same_state, 10, "R2 has every update R1 made, deletions included", on=[r1, r2])
         for node in (r1, r2):
             assert [o.id for o in node.venue.ledger(name.split("/")[1]).orders()] == [order.id]
             assert node.venue.order(order.id) == order

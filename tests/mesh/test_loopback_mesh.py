@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 
-from .kit import NodeProcess, make_device, make_venue, wait_for
+from .kit import NodeProcess, make_device, make_venue
 
 NAMES = ["R1", "R2", "R3", "K1"]
 
@@ -41,7 +42,10 @@ def test_four_processes_discover_each_other_and_share_a_sale(mesh: list[NodeProc
     for proc in mesh:
         proc.start()
     linked = wait_for(
-        lambda: all(len(p.status()["peers"]) == 3 for p in mesh), 30, "every node linked to 3 peers"
+        lambda: all(len(p.status()["peers"]) == 3 for p in mesh),
+        30,
+        "every node linked to 3 peers",
+        on=[p.events for p in mesh],
     )
     print(
         f"\n4 nodes started, discovered and linked in {time.monotonic() - start:.2f} s "
@@ -56,13 +60,16 @@ def test_four_processes_discover_each_other_and_share_a_sale(mesh: list[NodeProc
         lambda: all(receipt["id"] in p.receipt_ids() for p in registers),
         10,
         "receipt on all registers",
+        on=[p.events for p in registers],
     )
     print(
         f"receipt {receipt['number']} acknowledged and visible on every register in "
-        f"{(time.monotonic() - sent) * 1000:.0f} ms (polling {took * 1000:.0f} ms)"
+        f"{(time.monotonic() - sent) * 1000:.0f} ms (waiting {took * 1000:.0f} ms)"
     )
     # the kds holds the ledger too (it forwards nothing of it, but it receives it)
-    wait_for(lambda: mesh[3].status()["receipts"] == 1, 10, "receipt on the kds")
+    wait_for(
+        lambda: mesh[3].status()["receipts"] == 1, 10, "receipt on the kds", on=[mesh[3].events]
+    )
     # a graceful stop: peers are told, and the node's exit code is 0
     assert r2.stop() == 0
-    wait_for(lambda: "R2" not in r1.status()["peers"], 10, "R1 notices R2 left")
+    wait_for(lambda: "R2" not in r1.status()["peers"], 10, "R1 notices R2 left", on=[r1.events])

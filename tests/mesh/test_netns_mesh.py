@@ -17,12 +17,16 @@ from typing import Any
 
 import pytest
 
+from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 
 from ..netbed import NetBed, netbed_fixture  # noqa: F401  (provides the netbed fixture)
 from .kit import make_device, make_venue
-from .netns_kit import NetnsMesh, NetnsNode, lan_drops, lan_loss, tcp_peers, wait_until
+from .netns_kit import ApiError, NetnsMesh, NetnsNode, lan_drops, lan_loss, tcp_peers
 
+NETNS_POLL_S = (
+    0.05  # the nodes' APIs are reached through agents in their namespaces: no event stream
+)
 PRODUCTS = [["espresso"], ["croissant", "espresso"], ["lemonade"], ["burger", "fries"]]
 
 
@@ -83,10 +87,12 @@ def start_and_link(mesh: NetnsMesh, timeout: float) -> str:
     names = {n.name for n in nodes}
     started = time.monotonic()
     mesh.start_all()
-    wait_until(
+    wait_for(
         lambda: all(set(p := peers(n)) == names - {n.name} and all(p.values()) for n in nodes),
         timeout,
         lambda: describe_peers(nodes),
+        ignore=(ApiError,),
+        every=NETNS_POLL_S,
     )
     done = time.monotonic()
     last_ready = max(n.ready_at for n in nodes)
@@ -161,32 +167,37 @@ def test_a_pulled_cable_loses_and_duplicates_no_sale(mesh: NetnsMesh) -> None:
             # From the moment of the pull: the first updates go out on sockets nobody has declared
             # dead yet, and are lost with them.
             first = pool.submit(sell_everywhere, plan)
-            noticed = wait_until(
+            noticed = wait_for(
                 lambda: not peers(r3) and all(r3.name not in peers(n) for n in others),
                 20,
                 lambda: f"both sides to notice the pull ({describe_peers(nodes)})",
+                ignore=(ApiError,),
+                every=NETNS_POLL_S,
             )
             acknowledged = first.result()
         # what the registers show: R3 is on its own (gray), the others still have peers (yellow)
-        wait_until(
+        wait_for(
             lambda: (
                 r3.status()["colour"] == "gray"
                 and all(n.status()["colour"] == "yellow" for n in others)
             ),
             10,
             lambda: "colours " + ", ".join(f"{n.name} {n.status()['colour']}" for n in nodes),
+            ignore=(ApiError,),
+            every=NETNS_POLL_S,
         )
         acknowledged |= sell_everywhere(plan)  # more while both sides know they are apart
         # A long pull, not a blip: wait until the kernel on both sides has dropped the old
         # connections, so what follows the plug-back is fresh dialling, not stale sockets reviving.
-        torn_down = wait_until(
+        torn_down = wait_for(
             lambda: (
                 not tcp_peers(bed, h3)
                 and all(h3.ip not in tcp_peers(bed, n.netns_host) for n in others)
             ),
             60,
             "the old connections to be closed on both sides",
-            interval=0.25,
+            ignore=(ApiError,),
+            every=NETNS_POLL_S,
         )
         print(
             f"[netns mesh] cable pulled: both sides noticed in {noticed:.2f} s, old connections "
@@ -202,16 +213,24 @@ def test_a_pulled_cable_loses_and_duplicates_no_sale(mesh: NetnsMesh) -> None:
 
         bed.cable(h3, up=True)
         everything = set(acknowledged)
-        converged = wait_until(
-            lambda: all(holds(n, everything) for n in nodes), 45, lambda: missing(nodes, everything)
+        converged = wait_for(
+            lambda: all(holds(n, everything) for n in nodes),
+            45,
+            lambda: missing(nodes, everything),
+            ignore=(ApiError,),
+            every=NETNS_POLL_S,
         )
         print(
             f"[netns mesh] cable plugged back: all {len(everything)} receipts on all 4 nodes "
             f"{converged:.2f} s later"
         )
         assert_exactly_once(nodes, acknowledged)
-        wait_until(
-            lambda: all(len(peers(n)) == 3 for n in nodes), 20, lambda: describe_peers(nodes)
+        wait_for(
+            lambda: all(len(peers(n)) == 3 for n in nodes),
+            20,
+            lambda: describe_peers(nodes),
+            ignore=(ApiError,),
+            every=NETNS_POLL_S,
         )
 
 
@@ -231,8 +250,12 @@ def test_a_slow_lossy_lan_still_converges(mesh: NetnsMesh) -> None:
         acknowledged = sell_everywhere([(r, 20) for r in registers])
         sold = time.monotonic() - started
         everything = set(acknowledged)
-        converged = wait_until(
-            lambda: all(holds(n, everything) for n in nodes), 60, lambda: missing(nodes, everything)
+        converged = wait_for(
+            lambda: all(holds(n, everything) for n in nodes),
+            60,
+            lambda: missing(nodes, everything),
+            ignore=(ApiError,),
+            every=NETNS_POLL_S,
         )
         drops = sum(lan_drops(bed, n.netns_host) for n in nodes)
         print(

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import load_config
+from meshpos.harness.wait import until
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
 from meshpos.node_adapters import make_node
 
-from .kit import make_device, make_venue, until
+from .kit import make_device, make_venue
 
 
 def receipts(node: Node) -> set[str]:
@@ -40,25 +41,30 @@ async def test_a_sale_on_one_register_reaches_the_others_and_survives_restart(
         r1.add_peer("R2", "127.0.0.1", r2.port)
         r1.add_peer("K1", "127.0.0.1", k1.port)
         r2.add_peer("K1", "127.0.0.1", k1.port)
-        await until(lambda: len(r1.status().peers) == 2, 10, "R1 linked to R2 and K1")
+        await until(lambda: len(r1.status().peers) == 2, 10, "R1 linked to R2 and K1", on=[r1])
         await r1.open_shift(CASHIER, 10_000)
         order = await r1.open_order(CASHIER)
         await r1.add_line(CASHIER, order.id, "espresso", 2)
         ticket = await r1.send_to_kitchen(CASHIER, order.id)
         assert ticket is not None
         # the open order is shared: R2 adds a line to it
-        await until(lambda: r2.venue.ledgers() != [], 5, "R2 sees the ledger")
+        await until(lambda: r2.venue.ledgers() != [], 5, "R2 sees the ledger", on=[r2])
         await until(
             lambda: order.id in {o.id for led in r2.venue.ledgers() for o in led.orders()},
             5,
             "R2 sees the order",
+            on=[r2],
         )
         await r2.open_shift(CASHIER, 5_000)
         await r2.add_line(CASHIER, order.id, "croissant", 1)
-        await until(lambda: len(r1.venue.order(order.id).lines) == 2, 5, "R1 sees R2's line")
+        await until(
+            lambda: len(r1.venue.order(order.id).lines) == 2, 5, "R1 sees R2's line", on=[r1]
+        )
         paid = await r1.pay(CASHIER, order.id, "card")
         assert paid.receipt is not None
-        took = await until(lambda: receipts(r2) == {paid.receipt.id}, 5, "R2 has the receipt")
+        took = await until(
+            lambda: receipts(r2) == {paid.receipt.id}, 5, "R2 has the receipt", on=[r2]
+        )
         print(f"receipt visible on R2 after {took * 1000:.1f} ms")
         await until(
             lambda: (
@@ -67,6 +73,7 @@ async def test_a_sale_on_one_register_reaches_the_others_and_survives_restart(
             ),
             5,
             "K1 has the ticket",
+            on=[k1],
         )
         await k1.bump("u-kim", ticket.id)
         status = r1.status()

@@ -12,21 +12,22 @@ import json
 import random
 import re
 import shutil
-import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from meshpos.bench.venue_setup import enroll_directly
 from meshpos.config import load_config
+from meshpos.harness.client import ApiError
+from meshpos.harness.venue import enroll_directly
+from meshpos.harness.wait import wait_for
 from meshpos.model.numbering import SERIES_ALPHABET, SERIES_LENGTH
 from meshpos.model.sample import CASHIER
 from meshpos.store import SqliteStore
 from meshpos.trust import VenueAuthority
 
-from .kit import CATALOG, ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
+from .kit import CATALOG, ConsoleProcess, NodeProcess, make_device, make_venue
 from .test_cli_node import meshpos
 
 
@@ -86,9 +87,9 @@ def refusal(node: NodeProcess, method: str, path: str, body: dict[str, Any]) -> 
     """The error body of a request the node must refuse."""
     try:
         answer = node.call(method, path, body)
-    except urllib.error.HTTPError as exc:
-        error: dict[str, Any] = json.loads(exc.read())["error"]
-        error["status"] = exc.code
+    except ApiError as exc:
+        error: dict[str, Any] = json.loads(exc.body)["error"]
+        error["status"] = exc.status
         return error
     raise AssertionError(f"{method} {path} was accepted: {answer}")
 
@@ -100,10 +101,20 @@ def linked(node: NodeProcess, other: str) -> bool:
 def first_sales_of_r2(bed: Bed) -> tuple[NodeProcess, list[dict[str, Any]]]:
     r1 = bed.start("R1")
     r2 = bed.start("R2", bed.peer(r1))
-    wait_for(lambda: linked(r1, "R2") and linked(r2, "R1"), 20, "R1 and R2 linked")
+    wait_for(
+        lambda: linked(r1, "R2") and linked(r2, "R1"),
+        20,
+        "R1 and R2 linked",
+        on=[r1.events, r2.events],
+    )
     r2.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
     sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(3)]
-    wait_for(lambda: {r["id"] for r in sold} <= r1.receipt_ids(), 10, "R2's receipts on R1")
+    wait_for(
+        lambda: {r["id"] for r in sold} <= r1.receipt_ids(),
+        10,
+        "R2's receipts on R1",
+        on=[r1.events],
+    )
     assert r2.stop() == 0
     return r1, sold
 
@@ -131,10 +142,17 @@ def test_a_reenrolled_register_alone_refuses_to_sell_then_learns_its_numbers_fro
     assert alone.stop() == 0
 
     again = bed.start("R2", bed.peer(r1))
-    wait_for(lambda: linked(again, "R1"), 20, "the re-enrolled R2 in sync with R1")
+    wait_for(
+        lambda: linked(again, "R1"), 20, "the re-enrolled R2 in sync with R1", on=[again.events]
+    )
     assert again.status()["receipt_numbers_known"] is True
     # its shift is in the day's ledger, which comes a round trip after the numbers: wait for it
-    wait_for(lambda: again.status()["receipts"] == len(sold), 10, "the day's ledger from R1")
+    wait_for(
+        lambda: again.status()["receipts"] == len(sold),
+        10,
+        "the day's ledger from R1",
+        on=[again.events],
+    )
     receipt = again.sell(CASHIER, ["espresso"])  # on its shift, learned from R1 too
     assert receipt["number"] == "R2-000004"
     assert receipt["number"] not in {r["number"] for r in sold}
@@ -172,7 +190,12 @@ def test_a_reenrolled_register_learns_its_numbers_from_the_console(tmp_path: Pat
     assert console is not None
     try:
         r2 = bed.start("R2")  # alone but for the console: it is the relay
-        wait_for(lambda: r2.status()["colour"] == "green", 20, "R2 relaying to the console")
+        wait_for(
+            lambda: r2.status()["colour"] == "green",
+            20,
+            "R2 relaying to the console",
+            on=[r2.events],
+        )
         r2.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
         sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(3)]
         path = f"/api/venues/{bed.authority.venue_id}/receipts"
@@ -182,7 +205,10 @@ def test_a_reenrolled_register_learns_its_numbers_from_the_console(tmp_path: Pat
 
         again = bed.start("R2")
         wait_for(
-            lambda: again.status()["colour"] == "green", 20, "the new R2 in sync with the console"
+            lambda: again.status()["colour"] == "green",
+            20,
+            "the new R2 in sync with the console",
+            on=[again.events],
         )
         assert again.status()["receipt_numbers_known"] is True
         # what it learned is committed at once, before any sale: the internet may go next

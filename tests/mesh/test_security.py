@@ -26,6 +26,7 @@ from pycrdt import Doc, Map
 from meshpos.config import load_config
 from meshpos.engine import MAX_MESSAGE_SIZE
 from meshpos.errors import MeshposError, PairingCodeInvalid
+from meshpos.harness.wait import until
 from meshpos.model.catalog import Catalog
 from meshpos.model.ledger import Ledger
 from meshpos.model.replica import decode_state_vector
@@ -110,15 +111,6 @@ async def mesh(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterato
 # --- helpers ------------------------------------------------------------------------------------------
 
 
-async def until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.005)
-    return time.monotonic() - start
-
-
 def state(node: Node) -> dict[str, Any]:
     """Every document's state vector (decoded: the byte form's client order is not canonical) and the
     receipts: what an attack must not change."""
@@ -174,7 +166,9 @@ async def link(a: Node, b: Node) -> None:
             a.status().peers.get(b.config.node_id) is True
             and b.status().peers.get(a.config.node_id) is True
         ),
+        WAIT,
         f"{a.config.node_id} and {b.config.node_id} in sync",
+        on=[a, b],
     )
 
 
@@ -201,7 +195,7 @@ async def test_a_device_of_another_venue_is_refused_both_ways(
     mesh.issue("R3", "register")  # a real device of the venue, not running
     await link(r1, r2)
     receipt = await sell(r1)
-    await until(lambda: state(r2)["receipts"] == [receipt], "R2 has R1's sale")
+    await until(lambda: state(r2)["receipts"] == [receipt], WAIT, "R2 has R1's sale", on=[r2])
     links = r1.mesh.links
     assert isinstance(links, Links)
     real_link = links.connected["R2"]
@@ -212,7 +206,7 @@ async def test_a_device_of_another_venue_is_refused_both_ways(
     impostor = trusting(issue_identity(other, "R2"), mesh.authority.ca_pem)
     with pytest.raises(LinkRefused):
         await Attacker.dial(impostor, "R1", HOST, r1.port)
-    await until(refusals_are(r1, {"tls": 1}), "R1 counts the impostor client")
+    await until(refusals_are(r1, {"tls": 1}), WAIT, "R1 counts the impostor client")
     assert "tls: CERTIFICATE_VERIFY_FAILED" in links.recent_refusals[-1]
     assert logged(caplog, "refused 127.0.0.1:", "tls: CERTIFICATE_VERIFY_FAILED")
     assert links.connected["R2"] == real_link  # the real R2's link was not replaced
@@ -222,8 +216,8 @@ async def test_a_device_of_another_venue_is_refused_both_ways(
     await server.start()
     try:
         r1.add_peer("R3", HOST, server.port)
-        await until(lambda: refusals(r1).get("tls", 0) >= 2, "R1 refuses the impostor server")
-        await until(lambda: bool(server.refused), "the impostor sees R1 abort the handshake")
+        await until(lambda: refusals(r1).get("tls", 0) >= 2, WAIT, "R1 refuses the impostor server")
+        await until(lambda: bool(server.refused), WAIT, "the impostor sees R1 abort the handshake")
         assert server.accepted == []
         assert logged(caplog, f"refused R3@{HOST}:{server.port}: tls: CERTIFICATE_VERIFY_FAILED")
     finally:
@@ -246,13 +240,15 @@ async def test_a_self_signed_certificate_is_refused_both_ways(
     forged = self_signed_identity("R2", mesh.authority)  # every name right, no CA signature
     with pytest.raises(LinkRefused):
         await Attacker.dial(forged, "R1", HOST, r1.port)
-    await until(lambda: refusals(r1).get("tls") == 1, "R1 counts the self-signed client")
+    await until(lambda: refusals(r1).get("tls") == 1, WAIT, "R1 counts the self-signed client")
     assert logged(caplog, "refused 127.0.0.1:", "tls: CERTIFICATE_VERIFY_FAILED")
 
     server = await ImpostorServer(forged).start()
     try:
         r1.add_peer("R2", HOST, server.port)
-        await until(lambda: refusals(r1).get("tls", 0) >= 2, "R1 refuses the self-signed server")
+        await until(
+            lambda: refusals(r1).get("tls", 0) >= 2, WAIT, "R1 refuses the self-signed server"
+        )
         assert server.accepted == []
         assert logged(caplog, f"refused R2@{HOST}:{server.port}: tls: CERTIFICATE_VERIFY_FAILED")
     finally:
@@ -281,7 +277,7 @@ async def test_certificates_the_venue_ca_signed_with_wrong_fields_are_refused(
         reason = await refused_dial(identity, r1)
         assert "1008" in reason or "upgrade refused" in reason, reason
         expected[kind] = expected.get(kind, 0) + 1
-        await until(refusals_are(r1, dict(expected)), f"refusals {expected}")
+        await until(refusals_are(r1, dict(expected)), WAIT, f"refusals {expected}")
     assert refusals(r1) == {"venue": 1, "certificate": 2}
     assert logged(caplog, "venue: device K7 belongs to venue another-venue")
     assert logged(caplog, "certificate: certificate of 'K8' needs exactly one role URI")
@@ -328,27 +324,27 @@ async def test_a_revoked_device_is_dropped_and_refused_across_the_mesh(
     # the real entry: R1 drops R2, the entry travels to R3, which drops R2 too
     await r1.revoke(entry)
     assert r1.is_revoked("R2")
-    await until(lambda: "R2" not in r1.status().peers, "R1 drops R2")
-    await until(lambda: r3.is_revoked("R2"), "the revocation reaches R3 through the mesh")
-    await until(lambda: "R2" not in r3.status().peers, "R3 drops R2")
+    await until(lambda: "R2" not in r1.status().peers, WAIT, "R1 drops R2", on=[r1])
+    await until(lambda: r3.is_revoked("R2"), WAIT, "the revocation reaches R3", on=[r3])
+    await until(lambda: "R2" not in r3.status().peers, WAIT, "R3 drops R2", on=[r3])
     assert logged(caplog, "dropping the link to R2: revoked")
     assert "R3" in r1.status().peers  # the others stay linked
 
     # R2's own reconnect attempts are refused by R3 (R2 dials R3) and R1's redials of R2 by R1 itself
-    await until(lambda: refusals(r3).get("revoked", 0) >= 1, "R3 refuses R2's redial")
-    await until(lambda: refusals(r1).get("revoked", 0) >= 1, "R1 refuses to relink with R2")
+    await until(lambda: refusals(r3).get("revoked", 0) >= 1, WAIT, "R3 refuses R2's redial")
+    await until(lambda: refusals(r1).get("revoked", 0) >= 1, WAIT, "R1 refuses to relink with R2")
     assert logged(caplog, "revoked: device R2 is on the venue's deny-list")
     # a thief with R2's certificate and key, dialling R1 directly
     seen = refusals(r1)["revoked"]
     reason = await refused_dial(mesh.identity("R2"), r1)
     assert "1008" in reason or "upgrade refused" in reason, reason
-    await until(lambda: refusals(r1)["revoked"] > seen, "R1 refuses the stolen certificate")
+    await until(lambda: refusals(r1)["revoked"] > seen, WAIT, "R1 refuses the stolen certificate")
 
     # nothing R2 writes from now on reaches anyone, however often it redials
     settled = {"R1": state(r1), "R3": state(r3)}
     await sell(r2)
     tries = refusals(r3)["revoked"]
-    await until(lambda: refusals(r3)["revoked"] > tries, "R2 redials R3 after its sale", 10)
+    await until(lambda: refusals(r3)["revoked"] > tries, 10, "R2 redials R3 after its sale")
     assert {"R1": state(r1), "R3": state(r3)} == settled
     assert "R2" not in r1.status().peers
     assert "R2" not in r3.status().peers
@@ -360,7 +356,7 @@ async def test_a_peer_cannot_erase_a_revocation(mesh: Mesh) -> None:
     await mesh.node("R2")
     await link(r1, r3)
     await r1.revoke(mesh.authority.revoke("R2"))
-    await until(lambda: r3.is_revoked("R2"), "R3 learns the revocation")
+    await until(lambda: r3.is_revoked("R2"), WAIT, "R3 learns the revocation", on=[r3])
     # a kitchen display with a genuine certificate (stolen, or compromised) deletes the entry
     evil = await Attacker.dial(mesh.issue("K1", "kds"), "R1", HOST, r1.port)
     try:
@@ -372,13 +368,15 @@ async def test_a_peer_cannot_erase_a_revocation(mesh: Mesh) -> None:
         del doc.get("revoked", type=Map)["R2"]
         await evil.send(SyncUpdate("denylist", doc.get_update(sv)))
         # R1 applies the deletion (Yjs deletions carry no author) and writes the signed entry back
-        await until(lambda: r1.counters["commits"] > 0, "R1 commits")
+        await until(lambda: r1.counters["commits"] > 0, WAIT, "R1 commits", on=[r1])
         await until(
             lambda: (
                 "R2" in r1.replica.doc("denylist").get("revoked", type=Map)
                 and "R2" in r3.replica.doc("denylist").get("revoked", type=Map)
             ),
+            WAIT,
             "the entry is back in the document on R1 and R3",
+            on=[r1, r3],
         )
     finally:
         await evil.close()
@@ -403,26 +401,26 @@ async def test_clients_without_certificate_tls_or_websocket_are_refused(
     # TLS without a client certificate: TLS 1.3 lets the client finish, the server then refuses
     assert await raw_tls(HOST, r1.port, bare_client_context(mesh.authority.ca_pem), name,
                          upgrade_request(PATH, name)) == b""  # fmt: skip
-    await until(lambda: refusals(r1).get("tls") == 1, "no client certificate")
+    await until(lambda: refusals(r1).get("tls") == 1, WAIT, "no client certificate")
     assert logged(caplog, "tls: PEER_DID_NOT_RETURN_A_CERTIFICATE")
     # no TLS at all: an HTTP request, then random bytes
     assert await plain_tcp(HOST, r1.port, b"GET /meshpos/v1 HTTP/1.1\r\nHost: x\r\n\r\n") == b""
-    await until(lambda: refusals(r1).get("tls") == 2, "plain HTTP")
+    await until(lambda: refusals(r1).get("tls") == 2, WAIT, "plain HTTP")
     assert logged(caplog, "tls: HTTP_REQUEST")
     assert await plain_tcp(HOST, r1.port, random.Random(4).randbytes(512)) == b""
-    await until(lambda: refusals(r1).get("tls") == 3, "plain garbage")
+    await until(lambda: refusals(r1).get("tls") == 3, WAIT, "plain garbage")
     assert logged(caplog, "tls: WRONG_VERSION_NUMBER")
 
     # a valid certificate, but not a websocket upgrade, or the wrong path
     ctx = client_ssl_context(mesh.issue("K1", "kds"))
     reply = await raw_tls(HOST, r1.port, ctx, name, b"GET /meshpos/v1 HTTP/1.1\r\nHost: x\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 426 "), reply[:100]
-    await until(lambda: refusals(r1).get("websocket") == 1, "not an upgrade")
+    await until(lambda: refusals(r1).get("websocket") == 1, WAIT, "not an upgrade")
     assert logged(caplog, "websocket: bad upgrade request (missing Connection header)")
     reply = await raw_tls(HOST, r1.port, ctx, name, upgrade_request("/admin", name))
     assert reply.startswith(b"HTTP/1.1 404 "), reply[:100]
     assert b"meshpos speaks on /meshpos/v1" in reply
-    await until(lambda: refusals(r1).get("websocket") == 2, "wrong path")
+    await until(lambda: refusals(r1).get("websocket") == 2, WAIT, "wrong path")
     assert logged(caplog, "websocket: unknown path '/admin'")
 
     assert refusals(r1) == {"tls": 3, "websocket": 2}
@@ -439,7 +437,7 @@ async def test_garbage_instead_of_an_http_request_is_refused_at_once(
     start = time.monotonic()
     await raw_tls(HOST, r1.port, ctx, name, b"\x00\x01 not http\r\n\r\n", read_for=1.0)
     took = time.monotonic() - start
-    await until(lambda: refusals(r1).get("websocket") == 1, "the refusal")
+    await until(lambda: refusals(r1).get("websocket") == 1, WAIT, "the refusal")
     assert logged(caplog, "websocket:", "did not receive a valid HTTP request")
     assert took < 1.0, f"R1 held the connection for {took:.2f} s"
 
@@ -475,7 +473,7 @@ async def test_a_kds_cannot_write_the_ledger_or_the_catalog(
     r1, r3 = await mesh.node("R1"), await mesh.node("R3")
     await link(r1, r3)
     receipt = await sell(r1)
-    await until(lambda: state(r3)["receipts"] == [receipt], "R3 has R1's sale")
+    await until(lambda: state(r3)["receipts"] == [receipt], WAIT, "R3 has R1's sale", on=[r3])
     before = {"R1": state(r1), "R3": state(r3)}
     shift = r1.venue.open_shift()
     assert shift is not None
@@ -502,7 +500,7 @@ async def test_a_kds_cannot_write_the_ledger_or_the_catalog(
         menu = Catalog(catalog)
         menu.put_product(dataclasses.replace(menu.product("espresso"), price=0))
         await evil.send(SyncStep2("catalog", catalog.get_update(sv)))
-        await until(lambda: r1.counters["rejected_updates"] == 2, "R1 rejects both updates")
+        await until(lambda: r1.counters["rejected_updates"] == 2, WAIT, "R1 rejects both updates")
         assert [(r.node, r.doc, r.reason) for r in r1.rejections] == [
             ("K1", LEDGER, f"a kds may not write {LEDGER}"),
             ("K1", "catalog", "a kds may not write catalog"),
@@ -525,6 +523,7 @@ async def test_a_kds_cannot_write_the_ledger_or_the_catalog(
                 r3.replica.has(KITCHEN)
                 and r3.replica.doc(KITCHEN).get("probe", type=Map).get("from") == "K1"
             ),
+            WAIT,
             "R3 receives the kds's kitchen update through R1",
         )
     finally:
@@ -560,7 +559,7 @@ async def test_a_hello_whose_role_differs_from_the_certificate_is_refused(
         await evil.close()
     expected = "hello: field 'role' is 'register' but the certificate says 'kds'"
     assert evil.byes == [f"remote_protocol_error: {expected}"]
-    await until(lambda: r1.counters["protocol_errors"] == 1, "R1 counts the protocol error")
+    await until(lambda: r1.counters["protocol_errors"] == 1, WAIT, "R1 counts the protocol error")
     assert logged(caplog, f"closing session with (no hello yet): {expected}")
     assert logged(caplog, "link with K1#", f"closed: {expected}")
     assert r1.counters["rejected_updates"] == 0  # never got as far as the write rules
@@ -608,7 +607,7 @@ async def test_malformed_and_oversized_messages_close_the_link_and_change_nothin
             await evil.close()
         assert len(evil.byes) == 1, (reason, evil.byes)
         assert reason in evil.byes[0], (reason, evil.byes)
-        await until(counter_is(r1, "protocol_errors", i + 1), f"protocol error {i + 1}")
+        await until(counter_is(r1, "protocol_errors", i + 1), WAIT, f"protocol error {i + 1}")
         who = f"K{i}" if hello_first else "(no hello yet)"
         assert logged(caplog, f"closing session with {who}: ", reason), reason
         assert state(r1) == before, reason
@@ -625,6 +624,7 @@ async def test_malformed_and_oversized_messages_close_the_link_and_change_nothin
     assert "1009" in closed, closed
     await until(
         lambda: bool(logged(caplog, "link with K99 closed: bad websocket data", "exceeds limit")),
+        WAIT,
         "R1 logs why it closed the link",
     )
     assert state(r1) == before
@@ -634,9 +634,9 @@ async def test_malformed_and_oversized_messages_close_the_link_and_change_nothin
     # and R1 still works: a good peer links, and a sale on either side reaches the other
     await link(r1, r2)
     theirs = await sell(r2)
-    await until(lambda: theirs in state(r1)["receipts"], "R2's sale reaches R1")
+    await until(lambda: theirs in state(r1)["receipts"], WAIT, "R2's sale reaches R1", on=[r1])
     ours = await sell(r1)
-    await until(lambda: ours in state(r2)["receipts"], "R1's sale reaches R2")
+    await until(lambda: ours in state(r2)["receipts"], WAIT, "R1's sale reaches R2", on=[r2])
 
 
 async def test_websocket_level_violations_are_counted(
@@ -655,7 +655,7 @@ async def test_websocket_level_violations_are_counted(
             await evil.wait_closed()
         finally:
             await evil.close()
-        await until(was_logged(caplog, f"link with K{i} closed", reason), reason)
+        await until(was_logged(caplog, f"link with K{i} closed", reason), WAIT, reason)
     counted = r1.counters["protocol_errors"] + sum(refusals(r1).values())
     assert counted == 2, f"counters {dict(r1.counters)}, refusals {refusals(r1)}"
 
@@ -693,7 +693,7 @@ async def test_a_peer_that_closes_at_once_is_redialled_with_backoff(mesh: Mesh) 
     server = await ImpostorServer(mesh.issue("R2", "register"), on_open=close_at_once).start()
     try:
         r1.add_peer("R2", HOST, server.port)
-        await until(lambda: len(opened) >= 4, "four links")
+        await until(lambda: len(opened) >= 4, WAIT, "four links")
     finally:
         await server.stop()
     # backoff_min is 0.2 s (x 0.5-1.5 jitter, doubling): three waits take 0.35 s at the very least

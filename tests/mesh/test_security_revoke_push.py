@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import load_config
+from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 from meshpos.trust import init_venue
 
 from ..trust.helpers import issue_identity
-from .kit import NodeProcess, make_device, make_venue, wait_for
+from .kit import NodeProcess, make_device, make_venue
 
 
 def meshpos(*args: str) -> subprocess.CompletedProcess[str]:
@@ -65,11 +66,21 @@ def test_revoke_pushed_to_a_running_node_reaches_the_mesh_and_the_device_is_refu
             peers = node.status()["peers"]
             return all(peers.get(o) is True for o in others)
 
-        wait_for(lambda: all(linked(n, *(set(nodes) - {k})) for k, n in nodes.items()), 20, "mesh")
+        wait_for(
+            lambda: all(linked(n, *(set(nodes) - {k})) for k, n in nodes.items()),
+            20,
+            "mesh",
+            on=[n.events for n in nodes.values()],
+        )
         for node in nodes.values():
             node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 1_000})
         before = r2.sell(CASHIER, ["burger"])
-        wait_for(lambda: before["id"] in r3.receipt_ids(), 10, "R2's sale on R3 while trusted")
+        wait_for(
+            lambda: before["id"] in r3.receipt_ids(),
+            10,
+            "R2's sale on R3 while trusted",
+            on=[r3.events],
+        )
 
         # the ways it can go wrong, each refused before anything reaches a node
         refused(meshpos("revoke", "no good!", "--venue", venue_dir, "--config", str(configs["R1"])),
@@ -115,6 +126,7 @@ def test_revoke_pushed_to_a_running_node_reaches_the_mesh_and_the_device_is_refu
             lambda: "R2" not in r1.status()["peers"] and "R2" not in r3.status()["peers"],
             10,
             "R1 and, through the mesh, R3 drop R2",
+            on=[r1.events, r3.events],
         )
         print(f"R2 cut off by R1 and R3 {took:.2f} s after the push")
         assert r3.call("GET", "/api/denylist")["revoked"] == [entry]

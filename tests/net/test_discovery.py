@@ -14,14 +14,16 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
+from meshpos.engine.changes import ChangeFeed, Subscription
 from meshpos.errors import ConfigError, LocalProtocolError
+from meshpos.harness.wait import until
 from meshpos.net.discovery import (
     PROTOCOL_VERSION,
     SERVICE_TYPE,
@@ -49,16 +51,6 @@ def token() -> str:
     return secrets.token_hex(4)
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> float:
-    """Wait for a condition (checked every 10 ms); return how long it took."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - start
-
-
 class Node:
     """One discovery instance and everything its callbacks heard."""
 
@@ -66,6 +58,10 @@ class Node:
         self.d = discovery
         self.found: list[PeerAd] = []
         self.removed: list[str] = []
+        self.feed = ChangeFeed()  # one event per callback: what a wait on this node wakes on
+
+    def changes(self) -> Subscription:
+        return self.feed.subscribe()
 
     @property
     def id(self) -> str:
@@ -73,9 +69,11 @@ class Node:
 
     def on_found(self, ad: PeerAd) -> None:
         self.found.append(ad)
+        self.feed.publish(presence=True)
 
     def on_removed(self, node_id: str) -> None:
         self.removed.append(node_id)
+        self.feed.publish(presence=True)
 
     def sees(self, *others: Node) -> bool:
         return all(o.id in self.d.peers for o in others)
@@ -199,7 +197,12 @@ async def test_four_nodes_find_each_other_and_ignore_another_venue(
     t0 = time.monotonic()
     await h.start(*nodes, stranger)
     started = time.monotonic() - t0
-    await until(lambda: all(n.sees(*(o for o in nodes if o is not n)) for n in nodes), what="mesh")
+    await until(
+        lambda: all(n.sees(*(o for o in nodes if o is not n)) for n in nodes),
+        10.0,
+        "mesh",
+        on=[*nodes],
+    )
     report(h, "4 nodes: start (parallel) returned", started)
     report(h, "4 nodes: all found each other", time.monotonic() - t0)
     for n in nodes:
@@ -215,7 +218,7 @@ async def test_four_nodes_find_each_other_and_ignore_another_venue(
         reasons = skip_reasons(caplog, service_name(stranger.id, stranger.d.ad.venue))
         return any(r.startswith("other venue") for r in reasons)
 
-    await until(other_venue_logged, what="skip log")
+    await until(other_venue_logged, 10.0, "skip log")
     assert stranger.found == []
     assert stranger.d.peers == {}
     assert stranger.d.ad.venue != venue_hash(h.venue)
@@ -224,10 +227,12 @@ async def test_four_nodes_find_each_other_and_ignore_another_venue(
 async def test_a_goodbye_triggers_on_removed(h: Harness) -> None:
     a, b, c = h.node(), h.node(), h.node()
     await h.start(a, b, c)
-    await until(lambda: a.sees(b, c) and b.sees(a, c), what="mesh")
+    await until(lambda: a.sees(b, c) and b.sees(a, c), 10.0, "mesh", on=[b, c, a])
     t0 = time.monotonic()
     stopping = asyncio.create_task(c.d.stop())
-    seen = await until(lambda: c.id in a.removed and c.id in b.removed, what="goodbye")
+    seen = await until(
+        lambda: c.id in a.removed and c.id in b.removed, 10.0, "goodbye", on=[c, a, b]
+    )
     await stopping
     report(h, "goodbye seen by both peers after stop() began", seen)
     report(h, "stop() took", time.monotonic() - t0)
@@ -240,14 +245,26 @@ async def test_a_goodbye_triggers_on_removed(h: Harness) -> None:
 async def test_late_joiner_finds_and_is_found(h: Harness) -> None:
     first = [h.node() for _ in range(3)]
     await h.start(*first)
-    await until(lambda: all(n.sees(*(o for o in first if o is not n)) for n in first))
+    await until(
+        lambda: all(n.sees(*(o for o in first if o is not n)) for n in first),
+        10.0,
+        "all(n.sees(*(o for o in first if o is not n)) for n in first)",
+        on=[*first],
+    )
     late = h.node()
     t0 = time.monotonic()
     await h.start(late)
-    sees = await until(lambda: late.sees(*first), what="late joiner sees the others")
+    sees = await until(
+        lambda: late.sees(*first), 10.0, "late joiner sees the others", on=[late, *first]
+    )
     report(h, "late joiner: start() returned", time.monotonic() - t0 - sees)
     report(h, "late joiner sees the others", time.monotonic() - t0)
-    await until(lambda: all(n.sees(late) for n in first), what="the others see the late joiner")
+    await until(
+        lambda: all(n.sees(late) for n in first),
+        10.0,
+        "the others see the late joiner",
+        on=[late, *first],
+    )
     report(h, "late joiner is seen by all", time.monotonic() - t0)
 
 
@@ -277,12 +294,12 @@ async def test_what_is_not_ours_is_skipped_with_a_reason(
     # A valid raw advertisement alongside shows the malformed ones did not stop anything.
     ok = f"ok-{token()}"
     await h.publish_raw(ok, {**good, b"node": ok.encode()})
-    await until(lambda: ok in me.d.peers, what="the valid raw advertisement")
+    await until(lambda: ok in me.d.peers, 10.0, "the valid raw advertisement", on=[me])
 
     def all_logged() -> bool:
         return all(skip_reasons(caplog, service_name(labels[c])) for c in cases)
 
-    await until(all_logged, what="one INFO line per skipped advertisement")
+    await until(all_logged, 10.0, "one INFO line per skipped advertisement")
     for case, (_, reason) in cases.items():
         logged = skip_reasons(caplog, service_name(labels[case]))
         assert len(logged) == 1, (case, logged)
@@ -298,23 +315,27 @@ async def test_new_port_is_reported_again_and_a_venue_change_removes(h: Harness)
     label = f"mover-{token()}"
     txt = make_txt(venue=venue_hash(h.venue), node_id=label, role="register")
     address = await h.publish_raw(label, txt, port=21001)
-    await until(lambda: label in me.d.peers, what="first advertisement")
+    await until(lambda: label in me.d.peers, 10.0, "first advertisement", on=[me])
     assert me.d.peers[label] == PeerAd(label, "register", venue_hash(h.venue), address, 21001, 1)
     await h.publish_raw(label, txt, port=21002)
-    await until(lambda: me.d.peers[label].port == 21002, what="the new port")
+    await until(lambda: me.d.peers[label].port == 21002, 10.0, "the new port", on=[me])
     assert [ad.port for ad in me.found] == [21001, 21002]
     await h.publish_raw(label, {**txt, b"role": b"kds"}, port=21002)
-    await until(lambda: me.d.peers[label].role == "kds", what="the new role")
+    await until(lambda: me.d.peers[label].role == "kds", 10.0, "the new role", on=[me])
     await h.publish_raw(label, {**txt, b"v": b"f" * 16}, port=21002)
-    await until(lambda: me.removed == [label], what="removal after a venue change")
+    await until(lambda: me.removed == [label], 10.0, "removal after a venue change", on=[me])
     assert me.d.peers == {}
 
 
 async def test_reannounce_is_quiet(h: Harness) -> None:
     a, b = h.node(reannounce_interval=0.1), h.node(reannounce_interval=0.1)
     await h.start(a, b)
-    await until(lambda: a.sees(b) and b.sees(a))
-    await until(lambda: a.d.stats.reannounced >= 3 and b.d.stats.reannounced >= 3)
+    await until(lambda: a.sees(b) and b.sees(a), 10.0, "a.sees(b) and b.sees(a)", on=[b, a])
+    await until(
+        lambda: a.d.stats.reannounced >= 3 and b.d.stats.reannounced >= 3,
+        10.0,
+        "a.d.stats.reannounced >= 3 and b.d.stats.reannounced >= 3",
+    )
     assert [ad.node_id for ad in a.found] == [b.id]
     assert [ad.node_id for ad in b.found] == [a.id]
     assert a.removed == b.removed == []
@@ -323,7 +344,7 @@ async def test_reannounce_is_quiet(h: Harness) -> None:
 async def test_a_node_id_already_on_the_air_is_refused(h: Harness) -> None:
     first, witness = h.node(), h.node()
     await h.start(first, witness)
-    await until(lambda: witness.sees(first))
+    await until(lambda: witness.sees(first), 10.0, "witness.sees(first)", on=[first, witness])
     twin = h.node(first.id)
     with pytest.raises(ConfigError, match="already advertised"):
         await twin.d.start()
@@ -332,7 +353,7 @@ async def test_a_node_id_already_on_the_air_is_refused(h: Harness) -> None:
     # processed anything the twin sent, and still lists the original.
     late = h.node()
     await h.start(late)
-    await until(lambda: witness.sees(late))
+    await until(lambda: witness.sees(late), 10.0, "witness.sees(late)", on=[late, witness])
     assert witness.removed == []
     assert witness.d.peers[first.id] == first.d.ad
 
@@ -405,9 +426,19 @@ async def test_the_event_loop_is_never_blocked() -> None:
     try:
         nodes = [h.node() for _ in range(4)]
         await h.start(*nodes)
-        await until(lambda: all(n.sees(*(o for o in nodes if o is not n)) for n in nodes))
+        await until(
+            lambda: all(n.sees(*(o for o in nodes if o is not n)) for n in nodes),
+            10.0,
+            "all(n.sees(*(o for o in nodes if o is not n)) for n in nodes)",
+            on=[*nodes],
+        )
         await nodes[0].d.stop()
-        await until(lambda: all(nodes[0].id in n.removed for n in nodes[1:]))
+        await until(
+            lambda: all(nodes[0].id in n.removed for n in nodes[1:]),
+            10.0,
+            "all(nodes[0].id in n.removed for n in nodes[1:])",
+            on=[*nodes],
+        )
     finally:
         await h.close()
         stop.set()

@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 from websockets.http11 import Request
 
-from meshpos.bench.venue_setup import make_venue
+from meshpos.engine.changes import ChangeFeed, Subscription
+from meshpos.harness.venue import make_venue
+from meshpos.harness.wait import until
 from meshpos.net.channel import Channel
 from meshpos.net.links import Links, LinkSettings
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind, Send
@@ -35,7 +37,6 @@ from meshpos.trust import (
     server_ssl_context,
 )
 
-from ..mesh.kit import until
 from ..relay.consoles import running_console
 from ..trust.helpers import issue_identity
 
@@ -59,6 +60,7 @@ class Recorder:
     flowing: asyncio.Event = field(
         default_factory=asyncio.Event
     )  # cleared: it stops taking messages
+    feed: ChangeFeed = field(default_factory=ChangeFeed)  # one change per call: what waits wake on
 
     def __post_init__(self) -> None:
         self.flowing.set()
@@ -68,18 +70,25 @@ class Recorder:
         self.peers[key] = peer
         self.sends[key] = send
         self.received[key] = []
+        self.feed.publish(presence=True)
+
+    def changes(self) -> Subscription:
+        return self.feed.subscribe()
 
     async def link_messages(self, key: str, messages: list[bytes]) -> None:
         self.calls.append(("messages", key))
         self.received[key].extend(messages)
+        self.feed.publish(presence=True)
         await self.flowing.wait()  # a stalled handler: its link stops reading the socket
 
     async def link_closed(self, key: str, reason: str) -> None:
         self.calls.append(("closed", key))
         self.closed[key] = reason
+        self.feed.publish(presence=True)
 
     def link_refused(self, peer: LinkPeer, reason: str) -> None:
         self.refused.append(reason)
+        self.feed.publish(presence=True)
 
     @property
     def key(self) -> str:
@@ -238,7 +247,12 @@ async def pair(
     make = PAIRS[request.param]
     args = (tmp_path, monkeypatch) if make is console_server_pair else (tmp_path,)
     async with make(*args) as made:
-        await until(lambda: bool(made.near.peers and made.far.peers), WAIT, "both ends open")
+        await until(
+            lambda: bool(made.near.peers and made.far.peers),
+            WAIT,
+            "both ends open",
+            on=[made.near, made.far],
+        )
         yield made
 
 
@@ -249,20 +263,24 @@ async def exchange(pair: Pair) -> str:
     assert near.peers[key].kind is pair.kind
     near.sends[key]([b"one", b"two"])
     near.sends[key]([b"three"])
-    await until(lambda: far.received[far.key] == [b"one", b"two", b"three"], WAIT, "far hears")
+    await until(
+        lambda: far.received[far.key] == [b"one", b"two", b"three"], WAIT, "far hears", on=[far]
+    )
     far.sends[far.key]([b"four", b"five"])
-    await until(lambda: near.received[key] == [b"four", b"five"], WAIT, "near hears")
+    await until(lambda: near.received[key] == [b"four", b"five"], WAIT, "near hears", on=[near])
     return key
 
 
 async def test_the_far_end_closing_ends_the_link_once(pair: Pair) -> None:
     key = await exchange(pair)
     pair.far.sends[pair.far.key]([b"last", b""])  # b"": close after what came before
-    await until(lambda: key in pair.near.closed, WAIT, "the near end sees the close")
+    await until(
+        lambda: key in pair.near.closed, WAIT, "the near end sees the close", on=[pair.near]
+    )
     assert pair.near.received[key][-1] == b"last"
     pair.near.check_contract(key)
     pair.near.sends[key]([b"after the close"])  # dropped, no error
-    await until(lambda: pair.far.key in pair.far.closed, WAIT, "the far end closed")
+    await until(lambda: pair.far.key in pair.far.closed, WAIT, "the far end closed", on=[pair.far])
     assert b"after the close" not in pair.far.received[pair.far.key]
     pair.near.check_contract(key)
     assert pair.near.refused == []
@@ -271,8 +289,10 @@ async def test_the_far_end_closing_ends_the_link_once(pair: Pair) -> None:
 async def test_the_near_end_closing_ends_the_link_once(pair: Pair) -> None:
     key = await exchange(pair)
     pair.near.sends[key]([b"bye", b""])
-    await until(lambda: key in pair.near.closed, WAIT, "the near end closed")
-    await until(lambda: pair.far.key in pair.far.closed, WAIT, "the far end sees the close")
+    await until(lambda: key in pair.near.closed, WAIT, "the near end closed", on=[pair.near])
+    await until(
+        lambda: pair.far.key in pair.far.closed, WAIT, "the far end sees the close", on=[pair.far]
+    )
     assert pair.far.received[pair.far.key][-1] == b"bye"
     pair.near.check_contract(key)
     assert pair.near.refused == []
@@ -282,7 +302,9 @@ async def test_a_message_over_the_size_limit_ends_the_link_with_a_reason(pair: P
     key = await exchange(pair)
     too_big = random.Random(7).randbytes(8 * 2**20)  # incompressible, past every side's limit
     pair.far.sends[pair.far.key]([too_big])
-    await until(lambda: key in pair.near.closed, WAIT, "the near end drops the link")
+    await until(
+        lambda: key in pair.near.closed, WAIT, "the near end drops the link", on=[pair.near]
+    )
     assert "too big" in pair.near.closed[key] or "exceeds" in pair.near.closed[key], (
         pair.near.closed[key]
     )
@@ -315,11 +337,18 @@ async def test_a_console_closing_for_a_policy_reason_refuses_the_relay_with_that
     """Only the relay's console link turns a close with 1008 into ``link_refused``: the console no
     longer takes this venue's token, and the node gives the relay role up saying why."""
     async with console_link_pair(tmp_path) as made:
-        await until(lambda: bool(made.near.peers and made.far.peers), WAIT, "both ends open")
+        await until(
+            lambda: bool(made.near.peers and made.far.peers),
+            WAIT,
+            "both ends open",
+            on=[made.near, made.far],
+        )
         key = made.near.key
         channel_key = made.far.key
         assert made.near.peers[key].kind is PeerKind.CONSOLE
         await made.far_channels[channel_key].close(1008, "wrong venue token")
-        await until(lambda: key in made.near.closed, WAIT, "the relay sees the close")
+        await until(
+            lambda: key in made.near.closed, WAIT, "the relay sees the close", on=[made.near]
+        )
     assert made.near.refused == ["wrong venue token"]
     made.near.check_contract(key)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from meshpos.bench.venue_setup import make_venue
+from meshpos.harness.venue import make_venue
 from meshpos.net.links import Links, LinkSettings
 from meshpos.net.port import LinkHandler, LinkPeer, Send
 from meshpos.net.wsconn import dial

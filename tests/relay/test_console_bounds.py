@@ -9,38 +9,26 @@ still takes a valid price edit from the console and sells at it.
 
 from __future__ import annotations
 
-import json
 import random
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from meshpos.harness.wait import wait_for
 from meshpos.model.limits import MAX_AMOUNT
 from meshpos.model.sample import CASHIER
 
-from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
 
 PRODUCT = "burger"
 
 
 def refusal(console: ConsoleProcess, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
     """The status and error of a request the console must refuse (raw bytes: JSON escapes as sent)."""
-    token = (console.root / "console-admin.token").read_text().strip()
-    request = urllib.request.Request(
-        f"{console.ready['api']}{path}",
-        data=body,
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(request, timeout=10) as answer:
-            raise AssertionError(f"accepted with {answer.status}: {answer.read()[:200]!r}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())["error"]
+    answer = console.client.request("POST", path, raw=body)
+    assert not answer.ok, f"accepted with {answer.status}: {answer.body[:200]!r}"
+    return answer.status, answer.json()["error"]
 
 
 @pytest.mark.slow
@@ -97,7 +85,12 @@ def test_unreadable_values_are_refused_by_the_console_and_registers_keep_selling
             products = register.call("GET", "/api/catalog")["products"] if register else []
             return next((p["price"] for p in products if p["id"] == PRODUCT), None)
 
-        wait_for(lambda: register_price() == new_price, 20, "the new price on the register")
+        wait_for(
+            lambda: register_price() == new_price,
+            20,
+            "the new price on the register",
+            on=[register.events],
+        )
         register.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 1_000})
         receipt = register.sell(CASHIER, [PRODUCT])
         assert receipt["total"] == new_price, receipt  # vat10 is included in the price

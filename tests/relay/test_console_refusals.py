@@ -18,12 +18,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from meshpos.console.db import ConsoleDB
 from meshpos.console.server import MAX_MESSAGE_SIZE, ConsoleServer
 from meshpos.errors import StoreError
+from meshpos.harness.wait import until
 from meshpos.net.port import LinkPeer, PeerKind, Send
 from meshpos.relay import ConsoleLink, Probe, probe_console
 from meshpos.sync import Hello, SyncUpdate, encode
 from meshpos.trust import VenueAuthority, init_venue
 
-from ..mesh.kit import until
 from .consoles import running_console
 
 

@@ -19,9 +19,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 
-from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,12 @@ def test_a_relay_uploads_to_a_console_over_wss_and_a_relay_without_its_ca_is_ref
             "R1's receipt at the console over wss://",
         )
         print(f"\nR1 uploaded over wss:// in {took:.2f} s")
-        wait_for(lambda: r1.status()["message"] == "All data is synced", 10, "R1 all synced")
+        wait_for(
+            lambda: r1.status()["message"] == "All data is synced",
+            10,
+            "R1 all synced",
+            on=[r1.events],
+        )
         status = r1.status()
         assert (status["colour"], status["is_relay"], status["uplink"]) == ("green", True, True)
 

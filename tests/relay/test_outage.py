@@ -11,17 +11,19 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from meshpos.harness.client import EventStream
+from meshpos.harness.internet import InternetLink
+from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER, MANAGER
 
-from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
-from .internet import InternetLink
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
 
 SYNCED = "All data is synced"
 
@@ -81,8 +83,19 @@ def venue(tmp_path: Path) -> Iterator[Venue]:
         console.stop()
 
 
+def linked(nodes: dict[str, NodeProcess]) -> Callable[[], bool]:
+    """Every node in sync with the three others (a presence change: each one is an event)."""
+    return lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values())
+
+
 def colours(nodes: dict[str, NodeProcess], names: list[str]) -> dict[str, str]:
     return {n: nodes[n].status()["colour"] for n in names}
+
+
+def events(nodes: dict[str, NodeProcess], names: list[str]) -> list[EventStream]:
+    """The change streams of ``names``: their status indicator (colour, message, pending, relay,
+    latest sale) is pushed on it."""
+    return [nodes[n].events for n in names]
 
 
 def all_synced(nodes: dict[str, NodeProcess], names: list[str]) -> bool:
@@ -101,6 +114,7 @@ def sell_shared(v: Venue, acked: Acked, opener: str, adder: str, payer: str) -> 
         lambda: any(o["id"] == order["id"] for o in nodes[adder].call("GET", "/api/orders")),
         10,
         f"{adder} sees the order",
+        on=[nodes[adder].events],
     )
     nodes[adder].call(
         "POST",
@@ -111,6 +125,7 @@ def sell_shared(v: Venue, acked: Acked, opener: str, adder: str, payer: str) -> 
         lambda: len(nodes[payer].call("GET", f"/api/orders/{order['id']}")["lines"]) == 2,
         10,
         f"{payer} sees both lines",
+        on=[nodes[payer].events],
     )
     paid = nodes[payer].call(
         "POST", f"/api/orders/{order['id']}/payments", {"user": CASHIER, "method": "card"}
@@ -126,8 +141,13 @@ def sell_shared(v: Venue, acked: Acked, opener: str, adder: str, payer: str) -> 
 def test_outage_then_relay_killed_mid_upload_loses_and_duplicates_nothing(venue: Venue) -> None:
     v, nodes, acked = venue, venue.nodes, Acked()
     registers = ["R1", "R2", "R3"]
-    wait_for(lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values()), 30, "mesh")
-    wait_for(lambda: all_synced(nodes, registers), 30, "registers green before the outage")
+    wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
+    wait_for(
+        lambda: all_synced(nodes, registers),
+        30,
+        "registers green before the outage",
+        on=events(nodes, registers),
+    )
     for name in registers:
         shift = nodes[name].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
         acked.ids["shifts"].add(shift["id"])
@@ -135,7 +155,10 @@ def test_outage_then_relay_killed_mid_upload_loses_and_duplicates_nothing(venue:
 
     v.internet.cut()
     took = wait_for(
-        lambda: set(colours(nodes, registers).values()) == {"yellow"}, 15, "registers turn yellow"
+        lambda: set(colours(nodes, registers).values()) == {"yellow"},
+        15,
+        "registers turn yellow",
+        on=events(nodes, registers),
     )
     print(f"\ninternet cut: every register yellow after {took:.2f} s")
     receipts = []
@@ -188,10 +211,20 @@ def test_outage_then_relay_killed_mid_upload_loses_and_duplicates_nothing(venue:
         "receipts at the console"
     )
     survivors = [n for n in registers if n != relay]
-    took = wait_for(lambda: all_synced(nodes, survivors), 30, "survivors green and synced")
+    took = wait_for(
+        lambda: all_synced(nodes, survivors),
+        30,
+        "survivors green and synced",
+        on=events(nodes, survivors),
+    )
     print(f"a new relay uploaded everything; survivors synced {took:.2f} s after the kill")
     nodes[relay].start()
-    wait_for(lambda: all_synced(nodes, registers), 30, "restarted relay green and synced")
+    wait_for(
+        lambda: all_synced(nodes, registers),
+        30,
+        "restarted relay green and synced",
+        on=events(nodes, registers),
+    )
 
     for table, ids in acked.ids.items():
         rows = v.console.call("GET", f"/api/venues/{v.venue_id}/records?table={table}")
@@ -234,8 +267,10 @@ def test_the_console_shows_every_register_through_the_relay_and_remembers_them_o
     v, nodes = venue, venue.nodes
     registers = ["R1", "R2", "R3"]
     started_ms = int(time.time() * 1000)
-    wait_for(lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values()), 30, "mesh")
-    wait_for(lambda: all_synced(nodes, registers), 30, "registers green")
+    wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
+    wait_for(
+        lambda: all_synced(nodes, registers), 30, "registers green", on=events(nodes, registers)
+    )
     for name in ("R2", "R3"):
         nodes[name].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
     sold = {"R2": [nodes["R2"].sell(CASHIER, ["burger"]) for _ in range(2)]}
@@ -278,7 +313,12 @@ def test_the_console_shows_every_register_through_the_relay_and_remembers_them_o
     assert all(d["pending"] is None and d["last_heard_s"] is not None for d in offline.values())
     assert {n: d["receipts"] for n, d in offline.items()} == {"R1": 0, "R2": 2, "R3": 1, "K1": 0}
     sold["R3"].append(nodes["R3"].sell(CASHIER, ["fries"]))  # not at the console yet
-    wait_for(lambda: nodes["R3"].status()["pending"] > 0, 10, "R3 has a sale pending")
+    wait_for(
+        lambda: nodes["R3"].status()["pending"] > 0,
+        10,
+        "R3 has a sale pending",
+        on=[nodes["R3"].events],
+    )
     assert console_devices(v)["R3"]["receipts"] == 1
 
     v.internet.restore()
@@ -294,13 +334,21 @@ def test_status_names_in_the_venues_words_what_the_console_reports_lack(venue: V
     every other device (the kds too, which holds no ledger), and never "All data is synced" or the
     "Synced" badge until the console's reports hold it."""
     nodes, everyone = venue.nodes, ["R1", "R2", "R3", "K1"]
-    wait_for(lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values()), 30, "mesh")
+    wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
     nodes["R1"].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
-    wait_for(lambda: all_synced(nodes, everyone), 30, "the shift in the console's reports")
+    wait_for(
+        lambda: all_synced(nodes, everyone),
+        30,
+        "the shift in the console's reports",
+        on=events(nodes, everyone),
+    )
 
     venue.internet.cut()
     wait_for(
-        lambda: set(colours(nodes, everyone).values()) == {"yellow"}, 15, "every device yellow"
+        lambda: set(colours(nodes, everyone).values()) == {"yellow"},
+        15,
+        "every device yellow",
+        on=events(nodes, everyone),
     )
     nodes["R1"].sell(CASHIER, ["burger"])
     wait_for(lambda: nodes["R1"].status()["owed"].get("receipts") == 1, 10, "R1 owes a receipt")
@@ -341,10 +389,15 @@ def test_a_sale_says_on_how_many_devices_it_is_durable(venue: Venue) -> None:
     """The latest sale is "on 4 of 4 devices" (the kds keeps the ledger days too) once the others have
     committed it, whether or not the console is reachable; the console's part follows the internet."""
     nodes = venue.nodes
-    wait_for(lambda: all(len(n.status()["peers"]) == 3 for n in nodes.values()), 30, "mesh")
+    wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
     nodes["R1"].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
     venue.internet.cut()
-    wait_for(lambda: set(colours(nodes, ["R1", "R2", "R3"]).values()) == {"yellow"}, 15, "yellow")
+    wait_for(
+        lambda: set(colours(nodes, ["R1", "R2", "R3"]).values()) == {"yellow"},
+        15,
+        "yellow",
+        on=events(nodes, ["R1", "R2", "R3"]),
+    )
     receipt = nodes["R1"].sell(CASHIER, ["burger"])
     sale = nodes["R1"].status()["latest_sale"]
     assert sale["receipt"] == receipt["number"]
@@ -355,9 +408,13 @@ def test_a_sale_says_on_how_many_devices_it_is_durable(venue: Venue) -> None:
         lambda: nodes["R1"].status()["latest_sale"]["devices"] == 4,
         15,
         "R2, R3 and K1 hold the sale (their next anti-entropy round says so)",
+        on=[nodes["R1"].events],
     )
     assert not nodes["R1"].status()["latest_sale"]["console"]
     venue.internet.restore()
     wait_for(
-        lambda: nodes["R1"].status()["latest_sale"]["console"], 30, "the console holds the sale"
+        lambda: nodes["R1"].status()["latest_sale"]["console"],
+        30,
+        "the console holds the sale",
+        on=[nodes["R1"].events],
     )

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import load_config
+from meshpos.harness.wait import until
 from meshpos.model.sample import CASHIER
 from meshpos.node_adapters import make_node
 from meshpos.sync import Chunk, SyncStep2, SyncUpdate, decode
 from meshpos.trust import VenueAuthority
 
-from ..mesh.kit import make_device, make_venue, until
+from ..mesh.kit import make_device, make_venue
 from ..mesh.test_node_inprocess import receipts
 from .consoles import Console, running_console
 
@@ -47,7 +48,9 @@ async def test_relay_uploads_and_console_edits_reach_every_register(
         r1, r2, r3 = nodes
         for a, b in [(r1, r2), (r1, r3), (r2, r3)]:
             a.add_peer(b.config.node_id, "127.0.0.1", b.port)
-        await until(lambda: all(len(n.status().peers) == 2 for n in nodes), 10, "mesh linked")
+        await until(
+            lambda: all(len(n.status().peers) == 2 for n in nodes), 10, "mesh linked", on=nodes
+        )
         await r3.open_shift(CASHIER, 10_000)
         order = await r3.open_order(CASHIER)
         await r3.add_line(CASHIER, order.id, "espresso", 2)
@@ -57,6 +60,7 @@ async def test_relay_uploads_and_console_edits_reach_every_register(
             lambda: all(n.status().message == "All data is synced" for n in nodes),
             15,
             "every register synced",
+            on=nodes,
         )
         print(f"\nall registers green and synced {took:.2f} s after the sale")
         assert all(n.status().colour == "green" for n in nodes)
@@ -72,7 +76,9 @@ async def test_relay_uploads_and_console_edits_reach_every_register(
                 dataclasses.replace(v.catalog.product("espresso"), price=999)
             )
         )
-        await until(lambda: r3.venue.catalog.product("espresso").price == 999, 10, "price on R3")
+        await until(
+            lambda: r3.venue.catalog.product("espresso").price == 999, 10, "price on R3", on=[r3]
+        )
         assert receipts(r2) == {paid.receipt.id}
     finally:
         for node in nodes:
@@ -97,7 +103,7 @@ async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
         make_node(offline[1], discovery=False) as r2,
     ):
         r1.add_peer("R2", "127.0.0.1", r2.port)
-        await until(lambda: len(r1.status().peers) == 1, 10, "R1 linked to R2")
+        await until(lambda: len(r1.status().peers) == 1, 10, "R1 linked to R2", on=[r1])
         sold = set()
         for node in (r1, r2):
             await node.open_shift(CASHIER, 1_000)
@@ -107,14 +113,19 @@ async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
                 paid = await node.pay(CASHIER, order.id, "card")
                 assert paid.receipt is not None
                 sold.add(paid.receipt.id)
-        await until(lambda: receipts(r1) == receipts(r2) == sold, 10, "both hold the day")
+        await until(
+            lambda: receipts(r1) == receipts(r2) == sold, 10, "both hold the day", on=[r1, r2]
+        )
     # then each comes back alone (split view) with internet: both claim the relay and upload
     nodes = [make_node(c, discovery=False) for c in configs]
     for node in nodes:
         await node.start()
-    await until(lambda: all(n.status().is_relay for n in nodes), 10, "two relays")
+    await until(lambda: all(n.status().is_relay for n in nodes), 10, "two relays", on=nodes)
     await until(
-        lambda: all(n.status().message == "All data is synced" for n in nodes), 15, "uploaded"
+        lambda: all(n.status().message == "All data is synced" for n in nodes),
+        15,
+        "uploaded",
+        on=nodes,
     )
     hub = await console.server.hub(authority.venue_id)
     await hub.settle()
@@ -128,8 +139,8 @@ async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
 async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_console_catalog(
     tmp_path: Path, authority: VenueAuthority, console: Console
 ) -> None:
-    from meshpos.demo.internet import InternetSwitch
     from meshpos.errors import ClearCacheRefused
+    from meshpos.harness.internet import InternetSwitch
 
     internet = InternetSwitch("127.0.0.1", console.port)
     await internet.start()
@@ -149,7 +160,9 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
         await r1.start()
         await r2.start()
         r1.add_peer("R2", "127.0.0.1", r2.port)
-        await until(lambda: r2.status().colour == "green", 10, "R2 green through the relay")
+        await until(
+            lambda: r2.status().colour == "green", 10, "R2 green through the relay", on=[r2]
+        )
         # the console's catalog arrives on R2 (the seeded one was the same: both come from the console)
         hub = await console.server.hub(authority.venue_id)
         # green speaks of R2's own changes; the seeded catalog reaches the console with the relay's
@@ -164,10 +177,12 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
                 dataclasses.replace(v.catalog.product("espresso"), price=777)
             )
         )
-        await until(lambda: r2.venue.catalog.product("espresso").price == 777, 10, "price on R2")
+        await until(
+            lambda: r2.venue.catalog.product("espresso").price == 777, 10, "price on R2", on=[r2]
+        )
 
         internet.cut()
-        await until(lambda: r2.status().colour == "yellow", 10, "R2 yellow")
+        await until(lambda: r2.status().colour == "yellow", 10, "R2 yellow", on=[r2])
         await r2.open_shift(CASHIER, 0)
         status = r2.status()
         assert status.pending > 0
@@ -182,6 +197,7 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
             lambda: (s := r2.status()).message == "All data is synced" and s.colour == "green",
             15,
             "R2 green and synced",
+            on=[r2],
         )
         dropped = await r2.clear_cache()
         assert dropped == ["catalog"]
@@ -192,6 +208,7 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
             ),
             10,
             "the catalog pulled again",
+            on=[r2],
         )
         order = await r2.open_order(CASHIER)  # and the register sells with it
         await r2.add_line(CASHIER, order.id, "espresso", 1)
@@ -244,7 +261,7 @@ async def test_a_relay_whose_uploads_the_console_does_not_take_gives_up_and_anot
         await r1.add_line(CASHIER, order.id, "espresso", 1)
         paid = await r1.pay(CASHIER, order.id, "card")
         assert paid.receipt is not None
-        gave_up = await until(lambda: r2.status().is_relay, 10, "R2 takes the relay role")
+        gave_up = await until(lambda: r2.status().is_relay, 10, "R2 takes the relay role", on=[r2])
         print(f"\nR1's uploads went nowhere: R2 took over {gave_up:.2f} s after the sale")
         assert r1.counters["console_give_ups"] >= 1
         assert not r1.status().is_relay
@@ -252,6 +269,7 @@ async def test_a_relay_whose_uploads_the_console_does_not_take_gives_up_and_anot
             lambda: all(n.status().label == "Synced" for n in (r1, r2)),
             15,
             "the sale uploaded by R2",
+            on=[r1, r2],
         )
         print(f"both synced {took:.2f} s later")
         await hub.settle()
@@ -288,7 +306,7 @@ async def test_with_no_other_relay_a_stalled_one_shows_yellow_with_why_until_dat
     monkeypatch.setattr(hub, "link_messages", drop_r1_sales)
     async with make_node(r1c, discovery=False) as r1, make_node(r2c, discovery=False) as r2:
         r1.add_peer("R2", "127.0.0.1", r2.port)
-        await until(lambda: r2.status().colour == "green", 10, "R2 green through R1")
+        await until(lambda: r2.status().colour == "green", 10, "R2 green through R1", on=[r2])
         await r1.open_shift(CASHIER, 1_000)
         reason = "the console is not taking R1's changes"
 
@@ -298,7 +316,7 @@ async def test_with_no_other_relay_a_stalled_one_shows_yellow_with_why_until_dat
                 for s in (r1.status(), r2.status())
             )
 
-        took = await until(yellow_with_reason, 10, "both yellow, saying why")
+        took = await until(yellow_with_reason, 10, "both yellow, saying why", on=[r1, r2])
         print(f"\nR1's sales went nowhere: both yellow with the reason after {took:.2f} s")
         print(r2.status().message)
         retried = r1.counters["console_give_ups"]
@@ -315,6 +333,7 @@ async def test_with_no_other_relay_a_stalled_one_shows_yellow_with_why_until_dat
             lambda: all(n.status().label == "Synced" for n in (r1, r2)),
             60,
             "synced once the console takes it",
+            on=[r1, r2],
         )
         print(f"the console takes R1's sales again: both synced {took:.2f} s later")
         assert r1.status().problems == {}

@@ -21,12 +21,13 @@ import pytest
 from pycrdt import Doc, Map
 
 from meshpos.config import load_config
+from meshpos.harness.internet import InternetLink
+from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 from meshpos.store import SqliteStore
 from meshpos.trust import VenueAuthority
 
-from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue, wait_for
-from .internet import InternetLink
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
 
 SYNCED = "All data is synced"
 
@@ -104,7 +105,12 @@ def test_a_register_with_a_wrong_token_never_shows_green_and_a_good_one_takes_ov
     )
     r1.start()
     r2.start()
-    wait_for(lambda: all(len(s["peers"]) == 1 for s in bed.statuses().values()), 30, "mesh")
+    wait_for(
+        lambda: all(len(s["peers"]) == 1 for s in bed.statuses().values()),
+        30,
+        "mesh",
+        on=[n.events for n in bed.nodes.values()],
+    )
     reason = "the console refused R1: wrong venue token"
 
     def yellow_with_reason() -> bool:
@@ -115,7 +121,12 @@ def test_a_register_with_a_wrong_token_never_shows_green_and_a_good_one_takes_ov
             for s in bed.statuses().values()
         )
 
-    took = wait_for(yellow_with_reason, 15, "both registers yellow, naming R1's refusal")
+    took = wait_for(
+        yellow_with_reason,
+        15,
+        "both registers yellow, naming R1's refusal",
+        on=[n.events for n in bed.nodes.values()],
+    )
     print(f"\nwrong token: both registers yellow with the reason after {took:.2f} s")
     statuses = bed.statuses()
     print(statuses["R2"]["message"])
@@ -133,7 +144,12 @@ def test_a_register_with_a_wrong_token_never_shows_green_and_a_good_one_takes_ov
             s["colour"] == "green" and s["message"] == SYNCED for s in bed.statuses().values()
         )
 
-    took = wait_for(green_and_synced, 30, "R2 takes over and both say All data is synced")
+    took = wait_for(
+        green_and_synced,
+        30,
+        "R2 takes over and both say All data is synced",
+        on=[n.events for n in bed.nodes.values()],
+    )
     print(f"R2's internet back: both green and synced after {took:.2f} s")
     statuses = bed.statuses()
     assert statuses["R2"]["is_relay"]
@@ -169,7 +185,12 @@ def test_no_register_says_synced_while_the_console_cannot_report_a_record(bed: B
     )
     for node in bed.nodes.values():
         node.start()
-    wait_for(lambda: all(len(s["peers"]) == 1 for s in bed.statuses().values()), 30, "mesh")
+    wait_for(
+        lambda: all(len(s["peers"]) == 1 for s in bed.statuses().values()),
+        30,
+        "mesh",
+        on=[n.events for n in bed.nodes.values()],
+    )
 
     def told_everywhere() -> bool:
         return all(
@@ -181,7 +202,12 @@ def test_no_register_says_synced_while_the_console_cannot_report_a_record(bed: B
             for s in bed.statuses().values()
         )
 
-    took = wait_for(told_everywhere, 30, "both registers name the record the console cannot report")
+    took = wait_for(
+        told_everywhere,
+        30,
+        "both registers name the record the console cannot report",
+        on=[n.events for n in bed.nodes.values()],
+    )
     statuses = bed.statuses()
     print(
         f"\nall at the console, not all in its reports: told on both registers after {took:.2f} s"

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import Config
+from meshpos.harness.wait import until
 from meshpos.node import Node
 from meshpos.node_adapters import make_node
 
 from .cdp import Browser, chromium_missing
-from .kit import settle
 
 
 @contextlib.asynccontextmanager
@@ -29,13 +29,13 @@ async def running(configs: list[Config]) -> AsyncIterator[list[Node]]:
             for b in nodes:
                 if a is not b:
                     a.add_peer(b.config.node_id, "127.0.0.1", b.port)
-        await settle(
-            nodes,
+        await until(
             lambda: all(
                 len(p := n.status().peers) == len(nodes) - 1 and all(p.values()) for n in nodes
             ),
             15,
             "every node linked to and in sync with every other",
+            on=nodes,
         )
         yield nodes
 

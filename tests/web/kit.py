@@ -4,10 +4,7 @@ HTTP/1.1 client (raw so that tests can also send what no well-behaved client wou
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,41 +14,11 @@ from meshpos.config import Config, load_config
 from meshpos.model import Replica, Venue, hash_pin
 from meshpos.model.sample import sample_catalog
 from meshpos.node import Node
-from meshpos.web.port import NodeAPI
 
 from ..mesh.kit import make_device, make_venue
 from .schema_check import check_answer
 
 PIN = "2468"
-
-
-async def settle(
-    nodes: NodeAPI | Sequence[NodeAPI], check: Callable[[], bool], timeout: float, what: str
-) -> float:
-    """Wait until ``check()`` holds, checking again after each change a node pushes (its documents,
-    its peers, its status): nothing polls. The seconds it took."""
-    subscriptions = [n.changes() for n in (nodes if isinstance(nodes, Sequence) else [nodes])]
-    start = time.monotonic()
-    try:
-        async with asyncio.timeout(timeout):
-            while not check():
-                open_ = [s for s in subscriptions if not s.closed]
-                if not open_:
-                    raise AssertionError(f"the node stopped while waiting for {what}")
-                waits = [asyncio.ensure_future(s.next()) for s in open_]
-                try:
-                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for wait in waits:
-                        wait.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                            await wait
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}") from None
-    finally:
-        for s in subscriptions:
-            s.close()
-    return time.monotonic() - start
 
 
 def _catalog() -> bytes:

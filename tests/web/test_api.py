@@ -15,12 +15,13 @@ from meshpos.config import Config
 from meshpos.console.db import open_console_db
 from meshpos.console.runner import register_venues
 from meshpos.console.server import ConsoleServer
+from meshpos.harness.wait import until
 from meshpos.model.sample import CASHIER, COOK, MANAGER
 from meshpos.node import Node
 from meshpos.trust.authority import load_venue
 
 from .conftest import running
-from .kit import PIN, Client, http, make_configs, settle
+from .kit import PIN, Client, http, make_configs
 
 
 @pytest.fixture
@@ -215,8 +216,8 @@ async def test_kitchen_screen_bumps_recalls_and_stops_items(
         board.update(await kds.ok("GET", "/api/kitchen/tickets"))
 
     await fetch_board()
-    await settle(
-        mesh[1], lambda: mesh[1].venue.kitchen(board["date"]).has(ticket), 5, "ticket on K1"
+    await until(
+        lambda: mesh[1].venue.kitchen(board["date"]).has(ticket), 5, "ticket on K1", on=[mesh[1]]
     )
     await fetch_board()
     [card] = board["tickets"]
@@ -237,7 +238,9 @@ async def test_kitchen_screen_bumps_recalls_and_stops_items(
     stop = await kds.ok("PUT", "/api/stoplist/fries", {"user": COOK, "stopped": True})
     assert (stop["product_id"], stop["stopped"], stop["user_name"]) == ("fries", True, "Kim")
     assert (stop["device"], stop["name"]) == ("K1", "Fries")
-    await settle(mesh[0], lambda: mesh[0].venue.stoplist.is_stopped("fries"), 5, "the stop on R1")
+    await until(
+        lambda: mesh[0].venue.stoplist.is_stopped("fries"), 5, "the stop on R1", on=[mesh[0]]
+    )
     [listed] = await reg.ok("GET", "/api/stoplist")
     assert listed == stop
     fries = next(p for p in (await reg.ok("GET", "/api/catalog"))["products"] if p["id"] == "fries")
@@ -339,7 +342,7 @@ async def test_rule_errors(mesh: tuple[Node, Node], reg: Client, kds: Client) ->
                     {"user": CASHIER, "counted_cash": 0})  # fmt: skip
 
     # the kitchen screen holds the order (it syncs the ledger) but may not write money records
-    await settle(mesh[1], lambda: _has_order(mesh[1], order["id"]), 5, "the order on K1")
+    await until(lambda: _has_order(mesh[1], order["id"]), 5, "the order on K1", on=[mesh[1]])
     await kds.error(
         403, "permission_denied", "POST", f"{path}/payments", {"user": MANAGER, "method": "card"}
     )
@@ -408,16 +411,18 @@ async def test_clear_cache_re_pulls_the_catalog_when_everything_is_at_the_consol
         )
         async with running([config]) as (r1,):
             reg = Client.of(r1)
-            await settle(
-                r1,
+            await until(
                 lambda: (r1.status().colour, r1.status().pending) == ("green", 0),
                 15,
                 "a path to the console and nothing pending",
+                on=[r1],
             )
             done = await reg.ok("POST", "/api/clear-cache")
             assert done["ok"] is True
             assert "catalog" in done["message"]
-            await settle(r1, lambda: len(r1.venue.catalog.products()) == 7, 10, "the catalog back")
+            await until(
+                lambda: len(r1.venue.catalog.products()) == 7, 10, "the catalog back", on=[r1]
+            )
             assert len((await reg.ok("GET", "/api/catalog"))["products"]) == 7
     finally:
         await console.stop()

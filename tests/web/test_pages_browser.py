@@ -22,7 +22,8 @@ import pytest
 from meshpos.config import Config
 from meshpos.console import materialise
 from meshpos.console.api import make_console_handler
-from meshpos.demo.internet import InternetSwitch
+from meshpos.harness.internet import InternetSwitch
+from meshpos.harness.wait import until
 from meshpos.model import Replica, Venue
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
@@ -32,7 +33,7 @@ from meshpos.web.http import HttpServer
 from ..relay.consoles import Console, running_console
 from .cdp import Browser, Page
 from .conftest import running
-from .kit import PIN, make_configs, settle
+from .kit import PIN, make_configs
 
 # The nodes are fixtures requested before ``browser``: the browser's teardown, which keeps each page's
 # last view, then runs while the nodes still serve the pages.
@@ -247,7 +248,9 @@ async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
     for state in ("cooking", "ready"):
         await kitchen.click(f"{card} button[data-action=bump]")
         await kitchen.wait(f"{q(card)}?.dataset.state === '{state}'", what=state)
-    await settle(r1, lambda: _ticket_state(r1, ticket) == "ready", 5, "R1 sees the ticket ready")
+    await until(
+        lambda: _ticket_state(r1, ticket) == "ready", 5, "R1 sees the ticket ready", on=[r1]
+    )
     await kitchen.click(f"{card} button[data-action=recall]")
     await kitchen.wait(f"{q(card)}?.dataset.state === 'cooking'", what="recalled")
     await kitchen.click(f"{card} button[data-action=bump]")

@@ -5,10 +5,7 @@ ends; each lock is logged once and counted."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,15 +13,16 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import load_config
+from meshpos.harness.client import LocalApi
+from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.web.pins import CLIENT_STRIKES, USER_STRIKES
 
-from ..mesh.kit import NodeProcess, make_device, make_venue, wait_for
+from ..mesh.kit import NodeProcess, make_device, make_venue
 from .kit import CATALOG, PIN, Answer, http
 
 LOCK_S = 3.0  # the node's pin_lockout_s: long enough to outlast a burst, short enough to wait out
 BURST = 300
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @pytest.fixture
@@ -43,17 +41,7 @@ def node(tmp_path: Path) -> Iterator[tuple[NodeProcess, str]]:
 
 def _login_status(base: str, token: str, user: str, pin: str) -> int:
     """One login from a plain blocking client (for waiting out a lock on a thread)."""
-    request = urllib.request.Request(
-        f"{base}/api/login",
-        data=json.dumps({"user": user, "pin": pin}).encode(),
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with _OPENER.open(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return LocalApi(base, token).request("POST", "/api/login", {"user": user, "pin": pin}).status
 
 
 async def _burst(
@@ -102,11 +90,12 @@ async def test_pin_guessing_is_locked_out_per_user_and_per_client(
     right = await _burst(base, token, [(CASHIER, PIN)])
     _locked(right[0][0], f"user {CASHIER}")
     waited = await asyncio.to_thread(
-        wait_for,
-        lambda: _login_status(base, token, CASHIER, PIN) == 200,
-        LOCK_S * 3,
-        "the right PIN accepted after the user's lock",
-        0.1,
+        lambda: wait_for(
+            lambda: _login_status(base, token, CASHIER, PIN) == 200,
+            LOCK_S * 3,
+            "the right PIN accepted after the user's lock",
+            every=0.1,  # the lock ends with time: nothing announces it
+        )
     )
     print(f"the user's lock ended {waited:.2f} s after the right PIN was refused")
 
@@ -120,11 +109,12 @@ async def test_pin_guessing_is_locked_out_per_user_and_per_client(
     refused = await _burst(base, token, [(MANAGER, PIN)])
     _locked(refused[0][0], "this device")
     await asyncio.to_thread(
-        wait_for,
-        lambda: _login_status(base, token, MANAGER, PIN) == 200,
-        LOCK_S * 3,
-        "the right PIN accepted after the client's lock",
-        0.1,
+        lambda: wait_for(
+            lambda: _login_status(base, token, MANAGER, PIN) == 200,
+            LOCK_S * 3,
+            "the right PIN accepted after the client's lock",
+            every=0.1,  # the lock ends with time: nothing announces it
+        )
     )
 
     counters = _counters(process)

@@ -1,4 +1,5 @@
-"""The venue's internet, standing in for the uplink in the demo, benchmarks and tests.
+"""The venue's internet, standing in for the uplink in the demo, benchmarks and tests (the chaos run
+pulls a real cable in its network bed instead).
 
 A TCP forwarder on loopback between the registers and the console: ``cut()`` drops every open
 connection and refuses new ones (what registers see when the router's uplink dies); ``restore()`` lets
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 
 
 class InternetSwitch:
@@ -64,3 +66,33 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write(data)
             await writer.drain()
     writer.transport.abort()
+
+
+class InternetLink:
+    """An :class:`InternetSwitch` on its own event loop in a thread, for blocking code (tests that drive
+    node processes from the test's thread)."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.switch = InternetSwitch(target_host, target_port)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.switch.port
+
+    def start(self) -> InternetLink:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.switch.start(), self._loop).result(5)
+        return self
+
+    def cut(self) -> None:
+        self._loop.call_soon_threadsafe(self.switch.cut)
+
+    def restore(self) -> None:
+        self._loop.call_soon_threadsafe(self.switch.restore)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.switch.stop(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)

@@ -1,0 +1,5 @@
+"""The harness the demo, the chaos run, the benchmarks and the tests share: setting up a venue
+(:mod:`.venue`), node and console processes (:mod:`.procs`), the internet switch (:mod:`.internet`), the
+client for a node's local API and event stream (:mod:`.client`) and the one wait with a deadline
+(:mod:`.wait`). The tool packages (demo, chaos, bench) import this and none of each other.
+"""
