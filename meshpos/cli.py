@@ -113,6 +113,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from meshpos.bench.upload import run_upload_bench
 
         return run_upload_bench(args)
+    if args.what == "history":
+        from meshpos.bench.history import run_history_bench
+
+        return run_history_bench(args)
     raise MeshposError(f"unknown benchmark {args.what!r}")
 
 
@@ -230,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dir", default=None, help="directory for the database files (default: a temp dir)"
     )
     from meshpos.bench.all import add_all_arguments
+    from meshpos.bench.history import add_history_arguments
     from meshpos.bench.mesh import add_mesh_arguments
     from meshpos.bench.upload import add_upload_arguments
 
@@ -243,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_all_arguments(
         bench_sub.add_parser("all", help="store, mesh and upload benchmarks in one report")
+    )
+    add_history_arguments(
+        bench_sub.add_parser(
+            "history", help="a register's cost with a long history vs none (issue 15 figures)"
+        )
     )
     bench.set_defaults(func=_cmd_bench)
     return parser

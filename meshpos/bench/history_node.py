@@ -1,0 +1,207 @@
+"""A register as ``bench history`` sees it: a ``meshpos node`` process, read from /proc, and its page.
+
+The node runs as its own process (``--no-discovery``: no mDNS, no peers, no console) so its memory, start-up
+and CPU are the process's own, read from ``/proc/<pid>``. :class:`Page` plays the register page in
+meshpos/web/static: ``GET /api/events`` held open, and on each ``changed`` event the fetches of its
+``load()``, folded like its ``refresher`` (a change during a load makes one more load, never two at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from meshpos.bench.history_fixture import Fixture
+from meshpos.errors import MeshposError
+
+_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+_CHANGED = b"event: changed"
+CALL_TIMEOUT_S = (
+    900.0  # a sale on a big history takes seconds today; the bench reports it, not fails
+)
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise MeshposError(f"process {pid} has no VmRSS")
+
+
+def cpu_ms(pid: int) -> float:
+    """User plus system CPU time of ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) * _TICK_MS
+
+
+class RegisterProcess:
+    """``meshpos node`` on a fixture's config; its stderr goes to ``node.log`` next to the data dir."""
+
+    def __init__(self, fixture: Fixture) -> None:
+        self.fixture = fixture
+        self.process: subprocess.Popen[str] | None = None
+        self.api = ""
+        self.token = ""
+        self.log = fixture.config.data_dir.parent / "node.log"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    async def start(self) -> float:
+        """Start the node; seconds from the spawn until ``GET /health`` answers."""
+        argv = [sys.executable, "-m", "meshpos", "node", "--config", str(self.fixture.config_file)]
+        began = time.perf_counter()
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(  # noqa: ASYNC220 - the clock runs from here
+                [*argv, "--no-discovery"], stdout=subprocess.PIPE, stderr=log, text=True
+            )
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(
+            asyncio.to_thread(self.process.stdout.readline), CALL_TIMEOUT_S
+        )
+        if not line:
+            raise MeshposError(f"the node exited before it was ready; see {self.log}")
+        self.api = json.loads(line)["api"]
+        self.token = (self.fixture.config.data_dir / "api.token").read_text().strip()
+        deadline = began + CALL_TIMEOUT_S
+        while True:
+            try:
+                await asyncio.to_thread(self.call, "GET", "/health")
+                return time.perf_counter() - began
+            except (urllib.error.URLError, ConnectionError):
+                if time.perf_counter() > deadline:
+                    raise
+                await asyncio.sleep(0.01)
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        request = urllib.request.Request(
+            self.api + path,
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(request, timeout=CALL_TIMEOUT_S) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise MeshposError(f"{method} {path}: {exc.code} {exc.read()[:300]!r}") from None
+
+    def helpers_rss_kb(self) -> int:
+        """Resident memory of the node's child processes (the store's merge helper, when running)."""
+        total = 0
+        for status in Path("/proc").glob("[0-9]*/status"):
+            with contextlib.suppress(OSError, ValueError):
+                fields = dict(
+                    line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+                )
+                if int(fields["PPid"]) == self.pid and "VmRSS" in fields:
+                    total += int(fields["VmRSS"].split()[0])
+        return total
+
+    async def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(self.process.wait, 60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            await asyncio.to_thread(self.process.wait)
+
+
+class Page:
+    """The register page's event stream and reloads, on two threads of its own."""
+
+    def __init__(self, register: RegisterProcess) -> None:
+        self.register = register
+        self.order_id = ""  # the order the cashier is building: load() fetches it too
+        self.loads = 0
+        self.error: BaseException | None = None  # why the page stopped reloading
+        self._stop = threading.Event()
+        self._dirty = threading.Event()
+        self._idle = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._listen, daemon=True),
+            threading.Thread(target=self._reload, daemon=True),
+        ]
+
+    def open(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    async def loaded(self, timeout: float) -> None:
+        """Until the first load after opening is done and no change is waiting."""
+        deadline = time.monotonic() + timeout
+        while not (self.loads and self._idle.is_set() and not self._dirty.is_set()):
+            if self.error is not None:
+                raise MeshposError(f"the page stopped: {self.error}")
+            if time.monotonic() > deadline:
+                raise MeshposError(f"the page did not load within {timeout:.0f} s")
+            await asyncio.sleep(0.05)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._dirty.set()
+        for thread in self._threads:
+            thread.join(CALL_TIMEOUT_S)
+
+    def _listen(self) -> None:
+        url = urllib.parse.urlsplit(self.register.api)
+        token = urllib.parse.quote(self.register.token)
+        with socket.create_connection((url.hostname or "", url.port or 80), timeout=0.2) as sock:
+            sock.sendall(
+                f"GET /api/events?token={token} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                "Accept: text/event-stream\r\n\r\n".encode()
+            )
+            tail = b""
+            while not self._stop.is_set():
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    continue
+                if not data:
+                    return
+                text = tail + data
+                if _CHANGED in text:
+                    self._dirty.set()
+                tail = text[1 - len(_CHANGED) :]  # a marker split across two reads, counted once
+
+    def _reload(self) -> None:
+        try:
+            self._reload_until_closed()
+        except Exception as exc:  # the run reports it through loaded() and the sales' own calls
+            self.error = exc
+
+    def _reload_until_closed(self) -> None:
+        while not self._stop.is_set():
+            self._idle.set()
+            self._dirty.wait()
+            if self._stop.is_set():
+                return
+            self._idle.clear()
+            self._dirty.clear()
+            call = self.register.call
+            call("GET", "/api/catalog")
+            call("GET", "/api/shifts/current")
+            call("GET", "/api/orders")
+            call("GET", "/api/receipts")
+            if self.order_id:
+                with contextlib.suppress(MeshposError):  # paid meanwhile: the page drops it too
+                    call("GET", f"/api/orders/{self.order_id}")
+            self.loads += 1
