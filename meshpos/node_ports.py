@@ -1,4 +1,4 @@
-"""What a node is handed: the ports its adapters fill (docs/architecture.md: Node).
+"""What a node is handed: the ports its adapters fill (docs/architecture.md (Node)).
 
 :class:`meshpos.node.Node` builds its parts on these; :func:`meshpos.node_adapters.make_node` fills them
 with the real things (the data dir's SQLite store, mTLS links, the local HTTP API), and a test may fill

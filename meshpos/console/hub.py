@@ -1,6 +1,6 @@
 """One venue at the console: a sync engine in the ``console`` role, its relays' sessions, and its reports.
 
-The console is "one more peer" of the venue (docs/architecture.md: Relay and console), on the same
+The console is "one more peer" of the venue (docs/architecture.md (Relay and console)), on the same
 :class:`~meshpos.engine.Engine` as a node, over the console database. A relay's updates are
 committed to the console database before anything is forwarded or acknowledged, then the ledger days they
 touched are materialised into the relational tables: at most ``materialise_delay`` after the first change of
