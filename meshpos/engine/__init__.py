@@ -4,5 +4,30 @@ See docs/architecture.md (Engine). The node and the console's venue hubs both ru
 """
 
 from meshpos.engine.changes import Changed, ChangeFeed, Subscription
+from meshpos.engine.engine import (
+    MAX_MESSAGE_SIZE,
+    Committed,
+    Engine,
+    EngineEvent,
+    LinkClosed,
+    LinkOpened,
+    LinkRefused,
+    Rejection,
+)
+from meshpos.engine.stores import DocumentStore, StoreDocuments
 
-__all__ = ["ChangeFeed", "Changed", "Subscription"]
+__all__ = [
+    "MAX_MESSAGE_SIZE",
+    "ChangeFeed",
+    "Changed",
+    "Committed",
+    "DocumentStore",
+    "Engine",
+    "EngineEvent",
+    "LinkClosed",
+    "LinkOpened",
+    "LinkRefused",
+    "Rejection",
+    "StoreDocuments",
+    "Subscription",
+]

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Self
 
 from meshpos.errors import ConfigError, LocalProtocolError
 from meshpos.model.roles import is_node_id
@@ -64,23 +64,6 @@ class DiscoveryStats:
     """Advertisements ignored (other venue, other version, malformed, our own)."""
     resolve_failures: int = 0
     reannounced: int = 0
-
-
-class PeerDiscovery(Protocol):
-    """The port the node depends on; :class:`Discovery` and :class:`MemoryDiscovery` both satisfy it."""
-
-    @property
-    def ad(self) -> PeerAd: ...
-
-    @property
-    def peers(self) -> dict[str, PeerAd]: ...
-
-    @property
-    def stats(self) -> DiscoveryStats: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
 
 
 def service_name(node_id: str, venue: str = "") -> str:
