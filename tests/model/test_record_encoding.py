@@ -112,6 +112,8 @@ def test_an_older_node_and_a_newer_one_paying_one_order_is_still_a_conflict(
     order = r1.open_order(CASHIER, NOW, table="7")
     r1.add_line(CASHIER, order.id, "burger", 1, NOW)
     sync(r1.replica, r2.replica)
+    name = f"ledger/{r1.business_date(NOW)}"
+    live = LedgerTally(r1.replica.doc(name))  # counts what arrives through its observers
     p1 = r1.pay(CASHIER, order.id, "card", NOW)
     with monkeypatch.context() as older:
         older.setattr(ledger, "put_record", lambda t, k, record, where: put(t, k, record, where))
@@ -129,8 +131,11 @@ def test_an_older_node_and_a_newer_one_paying_one_order_is_still_a_conflict(
         }
     assert r1.conflicts() == r2.conflicts()
     assert r1.order(order.id) == r2.order(order.id)
-    name = f"ledger/{r1.business_date(NOW)}"
-    assert LedgerTally(r1.replica.doc(name)).counts() == LedgerTally(r2.replica.doc(name)).counts()
+    counts = live.counts()
+    assert counts == LedgerTally(r1.replica.doc(name)).counts()
+    assert counts == LedgerTally(r2.replica.doc(name)).counts()
+    assert counts["R2"]["payments"] == counts["R1"]["payments"] == 1
+    assert counts["R2"]["receipts"] == counts["R1"]["receipts"] == 1
 
 
 @pytest.mark.parametrize(
@@ -155,3 +160,16 @@ def test_a_record_text_that_does_not_parse_is_skipped_and_listed(text: str, why:
     with pytest.raises(CorruptRecord, match=why):
         Ledger(day.doc, day.date).receipt("bad")
     assert LedgerTally(day.doc).counts()["?"] == {"receipts": 1}  # counted, its register unknown
+
+
+def test_a_record_text_with_an_escaped_surrogate_pair_reads() -> None:
+    """Only a lone surrogate is refused: a pair escaped in JSON is one character, like any other."""
+    venue, day = a_full_day()
+    receipts = day.doc.get("receipts", type=Map)
+    receipt = day.receipts()[0]
+    record = json.loads(receipts[receipt.id])
+    record["lines"][0]["name"] = "PAIR"
+    receipts[receipt.id] = json.dumps(record).replace("PAIR", "\\ud83c\\udf54")
+    assert "\\ud83c" in receipts[receipt.id]
+    assert venue.ledger(day.date).receipt(receipt.id).lines[0].name == "\U0001f354"
+    assert venue.corrupt_records() == []
