@@ -9,8 +9,8 @@ down the reads of a day: readers that list records skip one that does not parse 
 strict and raises (a caller that must not compute from a part of a day, such as the console's materialiser).
 
 An insert-only money record is stored as one compact-JSON text (``_writes.put_record``): it is never merged
-field by field, and as text it costs a fifth of the memory of a map of values in a document (docs/
-benchmarks.md, "records"). Days written by older nodes hold maps, so every reader takes both
+field by field, and as text it costs far less memory than a map of values (a sale's records: 18.0 -> 11.8
+KB, docs/benchmarks.md "records"). Days written by older nodes hold maps, so every reader takes both
 (:func:`decoded`, :class:`Fields`).
 """
 
