@@ -7,11 +7,15 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pycrdt import Doc, Map
 
-from meshpos.errors import CorruptRecord
+from meshpos.errors import CorruptRecord, InvalidInput
 from meshpos.model import Ledger, Venue, ledger
-from meshpos.model._writes import put
+from meshpos.model._records import decoded
+from meshpos.model._writes import put, put_record
+from meshpos.model.limits import value_problem
 from meshpos.model.records import LEDGER_RECORDS, LEDGER_ROOTS, ORDER_PARTS
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.model.tally import LedgerTally
@@ -173,3 +177,31 @@ def test_a_record_text_with_an_escaped_surrogate_pair_reads() -> None:
     assert "\\ud83c" in receipts[receipt.id]
     assert venue.ledger(day.date).receipt(receipt.id).lines[0].name == "\U0001f354"
     assert venue.corrupt_records() == []
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), _VALUES, max_size=6))
+def test_every_record_the_bounds_accept_reads_back_as_written(record: dict[str, Any]) -> None:
+    """What ``put_record`` accepts comes back equal, integers as integers; what it refuses writes
+    nothing."""
+    doc: Doc[Any] = Doc()
+    root = doc.get("receipts", type=Map)
+    if value_problem(record) is not None:
+        with pytest.raises(InvalidInput):
+            put_record(root, "r", record, "receipts/r")
+        assert "r" not in root
+        return
+    put_record(root, "r", record, "receipts/r")
+    stored = root["r"]
+    assert isinstance(stored, str)
+    assert decoded(stored) == record
+    assert json.dumps(decoded(stored)) == json.dumps(record)  # same types: 1 stays 1, not 1.0
