@@ -19,7 +19,7 @@ from pathlib import Path
 from meshpos.config import Config, load_config
 from meshpos.harness.venue import catalog_update, make_device, make_venue
 from meshpos.model.sample import CASHIER
-from meshpos.node import Node
+from meshpos.node_adapters import make_node
 
 
 def money(cents: int) -> str:
@@ -27,7 +27,7 @@ def money(cents: int) -> str:
 
 
 async def sell(config: Config) -> None:
-    async with Node(config, discovery=False) as node:
+    async with make_node(config, discovery=False) as node:
         shift = await node.open_shift(CASHIER, opening_cash=10_000)
         print(f"shift opened on {config.node_id} by {CASHIER} with {money(shift.opening_cash)}")
 

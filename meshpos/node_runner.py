@@ -42,13 +42,15 @@ def run_node(
 async def _run(
     config: Config, peers: list[tuple[str, str, int]], discovery: bool, new_receipt_series: bool
 ) -> int:
-    from meshpos.node import Node
+    from meshpos.node_adapters import make_node
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with Node(config, discovery=discovery, new_receipt_series=new_receipt_series) as node:
+    async with make_node(
+        config, discovery=discovery, new_receipt_series=new_receipt_series
+    ) as node:
         for node_id, host, port in peers:
             node.add_peer(node_id, host, port)
         # one line for scripts and tests that start nodes: where this node listens

@@ -33,6 +33,7 @@ from meshpos.config import load_config
 from meshpos.errors import MeshposError
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
+from meshpos.node_adapters import make_node
 
 HOST = "127.0.0.1"  # the network rule: loopback only
 PRODUCTS = ("espresso", "croissant", "burger", "fries", "lemonade")
@@ -191,7 +192,7 @@ class _Ours(_Register):
     async def command(self, do: str, msg: dict[str, Any]) -> dict[str, Any]:
         if do == "start":
             begin = time.perf_counter()
-            self.node = Node(self.config, discovery=False, clock=self.clock)
+            self.node = make_node(self.config, discovery=False, clock=self.clock)
             await self.node.start()
             started = time.perf_counter()
             self.ledger = f"ledger/{self.node.venue.business_date(self.node.now_ms())}"

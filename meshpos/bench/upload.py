@@ -83,7 +83,7 @@ async def _backlog(config: Config, receipts: int) -> set[str]:
 
 
 async def _run_upload(db_url: str, receipts: int, label: str) -> dict[str, Any]:
-    from meshpos.node import Node
+    from meshpos.node_adapters import make_node
 
     with tempfile.TemporaryDirectory(prefix="meshpos-bench-upload-") as tmp:
         root = Path(tmp)
@@ -106,7 +106,7 @@ async def _run_upload(db_url: str, receipts: int, label: str) -> dict[str, Any]:
             progress(f"{label}: writing a backlog of {receipts:,} sales")
             sold = await _backlog(config, receipts)
             internet.cut()
-            async with Node(config, discovery=False) as node:
+            async with make_node(config, discovery=False) as node:
                 await asyncio.sleep(2.5)  # past the election's settle time, as after a long outage
                 progress(f"{label}: internet restored; uploading")
                 start = time.perf_counter()

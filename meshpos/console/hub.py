@@ -1,6 +1,7 @@
-"""One venue at the console: its documents, a synchronizer in the ``console`` role, and its relays' sessions.
+"""One venue at the console: a sync engine in the ``console`` role, its relays' sessions, and its reports.
 
-The console is "one more peer" of the venue (docs/architecture.md: Relay and console). A relay's updates are
+The console is "one more peer" of the venue (docs/architecture.md (Relay and console)), on the same
+:class:`~meshpos.engine.Engine` as a node, over the console database. A relay's updates are
 committed to the console database before anything is forwarded or acknowledged, then the ledger days they
 touched are materialised into the relational tables: at most ``materialise_delay`` after the first change of
 a burst (the time the commit took counts), once per burst, and only the records that changed since the
@@ -20,18 +21,17 @@ runs a change on the console's ``Venue`` and commits it; the synchronizer sends 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import random
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
+from meshpos.engine import Committed, Engine, EngineEvent, LinkClosed
 from meshpos.errors import MeshposError, PeerTimeout
 from meshpos.model import Ledger, Replica, Venue
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
@@ -45,7 +45,6 @@ from meshpos.sync import (
     SyncConfig,
     Synchronizer,
     UpdateRejected,
-    new_client_id,
 )
 
 log = logging.getLogger("meshpos.console")
@@ -56,7 +55,39 @@ CONSOLE_NODE = "console"
 UNREPORTED_ALARMS = frozenset({CORRUPT_RECORD})  # alarms of records not in the reports
 
 
+class VenueDocuments:
+    """One venue's documents in the console database: the engine's store port (no meta, no drop)."""
+
+    def __init__(self, db: ConsoleDB, venue_id: str) -> None:
+        self.db = db
+        self.venue_id = venue_id
+
+    async def append(
+        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
+    ) -> None:
+        by_doc: dict[str, list[bytes]] = {}
+        for doc, update in updates:
+            by_doc.setdefault(doc, []).append(update)
+        for doc, batch in by_doc.items():
+            # pycrdt encoded these (the document's own change events) after the synchronizer had
+            # decoded and applied what the relay sent: not parsed again
+            await self.db.append_updates(self.venue_id, doc, batch, validated=True)
+
+    async def load(self) -> dict[str, bytes]:
+        loaded: dict[str, bytes] = {}
+        for name in await self.db.documents(self.venue_id):
+            update = await self.db.load_document(self.venue_id, name)
+            if update is not None:
+                loaded[name] = update
+        return loaded
+
+    async def drop(self, name: str) -> None:
+        raise MeshposError(f"venue {self.venue_id}: the console keeps every document ({name})")
+
+
 class VenueHub:
+    """One venue on the sync engine (the console's side of its relays), plus its reports."""
+
     def __init__(
         self,
         venue_id: str,
@@ -71,23 +102,21 @@ class VenueHub:
         self.materialise_delay = materialise_delay
         self.counters: Counter[str] = Counter()
         self.rejections: list[str] = []
-        client_id = new_client_id(random.Random())
-        self.replica = Replica(client_id=client_id, capture=False)
-        self.sync = Synchronizer(
+        # every batch a relay sends is committed before the next is read: a slow database slows it
+        self.engine = Engine(
+            VenueDocuments(db, venue_id),
             venue=venue_id,
             node_id=CONSOLE_NODE,
             role="console",
-            client_id=client_id,
-            config=SyncConfig.paced(heartbeat_interval, max_message_size),
-            doc_factory=self.replica.doc,
+            sync_config=SyncConfig.paced(heartbeat_interval, max_message_size),
+            received_commit_interval=None,
         )
         self.venue = Venue(self.replica, device=CONSOLE_NODE, role="console")
         self.relays: dict[str, str] = {}  # session key -> relay node id
         self.last_seen: dict[str, float] = {}  # relay node id -> wall time of its last message
-        self._outlets: dict[str, Send] = {}
-        self._lock = asyncio.Lock()
         self._dirty: set[str] = set()
         self._dirty_since = 0.0  # monotonic time the first change of the pending burst arrived
+        self._arriving = False  # a ledger change of this burst is on its way to the database
         self._feeds: dict[str, LedgerFeed] = {}
         self._tallies: dict[str, LedgerTally] = {}
         self._changed_at: dict[str, float] = {}  # ledger day -> monotonic time of its last change
@@ -97,20 +126,18 @@ class VenueHub:
         self._recounted: dict[str, float] = {}  # ledger day -> the change it was recounted after
         self._materialiser: asyncio.Task[None] | None = None
         self.unreported: dict[str, tuple[int, str]] = {}  # day -> records not in the reports, why
+        self.engine.subscribe(self._on_event)
+
+    @property
+    def replica(self) -> Replica:
+        return self.engine.replica
+
+    @property
+    def sync(self) -> Synchronizer:
+        return self.engine.sync
 
     async def load(self) -> None:
-        for name in await self.db.documents(self.venue_id):
-            update = await self.db.load_document(self.venue_id, name)
-            if update is not None:
-                self.sync.load(name, update)
-        for name in ("catalog", "stoplist", "denylist"):
-            self.sync.open_doc(name)
-
-        def observe(name: str) -> None:
-            self.sync.open_doc(name)
-
-        self.replica.on_open = observe
-        self.sync.events_received()
+        await self.engine.open()
         # what the reports hold is told to the relays after each materialisation: materialise the
         # latest days once at start (a crash may have come between a commit and its materialisation)
         days = sorted(d for d in self.sync.docs if d.startswith("ledger/"))[-REPORTED_DAYS:]
@@ -118,37 +145,29 @@ class VenueHub:
             self._dirty.update(days)
             self._materialiser = asyncio.create_task(self._materialise_soon())
 
-    # --- relays -----------------------------------------------------------------------------------
+    # --- relays (meshpos.net.port.LinkHandler) ----------------------------------------------------
 
     def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
-        """A relay of this venue is connected (its token was checked); its hello says which register."""
-        self._outlets[key] = send
-        self.sync.connect(key, expected_role=peer.role, expected_node=peer.device_id or None)
-        self._flush()
+        self.engine.link_opened(key, peer, send)
 
     async def link_messages(self, key: str, messages: list[bytes]) -> None:
-        if key not in self.sync.sessions:
-            return
-        for data in messages:  # a session that closes midway ignores the rest
-            self.sync.receive_data(key, data)
         try:
-            await self.pump()
+            await self.engine.link_messages(key, messages)
         except MeshposError as exc:  # the database: drop the link, the relay redials
             log.error("venue %s: %s", self.venue_id, exc)
-            send = self._outlets.get(key)
-            if send is not None:
-                send([b""])
+            self.engine.hang_up(key)
+        self._seen()
 
     async def link_closed(self, key: str, reason: str) -> None:
-        if key in self.sync.sessions:
-            self.sync.receive_eof(key)
-            with contextlib.suppress(MeshposError):
-                await self.pump()
-        self._outlets.pop(key, None)
-        self.relays.pop(key, None)
+        await self.engine.link_closed(key, reason)
 
     def link_refused(self, peer: LinkPeer, reason: str) -> None:
-        """Never called: a relay does not refuse the console (the console's server refuses relays)."""
+        self.engine.link_refused(peer, reason)
+
+    def _seen(self) -> None:
+        now = time.time()
+        for node in self.relays.values():
+            self.last_seen[node] = now
 
     def tick(self, now: float) -> None:
         self.sync.tick(now)
@@ -178,57 +197,43 @@ class VenueHub:
 
     async def edit(self, change: Callable[[Venue], T]) -> T:
         """Run a console edit (catalog, stop list) under the model's rules; returns once committed."""
-        result = change(self.venue)
-        await self.pump()
-        return result
+        return await self.engine.write(lambda: change(self.venue))
 
     # --- commit, materialise, forward -------------------------------------------------------------
 
     async def pump(self) -> None:
-        async with self._lock:
-            while events := self.sync.events_received():
-                by_doc: dict[str, list[bytes]] = {}
-                for event in events:
-                    if isinstance(event, DocumentChanged):
-                        by_doc.setdefault(event.doc, []).append(event.update)
-                    elif isinstance(event, PeerJoined):
-                        self.relays[event.peer] = event.node
-                        log.info("venue %s: relay %s connected", self.venue_id, event.node)
-                    elif isinstance(event, PeerClosed):
-                        if isinstance(event.error, PeerTimeout):
-                            self.counters["timeouts"] += (
-                                1  # the relay's internet went: not bad input
-                            )
-                            log.info("venue %s: %s went silent", self.venue_id, event.node)
-                        elif event.error is not None:
-                            self._reject(f"{event.node or event.peer}: {event.reason}")
-                    elif isinstance(event, UpdateRejected):
-                        self._reject(f"update for {event.doc} from {event.node}: {event.reason}")
-                    elif isinstance(event, ClientIdAlarm):
-                        self._reject(f"client id alarm from {event.node}: {event.detail}")
-                if not self._dirty and any(d.startswith("ledger/") for d in by_doc):
-                    self._dirty_since = time.monotonic()
-                for doc, updates in by_doc.items():
-                    # pycrdt encoded these (the document's own change events) after the
-                    # synchronizer had decoded and applied what the relay sent: not parsed again
-                    await self.db.append_updates(self.venue_id, doc, updates, validated=True)
-                    self.counters["updates"] += len(updates)
-                    if doc.startswith("ledger/"):
-                        self._dirty.add(doc)
-                        self._changed_at[doc] = time.monotonic()
-            self._flush()
-        for key, node in self.relays.items():
-            if key in self._outlets:
-                self.last_seen[node] = time.time()
-        if self._dirty and (self._materialiser is None or self._materialiser.done()):
-            self._materialiser = asyncio.create_task(self._materialise_soon())
+        await self.engine.pump()
+        self._seen()
 
-    def _flush(self) -> None:
-        for key in list(self.sync.sessions):
-            out = self.sync.data_to_send(key)
-            send = self._outlets.get(key)
-            if out and send is not None:
-                send(out)
+    def _on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, DocumentChanged):
+            if event.doc.startswith("ledger/") and not self._dirty and not self._arriving:
+                self._dirty_since = time.monotonic()
+                self._arriving = True
+        elif isinstance(event, Committed):
+            for doc, updates in event.updates.items():
+                self.counters["updates"] += updates
+                if doc.startswith("ledger/"):
+                    self._dirty.add(doc)
+                    self._changed_at[doc] = time.monotonic()
+            self._arriving = False
+            if self._dirty and (self._materialiser is None or self._materialiser.done()):
+                self._materialiser = asyncio.create_task(self._materialise_soon())
+        elif isinstance(event, PeerJoined):
+            self.relays[event.peer] = event.node
+            log.info("venue %s: relay %s connected", self.venue_id, event.node)
+        elif isinstance(event, LinkClosed):
+            self.relays.pop(event.key, None)
+        elif isinstance(event, PeerClosed):
+            if isinstance(event.error, PeerTimeout):
+                self.counters["timeouts"] += 1  # the relay's internet went: not bad input
+                log.info("venue %s: %s went silent", self.venue_id, event.node)
+            elif event.error is not None:
+                self._reject(f"{event.node or event.peer}: {event.reason}")
+        elif isinstance(event, UpdateRejected):
+            self._reject(f"update for {event.doc} from {event.node}: {event.reason}")
+        elif isinstance(event, ClientIdAlarm):
+            self._reject(f"client id alarm from {event.node}: {event.detail}")
 
     def _reject(self, line: str) -> None:
         self.counters["rejected"] += 1

@@ -4,5 +4,32 @@ See docs/architecture.md (Engine). The node and the console's venue hubs both ru
 """
 
 from meshpos.engine.changes import Changed, ChangeFeed, Subscription
+from meshpos.engine.engine import (
+    ALWAYS_OPEN,
+    MAX_MESSAGE_SIZE,
+    Committed,
+    Engine,
+    EngineEvent,
+    LinkClosed,
+    LinkOpened,
+    LinkRefused,
+    Rejection,
+)
+from meshpos.engine.stores import DocumentStore, StoreDocuments
 
-__all__ = ["ChangeFeed", "Changed", "Subscription"]
+__all__ = [
+    "ALWAYS_OPEN",
+    "MAX_MESSAGE_SIZE",
+    "ChangeFeed",
+    "Changed",
+    "Committed",
+    "DocumentStore",
+    "Engine",
+    "EngineEvent",
+    "LinkClosed",
+    "LinkOpened",
+    "LinkRefused",
+    "Rejection",
+    "StoreDocuments",
+    "Subscription",
+]

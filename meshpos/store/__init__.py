@@ -9,7 +9,6 @@ from meshpos.store.base import (
     DocumentInfo,
     Store,
     StoreStats,
-    load_open_documents,
 )
 from meshpos.store.memory import MemoryStore
 from meshpos.store.schema import SCHEMA_VERSION
@@ -23,5 +22,4 @@ __all__ = [
     "SqliteStore",
     "Store",
     "StoreStats",
-    "load_open_documents",
 ]

@@ -130,16 +130,6 @@ def check_meta(meta: Mapping[str, str] | None) -> dict[str, str]:
     return dict(meta)
 
 
-async def load_open_documents(store: Store) -> dict[str, bytes]:
-    """What a node does at start-up: load every open document, and no closed one."""
-    loaded: dict[str, bytes] = {}
-    for info in await store.documents():
-        update = await store.load(info.name)
-        if update is not None:
-            loaded[info.name] = update
-    return loaded
-
-
 def fold(segments: Sequence[bytes], log: Sequence[bytes], *, full: bool) -> tuple[int, bytes]:
     """Merge the log into a new snapshot segment; return (trailing segments absorbed, new segment).
 

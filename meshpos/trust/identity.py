@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from meshpos.errors import CertificateRefused, TrustError
+from meshpos.errors import CertificateRefused, ConfigError, TrustError
 from meshpos.trust._files import PRIVATE, read_file, write_file
 from meshpos.trust.certs import (
     certificate_info,
@@ -97,3 +97,22 @@ def new_csr(key: ec.EllipticCurvePrivateKey, device_id: str) -> str:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, check_device_id(device_id))])
     csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
     return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def check_identity(
+    identity: DeviceIdentity, node_id: str, role: str, venue_id: str, where: Path
+) -> None:
+    """A node's config must describe the device its certificate (in ``where``) names."""
+    if identity.device_id != node_id:
+        raise ConfigError(
+            f"node_id {node_id!r} does not match the device certificate in "
+            f"{where} ({identity.device_id!r})"
+        )
+    if identity.role != role:
+        raise ConfigError(
+            f"role {role!r} does not match the device certificate ({identity.role!r})"
+        )
+    if venue_id and venue_id != identity.venue_id:
+        raise ConfigError(
+            f"venue_id {venue_id!r} does not match the device certificate ({identity.venue_id!r})"
+        )

@@ -20,7 +20,7 @@ import pytest
 from meshpos.config import load_config
 from meshpos.errors import ConfigError, StoreLocked
 from meshpos.model.sample import CASHIER
-from meshpos.node import Node
+from meshpos.node_adapters import make_node
 from meshpos.store import SqliteStore
 
 from .kit import NodeProcess, make_device, make_venue
@@ -85,7 +85,7 @@ def test_a_second_process_on_a_data_dir_is_refused_and_a_killed_node_restarts(
         with pytest.raises(StoreLocked, match=f"process {first.proc.pid}"):
             asyncio.run(SqliteStore.open(config.db_path))
         with pytest.raises(StoreLocked, match=str(config.data_dir)):
-            asyncio.run(Node(config, discovery=False).start())
+            asyncio.run(make_node(config, discovery=False).start())
         assert (config.data_dir / "api.url").read_bytes() == api_url
 
         # the first node never noticed: it sells on, with the next number and none twice
@@ -236,7 +236,7 @@ async def test_a_node_that_fails_half_way_through_starting_lets_go_of_its_port_a
     authority = make_venue(tmp_path)
     config = load_config(make_device(authority, tmp_path, "R5", host=_host()), env={})
     (config.data_dir / "api.url").mkdir()  # found only after the node began to listen for peers
-    node = Node(config, discovery=False)
+    node = make_node(config, discovery=False)
     with pytest.raises(
         ConfigError, match=re.escape(f"{config.data_dir / 'api.url'}: cannot write")
     ):

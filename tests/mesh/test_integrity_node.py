@@ -25,7 +25,7 @@ from meshpos.model import ledger as ledger_module
 from meshpos.model.limits import MAX_NAME_CHARS
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.sample import CASHIER, MANAGER
-from meshpos.node import Node
+from meshpos.node_adapters import make_node
 from meshpos.sync import SyncUpdate
 
 from ..trust.helpers import issue_identity
@@ -204,7 +204,7 @@ async def test_a_write_pycrdt_panics_on_leaves_no_trace_in_the_file_or_on_a_peer
         load_config(make_device(authority, tmp_path, n, heartbeat_interval=0.2), env={})
         for n in ("R1", "R2")
     )
-    async with Node(r1c, discovery=False) as r1, Node(r2c, discovery=False) as r2:
+    async with make_node(r1c, discovery=False) as r1, make_node(r2c, discovery=False) as r2:
         r1.add_peer("R2", "127.0.0.1", r2.port)
         await until(lambda: r1.status().peers.get("R2") is True, 10, "R1 in sync with R2", on=[r1])
         await r1.open_shift(CASHIER, 10_000)
@@ -236,7 +236,7 @@ async def test_a_write_pycrdt_panics_on_leaves_no_trace_in_the_file_or_on_a_peer
             assert [o.id for o in node.venue.ledger(name.split("/")[1]).orders()] == [order.id]
             assert node.venue.order(order.id) == order
             assert node.venue.corrupt_records() == []
-    async with Node(r1c, discovery=False) as again:
+    async with make_node(r1c, discovery=False) as again:
         assert [o.id for o in again.venue.ledger(name.split("/")[1]).orders()] == [order.id]
         assert again.venue.order(order.id) == order
         paid = await again.pay(CASHIER, order.id, "card")

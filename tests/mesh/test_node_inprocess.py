@@ -10,6 +10,7 @@ from meshpos.config import load_config
 from meshpos.harness.wait import until
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
+from meshpos.node_adapters import make_node
 
 from .kit import make_device, make_venue
 
@@ -33,9 +34,9 @@ async def test_a_sale_on_one_register_reaches_the_others_and_survives_restart(
 ) -> None:
     r1c, r2c, k1c = (load_config(p, env={}) for p in configs)
     async with (
-        Node(r1c, discovery=False) as r1,
-        Node(r2c, discovery=False) as r2,
-        Node(k1c, discovery=False) as k1,
+        make_node(r1c, discovery=False) as r1,
+        make_node(r2c, discovery=False) as r2,
+        make_node(k1c, discovery=False) as k1,
     ):
         r1.add_peer("R2", "127.0.0.1", r2.port)
         r1.add_peer("K1", "127.0.0.1", k1.port)
@@ -81,7 +82,7 @@ async def test_a_sale_on_one_register_reaches_the_others_and_survives_restart(
         assert status.pending > 0
         assert status.message != "All data is synced"
     # restart R2 alone: everything it acknowledged or received is in its file
-    async with Node(r2c, discovery=False) as r2again:
+    async with make_node(r2c, discovery=False) as r2again:
         assert receipts(r2again) == {paid.receipt.id}
         assert len(r2again.venue.order(order.id).lines) == 2
         assert r2again.status().colour == "gray"

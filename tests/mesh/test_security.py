@@ -24,14 +24,17 @@ from cryptography import x509
 from pycrdt import Doc, Map
 
 from meshpos.config import load_config
+from meshpos.engine import MAX_MESSAGE_SIZE
 from meshpos.errors import MeshposError, PairingCodeInvalid
 from meshpos.harness.wait import until
 from meshpos.model.catalog import Catalog
 from meshpos.model.ledger import Ledger
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.sample import CASHIER
+from meshpos.net.links import Links
 from meshpos.net.wsconn import PATH, LinkRefused, WsConnection
-from meshpos.node import MAX_MESSAGE_SIZE, Node
+from meshpos.node import Node
+from meshpos.node_adapters import make_node
 from meshpos.sync import SyncStep1, SyncStep2, SyncUpdate, encode
 from meshpos.sync._bytes import write_var_string, write_var_uint
 from meshpos.sync._codec import CHUNK, DOC
@@ -86,7 +89,7 @@ class Mesh:
             )
         config = load_config(self.configs[node_id], env={})
         return await self.stack.enter_async_context(
-            Node(config, discovery=False, clock=lambda: NOW)
+            make_node(config, discovery=False, clock=lambda: NOW)
         )
 
     def identity(self, node_id: str) -> DeviceIdentity:
@@ -193,8 +196,9 @@ async def test_a_device_of_another_venue_is_refused_both_ways(
     await link(r1, r2)
     receipt = await sell(r1)
     await until(lambda: state(r2)["receipts"] == [receipt], WAIT, "R2 has R1's sale", on=[r2])
-    assert r1._links is not None
-    real_link = r1._links.connected["R2"]
+    links = r1.mesh.links
+    assert isinstance(links, Links)
+    real_link = links.connected["R2"]
     before = {"R1": state(r1), "R2": state(r2)}
     # another CA with the very same venue id and name: only its key differs; it enrolled R2 and R3 too
     other = init_venue(mesh.root / "other-venue", "Test Venue", mesh.authority.venue_id)
@@ -203,9 +207,9 @@ async def test_a_device_of_another_venue_is_refused_both_ways(
     with pytest.raises(LinkRefused):
         await Attacker.dial(impostor, "R1", HOST, r1.port)
     await until(refusals_are(r1, {"tls": 1}), WAIT, "R1 counts the impostor client")
-    assert "tls: CERTIFICATE_VERIFY_FAILED" in r1._links.recent_refusals[-1]
+    assert "tls: CERTIFICATE_VERIFY_FAILED" in links.recent_refusals[-1]
     assert logged(caplog, "refused 127.0.0.1:", "tls: CERTIFICATE_VERIFY_FAILED")
-    assert r1._links.connected["R2"] == real_link  # the real R2's link was not replaced
+    assert links.connected["R2"] == real_link  # the real R2's link was not replaced
 
     # R1 dials an impostor R3 server (which would accept R1): R1 refuses it
     server = ImpostorServer(trusting(issue_identity(other, "R3"), mesh.authority.ca_pem))

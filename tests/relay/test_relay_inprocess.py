@@ -11,7 +11,7 @@ import pytest
 from meshpos.config import load_config
 from meshpos.harness.wait import until
 from meshpos.model.sample import CASHIER
-from meshpos.node import Node
+from meshpos.node_adapters import make_node
 from meshpos.sync import Chunk, SyncStep2, SyncUpdate, decode
 from meshpos.trust import VenueAuthority
 
@@ -41,7 +41,7 @@ async def test_relay_uploads_and_console_edits_reach_every_register(
         make_device(authority, tmp_path, "R2", console_url=url, console_token=token, **common),
         make_device(authority, tmp_path, "R3", **common),  # no internet of its own
     ]
-    nodes = [Node(load_config(p, env={}), discovery=False) for p in paths]
+    nodes = [make_node(load_config(p, env={}), discovery=False) for p in paths]
     try:
         for node in nodes:
             await node.start()
@@ -98,7 +98,10 @@ async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
     configs = [load_config(p, env={}) for p in paths]
     # first the day happens with both registers linked and the console unreachable
     offline = [dataclasses.replace(c, console_url="", console_token="") for c in configs]
-    async with Node(offline[0], discovery=False) as r1, Node(offline[1], discovery=False) as r2:
+    async with (
+        make_node(offline[0], discovery=False) as r1,
+        make_node(offline[1], discovery=False) as r2,
+    ):
         r1.add_peer("R2", "127.0.0.1", r2.port)
         await until(lambda: len(r1.status().peers) == 1, 10, "R1 linked to R2", on=[r1])
         sold = set()
@@ -114,7 +117,7 @@ async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
             lambda: receipts(r1) == receipts(r2) == sold, 10, "both hold the day", on=[r1, r2]
         )
     # then each comes back alone (split view) with internet: both claim the relay and upload
-    nodes = [Node(c, discovery=False) for c in configs]
+    nodes = [make_node(c, discovery=False) for c in configs]
     for node in nodes:
         await node.start()
     await until(lambda: all(n.status().is_relay for n in nodes), 10, "two relays", on=nodes)
@@ -151,8 +154,8 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
         **common,
     )
     r2_path = make_device(authority, tmp_path, "R2", **common)  # no internet of its own
-    r1 = Node(load_config(r1_path, env={}), discovery=False)
-    r2 = Node(load_config(r2_path, env={}), discovery=False)
+    r1 = make_node(load_config(r1_path, env={}), discovery=False)
+    r2 = make_node(load_config(r2_path, env={}), discovery=False)
     try:
         await r1.start()
         await r2.start()
@@ -213,7 +216,7 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
         await r2.stop()
         await r1.stop()
         await internet.stop()
-    async with Node(load_config(r2_path, env={}), discovery=False) as again:
+    async with make_node(load_config(r2_path, env={}), discovery=False) as again:
         assert (
             again.venue.catalog.product("espresso").price == 777
         )  # the re-pulled catalog is durable
@@ -250,7 +253,7 @@ async def test_a_relay_whose_uploads_the_console_does_not_take_gives_up_and_anot
         await take(key, [data for data in messages if not r1_sale(key, data)])
 
     monkeypatch.setattr(hub, "link_messages", drop_r1_changes)
-    async with Node(r1c, discovery=False) as r1, Node(r2c, discovery=False) as r2:
+    async with make_node(r1c, discovery=False) as r1, make_node(r2c, discovery=False) as r2:
         r1.add_peer("R2", "127.0.0.1", r2.port)
         await until(lambda: r1.status().is_relay and r1.status().uplink, 10, "R1 relays")
         await r1.open_shift(CASHIER, 1_000)
@@ -301,7 +304,7 @@ async def test_with_no_other_relay_a_stalled_one_shows_yellow_with_why_until_dat
         await take(key, [data for data in messages if not a_sale(data)])
 
     monkeypatch.setattr(hub, "link_messages", drop_r1_sales)
-    async with Node(r1c, discovery=False) as r1, Node(r2c, discovery=False) as r2:
+    async with make_node(r1c, discovery=False) as r1, make_node(r2c, discovery=False) as r2:
         r1.add_peer("R2", "127.0.0.1", r2.port)
         await until(lambda: r2.status().colour == "green", 10, "R2 green through R1", on=[r2])
         await r1.open_shift(CASHIER, 1_000)

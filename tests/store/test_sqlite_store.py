@@ -16,8 +16,9 @@ import pycrdt
 import pytest
 
 from meshpos.bench.workload import UpdateLog, add_receipt, receipt_ids
+from meshpos.engine import StoreDocuments
 from meshpos.errors import CorruptDatabase, MissingDatabase, SchemaTooNew, StoreError, StoreLocked
-from meshpos.store import SCHEMA_VERSION, SqliteStore, load_open_documents
+from meshpos.store import SCHEMA_VERSION, SqliteStore
 
 from .store_helpers import Recorder, content, snapshot
 
@@ -249,7 +250,7 @@ async def test_start_up_loads_open_days_only(tmp_path: Path) -> None:
         await store.set_closed("ledger/2026-11-24", True)
     async with await SqliteStore.open(path) as store:
         assert store.stats.documents_loaded == 0  # opening reads no document
-        loaded = await load_open_documents(store)
+        loaded = await StoreDocuments(store).load()
         assert set(loaded) == {"catalog", "ledger/2026-11-25"}
         assert store.stats.documents_loaded == 2
         assert await store.load("ledger/2026-11-23") is not None  # on demand

@@ -8,8 +8,9 @@ from typing import Any
 import pycrdt
 import pytest
 
+from meshpos.engine import StoreDocuments
 from meshpos.errors import StoreClosed, StoreError
-from meshpos.store import EMPTY_UPDATE, Store, load_open_documents
+from meshpos.store import EMPTY_UPDATE, Store
 from meshpos.store.base import fold
 
 from .store_helpers import OpenStore, Recorder, content, snapshot
@@ -132,7 +133,7 @@ async def test_closed_documents_are_listed_only_on_request(store: Store) -> None
         ("ledger/2026-11-24", True),
         ("ledger/2026-11-25", False),
     ]
-    assert set(await load_open_documents(store)) == {"catalog", "ledger/2026-11-25"}
+    assert set(await StoreDocuments(store).load()) == {"catalog", "ledger/2026-11-25"}
     assert await store.load("ledger/2026-11-24") is not None  # closed days load on demand
     await store.set_closed("ledger/2026-11-24", False)
     assert len(await store.documents()) == 3

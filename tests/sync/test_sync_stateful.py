@@ -35,10 +35,11 @@ from hypothesis.stateful import (
 )
 from pycrdt import Map
 
+from meshpos.engine import StoreDocuments
 from meshpos.errors import DomainError, PermissionDenied
 from meshpos.model import Replica, Venue, decode_state_vector
 from meshpos.model.sample import CASHIER, COOK, MANAGER, sample_catalog
-from meshpos.store import MemoryStore, load_open_documents
+from meshpos.store import MemoryStore
 from meshpos.sync import (
     ClientIdAlarm,
     DocumentChanged,
@@ -171,7 +172,7 @@ class Mesh(RuleBasedStateMachine):
             config=CONFIG,
             doc_factory=replica.doc,
         )
-        for doc, update in self._run(load_open_documents(store)).items():
+        for doc, update in self._run(StoreDocuments(store).load()).items():
             sync.load(doc, update)
         for doc in DOCUMENTS:
             sync.open_doc(doc)

@@ -15,6 +15,7 @@ import pytest
 from meshpos.config import Config
 from meshpos.harness.wait import until
 from meshpos.node import Node
+from meshpos.node_adapters import make_node
 
 from .cdp import Browser, chromium_missing
 
@@ -23,7 +24,7 @@ from .cdp import Browser, chromium_missing
 async def running(configs: list[Config]) -> AsyncIterator[list[Node]]:
     """Start the nodes and link every pair (both sides dial, so no one waits out the grace period)."""
     async with contextlib.AsyncExitStack() as stack:
-        nodes = [await stack.enter_async_context(Node(c, discovery=False)) for c in configs]
+        nodes = [await stack.enter_async_context(make_node(c, discovery=False)) for c in configs]
         for a in nodes:
             for b in nodes:
                 if a is not b:

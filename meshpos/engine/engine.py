@@ -1,0 +1,412 @@
+"""The durable sync engine: one replica, its synchronizer and its document store, joined by one pump.
+
+docs/architecture.md (Engine). The node and each venue hub at the console run on it; what differs
+between them are the services that listen to its events.
+
+* **Commit, then forward.** :meth:`Engine.pump` drains the synchronizer's events, commits every change
+  they carry (local writes and received updates alike) to the store, and only then hands the
+  synchronizer's outgoing data to the links, with no await between the last commit and the hand-over:
+  nothing leaves this device that a crash could take back.
+* **Writes return once committed.** :meth:`Engine.write` runs a change and pumps; a change that raises
+  was taken back by the model (its insert and the deletion are committed and sent alike); anything but a
+  MeshposError (a pycrdt panic is a BaseException) becomes :class:`~meshpos.errors.WriteFailed`.
+* **Received updates are grouped.** With a ``received_commit_interval``, updates a link delivers are
+  committed at once when none were in the last interval, else when it ends (one fsync per interval on a
+  busy mesh; nothing waits on them but forwarding). Without one (the console), every batch of messages
+  is committed before :meth:`link_messages` returns, so a slow database slows the sender down.
+* **Typed events.** Services subscribe (:meth:`subscribe`) to the synchronizer's events (before their
+  changes are committed), to links opening, closing and refusing, and to :class:`Committed`; services
+  add values to commit with the updates through :meth:`add_meta` (the node's receipt counter, its
+  deny-list copy). The pages' :class:`~meshpos.engine.changes.ChangeFeed` is published after each pump.
+* **Links plug in with a kind** (:class:`~meshpos.net.port.LinkHandler`): ``send`` is kept per key, and
+  ``peer.kind`` says what the session is; nothing here reads meaning into a key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from meshpos.engine.changes import ChangeFeed, Subscription
+from meshpos.engine.stores import DocumentStore
+from meshpos.errors import MeshposError, PeerTimeout, StoreError, WriteFailed
+from meshpos.model import Replica
+from meshpos.net.port import LinkPeer, Send
+from meshpos.sync import (
+    ClientIdAlarm,
+    DocumentChanged,
+    LocalWriteRefused,
+    PeerClosed,
+    PeerJoined,
+    PeerLive,
+    RelayChanged,
+    SyncConfig,
+    SyncEvent,
+    Synchronizer,
+    UpdateRejected,
+    new_client_id,
+)
+
+log = logging.getLogger("meshpos.engine")
+
+T = TypeVar("T")
+
+#: documents every device holds from its first start (business days are opened by their first change)
+ALWAYS_OPEN = ("catalog", "stoplist", "denylist")
+#: one websocket message; larger step-2 replies are chunked (links allow a little framing on top)
+MAX_MESSAGE_SIZE = 4 * 2**20
+#: received changes are committed at once when none were in the last interval, else when it ends
+RECEIVED_COMMIT_INTERVAL = 0.01
+MAX_REJECTIONS = 100  # the latest refused updates kept for the status and the tests
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An update a peer sent that the synchronizer refused (``at``: wall-clock seconds)."""
+
+    at: float
+    node: str
+    doc: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkOpened:
+    key: str
+    peer: LinkPeer
+
+
+@dataclass(frozen=True, slots=True)
+class LinkClosed:
+    key: str
+    peer: LinkPeer
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRefused:
+    """The far end refused us for good (a wrong venue token): the service that dialled reacts."""
+
+    peer: LinkPeer
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """One durable commit: updates per document, whether any was a local write, and the meta."""
+
+    updates: Mapping[str, int]
+    local: bool
+    meta: Mapping[str, str]
+
+
+EngineEvent = SyncEvent | LinkOpened | LinkClosed | LinkRefused | Committed
+Listener = Callable[[EngineEvent], None]
+#: called before each commit with "the batch holds a local write": the meta to commit with it
+MetaHook = Callable[[bool], Mapping[str, str]]
+
+
+class Engine:
+    """Documents, their store and their synchronizer; the one commit-then-forward pump."""
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        *,
+        venue: str,
+        node_id: str,
+        role: str,
+        sync_config: SyncConfig,
+        priority: int = 100,
+        rng: random.Random | None = None,
+        counters: Counter[str] | None = None,
+        clock: Callable[[], float] = time.time,
+        received_commit_interval: float | None = RECEIVED_COMMIT_INTERVAL,
+    ) -> None:
+        client_id = new_client_id(rng or random.Random())  # fresh at every start, never persisted
+        self.store = store
+        self.replica = Replica(client_id=client_id, capture=False)
+        self.sync = Synchronizer(
+            venue=venue,
+            node_id=node_id,
+            role=role,
+            client_id=client_id,
+            priority=priority,
+            config=sync_config,
+            doc_factory=self.replica.doc,
+        )
+        self.counters: Counter[str] = Counter() if counters is None else counters
+        self.rejections: list[Rejection] = []
+        self.closing = False
+        self._clock = clock
+        self._interval = received_commit_interval
+        self._links: dict[str, tuple[LinkPeer, Send]] = {}
+        self._listeners: list[Listener] = []
+        self._meta_hooks: list[MetaHook] = []
+        self._lock = asyncio.Lock()
+        self._uncommitted: list[tuple[str, bytes, bool]] = []
+        self._received_commit: asyncio.TimerHandle | None = None
+        self._received_committed_at = 0.0
+        self._committers: set[asyncio.Task[None]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        self._feed = ChangeFeed()
+        self._changed_docs: set[str] = set()  # committed by this pump, not yet published
+        self._changed_local = False
+        self._presence_changed = False
+
+    # --- documents --------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Load the stored documents, open the ones every device holds, and open each new business
+        day from its first change (local or received)."""
+        for name, update in (await self.store.load()).items():
+            self.sync.load(name, update)
+        for name in ALWAYS_OPEN:
+            self.sync.open_doc(name)
+        self.sync.events_received()  # loading is not a change
+        self.replica.on_open = self._observe
+
+    def _observe(self, name: str) -> None:
+        self.sync.open_doc(name)
+
+    async def reload(self, names: Iterable[str], reopened: Callable[[], None]) -> None:
+        """Forget ``names`` (memory and store) and open them empty, which asks every peer for them;
+        ``reopened`` runs before anything else can see them (the model takes the new documents)."""
+        names = list(names)
+        async with self._lock:
+            for name in names:
+                self.sync.drop_doc(name)
+                self.replica.unload(name)
+                await self.store.drop(name)
+            for name in names:
+                self.sync.open_doc(name)
+            reopened()
+        await self.pump()
+
+    def pending_total(self) -> int:
+        """Changes this device holds that the console does not (over every document)."""
+        return sum(self.sync.pending(name) for name in self.sync.docs)
+
+    # --- subscribers --------------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with every event, in order, inside the pump (it must not block)."""
+        self._listeners.append(listener)
+
+    def add_meta(self, hook: MetaHook) -> None:
+        self._meta_hooks.append(hook)
+
+    def changes(self) -> Subscription:
+        """Subscribe to committed changes and presence changes (close the subscription when done)."""
+        return self._feed.subscribe()
+
+    def presence_changed(self) -> None:
+        """Tell the feed's subscribers the status moved without a document or peer event."""
+        self._feed.publish(presence=True)
+
+    def _emit(self, event: EngineEvent) -> None:
+        for listener in self._listeners:
+            listener(event)
+
+    # --- writes -------------------------------------------------------------------------------------
+
+    async def write(self, change: Callable[[], T]) -> T:
+        """Apply one change and return once it is durable (see the module docstring)."""
+        if self.closing:
+            raise MeshposError("the node is shutting down: nothing was written")
+        try:
+            result = change()  # a new day's document is observed from its first change
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:
+            await self.pump()
+            if isinstance(exc, MeshposError):
+                raise
+            raise WriteFailed(
+                f"the change failed ({type(exc).__name__}); nothing was written"
+            ) from exc
+        await self.pump()
+        return result
+
+    # --- commit, then forward -----------------------------------------------------------------------
+
+    async def pump(self) -> None:
+        async with self._lock:
+            while True:
+                for event in self.sync.events_received():
+                    self._on_sync_event(event)
+                local = any(is_local for _, _, is_local in self._uncommitted)
+                meta: dict[str, str] = {}
+                for hook in self._meta_hooks:
+                    meta.update(hook(local))
+                if not self._uncommitted and not meta:
+                    break
+                batch = list(self._uncommitted)  # what arrives during the commit waits
+                await self.store.append([(doc, update) for doc, update, _ in batch], meta or None)
+                del self._uncommitted[: len(batch)]
+                counts = Counter(doc for doc, _, _ in batch)
+                self._changed_docs.update(counts)
+                self._changed_local |= local
+                self.counters["commits"] += 1
+                self._emit(Committed(dict(counts), local, meta))
+            self._flush()
+            self._publish()
+
+    def _flush(self) -> None:
+        if self._uncommitted:
+            return  # forwarded once committed
+        for key in list(self.sync.sessions):
+            out = self.sync.data_to_send(key)
+            link = self._links.get(key)
+            if out and link is not None:
+                link[1](out)
+                self.counters["messages_sent"] += len(out)
+
+    def _publish(self) -> None:
+        """Tell subscribers what the last commits changed (only ever after they are durable)."""
+        docs, self._changed_docs = self._changed_docs, set()
+        self._feed.publish(docs, presence=self._presence_changed, local=self._changed_local)
+        self._changed_local = self._presence_changed = False
+
+    def _on_sync_event(self, event: SyncEvent) -> None:
+        if isinstance(event, PeerJoined | PeerLive | PeerClosed | RelayChanged):
+            self._presence_changed = True
+        if isinstance(event, DocumentChanged):
+            self._uncommitted.append((event.doc, event.update, event.peer is None))
+        elif isinstance(event, PeerClosed):
+            if isinstance(event.error, PeerTimeout):
+                self.counters["link_timeouts"] += 1
+                log.info("link with %s closed: %s", event.node or event.peer, event.reason)
+            elif event.error is not None:
+                self.counters["protocol_errors"] += 1
+                log.warning("link with %s closed: %s", event.node or event.peer, event.reason)
+        elif isinstance(event, UpdateRejected):
+            self.counters["rejected_updates"] += 1
+            self.rejections.append(Rejection(self._clock(), event.node, event.doc, event.reason))
+            del self.rejections[:-MAX_REJECTIONS]
+        elif isinstance(event, ClientIdAlarm):
+            self.counters["client_id_alarms"] += 1
+            log.error("client id alarm from %s: %s (%s)", event.node, event.client_id, event.detail)
+        elif isinstance(event, LocalWriteRefused):
+            self.counters["local_writes_refused"] += 1
+        elif isinstance(event, RelayChanged):
+            log.info("relay is now %s", event.relay or "nobody")
+        self._emit(event)
+
+    # --- links (meshpos.net.port.LinkHandler) -------------------------------------------------------
+
+    def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
+        self._links[key] = (peer, send)
+        self.sync.connect(key, expected_role=peer.role, expected_node=peer.device_id or None)
+        self._emit(LinkOpened(key, peer))
+        self._flush()
+
+    async def link_messages(self, key: str, messages: list[bytes]) -> None:
+        if key not in self.sync.sessions:
+            return
+        for data in messages:  # a session that closes midway ignores the rest
+            self.sync.receive_data(key, data)
+        if self._interval is None:
+            await self.pump()
+        else:
+            self._commit_received_soon()
+
+    async def link_closed(self, key: str, reason: str) -> None:
+        if key in self.sync.sessions:
+            self.sync.receive_eof(key)
+            with contextlib.suppress(MeshposError):
+                await self.pump()
+        link = self._links.pop(key, None)
+        if link is not None:
+            self._emit(LinkClosed(key, link[0], reason))
+
+    def link_refused(self, peer: LinkPeer, reason: str) -> None:
+        self._emit(LinkRefused(peer, reason))
+
+    def close_link(self, key: str, reason: str) -> None:
+        """Say goodbye on one session (the link closes once its goodbye is out)."""
+        if key in self.sync.sessions:
+            self.sync.close(key, reason)
+            self._flush()
+
+    def hang_up(self, key: str) -> None:
+        """Close one connection now, without a goodbye (its peer redials); an empty message is what
+        tells a link to close."""
+        link = self._links.get(key)
+        if link is not None:
+            link[1]([b""])
+
+    def _commit_received_soon(self) -> None:
+        if self._received_commit is not None or self.closing:
+            return  # already due
+        loop = asyncio.get_running_loop()
+        assert self._interval is not None
+        delay = self._received_committed_at + self._interval - loop.time()
+        self._received_commit = loop.call_later(max(0.0, delay), self._commit_received)
+
+    def _commit_received(self) -> None:
+        self._received_commit = None
+        self._received_committed_at = asyncio.get_running_loop().time()
+        if not self.closing:
+            task = asyncio.create_task(self._pump_logged())
+            self._committers.add(task)
+            task.add_done_callback(self._committers.discard)
+
+    async def _pump_logged(self) -> None:
+        try:
+            await self.pump()
+        except StoreError as exc:  # the ticker retries
+            log.error("cannot commit received changes (%s); retrying", exc)
+
+    # --- time and shutdown --------------------------------------------------------------------------
+
+    def start_ticking(
+        self,
+        period: float,
+        *,
+        before: Iterable[Callable[[], None]] = (),
+        after: Iterable[Callable[[], None]] = (),
+    ) -> None:
+        """Every ``period``: ``before`` hooks, the synchronizer's timers, a pump, ``after`` hooks."""
+        self._ticker = asyncio.create_task(self._tick_forever(period, list(before), list(after)))
+
+    async def _tick_forever(
+        self, period: float, before: list[Callable[[], None]], after: list[Callable[[], None]]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            for hook in before:
+                hook()
+            self.sync.tick(loop.time())
+            await self._pump_logged()
+            for hook in after:
+                hook()
+            await asyncio.sleep(period)
+
+    async def begin_stop(self) -> None:
+        """Refuse new writes and say goodbye on every session (the links close once it is out)."""
+        self.closing = True
+        if self._received_commit is not None:
+            self._received_commit.cancel()  # the pumps below commit it all
+        for key in list(self.sync.sessions):
+            self.sync.close(key, "node shutting down")
+        with contextlib.suppress(MeshposError):
+            await self.pump()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+
+    async def stop(self) -> None:
+        """Commit what is left once the links are gone (the caller closes the store it opened)."""
+        await self.begin_stop()
+        with contextlib.suppress(MeshposError):
+            await self.pump()
+        self._feed.close()

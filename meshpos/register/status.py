@@ -1,0 +1,223 @@
+"""What the node's indicator says: its peers, what the console lacks per device, how far the latest sale
+has spread, and clearing the console-authored cache once everything is at the console.
+
+docs/architecture.md (Status). The counts come from a :class:`~meshpos.model.tally.LedgerTally` per open
+business day, compared with what the console says its reports hold; a day quiet for
+``RECOUNT_WHEN_QUIET`` seconds is counted afresh once (pycrdt misses some nested changes).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from meshpos.config import Config
+from meshpos.engine import Engine, EngineEvent, LinkClosed
+from meshpos.errors import ClearCacheRefused, MeshposError, UnknownRecord
+from meshpos.model import Catalog, PaymentResult, Venue
+from meshpos.model.replica import decode_state_vector
+from meshpos.model.tally import (
+    RECOUNT_WHEN_QUIET,
+    LedgerTally,
+    add,
+    covers,
+    missing_by_register,
+)
+from meshpos.node_status import Durability, NodeStatus, compute_status, indicator
+from meshpos.relay.service import RelayService
+from meshpos.sync import DocumentChanged, PeerClosed, PeerJoined, PeerLive
+
+log = logging.getLogger("meshpos.node")
+
+CONSOLE_DOCUMENTS = ("catalog",)  # authored at the console only: safe to drop and pull again
+
+
+class StatusService:
+    """The node's status (``GET /status``, ``meshpos status``) and the durability of its receipts."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        venue: Venue,
+        relay: RelayService,
+        config: Config,
+        counters: Counter[str],
+        refusals: Callable[[], dict[str, int]],
+    ) -> None:
+        """``refusals``: the links refused so far, by kind (the mesh's counts)."""
+        self._engine = engine
+        self._venue = venue
+        self._relay = relay
+        self._node_id = config.node_id
+        self._role = config.role
+        self._counters = counters
+        self._refusals = refusals
+        self._started_at = time.monotonic()
+        self._peers: dict[str, str] = {}  # link key -> node id, past the hello
+        self._live: set[str] = set()  # link keys whose initial sync is done
+        self._tallies: dict[str, LedgerTally] = {}  # ledger document -> its records per register
+        self._changed_at: dict[str, float] = {}  # document -> monotonic time of its last change
+        self._recounted: dict[
+            str, float
+        ] = {}  # document -> the change its tally was recounted after
+        # this register's latest receipt: (id, number, document, the exact state that wrote it)
+        self._latest_sale: tuple[str, str, str, dict[int, int]] | None = None
+        self._shown: dict[str, Any] | None = None  # the status indicator last published
+        engine.subscribe(self._on_event)
+
+    def _on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, DocumentChanged):
+            self._changed_at[event.doc] = time.monotonic()
+        elif isinstance(event, PeerJoined):
+            if event.role != "console":
+                self._peers[event.peer] = event.node
+        elif isinstance(event, PeerLive):
+            if event.peer in self._peers:
+                self._live.add(event.peer)
+                log.info("in sync with %s", event.node)
+        elif isinstance(event, PeerClosed | LinkClosed):
+            key = event.peer if isinstance(event, PeerClosed) else event.key
+            self._peers.pop(key, None)
+            self._live.discard(key)
+
+    def publish_indicator(self) -> None:
+        """The indicator also moves without a document or peer event (a heartbeat timeout turns it
+        gray, the relay gives up, the console acknowledges): publish it as a presence change."""
+        try:
+            shown = indicator(self.status())
+        except MeshposError as exc:  # the ticker must go on; the status API shows the same error
+            if self._shown != {}:
+                log.error("cannot compute the status: %s", exc)  # once, until it works again
+            self._shown = {}
+            return
+        if shown != self._shown:
+            self._shown = shown
+            self._engine.presence_changed()
+
+    def publish_owed(self) -> None:
+        """Tell every peer (in the heartbeats) what of this node's records the console lacks."""
+        self._engine.sync.set_owed(self.owed().get(self._node_id, {}))
+
+    def sold(self, result: PaymentResult) -> None:
+        if result.receipt is None:
+            return
+        receipt = result.receipt
+        ledger = next(day for day in self._venue.ledgers() if day.has_receipt(receipt.id))
+        client = self._engine.replica.client_id
+        clock = decode_state_vector(ledger.doc.get_state()).get(client, 0)
+        self._latest_sale = (receipt.id, receipt.number, ledger.name, {client: clock})
+
+    def status(self) -> NodeStatus:
+        venue, sync = self._venue, self._engine.sync
+        owed = self.owed()
+        latest = self._latest_sale
+        status = compute_status(
+            node_id=self._node_id,
+            role=self._role,
+            sync=sync,
+            peers={self._peers[k]: k in self._live for k in self._peers},
+            uplink=self._relay.uplink,
+            upload=self._relay.upload_progress(),
+            refusals=self._refusals(),
+            counters=dict(self._counters),
+            receipts=sum(ledger.receipt_count() for ledger in venue.ledgers()),
+            corrupt_records=venue.corrupt_count(),
+            uptime_s=time.monotonic() - self._started_at,
+            owed_by_device=owed,
+            latest_sale=self.durability(latest[0]) if latest is not None else None,
+        )
+        if venue.numbering.known:
+            return status
+        return replace(status, receipt_numbers_known=False)
+
+    def durability(self, receipt_id: str) -> Durability:
+        """On how many devices ``receipt_id`` is committed, and whether the console holds it."""
+        sync = self._engine.sync
+        self.owed()  # the tallies of every open day, up to date
+        found: tuple[str, str, dict[int, int]] | None = None
+        if self._latest_sale is not None and self._latest_sale[0] == receipt_id:
+            found = self._latest_sale[1:]
+        else:
+            for name, tally in self._tallies.items():
+                state = tally.receipt_state(receipt_id)
+                if state is not None:
+                    found = (self._venue.receipt(receipt_id).number, name, state)
+                    break
+        if found is None:
+            raise UnknownRecord(f"unknown receipt {receipt_id!r}")
+        number, doc, needed = found
+        held = sync.held_by(doc)
+        peers = {  # every device keeps the ledger days it hears of, kitchen displays too
+            node
+            for node, beat in sync.presence.items()
+            if beat.role != "console" and node != self._node_id
+        }
+        return Durability(
+            receipt=number,
+            devices=1 + sum(1 for state in held.values() if covers(state, needed)),
+            of=1 + len(peers | held.keys()),
+            console=bool(needed) and covers(sync.console_state(doc), needed),
+        )
+
+    def owed(self) -> dict[str, dict[str, int]]:
+        """Per device, the records the console's reports lack, per kind: for this node and every
+        device whose records it holds, from its own counts; for a live peer, at least what the peer
+        says it owes (it may hold records this node has not received yet)."""
+        sync = self._engine.sync
+        owed: dict[str, dict[str, int]] = {}
+        for name, doc in sync.docs.items():
+            if not name.startswith("ledger/"):
+                continue
+            tally = self._tallies.get(name)
+            if tally is None or tally.doc is not doc:  # a new day, or a document opened again
+                if tally is not None:
+                    tally.close()
+                tally = self._tallies[name] = LedgerTally(doc)
+                self._recounted[name] = self._changed_at.get(name, 0.0)  # just counted whole
+            changed = self._changed_at.get(name, 0.0)
+            quiet = time.monotonic() - changed >= RECOUNT_WHEN_QUIET
+            if quiet and self._recounted.get(name) != changed:
+                self._recounted[name] = changed
+                if tally.recount():
+                    log.warning("%s: counts corrected by a full recount", name)
+            for device, gap in missing_by_register(
+                tally.counts(), sync.console_reports(name)
+            ).items():
+                add(owed.setdefault(device, {}), gap)
+        for node, beat in sync.presence.items():
+            if node == self._node_id or beat.role == "console":
+                continue
+            mine = owed.setdefault(node, {})
+            for kind, n in beat.owed.items():
+                mine[kind] = max(mine.get(kind, 0), n)
+        return {device: gap for device, gap in owed.items() if gap}
+
+    async def clear_cache(self) -> list[str]:
+        """Drop the console-authored documents and pull them again from the mesh (and so the console).
+
+        Refused while anything local is not at the console, or while there is no path to the console
+        to pull from: clearing can never lose a sale, and never leaves a register without a catalog.
+        """
+        status = self.status()
+        if status.owed or status.pending_by_document:
+            raise ClearCacheRefused(
+                f"{status.message}; clear cache once the indicator says All data is synced"
+            )
+        if status.colour != "green":
+            raise ClearCacheRefused(
+                f"the console cannot be reached (status {status.colour}); clear cache needs it "
+                "to pull the catalog again"
+            )
+        dropped = list(CONSOLE_DOCUMENTS)
+        venue, replica = self._venue, self._engine.replica
+
+        def reopened() -> None:
+            venue.catalog = Catalog(replica.doc("catalog"))
+
+        await self._engine.reload(dropped, reopened)
+        log.info("cache cleared: %s pulled again", ", ".join(dropped))
+        return dropped
