@@ -117,6 +117,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from meshpos.bench.history import run_history_bench
 
         return run_history_bench(args)
+    if args.what == "records":
+        from meshpos.bench.records import run_records_bench
+
+        return run_records_bench(args)
     raise MeshposError(f"unknown benchmark {args.what!r}")
 
 
@@ -236,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     from meshpos.bench.all import add_all_arguments
     from meshpos.bench.history import add_history_arguments
     from meshpos.bench.mesh import add_mesh_arguments
+    from meshpos.bench.records import add_records_arguments
     from meshpos.bench.upload import add_upload_arguments
 
     add_mesh_arguments(
@@ -252,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_history_arguments(
         bench_sub.add_parser(
             "history", help="a register's cost with a long history vs none (issue 15 figures)"
+        )
+    )
+    add_records_arguments(
+        bench_sub.add_parser(
+            "records", help="memory, wire and disk bytes per sale of the ledger's encoding"
         )
     )
     bench.set_defaults(func=_cmd_bench)

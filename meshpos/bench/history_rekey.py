@@ -11,6 +11,9 @@ Yjs update itself (the v1 update format is walked struct by struct, never patche
 * receipt numbers (``R1-000291``), their ``seq`` and the order's ``receipts/<id>`` index continue the
   register's one series, so numbers never repeat across the whole history.
 
+A record stored as JSON text (the insert-only facts: ``model/_writes.put_record``) is cut the same way inside
+its text, and re-prefixed with its new length when rendered (a ``seq`` may gain a digit).
+
 Everything else (structure, client id, item clocks, amounts, names) is the model's own bytes. A rendered
 day is checked by reading it back through :class:`meshpos.model.Ledger` (:func:`verify_day`).
 """
@@ -33,7 +36,7 @@ _ID = re.compile(TEMPLATE_TAG + r"-[0-9a-f]{4}-4000-8000-[0-9a-f]{12}")
 _STAMP = re.compile(r"(\d{13})\.\d{5}\.")
 
 # hole kinds: what a rendered day puts in place of a template value
-_ID_TAG, _TIME, _STAMP_MS, _NUMBER, _SEQ = range(5)
+_ID_TAG, _TIME, _STAMP_MS, _NUMBER, _SEQ, _SEQ_TEXT, _TIME_TEXT, _TEXT = range(8)
 
 
 def template_id(template: int, n: int) -> str:
@@ -63,6 +66,15 @@ class Template:
     receipts: int
     parts: list[bytes] = field(default_factory=list)
     holes: list[tuple[int, int]] = field(default_factory=list)  # (kind, template value)
+    texts: list[Cut] = field(default_factory=list)  # a _TEXT hole's value indexes this
+
+
+@dataclass(slots=True)
+class Cut:
+    """A record's JSON text cut at its day-specific values (rendered with its length in front)."""
+
+    parts: list[bytes]
+    holes: list[tuple[int, int]]
 
 
 def _number(value: float) -> bytes:
@@ -75,8 +87,18 @@ def _number(value: float) -> bytes:
 
 def render(template: Template, tag: bytes, shift_ms: int, seq_offset: int) -> bytes:
     """The template as another day: ids tagged ``tag``, times moved ``shift_ms``, numbers + ``seq_offset``."""
+    texts = [
+        _with_length(_join(cut.parts, _fills(cut.holes, tag, shift_ms, seq_offset, [])))
+        for cut in template.texts
+    ]
+    return _join(template.parts, _fills(template.holes, tag, shift_ms, seq_offset, texts))
+
+
+def _fills(
+    holes: list[tuple[int, int]], tag: bytes, shift_ms: int, seq_offset: int, texts: list[bytes]
+) -> list[bytes]:
     fills: list[bytes] = []
-    for kind, value in template.holes:
+    for kind, value in holes:
         if kind == _ID_TAG:
             fills.append(tag)
         elif kind == _TIME:
@@ -88,12 +110,32 @@ def render(template: Template, tag: bytes, shift_ms: int, seq_offset: int) -> by
             if len(text) != 6:
                 raise RekeyError(f"receipt sequence {value + seq_offset} needs more than 6 digits")
             fills.append(text)
+        elif kind == _SEQ_TEXT:
+            fills.append(b"%d" % (value + seq_offset))
+        elif kind == _TIME_TEXT:
+            fills.append(b"%d" % (value + shift_ms))
+        elif kind == _TEXT:
+            fills.append(texts[value])
         else:
             fills.append(_number(value + seq_offset))
+    return fills
+
+
+def _join(parts: list[bytes], fills: list[bytes]) -> bytes:
     out: list[bytes] = [b""] * (2 * len(fills) + 1)
-    out[0::2] = template.parts
+    out[0::2] = parts
     out[1::2] = fills
     return b"".join(out)
+
+
+def _with_length(text: bytes) -> bytes:
+    """``text`` as lib0 writes a string: its length in bytes as a var-uint, then the bytes."""
+    n, out = len(text), bytearray()
+    while n >= 0x80:
+        out.append(0x80 | (n & 0x7F))
+        n >>= 7
+    out.append(n)
+    return bytes(out) + text
 
 
 def cut(update: bytes, date: str, device: str, receipts: int, cutoff_hour: int) -> Template:
@@ -101,7 +143,7 @@ def cut(update: bytes, date: str, device: str, receipts: int, cutoff_hour: int) 
     the business day starts at ``cutoff_hour`` (UTC)."""
     walker = _Walker(update, day_start_ms(date) + cutoff_hour * 3_600_000, device)
     walker.walk()
-    template = Template(date, device, receipts, walker.parts, walker.holes)
+    template = Template(date, device, receipts, walker.parts, walker.holes, walker.texts)
     template.parts.append(update[walker.mark :])
     return template
 
@@ -127,6 +169,13 @@ class _Walker:
         self.hi = self.lo + DAY_MS
         self.number = re.compile(re.escape(device) + r"-(\d{6})")
         self.number_at = len(device) + 1
+        self.in_text = re.compile(
+            rb"(?P<id>" + TEMPLATE_TAG.encode() + rb"-[0-9a-f]{4}-4000-8000-[0-9a-f]{12})"
+            rb'|"seq":(?P<seq>\d+)'
+            rb'|"' + re.escape(device.encode()) + rb"-(?P<number>\d{6})\""
+            rb"|(?<![\w.])(?P<time>\d{12,13})(?![\w.])"
+        )
+        self.texts: list[Cut] = []
         # (client, clock) -> (parent, key): parents are ("root", name) or ("item", (client, clock))
         self.items: dict[tuple[int, int], tuple[Any, str | None]] = {}
 
@@ -198,7 +247,13 @@ class _Walker:
             value = struct.unpack(">q", self.data[self.i : self.i + 8])[0]
             self.i += 8
         elif tag == 119:
-            self.string()
+            at = self.i
+            text_start, text = self.raw_string()
+            if text.startswith("{"):
+                self.json_text(at, text_start, self.i)
+            else:
+                self.i = at
+                self.string()
             return
         elif tag == 118:
             for _ in range(self.uint()):
@@ -220,6 +275,37 @@ class _Walker:
             self.hole(start, self.i, _SEQ, int(value))
         elif self.lo <= value < self.hi:
             self.hole(start, self.i, _TIME, int(value))
+
+    def json_text(self, at: int, start: int, end: int) -> None:
+        """A record's JSON text (length at ``at``, bytes ``start:end``): one hole, cut inside."""
+        parts: list[bytes] = []
+        holes: list[tuple[int, int]] = []
+        mark = start
+        for found in self.in_text.finditer(self.data, start, end):
+            kind = found.lastgroup
+            if kind == "id":
+                hole: tuple[int, int, int, int] = (
+                    found.start("id"),
+                    found.start("id") + 8,
+                    _ID_TAG,
+                    0,
+                )
+            elif kind == "seq":
+                hole = (found.start("seq"), found.end("seq"), _SEQ_TEXT, int(found.group("seq")))
+            elif kind == "number":
+                number = found.group("number")
+                hole = (found.start("number"), found.end("number"), _NUMBER, int(number))
+            else:
+                ms = int(found.group("time"))
+                if not self.lo <= ms < self.hi:
+                    continue
+                hole = (found.start("time"), found.end("time"), _TIME_TEXT, ms)
+            parts.append(self.data[mark : hole[0]])
+            holes.append((hole[2], hole[3]))
+            mark = hole[1]
+        parts.append(self.data[mark:end])
+        self.hole(at, end, _TEXT, len(self.texts))
+        self.texts.append(Cut(parts, holes))
 
     # --- structs --------------------------------------------------------------------------------
     def walk(self) -> None:

@@ -7,10 +7,15 @@ assignment an operation makes is journalled; if anything raises before the opera
 are undone (an inserted key is deleted, a replaced one gets its old value back) and the operation changes
 nothing a reader can see. Records are insert-only under fresh uuids, so an undo never touches a record
 another device wrote.
+
+An insert-only money fact is written as one compact-JSON text (:func:`put_record`): it is never merged field
+by field, and a text costs far less memory in a document than a map of values (docs/benchmarks.md,
+"records"); ``_records`` reads it back.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,6 +84,14 @@ def put(target: Any, key: str, value: object, where: str, *, checked: bool = Fal
         return
     journal.append((target, key, target.get(key, _ABSENT)))
     target[key] = value
+
+
+def put_record(target: Any, key: str, record: object, where: str) -> None:
+    """``target[key] =`` the insert-only fact ``record`` as its compact-JSON text, its values checked
+    against the bounds first (as :func:`put` checks a value)."""
+    check_value(record, where)
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    put(target, key, text, where, checked=True)
 
 
 def _undo(journal: list[tuple[Any, str, object]], what: str) -> bool:

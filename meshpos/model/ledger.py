@@ -7,7 +7,11 @@ Layout of a ``ledger/<date>`` document (all records are written once and never e
                        voids/<id>, receipts/<id>, sent/<line id>)
 
 An order's sub-map is created once by the register that opens it; every other register only adds uuid-keyed
-records inside it, so concurrent additions merge. Status and totals are derived from the records. This module
+records inside it, so concurrent additions merge (two payments taken on two registers during a partition
+are both kept, and found as a conflict). The insert-only money facts (shifts and their closes, receipts,
+refunds, cash and stock movements, payments) are each one compact-JSON text under their key
+(``_writes.put_record``): nothing in them is ever merged field by field. Their readers also take the
+map of values an older node wrote. Status and totals are derived from the records. This module
 reads and writes records: each kind's root and parser come from its spec in ``records`` (its type is in
 ``ledger_types``); the rules (rights, stops, shift state, over-payment) live in ``venue``. See
 docs/architecture.md (Documents).
@@ -20,7 +24,7 @@ they are strict and raise.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar, cast
 
 from pycrdt import Doc, Map
@@ -30,12 +34,13 @@ from meshpos.model._records import (
     CorruptRegistry,
     Fields,
     JsonDict,
+    decoded,
     lookup_key,
     parse_each,
     parse_one,
     to_int,
 )
-from meshpos.model._writes import put
+from meshpos.model._writes import put, put_record
 from meshpos.model.documents import ledger_name
 from meshpos.model.ledger_types import (
     CashMove,
@@ -127,8 +132,9 @@ class Ledger:
             raise MeshposError(f"{self.name}: a snapshot is read-only")
         return self._roots[root]
 
-    def _put(self, root: str, key: str, record: object) -> None:
-        put(self._writable(root), key, record, f"{self.name} {root}/{key}")
+    def _put(self, root: str, key: str, record: JsonDict) -> None:
+        """An insert-only fact, as its JSON text (its values checked against the bounds first)."""
+        put_record(self._writable(root), key, record, f"{self.name} {root}/{key}")
 
     def _rec(self, root: str, key: str) -> Fields:
         value = self._roots[root].get(key)
@@ -169,7 +175,7 @@ class Ledger:
         mine = [
             k
             for k, v in raw.items()
-            if isinstance(v, dict) and v.get("register") == register and k not in closes
+            if k not in closes and (d := decoded(v)) is not None and d.get("register") == register
         ]
         found = self._each("shifts", lambda k: SHIFTS.parse_key(self, k), mine)
         return sorted(found, key=lambda s: (s.opened_at_ms, s.id))
@@ -230,10 +236,20 @@ class Ledger:
         put(self._writable("orders"), order_id, Map({"info": info, **parts}), where, checked=True)
 
     def write_order_record(self, order_id: str, part: str, key: str, record: object) -> None:
+        """A record of an open order's own (a line, a removal, a discount, a void, a receipt's number,
+        a kitchen send), as a value in its part's map."""
         self._writable("orders")
         order = self._order_map(order_id)
         target = self._part(order, part, order_id)
         put(target, key, record, f"{self.name} orders/{order_id}/{part}/{key}")
+
+    def write_payment(self, order_id: str, payment_id: str, record: JsonDict) -> None:
+        """A payment: an insert-only fact, as its JSON text in the order's payments."""
+        self._writable("orders")
+        target = self._part(self._order_map(order_id), "payments", order_id)
+        put_record(
+            target, payment_id, record, f"{self.name} orders/{order_id}/payments/{payment_id}"
+        )
 
     def order(self, order_id: str) -> Order:
         lookup_key(order_id, "order id")
@@ -315,8 +331,9 @@ class Ledger:
         corrupt in another field still holds its number, which must never be issued again. The series
         is the number without its sequence (``R2`` or ``R2-k7qm``), or the register's id."""
         found = []
-        for value in self._roots["receipts"].values():
-            if not isinstance(value, Mapping):
+        for stored in self._roots["receipts"].values():
+            value = decoded(stored)
+            if value is None:
                 continue
             number, register = value.get("number"), value.get("register")
             series = series_of(number) if isinstance(number, str) else register
@@ -335,8 +352,9 @@ class Ledger:
     def corrupt_refund_of(self, receipt_id: str) -> str | None:
         """Why a refund naming ``receipt_id`` does not parse, or None: the quantities it gave back are
         unknown, so nothing more of that receipt may be refunded until it is dealt with."""
-        for key, value in self._roots["refunds"].items():
-            if isinstance(value, Mapping) and value.get("receipt_id") == receipt_id:
+        for key, stored in self._roots["refunds"].items():
+            value = decoded(stored)
+            if value is not None and value.get("receipt_id") == receipt_id:
                 try:
                     refund_of(key, Fields(value, f"{self.name} refunds/{key}"))
                 except CorruptRecord as exc:

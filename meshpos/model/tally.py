@@ -21,6 +21,7 @@ from typing import Any
 
 from pycrdt import Doc, Map, MapEvent, Subscription
 
+from meshpos.model._records import decoded
 from meshpos.model.records import LEDGER_RECORDS
 from meshpos.model.replica import decode_state_vector
 
@@ -255,11 +256,11 @@ class LedgerTally:
 
 
 def _field(record: object, name: str) -> object:
+    """A field of a stored record: its JSON text, or the map an older node (or a nested type) holds."""
     if isinstance(record, Map):
         return record.get(name)
-    if isinstance(record, dict):
-        return record.get(name)
-    return None
+    fields = decoded(record)
+    return None if fields is None else fields.get(name)
 
 
 def _part(order: object, part: str) -> list[tuple[str, object]]:

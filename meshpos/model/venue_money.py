@@ -154,9 +154,8 @@ class MoneyRules(VenueBase):
         # the number's mark is raised first (its own document): a receipt then not written is a gap
         number = self.numbering.issue() if receipt_id is not None else None
         with ledger.doc.transaction():
-            ledger.write_order_record(
+            ledger.write_payment(
                 order_id,
-                "payments",
                 payment_id,
                 {
                     "method": method,

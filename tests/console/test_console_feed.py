@@ -213,14 +213,14 @@ async def test_a_receipt_arriving_later_is_checked_against_the_orders_listing_it
     upload(console, r1)
     # the console holds the order (which lists the receipt) but not the receipt record yet
     receipts = console.get("receipts", type=Map)
-    held = dict(receipts.pop(paid.receipt.id))
+    held = json.loads(receipts.pop(paid.receipt.id))
     feed = LedgerFeed(console, DATE)
     await feed_once(db, feed)
     assert await db.records(VENUE, "receipts") == []
     # it arrives naming another order, with lines that are not this order's
     held["order_id"] = "some-other-order"
     held["lines"] = [dict(held["lines"][0], line_id="not-a-line-of-the-order")]
-    receipts[paid.receipt.id] = held
+    receipts[paid.receipt.id] = json.dumps(held)
     texts = feed.export()
     assert exported(texts) == {"orders": 1, "receipts": 1}
     assert list(json.loads(texts["orders"])) == [order.id]

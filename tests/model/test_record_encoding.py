@@ -1,0 +1,207 @@
+"""Insert-only money facts are stored as one compact-JSON text each; days written by an older node (a map
+of values per record) read the same, merge with new ones, and keep every conflict rule."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pycrdt import Doc, Map
+
+from meshpos.errors import CorruptRecord, InvalidInput
+from meshpos.model import Ledger, Venue, ledger
+from meshpos.model._records import decoded
+from meshpos.model._writes import put, put_record
+from meshpos.model.limits import value_problem
+from meshpos.model.records import LEDGER_RECORDS, LEDGER_ROOTS, ORDER_PARTS
+from meshpos.model.sample import CASHIER, MANAGER
+from meshpos.model.tally import LedgerTally
+
+from .conftest import NOW, make_venue, sync
+
+FACT_ROOTS = ("shifts", "shift_closes", "receipts", "refunds", "cash_moves", "inventory")
+
+
+def a_full_day() -> tuple[Venue, Ledger]:
+    """Every kind of record: shifts opened and closed, sales, a refund, cash and stock moves, a void."""
+    venue = make_venue("R1")
+    venue.open_shift_now(CASHIER, 10_000, NOW)
+    receipts = []
+    for i, method in enumerate(("card", "cash")):
+        order = venue.open_order(CASHIER, NOW + i, table=str(i))
+        venue.add_line(CASHIER, order.id, "burger", 2, NOW + i)
+        venue.add_line(CASHIER, order.id, "fries", 1, NOW + i)
+        paid = venue.pay(CASHIER, order.id, method, NOW + i, tip=50)
+        assert paid.receipt is not None
+        receipts.append(paid.receipt)
+    voided = venue.open_order(CASHIER, NOW + 5)
+    venue.add_line(CASHIER, voided.id, "fries", 1, NOW + 5)
+    venue.void_order(MANAGER, voided.id, NOW + 5, "mistake")
+    venue.refund(MANAGER, receipts[0].id, NOW + 6, lines={receipts[0].lines[0].line_id: 1})
+    venue.cash_move(CASHIER, "in", 500, "float", NOW + 7)
+    venue.inventory_move(MANAGER, "burger", "writeoff", 1, NOW + 8, "dropped")
+    venue.close_shift(CASHIER, 10_000, NOW + 9)
+    return venue, venue.ledger(venue.business_date(NOW))
+
+
+def as_older_node_wrote_it(doc: Doc[Any]) -> Doc[Any]:
+    """The same day as a node before the JSON-text encoding holds it: every record a map of values
+    (numbers come back as floats, as pycrdt hands them)."""
+    old: Doc[Any] = Doc()
+    for root in LEDGER_ROOTS:
+        target = old.get(root, type=Map)
+        for key, value in json.loads(str(doc.get(root, type=Map))).items():
+            if root == "orders":
+                parts = {p: Map({k: _map(v) for k, v in value[p].items()}) for p in ORDER_PARTS}
+                target[key] = Map({"info": value["info"], **parts})
+            else:
+                target[key] = _map(value)
+    return old
+
+
+def _map(value: object) -> object:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def read_all(day: Ledger) -> dict[str, Any]:
+    return {
+        **{spec.table: day.records(spec) for spec in LEDGER_RECORDS},
+        "conflicts": day.conflicts(),
+        "issued": sorted(day.issued_numbers()),
+    }
+
+
+def test_insert_only_facts_are_json_text_and_open_orders_keep_their_maps() -> None:
+    _, day = a_full_day()
+    for root in FACT_ROOTS:
+        values = list(day.doc.get(root, type=Map).values())
+        assert values, root
+        assert all(isinstance(v, str) for v in values), root
+        assert all(isinstance(json.loads(v), dict) for v in values), root
+    for order in day.doc.get("orders", type=Map).values():
+        assert isinstance(order, Map)
+        assert all(isinstance(part, Map) for part in (order[p] for p in ORDER_PARTS))
+        assert all(isinstance(p, str) for p in order["payments"].values())
+        assert all(isinstance(line, dict) for line in order["lines"].values())  # per-field
+
+
+def test_a_day_written_by_an_older_node_reads_the_same() -> None:
+    _, day = a_full_day()
+    old = as_older_node_wrote_it(day.doc)
+    assert all(isinstance(v, dict) for v in old.get("receipts", type=Map).values())
+    date = day.date
+    now = read_all(day)
+    assert all(now[kind] for kind in ("receipts", "refunds", "cash_moves", "inventory_moves"))
+    assert read_all(Ledger(old, date)) == now
+    assert read_all(Ledger.snapshot(old, date)) == read_all(Ledger.snapshot(day.doc, date)) == now
+    assert read_all(Ledger.from_export(Ledger.export(old), date)) == now
+    assert LedgerTally(old).counts() == LedgerTally(day.doc).counts()
+    receipt = now["receipts"][0]
+    assert Ledger(old, date).receipt(receipt.id) == receipt
+    assert Ledger(old, date).corrupt_refund_of(receipt.id) is None
+
+
+def test_an_older_node_and_a_newer_one_paying_one_order_is_still_a_conflict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """R2 writes as an older node did (a map per record) while partitioned from R1: nothing is dropped,
+    both read the same order, and the double payment is found on both."""
+    r1 = make_venue("R1")
+    r2 = make_venue("R2", catalog_from=r1.replica)
+    for v in (r1, r2):
+        v.open_shift_now(CASHIER, 0, NOW)
+    order = r1.open_order(CASHIER, NOW, table="7")
+    r1.add_line(CASHIER, order.id, "burger", 1, NOW)
+    sync(r1.replica, r2.replica)
+    name = f"ledger/{r1.business_date(NOW)}"
+    live = LedgerTally(r1.replica.doc(name))  # counts what arrives through its observers
+    p1 = r1.pay(CASHIER, order.id, "card", NOW)
+    with monkeypatch.context() as older:
+        older.setattr(ledger, "put_record", lambda t, k, record, where: put(t, k, record, where))
+        p2 = r2.pay(CASHIER, order.id, "cash", NOW)
+    day = r2.ledger(r2.business_date(NOW))
+    assert isinstance(day.doc.get("receipts", type=Map)[p2.receipt.id], dict)  # type: ignore[union-attr]
+    sync(r1.replica, r2.replica)
+    for v in (r1, r2):
+        merged = v.order(order.id)
+        assert {p.id for p in merged.payments} == {p1.payment.id, p2.payment.id}
+        assert sorted(c.kind for c in v.conflicts()) == ["double_receipt", "overpaid"]
+        assert {r.id for r in v.ledger(v.business_date(NOW)).receipts()} == {
+            p1.receipt.id,  # type: ignore[union-attr]
+            p2.receipt.id,  # type: ignore[union-attr]
+        }
+    assert r1.conflicts() == r2.conflicts()
+    assert r1.order(order.id) == r2.order(order.id)
+    counts = live.counts()
+    assert counts == LedgerTally(r1.replica.doc(name)).counts()
+    assert counts == LedgerTally(r2.replica.doc(name)).counts()
+    assert counts["R2"]["payments"] == counts["R1"]["payments"] == 1
+    assert counts["R2"]["receipts"] == counts["R1"]["receipts"] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("not a record", "not JSON"),
+        ("[1, 2]", "found JSON list"),
+        ('{"number": "\\ud800"}', "lone surrogate"),
+        ("[" * 100_000, "not JSON"),
+        ('{"seq": 1e999}', "field"),
+    ],
+)
+def test_a_record_text_that_does_not_parse_is_skipped_and_listed(text: str, why: str) -> None:
+    venue, day = a_full_day()
+    good = day.receipts()
+    day.doc.get("receipts", type=Map)["bad"] = text
+    listed = venue.ledger(day.date)
+    assert listed.receipts() == good
+    (entry,) = venue.corrupt_records()
+    assert entry.key == "receipts/bad"
+    assert why in entry.reason
+    with pytest.raises(CorruptRecord, match=why):
+        Ledger(day.doc, day.date).receipt("bad")
+    assert LedgerTally(day.doc).counts()["?"] == {"receipts": 1}  # counted, its register unknown
+
+
+def test_a_record_text_with_an_escaped_surrogate_pair_reads() -> None:
+    """Only a lone surrogate is refused: a pair escaped in JSON is one character, like any other."""
+    venue, day = a_full_day()
+    receipts = day.doc.get("receipts", type=Map)
+    receipt = day.receipts()[0]
+    record = json.loads(receipts[receipt.id])
+    record["lines"][0]["name"] = "PAIR"
+    receipts[receipt.id] = json.dumps(record).replace("PAIR", "\\ud83c\\udf54")
+    assert "\\ud83c" in receipts[receipt.id]
+    assert venue.ledger(day.date).receipt(receipt.id).lines[0].name == "\U0001f354"
+    assert venue.corrupt_records() == []
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), _VALUES, max_size=6))
+def test_every_record_the_bounds_accept_reads_back_as_written(record: dict[str, Any]) -> None:
+    """What ``put_record`` accepts comes back equal, integers as integers; what it refuses writes
+    nothing."""
+    doc: Doc[Any] = Doc()
+    root = doc.get("receipts", type=Map)
+    if value_problem(record) is not None:
+        with pytest.raises(InvalidInput):
+            put_record(root, "r", record, "receipts/r")
+        assert "r" not in root
+        return
+    put_record(root, "r", record, "receipts/r")
+    stored = root["r"]
+    assert isinstance(stored, str)
+    assert decoded(stored) == record
+    assert json.dumps(decoded(stored)) == json.dumps(record)  # same types: 1 stays 1, not 1.0
