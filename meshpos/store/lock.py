@@ -5,18 +5,26 @@ Two processes on one data dir each issued their own ``R2-000003`` (issue 13): no
 lock is ``flock`` on ``<db>.lock``: the kernel drops it when its process ends, however it ends, so a node
 killed with ``kill -9`` never blocks its own restart, and no stale lock file needs cleaning up. The
 holder writes its process id into the file so that the refusal can name it.
+
+A lock whose writer is dead can outlive it by a moment: a child it was starting (the compaction helper)
+holds a copy of the descriptor between its fork and its exec. :meth:`DatabaseLock.acquire` waits up to
+``DEAD_HOLDER_GRACE`` for such a lock, and refuses at once while the holder is alive: a node restarted
+right after ``kill -9`` starts, and a second process next to a running one is still refused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from meshpos.errors import StoreError, StoreLocked
 
 LOCK_SUFFIX = ".lock"
+DEAD_HOLDER_GRACE = 3.0  # seconds a dead writer's lock may take to go with its last descriptor
 
 
 def lock_path(db: Path) -> Path:
@@ -30,6 +38,19 @@ class DatabaseLock:
     def __init__(self, fd: int, path: Path) -> None:
         self._fd = fd
         self.path = path
+
+    @classmethod
+    async def acquire(cls, db: Path, grace: float = DEAD_HOLDER_GRACE) -> DatabaseLock:
+        """:meth:`take`, but a lock whose recorded holder is dead is waited for (up to ``grace``)."""
+        deadline = time.monotonic() + grace
+        while True:
+            try:
+                return cls.take(db)
+            except StoreLocked:
+                pid = _holder_pid(lock_path(db))
+                if pid is None or _alive(pid) or time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(0.05)
 
     @classmethod
     def take(cls, db: Path) -> DatabaseLock:
@@ -63,6 +84,22 @@ class DatabaseLock:
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
             os.close(fd)
+
+
+def _holder_pid(path: Path) -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        return int(path.read_text(encoding="ascii").strip())
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
 
 
 def _holder(fd: int) -> str:

@@ -93,7 +93,7 @@ class SqliteStore:
         started now if ``start_merge_helper``, else at the first such merge.
         """
         path = Path(path)
-        lock = DatabaseLock.take(path)
+        lock = await DatabaseLock.acquire(path)
         try:
             version = await asyncio.to_thread(inspect, path, check_integrity=check_integrity)
             if version == 0 and not create:
