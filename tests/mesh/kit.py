@@ -1,7 +1,7 @@
 """Test kit for real nodes: a venue, enrolled devices, seeded catalogs and node processes.
 
 ``make_venue``, ``enroll_directly`` and the catalog come from :mod:`meshpos.harness.venue`, the API
-client and event stream from :mod:`meshpos.harness.client` (the demo and the benchmarks use them too);
+client and event stream from :mod:`meshpos.localapi` (the demo and the benchmarks use them too);
 this module adds synchronous set-up and blocking process wrappers for tests that drive processes from
 the test's thread. Waiting: :mod:`meshpos.harness.wait`.
 """
@@ -22,10 +22,10 @@ from typing import Any
 
 from meshpos.config import load_config
 from meshpos.harness import venue as harness_venue
-from meshpos.harness.client import EventStream, LocalApi, read_token
 from meshpos.harness.procs import console_argv, node_argv
 from meshpos.harness.venue import catalog_update
 from meshpos.harness.venue import make_venue as make_venue
+from meshpos.localapi import EventStream, LocalApi, read_token
 from meshpos.trust import VenueAuthority
 
 CATALOG = catalog_update()
@@ -98,7 +98,7 @@ class NodeProcess:
         )
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """The node's JSON API; :class:`~meshpos.harness.client.ApiError` unless 2xx."""
+        """The node's JSON API; :class:`~meshpos.localapi.ApiError` unless 2xx."""
         return self.client.call(method, path, body)
 
     @property
