@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +18,8 @@ from typing import Any
 
 from meshpos.bench.history_fixture import Fixture
 from meshpos.errors import MeshposError
-from meshpos.localapi import ApiError, EventStream, LocalApi, read_token
+from meshpos.harness.procs import Proc, node_argv
+from meshpos.localapi import ApiError, EventStream, LocalApi
 
 _TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 CALL_TIMEOUT_S = (
@@ -44,35 +41,26 @@ def cpu_ms(pid: int) -> float:
 
 
 class RegisterProcess:
-    """``meshpos node`` on a fixture's config; its stderr goes to ``node.log`` next to the data dir."""
+    """``meshpos node`` on a fixture's config, a harness :class:`~meshpos.harness.procs.Proc`; its
+    stderr goes to ``node.log`` next to the data dir."""
 
     def __init__(self, fixture: Fixture) -> None:
         self.fixture = fixture
-        self.process: subprocess.Popen[str] | None = None
-        self.client = LocalApi("")
         self.log = fixture.config.data_dir.parent / "node.log"
+        argv = [*node_argv(fixture.config_file), "--no-discovery"]
+        self.proc = Proc("node", argv, self.log, fixture.config.data_dir / "api.token")
+        self.client = LocalApi("")
 
     @property
     def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
+        assert self.proc.process is not None
+        return self.proc.process.pid
 
     async def start(self) -> float:
         """Start the node; seconds from the spawn until ``GET /health`` answers."""
-        argv = [sys.executable, "-m", "meshpos", "node", "--config", str(self.fixture.config_file)]
         began = time.perf_counter()
-        with self.log.open("w") as log:
-            self.process = subprocess.Popen(  # noqa: ASYNC220 - the clock runs from here
-                [*argv, "--no-discovery"], stdout=subprocess.PIPE, stderr=log, text=True
-            )
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(
-            asyncio.to_thread(self.process.stdout.readline), CALL_TIMEOUT_S
-        )
-        if not line:
-            raise MeshposError(f"the node exited before it was ready; see {self.log}")
-        token = read_token(self.fixture.config.data_dir / "api.token")
-        self.client = LocalApi(json.loads(line)["api"], token)
+        await self.proc.start(CALL_TIMEOUT_S)
+        self.client = self.proc.client
         deadline = began + CALL_TIMEOUT_S
         while True:
             answer = await self.client.arequest("GET", "/health", timeout=CALL_TIMEOUT_S)
@@ -99,14 +87,7 @@ class RegisterProcess:
         return total
 
     async def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.to_thread(self.process.wait, 60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            await asyncio.to_thread(self.process.wait)
+        await self.proc.stop(60)
 
 
 class Page:
