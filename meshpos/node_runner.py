@@ -8,14 +8,13 @@ import logging
 import signal
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
 from meshpos.config import Config
 from meshpos.errors import ConfigError, MeshposError
+from meshpos.localapi import Answer, LocalApi
 
 log = logging.getLogger("meshpos.node")
 
@@ -65,12 +64,6 @@ async def _run(
     return 0
 
 
-def _get(url: str, timeout: float = 3.0) -> Any:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # local only: no proxies
-    with opener.open(url, timeout=timeout) as response:
-        return json.loads(response.read())
-
-
 def api_base(config: Config) -> str:
     """The running node's API address from ``<data_dir>/api.url``, or one line saying why not."""
     url_file = config.data_dir / "api.url"
@@ -92,12 +85,20 @@ def api_base(config: Config) -> str:
     return base
 
 
+def _no_answer(config: Config, base: str, answer: Answer) -> MeshposError:
+    reason = answer.body if answer.status == 0 else f"HTTP {answer.status}"
+    return MeshposError(f"node {config.node_id} does not answer at {base}: {reason}")
+
+
 def read_status(config: Config) -> dict[str, Any]:
     base = api_base(config)
+    answer = LocalApi(base).request("GET", "/status", timeout=3.0)
     try:
-        status: dict[str, Any] = _get(f"{base}/status")
-    except (urllib.error.URLError, OSError) as exc:
-        raise MeshposError(f"node {config.node_id} does not answer at {base}: {exc}") from None
+        status = answer.json() if answer.ok else None
+    except ValueError:
+        status = None
+    if not isinstance(status, dict):
+        raise _no_answer(config, base, answer)
     return status
 
 
@@ -137,23 +138,15 @@ def clear_cache(config: Config) -> int:
         raise MeshposError(
             f"node {config.node_id} has no {token_file}; start it with meshpos node"
         ) from None
-    request = urllib.request.Request(
-        f"{base}/api/clear-cache",
-        data=b"{}",
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    answer = LocalApi(base, token).request("POST", "/api/clear-cache", {}, timeout=30)
+    if answer.status == 0:
+        raise _no_answer(config, base, answer)
+    if not answer.ok:
+        message = answer.error[1] or f"HTTP {answer.status}"
+        raise MeshposError(f"clear cache refused: {message}")
     try:
-        with opener.open(request, timeout=30) as response:
-            body = json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        try:
-            message = json.loads(exc.read())["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = f"HTTP {exc.code}"
-        raise MeshposError(f"clear cache refused: {message}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise MeshposError(f"node {config.node_id} does not answer at {base}: {exc}") from None
+        body = answer.json() or {}
+    except ValueError:
+        raise _no_answer(config, base, answer) from None
     print(f"cache cleared on {config.node_id}: {body}")
     return 0

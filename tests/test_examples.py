@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from meshpos.harness.client import LocalApi
 from meshpos.harness.venue import catalog_update, make_device, make_venue
+from meshpos.localapi import LocalApi
 from meshpos.model.sample import CASHIER, MANAGER
 
 from .mesh.kit import NodeProcess

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from meshpos.engine.changes import ChangeFeed, Subscription
-from meshpos.harness.client import ApiError, LocalApi
 from meshpos.harness.wait import TimedOut, until, wait_for
+from meshpos.localapi import ApiError, LocalApi
 
 
 class Publisher:

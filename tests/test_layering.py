@@ -312,3 +312,29 @@ def test_the_path_finder_follows_a_chain() -> None:
         "meshpos.node",
     ]
     assert reaches(graph, ["meshpos.x"], ["meshpos.web"]) == []
+
+
+#: the one client of a node's local API (docs/architecture.md (Layers)); chaos/agent.py's urllib runs
+#: inside a network namespace as a script in a string, which the parser does not see as an import
+LOCAL_API_CLIENT = "meshpos.localapi"
+
+
+def http_clients(modules: dict[str, Path]) -> list[str]:
+    """The modules that import urllib.request (``import urllib.request`` or ``from urllib import
+    request``): each one is an HTTP client of its own."""
+    return sorted(
+        name for name, path in modules.items() if "urllib.request" in imports_of(path, name)
+    )
+
+
+def test_one_client_for_the_local_api() -> None:
+    """The CLI, the harness, the tools and the tests call a node's API through meshpos.localapi."""
+    assert http_clients(meshpos_modules()) == [LOCAL_API_CLIENT]
+
+
+def test_the_client_rule_sees_both_spellings(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("import urllib.request\n")
+    (tmp_path / "b.py").write_text("from urllib import request\n")
+    (tmp_path / "c.py").write_text("from urllib.parse import urlsplit\n")
+    modules = {p.stem: p for p in tmp_path.glob("*.py")}
+    assert http_clients(modules) == ["a", "b"]

@@ -10,25 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from meshpos.bench.history_fixture import Fixture
 from meshpos.errors import MeshposError
+from meshpos.harness.procs import Proc, node_argv
+from meshpos.localapi import ApiError, EventStream, LocalApi
 
 _TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
-_CHANGED = b"event: changed"
 CALL_TIMEOUT_S = (
     900.0  # a sale on a big history takes seconds today; the bench reports it, not fails
 )
@@ -48,59 +41,38 @@ def cpu_ms(pid: int) -> float:
 
 
 class RegisterProcess:
-    """``meshpos node`` on a fixture's config; its stderr goes to ``node.log`` next to the data dir."""
+    """``meshpos node`` on a fixture's config, a harness :class:`~meshpos.harness.procs.Proc`; its
+    stderr goes to ``node.log`` next to the data dir."""
 
     def __init__(self, fixture: Fixture) -> None:
         self.fixture = fixture
-        self.process: subprocess.Popen[str] | None = None
-        self.api = ""
-        self.token = ""
         self.log = fixture.config.data_dir.parent / "node.log"
+        argv = [*node_argv(fixture.config_file), "--no-discovery"]
+        self.proc = Proc("node", argv, self.log, fixture.config.data_dir / "api.token")
+        self.client = LocalApi("")
 
     @property
     def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
+        assert self.proc.process is not None
+        return self.proc.process.pid
 
     async def start(self) -> float:
         """Start the node; seconds from the spawn until ``GET /health`` answers."""
-        argv = [sys.executable, "-m", "meshpos", "node", "--config", str(self.fixture.config_file)]
         began = time.perf_counter()
-        with self.log.open("w") as log:
-            self.process = subprocess.Popen(  # noqa: ASYNC220 - the clock runs from here
-                [*argv, "--no-discovery"], stdout=subprocess.PIPE, stderr=log, text=True
-            )
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(
-            asyncio.to_thread(self.process.stdout.readline), CALL_TIMEOUT_S
-        )
-        if not line:
-            raise MeshposError(f"the node exited before it was ready; see {self.log}")
-        self.api = json.loads(line)["api"]
-        self.token = (self.fixture.config.data_dir / "api.token").read_text().strip()
+        await self.proc.start(CALL_TIMEOUT_S)
+        self.client = self.proc.client
         deadline = began + CALL_TIMEOUT_S
         while True:
-            try:
-                await asyncio.to_thread(self.call, "GET", "/health")
+            answer = await self.client.arequest("GET", "/health", timeout=CALL_TIMEOUT_S)
+            if answer.ok:
                 return time.perf_counter() - began
-            except (urllib.error.URLError, ConnectionError):
-                if time.perf_counter() > deadline:
-                    raise
-                await asyncio.sleep(0.01)
+            if answer.status or time.perf_counter() > deadline:
+                raise ApiError(answer.status, "GET", self.client.base + "/health", answer.body)
+            await asyncio.sleep(0.01)
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
-        request = urllib.request.Request(
-            self.api + path,
-            data=json.dumps(body).encode() if body is not None else None,
-            method=method,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-        )
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(request, timeout=CALL_TIMEOUT_S) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise MeshposError(f"{method} {path}: {exc.code} {exc.read()[:300]!r}") from None
+        """One API call; the decoded JSON, or :class:`~meshpos.localapi.ApiError`."""
+        return self.client.call(method, path, body, timeout=CALL_TIMEOUT_S)
 
     def helpers_rss_kb(self) -> int:
         """Resident memory of the node's child processes (the store's merge helper, when running)."""
@@ -115,14 +87,7 @@ class RegisterProcess:
         return total
 
     async def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.to_thread(self.process.wait, 60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            await asyncio.to_thread(self.process.wait)
+        await self.proc.stop(60)
 
 
 class Page:
@@ -136,14 +101,14 @@ class Page:
         self._stop = threading.Event()
         self._dirty = threading.Event()
         self._idle = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._listen, daemon=True),
-            threading.Thread(target=self._reload, daemon=True),
-        ]
+        self._events: EventStream | None = None
+        self._reloader = threading.Thread(target=self._reload, daemon=True)
 
     def open(self) -> None:
-        for thread in self._threads:
-            thread.start()
+        self._events = EventStream(self.register.client)
+        self._events.listen(self._dirty.set)  # each change (and each (re)opening) makes one reload
+        self._events.open()
+        self._reloader.start()
 
     async def loaded(self, timeout: float) -> None:
         """Until the first load after opening is done and no change is waiting."""
@@ -158,29 +123,9 @@ class Page:
     def close(self) -> None:
         self._stop.set()
         self._dirty.set()
-        for thread in self._threads:
-            thread.join(CALL_TIMEOUT_S)
-
-    def _listen(self) -> None:
-        url = urllib.parse.urlsplit(self.register.api)
-        token = urllib.parse.quote(self.register.token)
-        with socket.create_connection((url.hostname or "", url.port or 80), timeout=0.2) as sock:
-            sock.sendall(
-                f"GET /api/events?token={token} HTTP/1.1\r\nHost: {url.netloc}\r\n"
-                "Accept: text/event-stream\r\n\r\n".encode()
-            )
-            tail = b""
-            while not self._stop.is_set():
-                try:
-                    data = sock.recv(65536)
-                except TimeoutError:
-                    continue
-                if not data:
-                    return
-                text = tail + data
-                if _CHANGED in text:
-                    self._dirty.set()
-                tail = text[1 - len(_CHANGED) :]  # a marker split across two reads, counted once
+        if self._events is not None:
+            self._events.close()
+        self._reloader.join(CALL_TIMEOUT_S)
 
     def _reload(self) -> None:
         try:

@@ -26,7 +26,7 @@ from typing import Any
 
 from meshpos.chaos.netbed import Host, NetBed
 from meshpos.errors import MeshposError
-from meshpos.harness.client import Answer
+from meshpos.localapi import Answer
 
 # Runs inside the host's namespace with the machine's interpreter (-I: no site, no cwd on sys.path).
 AGENT = r"""

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from meshpos.errors import MeshposError
-from meshpos.harness.client import ApiError
 from meshpos.harness.internet import InternetSwitch
 from meshpos.harness.procs import Proc, console_argv, node_argv
 from meshpos.harness.venue import (
@@ -32,6 +31,7 @@ from meshpos.harness.venue import (
     write_node_config,
 )
 from meshpos.harness.wait import TimedOut, until
+from meshpos.localapi import ApiError
 from meshpos.model.sample import CASHIER, COOK, MANAGER
 
 PRODUCTS = ["espresso", "croissant", "burger", "fries", "lemonade"]

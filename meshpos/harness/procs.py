@@ -7,7 +7,7 @@ runs the program somewhere else when needed (``ip netns exec`` for a host of the
 execs, so the pid is the program's own and a SIGKILL hits the node, not a wrapper). Start, kill and
 stop of one process are serialised by a lock: a fault that kills a node while the previous fault is
 still restarting it waits for that start to finish instead of racing it. Calls to its JSON API go
-through :class:`~meshpos.harness.client.LocalApi`, or through ``requester`` where the API is not
+through :class:`~meshpos.localapi.LocalApi`, or through ``requester`` where the API is not
 reachable from here (the chaos run's agent inside a network namespace).
 """
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from meshpos.errors import MeshposError
-from meshpos.harness.client import Answer, LocalApi, read_token
+from meshpos.localapi import Answer, LocalApi, read_token
 
 
 class Requester(Protocol):

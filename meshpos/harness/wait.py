@@ -21,7 +21,7 @@ from typing import Protocol
 
 from meshpos.engine.changes import Subscription
 from meshpos.errors import MeshposError
-from meshpos.harness.client import EventStream
+from meshpos.localapi import EventStream
 
 Check = Callable[[], bool | Awaitable[bool]]
 What = str | Callable[[], str]

@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from meshpos.errors import ConfigError, MeshposError
+from meshpos.localapi import LocalApi
 from meshpos.model.roles import NODE_ROLES
 from meshpos.trust.authority import init_venue, load_venue
 from meshpos.trust.enroll import enroll, serve_pairing
@@ -190,34 +189,27 @@ def push_revocation(
     """Post a signed entry to a running node (``POST /api/denylist``); its answer, or MeshposError
     saying why not. The entry stays recorded in the venue directory either way."""
     again = f"the revocation is recorded in {venue_dir}; run the same command again to push it"
-    request = urllib.request.Request(
-        f"{base}/api/denylist",
-        data=json.dumps({**entry, "venue": venue_id}).encode(),
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # a LAN node: no proxy
-    try:
-        with opener.open(request, timeout=15) as response:
-            answer: dict[str, Any] = json.loads(response.read())
-            return answer
-    except urllib.error.HTTPError as exc:
-        try:
-            error = json.loads(exc.read())["error"]
-            code, message = str(error["code"]), str(error["message"])
-        except (ValueError, KeyError, TypeError):
-            code, message = f"HTTP {exc.code}", "not a meshpos node's answer"
-        if exc.code == 401:
-            raise MeshposError(
-                f"the node at {base} refused the API token ({code}); {again}"
-            ) from None
-        if exc.code == 422:  # wrong venue, not signed by its authority: sending again cannot help
-            raise MeshposError(
-                f"the node at {base} refused the revocation ({code}): {message}"
-            ) from None
+    api = LocalApi(base, token)  # a LAN node: no proxy
+    answer = api.request("POST", "/api/denylist", {**entry, "venue": venue_id}, timeout=15)
+    if answer.status == 0:
+        raise MeshposError(f"the node at {base} does not answer ({answer.body}); {again}")
+    if not answer.ok:
+        code, message = answer.error
+        if not code:
+            code, message = f"HTTP {answer.status}", "not a meshpos node's answer"
+        if answer.status == 401:
+            raise MeshposError(f"the node at {base} refused the API token ({code}); {again}")
+        if (
+            answer.status == 422
+        ):  # wrong venue, not signed by its authority: sending again cannot help
+            raise MeshposError(f"the node at {base} refused the revocation ({code}): {message}")
         raise MeshposError(
             f"the node at {base} refused the revocation ({code}): {message}; {again}"
-        ) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise MeshposError(f"the node at {base} does not answer ({reason}); {again}") from None
+        )
+    try:
+        result = answer.json()
+    except ValueError as exc:
+        raise MeshposError(f"the node at {base} does not answer ({exc}); {again}") from None
+    if not isinstance(result, dict):
+        raise MeshposError(f"the node at {base} does not answer (not a JSON object); {again}")
+    return result

@@ -1,31 +1,30 @@
 """Test kit for real nodes: a venue, enrolled devices, seeded catalogs and node processes.
 
 ``make_venue``, ``enroll_directly`` and the catalog come from :mod:`meshpos.harness.venue`, the API
-client and event stream from :mod:`meshpos.harness.client` (the demo and the benchmarks use them too);
+client and event stream from :mod:`meshpos.localapi` (the demo and the benchmarks use them too);
 this module adds synchronous set-up and blocking process wrappers for tests that drive processes from
-the test's thread. Waiting: :mod:`meshpos.harness.wait`.
+the test's thread. The wrappers are thin: start, kill -9, stop and the draining of the output are the
+harness's :class:`~meshpos.harness.procs.Proc`, run on one event loop on a thread of its own, so process
+handling is written once. Waiting: :mod:`meshpos.harness.wait`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
+import threading
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from meshpos.config import load_config
+from meshpos.errors import MeshposError
 from meshpos.harness import venue as harness_venue
-from meshpos.harness.client import EventStream, LocalApi, read_token
-from meshpos.harness.procs import console_argv, node_argv
+from meshpos.harness.procs import Proc, console_argv, node_argv
 from meshpos.harness.venue import catalog_update
 from meshpos.harness.venue import make_venue as make_venue
+from meshpos.localapi import EventStream, LocalApi, read_token
 from meshpos.trust import VenueAuthority
 
 CATALOG = catalog_update()
@@ -52,35 +51,79 @@ def make_device(
     return root / f"{node_id}.toml"
 
 
+T = TypeVar("T")
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _blocking(job: Coroutine[Any, Any, T]) -> T:
+    """Run ``job`` on the processes' event loop (a daemon thread, started once) and wait for it: the
+    test's thread blocks as it did with subprocess.Popen, and a test running its own event loop can
+    still call it."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, daemon=True, name="test-procs").start()
+    return asyncio.run_coroutine_threadsafe(job, _loop).result()
+
+
+def _log_tail(path: Path, chars: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def _start(proc: Proc, what: str, timeout: float) -> None:
+    try:
+        _blocking(proc.start(timeout))
+    except MeshposError:
+        raise AssertionError(f"{what} did not start: {_log_tail(proc.log)}") from None
+
+
+def _stop(proc: Proc, timeout: float) -> int:
+    """SIGTERM, SIGKILL after ``timeout``; the exit status (-9: it had to be killed)."""
+    _blocking(proc.stop(timeout))
+    assert proc.process is not None
+    return int(proc.process.returncode or 0)
+
+
 @dataclass
 class NodeProcess:
-    """``meshpos node`` in its own process, driven from the test's thread (the demo, chaos and benchmarks
-    use the asyncio :class:`meshpos.harness.procs.Proc`); ``kill()`` is a kill -9."""
+    """``meshpos node`` in its own process, driven from the test's thread: a blocking face of the
+    harness's :class:`meshpos.harness.procs.Proc` (the demo, chaos and benchmarks use it directly);
+    ``kill()`` is a kill -9. One Proc per wrapper, so a restart appends to the same log."""
 
     config: Path
     log: Path
     args: list[str] = field(default_factory=list)
     prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", ns]
-    proc: subprocess.Popen[str] | None = None
-    ready: dict[str, Any] = field(default_factory=dict)
+    _proc: Proc | None = field(default=None, repr=False)
     _events: EventStream | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 20.0) -> NodeProcess:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [*self.prefix, sys.executable, *node_argv(self.config), *self.args],
-            stdout=subprocess.PIPE,
-            stderr=self.log.open("a"),
-            text=True,
-            env=env,
-        )
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        line = self.proc.stdout.readline()
-        if not line or time.monotonic() > deadline:
-            raise AssertionError(f"node did not start: {self.log.read_text()[-3000:]}")
-        self.ready = json.loads(line)
+        if self._proc is None:
+            prefix = list(self.prefix)
+            self._proc = Proc(
+                self.config.stem,
+                [*node_argv(self.config), *self.args],
+                self.log,
+                load_config(self.config, env={}).data_dir / "api.token",
+                command=lambda argv: [*prefix, *argv],
+            )
+        _start(self._proc, "node", timeout)
         return self
+
+    @property
+    def proc(self) -> asyncio.subprocess.Process | None:
+        """The process of the last start (``pid``, ``returncode``)."""
+        return None if self._proc is None else self._proc.process
+
+    @property
+    def ready(self) -> dict[str, Any]:
+        """The ready line of the last start."""
+        return {} if self._proc is None else self._proc.ready
 
     @property
     def api(self) -> str:
@@ -98,7 +141,7 @@ class NodeProcess:
         )
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """The node's JSON API; :class:`~meshpos.harness.client.ApiError` unless 2xx."""
+        """The node's JSON API; :class:`~meshpos.localapi.ApiError` unless 2xx."""
         return self.client.call(method, path, body)
 
     @property
@@ -136,26 +179,19 @@ class NodeProcess:
 
     def kill(self) -> None:
         self._close_events()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        if self._proc is not None:
+            _blocking(self._proc.kill())
 
     def stop(self, timeout: float = 10.0) -> int:
         self._close_events()
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                return -9
-        return self.proc.returncode
+        assert self._proc is not None
+        return _stop(self._proc, timeout)
 
 
 @dataclass
 class ConsoleProcess:
-    """``meshpos console`` in its own process with a SQLite (or given) database."""
+    """``meshpos console`` in its own process with a SQLite (or given) database; a blocking face of
+    the harness's :class:`meshpos.harness.procs.Proc`, like :class:`NodeProcess`."""
 
     root: Path
     venues: list[Path]
@@ -163,29 +199,24 @@ class ConsoleProcess:
     heartbeat_interval: float = 0.5
     args: list[str] = field(default_factory=list)  # e.g. ["--tls-cert", ..., "--tls-key", ...]
     ca_file: Path | None = None  # the CA that signed its --tls-cert, for call() over https
-    proc: subprocess.Popen[str] | None = None
-    ready: dict[str, Any] = field(default_factory=dict)
+    _proc: Proc | None = field(default=None, repr=False)
 
-    def start(self) -> ConsoleProcess:
-        db = self.db or f"sqlite:///{self.root / 'console.db'}"
-        token_file = self.root / "console-admin.token"
-        argv = console_argv(db, self.venues, token_file, self.heartbeat_interval)
-        argv = [sys.executable, *argv, *self.args]
-        self.proc = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=(self.root / "console.log").open("a"),
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError(
-                f"console did not start: {(self.root / 'console.log').read_text()}"
-            )
-        self.ready = json.loads(line)
+    def start(self, timeout: float = 60.0) -> ConsoleProcess:
+        if self._proc is None:
+            db = self.db or f"sqlite:///{self.root / 'console.db'}"
+            token_file = self.root / "console-admin.token"
+            argv: Sequence[str] = console_argv(db, self.venues, token_file, self.heartbeat_interval)
+            self._proc = Proc("console", [*argv, *self.args], self.root / "console.log", token_file)
+        _start(self._proc, "console", timeout)
         return self
+
+    @property
+    def proc(self) -> asyncio.subprocess.Process | None:
+        return None if self._proc is None else self._proc.process
+
+    @property
+    def ready(self) -> dict[str, Any]:
+        return {} if self._proc is None else self._proc.ready
 
     @property
     def port(self) -> int:
@@ -200,9 +231,5 @@ class ConsoleProcess:
         return self.client.call(method, path, body, timeout=30)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        if self._proc is not None:
+            _blocking(self._proc.stop(10))

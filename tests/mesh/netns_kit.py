@@ -181,9 +181,7 @@ class NetnsMesh:
             self.agents.append(node.agent)
             node.started_at = time.monotonic()
             node.start()
-            node.ready_at = time.monotonic()
-            assert node.proc is not None
-            self.netbed.processes.append(node.proc)  # reaped by NetBed.close
+            node.ready_at = time.monotonic()  # close() kills it; NetBed.close empties its namespace
 
         with ThreadPoolExecutor(len(todo)) as pool:
             for future in [pool.submit(start, node) for node in todo]:

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from meshpos.harness.client import LocalApi
 from meshpos.harness.wait import until
 from meshpos.lib0 import write_var_string, write_var_uint
+from meshpos.localapi import LocalApi
 from meshpos.model.catalog import Product
 from meshpos.model.replica import Replica, encode_state_vector
 from meshpos.model.sample import CASHIER, sample_catalog

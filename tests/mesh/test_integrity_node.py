@@ -18,8 +18,8 @@ from pycrdt import Doc, Map
 
 from meshpos.config import load_config
 from meshpos.errors import WriteFailed
-from meshpos.harness.client import ApiError
 from meshpos.harness.wait import until
+from meshpos.localapi import ApiError
 from meshpos.model import Ledger, _writes, business_date, venue_orders
 from meshpos.model import ledger as ledger_module
 from meshpos.model.limits import MAX_NAME_CHARS

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from meshpos.config import load_config
-from meshpos.harness.client import ApiError
 from meshpos.harness.venue import enroll_directly
 from meshpos.harness.wait import wait_for
+from meshpos.localapi import ApiError
 from meshpos.model.numbering import SERIES_ALPHABET, SERIES_LENGTH
 from meshpos.model.sample import CASHIER
 from meshpos.store import SqliteStore

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from meshpos.harness.client import EventStream
 from meshpos.harness.internet import InternetLink
 from meshpos.harness.wait import wait_for
+from meshpos.localapi import EventStream
 from meshpos.model.sample import CASHIER, MANAGER
 
 from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue

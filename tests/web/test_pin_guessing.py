@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import load_config
-from meshpos.harness.client import LocalApi
 from meshpos.harness.wait import wait_for
+from meshpos.localapi import LocalApi
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.web.pins import CLIENT_STRIKES, USER_STRIKES
 

@@ -1,12 +1,15 @@
-"""One client for a node's (or the console's) local JSON API and its event stream, for the demo, the chaos
-run, the benchmarks and the tests.
+"""One client for a node's (or the console's) local JSON API and its event stream, for the CLI
+(``meshpos status``, ``clear-cache``, the revoke push), the demo, the chaos run, the benchmarks and the
+tests (docs/architecture.md (Layers)). It sits below the tools and the CLI because both use it; the
+examples in ``examples/`` keep their own urllib calls on purpose, to show an app with no meshpos import.
 
-The API is plain HTTP/1.1 on loopback with a bearer token (``api.token`` in the node's data directory);
-urllib with proxies disabled is all it takes, so the calls are blocking and async callers run them on a
-thread (:meth:`LocalApi.acall`). Two ways to use an answer: :meth:`LocalApi.request` never raises for an
-HTTP status and gives an :class:`Answer` (status 0: nothing answered), which suits callers that count
-refusals (the chaos cashiers); :meth:`LocalApi.call` returns the decoded JSON or raises
-:class:`ApiError` naming the call, which suits set-up steps and tests.
+The API is plain HTTP/1.1 with a bearer token (``api.token`` in the node's data directory); urllib with
+proxies disabled is all it takes (a node is on loopback or the LAN, never behind a proxy), so the calls
+are blocking and async callers run them on a thread (:meth:`LocalApi.acall`). Two ways to use an answer:
+:meth:`LocalApi.request` never raises for an HTTP status and gives an :class:`Answer` (status 0: nothing
+answered, the body says why), which suits callers that count refusals (the chaos cashiers) or word each
+refusal themselves (the CLI); :meth:`LocalApi.call` returns the decoded JSON or raises :class:`ApiError`
+naming the call, which suits set-up steps and tests.
 
 :class:`EventStream` reads ``GET /api/events`` (server-sent events) on a thread of its own, so a caller can
 wait for "something changed" instead of asking again and again. It counts every ``data:`` line as one
@@ -52,6 +55,15 @@ class Answer:
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
 
+    @property
+    def error(self) -> tuple[str, str]:
+        """The ``error`` ``code`` and ``message`` of a JSON error body; "" for what it does not have."""
+        try:
+            error = json.loads(self.body)["error"]
+            return str(error["code"]), str(error.get("message", ""))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return "", ""
+
 
 class ApiError(MeshposError):
     """A call that did not succeed: the status (0: no answer), what was called, and what came back."""
@@ -66,10 +78,7 @@ class ApiError(MeshposError):
     @property
     def error_code(self) -> str:
         """The ``error.code`` of the JSON error body ("" if the body is not one)."""
-        try:
-            return str(json.loads(self.body)["error"]["code"])
-        except (ValueError, KeyError, TypeError):
-            return ""
+        return Answer(self.status, self.body).error[0]
 
 
 def read_token(path: Path) -> str:
@@ -112,8 +121,11 @@ class LocalApi:
                 return Answer(int(response.status), response.read().decode())
         except urllib.error.HTTPError as exc:
             return Answer(exc.code, exc.read().decode(errors="replace"))
-        except (OSError, urllib.error.URLError) as exc:
-            return Answer(0, repr(exc))
+        except (
+            OSError,
+            urllib.error.URLError,
+        ) as exc:  # the reason, e.g. "[Errno 111] Connection refused"
+            return Answer(0, str(getattr(exc, "reason", exc)))
 
     def call(self, method: str, path: str, body: Any = None, *, timeout: float = 10.0) -> Any:
         """One call; the decoded JSON, or :class:`ApiError` unless the status is 2xx."""
