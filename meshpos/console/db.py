@@ -7,10 +7,11 @@ for chains. Both adapters pass one contract suite (tests/console).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from meshpos.console.dburl import redact, sqlite_path
+from meshpos.console.notices import StoredNotice
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
 from meshpos.errors import ConfigError
 
@@ -80,6 +81,22 @@ class ConsoleDB(Protocol):
 
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         """Per register: receipts held and when its last record arrived (``last_record_ms``)."""
+
+
+@runtime_checkable
+class SharedConsoleDB(ConsoleDB, Protocol):
+    """A database several console processes share (PostgreSQL): each process hears what the others
+    commit, so an edit made through one reaches the relays connected to any other
+    (docs/architecture.md (Relay and console))."""
+
+    async def listen(self, heard: Callable[[StoredNotice | None], None]) -> None:
+        """Call ``heard`` with every other process's commit, in commit order, from now until
+        :meth:`close`; with None after the listening connection was lost and came back (anything
+        may have been missed: read what matters again)."""
+
+    async def stored_updates(self, notice: StoredNotice) -> list[bytes] | None:
+        """The updates ``notice`` names, or None when they were compacted away meanwhile (then the
+        whole document, :meth:`load_document`, holds them)."""
 
 
 async def open_console_db(url: str, *, compact_rows: int = DEFAULT_COMPACT_ROWS) -> ConsoleDB:

@@ -200,6 +200,21 @@ class VenueHub:
         """Run a console edit (catalog, stop list) under the model's rules; returns once committed."""
         return await self.engine.write(lambda: change(self.venue))
 
+    # --- what other console processes commit (a shared PostgreSQL) -------------------------------
+
+    async def apply_stored(self, name: str, updates: Sequence[bytes]) -> None:
+        """Apply updates another console process committed for this venue: sent on to this hub's
+        relays and materialised like received ones, not stored again (Engine.apply_stored)."""
+        await self.engine.apply_stored(name, updates)
+
+    async def reread(self) -> None:
+        """Apply every document as the database holds it (after the other processes' commits may
+        have gone unheard); what this hub holds already changes nothing."""
+        for name in await self.db.documents(self.venue_id):
+            update = await self.db.load_document(self.venue_id, name)
+            if update is not None:
+                await self.apply_stored(name, [update])
+
     # --- commit, materialise, forward -------------------------------------------------------------
 
     async def pump(self) -> None:

@@ -28,9 +28,10 @@ from http import HTTPStatus
 
 from websockets.http11 import Request
 
-from meshpos.console.db import ConsoleDB
+from meshpos.console.db import ConsoleDB, SharedConsoleDB
 from meshpos.console.devices import DeviceView
 from meshpos.console.hub import VenueHub
+from meshpos.console.notices import StoredNotice
 from meshpos.errors import MeshposError
 from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkPeer, PeerKind
@@ -78,8 +79,15 @@ class ConsoleServer:
         self._seq = 0
         self._ticker: asyncio.Task[None] | None = None
         self._hub_lock = asyncio.Lock()
+        self._opening: set[str] = set()  # venues whose hub is loading
+        self._notices: asyncio.Queue[StoredNotice | None] = asyncio.Queue()
+        self._hearing: asyncio.Task[None] | None = None
 
     async def start(self) -> int:
+        if isinstance(self.db, SharedConsoleDB):
+            # before any hub loads: a commit is either in what a hub loads or heard after it
+            await self.db.listen(self._notices.put_nowait)
+            self._hearing = asyncio.create_task(self._hear_forever(self.db))
         for venue_id in await self.db.venues():
             await self.hub(venue_id)
         # no websocket pings: the sync protocol's own heartbeats carry liveness
@@ -95,10 +103,11 @@ class ConsoleServer:
         return f"{'wss' if self.ssl_context else 'ws'}://{self.host}:{self.port}"
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        for task in (self._ticker, self._hearing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._server is not None:
             self._server.close()
         for task in self._accepting:
@@ -125,9 +134,41 @@ class ConsoleServer:
                     heartbeat_interval=self.heartbeat_interval,
                     materialise_delay=self.materialise_delay,
                 )
-                await hub.load()
+                self._opening.add(venue_id)
+                try:
+                    await hub.load()
+                finally:
+                    self._opening.discard(venue_id)
                 self.hubs[venue_id] = hub
             return hub
+
+    async def _hear_forever(self, db: SharedConsoleDB) -> None:
+        """Apply what the other console processes commit to the hubs here, in commit order (a
+        failure is retried, so nothing is skipped); a venue without a hub loads it all when opened."""
+        while True:
+            notice = await self._notices.get()
+            while True:
+                try:
+                    await self._hear(db, notice)
+                    break
+                except MeshposError as exc:  # the database: try again
+                    log.error("cannot apply another console process's commit: %s", exc)
+                    await asyncio.sleep(1.0)
+
+    async def _hear(self, db: SharedConsoleDB, notice: StoredNotice | None) -> None:
+        if notice is None:  # unheard for a while: every hub reads its documents again
+            for hub in list(self.hubs.values()):
+                await hub.reread()
+            return
+        venue = notice.venue_id
+        if venue not in self.hubs and venue not in self._opening:
+            return  # its hub will load it from the database
+        hub = await self.hub(venue)
+        updates = await db.stored_updates(notice)
+        if updates is None:  # compacted meanwhile: the whole document holds them
+            whole = await db.load_document(venue, notice.doc_name)
+            updates = [] if whole is None else [whole]
+        await hub.apply_stored(notice.doc_name, updates)
 
     def device_view(self, venue_id: str) -> DeviceView:
         """What the relays of ``venue_id`` told this console about every device."""

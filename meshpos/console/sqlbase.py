@@ -126,6 +126,16 @@ class SqlConsoleDB:
     async def _lock_venue(self, cur: Cursor, venue_id: str) -> None:
         """Serialise materialisations of one venue (PostgreSQL may have several console processes)."""
 
+    async def _log_end(self, cur: Cursor, venue_id: str, doc_name: str) -> int:
+        """The last log row of a document (0: none), for :meth:`_announce`; only a database several
+        processes share needs it."""
+        return 0
+
+    async def _announce(
+        self, cur: Cursor, venue_id: str, doc_name: str, after: int, count: int, compacted: bool
+    ) -> None:
+        """Tell the other console processes sharing the database what this transaction appended."""
+
     # --- venues -----------------------------------------------------------------------------
     async def add_venue(self, venue_id: str, name: str, token_hash: str) -> None:
         check_venue_id(venue_id)
@@ -187,11 +197,14 @@ class SqlConsoleDB:
                 "updated_at_ms = excluded.updated_at_ms RETURNING log_rows",
                 (venue_id, doc_name, len(data), now_ms()),
             )
+            after = await self._log_end(cur, venue_id, doc_name)  # under the row lock
             await cur.executemany(
                 "INSERT INTO updates (venue_id, doc_name, data) VALUES (?, ?, ?)",
                 [(venue_id, doc_name, d) for d in data],
             )
-            if rows[0][0] >= self.compact_rows:
+            compacted = rows[0][0] >= self.compact_rows
+            await self._announce(cur, venue_id, doc_name, after, len(data), compacted)
+            if compacted:
                 await _compact(cur, venue_id, doc_name)
 
         await self._write(job)
