@@ -40,8 +40,9 @@ class ConsoleDB(Protocol):
     # CRDT state
     async def append_updates(
         self, venue_id: str, doc_name: str, updates: Sequence[bytes], *, validated: bool = False
-    ) -> None:
-        """Store Yjs updates in one transaction, durable on return; repeats are harmless.
+    ) -> int | None:
+        """Store Yjs updates in one transaction, durable on return; repeats are harmless. Returns the
+        document's version (one more per append; None when nothing was appended).
 
         Every update is parsed first and the whole call refused if one does not parse, unless
         ``validated``: the caller vouches that pycrdt produced them (a document's change events)."""
@@ -51,6 +52,9 @@ class ConsoleDB(Protocol):
 
     async def documents(self, venue_id: str) -> list[str]: ...
 
+    async def document_version(self, venue_id: str, doc_name: str) -> int:
+        """How many appends the document has had (0: none); read it before loading the document."""
+
     async def compact(self, venue_id: str, doc_name: str) -> None:
         """Fold the update log into the snapshot now (also done every N appended rows)."""
 
@@ -58,9 +62,15 @@ class ConsoleDB(Protocol):
 
     # materialised records
     async def write_records(
-        self, venue_id: str, batch: RecordBatch, *, at_ms: int | None = None
+        self,
+        venue_id: str,
+        batch: RecordBatch,
+        *,
+        at_ms: int | None = None,
+        version: int | None = None,
     ) -> MaterialiseResult:
-        """Used by ``materialise()``; call that instead."""
+        """Used by ``materialise()``; call that instead. With the ``version`` of the document the
+        rows come from: StaleWrite, and nothing written, when a later version is stored."""
 
     async def records(
         self, venue_id: str, table: str, date: str | None = None

@@ -27,7 +27,7 @@ from meshpos.console.cursor import Cursor
 from meshpos.console.dburl import redact
 from meshpos.console.notices import StoredNotice
 from meshpos.console.sqlbase import Job, SqlConsoleDB, T
-from meshpos.console.tables import APPLICATION_ID, POSTGRES, SCHEMA_VERSION, ddl
+from meshpos.console.tables import APPLICATION_ID, POSTGRES, SCHEMA_VERSION, ddl, migrations
 from meshpos.errors import ConfigError, MeshposError, SchemaTooNew, StoreError
 
 log = logging.getLogger("meshpos.console")
@@ -159,10 +159,18 @@ class PostgresConsoleDB(SqlConsoleDB):
         return int(rows[0][0])
 
     async def _announce(
-        self, cur: Cursor, venue_id: str, doc_name: str, after: int, count: int, compacted: bool
+        self,
+        cur: Cursor,
+        venue_id: str,
+        doc_name: str,
+        after: int,
+        count: int,
+        compacted: bool,
+        version: int,
     ) -> None:
         through = await self._log_end(cur, venue_id, doc_name)
         payload = {
+            "version": version,
             "o": self.origin,
             "v": venue_id,
             "d": doc_name,
@@ -224,6 +232,7 @@ class PostgresConsoleDB(SqlConsoleDB):
                 int(found["t"]),
                 int(found["n"]),
                 bool(found["c"]),
+                int(found["version"]),
             )
         except (ValueError, KeyError, TypeError) as exc:
             log.error("unreadable notice on %s (%s): %.200r", CHANNEL, exc, payload)
@@ -274,7 +283,7 @@ async def _connect(url: str) -> AsyncConnection[Any]:
 
 
 async def _prepare(conn: AsyncConnection[Any], where: str) -> None:
-    """Create schema version 1 on an empty database, or check the version of an existing one."""
+    """Create the schema on an empty database, or check an existing one's version and migrate an older one."""
     try:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPLICATION_ID,))
@@ -300,8 +309,11 @@ async def _prepare(conn: AsyncConnection[Any], where: str) -> None:
                         f"understands only up to version {SCHEMA_VERSION}; refusing to use it "
                         "(upgrade meshpos)"
                     )
-                if version < SCHEMA_VERSION:
+                if version < 1:
                     raise StoreError(f"{where} has console schema version {version}: no migration")
+                for statement in migrations(POSTGRES, version):  # under the advisory lock
+                    await conn.execute(statement)
+                await conn.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))
                 return
             for statement in ddl(POSTGRES):
                 await conn.execute(statement)

@@ -17,7 +17,7 @@ from typing import Any
 import aiosqlite
 
 from meshpos.console.sqlbase import Job, SqlConsoleDB, T
-from meshpos.console.tables import APPLICATION_ID, SCHEMA_VERSION, SQLITE, ddl
+from meshpos.console.tables import APPLICATION_ID, SCHEMA_VERSION, SQLITE, ddl, migrations
 from meshpos.errors import CorruptDatabase, MeshposError, SchemaTooNew, StoreError
 from meshpos.store.schema import inspect_sqlite_file
 
@@ -172,16 +172,20 @@ async def _prepare(db: aiosqlite.Connection, path: Path, version: int) -> None:
             raise StoreError(f"{path}: SQLite refused WAL mode (got {mode[0][0]!r})")
         await db.execute("PRAGMA synchronous = FULL")
         await db.execute("PRAGMA foreign_keys = ON")
-        if version:
+        if version == SCHEMA_VERSION:
             return
         await db.execute("BEGIN IMMEDIATE")
         try:
             rows = list(await db.execute_fetchall("PRAGMA user_version"))
-            if rows[0][0] == 0:  # nobody created it since we looked
+            found = int(rows[0][0])
+            if found == 0:  # nobody created it since we looked
                 for statement in ddl(SQLITE):
                     await db.execute(statement)
                 await db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:  # an older schema (nobody migrated it since we looked, if found == version)
+                for statement in migrations(SQLITE, found):
+                    await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             await db.execute("COMMIT")
         except BaseException:
             await db.execute("ROLLBACK")

@@ -23,3 +23,5 @@ class StoredNotice:
     through: int
     count: int
     compacted: bool
+    version: int
+    """The document's version after that commit (``ConsoleDB.append_updates``)."""

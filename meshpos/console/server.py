@@ -168,7 +168,7 @@ class ConsoleServer:
         if updates is None:  # compacted meanwhile: the whole document holds them
             whole = await db.load_document(venue, notice.doc_name)
             updates = [] if whole is None else [whole]
-        await hub.apply_stored(notice.doc_name, updates)
+        await hub.apply_stored(notice.doc_name, updates, notice.version)
 
     def device_view(self, venue_id: str) -> DeviceView:
         """What the relays of ``venue_id`` told this console about every device."""

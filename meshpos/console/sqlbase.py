@@ -25,7 +25,7 @@ from meshpos.console.tokens import (
     hash_token,
     same_hash,
 )
-from meshpos.errors import StoreClosed, StoreError
+from meshpos.errors import StaleWrite, StoreClosed, StoreError
 from meshpos.model import valid_document_name
 
 T = TypeVar("T")
@@ -132,7 +132,14 @@ class SqlConsoleDB:
         return 0
 
     async def _announce(
-        self, cur: Cursor, venue_id: str, doc_name: str, after: int, count: int, compacted: bool
+        self,
+        cur: Cursor,
+        venue_id: str,
+        doc_name: str,
+        after: int,
+        count: int,
+        compacted: bool,
+        version: int,
     ) -> None:
         """Tell the other console processes sharing the database what this transaction appended."""
 
@@ -180,21 +187,22 @@ class SqlConsoleDB:
     # --- CRDT state -------------------------------------------------------------------------
     async def append_updates(
         self, venue_id: str, doc_name: str, updates: Sequence[bytes], *, validated: bool = False
-    ) -> None:
+    ) -> int | None:
         check_document(doc_name)
         data = _trusted(updates) if validated else check_updates(doc_name, updates)
         if not data:
-            return
+            return None
 
-        async def job(cur: Cursor) -> None:
+        async def job(cur: Cursor) -> int:
             await _require_venue(cur, venue_id)
             # The upsert locks the document row until commit (PostgreSQL), so appends and
             # compactions of one document never interleave, even across console processes.
             rows = await cur.fetchall(
-                "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (venue_id, name) DO UPDATE SET "
+                "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms, version) "
+                "VALUES (?, ?, ?, ?, 1) ON CONFLICT (venue_id, name) DO UPDATE SET "
                 "log_rows = documents.log_rows + excluded.log_rows, "
-                "updated_at_ms = excluded.updated_at_ms RETURNING log_rows",
+                "updated_at_ms = excluded.updated_at_ms, version = documents.version + 1 "
+                "RETURNING log_rows, version",
                 (venue_id, doc_name, len(data), now_ms()),
             )
             after = await self._log_end(cur, venue_id, doc_name)  # under the row lock
@@ -203,11 +211,22 @@ class SqlConsoleDB:
                 [(venue_id, doc_name, d) for d in data],
             )
             compacted = rows[0][0] >= self.compact_rows
-            await self._announce(cur, venue_id, doc_name, after, len(data), compacted)
+            version = int(rows[0][1])
+            await self._announce(cur, venue_id, doc_name, after, len(data), compacted, version)
             if compacted:
                 await _compact(cur, venue_id, doc_name)
+            return version
 
-        await self._write(job)
+        return await self._write(job)
+
+    async def document_version(self, venue_id: str, doc_name: str) -> int:
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT version FROM documents WHERE venue_id = ? AND name = ?",
+                (venue_id, doc_name),
+            )
+        )
+        return int(rows[0][0]) if rows else 0
 
     async def compact(self, venue_id: str, doc_name: str) -> None:
         """Fold the update log into the snapshot now (``append_updates`` does it every N rows)."""
@@ -257,14 +276,32 @@ class SqlConsoleDB:
 
     # --- materialised records ---------------------------------------------------------------
     async def write_records(
-        self, venue_id: str, batch: RecordBatch, *, at_ms: int | None = None
+        self,
+        venue_id: str,
+        batch: RecordBatch,
+        *,
+        at_ms: int | None = None,
+        version: int | None = None,
     ) -> MaterialiseResult:
-        """Insert new records, update mutable ones, alarm on changed insert-only ones: one transaction."""
+        """Insert new records, update mutable ones, alarm on changed insert-only ones: one transaction.
+        With ``version`` (of the document the rows come from), refused with StaleWrite when the
+        database holds a later version of it."""
         seen = now_ms() if at_ms is None else at_ms
 
         async def job(cur: Cursor) -> MaterialiseResult:
             await _require_venue(cur, venue_id)
             await self._lock_venue(cur, venue_id)
+            if version is not None:
+                stored = await cur.fetchall(
+                    "SELECT version FROM documents WHERE venue_id = ? AND name = ?",
+                    (venue_id, batch.document),
+                )
+                if stored and int(stored[0][0]) > version:
+                    raise StaleWrite(
+                        f"venue {venue_id}: rows of {batch.document} version {version}, but "
+                        f"version {stored[0][0]} is stored (another console process wrote it): "
+                        "nothing was written"
+                    )
             return await upsert.write_batch(cur, venue_id, batch, seen)
 
         return await self._write(job)

@@ -17,7 +17,7 @@ from typing import Any
 from meshpos.model.record_spec import Column, RecordSpec
 from meshpos.model.records import LEDGER_RECORDS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: documents.version (docs/architecture.md (Relay and console))
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -83,8 +83,18 @@ def _column_ddl(col: Column, d: Dialect) -> str:
     return f"{col.name} {kind}" + ("" if col.nullable else " NOT NULL")
 
 
+def migrations(d: Dialect, version: int) -> list[str]:
+    """The statements that bring a database of schema ``version`` to ``SCHEMA_VERSION``."""
+    steps = {
+        # 2: each append counts the document's version, so a console process that materialises an
+        # older state than another one committed is refused (upsert.StaleWrite)
+        1: [f"ALTER TABLE documents ADD COLUMN version {d.int_type} NOT NULL DEFAULT 0"],
+    }
+    return [statement for v in range(version, SCHEMA_VERSION) for statement in steps[v]]
+
+
 def ddl(d: Dialect) -> list[str]:
-    """Every CREATE statement of schema version 1, in order."""
+    """Every CREATE statement of the current schema version, in order."""
     i, b = d.int_type, d.bytes_type
     out = [
         f"""CREATE TABLE venues (
@@ -98,6 +108,7 @@ def ddl(d: Dialect) -> list[str]:
             name TEXT NOT NULL,
             log_rows {i} NOT NULL DEFAULT 0,
             updated_at_ms {i} NOT NULL,
+            version {i} NOT NULL DEFAULT 0,
             PRIMARY KEY (venue_id, name)
         )""",
         f"""CREATE TABLE updates (

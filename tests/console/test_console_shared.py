@@ -4,26 +4,37 @@ Each console here is a :class:`ConsoleServer` with its own connections to one re
 database, in the test's event loop (the test with two ``meshpos console`` processes and a register is
 ``test_console_shared_processes.py``). An edit made through one console's hub is in the other's hub
 within a second: announced with ``NOTIFY`` in the same transaction, read from the update log and
-applied through the other's engine, without storing it a second time.
+applied through the other's engine, without storing it a second time. Rows materialised from an
+older version of a day than the database holds are refused whole (a stale process never rolls a row
+back), and a schema-1 database gains the document versions this needs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from contextlib import AsyncExitStack
+from typing import Any
 
+import psycopg
 import pytest
+from pycrdt import Doc
 
-from meshpos.console import hash_token, new_venue_token, open_console_db
+from meshpos.console import ConsoleDB, hash_token, new_venue_token, open_console_db
 from meshpos.console.hub import VenueHub
+from meshpos.console.materialise import ledger_rows
+from meshpos.console.records import RecordBatch
 from meshpos.console.server import ConsoleServer
 from meshpos.engine import Committed, EngineEvent
+from meshpos.errors import StaleWrite
 from meshpos.harness.venue import catalog_update
 from meshpos.harness.wait import until
-from meshpos.model import Venue
+from meshpos.model import CorruptRegistry, Ledger, Venue
 from meshpos.model.documents import CATALOG
+from meshpos.model.sample import CASHIER
 
 from .conftest import VENUE
+from .day import DATE, LEDGER, NOW, make_register
 from .pgserver import PgServer
 
 PRODUCT = "burger"
@@ -107,3 +118,66 @@ async def test_a_commit_heard_for_a_venue_without_a_hub_is_left_to_its_load(pg_u
         await _set_price(a, 999)
         b = await server_b.hub(VENUE)
         assert _price(b) == 999
+
+
+def _rows(doc: Doc[Any]) -> RecordBatch:
+    return ledger_rows(Ledger.snapshot(doc, DATE, corrupt=CorruptRegistry()))
+
+
+async def test_rows_from_an_older_version_of_a_day_never_roll_a_row_back(
+    venue_db: ConsoleDB,
+) -> None:
+    """Process B holds the day as it was when the shift was open; process A committed and
+    materialised its close. B's rows (an open shift) are refused whole; A's stay."""
+    register = make_register("R1")
+    register.open_shift_now(CASHIER, 1_000, NOW)
+    doc = register.replica.doc(LEDGER)
+    v1 = await venue_db.append_updates(VENUE, LEDGER, [doc.get_update()])
+    stale: Doc[Any] = Doc()
+    stale.apply_update(doc.get_update())  # what B holds: version v1
+    register.close_shift(CASHIER, 1_000, NOW + 60_000)
+    v2 = await venue_db.append_updates(VENUE, LEDGER, [doc.get_update()])
+    assert v1 is not None
+    assert v2 is not None
+    assert v2 > v1
+    current, old = _rows(doc), _rows(stale)
+    assert current.rows["shifts"][0].state != old.rows["shifts"][0].state  # a rollback would show
+
+    await venue_db.write_records(VENUE, current, version=v2)  # A
+    closed = await venue_db.records(VENUE, "shifts")
+    with pytest.raises(StaleWrite, match="nothing was written"):
+        await venue_db.write_records(VENUE, old, version=v1)  # B, not having heard A
+    assert await venue_db.records(VENUE, "shifts") == closed
+    stale.apply_update(doc.get_update())  # B hears A's commit: the same rows, written again
+    await venue_db.write_records(VENUE, _rows(stale), version=v2)
+    assert await venue_db.records(VENUE, "shifts") == closed
+
+
+async def test_a_schema_1_database_is_migrated_and_keeps_its_documents(db_url: str) -> None:
+    db = await open_console_db(db_url)
+    await db.add_venue(VENUE, "Café Mesh", hash_token(new_venue_token()))
+    await db.append_updates(VENUE, CATALOG, [catalog_update()])
+    await db.close()
+    _as_schema_1(db_url)
+
+    db = await open_console_db(db_url)
+    try:
+        assert await db.document_version(VENUE, CATALOG) == 0  # appended before versions
+        assert await db.append_updates(VENUE, CATALOG, [catalog_update()]) == 1
+        assert await db.load_document(VENUE, CATALOG) is not None
+    finally:
+        await db.close()
+
+
+def _as_schema_1(url: str) -> None:
+    """What schema version 1 was: no documents.version."""
+    if url.startswith("sqlite:"):
+        conn = sqlite3.connect(url[len("sqlite:///") :])
+        conn.execute("ALTER TABLE documents DROP COLUMN version")
+        conn.execute("PRAGMA user_version = 1")
+        conn.commit()
+        conn.close()
+    else:
+        with psycopg.connect(url, autocommit=True) as pg:
+            pg.execute("ALTER TABLE documents DROP COLUMN version")
+            pg.execute("UPDATE schema_version SET version = 1")

@@ -12,6 +12,7 @@ import pytest
 from pycrdt import Doc, Map
 
 from meshpos.console import ConsoleDB, hash_token, new_venue_token, open_console_db
+from meshpos.console.tables import SCHEMA_VERSION
 from meshpos.errors import (
     ConfigError,
     CorruptDatabase,
@@ -236,7 +237,7 @@ async def test_newer_schema_is_refused_and_left_alone(db_url: str) -> None:
     _bump_schema(db_url, 99)
     with pytest.raises(SchemaTooNew, match="version 99"):
         await open_console_db(db_url)
-    _bump_schema(db_url, 1)
+    _bump_schema(db_url, SCHEMA_VERSION)
     db = await open_console_db(db_url)  # untouched: still opens with its data
     try:
         assert await db.venues() == [VENUE]
