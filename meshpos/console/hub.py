@@ -40,7 +40,7 @@ from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
 from meshpos.engine import Committed, Engine, EngineEvent, LinkClosed
 from meshpos.errors import MeshposError, PeerTimeout, StaleWrite
 from meshpos.model import Ledger, Replica, Venue
-from meshpos.model.documents import is_ledger
+from meshpos.model.documents import CATALOG, STOPLIST, is_ledger
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
 from meshpos.net.port import LinkPeer, Send
 from meshpos.sync import (
@@ -58,6 +58,7 @@ log = logging.getLogger("meshpos.console")
 
 T = TypeVar("T")
 CONSOLE_NODE = "console"
+EDITED = (CATALOG, STOPLIST)  # the documents console edits read and write
 # Alarms for a record the materialiser skipped: it is at the console but not in its reports.
 UNREPORTED_ALARMS = frozenset({CORRUPT_RECORD})  # alarms of records not in the reports
 
@@ -216,8 +217,23 @@ class VenueHub:
     # --- console-side edits -----------------------------------------------------------------------
 
     async def edit(self, change: Callable[[Venue], T]) -> T:
-        """Run a console edit (catalog, stop list) under the model's rules; returns once committed."""
+        """Run a console edit (catalog, stop list) under the model's rules; returns once committed.
+
+        An edit reads what it changes (a price edit writes the whole product back): it first catches
+        up with what other console processes committed of the documents the console writes, so a
+        process that has not heard another's edit yet cannot write the old values back."""
+        for name in EDITED:
+            await self.catch_up(name)
         return await self.engine.write(lambda: change(self.venue))
+
+    async def catch_up(self, name: str) -> None:
+        """Apply ``name`` as the database holds it if it holds a later version than this process."""
+        version = await self.db.document_version(self.venue_id, name)
+        if version > self.documents.versions.get(name, 0):
+            update = await self.db.load_document(self.venue_id, name)
+            if update is not None:
+                self.counters["caught_up"] += 1
+                await self.apply_stored(name, [update], version)
 
     # --- what other console processes commit (a shared PostgreSQL) -------------------------------
 

@@ -29,7 +29,7 @@ from meshpos.engine import Committed, EngineEvent
 from meshpos.errors import StaleWrite
 from meshpos.harness.venue import catalog_update
 from meshpos.harness.wait import until
-from meshpos.model import CorruptRegistry, Ledger, Venue
+from meshpos.model import CorruptRegistry, Ledger, Replica, Venue
 from meshpos.model.documents import CATALOG
 from meshpos.model.sample import CASHIER
 
@@ -181,3 +181,36 @@ def _as_schema_1(url: str) -> None:
         with psycopg.connect(url, autocommit=True) as pg:
             pg.execute("ALTER TABLE documents DROP COLUMN version")
             pg.execute("UPDATE schema_version SET version = 1")
+
+
+async def test_an_edit_through_a_process_that_missed_another_edit_keeps_that_edit(
+    pg_url: str,
+) -> None:
+    """B has not heard A's rename (its listening is stopped here) when it changes the price, which
+    writes the whole product back: B first catches up, so the product keeps A's name."""
+    await _prepared(pg_url)
+    async with AsyncExitStack() as stack:
+        a = await (await _console(stack, pg_url)).hub(VENUE)
+        server_b = await _console(stack, pg_url)
+        b = await server_b.hub(VENUE)
+        assert server_b._hearing is not None
+        server_b._hearing.cancel()  # B hears nothing from now on
+
+        def rename(v: Venue) -> None:
+            v.catalog.put_product(dataclasses.replace(v.catalog.product(PRODUCT), name="Big one"))
+
+        await a.edit(rename)
+        assert b.venue.catalog.product(PRODUCT).name != "Big one"  # B is stale
+        await _set_price(b, _price(b) + 5)
+        product = b.venue.catalog.product(PRODUCT)
+        assert product.name == "Big one"
+        assert b.counters["caught_up"] == 1
+        stored = await open_console_db(pg_url)
+        try:
+            whole = await stored.load_document(VENUE, CATALOG)
+        finally:
+            await stored.close()
+        assert whole is not None
+        check = Replica()
+        check.apply(CATALOG, whole)  # and the database holds both edits
+        assert Venue(check, device="console", role="console").catalog.product(PRODUCT) == product
