@@ -88,3 +88,24 @@ def test_a_price_edited_through_one_console_reaches_a_register_linked_to_the_oth
             b.stop()
         a.stop()
         postgres_server.drop_database(url)
+
+
+@pytest.mark.slow
+def test_a_second_console_process_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    """Only PostgreSQL lets console processes hear each other: a second one on a SQLite file would
+    serve relays an edit made through the first never reaches, so it refuses to start."""
+    authority = make_venue(tmp_path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    db = f"sqlite:///{tmp_path / 'console.db'}"
+    first = ConsoleProcess(tmp_path / "a", [authority.directory], db=db).start()
+    try:
+        second = ConsoleProcess(tmp_path / "b", [authority.directory], db=db)
+        with pytest.raises(AssertionError, match="console did not start") as refused:
+            second.start()
+        assert second.proc is not None
+        assert second.proc.wait(10) == 2
+        assert "is held by one process at a time" in str(refused.value)
+        assert first.call("GET", "/health") == {"ok": True}  # the first one is untouched
+    finally:
+        first.stop()

@@ -19,6 +19,7 @@ from meshpos.errors import (
     SchemaTooNew,
     StoreClosed,
     StoreError,
+    StoreLocked,
 )
 from meshpos.store import SqliteStore
 
@@ -352,6 +353,17 @@ async def test_closed_database_refuses_calls(db: ConsoleDB) -> None:
 
 
 async def test_two_processes_creating_the_schema_at_once(db_url: str) -> None:
+    if db_url.startswith("sqlite:"):  # one console per SQLite file: the second opener is refused
+        both = await asyncio.gather(
+            open_console_db(db_url), open_console_db(db_url), return_exceptions=True
+        )
+        opened = [db for db in both if not isinstance(db, BaseException)]
+        refused = [exc for exc in both if isinstance(exc, BaseException)]
+        for db in opened:
+            await db.close()
+        assert len(opened) == 1
+        assert [type(exc) for exc in refused] == [StoreLocked]
+        return
     first, second = await asyncio.gather(open_console_db(db_url), open_console_db(db_url))
     try:
         await first.add_venue(VENUE, "Café", hash_token(new_venue_token()))
