@@ -7,10 +7,11 @@ for chains. Both adapters pass one contract suite (tests/console).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from meshpos.console.dburl import redact, sqlite_path
+from meshpos.console.devices import Sighting
 from meshpos.console.notices import StoredNotice
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
 from meshpos.errors import ConfigError
@@ -91,6 +92,13 @@ class ConsoleDB(Protocol):
 
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         """Per register: receipts held and when its last record arrived (``last_record_ms``)."""
+
+    # what the relays say of each device, shared by every console process
+    async def record_sightings(self, seen: Mapping[str, Mapping[str, Sighting]]) -> None:
+        """Store the sightings per venue and device, keeping a stored one that is more recent."""
+
+    async def sightings(self, venue_id: str) -> dict[str, Sighting]:
+        """The latest sighting of every device of the venue, by any console process."""
 
 
 @runtime_checkable

@@ -29,7 +29,7 @@ from http import HTTPStatus
 from websockets.http11 import Request
 
 from meshpos.console.db import ConsoleDB, SharedConsoleDB
-from meshpos.console.devices import DeviceView
+from meshpos.console.devices import DeviceView, Sighting
 from meshpos.console.hub import VenueHub
 from meshpos.console.notices import StoredNotice
 from meshpos.errors import MeshposError
@@ -43,6 +43,8 @@ SYNC_PATH = re.compile(r"^/v1/venues/(?P<venue>[A-Za-z0-9_.-]{1,64})/sync$")
 MAX_MESSAGE_SIZE = 4 * 2**20
 MAX_LOGGED_REFUSALS = 1024  # (address, reason) pairs remembered as logged
 OPEN_TIMEOUT = 10.0  # seconds a relay has for TLS and its upgrade request
+SHARE_EVERY_S = 1.0  # how often sightings go to a database other console processes share
+SHARED_FRESH_S = 3 * SHARE_EVERY_S  # a device another process heard within this is reachable
 RELAY_ROLE = "register"  # a relay is one of the venue's registers (its hello says which)
 
 
@@ -82,6 +84,8 @@ class ConsoleServer:
         self._opening: set[str] = set()  # venues whose hub is loading
         self._notices: asyncio.Queue[StoredNotice | None] = asyncio.Queue()
         self._hearing: asyncio.Task[None] | None = None
+        self._sharing: asyncio.Task[None] | None = None
+        self._shared_at = 0.0
 
     async def start(self) -> int:
         if isinstance(self.db, SharedConsoleDB):
@@ -103,7 +107,7 @@ class ConsoleServer:
         return f"{'wss' if self.ssl_context else 'ws'}://{self.host}:{self.port}"
 
     async def stop(self) -> None:
-        for task in (self._ticker, self._hearing):
+        for task in (self._ticker, self._hearing, self._sharing):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -278,14 +282,43 @@ class ConsoleServer:
             "it is not reading",
         )
 
+    async def shared_sightings(self, venue_id: str) -> dict[str, Sighting]:
+        """What every console process sharing the database heard of the venue's devices ({} when
+        this process is the only one)."""
+        if not isinstance(self.db, SharedConsoleDB):
+            return {}
+        return await self.db.sightings(venue_id)
+
     async def _tick_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            seen: dict[str, dict[str, Sighting]] = {}
             for hub in list(self.hubs.values()):
                 hub.tick(loop.time())
                 try:
                     await hub.pump()
                 except MeshposError as exc:
                     log.error("venue %s: %s", hub.venue_id, exc)
-                self.device_view(hub.venue_id).observe(hub.sync.presence, time.time())
+                live = self.device_view(hub.venue_id).observe(hub.sync.presence, time.time())
+                if live:
+                    seen[hub.venue_id] = live
+            self._share(seen, loop.time())
             await asyncio.sleep(min(0.1, self.heartbeat_interval / 5))
+
+    def _share(self, seen: dict[str, dict[str, Sighting]], now: float) -> None:
+        """Store the sightings for the other console processes, once per SHARE_EVERY_S, in the
+        background (a slow database never holds the ticks up)."""
+        if not isinstance(self.db, SharedConsoleDB) or not seen:
+            return
+        if now - self._shared_at < SHARE_EVERY_S:
+            return
+        if self._sharing is not None and not self._sharing.done():
+            return
+        self._shared_at = now
+        self._sharing = asyncio.create_task(self._store_sightings(seen))
+
+    async def _store_sightings(self, seen: dict[str, dict[str, Sighting]]) -> None:
+        try:
+            await self.db.record_sightings(seen)
+        except MeshposError as exc:
+            log.error("cannot share what the relays said: %s", exc)

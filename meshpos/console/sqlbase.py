@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pycrdt
 
 from meshpos.console import reports, upsert
 from meshpos.console.cursor import Cursor
+from meshpos.console.devices import Sighting
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
 from meshpos.console.tables import Dialect
 from meshpos.console.tokens import (
@@ -327,6 +328,58 @@ class SqlConsoleDB:
 
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         return await self._read(lambda cur: reports.registers(cur, venue_id))
+
+    # --- what the relays say of each device (every console process) ---------------------------
+    async def record_sightings(self, seen: Mapping[str, Mapping[str, Sighting]]) -> None:
+        rows = [
+            (
+                venue,
+                node,
+                s.role,
+                int(s.heard * 1000),
+                s.via,
+                s.pending,
+                int(s.relay),
+                int(s.uplink),
+            )
+            for venue, nodes in seen.items()
+            for node, s in nodes.items()
+        ]
+        if not rows:
+            return
+
+        async def job(cur: Cursor) -> None:
+            # an older sighting (a process that heard less recently) never replaces a newer one
+            await cur.executemany(
+                "INSERT INTO sightings (venue_id, node, role, heard_ms, via, pending, relay, uplink) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (venue_id, node) DO UPDATE SET "
+                "role = coalesce(excluded.role, sightings.role), heard_ms = excluded.heard_ms, "
+                "via = excluded.via, pending = excluded.pending, relay = excluded.relay, "
+                "uplink = excluded.uplink WHERE excluded.heard_ms > sightings.heard_ms",
+                sorted(rows),  # one order for every process: no deadlock between two of them
+            )
+
+        await self._write(job)
+
+    async def sightings(self, venue_id: str) -> dict[str, Sighting]:
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT node, role, heard_ms, via, pending, relay, uplink FROM sightings "
+                "WHERE venue_id = ?",
+                (venue_id,),
+            )
+        )
+        return {
+            str(node): Sighting(
+                None if role is None else str(role),
+                int(heard) / 1000,
+                str(via),
+                None if pending is None else int(pending),
+                bool(relay),
+                bool(uplink),
+            )
+            for node, role, heard, via, pending, relay, uplink in rows
+        }
 
 
 async def _require_venue(cur: Cursor, venue_id: str) -> None:

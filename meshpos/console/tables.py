@@ -17,7 +17,7 @@ from typing import Any
 from meshpos.model.record_spec import Column, RecordSpec
 from meshpos.model.records import LEDGER_RECORDS
 
-SCHEMA_VERSION = 2  # 2: documents.version (docs/architecture.md (Relay and console))
+SCHEMA_VERSION = 2  # 2: documents.version, sightings (docs/architecture.md (Relay and console))
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -88,9 +88,30 @@ def migrations(d: Dialect, version: int) -> list[str]:
     steps = {
         # 2: each append counts the document's version, so a console process that materialises an
         # older state than another one committed is refused (upsert.StaleWrite)
-        1: [f"ALTER TABLE documents ADD COLUMN version {d.int_type} NOT NULL DEFAULT 0"],
+        # and what every process's relays say of each device, so every process shows the same status
+        1: [
+            f"ALTER TABLE documents ADD COLUMN version {d.int_type} NOT NULL DEFAULT 0",
+            _sightings(d),
+        ],
     }
     return [statement for v in range(version, SCHEMA_VERSION) for statement in steps[v]]
+
+
+def _sightings(d: Dialect) -> str:
+    """Each device of a venue as the relays' heartbeats last showed it, to any console process
+    (``devices.Sighting``; ``heard_ms`` only ever moves forward)."""
+    i = d.int_type
+    return f"""CREATE TABLE sightings (
+            venue_id TEXT NOT NULL REFERENCES venues(id),
+            node TEXT NOT NULL,
+            role TEXT,
+            heard_ms {i} NOT NULL,
+            via TEXT NOT NULL,
+            pending {i},
+            relay {i} NOT NULL,
+            uplink {i} NOT NULL,
+            PRIMARY KEY (venue_id, node)
+        )"""
 
 
 def ddl(d: Dialect) -> list[str]:
@@ -138,6 +159,7 @@ def ddl(d: Dialect) -> list[str]:
             first_seen_ms {i} NOT NULL,
             PRIMARY KEY (venue_id, kind, table_name, record_id, new_digest)
         )""",
+        _sightings(d),
     ]
     for t in RECORD_TABLES:
         cols = [_column_ddl(c, d) for c in (*t.fixed, *t.mutable)]

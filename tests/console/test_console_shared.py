@@ -6,7 +6,7 @@ database, in the test's event loop (the test with two ``meshpos console`` proces
 within a second: announced with ``NOTIFY`` in the same transaction, read from the update log and
 applied through the other's engine, without storing it a second time. Rows materialised from an
 older version of a day than the database holds are refused whole (a stale process never rolls a row
-back), and a schema-1 database gains the document versions this needs.
+back), a device's sighting only moves forward, and a schema-1 database gains what this needs.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 from pycrdt import Doc
 
 from meshpos.console import ConsoleDB, hash_token, new_venue_token, open_console_db
+from meshpos.console.devices import Sighting
 from meshpos.console.hub import VenueHub
 from meshpos.console.materialise import ledger_rows
 from meshpos.console.records import RecordBatch
@@ -165,21 +166,24 @@ async def test_a_schema_1_database_is_migrated_and_keeps_its_documents(db_url: s
         assert await db.document_version(VENUE, CATALOG) == 0  # appended before versions
         assert await db.append_updates(VENUE, CATALOG, [catalog_update()]) == 1
         assert await db.load_document(VENUE, CATALOG) is not None
+        assert await db.sightings(VENUE) == {}
     finally:
         await db.close()
 
 
 def _as_schema_1(url: str) -> None:
-    """What schema version 1 was: no documents.version."""
+    """What schema version 1 was: no documents.version, no sightings."""
     if url.startswith("sqlite:"):
         conn = sqlite3.connect(url[len("sqlite:///") :])
         conn.execute("ALTER TABLE documents DROP COLUMN version")
+        conn.execute("DROP TABLE sightings")
         conn.execute("PRAGMA user_version = 1")
         conn.commit()
         conn.close()
     else:
         with psycopg.connect(url, autocommit=True) as pg:
             pg.execute("ALTER TABLE documents DROP COLUMN version")
+            pg.execute("DROP TABLE sightings")
             pg.execute("UPDATE schema_version SET version = 1")
 
 
@@ -214,3 +218,16 @@ async def test_an_edit_through_a_process_that_missed_another_edit_keeps_that_edi
         check = Replica()
         check.apply(CATALOG, whole)  # and the database holds both edits
         assert Venue(check, device="console", role="console").catalog.product(PRODUCT) == product
+
+
+async def test_an_older_sighting_never_replaces_a_newer_one(venue_db: ConsoleDB) -> None:
+    """Two processes store what their relays said of R2: the later word stands, whichever
+    process stores it last."""
+    newer = Sighting("register", 2_000.0, "R1", 0, False, False)
+    older = Sighting(None, 1_000.0, "R9", 7, True, True)
+    await venue_db.record_sightings({VENUE: {"R2": newer}})
+    await venue_db.record_sightings({VENUE: {"R2": older}})
+    assert await venue_db.sightings(VENUE) == {"R2": newer}
+    later = Sighting(None, 3_000.0, "R3", 1, False, True)  # a relay that does not say the role
+    await venue_db.record_sightings({VENUE: {"R2": later}})
+    assert await venue_db.sightings(VENUE) == {"R2": dataclasses.replace(later, role="register")}
