@@ -17,8 +17,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from .test_layering import ROOT, meshpos_modules
 
 # --- one home per fact ----------------------------------------------------------------------------
