@@ -140,6 +140,13 @@ class StoreLocked(StoreError):
     code = "store_locked"
 
 
+class StaleWrite(StoreError):
+    """A console process wrote rows from a document older than the database holds (another process
+    committed more of it since): refused whole, so a stale process never rolls a row back."""
+
+    code = "stale_write"
+
+
 class MissingDatabase(StoreError):
     """The database is missing or empty where one existed; only an explicit initialisation starts afresh."""
 

@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 
 from meshpos.console.records import Alarm
-from meshpos.console.server import ConsoleServer
+from meshpos.console.server import SHARED_FRESH_S, ConsoleServer
 from meshpos.console.tables import TABLES
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput, MeshposError, UnknownRecord
 from meshpos.httpapi.openapi import api_version, document, document_route
@@ -65,9 +65,22 @@ async def venue_status(c: ConsoleCall) -> dict[str, Any]:
     summary = hub.summary()
     summary["last_seen_s"] = {n: round(now - t, 1) for n, t in hub.last_seen.items()}
     stored = await c.console.db.register_report(c.venue)
-    # every device: the relays and what they link to (their heartbeats), what was heard of before,
-    # and every register the database holds records from
-    summary["registers"] = c.console.device_view(c.venue).report(hub.sync.presence, stored, now)
+    shared = await c.console.shared_sightings(c.venue)
+    # every device: the relays and what they link to (their heartbeats, here or at another console
+    # process), what was heard of before, and every register the database holds records from
+    registers = c.console.device_view(c.venue).report(
+        hub.sync.presence, stored, now, shared, SHARED_FRESH_S
+    )
+    summary["registers"] = registers
+    for node, device in registers.items():  # relays linked to another console process
+        if device["relay"] and device["reachable"] and node in shared:
+            summary["last_seen_s"].setdefault(node, round(now - shared[node].heard, 1))
+    summary["relays"] = sorted(
+        {
+            *summary["relays"],
+            *(n for n, d in registers.items() if d["relay"] and d["reachable"] and n in shared),
+        }
+    )
     return summary
 
 

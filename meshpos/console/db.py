@@ -7,10 +7,12 @@ for chains. Both adapters pass one contract suite (tests/console).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from meshpos.console.dburl import redact, sqlite_path
+from meshpos.console.devices import Sighting
+from meshpos.console.notices import StoredNotice
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
 from meshpos.errors import ConfigError
 
@@ -39,8 +41,9 @@ class ConsoleDB(Protocol):
     # CRDT state
     async def append_updates(
         self, venue_id: str, doc_name: str, updates: Sequence[bytes], *, validated: bool = False
-    ) -> None:
-        """Store Yjs updates in one transaction, durable on return; repeats are harmless.
+    ) -> int | None:
+        """Store Yjs updates in one transaction, durable on return; repeats are harmless. Returns the
+        document's version (one more per append; None when nothing was appended).
 
         Every update is parsed first and the whole call refused if one does not parse, unless
         ``validated``: the caller vouches that pycrdt produced them (a document's change events)."""
@@ -50,6 +53,9 @@ class ConsoleDB(Protocol):
 
     async def documents(self, venue_id: str) -> list[str]: ...
 
+    async def document_version(self, venue_id: str, doc_name: str) -> int:
+        """How many appends the document has had (0: none); read it before loading the document."""
+
     async def compact(self, venue_id: str, doc_name: str) -> None:
         """Fold the update log into the snapshot now (also done every N appended rows)."""
 
@@ -57,9 +63,15 @@ class ConsoleDB(Protocol):
 
     # materialised records
     async def write_records(
-        self, venue_id: str, batch: RecordBatch, *, at_ms: int | None = None
+        self,
+        venue_id: str,
+        batch: RecordBatch,
+        *,
+        at_ms: int | None = None,
+        version: int | None = None,
     ) -> MaterialiseResult:
-        """Used by ``materialise()``; call that instead."""
+        """Used by ``materialise()``; call that instead. With the ``version`` of the document the
+        rows come from: StaleWrite, and nothing written, when a later version is stored."""
 
     async def records(
         self, venue_id: str, table: str, date: str | None = None
@@ -80,6 +92,29 @@ class ConsoleDB(Protocol):
 
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         """Per register: receipts held and when its last record arrived (``last_record_ms``)."""
+
+    # what the relays say of each device, shared by every console process
+    async def record_sightings(self, seen: Mapping[str, Mapping[str, Sighting]]) -> None:
+        """Store the sightings per venue and device, keeping a stored one that is more recent."""
+
+    async def sightings(self, venue_id: str) -> dict[str, Sighting]:
+        """The latest sighting of every device of the venue, by any console process."""
+
+
+@runtime_checkable
+class SharedConsoleDB(ConsoleDB, Protocol):
+    """A database several console processes share (PostgreSQL): each process hears what the others
+    commit, so an edit made through one reaches the relays connected to any other
+    (docs/architecture.md (Relay and console))."""
+
+    async def listen(self, heard: Callable[[StoredNotice | None], None]) -> None:
+        """Call ``heard`` with every other process's commit, in commit order, from now until
+        :meth:`close`; with None after the listening connection was lost and came back (anything
+        may have been missed: read what matters again)."""
+
+    async def stored_updates(self, notice: StoredNotice) -> list[bytes] | None:
+        """The updates ``notice`` names, or None when they were compacted away meanwhile (then the
+        whole document, :meth:`load_document`, holds them)."""
 
 
 async def open_console_db(url: str, *, compact_rows: int = DEFAULT_COMPACT_ROWS) -> ConsoleDB:

@@ -4,12 +4,18 @@ The SQL is the shared one from ``sqlbase`` (``?`` becomes ``%s``). One connectio
 a connection the server dropped is replaced on next use, and the failed call raises StoreError (the
 relay retries; a repeated upload changes nothing). Several console processes may share a database:
 schema creation and each venue's materialisation take advisory locks, document appends lock the
-document's row.
+document's row, and each append announces itself (``NOTIFY``, committed with the rows) so every other
+process applies it to its hub and sends it on to its relays (:class:`~meshpos.console.db.SharedConsoleDB`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -19,11 +25,16 @@ from psycopg.conninfo import conninfo_to_dict
 
 from meshpos.console.cursor import Cursor
 from meshpos.console.dburl import redact
+from meshpos.console.notices import StoredNotice
 from meshpos.console.sqlbase import Job, SqlConsoleDB, T
-from meshpos.console.tables import APPLICATION_ID, POSTGRES, SCHEMA_VERSION, ddl
+from meshpos.console.tables import APPLICATION_ID, POSTGRES, SCHEMA_VERSION, ddl, migrations
 from meshpos.errors import ConfigError, MeshposError, SchemaTooNew, StoreError
 
+log = logging.getLogger("meshpos.console")
+
 CONNECT_TIMEOUT_S = 10
+CHANNEL = "meshpos_updates"  # NOTIFY channel: one JSON payload per appended document batch
+RELISTEN_S = 1.0  # wait before listening again after the connection was lost
 
 
 @lru_cache(maxsize=512)
@@ -82,6 +93,8 @@ class PostgresConsoleDB(SqlConsoleDB):
         super().__init__(url=redact(dsn), label=redact(dsn), compact_rows=compact_rows)
         self._dsn = dsn
         self._conns = {"writer": writer, "reader": reader}
+        self.origin = secrets.token_hex(8)  # tells this process's announcements from the others'
+        self._listener: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, url: str, *, compact_rows: int) -> PostgresConsoleDB:
@@ -138,7 +151,112 @@ class PostgresConsoleDB(SqlConsoleDB):
             "SELECT pg_advisory_xact_lock(?, hashtext(?))", (APPLICATION_ID, venue_id)
         )
 
+    async def _log_end(self, cur: Cursor, venue_id: str, doc_name: str) -> int:
+        rows = await cur.fetchall(
+            "SELECT coalesce(max(seq), 0) FROM updates WHERE venue_id = ? AND doc_name = ?",
+            (venue_id, doc_name),
+        )
+        return int(rows[0][0])
+
+    async def _announce(
+        self,
+        cur: Cursor,
+        venue_id: str,
+        doc_name: str,
+        after: int,
+        count: int,
+        compacted: bool,
+        version: int,
+    ) -> None:
+        through = await self._log_end(cur, venue_id, doc_name)
+        payload = {
+            "version": version,
+            "o": self.origin,
+            "v": venue_id,
+            "d": doc_name,
+            "a": after,
+            "t": through,
+            "n": count,
+            "c": compacted,
+        }
+        await cur.fetchall("SELECT pg_notify(?, ?)", (CHANNEL, json.dumps(payload)))
+
+    # --- what the other processes commit (SharedConsoleDB) ------------------------------------
+    async def listen(self, heard: Callable[[StoredNotice | None], None]) -> None:
+        if self._listener is not None:
+            raise StoreError(f"{self.url}: already listening")
+        conn = await self._listening()  # listening on return: no later commit goes unheard
+        self._listener = asyncio.create_task(self._listen_forever(conn, heard))
+
+    async def _listening(self) -> AsyncConnection[Any]:
+        conn = await _connect(self._dsn)
+        try:
+            await conn.execute(f"LISTEN {CHANNEL}")
+        except psycopg.Error as exc:
+            await conn.close()
+            raise StoreError(f"cannot listen on {self.url}: {_first_line(exc)}") from exc
+        return conn
+
+    async def _listen_forever(
+        self, conn: AsyncConnection[Any] | None, heard: Callable[[StoredNotice | None], None]
+    ) -> None:
+        while not self._closed:
+            try:
+                if conn is None:
+                    conn = await self._listening()
+                    log.warning("listening to the other console processes again")
+                    heard(None)  # what they committed meanwhile was not heard
+                async for notify in conn.notifies():
+                    notice = self._notice(notify.payload)
+                    if notice is not None:
+                        heard(notice)
+            except (psycopg.Error, StoreError) as exc:
+                log.error("not hearing the other console processes: %s", _first_line(exc))
+            finally:
+                if conn is not None:
+                    await conn.close()
+                conn = None
+            if not self._closed:
+                await asyncio.sleep(RELISTEN_S)
+
+    def _notice(self, payload: str) -> StoredNotice | None:
+        """The notice in ``payload``; None for our own (or one we cannot read, logged)."""
+        try:
+            found = json.loads(payload)
+            if found["o"] == self.origin:
+                return None
+            return StoredNotice(
+                str(found["v"]),
+                str(found["d"]),
+                int(found["a"]),
+                int(found["t"]),
+                int(found["n"]),
+                bool(found["c"]),
+                int(found["version"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("unreadable notice on %s (%s): %.200r", CHANNEL, exc, payload)
+            return None
+
+    async def stored_updates(self, notice: StoredNotice) -> list[bytes] | None:
+        if notice.compacted:
+            return None
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT data FROM updates WHERE venue_id = ? AND doc_name = ? "
+                "AND seq > ? AND seq <= ? ORDER BY seq",
+                (notice.venue_id, notice.doc_name, notice.after, notice.through),
+            )
+        )
+        if len(rows) != notice.count:
+            return None  # compacted meanwhile: the snapshot holds them
+        return [bytes(r[0]) for r in rows]
+
     async def _close_connections(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
         for conn in self._conns.values():
             await conn.close()
 
@@ -165,7 +283,7 @@ async def _connect(url: str) -> AsyncConnection[Any]:
 
 
 async def _prepare(conn: AsyncConnection[Any], where: str) -> None:
-    """Create schema version 1 on an empty database, or check the version of an existing one."""
+    """Create the schema on an empty database, or check an existing one's version and migrate an older one."""
     try:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPLICATION_ID,))
@@ -191,8 +309,11 @@ async def _prepare(conn: AsyncConnection[Any], where: str) -> None:
                         f"understands only up to version {SCHEMA_VERSION}; refusing to use it "
                         "(upgrade meshpos)"
                     )
-                if version < SCHEMA_VERSION:
+                if version < 1:
                     raise StoreError(f"{where} has console schema version {version}: no migration")
+                for statement in migrations(POSTGRES, version):  # under the advisory lock
+                    await conn.execute(statement)
+                await conn.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))
                 return
             for statement in ddl(POSTGRES):
                 await conn.execute(statement)

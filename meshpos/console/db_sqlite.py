@@ -1,5 +1,8 @@
 """SQLite adapter: WAL, ``synchronous=FULL``, one serialised writer, a separate read connection.
 
+One console process per file (the store's OS lock, ``<file>.lock``): console processes that share a
+database hear each other's commits only on PostgreSQL, so a second one on a SQLite file is refused.
+
 aiosqlite runs each connection on its own thread, and a task cancelled inside a transaction left
 the connection in it (docs/architecture.md (Library facts)). So every write runs in a task of its own that holds the write lock
 for the whole ``BEGIN IMMEDIATE ... COMMIT``; a cancelled caller stops waiting, the write still
@@ -17,8 +20,9 @@ from typing import Any
 import aiosqlite
 
 from meshpos.console.sqlbase import Job, SqlConsoleDB, T
-from meshpos.console.tables import APPLICATION_ID, SCHEMA_VERSION, SQLITE, ddl
+from meshpos.console.tables import APPLICATION_ID, SCHEMA_VERSION, SQLITE, ddl, migrations
 from meshpos.errors import CorruptDatabase, MeshposError, SchemaTooNew, StoreError
+from meshpos.store.lock import DatabaseLock
 from meshpos.store.schema import inspect_sqlite_file
 
 _IN_CHUNK = 500  # values per IN (...) list: far below SQLite's parameter limit
@@ -65,27 +69,34 @@ class SqliteConsoleDB(SqlConsoleDB):
         writer: aiosqlite.Connection,
         reader: aiosqlite.Connection,
         compact_rows: int,
+        lock: DatabaseLock,
     ) -> None:
         super().__init__(url=f"sqlite:///{path}", label=str(path), compact_rows=compact_rows)
         self.path = path
         self._writer = writer
         self._reader = reader
+        self._file_lock = lock
 
     @classmethod
     async def open(cls, path: Path, *, compact_rows: int) -> SqliteConsoleDB:
-        version = await asyncio.to_thread(inspect, path)
+        version = await asyncio.to_thread(inspect, path)  # first: a bad path is named as such
+        lock = DatabaseLock.take(path)
         try:
-            writer = await aiosqlite.connect(path, isolation_level=None)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open console database {path}: {exc}") from exc
-        try:
-            await _prepare(writer, path, version)
-            reader = await aiosqlite.connect(path, isolation_level=None)
-            await reader.execute("PRAGMA query_only = ON")
+            try:
+                writer = await aiosqlite.connect(path, isolation_level=None)
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreError(f"cannot open console database {path}: {exc}") from exc
+            try:
+                await _prepare(writer, path, version)
+                reader = await aiosqlite.connect(path, isolation_level=None)
+                await reader.execute("PRAGMA query_only = ON")
+            except BaseException:
+                await writer.close()
+                raise
         except BaseException:
-            await writer.close()
+            lock.release()
             raise
-        return cls(path, writer, reader, compact_rows)
+        return cls(path, writer, reader, compact_rows, lock)
 
     async def _run(self, job: Job[T]) -> T:
         async with self._lock:
@@ -115,6 +126,7 @@ class SqliteConsoleDB(SqlConsoleDB):
     async def _close_connections(self) -> None:
         await self._writer.close()
         await self._reader.close()
+        self._file_lock.release()
 
 
 def inspect(path: Path) -> int:
@@ -172,16 +184,20 @@ async def _prepare(db: aiosqlite.Connection, path: Path, version: int) -> None:
             raise StoreError(f"{path}: SQLite refused WAL mode (got {mode[0][0]!r})")
         await db.execute("PRAGMA synchronous = FULL")
         await db.execute("PRAGMA foreign_keys = ON")
-        if version:
+        if version == SCHEMA_VERSION:
             return
         await db.execute("BEGIN IMMEDIATE")
         try:
             rows = list(await db.execute_fetchall("PRAGMA user_version"))
-            if rows[0][0] == 0:  # nobody created it since we looked
+            found = int(rows[0][0])
+            if found == 0:  # nobody created it since we looked
                 for statement in ddl(SQLITE):
                     await db.execute(statement)
                 await db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:  # an older schema (nobody migrated it since we looked, if found == version)
+                for statement in migrations(SQLITE, found):
+                    await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             await db.execute("COMMIT")
         except BaseException:
             await db.execute("ROLLBACK")

@@ -5,6 +5,10 @@ The console is linked to the relay only, so it learns about the other devices fr
 role and pending count. :class:`DeviceView` remembers when it last heard of each device, so a register
 that is out of reach stays listed; the database adds what it holds from each register (receipts, and when
 its last record arrived), so a register that sold before this console process started is listed too.
+
+Console processes sharing one PostgreSQL store their sightings there (``ConsoleDB.record_sightings``) and
+each one's report adds the others' (``shared``): a device reachable through a relay linked to another
+process is reachable here too, so every process shows the same status.
 """
 
 from __future__ import annotations
@@ -84,14 +88,29 @@ class DeviceView:
         return live
 
     def report(
-        self, presence: Mapping[str, Heartbeat], stored: Sequence[Mapping[str, Any]], now: float
+        self,
+        presence: Mapping[str, Heartbeat],
+        stored: Sequence[Mapping[str, Any]],
+        now: float,
+        shared: Mapping[str, Sighting] | None = None,
+        fresh_s: float = 0.0,
     ) -> dict[str, dict[str, Any]]:
-        """Every known device: reachable now or heard of before, or with records at the console."""
+        """Every known device: reachable now or heard of before, or with records at the console.
+        ``shared``: what the other console processes heard, reachable when heard within ``fresh_s``."""
         live = self.observe(presence, now)
+        others = shared or {}
+        for node, sighting in others.items():
+            if node not in live and now - sighting.heard <= fresh_s:
+                live[node] = sighting
         rows = {str(r["register"]): r for r in stored}
         out = {}
-        for node in sorted({*self._seen, *rows}):
-            current, seen, row = live.get(node), self._seen.get(node), rows.get(node)
+        for node in sorted({*self._seen, *rows, *others}):
+            current, row = live.get(node), rows.get(node)
+            seen = max(
+                (s for s in (self._seen.get(node), others.get(node)) if s is not None),
+                key=lambda s: s.heard,
+                default=None,
+            )
             last_ms = int(row["last_record_ms"]) if row is not None else None
             role = seen.role if seen is not None else None
             out[node] = asdict(

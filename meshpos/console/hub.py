@@ -16,6 +16,12 @@ synced" while the reports lack something.
 
 Console-side edits (catalog, stop list) go through the same model rules as on a register: :meth:`edit`
 runs a change on the console's ``Venue`` and commits it; the synchronizer sends it to the relays.
+
+Several console processes may share one PostgreSQL: what another one commits is applied here as it is
+heard (:meth:`apply_stored`), and every document's version (one per append) is known, so rows are
+materialised from a document only while no later version of it is stored: a process that has not yet
+heard another's commit is refused (StaleWrite) and materialises again once it has, never rolling a
+row back.
 """
 
 from __future__ import annotations
@@ -32,9 +38,9 @@ from typing import Any, TypeVar
 from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
 from meshpos.engine import Committed, Engine, EngineEvent, LinkClosed
-from meshpos.errors import MeshposError, PeerTimeout
+from meshpos.errors import MeshposError, PeerTimeout, StaleWrite
 from meshpos.model import Ledger, Replica, Venue
-from meshpos.model.documents import is_ledger
+from meshpos.model.documents import CATALOG, STOPLIST, is_ledger
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
 from meshpos.net.port import LinkPeer, Send
 from meshpos.sync import (
@@ -52,6 +58,7 @@ log = logging.getLogger("meshpos.console")
 
 T = TypeVar("T")
 CONSOLE_NODE = "console"
+EDITED = (CATALOG, STOPLIST)  # the documents console edits read and write
 # Alarms for a record the materialiser skipped: it is at the console but not in its reports.
 UNREPORTED_ALARMS = frozenset({CORRUPT_RECORD})  # alarms of records not in the reports
 
@@ -62,6 +69,7 @@ class VenueDocuments:
     def __init__(self, db: ConsoleDB, venue_id: str) -> None:
         self.db = db
         self.venue_id = venue_id
+        self.versions: dict[str, int] = {}  # document -> the version of what this process holds
 
     async def append(
         self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
@@ -72,14 +80,24 @@ class VenueDocuments:
         for doc, batch in by_doc.items():
             # pycrdt encoded these (the document's own change events) after the synchronizer had
             # decoded and applied what the relay sent: not parsed again
-            await self.db.append_updates(self.venue_id, doc, batch, validated=True)
+            version = await self.db.append_updates(self.venue_id, doc, batch, validated=True)
+            if version is not None:
+                self.held(doc, version)
+
+    def held(self, name: str, version: int) -> None:
+        """This process holds ``name`` at least at ``version`` (appended or heard)."""
+        self.versions[name] = max(version, self.versions.get(name, 0))
 
     async def load(self) -> dict[str, bytes]:
         loaded: dict[str, bytes] = {}
         for name in await self.db.documents(self.venue_id):
+            version = await self.db.document_version(
+                self.venue_id, name
+            )  # first: the load holds it
             update = await self.db.load_document(self.venue_id, name)
             if update is not None:
                 loaded[name] = update
+                self.held(name, version)
         return loaded
 
     async def drop(self, name: str) -> None:
@@ -104,8 +122,9 @@ class VenueHub:
         self.counters: Counter[str] = Counter()
         self.rejections: list[str] = []
         # every batch a relay sends is committed before the next is read: a slow database slows it
+        self.documents = VenueDocuments(db, venue_id)
         self.engine = Engine(
-            VenueDocuments(db, venue_id),
+            self.documents,
             venue=venue_id,
             node_id=CONSOLE_NODE,
             role="console",
@@ -126,6 +145,7 @@ class VenueHub:
         ] = {}  # ledger day -> its last materialisation's start
         self._recounted: dict[str, float] = {}  # ledger day -> the change it was recounted after
         self._materialiser: asyncio.Task[None] | None = None
+        self._stale: set[str] = set()  # days refused as stale: materialised again once heard
         self.unreported: dict[str, tuple[int, str]] = {}  # day -> records not in the reports, why
         self.engine.subscribe(self._on_event)
 
@@ -197,8 +217,48 @@ class VenueHub:
     # --- console-side edits -----------------------------------------------------------------------
 
     async def edit(self, change: Callable[[Venue], T]) -> T:
-        """Run a console edit (catalog, stop list) under the model's rules; returns once committed."""
+        """Run a console edit (catalog, stop list) under the model's rules; returns once committed.
+
+        An edit reads what it changes (a price edit writes the whole product back): it first catches
+        up with what other console processes committed of the documents the console writes, so a
+        process that has not heard another's edit yet cannot write the old values back."""
+        for name in EDITED:
+            await self.catch_up(name)
         return await self.engine.write(lambda: change(self.venue))
+
+    async def catch_up(self, name: str) -> None:
+        """Apply ``name`` as the database holds it if it holds a later version than this process."""
+        version = await self.db.document_version(self.venue_id, name)
+        if version > self.documents.versions.get(name, 0):
+            update = await self.db.load_document(self.venue_id, name)
+            if update is not None:
+                self.counters["caught_up"] += 1
+                await self.apply_stored(name, [update], version)
+
+    # --- what other console processes commit (a shared PostgreSQL) -------------------------------
+
+    async def apply_stored(self, name: str, updates: Sequence[bytes], version: int) -> None:
+        """Apply updates another console process committed for this venue (``version``: the
+        document's after them): sent on to this hub's relays and materialised like received ones,
+        not stored again (Engine.apply_stored)."""
+        await self.engine.apply_stored(name, updates)
+        # after applying: rows exported before it carry the older version (refused, never newer
+        # rows claimed as older); a day refused meanwhile is materialised again now
+        self.documents.held(name, version)
+        if name in self._stale:
+            self._stale.discard(name)
+            self._dirty.add(name)
+            if self._materialiser is None or self._materialiser.done():
+                self._materialiser = asyncio.create_task(self._materialise_soon())
+
+    async def reread(self) -> None:
+        """Apply every document as the database holds it (after the other processes' commits may
+        have gone unheard); what this hub holds already changes nothing."""
+        for name in await self.db.documents(self.venue_id):
+            version = await self.db.document_version(self.venue_id, name)
+            update = await self.db.load_document(self.venue_id, name)
+            if update is not None:
+                await self.apply_stored(name, [update], version)
 
     # --- commit, materialise, forward -------------------------------------------------------------
 
@@ -216,6 +276,7 @@ class VenueHub:
                 self.counters["updates"] += updates
                 if is_ledger(doc):
                     self._dirty.add(doc)
+                    self._stale.discard(doc)
                     self._changed_at[doc] = time.monotonic()
             self._arriving = False
             if self._dirty and (self._materialiser is None or self._materialiser.done()):
@@ -250,6 +311,10 @@ class VenueHub:
             name = self._dirty.pop()
             try:
                 await self._materialise(name)
+            except StaleWrite as exc:  # another process committed more: it is heard, then again
+                self.counters["materialise_stale"] += 1
+                log.info("venue %s: %s", self.venue_id, exc)
+                self._stale.add(name)
             except MeshposError as exc:  # a corrupt record, the database: the next change retries
                 self.counters["materialise_errors"] += 1
                 log.error("venue %s: %s not materialised: %s", self.venue_id, name, exc)
@@ -270,7 +335,8 @@ class VenueHub:
             self._recounted[name] = self._changed_at.get(name, 0.0)  # just counted whole
         started = time.monotonic()
         counted = tally.counts()  # before the feed reads the day: never more than it materialises
-        result = await feed.materialise(self.db, self.venue_id)
+        version = self.documents.versions.get(name)
+        result = await feed.materialise(self.db, self.venue_id, version=version)
         self.sync.set_console_reports(name, counted)
         self._materialised_at[name] = started
         self.counters["materialised"] += 1

@@ -136,14 +136,19 @@ class LedgerFeed:
         self._listed_by: dict[str, set[str]] = {}  # receipt id -> orders that list it (rows seen)
 
     async def materialise(
-        self, db: ConsoleDB, venue_id: str, *, at_ms: int | None = None
+        self,
+        db: ConsoleDB,
+        venue_id: str,
+        *,
+        at_ms: int | None = None,
+        version: int | None = None,
     ) -> MaterialiseResult:
         """Materialise what changed since the last call: export here (the doc's thread), build the
         rows on a worker thread (seconds of Python for a big day), write them in one transaction."""
         try:
             texts = self.export()
             batch = await asyncio.to_thread(rows_from_export, texts, self.date)
-            result = await db.write_records(venue_id, batch, at_ms=at_ms)
+            result = await db.write_records(venue_id, batch, at_ms=at_ms, version=version)
         except BaseException:
             self.reset()  # what this export held is not in the tables: read the whole day next
             raise

@@ -28,9 +28,10 @@ from http import HTTPStatus
 
 from websockets.http11 import Request
 
-from meshpos.console.db import ConsoleDB
-from meshpos.console.devices import DeviceView
+from meshpos.console.db import ConsoleDB, SharedConsoleDB
+from meshpos.console.devices import DeviceView, Sighting
 from meshpos.console.hub import VenueHub
+from meshpos.console.notices import StoredNotice
 from meshpos.errors import MeshposError
 from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkPeer, PeerKind
@@ -42,6 +43,8 @@ SYNC_PATH = re.compile(r"^/v1/venues/(?P<venue>[A-Za-z0-9_.-]{1,64})/sync$")
 MAX_MESSAGE_SIZE = 4 * 2**20
 MAX_LOGGED_REFUSALS = 1024  # (address, reason) pairs remembered as logged
 OPEN_TIMEOUT = 10.0  # seconds a relay has for TLS and its upgrade request
+SHARE_EVERY_S = 1.0  # how often sightings go to a database other console processes share
+SHARED_FRESH_S = 3 * SHARE_EVERY_S  # a device another process heard within this is reachable
 RELAY_ROLE = "register"  # a relay is one of the venue's registers (its hello says which)
 
 
@@ -78,8 +81,17 @@ class ConsoleServer:
         self._seq = 0
         self._ticker: asyncio.Task[None] | None = None
         self._hub_lock = asyncio.Lock()
+        self._opening: set[str] = set()  # venues whose hub is loading
+        self._notices: asyncio.Queue[StoredNotice | None] = asyncio.Queue()
+        self._hearing: asyncio.Task[None] | None = None
+        self._sharing: asyncio.Task[None] | None = None
+        self._shared_at = 0.0
 
     async def start(self) -> int:
+        if isinstance(self.db, SharedConsoleDB):
+            # before any hub loads: a commit is either in what a hub loads or heard after it
+            await self.db.listen(self._notices.put_nowait)
+            self._hearing = asyncio.create_task(self._hear_forever(self.db))
         for venue_id in await self.db.venues():
             await self.hub(venue_id)
         # no websocket pings: the sync protocol's own heartbeats carry liveness
@@ -95,10 +107,11 @@ class ConsoleServer:
         return f"{'wss' if self.ssl_context else 'ws'}://{self.host}:{self.port}"
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        for task in (self._ticker, self._hearing, self._sharing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._server is not None:
             self._server.close()
         for task in self._accepting:
@@ -125,9 +138,41 @@ class ConsoleServer:
                     heartbeat_interval=self.heartbeat_interval,
                     materialise_delay=self.materialise_delay,
                 )
-                await hub.load()
+                self._opening.add(venue_id)
+                try:
+                    await hub.load()
+                finally:
+                    self._opening.discard(venue_id)
                 self.hubs[venue_id] = hub
             return hub
+
+    async def _hear_forever(self, db: SharedConsoleDB) -> None:
+        """Apply what the other console processes commit to the hubs here, in commit order (a
+        failure is retried, so nothing is skipped); a venue without a hub loads it all when opened."""
+        while True:
+            notice = await self._notices.get()
+            while True:
+                try:
+                    await self._hear(db, notice)
+                    break
+                except MeshposError as exc:  # the database: try again
+                    log.error("cannot apply another console process's commit: %s", exc)
+                    await asyncio.sleep(1.0)
+
+    async def _hear(self, db: SharedConsoleDB, notice: StoredNotice | None) -> None:
+        if notice is None:  # unheard for a while: every hub reads its documents again
+            for hub in list(self.hubs.values()):
+                await hub.reread()
+            return
+        venue = notice.venue_id
+        if venue not in self.hubs and venue not in self._opening:
+            return  # its hub will load it from the database
+        hub = await self.hub(venue)
+        updates = await db.stored_updates(notice)
+        if updates is None:  # compacted meanwhile: the whole document holds them
+            whole = await db.load_document(venue, notice.doc_name)
+            updates = [] if whole is None else [whole]
+        await hub.apply_stored(notice.doc_name, updates, notice.version)
 
     def device_view(self, venue_id: str) -> DeviceView:
         """What the relays of ``venue_id`` told this console about every device."""
@@ -237,14 +282,43 @@ class ConsoleServer:
             "it is not reading",
         )
 
+    async def shared_sightings(self, venue_id: str) -> dict[str, Sighting]:
+        """What every console process sharing the database heard of the venue's devices ({} when
+        this process is the only one)."""
+        if not isinstance(self.db, SharedConsoleDB):
+            return {}
+        return await self.db.sightings(venue_id)
+
     async def _tick_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            seen: dict[str, dict[str, Sighting]] = {}
             for hub in list(self.hubs.values()):
                 hub.tick(loop.time())
                 try:
                     await hub.pump()
                 except MeshposError as exc:
                     log.error("venue %s: %s", hub.venue_id, exc)
-                self.device_view(hub.venue_id).observe(hub.sync.presence, time.time())
+                live = self.device_view(hub.venue_id).observe(hub.sync.presence, time.time())
+                if live:
+                    seen[hub.venue_id] = live
+            self._share(seen, loop.time())
             await asyncio.sleep(min(0.1, self.heartbeat_interval / 5))
+
+    def _share(self, seen: dict[str, dict[str, Sighting]], now: float) -> None:
+        """Store the sightings for the other console processes, once per SHARE_EVERY_S, in the
+        background (a slow database never holds the ticks up)."""
+        if not isinstance(self.db, SharedConsoleDB) or not seen:
+            return
+        if now - self._shared_at < SHARE_EVERY_S:
+            return
+        if self._sharing is not None and not self._sharing.done():
+            return
+        self._shared_at = now
+        self._sharing = asyncio.create_task(self._store_sightings(seen))
+
+    async def _store_sightings(self, seen: dict[str, dict[str, Sighting]]) -> None:
+        try:
+            await self.db.record_sightings(seen)
+        except MeshposError as exc:
+            log.error("cannot share what the relays said: %s", exc)

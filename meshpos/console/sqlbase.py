@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pycrdt
 
 from meshpos.console import reports, upsert
 from meshpos.console.cursor import Cursor
+from meshpos.console.devices import Sighting
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
 from meshpos.console.tables import Dialect
 from meshpos.console.tokens import (
@@ -25,7 +26,7 @@ from meshpos.console.tokens import (
     hash_token,
     same_hash,
 )
-from meshpos.errors import StoreClosed, StoreError
+from meshpos.errors import StaleWrite, StoreClosed, StoreError
 from meshpos.model import valid_document_name
 
 T = TypeVar("T")
@@ -126,6 +127,23 @@ class SqlConsoleDB:
     async def _lock_venue(self, cur: Cursor, venue_id: str) -> None:
         """Serialise materialisations of one venue (PostgreSQL may have several console processes)."""
 
+    async def _log_end(self, cur: Cursor, venue_id: str, doc_name: str) -> int:
+        """The last log row of a document (0: none), for :meth:`_announce`; only a database several
+        processes share needs it."""
+        return 0
+
+    async def _announce(
+        self,
+        cur: Cursor,
+        venue_id: str,
+        doc_name: str,
+        after: int,
+        count: int,
+        compacted: bool,
+        version: int,
+    ) -> None:
+        """Tell the other console processes sharing the database what this transaction appended."""
+
     # --- venues -----------------------------------------------------------------------------
     async def add_venue(self, venue_id: str, name: str, token_hash: str) -> None:
         check_venue_id(venue_id)
@@ -170,31 +188,46 @@ class SqlConsoleDB:
     # --- CRDT state -------------------------------------------------------------------------
     async def append_updates(
         self, venue_id: str, doc_name: str, updates: Sequence[bytes], *, validated: bool = False
-    ) -> None:
+    ) -> int | None:
         check_document(doc_name)
         data = _trusted(updates) if validated else check_updates(doc_name, updates)
         if not data:
-            return
+            return None
 
-        async def job(cur: Cursor) -> None:
+        async def job(cur: Cursor) -> int:
             await _require_venue(cur, venue_id)
             # The upsert locks the document row until commit (PostgreSQL), so appends and
             # compactions of one document never interleave, even across console processes.
             rows = await cur.fetchall(
-                "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (venue_id, name) DO UPDATE SET "
+                "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms, version) "
+                "VALUES (?, ?, ?, ?, 1) ON CONFLICT (venue_id, name) DO UPDATE SET "
                 "log_rows = documents.log_rows + excluded.log_rows, "
-                "updated_at_ms = excluded.updated_at_ms RETURNING log_rows",
+                "updated_at_ms = excluded.updated_at_ms, version = documents.version + 1 "
+                "RETURNING log_rows, version",
                 (venue_id, doc_name, len(data), now_ms()),
             )
+            after = await self._log_end(cur, venue_id, doc_name)  # under the row lock
             await cur.executemany(
                 "INSERT INTO updates (venue_id, doc_name, data) VALUES (?, ?, ?)",
                 [(venue_id, doc_name, d) for d in data],
             )
-            if rows[0][0] >= self.compact_rows:
+            compacted = rows[0][0] >= self.compact_rows
+            version = int(rows[0][1])
+            await self._announce(cur, venue_id, doc_name, after, len(data), compacted, version)
+            if compacted:
                 await _compact(cur, venue_id, doc_name)
+            return version
 
-        await self._write(job)
+        return await self._write(job)
+
+    async def document_version(self, venue_id: str, doc_name: str) -> int:
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT version FROM documents WHERE venue_id = ? AND name = ?",
+                (venue_id, doc_name),
+            )
+        )
+        return int(rows[0][0]) if rows else 0
 
     async def compact(self, venue_id: str, doc_name: str) -> None:
         """Fold the update log into the snapshot now (``append_updates`` does it every N rows)."""
@@ -244,14 +277,32 @@ class SqlConsoleDB:
 
     # --- materialised records ---------------------------------------------------------------
     async def write_records(
-        self, venue_id: str, batch: RecordBatch, *, at_ms: int | None = None
+        self,
+        venue_id: str,
+        batch: RecordBatch,
+        *,
+        at_ms: int | None = None,
+        version: int | None = None,
     ) -> MaterialiseResult:
-        """Insert new records, update mutable ones, alarm on changed insert-only ones: one transaction."""
+        """Insert new records, update mutable ones, alarm on changed insert-only ones: one transaction.
+        With ``version`` (of the document the rows come from), refused with StaleWrite when the
+        database holds a later version of it."""
         seen = now_ms() if at_ms is None else at_ms
 
         async def job(cur: Cursor) -> MaterialiseResult:
             await _require_venue(cur, venue_id)
             await self._lock_venue(cur, venue_id)
+            if version is not None:
+                stored = await cur.fetchall(
+                    "SELECT version FROM documents WHERE venue_id = ? AND name = ?",
+                    (venue_id, batch.document),
+                )
+                if stored and int(stored[0][0]) > version:
+                    raise StaleWrite(
+                        f"venue {venue_id}: rows of {batch.document} version {version}, but "
+                        f"version {stored[0][0]} is stored (another console process wrote it): "
+                        "nothing was written"
+                    )
             return await upsert.write_batch(cur, venue_id, batch, seen)
 
         return await self._write(job)
@@ -277,6 +328,58 @@ class SqlConsoleDB:
 
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         return await self._read(lambda cur: reports.registers(cur, venue_id))
+
+    # --- what the relays say of each device (every console process) ---------------------------
+    async def record_sightings(self, seen: Mapping[str, Mapping[str, Sighting]]) -> None:
+        rows = [
+            (
+                venue,
+                node,
+                s.role,
+                int(s.heard * 1000),
+                s.via,
+                s.pending,
+                int(s.relay),
+                int(s.uplink),
+            )
+            for venue, nodes in seen.items()
+            for node, s in nodes.items()
+        ]
+        if not rows:
+            return
+
+        async def job(cur: Cursor) -> None:
+            # an older sighting (a process that heard less recently) never replaces a newer one
+            await cur.executemany(
+                "INSERT INTO sightings (venue_id, node, role, heard_ms, via, pending, relay, uplink) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (venue_id, node) DO UPDATE SET "
+                "role = coalesce(excluded.role, sightings.role), heard_ms = excluded.heard_ms, "
+                "via = excluded.via, pending = excluded.pending, relay = excluded.relay, "
+                "uplink = excluded.uplink WHERE excluded.heard_ms > sightings.heard_ms",
+                sorted(rows),  # one order for every process: no deadlock between two of them
+            )
+
+        await self._write(job)
+
+    async def sightings(self, venue_id: str) -> dict[str, Sighting]:
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT node, role, heard_ms, via, pending, relay, uplink FROM sightings "
+                "WHERE venue_id = ?",
+                (venue_id,),
+            )
+        )
+        return {
+            str(node): Sighting(
+                None if role is None else str(role),
+                int(heard) / 1000,
+                str(via),
+                None if pending is None else int(pending),
+                bool(relay),
+                bool(uplink),
+            )
+            for node, role, heard, via, pending, relay, uplink in rows
+        }
 
 
 async def _require_venue(cur: Cursor, venue_id: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from meshpos.model.record_spec import Column, RecordSpec
 from meshpos.model.records import LEDGER_RECORDS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: documents.version, sightings (docs/architecture.md (Relay and console))
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -83,8 +83,39 @@ def _column_ddl(col: Column, d: Dialect) -> str:
     return f"{col.name} {kind}" + ("" if col.nullable else " NOT NULL")
 
 
+def migrations(d: Dialect, version: int) -> list[str]:
+    """The statements that bring a database of schema ``version`` to ``SCHEMA_VERSION``."""
+    steps = {
+        # 2: each append counts the document's version, so a console process that materialises an
+        # older state than another one committed is refused (upsert.StaleWrite)
+        # and what every process's relays say of each device, so every process shows the same status
+        1: [
+            f"ALTER TABLE documents ADD COLUMN version {d.int_type} NOT NULL DEFAULT 0",
+            _sightings(d),
+        ],
+    }
+    return [statement for v in range(version, SCHEMA_VERSION) for statement in steps[v]]
+
+
+def _sightings(d: Dialect) -> str:
+    """Each device of a venue as the relays' heartbeats last showed it, to any console process
+    (``devices.Sighting``; ``heard_ms`` only ever moves forward)."""
+    i = d.int_type
+    return f"""CREATE TABLE sightings (
+            venue_id TEXT NOT NULL REFERENCES venues(id),
+            node TEXT NOT NULL,
+            role TEXT,
+            heard_ms {i} NOT NULL,
+            via TEXT NOT NULL,
+            pending {i},
+            relay {i} NOT NULL,
+            uplink {i} NOT NULL,
+            PRIMARY KEY (venue_id, node)
+        )"""
+
+
 def ddl(d: Dialect) -> list[str]:
-    """Every CREATE statement of schema version 1, in order."""
+    """Every CREATE statement of the current schema version, in order."""
     i, b = d.int_type, d.bytes_type
     out = [
         f"""CREATE TABLE venues (
@@ -98,6 +129,7 @@ def ddl(d: Dialect) -> list[str]:
             name TEXT NOT NULL,
             log_rows {i} NOT NULL DEFAULT 0,
             updated_at_ms {i} NOT NULL,
+            version {i} NOT NULL DEFAULT 0,
             PRIMARY KEY (venue_id, name)
         )""",
         f"""CREATE TABLE updates (
@@ -127,6 +159,7 @@ def ddl(d: Dialect) -> list[str]:
             first_seen_ms {i} NOT NULL,
             PRIMARY KEY (venue_id, kind, table_name, record_id, new_digest)
         )""",
+        _sightings(d),
     ]
     for t in RECORD_TABLES:
         cols = [_column_ddl(c, d) for c in (*t.fixed, *t.mutable)]

@@ -150,6 +150,7 @@ class Engine:
         self._meta_hooks: list[MetaHook] = []
         self._lock = asyncio.Lock()
         self._uncommitted: list[tuple[str, bytes, bool]] = []
+        self._stored: Counter[str] = Counter()  # applied from the shared store: committed already
         self._received_commit: asyncio.TimerHandle | None = None
         self._received_committed_at = 0.0
         self._committers: set[asyncio.Task[None]] = set()
@@ -233,6 +234,15 @@ class Engine:
         await self.pump()
         return result
 
+    async def apply_stored(self, name: str, updates: Iterable[bytes]) -> None:
+        """Apply updates another process already committed to the store this engine shares (the
+        console's PostgreSQL): forwarded to the links and reported (:class:`Committed`) like received
+        ones, never appended a second time."""
+        async with self._lock:
+            for update in updates:
+                self.sync.apply_stored(name, update)
+        await self.pump()
+
     # --- commit, then forward -----------------------------------------------------------------------
 
     async def pump(self) -> None:
@@ -240,6 +250,10 @@ class Engine:
             while True:
                 for event in self.sync.events_received():
                     self._on_sync_event(event)
+                if self._stored:
+                    stored, self._stored = dict(self._stored), Counter()
+                    self._changed_docs.update(stored)
+                    self._emit(Committed(stored, False, {}))
                 local = any(is_local for _, _, is_local in self._uncommitted)
                 meta: dict[str, str] = {}
                 for hook in self._meta_hooks:
@@ -276,7 +290,9 @@ class Engine:
     def _on_sync_event(self, event: SyncEvent) -> None:
         if isinstance(event, PeerJoined | PeerLive | PeerClosed | RelayChanged):
             self._presence_changed = True
-        if isinstance(event, DocumentChanged):
+        if isinstance(event, DocumentChanged) and event.stored:
+            self._stored[event.doc] += 1
+        elif isinstance(event, DocumentChanged):
             self._uncommitted.append((event.doc, event.update, event.peer is None))
         elif isinstance(event, PeerClosed):
             if isinstance(event.error, PeerTimeout):

@@ -41,11 +41,13 @@ class PeerGone:
 
 @dataclass(frozen=True, slots=True)
 class DocumentChanged:
-    """``update`` changed ``doc``: commit it. ``peer`` is None for a local write."""
+    """``update`` changed ``doc``: commit it. ``peer`` is None for a local write. ``stored``: it came
+    from the durable store shared with other processes (already committed: do not commit it again)."""
 
     doc: str
     update: bytes
     peer: str | None
+    stored: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,14 @@ class _Loading:
 _LOADING = _Loading()
 
 
+class _Stored:
+    """Origin marker for an update another process committed to the store this one shares (the
+    console's PostgreSQL): sent on like a received update, reported as already durable."""
+
+
+_STORED = _Stored()
+
+
 class Exchange:
     """Sync step 1 replies and received updates (a mixin of ``Synchronizer``)."""
 
@@ -79,7 +87,7 @@ class Exchange:
     _docs: dict[str, Doc[Any]]
     _events: list[SyncEvent]
     _authors: dict[int, str]  # client id -> the role of the peer that announced it
-    _applying: str | _Loading | None
+    _applying: str | _Loading | _Stored | None
     _opening_for_content: bool
     _held_by: dict[str, dict[str, dict[int, int]]]
 

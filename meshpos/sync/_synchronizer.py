@@ -44,7 +44,7 @@ from meshpos.sync._events import (
     PeerLive,
     SyncEvent,
 )
-from meshpos.sync._exchange import _LOADING, Exchange, _Loading
+from meshpos.sync._exchange import _LOADING, _STORED, Exchange, _Loading, _Stored
 from meshpos.sync._heartbeats import Heartbeats
 from meshpos.sync._messages import (
     AwarenessUpdate,
@@ -102,7 +102,7 @@ class Synchronizer(Exchange, Heartbeats):
         self._sessions: dict[str, Session] = {}
         self._events: list[SyncEvent] = []
         self._authors: dict[int, str] = {client_id: role}
-        self._applying: str | _Loading | None = None
+        self._applying: str | _Loading | _Stored | None = None
         self._presence = PresenceTable(
             self.config.heartbeat_interval * self.config.missed_heartbeats
         )
@@ -193,13 +193,37 @@ class Synchronizer(Exchange, Heartbeats):
         finally:
             self._applying = None
 
+    def apply_stored(self, name: str, update: bytes) -> None:
+        """Apply an update another process committed to the store this one shares: sent to every
+        session like a received update, reported as :class:`DocumentChanged` with ``stored`` (the
+        engine does not commit it again). Our own store wrote it, so the peers' write rules do not
+        apply; a new document asks the peers for the rest once it holds the update."""
+        new = name not in self._docs
+        self._opening_for_content = new
+        try:
+            doc = self.open_doc(name)
+        finally:
+            self._opening_for_content = False
+        self._applying = _STORED
+        try:
+            doc.apply_update(update)
+        finally:
+            self._applying = None
+        if new:
+            for session in self._exchanging():
+                session.send(SyncStep1(name, doc.get_state()))
+
     def _on_change(self, name: str, event: TransactionEvent) -> None:
         update = event.update
         origin = self._applying
         if update == EMPTY_UPDATE or isinstance(origin, _Loading):
             return
-        self._events.append(DocumentChanged(name, update, origin))
-        if origin is None and not may_write(self.role, name):
+        if isinstance(origin, _Stored):
+            self._events.append(DocumentChanged(name, update, None, stored=True))
+            origin = None  # ours in every sense but the commit: sent to every session
+        else:
+            self._events.append(DocumentChanged(name, update, origin))
+        if origin is None and self._applying is None and not may_write(self.role, name):
             log.error("local write to %s refused: a %s may not write it", name, self.role)
             self._events.append(LocalWriteRefused(name, self.role))
             return

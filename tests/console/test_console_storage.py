@@ -12,12 +12,14 @@ import pytest
 from pycrdt import Doc, Map
 
 from meshpos.console import ConsoleDB, hash_token, new_venue_token, open_console_db
+from meshpos.console.tables import SCHEMA_VERSION
 from meshpos.errors import (
     ConfigError,
     CorruptDatabase,
     SchemaTooNew,
     StoreClosed,
     StoreError,
+    StoreLocked,
 )
 from meshpos.store import SqliteStore
 
@@ -236,7 +238,7 @@ async def test_newer_schema_is_refused_and_left_alone(db_url: str) -> None:
     _bump_schema(db_url, 99)
     with pytest.raises(SchemaTooNew, match="version 99"):
         await open_console_db(db_url)
-    _bump_schema(db_url, 1)
+    _bump_schema(db_url, SCHEMA_VERSION)
     db = await open_console_db(db_url)  # untouched: still opens with its data
     try:
         assert await db.venues() == [VENUE]
@@ -351,6 +353,17 @@ async def test_closed_database_refuses_calls(db: ConsoleDB) -> None:
 
 
 async def test_two_processes_creating_the_schema_at_once(db_url: str) -> None:
+    if db_url.startswith("sqlite:"):  # one console per SQLite file: the second opener is refused
+        both = await asyncio.gather(
+            open_console_db(db_url), open_console_db(db_url), return_exceptions=True
+        )
+        opened = [db for db in both if not isinstance(db, BaseException)]
+        refused = [exc for exc in both if isinstance(exc, BaseException)]
+        for db in opened:
+            await db.close()
+        assert len(opened) == 1
+        assert [type(exc) for exc in refused] == [StoreLocked]
+        return
     first, second = await asyncio.gather(open_console_db(db_url), open_console_db(db_url))
     try:
         await first.add_venue(VENUE, "Café", hash_token(new_venue_token()))
