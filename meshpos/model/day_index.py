@@ -1,0 +1,166 @@
+"""What the pages read most, kept per ledger day and brought up to date only for the days that changed.
+
+Open orders, the receipts of a day and this register's open shift were read by walking every loaded ledger
+day on every request, so a page's cost grew with the history a register holds (docs/benchmarks.md
+(history)). This index keeps, per loaded day, the open orders, the receipt ids (and, once asked, the
+day's receipts newest first) and the open shifts. A day is marked changed by its document's update
+event — doc-level events never miss a change, unlike map observers on nested types (docs/architecture.md
+(Library facts)) — and only a changed day is looked at again, and then only what can have moved:
+
+- orders: the day's order ids are compared with the known ones (new orders are read), the open orders
+  are read again (lines are added to them), and so are the orders a deep observer saw touched (a hint:
+  it is how a paid order taken back by its writer shows up again as open);
+- receipts: insert-only, so only ids not seen before are read;
+- shifts: a day holds a handful, read again whole.
+
+A day is never scanned for its closed orders or its old receipts again, and a day that did not change
+costs nothing. The index holds no state of its own that matters: dropping it rebuilds it from the
+documents (as a cleared cache or an unloaded day does).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+from pycrdt import Doc, Map
+
+from meshpos.errors import UnknownRecord
+from meshpos.model.documents import day_of, is_ledger, ledger_name
+from meshpos.model.ledger import Ledger
+from meshpos.model.ledger_types import Order, Receipt, Shift
+from meshpos.model.records import ORDERS, RECEIPTS
+from meshpos.model.venue_base import VenueBase
+
+
+@dataclass(eq=False)
+class _Day:
+    ledger: Ledger
+    doc: Doc[Any]
+    subscriptions: list[tuple[Any, Any]]  # (what is observed, its subscription)
+    changed: bool = True
+    touched: set[str] = field(default_factory=set)  # order ids a deep observer saw change
+    order_ids: set[str] = field(default_factory=set)
+    open_orders: dict[str, Order] = field(default_factory=dict)
+    receipt_ids: set[str] = field(default_factory=set)
+    receipts: list[Receipt] | None = None  # read on first request, oldest first
+    open_shifts: list[Shift] = field(default_factory=list)
+
+
+class DayIndex:
+    """Per loaded ledger day of ``venue``: open orders, receipt ids and receipts, open shifts."""
+
+    def __init__(self, venue: VenueBase) -> None:
+        self.venue = venue
+        self._days: dict[str, _Day] = {}
+
+    # --- keeping up -----------------------------------------------------------------------------
+    def _follow(self) -> None:
+        """Follow the ledger days loaded now (new ones, and a day whose document was replaced)."""
+        loaded = {day_of(n) for n in self.venue.replica.names() if is_ledger(n)}
+        for date in list(self._days):
+            if date not in loaded:
+                self._drop(date)
+        for date in loaded:
+            doc = self.venue.replica.doc(ledger_name(date))
+            day = self._days.get(date)
+            if day is not None and day.doc is doc:
+                continue
+            if day is not None:
+                self._drop(date)
+            self._days[date] = self._watch(date, doc)
+
+    def _watch(self, date: str, doc: Doc[Any]) -> _Day:
+        day = _Day(self.venue.ledger(date), doc, [])
+
+        def changed(_event: object) -> None:
+            day.changed = True
+
+        def touched(events: list[Any]) -> None:
+            for event in events:
+                path = getattr(event, "path", None)
+                if path:
+                    day.touched.add(str(path[0]))
+
+        orders: Map[Any] = doc.get("orders", type=Map)
+        day.subscriptions += [(doc, doc.observe(changed)), (orders, orders.observe_deep(touched))]
+        return day
+
+    def _drop(self, date: str) -> None:
+        day = self._days.pop(date)
+        for owner, subscription in day.subscriptions:
+            owner.unobserve(subscription)
+
+    def _fresh(self, date: str) -> _Day | None:
+        day = self._days.get(date)
+        if day is not None and day.changed:
+            self._catch_up(day)
+        return day
+
+    def _catch_up(self, day: _Day) -> None:
+        day.changed = False
+        ledger = day.ledger
+        ids = set(ledger.order_ids())
+        again = (ids - day.order_ids) | set(day.open_orders) | (day.touched & ids)
+        day.touched = set()
+        day.order_ids = ids
+        for order_id in again:
+            day.open_orders.pop(order_id, None)
+        maybe_open = [i for i in again if i in ids and not ledger.settled(i)]
+        for order in ledger.records_of(ORDERS, sorted(maybe_open)):
+            if order.status == "open":
+                day.open_orders[order.id] = order
+        receipt_ids = set(ledger.receipt_ids())
+        new, gone = receipt_ids - day.receipt_ids, day.receipt_ids - receipt_ids
+        day.receipt_ids = receipt_ids
+        if day.receipts is not None:
+            if gone:  # taken back by its writer: read the day again
+                day.receipts = None
+            else:
+                for receipt in ledger.records_of(RECEIPTS, sorted(new)):
+                    bisect.insort(day.receipts, receipt, key=RECEIPTS.sort)
+        day.open_shifts = ledger.open_shifts_of(self.venue.device)
+
+    def _all_fresh(self) -> list[_Day]:
+        self._follow()
+        return [d for d in (self._fresh(date) for date in sorted(self._days)) if d is not None]
+
+    # --- reads ----------------------------------------------------------------------------------
+    def open_orders(self) -> list[Order]:
+        """The open orders of every loaded day, by day and then as ``Ledger.orders`` sorts them."""
+        return [
+            o
+            for day in self._all_fresh()
+            for o in sorted(day.open_orders.values(), key=ORDERS.sort)
+        ]
+
+    def open_shift(self) -> Shift | None:
+        """This register's open shift (the oldest, as ``Venue.open_shift`` answers), if any."""
+        for day in reversed(self._all_fresh()):
+            if day.open_shifts:
+                return day.open_shifts[0]
+        return None
+
+    def day_of_receipt(self, receipt_id: str) -> str | None:
+        """The loaded day holding ``receipt_id``, from the ids the index keeps (no day is read)."""
+        for day in self._all_fresh():
+            if receipt_id in day.receipt_ids:
+                return day.ledger.date
+        return None
+
+    def receipts(self, date: str, limit: int, before: str | None = None) -> list[Receipt]:
+        """Up to ``limit`` of one loaded day's receipts, newest first, older than the receipt
+        ``before`` if given (none for a day not loaded; UnknownRecord for a ``before`` not in it)."""
+        self._follow()
+        day = self._fresh(date)
+        if day is None:
+            return []
+        if day.receipts is None:
+            day.receipts = day.ledger.receipts()
+        end = len(day.receipts)
+        if before is not None:
+            end = next((i for i, r in enumerate(day.receipts) if r.id == before), -1)
+            if end < 0:
+                raise UnknownRecord(f"no receipt {before!r} on {date} to page before")
+        return day.receipts[max(0, end - limit) : end][::-1]
