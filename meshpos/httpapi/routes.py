@@ -49,6 +49,9 @@ class Field:
             raise TypeError(f"{where}: text field {self.name!r} needs max_chars")
 
 
+_WHOLE = re.compile(r"-?[0-9]{1,20}")  # longer is refused as text, not parsed at any length
+
+
 def _leaves(kind: Any) -> set[Any]:
     """The scalar types inside a field's type (the ones bounds apply to); a Literal's words are not text."""
     if get_origin(kind) is Literal:
@@ -124,8 +127,14 @@ class Route:
         body = _fields(self.body, request.json(), "field") if self.body else {}
         if not self.body and request.body.strip() not in (b"", b"{}"):
             raise HttpError(400, "unexpected_body", f"{self.method} {self.path} takes no body")
-        raw_query = {k: v[-1] for k, v in request.query.items()}
+        raw_query: dict[str, Any] = {k: v[-1] for k, v in request.query.items()}
         raw_query.pop("token", None)  # the event stream's credential, checked by the dispatcher
+        for (
+            f
+        ) in self.query:  # a query is text: a whole number for an integer parameter is read as one
+            value = raw_query.get(f.name)
+            if _leaves(f.kind) == {int} and isinstance(value, str) and _WHOLE.fullmatch(value):
+                raw_query[f.name] = int(value)
         return body, _fields(self.query, raw_query, "query parameter")
 
 
