@@ -11,7 +11,10 @@ event — doc-level events never miss a change, unlike map observers on nested t
   are read again (lines are added to them), and so are the orders a deep observer saw touched (a hint:
   it is how a paid order taken back by its writer shows up again as open);
 - receipts: insert-only, so only ids not seen before are read;
-- shifts: a day holds a handful, read again whole.
+- shifts: a day holds a handful, read again whole;
+- the cash each shift's drawer took on the day (``Ledger.cash_flow``, what the current shift's expected
+  cash adds up), once asked: the payments of the orders read again, and the cash moves and refunds not
+  seen before (all insert-only).
 
 A day is never scanned for its closed orders or its old receipts again, and a day that did not change
 costs nothing. The index holds no state of its own that matters: dropping it rebuilds it from the
@@ -21,6 +24,8 @@ documents (as a cleared cache or an unloaded day does).
 from __future__ import annotations
 
 import bisect
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +35,7 @@ from meshpos.errors import UnknownRecord
 from meshpos.model.documents import day_of, is_ledger, ledger_name
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Order, Receipt, Shift
-from meshpos.model.records import ORDERS, RECEIPTS
+from meshpos.model.records import CASH_MOVES, ORDERS, RECEIPTS, REFUNDS
 from meshpos.model.venue_base import VenueBase
 
 
@@ -46,6 +51,43 @@ class _Day:
     receipt_ids: set[str] = field(default_factory=set)
     receipts: list[Receipt] | None = None  # read on first request, oldest first
     open_shifts: list[Shift] = field(default_factory=list)
+    cash: _Cash | None = None  # once asked
+
+
+@dataclass(eq=False)
+class _Cash:
+    """One day's cash by shift id, kept by the record that moved it (so a record read again replaces
+    what it counted before)."""
+
+    by_order: dict[str, Counter[str]]  # order id -> shift id -> cash taken (amounts and tips)
+    moves: dict[str, tuple[str, int]]  # cash move id -> (shift id, in - out)
+    refunds: dict[str, tuple[str, int]]  # refund id -> (shift id, - cash refunded)
+
+    @classmethod
+    def read(cls, ledger: Ledger, order_ids: Iterable[str] | None = None) -> _Cash:
+        cash = cls({}, {}, {})
+        cash.take(ledger, ledger.order_ids() if order_ids is None else order_ids)
+        cash.moves = {
+            m.id: (m.shift_id, m.amount if m.kind == "in" else -m.amount)
+            for m in ledger.cash_moves()
+        }
+        cash.refunds = {
+            r.id: (r.shift_id, -r.amount if r.method == "cash" else 0) for r in ledger.refunds()
+        }
+        return cash
+
+    def take(self, ledger: Ledger, order_ids: Iterable[str]) -> None:
+        ids = list(order_ids)
+        for order_id in ids:
+            self.by_order[order_id] = Counter()
+        for p in ledger.payments(ids):
+            if p.method == "cash":
+                self.by_order[p.order_id][p.shift_id] += p.amount + p.tip
+
+    def of(self, shift_id: str) -> int:
+        taken = sum(c[shift_id] for c in self.by_order.values() if shift_id in c)
+        rest = (v for s, v in (*self.moves.values(), *self.refunds.values()) if s == shift_id)
+        return taken + sum(rest)
 
 
 class DayIndex:
@@ -107,6 +149,11 @@ class DayIndex:
         day.order_ids = ids
         for order_id in again:
             day.open_orders.pop(order_id, None)
+        if day.cash is not None:  # a settled order read again may have taken its last payment
+            for dropped in day.cash.by_order.keys() - ids:
+                del day.cash.by_order[dropped]
+            day.cash.take(ledger, sorted(again & ids))
+            self._cash_records(day.cash, ledger)
         maybe_open = [i for i in again if i in ids and not ledger.settled(i)]
         for order in ledger.records_of(ORDERS, sorted(maybe_open)):
             if order.status == "open":
@@ -121,6 +168,19 @@ class DayIndex:
                 for receipt in ledger.records_of(RECEIPTS, sorted(new)):
                     bisect.insort(day.receipts, receipt, key=RECEIPTS.sort)
         day.open_shifts = ledger.open_shifts_of(self.venue.device)
+
+    @staticmethod
+    def _cash_records(cash: _Cash, ledger: Ledger) -> None:
+        """Cash moves and refunds not seen before (insert-only; one taken back: the day read again)."""
+        move_ids, refund_ids = set(ledger.record_ids(CASH_MOVES)), set(ledger.record_ids(REFUNDS))
+        if not (cash.moves.keys() <= move_ids and cash.refunds.keys() <= refund_ids):
+            fresh = _Cash.read(ledger, cash.by_order)
+            cash.moves, cash.refunds = fresh.moves, fresh.refunds
+            return
+        for m in ledger.records_of(CASH_MOVES, sorted(move_ids - cash.moves.keys())):
+            cash.moves[m.id] = (m.shift_id, m.amount if m.kind == "in" else -m.amount)
+        for r in ledger.records_of(REFUNDS, sorted(refund_ids - cash.refunds.keys())):
+            cash.refunds[r.id] = (r.shift_id, -r.amount if r.method == "cash" else 0)
 
     def _all_fresh(self) -> list[_Day]:
         self._follow()
@@ -141,6 +201,16 @@ class DayIndex:
             if day.open_shifts:
                 return day.open_shifts[0]
         return None
+
+    def expected_cash(self, shift: Shift) -> int:
+        """What ``shift``'s drawer should hold (``Venue.expected_cash``): each day's part is read once
+        and then kept up to date record by record."""
+        total = shift.opening_cash
+        for day in self._all_fresh():
+            if day.cash is None:
+                day.cash = _Cash.read(day.ledger)
+            total += day.cash.of(shift.id)
+        return total
 
     def day_of_receipt(self, receipt_id: str) -> str | None:
         """The loaded day holding ``receipt_id``, from the ids the index keeps (no day is read)."""

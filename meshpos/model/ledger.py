@@ -267,7 +267,11 @@ class Ledger:
         return list(self._each(spec.root, lambda k: spec.parse_key(self, k), keys))
 
     def receipt_ids(self) -> list[str]:
-        return list(self._roots["receipts"].keys())
+        return self.record_ids(RECEIPTS)
+
+    def record_ids(self, spec: RecordSpec[Any]) -> list[str]:
+        """The keys of a top-level record kind (receipts, refunds, cash moves…), none read."""
+        return list(self._roots[spec.root].keys())
 
     def order(self, order_id: str) -> Order:
         lookup_key(order_id, "order id")
@@ -290,11 +294,11 @@ class Ledger:
             self._orders = orders  # a snapshot never changes: read each order once
         return orders
 
-    def payments(self) -> list[Payment]:
-        """Every payment that parses, read record by record: a payment counts in the drawer even when
-        another part of its order is corrupt (the cash was taken all the same)."""
+    def payments(self, order_ids: Iterable[str] | None = None) -> list[Payment]:
+        """Every payment that parses (of these orders), read record by record: a payment counts in
+        the drawer even when another part of its order is corrupt (the cash was taken all the same)."""
         found: list[Payment] = []
-        for order_id in self.order_ids():
+        for order_id in self.order_ids() if order_ids is None else order_ids:
             try:
                 om = self._order_map(order_id)
                 if isinstance(om, Map):

@@ -4,7 +4,7 @@ Anything that holds a Venue (the node, the web tests' fake) gets the page's read
 :class:`VenueReads`, so both answer them the same way and the contract tests check one behaviour.
 
 The reads a page makes after every change (open orders, a page of the day's receipts, the current shift,
-one receipt by id) come from a :class:`meshpos.model.day_index.DayIndex` that looks again only at the
+one receipt by id, the shift's expected cash) come from a :class:`meshpos.model.day_index.DayIndex` that looks again only at the
 ledger days that changed, so their cost follows the live day, not the history a node holds.
 """
 
@@ -86,7 +86,7 @@ class VenueReads:
         return self.index.open_shift()
 
     def expected_cash(self, shift: Shift) -> int:
-        return self.venue.expected_cash(shift)
+        return self.index.expected_cash(shift)
 
     def business_date(self, now_ms: int) -> str:
         return self.venue.business_date(now_ms)

@@ -147,3 +147,37 @@ def test_a_document_opened_again_is_followed() -> None:
     assert index.open_orders() == []  # the day is gone
     venue.replica.apply(name, update)  # a new Doc for the same day (a cleared cache does this)
     assert [o.id for o in index.open_orders()] == [order.id]
+
+
+def test_expected_cash_follows_sales_moves_refunds_and_other_registers() -> None:
+    r1 = make_venue("R1")
+    r2 = make_venue("R2", catalog_from=r1.replica)
+    shift = r1.open_shift_now(CASHIER, 5_000, NOW - DAY_MS)
+    r2.open_shift_now(CASHIER, 0, NOW)
+    index = DayIndex(r1)
+
+    def agrees() -> None:
+        assert index.expected_cash(shift) == r1.expected_cash(shift)
+
+    agrees()
+    left_open = r1.open_order(CASHIER, NOW - DAY_MS)  # yesterday's order, paid in cash in two parts
+    r1.add_line(CASHIER, left_open.id, "burger", 1, NOW - DAY_MS)
+    r1.pay(CASHIER, left_open.id, "cash", NOW, amount=500, tendered=500)
+    agrees()
+    r1.pay(CASHIER, left_open.id, "cash", NOW, tendered=10_000, tip=100)
+    agrees()
+    order = r1.open_order(CASHIER, NOW)
+    r1.add_line(CASHIER, order.id, "fries", 2, NOW)
+    paid = r1.pay(CASHIER, order.id, "cash", NOW, tendered=10_000)
+    assert paid.receipt is not None
+    r1.cash_move(CASHIER, "out", 300, "change for the bank", NOW)
+    agrees()
+    line = paid.receipt.lines[0].line_id
+    r1.refund(MANAGER, paid.receipt.id, NOW, lines={line: 1})
+    agrees()
+    theirs = r2.open_order(CASHIER, NOW)  # another register's cash is not this drawer's
+    r2.add_line(CASHIER, theirs.id, "fries", 1, NOW)
+    r2.pay(CASHIER, theirs.id, "cash", NOW, tendered=10_000)
+    sync(r1.replica, r2.replica)
+    agrees()
+    assert index.expected_cash(shift) > shift.opening_cash
