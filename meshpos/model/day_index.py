@@ -10,7 +10,7 @@ event — doc-level events never miss a change, unlike map observers on nested t
 - orders: the day's order ids are compared with the known ones (new orders are read), the open orders
   are read again (lines are added to them), and so are the orders a deep observer saw touched (a hint:
   it is how a paid order taken back by its writer shows up again as open);
-- receipts: insert-only, so only ids not seen before are read;
+- receipts: insert-only, so only ids not seen before are read (and a page reads its own receipts);
 - shifts: a day holds a handful, read again whole;
 - the cash each shift's drawer took on the day (``Ledger.cash_flow``, what the current shift's expected
   cash adds up), once asked: the payments of the orders read again, and the cash moves and refunds not
@@ -49,7 +49,9 @@ class _Day:
     order_ids: set[str] = field(default_factory=set)
     open_orders: dict[str, Order] = field(default_factory=dict)
     receipt_ids: set[str] = field(default_factory=set)
-    receipts: list[Receipt] | None = None  # read on first request, oldest first
+    # (sort key, id) of the day's receipts, oldest first, from their first request: a page reads only its
+    # own receipts, and the day's thousands are not kept parsed in memory
+    receipts: list[tuple[Any, str]] | None = None
     open_shifts: list[Shift] = field(default_factory=list)
     cash: _Cash | None = None  # once asked
 
@@ -166,7 +168,7 @@ class DayIndex:
                 day.receipts = None
             else:
                 for receipt in ledger.records_of(RECEIPTS, sorted(new)):
-                    bisect.insort(day.receipts, receipt, key=RECEIPTS.sort)
+                    bisect.insort(day.receipts, (RECEIPTS.sort(receipt), receipt.id))
         day.open_shifts = ledger.open_shifts_of(self.venue.device)
 
     @staticmethod
@@ -227,10 +229,12 @@ class DayIndex:
         if day is None:
             return []
         if day.receipts is None:
-            day.receipts = day.ledger.receipts()
+            day.receipts = [(RECEIPTS.sort(r), r.id) for r in day.ledger.receipts()]
         end = len(day.receipts)
         if before is not None:
-            end = next((i for i, r in enumerate(day.receipts) if r.id == before), -1)
+            end = next((i for i, (_, r) in enumerate(day.receipts) if r == before), -1)
             if end < 0:
                 raise UnknownRecord(f"no receipt {before!r} on {date} to page before")
-        return day.receipts[max(0, end - limit) : end][::-1]
+        ids = [r for _, r in day.receipts[max(0, end - limit) : end]][::-1]
+        found = {r.id: r for r in day.ledger.records_of(RECEIPTS, ids)}
+        return [found[r] for r in ids if r in found]
