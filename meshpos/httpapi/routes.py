@@ -99,6 +99,9 @@ class Route:
     description: str = ""
     operation: str = ""  # the OpenAPI operationId; default: the handler's name
     limited: bool = False  # answers 429 (with Retry-After) when its caller tries too often
+    errors: tuple[
+        int, ...
+    ] = ()  # further error statuses it answers (an unknown id in its query: 404)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -1,11 +1,12 @@
 """What the pages read most, kept per ledger day and brought up to date only for the days that changed.
 
 Open orders, the receipts of a day and this register's open shift were read by walking every loaded ledger
-day on every request, so a page's cost grew with the history a register holds (docs/benchmarks.md
-(history)). This index keeps, per loaded day, the open orders, the receipt ids (and, once asked, the
-day's receipts newest first) and the open shifts. A day is marked changed by its document's update
-event — doc-level events never miss a change, unlike map observers on nested types (docs/architecture.md
-(Library facts)) — and only a changed day is looked at again, and then only what can have moved:
+day on every request, so a page's cost grew with the history a register holds (docs/benchmarks.md,
+history). This index keeps, per loaded day, the open orders, the receipt ids (and, once asked, the
+order of the day's receipts) and the open shifts. A day is marked changed by its document's update
+event — doc-level events never miss a change, unlike map observers on nested types
+(docs/architecture.md (Library facts)) — and only a changed day is looked at again, and then only what
+can have moved (docs/architecture.md (Node)):
 
 - orders: the day's order ids are compared with the known ones (new orders are read), the open orders
   are read again (lines are added to them), and so are the orders a deep observer saw touched (a hint:

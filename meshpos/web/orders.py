@@ -109,8 +109,10 @@ async def list_receipts(c: Call) -> list[Receipt]:
     date = q["date"] or node.business_date(node.now_ms())
     try:
         return node.receipts(date, q["limit"], q["before"] or None)
-    except UnknownRecord as exc:  # a paging cursor from another day or made up: the query is wrong
-        raise HttpError(400, "bad_field", f"query parameter 'before': {exc.message}") from None
+    except UnknownRecord as exc:  # a paging cursor from another day, or made up
+        raise HttpError(
+            404, "unknown_receipt", f"query parameter 'before': {exc.message}"
+        ) from None
 
 
 async def get_receipt(c: Call) -> ReceiptView:
@@ -263,10 +265,11 @@ ROUTES = (
             text(
                 "before",
                 MAX_ID_CHARS,
-                "a receipt id of that day: the page after it (older receipts); one not on the day is 400",
+                "a receipt id of that day: the page after it (older receipts); one not on the day is 404",
                 default="",
             ),
         ),
+        errors=(404,),
         description=(
             "A page is the newest `limit` receipts; the next page is `?before=` the last id of "
             "this one. After a `receipts` event a page asks for the first page again."

@@ -126,7 +126,7 @@ async def test_a_register_day_from_shift_to_refund(reg: Client) -> None:
     assert [r["id"] for r in await reg.ok("GET", f"/api/receipts?date={today}")] == [receipt["id"]]
     assert await reg.ok("GET", "/api/receipts?date=1999-01-01") == []  # a day not loaded
     assert await reg.ok("GET", f"/api/receipts?before={receipt['id']}") == []  # nothing older
-    await reg.error(400, "bad_field", "GET", "/api/receipts?before=nope")
+    await reg.error(404, "unknown_receipt", "GET", "/api/receipts?before=nope")
     assert await reg.ok("GET", "/api/orders") == []
     assert [o["id"] for o in await reg.ok("GET", "/api/orders?status=paid")] == [order["id"]]
 
