@@ -132,6 +132,10 @@ async def test_receipts_come_a_page_at_a_time_newest_first(api: NodeAPI) -> None
     assert [r.id for r in api.receipts(today, 10)] == newest_first
     with pytest.raises(UnknownRecord):
         api.receipts(today, 2, "no-such-receipt")
+    shift = api.current_shift()
+    assert shift is not None
+    await api.write(lambda venue, now: venue.cash_move(CASHIER, "in", 700, "float", now))
+    assert api.expected_cash(shift) == shift.opening_cash + 700  # card sales leave the drawer alone
 
 
 async def test_unknown_ids_are_unknown_records(api: NodeAPI) -> None:
