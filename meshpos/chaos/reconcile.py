@@ -1,7 +1,7 @@
 """After healing: which money records every node and the console hold, compared with what was acknowledged.
 
 Nodes have no list endpoint for payments or refunds, so a node is read through what exists: ``GET
-/api/receipts`` (receipts, and payments through each receipt's ``payment_ids`` — every payment the cashiers
+/api/receipts`` of the current business day, page after page (receipts, and payments through each receipt's ``payment_ids`` — every payment the cashiers
 make completes its order, so each one is on a receipt) and ``GET /api/receipts/{id}`` for refunds. The
 console is read from its records API, one table per kind. What could be checked on each holder is
 reported with the result, so a holder that did not answer shows up as unchecked, not as clean.
@@ -18,6 +18,7 @@ from typing import Any
 from meshpos.chaos.workload import MONEY, Ledger
 from meshpos.harness.procs import Proc
 from meshpos.model.records import LEDGER_RECORDS
+from meshpos.web.orders import MAX_PAGE
 
 CONSOLE = "console"
 # the console's column naming the record each kind belongs to (payment, receipt -> order; refund -> receipt)
@@ -40,13 +41,30 @@ class Holdings:
         return set(self.ids[kind])
 
 
+async def _todays_receipts(proc: Proc) -> list[dict[str, Any]] | None:
+    """Every receipt of the node's current business day (a chaos run stays within one), or None if
+    the node did not answer."""
+    found: list[dict[str, Any]] = []
+    before = ""
+    while True:
+        listed = await proc.call(
+            "GET", f"/api/receipts?limit={MAX_PAGE}&before={before}", timeout=30
+        )
+        if not listed.ok:
+            return None
+        page: list[dict[str, Any]] = listed.json()
+        found += page
+        if len(page) < MAX_PAGE:
+            return found
+        before = page[-1]["id"]
+
+
 async def node_holdings(proc: Proc, refund_receipts: Iterable[str] | None = None) -> Holdings:
     """One node's records; refunds only of ``refund_receipts`` (all receipts when None)."""
     got = Holdings()
-    listed = await proc.call("GET", "/api/receipts", timeout=30)
-    if not listed.ok:
+    receipts = await _todays_receipts(proc)
+    if receipts is None:
         return got
-    receipts: list[dict[str, Any]] = listed.json()
     for receipt in receipts:
         got.ids["receipts"].append(receipt["id"])
         got.parent[receipt["id"]] = receipt["order_id"]

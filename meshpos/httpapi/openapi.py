@@ -190,6 +190,7 @@ def _errors(route: Route, documented: Mapping[int, str]) -> list[int]:
         codes += [403, 409, 422, 503]
     if route.limited:
         codes.append(429)
+    codes += route.errors
     return sorted(set(codes) & set(documented))
 
 

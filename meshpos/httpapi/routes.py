@@ -49,6 +49,9 @@ class Field:
             raise TypeError(f"{where}: text field {self.name!r} needs max_chars")
 
 
+_WHOLE = re.compile(r"-?[0-9]{1,20}")  # longer is refused as text, not parsed at any length
+
+
 def _leaves(kind: Any) -> set[Any]:
     """The scalar types inside a field's type (the ones bounds apply to); a Literal's words are not text."""
     if get_origin(kind) is Literal:
@@ -96,6 +99,9 @@ class Route:
     description: str = ""
     operation: str = ""  # the OpenAPI operationId; default: the handler's name
     limited: bool = False  # answers 429 (with Retry-After) when its caller tries too often
+    errors: tuple[
+        int, ...
+    ] = ()  # further error statuses it answers (an unknown id in its query: 404)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -124,8 +130,14 @@ class Route:
         body = _fields(self.body, request.json(), "field") if self.body else {}
         if not self.body and request.body.strip() not in (b"", b"{}"):
             raise HttpError(400, "unexpected_body", f"{self.method} {self.path} takes no body")
-        raw_query = {k: v[-1] for k, v in request.query.items()}
+        raw_query: dict[str, Any] = {k: v[-1] for k, v in request.query.items()}
         raw_query.pop("token", None)  # the event stream's credential, checked by the dispatcher
+        for (
+            f
+        ) in self.query:  # a query is text: a whole number for an integer parameter is read as one
+            value = raw_query.get(f.name)
+            if _leaves(f.kind) == {int} and isinstance(value, str) and _WHOLE.fullmatch(value):
+                raw_query[f.name] = int(value)
         return body, _fields(self.query, raw_query, "query parameter")
 
 

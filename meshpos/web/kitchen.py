@@ -5,7 +5,7 @@ from __future__ import annotations
 from meshpos.httpapi.routes import Route, text
 from meshpos.model import TICKET_STATES, Ticket
 from meshpos.model.limits import MAX_ID_CHARS
-from meshpos.web.routes import USER, Call
+from meshpos.web.routes import USER, Call, day_query
 from meshpos.web.views import KitchenView, ticket_view
 
 
@@ -37,13 +37,7 @@ ROUTES = (
         "Kitchen tickets of one business day (today by default), oldest first",
         KitchenView,
         query=(
-            text(
-                "date",
-                MAX_ID_CHARS,
-                "business date YYYY-MM-DD; default: today's",
-                default="",
-                pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$",
-            ),
+            day_query("business date YYYY-MM-DD; default: today's"),
             text(
                 "states",
                 MAX_ID_CHARS,

@@ -6,7 +6,9 @@ is committed to the node's SQLite file; the answer is therefore an acknowledged 
 
 from __future__ import annotations
 
+from meshpos.errors import UnknownRecord
 from meshpos.httpapi.routes import Field, Route, choice, opt, text
+from meshpos.httpapi.server import HttpError
 from meshpos.model import Order, PaymentResult, Receipt, Refund
 from meshpos.model.ledger_types import PAYMENT_METHODS
 from meshpos.model.limits import (
@@ -16,15 +18,21 @@ from meshpos.model.limits import (
     MAX_NOTE_CHARS,
     MAX_QUANTITY,
 )
-from meshpos.web.routes import USER, Call
+from meshpos.web.routes import USER, Call, day_query
 from meshpos.web.views import ReceiptView, SentView
 
+RECEIPTS_PAGE = 50  # what a page shows of a day's receipts unless it asks for more
+MAX_PAGE = 1_000
 ORDER_STATES = choice("open", "paid", "void", "all")
 METHOD = choice(*PAYMENT_METHODS)
 
 
 async def list_orders(c: Call) -> list[Order]:
+    """Open orders come from the node's index (no closed day is read); other states are a history
+    read over every loaded day."""
     wanted = c.query["status"]
+    if wanted == "open":
+        return c.node.open_orders()
     return [o for o in c.node.orders() if wanted == "all" or o.status == wanted]
 
 
@@ -97,7 +105,14 @@ async def pay(c: Call) -> PaymentResult:
 
 
 async def list_receipts(c: Call) -> list[Receipt]:
-    return c.node.receipts()
+    node, q = c.node, c.query
+    date = q["date"] or node.business_date(node.now_ms())
+    try:
+        return node.receipts(date, q["limit"], q["before"] or None)
+    except UnknownRecord as exc:  # a paging cursor from another day, or made up
+        raise HttpError(
+            404, "unknown_receipt", f"query parameter 'before': {exc.message}"
+        ) from None
 
 
 async def get_receipt(c: Call) -> ReceiptView:
@@ -242,8 +257,23 @@ ROUTES = (
         "GET",
         "/api/receipts",
         list_receipts,
-        "Receipts of the loaded business days (newest day first)",
+        "Receipts of one business day (today by default), newest first, a page at a time",
         list[Receipt],
+        query=(
+            day_query("business date YYYY-MM-DD; default: today's"),
+            opt("limit", int, RECEIPTS_PAGE, "at most this many", minimum=1, maximum=MAX_PAGE),
+            text(
+                "before",
+                MAX_ID_CHARS,
+                "a receipt id of that day: the page after it (older receipts); one not on the day is 404",
+                default="",
+            ),
+        ),
+        errors=(404,),
+        description=(
+            "A page is the newest `limit` receipts; the next page is `?before=` the last id of "
+            "this one. After a `receipts` event a page asks for the first page again."
+        ),
     ),
     Route(
         "GET",

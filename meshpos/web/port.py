@@ -62,8 +62,15 @@ class NodeAPI(Protocol):
 
     def order(self, order_id: str) -> Order: ...
 
-    def receipts(self) -> list[Receipt]:
-        """Receipts of the loaded business days, newest day first."""
+    def open_orders(self) -> list[Order]:
+        """Open orders of the loaded business days, from every register, from an index kept up to date
+        as changes arrive (no closed order is read)."""
+        ...
+
+    def receipts(self, date: str, limit: int, before: str | None = None) -> list[Receipt]:
+        """Up to ``limit`` receipts of business day ``date``, newest first, older than receipt
+        ``before`` when given (UnknownRecord if that receipt is not on the day); none for a day not
+        loaded."""
         ...
 
     def receipt(self, receipt_id: str) -> Receipt: ...

@@ -2,6 +2,10 @@
 
 Anything that holds a Venue (the node, the web tests' fake) gets the page's reads by inheriting
 :class:`VenueReads`, so both answer them the same way and the contract tests check one behaviour.
+
+The reads a page makes after every change (open orders, a page of the day's receipts, the current shift,
+one receipt by id, the shift's expected cash) come from a :class:`meshpos.model.day_index.DayIndex` that looks again only at the
+ledger days that changed, so their cost follows the live day, not the history a node holds.
 """
 
 from __future__ import annotations
@@ -13,15 +17,28 @@ from pycrdt import Map
 
 from meshpos.errors import UnknownRecord
 from meshpos.model import Catalog, Discount, Order, Receipt, Refund, Shift, StopEntry, Ticket, Venue
+from meshpos.model._records import lookup_key
+from meshpos.model.day_index import DayIndex
 from meshpos.model.documents import CATALOG, day_of, is_kitchen, kitchen_name
+from meshpos.model.ledger import Ledger
 
 
 class VenueReads:
     """The page's reads over ``self.venue`` (which the subclass provides)."""
 
+    _day_index: DayIndex | None = None
+
     @property
     def venue(self) -> Venue:
         raise NotImplementedError
+
+    @property
+    def index(self) -> DayIndex:
+        """The venue's day index (a new one if the venue was replaced)."""
+        index = self._day_index
+        if index is None or index.venue is not self.venue:
+            index = self._day_index = DayIndex(self.venue)
+        return index
 
     def catalog(self) -> Catalog:
         return self.venue.catalog
@@ -37,26 +54,39 @@ class VenueReads:
     def orders(self) -> list[Order]:
         return [o for ledger in self.venue.ledgers() for o in ledger.orders()]
 
+    def open_orders(self) -> list[Order]:
+        return self.index.open_orders()
+
     def order(self, order_id: str) -> Order:
         return self.venue.order(order_id)
 
-    def receipts(self) -> list[Receipt]:
-        return [r for ledger in self.venue.ledgers() for r in ledger.receipts()]
+    def receipts(self, date: str, limit: int, before: str | None = None) -> list[Receipt]:
+        return self.index.receipts(date, limit, before)
+
+    def receipt_count(self) -> int:
+        return sum(ledger.receipt_count() for ledger in self.venue.ledgers())
+
+    def _ledger_of_receipt(self, receipt_id: str) -> Ledger:
+        date = self.index.day_of_receipt(lookup_key(receipt_id, "receipt id"))
+        if date is None:
+            raise UnknownRecord(f"unknown receipt {receipt_id!r}")
+        return self.venue.ledger(date)
 
     def receipt(self, receipt_id: str) -> Receipt:
-        return self.venue.receipt(receipt_id)
+        return self._ledger_of_receipt(receipt_id).receipt(receipt_id)
 
     def refunds(self, receipt_id: str) -> list[Refund]:
-        return [r for ledger in self.venue.ledgers() for r in ledger.refunds(receipt_id)]
+        """A receipt's refunds: they are written to its own day (``Venue.refund``)."""
+        return self._ledger_of_receipt(receipt_id).refunds(receipt_id)
 
     def refunded_quantities(self, receipt_id: str) -> dict[str, int]:
         return self.venue.refunded_quantities(receipt_id)
 
     def current_shift(self) -> Shift | None:
-        return self.venue.open_shift()
+        return self.index.open_shift()
 
     def expected_cash(self, shift: Shift) -> int:
-        return self.venue.expected_cash(shift)
+        return self.index.expected_cash(shift)
 
     def business_date(self, now_ms: int) -> str:
         return self.venue.business_date(now_ms)

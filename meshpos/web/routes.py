@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from meshpos.errors import UnknownRecord
-from meshpos.httpapi.routes import Field
+from meshpos.httpapi.routes import Field, text
 from meshpos.httpapi.server import HttpError, Request
 from meshpos.model import Line, Order, Product, Receipt, Ticket
 from meshpos.model.limits import MAX_ID_CHARS, text_problem
@@ -27,6 +27,11 @@ USER = Field(
     "an id the catalog does not hold is 422 unknown_user",
     max_chars=MAX_ID_CHARS,
 )
+
+
+def day_query(doc: str) -> Field:
+    """The ``?date=`` of a read of one business day (empty: today's)."""
+    return text("date", MAX_ID_CHARS, doc, default="", pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")
 
 
 @dataclass(slots=True)

@@ -26,6 +26,7 @@ from meshpos.harness.venue import catalog_update
 from meshpos.harness.venue import make_venue as make_venue
 from meshpos.localapi import EventStream, LocalApi, read_token
 from meshpos.trust import VenueAuthority
+from meshpos.web.orders import MAX_PAGE  # today's receipts, all in one page
 
 CATALOG = catalog_update()
 
@@ -172,7 +173,7 @@ class NodeProcess:
         return receipt
 
     def receipt_ids(self) -> set[str]:
-        return {r["id"] for r in self.call("GET", "/api/receipts")}
+        return {r["id"] for r in self.call("GET", f"/api/receipts?limit={MAX_PAGE}")}
 
     def status(self) -> dict[str, Any]:
         return self.client.status()

@@ -31,6 +31,7 @@ from typing import Any
 
 from meshpos.chaos.agent import AGENT  # the chaos run's agent script: one request per line
 from meshpos.config import load_config
+from meshpos.web.orders import MAX_PAGE  # today's receipts, all in one page
 
 from ..netbed import Host, NetBed
 from .kit import NodeProcess
@@ -148,7 +149,7 @@ class NetnsNode(NodeProcess):
         return self.host
 
     def receipts(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self.call("GET", "/api/receipts")
+        result: list[dict[str, Any]] = self.call("GET", f"/api/receipts?limit={MAX_PAGE}")
         return result
 
     def log_tail(self, chars: int = 3000) -> str:

@@ -81,7 +81,7 @@ class FakeNode(VenueReads):
             sync=self._sync,
             peers=dict(self._peers),
             uplink=self._uplink,
-            receipts=len(self.receipts()),
+            receipts=self.receipt_count(),
             uptime_s=0.0,
             counters=dict(self._counters),
         )

@@ -122,6 +122,11 @@ async def test_a_register_day_from_shift_to_refund(reg: Client) -> None:
     assert receipt["total"] == 1_020
     assert (await reg.ok("GET", path))["status"] == "paid"
     assert [r["id"] for r in await reg.ok("GET", "/api/receipts")] == [receipt["id"]]
+    today = (await reg.ok("GET", "/api/kitchen/tickets"))["date"]  # the node's business day
+    assert [r["id"] for r in await reg.ok("GET", f"/api/receipts?date={today}")] == [receipt["id"]]
+    assert await reg.ok("GET", "/api/receipts?date=1999-01-01") == []  # a day not loaded
+    assert await reg.ok("GET", f"/api/receipts?before={receipt['id']}") == []  # nothing older
+    await reg.error(404, "unknown_receipt", "GET", "/api/receipts?before=nope")
     assert await reg.ok("GET", "/api/orders") == []
     assert [o["id"] for o in await reg.ok("GET", "/api/orders?status=paid")] == [order["id"]]
 

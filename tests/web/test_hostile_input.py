@@ -14,8 +14,15 @@ import pytest
 
 from meshpos.config import load_config
 from meshpos.httpapi.server import MAX_BODY
-from meshpos.model.limits import MAX_AMOUNT, MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_QUANTITY
+from meshpos.model.limits import (
+    MAX_AMOUNT,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_NOTE_CHARS,
+    MAX_QUANTITY,
+)
 from meshpos.model.sample import CASHIER, MANAGER
+from meshpos.web.orders import MAX_PAGE
 
 from ..mesh.kit import NodeProcess, make_device, make_venue
 from .kit import CATALOG, Answer, http
@@ -157,13 +164,18 @@ def _hostile(r: Register) -> list[tuple[str, str, Any, str]]:
         ("GET", "/api/kitchen/tickets?states=new,", None, "'states'"),
         ("GET", "/api/kitchen/tickets?date=%ED%A0%80", None, "'date'"),
         ("GET", "/api/kitchen/tickets?date=2026-01-01%0A", None, "'date'"),
+        ("GET", "/api/receipts?date=yesterday", None, "'date'"),
+        ("GET", "/api/receipts?limit=0", None, "'limit'"),
+        ("GET", "/api/receipts?limit=ten", None, "'limit'"),
+        ("GET", f"/api/receipts?limit={10**6}", None, "'limit'"),
+        ("GET", f"/api/receipts?before={'x' * (MAX_ID_CHARS + 1)}", None, "'before'"),
     ]
 
 
 async def _counts(r: Register) -> tuple[int, int, int, int]:
     status = json.loads((await r.call("GET", "/api/status")).body)
     orders = json.loads((await r.call("GET", "/api/orders?status=all")).body)
-    receipts = json.loads((await r.call("GET", "/api/receipts")).body)
+    receipts = json.loads((await r.call("GET", f"/api/receipts?limit={MAX_PAGE}")).body)
     lines = sum(len(o["lines"]) for o in orders)
     return status["counters"].get("commits", 0), len(orders), lines, len(receipts)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from meshpos.errors import ClearCacheRefused, MeshposError, UnknownRecord, WriteFailed
-from meshpos.model import TICKET_STATES
+from meshpos.model import TICKET_STATES, Receipt, Venue
 from meshpos.model.sample import CASHIER, COOK, MANAGER
 from meshpos.web.port import NodeAPI
 
@@ -86,12 +86,15 @@ async def test_reads_follow_writes(api: NodeAPI) -> None:
     bumped = await api.write(lambda venue, now: venue.bump(COOK, ticket.id, now))
     assert api.ticket(ticket.id).state == bumped.state != ticket.state
     assert [o.id for o in api.orders()] == [order.id]
+    assert [o.id for o in api.open_orders()] == [order.id]
 
     paid = await api.write(lambda venue, now: venue.pay(CASHIER, order.id, "card", now))
     assert paid.receipt is not None
     receipt = paid.receipt
     assert api.order(order.id).status == "paid"
-    assert [r.id for r in api.receipts()] == [receipt.id]
+    assert api.open_orders() == []
+    assert [r.id for r in api.receipts(today, 50)] == [receipt.id]
+    assert api.receipts("1999-01-01", 50) == []  # a day not loaded
     assert api.receipt(receipt.id).number == receipt.number
     line = receipt.lines[0]
     refund = await api.write(
@@ -106,6 +109,35 @@ async def test_reads_follow_writes(api: NodeAPI) -> None:
     assert all(d.id for d in api.discounts())
 
 
+async def test_receipts_come_a_page_at_a_time_newest_first(api: NodeAPI) -> None:
+    await api.write(lambda venue, now: venue.open_shift_now(CASHIER, 0, now))
+    issued = []
+    for _ in range(5):
+
+        def sale(venue: Venue, now: int) -> Receipt | None:
+            order = venue.open_order(CASHIER, now)
+            venue.add_line(CASHIER, order.id, "fries", 1, now)
+            return venue.pay(CASHIER, order.id, "card", now).receipt
+
+        receipt = await api.write(sale)
+        assert receipt is not None
+        issued.append(receipt)
+    today = api.business_date(api.now_ms())
+    newest_first = [r.id for r in sorted(issued, key=lambda r: (r.issued_at_ms, r.number))][::-1]
+    first = api.receipts(today, 2)
+    assert [r.id for r in first] == newest_first[:2]
+    second = api.receipts(today, 2, first[-1].id)
+    assert [r.id for r in second] == newest_first[2:4]
+    assert [r.id for r in api.receipts(today, 10, second[-1].id)] == newest_first[4:]
+    assert [r.id for r in api.receipts(today, 10)] == newest_first
+    with pytest.raises(UnknownRecord):
+        api.receipts(today, 2, "no-such-receipt")
+    shift = api.current_shift()
+    assert shift is not None
+    await api.write(lambda venue, now: venue.cash_move(CASHIER, "in", 700, "float", now))
+    assert api.expected_cash(shift) == shift.opening_cash + 700  # card sales leave the drawer alone
+
+
 async def test_unknown_ids_are_unknown_records(api: NodeAPI) -> None:
     for read in (api.order, api.receipt, api.ticket, api.refunded_quantities):
         with pytest.raises(UnknownRecord):
@@ -117,6 +149,7 @@ async def test_a_refused_change_comes_back_as_its_error(api: NodeAPI) -> None:
         await api.write(lambda venue, now: venue.open_order(CASHIER, now))
     assert refused.value.code != WriteFailed.code
     assert api.orders() == []
+    assert api.open_orders() == []
 
     def broken(venue: object, now: int) -> None:
         raise ZeroDivisionError

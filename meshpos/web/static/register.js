@@ -65,6 +65,8 @@ function act(write) {
 
 // --- loading: one fetch per topic the node says changed ----------------------------------------
 
+const RECENT_RECEIPTS = 10; // how many of today's receipts the register shows
+
 const loaders = {
   async menu() {
     state.catalog = await api("GET", "/api/catalog");
@@ -77,7 +79,8 @@ const loaders = {
     state.shift = await api("GET", "/api/shifts/current");
   },
   async receipts() {
-    state.receipts = await api("GET", "/api/receipts");
+    // only the newest page of today's receipts: what the list shows, however long the day is
+    state.receipts = await api("GET", `/api/receipts?limit=${RECENT_RECEIPTS}`);
   },
   async orders() {
     const wanted = state.orderId;
@@ -269,7 +272,7 @@ function renderReceipts(receipts) {
 }
 
 function drawReceipts(receipts) {
-  const recent = [...receipts].sort((a, b) => b.issued_at_ms - a.issued_at_ms).slice(0, 10);
+  const recent = receipts.slice(0, RECENT_RECEIPTS); // newest first, as the node answers
   $("#receipts").replaceChildren(...recent.map((r) => h("li", { "data-number": r.number },
     `${r.number} · ${money(r.total)} · ${new Date(r.issued_at_ms).toLocaleTimeString()}`)));
 }

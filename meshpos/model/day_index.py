@@ -1,0 +1,241 @@
+"""What the pages read most, kept per ledger day and brought up to date only for the days that changed.
+
+Open orders, the receipts of a day and this register's open shift were read by walking every loaded ledger
+day on every request, so a page's cost grew with the history a register holds (docs/benchmarks.md,
+history). This index keeps, per loaded day, the open orders, the receipt ids (and, once asked, the
+order of the day's receipts) and the open shifts. A day is marked changed by its document's update
+event — doc-level events never miss a change, unlike map observers on nested types
+(docs/architecture.md (Library facts)) — and only a changed day is looked at again, and then only what
+can have moved (docs/architecture.md (Node)):
+
+- orders: the day's order ids are compared with the known ones (new orders are read), the open orders
+  are read again (lines are added to them), and so are the orders a deep observer saw touched (a hint:
+  it is how a paid order taken back by its writer shows up again as open);
+- receipts: insert-only, so only ids not seen before are read (and a page reads its own receipts);
+- shifts: a day holds a handful, read again whole;
+- the cash each shift's drawer took on the day (``Ledger.cash_flow``, what the current shift's expected
+  cash adds up), once asked: the payments of the orders read again, and the cash moves and refunds not
+  seen before (all insert-only).
+
+A day is never scanned for its closed orders or its old receipts again, and a day that did not change
+costs nothing. The index holds no state of its own that matters: dropping it rebuilds it from the
+documents (as a cleared cache or an unloaded day does).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pycrdt import Doc, Map
+
+from meshpos.errors import UnknownRecord
+from meshpos.model.documents import day_of, is_ledger, ledger_name
+from meshpos.model.ledger import Ledger
+from meshpos.model.ledger_types import Order, Receipt, Shift
+from meshpos.model.records import CASH_MOVES, ORDERS, RECEIPTS, REFUNDS
+from meshpos.model.venue_base import VenueBase
+
+
+@dataclass(eq=False)
+class _Day:
+    ledger: Ledger
+    doc: Doc[Any]
+    subscriptions: list[tuple[Any, Any]]  # (what is observed, its subscription)
+    changed: bool = True
+    touched: set[str] = field(default_factory=set)  # order ids a deep observer saw change
+    order_ids: set[str] = field(default_factory=set)
+    open_orders: dict[str, Order] = field(default_factory=dict)
+    receipt_ids: set[str] = field(default_factory=set)
+    # (sort key, id) of the day's receipts, oldest first, from their first request: a page reads only its
+    # own receipts, and the day's thousands are not kept parsed in memory
+    receipts: list[tuple[Any, str]] | None = None
+    open_shifts: list[Shift] = field(default_factory=list)
+    cash: _Cash | None = None  # once asked
+
+
+@dataclass(eq=False)
+class _Cash:
+    """One day's cash by shift id, kept by the record that moved it (so a record read again replaces
+    what it counted before)."""
+
+    by_order: dict[str, Counter[str]]  # order id -> shift id -> cash taken (amounts and tips)
+    moves: dict[str, tuple[str, int]]  # cash move id -> (shift id, in - out)
+    refunds: dict[str, tuple[str, int]]  # refund id -> (shift id, - cash refunded)
+
+    @classmethod
+    def read(cls, ledger: Ledger, order_ids: Iterable[str] | None = None) -> _Cash:
+        cash = cls({}, {}, {})
+        cash.take(ledger, ledger.order_ids() if order_ids is None else order_ids)
+        cash.moves = {
+            m.id: (m.shift_id, m.amount if m.kind == "in" else -m.amount)
+            for m in ledger.cash_moves()
+        }
+        cash.refunds = {
+            r.id: (r.shift_id, -r.amount if r.method == "cash" else 0) for r in ledger.refunds()
+        }
+        return cash
+
+    def take(self, ledger: Ledger, order_ids: Iterable[str]) -> None:
+        ids = list(order_ids)
+        for order_id in ids:
+            self.by_order[order_id] = Counter()
+        for p in ledger.payments(ids):
+            if p.method == "cash":
+                self.by_order[p.order_id][p.shift_id] += p.amount + p.tip
+
+    def of(self, shift_id: str) -> int:
+        taken = sum(c[shift_id] for c in self.by_order.values() if shift_id in c)
+        rest = (v for s, v in (*self.moves.values(), *self.refunds.values()) if s == shift_id)
+        return taken + sum(rest)
+
+
+class DayIndex:
+    """Per loaded ledger day of ``venue``: open orders, receipt ids and receipts, open shifts."""
+
+    def __init__(self, venue: VenueBase) -> None:
+        self.venue = venue
+        self._days: dict[str, _Day] = {}
+
+    # --- keeping up -----------------------------------------------------------------------------
+    def _follow(self) -> None:
+        """Follow the ledger days loaded now (new ones, and a day whose document was replaced)."""
+        loaded = {day_of(n) for n in self.venue.replica.names() if is_ledger(n)}
+        for date in list(self._days):
+            if date not in loaded:
+                self._drop(date)
+        for date in loaded:
+            doc = self.venue.replica.doc(ledger_name(date))
+            day = self._days.get(date)
+            if day is not None and day.doc is doc:
+                continue
+            if day is not None:
+                self._drop(date)
+            self._days[date] = self._watch(date, doc)
+
+    def _watch(self, date: str, doc: Doc[Any]) -> _Day:
+        day = _Day(self.venue.ledger(date), doc, [])
+
+        def changed(_event: object) -> None:
+            day.changed = True
+
+        def touched(events: list[Any]) -> None:
+            for event in events:
+                path = getattr(event, "path", None)
+                if path:
+                    day.touched.add(str(path[0]))
+
+        orders: Map[Any] = doc.get("orders", type=Map)
+        day.subscriptions += [(doc, doc.observe(changed)), (orders, orders.observe_deep(touched))]
+        return day
+
+    def _drop(self, date: str) -> None:
+        day = self._days.pop(date)
+        for owner, subscription in day.subscriptions:
+            owner.unobserve(subscription)
+
+    def _fresh(self, date: str) -> _Day | None:
+        day = self._days.get(date)
+        if day is not None and day.changed:
+            self._catch_up(day)
+        return day
+
+    def _catch_up(self, day: _Day) -> None:
+        day.changed = False
+        ledger = day.ledger
+        ids = set(ledger.order_ids())
+        again = (ids - day.order_ids) | set(day.open_orders) | (day.touched & ids)
+        day.touched = set()
+        day.order_ids = ids
+        for order_id in again:
+            day.open_orders.pop(order_id, None)
+        if day.cash is not None:  # a settled order read again may have taken its last payment
+            for dropped in day.cash.by_order.keys() - ids:
+                del day.cash.by_order[dropped]
+            day.cash.take(ledger, sorted(again & ids))
+            self._cash_records(day.cash, ledger)
+        maybe_open = [i for i in again if i in ids and not ledger.settled(i)]
+        for order in ledger.records_of(ORDERS, sorted(maybe_open)):
+            if order.status == "open":
+                day.open_orders[order.id] = order
+        receipt_ids = set(ledger.receipt_ids())
+        new, gone = receipt_ids - day.receipt_ids, day.receipt_ids - receipt_ids
+        day.receipt_ids = receipt_ids
+        if day.receipts is not None:
+            if gone:  # taken back by its writer: read the day again
+                day.receipts = None
+            else:
+                for receipt in ledger.records_of(RECEIPTS, sorted(new)):
+                    bisect.insort(day.receipts, (RECEIPTS.sort(receipt), receipt.id))
+        day.open_shifts = ledger.open_shifts_of(self.venue.device)
+
+    @staticmethod
+    def _cash_records(cash: _Cash, ledger: Ledger) -> None:
+        """Cash moves and refunds not seen before (insert-only; one taken back: the day read again)."""
+        move_ids, refund_ids = set(ledger.record_ids(CASH_MOVES)), set(ledger.record_ids(REFUNDS))
+        if not (cash.moves.keys() <= move_ids and cash.refunds.keys() <= refund_ids):
+            fresh = _Cash.read(ledger, cash.by_order)
+            cash.moves, cash.refunds = fresh.moves, fresh.refunds
+            return
+        for m in ledger.records_of(CASH_MOVES, sorted(move_ids - cash.moves.keys())):
+            cash.moves[m.id] = (m.shift_id, m.amount if m.kind == "in" else -m.amount)
+        for r in ledger.records_of(REFUNDS, sorted(refund_ids - cash.refunds.keys())):
+            cash.refunds[r.id] = (r.shift_id, -r.amount if r.method == "cash" else 0)
+
+    def _all_fresh(self) -> list[_Day]:
+        self._follow()
+        return [d for d in (self._fresh(date) for date in sorted(self._days)) if d is not None]
+
+    # --- reads ----------------------------------------------------------------------------------
+    def open_orders(self) -> list[Order]:
+        """The open orders of every loaded day, by day and then as ``Ledger.orders`` sorts them."""
+        return [
+            o
+            for day in self._all_fresh()
+            for o in sorted(day.open_orders.values(), key=ORDERS.sort)
+        ]
+
+    def open_shift(self) -> Shift | None:
+        """This register's open shift (the oldest, as ``Venue.open_shift`` answers), if any."""
+        for day in reversed(self._all_fresh()):
+            if day.open_shifts:
+                return day.open_shifts[0]
+        return None
+
+    def expected_cash(self, shift: Shift) -> int:
+        """What ``shift``'s drawer should hold (``Venue.expected_cash``): each day's part is read once
+        and then kept up to date record by record."""
+        total = shift.opening_cash
+        for day in self._all_fresh():
+            if day.cash is None:
+                day.cash = _Cash.read(day.ledger)
+            total += day.cash.of(shift.id)
+        return total
+
+    def day_of_receipt(self, receipt_id: str) -> str | None:
+        """The loaded day holding ``receipt_id``, from the ids the index keeps (no day is read)."""
+        for day in self._all_fresh():
+            if receipt_id in day.receipt_ids:
+                return day.ledger.date
+        return None
+
+    def receipts(self, date: str, limit: int, before: str | None = None) -> list[Receipt]:
+        """Up to ``limit`` of one loaded day's receipts, newest first, older than the receipt
+        ``before`` if given (none for a day not loaded; UnknownRecord for a ``before`` not in it)."""
+        self._follow()
+        day = self._fresh(date)
+        if day is None:
+            return []
+        if day.receipts is None:
+            day.receipts = [(RECEIPTS.sort(r), r.id) for r in day.ledger.receipts()]
+        end = len(day.receipts)
+        if before is not None:
+            end = next((i for i, (_, r) in enumerate(day.receipts) if r == before), -1)
+            if end < 0:
+                raise UnknownRecord(f"no receipt {before!r} on {date} to page before")
+        ids = [r for _, r in day.receipts[max(0, end - limit) : end]][::-1]
+        found = {r.id: r for r in day.ledger.records_of(RECEIPTS, ids)}
+        return [found[r] for r in ids if r in found]
