@@ -61,7 +61,7 @@ def make_node(
                 port=config.port,
                 server_context=server_ssl_context(identity),
                 client_context=client_ssl_context(identity),
-                identify=_identify,
+                identify=identify_peer,
                 hostname_for=lambda device: device_hostname(device, identity.venue_id),
                 is_revoked=is_revoked,
                 max_message_size=MAX_MESSAGE_SIZE + LINK_OVERHEAD,
@@ -177,7 +177,8 @@ async def open_node_store(config: Config) -> Store:
     return store
 
 
-def _identify(der: bytes) -> LinkPeer:
+def identify_peer(der: bytes) -> LinkPeer:
+    """Who a mesh peer is, as its certificate says (what Links hands the engine)."""
     info = peer_certificate_info(der)
     return LinkPeer(info.device_id, info.role, info.venue_id, PeerKind.MESH)
 

@@ -25,7 +25,6 @@ from meshpos.engine.changes import ChangeFeed, Subscription
 from meshpos.harness.venue import make_venue
 from meshpos.harness.wait import until
 from meshpos.net.channel import Channel
-from meshpos.net.links import Links, LinkSettings
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind, Send
 from meshpos.net.wsconn import Answer, WsConnection, accept, dial, listen
 from meshpos.relay import ConsoleLink
@@ -33,12 +32,11 @@ from meshpos.trust import (
     client_ssl_context,
     device_hostname,
     init_venue,
-    peer_certificate_info,
-    server_ssl_context,
 )
 
 from ..relay.consoles import running_console
 from ..trust.helpers import issue_identity
+from .test_links_backlog import mesh_links
 
 HOST = "127.0.0.1"
 LIMIT = 2**20
@@ -124,28 +122,8 @@ async def mesh_pair(tmp_path: Path) -> AsyncIterator[Pair]:
     authority = make_venue(tmp_path)
     node, peer = issue_identity(authority, "R1"), issue_identity(authority, "R9")
 
-    def identify(der: bytes) -> LinkPeer:
-        info = peer_certificate_info(der)
-        return LinkPeer(info.device_id, info.role, info.venue_id)
-
     near, far = Recorder(), Recorder()
-    links = Links(
-        LinkSettings(
-            node_id="R1",
-            venue_id=authority.venue_id,
-            host=HOST,
-            port=0,
-            server_context=server_ssl_context(node),
-            client_context=client_ssl_context(node),
-            identify=identify,
-            hostname_for=lambda device: device_hostname(device, authority.venue_id),
-            is_revoked=lambda device: False,
-            max_message_size=LIMIT,
-            max_backlog=LIMIT,
-        ),
-        near,
-        random.Random(),
-    )
+    links = mesh_links(authority, node, near)
     port = await links.start()
     conn = await dial(
         HOST,

@@ -17,10 +17,12 @@ from meshpos.harness.venue import make_venue
 from meshpos.net.links import Links, LinkSettings
 from meshpos.net.port import LinkHandler, LinkPeer, Send
 from meshpos.net.wsconn import dial
+from meshpos.node_adapters import identify_peer
 from meshpos.trust import (
+    DeviceIdentity,
+    VenueAuthority,
     client_ssl_context,
     device_hostname,
-    peer_certificate_info,
     server_ssl_context,
 )
 
@@ -50,9 +52,25 @@ class Recorder(LinkHandler):
         raise AssertionError("a mesh link is never refused for good")
 
 
-def identify(der: bytes) -> LinkPeer:
-    info = peer_certificate_info(der)
-    return LinkPeer(info.device_id, info.role, info.venue_id)
+def mesh_links(authority: VenueAuthority, node: DeviceIdentity, handler: LinkHandler) -> Links:
+    """Node R1's mesh links with the test's message and backlog bound (not started)."""
+    return Links(
+        LinkSettings(
+            node_id="R1",
+            venue_id=authority.venue_id,
+            host=HOST,
+            port=0,
+            server_context=server_ssl_context(node),
+            client_context=client_ssl_context(node),
+            identify=identify_peer,
+            hostname_for=lambda device: device_hostname(device, authority.venue_id),
+            is_revoked=lambda device: False,
+            max_message_size=LIMIT,
+            max_backlog=LIMIT,
+        ),
+        handler,
+        random.Random(),
+    )
 
 
 async def test_a_peer_that_stops_reading_is_dropped_once_its_backlog_passes_the_limit(
@@ -62,23 +80,7 @@ async def test_a_peer_that_stops_reading_is_dropped_once_its_backlog_passes_the_
     authority = make_venue(tmp_path)
     node, peer = issue_identity(authority, "R1"), issue_identity(authority, "R9")
     handler = Recorder()
-    links = Links(
-        LinkSettings(
-            node_id="R1",
-            venue_id=authority.venue_id,
-            host=HOST,
-            port=0,
-            server_context=server_ssl_context(node),
-            client_context=client_ssl_context(node),
-            identify=identify,
-            hostname_for=lambda device: device_hostname(device, authority.venue_id),
-            is_revoked=lambda device: False,
-            max_message_size=LIMIT,
-            max_backlog=LIMIT,
-        ),
-        handler,
-        random.Random(),
-    )
+    links = mesh_links(authority, node, handler)
     port = await links.start()
     silent = await dial(
         HOST,
