@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc
@@ -225,18 +225,27 @@ class Exchange:
         self._open_and_apply(peer, name, update, what)
 
     def _open_and_apply(self, peer: str, name: str, update: bytes, what: str) -> None:
+        def apply(doc: Doc[Any]) -> None:
+            with _invalid_update(
+                what
+            ):  # pycrdt decodes the whole update before it changes anything
+                doc.apply_update(update)
+
+        self._apply_opening(peer, name, apply)
+
+    def _apply_opening(
+        self, origin: str | _Stored, name: str, apply: Callable[[Doc[Any]], None]
+    ) -> None:
+        """Apply to ``name`` (opened for its content if new) with ``origin`` as the change's source."""
         new = name not in self._docs
         self._opening_for_content = new
         try:
             doc = self.open_doc(name)
         finally:
             self._opening_for_content = False
-        self._applying = peer
+        self._applying = origin
         try:
-            with _invalid_update(
-                what
-            ):  # pycrdt decodes the whole update before it changes anything
-                doc.apply_update(update)
+            apply(doc)
         finally:
             self._applying = None
         if new:

@@ -198,20 +198,7 @@ class Synchronizer(Exchange, Heartbeats):
         session like a received update, reported as :class:`DocumentChanged` with ``stored`` (the
         engine does not commit it again). Our own store wrote it, so the peers' write rules do not
         apply; a new document asks the peers for the rest once it holds the update."""
-        new = name not in self._docs
-        self._opening_for_content = new
-        try:
-            doc = self.open_doc(name)
-        finally:
-            self._opening_for_content = False
-        self._applying = _STORED
-        try:
-            doc.apply_update(update)
-        finally:
-            self._applying = None
-        if new:
-            for session in self._exchanging():
-                session.send(SyncStep1(name, doc.get_state()))
+        self._apply_opening(_STORED, name, lambda doc: doc.apply_update(update))
 
     def _on_change(self, name: str, event: TransactionEvent) -> None:
         update = event.update
