@@ -22,7 +22,7 @@ from typing import Any
 from pycrdt import Doc, Map, MapEvent, Subscription
 
 from meshpos.model._records import decoded
-from meshpos.model.records import LEDGER_RECORDS
+from meshpos.model.records import LEDGER_RECORDS, order_key
 from meshpos.model.replica import decode_state_vector
 
 #: the kinds of record a register owes the console, as a person names them (singular, plural), from
@@ -33,6 +33,7 @@ KINDS: dict[str, tuple[str, str]] = {
     if spec.tally is not None
 }
 UNKNOWN_REGISTER = "?"
+_PAYMENT = order_key("payments", "")  # an order's map key of a payment, less its id
 # a day quiet this long (seconds) is counted afresh once: pycrdt misses some nested changes
 RECOUNT_WHEN_QUIET = 2.0
 
@@ -218,9 +219,7 @@ class LedgerTally:
             raw = json.loads(str(root))
             if name == "orders":
                 for order in raw.values():
-                    payments = order.get("payments") if isinstance(order, dict) else None
-                    if isinstance(payments, dict):
-                        self._count_payments(payments.items(), True)
+                    self._count_payments(_payments(order), True)
             else:
                 for key, value in raw.items():
                     self._count_record(name, key, value, True)
@@ -250,8 +249,10 @@ class LedgerTally:
                 added = action == "add"
                 value = change.get("newValue" if added else "oldValue")
                 if not path:  # a whole order: count the payments it arrived with
-                    self._count_payments(_part(value, "payments"), added)
-                elif path[-1] == "payments" and len(path) == 2:
+                    self._count_payments(_payments(value), added)
+                elif len(path) == 1 and key.startswith(_PAYMENT):  # a record in an order's map
+                    self._count_payments([(key.removeprefix(_PAYMENT), value)], added)
+                elif path[-1] == "payments" and len(path) == 2:  # an older node's part map
                     self._count_payments([(key, value)], added)
 
 
@@ -263,10 +264,15 @@ def _field(record: object, name: str) -> object:
     return None if fields is None else fields.get(name)
 
 
-def _part(order: object, part: str) -> list[tuple[str, object]]:
-    value = order.get(part) if isinstance(order, Map | dict) else None
-    if isinstance(value, Map):
-        return list(json.loads(str(value)).items())
-    if isinstance(value, dict):
-        return list(value.items())
-    return []
+def _payments(order: object) -> list[tuple[str, object]]:
+    """An order's payments (key and stored value), of either layout (``payments/<id>`` keys, or an older
+    node's ``payments`` map); none of a malformed order."""
+    if isinstance(order, Map):
+        order = json.loads(str(order))
+    if not isinstance(order, dict):
+        return []
+    older = order.get("payments")
+    found = list(older.items()) if isinstance(older, dict) else []
+    return found + [
+        (k.removeprefix(_PAYMENT), v) for k, v in order.items() if k.startswith(_PAYMENT)
+    ]
