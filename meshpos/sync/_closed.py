@@ -11,7 +11,7 @@ reopening it, and content it lacks still reaches it (docs/architecture.md (Docum
 * a step 1 that lacks something we hold is parked until the document is open, and :class:`ReopenWanted`
   asks the node to open it (its store has the content);
 * a non-empty update (live or step 2) is parked the same way; at most ``MAX_PARKED_BYTES`` per document
-  (beyond that the parked updates are dropped and counted: the step 1 sent at reopening asks for them again).
+  (beyond that the parked updates are dropped and counted: anti-entropy sends them again once it is open).
 
 The node opens the document (``reopen``) with its stored update; what was parked is then handled as if it
 had just arrived, in arrival order, for the sessions still exchanging (the write rules apply then).
@@ -97,6 +97,18 @@ class ClosedDays:
 
     def is_closed(self, name: str) -> bool:
         return name in self._closed
+
+    def reopen_failed(self, name: str) -> None:
+        """The node could not open ``name`` (its store failed): the next message that needs its
+        content asks again (:class:`ReopenWanted`)."""
+        closed = self._closed.get(name)
+        if closed is not None:
+            closed.wanted = False
+
+    def parked_bytes(self, name: str) -> int:
+        """Bytes of updates parked for the closed ``name`` (at most ``MAX_PARKED_BYTES``)."""
+        closed = self._closed.get(name)
+        return closed.parked_bytes if closed is not None else 0
 
     def close_doc(self, name: str) -> tuple[bytes, bytes]:
         """Unload the open business day ``name`` and answer for it from now on from its state vector
@@ -187,8 +199,9 @@ class ClosedDays:
             session.charge_repeated_step1()
         session.send(SyncStep2(name, deletions))
         session.spent_on_reply(len(deletions))
-        if asked != closed.clocks:  # the peer holds more: ask for it (the answer reopens it)
-            session.send(SyncStep1(name, closed.state_vector))
+        if asked != closed.clocks and not closed.wanted:
+            session.send(SyncStep1(name, closed.state_vector))  # the peer holds more: ask for it
+            # (the answer reopens it; once that is under way, asking again would only park copies)
 
     def _answer_waiting(
         self, peer: str, session: Session, name: str, asked: dict[int, int]
