@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from meshpos.config import Config
 from meshpos.engine import MAX_MESSAGE_SIZE, Engine, Rejection, StoreDocuments, Subscription
+from meshpos.engine.memory import release_memory
 from meshpos.errors import MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
 from meshpos.net.mesh import DiscoveryFactory, Mesh
@@ -128,6 +129,10 @@ class Node(VenueReads, RegisterOperations):
         links = self._links(identity, engine, revocations.is_revoked)
         mesh = Mesh(identity.venue_id, links, self._discovery)
         status = StatusService(engine, numbers.venue, relay, config, self.counters, mesh.refusals)
+        # count the loaded days now, then give back what start-up freed (the store's rows, the days'
+        # first reads): glibc would keep it mapped as the process's high-water mark
+        status.publish_owed()
+        release_memory()
         revocations.on_revoked = lambda device: mesh.drop(device, "revoked")
         api = self._api(self, token)
         self._running = _Running(
