@@ -16,6 +16,7 @@ counted under :data:`UNKNOWN_REGISTER`.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -102,7 +103,9 @@ class LedgerTally:
     def __init__(self, doc: Doc[Any]) -> None:
         self._doc = doc
         self._counts: dict[str, dict[str, int]] = {}
-        self._registers: dict[tuple[str, str], str] = {}  # (kind, record key) -> register counted
+        # kind -> record key -> register counted (one dict per kind and one string per register, not a
+        # tuple and a string per record: a day holds four records a sale)
+        self._registers: dict[str, dict[str, str]] = {}
         self._roots = {
             name: doc.get(name, type=Map)
             for name in (*_FLAT_ROOTS, "shift_closes", "cash_moves", "orders")
@@ -165,17 +168,18 @@ class LedgerTally:
     def _record(self, kind: str, key: str, register: object) -> None:
         """Count a record once, however many events report it (a change that arrives before its
         parent is reported with the parent and may be reported again on its own)."""
-        if (kind, key) in self._registers:
+        seen = self._registers.setdefault(kind, {})
+        if key in seen:
             return
         reg = register if isinstance(register, str) and register else UNKNOWN_REGISTER
-        self._registers[(kind, key)] = reg
+        seen[key] = reg = sys.intern(reg)
         kinds = self._counts.setdefault(reg, {})
         kinds[kind] = kinds.get(kind, 0) + 1
         if kind == "receipts" and key not in self._receipts_at:
             self._unsettled.append(key)
 
     def _forget(self, kind: str, key: str) -> None:
-        reg = self._registers.pop((kind, key), None)
+        reg = self._registers.get(kind, {}).pop(key, None)
         if reg is None:
             return
         kinds = self._counts[reg]
