@@ -121,6 +121,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from meshpos.bench.records import run_records_bench
 
         return run_records_bench(args)
+    if args.what == "leak":
+        from meshpos.bench.leak import run_leak_bench
+
+        return run_leak_bench(args)
     raise MeshposError(f"unknown benchmark {args.what!r}")
 
 
@@ -239,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     from meshpos.bench.all import add_all_arguments
     from meshpos.bench.history import add_history_arguments
+    from meshpos.bench.leak import add_leak_arguments
     from meshpos.bench.mesh import add_mesh_arguments
     from meshpos.bench.records import add_records_arguments
     from meshpos.bench.upload import add_upload_arguments
@@ -262,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_records_arguments(
         bench_sub.add_parser(
             "records", help="memory, wire and disk bytes per sale of the ledger's encoding"
+        )
+    )
+    add_leak_arguments(
+        bench_sub.add_parser(
+            "leak", help="a node's memory after a day of --sales sales is closed vs a fresh start"
         )
     )
     bench.set_defaults(func=_cmd_bench)

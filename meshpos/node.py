@@ -204,6 +204,12 @@ class Node(VenueReads, RegisterOperations):
         return self._run().engine.replica
 
     @property
+    def engine(self) -> Engine:
+        """The engine the services run on: for tools that drive it directly (``bench leak`` closes a
+        day through it)."""
+        return self._run().engine
+
+    @property
     def venue_id(self) -> str:
         """The venue of this node's certificate."""
         return self._run().identity.venue_id
