@@ -62,6 +62,8 @@ async def _node(config_file: Path, date: str, close: bool) -> dict[str, Any]:
     config = load_config(config_file, env={})
     report: dict[str, Any] = {}
     async with make_node(config, discovery=False) as node:
+        if close:  # held from the start: a closing policy may have closed it already
+            await node.engine.open_day(ledger_name(date))
 
         def read() -> None:
             if not node.engine.sync.is_closed(ledger_name(date)):
@@ -73,6 +75,7 @@ async def _node(config_file: Path, date: str, close: bool) -> dict[str, Any]:
         report["rss_kb"] = _rss_kb()
         if close:
             name = ledger_name(date)
+            await node.engine.open_day(name)  # closed again meanwhile by a policy: load it again
             keys = [k for r in node.venue.ledger(date).receipts() for k in (r.id, r.number)]
             report["receipts"] = len(keys) // 2
             began = time.perf_counter()
