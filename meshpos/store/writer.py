@@ -148,6 +148,7 @@ class Writer:
                 return doc_id, log_rows, segments
 
             found = await on_connection_thread(self._db, read)  # one hop: one committed state
+            await let_go(self._db)
             if found is None:
                 return
             doc_id, log_rows, segments = found
@@ -359,6 +360,12 @@ async def on_connection_thread(
     stable across the 0.22 series pyproject.toml pins; it is how aiosqlite runs its own statements)."""
     execute: Callable[..., Awaitable[Any]] = getattr(db, "_execute")  # noqa: B009
     return await execute(lambda: fn(db._conn))
+
+
+async def let_go(db: aiosqlite.Connection) -> None:
+    """Make ``db``'s thread let go of its last result: aiosqlite's worker holds it until its next call,
+    and a compaction's or a load's rows are a whole day (a closed day would never leave memory)."""
+    await on_connection_thread(db, lambda _conn: None)
 
 
 def _future() -> asyncio.Future[None]:
