@@ -57,6 +57,7 @@ async def _node(config_file: Path, date: str, close: bool) -> dict[str, Any]:
     """Child: open the node, read what the register page reads, measure; close the day and again."""
     from meshpos.config import load_config
     from meshpos.model.documents import ledger_name
+    from meshpos.model.numbering import format_number
     from meshpos.node_adapters import make_node
 
     config = load_config(config_file, env={})
@@ -76,8 +77,11 @@ async def _node(config_file: Path, date: str, close: bool) -> dict[str, Any]:
         if close:
             name = ledger_name(date)
             await node.engine.open_day(name)  # closed again meanwhile by a policy: load it again
-            keys = [k for r in node.venue.ledger(date).receipts() for k in (r.id, r.number)]
-            report["receipts"] = len(keys) // 2
+            ledger = node.venue.ledger(date)  # its receipts' ids and numbers, read as the policy does
+            numbers = [format_number(series, seq) for series, seq in ledger.issued_numbers()]
+            keys = ledger.receipt_ids() + numbers
+            report["receipts"] = len(numbers)
+            del ledger, numbers
             began = time.perf_counter()
             await node.engine.close_day(name, keys)
             report["close_s"] = round(time.perf_counter() - began, 2)
