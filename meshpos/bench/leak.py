@@ -77,7 +77,9 @@ async def _node(config_file: Path, date: str, close: bool) -> dict[str, Any]:
         if close:
             name = ledger_name(date)
             await node.engine.open_day(name)  # closed again meanwhile by a policy: load it again
-            ledger = node.venue.ledger(date)  # its receipts' ids and numbers, read as the policy does
+            ledger = node.venue.ledger(
+                date
+            )  # its receipts' ids and numbers, read as the policy does
             numbers = [format_number(series, seq) for series, seq in ledger.issued_numbers()]
             keys = ledger.receipt_ids() + numbers
             report["receipts"] = len(numbers)
