@@ -195,6 +195,7 @@ class SqliteStore:
             )
 
         await self._exclusive(f"close {name!r} ({len(checked)} record keys)", job)
+        await self._writer.let_go()
 
     async def drop(self, name: str) -> None:
         check_name(name)

@@ -304,6 +304,10 @@ class Writer:
         log_rows, log_bytes = self._due[name]
         return log_rows >= 4 * self.compact_rows or log_bytes >= 4 * self.compact_bytes
 
+    async def let_go(self) -> None:
+        """The connection's thread lets go of the last job (a closed day's record keys: a whole day)."""
+        await let_go(self._db)
+
     async def _transaction(self, what: str, job: Job, waiters: list[asyncio.Future[None]]) -> bool:
         """Run ``job`` in a transaction nobody can cancel halfway; tell each waiter the outcome."""
         run = asyncio.ensure_future(self._run_transaction(job))
