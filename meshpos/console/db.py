@@ -61,6 +61,10 @@ class ConsoleDB(Protocol):
 
     async def log_rows(self, venue_id: str, doc_name: str) -> int: ...
 
+    async def segments(self, venue_id: str, doc_name: str) -> list[int]:
+        """The sizes of the document's snapshot segments, oldest first: each more than twice the
+        next (compaction re-merges a byte about log2(n) times, never the whole day each time)."""
+
     # materialised records
     async def write_records(
         self,

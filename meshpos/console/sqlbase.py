@@ -28,6 +28,7 @@ from meshpos.console.tokens import (
 )
 from meshpos.errors import StaleWrite, StoreClosed, StoreError
 from meshpos.model import valid_document_name
+from meshpos.store.base import fold
 
 T = TypeVar("T")
 EMPTY_UPDATE = b"\x00\x00"
@@ -275,6 +276,17 @@ class SqlConsoleDB:
         )
         return int(rows[0][0])
 
+    async def segments(self, venue_id: str, doc_name: str) -> list[int]:
+        """The sizes of the document's snapshot segments, oldest first (tests, status pages)."""
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT length(data) FROM snapshots WHERE venue_id = ? AND doc_name = ? "
+                "ORDER BY id",
+                (venue_id, doc_name),
+            )
+        )
+        return [int(r[0]) for r in rows]
+
     # --- materialised records ---------------------------------------------------------------
     async def write_records(
         self,
@@ -387,21 +399,31 @@ async def _require_venue(cur: Cursor, venue_id: str) -> None:
         raise StoreError(f"unknown venue {venue_id!r}: add_venue() it first")
 
 
-async def _compact(cur: Cursor, venue_id: str, doc_name: str) -> None:
-    """Replace snapshot + log by one snapshot, inside the caller's transaction."""
+async def _compact(cur: Cursor, venue_id: str, doc_name: str, *, full: bool = False) -> None:
+    """Fold the log into the snapshot segments, inside the caller's transaction.
+
+    Re-merging the whole day at every compaction grew quadratically with the day (40,000 updates:
+    11 s of appends). Segments grow geometrically instead (``meshpos.store.base.fold``, as on the
+    node): a compaction merges the log with the trailing segments no more than twice its size, so
+    each byte is merged about log2(n) times and a document keeps a handful of segments. ``full``
+    folds everything into one segment (a closed day)."""
     where = "venue_id = ? AND doc_name = ?"
     key = (venue_id, doc_name)
-    snapshot = await cur.fetchall(f"SELECT data FROM snapshots WHERE {where}", key)
+    segments = await cur.fetchall(f"SELECT id, data FROM snapshots WHERE {where} ORDER BY id", key)
     log = await cur.fetchall(f"SELECT seq, data FROM updates WHERE {where} ORDER BY seq", key)
-    if not log:
+    if not log and (not full or len(segments) <= 1):
         return
-    merged = merge([bytes(r[0]) for r in snapshot] + [bytes(r[1]) for r in log])
-    await cur.execute(
-        "INSERT INTO snapshots (venue_id, doc_name, data) VALUES (?, ?, ?) "
-        "ON CONFLICT (venue_id, doc_name) DO UPDATE SET data = excluded.data",
-        (*key, merged),
+    absorbed, merged = fold(
+        [bytes(r[1]) for r in segments], [bytes(r[1]) for r in log], full=full
     )
-    await cur.execute(f"DELETE FROM updates WHERE {where} AND seq <= ?", (*key, log[-1][0]))
+    gone = [r[0] for r in segments[len(segments) - absorbed :]]
+    if gone:
+        await cur.fetch_in(f"DELETE FROM snapshots WHERE {where} AND id {{in}} RETURNING id", key, gone)
+    await cur.execute(
+        "INSERT INTO snapshots (venue_id, doc_name, data) VALUES (?, ?, ?)", (*key, merged)
+    )
+    if log:
+        await cur.execute(f"DELETE FROM updates WHERE {where} AND seq <= ?", (*key, log[-1][0]))
     await cur.execute(
         "UPDATE documents SET log_rows = 0 WHERE venue_id = ? AND name = ?", (venue_id, doc_name)
     )
