@@ -413,12 +413,12 @@ async def _compact(cur: Cursor, venue_id: str, doc_name: str, *, full: bool = Fa
     log = await cur.fetchall(f"SELECT seq, data FROM updates WHERE {where} ORDER BY seq", key)
     if not log and (not full or len(segments) <= 1):
         return
-    absorbed, merged = fold(
-        [bytes(r[1]) for r in segments], [bytes(r[1]) for r in log], full=full
-    )
+    absorbed, merged = fold([bytes(r[1]) for r in segments], [bytes(r[1]) for r in log], full=full)
     gone = [r[0] for r in segments[len(segments) - absorbed :]]
     if gone:
-        await cur.fetch_in(f"DELETE FROM snapshots WHERE {where} AND id {{in}} RETURNING id", key, gone)
+        await cur.fetch_in(
+            f"DELETE FROM snapshots WHERE {where} AND id {{in}} RETURNING id", key, gone
+        )
     await cur.execute(
         "INSERT INTO snapshots (venue_id, doc_name, data) VALUES (?, ?, ?)", (*key, merged)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ async def test_compaction_merges_the_log_with_small_segments_only(open_db: Opene
         await db.append_updates(VENUE, LEDGER, updates[i : i + 2])
     sizes = await db.segments(VENUE, LEDGER)
     assert len(sizes) >= 2  # not one snapshot re-merged 100 times
-    assert all(older > 2 * newer for older, newer in zip(sizes, sizes[1:], strict=False)), sizes
+    assert all(older > 2 * newer for older, newer in itertools.pairwise(sizes)), sizes
     assert content(await db.load_document(VENUE, LEDGER)) == doc.get("receipts", type=Map).to_py()
     await db.compact(VENUE, LEDGER)  # new log rows only: the segments stay
     assert await db.log_rows(VENUE, LEDGER) == 0
