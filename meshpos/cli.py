@@ -92,6 +92,7 @@ def _cmd_console(args: argparse.Namespace) -> int:
             heartbeat_interval=args.heartbeat_interval,
             tls_cert=Path(args.tls_cert) if args.tls_cert else None,
             tls_key=Path(args.tls_key) if args.tls_key else None,
+            venue_idle_seconds=args.venue_idle_seconds,
         )
     )
 
@@ -210,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve TLS (relays dial wss://, the API is https://) with this certificate (chain)",
     )
     console.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    console.add_argument(
+        "--venue-idle-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="unload a venue's documents from memory after this long without its relay or an "
+        "edit (default 60)",
+    )
     console.add_argument("--heartbeat-interval", type=float, default=1.0, help=argparse.SUPPRESS)
     console.set_defaults(func=_cmd_console)
 

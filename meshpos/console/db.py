@@ -97,6 +97,14 @@ class ConsoleDB(Protocol):
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         """Per register: receipts held and when its last record arrived (``last_record_ms``)."""
 
+    # what each day could not materialise, shared by every console process
+    async def set_unreported(self, venue_id: str, doc_name: str, records: int, reason: str) -> None:
+        """``records`` of the day are at the console but not in its reports, for ``reason`` (0:
+        all are)."""
+
+    async def unreported(self, venue_id: str) -> dict[str, tuple[int, str]]:
+        """Day -> (records not in the reports, why), as the last materialisation of each found it."""
+
     # what the relays say of each device, shared by every console process
     async def record_sightings(self, seen: Mapping[str, Mapping[str, Sighting]]) -> None:
         """Store the sightings per venue and device, keeping a stored one that is more recent."""

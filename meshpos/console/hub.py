@@ -115,11 +115,16 @@ class VenueHub:
         max_message_size: int,
         heartbeat_interval: float = 1.0,
         materialise_delay: float = 0.2,
+        counters: Counter[str] | None = None,
     ) -> None:
         self.venue_id = venue_id
         self.db = db
         self.materialise_delay = materialise_delay
-        self.counters: Counter[str] = Counter()
+        # this process's counts for the venue: the server keeps them across loads of the hub
+        self.counters: Counter[str] = Counter() if counters is None else counters
+        self.used_at = time.monotonic()  # the last relay message, edit or load (idle unloading)
+        self.busy = 0  # edits and reads holding the hub: it is not unloaded under them
+        self.closed = False
         self.rejections: list[str] = []
         # every batch a relay sends is committed before the next is read: a slow database slows it
         self.documents = VenueDocuments(db, venue_id)
@@ -147,6 +152,7 @@ class VenueHub:
         self._materialiser: asyncio.Task[None] | None = None
         self._stale: set[str] = set()  # days refused as stale: materialised again once heard
         self.unreported: dict[str, tuple[int, str]] = {}  # day -> records not in the reports, why
+        self._writing: set[asyncio.Task[None]] = set()  # unreported counts on their way to the db
         self.engine.subscribe(self._on_event)
 
     @property
@@ -159,6 +165,9 @@ class VenueHub:
 
     async def load(self) -> None:
         await self.engine.open()
+        # what an earlier load (or another process) found it could not materialise: told at once
+        self.unreported = await self.db.unreported(self.venue_id)
+        self._tell_unreported()
         # what the reports hold is told to the relays after each materialisation: materialise the
         # latest days once at start (a crash may have come between a commit and its materialisation)
         days = sorted(filter(is_ledger, self.sync.docs))[-REPORTED_DAYS:]
@@ -178,6 +187,7 @@ class VenueHub:
             log.error("venue %s: %s", self.venue_id, exc)
             self.engine.hang_up(key)
         self._seen()
+        self.used_at = time.monotonic()
 
     async def link_closed(self, key: str, reason: str) -> None:
         await self.engine.link_closed(key, reason)
@@ -241,6 +251,8 @@ class VenueHub:
         """Apply updates another console process committed for this venue (``version``: the
         document's after them): sent on to this hub's relays and materialised like received ones,
         not stored again (Engine.apply_stored)."""
+        if self.closed:  # unloaded meanwhile: its next load reads the database
+            return
         await self.engine.apply_stored(name, updates)
         # after applying: rows exported before it carry the older version (refused, never newer
         # rows claimed as older); a day refused meanwhile is materialised again now
@@ -360,22 +372,66 @@ class VenueHub:
         self._unreported(name, count, reason)
 
     def _unreported(self, name: str, count: int, reason: str) -> None:
-        """Note how many records of ``name`` are not in the reports (0: all are) and tell the relays."""
+        """Note how many records of ``name`` are not in the reports (0: all are), tell the relays,
+        and store it for every console process (and this one's next load of the venue)."""
+        before = self.unreported.get(name, (0, ""))
         if count > 0:
             self.unreported[name] = (count, reason)
         else:
             self.unreported.pop(name, None)
-        total = sum(n for n, _ in self.unreported.values())
-        days = sorted(self.unreported)
-        why = self.unreported[days[0]][1] if days else ""
-        if len(days) > 1:
-            why += f" (and {len(days) - 1} more days)"
-        self.sync.set_console_report(total, _plain(why)[:MAX_REASON])
+        self._tell_unreported()
+        if before != self.unreported.get(name, (0, "")):
+            task = asyncio.create_task(self._store_unreported(name, count, reason))
+            self._writing.add(task)
+            task.add_done_callback(self._writing.discard)
+
+    async def _store_unreported(self, name: str, count: int, reason: str) -> None:
+        try:
+            await self.db.set_unreported(self.venue_id, name, count, reason)
+        except MeshposError as exc:  # the next materialisation of the day stores it again
+            log.error(
+                "venue %s: cannot store what %s could not report: %s", self.venue_id, name, exc
+            )
+
+    def _tell_unreported(self) -> None:
+        shown = unreported_summary(self.unreported)
+        self.sync.set_console_report(shown["count"], shown["reason"])
 
     async def settle(self) -> None:
         """Wait until pending materialisation is done (tests, reports, shutdown)."""
-        while self._materialiser is not None and not self._materialiser.done():
-            await self._materialiser
+        while (self._materialiser is not None and not self._materialiser.done()) or self._writing:
+            if self._materialiser is not None and not self._materialiser.done():
+                await self._materialiser
+            if self._writing:
+                await asyncio.gather(*self._writing, return_exceptions=True)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing holds the hub: no relay session, no edit or read, nothing to materialise or
+        commit (what it holds is all in the database)."""
+        return (
+            not self.sync.sessions
+            and not self.busy
+            and not self._dirty
+            and not self._writing
+            and (self._materialiser is None or self._materialiser.done())
+        )
+
+    async def close(self) -> None:
+        """Unload: everything is in the database once materialising settles; the documents, feeds and
+        tallies go (the caller releases the memory)."""
+        self.closed = True
+        await self.settle()
+        await self.engine.stop()
+        for feed in self._feeds.values():
+            feed.close()
+        for tally in self._tallies.values():
+            tally.close()
+        self._feeds.clear()
+        self._tallies.clear()
+        for name in list(self.sync.docs):
+            self.sync.drop_doc(name)
+            self.replica.unload(name)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -385,17 +441,35 @@ class VenueHub:
             "documents": sorted(self.sync.docs),
             "counters": dict(self.counters),
             "rejections": list(self.rejections[-20:]),
-            "not_materialised": {
-                "count": self.sync.console_report[0],
-                "reason": self.sync.console_report[1],
-                "days": {
-                    d: {"count": n, "reason": r} for d, (n, r) in sorted(self.unreported.items())
-                },
-            },
+            "not_materialised": unreported_summary(self.unreported),
         }
 
 
 MAX_REASON = 400  # what the heartbeat carries of a reason (the console's status shows it whole)
+
+
+def unreported_summary(unreported: Mapping[str, tuple[int, str]]) -> dict[str, Any]:
+    """What the status shows of the records not in the reports: the total, the first day's reason
+    (and how many more days), each day's count and reason; what the heartbeats tell the relays."""
+    days = sorted(unreported)
+    why = unreported[days[0]][1] if days else ""
+    if len(days) > 1:
+        why += f" (and {len(days) - 1} more days)"
+    return {
+        "count": sum(n for n, _ in unreported.values()),
+        "reason": _plain(why)[:MAX_REASON],
+        "days": {d: {"count": n, "reason": r} for d, (n, r) in sorted(unreported.items())},
+    }
+
+
+async def stored_venue(db: ConsoleDB, venue_id: str) -> Venue:
+    """The venue's catalog and stop list as the database holds them, without loading its hub."""
+    replica = Replica(capture=False)
+    for name in EDITED:
+        update = await db.load_document(venue_id, name)
+        if update is not None:
+            replica.apply(name, update)
+    return Venue(replica, device=CONSOLE_NODE, role="console")
 
 
 def _plain(text: str) -> str:

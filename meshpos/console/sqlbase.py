@@ -341,6 +341,36 @@ class SqlConsoleDB:
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         return await self._read(lambda cur: reports.registers(cur, venue_id))
 
+    # --- what a day could not materialise (every console process) ----------------------------
+    async def set_unreported(self, venue_id: str, doc_name: str, records: int, reason: str) -> None:
+        check_document(doc_name)
+
+        async def job(cur: Cursor) -> None:
+            if records <= 0:
+                await cur.execute(
+                    "DELETE FROM unreported WHERE venue_id = ? AND doc_name = ?",
+                    (venue_id, doc_name),
+                )
+                return
+            await cur.execute(
+                "INSERT INTO unreported (venue_id, doc_name, records, reason) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (venue_id, doc_name) DO UPDATE SET records = excluded.records, "
+                "reason = excluded.reason",
+                (venue_id, doc_name, int(records), reason),
+            )
+
+        await self._write(job)
+
+    async def unreported(self, venue_id: str) -> dict[str, tuple[int, str]]:
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT doc_name, records, reason FROM unreported WHERE venue_id = ? "
+                "ORDER BY doc_name",
+                (venue_id,),
+            )
+        )
+        return {str(name): (int(n), str(why)) for name, n, why in rows}
+
     # --- what the relays say of each device (every console process) ---------------------------
     async def record_sightings(self, seen: Mapping[str, Mapping[str, Sighting]]) -> None:
         rows = [
