@@ -7,7 +7,7 @@ for chains. Both adapters pass one contract suite (tests/console).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from meshpos.console.dburl import redact, sqlite_path
@@ -51,7 +51,28 @@ class ConsoleDB(Protocol):
     async def load_document(self, venue_id: str, doc_name: str) -> bytes | None:
         """One update that rebuilds everything held of the document, or None if never seen."""
 
-    async def documents(self, venue_id: str) -> list[str]: ...
+    async def documents(self, venue_id: str, *, open_only: bool = False) -> list[str]:
+        """The venue's documents (``open_only``: not the closed business days)."""
+
+    # closed business days: in the database only (their summary answers the relays)
+    async def close_document(
+        self,
+        venue_id: str,
+        doc_name: str,
+        state_vector: bytes,
+        deletions: bytes,
+        keys: Iterable[str] = (),
+    ) -> None:
+        """Mark a day closed with its state vector and deletions, fold it into one segment, index
+        ``keys`` (record keys) to it; an append reopens it."""
+
+    async def closed_documents(self, venue_id: str) -> dict[str, tuple[bytes, bytes]]:
+        """Closed day -> (state vector, deletions)."""
+
+    async def find_closed(self, venue_id: str, key: str) -> str | None: ...
+
+    async def reopen_document(self, venue_id: str, doc_name: str) -> bytes | None:
+        """Mark a closed day open again; what it holds, as one update."""
 
     async def document_version(self, venue_id: str, doc_name: str) -> int:
         """How many appends the document has had (0: none); read it before loading the document."""

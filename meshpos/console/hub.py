@@ -27,6 +27,7 @@ row back.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import time
@@ -37,10 +38,10 @@ from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
-from meshpos.engine import Committed, Engine, EngineEvent, LinkClosed
-from meshpos.errors import MeshposError, PeerTimeout, StaleWrite, StoreError
-from meshpos.model import Ledger, Replica, Venue
-from meshpos.model.documents import CATALOG, STOPLIST, is_ledger
+from meshpos.engine import Committed, DayClosed, Engine, EngineEvent, LinkClosed
+from meshpos.errors import MeshposError, PeerTimeout, StaleWrite
+from meshpos.model import Ledger, Replica, Venue, business_date
+from meshpos.model.documents import CATALOG, KITCHEN, LEDGER, STOPLIST, is_ledger
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
 from meshpos.net.port import LinkPeer, Send
 from meshpos.sync import (
@@ -90,7 +91,7 @@ class VenueDocuments:
 
     async def load(self) -> dict[str, bytes]:
         loaded: dict[str, bytes] = {}
-        for name in await self.db.documents(self.venue_id):
+        for name in await self.db.documents(self.venue_id, open_only=True):
             version = await self.db.document_version(
                 self.venue_id, name
             )  # first: the load holds it
@@ -106,16 +107,19 @@ class VenueDocuments:
     async def close(
         self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str]
     ) -> None:
-        raise StoreError(f"venue {self.venue_id}: the console does not close days yet ({name})")
+        await self.db.close_document(self.venue_id, name, state_vector, deletions, keys)
 
     async def closed(self) -> dict[str, tuple[bytes, bytes]]:
-        return {}  # the console does not close days yet: nothing is closed
+        return await self.db.closed_documents(self.venue_id)
 
     async def find_closed(self, key: str) -> str | None:
-        return None
+        return await self.db.find_closed(self.venue_id, key)
 
     async def reopen(self, name: str) -> bytes | None:
-        raise StoreError(f"venue {self.venue_id}: the console does not close days yet ({name})")
+        version = await self.db.document_version(self.venue_id, name)  # first: the load holds it
+        update = await self.db.reopen_document(self.venue_id, name)
+        self.held(name, version)
+        return update
 
 
 class VenueHub:
@@ -137,6 +141,7 @@ class VenueHub:
         # this process's counts for the venue: the server keeps them across loads of the hub
         self.counters: Counter[str] = Counter() if counters is None else counters
         self.used_at = time.monotonic()  # the last relay message, edit or load (idle unloading)
+        self.loaded_at = self.used_at
         self.busy = 0  # edits and reads holding the hub: it is not unloaded under them
         self.closed = False
         self.rejections: list[str] = []
@@ -184,7 +189,9 @@ class VenueHub:
         self._tell_unreported()
         # what the reports hold is told to the relays after each materialisation: materialise the
         # latest days once at start (a crash may have come between a commit and its materialisation)
-        days = sorted(filter(is_ledger, self.sync.docs))[-REPORTED_DAYS:]
+        self.loaded_at = time.monotonic()
+        # every open day: each is then known to be in the reports, and a past one can close
+        days = sorted(filter(is_ledger, self.sync.docs))
         if days:
             self._dirty.update(days)
             self._materialiser = asyncio.create_task(self._materialise_soon())
@@ -267,6 +274,8 @@ class VenueHub:
         not stored again (Engine.apply_stored)."""
         if self.closed:  # unloaded meanwhile: its next load reads the database
             return
+        if await self.engine.open_day(name):  # closed here: reopened with what the db holds
+            self.counters["days_reopened"] += 1
         await self.engine.apply_stored(name, updates)
         # after applying: rows exported before it carry the older version (refused, never newer
         # rows claimed as older); a day refused meanwhile is materialised again now
@@ -280,7 +289,7 @@ class VenueHub:
     async def reread(self) -> None:
         """Apply every document as the database holds it (after the other processes' commits may
         have gone unheard); what this hub holds already changes nothing."""
-        for name in await self.db.documents(self.venue_id):
+        for name in await self.db.documents(self.venue_id, open_only=True):
             version = await self.db.document_version(self.venue_id, name)
             update = await self.db.load_document(self.venue_id, name)
             if update is not None:
@@ -307,6 +316,13 @@ class VenueHub:
             self._arriving = False
             if self._dirty and (self._materialiser is None or self._materialiser.done()):
                 self._materialiser = asyncio.create_task(self._materialise_soon())
+        elif isinstance(event, DayClosed):  # drop what reads it: its memory goes back
+            feed = self._feeds.pop(event.doc, None)
+            if feed is not None:
+                feed.close()
+            tally = self._tallies.pop(event.doc, None)
+            if tally is not None:
+                tally.close()
         elif isinstance(event, PeerJoined):
             self.relays[event.peer] = event.node
             log.info("venue %s: relay %s connected", self.venue_id, event.node)
@@ -322,6 +338,42 @@ class VenueHub:
             self._reject(f"update for {event.doc} from {event.node}: {event.reason}")
         elif isinstance(event, ClientIdAlarm):
             self._reject(f"client id alarm from {event.node}: {event.detail}")
+
+    # --- closing past days ------------------------------------------------------------------------
+
+    def closable_days(self, now_ms: int, idle_s: float) -> list[str]:
+        """Business days to close: older than the ``REPORTED_DAYS`` the heartbeats report (a register
+        still waiting for the console's counts of a day finds them there), materialised after their
+        last change, and unchanged for ``idle_s``."""
+        settings = self.venue.catalog.settings()
+        today = business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
+        oldest_reported = (_date(today) - datetime.timedelta(days=REPORTED_DAYS - 1)).isoformat()
+        quiet = time.monotonic() - idle_s
+        out = []
+        for name in self.sync.docs:
+            kind, _, day = name.partition("/")
+            if kind not in DAY_KINDS or not day or day >= oldest_reported:
+                continue
+            if self._changed_at.get(name, self.loaded_at) > quiet:
+                continue
+            if is_ledger(name) and (
+                name in self._dirty
+                or name in self._stale
+                or self._materialised_at.get(name, -1.0) < self._changed_at.get(name, 0.0)
+            ):
+                continue
+            out.append(name)
+        return sorted(out)
+
+    async def close_past_days(self, now_ms: int, idle_s: float) -> int:
+        """Close the days :meth:`closable_days` names: they stay in the database (folded into one
+        segment, with their summary) and leave memory. Returns how many closed."""
+        closed = 0
+        for name in self.closable_days(now_ms, idle_s):
+            await self.engine.close_day(name)
+            self.counters["days_closed"] += 1
+            closed += 1
+        return closed
 
     def _reject(self, line: str) -> None:
         self.counters["rejected"] += 1
@@ -460,6 +512,11 @@ class VenueHub:
 
 
 MAX_REASON = 400  # what the heartbeat carries of a reason (the console's status shows it whole)
+DAY_KINDS = (LEDGER, KITCHEN)  # the business days' documents
+
+
+def _date(day: str) -> datetime.date:
+    return datetime.date.fromisoformat(day)
 
 
 def unreported_summary(unreported: Mapping[str, tuple[int, str]]) -> dict[str, Any]:

@@ -52,6 +52,7 @@ SHARE_EVERY_S = 1.0  # how often sightings go to a database other console proces
 SHARED_FRESH_S = 3 * SHARE_EVERY_S  # a device another process heard within this is reachable
 RELAY_ROLE = "register"  # a relay is one of the venue's registers (its hello says which)
 VENUE_IDLE_S = 60.0  # a venue's hub unloads this long after its last relay session or edit
+CLOSE_DAYS_EVERY_S = 1.0  # how often past, quiet days of the loaded venues are closed
 
 
 class ConsoleServer:
@@ -96,6 +97,7 @@ class ConsoleServer:
         self._hearing: asyncio.Task[None] | None = None
         self._sharing: asyncio.Task[None] | None = None
         self._shared_at = 0.0
+        self._closed_days_at = 0.0
 
     async def start(self) -> int:
         if isinstance(self.db, SharedConsoleDB):
@@ -171,6 +173,17 @@ class ConsoleServer:
             hub.busy -= 1
             hub.used_at = time.monotonic()
 
+    async def _close_past_days(self, now: float) -> None:
+        """Once a second: close each loaded venue's past days that are in the reports and quiet
+        (``venue_idle_seconds``), so a hub holds only its open days (VenueHub.closable_days)."""
+        if now - self._closed_days_at < CLOSE_DAYS_EVERY_S:
+            return
+        self._closed_days_at = now
+        wall_ms = int(time.time() * 1000)
+        for hub in list(self.hubs.values()):
+            if not hub.closed:
+                await hub.close_past_days(wall_ms, self.venue_idle_seconds)
+
     async def _unload_idle(self) -> None:
         """Unload the hubs idle for ``venue_idle_seconds``; their memory goes back to the OS."""
         now = time.monotonic()
@@ -193,7 +206,7 @@ class ConsoleServer:
                 self.counters["hubs_unloaded"] += 1
                 log.info("venue %s unloaded after %.0f s idle", venue, now - hub.used_at)
         if unloaded:
-            release_memory()
+            await asyncio.to_thread(release_memory)
 
     async def _hear_forever(self, db: SharedConsoleDB) -> None:
         """Apply what the other console processes commit to the hubs here, in commit order (a
@@ -356,6 +369,7 @@ class ConsoleServer:
                     seen[hub.venue_id] = live
             self._share(seen, loop.time())
             try:
+                await self._close_past_days(loop.time())
                 await self._unload_idle()
             except MeshposError as exc:  # the database, settling a hub: tried again next tick
                 log.error("cannot unload an idle venue: %s", exc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pycrdt
@@ -203,7 +203,8 @@ class SqlConsoleDB:
                 "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms, version) "
                 "VALUES (?, ?, ?, ?, 1) ON CONFLICT (venue_id, name) DO UPDATE SET "
                 "log_rows = documents.log_rows + excluded.log_rows, "
-                "updated_at_ms = excluded.updated_at_ms, version = documents.version + 1 "
+                "updated_at_ms = excluded.updated_at_ms, version = documents.version + 1, "
+                "closed = 0 "  # appended: open (the process that appends reopened it)
                 "RETURNING log_rows, version",
                 (venue_id, doc_name, len(data), now_ms()),
             )
@@ -258,13 +259,77 @@ class SqlConsoleDB:
             return None
         return merge([bytes(r[0]) for r in rows if r[0] is not None])
 
-    async def documents(self, venue_id: str) -> list[str]:
+    async def documents(self, venue_id: str, *, open_only: bool = False) -> list[str]:
+        where = " AND closed = 0" if open_only else ""
         rows = await self._read(
             lambda cur: cur.fetchall(
-                "SELECT name FROM documents WHERE venue_id = ? ORDER BY name", (venue_id,)
+                f"SELECT name FROM documents WHERE venue_id = ?{where} ORDER BY name", (venue_id,)
             )
         )
         return [str(r[0]) for r in rows]
+
+    # --- closed business days (the engine's DocumentStore port, per venue) --------------------
+    async def close_document(
+        self,
+        venue_id: str,
+        doc_name: str,
+        state_vector: bytes,
+        deletions: bytes,
+        keys: Iterable[str] = (),
+    ) -> None:
+        """Mark the day closed with its summary, fold it into one segment, index ``keys``: one
+        transaction, after every append before it."""
+        check_document(doc_name)
+        indexed = sorted(set(keys))
+
+        async def job(cur: Cursor) -> None:
+            found = await cur.execute(
+                "UPDATE documents SET closed = 1, state_vector = ?, deletions = ? "
+                "WHERE venue_id = ? AND name = ?",
+                (bytes(state_vector), bytes(deletions), venue_id, doc_name),
+            )
+            if not found:
+                raise StoreError(f"venue {venue_id}: no document {doc_name!r} to close")
+            await _compact(cur, venue_id, doc_name, full=True)
+            await cur.executemany(
+                "INSERT INTO closed_records (venue_id, record_key, doc_name) VALUES (?, ?, ?) "
+                "ON CONFLICT (venue_id, record_key) DO UPDATE SET doc_name = excluded.doc_name",
+                [(venue_id, key, doc_name) for key in indexed],
+            )
+
+        await self._write(job)
+
+    async def closed_documents(self, venue_id: str) -> dict[str, tuple[bytes, bytes]]:
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT name, state_vector, deletions FROM documents "
+                "WHERE venue_id = ? AND closed = 1 ORDER BY name",
+                (venue_id,),
+            )
+        )
+        return {
+            str(name): (bytes(sv or b"\x00"), bytes(ds or b"\x00\x00")) for name, sv, ds in rows
+        }
+
+    async def find_closed(self, venue_id: str, key: str) -> str | None:
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT doc_name FROM closed_records WHERE venue_id = ? AND record_key = ?",
+                (venue_id, key),
+            )
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def reopen_document(self, venue_id: str, doc_name: str) -> bytes | None:
+        """Mark the day open again and return what it holds (one update)."""
+        check_document(doc_name)
+        await self._write(
+            lambda cur: cur.execute(
+                "UPDATE documents SET closed = 0 WHERE venue_id = ? AND name = ?",
+                (venue_id, doc_name),
+            )
+        )
+        return await self.load_document(venue_id, doc_name)
 
     async def log_rows(self, venue_id: str, doc_name: str) -> int:
         """Update rows not yet folded into the snapshot (for tests and status pages)."""
