@@ -122,6 +122,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from meshpos.bench.records import run_records_bench
 
         return run_records_bench(args)
+    if args.what == "console":
+        from meshpos.bench.console import run_console_bench
+
+        return run_console_bench(args)
     raise MeshposError(f"unknown benchmark {args.what!r}")
 
 
@@ -247,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dir", default=None, help="directory for the database files (default: a temp dir)"
     )
     from meshpos.bench.all import add_all_arguments
+    from meshpos.bench.console import add_console_arguments
     from meshpos.bench.history import add_history_arguments
     from meshpos.bench.mesh import add_mesh_arguments
     from meshpos.bench.records import add_records_arguments
@@ -261,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     add_all_arguments(
-        bench_sub.add_parser("all", help="store, mesh and upload benchmarks in one report")
+        bench_sub.add_parser("all", help="store, mesh, upload and console benchmarks in one report")
     )
     add_history_arguments(
         bench_sub.add_parser(
@@ -271,6 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_records_arguments(
         bench_sub.add_parser(
             "records", help="memory, wire and disk bytes per sale of the ledger's encoding"
+        )
+    )
+    add_console_arguments(
+        bench_sub.add_parser(
+            "console", help="a console with many venues of history and live relays (issue 15)"
         )
     )
     bench.set_defaults(func=_cmd_bench)

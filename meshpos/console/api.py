@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from meshpos.console.hub import stored_venue, unreported_summary
 from meshpos.console.records import Alarm
 from meshpos.console.server import SHARED_FRESH_S, ConsoleServer
 from meshpos.console.tables import TABLES
+from meshpos.console.venue_docs import stored_venue, unreported_summary
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput, MeshposError, UnknownRecord
 from meshpos.httpapi.openapi import api_version, document, document_route
 from meshpos.httpapi.routes import Field, Route, choice, match, opt, text

@@ -31,17 +31,22 @@ import datetime
 import json
 import logging
 import time
-import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
+from meshpos.console.venue_docs import (
+    CONSOLE_NODE,
+    EDITED,
+    VenueDocuments,
+    unreported_summary,
+)
 from meshpos.engine import Committed, DayClosed, Engine, EngineEvent, LinkClosed
 from meshpos.errors import MeshposError, PeerTimeout, StaleWrite
 from meshpos.model import Ledger, Replica, Venue, business_date
-from meshpos.model.documents import CATALOG, KITCHEN, LEDGER, STOPLIST, is_ledger
+from meshpos.model.documents import KITCHEN, LEDGER, is_ledger
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
 from meshpos.net.port import LinkPeer, Send
 from meshpos.sync import (
@@ -58,68 +63,8 @@ from meshpos.sync import (
 log = logging.getLogger("meshpos.console")
 
 T = TypeVar("T")
-CONSOLE_NODE = "console"
-EDITED = (CATALOG, STOPLIST)  # the documents console edits read and write
 # Alarms for a record the materialiser skipped: it is at the console but not in its reports.
 UNREPORTED_ALARMS = frozenset({CORRUPT_RECORD})  # alarms of records not in the reports
-
-
-class VenueDocuments:
-    """One venue's documents in the console database: the engine's store port (no meta, no drop)."""
-
-    def __init__(self, db: ConsoleDB, venue_id: str) -> None:
-        self.db = db
-        self.venue_id = venue_id
-        self.versions: dict[str, int] = {}  # document -> the version of what this process holds
-
-    async def append(
-        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
-    ) -> None:
-        by_doc: dict[str, list[bytes]] = {}
-        for doc, update in updates:
-            by_doc.setdefault(doc, []).append(update)
-        for doc, batch in by_doc.items():
-            # pycrdt encoded these (the document's own change events) after the synchronizer had
-            # decoded and applied what the relay sent: not parsed again
-            version = await self.db.append_updates(self.venue_id, doc, batch, validated=True)
-            if version is not None:
-                self.held(doc, version)
-
-    def held(self, name: str, version: int) -> None:
-        """This process holds ``name`` at least at ``version`` (appended or heard)."""
-        self.versions[name] = max(version, self.versions.get(name, 0))
-
-    async def load(self) -> dict[str, bytes]:
-        loaded: dict[str, bytes] = {}
-        for name in await self.db.documents(self.venue_id, open_only=True):
-            version = await self.db.document_version(
-                self.venue_id, name
-            )  # first: the load holds it
-            update = await self.db.load_document(self.venue_id, name)
-            if update is not None:
-                loaded[name] = update
-                self.held(name, version)
-        return loaded
-
-    async def drop(self, name: str) -> None:
-        raise MeshposError(f"venue {self.venue_id}: the console keeps every document ({name})")
-
-    async def close(
-        self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str]
-    ) -> None:
-        await self.db.close_document(self.venue_id, name, state_vector, deletions, keys)
-
-    async def closed(self) -> dict[str, tuple[bytes, bytes]]:
-        return await self.db.closed_documents(self.venue_id)
-
-    async def find_closed(self, key: str) -> str | None:
-        return await self.db.find_closed(self.venue_id, key)
-
-    async def reopen(self, name: str) -> bytes | None:
-        version = await self.db.document_version(self.venue_id, name)  # first: the load holds it
-        update = await self.db.reopen_document(self.venue_id, name)
-        self.held(name, version)
-        return update
 
 
 class VenueHub:
@@ -511,41 +456,11 @@ class VenueHub:
         }
 
 
-MAX_REASON = 400  # what the heartbeat carries of a reason (the console's status shows it whole)
 DAY_KINDS = (LEDGER, KITCHEN)  # the business days' documents
 
 
 def _date(day: str) -> datetime.date:
     return datetime.date.fromisoformat(day)
-
-
-def unreported_summary(unreported: Mapping[str, tuple[int, str]]) -> dict[str, Any]:
-    """What the status shows of the records not in the reports: the total, the first day's reason
-    (and how many more days), each day's count and reason; what the heartbeats tell the relays."""
-    days = sorted(unreported)
-    why = unreported[days[0]][1] if days else ""
-    if len(days) > 1:
-        why += f" (and {len(days) - 1} more days)"
-    return {
-        "count": sum(n for n, _ in unreported.values()),
-        "reason": _plain(why)[:MAX_REASON],
-        "days": {d: {"count": n, "reason": r} for d, (n, r) in sorted(unreported.items())},
-    }
-
-
-async def stored_venue(db: ConsoleDB, venue_id: str) -> Venue:
-    """The venue's catalog and stop list as the database holds them, without loading its hub."""
-    replica = Replica(capture=False)
-    for name in EDITED:
-        update = await db.load_document(venue_id, name)
-        if update is not None:
-            replica.apply(name, update)
-    return Venue(replica, device=CONSOLE_NODE, role="console")
-
-
-def _plain(text: str) -> str:
-    """One line of plain text (what a heartbeat may carry): no control characters, no lone surrogates."""
-    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
 
 
 def _records_in(doc: Any) -> int:
