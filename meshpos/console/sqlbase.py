@@ -18,7 +18,7 @@ from meshpos.console import reports, upsert
 from meshpos.console.cursor import Cursor
 from meshpos.console.devices import Sighting
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
-from meshpos.console.sqldays import DayStatements, fold_log, check_document
+from meshpos.console.sqldays import DayStatements, check_document, fold_log
 from meshpos.console.tables import Dialect
 from meshpos.console.tokens import (
     MIN_TOKEN_LENGTH,
