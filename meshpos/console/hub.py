@@ -315,7 +315,7 @@ class VenueHub:
         segment, with their summary) and leave memory. Returns how many closed."""
         closed = 0
         for name in self.closable_days(now_ms, idle_s):
-            await self.engine.close_day(name)
+            await self.engine.close_day(name)  # a change that comes meanwhile reopens it
             self.counters["days_closed"] += 1
             closed += 1
         return closed
@@ -333,6 +333,8 @@ class VenueHub:
         while self._dirty:
             name = self._dirty.pop()
             try:
+                # a change came in while the day closed: open it again to report it
+                await self.engine.open_day(name)
                 await self._materialise(name)
             except StaleWrite as exc:  # another process committed more: it is heard, then again
                 self.counters["materialise_stale"] += 1
@@ -341,7 +343,8 @@ class VenueHub:
             except MeshposError as exc:  # a corrupt record, the database: the next change retries
                 self.counters["materialise_errors"] += 1
                 log.error("venue %s: %s not materialised: %s", self.venue_id, name, exc)
-                self._unreported(name, _records_in(self.replica.doc(name)), exc.message)
+                if name not in self.engine.closed_days():  # (still closed: it could not open)
+                    self._unreported(name, _records_in(self.replica.doc(name)), exc.message)
 
     async def _materialise(self, name: str) -> None:
         doc = self.replica.doc(name)
