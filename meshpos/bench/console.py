@@ -178,6 +178,7 @@ async def _run(
         total = len(relays) * len(sales.groups)
         progress(f"{label}: uploading {total:,} receipts")
         started = time.perf_counter()
+        cpu_before = [_cpu_s(p) for p in (*consoles.pids, os.getpid())]
         await asyncio.gather(*(r.upload(sales) for r in relays))
 
         async def all_reported() -> bool:
@@ -186,6 +187,10 @@ async def _run(
 
         await _until(all_reported, 600, f"{label}: all {total:,} receipts in the reports")
         took = time.perf_counter() - started
+        cpu = [
+            round((_cpu_s(p) - b) * 1000 / took, 1)
+            for p, b in zip((*consoles.pids, os.getpid()), cpu_before, strict=True)
+        ]
         rss = [_rss_mb(p) for p in consoles.pids]
         progress(f"{label}: connected idle CPU over {args.seconds:g} s")
         connected_cpu = await _cpu_ms_per_s(consoles.pids, args.seconds)
@@ -203,6 +208,10 @@ async def _run(
         "receipts": total,
         "upload_s": round(took, 3),
         "receipts_per_s": round(total / took, 1),
+        # what each console process and the bench's relays (one process) used while uploading:
+        # tells whether the consoles were the bottleneck (up to 1000 ms/s each)
+        "upload_cpu_ms_per_s": cpu[:-1],
+        "relays_cpu_ms_per_s": cpu[-1],
         "rss_mb": rss,
         "connected_idle_cpu_ms_per_s": connected_cpu,
         "loaded_venues": loaded_counts,

@@ -28,6 +28,8 @@ RUN_FIGURES = {
     "receipts": int,
     "upload_s": float,
     "receipts_per_s": float,
+    "upload_cpu_ms_per_s": list,
+    "relays_cpu_ms_per_s": float,
     "rss_mb": list,
     "connected_idle_cpu_ms_per_s": list,
     "loaded_venues": list,
@@ -79,7 +81,13 @@ def test_a_tiny_run_prints_every_figure_and_its_fixture_holds_the_days(
             assert figures["processes"] == processes
             assert figures["receipts"] == RELAYS * SALES
             assert figures["receipts_per_s"] > 0
-            for per_process in ("start_s", "rss_start_mb", "rss_mb", "idle_cpu_ms_per_s"):
+            for per_process in (
+                "start_s",
+                "rss_start_mb",
+                "rss_mb",
+                "idle_cpu_ms_per_s",
+                "upload_cpu_ms_per_s",
+            ):
                 assert len(figures[per_process]) == processes
             assert all(mb > 10 for mb in figures["rss_mb"])  # a Python process, not a misread
             # each process holds only the venues of the relays connected to it
