@@ -196,6 +196,7 @@ async def _run(
         connected_cpu = await _cpu_ms_per_s(consoles.pids, args.seconds)
         loaded_counts = [len((await consoles.api(n).acall("GET", "/api/console"))["loaded"])
                          for n in range(count)]  # fmt: skip
+        dropped = sum(r.dropped for r in relays)
     finally:
         await asyncio.gather(*(r.close() for r in relays), return_exceptions=True)
         await consoles.stop()
@@ -215,6 +216,8 @@ async def _run(
         "rss_mb": rss,
         "connected_idle_cpu_ms_per_s": connected_cpu,
         "loaded_venues": loaded_counts,
+        # relay sessions that ended by an error (a silent console: its loop or database stalled)
+        "relay_sessions_dropped": dropped,
     }
 
 

@@ -22,7 +22,7 @@ from meshpos.net.port import LinkPeer, PeerKind
 from meshpos.net.wsconn import dial
 from meshpos.relay.link import CONSOLE_NODE
 from meshpos.store.memory import MemoryStore
-from meshpos.sync import PeerJoined, SyncConfig
+from meshpos.sync import PeerClosed, PeerJoined, SyncConfig
 
 MAX_MESSAGE_SIZE = 4 * 2**20
 TICK_S = 0.2
@@ -39,10 +39,13 @@ class BenchRelay:
         self.engine: Engine | None = None
         self.channel: Channel | None = None
         self.joined = asyncio.Event()
+        self.dropped = 0  # sessions that ended before the bench closed them (reported)
 
     def _on_event(self, event: EngineEvent) -> None:
         if isinstance(event, PeerJoined):
             self.joined.set()
+        elif isinstance(event, PeerClosed) and event.error is not None:
+            self.dropped += 1
 
     async def connect(self, url: str) -> None:
         await self.store.append([(CATALOG, self.catalog)])

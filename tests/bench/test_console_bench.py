@@ -34,6 +34,7 @@ RUN_FIGURES = {
     "connected_idle_cpu_ms_per_s": list,
     "loaded_venues": list,
     "processes": int,
+    "relay_sessions_dropped": int,
 }
 
 
