@@ -85,6 +85,29 @@ def _rss_mb(pid: int) -> float:
     raise MeshposError(f"no VmRSS for process {pid}")
 
 
+def _postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (its CPU is the consoles' too)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("postgres"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _cpu_total_s(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += _cpu_s(pid)
+        except OSError:  # ended meanwhile
+            continue
+    return total
+
+
 def _cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -179,6 +202,8 @@ async def _run(
         progress(f"{label}: uploading {total:,} receipts")
         started = time.perf_counter()
         cpu_before = [_cpu_s(p) for p in (*consoles.pids, os.getpid())]
+        postgres = _postgres_pids()
+        postgres_before = _cpu_total_s(postgres)
         await asyncio.gather(*(r.upload(sales) for r in relays))
 
         async def all_reported() -> bool:
@@ -191,6 +216,7 @@ async def _run(
             round((_cpu_s(p) - b) * 1000 / took, 1)
             for p, b in zip((*consoles.pids, os.getpid()), cpu_before, strict=True)
         ]
+        postgres_cpu = round((_cpu_total_s(postgres) - postgres_before) * 1000 / took, 1)
         rss = [_rss_mb(p) for p in consoles.pids]
         progress(f"{label}: connected idle CPU over {args.seconds:g} s")
         connected_cpu = await _cpu_ms_per_s(consoles.pids, args.seconds)
@@ -213,6 +239,7 @@ async def _run(
         # tells whether the consoles were the bottleneck (up to 1000 ms/s each)
         "upload_cpu_ms_per_s": cpu[:-1],
         "relays_cpu_ms_per_s": cpu[-1],
+        "postgres_cpu_ms_per_s": postgres_cpu,  # every PostgreSQL process of this machine
         "rss_mb": rss,
         "connected_idle_cpu_ms_per_s": connected_cpu,
         "loaded_venues": loaded_counts,

@@ -30,6 +30,7 @@ RUN_FIGURES = {
     "receipts_per_s": float,
     "upload_cpu_ms_per_s": list,
     "relays_cpu_ms_per_s": float,
+    "postgres_cpu_ms_per_s": float,
     "rss_mb": list,
     "connected_idle_cpu_ms_per_s": list,
     "loaded_venues": list,
