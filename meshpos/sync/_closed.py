@@ -139,6 +139,10 @@ class ClosedDays:
         deletions = doc.get_update(state_vector)
         self.drop_doc(name)
         self.mark_closed(name, state_vector, deletions)
+        for session in self._sessions.values():
+            last = session.replies.get(name)
+            if last is not None and last.waiting is None:  # (a waiting ask is answered closed)
+                del session.replies[name]
         return state_vector, deletions
 
     def mark_closed(self, name: str, state_vector: bytes, deletions: bytes) -> None:
