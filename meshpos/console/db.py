@@ -15,6 +15,7 @@ from meshpos.console.devices import Sighting
 from meshpos.console.notices import StoredNotice
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
 from meshpos.errors import ConfigError
+from meshpos.model.tally import Tally
 
 DEFAULT_COMPACT_ROWS = 500
 
@@ -62,12 +63,17 @@ class ConsoleDB(Protocol):
         state_vector: bytes,
         deletions: bytes,
         keys: Iterable[str] = (),
+        reports: Tally | None = None,
     ) -> None:
-        """Mark a day closed with its state vector and deletions, fold it into one segment, index
-        ``keys`` (record keys) to it; an append reopens it."""
+        """Mark a day closed with its state vector, deletions and ``reports`` (what the report
+        tables hold of it), fold it into one segment, index ``keys`` (record keys) to it; an append
+        reopens it."""
 
     async def closed_documents(self, venue_id: str) -> dict[str, tuple[bytes, bytes]]:
         """Closed day -> (state vector, deletions)."""
+
+    async def closed_reports(self, venue_id: str) -> dict[str, Tally]:
+        """Closed day -> its ``reports`` as stored when it closed."""
 
     async def find_closed(self, venue_id: str, key: str) -> str | None: ...
 

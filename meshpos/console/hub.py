@@ -118,6 +118,7 @@ class VenueHub:
         self.unreported: dict[str, tuple[int, str]] = {}  # day -> records not in the reports, why
         self._writing: set[asyncio.Task[None]] = set()  # unreported counts on their way to the db
         self.engine.subscribe(self._on_event)
+        self.documents.reports = self.sync.console_reports
 
     @property
     def replica(self) -> Replica:
@@ -129,6 +130,8 @@ class VenueHub:
 
     async def load(self) -> None:
         await self.engine.open()
+        for name, reports in (await self.db.closed_reports(self.venue_id)).items():
+            self.sync.set_console_reports(name, reports)  # told to a register still holding it
         # what an earlier load (or another process) found it could not materialise: told at once
         self.unreported = await self.db.unreported(self.venue_id)
         self._tell_unreported()

@@ -4,12 +4,14 @@ engine's ``DocumentStore`` port, per venue) and what a day could not materialise
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
 from meshpos.console.cursor import Cursor
 from meshpos.errors import StoreError
 from meshpos.model import valid_document_name
+from meshpos.model.tally import Tally
 from meshpos.store.base import fold
 
 T = TypeVar("T")
@@ -38,17 +40,19 @@ class DayStatements:
         state_vector: bytes,
         deletions: bytes,
         keys: Iterable[str] = (),
+        reports: Tally | None = None,
     ) -> None:
-        """Mark the day closed with its summary, fold it into one segment, index ``keys``: one
-        transaction, after every append before it."""
+        """Mark the day closed with its summary (and what the reports hold of it), fold it into one
+        segment, index ``keys``: one transaction, after every append before it."""
         check_document(doc_name)
         indexed = sorted(set(keys))
+        counts = json.dumps(reports, sort_keys=True) if reports else None
 
         async def job(cur: Cursor) -> None:
             found = await cur.execute(
-                "UPDATE documents SET closed = 1, state_vector = ?, deletions = ? "
+                "UPDATE documents SET closed = 1, state_vector = ?, deletions = ?, reports = ? "
                 "WHERE venue_id = ? AND name = ?",
-                (bytes(state_vector), bytes(deletions), venue_id, doc_name),
+                (bytes(state_vector), bytes(deletions), counts, venue_id, doc_name),
             )
             if not found:
                 raise StoreError(f"venue {venue_id}: no document {doc_name!r} to close")
@@ -72,6 +76,27 @@ class DayStatements:
         return {
             str(name): (bytes(sv or b"\x00"), bytes(ds or b"\x00\x00")) for name, sv, ds in rows
         }
+
+    async def closed_reports(self, venue_id: str) -> dict[str, Tally]:
+        """Closed day -> what the reports held of it when it closed (register -> kind -> count)."""
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT name, reports FROM documents WHERE venue_id = ? AND closed = 1 "
+                "AND reports IS NOT NULL ORDER BY name",
+                (venue_id,),
+            )
+        )
+        out: dict[str, Tally] = {}
+        for name, text in rows:
+            try:
+                found = json.loads(text)
+                out[str(name)] = {
+                    str(reg): {str(kind): int(n) for kind, n in kinds.items()}
+                    for reg, kinds in found.items()
+                }
+            except (ValueError, TypeError, AttributeError):
+                continue  # unreadable: the day is simply not vouched for (it is still held)
+        return out
 
     async def find_closed(self, venue_id: str, key: str) -> str | None:
         rows = await self._read(

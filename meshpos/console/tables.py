@@ -108,6 +108,7 @@ def migrations(d: Dialect, version: int) -> list[str]:
             "ALTER TABLE documents ADD COLUMN closed INTEGER NOT NULL DEFAULT 0",
             f"ALTER TABLE documents ADD COLUMN state_vector {d.bytes_type}",
             f"ALTER TABLE documents ADD COLUMN deletions {d.bytes_type}",
+            "ALTER TABLE documents ADD COLUMN reports TEXT",
             _closed_records(),
             _unreported(d),
         ],
@@ -189,6 +190,7 @@ def ddl(d: Dialect) -> list[str]:
             closed INTEGER NOT NULL DEFAULT 0,
             state_vector {b},
             deletions {b},
+            reports TEXT,
             PRIMARY KEY (venue_id, name)
         )""",
         f"""CREATE TABLE updates (

@@ -4,13 +4,14 @@ of a venue without loading it (docs/architecture.md (Relay and console))."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from meshpos.console.db import ConsoleDB
 from meshpos.errors import MeshposError
 from meshpos.model import Replica, Venue
 from meshpos.model.documents import CATALOG, STOPLIST
+from meshpos.model.tally import Tally
 
 CONSOLE_NODE = "console"
 EDITED = (CATALOG, STOPLIST)  # the documents console edits read and write
@@ -24,6 +25,7 @@ class VenueDocuments:
         self.db = db
         self.venue_id = venue_id
         self.versions: dict[str, int] = {}  # document -> the version of what this process holds
+        self.reports: Callable[[str], Tally] | None = None  # a day's reports, kept when it closes
 
     async def append(
         self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
@@ -60,7 +62,10 @@ class VenueDocuments:
     async def close(
         self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str]
     ) -> None:
-        await self.db.close_document(self.venue_id, name, state_vector, deletions, keys)
+        # what the reports hold of it: a register that was away when the day closed still learns,
+        # from the console's beats, that the console holds it all (sync._closed)
+        reports = self.reports(name) if self.reports is not None else None
+        await self.db.close_document(self.venue_id, name, state_vector, deletions, keys, reports)
 
     async def closed(self) -> dict[str, tuple[bytes, bytes]]:
         return await self.db.closed_documents(self.venue_id)

@@ -51,6 +51,8 @@ async def test_a_past_reported_day_closes_loads_no_more_and_a_late_update_reopen
     await again.settle()
     assert LEDGER in again.engine.closed_days()
     assert LEDGER not in again.sync.docs
+    # what the reports held of it stays known (a register away when it closed is told)
+    assert again.sync.console_reports(LEDGER)["R1"]["receipts"] == 1
     assert [r["id"] for r in await venue_db.records(VENUE, "receipts")] == [first.id]
 
     # the register sells once more on that day (it was offline): the update reopens the day at the

@@ -183,6 +183,7 @@ _SCHEMA_2 = [
     "ALTER TABLE documents DROP COLUMN closed",
     "ALTER TABLE documents DROP COLUMN state_vector",
     "ALTER TABLE documents DROP COLUMN deletions",
+    "ALTER TABLE documents DROP COLUMN reports",
 ]
 # and what version 1 was on top of that: no documents.version, no sightings
 _SCHEMA_1 = ["ALTER TABLE documents DROP COLUMN version", "DROP TABLE sightings"]
