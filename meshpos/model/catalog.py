@@ -56,6 +56,7 @@ RIGHTS = (
     "close_shift",
     "cash",
     "inventory",
+    "end_day",  # end the business day early (POST /api/day/close): a manager's
 )
 DISCOUNT_KINDS = ("percent", "fixed")
 DISCOUNT_SCOPES = ("line", "order")
