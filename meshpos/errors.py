@@ -121,6 +121,17 @@ class WriteFailed(MeshposError):
     code = "write_failed"
 
 
+class DayClosed(MeshposError):
+    """A business day's documents are closed (unloaded, kept in the store): whoever needs them opens
+    the day first (``Engine.open_day``); nothing ever writes an empty document over a closed day."""
+
+    code = "day_closed"
+
+    def __init__(self, doc: str, day: str) -> None:
+        super().__init__(f"business day {day} is closed; open it first ({doc})")
+        self.doc = doc
+
+
 # --- storage ------------------------------------------------------------------------------------
 
 

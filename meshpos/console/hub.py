@@ -32,13 +32,13 @@ import logging
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
 from meshpos.engine import Committed, Engine, EngineEvent, LinkClosed
-from meshpos.errors import MeshposError, PeerTimeout, StaleWrite
+from meshpos.errors import MeshposError, PeerTimeout, StaleWrite, StoreError
 from meshpos.model import Ledger, Replica, Venue
 from meshpos.model.documents import CATALOG, STOPLIST, is_ledger
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
@@ -102,6 +102,20 @@ class VenueDocuments:
 
     async def drop(self, name: str) -> None:
         raise MeshposError(f"venue {self.venue_id}: the console keeps every document ({name})")
+
+    async def close(
+        self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str]
+    ) -> None:
+        raise StoreError(f"venue {self.venue_id}: the console does not close days yet ({name})")
+
+    async def closed(self) -> dict[str, tuple[bytes, bytes]]:
+        return {}  # the console does not close days yet: nothing is closed
+
+    async def find_closed(self, key: str) -> str | None:
+        return None
+
+    async def reopen(self, name: str) -> bytes | None:
+        raise StoreError(f"venue {self.venue_id}: the console does not close days yet ({name})")
 
 
 class VenueHub:

@@ -4,6 +4,7 @@ See docs/architecture.md (Engine). The node and the console's venue hubs both ru
 """
 
 from meshpos.engine.changes import Changed, ChangeFeed, Subscription
+from meshpos.engine.closing import DayClosed, DayOpened
 from meshpos.engine.engine import (
     MAX_MESSAGE_SIZE,
     Committed,
@@ -21,6 +22,8 @@ __all__ = [
     "ChangeFeed",
     "Changed",
     "Committed",
+    "DayClosed",
+    "DayOpened",
     "DocumentStore",
     "Engine",
     "EngineEvent",

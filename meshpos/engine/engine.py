@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from meshpos.engine.changes import ChangeFeed, Subscription
+from meshpos.engine.closing import ClosingDays, DayClosed, DayOpened
 from meshpos.engine.stores import DocumentStore
 from meshpos.errors import MeshposError, PeerTimeout, StoreError, WriteFailed
 from meshpos.model import Replica, new_client_id
@@ -48,6 +49,7 @@ from meshpos.sync import (
     PeerJoined,
     PeerLive,
     RelayChanged,
+    ReopenWanted,
     SyncConfig,
     SyncEvent,
     Synchronizer,
@@ -105,14 +107,15 @@ class Committed:
     meta: Mapping[str, str]
 
 
-EngineEvent = SyncEvent | LinkOpened | LinkClosed | LinkRefused | Committed
+EngineEvent = SyncEvent | LinkOpened | LinkClosed | LinkRefused | Committed | DayClosed | DayOpened
 Listener = Callable[[EngineEvent], None]
 #: called before each commit with "the batch holds a local write": the meta to commit with it
 MetaHook = Callable[[bool], Mapping[str, str]]
 
 
-class Engine:
-    """Documents, their store and their synchronizer; the one commit-then-forward pump."""
+class Engine(ClosingDays):
+    """Documents, their store and their synchronizer; the one commit-then-forward pump (closing and
+    opening business days: ``closing``)."""
 
     def __init__(
         self,
@@ -154,6 +157,7 @@ class Engine:
         self._received_commit: asyncio.TimerHandle | None = None
         self._received_committed_at = 0.0
         self._committers: set[asyncio.Task[None]] = set()
+        self._opening: dict[str, asyncio.Future[bool]] = {}  # closed days being loaded
         self._ticker: asyncio.Task[None] | None = None
         self._feed = ChangeFeed()
         self._changed_docs: set[str] = set()  # committed by this pump, not yet published
@@ -163,8 +167,11 @@ class Engine:
     # --- documents --------------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Load the stored documents, open the ones every device holds, and open each new business
-        day from its first change (local or received)."""
+        """Register the closed business days (not loaded), load the stored documents, open the ones
+        every device holds, and open each new business day from its first change (local or received)."""
+        for name, (state_vector, deletions) in (await self.store.closed()).items():
+            self.sync.mark_closed(name, state_vector, deletions)
+            self.replica.close(name)
         for name, update in (await self.store.load()).items():
             self.sync.load(name, update)
         for name in STANDING_DOCUMENTS:
@@ -247,29 +254,34 @@ class Engine:
 
     async def pump(self) -> None:
         async with self._lock:
-            while True:
-                for event in self.sync.events_received():
-                    self._on_sync_event(event)
-                if self._stored:
-                    stored, self._stored = dict(self._stored), Counter()
-                    self._changed_docs.update(stored)
-                    self._emit(Committed(stored, False, {}))
-                local = any(is_local for _, _, is_local in self._uncommitted)
-                meta: dict[str, str] = {}
-                for hook in self._meta_hooks:
-                    meta.update(hook(local))
-                if not self._uncommitted and not meta:
-                    break
-                batch = list(self._uncommitted)  # what arrives during the commit waits
-                await self.store.append([(doc, update) for doc, update, _ in batch], meta or None)
-                del self._uncommitted[: len(batch)]
-                counts = Counter(doc for doc, _, _ in batch)
-                self._changed_docs.update(counts)
-                self._changed_local |= local
-                self.counters["commits"] += 1
-                self._emit(Committed(dict(counts), local, meta))
+            await self._commit()
             self._flush()
             self._publish()
+
+    async def _commit(self) -> None:
+        """Drain the synchronizer's events and commit what they carry until none are left (the
+        lock held); returns with no await after the last drain."""
+        while True:
+            for event in self.sync.events_received():
+                self._on_sync_event(event)
+            if self._stored:
+                stored, self._stored = dict(self._stored), Counter()
+                self._changed_docs.update(stored)
+                self._emit(Committed(stored, False, {}))
+            local = any(is_local for _, _, is_local in self._uncommitted)
+            meta: dict[str, str] = {}
+            for hook in self._meta_hooks:
+                meta.update(hook(local))
+            if not self._uncommitted and not meta:
+                break
+            batch = list(self._uncommitted)  # what arrives during the commit waits
+            await self.store.append([(doc, update) for doc, update, _ in batch], meta or None)
+            del self._uncommitted[: len(batch)]
+            counts = Counter(doc for doc, _, _ in batch)
+            self._changed_docs.update(counts)
+            self._changed_local |= local
+            self.counters["commits"] += 1
+            self._emit(Committed(dict(counts), local, meta))
 
     def _flush(self) -> None:
         if self._uncommitted:
@@ -312,6 +324,8 @@ class Engine:
             self.counters["local_writes_refused"] += 1
         elif isinstance(event, RelayChanged):
             log.info("relay is now %s", event.relay or "nobody")
+        elif isinstance(event, ReopenWanted):
+            self._reopen_wanted(event.doc)  # (closing)
         self._emit(event)
 
     # --- links (meshpos.net.port.LinkHandler) -------------------------------------------------------

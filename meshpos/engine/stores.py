@@ -1,7 +1,9 @@
 """Where the engine keeps its documents: a small port, and the node's adapter for it.
 
-The engine needs three things of a store: commit a batch of updates (with a few meta values) in one
-durable step, load the documents it opens at start, and forget a document (clear cache). The node keeps
+The engine needs of a store: commit a batch of updates (with a few meta values) in one durable step,
+load the documents it opens at start, forget a document (clear cache), and close and reopen business
+days (a closed day is not loaded: the store keeps its state vector and deletions, which the synchronizer
+answers for it from, and the receipts it holds, to find the day again). The node keeps
 them in its SQLite file (:class:`StoreDocuments` over a :class:`~meshpos.store.Store`); a venue at the
 console keeps them in the console database (``meshpos.console.hub.VenueDocuments``). See
 docs/architecture.md (Engine).
@@ -9,7 +11,7 @@ docs/architecture.md (Engine).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from meshpos.store import Store
@@ -29,6 +31,21 @@ class DocumentStore(Protocol):
 
     async def drop(self, name: str) -> None:
         """Forget a document entirely (it is pulled again from the peers)."""
+
+    async def close(
+        self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str]
+    ) -> None:
+        """Mark ``name`` closed with its summary, and index ``keys`` to it, in one durable step
+        after every append before it."""
+
+    async def closed(self) -> dict[str, tuple[bytes, bytes]]:
+        """Every closed document -> (state vector, deletions), none of them loaded."""
+
+    async def find_closed(self, key: str) -> str | None:
+        """The closed document a record key was indexed under at its close, or None."""
+
+    async def reopen(self, name: str) -> bytes | None:
+        """Mark ``name`` open again (loaded at start) and return its one update."""
 
 
 class StoreDocuments:
@@ -52,3 +69,18 @@ class StoreDocuments:
 
     async def drop(self, name: str) -> None:
         await self.store.drop(name)
+
+    async def close(
+        self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str]
+    ) -> None:
+        await self.store.close_day(name, state_vector, deletions, keys)
+
+    async def closed(self) -> dict[str, tuple[bytes, bytes]]:
+        return await self.store.closed_days()
+
+    async def find_closed(self, key: str) -> str | None:
+        return await self.store.find_closed(key)
+
+    async def reopen(self, name: str) -> bytes | None:
+        await self.store.set_closed(name, False)
+        return await self.store.load(name)

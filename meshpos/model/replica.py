@@ -15,9 +15,9 @@ from typing import Any
 
 from pycrdt import Doc, TransactionEvent
 
-from meshpos.errors import MeshposError, RemoteProtocolError
+from meshpos.errors import DayClosed, MeshposError, RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT, Reader, write_var_uint
-from meshpos.model.documents import valid_document_name
+from meshpos.model.documents import day_of, valid_document_name
 
 
 def new_client_id(rng: random.Random | None = None) -> int:
@@ -85,13 +85,18 @@ class Replica:
         self.on_open = on_open
         self.capture = capture
         self._docs: dict[str, Doc[Any]] = {}
+        self._closed: set[str] = set()  # closed business days: never created empty (DayClosed)
         self._captured: list[CapturedUpdate] = []
         self._remote_depth = 0
 
     def doc(self, name: str) -> Doc[Any]:
+        """The document ``name``, created empty if new; a closed day raises DayClosed (its content is
+        in the store: an empty document over it would read as a day without sales)."""
         existing = self._docs.get(name)
         if existing is not None:
             return existing
+        if name in self._closed:
+            raise DayClosed(name, day_of(name))
         if not valid_document_name(name):
             raise MeshposError(f"{name!r} is not a meshpos document name")
         doc: Doc[Any] = Doc(client_id=self.client_id)
@@ -109,7 +114,22 @@ class Replica:
         return sorted(self._docs)
 
     def unload(self, name: str) -> None:
+        """Forget ``name`` entirely (clear cache): the next ``doc`` creates it empty."""
         self._docs.pop(name, None)
+        self._closed.discard(name)
+
+    def close(self, name: str) -> None:
+        """Unload a closed business day; ``doc(name)`` raises DayClosed until :meth:`reopen`."""
+        self._docs.pop(name, None)
+        self._closed.add(name)
+
+    def reopen(self, name: str) -> None:
+        """The day may be created again (the engine loads it from the store right after)."""
+        self._closed.discard(name)
+
+    @property
+    def closed(self) -> frozenset[str]:
+        return frozenset(self._closed)
 
     def apply(self, name: str, update: bytes) -> None:
         """Apply an update from a peer or the store; it is captured as not local."""

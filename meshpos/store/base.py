@@ -8,8 +8,8 @@ merging is done by pycrdt, so the store works for any document shape the model i
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import pycrdt
 
@@ -71,7 +71,23 @@ class Store(Protocol):
         """List documents, open ones only unless asked: a node loads exactly these at start-up."""
 
     async def set_closed(self, name: str, closed: bool) -> None:
-        """Mark a business day closed (not loaded at start-up) or open again."""
+        """Mark a business day closed (not loaded at start-up) or open again (which forgets the
+        state vector and deletions ``close_day`` kept: an open day is summarised by its content)."""
+
+    async def close_day(
+        self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str] = ()
+    ) -> None:
+        """In one transaction, after every append queued before it: mark ``name`` closed, keep its
+        state vector and delete set (what the synchronizer answers for it while it is unloaded), and
+        index ``keys`` (receipt ids and numbers) to it for :meth:`find_closed`."""
+
+    async def closed_days(self) -> dict[str, tuple[bytes, bytes]]:
+        """Every closed document -> (state vector, deletions), read without loading any of them
+        (a day closed by the flag alone is summarised from its content once)."""
+
+    async def find_closed(self, key: str) -> str | None:
+        """The document ``close_day`` indexed ``key`` under (it may have been reopened since: the
+        caller opens it either way), or None."""
 
     async def get_meta(self, key: str) -> str | None:
         """Read a value written by ``append(meta=...)``."""
@@ -113,6 +129,32 @@ def check_updates(
                 "nothing was written"
             ) from None
         checked.append((name, data))
+    return checked
+
+
+def summarize(update: bytes) -> tuple[bytes, bytes]:
+    """A document's (state vector, delete set as an update with no structs), as the synchronizer
+    keeps them for a closed day (``doc.get_update(doc.get_state())``)."""
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    doc.apply_update(update)
+    state = doc.get_state()
+    return state, doc.get_update(state)
+
+
+def check_closing(
+    name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str]
+) -> list[str]:
+    """The checked arguments of ``close_day``: the blobs must be bytes, the keys strings."""
+    check_name(name)
+    for what, value in (("state vector", state_vector), ("deletions", deletions)):
+        if not isinstance(value, bytes):
+            raise StoreError(
+                f"closing {name!r}: the {what} must be bytes, not {type(value).__name__}"
+            )
+    checked = list(keys)
+    for key in checked:
+        if not isinstance(key, str) or not key:
+            raise StoreError(f"closing {name!r}: record key {key!r} is not a non-empty string")
     return checked
 
 

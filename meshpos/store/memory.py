@@ -7,22 +7,25 @@ It follows the same rules (append-only log, threshold compaction, closed flag, m
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from meshpos.errors import StoreClosed
 from meshpos.store.base import (
     DocumentInfo,
     StoreStats,
+    check_closing,
     check_meta,
     check_name,
     check_updates,
     merge,
+    summarize,
 )
 
 
 @dataclasses.dataclass(slots=True)
 class _Doc:
     closed: bool = False
+    summary: tuple[bytes, bytes] | None = None  # (state vector, deletions) kept by close_day
     snapshot: bytes | None = None
     log: list[bytes] = dataclasses.field(default_factory=list)
     log_bytes: int = 0
@@ -37,6 +40,7 @@ class MemoryStore:
         self.stats = StoreStats()
         self._docs: dict[str, _Doc] = {}
         self._meta: dict[str, str] = {}
+        self._closed_keys: dict[str, str] = {}  # record key -> the closed document holding it
         self._closed = False
 
     def _check_open(self) -> None:
@@ -74,8 +78,11 @@ class MemoryStore:
         if doc is None:
             return None
         self.stats.documents_loaded += 1
-        parts = ([doc.snapshot] if doc.snapshot is not None else []) + doc.log
-        return merge(parts)
+        return merge(self._parts(doc))
+
+    @staticmethod
+    def _parts(doc: _Doc) -> list[bytes]:
+        return ([doc.snapshot] if doc.snapshot is not None else []) + doc.log
 
     async def documents(self, *, include_closed: bool = False) -> list[DocumentInfo]:
         self._check_open()
@@ -88,8 +95,35 @@ class MemoryStore:
     async def set_closed(self, name: str, closed: bool) -> None:
         self._check_open()
         check_name(name)
-        self._docs.setdefault(name, _Doc()).closed = closed
+        doc = self._docs.setdefault(name, _Doc())
+        doc.closed = closed
+        doc.summary = None
         self.stats.transactions += 1
+
+    async def close_day(
+        self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str] = ()
+    ) -> None:
+        self._check_open()
+        checked = check_closing(name, state_vector, deletions, keys)
+        doc = self._docs.setdefault(name, _Doc())
+        doc.closed = True
+        doc.summary = (state_vector, deletions)
+        self._closed_keys.update(dict.fromkeys(checked, name))
+        self.stats.transactions += 1
+
+    async def closed_days(self) -> dict[str, tuple[bytes, bytes]]:
+        self._check_open()
+        closed: dict[str, tuple[bytes, bytes]] = {}
+        for name, doc in sorted(self._docs.items()):
+            if doc.closed:
+                if doc.summary is None:  # closed by the flag alone: summarised once
+                    doc.summary = summarize(merge(self._parts(doc)))
+                closed[name] = doc.summary
+        return closed
+
+    async def find_closed(self, key: str) -> str | None:
+        self._check_open()
+        return self._closed_keys.get(key)
 
     async def get_meta(self, key: str) -> str | None:
         self._check_open()
@@ -106,8 +140,7 @@ class MemoryStore:
         self._check_open()
 
     def _compact(self, doc: _Doc) -> None:
-        parts = ([doc.snapshot] if doc.snapshot is not None else []) + doc.log
-        doc.snapshot = merge(parts)
+        doc.snapshot = merge(self._parts(doc))
         doc.log = []
         doc.log_bytes = 0
         self.stats.compactions += 1
@@ -116,6 +149,7 @@ class MemoryStore:
     async def drop(self, name: str) -> None:
         self._check_open()
         if self._docs.pop(name, None) is not None:
+            self._closed_keys = {k: d for k, d in self._closed_keys.items() if d != name}
             self.stats.transactions += 1
 
     async def close(self) -> None:

@@ -13,9 +13,13 @@ from pathlib import Path
 
 from meshpos.errors import CorruptDatabase, SchemaTooNew, StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _HEADER = b"SQLite format 3\x00"
 _CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+
+CLOSED_RECORDS = (
+    "CREATE TABLE closed_records (key TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID"
+)
 
 DDL = (
     """CREATE TABLE documents (
@@ -23,7 +27,9 @@ DDL = (
         name TEXT NOT NULL UNIQUE,
         closed INTEGER NOT NULL DEFAULT 0,
         log_rows INTEGER NOT NULL DEFAULT 0,
-        log_bytes INTEGER NOT NULL DEFAULT 0
+        log_bytes INTEGER NOT NULL DEFAULT 0,
+        state_vector BLOB,
+        deletions BLOB
     )""",
     """CREATE TABLE updates (
         seq INTEGER PRIMARY KEY,
@@ -39,7 +45,21 @@ DDL = (
     )""",
     "CREATE INDEX snapshots_by_doc ON snapshots(doc, id)",
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    CLOSED_RECORDS,
 )
+"""Version 2 (issue 15): a closed day keeps its ``state_vector`` and ``deletions`` (the synchronizer
+answers for it from them while it is unloaded), and ``closed_records`` maps the receipt ids and numbers
+of closed days to their document, so a refund of an old receipt finds the day without loading any."""
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # from version 1: a day closed by the flag alone has no summary yet; ``closed_days`` makes one
+    1: (
+        "ALTER TABLE documents ADD COLUMN state_vector BLOB",
+        "ALTER TABLE documents ADD COLUMN deletions BLOB",
+        CLOSED_RECORDS,
+    ),
+}
+"""Statements that bring a database of version ``key`` to ``key + 1``, run in one transaction."""
 
 
 def inspect(path: Path, *, check_integrity: bool = True) -> int:

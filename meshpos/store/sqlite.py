@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -20,14 +20,16 @@ from meshpos.errors import MissingDatabase, StoreClosed, StoreError
 from meshpos.store.base import (
     DocumentInfo,
     StoreStats,
+    check_closing,
     check_meta,
     check_name,
     check_updates,
     merge,
+    summarize,
 )
 from meshpos.store.lock import DatabaseLock
 from meshpos.store.merger import INLINE_BYTES, Merger
-from meshpos.store.schema import DDL, SCHEMA_VERSION, inspect
+from meshpos.store.schema import DDL, MIGRATIONS, SCHEMA_VERSION, inspect
 from meshpos.store.writer import Job, Writer
 
 _LOAD = (  # the first row (NULL) says the document exists, even with no data yet
@@ -166,12 +168,33 @@ class SqliteStore:
 
         def job(db: sqlite3.Connection) -> None:
             db.execute(
-                "INSERT INTO documents (name, closed) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET closed = excluded.closed",
+                "INSERT INTO documents (name, closed) VALUES (?, ?) ON CONFLICT (name) DO UPDATE "
+                "SET closed = excluded.closed, state_vector = NULL, deletions = NULL",
                 (name, int(closed)),
             )
 
         await self._exclusive(f"mark {name!r} closed={closed}", job)
+
+    async def close_day(
+        self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str] = ()
+    ) -> None:
+        """Queued after every append before it, so the day is closed over all of its updates."""
+        checked = check_closing(name, state_vector, deletions, keys)
+
+        def job(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO documents (name, closed, state_vector, deletions) VALUES (?, 1, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET closed = 1, "
+                "state_vector = excluded.state_vector, deletions = excluded.deletions",
+                (name, state_vector, deletions),
+            )
+            db.executemany(
+                "INSERT INTO closed_records (key, doc) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc",
+                [(key, name) for key in checked],
+            )
+
+        await self._exclusive(f"close {name!r} ({len(checked)} record keys)", job)
 
     async def drop(self, name: str) -> None:
         check_name(name)
@@ -185,6 +208,7 @@ class SqliteStore:
                 (name,),
             )
             db.execute("DELETE FROM documents WHERE name = ?", (name,))
+            db.execute("DELETE FROM closed_records WHERE doc = ?", (name,))
 
         await self._exclusive(f"drop {name!r}", job)
 
@@ -222,6 +246,42 @@ class SqliteStore:
         )
         return [DocumentInfo(r[0], bool(r[1]), r[2], r[3]) for r in rows]
 
+    async def closed_days(self) -> dict[str, tuple[bytes, bytes]]:
+        self._check_open()
+        rows = await self._reader.execute_fetchall(
+            "SELECT name, state_vector, deletions FROM documents WHERE closed = 1 ORDER BY name"
+        )
+        closed: dict[str, tuple[bytes, bytes]] = {}
+        for name, state_vector, deletions in rows:
+            if state_vector is None or deletions is None:
+                closed[name] = await self._summarize(name)
+            else:
+                closed[name] = (bytes(state_vector), bytes(deletions))
+        return closed
+
+    async def _summarize(self, name: str) -> tuple[bytes, bytes]:
+        """A day closed by the flag alone (or before version 2): summarise it once and keep that."""
+        state_vector, deletions = await asyncio.to_thread(summarize, await self.load(name) or b"")
+
+        def job(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE documents SET state_vector = ?, deletions = ? "
+                "WHERE name = ? AND closed = 1 AND state_vector IS NULL",
+                (state_vector, deletions, name),
+            )
+
+        await self._exclusive(f"summarise closed {name!r}", job)
+        return state_vector, deletions
+
+    async def find_closed(self, key: str) -> str | None:
+        self._check_open()
+        rows = list(
+            await self._reader.execute_fetchall(
+                "SELECT doc FROM closed_records WHERE key = ?", (key,)
+            )
+        )
+        return str(rows[0][0]) if rows else None
+
     async def get_meta(self, key: str) -> str | None:
         self._check_open()
         rows = list(
@@ -256,6 +316,21 @@ async def _connect(path: Path) -> aiosqlite.Connection:
         raise StoreError(f"cannot open {path}: {exc}") from exc
 
 
+async def _migrate(db: aiosqlite.Connection) -> None:
+    """Bring an older database to ``SCHEMA_VERSION`` in one transaction (all steps or none)."""
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        rows = list(await db.execute_fetchall("PRAGMA user_version"))
+        for version in range(int(rows[0][0]), SCHEMA_VERSION):
+            for statement in MIGRATIONS[version]:
+                await db.execute(statement)
+        await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+
+
 def _describe_new(path: Path) -> str:
     """What a file that would become a new database is: missing, empty, or SQLite without our schema."""
     try:
@@ -270,7 +345,8 @@ def _describe_new(path: Path) -> str:
 
 
 async def _prepare(db: aiosqlite.Connection, path: Path, version: int) -> None:
-    """Set the pragmas that make a commit durable and create the schema on a new file."""
+    """Set the pragmas that make a commit durable, create the schema on a new file and migrate an
+    older one."""
     try:
         mode = list(await db.execute_fetchall("PRAGMA journal_mode = WAL"))
         if str(mode[0][0]).lower() != "wal":
@@ -289,6 +365,8 @@ async def _prepare(db: aiosqlite.Connection, path: Path, version: int) -> None:
             except BaseException:
                 await db.execute("ROLLBACK")
                 raise
+        elif version < SCHEMA_VERSION:
+            await _migrate(db)
     except StoreError:
         raise
     except Exception as exc:

@@ -7,7 +7,8 @@
   closed`` with the ``websockets`` sans-I/O surface (``receive_data`` / ``events_received`` /
   ``data_to_send`` / ``close`` / ``tick``); what a peer may make us do is its ``_budget``.
 * :class:`Synchronizer` — documents x sessions: live forwarding, anti-entropy, write rules, client-id alarms;
-  step 1 replies and received updates in ``_exchange``, presence and relay election in ``_heartbeats``.
+  step 1 replies and received updates in ``_exchange``, presence and relay election in ``_heartbeats``,
+  closed business days (answered from their state vector and deletions, unloaded) in ``_closed``.
 * :mod:`meshpos.sync.memory` — an in-memory network for tests and examples.
 
 Roles, document names, client ids and the state-vector codec are the model's (``model.roles``,
@@ -59,6 +60,7 @@ from meshpos.sync._events import (
     PeerJoined,
     PeerLive,
     RelayChanged,
+    ReopenWanted,
     SyncEvent,
     UpdateRejected,
 )
@@ -127,6 +129,7 @@ __all__ = [
     "PeerLive",
     "PresenceTable",
     "RelayChanged",
+    "ReopenWanted",
     "Session",
     "SessionClosed",
     "SessionConfig",

@@ -92,6 +92,14 @@ class RelayChanged:
     is_self: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ReopenWanted:
+    """A peer sent content for a closed document, or asked for something only its content holds: the
+    node should open it (its store has it); what was parked is answered then. Once per closed period."""
+
+    doc: str
+
+
 SyncEvent = (
     PeerJoined
     | PeerLive
@@ -103,4 +111,5 @@ SyncEvent = (
     | LocalWriteRefused
     | AwarenessReceived
     | RelayChanged
+    | ReopenWanted
 )

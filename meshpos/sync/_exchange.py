@@ -24,7 +24,7 @@ from meshpos.errors import RemoteProtocolError
 from meshpos.model.replica import decode_state_vector, encode_state_vector
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._events import AwarenessReceived, ClientIdAlarm, SyncEvent, UpdateRejected
-from meshpos.sync._messages import AwarenessUpdate, SyncStep1, SyncStep2, SyncUpdate
+from meshpos.sync._messages import AwarenessUpdate, DocMessage, SyncStep1, SyncStep2, SyncUpdate
 from meshpos.sync._rules import may_deliver, may_write
 from meshpos.sync._session import DocReceived, ReplyState, Session
 from meshpos.sync._updates import (
@@ -103,10 +103,20 @@ class Exchange:
 
         def _exchanging(self) -> list[Session]: ...
 
+        def is_closed(self, name: str) -> bool: ...
+
+        def _on_closed_doc(self, peer: str, session: Session, message: DocMessage) -> None: ...
+
+        def _answer_waiting(
+            self, peer: str, session: Session, name: str, asked: dict[int, int]
+        ) -> None: ...
+
     def _on_doc(self, peer: str, session: Session, event: DocReceived) -> None:
         message = event.message
         name = message.doc
-        if isinstance(message, SyncStep1):
+        if self.is_closed(name):
+            self._on_closed_doc(peer, session, message)
+        elif isinstance(message, SyncStep1):
             doc = self._docs.get(name)
             if doc is None:
                 # Nothing to give; ask back, and open the document only when content arrives. Opening
@@ -161,7 +171,7 @@ class Exchange:
         session.spent_on_reply(sum(map(len, pieces)))
         session.replies[name] = ReplyState(session.now, ours if deliver else None)
 
-    def _reply_waiting(self, session: Session) -> None:
+    def _reply_waiting(self, peer: str, session: Session) -> None:
         """Answer the coalesced step 1s whose interval is over, while the reply budget has room."""
         interval = self.config.session.reply_interval
         for name, last in list(session.replies.items()):
@@ -169,6 +179,10 @@ class Exchange:
                 continue
             if not session.may_reply():
                 return
+            if self.is_closed(name):  # closed meanwhile: answered from what it keeps
+                del session.replies[name]
+                self._answer_waiting(peer, session, name, last.waiting)
+                continue
             doc = self._docs.get(name)
             if doc is None:  # dropped meanwhile (clear cache): nothing to give
                 session.send(SyncStep2(name, EMPTY_UPDATE))

@@ -193,8 +193,8 @@ class Heartbeats:
         passes on what the console told it, everyone else says nothing."""
         if self.role == "console":
             return {n: decode_state_vector(d.get_state()) for n, d in self._docs.items()}
-        if self._relay_claim:
-            return {d: dict(sv) for d, sv in self._console_sv.items()}
+        if self._relay_claim:  # open documents only: a closed day costs no heartbeat field
+            return {d: dict(sv) for d, sv in self._console_sv.items() if d in self._docs}
         return {}
 
     def _reports_view(self) -> dict[str, Tally]:
@@ -202,7 +202,7 @@ class Heartbeats:
         ``REPORTED_DAYS`` ledger days, which cover every day a register still has open."""
         if self.role != "console" and not self._relay_claim:
             return {}
-        latest = sorted(self._reports)[-REPORTED_DAYS:]
+        latest = sorted(d for d in self._reports if d in self._docs)[-REPORTED_DAYS:]
         return {doc: self._reports[doc] for doc in latest if self._reports[doc]}
 
     def _elect(self, now: float) -> None:

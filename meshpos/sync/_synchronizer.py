@@ -33,6 +33,7 @@ from meshpos.model.documents import valid_document_name
 from meshpos.model.roles import ROLES
 from meshpos.model.tally import Tally
 from meshpos.sync._budget import TokenBucket
+from meshpos.sync._closed import ClosedDays, _ClosedDoc
 from meshpos.sync._config import SOFTWARE, SyncConfig
 from meshpos.sync._events import (
     ClientIdAlarm,
@@ -71,9 +72,10 @@ from meshpos.sync._updates import (
 log = logging.getLogger("meshpos.sync")
 
 
-class Synchronizer(Exchange, Heartbeats):
+class Synchronizer(ClosedDays, Exchange, Heartbeats):
     """Documents x peers for one node or the console; its parts are in ``_exchange`` (step 1 replies,
-    received updates) and ``_heartbeats`` (presence, election, the console's state)."""
+    received updates), ``_heartbeats`` (presence, election, the console's state) and ``_closed``
+    (closed business days)."""
 
     def __init__(
         self,
@@ -98,6 +100,8 @@ class Synchronizer(Exchange, Heartbeats):
         self.priority = priority
         self._doc_factory = doc_factory
         self._docs: dict[str, Doc[Any]] = {}
+        self._closed: dict[str, _ClosedDoc] = {}  # closed business days (``_closed``)
+        self.parked_dropped = 0  # updates parked for a closed day, dropped over its bound
         self._subscriptions: dict[str, Subscription] = {}
         self._sessions: dict[str, Session] = {}
         self._events: list[SyncEvent] = []
@@ -150,9 +154,12 @@ class Synchronizer(Exchange, Heartbeats):
         return dict(self._docs)
 
     def open_doc(self, name: str) -> Doc[Any]:
-        """The document ``name``, created empty (with our client id) or taken from ``doc_factory``."""
+        """The document ``name``, created empty (with our client id) or taken from ``doc_factory``.
+        A closed business day is opened with :meth:`reopen` (from the store), never created empty."""
         doc = self._docs.get(name)
         if doc is None:
+            if name in self._closed:
+                raise LocalProtocolError(f"document {name!r} is closed: reopen it from the store")
             if not valid_document_name(name):
                 raise LocalProtocolError(f"document name {name!r}: not a known document")
             if self._doc_factory is None:
@@ -175,7 +182,8 @@ class Synchronizer(Exchange, Heartbeats):
 
     def drop_doc(self, name: str) -> None:
         """Forget ``name`` (clear cache): stop observing it; the next ``open_doc`` starts empty and
-        asks every peer for it."""
+        asks every peer for it. A closed document is forgotten too (its parked messages with it)."""
+        self._closed.pop(name, None)
         doc = self._docs.pop(name, None)
         subscription = self._subscriptions.pop(name, None)
         if doc is not None and subscription is not None:
@@ -387,7 +395,7 @@ class Synchronizer(Exchange, Heartbeats):
             self._process(peer, session)
             if session.replies and session.state in EXCHANGING:
                 try:
-                    self._reply_waiting(session)
+                    self._reply_waiting(peer, session)
                 except RemoteProtocolError as exc:
                     session.abort(exc)
                     self._process(peer, session)

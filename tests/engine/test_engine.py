@@ -7,7 +7,7 @@ files and real links.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import pytest
 from pycrdt import Map
@@ -44,6 +44,20 @@ class Recording:
 
     async def drop(self, name: str) -> None:
         raise AssertionError("not dropped in these tests")
+
+    async def close(
+        self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str]
+    ) -> None:
+        raise AssertionError("no day is closed in these tests")
+
+    async def closed(self) -> dict[str, tuple[bytes, bytes]]:
+        return {}
+
+    async def find_closed(self, key: str) -> str | None:
+        return None
+
+    async def reopen(self, name: str) -> bytes | None:
+        raise AssertionError("no day is reopened in these tests")
 
 
 async def engine(

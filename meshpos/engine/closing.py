@@ -1,0 +1,141 @@
+"""Closing and opening business days on the engine: a closed day is in the store, not in memory.
+
+See docs/architecture.md (Documents) and docs/architecture.md (Engine). The synchronizer answers for
+a closed day from its state vector and deletions (``meshpos.sync._closed``); the replica refuses to
+create it empty (:class:`~meshpos.errors.DayClosed`); the store keeps it with its summary and the record
+keys that find it. When to close a day is a service's decision (``meshpos.register.days``); this is
+the mechanism.
+
+A mixin of :class:`~meshpos.engine.engine.Engine`, which owns the state named below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from meshpos.engine.memory import release_memory
+from meshpos.engine.stores import DocumentStore
+from meshpos.errors import MeshposError
+from meshpos.model import Replica
+from meshpos.sync import Synchronizer
+
+log = logging.getLogger("meshpos.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class DayClosed:
+    """A business day's document was closed and unloaded: drop every reference to it (synchronously,
+    so its memory can be returned)."""
+
+    doc: str
+
+
+@dataclass(frozen=True, slots=True)
+class DayOpened:
+    """A closed business day's document is loaded again (for a read, or content a peer sent)."""
+
+    doc: str
+
+
+class ClosingDays:
+    """close_day / open_day and their events (a mixin of ``Engine``)."""
+
+    store: DocumentStore
+    replica: Replica
+    sync: Synchronizer
+    counters: Counter[str]
+    closing: bool
+    _lock: asyncio.Lock
+    _committers: set[asyncio.Task[None]]
+    _opening: dict[str, asyncio.Future[bool]]
+    _changed_docs: set[str]
+
+    if TYPE_CHECKING:
+
+        async def pump(self) -> None: ...
+
+        async def _commit(self) -> None: ...
+
+        def _emit(self, event: DayClosed | DayOpened) -> None: ...
+
+        def _flush(self) -> None: ...
+
+        def _publish(self) -> None: ...
+
+    async def close_day(self, name: str, keys: Iterable[str] = ()) -> None:
+        """Close and unload the business day ``name`` once everything it received is committed: the
+        store keeps it (with ``keys``, its receipt ids and numbers, indexed for :meth:`find_closed`),
+        the synchronizer answers for it from its state vector and deletions, listeners get
+        :class:`DayClosed` (and drop their references), then the memory goes back to the OS."""
+        async with self._lock:
+            await self._commit()  # no await from here to close_doc: nothing lands in between
+            if self.sync.is_closed(name):
+                return
+            doc = self.sync.docs.get(name)
+            state_vector, deletions = self.sync.close_doc(name)
+            self.replica.close(name)
+            try:
+                await self.store.close(name, state_vector, deletions, keys)
+            except BaseException:
+                self.replica.reopen(name)  # not closed after all: back as it was
+                self.sync.reopen(name, doc.get_update() if doc is not None else None)
+                raise
+            finally:
+                del doc
+            self.counters["days_closed"] += 1
+            self._emit(DayClosed(name))
+            self._changed_docs.add(name)
+            self._flush()
+            self._publish()
+        await asyncio.to_thread(release_memory)
+
+    async def open_day(self, name: str) -> bool:
+        """Load the closed business day ``name`` from the store (True), or do nothing if it is open
+        (False). Concurrent calls for one day share one load."""
+        if not self.sync.is_closed(name):
+            return False
+        opening = self._opening.get(name)
+        if opening is None:
+            opening = asyncio.ensure_future(self._open_day(name))
+            self._opening[name] = opening
+            opening.add_done_callback(lambda _: self._opening.pop(name, None))
+        return await asyncio.shield(opening)
+
+    async def _open_day(self, name: str) -> bool:
+        async with self._lock:
+            if not self.sync.is_closed(name):
+                return False
+            update = await self.store.reopen(name)
+            self.replica.reopen(name)
+            self.sync.reopen(name, update)  # what peers parked for it becomes changes: committed
+            self.counters["days_opened"] += 1
+            self._emit(DayOpened(name))
+            self._changed_docs.add(name)
+        await self.pump()
+        return True
+
+    def closed_days(self) -> frozenset[str]:
+        return self.sync.closed_docs
+
+    async def find_closed(self, key: str) -> str | None:
+        """The closed day a receipt id or number was indexed under when it closed (or None)."""
+        return await self.store.find_closed(key)
+
+    def _reopen_wanted(self, name: str) -> None:
+        """A peer sent content for a closed day (or asked for some): open it in the background."""
+        if self.closing:
+            return
+        task = asyncio.ensure_future(self._open_logged(name))
+        self._committers.add(task)
+        task.add_done_callback(self._committers.discard)
+
+    async def _open_logged(self, name: str) -> None:
+        try:
+            await self.open_day(name)
+        except MeshposError as exc:  # parked messages stay parked; the next ask retries
+            log.error("cannot open closed %s for a peer (%s)", name, exc)

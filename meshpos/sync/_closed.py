@@ -1,0 +1,225 @@
+"""Closed business days: documents the node keeps in its store, not in memory.
+
+A closed ``ledger/<day>`` or ``kitchen/<day>`` is remembered only by its state vector and its delete set
+(``doc.get_update(doc.get_state())``: no structs), a few hundred bytes. It costs no anti-entropy step 1, no
+heartbeat field and no status tally; peers that hold the same content agree it is closed instead of
+reopening it, and content it lacks still reaches it (docs/architecture.md (Documents)):
+
+* a sync step 1 whose state vector equals ours is answered with a step 2 of our deletions; nothing opens;
+* a step 1 that covers ours and has more gets the same step 2 and our own step 1 (what we hold), so the
+  peer sends what we lack; that update reopens the document;
+* a step 1 that lacks something we hold is parked until the document is open, and :class:`ReopenWanted`
+  asks the node to open it (its store has the content);
+* a non-empty update (live or step 2) is parked the same way; at most ``MAX_PARKED_BYTES`` per document
+  (beyond that the parked updates are dropped and counted: the step 1 sent at reopening asks for them again).
+
+The node opens the document (``reopen``) with its stored update; what was parked is then handled as if it
+had just arrived, in arrival order, for the sessions still exchanging (the write rules apply then).
+
+A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Doc
+
+from meshpos.errors import LocalProtocolError, RemoteProtocolError
+from meshpos.model.documents import is_kitchen, is_ledger, valid_document_name
+from meshpos.model.replica import decode_state_vector, encode_state_vector
+from meshpos.sync._events import AwarenessReceived, ReopenWanted, SyncEvent, UpdateRejected
+from meshpos.sync._exchange import _LOADING, _Loading, _Stored
+from meshpos.sync._messages import AwarenessUpdate, DocMessage, SyncStep1, SyncStep2
+from meshpos.sync._rules import may_deliver
+from meshpos.sync._session import EXCHANGING, DocReceived, Session
+from meshpos.sync._updates import EMPTY_UPDATE
+
+log = logging.getLogger("meshpos.sync")
+
+#: updates parked for one closed document at most; beyond it they are dropped (and asked for again)
+MAX_PARKED_BYTES = 4 * 2**20
+
+
+@dataclass(slots=True)
+class _ClosedDoc:
+    state_vector: bytes
+    deletions: bytes
+    clocks: dict[int, int]
+    parked: list[tuple[str, DocMessage]] = field(default_factory=list)  # (session, message)
+    parked_bytes: int = 0
+    wanted: bool = False  # ReopenWanted was emitted in this closed period
+    warned: bool = False  # dropping parked updates was logged in this closed period
+
+
+def _covers(theirs: dict[int, int], ours: dict[int, int]) -> bool:
+    """Does ``theirs`` hold everything ``ours`` does (each client's clock at least as high)?"""
+    return all(theirs.get(client, 0) >= clock for client, clock in ours.items())
+
+
+def _holding(clocks: dict[int, int]) -> dict[int, int]:
+    """A state vector without the clients it names at clock 0 (they hold nothing)."""
+    return {client: clock for client, clock in clocks.items() if clock > 0}
+
+
+class ClosedDays:
+    """Closed documents: what is answered for them, what is parked (a mixin of ``Synchronizer``)."""
+
+    _docs: dict[str, Doc[Any]]
+    _events: list[SyncEvent]
+    _sessions: dict[str, Session]
+    _closed: dict[str, _ClosedDoc]
+    _held_by: dict[str, dict[str, dict[int, int]]]
+    _applying: str | _Loading | _Stored | None
+    _opening_for_content: bool
+    parked_dropped: int
+
+    if TYPE_CHECKING:
+
+        @property
+        def role(self) -> str: ...
+
+        def open_doc(self, name: str) -> Doc[Any]: ...
+
+        def drop_doc(self, name: str) -> None: ...
+
+        def _exchanging(self) -> list[Session]: ...
+
+        def _on_doc(self, peer: str, session: Session, event: DocReceived) -> None: ...
+
+        def _process(self, peer: str, session: Session) -> None: ...
+
+    @property
+    def closed_docs(self) -> frozenset[str]:
+        return frozenset(self._closed)
+
+    def is_closed(self, name: str) -> bool:
+        return name in self._closed
+
+    def close_doc(self, name: str) -> tuple[bytes, bytes]:
+        """Unload the open business day ``name`` and answer for it from now on from its state vector
+        and deletions, which are returned (the node keeps them in its store)."""
+        doc = self._docs.get(name)
+        if doc is None:
+            raise LocalProtocolError(f"cannot close {name!r}: it is not open")
+        state_vector = doc.get_state()
+        deletions = doc.get_update(state_vector)
+        self.drop_doc(name)
+        self.mark_closed(name, state_vector, deletions)
+        return state_vector, deletions
+
+    def mark_closed(self, name: str, state_vector: bytes, deletions: bytes) -> None:
+        """Record ``name`` as closed with its stored summary (at start-up, before anything opens)."""
+        if not (is_ledger(name) or is_kitchen(name)) or not valid_document_name(name):
+            raise LocalProtocolError(f"{name!r} is not a business day's document: it cannot close")
+        if name in self._docs:
+            raise LocalProtocolError(f"cannot mark {name!r} closed: it is open")
+        try:
+            clocks = _holding(decode_state_vector(state_vector))
+        except RemoteProtocolError as exc:
+            raise LocalProtocolError(f"closed {name!r}: stored {exc}") from None
+        self._closed[name] = _ClosedDoc(state_vector, deletions, clocks)
+        for docs in self._held_by.values():
+            docs.pop(name, None)  # held_by covers open documents only
+
+    def reopen(self, name: str, update: bytes | None) -> None:
+        """Open the closed ``name`` from its stored ``update`` (not a change: nothing is sent or
+        reported for it), answer what was parked, and ask every peer for what it holds beyond it."""
+        closed = self._closed.pop(name, None)
+        if closed is None:
+            raise LocalProtocolError(f"cannot reopen {name!r}: it is not closed")
+        self._opening_for_content = True
+        try:
+            doc = self.open_doc(name)
+        finally:
+            self._opening_for_content = False
+        if update is not None:
+            self._applying = _LOADING
+            try:
+                doc.apply_update(update)
+            finally:
+                self._applying = None
+        for peer, message in closed.parked:
+            session = self._sessions.get(peer)
+            if session is None or session.state not in EXCHANGING:
+                continue  # gone: its node asks again (its step 1s) when it comes back
+            try:
+                self._on_doc(peer, session, DocReceived(message))
+            except RemoteProtocolError as exc:
+                session.abort(exc)
+                self._process(peer, session)
+        for session in self._exchanging():
+            session.send(SyncStep1(name, doc.get_state()))
+
+    def _on_closed_doc(self, peer: str, session: Session, message: DocMessage) -> None:
+        """A message for a closed document (see the module docstring)."""
+        name = message.doc
+        closed = self._closed[name]
+        if isinstance(message, AwarenessUpdate):
+            self._events.append(AwarenessReceived(peer, name, message.update))
+        elif isinstance(message, SyncStep1):
+            try:
+                asked = _holding(decode_state_vector(message.state_vector))
+            except Exception as exc:
+                raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
+            self._answer_closed(peer, session, closed, asked, message)
+        elif message.update != EMPTY_UPDATE:
+            assert session.peer is not None
+            if not may_deliver(session.peer.role, name):  # refused at once, as when it is open
+                reason = f"a {session.peer.role} may not write {name}"
+                log.warning("rejected update for %s from %s: %s", name, session.peer.node, reason)
+                self._events.append(UpdateRejected(peer, session.peer.node, name, reason))
+                return
+            self._park(name, closed, peer, message, len(message.update))
+
+    def _answer_closed(
+        self, peer: str, session: Session, closed: _ClosedDoc, asked: dict[int, int], ask: SyncStep1
+    ) -> None:
+        name = ask.doc
+        if not _covers(asked, closed.clocks):  # the peer lacks something only our content holds
+            closed.parked = [(p, m) for p, m in closed.parked if not _same_ask(p, m, peer)]
+            self._park(name, closed, peer, ask, 0)
+            return
+        deletions = closed.deletions if may_deliver(self.role, name) else EMPTY_UPDATE
+        if not session.may_reply():  # a flood of step 1s for closed days: the usual budget
+            session.charge_repeated_step1()
+        session.send(SyncStep2(name, deletions))
+        session.spent_on_reply(len(deletions))
+        if asked != closed.clocks:  # the peer holds more: ask for it (the answer reopens it)
+            session.send(SyncStep1(name, closed.state_vector))
+
+    def _answer_waiting(
+        self, peer: str, session: Session, name: str, asked: dict[int, int]
+    ) -> None:
+        """A coalesced step 1 for a document closed since it arrived: answered as if it came now."""
+        ask = SyncStep1(name, encode_state_vector(asked))
+        self._answer_closed(peer, session, self._closed[name], _holding(asked), ask)
+
+    def _park(
+        self, name: str, closed: _ClosedDoc, peer: str, message: DocMessage, size: int
+    ) -> None:
+        closed.parked.append((peer, message))
+        closed.parked_bytes += size
+        if closed.parked_bytes > MAX_PARKED_BYTES:
+            kept: list[tuple[str, DocMessage]] = [
+                (p, m) for p, m in closed.parked if isinstance(m, SyncStep1)
+            ]
+            self.parked_dropped += len(closed.parked) - len(kept)
+            closed.parked, closed.parked_bytes = kept, 0
+            if not closed.warned:  # once per closed period: a peer controls how often
+                closed.warned = True
+                log.warning(
+                    "closed %s: parked updates over %d bytes dropped (asked again when it opens)",
+                    name,
+                    MAX_PARKED_BYTES,
+                )
+        if not closed.wanted:
+            closed.wanted = True
+            self._events.append(ReopenWanted(name))
+
+
+def _same_ask(parked_peer: str, message: DocMessage, peer: str) -> bool:
+    """A parked step 1 of ``peer``: its newer one replaces it (one ask per session is enough)."""
+    return parked_peer == peer and isinstance(message, SyncStep1)

@@ -1,0 +1,164 @@
+"""Closing and opening business days on the engine, on real SQLite files: a closed day is unloaded,
+refused until opened, restored whole, opened by a peer's late update, and its memory goes back.
+
+docs/architecture.md (Documents) and docs/architecture.md (Engine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pycrdt import Map
+
+from meshpos.bench.history_node import rss_kb
+from meshpos.bench.workload import add_receipt, receipt_ids
+from meshpos.engine import DayClosed, DayOpened, Engine, EngineEvent, StoreDocuments
+from meshpos.engine.memory import release_memory
+from meshpos.errors import DayClosed as DayClosedError
+from meshpos.harness.wait import until
+from meshpos.store import SqliteStore
+from meshpos.sync import SyncConfig
+from tests.engine.test_engine import VENUE, deliver, linked
+
+DAY = "ledger/2026-03-01"
+Opener = Callable[[str], Awaitable[tuple[Engine, SqliteStore]]]
+
+
+@pytest.fixture
+async def open_engine(tmp_path: Path) -> AsyncIterator[Opener]:
+    """``await open_engine(node)``: an engine on ``<node>.db`` (reopened where it was), stopped and
+    closed at the end."""
+    opened: list[tuple[Engine, SqliteStore]] = []
+
+    async def factory(node: str) -> tuple[Engine, SqliteStore]:
+        store = await SqliteStore.open(tmp_path / f"{node}.db")
+        e = Engine(
+            StoreDocuments(store),
+            venue=VENUE,
+            node_id=node,
+            role="register",
+            sync_config=SyncConfig(),
+            received_commit_interval=None,
+        )
+        await e.open()
+        opened.append((e, store))
+        return e, store
+
+    yield factory
+    for e, store in opened:
+        await e.stop()
+        await store.close()
+
+
+def receipts(e: Engine, name: str = DAY) -> Map[Any]:
+    return e.replica.doc(name).get("receipts", type=Map)
+
+
+async def sell(e: Engine, key: str, name: str = DAY) -> None:
+    await e.write(lambda: receipts(e, name).__setitem__(key, f"receipt {key}"))
+
+
+async def test_a_closed_day_is_unloaded_refused_and_restored_whole(open_engine: Opener) -> None:
+    a, store = await open_engine("A")
+    events: list[EngineEvent] = []
+    a.subscribe(events.append)
+    for i in range(3):
+        await sell(a, f"r{i}")
+    await a.close_day(DAY, keys=["r0", "R1-000001"])
+    assert a.closed_days() == {DAY}
+    assert DayClosed(DAY) in events
+    assert not a.replica.has(DAY)
+    assert DAY not in a.sync.docs
+    with pytest.raises(DayClosedError, match="business day 2026-03-01 is closed; open it first"):
+        a.replica.doc(DAY)
+    with pytest.raises(DayClosedError):  # a write to it writes nothing, and opens nothing empty
+        await sell(a, "late")
+    assert not a.replica.has(DAY)
+    assert DAY not in a.sync.docs
+    assert await a.find_closed("R1-000001") == DAY
+    assert await a.find_closed("nope") is None
+    loaded = store.stats.documents_loaded
+    assert await a.open_day(DAY) is True
+    assert store.stats.documents_loaded == loaded + 1
+    assert DayOpened(DAY) in events
+    assert receipts(a).to_py() == {f"r{i}": f"receipt r{i}" for i in range(3)}
+    assert await a.open_day(DAY) is False  # open already
+    await sell(a, "r3")  # open again: it takes writes as before
+    assert len(receipts(a)) == 4
+
+
+async def test_closed_days_stay_closed_across_a_restart_and_are_not_loaded(
+    open_engine: Opener, tmp_path: Path
+) -> None:
+    a, store = await open_engine("A")
+    await sell(a, "r0")
+    await sell(a, "k0", name="kitchen/2026-03-01")
+    await sell(a, "r1", name="ledger/2026-03-02")
+    await a.close_day(DAY)
+    await a.close_day("kitchen/2026-03-01")
+    await a.stop()
+    await store.close()
+    b, store = await open_engine("A")
+    assert b.closed_days() == {DAY, "kitchen/2026-03-01"}
+    assert DAY not in b.sync.docs
+    assert "ledger/2026-03-02" in b.sync.docs
+    # the open day and the standing documents that hold something: never a closed one
+    assert store.stats.documents_loaded == len(await store.documents())
+    with pytest.raises(DayClosedError):
+        b.replica.doc(DAY)
+    # two readers of one closed day share one load
+    loaded = store.stats.documents_loaded
+    assert await asyncio.gather(b.open_day(DAY), b.open_day(DAY)) == [True, True]
+    assert store.stats.documents_loaded == loaded + 1
+    assert receipts(b).to_py() == {"r0": "receipt r0"}
+
+
+async def test_a_peers_late_update_reopens_the_day_and_is_kept(open_engine: Opener) -> None:
+    (a, store_a), (b, _) = await open_engine("A"), await open_engine("B")
+    wire = linked(a, b, [])
+    await deliver(a, b, wire)
+    await sell(a, "r0")
+    await deliver(a, b, wire)
+    await a.close_day(DAY)
+    await deliver(a, b, wire)
+    assert a.closed_days() == {DAY}  # B holds the same: its anti-entropy does not reopen it
+    await sell(b, "late")  # a register back after days offline
+    await deliver(a, b, wire)
+    await until(lambda: DAY not in a.closed_days(), 5, "A to reopen the day", on=[a])
+    await deliver(a, b, wire)  # what A answers once it is open
+    assert set(receipts(a).to_py()) == {"r0", "late"}
+    assert set(receipts(b).to_py()) == {"r0", "late"}
+    await a.close_day(DAY)  # and it closes again over everything it now holds
+    assert a.counters["days_opened"] == 1
+    assert a.counters["days_closed"] == 2
+    assert await a.open_day(DAY)
+    assert set(receipts(a).to_py()) == {"r0", "late"}
+    assert store_a.stats.failed_transactions == 0
+
+
+async def test_closing_a_big_day_gives_its_memory_back(open_engine: Opener) -> None:
+    a, _ = await open_engine("A")
+    release_memory()
+    before = rss_kb(os.getpid())
+
+    def fill() -> None:
+        doc = a.replica.doc(DAY)
+        for i in range(20_000):
+            add_receipt(doc, i)
+
+    await a.write(fill)
+    ids = receipt_ids(a.replica.doc(DAY))
+    release_memory()
+    grown = rss_kb(os.getpid()) - before
+    assert grown > 0
+    await a.close_day(DAY, keys=ids)
+    after = rss_kb(os.getpid()) - before
+    # a generous safety bound: most of what the day took is back (the store's page cache and
+    # allocator fragments stay)
+    assert after < grown / 2, f"the day took {grown} KB; {after} KB were still held after closing"
+    assert await a.find_closed(next(iter(ids))) == DAY
