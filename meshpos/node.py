@@ -268,8 +268,8 @@ class Node(VenueReads, RegisterOperations):
     # --- closed business days (docs/architecture.md (Documents)) -----------------------------------
 
     def _on_engine_event(self, event: EngineEvent) -> None:
-        if isinstance(event, DayClosed) and is_ledger(event.name):
-            self.index.forget(day_of(event.name))  # the pages' index lets go of its document
+        if isinstance(event, DayClosed) and is_ledger(event.doc):
+            self.index.forget(day_of(event.doc))  # the pages' index lets go of its document
 
     async def open_day_of(self, key: str) -> bool:
         """Load the closed business day holding receipt ``key`` (an id or a number), if one does."""

@@ -70,12 +70,12 @@ class DayCloser:
         engine.subscribe(self._on_event)
 
     def _on_event(self, event: EngineEvent) -> None:
-        if isinstance(event, DocumentChanged) and (is_ledger(event.doc) or is_kitchen(event.doc)):
+        if (
+            isinstance(event, DocumentChanged) and (is_ledger(event.doc) or is_kitchen(event.doc))
+        ) or isinstance(event, DayOpened):
             self._touched[day_of(event.doc)] = self._monotonic()
-        elif isinstance(event, DayOpened):
-            self._touched[day_of(event.name)] = self._monotonic()
-        elif isinstance(event, DayClosed) and is_ledger(event.name):
-            self._venue.forget_day(day_of(event.name))
+        elif isinstance(event, DayClosed) and is_ledger(event.doc):
+            self._venue.forget_day(day_of(event.doc))
 
     # --- the rule ---------------------------------------------------------------------------------
 

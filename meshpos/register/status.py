@@ -79,7 +79,7 @@ class StatusService:
         if isinstance(event, DocumentChanged):
             self._changed_at[event.doc] = time.monotonic()
         elif isinstance(event, DayClosed):
-            self.forget(event.name)
+            self.forget(event.doc)
         elif isinstance(event, PeerJoined):
             if event.role != "console":
                 self._peers[event.peer] = event.node
