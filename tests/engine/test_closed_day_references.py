@@ -30,7 +30,8 @@ async def test_a_closed_day_leaves_no_reference_and_loads_again_on_demand(tmp_pa
         today = node.business_date(node.now_ms())
         # every service that holds a day looks at it: the index, the status's tally, the venue
         assert [r.id for r in node.receipts(today, 10)] == [receipt.id]
-        assert node.open_orders() == [] and node.current_shift() is None
+        assert node.open_orders() == []
+        assert node.current_shift() is None
         assert node.status().receipts == 1
         assert node.durability(receipt.id).receipt == receipt.number
         engine = node._run().engine
@@ -39,7 +40,8 @@ async def test_a_closed_day_leaves_no_reference_and_loads_again_on_demand(tmp_pa
         await engine.close_day(ledger_name(today), [receipt.id, receipt.number])
         gc.collect()
         assert doc() is None, "something still holds the closed day's document"
-        assert today in node.days().closed and today not in node.days().loaded
+        assert today in node.days().closed
+        assert today not in node.days().loaded
         assert node.status().receipts == 0
         with pytest.raises(UnknownRecord):
             node.receipt(receipt.id)
