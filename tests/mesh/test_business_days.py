@@ -26,7 +26,7 @@ from meshpos.harness.internet import InternetLink
 from meshpos.harness.wait import wait_for
 from meshpos.localapi import ApiError
 from meshpos.model import Replica, Venue
-from meshpos.model.documents import ledger_name
+from meshpos.model.documents import kitchen_name, ledger_name
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.store import SqliteStore
 from meshpos.trust import VenueAuthority
@@ -42,14 +42,18 @@ ANTI_ENTROPY_S = 5 * HEARTBEAT_S  # SyncConfig.paced
 @dataclass(frozen=True)
 class PastDay:
     date: str
-    update: bytes
+    updates: dict[str, bytes]  # its ledger and kitchen documents
     receipts: list[str]
     numbers: list[str]
+
+    @property
+    def update(self) -> bytes:
+        return self.updates[ledger_name(self.date)]
 
 
 def past_day(days_ago: int, now_ms: int, sales: int = 2) -> PastDay:
     """A closed-out day a register sold ``days_ago`` days before ``now_ms``: a shift opened, ``sales``
-    receipts, the shift closed (nothing of it is still open). The register is ``P<days_ago>``, so
+    receipts (each sent to the kitchen too), the shift closed (nothing of it is still open). The register is ``P<days_ago>``, so
     receipt numbers differ between days."""
     at = now_ms - days_ago * DAY_MS
     replica = Replica()
@@ -60,18 +64,22 @@ def past_day(days_ago: int, now_ms: int, sales: int = 2) -> PastDay:
     for i in range(sales):
         order = venue.open_order(CASHIER, at + i)
         venue.add_line(CASHIER, order.id, "espresso", 1, at + i)
+        venue.send_to_kitchen(CASHIER, order.id, at + i)
         paid = venue.pay(CASHIER, order.id, "card", at + i)
         assert paid.receipt is not None
         receipts.append(paid.receipt.id)
         numbers.append(paid.receipt.number)
     venue.close_shift(CASHIER, 0, at + sales)
     date = venue.business_date(at)
-    return PastDay(date, replica.doc(ledger_name(date)).get_update(), receipts, numbers)
+    updates = {
+        name: replica.doc(name).get_update() for name in (ledger_name(date), kitchen_name(date))
+    }
+    return PastDay(date, updates, receipts, numbers)
 
 
 async def _write_days(db: Path, days: list[PastDay], *, closed: bool) -> None:
     async with await SqliteStore.open(db) as store:
-        await store.append([(ledger_name(d.date), d.update) for d in days])
+        await store.append([item for d in days for item in d.updates.items()])
         if closed:
             await close_stored_days(store, [(d.date, d.update) for d in days])
 
