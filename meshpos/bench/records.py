@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
-import gc
 import json
 import os
 import subprocess
@@ -35,6 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from meshpos.engine.memory import release_memory
 from meshpos.errors import MeshposError
 
 NOW_MS = 1_764_064_800_000  # 2025-11-25 10:00 UTC, inside the sample catalog's business day
@@ -50,9 +48,7 @@ def add_records_arguments(parser: argparse.ArgumentParser) -> None:
 def _rss_kb() -> int:
     """This process's resident memory, after collecting garbage and handing freed memory back to the OS
     (pycrdt's freed memory stays in the process until ``malloc_trim``)."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: freed memory stays counted
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    release_memory()  # not glibc: freed memory stays counted
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])

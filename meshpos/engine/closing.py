@@ -137,5 +137,6 @@ class ClosingDays:
     async def _open_logged(self, name: str) -> None:
         try:
             await self.open_day(name)
-        except MeshposError as exc:  # parked messages stay parked; the next ask retries
+        except MeshposError as exc:  # parked messages stay parked; the next one asks again
             log.error("cannot open closed %s for a peer (%s)", name, exc)
+            self.sync.reopen_failed(name)

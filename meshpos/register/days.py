@@ -10,13 +10,11 @@ memory, the store keeps them, peers agree it is closed) and open it again on dem
 * the console holds all of D: what "All data is synced" means for that one day
   (:meth:`StatusService.day_synced`: no pending change of D's documents, no record of D missing from the
   console's reports);
-* no live peer says it has changes of D the console lacks (its heartbeat's ``pending``): the relay
-  passes the console's view of a day on only while the day is open, so a peer that has not heard it yet
-  (one linked late, or back from offline) would otherwise never learn that D is at the console;
 * D was not touched (changed, opened) for ``day_idle_seconds``.
 
-For the same reason the relay opens a closed day again when a live peer still lists it as pending: its
-heartbeats then carry the console's view of that day, the peer closes it, and so, again, does the relay.
+A node that was away while the others closed D still learns the console holds it (the console or relay
+adds D's console view and reports to the beats addressed to a node that asks for D: the engine's
+mechanism), so it closes D too.
 
 A day opened again (a refund or reprint of an old receipt, a peer's late sale) closes again by the same
 rule. When a day closes, the venue, the status and the pages' index drop what they held of it (the
@@ -98,20 +96,6 @@ class DayCloser:
             return
         if days:
             self._task = asyncio.create_task(self._close(days))
-            return
-        wanted = self._peers_pending() & self._engine.closed_days()
-        if wanted and self._engine.sync.is_relay:
-            self._task = asyncio.create_task(self._open(sorted(wanted)))
-
-    def _peers_pending(self) -> set[str]:
-        """The documents a live peer says hold changes the console lacks (as far as it knows)."""
-        sync = self._engine.sync
-        return {
-            doc
-            for node, beat in sync.presence.items()
-            if node != sync.node_id and beat.role != "console"
-            for doc in beat.pending
-        }
 
     def closable(self) -> list[str]:
         """The loaded business days the rule lets close now, oldest first."""
@@ -126,8 +110,6 @@ class DayCloser:
         ]
         if not past:
             return []
-        peers = self._peers_pending()
-        past = [d for d in past if not {ledger_name(d), kitchen_name(d)} & peers]
         drawers = [s for ledger in self._venue.ledgers() for s in ledger.shifts() if s.is_open]
         drawer_ids = frozenset(s.id for s in drawers)
         found = []
@@ -157,14 +139,6 @@ class DayCloser:
                 await self._close_day(date)
             except MeshposError as exc:  # the next look tries again
                 log.error("could not close business day %s: %s", date, exc)
-
-    async def _open(self, names: list[str]) -> None:
-        for name in names:
-            try:
-                if await self._engine.open_day(name):
-                    log.info("%s opened again: a peer has not heard the console holds it", name)
-            except MeshposError as exc:
-                log.error("could not open %s for a peer: %s", name, exc)
 
     async def _close_day(self, date: str) -> None:
         engine = self._engine

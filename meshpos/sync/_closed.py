@@ -11,10 +11,15 @@ reopening it, and content it lacks still reaches it (docs/architecture.md (Docum
 * a step 1 that lacks something we hold is parked until the document is open, and :class:`ReopenWanted`
   asks the node to open it (its store has the content);
 * a non-empty update (live or step 2) is parked the same way; at most ``MAX_PARKED_BYTES`` per document
-  (beyond that the parked updates are dropped and counted: the step 1 sent at reopening asks for them again).
+  (beyond that the parked updates are dropped and counted: anti-entropy sends them again once it is open).
 
 The node opens the document (``reopen``) with its stored update; what was parked is then handled as if it
 had just arrived, in arrival order, for the sessions still exchanging (the write rules apply then).
+
+Heartbeats leave closed days out, with one exception: a peer that still holds a day open (it asked for it in
+a step 1 lately: it was offline when the others closed it) gets, in the beats addressed to it, what the
+console holds of that day and its reports, as the console or the relay last knew them. Without that, the
+peer would never learn the console holds all of it, show it pending for ever and never close it.
 
 A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
 """
@@ -22,7 +27,7 @@ A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the sta
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc
@@ -30,9 +35,12 @@ from pycrdt import Doc
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
 from meshpos.model.documents import is_kitchen, is_ledger, valid_document_name
 from meshpos.model.replica import decode_state_vector, encode_state_vector
+from meshpos.model.tally import Tally
+from meshpos.sync._bodies import MAX_JSON_DOCS
+from meshpos.sync._config import SyncConfig
 from meshpos.sync._events import AwarenessReceived, ReopenWanted, SyncEvent, UpdateRejected
 from meshpos.sync._exchange import _LOADING, _Loading, _Stored
-from meshpos.sync._messages import AwarenessUpdate, DocMessage, SyncStep1, SyncStep2
+from meshpos.sync._messages import AwarenessUpdate, DocMessage, Heartbeat, SyncStep1, SyncStep2
 from meshpos.sync._rules import may_deliver
 from meshpos.sync._session import EXCHANGING, DocReceived, Session
 from meshpos.sync._updates import EMPTY_UPDATE
@@ -74,6 +82,12 @@ class ClosedDays:
     _held_by: dict[str, dict[str, dict[int, int]]]
     _applying: str | _Loading | _Stored | None
     _opening_for_content: bool
+    _now: float | None
+    _relay_claim: bool
+    _console_sv: dict[str, dict[int, int]]
+    _reports: dict[str, Tally]
+    _closed_asked: dict[str, dict[str, float]]  # node -> closed day it asked for -> when
+    config: SyncConfig
     parked_dropped: int
 
     if TYPE_CHECKING:
@@ -97,6 +111,18 @@ class ClosedDays:
 
     def is_closed(self, name: str) -> bool:
         return name in self._closed
+
+    def reopen_failed(self, name: str) -> None:
+        """The node could not open ``name`` (its store failed): the next message that needs its
+        content asks again (:class:`ReopenWanted`)."""
+        closed = self._closed.get(name)
+        if closed is not None:
+            closed.wanted = False
+
+    def parked_bytes(self, name: str) -> int:
+        """Bytes of updates parked for the closed ``name`` (at most ``MAX_PARKED_BYTES``)."""
+        closed = self._closed.get(name)
+        return closed.parked_bytes if closed is not None else 0
 
     def close_doc(self, name: str) -> tuple[bytes, bytes]:
         """Unload the open business day ``name`` and answer for it from now on from its state vector
@@ -164,6 +190,9 @@ class ClosedDays:
                 asked = _holding(decode_state_vector(message.state_vector))
             except Exception as exc:
                 raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
+            if session.peer is not None and session.peer.role != "console":
+                now = self._now if self._now is not None else 0.0
+                self._closed_asked.setdefault(session.peer.node, {})[name] = now
             self._answer_closed(peer, session, closed, asked, message)
         elif message.update != EMPTY_UPDATE:
             assert session.peer is not None
@@ -187,8 +216,9 @@ class ClosedDays:
             session.charge_repeated_step1()
         session.send(SyncStep2(name, deletions))
         session.spent_on_reply(len(deletions))
-        if asked != closed.clocks:  # the peer holds more: ask for it (the answer reopens it)
-            session.send(SyncStep1(name, closed.state_vector))
+        if asked != closed.clocks and not closed.wanted:
+            session.send(SyncStep1(name, closed.state_vector))  # the peer holds more: ask for it
+            # (the answer reopens it; once that is under way, asking again would only park copies)
 
     def _answer_waiting(
         self, peer: str, session: Session, name: str, asked: dict[int, int]
@@ -196,6 +226,33 @@ class ClosedDays:
         """A coalesced step 1 for a document closed since it arrived: answered as if it came now."""
         ask = SyncStep1(name, encode_state_vector(asked))
         self._answer_closed(peer, session, self._closed[name], _holding(asked), ask)
+
+    def _with_closed_days_asked(self, beat: Heartbeat, node: str) -> Heartbeat:
+        """``beat`` plus what the console holds of the closed days ``node`` asked for lately (see
+        the module docstring); only the console and the relay speak for the console."""
+        asked = self._closed_asked.get(node)
+        if not asked or not (self.role == "console" or self._relay_claim):
+            return beat
+        now = self._now if self._now is not None else 0.0
+        lately = 2 * self.config.anti_entropy_interval
+        for doc, at in list(asked.items()):
+            if now - at > lately or doc not in self._closed:
+                del asked[doc]  # it stopped asking: it has the day closed too (or it is open)
+        if not asked:
+            del self._closed_asked[node]
+            return beat
+        room = MAX_JSON_DOCS - max(len(beat.console), len(beat.reports))
+        docs = sorted(asked)[-room:] if room > 0 else []  # the latest days, within the beat's bound
+        if self.role == "console":
+            console = {doc: dict(self._closed[doc].clocks) for doc in docs}
+        else:
+            console = {doc: dict(self._console_sv[doc]) for doc in docs if doc in self._console_sv}
+        reports = {doc: self._reports[doc] for doc in docs if self._reports.get(doc)}
+        if not console and not reports:
+            return beat
+        return replace(
+            beat, console={**beat.console, **console}, reports={**beat.reports, **reports}
+        )
 
     def _park(
         self, name: str, closed: _ClosedDoc, peer: str, message: DocMessage, size: int

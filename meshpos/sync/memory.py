@@ -61,6 +61,7 @@ class _Delivery:
 
 
 Listener = Callable[[str, SyncEvent], None]
+Tap = Callable[[str, str, bytes], None]
 
 
 class MemoryNetwork:
@@ -72,10 +73,14 @@ class MemoryNetwork:
         listener: Listener | None = None,
         redial_delay: float = 0.2,
         start: float = 0.0,
+        tap: Tap | None = None,
     ) -> None:
+        """``tap(sender, receiver, data)`` sees every message a node puts on the wire (before faults):
+        what tests count (step 1s per document, heartbeats) without reaching into a node."""
         self.rng = rng
         self.faults = faults or Faults()
         self.listener = listener
+        self.tap = tap
         self.redial_delay = redial_delay
         self.now = start
         self.stats = NetworkStats()
@@ -178,6 +183,8 @@ class MemoryNetwork:
                 self._schedule(to, key, None, f.delay)
             return
         self.stats.sent += 1
+        if self.tap is not None:
+            self.tap(sender, to, data)
         if not self.reachable(sender, to) or self.rng.random() < f.drop:
             self.stats.dropped += 1
             return

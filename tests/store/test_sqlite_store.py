@@ -546,3 +546,55 @@ async def test_create_false_refuses_a_missing_or_empty_file_and_writes_nothing(
         assert store.created
     async with await SqliteStore.open(path, create=False) as store:
         assert not store.created
+
+
+def downgrade_to_version_1(path: Path) -> None:
+    """Make ``path`` a version-1 database: today's schema without what migration 1 adds."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE closed_records")
+        conn.execute("ALTER TABLE documents DROP COLUMN state_vector")
+        conn.execute("ALTER TABLE documents DROP COLUMN deletions")
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+
+
+async def test_a_version_1_database_is_migrated_and_keeps_everything(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    doc = await _fill(path, receipts=60)
+    async with await SqliteStore.open(path) as store:
+        await store.append([("ledger/2026-11-24", Recorder().set("r", 1))])
+        await store.set_closed("ledger/2026-11-24", True)  # what version 1 could do: the flag
+    downgrade_to_version_1(path)
+    async with await SqliteStore.open(path) as store:
+        loaded: pycrdt.Doc[Any] = pycrdt.Doc()
+        loaded.apply_update(await store.load(DAY) or b"")
+        assert receipt_ids(loaded) == receipt_ids(doc)
+        assert await store.get_meta("seq/R1") == "59"
+        assert set(await store.closed_days()) == {"ledger/2026-11-24"}  # summarised from content
+        await store.close_day(DAY, doc.get_state(), doc.get_update(doc.get_state()), ["r0"])
+        assert await store.find_closed("r0") == DAY
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+    async with await SqliteStore.open(path) as store:
+        assert set(await store.closed_days()) == {DAY, "ledger/2026-11-24"}
+        assert store.stats.documents_loaded == 0  # both summaries were kept
+
+
+async def test_closed_days_survive_a_reopen_and_start_up_reads_none_of_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    days = {f"ledger/2026-11-{d}": Recorder() for d in (23, 24, 25)}
+    async with await SqliteStore.open(path) as store:
+        for name, rec in days.items():
+            await store.append([(name, rec.set(name, 1)), ("catalog", rec.set("c", 1))])
+        for name in ("ledger/2026-11-23", "ledger/2026-11-24"):
+            state = days[name].doc.get_state()
+            await store.close_day(name, state, days[name].doc.get_update(state), [name + "/r"])
+    async with await SqliteStore.open(path) as store:
+        closed = await store.closed_days()
+        assert set(closed) == {"ledger/2026-11-23", "ledger/2026-11-24"}
+        assert await store.find_closed("ledger/2026-11-23/r") == "ledger/2026-11-23"
+        assert set(await StoreDocuments(store).load()) == {"catalog", "ledger/2026-11-25"}
+        assert store.stats.documents_loaded == 2  # the open ones only

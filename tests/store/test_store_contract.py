@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -10,10 +11,13 @@ import pytest
 
 from meshpos.engine import StoreDocuments
 from meshpos.errors import StoreClosed, StoreError
+from meshpos.model.replica import decode_state_vector
 from meshpos.store import EMPTY_UPDATE, Store
 from meshpos.store.base import fold
 
 from .store_helpers import OpenStore, Recorder, content, snapshot
+
+DAY = "ledger/2026-03-01"
 
 
 async def test_unknown_document_loads_as_none(store: Store) -> None:
@@ -176,3 +180,83 @@ def test_fold_keeps_segments_geometric_and_content_whole() -> None:
     assert len(segments) <= 5
     whole = fold(segments, [], full=True)[1]
     assert content(whole) == snapshot(rec.doc)
+
+
+def summary_of(doc: pycrdt.Doc[Any]) -> tuple[bytes, bytes]:
+    """What the synchronizer keeps of a closed day: its state vector and its deletions."""
+    state = doc.get_state()
+    return state, doc.get_update(state)
+
+
+async def test_a_closed_day_keeps_its_summary_and_its_record_keys(store: Store) -> None:
+    day, catalog = Recorder(), Recorder()
+    for i in range(3):
+        await store.append([(DAY, day.set("r", i)), ("catalog", catalog.set("c", i))])
+    summary = summary_of(day.doc)
+    await store.close_day(DAY, *summary, keys=["r1", "R1-000001"])
+    assert await store.closed_days() == {DAY: summary}
+    assert [d.name for d in await store.documents()] == ["catalog"]  # not loaded at start
+    assert set(await StoreDocuments(store).load()) == {"catalog"}
+    assert await store.find_closed("R1-000001") == DAY
+    assert await store.find_closed("r2") is None
+    assert content(await store.load(DAY)) == snapshot(day.doc)  # whole, on demand
+    await store.set_closed(DAY, False)  # reopened: its summary goes, its keys may stay
+    assert await store.closed_days() == {}
+    assert await store.find_closed("r1") == DAY
+    await store.drop(DAY)
+    assert await store.find_closed("r1") is None
+
+
+async def test_the_engine_port_closes_and_reopens_through_the_store(store: Store) -> None:
+    day = Recorder()
+    await store.append([(DAY, day.set("r", 1))])
+    port = StoreDocuments(store)
+    await port.close(DAY, *summary_of(day.doc), ["r1"])
+    assert await port.closed() == {DAY: summary_of(day.doc)}
+    assert await port.find_closed("r1") == DAY
+    assert content(await port.reopen(DAY)) == snapshot(day.doc)
+    assert await port.closed() == {}
+    assert set(await port.load()) == {DAY}
+
+
+async def test_close_day_comes_after_the_appends_queued_before_it(store: Store) -> None:
+    day = Recorder()
+    first, second = day.set("a", 1), day.set("b", 2)
+    await asyncio.gather(
+        store.append([(DAY, first)]),
+        store.append([(DAY, second)]),
+        store.close_day(DAY, *summary_of(day.doc)),
+    )
+    assert await store.closed_days() == {DAY: summary_of(day.doc)}
+    assert content(await store.load(DAY)) == snapshot(day.doc)
+
+
+@pytest.mark.parametrize(
+    ("state_vector", "keys", "words"),
+    [("not bytes", [], "state vector must be bytes"), (b"\x00", ["r1", ""], "record key ''")],
+)
+async def test_close_day_refuses_bad_arguments_and_changes_nothing(
+    store: Store, state_vector: Any, keys: list[str], words: str
+) -> None:
+    await store.append([(DAY, Recorder().set("r", 1))])
+    with pytest.raises(StoreError, match=words):
+        await store.close_day(DAY, state_vector, EMPTY_UPDATE, keys)
+    assert await store.closed_days() == {}
+    assert await store.find_closed("r1") is None
+
+
+async def test_a_day_closed_by_the_flag_alone_is_summarised_from_its_content_once(
+    store: Store,
+) -> None:
+    day = Recorder()
+    for i in range(3):
+        await store.append([(DAY, day.set("r", i))])
+    await store.set_closed(DAY, True)
+    [(state, deletions)] = (await store.closed_days()).values()
+    assert decode_state_vector(state) == decode_state_vector(day.doc.get_state())
+    rebuilt: pycrdt.Doc[Any] = pycrdt.Doc()
+    rebuilt.apply_update(await store.load(DAY) or b"")
+    assert deletions == rebuilt.get_update(rebuilt.get_state())
+    loaded = store.stats.documents_loaded
+    assert await store.closed_days() == {DAY: (state, deletions)}
+    assert store.stats.documents_loaded == loaded  # kept, not summarised again

@@ -1,0 +1,239 @@
+"""Closed business days in the synchronizer, on the in-memory network: peers that hold the same day
+agree it is closed, content a peer lacks or sends reopens it, the write rules still hold, parking is
+bounded, and a closed day costs no step 1 and no heartbeat field (meshpos/sync/_closed.py).
+
+The nodes' "store" here is a dict: a day's update kept at close, handed back when ``ReopenWanted`` asks.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+from pycrdt import Doc, Map
+
+from meshpos.errors import LocalProtocolError
+from meshpos.model.replica import decode_state_vector
+from meshpos.sync import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    Heartbeat,
+    ReopenWanted,
+    SyncConfig,
+    SyncEvent,
+    Synchronizer,
+    SyncStep1,
+    SyncStep2,
+    SyncUpdate,
+    UpdateRejected,
+    decode,
+)
+from meshpos.sync._closed import MAX_PARKED_BYTES
+from meshpos.sync.memory import MemoryNetwork
+
+from .helpers import VENUE
+
+DAY = "ledger/2026-03-01"
+OTHER = "stoplist"  # an open document: proves anti-entropy ran
+CONFIG = SyncConfig.paced(0.5, DEFAULT_MAX_MESSAGE_SIZE)  # as nodes pace it, twice as fast
+
+
+class Mesh:
+    """Synchronizers on a MemoryNetwork; each keeps its closed days' content as a store would, and
+    reopens a day when asked (unless ``hold`` says its store is slow)."""
+
+    def __init__(self, seed: int = 3) -> None:
+        self.rng = random.Random(seed)
+        self.net = MemoryNetwork(self.rng, listener=self._on_event, tap=self._on_wire)
+        self.stored: dict[tuple[str, str], bytes] = {}
+        self.wanted: list[tuple[str, str]] = []
+        self.rejected: list[tuple[str, UpdateRejected]] = []
+        self.hold: set[str] = set()  # nodes that do not reopen (yet)
+        self.sent: Counter[tuple[str, str, str]] = Counter()  # (sender, message kind, doc)
+        self.beats: list[Heartbeat] = []
+
+    def add(self, name: str, role: str = "register", client_id: int = 0) -> Synchronizer:
+        sync = Synchronizer(
+            venue=VENUE,
+            node_id=name,
+            role=role,
+            client_id=client_id or self.rng.randrange(1, 2**53),
+            config=CONFIG,
+        )
+        self.net.add(sync)
+        return sync
+
+    def node(self, name: str) -> Synchronizer:
+        return self.net.nodes[name]
+
+    def write(self, name: str, key: str, value: Any, doc: str = DAY) -> None:
+        self.node(name).open_doc(doc).get("receipts", type=Map)[key] = value
+        self.net.pump(name)
+
+    def keys(self, name: str, doc: str = DAY) -> set[str]:
+        return set(self.node(name).docs[doc].get("receipts", type=Map).keys())
+
+    def close(self, name: str, doc: str = DAY) -> None:
+        sync = self.node(name)
+        self.stored[(name, doc)] = sync.docs[doc].get_update()
+        sync.close_doc(doc)
+
+    def reopen(self, name: str, doc: str = DAY) -> None:
+        self.node(name).reopen(doc, self.stored.pop((name, doc)))
+        self.net.pump(name)
+
+    def _on_event(self, node: str, event: SyncEvent) -> None:
+        if isinstance(event, ReopenWanted):
+            self.wanted.append((node, event.doc))
+            if node not in self.hold:
+                self.reopen(node, event.doc)
+        elif isinstance(event, UpdateRejected):
+            self.rejected.append((node, event))
+
+    def _on_wire(self, sender: str, receiver: str, data: bytes) -> None:
+        message = decode(data)
+        if isinstance(message, SyncStep1 | SyncStep2 | SyncUpdate):
+            self.sent[(sender, type(message).__name__, message.doc)] += 1
+        elif isinstance(message, Heartbeat) and message.node == sender:
+            self.beats.append(message)
+
+
+@pytest.fixture
+def mesh() -> Mesh:
+    m = Mesh()
+    for name in ("A", "B", "C"):
+        m.add(name)
+    for name in m.net.nodes:
+        m.node(name).open_doc(OTHER)
+    m.net.advance(0.5)
+    m.write("A", "r0", "receipt 0")
+    m.net.advance(0.5)
+    assert all(m.keys(n) == {"r0"} for n in ("A", "B", "C"))
+    return m
+
+
+def test_a_day_closed_on_one_node_and_open_with_the_same_content_elsewhere_stays_closed(
+    mesh: Mesh,
+) -> None:
+    mesh.close("A")
+    mesh.sent.clear()
+    mesh.net.advance(5.0)  # several anti-entropy rounds
+    assert mesh.node("A").closed_docs == {DAY}
+    assert mesh.wanted == []
+    assert mesh.sent[("B", "SyncStep1", DAY)] > 0  # B keeps asking, as for any open day...
+    assert mesh.sent[("A", "SyncStep2", DAY)] > 0  # ...and A answers with its deletions
+    assert mesh.sent[("A", "SyncStep1", DAY)] == 0  # a closed day costs A no step 1
+    assert mesh.sent[("A", "SyncStep1", OTHER)] > 0  # (anti-entropy ran)
+    assert mesh.keys("B") == {"r0"}
+
+
+def test_a_day_closed_everywhere_is_in_no_heartbeat_message_or_held_by(mesh: Mesh) -> None:
+    a = mesh.node("A")
+    a.set_uplink(True)  # A relays: it passes on what the console holds
+    mesh.net.advance(3.0)
+    assert a.is_relay
+    a.set_console_state(DAY, {1: 1})
+    mesh.write("A", "r1", "receipt 1")  # something of A's the console lacks: pending
+    mesh.net.advance(2.0)
+    assert any(DAY in b.console and DAY in b.pending for b in mesh.beats if b.node == "A")
+    assert a.held_by(DAY)
+    for name in ("A", "B", "C"):  # every node closes it: no one asks for it any more
+        mesh.close(name)
+    mesh.beats.clear()
+    mesh.sent.clear()
+    mesh.net.advance(2 * CONFIG.anti_entropy_interval)
+    assert {b.node for b in mesh.beats} == {"A", "B", "C"}
+    assert all(DAY not in b.console and DAY not in b.pending for b in mesh.beats)
+    assert not [sent for sent in mesh.sent if sent[2] == DAY]  # nor any sync message
+    assert a.held_by(DAY) == {}
+    assert a.pending(DAY) == 0
+    with pytest.raises(LocalProtocolError, match="closed"):
+        a.open_doc(DAY)  # the node must reopen it from its store, never start it empty
+    with pytest.raises(LocalProtocolError, match="business day"):
+        a.close_doc(OTHER)
+
+
+def test_a_peer_missing_data_reopens_the_day_and_gets_it(mesh: Mesh) -> None:
+    mesh.net.partition(["A", "C"], ["B"])
+    mesh.write("A", "r1", "receipt 1")
+    mesh.net.advance(0.5)
+    mesh.close("A")
+    mesh.close("C")
+    mesh.net.heal()
+    mesh.net.advance(3.0)
+    assert ("A", DAY) in mesh.wanted or ("C", DAY) in mesh.wanted
+    assert mesh.keys("B") == {"r0", "r1"}
+
+
+def test_a_late_update_reopens_the_day_everywhere(mesh: Mesh) -> None:
+    mesh.close("A")
+    mesh.close("C")
+    mesh.net.cut("B", "C")  # B reaches C only through A
+    mesh.net.advance(0.5)
+    mesh.write("B", "late", "a register back after days offline")
+    mesh.net.advance(3.0)
+    assert mesh.wanted[0] == ("A", DAY)  # A got it from B...
+    assert ("C", DAY) in mesh.wanted  # ...and forwarded it to C, which had it closed too
+    for name in ("A", "B", "C"):
+        assert mesh.keys(name) == {"r0", "late"}
+    assert mesh.rejected == []
+
+
+def test_a_forbidden_authors_update_for_a_closed_day_is_rejected_after_reopening(
+    mesh: Mesh,
+) -> None:
+    kds_client = 424242
+    mesh.add("K", role="kds", client_id=kds_client)
+    mesh.net.advance(1.0)  # everyone met K: its client id is a kds's
+    mesh.net.crash("K")
+    mesh.close("A")
+    forged: Doc[Any] = Doc(client_id=kds_client)
+    forged.get("receipts", type=Map)["forged"] = "a kds may not write the ledger"
+    b = mesh.node("B")
+    mesh.net.partition(["A", "B"], ["C"])
+    b.docs[DAY].apply_update(forged.get_update())  # B passes it on as if it were its own
+    mesh.net.pump("B")
+    mesh.net.advance(2.0)
+    assert ("A", DAY) in mesh.wanted  # it reopened for it...
+    assert "forged" not in mesh.keys("A")  # ...and still refused it
+    assert any(node == "A" and e.doc == DAY for node, e in mesh.rejected)
+
+
+def test_parked_updates_are_bounded_and_the_day_still_gets_them_when_it_opens(mesh: Mesh) -> None:
+    mesh.hold.add("A")  # A's store is slow: nothing reopens yet
+    mesh.close("A")
+    mesh.net.cut("B", "C")
+    big = "x" * (MAX_PARKED_BYTES // 3)
+    for i in range(5):
+        mesh.write("B", f"big{i}", big)
+        mesh.net.advance(0.2)
+    a = mesh.node("A")
+    assert mesh.wanted == [("A", DAY)]  # asked once per closed period
+    assert a.parked_bytes(DAY) <= MAX_PARKED_BYTES
+    assert a.parked_dropped > 0
+    mesh.hold.clear()
+    mesh.reopen("A")
+    mesh.net.advance(2 * CONFIG.anti_entropy_interval)  # what was dropped comes again
+    assert mesh.keys("A") == {"r0", *(f"big{i}" for i in range(5))}
+
+
+def test_a_node_that_missed_the_close_still_learns_the_console_holds_the_day(mesh: Mesh) -> None:
+    a, b = mesh.node("A"), mesh.node("B")
+    a.set_uplink(True)  # A relays: it speaks for the console
+    mesh.net.advance(3.0)
+    assert a.is_relay
+    mesh.net.partition(["A", "C"], ["B"])  # B is away while the console gets the day
+    held = decode_state_vector(a.docs[DAY].get_state())
+    a.set_console_state(DAY, held)
+    a.set_console_reports(DAY, {"R1": {"receipts": 1}})
+    mesh.close("A")
+    mesh.close("C")
+    assert b.pending(DAY) > 0
+    mesh.net.heal()
+    mesh.net.advance(CONFIG.anti_entropy_interval + 3 * CONFIG.heartbeat_interval)
+    assert a.closed_docs == {DAY}  # B holds the same: nothing reopened...
+    assert b.console_state(DAY) == held  # ...and B learns, from the beats to it, that the
+    assert b.pending(DAY) == 0  # console holds all of it (it can close it too)
+    assert b.console_reports(DAY) == {"R1": {"receipts": 1}}
+    assert all(DAY not in beat.console for beat in mesh.beats if beat.node == "C")
