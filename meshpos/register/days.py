@@ -139,6 +139,8 @@ class DayCloser:
                 await self._close_day(date)
             except MeshposError as exc:  # the next look tries again
                 log.error("could not close business day %s: %s", date, exc)
+            except Exception:  # a bug must not kill the node's ticker: logged, tried again
+                log.exception("could not close business day %s", date)
 
     async def _close_day(self, date: str) -> None:
         engine = self._engine
