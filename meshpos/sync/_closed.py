@@ -16,6 +16,11 @@ reopening it, and content it lacks still reaches it (docs/architecture.md (Docum
 The node opens the document (``reopen``) with its stored update; what was parked is then handled as if it
 had just arrived, in arrival order, for the sessions still exchanging (the write rules apply then).
 
+What this cannot see: a state vector counts structs, not deletions, so a peer that differs from a closed
+day only by a deletion it made (no new struct) gets our deletions but does not send its own until the day
+opens here. A live update carries such a deletion and reopens the day; only a lost one leaves that gap,
+and the next open of the day (a read) closes it.
+
 Heartbeats leave closed days out, with one exception: a peer that still holds a day open (it asked for it in
 a step 1 lately: it was offline when the others closed it) gets, in the beats addressed to it, what the
 console holds of that day and its reports, as the console or the relay last knew them. Without that, the
@@ -134,6 +139,10 @@ class ClosedDays:
         deletions = doc.get_update(state_vector)
         self.drop_doc(name)
         self.mark_closed(name, state_vector, deletions)
+        for session in self._sessions.values():
+            last = session.replies.get(name)
+            if last is not None and last.waiting is None:  # (a waiting ask is answered closed)
+                del session.replies[name]
         return state_vector, deletions
 
     def mark_closed(self, name: str, state_vector: bytes, deletions: bytes) -> None:

@@ -219,3 +219,45 @@ async def test_closing_tells_listeners_at_once_and_the_change_feed_names_the_day
     assert change is not None
     assert DAY in change.docs
     changes.close()
+
+
+class SlowClose(StoreDocuments):
+    """The node's store, whose close waits for ``go`` (a slow disk) and then commits."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        super().__init__(store)
+        self.go = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def close(
+        self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str]
+    ) -> None:
+        self.waiting.set()
+        await self.go.wait()
+        await super().close(name, state_vector, deletions, keys)
+
+
+async def test_a_cancelled_close_still_leaves_memory_as_the_store_has_it(tmp_path: Path) -> None:
+    async with await SqliteStore.open(tmp_path / "a.db") as store:
+        documents = SlowClose(store)
+        a = Engine(
+            documents,
+            venue=VENUE,
+            node_id="A",
+            role="register",
+            sync_config=SyncConfig(),
+            received_commit_interval=None,
+        )
+        await a.open()
+        await sell(a, "r0")
+        closing = asyncio.create_task(a.close_day(DAY))
+        await documents.waiting.wait()
+        closing.cancel()  # close_day waits for the store's outcome all the same
+        documents.go.set()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        assert set(await store.closed_days()) == {DAY}  # the store closed it...
+        assert a.closed_days() == {DAY}  # ...and so did memory
+        assert await a.open_day(DAY)
+        assert receipts(a).to_py() == {"r0": "receipt r0"}
+        await a.stop()

@@ -16,6 +16,7 @@ from pycrdt import Doc, Map
 
 from meshpos.errors import LocalProtocolError
 from meshpos.model.replica import decode_state_vector
+from meshpos.store import EMPTY_UPDATE
 from meshpos.sync import (
     DEFAULT_MAX_MESSAGE_SIZE,
     Heartbeat,
@@ -32,7 +33,7 @@ from meshpos.sync import (
 from meshpos.sync._closed import MAX_PARKED_BYTES
 from meshpos.sync.memory import MemoryNetwork
 
-from .helpers import VENUE
+from .helpers import VENUE, pump, sync_pair
 
 DAY = "ledger/2026-03-01"
 OTHER = "stoplist"  # an open document: proves anti-entropy ran
@@ -237,3 +238,31 @@ def test_a_node_that_missed_the_close_still_learns_the_console_holds_the_day(mes
     assert b.pending(DAY) == 0  # console holds all of it (it can close it too)
     assert b.console_reports(DAY) == {"R1": {"receipts": 1}}
     assert all(DAY not in beat.console for beat in mesh.beats if beat.node == "C")
+
+
+def test_an_ask_waiting_when_the_day_closes_is_answered_from_its_summary() -> None:
+    a, b = (
+        Synchronizer(venue=VENUE, node_id=n, role="register", client_id=c, config=CONFIG)
+        for n, c in (("A", 11), ("B", 22))
+    )
+    ka, kb = sync_pair(a, b)
+    a.open_doc(DAY).get("receipts", type=Map)["r0"] = "receipt 0"
+    a.open_doc(DAY).get("receipts", type=Map)["r0"] = "receipt 0, again"  # a deletion
+    pump(a, ka, b, kb)
+    now = 2 * CONFIG.session.reply_interval
+    for sync in (a, b):  # the replies waiting so far go out: B holds all of the day
+        sync.tick(now)
+    pump(a, ka, b, kb)
+    ask = SyncStep1(DAY, b.docs[DAY].get_state())
+    for _ in range(2):  # the second, at least, comes within the reply interval: it waits
+        b.sessions[kb].send(ask)
+    for data in b.data_to_send(kb):
+        a.receive_data(ka, data)
+    assert a.sessions[ka].replies[DAY].waiting == decode_state_vector(ask.state_vector)
+    _, deletions = a.close_doc(DAY)
+    assert deletions != EMPTY_UPDATE
+    a.tick(now + CONFIG.session.reply_interval + 0.01)
+    sent = [decode(data) for data in a.data_to_send(ka)]
+    assert SyncStep2(DAY, deletions) in sent  # answered as a closed day, nothing reopened
+    assert not [e for e in a.events_received() if isinstance(e, ReopenWanted)]
+    assert a.closed_docs == {DAY}
