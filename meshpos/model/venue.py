@@ -53,7 +53,9 @@ class Venue(OrderRules, MoneyRules):
         date = self.business_date(now_ms)
         ledgers = [ledger for ledger in self.ledgers() if ledger.date <= date]
         drawers = [s for ledger in ledgers for s in ledger.shifts() if s.is_open]
-        reasons = [r for ledger in ledgers for r in what_keeps_open(ledger, drawers, self._name)]
+        reasons = [
+            r for ledger in ledgers for r in what_keeps_open(ledger, drawers, self.user_name)
+        ]
         if reasons:
             raise DayStillOpen(
                 f"business day {date} cannot end yet: {'; '.join(reasons)}. Close the shifts and "
@@ -62,7 +64,7 @@ class Venue(OrderRules, MoneyRules):
         self.day_ends.end(date, user=user, device=self.device, now_ms=now_ms)
         return DayEnded(date, next_day(date))
 
-    def _name(self, user: str) -> str:
+    def user_name(self, user: str) -> str:
         """A user's name for a message (the id if the catalog does not know it)."""
         try:
             return self.catalog.user(user).name

@@ -120,18 +120,12 @@ class DayCloser:
             if self._kept.get(date) == (touched, drawer_ids):
                 continue  # still open, and nothing changed since we looked
             if ledger_name(date) in names:
-                reasons = what_keeps_open(self._venue.ledger(date), drawers, self._venue_name)
+                reasons = what_keeps_open(self._venue.ledger(date), drawers, self._venue.user_name)
                 if reasons:
                     self._kept[date] = (touched, drawer_ids)
                     continue
             found.append(date)
         return found
-
-    def _venue_name(self, user: str) -> str:
-        try:
-            return self._venue.catalog.user(user).name
-        except MeshposError:
-            return user
 
     async def _close(self, days: list[str]) -> None:
         for date in days:
