@@ -63,6 +63,9 @@ class Config:
     console_ca_file: Path | None = None  # PEM CA(s) for a wss:// console; default: the system's CAs
     heartbeat_interval: float = 1.0
     pin_lockout_s: float = 30.0  # the first lock after wrong PINs; each further lock doubles it
+    # a past business day the console holds whole closes (unloads) once untouched this long
+    # (docs/architecture.md (Documents)); tests set it low
+    day_idle_seconds: float = 60.0
     # ``meshpos node --init-database`` only: begin an empty database where one existed (see Node.start)
     init_database: bool = False
 
@@ -118,6 +121,7 @@ class Config:
                 "characters)",
             )
         _seconds_between("pin_lockout_s", self.pin_lockout_s, 0.1, 3600)
+        _seconds_between("day_idle_seconds", self.day_idle_seconds, 0.05, 86_400)
         if bool(self.console_url) != bool(self.console_token):
             raise InvalidSetting(
                 "console_url" if self.console_url else "console_token",

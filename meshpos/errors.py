@@ -81,6 +81,12 @@ class OpenOrdersOnShift(ShiftError):
     code = "open_orders_on_shift"
 
 
+class DayStillOpen(DomainError):
+    """A business day cannot end: shifts or orders of it are still open (the message names them)."""
+
+    code = "day_still_open"
+
+
 class PermissionDenied(DomainError):
     code = "permission_denied"
 

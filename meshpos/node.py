@@ -19,13 +19,23 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from meshpos.config import Config
-from meshpos.engine import MAX_MESSAGE_SIZE, Engine, Rejection, StoreDocuments, Subscription
+from meshpos.engine import (
+    MAX_MESSAGE_SIZE,
+    DayClosed,
+    Engine,
+    EngineEvent,
+    Rejection,
+    StoreDocuments,
+    Subscription,
+)
 from meshpos.engine.memory import release_memory
 from meshpos.errors import MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
+from meshpos.model.documents import day_of, is_ledger, ledger_name
 from meshpos.net.mesh import DiscoveryFactory, Mesh
 from meshpos.node_ports import ApiFactory, ApiServer, LinksFactory, StoreOpener
 from meshpos.node_status import Durability, NodeStatus
+from meshpos.register.days import DayCloser
 from meshpos.register.numbering import ReceiptCounter, check_new_series
 from meshpos.register.operations import RegisterOperations
 from meshpos.register.status import StatusService
@@ -35,6 +45,7 @@ from meshpos.sync import SyncConfig
 from meshpos.trust import DeviceIdentity, load_identity, stored_token
 from meshpos.trust.identity import check_identity
 from meshpos.trust.revocations import Revocations
+from meshpos.web.port import BusinessDays
 from meshpos.web.reads import VenueReads
 
 log = logging.getLogger("meshpos.node")
@@ -53,6 +64,7 @@ class _Running:
     revocations: Revocations
     relay: RelayService
     status: StatusService
+    days: DayCloser
     mesh: Mesh
     api: ApiServer
     api_token: str
@@ -133,10 +145,12 @@ class Node(VenueReads, RegisterOperations):
         # first reads): glibc would keep it mapped as the process's high-water mark
         status.publish_owed()
         release_memory()
+        days = DayCloser(engine, numbers.venue, status, config, now_ms=self.now_ms)
+        engine.subscribe(self._on_engine_event)
         revocations.on_revoked = lambda device: mesh.drop(device, "revoked")
         api = self._api(self, token)
         self._running = _Running(
-            identity, store, engine, numbers, revocations, relay, status, mesh, api, token
+            identity, store, engine, numbers, revocations, relay, status, days, mesh, api, token
         )
         try:
             await self._start_network(config)
@@ -154,7 +168,7 @@ class Node(VenueReads, RegisterOperations):
         run.engine.start_ticking(
             min(0.1, config.heartbeat_interval / 5),
             before=[run.status.publish_owed],
-            after=[run.status.publish_indicator, run.relay.manage],
+            after=[run.status.publish_indicator, run.relay.manage, run.days.tick],
         )
         run.relay.start()
         await run.api.start()
@@ -169,6 +183,7 @@ class Node(VenueReads, RegisterOperations):
             await run.mesh.stop_discovery()
             await run.api.stop()
             await run.engine.begin_stop()
+            await run.days.stop()
             await run.relay.stop()
             await run.mesh.stop()
             await run.engine.stop()
@@ -260,6 +275,29 @@ class Node(VenueReads, RegisterOperations):
 
     async def clear_cache(self) -> list[str]:
         return await self._run().status.clear_cache()
+
+    # --- closed business days (docs/architecture.md (Documents)) -----------------------------------
+
+    def _on_engine_event(self, event: EngineEvent) -> None:
+        if isinstance(event, DayClosed) and is_ledger(event.doc):
+            self.index.forget(day_of(event.doc))  # the pages' index lets go of its document
+
+    async def open_day_of(self, key: str) -> bool:
+        """Load the closed business day holding receipt ``key`` (an id or a number), if one does."""
+        engine = self._run().engine
+        name = await engine.find_closed(key)
+        return name is not None and await engine.open_day(name)
+
+    async def open_day(self, date: str) -> bool:
+        """Load business day ``date``'s ledger if it is closed (it closes again by the rule)."""
+        engine = self._run().engine
+        name = ledger_name(date)
+        return name in engine.closed_days() and await engine.open_day(name)
+
+    def days(self) -> BusinessDays:
+        engine = self._run().engine
+        closed = {day_of(n) for n in engine.closed_days() if is_ledger(n)}
+        return self.business_days(closed)
 
     def is_revoked(self, device_id: str) -> bool:
         return self._running is not None and self._running.revocations.is_revoked(device_id)

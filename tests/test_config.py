@@ -106,6 +106,7 @@ NODE = '[node]\nnode_id = "R1"\n'
         (NODE + 'data_dir = ""\n', 'data_dir = "" is not a file or directory path'),
         (NODE + "data_dir = 3\n", "data_dir = 3 is not a file or directory path"),
         (NODE + "init_database = true\n", "init_database is not a setting: use --init-database"),
+        (NODE + "day_idle_seconds = 0\n", "day_idle_seconds 0.0: must be between 0.05 and 86400 s"),
         ('node_id = "R1"\nport = 1\n', "no [node] table (found 'node_id', 'port')"),
         ("", "no [node] table (found nothing)"),
         ('[nodes]\nnode_id = "R1"\n', "no [node] table (found 'nodes')"),
@@ -154,6 +155,7 @@ def test_a_config_file_that_is_not_a_text_file_is_one_line(
         ({"MESHPOS_PORT": "٣"}, "environment MESHPOS_PORT: port = "),  # only ASCII digits
         ({"MESHPOS_HEARTBEAT_INTERVAL": "nan"}, "MESHPOS_HEARTBEAT_INTERVAL: heartbeat_interval"),
         ({"MESHPOS_INIT_DATABASE": "1"}, "environment MESHPOS_INIT_DATABASE: not a setting"),
+        ({"MESHPOS_DAY_IDLE_SECONDS": "-1"}, "MESHPOS_DAY_IDLE_SECONDS: day_idle_seconds -1.0"),
     ],
 )
 def test_an_unusable_environment_value_names_the_variable(
@@ -175,3 +177,12 @@ def test_ports_and_urls_that_are_fine_still_load(tmp_path: Path) -> None:
     assert config.console_url == "wss://console.example:8780"
     assert not config.init_database
     assert load_config(path, env={}, overrides={"init_database": True}).init_database
+
+
+def test_day_idle_seconds_defaults_to_a_minute_and_the_environment_overrides_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "node.toml"
+    path.write_text(NODE)
+    assert load_config(path, env={}).day_idle_seconds == 60.0
+    assert load_config(path, env={"MESHPOS_DAY_IDLE_SECONDS": "1.5"}).day_idle_seconds == 1.5

@@ -10,7 +10,9 @@ every update before writing it) with real certificates (:mod:`meshpos.harness.ve
 A few template days are sold through the model and each closed day is one of them re-keyed
 (:mod:`meshpos.bench.history_rekey`): new ids, its own date and times, the next receipt numbers. The first
 and last closed day and the open day are read back through the model before anything is written. Each
-closed day is one update row (what compaction leaves is one snapshot row: the same bytes to load).
+closed day is one update row (what compaction leaves is one snapshot row: the same bytes to load), and
+is marked closed as a running node closes it (``Store.close_day`` with its state vector, deletions and
+receipt keys): a node starts with only the open day loaded, and loads an old day on demand.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from pycrdt import Doc
 
 from meshpos.bench.history_rekey import (
     Template,
@@ -35,11 +40,13 @@ from meshpos.bench.history_rekey import (
 from meshpos.config import Config
 from meshpos.errors import MeshposError
 from meshpos.harness.venue import catalog_update, make_device, make_venue
-from meshpos.model import Replica, Venue, business_date
+from meshpos.model import Ledger, Replica, Venue, business_date
+from meshpos.model.day_end import day_keys
 from meshpos.model.documents import CATALOG, STOPLIST, ledger_name
 from meshpos.model.numbering import ReceiptNumbering
 from meshpos.model.sample import CASHIER
 from meshpos.store import SqliteStore
+from meshpos.store.base import summarize
 
 DEVICE = "R1"
 TEMPLATE_DATE = "2000-01-03"  # any past date: its times are far above every amount (MAX_AMOUNT)
@@ -165,6 +172,7 @@ class FixtureMaker:
         async with await SqliteStore.open(config.db_path) as store:
             batch: list[tuple[str, bytes]] = []
             size = 0
+            closing: list[tuple[str, bytes]] = []
             for d, date in enumerate(closed_day_dates(self.today, days)):
                 update = render(
                     templates[d % len(templates)],
@@ -172,6 +180,7 @@ class FixtureMaker:
                     self._shift(date),
                     d * self.per_day,
                 )
+                closing.append((date, update))
                 if d in (0, days - 1):
                     ledger = verify_day(
                         update,
@@ -187,13 +196,15 @@ class FixtureMaker:
                 size += len(update)
                 if size >= _BATCH_BYTES:
                     await store.append(batch)
-                    batch, size = [], 0
-                    progress(f"{name}: {d + 1:,} / {days:,} days written")
+                    await close_stored_days(store, closing)
+                    batch, size, closing = [], 0, []
+                    progress(f"{name}: {d + 1:,} / {days:,} days written and closed")
             batch += [
                 (ledger_name(self.today), open_update),
                 (STOPLIST, stoplist.doc(STOPLIST).get_update()),
             ]
             await store.append(batch, meta={"receipt_seq": str(total)})
+            await close_stored_days(store, closing)
         if not oldest:
             oldest = min(first_open.receipts(), key=lambda r: r.seq).id
         files = config.db_path.parent.glob(config.db_path.name + "*")
@@ -208,6 +219,17 @@ class FixtureMaker:
             round(db_mb, 1),
             round(time.perf_counter() - began, 2),
         )
+
+
+async def close_stored_days(store: SqliteStore, days: list[tuple[str, bytes]]) -> None:
+    """Mark past days closed exactly as a running node's ``DayCloser`` does: the store keeps each
+    day's state vector and deletions and indexes its receipts' ids and numbers."""
+    for date, update in days:
+        doc: Doc[Any] = Doc()
+        doc.apply_update(update)
+        keys = day_keys(Ledger(doc, date))
+        del doc
+        await store.close_day(ledger_name(date), *summarize(update), keys)
 
 
 def closed_day_dates(today: str, days: int) -> list[str]:

@@ -79,19 +79,26 @@ class ClosingDays:
             doc = self.sync.docs.get(name)
             state_vector, deletions = self.sync.close_doc(name)
             self.replica.close(name)
-            try:
-                await self.store.close(name, state_vector, deletions, keys)
-            except BaseException:
+            # The store's close commits whole or not at all, even for a cancelled caller: memory
+            # follows what it did, then the cancellation goes on.
+            stored = asyncio.ensure_future(self.store.close(name, state_vector, deletions, keys))
+            cancelled = await _settle(stored)
+            if stored.cancelled() or stored.exception() is not None:
                 self.replica.reopen(name)  # not closed after all: back as it was
                 self.sync.reopen(name, doc.get_update() if doc is not None else None)
-                raise
-            finally:
                 del doc
+                error = None if stored.cancelled() else stored.exception()
+                if cancelled or error is None:
+                    raise asyncio.CancelledError
+                raise error
+            del doc
             self.counters["days_closed"] += 1
             self._emit(DayClosed(name))
             self._changed_docs.add(name)
             self._flush()
             self._publish()
+            if cancelled:
+                raise asyncio.CancelledError
         await asyncio.to_thread(release_memory)
 
     async def open_day(self, name: str) -> bool:
@@ -140,3 +147,17 @@ class ClosingDays:
         except MeshposError as exc:  # parked messages stay parked; the next one asks again
             log.error("cannot open closed %s for a peer (%s)", name, exc)
             self.sync.reopen_failed(name)
+
+
+async def _settle(task: asyncio.Future[None]) -> bool:
+    """Wait until ``task`` is done even if the caller is cancelled meanwhile; True if it was."""
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done() or not task.cancelled():
+                cancelled = True  # the caller was (the task itself goes on, or just finished)
+        except Exception:  # the caller reads the task's outcome
+            pass
+    return cancelled

@@ -51,7 +51,7 @@ from meshpos.model.replica import (
 from meshpos.model.roles import NODE_ROLES, ROLES
 from meshpos.model.stoplist import StopEntry, StopList
 from meshpos.model.totals import LineAmount, OrderTotals
-from meshpos.model.venue import PaymentResult, Venue, business_date
+from meshpos.model.venue import DayEnded, PaymentResult, Venue, business_date
 
 __all__ = [
     "NODE_ROLES",
@@ -65,6 +65,7 @@ __all__ = [
     "Conflict",
     "CorruptEntry",
     "CorruptRegistry",
+    "DayEnded",
     "Discount",
     "HybridClock",
     "InventoryMove",

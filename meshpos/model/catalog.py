@@ -56,6 +56,7 @@ RIGHTS = (
     "close_shift",
     "cash",
     "inventory",
+    "end_day",
 )
 DISCOUNT_KINDS = ("percent", "fixed")
 DISCOUNT_SCOPES = ("line", "order")
@@ -186,8 +187,7 @@ class Catalog:
     def _one(
         self, kind: str, key: str, parse: Callable[[str, Fields], T], unknown: MeshposError
     ) -> T:
-        """One entity asked for by id: ``unknown`` if it is not there, RecordUnusable (noted in the
-        registry) if it does not parse."""
+        """One entity by id: ``unknown`` if absent, RecordUnusable (noted) if it does not parse."""
         rec = self._fields(kind, key)
         if rec is None:
             raise unknown

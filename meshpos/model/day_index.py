@@ -132,6 +132,12 @@ class DayIndex:
         day.subscriptions += [(doc, doc.observe(changed)), (orders, orders.observe_deep(touched))]
         return day
 
+    def forget(self, date: str) -> None:
+        """Drop a day whose documents were closed (unloaded): its observers and parsed records go,
+        and with them the last reference to its document."""
+        if date in self._days:
+            self._drop(date)
+
     def _drop(self, date: str) -> None:
         day = self._days.pop(date)
         for owner, subscription in day.subscriptions:

@@ -12,7 +12,10 @@ composes them and adds the kitchen display's and the stop list's. See docs/archi
 
 from __future__ import annotations
 
-from meshpos.errors import InvalidInput, UnknownRecord
+from dataclasses import dataclass
+
+from meshpos.errors import CorruptRecord, DayStillOpen, InvalidInput, UnknownRecord
+from meshpos.model.day_end import next_day, what_keeps_open
 from meshpos.model.documents import day_of, is_kitchen
 from meshpos.model.kitchen import Kitchen, Ticket
 from meshpos.model.stoplist import StopEntry
@@ -20,7 +23,15 @@ from meshpos.model.venue_base import PaymentResult, business_date, id_of, operat
 from meshpos.model.venue_money import MoneyRules
 from meshpos.model.venue_orders import OrderRules
 
-__all__ = ["PaymentResult", "Venue", "business_date"]
+__all__ = ["DayEnded", "PaymentResult", "Venue", "business_date"]
+
+
+@dataclass(frozen=True, slots=True)
+class DayEnded:
+    """A business day a manager ended early, and the day later sales go to."""
+
+    date: str
+    next_date: str
 
 
 class Venue(OrderRules, MoneyRules):
@@ -32,6 +43,33 @@ class Venue(OrderRules, MoneyRules):
             if kitchen.has(ticket_id):
                 return kitchen
         raise UnknownRecord(f"unknown kitchen ticket {ticket_id!r}")
+
+    @operation("end the business day")
+    def end_day(self, user: str, now_ms: int) -> DayEnded:
+        """End today's business day early (the ``end_day`` right): refused, naming them, while a shift
+        or an order of it (or of an earlier loaded day) is open. Later sales go to the next day; the
+        ended day closes once the console holds it (docs/architecture.md (Documents))."""
+        self._as_register(user, "end_day")
+        date = self.business_date(now_ms)
+        ledgers = [ledger for ledger in self.ledgers() if ledger.date <= date]
+        drawers = [s for ledger in ledgers for s in ledger.shifts() if s.is_open]
+        reasons = [
+            r for ledger in ledgers for r in what_keeps_open(ledger, drawers, self.user_name)
+        ]
+        if reasons:
+            raise DayStillOpen(
+                f"business day {date} cannot end yet: {'; '.join(reasons)}. Close the shifts and "
+                "pay or void the orders first"
+            )
+        self.day_ends.end(date, user=user, device=self.device, now_ms=now_ms)
+        return DayEnded(date, next_day(date))
+
+    def user_name(self, user: str) -> str:
+        """A user's name for a message (the id if the catalog does not know it)."""
+        try:
+            return self.catalog.user(user).name
+        except (UnknownRecord, CorruptRecord):
+            return user
 
     @operation("bump the ticket")
     def bump(self, user: str, ticket_id: str, now_ms: int) -> Ticket:

@@ -34,6 +34,7 @@ from meshpos.model._records import CorruptEntry, CorruptRegistry, lookup_key
 from meshpos.model._writes import all_or_nothing
 from meshpos.model.catalog import Catalog
 from meshpos.model.clock import HybridClock
+from meshpos.model.day_end import DayEnds, next_open_day
 from meshpos.model.documents import CATALOG, STOPLIST, day_of, is_ledger, kitchen_name, ledger_name
 from meshpos.model.kitchen import Kitchen
 from meshpos.model.ledger import Ledger
@@ -152,6 +153,7 @@ class VenueBase:
             tag=receipt_series,
         )
         self.numbering.catch_up(self.ledgers())
+        self.day_ends = DayEnds(replica.doc(STOPLIST))  # days a manager ended early
 
     @property
     def receipt_seq(self) -> int:
@@ -178,8 +180,16 @@ class VenueBase:
 
     # --- documents ------------------------------------------------------------------------------
     def business_date(self, now_ms: int) -> str:
+        """The business day a sale at ``now_ms`` goes to: by the venue's cut-off, or the next day
+        not ended early (``Venue.end_day``)."""
         settings = self.catalog.settings()
-        return business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
+        by_clock = business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
+        return next_open_day(by_clock, self.day_ends.ended)
+
+    def forget_day(self, date: str) -> None:
+        """Drop what this venue keeps of a business day whose documents were closed (unloaded):
+        nothing here may keep its document alive."""
+        self._ledgers.pop(date, None)
 
     def ledger(self, date: str) -> Ledger:
         doc = self.replica.doc(ledger_name(date))

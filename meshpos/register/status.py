@@ -16,14 +16,21 @@ from dataclasses import replace
 from typing import Any
 
 from meshpos.config import Config
-from meshpos.engine import Engine, EngineEvent, LinkClosed
+from meshpos.engine import DayClosed, Engine, EngineEvent, LinkClosed
 from meshpos.errors import ClearCacheRefused, MeshposError, UnknownRecord
 from meshpos.model import Catalog, PaymentResult, Venue
-from meshpos.model.documents import CATALOG, CONSOLE_DOCUMENTS, is_ledger
+from meshpos.model.documents import (
+    CATALOG,
+    CONSOLE_DOCUMENTS,
+    is_ledger,
+    kitchen_name,
+    ledger_name,
+)
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.tally import (
     RECOUNT_WHEN_QUIET,
     LedgerTally,
+    Tally,
     add,
     covers,
     missing_by_register,
@@ -71,6 +78,8 @@ class StatusService:
     def _on_event(self, event: EngineEvent) -> None:
         if isinstance(event, DocumentChanged):
             self._changed_at[event.doc] = time.monotonic()
+        elif isinstance(event, DayClosed):
+            self.forget(event.doc)
         elif isinstance(event, PeerJoined):
             if event.role != "console":
                 self._peers[event.peer] = event.node
@@ -168,24 +177,10 @@ class StatusService:
         says it owes (it may hold records this node has not received yet)."""
         sync = self._engine.sync
         owed: dict[str, dict[str, int]] = {}
-        for name, doc in sync.docs.items():
+        for name in sync.docs:
             if not is_ledger(name):
                 continue
-            tally = self._tallies.get(name)
-            if tally is None or tally.doc is not doc:  # a new day, or a document opened again
-                if tally is not None:
-                    tally.close()
-                tally = self._tallies[name] = LedgerTally(doc)
-                self._recounted[name] = self._changed_at.get(name, 0.0)  # just counted whole
-            changed = self._changed_at.get(name, 0.0)
-            quiet = time.monotonic() - changed >= RECOUNT_WHEN_QUIET
-            if quiet and self._recounted.get(name) != changed:
-                self._recounted[name] = changed
-                if tally.recount():
-                    log.warning("%s: counts corrected by a full recount", name)
-            for device, gap in missing_by_register(
-                tally.counts(), sync.console_reports(name)
-            ).items():
+            for device, gap in self._missing(name).items():
                 add(owed.setdefault(device, {}), gap)
         for node, beat in sync.presence.items():
             if node == self._node_id or beat.role == "console":
@@ -194,6 +189,47 @@ class StatusService:
             for kind, n in beat.owed.items():
                 mine[kind] = max(mine.get(kind, 0), n)
         return {device: gap for device, gap in owed.items() if gap}
+
+    def _tally(self, name: str) -> LedgerTally:
+        """The tally of open ledger day ``name``, up to date (counted afresh once it is quiet)."""
+        doc = self._engine.sync.docs[name]
+        tally = self._tallies.get(name)
+        if tally is None or tally.doc is not doc:  # a new day, or a document opened again
+            if tally is not None:
+                tally.close()
+            tally = self._tallies[name] = LedgerTally(doc)
+            self._recounted[name] = self._changed_at.get(name, 0.0)  # just counted whole
+        changed = self._changed_at.get(name, 0.0)
+        quiet = time.monotonic() - changed >= RECOUNT_WHEN_QUIET
+        if quiet and self._recounted.get(name) != changed:
+            self._recounted[name] = changed
+            if tally.recount():
+                log.warning("%s: counts corrected by a full recount", name)
+        return tally
+
+    def _missing(self, name: str) -> Tally:
+        """Per register, what of open ledger day ``name`` the console's reports lack."""
+        counts = self._tally(name).counts()
+        return missing_by_register(counts, self._engine.sync.console_reports(name))
+
+    def day_synced(self, date: str) -> bool:
+        """Whether the console holds all of business day ``date`` as this node knows it: what "All
+        data is synced" means for that one day (no clock unit of its documents the console lacks, and
+        no record of it missing from the console's reports)."""
+        sync = self._engine.sync
+        names = [ledger_name(date), kitchen_name(date)]
+        if any(sync.pending(name) for name in names if name in sync.docs):
+            return False
+        return ledger_name(date) not in sync.docs or not self._missing(ledger_name(date))
+
+    def forget(self, name: str) -> None:
+        """Drop what the status keeps of a document that was closed (unloaded): its tally (and the
+        tally's observers on the document) and its change times."""
+        tally = self._tallies.pop(name, None)
+        if tally is not None:
+            tally.close()
+        self._changed_at.pop(name, None)
+        self._recounted.pop(name, None)
 
     async def clear_cache(self) -> list[str]:
         """Drop the console-authored documents and pull them again from the mesh (and so the console).

@@ -16,13 +16,23 @@ reopening it, and content it lacks still reaches it (docs/architecture.md (Docum
 The node opens the document (``reopen``) with its stored update; what was parked is then handled as if it
 had just arrived, in arrival order, for the sessions still exchanging (the write rules apply then).
 
+What this cannot see: a state vector counts structs, not deletions, so a peer that differs from a closed
+day only by a deletion it made (no new struct) gets our deletions but does not send its own until the day
+opens here. A live update carries such a deletion and reopens the day; only a lost one leaves that gap,
+and the next open of the day (a read) closes it.
+
+Heartbeats leave closed days out, with one exception: a peer that still holds a day open (it asked for it in
+a step 1 lately: it was offline when the others closed it) gets, in the beats addressed to it, what the
+console holds of that day and its reports, as the console or the relay last knew them. Without that, the
+peer would never learn the console holds all of it, show it pending for ever and never close it.
+
 A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc
@@ -30,9 +40,12 @@ from pycrdt import Doc
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
 from meshpos.model.documents import is_kitchen, is_ledger, valid_document_name
 from meshpos.model.replica import decode_state_vector, encode_state_vector
+from meshpos.model.tally import Tally
+from meshpos.sync._bodies import MAX_JSON_DOCS
+from meshpos.sync._config import SyncConfig
 from meshpos.sync._events import AwarenessReceived, ReopenWanted, SyncEvent, UpdateRejected
 from meshpos.sync._exchange import _LOADING, _Loading, _Stored
-from meshpos.sync._messages import AwarenessUpdate, DocMessage, SyncStep1, SyncStep2
+from meshpos.sync._messages import AwarenessUpdate, DocMessage, Heartbeat, SyncStep1, SyncStep2
 from meshpos.sync._rules import may_deliver
 from meshpos.sync._session import EXCHANGING, DocReceived, Session
 from meshpos.sync._updates import EMPTY_UPDATE
@@ -74,6 +87,12 @@ class ClosedDays:
     _held_by: dict[str, dict[str, dict[int, int]]]
     _applying: str | _Loading | _Stored | None
     _opening_for_content: bool
+    _now: float | None
+    _relay_claim: bool
+    _console_sv: dict[str, dict[int, int]]
+    _reports: dict[str, Tally]
+    _closed_asked: dict[str, dict[str, float]]  # node -> closed day it asked for -> when
+    config: SyncConfig
     parked_dropped: int
 
     if TYPE_CHECKING:
@@ -120,6 +139,10 @@ class ClosedDays:
         deletions = doc.get_update(state_vector)
         self.drop_doc(name)
         self.mark_closed(name, state_vector, deletions)
+        for session in self._sessions.values():
+            last = session.replies.get(name)
+            if last is not None and last.waiting is None:  # (a waiting ask is answered closed)
+                del session.replies[name]
         return state_vector, deletions
 
     def mark_closed(self, name: str, state_vector: bytes, deletions: bytes) -> None:
@@ -176,6 +199,9 @@ class ClosedDays:
                 asked = _holding(decode_state_vector(message.state_vector))
             except Exception as exc:
                 raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
+            if session.peer is not None and session.peer.role != "console":
+                now = self._now if self._now is not None else 0.0
+                self._closed_asked.setdefault(session.peer.node, {})[name] = now
             self._answer_closed(peer, session, closed, asked, message)
         elif message.update != EMPTY_UPDATE:
             assert session.peer is not None
@@ -209,6 +235,33 @@ class ClosedDays:
         """A coalesced step 1 for a document closed since it arrived: answered as if it came now."""
         ask = SyncStep1(name, encode_state_vector(asked))
         self._answer_closed(peer, session, self._closed[name], _holding(asked), ask)
+
+    def _with_closed_days_asked(self, beat: Heartbeat, node: str) -> Heartbeat:
+        """``beat`` plus what the console holds of the closed days ``node`` asked for lately (see
+        the module docstring); only the console and the relay speak for the console."""
+        asked = self._closed_asked.get(node)
+        if not asked or not (self.role == "console" or self._relay_claim):
+            return beat
+        now = self._now if self._now is not None else 0.0
+        lately = 2 * self.config.anti_entropy_interval
+        for doc, at in list(asked.items()):
+            if now - at > lately or doc not in self._closed:
+                del asked[doc]  # it stopped asking: it has the day closed too (or it is open)
+        if not asked:
+            del self._closed_asked[node]
+            return beat
+        room = MAX_JSON_DOCS - max(len(beat.console), len(beat.reports))
+        docs = sorted(asked)[-room:] if room > 0 else []  # the latest days, within the beat's bound
+        if self.role == "console":
+            console = {doc: dict(self._closed[doc].clocks) for doc in docs}
+        else:
+            console = {doc: dict(self._console_sv[doc]) for doc in docs if doc in self._console_sv}
+        reports = {doc: self._reports[doc] for doc in docs if self._reports.get(doc)}
+        if not console and not reports:
+            return beat
+        return replace(
+            beat, console={**beat.console, **console}, reports={**beat.reports, **reports}
+        )
 
     def _park(
         self, name: str, closed: _ClosedDoc, peer: str, message: DocMessage, size: int

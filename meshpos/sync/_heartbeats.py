@@ -59,6 +59,8 @@ class Heartbeats:
 
         def _exchanging(self) -> list[Session]: ...
 
+        def _with_closed_days_asked(self, beat: Heartbeat, node: str) -> Heartbeat: ...
+
     # --- presence, election, console state --------------------------------------------------------
 
     def set_uplink(self, ok: bool) -> None:
@@ -177,9 +179,14 @@ class Heartbeats:
 
     def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:
         """``beat`` as ``session`` gets it: to the console only (the relay's link), with each linked
-        node's role and pending count, so the console can show every register."""
+        node's role and pending count, so the console can show every register; to a node that still
+        holds open a day closed here, what the console holds of that day (``_closed``)."""
         peer = session.peer
-        if peer is None or peer.role != "console" or self.role == "console":
+        if peer is None:
+            return beat
+        if peer.role != "console":
+            return self._with_closed_days_asked(beat, peer.node)
+        if self.role == "console":
             return beat
         mesh = {
             node: PeerSummary(hb.role, min(sum(hb.pending.values()), MAX_VAR_UINT))

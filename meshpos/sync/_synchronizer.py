@@ -102,6 +102,7 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
         self._docs: dict[str, Doc[Any]] = {}
         self._closed: dict[str, _ClosedDoc] = {}  # closed business days (``_closed``)
         self.parked_dropped = 0  # updates parked for a closed day, dropped over its bound
+        self._closed_asked: dict[str, dict[str, float]] = {}  # (``_closed``: heartbeats)
         self._subscriptions: dict[str, Subscription] = {}
         self._sessions: dict[str, Session] = {}
         self._events: list[SyncEvent] = []

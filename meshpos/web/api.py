@@ -18,6 +18,7 @@ from typing import Any
 
 from meshpos.errors import (
     CorruptRecord,
+    DayStillOpen,
     DomainError,
     InvalidInput,
     InvalidTransition,
@@ -36,7 +37,7 @@ from meshpos.httpapi.openapi import api_version, document, document_route
 from meshpos.httpapi.routes import Route, match
 from meshpos.httpapi.schema import to_json
 from meshpos.httpapi.server import Handler, HttpError, Request, Response
-from meshpos.web import denylist, events, kitchen, menu, orders, pages, shifts, system
+from meshpos.web import days, denylist, events, kitchen, menu, orders, pages, shifts, system
 from meshpos.web.pins import PinGuard
 from meshpos.web.port import NodeAPI
 from meshpos.web.routes import USER, Call
@@ -44,6 +45,7 @@ from meshpos.web.routes import USER, Call
 log = logging.getLogger("meshpos.web")
 
 CONFLICTS = (
+    DayStillOpen,
     ItemStopped,
     OrderNotOpen,
     ShiftError,
@@ -84,6 +86,7 @@ class Api:
             *menu.ROUTES,
             *orders.ROUTES,
             *shifts.ROUTES,
+            *days.ROUTES,
             *kitchen.ROUTES,
             *events.ROUTES,
             *pages.ROUTES,
@@ -103,6 +106,7 @@ class Api:
         body, query = route.parse(request)
         call = Call(self.node, request, params, body, query, self.token, self.pins)
         try:
+            await call.load_closed_day()
             call.check_path()
             if USER in route.body:
                 self._known_user(body["user"])

@@ -107,6 +107,7 @@ async def pay(c: Call) -> PaymentResult:
 async def list_receipts(c: Call) -> list[Receipt]:
     node, q = c.node, c.query
     date = q["date"] or node.business_date(node.now_ms())
+    await node.open_day(date)  # a closed day is loaded for the read; it closes again by the rule
     try:
         return node.receipts(date, q["limit"], q["before"] or None)
     except UnknownRecord as exc:  # a paging cursor from another day, or made up

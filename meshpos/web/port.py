@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from meshpos.engine.changes import Subscription
@@ -18,6 +19,18 @@ from meshpos.model import Catalog, Discount, Order, Receipt, Refund, Shift, Stop
 from meshpos.node_status import NodeStatus
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessDays:
+    """The business days a node holds (docs/architecture.md (Documents)): ``today`` (where a sale goes
+    now), the days ``loaded`` in memory, the days ``closed`` (in the store only, loaded on demand), and
+    the days a manager ``ended`` early."""
+
+    today: str
+    loaded: tuple[str, ...]
+    closed: tuple[str, ...]
+    ended: tuple[str, ...]
 
 
 class NodeAPI(Protocol):
@@ -94,6 +107,18 @@ class NodeAPI(Protocol):
     def ticket(self, ticket_id: str) -> Ticket: ...
 
     def status(self) -> NodeStatus: ...
+
+    def days(self) -> BusinessDays: ...
+
+    async def open_day_of(self, key: str) -> bool:
+        """Load the closed business day holding receipt ``key`` (its id or number), if one does: what
+        a refund or reprint of an old receipt does first. True if a day was loaded."""
+        ...
+
+    async def open_day(self, date: str) -> bool:
+        """Load business day ``date`` if it is closed (a read of its receipts). It closes again by
+        the usual rule. True if it was closed."""
+        ...
 
     def revocations(self) -> list[dict[str, str | int]]: ...
 

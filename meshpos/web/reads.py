@@ -19,8 +19,9 @@ from meshpos.errors import UnknownRecord
 from meshpos.model import Catalog, Discount, Order, Receipt, Refund, Shift, StopEntry, Ticket, Venue
 from meshpos.model._records import lookup_key
 from meshpos.model.day_index import DayIndex
-from meshpos.model.documents import CATALOG, day_of, is_kitchen, kitchen_name
+from meshpos.model.documents import CATALOG, day_of, is_kitchen, is_ledger, kitchen_name
 from meshpos.model.ledger import Ledger
+from meshpos.web.port import BusinessDays
 
 
 class VenueReads:
@@ -90,6 +91,20 @@ class VenueReads:
 
     def business_date(self, now_ms: int) -> str:
         return self.venue.business_date(now_ms)
+
+    def business_days(self, closed: set[str]) -> BusinessDays:
+        """Today, the loaded and the ``closed`` ledger days, and the days ended early."""
+        venue = self.venue
+        loaded = {day_of(n) for n in venue.replica.names() if is_ledger(n)}
+        return BusinessDays(
+            today=venue.business_date(self.now_ms()),
+            loaded=tuple(sorted(loaded)),
+            closed=tuple(sorted(closed - loaded)),
+            ended=tuple(venue.day_ends.days()),
+        )
+
+    def now_ms(self) -> int:
+        raise NotImplementedError
 
     def tickets(self, date: str, states: Sequence[str]) -> list[Ticket]:
         if kitchen_name(date) not in self.venue.replica.names():

@@ -56,6 +56,17 @@ class Call:
             if finder is not None:
                 finder(self)
 
+    async def load_closed_day(self) -> None:
+        """A receipt in the path that no loaded day holds may be on a closed business day: load that
+        day first (docs/architecture.md (Documents)); it closes again by the usual rule."""
+        receipt_id = self.params.get("receipt_id")
+        if receipt_id is None or text_problem(receipt_id, MAX_ID_CHARS) is not None:
+            return
+        try:
+            self.node.receipt(receipt_id)
+        except UnknownRecord:
+            await self.node.open_day_of(receipt_id)
+
     def order(self) -> Order:
         return _found("order", lambda: self.node.order(self.params["order_id"]))
 

@@ -7,13 +7,17 @@ import argparse
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pycrdt import Doc
 
 from meshpos.bench.history import TARGETS, add_history_arguments, run_history_bench
 from meshpos.bench.history_fixture import DEVICE, closed_day_dates, sample_day_settings
 from meshpos.bench.history_rekey import verify_day
 from meshpos.errors import MeshposError
+from meshpos.model import Ledger
+from meshpos.model.day_end import day_keys
 from meshpos.store import SqliteStore
 
 DAYS, PER_DAY, OPEN_DAY, KB_DAY, SALES = 3, 20, 20, 60, 3
@@ -43,10 +47,26 @@ def _number(value: object, kind: type) -> bool:
     return isinstance(value, kind) or (kind is float and isinstance(value, int))
 
 
-async def _days(db: Path) -> dict[str, bytes]:
+async def _days(db: Path) -> tuple[dict[str, bytes], set[str], dict[str, str | None]]:
+    """Every ledger day of the file (closed ones too), the closed days, and where the store's index of
+    closed records finds each receipt id and number of the days."""
     async with await SqliteStore.open(db) as store:
-        names = [d.name for d in await store.documents() if d.name.startswith("ledger/")]
-        return {name.split("/", 1)[1]: await store.load(name) or b"" for name in names}
+        docs = await store.documents(include_closed=True)
+        names = [d.name for d in docs if d.name.startswith("ledger/")]
+        days = {name.split("/", 1)[1]: await store.load(name) or b"" for name in names}
+        closed = {name.split("/", 1)[1] for name in await store.closed_days()}
+        keys: dict[str, str | None] = {}
+        for date, update in days.items():
+            ledger = Ledger(_doc(update), date)
+            for key in day_keys(ledger):
+                keys[key] = await store.find_closed(key)
+        return days, closed, keys
+
+
+def _doc(update: bytes) -> Doc[Any]:
+    doc: Doc[Any] = Doc()
+    doc.apply_update(update)
+    return doc
 
 
 def test_a_tiny_run_prints_every_figure_and_its_fixture_holds_the_days(
@@ -90,10 +110,17 @@ def test_a_tiny_run_prints_every_figure_and_its_fixture_holds_the_days(
     assert len(report["machine"]["load_avg_before"]) == 3
 
     # the history register's file: every closed day, full and numbered in one series, then today
-    days = asyncio.run(_days(tmp_path / "history" / DEVICE / "node.db"))
+    days, closed, keys = asyncio.run(_days(tmp_path / "history" / DEVICE / "node.db"))
     cutoff_hour = sample_day_settings()[1]
     today = max(days)
     assert sorted(days) == [*closed_day_dates(today, DAYS), today]
+    # closed as a node closes them, each receipt id and number indexed to its day; the oldest was
+    # loaded again by the run's refund (and with no console it stays open)
+    _oldest, *rest = closed_day_dates(today, DAYS)
+    assert closed == set(rest)
+    for date in closed_day_dates(today, DAYS):
+        for key in day_keys(Ledger(_doc(days[date]), date)):
+            assert keys[key] == f"ledger/{date}", (date, key)
     receipt_ids: set[str] = set()
     for d, date in enumerate(closed_day_dates(today, DAYS)):
         ledger = verify_day(

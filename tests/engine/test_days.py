@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pycrdt import Map
+from pycrdt import Doc, Map
 
 from meshpos.bench.history_node import rss_kb
 from meshpos.bench.workload import add_receipt, receipt_ids
 from meshpos.engine import DayClosed, DayOpened, Engine, EngineEvent, StoreDocuments
 from meshpos.engine.memory import release_memory
 from meshpos.errors import DayClosed as DayClosedError
+from meshpos.errors import StoreError
 from meshpos.harness.wait import until
 from meshpos.store import SqliteStore
 from meshpos.sync import SyncConfig
@@ -162,3 +163,101 @@ async def test_closing_a_big_day_gives_its_memory_back(open_engine: Opener) -> N
     # allocator fragments stay)
     assert after < grown / 2, f"the day took {grown} KB; {after} KB were still held after closing"
     assert await a.find_closed(next(iter(ids))) == DAY
+
+
+class FailingClose(StoreDocuments):
+    """The node's store, whose close fails (a full disk at the wrong moment)."""
+
+    async def close(
+        self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str]
+    ) -> None:
+        raise StoreError(f"could not commit the close of {name}")
+
+
+async def test_a_close_the_store_refuses_leaves_the_day_open_and_whole(tmp_path: Path) -> None:
+    async with await SqliteStore.open(tmp_path / "a.db") as store:
+        a = Engine(
+            FailingClose(store),
+            venue=VENUE,
+            node_id="A",
+            role="register",
+            sync_config=SyncConfig(),
+            received_commit_interval=None,
+        )
+        await a.open()
+        events: list[EngineEvent] = []
+        a.subscribe(events.append)
+        await sell(a, "r0")
+        with pytest.raises(StoreError, match="close of ledger/2026-03-01"):
+            await a.close_day(DAY)
+        assert a.closed_days() == frozenset()
+        assert not [e for e in events if isinstance(e, DayClosed)]
+        assert receipts(a).to_py() == {"r0": "receipt r0"}
+        await sell(a, "r1")  # observed again: committed like any change
+        await a.stop()
+        stored: Doc[Any] = Doc()
+        stored.apply_update(await store.load(DAY) or b"")
+        assert set(stored.get("receipts", type=Map).keys()) == {"r0", "r1"}
+        assert await store.closed_days() == {}
+
+
+async def test_closing_tells_listeners_at_once_and_the_change_feed_names_the_day(
+    open_engine: Opener,
+) -> None:
+    a, _ = await open_engine("A")
+    await sell(a, "r0")
+    seen: list[bool] = []
+    a.subscribe(lambda e: seen.append(a.replica.has(DAY)) if isinstance(e, DayClosed) else None)
+    changes = a.changes()
+    await a.close_day(DAY)
+    assert seen == [False]  # told while the close runs, the day already unloaded
+    change = changes.pending()
+    assert change is not None
+    assert DAY in change.docs
+    await a.open_day(DAY)
+    change = changes.pending()
+    assert change is not None
+    assert DAY in change.docs
+    changes.close()
+
+
+class SlowClose(StoreDocuments):
+    """The node's store, whose close waits for ``go`` (a slow disk) and then commits."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        super().__init__(store)
+        self.go = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def close(
+        self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str]
+    ) -> None:
+        self.waiting.set()
+        await self.go.wait()
+        await super().close(name, state_vector, deletions, keys)
+
+
+async def test_a_cancelled_close_still_leaves_memory_as_the_store_has_it(tmp_path: Path) -> None:
+    async with await SqliteStore.open(tmp_path / "a.db") as store:
+        documents = SlowClose(store)
+        a = Engine(
+            documents,
+            venue=VENUE,
+            node_id="A",
+            role="register",
+            sync_config=SyncConfig(),
+            received_commit_interval=None,
+        )
+        await a.open()
+        await sell(a, "r0")
+        closing = asyncio.create_task(a.close_day(DAY))
+        await documents.waiting.wait()
+        closing.cancel()  # close_day waits for the store's outcome all the same
+        documents.go.set()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        assert set(await store.closed_days()) == {DAY}  # the store closed it...
+        assert a.closed_days() == {DAY}  # ...and so did memory
+        assert await a.open_day(DAY)
+        assert receipts(a).to_py() == {"r0": "receipt r0"}
+        await a.stop()

@@ -15,6 +15,8 @@ import pytest
 from pycrdt import Doc, Map
 
 from meshpos.errors import LocalProtocolError
+from meshpos.model.replica import decode_state_vector
+from meshpos.store import EMPTY_UPDATE
 from meshpos.sync import (
     DEFAULT_MAX_MESSAGE_SIZE,
     Heartbeat,
@@ -31,7 +33,7 @@ from meshpos.sync import (
 from meshpos.sync._closed import MAX_PARKED_BYTES
 from meshpos.sync.memory import MemoryNetwork
 
-from .helpers import VENUE
+from .helpers import VENUE, pump, sync_pair
 
 DAY = "ledger/2026-03-01"
 OTHER = "stoplist"  # an open document: proves anti-entropy ran
@@ -127,7 +129,7 @@ def test_a_day_closed_on_one_node_and_open_with_the_same_content_elsewhere_stays
     assert mesh.keys("B") == {"r0"}
 
 
-def test_a_closed_day_is_in_no_heartbeat_and_no_held_by(mesh: Mesh) -> None:
+def test_a_day_closed_everywhere_is_in_no_heartbeat_message_or_held_by(mesh: Mesh) -> None:
     a = mesh.node("A")
     a.set_uplink(True)  # A relays: it passes on what the console holds
     mesh.net.advance(3.0)
@@ -137,12 +139,14 @@ def test_a_closed_day_is_in_no_heartbeat_and_no_held_by(mesh: Mesh) -> None:
     mesh.net.advance(2.0)
     assert any(DAY in b.console and DAY in b.pending for b in mesh.beats if b.node == "A")
     assert a.held_by(DAY)
-    mesh.close("A")
+    for name in ("A", "B", "C"):  # every node closes it: no one asks for it any more
+        mesh.close(name)
     mesh.beats.clear()
-    mesh.net.advance(3.0)
-    beats = [b for b in mesh.beats if b.node == "A"]
-    assert beats
-    assert all(DAY not in b.console and DAY not in b.pending for b in beats)
+    mesh.sent.clear()
+    mesh.net.advance(2 * CONFIG.anti_entropy_interval)
+    assert {b.node for b in mesh.beats} == {"A", "B", "C"}
+    assert all(DAY not in b.console and DAY not in b.pending for b in mesh.beats)
+    assert not [sent for sent in mesh.sent if sent[2] == DAY]  # nor any sync message
     assert a.held_by(DAY) == {}
     assert a.pending(DAY) == 0
     with pytest.raises(LocalProtocolError, match="closed"):
@@ -213,3 +217,52 @@ def test_parked_updates_are_bounded_and_the_day_still_gets_them_when_it_opens(me
     mesh.reopen("A")
     mesh.net.advance(2 * CONFIG.anti_entropy_interval)  # what was dropped comes again
     assert mesh.keys("A") == {"r0", *(f"big{i}" for i in range(5))}
+
+
+def test_a_node_that_missed_the_close_still_learns_the_console_holds_the_day(mesh: Mesh) -> None:
+    a, b = mesh.node("A"), mesh.node("B")
+    a.set_uplink(True)  # A relays: it speaks for the console
+    mesh.net.advance(3.0)
+    assert a.is_relay
+    mesh.net.partition(["A", "C"], ["B"])  # B is away while the console gets the day
+    held = decode_state_vector(a.docs[DAY].get_state())
+    a.set_console_state(DAY, held)
+    a.set_console_reports(DAY, {"R1": {"receipts": 1}})
+    mesh.close("A")
+    mesh.close("C")
+    assert b.pending(DAY) > 0
+    mesh.net.heal()
+    mesh.net.advance(CONFIG.anti_entropy_interval + 3 * CONFIG.heartbeat_interval)
+    assert a.closed_docs == {DAY}  # B holds the same: nothing reopened...
+    assert b.console_state(DAY) == held  # ...and B learns, from the beats to it, that the
+    assert b.pending(DAY) == 0  # console holds all of it (it can close it too)
+    assert b.console_reports(DAY) == {"R1": {"receipts": 1}}
+    assert all(DAY not in beat.console for beat in mesh.beats if beat.node == "C")
+
+
+def test_an_ask_waiting_when_the_day_closes_is_answered_from_its_summary() -> None:
+    a, b = (
+        Synchronizer(venue=VENUE, node_id=n, role="register", client_id=c, config=CONFIG)
+        for n, c in (("A", 11), ("B", 22))
+    )
+    ka, kb = sync_pair(a, b)
+    a.open_doc(DAY).get("receipts", type=Map)["r0"] = "receipt 0"
+    a.open_doc(DAY).get("receipts", type=Map)["r0"] = "receipt 0, again"  # a deletion
+    pump(a, ka, b, kb)
+    now = 2 * CONFIG.session.reply_interval
+    for sync in (a, b):  # the replies waiting so far go out: B holds all of the day
+        sync.tick(now)
+    pump(a, ka, b, kb)
+    ask = SyncStep1(DAY, b.docs[DAY].get_state())
+    for _ in range(2):  # the second, at least, comes within the reply interval: it waits
+        b.sessions[kb].send(ask)
+    for data in b.data_to_send(kb):
+        a.receive_data(ka, data)
+    assert a.sessions[ka].replies[DAY].waiting == decode_state_vector(ask.state_vector)
+    _, deletions = a.close_doc(DAY)
+    assert deletions != EMPTY_UPDATE
+    a.tick(now + CONFIG.session.reply_interval + 0.01)
+    sent = [decode(data) for data in a.data_to_send(ka)]
+    assert SyncStep2(DAY, deletions) in sent  # answered as a closed day, nothing reopened
+    assert not [e for e in a.events_received() if isinstance(e, ReopenWanted)]
+    assert a.closed_docs == {DAY}

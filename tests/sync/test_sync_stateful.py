@@ -3,7 +3,8 @@
 Each node is what ``meshpos.node`` wires: a model ``Replica`` + ``Venue`` (register or kds), a
 ``Synchronizer`` sharing the replica's documents and client id, and a durable ``MemoryStore``. Random domain
 operations, partitions and heals, dropped / duplicated / reordered messages and crash-restarts from the
-store (with a fresh client id). Every update a node makes or receives is committed to its store when the
+store (with a fresh client id), and business days closed (unloaded, answered from their summary) and
+reopened on demand or when a peer's message needs them. Every update a node makes or receives is committed to its store when the
 synchronizer reports it, before the node's outgoing data is drained; a money record is acknowledged only
 after its commit. After healing, every node holds identical documents and derived views, every
 acknowledged money record exactly once, nothing unacknowledged, and unique receipt numbers.
@@ -44,6 +45,7 @@ from meshpos.sync import (
     ClientIdAlarm,
     DocumentChanged,
     LocalWriteRefused,
+    ReopenWanted,
     SessionConfig,
     SyncConfig,
     SyncEvent,
@@ -77,6 +79,8 @@ FIGURES = {
     "duplicates": 0,
     "reordered": 0,
     "restarts": 0,
+    "days_closed": 0,
+    "days_reopened": 0,
     "partitions": 0,
     "acked": 0,
     "diverged": 0,
@@ -159,6 +163,30 @@ class Mesh(RuleBasedStateMachine):
             self.rejections.append(f"step {len(self.steps)}: {name} rejected {event}")
         elif isinstance(event, ClientIdAlarm):
             raise AssertionError(f"{name}: client id alarm {event}")
+        elif isinstance(event, ReopenWanted):
+            self._reopen(name, event.doc)
+
+    def _close(self, name: str) -> None:
+        """Close the business day on ``name`` as the engine does: commit what is pending, then have
+        the synchronizer drop it and the store keep its summary."""
+        self.net.pump(name)
+        node = self.nodes[name]
+        for doc in (LEDGER, KITCHEN):
+            if doc in node.sync.docs:
+                state_vector, deletions = node.sync.close_doc(doc)
+                node.replica.close(doc)
+                self._run(self.stores[name].close_day(doc, state_vector, deletions))
+                FIGURES["days_closed"] += 1
+
+    def _reopen(self, name: str, doc: str) -> None:
+        """Open a closed day from the store (what the engine's open_day does)."""
+        node = self.nodes[name]
+        if node.sync.is_closed(doc):
+            update = self._run(self.stores[name].load(doc))
+            self._run(self.stores[name].set_closed(doc, False))
+            node.replica.reopen(doc)
+            node.sync.reopen(doc, update)
+            FIGURES["days_reopened"] += 1
 
     def _start(self, name: str) -> Node:
         role = "kds" if name.startswith("K") else "register"
@@ -172,10 +200,14 @@ class Mesh(RuleBasedStateMachine):
             config=CONFIG,
             doc_factory=replica.doc,
         )
+        for doc, (state_vector, deletions) in self._run(store.closed_days()).items():
+            sync.mark_closed(doc, state_vector, deletions)
+            replica.close(doc)
         for doc, update in self._run(StoreDocuments(store).load()).items():
             sync.load(doc, update)
         for doc in DOCUMENTS:
-            sync.open_doc(doc)
+            if not sync.is_closed(doc):
+                sync.open_doc(doc)
         assert sync.events_received() == [], "loading reports nothing"
         replica.take_updates()  # what was loaded is already in the store
         seq = self._run(store.get_meta("receipt_seq"))
@@ -281,6 +313,9 @@ class Mesh(RuleBasedStateMachine):
     def _operate(self, name: str, rng: random.Random, acked: Acked) -> bool:
         """One operation on ``name`` (not yet committed); False if the domain refused it."""
         node = self.nodes[name]
+        for doc in (LEDGER, KITCHEN):  # a closed day loads on demand
+            self._reopen(name, doc)
+        self.net.pump(name)  # (commits what the peers had parked for it)
         node.replica.take_updates()  # received so far (committed already)
         self.clock += 1
         now = NOW + self.clock * 1000
@@ -321,6 +356,8 @@ class Mesh(RuleBasedStateMachine):
         if node is None:
             return
         self._begin("kds_forges_a_ledger_write()")
+        self._reopen("K1", LEDGER)
+        self.net.pump("K1")
         move = self._new_id()
         node.venue.ledger(DATE).write(
             "cash_moves",
@@ -399,10 +436,17 @@ class Mesh(RuleBasedStateMachine):
         FIGURES["restarts"] += 1
         self.busy = None
 
+    @rule(data=st.data())
+    def close_the_day(self, data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from(self.names))
+        self._begin(f"close_the_day({name!r})")
+        self._close(name)
+        self.busy = None
+
     @invariant()
     def forged_records_stay_on_the_kds(self) -> None:
         for node in self.nodes.values():
-            if node.role == "register" and self.forged:
+            if node.role == "register" and self.forged and not node.sync.is_closed(LEDGER):
                 moves = node.replica.doc(LEDGER).get("cash_moves", type=Map)
                 assert not any(m in moves for m in self.forged)
 
@@ -484,6 +528,9 @@ class Mesh(RuleBasedStateMachine):
         problems: list[str] = []
         self.net.heal()
         self.net.faults = Faults()
+        for name in self.names:  # the days are read: every closed copy loads
+            for doc in (LEDGER, KITCHEN):
+                self._reopen(name, doc)
         self.net.advance(4 * CONFIG.anti_entropy_interval, step=0.1)
         snapshots = {name: self._snapshot(self.nodes[name]) for name in self.names}
         reference = snapshots[self.names[0]]
@@ -561,4 +608,6 @@ def test_replicas_converge_after_faults_partitions_and_restarts() -> None:
     shown = "\n\n".join(FAILURES[:3])  # the first few: each names its records and steps
     assert not FAILURES, f"{len(FAILURES)} runs failed their final checks, first ones:\n\n{shown}"
     assert FIGURES["runs"] >= 1
+    assert FIGURES["days_closed"] >= 1
+    assert FIGURES["days_reopened"] >= 1
     assert FIGURES["diverged"] == FIGURES["lost"] == FIGURES["duplicated"] == 0

@@ -18,6 +18,7 @@ from meshpos.errors import ClearCacheRefused, MeshposError, WriteFailed
 from meshpos.model import Replica, Venue
 from meshpos.node_status import NodeStatus, compute_status, indicator
 from meshpos.sync import Synchronizer
+from meshpos.web.port import BusinessDays
 from meshpos.web.reads import VenueReads
 
 from .kit import CATALOG
@@ -141,6 +142,15 @@ class FakeNode(VenueReads):
 
     def changes(self) -> Subscription:
         return self._feed.subscribe()
+
+    def days(self) -> BusinessDays:
+        return self.business_days(set())  # the fake closes no day
+
+    async def open_day_of(self, key: str) -> bool:
+        return False
+
+    async def open_day(self, date: str) -> bool:
+        return False
 
     def subscribers(self) -> int:
         """Subscriptions not closed yet (a stream that ends must close its own)."""

@@ -161,3 +161,16 @@ async def test_a_refused_change_comes_back_as_its_error(api: NodeAPI) -> None:
 async def test_clear_cache_is_refused_without_the_console(api: NodeAPI) -> None:
     with pytest.raises(ClearCacheRefused):
         await api.clear_cache()
+
+
+async def test_business_days_and_loading_a_day_that_is_not_closed(api: NodeAPI) -> None:
+    today = api.business_date(api.now_ms())
+    shown = api.days()
+    assert shown.today == today
+    assert shown.closed == ()
+    assert shown.ended == ()
+    assert not await api.open_day("2001-01-01")  # never held: nothing to load
+    assert not await api.open_day(today)
+    assert not await api.open_day_of("no-such-receipt")
+    await api.write(lambda venue, now: venue.open_shift_now(CASHIER, 0, now))
+    assert today in api.days().loaded

@@ -1,0 +1,162 @@
+"""Closing business days: the policy that unloads a past day once the console holds all of it.
+
+docs/architecture.md (Documents). The engine can close a day (``Engine.close_day``: its documents leave
+memory, the store keeps them, peers agree it is closed) and open it again on demand; this service decides
+*when*. ``ledger/D`` and ``kitchen/D`` close, one ``close_day`` each, once all of these hold:
+
+* D is before today's business day (``Venue.business_date``: a day a manager ended early is past);
+* nothing of D is still open (:func:`meshpos.model.day_end.what_keeps_open`: no open shift or order of
+  D, no record of D counted in a drawer still open);
+* the console holds all of D: what "All data is synced" means for that one day
+  (:meth:`StatusService.day_synced`: no pending change of D's documents, no record of D missing from the
+  console's reports);
+* D was not touched (changed, opened) for ``day_idle_seconds``.
+
+A node that was away while the others closed D still learns the console holds it (the console or relay
+adds D's console view and reports to the beats addressed to a node that asks for D: the engine's
+mechanism), so it closes D too.
+
+A day opened again (a refund or reprint of an old receipt, a peer's late sale) closes again by the same
+rule. When a day closes, the venue, the status and the pages' index drop what they held of it (the
+engine's ``DayClosed``, delivered synchronously), so its memory returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from meshpos.config import Config
+from meshpos.engine import DayClosed, DayOpened, Engine, EngineEvent
+from meshpos.errors import MeshposError
+from meshpos.model import Venue
+from meshpos.model.day_end import day_keys, what_keeps_open
+from meshpos.model.documents import day_of, is_kitchen, is_ledger, kitchen_name, ledger_name
+from meshpos.register.status import StatusService
+from meshpos.sync import DocumentChanged
+
+log = logging.getLogger("meshpos.node")
+
+#: how often (seconds) at most the rule is looked at; lower with a short ``day_idle_seconds``
+CHECK_EVERY = 1.0
+
+
+class DayCloser:
+    """Closes past business days by the rule above; ``tick`` runs on the engine's ticker."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        venue: Venue,
+        status: StatusService,
+        config: Config,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self._engine = engine
+        self._venue = venue
+        self._status = status
+        self._idle = config.day_idle_seconds
+        self._monotonic = monotonic
+        self._now_ms = now_ms
+        started = monotonic()
+        self._touched: dict[str, float] = {}  # business day -> when it last changed or opened
+        self._started = started  # a day loaded at start is untouched since then
+        self._checked_at = -float("inf")
+        self._every = min(CHECK_EVERY, self._idle / 2)
+        # business day -> (when it was touched, the open drawers) of a look that found it still open
+        self._kept: dict[str, tuple[float, frozenset[str]]] = {}
+        self._task: asyncio.Task[None] | None = None
+        engine.subscribe(self._on_event)
+
+    def _on_event(self, event: EngineEvent) -> None:
+        if (
+            isinstance(event, DocumentChanged) and (is_ledger(event.doc) or is_kitchen(event.doc))
+        ) or isinstance(event, DayOpened):
+            self._touched[day_of(event.doc)] = self._monotonic()
+        elif isinstance(event, DayClosed) and is_ledger(event.doc):
+            self._venue.forget_day(day_of(event.doc))
+
+    # --- the rule ---------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Look at the rule now and then; close what it allows in a task of its own (one at a time)."""
+        now = self._monotonic()
+        if now - self._checked_at < self._every or (self._task and not self._task.done()):
+            return
+        self._checked_at = now
+        try:
+            days = self.closable()
+        except MeshposError as exc:  # e.g. a corrupt record read: the day stays loaded
+            log.warning("cannot tell which business days may close: %s", exc)
+            return
+        if days:
+            self._task = asyncio.create_task(self._close(days))
+
+    def closable(self) -> list[str]:
+        """The loaded business days the rule lets close now, oldest first."""
+        today = self._venue.business_date(self._now_ms())
+        names = self._engine.sync.docs
+        loaded = sorted({day_of(n) for n in names if is_ledger(n) or is_kitchen(n)})
+        now = self._monotonic()
+        past = [
+            d
+            for d in loaded
+            if d < today and now - self._touched.get(d, self._started) >= self._idle
+        ]
+        if not past:
+            return []
+        drawers = [s for ledger in self._venue.ledgers() for s in ledger.shifts() if s.is_open]
+        drawer_ids = frozenset(s.id for s in drawers)
+        found = []
+        for date in past:
+            if not self._status.day_synced(date):
+                continue
+            touched = self._touched.get(date, self._started)
+            if self._kept.get(date) == (touched, drawer_ids):
+                continue  # still open, and nothing changed since we looked
+            if ledger_name(date) in names:
+                reasons = what_keeps_open(self._venue.ledger(date), drawers, self._venue.user_name)
+                if reasons:
+                    self._kept[date] = (touched, drawer_ids)
+                    continue
+            found.append(date)
+        return found
+
+    async def _close(self, days: list[str]) -> None:
+        for date in days:
+            try:
+                await self._close_day(date)
+            except MeshposError as exc:  # the next look tries again
+                log.error("could not close business day %s: %s", date, exc)
+            except Exception:  # a bug must not kill the node's ticker: logged, tried again
+                log.exception("could not close business day %s", date)
+
+    async def _close_day(self, date: str) -> None:
+        engine = self._engine
+        touched = self._touched.get(date, self._started)
+        keys: list[str] = []
+        receipts = 0
+        if ledger_name(date) in engine.sync.docs:  # its receipts' ids and numbers find it again
+            ledger = self._venue.ledger(date)
+            receipts = ledger.receipt_count()
+            keys = day_keys(ledger)
+            del ledger
+        for name in (ledger_name(date), kitchen_name(date)):
+            if self._touched.get(date, self._started) != touched:
+                return  # it changed meanwhile: the rule is looked at again
+            if name in engine.sync.docs:
+                await engine.close_day(name, keys if is_ledger(name) else ())
+        self._kept.pop(date, None)
+        self._touched.pop(date, None)
+        log.info("business day %s closed (%d receipts): unloaded", date, receipts)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,61 @@
+"""The closing rule on one in-process node whose clock the test moves (docs/architecture.md (Documents)):
+a past day does not close while its shift is open, while the console lacks any of it, or before it was
+idle ``day_idle_seconds``; then it closes. The console's view is set on the synchronizer as a relay would
+learn it (a unit test: no console process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from meshpos.harness.wait import until
+from meshpos.model.documents import kitchen_name, ledger_name
+from meshpos.model.replica import decode_state_vector
+from meshpos.model.sample import CASHIER
+from meshpos.node import Node
+from meshpos.node_adapters import make_node
+from tests.web.kit import make_configs
+
+DAY_S = 86_400.0
+IDLE_S = 0.3
+
+
+def the_console_holds_everything(node: Node, date: str) -> None:
+    """What the relay's heartbeats would say once the console holds all of ``date``."""
+    sync = node._run().engine.sync
+    status = node._run().status
+    for name in (ledger_name(date), kitchen_name(date)):
+        if name in sync.docs:
+            sync.set_console_state(name, decode_state_vector(sync.docs[name].get_state()))
+    sync.set_console_reports(ledger_name(date), status._tally(ledger_name(date)).counts())
+
+
+async def test_a_past_day_closes_only_once_its_shift_is_closed_the_console_has_it_and_it_is_idle(
+    tmp_path: Path,
+) -> None:
+    now = [1_764_064_800.0]  # 2025-11-25 10:00 UTC
+    (config,) = make_configs(tmp_path, [("R1", "register")], day_idle_seconds=IDLE_S)
+    async with make_node(config, discovery=False, clock=lambda: now[0]) as node:
+        closer = node._run().days
+        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
+        order = await node.write(lambda venue, at: venue.open_order(CASHIER, at))
+        await node.write(lambda v, at: v.add_line(CASHIER, order.id, "burger", 1, at))
+        await node.write(lambda venue, at: venue.send_to_kitchen(CASHIER, order.id, at))
+        await node.write(lambda venue, at: venue.pay(CASHIER, order.id, "card", at))
+        day = node.business_date(node.now_ms())
+        now[0] += DAY_S  # the next day: ``day`` is past
+        assert node.days().today > day
+        the_console_holds_everything(node, day)
+        await until(lambda: day in closer._kept, 5, "the rule found the day's shift open")
+        assert closer.closable() == []
+        assert day in node.days().loaded
+
+        await node.write(lambda venue, at: venue.close_shift(CASHIER, 0, at))  # goes to ``day``
+        assert closer.closable() == []  # the console lacks the shift's close
+        the_console_holds_everything(node, day)
+        assert closer.closable() == []  # touched just now: not idle yet
+        engine = node._run().engine
+        both = {ledger_name(day), kitchen_name(day)}
+        took = await until(lambda: both <= engine.closed_days(), 10, "the day closed", on=[node])
+        assert took >= IDLE_S / 2  # (the rule is looked at every IDLE_S / 2)
+        assert day in node.days().closed
+        assert day not in node.days().loaded
