@@ -84,6 +84,7 @@ async def venue_status(c: ConsoleCall) -> dict[str, Any]:
         "relays": sorted(set(hub.relays.values())) if hub is not None else [],
         "last_seen": dict(hub.last_seen) if hub is not None else {},
         "documents": await db.documents(c.venue),
+        "closed_days": sorted(await db.closed_documents(c.venue)),
         "counters": dict(c.console.venue_counters.get(c.venue, {})),
         "rejections": list(hub.rejections[-20:]) if hub is not None else [],
         "not_materialised": unreported_summary(unreported),
@@ -273,7 +274,7 @@ BASE_ROUTES: tuple[Route, ...] = (
         "Sync status of the venue and of every device",
         dict[str, Any],
         tag="reports",
-        description="`relays`, `last_seen_s`, `documents`, `counters`, `rejections`, and "
+        description="`relays`, `last_seen_s`, `documents` (`closed_days`: those out of memory), `counters`, `rejections`, and "
         "`registers`: one entry per device of the venue the console knows of (docs/api.md).",
     ),
     Route(

@@ -50,7 +50,6 @@ from meshpos.model.documents import KITCHEN, LEDGER, is_ledger
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
 from meshpos.net.port import LinkPeer, Send
 from meshpos.sync import (
-    REPORTED_DAYS,
     ClientIdAlarm,
     DocumentChanged,
     PeerClosed,
@@ -290,17 +289,17 @@ class VenueHub:
     # --- closing past days ------------------------------------------------------------------------
 
     def closable_days(self, now_ms: int, idle_s: float) -> list[str]:
-        """Business days to close: older than the ``REPORTED_DAYS`` the heartbeats report (a register
-        still waiting for the console's counts of a day finds them there), materialised after their
-        last change, and unchanged for ``idle_s``."""
+        """Business days to close: before the venue's business day today, materialised after their
+        last change, and unchanged for ``idle_s``. A register still holding such a day open asks for it
+        in its step 1s, and the console's beats to it then carry the day's state and reports from the
+        closed day's summary (meshpos.sync closed days), so it still learns the console holds it."""
         settings = self.venue.catalog.settings()
         today = business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
-        oldest_reported = (_date(today) - datetime.timedelta(days=REPORTED_DAYS - 1)).isoformat()
         quiet = time.monotonic() - idle_s
         out = []
         for name in self.sync.docs:
             kind, _, day = name.partition("/")
-            if kind not in DAY_KINDS or not day or day >= oldest_reported:
+            if kind not in DAY_KINDS or not day or day >= today:
                 continue
             if self._changed_at.get(name, self.loaded_at) > quiet:
                 continue
