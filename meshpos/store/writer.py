@@ -213,18 +213,25 @@ class Writer:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
-                head = self._queue[0]
-                if isinstance(head, _Exclusive):
-                    self._queue.popleft()
-                    await self._transaction(head.what, head.job, [head.done])
-                else:
-                    await self._commit_appends(self._take_appends())
+                await self._commit_next()
                 self._start_compaction()  # a burst that never ends still compacts (far over)
             self._start_compaction()
             if not self._queue and (self._background is None or self._background.done()):
                 self._quiet.set()
             if self.closing and not self._queue:
                 return
+
+    async def _commit_next(self) -> None:
+        """Commit the head of the queue (an exclusive job, or the appends queued behind each other).
+
+        A method of its own so that no local of the loop keeps the last job while the writer waits for
+        the next: a closed day's job holds its record keys, a whole day of strings."""
+        head = self._queue[0]
+        if isinstance(head, _Exclusive):
+            self._queue.popleft()
+            await self._transaction(head.what, head.job, [head.done])
+        else:
+            await self._commit_appends(self._take_appends())
 
     def _start_compaction(self) -> None:
         """Start merging a document over its threshold, between bursts or when a burst never ends."""

@@ -600,6 +600,28 @@ async def test_closed_days_survive_a_reopen_and_start_up_reads_none_of_them(
         assert store.stats.documents_loaded == 2  # the open ones only
 
 
+async def test_a_closed_days_record_keys_are_not_kept_by_the_store(tmp_path: Path) -> None:
+    """The keys indexed when a day closes (two per receipt: a whole day of strings) leave memory once
+    committed: the writer waiting for its next job kept the last one, and with it every key."""
+    import tracemalloc
+
+    rec = Recorder()
+    async with await SqliteStore.open(tmp_path / "node.db") as store:
+        await store.append([(DAY, rec.set("r", 1))])
+        state = rec.doc.get_state()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            keys = (f"{DAY}/receipt-{i:06d}" for i in range(50_000))  # made while traced
+            await store.close_day(DAY, state, rec.doc.get_update(state), keys)
+            del keys
+            left = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert await store.find_closed(f"{DAY}/receipt-049999") == DAY
+    assert left < 256 << 10, f"{left:,} bytes of the closed day's keys are still held"
+
+
 async def test_a_loaded_document_is_not_kept_by_the_store(tmp_path: Path) -> None:
     """Nothing of a load stays in memory once its caller drops it (aiosqlite's worker thread holds its
     last result until its next call: a closed day opened for one refund would stay for good)."""
