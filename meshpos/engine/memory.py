@@ -5,7 +5,17 @@ them, but glibc keeps freed heap pages mapped for reuse, so the process's RSS wo
 mark: a register that unloaded a day of 100,000 sales would look as big as while it held it. A full
 garbage collection (reference cycles between the model's objects and their documents) followed by
 glibc's ``malloc_trim(0)`` returns the freed pages. Other C libraries (musl, macOS) have no
-``malloc_trim``; there the collection alone runs.
+``malloc_trim``; there the collection alone runs. ``malloc_trim`` walks every glibc arena, the store's
+connection threads' included, so which thread calls it does not matter.
+
+No allocator tuning is applied at process start, because none measurably helps (``meshpos bench leak``
+at 100,000 sales, docs/benchmarks.md, leak): with the store keeping nothing of a closed day, a closed day
+leaves 7-10 MB over a fresh node, and ``MALLOC_ARENA_MAX=2`` or a fixed ``M_MMAP_THRESHOLD`` (so glibc
+stops raising it after big frees) left 8-9 MB: noise. What is left is Python's small-object allocator:
+it returns a 1 MiB arena only once every object in it is freed, and the few long-lived objects made while
+the day was loaded (the closed day's summary, SQLite's cached statements, a timer handle) sit among the
+day's objects and keep ~9 arenas. ``PYTHONMALLOC=malloc`` removes that (1.8 MB left) but must be set
+before the interpreter starts; it is not worth re-executing the node for while the target (20 MB) holds.
 """
 
 from __future__ import annotations
