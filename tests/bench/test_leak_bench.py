@@ -46,6 +46,20 @@ def test_a_small_day_is_closed_and_every_figure_printed(
     assert list(tmp_path.iterdir()) == []  # the fixtures went with the run
 
 
+def test_a_small_day_sold_live_is_closed_and_every_figure_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_leak_bench(_args("--json", "--live", "--sales", "60", "--dir", str(tmp_path))) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == set(FIGURES)
+    for name, kind in FIGURES.items():
+        assert isinstance(report[name], kind), name
+    assert report["sales"] == 60 + 1  # every sale was indexed, and the fixture's one of the morning
+    assert report["loaded_rss_mb"] > 10
+    assert report["target_met"] == (report["closed_vs_fresh_mb"] <= TARGET_MB)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("sales", ["0", "-1", "1000000"])
 def test_nonsense_sizes_are_refused(sales: str) -> None:
     with pytest.raises(MeshposError, match="--sales"):
