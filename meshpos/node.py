@@ -28,7 +28,7 @@ from meshpos.engine import (
     StoreDocuments,
     Subscription,
 )
-from meshpos.engine.memory import release_memory
+from meshpos.engine.memory import release_memory, tune_allocator
 from meshpos.errors import MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
 from meshpos.model.documents import day_of, is_ledger, ledger_name
@@ -110,6 +110,7 @@ class Node(VenueReads, RegisterOperations):
 
     async def start(self) -> None:
         """Open the store and the documents, start the services, then the network and the API."""
+        tune_allocator()  # before the day's first big block (engine/memory.py)
         config = self.config
         identity = self._identity or load_identity(config.identity_path)
         check_identity(identity, config.node_id, config.role, config.venue_id, config.identity_path)

@@ -74,7 +74,10 @@ async def serve_console(
     use ``https://``."""
     from meshpos.console.api import make_console_handler
     from meshpos.console.server import VENUE_IDLE_S, ConsoleServer
+    from meshpos.engine.memory import tune_allocator
     from meshpos.httpapi.server import HttpServer
+
+    tune_allocator()  # before the venues' first big block (engine/memory.py)
 
     if not host.startswith("127.") and host != "0.0.0.0":
         raise ConfigError(

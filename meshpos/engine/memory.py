@@ -8,14 +8,21 @@ glibc's ``malloc_trim(0)`` returns the freed pages. Other C libraries (musl, mac
 ``malloc_trim``; there the collection alone runs. ``malloc_trim`` walks every glibc arena, the store's
 connection threads' included, so which thread calls it does not matter.
 
-No allocator tuning is applied at process start, because none measurably helps (``meshpos bench leak``
-at 100,000 sales, docs/benchmarks.md, leak): with the store keeping nothing of a closed day, a closed day
-leaves 7-10 MB over a fresh node, and ``MALLOC_ARENA_MAX=2`` or a fixed ``M_MMAP_THRESHOLD`` (so glibc
-stops raising it after big frees) left 8-9 MB: noise. What is left is Python's small-object allocator:
-it returns a 1 MiB arena only once every object in it is freed, and the few long-lived objects made while
-the day was loaded (the closed day's summary, SQLite's cached statements, a timer handle) sit among the
-day's objects and keep ~9 arenas. ``PYTHONMALLOC=malloc`` removes that (1.8 MB left) but must be set
-before the interpreter starts; it is not worth re-executing the node for while the target (20 MB) holds.
+``tune_allocator()`` (run once per process by the node's and the console's start) fixes glibc's mmap and
+trim thresholds at 128 KiB, their defaults. Left alone, glibc raises both after every large free (up to
+32 and 64 MiB): a day's big blocks (its update rows read for a compaction, a merged snapshot, a load)
+then come from the heap of whichever thread allocated them, and a thread's heap (aiosqlite's connection
+threads, the merge's worker) is cut back only when its free top exceeds the trim threshold —
+``malloc_trim`` releases free chunks inside the heaps but never a thread heap's top. Measured with
+``meshpos bench leak --live`` (docs/benchmarks.md, leak): a day of 15,000 sales sold in the node left
+26-62 MB after its close, 7-68 MB of it in threads' heaps; with the thresholds fixed 18 MB, 1.4 MB in
+threads' heaps. Fixed thresholds cost an ``mmap``/``munmap`` per block of 128 KiB or more. Not tuned,
+because measured worse: ``M_ARENA_MAX=1`` (every thread in the main heap: the day's blocks interleave
+with long-lived ones, 52 MB left) and ``PYTHONMALLOC=malloc`` (62 MB left live, though 1.8 MB when the
+day is loaded from the store). What is left is Python's small-object allocator: it returns a 1 MiB
+arena only once every object in it is freed, and the few long-lived objects made during the day (the
+closed day's summary, SQLite's cached statements, a timer handle) sit among the day's objects and
+keep some of the arenas.
 """
 
 from __future__ import annotations
@@ -30,18 +37,49 @@ from functools import cache
 log = logging.getLogger("meshpos.engine")
 
 
+_M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters (malloc.h)
+_M_MMAP_THRESHOLD = -3
+FIXED_THRESHOLD = 128 << 10  # glibc's default for both, kept from being raised
+
+
+@cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c"))
+    except (OSError, TypeError):
+        return None
+
+
+@cache
+def tune_allocator() -> bool:
+    """Fix glibc's mmap and trim thresholds (see the module's docstring); True if glibc took them.
+
+    Once per process (later calls return the first answer); other C libraries have no ``mallopt``."""
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None) if libc is not None else None
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    done = [mallopt(p, FIXED_THRESHOLD) for p in (_M_MMAP_THRESHOLD, _M_TRIM_THRESHOLD)]
+    if not all(done):
+        log.warning(
+            "glibc refused the fixed malloc thresholds: freed memory may stay in the process"
+        )
+    return all(done)
+
+
 @cache
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim``, or None where the C library has none."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
-    except (OSError, AttributeError, TypeError):
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
+    if trim is None:
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
-    return trim
+    function: Callable[[int], int] = trim
+    return function
 
 
 def release_memory() -> bool:
