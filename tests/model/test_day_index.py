@@ -181,3 +181,60 @@ def test_expected_cash_follows_sales_moves_refunds_and_other_registers() -> None
     sync(r1.replica, r2.replica)
     agrees()
     assert index.expected_cash(shift) > shift.opening_cash
+
+
+def test_after_its_first_look_a_day_is_not_listed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sale costs what it changed: the day's order and receipt ids come from the maps' events, not
+    from listing every id of the day again (docs/benchmarks.md, history)."""
+    venue = make_venue()
+    shift = venue.open_shift_now(CASHIER, 1_000, NOW)
+    for i in range(3):
+        sale(venue, NOW + i)
+    index = DayIndex(venue)
+    today = venue.business_date(NOW)
+    assert len(index.receipts(today, 50)) == 3
+    assert index.expected_cash(shift) == venue.expected_cash(shift)
+    listings: Counter[str] = Counter()
+    order_ids, record_ids = Ledger.order_ids, Ledger.record_ids
+
+    def listed_orders(ledger: Ledger) -> list[str]:
+        listings["orders"] += 1
+        return order_ids(ledger)
+
+    def listed_records(ledger: Ledger, spec: Any) -> list[str]:
+        listings[spec.root] += 1
+        return record_ids(ledger, spec)
+
+    monkeypatch.setattr(Ledger, "order_ids", listed_orders)
+    monkeypatch.setattr(Ledger, "record_ids", listed_records)
+    venue.cash_move(CASHIER, "in", 500, "float", NOW + 5)
+    left_open = venue.open_order(CASHIER, NOW + 10)
+    assert [o.id for o in index.open_orders()] == [left_open.id]
+    for i in range(3):
+        _, receipt_id = sale(venue, NOW + 20 + i, "espresso")
+        assert [o.id for o in index.open_orders()] == [left_open.id]
+        assert index.receipts(today, 1)[0].id == receipt_id
+        expected = index.expected_cash(shift)
+        assert not listings
+        assert expected == venue.expected_cash(shift)  # the model's own answer lists the day
+        listings.clear()
+    assert listings["orders"] == 0
+    assert listings["receipts"] == 0
+
+
+def test_ids_no_event_reported_are_found_by_their_count() -> None:
+    """pycrdt may not report a change to a map (docs/architecture.md (Library facts)): a map whose
+    length differs from the ids the events kept is listed whole again."""
+    venue = make_venue()
+    venue.open_shift_now(CASHIER, 0, NOW)
+    index = DayIndex(venue)
+    assert index.open_orders() == []
+    for day in index._days.values():  # the maps' own events go silent; the document's stay
+        for owner, subscription in day.subscriptions[1:]:
+            owner.unobserve(subscription)
+    order = venue.open_order(CASHIER, NOW)
+    assert [o.id for o in index.open_orders()] == [order.id]
+    _, receipt_id = sale(venue, NOW + 1)
+    today = venue.business_date(NOW)
+    assert [r.id for r in index.receipts(today, 5)] == [receipt_id]
+    assert index.day_of_receipt(receipt_id) == today
