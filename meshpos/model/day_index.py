@@ -19,8 +19,9 @@ can have moved (docs/architecture.md (Node)):
   seen before (all insert-only).
 
 The day's order and receipt ids are listed whole once; after that the root maps' own events keep them
-(which ids came and went), and each look checks them against the maps' lengths (a count, not a listing): a
-mismatch, such as an event pycrdt did not report, lists the ids whole again. So a look after a sale costs
+(which ids came and went). pycrdt reports every change of this replica's own; after any other change (a
+peer's update, a deletion) a look checks the ids against the maps' lengths (a count, not a listing, though
+still O(map) in yrs): a mismatch, such as an event pycrdt did not report, lists the ids whole again. So a look after a sale costs
 what the sale changed, not the day's size (docs/benchmarks.md, history). A day is never scanned for its
 closed orders or its old receipts again, and a day that did not change costs nothing. The index holds no state of its own that matters: dropping it rebuilds it from the
 documents (as a cleared cache or an unloaded day does).
@@ -41,6 +42,7 @@ from meshpos.model.documents import day_of, is_ledger, ledger_name
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Order, Receipt, Shift
 from meshpos.model.records import CASH_MOVES, ORDERS, RECEIPTS, REFUNDS
+from meshpos.model.replica import decode_state_vector
 from meshpos.model.venue_base import VenueBase
 
 RECEIPTS_KEPT = (
@@ -72,12 +74,12 @@ class _Ids:
     def on_event(self, event: Any) -> None:  # one parameter: pycrdt passes the transaction to two
         self.on_keys(event.keys)
 
-    def look(self, listing: Callable[[], list[str]]) -> tuple[set[str], set[str]]:
+    def look(self, listing: Callable[[], list[str]], check: bool) -> tuple[set[str], set[str]]:
         """(ids added, ids removed) since the last look; the ids listed whole when they are not known
-        yet or their count differs from the map's."""
+        yet or, if ``check``, their count differs from the map's (a count is O(map) in yrs too)."""
         added, removed = self.added, self.removed
         self.added, self.removed = set(), set()
-        if not self.listed or len(self.root) != len(self.ids):
+        if not self.listed or (check and len(self.root) != len(self.ids)):
             listed = set(listing())
             added |= listed - self.ids
             removed |= self.ids - listed
@@ -95,6 +97,8 @@ class _Day:
     refund_keys: _Ids
     subscriptions: list[tuple[Any, Any]]  # (what is observed, its subscription)
     changed: bool = True
+    # a change not this replica's own alone came since the last look: check the ids against the maps
+    unsure: bool = True
     touched: set[str] = field(default_factory=set)  # order ids a deep observer saw change
     open_orders: dict[str, Order] = field(default_factory=dict)
     # (sort key, id) of the day's receipts, oldest first, from their first request: a page reads only its
@@ -186,8 +190,12 @@ class DayIndex:
         )
         day = _Day(self.venue.ledger(date), doc, _Ids(orders), receipts, moves, refunds, [])
 
-        def changed(_event: object) -> None:
+        own = doc.client_id
+
+        def changed(event: Any) -> None:  # a pycrdt TransactionEvent
             day.changed = True
+            if not day.unsure and not _own_only(event.before_state, event.after_state, own):
+                day.unsure = True
 
         def on_orders(events: list[Any]) -> None:
             for event in events:
@@ -221,9 +229,9 @@ class DayIndex:
         return day
 
     def _catch_up(self, day: _Day) -> None:
-        day.changed = False
+        check, day.changed, day.unsure = day.unsure, False, False
         ledger = day.ledger
-        new, gone = day.orders.look(ledger.order_ids)
+        new, gone = day.orders.look(ledger.order_ids, check)
         ids = day.orders.ids
         again = new | set(day.open_orders) | (day.touched & ids)
         day.touched = set()
@@ -233,15 +241,15 @@ class DayIndex:
             for dropped in gone:
                 day.cash.drop(dropped)
             day.cash.take(ledger, sorted(again & ids))
-        moves = day.move_keys.look(lambda: ledger.record_ids(CASH_MOVES))
-        refunds = day.refund_keys.look(lambda: ledger.record_ids(REFUNDS))
+        moves = day.move_keys.look(lambda: ledger.record_ids(CASH_MOVES), check)
+        refunds = day.refund_keys.look(lambda: ledger.record_ids(REFUNDS), check)
         if day.cash is not None:
             day.cash = self._cash_records(day.cash, ledger, moves, refunds)
         maybe_open = [i for i in again if i in ids and not ledger.settled(i)]
         for order in ledger.records_of(ORDERS, sorted(maybe_open)):
             if order.status == "open":
                 day.open_orders[order.id] = order
-        new_receipts, gone_receipts = day.receipt_keys.look(ledger.receipt_ids)
+        new_receipts, gone_receipts = day.receipt_keys.look(ledger.receipt_ids, check)
         for receipt_id in gone_receipts:
             day.parsed.pop(receipt_id, None)
         if day.receipts is not None:
@@ -327,3 +335,12 @@ class DayIndex:
         for receipt in day.ledger.records_of(RECEIPTS, unread):
             day.parsed[receipt.id] = receipt  # insert-only: a receipt read once stays true
         return [day.parsed[r] for r in ids if r in day.parsed]
+
+
+def _own_only(before: bytes, after: bytes, own: int) -> bool:
+    """Whether a transaction added this replica's own items and nothing else (state vectors before and
+    after): pycrdt reports every event of those. A deletion alone, or anything of another client, is
+    not (its maps are checked at the next look)."""
+    was, now = decode_state_vector(before), decode_state_vector(after)
+    grown = {client for client, clock in now.items() if clock != was.get(client, 0)}
+    return grown == {own}

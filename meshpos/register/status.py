@@ -29,6 +29,7 @@ from meshpos.model.documents import (
     kitchen_name,
     ledger_name,
 )
+from meshpos.model.records import RECEIPTS
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.tally import (
     RECOUNT_WHEN_QUIET,
@@ -43,6 +44,7 @@ from meshpos.relay.service import RelayService
 from meshpos.sync import DocumentChanged, PeerClosed, PeerJoined, PeerLive
 
 log = logging.getLogger("meshpos.node")
+_RECEIPT_KIND = next(spec.tally.kind for spec in (RECEIPTS,) if spec.tally is not None)
 
 
 class StatusService:
@@ -136,7 +138,7 @@ class StatusService:
             upload=self._relay.upload_progress(),
             refusals=self._refusals(),
             counters=dict(self._counters),
-            receipts=sum(ledger.receipt_count() for ledger in venue.ledgers()),
+            receipts=self._receipts(),
             corrupt_records=venue.corrupt_count(),
             uptime_s=time.monotonic() - self._started_at,
             owed_by_device=owed,
@@ -145,6 +147,16 @@ class StatusService:
         if venue.numbering.known:
             return status
         return replace(status, receipt_numbers_known=False)
+
+    def _receipts(self) -> int:
+        """Receipts of the open days, from their tallies (kept as changes arrive): a map's length is a
+        walk of all its entries in yrs, and the status is computed on every change."""
+        return sum(
+            kinds.get(_RECEIPT_KIND, 0)
+            for name in self._engine.sync.docs
+            if is_ledger(name)
+            for kinds in self._tally(name).counts().values()
+        )
 
     def durability(self, receipt_id: str) -> Durability:
         """On how many devices ``receipt_id`` is committed, and whether the console holds it."""
