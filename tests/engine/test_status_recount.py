@@ -38,7 +38,9 @@ async def test_a_day_is_recounted_once_after_a_change_from_a_peer_never_after_ow
             await node.write(lambda v, at, o=order.id: v.pay(CASHIER, o, "card", at))
             assert node.status().owed["receipts"] >= 1
         assert recounts == []
-        assert node.status().receipts == 3  # counted by the tallies, as the day's receipts map holds
+        assert (
+            node.status().receipts == 3
+        )  # counted by the tallies, as the day's receipts map holds
 
         service = node._run().status
         name = ledger_name(node.business_date(node.now_ms()))
