@@ -92,6 +92,7 @@ def _cmd_console(args: argparse.Namespace) -> int:
             heartbeat_interval=args.heartbeat_interval,
             tls_cert=Path(args.tls_cert) if args.tls_cert else None,
             tls_key=Path(args.tls_key) if args.tls_key else None,
+            venue_idle_seconds=args.venue_idle_seconds,
         )
     )
 
@@ -121,6 +122,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from meshpos.bench.records import run_records_bench
 
         return run_records_bench(args)
+    if args.what == "leak":
+        from meshpos.bench.leak import run_leak_bench
+
+        return run_leak_bench(args)
+    if args.what == "console":
+        from meshpos.bench.console import run_console_bench
+
+        return run_console_bench(args)
     raise MeshposError(f"unknown benchmark {args.what!r}")
 
 
@@ -210,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve TLS (relays dial wss://, the API is https://) with this certificate (chain)",
     )
     console.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    console.add_argument(
+        "--venue-idle-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="unload a venue's documents from memory after this long without its relay or an "
+        "edit (default 60)",
+    )
     console.add_argument("--heartbeat-interval", type=float, default=1.0, help=argparse.SUPPRESS)
     console.set_defaults(func=_cmd_console)
 
@@ -238,7 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dir", default=None, help="directory for the database files (default: a temp dir)"
     )
     from meshpos.bench.all import add_all_arguments
+    from meshpos.bench.console import add_console_arguments
     from meshpos.bench.history import add_history_arguments
+    from meshpos.bench.leak import add_leak_arguments
     from meshpos.bench.mesh import add_mesh_arguments
     from meshpos.bench.records import add_records_arguments
     from meshpos.bench.upload import add_upload_arguments
@@ -252,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     add_all_arguments(
-        bench_sub.add_parser("all", help="store, mesh and upload benchmarks in one report")
+        bench_sub.add_parser("all", help="store, mesh, upload and console benchmarks in one report")
     )
     add_history_arguments(
         bench_sub.add_parser(
@@ -262,6 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_records_arguments(
         bench_sub.add_parser(
             "records", help="memory, wire and disk bytes per sale of the ledger's encoding"
+        )
+    )
+    add_leak_arguments(
+        bench_sub.add_parser(
+            "leak", help="a node's memory after a day of --sales sales is closed vs a fresh start"
+        )
+    )
+    add_console_arguments(
+        bench_sub.add_parser(
+            "console", help="a console with many venues of history and live relays (issue 15)"
         )
     )
     bench.set_defaults(func=_cmd_bench)

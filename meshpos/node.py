@@ -28,6 +28,7 @@ from meshpos.engine import (
     StoreDocuments,
     Subscription,
 )
+from meshpos.engine.memory import release_memory
 from meshpos.errors import MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
 from meshpos.model.documents import day_of, is_ledger, ledger_name
@@ -140,6 +141,10 @@ class Node(VenueReads, RegisterOperations):
         links = self._links(identity, engine, revocations.is_revoked)
         mesh = Mesh(identity.venue_id, links, self._discovery)
         status = StatusService(engine, numbers.venue, relay, config, self.counters, mesh.refusals)
+        # count the loaded days now, then give back what start-up freed (the store's rows, the days'
+        # first reads): glibc would keep it mapped as the process's high-water mark
+        status.publish_owed()
+        release_memory()
         days = DayCloser(engine, numbers.venue, status, config, now_ms=self.now_ms)
         engine.subscribe(self._on_engine_event)
         revocations.on_revoked = lambda device: mesh.drop(device, "revoked")
@@ -212,6 +217,12 @@ class Node(VenueReads, RegisterOperations):
     @property
     def replica(self) -> Replica:
         return self._run().engine.replica
+
+    @property
+    def engine(self) -> Engine:
+        """The engine the services run on: for tools that drive it directly (``bench leak`` closes a
+        day through it)."""
+        return self._run().engine
 
     @property
     def venue_id(self) -> str:

@@ -1,4 +1,4 @@
-"""``meshpos bench all``: the store, mesh and upload benchmarks, each side by side with its peer, in one report.
+"""``meshpos bench all``: the store, mesh, upload and console benchmarks, each side by side with its peer, in one report.
 
 Each benchmark runs as its own ``meshpos bench X --json`` process (a fresh interpreter, nothing left over
 from the previous one); their progress goes to stderr, the combined JSON to stdout, and with ``--markdown``
@@ -19,7 +19,7 @@ from typing import Any
 
 from meshpos.errors import MeshposError
 
-BENCHES = ("store", "mesh", "upload")
+BENCHES = ("store", "mesh", "upload", "console")
 
 
 def add_all_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +32,7 @@ QUICK = {
     "store": ["--receipts", "500", "--seconds", "1"],
     "mesh": ["--nodes", "3", "--seconds", "2", "--catchup-receipts", "300"],
     "upload": ["--receipts", "300", "--no-postgres"],
+    "console": ["--venues", "20", "--days", "3", "--relays", "4", "--sales", "5", "--seconds", "1"],
 }
 
 

@@ -8,6 +8,7 @@ Yjs update itself (the v1 update format is walked struct by struct, never patche
 * record ids and the map keys that are ids (``00000000-kkkk-4000-8000-nnnnnnnnnnnn``): the first eight hex
   digits become the day's tag, so ids are unique across days and still unique within one;
 * times (``at`` and every number inside the template date) and clock stamps move to the day's date;
+  an order's map keys (``lines/<id>``) keep their part and get the day's id;
 * receipt numbers (``R1-000291``), their ``seq`` and the order's ``receipts/<id>`` index continue the
   register's one series, so numbers never repeat across the whole history.
 
@@ -172,6 +173,7 @@ class _Walker:
         self.in_text = re.compile(
             rb"(?P<id>" + TEMPLATE_TAG.encode() + rb"-[0-9a-f]{4}-4000-8000-[0-9a-f]{12})"
             rb'|"seq":(?P<seq>\d+)'
+            rb'|"(?P<stamp>\d{13})\.\d{5}\.'
             rb'|"' + re.escape(device.encode()) + rb"-(?P<number>\d{6})\""
             rb"|(?<![\w.])(?P<time>\d{12,13})(?![\w.])"
         )
@@ -215,8 +217,9 @@ class _Walker:
     def string(self) -> str:
         """A string; an id, a stamp or a receipt number in it becomes a hole."""
         start, text = self.raw_string()
-        if _ID.fullmatch(text):
-            self.hole(start, start + 8, _ID_TAG, 0)
+        if _ID.fullmatch(tail := text.rpartition("/")[2]):  # an id, or an order's <part>/<id> key
+            at = start + len(text.encode("utf-8")) - len(tail)
+            self.hole(at, at + 8, _ID_TAG, 0)
         elif (stamp := _STAMP.match(text)) is not None:
             ms = int(stamp.group(1))
             if not self.lo <= ms < self.hi:
@@ -269,7 +272,8 @@ class _Walker:
             return
         else:
             raise RekeyError(f"unknown Any tag {tag} at byte {start}")
-        if key == "seq" or parent_key == "receipts":  # a receipt's seq, an order's receipts/<id>
+        if key == "seq" or parent_key == "receipts" or (key or "").startswith("receipts/"):
+            # a receipt's seq, an order's receipts/<id> (or an older order's receipts map)
             if value != int(value):
                 raise RekeyError(f"receipt sequence {value!r} is not whole")
             self.hole(start, self.i, _SEQ, int(value))
@@ -292,6 +296,11 @@ class _Walker:
                 )
             elif kind == "seq":
                 hole = (found.start("seq"), found.end("seq"), _SEQ_TEXT, int(found.group("seq")))
+            elif kind == "stamp":
+                ms = int(found.group("stamp"))
+                if not self.lo <= ms < self.hi:
+                    raise RekeyError(f"stamp {found.group(0)!r} is not on the template day")
+                hole = (found.start("stamp"), found.end("stamp"), _TIME_TEXT, ms)
             elif kind == "number":
                 number = found.group("number")
                 hole = (found.start("number"), found.end("number"), _NUMBER, int(number))

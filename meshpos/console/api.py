@@ -24,6 +24,7 @@ from typing import Any
 from meshpos.console.records import Alarm
 from meshpos.console.server import SHARED_FRESH_S, ConsoleServer
 from meshpos.console.tables import TABLES
+from meshpos.console.venue_docs import stored_venue, unreported_summary
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput, MeshposError, UnknownRecord
 from meshpos.httpapi.openapi import api_version, document, document_route
 from meshpos.httpapi.routes import Field, Route, choice, match, opt, text
@@ -59,18 +60,42 @@ async def venues(c: ConsoleCall) -> list[str]:
     return await c.console.db.venues()
 
 
+async def console_status(c: ConsoleCall) -> dict[str, Any]:
+    """This process: the venues it has loaded (a relay connected, an edit) and its counters."""
+    return {
+        "venues": len(await c.console.db.venues()),
+        "loaded": sorted(c.console.hubs),
+        "venue_idle_seconds": c.console.venue_idle_seconds,
+        "counters": dict(c.console.counters),
+    }
+
+
 async def venue_status(c: ConsoleCall) -> dict[str, Any]:
-    hub = await c.console.hub(c.venue)
+    """From the database (documents, what is not in the reports, the devices every process heard
+    of) and, when this process has the venue loaded, its relays' live heartbeats: no hub is loaded
+    for it."""
+    hub = c.console.hubs.get(c.venue)
+    db = c.console.db
     now = time.time()
-    summary = hub.summary()
-    summary["last_seen_s"] = {n: round(now - t, 1) for n, t in hub.last_seen.items()}
-    stored = await c.console.db.register_report(c.venue)
+    unreported = await db.unreported(c.venue)
+    summary: dict[str, Any] = {
+        "venue": c.venue,
+        "loaded": hub is not None,
+        "relays": sorted(set(hub.relays.values())) if hub is not None else [],
+        "last_seen": dict(hub.last_seen) if hub is not None else {},
+        "documents": await db.documents(c.venue),
+        "closed_days": sorted(await db.closed_documents(c.venue)),
+        "counters": dict(c.console.venue_counters.get(c.venue, {})),
+        "rejections": list(hub.rejections[-20:]) if hub is not None else [],
+        "not_materialised": unreported_summary(unreported),
+    }
+    summary["last_seen_s"] = {n: round(now - t, 1) for n, t in summary["last_seen"].items()}
+    stored = await db.register_report(c.venue)
     shared = await c.console.shared_sightings(c.venue)
     # every device: the relays and what they link to (their heartbeats, here or at another console
     # process), what was heard of before, and every register the database holds records from
-    registers = c.console.device_view(c.venue).report(
-        hub.sync.presence, stored, now, shared, SHARED_FRESH_S
-    )
+    presence = hub.sync.presence if hub is not None else {}
+    registers = c.console.device_view(c.venue).report(presence, stored, now, shared, SHARED_FRESH_S)
     summary["registers"] = registers
     for node, device in registers.items():  # relays linked to another console process
         if device["relay"] and device["reachable"] and node in shared:
@@ -92,15 +117,20 @@ async def shifts(c: ConsoleCall) -> list[dict[str, Any]]:
     return await c.console.db.shift_report(c.venue)
 
 
+async def _settled(c: ConsoleCall) -> None:
+    """What this process received for the venue is in the tables (nothing loads for it)."""
+    hub = c.console.hubs.get(c.venue)
+    if hub is not None:
+        await hub.settle()
+
+
 async def totals(c: ConsoleCall) -> dict[str, int]:
-    hub = await c.console.hub(c.venue)
-    await hub.settle()
+    await _settled(c)
     return await c.console.db.totals(c.venue)
 
 
 async def records(c: ConsoleCall) -> list[dict[str, Any]]:
-    hub = await c.console.hub(c.venue)
-    await hub.settle()
+    await _settled(c)
     return await c.console.db.records(c.venue, c.query["table"])
 
 
@@ -109,9 +139,11 @@ async def alarms(c: ConsoleCall) -> list[Alarm]:
 
 
 async def catalog(c: ConsoleCall) -> list[dict[str, Any]]:
-    hub = await c.console.hub(c.venue)
-    products = hub.venue.catalog.products()
-    stopped = {p.id: hub.venue.stoplist.is_stopped(p.id) for p in products}
+    hub = c.console.hubs.get(c.venue)
+    # not loaded here: the catalog and stop list as the database holds them (no hub loads)
+    venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
+    products = venue.catalog.products()
+    stopped = {p.id: venue.stoplist.is_stopped(p.id) for p in products}
     return [dataclasses.asdict(p) | {"stopped": stopped[p.id]} for p in products]
 
 
@@ -138,30 +170,29 @@ async def put_product(c: ConsoleCall) -> Product:
             active=b["active"],
         )
     )
-    hub = await c.console.hub(c.venue)
 
     def change(v: Venue) -> Product:
         v.catalog.put_product(product)
         return product
 
-    return await hub.edit(change)
+    async with c.console.using(c.venue) as hub:
+        return await hub.edit(change)
 
 
 async def set_price(c: ConsoleCall) -> Product:
     product_id, price = c.body["product_id"], c.body["price"]
-    hub = await c.console.hub(c.venue)
 
     def change(v: Venue) -> Product:
         updated = _storable(dataclasses.replace(v.catalog.product(product_id), price=price))
         v.catalog.put_product(updated)
         return updated
 
-    return await hub.edit(change)
+    async with c.console.using(c.venue) as hub:
+        return await hub.edit(change)
 
 
 async def set_stop(c: ConsoleCall) -> StopEntry:
     product_id, stopped, user = c.body["product_id"], c.body["stopped"], c.body["user"]
-    hub = await c.console.hub(c.venue)
 
     def change(v: Venue) -> StopEntry:
         v.catalog.product(product_id)
@@ -176,7 +207,8 @@ async def set_stop(c: ConsoleCall) -> StopEntry:
             now_ms=int(time.time() * 1000),
         )
 
-    return await hub.edit(change)
+    async with c.console.using(c.venue) as hub:
+        return await hub.edit(change)
 
 
 # --- the route table --------------------------------------------------------------------------------
@@ -227,12 +259,22 @@ BASE_ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET",
+        "/api/console",
+        console_status,
+        "This console process: venues, the ones loaded in memory, counters",
+        dict[str, Any],
+        tag="reports",
+        description="`loaded`: the venues whose documents this process holds (a relay is connected "
+        "or an edit ran within `venue_idle_seconds`); every other venue is in the database only.",
+    ),
+    Route(
+        "GET",
         f"{VENUE}/status",
         venue_status,
         "Sync status of the venue and of every device",
         dict[str, Any],
         tag="reports",
-        description="`relays`, `last_seen_s`, `documents`, `counters`, `rejections`, and "
+        description="`relays`, `last_seen_s`, `documents` (`closed_days`: those out of memory), `counters`, `rejections`, and "
         "`registers`: one entry per device of the venue the console knows of (docs/api.md).",
     ),
     Route(

@@ -7,7 +7,7 @@ for chains. Both adapters pass one contract suite (tests/console).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from meshpos.console.dburl import redact, sqlite_path
@@ -15,6 +15,7 @@ from meshpos.console.devices import Sighting
 from meshpos.console.notices import StoredNotice
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
 from meshpos.errors import ConfigError
+from meshpos.model.tally import Tally
 
 DEFAULT_COMPACT_ROWS = 500
 
@@ -51,7 +52,33 @@ class ConsoleDB(Protocol):
     async def load_document(self, venue_id: str, doc_name: str) -> bytes | None:
         """One update that rebuilds everything held of the document, or None if never seen."""
 
-    async def documents(self, venue_id: str) -> list[str]: ...
+    async def documents(self, venue_id: str, *, open_only: bool = False) -> list[str]:
+        """The venue's documents (``open_only``: not the closed business days)."""
+
+    # closed business days: in the database only (their summary answers the relays)
+    async def close_document(
+        self,
+        venue_id: str,
+        doc_name: str,
+        state_vector: bytes,
+        deletions: bytes,
+        keys: Iterable[str] = (),
+        reports: Tally | None = None,
+    ) -> None:
+        """Mark a day closed with its state vector, deletions and ``reports`` (what the report
+        tables hold of it), fold it into one segment, index ``keys`` (record keys) to it; an append
+        reopens it."""
+
+    async def closed_documents(self, venue_id: str) -> dict[str, tuple[bytes, bytes]]:
+        """Closed day -> (state vector, deletions)."""
+
+    async def closed_reports(self, venue_id: str) -> dict[str, Tally]:
+        """Closed day -> its ``reports`` as stored when it closed."""
+
+    async def find_closed(self, venue_id: str, key: str) -> str | None: ...
+
+    async def reopen_document(self, venue_id: str, doc_name: str) -> bytes | None:
+        """Mark a closed day open again; what it holds, as one update."""
 
     async def document_version(self, venue_id: str, doc_name: str) -> int:
         """How many appends the document has had (0: none); read it before loading the document."""
@@ -60,6 +87,10 @@ class ConsoleDB(Protocol):
         """Fold the update log into the snapshot now (also done every N appended rows)."""
 
     async def log_rows(self, venue_id: str, doc_name: str) -> int: ...
+
+    async def segments(self, venue_id: str, doc_name: str) -> list[int]:
+        """The sizes of the document's snapshot segments, oldest first: each more than twice the
+        next (compaction re-merges a byte about log2(n) times, never the whole day each time)."""
 
     # materialised records
     async def write_records(
@@ -92,6 +123,14 @@ class ConsoleDB(Protocol):
 
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         """Per register: receipts held and when its last record arrived (``last_record_ms``)."""
+
+    # what each day could not materialise, shared by every console process
+    async def set_unreported(self, venue_id: str, doc_name: str, records: int, reason: str) -> None:
+        """``records`` of the day are at the console but not in its reports, for ``reason`` (0:
+        all are)."""
+
+    async def unreported(self, venue_id: str) -> dict[str, tuple[int, str]]:
+        """Day -> (records not in the reports, why), as the last materialisation of each found it."""
 
     # what the relays say of each device, shared by every console process
     async def record_sightings(self, seen: Mapping[str, Mapping[str, Sighting]]) -> None:

@@ -27,24 +27,29 @@ row back.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import time
-import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
-from meshpos.engine import Committed, Engine, EngineEvent, LinkClosed
-from meshpos.errors import MeshposError, PeerTimeout, StaleWrite, StoreError
-from meshpos.model import Ledger, Replica, Venue
-from meshpos.model.documents import CATALOG, STOPLIST, is_ledger
+from meshpos.console.venue_docs import (
+    CONSOLE_NODE,
+    EDITED,
+    VenueDocuments,
+    unreported_summary,
+)
+from meshpos.engine import Committed, DayClosed, Engine, EngineEvent, LinkClosed
+from meshpos.errors import MeshposError, PeerTimeout, StaleWrite
+from meshpos.model import Ledger, Replica, Venue, business_date
+from meshpos.model.documents import KITCHEN, LEDGER, is_ledger
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
 from meshpos.net.port import LinkPeer, Send
 from meshpos.sync import (
-    REPORTED_DAYS,
     ClientIdAlarm,
     DocumentChanged,
     PeerClosed,
@@ -57,65 +62,8 @@ from meshpos.sync import (
 log = logging.getLogger("meshpos.console")
 
 T = TypeVar("T")
-CONSOLE_NODE = "console"
-EDITED = (CATALOG, STOPLIST)  # the documents console edits read and write
 # Alarms for a record the materialiser skipped: it is at the console but not in its reports.
 UNREPORTED_ALARMS = frozenset({CORRUPT_RECORD})  # alarms of records not in the reports
-
-
-class VenueDocuments:
-    """One venue's documents in the console database: the engine's store port (no meta, no drop)."""
-
-    def __init__(self, db: ConsoleDB, venue_id: str) -> None:
-        self.db = db
-        self.venue_id = venue_id
-        self.versions: dict[str, int] = {}  # document -> the version of what this process holds
-
-    async def append(
-        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
-    ) -> None:
-        by_doc: dict[str, list[bytes]] = {}
-        for doc, update in updates:
-            by_doc.setdefault(doc, []).append(update)
-        for doc, batch in by_doc.items():
-            # pycrdt encoded these (the document's own change events) after the synchronizer had
-            # decoded and applied what the relay sent: not parsed again
-            version = await self.db.append_updates(self.venue_id, doc, batch, validated=True)
-            if version is not None:
-                self.held(doc, version)
-
-    def held(self, name: str, version: int) -> None:
-        """This process holds ``name`` at least at ``version`` (appended or heard)."""
-        self.versions[name] = max(version, self.versions.get(name, 0))
-
-    async def load(self) -> dict[str, bytes]:
-        loaded: dict[str, bytes] = {}
-        for name in await self.db.documents(self.venue_id):
-            version = await self.db.document_version(
-                self.venue_id, name
-            )  # first: the load holds it
-            update = await self.db.load_document(self.venue_id, name)
-            if update is not None:
-                loaded[name] = update
-                self.held(name, version)
-        return loaded
-
-    async def drop(self, name: str) -> None:
-        raise MeshposError(f"venue {self.venue_id}: the console keeps every document ({name})")
-
-    async def close(
-        self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str]
-    ) -> None:
-        raise StoreError(f"venue {self.venue_id}: the console does not close days yet ({name})")
-
-    async def closed(self) -> dict[str, tuple[bytes, bytes]]:
-        return {}  # the console does not close days yet: nothing is closed
-
-    async def find_closed(self, key: str) -> str | None:
-        return None
-
-    async def reopen(self, name: str) -> bytes | None:
-        raise StoreError(f"venue {self.venue_id}: the console does not close days yet ({name})")
 
 
 class VenueHub:
@@ -129,11 +77,17 @@ class VenueHub:
         max_message_size: int,
         heartbeat_interval: float = 1.0,
         materialise_delay: float = 0.2,
+        counters: Counter[str] | None = None,
     ) -> None:
         self.venue_id = venue_id
         self.db = db
         self.materialise_delay = materialise_delay
-        self.counters: Counter[str] = Counter()
+        # this process's counts for the venue: the server keeps them across loads of the hub
+        self.counters: Counter[str] = Counter() if counters is None else counters
+        self.used_at = time.monotonic()  # the last relay message, edit or load (idle unloading)
+        self.loaded_at = self.used_at
+        self.busy = 0  # edits and reads holding the hub: it is not unloaded under them
+        self.closed = False
         self.rejections: list[str] = []
         # every batch a relay sends is committed before the next is read: a slow database slows it
         self.documents = VenueDocuments(db, venue_id)
@@ -161,7 +115,9 @@ class VenueHub:
         self._materialiser: asyncio.Task[None] | None = None
         self._stale: set[str] = set()  # days refused as stale: materialised again once heard
         self.unreported: dict[str, tuple[int, str]] = {}  # day -> records not in the reports, why
+        self._writing: set[asyncio.Task[None]] = set()  # unreported counts on their way to the db
         self.engine.subscribe(self._on_event)
+        self.documents.reports = self.sync.console_reports
 
     @property
     def replica(self) -> Replica:
@@ -173,9 +129,16 @@ class VenueHub:
 
     async def load(self) -> None:
         await self.engine.open()
+        for name, reports in (await self.db.closed_reports(self.venue_id)).items():
+            self.sync.set_console_reports(name, reports)  # told to a register still holding it
+        # what an earlier load (or another process) found it could not materialise: told at once
+        self.unreported = await self.db.unreported(self.venue_id)
+        self._tell_unreported()
         # what the reports hold is told to the relays after each materialisation: materialise the
         # latest days once at start (a crash may have come between a commit and its materialisation)
-        days = sorted(filter(is_ledger, self.sync.docs))[-REPORTED_DAYS:]
+        self.loaded_at = time.monotonic()
+        # every open day: each is then known to be in the reports, and a past one can close
+        days = sorted(filter(is_ledger, self.sync.docs))
         if days:
             self._dirty.update(days)
             self._materialiser = asyncio.create_task(self._materialise_soon())
@@ -192,6 +155,7 @@ class VenueHub:
             log.error("venue %s: %s", self.venue_id, exc)
             self.engine.hang_up(key)
         self._seen()
+        self.used_at = time.monotonic()
 
     async def link_closed(self, key: str, reason: str) -> None:
         await self.engine.link_closed(key, reason)
@@ -255,6 +219,10 @@ class VenueHub:
         """Apply updates another console process committed for this venue (``version``: the
         document's after them): sent on to this hub's relays and materialised like received ones,
         not stored again (Engine.apply_stored)."""
+        if self.closed:  # unloaded meanwhile: its next load reads the database
+            return
+        if await self.engine.open_day(name):  # closed here: reopened with what the db holds
+            self.counters["days_reopened"] += 1
         await self.engine.apply_stored(name, updates)
         # after applying: rows exported before it carry the older version (refused, never newer
         # rows claimed as older); a day refused meanwhile is materialised again now
@@ -268,7 +236,7 @@ class VenueHub:
     async def reread(self) -> None:
         """Apply every document as the database holds it (after the other processes' commits may
         have gone unheard); what this hub holds already changes nothing."""
-        for name in await self.db.documents(self.venue_id):
+        for name in await self.db.documents(self.venue_id, open_only=True):
             version = await self.db.document_version(self.venue_id, name)
             update = await self.db.load_document(self.venue_id, name)
             if update is not None:
@@ -295,6 +263,13 @@ class VenueHub:
             self._arriving = False
             if self._dirty and (self._materialiser is None or self._materialiser.done()):
                 self._materialiser = asyncio.create_task(self._materialise_soon())
+        elif isinstance(event, DayClosed):  # drop what reads it: its memory goes back
+            feed = self._feeds.pop(event.doc, None)
+            if feed is not None:
+                feed.close()
+            tally = self._tallies.pop(event.doc, None)
+            if tally is not None:
+                tally.close()
         elif isinstance(event, PeerJoined):
             self.relays[event.peer] = event.node
             log.info("venue %s: relay %s connected", self.venue_id, event.node)
@@ -311,6 +286,42 @@ class VenueHub:
         elif isinstance(event, ClientIdAlarm):
             self._reject(f"client id alarm from {event.node}: {event.detail}")
 
+    # --- closing past days ------------------------------------------------------------------------
+
+    def closable_days(self, now_ms: int, idle_s: float) -> list[str]:
+        """Business days to close: before the venue's business day today, materialised after their
+        last change, and unchanged for ``idle_s``. A register still holding such a day open asks for it
+        in its step 1s, and the console's beats to it then carry the day's state and reports from the
+        closed day's summary (meshpos.sync closed days), so it still learns the console holds it."""
+        settings = self.venue.catalog.settings()
+        today = business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
+        quiet = time.monotonic() - idle_s
+        out = []
+        for name in self.sync.docs:
+            kind, _, day = name.partition("/")
+            if kind not in DAY_KINDS or not day or day >= today:
+                continue
+            if self._changed_at.get(name, self.loaded_at) > quiet:
+                continue
+            if is_ledger(name) and (
+                name in self._dirty
+                or name in self._stale
+                or self._materialised_at.get(name, -1.0) < self._changed_at.get(name, 0.0)
+            ):
+                continue
+            out.append(name)
+        return sorted(out)
+
+    async def close_past_days(self, now_ms: int, idle_s: float) -> int:
+        """Close the days :meth:`closable_days` names: they stay in the database (folded into one
+        segment, with their summary) and leave memory. Returns how many closed."""
+        closed = 0
+        for name in self.closable_days(now_ms, idle_s):
+            await self.engine.close_day(name)  # a change that comes meanwhile reopens it
+            self.counters["days_closed"] += 1
+            closed += 1
+        return closed
+
     def _reject(self, line: str) -> None:
         self.counters["rejected"] += 1
         self.rejections.append(line)
@@ -324,6 +335,8 @@ class VenueHub:
         while self._dirty:
             name = self._dirty.pop()
             try:
+                # a change came in while the day closed: open it again to report it
+                await self.engine.open_day(name)
                 await self._materialise(name)
             except StaleWrite as exc:  # another process committed more: it is heard, then again
                 self.counters["materialise_stale"] += 1
@@ -332,7 +345,8 @@ class VenueHub:
             except MeshposError as exc:  # a corrupt record, the database: the next change retries
                 self.counters["materialise_errors"] += 1
                 log.error("venue %s: %s not materialised: %s", self.venue_id, name, exc)
-                self._unreported(name, _records_in(self.replica.doc(name)), exc.message)
+                if name not in self.engine.closed_days():  # (still closed: it could not open)
+                    self._unreported(name, _records_in(self.replica.doc(name)), exc.message)
 
     async def _materialise(self, name: str) -> None:
         doc = self.replica.doc(name)
@@ -374,22 +388,66 @@ class VenueHub:
         self._unreported(name, count, reason)
 
     def _unreported(self, name: str, count: int, reason: str) -> None:
-        """Note how many records of ``name`` are not in the reports (0: all are) and tell the relays."""
+        """Note how many records of ``name`` are not in the reports (0: all are), tell the relays,
+        and store it for every console process (and this one's next load of the venue)."""
+        before = self.unreported.get(name, (0, ""))
         if count > 0:
             self.unreported[name] = (count, reason)
         else:
             self.unreported.pop(name, None)
-        total = sum(n for n, _ in self.unreported.values())
-        days = sorted(self.unreported)
-        why = self.unreported[days[0]][1] if days else ""
-        if len(days) > 1:
-            why += f" (and {len(days) - 1} more days)"
-        self.sync.set_console_report(total, _plain(why)[:MAX_REASON])
+        self._tell_unreported()
+        if before != self.unreported.get(name, (0, "")):
+            task = asyncio.create_task(self._store_unreported(name, count, reason))
+            self._writing.add(task)
+            task.add_done_callback(self._writing.discard)
+
+    async def _store_unreported(self, name: str, count: int, reason: str) -> None:
+        try:
+            await self.db.set_unreported(self.venue_id, name, count, reason)
+        except MeshposError as exc:  # the next materialisation of the day stores it again
+            log.error(
+                "venue %s: cannot store what %s could not report: %s", self.venue_id, name, exc
+            )
+
+    def _tell_unreported(self) -> None:
+        shown = unreported_summary(self.unreported)
+        self.sync.set_console_report(shown["count"], shown["reason"])
 
     async def settle(self) -> None:
         """Wait until pending materialisation is done (tests, reports, shutdown)."""
-        while self._materialiser is not None and not self._materialiser.done():
-            await self._materialiser
+        while (self._materialiser is not None and not self._materialiser.done()) or self._writing:
+            if self._materialiser is not None and not self._materialiser.done():
+                await self._materialiser
+            if self._writing:
+                await asyncio.gather(*self._writing, return_exceptions=True)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing holds the hub: no relay session, no edit or read, nothing to materialise or
+        commit (what it holds is all in the database)."""
+        return (
+            not self.sync.sessions
+            and not self.busy
+            and not self._dirty
+            and not self._writing
+            and (self._materialiser is None or self._materialiser.done())
+        )
+
+    async def close(self) -> None:
+        """Unload: everything is in the database once materialising settles; the documents, feeds and
+        tallies go (the caller releases the memory)."""
+        self.closed = True
+        await self.settle()
+        await self.engine.stop()
+        for feed in self._feeds.values():
+            feed.close()
+        for tally in self._tallies.values():
+            tally.close()
+        self._feeds.clear()
+        self._tallies.clear()
+        for name in list(self.sync.docs):
+            self.sync.drop_doc(name)
+            self.replica.unload(name)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -399,22 +457,15 @@ class VenueHub:
             "documents": sorted(self.sync.docs),
             "counters": dict(self.counters),
             "rejections": list(self.rejections[-20:]),
-            "not_materialised": {
-                "count": self.sync.console_report[0],
-                "reason": self.sync.console_report[1],
-                "days": {
-                    d: {"count": n, "reason": r} for d, (n, r) in sorted(self.unreported.items())
-                },
-            },
+            "not_materialised": unreported_summary(self.unreported),
         }
 
 
-MAX_REASON = 400  # what the heartbeat carries of a reason (the console's status shows it whole)
+DAY_KINDS = (LEDGER, KITCHEN)  # the business days' documents
 
 
-def _plain(text: str) -> str:
-    """One line of plain text (what a heartbeat may carry): no control characters, no lone surrogates."""
-    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
+def _date(day: str) -> datetime.date:
+    return datetime.date.fromisoformat(day)
 
 
 def _records_in(doc: Any) -> int:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pycrdt import Array, Doc, Map, Subscription
 
 from meshpos.console.records import LedgerConflict, MaterialiseResult, RecordBatch, Row
-from meshpos.console.sqlbase import check_document
+from meshpos.console.sqldays import check_document
 from meshpos.model import CorruptRegistry, Ledger
 from meshpos.model.documents import is_ledger
 from meshpos.model.records import LEDGER_RECORDS, ORDERS, RECEIPTS, SHIFTS

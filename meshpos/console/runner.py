@@ -68,23 +68,32 @@ async def serve_console(
     heartbeat_interval: float = 1.0,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    venue_idle_seconds: float | None = None,
 ) -> int:
     """With ``tls_cert`` and ``tls_key`` both ports serve TLS: relays dial ``wss://``, people and scripts
     use ``https://``."""
     from meshpos.console.api import make_console_handler
-    from meshpos.console.server import ConsoleServer
+    from meshpos.console.server import VENUE_IDLE_S, ConsoleServer
     from meshpos.httpapi.server import HttpServer
 
     if not host.startswith("127.") and host != "0.0.0.0":
         raise ConfigError(
             f"--host {host!r}: give 127.0.0.1 (default) or an address of this machine"
         )
+    idle = VENUE_IDLE_S if venue_idle_seconds is None else venue_idle_seconds
+    if not idle > 0:
+        raise ConfigError(f"--venue-idle-seconds {idle!r}: must be a number of seconds above 0")
     tls = server_ssl_context(tls_cert, tls_key)  # before anything opens: a bad file is one line
     db = await open_console_db(db_url)
     try:
         await register_venues(db, venues)
         server = ConsoleServer(
-            db, host, port, heartbeat_interval=heartbeat_interval, ssl_context=tls
+            db,
+            host,
+            port,
+            heartbeat_interval=heartbeat_interval,
+            ssl_context=tls,
+            venue_idle_seconds=idle,
         )
         await server.start()
         token = stored_token(token_file)

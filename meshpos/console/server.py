@@ -9,6 +9,9 @@
 * The JSON API (:mod:`meshpos.console.api`) listens on its own port.
 * Per venue, :class:`~meshpos.console.devices.DeviceView` keeps what the relays' heartbeats say about every
   device (updated on each tick), for the sync status per register.
+* A venue's hub (its engine and documents) loads when its relay connects or an edit needs it, and
+  unloads once idle for ``venue_idle_seconds``: no relay session, no edit, nothing left to materialise
+  (docs/architecture.md (Relay and console)). Start-up loads none; reports and status read the database.
 
 The websocket stack is the mesh's own (:mod:`meshpos.net.wsconn`, docs/architecture.md (Wire)): the token
 check and the venue's path decide on the upgrade request, and each accepted relay is a
@@ -24,6 +27,7 @@ import re
 import ssl
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from http import HTTPStatus
 
 from websockets.http11 import Request
@@ -32,6 +36,7 @@ from meshpos.console.db import ConsoleDB, SharedConsoleDB
 from meshpos.console.devices import DeviceView, Sighting
 from meshpos.console.hub import VenueHub
 from meshpos.console.notices import StoredNotice
+from meshpos.engine.memory import release_memory
 from meshpos.errors import MeshposError
 from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkPeer, PeerKind
@@ -46,6 +51,8 @@ OPEN_TIMEOUT = 10.0  # seconds a relay has for TLS and its upgrade request
 SHARE_EVERY_S = 1.0  # how often sightings go to a database other console processes share
 SHARED_FRESH_S = 3 * SHARE_EVERY_S  # a device another process heard within this is reachable
 RELAY_ROLE = "register"  # a relay is one of the venue's registers (its hello says which)
+VENUE_IDLE_S = 60.0  # a venue's hub unloads this long after its last relay session or edit
+CLOSE_DAYS_EVERY_S = 1.0  # how often past, quiet days of the loaded venues are closed
 
 
 class ConsoleServer:
@@ -62,8 +69,12 @@ class ConsoleServer:
         materialise_delay: float = 0.2,
         ssl_context: ssl.SSLContext | None = None,
         max_backlog: int = MAX_BACKLOG,
+        venue_idle_seconds: float = VENUE_IDLE_S,
     ) -> None:
         self.db = db
+        self.venue_idle_seconds = venue_idle_seconds
+        self.counters: Counter[str] = Counter()  # this process: hubs loaded and unloaded
+        self.venue_counters: dict[str, Counter[str]] = {}  # this process's counts per venue
         self.max_backlog = max_backlog  # bytes queued for a relay that is not reading them
         self.host = host
         self.port = port
@@ -86,15 +97,15 @@ class ConsoleServer:
         self._hearing: asyncio.Task[None] | None = None
         self._sharing: asyncio.Task[None] | None = None
         self._shared_at = 0.0
+        self._closed_days_at = 0.0
 
     async def start(self) -> int:
         if isinstance(self.db, SharedConsoleDB):
             # before any hub loads: a commit is either in what a hub loads or heard after it
             await self.db.listen(self._notices.put_nowait)
             self._hearing = asyncio.create_task(self._hear_forever(self.db))
-        for venue_id in await self.db.venues():
-            await self.hub(venue_id)
-        # no websocket pings: the sync protocol's own heartbeats carry liveness
+        # no hub loads here: a venue's loads when its relay connects (docs/architecture.md (Relay and
+        # console)); no websocket pings: the sync protocol's own heartbeats carry liveness
         self._server = await listen(self._on_client, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self._ticker = asyncio.create_task(self._tick_forever())
@@ -128,6 +139,7 @@ class ConsoleServer:
             await hub.settle()
 
     async def hub(self, venue_id: str) -> VenueHub:
+        """The venue's hub, loaded now if it is not (a relay connecting, an edit)."""
         async with self._hub_lock:
             hub = self.hubs.get(venue_id)
             if hub is None:
@@ -137,6 +149,7 @@ class ConsoleServer:
                     max_message_size=MAX_MESSAGE_SIZE,
                     heartbeat_interval=self.heartbeat_interval,
                     materialise_delay=self.materialise_delay,
+                    counters=self.venue_counters.setdefault(venue_id, Counter()),
                 )
                 self._opening.add(venue_id)
                 try:
@@ -144,7 +157,56 @@ class ConsoleServer:
                 finally:
                     self._opening.discard(venue_id)
                 self.hubs[venue_id] = hub
+                self.counters["hubs_loaded"] += 1
+                log.info("venue %s loaded (%d venues loaded)", venue_id, len(self.hubs))
+            hub.used_at = time.monotonic()
             return hub
+
+    @contextlib.asynccontextmanager
+    async def using(self, venue_id: str) -> AsyncIterator[VenueHub]:
+        """The venue's hub, loaded, and kept loaded while the caller uses it (an edit)."""
+        hub = await self.hub(venue_id)
+        hub.busy += 1
+        try:
+            yield hub
+        finally:
+            hub.busy -= 1
+            hub.used_at = time.monotonic()
+
+    async def _close_past_days(self, now: float) -> None:
+        """Once a second: close each loaded venue's past days that are in the reports and quiet
+        (``venue_idle_seconds``), so a hub holds only its open days (VenueHub.closable_days)."""
+        if now - self._closed_days_at < CLOSE_DAYS_EVERY_S:
+            return
+        self._closed_days_at = now
+        wall_ms = int(time.time() * 1000)
+        for hub in list(self.hubs.values()):
+            if not hub.closed:
+                await hub.close_past_days(wall_ms, self.venue_idle_seconds)
+
+    async def _unload_idle(self) -> None:
+        """Unload the hubs idle for ``venue_idle_seconds``; their memory goes back to the OS."""
+        now = time.monotonic()
+        idle = [
+            venue
+            for venue, hub in self.hubs.items()
+            if hub.idle and now - hub.used_at >= self.venue_idle_seconds
+        ]
+        if not idle:
+            return
+        unloaded = 0
+        async with self._hub_lock:
+            for venue in idle:
+                hub = self.hubs.get(venue)
+                if hub is None or not hub.idle or now - hub.used_at < self.venue_idle_seconds:
+                    continue  # a relay or an edit came meanwhile
+                del self.hubs[venue]
+                await hub.close()
+                unloaded += 1
+                self.counters["hubs_unloaded"] += 1
+                log.info("venue %s unloaded after %.0f s idle", venue, now - hub.used_at)
+        if unloaded:
+            await asyncio.to_thread(release_memory)
 
     async def _hear_forever(self, db: SharedConsoleDB) -> None:
         """Apply what the other console processes commit to the hubs here, in commit order (a
@@ -165,9 +227,12 @@ class ConsoleServer:
                 await hub.reread()
             return
         venue = notice.venue_id
-        if venue not in self.hubs and venue not in self._opening:
-            return  # its hub will load it from the database
-        hub = await self.hub(venue)
+        if venue in self._opening:
+            hub = await self.hub(venue)  # loading: wait for it, then apply (twice is harmless)
+        elif (loaded := self.hubs.get(venue)) is not None:
+            hub = loaded
+        else:
+            return  # not loaded here: its hub reads the database when it loads
         updates = await db.stored_updates(notice)
         if updates is None:  # compacted meanwhile: the whole document holds them
             whole = await db.load_document(venue, notice.doc_name)
@@ -303,6 +368,11 @@ class ConsoleServer:
                 if live:
                     seen[hub.venue_id] = live
             self._share(seen, loop.time())
+            try:
+                await self._close_past_days(loop.time())
+                await self._unload_idle()
+            except MeshposError as exc:  # the database, settling a hub: tried again next tick
+                log.error("cannot unload an idle venue: %s", exc)
             await asyncio.sleep(min(0.1, self.heartbeat_interval / 5))
 
     def _share(self, seen: dict[str, dict[str, Sighting]], now: float) -> None:

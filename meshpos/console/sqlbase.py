@@ -18,6 +18,7 @@ from meshpos.console import reports, upsert
 from meshpos.console.cursor import Cursor
 from meshpos.console.devices import Sighting
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
+from meshpos.console.sqldays import DayStatements, check_document, fold_log
 from meshpos.console.tables import Dialect
 from meshpos.console.tokens import (
     MIN_TOKEN_LENGTH,
@@ -27,7 +28,6 @@ from meshpos.console.tokens import (
     same_hash,
 )
 from meshpos.errors import StaleWrite, StoreClosed, StoreError
-from meshpos.model import valid_document_name
 
 T = TypeVar("T")
 EMPTY_UPDATE = b"\x00\x00"
@@ -46,12 +46,6 @@ def merge(parts: Sequence[bytes]) -> bytes:
     if len(parts) == 1:
         return bytes(parts[0])
     return bytes(pycrdt.merge_updates(*parts))
-
-
-def check_document(doc_name: str) -> str:
-    if not isinstance(doc_name, str) or not valid_document_name(doc_name):
-        raise StoreError(f"{doc_name!r} is not a meshpos document name")
-    return doc_name
 
 
 def check_updates(doc_name: str, updates: Sequence[bytes]) -> list[bytes]:
@@ -79,7 +73,7 @@ def _trusted(updates: Sequence[bytes]) -> list[bytes]:
     return [data for data in map(bytes, updates) if data != EMPTY_UPDATE]
 
 
-class SqlConsoleDB:
+class SqlConsoleDB(DayStatements):
     """The ``ConsoleDB`` operations in portable SQL; subclasses own the connections."""
 
     dialect: Dialect
@@ -202,7 +196,8 @@ class SqlConsoleDB:
                 "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms, version) "
                 "VALUES (?, ?, ?, ?, 1) ON CONFLICT (venue_id, name) DO UPDATE SET "
                 "log_rows = documents.log_rows + excluded.log_rows, "
-                "updated_at_ms = excluded.updated_at_ms, version = documents.version + 1 "
+                "updated_at_ms = excluded.updated_at_ms, version = documents.version + 1, "
+                "closed = 0 "  # appended: open (the process that appends reopened it)
                 "RETURNING log_rows, version",
                 (venue_id, doc_name, len(data), now_ms()),
             )
@@ -215,7 +210,7 @@ class SqlConsoleDB:
             version = int(rows[0][1])
             await self._announce(cur, venue_id, doc_name, after, len(data), compacted, version)
             if compacted:
-                await _compact(cur, venue_id, doc_name)
+                await fold_log(cur, venue_id, doc_name)
             return version
 
         return await self._write(job)
@@ -237,7 +232,7 @@ class SqlConsoleDB:
                 "UPDATE documents SET log_rows = log_rows WHERE venue_id = ? AND name = ?",
                 (venue_id, doc_name),
             )
-            await _compact(cur, venue_id, doc_name)
+            await fold_log(cur, venue_id, doc_name)
 
         await self._write(job)
 
@@ -257,10 +252,11 @@ class SqlConsoleDB:
             return None
         return merge([bytes(r[0]) for r in rows if r[0] is not None])
 
-    async def documents(self, venue_id: str) -> list[str]:
+    async def documents(self, venue_id: str, *, open_only: bool = False) -> list[str]:
+        where = " AND closed = 0" if open_only else ""
         rows = await self._read(
             lambda cur: cur.fetchall(
-                "SELECT name FROM documents WHERE venue_id = ? ORDER BY name", (venue_id,)
+                f"SELECT name FROM documents WHERE venue_id = ?{where} ORDER BY name", (venue_id,)
             )
         )
         return [str(r[0]) for r in rows]
@@ -274,6 +270,17 @@ class SqlConsoleDB:
             )
         )
         return int(rows[0][0])
+
+    async def segments(self, venue_id: str, doc_name: str) -> list[int]:
+        """The sizes of the document's snapshot segments, oldest first (tests, status pages)."""
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT length(data) FROM snapshots WHERE venue_id = ? AND doc_name = ? "
+                "ORDER BY id",
+                (venue_id, doc_name),
+            )
+        )
+        return [int(r[0]) for r in rows]
 
     # --- materialised records ---------------------------------------------------------------
     async def write_records(
@@ -385,23 +392,3 @@ class SqlConsoleDB:
 async def _require_venue(cur: Cursor, venue_id: str) -> None:
     if not await cur.fetchall("SELECT 1 FROM venues WHERE id = ?", (venue_id,)):
         raise StoreError(f"unknown venue {venue_id!r}: add_venue() it first")
-
-
-async def _compact(cur: Cursor, venue_id: str, doc_name: str) -> None:
-    """Replace snapshot + log by one snapshot, inside the caller's transaction."""
-    where = "venue_id = ? AND doc_name = ?"
-    key = (venue_id, doc_name)
-    snapshot = await cur.fetchall(f"SELECT data FROM snapshots WHERE {where}", key)
-    log = await cur.fetchall(f"SELECT seq, data FROM updates WHERE {where} ORDER BY seq", key)
-    if not log:
-        return
-    merged = merge([bytes(r[0]) for r in snapshot] + [bytes(r[1]) for r in log])
-    await cur.execute(
-        "INSERT INTO snapshots (venue_id, doc_name, data) VALUES (?, ?, ?) "
-        "ON CONFLICT (venue_id, doc_name) DO UPDATE SET data = excluded.data",
-        (*key, merged),
-    )
-    await cur.execute(f"DELETE FROM updates WHERE {where} AND seq <= ?", (*key, log[-1][0]))
-    await cur.execute(
-        "UPDATE documents SET log_rows = 0 WHERE venue_id = ? AND name = ?", (venue_id, doc_name)
-    )

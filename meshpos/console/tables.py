@@ -17,7 +17,9 @@ from typing import Any
 from meshpos.model.record_spec import Column, RecordSpec
 from meshpos.model.records import LEDGER_RECORDS
 
-SCHEMA_VERSION = 2  # 2: documents.version, sightings (docs/architecture.md (Relay and console))
+SCHEMA_VERSION = 3  # docs/architecture.md (Relay and console)
+# 2: documents.version, sightings. 3: snapshot segments (compaction is not quadratic), closed days
+# (documents.closed, state_vector, deletions; closed_records), unreported
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -93,6 +95,23 @@ def migrations(d: Dialect, version: int) -> list[str]:
             f"ALTER TABLE documents ADD COLUMN version {d.int_type} NOT NULL DEFAULT 0",
             _sightings(d),
         ],
+        # 3: a document's snapshot is a few segments of geometrically growing size (one row each),
+        # so a compaction merges the new log with the small segments only; closed business days
+        # (the engine's DocumentStore port); what each day could not materialise, for every process
+        2: [
+            _snapshots(d, "snapshots_segments"),
+            "INSERT INTO snapshots_segments (venue_id, doc_name, data) "
+            "SELECT venue_id, doc_name, data FROM snapshots",
+            "DROP TABLE snapshots",
+            "ALTER TABLE snapshots_segments RENAME TO snapshots",
+            SNAPSHOTS_INDEX,
+            "ALTER TABLE documents ADD COLUMN closed INTEGER NOT NULL DEFAULT 0",
+            f"ALTER TABLE documents ADD COLUMN state_vector {d.bytes_type}",
+            f"ALTER TABLE documents ADD COLUMN deletions {d.bytes_type}",
+            "ALTER TABLE documents ADD COLUMN reports TEXT",
+            _closed_records(),
+            _unreported(d),
+        ],
     }
     return [statement for v in range(version, SCHEMA_VERSION) for statement in steps[v]]
 
@@ -114,6 +133,44 @@ def _sightings(d: Dialect) -> str:
         )"""
 
 
+SNAPSHOTS_INDEX = "CREATE INDEX snapshots_by_doc ON snapshots(venue_id, doc_name, id)"
+
+
+def _snapshots(d: Dialect, name: str = "snapshots") -> str:
+    """Snapshot segments of a document, oldest (largest) first: ``meshpos.store.base.fold``."""
+    return f"""CREATE TABLE {name} (
+            id {d.serial_key},
+            venue_id TEXT NOT NULL,
+            doc_name TEXT NOT NULL,
+            data {d.bytes_type} NOT NULL,
+            FOREIGN KEY (venue_id, doc_name) REFERENCES documents(venue_id, name)
+        )"""
+
+
+def _closed_records() -> str:
+    """Receipt ids and numbers of a venue's closed days -> the day's document (a refund of an old
+    receipt finds the day to open)."""
+    return """CREATE TABLE closed_records (
+            venue_id TEXT NOT NULL,
+            record_key TEXT NOT NULL,
+            doc_name TEXT NOT NULL,
+            PRIMARY KEY (venue_id, record_key),
+            FOREIGN KEY (venue_id, doc_name) REFERENCES documents(venue_id, name)
+        )"""
+
+
+def _unreported(d: Dialect) -> str:
+    """Per ledger day: records the console holds but could not materialise, and why (every console
+    process shows the same, whether it has the venue loaded or not)."""
+    return f"""CREATE TABLE unreported (
+            venue_id TEXT NOT NULL REFERENCES venues(id),
+            doc_name TEXT NOT NULL,
+            records {d.int_type} NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (venue_id, doc_name)
+        )"""
+
+
 def ddl(d: Dialect) -> list[str]:
     """Every CREATE statement of the current schema version, in order."""
     i, b = d.int_type, d.bytes_type
@@ -130,6 +187,10 @@ def ddl(d: Dialect) -> list[str]:
             log_rows {i} NOT NULL DEFAULT 0,
             updated_at_ms {i} NOT NULL,
             version {i} NOT NULL DEFAULT 0,
+            closed INTEGER NOT NULL DEFAULT 0,
+            state_vector {b},
+            deletions {b},
+            reports TEXT,
             PRIMARY KEY (venue_id, name)
         )""",
         f"""CREATE TABLE updates (
@@ -140,13 +201,10 @@ def ddl(d: Dialect) -> list[str]:
             FOREIGN KEY (venue_id, doc_name) REFERENCES documents(venue_id, name)
         )""",
         "CREATE INDEX updates_by_doc ON updates(venue_id, doc_name, seq)",
-        f"""CREATE TABLE snapshots (
-            venue_id TEXT NOT NULL,
-            doc_name TEXT NOT NULL,
-            data {b} NOT NULL,
-            PRIMARY KEY (venue_id, doc_name),
-            FOREIGN KEY (venue_id, doc_name) REFERENCES documents(venue_id, name)
-        )""",
+        _snapshots(d),
+        SNAPSHOTS_INDEX,
+        _closed_records(),
+        _unreported(d),
         f"""CREATE TABLE alarms (
             venue_id TEXT NOT NULL REFERENCES venues(id),
             kind TEXT NOT NULL,

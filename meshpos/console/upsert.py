@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from meshpos.console.cursor import Cursor
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch, Row, TableCounts
-from meshpos.console.tables import RECORD_TABLES, RecordTable
+from meshpos.console.tables import RECORD_TABLES, ChildTable, RecordTable
 
 DUPLICATE_NUMBER = "duplicate_number"
 """The alarm kind of two receipts (different ids) of one venue with one receipt number."""
@@ -107,37 +107,12 @@ async def _upsert(
             unchanged += 1
     if inserted is not None:
         inserted += fresh
-    fixed = [c.name for c in table.fixed]
     state = [c.name for c in table.mutable]
-    cols = ["venue_id", "id", *fixed, *state, "digest", "state_digest", "seen_at_ms"]
     if fresh:
-        await cur.insert_many(
-            table.name,
-            cols,
-            [
-                (
-                    venue_id,
-                    r.id,
-                    *map(r.fixed.__getitem__, fixed),
-                    *map(r.state.get, state),
-                    r.digest,
-                    r.state_digest,
-                    seen,
-                )
-                for r in fresh
-            ],
-        )
+        await cur.insert_many(table.name, columns(table), table_rows(table, venue_id, fresh, seen))
         for child in table.children:
-            names = [c.name for c in child.columns]
-            all_cols = ["venue_id", child.parent_key, *names]
             await cur.insert_many(
-                child.name,
-                all_cols,
-                [
-                    (venue_id, r.id, *map(line.__getitem__, names))
-                    for r in fresh
-                    for line in r.children.get(child.name, ())
-                ],
+                child.name, child_columns(child), child_rows(child, venue_id, fresh)
             )
     if changed:
         sets = ", ".join(f"{c} = ?" for c in [*state, "state_digest"])
@@ -146,6 +121,46 @@ async def _upsert(
             [(*map(r.state.get, state), r.state_digest, venue_id, r.id) for r in changed],
         )
     return TableCounts(len(fresh), len(changed), unchanged, alarmed)
+
+
+def columns(table: RecordTable) -> list[str]:
+    """A record table's columns, in the order :func:`table_rows` gives the values."""
+    fixed = [c.name for c in table.fixed]
+    state = [c.name for c in table.mutable]
+    return ["venue_id", "id", *fixed, *state, "digest", "state_digest", "seen_at_ms"]
+
+
+def table_rows(
+    table: RecordTable, venue_id: str, rows: Sequence[Row], seen: int
+) -> list[tuple[object, ...]]:
+    """The values of new rows of one table (also what a benchmark's fixture bulk-loads)."""
+    fixed = [c.name for c in table.fixed]
+    state = [c.name for c in table.mutable]
+    return [
+        (
+            venue_id,
+            r.id,
+            *map(r.fixed.__getitem__, fixed),
+            *map(r.state.get, state),
+            r.digest,
+            r.state_digest,
+            seen,
+        )
+        for r in rows
+    ]
+
+
+def child_columns(child: ChildTable) -> list[str]:
+    return ["venue_id", child.parent_key, *(c.name for c in child.columns)]
+
+
+def child_rows(child: ChildTable, venue_id: str, rows: Sequence[Row]) -> list[tuple[object, ...]]:
+    names = [c.name for c in child.columns]
+    return [
+        (venue_id, r.id, *map(line.__getitem__, names))
+        for r in rows
+        for line in r.children.get(child.name, ())
+    ]
 
 
 async def _duplicate_numbers(

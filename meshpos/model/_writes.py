@@ -86,12 +86,16 @@ def put(target: Any, key: str, value: object, where: str, *, checked: bool = Fal
     target[key] = value
 
 
-def put_record(target: Any, key: str, record: object, where: str) -> None:
-    """``target[key] =`` the insert-only fact ``record`` as its compact-JSON text, its values checked
-    against the bounds first (as :func:`put` checks a value)."""
+def record_text(record: object, where: str) -> str:
+    """The insert-only fact ``record`` as its compact-JSON text, its values checked against the bounds
+    first (as :func:`put` checks a value)."""
     check_value(record, where)
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    put(target, key, text, where, checked=True)
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def put_record(target: Any, key: str, record: object, where: str) -> None:
+    """``target[key] =`` the insert-only fact ``record`` as its compact-JSON text (:func:`record_text`)."""
+    put(target, key, record_text(record, where), where, checked=True)
 
 
 def _undo(journal: list[tuple[Any, str, object]], what: str) -> bool:

@@ -6,15 +6,18 @@ Layout of a ``ledger/<date>`` document (all records are written once and never e
     orders/<id> -> Map(info, lines/<id>, removed/<line id>, discounts/<id>, payments/<id>,
                        voids/<id>, receipts/<id>, sent/<line id>)
 
-An order's sub-map is created once by the register that opens it; every other register only adds uuid-keyed
-records inside it, so concurrent additions merge (two payments taken on two registers during a partition
-are both kept, and found as a conflict). The insert-only money facts (shifts and their closes, receipts,
-refunds, cash and stock movements, payments) are each one compact-JSON text under their key
-(``_writes.put_record``): nothing in them is ever merged field by field. Their readers also take the
-map of values an older node wrote. Status and totals are derived from the records. This module
-reads and writes records: each kind's root and parser come from its spec in ``records`` (its type is in
-``ledger_types``); the rules (rights, stops, shift state, over-payment) live in ``venue``. See
-docs/architecture.md (Documents).
+An order's map is created once by the register that opens it; every register only adds uuid-keyed records
+to it, so concurrent additions merge (two payments taken on two registers during a partition are both
+kept, and found as a conflict). Every record is one value: a record of fields (the order's info, shifts and
+their closes, receipts, refunds, cash and stock movements, and an order's lines, removals, discounts,
+payments and voids) is its compact-JSON text (``_writes.record_text``), nothing in it is ever merged field by
+field; an order's receipt number and kitchen send are plain values. One map per order with a key per
+record costs far less memory than a map per part with a map of values per line (docs/benchmarks.md,
+"records"). Readers also take what an older node wrote: a map of values per record, and an order with a
+map per part (``orders/<id>/lines/<id>``), into which this node then writes too. Status and totals are
+derived from the records. This module reads and writes records: each kind's root and parser come from
+its spec in ``records`` (its type is in ``ledger_types``); the rules (rights, stops, shift state,
+over-payment) live in ``venue``. See docs/architecture.md (Documents).
 
 Every write goes through ``_writes.put`` (checked, and taken back whole on failure). Given a
 :class:`CorruptRegistry`, the listing reads skip a record that does not parse and note it there; without one
@@ -40,7 +43,7 @@ from meshpos.model._records import (
     parse_one,
     to_int,
 )
-from meshpos.model._writes import put, put_record
+from meshpos.model._writes import put, put_record, record_text
 from meshpos.model.documents import ledger_name
 from meshpos.model.ledger_types import (
     CashMove,
@@ -52,24 +55,24 @@ from meshpos.model.ledger_types import (
     Refund,
     Shift,
 )
-from meshpos.model.limits import check_value
 from meshpos.model.record_spec import RecordSpec
 from meshpos.model.records import (
     CASH_MOVES,
     INVENTORY_MOVES,
     LEDGER_ROOTS,
-    ORDER_PARTS,
     ORDERS,
     RECEIPTS,
     REFUNDS,
+    SETTLED_BY,
     SHIFTS,
+    order_key,
+    order_parts,
     parse_order,
     parse_payment,
     refund_of,
 )
 
 T = TypeVar("T")
-SETTLED_BY = ("receipts", "voids")  # the order parts that make it paid or void (Order.status)
 
 
 def series_of(number: str) -> str:
@@ -223,42 +226,46 @@ class Ledger:
             raise CorruptRecord(f"{self.name} orders/{order_id}: expected a map")
         return value
 
-    def _part(self, order: Any, part: str, order_id: str) -> Any:
-        """A part of an order: a live ``Map``, or a plain dict in a snapshot."""
-        value = order.get(part)
-        if not isinstance(value, Map | dict):
-            raise CorruptRecord(f"{self.name} orders/{order_id}: {part!r} is missing or not a map")
-        return value
-
     def write_order(self, order_id: str, info: JsonDict) -> None:
+        """A new order: one map holding its ``info`` (as JSON text: it is written once) and, later, a
+        key per record of its own (:meth:`write_order_record`)."""
         where = f"{self.name} orders/{order_id}"
-        check_value(info, f"{where} info")
-        parts: dict[str, Any] = {part: Map() for part in ORDER_PARTS}
-        put(self._writable("orders"), order_id, Map({"info": info, **parts}), where, checked=True)
+        order = Map({"info": record_text(info, f"{where} info")})
+        put(self._writable("orders"), order_id, order, where, checked=True)
 
     def write_order_record(self, order_id: str, part: str, key: str, record: object) -> None:
-        """A record of an open order's own (a line, a removal, a discount, a void, a receipt's number,
-        a kitchen send), as a value in its part's map."""
+        """A record of an open order's own (a line, a removal, a discount, a payment, a void, a
+        receipt's number, a kitchen send) under ``<part>/<key>`` in the order's map; a record (a map of
+        fields) is stored as its JSON text, it is never edited field by field. An order an older node
+        opened keeps its part maps: the record goes into the part's map, where that node reads it."""
         self._writable("orders")
         order = self._order_map(order_id)
-        target = self._part(order, part, order_id)
-        put(target, key, record, f"{self.name} orders/{order_id}/{part}/{key}")
+        where = f"{self.name} orders/{order_id}/{part}/{key}"
+        value = record_text(record, where) if isinstance(record, dict) else record
+        older = order.get(part)
+        target, at = (older, key) if isinstance(older, Map) else (order, order_key(part, key))
+        put(target, at, value, where, checked=value is not record)
 
     def write_payment(self, order_id: str, payment_id: str, record: JsonDict) -> None:
-        """A payment: an insert-only fact, as its JSON text in the order's payments."""
-        self._writable("orders")
-        target = self._part(self._order_map(order_id), "payments", order_id)
-        put_record(
-            target, payment_id, record, f"{self.name} orders/{order_id}/payments/{payment_id}"
-        )
+        """A payment: an insert-only fact, as its JSON text in the order's map."""
+        self.write_order_record(order_id, "payments", payment_id, record)
 
     def settled(self, order_id: str) -> bool:
-        """Whether an order is paid or voided, from the two parts that say so (reading it whole costs
-        ~50 times more): a page index skips settled orders without reading them."""
+        """Whether an order is paid or voided, from its keys alone (reading it whole costs ~50 times
+        more): a page index skips settled orders without reading them."""
         om = self._roots["orders"].get(order_id)
         if not isinstance(om, Map | dict):
             return False  # missing or corrupt: reading it whole notes what is wrong
-        return any(isinstance(p := om.get(part), Map | dict) and len(p) > 0 for part in SETTLED_BY)
+        for key in list(om.keys()):
+            part, slash, _ = key.partition("/")
+            if part not in SETTLED_BY:
+                continue
+            if slash:
+                return True
+            older = om.get(key)  # an older node's part map
+            if isinstance(older, Map | dict) and len(older) > 0:
+                return True
+        return False
 
     def records_of(self, spec: RecordSpec[T], keys: Iterable[str]) -> list[T]:
         """The records of ``spec``'s kind under these keys that parse (a corrupt one skipped and noted)."""
@@ -299,17 +306,17 @@ class Ledger:
         the drawer even when another part of its order is corrupt (the cash was taken all the same)."""
         found: list[Payment] = []
         for order_id in self.order_ids() if order_ids is None else order_ids:
+            where = f"{self.name} orders/{order_id}"
             try:
                 om = self._order_map(order_id)
                 if isinstance(om, Map):
                     om = json.loads(str(om))
-                part = self._part(om, "payments", order_id)
+                part = order_parts(om, where)["payments"]
             except CorruptRecord as exc:
                 if self.corrupt is None:
                     raise
                 self.corrupt.note(self.name, f"orders/{order_id}", exc)
                 continue
-            where = f"{self.name} orders/{order_id}"
 
             def parse(
                 key: str, value: object, order_id: str = order_id, where: str = where

@@ -51,6 +51,7 @@ from meshpos.model.record_spec import (
 from meshpos.model.totals import order_totals, price_lines
 
 ORDER_PARTS = ("lines", "removed", "discounts", "payments", "voids", "receipts", "sent")
+SETTLED_BY = ("receipts", "voids")  # the order parts that make it paid or void (Order.status)
 
 
 # --- parsers ------------------------------------------------------------------------------------
@@ -115,18 +116,35 @@ def parse_payment(order_id: str, payment_id: str, f: Fields) -> Payment:
     )
 
 
-def order_part(order: Mapping[str, Any], part: str, where: str) -> Mapping[str, Any]:
-    """A part of an order (``lines``, ``payments``, ...): a map, or the order is corrupt."""
-    value = order.get(part)
-    if not isinstance(value, Mapping):
-        raise CorruptRecord(f"{where}: {part!r} is missing or not a map")
-    return value
+def order_key(part: str, key: str) -> str:
+    """The key of an order's ``part`` record ``key`` inside the order's one map (``lines/<line id>``)."""
+    return f"{part}/{key}"
+
+
+def order_parts(order: Mapping[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """An order's records by part (``lines``, ``payments``, ...), from either layout, merged.
+
+    An order is one map: ``info`` and a key ``<part>/<key>`` per record (docs/architecture.md (Model)).
+    An order an older node opened holds a map per part instead (``lines/<line id>`` under ``lines``);
+    a part present in that form must be a map, or the order is corrupt. A key naming no part is left
+    out (nothing this node knows reads it)."""
+    parts: dict[str, dict[str, Any]] = {part: {} for part in ORDER_PARTS}
+    for key, value in order.items():
+        if key in parts:
+            if not isinstance(value, Mapping):
+                raise CorruptRecord(f"{where}: {key!r} is not a map")
+            parts[key].update(value.items())
+            continue
+        part, slash, record = key.partition("/")
+        if slash and part in parts:
+            parts[part][record] = value
+    return parts
 
 
 def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
     """An order from its plain values (``om``: info and parts); status and totals are derived."""
     info = Fields(om.get("info"), f"{where} info")
-    parts = {part: dict(order_part(om, part, where).items()) for part in ORDER_PARTS}
+    parts = order_parts(om, where)
     removed = parts["removed"]
     lines = sorted(
         (

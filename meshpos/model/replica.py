@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pycrdt import Doc, TransactionEvent
+from pycrdt import Doc, Subscription, TransactionEvent
 
 from meshpos.errors import DayClosed, MeshposError, RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT, Reader, write_var_uint
@@ -85,6 +85,9 @@ class Replica:
         self.on_open = on_open
         self.capture = capture
         self._docs: dict[str, Doc[Any]] = {}
+        # name -> the capture's subscription: a document still observed is never freed (pycrdt keeps
+        # it alive through the callback), so dropping one unobserves it first
+        self._captures: dict[str, Subscription] = {}
         self._closed: set[str] = set()  # closed business days: never created empty (DayClosed)
         self._captured: list[CapturedUpdate] = []
         self._remote_depth = 0
@@ -101,7 +104,7 @@ class Replica:
             raise MeshposError(f"{name!r} is not a meshpos document name")
         doc: Doc[Any] = Doc(client_id=self.client_id)
         if self.capture:
-            doc.observe(lambda event, name=name: self._capture(name, event))
+            self._captures[name] = doc.observe(lambda event, name=name: self._capture(name, event))
         self._docs[name] = doc
         if self.on_open is not None:
             self.on_open(name)
@@ -115,13 +118,19 @@ class Replica:
 
     def unload(self, name: str) -> None:
         """Forget ``name`` entirely (clear cache): the next ``doc`` creates it empty."""
-        self._docs.pop(name, None)
+        self._drop(name)
         self._closed.discard(name)
 
     def close(self, name: str) -> None:
         """Unload a closed business day; ``doc(name)`` raises DayClosed until :meth:`reopen`."""
-        self._docs.pop(name, None)
+        self._drop(name)
         self._closed.add(name)
+
+    def _drop(self, name: str) -> None:
+        doc = self._docs.pop(name, None)
+        subscription = self._captures.pop(name, None)
+        if doc is not None and subscription is not None:
+            doc.unobserve(subscription)
 
     def reopen(self, name: str) -> None:
         """The day may be created again (the engine loads it from the store right after)."""

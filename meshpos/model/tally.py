@@ -16,13 +16,14 @@ counted under :data:`UNKNOWN_REGISTER`.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pycrdt import Doc, Map, MapEvent, Subscription
 
 from meshpos.model._records import decoded
-from meshpos.model.records import LEDGER_RECORDS
+from meshpos.model.records import LEDGER_RECORDS, order_key
 from meshpos.model.replica import decode_state_vector
 
 #: the kinds of record a register owes the console, as a person names them (singular, plural), from
@@ -33,6 +34,7 @@ KINDS: dict[str, tuple[str, str]] = {
     if spec.tally is not None
 }
 UNKNOWN_REGISTER = "?"
+_PAYMENT = order_key("payments", "")  # an order's map key of a payment, less its id
 # a day quiet this long (seconds) is counted afresh once: pycrdt misses some nested changes
 RECOUNT_WHEN_QUIET = 2.0
 
@@ -101,7 +103,9 @@ class LedgerTally:
     def __init__(self, doc: Doc[Any]) -> None:
         self._doc = doc
         self._counts: dict[str, dict[str, int]] = {}
-        self._registers: dict[tuple[str, str], str] = {}  # (kind, record key) -> register counted
+        # kind -> record key -> register counted (one dict per kind and one string per register, not a
+        # tuple and a string per record: a day holds four records a sale)
+        self._registers: dict[str, dict[str, str]] = {}
         self._roots = {
             name: doc.get(name, type=Map)
             for name in (*_FLAT_ROOTS, "shift_closes", "cash_moves", "orders")
@@ -164,17 +168,18 @@ class LedgerTally:
     def _record(self, kind: str, key: str, register: object) -> None:
         """Count a record once, however many events report it (a change that arrives before its
         parent is reported with the parent and may be reported again on its own)."""
-        if (kind, key) in self._registers:
+        seen = self._registers.setdefault(kind, {})
+        if key in seen:
             return
         reg = register if isinstance(register, str) and register else UNKNOWN_REGISTER
-        self._registers[(kind, key)] = reg
+        seen[key] = reg = sys.intern(reg)
         kinds = self._counts.setdefault(reg, {})
         kinds[kind] = kinds.get(kind, 0) + 1
         if kind == "receipts" and key not in self._receipts_at:
             self._unsettled.append(key)
 
     def _forget(self, kind: str, key: str) -> None:
-        reg = self._registers.pop((kind, key), None)
+        reg = self._registers.get(kind, {}).pop(key, None)
         if reg is None:
             return
         kinds = self._counts[reg]
@@ -214,15 +219,13 @@ class LedgerTally:
                 self._forget("payments", key)
 
     def _count_all(self) -> None:
+        """Count every record, one at a time: a whole root read as JSON at once (as fast) left ~4 KB
+        per receipt of freed but unreturned memory in the process (docs/benchmarks.md, records)."""
         for name, root in self._roots.items():
-            raw = json.loads(str(root))
-            if name == "orders":
-                for order in raw.values():
-                    payments = order.get("payments") if isinstance(order, dict) else None
-                    if isinstance(payments, dict):
-                        self._count_payments(payments.items(), True)
-            else:
-                for key, value in raw.items():
+            for key, value in root.items():
+                if name == "orders":
+                    self._count_payments(_payments(value), True)
+                else:
                     self._count_record(name, key, value, True)
 
     def _root_observer(self, name: str) -> Callable[[Any], None]:
@@ -250,8 +253,10 @@ class LedgerTally:
                 added = action == "add"
                 value = change.get("newValue" if added else "oldValue")
                 if not path:  # a whole order: count the payments it arrived with
-                    self._count_payments(_part(value, "payments"), added)
-                elif path[-1] == "payments" and len(path) == 2:
+                    self._count_payments(_payments(value), added)
+                elif len(path) == 1 and key.startswith(_PAYMENT):  # a record in an order's map
+                    self._count_payments([(key.removeprefix(_PAYMENT), value)], added)
+                elif path[-1] == "payments" and len(path) == 2:  # an older node's part map
                     self._count_payments([(key, value)], added)
 
 
@@ -263,10 +268,15 @@ def _field(record: object, name: str) -> object:
     return None if fields is None else fields.get(name)
 
 
-def _part(order: object, part: str) -> list[tuple[str, object]]:
-    value = order.get(part) if isinstance(order, Map | dict) else None
-    if isinstance(value, Map):
-        return list(json.loads(str(value)).items())
-    if isinstance(value, dict):
-        return list(value.items())
-    return []
+def _payments(order: object) -> list[tuple[str, object]]:
+    """An order's payments (key and stored value), of either layout (``payments/<id>`` keys, or an older
+    node's ``payments`` map); none of a malformed order."""
+    if isinstance(order, Map):
+        order = json.loads(str(order))
+    if not isinstance(order, dict):
+        return []
+    older = order.get("payments")
+    found = list(older.items()) if isinstance(older, dict) else []
+    return found + [
+        (k.removeprefix(_PAYMENT), v) for k, v in order.items() if k.startswith(_PAYMENT)
+    ]

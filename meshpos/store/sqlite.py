@@ -30,7 +30,7 @@ from meshpos.store.base import (
 from meshpos.store.lock import DatabaseLock
 from meshpos.store.merger import INLINE_BYTES, Merger
 from meshpos.store.schema import DDL, MIGRATIONS, SCHEMA_VERSION, inspect
-from meshpos.store.writer import Job, Writer
+from meshpos.store.writer import Job, Writer, let_go
 
 _LOAD = (  # the first row (NULL) says the document exists, even with no data yet
     "SELECT NULL FROM documents WHERE name = ?1 "
@@ -195,6 +195,7 @@ class SqliteStore:
             )
 
         await self._exclusive(f"close {name!r} ({len(checked)} record keys)", job)
+        await self._writer.let_go()
 
     async def drop(self, name: str) -> None:
         check_name(name)
@@ -231,6 +232,7 @@ class SqliteStore:
         """One statement, so snapshot and log come from the same committed state."""
         self._check_open()
         rows = await self._reader.execute_fetchall(_LOAD, (name,))
+        await let_go(self._reader)  # else its thread holds the day's rows until the next read
         if not rows:
             return None
         self.stats.documents_loaded += 1

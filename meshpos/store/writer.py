@@ -148,6 +148,7 @@ class Writer:
                 return doc_id, log_rows, segments
 
             found = await on_connection_thread(self._db, read)  # one hop: one committed state
+            await let_go(self._db)
             if found is None:
                 return
             doc_id, log_rows, segments = found
@@ -303,6 +304,10 @@ class Writer:
         log_rows, log_bytes = self._due[name]
         return log_rows >= 4 * self.compact_rows or log_bytes >= 4 * self.compact_bytes
 
+    async def let_go(self) -> None:
+        """The connection's thread lets go of the last job (a closed day's record keys: a whole day)."""
+        await let_go(self._db)
+
     async def _transaction(self, what: str, job: Job, waiters: list[asyncio.Future[None]]) -> bool:
         """Run ``job`` in a transaction nobody can cancel halfway; tell each waiter the outcome."""
         run = asyncio.ensure_future(self._run_transaction(job))
@@ -359,6 +364,12 @@ async def on_connection_thread(
     stable across the 0.22 series pyproject.toml pins; it is how aiosqlite runs its own statements)."""
     execute: Callable[..., Awaitable[Any]] = getattr(db, "_execute")  # noqa: B009
     return await execute(lambda: fn(db._conn))
+
+
+async def let_go(db: aiosqlite.Connection) -> None:
+    """Make ``db``'s thread let go of its last result: aiosqlite's worker holds it until its next call,
+    and a compaction's or a load's rows are a whole day (a closed day would never leave memory)."""
+    await on_connection_thread(db, lambda _conn: None)
 
 
 def _future() -> asyncio.Future[None]:

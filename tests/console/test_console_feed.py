@@ -147,7 +147,7 @@ async def test_a_growing_day_materialised_part_by_part_equals_the_whole(both: Co
     ledger = Ledger.snapshot(console, DATE)
     receipt, payment = ledger.receipts()[0], ledger.payments()[0]
     _rewrite(console, ["receipts", receipt.id], total=1)
-    _rewrite(console, ["orders", payment.order_id, "payments", payment.id], amount=1)
+    _rewrite(console, ["orders", payment.order_id, f"payments/{payment.id}"], amount=1)
     result = await feed_once(db, feed)
     assert not feed.whole
     changed = sorted((a.table, a.record_id) for a in result.alarms if a.kind == "changed_record")

@@ -288,7 +288,7 @@ async def test_same_id_different_content_is_alarmed_not_overwritten(venue_db: Co
     shift = ledger.shifts()[0]
     forged = ledger_doc(r1)
     _rewrite(forged, ["receipts", receipt.id], total=1)
-    _rewrite(forged, ["orders", payment.order_id, "payments", payment.id], amount=1)
+    _rewrite(forged, ["orders", payment.order_id, f"payments/{payment.id}"], amount=1)
     _rewrite(forged, ["refunds", refund.id], amount=999_999)
     _rewrite(forged, ["cash_moves", move.id], amount=7)
     _rewrite(forged, ["inventory", stock.id], quantity=500)

@@ -115,7 +115,7 @@ async def test_a_commit_heard_for_a_venue_without_a_hub_is_left_to_its_load(pg_u
     async with AsyncExitStack() as stack:
         a = await (await _console(stack, pg_url)).hub(VENUE)
         server_b = await _console(stack, pg_url)
-        del server_b.hubs[VENUE]  # as if B had never opened the venue
+        assert server_b.hubs == {}  # a console process loads no venue at start
         await _set_price(a, 999)
         b = await server_b.hub(VENUE)
         assert _price(b) == 999
@@ -171,20 +171,63 @@ async def test_a_schema_1_database_is_migrated_and_keeps_its_documents(db_url: s
         await db.close()
 
 
-def _as_schema_1(url: str) -> None:
-    """What schema version 1 was: no documents.version, no sightings."""
+# What schema version 2 was: one snapshot row per document, no closed days, no unreported table.
+_SCHEMA_2 = [
+    "CREATE TABLE old_snapshots (venue_id TEXT NOT NULL, doc_name TEXT NOT NULL, data {b} NOT NULL, "
+    "PRIMARY KEY (venue_id, doc_name))",
+    "INSERT INTO old_snapshots SELECT venue_id, doc_name, data FROM snapshots",
+    "DROP TABLE snapshots",
+    "ALTER TABLE old_snapshots RENAME TO snapshots",
+    "DROP TABLE closed_records",
+    "DROP TABLE unreported",
+    "ALTER TABLE documents DROP COLUMN closed",
+    "ALTER TABLE documents DROP COLUMN state_vector",
+    "ALTER TABLE documents DROP COLUMN deletions",
+    "ALTER TABLE documents DROP COLUMN reports",
+]
+# and what version 1 was on top of that: no documents.version, no sightings
+_SCHEMA_1 = ["ALTER TABLE documents DROP COLUMN version", "DROP TABLE sightings"]
+
+
+def _as_schema(url: str, version: int) -> None:
+    """Turn a database of the current schema into one of an older ``version`` (1 or 2)."""
+    steps = _SCHEMA_2 + (_SCHEMA_1 if version == 1 else [])
     if url.startswith("sqlite:"):
         conn = sqlite3.connect(url[len("sqlite:///") :])
-        conn.execute("ALTER TABLE documents DROP COLUMN version")
-        conn.execute("DROP TABLE sightings")
-        conn.execute("PRAGMA user_version = 1")
+        for statement in steps:
+            conn.execute(statement.format(b="BLOB"))
+        conn.execute(f"PRAGMA user_version = {version}")
         conn.commit()
         conn.close()
     else:
         with psycopg.connect(url, autocommit=True) as pg:
-            pg.execute("ALTER TABLE documents DROP COLUMN version")
-            pg.execute("DROP TABLE sightings")
-            pg.execute("UPDATE schema_version SET version = 1")
+            for statement in steps:
+                pg.execute(statement.format(b="BYTEA"))
+            pg.execute("UPDATE schema_version SET version = %s", (version,))
+
+
+def _as_schema_1(url: str) -> None:
+    _as_schema(url, 1)
+
+
+async def test_a_schema_2_database_is_migrated_and_keeps_its_snapshots(db_url: str) -> None:
+    """Version 2 kept one snapshot row per document: it becomes the first segment."""
+    db = await open_console_db(db_url, compact_rows=1)
+    await db.add_venue(VENUE, "Café Mesh", hash_token(new_venue_token()))
+    await db.append_updates(VENUE, CATALOG, [catalog_update()])  # compacted into the snapshot
+    whole = await db.load_document(VENUE, CATALOG)
+    await db.close()
+    _as_schema(db_url, 2)
+
+    db = await open_console_db(db_url)
+    try:
+        assert await db.log_rows(VENUE, CATALOG) == 0
+        assert await db.load_document(VENUE, CATALOG) == whole
+        assert await db.document_version(VENUE, CATALOG) == 1
+        await db.compact(VENUE, CATALOG)  # segments work on the migrated table
+        assert await db.load_document(VENUE, CATALOG) == whole
+    finally:
+        await db.close()
 
 
 async def test_an_edit_through_a_process_that_missed_another_edit_keeps_that_edit(

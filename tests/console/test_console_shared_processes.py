@@ -34,7 +34,10 @@ def test_a_price_edited_through_one_console_reaches_a_register_linked_to_the_oth
     authority = make_venue(tmp_path)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    a = ConsoleProcess(tmp_path / "a", [authority.directory], db=url).start()
+    # A unloads the venue soon after an edit: its reads and status load nothing
+    a = ConsoleProcess(
+        tmp_path / "a", [authority.directory], db=url, args=["--venue-idle-seconds", "1"]
+    ).start()
     b: ConsoleProcess | None = None
     register: NodeProcess | None = None
     try:
@@ -80,6 +83,14 @@ def test_a_price_edited_through_one_console_reaches_a_register_linked_to_the_oth
             lambda: f"the same register status on both consoles: A {shown(a)}, B {shown(b)}",
         )
 
+        def loaded(console: ConsoleProcess) -> list[str]:
+            return list(console.call("GET", "/api/console")["loaded"])
+
+        # A read the catalog and showed the status from the database: it holds no venue; B holds
+        # the one its relay uses
+        assert loaded(a) == []
+        assert loaded(b) == [authority.venue_id]
+
         new_price = price + 10
         a.call("POST", f"{venue}/prices", {"product_id": PRODUCT, "price": new_price})
         wait_for(
@@ -89,6 +100,17 @@ def test_a_price_edited_through_one_console_reaches_a_register_linked_to_the_oth
             on=[register.events],
         )
         assert console_price(b) == new_price
+        # A unloads the venue again; an edit through it then loads it afresh from the database
+        # (with everything B committed) and still reaches the register
+        wait_for(lambda: loaded(a) == [], STARTUP_S, "the venue unloaded at console A")
+        new_price += 5
+        a.call("POST", f"{venue}/prices", {"product_id": PRODUCT, "price": new_price})
+        wait_for(
+            lambda: register_price() == new_price,
+            DEADLINE_S,
+            "a second price from console A, after it unloaded the venue",
+            on=[register.events],
+        )
         # and it sells at it
         register.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 1_000})
         receipt = register.sell(CASHIER, [PRODUCT])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,23 @@ async def test_compaction_keeps_content(open_db: Opener) -> None:
     doc.get("receipts", type=Map)["r0"] = {"total": 1, "number": "R1-000000"}
     await db.append_updates(VENUE, LEDGER, [doc.get_update()])
     assert content(await db.load_document(VENUE, LEDGER))["r0"]["total"] == 1
+
+
+async def test_compaction_merges_the_log_with_small_segments_only(open_db: Opener) -> None:
+    """A day of many appends: each compaction folds the log into segments of geometrically growing
+    size (not the whole day again), so a handful of segments hold it and it loads whole."""
+    db = await open_db(compact_rows=4)
+    await db.add_venue(VENUE, "Café", hash_token(new_venue_token()))
+    doc, updates = receipts_doc(400)
+    for i in range(0, len(updates), 2):
+        await db.append_updates(VENUE, LEDGER, updates[i : i + 2])
+    sizes = await db.segments(VENUE, LEDGER)
+    assert len(sizes) >= 2  # not one snapshot re-merged 100 times
+    assert all(older > 2 * newer for older, newer in itertools.pairwise(sizes)), sizes
+    assert content(await db.load_document(VENUE, LEDGER)) == doc.get("receipts", type=Map).to_py()
+    await db.compact(VENUE, LEDGER)  # new log rows only: the segments stay
+    assert await db.log_rows(VENUE, LEDGER) == 0
+    assert content(await db.load_document(VENUE, LEDGER)) == doc.get("receipts", type=Map).to_py()
 
 
 async def test_real_day_survives_reopen(open_db: Opener, db_url: str) -> None:

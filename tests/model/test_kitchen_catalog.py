@@ -132,8 +132,8 @@ def test_corrupt_records_are_reported_with_their_place(open_venue: Venue) -> Non
     order = open_venue.open_order(CASHIER, NOW)
     open_venue.add_line(CASHIER, order.id, "burger", 1, NOW)
     ledger = open_venue.ledger(open_venue.business_date(NOW))
-    payments = ledger.doc.get("orders", type=Map)[order.id]["payments"]
-    payments["bad"] = {
+    order_map = ledger.doc.get("orders", type=Map)[order.id]
+    order_map["payments/bad"] = {
         "method": "card", "amount": 12.5, "tip": 0, "tendered": 0, "change": 0,
         "shift_id": "s", "register": "R9", "user": "u", "at": NOW,
     }  # fmt: skip
@@ -141,10 +141,10 @@ def test_corrupt_records_are_reported_with_their_place(open_venue: Venue) -> Non
         CorruptRecord, match=r"payments/bad: field 'amount' is 12.5, expected an integer"
     ):
         open_venue.order(order.id)
-    payments["bad"] = {"method": "card"}
+    order_map["payments/bad"] = {"method": "card"}
     with pytest.raises(CorruptRecord, match="field 'amount' is missing"):
         open_venue.order(order.id)
-    payments["bad"] = "not a record"
+    order_map["payments/bad"] = "not a record"
     with pytest.raises(CorruptRecord, match="expected a record"):
         open_venue.order(order.id)
     products = open_venue.catalog.doc.get("products", type=Map)

@@ -16,7 +16,7 @@ from meshpos.model import Ledger, Venue, ledger
 from meshpos.model._records import decoded
 from meshpos.model._writes import put, put_record
 from meshpos.model.limits import value_problem
-from meshpos.model.records import LEDGER_RECORDS, LEDGER_ROOTS, ORDER_PARTS
+from meshpos.model.records import LEDGER_RECORDS, LEDGER_ROOTS, ORDER_PARTS, order_parts
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.model.tally import LedgerTally
 
@@ -47,18 +47,28 @@ def a_full_day() -> tuple[Venue, Ledger]:
     return venue, venue.ledger(venue.business_date(NOW))
 
 
-def as_older_node_wrote_it(doc: Doc[Any]) -> Doc[Any]:
-    """The same day as a node before the JSON-text encoding holds it: every record a map of values
-    (numbers come back as floats, as pycrdt hands them)."""
+def as_older_node_wrote_it(doc: Doc[Any], *, facts_as_text: bool = False) -> Doc[Any]:
+    """The same day as an older node holds it: an order as a map per part (``lines``, ``payments``, ...)
+    whose lines are maps of values, and every other record a map of values (numbers come back as
+    floats, as pycrdt hands them). ``facts_as_text``: the node before this one, whose insert-only facts
+    (and an order's payments) were already JSON text."""
     old: Doc[Any] = Doc()
     for root in LEDGER_ROOTS:
         target = old.get(root, type=Map)
         for key, value in json.loads(str(doc.get(root, type=Map))).items():
             if root == "orders":
-                parts = {p: Map({k: _map(v) for k, v in value[p].items()}) for p in ORDER_PARTS}
-                target[key] = Map({"info": value["info"], **parts})
+                parts = {
+                    part: Map(
+                        {
+                            k: v if facts_as_text and part == "payments" else _map(v)
+                            for k, v in records.items()
+                        }
+                    )
+                    for part, records in order_parts(value, key).items()
+                }
+                target[key] = Map({"info": _map(value["info"]), **parts})
             else:
-                target[key] = _map(value)
+                target[key] = value if facts_as_text else _map(value)
     return old
 
 
@@ -74,24 +84,32 @@ def read_all(day: Ledger) -> dict[str, Any]:
     }
 
 
-def test_insert_only_facts_are_json_text_and_open_orders_keep_their_maps() -> None:
+def test_every_record_is_one_value_and_an_order_one_map() -> None:
     _, day = a_full_day()
     for root in FACT_ROOTS:
         values = list(day.doc.get(root, type=Map).values())
         assert values, root
         assert all(isinstance(v, str) for v in values), root
         assert all(isinstance(json.loads(v), dict) for v in values), root
+    kinds = set()
     for order in day.doc.get("orders", type=Map).values():
         assert isinstance(order, Map)
-        assert all(isinstance(part, Map) for part in (order[p] for p in ORDER_PARTS))
-        assert all(isinstance(p, str) for p in order["payments"].values())
-        assert all(isinstance(line, dict) for line in order["lines"].values())  # per-field
+        for key, value in order.items():
+            part, _, record = key.partition("/")
+            kinds.add(part)
+            assert part == "info" or (part in ORDER_PARTS and record), key
+            assert not isinstance(value, Map), key  # no nested type inside an order
+            if part in ("info", "lines", "payments", "removed", "discounts", "voids"):
+                assert isinstance(json.loads(value), dict), key
+    assert {"info", "lines", "payments", "receipts", "voids"} <= kinds
 
 
-def test_a_day_written_by_an_older_node_reads_the_same() -> None:
+@pytest.mark.parametrize("facts_as_text", [False, True], ids=["maps", "json facts"])
+def test_a_day_written_by_an_older_node_reads_the_same(facts_as_text: bool) -> None:
     _, day = a_full_day()
-    old = as_older_node_wrote_it(day.doc)
-    assert all(isinstance(v, dict) for v in old.get("receipts", type=Map).values())
+    old = as_older_node_wrote_it(day.doc, facts_as_text=facts_as_text)
+    receipts = old.get("receipts", type=Map).values()
+    assert all(isinstance(v, str if facts_as_text else dict) for v in receipts)
     date = day.date
     now = read_all(day)
     assert all(now[kind] for kind in ("receipts", "refunds", "cash_moves", "inventory_moves"))
@@ -102,6 +120,34 @@ def test_a_day_written_by_an_older_node_reads_the_same() -> None:
     receipt = now["receipts"][0]
     assert Ledger(old, date).receipt(receipt.id) == receipt
     assert Ledger(old, date).corrupt_refund_of(receipt.id) is None
+
+
+def test_an_order_an_older_node_opened_is_sold_into_its_part_maps() -> None:
+    """A newer node adds lines to an order an older node opened, pays it and the older node reads every
+    record where it looks for it (the order's part maps); the live tally counts the payment."""
+    r1 = make_venue("R1")
+    r1.open_shift_now(CASHIER, 0, NOW)
+    opened = r1.open_order(CASHIER, NOW, table="3")
+    r1.add_line(CASHIER, opened.id, "burger", 1, NOW)
+    name = f"ledger/{r1.business_date(NOW)}"
+    older = as_older_node_wrote_it(r1.replica.doc(name))
+    r2 = make_venue("R2", catalog_from=r1.replica)
+    r2.replica.apply(name, older.get_update())
+    r2.open_shift_now(CASHIER, 0, NOW)
+    live = LedgerTally(r2.replica.doc(name))
+    r2.add_line(CASHIER, opened.id, "fries", 2, NOW)
+    paid = r2.pay(CASHIER, opened.id, "cash", NOW)
+    order_map = r2.replica.doc(name).get("orders", type=Map)[opened.id]
+    assert sorted(order_map.keys()) == sorted(["info", *ORDER_PARTS])  # nothing beside the parts
+    assert paid.payment.id in order_map["payments"]
+    assert len(order_map["lines"]) == 2
+    assert len(order_map["receipts"]) == 1
+    order = r2.order(opened.id)
+    assert order.status == "paid"
+    assert [line.quantity for line in order.lines] == [1, 2]
+    assert r2.conflicts() == []
+    assert live.counts() == LedgerTally(r2.replica.doc(name)).counts()
+    assert live.counts()["R2"]["payments"] == 1
 
 
 def test_an_older_node_and_a_newer_one_paying_one_order_is_still_a_conflict(

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 from pycrdt import Map
 
@@ -55,3 +58,20 @@ def test_reversed_delivery_converges_after_a_state_vector_exchange() -> None:
         b.apply("stoplist", update)
     b.apply("stoplist", a.doc("stoplist").get_update(b.doc("stoplist").get_state()))
     assert b.doc("stoplist").get("items", type=Map).to_py() == items.to_py()
+
+
+@pytest.mark.parametrize("drop", ["close", "unload"])
+def test_a_day_dropped_from_the_replica_is_freed(drop: str) -> None:
+    """The capture's observer is taken off: pycrdt keeps an observed document alive, so a closed day
+    would otherwise stay in memory for good (measured: a 5,000-sale day's 35 MB never came back)."""
+    replica = Replica()
+    name = "ledger/2026-01-01"
+    doc = replica.doc(name)
+    doc.get("receipts", type=Map)["r1"] = "{}"
+    assert replica.take_updates()  # captured while held
+    alive = weakref.ref(doc)
+    del doc
+    getattr(replica, drop)(name)
+    gc.collect()
+    assert alive() is None
+    assert replica.take_updates() == []

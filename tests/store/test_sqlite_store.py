@@ -598,3 +598,30 @@ async def test_closed_days_survive_a_reopen_and_start_up_reads_none_of_them(
         assert await store.find_closed("ledger/2026-11-23/r") == "ledger/2026-11-23"
         assert set(await StoreDocuments(store).load()) == {"catalog", "ledger/2026-11-25"}
         assert store.stats.documents_loaded == 2  # the open ones only
+
+
+async def test_a_loaded_document_is_not_kept_by_the_store(tmp_path: Path) -> None:
+    """Nothing of a load stays in memory once its caller drops it (aiosqlite's worker thread holds its
+    last result until its next call: a closed day opened for one refund would stay for good)."""
+    import tracemalloc
+
+    big = os.urandom(4 << 20)
+    async with await SqliteStore.open(tmp_path / "node.db") as store:
+        doc: pycrdt.Doc[Any] = pycrdt.Doc()
+        log = UpdateLog(doc)
+        doc.get("blob", type=pycrdt.Map)["b"] = big.hex()
+        await store.append([(DAY, u) for u in log.take()])
+        await store.compact(DAY)  # reads the day's rows too: nothing of it may stay either
+        await store.idle()
+        del big, doc, log
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            loaded = await store.load(DAY)
+            assert loaded is not None
+            assert len(loaded) > 8 << 20
+            del loaded
+            left = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    assert left < 1 << 20, f"{left:,} bytes of the load are still held"
