@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,7 @@ from meshpos.bench.console_fixture import (
     venue_token,
 )
 from meshpos.bench.console_relay import BenchRelay
+from meshpos.bench.report import print_report, work_dir
 from meshpos.errors import MeshposError
 from meshpos.harness.procs import Proc
 from meshpos.localapi import LocalApi
@@ -318,16 +317,7 @@ async def _with_database(args: argparse.Namespace, root: Path) -> dict[str, Any]
 
 def run_console_bench(args: argparse.Namespace) -> int:
     _check(args)
-    if args.dir:
-        root = Path(args.dir)
-        root.mkdir(parents=True, exist_ok=True)
+    with work_dir(args.dir, "meshpos-bench-console-") as root:
         report = asyncio.run(_with_database(args, root))
-    else:
-        with tempfile.TemporaryDirectory(prefix="meshpos-bench-console-") as tmp:
-            report = asyncio.run(_with_database(args, Path(tmp)))
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for key, value in report.items():
-            print(f"{key}: {value}")
+    print_report(report, args.json)
     return 0

@@ -28,13 +28,13 @@ import json
 import math
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from meshpos.bench.history_fixture import MAX_RECEIPTS, Fixture, FixtureMaker, progress
 from meshpos.bench.history_node import Page, RegisterProcess, cpu_ms, rss_kb
+from meshpos.bench.report import work_dir
 from meshpos.errors import MeshposError
 from meshpos.model.sample import CASHIER, MANAGER
 
@@ -269,12 +269,7 @@ def _check(args: argparse.Namespace) -> None:
 
 def run_history_bench(args: argparse.Namespace) -> int:
     _check(args)
-    if args.dir:
-        root = Path(args.dir)
-        root.mkdir(parents=True, exist_ok=True)
+    with work_dir(args.dir, "meshpos-bench-history-") as root:
         report = asyncio.run(_main(args, root))
-    else:
-        with tempfile.TemporaryDirectory(prefix="meshpos-bench-history-") as tmp:
-            report = asyncio.run(_main(args, Path(tmp)))
     print(json.dumps(report, indent=2) if args.json else _table(report))
     return 0

@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from meshpos.bench.report import print_report
 from meshpos.errors import MeshposError
 
 TARGET_MB = 20
@@ -200,11 +201,7 @@ def run_leak_bench(args: argparse.Namespace) -> int:
         "target_mb": TARGET_MB,
         "target_met": closed_vs_fresh <= TARGET_MB,
     }
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for key, value in report.items():
-            print(f"{key:<22}{value!s:>12}")
+    print_report(report, args.json)
     return 0
 
 

@@ -32,6 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from meshpos.bench.report import print_report
 from meshpos.engine.memory import release_memory
 from meshpos.errors import MeshposError
 
@@ -138,11 +139,7 @@ def run_records_bench(args: argparse.Namespace) -> int:
         report |= _child("sell", args.sales, out)
         report |= _child("load", args.sales, out)
         report |= asyncio.run(_store(out, args.sales))
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for key, value in report.items():
-            print(f"{key:<34}{value:>12}")
+    print_report(report, args.json)
     return 0
 
 

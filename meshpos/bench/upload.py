@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import sys
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from meshpos.bench.report import print_report
 from meshpos.config import Config
 from meshpos.console.db import open_console_db
 from meshpos.console.runner import register_venues
@@ -240,9 +240,5 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_upload_bench(args: argparse.Namespace) -> int:
     report = asyncio.run(_main(args))
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for key, value in report.items():
-            print(f"{key}: {value}")
+    print_report(report, args.json)
     return 0

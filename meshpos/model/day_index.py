@@ -8,17 +8,22 @@ event — doc-level events never miss a change, unlike map observers on nested t
 (docs/architecture.md (Library facts)) — and only a changed day is looked at again, and then only what
 can have moved (docs/architecture.md (Node)):
 
-- orders: the day's order ids are compared with the known ones (new orders are read), the open orders
-  are read again (lines are added to them), and so are the orders a deep observer saw touched (a hint:
-  it is how a paid order taken back by its writer shows up again as open);
-- receipts: insert-only, so only ids not seen before are read (and a page reads its own receipts);
+- orders: new orders are read, the open orders are read again (lines are added to them), and so are the
+  orders a deep observer saw touched (a hint: it is how a paid order taken back by its writer shows up
+  again as open);
+- receipts: insert-only, so only ids not seen before are read (and a page reads its own receipts, the
+  newest of which stay parsed);
 - shifts: a day holds a handful, read again whole;
 - the cash each shift's drawer took on the day (``Ledger.cash_flow``, what the current shift's expected
   cash adds up), once asked: the payments of the orders read again, and the cash moves and refunds not
   seen before (all insert-only).
 
-A day is never scanned for its closed orders or its old receipts again, and a day that did not change
-costs nothing. The index holds no state of its own that matters: dropping it rebuilds it from the
+The day's order and receipt ids are listed whole once; after that the root maps' own events keep them
+(which ids came and went). pycrdt reports every change of this replica's own; after any other change (a
+peer's update, a deletion) a look checks the ids against the maps' lengths (a count, not a listing, though
+still O(map) in yrs): a mismatch, such as an event pycrdt did not report, lists the ids whole again. So a look after a sale costs
+what the sale changed, not the day's size (docs/benchmarks.md, history). A day is never scanned for its
+closed orders or its old receipts again, and a day that did not change costs nothing. The index holds no state of its own that matters: dropping it rebuilds it from the
 documents (as a cleared cache or an unloaded day does).
 """
 
@@ -26,33 +31,80 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycrdt import Doc, Map
+from pycrdt import Doc, Map, MapEvent
 
 from meshpos.errors import UnknownRecord
 from meshpos.model.documents import day_of, is_ledger, ledger_name
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Order, Receipt, Shift
 from meshpos.model.records import CASH_MOVES, ORDERS, RECEIPTS, REFUNDS
+from meshpos.model.replica import decode_state_vector
 from meshpos.model.venue_base import VenueBase
+
+RECEIPTS_KEPT = (
+    200  # parsed receipts kept per day for the pages (the newest a page asks for, mostly)
+)
+
+
+@dataclass(eq=False)
+class _Ids:
+    """The keys of one root map, kept by its events once listed whole (see the module's docstring)."""
+
+    root: Map[Any]
+    ids: set[str] = field(default_factory=set)
+    listed: bool = False  # listed whole at least once: since then the events keep ``ids``
+    added: set[str] = field(default_factory=set)  # since the last look
+    removed: set[str] = field(default_factory=set)  # since the last look
+
+    def on_keys(self, keys: dict[str, Any]) -> None:
+        """A root-level map event's keys (pycrdt's ``{key: {"action": ...}}``)."""
+        for key, change in keys.items():
+            if change.get("action") == "delete":
+                self.ids.discard(key)
+                self.added.discard(key)
+                self.removed.add(key)
+            else:  # "add" (an "update" replaces a value: look at it as new)
+                self.ids.add(key)
+                self.added.add(key)
+
+    def on_event(self, event: Any) -> None:  # one parameter: pycrdt passes the transaction to two
+        self.on_keys(event.keys)
+
+    def look(self, listing: Callable[[], list[str]], check: bool) -> tuple[set[str], set[str]]:
+        """(ids added, ids removed) since the last look; the ids listed whole when they are not known
+        yet or, if ``check``, their count differs from the map's (a count is O(map) in yrs too)."""
+        added, removed = self.added, self.removed
+        self.added, self.removed = set(), set()
+        if not self.listed or (check and len(self.root) != len(self.ids)):
+            listed = set(listing())
+            added |= listed - self.ids
+            removed |= self.ids - listed
+            self.ids, self.listed = listed, True
+        return added, removed
 
 
 @dataclass(eq=False)
 class _Day:
     ledger: Ledger
     doc: Doc[Any]
+    orders: _Ids
+    receipt_keys: _Ids
+    move_keys: _Ids
+    refund_keys: _Ids
     subscriptions: list[tuple[Any, Any]]  # (what is observed, its subscription)
     changed: bool = True
+    # a change not this replica's own alone came since the last look: check the ids against the maps
+    unsure: bool = True
     touched: set[str] = field(default_factory=set)  # order ids a deep observer saw change
-    order_ids: set[str] = field(default_factory=set)
     open_orders: dict[str, Order] = field(default_factory=dict)
-    receipt_ids: set[str] = field(default_factory=set)
     # (sort key, id) of the day's receipts, oldest first, from their first request: a page reads only its
     # own receipts, and the day's thousands are not kept parsed in memory
     receipts: list[tuple[Any, str]] | None = None
+    parsed: dict[str, Receipt] = field(default_factory=dict)  # receipts read for a page, by id
     open_shifts: list[Shift] = field(default_factory=list)
     cash: _Cash | None = None  # once asked
 
@@ -60,37 +112,52 @@ class _Day:
 @dataclass(eq=False)
 class _Cash:
     """One day's cash by shift id, kept by the record that moved it (so a record read again replaces
-    what it counted before)."""
+    what it counted before), and its sum per shift kept as records come and go (a look costs what
+    changed, not the day's payments)."""
 
     by_order: dict[str, Counter[str]]  # order id -> shift id -> cash taken (amounts and tips)
     moves: dict[str, tuple[str, int]]  # cash move id -> (shift id, in - out)
     refunds: dict[str, tuple[str, int]]  # refund id -> (shift id, - cash refunded)
+    totals: dict[str, int] = field(default_factory=dict)  # shift id -> the sum of all the above
 
     @classmethod
     def read(cls, ledger: Ledger, order_ids: Iterable[str] | None = None) -> _Cash:
         cash = cls({}, {}, {})
         cash.take(ledger, ledger.order_ids() if order_ids is None else order_ids)
-        cash.moves = {
-            m.id: (m.shift_id, m.amount if m.kind == "in" else -m.amount)
-            for m in ledger.cash_moves()
-        }
-        cash.refunds = {
-            r.id: (r.shift_id, -r.amount if r.method == "cash" else 0) for r in ledger.refunds()
-        }
+        for m in ledger.cash_moves():
+            cash.move(m.id, m.shift_id, m.amount if m.kind == "in" else -m.amount)
+        for r in ledger.refunds():
+            cash.refund(r.id, r.shift_id, -r.amount if r.method == "cash" else 0)
         return cash
+
+    def _count(self, shift_id: str, amount: int) -> None:
+        self.totals[shift_id] = self.totals.get(shift_id, 0) + amount
 
     def take(self, ledger: Ledger, order_ids: Iterable[str]) -> None:
         ids = list(order_ids)
         for order_id in ids:
+            self.drop(order_id)
             self.by_order[order_id] = Counter()
         for p in ledger.payments(ids):
             if p.method == "cash":
                 self.by_order[p.order_id][p.shift_id] += p.amount + p.tip
+                self._count(p.shift_id, p.amount + p.tip)
+
+    def drop(self, order_id: str) -> None:
+        """Uncount an order (gone, or about to be read again)."""
+        for shift_id, amount in self.by_order.pop(order_id, Counter()).items():
+            self._count(shift_id, -amount)
+
+    def move(self, move_id: str, shift_id: str, amount: int) -> None:
+        self.moves[move_id] = (shift_id, amount)
+        self._count(shift_id, amount)
+
+    def refund(self, refund_id: str, shift_id: str, amount: int) -> None:
+        self.refunds[refund_id] = (shift_id, amount)
+        self._count(shift_id, amount)
 
     def of(self, shift_id: str) -> int:
-        taken = sum(c[shift_id] for c in self.by_order.values() if shift_id in c)
-        rest = (v for s, v in (*self.moves.values(), *self.refunds.values()) if s == shift_id)
-        return taken + sum(rest)
+        return self.totals.get(shift_id, 0)
 
 
 class DayIndex:
@@ -117,19 +184,31 @@ class DayIndex:
             self._days[date] = self._watch(date, doc)
 
     def _watch(self, date: str, doc: Doc[Any]) -> _Day:
-        day = _Day(self.venue.ledger(date), doc, [])
+        orders: Map[Any] = doc.get("orders", type=Map)
+        receipts, moves, refunds = (
+            _Ids(doc.get(spec.root, type=Map)) for spec in (RECEIPTS, CASH_MOVES, REFUNDS)
+        )
+        day = _Day(self.venue.ledger(date), doc, _Ids(orders), receipts, moves, refunds, [])
 
-        def changed(_event: object) -> None:
+        own = doc.client_id
+
+        def changed(event: Any) -> None:  # a pycrdt TransactionEvent
             day.changed = True
+            if not day.unsure and not _own_only(event.before_state, event.after_state, own):
+                day.unsure = True
 
-        def touched(events: list[Any]) -> None:
+        def on_orders(events: list[Any]) -> None:
             for event in events:
                 path = getattr(event, "path", None)
                 if path:
                     day.touched.add(str(path[0]))
+                elif isinstance(event, MapEvent):  # the root itself: orders added or taken back
+                    found: Any = event  # pycrdt's MapEvent declares its attributes at run time
+                    day.orders.on_keys(found.keys)
 
-        orders: Map[Any] = doc.get("orders", type=Map)
-        day.subscriptions += [(doc, doc.observe(changed)), (orders, orders.observe_deep(touched))]
+        day.subscriptions += [(doc, doc.observe(changed)), (orders, orders.observe_deep(on_orders))]
+        for ids in (receipts, moves, refunds):
+            day.subscriptions.append((ids.root, ids.root.observe(ids.on_event)))
         return day
 
     def forget(self, date: str) -> None:
@@ -150,46 +229,53 @@ class DayIndex:
         return day
 
     def _catch_up(self, day: _Day) -> None:
-        day.changed = False
+        check, day.changed, day.unsure = day.unsure, False, False
         ledger = day.ledger
-        ids = set(ledger.order_ids())
-        again = (ids - day.order_ids) | set(day.open_orders) | (day.touched & ids)
+        new, gone = day.orders.look(ledger.order_ids, check)
+        ids = day.orders.ids
+        again = new | set(day.open_orders) | (day.touched & ids)
         day.touched = set()
-        day.order_ids = ids
-        for order_id in again:
+        for order_id in again | gone:
             day.open_orders.pop(order_id, None)
         if day.cash is not None:  # a settled order read again may have taken its last payment
-            for dropped in day.cash.by_order.keys() - ids:
-                del day.cash.by_order[dropped]
+            for dropped in gone:
+                day.cash.drop(dropped)
             day.cash.take(ledger, sorted(again & ids))
-            self._cash_records(day.cash, ledger)
+        moves = day.move_keys.look(lambda: ledger.record_ids(CASH_MOVES), check)
+        refunds = day.refund_keys.look(lambda: ledger.record_ids(REFUNDS), check)
+        if day.cash is not None:
+            day.cash = self._cash_records(day.cash, ledger, moves, refunds)
         maybe_open = [i for i in again if i in ids and not ledger.settled(i)]
         for order in ledger.records_of(ORDERS, sorted(maybe_open)):
             if order.status == "open":
                 day.open_orders[order.id] = order
-        receipt_ids = set(ledger.receipt_ids())
-        new, gone = receipt_ids - day.receipt_ids, day.receipt_ids - receipt_ids
-        day.receipt_ids = receipt_ids
+        new_receipts, gone_receipts = day.receipt_keys.look(ledger.receipt_ids, check)
+        for receipt_id in gone_receipts:
+            day.parsed.pop(receipt_id, None)
         if day.receipts is not None:
-            if gone:  # taken back by its writer: read the day again
+            if gone_receipts:  # taken back by its writer: read the day again
                 day.receipts = None
             else:
-                for receipt in ledger.records_of(RECEIPTS, sorted(new)):
+                for receipt in ledger.records_of(RECEIPTS, sorted(new_receipts)):
                     bisect.insort(day.receipts, (RECEIPTS.sort(receipt), receipt.id))
         day.open_shifts = ledger.open_shifts_of(self.venue.device)
 
     @staticmethod
-    def _cash_records(cash: _Cash, ledger: Ledger) -> None:
-        """Cash moves and refunds not seen before (insert-only; one taken back: the day read again)."""
-        move_ids, refund_ids = set(ledger.record_ids(CASH_MOVES)), set(ledger.record_ids(REFUNDS))
-        if not (cash.moves.keys() <= move_ids and cash.refunds.keys() <= refund_ids):
-            fresh = _Cash.read(ledger, cash.by_order)
-            cash.moves, cash.refunds = fresh.moves, fresh.refunds
-            return
-        for m in ledger.records_of(CASH_MOVES, sorted(move_ids - cash.moves.keys())):
-            cash.moves[m.id] = (m.shift_id, m.amount if m.kind == "in" else -m.amount)
-        for r in ledger.records_of(REFUNDS, sorted(refund_ids - cash.refunds.keys())):
-            cash.refunds[r.id] = (r.shift_id, -r.amount if r.method == "cash" else 0)
+    def _cash_records(
+        cash: _Cash,
+        ledger: Ledger,
+        moves: tuple[set[str], set[str]],
+        refunds: tuple[set[str], set[str]],
+    ) -> _Cash:
+        """Cash moves and refunds new since the last look, each (added, removed): insert-only, so
+        one taken back reads the day's cash again."""
+        if moves[1] or refunds[1]:
+            return _Cash.read(ledger)
+        for m in ledger.records_of(CASH_MOVES, sorted(moves[0] - cash.moves.keys())):
+            cash.move(m.id, m.shift_id, m.amount if m.kind == "in" else -m.amount)
+        for r in ledger.records_of(REFUNDS, sorted(refunds[0] - cash.refunds.keys())):
+            cash.refund(r.id, r.shift_id, -r.amount if r.method == "cash" else 0)
+        return cash
 
     def _all_fresh(self) -> list[_Day]:
         self._follow()
@@ -224,7 +310,7 @@ class DayIndex:
     def day_of_receipt(self, receipt_id: str) -> str | None:
         """The loaded day holding ``receipt_id``, from the ids the index keeps (no day is read)."""
         for day in self._all_fresh():
-            if receipt_id in day.receipt_ids:
+            if receipt_id in day.receipt_keys.ids:
                 return day.ledger.date
         return None
 
@@ -243,5 +329,18 @@ class DayIndex:
             if end < 0:
                 raise UnknownRecord(f"no receipt {before!r} on {date} to page before")
         ids = [r for _, r in day.receipts[max(0, end - limit) : end]][::-1]
-        found = {r.id: r for r in day.ledger.records_of(RECEIPTS, ids)}
-        return [found[r] for r in ids if r in found]
+        unread = [r for r in ids if r not in day.parsed]
+        if len(day.parsed) + len(unread) > RECEIPTS_KEPT:
+            day.parsed = {r: day.parsed[r] for r in ids if r in day.parsed}
+        for receipt in day.ledger.records_of(RECEIPTS, unread):
+            day.parsed[receipt.id] = receipt  # insert-only: a receipt read once stays true
+        return [day.parsed[r] for r in ids if r in day.parsed]
+
+
+def _own_only(before: bytes, after: bytes, own: int) -> bool:
+    """Whether a transaction added this replica's own items and nothing else (state vectors before and
+    after): pycrdt reports every event of those. A deletion alone, or anything of another client, is
+    not (its maps are checked at the next look)."""
+    was, now = decode_state_vector(before), decode_state_vector(after)
+    grown = {client for client, clock in now.items() if clock != was.get(client, 0)}
+    return grown == {own}

@@ -318,14 +318,21 @@ async def _connect(path: Path) -> aiosqlite.Connection:
         raise StoreError(f"cannot open {path}: {exc}") from exc
 
 
-async def _migrate(db: aiosqlite.Connection) -> None:
-    """Bring an older database to ``SCHEMA_VERSION`` in one transaction (all steps or none)."""
+async def _bring_up(db: aiosqlite.Connection) -> None:
+    """Create the schema on a new file or bring an older one to ``SCHEMA_VERSION``, in one
+    transaction (all steps or none); the version is read again inside it, so a process that did it
+    since we looked is not done twice."""
     await db.execute("BEGIN IMMEDIATE")
     try:
         rows = list(await db.execute_fetchall("PRAGMA user_version"))
-        for version in range(int(rows[0][0]), SCHEMA_VERSION):
-            for statement in MIGRATIONS[version]:
-                await db.execute(statement)
+        found = int(rows[0][0])
+        steps = (
+            list(DDL)
+            if found == 0
+            else [step for v in range(found, SCHEMA_VERSION) for step in MIGRATIONS[v]]
+        )
+        for statement in steps:
+            await db.execute(statement)
         await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         await db.execute("COMMIT")
     except BaseException:
@@ -355,20 +362,8 @@ async def _prepare(db: aiosqlite.Connection, path: Path, version: int) -> None:
             raise StoreError(f"{path}: SQLite refused WAL mode (got {mode[0][0]!r})")
         await db.execute("PRAGMA synchronous = FULL")
         await db.execute("PRAGMA busy_timeout = 5000")
-        if version == 0:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                rows = list(await db.execute_fetchall("PRAGMA user_version"))
-                if rows[0][0] == 0:  # nobody created it since we looked
-                    for statement in DDL:
-                        await db.execute(statement)
-                    await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-        elif version < SCHEMA_VERSION:
-            await _migrate(db)
+        if version < SCHEMA_VERSION:
+            await _bring_up(db)
     except StoreError:
         raise
     except Exception as exc:

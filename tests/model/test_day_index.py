@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from typing import Any
 
@@ -10,7 +11,7 @@ from pycrdt import Map
 
 from meshpos.errors import UnknownRecord
 from meshpos.model import Venue
-from meshpos.model.day_index import DayIndex
+from meshpos.model.day_index import DayIndex, _Ids
 from meshpos.model.ledger import Ledger
 from meshpos.model.sample import CASHIER, MANAGER
 
@@ -181,3 +182,73 @@ def test_expected_cash_follows_sales_moves_refunds_and_other_registers() -> None
     sync(r1.replica, r2.replica)
     agrees()
     assert index.expected_cash(shift) > shift.opening_cash
+
+
+def test_after_its_first_look_a_day_is_not_listed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sale costs what it changed: the day's order and receipt ids come from the maps' events, not
+    from listing (or counting) every id of the day again (docs/benchmarks.md, history)."""
+    venue = make_venue()
+    shift = venue.open_shift_now(CASHIER, 1_000, NOW)
+    for i in range(3):
+        sale(venue, NOW + i)
+    index = DayIndex(venue)
+    today = venue.business_date(NOW)
+    assert len(index.receipts(today, 50)) == 3
+    assert index.expected_cash(shift) == venue.expected_cash(shift)
+    listings: Counter[str] = Counter()
+    order_ids, record_ids = Ledger.order_ids, Ledger.record_ids
+
+    def listed_orders(ledger: Ledger) -> list[str]:
+        listings["orders"] += 1
+        return order_ids(ledger)
+
+    def listed_records(ledger: Ledger, spec: Any) -> list[str]:
+        listings[spec.root] += 1
+        return record_ids(ledger, spec)
+
+    length = Map.__len__
+
+    def counted_length(root: Map[Any]) -> int:
+        if sys._getframe(1).f_code is _Ids.look.__code__:  # a root's count, not an order part's
+            listings["a length"] += 1
+        return length(root)
+
+    monkeypatch.setattr(Ledger, "order_ids", listed_orders)
+    monkeypatch.setattr(Ledger, "record_ids", listed_records)
+    monkeypatch.setattr(Map, "__len__", counted_length)
+    venue.cash_move(CASHIER, "in", 500, "float", NOW + 5)
+    left_open = venue.open_order(CASHIER, NOW + 10)
+    assert [o.id for o in index.open_orders()] == [left_open.id]
+    for i in range(3):
+        _, receipt_id = sale(venue, NOW + 20 + i, "espresso")
+        assert [o.id for o in index.open_orders()] == [left_open.id]
+        assert index.receipts(today, 1)[0].id == receipt_id
+        expected = index.expected_cash(shift)
+        assert not listings  # nor a length taken: its own writes are all reported
+        assert expected == venue.expected_cash(shift)  # the model's own answer lists the day
+        listings.clear()
+    assert listings["orders"] == 0
+    assert listings["receipts"] == 0
+
+
+def test_ids_no_event_reported_are_found_by_their_count() -> None:
+    """pycrdt may not report a change to a map (docs/architecture.md (Library facts)): after a change
+    that is not this replica's own, a map whose length differs from the ids the events kept is listed
+    whole again."""
+    r1 = make_venue("R1")
+    r2 = make_venue("R2", catalog_from=r1.replica)
+    r1.open_shift_now(CASHIER, 0, NOW)
+    r2.open_shift_now(CASHIER, 0, NOW)
+    sync(r1.replica, r2.replica)
+    index = DayIndex(r1)
+    assert index.open_orders() == []
+    for day in index._days.values():  # the maps' own events go silent; the document's stay
+        for owner, subscription in day.subscriptions[1:]:
+            owner.unobserve(subscription)
+    order = r2.open_order(CASHIER, NOW)
+    _, receipt_id = sale(r2, NOW + 1)
+    sync(r1.replica, r2.replica)
+    assert [o.id for o in index.open_orders()] == [order.id]
+    today = r1.business_date(NOW)
+    assert [r.id for r in index.receipts(today, 5)] == [receipt_id]
+    assert index.day_of_receipt(receipt_id) == today
