@@ -11,9 +11,9 @@ connection threads' included, so which thread calls it does not matter.
 ``tune_allocator()`` (run once per process by the node's and the console's start) fixes glibc's mmap and
 trim thresholds at 128 KiB, their defaults. Left alone, glibc raises both after every large free (up to
 32 and 64 MiB): a day's big blocks (its update rows read for a compaction, a merged snapshot, a load)
-then come from the heap of whichever thread allocated them, and a thread's heap (aiosqlite's connection
-threads, the merge's worker) is cut back only when its free top exceeds the trim threshold —
-``malloc_trim`` releases free chunks inside the heaps but never a thread heap's top. Measured with
+then come from the heap of whichever thread allocated them (aiosqlite's connection threads, the merge's
+worker) instead of mappings of their own, and there ``malloc_trim`` gave only part of them back (the
+exact mechanism was not isolated: a plain thread's freed blocks are returned). Measured with
 ``meshpos bench leak --live`` (docs/benchmarks.md, leak): a day of 15,000 sales sold in the node left
 26-62 MB after its close, 7-68 MB of it in threads' heaps; with the thresholds fixed 18 MB, 1.4 MB in
 threads' heaps. Fixed thresholds cost an ``mmap``/``munmap`` per block of 128 KiB or more. Not tuned,
@@ -21,8 +21,9 @@ because measured worse: ``M_ARENA_MAX=1`` (every thread in the main heap: the da
 with long-lived ones, 52 MB left) and ``PYTHONMALLOC=malloc`` (62 MB left live, though 1.8 MB when the
 day is loaded from the store). What is left is Python's small-object allocator: it returns a 1 MiB
 arena only once every object in it is freed, and the few long-lived objects made during the day (the
-closed day's summary, SQLite's cached statements, a timer handle) sit among the day's objects and
-keep some of the arenas.
+closed day's summary, SQLite's cached statements, a timer handle, strings in CPython's caches) sit
+among the day's objects and keep their arenas: ~9 MB when the day is loaded from the store, but ~97 MB
+after a day of 100,000 sales sold live, whose survivors are spread over nearly all of its arenas.
 """
 
 from __future__ import annotations
