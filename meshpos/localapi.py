@@ -159,7 +159,9 @@ class EventStream:
     """``GET /api/events`` read on a daemon thread; :meth:`wait` returns once a change arrived.
 
     ``seen`` counts changes; a waiter remembers the count it saw and waits for a larger one, so a change
-    that came between its check and its wait is never missed.
+    that came between its check and its wait is never missed. :meth:`take_topics` says what changed
+    since it was last called, as the node named it (every topic when the stream (re)opened: what
+    happened while it was down is unknown), so a client fetches only that, as the register page does.
     """
 
     def __init__(self, api: LocalApi) -> None:
@@ -169,6 +171,8 @@ class EventStream:
         self._closed = False
         self._sock: socket.socket | None = None
         self._listeners: list[Callable[[], None]] = []
+        self._topics: set[str] = set()
+        self._everything = False
         self._thread = threading.Thread(target=self._run, daemon=True, name="meshpos-events")
 
     def open(self) -> EventStream:
@@ -204,8 +208,21 @@ class EventStream:
         with self._changed, contextlib.suppress(ValueError):
             self._listeners.remove(listener)
 
-    def _bump(self) -> None:
+    def take_topics(self) -> set[str] | None:
+        """The topics named since the last call; None for "everything" (the stream (re)opened or an
+        event named none)."""
         with self._changed:
+            topics, everything = self._topics, self._everything
+            self._topics, self._everything = set(), False
+        return None if everything else topics
+
+    def _bump(self, data: bytes | None = None) -> None:
+        named = _named_topics(data) if data is not None else None
+        with self._changed:
+            if named is None:
+                self._everything = True
+            else:
+                self._topics |= named
             self.seen += 1
             self._changed.notify_all()
             listeners = list(self._listeners)
@@ -247,4 +264,15 @@ class EventStream:
                 self._bump()  # (re)opened: what happened before, or while it was down, is unknown
                 while not self._closed and (line := stream.readline()):
                     if line.startswith(b"data:"):
-                        self._bump()
+                        self._bump(line[5:])
+
+
+def _named_topics(data: bytes) -> set[str] | None:
+    """The ``changed`` topics of one event's data, or None when it names none it can be trusted on."""
+    try:
+        changed = json.loads(data).get("changed")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(changed, list) or not all(isinstance(t, str) for t in changed):
+        return None
+    return set(changed)

@@ -90,8 +90,19 @@ class RegisterProcess:
         await self.proc.stop(60)
 
 
+#: what meshpos/web/static/register.js fetches for each topic a pushed change names
+TOPIC_CALLS = {
+    "menu": "/api/catalog",
+    "stops": "/api/stoplist",
+    "shift": "/api/shifts/current",
+    "receipts": "/api/receipts?limit=10",
+    "orders": "/api/orders",
+}
+
+
 class Page:
-    """The register page's event stream and reloads, on two threads of its own."""
+    """The register page's event stream and reloads, on two threads of its own: like register.js, it
+    fetches only what each pushed change names (every topic when the stream opens)."""
 
     def __init__(self, register: RegisterProcess) -> None:
         self.register = register
@@ -133,6 +144,16 @@ class Page:
         except Exception as exc:  # the run reports it through loaded() and the sales' own calls
             self.error = exc
 
+    def _load(self, topics: set[str] | None) -> None:
+        """What register.js fetches for ``topics`` (None: everything), one call per topic."""
+        call = self.register.call
+        wanted = TOPIC_CALLS.keys() if topics is None else topics & TOPIC_CALLS.keys()
+        for topic in sorted(wanted):
+            call("GET", TOPIC_CALLS[topic])
+        if self.order_id and (topics is None or "orders" in topics):
+            with contextlib.suppress(MeshposError):  # paid meanwhile: the page drops it too
+                call("GET", f"/api/orders/{self.order_id}")
+
     def _reload_until_closed(self) -> None:
         while not self._stop.is_set():
             self._idle.set()
@@ -141,12 +162,6 @@ class Page:
                 return
             self._idle.clear()
             self._dirty.clear()
-            call = self.register.call
-            call("GET", "/api/catalog")
-            call("GET", "/api/shifts/current")
-            call("GET", "/api/orders")
-            call("GET", "/api/receipts")
-            if self.order_id:
-                with contextlib.suppress(MeshposError):  # paid meanwhile: the page drops it too
-                    call("GET", f"/api/orders/{self.order_id}")
+            assert self._events is not None
+            self._load(self._events.take_topics())
             self.loads += 1

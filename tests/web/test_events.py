@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from meshpos.httpapi.server import HttpServer
+from meshpos.localapi import EventStream, LocalApi
 from meshpos.model.sample import CASHIER, COOK
 from meshpos.web.api import make_handler
 from meshpos.web.events import TOPICS, stream, topics
@@ -159,3 +160,20 @@ async def test_the_node_pushes_a_status_move_no_document_or_peer_event_carries(
             assert not moved.local
         finally:
             changes.close()
+
+
+async def test_the_local_api_client_says_which_topics_changed(served: tuple[FakeNode, str]) -> None:
+    """meshpos.localapi's EventStream (the bench's page, the tools) fetches only what a change names,
+    as register.js does; on (re)opening it knows nothing, so everything."""
+    fake, base = served
+    events = EventStream(LocalApi(base, token=TOKEN)).open()
+    try:
+        seen = await asyncio.to_thread(events.wait, 1, 5)  # opened, then the node's first event
+        assert seen == 2
+        assert events.take_topics() is None  # (re)opened: everything is unknown
+        await fake.write(lambda venue, now: venue.set_stop(COOK, "fries", True, now))
+        await asyncio.to_thread(events.wait, seen, 5)
+        assert events.take_topics() == {"stops"}
+        assert events.take_topics() == set()  # taken: nothing new since
+    finally:
+        await asyncio.to_thread(events.close)
