@@ -250,6 +250,10 @@ def _table(report: dict[str, Any]) -> str:
 
 
 def _check(args: argparse.Namespace) -> None:
+    if args.dir and Path(args.dir).is_dir() and any(Path(args.dir).iterdir()):
+        raise MeshposError(
+            f"--dir {args.dir} is not empty (an earlier run's fixtures?): give a new one"
+        )
     if args.days < 0 or args.receipts_per_day < 1 or args.open_day < 1 or args.sales < 1:
         raise MeshposError(
             "--days must be 0 or more and --receipts-per-day, --open-day and --sales at least 1"

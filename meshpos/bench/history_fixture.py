@@ -153,7 +153,12 @@ class FixtureMaker:
         templates = self.closed_templates(min(TEMPLATES, days)) if days else []
         opened = self.open_template(open_day)
         home = self.root / name
-        home.mkdir(parents=True)
+        try:
+            home.mkdir(parents=True)
+        except FileExistsError:
+            raise MeshposError(
+                f"{home} exists (an earlier run's fixture?): give --dir an empty or new folder"
+            ) from None
         config = await make_device(make_venue(home), home, DEVICE, catalog=catalog_update())
         oldest = ""
         open_update = render(

@@ -163,3 +163,13 @@ def test_sizes_no_register_can_hold_are_refused_before_anything_is_built(
     with pytest.raises(MeshposError, match=says):
         run_history_bench(_args(*argv, "--dir", str(tmp_path / "fixtures")))
     assert not (tmp_path / "fixtures").exists()
+
+
+def test_a_folder_holding_an_earlier_runs_fixtures_is_refused_before_anything_is_built(
+    tmp_path: Path,
+) -> None:
+    earlier = tmp_path / "fixtures" / "no-history"
+    earlier.mkdir(parents=True)
+    with pytest.raises(MeshposError, match="is not empty"):
+        run_history_bench(_args("--dir", str(tmp_path / "fixtures")))
+    assert [p.name for p in (tmp_path / "fixtures").iterdir()] == ["no-history"]
