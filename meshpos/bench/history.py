@@ -57,7 +57,12 @@ def add_history_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kb-day", type=int, default=20_000, help="open-day size for open_day_kb_per_receipt"
     )
-    parser.add_argument("--sales", type=int, default=30, help="sales measured per register")
+    parser.add_argument(
+        "--sales",
+        type=int,
+        default=100,
+        help="sales measured per register (p99 of fewer is their worst)",
+    )
     parser.add_argument(
         "--sales-budget-s",
         type=float,
