@@ -37,3 +37,19 @@ def test_bench_all_reports_every_benchmark_with_its_peer(tmp_path: Path) -> None
     assert report["mesh"]["receipts"] > 0
     assert report["upload"]["sqlite"]["receipts"] == 300
     assert "## mesh" in markdown.read_text()
+
+
+def test_a_report_is_never_written_over_figures_kept_by_hand(tmp_path: Path) -> None:
+    kept = tmp_path / "benchmarks.md"
+    kept.write_text("# Benchmarks\n\nfigures measured by hand\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "meshpos", "bench", "all", "--quick", "--markdown", str(kept)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "was not written by bench all" in done.stderr
+    assert "bench all: running" not in done.stderr  # refused before any benchmark ran
+    assert kept.read_text() == "# Benchmarks\n\nfigures measured by hand\n"

@@ -54,8 +54,23 @@ def _run(name: str, quick: bool) -> dict[str, Any]:
     return result
 
 
+#: the first line of every report this writes: a file without it holds figures kept by hand
+GENERATED = "<!-- written by meshpos bench all: rewritten by its next run -->"
+
+
+def _check_markdown(path: Path) -> None:
+    """Refuse a file this did not write (docs/benchmarks.md is kept by hand: its history, records,
+    leak and console sections would be lost), before minutes of benchmarks rather than after."""
+    if path.exists() and not path.read_text(errors="replace").startswith(GENERATED):
+        raise MeshposError(
+            f"{path} was not written by bench all (its hand-kept figures would be lost): "
+            "give a new file, e.g. --markdown docs/bench-all.md"
+        )
+
+
 def _markdown(report: dict[str, Any]) -> str:
     lines = [
+        GENERATED,
         "# Benchmarks",
         "",
         f"Latest run: {report['when']} on {report['machine']['cpus']} CPUs, Python "
@@ -79,9 +94,12 @@ def run_all_bench(args: argparse.Namespace) -> int:
             "platform": platform.platform(),
         },
     }
+    if args.markdown:
+        _check_markdown(Path(args.markdown))
     for name in BENCHES:
         report[name] = _run(name, args.quick)
     if args.markdown:
+        _check_markdown(Path(args.markdown))
         Path(args.markdown).write_text(_markdown(report))
     print(json.dumps(report, indent=2) if args.json else _markdown(report))
     return 0
