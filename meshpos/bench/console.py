@@ -30,9 +30,7 @@ import psycopg
 
 from meshpos.bench.console_fixture import (
     Sales,
-    Tls,
     closed_days,
-    console_tls,
     create_schema,
     load_venues,
     open_day_sales,
@@ -45,6 +43,7 @@ from meshpos.bench.console_relay import BenchRelay
 from meshpos.bench.report import print_report, work_dir
 from meshpos.errors import MeshposError
 from meshpos.harness.procs import Proc
+from meshpos.harness.tls import ConsoleTls, console_tls
 from meshpos.localapi import LocalApi
 
 TARGETS = {"rss_mb_max": 300.0, "start_s_max": 2.0, "receipts_per_s_ratio_min": 1.6}
@@ -123,7 +122,7 @@ async def _cpu_ms_per_s(pids: list[int], seconds: float) -> list[float]:
 class Consoles:
     """``count`` real console processes on the database."""
 
-    def __init__(self, root: Path, url: str, tls: Tls, count: int) -> None:
+    def __init__(self, root: Path, url: str, tls: ConsoleTls, count: int) -> None:
         self.root = root
         self.url = url
         self.tls = tls
@@ -169,7 +168,13 @@ def _count_receipts(url: str, venues: list[str], date: str) -> int:
 
 
 async def _run(
-    args: argparse.Namespace, url: str, root: Path, tls: Tls, catalog: bytes, sales: Sales, run: int
+    args: argparse.Namespace,
+    url: str,
+    root: Path,
+    tls: ConsoleTls,
+    catalog: bytes,
+    sales: Sales,
+    run: int,
 ) -> dict[str, Any]:
     count = run + 1
     label = f"{count} console process{'es' if count > 1 else ''}"

@@ -13,19 +13,12 @@ The relays' sales (today's open day) are pre-encoded too, one group of updates p
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import psycopg
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from meshpos.console import hash_token, open_console_db
 from meshpos.console.materialise import ledger_rows
@@ -186,63 +179,6 @@ def load_venues(url: str, venues: int, catalog: bytes, days: list[ClosedDay]) ->
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (FREEZE, ANALYZE)")
     return time.perf_counter() - started
-
-
-@dataclass(frozen=True, slots=True)
-class Tls:
-    ca: Path
-    cert: Path
-    key: Path
-
-
-def console_tls(root: Path) -> Tls:
-    """A CA and a certificate for 127.0.0.1 it signed: the consoles serve ``wss://`` with it."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench console CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=7))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "console")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=7))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    tls = Tls(root / "ca.pem", root / "console.pem", root / "console.key")
-    tls.ca.write_bytes(ca.public_bytes(pem))
-    tls.cert.write_bytes(cert.public_bytes(pem))
-    tls.key.write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return tls
 
 
 def shared_catalog() -> bytes:

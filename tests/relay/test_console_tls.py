@@ -5,8 +5,6 @@ log, and uploads nothing. Bad TLS settings are one line each."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import random
 import subprocess
 import sys
@@ -14,11 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
+from meshpos.harness.tls import console_tls, new_ca
 from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 
@@ -33,64 +29,12 @@ class Tls:
     stranger: Path  # another CA, which did not
 
 
-def _ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
 def make_tls(root: Path) -> Tls:
     """A CA and a console certificate for 127.0.0.1 and localhost signed by it, plus a stranger CA."""
-    ca_key, ca_cert = _ca("Test console CA")
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "console")]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    tls = Tls(root / "ca.pem", root / "console.pem", root / "console.key", root / "stranger.pem")
-    tls.ca.write_bytes(ca_cert.public_bytes(pem))
-    tls.cert.write_bytes(cert.public_bytes(pem))
-    tls.key.write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    tls.stranger.write_bytes(_ca("Some other CA")[1].public_bytes(pem))
-    return tls
+    made = console_tls(root, "Test console CA")
+    stranger = root / "stranger.pem"
+    stranger.write_bytes(new_ca("Some other CA")[1].public_bytes(serialization.Encoding.PEM))
+    return Tls(made.ca, made.cert, made.key, stranger)
 
 
 def meshpos(*args: str) -> subprocess.CompletedProcess[str]:
