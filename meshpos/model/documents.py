@@ -22,7 +22,9 @@ KITCHEN = "kitchen"
 DAY_FORMAT = "%Y-%m-%d"  # a business day, as ``date.isoformat()`` writes it
 MAX_DOC_NAME = 64  # longer than any valid name: a peer's long name is refused before it is matched
 
-_DATED = re.compile(r"^(ledger|kitchen)/([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+#: a business day as a name or an API parameter spells it: month 01-12, day 01-31
+DAY_PATTERN = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_DATED = re.compile(rf"^(ledger|kitchen)/{DAY_PATTERN}$")
 
 
 def ledger_name(day: str) -> str:
@@ -52,8 +54,4 @@ def valid_document_name(name: str) -> bool:
     """``catalog``, ``stoplist``, ``denylist``, ``ledger/YYYY-MM-DD`` or ``kitchen/YYYY-MM-DD``."""
     if name in STANDING_DOCUMENTS:
         return True
-    match = _DATED.fullmatch(name)
-    if match is None:
-        return False
-    month, day = int(match.group(3)), int(match.group(4))
-    return 1 <= month <= 12 and 1 <= day <= 31
+    return _DATED.fullmatch(name) is not None

@@ -13,6 +13,7 @@ from meshpos.errors import UnknownRecord
 from meshpos.httpapi.routes import Field, text
 from meshpos.httpapi.server import HttpError, Request
 from meshpos.model import Line, Order, Product, Receipt, Ticket
+from meshpos.model.documents import DAY_PATTERN
 from meshpos.model.limits import MAX_ID_CHARS, text_problem
 from meshpos.web.pins import PinGuard
 from meshpos.web.port import NodeAPI
@@ -31,7 +32,7 @@ USER = Field(
 
 def day_query(doc: str) -> Field:
     """The ``?date=`` of a read of one business day (empty: today's)."""
-    return text("date", MAX_ID_CHARS, doc, default="", pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")
+    return text("date", MAX_ID_CHARS, doc, default="", pattern=f"^({DAY_PATTERN})?$")
 
 
 @dataclass(slots=True)

@@ -56,3 +56,14 @@ async def test_a_manager_ends_the_day_once_nothing_of_it_is_open(reg: Client) ->
 async def test_receipts_of_a_day_never_held_are_none(reg: Client) -> None:
     assert await reg.ok("GET", "/api/receipts?date=2001-01-01") == []
     assert "2001-01-01" not in (await reg.ok("GET", "/api/days"))["loaded"]
+
+
+@pytest.mark.parametrize(
+    "date", ["2026-13-01", "2026-00-10", "2026-02-32", "2026-1-01", "%ED%A0%80", "2026-02-01x"]
+)
+async def test_a_date_no_business_day_has_is_a_clear_400(reg: Client, date: str) -> None:
+    """Before, a month 13 passed the parameter's pattern and the document name check refused it
+    deeper down: 503 for a client's typo."""
+    message = await reg.error(400, "bad_field", "GET", f"/api/receipts?date={date}")
+    assert "date" in message
+    assert await reg.ok("GET", "/api/kitchen/tickets?date=2026-12-31") is not None
