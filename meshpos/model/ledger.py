@@ -55,7 +55,7 @@ from meshpos.model.ledger_types import (
     Refund,
     Shift,
 )
-from meshpos.model.record_spec import RecordSpec
+from meshpos.model.record_spec import Derived, RecordSpec
 from meshpos.model.records import (
     CASH_MOVES,
     INVENTORY_MOVES,
@@ -394,7 +394,19 @@ class Ledger:
         return self.records(CASH_MOVES)
 
     def inventory(self) -> list[InventoryMove]:
+        """Every stock movement: the ``inventory`` records and those the receipts stand for (a
+        sale's, one per line: ``records.sale_moves``)."""
         return self.records(INVENTORY_MOVES)
+
+    def inventory_move(self, move_id: str) -> InventoryMove:
+        """One stored stock movement (a write-off, a supply, a refund's) by id."""
+        lookup_key(move_id, "stock movement id")
+        return parse_one(
+            f"inventory/{move_id}",
+            lambda: INVENTORY_MOVES.parse_key(self, move_id),
+            doc=self.name,
+            corrupt=self.corrupt,
+        )
 
     def records(self, spec: RecordSpec[T]) -> list[T]:
         """Every record of ``spec``'s kind that parses, in its order; a corrupt one is skipped (and
@@ -403,7 +415,25 @@ class Ledger:
             return [record for order in self.orders() for record in spec.in_order(order)]
         if spec is ORDERS:
             return cast(list[T], self.orders())
-        return sorted(self._each(spec.root, lambda k: spec.parse_key(self, k)), key=spec.sort)
+        found = list(self._each(spec.root, lambda k: spec.parse_key(self, k)))
+        if spec.derived is not None:
+            found += self._derived(spec.derived)
+        return sorted(found, key=spec.sort)
+
+    def _derived(self, derived: Derived) -> list[Any]:
+        """The records that the records of ``derived.root`` stand for (a receipt's sale stock
+        movements). A record they cannot be read from is noted as corrupt under its own key, never
+        marked as parsing again here (its own reader decides that)."""
+        found: list[Any] = []
+        for key, value in self._roots[derived.root].items():
+            where = f"{self.name} {derived.root}/{key}"
+            try:
+                found += derived.records(key, Fields(value, where))
+            except CorruptRecord as exc:
+                if self.corrupt is None:
+                    raise
+                self.corrupt.note(self.name, f"{derived.root}/{key}", exc)
+        return found
 
     # --- what a parser reads (records.RecordSource) ----------------------------------------------
     def record(self, root: str, key: str) -> Fields:

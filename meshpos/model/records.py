@@ -42,6 +42,7 @@ from meshpos.model.ledger_types import (
 from meshpos.model.record_spec import (
     Children,
     Column,
+    Derived,
     RecordSource,
     RecordSpec,
     TallyKind,
@@ -255,6 +256,45 @@ def parse_cash_move(src: RecordSource, move_id: str) -> CashMove:
     )
 
 
+SALE_MOVES_FIELD = "stock"
+"""A receipt's field saying its lines are its sale stock movements (written as ``true``): the register
+wrote no ``inventory`` record for them. A receipt without it (an older node's) came with its own."""
+
+
+def sale_move_id(receipt_id: str, position: int) -> str:
+    """The id of the stock movement of a receipt's line ``position`` (its row's key at the console)."""
+    return f"{receipt_id}.{position}"
+
+
+def sale_moves(receipt_id: str, f: Fields) -> tuple[InventoryMove, ...]:
+    """The stock movements a receipt stands for: one ``sale`` per line, of the receipt's register, user
+    and time, ``ref`` the receipt; none for a receipt that does not say so (``SALE_MOVES_FIELD``)."""
+    if f.opt_flag(SALE_MOVES_FIELD) is not True:
+        return ()
+    user, device, at = f.text("user"), f.text("register"), f.integer("at")
+    return tuple(
+        InventoryMove(
+            sale_move_id(receipt_id, i),
+            ln.text("product_id"),
+            "sale",
+            ln.quantity("quantity"),
+            receipt_id,
+            user,
+            device,
+            at,
+        )
+        for i, ln in enumerate(f.records("lines"))
+    )
+
+
+def sale_move_count(value: Mapping[str, Any] | None) -> int:
+    """How many stock movements a stored receipt stands for, from a glance (the status' counts)."""
+    if value is None or value.get(SALE_MOVES_FIELD) is not True:
+        return 0
+    lines = value.get("lines")
+    return len(lines) if isinstance(lines, list) else 0
+
+
 def parse_inventory(src: RecordSource, move_id: str) -> InventoryMove:
     f = src.record("inventory", move_id)
     return InventoryMove(
@@ -452,6 +492,7 @@ INVENTORY_MOVES: RecordSpec[InventoryMove] = RecordSpec(
     indexes=("product_id",),
     device="device",
     tally=TallyKind("stock_moves", "stock movement", "stock movements", by="device"),
+    derived=Derived("receipts", sale_moves),
 )
 
 LEDGER_RECORDS: tuple[RecordSpec[Any], ...] = (

@@ -23,7 +23,13 @@ from typing import Any
 from pycrdt import Doc, Map, MapEvent, Subscription
 
 from meshpos.model._records import decoded
-from meshpos.model.records import LEDGER_RECORDS, order_key
+from meshpos.model.records import (
+    INVENTORY_MOVES,
+    LEDGER_RECORDS,
+    RECEIPTS,
+    order_key,
+    sale_move_count,
+)
 from meshpos.model.replica import decode_state_vector
 
 #: the kinds of record a register owes the console, as a person names them (singular, plural), from
@@ -34,6 +40,7 @@ KINDS: dict[str, tuple[str, str]] = {
     if spec.tally is not None
 }
 UNKNOWN_REGISTER = "?"
+_STOCK = INVENTORY_MOVES.tally.kind if INVENTORY_MOVES.tally else ""  # a receipt's lines count here
 _PAYMENT = order_key("payments", "")  # an order's map key of a payment, less its id
 # a day quiet this long (seconds) is counted afresh once: pycrdt misses some nested changes
 RECOUNT_WHEN_QUIET = 2.0
@@ -115,6 +122,8 @@ class LedgerTally:
         # at once): a device whose state covers it holds the receipt (see :meth:`receipt_state`)
         self._receipts_at: dict[str, dict[int, int]] = {}
         self._unsettled: list[str] = []
+        # receipt key -> how many stock movements it stands for (records.sale_moves), counted with it
+        self._sale_moves: dict[str, int] = {}
         self._count_all()
         loaded = decode_state_vector(doc.get_state())
         self._receipts_at = dict.fromkeys(self._unsettled, loaded)
@@ -156,6 +165,7 @@ class LedgerTally:
         before = self.counts()
         self._counts.clear()
         self._registers.clear()
+        self._sale_moves.clear()
         self._count_all()
         return self.counts() != before
 
@@ -165,9 +175,10 @@ class LedgerTally:
 
     # --- counting ---------------------------------------------------------------------------------
 
-    def _record(self, kind: str, key: str, register: object) -> None:
+    def _record(self, kind: str, key: str, register: object, moves: int = 0) -> None:
         """Count a record once, however many events report it (a change that arrives before its
-        parent is reported with the parent and may be reported again on its own)."""
+        parent is reported with the parent and may be reported again on its own); a receipt with the
+        ``moves`` stock movements it stands for (of its register, as the console derives them)."""
         seen = self._registers.setdefault(kind, {})
         if key in seen:
             return
@@ -175,6 +186,9 @@ class LedgerTally:
         seen[key] = reg = sys.intern(reg)
         kinds = self._counts.setdefault(reg, {})
         kinds[kind] = kinds.get(kind, 0) + 1
+        if moves:
+            self._sale_moves[key] = moves
+            kinds[_STOCK] = kinds.get(_STOCK, 0) + moves
         if kind == "receipts" and key not in self._receipts_at:
             self._unsettled.append(key)
 
@@ -183,9 +197,11 @@ class LedgerTally:
         if reg is None:
             return
         kinds = self._counts[reg]
-        kinds[kind] -= 1
-        if not kinds[kind]:
-            del kinds[kind]
+        for counted, n in ((kind, 1), (_STOCK, self._sale_moves.pop(key, 0))):
+            if n:
+                kinds[counted] -= n
+                if not kinds[counted]:
+                    del kinds[counted]
         if kind == "receipts":
             self._receipts_at.pop(key, None)
 
@@ -196,10 +212,16 @@ class LedgerTally:
         return _field(shift, "register")
 
     def _count_record(self, root: str, key: str, value: object, added: bool) -> None:
+        moves = 0
         if root in _FLAT_ROOTS:
             kind, field = _FLAT_ROOTS[root]
             key = f"open {key}" if root == "shifts" else key
-            register = _field(value, field)
+            if root == RECEIPTS.root and added and not isinstance(value, Map):
+                fields = decoded(value)  # read once: its register and the stock moves it stands for
+                register = None if fields is None else fields.get(field)
+                moves = sale_move_count(fields)
+            else:
+                register = _field(value, field)
         elif root == "shift_closes":
             kind, key, register = "shift_events", f"close {key}", self._register_of_shift(key)
         elif root == "cash_moves":
@@ -207,7 +229,7 @@ class LedgerTally:
         else:
             return
         if added:
-            self._record(kind, key, register)
+            self._record(kind, key, register, moves)
         else:
             self._forget(kind, key)
 

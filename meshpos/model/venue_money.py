@@ -29,7 +29,13 @@ from meshpos.model.ledger_types import (
     Shift,
 )
 from meshpos.model.limits import MAX_AMOUNT
-from meshpos.model.records import CASH_MOVES, INVENTORY_MOVES, RECEIPTS, REFUNDS
+from meshpos.model.records import (
+    CASH_MOVES,
+    INVENTORY_MOVES,
+    RECEIPTS,
+    REFUNDS,
+    SALE_MOVES_FIELD,
+)
 from meshpos.model.totals import refund_share
 from meshpos.model.venue_base import PaymentResult, VenueBase, count, id_of, money, note, operation
 
@@ -218,13 +224,10 @@ class MoneyRules(VenueBase):
                 "total": t.total,
                 "lines": lines,
                 "payment_ids": [p.id for p in order.payments],
+                SALE_MOVES_FIELD: True,  # its lines are its stock movements: none written apart
             },
         )
         ledger.write_order_record(order.id, "receipts", receipt_id, number[1])
-        for line in order.lines:
-            self._write_inventory(
-                ledger, line.product_id, "sale", line.quantity, receipt_id, user, now_ms
-            )
 
     def _write_inventory(
         self,
@@ -354,4 +357,4 @@ class MoneyRules(VenueBase):
         self.catalog.product(product_id)
         ledger = self.ledger(self.business_date(now_ms))
         move_id = self._write_inventory(ledger, product_id, kind, quantity, reason, user, now_ms)
-        return next(m for m in ledger.inventory() if m.id == move_id)
+        return ledger.inventory_move(move_id)

@@ -13,10 +13,18 @@ from pycrdt import Doc, Map
 
 from meshpos.errors import CorruptRecord, InvalidInput
 from meshpos.model import Ledger, Venue, ledger
-from meshpos.model._records import decoded
+from meshpos.model._records import CorruptRegistry, Fields, decoded
 from meshpos.model._writes import put, put_record
 from meshpos.model.limits import value_problem
-from meshpos.model.records import LEDGER_RECORDS, LEDGER_ROOTS, ORDER_PARTS, order_parts
+from meshpos.model.records import (
+    INVENTORY_MOVES,
+    LEDGER_RECORDS,
+    LEDGER_ROOTS,
+    ORDER_PARTS,
+    SALE_MOVES_FIELD,
+    order_parts,
+    sale_moves,
+)
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.model.tally import LedgerTally
 
@@ -55,7 +63,7 @@ def as_older_node_wrote_it(doc: Doc[Any], *, facts_as_text: bool = False) -> Doc
     old: Doc[Any] = Doc()
     for root in LEDGER_ROOTS:
         target = old.get(root, type=Map)
-        for key, value in json.loads(str(doc.get(root, type=Map))).items():
+        for key, value in _sale_moves_written_apart(doc, root).items():
             if root == "orders":
                 parts = {
                     part: Map(
@@ -70,6 +78,36 @@ def as_older_node_wrote_it(doc: Doc[Any], *, facts_as_text: bool = False) -> Doc
             else:
                 target[key] = value if facts_as_text else _map(value)
     return old
+
+
+def _sale_moves_written_apart(doc: Doc[Any], root: str) -> dict[str, Any]:
+    """A root as an older node wrote it: its receipts do not stand for their stock movements, which
+    are ``inventory`` records of their own (under the ids the newer node derives for them)."""
+    values: dict[str, Any] = json.loads(str(doc.get(root, type=Map)))
+    receipts = json.loads(str(doc.get("receipts", type=Map)))
+    if root == "receipts":
+        return {k: _without(v, SALE_MOVES_FIELD) for k, v in values.items()}
+    if root == "inventory":
+        for receipt_id, text in receipts.items():
+            for move in sale_moves(receipt_id, Fields(text, receipt_id)):
+                values[move.id] = json.dumps(
+                    {
+                        "product_id": move.product_id,
+                        "kind": move.kind,
+                        "quantity": move.quantity,
+                        "ref": move.ref,
+                        "user": move.user,
+                        "device": move.device,
+                        "at": move.at_ms,
+                    }
+                )
+    return values
+
+
+def _without(text: str, field: str) -> str:
+    record = json.loads(text)
+    assert record.pop(field) is True
+    return json.dumps(record)
 
 
 def _map(value: object) -> object:
@@ -251,3 +289,40 @@ def test_every_record_the_bounds_accept_reads_back_as_written(record: dict[str, 
     assert isinstance(stored, str)
     assert decoded(stored) == record
     assert json.dumps(decoded(stored)) == json.dumps(record)  # same types: 1 stays 1, not 1.0
+
+
+def test_a_sale_writes_no_stock_record_its_receipt_stands_for_them() -> None:
+    """A sale's stock movements are its receipt's lines: no ``inventory`` record is written for them,
+    every reader lists them (one per line, of the receipt's register, user and time) and the status
+    counts them with the receipt; write-offs and refunds are still records of their own."""
+    _, day = a_full_day()
+    stored = json.loads(str(day.doc.get("inventory", type=Map)))
+    assert sorted(json.loads(v)["kind"] for v in stored.values()) == ["refund", "writeoff"]
+    sold = [m for m in day.inventory() if m.kind == "sale"]
+    expected = [
+        (f"{r.id}.{i}", line.product_id, line.quantity, r.id, r.user, r.register, r.issued_at_ms)
+        for r in day.receipts()
+        for i, line in enumerate(r.lines)
+    ]
+    assert sorted(
+        (m.id, m.product_id, m.quantity, m.ref, m.user, m.device, m.at_ms) for m in sold
+    ) == sorted(expected)
+    assert day.records(INVENTORY_MOVES) == day.inventory()
+    assert Ledger.snapshot(day.doc, day.date).inventory() == day.inventory()
+    counts = LedgerTally(day.doc).counts()
+    assert counts["R1"]["stock_moves"] == len(expected) + len(stored)
+
+
+def test_a_receipt_whose_stock_flag_is_not_a_flag_is_noted_and_its_moves_left_out() -> None:
+    _, day = a_full_day()
+    receipts = day.doc.get("receipts", type=Map)
+    key, text = next(iter(receipts.items()))
+    record = json.loads(text)
+    record[SALE_MOVES_FIELD] = "yes"
+    receipts[key] = json.dumps(record)
+    registry = CorruptRegistry()
+    read = Ledger(day.doc, day.date, corrupt=registry)
+    assert all(m.ref != key for m in read.inventory())
+    assert [e.key for e in registry.entries()] == [f"receipts/{key}"]
+    with pytest.raises(CorruptRecord, match="expected true/false"):
+        Ledger(day.doc, day.date).inventory()
