@@ -61,6 +61,7 @@ from meshpos.model.records import (
     INVENTORY_MOVES,
     LEDGER_ROOTS,
     ORDERS,
+    PAYMENT_ID_FIELD,
     RECEIPTS,
     REFUNDS,
     SETTLED_BY,
@@ -249,6 +250,21 @@ class Ledger:
     def write_payment(self, order_id: str, payment_id: str, record: JsonDict) -> None:
         """A payment: an insert-only fact, as its JSON text in the order's map."""
         self.write_order_record(order_id, "payments", payment_id, record)
+
+    def write_receipt_payment(
+        self, order_id: str, receipt_id: str, seq: int, payment_id: str, record: JsonDict
+    ) -> None:
+        """The payment that completes an order and the receipt it issued, as one entry of the order's
+        map: ``receipts/<receipt id>`` holding the payment's JSON text with its id
+        (``records.receipt_payment``). An order an older node opened keeps its part maps: the payment
+        goes into ``payments`` and the receipt's sequence number into ``receipts``, where it reads them."""
+        if isinstance(self._order_map(order_id).get("payments"), Map):
+            self.write_payment(order_id, payment_id, record)
+            self.write_order_record(order_id, "receipts", receipt_id, seq)
+            return
+        self.write_order_record(
+            order_id, "receipts", receipt_id, {**record, PAYMENT_ID_FIELD: payment_id}
+        )
 
     def settled(self, order_id: str) -> bool:
         """Whether an order is paid or voided, from its keys alone (reading it whole costs ~50 times

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from meshpos.errors import CorruptRecord
-from meshpos.model._records import Fields
+from meshpos.model._records import Fields, decoded
 from meshpos.model.catalog import DISCOUNT_KINDS
 from meshpos.model.ledger_types import (
     CASH_MOVE_KINDS,
@@ -122,13 +122,34 @@ def order_key(part: str, key: str) -> str:
     return f"{part}/{key}"
 
 
+PAYMENT_ID_FIELD = "id"
+"""The field naming the payment stored under an order's ``receipts/<receipt id>`` (the one that issued it)."""
+
+
+def receipt_payment(receipt_id: str, value: object) -> tuple[str, object] | None:
+    """The payment an order's ``receipts/<receipt id>`` value holds, as (its id, its stored value), or
+    None for an older node's value (the receipt's number only).
+
+    The payment that completes an order issues its receipt; both are one entry of the order's map: the
+    receipt's id is the key, the payment (with its id) the value. A value that is a record but names no
+    payment id is still returned (under ``receipts/<receipt id>``), so its reader finds it corrupt."""
+    if not isinstance(value, str | Mapping):
+        return None
+    fields = decoded(value)
+    payment_id = None if fields is None else fields.get(PAYMENT_ID_FIELD)
+    if isinstance(payment_id, str) and payment_id:
+        return payment_id, fields
+    return order_key("receipts", receipt_id), value
+
+
 def order_parts(order: Mapping[str, Any], where: str) -> dict[str, dict[str, Any]]:
     """An order's records by part (``lines``, ``payments``, ...), from either layout, merged.
 
     An order is one map: ``info`` and a key ``<part>/<key>`` per record (docs/architecture.md (Model)).
     An order an older node opened holds a map per part instead (``lines/<line id>`` under ``lines``);
     a part present in that form must be a map, or the order is corrupt. A key naming no part is left
-    out (nothing this node knows reads it)."""
+    out (nothing this node knows reads it). The payment a receipt's key holds (:func:`receipt_payment`)
+    is listed with the payments too."""
     parts: dict[str, dict[str, Any]] = {part: {} for part in ORDER_PARTS}
     for key, value in order.items():
         if key in parts:
@@ -139,6 +160,10 @@ def order_parts(order: Mapping[str, Any], where: str) -> dict[str, dict[str, Any
         part, slash, record = key.partition("/")
         if slash and part in parts:
             parts[part][record] = value
+    for receipt_id, value in parts["receipts"].items():
+        found = receipt_payment(receipt_id, value)
+        if found is not None:
+            parts["payments"][found[0]] = found[1]
     return parts
 
 

@@ -28,6 +28,7 @@ from meshpos.model.records import (
     LEDGER_RECORDS,
     RECEIPTS,
     order_key,
+    receipt_payment,
     sale_move_count,
 )
 from meshpos.model.replica import decode_state_vector
@@ -42,6 +43,7 @@ KINDS: dict[str, tuple[str, str]] = {
 UNKNOWN_REGISTER = "?"
 _STOCK = INVENTORY_MOVES.tally.kind if INVENTORY_MOVES.tally else ""  # a receipt's lines count here
 _PAYMENT = order_key("payments", "")  # an order's map key of a payment, less its id
+_RECEIPT = order_key("receipts", "")  # of a receipt (holding the payment that issued it)
 # a day quiet this long (seconds) is counted afresh once: pycrdt misses some nested changes
 RECOUNT_WHEN_QUIET = 2.0
 
@@ -278,6 +280,9 @@ class LedgerTally:
                     self._count_payments(_payments(value), added)
                 elif len(path) == 1 and key.startswith(_PAYMENT):  # a record in an order's map
                     self._count_payments([(key.removeprefix(_PAYMENT), value)], added)
+                elif len(path) == 1 and key.startswith(_RECEIPT):  # a receipt and its payment
+                    paid = receipt_payment(key.removeprefix(_RECEIPT), value)
+                    self._count_payments([paid] if paid is not None else [], added)
                 elif path[-1] == "payments" and len(path) == 2:  # an older node's part map
                     self._count_payments([(key, value)], added)
 
@@ -299,6 +304,9 @@ def _payments(order: object) -> list[tuple[str, object]]:
         return []
     older = order.get("payments")
     found = list(older.items()) if isinstance(older, dict) else []
-    return found + [
-        (k.removeprefix(_PAYMENT), v) for k, v in order.items() if k.startswith(_PAYMENT)
-    ]
+    for k, v in order.items():
+        if k.startswith(_PAYMENT):
+            found.append((k.removeprefix(_PAYMENT), v))
+        elif k.startswith(_RECEIPT) and (paid := receipt_payment(k.removeprefix(_RECEIPT), v)):
+            found.append(paid)
+    return found

@@ -21,6 +21,7 @@ from meshpos.model.records import (
     LEDGER_RECORDS,
     LEDGER_ROOTS,
     ORDER_PARTS,
+    PAYMENT_ID_FIELD,
     SALE_MOVES_FIELD,
     order_parts,
     sale_moves,
@@ -55,16 +56,25 @@ def a_full_day() -> tuple[Venue, Ledger]:
     return venue, venue.ledger(venue.business_date(NOW))
 
 
-def as_older_node_wrote_it(doc: Doc[Any], *, facts_as_text: bool = False) -> Doc[Any]:
+def as_older_node_wrote_it(
+    doc: Doc[Any], *, facts_as_text: bool = False, one_map: bool = False
+) -> Doc[Any]:
     """The same day as an older node holds it: an order as a map per part (``lines``, ``payments``, ...)
     whose lines are maps of values, and every other record a map of values (numbers come back as
-    floats, as pycrdt hands them). ``facts_as_text``: the node before this one, whose insert-only facts
-    (and an order's payments) were already JSON text."""
+    floats, as pycrdt hands them). ``facts_as_text``: the node after it, whose insert-only facts
+    (and an order's payments) were already JSON text. ``one_map``: the node just before this one (an
+    order one map, every record JSON text). Every one of them wrote a sale's stock movements as records
+    and a paid order's payment apart from its receipt's number."""
     old: Doc[Any] = Doc()
+    seqs = {k: json.loads(v)["seq"] for k, v in doc.get("receipts", type=Map).items()}
     for root in LEDGER_ROOTS:
         target = old.get(root, type=Map)
         for key, value in _sale_moves_written_apart(doc, root).items():
             if root == "orders":
+                value = _payments_apart(value, seqs)
+            if root == "orders" and one_map:
+                target[key] = Map(value)
+            elif root == "orders":
                 parts = {
                     part: Map(
                         {
@@ -104,6 +114,20 @@ def _sale_moves_written_apart(doc: Doc[Any], root: str) -> dict[str, Any]:
     return values
 
 
+def _payments_apart(order: dict[str, Any], seqs: dict[str, int]) -> dict[str, Any]:
+    """An order's map with its receipts' payments under ``payments/<id>`` and each receipt's key
+    holding its sequence number."""
+    out = {}
+    for key, value in order.items():
+        part, _, receipt_id = key.partition("/")
+        if part == "receipts":
+            payment = json.loads(value)
+            out[f"payments/{payment.pop(PAYMENT_ID_FIELD)}"] = json.dumps(payment)
+            value = seqs[receipt_id]
+        out[key] = value
+    return out
+
+
 def _without(text: str, field: str) -> str:
     record = json.loads(text)
     assert record.pop(field) is True
@@ -139,13 +163,19 @@ def test_every_record_is_one_value_and_an_order_one_map() -> None:
             assert not isinstance(value, Map), key  # no nested type inside an order
             if part in ("info", "lines", "payments", "removed", "discounts", "voids"):
                 assert isinstance(json.loads(value), dict), key
-    assert {"info", "lines", "payments", "receipts", "voids"} <= kinds
+            if part == "receipts":  # the receipt's key holds the payment that issued it
+                assert isinstance(json.loads(value)[PAYMENT_ID_FIELD], str), key
+    assert {"info", "lines", "receipts", "voids"} <= kinds
 
 
-@pytest.mark.parametrize("facts_as_text", [False, True], ids=["maps", "json facts"])
-def test_a_day_written_by_an_older_node_reads_the_same(facts_as_text: bool) -> None:
+@pytest.mark.parametrize(
+    ("facts_as_text", "one_map"),
+    [(False, False), (True, False), (True, True)],
+    ids=["maps", "json facts", "one map per order"],
+)
+def test_a_day_written_by_an_older_node_reads_the_same(facts_as_text: bool, one_map: bool) -> None:
     _, day = a_full_day()
-    old = as_older_node_wrote_it(day.doc, facts_as_text=facts_as_text)
+    old = as_older_node_wrote_it(day.doc, facts_as_text=facts_as_text, one_map=one_map)
     receipts = old.get("receipts", type=Map).values()
     assert all(isinstance(v, str if facts_as_text else dict) for v in receipts)
     date = day.date
