@@ -11,10 +11,13 @@ to it, so concurrent additions merge (two payments taken on two registers during
 kept, and found as a conflict). Every record is one value: a record of fields (the order's info, shifts and
 their closes, receipts, refunds, cash and stock movements, and an order's lines, removals, discounts,
 payments and voids) is its compact-JSON text (``_writes.record_text``), nothing in it is ever merged field by
-field; an order's receipt number and kitchen send are plain values. One map per order with a key per
-record costs far less memory than a map per part with a map of values per line (docs/benchmarks.md,
-"records"). Readers also take what an older node wrote: a map of values per record, and an order with a
-map per part (``orders/<id>/lines/<id>``), into which this node then writes too. Status and totals are
+field; a kitchen send is a plain value. The payment that completes an order is stored under the key of the
+receipt it issued (``receipts/<receipt id>``, ``records.receipt_payment``), and a sale's stock movements are
+its receipt's lines (``records.sale_moves``), not records: fewer map entries per sale. One map per order
+with a key per record costs far less memory than a map per part with a map of values per line
+(docs/benchmarks.md, "records"). Readers also take what an older node wrote: a map of values per record,
+an order with a map per part (``orders/<id>/lines/<id>``), into which this node then writes too, a
+receipt's number under its key with the payment apart, and ``inventory`` records of a sale. Status and totals are
 derived from the records. This module reads and writes records: each kind's root and parser come from
 its spec in ``records`` (its type is in ``ledger_types``); the rules (rights, stops, shift state,
 over-payment) live in ``venue``. See docs/architecture.md (Documents).
