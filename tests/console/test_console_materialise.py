@@ -19,7 +19,7 @@ from meshpos.console import (
     new_venue_token,
 )
 from meshpos.errors import StoreError
-from meshpos.model import Ledger
+from meshpos.model import Ledger, Payment
 from meshpos.model.record_spec import Column
 from meshpos.model.sample import CASHIER
 
@@ -264,6 +264,14 @@ async def test_an_order_paid_on_two_registers_is_alarmed(venue_db: ConsoleDB) ->
     assert len(await venue_db.alarms(VENUE)) == 2
 
 
+def payment_path(doc: Doc[Any], payment: Payment) -> list[str]:
+    """Where a payment is stored: ``payments/<id>`` in its order's map, or the key of the receipt it
+    issued (``records.receipt_payment``)."""
+    order_map = doc.get("orders", type=Map)[payment.order_id]
+    key = next(k for k, v in order_map.items() if payment.id in k or payment.id in str(v))
+    return ["orders", payment.order_id, key]
+
+
 def _rewrite(doc: Doc[Any], path: list[str], **changes: Any) -> None:
     """Overwrite one raw record in place, as a buggy or hostile peer could."""
     container = doc.get(path[0], type=Map)
@@ -288,10 +296,7 @@ async def test_same_id_different_content_is_alarmed_not_overwritten(venue_db: Co
     shift = ledger.shifts()[0]
     forged = ledger_doc(r1)
     _rewrite(forged, ["receipts", receipt.id], total=1)
-    # a payment is under payments/<id>, or under the key of the receipt it issued
-    order_map = forged.get("orders", type=Map)[payment.order_id]
-    paid_at = next(k for k, v in order_map.items() if payment.id in k or payment.id in str(v))
-    _rewrite(forged, ["orders", payment.order_id, paid_at], amount=1)
+    _rewrite(forged, payment_path(forged, payment), amount=1)
     _rewrite(forged, ["refunds", refund.id], amount=999_999)
     _rewrite(forged, ["cash_moves", move.id], amount=7)
     _rewrite(forged, ["inventory", stock.id], quantity=500)
