@@ -234,6 +234,34 @@ async def test_a_receipt_arriving_later_is_checked_against_the_orders_listing_it
     await assert_same_as_whole(db, console)
 
 
+async def test_an_order_changed_after_its_receipt_is_read_with_the_receipts_it_lists(
+    both: ConsoleDB,
+) -> None:
+    """A line another register added while the order was paid arrives alone: the export reads the
+    order with the receipt its map lists (``receipts/<id>``), so the conflict is found as in the whole
+    day."""
+    db = both
+    r1, r2 = make_register("R1"), make_register("R2")
+    for register in (r1, r2):
+        register.open_shift_now(CASHIER, 0, NOW)
+    order = r1.open_order(CASHIER, NOW)
+    r1.add_line(CASHIER, order.id, "burger", 1, NOW)
+    sync(r1, r2)
+    r1.pay(CASHIER, order.id, "card", NOW + 1)  # partitioned: R2 adds a line meanwhile
+    r2.add_line(CASHIER, order.id, "fries", 1, NOW + 1)
+    console: Doc[Any] = Doc()
+    upload(console, r1)
+    feed = LedgerFeed(console, DATE)
+    await feed_once(db, feed)
+    assert await alarms_of(db, VENUE) == []
+    upload(console, r2)
+    texts = feed.export()
+    assert exported(texts) == {"orders": 1, "receipts": 1}
+    result = await db.write_records(VENUE, ledger_rows(Ledger.from_export(texts, DATE)))
+    assert [(a.kind, a.record_id) for a in result.alarms] == [("changed_after_receipt", order.id)]
+    await assert_same_as_whole(db, console)
+
+
 async def test_a_corrupt_record_in_a_part_is_skipped_with_an_alarm(both: ConsoleDB) -> None:
     db = both
     r1, console, feed = one_register_day("burger")
