@@ -199,7 +199,8 @@ class LedgerTally:
         if reg is None:
             return
         kinds = self._counts[reg]
-        for counted, n in ((kind, 1), (_STOCK, self._sale_moves.pop(key, 0))):
+        moves = self._sale_moves.pop(key, 0) if kind == "receipts" else 0
+        for counted, n in ((kind, 1), (_STOCK, moves)):
             if n:
                 kinds[counted] -= n
                 if not kinds[counted]:
