@@ -26,7 +26,8 @@ from meshpos.console.records import LedgerConflict, MaterialiseResult, RecordBat
 from meshpos.console.sqldays import check_document
 from meshpos.model import CorruptRegistry, Ledger
 from meshpos.model.documents import is_ledger
-from meshpos.model.records import LEDGER_RECORDS, ORDERS, RECEIPTS, SHIFTS, order_parts
+from meshpos.model.ledger_layout import order_parts
+from meshpos.model.records import LEDGER_RECORDS, ORDERS, RECEIPTS, SHIFTS
 
 CORRUPT_RECORD = "corrupt_record"  # the alarm of a record the console skipped: not in its reports
 

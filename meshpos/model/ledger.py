@@ -8,16 +8,10 @@ Layout of a ``ledger/<date>`` document (all records are written once and never e
 
 An order's map is created once by the register that opens it; every register only adds uuid-keyed records
 to it, so concurrent additions merge (two payments taken on two registers during a partition are both
-kept, and found as a conflict). Every record is one value: a record of fields (the order's info, shifts and
-their closes, receipts, refunds, cash and stock movements, and an order's lines, removals, discounts,
-payments and voids) is its compact-JSON text (``_writes.record_text``), nothing in it is ever merged field by
-field; a kitchen send is a plain value. The payment that completes an order is stored under the key of the
-receipt it issued (``receipts/<receipt id>``, ``records.receipt_payment``), and a sale's stock movements are
-its receipt's lines (``records.sale_moves``), not records: fewer map entries per sale. One map per order
-with a key per record costs far less memory than a map per part with a map of values per line
-(docs/benchmarks.md, "records"). Readers also take what an older node wrote: a map of values per record,
-an order with a map per part (``orders/<id>/lines/<id>``), into which this node then writes too, a
-receipt's number under its key with the payment apart, and ``inventory`` records of a sale. Status and totals are
+kept, and found as a conflict). Every record is one value: a record of fields is its compact-JSON text
+(``_writes.record_text``), never merged field by field; a kitchen send is a plain value. What is not one
+record under its own key (an order's records, the payment under its receipt's key, a receipt's stock
+movements) and what an older node wrote are read through ``ledger_layout``. Status and totals are
 derived from the records. This module reads and writes records: each kind's root and parser come from
 its spec in ``records`` (its type is in ``ledger_types``); the rules (rights, stops, shift state,
 over-payment) live in ``venue``. See docs/architecture.md (Documents).
@@ -48,6 +42,8 @@ from meshpos.model._records import (
 )
 from meshpos.model._writes import put, put_record, record_text
 from meshpos.model.documents import ledger_name
+from meshpos.model.ledger_layout import PAYMENT_ID_FIELD, derived_records, order_key, order_parts
+from meshpos.model.ledger_layout import settled as order_settled
 from meshpos.model.ledger_types import (
     CashMove,
     Conflict,
@@ -58,19 +54,15 @@ from meshpos.model.ledger_types import (
     Refund,
     Shift,
 )
-from meshpos.model.record_spec import Derived, RecordSpec
+from meshpos.model.record_spec import RecordSpec
 from meshpos.model.records import (
     CASH_MOVES,
     INVENTORY_MOVES,
     LEDGER_ROOTS,
     ORDERS,
-    PAYMENT_ID_FIELD,
     RECEIPTS,
     REFUNDS,
-    SETTLED_BY,
     SHIFTS,
-    order_key,
-    order_parts,
     parse_order,
     parse_payment,
     refund_of,
@@ -259,7 +251,7 @@ class Ledger:
     ) -> None:
         """The payment that completes an order and the receipt it issued, as one entry of the order's
         map: ``receipts/<receipt id>`` holding the payment's JSON text with its id
-        (``records.receipt_payment``). An order an older node opened keeps its part maps: the payment
+        (``ledger_layout.receipt_payment``). An order an older node opened keeps its part maps: the payment
         goes into ``payments`` and the receipt's sequence number into ``receipts``, where it reads them."""
         if isinstance(self._order_map(order_id).get("payments"), Map):
             self.write_payment(order_id, payment_id, record)
@@ -270,21 +262,8 @@ class Ledger:
         )
 
     def settled(self, order_id: str) -> bool:
-        """Whether an order is paid or voided, from its keys alone (reading it whole costs ~50 times
-        more): a page index skips settled orders without reading them."""
-        om = self._roots["orders"].get(order_id)
-        if not isinstance(om, Map | dict):
-            return False  # missing or corrupt: reading it whole notes what is wrong
-        for key in list(om.keys()):
-            part, slash, _ = key.partition("/")
-            if part not in SETTLED_BY:
-                continue
-            if slash:
-                return True
-            older = om.get(key)  # an older node's part map
-            if isinstance(older, Map | dict) and len(older) > 0:
-                return True
-        return False
+        """Whether an order is paid or voided, from its keys alone (``ledger_layout.settled``)."""
+        return order_settled(self._roots["orders"].get(order_id))
 
     def records_of(self, spec: RecordSpec[T], keys: Iterable[str]) -> list[T]:
         """The records of ``spec``'s kind under these keys that parse (a corrupt one skipped and noted)."""
@@ -414,7 +393,7 @@ class Ledger:
 
     def inventory(self) -> list[InventoryMove]:
         """Every stock movement: the ``inventory`` records and those the receipts stand for (a
-        sale's, one per line: ``records.sale_moves``)."""
+        sale's, one per line: ``ledger_layout.sale_moves``)."""
         return self.records(INVENTORY_MOVES)
 
     def inventory_move(self, move_id: str) -> InventoryMove:
@@ -435,24 +414,10 @@ class Ledger:
         if spec is ORDERS:
             return cast(list[T], self.orders())
         found = list(self._each(spec.root, lambda k: spec.parse_key(self, k)))
-        if spec.derived is not None:
-            found += self._derived(spec.derived)
+        if spec.derived is not None:  # records others stand for (a receipt's stock movements)
+            d = spec.derived
+            found += derived_records(self._roots[d.root], d, self.name, self.corrupt)
         return sorted(found, key=spec.sort)
-
-    def _derived(self, derived: Derived) -> list[Any]:
-        """The records that the records of ``derived.root`` stand for (a receipt's sale stock
-        movements). A record they cannot be read from is noted as corrupt under its own key, never
-        marked as parsing again here (its own reader decides that)."""
-        found: list[Any] = []
-        for key, value in self._roots[derived.root].items():
-            where = f"{self.name} {derived.root}/{key}"
-            try:
-                found += derived.records(key, Fields(value, where))
-            except CorruptRecord as exc:
-                if self.corrupt is None:
-                    raise
-                self.corrupt.note(self.name, f"{derived.root}/{key}", exc)
-        return found
 
     # --- what a parser reads (records.RecordSource) ----------------------------------------------
     def record(self, root: str, key: str) -> Fields:

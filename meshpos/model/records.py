@@ -19,9 +19,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from meshpos.errors import CorruptRecord
-from meshpos.model._records import Fields, decoded
+from meshpos.model._records import Fields
 from meshpos.model.catalog import DISCOUNT_KINDS
+from meshpos.model.ledger_layout import order_parts, sale_moves
 from meshpos.model.ledger_types import (
     CASH_MOVE_KINDS,
     INVENTORY_KINDS,
@@ -50,10 +50,6 @@ from meshpos.model.record_spec import (
     col,
 )
 from meshpos.model.totals import order_totals, price_lines
-
-ORDER_PARTS = ("lines", "removed", "discounts", "payments", "voids", "receipts", "sent")
-SETTLED_BY = ("receipts", "voids")  # the order parts that make it paid or void (Order.status)
-
 
 # --- parsers ------------------------------------------------------------------------------------
 
@@ -115,56 +111,6 @@ def parse_payment(order_id: str, payment_id: str, f: Fields) -> Payment:
         user=f.text("user"),
         at_ms=f.integer("at"),
     )
-
-
-def order_key(part: str, key: str) -> str:
-    """The key of an order's ``part`` record ``key`` inside the order's one map (``lines/<line id>``)."""
-    return f"{part}/{key}"
-
-
-PAYMENT_ID_FIELD = "id"
-"""The field naming the payment stored under an order's ``receipts/<receipt id>`` (the one that issued it)."""
-
-
-def receipt_payment(receipt_id: str, value: object) -> tuple[str, object] | None:
-    """The payment an order's ``receipts/<receipt id>`` value holds, as (its id, its stored value), or
-    None for an older node's value (the receipt's number only).
-
-    The payment that completes an order issues its receipt; both are one entry of the order's map: the
-    receipt's id is the key, the payment (with its id) the value. A value that is a record but names no
-    payment id is still returned (under ``receipts/<receipt id>``), so its reader finds it corrupt."""
-    if not isinstance(value, str | Mapping):
-        return None
-    fields = decoded(value)
-    payment_id = None if fields is None else fields.get(PAYMENT_ID_FIELD)
-    if isinstance(payment_id, str) and payment_id:
-        return payment_id, fields
-    return order_key("receipts", receipt_id), value
-
-
-def order_parts(order: Mapping[str, Any], where: str) -> dict[str, dict[str, Any]]:
-    """An order's records by part (``lines``, ``payments``, ...), from either layout, merged.
-
-    An order is one map: ``info`` and a key ``<part>/<key>`` per record (docs/architecture.md (Model)).
-    An order an older node opened holds a map per part instead (``lines/<line id>`` under ``lines``);
-    a part present in that form must be a map, or the order is corrupt. A key naming no part is left
-    out (nothing this node knows reads it). The payment a receipt's key holds (:func:`receipt_payment`)
-    is listed with the payments too."""
-    parts: dict[str, dict[str, Any]] = {part: {} for part in ORDER_PARTS}
-    for key, value in order.items():
-        if key in parts:
-            if not isinstance(value, Mapping):
-                raise CorruptRecord(f"{where}: {key!r} is not a map")
-            parts[key].update(value.items())
-            continue
-        part, slash, record = key.partition("/")
-        if slash and part in parts:
-            parts[part][record] = value
-    for receipt_id, value in parts["receipts"].items():
-        found = receipt_payment(receipt_id, value)
-        if found is not None:
-            parts["payments"][found[0]] = found[1]
-    return parts
 
 
 def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
@@ -279,45 +225,6 @@ def parse_cash_move(src: RecordSource, move_id: str) -> CashMove:
         f.text("user"),
         f.integer("at"),
     )
-
-
-SALE_MOVES_FIELD = "stock"
-"""A receipt's field saying its lines are its sale stock movements (written as ``true``): the register
-wrote no ``inventory`` record for them. A receipt without it (an older node's) came with its own."""
-
-
-def sale_move_id(receipt_id: str, position: int) -> str:
-    """The id of the stock movement of a receipt's line ``position`` (its row's key at the console)."""
-    return f"{receipt_id}.{position}"
-
-
-def sale_moves(receipt_id: str, f: Fields) -> tuple[InventoryMove, ...]:
-    """The stock movements a receipt stands for: one ``sale`` per line, of the receipt's register, user
-    and time, ``ref`` the receipt; none for a receipt that does not say so (``SALE_MOVES_FIELD``)."""
-    if f.opt_flag(SALE_MOVES_FIELD) is not True:
-        return ()
-    user, device, at = f.text("user"), f.text("register"), f.integer("at")
-    return tuple(
-        InventoryMove(
-            sale_move_id(receipt_id, i),
-            ln.text("product_id"),
-            "sale",
-            ln.quantity("quantity"),
-            receipt_id,
-            user,
-            device,
-            at,
-        )
-        for i, ln in enumerate(f.records("lines"))
-    )
-
-
-def sale_move_count(value: Mapping[str, Any] | None) -> int:
-    """How many stock movements a stored receipt stands for, from a glance (the status' counts)."""
-    if value is None or value.get(SALE_MOVES_FIELD) is not True:
-        return 0
-    lines = value.get("lines")
-    return len(lines) if isinstance(lines, list) else 0
 
 
 def parse_inventory(src: RecordSource, move_id: str) -> InventoryMove:

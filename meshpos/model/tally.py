@@ -23,14 +23,8 @@ from typing import Any
 from pycrdt import Doc, Map, MapEvent, Subscription
 
 from meshpos.model._records import decoded
-from meshpos.model.records import (
-    INVENTORY_MOVES,
-    LEDGER_RECORDS,
-    RECEIPTS,
-    order_key,
-    receipt_payment,
-    sale_move_count,
-)
+from meshpos.model.ledger_layout import order_key, receipt_payment, sale_move_count
+from meshpos.model.records import INVENTORY_MOVES, LEDGER_RECORDS, RECEIPTS
 from meshpos.model.replica import decode_state_vector
 
 #: the kinds of record a register owes the console, as a person names them (singular, plural), from
@@ -124,7 +118,7 @@ class LedgerTally:
         # at once): a device whose state covers it holds the receipt (see :meth:`receipt_state`)
         self._receipts_at: dict[str, dict[int, int]] = {}
         self._unsettled: list[str] = []
-        # receipt key -> how many stock movements it stands for (records.sale_moves), counted with it
+        # receipt key -> how many stock movements it stands for (ledger_layout.sale_moves), counted with it
         self._sale_moves: dict[str, int] = {}
         self._count_all()
         loaded = decode_state_vector(doc.get_state())

@@ -18,6 +18,7 @@ from meshpos.errors import (
     UnknownRecord,
 )
 from meshpos.model.ledger import Ledger
+from meshpos.model.ledger_layout import SALE_MOVES_FIELD
 from meshpos.model.ledger_types import (
     CASH_MOVE_KINDS,
     MANUAL_INVENTORY_KINDS,
@@ -29,13 +30,7 @@ from meshpos.model.ledger_types import (
     Shift,
 )
 from meshpos.model.limits import MAX_AMOUNT
-from meshpos.model.records import (
-    CASH_MOVES,
-    INVENTORY_MOVES,
-    RECEIPTS,
-    REFUNDS,
-    SALE_MOVES_FIELD,
-)
+from meshpos.model.records import CASH_MOVES, INVENTORY_MOVES, RECEIPTS, REFUNDS
 from meshpos.model.totals import refund_share
 from meshpos.model.venue_base import PaymentResult, VenueBase, count, id_of, money, note, operation
 
@@ -173,7 +168,7 @@ class MoneyRules(VenueBase):
         with ledger.doc.transaction():
             if receipt_id is None or number is None:
                 ledger.write_payment(order_id, payment_id, record)
-            else:  # the receipt, then the payment under its key (one entry: records.receipt_payment)
+            else:  # the receipt, then the payment under its key (one entry: ledger_layout.receipt_payment)
                 paid = [p.id for p in order.payments] + [payment_id]
                 self._issue_receipt(ledger, order, receipt_id, number, user, shift, now_ms, paid)
                 ledger.write_receipt_payment(order_id, receipt_id, number[1], payment_id, record)

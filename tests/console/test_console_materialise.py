@@ -270,7 +270,7 @@ async def test_an_order_paid_on_two_registers_is_alarmed(venue_db: ConsoleDB) ->
 
 def payment_path(doc: Doc[Any], payment: Payment) -> list[str]:
     """Where a payment is stored: ``payments/<id>`` in its order's map, or the key of the receipt it
-    issued (``records.receipt_payment``)."""
+    issued (``ledger_layout.receipt_payment``)."""
     order_map = doc.get("orders", type=Map)[payment.order_id]
     key = next(k for k, v in order_map.items() if payment.id in k or payment.id in str(v))
     return ["orders", payment.order_id, key]

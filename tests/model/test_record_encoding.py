@@ -15,17 +15,15 @@ from meshpos.errors import CorruptRecord, InvalidInput
 from meshpos.model import Ledger, Venue, ledger
 from meshpos.model._records import CorruptRegistry, Fields, decoded
 from meshpos.model._writes import put, put_record
-from meshpos.model.limits import value_problem
-from meshpos.model.records import (
-    INVENTORY_MOVES,
-    LEDGER_RECORDS,
-    LEDGER_ROOTS,
+from meshpos.model.ledger_layout import (
     ORDER_PARTS,
     PAYMENT_ID_FIELD,
     SALE_MOVES_FIELD,
     order_parts,
     sale_moves,
 )
+from meshpos.model.limits import value_problem
+from meshpos.model.records import INVENTORY_MOVES, LEDGER_RECORDS, LEDGER_ROOTS
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.model.tally import LedgerTally
 
