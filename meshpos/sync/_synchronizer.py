@@ -102,6 +102,9 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
         self._docs: dict[str, Doc[Any]] = {}
         self._closed: dict[str, _ClosedDoc] = {}  # closed business days (``_closed``)
         self.parked_dropped = 0  # updates parked for a closed day, dropped over its bound
+        self._parked_total = 0  # bytes parked for every closed day together
+        self._opened_for: dict[str, str] = {}  # closed day opened on a peer's behalf -> the device
+        self._reopen_rates: dict[str, TokenBucket] = {}  # device -> the days it made us open
         self._closed_asked: dict[str, dict[str, float]] = {}  # (``_closed``: heartbeats)
         self._subscriptions: dict[str, Subscription] = {}
         self._sessions: dict[str, Session] = {}
@@ -184,7 +187,7 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
     def drop_doc(self, name: str) -> None:
         """Forget ``name`` (clear cache): stop observing it; the next ``open_doc`` starts empty and
         asks every peer for it. A closed document is forgotten too (its parked messages with it)."""
-        self._closed.pop(name, None)
+        self._forget_closed(name)
         doc = self._docs.pop(name, None)
         subscription = self._subscriptions.pop(name, None)
         if doc is not None and subscription is not None:
