@@ -39,7 +39,6 @@ A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the sta
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -57,15 +56,12 @@ from meshpos.sync._events import (
     ClosedDayDeferred,
     ReopenWanted,
     SyncEvent,
-    UpdateRejected,
 )
 from meshpos.sync._exchange import _LOADING, _Loading, _Stored
 from meshpos.sync._messages import AwarenessUpdate, DocMessage, Heartbeat, SyncStep1, SyncStep2
 from meshpos.sync._rules import may_deliver
 from meshpos.sync._session import EXCHANGING, DocReceived, Session
 from meshpos.sync._updates import EMPTY_UPDATE
-
-log = logging.getLogger("meshpos.sync")
 
 #: updates parked for one closed document at most; beyond it they are dropped (and asked for again)
 MAX_PARKED_BYTES = 4 * 2**20
@@ -126,6 +122,8 @@ class ClosedDays:
         def _on_doc(self, peer: str, session: Session, event: DocReceived) -> None: ...
 
         def _process(self, peer: str, session: Session) -> None: ...
+
+        def _reject(self, peer: str, node: str, doc: str, reason: str) -> None: ...
 
     @property
     def closed_docs(self) -> frozenset[str]:
@@ -237,8 +235,7 @@ class ClosedDays:
             assert session.peer is not None
             if not may_deliver(session.peer.role, name):  # refused at once, as when it is open
                 reason = f"a {session.peer.role} may not write {name}"
-                log.warning("rejected update for %s from %s: %s", name, session.peer.node, reason)
-                self._events.append(UpdateRejected(peer, session.peer.node, name, reason))
+                self._reject(peer, session.peer.node, name, reason)
                 return
             node = session.peer.node
             refusal = None if closed.wanted else self._refusal(node)

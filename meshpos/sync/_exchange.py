@@ -49,6 +49,8 @@ log = logging.getLogger("meshpos.sync")
 SPLIT_STEP2_CLOCKS = 1000
 #: authors noted ahead of their order per document at most (beyond: the document is still noted)
 MAX_REORDERED_CLIENTS = 64
+#: refusals logged once each (device, kind of document, reason); beyond, only counted
+MAX_LOGGED_REJECTIONS = 1024
 
 
 @contextlib.contextmanager
@@ -98,6 +100,7 @@ class Exchange:
     _opening_for_content: bool
     _held_by: dict[str, dict[str, dict[int, int]]]
     _reordered: dict[str, dict[int, int]]  # doc -> client -> a first clock that came ahead
+    _rejections_logged: set[tuple[str, str, str]]  # (device, kind of document, reason) logged once
 
     if TYPE_CHECKING:
 
@@ -308,5 +311,19 @@ class Exchange:
                 session.send(SyncStep1(name, doc.get_state()))
 
     def _reject(self, peer: str, node: str, doc: str, reason: str) -> None:
-        log.warning("rejected update for %s from %s (%s): %s", doc, node, peer, reason)
+        """Refuse an update: reported (the node counts and lists each one); logged once per device,
+        kind of document and reason (a peer controls how many it sends), then at debug level."""
+        kind = doc.partition("/")[0]
+        key = (node, kind, reason.replace(doc, kind))
+        if key in self._rejections_logged or len(self._rejections_logged) >= MAX_LOGGED_REJECTIONS:
+            log.debug("rejected update for %s from %s (%s): %s", doc, node, peer, reason)
+        else:
+            self._rejections_logged.add(key)
+            log.warning(
+                "rejected update for %s from %s (%s): %s (more like it are counted, not logged)",
+                doc,
+                node,
+                peer,
+                reason,
+            )
         self._events.append(UpdateRejected(peer, node, doc, reason))

@@ -105,6 +105,7 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
         self._parked_total = 0  # bytes parked for every closed day together
         self._opened_for: dict[str, str] = {}  # closed day opened on a peer's behalf -> the device
         self._reordered: dict[str, dict[int, int]] = {}  # (``_exchange``: reordered)
+        self._rejections_logged: set[tuple[str, str, str]] = set()  # (``_exchange``: _reject)
         self._reopen_rates: dict[str, TokenBucket] = {}  # device -> the days it made us open
         self._closed_asked: dict[str, dict[str, float]] = {}  # (``_closed``: heartbeats)
         self._subscriptions: dict[str, Subscription] = {}

@@ -420,3 +420,25 @@ def test_late_updates_for_more_days_than_the_budget_still_reach_every_node() -> 
     assert all(holds(mesh, n, d) == everywhere for n in "AC" for d in (DAY, other))
     assert ("A", "days") in {(n, e.cause) for n, e in mesh.deferred}  # one day at a time
     assert mesh.rejected == []
+
+
+def test_a_flood_of_forbidden_updates_for_closed_days_is_refused_each_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    a, k = (
+        Synchronizer(venue=VENUE, node_id=n, role=r, client_id=c, config=CONFIG)
+        for n, r, c in (("A", "register", 11), ("K", "kds", 33))
+    )
+    days = sorted(closed_days(a, 5))
+    ka, kk = sync_pair(a, k)
+    a.events_received()
+    forged: Doc[Any] = Doc(client_id=33)
+    forged.get("receipts", type=Map)["forged"] = "a kds may not write the ledger"
+    flood = [SyncUpdate(name, forged.get_update()) for name in days for _ in range(10)]
+    with caplog.at_level("WARNING", logger="meshpos.sync"):
+        events, _ = ask_all(a, ka, k, kk, flood)
+    assert len([e for e in events if isinstance(e, UpdateRejected)]) == len(flood)
+    assert not [e for e in events if isinstance(e, ReopenWanted)]  # refused before any opening
+    logged = [r.getMessage() for r in caplog.records if "rejected update" in r.getMessage()]
+    assert len(logged) == 1  # one line for the device, the kind of document and the reason
+    assert a.closed_docs == set(days)
