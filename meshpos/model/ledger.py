@@ -346,6 +346,19 @@ class Ledger:
     def has_receipt(self, receipt_id: str) -> bool:
         return lookup_key(receipt_id, "receipt id") in self._roots["receipts"]
 
+    def receipt_numbered(self, number: str) -> str | None:
+        """The id of the day's receipt with this number, or None. A walk of the day's receipts (only
+        those whose text holds the number are parsed): a lookup by number is a person typing in a
+        paper receipt's number to reprint or refund it, not a hot path, and an index of numbers would
+        cost every receipt memory."""
+        for key, stored in self._roots["receipts"].items():
+            if isinstance(stored, str) and number not in stored:
+                continue
+            value = decoded(stored)
+            if value is not None and value.get("number") == number:
+                return str(key)
+        return None
+
     def receipt_count(self) -> int:
         """How many receipts the day holds, without reading them (status asks this often)."""
         return len(self._roots["receipts"])
