@@ -17,37 +17,20 @@ import dataclasses
 import hmac
 import re
 import time
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from meshpos.console.records import Alarm
-from meshpos.console.server import SHARED_FRESH_S, ConsoleServer
-from meshpos.console.tables import TABLES
-from meshpos.console.venue_docs import stored_venue, unreported_summary
+from meshpos.console.api_reports import REPORT_ROUTES
+from meshpos.console.calls import CONSOLE_USER, VENUE, ConsoleCall
+from meshpos.console.server import ConsoleServer
+from meshpos.console.venue_docs import stored_venue
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput, MeshposError, UnknownRecord
 from meshpos.httpapi.openapi import api_version, document, document_route
-from meshpos.httpapi.routes import Field, Route, choice, match, opt, text
+from meshpos.httpapi.routes import Field, Route, match, opt, text
 from meshpos.httpapi.schema import MONEY_NOTE, to_json
 from meshpos.httpapi.server import Handler, HttpError, Request, Response
 from meshpos.model import Product, StopEntry, Venue
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS, check_value
-
-
-@dataclass(slots=True)
-class ConsoleCall:
-    """What a console route's handler gets: the console, the venue of the path, the validated input."""
-
-    console: ConsoleServer
-    request: Request
-    params: dict[str, str]
-    body: dict[str, Any] = field(default_factory=dict)
-    query: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def venue(self) -> str:
-        return self.params["venue"]
-
 
 # --- reports ----------------------------------------------------------------------------------------
 
@@ -68,74 +51,6 @@ async def console_status(c: ConsoleCall) -> dict[str, Any]:
         "venue_idle_seconds": c.console.venue_idle_seconds,
         "counters": dict(c.console.counters),
     }
-
-
-async def venue_status(c: ConsoleCall) -> dict[str, Any]:
-    """From the database (documents, what is not in the reports, the devices every process heard
-    of) and, when this process has the venue loaded, its relays' live heartbeats: no hub is loaded
-    for it."""
-    hub = c.console.hubs.get(c.venue)
-    db = c.console.db
-    now = time.time()
-    unreported = await db.unreported(c.venue)
-    summary: dict[str, Any] = {
-        "venue": c.venue,
-        "loaded": hub is not None,
-        "relays": sorted(set(hub.relays.values())) if hub is not None else [],
-        "last_seen": dict(hub.last_seen) if hub is not None else {},
-        "documents": await db.documents(c.venue),
-        "closed_days": sorted(await db.closed_documents(c.venue)),
-        "counters": dict(c.console.venue_counters.get(c.venue, {})),
-        "rejections": list(hub.rejections[-20:]) if hub is not None else [],
-        "not_materialised": unreported_summary(unreported),
-    }
-    summary["last_seen_s"] = {n: round(now - t, 1) for n, t in summary["last_seen"].items()}
-    stored = await db.register_report(c.venue)
-    shared = await c.console.shared_sightings(c.venue)
-    # every device: the relays and what they link to (their heartbeats, here or at another console
-    # process), what was heard of before, and every register the database holds records from
-    presence = hub.sync.presence if hub is not None else {}
-    registers = c.console.device_view(c.venue).report(presence, stored, now, shared, SHARED_FRESH_S)
-    summary["registers"] = registers
-    for node, device in registers.items():  # relays linked to another console process
-        if device["relay"] and device["reachable"] and node in shared:
-            summary["last_seen_s"].setdefault(node, round(now - shared[node].heard, 1))
-    summary["relays"] = sorted(
-        {
-            *summary["relays"],
-            *(n for n, d in registers.items() if d["relay"] and d["reachable"] and n in shared),
-        }
-    )
-    return summary
-
-
-async def receipts(c: ConsoleCall) -> list[dict[str, Any]]:
-    return await c.console.db.receipt_report(c.venue, c.query["date"] or None)
-
-
-async def shifts(c: ConsoleCall) -> list[dict[str, Any]]:
-    return await c.console.db.shift_report(c.venue)
-
-
-async def _settled(c: ConsoleCall) -> None:
-    """What this process received for the venue is in the tables (nothing loads for it)."""
-    hub = c.console.hubs.get(c.venue)
-    if hub is not None:
-        await hub.settle()
-
-
-async def totals(c: ConsoleCall) -> dict[str, int]:
-    await _settled(c)
-    return await c.console.db.totals(c.venue)
-
-
-async def records(c: ConsoleCall) -> list[dict[str, Any]]:
-    await _settled(c)
-    return await c.console.db.records(c.venue, c.query["table"])
-
-
-async def alarms(c: ConsoleCall) -> list[Alarm]:
-    return await c.console.db.alarms(c.venue)
 
 
 async def catalog(c: ConsoleCall) -> list[dict[str, Any]]:
@@ -213,9 +128,7 @@ async def set_stop(c: ConsoleCall) -> StopEntry:
 
 # --- the route table --------------------------------------------------------------------------------
 
-CONSOLE_USER = "console"  # who a stop-list edit is by when the request names nobody
 PRODUCT_ID = text("product_id", MAX_ID_CHARS, "the product's id in the catalog")
-VENUE = "/api/venues/{venue}"
 
 
 def _page(path: str, package: str, name: str, content_type: str) -> Route:
@@ -266,59 +179,6 @@ BASE_ROUTES: tuple[Route, ...] = (
         tag="reports",
         description="`loaded`: the venues whose documents this process holds (a relay is connected "
         "or an edit ran within `venue_idle_seconds`); every other venue is in the database only.",
-    ),
-    Route(
-        "GET",
-        f"{VENUE}/status",
-        venue_status,
-        "Sync status of the venue and of every device",
-        dict[str, Any],
-        tag="reports",
-        description="`relays`, `last_seen_s`, `documents` (`closed_days`: those out of memory), `counters`, `rejections`, and "
-        "`registers`: one entry per device of the venue the console knows of (docs/api.md).",
-    ),
-    Route(
-        "GET",
-        f"{VENUE}/receipts",
-        receipts,
-        "Receipts, with what was refunded of each",
-        list[dict[str, Any]],
-        tag="reports",
-        query=(
-            opt(
-                "date",
-                str,
-                "",
-                "a business date, YYYY-MM-DD; absent or empty: every day",
-                max_chars=MAX_ID_CHARS,
-            ),
-        ),
-    ),
-    Route(
-        "GET",
-        f"{VENUE}/shifts",
-        shifts,
-        "Shifts with their drawer",
-        list[dict[str, Any]],
-        tag="reports",
-    ),
-    Route("GET", f"{VENUE}/totals", totals, "Sums and counts", dict[str, int], tag="reports"),
-    Route(
-        "GET",
-        f"{VENUE}/records",
-        records,
-        "Every stored row of one table",
-        list[dict[str, Any]],
-        tag="reports",
-        query=(Field("table", choice(*sorted(TABLES)), "which table"),),
-    ),
-    Route(
-        "GET",
-        f"{VENUE}/alarms",
-        alarms,
-        "Records the console refused, conflicts",
-        list[Alarm],
-        tag="reports",
     ),
     Route(
         "GET",
@@ -373,10 +233,12 @@ ERRORS = {
     400: "Bad JSON, or a missing, unknown, wrongly typed or out-of-bounds field (bad_json, "
     "missing_field, unknown_field, bad_field, unexpected_body, bad_request, invalid_input)",
     401: "No admin token or a wrong one (wrong_token)",
-    404: "An unknown venue (unknown_venue) or, in an edit, an unknown product (unknown_product)",
+    404: "An unknown venue (unknown_venue), receipt (unknown_receipt) or, in an edit, an unknown "
+    "product (unknown_product)",
     413: "The request body is over 256 KiB (too_large)",
     409: "An edit of a product whose stored record is unreadable (record_unusable): replace it whole",
-    422: "A value breaks a rule of the catalog (unknown_record, domain_error)",
+    422: "A value breaks a rule of the catalog (unknown_record, domain_error), or a report's "
+    "range of days is not one (bad_range: reversed, too long, a day not on the calendar)",
     503: "The console's database cannot write now (store_error)",
 }
 
@@ -399,6 +261,7 @@ class ConsoleApi:
         self.admin_token = admin_token
         self.routes: tuple[Route, ...] = (
             *BASE_ROUTES,
+            *REPORT_ROUTES,
             document_route(self.openapi),
         )
         self._document: dict[str, Any] | None = None
@@ -423,6 +286,8 @@ class ConsoleApi:
         body, query = route.parse(request)
         try:
             result = await route.handler(ConsoleCall(self.console, request, params, body, query))
+        except HttpError:  # a handler's own answer (a report's bad range, an unknown receipt)
+            raise
         except UnknownRecord as exc:
             raise HttpError(404, exc.code, exc.message) from None
         except InvalidInput as exc:  # a value limits.check_value refused: nothing was written

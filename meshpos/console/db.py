@@ -7,17 +7,20 @@ for chains. Both adapters pass one contract suite (tests/console).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from meshpos.console.cursor import Cursor
 from meshpos.console.dburl import redact, sqlite_path
 from meshpos.console.devices import Sighting
+from meshpos.console.manager_reports import StockEntry
 from meshpos.console.notices import StoredNotice
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
 from meshpos.errors import ConfigError
 from meshpos.model.tally import Tally
 
 DEFAULT_COMPACT_ROWS = 500
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -123,6 +126,12 @@ class ConsoleDB(Protocol):
 
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         """Per register: receipts held and when its last record arrived (``last_record_ms``)."""
+
+    async def report(self, query: Callable[[Cursor], Awaitable[T]]) -> T:
+        """Run one of ``manager_reports``' queries on committed data (one read, one state)."""
+
+    async def add_stock_entry(self, venue_id: str, entry: StockEntry) -> None:
+        """Store a supply or write-off entered at the console (a duplicate id is a StoreError)."""
 
     # what each day could not materialise, shared by every console process
     async def set_unreported(self, venue_id: str, doc_name: str, records: int, reason: str) -> None:

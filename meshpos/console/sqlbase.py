@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 
 import pycrdt
 
-from meshpos.console import reports, upsert
+from meshpos.console import manager_reports, reports, upsert
 from meshpos.console.cursor import Cursor
 from meshpos.console.devices import Sighting
+from meshpos.console.manager_reports import StockEntry
 from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
 from meshpos.console.sqldays import DayStatements, check_document, fold_log
 from meshpos.console.tables import Dialect
@@ -335,6 +336,16 @@ class SqlConsoleDB(DayStatements):
 
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         return await self._read(lambda cur: reports.registers(cur, venue_id))
+
+    async def report(self, query: Job[T]) -> T:
+        return await self._read(query)
+
+    async def add_stock_entry(self, venue_id: str, entry: StockEntry) -> None:
+        async def job(cur: Cursor) -> None:
+            await _require_venue(cur, venue_id)
+            await manager_reports.add_stock_entry(cur, venue_id, entry)
+
+        await self._write(job)
 
     # --- what the relays say of each device (every console process) ---------------------------
     async def record_sightings(self, seen: Mapping[str, Mapping[str, Sighting]]) -> None:
