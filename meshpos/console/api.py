@@ -161,6 +161,12 @@ BASE_ROUTES: tuple[Route, ...] = (
     # the reports page shares the register pages' stylesheet (meshpos/web/static/app.css)
     _page("/", "meshpos.console", "console.html", "text/html; charset=utf-8"),
     _page("/static/console.js", "meshpos.console", "console.js", "text/javascript; charset=utf-8"),
+    _page(
+        "/static/console_reports.js",
+        "meshpos.console",
+        "console_reports.js",
+        "text/javascript; charset=utf-8",
+    ),
     _page("/static/app.css", "meshpos.web", "app.css", "text/css; charset=utf-8"),
     Route(
         "GET",

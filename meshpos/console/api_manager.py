@@ -140,7 +140,8 @@ async def receipts_report(c: ConsoleCall) -> Any:
         row["cashier"] = names.user(row["user_id"])
     if csv:
         return _answer(c, rows, RECEIPT_COLUMNS, "receipts")
-    return {"total": total, "limit": limit, "offset": offset, "items": rows}
+    currency = names.settings.currency
+    return {"total": total, "limit": limit, "offset": offset, "currency": currency, "items": rows}
 
 
 async def receipt_detail(c: ConsoleCall) -> dict[str, Any]:
@@ -150,6 +151,7 @@ async def receipt_detail(c: ConsoleCall) -> dict[str, Any]:
         raise HttpError(404, "unknown_receipt", f"no receipt {receipt_id!r} at this console")
     names = await _names(c)
     found["cashier"] = names.user(found["user_id"])
+    found["currency"] = names.settings.currency
     found["order_opened_by_name"] = names.user(found["order_opened_by"])
     for item in (*found["payments"], *found["refunds"]):
         item["cashier"] = names.user(item["user_id"])
@@ -393,7 +395,7 @@ MANAGER_ROUTES: tuple[Route, ...] = (
             FORMAT,
         ),
         description=f"{RANGE_NOTE} JSON: `total` matching, `items` of this page; CSV: every "
-        f"match (up to {MAX_EXPORT_ROWS}).",
+        f"match (up to {MAX_EXPORT_ROWS}). `currency`: the venue's, for the amounts (minor units).",
     ),
     Route(
         "GET",

@@ -169,6 +169,8 @@ def _operation(route: Route, schemas: Schemas, errors: Mapping[int, str]) -> dic
     answer: dict[str, Any] = {"description": route.summary}
     if route.returns is not None:
         answer["content"] = {route.content_type: {"schema": schemas.of(route.returns)}}
+        for kind in route.other_types:  # the same answer in another form (a report as CSV)
+            answer["content"][kind] = {"schema": {"type": "string"}}
     else:
         types = (route.content_type, *route.other_types)
         answer["content"] = {kind: {"schema": {"type": "string"}} for kind in types}

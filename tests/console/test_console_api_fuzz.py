@@ -24,7 +24,9 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from meshpos.console.api import BASE_ROUTES, CONSOLE_USER
+from meshpos.console.api import BASE_ROUTES
+from meshpos.console.api_reports import REPORT_ROUTES
+from meshpos.console.calls import CONSOLE_USER
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS, text_problem
 
 from ..fuzz_auth import auth_for
@@ -149,10 +151,11 @@ def test_console_document_describes_every_route_with_the_bounds_of_limits(fuzzed
     assert doc["openapi"] == "3.1.0"
     assert doc["info"]["title"] == "meshpos console API"
     described = {(m.upper(), path) for path, ops in doc["paths"].items() for m in ops}
-    routes = {(r.method, r.path) for r in BASE_ROUTES} | {("GET", "/api/openapi.json")}
+    table = (*BASE_ROUTES, *REPORT_ROUTES)
+    routes = {(r.method, r.path) for r in table} | {("GET", "/api/openapi.json")}
     assert described == routes
     guide = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
-    assert [r.path for r in BASE_ROUTES if r.tag != "pages" and r.path not in guide] == []
+    assert [r.path for r in table if r.tag != "pages" and r.path not in guide] == []
 
     def body(path: str) -> dict[str, Any]:
         op = doc["paths"][f"/api/venues/{{venue}}/{path}"]["post"]

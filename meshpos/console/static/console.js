@@ -69,9 +69,7 @@ async function refresh() {
     }));
     if (!venue) return;
     const base = `/api/venues/${venue}`;
-    const [status, totals, receipts, shifts] = await Promise.all([
-      api(`${base}/status`), api(`${base}/totals`), api(`${base}/receipts`), api(`${base}/shifts`),
-    ]);
+    const [status, totals] = await Promise.all([api(`${base}/status`), api(`${base}/totals`)]);
     document.getElementById("venue-name").textContent = venue;
     const devices = Object.values(status.registers);
     const reachable = devices.filter((r) => r.reachable);
@@ -91,10 +89,7 @@ async function refresh() {
     (tr, [node, r]) => { tr.dataset.device = node; tr.className = r.reachable ? "" : "unreachable"; });
     pairs("totals", Object.fromEntries(Object.entries(totals).map(
       ([k, v]) => [k.replace("_", " "), COUNTS.has(k) ? v : money(v)])));
-    rows("receipts", receipts, (r) => [cell(r.number), cell(r.register), cell(when(r.issued_at_ms)),
-      cell(money(r.total), true), cell(money(r.refunded || 0), true)]);
-    rows("shifts", shifts, (s) => [cell(s.register), cell(when(s.opened_at_ms)), cell(when(s.closed_at_ms)),
-      cell(money(s.opening_cash), true), cell(s.counted_cash == null ? "" : money(s.counted_cash), true)]);
+    // Reports (receipts, shifts, sales, refunds, stock): console_reports.js
     await showAlarms(base);
     document.getElementById("notice").hidden = true;
   } catch (error) {
