@@ -115,10 +115,11 @@ def migrations(d: Dialect, version: int) -> list[str]:
         ],
         # 4: what the manager's reports read: an order's lines with modifiers and discounts, the
         # business-day indexes a date range reads through, supplies and write-offs entered at the
-        # console (rows stored before keep NULL details until their day changes again)
+        # console (rows stored before keep NULL details until their day is materialised again)
         3: [
             "ALTER TABLE orders ADD COLUMN line_detail TEXT",
             "ALTER TABLE orders ADD COLUMN order_discounts TEXT",
+            "UPDATE orders SET state_digest = ''",  # the next materialisation writes the detail
             *(_index(table, column) for table, column in REPORT_INDEXES),
             *_stock_entries(d),
         ],

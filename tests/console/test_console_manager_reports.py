@@ -27,6 +27,7 @@ from meshpos.model.sample import CASHIER, MANAGER
 from ..web.kit import Client
 from .conftest import VENUE
 from .day import DATE, LEDGER, NOW, ledger_doc, simulate_day
+from .test_console_shared import _as_schema as as_schema
 
 TOKEN = "reports-admin-token"
 BASE = f"/api/venues/{VENUE}/reports"
@@ -365,3 +366,37 @@ async def _check_plans(db: ConsoleDB, r1: Venue) -> None:
         assert steps
         assert not scans, f"{report}: {steps}"
         assert any("INDEX" in s for s in steps), steps
+
+
+async def test_a_schema_3_database_gets_the_reports_tables_and_fills_orders_detail_again(
+    db_url: str,
+) -> None:
+    """Rows stored before schema 4 have no line detail: the detail shows their lines without
+    modifiers (never an error), and the day's next materialisation fills it in."""
+    db = await open_console_db(db_url)
+    r1, _r2 = simulate_day()
+    try:
+        await db.add_venue(VENUE, "Café Mesh", hash_token(new_venue_token()))
+        await materialise(db, VENUE, LEDGER, ledger_doc(r1), at_ms=NOW)
+    finally:
+        await db.close()
+    as_schema(db_url, 3)
+
+    db = await open_console_db(db_url)
+    try:
+        latte = next(
+            r for r in r1.ledger(DATE).receipts() if any(x.product_id == "latte" for x in r.lines)
+        )
+        old = await db.report(lambda cur: q.receipt_detail(cur, VENUE, latte.id))
+        assert old is not None
+        assert [x["modifiers"] for x in old["lines"]] == [[]]
+        await materialise(db, VENUE, LEDGER, ledger_doc(r1), at_ms=NOW + 1)
+        again = await db.report(lambda cur: q.receipt_detail(cur, VENUE, latte.id))
+        assert again is not None
+        assert [m["id"] for m in again["lines"][0]["modifiers"]] == ["large", "oat"]
+        entry = q.StockEntry("e1", "croissant", 3, "supply", "", "console", NOW, DATE)
+        await db.add_stock_entry(VENUE, entry)
+        on_hand = await db.report(lambda cur: q.stock_on_hand(cur, VENUE))
+        assert on_hand["croissant"] == _on_hand(r1)["croissant"] + 3
+    finally:
+        await db.close()

@@ -1,11 +1,10 @@
 """Reports a manager reads, against sales a real register made: a ``meshpos console`` process and a
 ``meshpos node`` register (the venue's relay) on loopback, a real SQLite file. The register sells with a
-modifier, a line discount and an order discount, refunds, voids and records stock; every figure of the
+modifier, a line discount and an order discount, refunds and voids; every figure of the
 console's reports is checked against what the register itself answers for the same receipts."""
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,56 +13,20 @@ from typing import Any
 import pytest
 
 from meshpos.harness.wait import wait_for
-from meshpos.model.sample import CASHIER, MANAGER
 
-from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
+from .reports_bed import register_and_console, sell_a_day
 
 DEADLINE_S = 30.0  # generous: a loaded machine; nothing here measures speed
 
 
-def _sell(register: NodeProcess) -> list[dict[str, Any]]:
-    """Four sales: a latte with modifiers, a discounted croissant at table 7 with an order discount,
-    fries in cash, and an order voided; a refund of the fries. The receipts as the register holds them."""
-    order = register.call("POST", "/api/orders", {"user": CASHIER})
-    register.call("POST", f"/api/orders/{order['id']}/lines", {"user": CASHIER, "product_id": "latte", "modifiers": ["large", "oat"]})  # fmt: skip
-    latte = register.call("POST", f"/api/orders/{order['id']}/payments", {"user": CASHIER, "method": "card"})  # fmt: skip
-    order = register.call("POST", "/api/orders", {"user": MANAGER, "table": "7"})
-    register.call("POST", f"/api/orders/{order['id']}/lines", {"user": MANAGER, "product_id": "croissant", "quantity": 2, "discount_id": "staff"})  # fmt: skip
-    register.call("POST", f"/api/orders/{order['id']}/lines", {"user": MANAGER, "product_id": "espresso"})  # fmt: skip
-    register.call("POST", f"/api/orders/{order['id']}/discounts", {"user": MANAGER, "discount_id": "happy"})  # fmt: skip
-    table = register.call("POST", f"/api/orders/{order['id']}/payments", {"user": MANAGER, "method": "card"})  # fmt: skip
-    fries = register.sell(CASHIER, ["fries", "fries"], method="cash")
-    register.call("POST", f"/api/receipts/{fries['id']}/refunds", {"user": MANAGER, "reason": "cold"})  # fmt: skip
-    gone = register.call("POST", "/api/orders", {"user": CASHIER})
-    register.call("POST", f"/api/orders/{gone['id']}/lines", {"user": CASHIER, "product_id": "burger"})  # fmt: skip
-    register.call("POST", f"/api/orders/{gone['id']}/void", {"user": MANAGER, "reason": "left"})
-    return [latte["receipt"], table["receipt"], fries]
-
-
 @pytest.mark.slow
 def test_the_reports_show_what_a_real_register_sold(tmp_path: Path) -> None:
-    authority = make_venue(tmp_path)
-    (tmp_path / "console").mkdir()
-    console = ConsoleProcess(tmp_path / "console", [authority.directory]).start()
-    register: NodeProcess | None = None
-    try:
-        host = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}.13"
-        config = make_device(
-            authority,
-            tmp_path,
-            "R1",
-            host=host,
-            console_url=str(console.ready["console"]),
-            console_token=authority.console_token,
-            heartbeat_interval=0.5,
-        )
-        register = NodeProcess(config, tmp_path / "R1.log", args=["--no-discovery"]).start()
-        register.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
-        sold = _sell(register)
+    with register_and_console(tmp_path) as (console, register, venue_id):
+        sold = sell_a_day(register)
         receipts = {
             r["id"]: register.call("GET", f"/api/receipts/{r['id']}") for r in sold
         }  # as the register holds them, with their refunds
-        venue = f"/api/venues/{authority.venue_id}/reports"
+        venue = f"/api/venues/{venue_id}/reports"
         today = datetime.now(UTC).date()  # the business day is today's or yesterday's (cut-off)
         span = f"from={today - timedelta(days=1)}&to={today + timedelta(days=1)}"
 
@@ -80,7 +43,7 @@ def test_the_reports_show_what_a_real_register_sold(tmp_path: Path) -> None:
             lambda: f"the register's sales and refund in the reports: {reported()}",
         )
         wait_for(
-            lambda: register is not None and register.status()["colour"] == "green",
+            lambda: register.status()["colour"] == "green",
             DEADLINE_S,
             "the register synced with the console",
             on=[register.events],
@@ -126,7 +89,3 @@ def test_the_reports_show_what_a_real_register_sold(tmp_path: Path) -> None:
         csv = console.client.request("GET", f"{venue}/receipts?{span}&format=csv")
         assert csv.status == 200
         assert len(csv.body.strip().splitlines()) == len(receipts) + 1
-    finally:
-        if register is not None:
-            register.kill()
-        console.stop()

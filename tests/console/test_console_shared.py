@@ -26,6 +26,7 @@ from meshpos.console.hub import VenueHub
 from meshpos.console.materialise import ledger_rows
 from meshpos.console.records import RecordBatch
 from meshpos.console.server import ConsoleServer
+from meshpos.console.tables import REPORT_INDEXES
 from meshpos.engine import Committed, EngineEvent
 from meshpos.errors import StaleWrite
 from meshpos.harness.venue import catalog_update
@@ -171,6 +172,13 @@ async def test_a_schema_1_database_is_migrated_and_keeps_its_documents(db_url: s
         await db.close()
 
 
+# What schema version 3 was: no stock entries, no business-day indexes but receipts', no orders' detail.
+_SCHEMA_3 = [
+    "DROP TABLE stock_entries",
+    *(f"DROP INDEX {table}_by_{column}" for table, column in REPORT_INDEXES),
+    "ALTER TABLE orders DROP COLUMN line_detail",
+    "ALTER TABLE orders DROP COLUMN order_discounts",
+]
 # What schema version 2 was: one snapshot row per document, no closed days, no unreported table.
 _SCHEMA_2 = [
     "CREATE TABLE old_snapshots (venue_id TEXT NOT NULL, doc_name TEXT NOT NULL, data {b} NOT NULL, "
@@ -190,8 +198,8 @@ _SCHEMA_1 = ["ALTER TABLE documents DROP COLUMN version", "DROP TABLE sightings"
 
 
 def _as_schema(url: str, version: int) -> None:
-    """Turn a database of the current schema into one of an older ``version`` (1 or 2)."""
-    steps = _SCHEMA_2 + (_SCHEMA_1 if version == 1 else [])
+    """Turn a database of the current schema into one of an older ``version`` (1, 2 or 3)."""
+    steps = _SCHEMA_3 + (_SCHEMA_2 if version < 3 else []) + (_SCHEMA_1 if version == 1 else [])
     if url.startswith("sqlite:"):
         conn = sqlite3.connect(url[len("sqlite:///") :])
         for statement in steps:

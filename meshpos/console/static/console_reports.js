@@ -108,7 +108,11 @@
       td(p.cashier), td(when(p.at_ms))]);
     fill("detail-refunds", r.refunds, (f) => [td(when(f.at_ms)), td(money(f.amount), true), td(f.method),
       td(f.cashier), td(f.reason)]);
-    $("receipt-detail").hidden = false;
+    const shown = $("receipt-detail");
+    if (shown.hidden) {
+      shown.hidden = false;
+      shown.scrollIntoView({ block: "start" });
+    }
   }
 
   // --- the other reports --------------------------------------------------------------------------
