@@ -32,7 +32,7 @@ from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS, text_
 from ..fuzz_auth import auth_for
 from ..mesh.kit import ConsoleProcess, make_venue
 
-EXAMPLES = 30  # per operation and generation mode: the whole run (25 operations) stays under a minute
+EXAMPLES = 30  # per operation and mode: the whole run (25 operations) stays near a minute
 BUDGET_S = 75.0  # the whole fuzz run (two shared cores: generous); the console's start comes on top
 # a schema-valid request is never refused as malformed (400): an unknown product or tax is 404, a rule of
 # the catalog 422
