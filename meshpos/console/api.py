@@ -26,10 +26,10 @@ from meshpos.console.server import SHARED_FRESH_S, ConsoleServer
 from meshpos.console.tables import TABLES
 from meshpos.console.venue_docs import stored_venue, unreported_summary
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput, MeshposError, UnknownRecord
-from meshpos.httpapi.openapi import api_version, document, document_route
+from meshpos.httpapi.openapi import document_route
 from meshpos.httpapi.routes import Field, Route, choice, match, opt, text
 from meshpos.httpapi.schema import MONEY_NOTE, to_json
-from meshpos.httpapi.server import Handler, HttpError, Request, Response
+from meshpos.httpapi.server import PAGE_SECURITY, Handler, HttpError, Request, Response
 from meshpos.model import Product, StopEntry, Venue
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS, check_value
 
@@ -58,6 +58,19 @@ async def health(c: ConsoleCall) -> dict[str, bool]:
 
 async def venues(c: ConsoleCall) -> list[str]:
     return await c.console.db.venues()
+
+
+async def venue_summary(c: ConsoleCall) -> dict[str, str]:
+    """What the page's header shows: the venue's name (as ``venue init`` gave it) and the currency its
+    money is formatted in (the catalog's settings)."""
+    hub = c.console.hubs.get(c.venue)
+    venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
+    names = await c.console.db.venue_names()
+    return {
+        "id": c.venue,
+        "name": names.get(c.venue, c.venue),
+        "currency": venue.catalog.settings().currency,
+    }
 
 
 async def console_status(c: ConsoleCall) -> dict[str, Any]:
@@ -221,7 +234,7 @@ VENUE = "/api/venues/{venue}"
 def _page(path: str, package: str, name: str, content_type: str) -> Route:
     async def serve(c: ConsoleCall) -> Response:
         body = (resources.files(package) / "static" / name).read_bytes()
-        return Response(200, body, content_type)
+        return Response(200, body, content_type, dict(PAGE_SECURITY))
 
     return Route(
         "GET",
@@ -248,6 +261,7 @@ BASE_ROUTES: tuple[Route, ...] = (
     # the reports page shares the register pages' stylesheet (meshpos/web/static/app.css)
     _page("/", "meshpos.console", "console.html", "text/html; charset=utf-8"),
     _page("/static/console.js", "meshpos.console", "console.js", "text/javascript; charset=utf-8"),
+    _page("/static/console.css", "meshpos.console", "console.css", "text/css; charset=utf-8"),
     _page("/static/app.css", "meshpos.web", "app.css", "text/css; charset=utf-8"),
     Route(
         "GET",
@@ -255,6 +269,14 @@ BASE_ROUTES: tuple[Route, ...] = (
         venues,
         "The ids of the venues at this console",
         list[str],
+        tag="reports",
+    ),
+    Route(
+        "GET",
+        VENUE,
+        venue_summary,
+        "The venue's name and currency (the page's header)",
+        dict[str, str],
         tag="reports",
     ),
     Route(
@@ -399,20 +421,10 @@ class ConsoleApi:
         self.admin_token = admin_token
         self.routes: tuple[Route, ...] = (
             *BASE_ROUTES,
-            document_route(self.openapi),
+            document_route(
+                lambda: self.routes, title="meshpos console API", intro=INTRO, errors=ERRORS
+            ),
         )
-        self._document: dict[str, Any] | None = None
-
-    async def openapi(self, c: ConsoleCall) -> dict[str, Any]:
-        if self._document is None:
-            self._document = document(
-                self.routes,
-                api_version(),
-                title="meshpos console API",
-                intro=INTRO,
-                errors=ERRORS,
-            )
-        return self._document
 
     async def handle(self, request: Request) -> Response:
         route, params = match(self.routes, request)

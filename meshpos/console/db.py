@@ -39,6 +39,9 @@ class ConsoleDB(Protocol):
 
     async def venues(self) -> list[str]: ...
 
+    async def venue_names(self) -> dict[str, str]:
+        """Each venue's id -> the name it was created with."""
+
     # CRDT state
     async def append_updates(
         self, venue_id: str, doc_name: str, updates: Sequence[bytes], *, validated: bool = False

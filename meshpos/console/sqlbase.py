@@ -179,6 +179,10 @@ class SqlConsoleDB(DayStatements):
         rows = await self._read(lambda cur: cur.fetchall("SELECT id FROM venues ORDER BY id"))
         return [str(r[0]) for r in rows]
 
+    async def venue_names(self) -> dict[str, str]:
+        rows = await self._read(lambda cur: cur.fetchall("SELECT id, name FROM venues ORDER BY id"))
+        return {str(r[0]): str(r[1]) for r in rows}
+
     # --- CRDT state -------------------------------------------------------------------------
     async def append_updates(
         self, venue_id: str, doc_name: str, updates: Sequence[bytes], *, validated: bool = False
