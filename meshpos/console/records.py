@@ -31,6 +31,18 @@ def digest(content: object) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One console write: who made it, when, what (``action`` on ``subject``) and its before/after
+    summary (``detail``, a JSON object). Written by ``meshpos.console.audit.record``."""
+
+    at_ms: int
+    who: str
+    action: str
+    subject: str
+    detail: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     """One record for a table in ``tables.RECORD_TABLES``, with its child rows."""
 

@@ -1,0 +1,1 @@
+// the Menu, Staff, Settings and Audit sections (filled in below)
