@@ -56,17 +56,10 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
     """The categories to create and the products of the file's ``lines`` (line 1 the header), every
     value checked against ``catalog`` (taxes, modifier groups) before anything is written: BadCsv
     naming line and column. A line is one text without its line break (so a value cannot span lines)."""
-    for number, raw in enumerate(lines, 1):
-        problem = text_problem(raw, MAX_CSV_LINE_CHARS)
-        if problem is not None:
-            raise BadCsv(f"line {number}: the line {problem}")
-    reader = csv.reader(lines, strict=True)
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise BadCsv(f"line {reader.line_num}: {exc}") from None
-    if header is None:
+    rows = [_row(raw, number) for number, raw in enumerate(lines, 1)]
+    if not rows:
         raise BadCsv("line 1: the file is empty; the first line names the columns")
+    header = rows[0]
     names = [h.strip().lower() for h in header]
     for number, name in enumerate(names, 1):
         if name not in COLUMNS:
@@ -83,32 +76,40 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
     groups = {g.id for g in catalog.modifier_groups()}
     new_categories: dict[str, Category] = {}
     products: dict[str, Product] = {}
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue  # a blank line (spreadsheets add them at the end)
-            if len(row) != len(names):
-                raise BadCsv(
-                    f"line {line}: {len(row)} values, but the header names {len(names)} columns"
-                )
-            cells = dict(zip(names, (cell.strip() for cell in row), strict=True))
-            product = _product(cells, names, line, taxes, groups)
-            if product.id in products:
-                raise BadCsv(
-                    f"line {line}, column {names.index('id') + 1} (id): product "
-                    f"{product.id!r} is already on an earlier line"
-                )
-            products[product.id] = product
-            if product.category and product.category not in known_categories:
-                new_categories.setdefault(
-                    product.category, Category(product.category, product.category)
-                )
-    except csv.Error as exc:
-        raise BadCsv(f"line {reader.line_num}: {exc}") from None
+    for line, row in enumerate(rows[1:], 2):
+        if not any(cell.strip() for cell in row):
+            continue  # a blank line (spreadsheets add them at the end)
+        if len(row) != len(names):
+            raise BadCsv(
+                f"line {line}: {len(row)} values, but the header names {len(names)} columns"
+            )
+        cells = dict(zip(names, (cell.strip() for cell in row), strict=True))
+        product = _product(cells, names, line, taxes, groups)
+        if product.id in products:
+            raise BadCsv(
+                f"line {line}, column {names.index('id') + 1} (id): product "
+                f"{product.id!r} is already on an earlier line"
+            )
+        products[product.id] = product
+        if product.category and product.category not in known_categories:
+            new_categories.setdefault(
+                product.category, Category(product.category, product.category)
+            )
     if not products:
         raise BadCsv("the file has no product lines under its header")
     return [*new_categories.values(), *products.values()]
+
+
+def _row(raw: str, number: int) -> list[str]:
+    """One line's values; a value cannot span lines (the API takes the file as its lines)."""
+    problem = text_problem(raw, MAX_CSV_LINE_CHARS)
+    if problem is not None:
+        raise BadCsv(f"line {number}: the line {problem}")
+    try:
+        rows = list(csv.reader([raw], strict=True))
+    except csv.Error as exc:
+        raise BadCsv(f"line {number}: {exc}") from None
+    return rows[0] if rows else []
 
 
 def _product(

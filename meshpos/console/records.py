@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 Value = int | str | None
 Values = Mapping[str, Value]
@@ -39,7 +40,7 @@ class AuditEntry:
     who: str
     action: str
     subject: str
-    detail: dict[str, object]
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
