@@ -112,7 +112,8 @@ async def test_every_entity_is_made_read_and_audited(bed: Bed) -> None:
     assert menu["users"] == [{"id": "u-ana", "name": "Ana", "role": "cashier", "has_pin": True}]
     # the PIN is hashed in the catalog the registers receive, and checks as the register checks it
     user = bed.server.hubs[bed.venues[0]].venue.catalog.user("u-ana")
-    assert verify_pin("2468", user.pin_hash) and not verify_pin("1357", user.pin_hash)
+    assert verify_pin("2468", user.pin_hash)
+    assert not verify_pin("1357", user.pin_hash)
     await c.ok("POST", f"{v}/users/u-ana/pin", {"pin": "1357"})
     user = bed.server.hubs[bed.venues[0]].venue.catalog.user("u-ana")
     assert verify_pin("1357", user.pin_hash)
@@ -141,7 +142,8 @@ async def test_every_entity_is_made_read_and_audited(bed: Bed) -> None:
         "product.price",
     ]  # fmt: skip
     price = log[0]
-    assert price["who"] == "console" and price["subject"] == "latte"
+    assert price["who"] == "console"
+    assert price["subject"] == "latte"
     assert (price["detail"]["before"]["price"], price["detail"]["after"]["price"]) == (390, 420)
     assert "pin_hash" not in str(log)  # never in the log
     assert len(await c.ok("GET", f"{v}/audit?limit=2")) == 2
@@ -200,7 +202,8 @@ async def test_refusals_name_the_field_and_change_nothing(bed: Bed) -> None:
     msg = await c.error(422, "domain_error", "DELETE", f"{v}/taxes/vat10")
     assert "latte" in msg
     msg = await c.error(422, "domain_error", "DELETE", f"{v}/roles/cashier")
-    assert "u-ana" in msg and "staff" in msg
+    assert "u-ana" in msg
+    assert "staff" in msg
     assert await c.ok("GET", f"{v}/menu") == before
     assert len(await c.ok("GET", f"{v}/audit")) == logged
     # unused: deleted, and audited
@@ -226,9 +229,11 @@ async def test_a_csv_menu_is_imported_whole_and_exported_back(bed: Bed) -> None:
     menu = await c.ok("GET", f"{v}/menu")
     assert len(menu["products"]) == 501  # the latte was kept
     answer = await c.call("GET", f"{v}/menu.csv")
-    assert answer.status == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert answer.status == 200
+    assert answer.headers["content-type"].startswith("text/csv")
     exported = answer.body.decode().splitlines()
-    assert len(exported) == 502 and exported[0] == ",".join(COLUMNS)
+    assert len(exported) == 502
+    assert exported[0] == ",".join(COLUMNS)
     # the export imports back unchanged
     await c.ok("POST", f"{v}/menu/import", {"lines": exported})
     assert await c.ok("GET", f"{v}/menu") == menu
@@ -285,4 +290,5 @@ async def test_a_chain_lists_its_venues_and_copies_a_menu(bed: Bed) -> None:
         404, "unknown_record", "POST", f"/api/venues/{source}/menu/copy", {"from_venue": "nowhere"}
     )
     audit = await c.ok("GET", f"/api/venues/{target}/audit")
-    assert audit[0]["action"] == "menu.copy" and audit[0]["subject"] == source
+    assert audit[0]["action"] == "menu.copy"
+    assert audit[0]["subject"] == source
