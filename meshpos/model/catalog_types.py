@@ -171,7 +171,7 @@ def check_discount(discount: Discount) -> None:
         raise DomainError(f"{what}: kind must be percent/fixed and scope line/order")
     top = BASIS_POINTS if discount.kind == "percent" else MAX_AMOUNT
     if not whole(discount.value) or not 0 <= discount.value <= top:
-        raise InvalidInput(f"{what}: value must be 0..{top}")
+        raise DomainError(f"{what}: value must be 0..{top}")
     check_text(discount.name, f"{what}: name")
     for role in discount.roles:
         check_text(role, f"{what}: role", MAX_ID_CHARS)
