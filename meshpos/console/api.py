@@ -13,41 +13,22 @@ meshpos.model.limits before it reaches a document, because a value a register ca
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
-import re
 import time
-from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
+from meshpos.console.api_catalog import CATALOG_ROUTES
+from meshpos.console.calls import VENUE, ConsoleCall, page
 from meshpos.console.records import Alarm
 from meshpos.console.server import SHARED_FRESH_S, ConsoleServer
 from meshpos.console.tables import TABLES
 from meshpos.console.venue_docs import stored_venue, unreported_summary
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput, MeshposError, UnknownRecord
 from meshpos.httpapi.openapi import document_route
-from meshpos.httpapi.routes import Field, Route, choice, match, opt, text
+from meshpos.httpapi.routes import Field, Route, choice, match, opt
 from meshpos.httpapi.schema import MONEY_NOTE, to_json
-from meshpos.httpapi.server import PAGE_SECURITY, Handler, HttpError, Request, Response
-from meshpos.model import Product, StopEntry, Venue
-from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS, check_value
-
-
-@dataclass(slots=True)
-class ConsoleCall:
-    """What a console route's handler gets: the console, the venue of the path, the validated input."""
-
-    console: ConsoleServer
-    request: Request
-    params: dict[str, str]
-    body: dict[str, Any] = field(default_factory=dict)
-    query: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def venue(self) -> str:
-        return self.params["venue"]
-
+from meshpos.httpapi.server import Handler, HttpError, Request, Response
+from meshpos.model.limits import MAX_ID_CHARS
 
 # --- reports ----------------------------------------------------------------------------------------
 
@@ -151,101 +132,7 @@ async def alarms(c: ConsoleCall) -> list[Alarm]:
     return await c.console.db.alarms(c.venue)
 
 
-async def catalog(c: ConsoleCall) -> list[dict[str, Any]]:
-    hub = c.console.hubs.get(c.venue)
-    # not loaded here: the catalog and stop list as the database holds them (no hub loads)
-    venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
-    products = venue.catalog.products()
-    stopped = {p.id: venue.stoplist.is_stopped(p.id) for p in products}
-    return [dataclasses.asdict(p) | {"stopped": stopped[p.id]} for p in products]
-
-
-# --- edits ------------------------------------------------------------------------------------------
-
-
-def _storable(product: Product) -> Product:
-    """The product, once every value of it is known to be writable whole (limits.check_value): the last
-    guard before pycrdt, which panics half-way through a write on a value it cannot encode."""
-    check_value(dataclasses.asdict(product), f"product {product.id!r}")
-    return product
-
-
-async def put_product(c: ConsoleCall) -> Product:
-    b = c.body
-    product = _storable(
-        Product(
-            id=b["id"],
-            name=b["name"],
-            price=b["price"],
-            category=b["category"],
-            tax_id=b["tax_id"],
-            modifier_groups=tuple(b["modifier_groups"]),
-            active=b["active"],
-        )
-    )
-
-    def change(v: Venue) -> Product:
-        v.catalog.put_product(product)
-        return product
-
-    async with c.console.using(c.venue) as hub:
-        return await hub.edit(change)
-
-
-async def set_price(c: ConsoleCall) -> Product:
-    product_id, price = c.body["product_id"], c.body["price"]
-
-    def change(v: Venue) -> Product:
-        updated = _storable(dataclasses.replace(v.catalog.product(product_id), price=price))
-        v.catalog.put_product(updated)
-        return updated
-
-    async with c.console.using(c.venue) as hub:
-        return await hub.edit(change)
-
-
-async def set_stop(c: ConsoleCall) -> StopEntry:
-    product_id, stopped, user = c.body["product_id"], c.body["stopped"], c.body["user"]
-
-    def change(v: Venue) -> StopEntry:
-        v.catalog.product(product_id)
-        if user != CONSOLE_USER:
-            v.catalog.user(user)  # an unknown user is refused, not written into the stop list
-        return v.stoplist.set(
-            product_id,
-            stopped,
-            user=user,
-            device="console",
-            clock=v.clock,
-            now_ms=int(time.time() * 1000),
-        )
-
-    async with c.console.using(c.venue) as hub:
-        return await hub.edit(change)
-
-
 # --- the route table --------------------------------------------------------------------------------
-
-CONSOLE_USER = "console"  # who a stop-list edit is by when the request names nobody
-PRODUCT_ID = text("product_id", MAX_ID_CHARS, "the product's id in the catalog")
-VENUE = "/api/venues/{venue}"
-
-
-def _page(path: str, package: str, name: str, content_type: str) -> Route:
-    async def serve(c: ConsoleCall) -> Response:
-        body = (resources.files(package) / "static" / name).read_bytes()
-        return Response(200, body, content_type, dict(PAGE_SECURITY))
-
-    return Route(
-        "GET",
-        path,
-        serve,
-        f"{name}",
-        auth=False,
-        tag="pages",
-        content_type=content_type,
-        operation=f"page_{re.sub(r'[^a-z]', '_', name)}",
-    )
 
 
 BASE_ROUTES: tuple[Route, ...] = (
@@ -259,10 +146,10 @@ BASE_ROUTES: tuple[Route, ...] = (
         tag="system",
     ),
     # the reports page shares the register pages' stylesheet (meshpos/web/static/app.css)
-    _page("/", "meshpos.console", "console.html", "text/html; charset=utf-8"),
-    _page("/static/console.js", "meshpos.console", "console.js", "text/javascript; charset=utf-8"),
-    _page("/static/console.css", "meshpos.console", "console.css", "text/css; charset=utf-8"),
-    _page("/static/app.css", "meshpos.web", "app.css", "text/css; charset=utf-8"),
+    page("/", "meshpos.console", "console.html", "text/html; charset=utf-8"),
+    page("/static/console.js", "meshpos.console", "console.js", "text/javascript; charset=utf-8"),
+    page("/static/app.css", "meshpos.web", "app.css", "text/css; charset=utf-8"),
+    page("/static/console.css", "meshpos.console", "console.css", "text/css; charset=utf-8"),
     Route(
         "GET",
         "/api/venues",
@@ -342,63 +229,19 @@ BASE_ROUTES: tuple[Route, ...] = (
         list[Alarm],
         tag="reports",
     ),
-    Route(
-        "GET",
-        f"{VENUE}/catalog",
-        catalog,
-        "The catalog's products, each with `stopped`",
-        list[dict[str, Any]],
-        tag="catalog",
-    ),
-    Route(
-        "POST",
-        f"{VENUE}/products",
-        put_product,
-        "Add a product or replace it whole",
-        Product,
-        tag="catalog",
-        body=(
-            text("id", MAX_ID_CHARS, "the product's id; an existing product is replaced"),
-            text("name", MAX_NAME_CHARS),
-            Field("price", int, "the price", minimum=0, maximum=MAX_AMOUNT),
-            text("category", MAX_NAME_CHARS, default=""),
-            opt("tax_id", str | None, None, "a tax of the catalog", max_chars=MAX_ID_CHARS),
-            opt("modifier_groups", list[str], [], "groups of the catalog", max_chars=MAX_ID_CHARS),
-            opt("active", bool, True),
-        ),
-    ),
-    Route(
-        "POST",
-        f"{VENUE}/prices",
-        set_price,
-        "Change a product's price",
-        Product,
-        tag="catalog",
-        body=(PRODUCT_ID, Field("price", int, "the price", minimum=0, maximum=MAX_AMOUNT)),
-    ),
-    Route(
-        "POST",
-        f"{VENUE}/stoplist",
-        set_stop,
-        "Stop a product or make it available again",
-        StopEntry,
-        tag="catalog",
-        body=(
-            PRODUCT_ID,
-            Field("stopped", bool),
-            text("user", MAX_ID_CHARS, "a user of the catalog, or `console`", default=CONSOLE_USER),
-        ),
-    ),
 )
 
 ERRORS = {
     400: "Bad JSON, or a missing, unknown, wrongly typed or out-of-bounds field (bad_json, "
-    "missing_field, unknown_field, bad_field, unexpected_body, bad_request, invalid_input)",
+    "missing_field, unknown_field, bad_field, unexpected_body, bad_request, invalid_input), a "
+    "CSV menu refused, naming its line and column (bad_csv)",
     401: "No admin token or a wrong one (wrong_token)",
-    404: "An unknown venue (unknown_venue) or, in an edit, an unknown product (unknown_product)",
+    404: "An unknown venue (unknown_venue) or, in an edit, an unknown product (unknown_product) "
+    "or another unknown entity of the catalog (unknown_record)",
     413: "The request body is over 256 KiB (too_large)",
     409: "An edit of a product whose stored record is unreadable (record_unusable): replace it whole",
-    422: "A value breaks a rule of the catalog (unknown_record, domain_error)",
+    422: "A value breaks a rule of the catalog, e.g. deleting a tax a product still uses "
+    "(domain_error)",
     503: "The console's database cannot write now (store_error)",
 }
 
@@ -421,6 +264,7 @@ class ConsoleApi:
         self.admin_token = admin_token
         self.routes: tuple[Route, ...] = (
             *BASE_ROUTES,
+            *CATALOG_ROUTES,
             document_route(
                 lambda: self.routes, title="meshpos console API", intro=INTRO, errors=ERRORS
             ),

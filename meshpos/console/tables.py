@@ -17,9 +17,9 @@ from typing import Any
 from meshpos.model.record_spec import Column, RecordSpec
 from meshpos.model.records import LEDGER_RECORDS
 
-SCHEMA_VERSION = 3  # docs/architecture.md (Relay and console)
+SCHEMA_VERSION = 4  # docs/architecture.md (Relay and console)
 # 2: documents.version, sightings. 3: snapshot segments (compaction is not quadratic), closed days
-# (documents.closed, state_vector, deletions; closed_records), unreported
+# (documents.closed, state_vector, deletions; closed_records), unreported. 4: audit (console writes)
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -112,6 +112,8 @@ def migrations(d: Dialect, version: int) -> list[str]:
             _closed_records(),
             _unreported(d),
         ],
+        # 4: who changed what at the console, and when (meshpos.console.audit)
+        3: [_audit(d), AUDIT_INDEX],
     }
     return [statement for v in range(version, SCHEMA_VERSION) for statement in steps[v]]
 
@@ -171,6 +173,22 @@ def _unreported(d: Dialect) -> str:
         )"""
 
 
+AUDIT_INDEX = "CREATE INDEX audit_by_time ON audit(venue_id, at_ms)"
+
+
+def _audit(d: Dialect) -> str:
+    """Every console write of a venue: ``detail`` is a JSON object (what changed, before and after)."""
+    return f"""CREATE TABLE audit (
+            id {d.serial_key},
+            venue_id TEXT NOT NULL REFERENCES venues(id),
+            at_ms {d.int_type} NOT NULL,
+            who TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )"""
+
+
 def ddl(d: Dialect) -> list[str]:
     """Every CREATE statement of the current schema version, in order."""
     i, b = d.int_type, d.bytes_type
@@ -218,6 +236,8 @@ def ddl(d: Dialect) -> list[str]:
             PRIMARY KEY (venue_id, kind, table_name, record_id, new_digest)
         )""",
         _sightings(d),
+        _audit(d),
+        AUDIT_INDEX,
     ]
     for t in RECORD_TABLES:
         cols = [_column_ddl(c, d) for c in (*t.fixed, *t.mutable)]
