@@ -42,16 +42,13 @@ async def venues(c: ConsoleCall) -> list[str]:
 
 
 async def venue_summary(c: ConsoleCall) -> dict[str, str]:
-    """What the page's header shows: the venue's name (as ``venue init`` gave it) and the currency its
-    money is formatted in (the catalog's settings)."""
+    """What the page's header shows: the venue's name (its settings' name once set in the Settings
+    tab, else the name ``venue init`` gave it) and the currency its money is formatted in."""
     hub = c.console.hubs.get(c.venue)
     venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
-    names = await c.console.db.venue_names()
-    return {
-        "id": c.venue,
-        "name": names.get(c.venue, c.venue),
-        "currency": venue.catalog.settings().currency,
-    }
+    settings = venue.catalog.settings()
+    name = settings.name or (await c.console.db.venue_names()).get(c.venue, c.venue)
+    return {"id": c.venue, "name": name, "currency": settings.currency}
 
 
 async def console_status(c: ConsoleCall) -> dict[str, Any]:

@@ -98,6 +98,11 @@ async def test_the_venue_summary_names_the_venue(console_api: tuple[Client, str]
     summary = await client.ok("GET", f"/api/venues/{venue}")
     assert summary == {"id": venue, "name": VENUE_NAME, "currency": "EUR"}  # the default settings
     await client.error(404, "unknown_venue", "GET", "/api/venues/no-such-venue")
+    settings = {"name": "Café Central, Terrasse", "currency": "CHF", "timezone": "UTC",
+                "day_cutoff_hour": 4}  # fmt: skip
+    await client.ok("POST", f"/api/venues/{venue}/settings", settings)
+    renamed = await client.ok("GET", f"/api/venues/{venue}")
+    assert renamed == {"id": venue, "name": settings["name"], "currency": "CHF"}
     await Client(client.base, "wrong-token").error(
         401, "wrong_token", "GET", f"/api/venues/{venue}"
     )

@@ -92,14 +92,14 @@ async function signIn(token) {
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
-  const venues = await Promise.all(ids.map((id) => shell.api(`/api/venues/${encodeURIComponent(id)}`)));
+  const venues = ids.length > 1 ? await shell.api("/api/chain") : ids.map((id) => ({ id, name: id }));
   const pick = document.getElementById("venue-pick");
   pick.replaceChildren(...venues.map((v) => shell.element("option", v.name, { value: v.id })));
   pick.hidden = venues.length < 2;
-  pick.onchange = () => choose(venues.find((v) => v.id === pick.value));
+  pick.onchange = () => choose(pick.value);
   document.getElementById("login").hidden = true;
   document.getElementById("app").hidden = false;
-  choose(venues[0] || null);
+  await choose(venues.length ? venues[0].id : null);
 }
 
 document.getElementById("login-form").addEventListener("submit", (event) => {
@@ -112,11 +112,16 @@ document.getElementById("sign-out").onclick = () => signOut("Signed out.");
 
 // --- venue and tabs ------------------------------------------------------------------------------------
 
-function choose(venue) {
-  shell.venue = venue;
+// the header's name and the currency come from the venue's summary (its settings' name once set)
+async function choose(id) {
+  shell.venue = id ? await shell.api(`/api/venues/${encodeURIComponent(id)}`) : null;
+  showVenue();
+  refresh();
+}
+function showVenue() {
+  const venue = shell.venue;
   document.getElementById("venue-name").textContent = venue ? venue.name : "(no venue yet)";
   document.title = venue ? `${venue.name} — meshpos console` : "meshpos console";
-  refresh();
 }
 
 function showTab(tab) {
@@ -177,6 +182,11 @@ function pairs(id, obj) {
 const base = (venue) => `/api/venues/${encodeURIComponent(venue.id)}`;
 
 shell.onShow("status", async (venue) => {
+  const summary = await shell.api(base(venue)); // a name or currency set in Settings shows at once
+  if (shell.venue && shell.venue.id === summary.id) {
+    shell.venue = summary;
+    showVenue();
+  }
   const [status, totals, alarms] = await Promise.all([
     shell.api(`${base(venue)}/status`), shell.api(`${base(venue)}/totals`), shell.api(`${base(venue)}/alarms`),
   ]);
