@@ -13,24 +13,19 @@ meshpos.model.limits before it reaches a document, because a value a register ca
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
-import re
-import time
-from importlib import resources
 from typing import Any
 
+from meshpos.console.api_catalog import CATALOG_ROUTES
 from meshpos.console.api_reports import REPORT_ROUTES
-from meshpos.console.calls import CONSOLE_USER, VENUE, ConsoleCall
+from meshpos.console.calls import VENUE, ConsoleCall, page
 from meshpos.console.server import ConsoleServer
 from meshpos.console.venue_docs import stored_venue
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput, MeshposError, UnknownRecord
-from meshpos.httpapi.openapi import api_version, document, document_route
-from meshpos.httpapi.routes import Field, Route, match, opt, text
+from meshpos.httpapi.openapi import document_route
+from meshpos.httpapi.routes import Route, match
 from meshpos.httpapi.schema import MONEY_NOTE, to_json
 from meshpos.httpapi.server import Handler, HttpError, Request, Response
-from meshpos.model import Product, StopEntry, Venue
-from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS, check_value
 
 # --- reports ----------------------------------------------------------------------------------------
 
@@ -43,6 +38,16 @@ async def venues(c: ConsoleCall) -> list[str]:
     return await c.console.db.venues()
 
 
+async def venue_summary(c: ConsoleCall) -> dict[str, str]:
+    """What the page's header shows: the venue's name (its settings' name once set in the Settings
+    tab, else the name ``venue init`` gave it) and the currency its money is formatted in."""
+    hub = c.console.hubs.get(c.venue)
+    venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
+    settings = venue.catalog.settings()
+    name = settings.name or (await c.console.db.venue_names()).get(c.venue, c.venue)
+    return {"id": c.venue, "name": name, "currency": settings.currency}
+
+
 async def console_status(c: ConsoleCall) -> dict[str, Any]:
     """This process: the venues it has loaded (a relay connected, an edit) and its counters."""
     return {
@@ -53,99 +58,7 @@ async def console_status(c: ConsoleCall) -> dict[str, Any]:
     }
 
 
-async def catalog(c: ConsoleCall) -> list[dict[str, Any]]:
-    hub = c.console.hubs.get(c.venue)
-    # not loaded here: the catalog and stop list as the database holds them (no hub loads)
-    venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
-    products = venue.catalog.products()
-    stopped = {p.id: venue.stoplist.is_stopped(p.id) for p in products}
-    return [dataclasses.asdict(p) | {"stopped": stopped[p.id]} for p in products]
-
-
-# --- edits ------------------------------------------------------------------------------------------
-
-
-def _storable(product: Product) -> Product:
-    """The product, once every value of it is known to be writable whole (limits.check_value): the last
-    guard before pycrdt, which panics half-way through a write on a value it cannot encode."""
-    check_value(dataclasses.asdict(product), f"product {product.id!r}")
-    return product
-
-
-async def put_product(c: ConsoleCall) -> Product:
-    b = c.body
-    product = _storable(
-        Product(
-            id=b["id"],
-            name=b["name"],
-            price=b["price"],
-            category=b["category"],
-            tax_id=b["tax_id"],
-            modifier_groups=tuple(b["modifier_groups"]),
-            active=b["active"],
-        )
-    )
-
-    def change(v: Venue) -> Product:
-        v.catalog.put_product(product)
-        return product
-
-    async with c.console.using(c.venue) as hub:
-        return await hub.edit(change)
-
-
-async def set_price(c: ConsoleCall) -> Product:
-    product_id, price = c.body["product_id"], c.body["price"]
-
-    def change(v: Venue) -> Product:
-        updated = _storable(dataclasses.replace(v.catalog.product(product_id), price=price))
-        v.catalog.put_product(updated)
-        return updated
-
-    async with c.console.using(c.venue) as hub:
-        return await hub.edit(change)
-
-
-async def set_stop(c: ConsoleCall) -> StopEntry:
-    product_id, stopped, user = c.body["product_id"], c.body["stopped"], c.body["user"]
-
-    def change(v: Venue) -> StopEntry:
-        v.catalog.product(product_id)
-        if user != CONSOLE_USER:
-            v.catalog.user(user)  # an unknown user is refused, not written into the stop list
-        return v.stoplist.set(
-            product_id,
-            stopped,
-            user=user,
-            device="console",
-            clock=v.clock,
-            now_ms=int(time.time() * 1000),
-        )
-
-    async with c.console.using(c.venue) as hub:
-        return await hub.edit(change)
-
-
 # --- the route table --------------------------------------------------------------------------------
-
-PRODUCT_ID = text("product_id", MAX_ID_CHARS, "the product's id in the catalog")
-
-
-def _page(path: str, package: str, name: str, content_type: str) -> Route:
-    async def serve(c: ConsoleCall) -> Response:
-        body = (resources.files(package) / "static" / name).read_bytes()
-        return Response(200, body, content_type)
-
-    return Route(
-        "GET",
-        path,
-        serve,
-        f"{name}",
-        auth=False,
-        tag="pages",
-        content_type=content_type,
-        operation=f"page_{re.sub(r'[^a-z]', '_', name)}",
-    )
 
 
 BASE_ROUTES: tuple[Route, ...] = (
@@ -159,21 +72,30 @@ BASE_ROUTES: tuple[Route, ...] = (
         tag="system",
     ),
     # the reports page shares the register pages' stylesheet (meshpos/web/static/app.css)
-    _page("/", "meshpos.console", "console.html", "text/html; charset=utf-8"),
-    _page("/static/console.js", "meshpos.console", "console.js", "text/javascript; charset=utf-8"),
-    _page(
+    page("/", "meshpos.console", "console.html", "text/html; charset=utf-8"),
+    page("/static/console.js", "meshpos.console", "console.js", "text/javascript; charset=utf-8"),
+    page("/static/app.css", "meshpos.web", "app.css", "text/css; charset=utf-8"),
+    page("/static/console.css", "meshpos.console", "console.css", "text/css; charset=utf-8"),
+    page(
         "/static/console_reports.js",
         "meshpos.console",
         "console_reports.js",
         "text/javascript; charset=utf-8",
     ),
-    _page("/static/app.css", "meshpos.web", "app.css", "text/css; charset=utf-8"),
     Route(
         "GET",
         "/api/venues",
         venues,
         "The ids of the venues at this console",
         list[str],
+        tag="reports",
+    ),
+    Route(
+        "GET",
+        VENUE,
+        venue_summary,
+        "The venue's name and currency (the page's header)",
+        dict[str, str],
         tag="reports",
     ),
     Route(
@@ -186,65 +108,20 @@ BASE_ROUTES: tuple[Route, ...] = (
         description="`loaded`: the venues whose documents this process holds (a relay is connected "
         "or an edit ran within `venue_idle_seconds`); every other venue is in the database only.",
     ),
-    Route(
-        "GET",
-        f"{VENUE}/catalog",
-        catalog,
-        "The catalog's products, each with `stopped`",
-        list[dict[str, Any]],
-        tag="catalog",
-    ),
-    Route(
-        "POST",
-        f"{VENUE}/products",
-        put_product,
-        "Add a product or replace it whole",
-        Product,
-        tag="catalog",
-        body=(
-            text("id", MAX_ID_CHARS, "the product's id; an existing product is replaced"),
-            text("name", MAX_NAME_CHARS),
-            Field("price", int, "the price", minimum=0, maximum=MAX_AMOUNT),
-            text("category", MAX_NAME_CHARS, default=""),
-            opt("tax_id", str | None, None, "a tax of the catalog", max_chars=MAX_ID_CHARS),
-            opt("modifier_groups", list[str], [], "groups of the catalog", max_chars=MAX_ID_CHARS),
-            opt("active", bool, True),
-        ),
-    ),
-    Route(
-        "POST",
-        f"{VENUE}/prices",
-        set_price,
-        "Change a product's price",
-        Product,
-        tag="catalog",
-        body=(PRODUCT_ID, Field("price", int, "the price", minimum=0, maximum=MAX_AMOUNT)),
-    ),
-    Route(
-        "POST",
-        f"{VENUE}/stoplist",
-        set_stop,
-        "Stop a product or make it available again",
-        StopEntry,
-        tag="catalog",
-        body=(
-            PRODUCT_ID,
-            Field("stopped", bool),
-            text("user", MAX_ID_CHARS, "a user of the catalog, or `console`", default=CONSOLE_USER),
-        ),
-    ),
 )
 
 ERRORS = {
     400: "Bad JSON, or a missing, unknown, wrongly typed or out-of-bounds field (bad_json, "
-    "missing_field, unknown_field, bad_field, unexpected_body, bad_request, invalid_input)",
+    "missing_field, unknown_field, bad_field, unexpected_body, bad_request, invalid_input), a "
+    "CSV menu refused, naming its line and column (bad_csv)",
     401: "No admin token or a wrong one (wrong_token)",
-    404: "An unknown venue (unknown_venue), receipt (unknown_receipt) or, in an edit, an unknown "
-    "product (unknown_product)",
+    404: "An unknown venue (unknown_venue) or receipt (unknown_receipt) or, in an edit, an unknown "
+    "product (unknown_product) or another unknown entity of the catalog (unknown_record)",
     413: "The request body is over 256 KiB (too_large)",
     409: "An edit of a product whose stored record is unreadable (record_unusable): replace it whole",
-    422: "A value breaks a rule of the catalog (unknown_record, domain_error), or a report's "
-    "range of days is not one (bad_range: reversed, too long, a day not on the calendar)",
+    422: "A value breaks a rule of the catalog, e.g. deleting a tax a product still uses "
+    "(domain_error), or a report's range of days is not one (bad_range: reversed, too long, a "
+    "day not on the calendar)",
     503: "The console's database cannot write now (store_error)",
 }
 
@@ -267,21 +144,12 @@ class ConsoleApi:
         self.admin_token = admin_token
         self.routes: tuple[Route, ...] = (
             *BASE_ROUTES,
+            *CATALOG_ROUTES,
             *REPORT_ROUTES,
-            document_route(self.openapi),
+            document_route(
+                lambda: self.routes, title="meshpos console API", intro=INTRO, errors=ERRORS
+            ),
         )
-        self._document: dict[str, Any] | None = None
-
-    async def openapi(self, c: ConsoleCall) -> dict[str, Any]:
-        if self._document is None:
-            self._document = document(
-                self.routes,
-                api_version(),
-                title="meshpos console API",
-                intro=INTRO,
-                errors=ERRORS,
-            )
-        return self._document
 
     async def handle(self, request: Request) -> Response:
         route, params = match(self.routes, request)

@@ -15,7 +15,7 @@ from meshpos.console.dburl import redact, sqlite_path
 from meshpos.console.devices import Sighting
 from meshpos.console.manager_reports import StockEntry
 from meshpos.console.notices import StoredNotice
-from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
+from meshpos.console.records import Alarm, AuditEntry, MaterialiseResult, RecordBatch
 from meshpos.errors import ConfigError
 from meshpos.model.tally import Tally
 
@@ -41,6 +41,17 @@ class ConsoleDB(Protocol):
         """The venue a relay's token belongs to, or None."""
 
     async def venues(self) -> list[str]: ...
+
+    async def venue_names(self) -> dict[str, str]:
+        """Each venue's id -> the name it was created with."""
+
+    async def add_audit(self, venue_id: str, entry: AuditEntry) -> None:
+        """Keep one console write in the venue's audit log (meshpos.console.audit.record)."""
+
+    async def audit_log(
+        self, venue_id: str, *, limit: int, before_ms: int | None = None
+    ) -> list[AuditEntry]:
+        """The venue's audit log, newest first, ``limit`` entries older than ``before_ms``."""
 
     # CRDT state
     async def append_updates(

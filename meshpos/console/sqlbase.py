@@ -8,6 +8,7 @@ one contract suite tests both.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ from meshpos.console import manager_reports, reports, upsert
 from meshpos.console.cursor import Cursor
 from meshpos.console.devices import Sighting
 from meshpos.console.manager_reports import StockEntry
-from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
+from meshpos.console.records import Alarm, AuditEntry, MaterialiseResult, RecordBatch, canonical
 from meshpos.console.sqldays import DayStatements, check_document, fold_log
 from meshpos.console.tables import Dialect
 from meshpos.console.tokens import (
@@ -29,6 +30,7 @@ from meshpos.console.tokens import (
     same_hash,
 )
 from meshpos.errors import StaleWrite, StoreClosed, StoreError
+from meshpos.model.limits import SAFE_INTEGER
 
 T = TypeVar("T")
 EMPTY_UPDATE = b"\x00\x00"
@@ -179,6 +181,44 @@ class SqlConsoleDB(DayStatements):
     async def venues(self) -> list[str]:
         rows = await self._read(lambda cur: cur.fetchall("SELECT id FROM venues ORDER BY id"))
         return [str(r[0]) for r in rows]
+
+    async def venue_names(self) -> dict[str, str]:
+        rows = await self._read(lambda cur: cur.fetchall("SELECT id, name FROM venues ORDER BY id"))
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    # --- the audit log (meshpos.console.audit) ------------------------------------------------
+    async def add_audit(self, venue_id: str, entry: AuditEntry) -> None:
+        async def job(cur: Cursor) -> None:
+            await _require_venue(cur, venue_id)
+            await cur.execute(
+                "INSERT INTO audit (venue_id, at_ms, who, action, subject, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    venue_id,
+                    entry.at_ms,
+                    entry.who,
+                    entry.action,
+                    entry.subject,
+                    canonical(entry.detail),
+                ),
+            )
+
+        await self._write(job)
+
+    async def audit_log(
+        self, venue_id: str, *, limit: int, before_ms: int | None = None
+    ) -> list[AuditEntry]:
+        before = SAFE_INTEGER if before_ms is None else before_ms
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT at_ms, who, action, subject, detail FROM audit WHERE venue_id = ? "
+                "AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT ?",
+                (venue_id, before, limit),
+            )
+        )
+        return [
+            AuditEntry(int(r[0]), str(r[1]), str(r[2]), str(r[3]), json.loads(r[4])) for r in rows
+        ]
 
     # --- CRDT state -------------------------------------------------------------------------
     async def append_updates(

@@ -17,10 +17,10 @@ from typing import Any
 from meshpos.model.record_spec import Column, RecordSpec
 from meshpos.model.records import LEDGER_RECORDS
 
-SCHEMA_VERSION = 4  # docs/architecture.md (Relay and console)
+SCHEMA_VERSION = 5  # docs/architecture.md (Relay and console)
 # 2: documents.version, sightings. 3: snapshot segments (compaction is not quadratic), closed days
-# (documents.closed, state_vector, deletions; closed_records), unreported. 4: reports (orders'
-# line_detail and order_discounts, business-day indexes, stock_entries)
+# (documents.closed, state_vector, deletions; closed_records), unreported. 4: audit (console writes).
+# 5: reports (orders' line_detail and order_discounts, business-day indexes, stock_entries)
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -113,10 +113,12 @@ def migrations(d: Dialect, version: int) -> list[str]:
             _closed_records(),
             _unreported(d),
         ],
-        # 4: what the manager's reports read: an order's lines with modifiers and discounts, the
+        # 4: who changed what at the console, and when (meshpos.console.audit)
+        3: [_audit(d), AUDIT_INDEX],
+        # 5: what the manager's reports read: an order's lines with modifiers and discounts, the
         # business-day indexes a date range reads through, supplies and write-offs entered at the
         # console (rows stored before keep NULL details until their day is materialised again)
-        3: [
+        4: [
             "ALTER TABLE orders ADD COLUMN line_detail TEXT",
             "ALTER TABLE orders ADD COLUMN order_discounts TEXT",
             "UPDATE orders SET state_digest = ''",  # the next materialisation writes the detail
@@ -222,6 +224,22 @@ def _unreported(d: Dialect) -> str:
         )"""
 
 
+AUDIT_INDEX = "CREATE INDEX audit_by_time ON audit(venue_id, at_ms)"
+
+
+def _audit(d: Dialect) -> str:
+    """Every console write of a venue: ``detail`` is a JSON object (what changed, before and after)."""
+    return f"""CREATE TABLE audit (
+            id {d.serial_key},
+            venue_id TEXT NOT NULL REFERENCES venues(id),
+            at_ms {d.int_type} NOT NULL,
+            who TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )"""
+
+
 def ddl(d: Dialect) -> list[str]:
     """Every CREATE statement of the current schema version, in order."""
     i, b = d.int_type, d.bytes_type
@@ -269,6 +287,8 @@ def ddl(d: Dialect) -> list[str]:
             PRIMARY KEY (venue_id, kind, table_name, record_id, new_digest)
         )""",
         _sightings(d),
+        _audit(d),
+        AUDIT_INDEX,
     ]
     for t in RECORD_TABLES:
         cols = [_column_ddl(c, d) for c in (*t.fixed, *t.mutable)]

@@ -96,8 +96,8 @@ class OrderRules(VenueBase):
         chosen = self._modifiers(product, modifiers)
         discount = None
         if discount_id is not None:
-            self.catalog.require(user, "discount")
             found = self.catalog.discount(discount_id)
+            self.catalog.may_give(user, found)
             if found.scope != "line":
                 raise DomainError(f"discount {found.name!r} applies to whole orders, not lines")
             discount = {"id": found.id, "kind": found.kind, "value": found.value}
@@ -171,6 +171,7 @@ class OrderRules(VenueBase):
         self._register_shift(user, "discount")
         ledger, order = self._open_order(order_id)
         found = self.catalog.discount(discount_id)
+        self.catalog.may_give(user, found)
         if found.scope != "order":
             raise DomainError(f"discount {found.name!r} applies to lines, not whole orders")
         if order.payments:

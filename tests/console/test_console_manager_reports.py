@@ -368,10 +368,10 @@ async def _check_plans(db: ConsoleDB, r1: Venue) -> None:
         assert any("INDEX" in s for s in steps), steps
 
 
-async def test_a_schema_3_database_gets_the_reports_tables_and_fills_orders_detail_again(
+async def test_a_schema_4_database_gets_the_reports_tables_and_fills_orders_detail_again(
     db_url: str,
 ) -> None:
-    """Rows stored before schema 4 have no line detail: the detail shows their lines without
+    """Rows stored before schema 5 have no line detail: the detail shows their lines without
     modifiers (never an error), and the day's next materialisation fills it in."""
     db = await open_console_db(db_url)
     r1, _r2 = simulate_day()
@@ -380,7 +380,7 @@ async def test_a_schema_3_database_gets_the_reports_tables_and_fills_orders_deta
         await materialise(db, VENUE, LEDGER, ledger_doc(r1), at_ms=NOW)
     finally:
         await db.close()
-    as_schema(db_url, 3)
+    as_schema(db_url, 4)
 
     db = await open_console_db(db_url)
     try:

@@ -172,13 +172,15 @@ async def test_a_schema_1_database_is_migrated_and_keeps_its_documents(db_url: s
         await db.close()
 
 
-# What schema version 3 was: no stock entries, no business-day indexes but receipts', no orders' detail.
-_SCHEMA_3 = [
+# What schema version 4 was: no stock entries, no business-day indexes but receipts', no orders' detail.
+_SCHEMA_4 = [
     "DROP TABLE stock_entries",
     *(f"DROP INDEX {table}_by_{column}" for table, column in REPORT_INDEXES),
     "ALTER TABLE orders DROP COLUMN line_detail",
     "ALTER TABLE orders DROP COLUMN order_discounts",
 ]
+# What schema version 3 was: no audit of console writes.
+_SCHEMA_3 = ["DROP TABLE audit"]
 # What schema version 2 was: one snapshot row per document, no closed days, no unreported table.
 _SCHEMA_2 = [
     "CREATE TABLE old_snapshots (venue_id TEXT NOT NULL, doc_name TEXT NOT NULL, data {b} NOT NULL, "
@@ -198,8 +200,13 @@ _SCHEMA_1 = ["ALTER TABLE documents DROP COLUMN version", "DROP TABLE sightings"
 
 
 def _as_schema(url: str, version: int) -> None:
-    """Turn a database of the current schema into one of an older ``version`` (1, 2 or 3)."""
-    steps = _SCHEMA_3 + (_SCHEMA_2 if version < 3 else []) + (_SCHEMA_1 if version == 1 else [])
+    """Turn a database of the current schema into one of an older ``version`` (1 to 4)."""
+    steps = [
+        *_SCHEMA_4,
+        *(_SCHEMA_3 if version < 4 else []),
+        *(_SCHEMA_2 if version < 3 else []),
+        *(_SCHEMA_1 if version == 1 else []),
+    ]
     if url.startswith("sqlite:"):
         conn = sqlite3.connect(url[len("sqlite:///") :])
         for statement in steps:

@@ -1,45 +1,18 @@
-// Reports a manager reads: receipts (search, pages, a receipt's detail), shifts (X and Z), sales, refunds
-// and voids, stock (on hand, a product's movements, supplies and write-offs). Reads the console's JSON API
-// (/api/venues/{venue}/reports/...) with the page's admin token; every table exports CSV.
+// The Reports tab: receipts (search, pages, a receipt's detail), shifts (X and Z), sales, refunds and voids,
+// stock (on hand, a product's movements, supplies and write-offs). Reads the console's JSON API
+// (/api/venues/{venue}/reports/...) through the shell (console.js: window.meshposConsole), which signs in,
+// picks the venue and shows this tab again every two seconds; every table exports CSV.
 "use strict";
 (() => {
-  const TOKEN_KEY = "meshpos-console-token";
+  const shell = window.meshposConsole; // console.js: api, venue, money, onShow, element
   const PAGE = 50;
-  const state = { tab: "receipts", offset: 0, currency: "", detail: null, product: null };
+  const state = { report: "receipts", offset: 0, search: "", detail: null, product: null };
   const $ = (id) => document.getElementById(id);
-
-  function chosenVenue() {
-    // console.js keeps the venue the manager chose; the first venue until it has one
-    try { if (typeof venue !== "undefined" && venue) return venue; } catch (e) { /* not defined */ }
-    return state.venue || null;
-  }
-  function headers() {
-    return { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
-  }
-  async function call(path, options = {}) {
-    const response = await fetch(path, { ...options, headers: { ...headers(), ...(options.headers || {}) } });
-    if ((response.headers.get("content-type") || "").startsWith("text/csv")) return response.blob();
-    const body = await response.json();
-    if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
-    return body;
-  }
-  const base = () => `/api/venues/${encodeURIComponent(chosenVenue())}/reports`;
-  function money(minor) {
-    if (minor == null) return "";
-    if (state.currency) {
-      try {
-        return new Intl.NumberFormat(undefined, { style: "currency", currency: state.currency }).format(minor / 100);
-      } catch (e) { /* not a currency code: plain figures */ }
-    }
-    return (minor / 100).toFixed(2);
-  }
+  const base = () => `/api/venues/${encodeURIComponent(shell.venue.id)}/reports`;
+  const call = (path, options) => shell.api(path, options);
+  const money = (minor) => (minor == null ? "" : shell.money(minor));
   const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
-  function td(text, num) {
-    const cell = document.createElement("td");
-    cell.textContent = text == null ? "" : String(text);
-    if (num) cell.className = "num";
-    return cell;
-  }
+  const td = (text, num) => shell.element("td", text == null ? "" : String(text), num ? { class: "num" } : {});
   function fill(tableId, items, make, decorate) {
     $(tableId).querySelector("tbody").replaceChildren(...items.map((item) => {
       const tr = document.createElement("tr");
@@ -60,19 +33,21 @@
   }
 
   // --- receipts -----------------------------------------------------------------------------------
-  function receiptQuery() {
-    const parts = [range()];
+  function applySearch() {
+    // what the Search button applies; the refresh every two seconds keeps using it
+    const parts = [];
     for (const name of ["number", "table", "cashier"]) {
       const value = $(`search-${name}`).value.trim();
       if (value) parts.push(`${name}=${encodeURIComponent(value)}`);
     }
     const amount = $("search-amount").value.trim();
     if (amount) parts.push(`amount=${Math.round(parseFloat(amount.replace(",", ".")) * 100)}`);
-    return parts.join("&");
+    state.search = parts.join("&");
+    state.offset = 0;
   }
+  const receiptQuery = () => [range(), state.search].filter(Boolean).join("&");
   async function showReceipts() {
     const found = await call(`${base()}/receipts?${receiptQuery()}&limit=${PAGE}&offset=${state.offset}`);
-    state.currency = found.currency || state.currency;
     fill("receipts", found.items, (r) => [td(r.number), td(r.business_date), td(when(r.issued_at_ms)),
       td(r.register), td(r.cashier), td(r.table || r.tab), td(money(r.total), true),
       td(r.refunded ? money(r.refunded) : "", true)],
@@ -85,7 +60,6 @@
   async function openReceipt(id) {
     state.detail = id;
     const r = await call(`${base()}/receipts/${encodeURIComponent(id)}`);
-    state.currency = r.currency || state.currency;
     $("detail-title").textContent = `Receipt ${r.number}`;
     const facts = {
       register: r.register, cashier: r.cashier, table: r.table || r.tab || "—",
@@ -95,11 +69,8 @@
       subtotal: money(r.subtotal), discount: money(r.discount), tax: money(r.tax), total: money(r.total),
       "order discounts": r.order_discounts.map((d) => `${d.discount_id} (${d.kind} ${d.value})`).join(", ") || "—",
     };
-    $("detail-facts").replaceChildren(...Object.entries(facts).flatMap(([k, v]) => {
-      const dt = document.createElement("dt"); dt.textContent = k;
-      const dd = document.createElement("dd"); dd.textContent = v;
-      return [dt, dd];
-    }));
+    $("detail-facts").replaceChildren(...Object.entries(facts).flatMap(([k, v]) => [
+      shell.element("dt", k), shell.element("dd", v)]));
     fill("detail-lines", r.lines, (l) => [
       td(l.name + l.modifiers.map((m) => ` + ${m.name}`).join("")), td(l.quantity, true),
       td(money(l.unit_price), true), td(l.discount ? `${money(l.discount)}${l.discount_id ? ` (${l.discount_id})` : ""}` : "", true),
@@ -134,9 +105,9 @@
     const by = $("sales-by").value;
     const rows = await call(`${base()}/sales?${range()}&by=${by}`);
     const columns = SALES[by];
-    $("sales").querySelector("thead").replaceChildren(Object.assign(document.createElement("tr"), {
-      innerHTML: columns.map(([name, kind]) => `<th class="${kind ? "num" : ""}">${name}</th>`).join(""),
-    }));
+    const head = shell.element("tr");
+    head.append(...columns.map(([name, kind]) => shell.element("th", name, kind ? { class: "num" } : {})));
+    $("sales").querySelector("thead").replaceChildren(head);
     fill("sales", rows, (row) => columns.map(([name, kind]) =>
       td(kind === "m" ? money(row[name]) : name === "hour" ? `${String(row.hour).padStart(2, "0")}:00` : row[name] || "—", !!kind)));
   }
@@ -153,7 +124,7 @@
       (tr, s) => { tr.dataset.product = s.product_id; tr.className = "pick"; tr.onclick = () => { state.product = s.product_id; showMoves(); }; });
     const select = $("stock-product");
     if (select.options.length !== stock.length) {
-      select.replaceChildren(...stock.map((s) => Object.assign(document.createElement("option"), { value: s.product_id, textContent: s.name })));
+      select.replaceChildren(...stock.map((s) => shell.element("option", s.name, { value: s.product_id })));
     }
     if (state.product) await showMoves();
   }
@@ -165,13 +136,11 @@
   }
   async function enterStock(event) {
     event.preventDefault();
-    const venueBase = `/api/venues/${encodeURIComponent(chosenVenue())}`;
     try {
-      await call(`${venueBase}/stock`, {
+      await call(`/api/venues/${encodeURIComponent(shell.venue.id)}/stock`, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ product_id: $("stock-product").value, kind: $("stock-kind").value,
-          quantity: parseInt($("stock-quantity").value, 10), note: $("stock-note").value }),
+        body: { product_id: $("stock-product").value, kind: $("stock-kind").value,
+          quantity: parseInt($("stock-quantity").value, 10), note: $("stock-note").value },
       });
       $("stock-note").value = "";
       say("");
@@ -181,57 +150,51 @@
 
   const SHOW = { receipts: showReceipts, shifts: showShifts, sales: showSales, refunds: showRefunds, stock: showStock };
   async function show() {
-    if (!chosenVenue()) {
-      const venues = await call("/api/venues");
-      state.venue = venues[0];
-      if (!state.venue) return;
-    }
-    for (const tab of Object.keys(SHOW)) {
-      $(`report-${tab}`).hidden = tab !== state.tab;
-      document.querySelector(`#report-tabs [data-tab=${tab}]`).classList.toggle("chosen", tab === state.tab);
+    if (!shell.venue) return;
+    for (const report of Object.keys(SHOW)) {
+      $(`report-${report}`).hidden = report !== state.report;
+      document.querySelector(`#report-tabs [data-report=${report}]`)
+        .setAttribute("aria-selected", String(report === state.report));
     }
     try {
-      await SHOW[state.tab]();
+      await SHOW[state.report]();
       say("");
-    } catch (error) { say(`Cannot load the report: ${error.message}`); }
+    } catch (error) {
+      if (error.status !== 401) say(`Cannot load the report: ${error.message}`);
+    }
   }
-  async function exportCsv(tab) {
+  async function exportCsv(report) {
     const path = {
       receipts: `${base()}/receipts?${receiptQuery()}`, shifts: `${base()}/shifts?${range()}`,
       sales: `${base()}/sales?${range()}&by=${$("sales-by").value}`, refunds: `${base()}/refunds?${range()}`,
       voids: `${base()}/voids?${range()}`, stock: `${base()}/stock?`,
-    }[tab];
+    }[report];
     try {
-      const blob = await call(`${path}&format=csv`);
-      const link = Object.assign(document.createElement("a"), {
-        href: URL.createObjectURL(blob), download: `${tab}-${$("report-from").value}-${$("report-to").value}.csv`,
+      const text = await call(`${path}&format=csv`);
+      const link = shell.element("a", "", {
+        href: URL.createObjectURL(new Blob([text], { type: "text/csv" })),
+        download: `${report}-${$("report-from").value}-${$("report-to").value}.csv`,
       });
       link.click();
       URL.revokeObjectURL(link.href);
     } catch (error) { say(`Cannot export: ${error.message}`); }
   }
 
-  function start() {
-    const today = new Date();
-    $("report-to").value = isoDay(today);
-    // a sale before the venue's cut-off (04:00) belongs to yesterday's business day
-    $("report-from").value = isoDay(new Date(today.getTime() - 86400000));
-    document.querySelectorAll("#report-tabs button").forEach((b) => {
-      b.onclick = () => { state.tab = b.dataset.tab; show(); };
-    });
-    $("report-range").onsubmit = (e) => { e.preventDefault(); state.offset = 0; show(); };
-    $("receipt-search").onsubmit = (e) => { e.preventDefault(); state.offset = 0; show(); };
-    $("receipts-prev").onclick = () => { state.offset = Math.max(0, state.offset - PAGE); show(); };
-    $("receipts-next").onclick = () => { state.offset += PAGE; show(); };
-    $("detail-close").onclick = () => { state.detail = null; $("receipt-detail").hidden = true; };
-    $("sales-by").onchange = () => show();
-    $("stock-entry").onsubmit = enterStock;
-    document.querySelectorAll("[data-export]").forEach((b) => { b.onclick = () => exportCsv(b.dataset.export); });
-    show();
-    // new sales arrive while the page is open: the shown report follows (not while a field is being typed in)
-    setInterval(() => {
-      if (!document.activeElement || !["INPUT", "SELECT"].includes(document.activeElement.tagName)) show();
-    }, 3000);
-  }
-  start();
+  const today = new Date();
+  $("report-to").value = isoDay(today);
+  // a sale before the venue's cut-off (04:00) belongs to yesterday's business day
+  $("report-from").value = isoDay(new Date(today.getTime() - 86400000));
+  document.querySelectorAll("#report-tabs button").forEach((b) => {
+    b.onclick = () => { state.report = b.dataset.report; show(); };
+  });
+  $("report-range").onsubmit = (e) => { e.preventDefault(); state.offset = 0; show(); };
+  $("receipt-search").onsubmit = (e) => { e.preventDefault(); applySearch(); show(); };
+  $("receipts-prev").onclick = () => { state.offset = Math.max(0, state.offset - PAGE); show(); };
+  $("receipts-next").onclick = () => { state.offset += PAGE; show(); };
+  $("detail-close").onclick = () => { state.detail = null; $("receipt-detail").hidden = true; };
+  $("sales-by").onchange = () => show();
+  $("stock-entry").onsubmit = enterStock;
+  document.querySelectorAll("[data-export]").forEach((b) => { b.onclick = () => exportCsv(b.dataset.export); });
+  // the shell shows the tab when it is chosen, when the venue changes, and every two seconds
+  shell.onShow("reports", () => show());
 })();
