@@ -26,7 +26,7 @@ async def test_a_manager_searches_the_receipts_and_opens_one(
         latte, table, fries = sold
         token = read_token(tmp_path / "console" / "console-admin.token")
         page = await browser.new_page("console reports")
-        await page.goto(f"{console.ready['api']}/?token={token}")
+        await page.goto(f"{console.ready['api']}/?token={token}#reports")
         rows = "#receipts tbody tr"
         await page.wait(
             f"{count(rows)} === {len(sold)}",

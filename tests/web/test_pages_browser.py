@@ -383,7 +383,7 @@ async def test_the_console_reports_page_shows_uploaded_receipts_and_sync_status(
                 timeout=15,
                 what="the receipt in Reports -> Receipts",
             )
-            await page.click("#report-tabs [data-tab=shifts]")
+            await page.click("#report-tabs [data-report=shifts]")
             await page.wait(f"{count('#shifts tbody tr')} === 1", what="the shift")
             await page.click("#tabs button[data-tab=status]")
             await page.wait(f"{q('#status')}.innerText.includes('R1')", what="the relay")
