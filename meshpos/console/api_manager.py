@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
+from meshpos.console import audit
 from meshpos.console import manager_reports as q
-from meshpos.console.calls import CONSOLE_USER, VENUE, ConsoleCall
+from meshpos.console.calls import VENUE, ConsoleCall
 from meshpos.console.manager_reports import (
     MAX_EXPORT_ROWS,
     MAX_PAGE,
@@ -321,12 +322,19 @@ async def add_stock_entry(c: ConsoleCall) -> StockEntry:
         quantity=b["quantity"],
         kind=b["kind"],
         note=b["note"],
-        who=CONSOLE_USER,
+        who=c.who,
         at_ms=now,
         business_date=venue.business_date(now),
     )
     await c.console.db.add_stock_entry(c.venue, entry)
-    # TODO(lead, after h/catalog merges): audit.record(db, venue, CONSOLE_USER, "stock_entry", ...)
+    await audit.record(
+        c.console.db,
+        c.venue,
+        c.who,
+        f"stock.{entry.kind}",
+        entry.product_id,
+        {"after": audit.summary(entry)},
+    )
     return entry
 
 

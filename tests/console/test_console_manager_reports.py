@@ -259,6 +259,11 @@ async def test_stock_on_hand_and_movements_with_supplies_and_write_offs_entered_
     assert sum(m["change"] for m in moves) == after["croissant"]
     assert [m["change"] for m in moves if m["source"] == "console"] == [12, -5]
     assert {m["kind"] for m in moves} >= {"sale", "supply", "writeoff", "write_off"}
+    audited = await client.ok("GET", f"/api/venues/{VENUE}/audit")
+    assert [(a["action"], a["subject"], a["detail"]["after"]["quantity"]) for a in audited] == [
+        ("stock.write_off", "croissant", 5),
+        ("stock.supply", "croissant", 12),
+    ]  # newest first
 
     # refused, nothing stored
     await client.error(404, "unknown_product", "POST", path, {"product_id": "nope", "kind": "supply", "quantity": 1})  # fmt: skip
@@ -266,6 +271,7 @@ async def test_stock_on_hand_and_movements_with_supplies_and_write_offs_entered_
     assert "quantity" in message
     again = {s["product_id"]: s["on_hand"] for s in await client.ok("GET", f"{BASE}/stock")}
     assert again == after
+    assert await client.ok("GET", f"/api/venues/{VENUE}/audit") == audited
 
 
 async def test_every_report_exports_csv(day: tuple[Client, Venue, ConsoleDB]) -> None:
