@@ -11,6 +11,7 @@ is 422 ``bad_range`` naming the field, as every schema-valid request the console
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -88,7 +89,9 @@ def _answer(c: ConsoleCall, rows: list[dict[str, Any]], columns: Sequence[str], 
     """The rows as JSON, or as CSV when ``format=csv`` (a file the browser saves)."""
     if c.query.get("format") != "csv":
         return rows
-    filename = f"{name}-{c.query.get('from', '')}-{c.query.get('to', '')}".rstrip("-")
+    # a header is ASCII: a product id of any script names no file (stock-_.csv, still a file)
+    wanted = f"{name}-{c.query.get('from', '')}-{c.query.get('to', '')}".rstrip("-")
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", wanted)
     return Response(
         200,
         to_csv(rows, columns).encode(),
