@@ -89,3 +89,12 @@ def test_a_menu_loads_all_or_nothing(venue: Venue) -> None:
     assert venue.catalog.products() == before
     with pytest.raises(UnknownRecord):
         venue.catalog.category("new")
+
+
+def test_a_ticket_item_goes_to_its_products_kitchen_station(open_venue: Venue) -> None:
+    order = open_venue.open_order(CASHIER, NOW)
+    open_venue.add_line(CASHIER, order.id, "burger", 1, NOW)
+    open_venue.add_line(CASHIER, order.id, "espresso", 1, NOW)
+    ticket = open_venue.send_to_kitchen(CASHIER, order.id, NOW)
+    assert ticket is not None
+    assert {item.name: item.station for item in ticket.items} == {"Burger": "grill", "Espresso": ""}
