@@ -57,10 +57,13 @@ def _user_view(user: User) -> dict[str, Any]:
     return {"id": user.id, "name": user.name, "role": user.role, "has_pin": bool(user.pin_hash)}
 
 
-async def catalog(c: ConsoleCall) -> list[dict[str, Any]]:
-    venue = await _venue(c)
+def _products(venue: Venue) -> list[dict[str, Any]]:
     products = venue.catalog.products()
     return [dataclasses.asdict(p) | {"stopped": venue.stoplist.is_stopped(p.id)} for p in products]
+
+
+async def catalog(c: ConsoleCall) -> list[dict[str, Any]]:
+    return _products(await _venue(c))
 
 
 async def menu(c: ConsoleCall) -> dict[str, Any]:
@@ -69,7 +72,7 @@ async def menu(c: ConsoleCall) -> dict[str, Any]:
     cat = venue.catalog
     return {
         "categories": cat.categories(),
-        "products": await catalog(c),
+        "products": _products(venue),
         "taxes": cat.taxes(),
         "modifier_groups": cat.modifier_groups(),
         "discounts": cat.discounts(),

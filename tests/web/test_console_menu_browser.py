@@ -2,7 +2,8 @@
 register nodes linked to it: a person creates a category, a modifier group, a product with it, a discount
 and a cashier with a PIN; a refused value is shown next to its field; the register page shows the new
 product and cashier, the cashier logs in with the PIN set at the console and sells the product with its
-modifier; the audit section lists every change. Screenshots are kept (tests/web/conftest.py ``artifacts``).
+modifier; a stop made on the console page reaches the register page; the audit section lists every
+change. Screenshots are kept (tests/web/conftest.py ``artifacts``).
 """
 
 from __future__ import annotations
@@ -143,6 +144,18 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
                 f"{q('#lines li')}?.innerText.includes('Apricot jam')", what="the scone with jam"
             )
             await register.screenshot(artifacts / "3-register-sells-console-product.png")
+            # a stop made on the console page reaches the register page
+            await page.click("#products button[data-stop=scone]")
+            await register.wait(
+                f"{q('#products [data-product=scone]')}?.classList.contains('stopped')",
+                timeout=15,
+                what="the scone stopped on the register",
+            )
+            await page.wait(
+                f"{q('#products button[data-stop=scone]')}?.innerText.startsWith('stopped')",
+                what="the console showing the stop",
+            )
+            await register.screenshot(artifacts / "4-register-shows-console-stop.png")
             discounts = {d.id: d for d in r1.discounts()}
             assert discounts["regular"].roles == ("cashier",)
             assert register.errors == []
