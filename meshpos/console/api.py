@@ -22,9 +22,9 @@ from meshpos.console.calls import VENUE, ConsoleCall, page
 from meshpos.console.records import Alarm
 from meshpos.console.server import SHARED_FRESH_S, ConsoleServer
 from meshpos.console.tables import TABLES
-from meshpos.console.venue_docs import unreported_summary
+from meshpos.console.venue_docs import stored_venue, unreported_summary
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput, MeshposError, UnknownRecord
-from meshpos.httpapi.openapi import api_version, document, document_route
+from meshpos.httpapi.openapi import document_route
 from meshpos.httpapi.routes import Field, Route, choice, match, opt
 from meshpos.httpapi.schema import MONEY_NOTE, to_json
 from meshpos.httpapi.server import Handler, HttpError, Request, Response
@@ -39,6 +39,16 @@ async def health(c: ConsoleCall) -> dict[str, bool]:
 
 async def venues(c: ConsoleCall) -> list[str]:
     return await c.console.db.venues()
+
+
+async def venue_summary(c: ConsoleCall) -> dict[str, str]:
+    """What the page's header shows: the venue's name (its settings' name once set in the Settings
+    tab, else the name ``venue init`` gave it) and the currency its money is formatted in."""
+    hub = c.console.hubs.get(c.venue)
+    venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
+    settings = venue.catalog.settings()
+    name = settings.name or (await c.console.db.venue_names()).get(c.venue, c.venue)
+    return {"id": c.venue, "name": name, "currency": settings.currency}
 
 
 async def console_status(c: ConsoleCall) -> dict[str, Any]:
@@ -136,12 +146,21 @@ BASE_ROUTES: tuple[Route, ...] = (
     page("/", "meshpos.console", "console.html", "text/html; charset=utf-8"),
     page("/static/console.js", "meshpos.console", "console.js", "text/javascript; charset=utf-8"),
     page("/static/app.css", "meshpos.web", "app.css", "text/css; charset=utf-8"),
+    page("/static/console.css", "meshpos.console", "console.css", "text/css; charset=utf-8"),
     Route(
         "GET",
         "/api/venues",
         venues,
         "The ids of the venues at this console",
         list[str],
+        tag="reports",
+    ),
+    Route(
+        "GET",
+        VENUE,
+        venue_summary,
+        "The venue's name and currency (the page's header)",
+        dict[str, str],
         tag="reports",
     ),
     Route(
@@ -243,20 +262,10 @@ class ConsoleApi:
         self.routes: tuple[Route, ...] = (
             *BASE_ROUTES,
             *CATALOG_ROUTES,
-            document_route(self.openapi),
+            document_route(
+                lambda: self.routes, title="meshpos console API", intro=INTRO, errors=ERRORS
+            ),
         )
-        self._document: dict[str, Any] | None = None
-
-    async def openapi(self, c: ConsoleCall) -> dict[str, Any]:
-        if self._document is None:
-            self._document = document(
-                self.routes,
-                api_version(),
-                title="meshpos console API",
-                intro=INTRO,
-                errors=ERRORS,
-            )
-        return self._document
 
     async def handle(self, request: Request) -> Response:
         route, params = match(self.routes, request)

@@ -13,7 +13,7 @@ from typing import Any
 
 from meshpos.console.server import ConsoleServer
 from meshpos.httpapi.routes import Route
-from meshpos.httpapi.server import Request, Response
+from meshpos.httpapi.server import PAGE_SECURITY, Request, Response
 
 VENUE = "/api/venues/{venue}"  # the path prefix of every per-venue route
 CONSOLE_USER = "console"  # who a console write is by: the admin token names no person
@@ -44,7 +44,7 @@ def page(path: str, package: str, name: str, content_type: str) -> Route:
 
     async def serve(c: ConsoleCall) -> Response:
         body = (resources.files(package) / "static" / name).read_bytes()
-        return Response(200, body, content_type)
+        return Response(200, body, content_type, dict(PAGE_SECURITY))
 
     return Route(
         "GET",

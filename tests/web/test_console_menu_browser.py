@@ -75,7 +75,7 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
         async with running(linked) as (r1, _r2):
             await until(lambda: r1.venue_id in console.server.hubs, 15, "the relay at the console")
             page = await browser.new_page("console menu")
-            await page.goto(f"http://127.0.0.1:{pages.port}/?token={ADMIN}")
+            await page.goto(f"http://127.0.0.1:{pages.port}/?token={ADMIN}#menu")
             await page.wait(q("#category-form"), timeout=10, what="the Menu section")
 
             await page.fill("#category-form [name=id]", "pastry")
@@ -119,13 +119,15 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             await page.click("#discount-form input[name=roles][value=cashier]")
             await submit(page, "discount-form", "discounts", "Regulars 10 %")
 
+            await page.click("#tabs button[data-tab=staff]")
             await page.fill("#user-form [name=id]", "u-zoe")
             await page.fill("#user-form [name=name]", "Zoe")
             await choose(page, "#user-form [name=role]", "cashier")
             await page.fill("#user-form [name=pin]", PIN)
             await submit(page, "user-form", "users", "Zoe")
-            await page.wait(f"{q('#audit')}?.innerText.includes('user.put')", what="the audit log")
             await page.screenshot(artifacts / "2-console-menu-and-staff.png")
+            await page.click("#tabs button[data-tab=audit]")
+            await page.wait(f"{q('#audit')}?.innerText.includes('user.put')", what="the audit log")
             assert page.errors == []
 
             # the register page: the new cashier logs in with the PIN and sells the scone with jam

@@ -334,7 +334,9 @@
   }
   document.addEventListener("meshpos:venue", (event) => show(event.detail));
   async function follow() {
-    const chosenVenue = ($("#venues button.chosen") || {}).dataset?.venue
+    const shell = window.meshposConsole;  // console.js: the venue chosen in the header, once signed in
+    if (shell && !shell.token) return;
+    const chosenVenue = (shell && shell.venue && shell.venue.id)
       || (venue ? venue : (await call("GET", "/api/venues").catch(() => []))[0]);
     if (chosenVenue && chosenVenue !== venue) { venue = chosenVenue; await load(); }
   }
