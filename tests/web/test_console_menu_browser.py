@@ -147,6 +147,7 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             )
             await register.screenshot(artifacts / "3-register-sells-console-product.png")
             # a stop made on the console page reaches the register page
+            await page.click("#tabs button[data-tab=menu]")
             await page.click("#products button[data-stop=scone]")
             await register.wait(
                 f"{q('#products [data-product=scone]')}?.classList.contains('stopped')",
