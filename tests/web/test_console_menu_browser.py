@@ -138,6 +138,18 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
                 page, "role-form", "roles", "cash, close_shift, discount, open_shift, sell"
             )
             await page.screenshot(artifacts / "2-console-menu-and-staff.png")
+            await page.click("#tabs button[data-tab=settings]")
+            await page.fill("#settings-form [name=name]", "Scone Corner")
+            await page.fill("#settings-form [name=receipt_footer]", "Merci, à bientôt")
+            await page.fill("#settings-form [name=day_cutoff_hour]", "25")
+            await page.click("#settings-form button[type=submit]")
+            await page.wait(
+                f"{q('#settings-form [name=day_cutoff_hour]')}.closest('label').nextElementSibling"
+                "?.classList.contains('field-error')",
+                what="the hour's error next to it",
+            )
+            await page.fill("#settings-form [name=day_cutoff_hour]", "4")
+            await page.click("#settings-form button[type=submit]")
             await page.click("#tabs button[data-tab=audit]")
             await page.wait(f"{q('#audit')}?.innerText.includes('user.put')", what="the audit log")
             assert page.errors == []
@@ -145,6 +157,9 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             # the register page: the new cashier logs in with the PIN and sells the scone with jam
             register = await browser.new_page("register (R1)")
             await register.goto(f"{r1.api_url}/")
+            await register.wait(
+                f"{q('#venue')}?.innerText === 'Scone Corner'", timeout=15, what="the venue's name"
+            )
             await register.click("#users button[data-user=u-zoe]", timeout=15)
             await register.fill("#pin", PIN)
             await register.click("#login-button")
@@ -178,6 +193,7 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             await register.click("#pay-confirm")
             await register.wait(f"{q('#receipt-dialog')}.open", what="the receipt")
             assert await register.text("#receipt-totals [data-total=total]") == "3.15 EUR"
+            assert await register.text("#receipt-footer") == "Merci, à bientôt"
             await register.screenshot(artifacts / "3-register-sells-console-product.png")
             await register.click("#receipt-done")
             # a stop made on the console page reaches the register page
