@@ -24,7 +24,7 @@ from meshpos.console import ConsoleDB, hash_token, new_venue_token, open_console
 from meshpos.console.devices import Sighting
 from meshpos.console.hub import VenueHub
 from meshpos.console.materialise import ledger_rows
-from meshpos.console.records import RecordBatch
+from meshpos.console.records import AuditEntry, RecordBatch
 from meshpos.console.server import ConsoleServer
 from meshpos.console.tables import REPORT_INDEXES
 from meshpos.engine import Committed, EngineEvent
@@ -241,6 +241,27 @@ async def test_a_schema_2_database_is_migrated_and_keeps_its_snapshots(db_url: s
         assert await db.document_version(VENUE, CATALOG) == 1
         await db.compact(VENUE, CATALOG)  # segments work on the migrated table
         assert await db.load_document(VENUE, CATALOG) == whole
+    finally:
+        await db.close()
+
+
+async def test_a_schema_3_database_is_migrated_and_gets_an_audit_log(db_url: str) -> None:
+    """Version 3 had no audit log: it gets an empty one, and keeps its documents."""
+    db = await open_console_db(db_url)
+    await db.add_venue(VENUE, "Café Mesh", hash_token(new_venue_token()))
+    await db.append_updates(VENUE, CATALOG, [catalog_update()])
+    whole = await db.load_document(VENUE, CATALOG)
+    await db.close()
+    _as_schema(db_url, 3)
+
+    db = await open_console_db(db_url)
+    try:
+        assert await db.load_document(VENUE, CATALOG) == whole
+        assert await db.audit_log(VENUE, limit=10) == []
+        entry = AuditEntry(1_000, "console", "product.put", "latte", {"after": {"price": 390}})
+        await db.add_audit(VENUE, entry)
+        assert await db.audit_log(VENUE, limit=10) == [entry]
+        assert await db.audit_log(VENUE, limit=10, before_ms=1_000) == []
     finally:
         await db.close()
 

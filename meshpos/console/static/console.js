@@ -21,6 +21,7 @@
 const TOKEN_KEY = "meshpos-console-token";
 const TABS = ["status", "menu", "staff", "settings", "reports", "audit"];
 
+let venue = null; // the chosen venue's id, for page scripts that read this global (shell.venue is whole)
 const shell = {
   token: "",
   venue: null,
@@ -115,6 +116,7 @@ document.getElementById("sign-out").onclick = () => signOut("Signed out.");
 // the header's name and the currency come from the venue's summary (its settings' name once set)
 async function choose(id) {
   shell.venue = id ? await shell.api(`/api/venues/${encodeURIComponent(id)}`) : null;
+  venue = id;
   showVenue();
   refresh();
 }
@@ -129,7 +131,8 @@ function showTab(tab) {
   for (const button of document.querySelectorAll("#tabs button")) {
     button.setAttribute("aria-selected", String(button.dataset.tab === shell.tab));
   }
-  for (const part of document.querySelectorAll("main [data-tab]")) part.hidden = part.dataset.tab !== shell.tab;
+  // the tabs' own parts only (a tab's content may have data-tab attributes of its own)
+  for (const part of document.querySelectorAll("main > [data-tab]")) part.hidden = part.dataset.tab !== shell.tab;
   if (location.hash !== `#${shell.tab}`) history.replaceState(null, "", `#${shell.tab}`);
   refresh();
 }
