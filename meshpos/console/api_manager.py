@@ -284,7 +284,17 @@ async def voids_report(c: ConsoleCall) -> Any:
 # --- stock --------------------------------------------------------------------------------------
 
 STOCK_COLUMNS = ("product_id", "name", "category", "on_hand")
-MOVE_COLUMNS = ("at_ms", "kind", "change", "note", "cashier", "device", "source", "id")
+MOVE_COLUMNS = (
+    "at_ms",
+    "kind",
+    "change",
+    "receipt_number",
+    "note",
+    "cashier",
+    "device",
+    "source",
+    "id",
+)
 
 
 async def stock_report(c: ConsoleCall) -> Any:

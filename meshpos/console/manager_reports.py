@@ -320,12 +320,15 @@ async def stock_on_hand(cur: Cursor, venue_id: str) -> dict[str, int]:
 async def stock_movements(
     cur: Cursor, venue_id: str, product_id: str, days: Days
 ) -> list[dict[str, Any]]:
-    """One product's movements on the days, oldest first: the registers' and the console's."""
+    """One product's movements on the days, oldest first: the registers' (with the number of the
+    receipt a sale or refund moved stock for) and the console's."""
     rows = await cur.fetchall(
-        "SELECT id, kind, quantity, ref, user_id, device, at_ms, business_date, 'register' "
-        "FROM inventory_moves WHERE venue_id = ? AND product_id = ? AND business_date >= ? "
-        "AND business_date <= ? UNION ALL "
-        "SELECT id, kind, quantity, note, who, 'console', at_ms, business_date, 'console' "
+        "SELECT m.id, m.kind, m.quantity, m.ref, m.user_id, m.device, m.at_ms, m.business_date, "
+        "'register', r.number FROM inventory_moves m "
+        "LEFT JOIN receipts r ON r.venue_id = m.venue_id AND r.id = m.ref "
+        "WHERE m.venue_id = ? AND m.product_id = ? AND m.business_date >= ? "
+        "AND m.business_date <= ? UNION ALL "
+        "SELECT id, kind, quantity, note, who, 'console', at_ms, business_date, 'console', NULL "
         "FROM stock_entries WHERE venue_id = ? AND product_id = ? AND business_date >= ? "
         "AND business_date <= ? ORDER BY 7, 1",
         (venue_id, product_id, days.first, days.last) * 2,
@@ -333,7 +336,7 @@ async def stock_movements(
     cols = ("id", "kind", "quantity", "note", "user_id", "device", "at_ms", "business_date")
     out = []
     for row in rows:
-        item = dict(zip((*cols, "source"), row, strict=True))
+        item = dict(zip((*cols, "source", "receipt_number"), row, strict=True))
         item["change"] = STOCK_SIGN.get(str(item["kind"]), 0) * int(item["quantity"])
         out.append(item)
     return out

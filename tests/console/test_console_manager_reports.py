@@ -259,6 +259,10 @@ async def test_stock_on_hand_and_movements_with_supplies_and_write_offs_entered_
     assert sum(m["change"] for m in moves) == after["croissant"]
     assert [m["change"] for m in moves if m["source"] == "console"] == [12, -5]
     assert {m["kind"] for m in moves} >= {"sale", "supply", "writeoff", "write_off"}
+    numbers = {r.id: r.number for r in r1.ledger(DATE).receipts()}
+    sold = [m for m in moves if m["kind"] == "sale"]
+    assert sold
+    assert all(m["receipt_number"] == numbers[m["note"]] for m in sold)
     audited = await client.ok("GET", f"/api/venues/{VENUE}/audit")
     assert [(a["action"], a["subject"], a["detail"]["after"]["quantity"]) for a in audited] == [
         ("stock.write_off", "croissant", 5),

@@ -1,7 +1,8 @@
 """Reports -> Receipts in Debian's Chromium against a real ``meshpos console`` process whose receipts a
 real register process sold and uploaded through its relay: the manager finds the receipts of the day,
-searches by table and by cashier, and opens a receipt's detail (lines with modifiers and discounts,
-payments). Screenshots are kept as artifacts."""
+searches by table and by cashier, opens a receipt's detail (lines with modifiers and discounts,
+payments, refunds), then reads the shift's X report and the sales, and enters a supply of stock.
+Screenshots are kept as artifacts."""
 
 from __future__ import annotations
 
@@ -83,4 +84,40 @@ async def test_a_manager_searches_the_receipts_and_opens_one(
             what="the fries receipt with its refund",
         )
         await page.screenshot(artifacts / "4-reports-receipt-refunded.png")
+
+        # the other reports of the day: the open shift's X report, sales, and a supply entered here
+        await page.click("#report-tabs [data-report=shifts]")
+        await page.wait(
+            f"{q('#shifts tbody tr[data-report=X] td')}?.innerText === 'X'",
+            timeout=10,
+            what="the open shift's X report",
+        )
+        await page.screenshot(artifacts / "5-reports-shifts.png")
+        await page.click("#report-tabs [data-report=sales]")
+        await page.wait(
+            "Array.from(document.querySelectorAll('#sales tbody td:first-child'), td => "
+            "td.innerText).includes('Latte')",
+            timeout=10,
+            what="sales by product",
+        )
+        await page.click("#report-tabs [data-report=stock]")
+        on_hand = "#stock tbody tr[data-product=croissant] td:last-child"
+        await page.wait(f"{q(on_hand)}?.innerText !== undefined", timeout=10, what="stock")
+        before = int(await page.text(on_hand))
+        await page.eval(f"{q('#stock-product')}.value = 'croissant'")
+        await page.fill("#stock-quantity", "12")
+        await page.fill("#stock-note", "bakery")
+        await page.click("#stock-entry button[type=submit]")
+        await page.wait(
+            f"{q(on_hand)}?.innerText === '{before + 12}'",
+            timeout=10,
+            what="the supply in stock on hand",
+        )
+        await page.click("#stock tbody tr[data-product=croissant] td")
+        await page.wait(
+            f"{q('#moves tbody')}.innerText.includes('bakery')",
+            timeout=10,
+            what="the croissant's movements with the supply",
+        )
+        await page.screenshot(artifacts / "6-reports-stock.png")
         assert page.errors == []

@@ -132,7 +132,7 @@
     const moves = await call(`${base()}/stock/${encodeURIComponent(state.product)}?${range()}`);
     $("moves-title").textContent = `Movements of ${state.product}`;
     fill("moves", moves, (m) => [td(when(m.at_ms)), td(m.kind), td(m.change > 0 ? `+${m.change}` : m.change, true),
-      td(m.note), td(m.cashier), td(m.source)]);
+      td(m.receipt_number ? `receipt ${m.receipt_number}` : m.note), td(m.cashier), td(m.source)]);
   }
   async function enterStock(event) {
     event.preventDefault();
