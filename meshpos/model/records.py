@@ -39,6 +39,7 @@ from meshpos.model.ledger_types import (
     Shift,
     ShiftClose,
 )
+from meshpos.model.order_detail import line_detail, order_discounts
 from meshpos.model.record_spec import (
     Children,
     Column,
@@ -274,7 +275,7 @@ SHIFTS: RecordSpec[Shift] = RecordSpec(
         _nullable("expected_cash", "int", _close("expected_cash")),
         _nullable("difference", "int", _close("difference")),
     ),
-    indexes=("register",),
+    indexes=("register", "business_date"),
     device="register",
     tally=TallyKind("shift_events", "shift opening or closing", "shift openings and closings"),
     reads=("shifts", "shift_closes"),  # a shift's close is under shift_closes/<shift id>
@@ -298,8 +299,12 @@ ORDERS: RecordSpec[Order] = RecordSpec(
         *(col(name, "int", f"totals.{name}") for name in ("subtotal", "discount", "tax")),
         *(col(name, "int", f"totals.{name}") for name in ("total", "paid", "tips")),
         Column("receipt_ids", "text", lambda o: json.dumps(list(o.receipt_ids))),
+        # what a receipt's detail shows of its lines and a void of what it dropped (the receipt keeps
+        # amounts only); nullable: rows stored before schema 4 have none
+        _nullable("line_detail", "text", line_detail),
+        _nullable("order_discounts", "text", order_discounts),
     ),
-    indexes=("shift_id",),
+    indexes=("shift_id", "business_date"),
     device="register",
 )
 PAYMENTS: RecordSpec[Payment] = RecordSpec(
@@ -386,7 +391,7 @@ REFUNDS: RecordSpec[Refund] = RecordSpec(
             lambda r: r.lines,
         ),
     ),
-    indexes=("receipt_id", "shift_id"),
+    indexes=("receipt_id", "shift_id", "business_date"),
     device="register",
     parent="receipt_id",
     tally=TallyKind("refunds", "refund", "refunds"),
@@ -421,7 +426,7 @@ INVENTORY_MOVES: RecordSpec[InventoryMove] = RecordSpec(
         col("device"),
         col("at_ms", "int"),
     ),
-    indexes=("product_id",),
+    indexes=("product_id", "business_date"),
     device="device",
     tally=TallyKind("stock_moves", "stock movement", "stock movements", by="device"),
     derived=Derived("receipts", sale_moves),

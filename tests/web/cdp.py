@@ -4,7 +4,7 @@ Why a pipe: no debugging port is opened at all, no WebDriver binary is needed an
 Chromium reads NUL-terminated JSON commands on fd 3 and writes replies and events on fd 4. Clicks are real
 input events at the element's centre, so an element covered by a dialog cannot be clicked by accident.
 
-Chromium may only talk to 127.0.0.1: every host name fails to resolve except the loopback ones and every
+Chromium may only talk to 127.0.0.1 (and 127.0.0.2): every host name fails to resolve except the loopback ones and every
 other connection is sent to a proxy address where nothing listens. Checked with ``strace -f -yy``
 over both browser tests: every TCP connect went to 127.0.0.1 and no data was sent on any other socket.
 The only other calls were UDP ``connect()``s to 2001:4860:4860::8888:443, Chromium's IPv6 reachability
@@ -47,7 +47,8 @@ FLAGS = [
     "--disable-background-timer-throttling",
     "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    # 127.0.0.2: a console bound to an address of the machine other than 127.0.0.1 (still loopback)
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE 127.0.0.2",
     "--proxy-server=http://127.0.0.1:9",  # loopback is never proxied; anything else goes nowhere
     "--window-size=1360,900",
     "--remote-debugging-pipe",
