@@ -85,10 +85,13 @@
       event.preventDefault();
       clearErrors(f);
       try {
-        await submit(f);
-        $(".form-status", f).textContent = "saved";
-        $(".form-status", f).className = "form-status ok";
-        await load();
+        const done = await submit(f);
+        await load();  // the sections are drawn again: say so on the new form
+        const status = $(`#${id} .form-status`);
+        if (status) {
+          status.textContent = typeof done === "string" ? done : "saved";
+          status.className = "form-status ok";
+        }
       } catch (err) {
         if (err instanceof FieldError) showError(f, err.field, err.message);
         else if (err instanceof ApiError) showError(f, fieldFor(f, err.message), err.message);
@@ -213,17 +216,18 @@
           const lines = (await file.text()).replace(/^\uFEFF/, "").split(/\r?\n/);
           while (lines.length && !lines[lines.length - 1].trim()) lines.pop();
           const done = await call("POST", `${base()}/menu/import`, { lines });
-          $("#import-result").textContent = `${done.products} products imported, ${done.categories_created} categories created`;
+          return `${done.products} products imported, ${done.categories_created} categories created`;
         }, "Import CSV"),
-      h("p", { id: "import-result" }),
 
       h("h3", {}, "Copy the menu from another venue"),
+      h("p", {}, "Its categories, taxes, modifier groups, products and discounts replace the ones with the same ids here; ",
+        "staff, settings and the stop list stay this venue's own."),
       form("copy-form", [select("from_venue", "from", venues.filter((v) => v.id !== venue).map((v) => [v.id, v.name]))],
         async (f) => {
           const from = val(f, "from_venue");
           if (!from) throw new FieldError("from_venue", "this console has no other venue");
-          if (!confirm("Replace products, categories, taxes, modifier groups and discounts with the same ids?")) return;
-          await call("POST", `${base()}/menu/copy`, { from_venue: from });
+          const done = await call("POST", `${base()}/menu/copy`, { from_venue: from });
+          return `${done.products} products and ${done.discounts} discounts copied`;
         }, "Copy menu"),
     );
   }
