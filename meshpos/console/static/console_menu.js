@@ -136,13 +136,18 @@
 
   // --- Menu ---------------------------------------------------------------------------------------
   function drawMenu() {
-    const cats = menu.categories, taxes = menu.taxes, groups = menu.modifier_groups;
+    const taxes = menu.taxes, groups = menu.modifier_groups;
+    // categories products name without a category record (menus made before categories were records)
+    const known = new Set(menu.categories.map((c) => c.id));
+    const implicit = [...new Set(menu.products.map((p) => p.category))].filter((c) => c && !known.has(c));
+    const cats = [...menu.categories, ...implicit.map((id) => ({ id, name: id, position: "", implicit: true }))];
     const catName = Object.fromEntries(cats.map((c) => [c.id, c.name]));
     const modifiersText = (g) => g.modifiers.map((m) => `${m.id}, ${m.name}, ${(m.price_delta / 100).toFixed(2)}`).join("\n");
     $("#menu-body").replaceChildren(
       h("h3", {}, "Categories"),
       table("categories", ["id", "name", "position", ""], cats.map((c) => [c.id, c.name, String(c.position),
-        h("span", {}, edit("category-form", c), remove("categories", c.id))])),
+        c.implicit ? edit("category-form", { id: c.id, name: c.name, position: 0 })
+          : h("span", {}, edit("category-form", c), remove("categories", c.id))])),
       form("category-form", [input("id", "id", { required: true }), input("name", "name", { required: true }),
         input("position", "position", { type: "number", min: 0, value: 0 })],
       (f) => call("POST", `${base()}/categories`, { id: val(f, "id"), name: val(f, "name"), position: Number(val(f, "position") || 0) }),
