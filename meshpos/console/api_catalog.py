@@ -36,6 +36,7 @@ from meshpos.model.limits import (
     MAX_AMOUNT,
     MAX_CATALOG_ID_CHARS,
     MAX_ID_CHARS,
+    MAX_MENU_ROWS,
     MAX_NAME_CHARS,
     MAX_NOTE_CHARS,
     MAX_QUANTITY,
@@ -347,7 +348,7 @@ CATALOG_ROUTES: tuple[Route, ...] = (
             ),
         ),
         description=f"Columns: {', '.join(COLUMNS)} (id, name, price required; price in minor "
-        "units; modifier_groups separated by `;`). A bad value refuses the whole file: 400 "
+        f"units; modifier_groups separated by `;`; at most {MAX_MENU_ROWS} products). A bad value refuses the whole file: 422 "
         "`bad_csv` naming the line and column, and nothing is imported. Products not in the "
         "file are kept.",
     ),

@@ -20,7 +20,7 @@ from meshpos.console.server import ConsoleServer
 from meshpos.harness.venue import make_venue
 from meshpos.httpapi.server import HttpServer
 from meshpos.model import Product, verify_pin
-from meshpos.model.limits import MAX_AMOUNT
+from meshpos.model.limits import MAX_AMOUNT, MAX_MENU_ROWS
 
 from ..web.kit import Client
 
@@ -288,6 +288,9 @@ async def test_a_malformed_csv_is_refused_naming_line_and_column_and_nothing_is_
     assert msg.startswith(where), msg
     assert await c.ok("GET", f"{v}/menu") == before
     assert len(await c.ok("GET", f"{v}/audit")) == logged
+    too_many = _menu_lines(MAX_MENU_ROWS + 1)
+    msg = await c.error(422, "bad_csv", "POST", f"{v}/menu/import", {"lines": too_many})
+    assert msg.startswith(f"line {MAX_MENU_ROWS + 2}:"), msg
     msg = await c.error(422, "bad_csv", "POST", f"{v}/menu/import", {"lines": ["id,name,cost"]})
     assert msg.startswith("line 1, column 3"), msg
 
