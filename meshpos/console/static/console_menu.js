@@ -309,8 +309,9 @@
   }
 
   // --- Audit --------------------------------------------------------------------------------------
+  const AUDIT_PAGE = 100;
   async function drawAudit() {
-    const entries = await call("GET", `${base()}/audit?limit=100`);
+    const entries = await call("GET", `${base()}/audit?limit=${AUDIT_PAGE}`);
     const summary = (d) => {
       const before = d.before, after = d.after;
       if (before && after && typeof before === "object" && typeof after === "object") {
@@ -319,8 +320,21 @@
       }
       return JSON.stringify(after === undefined ? d : after);
     };
-    $("#audit-body").replaceChildren(table("audit", ["when", "who", "what", "subject", "change"],
-      entries.map((e) => [new Date(e.at_ms).toLocaleString(), e.who, e.action, e.subject, summary(e.detail)])));
+    const row = (e) => h("tr", {}, ...[new Date(e.at_ms).toLocaleString(), e.who, e.action, e.subject, summary(e.detail)]
+      .map((c) => h("td", {}, c)));
+    const shown = table("audit", ["when", "who", "what", "subject", "change"], []);
+    const body = $("tbody", shown);
+    body.append(...entries.map(row));
+    // older entries, a page at a time (the log keeps every change)
+    const older = h("button", { type: "button", id: "audit-older", hidden: entries.length < AUDIT_PAGE }, "Older");
+    let oldest = entries.length ? entries[entries.length - 1].at_ms : 0;
+    older.onclick = async () => {
+      const more = await call("GET", `${base()}/audit?limit=${AUDIT_PAGE}&before_ms=${oldest}`);
+      body.append(...more.map(row));
+      if (more.length) oldest = more[more.length - 1].at_ms;
+      older.hidden = more.length < AUDIT_PAGE;
+    };
+    $("#audit-body").replaceChildren(shown, older);
   }
 
   // --- loading ------------------------------------------------------------------------------------
