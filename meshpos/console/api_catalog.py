@@ -373,10 +373,10 @@ CATALOG_ROUTES: tuple[Route, ...] = (
         query=(
             opt("limit", int, 100, "how many entries", minimum=1, maximum=MAX_AUDIT_PAGE),
             opt(
-                "before_ms",
+                "before_seq",
                 int,
                 0,
-                "only entries before this time (ms since the epoch); 0: the newest",
+                "only entries before the one with this `seq` (the last of a page); 0: the newest",
                 minimum=0,
                 maximum=SAFE_INTEGER,
             ),

@@ -94,8 +94,8 @@ async def chain(c: ConsoleCall) -> list[dict[str, str]]:
 
 
 async def audit_log(c: ConsoleCall) -> list[AuditEntry]:
-    before = c.query["before_ms"] or None
-    return await c.console.db.audit_log(c.venue, limit=c.query["limit"], before_ms=before)
+    before = c.query["before_seq"] or None
+    return await c.console.db.audit_log(c.venue, limit=c.query["limit"], before_seq=before)
 
 
 async def menu_csv(c: ConsoleCall) -> Response:

@@ -327,11 +327,11 @@
     body.append(...entries.map(row));
     // older entries, a page at a time (the log keeps every change)
     const older = h("button", { type: "button", id: "audit-older", hidden: entries.length < AUDIT_PAGE }, "Older");
-    let oldest = entries.length ? entries[entries.length - 1].at_ms : 0;
+    let oldest = entries.length ? entries[entries.length - 1].seq : 0;
     older.onclick = async () => {
-      const more = await call("GET", `${base()}/audit?limit=${AUDIT_PAGE}&before_ms=${oldest}`);
+      const more = await call("GET", `${base()}/audit?limit=${AUDIT_PAGE}&before_seq=${oldest}`);
       body.append(...more.map(row));
-      if (more.length) oldest = more[more.length - 1].at_ms;
+      if (more.length) oldest = more[more.length - 1].seq;
       older.hidden = more.length < AUDIT_PAGE;
     };
     $("#audit-body").replaceChildren(shown, older);
