@@ -36,6 +36,7 @@ from meshpos.model.limits import (
     MAX_AMOUNT,
     MAX_CATALOG_ID_CHARS,
     MAX_ID_CHARS,
+    MAX_MENU_ROWS,
     MAX_NAME_CHARS,
     MAX_NOTE_CHARS,
     MAX_QUANTITY,
@@ -140,7 +141,7 @@ CATALOG_ROUTES: tuple[Route, ...] = (
             _id(doc="the product's id; an existing product is replaced"),
             text("name", MAX_NAME_CHARS),
             _money("price", "the price, in minor units"),
-            _ref("category", "a category id of the catalog"),
+            _ref("category", "a category id of the catalog (or one its products already name)"),
             opt("tax_id", str | None, None, "a tax of the catalog", max_chars=MAX_CATALOG_ID_CHARS),
             opt(
                 "modifier_groups",
@@ -347,7 +348,7 @@ CATALOG_ROUTES: tuple[Route, ...] = (
             ),
         ),
         description=f"Columns: {', '.join(COLUMNS)} (id, name, price required; price in minor "
-        "units; modifier_groups separated by `;`). A bad value refuses the whole file: 400 "
+        f"units; modifier_groups separated by `;`; at most {MAX_MENU_ROWS} products). A bad value refuses the whole file: 422 "
         "`bad_csv` naming the line and column, and nothing is imported. Products not in the "
         "file are kept.",
     ),
@@ -372,10 +373,10 @@ CATALOG_ROUTES: tuple[Route, ...] = (
         query=(
             opt("limit", int, 100, "how many entries", minimum=1, maximum=MAX_AUDIT_PAGE),
             opt(
-                "before_ms",
+                "before_seq",
                 int,
                 0,
-                "only entries before this time (ms since the epoch); 0: the newest",
+                "only entries before the one with this `seq` (the last of a page); 0: the newest",
                 minimum=0,
                 maximum=SAFE_INTEGER,
             ),

@@ -94,8 +94,8 @@ async def chain(c: ConsoleCall) -> list[dict[str, str]]:
 
 
 async def audit_log(c: ConsoleCall) -> list[AuditEntry]:
-    before = c.query["before_ms"] or None
-    return await c.console.db.audit_log(c.venue, limit=c.query["limit"], before_ms=before)
+    before = c.query["before_seq"] or None
+    return await c.console.db.audit_log(c.venue, limit=c.query["limit"], before_seq=before)
 
 
 async def menu_csv(c: ConsoleCall) -> Response:
@@ -185,7 +185,10 @@ async def put_product(c: ConsoleCall) -> Product:
     )
 
     def change(v: Venue) -> Product:
-        if product.category:
+        named = {
+            p.category for p in v.catalog.products()
+        }  # menus made before categories were records
+        if product.category and product.category not in named:
             v.catalog.category(product.category)  # an unknown category is refused (404)
         v.catalog.put_product(product)
         return product

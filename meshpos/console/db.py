@@ -49,9 +49,10 @@ class ConsoleDB(Protocol):
         """Keep one console write in the venue's audit log (meshpos.console.audit.record)."""
 
     async def audit_log(
-        self, venue_id: str, *, limit: int, before_ms: int | None = None
+        self, venue_id: str, *, limit: int, before_seq: int | None = None
     ) -> list[AuditEntry]:
-        """The venue's audit log, newest first, ``limit`` entries older than ``before_ms``."""
+        """The venue's audit log, newest first (in the order written): ``limit`` entries before
+        ``seq`` ``before_seq`` (a cursor: entries written in the same millisecond are all seen)."""
 
     # CRDT state
     async def append_updates(

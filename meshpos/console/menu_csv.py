@@ -21,7 +21,14 @@ from collections.abc import Sequence
 from meshpos.errors import BadCsv, MeshposError
 from meshpos.model import Catalog, Category, Product
 from meshpos.model.catalog_types import check_amount, check_id
-from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NOTE_CHARS, check_text, text_problem
+from meshpos.model.limits import (
+    MAX_AMOUNT,
+    MAX_ID_CHARS,
+    MAX_MENU_ROWS,
+    MAX_NOTE_CHARS,
+    check_text,
+    text_problem,
+)
 
 COLUMNS = ("id", "name", "category", "price", "tax", "kitchen", "active", "modifier_groups")
 REQUIRED = ("id", "name", "price")
@@ -56,6 +63,11 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
     """The categories to create and the products of the file's ``lines`` (line 1 the header), every
     value checked against ``catalog`` (taxes, modifier groups) before anything is written: BadCsv
     naming line and column. A line is one text without its line break (so a value cannot span lines)."""
+    if len(lines) > MAX_MENU_ROWS + 1:
+        raise BadCsv(
+            f"line {MAX_MENU_ROWS + 2}: the file has {len(lines) - 1} lines under its header; at most "
+            f"{MAX_MENU_ROWS} products are imported at once (split the file)"
+        )
     rows = [_row(raw, number) for number, raw in enumerate(lines, 1)]
     if not rows:
         raise BadCsv("line 1: the file is empty; the first line names the columns")

@@ -41,6 +41,7 @@ class AuditEntry:
     action: str
     subject: str
     detail: dict[str, Any]
+    seq: int = 0  # its place in the venue's log (0 until stored): pages go back by it
 
 
 @dataclass(frozen=True, slots=True)

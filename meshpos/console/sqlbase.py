@@ -206,18 +206,19 @@ class SqlConsoleDB(DayStatements):
         await self._write(job)
 
     async def audit_log(
-        self, venue_id: str, *, limit: int, before_ms: int | None = None
+        self, venue_id: str, *, limit: int, before_seq: int | None = None
     ) -> list[AuditEntry]:
-        before = SAFE_INTEGER if before_ms is None else before_ms
+        before = SAFE_INTEGER if before_seq is None else before_seq
         rows = await self._read(
             lambda cur: cur.fetchall(
-                "SELECT at_ms, who, action, subject, detail FROM audit WHERE venue_id = ? "
-                "AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT ?",
+                "SELECT at_ms, who, action, subject, detail, id FROM audit WHERE venue_id = ? "
+                "AND id < ? ORDER BY id DESC LIMIT ?",
                 (venue_id, before, limit),
             )
         )
         return [
-            AuditEntry(int(r[0]), str(r[1]), str(r[2]), str(r[3]), json.loads(r[4])) for r in rows
+            AuditEntry(int(r[0]), str(r[1]), str(r[2]), str(r[3]), json.loads(r[4]), int(r[5]))
+            for r in rows
         ]
 
     # --- CRDT state -------------------------------------------------------------------------

@@ -56,6 +56,7 @@ class ProductView:
     modifier_groups: tuple[str, ...]
     stopped: bool
     stop: StopView | None  # the deciding stop-list entry, if anyone ever stopped the item
+    kitchen: str  # the kitchen station its tickets go to ("": the one kitchen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +190,7 @@ def catalog_view(node: NodeAPI) -> CatalogView:
                 p.modifier_groups,
                 p.id in stops and stops[p.id].stopped,
                 stops.get(p.id),
+                p.kitchen,
             )
             for p in products
         ),

@@ -19,8 +19,8 @@ from meshpos.console.runner import register_venues
 from meshpos.console.server import ConsoleServer
 from meshpos.harness.venue import make_venue
 from meshpos.httpapi.server import HttpServer
-from meshpos.model import verify_pin
-from meshpos.model.limits import MAX_AMOUNT
+from meshpos.model import Product, verify_pin
+from meshpos.model.limits import MAX_AMOUNT, MAX_MENU_ROWS
 
 from ..web.kit import Client
 
@@ -147,8 +147,33 @@ async def test_every_entity_is_made_read_and_audited(bed: Bed) -> None:
     assert (price["detail"]["before"]["price"], price["detail"]["after"]["price"]) == (390, 420)
     assert "pin_hash" not in str(log)  # never in the log
     assert len(await c.ok("GET", f"{v}/audit?limit=2")) == 2
-    older = await c.ok("GET", f"{v}/audit?before_ms={log[-1]['at_ms']}")
-    assert older == []
+    assert await c.ok("GET", f"{v}/audit?before_seq={log[-1]['seq']}") == []
+    page = await c.ok("GET", f"{v}/audit?limit=5")
+    rest = await c.ok("GET", f"{v}/audit?before_seq={page[-1]['seq']}")
+    assert page + rest == log  # pages go back through every entry, none twice
+
+
+async def test_a_category_products_name_without_a_record_stays_usable(bed: Bed) -> None:
+    """A menu made before categories were records names them by text only: its products stay editable
+    in their category, and a record for it can be made later."""
+    c, v = bed.client, bed.path
+    hub_venue = (await bed.server.hub(bed.venues[0])).venue
+    hub_venue.catalog.put_product(Product("bun", "Bun", 200, "Bakery"))  # as an older console wrote
+    await c.ok(
+        "POST", f"{v}/products", {"id": "roll", "name": "Roll", "price": 150, "category": "Bakery"}
+    )
+    await c.error(
+        404,
+        "unknown_record",
+        "POST",
+        f"{v}/products",
+        {"id": "x", "name": "X", "price": 1, "category": "Bak"},
+    )
+    await c.ok("POST", f"{v}/categories", {"id": "Bakery", "name": "Bakery & Co"})
+    assert [p["category"] for p in (await c.ok("GET", f"{v}/menu"))["products"]] == [
+        "Bakery",
+        "Bakery",
+    ]
 
 
 async def test_refusals_name_the_field_and_change_nothing(bed: Bed) -> None:
@@ -265,6 +290,9 @@ async def test_a_malformed_csv_is_refused_naming_line_and_column_and_nothing_is_
     assert msg.startswith(where), msg
     assert await c.ok("GET", f"{v}/menu") == before
     assert len(await c.ok("GET", f"{v}/audit")) == logged
+    too_many = _menu_lines(MAX_MENU_ROWS + 1)
+    msg = await c.error(422, "bad_csv", "POST", f"{v}/menu/import", {"lines": too_many})
+    assert msg.startswith(f"line {MAX_MENU_ROWS + 2}:"), msg
     msg = await c.error(422, "bad_csv", "POST", f"{v}/menu/import", {"lines": ["id,name,cost"]})
     assert msg.startswith("line 1, column 3"), msg
 

@@ -37,6 +37,7 @@ async function load(topics) {
   await Promise.all(jobs);
   if (!state.board || !state.catalog) return; // the first pushed event loads both
   renderCooks();
+  renderStations();
   renderTickets();
   renderStops();
 }
@@ -51,6 +52,27 @@ function renderCooks() {
   if (preferred) select.value = preferred.id;
 }
 
+// Kitchen routing: a screen at the grill shows the grill's items (and those routed nowhere in particular);
+// the stations are the ones the console gave products. The choice is kept per screen.
+function renderStations() {
+  const stations = [...new Set(state.catalog.products.map((p) => p.kitchen).filter(Boolean))].sort();
+  draw("stations", stations, () => {
+    const select = $("#station");
+    const chosen = select.value || localStorage.getItem("meshpos-station") || "";
+    select.replaceChildren(h("option", { value: "" }, "All stations"),
+      ...stations.map((s) => h("option", { value: s }, s)));
+    select.value = stations.includes(chosen) ? chosen : "";
+  });
+}
+
+function forStation(tickets) {
+  const station = $("#station").value;
+  if (!station) return tickets;
+  return tickets
+    .map((t) => ({ ...t, items: t.items.filter((item) => !item.station || item.station === station) }))
+    .filter((t) => t.items.length > 0);
+}
+
 function age(ms) {
   const seconds = Math.max(0, Math.floor(ms / 1000));
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
@@ -58,8 +80,9 @@ function age(ms) {
 
 function renderTickets() {
   // ages move on every fetch; tick() shows them, so they do not count as a change here
-  const tickets = state.board.tickets.map(({ age_ms, ...rest }) => rest);
-  draw("tickets", tickets, () => drawTickets(state.board.tickets));
+  const shown = forStation(state.board.tickets);
+  const tickets = shown.map(({ age_ms, ...rest }) => rest);
+  draw("tickets", [tickets, $("#station").value], () => drawTickets(shown));
 }
 
 function drawTickets(tickets) {
@@ -127,6 +150,10 @@ if (Mesh.requireToken()) {
   $("#stops-button").addEventListener("click", () => Mesh.toggle($("#stops"), $("#stops-button")));
   $("#show-served").addEventListener("change", () => refresh(["tickets"]));
   $("#cook").addEventListener("change", () => localStorage.setItem("meshpos-cook", cook()));
+  $("#station").addEventListener("change", () => {
+    localStorage.setItem("meshpos-station", $("#station").value);
+    renderTickets();
+  });
   setInterval(tick, 1000);
   Mesh.live(refresh); // its first event names every topic: that is the screen's first load
 }
