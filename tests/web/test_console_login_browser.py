@@ -7,10 +7,10 @@ in words, the header shows the venue's name (not its id) and the tabs; the sign-
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from meshpos.harness.procs import Proc, console_argv
+from meshpos.harness.wait import until
 from meshpos.trust import init_venue
 
 from .cdp import Browser, Page
@@ -41,8 +41,10 @@ async def test_the_console_page_signs_in_with_its_own_form_and_names_the_venue(
     try:
         assert console.ready["token_file"] == str(token_file)  # the start-up line names the file
         assert console.api.startswith(f"http://{HOST}:")
-        log = await asyncio.to_thread((tmp_path / "console.log").read_text)
-        assert f"sign in with the admin token kept in {token_file}" in log
+        said = (
+            f"sign in with the admin token kept in {token_file}"  # on stderr, after the ready line
+        )
+        await until(lambda: said in (tmp_path / "console.log").read_text(), 10, repr(said))
 
         page = await browser.new_page("console sign-in")
         await page.goto(f"{console.api}/")
