@@ -19,7 +19,7 @@ from meshpos.console.calls import CONSOLE_USER, ConsoleCall
 from meshpos.console.menu_csv import export_menu, parse_menu
 from meshpos.console.records import AuditEntry
 from meshpos.console.venue_docs import stored_venue
-from meshpos.errors import DomainError, UnknownRecord
+from meshpos.errors import CorruptRecord, DomainError, UnknownRecord
 from meshpos.httpapi.server import Response
 from meshpos.model import (
     Category,
@@ -57,10 +57,13 @@ def _user_view(user: User) -> dict[str, Any]:
     return {"id": user.id, "name": user.name, "role": user.role, "has_pin": bool(user.pin_hash)}
 
 
-async def catalog(c: ConsoleCall) -> list[dict[str, Any]]:
-    venue = await _venue(c)
+def _products(venue: Venue) -> list[dict[str, Any]]:
     products = venue.catalog.products()
     return [dataclasses.asdict(p) | {"stopped": venue.stoplist.is_stopped(p.id)} for p in products]
+
+
+async def catalog(c: ConsoleCall) -> list[dict[str, Any]]:
+    return _products(await _venue(c))
 
 
 async def menu(c: ConsoleCall) -> dict[str, Any]:
@@ -69,7 +72,7 @@ async def menu(c: ConsoleCall) -> dict[str, Any]:
     cat = venue.catalog
     return {
         "categories": cat.categories(),
-        "products": await catalog(c),
+        "products": _products(venue),
         "taxes": cat.taxes(),
         "modifier_groups": cat.modifier_groups(),
         "discounts": cat.discounts(),
@@ -142,11 +145,14 @@ async def _edit(
 
 
 def _before(read: Callable[[], Any]) -> Any:
-    """What an entity was before an edit (None when it did not exist)."""
+    """What an entity was before an edit: None when it did not exist, a note when its record could not
+    be read (replacing a corrupt record whole is how it is repaired)."""
     try:
         return read()
     except UnknownRecord:
         return None
+    except CorruptRecord as exc:
+        return {"unreadable": exc.message}
 
 
 async def put_category(c: ConsoleCall) -> Category:
@@ -309,7 +315,7 @@ async def put_user(c: ConsoleCall) -> dict[str, Any]:
     def change(v: Venue) -> dict[str, Any]:
         kept = _before(lambda: v.catalog.user(wanted.id))
         user = wanted
-        if pin_hash is None and kept is not None:
+        if pin_hash is None and isinstance(kept, User):
             user = dataclasses.replace(wanted, pin_hash=kept.pin_hash)
         v.catalog.put_user(user)
         return _user_view(user) | {"pin_changed": pin_hash is not None}

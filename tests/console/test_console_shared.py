@@ -24,7 +24,7 @@ from meshpos.console import ConsoleDB, hash_token, new_venue_token, open_console
 from meshpos.console.devices import Sighting
 from meshpos.console.hub import VenueHub
 from meshpos.console.materialise import ledger_rows
-from meshpos.console.records import RecordBatch
+from meshpos.console.records import AuditEntry, RecordBatch
 from meshpos.console.server import ConsoleServer
 from meshpos.engine import Committed, EngineEvent
 from meshpos.errors import StaleWrite
@@ -171,7 +171,10 @@ async def test_a_schema_1_database_is_migrated_and_keeps_its_documents(db_url: s
         await db.close()
 
 
-# What schema version 2 was: one snapshot row per document, no closed days, no unreported table.
+# What schema version 3 was: no audit log.
+_SCHEMA_3 = ["DROP TABLE audit"]
+# What schema version 2 was on top of that: one snapshot row per document, no closed days, no
+# unreported table.
 _SCHEMA_2 = [
     "CREATE TABLE old_snapshots (venue_id TEXT NOT NULL, doc_name TEXT NOT NULL, data {b} NOT NULL, "
     "PRIMARY KEY (venue_id, doc_name))",
@@ -190,8 +193,8 @@ _SCHEMA_1 = ["ALTER TABLE documents DROP COLUMN version", "DROP TABLE sightings"
 
 
 def _as_schema(url: str, version: int) -> None:
-    """Turn a database of the current schema into one of an older ``version`` (1 or 2)."""
-    steps = _SCHEMA_2 + (_SCHEMA_1 if version == 1 else [])
+    """Turn a database of the current schema into one of an older ``version`` (1, 2 or 3)."""
+    steps = _SCHEMA_3 + (_SCHEMA_2 if version <= 2 else []) + (_SCHEMA_1 if version == 1 else [])
     if url.startswith("sqlite:"):
         conn = sqlite3.connect(url[len("sqlite:///") :])
         for statement in steps:
@@ -226,6 +229,27 @@ async def test_a_schema_2_database_is_migrated_and_keeps_its_snapshots(db_url: s
         assert await db.document_version(VENUE, CATALOG) == 1
         await db.compact(VENUE, CATALOG)  # segments work on the migrated table
         assert await db.load_document(VENUE, CATALOG) == whole
+    finally:
+        await db.close()
+
+
+async def test_a_schema_3_database_is_migrated_and_gets_an_audit_log(db_url: str) -> None:
+    """Version 3 had no audit log: it gets an empty one, and keeps its documents."""
+    db = await open_console_db(db_url)
+    await db.add_venue(VENUE, "Café Mesh", hash_token(new_venue_token()))
+    await db.append_updates(VENUE, CATALOG, [catalog_update()])
+    whole = await db.load_document(VENUE, CATALOG)
+    await db.close()
+    _as_schema(db_url, 3)
+
+    db = await open_console_db(db_url)
+    try:
+        assert await db.load_document(VENUE, CATALOG) == whole
+        assert await db.audit_log(VENUE, limit=10) == []
+        entry = AuditEntry(1_000, "console", "product.put", "latte", {"after": {"price": 390}})
+        await db.add_audit(VENUE, entry)
+        assert await db.audit_log(VENUE, limit=10) == [entry]
+        assert await db.audit_log(VENUE, limit=10, before_ms=1_000) == []
     finally:
         await db.close()
 

@@ -2,7 +2,8 @@
 register nodes linked to it: a person creates a category, a modifier group, a product with it, a discount
 and a cashier with a PIN; a refused value is shown next to its field; the register page shows the new
 product and cashier, the cashier logs in with the PIN set at the console and sells the product with its
-modifier; the audit section lists every change. Screenshots are kept (tests/web/conftest.py ``artifacts``).
+modifier; a stop made on the console page reaches the register page; the audit section lists every
+change. Screenshots are kept (tests/web/conftest.py ``artifacts``).
 """
 
 from __future__ import annotations
@@ -117,6 +118,11 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             await page.fill("#discount-form [name=value]", "10")
             await page.click("#discount-form input[name=roles][value=cashier]")
             await submit(page, "discount-form", "discounts", "Regulars 10 %")
+            await page.fill("#discount-form [name=id]", "boss")
+            await page.fill("#discount-form [name=name]", "Managers 30 %")
+            await page.fill("#discount-form [name=value]", "30")
+            await page.click("#discount-form input[name=roles][value=manager]")
+            await submit(page, "discount-form", "discounts", "Managers 30 %")
 
             await page.click("#tabs button[data-tab=staff]")
             await page.fill("#user-form [name=id]", "u-zoe")
@@ -124,6 +130,13 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             await choose(page, "#user-form [name=role]", "cashier")
             await page.fill("#user-form [name=pin]", PIN)
             await submit(page, "user-form", "users", "Zoe")
+            # cashiers may give discounts from now on
+            await page.fill("#role-form [name=name]", "cashier")
+            for right in ("sell", "open_shift", "close_shift", "cash", "discount"):
+                await page.click(f"#role-form input[name=rights][value={right}]")
+            await submit(
+                page, "role-form", "roles", "cash, close_shift, discount, open_shift, sell"
+            )
             await page.screenshot(artifacts / "2-console-menu-and-staff.png")
             await page.click("#tabs button[data-tab=audit]")
             await page.wait(f"{q('#audit')}?.innerText.includes('user.put')", what="the audit log")
@@ -137,6 +150,18 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             await register.click("#login-button")
             await register.click("#open-shift")
             await register.wait(f"!{q('#sell')}.hidden", what="the sell screen")
+            # the discount, for the next item: only discounts a cashier may give are offered
+            await register.click("#discount-button")
+            offered = await register.eval(
+                "Array.from(document.querySelectorAll('#discount-choices button'), b => b.dataset.discount)"
+            )
+            assert "regular" in offered
+            assert "staff" in offered  # the sample's: it names no role
+            assert "boss" not in offered  # managers only
+            await register.click("#discount-choices [data-discount=regular]")
+            await register.wait(
+                f"!{q('#line-discount')}.hidden", what="the discount for the next item"
+            )
             await register.click("#categories [data-category=Pastry]")
             await register.click("#products [data-product=scone]")
             await register.click("#modifier-groups input[value=apricot]")
@@ -144,7 +169,30 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             await register.wait(
                 f"{q('#lines li')}?.innerText.includes('Apricot jam')", what="the scone with jam"
             )
+            await register.wait(
+                f"{q('#lines li')}?.innerText.includes('Regulars 10 %')", what="the line's discount"
+            )
+            assert await register.text("#totals [data-total=total]") == "3.15 EUR"  # 3.50 less 10 %
+            await register.click("#pay-button")
+            await register.click("#pay-form input[value=card]")
+            await register.click("#pay-confirm")
+            await register.wait(f"{q('#receipt-dialog')}.open", what="the receipt")
+            assert await register.text("#receipt-totals [data-total=total]") == "3.15 EUR"
             await register.screenshot(artifacts / "3-register-sells-console-product.png")
+            await register.click("#receipt-done")
+            # a stop made on the console page reaches the register page
+            await page.click("#tabs button[data-tab=menu]")
+            await page.click("#products button[data-stop=scone]")
+            await register.wait(
+                f"{q('#products [data-product=scone]')}?.classList.contains('stopped')",
+                timeout=15,
+                what="the scone stopped on the register",
+            )
+            await page.wait(
+                f"{q('#products button[data-stop=scone]')}?.innerText.startsWith('stopped')",
+                what="the console showing the stop",
+            )
+            await register.screenshot(artifacts / "4-register-shows-console-stop.png")
             discounts = {d.id: d for d in r1.discounts()}
             assert discounts["regular"].roles == ("cashier",)
             assert register.errors == []

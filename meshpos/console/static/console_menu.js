@@ -24,7 +24,8 @@
     constructor(status, code, message) { super(message); this.status = status; this.code = code; }
   }
   async function call(method, path, body) {
-    const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const headers = token ? { Authorization: `Bearer ${token}` } : {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await response.text();
@@ -326,7 +327,12 @@
       $("#menu-notice").textContent = `cannot load the menu: ${err.message}`;
     }
   }
-  // the venue is the one chosen in the header (console.js); followed when it changes
+  // the venue is the one chosen in the header (console.js), followed when it changes; a shell may
+  // also say it: document.dispatchEvent(new CustomEvent("meshpos:venue", { detail: venueId }))
+  async function show(venueId) {
+    if (venueId && venueId !== venue) { venue = venueId; await load(); }
+  }
+  document.addEventListener("meshpos:venue", (event) => show(event.detail));
   async function follow() {
     const shell = window.meshposConsole;  // console.js: the venue chosen in the header, once signed in
     if (shell && !shell.token) return;
@@ -334,7 +340,7 @@
       || (venue ? venue : (await call("GET", "/api/venues").catch(() => []))[0]);
     if (chosenVenue && chosenVenue !== venue) { venue = chosenVenue; await load(); }
   }
-  window.meshposMenu = { load, venue: () => venue };
+  window.meshposMenu = { load, show, venue: () => venue };
   follow();
   setInterval(follow, 1000);
 })();

@@ -71,7 +71,8 @@ function drawTickets(tickets) {
     h("strong", {}, t.table || `Order #${t.order_id.slice(0, 6)}`),
     h("span", { class: "age" }, age(t.age_ms)),
     h("span", { class: "state" }, t.state)),
-  h("ul", {}, ...t.items.map((item) => h("li", {}, `${item.quantity} × ${item.name}`,
+  h("ul", {}, ...t.items.map((item) => h("li", { "data-station": item.station || "" }, `${item.quantity} × ${item.name}`,
+    item.station ? h("small", { class: "station" }, ` → ${item.station}`) : null,
     item.modifiers.length ? h("small", {}, item.modifiers.join(", ")) : null))),
   h("footer", {}, h("small", {}, `from ${t.register}`), ...t.actions.map((action) => h("button", {
     type: "button", class: action === "bump" ? `primary ${action}` : action, "data-action": action,
