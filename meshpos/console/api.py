@@ -9,6 +9,11 @@ writes the OpenAPI document served at ``/api/openapi.json``: every value the con
 meshpos.model.limits before it reaches a document, because a value a register cannot read back (a price of
 2**62, a lone surrogate) would stop every register of the venue from selling. A refused request is 400 with
 ``{"error": {"code", "message"}}`` naming the field, and changes nothing.
+
+The admin token is kept in the file ``meshpos console --token-file`` names (it says which at start); the
+page asks for it with its own sign-in form and keeps it in the browser tab's sessionStorage, sending it as
+``Authorization: Bearer``: the API reads no cookie, so a request another site makes a browser send carries
+no token (console.js says why not localStorage either).
 """
 
 from __future__ import annotations
