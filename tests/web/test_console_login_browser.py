@@ -1,9 +1,8 @@
 """The console page in Debian's Chromium against a real ``meshpos console`` process (issue 16, Access):
 the admin token is asked for by the page's own sign-in form (no browser prompt), a wrong token is refused
-in words, the header shows the venue's name (not its id), a chain's venues by name in its picker, and the tabs;
-the sign-in lasts for the tab and
-"Sign out" ends it. The console listens on 127.0.0.2, an address of this machine other than 127.0.0.1
-(the network rule keeps tests on 127.0.0.0/8).
+in words, the header shows the venue's name (not its id) and the tabs, the picker lists a chain's venues
+by name; the sign-in lasts for the tab and "Sign out" ends it. The console listens on 127.0.0.2, an
+address of this machine other than 127.0.0.1 (the network rule keeps tests on 127.0.0.0/8).
 """
 
 from __future__ import annotations
