@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from meshpos.console.api_catalog import CATALOG_ROUTES
@@ -46,14 +47,21 @@ async def venues(c: ConsoleCall) -> list[str]:
     return await c.console.db.venues()
 
 
-async def venue_summary(c: ConsoleCall) -> dict[str, str]:
-    """What the page's header shows: the venue's name (its settings' name once set in the Settings
-    tab, else the name ``venue init`` gave it) and the currency its money is formatted in."""
+@dataclass(frozen=True, slots=True)
+class VenueSummary:
+    """What the page's header shows of a venue."""
+
+    id: str
+    name: str  # its settings' name once set in the Settings tab, else the name ``venue init`` gave
+    currency: str  # ISO 4217: the page formats money (minor units) in it
+
+
+async def venue_summary(c: ConsoleCall) -> VenueSummary:
     hub = c.console.hubs.get(c.venue)
     venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
     settings = venue.catalog.settings()
     name = settings.name or (await c.console.db.venue_names()).get(c.venue, c.venue)
-    return {"id": c.venue, "name": name, "currency": settings.currency}
+    return VenueSummary(c.venue, name, settings.currency)
 
 
 async def console_status(c: ConsoleCall) -> dict[str, Any]:
@@ -165,7 +173,7 @@ BASE_ROUTES: tuple[Route, ...] = (
         VENUE,
         venue_summary,
         "The venue's name and currency (the page's header)",
-        dict[str, str],
+        VenueSummary,
         tag="reports",
     ),
     Route(
