@@ -140,7 +140,7 @@ CATALOG_ROUTES: tuple[Route, ...] = (
             _id(doc="the product's id; an existing product is replaced"),
             text("name", MAX_NAME_CHARS),
             _money("price", "the price, in minor units"),
-            _ref("category", "a category id of the catalog"),
+            _ref("category", "a category id of the catalog (or one its products already name)"),
             opt("tax_id", str | None, None, "a tax of the catalog", max_chars=MAX_CATALOG_ID_CHARS),
             opt(
                 "modifier_groups",

@@ -19,7 +19,7 @@ from meshpos.console.runner import register_venues
 from meshpos.console.server import ConsoleServer
 from meshpos.harness.venue import make_venue
 from meshpos.httpapi.server import HttpServer
-from meshpos.model import verify_pin
+from meshpos.model import Product, verify_pin
 from meshpos.model.limits import MAX_AMOUNT
 
 from ..web.kit import Client
@@ -149,6 +149,29 @@ async def test_every_entity_is_made_read_and_audited(bed: Bed) -> None:
     assert len(await c.ok("GET", f"{v}/audit?limit=2")) == 2
     older = await c.ok("GET", f"{v}/audit?before_ms={log[-1]['at_ms']}")
     assert older == []
+
+
+async def test_a_category_products_name_without_a_record_stays_usable(bed: Bed) -> None:
+    """A menu made before categories were records names them by text only: its products stay editable
+    in their category, and a record for it can be made later."""
+    c, v = bed.client, bed.path
+    hub_venue = (await bed.server.hub(bed.venues[0])).venue
+    hub_venue.catalog.put_product(Product("bun", "Bun", 200, "Bakery"))  # as an older console wrote
+    await c.ok(
+        "POST", f"{v}/products", {"id": "roll", "name": "Roll", "price": 150, "category": "Bakery"}
+    )
+    await c.error(
+        404,
+        "unknown_record",
+        "POST",
+        f"{v}/products",
+        {"id": "x", "name": "X", "price": 1, "category": "Bak"},
+    )
+    await c.ok("POST", f"{v}/categories", {"id": "Bakery", "name": "Bakery & Co"})
+    assert [p["category"] for p in (await c.ok("GET", f"{v}/menu"))["products"]] == [
+        "Bakery",
+        "Bakery",
+    ]
 
 
 async def test_refusals_name_the_field_and_change_nothing(bed: Bed) -> None:

@@ -8,6 +8,7 @@ change. Screenshots are kept (tests/web/conftest.py ``artifacts``).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -56,6 +57,18 @@ async def choose(page: Page, selector: str, value: str) -> None:
     )
 
 
+async def import_csv(page: Page, path: Path, text: str) -> None:
+    """Choose ``text`` as a CSV file in the import form (as a person picks a file) and import it."""
+    await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+    root = await page.send("DOM.getDocument", {})
+    found = await page.send(
+        "DOM.querySelector",
+        {"nodeId": root["root"]["nodeId"], "selector": "#import-form [name=file]"},
+    )
+    await page.send("DOM.setFileInputFiles", {"files": [str(path)], "nodeId": found["nodeId"]})
+    await page.click("#import-form button[type=submit]")
+
+
 async def submit(page: Page, form: str, table: str, shows: str) -> None:
     await page.click(f"#{form} button[type=submit]")
     await page.wait(
@@ -64,7 +77,11 @@ async def submit(page: Page, form: str, table: str, shows: str) -> None:
 
 
 async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_register(
-    venue: tuple[list[Config], Path], console: Console, browser: Browser, artifacts: Path
+    venue: tuple[list[Config], Path],
+    console: Console,
+    browser: Browser,
+    artifacts: Path,
+    tmp_path: Path,
 ) -> None:
     configs, venue_dir = venue
     token = load_venue(venue_dir).console_token
@@ -113,6 +130,27 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             await page.click("#product-form input[name=modifier_groups][value=jam]")
             await submit(page, "product-form", "products", "Scone")
 
+            # a CSV menu from a spreadsheet: a bad one is refused naming line and column, nothing
+            # is imported; a good one is
+            await import_csv(
+                page, tmp_path / "bad.csv", "id,name,price\ntart,Tart,400\nbun,Bun,abc\n"
+            )
+            await page.wait(
+                f"{q('#import-form .field-error')}?.innerText.startsWith('line 3, column 3 (price)')",
+                what="the CSV's bad line and column",
+            )
+            assert "Tart" not in await page.text("#products")
+            await import_csv(
+                page,
+                tmp_path / "menu.csv",
+                "id,name,category,price\ntart,Tart,pastry,400\nbun,Bun,pastry,250\n",
+            )
+            await page.wait(
+                f"{q('#import-form .form-status')}?.innerText === '2 products imported, 0 categories created'",
+                what="the import's result",
+            )
+            assert "Tart" in await page.text("#products")
+
             await page.fill("#discount-form [name=id]", "regular")
             await page.fill("#discount-form [name=name]", "Regulars 10 %")
             await page.fill("#discount-form [name=value]", "10")
@@ -138,6 +176,18 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
                 page, "role-form", "roles", "cash, close_shift, discount, open_shift, sell"
             )
             await page.screenshot(artifacts / "2-console-menu-and-staff.png")
+            await page.click("#tabs button[data-tab=settings]")
+            await page.fill("#settings-form [name=name]", "Scone Corner")
+            await page.fill("#settings-form [name=receipt_footer]", "Merci, à bientôt")
+            await page.fill("#settings-form [name=day_cutoff_hour]", "25")
+            await page.click("#settings-form button[type=submit]")
+            await page.wait(
+                f"{q('#settings-form [name=day_cutoff_hour]')}.closest('label').nextElementSibling"
+                "?.classList.contains('field-error')",
+                what="the hour's error next to it",
+            )
+            await page.fill("#settings-form [name=day_cutoff_hour]", "4")
+            await page.click("#settings-form button[type=submit]")
             await page.click("#tabs button[data-tab=audit]")
             await page.wait(f"{q('#audit')}?.innerText.includes('user.put')", what="the audit log")
             assert page.errors == []
@@ -145,6 +195,9 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             # the register page: the new cashier logs in with the PIN and sells the scone with jam
             register = await browser.new_page("register (R1)")
             await register.goto(f"{r1.api_url}/")
+            await register.wait(
+                f"{q('#venue')}?.innerText === 'Scone Corner'", timeout=15, what="the venue's name"
+            )
             await register.click("#users button[data-user=u-zoe]", timeout=15)
             await register.fill("#pin", PIN)
             await register.click("#login-button")
@@ -178,6 +231,7 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             await register.click("#pay-confirm")
             await register.wait(f"{q('#receipt-dialog')}.open", what="the receipt")
             assert await register.text("#receipt-totals [data-total=total]") == "3.15 EUR"
+            assert await register.text("#receipt-footer") == "Merci, à bientôt"
             await register.screenshot(artifacts / "3-register-sells-console-product.png")
             await register.click("#receipt-done")
             # a stop made on the console page reaches the register page

@@ -85,10 +85,13 @@
       event.preventDefault();
       clearErrors(f);
       try {
-        await submit(f);
-        $(".form-status", f).textContent = "saved";
-        $(".form-status", f).className = "form-status ok";
-        await load();
+        const done = await submit(f);
+        await load();  // the sections are drawn again: say so on the new form
+        const status = $(`#${id} .form-status`);
+        if (status) {
+          status.textContent = typeof done === "string" ? done : "saved";
+          status.className = "form-status ok";
+        }
       } catch (err) {
         if (err instanceof FieldError) showError(f, err.field, err.message);
         else if (err instanceof ApiError) showError(f, fieldFor(f, err.message), err.message);
@@ -133,13 +136,18 @@
 
   // --- Menu ---------------------------------------------------------------------------------------
   function drawMenu() {
-    const cats = menu.categories, taxes = menu.taxes, groups = menu.modifier_groups;
+    const taxes = menu.taxes, groups = menu.modifier_groups;
+    // categories products name without a category record (menus made before categories were records)
+    const known = new Set(menu.categories.map((c) => c.id));
+    const implicit = [...new Set(menu.products.map((p) => p.category))].filter((c) => c && !known.has(c));
+    const cats = [...menu.categories, ...implicit.map((id) => ({ id, name: id, position: "", implicit: true }))];
     const catName = Object.fromEntries(cats.map((c) => [c.id, c.name]));
     const modifiersText = (g) => g.modifiers.map((m) => `${m.id}, ${m.name}, ${(m.price_delta / 100).toFixed(2)}`).join("\n");
     $("#menu-body").replaceChildren(
       h("h3", {}, "Categories"),
       table("categories", ["id", "name", "position", ""], cats.map((c) => [c.id, c.name, String(c.position),
-        h("span", {}, edit("category-form", c), remove("categories", c.id))])),
+        c.implicit ? edit("category-form", { id: c.id, name: c.name, position: 0 })
+          : h("span", {}, edit("category-form", c), remove("categories", c.id))])),
       form("category-form", [input("id", "id", { required: true }), input("name", "name", { required: true }),
         input("position", "position", { type: "number", min: 0, value: 0 })],
       (f) => call("POST", `${base()}/categories`, { id: val(f, "id"), name: val(f, "name"), position: Number(val(f, "position") || 0) }),
@@ -213,17 +221,18 @@
           const lines = (await file.text()).replace(/^\uFEFF/, "").split(/\r?\n/);
           while (lines.length && !lines[lines.length - 1].trim()) lines.pop();
           const done = await call("POST", `${base()}/menu/import`, { lines });
-          $("#import-result").textContent = `${done.products} products imported, ${done.categories_created} categories created`;
+          return `${done.products} products imported, ${done.categories_created} categories created`;
         }, "Import CSV"),
-      h("p", { id: "import-result" }),
 
       h("h3", {}, "Copy the menu from another venue"),
+      h("p", {}, "Its categories, taxes, modifier groups, products and discounts replace the ones with the same ids here; ",
+        "staff, settings and the stop list stay this venue's own."),
       form("copy-form", [select("from_venue", "from", venues.filter((v) => v.id !== venue).map((v) => [v.id, v.name]))],
         async (f) => {
           const from = val(f, "from_venue");
           if (!from) throw new FieldError("from_venue", "this console has no other venue");
-          if (!confirm("Replace products, categories, taxes, modifier groups and discounts with the same ids?")) return;
-          await call("POST", `${base()}/menu/copy`, { from_venue: from });
+          const done = await call("POST", `${base()}/menu/copy`, { from_venue: from });
+          return `${done.products} products and ${done.discounts} discounts copied`;
         }, "Copy menu"),
     );
   }

@@ -116,7 +116,7 @@ async function load(topics) {
 
 function render() {
   if (!state.catalog || !state.shift) return; // the first pushed event loads both
-  $("#venue").textContent = state.catalog.receipt_header || "meshpos";
+  $("#venue").textContent = state.catalog.venue_name || state.catalog.receipt_header || "meshpos";
   $("#who").textContent = state.user ? state.user.name : "";
   if (!state.user) {
     renderUsers();
@@ -381,6 +381,9 @@ function pay(event) {
 
 function showReceipt({ receipt, change, payment }) {
   $("#receipt-number").textContent = receipt.number;
+  // the venue's receipt header and footer, as set at the console (Settings)
+  $("#receipt-header").textContent = state.catalog.receipt_header;
+  $("#receipt-footer").textContent = state.catalog.receipt_footer;
   $("#receipt-lines").replaceChildren(...receipt.lines.map((line) => h("tr", {},
     h("td", {}, `${line.quantity} × ${line.name}`), h("td", { class: "amount" }, money(line.amount)))));
   $("#receipt-totals").replaceChildren(
