@@ -9,7 +9,8 @@ type differently is replaced, nothing else: the two LAN addresses by loopback ad
 by the venue's token (the person copies that file). Processes the blocks start in the background are in
 the session's process group, which the test ends. The seconds from ``venue init`` to the first sale are
 printed (the README promises five minutes, issue 16 targets under two); only a generous bound is
-asserted, since speed is for benchmarks.
+asserted, since speed is for benchmarks. Last, the receipt is looked for where the README says, on the
+console's page in Reports → Receipts (Chromium; a screenshot is kept with the browser tests' artifacts).
 """
 
 from __future__ import annotations
@@ -25,8 +26,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from meshpos.harness.wait import until
 from meshpos.localapi import LocalApi, read_token
+
+from .web.cdp import Browser, chromium_missing
+from .web.conftest import artifacts, keep_last_view
+
+__all__ = ["artifacts"]  # the screenshots' folder fixture of the browser tests, used here too
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SECTION = "## Five minutes with a real venue"
@@ -142,7 +150,35 @@ def test_the_walkthrough_has_no_python_and_writes_only_node_toml() -> None:
     assert re.findall(r"(?:^|\s)>{1,2}\s*(\S+)", text) == ["node.toml"]  # the one file written
 
 
-async def test_the_readme_walkthrough_reaches_a_first_sale_and_its_receipt(tmp_path: Path) -> None:
+async def _seen_in_reports(
+    pages: str, host: str, token: str, number: str, tmp_path: Path, artifacts: Path
+) -> None:
+    """The receipt on the console's page, Reports → Receipts, after signing in as the README says."""
+    missing = chromium_missing()
+    if missing:
+        pytest.skip(missing)
+    browser = await Browser.launch(tmp_path / "chromium-profile", reachable=[host])
+    try:
+        page = await browser.new_page("console reports")
+        await page.goto(f"{pages}/")
+        await page.fill("#token", token)
+        await page.click("#login-button")
+        await page.click("#tabs button[data-tab=reports]")
+        await page.wait(
+            f"document.querySelector('#receipts td')?.innerText === {number!r}",
+            timeout=15,
+            what="the receipt in Reports -> Receipts",
+        )
+        await page.screenshot(artifacts / "walkthrough-reports-receipts.png")
+        assert page.errors == []
+    finally:
+        await keep_last_view(browser, artifacts)
+        await browser.close()
+
+
+async def test_the_readme_walkthrough_reaches_a_first_sale_and_its_receipt(
+    tmp_path: Path, artifacts: Path
+) -> None:
     prefix = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}"
     office_ip, register_ip = f"{prefix}.10", f"{prefix}.22"
     office = Session(OFFICE, tmp_path / "office")
@@ -184,7 +220,9 @@ async def test_the_readme_walkthrough_reaches_a_first_sale_and_its_receipt(tmp_p
         console = LocalApi(ready["api"], read_token(office.folder / "console-admin.token"))
         receipts = await console.acall("GET", "/api/venues/cafe-central/receipts")
         assert [(r["register"], r["total"]) for r in receipts] == [("R1", 250)], receipts
-        assert receipts[0]["number"] in office.output  # block 5 printed it
+        number = receipts[0]["number"]
+        assert number in office.output  # block 5 printed it
+        await _seen_in_reports(ready["api"], office_ip, console.token, number, tmp_path, artifacts)
     finally:
         for session in sessions.values():
             await session.close()

@@ -9,11 +9,17 @@ writes the OpenAPI document served at ``/api/openapi.json``: every value the con
 meshpos.model.limits before it reaches a document, because a value a register cannot read back (a price of
 2**62, a lone surrogate) would stop every register of the venue from selling. A refused request is 400 with
 ``{"error": {"code", "message"}}`` naming the field, and changes nothing.
+
+The admin token is kept in the file ``meshpos console --token-file`` names (it says which at start); the
+page asks for it with its own sign-in form and keeps it in the browser tab's sessionStorage, sending it as
+``Authorization: Bearer``: the API reads no cookie, so a request another site makes a browser send carries
+no token (console.js says why not localStorage either).
 """
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Any
 
 from meshpos.console.api_catalog import CATALOG_ROUTES
@@ -38,14 +44,21 @@ async def venues(c: ConsoleCall) -> list[str]:
     return await c.console.db.venues()
 
 
-async def venue_summary(c: ConsoleCall) -> dict[str, str]:
-    """What the page's header shows: the venue's name (its settings' name once set in the Settings
-    tab, else the name ``venue init`` gave it) and the currency its money is formatted in."""
+@dataclass(frozen=True, slots=True)
+class VenueSummary:
+    """What the page's header shows of a venue."""
+
+    id: str
+    name: str  # its settings' name once set in the Settings tab, else the name ``venue init`` gave
+    currency: str  # ISO 4217: the page formats money (minor units) in it
+
+
+async def venue_summary(c: ConsoleCall) -> VenueSummary:
     hub = c.console.hubs.get(c.venue)
     venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
     settings = venue.catalog.settings()
     name = settings.name or (await c.console.db.venue_names()).get(c.venue, c.venue)
-    return {"id": c.venue, "name": name, "currency": settings.currency}
+    return VenueSummary(c.venue, name, settings.currency)
 
 
 async def console_status(c: ConsoleCall) -> dict[str, Any]:
@@ -95,7 +108,7 @@ BASE_ROUTES: tuple[Route, ...] = (
         VENUE,
         venue_summary,
         "The venue's name and currency (the page's header)",
-        dict[str, str],
+        VenueSummary,
         tag="reports",
     ),
     Route(

@@ -173,8 +173,12 @@ async def serve_console(
             ),
             flush=True,
         )
+        where = f"{pages}/"
+        if host in EVERY_ADDRESS:  # a browser cannot open 0.0.0.0: name the machine's addresses
+            family = [a for a in machine_addresses() if (":" in a) == (":" in host) or host == "::"]
+            where += f" (on every address of this machine: {', '.join(family)})"
         print(
-            f"console pages at {pages}/ : sign in with the admin token kept in "
+            f"console pages at {where} : sign in with the admin token kept in "
             f"{token_path} (readable by its owner only)",
             file=sys.stderr,
             flush=True,

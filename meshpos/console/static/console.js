@@ -17,6 +17,7 @@
 //   money(minorUnits)         -> the amount in the venue's currency, e.g. "€2.50"
 //   onShow(tab, fn)           -> fn(venue) runs when the tab is shown, the venue changes, and every 2 s
 //   element(tag, text, attrs) -> a DOM element with textContent (never innerHTML)
+// and a "meshpos:venue" event on document (detail: the venue's id) says when the venue is chosen.
 "use strict";
 const TOKEN_KEY = "meshpos-console-token";
 const TABS = ["status", "menu", "staff", "settings", "reports", "audit"];
@@ -118,6 +119,7 @@ async function choose(id) {
   shell.venue = id ? await shell.api(`/api/venues/${encodeURIComponent(id)}`) : null;
   venue = id;
   showVenue();
+  document.dispatchEvent(new CustomEvent("meshpos:venue", { detail: id })); // page scripts follow it
   refresh();
 }
 function showVenue() {
