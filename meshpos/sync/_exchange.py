@@ -7,8 +7,10 @@
   costs one reply, not one each.
 * Received updates are checked against the write rules (``_rules``) and the authors announced in hellos
   before anything is applied; a rejected update leaves the document unchanged.
-* An update that arrives ahead of its author's order (its first clock beyond what the document holds, read
-  off its header; or one of several authors, a catch-up) is noted (:meth:`Exchange.reordered`): pycrdt
+* An update of one author that arrives ahead of its author's order (its first clock beyond what the
+  document holds, read off its header) is not applied: the peer is asked (sync step 1) for what we lack
+  and sends it in order (:meth:`Exchange._ahead_of_order` says why). A catch-up of several authors is
+  noted (:meth:`Exchange.reordered`): pycrdt
   misses some nested changes after such a delivery, so a live count of the document (``model.tally``) is
   checked afresh after that only, not after every change.
 
@@ -27,7 +29,13 @@ from pycrdt import Doc
 from meshpos.errors import RemoteProtocolError
 from meshpos.model.replica import decode_state_vector, encode_state_vector
 from meshpos.sync._config import SyncConfig
-from meshpos.sync._events import AwarenessReceived, ClientIdAlarm, SyncEvent, UpdateRejected
+from meshpos.sync._events import (
+    AwarenessReceived,
+    ClientIdAlarm,
+    DocumentChanged,
+    SyncEvent,
+    UpdateRejected,
+)
 from meshpos.sync._messages import AwarenessUpdate, DocMessage, SyncStep1, SyncStep2, SyncUpdate
 from meshpos.sync._rules import may_deliver, may_write
 from meshpos.sync._session import DocReceived, ReplyState, Session
@@ -38,6 +46,7 @@ from meshpos.sync._updates import (
     has_structs_from,
     header_authors,
     header_start,
+    past_holes,
     split_by_author,
 )
 
@@ -100,6 +109,7 @@ class Exchange:
     _opening_for_content: bool
     _held_by: dict[str, dict[str, dict[int, int]]]
     _reordered: dict[str, dict[int, int]]  # doc -> client -> a first clock that came ahead
+    _past_holes: dict[str, dict[int, bytes]]  # doc -> author -> what was reported past its hole
     _rejections_logged: set[tuple[str, str, str]]  # (device, kind of document, reason) logged once
 
     if TYPE_CHECKING:
@@ -257,17 +267,23 @@ class Exchange:
         checked = {**forbidden, self.client_id: ours}
         with _invalid_update(what):
             authors = header_authors(update)
+            if self._ahead_of_order(session, name, update, authors, clocks):
+                return
         with _invalid_update(what):
             self._note_order(name, update, authors, clocks)
         if held is not None and authors is not None and authors.isdisjoint(checked):
-            self._open_and_apply(peer, name, update, what)  # the usual case: no decode before apply
+            self._open_and_apply(
+                peer, name, update, what, authors
+            )  # the usual case: no decode before apply
             return
         with _invalid_update(
             what
         ):  # one decode: validates (before a new document opens), clears most
             clear = clear_of_structs_from(update, checked, self._authors.keys() | clocks.keys())
         if clear or not has_structs_from(update, checked):
-            self._open_and_apply(peer, name, update, what)  # a client never seen: two more decodes
+            self._open_and_apply(
+                peer, name, update, what, authors
+            )  # a client never seen: two more decodes
             return
         if has_structs_from(update, forbidden):
             self._reject(
@@ -278,9 +294,37 @@ class Exchange:
             self._events.append(ClientIdAlarm(peer, node, name, self.client_id, "in an update"))
             self._reject(peer, node, name, "carries changes under our own client id")
             return
-        self._open_and_apply(peer, name, update, what)
+        self._open_and_apply(peer, name, update, what, authors)
 
-    def _open_and_apply(self, peer: str, name: str, update: bytes, what: str) -> None:
+    def _ahead_of_order(
+        self,
+        session: Session,
+        name: str,
+        update: bytes,
+        authors: frozenset[int] | None,
+        clocks: dict[int, int],
+    ) -> bool:
+        """True if ``update`` (one author) starts beyond what ``name`` holds of its author: it is left
+        unapplied and the peer is asked for what we lack, which it sends in order.
+
+        pycrdt (yrs) integrates such structs at once when their parents are present, leaving a hole
+        that the state vector stops at: the change is visible, yet its transaction's update omits it
+        (nothing to store or send on) and our own writes into it depend on structs our store never
+        gets. Reloaded from the store (a restart, a closed day reopened), those writes stay pending:
+        acknowledged sales vanish, and peers sending them back raise the client id alarm."""
+        if authors is None or len(authors) != 1:
+            return False
+        start = header_start(update)
+        if start is None or start[1] <= clocks.get(start[0], 0):
+            return False
+        if name not in session.awaiting:
+            held = self._docs.get(name)
+            session.send(SyncStep1(name, held.get_state() if held else EMPTY_STATE_VECTOR))
+        return True
+
+    def _open_and_apply(
+        self, peer: str, name: str, update: bytes, what: str, authors: frozenset[int] | None
+    ) -> None:
         def apply(doc: Doc[Any]) -> None:
             with _invalid_update(
                 what
@@ -288,6 +332,8 @@ class Exchange:
                 doc.apply_update(update)
 
         self._apply_opening(peer, name, apply)
+        if authors is None:  # several authors: one may have started ahead (_ahead_of_order)
+            self._report_past_holes(peer, name, self._docs[name])
 
     def _apply_opening(
         self, origin: str | _Stored, name: str, apply: Callable[[Doc[Any]], None]
@@ -309,6 +355,21 @@ class Exchange:
             # state vector, and the peer that just delivered the whole day would send it all again.
             for session in self._exchanging():
                 session.send(SyncStep1(name, doc.get_state()))
+
+    def _report_past_holes(self, peer: str, name: str, doc: Doc[Any]) -> None:
+        """Report (for the store, not for the peers) what pycrdt integrated past a hole in an
+        author's clocks (:func:`past_holes`): left out of the transaction's update (see
+        :meth:`_ahead_of_order`), it would be in memory only. Only a catch-up of several authors can
+        bring one (an earlier reply lost); each hole is reported once (again if what lies past it grew)."""
+        pieces = past_holes(doc)
+        if not pieces:
+            self._past_holes.pop(name, None)
+            return
+        reported = self._past_holes.setdefault(name, {})
+        for client, piece in pieces.items():
+            if reported.get(client) != piece:
+                reported[client] = piece
+                self._events.append(DocumentChanged(name, piece, peer))
 
     def _reject(self, peer: str, node: str, doc: str, reason: str) -> None:
         """Refuse an update: reported (the node counts and lists each one); logged once per device,

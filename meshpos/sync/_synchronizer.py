@@ -105,6 +105,7 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
         self._parked_total = 0  # bytes parked for every closed day together
         self._opened_for: dict[str, str] = {}  # closed day opened on a peer's behalf -> the device
         self._reordered: dict[str, dict[int, int]] = {}  # (``_exchange``: reordered)
+        self._past_holes: dict[str, dict[int, bytes]] = {}  # (``_exchange``: _report_past_holes)
         self._rejections_logged: set[tuple[str, str, str]] = set()  # (``_exchange``: _reject)
         self._reopen_rates: dict[str, TokenBucket] = {}  # device -> the days it made us open
         self._closed_asked: dict[str, dict[str, float]] = {}  # (``_closed``: heartbeats)
@@ -191,6 +192,7 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
         asks every peer for it. A closed document is forgotten too (its parked messages with it)."""
         self._forget_closed(name)
         self._reordered.pop(name, None)
+        self._past_holes.pop(name, None)
         doc = self._docs.pop(name, None)
         subscription = self._subscriptions.pop(name, None)
         if doc is not None and subscription is not None:

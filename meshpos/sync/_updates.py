@@ -22,7 +22,7 @@ from typing import Any
 from pycrdt import Doc, get_update
 
 from meshpos.lib0 import MAX_VAR_UINT, Reader
-from meshpos.model.replica import encode_state_vector
+from meshpos.model.replica import decode_state_vector, encode_state_vector
 
 EMPTY_UPDATE = b"\x00\x00"
 EMPTY_STATE_VECTOR = b"\x00"
@@ -90,4 +90,28 @@ def split_by_author(
         claims = dict.fromkeys(clocks, MAX_VAR_UINT)
         claims[client] = theirs.get(client, 0)
         pieces.append(doc.get_update(encode_state_vector(claims)))
+    return pieces
+
+
+def past_holes(doc: Doc[Any]) -> dict[int, bytes]:
+    """What ``doc`` holds past a hole in an author's clocks: author -> an update with it.
+
+    pycrdt (yrs) integrates structs that arrive ahead of their author's order when their parents are
+    present; the state vector stops at the hole, so the transaction's update (and any diff against a
+    state vector) leaves them out. For each author, a diff from its last clock (an author listed at
+    clock 0 holds nothing before the hole) carries one struct when there is no hole, and a skip and the
+    structs past it when there is one (read off the header: the author's number of structs)."""
+    clocks = decode_state_vector(doc.get_state())
+    pieces = {}
+    for client, clock in clocks.items():
+        claims = dict.fromkeys(clocks, MAX_VAR_UINT)
+        del claims[client]
+        if clock:
+            claims[client] = clock - 1
+        piece = doc.get_update(encode_state_vector(claims))
+        reader = Reader(piece)
+        if reader.read_var_uint("update header: number of clients") == 0:
+            continue
+        if reader.read_var_uint("update header: number of structs") > (1 if clock else 0):
+            pieces[client] = piece
     return pieces

@@ -34,7 +34,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from pycrdt import Map
+from pycrdt import Doc, Map
 
 from meshpos.engine import StoreDocuments
 from meshpos.errors import DomainError, PermissionDenied
@@ -449,6 +449,24 @@ class Mesh(RuleBasedStateMachine):
             if node.role == "register" and self.forged and not node.sync.is_closed(LEDGER):
                 moves = node.replica.doc(LEDGER).get("cash_moves", type=Map)
                 assert not any(m in moves for m in self.forged)
+
+    @invariant()
+    def own_writes_are_stored(self) -> None:
+        """Every change a node made itself is in its store: loading the store into a fresh document
+        gives the node's own client the clock its live document has (else a restart, or a closed day
+        reopened from the store, loses acknowledged writes)."""
+        for name, node in self.nodes.items():
+            for doc_name, doc in node.sync.docs.items():
+                live = decode_state_vector(doc.get_state()).get(node.sync.client_id, 0)
+                update = self._run(self.stores[name].load(doc_name))
+                fresh: Doc[Any] = Doc()
+                if update:
+                    fresh.apply_update(update)
+                stored = decode_state_vector(fresh.get_state()).get(node.sync.client_id, 0)
+                assert stored >= live, (
+                    f"{name}: {doc_name} holds its own client's changes up to clock {live}, "
+                    f"its store only up to {stored}"
+                )
 
     # --- after healing ----------------------------------------------------------------------------
 
