@@ -11,14 +11,18 @@ its own acknowledged writes stayed pending, and peers sending them back raised t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
 from pycrdt import Doc, Map, merge_updates
 
+from meshpos.engine import StoreDocuments
 from meshpos.model import Replica, decode_state_vector
-from meshpos.store import MemoryStore
+from meshpos.store import MemoryStore, SqliteStore
+from meshpos.store.base import Store
 from meshpos.sync import DocumentChanged, Synchronizer, SyncStep1, SyncUpdate, decode
 
 from .helpers import VENUE, pump, sync_pair
@@ -30,24 +34,32 @@ DAY = "ledger/2026-03-01"
 class Bed:
     replica: Replica
     a: Synchronizer  # the node under test, committing every change to its store
-    store: MemoryStore
+    store: Store
     deliver: Callable[[bytes], list[object]]  # a peer sends an update; returns what A sends back
+    loop: asyncio.AbstractEventLoop
 
     def commit(self) -> None:
         """What the node does with every change before anything else (a write is acked after)."""
         for event in self.a.events_received():
             if isinstance(event, DocumentChanged):
-                asyncio.run(self.store.append([(event.doc, event.update)]))
+                self.loop.run_until_complete(self.store.append([(event.doc, event.update)]))
 
     def reloaded(self) -> Doc[Any]:
-        update = asyncio.run(self.store.load(DAY))
+        update = self.loop.run_until_complete(self.store.load(DAY))
         doc: Doc[Any] = Doc()
         if update:
             doc.apply_update(update)
         return doc
 
 
-def _bed() -> Bed:
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def _bed(loop: asyncio.AbstractEventLoop, store: Store | None = None) -> Bed:
     replica = Replica(client_id=11)
     a = Synchronizer(
         venue=VENUE, node_id="A", role="register", client_id=11, doc_factory=replica.doc
@@ -63,7 +75,7 @@ def _bed() -> Bed:
             a.receive_data(ka, data)
         return [decode(d) for d in a.data_to_send(ka)]
 
-    bed = Bed(replica, a, MemoryStore(), deliver)
+    bed = Bed(replica, a, store or MemoryStore(), deliver, loop)
     bed.commit()
     return bed
 
@@ -97,8 +109,10 @@ def _assert_store_holds_memory(bed: Bed) -> None:
     assert decode_state_vector(reloaded.get_state()) == decode_state_vector(live.get_state())
 
 
-def test_a_write_into_what_came_ahead_of_its_authors_order_survives_a_reload() -> None:
-    bed = _bed()
+def test_a_write_into_what_came_ahead_of_its_authors_order_survives_a_reload(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    bed = _bed(loop)
     updates = _another_registers_shift_then_order()
     sent_back = bed.deliver(updates[1])  # the shift's update was lost on the way
     bed.commit()
@@ -114,10 +128,12 @@ def test_a_write_into_what_came_ahead_of_its_authors_order_survives_a_reload() -
     _assert_store_holds_memory(bed)
 
 
-def test_a_catch_up_with_a_hole_in_one_authors_clocks_is_stored_as_shown() -> None:
+def test_a_catch_up_with_a_hole_in_one_authors_clocks_is_stored_as_shown(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
     """A catch-up of several authors can start one of them ahead (an earlier reply was lost): what
     pycrdt shows of it is committed too, so a write into it reloads."""
-    bed = _bed()
+    bed = _bed(loop)
     updates = _another_registers_shift_then_order()
     third: Doc[Any] = Doc(client_id=33)
     third.get("cash_moves", type=Map)["m1"] = "in"
@@ -130,3 +146,33 @@ def test_a_catch_up_with_a_hole_in_one_authors_clocks_is_stored_as_shown() -> No
     bed.commit()
     _assert_store_holds_memory(bed)
     assert orders.to_py() == {"o1": {"info": "table 4", "line": "espresso"}}
+
+
+def test_an_acknowledged_line_in_a_sqlite_store_survives_a_restart(
+    loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    """The same catch-up, committed to a real SQLite file; the node restarts with a fresh client id
+    and loads the day as a node does: the acknowledged line is there."""
+    path = tmp_path / "node.db"
+    store = loop.run_until_complete(SqliteStore.open(path))
+    bed = _bed(loop, store)
+    updates = _another_registers_shift_then_order()
+    third: Doc[Any] = Doc(client_id=33)
+    third.get("cash_moves", type=Map)["m1"] = "in"
+    bed.deliver(merge_updates(updates[1], third.get_update()))
+    bed.commit()
+    shown = _add_a_line_if_shown(bed).to_py()
+    assert shown == {"o1": {"info": "table 4", "line": "espresso"}}
+    loop.run_until_complete(store.close())
+
+    store = loop.run_until_complete(SqliteStore.open(path))
+    try:
+        loaded = loop.run_until_complete(StoreDocuments(store).load())
+    finally:
+        loop.run_until_complete(store.close())
+    restarted = Replica(client_id=44)
+    sync = Synchronizer(
+        venue=VENUE, node_id="A", role="register", client_id=44, doc_factory=restarted.doc
+    )
+    sync.load(DAY, loaded[DAY])
+    assert restarted.doc(DAY).get("orders", type=Map).to_py() == shown
