@@ -189,18 +189,21 @@ class SqlConsoleDB(DayStatements):
             return None
 
         async def job(cur: Cursor) -> int:
-            await _require_venue(cur, venue_id)
             # The upsert locks the document row until commit (PostgreSQL), so appends and
-            # compactions of one document never interleave, even across console processes.
+            # compactions of one document never interleave, even across console processes. It
+            # checks the venue in the same round trip (a relay's every batch comes here).
             rows = await cur.fetchall(
                 "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms, version) "
-                "VALUES (?, ?, ?, ?, 1) ON CONFLICT (venue_id, name) DO UPDATE SET "
+                "SELECT ?, ?, ?, ?, 1 WHERE EXISTS (SELECT 1 FROM venues WHERE id = ?) "
+                "ON CONFLICT (venue_id, name) DO UPDATE SET "
                 "log_rows = documents.log_rows + excluded.log_rows, "
                 "updated_at_ms = excluded.updated_at_ms, version = documents.version + 1, "
                 "closed = 0 "  # appended: open (the process that appends reopened it)
                 "RETURNING log_rows, version",
-                (venue_id, doc_name, len(data), now_ms()),
+                (venue_id, doc_name, len(data), now_ms(), venue_id),
             )
+            if not rows:
+                raise _unknown_venue(venue_id)
             after = await self._log_end(cur, venue_id, doc_name)  # under the row lock
             await cur.executemany(
                 "INSERT INTO updates (venue_id, doc_name, data) VALUES (?, ?, ?)",
@@ -391,4 +394,8 @@ class SqlConsoleDB(DayStatements):
 
 async def _require_venue(cur: Cursor, venue_id: str) -> None:
     if not await cur.fetchall("SELECT 1 FROM venues WHERE id = ?", (venue_id,)):
-        raise StoreError(f"unknown venue {venue_id!r}: add_venue() it first")
+        raise _unknown_venue(venue_id)
+
+
+def _unknown_venue(venue_id: str) -> StoreError:
+    return StoreError(f"unknown venue {venue_id!r}: add_venue() it first")
