@@ -300,19 +300,21 @@ class SqlConsoleDB(DayStatements):
         seen = now_ms() if at_ms is None else at_ms
 
         async def job(cur: Cursor) -> MaterialiseResult:
-            await _require_venue(cur, venue_id)
             await self._lock_venue(cur, venue_id)
-            if version is not None:
-                stored = await cur.fetchall(
-                    "SELECT version FROM documents WHERE venue_id = ? AND name = ?",
-                    (venue_id, batch.document),
+            # the venue and the stored version in one round trip, read under the lock
+            [(known, stored)] = await cur.fetchall(
+                "SELECT EXISTS (SELECT 1 FROM venues WHERE id = ?), "
+                "(SELECT version FROM documents WHERE venue_id = ? AND name = ?)",
+                (venue_id, venue_id, batch.document),
+            )
+            if not known:
+                raise _unknown_venue(venue_id)
+            if version is not None and stored is not None and int(stored) > version:
+                raise StaleWrite(
+                    f"venue {venue_id}: rows of {batch.document} version {version}, but "
+                    f"version {stored} is stored (another console process wrote it): "
+                    "nothing was written"
                 )
-                if stored and int(stored[0][0]) > version:
-                    raise StaleWrite(
-                        f"venue {venue_id}: rows of {batch.document} version {version}, but "
-                        f"version {stored[0][0]} is stored (another console process wrote it): "
-                        "nothing was written"
-                    )
             return await upsert.write_batch(cur, venue_id, batch, seen)
 
         return await self._write(job)
@@ -390,11 +392,6 @@ class SqlConsoleDB(DayStatements):
             )
             for node, role, heard, via, pending, relay, uplink in rows
         }
-
-
-async def _require_venue(cur: Cursor, venue_id: str) -> None:
-    if not await cur.fetchall("SELECT 1 FROM venues WHERE id = ?", (venue_id,)):
-        raise _unknown_venue(venue_id)
 
 
 def _unknown_venue(venue_id: str) -> StoreError:
