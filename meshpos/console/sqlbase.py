@@ -183,40 +183,61 @@ class SqlConsoleDB(DayStatements):
     async def append_updates(
         self, venue_id: str, doc_name: str, updates: Sequence[bytes], *, validated: bool = False
     ) -> int | None:
-        check_document(doc_name)
-        data = _trusted(updates) if validated else check_updates(doc_name, updates)
-        if not data:
-            return None
+        versions = await self.append_documents(venue_id, {doc_name: updates}, validated=validated)
+        return versions.get(doc_name)
 
-        async def job(cur: Cursor) -> int:
-            # The upsert locks the document row until commit (PostgreSQL), so appends and
-            # compactions of one document never interleave, even across console processes. It
-            # checks the venue in the same round trip (a relay's every batch comes here).
-            rows = await cur.fetchall(
-                "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms, version) "
-                "SELECT ?, ?, ?, ?, 1 WHERE EXISTS (SELECT 1 FROM venues WHERE id = ?) "
-                "ON CONFLICT (venue_id, name) DO UPDATE SET "
-                "log_rows = documents.log_rows + excluded.log_rows, "
-                "updated_at_ms = excluded.updated_at_ms, version = documents.version + 1, "
-                "closed = 0 "  # appended: open (the process that appends reopened it)
-                "RETURNING log_rows, version",
-                (venue_id, doc_name, len(data), now_ms(), venue_id),
-            )
-            if not rows:
-                raise _unknown_venue(venue_id)
-            after = await self._log_end(cur, venue_id, doc_name)  # under the row lock
-            await cur.executemany(
-                "INSERT INTO updates (venue_id, doc_name, data) VALUES (?, ?, ?)",
-                [(venue_id, doc_name, d) for d in data],
-            )
-            compacted = rows[0][0] >= self.compact_rows
-            version = int(rows[0][1])
-            await self._announce(cur, venue_id, doc_name, after, len(data), compacted, version)
-            if compacted:
-                await fold_log(cur, venue_id, doc_name)
-            return version
+    async def append_documents(
+        self,
+        venue_id: str,
+        updates: Mapping[str, Sequence[bytes]],
+        *,
+        validated: bool = False,
+    ) -> dict[str, int]:
+        checked: dict[str, list[bytes]] = {}
+        for doc_name in sorted(updates):  # one order of row locks in every process
+            check_document(doc_name)
+            batch = updates[doc_name]
+            data = _trusted(batch) if validated else check_updates(doc_name, batch)
+            if data:
+                checked[doc_name] = data
+        if not checked:
+            return {}
+
+        async def job(cur: Cursor) -> dict[str, int]:
+            return {
+                name: await self._append(cur, venue_id, name, data)
+                for name, data in checked.items()
+            }
 
         return await self._write(job)
+
+    async def _append(self, cur: Cursor, venue_id: str, doc_name: str, data: list[bytes]) -> int:
+        # The upsert locks the document row until commit (PostgreSQL), so appends and compactions
+        # of one document never interleave, even across console processes. It checks the venue in
+        # the same round trip (a relay's every batch comes here).
+        rows = await cur.fetchall(
+            "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms, version) "
+            "SELECT ?, ?, ?, ?, 1 WHERE EXISTS (SELECT 1 FROM venues WHERE id = ?) "
+            "ON CONFLICT (venue_id, name) DO UPDATE SET "
+            "log_rows = documents.log_rows + excluded.log_rows, "
+            "updated_at_ms = excluded.updated_at_ms, version = documents.version + 1, "
+            "closed = 0 "  # appended: open (the process that appends reopened it)
+            "RETURNING log_rows, version",
+            (venue_id, doc_name, len(data), now_ms(), venue_id),
+        )
+        if not rows:
+            raise _unknown_venue(venue_id)
+        after = await self._log_end(cur, venue_id, doc_name)  # under the row lock
+        await cur.executemany(
+            "INSERT INTO updates (venue_id, doc_name, data) VALUES (?, ?, ?)",
+            [(venue_id, doc_name, d) for d in data],
+        )
+        compacted = rows[0][0] >= self.compact_rows
+        version = int(rows[0][1])
+        await self._announce(cur, venue_id, doc_name, after, len(data), compacted, version)
+        if compacted:
+            await fold_log(cur, venue_id, doc_name)
+        return version
 
     async def document_version(self, venue_id: str, doc_name: str) -> int:
         rows = await self._read(
