@@ -173,10 +173,14 @@ class VenueHub:
         self._recount_quiet_days()
 
     def _recount_quiet_days(self) -> None:
-        """Count each materialised day afresh once it has been quiet for ``RECOUNT_WHEN_QUIET`` s:
-        pycrdt misses some changes inside nested types (LedgerTally.recount), and a short count
-        would keep every register saying something is not at the console. Only a day materialised
-        after its last change is recounted, so the counts never exceed what the tables hold."""
+        """Count a materialised day afresh once it has been quiet for ``RECOUNT_WHEN_QUIET`` s after
+        it took updates out of their authors' order (``Synchronizer.reordered``: a catch-up, a gap,
+        another console process's commits), and what they waited for has arrived: pycrdt misses some
+        changes inside nested types then (LedgerTally.recount), and a short count would keep every
+        register saying something is not at the console. A day that took its updates in order is
+        counted once and kept by its events (a full read of it after every quiet moment made the
+        console's cost per receipt grow with the day). Only a day materialised after its last change
+        is recounted, so the counts never exceed what the tables hold."""
         now = time.monotonic()
         for name, tally in self._tallies.items():
             changed = self._changed_at.get(name, 0.0)
@@ -187,7 +191,14 @@ class VenueHub:
                 or self._materialised_at.get(name, -1.0) < changed
             ):
                 continue
+            reordered = self.sync.reordered(name)
+            if reordered:
+                continue  # what came ahead still waits for what precedes it: count after that
             self._recounted[name] = changed
+            if reordered is None:
+                continue  # all in order: the live count holds
+            self.sync.settle_reordered(name)
+            self.counters["recounts"] += 1
             if tally.recount():
                 log.warning("venue %s: %s counts corrected by a full recount", self.venue_id, name)
                 self.sync.set_console_reports(name, tally.counts())

@@ -26,6 +26,7 @@ from meshpos.console.records import LedgerConflict, MaterialiseResult, RecordBat
 from meshpos.console.sqldays import check_document
 from meshpos.model import CorruptRegistry, Ledger
 from meshpos.model.documents import is_ledger
+from meshpos.model.ledger_layout import order_parts
 from meshpos.model.records import LEDGER_RECORDS, ORDERS, RECEIPTS, SHIFTS
 
 CORRUPT_RECORD = "corrupt_record"  # the alarm of a record the console skipped: not in its reports
@@ -242,8 +243,8 @@ class LedgerFeed:
             if value is _MISSING:
                 continue
             text = records["orders"][key] = _record_json(value)
-            listed = json.loads(text).get("receipts")
-            for receipt in listed if isinstance(listed, dict) else ():
+            # the receipts it lists, of either layout (receipts/<id> keys, an older part map)
+            for receipt in order_parts(json.loads(text), key)["receipts"]:
                 if receipt not in receipts:
                     other = self._roots["receipts"].get(receipt, _MISSING)
                     if other is not _MISSING:

@@ -8,16 +8,18 @@ one contract suite tests both.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pycrdt
 
-from meshpos.console import reports, upsert
+from meshpos.console import manager_reports, reports, upsert
 from meshpos.console.cursor import Cursor
 from meshpos.console.devices import Sighting
-from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
+from meshpos.console.manager_reports import StockEntry
+from meshpos.console.records import Alarm, AuditEntry, MaterialiseResult, RecordBatch, canonical
 from meshpos.console.sqldays import DayStatements, check_document, fold_log
 from meshpos.console.tables import Dialect
 from meshpos.console.tokens import (
@@ -28,6 +30,7 @@ from meshpos.console.tokens import (
     same_hash,
 )
 from meshpos.errors import StaleWrite, StoreClosed, StoreError
+from meshpos.model.limits import SAFE_INTEGER
 
 T = TypeVar("T")
 EMPTY_UPDATE = b"\x00\x00"
@@ -178,6 +181,45 @@ class SqlConsoleDB(DayStatements):
     async def venues(self) -> list[str]:
         rows = await self._read(lambda cur: cur.fetchall("SELECT id FROM venues ORDER BY id"))
         return [str(r[0]) for r in rows]
+
+    async def venue_names(self) -> dict[str, str]:
+        rows = await self._read(lambda cur: cur.fetchall("SELECT id, name FROM venues ORDER BY id"))
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    # --- the audit log (meshpos.console.audit) ------------------------------------------------
+    async def add_audit(self, venue_id: str, entry: AuditEntry) -> None:
+        async def job(cur: Cursor) -> None:
+            await _require_venue(cur, venue_id)
+            await cur.execute(
+                "INSERT INTO audit (venue_id, at_ms, who, action, subject, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    venue_id,
+                    entry.at_ms,
+                    entry.who,
+                    entry.action,
+                    entry.subject,
+                    canonical(entry.detail),
+                ),
+            )
+
+        await self._write(job)
+
+    async def audit_log(
+        self, venue_id: str, *, limit: int, before_seq: int | None = None
+    ) -> list[AuditEntry]:
+        before = SAFE_INTEGER if before_seq is None else before_seq
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT at_ms, who, action, subject, detail, id FROM audit WHERE venue_id = ? "
+                "AND id < ? ORDER BY id DESC LIMIT ?",
+                (venue_id, before, limit),
+            )
+        )
+        return [
+            AuditEntry(int(r[0]), str(r[1]), str(r[2]), str(r[3]), json.loads(r[4]), int(r[5]))
+            for r in rows
+        ]
 
     # --- CRDT state -------------------------------------------------------------------------
     async def append_updates(
@@ -362,6 +404,16 @@ class SqlConsoleDB(DayStatements):
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         return await self._read(lambda cur: reports.registers(cur, venue_id))
 
+    async def report(self, query: Job[T]) -> T:
+        return await self._read(query)
+
+    async def add_stock_entry(self, venue_id: str, entry: StockEntry) -> None:
+        async def job(cur: Cursor) -> None:
+            await _require_venue(cur, venue_id)
+            await manager_reports.add_stock_entry(cur, venue_id, entry)
+
+        await self._write(job)
+
     # --- what the relays say of each device (every console process) ---------------------------
     async def record_sightings(self, seen: Mapping[str, Mapping[str, Sighting]]) -> None:
         rows = [
@@ -413,6 +465,11 @@ class SqlConsoleDB(DayStatements):
             )
             for node, role, heard, via, pending, relay, uplink in rows
         }
+
+
+async def _require_venue(cur: Cursor, venue_id: str) -> None:
+    if not await cur.fetchall("SELECT 1 FROM venues WHERE id = ?", (venue_id,)):
+        raise _unknown_venue(venue_id)
 
 
 def _unknown_venue(venue_id: str) -> StoreError:
