@@ -64,6 +64,17 @@ class ConsoleDB(Protocol):
         Every update is parsed first and the whole call refused if one does not parse, unless
         ``validated``: the caller vouches that pycrdt produced them (a document's change events)."""
 
+    async def append_documents(
+        self,
+        venue_id: str,
+        updates: Mapping[str, Sequence[bytes]],
+        *,
+        validated: bool = False,
+    ) -> dict[str, int]:
+        """``append_updates`` for several documents in one transaction (a relay's batch touches the
+        day and the stop list: one commit, not one per document); every document's or none. Returns
+        each appended document's version."""
+
     async def load_document(self, venue_id: str, doc_name: str) -> bytes | None:
         """One update that rebuilds everything held of the document, or None if never seen."""
 
