@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from meshpos.harness.wait import until
 from meshpos.localapi import read_token
 
 from ..console.reports_bed import register_and_console
@@ -63,8 +64,15 @@ async def submit(page: Page, form: str, table: str, shows: str) -> None:
 async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_register(
     browser: Browser, artifacts: Path, tmp_path: Path
 ) -> None:
-    with register_and_console(tmp_path, open_shift=False) as (console, r1, _venue):
+    with register_and_console(tmp_path, open_shift=False) as (console, r1, venue):
         token = read_token(tmp_path / "console" / "console-admin.token")
+
+        async def console_has_the_registers_catalog() -> bool:
+            menu = await asyncio.to_thread(console.call, "GET", f"/api/venues/{venue}/menu")
+            return bool(menu["taxes"])
+
+        # the register brings its catalog (the sample's taxes) up to the console through its relay
+        await until(console_has_the_registers_catalog, 30, "the register's catalog at the console")
         page = await browser.new_page("console menu")
         await page.goto(f"{console.ready['api']}/?token={token}#menu")
         await page.wait(q("#category-form"), timeout=10, what="the Menu section")
