@@ -241,4 +241,37 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             what="the console showing the stop",
         )
         await register.screenshot(artifacts / "5-register-shows-console-stop.png")
+        # a currency without decimals: the scone's 320 minor units (typed as 3.20 in euros) are 320 yen,
+        # shown so on both pages and typed so at the console
+        await page.click("#tabs button[data-tab=settings]")
+        await page.fill("#settings-form [name=currency]", "JPY")
+        await page.click("#settings-form button[type=submit]")
+        await register.wait(
+            f"{q('#products [data-product=scone] .price')}?.innerText === '320'",
+            timeout=15,
+            what="the scone's price in yen on the register",
+        )
+        await page.click("#tabs button[data-tab=menu]")
+        await page.wait(
+            f"{q('#products')}.innerText.includes('320 JPY')",
+            what="the price in yen at the console",
+        )
+        await page.fill("#product-form [name=id]", "mochi")
+        await page.fill("#product-form [name=name]", "Mochi")
+        await page.fill("#product-form [name=price]", "2.50")
+        await page.click("#product-form button[type=submit]")
+        await page.wait(
+            f"{q('#product-form [name=price]')}.closest('label').nextElementSibling"
+            "?.innerText.includes('like 390')",
+            what="yen typed with decimals refused next to the price",
+        )
+        await page.fill("#product-form [name=price]", "250")
+        await choose(page, "#product-form [name=category]", "pastry")  # the register shows Pastry
+        await submit(page, "product-form", "products", "250 JPY")
+        await register.wait(
+            f"{q('#products [data-product=mochi] .price')}?.innerText === '250'",
+            timeout=15,
+            what="the mochi at 250 yen on the register",
+        )
+        await register.screenshot(artifacts / "6-register-prices-in-yen.png")
         assert register.errors == []
