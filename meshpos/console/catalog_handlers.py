@@ -15,10 +15,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from meshpos.console import audit
-from meshpos.console.calls import CONSOLE_USER, ConsoleCall
+from meshpos.console.calls import CONSOLE_USER, ConsoleCall, current_venue, shown_name
 from meshpos.console.menu_csv import export_menu, parse_menu
 from meshpos.console.records import AuditEntry
-from meshpos.console.venue_docs import stored_venue
 from meshpos.errors import CorruptRecord, DomainError, UnknownRecord
 from meshpos.httpapi.server import Response
 from meshpos.model import (
@@ -46,10 +45,7 @@ T = TypeVar("T")
 
 
 async def _venue(c: ConsoleCall, venue_id: str | None = None) -> Venue:
-    """The venue's documents: the loaded hub's, else as the database holds them (no hub loads)."""
-    venue_id = venue_id or c.venue
-    hub = c.console.hubs.get(venue_id)
-    return hub.venue if hub is not None else await stored_venue(c.console.db, venue_id)
+    return await current_venue(c.console, venue_id or c.venue)
 
 
 def _user_view(user: User) -> dict[str, Any]:
@@ -88,9 +84,12 @@ async def settings(c: ConsoleCall) -> Settings:
 
 
 async def chain(c: ConsoleCall) -> list[dict[str, str]]:
-    """The venues of this console (a chain's), each with its name."""
-    names = await c.console.db.venue_names()
-    return [{"id": venue_id, "name": name} for venue_id, name in sorted(names.items())]
+    """The venues of this console (a chain's), each by the name its header shows (calls.shown_name)."""
+    given = await c.console.db.venue_names()
+    return [
+        {"id": venue_id, "name": shown_name(await _venue(c, venue_id), venue_id, given)}
+        for venue_id in sorted(given)
+    ]
 
 
 async def audit_log(c: ConsoleCall) -> list[AuditEntry]:
