@@ -3,7 +3,7 @@
 Categories, products, modifier groups, discounts, taxes, roles, users (PINs are hashed here and never
 answered back), venue settings, the stop list; the menu as CSV; copying a menu between a chain's venues.
 Each write runs through the model's rules on the console's replica (``hub.edit``), reaches every register
-through the venue's relay, and is audited (:mod:`meshpos.console.audit`) once committed.
+through the venue's relay, and is audited (:mod:`meshpos.console.audit`) in the transaction that commits it.
 """
 
 from __future__ import annotations
@@ -125,8 +125,10 @@ async def _edit(
     before: Callable[[Venue], Any] | None = None,
     venue_id: str | None = None,
 ) -> T:
-    """Run ``change`` on the venue's documents, then audit it with what was there before."""
+    """Run ``change`` on the venue's documents and log it with what was there before, the edit and
+    its entry in one database transaction (meshpos.console.audit)."""
     venue_id = venue_id or c.venue
+    audit.check_head(c.who, action, subject)
     previous: list[Any] = []
 
     def audited(v: Venue) -> T:
@@ -134,13 +136,14 @@ async def _edit(
             previous.append(_before(lambda: before(v)))
         return change(v)
 
+    def logged(result: T) -> AuditEntry:
+        detail: dict[str, Any] = {"after": audit.summary(result)}
+        if previous:
+            detail["before"] = audit.summary(previous[0])
+        return audit.entry(c.who, action, subject, detail)
+
     async with c.console.using(venue_id) as hub:
-        result = await hub.edit(audited)
-    detail: dict[str, Any] = {"after": audit.summary(result)}
-    if previous:
-        detail["before"] = audit.summary(previous[0])
-    await audit.record(c.console.db, venue_id, c.who, action, subject, detail)
-    return result
+        return await hub.edit(audited, logged)
 
 
 def _before(read: Callable[[], Any]) -> Any:

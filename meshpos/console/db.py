@@ -46,7 +46,8 @@ class ConsoleDB(Protocol):
         """Each venue's id -> the name it was created with."""
 
     async def add_audit(self, venue_id: str, entry: AuditEntry) -> None:
-        """Keep one console write in the venue's audit log (meshpos.console.audit.record)."""
+        """Keep one console write in the venue's audit log on its own: an edit that left the documents
+        as they were (VenueDocuments.audit_alone); every other entry goes with its write."""
 
     async def audit_log(
         self, venue_id: str, *, limit: int, before_seq: int | None = None
@@ -56,10 +57,17 @@ class ConsoleDB(Protocol):
 
     # CRDT state
     async def append_updates(
-        self, venue_id: str, doc_name: str, updates: Sequence[bytes], *, validated: bool = False
+        self,
+        venue_id: str,
+        doc_name: str,
+        updates: Sequence[bytes],
+        *,
+        validated: bool = False,
+        audit: Sequence[AuditEntry] = (),
     ) -> int | None:
         """Store Yjs updates in one transaction, durable on return; repeats are harmless. Returns the
-        document's version (one more per append; None when nothing was appended).
+        document's version (one more per append; None when nothing was appended). ``audit``: the
+        console edits these updates carry, logged in the same transaction (both or neither).
 
         Every update is parsed first and the whole call refused if one does not parse, unless
         ``validated``: the caller vouches that pycrdt produced them (a document's change events)."""
@@ -142,8 +150,11 @@ class ConsoleDB(Protocol):
     async def report(self, query: Callable[[Cursor], Awaitable[T]]) -> T:
         """Run one of ``manager_reports``' queries on committed data (one read, one state)."""
 
-    async def add_stock_entry(self, venue_id: str, entry: StockEntry) -> None:
-        """Store a supply or write-off entered at the console (a duplicate id is a StoreError)."""
+    async def add_stock_entry(
+        self, venue_id: str, entry: StockEntry, audit: AuditEntry | None = None
+    ) -> None:
+        """Store a supply or write-off entered at the console (a duplicate id is a StoreError), with
+        its audit entry in the same transaction."""
 
     # what each day could not materialise, shared by every console process
     async def set_unreported(self, venue_id: str, doc_name: str, records: int, reason: str) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from meshpos.console.db import ConsoleDB
+from meshpos.console.records import AuditEntry
 from meshpos.errors import MeshposError
 from meshpos.model import Replica, Venue
 from meshpos.model.documents import CATALOG, STOPLIST
@@ -26,6 +27,8 @@ class VenueDocuments:
         self.venue_id = venue_id
         self.versions: dict[str, int] = {}  # document -> the version of what this process holds
         self.reports: Callable[[str], Tally] | None = None  # a day's reports, kept when it closes
+        # console edits made (Hub.edit) whose updates the next append commits, with these entries
+        self.audit: list[AuditEntry] = []
 
     async def append(
         self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
@@ -33,12 +36,33 @@ class VenueDocuments:
         by_doc: dict[str, list[bytes]] = {}
         for doc, update in updates:
             by_doc.setdefault(doc, []).append(update)
-        for doc, batch in by_doc.items():
-            # pycrdt encoded these (the document's own change events) after the synchronizer had
-            # decoded and applied what the relay sent: not parsed again
-            version = await self.db.append_updates(self.venue_id, doc, batch, validated=True)
-            if version is not None:
-                self.held(doc, version)
+        # taken before the first await: the engine forms this batch and calls here with no await in
+        # between, so every entry taken has its edit's updates in this batch (an edit adds its entry
+        # as soon as it has changed the documents)
+        audit, self.audit = (self.audit, []) if by_doc else ([], self.audit)
+        try:
+            for i, (doc, batch) in enumerate(by_doc.items()):
+                # pycrdt encoded these (the document's own change events) after the synchronizer
+                # had decoded and applied what the relay sent: not parsed again
+                version = await self.db.append_updates(
+                    self.venue_id,
+                    doc,
+                    batch,
+                    validated=True,
+                    audit=audit if i == len(by_doc) - 1 else (),
+                )
+                if version is not None:
+                    self.held(doc, version)
+        except BaseException:
+            self.audit[:0] = audit  # the engine commits the batch again: its entries go with it
+            raise
+
+    async def audit_alone(self, entries: Sequence[AuditEntry]) -> None:
+        """Log the entries of edits that no append carried (they left the documents as they were)."""
+        left = [e for e in entries if any(e is a for a in self.audit)]
+        self.audit = [a for a in self.audit if not any(a is e for e in left)]
+        for entry in left:
+            await self.db.add_audit(self.venue_id, entry)
 
     def held(self, name: str, version: int) -> None:
         """This process holds ``name`` at least at ``version`` (appended or heard)."""
