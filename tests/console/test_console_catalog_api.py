@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from meshpos.console import audit
 from meshpos.console.api import make_console_handler
 from meshpos.console.db import open_console_db
 from meshpos.console.menu_csv import COLUMNS
@@ -336,6 +337,10 @@ async def test_an_edit_and_its_audit_entry_are_one_transaction(bed: Bed) -> None
     assert [(e["action"], e["subject"]) for e in logged] == [("category.put", "drinks")]
     await c.ok("POST", f"{v}/categories", drinks)  # the same again: still a write, still logged
     assert len(await c.ok("GET", f"{v}/audit")) == 2
+    # an edit that leaves the documents as they were has no update to go with: logged on its own
+    async with bed.server.using(venue) as hub:
+        await hub.edit(lambda _: None, lambda _: audit.entry("console", "noop", "drinks", {}))
+    assert (await c.ok("GET", f"{v}/audit"))[0]["action"] == "noop"
 
     version = await db.document_version(venue, CATALOG)
     await db._write(lambda cur: cur.execute("DROP TABLE audit"))  # the log cannot be written
