@@ -57,20 +57,26 @@ class ConsoleDB(Protocol):
 
     # CRDT state
     async def append_updates(
-        self,
-        venue_id: str,
-        doc_name: str,
-        updates: Sequence[bytes],
-        *,
-        validated: bool = False,
-        audit: Sequence[AuditEntry] = (),
+        self, venue_id: str, doc_name: str, updates: Sequence[bytes], *, validated: bool = False
     ) -> int | None:
         """Store Yjs updates in one transaction, durable on return; repeats are harmless. Returns the
-        document's version (one more per append; None when nothing was appended). ``audit``: the
-        console edits these updates carry, logged in the same transaction (both or neither).
+        document's version (one more per append; None when nothing was appended).
 
         Every update is parsed first and the whole call refused if one does not parse, unless
         ``validated``: the caller vouches that pycrdt produced them (a document's change events)."""
+
+    async def append_documents(
+        self,
+        venue_id: str,
+        updates: Mapping[str, Sequence[bytes]],
+        *,
+        validated: bool = False,
+        audit: Sequence[AuditEntry] = (),
+    ) -> dict[str, int]:
+        """``append_updates`` for several documents in one transaction (a relay's batch touches the
+        day and the stop list: one commit, not one per document); every document's or none. Returns
+        each appended document's version. ``audit``: the console edits these updates carry, logged
+        in the same transaction (both or neither)."""
 
     async def load_document(self, venue_id: str, doc_name: str) -> bytes | None:
         """One update that rebuilds everything held of the document, or None if never seen."""

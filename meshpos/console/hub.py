@@ -216,15 +216,7 @@ class VenueHub:
         write the old values back."""
         for name in EDITED:
             await self.catch_up(name)
-        entries: list[AuditEntry] = []
-
-        def run() -> T:
-            result = change(self.venue)
-            if audit is not None:  # never raises (meshpos.console.audit.entry)
-                entries.append(audit(result))
-                self.documents.audit.extend(entries)
-            return result
-
+        run, entries = self.documents.audited(lambda: change(self.venue), audit)
         result = await self.engine.write(run)
         await self.documents.audit_alone(entries)
         return result
@@ -318,15 +310,19 @@ class VenueHub:
         last change, and unchanged for ``idle_s``. A register still holding such a day open asks for it
         in its step 1s, and the console's beats to it then carry the day's state and reports from the
         closed day's summary (meshpos.sync closed days), so it still learns the console holds it."""
-        settings = self.venue.catalog.settings()
-        today = business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
         quiet = time.monotonic() - idle_s
+        today = ""  # read only for a quiet day: the catalog's settings cost a parse, every second
         out = []
         for name in self.sync.docs:
             kind, _, day = name.partition("/")
-            if kind not in DAY_KINDS or not day or day >= today:
+            if kind not in DAY_KINDS or not day:
                 continue
             if self._changed_at.get(name, self.loaded_at) > quiet:
+                continue
+            if not today:
+                settings = self.venue.catalog.settings()
+                today = business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
+            if day >= today:
                 continue
             if is_ledger(name) and (
                 name in self._dirty

@@ -218,40 +218,65 @@ class SqlConsoleDB(DayStatements):
         updates: Sequence[bytes],
         *,
         validated: bool = False,
-        audit: Sequence[AuditEntry] = (),
     ) -> int | None:
-        check_document(doc_name)
-        data = _trusted(updates) if validated else check_updates(doc_name, updates)
-        if not data:
-            return None
+        versions = await self.append_documents(venue_id, {doc_name: updates}, validated=validated)
+        return versions.get(doc_name)
 
-        async def job(cur: Cursor) -> int:
-            await _require_venue(cur, venue_id)
-            # The upsert locks the document row until commit (PostgreSQL), so appends and
-            # compactions of one document never interleave, even across console processes.
-            rows = await cur.fetchall(
-                "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms, version) "
-                "VALUES (?, ?, ?, ?, 1) ON CONFLICT (venue_id, name) DO UPDATE SET "
-                "log_rows = documents.log_rows + excluded.log_rows, "
-                "updated_at_ms = excluded.updated_at_ms, version = documents.version + 1, "
-                "closed = 0 "  # appended: open (the process that appends reopened it)
-                "RETURNING log_rows, version",
-                (venue_id, doc_name, len(data), now_ms()),
-            )
-            after = await self._log_end(cur, venue_id, doc_name)  # under the row lock
-            await cur.executemany(
-                "INSERT INTO updates (venue_id, doc_name, data) VALUES (?, ?, ?)",
-                [(venue_id, doc_name, d) for d in data],
-            )
-            compacted = rows[0][0] >= self.compact_rows
-            version = int(rows[0][1])
-            await self._announce(cur, venue_id, doc_name, after, len(data), compacted, version)
+    async def append_documents(
+        self,
+        venue_id: str,
+        updates: Mapping[str, Sequence[bytes]],
+        *,
+        validated: bool = False,
+        audit: Sequence[AuditEntry] = (),
+    ) -> dict[str, int]:
+        checked: dict[str, list[bytes]] = {}
+        for doc_name in sorted(updates):  # one order of row locks in every process
+            check_document(doc_name)
+            batch = updates[doc_name]
+            data = _trusted(batch) if validated else check_updates(doc_name, batch)
+            if data:
+                checked[doc_name] = data
+        if not checked and not audit:
+            return {}
+
+        async def job(cur: Cursor) -> dict[str, int]:
+            versions = {
+                name: await self._append(cur, venue_id, name, data)
+                for name, data in checked.items()
+            }
             await _insert_audit(cur, venue_id, audit)  # the edits' entries: committed with them
-            if compacted:
-                await fold_log(cur, venue_id, doc_name)
-            return version
+            return versions
 
         return await self._write(job)
+
+    async def _append(self, cur: Cursor, venue_id: str, doc_name: str, data: list[bytes]) -> int:
+        # The upsert locks the document row until commit (PostgreSQL), so appends and compactions
+        # of one document never interleave, even across console processes. It checks the venue in
+        # the same round trip (a relay's every batch comes here).
+        rows = await cur.fetchall(
+            "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms, version) "
+            "SELECT ?, ?, ?, ?, 1 WHERE EXISTS (SELECT 1 FROM venues WHERE id = ?) "
+            "ON CONFLICT (venue_id, name) DO UPDATE SET "
+            "log_rows = documents.log_rows + excluded.log_rows, "
+            "updated_at_ms = excluded.updated_at_ms, version = documents.version + 1, "
+            "closed = 0 "  # appended: open (the process that appends reopened it)
+            "RETURNING log_rows, version",
+            (venue_id, doc_name, len(data), now_ms(), venue_id),
+        )
+        if not rows:
+            raise _unknown_venue(venue_id)
+        after = await self._log_end(cur, venue_id, doc_name)  # under the row lock
+        await cur.executemany(
+            "INSERT INTO updates (venue_id, doc_name, data) VALUES (?, ?, ?)",
+            [(venue_id, doc_name, d) for d in data],
+        )
+        compacted = rows[0][0] >= self.compact_rows
+        version = int(rows[0][1])
+        await self._announce(cur, venue_id, doc_name, after, len(data), compacted, version)
+        if compacted:
+            await fold_log(cur, venue_id, doc_name)
+        return version
 
     async def document_version(self, venue_id: str, doc_name: str) -> int:
         rows = await self._read(
@@ -335,19 +360,21 @@ class SqlConsoleDB(DayStatements):
         seen = now_ms() if at_ms is None else at_ms
 
         async def job(cur: Cursor) -> MaterialiseResult:
-            await _require_venue(cur, venue_id)
             await self._lock_venue(cur, venue_id)
-            if version is not None:
-                stored = await cur.fetchall(
-                    "SELECT version FROM documents WHERE venue_id = ? AND name = ?",
-                    (venue_id, batch.document),
+            # the venue and the stored version in one round trip, read under the lock
+            [(known, stored)] = await cur.fetchall(
+                "SELECT EXISTS (SELECT 1 FROM venues WHERE id = ?), "
+                "(SELECT version FROM documents WHERE venue_id = ? AND name = ?)",
+                (venue_id, venue_id, batch.document),
+            )
+            if not known:
+                raise _unknown_venue(venue_id)
+            if version is not None and stored is not None and int(stored) > version:
+                raise StaleWrite(
+                    f"venue {venue_id}: rows of {batch.document} version {version}, but "
+                    f"version {stored} is stored (another console process wrote it): "
+                    "nothing was written"
                 )
-                if stored and int(stored[0][0]) > version:
-                    raise StaleWrite(
-                        f"venue {venue_id}: rows of {batch.document} version {version}, but "
-                        f"version {stored[0][0]} is stored (another console process wrote it): "
-                        "nothing was written"
-                    )
             return await upsert.write_batch(cur, venue_id, batch, seen)
 
         return await self._write(job)
@@ -452,4 +479,8 @@ async def _insert_audit(cur: Cursor, venue_id: str, entries: Sequence[AuditEntry
 
 async def _require_venue(cur: Cursor, venue_id: str) -> None:
     if not await cur.fetchall("SELECT 1 FROM venues WHERE id = ?", (venue_id,)):
-        raise StoreError(f"unknown venue {venue_id!r}: add_venue() it first")
+        raise _unknown_venue(venue_id)
+
+
+def _unknown_venue(venue_id: str) -> StoreError:
+    return StoreError(f"unknown venue {venue_id!r}: add_venue() it first")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.records import AuditEntry
@@ -14,6 +14,7 @@ from meshpos.model import Replica, Venue
 from meshpos.model.documents import CATALOG, STOPLIST
 from meshpos.model.tally import Tally
 
+T = TypeVar("T")
 CONSOLE_NODE = "console"
 EDITED = (CATALOG, STOPLIST)  # the documents console edits read and write
 MAX_REASON = 400  # what the heartbeat carries of a reason (the console's status shows it whole)
@@ -41,21 +42,34 @@ class VenueDocuments:
         # as soon as it has changed the documents)
         audit, self.audit = (self.audit, []) if by_doc else ([], self.audit)
         try:
-            for i, (doc, batch) in enumerate(by_doc.items()):
-                # pycrdt encoded these (the document's own change events) after the synchronizer
-                # had decoded and applied what the relay sent: not parsed again
-                version = await self.db.append_updates(
-                    self.venue_id,
-                    doc,
-                    batch,
-                    validated=True,
-                    audit=audit if i == len(by_doc) - 1 else (),
-                )
-                if version is not None:
-                    self.held(doc, version)
+            # pycrdt encoded these (the documents' own change events) after the synchronizer had
+            # decoded and applied what the relay sent: not parsed again; one transaction for every
+            # document and the audit entries of the edits that made them
+            versions = await self.db.append_documents(
+                self.venue_id, by_doc, validated=True, audit=audit
+            )
         except BaseException:
             self.audit[:0] = audit  # the engine commits the batch again: its entries go with it
             raise
+        for doc, version in versions.items():
+            self.held(doc, version)
+
+    def audited(
+        self, change: Callable[[], T], audit: Callable[[T], AuditEntry] | None
+    ) -> tuple[Callable[[], T], list[AuditEntry]]:
+        """``change``, which then adds ``audit``'s entry for its result to what the next append
+        commits, with no await between (making an entry never raises: meshpos.console.audit.entry);
+        and the list of that entry, for :meth:`audit_alone`."""
+        entries: list[AuditEntry] = []
+
+        def run() -> T:
+            result = change()
+            if audit is not None:
+                entries.append(audit(result))
+                self.audit.extend(entries)
+            return result
+
+        return run, entries
 
     async def audit_alone(self, entries: Sequence[AuditEntry]) -> None:
         """Log the entries of edits that no append carried (they left the documents as they were)."""
