@@ -166,6 +166,9 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
         )
         await page.fill("#settings-form [name=day_cutoff_hour]", "4")
         await page.click("#settings-form button[type=submit]")
+        await page.wait(
+            f"{q('#venue-name')}.innerText === 'Scone Corner'", what="the new name in the header"
+        )
         await page.click("#tabs button[data-tab=audit]")
         await page.wait(f"{q('#audit')}?.innerText.includes('user.put')", what="the audit log")
         assert page.errors == []
@@ -274,4 +277,11 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             what="the mochi at 250 yen on the register",
         )
         await register.screenshot(artifacts / "6-register-prices-in-yen.png")
+        # the console's reports follow the currency: the sale's 315 minor units are 315 yen
+        await page.click("#tabs button[data-tab=reports]")
+        await page.wait(
+            f"{q('#receipts tbody tr')}?.innerText.includes('¥315')",
+            timeout=10,
+            what="the receipt's total in yen in Reports -> Receipts",
+        )
         assert register.errors == []

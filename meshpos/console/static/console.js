@@ -66,6 +66,12 @@ const shell = {
       return 2;
     }
   },
+  // the venue's summary again (its name in the header, its currency) after a page script changed its settings
+  async reloadVenue() {
+    if (!venue) return;
+    this.venue = await this.api(`/api/venues/${encodeURIComponent(venue)}`);
+    showVenue();
+  },
   element(tag, text, attrs = {}) {
     const node = document.createElement(tag);
     if (text !== undefined && text !== null) node.textContent = text;

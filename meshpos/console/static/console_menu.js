@@ -302,13 +302,15 @@
       input("day_cutoff_hour", "business day starts at (hour)", { type: "number", min: 0, max: 23 }),
       h("label", {}, "receipt header ", h("textarea", { name: "receipt_header", rows: 2 })),
       h("label", {}, "receipt footer ", h("textarea", { name: "receipt_footer", rows: 2 }))],
-    (form_) => {
+    async (form_) => {
       const hour = val(form_, "day_cutoff_hour");
       if (!/^\d{1,2}$/.test(hour) || Number(hour) > 23) throw new FieldError("day_cutoff_hour", "an hour from 0 to 23");
-      return call("POST", `${base()}/settings`, {
+      const saved = await call("POST", `${base()}/settings`, {
         name: val(form_, "name"), currency: val(form_, "currency").toUpperCase(), timezone: val(form_, "timezone"),
         day_cutoff_hour: Number(hour), receipt_header: val(form_, "receipt_header"), receipt_footer: val(form_, "receipt_footer"),
       });
+      await window.meshposConsole.reloadVenue(); // the header's name and the reports' currency follow
+      return saved;
     }, "Save settings");
     $("#settings-body").replaceChildren(f);
     fill(f, s);
