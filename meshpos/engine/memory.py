@@ -32,6 +32,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import sys
 from collections.abc import Callable
 from functools import cache
 
@@ -88,6 +89,10 @@ def release_memory() -> bool:
 
     Blocking (a full collection walks every object): the engine runs it in a thread after an unload.
     """
+    # CPython's method cache keeps the last name looked up in each of its 4,096 slots (a strong
+    # reference): pycrdt builds its method names per insert (``f"{action}_{type}_prelim"``), so a
+    # day leaves a few hundred such strings among its objects, each pinning a 1 MiB pymalloc arena.
+    sys._clear_type_cache()
     gc.collect()
     trim = _malloc_trim()
     if trim is None:

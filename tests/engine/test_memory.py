@@ -37,3 +37,18 @@ def test_the_thresholds_are_fixed_once_per_process_on_glibc() -> None:
 def test_release_memory_trims_on_glibc_and_tuning_is_idempotent() -> None:
     assert release_memory() is _glibc()
     assert tune_allocator() is tune_allocator()
+
+
+def test_release_memory_lets_go_of_names_cpythons_method_cache_holds() -> None:
+    """A name built at run time and looked up on a type (pycrdt does it on every insert) is kept by
+    CPython's method cache until another lookup takes its slot: made during a day, such strings
+    pin the day's memory after it is closed. ``release_memory`` empties the cache."""
+
+    class Looked:
+        spam = 1
+
+    name = "".join(["sp", "am"])  # built at run time: not the interned literal
+    before = sys.getrefcount(name)
+    assert getattr(Looked(), name) == 1
+    release_memory()
+    assert sys.getrefcount(name) == before
