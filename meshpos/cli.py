@@ -305,6 +305,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = str(args.log_level).upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         parser.error(f"--log-level {args.log_level!r}: must be DEBUG, INFO, WARNING or ERROR")
+    if argv is None and args.func in (_cmd_node, _cmd_console):  # a real command line
+        from meshpos.engine.memory import run_with_object_allocator
+
+        run_with_object_allocator()  # a closed day's memory goes back (engine/memory.py)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         result: int = args.func(args)

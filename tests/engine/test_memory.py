@@ -52,3 +52,35 @@ def test_release_memory_lets_go_of_names_cpythons_method_cache_holds() -> None:
     assert getattr(Looked(), name) == 1
     release_memory()
     assert sys.getrefcount(name) == before
+
+
+def test_a_node_runs_with_pythons_objects_on_glibcs_malloc_unless_told_otherwise() -> None:
+    from meshpos.engine.memory import object_allocator_env
+
+    assert object_allocator_env({"HOME": "/x"}) == {"HOME": "/x", "PYTHONMALLOC": "malloc"}
+    kept = {"PYTHONMALLOC": "pymalloc_debug"}  # an operator's choice, a debugging run
+    assert object_allocator_env(kept) == kept
+
+
+_RUN_AGAIN = """
+import os, sys
+from meshpos.engine.memory import run_with_object_allocator
+run_with_object_allocator()
+print(os.getpid(), os.environ.get("PYTHONMALLOC"), sys.argv[1:])
+"""
+
+
+def test_the_program_starts_again_with_the_allocator_same_process_same_arguments() -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _RUN_AGAIN, "node", "--x"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert out.split(None, 1) == [str(child.pid), "malloc ['node', '--x']\n"]
