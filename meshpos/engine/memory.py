@@ -27,9 +27,11 @@ Two causes were removed (``business_date`` no longer calls ``astimezone``, which
 zoneinfo all day; ``release_memory`` empties CPython's method cache, which kept the names pycrdt builds
 per insert), but the rest is a long tail inside CPython. So ``meshpos node`` and ``meshpos console``
 run with Python's objects on glibc's ``malloc`` (``PYTHONMALLOC=malloc``, :func:`run_with_object_allocator`),
-where the same survivors pin a 4 KiB page each and ``malloc_trim`` returns the rest: 21.2 MB -> 3.4 MB
-left at 20,000 live sales (docs/benchmarks.md, leak, for 100,000 and the CPU it costs). Before the
-thresholds were fixed it measured worse (62 MB at 15,000, most of it in the store threads' heaps).
+where the same survivors pin a 4 KiB page each and ``malloc_trim`` returns the rest: after 100,000
+live sales 4.8-5.1 MB is left instead of 99.7 MB, for ~10-15% more CPU per sale (docs/benchmarks.md,
+leak). An earlier
+measurement of it (62 MB at 15,000, most of it in the store threads' heaps) fits a run before the
+thresholds were fixed.
 """
 
 from __future__ import annotations
