@@ -84,3 +84,13 @@ def test_the_program_starts_again_with_the_allocator_same_process_same_arguments
     out, err = child.communicate(timeout=60)
     assert child.returncode == 0, err
     assert out.split(None, 1) == [str(child.pid), "malloc ['node', '--x']\n"]
+
+
+def test_the_node_and_console_command_lines_are_the_ones_started_again() -> None:
+    from meshpos.cli import _command
+
+    assert _command(["node", "--config", "r1.toml"]) == "node"
+    assert _command(["--log-level", "INFO", "--debug", "console", "--port", "1"]) == "console"
+    assert _command(["--log-level", "node"]) is None  # "node" is the level's value here
+    assert _command(["bench", "leak", "--live"]) == "bench"
+    assert _command(["--version"]) is None
