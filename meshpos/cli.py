@@ -88,7 +88,7 @@ def _cmd_console(args: argparse.Namespace) -> int:
             port=args.port,
             api_port=args.api_port,
             venues=[Path(v) for v in args.venue or []],
-            token_file=Path(args.token_file),
+            token_file=Path(args.token_file).absolute(),
             heartbeat_interval=args.heartbeat_interval,
             tls_cert=Path(args.tls_cert) if args.tls_cert else None,
             tls_key=Path(args.tls_key) if args.tls_key else None,
@@ -204,7 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument(
         "--db", default="sqlite:///meshpos-console.db", help="sqlite:///path or postgresql://..."
     )
-    console.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    console.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="an address of this machine to listen on (a back-office PC: its LAN address), "
+        "0.0.0.0 for all",
+    )
     console.add_argument("--port", type=int, default=8780, help="relays' websocket port")
     console.add_argument("--api-port", type=int, default=8781, help="JSON API and pages port")
     console.add_argument(

@@ -37,6 +37,13 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class BadCsv(DomainError):
+    """A menu file that does not parse: the message names the line and the column; nothing was imported.
+    (A DomainError, not InvalidInput: the request itself was well-formed JSON, its file is what is wrong.)"""
+
+    code = "bad_csv"
+
+
 class UnknownRecord(DomainError):
     code = "unknown_record"
 

@@ -31,7 +31,7 @@ from meshpos.engine import (
 from meshpos.engine.memory import release_memory, tune_allocator
 from meshpos.errors import MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
-from meshpos.model.documents import day_of, is_ledger, ledger_name
+from meshpos.model.documents import day_of, is_ledger, kitchen_name, ledger_name
 from meshpos.net.mesh import DiscoveryFactory, Mesh
 from meshpos.node_ports import ApiFactory, ApiServer, LinksFactory, StoreOpener
 from meshpos.node_status import Durability, NodeStatus
@@ -289,10 +289,11 @@ class Node(VenueReads, RegisterOperations):
         name = await engine.find_closed(key)
         return name is not None and await engine.open_day(name)
 
-    async def open_day(self, date: str) -> bool:
-        """Load business day ``date``'s ledger if it is closed (it closes again by the rule)."""
+    async def open_day(self, date: str, *, kitchen: bool = False) -> bool:
+        """Load business day ``date``'s ledger (or kitchen) if it is closed (it closes again by the
+        rule)."""
         engine = self._run().engine
-        name = ledger_name(date)
+        name = kitchen_name(date) if kitchen else ledger_name(date)
         return name in engine.closed_days() and await engine.open_day(name)
 
     def days(self) -> BusinessDays:

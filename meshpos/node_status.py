@@ -78,6 +78,9 @@ class NodeStatus:
     )
     corrupt_records: int = 0  # records this node's reads skip because they do not parse (an alarm)
     latest_sale: Durability | None = None  # this register's latest receipt since it started
+    # closed business days: how many, how many are open on peers' behalf (within the reopen budget,
+    # Documents), and the bytes parked for them until they open
+    closed_days: dict[str, int] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # node id -> why it has no console link
     not_in_reports: int = 0  # records the console holds but cannot put in its reports
     not_in_reports_reason: str = ""
@@ -223,6 +226,11 @@ def compute_status(
         upload=dict(upload or {}),
         corrupt_records=corrupt_records,
         latest_sale=latest_sale,
+        closed_days={
+            "closed": len(sync.closed_docs),
+            "opened_for_peers": len(sync.opened_for_peers),
+            "parked_bytes": sync.parked_total,
+        },
         problems=dict(sorted(problems.items())),
         not_in_reports=unreported,
         not_in_reports_reason=unreported_reason,

@@ -264,7 +264,7 @@ async def _main(args: argparse.Namespace, url: str, root: Path) -> dict[str, Any
     catalog = shared_catalog()
     progress(f"fixture: selling {args.days} days x {args.receipts_per_day} through the model")
     days = closed_days(catalog, args.days, args.receipts_per_day, now_ms)
-    sales = open_day_sales(catalog, args.sales, now_ms)
+    sales = open_day_sales(catalog, args.sales, now_ms, args.days * args.receipts_per_day)
     await create_schema(url)
     progress(f"fixture: writing {args.venues:,} venues")
     load_s = await asyncio.to_thread(load_venues, url, args.venues, catalog, days)

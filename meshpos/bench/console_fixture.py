@@ -98,12 +98,14 @@ def closed_days(catalog: bytes, days: int, per_day: int, now_ms: int) -> list[Cl
     return out
 
 
-def open_day_sales(catalog: bytes, sales: int, now_ms: int) -> Sales:
-    """``sales`` sales of today, each as the updates a register's sale produces."""
+def open_day_sales(catalog: bytes, sales: int, now_ms: int, issued: int = 0) -> Sales:
+    """``sales`` sales of today, each as the updates a register's sale produces; their receipt numbers
+    continue after the ``issued`` receipts of the closed days (as the register's would: numbers that
+    started again at 1 made every uploaded receipt a duplicate-number alarm the console wrote)."""
     replica = Replica()
     replica.apply(CATALOG, catalog)
     replica.take_updates()
-    venue = Venue(replica, device=DEVICE, role="register")
+    venue = Venue(replica, device=DEVICE, role="register", receipt_seq=issued)
     venue.open_shift_now(CASHIER, 10_000, now_ms)
     groups: list[list[tuple[str, bytes]]] = []
     pending: list[tuple[str, bytes]] = []

@@ -1,7 +1,7 @@
 """``meshpos bench records``: what one sale costs in memory, on the wire and on disk (issue 15).
 
 A sale is what a register does most: open an order, add two lines, take a card payment (which issues the
-receipt and its two stock movements). ``--sales`` of them are sold through the real model
+receipt; its lines are the sale's two stock movements). ``--sales`` of them are sold through the real model
 (:class:`meshpos.model.Venue`) into a fresh replica, in a child process of their own so its memory is theirs:
 
 * ``update_bytes_per_sale`` — the Yjs update bytes the sale's steps produce (what is committed to the store

@@ -9,45 +9,29 @@ writes the OpenAPI document served at ``/api/openapi.json``: every value the con
 meshpos.model.limits before it reaches a document, because a value a register cannot read back (a price of
 2**62, a lone surrogate) would stop every register of the venue from selling. A refused request is 400 with
 ``{"error": {"code", "message"}}`` naming the field, and changes nothing.
+
+The admin token is kept in the file ``meshpos console --token-file`` names (it says which at start); the
+page asks for it with its own sign-in form and keeps it in the browser tab's sessionStorage, sending it as
+``Authorization: Bearer``: the API reads no cookie, so a request another site makes a browser send carries
+no token (console.js says why not localStorage either).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
-import re
-import time
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 from typing import Any
 
-from meshpos.console.records import Alarm
-from meshpos.console.server import SHARED_FRESH_S, ConsoleServer
-from meshpos.console.tables import TABLES
-from meshpos.console.venue_docs import stored_venue, unreported_summary
+from meshpos.console.api_catalog import CATALOG_ROUTES
+from meshpos.console.api_reports import REPORT_ROUTES
+from meshpos.console.calls import VENUE, ConsoleCall, page
+from meshpos.console.server import ConsoleServer
+from meshpos.console.venue_docs import stored_venue
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput, MeshposError, UnknownRecord
-from meshpos.httpapi.openapi import api_version, document, document_route
-from meshpos.httpapi.routes import Field, Route, choice, match, opt, text
+from meshpos.httpapi.openapi import document_route
+from meshpos.httpapi.routes import Route, match
 from meshpos.httpapi.schema import MONEY_NOTE, to_json
 from meshpos.httpapi.server import Handler, HttpError, Request, Response
-from meshpos.model import Product, StopEntry, Venue
-from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS, check_value
-
-
-@dataclass(slots=True)
-class ConsoleCall:
-    """What a console route's handler gets: the console, the venue of the path, the validated input."""
-
-    console: ConsoleServer
-    request: Request
-    params: dict[str, str]
-    body: dict[str, Any] = field(default_factory=dict)
-    query: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def venue(self) -> str:
-        return self.params["venue"]
-
 
 # --- reports ----------------------------------------------------------------------------------------
 
@@ -60,6 +44,23 @@ async def venues(c: ConsoleCall) -> list[str]:
     return await c.console.db.venues()
 
 
+@dataclass(frozen=True, slots=True)
+class VenueSummary:
+    """What the page's header shows of a venue."""
+
+    id: str
+    name: str  # its settings' name once set in the Settings tab, else the name ``venue init`` gave
+    currency: str  # ISO 4217: the page formats money (minor units) in it
+
+
+async def venue_summary(c: ConsoleCall) -> VenueSummary:
+    hub = c.console.hubs.get(c.venue)
+    venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
+    settings = venue.catalog.settings()
+    name = settings.name or (await c.console.db.venue_names()).get(c.venue, c.venue)
+    return VenueSummary(c.venue, name, settings.currency)
+
+
 async def console_status(c: ConsoleCall) -> dict[str, Any]:
     """This process: the venues it has loaded (a relay connected, an edit) and its counters."""
     return {
@@ -70,169 +71,7 @@ async def console_status(c: ConsoleCall) -> dict[str, Any]:
     }
 
 
-async def venue_status(c: ConsoleCall) -> dict[str, Any]:
-    """From the database (documents, what is not in the reports, the devices every process heard
-    of) and, when this process has the venue loaded, its relays' live heartbeats: no hub is loaded
-    for it."""
-    hub = c.console.hubs.get(c.venue)
-    db = c.console.db
-    now = time.time()
-    unreported = await db.unreported(c.venue)
-    summary: dict[str, Any] = {
-        "venue": c.venue,
-        "loaded": hub is not None,
-        "relays": sorted(set(hub.relays.values())) if hub is not None else [],
-        "last_seen": dict(hub.last_seen) if hub is not None else {},
-        "documents": await db.documents(c.venue),
-        "closed_days": sorted(await db.closed_documents(c.venue)),
-        "counters": dict(c.console.venue_counters.get(c.venue, {})),
-        "rejections": list(hub.rejections[-20:]) if hub is not None else [],
-        "not_materialised": unreported_summary(unreported),
-    }
-    summary["last_seen_s"] = {n: round(now - t, 1) for n, t in summary["last_seen"].items()}
-    stored = await db.register_report(c.venue)
-    shared = await c.console.shared_sightings(c.venue)
-    # every device: the relays and what they link to (their heartbeats, here or at another console
-    # process), what was heard of before, and every register the database holds records from
-    presence = hub.sync.presence if hub is not None else {}
-    registers = c.console.device_view(c.venue).report(presence, stored, now, shared, SHARED_FRESH_S)
-    summary["registers"] = registers
-    for node, device in registers.items():  # relays linked to another console process
-        if device["relay"] and device["reachable"] and node in shared:
-            summary["last_seen_s"].setdefault(node, round(now - shared[node].heard, 1))
-    summary["relays"] = sorted(
-        {
-            *summary["relays"],
-            *(n for n, d in registers.items() if d["relay"] and d["reachable"] and n in shared),
-        }
-    )
-    return summary
-
-
-async def receipts(c: ConsoleCall) -> list[dict[str, Any]]:
-    return await c.console.db.receipt_report(c.venue, c.query["date"] or None)
-
-
-async def shifts(c: ConsoleCall) -> list[dict[str, Any]]:
-    return await c.console.db.shift_report(c.venue)
-
-
-async def _settled(c: ConsoleCall) -> None:
-    """What this process received for the venue is in the tables (nothing loads for it)."""
-    hub = c.console.hubs.get(c.venue)
-    if hub is not None:
-        await hub.settle()
-
-
-async def totals(c: ConsoleCall) -> dict[str, int]:
-    await _settled(c)
-    return await c.console.db.totals(c.venue)
-
-
-async def records(c: ConsoleCall) -> list[dict[str, Any]]:
-    await _settled(c)
-    return await c.console.db.records(c.venue, c.query["table"])
-
-
-async def alarms(c: ConsoleCall) -> list[Alarm]:
-    return await c.console.db.alarms(c.venue)
-
-
-async def catalog(c: ConsoleCall) -> list[dict[str, Any]]:
-    hub = c.console.hubs.get(c.venue)
-    # not loaded here: the catalog and stop list as the database holds them (no hub loads)
-    venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
-    products = venue.catalog.products()
-    stopped = {p.id: venue.stoplist.is_stopped(p.id) for p in products}
-    return [dataclasses.asdict(p) | {"stopped": stopped[p.id]} for p in products]
-
-
-# --- edits ------------------------------------------------------------------------------------------
-
-
-def _storable(product: Product) -> Product:
-    """The product, once every value of it is known to be writable whole (limits.check_value): the last
-    guard before pycrdt, which panics half-way through a write on a value it cannot encode."""
-    check_value(dataclasses.asdict(product), f"product {product.id!r}")
-    return product
-
-
-async def put_product(c: ConsoleCall) -> Product:
-    b = c.body
-    product = _storable(
-        Product(
-            id=b["id"],
-            name=b["name"],
-            price=b["price"],
-            category=b["category"],
-            tax_id=b["tax_id"],
-            modifier_groups=tuple(b["modifier_groups"]),
-            active=b["active"],
-        )
-    )
-
-    def change(v: Venue) -> Product:
-        v.catalog.put_product(product)
-        return product
-
-    async with c.console.using(c.venue) as hub:
-        return await hub.edit(change)
-
-
-async def set_price(c: ConsoleCall) -> Product:
-    product_id, price = c.body["product_id"], c.body["price"]
-
-    def change(v: Venue) -> Product:
-        updated = _storable(dataclasses.replace(v.catalog.product(product_id), price=price))
-        v.catalog.put_product(updated)
-        return updated
-
-    async with c.console.using(c.venue) as hub:
-        return await hub.edit(change)
-
-
-async def set_stop(c: ConsoleCall) -> StopEntry:
-    product_id, stopped, user = c.body["product_id"], c.body["stopped"], c.body["user"]
-
-    def change(v: Venue) -> StopEntry:
-        v.catalog.product(product_id)
-        if user != CONSOLE_USER:
-            v.catalog.user(user)  # an unknown user is refused, not written into the stop list
-        return v.stoplist.set(
-            product_id,
-            stopped,
-            user=user,
-            device="console",
-            clock=v.clock,
-            now_ms=int(time.time() * 1000),
-        )
-
-    async with c.console.using(c.venue) as hub:
-        return await hub.edit(change)
-
-
 # --- the route table --------------------------------------------------------------------------------
-
-CONSOLE_USER = "console"  # who a stop-list edit is by when the request names nobody
-PRODUCT_ID = text("product_id", MAX_ID_CHARS, "the product's id in the catalog")
-VENUE = "/api/venues/{venue}"
-
-
-def _page(path: str, package: str, name: str, content_type: str) -> Route:
-    async def serve(c: ConsoleCall) -> Response:
-        body = (resources.files(package) / "static" / name).read_bytes()
-        return Response(200, body, content_type)
-
-    return Route(
-        "GET",
-        path,
-        serve,
-        f"{name}",
-        auth=False,
-        tag="pages",
-        content_type=content_type,
-        operation=f"page_{re.sub(r'[^a-z]', '_', name)}",
-    )
 
 
 BASE_ROUTES: tuple[Route, ...] = (
@@ -246,15 +85,30 @@ BASE_ROUTES: tuple[Route, ...] = (
         tag="system",
     ),
     # the reports page shares the register pages' stylesheet (meshpos/web/static/app.css)
-    _page("/", "meshpos.console", "console.html", "text/html; charset=utf-8"),
-    _page("/static/console.js", "meshpos.console", "console.js", "text/javascript; charset=utf-8"),
-    _page("/static/app.css", "meshpos.web", "app.css", "text/css; charset=utf-8"),
+    page("/", "meshpos.console", "console.html", "text/html; charset=utf-8"),
+    page("/static/console.js", "meshpos.console", "console.js", "text/javascript; charset=utf-8"),
+    page("/static/app.css", "meshpos.web", "app.css", "text/css; charset=utf-8"),
+    page("/static/console.css", "meshpos.console", "console.css", "text/css; charset=utf-8"),
+    page(
+        "/static/console_reports.js",
+        "meshpos.console",
+        "console_reports.js",
+        "text/javascript; charset=utf-8",
+    ),
     Route(
         "GET",
         "/api/venues",
         venues,
         "The ids of the venues at this console",
         list[str],
+        tag="reports",
+    ),
+    Route(
+        "GET",
+        VENUE,
+        venue_summary,
+        "The venue's name and currency (the page's header)",
+        VenueSummary,
         tag="reports",
     ),
     Route(
@@ -267,116 +121,20 @@ BASE_ROUTES: tuple[Route, ...] = (
         description="`loaded`: the venues whose documents this process holds (a relay is connected "
         "or an edit ran within `venue_idle_seconds`); every other venue is in the database only.",
     ),
-    Route(
-        "GET",
-        f"{VENUE}/status",
-        venue_status,
-        "Sync status of the venue and of every device",
-        dict[str, Any],
-        tag="reports",
-        description="`relays`, `last_seen_s`, `documents` (`closed_days`: those out of memory), `counters`, `rejections`, and "
-        "`registers`: one entry per device of the venue the console knows of (docs/api.md).",
-    ),
-    Route(
-        "GET",
-        f"{VENUE}/receipts",
-        receipts,
-        "Receipts, with what was refunded of each",
-        list[dict[str, Any]],
-        tag="reports",
-        query=(
-            opt(
-                "date",
-                str,
-                "",
-                "a business date, YYYY-MM-DD; absent or empty: every day",
-                max_chars=MAX_ID_CHARS,
-            ),
-        ),
-    ),
-    Route(
-        "GET",
-        f"{VENUE}/shifts",
-        shifts,
-        "Shifts with their drawer",
-        list[dict[str, Any]],
-        tag="reports",
-    ),
-    Route("GET", f"{VENUE}/totals", totals, "Sums and counts", dict[str, int], tag="reports"),
-    Route(
-        "GET",
-        f"{VENUE}/records",
-        records,
-        "Every stored row of one table",
-        list[dict[str, Any]],
-        tag="reports",
-        query=(Field("table", choice(*sorted(TABLES)), "which table"),),
-    ),
-    Route(
-        "GET",
-        f"{VENUE}/alarms",
-        alarms,
-        "Records the console refused, conflicts",
-        list[Alarm],
-        tag="reports",
-    ),
-    Route(
-        "GET",
-        f"{VENUE}/catalog",
-        catalog,
-        "The catalog's products, each with `stopped`",
-        list[dict[str, Any]],
-        tag="catalog",
-    ),
-    Route(
-        "POST",
-        f"{VENUE}/products",
-        put_product,
-        "Add a product or replace it whole",
-        Product,
-        tag="catalog",
-        body=(
-            text("id", MAX_ID_CHARS, "the product's id; an existing product is replaced"),
-            text("name", MAX_NAME_CHARS),
-            Field("price", int, "the price", minimum=0, maximum=MAX_AMOUNT),
-            text("category", MAX_NAME_CHARS, default=""),
-            opt("tax_id", str | None, None, "a tax of the catalog", max_chars=MAX_ID_CHARS),
-            opt("modifier_groups", list[str], [], "groups of the catalog", max_chars=MAX_ID_CHARS),
-            opt("active", bool, True),
-        ),
-    ),
-    Route(
-        "POST",
-        f"{VENUE}/prices",
-        set_price,
-        "Change a product's price",
-        Product,
-        tag="catalog",
-        body=(PRODUCT_ID, Field("price", int, "the price", minimum=0, maximum=MAX_AMOUNT)),
-    ),
-    Route(
-        "POST",
-        f"{VENUE}/stoplist",
-        set_stop,
-        "Stop a product or make it available again",
-        StopEntry,
-        tag="catalog",
-        body=(
-            PRODUCT_ID,
-            Field("stopped", bool),
-            text("user", MAX_ID_CHARS, "a user of the catalog, or `console`", default=CONSOLE_USER),
-        ),
-    ),
 )
 
 ERRORS = {
     400: "Bad JSON, or a missing, unknown, wrongly typed or out-of-bounds field (bad_json, "
-    "missing_field, unknown_field, bad_field, unexpected_body, bad_request, invalid_input)",
+    "missing_field, unknown_field, bad_field, unexpected_body, bad_request, invalid_input), a "
+    "CSV menu refused, naming its line and column (bad_csv)",
     401: "No admin token or a wrong one (wrong_token)",
-    404: "An unknown venue (unknown_venue) or, in an edit, an unknown product (unknown_product)",
+    404: "An unknown venue (unknown_venue) or receipt (unknown_receipt) or, in an edit, an unknown "
+    "product (unknown_product) or another unknown entity of the catalog (unknown_record)",
     413: "The request body is over 256 KiB (too_large)",
     409: "An edit of a product whose stored record is unreadable (record_unusable): replace it whole",
-    422: "A value breaks a rule of the catalog (unknown_record, domain_error)",
+    422: "A value breaks a rule of the catalog, e.g. deleting a tax a product still uses "
+    "(domain_error), or a report's range of days is not one (bad_range: reversed, too long, a "
+    "day not on the calendar)",
     503: "The console's database cannot write now (store_error)",
 }
 
@@ -399,20 +157,12 @@ class ConsoleApi:
         self.admin_token = admin_token
         self.routes: tuple[Route, ...] = (
             *BASE_ROUTES,
-            document_route(self.openapi),
+            *CATALOG_ROUTES,
+            *REPORT_ROUTES,
+            document_route(
+                lambda: self.routes, title="meshpos console API", intro=INTRO, errors=ERRORS
+            ),
         )
-        self._document: dict[str, Any] | None = None
-
-    async def openapi(self, c: ConsoleCall) -> dict[str, Any]:
-        if self._document is None:
-            self._document = document(
-                self.routes,
-                api_version(),
-                title="meshpos console API",
-                intro=INTRO,
-                errors=ERRORS,
-            )
-        return self._document
 
     async def handle(self, request: Request) -> Response:
         route, params = match(self.routes, request)
@@ -423,6 +173,8 @@ class ConsoleApi:
         body, query = route.parse(request)
         try:
             result = await route.handler(ConsoleCall(self.console, request, params, body, query))
+        except HttpError:  # a handler's own answer (a report's bad range, an unknown receipt)
+            raise
         except UnknownRecord as exc:
             raise HttpError(404, exc.code, exc.message) from None
         except InvalidInput as exc:  # a value limits.check_value refused: nothing was written

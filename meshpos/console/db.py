@@ -7,17 +7,20 @@ for chains. Both adapters pass one contract suite (tests/console).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from meshpos.console.cursor import Cursor
 from meshpos.console.dburl import redact, sqlite_path
 from meshpos.console.devices import Sighting
+from meshpos.console.manager_reports import StockEntry
 from meshpos.console.notices import StoredNotice
-from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
+from meshpos.console.records import Alarm, AuditEntry, MaterialiseResult, RecordBatch
 from meshpos.errors import ConfigError
 from meshpos.model.tally import Tally
 
 DEFAULT_COMPACT_ROWS = 500
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -39,6 +42,18 @@ class ConsoleDB(Protocol):
 
     async def venues(self) -> list[str]: ...
 
+    async def venue_names(self) -> dict[str, str]:
+        """Each venue's id -> the name it was created with."""
+
+    async def add_audit(self, venue_id: str, entry: AuditEntry) -> None:
+        """Keep one console write in the venue's audit log (meshpos.console.audit.record)."""
+
+    async def audit_log(
+        self, venue_id: str, *, limit: int, before_seq: int | None = None
+    ) -> list[AuditEntry]:
+        """The venue's audit log, newest first (in the order written): ``limit`` entries before
+        ``seq`` ``before_seq`` (a cursor: entries written in the same millisecond are all seen)."""
+
     # CRDT state
     async def append_updates(
         self, venue_id: str, doc_name: str, updates: Sequence[bytes], *, validated: bool = False
@@ -48,6 +63,17 @@ class ConsoleDB(Protocol):
 
         Every update is parsed first and the whole call refused if one does not parse, unless
         ``validated``: the caller vouches that pycrdt produced them (a document's change events)."""
+
+    async def append_documents(
+        self,
+        venue_id: str,
+        updates: Mapping[str, Sequence[bytes]],
+        *,
+        validated: bool = False,
+    ) -> dict[str, int]:
+        """``append_updates`` for several documents in one transaction (a relay's batch touches the
+        day and the stop list: one commit, not one per document); every document's or none. Returns
+        each appended document's version."""
 
     async def load_document(self, venue_id: str, doc_name: str) -> bytes | None:
         """One update that rebuilds everything held of the document, or None if never seen."""
@@ -123,6 +149,12 @@ class ConsoleDB(Protocol):
 
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         """Per register: receipts held and when its last record arrived (``last_record_ms``)."""
+
+    async def report(self, query: Callable[[Cursor], Awaitable[T]]) -> T:
+        """Run one of ``manager_reports``' queries on committed data (one read, one state)."""
+
+    async def add_stock_entry(self, venue_id: str, entry: StockEntry) -> None:
+        """Store a supply or write-off entered at the console (a duplicate id is a StoreError)."""
 
     # what each day could not materialise, shared by every console process
     async def set_unreported(self, venue_id: str, doc_name: str, records: int, reason: str) -> None:

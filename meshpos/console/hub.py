@@ -173,10 +173,14 @@ class VenueHub:
         self._recount_quiet_days()
 
     def _recount_quiet_days(self) -> None:
-        """Count each materialised day afresh once it has been quiet for ``RECOUNT_WHEN_QUIET`` s:
-        pycrdt misses some changes inside nested types (LedgerTally.recount), and a short count
-        would keep every register saying something is not at the console. Only a day materialised
-        after its last change is recounted, so the counts never exceed what the tables hold."""
+        """Count a materialised day afresh once it has been quiet for ``RECOUNT_WHEN_QUIET`` s after
+        it took updates out of their authors' order (``Synchronizer.reordered``: a catch-up, a gap,
+        another console process's commits), and what they waited for has arrived: pycrdt misses some
+        changes inside nested types then (LedgerTally.recount), and a short count would keep every
+        register saying something is not at the console. A day that took its updates in order is
+        counted once and kept by its events (a full read of it after every quiet moment made the
+        console's cost per receipt grow with the day). Only a day materialised after its last change
+        is recounted, so the counts never exceed what the tables hold."""
         now = time.monotonic()
         for name, tally in self._tallies.items():
             changed = self._changed_at.get(name, 0.0)
@@ -187,7 +191,14 @@ class VenueHub:
                 or self._materialised_at.get(name, -1.0) < changed
             ):
                 continue
+            reordered = self.sync.reordered(name)
+            if reordered:
+                continue  # what came ahead still waits for what precedes it: count after that
             self._recounted[name] = changed
+            if reordered is None:
+                continue  # all in order: the live count holds
+            self.sync.settle_reordered(name)
+            self.counters["recounts"] += 1
             if tally.recount():
                 log.warning("venue %s: %s counts corrected by a full recount", self.venue_id, name)
                 self.sync.set_console_reports(name, tally.counts())
@@ -293,15 +304,19 @@ class VenueHub:
         last change, and unchanged for ``idle_s``. A register still holding such a day open asks for it
         in its step 1s, and the console's beats to it then carry the day's state and reports from the
         closed day's summary (meshpos.sync closed days), so it still learns the console holds it."""
-        settings = self.venue.catalog.settings()
-        today = business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
         quiet = time.monotonic() - idle_s
+        today = ""  # read only for a quiet day: the catalog's settings cost a parse, every second
         out = []
         for name in self.sync.docs:
             kind, _, day = name.partition("/")
-            if kind not in DAY_KINDS or not day or day >= today:
+            if kind not in DAY_KINDS or not day:
                 continue
             if self._changed_at.get(name, self.loaded_at) > quiet:
+                continue
+            if not today:
+                settings = self.venue.catalog.settings()
+                today = business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
+            if day >= today:
                 continue
             if is_ledger(name) and (
                 name in self._dirty

@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 Value = int | str | None
 Values = Mapping[str, Value]
@@ -28,6 +29,19 @@ def canonical(content: object) -> str:
 
 def digest(content: object) -> str:
     return hashlib.sha256(canonical(content).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One console write: who made it, when, what (``action`` on ``subject``) and its before/after
+    summary (``detail``, a JSON object). Written by ``meshpos.console.audit.record``."""
+
+    at_ms: int
+    who: str
+    action: str
+    subject: str
+    detail: dict[str, Any]
+    seq: int = 0  # its place in the venue's log (0 until stored): pages go back by it
 
 
 @dataclass(frozen=True, slots=True)

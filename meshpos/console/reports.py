@@ -7,6 +7,7 @@ an ``int`` from the ledger to the page.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from meshpos.console.cursor import Cursor
@@ -62,12 +63,19 @@ async def records(cur: Cursor, venue_id: str, table: str, date: str | None) -> l
 _RECEIPT_COLS = _columns("receipts", leave_out=("payment_ids",))
 
 
+def refunded_sum(alias: str) -> str:
+    """What was refunded of the receipt ``alias`` (a sum over its refunds, by their index)."""
+    return _sum(
+        "x.amount", "refunds", f"x.venue_id = {alias}.venue_id AND x.receipt_id = {alias}.id"
+    )
+
+
 async def receipts(
     cur: Cursor, venue_id: str, date: str | None, limit: int | None, offset: int
 ) -> list[dict[str, Any]]:
     """Reports -> Receipts: oldest first, with what was refunded of each."""
     day, params = _day(date, "r")
-    refunded = _sum("x.amount", "refunds", "x.venue_id = r.venue_id AND x.receipt_id = r.id")
+    refunded = refunded_sum("r")
     page = ""
     paging: tuple[int, ...] = ()
     if limit is not None:
@@ -116,11 +124,16 @@ async def shifts(cur: Cursor, venue_id: str, date: str | None) -> list[dict[str,
     """Shifts with their drawer: ``drawer_expected`` is recomputed from the materialised records,
     so it can be checked against the ``expected_cash`` the register wrote at close."""
     day, params = _day(date, "s")
+    return await shift_rows(cur, f"s.venue_id = ?{day}", (venue_id, *params))
+
+
+async def shift_rows(cur: Cursor, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    """The shifts (alias ``s``) ``where`` selects, each with its sums and ``drawer_expected``."""
     names = (*_SHIFT_COLS, *_SHIFT_SUMS)
     rows = await cur.fetchall(
         f"SELECT {', '.join('s.' + c for c in _SHIFT_COLS)}, {', '.join(_SHIFT_SUMS.values())} "
-        f"FROM shifts s WHERE s.venue_id = ?{day} ORDER BY s.opened_at_ms, s.id",
-        (venue_id, *params),
+        f"FROM shifts s WHERE {where} ORDER BY s.opened_at_ms, s.id",
+        params,
     )
     out = []
     for row in rows:

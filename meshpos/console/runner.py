@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import ipaddress
 import json
 import logging
 import signal
+import socket
 import ssl
+import sys
 from pathlib import Path
 
 from meshpos.console.db import ConsoleDB, open_console_db
@@ -34,6 +38,55 @@ async def register_venues(db: ConsoleDB, venue_dirs: list[Path]) -> list[str]:
     return added
 
 
+EVERY_ADDRESS = ("0.0.0.0", "::")  # --host values that listen on every address of the machine
+
+
+def machine_addresses() -> list[str]:
+    """The IP addresses of this machine's interfaces (for the message that refuses another one)."""
+    import ifaddr
+
+    found: list[str] = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            address = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
+            if address not in found:
+                found.append(address)
+    return found
+
+
+def check_host(host: str) -> str:
+    """``--host``: an IP address of this machine, or 0.0.0.0 / :: for all of them.
+
+    A console on a venue's back-office PC binds that PC's LAN address so the registers' relay and the
+    manager's browser reach it; an address the machine does not have could never be served, so it is
+    refused at start with the addresses the machine has. The kernel is the judge (a test bind of a
+    socket to the address), since it knows every address, the whole 127.0.0.0/8 block included,
+    while a list of interfaces would miss those."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        raise ConfigError(
+            f"--host {host!r}: not an IP address; give one of this machine's addresses "
+            f"({', '.join(machine_addresses())}) or 0.0.0.0 for all of them"
+        ) from None
+    if str(address) in EVERY_ADDRESS:
+        return str(address)
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((str(address), 0))
+        except OSError as exc:
+            if exc.errno != errno.EADDRNOTAVAIL:
+                raise ConfigError(
+                    f"--host {host!r}: cannot listen there ({exc.strerror})"
+                ) from None
+            raise ConfigError(
+                f"--host {host!r}: not an address of this machine; its addresses are "
+                f"{', '.join(machine_addresses())} (or 0.0.0.0 for all of them)"
+            ) from None
+    return str(address)
+
+
 def server_ssl_context(cert_file: Path | None, key_file: Path | None) -> ssl.SSLContext | None:
     """The console's TLS context from a PEM certificate (chain) and its key, or None for plain ws/http.
 
@@ -55,6 +108,10 @@ def server_ssl_context(cert_file: Path | None, key_file: Path | None) -> ssl.SSL
             f"and its matching unencrypted key ({exc})"
         ) from None
     return context
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 async def serve_console(
@@ -79,10 +136,8 @@ async def serve_console(
 
     tune_allocator()  # before the venues' first big block (engine/memory.py)
 
-    if not host.startswith("127.") and host != "0.0.0.0":
-        raise ConfigError(
-            f"--host {host!r}: give 127.0.0.1 (default) or an address of this machine"
-        )
+    host = check_host(host)
+    token_path = str(token_file)  # printed at start: where to find the admin token (cli: absolute)
     idle = VENUE_IDLE_S if venue_idle_seconds is None else venue_idle_seconds
     if not idle > 0:
         raise ConfigError(f"--venue-idle-seconds {idle!r}: must be a number of seconds above 0")
@@ -106,14 +161,26 @@ async def serve_console(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        pages = f"{'https' if tls else 'http'}://{_url_host(host)}:{api.port}"
         print(
             json.dumps(
                 {
                     "console": server.url,
-                    "api": f"{'https' if tls else 'http'}://{host}:{api.port}",
+                    "api": pages,
+                    "token_file": token_path,
                     "ready": True,
                 }
             ),
+            flush=True,
+        )
+        where = f"{pages}/"
+        if host in EVERY_ADDRESS:  # a browser cannot open 0.0.0.0: name the machine's addresses
+            family = [a for a in machine_addresses() if (":" in a) == (":" in host) or host == "::"]
+            where += f" (on every address of this machine: {', '.join(family)})"
+        print(
+            f"console pages at {where} : sign in with the admin token kept in "
+            f"{token_path} (readable by its owner only)",
+            file=sys.stderr,
             flush=True,
         )
         await stop.wait()

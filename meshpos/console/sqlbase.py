@@ -8,16 +8,18 @@ one contract suite tests both.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pycrdt
 
-from meshpos.console import reports, upsert
+from meshpos.console import manager_reports, reports, upsert
 from meshpos.console.cursor import Cursor
 from meshpos.console.devices import Sighting
-from meshpos.console.records import Alarm, MaterialiseResult, RecordBatch
+from meshpos.console.manager_reports import StockEntry
+from meshpos.console.records import Alarm, AuditEntry, MaterialiseResult, RecordBatch, canonical
 from meshpos.console.sqldays import DayStatements, check_document, fold_log
 from meshpos.console.tables import Dialect
 from meshpos.console.tokens import (
@@ -28,6 +30,7 @@ from meshpos.console.tokens import (
     same_hash,
 )
 from meshpos.errors import StaleWrite, StoreClosed, StoreError
+from meshpos.model.limits import SAFE_INTEGER
 
 T = TypeVar("T")
 EMPTY_UPDATE = b"\x00\x00"
@@ -179,41 +182,104 @@ class SqlConsoleDB(DayStatements):
         rows = await self._read(lambda cur: cur.fetchall("SELECT id FROM venues ORDER BY id"))
         return [str(r[0]) for r in rows]
 
+    async def venue_names(self) -> dict[str, str]:
+        rows = await self._read(lambda cur: cur.fetchall("SELECT id, name FROM venues ORDER BY id"))
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    # --- the audit log (meshpos.console.audit) ------------------------------------------------
+    async def add_audit(self, venue_id: str, entry: AuditEntry) -> None:
+        async def job(cur: Cursor) -> None:
+            await _require_venue(cur, venue_id)
+            await cur.execute(
+                "INSERT INTO audit (venue_id, at_ms, who, action, subject, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    venue_id,
+                    entry.at_ms,
+                    entry.who,
+                    entry.action,
+                    entry.subject,
+                    canonical(entry.detail),
+                ),
+            )
+
+        await self._write(job)
+
+    async def audit_log(
+        self, venue_id: str, *, limit: int, before_seq: int | None = None
+    ) -> list[AuditEntry]:
+        before = SAFE_INTEGER if before_seq is None else before_seq
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT at_ms, who, action, subject, detail, id FROM audit WHERE venue_id = ? "
+                "AND id < ? ORDER BY id DESC LIMIT ?",
+                (venue_id, before, limit),
+            )
+        )
+        return [
+            AuditEntry(int(r[0]), str(r[1]), str(r[2]), str(r[3]), json.loads(r[4]), int(r[5]))
+            for r in rows
+        ]
+
     # --- CRDT state -------------------------------------------------------------------------
     async def append_updates(
         self, venue_id: str, doc_name: str, updates: Sequence[bytes], *, validated: bool = False
     ) -> int | None:
-        check_document(doc_name)
-        data = _trusted(updates) if validated else check_updates(doc_name, updates)
-        if not data:
-            return None
+        versions = await self.append_documents(venue_id, {doc_name: updates}, validated=validated)
+        return versions.get(doc_name)
 
-        async def job(cur: Cursor) -> int:
-            await _require_venue(cur, venue_id)
-            # The upsert locks the document row until commit (PostgreSQL), so appends and
-            # compactions of one document never interleave, even across console processes.
-            rows = await cur.fetchall(
-                "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms, version) "
-                "VALUES (?, ?, ?, ?, 1) ON CONFLICT (venue_id, name) DO UPDATE SET "
-                "log_rows = documents.log_rows + excluded.log_rows, "
-                "updated_at_ms = excluded.updated_at_ms, version = documents.version + 1, "
-                "closed = 0 "  # appended: open (the process that appends reopened it)
-                "RETURNING log_rows, version",
-                (venue_id, doc_name, len(data), now_ms()),
-            )
-            after = await self._log_end(cur, venue_id, doc_name)  # under the row lock
-            await cur.executemany(
-                "INSERT INTO updates (venue_id, doc_name, data) VALUES (?, ?, ?)",
-                [(venue_id, doc_name, d) for d in data],
-            )
-            compacted = rows[0][0] >= self.compact_rows
-            version = int(rows[0][1])
-            await self._announce(cur, venue_id, doc_name, after, len(data), compacted, version)
-            if compacted:
-                await fold_log(cur, venue_id, doc_name)
-            return version
+    async def append_documents(
+        self,
+        venue_id: str,
+        updates: Mapping[str, Sequence[bytes]],
+        *,
+        validated: bool = False,
+    ) -> dict[str, int]:
+        checked: dict[str, list[bytes]] = {}
+        for doc_name in sorted(updates):  # one order of row locks in every process
+            check_document(doc_name)
+            batch = updates[doc_name]
+            data = _trusted(batch) if validated else check_updates(doc_name, batch)
+            if data:
+                checked[doc_name] = data
+        if not checked:
+            return {}
+
+        async def job(cur: Cursor) -> dict[str, int]:
+            return {
+                name: await self._append(cur, venue_id, name, data)
+                for name, data in checked.items()
+            }
 
         return await self._write(job)
+
+    async def _append(self, cur: Cursor, venue_id: str, doc_name: str, data: list[bytes]) -> int:
+        # The upsert locks the document row until commit (PostgreSQL), so appends and compactions
+        # of one document never interleave, even across console processes. It checks the venue in
+        # the same round trip (a relay's every batch comes here).
+        rows = await cur.fetchall(
+            "INSERT INTO documents (venue_id, name, log_rows, updated_at_ms, version) "
+            "SELECT ?, ?, ?, ?, 1 WHERE EXISTS (SELECT 1 FROM venues WHERE id = ?) "
+            "ON CONFLICT (venue_id, name) DO UPDATE SET "
+            "log_rows = documents.log_rows + excluded.log_rows, "
+            "updated_at_ms = excluded.updated_at_ms, version = documents.version + 1, "
+            "closed = 0 "  # appended: open (the process that appends reopened it)
+            "RETURNING log_rows, version",
+            (venue_id, doc_name, len(data), now_ms(), venue_id),
+        )
+        if not rows:
+            raise _unknown_venue(venue_id)
+        after = await self._log_end(cur, venue_id, doc_name)  # under the row lock
+        await cur.executemany(
+            "INSERT INTO updates (venue_id, doc_name, data) VALUES (?, ?, ?)",
+            [(venue_id, doc_name, d) for d in data],
+        )
+        compacted = rows[0][0] >= self.compact_rows
+        version = int(rows[0][1])
+        await self._announce(cur, venue_id, doc_name, after, len(data), compacted, version)
+        if compacted:
+            await fold_log(cur, venue_id, doc_name)
+        return version
 
     async def document_version(self, venue_id: str, doc_name: str) -> int:
         rows = await self._read(
@@ -297,19 +363,21 @@ class SqlConsoleDB(DayStatements):
         seen = now_ms() if at_ms is None else at_ms
 
         async def job(cur: Cursor) -> MaterialiseResult:
-            await _require_venue(cur, venue_id)
             await self._lock_venue(cur, venue_id)
-            if version is not None:
-                stored = await cur.fetchall(
-                    "SELECT version FROM documents WHERE venue_id = ? AND name = ?",
-                    (venue_id, batch.document),
+            # the venue and the stored version in one round trip, read under the lock
+            [(known, stored)] = await cur.fetchall(
+                "SELECT EXISTS (SELECT 1 FROM venues WHERE id = ?), "
+                "(SELECT version FROM documents WHERE venue_id = ? AND name = ?)",
+                (venue_id, venue_id, batch.document),
+            )
+            if not known:
+                raise _unknown_venue(venue_id)
+            if version is not None and stored is not None and int(stored) > version:
+                raise StaleWrite(
+                    f"venue {venue_id}: rows of {batch.document} version {version}, but "
+                    f"version {stored} is stored (another console process wrote it): "
+                    "nothing was written"
                 )
-                if stored and int(stored[0][0]) > version:
-                    raise StaleWrite(
-                        f"venue {venue_id}: rows of {batch.document} version {version}, but "
-                        f"version {stored[0][0]} is stored (another console process wrote it): "
-                        "nothing was written"
-                    )
             return await upsert.write_batch(cur, venue_id, batch, seen)
 
         return await self._write(job)
@@ -335,6 +403,16 @@ class SqlConsoleDB(DayStatements):
 
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
         return await self._read(lambda cur: reports.registers(cur, venue_id))
+
+    async def report(self, query: Job[T]) -> T:
+        return await self._read(query)
+
+    async def add_stock_entry(self, venue_id: str, entry: StockEntry) -> None:
+        async def job(cur: Cursor) -> None:
+            await _require_venue(cur, venue_id)
+            await manager_reports.add_stock_entry(cur, venue_id, entry)
+
+        await self._write(job)
 
     # --- what the relays say of each device (every console process) ---------------------------
     async def record_sightings(self, seen: Mapping[str, Mapping[str, Sighting]]) -> None:
@@ -391,4 +469,8 @@ class SqlConsoleDB(DayStatements):
 
 async def _require_venue(cur: Cursor, venue_id: str) -> None:
     if not await cur.fetchall("SELECT 1 FROM venues WHERE id = ?", (venue_id,)):
-        raise StoreError(f"unknown venue {venue_id!r}: add_venue() it first")
+        raise _unknown_venue(venue_id)
+
+
+def _unknown_venue(venue_id: str) -> StoreError:
+    return StoreError(f"unknown venue {venue_id!r}: add_venue() it first")

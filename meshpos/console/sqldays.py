@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, TypeVar
 from meshpos.console.cursor import Cursor
 from meshpos.errors import StoreError
 from meshpos.model import valid_document_name
+from meshpos.model.documents import ledger_name
+from meshpos.model.records import RECEIPTS
 from meshpos.model.tally import Tally
 from meshpos.store.base import fold
 
@@ -99,13 +101,34 @@ class DayStatements:
         return out
 
     async def find_closed(self, venue_id: str, key: str) -> str | None:
-        rows = await self._read(
-            lambda cur: cur.fetchall(
+        """The closed ledger day holding the receipt whose id or number is ``key``: from the keys
+        indexed when it closed, else from the receipts table's own indexes (its primary key and its
+        number), so the console stores no key twice and never scans a day for one."""
+        table = RECEIPTS.table
+
+        async def job(cur: Cursor) -> str | None:
+            rows = await cur.fetchall(
                 "SELECT doc_name FROM closed_records WHERE venue_id = ? AND record_key = ?",
                 (venue_id, key),
             )
-        )
-        return str(rows[0][0]) if rows else None
+            if rows:
+                return str(rows[0][0])
+            for column in ("id", "number"):  # (two receipts with one number: an alarm; the latest)
+                rows = await cur.fetchall(
+                    f"SELECT business_date FROM {table} WHERE venue_id = ? AND {column} = ? "
+                    "ORDER BY business_date DESC LIMIT 1",
+                    (venue_id, key),
+                )
+                if rows:
+                    name = ledger_name(str(rows[0][0]))
+                    closed = await cur.fetchall(
+                        "SELECT 1 FROM documents WHERE venue_id = ? AND name = ? AND closed = 1",
+                        (venue_id, name),
+                    )
+                    return name if closed else None
+            return None
+
+        return await self._read(job)
 
     async def reopen_document(self, venue_id: str, doc_name: str) -> bytes | None:
         """Mark the day open again and return what it holds (one update)."""

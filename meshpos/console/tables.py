@@ -17,9 +17,10 @@ from typing import Any
 from meshpos.model.record_spec import Column, RecordSpec
 from meshpos.model.records import LEDGER_RECORDS
 
-SCHEMA_VERSION = 3  # docs/architecture.md (Relay and console)
+SCHEMA_VERSION = 5  # docs/architecture.md (Relay and console)
 # 2: documents.version, sightings. 3: snapshot segments (compaction is not quadratic), closed days
-# (documents.closed, state_vector, deletions; closed_records), unreported
+# (documents.closed, state_vector, deletions; closed_records), unreported. 4: audit (console writes).
+# 5: reports (orders' line_detail and order_discounts, business-day indexes, stock_entries)
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -112,8 +113,60 @@ def migrations(d: Dialect, version: int) -> list[str]:
             _closed_records(),
             _unreported(d),
         ],
+        # 4: who changed what at the console, and when (meshpos.console.audit)
+        3: [_audit(d), AUDIT_INDEX],
+        # 5: what the manager's reports read: an order's lines with modifiers and discounts, the
+        # business-day indexes a date range reads through, supplies and write-offs entered at the
+        # console (rows stored before keep NULL details until their day is materialised again)
+        4: [
+            "ALTER TABLE orders ADD COLUMN line_detail TEXT",
+            "ALTER TABLE orders ADD COLUMN order_discounts TEXT",
+            "UPDATE orders SET state_digest = ''",  # the next materialisation writes the detail
+            *(_index(table, column) for table, column in REPORT_INDEXES),
+            *_stock_entries(d),
+        ],
     }
     return [statement for v in range(version, SCHEMA_VERSION) for statement in steps[v]]
+
+
+REPORT_INDEXES = (
+    ("orders", "business_date"),
+    ("refunds", "business_date"),
+    ("shifts", "business_date"),
+    ("inventory_moves", "business_date"),
+)
+"""Indexes schema 4 added to the record specs (``meshpos.model.records``): a report of a date range
+reads its days through them, never the venue's whole history."""
+
+STOCK_KINDS = ("supply", "write_off")
+"""What a person enters at the console's stock page (``stock_entries.kind``)."""
+
+
+def _index(table: str, column: str) -> str:
+    return f"CREATE INDEX {table}_by_{column} ON {table}(venue_id, {column})"
+
+
+def _stock_entries(d: Dialect) -> list[str]:
+    """Supplies and write-offs entered at the console; stock on hand adds them to the registers'
+    inventory moves. ``at_ms``: when it was entered; ``business_date``: the venue's business day then,
+    so a date range reads them as it reads the registers' records (by product, by day)."""
+    return [
+        f"""CREATE TABLE stock_entries (
+            venue_id TEXT NOT NULL REFERENCES venues(id),
+            id TEXT NOT NULL,
+            product_id TEXT NOT NULL,
+            quantity {d.int_type} NOT NULL,
+            kind TEXT NOT NULL,
+            note TEXT NOT NULL,
+            who TEXT NOT NULL,
+            at_ms {d.int_type} NOT NULL,
+            business_date TEXT NOT NULL,
+            PRIMARY KEY (venue_id, id)
+        )""",
+        "CREATE INDEX stock_entries_by_product "
+        "ON stock_entries(venue_id, product_id, business_date)",
+        "CREATE INDEX stock_entries_by_day ON stock_entries(venue_id, business_date)",
+    ]
 
 
 def _sightings(d: Dialect) -> str:
@@ -171,6 +224,22 @@ def _unreported(d: Dialect) -> str:
         )"""
 
 
+AUDIT_INDEX = "CREATE INDEX audit_by_time ON audit(venue_id, at_ms)"
+
+
+def _audit(d: Dialect) -> str:
+    """Every console write of a venue: ``detail`` is a JSON object (what changed, before and after)."""
+    return f"""CREATE TABLE audit (
+            id {d.serial_key},
+            venue_id TEXT NOT NULL REFERENCES venues(id),
+            at_ms {d.int_type} NOT NULL,
+            who TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )"""
+
+
 def ddl(d: Dialect) -> list[str]:
     """Every CREATE statement of the current schema version, in order."""
     i, b = d.int_type, d.bytes_type
@@ -218,6 +287,8 @@ def ddl(d: Dialect) -> list[str]:
             PRIMARY KEY (venue_id, kind, table_name, record_id, new_digest)
         )""",
         _sightings(d),
+        _audit(d),
+        AUDIT_INDEX,
     ]
     for t in RECORD_TABLES:
         cols = [_column_ddl(c, d) for c in (*t.fixed, *t.mutable)]
@@ -226,7 +297,7 @@ def ddl(d: Dialect) -> list[str]:
             f"id TEXT NOT NULL, {', '.join(cols)}, digest TEXT NOT NULL, "
             f"state_digest TEXT NOT NULL, seen_at_ms {i} NOT NULL, PRIMARY KEY (venue_id, id))"
         )
-        out += [f"CREATE INDEX {t.name}_by_{col} ON {t.name}(venue_id, {col})" for col in t.indexes]
+        out += [_index(t.name, col) for col in t.indexes]
         for c in t.children:
             cols = [_column_ddl(col, d) for col in c.columns]
             out.append(
@@ -234,4 +305,4 @@ def ddl(d: Dialect) -> list[str]:
                 f"{', '.join(cols)}, PRIMARY KEY (venue_id, {c.parent_key}, position), "
                 f"FOREIGN KEY (venue_id, {c.parent_key}) REFERENCES {t.name}(venue_id, id))"
             )
-    return out
+    return [*out, *_stock_entries(d)]

@@ -33,12 +33,11 @@ class VenueDocuments:
         by_doc: dict[str, list[bytes]] = {}
         for doc, update in updates:
             by_doc.setdefault(doc, []).append(update)
-        for doc, batch in by_doc.items():
-            # pycrdt encoded these (the document's own change events) after the synchronizer had
-            # decoded and applied what the relay sent: not parsed again
-            version = await self.db.append_updates(self.venue_id, doc, batch, validated=True)
-            if version is not None:
-                self.held(doc, version)
+        # pycrdt encoded these (the documents' own change events) after the synchronizer had decoded
+        # and applied what the relay sent: not parsed again; one transaction for every document
+        versions = await self.db.append_documents(self.venue_id, by_doc, validated=True)
+        for doc, version in versions.items():
+            self.held(doc, version)
 
     def held(self, name: str, version: int) -> None:
         """This process holds ``name`` at least at ``version`` (appended or heard)."""

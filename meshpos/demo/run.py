@@ -28,11 +28,13 @@ from meshpos.harness.venue import (
     PairedVenue,
     build_venue,
     loopback_prefix,
+    staff_pins,
     write_node_config,
 )
 from meshpos.harness.wait import TimedOut, until
 from meshpos.localapi import ApiError
-from meshpos.model.sample import CASHIER, COOK, MANAGER
+from meshpos.model import Replica, Venue
+from meshpos.model.sample import CASHIER, COOK, MANAGER, sample_catalog
 
 PRODUCTS = ["espresso", "croissant", "burger", "fries", "lemonade"]
 
@@ -55,6 +57,8 @@ class Demo:
         self.faults: list[str] = []
         self.started = time.monotonic()
         self._sales: set[asyncio.Task[None]] = set()
+        self.pins = staff_pins()  # user id -> PIN, printed with the pages: they log in there
+        self.staff: list[dict[str, str]] = []  # name, user id, role, PIN of each
 
     def say(self, text: str) -> None:
         print(f"[{time.monotonic() - self.started:6.1f}s] {text}", file=sys.stderr, flush=True)
@@ -63,8 +67,15 @@ class Demo:
 
     async def setup(self) -> None:
         self.say(f"creating the venue in {self.root}")
-        venue: PairedVenue = await build_venue(self.root, "Café Mesh (demo)")
+        venue: PairedVenue = await build_venue(self.root, "Café Mesh (demo)", pins=self.pins)
         authority = venue.authority
+        catalog = Venue(Replica(capture=False), device="demo", role="console").catalog
+        sample_catalog(catalog)
+        self.staff = [
+            {"name": u.name, "user": u.id, "role": u.role, "pin": self.pins[u.id]}
+            for u in catalog.users()
+            if u.id in self.pins
+        ]
         self.venue_id = authority.venue_id
         self.say(
             f"venue {authority.venue_id}: {len(venue.devices)} devices enrolled with pairing codes"
@@ -303,6 +314,7 @@ class Demo:
             and len(ids) == len(set(ids)) == len(self.created),
             "all_registers_synced": synced,
             "sales_refused_while_down": dict(self.refused),
+            "staff": self.staff,
         }
 
     def addresses(self) -> list[str]:
@@ -314,6 +326,8 @@ class Demo:
             api = self.console.ready.get("api")
             lines.append(f"  console reports: {api}/?token={self.console.token}")
             lines.append(f"  console API: {api}/api/venues/{self.venue_id}/status")
+        lines.append("staff (tap your name on a register page, then type your PIN):")
+        lines += [f"  {s['name']} ({s['user']}, {s['role']}): PIN {s['pin']}" for s in self.staff]
         return lines
 
     async def shutdown(self) -> None:
@@ -361,7 +375,7 @@ async def run_demo(
                     flush=True,
                 )
             if serve:
-                demo.say("serving; press Ctrl-C to stop\n" + "\n".join(demo.addresses()))
+                demo.say("serving:\n" + "\n".join(demo.addresses()) + "\npress Ctrl-C to stop")
                 stop = asyncio.Event()
                 loop = asyncio.get_running_loop()
                 for sig in (signal.SIGINT, signal.SIGTERM):

@@ -6,6 +6,13 @@ create it empty (:class:`~meshpos.errors.DayClosed`); the store keeps it with it
 keys that find it. When to close a day is a service's decision (``meshpos.register.days``); this is
 the mechanism.
 
+Peers make the node open closed days too (a late update, an ask for content only the day holds): the
+synchronizer bounds how many at once, per device and how often (``SyncConfig.reopens``), and reports what it
+did not keep (:class:`~meshpos.sync.ClosedDayDeferred`). That is counted here by cause
+(``closed_day_deferred_<cause>``, in the status's counters, beside ``days_opened_for_peers``) and logged
+once per device and cause, then as a count at most every ``DEFERRED_LOG_EVERY`` seconds: a peer controls
+how many there are.
+
 A mixin of :class:`~meshpos.engine.engine.Engine`, which owns the state named below.
 """
 
@@ -14,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,9 +29,12 @@ from meshpos.engine.memory import release_memory
 from meshpos.engine.stores import DocumentStore
 from meshpos.errors import MeshposError
 from meshpos.model import Replica
-from meshpos.sync import Synchronizer
+from meshpos.sync import ClosedDayDeferred, Synchronizer
 
 log = logging.getLogger("meshpos.engine")
+
+#: a device's deferred messages for closed days: one line per device and cause, then a count this often
+DEFERRED_LOG_EVERY = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,8 @@ class ClosingDays:
     _committers: set[asyncio.Task[None]]
     _opening: dict[str, asyncio.Future[bool]]
     _changed_docs: set[str]
+    _clock: Callable[[], float]
+    _deferred: dict[tuple[str, str], tuple[float, int]]  # (device, cause) -> (logged at, since)
 
     if TYPE_CHECKING:
 
@@ -143,10 +155,45 @@ class ClosingDays:
 
     async def _open_logged(self, name: str) -> None:
         try:
-            await self.open_day(name)
+            opened = await self.open_day(name)
         except MeshposError as exc:  # parked messages stay parked; the next one asks again
             log.error("cannot open closed %s for a peer (%s)", name, exc)
             self.sync.reopen_failed(name)
+            return
+        if opened:  # (bounded by the reopen budget: a peer cannot make this line often)
+            self.counters["days_opened_for_peers"] += 1
+            device = self.sync.opened_for_peers.get(name, "a peer")
+            log.info("opened closed %s for %s", name, device)
+
+    def _closed_day_deferred(self, event: ClosedDayDeferred) -> None:
+        """Count a message for a closed day the synchronizer did not keep; log it rate-limited."""
+        self.counters[f"closed_day_deferred_{event.cause}"] += event.count
+        key = (event.node, event.cause)
+        now = self._clock()
+        seen = self._deferred.get(key)
+        if seen is None:
+            log.warning(
+                "not opening closed %s for %s now: %s (anti-entropy brings it again; "
+                "more like it from %s are counted: closed_day_deferred_%s)",
+                event.doc,
+                event.node,
+                event.reason,
+                event.node,
+                event.cause,
+            )
+            self._deferred[key] = (now, 0)
+            return
+        logged_at, since = seen[0], seen[1] + event.count
+        if now - logged_at >= DEFERRED_LOG_EVERY:
+            log.warning(
+                "%d more messages from %s for closed days not kept in %.0f s (%s)",
+                since,
+                event.node,
+                now - logged_at,
+                event.reason,
+            )
+            logged_at, since = now, 0
+        self._deferred[key] = (logged_at, since)
 
 
 async def _settle(task: asyncio.Future[None]) -> bool:

@@ -43,6 +43,7 @@ from meshpos.model.documents import STANDING_DOCUMENTS
 from meshpos.net.port import LinkPeer, Send
 from meshpos.sync import (
     ClientIdAlarm,
+    ClosedDayDeferred,
     DocumentChanged,
     LocalWriteRefused,
     PeerClosed,
@@ -158,6 +159,7 @@ class Engine(ClosingDays):
         self._received_committed_at = 0.0
         self._committers: set[asyncio.Task[None]] = set()
         self._opening: dict[str, asyncio.Future[bool]] = {}  # closed days being loaded
+        self._deferred: dict[tuple[str, str], tuple[float, int]] = {}  # (closing: logged once)
         self._ticker: asyncio.Task[None] | None = None
         self._feed = ChangeFeed()
         self._changed_docs: set[str] = set()  # committed by this pump, not yet published
@@ -326,6 +328,8 @@ class Engine(ClosingDays):
             log.info("relay is now %s", event.relay or "nobody")
         elif isinstance(event, ReopenWanted):
             self._reopen_wanted(event.doc)  # (closing)
+        elif isinstance(event, ClosedDayDeferred):
+            self._closed_day_deferred(event)  # (closing)
         self._emit(event)
 
     # --- links (meshpos.net.port.LinkHandler) -------------------------------------------------------

@@ -11,8 +11,10 @@ network: devices listen on loopback addresses only.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
-from collections.abc import Iterable
+import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,9 @@ from meshpos.config import Config, load_config, write_config_file
 from meshpos.console.db import open_console_db
 from meshpos.console.runner import register_venues
 from meshpos.model import Replica, Venue
+from meshpos.model.catalog import hash_pin
 from meshpos.model.documents import CATALOG
-from meshpos.model.sample import sample_catalog
+from meshpos.model.sample import CASHIER, COOK, MANAGER, sample_catalog
 from meshpos.store import SqliteStore
 from meshpos.trust import (
     PairingCode,
@@ -36,11 +39,25 @@ from meshpos.trust.certs import new_private_key, private_key_pem
 from meshpos.trust.identity import identity_from_pems, new_csr
 
 
-def catalog_update() -> bytes:
-    """The sample catalog as the console authored it (its own client id, which no node uses)."""
+def catalog_update(pins: Mapping[str, str] | None = None) -> bytes:
+    """The sample catalog as the console authored it (its own client id, which no node uses).
+
+    ``pins`` (user id -> PIN) gives those users real PIN hashes, so they log in on a register page (the
+    demo prints them); the others keep a hash no PIN matches, which spares tests and benchmarks scrypt."""
     replica = Replica()
-    sample_catalog(Venue(replica, device="console", role="console").catalog, pin_hash="x")
+    catalog = Venue(replica, device="console", role="console").catalog
+    sample_catalog(catalog, pin_hash="x")
+    for user_id, pin in (pins or {}).items():
+        catalog.put_user(dataclasses.replace(catalog.user(user_id), pin_hash=hash_pin(pin)))
     return replica.doc(CATALOG).get_update()
+
+
+def staff_pins(users: Iterable[str] = (CASHIER, MANAGER, COOK)) -> dict[str, str]:
+    """A different random 4-digit PIN for each of the sample's users (the demo's staff)."""
+    pins: dict[str, str] = {}
+    while len(set(pins.values())) < len(pins) or not pins:
+        pins = {user: f"{secrets.randbelow(10_000):04d}" for user in users}
+    return pins
 
 
 def make_venue(root: Path, name: str = "Bench Venue") -> VenueAuthority:
@@ -132,13 +149,16 @@ async def pair_device(
     await server
 
 
-async def console_database(root: Path, authority: VenueAuthority) -> str:
-    """A console database that knows the venue and holds the catalog the console authored; its URL."""
+async def console_database(
+    root: Path, authority: VenueAuthority, pins: Mapping[str, str] | None = None
+) -> str:
+    """A console database that knows the venue and holds the catalog the console authored (with
+    ``pins`` for those users, see :func:`catalog_update`); its URL."""
     db_url = f"sqlite:///{root / 'console.db'}"
     db = await open_console_db(db_url)
     try:
         await register_venues(db, [authority.directory])
-        await db.append_updates(authority.venue_id, CATALOG, [catalog_update()])
+        await db.append_updates(authority.venue_id, CATALOG, [catalog_update(pins)])
     finally:
         await db.close()
     return db_url
@@ -169,11 +189,15 @@ class PairedVenue:
 
 
 async def build_venue(
-    root: Path, name: str, devices: Iterable[tuple[str, str]] = DEVICES
+    root: Path,
+    name: str,
+    devices: Iterable[tuple[str, str]] = DEVICES,
+    pins: Mapping[str, str] | None = None,
 ) -> PairedVenue:
-    """The venue CA, the console database with its catalog, and every device paired with a code."""
+    """The venue CA, the console database with its catalog (``pins``: see :func:`catalog_update`),
+    and every device paired with a code."""
     authority = init_venue(root / "venue", name)
-    db_url = await console_database(root, authority)
+    db_url = await console_database(root, authority, pins)
     paired = {}
     for node_id, role in devices:
         data = root / node_id

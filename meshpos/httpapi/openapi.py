@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from meshpos.httpapi.routes import Handler, Route
+from meshpos.httpapi.routes import Route
 from meshpos.httpapi.schema import MONEY_NOTE, NO_CONTROL, Schemas
 from meshpos.model.limits import MAX_ID_CHARS
 
@@ -169,6 +169,8 @@ def _operation(route: Route, schemas: Schemas, errors: Mapping[int, str]) -> dic
     answer: dict[str, Any] = {"description": route.summary}
     if route.returns is not None:
         answer["content"] = {route.content_type: {"schema": schemas.of(route.returns)}}
+        for kind in route.other_types:  # the same answer in another form (a report as CSV)
+            answer["content"][kind] = {"schema": {"type": "string"}}
     else:
         types = (route.content_type, *route.other_types)
         answer["content"] = {kind: {"schema": {"type": "string"}} for kind in types}
@@ -194,13 +196,28 @@ def _errors(route: Route, documented: Mapping[int, str]) -> list[int]:
     return sorted(set(codes) & set(documented))
 
 
-def document_route(handler: Handler) -> Route:
-    """``GET /api/openapi.json``: the document of the routes it is served with, open to anyone (a
-    client reads it before it has a token)."""
+def document_route(
+    routes: Callable[[], Sequence[Route]],
+    *,
+    title: str = "meshpos node API",
+    intro: str = INTRO,
+    errors: Mapping[int, str] = ERRORS,
+) -> Route:
+    """``GET /api/openapi.json``: the document of ``routes()`` (the table this route is served with,
+    itself included), open to anyone (a client reads it before it has a token). The node's and the
+    console's APIs both publish theirs through this one route, so the document always comes from the
+    table that validates requests; it is built on the first request and kept (the table is fixed)."""
+    built: list[dict[str, Any]] = []
+
+    async def serve(call: object) -> dict[str, Any]:
+        if not built:
+            built.append(document(routes(), api_version(), title=title, intro=intro, errors=errors))
+        return built[0]
+
     return Route(
         "GET",
         "/api/openapi.json",
-        handler,
+        serve,
         "This document",
         dict[str, Any],
         auth=False,

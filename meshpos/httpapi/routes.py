@@ -136,7 +136,8 @@ class Route:
             f
         ) in self.query:  # a query is text: a whole number for an integer parameter is read as one
             value = raw_query.get(f.name)
-            if _leaves(f.kind) == {int} and isinstance(value, str) and _WHOLE.fullmatch(value):
+            leaves = _leaves(f.kind) - {type(None)}  # an optional number (int | None) too
+            if leaves == {int} and isinstance(value, str) and _WHOLE.fullmatch(value):
                 raw_query[f.name] = int(value)
         return body, _fields(self.query, raw_query, "query parameter")
 

@@ -99,6 +99,20 @@ class Response:
         return cls(status, text.encode(), content_type)
 
 
+# the headers of every page (the node's register and kitchen pages, the console's): only the page's own
+# scripts and styles run, it cannot be framed, and it posts no form anywhere; a token a page holds stays
+# out of reach of other sites' scripts
+PAGE_SECURITY = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
 def _not_json(word: str) -> Any:
     """Python's json reads NaN and Infinity, which JSON does not have (and no amount can be)."""
     raise ValueError(f"{word} is not a JSON value")

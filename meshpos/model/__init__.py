@@ -8,6 +8,7 @@ from meshpos.model._records import CorruptEntry, CorruptRegistry
 from meshpos.model.catalog import (
     RIGHTS,
     Catalog,
+    Category,
     Discount,
     Modifier,
     ModifierGroup,
@@ -62,6 +63,7 @@ __all__ = [
     "CapturedUpdate",
     "CashMove",
     "Catalog",
+    "Category",
     "Conflict",
     "CorruptEntry",
     "CorruptRegistry",

@@ -213,6 +213,12 @@ class Fields:
             raise CorruptRecord(f"{self.where}: field {name!r} is {value!r}, expected true/false")
         return value
 
+    def opt_flag(self, name: str) -> bool | None:
+        value = self._data.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise CorruptRecord(f"{self.where}: field {name!r} is {value!r}, expected true/false")
+        return value
+
     def array(self, name: str) -> list[Any]:
         value = self._data.get(name, [])
         if not isinstance(value, list):

@@ -86,6 +86,19 @@ def put(target: Any, key: str, value: object, where: str, *, checked: bool = Fal
     target[key] = value
 
 
+def remove(target: Any, key: str, where: str) -> None:
+    """``del target[key]``, journalled like :func:`put` (an undo puts the old value back)."""
+    check_text(key, f"{where}: key", MAX_ID_CHARS)
+    journal = _JOURNAL.get()
+    if journal is None:
+        with all_or_nothing(where):
+            remove(target, key, where)
+        return
+    if key in target:
+        journal.append((target, key, target[key]))
+        del target[key]
+
+
 def record_text(record: object, where: str) -> str:
     """The insert-only fact ``record`` as its compact-JSON text, its values checked against the bounds
     first (as :func:`put` checks a value)."""

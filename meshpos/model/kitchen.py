@@ -43,6 +43,9 @@ class TicketItem:
     name: str
     quantity: int
     modifiers: tuple[str, ...]
+    station: str = (
+        ""  # the product's kitchen station when the ticket was made ("": the one kitchen)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,7 @@ class Kitchen:
                 i.text("name"),
                 i.quantity("quantity"),
                 tuple(str(m) for m in i.array("modifiers")),
+                i.opt_text("station") or "",
             )
             for i in f.records("items")
         )

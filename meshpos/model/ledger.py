@@ -8,13 +8,10 @@ Layout of a ``ledger/<date>`` document (all records are written once and never e
 
 An order's map is created once by the register that opens it; every register only adds uuid-keyed records
 to it, so concurrent additions merge (two payments taken on two registers during a partition are both
-kept, and found as a conflict). Every record is one value: a record of fields (the order's info, shifts and
-their closes, receipts, refunds, cash and stock movements, and an order's lines, removals, discounts,
-payments and voids) is its compact-JSON text (``_writes.record_text``), nothing in it is ever merged field by
-field; an order's receipt number and kitchen send are plain values. One map per order with a key per
-record costs far less memory than a map per part with a map of values per line (docs/benchmarks.md,
-"records"). Readers also take what an older node wrote: a map of values per record, and an order with a
-map per part (``orders/<id>/lines/<id>``), into which this node then writes too. Status and totals are
+kept, and found as a conflict). Every record is one value: a record of fields is its compact-JSON text
+(``_writes.record_text``), never merged field by field; a kitchen send is a plain value. What is not one
+record under its own key (an order's records, the payment under its receipt's key, a receipt's stock
+movements) and what an older node wrote are read through ``ledger_layout``. Status and totals are
 derived from the records. This module reads and writes records: each kind's root and parser come from
 its spec in ``records`` (its type is in ``ledger_types``); the rules (rights, stops, shift state,
 over-payment) live in ``venue``. See docs/architecture.md (Documents).
@@ -45,6 +42,8 @@ from meshpos.model._records import (
 )
 from meshpos.model._writes import put, put_record, record_text
 from meshpos.model.documents import ledger_name
+from meshpos.model.ledger_layout import PAYMENT_ID_FIELD, derived_records, order_key, order_parts
+from meshpos.model.ledger_layout import settled as order_settled
 from meshpos.model.ledger_types import (
     CashMove,
     Conflict,
@@ -63,10 +62,7 @@ from meshpos.model.records import (
     ORDERS,
     RECEIPTS,
     REFUNDS,
-    SETTLED_BY,
     SHIFTS,
-    order_key,
-    order_parts,
     parse_order,
     parse_payment,
     refund_of,
@@ -250,22 +246,24 @@ class Ledger:
         """A payment: an insert-only fact, as its JSON text in the order's map."""
         self.write_order_record(order_id, "payments", payment_id, record)
 
+    def write_receipt_payment(
+        self, order_id: str, receipt_id: str, seq: int, payment_id: str, record: JsonDict
+    ) -> None:
+        """The payment that completes an order and the receipt it issued, as one entry of the order's
+        map: ``receipts/<receipt id>`` holding the payment's JSON text with its id
+        (``ledger_layout.receipt_payment``). An order an older node opened keeps its part maps: the payment
+        goes into ``payments`` and the receipt's sequence number into ``receipts``, where it reads them."""
+        if isinstance(self._order_map(order_id).get("payments"), Map):
+            self.write_payment(order_id, payment_id, record)
+            self.write_order_record(order_id, "receipts", receipt_id, seq)
+            return
+        self.write_order_record(
+            order_id, "receipts", receipt_id, {**record, PAYMENT_ID_FIELD: payment_id}
+        )
+
     def settled(self, order_id: str) -> bool:
-        """Whether an order is paid or voided, from its keys alone (reading it whole costs ~50 times
-        more): a page index skips settled orders without reading them."""
-        om = self._roots["orders"].get(order_id)
-        if not isinstance(om, Map | dict):
-            return False  # missing or corrupt: reading it whole notes what is wrong
-        for key in list(om.keys()):
-            part, slash, _ = key.partition("/")
-            if part not in SETTLED_BY:
-                continue
-            if slash:
-                return True
-            older = om.get(key)  # an older node's part map
-            if isinstance(older, Map | dict) and len(older) > 0:
-                return True
-        return False
+        """Whether an order is paid or voided, from its keys alone (``ledger_layout.settled``)."""
+        return order_settled(self._roots["orders"].get(order_id))
 
     def records_of(self, spec: RecordSpec[T], keys: Iterable[str]) -> list[T]:
         """The records of ``spec``'s kind under these keys that parse (a corrupt one skipped and noted)."""
@@ -348,6 +346,19 @@ class Ledger:
     def has_receipt(self, receipt_id: str) -> bool:
         return lookup_key(receipt_id, "receipt id") in self._roots["receipts"]
 
+    def receipt_numbered(self, number: str) -> str | None:
+        """The id of the day's receipt with this number, or None. A walk of the day's receipts (only
+        those whose text holds the number are parsed): a lookup by number is a person typing in a
+        paper receipt's number to reprint or refund it, not a hot path, and an index of numbers would
+        cost every receipt memory."""
+        for key, stored in self._roots["receipts"].items():
+            if isinstance(stored, str) and number not in stored:
+                continue
+            value = decoded(stored)
+            if value is not None and value.get("number") == number:
+                return str(key)
+        return None
+
     def receipt_count(self) -> int:
         """How many receipts the day holds, without reading them (status asks this often)."""
         return len(self._roots["receipts"])
@@ -394,7 +405,19 @@ class Ledger:
         return self.records(CASH_MOVES)
 
     def inventory(self) -> list[InventoryMove]:
+        """Every stock movement: the ``inventory`` records and those the receipts stand for (a
+        sale's, one per line: ``ledger_layout.sale_moves``)."""
         return self.records(INVENTORY_MOVES)
+
+    def inventory_move(self, move_id: str) -> InventoryMove:
+        """One stored stock movement (a write-off, a supply, a refund's) by id."""
+        lookup_key(move_id, "stock movement id")
+        return parse_one(
+            f"inventory/{move_id}",
+            lambda: INVENTORY_MOVES.parse_key(self, move_id),
+            doc=self.name,
+            corrupt=self.corrupt,
+        )
 
     def records(self, spec: RecordSpec[T]) -> list[T]:
         """Every record of ``spec``'s kind that parses, in its order; a corrupt one is skipped (and
@@ -403,7 +426,11 @@ class Ledger:
             return [record for order in self.orders() for record in spec.in_order(order)]
         if spec is ORDERS:
             return cast(list[T], self.orders())
-        return sorted(self._each(spec.root, lambda k: spec.parse_key(self, k)), key=spec.sort)
+        found = list(self._each(spec.root, lambda k: spec.parse_key(self, k)))
+        if spec.derived is not None:  # records others stand for (a receipt's stock movements)
+            d = spec.derived
+            found += derived_records(self._roots[d.root], d, self.name, self.corrupt)
+        return sorted(found, key=spec.sort)
 
     # --- what a parser reads (records.RecordSource) ----------------------------------------------
     def record(self, root: str, key: str) -> Fields:

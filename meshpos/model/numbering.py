@@ -51,6 +51,13 @@ def format_number(series: str, seq: int) -> str:
     return f"{series}-{seq:06d}"
 
 
+def looks_numbered(text: str) -> bool:
+    """Could ``text`` be a receipt number (``format_number``: a series, a dash, six digits or more)
+    rather than a record id? Where a path takes either, only such text is looked up by number."""
+    series, _, seq = text.rpartition("-")
+    return bool(series) and len(seq) >= 6 and seq.isdigit()
+
+
 def _sequence(value: Any) -> int:
     """A mark as read from the document (pycrdt gives floats). Anything else counts as none: a mark
     only ever moves numbers on, so a peer's junk must not stop a register selling (too big to store)."""

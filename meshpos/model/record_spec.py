@@ -57,6 +57,16 @@ class TallyKind:
     """The document field naming the register that wrote it; None when only its shift tells."""
 
 
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """Records of a kind that are not stored but stand for a part of another record: each record of
+    ``root`` (its fields) gives ``records(key, fields)`` of them (a receipt's lines are its sale stock
+    movements). Readers list them with the stored ones; they arrive, merge and go with that record."""
+
+    root: str
+    records: Callable[[str, Fields], Sequence[Any]]
+
+
 class RecordSource(Protocol):
     """What a parser reads a record from: a ledger day (live, or a snapshot of plain values)."""
 
@@ -94,6 +104,8 @@ class RecordSpec(Generic[R]):
     tally: TallyKind | None = None
     reads: tuple[str, ...] = ()
     """The document roots its parser reads; by default its own root only."""
+    derived: Derived | None = None
+    """Records of this kind that another record stands for (listed with the stored ones)."""
 
     def __post_init__(self) -> None:
         if not self.reads:

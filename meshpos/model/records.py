@@ -19,9 +19,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from meshpos.errors import CorruptRecord
 from meshpos.model._records import Fields
 from meshpos.model.catalog import DISCOUNT_KINDS
+from meshpos.model.ledger_layout import order_parts, sale_moves
 from meshpos.model.ledger_types import (
     CASH_MOVE_KINDS,
     INVENTORY_KINDS,
@@ -39,9 +39,11 @@ from meshpos.model.ledger_types import (
     Shift,
     ShiftClose,
 )
+from meshpos.model.order_detail import line_detail, order_discounts
 from meshpos.model.record_spec import (
     Children,
     Column,
+    Derived,
     RecordSource,
     RecordSpec,
     TallyKind,
@@ -49,10 +51,6 @@ from meshpos.model.record_spec import (
     col,
 )
 from meshpos.model.totals import order_totals, price_lines
-
-ORDER_PARTS = ("lines", "removed", "discounts", "payments", "voids", "receipts", "sent")
-SETTLED_BY = ("receipts", "voids")  # the order parts that make it paid or void (Order.status)
-
 
 # --- parsers ------------------------------------------------------------------------------------
 
@@ -114,31 +112,6 @@ def parse_payment(order_id: str, payment_id: str, f: Fields) -> Payment:
         user=f.text("user"),
         at_ms=f.integer("at"),
     )
-
-
-def order_key(part: str, key: str) -> str:
-    """The key of an order's ``part`` record ``key`` inside the order's one map (``lines/<line id>``)."""
-    return f"{part}/{key}"
-
-
-def order_parts(order: Mapping[str, Any], where: str) -> dict[str, dict[str, Any]]:
-    """An order's records by part (``lines``, ``payments``, ...), from either layout, merged.
-
-    An order is one map: ``info`` and a key ``<part>/<key>`` per record (docs/architecture.md (Model)).
-    An order an older node opened holds a map per part instead (``lines/<line id>`` under ``lines``);
-    a part present in that form must be a map, or the order is corrupt. A key naming no part is left
-    out (nothing this node knows reads it)."""
-    parts: dict[str, dict[str, Any]] = {part: {} for part in ORDER_PARTS}
-    for key, value in order.items():
-        if key in parts:
-            if not isinstance(value, Mapping):
-                raise CorruptRecord(f"{where}: {key!r} is not a map")
-            parts[key].update(value.items())
-            continue
-        part, slash, record = key.partition("/")
-        if slash and part in parts:
-            parts[part][record] = value
-    return parts
 
 
 def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
@@ -302,7 +275,7 @@ SHIFTS: RecordSpec[Shift] = RecordSpec(
         _nullable("expected_cash", "int", _close("expected_cash")),
         _nullable("difference", "int", _close("difference")),
     ),
-    indexes=("register",),
+    indexes=("register", "business_date"),
     device="register",
     tally=TallyKind("shift_events", "shift opening or closing", "shift openings and closings"),
     reads=("shifts", "shift_closes"),  # a shift's close is under shift_closes/<shift id>
@@ -326,8 +299,12 @@ ORDERS: RecordSpec[Order] = RecordSpec(
         *(col(name, "int", f"totals.{name}") for name in ("subtotal", "discount", "tax")),
         *(col(name, "int", f"totals.{name}") for name in ("total", "paid", "tips")),
         Column("receipt_ids", "text", lambda o: json.dumps(list(o.receipt_ids))),
+        # what a receipt's detail shows of its lines and a void of what it dropped (the receipt keeps
+        # amounts only); nullable: rows stored before schema 4 have none
+        _nullable("line_detail", "text", line_detail),
+        _nullable("order_discounts", "text", order_discounts),
     ),
-    indexes=("shift_id",),
+    indexes=("shift_id", "business_date"),
     device="register",
 )
 PAYMENTS: RecordSpec[Payment] = RecordSpec(
@@ -414,7 +391,7 @@ REFUNDS: RecordSpec[Refund] = RecordSpec(
             lambda r: r.lines,
         ),
     ),
-    indexes=("receipt_id", "shift_id"),
+    indexes=("receipt_id", "shift_id", "business_date"),
     device="register",
     parent="receipt_id",
     tally=TallyKind("refunds", "refund", "refunds"),
@@ -449,9 +426,10 @@ INVENTORY_MOVES: RecordSpec[InventoryMove] = RecordSpec(
         col("device"),
         col("at_ms", "int"),
     ),
-    indexes=("product_id",),
+    indexes=("product_id", "business_date"),
     device="device",
     tally=TallyKind("stock_moves", "stock movement", "stock movements", by="device"),
+    derived=Derived("receipts", sale_moves),
 )
 
 LEDGER_RECORDS: tuple[RecordSpec[Any], ...] = (

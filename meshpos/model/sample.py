@@ -5,6 +5,7 @@ from __future__ import annotations
 from meshpos.model.catalog import (
     RIGHTS,
     Catalog,
+    Category,
     Discount,
     Modifier,
     ModifierGroup,
@@ -24,7 +25,17 @@ def sample_catalog(catalog: Catalog, *, pin_hash: str = "") -> None:
     """Write the sample menu in one transaction. ``pin_hash`` lets callers skip scrypt in hot loops."""
     catalog.load(
         [
-            Settings(currency="EUR", receipt_header="Café Mesh", day_cutoff_hour=4, timezone="UTC"),
+            Settings(
+                currency="EUR",
+                receipt_header="Café Mesh",
+                day_cutoff_hour=4,
+                timezone="UTC",
+                name="Café Mesh",
+            ),
+            *(
+                Category(name, name, position)
+                for position, name in enumerate(("Coffee", "Bakery", "Kitchen", "Drinks", "Shop"))
+            ),
             Tax("vat20", "VAT 20 %", 2_000, included=True),
             Tax("vat10", "VAT 10 %", 1_000, included=True),
             Tax("us-sales", "Sales tax 8.875 %", 888, included=False),
@@ -45,8 +56,8 @@ def sample_catalog(catalog: Catalog, *, pin_hash: str = "") -> None:
             Product("espresso", "Espresso", 250, "Coffee", "vat10"),
             Product("latte", "Latte", 390, "Coffee", "vat10", ("size", "milk")),
             Product("croissant", "Croissant", 280, "Bakery", "vat10"),
-            Product("burger", "Burger", 1250, "Kitchen", "vat10"),
-            Product("fries", "Fries", 450, "Kitchen", "vat10"),
+            Product("burger", "Burger", 1250, "Kitchen", "vat10", kitchen="grill"),
+            Product("fries", "Fries", 450, "Kitchen", "vat10", kitchen="grill"),
             Product("lemonade", "Lemonade", 420, "Drinks", "vat20"),
             Product("export-beans", "Beans 1 kg (US)", 1800, "Shop", "us-sales"),
             Discount("staff", "Staff 50 %", "percent", "line", 5_000),

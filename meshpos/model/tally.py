@@ -23,7 +23,8 @@ from typing import Any
 from pycrdt import Doc, Map, MapEvent, Subscription
 
 from meshpos.model._records import decoded
-from meshpos.model.records import LEDGER_RECORDS, order_key
+from meshpos.model.ledger_layout import order_key, receipt_payment, sale_move_count
+from meshpos.model.records import INVENTORY_MOVES, LEDGER_RECORDS, RECEIPTS
 from meshpos.model.replica import decode_state_vector
 
 #: the kinds of record a register owes the console, as a person names them (singular, plural), from
@@ -34,7 +35,9 @@ KINDS: dict[str, tuple[str, str]] = {
     if spec.tally is not None
 }
 UNKNOWN_REGISTER = "?"
+_STOCK = INVENTORY_MOVES.tally.kind if INVENTORY_MOVES.tally else ""  # a receipt's lines count here
 _PAYMENT = order_key("payments", "")  # an order's map key of a payment, less its id
+_RECEIPT = order_key("receipts", "")  # of a receipt (holding the payment that issued it)
 # a day quiet this long (seconds) is counted afresh once: pycrdt misses some nested changes
 RECOUNT_WHEN_QUIET = 2.0
 
@@ -115,6 +118,8 @@ class LedgerTally:
         # at once): a device whose state covers it holds the receipt (see :meth:`receipt_state`)
         self._receipts_at: dict[str, dict[int, int]] = {}
         self._unsettled: list[str] = []
+        # receipt key -> how many stock movements it stands for (ledger_layout.sale_moves), counted with it
+        self._sale_moves: dict[str, int] = {}
         self._count_all()
         loaded = decode_state_vector(doc.get_state())
         self._receipts_at = dict.fromkeys(self._unsettled, loaded)
@@ -156,6 +161,7 @@ class LedgerTally:
         before = self.counts()
         self._counts.clear()
         self._registers.clear()
+        self._sale_moves.clear()
         self._count_all()
         return self.counts() != before
 
@@ -165,9 +171,10 @@ class LedgerTally:
 
     # --- counting ---------------------------------------------------------------------------------
 
-    def _record(self, kind: str, key: str, register: object) -> None:
+    def _record(self, kind: str, key: str, register: object, moves: int = 0) -> None:
         """Count a record once, however many events report it (a change that arrives before its
-        parent is reported with the parent and may be reported again on its own)."""
+        parent is reported with the parent and may be reported again on its own); a receipt with the
+        ``moves`` stock movements it stands for (of its register, as the console derives them)."""
         seen = self._registers.setdefault(kind, {})
         if key in seen:
             return
@@ -175,6 +182,9 @@ class LedgerTally:
         seen[key] = reg = sys.intern(reg)
         kinds = self._counts.setdefault(reg, {})
         kinds[kind] = kinds.get(kind, 0) + 1
+        if moves:
+            self._sale_moves[key] = moves
+            kinds[_STOCK] = kinds.get(_STOCK, 0) + moves
         if kind == "receipts" and key not in self._receipts_at:
             self._unsettled.append(key)
 
@@ -183,9 +193,12 @@ class LedgerTally:
         if reg is None:
             return
         kinds = self._counts[reg]
-        kinds[kind] -= 1
-        if not kinds[kind]:
-            del kinds[kind]
+        moves = self._sale_moves.pop(key, 0) if kind == "receipts" else 0
+        for counted, n in ((kind, 1), (_STOCK, moves)):
+            if n:
+                kinds[counted] -= n
+                if not kinds[counted]:
+                    del kinds[counted]
         if kind == "receipts":
             self._receipts_at.pop(key, None)
 
@@ -196,10 +209,16 @@ class LedgerTally:
         return _field(shift, "register")
 
     def _count_record(self, root: str, key: str, value: object, added: bool) -> None:
+        moves = 0
         if root in _FLAT_ROOTS:
             kind, field = _FLAT_ROOTS[root]
             key = f"open {key}" if root == "shifts" else key
-            register = _field(value, field)
+            if root == RECEIPTS.root and added and not isinstance(value, Map):
+                fields = decoded(value)  # read once: its register and the stock moves it stands for
+                register = None if fields is None else fields.get(field)
+                moves = sale_move_count(fields)
+            else:
+                register = _field(value, field)
         elif root == "shift_closes":
             kind, key, register = "shift_events", f"close {key}", self._register_of_shift(key)
         elif root == "cash_moves":
@@ -207,7 +226,7 @@ class LedgerTally:
         else:
             return
         if added:
-            self._record(kind, key, register)
+            self._record(kind, key, register, moves)
         else:
             self._forget(kind, key)
 
@@ -256,6 +275,9 @@ class LedgerTally:
                     self._count_payments(_payments(value), added)
                 elif len(path) == 1 and key.startswith(_PAYMENT):  # a record in an order's map
                     self._count_payments([(key.removeprefix(_PAYMENT), value)], added)
+                elif len(path) == 1 and key.startswith(_RECEIPT):  # a receipt and its payment
+                    paid = receipt_payment(key.removeprefix(_RECEIPT), value)
+                    self._count_payments([paid] if paid is not None else [], added)
                 elif path[-1] == "payments" and len(path) == 2:  # an older node's part map
                     self._count_payments([(key, value)], added)
 
@@ -277,6 +299,9 @@ def _payments(order: object) -> list[tuple[str, object]]:
         return []
     older = order.get("payments")
     found = list(older.items()) if isinstance(older, dict) else []
-    return found + [
-        (k.removeprefix(_PAYMENT), v) for k, v in order.items() if k.startswith(_PAYMENT)
-    ]
+    for k, v in order.items():
+        if k.startswith(_PAYMENT):
+            found.append((k.removeprefix(_PAYMENT), v))
+        elif k.startswith(_RECEIPT) and (paid := receipt_payment(k.removeprefix(_RECEIPT), v)):
+            found.append(paid)
+    return found

@@ -18,6 +18,7 @@ from meshpos.errors import (
     UnknownRecord,
 )
 from meshpos.model.ledger import Ledger
+from meshpos.model.ledger_layout import SALE_MOVES_FIELD
 from meshpos.model.ledger_types import (
     CASH_MOVE_KINDS,
     MANUAL_INVENTORY_KINDS,
@@ -153,26 +154,24 @@ class MoneyRules(VenueBase):
         receipt_id = self._new_id() if applied == due else None
         # the number's mark is raised first (its own document): a receipt then not written is a gap
         number = self.numbering.issue() if receipt_id is not None else None
+        record = {
+            "method": method,
+            "amount": applied,
+            "tip": tip,
+            "tendered": tendered if tendered else applied + tip,
+            "change": change,
+            "shift_id": shift.id,
+            "register": self.device,
+            "user": user,
+            "at": now_ms,
+        }
         with ledger.doc.transaction():
-            ledger.write_payment(
-                order_id,
-                payment_id,
-                {
-                    "method": method,
-                    "amount": applied,
-                    "tip": tip,
-                    "tendered": tendered if tendered else applied + tip,
-                    "change": change,
-                    "shift_id": shift.id,
-                    "register": self.device,
-                    "user": user,
-                    "at": now_ms,
-                },
-            )
-            if receipt_id is not None and number is not None:
-                self._issue_receipt(
-                    ledger, ledger.order(order_id), receipt_id, number, user, shift, now_ms
-                )
+            if receipt_id is None or number is None:
+                ledger.write_payment(order_id, payment_id, record)
+            else:  # the receipt, then the payment under its key (one entry: ledger_layout.receipt_payment)
+                paid = [p.id for p in order.payments] + [payment_id]
+                self._issue_receipt(ledger, order, receipt_id, number, user, shift, now_ms, paid)
+                ledger.write_receipt_payment(order_id, receipt_id, number[1], payment_id, record)
         payment = next(p for p in ledger.order(order_id).payments if p.id == payment_id)
         receipt = ledger.receipt(receipt_id) if receipt_id else None
         return PaymentResult(payment, change, receipt)
@@ -186,6 +185,7 @@ class MoneyRules(VenueBase):
         user: str,
         shift: Shift,
         now_ms: int,
+        payment_ids: list[str],
     ) -> None:
         lines = [
             {
@@ -217,14 +217,10 @@ class MoneyRules(VenueBase):
                 "tax": t.tax,
                 "total": t.total,
                 "lines": lines,
-                "payment_ids": [p.id for p in order.payments],
+                "payment_ids": payment_ids,
+                SALE_MOVES_FIELD: True,  # its lines are its stock movements: none written apart
             },
         )
-        ledger.write_order_record(order.id, "receipts", receipt_id, number[1])
-        for line in order.lines:
-            self._write_inventory(
-                ledger, line.product_id, "sale", line.quantity, receipt_id, user, now_ms
-            )
 
     def _write_inventory(
         self,
@@ -354,4 +350,4 @@ class MoneyRules(VenueBase):
         self.catalog.product(product_id)
         ledger = self.ledger(self.business_date(now_ms))
         move_id = self._write_inventory(ledger, product_id, kind, quantity, reason, user, now_ms)
-        return next(m for m in ledger.inventory() if m.id == move_id)
+        return ledger.inventory_move(move_id)

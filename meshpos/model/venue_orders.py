@@ -96,8 +96,8 @@ class OrderRules(VenueBase):
         chosen = self._modifiers(product, modifiers)
         discount = None
         if discount_id is not None:
-            self.catalog.require(user, "discount")
             found = self.catalog.discount(discount_id)
+            self.catalog.may_give(user, found)
             if found.scope != "line":
                 raise DomainError(f"discount {found.name!r} applies to whole orders, not lines")
             discount = {"id": found.id, "kind": found.kind, "value": found.value}
@@ -171,6 +171,7 @@ class OrderRules(VenueBase):
         self._register_shift(user, "discount")
         ledger, order = self._open_order(order_id)
         found = self.catalog.discount(discount_id)
+        self.catalog.may_give(user, found)
         if found.scope != "order":
             raise DomainError(f"discount {found.name!r} applies to lines, not whole orders")
         if order.payments:
@@ -208,6 +209,14 @@ class OrderRules(VenueBase):
         )
         return ledger.order(order_id)
 
+    def _station(self, product_id: str) -> str:
+        """The kitchen station a product's tickets go to; a product gone from the catalog since the line
+        was added (or unreadable) still goes to the kitchen, to no station in particular."""
+        try:
+            return self.catalog.product(product_id).kitchen
+        except (UnknownRecord, CorruptRecord):
+            return ""
+
     @operation("send the order to the kitchen")
     def send_to_kitchen(self, user: str, order_id: str, now_ms: int) -> Ticket | None:
         id_of(order_id, "order id")
@@ -231,6 +240,7 @@ class OrderRules(VenueBase):
                         "name": line.name,
                         "quantity": line.quantity,
                         "modifiers": [m.name for m in line.modifiers],
+                        "station": self._station(line.product_id),
                     }
                     for line in unsent
                 ],

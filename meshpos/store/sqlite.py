@@ -65,6 +65,7 @@ class SqliteStore:
         self._closed = False
         self._writer = Writer(
             writer,
+            reader,
             path,
             self.stats,
             compact_rows=compact_rows,

@@ -60,6 +60,7 @@ class Writer:
     def __init__(
         self,
         db: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
         path: Path,
         stats: StoreStats,
         *,
@@ -75,6 +76,7 @@ class Writer:
         self.max_batch = max_batch
         self._merger = merger
         self._db = db
+        self._reader = reader  # compaction reads here: appends never queue behind a read
         self._queue: collections.deque[_Append | _Exclusive] = collections.deque()
         self._wake = asyncio.Event()
         self._due: dict[str, tuple[int, int]] = {}  # over a compaction threshold: (log rows, bytes)
@@ -135,20 +137,14 @@ class Writer:
                 return
 
             def read(db: sqlite3.Connection) -> tuple[int, list[Any], list[Any]] | None:
-                found = db.execute("SELECT id FROM documents WHERE name = ?", (name,)).fetchall()
-                if not found:
-                    return None
-                doc_id = found[0][0]
-                log_rows = db.execute(
-                    "SELECT seq, data FROM updates WHERE doc = ? ORDER BY seq", (doc_id,)
-                ).fetchall()
-                segments = db.execute(
-                    "SELECT id, data FROM snapshots WHERE doc = ? ORDER BY id", (doc_id,)
-                ).fetchall()
-                return doc_id, log_rows, segments
+                db.execute("BEGIN")  # one read transaction: one committed state
+                try:
+                    return self._read_for_merge(db, name, full)
+                finally:
+                    db.execute("COMMIT")
 
-            found = await on_connection_thread(self._db, read)  # one hop: one committed state
-            await let_go(self._db)
+            found = await on_connection_thread(self._reader, read)
+            await let_go(self._reader)
             if found is None:
                 return
             doc_id, log_rows, segments = found
@@ -190,6 +186,45 @@ class Writer:
             if self.closing:
                 return  # the writer is draining its queue to stop: the merge is simply dropped
             await self.submit(f"compact {name!r}", write)
+
+    def _read_for_merge(
+        self, db: sqlite3.Connection, name: str, full: bool
+    ) -> tuple[int, list[Any], list[Any]] | None:
+        """The log and the segments a merge may absorb, read on the reader connection (WAL: it sees
+        the last commit and never holds up the writer, where reading a day's big segment kept the
+        sales' appends waiting tens of ms).
+
+        Nothing when the document is no longer over a threshold (an append made during the last
+        compaction counted rows that compaction then merged). The segments ``fold`` cannot absorb are
+        not read: a segment is absorbed only when at most twice what is built, and what is built is at
+        most the log plus the segments absorbed before it, so their sizes decide.
+        """
+        found = db.execute(
+            "SELECT id, log_rows, log_bytes FROM documents WHERE name = ?", (name,)
+        ).fetchall()
+        if not found:
+            return None
+        doc_id, rows, size = found[0]
+        if not full and rows < self.compact_rows and size < self.compact_bytes:
+            return None
+        log_rows = db.execute(
+            "SELECT seq, data FROM updates WHERE doc = ? ORDER BY seq", (doc_id,)
+        ).fetchall()
+        sizes = db.execute(
+            "SELECT id, length(data) FROM snapshots WHERE doc = ? ORDER BY id", (doc_id,)
+        ).fetchall()
+        built = sum(len(row[1]) for row in log_rows)
+        wanted = 0
+        for _, length in reversed(sizes):
+            if not full and length > 2 * built:
+                break
+            wanted += 1
+            built += length
+        ids = [row[0] for row in sizes[len(sizes) - wanted :]]
+        segments = [
+            db.execute("SELECT id, data FROM snapshots WHERE id = ?", (i,)).fetchone() for i in ids
+        ]
+        return doc_id, log_rows, segments
 
     async def _run_writer(self) -> None:
         try:
@@ -268,6 +303,10 @@ class Writer:
         return batch
 
     async def _commit_appends(self, batch: list[_Append]) -> None:
+        """One transaction for ``batch``. An update as big as the byte threshold on its own (a day
+        caught up from a peer, a backlog) goes in as a snapshot segment, not into the log: it is
+        already one merged update, and compacting it as log would only rewrite its megabytes (with
+        the sales' appends waiting behind that write). Loading reads segments and log alike."""
         by_doc: dict[str, list[bytes]] = {}
         meta: dict[str, str] = {}
         for item in batch:
@@ -278,14 +317,19 @@ class Writer:
 
         def job(db: sqlite3.Connection) -> None:
             rows: list[tuple[int, bytes]] = []
+            segments: list[tuple[int, bytes]] = []
             for name, datas in by_doc.items():
+                small = [data for data in datas if len(data) < self.compact_bytes]
                 doc_id, log_rows, log_bytes = db.execute(
-                    _UPSERT_DOC, (name, len(datas), sum(map(len, datas)))
+                    _UPSERT_DOC, (name, len(small), sum(map(len, small)))
                 ).fetchone()
                 counters[name] = (log_rows, log_bytes)
-                rows.extend((doc_id, data) for data in datas)
+                rows.extend((doc_id, data) for data in small)
+                segments.extend((doc_id, data) for data in datas if len(data) >= self.compact_bytes)
             if rows:
                 db.executemany("INSERT INTO updates (doc, data) VALUES (?, ?)", rows)
+            if segments:  # see _commit_appends
+                db.executemany("INSERT INTO snapshots (doc, data) VALUES (?, ?)", segments)
             if meta:
                 db.executemany(
                     "INSERT INTO meta (key, value) VALUES (?, ?) "

@@ -39,7 +39,7 @@ hold the money anyway). The boundary that matters — a kds writing ledger or ca
 unconditionally by rule 1.
 """
 
-from meshpos.sync._budget import Allowance, PeerBudget, TokenBucket
+from meshpos.sync._budget import Allowance, PeerBudget, ReopenBudget, TokenBucket
 from meshpos.sync._codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
     decode,
@@ -53,6 +53,7 @@ from meshpos.sync._election import Candidate, elect
 from meshpos.sync._events import (
     AwarenessReceived,
     ClientIdAlarm,
+    ClosedDayDeferred,
     DocumentChanged,
     LocalWriteRefused,
     PeerClosed,
@@ -113,6 +114,7 @@ __all__ = [
     "Candidate",
     "Chunk",
     "ClientIdAlarm",
+    "ClosedDayDeferred",
     "DocMessage",
     "DocReceived",
     "DocumentChanged",
@@ -129,6 +131,7 @@ __all__ = [
     "PeerLive",
     "PresenceTable",
     "RelayChanged",
+    "ReopenBudget",
     "ReopenWanted",
     "Session",
     "SessionClosed",

@@ -70,3 +70,25 @@ class TokenBucket:
             return False
         self.tokens -= amount
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class ReopenBudget:
+    """What peers may make this node load of its closed business days (docs/architecture.md
+    (Documents)). Opening a closed day costs memory in proportion to the day, and any enrolled device can
+    ask for any day, so days opened on a peer's behalf (until they close again) are bounded overall and
+    per device, and what waits for them (parked updates) is bounded in bytes. A register back after a
+    fortnight offline needs a fortnight of days, a few at a time: what is deferred comes again with
+    anti-entropy once a day closes again (``DayCloser``'s rule) and frees its place."""
+
+    at_once: int = 8  # closed days open on peers' behalf at once (asked for, loading or loaded)
+    per_device: int = 4  # of those, at most this many for one device
+    # days one device may have opened: a catch-up's few at once, then one per 30 s
+    device_rate: Allowance = Allowance(rate=1 / 30, burst=4)
+    parked_bytes: int = 16 * 2**20  # updates parked for every closed day together
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.per_device <= self.at_once or self.parked_bytes < 1:
+            raise LocalProtocolError(
+                "a reopen budget needs 1 <= per_device <= at_once and a positive parked_bytes"
+            )

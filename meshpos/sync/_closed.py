@@ -13,6 +13,14 @@ reopening it, and content it lacks still reaches it (docs/architecture.md (Docum
 * a non-empty update (live or step 2) is parked the same way; at most ``MAX_PARKED_BYTES`` per document
   (beyond that the parked updates are dropped and counted: anti-entropy sends them again once it is open).
 
+Any enrolled device may send that for any day, and a day costs memory while it is open, so opening days for
+peers is bounded (``SyncConfig.reopens``, :class:`~meshpos.sync._budget.ReopenBudget`): days open on
+peers' behalf at once (from the ask until the day closes again), per device, and a rate per device, and the
+bytes parked for all closed days together. A message past the budget is not kept (a step 1 that lacks
+something gets our deletions only, and nobody is asked for more): :class:`ClosedDayDeferred` says which
+bound and whose message, and the content comes again with anti-entropy once a day closes again (the
+node's rule) and frees its place. A legitimate late register thus gets its days in a few at a time.
+
 The node opens the document (``reopen``) with its stored update; what was parked is then handled as if it
 had just arrived, in arrival order, for the sessions still exchanging (the write rules apply then).
 
@@ -31,7 +39,6 @@ A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the sta
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -42,15 +49,19 @@ from meshpos.model.documents import is_kitchen, is_ledger, valid_document_name
 from meshpos.model.replica import decode_state_vector, encode_state_vector
 from meshpos.model.tally import Tally
 from meshpos.sync._bodies import MAX_JSON_DOCS
+from meshpos.sync._budget import TokenBucket
 from meshpos.sync._config import SyncConfig
-from meshpos.sync._events import AwarenessReceived, ReopenWanted, SyncEvent, UpdateRejected
+from meshpos.sync._events import (
+    AwarenessReceived,
+    ClosedDayDeferred,
+    ReopenWanted,
+    SyncEvent,
+)
 from meshpos.sync._exchange import _LOADING, _Loading, _Stored
 from meshpos.sync._messages import AwarenessUpdate, DocMessage, Heartbeat, SyncStep1, SyncStep2
 from meshpos.sync._rules import may_deliver
 from meshpos.sync._session import EXCHANGING, DocReceived, Session
 from meshpos.sync._updates import EMPTY_UPDATE
-
-log = logging.getLogger("meshpos.sync")
 
 #: updates parked for one closed document at most; beyond it they are dropped (and asked for again)
 MAX_PARKED_BYTES = 4 * 2**20
@@ -64,7 +75,6 @@ class _ClosedDoc:
     parked: list[tuple[str, DocMessage]] = field(default_factory=list)  # (session, message)
     parked_bytes: int = 0
     wanted: bool = False  # ReopenWanted was emitted in this closed period
-    warned: bool = False  # dropping parked updates was logged in this closed period
 
 
 def _covers(theirs: dict[int, int], ours: dict[int, int]) -> bool:
@@ -92,6 +102,9 @@ class ClosedDays:
     _console_sv: dict[str, dict[int, int]]
     _reports: dict[str, Tally]
     _closed_asked: dict[str, dict[str, float]]  # node -> closed day it asked for -> when
+    _parked_total: int
+    _opened_for: dict[str, str]
+    _reopen_rates: dict[str, TokenBucket]
     config: SyncConfig
     parked_dropped: int
 
@@ -110,6 +123,8 @@ class ClosedDays:
 
         def _process(self, peer: str, session: Session) -> None: ...
 
+        def _reject(self, peer: str, node: str, doc: str, reason: str) -> None: ...
+
     @property
     def closed_docs(self) -> frozenset[str]:
         return frozenset(self._closed)
@@ -123,11 +138,23 @@ class ClosedDays:
         closed = self._closed.get(name)
         if closed is not None:
             closed.wanted = False
+            self._opened_for.pop(name, None)  # its place in the reopen budget is free again
 
     def parked_bytes(self, name: str) -> int:
         """Bytes of updates parked for the closed ``name`` (at most ``MAX_PARKED_BYTES``)."""
         closed = self._closed.get(name)
         return closed.parked_bytes if closed is not None else 0
+
+    @property
+    def parked_total(self) -> int:
+        """Bytes of updates parked for every closed day (at most ``config.reopens.parked_bytes``)."""
+        return self._parked_total
+
+    @property
+    def opened_for_peers(self) -> dict[str, str]:
+        """Closed days asked for, being opened or open on a peer's behalf, until they close again
+        (day -> the device), within ``config.reopens``."""
+        return dict(self._opened_for)
 
     def close_doc(self, name: str) -> tuple[bytes, bytes]:
         """Unload the open business day ``name`` and answer for it from now on from its state vector
@@ -165,6 +192,7 @@ class ClosedDays:
         closed = self._closed.pop(name, None)
         if closed is None:
             raise LocalProtocolError(f"cannot reopen {name!r}: it is not closed")
+        self._parked_total -= closed.parked_bytes
         self._opening_for_content = True
         try:
             doc = self.open_doc(name)
@@ -207,27 +235,36 @@ class ClosedDays:
             assert session.peer is not None
             if not may_deliver(session.peer.role, name):  # refused at once, as when it is open
                 reason = f"a {session.peer.role} may not write {name}"
-                log.warning("rejected update for %s from %s: %s", name, session.peer.node, reason)
-                self._events.append(UpdateRejected(peer, session.peer.node, name, reason))
+                self._reject(peer, session.peer.node, name, reason)
                 return
-            self._park(name, closed, peer, message, len(message.update))
+            node = session.peer.node
+            refusal = None if closed.wanted else self._refusal(node)
+            if refusal is not None:
+                self._defer(peer, node, name, *refusal)
+                return
+            self._park(name, closed, peer, node, message, len(message.update))
 
     def _answer_closed(
         self, peer: str, session: Session, closed: _ClosedDoc, asked: dict[int, int], ask: SyncStep1
     ) -> None:
         name = ask.doc
+        node = session.peer_name
+        refusal = None if closed.wanted else self._refusal(node)
         if not _covers(asked, closed.clocks):  # the peer lacks something only our content holds
-            closed.parked = [(p, m) for p, m in closed.parked if not _same_ask(p, m, peer)]
-            self._park(name, closed, peer, ask, 0)
-            return
+            if refusal is None:
+                closed.parked = [(p, m) for p, m in closed.parked if not _same_ask(p, m, peer)]
+                self._park(name, closed, peer, node, ask, 0)
+                return
+            self._defer(peer, node, name, *refusal)  # what we can give without it: deletions
         deletions = closed.deletions if may_deliver(self.role, name) else EMPTY_UPDATE
         if not session.may_reply():  # a flood of step 1s for closed days: the usual budget
             session.charge_repeated_step1()
         session.send(SyncStep2(name, deletions))
         session.spent_on_reply(len(deletions))
-        if asked != closed.clocks and not closed.wanted:
+        if asked != closed.clocks and not closed.wanted and refusal is None:
             session.send(SyncStep1(name, closed.state_vector))  # the peer holds more: ask for it
-            # (the answer reopens it; once that is under way, asking again would only park copies)
+            # (the answer reopens it; once that is under way, asking again would only park copies,
+            # and past the reopen budget the answer would be deferred: asked again next round)
 
     def _answer_waiting(
         self, peer: str, session: Session, name: str, asked: dict[int, int]
@@ -264,26 +301,72 @@ class ClosedDays:
         )
 
     def _park(
-        self, name: str, closed: _ClosedDoc, peer: str, message: DocMessage, size: int
+        self, name: str, closed: _ClosedDoc, peer: str, node: str, message: DocMessage, size: int
     ) -> None:
-        closed.parked.append((peer, message))
-        closed.parked_bytes += size
+        """Keep ``message`` until ``name`` opens (within the parked bounds), and ask for it to open
+        (on ``node``'s behalf: the caller checked the reopen budget)."""
+        budget = self.config.reopens.parked_bytes
+        if size and self._parked_total + size > budget:  # the day still opens: it asks again then
+            self._defer(
+                peer,
+                node,
+                name,
+                "parked",
+                f"{self._parked_total} bytes are parked for closed days (at most {budget})",
+            )
+        else:
+            closed.parked.append((peer, message))
+            closed.parked_bytes += size
+            self._parked_total += size
         if closed.parked_bytes > MAX_PARKED_BYTES:
             kept: list[tuple[str, DocMessage]] = [
                 (p, m) for p, m in closed.parked if isinstance(m, SyncStep1)
             ]
-            self.parked_dropped += len(closed.parked) - len(kept)
+            dropped = len(closed.parked) - len(kept)
+            self.parked_dropped += dropped
+            self._parked_total -= closed.parked_bytes
             closed.parked, closed.parked_bytes = kept, 0
-            if not closed.warned:  # once per closed period: a peer controls how often
-                closed.warned = True
-                log.warning(
-                    "closed %s: parked updates over %d bytes dropped (asked again when it opens)",
-                    name,
-                    MAX_PARKED_BYTES,
-                )
+            reason = f"updates parked for {name} over {MAX_PARKED_BYTES} bytes dropped"
+            self._defer(peer, node, name, "parked", reason, dropped)
         if not closed.wanted:
+            bucket = self._reopen_rates.get(node)
+            if bucket is None:
+                bucket = self._reopen_rates[node] = TokenBucket(self.config.reopens.device_rate)
+            bucket.take(self._now or 0.0)
+            self._opened_for[name] = node
             closed.wanted = True
             self._events.append(ReopenWanted(name))
+
+    def _refusal(self, node: str) -> tuple[str, str] | None:
+        """Why ``node`` may not have one more closed day opened now (cause, in words), or None."""
+        budget = self.config.reopens
+        opened = len(self._opened_for)
+        if opened >= budget.at_once:
+            return "days", f"{opened} closed days are open for peers (at most {budget.at_once})"
+        mine = sum(1 for device in self._opened_for.values() if device == node)
+        if mine >= budget.per_device:
+            return "device", f"{mine} closed days are open for it (at most {budget.per_device})"
+        bucket = self._reopen_rates.get(node)
+        if bucket is not None and bucket.refill(self._now or 0.0) < 1:
+            rate = bucket.allowance
+            return "device_rate", (
+                f"it had {rate.burst:g} closed days opened lately (then one per {1 / rate.rate:g} s)"
+            )
+        return None
+
+    def _defer(
+        self, peer: str, node: str, name: str, cause: str, reason: str, count: int = 1
+    ) -> None:
+        """A message for the closed ``name`` is not kept (anti-entropy brings it again)."""
+        self._events.append(ClosedDayDeferred(peer, node, name, cause, reason, count))
+
+    def _forget_closed(self, name: str) -> None:
+        """``name`` is dropped: what closing kept of it goes (its parked messages, its place in
+        the reopen budget)."""
+        closed = self._closed.pop(name, None)
+        if closed is not None:
+            self._parked_total -= closed.parked_bytes
+        self._opened_for.pop(name, None)
 
 
 def _same_ask(parked_peer: str, message: DocMessage, peer: str) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from meshpos import __version__
 from meshpos.errors import LocalProtocolError
+from meshpos.sync._budget import ReopenBudget
 from meshpos.sync._session import SessionConfig
 
 SOFTWARE = f"meshpos/{__version__}"  # in the hello: which release a peer runs
@@ -25,6 +26,7 @@ class SyncConfig:
     anti_entropy_interval: float = 5.0
     settle_heartbeats: float = 2.0  # after start, listen this long before claiming the relay role
     session: SessionConfig = field(default_factory=SessionConfig)
+    reopens: ReopenBudget = field(default_factory=ReopenBudget)  # closed days peers may open
 
     @classmethod
     def paced(cls, heartbeat_interval: float, max_message_size: int) -> SyncConfig:

@@ -100,6 +100,20 @@ class ReopenWanted:
     doc: str
 
 
+@dataclass(frozen=True, slots=True)
+class ClosedDayDeferred:
+    """A peer's message for a closed day was not kept: opening the day for it (or parking it) is past
+    the reopen budget (``cause``: "days", "device", "device_rate", "parked"; ``reason`` says it in
+    words). Nothing is lost: anti-entropy brings it again once there is room. ``count`` messages."""
+
+    peer: str
+    node: str
+    doc: str
+    cause: str
+    reason: str
+    count: int = 1
+
+
 SyncEvent = (
     PeerJoined
     | PeerLive
@@ -112,4 +126,5 @@ SyncEvent = (
     | AwarenessReceived
     | RelayChanged
     | ReopenWanted
+    | ClosedDayDeferred
 )

@@ -7,6 +7,10 @@
   costs one reply, not one each.
 * Received updates are checked against the write rules (``_rules``) and the authors announced in hellos
   before anything is applied; a rejected update leaves the document unchanged.
+* An update that arrives ahead of its author's order (its first clock beyond what the document holds, read
+  off its header; or one of several authors, a catch-up) is noted (:meth:`Exchange.reordered`): pycrdt
+  misses some nested changes after such a delivery, so a live count of the document (``model.tally``) is
+  checked afresh after that only, not after every change.
 
 A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
 """
@@ -33,6 +37,7 @@ from meshpos.sync._updates import (
     clear_of_structs_from,
     has_structs_from,
     header_authors,
+    header_start,
     split_by_author,
 )
 
@@ -42,6 +47,10 @@ log = logging.getLogger("meshpos.sync")
 # one update per author: the receiver checks each one's author from its header instead of decoding it all
 # an extra time (tests/sync/test_sync_catchup.py).
 SPLIT_STEP2_CLOCKS = 1000
+#: authors noted ahead of their order per document at most (beyond: the document is still noted)
+MAX_REORDERED_CLIENTS = 64
+#: refusals logged once each (device, kind of document, reason); beyond, only counted
+MAX_LOGGED_REJECTIONS = 1024
 
 
 @contextlib.contextmanager
@@ -90,6 +99,8 @@ class Exchange:
     _applying: str | _Loading | _Stored | None
     _opening_for_content: bool
     _held_by: dict[str, dict[str, dict[int, int]]]
+    _reordered: dict[str, dict[int, int]]  # doc -> client -> a first clock that came ahead
+    _rejections_logged: set[tuple[str, str, str]]  # (device, kind of document, reason) logged once
 
     if TYPE_CHECKING:
 
@@ -110,6 +121,35 @@ class Exchange:
         def _answer_waiting(
             self, peer: str, session: Session, name: str, asked: dict[int, int]
         ) -> None: ...
+
+    def reordered(self, name: str) -> bool | None:
+        """Whether ``name`` took an update out of its author's order since :meth:`settle_reordered`:
+        None if not; True while such an update still waits for what precedes it (pycrdt keeps it
+        pending), False once everything before it arrived too (a count of it is worth checking now)."""
+        ahead = self._reordered.get(name)
+        if ahead is None:
+            return None
+        doc = self._docs.get(name)
+        held = decode_state_vector(doc.get_state()) if doc is not None else {}
+        return any(held.get(client, 0) <= clock for client, clock in ahead.items())
+
+    def settle_reordered(self, name: str) -> None:
+        """The caller checked ``name`` after what arrived out of order: forget it."""
+        self._reordered.pop(name, None)
+
+    def _note_order(
+        self, name: str, update: bytes, authors: frozenset[int] | None, held: dict[int, int]
+    ) -> None:
+        """Note ``update`` if it may come ahead of its author's order (see the module docstring)."""
+        if authors is None:  # several authors (a catch-up): maybe; nothing to wait for
+            self._reordered.setdefault(name, {})
+            return
+        start = header_start(update) if authors else None
+        if start is None or start[1] <= held.get(start[0], 0):
+            return  # no struct, or in order
+        ahead = self._reordered.setdefault(name, {})
+        if start[0] in ahead or len(ahead) < MAX_REORDERED_CLIENTS:  # (a peer picks the clients)
+            ahead[start[0]] = max(ahead.get(start[0], 0), start[1])
 
     def _on_doc(self, peer: str, session: Session, event: DocReceived) -> None:
         message = event.message
@@ -217,6 +257,8 @@ class Exchange:
         checked = {**forbidden, self.client_id: ours}
         with _invalid_update(what):
             authors = header_authors(update)
+        with _invalid_update(what):
+            self._note_order(name, update, authors, clocks)
         if held is not None and authors is not None and authors.isdisjoint(checked):
             self._open_and_apply(peer, name, update, what)  # the usual case: no decode before apply
             return
@@ -269,5 +311,19 @@ class Exchange:
                 session.send(SyncStep1(name, doc.get_state()))
 
     def _reject(self, peer: str, node: str, doc: str, reason: str) -> None:
-        log.warning("rejected update for %s from %s (%s): %s", doc, node, peer, reason)
+        """Refuse an update: reported (the node counts and lists each one); logged once per device,
+        kind of document and reason (a peer controls how many it sends), then at debug level."""
+        kind = doc.partition("/")[0]
+        key = (node, kind, reason.replace(doc, kind))
+        if key in self._rejections_logged or len(self._rejections_logged) >= MAX_LOGGED_REJECTIONS:
+            log.debug("rejected update for %s from %s (%s): %s", doc, node, peer, reason)
+        else:
+            self._rejections_logged.add(key)
+            log.warning(
+                "rejected update for %s from %s (%s): %s (more like it are counted, not logged)",
+                doc,
+                node,
+                peer,
+                reason,
+            )
         self._events.append(UpdateRejected(peer, node, doc, reason))

@@ -13,6 +13,7 @@ Write rules are checked in two layers; see the package docstring for why:
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 from meshpos.model.documents import CATALOG, DENYLIST, KITCHEN, LEDGER, STOPLIST
 
@@ -37,11 +38,20 @@ def _matches(name: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatchcase(name, pattern) for pattern in patterns)
 
 
+# Both are asked for every update received and every change made (the console: for every author it
+# knows, per update), and fnmatch was a tenth of a console's CPU per uploaded receipt. Names are
+# checked before they get here (a venue's documents: a few a day), the roles are three; the bound
+# only keeps a peer's junk from growing the cache.
+_CACHED = 4096
+
+
+@lru_cache(maxsize=_CACHED)
 def may_write(role: str, doc: str) -> bool:
     """May a node of ``role`` author changes to ``doc``?"""
     return _matches(doc, WRITE_RULES.get(role, ()))
 
 
+@lru_cache(maxsize=_CACHED)
 def may_deliver(role: str, doc: str) -> bool:
     """May a session whose peer has ``role`` send us updates of ``doc`` (its own or forwarded)?"""
     return may_write(role, doc) or _matches(doc, FORWARD_RULES.get(role, ()))

@@ -102,6 +102,11 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
         self._docs: dict[str, Doc[Any]] = {}
         self._closed: dict[str, _ClosedDoc] = {}  # closed business days (``_closed``)
         self.parked_dropped = 0  # updates parked for a closed day, dropped over its bound
+        self._parked_total = 0  # bytes parked for every closed day together
+        self._opened_for: dict[str, str] = {}  # closed day opened on a peer's behalf -> the device
+        self._reordered: dict[str, dict[int, int]] = {}  # (``_exchange``: reordered)
+        self._rejections_logged: set[tuple[str, str, str]] = set()  # (``_exchange``: _reject)
+        self._reopen_rates: dict[str, TokenBucket] = {}  # device -> the days it made us open
         self._closed_asked: dict[str, dict[str, float]] = {}  # (``_closed``: heartbeats)
         self._subscriptions: dict[str, Subscription] = {}
         self._sessions: dict[str, Session] = {}
@@ -184,7 +189,8 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
     def drop_doc(self, name: str) -> None:
         """Forget ``name`` (clear cache): stop observing it; the next ``open_doc`` starts empty and
         asks every peer for it. A closed document is forgotten too (its parked messages with it)."""
-        self._closed.pop(name, None)
+        self._forget_closed(name)
+        self._reordered.pop(name, None)
         doc = self._docs.pop(name, None)
         subscription = self._subscriptions.pop(name, None)
         if doc is not None and subscription is not None:
@@ -206,7 +212,9 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
         """Apply an update another process committed to the store this one shares: sent to every
         session like a received update, reported as :class:`DocumentChanged` with ``stored`` (the
         engine does not commit it again). Our own store wrote it, so the peers' write rules do not
-        apply; a new document asks the peers for the rest once it holds the update."""
+        apply; a new document asks the peers for the rest once it holds the update. It came in the
+        order the other process received it: noted as maybe out of order (``reordered``)."""
+        self._reordered.setdefault(name, {})
         self._apply_opening(_STORED, name, lambda doc: doc.apply_update(update))
 
     def _on_change(self, name: str, event: TransactionEvent) -> None:

@@ -66,6 +66,18 @@ def header_authors(update: bytes) -> frozenset[int] | None:
     return frozenset({reader.read_var_uint("update header: client id")})
 
 
+def header_start(update: bytes) -> tuple[int, int] | None:
+    """(client, clock of its first struct) of an update with exactly one author, read off its header
+    (as :func:`header_authors`); None for none or several. An update whose first clock is beyond what
+    a document holds of that client arrived out of its author's order: pycrdt keeps it pending."""
+    reader = Reader(update)
+    if reader.read_var_uint("update header: number of clients") != 1:
+        return None
+    reader.read_var_uint("update header: number of structs")
+    client = reader.read_var_uint("update header: client id")
+    return client, reader.read_var_uint("update header: first clock")
+
+
 def split_by_author(
     doc: Doc[Any], theirs: Mapping[int, int], behind: Iterable[int], clocks: Mapping[int, int]
 ) -> list[bytes]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any
 
 from meshpos.errors import (
     CorruptRecord,
@@ -33,7 +32,7 @@ from meshpos.errors import (
     StoreError,
     UnknownRecord,
 )
-from meshpos.httpapi.openapi import api_version, document, document_route
+from meshpos.httpapi.openapi import document_route
 from meshpos.httpapi.routes import Route, match
 from meshpos.httpapi.schema import to_json
 from meshpos.httpapi.server import Handler, HttpError, Request, Response
@@ -90,15 +89,9 @@ class Api:
             *kitchen.ROUTES,
             *events.ROUTES,
             *pages.ROUTES,
-            document_route(self.openapi),
+            document_route(lambda: self.routes),
         )
-        self._document: dict[str, Any] | None = None
         self.pins = PinGuard(node.pin_lockout_s, node.counters)
-
-    async def openapi(self, c: Call) -> dict[str, Any]:
-        if self._document is None:
-            self._document = document(self.routes, api_version())
-        return self._document
 
     async def handle(self, request: Request) -> Response:
         route, params = match(self.routes, request)

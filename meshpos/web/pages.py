@@ -14,6 +14,7 @@ from importlib import resources
 from urllib.parse import urlsplit
 
 from meshpos.httpapi.routes import Route
+from meshpos.httpapi.server import PAGE_SECURITY as SECURITY
 from meshpos.httpapi.server import HttpError, Request, Response
 from meshpos.web.routes import Call
 
@@ -22,15 +23,6 @@ TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
-}
-SECURITY = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
 }
 
 

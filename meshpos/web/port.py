@@ -115,9 +115,9 @@ class NodeAPI(Protocol):
         a refund or reprint of an old receipt does first. True if a day was loaded."""
         ...
 
-    async def open_day(self, date: str) -> bool:
-        """Load business day ``date`` if it is closed (a read of its receipts). It closes again by
-        the usual rule. True if it was closed."""
+    async def open_day(self, date: str, *, kitchen: bool = False) -> bool:
+        """Load business day ``date``'s ledger (its kitchen tickets with ``kitchen``) if it is closed:
+        a read of its receipts or tickets. It closes again by the usual rule. True if it was closed."""
         ...
 
     def revocations(self) -> list[dict[str, str | int]]: ...

@@ -21,6 +21,7 @@ from meshpos.model._records import lookup_key
 from meshpos.model.day_index import DayIndex
 from meshpos.model.documents import CATALOG, day_of, is_kitchen, is_ledger, kitchen_name
 from meshpos.model.ledger import Ledger
+from meshpos.model.numbering import looks_numbered
 from meshpos.web.port import BusinessDays
 
 
@@ -74,7 +75,17 @@ class VenueReads:
         return self.venue.ledger(date)
 
     def receipt(self, receipt_id: str) -> Receipt:
-        return self._ledger_of_receipt(receipt_id).receipt(receipt_id)
+        """A receipt by its id, or by its number (``R2-000123``, as printed) on a loaded day."""
+        try:
+            return self._ledger_of_receipt(receipt_id).receipt(receipt_id)
+        except UnknownRecord:
+            if not looks_numbered(receipt_id):
+                raise
+            for ledger in self.venue.ledgers():  # newest first
+                found = ledger.receipt_numbered(receipt_id)
+                if found is not None:
+                    return ledger.receipt(found)
+            raise
 
     def refunds(self, receipt_id: str) -> list[Refund]:
         """A receipt's refunds: they are written to its own day (``Venue.refund``)."""

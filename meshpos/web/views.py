@@ -56,6 +56,7 @@ class ProductView:
     modifier_groups: tuple[str, ...]
     stopped: bool
     stop: StopView | None  # the deciding stop-list entry, if anyone ever stopped the item
+    kitchen: str  # the kitchen station its tickets go to ("": the one kitchen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,8 @@ class CatalogView:
 
     currency: str
     receipt_header: str
+    receipt_footer: str
+    venue_name: str
     categories: tuple[str, ...]
     products: tuple[ProductView, ...]
     modifier_groups: tuple[ModifierGroup, ...]
@@ -166,19 +169,28 @@ def catalog_view(node: NodeAPI) -> CatalogView:
     products = [p for p in catalog.products() if p.active]
     groups = sorted({g for p in products for g in p.modifier_groups})
     settings = catalog.settings()
+    # a product names its category by id; the grid shows the category's name, in the console's order
+    # (an id with no category record is shown as it is)
+    ordered = catalog.categories()
+    names = {c.id: c.name for c in ordered}
+    used = {names.get(p.category, p.category) for p in products}
+    listed = [c.name for c in ordered if c.name in used]
     return CatalogView(
         currency=settings.currency,
         receipt_header=settings.receipt_header,
-        categories=tuple(sorted({p.category for p in products})),
+        receipt_footer=settings.receipt_footer,
+        venue_name=settings.name,
+        categories=tuple(dict.fromkeys([*listed, *sorted(used - set(listed))])),
         products=tuple(
             ProductView(
                 p.id,
                 p.name,
                 p.price,
-                p.category,
+                names.get(p.category, p.category),
                 p.modifier_groups,
                 p.id in stops and stops[p.id].stopped,
                 stops.get(p.id),
+                p.kitchen,
             )
             for p in products
         ),

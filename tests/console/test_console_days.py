@@ -1,16 +1,22 @@
 """Closed business days at the console (issue 15, "closed days live in the relational tables and
 compacted update blobs in the database, not in memory"): a past day that is in the reports and quiet
 closes in its venue's hub, a hub loads only the open days, and a late update for a closed day (a
-register back after days offline) reopens it and reaches the reports. Both databases."""
+register back after days offline) reopens it and reaches the reports. A quiet day is counted once and
+kept: counted afresh only after updates that came out of their authors' order. Both databases."""
 
 from __future__ import annotations
 
 import time
 
+import pytest
+
 from meshpos.console import ConsoleDB
+from meshpos.console import hub as hub_module
 from meshpos.console.hub import VenueHub
 from meshpos.harness.wait import until
 from meshpos.model.sample import CASHIER
+from meshpos.model.tally import LedgerTally
+from meshpos.sync import SyncUpdate, encode
 
 from .conftest import VENUE
 from .day import DATE, LEDGER, NOW, make_register, sell
@@ -44,6 +50,10 @@ async def test_a_past_reported_day_closes_loads_no_more_and_a_late_update_reopen
     assert set(closed) == {LEDGER}
     assert len(await venue_db.segments(VENUE, LEDGER)) == 1  # folded whole
     assert LEDGER not in await venue_db.documents(VENUE, open_only=True)
+    # its receipts find it by id and by number, from the receipts table's indexes (no scan)
+    assert await hub.engine.find_closed(first.id) == LEDGER
+    assert await hub.engine.find_closed(first.number) == LEDGER
+    assert await hub.engine.find_closed("R9-999999") is None
 
     # a hub loaded afresh holds only the open documents; the day is still in the reports
     again = _hub(venue_db)
@@ -68,3 +78,54 @@ async def test_a_past_reported_day_closes_loads_no_more_and_a_late_update_reopen
     await until(reported, DEADLINE_S, "the late sale of the closed day in the reports")
     assert LEDGER in again.sync.docs
     assert LEDGER not in await venue_db.closed_documents(VENUE)
+    assert await again.engine.find_closed(late.number) is None  # open again: nothing to load
+
+
+async def test_a_quiet_day_is_counted_once_and_again_only_after_updates_out_of_order(
+    venue_db: ConsoleDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_module, "RECOUNT_WHEN_QUIET", 0.0)  # every day is quiet at once
+    recounts: list[str] = []
+    real = LedgerTally.recount
+
+    def counted(tally: LedgerTally) -> bool:
+        recounts.append(tally.doc.guid)
+        return real(tally)
+
+    monkeypatch.setattr(LedgerTally, "recount", counted)
+    r1 = make_register("R1")
+    r1.open_shift_now(CASHIER, 1_000, NOW)
+    hub = _hub(venue_db)
+    await hub.load()
+    wire = Wire(hub, r1)
+    for i in range(3):  # sales in order, each followed by a quiet moment
+        sell(r1, ("burger", 1), at=NOW + i)
+        await wire.flush()
+        hub.tick(time.monotonic())
+    assert hub.sync.console_reports(LEDGER)["R1"]["receipts"] == 3
+    assert recounts == []  # counted once, kept by its events
+
+    # R2's two sales reach the console the wrong way round (a relay changed, a lost update)
+    r2 = make_register("R2", catalog_from=r1)
+    doc = r2.replica.doc(LEDGER)
+    updates = []
+    for i in range(2):  # its shift and first sale, then its second sale
+        before = doc.get_state()
+        if i == 0:
+            r2.open_shift_now(CASHIER, 1_000, NOW)
+        sell(r2, ("fries", 1), at=NOW + 10 + i)
+        updates.append(doc.get_update(before))
+    await hub.link_messages(wire.key, [encode(SyncUpdate(LEDGER, updates[1]))])
+    await hub.settle()
+    hub.tick(time.monotonic())
+    assert hub.sync.reordered(LEDGER) is True
+    assert recounts == []  # the later sale waits for the first: nothing to count yet
+    await hub.link_messages(wire.key, [encode(SyncUpdate(LEDGER, updates[0]))])
+    await hub.settle()
+    hub.tick(time.monotonic())
+    assert len(recounts) == 1  # once everything came, counted afresh once
+    assert hub.sync.console_reports(LEDGER)["R2"]["receipts"] == 2
+    sell(r1, ("burger", 1), at=NOW + 20)
+    await wire.flush()
+    hub.tick(time.monotonic())
+    assert len(recounts) == 1

@@ -24,8 +24,9 @@ from meshpos.console import ConsoleDB, hash_token, new_venue_token, open_console
 from meshpos.console.devices import Sighting
 from meshpos.console.hub import VenueHub
 from meshpos.console.materialise import ledger_rows
-from meshpos.console.records import RecordBatch
+from meshpos.console.records import AuditEntry, RecordBatch
 from meshpos.console.server import ConsoleServer
+from meshpos.console.tables import REPORT_INDEXES
 from meshpos.engine import Committed, EngineEvent
 from meshpos.errors import StaleWrite
 from meshpos.harness.venue import catalog_update
@@ -171,6 +172,15 @@ async def test_a_schema_1_database_is_migrated_and_keeps_its_documents(db_url: s
         await db.close()
 
 
+# What schema version 4 was: no stock entries, no business-day indexes but receipts', no orders' detail.
+_SCHEMA_4 = [
+    "DROP TABLE stock_entries",
+    *(f"DROP INDEX {table}_by_{column}" for table, column in REPORT_INDEXES),
+    "ALTER TABLE orders DROP COLUMN line_detail",
+    "ALTER TABLE orders DROP COLUMN order_discounts",
+]
+# What schema version 3 was: no audit of console writes.
+_SCHEMA_3 = ["DROP TABLE audit"]
 # What schema version 2 was: one snapshot row per document, no closed days, no unreported table.
 _SCHEMA_2 = [
     "CREATE TABLE old_snapshots (venue_id TEXT NOT NULL, doc_name TEXT NOT NULL, data {b} NOT NULL, "
@@ -190,8 +200,13 @@ _SCHEMA_1 = ["ALTER TABLE documents DROP COLUMN version", "DROP TABLE sightings"
 
 
 def _as_schema(url: str, version: int) -> None:
-    """Turn a database of the current schema into one of an older ``version`` (1 or 2)."""
-    steps = _SCHEMA_2 + (_SCHEMA_1 if version == 1 else [])
+    """Turn a database of the current schema into one of an older ``version`` (1 to 4)."""
+    steps = [
+        *_SCHEMA_4,
+        *(_SCHEMA_3 if version < 4 else []),
+        *(_SCHEMA_2 if version < 3 else []),
+        *(_SCHEMA_1 if version == 1 else []),
+    ]
     if url.startswith("sqlite:"):
         conn = sqlite3.connect(url[len("sqlite:///") :])
         for statement in steps:
@@ -226,6 +241,28 @@ async def test_a_schema_2_database_is_migrated_and_keeps_its_snapshots(db_url: s
         assert await db.document_version(VENUE, CATALOG) == 1
         await db.compact(VENUE, CATALOG)  # segments work on the migrated table
         assert await db.load_document(VENUE, CATALOG) == whole
+    finally:
+        await db.close()
+
+
+async def test_a_schema_3_database_is_migrated_and_gets_an_audit_log(db_url: str) -> None:
+    """Version 3 had no audit log: it gets an empty one, and keeps its documents."""
+    db = await open_console_db(db_url)
+    await db.add_venue(VENUE, "Café Mesh", hash_token(new_venue_token()))
+    await db.append_updates(VENUE, CATALOG, [catalog_update()])
+    whole = await db.load_document(VENUE, CATALOG)
+    await db.close()
+    _as_schema(db_url, 3)
+
+    db = await open_console_db(db_url)
+    try:
+        assert await db.load_document(VENUE, CATALOG) == whole
+        assert await db.audit_log(VENUE, limit=10) == []
+        entry = AuditEntry(1_000, "console", "product.put", "latte", {"after": {"price": 390}})
+        await db.add_audit(VENUE, entry)
+        [stored] = await db.audit_log(VENUE, limit=10)
+        assert stored == dataclasses.replace(entry, seq=stored.seq)
+        assert await db.audit_log(VENUE, limit=10, before_seq=stored.seq) == []
     finally:
         await db.close()
 

@@ -60,6 +60,24 @@ async def test_round_trip_in_several_appends(venue_db: ConsoleDB) -> None:
     assert await venue_db.documents("nobody") == []
 
 
+async def test_several_documents_append_in_one_transaction_all_or_nothing(
+    venue_db: ConsoleDB,
+) -> None:
+    """A relay's batch touches the day and the stop list: one commit holds both, each with its version,
+    and an update that does not parse refuses the whole call."""
+    _, day = receipts_doc(3)
+    _, stops = receipts_doc(2, start=10, client_id=8)
+    versions = await venue_db.append_documents(VENUE, {LEDGER: day, "stoplist": stops})
+    assert versions == {LEDGER: 1, "stoplist": 1}
+    assert set(content(await venue_db.load_document(VENUE, "stoplist"))) == {"r10", "r11"}
+    with pytest.raises(StoreError, match="stoplist"):
+        await venue_db.append_documents(VENUE, {LEDGER: day, "stoplist": [b"\x01garbage"]})
+    assert await venue_db.document_version(VENUE, LEDGER) == 1  # the day was not appended either
+    assert await venue_db.append_documents(VENUE, {LEDGER: []}) == {}
+    with pytest.raises(StoreError, match="unknown venue 'ghost'"):
+        await venue_db.append_documents("ghost", {LEDGER: day})
+
+
 async def test_documents_are_per_venue(venue_db: ConsoleDB) -> None:
     await venue_db.add_venue("cafe-2", "Other", hash_token(new_venue_token()))
     _, one = receipts_doc(2)

@@ -7,6 +7,7 @@ docs/architecture.md (Documents) and docs/architecture.md (Engine).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
@@ -18,12 +19,13 @@ from pycrdt import Doc, Map
 from meshpos.bench.history_node import rss_kb
 from meshpos.bench.workload import add_receipt, receipt_ids
 from meshpos.engine import DayClosed, DayOpened, Engine, EngineEvent, StoreDocuments
+from meshpos.engine.closing import DEFERRED_LOG_EVERY
 from meshpos.engine.memory import release_memory
 from meshpos.errors import DayClosed as DayClosedError
 from meshpos.errors import StoreError
 from meshpos.harness.wait import until
 from meshpos.store import SqliteStore
-from meshpos.sync import SyncConfig
+from meshpos.sync import ClosedDayDeferred, SyncConfig
 from tests.engine.test_engine import VENUE, deliver, linked
 
 DAY = "ledger/2026-03-01"
@@ -261,3 +263,39 @@ async def test_a_cancelled_close_still_leaves_memory_as_the_store_has_it(tmp_pat
         assert await a.open_day(DAY)
         assert receipts(a).to_py() == {"r0": "receipt r0"}
         await a.stop()
+
+
+async def test_deferred_messages_for_closed_days_are_counted_and_logged_once_then_a_count(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = [1000.0]
+    store = await SqliteStore.open(tmp_path / "R1.db")
+    e = Engine(
+        StoreDocuments(store),
+        venue=VENUE,
+        node_id="R1",
+        role="register",
+        sync_config=SyncConfig(),
+        clock=lambda: now[0],
+    )
+    try:
+
+        def deferred(node: str, cause: str, count: int = 1) -> None:
+            reason = f"the {cause} bound"
+            e._on_sync_event(ClosedDayDeferred("k", node, DAY, cause, reason, count))
+
+        with caplog.at_level(logging.INFO, logger="meshpos.engine"):
+            for _ in range(500):  # a flood from one device: one line
+                deferred("E1", "days")
+            deferred("E1", "device")  # another cause: its own line
+            deferred("E2", "days", 3)  # another device: its own line
+            now[0] += DEFERRED_LOG_EVERY
+            deferred("E1", "days")  # a minute later: how many since, in one line
+        lines = [r.getMessage() for r in caplog.records]
+        assert len(lines) == 4
+        assert lines[-1].startswith("500 more messages from E1")
+        assert e.counters["closed_day_deferred_days"] == 504
+        assert e.counters["closed_day_deferred_device"] == 1
+    finally:
+        await e.stop()
+        await store.close()

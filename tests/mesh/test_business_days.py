@@ -29,6 +29,7 @@ from meshpos.model import Replica, Venue
 from meshpos.model.documents import kitchen_name, ledger_name
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.store import SqliteStore
+from meshpos.store.base import summarize
 from meshpos.trust import VenueAuthority
 
 from .kit import CATALOG, ConsoleProcess, NodeProcess, make_device, make_venue
@@ -77,15 +78,22 @@ def past_day(days_ago: int, now_ms: int, sales: int = 2) -> PastDay:
     return PastDay(date, updates, receipts, numbers)
 
 
-async def _write_days(db: Path, days: list[PastDay], *, closed: bool) -> None:
+async def _write_days(db: Path, days: list[PastDay], *, closed: bool, kitchen: bool) -> None:
     async with await SqliteStore.open(db) as store:
         await store.append([item for d in days for item in d.updates.items()])
         if closed:
             await close_stored_days(store, [(d.date, d.update) for d in days])
+        for d in days if kitchen else ():  # its kitchen closed too, as a node's DayCloser does
+            name = kitchen_name(d.date)
+            await store.close_day(name, *summarize(d.updates[name]), ())
 
 
-def write_days(config: Path, days: list[PastDay], *, closed: bool = False) -> None:
-    asyncio.run(_write_days(load_config(config, env={}).db_path, days, closed=closed))
+def write_days(
+    config: Path, days: list[PastDay], *, closed: bool = False, kitchen: bool = False
+) -> None:
+    """``days`` in the node's store: open, or closed (the ledger; the kitchen too with ``kitchen``)."""
+    db = load_config(config, env={}).db_path
+    asyncio.run(_write_days(db, days, closed=closed, kitchen=kitchen))
 
 
 @dataclass
@@ -327,6 +335,33 @@ def test_a_refund_of_a_receipt_200_days_old_loads_its_day(tmp_path: Path) -> Non
         assert receipts_of(node, listed.date) == set(listed.receipts)
         with pytest.raises(ApiError) as unknown:
             node.call("GET", "/api/receipts/no-such-receipt")
+        assert unknown.value.status == 404
+        assert node.stop() == 0
+    finally:
+        node.kill()
+
+
+def test_a_receipt_number_and_a_kitchen_day_load_their_closed_day(tmp_path: Path) -> None:
+    now_ms = int(time.time() * 1000)
+    old = past_day(150, now_ms)
+    config = make_device(make_venue(tmp_path), tmp_path, "R1", day_idle_seconds=IDLE_S)
+    write_days(config, [old], closed=True, kitchen=True)
+    node = NodeProcess(config, tmp_path / "R1.log", args=["--no-discovery"]).start()
+    try:
+        assert old.date in days(node)["closed"]
+        # the kitchen board of a closed day: its tickets load for the read
+        board = node.call("GET", f"/api/kitchen/tickets?date={old.date}")
+        assert len(board["tickets"]) == len(old.receipts)
+        assert old.date not in days(node)["loaded"]  # (only the kitchen was asked for)
+        # a receipt by the number printed on it: its closed day is found by the number and loaded
+        shown = node.call("GET", f"/api/receipts/{old.numbers[1]}")
+        assert shown["receipt"]["id"] == old.receipts[1]
+        assert old.date in days(node)["loaded"]
+        node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 1_000})
+        refund = node.call("POST", f"/api/receipts/{old.numbers[0]}/refunds", {"user": MANAGER})
+        assert refund["receipt_id"] == old.receipts[0]
+        with pytest.raises(ApiError) as unknown:
+            node.call("GET", "/api/receipts/R9-999999")
         assert unknown.value.status == 404
         assert node.stop() == 0
     finally:

@@ -13,10 +13,17 @@ from pycrdt import Doc, Map
 
 from meshpos.errors import CorruptRecord, InvalidInput
 from meshpos.model import Ledger, Venue, ledger
-from meshpos.model._records import decoded
+from meshpos.model._records import CorruptRegistry, Fields, decoded
 from meshpos.model._writes import put, put_record
+from meshpos.model.ledger_layout import (
+    ORDER_PARTS,
+    PAYMENT_ID_FIELD,
+    SALE_MOVES_FIELD,
+    order_parts,
+    sale_moves,
+)
 from meshpos.model.limits import value_problem
-from meshpos.model.records import LEDGER_RECORDS, LEDGER_ROOTS, ORDER_PARTS, order_parts
+from meshpos.model.records import INVENTORY_MOVES, LEDGER_RECORDS, LEDGER_ROOTS
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.model.tally import LedgerTally
 
@@ -47,16 +54,25 @@ def a_full_day() -> tuple[Venue, Ledger]:
     return venue, venue.ledger(venue.business_date(NOW))
 
 
-def as_older_node_wrote_it(doc: Doc[Any], *, facts_as_text: bool = False) -> Doc[Any]:
+def as_older_node_wrote_it(
+    doc: Doc[Any], *, facts_as_text: bool = False, one_map: bool = False
+) -> Doc[Any]:
     """The same day as an older node holds it: an order as a map per part (``lines``, ``payments``, ...)
     whose lines are maps of values, and every other record a map of values (numbers come back as
-    floats, as pycrdt hands them). ``facts_as_text``: the node before this one, whose insert-only facts
-    (and an order's payments) were already JSON text."""
+    floats, as pycrdt hands them). ``facts_as_text``: the node after it, whose insert-only facts
+    (and an order's payments) were already JSON text. ``one_map``: the node just before this one (an
+    order one map, every record JSON text). Every one of them wrote a sale's stock movements as records
+    and a paid order's payment apart from its receipt's number."""
     old: Doc[Any] = Doc()
+    seqs = {k: json.loads(v)["seq"] for k, v in doc.get("receipts", type=Map).items()}
     for root in LEDGER_ROOTS:
         target = old.get(root, type=Map)
-        for key, value in json.loads(str(doc.get(root, type=Map))).items():
+        for key, value in _sale_moves_written_apart(doc, root).items():
             if root == "orders":
+                value = _payments_apart(value, seqs)
+            if root == "orders" and one_map:
+                target[key] = Map(value)
+            elif root == "orders":
                 parts = {
                     part: Map(
                         {
@@ -70,6 +86,50 @@ def as_older_node_wrote_it(doc: Doc[Any], *, facts_as_text: bool = False) -> Doc
             else:
                 target[key] = value if facts_as_text else _map(value)
     return old
+
+
+def _sale_moves_written_apart(doc: Doc[Any], root: str) -> dict[str, Any]:
+    """A root as an older node wrote it: its receipts do not stand for their stock movements, which
+    are ``inventory`` records of their own (under the ids the newer node derives for them)."""
+    values: dict[str, Any] = json.loads(str(doc.get(root, type=Map)))
+    receipts = json.loads(str(doc.get("receipts", type=Map)))
+    if root == "receipts":
+        return {k: _without(v, SALE_MOVES_FIELD) for k, v in values.items()}
+    if root == "inventory":
+        for receipt_id, text in receipts.items():
+            for move in sale_moves(receipt_id, Fields(text, receipt_id)):
+                values[move.id] = json.dumps(
+                    {
+                        "product_id": move.product_id,
+                        "kind": move.kind,
+                        "quantity": move.quantity,
+                        "ref": move.ref,
+                        "user": move.user,
+                        "device": move.device,
+                        "at": move.at_ms,
+                    }
+                )
+    return values
+
+
+def _payments_apart(order: dict[str, Any], seqs: dict[str, int]) -> dict[str, Any]:
+    """An order's map with its receipts' payments under ``payments/<id>`` and each receipt's key
+    holding its sequence number."""
+    out = {}
+    for key, value in order.items():
+        part, _, receipt_id = key.partition("/")
+        if part == "receipts":
+            payment = json.loads(value)
+            out[f"payments/{payment.pop(PAYMENT_ID_FIELD)}"] = json.dumps(payment)
+            value = seqs[receipt_id]
+        out[key] = value
+    return out
+
+
+def _without(text: str, field: str) -> str:
+    record = json.loads(text)
+    assert record.pop(field) is True
+    return json.dumps(record)
 
 
 def _map(value: object) -> object:
@@ -101,13 +161,19 @@ def test_every_record_is_one_value_and_an_order_one_map() -> None:
             assert not isinstance(value, Map), key  # no nested type inside an order
             if part in ("info", "lines", "payments", "removed", "discounts", "voids"):
                 assert isinstance(json.loads(value), dict), key
-    assert {"info", "lines", "payments", "receipts", "voids"} <= kinds
+            if part == "receipts":  # the receipt's key holds the payment that issued it
+                assert isinstance(json.loads(value)[PAYMENT_ID_FIELD], str), key
+    assert {"info", "lines", "receipts", "voids"} <= kinds
 
 
-@pytest.mark.parametrize("facts_as_text", [False, True], ids=["maps", "json facts"])
-def test_a_day_written_by_an_older_node_reads_the_same(facts_as_text: bool) -> None:
+@pytest.mark.parametrize(
+    ("facts_as_text", "one_map"),
+    [(False, False), (True, False), (True, True)],
+    ids=["maps", "json facts", "one map per order"],
+)
+def test_a_day_written_by_an_older_node_reads_the_same(facts_as_text: bool, one_map: bool) -> None:
     _, day = a_full_day()
-    old = as_older_node_wrote_it(day.doc, facts_as_text=facts_as_text)
+    old = as_older_node_wrote_it(day.doc, facts_as_text=facts_as_text, one_map=one_map)
     receipts = old.get("receipts", type=Map).values()
     assert all(isinstance(v, str if facts_as_text else dict) for v in receipts)
     date = day.date
@@ -251,3 +317,40 @@ def test_every_record_the_bounds_accept_reads_back_as_written(record: dict[str, 
     assert isinstance(stored, str)
     assert decoded(stored) == record
     assert json.dumps(decoded(stored)) == json.dumps(record)  # same types: 1 stays 1, not 1.0
+
+
+def test_a_sale_writes_no_stock_record_its_receipt_stands_for_them() -> None:
+    """A sale's stock movements are its receipt's lines: no ``inventory`` record is written for them,
+    every reader lists them (one per line, of the receipt's register, user and time) and the status
+    counts them with the receipt; write-offs and refunds are still records of their own."""
+    _, day = a_full_day()
+    stored = json.loads(str(day.doc.get("inventory", type=Map)))
+    assert sorted(json.loads(v)["kind"] for v in stored.values()) == ["refund", "writeoff"]
+    sold = [m for m in day.inventory() if m.kind == "sale"]
+    expected = [
+        (f"{r.id}.{i}", line.product_id, line.quantity, r.id, r.user, r.register, r.issued_at_ms)
+        for r in day.receipts()
+        for i, line in enumerate(r.lines)
+    ]
+    assert sorted(
+        (m.id, m.product_id, m.quantity, m.ref, m.user, m.device, m.at_ms) for m in sold
+    ) == sorted(expected)
+    assert day.records(INVENTORY_MOVES) == day.inventory()
+    assert Ledger.snapshot(day.doc, day.date).inventory() == day.inventory()
+    counts = LedgerTally(day.doc).counts()
+    assert counts["R1"]["stock_moves"] == len(expected) + len(stored)
+
+
+def test_a_receipt_whose_stock_flag_is_not_a_flag_is_noted_and_its_moves_left_out() -> None:
+    _, day = a_full_day()
+    receipts = day.doc.get("receipts", type=Map)
+    key, text = next(iter(receipts.items()))
+    record = json.loads(text)
+    record[SALE_MOVES_FIELD] = "yes"
+    receipts[key] = json.dumps(record)
+    registry = CorruptRegistry()
+    read = Ledger(day.doc, day.date, corrupt=registry)
+    assert all(m.ref != key for m in read.inventory())
+    assert [e.key for e in registry.entries()] == [f"receipts/{key}"]
+    with pytest.raises(CorruptRecord, match="expected true/false"):
+        Ledger(day.doc, day.date).inventory()

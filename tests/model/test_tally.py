@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+from pycrdt import Map
+
 from meshpos.errors import MeshposError
 from meshpos.model import Replica, Venue
 from meshpos.model.sample import CASHIER, MANAGER, sample_catalog
@@ -134,3 +136,26 @@ def test_a_recount_finds_what_pycrdt_did_not_report_inside_nested_types() -> Non
     assert any(drifted), "the live counts matched: pycrdt reported everything this time"
     for doc, tally in zip(docs, tallies, strict=True):
         assert tally.counts() == LedgerTally(doc).counts()
+
+
+def test_a_sale_taken_back_counts_down_its_receipt_payment_and_stock_moves() -> None:
+    """A write taken back deletes what it inserted: the receipt, the stock movements it stood for and
+    the payment stored under its key are counted down, as a fresh count finds them."""
+    venue, _ = a_day()
+    doc = venue.ledger(venue.business_date(NOW)).doc
+    live = LedgerTally(doc)
+    order = venue.open_order(CASHIER, NOW)
+    venue.add_line(CASHIER, order.id, "latte", 1, NOW, modifiers=["large"])
+    venue.add_line(CASHIER, order.id, "latte", 2, NOW, modifiers=["large"])
+    paid = venue.pay(CASHIER, order.id, "card", NOW)
+    assert paid.receipt is not None
+    assert live.counts()["R2"] == {
+        "shift_events": 1,
+        "receipts": 1,
+        "payments": 1,
+        "stock_moves": 2,
+    }
+    with doc.transaction():
+        del doc.get("receipts", type=Map)[paid.receipt.id]
+        del doc.get("orders", type=Map)[order.id][f"receipts/{paid.receipt.id}"]
+    assert live.counts() == LedgerTally(doc).counts() == {"R2": {"shift_events": 1}}

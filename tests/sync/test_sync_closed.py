@@ -1,12 +1,15 @@
 """Closed business days in the synchronizer, on the in-memory network: peers that hold the same day
 agree it is closed, content a peer lacks or sends reopens it, the write rules still hold, parking is
-bounded, and a closed day costs no step 1 and no heartbeat field (meshpos/sync/_closed.py).
+bounded, and a closed day costs no step 1 and no heartbeat field (meshpos/sync/_closed.py). A peer can
+make a node open only its share of closed days (the reopen budget): what is past it is deferred, counted
+and comes again with anti-entropy, so a late update still arrives everywhere.
 
 The nodes' "store" here is a dict: a day's update kept at close, handed back when ``ReopenWanted`` asks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import Counter
 from typing import Any
@@ -19,7 +22,10 @@ from meshpos.model.replica import decode_state_vector
 from meshpos.store import EMPTY_UPDATE
 from meshpos.sync import (
     DEFAULT_MAX_MESSAGE_SIZE,
+    Allowance,
+    ClosedDayDeferred,
     Heartbeat,
+    ReopenBudget,
     ReopenWanted,
     SyncConfig,
     SyncEvent,
@@ -31,6 +37,7 @@ from meshpos.sync import (
     decode,
 )
 from meshpos.sync._closed import MAX_PARKED_BYTES
+from meshpos.sync._updates import EMPTY_STATE_VECTOR
 from meshpos.sync.memory import MemoryNetwork
 
 from .helpers import VENUE, pump, sync_pair
@@ -44,7 +51,8 @@ class Mesh:
     """Synchronizers on a MemoryNetwork; each keeps its closed days' content as a store would, and
     reopens a day when asked (unless ``hold`` says its store is slow)."""
 
-    def __init__(self, seed: int = 3) -> None:
+    def __init__(self, seed: int = 3, config: SyncConfig = CONFIG) -> None:
+        self.config = config
         self.rng = random.Random(seed)
         self.net = MemoryNetwork(self.rng, listener=self._on_event, tap=self._on_wire)
         self.stored: dict[tuple[str, str], bytes] = {}
@@ -53,6 +61,7 @@ class Mesh:
         self.hold: set[str] = set()  # nodes that do not reopen (yet)
         self.sent: Counter[tuple[str, str, str]] = Counter()  # (sender, message kind, doc)
         self.beats: list[Heartbeat] = []
+        self.deferred: list[tuple[str, ClosedDayDeferred]] = []
 
     def add(self, name: str, role: str = "register", client_id: int = 0) -> Synchronizer:
         sync = Synchronizer(
@@ -60,7 +69,7 @@ class Mesh:
             node_id=name,
             role=role,
             client_id=client_id or self.rng.randrange(1, 2**53),
-            config=CONFIG,
+            config=self.config,
         )
         self.net.add(sync)
         return sync
@@ -91,6 +100,8 @@ class Mesh:
                 self.reopen(node, event.doc)
         elif isinstance(event, UpdateRejected):
             self.rejected.append((node, event))
+        elif isinstance(event, ClosedDayDeferred):
+            self.deferred.append((node, event))
 
     def _on_wire(self, sender: str, receiver: str, data: bytes) -> None:
         message = decode(data)
@@ -100,18 +111,24 @@ class Mesh:
             self.beats.append(message)
 
 
-@pytest.fixture
-def mesh() -> Mesh:
-    m = Mesh()
+def three_nodes(config: SyncConfig = CONFIG, days: tuple[str, ...] = (DAY,)) -> Mesh:
+    """A, B and C holding ``days`` (receipt r0 in each) and the stop list."""
+    m = Mesh(config=config)
     for name in ("A", "B", "C"):
         m.add(name)
     for name in m.net.nodes:
         m.node(name).open_doc(OTHER)
     m.net.advance(0.5)
-    m.write("A", "r0", "receipt 0")
+    for day in days:
+        m.write("A", "r0", "receipt 0", day)
     m.net.advance(0.5)
-    assert all(m.keys(n) == {"r0"} for n in ("A", "B", "C"))
+    assert all(m.keys(n, day) == {"r0"} for n in ("A", "B", "C") for day in days)
     return m
+
+
+@pytest.fixture
+def mesh() -> Mesh:
+    return three_nodes()
 
 
 def test_a_day_closed_on_one_node_and_open_with_the_same_content_elsewhere_stays_closed(
@@ -266,3 +283,162 @@ def test_an_ask_waiting_when_the_day_closes_is_answered_from_its_summary() -> No
     assert SyncStep2(DAY, deletions) in sent  # answered as a closed day, nothing reopened
     assert not [e for e in a.events_received() if isinstance(e, ReopenWanted)]
     assert a.closed_docs == {DAY}
+
+
+# --- the reopen budget: what a peer may make a node open ---------------------------------------------
+
+
+def closed_days(sync: Synchronizer, count: int) -> dict[str, bytes]:
+    """``count`` closed days on ``sync`` (one receipt each): name -> the update its store keeps."""
+    stored = {}
+    for i in range(count):
+        name = f"ledger/2026-01-{i + 1:02}"
+        doc: Doc[Any] = Doc(client_id=777)
+        doc.get("receipts", type=Map)[f"r{i}"] = f"receipt {i}"
+        state_vector = doc.get_state()
+        sync.mark_closed(name, state_vector, doc.get_update(state_vector))
+        stored[name] = doc.get_update()
+    return stored
+
+
+def ask_all(
+    a: Synchronizer, ka: str, b: Synchronizer, kb: str, messages: list[SyncStep1 | SyncUpdate]
+) -> tuple[list[SyncEvent], list[Any]]:
+    """``b`` sends ``messages`` to ``a`` by hand: a's events and what it sent back."""
+    b.data_to_send(kb)
+    for message in messages:
+        b.sessions[kb].send(message)
+    for data in b.data_to_send(kb):
+        a.receive_data(ka, data)
+    return a.events_received(), [decode(data) for data in a.data_to_send(ka)]
+
+
+def kinds(events: list[SyncEvent]) -> tuple[list[str], list[ClosedDayDeferred]]:
+    wanted = [e.doc for e in events if isinstance(e, ReopenWanted)]
+    return wanted, [e for e in events if isinstance(e, ClosedDayDeferred)]
+
+
+def test_a_peer_asking_for_every_closed_day_opens_only_its_share_the_rest_waits() -> None:
+    budget = ReopenBudget(device_rate=Allowance(rate=1.0, burst=4))
+    config = dataclasses.replace(CONFIG, reopens=budget)
+    a, b = (
+        Synchronizer(venue=VENUE, node_id=n, role="register", client_id=c, config=config)
+        for n, c in (("A", 11), ("B", 22))
+    )
+    stored = closed_days(a, 3 * budget.per_device)
+    days = sorted(stored)
+    ka, kb = sync_pair(a, b)
+    a.events_received()
+    everything = [SyncStep1(name, EMPTY_STATE_VECTOR) for name in days]  # an empty state vector
+    events, sent = ask_all(a, ka, b, kb, everything)
+    wanted, deferred = kinds(events)
+    share = days[: budget.per_device]
+    assert wanted == share
+    assert a.opened_for_peers == dict.fromkeys(share, "B")
+    assert [e.doc for e in deferred] == days[budget.per_device :]
+    assert {(e.node, e.cause) for e in deferred} == {("B", "device")}
+    assert "at most 4" in deferred[0].reason
+    # a deferred ask gets what the day gives without loading: its deletions (no step 1 back)
+    answered = {m.doc for m in sent if isinstance(m, SyncStep2)}
+    assert answered == set(days[budget.per_device :])
+    assert not [m for m in sent if isinstance(m, SyncStep1) and m.doc in stored]
+
+    for name in share:  # the node opens them (the parked asks are answered), then they close again
+        a.reopen(name, stored[name])
+        a.close_doc(name)
+    assert a.opened_for_peers == {}
+    events, _ = ask_all(a, ka, b, kb, everything)
+    wanted, deferred = kinds(events)
+    assert wanted == []  # four days opened just now: the device's rate
+    assert {e.cause for e in deferred} == {"device_rate"}
+    for sync in (a, b):
+        sync.tick(1.0)  # one more a second
+    events, _ = ask_all(a, ka, b, kb, everything)
+    wanted, deferred = kinds(events)
+    assert len(wanted) == 1
+    assert len(deferred) == len(days) - 1
+
+
+def test_days_opened_for_peers_are_bounded_across_devices_and_parked_bytes_overall() -> None:
+    budget = ReopenBudget(at_once=6, per_device=4, parked_bytes=3000)
+    config = dataclasses.replace(CONFIG, reopens=budget)
+    a = Synchronizer(venue=VENUE, node_id="A", role="register", client_id=11, config=config)
+    days = sorted(closed_days(a, 12))
+    peers = [
+        Synchronizer(venue=VENUE, node_id=n, role="register", client_id=c, config=config)
+        for n, c in (("B", 22), ("C", 33))
+    ]
+    links = [sync_pair(a, peer) for peer in peers]
+    a.events_received()
+    big: Doc[Any] = Doc(client_id=22)
+    big.get("receipts", type=Map)["late"] = "x" * 1000  # new content for a day: it must open
+    update = big.get_update()
+    parked = []
+    for (ka, kb), peer, mine in zip(links, peers, (days[:4], days[4:8]), strict=True):
+        events, _ = ask_all(a, ka, peer, kb, [SyncUpdate(name, update) for name in mine])
+        parked.append(kinds(events))
+    (b_wanted, b_deferred), (c_wanted, c_deferred) = parked
+    assert b_wanted == days[:4]  # B's share
+    fit = budget.parked_bytes // len(update)  # what fits in the parked bytes: the rest is not kept
+    assert [e.cause for e in b_deferred] == ["parked"] * (4 - fit)
+    assert c_wanted == days[4:6]  # only what is left of the six at once
+    # two past the six at once; the two C may open find the parked bytes full (they open all the same)
+    assert Counter((e.node, e.cause) for e in c_deferred) == {("C", "days"): 2, ("C", "parked"): 2}
+    assert len(a.opened_for_peers) == budget.at_once
+    assert a.parked_total <= budget.parked_bytes
+    assert sum(a.parked_bytes(name) for name in days) == a.parked_total
+
+
+def holds(mesh: Mesh, name: str, day: str) -> set[str]:
+    """The receipts ``name`` holds of ``day``, open or closed (then from what its store keeps)."""
+    if not mesh.node(name).is_closed(day):
+        return mesh.keys(name, day)
+    doc: Doc[Any] = Doc()
+    doc.apply_update(mesh.stored[(name, day)])
+    return set(doc.get("receipts", type=Map).keys())
+
+
+def test_late_updates_for_more_days_than_the_budget_still_reach_every_node() -> None:
+    budget = ReopenBudget(at_once=1, per_device=1, device_rate=Allowance(rate=10.0, burst=1))
+    other = "ledger/2026-03-02"
+    mesh = three_nodes(dataclasses.replace(CONFIG, reopens=budget), (DAY, other))
+    for name in ("A", "C"):
+        for day in (DAY, other):
+            mesh.close(name, day)
+    mesh.net.cut("B", "C")  # C gets B's late sales only through A
+    mesh.net.advance(0.5)
+    for day in (DAY, other):
+        mesh.write("B", "late", "a register back after days offline", day)
+    everywhere = {"r0", "late"}
+    for _ in range(10):
+        mesh.net.advance(CONFIG.anti_entropy_interval)
+        if all(holds(mesh, n, d) == everywhere for n in "AC" for d in (DAY, other)):
+            break
+        for name in ("A", "C"):  # each node's day closer closes again what it opened
+            for day in set(mesh.node(name).docs) & {DAY, other}:
+                mesh.close(name, day)
+    assert all(holds(mesh, n, d) == everywhere for n in "AC" for d in (DAY, other))
+    assert ("A", "days") in {(n, e.cause) for n, e in mesh.deferred}  # one day at a time
+    assert mesh.rejected == []
+
+
+def test_a_flood_of_forbidden_updates_for_closed_days_is_refused_each_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    a, k = (
+        Synchronizer(venue=VENUE, node_id=n, role=r, client_id=c, config=CONFIG)
+        for n, r, c in (("A", "register", 11), ("K", "kds", 33))
+    )
+    days = sorted(closed_days(a, 5))
+    ka, kk = sync_pair(a, k)
+    a.events_received()
+    forged: Doc[Any] = Doc(client_id=33)
+    forged.get("receipts", type=Map)["forged"] = "a kds may not write the ledger"
+    flood = [SyncUpdate(name, forged.get_update()) for name in days for _ in range(10)]
+    with caplog.at_level("WARNING", logger="meshpos.sync"):
+        events, _ = ask_all(a, ka, k, kk, flood)
+    assert len([e for e in events if isinstance(e, UpdateRejected)]) == len(flood)
+    assert not [e for e in events if isinstance(e, ReopenWanted)]  # refused before any opening
+    logged = [r.getMessage() for r in caplog.records if "rejected update" in r.getMessage()]
+    assert len(logged) == 1  # one line for the device, the kind of document and the reason
+    assert a.closed_docs == set(days)

@@ -469,3 +469,41 @@ def test_a_received_update_is_forwarded_only_to_peers_its_source_does_not_reach(
         b.receive_data(kb_a, data)
     forwarded = [m for m in (decode(d) for d in b.data_to_send(kb_c)) if isinstance(m, SyncUpdate)]
     assert len(forwarded) == (0 if full_mesh else 1)
+
+
+def test_updates_out_of_their_authors_order_are_noted_until_what_they_wait_for_arrives() -> None:
+    a, b = (
+        Synchronizer(venue=VENUE, node_id=n, role="register", client_id=c)
+        for n, c in (("A", 11), ("B", 22))
+    )
+    ka, kb = sync_pair(a, b)
+    day = "ledger/2026-03-01"
+    a.open_doc(day)
+    pump(a, ka, b, kb)
+    source: Doc[Any] = Doc(client_id=22)
+    updates = []
+    for key in ("r1", "r2"):
+        before = source.get_state()
+        source.get("receipts", type=Map)[key] = key
+        updates.append(source.get_update(before))
+
+    def deliver(update: bytes) -> None:
+        b.sessions[kb].send(SyncUpdate(day, update))
+        pump(a, ka, b, kb)
+
+    deliver(updates[1])  # ahead of its author's order: pycrdt keeps it pending
+    assert a.reordered(day) is True
+    deliver(updates[0])  # what it waited for: both are in now
+    assert a.reordered(day) is False
+    assert set(a.docs[day].get("receipts", type=Map).keys()) == {"r1", "r2"}
+    a.settle_reordered(day)
+    assert a.reordered(day) is None
+    before = source.get_state()
+    source.get("receipts", type=Map)["r3"] = "r3"
+    deliver(source.get_update(before))  # in order: nothing to note
+    assert a.reordered(day) is None
+    other: Doc[Any] = Doc(client_id=33)
+    other.get("receipts", type=Map)["r4"] = "r4"
+    other.apply_update(source.get_update())
+    deliver(other.get_update())  # several authors at once (a catch-up): maybe, nothing to wait for
+    assert a.reordered(day) is False

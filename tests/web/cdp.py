@@ -4,8 +4,9 @@ Why a pipe: no debugging port is opened at all, no WebDriver binary is needed an
 Chromium reads NUL-terminated JSON commands on fd 3 and writes replies and events on fd 4. Clicks are real
 input events at the element's centre, so an element covered by a dialog cannot be clicked by accident.
 
-Chromium may only talk to 127.0.0.1: every host name fails to resolve except the loopback ones and every
-other connection is sent to a proxy address where nothing listens. Checked with ``strace -f -yy``
+Chromium may only talk to 127.0.0.1 (and 127.0.0.2, or a loopback address a test names in ``launch``):
+every host name fails to resolve except the loopback ones and every other connection is sent to a proxy
+address where nothing listens. Checked with ``strace -f -yy``
 over both browser tests: every TCP connect went to 127.0.0.1 and no data was sent on any other socket.
 The only other calls were UDP ``connect()``s to 2001:4860:4860::8888:443, Chromium's IPv6 reachability
 probe, which sends no packets.
@@ -17,16 +18,18 @@ import asyncio
 import base64
 import contextlib
 import fcntl
+import ipaddress
 import json
 import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 CHROMIUM = os.environ.get("MESHPOS_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
     "--headless",
@@ -47,11 +50,12 @@ FLAGS = [
     "--disable-background-timer-throttling",
     "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
     "--proxy-server=http://127.0.0.1:9",  # loopback is never proxied; anything else goes nowhere
     "--window-size=1360,900",
     "--remote-debugging-pipe",
 ]
+# 127.0.0.2: a console bound to an address of the machine other than 127.0.0.1 (still loopback)
+REACHABLE = ("localhost", "127.0.0.1", "127.0.0.2")
 
 
 TRAMPOLINE = """
@@ -92,7 +96,11 @@ class Browser:
         self._pump = asyncio.create_task(self._read_forever())
 
     @classmethod
-    async def launch(cls, profile: Path) -> Browser:
+    async def launch(cls, profile: Path, reachable: Sequence[str] = ()) -> Browser:
+        """``reachable``: more loopback addresses the pages may open (127.0.0.0/8 only)."""
+        for address in reachable:
+            assert ipaddress.ip_address(address) in LOOPBACK, f"{address}: not a loopback address"
+        hosts = ", ".join(f"EXCLUDE {h}" for h in (*REACHABLE, *reachable))
         await asyncio.to_thread(profile.mkdir, parents=True, exist_ok=True)
         commands_r, commands_w = os.pipe()
         events_r, events_w = os.pipe()
@@ -111,6 +119,7 @@ class Browser:
                 str(high_w),
                 CHROMIUM,
                 *FLAGS,
+                f"--host-resolver-rules=MAP * ~NOTFOUND, {hosts}",
                 f"--user-data-dir={profile}",
                 "about:blank",
                 pass_fds=(high_r, high_w),

@@ -149,7 +149,7 @@ class FakeNode(VenueReads):
     async def open_day_of(self, key: str) -> bool:
         return False
 
-    async def open_day(self, date: str) -> bool:
+    async def open_day(self, date: str, *, kitchen: bool = False) -> bool:
         return False
 
     def subscribers(self) -> int:

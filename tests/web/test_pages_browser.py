@@ -377,13 +377,15 @@ async def test_the_console_reports_page_shows_uploaded_receipts_and_sync_status(
             paid = await r1.pay(CASHIER, order.id, "card")
             assert paid.receipt is not None
             page = await browser.new_page("console reports")
-            await page.goto(f"http://127.0.0.1:{pages.port}/?token=admin-secret")
+            await page.goto(f"http://127.0.0.1:{pages.port}/?token=admin-secret#reports")
             await page.wait(
                 q("#receipts td") + f"?.innerText === '{paid.receipt.number}'",
                 timeout=15,
                 what="the receipt in Reports -> Receipts",
             )
+            await page.click("#report-tabs [data-report=shifts]")
             await page.wait(f"{count('#shifts tbody tr')} === 1", what="the shift")
+            await page.click("#tabs button[data-tab=status]")
             await page.wait(f"{q('#status')}.innerText.includes('R1')", what="the relay")
             await page.wait(
                 f"{q('#status')}.innerText.includes('not in these reports')",

@@ -1,28 +1,170 @@
-// The console's reports page: reads the admin JSON API with the admin token (from ?token= once, then
-// sessionStorage), and refreshes every two seconds.
+// The console page's shell: sign-in with the admin token, the venue (its name in the header), the tabs
+// (Status, Menu, Staff, Settings, Reports, Audit), and the Status tab. Every tab refreshes every two seconds
+// while it is shown.
+//
+// Where the admin token is kept, and why there: in this tab's sessionStorage ("meshpos-console-token"),
+// after the sign-in form checked it against the console. Not in a cookie: the browser would attach a cookie
+// to every request to the console, including ones another site's page makes it send, while a token this
+// page puts in an Authorization header itself goes only with this page's own requests (the API reads no
+// cookie). Not in localStorage: the sign-in ends with the tab, so a shared back-office PC does not stay
+// signed in. The page's Content-Security-Policy runs no script but the console's own, which keeps other
+// code from reading it. A link with ?token= (the demo prints one) signs in once and is removed from the
+// address bar. On disk the token is the file `meshpos console` names when it starts (--token-file).
+//
+// Other page scripts (console_menu.js, console_reports.js) fill their tabs through `window.meshposConsole`:
+//   api(path, {method, body}) -> the JSON answer (throws an Error with .code and .status; a 401 signs out)
+//   venue                     -> the chosen venue {id, name, currency}
+//   money(minorUnits)         -> the amount in the venue's currency, e.g. "€2.50"
+//   onShow(tab, fn)           -> fn(venue) runs when the tab is shown, the venue changes, and every 2 s
+//   element(tag, text, attrs) -> a DOM element with textContent (never innerHTML)
+// and a "meshpos:venue" event on document (detail: the venue's id) says when the venue is chosen.
 "use strict";
-const params = new URLSearchParams(location.search);
-if (params.get("token")) {
-  sessionStorage.setItem("meshpos-console-token", params.get("token"));
-  history.replaceState(null, "", location.pathname);
-}
-const token = sessionStorage.getItem("meshpos-console-token") || prompt("Console admin token") || "";
-let venue = null;
-const COUNTS = new Set(["receipts", "refund_count", "orders_open", "shifts_open"]);
+const TOKEN_KEY = "meshpos-console-token";
+const TABS = ["status", "menu", "staff", "settings", "reports", "audit"];
 
-async function api(path) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
-  return body;
+let venue = null; // the chosen venue's id, for page scripts that read this global (shell.venue is whole)
+const shell = {
+  token: "",
+  venue: null,
+  tab: "status",
+  shows: {},
+  onShow(tab, fn) { (this.shows[tab] ||= []).push(fn); },
+  async api(path, options = {}) {
+    const init = { method: options.method || "GET", headers: { Authorization: `Bearer ${this.token}` } };
+    if (options.body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(options.body);
+    }
+    const response = await fetch(path, init);
+    const isJson = (response.headers.get("content-type") || "").startsWith("application/json");
+    const body = isJson ? await response.json() : await response.text();
+    if (!response.ok) {
+      const error = new Error(body && body.error ? body.error.message : response.statusText);
+      error.code = body && body.error ? body.error.code : "";
+      error.status = response.status;
+      if (response.status === 401) signOut("The console refused the token; sign in again.");
+      throw error;
+    }
+    return body;
+  },
+  money(cents) {
+    const currency = (this.venue && this.venue.currency) || "EUR";
+    let format;
+    try {
+      format = new Intl.NumberFormat(undefined, { style: "currency", currency });
+    } catch (_) {
+      format = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2 });
+    }
+    const digits = format.resolvedOptions().maximumFractionDigits;
+    return format.format(cents / 10 ** digits);
+  },
+  element(tag, text, attrs = {}) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = text;
+    for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+    return node;
+  },
+};
+window.meshposConsole = shell;
+
+// --- sign-in -------------------------------------------------------------------------------------------
+
+function showLogin(message) {
+  document.getElementById("app").hidden = true;
+  document.getElementById("login").hidden = false;
+  const error = document.getElementById("login-error");
+  error.textContent = message || "";
+  error.hidden = !message;
+  document.getElementById("token").focus();
 }
-const money = (cents) => (cents / 100).toFixed(2);
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  shell.token = "";
+  showLogin(message);
+}
+
+async function signIn(token) {
+  shell.token = token;
+  let ids;
+  try {
+    ids = await shell.api("/api/venues");
+  } catch (error) {
+    if (error.status !== 401) showLogin(`The console does not answer: ${error.message}`);
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  const venues = ids.length > 1 ? await shell.api("/api/chain") : ids.map((id) => ({ id, name: id }));
+  const pick = document.getElementById("venue-pick");
+  pick.replaceChildren(...venues.map((v) => shell.element("option", v.name, { value: v.id })));
+  pick.hidden = venues.length < 2;
+  pick.onchange = () => choose(pick.value);
+  document.getElementById("login").hidden = true;
+  document.getElementById("app").hidden = false;
+  await choose(venues.length ? venues[0].id : null);
+}
+
+document.getElementById("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const token = document.getElementById("token").value.trim();
+  document.getElementById("token").value = "";
+  signIn(token);
+});
+document.getElementById("sign-out").onclick = () => signOut("Signed out.");
+
+// --- venue and tabs ------------------------------------------------------------------------------------
+
+// the header's name and the currency come from the venue's summary (its settings' name once set)
+async function choose(id) {
+  shell.venue = id ? await shell.api(`/api/venues/${encodeURIComponent(id)}`) : null;
+  venue = id;
+  showVenue();
+  document.dispatchEvent(new CustomEvent("meshpos:venue", { detail: id })); // page scripts follow it
+  refresh();
+}
+function showVenue() {
+  const venue = shell.venue;
+  document.getElementById("venue-name").textContent = venue ? venue.name : "(no venue yet)";
+  document.title = venue ? `${venue.name} — meshpos console` : "meshpos console";
+}
+
+function showTab(tab) {
+  shell.tab = TABS.includes(tab) ? tab : "status";
+  for (const button of document.querySelectorAll("#tabs button")) {
+    button.setAttribute("aria-selected", String(button.dataset.tab === shell.tab));
+  }
+  // the tabs' own parts only (a tab's content may have data-tab attributes of its own)
+  for (const part of document.querySelectorAll("main > [data-tab]")) part.hidden = part.dataset.tab !== shell.tab;
+  if (location.hash !== `#${shell.tab}`) history.replaceState(null, "", `#${shell.tab}`);
+  refresh();
+}
+for (const button of document.querySelectorAll("#tabs button")) button.onclick = () => showTab(button.dataset.tab);
+
+let refreshing = false;
+async function refresh() {
+  if (!shell.token || !shell.venue || refreshing) return;
+  refreshing = true;
+  const notice = document.getElementById("notice");
+  try {
+    for (const show of shell.shows[shell.tab] || []) await show(shell.venue);
+    notice.hidden = true;
+  } catch (error) {
+    if (error.status !== 401) {
+      notice.textContent = `Cannot load this tab: ${error.message}`;
+      notice.hidden = false;
+    }
+  } finally {
+    refreshing = false;
+  }
+}
+
+// --- the Status tab (Reports: console_reports.js) -------------------------------------------------------
+
+const COUNTS = new Set(["receipts", "refund_count", "orders_open", "shifts_open"]);
 const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
+const ago = (s) => (s == null ? "" : s < 1 ? "now" : s < 120 ? `${Math.round(s)} s ago` : `${Math.round(s / 60)} min ago`);
 function cell(text, num) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (num) td.className = "num";
-  return td;
+  return shell.element("td", text, num ? { class: "num" } : {});
 }
 function rows(table, items, make, decorate) {
   const body = document.querySelector(`#${table} tbody`);
@@ -33,75 +175,59 @@ function rows(table, items, make, decorate) {
     return tr;
   }));
 }
-const ago = (s) => (s == null ? "" : s < 1 ? "now" : s < 120 ? `${Math.round(s)} s ago` : `${Math.round(s / 60)} min ago`);
 function reach(r) {
   if (!r.reachable) return "no";
   if (r.relay) return r.uplink ? "relay, uplink up" : "relay";
   return `via ${r.via}`;
 }
 function pairs(id, obj) {
-  document.getElementById(id).replaceChildren(...Object.entries(obj).flatMap(([k, v]) => {
-    const dt = document.createElement("dt"); dt.textContent = k;
-    const dd = document.createElement("dd"); dd.textContent = typeof v === "object" ? JSON.stringify(v) : v;
-    return [dt, dd];
-  }));
+  document.getElementById(id).replaceChildren(...Object.entries(obj).flatMap(([k, v]) => [
+    shell.element("dt", k), shell.element("dd", typeof v === "object" ? JSON.stringify(v) : v)]));
 }
+const base = (venue) => `/api/venues/${encodeURIComponent(venue.id)}`;
 
-// records the console refused to overwrite, conflicts, receipt numbers used twice (duplicate_number)
-async function showAlarms(base) {
-  const alarms = await api(`${base}/alarms`);
+shell.onShow("status", async (venue) => {
+  const summary = await shell.api(base(venue)); // a name or currency set in Settings shows at once
+  if (shell.venue && shell.venue.id === summary.id) {
+    shell.venue = summary;
+    showVenue();
+  }
+  const [status, totals, alarms] = await Promise.all([
+    shell.api(`${base(venue)}/status`), shell.api(`${base(venue)}/totals`), shell.api(`${base(venue)}/alarms`),
+  ]);
+  const devices = Object.values(status.registers);
+  const reachable = devices.filter((r) => r.reachable);
+  pairs("status", {
+    relays: status.relays.join(", ") || "none",
+    "devices reachable": `${reachable.length} of ${devices.length}`,
+    "changes not here yet": reachable.reduce((sum, r) => sum + (r.pending || 0), 0),
+    documents: status.documents.length,
+    "not in these reports": status.not_materialised.count
+      ? `${status.not_materialised.count} records: ${status.not_materialised.reason}`
+      : "none",
+  });
+  rows("registers", Object.entries(status.registers), ([node, r]) => [
+    cell(node), cell(r.role || "?"), cell(reach(r)), cell(r.pending == null ? "—" : r.pending, true),
+    cell(r.receipts, true), cell(r.last_record_ms ? `${when(r.last_record_ms)} (${ago(r.last_record_s)})` : ""),
+    cell(r.reachable ? "now" : ago(r.last_heard_s))],
+  (tr, [node, r]) => { tr.dataset.device = node; tr.className = r.reachable ? "" : "unreachable"; });
+  pairs("totals", Object.fromEntries(Object.entries(totals).map(
+    ([k, v]) => [k.replace("_", " "), COUNTS.has(k) ? v : shell.money(v)])));
+  // records the console refused to overwrite, conflicts, receipt numbers used twice (duplicate_number)
   document.getElementById("alarm-count").textContent = alarms.length ? `(${alarms.length})` : "(none)";
   rows("alarms", alarms, (a) => [cell(a.kind), cell(`${a.table} ${a.record_id}`), cell(when(a.first_seen_ms)),
     cell(a.detail)], (tr, a) => { tr.dataset.kind = a.kind; });
-}
+});
 
-async function refresh() {
-  try {
-    const venues = await api("/api/venues");
-    venue = venue || venues[0];
-    document.getElementById("venues").replaceChildren(...venues.map((v) => {
-      const b = document.createElement("button");
-      b.textContent = v.slice(0, 8);
-      b.dataset.venue = v;
-      if (v === venue) b.className = "chosen";
-      b.onclick = () => { venue = v; refresh(); };
-      return b;
-    }));
-    if (!venue) return;
-    const base = `/api/venues/${venue}`;
-    const [status, totals, receipts, shifts] = await Promise.all([
-      api(`${base}/status`), api(`${base}/totals`), api(`${base}/receipts`), api(`${base}/shifts`),
-    ]);
-    document.getElementById("venue-name").textContent = venue;
-    const devices = Object.values(status.registers);
-    const reachable = devices.filter((r) => r.reachable);
-    pairs("status", {
-      relays: status.relays.join(", ") || "none",
-      "devices reachable": `${reachable.length} of ${devices.length}`,
-      "changes not here yet": reachable.reduce((sum, r) => sum + (r.pending || 0), 0),
-      documents: status.documents.length,
-      "not in these reports": status.not_materialised.count
-        ? `${status.not_materialised.count} records: ${status.not_materialised.reason}`
-        : "none",
-    });
-    rows("registers", Object.entries(status.registers), ([node, r]) => [
-      cell(node), cell(r.role || "?"), cell(reach(r)), cell(r.pending == null ? "—" : r.pending, true),
-      cell(r.receipts, true), cell(r.last_record_ms ? `${when(r.last_record_ms)} (${ago(r.last_record_s)})` : ""),
-      cell(r.reachable ? "now" : ago(r.last_heard_s))],
-    (tr, [node, r]) => { tr.dataset.device = node; tr.className = r.reachable ? "" : "unreachable"; });
-    pairs("totals", Object.fromEntries(Object.entries(totals).map(
-      ([k, v]) => [k.replace("_", " "), COUNTS.has(k) ? v : money(v)])));
-    rows("receipts", receipts, (r) => [cell(r.number), cell(r.register), cell(when(r.issued_at_ms)),
-      cell(money(r.total), true), cell(money(r.refunded || 0), true)]);
-    rows("shifts", shifts, (s) => [cell(s.register), cell(when(s.opened_at_ms)), cell(when(s.closed_at_ms)),
-      cell(money(s.opening_cash), true), cell(s.counted_cash == null ? "" : money(s.counted_cash), true)]);
-    await showAlarms(base);
-    document.getElementById("notice").hidden = true;
-  } catch (error) {
-    const notice = document.getElementById("notice");
-    notice.textContent = `Cannot load the reports: ${error.message}`;
-    notice.hidden = false;
-  }
-}
-refresh();
-setInterval(refresh, 2000);
+// --- start ---------------------------------------------------------------------------------------------
+
+window.addEventListener("load", () => {
+  showTab(location.hash.slice(1));
+  const params = new URLSearchParams(location.search);
+  const fromLink = params.get("token");
+  if (fromLink) history.replaceState(null, "", location.pathname + location.hash);
+  const token = fromLink || sessionStorage.getItem(TOKEN_KEY);
+  if (token) signIn(token);
+  else showLogin("");
+  setInterval(refresh, 2000);
+});

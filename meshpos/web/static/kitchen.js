@@ -37,6 +37,7 @@ async function load(topics) {
   await Promise.all(jobs);
   if (!state.board || !state.catalog) return; // the first pushed event loads both
   renderCooks();
+  renderStations();
   renderTickets();
   renderStops();
 }
@@ -51,6 +52,27 @@ function renderCooks() {
   if (preferred) select.value = preferred.id;
 }
 
+// Kitchen routing: a screen at the grill shows the grill's items (and those routed nowhere in particular);
+// the stations are the ones the console gave products. The choice is kept per screen.
+function renderStations() {
+  const stations = [...new Set(state.catalog.products.map((p) => p.kitchen).filter(Boolean))].sort();
+  draw("stations", stations, () => {
+    const select = $("#station");
+    const chosen = select.value || localStorage.getItem("meshpos-station") || "";
+    select.replaceChildren(h("option", { value: "" }, "All stations"),
+      ...stations.map((s) => h("option", { value: s }, s)));
+    select.value = stations.includes(chosen) ? chosen : "";
+  });
+}
+
+function forStation(tickets) {
+  const station = $("#station").value;
+  if (!station) return tickets;
+  return tickets
+    .map((t) => ({ ...t, items: t.items.filter((item) => !item.station || item.station === station) }))
+    .filter((t) => t.items.length > 0);
+}
+
 function age(ms) {
   const seconds = Math.max(0, Math.floor(ms / 1000));
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
@@ -58,8 +80,9 @@ function age(ms) {
 
 function renderTickets() {
   // ages move on every fetch; tick() shows them, so they do not count as a change here
-  const tickets = state.board.tickets.map(({ age_ms, ...rest }) => rest);
-  draw("tickets", tickets, () => drawTickets(state.board.tickets));
+  const shown = forStation(state.board.tickets);
+  const tickets = shown.map(({ age_ms, ...rest }) => rest);
+  draw("tickets", [tickets, $("#station").value], () => drawTickets(shown));
 }
 
 function drawTickets(tickets) {
@@ -71,7 +94,8 @@ function drawTickets(tickets) {
     h("strong", {}, t.table || `Order #${t.order_id.slice(0, 6)}`),
     h("span", { class: "age" }, age(t.age_ms)),
     h("span", { class: "state" }, t.state)),
-  h("ul", {}, ...t.items.map((item) => h("li", {}, `${item.quantity} × ${item.name}`,
+  h("ul", {}, ...t.items.map((item) => h("li", { "data-station": item.station || "" }, `${item.quantity} × ${item.name}`,
+    item.station ? h("small", { class: "station" }, ` → ${item.station}`) : null,
     item.modifiers.length ? h("small", {}, item.modifiers.join(", ")) : null))),
   h("footer", {}, h("small", {}, `from ${t.register}`), ...t.actions.map((action) => h("button", {
     type: "button", class: action === "bump" ? `primary ${action}` : action, "data-action": action,
@@ -126,6 +150,10 @@ if (Mesh.requireToken()) {
   $("#stops-button").addEventListener("click", () => Mesh.toggle($("#stops"), $("#stops-button")));
   $("#show-served").addEventListener("change", () => refresh(["tickets"]));
   $("#cook").addEventListener("change", () => localStorage.setItem("meshpos-cook", cook()));
+  $("#station").addEventListener("change", () => {
+    localStorage.setItem("meshpos-station", $("#station").value);
+    renderTickets();
+  });
   setInterval(tick, 1000);
   Mesh.live(refresh); // its first event names every topic: that is the screen's first load
 }

@@ -18,6 +18,7 @@ const state = {
   orderSeq: 0, // bumped by every local change of the order on screen
   writing: false, // a write is on its way: its answer, not a fetch, shows the order on screen
   orderStale: false, // the order changed while a write was on its way: fetch it once it answered
+  lineDiscount: null, // a line discount chosen for the next item added
 };
 
 function setOrder(id) {
@@ -115,7 +116,7 @@ async function load(topics) {
 
 function render() {
   if (!state.catalog || !state.shift) return; // the first pushed event loads both
-  $("#venue").textContent = state.catalog.receipt_header || "meshpos";
+  $("#venue").textContent = state.catalog.venue_name || state.catalog.receipt_header || "meshpos";
   $("#who").textContent = state.user ? state.user.name : "";
   if (!state.user) {
     renderUsers();
@@ -201,7 +202,53 @@ async function addLine(productId, modifiers) {
     const order = await api("POST", "/api/orders", { user: state.user.id });
     setOrder(order.id);
   }
-  takeOrder(await api("POST", `/api/orders/${state.orderId}/lines`, { user: state.user.id, product_id: productId, modifiers }));
+  const discount = state.lineDiscount;
+  const body = { user: state.user.id, product_id: productId, modifiers };
+  if (discount) body.discount_id = discount.id;
+  takeOrder(await api("POST", `/api/orders/${state.orderId}/lines`, body));
+  if (discount) setLineDiscount(null);
+}
+
+// --- discounts ----------------------------------------------------------------------------------
+
+// The discounts this cashier may give: the discount right, and one of the roles a discount names (none
+// named: any role with the right). The node checks the same; the page only offers what it would accept.
+function givable() {
+  const user = state.user;
+  if (!user || !user.rights.includes("discount")) return [];
+  return state.catalog.discounts.filter((d) => !d.roles.length || d.roles.includes(user.role));
+}
+
+function discountName(id) {
+  const d = state.catalog.discounts.find((x) => x.id === id);
+  return d ? d.name : id;
+}
+
+function discountLabel(d) {
+  return `${d.name} (${d.kind === "percent" ? `${d.value / 100} %` : money(d.value)})`;
+}
+
+function setLineDiscount(discount) {
+  state.lineDiscount = discount;
+  const note = $("#line-discount");
+  note.hidden = !discount;
+  note.textContent = discount ? `Next item: ${discountLabel(discount)}` : "";
+}
+
+function openDiscounts() {
+  const o = state.order;
+  $("#discount-choices").replaceChildren(...givable().map((d) => h("button", {
+    type: "button", "data-discount": d.id,
+    disabled: d.scope === "order" && (!o || !o.lines.length || o.payments.length > 0),
+    onclick: () => {
+      $("#discount-dialog").close();
+      if (d.scope === "line") return setLineDiscount(d);
+      act(async () => {
+        takeOrder(await api("POST", `/api/orders/${state.orderId}/discounts`, { user: state.user.id, discount_id: d.id }));
+      });
+    },
+  }, `${discountLabel(d)} · ${d.scope === "line" ? "next item" : "whole order"}`)));
+  $("#discount-dialog").showModal();
 }
 
 function askModifiers(product) {
@@ -229,7 +276,7 @@ function addWithModifiers(event) {
 // --- the order ----------------------------------------------------------------------------------
 
 function renderOrder() {
-  draw("order", [state.order, state.catalog.currency], drawOrder);
+  draw("order", [state.order, state.catalog.currency, state.user && state.user.id, state.catalog.discounts], drawOrder);
 }
 
 function drawOrder() {
@@ -240,6 +287,7 @@ function drawOrder() {
     h("span", { class: "qty" }, `${line.quantity} ×`),
     h("span", { class: "name" }, line.name,
       line.modifiers.length ? h("small", {}, line.modifiers.map((m) => m.name).join(", ")) : null,
+      line.discount_id ? h("small", { class: "discount" }, discountName(line.discount_id)) : null,
       sent.has(line.id) ? h("small", { class: "sent" }, "sent to kitchen") : null),
     h("span", { class: "amount" }, money(o.amounts[i].amount)),
     h("button", { type: "button", class: "remove", "aria-label": `Remove ${line.name}`, "data-line": line.id,
@@ -254,6 +302,7 @@ function drawOrder() {
   const empty = !o || o.lines.length === 0;
   $("#pay-button").disabled = empty || t.due === 0;
   $("#send-kitchen").disabled = empty || o.lines.every((line) => sent.has(line.id));
+  $("#discount-button").disabled = givable().length === 0;
 }
 
 function renderOrders(orders) {
@@ -332,6 +381,9 @@ function pay(event) {
 
 function showReceipt({ receipt, change, payment }) {
   $("#receipt-number").textContent = receipt.number;
+  // the venue's receipt header and footer, as set at the console (Settings)
+  $("#receipt-header").textContent = state.catalog.receipt_header;
+  $("#receipt-footer").textContent = state.catalog.receipt_footer;
   $("#receipt-lines").replaceChildren(...receipt.lines.map((line) => h("tr", {},
     h("td", {}, `${line.quantity} × ${line.name}`), h("td", { class: "amount" }, money(line.amount)))));
   $("#receipt-totals").replaceChildren(
@@ -406,6 +458,7 @@ function bind() {
   $("#pay-form").addEventListener("input", updateChange);
   $("#pay-button").addEventListener("click", openPay);
   $("#send-kitchen").addEventListener("click", sendToKitchen);
+  $("#discount-button").addEventListener("click", openDiscounts);
   $("#new-order").addEventListener("click", () => { setOrder(""); render(); });
   $("#receipt-done").addEventListener("click", () => $("#receipt-dialog").close());
   $("#clear-cache").addEventListener("click", clearCache);

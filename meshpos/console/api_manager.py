@@ -1,0 +1,478 @@
+"""Reports a manager reads at the console, as JSON and CSV: receipts with search and a receipt's detail,
+shifts with their X and Z reports, sales by product, category, cashier and hour, refunds and voids, stock
+on hand and a product's movements (with supplies and write-offs entered here), and the sync status.
+
+Every report reads the materialised tables (``manager_reports``, ``reports``) of a bounded range of
+business days (``from``..``to``, at most ``MAX_RANGE_DAYS``), never a venue's ledger documents; the names
+shown are the catalog's (``report_names``). A date that is not the ``YYYY-MM-DD`` of the schema is 400
+naming the field; a range that is well formed but not a range (reversed, too long, a 30th of February)
+is 422 ``bad_range`` naming the field, as every schema-valid request the console refuses is.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+from meshpos.console import audit
+from meshpos.console import manager_reports as q
+from meshpos.console.calls import VENUE, ConsoleCall
+from meshpos.console.manager_reports import (
+    MAX_EXPORT_ROWS,
+    MAX_PAGE,
+    QUARTER_MS,
+    Days,
+    ReceiptSearch,
+    StockEntry,
+)
+from meshpos.console.manager_reports import (
+    receipt_detail as detail_query,
+)
+from meshpos.console.report_names import Names, to_csv
+from meshpos.console.tables import STOCK_KINDS
+from meshpos.console.venue_docs import stored_venue
+from meshpos.httpapi.routes import Field, Route, choice, opt, text
+from meshpos.httpapi.server import HttpError, Response
+from meshpos.model.documents import DAY_PATTERN
+from meshpos.model.limits import (
+    MAX_AMOUNT,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_NOTE_CHARS,
+    MAX_QUANTITY,
+    SAFE_INTEGER,
+    text_problem,
+)
+
+MAX_RANGE_DAYS = 366
+"""The longest range one report reads: a year, so a report's cost is bounded by a year of the venue's
+sales whatever its history holds."""
+
+
+async def _names(c: ConsoleCall) -> Names:
+    """The catalog of the venue: the loaded hub's, or the database's (no hub loads for a report)."""
+    hub = c.console.hubs.get(c.venue)
+    venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
+    return Names.of(venue)
+
+
+def _days(c: ConsoleCall) -> Days:
+    parsed = {}
+    for name in ("from", "to"):
+        value = c.query[name]
+        try:
+            parsed[name] = date.fromisoformat(value)
+        except ValueError:
+            raise HttpError(
+                422, "bad_range", f"query parameter {name!r}: {value} is not a day of the calendar"
+            ) from None
+    span = (parsed["to"] - parsed["from"]).days
+    if span < 0:
+        raise HttpError(
+            422, "bad_range", f"query parameter 'to' ({c.query['to']}) is before 'from'"
+        )
+    if span >= MAX_RANGE_DAYS:
+        raise HttpError(
+            422,
+            "bad_range",
+            f"query parameter 'to': a report covers at most {MAX_RANGE_DAYS} days, "
+            f"{c.query['from']}..{c.query['to']} is {span + 1}",
+        )
+    return Days(c.query["from"], c.query["to"])
+
+
+def _answer(c: ConsoleCall, rows: list[dict[str, Any]], columns: Sequence[str], name: str) -> Any:
+    """The rows as JSON, or as CSV when ``format=csv`` (a file the browser saves)."""
+    if c.query.get("format") != "csv":
+        return rows
+    # a header is ASCII: a product id of any script names no file (stock-_.csv, still a file)
+    wanted = f"{name}-{c.query.get('from', '')}-{c.query.get('to', '')}".rstrip("-")
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", wanted)
+    return Response(
+        200,
+        to_csv(rows, columns).encode(),
+        "text/csv; charset=utf-8",
+        {"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+    )
+
+
+def _known_id(value: str, what: str) -> str:
+    """An id from the path no record can have (too long, control characters) is simply unknown."""
+    if text_problem(value, MAX_ID_CHARS) is not None:
+        raise HttpError(404, f"unknown_{what}", f"no {what} {value[:40]!r} at this console")
+    return value
+
+
+# --- receipts -----------------------------------------------------------------------------------
+
+RECEIPT_COLUMNS = (
+    "number",
+    "business_date",
+    "issued_at_ms",
+    "register",
+    "cashier",
+    "table",
+    "subtotal",
+    "discount",
+    "tax",
+    "total",
+    "refunded",
+    "id",
+)
+
+
+async def receipts_report(c: ConsoleCall) -> Any:
+    days = _days(c)
+    names = await _names(c)
+    cashier = c.query["cashier"]
+    search = ReceiptSearch(
+        number=c.query["number"],
+        table=c.query["table"],
+        users=names.cashiers_like(cashier) if cashier else None,
+        amount=c.query["amount"],
+    )
+    csv = c.query["format"] == "csv"
+    limit, offset = (MAX_EXPORT_ROWS, 0) if csv else (c.query["limit"], c.query["offset"])
+    total, rows = await c.console.db.report(
+        lambda cur: q.receipts(cur, c.venue, days, search, limit, offset)
+    )
+    for row in rows:
+        row["cashier"] = names.user(row["user_id"])
+    if csv:
+        return _answer(c, rows, RECEIPT_COLUMNS, "receipts")
+    currency = names.settings.currency
+    return {"total": total, "limit": limit, "offset": offset, "currency": currency, "items": rows}
+
+
+async def receipt_detail(c: ConsoleCall) -> dict[str, Any]:
+    receipt_id = _known_id(c.params["receipt_id"], "receipt")
+    found = await c.console.db.report(lambda cur: detail_query(cur, c.venue, receipt_id))
+    if found is None:
+        raise HttpError(404, "unknown_receipt", f"no receipt {receipt_id!r} at this console")
+    names = await _names(c)
+    found["cashier"] = names.user(found["user_id"])
+    found["currency"] = names.settings.currency
+    found["order_opened_by_name"] = names.user(found["order_opened_by"])
+    for item in (*found["payments"], *found["refunds"]):
+        item["cashier"] = names.user(item["user_id"])
+    for line in found["lines"]:
+        line["category"] = names.products.get(str(line["product_id"]), ("", ""))[1]
+    return found
+
+
+# --- shifts, sales, refunds, voids ----------------------------------------------------------------
+
+SHIFT_COLUMNS = (
+    "report",
+    "register",
+    "opened_by_name",
+    "opened_at_ms",
+    "closed_by_name",
+    "closed_at_ms",
+    "receipts",
+    "sales",
+    "cash_taken",
+    "card_taken",
+    "refunds",
+    "cash_refunds",
+    "cash_in",
+    "cash_out",
+    "opening_cash",
+    "drawer_expected",
+    "counted_cash",
+    "cash_difference",
+    "id",
+)
+
+
+async def shifts_report(c: ConsoleCall) -> Any:
+    days = _days(c)
+    rows = await c.console.db.report(lambda cur: q.shifts(cur, c.venue, days))
+    names = await _names(c)
+    for row in rows:
+        row["opened_by_name"] = names.user(row["opened_by"])
+        row["closed_by_name"] = names.user(row["closed_by"]) if row["closed_by"] else None
+    return _answer(c, rows, SHIFT_COLUMNS, "shifts")
+
+
+def _by_product(rows: list[dict[str, Any]], names: Names) -> list[dict[str, Any]]:
+    for row in rows:
+        name, category = names.products.get(str(row["product_id"]), (row["name"], ""))
+        row["name"], row["category"] = name, category
+    return rows
+
+
+def _by_category(rows: list[dict[str, Any]], names: Names) -> list[dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for row in _by_product(rows, names):
+        into = out.setdefault(
+            row["category"],
+            {"category": row["category"], "quantity": 0, "amount": 0, "discount": 0, "tax": 0},
+        )
+        for key in ("quantity", "amount", "discount", "tax"):
+            into[key] += row[key]
+    return [out[k] for k in sorted(out)]
+
+
+SALES_COLUMNS = {
+    "product": ("product_id", "name", "category", "quantity", "amount", "discount", "tax"),
+    "category": ("category", "quantity", "amount", "discount", "tax"),
+    "cashier": ("cashier", "user_id", "receipts", "total", "discount", "tax"),
+    "hour": ("hour", "receipts", "total"),
+}
+
+
+async def sales_report(c: ConsoleCall) -> Any:
+    days, by = _days(c), c.query["by"]
+    names = await _names(c)
+    rows: list[dict[str, Any]]
+    if by in ("product", "category"):
+        found = await c.console.db.report(lambda cur: q.sales_by_product(cur, c.venue, days))
+        rows = _by_product(found, names) if by == "product" else _by_category(found, names)
+    elif by == "cashier":
+        rows = await c.console.db.report(lambda cur: q.sales_by_cashier(cur, c.venue, days))
+        for row in rows:
+            row["cashier"] = names.user(row["user_id"])
+    else:
+        hours: dict[int, dict[str, int]] = {}
+        quarters = await c.console.db.report(lambda cur: q.sales_by_quarter(cur, c.venue, days))
+        for quarter, count, total in quarters:
+            hour = names.local_hour(quarter * QUARTER_MS)
+            into = hours.setdefault(hour, {"hour": hour, "receipts": 0, "total": 0})
+            into["receipts"] += count
+            into["total"] += total
+        rows = [hours[h] for h in sorted(hours)]
+    return _answer(c, rows, SALES_COLUMNS[by], f"sales-by-{by}")
+
+
+REFUND_COLUMNS = (
+    "number",
+    "at_ms",
+    "amount",
+    "method",
+    "register",
+    "cashier",
+    "reason",
+    "lines",
+    "id",
+)
+VOID_COLUMNS = ("opened_at_ms", "register", "cashier", "table", "tab", "total", "lines", "id")
+
+
+async def refunds_report(c: ConsoleCall) -> Any:
+    days = _days(c)
+    rows = await c.console.db.report(lambda cur: q.refunds(cur, c.venue, days))
+    names = await _names(c)
+    for row in rows:
+        row["cashier"] = names.user(row["user_id"])
+    return _answer(c, rows, REFUND_COLUMNS, "refunds")
+
+
+async def voids_report(c: ConsoleCall) -> Any:
+    days = _days(c)
+    rows = await c.console.db.report(lambda cur: q.voids(cur, c.venue, days))
+    names = await _names(c)
+    for row in rows:
+        row["cashier"] = names.user(row["opened_by"])
+    return _answer(c, rows, VOID_COLUMNS, "voids")
+
+
+# --- stock --------------------------------------------------------------------------------------
+
+STOCK_COLUMNS = ("product_id", "name", "category", "on_hand")
+MOVE_COLUMNS = (
+    "at_ms",
+    "kind",
+    "change",
+    "receipt_number",
+    "note",
+    "cashier",
+    "device",
+    "source",
+    "id",
+)
+
+
+async def stock_report(c: ConsoleCall) -> Any:
+    on_hand = await c.console.db.report(lambda cur: q.stock_on_hand(cur, c.venue))
+    names = await _names(c)
+    rows = [
+        {
+            "product_id": pid,
+            "name": names.products.get(pid, (pid, ""))[0],
+            "category": names.products.get(pid, ("", ""))[1],
+            "on_hand": on_hand.get(pid, 0),
+        }
+        for pid in sorted({*names.products, *on_hand})
+    ]
+    return _answer(c, rows, STOCK_COLUMNS, "stock")
+
+
+async def stock_moves_report(c: ConsoleCall) -> Any:
+    product_id = _known_id(c.params["product_id"], "product")
+    days = _days(c)
+    rows = await c.console.db.report(lambda cur: q.stock_movements(cur, c.venue, product_id, days))
+    names = await _names(c)
+    for row in rows:
+        row["cashier"] = names.user(row["user_id"])
+    return _answer(c, rows, MOVE_COLUMNS, f"stock-{product_id}")
+
+
+async def add_stock_entry(c: ConsoleCall) -> StockEntry:
+    """A supply or write-off entered at the console: checked against the catalog, stored at once."""
+    b = c.body
+    hub = c.console.hubs.get(c.venue)
+    venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
+    venue.catalog.product(b["product_id"])  # an unknown product is 404, nothing stored
+    now = int(time.time() * 1000)
+    entry = StockEntry(
+        id=str(uuid.uuid4()),
+        product_id=b["product_id"],
+        quantity=b["quantity"],
+        kind=b["kind"],
+        note=b["note"],
+        who=c.who,
+        at_ms=now,
+        business_date=venue.business_date(now),
+    )
+    await c.console.db.add_stock_entry(c.venue, entry)
+    await audit.record(
+        c.console.db,
+        c.venue,
+        c.who,
+        f"stock.{entry.kind}",
+        entry.product_id,
+        {"after": audit.summary(entry)},
+    )
+    return entry
+
+
+# --- the route table ----------------------------------------------------------------------------
+
+FORMAT = opt(
+    "format",
+    choice("json", "csv"),
+    "json",
+    "`csv`: the same report as a spreadsheet file (amounts in minor units)",
+)
+
+
+def _day(name: str, doc: str) -> Field:
+    return text(name, MAX_ID_CHARS, doc, pattern=f"^{DAY_PATTERN}$")
+
+
+RANGE = (
+    _day("from", "the first business day, YYYY-MM-DD"),
+    _day("to", f"the last business day, YYYY-MM-DD (at most {MAX_RANGE_DAYS} days after `from`)"),
+)
+REPORTS = f"{VENUE}/reports"
+
+
+def _report(
+    path: str,
+    handler: Callable[[ConsoleCall], Any],
+    summary: str,
+    returns: Any,
+    query: tuple[Field, ...] = (*RANGE, FORMAT),
+    **kw: Any,
+) -> Route:
+    return Route(
+        "GET",
+        f"{REPORTS}/{path}",
+        handler,
+        summary,
+        returns,
+        tag="reports",
+        query=query,
+        other_types=("text/csv; charset=utf-8",) if FORMAT in query else (),
+        errors=(*kw.pop("errors", ()), *((422,) if RANGE[0] in query else ())),
+        **kw,
+    )
+
+
+RANGE_NOTE = (
+    f"`from`..`to`: business days, both included, at most {MAX_RANGE_DAYS}; a range that is not "
+    "one (reversed, too long, a day not on the calendar) is 422 `bad_range`."
+)
+
+MANAGER_ROUTES: tuple[Route, ...] = (
+    _report(
+        "receipts",
+        receipts_report,
+        "Reports -> Receipts: search the receipts of a range of days, a page at a time",
+        dict[str, Any],
+        (
+            *RANGE,
+            text("number", MAX_ID_CHARS, "part of the receipt number (any case)", default=""),
+            text("table", MAX_NAME_CHARS, "the order's table or tab (any case)", default=""),
+            text("cashier", MAX_NAME_CHARS, "part of the cashier's name, or their id", default=""),
+            opt("amount", int | None, None, "the receipt's total", minimum=0, maximum=MAX_AMOUNT),
+            opt("limit", int, 50, "receipts per page", minimum=1, maximum=MAX_PAGE),
+            opt("offset", int, 0, "receipts skipped", minimum=0, maximum=SAFE_INTEGER),
+            FORMAT,
+        ),
+        description=f"{RANGE_NOTE} JSON: `total` matching, `items` of this page; CSV: every "
+        f"match (up to {MAX_EXPORT_ROWS}). `currency`: the venue's, for the amounts (minor units).",
+    ),
+    Route(
+        "GET",
+        f"{REPORTS}/receipts/{{receipt_id}}",
+        receipt_detail,
+        "A receipt's detail: lines with modifiers and discounts, payments, refunds, shift",
+        dict[str, Any],
+        tag="reports",
+        errors=(404,),
+    ),
+    _report(
+        "shifts",
+        shifts_report,
+        "Shifts opened on the days: X report of an open one, Z report of a closed one",
+        list[dict[str, Any]],
+        description=f"{RANGE_NOTE} `cash_difference`: counted cash minus what the console's "
+        "records say the drawer should hold.",
+    ),
+    _report(
+        "sales",
+        sales_report,
+        "Sales by product, category, cashier or hour of the day",
+        list[dict[str, Any]],
+        (*RANGE, opt("by", choice(*SALES_COLUMNS), "product", "how sales are grouped"), FORMAT),
+        description=f"{RANGE_NOTE} Line amounts are after discounts; hours are the venue's.",
+    ),
+    _report("refunds", refunds_report, "Refunds of the days", list[dict[str, Any]]),
+    _report("voids", voids_report, "Orders voided on the days", list[dict[str, Any]]),
+    _report(
+        "stock",
+        stock_report,
+        "Stock on hand per product",
+        list[dict[str, Any]],
+        (FORMAT,),
+        description="Every movement the registers recorded and every entry made here, signed.",
+    ),
+    _report(
+        "stock/{product_id}",
+        stock_moves_report,
+        "A product's stock movements on the days",
+        list[dict[str, Any]],
+        errors=(404,),
+    ),
+    Route(
+        "POST",
+        f"{VENUE}/stock",
+        add_stock_entry,
+        "Enter a supply or a write-off of a product",
+        StockEntry,
+        tag="reports",
+        status=201,
+        body=(
+            text("product_id", MAX_ID_CHARS, "a product of the catalog"),
+            Field("kind", choice(*STOCK_KINDS), "`supply` adds stock, `write_off` takes it away"),
+            Field("quantity", int, "units", minimum=1, maximum=MAX_QUANTITY),
+            text("note", MAX_NOTE_CHARS, "why (the supplier, what spoiled)", default=""),
+        ),
+    ),
+)

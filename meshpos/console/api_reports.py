@@ -1,0 +1,146 @@
+"""The console's report routes: sync status, the records as materialised (receipts, shifts, totals,
+records, alarms) and, from ``api_manager``, the reports a manager reads (``MANAGER_ROUTES``).
+
+Reports come from the relational tables (what was materialised); sync status from the live hubs and the
+database, so no venue loads for a report (docs/architecture.md (Relay and console)).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from meshpos.console.api_manager import MANAGER_ROUTES
+from meshpos.console.calls import VENUE, ConsoleCall
+from meshpos.console.records import Alarm
+from meshpos.console.server import SHARED_FRESH_S
+from meshpos.console.tables import TABLES
+from meshpos.console.venue_docs import unreported_summary
+from meshpos.httpapi.routes import Field, Route, choice, opt
+from meshpos.model.limits import MAX_ID_CHARS
+
+
+async def venue_status(c: ConsoleCall) -> dict[str, Any]:
+    """From the database (documents, what is not in the reports, the devices every process heard
+    of) and, when this process has the venue loaded, its relays' live heartbeats: no hub is loaded
+    for it."""
+    hub = c.console.hubs.get(c.venue)
+    db = c.console.db
+    now = time.time()
+    unreported = await db.unreported(c.venue)
+    summary: dict[str, Any] = {
+        "venue": c.venue,
+        "loaded": hub is not None,
+        "relays": sorted(set(hub.relays.values())) if hub is not None else [],
+        "last_seen": dict(hub.last_seen) if hub is not None else {},
+        "documents": await db.documents(c.venue),
+        "closed_days": sorted(await db.closed_documents(c.venue)),
+        "counters": dict(c.console.venue_counters.get(c.venue, {})),
+        "rejections": list(hub.rejections[-20:]) if hub is not None else [],
+        "not_materialised": unreported_summary(unreported),
+    }
+    summary["last_seen_s"] = {n: round(now - t, 1) for n, t in summary["last_seen"].items()}
+    stored = await db.register_report(c.venue)
+    shared = await c.console.shared_sightings(c.venue)
+    # every device: the relays and what they link to (their heartbeats, here or at another console
+    # process), what was heard of before, and every register the database holds records from
+    presence = hub.sync.presence if hub is not None else {}
+    registers = c.console.device_view(c.venue).report(presence, stored, now, shared, SHARED_FRESH_S)
+    summary["registers"] = registers
+    for node, device in registers.items():  # relays linked to another console process
+        if device["relay"] and device["reachable"] and node in shared:
+            summary["last_seen_s"].setdefault(node, round(now - shared[node].heard, 1))
+    summary["relays"] = sorted(
+        {
+            *summary["relays"],
+            *(n for n, d in registers.items() if d["relay"] and d["reachable"] and n in shared),
+        }
+    )
+    return summary
+
+
+async def receipts(c: ConsoleCall) -> list[dict[str, Any]]:
+    return await c.console.db.receipt_report(c.venue, c.query["date"] or None)
+
+
+async def shifts(c: ConsoleCall) -> list[dict[str, Any]]:
+    return await c.console.db.shift_report(c.venue)
+
+
+async def _settled(c: ConsoleCall) -> None:
+    """What this process received for the venue is in the tables (nothing loads for it)."""
+    hub = c.console.hubs.get(c.venue)
+    if hub is not None:
+        await hub.settle()
+
+
+async def totals(c: ConsoleCall) -> dict[str, int]:
+    await _settled(c)
+    return await c.console.db.totals(c.venue)
+
+
+async def records(c: ConsoleCall) -> list[dict[str, Any]]:
+    await _settled(c)
+    return await c.console.db.records(c.venue, c.query["table"])
+
+
+async def alarms(c: ConsoleCall) -> list[Alarm]:
+    return await c.console.db.alarms(c.venue)
+
+
+REPORT_ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        f"{VENUE}/status",
+        venue_status,
+        "Sync status of the venue and of every device",
+        dict[str, Any],
+        tag="reports",
+        description="`relays`, `last_seen_s`, `documents` (`closed_days`: those out of memory), `counters`, `rejections`, and "
+        "`registers`: one entry per device of the venue the console knows of (docs/api.md).",
+    ),
+    Route(
+        "GET",
+        f"{VENUE}/receipts",
+        receipts,
+        "Receipts, with what was refunded of each",
+        list[dict[str, Any]],
+        tag="reports",
+        query=(
+            opt(
+                "date",
+                str,
+                "",
+                "a business date, YYYY-MM-DD; absent or empty: every day",
+                max_chars=MAX_ID_CHARS,
+            ),
+        ),
+    ),
+    Route(
+        "GET",
+        f"{VENUE}/shifts",
+        shifts,
+        "Shifts with their drawer",
+        list[dict[str, Any]],
+        tag="reports",
+    ),
+    Route("GET", f"{VENUE}/totals", totals, "Sums and counts", dict[str, int], tag="reports"),
+    Route(
+        "GET",
+        f"{VENUE}/records",
+        records,
+        "Every stored row of one table",
+        list[dict[str, Any]],
+        tag="reports",
+        query=(Field("table", choice(*sorted(TABLES)), "which table"),),
+    ),
+    Route(
+        "GET",
+        f"{VENUE}/alarms",
+        alarms,
+        "Records the console refused, conflicts",
+        list[Alarm],
+        tag="reports",
+    ),
+    *MANAGER_ROUTES,
+)

@@ -1,0 +1,374 @@
+"""The queries behind Reports at the console (receipts, a receipt's detail, sales, refunds and voids,
+stock): each reads the materialised tables of a range of business days through the business-day
+indexes (``tables.REPORT_INDEXES``, receipts' own), never a venue's documents and never its whole history
+for a range of days (stock on hand is the one sum over all of it: it is what stock on hand is).
+
+Every function takes a cursor and returns plain values; names (cashiers, categories) are the API's
+business (``api_reports``), which reads them from the catalog. Sums are cast to BIGINT (reports.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from meshpos.console.cursor import Cursor
+from meshpos.console.reports import refunded_sum, shift_rows
+
+MAX_PAGE = 200  # receipts per page of Reports -> Receipts
+MAX_EXPORT_ROWS = 50_000  # rows of one CSV export (a year of a busy venue's receipts fits)
+STOCK_SIGN = {"sale": -1, "writeoff": -1, "refund": 1, "supply": 1, "write_off": -1}
+"""Which way each kind of movement moves stock: the registers' kinds (``INVENTORY_KINDS``, quantities are
+positive) and the console's (``tables.STOCK_KINDS``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Days:
+    """A range of business days, both ends included (``YYYY-MM-DD``, compared as text)."""
+
+    first: str
+    last: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptSearch:
+    """What Reports -> Receipts searches by; None (or empty) is "any"."""
+
+    number: str = ""
+    table: str = ""
+    users: tuple[str, ...] | None = None
+    amount: int | None = None
+
+
+def _like(text: str) -> str:
+    """``text`` anywhere, case-insensitive, with LIKE's wildcards taken literally (ESCAPE '!')."""
+    escaped = text.upper().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
+
+
+_RECEIPT = (
+    "id",
+    "number",
+    "register",
+    "user_id",
+    "order_id",
+    "shift_id",
+    "business_date",
+    "issued_at_ms",
+    "subtotal",
+    "discount",
+    "tax",
+    "total",
+)
+
+
+def _receipt_filter(venue_id: str, days: Days, search: ReceiptSearch) -> tuple[str, list[Any]]:
+    where = "r.venue_id = ? AND r.business_date >= ? AND r.business_date <= ?"
+    params: list[Any] = [venue_id, days.first, days.last]
+    if search.number:
+        where += " AND UPPER(r.number) LIKE ? ESCAPE '!'"
+        params.append(_like(search.number))
+    if search.table:
+        where += " AND (UPPER(o.table_label) = ? OR UPPER(o.tab) = ?)"
+        params += [search.table.upper()] * 2
+    if search.users is not None:
+        if not search.users:
+            where += " AND 1 = 0"  # a cashier nobody is
+        else:
+            where += f" AND r.user_id IN ({', '.join('?' * len(search.users))})"
+            params += search.users
+    if search.amount is not None:
+        where += " AND r.total = ?"
+        params.append(search.amount)
+    return where, params
+
+
+_ORDER_JOIN = "LEFT JOIN orders o ON o.venue_id = r.venue_id AND o.id = r.order_id"
+
+
+async def receipts(
+    cur: Cursor, venue_id: str, days: Days, search: ReceiptSearch, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many receipts match, and one page of them (oldest first), each with its table and what
+    was refunded of it."""
+    where, params = _receipt_filter(venue_id, days, search)
+    counted = await cur.fetchall(
+        f"SELECT CAST(COUNT(*) AS BIGINT) FROM receipts r {_ORDER_JOIN} WHERE {where}", params
+    )
+    rows = await cur.fetchall(
+        f"SELECT {', '.join('r.' + c for c in _RECEIPT)}, o.table_label, o.tab, "
+        f"{refunded_sum('r')} FROM receipts r {_ORDER_JOIN} WHERE {where} "
+        "ORDER BY r.issued_at_ms, r.number, r.id LIMIT ? OFFSET ?",
+        [*params, int(limit), int(offset)],
+    )
+    names = (*_RECEIPT, "table", "tab", "refunded")
+    return int(counted[0][0]), [dict(zip(names, row, strict=True)) for row in rows]
+
+
+async def receipt_detail(cur: Cursor, venue_id: str, receipt_id: str) -> dict[str, Any] | None:
+    """A receipt with its lines (modifiers and discounts from its order), the order's discounts,
+    its payments, its refunds and its shift; None when the console holds no such receipt."""
+    found = await cur.fetchall(
+        f"SELECT {', '.join('r.' + c for c in _RECEIPT)}, r.payment_ids, o.table_label, o.tab, "
+        "o.opened_by, o.opened_at_ms, o.line_detail, o.order_discounts, s.opened_at_ms, "
+        "s.closed_at_ms, s.opened_by "
+        f"FROM receipts r {_ORDER_JOIN} "
+        "LEFT JOIN shifts s ON s.venue_id = r.venue_id AND s.id = r.shift_id "
+        "WHERE r.venue_id = ? AND r.id = ?",
+        (venue_id, receipt_id),
+    )
+    if not found:
+        return None
+    row = found[0]
+    out = dict(zip(_RECEIPT, row, strict=False))
+    extra = row[len(_RECEIPT) :]
+    payment_ids, table, tab, opened_by, opened_at, detail, discounts = extra[:7]
+    out |= {
+        "table": table,
+        "tab": tab,
+        "order_opened_by": opened_by,
+        "order_opened_at_ms": opened_at,
+        "shift": {"opened_at_ms": extra[7], "closed_at_ms": extra[8], "opened_by": extra[9]},
+        "order_discounts": _json_list(discounts),
+    }
+    by_line = {str(d.get("line_id")): d for d in _json_list(detail) if isinstance(d, dict)}
+    lines = await cur.fetchall(
+        "SELECT line_id, product_id, name, quantity, unit_price, discount, tax, amount "
+        "FROM receipt_lines WHERE venue_id = ? AND receipt_id = ? ORDER BY position",
+        (venue_id, receipt_id),
+    )
+    line_cols = ("line_id", "product_id", "name", "quantity", "unit_price", "discount", "tax")
+    out["lines"] = []
+    for line in lines:
+        item = dict(zip((*line_cols, "amount"), line, strict=True))
+        known = by_line.get(str(item["line_id"]), {})
+        item["modifiers"] = known.get("modifiers", [])
+        item["discount_id"] = known.get("discount_id")
+        out["lines"].append(item)
+    wanted = {str(p) for p in _json_list(payment_ids)}
+    payments = await cur.fetchall(
+        "SELECT id, method, amount, tip, tendered, change_given, register, user_id, at_ms "
+        "FROM payments WHERE venue_id = ? AND order_id = ? ORDER BY at_ms, id",
+        (venue_id, out["order_id"]),
+    )
+    pay_cols = ("id", "method", "amount", "tip", "tendered", "change", "register", "user_id")
+    out["payments"] = [
+        dict(zip((*pay_cols, "at_ms"), p, strict=True))
+        for p in payments
+        if not wanted or str(p[0]) in wanted
+    ]
+    out["refunds"] = await _refunds_of(cur, venue_id, receipt_id)
+    return out
+
+
+async def _refunds_of(cur: Cursor, venue_id: str, receipt_id: str) -> list[dict[str, Any]]:
+    rows = await cur.fetchall(
+        "SELECT id, amount, method, register, user_id, at_ms, reason FROM refunds "
+        "WHERE venue_id = ? AND receipt_id = ? ORDER BY at_ms, id",
+        (venue_id, receipt_id),
+    )
+    cols = ("id", "amount", "method", "register", "user_id", "at_ms", "reason")
+    out = []
+    for row in rows:
+        item = dict(zip(cols, row, strict=True))
+        lines = await cur.fetchall(
+            "SELECT line_id, quantity, amount FROM refund_lines "
+            "WHERE venue_id = ? AND refund_id = ? ORDER BY position",
+            (venue_id, item["id"]),
+        )
+        item["lines"] = [
+            dict(zip(("line_id", "quantity", "amount"), x, strict=True)) for x in lines
+        ]
+        out.append(item)
+    return out
+
+
+def _json_list(text: object) -> list[Any]:
+    """A JSON list column (NULL for rows stored before it existed, or anything unreadable: empty)."""
+    if not isinstance(text, str):
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
+_IN_DAYS = "r.venue_id = ? AND r.business_date >= ? AND r.business_date <= ?"
+
+
+async def sales_by_product(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
+    """Per product: quantity sold, line amounts (after discounts), discounts and tax."""
+    rows = await cur.fetchall(
+        "SELECT l.product_id, MAX(l.name), CAST(SUM(l.quantity) AS BIGINT), "
+        "CAST(SUM(l.amount) AS BIGINT), CAST(SUM(l.discount) AS BIGINT), "
+        "CAST(SUM(l.tax) AS BIGINT), CAST(COUNT(DISTINCT r.id) AS BIGINT) "
+        "FROM receipts r JOIN receipt_lines l ON l.venue_id = r.venue_id AND l.receipt_id = r.id "
+        f"WHERE {_IN_DAYS} GROUP BY l.product_id ORDER BY l.product_id",
+        (venue_id, days.first, days.last),
+    )
+    cols = ("product_id", "name", "quantity", "amount", "discount", "tax", "receipts")
+    return [dict(zip(cols, row, strict=True)) for row in rows]
+
+
+async def sales_by_cashier(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
+    rows = await cur.fetchall(
+        "SELECT r.user_id, CAST(COUNT(*) AS BIGINT), CAST(SUM(r.total) AS BIGINT), "
+        "CAST(SUM(r.discount) AS BIGINT), CAST(SUM(r.tax) AS BIGINT) "
+        f"FROM receipts r WHERE {_IN_DAYS} GROUP BY r.user_id ORDER BY r.user_id",
+        (venue_id, days.first, days.last),
+    )
+    cols = ("user_id", "receipts", "total", "discount", "tax")
+    return [dict(zip(cols, row, strict=True)) for row in rows]
+
+
+QUARTER_MS = 900_000
+"""Sales by hour are summed per quarter hour of UTC first: every time zone's hours are whole quarters
+of UTC's (Nepal is +05:45), so the API turns them into the venue's local hours exactly."""
+
+
+async def sales_by_quarter(cur: Cursor, venue_id: str, days: Days) -> list[tuple[int, int, int]]:
+    """(quarter hour since the epoch, receipts, total) of the receipts of ``days``."""
+    rows = await cur.fetchall(
+        f"SELECT r.issued_at_ms / {QUARTER_MS}, CAST(COUNT(*) AS BIGINT), "
+        f"CAST(SUM(r.total) AS BIGINT) FROM receipts r WHERE {_IN_DAYS} "
+        f"GROUP BY r.issued_at_ms / {QUARTER_MS}",
+        (venue_id, days.first, days.last),
+    )
+    return [(int(q), int(n), int(total)) for q, n, total in rows]
+
+
+async def refunds(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
+    """Refunds of the days, with the receipt's number and the refunded lines' names."""
+    rows = await cur.fetchall(
+        "SELECT f.id, f.receipt_id, r.number, f.amount, f.method, f.register, f.user_id, f.at_ms, "
+        "f.reason, f.business_date FROM refunds f "
+        "LEFT JOIN receipts r ON r.venue_id = f.venue_id AND r.id = f.receipt_id "
+        "WHERE f.venue_id = ? AND f.business_date >= ? AND f.business_date <= ? "
+        "ORDER BY f.at_ms, f.id",
+        (venue_id, days.first, days.last),
+    )
+    cols = ("id", "receipt_id", "number", "amount", "method", "register", "user_id", "at_ms")
+    out = []
+    for row in rows:
+        item = dict(zip((*cols, "reason", "business_date"), row, strict=True))
+        lines = await cur.fetchall(
+            "SELECT l.line_id, l.quantity, l.amount, x.name FROM refund_lines l "
+            "LEFT JOIN receipt_lines x ON x.venue_id = l.venue_id AND x.receipt_id = ? "
+            "AND x.line_id = l.line_id WHERE l.venue_id = ? AND l.refund_id = ? ORDER BY l.position",
+            (item["receipt_id"], venue_id, item["id"]),
+        )
+        item["lines"] = [
+            dict(zip(("line_id", "quantity", "amount", "name"), x, strict=True)) for x in lines
+        ]
+        out.append(item)
+    return out
+
+
+async def voids(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
+    """Orders voided on the days, with the lines they held when voided."""
+    rows = await cur.fetchall(
+        "SELECT id, register, opened_by, opened_at_ms, table_label, tab, total, line_detail, "
+        "business_date FROM orders WHERE venue_id = ? AND business_date >= ? "
+        "AND business_date <= ? AND status = 'void' ORDER BY opened_at_ms, id",
+        (venue_id, days.first, days.last),
+    )
+    cols = ("id", "register", "opened_by", "opened_at_ms", "table", "tab", "total")
+    return [
+        dict(zip(cols, row[:7], strict=True))
+        | {"lines": _json_list(row[7]), "business_date": row[8]}
+        for row in rows
+    ]
+
+
+async def shifts(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
+    """Shifts opened on the days: an open one is its X report (so far), a closed one its Z."""
+    found = await shift_rows(
+        cur,
+        "s.venue_id = ? AND s.business_date >= ? AND s.business_date <= ?",
+        (venue_id, days.first, days.last),
+    )
+    for shift in found:
+        closed = shift["closed_at_ms"] is not None
+        shift["report"] = "Z" if closed else "X"
+        counted = shift["counted_cash"]
+        # what the drawer held against what the console's records say it should have
+        shift["cash_difference"] = counted - shift["drawer_expected"] if closed else None
+    return found
+
+
+# --- stock ------------------------------------------------------------------------------------
+
+
+_SIGN = f"CASE kind {' '.join(f'WHEN {k!r} THEN {s}' for k, s in STOCK_SIGN.items())} ELSE 0 END"
+
+
+async def stock_on_hand(cur: Cursor, venue_id: str) -> dict[str, int]:
+    """Product -> units on hand: every stock movement the registers recorded and every entry made at
+    the console, signed by kind."""
+    rows = await cur.fetchall(
+        f"SELECT product_id, CAST(SUM({_SIGN} * quantity) AS BIGINT) FROM ("
+        "SELECT product_id, kind, quantity FROM inventory_moves WHERE venue_id = ? UNION ALL "
+        "SELECT product_id, kind, quantity FROM stock_entries WHERE venue_id = ?) x "
+        "GROUP BY product_id ORDER BY product_id",
+        (venue_id, venue_id),
+    )
+    return {str(p): int(n) for p, n in rows}
+
+
+async def stock_movements(
+    cur: Cursor, venue_id: str, product_id: str, days: Days
+) -> list[dict[str, Any]]:
+    """One product's movements on the days, oldest first: the registers' (with the number of the
+    receipt a sale or refund moved stock for) and the console's."""
+    rows = await cur.fetchall(
+        "SELECT m.id, m.kind, m.quantity, m.ref, m.user_id, m.device, m.at_ms, m.business_date, "
+        "'register', r.number FROM inventory_moves m "
+        "LEFT JOIN receipts r ON r.venue_id = m.venue_id AND r.id = m.ref "
+        "WHERE m.venue_id = ? AND m.product_id = ? AND m.business_date >= ? "
+        "AND m.business_date <= ? UNION ALL "
+        "SELECT id, kind, quantity, note, who, 'console', at_ms, business_date, 'console', NULL "
+        "FROM stock_entries WHERE venue_id = ? AND product_id = ? AND business_date >= ? "
+        "AND business_date <= ? ORDER BY 7, 1",
+        (venue_id, product_id, days.first, days.last) * 2,
+    )
+    cols = ("id", "kind", "quantity", "note", "user_id", "device", "at_ms", "business_date")
+    out = []
+    for row in rows:
+        item = dict(zip((*cols, "source", "receipt_number"), row, strict=True))
+        item["change"] = STOCK_SIGN.get(str(item["kind"]), 0) * int(item["quantity"])
+        out.append(item)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StockEntry:
+    """A supply or write-off entered at the console (``stock_entries``)."""
+
+    id: str
+    product_id: str
+    quantity: int
+    kind: str
+    note: str
+    who: str
+    at_ms: int
+    business_date: str
+
+
+async def add_stock_entry(cur: Cursor, venue_id: str, entry: StockEntry) -> None:
+    await cur.execute(
+        "INSERT INTO stock_entries (venue_id, id, product_id, quantity, kind, note, who, at_ms, "
+        "business_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            venue_id,
+            entry.id,
+            entry.product_id,
+            entry.quantity,
+            entry.kind,
+            entry.note,
+            entry.who,
+            entry.at_ms,
+            entry.business_date,
+        ),
+    )

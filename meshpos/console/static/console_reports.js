@@ -1,0 +1,200 @@
+// The Reports tab: receipts (search, pages, a receipt's detail), shifts (X and Z), sales, refunds and voids,
+// stock (on hand, a product's movements, supplies and write-offs). Reads the console's JSON API
+// (/api/venues/{venue}/reports/...) through the shell (console.js: window.meshposConsole), which signs in,
+// picks the venue and shows this tab again every two seconds; every table exports CSV.
+"use strict";
+(() => {
+  const shell = window.meshposConsole; // console.js: api, venue, money, onShow, element
+  const PAGE = 50;
+  const state = { report: "receipts", offset: 0, search: "", detail: null, product: null };
+  const $ = (id) => document.getElementById(id);
+  const base = () => `/api/venues/${encodeURIComponent(shell.venue.id)}/reports`;
+  const call = (path, options) => shell.api(path, options);
+  const money = (minor) => (minor == null ? "" : shell.money(minor));
+  const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
+  const td = (text, num) => shell.element("td", text == null ? "" : String(text), num ? { class: "num" } : {});
+  function fill(tableId, items, make, decorate) {
+    $(tableId).querySelector("tbody").replaceChildren(...items.map((item) => {
+      const tr = document.createElement("tr");
+      tr.append(...make(item));
+      if (decorate) decorate(tr, item);
+      return tr;
+    }));
+  }
+  function isoDay(date) {
+    return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+  }
+  function range() {
+    return `from=${encodeURIComponent($("report-from").value)}&to=${encodeURIComponent($("report-to").value)}`;
+  }
+  function say(text) {
+    $("report-notice").textContent = text;
+    $("report-notice").hidden = !text;
+  }
+
+  // --- receipts -----------------------------------------------------------------------------------
+  function applySearch() {
+    // what the Search button applies; the refresh every two seconds keeps using it
+    const parts = [];
+    for (const name of ["number", "table", "cashier"]) {
+      const value = $(`search-${name}`).value.trim();
+      if (value) parts.push(`${name}=${encodeURIComponent(value)}`);
+    }
+    const amount = $("search-amount").value.trim();
+    if (amount) parts.push(`amount=${Math.round(parseFloat(amount.replace(",", ".")) * 100)}`);
+    state.search = parts.join("&");
+    state.offset = 0;
+  }
+  const receiptQuery = () => [range(), state.search].filter(Boolean).join("&");
+  async function showReceipts() {
+    const found = await call(`${base()}/receipts?${receiptQuery()}&limit=${PAGE}&offset=${state.offset}`);
+    fill("receipts", found.items, (r) => [td(r.number), td(r.business_date), td(when(r.issued_at_ms)),
+      td(r.register), td(r.cashier), td(r.table || r.tab), td(money(r.total), true),
+      td(r.refunded ? money(r.refunded) : "", true)],
+    (tr, r) => { tr.dataset.receipt = r.id; tr.className = "pick"; tr.onclick = () => openReceipt(r.id); });
+    const last = Math.min(found.offset + found.items.length, found.total);
+    $("receipts-page").textContent = found.total ? `${found.offset + 1}–${last} of ${found.total}` : "no receipts";
+    $("receipts-prev").disabled = found.offset === 0;
+    $("receipts-next").disabled = last >= found.total;
+  }
+  async function openReceipt(id) {
+    state.detail = id;
+    const r = await call(`${base()}/receipts/${encodeURIComponent(id)}`);
+    $("detail-title").textContent = `Receipt ${r.number}`;
+    const facts = {
+      register: r.register, cashier: r.cashier, table: r.table || r.tab || "—",
+      "order opened": `${when(r.order_opened_at_ms)} by ${r.order_opened_by_name || ""}`,
+      issued: when(r.issued_at_ms), "business day": r.business_date,
+      shift: `${when(r.shift.opened_at_ms)} – ${r.shift.closed_at_ms ? when(r.shift.closed_at_ms) : "open"}`,
+      subtotal: money(r.subtotal), discount: money(r.discount), tax: money(r.tax), total: money(r.total),
+      "order discounts": r.order_discounts.map((d) => `${d.discount_id} (${d.kind} ${d.value})`).join(", ") || "—",
+    };
+    $("detail-facts").replaceChildren(...Object.entries(facts).flatMap(([k, v]) => [
+      shell.element("dt", k), shell.element("dd", v)]));
+    fill("detail-lines", r.lines, (l) => [
+      td(l.name + l.modifiers.map((m) => ` + ${m.name}`).join("")), td(l.quantity, true),
+      td(money(l.unit_price), true), td(l.discount ? `${money(l.discount)}${l.discount_id ? ` (${l.discount_id})` : ""}` : "", true),
+      td(money(l.amount), true)]);
+    fill("detail-payments", r.payments, (p) => [td(p.method), td(money(p.amount), true), td(money(p.tip), true),
+      td(p.cashier), td(when(p.at_ms))]);
+    fill("detail-refunds", r.refunds, (f) => [td(when(f.at_ms)), td(money(f.amount), true), td(f.method),
+      td(f.cashier), td(f.reason)]);
+    const shown = $("receipt-detail");
+    if (shown.hidden) {
+      shown.hidden = false;
+      shown.scrollIntoView({ block: "start" });
+    }
+  }
+
+  // --- the other reports --------------------------------------------------------------------------
+  async function showShifts() {
+    const shifts = await call(`${base()}/shifts?${range()}`);
+    fill("shifts", shifts, (s) => [td(s.report), td(s.register), td(s.opened_by_name), td(when(s.opened_at_ms)),
+      td(when(s.closed_at_ms)), td(s.receipts, true), td(money(s.sales), true), td(money(s.cash_taken), true),
+      td(money(s.card_taken), true), td(money(s.refunds), true), td(money(s.opening_cash), true),
+      td(money(s.drawer_expected), true), td(money(s.counted_cash), true), td(money(s.cash_difference), true)],
+    (tr, s) => { tr.dataset.report = s.report; });
+  }
+  const SALES = {
+    product: [["name", ""], ["category", ""], ["quantity", "n"], ["amount", "m"], ["discount", "m"], ["tax", "m"]],
+    category: [["category", ""], ["quantity", "n"], ["amount", "m"], ["discount", "m"], ["tax", "m"]],
+    cashier: [["cashier", ""], ["receipts", "n"], ["total", "m"], ["discount", "m"], ["tax", "m"]],
+    hour: [["hour", ""], ["receipts", "n"], ["total", "m"]],
+  };
+  async function showSales() {
+    const by = $("sales-by").value;
+    const rows = await call(`${base()}/sales?${range()}&by=${by}`);
+    const columns = SALES[by];
+    const head = shell.element("tr");
+    head.append(...columns.map(([name, kind]) => shell.element("th", name, kind ? { class: "num" } : {})));
+    $("sales").querySelector("thead").replaceChildren(head);
+    fill("sales", rows, (row) => columns.map(([name, kind]) =>
+      td(kind === "m" ? money(row[name]) : name === "hour" ? `${String(row.hour).padStart(2, "0")}:00` : row[name] || "—", !!kind)));
+  }
+  async function showRefunds() {
+    const [refunds, voids] = await Promise.all([call(`${base()}/refunds?${range()}`), call(`${base()}/voids?${range()}`)]);
+    fill("refunds", refunds, (f) => [td(f.number), td(when(f.at_ms)), td(money(f.amount), true), td(f.method),
+      td(f.register), td(f.cashier), td(f.reason), td(f.lines.map((l) => `${l.quantity} × ${l.name || l.line_id}`).join(", "))]);
+    fill("voids", voids, (v) => [td(when(v.opened_at_ms)), td(v.register), td(v.cashier), td(v.table || v.tab),
+      td(v.lines.map((l) => `${l.quantity} × ${l.name}`).join(", "))]);
+  }
+  async function showStock() {
+    const stock = await call(`${base()}/stock`);
+    fill("stock", stock, (s) => [td(s.name), td(s.category), td(s.on_hand, true)],
+      (tr, s) => { tr.dataset.product = s.product_id; tr.className = "pick"; tr.onclick = () => { state.product = s.product_id; showMoves(); }; });
+    const select = $("stock-product");
+    if (select.options.length !== stock.length) {
+      select.replaceChildren(...stock.map((s) => shell.element("option", s.name, { value: s.product_id })));
+    }
+    if (state.product) await showMoves();
+  }
+  async function showMoves() {
+    const moves = await call(`${base()}/stock/${encodeURIComponent(state.product)}?${range()}`);
+    $("moves-title").textContent = `Movements of ${state.product}`;
+    fill("moves", moves, (m) => [td(when(m.at_ms)), td(m.kind), td(m.change > 0 ? `+${m.change}` : m.change, true),
+      td(m.receipt_number ? `receipt ${m.receipt_number}` : m.note), td(m.cashier), td(m.source)]);
+  }
+  async function enterStock(event) {
+    event.preventDefault();
+    try {
+      await call(`/api/venues/${encodeURIComponent(shell.venue.id)}/stock`, {
+        method: "POST",
+        body: { product_id: $("stock-product").value, kind: $("stock-kind").value,
+          quantity: parseInt($("stock-quantity").value, 10), note: $("stock-note").value },
+      });
+      $("stock-note").value = "";
+      say("");
+      await showStock();
+    } catch (error) { say(`Not entered: ${error.message}`); }
+  }
+
+  const SHOW = { receipts: showReceipts, shifts: showShifts, sales: showSales, refunds: showRefunds, stock: showStock };
+  async function show() {
+    if (!shell.venue) return;
+    for (const report of Object.keys(SHOW)) {
+      $(`report-${report}`).hidden = report !== state.report;
+      document.querySelector(`#report-tabs [data-report=${report}]`)
+        .setAttribute("aria-selected", String(report === state.report));
+    }
+    try {
+      await SHOW[state.report]();
+      say("");
+    } catch (error) {
+      if (error.status !== 401) say(`Cannot load the report: ${error.message}`);
+    }
+  }
+  async function exportCsv(report) {
+    const path = {
+      receipts: `${base()}/receipts?${receiptQuery()}`, shifts: `${base()}/shifts?${range()}`,
+      sales: `${base()}/sales?${range()}&by=${$("sales-by").value}`, refunds: `${base()}/refunds?${range()}`,
+      voids: `${base()}/voids?${range()}`, stock: `${base()}/stock?`,
+    }[report];
+    try {
+      const text = await call(`${path}&format=csv`);
+      const link = shell.element("a", "", {
+        href: URL.createObjectURL(new Blob([text], { type: "text/csv" })),
+        download: `${report}-${$("report-from").value}-${$("report-to").value}.csv`,
+      });
+      link.click();
+      URL.revokeObjectURL(link.href);
+    } catch (error) { say(`Cannot export: ${error.message}`); }
+  }
+
+  const today = new Date();
+  $("report-to").value = isoDay(today);
+  // a sale before the venue's cut-off (04:00) belongs to yesterday's business day
+  $("report-from").value = isoDay(new Date(today.getTime() - 86400000));
+  document.querySelectorAll("#report-tabs button").forEach((b) => {
+    b.onclick = () => { state.report = b.dataset.report; show(); };
+  });
+  $("report-range").onsubmit = (e) => { e.preventDefault(); state.offset = 0; show(); };
+  $("receipt-search").onsubmit = (e) => { e.preventDefault(); applySearch(); show(); };
+  $("receipts-prev").onclick = () => { state.offset = Math.max(0, state.offset - PAGE); show(); };
+  $("receipts-next").onclick = () => { state.offset += PAGE; show(); };
+  $("detail-close").onclick = () => { state.detail = null; $("receipt-detail").hidden = true; };
+  $("sales-by").onchange = () => show();
+  $("stock-entry").onsubmit = enterStock;
+  document.querySelectorAll("[data-export]").forEach((b) => { b.onclick = () => exportCsv(b.dataset.export); });
+  // the shell shows the tab when it is chosen, when the venue changes, and every two seconds
+  shell.onShow("reports", () => show());
+})();

@@ -1,0 +1,62 @@
+"""A venue with a real register and a real console for the reports' tests: ``meshpos console`` and a
+``meshpos node`` register (the venue's relay) on loopback, a real SQLite file, and a day of sales made
+through the register's API."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from meshpos.model.sample import CASHIER, MANAGER
+
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
+
+
+@contextlib.contextmanager
+def register_and_console(root: Path) -> Iterator[tuple[ConsoleProcess, NodeProcess, str]]:
+    """The console, register R1 linked to it with a shift open, and the venue's id; both processes
+    are killed at the end."""
+    authority = make_venue(root)
+    (root / "console").mkdir()
+    console = ConsoleProcess(root / "console", [authority.directory]).start()
+    register: NodeProcess | None = None
+    try:
+        host = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}.13"
+        config = make_device(
+            authority,
+            root,
+            "R1",
+            host=host,
+            console_url=str(console.ready["console"]),
+            console_token=authority.console_token,
+            heartbeat_interval=0.5,
+        )
+        register = NodeProcess(config, root / "R1.log", args=["--no-discovery"]).start()
+        register.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
+        yield console, register, authority.venue_id
+    finally:
+        if register is not None:
+            register.kill()
+        console.stop()
+
+
+def sell_a_day(register: NodeProcess) -> list[dict[str, Any]]:
+    """Four sales: a latte with modifiers, a discounted croissant at table 7 with an order discount,
+    fries in cash, and an order voided; a refund of the fries. The receipts as the register holds them."""
+    order = register.call("POST", "/api/orders", {"user": CASHIER})
+    register.call("POST", f"/api/orders/{order['id']}/lines", {"user": CASHIER, "product_id": "latte", "modifiers": ["large", "oat"]})  # fmt: skip
+    latte = register.call("POST", f"/api/orders/{order['id']}/payments", {"user": CASHIER, "method": "card"})  # fmt: skip
+    order = register.call("POST", "/api/orders", {"user": MANAGER, "table": "7"})
+    register.call("POST", f"/api/orders/{order['id']}/lines", {"user": MANAGER, "product_id": "croissant", "quantity": 2, "discount_id": "staff"})  # fmt: skip
+    register.call("POST", f"/api/orders/{order['id']}/lines", {"user": MANAGER, "product_id": "espresso"})  # fmt: skip
+    register.call("POST", f"/api/orders/{order['id']}/discounts", {"user": MANAGER, "discount_id": "happy"})  # fmt: skip
+    table = register.call("POST", f"/api/orders/{order['id']}/payments", {"user": MANAGER, "method": "card"})  # fmt: skip
+    fries = register.sell(CASHIER, ["fries", "fries"], method="cash")
+    register.call("POST", f"/api/receipts/{fries['id']}/refunds", {"user": MANAGER, "reason": "cold"})  # fmt: skip
+    gone = register.call("POST", "/api/orders", {"user": CASHIER})
+    register.call("POST", f"/api/orders/{gone['id']}/lines", {"user": CASHIER, "product_id": "burger"})  # fmt: skip
+    register.call("POST", f"/api/orders/{gone['id']}/void", {"user": MANAGER, "reason": "left"})
+    return [latte["receipt"], table["receipt"], fries]
