@@ -302,7 +302,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand a command line names, read before the parser is built (it imports every
+    benchmark): the first word that is not an option or ``--log-level``'s value."""
+    words = iter(argv)
+    for word in words:
+        if word == "--log-level":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and _command(sys.argv[1:]) in ("node", "console"):  # a real command line
+        from meshpos.engine.memory import run_with_object_allocator
+
+        run_with_object_allocator()  # a closed day's memory goes back (engine/memory.py)
     parser = build_parser()
     args = parser.parse_args(argv)
     args.log_level_set = args.log_level is not None

@@ -153,8 +153,11 @@ async def _live(config_file: Path, sales: int) -> dict[str, Any]:
 
 
 def _child(step: str, config_file: Path, arg: str) -> dict[str, Any]:
+    from meshpos.engine.memory import object_allocator_env
+
     argv = [sys.executable, "-m", "meshpos.bench.leak", step, str(config_file), arg]
-    done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=False)
+    env = object_allocator_env(os.environ)  # the allocator ``meshpos node`` runs with
+    done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=False, env=env)
     if done.returncode != 0:
         raise MeshposError(f"bench leak: the {step} node failed (exit code {done.returncode})")
     result: dict[str, Any] = json.loads(done.stdout)

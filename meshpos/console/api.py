@@ -24,9 +24,8 @@ from typing import Any
 
 from meshpos.console.api_catalog import CATALOG_ROUTES
 from meshpos.console.api_reports import REPORT_ROUTES
-from meshpos.console.calls import VENUE, ConsoleCall, page
+from meshpos.console.calls import VENUE, ConsoleCall, current_venue, page, shown_name
 from meshpos.console.server import ConsoleServer
-from meshpos.console.venue_docs import stored_venue
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput, MeshposError, UnknownRecord
 from meshpos.httpapi.openapi import document_route
 from meshpos.httpapi.routes import Route, match
@@ -49,16 +48,14 @@ class VenueSummary:
     """What the page's header shows of a venue."""
 
     id: str
-    name: str  # its settings' name once set in the Settings tab, else the name ``venue init`` gave
+    name: str  # calls.shown_name: its settings' name once set, else the name ``venue init`` gave
     currency: str  # ISO 4217: the page formats money (minor units) in it
 
 
 async def venue_summary(c: ConsoleCall) -> VenueSummary:
-    hub = c.console.hubs.get(c.venue)
-    venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
-    settings = venue.catalog.settings()
-    name = settings.name or (await c.console.db.venue_names()).get(c.venue, c.venue)
-    return VenueSummary(c.venue, name, settings.currency)
+    venue = await current_venue(c.console, c.venue)
+    name = shown_name(venue, c.venue, await c.console.db.venue_names())
+    return VenueSummary(c.venue, name, venue.catalog.settings().currency)
 
 
 async def console_status(c: ConsoleCall) -> dict[str, Any]:

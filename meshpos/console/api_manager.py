@@ -339,15 +339,10 @@ async def add_stock_entry(c: ConsoleCall) -> StockEntry:
         at_ms=now,
         business_date=venue.business_date(now),
     )
-    await c.console.db.add_stock_entry(c.venue, entry)
-    await audit.record(
-        c.console.db,
-        c.venue,
-        c.who,
-        f"stock.{entry.kind}",
-        entry.product_id,
-        {"after": audit.summary(entry)},
-    )
+    action = f"stock.{entry.kind}"
+    audit.check_head(c.who, action, entry.product_id)
+    logged = audit.entry(c.who, action, entry.product_id, {"after": audit.summary(entry)})
+    await c.console.db.add_stock_entry(c.venue, entry, logged)  # one transaction
     return entry
 
 

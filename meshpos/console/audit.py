@@ -1,10 +1,12 @@
 """The venue's audit log: every console write (catalog edits, stop list, PINs, settings, imports, copies,
 stock entries) with who made it, when, and what changed.
 
-A write is audited after its edit committed (the edit is in the venue's documents and on its way to the
-registers); an audit entry for an edit that did not happen would be a lie, and an edit whose entry could
-not be written is still an edit: its failure is raised to the caller, whose request fails with the
-database's error (503) although the edit stands, so the console's user sees that the log is behind.
+A write and its entry are one database transaction: a catalog or stop-list edit's entry is committed with
+the edit's updates (``Hub.edit`` hands it to ``VenueDocuments.append``, which gives it to
+``ConsoleDB.append_updates``), a stock entry's with the entry. So there is never an entry for an edit that
+did not happen, nor an edit without its entry, and a request that answers a failure changed nothing in
+the database. The entry is made once the edit has changed the documents (its ``after``), and making it
+cannot fail (``entry``): a detail that cannot be stored is kept as a note saying why.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import dataclasses
 import time
 from typing import Any
 
-from meshpos.console.db import ConsoleDB
 from meshpos.console.records import AuditEntry
+from meshpos.errors import MeshposError
 from meshpos.model.limits import MAX_ID_CHARS, MAX_NAME_CHARS, check_text, check_value
 
 MAX_AUDIT_PAGE = 500  # entries one read returns at most
@@ -32,16 +34,20 @@ def summary(value: object) -> Any:
     return value
 
 
-async def record(
-    db: ConsoleDB, venue: str, who: str, action: str, subject: str, detail: dict[str, Any]
-) -> AuditEntry:
-    """Keep one console write: ``action`` (e.g. ``product.put``) on ``subject`` (an id), with
-    ``detail`` (JSON: ``before``/``after`` summaries, counts)."""
+def check_head(who: str, action: str, subject: str) -> None:
+    """Refuse (InvalidInput) an entry's who, action or subject before the write it logs is made."""
     check_text(who, "audit: who", MAX_ID_CHARS)
     check_text(action, "audit: action", MAX_ID_CHARS)
     check_text(subject, "audit: subject", MAX_NAME_CHARS)
+
+
+def entry(who: str, action: str, subject: str, detail: dict[str, Any]) -> AuditEntry:
+    """One console write: ``action`` (e.g. ``product.put``) on ``subject`` (an id), with ``detail``
+    (JSON: ``before``/``after`` summaries, counts). Raises nothing once :func:`check_head` passed: it
+    runs after the edit changed the documents, where a failure would leave an edit unlogged."""
     plain = summary(detail)
-    check_value(plain, f"audit {action}")
-    entry = AuditEntry(int(time.time() * 1000), who, action, subject, plain)
-    await db.add_audit(venue, entry)
-    return entry
+    try:
+        check_value(plain, f"audit {action}")
+    except MeshposError as exc:
+        plain = {"unrecordable": exc.message}
+    return AuditEntry(int(time.time() * 1000), who, action, subject, plain)

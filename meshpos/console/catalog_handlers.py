@@ -3,7 +3,7 @@
 Categories, products, modifier groups, discounts, taxes, roles, users (PINs are hashed here and never
 answered back), venue settings, the stop list; the menu as CSV; copying a menu between a chain's venues.
 Each write runs through the model's rules on the console's replica (``hub.edit``), reaches every register
-through the venue's relay, and is audited (:mod:`meshpos.console.audit`) once committed.
+through the venue's relay, and is audited (:mod:`meshpos.console.audit`) in the transaction that commits it.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from meshpos.console import audit
-from meshpos.console.calls import CONSOLE_USER, ConsoleCall
+from meshpos.console.calls import CONSOLE_USER, ConsoleCall, current_venue, shown_name
 from meshpos.console.menu_csv import export_menu, parse_menu
 from meshpos.console.records import AuditEntry
-from meshpos.console.venue_docs import stored_venue
 from meshpos.errors import CorruptRecord, DomainError, UnknownRecord
 from meshpos.httpapi.server import Response
 from meshpos.model import (
@@ -46,10 +45,7 @@ T = TypeVar("T")
 
 
 async def _venue(c: ConsoleCall, venue_id: str | None = None) -> Venue:
-    """The venue's documents: the loaded hub's, else as the database holds them (no hub loads)."""
-    venue_id = venue_id or c.venue
-    hub = c.console.hubs.get(venue_id)
-    return hub.venue if hub is not None else await stored_venue(c.console.db, venue_id)
+    return await current_venue(c.console, venue_id or c.venue)
 
 
 def _user_view(user: User) -> dict[str, Any]:
@@ -88,9 +84,12 @@ async def settings(c: ConsoleCall) -> Settings:
 
 
 async def chain(c: ConsoleCall) -> list[dict[str, str]]:
-    """The venues of this console (a chain's), each with its name."""
-    names = await c.console.db.venue_names()
-    return [{"id": venue_id, "name": name} for venue_id, name in sorted(names.items())]
+    """The venues of this console (a chain's), each by the name its header shows (calls.shown_name)."""
+    given = await c.console.db.venue_names()
+    return [
+        {"id": venue_id, "name": shown_name(await _venue(c, venue_id), venue_id, given)}
+        for venue_id in sorted(given)
+    ]
 
 
 async def audit_log(c: ConsoleCall) -> list[AuditEntry]:
@@ -126,8 +125,10 @@ async def _edit(
     before: Callable[[Venue], Any] | None = None,
     venue_id: str | None = None,
 ) -> T:
-    """Run ``change`` on the venue's documents, then audit it with what was there before."""
+    """Run ``change`` on the venue's documents and log it with what was there before, the edit and
+    its entry in one database transaction (meshpos.console.audit)."""
     venue_id = venue_id or c.venue
+    audit.check_head(c.who, action, subject)
     previous: list[Any] = []
 
     def audited(v: Venue) -> T:
@@ -135,13 +136,14 @@ async def _edit(
             previous.append(_before(lambda: before(v)))
         return change(v)
 
+    def logged(result: T) -> AuditEntry:
+        detail: dict[str, Any] = {"after": audit.summary(result)}
+        if previous:
+            detail["before"] = audit.summary(previous[0])
+        return audit.entry(c.who, action, subject, detail)
+
     async with c.console.using(venue_id) as hub:
-        result = await hub.edit(audited)
-    detail: dict[str, Any] = {"after": audit.summary(result)}
-    if previous:
-        detail["before"] = audit.summary(previous[0])
-    await audit.record(c.console.db, venue_id, c.who, action, subject, detail)
-    return result
+        return await hub.edit(audited, logged)
 
 
 def _before(read: Callable[[], Any]) -> Any:

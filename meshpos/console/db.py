@@ -46,7 +46,8 @@ class ConsoleDB(Protocol):
         """Each venue's id -> the name it was created with."""
 
     async def add_audit(self, venue_id: str, entry: AuditEntry) -> None:
-        """Keep one console write in the venue's audit log (meshpos.console.audit.record)."""
+        """Keep one console write in the venue's audit log on its own: an edit that left the documents
+        as they were (VenueDocuments.audit_alone); every other entry goes with its write."""
 
     async def audit_log(
         self, venue_id: str, *, limit: int, before_seq: int | None = None
@@ -70,10 +71,12 @@ class ConsoleDB(Protocol):
         updates: Mapping[str, Sequence[bytes]],
         *,
         validated: bool = False,
+        audit: Sequence[AuditEntry] = (),
     ) -> dict[str, int]:
         """``append_updates`` for several documents in one transaction (a relay's batch touches the
         day and the stop list: one commit, not one per document); every document's or none. Returns
-        each appended document's version."""
+        each appended document's version. ``audit``: the console edits these updates carry, logged
+        in the same transaction (both or neither)."""
 
     async def load_document(self, venue_id: str, doc_name: str) -> bytes | None:
         """One update that rebuilds everything held of the document, or None if never seen."""
@@ -153,8 +156,11 @@ class ConsoleDB(Protocol):
     async def report(self, query: Callable[[Cursor], Awaitable[T]]) -> T:
         """Run one of ``manager_reports``' queries on committed data (one read, one state)."""
 
-    async def add_stock_entry(self, venue_id: str, entry: StockEntry) -> None:
-        """Store a supply or write-off entered at the console (a duplicate id is a StoreError)."""
+    async def add_stock_entry(
+        self, venue_id: str, entry: StockEntry, audit: AuditEntry | None = None
+    ) -> None:
+        """Store a supply or write-off entered at the console (a duplicate id is a StoreError), with
+        its audit entry in the same transaction."""
 
     # what each day could not materialise, shared by every console process
     async def set_unreported(self, venue_id: str, doc_name: str, records: int, reason: str) -> None:

@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
+from meshpos.console.records import AuditEntry
 from meshpos.console.venue_docs import (
     CONSOLE_NODE,
     EDITED,
@@ -205,15 +206,20 @@ class VenueHub:
 
     # --- console-side edits -----------------------------------------------------------------------
 
-    async def edit(self, change: Callable[[Venue], T]) -> T:
-        """Run a console edit (catalog, stop list) under the model's rules; returns once committed.
-
-        An edit reads what it changes (a price edit writes the whole product back): it first catches
-        up with what other console processes committed of the documents the console writes, so a
-        process that has not heard another's edit yet cannot write the old values back."""
+    async def edit(
+        self, change: Callable[[Venue], T], audit: Callable[[T], AuditEntry] | None = None
+    ) -> T:
+        """Run a console edit (catalog, stop list) under the model's rules; returns once committed,
+        ``audit``'s entry in the same transaction (VenueDocuments.append). An edit reads what it
+        changes (a price edit writes the whole product back): it first catches up with what other
+        console processes committed, so a process that has not heard another's edit yet cannot
+        write the old values back."""
         for name in EDITED:
             await self.catch_up(name)
-        return await self.engine.write(lambda: change(self.venue))
+        run, entries = self.documents.audited(lambda: change(self.venue), audit)
+        result = await self.engine.write(run)
+        await self.documents.audit_alone(entries)
+        return result
 
     async def catch_up(self, name: str) -> None:
         """Apply ``name`` as the database holds it if it holds a later version than this process."""

@@ -34,7 +34,7 @@ def digest(content: object) -> str:
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One console write: who made it, when, what (``action`` on ``subject``) and its before/after
-    summary (``detail``, a JSON object). Written by ``meshpos.console.audit.record``."""
+    summary (``detail``, a JSON object). Made by ``meshpos.console.audit.entry``."""
 
     at_ms: int
     who: str

@@ -190,18 +190,7 @@ class SqlConsoleDB(DayStatements):
     async def add_audit(self, venue_id: str, entry: AuditEntry) -> None:
         async def job(cur: Cursor) -> None:
             await _require_venue(cur, venue_id)
-            await cur.execute(
-                "INSERT INTO audit (venue_id, at_ms, who, action, subject, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    venue_id,
-                    entry.at_ms,
-                    entry.who,
-                    entry.action,
-                    entry.subject,
-                    canonical(entry.detail),
-                ),
-            )
+            await _insert_audit(cur, venue_id, [entry])
 
         await self._write(job)
 
@@ -223,7 +212,12 @@ class SqlConsoleDB(DayStatements):
 
     # --- CRDT state -------------------------------------------------------------------------
     async def append_updates(
-        self, venue_id: str, doc_name: str, updates: Sequence[bytes], *, validated: bool = False
+        self,
+        venue_id: str,
+        doc_name: str,
+        updates: Sequence[bytes],
+        *,
+        validated: bool = False,
     ) -> int | None:
         versions = await self.append_documents(venue_id, {doc_name: updates}, validated=validated)
         return versions.get(doc_name)
@@ -234,6 +228,7 @@ class SqlConsoleDB(DayStatements):
         updates: Mapping[str, Sequence[bytes]],
         *,
         validated: bool = False,
+        audit: Sequence[AuditEntry] = (),
     ) -> dict[str, int]:
         checked: dict[str, list[bytes]] = {}
         for doc_name in sorted(updates):  # one order of row locks in every process
@@ -242,14 +237,16 @@ class SqlConsoleDB(DayStatements):
             data = _trusted(batch) if validated else check_updates(doc_name, batch)
             if data:
                 checked[doc_name] = data
-        if not checked:
+        if not checked and not audit:
             return {}
 
         async def job(cur: Cursor) -> dict[str, int]:
-            return {
+            versions = {
                 name: await self._append(cur, venue_id, name, data)
                 for name, data in checked.items()
             }
+            await _insert_audit(cur, venue_id, audit)  # the edits' entries: committed with them
+            return versions
 
         return await self._write(job)
 
@@ -407,10 +404,13 @@ class SqlConsoleDB(DayStatements):
     async def report(self, query: Job[T]) -> T:
         return await self._read(query)
 
-    async def add_stock_entry(self, venue_id: str, entry: StockEntry) -> None:
+    async def add_stock_entry(
+        self, venue_id: str, entry: StockEntry, audit: AuditEntry | None = None
+    ) -> None:
         async def job(cur: Cursor) -> None:
             await _require_venue(cur, venue_id)
             await manager_reports.add_stock_entry(cur, venue_id, entry)
+            await _insert_audit(cur, venue_id, [audit] if audit is not None else [])
 
         await self._write(job)
 
@@ -465,6 +465,16 @@ class SqlConsoleDB(DayStatements):
             )
             for node, role, heard, via, pending, relay, uplink in rows
         }
+
+
+async def _insert_audit(cur: Cursor, venue_id: str, entries: Sequence[AuditEntry]) -> None:
+    """Keep console writes in the venue's audit log, in the caller's transaction (with the write)."""
+    if entries:
+        await cur.executemany(
+            "INSERT INTO audit (venue_id, at_ms, who, action, subject, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(venue_id, e.at_ms, e.who, e.action, e.subject, canonical(e.detail)) for e in entries],
+        )
 
 
 async def _require_venue(cur: Cursor, venue_id: str) -> None:

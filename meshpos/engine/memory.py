@@ -18,12 +18,20 @@ exact mechanism was not isolated: a plain thread's freed blocks are returned). M
 26-62 MB after its close, 7-68 MB of it in threads' heaps; with the thresholds fixed 18 MB, 1.4 MB in
 threads' heaps. Fixed thresholds cost an ``mmap``/``munmap`` per block of 128 KiB or more. Not tuned,
 because measured worse: ``M_ARENA_MAX=1`` (every thread in the main heap: the day's blocks interleave
-with long-lived ones, 52 MB left) and ``PYTHONMALLOC=malloc`` (62 MB left live, though 1.8 MB when the
-day is loaded from the store). What is left is Python's small-object allocator: it returns a 1 MiB
-arena only once every object in it is freed, and the few long-lived objects made during the day (the
-closed day's summary, SQLite's cached statements, a timer handle, strings in CPython's caches) sit
-among the day's objects and keep their arenas: ~9 MB when the day is loaded from the store, but ~97 MB
-after a day of 100,000 sales sold live, whose survivors are spread over nearly all of its arenas.
+with long-lived ones, 52 MB left). What was left was Python's small-object allocator
+(pymalloc): it returns a 1 MiB arena only once every object in it is freed, and the few hundred
+long-lived objects made during a day sold live (CPython's freelists and ABC caches, asyncio's and
+sqlite3's bookkeeping, SQLite's cached statements, the status's latest sale...) sit among the day's
+objects in nearly every arena the day used: ~97 MB after a day of 100,000 sales, ~21 MB at 20,000.
+Two causes were removed (``business_date`` no longer calls ``astimezone``, which left objects inside
+zoneinfo all day; ``release_memory`` empties CPython's method cache, which kept the names pycrdt builds
+per insert), but the rest is a long tail inside CPython. So ``meshpos node`` and ``meshpos console``
+run with Python's objects on glibc's ``malloc`` (``PYTHONMALLOC=malloc``, :func:`run_with_object_allocator`),
+where the same survivors pin a 4 KiB page each and ``malloc_trim`` returns the rest: after 100,000
+live sales 4.8-5.1 MB is left instead of 99.7 MB, for ~10-15% more CPU per sale (docs/benchmarks.md,
+leak). An earlier
+measurement of it (62 MB at 15,000, most of it in the store threads' heaps) fits a run before the
+thresholds were fixed.
 """
 
 from __future__ import annotations
@@ -32,7 +40,9 @@ import ctypes
 import ctypes.util
 import gc
 import logging
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Mapping
 from functools import cache
 
 log = logging.getLogger("meshpos.engine")
@@ -94,6 +104,10 @@ def release_memory() -> bool:
     collected as always; the frozen ones are freed by reference counting as always, and cycles among
     them at the next call (a day closing, a venue unloading), which unfreezes first.
     """
+    # CPython's method cache keeps the last name looked up in each of its 4,096 slots (a strong
+    # reference): pycrdt builds its method names per insert (``f"{action}_{type}_prelim"``), so a
+    # day leaves a few hundred such strings among its objects, each pinning a 1 MiB pymalloc arena.
+    sys._clear_type_cache()
     gc.unfreeze()
     gc.collect()
     gc.freeze()
@@ -102,3 +116,26 @@ def release_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+def object_allocator_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` as a node or a console runs with: Python's objects on glibc's ``malloc``
+    (``PYTHONMALLOC=malloc``) where glibc can trim, so a closed day's memory goes back by the page
+    instead of by pymalloc's 1 MiB arena (see the module's docstring). A ``PYTHONMALLOC`` already set
+    (an operator's, a debugging run's) is kept; elsewhere than glibc nothing changes."""
+    if "PYTHONMALLOC" in env or _malloc_trim() is None:
+        return dict(env)
+    return {**env, "PYTHONMALLOC": "malloc"}
+
+
+def run_with_object_allocator() -> None:
+    """Start this program again (same process id, same arguments) when :func:`object_allocator_env`
+    would change its environment; returns only when it would not. The allocator is chosen when the
+    interpreter starts, so the node's and the console's command lines call it first, before any
+    thread; a program that embeds a node (tests, benches) chooses for itself."""
+    env = object_allocator_env(os.environ)
+    if env == dict(os.environ):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)

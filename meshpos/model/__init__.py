@@ -41,7 +41,7 @@ from meshpos.model.ledger_types import (
     Shift,
     ShiftClose,
 )
-from meshpos.model.money import format_money
+from meshpos.model.money import currency_digits, format_money
 from meshpos.model.replica import (
     CapturedUpdate,
     Replica,
@@ -101,6 +101,7 @@ __all__ = [
     "User",
     "Venue",
     "business_date",
+    "currency_digits",
     "decode_state_vector",
     "encode_state_vector",
     "format_money",

@@ -41,6 +41,7 @@ from meshpos.model._records import (
     to_int,
 )
 from meshpos.model._writes import put, put_record, record_text
+from meshpos.model.conflicts import order_conflicts
 from meshpos.model.documents import ledger_name
 from meshpos.model.ledger_layout import PAYMENT_ID_FIELD, derived_records, order_key, order_parts
 from meshpos.model.ledger_layout import settled as order_settled
@@ -459,43 +460,8 @@ class Ledger:
         return taken + moves - refunded
 
     def conflicts(self) -> list[Conflict]:
-        found: list[Conflict] = []
-        for order in self.orders():
-            t = order.totals
-            if t.paid > t.total:
-                found.append(
-                    Conflict(
-                        "overpaid",
-                        order.id,
-                        f"payments {t.paid} exceed the order total {t.total} by {t.paid - t.total}",
-                    )
-                )
-            receipts = {r: self._receipt_or_none(r) for r in order.receipt_ids}
-            if len(order.receipt_ids) > 1:
-                numbers = ", ".join(r.number for r in receipts.values() if r is not None)
-                found.append(
-                    Conflict("double_receipt", order.id, f"order closed twice: receipts {numbers}")
-                )
-            if order.voided and (order.payments or order.receipt_ids):
-                found.append(
-                    Conflict(
-                        "paid_and_void",
-                        order.id,
-                        "order was voided on one register and paid on another",
-                    )
-                )
-            for receipt in receipts.values():
-                if receipt is None:
-                    continue
-                if {line.line_id for line in receipt.lines} != {line.id for line in order.lines}:
-                    found.append(
-                        Conflict(
-                            "changed_after_receipt",
-                            order.id,
-                            f"lines changed after receipt {receipt.number} was issued",
-                        )
-                    )
-        return found
+        """What two registers did to one order that cannot both stand (meshpos/model/conflicts.py)."""
+        return order_conflicts(self.orders(), self._receipt_or_none)
 
     def _receipt_or_none(self, receipt_id: str) -> Receipt | None:
         """A receipt an order lists, or None when it is not here (yet) or is corrupt (then noted)."""

@@ -34,7 +34,30 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     return shares
 
 
-def format_money(amount: int, currency: str = "", decimals: int = 2) -> str:
+# ISO 4217 currencies whose minor unit is not the cent: how many decimals an amount has (JPY 0, KWD 3).
+# Every other code has two. The pages read the same fact from the browser's Intl data (ECMA-402 takes it
+# from ISO 4217); this is its one home in Python.
+_MINOR_UNIT_DIGITS = {
+    code: digits
+    for digits, codes in (
+        (0, "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"),
+        (3, "BHD IQD JOD KWD LYD OMR TND"),
+        (4, "CLF UYW"),
+    )
+    for code in codes.split(" ")
+}
+
+
+def currency_digits(currency: str) -> int:
+    """How many decimals an amount in ``currency`` has (its ISO 4217 minor unit): amounts are kept in
+    minor units, so 1200 is 1200 JPY but 12.00 EUR and 1.200 KWD; an unknown code has two."""
+    return _MINOR_UNIT_DIGITS.get(currency.strip().upper(), 2)
+
+
+def format_money(amount: int, currency: str = "", decimals: int | None = None) -> str:
+    """``amount`` (minor units) as a person reads it, with the currency's decimals unless given."""
+    if decimals is None:
+        decimals = currency_digits(currency)
     sign = "-" if amount < 0 else ""
     units, cents = divmod(abs(amount), 10**decimals)
     text = f"{sign}{units}.{cents:0{decimals}d}" if decimals else f"{sign}{units}"

@@ -14,7 +14,7 @@ import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -95,7 +95,10 @@ def _zone(name: str) -> ZoneInfo:
 
 def business_date(now_ms: int, timezone: str = "UTC", cutoff_hour: int = 4) -> str:
     """The business day a moment belongs to: sales at 01:30 count for the evening before."""
-    local = datetime.fromtimestamp(now_ms / 1000, tz=UTC).astimezone(_zone(timezone))
+    # Straight into the zone: ``fromtimestamp(..., tz=UTC).astimezone(zone)`` leaves a few objects
+    # alive per hour of calls inside CPython's zoneinfo, made throughout a day of sales, so they pin
+    # the memory of a closed day (docs/benchmarks.md, leak).
+    local = datetime.fromtimestamp(now_ms / 1000, tz=_zone(timezone))
     return (local - timedelta(hours=cutoff_hour)).date().isoformat()
 
 

@@ -74,9 +74,10 @@ class TokenBucket:
 
 @dataclass(frozen=True, slots=True)
 class ReopenBudget:
-    """What peers may make this node load of its closed business days (docs/architecture.md
-    (Documents)). Opening a closed day costs memory in proportion to the day, and any enrolled device can
-    ask for any day, so days opened on a peer's behalf (until they close again) are bounded overall and
+    """What peers may make this node load of its closed business days.
+
+    docs/architecture.md (Documents): opening a closed day costs memory in proportion to the day, and
+    any enrolled device can ask for any day, so days opened on a peer's behalf (until they close again) are bounded overall and
     per device, and what waits for them (parked updates) is bounded in bytes. A register back after a
     fortnight offline needs a fortnight of days, a few at a time: what is deferred comes again with
     anti-entropy once a day closes again (``DayCloser``'s rule) and frees its place."""

@@ -16,9 +16,12 @@ from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
 
 
 @contextlib.contextmanager
-def register_and_console(root: Path) -> Iterator[tuple[ConsoleProcess, NodeProcess, str]]:
-    """The console, register R1 linked to it with a shift open, and the venue's id; both processes
-    are killed at the end."""
+def register_and_console(
+    root: Path, *, open_shift: bool = True
+) -> Iterator[tuple[ConsoleProcess, NodeProcess, str]]:
+    """The console, register R1 linked to it (with the sample cashier's shift open unless
+    ``open_shift`` is false: a test whose cashier opens one on the register page), and the venue's id;
+    both processes are killed at the end."""
     authority = make_venue(root)
     (root / "console").mkdir()
     console = ConsoleProcess(root / "console", [authority.directory]).start()
@@ -35,7 +38,8 @@ def register_and_console(root: Path) -> Iterator[tuple[ConsoleProcess, NodeProce
             heartbeat_interval=0.5,
         )
         register = NodeProcess(config, root / "R1.log", args=["--no-discovery"]).start()
-        register.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
+        if open_shift:
+            register.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
         yield console, register, authority.venue_id
     finally:
         if register is not None:

@@ -12,14 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from meshpos.console import audit
 from meshpos.console.api import make_console_handler
 from meshpos.console.db import open_console_db
 from meshpos.console.menu_csv import COLUMNS
 from meshpos.console.runner import register_venues
 from meshpos.console.server import ConsoleServer
+from meshpos.console.venue_docs import stored_venue
+from meshpos.errors import UnknownRecord
 from meshpos.harness.venue import make_venue
 from meshpos.httpapi.server import HttpServer
 from meshpos.model import Product, verify_pin
+from meshpos.model.documents import CATALOG
 from meshpos.model.limits import MAX_AMOUNT, MAX_MENU_ROWS
 
 from ..web.kit import Client
@@ -320,3 +324,29 @@ async def test_a_chain_lists_its_venues_and_copies_a_menu(bed: Bed) -> None:
     audit = await c.ok("GET", f"/api/venues/{target}/audit")
     assert audit[0]["action"] == "menu.copy"
     assert audit[0]["subject"] == source
+
+
+async def test_an_edit_and_its_audit_entry_are_one_transaction(bed: Bed) -> None:
+    """Both or neither: an edit is committed with its entry in the audit log, and when the entry
+    cannot be written the edit is not in the database either and the request says it failed."""
+    c, v, venue, db = bed.client, bed.path, bed.venues[0], bed.server.db
+    drinks = {"id": "drinks", "name": "Drinks", "position": 1}
+    await c.ok("POST", f"{v}/categories", drinks)
+    version = await db.document_version(venue, CATALOG)
+    logged = await c.ok("GET", f"{v}/audit")
+    assert [(e["action"], e["subject"]) for e in logged] == [("category.put", "drinks")]
+    await c.ok("POST", f"{v}/categories", drinks)  # the same again: still a write, still logged
+    assert len(await c.ok("GET", f"{v}/audit")) == 2
+    # an edit that leaves the documents as they were has no update to go with: logged on its own
+    async with bed.server.using(venue) as hub:
+        await hub.edit(lambda _: None, lambda _: audit.entry("console", "noop", "drinks", {}))
+    assert (await c.ok("GET", f"{v}/audit"))[0]["action"] == "noop"
+
+    version = await db.document_version(venue, CATALOG)
+    await db._write(lambda cur: cur.execute("DROP TABLE audit"))  # the log cannot be written
+    food = {"id": "food", "name": "Food", "position": 2}
+    await c.error(503, "store_error", "POST", f"{v}/categories", food)
+    assert await db.document_version(venue, CATALOG) == version  # nothing appended
+    with pytest.raises(UnknownRecord):
+        (await stored_venue(db, venue)).catalog.category("food")
+    assert (await stored_venue(db, venue)).catalog.category("drinks").name == "Drinks"

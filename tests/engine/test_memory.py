@@ -41,6 +41,63 @@ def test_release_memory_trims_on_glibc_and_tuning_is_idempotent() -> None:
     assert tune_allocator() is tune_allocator()
 
 
+def test_release_memory_lets_go_of_names_cpythons_method_cache_holds() -> None:
+    """A name built at run time and looked up on a type (pycrdt does it on every insert) is kept by
+    CPython's method cache until another lookup takes its slot: made during a day, such strings
+    pin the day's memory after it is closed. ``release_memory`` empties the cache."""
+
+    class Looked:
+        spam = 1
+
+    name = "".join(["sp", "am"])  # built at run time: not the interned literal
+    before = sys.getrefcount(name)
+    assert getattr(Looked(), name) == 1
+    release_memory()
+    assert sys.getrefcount(name) == before
+
+
+def test_a_node_runs_with_pythons_objects_on_glibcs_malloc_unless_told_otherwise() -> None:
+    from meshpos.engine.memory import object_allocator_env
+
+    assert object_allocator_env({"HOME": "/x"}) == {"HOME": "/x", "PYTHONMALLOC": "malloc"}
+    kept = {"PYTHONMALLOC": "pymalloc_debug"}  # an operator's choice, a debugging run
+    assert object_allocator_env(kept) == kept
+
+
+_RUN_AGAIN = """
+import os, sys
+from meshpos.engine.memory import run_with_object_allocator
+run_with_object_allocator()
+print(os.getpid(), os.environ.get("PYTHONMALLOC"), sys.argv[1:])
+"""
+
+
+def test_the_program_starts_again_with_the_allocator_same_process_same_arguments() -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _RUN_AGAIN, "node", "--x"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert out.split(None, 1) == [str(child.pid), "malloc ['node', '--x']\n"]
+
+
+def test_the_node_and_console_command_lines_are_the_ones_started_again() -> None:
+    from meshpos.cli import _command
+
+    assert _command(["node", "--config", "r1.toml"]) == "node"
+    assert _command(["--log-level", "INFO", "--debug", "console", "--port", "1"]) == "console"
+    assert _command(["--log-level", "node"]) is None  # "node" is the level's value here
+    assert _command(["bench", "leak", "--live"]) == "bench"
+    assert _command(["--version"]) is None
+
+
 def test_release_memory_freezes_what_survived_and_frees_frozen_cycles_on_the_next_call() -> None:
     """What survives is frozen, so the collector's oldest generation stops walking the open day every
     few hundred sales; a cycle among frozen objects that dies meanwhile goes at the next call."""

@@ -128,6 +128,31 @@ def test_business_date_cutoff_and_timezone() -> None:
         business_date(one_thirty, "Mars/Olympus", 0)
 
 
+def test_business_date_leaves_nothing_behind_over_a_day_of_calls() -> None:
+    """A sale asks for the business day: whatever that makes must go with the call, or a day of
+    sales leaves objects spread over its memory that keep it from being returned once the day is
+    closed (``astimezone`` kept a few per hour of calls inside CPython's zoneinfo)."""
+    import gc
+    import tracemalloc
+
+    from meshpos.model import venue_base
+
+    one_thirty = 1_764_034_200_000
+    for zone in ("UTC", "Europe/Kyiv"):
+        business_date(one_thirty, zone, 4)  # the zone is loaded and cached once, before tracing
+        tracemalloc.start()
+        try:
+            for second in range(0, 3 * 86_400, 60):  # three days, a call a minute
+                business_date(one_thirty + second * 1000, zone, 4)
+            gc.collect()
+            kept = tracemalloc.take_snapshot().filter_traces(
+                [tracemalloc.Filter(True, venue_base.__file__)]
+            )
+        finally:
+            tracemalloc.stop()
+        assert kept.statistics("lineno") == [], zone
+
+
 def test_corrupt_records_are_reported_with_their_place(open_venue: Venue) -> None:
     order = open_venue.open_order(CASHIER, NOW)
     open_venue.add_line(CASHIER, order.id, "burger", 1, NOW)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshpos.model import format_money
+from meshpos.model import currency_digits, format_money
 from meshpos.model.money import allocate, percent_of, round_div, tax_in
 from meshpos.model.totals import PricedLine, price_lines, refund_share
 
@@ -66,3 +66,13 @@ def test_line_amounts_add_up_and_stay_integer(
 def test_format_money() -> None:
     assert format_money(123456, "EUR") == "1234.56 EUR"
     assert format_money(-5) == "-0.05"
+
+
+def test_money_is_shown_with_the_currencys_own_decimals() -> None:
+    """Amounts are minor units of the venue's currency: the yen has none, the Kuwaiti dinar three."""
+    assert [currency_digits(c) for c in ("EUR", "JPY", "KWD", "jpy", "CLF")] == [2, 0, 3, 0, 4]
+    assert currency_digits("XYZ") == 2  # a code the table does not know: the usual two
+    assert format_money(1200, "JPY") == "1200 JPY"
+    assert format_money(1200, "EUR") == "12.00 EUR"
+    assert format_money(-1205, "KWD") == "-1.205 KWD"
+    assert format_money(1200, "JPY", decimals=2) == "12.00 JPY"  # an explicit count wins

@@ -55,8 +55,22 @@ const shell = {
     } catch (_) {
       format = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2 });
     }
-    const digits = format.resolvedOptions().maximumFractionDigits;
-    return format.format(cents / 10 ** digits);
+    return format.format(cents / 10 ** this.currencyDigits(currency));
+  },
+  // The currency's minor unit (ISO 4217: JPY 0, EUR 2, KWD 3) from the browser's Intl data: how many
+  // decimals an amount has, shown or typed; an unknown code keeps two.
+  currencyDigits(code) {
+    try {
+      return new Intl.NumberFormat("en", { style: "currency", currency: code }).resolvedOptions().maximumFractionDigits;
+    } catch (_) {
+      return 2;
+    }
+  },
+  // the venue's summary again (its name in the header, its currency) after a page script changed its settings
+  async reloadVenue() {
+    if (!venue) return;
+    this.venue = await this.api(`/api/venues/${encodeURIComponent(venue)}`);
+    showVenue();
   },
   element(tag, text, attrs = {}) {
     const node = document.createElement(tag);

@@ -40,13 +40,19 @@
 
   // --- money -------------------------------------------------------------------------------------
   const currency = () => (menu && menu.settings.currency) || "";
-  const money = (minor) => `${(minor / 100).toFixed(2)} ${currency()}`.trim();
+  // as many decimals as the currency has (JPY 0, EUR 2, KWD 3): console.js reads them from Intl
+  const digits = () => window.meshposConsole.currencyDigits(currency());
+  const units = (minor) => (minor / 10 ** digits()).toFixed(digits());
+  const money = (minor) => `${units(minor)} ${currency()}`.trim();
   function minorUnits(text, field, allowNegative = false) {
     const t = String(text).trim().replace(",", ".");
-    if (!/^-?\d+(\.\d{1,2})?$/.test(t) || (!allowNegative && t.startsWith("-"))) {
-      throw new FieldError(field, `enter an amount like 3.90${allowNegative ? " or -0.50" : ""}`);
+    const d = digits();
+    const shape = d ? new RegExp(`^-?\\d+(\\.\\d{1,${d}})?$`) : /^-?\d+$/;
+    if (!shape.test(t) || (!allowNegative && t.startsWith("-"))) {
+      const like = units(390);
+      throw new FieldError(field, `enter an amount like ${like}${allowNegative ? ` or -${units(50)}` : ""}`);
     }
-    return Math.round(parseFloat(t) * 100);
+    return Math.round(parseFloat(t) * 10 ** d);
   }
   class FieldError extends Error { constructor(field, message) { super(message); this.field = field; } }
 
@@ -142,7 +148,7 @@
     const implicit = [...new Set(menu.products.map((p) => p.category))].filter((c) => c && !known.has(c));
     const cats = [...menu.categories, ...implicit.map((id) => ({ id, name: id, position: "", implicit: true }))];
     const catName = Object.fromEntries(cats.map((c) => [c.id, c.name]));
-    const modifiersText = (g) => g.modifiers.map((m) => `${m.id}, ${m.name}, ${(m.price_delta / 100).toFixed(2)}`).join("\n");
+    const modifiersText = (g) => g.modifiers.map((m) => `${m.id}, ${m.name}, ${units(m.price_delta)}`).join("\n");
     $("#menu-body").replaceChildren(
       h("h3", {}, "Categories"),
       table("categories", ["id", "name", "position", ""], cats.map((c) => [c.id, c.name, String(c.position),
@@ -158,10 +164,10 @@
         menu.products.map((p) => [p.id, p.name, catName[p.category] || p.category, money(p.price), p.tax_id || "",
           p.kitchen, p.modifier_groups.join(", "), p.active ? "yes" : "no",
           h("button", { type: "button", "data-stop": p.id, onclick: () => stop(p.id, !p.stopped) }, p.stopped ? "stopped: resume" : "stop"),
-          edit("product-form", { ...p, price: (p.price / 100).toFixed(2), tax_id: p.tax_id || "" })])),
+          edit("product-form", { ...p, price: units(p.price), tax_id: p.tax_id || "" })])),
       form("product-form", [input("id", "id", { required: true }), input("name", "name", { required: true }),
         select("category", "category", [["", "(none)"], ...cats.map((c) => [c.id, c.name])]),
-        input("price", `price (${currency()})`, { inputmode: "decimal", placeholder: "3.90", required: true }),
+        input("price", `price (${currency()})`, { inputmode: "decimal", placeholder: units(390), required: true }),
         select("tax_id", "tax", [["", "(none)"], ...taxes.map((t) => [t.id, t.name])]),
         input("kitchen", "kitchen station", { placeholder: "e.g. bar, grill" }),
         checks("modifier_groups", groups.map((g) => g.id)), check("active", "on sale", true)],
@@ -179,7 +185,7 @@
         input("min_select", "choose at least", { type: "number", min: 0, value: 0 }),
         input("max_select", "at most", { type: "number", min: 0, value: 1 }),
         h("label", {}, "modifiers, one a line: id, name, price change ",
-          h("textarea", { name: "modifiers", rows: 3, placeholder: "oat, Oat milk, 0.50" }))],
+          h("textarea", { name: "modifiers", rows: 3, placeholder: `oat, Oat milk, ${units(50)}` }))],
       (f) => call("POST", `${base()}/modifier_groups`, {
         id: val(f, "id"), name: val(f, "name"), min_select: Number(val(f, "min_select") || 0),
         max_select: Number(val(f, "max_select") || 0), modifiers: parseModifiers(val(f, "modifiers")),
@@ -189,7 +195,7 @@
       table("discounts", ["id", "name", "kind", "applies to", "value", "who may give it", ""], menu.discounts.map((d) => [
         d.id, d.name, d.kind, d.scope, d.kind === "percent" ? `${d.value / 100} %` : money(d.value),
         d.roles.join(", ") || "anyone with the discount right",
-        h("span", {}, edit("discount-form", { ...d, value: d.kind === "percent" ? String(d.value / 100) : (d.value / 100).toFixed(2) }),
+        h("span", {}, edit("discount-form", { ...d, value: d.kind === "percent" ? String(d.value / 100) : units(d.value) }),
           remove("discounts", d.id))])),
       form("discount-form", [input("id", "id", { required: true }), input("name", "name", { required: true }),
         select("kind", "kind", [["percent", "percent"], ["fixed", "fixed amount"]]),
@@ -296,13 +302,15 @@
       input("day_cutoff_hour", "business day starts at (hour)", { type: "number", min: 0, max: 23 }),
       h("label", {}, "receipt header ", h("textarea", { name: "receipt_header", rows: 2 })),
       h("label", {}, "receipt footer ", h("textarea", { name: "receipt_footer", rows: 2 }))],
-    (form_) => {
+    async (form_) => {
       const hour = val(form_, "day_cutoff_hour");
       if (!/^\d{1,2}$/.test(hour) || Number(hour) > 23) throw new FieldError("day_cutoff_hour", "an hour from 0 to 23");
-      return call("POST", `${base()}/settings`, {
+      const saved = await call("POST", `${base()}/settings`, {
         name: val(form_, "name"), currency: val(form_, "currency").toUpperCase(), timezone: val(form_, "timezone"),
         day_cutoff_hour: Number(hour), receipt_header: val(form_, "receipt_header"), receipt_footer: val(form_, "receipt_footer"),
       });
+      await window.meshposConsole.reloadVenue(); // the header's name and the reports' currency follow
+      return saved;
     }, "Save settings");
     $("#settings-body").replaceChildren(f);
     fill(f, s);

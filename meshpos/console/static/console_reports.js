@@ -41,7 +41,8 @@
       if (value) parts.push(`${name}=${encodeURIComponent(value)}`);
     }
     const amount = $("search-amount").value.trim();
-    if (amount) parts.push(`amount=${Math.round(parseFloat(amount.replace(",", ".")) * 100)}`);
+    const scale = 10 ** shell.currencyDigits(shell.venue.currency);
+    if (amount) parts.push(`amount=${Math.round(parseFloat(amount.replace(",", ".")) * scale)}`);
     state.search = parts.join("&");
     state.offset = 0;
   }

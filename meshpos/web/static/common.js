@@ -36,17 +36,33 @@ const Mesh = (() => {
     return data;
   }
 
-  // Money is integer minor units everywhere; only these two functions see decimals.
+  // Money is integer minor units everywhere; only these functions see decimals, as many as the venue's
+  // currency has (its ISO 4217 minor unit: JPY 0, EUR 2, KWD 3), read from the browser's Intl data
+  // once the catalog names the currency (setCurrency); an unknown code keeps two.
+  let digits = 2;
+  function currencyDigits(code) {
+    try {
+      return new Intl.NumberFormat("en", { style: "currency", currency: code }).resolvedOptions().maximumFractionDigits;
+    } catch (_) {
+      return 2;
+    }
+  }
+  function setCurrency(code) {
+    digits = currencyDigits(code);
+  }
+
   function money(minor) {
     const sign = minor < 0 ? "-" : "";
     const abs = Math.abs(minor);
-    return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, "0")}`;
+    if (!digits) return `${sign}${abs}`;
+    const scale = 10 ** digits;
+    return `${sign}${Math.floor(abs / scale)}.${String(abs % scale).padStart(digits, "0")}`;
   }
 
   function parseMoney(text) {
-    const m = /^\s*(\d{1,9})(?:[.,](\d{0,2}))?\s*$/.exec(text || "");
-    if (!m) return null;
-    return Number(m[1]) * 100 + Number((m[2] || "").padEnd(2, "0"));
+    const m = /^\s*(\d{1,9})(?:[.,](\d*))?\s*$/.exec(text || "");
+    if (!m || (m[2] || "").length > digits) return null;
+    return Number(m[1]) * 10 ** digits + Number((m[2] || "").padEnd(digits, "0") || "0");
   }
 
   // h("li", {class: "x", "data-id": id, onclick: f}, "text", child) builds an element.
@@ -200,5 +216,5 @@ const Mesh = (() => {
     catalog.products = catalog.products.map((p) => ({ ...p, stopped: byId.has(p.id), stop: byId.get(p.id) || null }));
   }
 
-  return { api, money, parseMoney, h, $, draw, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
+  return { api, money, parseMoney, setCurrency, h, $, draw, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
 })();

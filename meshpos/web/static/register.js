@@ -71,6 +71,7 @@ const RECENT_RECEIPTS = 10; // how many of today's receipts the register shows
 const loaders = {
   async menu() {
     state.catalog = await api("GET", "/api/catalog");
+    Mesh.setCurrency(state.catalog.currency);
   },
   async stops() {
     const stopped = await api("GET", "/api/stoplist");
@@ -171,7 +172,7 @@ function openShift(event) {
 
 function renderProducts() {
   const { categories, products } = state.catalog;
-  draw("products", [categories, products, state.category], () => drawProducts(categories, products));
+  draw("products", [categories, products, state.category, state.catalog.currency], () => drawProducts(categories, products));
 }
 
 function drawProducts(categories, products) {
@@ -306,7 +307,7 @@ function drawOrder() {
 }
 
 function renderOrders(orders) {
-  draw("orders", [orders, state.orderId], () => drawOrders(orders));
+  draw("orders", [orders, state.orderId, state.catalog?.currency], () => drawOrders(orders));
 }
 
 function drawOrders(orders) {
@@ -317,7 +318,7 @@ function drawOrders(orders) {
 }
 
 function renderReceipts(receipts) {
-  draw("receipts", receipts, () => drawReceipts(receipts));
+  draw("receipts", [receipts, state.catalog?.currency], () => drawReceipts(receipts));
 }
 
 function drawReceipts(receipts) {
