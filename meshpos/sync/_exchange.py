@@ -332,8 +332,8 @@ class Exchange:
                 doc.apply_update(update)
 
         self._apply_opening(peer, name, apply)
-        if authors is None:  # several authors: one may have started ahead (_ahead_of_order)
-            self._report_past_holes(peer, name, self._docs[name])
+        if authors != frozenset():  # (about 0.03 ms for one author of a 0.5 MB day)
+            self._report_past_holes(peer, name, self._docs[name], authors)
 
     def _apply_opening(
         self, origin: str | _Stored, name: str, apply: Callable[[Doc[Any]], None]
@@ -356,20 +356,28 @@ class Exchange:
             for session in self._exchanging():
                 session.send(SyncStep1(name, doc.get_state()))
 
-    def _report_past_holes(self, peer: str, name: str, doc: Doc[Any]) -> None:
-        """Report (for the store, not for the peers) what pycrdt integrated past a hole in an
-        author's clocks (:func:`past_holes`): left out of the transaction's update (see
-        :meth:`_ahead_of_order`), it would be in memory only. Only a catch-up of several authors can
-        bring one (an earlier reply lost); each hole is reported once (again if what lies past it grew)."""
-        pieces = past_holes(doc)
-        if not pieces:
-            self._past_holes.pop(name, None)
-            return
-        reported = self._past_holes.setdefault(name, {})
+    def _report_past_holes(
+        self, peer: str, name: str, doc: Doc[Any], authors: frozenset[int] | None
+    ) -> None:
+        """Report (for the store, not for the peers) what pycrdt integrated past a hole in the clocks
+        of ``authors`` (None: every author) (:func:`past_holes`): left out of the transaction's update
+        (see :meth:`_ahead_of_order`), it would be in memory only. A catch-up of several authors can
+        bring one (an earlier reply lost), and so can an update that starts in order but carries a skip
+        (a diff or a relayed change from a document that holds a hole); each hole is reported once
+        (again if what lies past it grew)."""
+        pieces = past_holes(doc, authors)
+        reported = self._past_holes.get(name, {})
+        for client in list(reported):  # filled since
+            if client not in pieces and (authors is None or client in authors):
+                del reported[client]
         for client, piece in pieces.items():
             if reported.get(client) != piece:
                 reported[client] = piece
                 self._events.append(DocumentChanged(name, piece, peer))
+        if reported:
+            self._past_holes[name] = reported
+        else:
+            self._past_holes.pop(name, None)
 
     def _reject(self, peer: str, node: str, doc: str, reason: str) -> None:
         """Refuse an update: reported (the node counts and lists each one); logged once per device,

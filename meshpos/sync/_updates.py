@@ -93,17 +93,21 @@ def split_by_author(
     return pieces
 
 
-def past_holes(doc: Doc[Any]) -> dict[int, bytes]:
+def past_holes(doc: Doc[Any], authors: Iterable[int] | None = None) -> dict[int, bytes]:
     """What ``doc`` holds past a hole in an author's clocks: author -> an update with it.
 
     pycrdt (yrs) integrates structs that arrive ahead of their author's order when their parents are
     present; the state vector stops at the hole, so the transaction's update (and any diff against a
     state vector) leaves them out. For each author, a diff from its last clock (an author listed at
     clock 0 holds nothing before the hole) carries one struct when there is no hole, and a skip and the
-    structs past it when there is one (read off the header: the author's number of structs)."""
+    structs past it when there is one (read off the header: the author's number of structs). Only
+    ``authors`` are checked when given (an author the document holds nothing of has no hole)."""
     clocks = decode_state_vector(doc.get_state())
     pieces = {}
-    for client, clock in clocks.items():
+    for client in clocks if authors is None else authors:
+        if client not in clocks:
+            continue
+        clock = clocks[client]
         claims = dict.fromkeys(clocks, MAX_VAR_UINT)
         del claims[client]
         if clock:
