@@ -100,9 +100,15 @@ class Proc:
         except TimeoutError:
             line = b""
         if not line:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-            await self.process.wait()
+            # EOF: it is most likely exiting by itself. Wait for that first: a kill() of a process that
+            # has exited lets subprocess.Popen reap it (send_signal polls), and asyncio's child watcher
+            # then reports 255 instead of the exit status the caller reads.
+            try:
+                await asyncio.wait_for(self.process.wait(), 5.0 if stdout.at_eof() else 0.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+                await self.process.wait()
             raise MeshposError(f"{self.name} did not start; see {self.log}")
         self.ready = json.loads(line)
         self.token = read_token(self.token_file)
