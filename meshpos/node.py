@@ -199,10 +199,10 @@ class Node(VenueReads, RegisterOperations):
         try:
             await run.mesh.stop_discovery()
             await run.api.stop()
+            if run.acks is not None:  # no acknowledgement is written into a stopping engine
+                await run.acks.stop()
             await run.engine.begin_stop()
             await run.days.stop()
-            if run.acks is not None:
-                await run.acks.stop()
             await run.relay.stop()
             await run.mesh.stop()
             await run.engine.stop()

@@ -157,7 +157,15 @@ class Kitchen:
             corrupt=self.corrupt,
         )
 
-    def _ticket(self, ticket_id: str) -> Ticket:
+    def _holders(self) -> dict[str, list[str]]:
+        """ticket id -> the screens that hold it, in one pass over ``held`` (a board reads every ticket)."""
+        found: dict[str, list[str]] = {}
+        for key in self._held:
+            ticket_id, _, device = key.rpartition("/")
+            found.setdefault(ticket_id, []).append(device)
+        return found
+
+    def _ticket(self, ticket_id: str, holders: dict[str, list[str]] | None = None) -> Ticket:
         raw = self._tickets.get(ticket_id)
         if raw is None:
             raise UnknownRecord(f"unknown kitchen ticket {ticket_id!r}")
@@ -176,7 +184,11 @@ class Kitchen:
             for i in f.records("items")
         )
         created = f.integer("at")
-        prefix = ticket_id + "/"
+        if holders is None:
+            prefix = ticket_id + "/"
+            held = [k[len(prefix) :] for k in self._held if k.startswith(prefix)]
+        else:
+            held = holders.get(ticket_id, [])
         return Ticket(
             ticket_id,
             order_id,
@@ -189,13 +201,14 @@ class Kitchen:
             tab=f.opt_text("tab") or "",
             user=f.opt_text("user") or "",
             void=order_id in self._voids or all(i.void for i in items),
-            held_by=tuple(sorted(k[len(prefix) :] for k in self._held if k.startswith(prefix))),
+            held_by=tuple(sorted(held)),
         )
 
     def tickets(self, states: tuple[str, ...] = STATES) -> list[Ticket]:
+        holders = self._holders()
         found = parse_each(
             ((k, k) for k in self._tickets),
-            lambda k, _: self._ticket(k),
+            lambda k, _: self._ticket(k, holders),
             doc=self.name,
             root="tickets",
             corrupt=self.corrupt,

@@ -57,12 +57,14 @@ class KitchenAcks:
                     continue  # closed meanwhile: never load a day to acknowledge it
                 if self._venue.kitchen(date).unheld(self._venue.device):
                     await self._engine.write(self._acknowledge(date))
-            except (
-                MeshposError
-            ) as exc:  # a day closed meanwhile, a corrupt ticket: the next commit retries
+            except MeshposError as exc:  # a day closed meanwhile, a corrupt ticket: retried later
                 if date not in self._failed:
                     self._failed.add(date)
                     log.warning("kitchen day %s: cannot acknowledge tickets: %s", date, exc)
+            except Exception:  # a bug must not end the acknowledgements: logged once, tried again
+                if date not in self._failed:
+                    self._failed.add(date)
+                    log.exception("kitchen day %s: cannot acknowledge tickets", date)
 
     def _acknowledge(self, date: str) -> Callable[[], int]:
         return lambda: self._venue.acknowledge_tickets(date, self._now_ms())
