@@ -25,6 +25,7 @@ from meshpos.model.documents import valid_document_name
 from meshpos.model.kitchen import KITCHEN_ACK_MS, Kitchen, Ticket, TicketItem
 from meshpos.model.kitchen import STATES as TICKET_STATES
 from meshpos.model.kitchen import TRANSITIONS as TICKET_TRANSITIONS
+from meshpos.model.kitchen import VOID_TRANSITIONS as TICKET_VOID_TRANSITIONS
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import (
     CashMove,
@@ -61,6 +62,7 @@ __all__ = [
     "ROLES",
     "TICKET_STATES",
     "TICKET_TRANSITIONS",
+    "TICKET_VOID_TRANSITIONS",
     "CapturedUpdate",
     "CashMove",
     "Catalog",

@@ -33,6 +33,11 @@ from meshpos.model.documents import kitchen_name
 
 STATES = ("new", "cooking", "ready", "served")
 
+#: a void ticket's one move: bump clears it off the board (to served) from wherever it was; no recall
+VOID_TRANSITIONS: dict[tuple[str, str], str] = {
+    (state, "bump"): "served" for state in STATES if state != "served"
+}
+
 #: how long (ms) a register waits for some kitchen screen to hold a ticket it sent before it warns
 KITCHEN_ACK_MS = 5_000
 
@@ -230,9 +235,14 @@ class Kitchen:
         current, stamp = self._state(ticket_id)
         if ticket_id not in self._tickets:
             raise UnknownRecord(f"unknown kitchen ticket {ticket_id!r}")
-        if self.ticket(ticket_id).void:
-            raise InvalidTransition(f"ticket {ticket_id}: cannot {action} a void ticket")
-        target = TRANSITIONS.get((current, action))
+        if self.ticket(ticket_id).void:  # nothing to cook: the one move clears it off the board
+            target = VOID_TRANSITIONS.get((current, action))
+            if target is None:
+                raise InvalidTransition(
+                    f"ticket {ticket_id}: a void ticket can only be cleared, not {action}ed"
+                )
+        else:
+            target = TRANSITIONS.get((current, action))
         if target is None:
             raise InvalidTransition(
                 f"ticket {ticket_id}: cannot {action} a ticket that is {current}"

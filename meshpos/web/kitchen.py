@@ -75,7 +75,7 @@ ROUTES = (
         "POST",
         "/api/kitchen/tickets/{ticket_id}/bump",
         bump,
-        "Move a ticket on: new -> cooking -> ready -> served",
+        "Move a ticket on: new -> cooking -> ready -> served; a void ticket goes straight to served",
         Ticket,
         body=(USER,),
         tag="kitchen",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from meshpos.model import (
     TICKET_TRANSITIONS,
+    TICKET_VOID_TRANSITIONS,
     Discount,
     ModifierGroup,
     Receipt,
@@ -121,7 +122,9 @@ class TicketView:
     items: tuple[TicketItem, ...]
     state: str
     state_at_ms: int
-    actions: tuple[str, ...]  # what bump/recall may do from this state (none when void)
+    actions: tuple[
+        str, ...
+    ]  # what bump/recall may do from this state (a void ticket: bump clears it)
     label: str  # "Table 5", "Tab Smith" or "Order #ab12cd": what the kitchen calls it
     waiter: str  # the name of who sent it ("" when not known)
     void: bool  # the order was voided: every screen shows it void
@@ -215,7 +218,8 @@ def catalog_view(node: NodeAPI) -> CatalogView:
 
 
 def ticket_view(ticket: Ticket, now_ms: int, waiter: str = "") -> TicketView:
-    actions = tuple(action for (state, action) in TICKET_TRANSITIONS if state == ticket.state)
+    table = TICKET_VOID_TRANSITIONS if ticket.void else TICKET_TRANSITIONS
+    actions = tuple(action for (state, action) in table if state == ticket.state)
     return TicketView(
         ticket.id,
         ticket.order_id,
@@ -226,7 +230,7 @@ def ticket_view(ticket: Ticket, now_ms: int, waiter: str = "") -> TicketView:
         ticket.items,
         ticket.state,
         ticket.state_at_ms,
-        () if ticket.void else actions,
+        actions,
         ticket.label,
         waiter,
         ticket.void,

@@ -96,7 +96,7 @@ def test_void_reaches_the_kds_and_a_silent_kitchen_is_warned_of(
         "the void on K1's kitchen API",
         on=[k1.events],
     )
-    assert board(k1)[ticket_id]["actions"] == []
+    assert board(k1)[ticket_id]["actions"] == ["bump"]  # the one move left: clear it
     print(f"void shown on K1 after {took:.3f} s")
 
     k1.stop()  # the only kitchen screen goes away

@@ -87,7 +87,7 @@ function renderTickets() {
 
 function drawTickets(tickets) {
   $("#no-tickets").hidden = tickets.length > 0;
-  // a voided order (or line) is struck through and loses its buttons: nothing more to cook
+  // a voided order (or line) is struck through; its one button clears it off the board (to served)
   $("#tickets").replaceChildren(...tickets.map((t) => h("article", {
     class: `ticket ${t.state}${t.void ? " void" : ""}`, "data-ticket": t.id, "data-state": t.state,
     "data-void": String(t.void), "data-created": t.created_at_ms,
@@ -106,7 +106,7 @@ function drawTickets(tickets) {
     .filter(Boolean).join(" · ")), ...t.actions.map((action) => h("button", {
     type: "button", class: action === "bump" ? `primary ${action}` : action, "data-action": action,
     onclick: () => move(t.id, action),
-  }, ACTION_LABEL[`${t.state}:${action}`] || action))))));
+  }, (t.void ? "Clear" : ACTION_LABEL[`${t.state}:${action}`]) || action))))));
   tick();
 }
 
