@@ -157,9 +157,10 @@ class OrderRules(VenueBase):
             raise UnknownRecord(f"order {order_id} has no line {line_id!r}")
         if line_id in order.sent_line_ids:
             self.catalog.require(user, "void")  # it was cooked: removing it is a void
-        ledger.write_order_record(
-            order_id, "removed", line_id, {"user": user, "at": now_ms, "reason": reason}
-        )
+        record = {"user": user, "at": now_ms, "reason": reason}
+        ledger.write_order_record(order_id, "removed", line_id, record)
+        if line_id in order.sent_line_ids:  # the kitchen has it: every screen marks it void
+            self.kitchen(ledger.date).void(order_id, line_id, {**record, "register": self.device})
         return ledger.order(order_id)
 
     @operation("apply the discount")
@@ -204,9 +205,10 @@ class OrderRules(VenueBase):
             self.catalog.require(user, "void")
             if shift is None:
                 raise ShiftClosed(f"register {self.device} has no open shift: open a shift first")
-        ledger.write_order_record(
-            order_id, "voids", self._new_id(), {"user": user, "at": now_ms, "reason": reason}
-        )
+        record = {"user": user, "at": now_ms, "reason": reason}
+        ledger.write_order_record(order_id, "voids", self._new_id(), record)
+        if order.sent_line_ids:  # the kitchen has some of it: every screen marks it void
+            self.kitchen(ledger.date).void(order_id, None, {**record, "register": self.device})
         return ledger.order(order_id)
 
     def _station(self, product_id: str) -> str:
@@ -231,8 +233,10 @@ class OrderRules(VenueBase):
             ticket_id,
             {
                 "order_id": order_id,
-                "table": order.table or order.tab,
+                "table": order.table,
+                "tab": order.tab,
                 "register": self.device,
+                "user": user,
                 "at": now_ms,
                 "items": [
                     {
