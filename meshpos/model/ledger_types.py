@@ -121,6 +121,7 @@ class Refund:
     user: str
     at_ms: int
     reason: str
+    approved_by: str = ""  # the user who approved a cashier's refund on the spot, if one had to
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from meshpos.model.catalog import Product
 from meshpos.model.kitchen import Ticket
 from meshpos.model.ledger_types import Order
 from meshpos.model.limits import MAX_NAME_CHARS, check_text
-from meshpos.model.venue_base import VenueBase, count, id_of, note, operation
+from meshpos.model.venue_base import VenueBase, approval, count, id_of, note, operation
 
 
 class OrderRules(VenueBase):
@@ -146,7 +146,13 @@ class OrderRules(VenueBase):
 
     @operation("remove the line")
     def remove_line(
-        self, user: str, order_id: str, line_id: str, now_ms: int, reason: str = ""
+        self,
+        user: str,
+        order_id: str,
+        line_id: str,
+        now_ms: int,
+        reason: str = "",
+        approved_by: str = "",
     ) -> Order:
         id_of(order_id, "order id")
         id_of(line_id, "line id")
@@ -156,22 +162,27 @@ class OrderRules(VenueBase):
         if line_id not in {line.id for line in order.lines}:
             raise UnknownRecord(f"order {order_id} has no line {line_id!r}")
         if line_id in order.sent_line_ids:
-            self.catalog.require(user, "void")  # it was cooked: removing it is a void
+            self.require(user, "void", approved_by)  # it was cooked: removing it is a void
+        else:
+            approved_by = ""  # nothing needed approving
         ledger.write_order_record(
-            order_id, "removed", line_id, {"user": user, "at": now_ms, "reason": reason}
+            order_id,
+            "removed",
+            line_id,
+            {"user": user, "at": now_ms, "reason": reason, **approval(approved_by)},
         )
         return ledger.order(order_id)
 
     @operation("apply the discount")
     def apply_order_discount(
-        self, user: str, order_id: str, discount_id: str, now_ms: int
+        self, user: str, order_id: str, discount_id: str, now_ms: int, approved_by: str = ""
     ) -> Order:
         id_of(order_id, "order id")
         id_of(discount_id, "discount id")
-        self._register_shift(user, "discount")
+        self._register_shift(user, "discount", approved_by)
         ledger, order = self._open_order(order_id)
         found = self.catalog.discount(discount_id)
-        self.catalog.may_give(user, found)
+        self.catalog.may_give(approved_by or user, found)
         if found.scope != "order":
             raise DomainError(f"discount {found.name!r} applies to lines, not whole orders")
         if order.payments:
@@ -188,12 +199,15 @@ class OrderRules(VenueBase):
                 "value": found.value,
                 "user": user,
                 "at": now_ms,
+                **approval(approved_by),
             },
         )
         return ledger.order(order_id)
 
     @operation("void the order")
-    def void_order(self, user: str, order_id: str, now_ms: int, reason: str = "") -> Order:
+    def void_order(
+        self, user: str, order_id: str, now_ms: int, reason: str = "", approved_by: str = ""
+    ) -> Order:
         id_of(order_id, "order id")
         note(reason, "reason")
         shift = self._as_register(user, "sell")
@@ -201,11 +215,16 @@ class OrderRules(VenueBase):
         if order.payments:
             raise DomainError(f"order {order_id} has payments: refund them instead of voiding")
         if order.lines:
-            self.catalog.require(user, "void")
+            self.require(user, "void", approved_by)
             if shift is None:
                 raise ShiftClosed(f"register {self.device} has no open shift: open a shift first")
+        else:
+            approved_by = ""  # an empty order is voided by whoever sells
         ledger.write_order_record(
-            order_id, "voids", self._new_id(), {"user": user, "at": now_ms, "reason": reason}
+            order_id,
+            "voids",
+            self._new_id(),
+            {"user": user, "at": now_ms, "reason": reason, **approval(approved_by)},
         )
         return ledger.order(order_id)
 
