@@ -213,11 +213,12 @@ async function addLine(productId, modifiers) {
 // --- discounts ----------------------------------------------------------------------------------
 
 // The discounts this cashier may give: the discount right, and one of the roles a discount names (none
-// named: any role with the right). The node checks the same; the page only offers what it would accept.
+// named: any role with the right). The node checks the same. Order discounts are offered to everyone:
+// one the cashier may not give asks a manager's approval on the spot (withApproval).
 function givable() {
   const user = state.user;
-  if (!user || !user.rights.includes("discount")) return [];
-  return state.catalog.discounts.filter((d) => !d.roles.length || d.roles.includes(user.role));
+  const own = (d) => user && user.rights.includes("discount") && (!d.roles.length || d.roles.includes(user.role));
+  return state.catalog.discounts.filter((d) => d.scope === "order" || own(d));
 }
 
 function discountName(id) {
@@ -245,7 +246,8 @@ function openDiscounts() {
       $("#discount-dialog").close();
       if (d.scope === "line") return setLineDiscount(d);
       act(async () => {
-        takeOrder(await api("POST", `/api/orders/${state.orderId}/discounts`, { user: state.user.id, discount_id: d.id }));
+        const body = { user: state.user.id, discount_id: d.id };
+        takeOrder(await withApproval("POST", `/api/orders/${state.orderId}/discounts`, body));
       });
     },
   }, `${discountLabel(d)} · ${d.scope === "line" ? "next item" : "whole order"}`)));
@@ -293,7 +295,7 @@ function drawOrder() {
     h("span", { class: "amount" }, money(o.amounts[i].amount)),
     h("button", { type: "button", class: "remove", "aria-label": `Remove ${line.name}`, "data-line": line.id,
       onclick: () => act(async () => {
-        takeOrder(await api("DELETE", `/api/orders/${o.id}/lines/${line.id}`, { user: state.user.id }));
+        takeOrder(await withApproval("DELETE", `/api/orders/${o.id}/lines/${line.id}`, { user: state.user.id }));
       }) }, "×"))));
   const t = o ? o.totals : null;
   const rows = t ? [["subtotal", "Subtotal"], ["discount", "Discount"], ["tax", "of which tax"], ["total", "Total"],
@@ -304,6 +306,7 @@ function drawOrder() {
   $("#pay-button").disabled = empty || t.due === 0;
   $("#send-kitchen").disabled = empty || o.lines.every((line) => sent.has(line.id));
   $("#discount-button").disabled = givable().length === 0;
+  $("#void-order").disabled = !o;
 }
 
 function renderOrders(orders) {
@@ -324,7 +327,8 @@ function renderReceipts(receipts) {
 function drawReceipts(receipts) {
   const recent = receipts.slice(0, RECENT_RECEIPTS); // newest first, as the node answers
   $("#receipts").replaceChildren(...recent.map((r) => h("li", { "data-number": r.number },
-    `${r.number} · ${money(r.total)} · ${new Date(r.issued_at_ms).toLocaleTimeString()}`)));
+    h("button", { type: "button", onclick: () => openReceipt(r.id) },
+      `${r.number} · ${money(r.total)} · ${new Date(r.issued_at_ms).toLocaleTimeString()}`))));
 }
 
 function sendToKitchen() {
