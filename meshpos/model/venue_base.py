@@ -259,6 +259,13 @@ class VenueBase:
     def conflicts(self) -> list[Conflict]:
         return [c for ledger in self.ledgers() for c in ledger.conflicts()]
 
+    def user_name(self, user: str) -> str:
+        """A user's name for a message (the id if the catalog does not know it)."""
+        try:
+            return self.catalog.user(user).name
+        except (UnknownRecord, CorruptRecord):
+            return user
+
     # --- guards ---------------------------------------------------------------------------------
     def _as_register(self, user: str, right: str, approved_by: str = "") -> Shift | None:
         """``approved_by``: a user holding ``right`` who approved the action on the spot (the node's

@@ -67,15 +67,15 @@ class MoneyRules(VenueBase):
         shift = self._register_shift(user, "close_shift")
         money(counted_cash, "counted cash")
         open_orders = [
-            o.id
+            o.words
             for ledger in self.ledgers()
             for o in ledger.orders()
             if o.shift_id == shift.id and o.status == "open"
         ]
         if open_orders:
             raise OpenOrdersOnShift(
-                f"shift {shift.id} has {len(open_orders)} open order(s) ({', '.join(open_orders[:3])}): "
-                "pay or void them first"
+                f"the shift of {self.user_name(shift.user)} on {shift.register} has "
+                f"{len(open_orders)} open order(s) ({', '.join(open_orders[:3])}): pay or void them first"
             )
         ledger = self._ledger_of_shift(shift.id)
         ledger.write_shift_close(shift.id, user, now_ms, counted_cash, self.expected_cash(shift))
