@@ -60,6 +60,7 @@ async def pin_ok(c: Call, user_id: str, pin: str) -> bool:
 async def approver(c: Call, right: str) -> str:
     """The approving user of this call ("" when none was sent), once their PIN and ``right`` are
     checked; a wrong PIN or an approver without the right is 403 ``approval_refused``."""
+    c.approves = right  # lacking it is then needs_approval, not a plain refusal
     who, pin = str(c.body["approver"]), str(c.body["approver_pin"])
     if not who:
         return ""

@@ -82,6 +82,8 @@ async def test_a_void_and_an_order_discount_need_approval_too(reg: Client) -> No
     assert discounted["totals"]["discount"] > 0
 
     await reg.error(403, "needs_approval", "POST", f"{path}/void", {"user": CASHIER})
+    # what no approval lends stays a plain refusal: a cook may not sell at all, so may not void
+    await reg.error(403, "permission_denied", "POST", f"{path}/void", {"user": COOK, **approved})
     voided = await reg.ok("POST", f"{path}/void", {"user": CASHIER, "reason": "left", **approved})
     assert voided["status"] == "void"
 
