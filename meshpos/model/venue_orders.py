@@ -80,7 +80,9 @@ class OrderRules(VenueBase):
         modifiers: Sequence[str] = (),
         discount_id: str | None = None,
         override_stop: bool = False,
+        approved_by: str = "",
     ) -> Order:
+        """``approved_by``: a user who may give the line's discount approved it on the spot."""
         id_of(order_id, "order id")
         id_of(product_id, "product id")
         if isinstance(modifiers, str):
@@ -97,7 +99,7 @@ class OrderRules(VenueBase):
         discount = None
         if discount_id is not None:
             found = self.catalog.discount(discount_id)
-            self.catalog.may_give(user, found)
+            self.catalog.may_give(approved_by or user, found)
             if found.scope != "line":
                 raise DomainError(f"discount {found.name!r} applies to whole orders, not lines")
             discount = {"id": found.id, "kind": found.kind, "value": found.value}
@@ -120,6 +122,7 @@ class OrderRules(VenueBase):
                 "device": self.device,
                 "at": now_ms,
                 "stamp": self.clock.now(now_ms).encode(),  # keeps the cashier's entry order
+                **approval(approved_by if discount is not None else ""),
             },
         )
         return ledger.order(order_id)

@@ -50,6 +50,7 @@ async def get_order(c: Call) -> Order:
 
 async def add_line(c: Call) -> Order:
     b, order = c.body, c.order().id
+    by = await approver(c, "discount") if b["discount_id"] is not None else ""
     return await c.node.write(
         lambda venue, now: venue.add_line(
             b["user"],
@@ -60,6 +61,7 @@ async def add_line(c: Call) -> Order:
             modifiers=b["modifiers"],
             discount_id=b["discount_id"],
             override_stop=b["override_stop"],
+            approved_by=by,
         )
     )
 
@@ -197,8 +199,11 @@ ROUTES = (
                 max_chars=MAX_ID_CHARS,
             ),
             opt("override_stop", bool, False, "sell a stopped item (needs override_stop)"),
+            *APPROVER,
         ),
         status=201,
+        description=f"With a line discount the cashier may not give: {APPROVAL_DOC}",
+        limited=True,
     ),
     Route(
         "DELETE",

@@ -1,4 +1,4 @@
-"""Manager approval on the spot through the node's API: a cashier's refund, void and order discount are
+"""Manager approval on the spot through the node's API: a cashier's refund, void and discounts are
 refused 403 needs_approval naming the right, then done with a manager's PIN checked by the node; the
 record names the approver, and wrong PINs are limited like logins."""
 
@@ -67,7 +67,7 @@ async def test_a_manager_approves_a_cashiers_refund_with_their_pin(reg: Client) 
     assert own["approved_by"] == ""  # a manager needs nobody's approval
 
 
-async def test_a_void_and_an_order_discount_need_approval_too(reg: Client) -> None:
+async def test_a_void_and_line_and_order_discounts_need_approval_too(reg: Client) -> None:
     await reg.ok("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
     order = await reg.ok("POST", "/api/orders", {"user": CASHIER})
     path = f"/api/orders/{order['id']}"
@@ -80,6 +80,12 @@ async def test_a_void_and_an_order_discount_need_approval_too(reg: Client) -> No
     assert "right: discount" in message
     discounted = await reg.ok("POST", f"{path}/discounts", {**body, **approved})
     assert discounted["totals"]["discount"] > 0
+    line_discount = next(d for d in catalog["discounts"] if d["scope"] == "line")
+    line = {"user": CASHIER, "product_id": "croissant", "discount_id": line_discount["id"]}
+    message = await reg.error(403, "needs_approval", "POST", f"{path}/lines", line)
+    assert "right: discount" in message
+    with_line = await reg.ok("POST", f"{path}/lines", {**line, **approved})
+    assert with_line["lines"][-1]["discount_id"] == line_discount["id"]
 
     await reg.error(403, "needs_approval", "POST", f"{path}/void", {"user": CASHIER})
     # what no approval lends stays a plain refusal: a cook may not sell at all, so may not void

@@ -206,19 +206,16 @@ async function addLine(productId, modifiers) {
   const discount = state.lineDiscount;
   const body = { user: state.user.id, product_id: productId, modifiers };
   if (discount) body.discount_id = discount.id;
-  takeOrder(await api("POST", `/api/orders/${state.orderId}/lines`, body));
+  takeOrder(await withApproval("POST", `/api/orders/${state.orderId}/lines`, body));
   if (discount) setLineDiscount(null);
 }
 
 // --- discounts ----------------------------------------------------------------------------------
 
-// The discounts this cashier may give: the discount right, and one of the roles a discount names (none
-// named: any role with the right). The node checks the same. Order discounts are offered to everyone:
-// one the cashier may not give asks a manager's approval on the spot (withApproval).
+// Every discount is offered: one this cashier may not give (the discount right, and one of the roles a
+// discount names) asks a manager's approval on the spot (withApproval), the node checking both.
 function givable() {
-  const user = state.user;
-  const own = (d) => user && user.rights.includes("discount") && (!d.roles.length || d.roles.includes(user.role));
-  return state.catalog.discounts.filter((d) => d.scope === "order" || own(d));
+  return state.catalog.discounts;
 }
 
 function discountName(id) {
