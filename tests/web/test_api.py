@@ -16,6 +16,7 @@ from meshpos.console.db import open_console_db
 from meshpos.console.runner import register_venues
 from meshpos.console.server import ConsoleServer
 from meshpos.harness.wait import until
+from meshpos.model.ledger_types import ORDER_NUMBER_CHARS
 from meshpos.model.sample import CASHIER, COOK, MANAGER
 from meshpos.node import Node
 from meshpos.trust.authority import load_venue
@@ -343,8 +344,12 @@ async def test_rule_errors(mesh: tuple[Node, Node], reg: Client, kds: Client) ->
     )  # fmt: skip
     # voiding an order with lines needs the void right, which a cashier lacks
     await reg.error(403, "needs_approval", "POST", f"{path}/void", {"user": CASHIER})
-    await reg.error(409, "open_orders_on_shift", "POST", "/api/shifts/current/close",
-                    {"user": CASHIER, "counted_cash": 0})  # fmt: skip
+    close = {"user": CASHIER, "counted_cash": 0}
+    refusal = await reg.error(
+        409, "open_orders_on_shift", "POST", "/api/shifts/current/close", close
+    )
+    assert f"order #{order['id'][:ORDER_NUMBER_CHARS]}" in refusal  # the number the page shows
+    assert order["id"] not in refusal
 
     # the kitchen screen holds the order (it syncs the ledger) but may not write money records
     await until(lambda: _has_order(mesh[1], order["id"]), 5, "the order on K1", on=[mesh[1]])
