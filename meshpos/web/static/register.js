@@ -212,10 +212,16 @@ async function addLine(productId, modifiers) {
 
 // --- discounts ----------------------------------------------------------------------------------
 
-// Every discount is offered: one this cashier may not give (the discount right, and one of the roles a
-// discount names) asks a manager's approval on the spot (withApproval), the node checking both.
+// Every discount is offered: one this cashier may not give alone (the discount right, and one of the
+// roles a discount names; none named: any role with the right) is marked, and asks a manager's approval
+// on the spot (withApproval). The node checks the same.
 function givable() {
   return state.catalog.discounts;
+}
+
+function mayGive(d) {
+  const user = state.user;
+  return Boolean(user && user.rights.includes("discount") && (!d.roles.length || d.roles.includes(user.role)));
 }
 
 function discountName(id) {
@@ -247,7 +253,8 @@ function openDiscounts() {
         takeOrder(await withApproval("POST", `/api/orders/${state.orderId}/discounts`, body));
       });
     },
-  }, `${discountLabel(d)} · ${d.scope === "line" ? "next item" : "whole order"}`)));
+    "data-approval": mayGive(d) ? null : "needed",
+  }, `${discountLabel(d)} · ${d.scope === "line" ? "next item" : "whole order"}${mayGive(d) ? "" : " · needs approval"}`)));
   $("#discount-dialog").showModal();
 }
 
