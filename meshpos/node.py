@@ -36,6 +36,7 @@ from meshpos.net.mesh import DiscoveryFactory, Mesh
 from meshpos.node_ports import ApiFactory, ApiServer, LinksFactory, StoreOpener
 from meshpos.node_status import Durability, NodeStatus
 from meshpos.register.days import DayCloser
+from meshpos.register.kitchen_acks import KitchenAcks
 from meshpos.register.numbering import ReceiptCounter, check_new_series
 from meshpos.register.operations import RegisterOperations
 from meshpos.register.status import StatusService
@@ -68,6 +69,7 @@ class _Running:
     mesh: Mesh
     api: ApiServer
     api_token: str
+    acks: KitchenAcks | None  # a kds's acknowledgements of the tickets it holds
 
 
 class Node(VenueReads, RegisterOperations):
@@ -148,10 +150,22 @@ class Node(VenueReads, RegisterOperations):
         release_memory()
         days = DayCloser(engine, numbers.venue, status, config, now_ms=self.now_ms)
         engine.subscribe(self._on_engine_event)
+        acks = KitchenAcks(engine, numbers.venue, self.now_ms) if config.role == "kds" else None
         revocations.on_revoked = lambda device: mesh.drop(device, "revoked")
         api = self._api(self, token)
         self._running = _Running(
-            identity, store, engine, numbers, revocations, relay, status, days, mesh, api, token
+            identity,
+            store,
+            engine,
+            numbers,
+            revocations,
+            relay,
+            status,
+            days,
+            mesh,
+            api,
+            token,
+            acks,
         )
         try:
             await self._start_network(config)
@@ -172,6 +186,8 @@ class Node(VenueReads, RegisterOperations):
             after=[run.status.publish_indicator, run.relay.manage, run.days.tick],
         )
         run.relay.start()
+        if run.acks is not None:
+            run.acks.start()
         await run.api.start()
 
     async def stop(self) -> None:
@@ -183,6 +199,8 @@ class Node(VenueReads, RegisterOperations):
         try:
             await run.mesh.stop_discovery()
             await run.api.stop()
+            if run.acks is not None:  # no acknowledgement is written into a stopping engine
+                await run.acks.stop()
             await run.engine.begin_stop()
             await run.days.stop()
             await run.relay.stop()

@@ -14,6 +14,14 @@ real ``meshpos console`` processes on that database (TLS on 127.0.0.1):
   ``connected_idle_cpu_ms_per_s`` — its CPU over ``--seconds`` afterwards.
 
 ``receipts_per_s_ratio`` is 2 processes over 1, in one run; the two runs use different venues.
+
+What limited an upload is measured, not guessed (``bench.console_cpu``): each console's, the relays'
+(this process) and the PostgreSQL cluster's CPU share while uploading, the machine's busy share (other
+sessions' work included), each console's CPU per receipt, the receipts per console-CPU-second
+(``receipts_per_console_cpu_s``: the consoles' capacity, which a busy machine does not change) and
+``limited_by``: the process that was saturated, else ``machine`` when every core was busy, else
+``waiting`` (nothing saturated: round trips). A ratio below the target with ``limited_by`` other than
+a console says the run measured the machine, not whether the console scales.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from typing import Any
 
 import psycopg
 
+from meshpos.bench.console_cpu import CpuMeter, cpu_s, limits, load_avg
 from meshpos.bench.console_fixture import (
     Sales,
     closed_days,
@@ -83,40 +92,12 @@ def _rss_mb(pid: int) -> float:
     raise MeshposError(f"no VmRSS for process {pid}")
 
 
-def _postgres_pids() -> list[int]:
-    """The PostgreSQL server's processes on this machine (its CPU is the consoles' too)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().startswith("postgres"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def _cpu_total_s(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            total += _cpu_s(pid)
-        except OSError:  # ended meanwhile
-            continue
-    return total
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _cpu_ms_per_s(pids: list[int], seconds: float) -> list[float]:
-    before = [_cpu_s(p) for p in pids]
+    before = [cpu_s(p) for p in pids]
     start = time.perf_counter()
     await asyncio.sleep(seconds)
     took = time.perf_counter() - start
-    return [round((_cpu_s(p) - b) * 1000 / took, 2) for p, b in zip(pids, before, strict=True)]
+    return [round((cpu_s(p) - b) * 1000 / took, 2) for p, b in zip(pids, before, strict=True)]
 
 
 class Consoles:
@@ -183,7 +164,7 @@ async def _run(
     consoles = Consoles(root / f"run-{count}", url, tls, count)
     relays: list[BenchRelay] = []
     try:
-        progress(f"{label}: starting")
+        progress(f"{label}: starting (load average {load_avg()})")
         await consoles.start()
         rss_start = [_rss_mb(p) for p in consoles.pids]
         progress(f"{label}: idle CPU over {args.seconds:g} s")
@@ -203,11 +184,10 @@ async def _run(
             await _until(loaded, 120, f"{label}: every relay's venue loaded")
         await asyncio.gather(*(r.synced() for r in relays))
         total = len(relays) * len(sales.groups)
-        progress(f"{label}: uploading {total:,} receipts")
+        load_before = load_avg()
+        progress(f"{label}: uploading {total:,} receipts (load average {load_before})")
+        meter = CpuMeter(consoles.pids, url)
         started = time.perf_counter()
-        cpu_before = [_cpu_s(p) for p in (*consoles.pids, os.getpid())]
-        postgres = _postgres_pids()
-        postgres_before = _cpu_total_s(postgres)
         await asyncio.gather(*(r.upload(sales) for r in relays))
 
         async def all_reported() -> bool:
@@ -216,11 +196,12 @@ async def _run(
 
         await _until(all_reported, 600, f"{label}: all {total:,} receipts in the reports")
         took = time.perf_counter() - started
-        cpu = [
-            round((_cpu_s(p) - b) * 1000 / took, 1)
-            for p, b in zip((*consoles.pids, os.getpid()), cpu_before, strict=True)
-        ]
-        postgres_cpu = round((_cpu_total_s(postgres) - postgres_before) * 1000 / took, 1)
+        used = meter.read(took)
+        per_console = [len(sales.groups) * sum(1 for k in range(len(venues)) if k % count == n)
+                       for n in range(count)]  # fmt: skip
+        limit = limits(used, per_console, total, took)
+        progress(f"{label}: {total / took:.1f} receipts/s, limited by {limit['limited_by']} "
+                 f"(load average {load_avg()})")  # fmt: skip
         rss = [_rss_mb(p) for p in consoles.pids]
         progress(f"{label}: connected idle CPU over {args.seconds:g} s")
         connected_cpu = await _cpu_ms_per_s(consoles.pids, args.seconds)
@@ -241,9 +222,12 @@ async def _run(
         "receipts_per_s": round(total / took, 1),
         # what each console process and the bench's relays (one process) used while uploading:
         # tells whether the consoles were the bottleneck (up to 1000 ms/s each)
-        "upload_cpu_ms_per_s": cpu[:-1],
-        "relays_cpu_ms_per_s": cpu[-1],
-        "postgres_cpu_ms_per_s": postgres_cpu,  # every PostgreSQL process of this machine
+        "upload_cpu_ms_per_s": used.consoles,
+        "relays_cpu_ms_per_s": used.relays,
+        "postgres_cpu_ms_per_s": used.postgres,  # the cluster serving the bench's database
+        "machine_busy_ms_per_s": used.machine,  # every process of the machine, other work included
+        "load_avg_before": load_before,
+        **limit,
         "rss_mb": rss,
         "connected_idle_cpu_ms_per_s": connected_cpu,
         "loaded_venues": loaded_counts,
@@ -295,6 +279,16 @@ async def _main(args: argparse.Namespace, url: str, root: Path) -> dict[str, Any
         "idle_cpu_ms_per_s": max(one["idle_cpu_ms_per_s"] + two["idle_cpu_ms_per_s"]),
         "receipts_per_s": {"one": one["receipts_per_s"], "two": two["receipts_per_s"]},
         "receipts_per_s_ratio": round(two["receipts_per_s"] / one["receipts_per_s"], 2),
+        "limited_by": {"one": one["limited_by"], "two": two["limited_by"]},
+        # the consoles' capacity: receipts per second of console CPU, 2 processes over 1 (1.0 = the
+        # second process costs nothing extra per receipt: two cores would give twice the receipts)
+        "receipts_per_console_cpu_s": {
+            "one": one["receipts_per_console_cpu_s"],
+            "two": two["receipts_per_console_cpu_s"],
+        },
+        "console_capacity_ratio": round(
+            two["receipts_per_console_cpu_s"] / max(one["receipts_per_console_cpu_s"], 1e-9), 2
+        ),
         "targets": TARGETS,
     }
     report["targets_met"] = {

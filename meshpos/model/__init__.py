@@ -22,9 +22,10 @@ from meshpos.model.catalog import (
 )
 from meshpos.model.clock import HybridClock, Stamp
 from meshpos.model.documents import valid_document_name
+from meshpos.model.kitchen import KITCHEN_ACK_MS, Kitchen, Ticket, TicketItem
 from meshpos.model.kitchen import STATES as TICKET_STATES
 from meshpos.model.kitchen import TRANSITIONS as TICKET_TRANSITIONS
-from meshpos.model.kitchen import Kitchen, Ticket, TicketItem
+from meshpos.model.kitchen import VOID_TRANSITIONS as TICKET_VOID_TRANSITIONS
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import (
     CashMove,
@@ -55,11 +56,13 @@ from meshpos.model.totals import LineAmount, OrderTotals
 from meshpos.model.venue import DayEnded, PaymentResult, Venue, business_date
 
 __all__ = [
+    "KITCHEN_ACK_MS",
     "NODE_ROLES",
     "RIGHTS",
     "ROLES",
     "TICKET_STATES",
     "TICKET_TRANSITIONS",
+    "TICKET_VOID_TRANSITIONS",
     "CapturedUpdate",
     "CashMove",
     "Catalog",

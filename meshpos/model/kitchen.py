@@ -3,6 +3,12 @@
 Registers create tickets from order lines; kitchen displays bump and recall them. State changes are
 insert-only events stamped by the hybrid clock, and the current state is the target of the latest event, so
 two screens bumping the same ticket at once merge to one state instead of fighting over a field.
+
+Two more insert-only maps make the kitchen tell the truth (docs/architecture.md (Documents)):
+``voids`` (``<order id>`` for a whole order, ``<order id>/<line id>`` for one line), written by the register
+that voids, beside the void in the ledger, so a kds that holds no ledger marks it at once; a void outranks
+any state. ``held`` (``<ticket id>/<kds device>``), written by each kds once it has committed the ticket:
+which screens hold it, so a register can warn when a ticket it sent reached none.
 """
 
 from __future__ import annotations
@@ -27,6 +33,14 @@ from meshpos.model.documents import kitchen_name
 
 STATES = ("new", "cooking", "ready", "served")
 
+#: a void ticket's one move: bump clears it off the board (to served) from wherever it was; no recall
+VOID_TRANSITIONS: dict[tuple[str, str], str] = {
+    (state, "bump"): "served" for state in STATES if state != "served"
+}
+
+#: how long (ms) a register waits for some kitchen screen to hold a ticket it sent before it warns
+KITCHEN_ACK_MS = 5_000
+
 # (state, action) -> next state; anything else is an illegal transition
 TRANSITIONS: dict[tuple[str, str], str] = {
     ("new", "bump"): "cooking",
@@ -46,6 +60,7 @@ class TicketItem:
     station: str = (
         ""  # the product's kitchen station when the ticket was made ("": the one kitchen)
     )
+    void: bool = False  # the register voided this line after it was sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +73,31 @@ class Ticket:
     items: tuple[TicketItem, ...]
     state: str
     state_at_ms: int
+    tab: str = ""  # the order's tab when it has no table
+    user: str = ""  # who sent it (the waiter's user id; "" on an older node's ticket)
+    void: bool = False  # the order was voided: nothing more to cook
+    held_by: tuple[str, ...] = ()  # the kitchen screens that acknowledged it, sorted
 
     def age_ms(self, now_ms: int) -> int:
         return max(now_ms - self.created_at_ms, 0)
+
+    @property
+    def label(self) -> str:
+        """What the kitchen calls it: its table, its tab, or its order's number."""
+        if self.table:
+            return f"Table {self.table}"
+        if self.tab:
+            return f"Tab {self.tab}"
+        return f"Order #{self.order_id[:6]}"
+
+    def unheld(self) -> bool:
+        """Sent, still to cook, and no kitchen screen said it holds it (the silent kitchen)."""
+        return not self.held_by and not self.void and self.state != "served"
+
+    def lost(self, now_ms: int) -> bool:
+        """Unheld for ``KITCHEN_ACK_MS``: the register warns. Missing word of a screen counts as no screen:
+        the warning is never more optimistic than the truth."""
+        return self.unheld() and self.age_ms(now_ms) >= KITCHEN_ACK_MS
 
 
 class Kitchen:
@@ -72,9 +109,31 @@ class Kitchen:
         self.name = kitchen_name(date)
         self._tickets = doc.get("tickets", type=Map)
         self._events = doc.get("events", type=Map)
+        self._voids = doc.get("voids", type=Map)
+        self._held = doc.get("held", type=Map)
 
     def write_ticket(self, ticket_id: str, record: JsonDict) -> None:
         put(self._tickets, ticket_id, record, f"{self.name} tickets/{ticket_id}")
+
+    def void(self, order_id: str, line_id: str | None, record: JsonDict) -> None:
+        """Mark an order (``line_id`` None) or one of its lines void on every screen. Insert-only: two
+        registers voiding at once write the same fact, so whichever value stays says the same."""
+        key = order_id if line_id is None else f"{order_id}/{line_id}"
+        if key not in self._voids:
+            put(self._voids, key, record, f"{self.name} voids/{key}")
+
+    def acknowledge(self, device: str, now_ms: int) -> int:
+        """Record that kds ``device`` holds every ticket it has (call it once they are committed, so the
+        register is never told more than the truth); answers how many it acknowledged now."""
+        missing = self.unheld(device)
+        for ticket_id in missing:
+            key = f"{ticket_id}/{device}"
+            put(self._held, key, {"at": now_ms}, f"{self.name} held/{key}")
+        return len(missing)
+
+    def unheld(self, device: str) -> list[str]:
+        """The tickets kds ``device`` has not acknowledged yet (a look, no write)."""
+        return [t for t in self._tickets if f"{t}/{device}" not in self._held]
 
     def has(self, ticket_id: str) -> bool:
         return lookup_key(ticket_id, "ticket id") in self._tickets
@@ -103,12 +162,21 @@ class Kitchen:
             corrupt=self.corrupt,
         )
 
-    def _ticket(self, ticket_id: str) -> Ticket:
+    def _holders(self) -> dict[str, list[str]]:
+        """ticket id -> the screens that hold it, in one pass over ``held`` (a board reads every ticket)."""
+        found: dict[str, list[str]] = {}
+        for key in self._held:
+            ticket_id, _, device = key.rpartition("/")
+            found.setdefault(ticket_id, []).append(device)
+        return found
+
+    def _ticket(self, ticket_id: str, holders: dict[str, list[str]] | None = None) -> Ticket:
         raw = self._tickets.get(ticket_id)
         if raw is None:
             raise UnknownRecord(f"unknown kitchen ticket {ticket_id!r}")
         f = Fields(raw, f"{self.name} tickets/{ticket_id}")
         state, stamp = self._state(ticket_id)
+        order_id = f.text("order_id")
         items = tuple(
             TicketItem(
                 i.text("line_id"),
@@ -116,25 +184,36 @@ class Kitchen:
                 i.quantity("quantity"),
                 tuple(str(m) for m in i.array("modifiers")),
                 i.opt_text("station") or "",
+                f"{order_id}/{i.text('line_id')}" in self._voids,
             )
             for i in f.records("items")
         )
         created = f.integer("at")
+        if holders is None:
+            prefix = ticket_id + "/"
+            held = [k[len(prefix) :] for k in self._held if k.startswith(prefix)]
+        else:
+            held = holders.get(ticket_id, [])
         return Ticket(
             ticket_id,
-            f.text("order_id"),
+            order_id,
             f.opt_text("table") or "",
             f.text("register"),
             created,
             items,
             state,
             stamp.wall_ms if stamp else created,
+            tab=f.opt_text("tab") or "",
+            user=f.opt_text("user") or "",
+            void=order_id in self._voids or all(i.void for i in items),
+            held_by=tuple(sorted(held)),
         )
 
     def tickets(self, states: tuple[str, ...] = STATES) -> list[Ticket]:
+        holders = self._holders()
         found = parse_each(
             ((k, k) for k in self._tickets),
-            lambda k, _: self._ticket(k),
+            lambda k, _: self._ticket(k, holders),
             doc=self.name,
             root="tickets",
             corrupt=self.corrupt,
@@ -156,7 +235,14 @@ class Kitchen:
         current, stamp = self._state(ticket_id)
         if ticket_id not in self._tickets:
             raise UnknownRecord(f"unknown kitchen ticket {ticket_id!r}")
-        target = TRANSITIONS.get((current, action))
+        if self.ticket(ticket_id).void:  # nothing to cook: the one move clears it off the board
+            target = VOID_TRANSITIONS.get((current, action))
+            if target is None:
+                raise InvalidTransition(
+                    f"ticket {ticket_id}: a void ticket can only be cleared, not {action}ed"
+                )
+        else:
+            target = TRANSITIONS.get((current, action))
         if target is None:
             raise InvalidTransition(
                 f"ticket {ticket_id}: cannot {action} a ticket that is {current}"

@@ -80,6 +80,12 @@ class Venue(OrderRules, MoneyRules):
             ticket_id, "recall", user=user, device=self.device, clock=self.clock, now_ms=now_ms
         )
 
+    @operation("acknowledge the kitchen tickets")
+    def acknowledge_tickets(self, date: str, now_ms: int) -> int:
+        """This kitchen screen holds every ticket of ``date`` it has (docs/architecture.md (Documents)):
+        called by a kds after the tickets were committed, never before."""
+        return self.kitchen(date).acknowledge(self.device, now_ms)
+
     @operation("change the stop list")
     def set_stop(self, user: str, product_id: str, stopped: bool, now_ms: int) -> StopEntry:
         id_of(user, "user")

@@ -168,12 +168,10 @@ class OrderRules(VenueBase):
             self.require(user, "void", approved_by)  # it was cooked: removing it is a void
         else:
             approved_by = ""  # nothing needed approving
-        ledger.write_order_record(
-            order_id,
-            "removed",
-            line_id,
-            {"user": user, "at": now_ms, "reason": reason, **approval(approved_by)},
-        )
+        record = {"user": user, "at": now_ms, "reason": reason}
+        ledger.write_order_record(order_id, "removed", line_id, {**record, **approval(approved_by)})
+        if line_id in order.sent_line_ids:  # the kitchen has it: every screen marks it void
+            self.kitchen(ledger.date).void(order_id, line_id, {**record, "register": self.device})
         return ledger.order(order_id)
 
     @operation("apply the discount")
@@ -223,12 +221,12 @@ class OrderRules(VenueBase):
                 raise ShiftClosed(f"register {self.device} has no open shift: open a shift first")
         else:
             approved_by = ""  # an empty order is voided by whoever sells
+        record = {"user": user, "at": now_ms, "reason": reason}
         ledger.write_order_record(
-            order_id,
-            "voids",
-            self._new_id(),
-            {"user": user, "at": now_ms, "reason": reason, **approval(approved_by)},
+            order_id, "voids", self._new_id(), {**record, **approval(approved_by)}
         )
+        if order.sent_line_ids:  # the kitchen has some of it: every screen marks it void
+            self.kitchen(ledger.date).void(order_id, None, {**record, "register": self.device})
         return ledger.order(order_id)
 
     def _station(self, product_id: str) -> str:
@@ -253,8 +251,10 @@ class OrderRules(VenueBase):
             ticket_id,
             {
                 "order_id": order_id,
-                "table": order.table or order.tab,
+                "table": order.table,
+                "tab": order.tab,
                 "register": self.device,
+                "user": user,
                 "at": now_ms,
                 "items": [
                     {

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import Doc
+from pycrdt import Doc, get_update
 
 from meshpos.errors import RemoteProtocolError
 from meshpos.model.replica import decode_state_vector, encode_state_vector
@@ -317,6 +317,9 @@ class Exchange:
         start = header_start(update)
         if start is None or start[1] <= clocks.get(start[0], 0):
             return False
+        # Left unapplied, it is still checked whole: a malformed update closes the link as always
+        # (the caller turns pycrdt's error into a RemoteProtocolError), never waits as "out of order".
+        get_update(update, EMPTY_STATE_VECTOR)
         if name not in session.awaiting:
             held = self._docs.get(name)
             session.send(SyncStep1(name, held.get_state() if held else EMPTY_STATE_VECTOR))

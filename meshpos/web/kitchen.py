@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from meshpos.httpapi.routes import Route, text
-from meshpos.model import TICKET_STATES, Ticket
+from meshpos.model import KITCHEN_ACK_MS, TICKET_STATES, Ticket
 from meshpos.model.limits import MAX_ID_CHARS
 from meshpos.web.routes import USER, Call, day_query
-from meshpos.web.views import KitchenView, ticket_view
+from meshpos.web.views import KitchenView, UnheldView, ticket_view
 
 
 async def tickets(c: Call) -> KitchenView:
@@ -16,7 +16,20 @@ async def tickets(c: Call) -> KitchenView:
     states = tuple(s for s in c.query["states"].split(",") if s) or TICKET_STATES  # words: checked
     await node.open_day(date, kitchen=True)  # a closed day's tickets load for the read (Documents)
     board = node.tickets(date, states)
-    return KitchenView(date, now, tuple(ticket_view(t, now) for t in board))
+    names = {u.id: u.name for u in node.catalog().users()}
+    return KitchenView(date, now, tuple(ticket_view(t, now, names.get(t.user, "")) for t in board))
+
+
+async def unheld(c: Call) -> UnheldView:
+    """This register's tickets of today that no kitchen screen holds (docs/architecture.md (Documents))."""
+    node = c.node
+    now = node.now_ms()
+    board = node.tickets(node.business_date(now), TICKET_STATES)
+    names = {u.id: u.name for u in node.catalog().users()}
+    mine = (t for t in board if t.register == node.node_id and t.unheld())
+    return UnheldView(
+        now, KITCHEN_ACK_MS, tuple(ticket_view(t, now, names.get(t.user, "")) for t in mine)
+    )
 
 
 async def bump(c: Call) -> Ticket:
@@ -50,10 +63,19 @@ ROUTES = (
         tag="kitchen",
     ),
     Route(
+        "GET",
+        "/api/kitchen/unheld",
+        unheld,
+        "This register's tickets of today that no kitchen screen holds yet; `lost` ones were sent "
+        "over 5 s ago (the silent kitchen)",
+        UnheldView,
+        tag="kitchen",
+    ),
+    Route(
         "POST",
         "/api/kitchen/tickets/{ticket_id}/bump",
         bump,
-        "Move a ticket on: new -> cooking -> ready -> served",
+        "Move a ticket on: new -> cooking -> ready -> served; a void ticket goes straight to served",
         Ticket,
         body=(USER,),
         tag="kitchen",

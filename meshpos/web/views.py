@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from meshpos.model import (
     TICKET_TRANSITIONS,
+    TICKET_VOID_TRANSITIONS,
     Discount,
     ModifierGroup,
     Receipt,
@@ -121,7 +122,23 @@ class TicketView:
     items: tuple[TicketItem, ...]
     state: str
     state_at_ms: int
-    actions: tuple[str, ...]  # what bump/recall may do from this state
+    actions: tuple[
+        str, ...
+    ]  # what bump/recall may do from this state (a void ticket: bump clears it)
+    label: str  # "Table 5", "Tab Smith" or "Order #ab12cd": what the kitchen calls it
+    waiter: str  # the name of who sent it ("" when not known)
+    void: bool  # the order was voided: every screen shows it void
+    held_by: tuple[str, ...]  # the kitchen screens that hold it
+    lost: bool  # held by no screen KITCHEN_ACK_MS after it was sent: its register warns
+
+
+@dataclass(frozen=True, slots=True)
+class UnheldView:
+    """The tickets this register sent that no kitchen screen holds yet; ``lost`` ones are late."""
+
+    now_ms: int
+    ack_ms: int
+    tickets: tuple[TicketView, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +217,9 @@ def catalog_view(node: NodeAPI) -> CatalogView:
     )
 
 
-def ticket_view(ticket: Ticket, now_ms: int) -> TicketView:
-    actions = tuple(action for (state, action) in TICKET_TRANSITIONS if state == ticket.state)
+def ticket_view(ticket: Ticket, now_ms: int, waiter: str = "") -> TicketView:
+    table = TICKET_VOID_TRANSITIONS if ticket.void else TICKET_TRANSITIONS
+    actions = tuple(action for (state, action) in table if state == ticket.state)
     return TicketView(
         ticket.id,
         ticket.order_id,
@@ -213,4 +231,9 @@ def ticket_view(ticket: Ticket, now_ms: int) -> TicketView:
         ticket.state,
         ticket.state_at_ms,
         actions,
+        ticket.label,
+        waiter,
+        ticket.void,
+        ticket.held_by,
+        ticket.lost(now_ms),
     )

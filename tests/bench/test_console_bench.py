@@ -8,9 +8,11 @@ import argparse
 import asyncio
 import json
 
+import psycopg
 import pytest
 
 from meshpos.bench.console import TARGETS, add_console_arguments, run_console_bench
+from meshpos.bench.console_cpu import postgres_cluster
 from meshpos.bench.console_fixture import venue_id
 from meshpos.console import open_console_db
 from meshpos.errors import MeshposError
@@ -36,7 +38,16 @@ RUN_FIGURES = {
     "loaded_venues": list,
     "processes": int,
     "relay_sessions_dropped": int,
+    "machine_busy_ms_per_s": float,
+    "load_avg_before": list,
+    "limited_by": str,
+    "cpu_share": dict,
+    "console_cpu_ms_per_receipt": list,
+    "relays_cpu_ms_per_receipt": float,
+    "postgres_cpu_ms_per_receipt": float,
+    "receipts_per_console_cpu_s": float,
 }
+LIMITS = {"console-0", "console-1", "relays", "postgres", "machine", "waiting"}
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -92,14 +103,21 @@ def test_a_tiny_run_prints_every_figure_and_its_fixture_holds_the_days(
                 "rss_mb",
                 "idle_cpu_ms_per_s",
                 "upload_cpu_ms_per_s",
+                "console_cpu_ms_per_receipt",
             ):
                 assert len(figures[per_process]) == processes
+            assert len(figures["cpu_share"]["consoles"]) == processes
+            assert figures["limited_by"] in LIMITS
             assert all(mb > 10 for mb in figures["rss_mb"])  # a Python process, not a misread
             # each process holds only the venues of the relays connected to it
             assert sum(figures["loaded_venues"]) == RELAYS
         assert report["receipts_per_s_ratio"] == round(
             report["two_processes"]["receipts_per_s"] / report["one_process"]["receipts_per_s"], 2
         )
+        assert report["limited_by"] == {
+            "one": report["one_process"]["limited_by"],
+            "two": report["two_processes"]["limited_by"],
+        }
         assert report["targets"] == TARGETS
         assert set(report["targets_met"]) == set(TARGETS)
         assert report["fixture"]["venues"] == VENUES
@@ -112,6 +130,21 @@ def test_a_tiny_run_prints_every_figure_and_its_fixture_holds_the_days(
         # the first venue's closed days and its relay's sales of today; the last one's days only
         assert receipts == DAYS * PER_DAY + SALES
         assert other == DAYS * PER_DAY
+    finally:
+        postgres_server.drop_database(url)
+
+
+def test_the_postgres_cpu_counted_is_the_cluster_serving_the_database(
+    postgres_server: PgServer,
+) -> None:
+    url = postgres_server.create_database()
+    try:
+        with psycopg.connect(url) as conn:
+            cluster = postgres_cluster(url)
+            assert conn.info.backend_pid in cluster
+            # its postmaster too, and nothing but PostgreSQL processes
+            assert len(cluster) > 1
+        assert postgres_cluster(url + "_not_there") == set()
     finally:
         postgres_server.drop_database(url)
 

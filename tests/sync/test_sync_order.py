@@ -246,3 +246,21 @@ def test_an_update_in_order_led_by_a_skip_is_stored_as_shown(
     orders = _add_a_line_if_shown(bed)
     assert "o1" in orders, "pycrdt shows what came past the skip (else this test tests nothing)"
     _assert_store_holds_memory(bed)
+
+
+def test_a_malformed_update_that_claims_to_be_ahead_of_its_authors_order_closes_the_link() -> None:
+    """Left unapplied (out of order) is not the same as unchecked: a peer's garbage behind a header
+    that reads "one author, clock 1" still closes the session, as any invalid update does."""
+    a = Synchronizer(venue=VENUE, node_id="A", role="register", client_id=11)
+    b = Synchronizer(venue=VENUE, node_id="B", role="register", client_id=22)
+    ka, kb = sync_pair(a, b)
+    a.open_doc(DAY)
+    pump(a, ka, b, kb)
+    valid = _another_registers_shift_then_order()[1]  # one author, starting at clock 1: ahead
+    b.sessions[kb].send(SyncUpdate(DAY, valid[:-3]))
+    for data in b.data_to_send(kb):
+        a.receive_data(ka, data)
+    session = a.sessions[ka]
+    assert session.error is not None
+    assert "not a valid Yjs update" in str(session.error)
+    assert DAY not in a.docs or a.docs[DAY].get("orders", type=Map).to_py() == {}

@@ -87,20 +87,26 @@ function renderTickets() {
 
 function drawTickets(tickets) {
   $("#no-tickets").hidden = tickets.length > 0;
+  // a voided order (or line) is struck through; its one button clears it off the board (to served)
   $("#tickets").replaceChildren(...tickets.map((t) => h("article", {
-    class: `ticket ${t.state}`, "data-ticket": t.id, "data-state": t.state, "data-created": t.created_at_ms,
+    class: `ticket ${t.state}${t.void ? " void" : ""}`, "data-ticket": t.id, "data-state": t.state,
+    "data-void": String(t.void), "data-created": t.created_at_ms,
   },
   h("header", {},
-    h("strong", {}, t.table || `Order #${t.order_id.slice(0, 6)}`),
+    h("strong", { class: "label" }, t.label),
     h("span", { class: "age" }, age(t.age_ms)),
-    h("span", { class: "state" }, t.state)),
-  h("ul", {}, ...t.items.map((item) => h("li", { "data-station": item.station || "" }, `${item.quantity} × ${item.name}`,
-    item.station ? h("small", { class: "station" }, ` → ${item.station}`) : null,
-    item.modifiers.length ? h("small", {}, item.modifiers.join(", ")) : null))),
-  h("footer", {}, h("small", {}, `from ${t.register}`), ...t.actions.map((action) => h("button", {
+    h("span", { class: "state" }, t.void ? "void" : t.state)),
+  h("ul", {}, ...t.items.map((item) => h("li", {
+    "data-station": item.station || "", "data-void": String(item.void), class: item.void ? "void" : "",
+  }, `${item.quantity} × ${item.name}`,
+  item.void ? h("small", { class: "void-mark" }, " VOID") : null,
+  item.station ? h("small", { class: "station" }, ` → ${item.station}`) : null,
+  item.modifiers.length ? h("small", {}, item.modifiers.join(", ")) : null))),
+  h("footer", {}, h("small", { class: "from" }, [`${t.register}`, t.waiter, t.held_by.length ? `on ${t.held_by.join(", ")}` : ""]
+    .filter(Boolean).join(" · ")), ...t.actions.map((action) => h("button", {
     type: "button", class: action === "bump" ? `primary ${action}` : action, "data-action": action,
     onclick: () => move(t.id, action),
-  }, ACTION_LABEL[`${t.state}:${action}`] || action))))));
+  }, (t.void ? "Clear" : ACTION_LABEL[`${t.state}:${action}`]) || action))))));
   tick();
 }
 
@@ -110,7 +116,7 @@ function tick() {
   for (const card of document.querySelectorAll("article.ticket")) {
     const ms = now - Number(card.dataset.created);
     card.querySelector(".age").textContent = age(ms);
-    card.classList.toggle("late", ms > 10 * 60 * 1000 && card.dataset.state !== "served");
+    card.classList.toggle("late", ms > 10 * 60 * 1000 && card.dataset.state !== "served" && card.dataset.void !== "true");
   }
 }
 

@@ -80,6 +80,7 @@ const loaders = {
   async shift() {
     state.shift = await api("GET", "/api/shifts/current");
   },
+  tickets: () => KitchenWatch.load(), // the silent kitchen's warning (kitchen-watch.js)
   async receipts() {
     // only the newest page of today's receipts: what the list shows, however long the day is
     state.receipts = await api("GET", `/api/receipts?limit=${RECENT_RECEIPTS}`);
