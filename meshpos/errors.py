@@ -95,7 +95,14 @@ class DayStillOpen(DomainError):
 
 
 class PermissionDenied(DomainError):
+    """``right`` names the right the user lacks, when another user holding it could approve the action
+    on the spot (docs/architecture.md (Engine)); empty when no approval can help (a kitchen device)."""
+
     code = "permission_denied"
+
+    def __init__(self, message: str, right: str = "") -> None:
+        super().__init__(message)
+        self.right = right
 
 
 class ReceiptNumbersUnknown(DomainError):

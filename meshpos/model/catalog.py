@@ -204,7 +204,8 @@ class Catalog:
         if right not in self.rights(user_id):
             user = self.user(user_id)
             raise PermissionDenied(
-                f"user {user.name!r} (role {user.role!r}) may not {right.replace('_', ' ')}"
+                f"user {user.name!r} (role {user.role!r}) may not {right.replace('_', ' ')}",
+                right,
             )
 
     def may_give(self, user_id: str, discount: Discount) -> None:
@@ -215,7 +216,8 @@ class Catalog:
         if discount.roles and user.role not in discount.roles:
             raise PermissionDenied(
                 f"user {user.name!r} (role {user.role!r}) may not give {discount.name!r}: "
-                f"only {', '.join(discount.roles)}"
+                f"only {', '.join(discount.roles)}",
+                "discount",
             )
 
     def settings(self) -> Settings:

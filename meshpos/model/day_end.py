@@ -96,9 +96,7 @@ def what_keeps_open(
     unsettled = [i for i in ledger.order_ids() if not ledger.settled(i)]
     orders = [o for o in ledger.records_of(ORDERS, sorted(unsettled)) if o.status == "open"]
     for order in sorted(orders, key=ORDERS.sort):
-        where = f"table {order.table}" if order.table else f"tab {order.tab}" if order.tab else ""
-        what = f"the order at {where}" if where else f"order {order.id}"
-        reasons.append(f"{what} on {order.register} is open")
+        reasons.append(f"{order.words} on {order.register} is open")
     own = {s.id for s in ledger.shifts()}
     drawers = {s.id: s for s in open_shifts if s.is_open and s.id not in own}
     if not drawers:

@@ -102,6 +102,10 @@ class Receipt:
     payment_ids: tuple[str, ...]
 
 
+ORDER_NUMBER_CHARS = 6
+"""How much of an order's id the register page and the messages a cashier reads show as its number."""
+
+
 @dataclass(frozen=True, slots=True)
 class RefundLine:
     line_id: str
@@ -121,6 +125,7 @@ class Refund:
     user: str
     at_ms: int
     reason: str
+    approved_by: str = ""  # the user who approved a cashier's refund on the spot, if one had to
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +203,16 @@ class Order:
     voided: bool
     sent_line_ids: frozenset[str]
     totals: OrderTotals
+
+    @property
+    def words(self) -> str:
+        """The order as a cashier names it: by its table or tab, else by the short number the register
+        page shows (``#`` and the id's first ``ORDER_NUMBER_CHARS`` characters), never a raw id."""
+        if self.table:
+            return f"the order at table {self.table}"
+        if self.tab:
+            return f"the order on tab {self.tab}"
+        return f"order #{self.id[:ORDER_NUMBER_CHARS]}"
 
     @property
     def status(self) -> str:

@@ -212,6 +212,7 @@ def refund_of(refund_id: str, f: Fields) -> Refund:
         user=f.text("user"),
         at_ms=f.integer("at"),
         reason=f.opt_text("reason") or "",
+        approved_by=f.opt_text("approved_by") or "",
     )
 
 

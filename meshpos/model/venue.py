@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meshpos.errors import CorruptRecord, DayStillOpen, InvalidInput, UnknownRecord
+from meshpos.errors import DayStillOpen, InvalidInput, UnknownRecord
 from meshpos.model.day_end import next_day, what_keeps_open
 from meshpos.model.documents import day_of, is_kitchen
 from meshpos.model.kitchen import Kitchen, Ticket
@@ -63,13 +63,6 @@ class Venue(OrderRules, MoneyRules):
             )
         self.day_ends.end(date, user=user, device=self.device, now_ms=now_ms)
         return DayEnded(date, next_day(date))
-
-    def user_name(self, user: str) -> str:
-        """A user's name for a message (the id if the catalog does not know it)."""
-        try:
-            return self.catalog.user(user).name
-        except (UnknownRecord, CorruptRecord):
-            return user
 
     @operation("bump the ticket")
     def bump(self, user: str, ticket_id: str, now_ms: int) -> Ticket:

@@ -78,6 +78,11 @@ def note(value: object, what: str) -> str:
     return check_text(value, what, MAX_NOTE_CHARS)
 
 
+def approval(approved_by: str) -> dict[str, str]:
+    """The field a record gets when a user holding the right approved a cashier's action on the spot."""
+    return {"approved_by": approved_by} if approved_by else {}
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentResult:
     payment: Payment
@@ -254,8 +259,17 @@ class VenueBase:
     def conflicts(self) -> list[Conflict]:
         return [c for ledger in self.ledgers() for c in ledger.conflicts()]
 
+    def user_name(self, user: str) -> str:
+        """A user's name for a message (the id if the catalog does not know it)."""
+        try:
+            return self.catalog.user(user).name
+        except (UnknownRecord, CorruptRecord):
+            return user
+
     # --- guards ---------------------------------------------------------------------------------
-    def _as_register(self, user: str, right: str) -> Shift | None:
+    def _as_register(self, user: str, right: str, approved_by: str = "") -> Shift | None:
+        """``approved_by``: a user holding ``right`` who approved the action on the spot (the node's
+        web layer checked their PIN); the cashier ``user`` then need not hold it."""
         id_of(user, "user")
         if self.role != "register":
             raise PermissionDenied(
@@ -263,11 +277,20 @@ class VenueBase:
             )
         # a new database has not learned its numbers, open shift or orders yet: no money record at all
         self.numbering.require_known()
-        self.catalog.require(user, right)
+        self.require(user, right, approved_by)
         return self.open_shift()
 
-    def _register_shift(self, user: str, right: str) -> Shift:
-        shift = self._as_register(user, right)
+    def require(self, user: str, right: str, approved_by: str = "") -> None:
+        """PermissionDenied unless ``user`` holds ``right`` or ``approved_by`` (when given) does."""
+        if approved_by:
+            id_of(approved_by, "approving user")
+            self.catalog.user(user)  # the cashier must still be a user of the venue
+            self.catalog.require(approved_by, right)
+        else:
+            self.catalog.require(user, right)
+
+    def _register_shift(self, user: str, right: str, approved_by: str = "") -> Shift:
+        shift = self._as_register(user, right, approved_by)
         if shift is None:
             raise ShiftClosed(f"register {self.device} has no open shift: open a shift first")
         return shift

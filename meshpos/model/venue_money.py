@@ -32,7 +32,16 @@ from meshpos.model.ledger_types import (
 from meshpos.model.limits import MAX_AMOUNT
 from meshpos.model.records import CASH_MOVES, INVENTORY_MOVES, RECEIPTS, REFUNDS
 from meshpos.model.totals import refund_share
-from meshpos.model.venue_base import PaymentResult, VenueBase, count, id_of, money, note, operation
+from meshpos.model.venue_base import (
+    PaymentResult,
+    VenueBase,
+    approval,
+    count,
+    id_of,
+    money,
+    note,
+    operation,
+)
 
 
 class MoneyRules(VenueBase):
@@ -58,15 +67,15 @@ class MoneyRules(VenueBase):
         shift = self._register_shift(user, "close_shift")
         money(counted_cash, "counted cash")
         open_orders = [
-            o.id
+            o.words
             for ledger in self.ledgers()
             for o in ledger.orders()
             if o.shift_id == shift.id and o.status == "open"
         ]
         if open_orders:
             raise OpenOrdersOnShift(
-                f"shift {shift.id} has {len(open_orders)} open order(s) ({', '.join(open_orders[:3])}): "
-                "pay or void them first"
+                f"the shift of {self.user_name(shift.user)} on {shift.register} has "
+                f"{len(open_orders)} open order(s) ({', '.join(open_orders[:3])}): pay or void them first"
             )
         ledger = self._ledger_of_shift(shift.id)
         ledger.write_shift_close(shift.id, user, now_ms, counted_cash, self.expected_cash(shift))
@@ -258,6 +267,7 @@ class MoneyRules(VenueBase):
         lines: Mapping[str, int] | None = None,
         method: str | None = None,
         reason: str = "",
+        approved_by: str = "",
     ) -> Refund:
         id_of(receipt_id, "receipt id")
         note(reason, "reason")
@@ -265,7 +275,7 @@ class MoneyRules(VenueBase):
             id_of(line_id, "refund line id")
         if method is not None:
             id_of(method, "refund method")
-        shift = self._register_shift(user, "refund")
+        shift = self._register_shift(user, "refund", approved_by)
         ledger = self._ledger_of_receipt(receipt_id)
         receipt = ledger.receipt(receipt_id)
         hidden = ledger.corrupt_refund_of(receipt_id)
@@ -327,6 +337,7 @@ class MoneyRules(VenueBase):
                     "user": user,
                     "at": now_ms,
                     "reason": reason,
+                    **approval(approved_by),
                 },
             )
             for r in refund_lines:

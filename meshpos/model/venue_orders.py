@@ -23,7 +23,7 @@ from meshpos.model.catalog import Product
 from meshpos.model.kitchen import Ticket
 from meshpos.model.ledger_types import Order
 from meshpos.model.limits import MAX_NAME_CHARS, check_text
-from meshpos.model.venue_base import VenueBase, count, id_of, note, operation
+from meshpos.model.venue_base import VenueBase, approval, count, id_of, note, operation
 
 
 class OrderRules(VenueBase):
@@ -80,7 +80,9 @@ class OrderRules(VenueBase):
         modifiers: Sequence[str] = (),
         discount_id: str | None = None,
         override_stop: bool = False,
+        approved_by: str = "",
     ) -> Order:
+        """``approved_by``: a user who may give the line's discount approved it on the spot."""
         id_of(order_id, "order id")
         id_of(product_id, "product id")
         if isinstance(modifiers, str):
@@ -97,7 +99,7 @@ class OrderRules(VenueBase):
         discount = None
         if discount_id is not None:
             found = self.catalog.discount(discount_id)
-            self.catalog.may_give(user, found)
+            self.catalog.may_give(approved_by or user, found)
             if found.scope != "line":
                 raise DomainError(f"discount {found.name!r} applies to whole orders, not lines")
             discount = {"id": found.id, "kind": found.kind, "value": found.value}
@@ -120,6 +122,7 @@ class OrderRules(VenueBase):
                 "device": self.device,
                 "at": now_ms,
                 "stamp": self.clock.now(now_ms).encode(),  # keeps the cashier's entry order
+                **approval(approved_by if discount is not None else ""),
             },
         )
         return ledger.order(order_id)
@@ -146,7 +149,13 @@ class OrderRules(VenueBase):
 
     @operation("remove the line")
     def remove_line(
-        self, user: str, order_id: str, line_id: str, now_ms: int, reason: str = ""
+        self,
+        user: str,
+        order_id: str,
+        line_id: str,
+        now_ms: int,
+        reason: str = "",
+        approved_by: str = "",
     ) -> Order:
         id_of(order_id, "order id")
         id_of(line_id, "line id")
@@ -156,23 +165,25 @@ class OrderRules(VenueBase):
         if line_id not in {line.id for line in order.lines}:
             raise UnknownRecord(f"order {order_id} has no line {line_id!r}")
         if line_id in order.sent_line_ids:
-            self.catalog.require(user, "void")  # it was cooked: removing it is a void
+            self.require(user, "void", approved_by)  # it was cooked: removing it is a void
+        else:
+            approved_by = ""  # nothing needed approving
         record = {"user": user, "at": now_ms, "reason": reason}
-        ledger.write_order_record(order_id, "removed", line_id, record)
+        ledger.write_order_record(order_id, "removed", line_id, {**record, **approval(approved_by)})
         if line_id in order.sent_line_ids:  # the kitchen has it: every screen marks it void
             self.kitchen(ledger.date).void(order_id, line_id, {**record, "register": self.device})
         return ledger.order(order_id)
 
     @operation("apply the discount")
     def apply_order_discount(
-        self, user: str, order_id: str, discount_id: str, now_ms: int
+        self, user: str, order_id: str, discount_id: str, now_ms: int, approved_by: str = ""
     ) -> Order:
         id_of(order_id, "order id")
         id_of(discount_id, "discount id")
-        self._register_shift(user, "discount")
+        self._register_shift(user, "discount", approved_by)
         ledger, order = self._open_order(order_id)
         found = self.catalog.discount(discount_id)
-        self.catalog.may_give(user, found)
+        self.catalog.may_give(approved_by or user, found)
         if found.scope != "order":
             raise DomainError(f"discount {found.name!r} applies to lines, not whole orders")
         if order.payments:
@@ -189,12 +200,15 @@ class OrderRules(VenueBase):
                 "value": found.value,
                 "user": user,
                 "at": now_ms,
+                **approval(approved_by),
             },
         )
         return ledger.order(order_id)
 
     @operation("void the order")
-    def void_order(self, user: str, order_id: str, now_ms: int, reason: str = "") -> Order:
+    def void_order(
+        self, user: str, order_id: str, now_ms: int, reason: str = "", approved_by: str = ""
+    ) -> Order:
         id_of(order_id, "order id")
         note(reason, "reason")
         shift = self._as_register(user, "sell")
@@ -202,11 +216,15 @@ class OrderRules(VenueBase):
         if order.payments:
             raise DomainError(f"order {order_id} has payments: refund them instead of voiding")
         if order.lines:
-            self.catalog.require(user, "void")
+            self.require(user, "void", approved_by)
             if shift is None:
                 raise ShiftClosed(f"register {self.device} has no open shift: open a shift first")
+        else:
+            approved_by = ""  # an empty order is voided by whoever sells
         record = {"user": user, "at": now_ms, "reason": reason}
-        ledger.write_order_record(order_id, "voids", self._new_id(), record)
+        ledger.write_order_record(
+            order_id, "voids", self._new_id(), {**record, **approval(approved_by)}
+        )
         if order.sent_line_ids:  # the kitchen has some of it: every screen marks it void
             self.kitchen(ledger.date).void(order_id, None, {**record, "register": self.device})
         return ledger.order(order_id)

@@ -37,6 +37,7 @@ from meshpos.httpapi.routes import Route, match
 from meshpos.httpapi.schema import to_json
 from meshpos.httpapi.server import Handler, HttpError, Request, Response
 from meshpos.web import days, denylist, events, kitchen, menu, orders, pages, shifts, system
+from meshpos.web.approval import NEEDS_APPROVAL
 from meshpos.web.pins import PinGuard
 from meshpos.web.port import NodeAPI
 from meshpos.web.routes import USER, Call
@@ -55,13 +56,22 @@ CONFLICTS = (
 )
 
 
-def http_error(exc: MeshposError) -> HttpError:
-    """The HTTP status of a model or node error; its stable code is kept."""
+def http_error(exc: MeshposError, approvable: str = "") -> HttpError:
+    """The HTTP status of a model or node error; its stable code is kept, except that lacking the
+    ``approvable`` right (one an approver may lend the call) is 403 needs_approval
+    (:mod:`meshpos.web.approval`)."""
     if isinstance(exc, HttpError):
         return exc
     if isinstance(exc, InvalidInput):
         return HttpError(400, exc.code, exc.message)
     if isinstance(exc, PermissionDenied):
+        if exc.right and exc.right == approvable:  # a user holding it may approve it on the spot
+            return HttpError(
+                403,
+                NEEDS_APPROVAL,
+                f"{exc.message}: a user who may {exc.right.replace('_', ' ')} can approve it "
+                f"with their PIN (right: {exc.right})",
+            )
         return HttpError(403, exc.code, exc.message)
     if isinstance(exc, CONFLICTS):
         return HttpError(409, exc.code, exc.message)
@@ -105,7 +115,7 @@ class Api:
                 self._known_user(body["user"])
             result = await route.handler(call)
         except MeshposError as exc:
-            raise http_error(exc) from None
+            raise http_error(exc, call.approves) from None
         if isinstance(result, Response):
             return result
         return Response.json(to_json(result), route.status)

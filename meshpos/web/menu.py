@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from meshpos.errors import UnknownRecord
 from meshpos.httpapi.routes import Field, Route, text
 from meshpos.httpapi.server import HttpError
-from meshpos.model import verify_pin
 from meshpos.model.limits import MAX_ID_CHARS
+from meshpos.web.approval import pin_ok
 from meshpos.web.pins import CLIENT_STRIKES, CLIENT_WINDOW_S, USER_STRIKES
 from meshpos.web.routes import USER, Call
 from meshpos.web.views import (
@@ -39,22 +36,10 @@ async def set_stop(c: Call) -> StopView:
 
 
 async def login(c: Call) -> LoginView:
-    """PINs are scrypt hashes (slow on purpose), so the check runs off the event loop. Guesses are
-    limited per user and per client address (:mod:`meshpos.web.pins`): a locked one gets 429, and an
-    unknown user costs a strike like a wrong PIN, so the answers do not tell which users exist."""
-    assert c.pins is not None, "the API hands every call its PinGuard"
-    attempt = c.pins.admit(c.body["user"], c.request.peer or "unknown")
-    ok = False
-    try:
-        try:
-            user = c.node.catalog().user(c.body["user"])
-        except UnknownRecord:
-            user = None
-        ok = user is not None and await asyncio.to_thread(verify_pin, c.body["pin"], user.pin_hash)
-    finally:
-        c.pins.finish(attempt, ok)
-    if user is None or not ok:
+    """The PIN check and its limits on guessing are :func:`meshpos.web.approval.pin_ok`'s."""
+    if not await pin_ok(c, c.body["user"], c.body["pin"]):
         raise HttpError(403, "login_refused", "unknown user or wrong PIN")
+    user = c.node.catalog().user(c.body["user"])
     return LoginView(True, user_view(c.node, user.id))
 
 

@@ -18,6 +18,7 @@ from meshpos.model.limits import (
     MAX_NOTE_CHARS,
     MAX_QUANTITY,
 )
+from meshpos.web.approval import APPROVAL_DOC, APPROVER, approver
 from meshpos.web.routes import USER, Call, day_query
 from meshpos.web.views import ReceiptView, SentView
 
@@ -49,6 +50,7 @@ async def get_order(c: Call) -> Order:
 
 async def add_line(c: Call) -> Order:
     b, order = c.body, c.order().id
+    by = await approver(c, "discount") if b["discount_id"] is not None else ""
     return await c.node.write(
         lambda venue, now: venue.add_line(
             b["user"],
@@ -59,28 +61,36 @@ async def add_line(c: Call) -> Order:
             modifiers=b["modifiers"],
             discount_id=b["discount_id"],
             override_stop=b["override_stop"],
+            approved_by=by,
         )
     )
 
 
 async def remove_line(c: Call) -> Order:
     b, line = c.body, c.line()
+    by = await approver(c, "void")
     return await c.node.write(
-        lambda venue, now: venue.remove_line(b["user"], line.order_id, line.id, now, b["reason"])
+        lambda venue, now: venue.remove_line(
+            b["user"], line.order_id, line.id, now, b["reason"], approved_by=by
+        )
     )
 
 
 async def apply_order_discount(c: Call) -> Order:
     b, order = c.body, c.order().id
+    by = await approver(c, "discount")
     return await c.node.write(
-        lambda venue, now: venue.apply_order_discount(b["user"], order, b["discount_id"], now)
+        lambda venue, now: venue.apply_order_discount(
+            b["user"], order, b["discount_id"], now, approved_by=by
+        )
     )
 
 
 async def void_order(c: Call) -> Order:
     b, order = c.body, c.order().id
+    by = await approver(c, "void")
     return await c.node.write(
-        lambda venue, now: venue.void_order(b["user"], order, now, b["reason"])
+        lambda venue, now: venue.void_order(b["user"], order, now, b["reason"], approved_by=by)
     )
 
 
@@ -124,9 +134,16 @@ async def get_receipt(c: Call) -> ReceiptView:
 
 async def refund(c: Call) -> Refund:
     b, receipt = c.body, c.receipt().id
+    by = await approver(c, "refund")
     return await c.node.write(
         lambda venue, now: venue.refund(
-            b["user"], receipt, now, lines=b["lines"], method=b["method"], reason=b["reason"]
+            b["user"],
+            receipt,
+            now,
+            lines=b["lines"],
+            method=b["method"],
+            reason=b["reason"],
+            approved_by=by,
         )
     )
 
@@ -182,8 +199,11 @@ ROUTES = (
                 max_chars=MAX_ID_CHARS,
             ),
             opt("override_stop", bool, False, "sell a stopped item (needs override_stop)"),
+            *APPROVER,
         ),
         status=201,
+        description=f"With a line discount the cashier may not give: {APPROVAL_DOC}",
+        limited=True,
     ),
     Route(
         "DELETE",
@@ -191,7 +211,9 @@ ROUTES = (
         remove_line,
         "Remove a line from an open order (a line already sent to the kitchen needs the void right)",
         Order,
-        body=(USER, REASON),
+        body=(USER, REASON, *APPROVER),
+        description=APPROVAL_DOC,
+        limited=True,
     ),
     Route(
         "POST",
@@ -202,16 +224,21 @@ ROUTES = (
         body=(
             USER,
             text("discount_id", MAX_ID_CHARS, "an order discount id from GET /api/catalog"),
+            *APPROVER,
         ),
         status=201,
+        description=APPROVAL_DOC,
+        limited=True,
     ),
     Route(
         "POST",
         "/api/orders/{order_id}/void",
         void_order,
-        "Void an open order that has no payments",
+        "Void an open order that has no payments (one with lines needs the void right)",
         Order,
-        body=(USER, REASON),
+        body=(USER, REASON, *APPROVER),
+        description=APPROVAL_DOC,
+        limited=True,
     ),
     Route(
         "POST",
@@ -301,7 +328,10 @@ ROUTES = (
             ),
             opt("method", METHOD | None, None, "default: the method the receipt was paid with"),
             REASON,
+            *APPROVER,
         ),
         status=201,
+        description=APPROVAL_DOC,
+        limited=True,
     ),
 )

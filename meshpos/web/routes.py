@@ -44,6 +44,7 @@ class Call:
     query: dict[str, Any] = field(default_factory=dict)
     token: str = ""  # the API token, for pages that embed it
     pins: PinGuard | None = None  # the node's PIN-guessing limits, for whatever checks a PIN
+    approves: str = ""  # the right an approver may lend this call (web/approval.py), once asked
 
     def check_path(self) -> None:
         """404 for an unknown id in the path, before anything else is looked at; an id no record can

@@ -16,6 +16,7 @@ from meshpos.errors import (
     UnknownRecord,
 )
 from meshpos.model import Receipt, Venue
+from meshpos.model.ledger_types import ORDER_NUMBER_CHARS
 from meshpos.model.sample import CASHIER, COOK, MANAGER
 
 from .conftest import NOW, make_venue
@@ -47,12 +48,24 @@ def test_one_open_shift_per_register(open_venue: Venue, unchanged: Check) -> Non
 
 
 def test_close_shift_with_open_orders_is_refused(open_venue: Venue, unchanged: Check) -> None:
+    """The refusal names the shift and the orders as the cashier knows them (whose shift on which
+    register; the order's table, or the number the page shows), never raw ids."""
     order = open_venue.open_order(CASHIER, NOW)
     open_venue.add_line(CASHIER, order.id, "espresso", 1, NOW)
+    at_table = open_venue.open_order(CASHIER, NOW, table="4")
     open_venue.replica.take_updates()
-    with pytest.raises(OpenOrdersOnShift, match="1 open order"):
+    shift = open_venue.open_shift()
+    assert shift is not None
+    with pytest.raises(OpenOrdersOnShift, match="2 open order") as refused:
         open_venue.close_shift(CASHIER, 10_250, NOW)
+    message = refused.value.message
+    assert "the shift of Anna on R1" in message
+    assert f"order #{order.id[:ORDER_NUMBER_CHARS]}" in message
+    assert "the order at table 4" in message
+    for raw in (order.id, at_table.id, shift.id):
+        assert raw not in message
     unchanged(open_venue)
+    open_venue.void_order(CASHIER, at_table.id, NOW)
     open_venue.pay(CASHIER, order.id, "cash", NOW)
     closed = open_venue.close_shift(CASHIER, 10_250, NOW + 1)
     assert closed.close is not None
@@ -184,3 +197,23 @@ def test_inventory_movements(open_venue: Venue, unchanged: Check) -> None:
     unchanged(open_venue)
     move = open_venue.inventory_move(MANAGER, "fries", "supply", 40, NOW, "delivery")
     assert (move.kind, move.quantity, move.product_id) == ("supply", 40, "fries")
+
+
+def test_an_approver_holding_the_right_does_what_the_cashier_may_not(
+    open_venue: Venue, unchanged: Check
+) -> None:
+    """Manager approval on the spot: the record keeps the cashier as its user and names the approver;
+    an approver without the right is refused like the cashier, naming the right, and writes nothing."""
+    order = open_venue.open_order(CASHIER, NOW)
+    open_venue.add_line(CASHIER, order.id, "espresso", 2, NOW)
+    receipt = open_venue.pay(CASHIER, order.id, "cash", NOW).receipt
+    assert receipt is not None
+    open_venue.replica.take_updates()
+    with pytest.raises(PermissionDenied) as refused:
+        open_venue.refund(CASHIER, receipt.id, NOW)
+    assert refused.value.right == "refund"
+    with pytest.raises(PermissionDenied):
+        open_venue.refund(CASHIER, receipt.id, NOW, approved_by=COOK)
+    unchanged(open_venue)
+    done = open_venue.refund(CASHIER, receipt.id, NOW, reason="spilt", approved_by=MANAGER)
+    assert (done.user, done.approved_by, done.reason) == (CASHIER, MANAGER, "spilt")

@@ -16,6 +16,7 @@ from meshpos.console.db import open_console_db
 from meshpos.console.runner import register_venues
 from meshpos.console.server import ConsoleServer
 from meshpos.harness.wait import until
+from meshpos.model.ledger_types import ORDER_NUMBER_CHARS
 from meshpos.model.sample import CASHIER, COOK, MANAGER
 from meshpos.node import Node
 from meshpos.trust.authority import load_venue
@@ -180,7 +181,7 @@ async def test_an_order_discount_through_the_api(reg: Client) -> None:
     path = f"/api/orders/{order['id']}/discounts"
     body = {"user": MANAGER, "discount_id": percent["id"]}
 
-    await reg.error(403, "permission_denied", "POST", path, {**body, "user": CASHIER})
+    await reg.error(403, "needs_approval", "POST", path, {**body, "user": CASHIER})
     await reg.error(422, "domain_error", "POST", path, {**body, "discount_id": line_only["id"]})
     await reg.error(422, "unknown_record", "POST", path, {**body, "discount_id": "nope"})
     await reg.error(400, "missing_field", "POST", path, {"user": MANAGER})
@@ -342,9 +343,13 @@ async def test_rule_errors(mesh: tuple[Node, Node], reg: Client, kds: Client) ->
         {"user": CASHIER, "method": "card", "amount": 251},
     )  # fmt: skip
     # voiding an order with lines needs the void right, which a cashier lacks
-    await reg.error(403, "permission_denied", "POST", f"{path}/void", {"user": CASHIER})
-    await reg.error(409, "open_orders_on_shift", "POST", "/api/shifts/current/close",
-                    {"user": CASHIER, "counted_cash": 0})  # fmt: skip
+    await reg.error(403, "needs_approval", "POST", f"{path}/void", {"user": CASHIER})
+    close = {"user": CASHIER, "counted_cash": 0}
+    refusal = await reg.error(
+        409, "open_orders_on_shift", "POST", "/api/shifts/current/close", close
+    )
+    assert f"order #{order['id'][:ORDER_NUMBER_CHARS]}" in refusal  # the number the page shows
+    assert order["id"] not in refusal
 
     # the kitchen screen holds the order (it syncs the ledger) but may not write money records
     await until(lambda: _has_order(mesh[1], order["id"]), 5, "the order on K1", on=[mesh[1]])
@@ -358,7 +363,7 @@ async def test_rule_errors(mesh: tuple[Node, Node], reg: Client, kds: Client) ->
         409, "order_not_open", "POST", f"{path}/payments", {"user": CASHIER, "method": "cash"}
     )
     rpath = f"/api/receipts/{paid['receipt']['id']}/refunds"
-    await reg.error(403, "permission_denied", "POST", rpath, {"user": CASHIER})
+    await reg.error(403, "needs_approval", "POST", rpath, {"user": CASHIER})
     line = paid["receipt"]["lines"][0]["line_id"]
     await reg.error(409, "over_refund", "POST", rpath, {"user": MANAGER, "lines": {line: 2}})
 

@@ -207,18 +207,22 @@ async function addLine(productId, modifiers) {
   const discount = state.lineDiscount;
   const body = { user: state.user.id, product_id: productId, modifiers };
   if (discount) body.discount_id = discount.id;
-  takeOrder(await api("POST", `/api/orders/${state.orderId}/lines`, body));
+  takeOrder(await withApproval("POST", `/api/orders/${state.orderId}/lines`, body));
   if (discount) setLineDiscount(null);
 }
 
 // --- discounts ----------------------------------------------------------------------------------
 
-// The discounts this cashier may give: the discount right, and one of the roles a discount names (none
-// named: any role with the right). The node checks the same; the page only offers what it would accept.
+// Every discount is offered: one this cashier may not give alone (the discount right, and one of the
+// roles a discount names; none named: any role with the right) is marked, and asks a manager's approval
+// on the spot (withApproval). The node checks the same.
 function givable() {
+  return state.catalog.discounts;
+}
+
+function mayGive(d) {
   const user = state.user;
-  if (!user || !user.rights.includes("discount")) return [];
-  return state.catalog.discounts.filter((d) => !d.roles.length || d.roles.includes(user.role));
+  return Boolean(user && user.rights.includes("discount") && (!d.roles.length || d.roles.includes(user.role)));
 }
 
 function discountName(id) {
@@ -246,10 +250,12 @@ function openDiscounts() {
       $("#discount-dialog").close();
       if (d.scope === "line") return setLineDiscount(d);
       act(async () => {
-        takeOrder(await api("POST", `/api/orders/${state.orderId}/discounts`, { user: state.user.id, discount_id: d.id }));
+        const body = { user: state.user.id, discount_id: d.id };
+        takeOrder(await withApproval("POST", `/api/orders/${state.orderId}/discounts`, body));
       });
     },
-  }, `${discountLabel(d)} · ${d.scope === "line" ? "next item" : "whole order"}`)));
+    "data-approval": mayGive(d) ? null : "needed",
+  }, `${discountLabel(d)} · ${d.scope === "line" ? "next item" : "whole order"}${mayGive(d) ? "" : " · needs approval"}`)));
   $("#discount-dialog").showModal();
 }
 
@@ -294,7 +300,7 @@ function drawOrder() {
     h("span", { class: "amount" }, money(o.amounts[i].amount)),
     h("button", { type: "button", class: "remove", "aria-label": `Remove ${line.name}`, "data-line": line.id,
       onclick: () => act(async () => {
-        takeOrder(await api("DELETE", `/api/orders/${o.id}/lines/${line.id}`, { user: state.user.id }));
+        takeOrder(await withApproval("DELETE", `/api/orders/${o.id}/lines/${line.id}`, { user: state.user.id }));
       }) }, "×"))));
   const t = o ? o.totals : null;
   const rows = t ? [["subtotal", "Subtotal"], ["discount", "Discount"], ["tax", "of which tax"], ["total", "Total"],
@@ -305,6 +311,7 @@ function drawOrder() {
   $("#pay-button").disabled = empty || t.due === 0;
   $("#send-kitchen").disabled = empty || o.lines.every((line) => sent.has(line.id));
   $("#discount-button").disabled = givable().length === 0;
+  $("#void-order").disabled = !o;
 }
 
 function renderOrders(orders) {
@@ -325,7 +332,8 @@ function renderReceipts(receipts) {
 function drawReceipts(receipts) {
   const recent = receipts.slice(0, RECENT_RECEIPTS); // newest first, as the node answers
   $("#receipts").replaceChildren(...recent.map((r) => h("li", { "data-number": r.number },
-    `${r.number} · ${money(r.total)} · ${new Date(r.issued_at_ms).toLocaleTimeString()}`)));
+    h("button", { type: "button", onclick: () => openReceipt(r.id) },
+      `${r.number} · ${money(r.total)} · ${new Date(r.issued_at_ms).toLocaleTimeString()}`))));
 }
 
 function sendToKitchen() {

@@ -1,0 +1,164 @@
+"use strict";
+// The register's actions a cashier may need a manager for: manager approval on the spot, refunds from a
+// past receipt (whole or by line and quantity, with a reason) and voiding an order. Loaded after
+// register.js, whose state, act and render it uses.
+
+// An action the cashier may not do alone is answered 403 needs_approval, its message naming the right
+// ("(right: refund)"). A user holding it picks their name and types their PIN on this screen; the same
+// request goes again with them as approver, and the node checks the PIN (limited like a login) and
+// records who approved. The cashier stays logged in, and the page keeps nothing of the approver.
+async function withApproval(method, path, body) {
+  try {
+    return await api(method, path, body);
+  } catch (error) {
+    if (error.code !== "needs_approval") throw error;
+    const right = (error.message.match(/\(right: ([a-z_]+)\)/) || [])[1] || "";
+    let problem = "";
+    for (;;) {
+      const approver = await askApproval(right, error.message, problem);
+      if (!approver) throw new Error("Not approved: nothing was done.");
+      try {
+        return await api(method, path, { ...body, approver: approver.user, approver_pin: approver.pin });
+      } catch (refused) {
+        if (refused.code !== "approval_refused") throw refused; // e.g. 429 pin_locked: stop asking
+        problem = refused.message;
+      }
+    }
+  }
+}
+
+let approverChosen = "";
+function askApproval(right, why, problem) {
+  const holders = state.catalog.users.filter((u) => u.rights.includes(right) && u.id !== state.user.id);
+  if (!holders.some((u) => u.id === approverChosen)) approverChosen = holders.length === 1 ? holders[0].id : "";
+  $("#approval-why").textContent = holders.length ? why : `${why}. Nobody else here may do that.`;
+  $("#approval-error").hidden = !problem;
+  $("#approval-error").textContent = problem;
+  const drawHolders = () => $("#approvers").replaceChildren(...holders.map((u) => h("button", {
+    type: "button", "data-approver": u.id, class: u.id === approverChosen ? "chosen" : "",
+    onclick: () => { approverChosen = u.id; drawHolders(); $("#approval-pin").focus(); },
+  }, u.name)));
+  drawHolders();
+  $("#approval-pin").value = "";
+  const dialog = $("#approval-dialog");
+  dialog.showModal();
+  return new Promise((resolve) => {
+    const listeners = new AbortController();
+    const finish = (value) => {
+      listeners.abort();
+      $("#approval-pin").value = "";
+      resolve(value);
+    };
+    $("#approval-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!approverChosen) {
+        $("#approval-error").hidden = false;
+        $("#approval-error").textContent = "Choose who approves first.";
+        return;
+      }
+      const approval = { user: approverChosen, pin: $("#approval-pin").value };
+      finish(approval);
+      dialog.close();
+    }, { signal: listeners.signal });
+    dialog.addEventListener("close", () => finish(null), { signal: listeners.signal });
+  });
+}
+
+function askReason(title) {
+  $("#reason-title").textContent = title;
+  $("#reason-input").value = "";
+  const dialog = $("#reason-dialog");
+  dialog.showModal();
+  return new Promise((resolve) => {
+    const listeners = new AbortController();
+    const finish = (value) => {
+      listeners.abort();
+      resolve(value);
+    };
+    $("#reason-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      finish($("#reason-input").value.trim());
+      dialog.close();
+    }, { signal: listeners.signal });
+    dialog.addEventListener("close", () => finish(null), { signal: listeners.signal });
+  });
+}
+
+async function voidOrder() {
+  const o = state.order;
+  if (!o) return;
+  const reason = await askReason(`Void order #${o.id.slice(0, 6)}${o.table ? ` · table ${o.table}` : ""}`);
+  if (reason === null) return;
+  act(async () => {
+    await withApproval("POST", `/api/orders/${o.id}/void`, { user: state.user.id, reason });
+    setOrder("");
+    notice("Order voided.", "info");
+  });
+}
+
+// --- a past receipt and its refunds -------------------------------------------------------------
+
+let viewed = null; // the receipt view on screen: { receipt, refunds, refunded }
+
+async function openReceipt(id) {
+  try {
+    viewed = await api("GET", `/api/receipts/${id}`);
+  } catch (error) {
+    return notice(error.message);
+  }
+  drawReceiptView();
+  $("#refund-reason").value = "";
+  $("#receipt-view-dialog").showModal();
+}
+
+function drawReceiptView() {
+  const { receipt, refunds, refunded } = viewed;
+  $("#view-number").textContent = receipt.number;
+  $("#view-when").textContent = `${new Date(receipt.issued_at_ms).toLocaleString()} · ${money(receipt.total)} ${state.catalog.currency}`;
+  $("#view-lines").replaceChildren(...receipt.lines.map((line) => {
+    const left = line.quantity - (refunded[line.line_id] || 0);
+    return h("tr", { "data-line": line.line_id },
+      h("td", {}, `${line.quantity} × ${line.name}`),
+      h("td", { class: "amount" }, money(line.amount)),
+      h("td", {}, left > 0
+        ? h("input", { type: "number", min: "0", max: String(left), value: "0", "data-refund": line.line_id,
+          "aria-label": `Refund how many ${line.name}` })
+        : "refunded"));
+  }));
+  $("#view-refunds").replaceChildren(...refunds.map((r) => h("li", { "data-refund-id": r.id },
+    `Refunded ${money(r.amount)} (${r.method})${r.reason ? ` · ${r.reason}` : ""}${r.approved_by ? ` · approved by ${userName(r.approved_by)}` : ""}`)));
+}
+
+function userName(id) {
+  const user = state.catalog.users.find((u) => u.id === id);
+  return user ? user.name : "someone no longer on staff";
+}
+
+function refund(all) {
+  const reason = $("#refund-reason").value.trim();
+  if (!reason) return notice("Give a reason for the refund.");
+  const body = { user: state.user.id, reason };
+  if (!all) {
+    const lines = {};
+    for (const input of $("#view-lines").querySelectorAll("input[data-refund]")) {
+      const quantity = Number(input.value);
+      if (!Number.isInteger(quantity) || quantity < 0 || quantity > Number(input.max)) {
+        return notice(`Refund between 0 and ${input.max} of a line.`);
+      }
+      if (quantity > 0) lines[input.dataset.refund] = quantity;
+    }
+    if (!Object.keys(lines).length) return notice("Choose how many of a line to refund.");
+    body.lines = lines;
+  }
+  const receipt = viewed.receipt;
+  act(async () => {
+    const done = await withApproval("POST", `/api/receipts/${receipt.id}/refunds`, body);
+    notice(`Refunded ${money(done.amount)} on receipt ${receipt.number}.`, "info");
+    viewed = await api("GET", `/api/receipts/${receipt.id}`);
+    drawReceiptView();
+  });
+}
+
+$("#refund-form").addEventListener("submit", (event) => { event.preventDefault(); refund(false); });
+$("#refund-all").addEventListener("click", () => refund(true));
+$("#void-order").addEventListener("click", voidOrder);
