@@ -406,25 +406,33 @@ function showReceipt({ receipt, change, payment }) {
 
 // --- menu ---------------------------------------------------------------------------------------
 
-function askAmount(title, label, initial) {
-  $("#amount-title").textContent = title;
-  $("#amount-label").textContent = label;
-  $("#amount-input").value = initial;
-  const dialog = $("#amount-dialog");
+// A modal dialog's answer: ``read()`` on submit (``undefined``: stay open, e.g. a field missing), null
+// when it is closed any other way. One listener set per question, removed once answered.
+function answerOf(dialog, form, read, done = () => {}) {
   dialog.showModal();
   return new Promise((resolve) => {
     const listeners = new AbortController();
     const finish = (value) => {
       listeners.abort();
+      done();
       resolve(value);
     };
-    $("#amount-form").addEventListener("submit", (event) => {
+    form.addEventListener("submit", (event) => {
       event.preventDefault();
-      finish(parseMoney($("#amount-input").value));
+      const value = read();
+      if (value === undefined) return;
+      finish(value);
       dialog.close();
     }, { signal: listeners.signal });
     dialog.addEventListener("close", () => finish(null), { signal: listeners.signal });
   });
+}
+
+function askAmount(title, label, initial) {
+  $("#amount-title").textContent = title;
+  $("#amount-label").textContent = label;
+  $("#amount-input").value = initial;
+  return answerOf($("#amount-dialog"), $("#amount-form"), () => parseMoney($("#amount-input").value));
 }
 
 function closeMenu() {

@@ -40,48 +40,19 @@ function askApproval(right, why, problem) {
   }, u.name)));
   drawHolders();
   $("#approval-pin").value = "";
-  const dialog = $("#approval-dialog");
-  dialog.showModal();
-  return new Promise((resolve) => {
-    const listeners = new AbortController();
-    const finish = (value) => {
-      listeners.abort();
-      $("#approval-pin").value = "";
-      resolve(value);
-    };
-    $("#approval-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      if (!approverChosen) {
-        $("#approval-error").hidden = false;
-        $("#approval-error").textContent = "Choose who approves first.";
-        return;
-      }
-      const approval = { user: approverChosen, pin: $("#approval-pin").value };
-      finish(approval);
-      dialog.close();
-    }, { signal: listeners.signal });
-    dialog.addEventListener("close", () => finish(null), { signal: listeners.signal });
-  });
+  const choose = () => {
+    if (approverChosen) return { user: approverChosen, pin: $("#approval-pin").value };
+    $("#approval-error").hidden = false;
+    $("#approval-error").textContent = "Choose who approves first.";
+    return undefined;
+  };
+  return answerOf($("#approval-dialog"), $("#approval-form"), choose, () => { $("#approval-pin").value = ""; });
 }
 
 function askReason(title) {
   $("#reason-title").textContent = title;
   $("#reason-input").value = "";
-  const dialog = $("#reason-dialog");
-  dialog.showModal();
-  return new Promise((resolve) => {
-    const listeners = new AbortController();
-    const finish = (value) => {
-      listeners.abort();
-      resolve(value);
-    };
-    $("#reason-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      finish($("#reason-input").value.trim());
-      dialog.close();
-    }, { signal: listeners.signal });
-    dialog.addEventListener("close", () => finish(null), { signal: listeners.signal });
-  });
+  return answerOf($("#reason-dialog"), $("#reason-form"), () => $("#reason-input").value.trim());
 }
 
 async function voidOrder() {
