@@ -87,3 +87,29 @@ async def test_a_manager_approves_a_cashiers_line_refund_on_the_cashiers_screen(
     # and the cashier is still the one logged in
     assert await page.text("#who") == "Anna"
     assert await page.eval("JSON.parse(sessionStorage.getItem('meshpos-user')).id") == CASHIER
+
+    # the other dialogs answer the same way: an amount (cash in) and a reason (void), then approval
+    await page.eval(f"{q('#receipt-view-dialog')}.close()")
+    shift = r1.current_shift()
+    assert shift is not None
+    before = r1.expected_cash(shift)
+    await page.click("#menu-button")
+    await page.click("#cash-in")
+    await page.wait(f"{q('#amount-dialog')}.open", what="the amount dialog")
+    await page.fill("#amount-input", "5.00")
+    await page.click("#amount-ok")
+    await page.wait(f"!{q('#amount-dialog')}.open", what="the amount dialog answered")
+    assert r1.expected_cash(shift) == before + 500
+
+    await add(page, "croissant", 1)
+    order_id = await page.eval("state.order.id")
+    await page.click("#void-order")
+    await page.wait(f"{q('#reason-dialog')}.open", what="the reason dialog")
+    await page.fill("#reason-input", "walked out")
+    await page.click("#reason-ok")
+    await page.wait(f"{q('#approval-dialog')}.open", what="approval for the void")
+    await page.fill("#approval-pin", PIN)
+    await page.click("#approval-ok")
+    await page.wait("state.orderId === ''", what="the void approved and the order left")
+    order = r1.order(order_id)
+    assert order.voided
