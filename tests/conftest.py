@@ -19,3 +19,20 @@ def pytest_runtest_makereport(
     if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI (CI=true turns skips into failures): {report.longrepr}"
+
+
+@pytest.fixture
+def recounts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The documents (guids) whose live tally was counted afresh, in order: a spy on
+    ``LedgerTally.recount`` for tests of when the node's status and the console recount a day."""
+    from meshpos.model.tally import LedgerTally
+
+    seen: list[str] = []
+    real = LedgerTally.recount
+
+    def counted(tally: LedgerTally) -> bool:
+        seen.append(tally.doc.guid)
+        return real(tally)
+
+    monkeypatch.setattr(LedgerTally, "recount", counted)
+    return seen

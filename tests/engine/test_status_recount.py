@@ -10,7 +10,6 @@ import pytest
 
 from meshpos.model.documents import ledger_name
 from meshpos.model.sample import CASHIER
-from meshpos.model.tally import LedgerTally
 from meshpos.node_adapters import make_node
 from meshpos.register import status as status_module
 from meshpos.sync import DocumentChanged
@@ -18,17 +17,9 @@ from tests.web.kit import make_configs
 
 
 async def test_a_day_is_recounted_once_after_a_change_from_a_peer_never_after_own_sales(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recounts: list[str]
 ) -> None:
     monkeypatch.setattr(status_module, "RECOUNT_WHEN_QUIET", 0.0)  # every day is quiet at once
-    recounts: list[str] = []
-    real = LedgerTally.recount
-
-    def counted(tally: LedgerTally) -> bool:
-        recounts.append(tally.doc.guid)
-        return real(tally)
-
-    monkeypatch.setattr(LedgerTally, "recount", counted)
     (config,) = make_configs(tmp_path, [("R1", "register")])
     async with make_node(config, discovery=False) as node:
         await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
