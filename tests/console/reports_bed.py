@@ -5,14 +5,13 @@ through the register's API."""
 from __future__ import annotations
 
 import contextlib
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from meshpos.model.sample import CASHIER, MANAGER
 
-from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_venue, start_console_register
 
 
 @contextlib.contextmanager
@@ -27,17 +26,7 @@ def register_and_console(
     console = ConsoleProcess(root / "console", [authority.directory]).start()
     register: NodeProcess | None = None
     try:
-        host = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}.13"
-        config = make_device(
-            authority,
-            root,
-            "R1",
-            host=host,
-            console_url=str(console.ready["console"]),
-            console_token=authority.console_token,
-            heartbeat_interval=0.5,
-        )
-        register = NodeProcess(config, root / "R1.log", args=["--no-discovery"]).start()
+        register = start_console_register(authority, root, console, last_octet=13)
         if open_shift:
             register.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
         yield console, register, authority.venue_id

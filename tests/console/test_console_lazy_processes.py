@@ -9,7 +9,6 @@ Real processes: the console and a register (the venue's relay) on loopback, a re
 from __future__ import annotations
 
 import asyncio
-import random
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from meshpos.console import hash_token, new_venue_token, open_console_db
 from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 
-from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_venue, start_console_register
 
 OTHER_VENUES = 300  # registered, never connected: none of them may load
 IDLE_S = 1.0  # --venue-idle-seconds of the console under test
@@ -67,17 +66,7 @@ def test_a_console_loads_a_venue_when_its_relay_connects_and_unloads_it_when_idl
         assert console.call("GET", f"{venue}/receipts") == []
         assert process()["loaded"] == []
 
-        host = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}.12"
-        config = make_device(
-            authority,
-            tmp_path,
-            "R1",
-            host=host,
-            console_url=str(console.ready["console"]),
-            console_token=authority.console_token,
-            heartbeat_interval=0.5,
-        )
-        register = NodeProcess(config, tmp_path / "R1.log", args=["--no-discovery"]).start()
+        register = start_console_register(authority, tmp_path, console, last_octet=12)
         wait_for(
             lambda: process()["loaded"] == [authority.venue_id],
             DEADLINE_S,

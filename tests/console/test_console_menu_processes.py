@@ -5,7 +5,6 @@ a PIN logs in on the register with it."""
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from meshpos.harness.wait import wait_for
 from meshpos.localapi import ApiError
 
-from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_venue, start_console_register
 from .pgserver import PgServer
 
 ITEMS = 500
@@ -52,17 +51,7 @@ def test_a_csv_menu_reaches_a_register_and_a_malformed_one_changes_nothing(
     console = ConsoleProcess(tmp_path / "console", [authority.directory], db=console_db).start()
     register: NodeProcess | None = None
     try:
-        host = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}.12"
-        config = make_device(
-            authority,
-            tmp_path,
-            "R1",
-            host=host,
-            console_url=str(console.ready["console"]),
-            console_token=authority.console_token,
-            heartbeat_interval=0.5,
-        )
-        register = NodeProcess(config, tmp_path / "R1.log", args=["--no-discovery"]).start()
+        register = start_console_register(authority, tmp_path, console, last_octet=12)
         venue = f"/api/venues/{authority.venue_id}"
 
         def register_products() -> dict[str, dict[str, object]]:

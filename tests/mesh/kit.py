@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import random
 import threading
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -234,3 +235,21 @@ class ConsoleProcess:
     def stop(self) -> None:
         if self._proc is not None:
             _blocking(self._proc.stop(10))
+
+
+def start_console_register(
+    authority: VenueAuthority, root: Path, console: ConsoleProcess, *, last_octet: int = 12
+) -> NodeProcess:
+    """Register R1 linked to ``console`` (so the venue's relay), started without discovery on a
+    random 127.x.y.``last_octet`` address; the caller kills it."""
+    host = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}.{last_octet}"
+    config = make_device(
+        authority,
+        root,
+        "R1",
+        host=host,
+        console_url=str(console.ready["console"]),
+        console_token=authority.console_token,
+        heartbeat_interval=0.5,
+    )
+    return NodeProcess(config, root / "R1.log", args=["--no-discovery"]).start()

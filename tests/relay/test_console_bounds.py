@@ -9,7 +9,6 @@ still takes a valid price edit from the console and sells at it.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from meshpos.harness.wait import wait_for
 from meshpos.model.limits import MAX_AMOUNT
 from meshpos.model.sample import CASHIER
 
-from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_venue, start_console_register
 
 PRODUCT = "burger"
 
@@ -39,17 +38,7 @@ def test_unreadable_values_are_refused_by_the_console_and_registers_keep_selling
     console = ConsoleProcess(tmp_path, [authority.directory]).start()
     register: NodeProcess | None = None
     try:
-        host = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}.11"
-        config = make_device(
-            authority,
-            tmp_path,
-            "R1",
-            host=host,
-            console_url=str(console.ready["console"]),
-            console_token=authority.console_token,
-            heartbeat_interval=0.5,
-        )
-        register = NodeProcess(config, tmp_path / "R1.log", args=["--no-discovery"]).start()
+        register = start_console_register(authority, tmp_path, console, last_octet=11)
         venue = f"/api/venues/{authority.venue_id}"
 
         def console_price() -> int | None:
