@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import Config
+from meshpos.harness.wait import until
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.node import Node
 
@@ -98,8 +99,7 @@ async def test_a_manager_approves_a_cashiers_line_refund_on_the_cashiers_screen(
     await page.wait(f"{q('#amount-dialog')}.open", what="the amount dialog")
     await page.fill("#amount-input", "5.00")
     await page.click("#amount-ok")
-    await page.wait(f"!{q('#amount-dialog')}.open", what="the amount dialog answered")
-    assert r1.expected_cash(shift) == before + 500
+    await until(lambda: r1.expected_cash(shift) == before + 500, 5, "the cash in recorded", on=[r1])
 
     await add(page, "croissant", 1)
     order_id = await page.eval("state.order.id")
@@ -111,5 +111,4 @@ async def test_a_manager_approves_a_cashiers_line_refund_on_the_cashiers_screen(
     await page.fill("#approval-pin", PIN)
     await page.click("#approval-ok")
     await page.wait("state.orderId === ''", what="the void approved and the order left")
-    order = r1.order(order_id)
-    assert order.voided
+    await until(lambda: r1.order(order_id).voided, 5, "the order voided", on=[r1])
