@@ -54,16 +54,29 @@ class Reader:
         return value
 
     def read_var_uint(self, what: str) -> int:
+        # Inlined byte reads: every message and state vector is read through here (tens of
+        # thousands of numbers a second on a busy mesh), and a method call per byte was most of it.
+        data, pos = self._data, self._pos
+        end = len(data)
+        if pos < end and data[pos] < 0x80:  # the usual one-byte number
+            self._pos = pos + 1
+            return data[pos]
         value = 0
         for i in range(_MAX_VAR_UINT_BYTES):
-            byte = self.read_byte(what)
+            if pos >= end:
+                self._pos = pos
+                raise RemoteProtocolError(f"{what}: message ends early")
+            byte = data[pos]
+            pos += 1
             value |= (byte & 0x7F) << (7 * i)
             if byte < 0x80:
+                self._pos = pos
                 if value > MAX_VAR_UINT:
                     raise RemoteProtocolError(f"{what}: number {value} exceeds 2**53 - 1")
                 if i > 0 and byte == 0:
                     raise RemoteProtocolError(f"{what}: overlong number encoding")
                 return value
+        self._pos = pos
         raise RemoteProtocolError(f"{what}: number longer than {_MAX_VAR_UINT_BYTES} bytes")
 
     def read_bytes(self, n: int, what: str) -> bytes:

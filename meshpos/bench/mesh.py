@@ -43,7 +43,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from meshpos.bench.mesh_meter import percentile
+from meshpos.bench.mesh_meter import PROFILE_ENV, percentile
 from meshpos.errors import MeshposError
 from meshpos.harness.venue import catalog_update, make_device, make_venue
 from meshpos.model.documents import DAY_FORMAT, STANDING_DOCUMENTS, kitchen_name, ledger_name
@@ -475,6 +475,13 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dir", default=None, help="directory for the nodes' files (default: a temp dir)"
     )
+    parser.add_argument(
+        "--profile",
+        default=None,
+        metavar="DIR",
+        help="cProfile every register process while it sells; one .prof file each in DIR "
+        "(read with python -m pstats; the figures of such a run are slowed by the profiler)",
+    )
 
 
 def run_mesh_bench(args: argparse.Namespace) -> int:
@@ -482,6 +489,9 @@ def run_mesh_bench(args: argparse.Namespace) -> int:
         raise MeshposError(
             "--nodes must be at least 2; --rate, --seconds, --catchup-receipts positive"
         )
+    if args.profile is not None:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        os.environ[PROFILE_ENV] = str(Path(args.profile).resolve())  # the workers inherit it
     if args.dir is not None:
         folder = Path(args.dir)
         folder.mkdir(parents=True, exist_ok=True)

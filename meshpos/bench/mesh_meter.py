@@ -18,6 +18,9 @@ from typing import Any
 from meshpos.errors import MeshposError
 from meshpos.net.links import MeshLink
 
+#: a directory: each register process profiles its event-loop thread while it sells (``--profile``)
+PROFILE_ENV = "MESHPOS_BENCH_PROFILE"
+
 _ENVELOPES = {0x01: "hello", 0x03: "chunk", 0x04: "heartbeat", 0x05: "bye"}
 _Y_SYNC = {0: "step1", 1: "step2", 2: "update"}
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import cProfile
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -27,7 +29,13 @@ from typing import Any
 
 import pycrdt
 
-from meshpos.bench.mesh_meter import LinkMeter, LoopLag, metered_channel, percentile
+from meshpos.bench.mesh_meter import (
+    PROFILE_ENV,
+    LinkMeter,
+    LoopLag,
+    metered_channel,
+    percentile,
+)
 from meshpos.bench.workload import add_receipt
 from meshpos.config import load_config
 from meshpos.errors import MeshposError
@@ -155,13 +163,30 @@ class _Register:
             receipt_id, paid = await self.sell_one(k)
             return [receipt_id, started, paid]
 
-        with LoopLag() as lag:
+        with LoopLag() as lag, _profiled(f"sell-{len(plan)}"):
             sales = await asyncio.gather(*(one(k, at) for k, at in plan))
         return {
             "sales": sales,
             "lag_p99_ms": percentile(lag.samples, 0.99) * 1000,
             "lag_max_ms": max(lag.samples, default=0.0) * 1000,
         }
+
+
+@contextlib.contextmanager
+def _profiled(what: str) -> Any:
+    """cProfile this process's event-loop thread (everything it runs: its sales, what it receives,
+    commits and forwards) into ``$MESHPOS_BENCH_PROFILE/<pid>-<what>.prof``; nothing when unset."""
+    folder = os.environ.get(PROFILE_ENV)
+    if not folder:
+        yield
+        return
+    profile = cProfile.Profile(time.thread_time)  # CPU time: not the waits of a busy machine
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        profile.dump_stats(str(Path(folder) / f"{os.getpid()}-{what}.prof"))
 
 
 class _Ours(_Register):

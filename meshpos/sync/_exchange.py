@@ -46,6 +46,7 @@ from meshpos.sync._updates import (
     has_structs_from,
     header_authors,
     header_start,
+    held_clocks,
     past_holes,
     split_by_author,
 )
@@ -140,7 +141,7 @@ class Exchange:
         if ahead is None:
             return None
         doc = self._docs.get(name)
-        held = decode_state_vector(doc.get_state()) if doc is not None else {}
+        held = held_clocks(doc) if doc is not None else {}
         return any(held.get(client, 0) <= clock for client, clock in ahead.items())
 
     def settle_reordered(self, name: str) -> None:
@@ -148,13 +149,17 @@ class Exchange:
         self._reordered.pop(name, None)
 
     def _note_order(
-        self, name: str, update: bytes, authors: frozenset[int] | None, held: dict[int, int]
+        self,
+        name: str,
+        authors: frozenset[int] | None,
+        start: tuple[int, int] | None,
+        held: dict[int, int],
     ) -> None:
-        """Note ``update`` if it may come ahead of its author's order (see the module docstring)."""
+        """Note an update (one author's, from ``start``) if it may come ahead of its author's order
+        (see the module docstring)."""
         if authors is None:  # several authors (a catch-up): maybe; nothing to wait for
             self._reordered.setdefault(name, {})
             return
-        start = header_start(update) if authors else None
         if start is None or start[1] <= held.get(start[0], 0):
             return  # no struct, or in order
         ahead = self._reordered.setdefault(name, {})
@@ -207,7 +212,7 @@ class Exchange:
         state_vector: bytes | None = None,
     ) -> None:
         """Send the sync step 2 for ``asked`` (its bytes when the peer sent them as they are)."""
-        ours = decode_state_vector(doc.get_state())
+        ours = held_clocks(doc)
         deliver = may_deliver(self.role, name)
         pieces = [EMPTY_UPDATE]
         if deliver:  # always a diff, even for a state vector like ours: it carries our deletions
@@ -246,7 +251,7 @@ class Exchange:
     def _diff(doc: Doc[Any], state_vector: bytes) -> list[bytes]:
         """What a peer lacks: one update, or one per author when several wrote much (a catch-up)."""
         theirs = decode_state_vector(state_vector)
-        clocks = decode_state_vector(doc.get_state())
+        clocks = held_clocks(doc)
         behind = {c: n - theirs.get(c, 0) for c, n in clocks.items() if n > theirs.get(c, 0)}
         if len(behind) > 1 and sum(behind.values()) >= SPLIT_STEP2_CLOCKS:
             return split_by_author(doc, theirs, behind, clocks)
@@ -262,15 +267,15 @@ class Exchange:
             return
         forbidden = {c: 0 for c, r in self._authors.items() if not may_write(r, name)}
         held = self._docs.get(name)
-        clocks = decode_state_vector(held.get_state()) if held else {}
+        clocks = held_clocks(held) if held else {}
         ours = clocks.get(self.client_id, 0)
         checked = {**forbidden, self.client_id: ours}
         with _invalid_update(what):
             authors = header_authors(update)
-            if self._ahead_of_order(session, name, update, authors, clocks):
+            start = header_start(update) if authors is not None and len(authors) == 1 else None
+            if self._ahead_of_order(session, name, update, start, clocks):
                 return
-        with _invalid_update(what):
-            self._note_order(name, update, authors, clocks)
+        self._note_order(name, authors, start, clocks)
         if held is not None and authors is not None and authors.isdisjoint(checked):
             self._open_and_apply(
                 peer, name, update, what, authors
@@ -301,10 +306,10 @@ class Exchange:
         session: Session,
         name: str,
         update: bytes,
-        authors: frozenset[int] | None,
+        start: tuple[int, int] | None,
         clocks: dict[int, int],
     ) -> bool:
-        """True if ``update`` (one author) starts beyond what ``name`` holds of its author: it is left
+        """True if ``update`` (one author, its first struct ``start``) starts beyond what ``name`` holds of its author: it is left
         unapplied and the peer is asked for what we lack, which it sends in order.
 
         pycrdt (yrs) integrates such structs at once when their parents are present, leaving a hole
@@ -312,9 +317,6 @@ class Exchange:
         (nothing to store or send on) and our own writes into it depend on structs our store never
         gets. Reloaded from the store (a restart, a closed day reopened), those writes stay pending:
         acknowledged sales vanish, and peers sending them back raise the client id alarm."""
-        if authors is None or len(authors) != 1:
-            return False
-        start = header_start(update)
         if start is None or start[1] <= clocks.get(start[0], 0):
             return False
         # Left unapplied, it is still checked whole: a malformed update closes the link as always

@@ -21,8 +21,8 @@ from typing import Any
 
 from pycrdt import Doc, get_update
 
-from meshpos.lib0 import MAX_VAR_UINT, Reader
-from meshpos.model.replica import decode_state_vector, encode_state_vector
+from meshpos.lib0 import MAX_VAR_UINT, Reader, write_var_uint
+from meshpos.model.replica import encode_state_vector
 
 EMPTY_UPDATE = b"\x00\x00"
 EMPTY_STATE_VECTOR = b"\x00"
@@ -93,7 +93,52 @@ def split_by_author(
     return pieces
 
 
-def past_holes(doc: Doc[Any], authors: Iterable[int] | None = None) -> dict[int, bytes]:
+def held_clocks(doc: Doc[Any]) -> dict[int, int]:
+    """``doc``'s state vector as {client: clock}: the same as ``decode_state_vector(doc.get_state())``
+    for bytes pycrdt made itself (well formed by construction, so not checked), several times faster.
+    Every received update asks for it (its authors' clocks decide whether and how it is applied)."""
+    values = []
+    value = shift = 0
+    for byte in doc.get_state():
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            values.append(value)
+            value = shift = 0
+        else:
+            shift += 7
+    return dict(zip(values[1::2], values[2::2], strict=True))
+
+
+def _var_uint(num: int) -> bytes:
+    """``write_var_uint`` for numbers we hold (no range check), with the usual client ids cached."""
+    found = _ENCODED.get(num)
+    if found is not None:
+        return found
+    out = bytearray()
+    while num > 127:
+        out.append(0x80 | (num & 0x7F))
+        num >>= 7
+    out.append(num)
+    return bytes(out)
+
+
+def _client_id(client: int) -> bytes:
+    encoded = _ENCODED.get(client)
+    if encoded is None:
+        if len(_ENCODED) >= _MAX_ENCODED:
+            _ENCODED.clear()
+        encoded = _ENCODED[client] = _var_uint(client)
+    return encoded
+
+
+_ENCODED: dict[int, bytes] = {}  # client id -> its var-uint (a day holds a few dozen clients)
+_MAX_ENCODED = 4096
+_COMPLETE = write_var_uint(MAX_VAR_UINT)
+
+
+def past_holes(
+    doc: Doc[Any], authors: Iterable[int] | None = None, clocks: Mapping[int, int] | None = None
+) -> dict[int, bytes]:
     """What ``doc`` holds past a hole in an author's clocks: author -> an update with it.
 
     pycrdt (yrs) integrates structs that arrive ahead of their author's order when their parents are
@@ -101,18 +146,25 @@ def past_holes(doc: Doc[Any], authors: Iterable[int] | None = None) -> dict[int,
     state vector) leaves them out. For each author, a diff from its last clock (an author listed at
     clock 0 holds nothing before the hole) carries one struct when there is no hole, and a skip and the
     structs past it when there is one (read off the header: the author's number of structs). Only
-    ``authors`` are checked when given (an author the document holds nothing of has no hole)."""
-    clocks = decode_state_vector(doc.get_state())
+    ``authors`` are checked when given (an author the document holds nothing of has no hole).
+    ``clocks``: ``doc``'s state vector when the caller has it (:func:`held_clocks`).
+
+    It runs after every received update, so the state vectors it asks with are built from cached
+    bytes (the order of a state vector's entries means nothing to the decoder)."""
+    if clocks is None:
+        clocks = held_clocks(doc)
+    complete = {client: _client_id(client) + _COMPLETE for client in clocks}
     pieces = {}
     for client in clocks if authors is None else authors:
         if client not in clocks:
             continue
         clock = clocks[client]
-        claims = dict.fromkeys(clocks, MAX_VAR_UINT)
-        del claims[client]
+        others = b"".join(entry for other, entry in complete.items() if other != client)
         if clock:
-            claims[client] = clock - 1
-        piece = doc.get_update(encode_state_vector(claims))
+            claims = _var_uint(len(clocks)) + others + _client_id(client) + _var_uint(clock - 1)
+        else:
+            claims = _var_uint(len(clocks) - 1) + others
+        piece = doc.get_update(claims)
         reader = Reader(piece)
         if reader.read_var_uint("update header: number of clients") == 0:
             continue

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import pstats
+from pathlib import Path
 
 import pytest
 
@@ -60,13 +62,21 @@ def test_a_tiny_run_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> N
     assert result["machine"]["python"].count(".") == 2
 
 
-def test_the_table_without_json_and_without_the_peer(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_table_without_json_and_without_the_peer_and_profiled(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     args = _args("--nodes", "2", "--rate", "10", "--seconds", "0.5", "--catchup-receipts", "5")
     args.no_peer = True
+    args.profile = str(tmp_path / "profiles")
     assert run_mesh_bench(args) == 0
     out = capsys.readouterr().out
     assert "propagation p99 ms" in out
     assert "2 nodes, 5 receipts" in out
+    # each register profiled its warm-up sale and its measured sales: one file each, readable
+    profiles = sorted((tmp_path / "profiles").glob("*.prof"))
+    assert len(profiles) == 2 * 2
+    functions = {name for _file, _line, name in pstats.Stats(str(profiles[0])).stats}  # type: ignore[attr-defined]
+    assert "sell_one" in functions
 
 
 @pytest.mark.parametrize(
