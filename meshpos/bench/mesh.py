@@ -2,7 +2,8 @@
 
 Every register is a process of its own (``meshpos.bench.mesh_worker``), as the devices of a venue are:
 ours, ``--nodes`` real nodes (``meshpos.node.Node``: SQLite, mTLS websockets on 127.0.0.1, linked with
-``add_peer``, no mDNS), every pair linked (a full mesh, as discovery makes it); the peer, the
+``add_peer`` with every other, no mDNS, as discovery would tell it; the links are what the node's
+topology makes of that); the peer, the
 pycrdt-websocket server (``WebsocketServer``, one in-memory ``YRoom`` per document, no store) in a process
 and one process per register holding a pycrdt ``Doc`` per document, each synced by a pycrdt ``Provider``
 over a plain websocket (a star). This bench drives them over pipes and reads the figures back.
@@ -23,232 +24,51 @@ over a plain websocket (a star). This bench drives them over pipes and reads the
   first register disconnects and reconnects with its documents still in memory (it has no store).
 * CPU: ``cpu_ms_per_receipt`` is all the registers' processes together (the peer's server included);
   ``loop_cpu_ms_per_receipt`` their event-loop threads; ``loop_lag_*`` the worst register's 10 ms timer.
+  Per device (``mesh_scale``): the idle mesh's CPU per second, a receipt's CPU net of idling, the most
+  links a device held, and whether the machine was saturated; ``--nodes 6,20,50`` runs each size in
+  turn into one report. ``--profile DIR`` writes each register's cProfile of its sales (CPU time).
+* Driving the processes and reading a phase's figures: ``mesh_drive``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from meshpos.bench.mesh_meter import PROFILE_ENV, percentile
+from meshpos.bench.mesh_drive import (
+    Worker,
+    each,
+    noon_offset,
+    offer,
+    progress,
+    sell_backlog,
+    spawned,
+    warm_up,
+)
+from meshpos.bench.mesh_meter import PROFILE_ENV
+from meshpos.bench.mesh_scale import (
+    SATURATED,
+    load_average,
+    measure_idle,
+    node_counts,
+    per_node,
+    scale_report,
+    scale_table,
+)
 from meshpos.errors import MeshposError
 from meshpos.harness.venue import catalog_update, make_device, make_venue
 from meshpos.model.documents import DAY_FORMAT, STANDING_DOCUMENTS, kitchen_name, ledger_name
 
 HOST = "127.0.0.1"  # the network rule: loopback only
 TARGETS = {"propagation_p99_ms": 25.0, "catchup_s": 1.0}
-WAIT_S = 120.0  # give up waiting for a register's reply after this long (plus its own timeouts)
-
-
-def _progress(message: str) -> None:
-    print(f"bench mesh: {message}", file=sys.stderr, flush=True)
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 3)
-
-
-def _noon_offset() -> float:
-    """Seconds that move wall time to today's 12:00 UTC, so a run never straddles the 04:00 cutoff."""
-    now = time.time()
-    return now - now % 86_400 + 12 * 3600 - now
-
-
-# --- the register processes -------------------------------------------------------------------------
-
-
-class _Worker:
-    """One register (or the peer's server) in its own process: a command in, a reply out."""
-
-    def __init__(
-        self, name: str, process: asyncio.subprocess.Process, first: dict[str, Any]
-    ) -> None:
-        self.name = name
-        self.process = process
-        self.first = first
-
-    @classmethod
-    async def spawn(cls, name: str, *argv: str) -> _Worker:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "meshpos.bench.mesh_worker",
-            *argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=1 << 26,
-        )
-        worker = cls(name, process, {})
-        try:
-            worker.first = await worker._read()
-        except BaseException:
-            await worker.close()
-            raise
-        return worker
-
-    async def _read(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        try:
-            line = await asyncio.wait_for(self.process.stdout.readline(), WAIT_S + 30)
-        except TimeoutError:
-            raise MeshposError(f"{self.name} did not answer within {WAIT_S + 30:g} s") from None
-        if not line:
-            code = await self.process.wait()
-            raise MeshposError(f"{self.name}'s process ended (exit code {code}); see its log above")
-        reply: dict[str, Any] = json.loads(line)
-        if "error" in reply:
-            raise MeshposError(f"{self.name}: {reply['error']}")
-        return reply
-
-    async def call(self, do: str, **fields: Any) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"do": do, **fields}).encode() + b"\n")
-        await self.process.stdin.drain()
-        return await self._read()
-
-    async def close(self) -> None:
-        """Ask it to stop (its node closes the store and tells its peers); kill it if it hangs."""
-        if self.process.returncode is None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.call("stop"), 10)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.process.wait(), 5)
-        if self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-
-
-async def _each(workers: list[_Worker], do: str, **fields: Any) -> list[dict[str, Any]]:
-    return list(await asyncio.gather(*(w.call(do, **fields) for w in workers)))
-
-
-@contextlib.asynccontextmanager
-async def _workers(spawns: list[tuple[str, list[str]]]) -> AsyncIterator[list[_Worker]]:
-    started: list[_Worker] = []
-    try:
-        for name, argv in spawns:
-            started.append(await _Worker.spawn(name, *argv))
-        yield started
-    finally:
-        await asyncio.gather(*(w.close() for w in started))
-
-
-# --- one phase, either side -------------------------------------------------------------------------
-
-
-@dataclass
-class _Sale:
-    receipt_id: str
-    origin: int
-    paid: float
-
-
-def _plans(count: int, total: int, rate: float) -> list[list[list[float]]]:
-    """Sale ``k`` at ``begin + k / rate`` on register ``k mod count``, starting 0.2 s from now."""
-    begin = time.perf_counter() + 0.2
-    plans: list[list[list[float]]] = [[] for _ in range(count)]
-    for k in range(total):
-        plans[k % count].append([k, begin + k / rate])
-    return plans
-
-
-async def _offer(
-    registers: list[_Worker], total: int, rate: float, meters: list[_Worker]
-) -> dict[str, Any]:
-    """Offer ``total`` sales open-loop at ``rate``; every figure of the propagation phase."""
-    count = len(registers)
-    held = [r["held"] for r in await _each(registers, "count")]
-    before = await _each(meters, "stats")
-    replies = await asyncio.gather(
-        *(
-            w.call("sell", plan=plan)
-            for w, plan in zip(registers, _plans(count, total, rate), strict=True)
-        )
-    )
-    await asyncio.gather(
-        *(w.call("holds", count=h + total) for w, h in zip(registers, held, strict=True))
-    )
-    drain = max(r["waited_s"] for r in await _each(registers, "quiet", threshold=count))
-    after = await _each(meters, "stats")
-    seen = [r["seen"] for r in await _each(registers, "seen")]
-    sales = [
-        _Sale(rid, origin, paid)
-        for origin, reply in enumerate(replies)
-        for rid, _started, paid in reply["sales"]
-    ]
-    delays = [
-        max(0.0, max(seen[j][s.receipt_id] for j in range(count) if j != s.origin) - s.paid)
-        for s in sales
-    ]
-    starts = sorted(started for reply in replies for _rid, started, _paid in reply["sales"])
-    durations = [paid - started for reply in replies for _rid, started, paid in reply["sales"]]
-    sent = sum(a["bytes"] - b["bytes"] for a, b in zip(after, before, strict=True))
-    messages = sum(a["messages"] - b["messages"] for a, b in zip(after, before, strict=True))
-    kinds: Counter[str] = Counter()
-    for a, b in zip(after, before, strict=True):
-        kinds.update(Counter(a["by_kind"]) - Counter(b["by_kind"]))
-    return {
-        "loop_lag_p99_ms": round(max(r["lag_p99_ms"] for r in replies), 3),
-        "loop_lag_max_ms": round(max(r["lag_max_ms"] for r in replies), 3),
-        "drain_s": round(drain, 1),
-        "achieved_rate": round((total - 1) / (starts[-1] - starts[0]), 1) if total > 1 else 0.0,
-        "propagation_p50_ms": _ms(percentile(delays, 0.50)),
-        "propagation_p99_ms": _ms(percentile(delays, 0.99)),
-        "propagation_max_ms": _ms(max(delays)),
-        "sale_p50_ms": _ms(percentile(durations, 0.50)),
-        "sale_p99_ms": _ms(percentile(durations, 0.99)),
-        "wire_bytes_per_receipt": round(sent / total, 1),
-        "wire_messages_per_receipt": round(messages / total, 2),
-        "wire_bytes_per_receipt_by_kind": {
-            kind: round(n / total, 1) for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1])
-        },
-        "cpu_ms_per_receipt": round(
-            sum(a["cpu_s"] - b["cpu_s"] for a, b in zip(after, before, strict=True)) * 1000 / total,
-            2,
-        ),
-        "loop_cpu_ms_per_receipt": round(
-            sum(a["loop_cpu_s"] - b["loop_cpu_s"] for a, b in zip(after, before, strict=True))
-            * 1000
-            / total,
-            2,
-        ),
-    }
-
-
-async def _warm_up(registers: list[_Worker]) -> None:
-    """One sale per register, not measured: every process has run each code path once."""
-    now = time.perf_counter()
-    held = [r["held"] for r in await _each(registers, "count")]
-    await asyncio.gather(*(w.call("sell", plan=[[i, now]]) for i, w in enumerate(registers)))
-    count = len(registers)
-    await asyncio.gather(
-        *(w.call("holds", count=h + count) for w, h in zip(registers, held, strict=True))
-    )
-
-
-async def _sell_backlog(online: list[_Worker], backlog: int) -> None:
-    """``backlog`` sales split evenly over ``online``, one cashier each, sale after sale."""
-    shares = [backlog // len(online) + (k < backlog % len(online)) for k in range(len(online))]
-    starts = [sum(shares[:k]) for k in range(len(online))]
-    await asyncio.gather(
-        *(
-            w.call("backlog", count=n, first=f)
-            for w, n, f in zip(online, shares, starts, strict=True)
-        )
-    )
 
 
 # --- ours -------------------------------------------------------------------------------------------
@@ -257,8 +77,8 @@ async def _sell_backlog(online: list[_Worker], backlog: int) -> None:
 async def _ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     count, rate, total = args.nodes, args.rate, max(1, round(args.rate * args.seconds))
     backlog = int(args.catchup_receipts)
-    offset = str(_noon_offset())
-    _progress(f"ours: enrolling {count} registers")
+    offset = str(noon_offset())
+    progress(f"ours: enrolling {count} registers")
     authority = make_venue(folder)
     catalog = catalog_update()
     ids = [f"R{k + 1:02d}" for k in range(count)]
@@ -266,39 +86,43 @@ async def _ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         await make_device(authority, folder, node_id, catalog=catalog)
     tomls = [str(folder / f"{node_id}.toml") for node_id in ids]
     spawns = [(node_id, ["ours", toml, offset]) for node_id, toml in zip(ids, tomls, strict=True)]
-    async with _workers(spawns) as nodes:
-        started = await _each(nodes, "start")
+    async with spawned(spawns) as nodes:
+        started = await each(nodes, "start")
         ports = [s["port"] for s in started]
 
         def peers_of(i: int) -> list[list[Any]]:
             return [[ids[j], HOST, ports[j]] for j in range(count) if j != i]
 
         await asyncio.gather(*(n.call("link", peers=peers_of(i)) for i, n in enumerate(nodes)))
-        _progress(f"ours: {count} node processes linked (full mesh, mTLS on {HOST})")
-        await _each(nodes, "shift")
-        await _each(nodes, "watch", ledger=started[0]["ledger"])
-        await _warm_up(nodes)
-        _progress(f"ours: {total} sales offered at {rate:g}/s over {count} registers")
-        result = await _offer(nodes, total, rate, nodes)
+        progress(f"ours: {count} node processes linked (each told of every other, mTLS on {HOST})")
+        await each(nodes, "shift")
+        await each(nodes, "watch", ledger=started[0]["ledger"])
+        await warm_up(nodes)
+        await each(nodes, "quiet", threshold=count)
+        progress(f"ours: idle for {args.idle_seconds:g} s")
+        idle = await measure_idle(nodes, args.idle_seconds)
+        progress(f"ours: {total} sales offered at {rate:g}/s over {count} registers")
+        result = await offer(nodes, total, rate, nodes)
+        result.update(per_node(result, idle, count, total))
 
         # catch-up: the first node stops, the others sell the backlog, it starts again from its file
-        _progress(f"ours: {ids[0]} stopped; the other {count - 1} sell {backlog} receipts")
+        progress(f"ours: {ids[0]} stopped; the other {count - 1} sell {backlog} receipts")
         expected = (await nodes[0].call("count"))["held"] + backlog
         drops = (await nodes[0].call("stop"))["protocol_errors"]
         await nodes[0].close()
         online = nodes[1:]
         begin = time.perf_counter()
-        await _sell_backlog(online, backlog)
+        await sell_backlog(online, backlog)
         written = time.perf_counter() - begin
-        await _each(online, "holds", count=expected)
+        await each(online, "holds", count=expected)
         settled = time.perf_counter() - begin - written
-        await _each(online, "quiet", threshold=count)
-        _progress(
+        await each(online, "quiet", threshold=count)
+        progress(
             f"ours: {backlog} sold in {written:.1f} s (+{settled:.1f} s until the others agreed); "
             f"restarting {ids[0]} in a new process"
         )
-        nodes[0] = await _Worker.spawn(ids[0], "ours", tomls[0], offset)
-        before = await _each(nodes, "stats")
+        nodes[0] = await Worker.spawn(ids[0], "ours", tomls[0], offset)
+        before = await each(nodes, "stats")
         start = await nodes[0].call("start")
         loaded = (await nodes[0].call("count"))["held"]
         ports[0] = start["port"]
@@ -307,7 +131,7 @@ async def _ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             *(n.call("link", peers=[[ids[0], HOST, ports[0]]], wait=False) for n in online)
         )
         finished = (await nodes[0].call("holds", count=expected))["at"]
-        after = await _each(nodes, "stats")
+        after = await each(nodes, "stats")
         sent = sum(a["bytes"] - b["bytes"] for a, b in zip(after, before, strict=True))
         result.update(
             {
@@ -320,7 +144,7 @@ async def _ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 "catchup_backlog_settle_s": round(settled, 2),
             }
         )
-        stops = await _each(nodes, "stop")
+        stops = await each(nodes, "stop")
         result["link_drops"] = drops + sum(s["protocol_errors"] for s in stops)
     return result
 
@@ -341,13 +165,13 @@ async def _peer(args: argparse.Namespace) -> dict[str, Any]:
     _check_peer_installed()
     count, rate, total = args.nodes, args.rate, max(1, round(args.rate * args.seconds))
     backlog = int(args.catchup_receipts)
-    date = time.strftime(DAY_FORMAT, time.gmtime(time.time() + _noon_offset()))
+    date = time.strftime(DAY_FORMAT, time.gmtime(time.time() + noon_offset()))
     ledger = ledger_name(date)
     names = [*STANDING_DOCUMENTS, ledger, kitchen_name(date)]  # what our nodes hold
     spawns = [("peer server", ["server"])] + [
         (f"peer R{k + 1:02d}", ["peer", f"R{k + 1:02d}"]) for k in range(count)
     ]
-    async with _workers(spawns) as workers:
+    async with spawned(spawns) as workers:
         server, registers = workers[0], workers[1:]
         port = server.first["port"]
         catalog = catalog_update().hex()
@@ -359,24 +183,26 @@ async def _peer(args: argparse.Namespace) -> dict[str, Any]:
                 ledger=ledger,
                 catalog=catalog if k == 0 else "",
             )
-        _progress(f"peer: {count} register processes connected to one pycrdt-websocket server")
-        await _each(registers, "watch", ledger=ledger)
-        await _warm_up(registers)
-        _progress(f"peer: {total} receipts offered at {rate:g}/s over {count} registers")
-        result = {
-            f"peer_{k}": v for k, v in (await _offer(registers, total, rate, workers)).items()
-        }
+        progress(f"peer: {count} register processes connected to one pycrdt-websocket server")
+        await each(registers, "watch", ledger=ledger)
+        await warm_up(registers)
+        await each(registers, "quiet", threshold=count)
+        idle = await measure_idle(workers, args.idle_seconds, nodes=count)
+        progress(f"peer: {total} receipts offered at {rate:g}/s over {count} registers")
+        phase = await offer(registers, total, rate, workers)
+        phase.update(per_node(phase, idle, count, total))
+        result = {f"peer_{k}": v for k, v in phase.items()}
 
-        _progress(f"peer: register 1 disconnected; the others write {backlog} receipts")
+        progress(f"peer: register 1 disconnected; the others write {backlog} receipts")
         expected = (await registers[0].call("count"))["held"] + backlog
         await registers[0].call("disconnect")
         online = registers[1:]
-        await _sell_backlog(online, backlog)
-        await _each(online, "holds", count=expected)
-        before = await _each(workers, "stats")
+        await sell_backlog(online, backlog)
+        await each(online, "holds", count=expected)
+        before = await each(workers, "stats")
         begin = (await registers[0].call("connect", port=port))["begin"]
         finished = (await registers[0].call("holds", count=expected))["at"]
-        after = await _each(workers, "stats")
+        after = await each(workers, "stats")
         result["peer_catchup_s"] = round(finished - begin, 3)
         result["peer_catchup_wire_mb"] = round(
             sum(a["bytes"] - b["bytes"] for a, b in zip(after, before, strict=True)) / 1e6, 2
@@ -405,6 +231,7 @@ def _machine() -> dict[str, Any]:
 
 
 async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    load = load_average()
     ours = await _ours(args, folder)
     peer = await _peer(args) if not args.no_peer else {}
     total = max(1, round(args.rate * args.seconds))
@@ -413,6 +240,7 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "receipts": total,
         "rate": args.rate,
         "seconds": args.seconds,
+        "load_average_at_start": load,
         **ours,
         **peer,
     }
@@ -422,8 +250,9 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     result["targets"] = dict(TARGETS)
     result["targets_met"] = {k: result[k] <= v for k, v in TARGETS.items()}
     result["method"] = {
-        "ours": f"{args.nodes} meshpos nodes, full mesh of mTLS websockets, SQLite WAL "
-        "synchronous=FULL; sale = open order + 2 lines + card payment",
+        "ours": f"{args.nodes} meshpos nodes, each told of every other (the links are what the "
+        "node's topology makes of that), mTLS websockets, SQLite WAL synchronous=FULL; sale = "
+        "open order + 2 lines + card payment",
         "peer": "pycrdt-websocket WebsocketServer (in-memory YRooms, no store), one room per "
         "document, a pycrdt Provider per register and document over plain websockets; "
         "sale = one receipt-shaped transaction",
@@ -431,6 +260,10 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "on every other replica (Map.observe)",
         "wire_bytes": "sync payload bytes handed to the transport, all message kinds, no "
         "websocket framing or TLS",
+        "per_node": "idle: CPU of every process over --idle-seconds with nothing sold, per node "
+        "and second; per receipt: the sale phase's CPU minus that idle rate, per receipt and "
+        "node (the peer's server counted over its registers); saturated: /proc/stat says "
+        f"{SATURATED:.0%} of all CPUs were busy (any process) or the rate was not achieved",
     }
     result["machine"] = _machine()
     return result
@@ -447,18 +280,43 @@ def _table(result: dict[str, Any]) -> str:
             result.get("peer_wire_bytes_per_receipt"),
         ),
         ("catch-up s", result["catchup_s"], result.get("peer_catchup_s")),
+        (
+            "idle CPU ms/s/node",
+            result["idle_cpu_ms_per_s_per_node"],
+            result.get("peer_idle_cpu_ms_per_s_per_node"),
+        ),
+        (
+            "CPU ms/receipt/node",
+            result["cpu_ms_per_receipt_per_node"],
+            result.get("peer_cpu_ms_per_receipt_per_node"),
+        ),
+        ("links/node max", result["links_per_node_max"], result.get("peer_links_per_node_max")),
+        ("machine busy", result["machine_busy"], result.get("peer_machine_busy")),
     ]
     lines = [f"{a:<22}{b!s:>12}{c!s:>18}" for a, b, c in rows]
     lines.append(
         f"{result['nodes']} nodes, {result['receipts']} receipts at {result['rate']}/s; "
         f"peer p99 / ours p99: {result.get('ratio_vs_peer')}x"
+        + ("; the machine was saturated" if result["saturated"] else "")
     )
     return "\n".join(lines)
 
 
 def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--nodes", type=int, default=6, help="registers in the mesh (default 6)")
+    parser.add_argument(
+        "--nodes",
+        default="6",
+        help="registers in the mesh (default 6); several sizes, such as 6,20,50, are run one "
+        "after the other into one report",
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=5.0,
+        help="how long the idle mesh is measured before the sales (default 5: one anti-entropy "
+        "round)",
+    )
     parser.add_argument(
         "--rate", type=float, default=100.0, help="offered receipts/s, all registers together"
     )
@@ -485,9 +343,10 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_mesh_bench(args: argparse.Namespace) -> int:
-    if args.nodes < 2 or args.rate <= 0 or args.seconds <= 0 or args.catchup_receipts < 1:
+    counts = node_counts(args.nodes)
+    if args.rate <= 0 or args.seconds <= 0 or args.catchup_receipts < 1 or args.idle_seconds <= 0:
         raise MeshposError(
-            "--nodes must be at least 2; --rate, --seconds, --catchup-receipts positive"
+            "--rate, --seconds, --catchup-receipts and --idle-seconds must be positive"
         )
     if args.profile is not None:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
@@ -497,9 +356,24 @@ def run_mesh_bench(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         if any(folder.iterdir()):
             raise MeshposError(f"{folder} is not empty")
-        result = asyncio.run(_bench(args, folder))
+        runs = asyncio.run(_sizes(args, counts, folder))
     else:
         with tempfile.TemporaryDirectory(prefix="meshpos-bench-mesh-") as tmp:
-            result = asyncio.run(_bench(args, Path(tmp)))
-    print(json.dumps(result, indent=2) if args.json else _table(result))
+            runs = asyncio.run(_sizes(args, counts, Path(tmp)))
+    if len(runs) == 1:
+        print(json.dumps(runs[0], indent=2) if args.json else _table(runs[0]))
+    else:
+        print(json.dumps(scale_report(runs), indent=2) if args.json else scale_table(runs))
     return 0
+
+
+async def _sizes(args: argparse.Namespace, counts: list[int], folder: Path) -> list[dict[str, Any]]:
+    """Each mesh size in turn, each in a folder of its own (one size: the folder itself)."""
+    runs = []
+    for count in counts:
+        here = folder if len(counts) == 1 else folder / f"{count}-nodes"
+        here.mkdir(exist_ok=True)
+        if len(counts) > 1:
+            progress(f"{count} nodes")
+        runs.append(await _bench(argparse.Namespace(**{**vars(args), "nodes": count}), here))
+    return runs

@@ -189,6 +189,27 @@ def _profiled(what: str) -> Any:
         profile.dump_stats(str(Path(folder) / f"{os.getpid()}-{what}.prof"))
 
 
+async def _linked(node: Node, offered: int) -> None:
+    """Wait until this node holds a link with every peer it was given, each in sync; or, when its
+    topology links fewer (bounded links), until its links stayed the same, all in sync, for a second.
+    The warm-up sale then proves every node converged, however the mesh is shaped."""
+    deadline = time.perf_counter() + 30 + offered
+    last: set[str] = set()
+    steady = time.perf_counter()
+    while True:
+        peers = node.status().peers
+        if set(peers) != last or not all(peers.values()):
+            last, steady = set(peers), time.perf_counter()
+        elif peers and (len(peers) >= offered or time.perf_counter() - steady >= 1.0):
+            return
+        if time.perf_counter() > deadline:
+            raise MeshposError(
+                f"linked with {len(peers)} of {offered} peers, {sum(peers.values())} in sync, "
+                f"after {30 + offered} s"
+            )
+        await asyncio.sleep(0.01)
+
+
 class _Ours(_Register):
     def __init__(self, config_path: Path, clock_offset: float) -> None:
         super().__init__()
@@ -234,12 +255,7 @@ class _Ours(_Register):
             for peer, host, port in msg["peers"]:
                 node.add_peer(peer, host, int(port))
             if msg.get("wait", True):
-                want = len(msg["peers"])
-                deadline = time.perf_counter() + 30
-                while not (len(p := node.status().peers) >= want and all(p.values())):
-                    if time.perf_counter() > deadline:
-                        raise MeshposError("not in sync with every peer after 30 s")
-                    await asyncio.sleep(0.01)
+                await _linked(node, len(msg["peers"]))
             return {}
         if do == "shift":
             assert self.node is not None
@@ -249,6 +265,9 @@ class _Ours(_Register):
             if self.node is not None:
                 await self.node.stop()
             return {"protocol_errors": self.node.counters["protocol_errors"] if self.node else 0}
+        if do == "stats":  # and the links this node holds now (sessions past the hello)
+            links = len(self.node.status().peers) if self.node is not None else 0
+            return {**await super().command(do, msg), "links": links}
         return await super().command(do, msg)
 
 
@@ -284,6 +303,8 @@ class _PeerRegister(_Register):
             begin = time.perf_counter()
             await self._connect(int(msg["port"]))
             return {"begin": begin}
+        if do == "stats":  # a websocket (a provider) per document while connected
+            return {**await super().command(do, msg), "links": len(self.docs) if self._task else 0}
         if do == "disconnect" or do == "stop":
             task, self._task = self._task, None
             if task is not None:

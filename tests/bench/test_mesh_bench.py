@@ -46,6 +46,13 @@ def test_a_tiny_run_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> N
     by_kind = result["wire_bytes_per_receipt_by_kind"]
     assert by_kind["update"] > 0
     assert math.isclose(sum(by_kind.values()), result["wire_bytes_per_receipt"], rel_tol=0.01)
+    for side in ("", "peer_"):  # the per-device figures (bench/mesh_scale.py)
+        assert result[f"{side}idle_cpu_ms_per_s_per_node"] > 0
+        assert result[f"{side}cpu_ms_per_receipt_per_node"] >= 0
+        assert result[f"{side}links_per_node_max"] >= 1
+        assert result[f"{side}saturated"] in (True, False)
+        assert result[f"{side}machine_busy"] is None or 0 <= result[f"{side}machine_busy"] <= 1
+    assert result["links_per_node_max"] <= 2  # three nodes: at most the two others
     assert result["catchup_receipts"] == 30
     assert result["catchup_start_s"] <= result["catchup_s"]
     assert result["catchup_loaded_receipts"] == 20 + 3  # the measured sales and the warm-up
@@ -79,9 +86,47 @@ def test_the_table_without_json_and_without_the_peer_and_profiled(
     assert "sell_one" in functions
 
 
+def test_several_sizes_in_one_report(capsys: pytest.CaptureFixture[str]) -> None:
+    args = _args("--json", "--nodes", "2,3", "--rate", "10", "--seconds", "0.5")
+    args.catchup_receipts, args.idle_seconds, args.no_peer = 5, 0.5, True
+    assert run_mesh_bench(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["nodes"] == [2, 3]
+    assert set(report["by_nodes"]) == {"2", "3"}
+    for size in ("2", "3"):
+        run = report["by_nodes"][size]
+        assert run["nodes"] == int(size)
+        assert 1 <= run["links_per_node_max"] <= int(size) - 1
+        for key in ("idle_cpu_ms_per_s_per_node", "cpu_ms_per_receipt_per_node", "saturated"):
+            assert report["per_node"][key][size] == run[key]
+    assert report["machine"]["cpu_count"] >= 1
+
+
+def test_the_scale_table_names_every_size_and_says_whether_the_machine_saturated(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = _args("--nodes", "2,3", "--rate", "10", "--seconds", "0.5", "--idle-seconds", "0.5")
+    args.catchup_receipts, args.no_peer = 5, True
+    assert run_mesh_bench(args) == 0
+    out = capsys.readouterr().out
+    assert "2 ours" in out
+    assert "3 ours" in out
+    assert "idle_cpu_ms_per_s_per_node" in out
+    assert "saturated" in out
+
+
 @pytest.mark.parametrize(
     "argv",
-    [["--nodes", "1"], ["--rate", "0"], ["--seconds", "-1"], ["--catchup-receipts", "0"]],
+    [
+        ["--nodes", "1"],
+        ["--nodes", "6,1"],
+        ["--nodes", "6,6"],
+        ["--nodes", "six"],
+        ["--rate", "0"],
+        ["--seconds", "-1"],
+        ["--catchup-receipts", "0"],
+        ["--idle-seconds", "0"],
+    ],
 )
 def test_nonsense_parameters_are_refused(argv: list[str]) -> None:
     with pytest.raises(MeshposError):
