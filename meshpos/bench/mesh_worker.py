@@ -113,6 +113,7 @@ class _Register:
 
     def __init__(self) -> None:
         self.meter = LinkMeter()
+        self.profile = _Profile()
         self.watch = _Watch()
         self.ledger = ""
 
@@ -128,6 +129,7 @@ class _Register:
             self.watch.start(self.receipts())
             return {}
         if do == "sell":
+            self.profile.start()
             return await self._sell_open_loop([(int(k), float(at)) for k, at in msg["plan"]])
         if do == "backlog":
             for k in range(int(msg["count"])):
@@ -141,6 +143,7 @@ class _Register:
         if do == "count":
             return {"held": len(self.receipts())}
         if do == "quiet":
+            self.profile.stop()
             return {"waited_s": await self.meter.quiet(int(msg["threshold"]), WAIT_S)}
         if do == "stats":
             return {
@@ -163,7 +166,7 @@ class _Register:
             receipt_id, paid = await self.sell_one(k)
             return [receipt_id, started, paid]
 
-        with LoopLag() as lag, _profiled(f"sell-{len(plan)}"):
+        with LoopLag() as lag:
             sales = await asyncio.gather(*(one(k, at) for k, at in plan))
         return {
             "sales": sales,
@@ -172,21 +175,27 @@ class _Register:
         }
 
 
-@contextlib.contextmanager
-def _profiled(what: str) -> Any:
-    """cProfile this process's event-loop thread (everything it runs: its sales, what it receives,
-    commits and forwards) into ``$MESHPOS_BENCH_PROFILE/<pid>-<what>.prof``; nothing when unset."""
-    folder = os.environ.get(PROFILE_ENV)
-    if not folder:
-        yield
-        return
-    profile = cProfile.Profile(time.thread_time)  # CPU time: not the waits of a busy machine
-    profile.enable()
-    try:
-        yield
-    finally:
-        profile.disable()
-        profile.dump_stats(str(Path(folder) / f"{os.getpid()}-{what}.prof"))
+class _Profile:
+    """cProfile of this process's event-loop thread (everything it runs: its sales, what it receives,
+    commits and forwards) from a ``sell`` until the ``quiet`` after it, so that the registers that sell
+    nothing in a phase are profiled too; ``$MESHPOS_BENCH_PROFILE/<pid>-<n>.prof``, nothing when unset."""
+
+    def __init__(self) -> None:
+        self._folder = os.environ.get(PROFILE_ENV)
+        self._running: cProfile.Profile | None = None
+        self._count = 0
+
+    def start(self) -> None:
+        if self._folder and self._running is None:
+            self._running = cProfile.Profile(time.thread_time)  # CPU: not a busy machine's waits
+            self._running.enable()
+
+    def stop(self) -> None:
+        if self._folder and self._running is not None:
+            self._running.disable()
+            self._count += 1
+            self._running.dump_stats(str(Path(self._folder) / f"{os.getpid()}-{self._count}.prof"))
+            self._running = None
 
 
 async def _linked(node: Node, offered: int) -> None:

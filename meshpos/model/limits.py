@@ -38,7 +38,9 @@ def text_problem(value: object, max_chars: int) -> str | None:
         return f"expected text, got {type(value).__name__}"
     if len(value) > max_chars:
         return f"is {len(value)} characters long; at most {max_chars} are allowed"
-    if value.isprintable():  # no Cc nor Cs in it (nor other unprintables): the usual text, at C speed
+    if (
+        value.isprintable()
+    ):  # no Cc nor Cs in it (nor other unprintables): the usual text, at C speed
         return None
     for i, ch in enumerate(value):
         category = unicodedata.category(ch)
