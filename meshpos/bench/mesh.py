@@ -375,5 +375,11 @@ async def _sizes(args: argparse.Namespace, counts: list[int], folder: Path) -> l
         here.mkdir(exist_ok=True)
         if len(counts) > 1:
             progress(f"{count} nodes")
-        runs.append(await _bench(argparse.Namespace(**{**vars(args), "nodes": count}), here))
+        try:
+            runs.append(await _bench(argparse.Namespace(**{**vars(args), "nodes": count}), here))
+        except MeshposError as exc:
+            if len(counts) == 1:
+                raise
+            progress(f"{count} nodes failed: {exc}")  # the other sizes still count
+            runs.append({"nodes": count, "error": str(exc), "machine": _machine()})
     return runs

@@ -71,12 +71,12 @@ class Worker:
             raise
         return worker
 
-    async def _read(self) -> dict[str, Any]:
+    async def _read(self, wait: float = WAIT_S + 30) -> dict[str, Any]:
         assert self.process.stdout is not None
         try:
-            line = await asyncio.wait_for(self.process.stdout.readline(), WAIT_S + 30)
+            line = await asyncio.wait_for(self.process.stdout.readline(), wait)
         except TimeoutError:
-            raise MeshposError(f"{self.name} did not answer within {WAIT_S + 30:g} s") from None
+            raise MeshposError(f"{self.name} did not answer within {wait:g} s") from None
         if not line:
             code = await self.process.wait()
             raise MeshposError(f"{self.name}'s process ended (exit code {code}); see its log above")
@@ -85,11 +85,12 @@ class Worker:
             raise MeshposError(f"{self.name}: {reply['error']}")
         return reply
 
-    async def call(self, do: str, **fields: Any) -> dict[str, Any]:
+    async def call(self, do: str, *, wait: float = WAIT_S + 30, **fields: Any) -> dict[str, Any]:
+        """Send one command; its reply, waited for at most ``wait`` seconds."""
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps({"do": do, **fields}).encode() + b"\n")
         await self.process.stdin.drain()
-        return await self._read()
+        return await self._read(wait)
 
     async def close(self) -> None:
         """Ask it to stop (its node closes the store and tells its peers); kill it if it hangs."""
@@ -244,7 +245,7 @@ async def sell_backlog(online: list[Worker], backlog: int) -> None:
     starts = [sum(shares[:k]) for k in range(len(online))]
     await asyncio.gather(
         *(
-            w.call("backlog", count=n, first=f)
+            w.call("backlog", count=n, first=f, wait=WAIT_S + 30 + n)  # a busy machine: 1 s a sale
             for w, n, f in zip(online, shares, starts, strict=True)
         )
     )

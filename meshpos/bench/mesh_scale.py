@@ -106,7 +106,8 @@ def scale_report(runs: list[dict[str, Any]]) -> dict[str, Any]:
             )
         },
         "machine": runs[-1]["machine"],
-        "load_average_at_start": [run["load_average_at_start"] for run in runs],
+        "load_average_at_start": [run.get("load_average_at_start") for run in runs],
+        "failed": {str(run["nodes"]): run["error"] for run in runs if "error" in run},
     }
 
 
@@ -116,9 +117,13 @@ def scale_table(runs: list[dict[str, Any]]) -> str:
     for key in SCALE_ROWS:
         cells = "".join(f"{run.get(key)!s:>14}{run.get(f'peer_{key}', '-')!s:>12}" for run in runs)
         lines.append(f"{key:<30}{cells}")
+    for run in runs:
+        if "error" in run:
+            lines.append(f"{run['nodes']} nodes failed: {run['error']}")
     saturated = [str(run["nodes"]) for run in runs if run.get("saturated")]
+    done = [run for run in runs if "error" not in run] or [{"rate": 0, "seconds": 0}]
     lines.append(
-        f"{runs[0]['rate']:g} receipts/s offered for {runs[0]['seconds']:g} s; "
+        f"{done[0]['rate']:g} receipts/s offered for {done[0]['seconds']:g} s; "
         + (
             f"the machine was saturated at {', '.join(saturated)} nodes: per-device CPU carries "
             "over, latencies do not"
