@@ -85,12 +85,12 @@ class Worker:
             raise MeshposError(f"{self.name}: {reply['error']}")
         return reply
 
-    async def call(self, do: str, *, wait: float = WAIT_S + 30, **fields: Any) -> dict[str, Any]:
-        """Send one command; its reply, waited for at most ``wait`` seconds."""
+    async def call(self, do: str, *, timeout: float = WAIT_S + 30, **fields: Any) -> dict[str, Any]:
+        """Send one command; its reply, waited for at most ``timeout`` seconds."""
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps({"do": do, **fields}).encode() + b"\n")
         await self.process.stdin.drain()
-        return await self._read(wait)
+        return await self._read(timeout)
 
     async def close(self) -> None:
         """Ask it to stop (its node closes the store and tells its peers); kill it if it hangs."""
@@ -245,7 +245,9 @@ async def sell_backlog(online: list[Worker], backlog: int) -> None:
     starts = [sum(shares[:k]) for k in range(len(online))]
     await asyncio.gather(
         *(
-            w.call("backlog", count=n, first=f, wait=WAIT_S + 30 + n)  # a busy machine: 1 s a sale
+            w.call(
+                "backlog", count=n, first=f, timeout=WAIT_S + 30 + n
+            )  # a busy machine: 1 s a sale
             for w, n, f in zip(online, shares, starts, strict=True)
         )
     )
