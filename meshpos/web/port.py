@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from meshpos.engine.changes import Subscription
 from meshpos.model import Catalog, Discount, Order, Receipt, Refund, Shift, StopEntry, Ticket, Venue
 from meshpos.node_status import NodeStatus
+from meshpos.ops.metrics import NodeMetrics
 
 T = TypeVar("T")
 
@@ -56,6 +57,12 @@ class NodeAPI(Protocol):
     @property
     def counters(self) -> Counter[str]:
         """The node's counters (shown in its status); the PIN guard counts its refusals here."""
+        ...
+
+    @property
+    def metrics(self) -> NodeMetrics:
+        """Its Prometheus metrics (``GET /metrics``): the commit latency it measures, and the
+        status read at each scrape."""
         ...
 
     def now_ms(self) -> int: ...
