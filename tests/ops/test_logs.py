@@ -1,0 +1,155 @@
+"""The log says each distinct problem once, then how many more there were (meshpos.ops.logs)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from meshpos.ops.logs import LIMIT_KEY, RepeatFilter, setup_logging
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+Logged = tuple[logging.Logger, list[str], Clock, RepeatFilter]
+
+
+@pytest.fixture
+def logged() -> Iterator[Logged]:
+    """A logger whose handler has a repeat filter on a fake clock; the lines it wrote."""
+    lines: list[str] = []
+    clock = Clock()
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Keep()
+    repeats = RepeatFilter(handler.handle, window_s=60, max_kinds=4, clock=clock)
+    handler.addFilter(repeats)
+    logger = logging.getLogger("meshpos.test_logs")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        yield logger, lines, clock, repeats
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+
+
+def test_a_repeated_problem_is_one_line_then_a_count_per_window(logged: Logged) -> None:
+    log, lines, clock, _ = logged
+    for backoff in (2, 4, 8, 16):  # the relay's retries: the same problem, a growing backoff
+        log.warning(
+            "relay: %s; keeping off the relay role for %.0f s", "wrong venue token", backoff
+        )
+    assert lines == ["relay: wrong venue token; keeping off the relay role for 2 s"]
+    clock.now += 61
+    log.warning("relay: %s; keeping off the relay role for %.0f s", "wrong venue token", 32)
+    assert lines[1:] == [
+        "relay: wrong venue token; keeping off the relay role for 2 s (3 more like this in the last 61 s)"
+    ]
+    clock.now += 61  # one more in that window: said at the end of it
+    log.info("something else")
+    assert lines[2:] == [
+        "relay: wrong venue token; keeping off the relay role for 2 s (1 more like this in the last 61 s)",
+        "something else",
+    ]
+
+
+def test_a_peer_knocking_from_new_ports_is_one_peer_and_another_peer_is_another_line(
+    logged: Logged,
+) -> None:
+    log, lines, _, repeats = logged
+    for port in range(40000, 40100):
+        log.warning("%s", f"refused 10.0.0.7:{port}: tls: the peer presented no certificate")
+    log.warning("%s", "refused 10.0.0.8:5000: tls: the peer presented no certificate")
+    assert lines == [
+        "refused 10.0.0.7:40000: tls: the peer presented no certificate",
+        "refused 10.0.0.8:5000: tls: the peer presented no certificate",
+    ]
+    repeats.flush()  # at exit: nothing held back is lost
+    assert lines[2:] == [
+        "refused 10.0.0.7:40000: tls: the peer presented no certificate (99 more like this in the last 0 s)"
+    ]
+
+
+def test_a_caller_may_name_the_kind(logged: Logged) -> None:
+    log, lines, _, _ = logged
+    log.warning("backlog of %s: %d bytes", "R2", 1000, extra={LIMIT_KEY: ("backlog", "R2")})
+    log.warning("R2 again, said differently", extra={LIMIT_KEY: ("backlog", "R2")})
+    log.warning("backlog of %s: %d bytes", "R3", 1000, extra={LIMIT_KEY: ("backlog", "R3")})
+    assert lines == ["backlog of R2: 1000 bytes", "backlog of R3: 1000 bytes"]
+
+
+def test_an_attacker_varying_the_problem_gets_a_bounded_log_and_memory(logged: Logged) -> None:
+    log, lines, clock, repeats = logged
+    for i in range(1000):
+        log.warning("refused %s: certificate: %s", f"10.0.{i // 250}.{i % 250}", f"junk {i}")
+    assert len(lines) == repeats.max_kinds  # the first kinds, then only counted
+    assert len(repeats._kinds) <= repeats.max_kinds
+    clock.now += 61
+    log.warning("a new problem after the flood")
+    assert "996 log lines of other kinds were held back (over 4 kinds at once)" in lines
+    assert lines[-1] == "a new problem after the flood"
+
+
+def test_debug_is_not_limited(logged: Logged) -> None:
+    log, lines, _, _ = logged
+    for _ in range(3):
+        log.debug("asked for on purpose")
+    assert lines == ["asked for on purpose"] * 3
+
+
+def test_json_format_is_one_object_per_line_and_routine_traffic_is_debug() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        repeats = setup_logging("INFO", "json", stream=stream)
+        logging.getLogger("websockets.server").info("HTTP response sent (200 OK)")  # a relay probe
+        logging.getLogger("meshpos.relay").warning("console %s: %s", "ws://c", "refused")
+        logging.getLogger("meshpos.relay").warning("console %s: %s", "ws://c", "refused")
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logging.getLogger("meshpos.node").exception("it failed")
+        repeats.flush()
+        records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("websockets").setLevel(logging.NOTSET)
+    assert [r["message"] for r in records] == [
+        "console ws://c: refused",
+        "it failed",
+        "console ws://c: refused (1 more like this in the last 0 s)",
+    ]
+    assert (records[0]["level"], records[0]["logger"]) == ("WARNING", "meshpos.relay")
+    assert records[0]["time"].endswith("+00:00")
+    assert "ValueError: boom" in records[1]["exception"]
+    assert records[2]["repeated"] == 1
+
+
+def test_routine_traffic_shows_at_debug() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        setup_logging("DEBUG", "text", stream=stream)
+        logging.getLogger("websockets.server").info("HTTP response sent (200 OK)")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("websockets").setLevel(logging.NOTSET)
+    assert "INFO websockets.server: HTTP response sent (200 OK)" in stream.getvalue()
