@@ -313,14 +313,15 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def executable() -> Path:
-    """The ``meshpos`` program of this installation (the one running now)."""
-    here = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
-    if here is not None and here.name == "meshpos" and here.exists():
-        return here.resolve()
+    """The ``meshpos`` program of this installation: beside the interpreter running now (a venv's
+    bin/), else the one on PATH."""
+    beside = Path(sys.executable).parent / "meshpos"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return beside.absolute()
     found = shutil.which("meshpos")
     if found is None:
         raise ServiceError("cannot find the meshpos program: install meshpos on this machine first")
-    return Path(found).resolve()
+    return Path(found).absolute()
 
 
 def next_steps(path: Path, spec: ServiceSpec, user: str) -> str:
