@@ -150,3 +150,26 @@ def test_a_venue_that_sells_and_stops_uploading_alerts_and_a_closed_one_does_not
             }
         ],
     )
+
+
+def test_the_readme_scrape_configuration_is_one_prometheus_takes(tmp_path: Path) -> None:
+    """README.md (Running as a service, metrics and logs): its prometheus.yml, with the rules file."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip(
+            "promtool is missing (Debian package prometheus; ./run test installs it as root)"
+        )
+    readme = (RULES.parents[1] / "README.md").read_text()
+    (config,) = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "scrape_configs" in b]
+    for path in re.findall(r"/etc/prometheus/[\w.-]+", config):  # the files it names, here
+        name = Path(path).name
+        (tmp_path / name).write_text(RULES.read_text() if name.endswith(".yml") else "token\n")
+        config = config.replace(path, str(tmp_path / name))
+    (tmp_path / "prometheus.yml").write_text(config)
+    done = subprocess.run(
+        [promtool, "check", "config", str(tmp_path / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(rules())} rules found" in done.stdout  # the rules file was read too
