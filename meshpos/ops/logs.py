@@ -47,6 +47,8 @@ ROUTINE_LOGGERS = (
 
 _ADDRESS_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}\b")
 _REPEATED = "_meshpos_repeated"  # set on the count lines the filter makes: they pass it
+_OURS = "_meshpos_handler"  # set on the handler setup_logging installs
+_installed: list[RepeatFilter] = []  # the filter of that handler, flushed at exit
 
 
 @dataclass(slots=True)
@@ -181,24 +183,40 @@ def setup_logging(
     *,
     stream: TextIO | None = None,
     window_s: float = WINDOW_S,
-) -> RepeatFilter:
+    force: bool = False,
+) -> RepeatFilter | None:
     """The process's logging: one handler on the root logger (stderr) with the repeat filter and the
-    chosen format; routine traffic below WARNING unless ``level`` is DEBUG. Returns the filter."""
+    chosen format; routine traffic below WARNING unless ``level`` is DEBUG. Returns the filter.
+
+    Like ``logging.basicConfig``, it leaves a root logger someone else gave handlers alone (an app or a
+    test calling :func:`meshpos.cli.main`): only the levels are set, and None is returned, unless
+    ``force``. A handler it installed before is replaced."""
     if log_format not in LOG_FORMATS:
         raise ValueError(f"log format {log_format!r}: must be one of {', '.join(LOG_FORMATS)}")
+    root = logging.getLogger()
+    if not force and any(not getattr(h, _OURS, False) for h in root.handlers):
+        set_level(level)
+        return None
+    for old in list(root.handlers):
+        root.removeHandler(old)
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )
     repeats = RepeatFilter(handler.handle, window_s=window_s)
     handler.addFilter(repeats)
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
+    setattr(handler, _OURS, True)
     root.addHandler(handler)
     set_level(level)
-    atexit.register(repeats.flush)  # runs before logging's own shutdown (registered earlier)
+    if not _installed:
+        atexit.register(_flush_at_exit)  # runs before logging's own shutdown (registered earlier)
+    _installed[:] = [repeats]
     return repeats
+
+
+def _flush_at_exit() -> None:
+    for repeats in _installed:
+        repeats.flush()
 
 
 def set_level(level: str) -> None:

@@ -116,7 +116,8 @@ def test_json_format_is_one_object_per_line_and_routine_traffic_is_debug() -> No
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
     try:
-        repeats = setup_logging("INFO", "json", stream=stream)
+        repeats = setup_logging("INFO", "json", stream=stream, force=True)
+        assert repeats is not None
         logging.getLogger("websockets.server").info("HTTP response sent (200 OK)")  # a relay probe
         logging.getLogger("meshpos.relay").warning("console %s: %s", "ws://c", "refused")
         logging.getLogger("meshpos.relay").warning("console %s: %s", "ws://c", "refused")
@@ -146,10 +147,26 @@ def test_routine_traffic_shows_at_debug() -> None:
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
     try:
-        setup_logging("DEBUG", "text", stream=stream)
+        setup_logging("DEBUG", "text", stream=stream, force=True)
         logging.getLogger("websockets.server").info("HTTP response sent (200 OK)")
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         logging.getLogger("websockets").setLevel(logging.NOTSET)
     assert "INFO websockets.server: HTTP response sent (200 OK)" in stream.getvalue()
+
+
+def test_logging_someone_else_set_up_is_left_alone() -> None:
+    """An app (or a test) that calls meshpos.cli.main keeps its own handlers, as with basicConfig."""
+    root = logging.getLogger()
+    theirs = logging.NullHandler()
+    saved = (root.handlers[:], root.level)
+    try:
+        root.handlers[:] = [theirs]
+        assert setup_logging("INFO", "text") is None
+        assert root.handlers == [theirs]
+        assert root.level == logging.INFO
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("websockets").setLevel(logging.NOTSET)
