@@ -8,8 +8,10 @@ path made absolute (a service has no current directory of the person's), and is 
 
 Why these settings:
 
-* ``Restart=on-failure``: a crash or a kill -9 loses nothing (an acknowledged sale is committed), so
-  starting again at once is right; ``systemctl stop`` is a clean stop and stays stopped.
+* ``Restart=on-failure`` every 2 s without a start limit (``StartLimitIntervalSec=0``): a crash or a kill -9
+  loses nothing (an acknowledged sale is committed), so starting again is right, and a register whose LAN
+  address comes up late at boot keeps trying instead of giving up after five tries; ``systemctl stop``
+  is a clean stop and stays stopped.
 * ``KillMode=mixed`` with ``TimeoutStopSec=30``: SIGTERM goes to meshpos alone, which says goodbye to its
   peers, commits what is left and closes its store; its compaction helper process is stopped by it (a
   SIGTERM to the whole group would kill the helper under a running merge, and the node would log it).
@@ -154,6 +156,7 @@ def render(spec: ServiceSpec, *, executable: Path, user: str) -> Unit:
         f"Description=meshpos {what} ({spec.name})",
         "Wants=network-online.target",
         f"After={after}",
+        "StartLimitIntervalSec=0",  # never give up restarting: a register must come back
         "",
         "[Service]",
         "Type=exec",

@@ -66,6 +66,7 @@ def test_the_node_unit_passes_systemd_analyze_verify(
     data = (tmp_path / "R1").resolve()
     assert said["ReadWritePaths"] == str(data)  # its identity lives inside it
     assert (said["User"], said["Restart"], said["KillMode"]) == ("meshpos", "on-failure", "mixed")
+    assert said["StartLimitIntervalSec"] == "0"  # keeps restarting
     assert said["ProtectSystem"] == "strict"
     out = capsys.readouterr().out
     assert f"chown -R meshpos: {data}" in out
