@@ -1,4 +1,5 @@
-"""A flood of refused connections gives a bounded number of log lines (issue 20: 1,200+ WARNING lines).
+"""Repeated problems give a bounded number of log lines (issue 20: 1,200+ WARNING lines during a flood;
+a mistyped console token logged the same line at every retry).
 
 A real ``meshpos node``; anyone on the LAN knocks on its mesh port from ever new source ports: plain TCP
 that is no TLS, and TLS without a client certificate. Every refusal is counted (``meshpos_refusals_total``
@@ -18,7 +19,7 @@ import pytest
 
 from meshpos.harness.wait import wait_for
 
-from ..mesh.kit import NodeProcess, make_device, make_venue
+from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
 from .scrape import scrape
 
 FLOOD = 200  # connections of each kind
@@ -83,3 +84,40 @@ def test_a_flood_of_refused_connections_gives_a_bounded_number_of_log_lines(tmp_
     assert len(problems) == len(first), first
     assert len(lines) <= 2 * len(first)
     assert len(first) + counted == 2 * FLOOD  # the counts add up: nothing hidden
+
+
+@pytest.mark.slow
+def test_a_mistyped_console_token_is_one_line_then_a_count(tmp_path: Path) -> None:
+    """The relay gives up at every refused probe and tries again (2, 4, 8 ... s): one line, then the
+    count of the tries after it, which the node's counter agrees with."""
+    authority = make_venue(tmp_path)
+    console = ConsoleProcess(tmp_path, [authority.directory]).start()
+    config = make_device(
+        authority,
+        tmp_path,
+        "R1",
+        console_url=str(console.ready["console"]),
+        console_token="mistyped-" + authority.console_token[9:],
+    )
+    node = NodeProcess(config, tmp_path / "R1.log", args=["--no-discovery"]).start()
+
+    def give_ups() -> float:
+        found = scrape(node.client).get_one("meshpos_events_total", event="console_give_ups")
+        return found or 0
+
+    try:
+        wait_for(lambda: give_ups() >= 3, 4 * WAIT, "the relay to try the token three times")
+    finally:
+        node.stop()
+        console.stop()
+    tries = give_ups_logged = 0
+    lines = [line for line in node.log.read_text().splitlines() if "wrong venue token" in line]
+    print("\n" + "\n".join(lines))
+    for line in lines:
+        if "keeping off the relay role" in line:
+            more = MORE.search(line)
+            give_ups_logged += 1 + (int(more.group(1)) if more else 0)
+            tries += 1
+    assert tries <= 2  # the first try, then one count line at the stop
+    assert give_ups_logged >= 3  # every try is in the log's count
+    assert len(lines) <= 2 * len({STAMP.sub("", MORE.sub("", line)) for line in lines})
