@@ -149,9 +149,13 @@ class RepeatFilter(logging.Filter):
 
 
 def _count_line(example: logging.LogRecord, repeats: int, seconds: float) -> logging.LogRecord:
+    try:
+        text = example.getMessage()
+    except Exception:  # its arguments did not fit its template: the handler said so at the time
+        text = str(example.msg)
     line = logging.makeLogRecord(example.__dict__)
     line.msg = "%s (%d more like this in the last %.0f s)"
-    line.args = (example.getMessage(), repeats, seconds)
+    line.args = (text, repeats, seconds)
     line.exc_info = line.exc_text = None  # the first line carried the traceback
     line.created = time.time()
     setattr(line, _REPEATED, True)
