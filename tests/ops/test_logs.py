@@ -6,10 +6,15 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from meshpos.cli import _command
+from meshpos.harness.procs import Proc
 from meshpos.ops.logs import LIMIT_KEY, RepeatFilter, setup_logging
+
+from ..mesh.kit import make_device, make_venue
 
 
 class Clock:
@@ -186,3 +191,30 @@ def test_a_record_whose_arguments_do_not_fit_never_breaks_the_caller(logged: Log
         logging.raiseExceptions = raised
     # the first could not be written (logging says so on stderr); the count still is, with the template
     assert lines == ["%d items (1 more like this in the last 0 s)"]
+
+
+def test_the_cli_finds_the_command_after_the_log_options() -> None:
+    assert _command(["--log-format", "json", "--log-level", "DEBUG", "node"]) == "node"
+
+
+async def test_a_node_started_with_log_format_json_writes_only_json_lines(tmp_path: Path) -> None:
+    authority = make_venue(tmp_path)
+    config = make_device(authority, tmp_path, "R1")
+    argv = [
+        "-m",
+        "meshpos",
+        "--log-format",
+        "json",
+        "node",
+        "--config",
+        str(config),
+        "--no-discovery",
+    ]
+    node = Proc("R1", argv, tmp_path / "R1.log", tmp_path / "R1" / "api.token")
+    await node.start()
+    await node.stop()
+    lines = [line for line in node.log.read_text().splitlines() if not line.startswith("-----")]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    messages = [r["message"] for r in records]
+    assert any(m.startswith("node R1 (register) started") for m in messages), messages
+    assert {r["level"] for r in records} == {"INFO"}  # a clean start and stop
