@@ -147,10 +147,17 @@ def test_metrics_show_an_outage_yellow_with_pending_growing_then_green_and_zero(
 
     venue.internet.restore()
     wait_for(lambda: green_and_synced(nodes), TIMEOUT, "both registers green again", on=events)
+    relays = []
     for name, node in nodes.items():
         after = scrape(node.client)
         assert after.one("meshpos_pending") == 0, name
         assert after.labelled("meshpos_not_at_console") == {}, name
+        if after.one("meshpos_is_relay"):
+            relays.append(after)
+    (relay_after,) = relays
+    # the relay's upload of what the outage held back: begun with it, and done
+    assert relay_after.one("meshpos_upload_total") > 0
+    assert relay_after.one("meshpos_upload_done") == relay_after.one("meshpos_upload_total")
 
     # what the relay's heartbeats say the devices still owe: 0 at the next heartbeat (the console
     # has no change stream to wait on: the helper asks again until its deadline)
