@@ -4,7 +4,7 @@ back; the console's ``/metrics`` shows the venue's receipts and its newest recor
 processes: a console behind a loopback "internet" it can cut, two registers found by mDNS on loopback.
 
 The same venue's start is the "clean start" of the issue: no log of the console or of a register holds a
-warning, an error or a traceback once everything is green.
+warning, an error or a traceback once everything is green, nor a line of routine HTTP or websocket traffic.
 """
 
 from __future__ import annotations
@@ -90,10 +90,13 @@ def test_metrics_show_an_outage_yellow_with_pending_growing_then_green_and_zero(
     events = [n.events for n in nodes.values()]
     wait_for(lambda: green_and_synced(nodes), TIMEOUT, "both registers green", on=events)
 
-    # a clean start: nothing an operator would have to read
+    # a clean start: nothing an operator would have to read, and no routine traffic at INFO (the relay
+    # probes the console every heartbeat: each answer was a line)
     for log in venue.logs:
         unclean = [line for line in log.read_text().splitlines() if UNCLEAN.search(line)]
         assert unclean == [], f"{log.name} on a clean start: {unclean}"
+        routine = [line for line in log.read_text().splitlines() if " websockets." in line]
+        assert routine == [], f"{log.name}: routine traffic at INFO: {routine[:3]}"
 
     before = scrape(r1.client)
     assert before.one("meshpos_pending") == 0
