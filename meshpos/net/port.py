@@ -31,6 +31,7 @@ class LinkPeer:
     role: str
     venue_id: str
     kind: PeerKind = PeerKind.MESH
+    document: str = ""  # a stock Yjs client's (PeerKind.YJS) one document
 
 
 #: hands a connection the messages to send, in order; never blocks (the link queues and bounds them)

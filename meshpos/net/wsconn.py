@@ -76,6 +76,7 @@ class WsConnection:
         self._pending: list[bytes] = []  # whole messages parsed but not yet returned
         self._fragments: list[bytes] | None = None
         self.path = ""  # the path of the upgrade request (server side)
+        self.request: Request | None = None  # and the request (its headers), for the route's owner
         self.close_reason = ""
         self.close_code = 0  # the code of the peer's close frame, once it sent one
         self.close_text = ""  # and its reason
@@ -145,6 +146,11 @@ class WsConnection:
             self.violation = f"bad websocket data ({exc})"
         elif self.close_reason == "peer sent a text message":
             self.violation = self.close_reason
+
+    def limit(self, max_size: int) -> None:
+        """Accept messages up to ``max_size`` bytes from now on (a server that learnt from the path
+        what the connection is for)."""
+        self._protocol.max_message_size = max_size
 
     async def send(self, data: bytes) -> None:
         await self.send_batch([data])
@@ -333,6 +339,7 @@ async def accept(
     protocol.send_response(response)
     conn = WsConnection(reader, writer, protocol, der)
     conn.path = request.path
+    conn.request = request
     await conn._flush()
     if refused is not None:
         writer.close()

@@ -1,0 +1,166 @@
+"""Stock Yjs clients (npm's yjs + y-websocket + ws under Debian's nodejs) against a real ``meshpos node``.
+
+Issue 19: two clients sync a document through the node; a sale made through the node's API reaches a
+client's copy of the day's ledger; a kds-certified client's ledger write is refused (the y-protocols
+permission-denied message) and changes nothing; a client with no valid certificate or token is closed
+with a 44xx code, after which y-websocket does not reconnect.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meshpos.harness.venue import enroll_directly
+from meshpos.harness.wait import wait_for
+from meshpos.model.documents import ledger_name
+from meshpos.model.records import LEDGER_ROOTS
+from meshpos.model.sample import CASHIER
+from meshpos.trust import VenueAuthority, device_hostname
+from meshpos.trust.identity import CA_FILE, CERT_FILE, KEY_FILE
+from tests.mesh.kit import NodeProcess, make_device, make_venue
+from tests.yjs.kit import StockClient, npm_folder
+
+NOTES = "notes"  # a root no meshpos reader reads: the clients' own
+
+
+@dataclass
+class Bed:
+    node: NodeProcess
+    authority: VenueAuthority
+    root: Path
+    npm: Path
+    host: str
+    tokens: dict[str, str]  # name -> token
+    clients: list[StockClient]
+
+    def identity(self, device: str, role: str) -> Path:
+        """A device certificate for a stock client (enrolled like any device of the venue)."""
+        folder = self.root / "clients" / device
+        if not (folder / CERT_FILE).exists():
+            enroll_directly(self.authority, device, role, folder)
+        return folder
+
+    def client(
+        self, room: str, *, device: str = "", role: str = "", token: str = ""
+    ) -> StockClient:
+        """A y-websocket provider on ``room``, with ``device``'s certificate or ``token``."""
+        options: dict[str, Any] = {
+            "url": f"wss://{self.host}:{self.node.port}/yjs",
+            "room": room,
+            "ca": str(self.root / "R1" / "identity" / CA_FILE),
+            "servername": device_hostname("R1", self.authority.venue_id),
+        }
+        if device:
+            folder = self.identity(device, role)
+            options |= {"cert": str(folder / CERT_FILE), "key": str(folder / KEY_FILE)}
+        if token:
+            options["token"] = token
+        client = StockClient(self.npm, **options)
+        self.clients.append(client)
+        return client
+
+
+@pytest.fixture
+def bed(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Bed]:
+    npm = npm_folder(request.config.cache)  # type: ignore[union-attr]
+    authority = make_venue(tmp_path)
+    host = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}.19"
+    tokens = {"tablet": secrets.token_urlsafe(24), "board": secrets.token_urlsafe(24)}
+    config = make_device(
+        authority,
+        tmp_path,
+        "R1",
+        host=host,
+        yjs_tokens=[f"tablet:register:{tokens['tablet']}", f"board:reader:{tokens['board']}"],
+    )
+    node = NodeProcess(config, tmp_path / "R1.log", args=["--no-discovery"]).start()
+    bed = Bed(node, authority, tmp_path, npm, host, tokens, [])
+    try:
+        yield bed
+    finally:
+        for client in bed.clients:
+            client.close()
+        node.stop()
+
+
+def today(bed: Bed) -> str:
+    """The ledger document of the node's business day."""
+    return ledger_name(bed.node.call("GET", "/api/days")["today"])
+
+
+def test_two_stock_clients_sync_a_document_through_the_node(bed: Bed) -> None:
+    room = "stoplist"
+    a = bed.client(room, device="T1", role="register")
+    b = bed.client(room, token=bed.tokens["tablet"])
+    assert a.ask("synced")["done"]
+    assert b.ask("synced")["done"]
+    a.ask("set", root=NOTES, key="from-a", value="hello")
+    assert b.ask("has", root=NOTES, key="from-a")["done"]
+    b.ask("set", root=NOTES, key="from-b", value="hi")
+    assert a.ask("has", root=NOTES, key="from-b")["done"]
+    late = bed.client(room, device="T1", role="register")  # a second connection of one device
+    assert late.ask("has", root=NOTES, key="from-b")["done"]
+    assert late.ask("get", root=NOTES)["value"] == {"from-a": "hello", "from-b": "hi"}
+
+
+def test_a_sale_made_through_the_api_reaches_a_stock_clients_ledger(bed: Bed) -> None:
+    bed.node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
+    first = bed.node.sell(CASHIER, ["espresso"])
+    ledger = today(bed)
+    client = bed.client(ledger, device="T2", role="register")
+    assert client.ask("contains", roots=list(LEDGER_ROOTS), text=first["id"])["done"]
+    second = bed.node.sell(CASHIER, ["croissant"])  # live, after the client's first sync
+    assert client.ask("contains", roots=list(LEDGER_ROOTS), text=second["id"])["done"]
+
+
+def test_a_kds_clients_ledger_write_is_refused_and_changes_nothing(bed: Bed) -> None:
+    bed.node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
+    bed.node.sell(CASHIER, ["espresso"])
+    ledger = today(bed)
+    kds = bed.client(ledger, device="K9", role="kds")
+    assert kds.ask("synced")["done"]
+    rejected = bed.node.status()["counters"].get("rejected_updates", 0)
+    kds.ask("set", root=NOTES, key="forged", value="by a kitchen screen")
+    wait_for(
+        lambda: any("Permission denied" in w for w in kds.warnings()),
+        20,
+        "the kds client is told permission denied",
+    )
+    assert bed.node.status()["counters"].get("rejected_updates", 0) > rejected
+    fresh = bed.client(
+        ledger, device="T3", role="register"
+    )  # the node's copy, read after the refusal
+    assert fresh.ask("synced")["done"]
+    assert fresh.ask("get", root=NOTES)["value"] == {}
+    reader = bed.client(ledger, token=bed.tokens["board"])  # a reader token: the same answer
+    assert reader.ask("synced")["done"]
+    reader.ask("set", root=NOTES, key="forged", value="by a board")
+    wait_for(
+        lambda: any("Permission denied" in w for w in reader.warnings()),
+        20,
+        "the reader is told permission denied",
+    )
+
+
+@pytest.mark.parametrize(
+    ("credentials", "code"),
+    [({}, 4401), ({"token": "not-a-token-of-this-node"}, 4401), ({"room": "ledger/junk"}, 4404)],
+)
+def test_a_client_without_a_valid_certificate_or_token_is_closed_for_good(
+    bed: Bed, credentials: dict[str, str], code: int
+) -> None:
+    room = credentials.pop("room", "stoplist")
+    if room != "stoplist":
+        credentials = {"token": bed.tokens["tablet"]}
+    client = bed.client(room, **credentials)
+    closed = client.ask("closed")
+    assert closed["done"], closed
+    assert closed["code"] == code, closed
+    assert closed["reconnecting"] is False, closed  # y-websocket gave up, as a 44xx code says
