@@ -10,14 +10,21 @@ inside it, on the document's and the provider's own events, with a deadline.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import shutil
 import subprocess
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from meshpos.harness.venue import enroll_directly
+from meshpos.trust import VenueAuthority, device_hostname
+from meshpos.trust.identity import CA_FILE, CERT_FILE, KEY_FILE
+from tests.mesh.kit import NodeProcess
 
 #: what the tests run: the versions docs/api.md's example was written against
 PACKAGES = ("yjs@13.6.33", "y-websocket@3.1.0", "ws@8.23.1")
@@ -48,19 +55,23 @@ def npm_folder(cache: pytest.Cache) -> Path:
     return folder
 
 
-class StockClient:
-    """One y-websocket provider in a ``node`` process (see ``stock_client.mjs`` for its options)."""
+class NodeScript:
+    """A ``node`` process whose stdout is JSON lines: answers (with ``reply``) queue up for
+    :meth:`next`, the rest are its :attr:`events` (y-websocket's warnings among them)."""
 
-    def __init__(self, folder: Path, **options: Any) -> None:
+    def __init__(
+        self, folder: Path, script: str, args: list[str], env: dict[str, str] | None = None
+    ) -> None:
         self.events: list[dict[str, Any]] = []
         self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
         self._proc = subprocess.Popen(
-            ["node", str(folder / SCRIPT.name), json.dumps(options)],
+            ["node", str(folder / script), *args],
             cwd=folder,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            env=None if env is None else {**os.environ, **env},
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -71,25 +82,79 @@ class StockClient:
                 message = json.loads(line)
             except ValueError:
                 message = {"event": "output", "text": line.rstrip()}
-            if "reply" in message:
+            if isinstance(message, dict) and "event" not in message:
                 self._replies.put(message)
             else:
                 self.events.append(message)
         self._replies.put({"reply": "exited", "output": self.events[-5:]})
+
+    def next(self, timeout: float) -> dict[str, Any]:
+        """The next answer line, waiting at most ``timeout`` seconds."""
+        return self._replies.get(timeout=timeout)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait(timeout=10)
+
+
+class StockClient(NodeScript):
+    """One y-websocket provider in a ``node`` process (see ``stock_client.mjs`` for its options)."""
+
+    def __init__(self, folder: Path, **options: Any) -> None:
+        super().__init__(folder, SCRIPT.name, [json.dumps(options)])
 
     def ask(self, op: str, timeout: float = 20.0, **args: Any) -> dict[str, Any]:
         """Run one command (``timeout`` in seconds is the command's own deadline) and return its answer."""
         assert self._proc.stdin is not None
         self._proc.stdin.write(json.dumps({"op": op, "timeout": timeout * 1000, **args}) + "\n")
         self._proc.stdin.flush()
-        reply = self._replies.get(timeout=timeout + REPLY_GRACE)
+        reply = self.next(timeout + REPLY_GRACE)
         assert reply["reply"] == op, f"{op}: the client answered {reply}"
         return reply
 
     def warnings(self) -> list[str]:
         return [str(e["text"]) for e in self.events if e.get("event") == "warn"]
 
-    def close(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.kill()
-        self._proc.wait(timeout=10)
+
+NOTES = "notes"  # a root no meshpos reader reads: the clients' own
+
+
+@dataclass
+class Bed:
+    """A register node ``R1`` with two Yjs tokens (``tablet``: register, ``board``: reader) and the
+    stock clients a test starts (closed with the bed)."""
+
+    node: NodeProcess
+    authority: VenueAuthority
+    root: Path
+    npm: Path
+    host: str
+    tokens: dict[str, str]  # name -> token
+    clients: list[StockClient]
+
+    def identity(self, device: str, role: str) -> Path:
+        """A device certificate for a stock client (enrolled like any device of the venue)."""
+        folder = self.root / "clients" / device
+        if not (folder / CERT_FILE).exists():
+            enroll_directly(self.authority, device, role, folder)
+        return folder
+
+    def client(
+        self, room: str, *, device: str = "", role: str = "", token: str = ""
+    ) -> StockClient:
+        """A y-websocket provider on ``room``, with ``device``'s certificate or ``token``."""
+        options: dict[str, Any] = {
+            "url": f"wss://{self.host}:{self.node.port}/yjs",
+            "room": room,
+            "ca": str(self.root / "R1" / "identity" / CA_FILE),
+            "servername": device_hostname("R1", self.authority.venue_id),
+        }
+        if device:
+            folder = self.identity(device, role)
+            options |= {"cert": str(folder / CERT_FILE), "key": str(folder / KEY_FILE)}
+        if token:
+            options["token"] = token
+        client = StockClient(self.npm, **options)
+        self.clients.append(client)
+        return client

@@ -8,86 +8,13 @@ with a 44xx code, after which y-websocket does not reconnect.
 
 from __future__ import annotations
 
-import random
-import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from meshpos.harness.venue import enroll_directly
 from meshpos.harness.wait import wait_for
 from meshpos.model.documents import ledger_name
 from meshpos.model.records import LEDGER_ROOTS
 from meshpos.model.sample import CASHIER
-from meshpos.trust import VenueAuthority, device_hostname
-from meshpos.trust.identity import CA_FILE, CERT_FILE, KEY_FILE
-from tests.mesh.kit import NodeProcess, make_device, make_venue
-from tests.yjs.kit import StockClient, npm_folder
-
-NOTES = "notes"  # a root no meshpos reader reads: the clients' own
-
-
-@dataclass
-class Bed:
-    node: NodeProcess
-    authority: VenueAuthority
-    root: Path
-    npm: Path
-    host: str
-    tokens: dict[str, str]  # name -> token
-    clients: list[StockClient]
-
-    def identity(self, device: str, role: str) -> Path:
-        """A device certificate for a stock client (enrolled like any device of the venue)."""
-        folder = self.root / "clients" / device
-        if not (folder / CERT_FILE).exists():
-            enroll_directly(self.authority, device, role, folder)
-        return folder
-
-    def client(
-        self, room: str, *, device: str = "", role: str = "", token: str = ""
-    ) -> StockClient:
-        """A y-websocket provider on ``room``, with ``device``'s certificate or ``token``."""
-        options: dict[str, Any] = {
-            "url": f"wss://{self.host}:{self.node.port}/yjs",
-            "room": room,
-            "ca": str(self.root / "R1" / "identity" / CA_FILE),
-            "servername": device_hostname("R1", self.authority.venue_id),
-        }
-        if device:
-            folder = self.identity(device, role)
-            options |= {"cert": str(folder / CERT_FILE), "key": str(folder / KEY_FILE)}
-        if token:
-            options["token"] = token
-        client = StockClient(self.npm, **options)
-        self.clients.append(client)
-        return client
-
-
-@pytest.fixture
-def bed(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Bed]:
-    npm = npm_folder(request.config.cache)  # type: ignore[union-attr]
-    authority = make_venue(tmp_path)
-    host = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}.19"
-    tokens = {"tablet": secrets.token_urlsafe(24), "board": secrets.token_urlsafe(24)}
-    config = make_device(
-        authority,
-        tmp_path,
-        "R1",
-        host=host,
-        yjs_tokens=[f"tablet:register:{tokens['tablet']}", f"board:reader:{tokens['board']}"],
-    )
-    node = NodeProcess(config, tmp_path / "R1.log", args=["--no-discovery"]).start()
-    bed = Bed(node, authority, tmp_path, npm, host, tokens, [])
-    try:
-        yield bed
-    finally:
-        for client in bed.clients:
-            client.close()
-        node.stop()
+from tests.yjs.kit import NOTES, Bed
 
 
 def today(bed: Bed) -> str:
