@@ -158,21 +158,22 @@ MIN_TOKEN_CHARS = 16
 def _check_yjs_tokens(entries: tuple[str, ...]) -> None:
     names: set[str] = set()
     tokens: set[str] = set()
-    for entry in entries:
+    for number, entry in enumerate(entries, start=1):
         name, _, rest = entry.partition(":")
         role, _, token = rest.partition(":")
-        shown = f"{name}:{role}:..." if token else repr(entry[:40])
+        # named by its position and name, never its token (a bare token has no name)
+        shown = f"{number} ({name})" if rest and is_node_id(name) else str(number)
         if not is_node_id(name) or role not in TOKEN_ROLES:
             raise InvalidSetting(
                 "yjs_tokens",
                 f"yjs_tokens entry {shown}: write <name>:<role>:<token>, the name 1-32 letters, "
                 f"digits, '-' or '_', the role one of {', '.join(TOKEN_ROLES)}",
             )
-        if len(token) < MIN_TOKEN_CHARS or not token.isprintable() or " " in token:
+        if len(token) < MIN_TOKEN_CHARS or not token.isprintable() or set(token) & {" ", ","}:
             raise InvalidSetting(
                 "yjs_tokens",
                 f"yjs_tokens entry {shown}: the token must be at least {MIN_TOKEN_CHARS} visible "
-                "characters without spaces (make one with: python3 -c 'import secrets; "
+                "characters without spaces or commas (make one with: python3 -c 'import secrets; "
                 "print(secrets.token_urlsafe(24))')",
             )
         if name in names or token in tokens:

@@ -141,14 +141,22 @@ class Bed:
         return folder
 
     def client(
-        self, room: str, *, device: str = "", role: str = "", token: str = ""
+        self,
+        room: str,
+        *,
+        device: str = "",
+        role: str = "",
+        token: str = "",
+        via: tuple[str, str, int] | None = None,
     ) -> StockClient:
-        """A y-websocket provider on ``room``, with ``device``'s certificate or ``token``."""
+        """A y-websocket provider on ``room``, with ``device``'s certificate or ``token``, on R1 or
+        on ``via`` (another node's id, address and mesh port)."""
+        node_id, host, port = via or ("R1", self.host, self.node.port)
         options: dict[str, Any] = {
-            "url": f"wss://{self.host}:{self.node.port}/yjs",
+            "url": f"wss://{host}:{port}/yjs",
             "room": room,
             "ca": str(self.root / "R1" / "identity" / CA_FILE),
-            "servername": device_hostname("R1", self.authority.venue_id),
+            "servername": device_hostname(node_id, self.authority.venue_id),
         }
         if device:
             folder = self.identity(device, role)

@@ -8,12 +8,21 @@ with a 44xx code, after which y-websocket does not reconnect.
 
 from __future__ import annotations
 
+import asyncio
+import ssl
+import subprocess
+import sys
+
 import pytest
 
 from meshpos.harness.wait import wait_for
 from meshpos.model.documents import ledger_name
 from meshpos.model.records import LEDGER_ROOTS
 from meshpos.model.sample import CASHIER
+from meshpos.net.wsconn import PATH, LinkRefused, dial
+from meshpos.trust import device_hostname
+from meshpos.trust.identity import CA_FILE
+from tests.mesh.kit import NodeProcess, make_device
 from tests.yjs.kit import NOTES, Bed
 
 
@@ -91,3 +100,71 @@ def test_a_client_without_a_valid_certificate_or_token_is_closed_for_good(
     assert closed["done"], closed
     assert closed["code"] == code, closed
     assert closed["reconnecting"] is False, closed  # y-websocket gave up, as a 44xx code says
+
+
+def test_a_stock_clients_write_reaches_the_other_nodes_and_their_clients(bed: Bed) -> None:
+    host = bed.host.rpartition(".")[0] + ".20"
+    config = make_device(bed.authority, bed.root, "R2", host=host)
+    r2 = NodeProcess(
+        config, bed.root / "R2.log", ["--no-discovery", f"--peer=R1@{bed.host}:{bed.node.port}"]
+    ).start()
+    try:
+        wait_for(lambda: r2.status()["peers"].get("R1") is True, 20, "R2 linked", on=[r2.events])
+        on_r1 = bed.client("stoplist", token=bed.tokens["tablet"])
+        on_r2 = bed.client("stoplist", device="T4", role="register", via=("R2", host, r2.port))
+        assert on_r2.ask("synced")["done"]
+        on_r1.ask("set", root=NOTES, key="across", value="the mesh")
+        assert on_r2.ask("has", root=NOTES, key="across")["done"]
+    finally:
+        r2.stop()
+
+
+def test_the_mesh_still_refuses_a_peer_without_a_certificate(bed: Bed) -> None:
+    """Tokens make TLS take a client without a certificate: only for /yjs/, never the mesh's path."""
+    before = bed.node.status()["refusals"].get("tls", 0)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(bed.root / "R1" / "identity" / CA_FILE)
+
+    async def knock() -> bytes | None:
+        """The first message the mesh sends (its hello, to a peer it accepts), None if refused."""
+        try:
+            conn = await dial(
+                bed.host,
+                bed.node.port,
+                context,
+                server_hostname=device_hostname("R1", bed.authority.venue_id),
+                max_size=2**16,
+                path=PATH,
+            )
+        except LinkRefused:  # the close came with the upgrade's answer
+            return None
+        return await conn.recv()
+
+    assert asyncio.run(knock()) is None
+    assert bed.node.status()["refusals"].get("tls", 0) == before + 1
+
+
+def test_a_device_revoked_while_connected_is_closed_for_good(bed: Bed) -> None:
+    client = bed.client("stoplist", device="T5", role="register")
+    assert client.ask("synced")["done"]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "meshpos",
+            "revoke",
+            "T5",
+            "--venue",
+            str(bed.authority.directory),
+            "--config",
+            str(bed.root / "R1.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    closed = client.ask("closed")
+    assert closed["code"] == 4403, closed
+    assert closed["reconnecting"] is False, closed
