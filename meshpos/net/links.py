@@ -27,11 +27,9 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from websockets.http11 import Request
-
 from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkHandler, LinkPeer
-from meshpos.net.wsconn import PATH, Answer, LinkRefused, WsConnection, accept, dial, listen
+from meshpos.net.wsconn import LinkRefused, WsConnection, accept, dial, listen
 from meshpos.net.yjs import YjsServer, YjsSettings
 from meshpos.sync import Allowance, TokenBucket
 
@@ -221,8 +219,8 @@ class Links:
                 s.server_context,
                 max_size=s.max_message_size,
                 timeout=s.handshake_timeout,
-                route=self._route if self.stock is not None else None,
                 client_cert=self.stock is None,  # a stock client may bring a token instead
+                also=self.stock.claims if self.stock is not None else None,
             )
             if self.stock is not None and self.stock.claims(conn.path):
                 self._accepting.discard(task)
@@ -257,14 +255,6 @@ class Links:
             await existing.finish("replaced by a newer link from the same peer")
         link = self._open(peer, conn, dialled_by=peer.device_id)
         await link.closed.wait()
-
-    async def _route(self, request: Request) -> Answer | None:
-        """The mesh's path or a stock Yjs client's; anything else is answered 404."""
-        path = request.path
-        if path == PATH:
-            return None
-        assert self.stock is not None
-        return self.stock.answer(path)
 
     # --- dialling ---------------------------------------------------------------------------------
 

@@ -290,11 +290,13 @@ async def accept(
     route: Route | None = None,
     client_cert: bool = True,
     compress: bool = False,
+    also: Callable[[str], bool] | None = None,
 ) -> WsConnection:
     """Server side of a fresh TCP connection from :func:`listen`: TLS (with ``context``; a client
     certificate unless ``client_cert`` is False), then the upgrade request, which ``route`` may answer in
     plain HTTP instead (raised as ``LinkRefused("http", ...)`` with its status once answered). Without
-    a ``route``, the mesh's: :data:`PATH` only (the client certificate already said who it is).
+    a ``route``, the mesh's: :data:`PATH` only (the client certificate already said who it is), and the
+    paths ``also`` accepts (a stock Yjs client's: its owner checks who it is).
     ``compress`` offers permessage-deflate (the console's uplinks may be slow; the LAN is not)."""
     if context is None:
         transport = writer.transport
@@ -322,7 +324,7 @@ async def accept(
     except (ConnectionError, ssl.SSLError, OSError) as exc:
         raise LinkRefused("websocket", f"connection lost ({exc})") from None
     refused: LinkRefused | None
-    if route is None and request.path != PATH:
+    if route is None and request.path != PATH and not (also is not None and also(request.path)):
         response = protocol.reject(404, f"meshpos speaks on {PATH}\n")
         refused = LinkRefused("websocket", f"unknown path {request.path!r}", status=404)
     elif answer is not None:

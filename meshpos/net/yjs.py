@@ -33,7 +33,7 @@ from meshpos.errors import MeshposError
 from meshpos.model.documents import MAX_DOC_NAME, valid_document_name
 from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind
-from meshpos.net.wsconn import PATH, Answer, WsConnection
+from meshpos.net.wsconn import WsConnection
 from meshpos.sync import Allowance, TokenBucket, read_close
 from meshpos.sync._session import SessionConfig
 
@@ -138,13 +138,6 @@ class YjsServer:
     @staticmethod
     def claims(path: str) -> bool:
         return path.startswith(PREFIX)
-
-    def answer(self, path: str) -> Answer | None:
-        """What the mesh port answers in plain HTTP to a path that is not the mesh's: nothing
-        (upgrade) for a stock client's, else 404."""
-        if self.claims(path):
-            return None
-        return 404, f"meshpos speaks on {PATH} (its mesh) and {PREFIX}<document> (Yjs clients)\n"
 
     @property
     def clients(self) -> int:
