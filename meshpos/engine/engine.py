@@ -339,7 +339,12 @@ class Engine(ClosingDays):
         if peer.kind is PeerKind.YJS:  # a stock Yjs client on one document (sync._yjs)
             self.sync.connect_yjs(key, doc=peer.document, name=peer.device_id, role=peer.role)
         else:
-            self.sync.connect(key, expected_role=peer.role, expected_node=peer.device_id or None)
+            self.sync.connect(
+                key,
+                expected_role=peer.role,
+                expected_node=peer.device_id or None,
+                features=peer.features,
+            )
         self._emit(LinkOpened(key, peer))
         self._flush()
 

@@ -27,9 +27,13 @@ async def test_a_stock_clients_update_is_committed_before_it_reaches_a_peer_or_a
         watcher.extend(out)
         log.append("A->watcher")
 
-    a.link_opened("w#1", LinkPeer("yjs:W", "register", VENUE, PeerKind.YJS, "stoplist"), to_watcher)
     a.link_opened(
-        "c#1", LinkPeer("yjs:C", "register", VENUE, PeerKind.YJS, "stoplist"), lambda out: None
+        "w#1", LinkPeer("yjs:W", "register", VENUE, PeerKind.YJS, document="stoplist"), to_watcher
+    )
+    a.link_opened(
+        "c#1",
+        LinkPeer("yjs:C", "register", VENUE, PeerKind.YJS, document="stoplist"),
+        lambda out: None,
     )
     client = Doc(client_id=4242)
     updates: list[bytes] = []
