@@ -17,7 +17,8 @@ unchanged. What differs, and why:
   message, so a reply goes whole, however large.
 * **Write rules by what the role may author.** A mesh peer may deliver what it may forward (a register
   carries the console's catalog); a stock client is not a relay, so it may send only what its role may
-  write (:meth:`YjsSession.delivers`). Anything else is refused as a mesh peer's would be (counted,
+  write (:meth:`YjsSession.delivers`), and only to a node that carries the document on (a kds node
+  forwards no ledger: a register's client writing one there would be stranded on it). Anything else is refused as a mesh peer's would be (counted,
   logged once) and answered with the y-protocols permission-denied message; a client that may not write
   the document is never asked for it (a sync step 1's reply would carry its delete set, refused each time).
 * **Client ids learnt from updates.** A stock client has no hello to announce its Yjs client id, and Yjs
@@ -49,7 +50,7 @@ from meshpos.sync._messages import (
     SyncStep2,
     SyncUpdate,
 )
-from meshpos.sync._rules import may_write
+from meshpos.sync._rules import may_deliver, may_write
 from meshpos.sync._session import DocReceived, Session, SessionClosed, SessionConfig, State, Trigger
 from meshpos.sync._updates import EMPTY_UPDATE
 
@@ -64,6 +65,8 @@ KEEPALIVE = 10.0
 MAX_CLIENT_IDS = 16
 #: awareness states one document's room keeps (beyond: forwarded, not kept for newcomers)
 MAX_AWARENESS_STATES = 256
+#: one awareness update (a user's name, colour and cursor is a few hundred bytes)
+MAX_AWARENESS_BYTES = 64 * 2**10
 #: close codes (y-websocket reconnects after any but 4400-4499)
 CLOSE_MALFORMED = 4400
 CLOSE_POLICY = 1008
@@ -179,7 +182,14 @@ class YjsSession(Session):
         self.doc = doc
         self.name = name
         self.role = role
-        self.writable = may_write(role, doc)
+        # what its role may author, on a node that carries it on (a kds node keeps no ledger)
+        self.writable = may_write(role, doc) and may_deliver(local_hello.role, doc)
+        self.denied = (
+            f"a {role} may not write {doc}: nothing was changed"
+            if not may_write(role, doc)
+            else f"this node is a {local_hello.role}, which does not carry {doc}: nothing was "
+            "changed (connect to a register)"
+        )
         self.client_ids: set[int] = set()  # learnt from its updates
         self._rooms = rooms
         self._last_out: float | None = None
@@ -290,14 +300,14 @@ class YjsSession(Session):
     def _doc_message(self, message: DocMessage) -> None:
         if isinstance(message, AwarenessUpdate):
             self._charge(self._awareness, "awareness updates")
+            if len(message.update) > MAX_AWARENESS_BYTES:  # kept for newcomers: bounded
+                raise RemoteProtocolError(
+                    f"awareness update: {len(message.update)} bytes exceeds {MAX_AWARENESS_BYTES}"
+                )
             self._rooms.publish(self, message.update)
             return
         if isinstance(message, SyncStep2 | SyncUpdate):
             self._charge(self._update_bytes, "bytes of updates", len(message.update))
             if message.update != EMPTY_UPDATE and not self.writable:
-                self._out.append(
-                    permission_denied(
-                        f"a {self.role} may not write {self.doc}: nothing was changed"
-                    )
-                )
+                self._out.append(permission_denied(self.denied))
         self._events.append(DocReceived(message))

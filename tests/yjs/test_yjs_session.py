@@ -31,6 +31,7 @@ from meshpos.sync._yjs import (
     CLOSE_GOING_AWAY,
     CLOSE_MALFORMED,
     KEEPALIVE,
+    MAX_AWARENESS_BYTES,
     MAX_CLIENT_IDS,
     Y_AUTH,
 )
@@ -237,3 +238,36 @@ def test_only_a_document_of_the_venue_may_be_opened() -> None:
     with pytest.raises(LocalProtocolError, match="not a known document"):
         sync.connect_yjs("x", doc="ledger/junk", name="yjs:x", role="register")
     assert "x" not in sync.sessions
+
+
+def test_a_node_that_does_not_carry_a_document_takes_no_writes_to_it() -> None:
+    """A kds node forwards no ledger: a register's client writing one there would be stranded."""
+    sync = node("K1", role="kds")
+    client = Client(sync, "r", LEDGER, "register", 80)
+    client.write("sale", "stranded")
+    assert [m for m in client.drain() if m[0] == Y_AUTH] == [
+        write_var_uint(Y_AUTH)
+        + write_var_uint(0)
+        + write_var_string(
+            f"this node is a kds, which does not carry {LEDGER}: nothing was changed "
+            "(connect to a register)"
+        )
+    ]
+    assert [type(e) for e in sync.events_received()] == [UpdateRejected]
+    assert LEDGER not in sync.docs
+
+
+def test_a_large_awareness_state_closes_the_connection() -> None:
+    sync = node()
+    client = Client(sync, "a", LEDGER, "register", 81)
+    client.drain()
+    state = (
+        write_var_uint(1)
+        + write_var_uint(81)
+        + write_var_uint(1)
+        + write_var_string('"' + "x" * MAX_AWARENESS_BYTES + '"')
+    )
+    client.send(encode_y_payload(AwarenessUpdate(LEDGER, state)))
+    close = read_close(client.drain()[-1])
+    assert close is not None
+    assert close[0] == CLOSE_MALFORMED
