@@ -15,7 +15,7 @@ from tests.yjs.kit import Bed, npm_folder
 
 @pytest.fixture
 def bed(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Bed]:
-    npm = npm_folder(request.config.cache)  # type: ignore[union-attr]
+    npm = npm_folder(getattr(request.config, "cache", None))
     authority = make_venue(tmp_path)
     host = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}.19"
     tokens = {"tablet": secrets.token_urlsafe(24), "board": secrets.token_urlsafe(24)}

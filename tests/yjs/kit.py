@@ -14,6 +14,7 @@ import os
 import queue
 import shutil
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,13 +33,19 @@ SCRIPT = Path(__file__).with_name("stock_client.mjs")
 REPLY_GRACE = 10.0  # seconds beyond a command's own deadline for its answer line
 
 
-def npm_folder(cache: pytest.Cache) -> Path:
-    """A folder holding node_modules with :data:`PACKAGES` (installed on first use)."""
+def npm_folder(cache: pytest.Cache | None) -> Path:
+    """A folder holding node_modules with :data:`PACKAGES` (installed on first use; in pytest's cache,
+    or the system's temporary directory when the cache is off)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip(
             "node and npm are needed (Debian: apt-get install nodejs npm; ./run installs them)"
         )
-    folder = cache.mkdir("yjs-npm-" + "-".join(p.replace("@", "") for p in PACKAGES))
+    name = "yjs-npm-" + "-".join(p.replace("@", "") for p in PACKAGES)
+    if cache is not None:
+        folder = cache.mkdir(name)
+    else:
+        folder = Path(tempfile.gettempdir()) / f"meshpos-{name}"
+        folder.mkdir(exist_ok=True)
     if not (folder / "node_modules" / "y-websocket").is_dir():
         (folder / "package.json").write_text('{"private": true, "type": "module"}\n')
         done = subprocess.run(
