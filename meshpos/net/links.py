@@ -58,9 +58,8 @@ class LinkSettings:
     handshake_timeout: float = 5.0
     max_backlog: int = MAX_BACKLOG  # bytes queued for one peer that is not reading them
     accepts: Allowance = ACCEPTS
-    yjs: YjsSettings | None = (
-        None  # stock Yjs clients on /yjs/<document> (net.yjs); None: mesh only
-    )
+    # stock Yjs clients on /yjs/<document> (net.yjs); None: the mesh's path only
+    yjs: YjsSettings | None = None
 
 
 class MeshLink(Channel):
