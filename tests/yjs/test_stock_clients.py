@@ -14,12 +14,15 @@ import subprocess
 import sys
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from meshpos.harness.wait import wait_for
 from meshpos.model.documents import ledger_name
 from meshpos.model.records import LEDGER_ROOTS
 from meshpos.model.sample import CASHIER
 from meshpos.net.wsconn import PATH, LinkRefused, dial
+from meshpos.net.yjs import ACCEPTS
 from meshpos.trust import device_hostname
 from meshpos.trust.identity import CA_FILE
 from tests.mesh.kit import NodeProcess, make_device
@@ -168,3 +171,36 @@ def test_a_device_revoked_while_connected_is_closed_for_good(bed: Bed) -> None:
     closed = client.ask("closed")
     assert closed["code"] == 4403, closed
     assert closed["reconnecting"] is False, closed
+
+
+def test_a_token_opening_connections_too_fast_is_slowed_and_logged_once(bed: Bed) -> None:
+    """Past the burst (net.yjs.ACCEPTS) a device's or token's connections are closed with 1013, which
+    y-websocket retries after its backoff: counted each time, logged once."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(bed.root / "R1" / "identity" / CA_FILE)
+    tries = int(ACCEPTS.burst) + 4
+
+    async def flood() -> list[int]:
+        """Each connection's close code (0: served, the node's sync step 1 came first)."""
+        codes = []
+        for _ in range(tries):
+            async with connect(
+                f"wss://{bed.host}:{bed.node.port}/yjs/stoplist",
+                ssl=context,
+                server_hostname=device_hostname("R1", bed.authority.venue_id),
+                additional_headers={"Authorization": f"Bearer {bed.tokens['tablet']}"},
+                proxy=None,
+            ) as ws:
+                try:
+                    await ws.recv()
+                    codes.append(0)
+                except ConnectionClosed as closed:
+                    codes.append(closed.rcvd.code if closed.rcvd else -1)
+        return codes
+
+    codes = asyncio.run(flood())
+    assert codes.count(1013) >= tries - int(ACCEPTS.burst)
+    assert set(codes) <= {0, 1013}
+    assert bed.node.status()["refusals"]["yjs_too_often"] == codes.count(1013)
+    logged = [line for line in bed.node.log.read_text().splitlines() if "yjs_too_often" in line]
+    assert len(logged) == 1, logged
