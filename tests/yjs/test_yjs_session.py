@@ -16,6 +16,7 @@ from meshpos.lib0 import Reader, write_var_bytes, write_var_string, write_var_ui
 from meshpos.sync import (
     AwarenessUpdate,
     DocumentChanged,
+    PeerClosed,
     PeerJoined,
     PeerLive,
     SyncConfig,
@@ -35,7 +36,7 @@ from meshpos.sync._yjs import (
     MAX_CLIENT_IDS,
     Y_AUTH,
 )
-from tests.sync.helpers import VENUE, sync_pair
+from tests.sync.helpers import VENUE, pump, sync_pair
 
 LEDGER = "ledger/2026-11-01"
 KITCHEN = "kitchen/2026-11-01"
@@ -271,3 +272,17 @@ def test_a_large_awareness_state_closes_the_connection() -> None:
     close = read_close(client.drain()[-1])
     assert close is not None
     assert close[0] == CLOSE_MALFORMED
+
+
+def test_a_nodes_heartbeats_name_no_stock_client_and_its_peers_keep_their_link() -> None:
+    """A stock client's name is no node id: a heartbeat listing it was refused by every peer."""
+    a, b = node("A"), node("B")
+    ka, kb = sync_pair(a, b)
+    client = Client(a, "c", LEDGER, "register", 90)
+    client.drain()
+    a.events_received()
+    b.events_received()
+    a.tick(a.config.heartbeat_interval * 2)
+    pump(a, ka, b, kb)
+    assert not [e for e in b.events_received() if isinstance(e, PeerClosed)]
+    assert kb in b.sessions
