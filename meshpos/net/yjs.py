@@ -172,11 +172,11 @@ class YjsServer:
         await channel.closed.wait()
 
     def _admit(self, conn: WsConnection) -> LinkPeer:
+        name, role = self._who(conn)  # first: who is not known learns nothing
         doc = document_of(conn.path)
         if doc is None:
             shown = urllib.parse.urlsplit(conn.path).path[len(PREFIX) :][:MAX_DOC_NAME]
             raise Refused(NOT_FOUND, "document", f"{shown!r} is not a document of this venue")
-        name, role = self._who(conn)
         bucket = self._accepts.setdefault(name, TokenBucket(self.settings.accepts))
         if not bucket.take(asyncio.get_running_loop().time()):
             raise Refused(TRY_LATER, "too_often", f"{name} opens connections too fast")

@@ -90,13 +90,18 @@ def test_a_kds_clients_ledger_write_is_refused_and_changes_nothing(bed: Bed) -> 
 
 @pytest.mark.parametrize(
     ("credentials", "code"),
-    [({}, 4401), ({"token": "not-a-token-of-this-node"}, 4401), ({"room": "ledger/junk"}, 4404)],
+    [
+        ({}, 4401),
+        ({"token": "not-a-token-of-this-node"}, 4401),
+        ({"room": "ledger/junk", "token": "not-a-token-of-this-node"}, 4401),  # who first
+        ({"room": "ledger/junk"}, 4404),
+    ],
 )
 def test_a_client_without_a_valid_certificate_or_token_is_closed_for_good(
     bed: Bed, credentials: dict[str, str], code: int
 ) -> None:
     room = credentials.pop("room", "stoplist")
-    if room != "stoplist":
+    if room != "stoplist" and not credentials:
         credentials = {"token": bed.tokens["tablet"]}
     client = bed.client(room, **credentials)
     closed = client.ask("closed")
