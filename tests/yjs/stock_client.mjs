@@ -1,6 +1,6 @@
 // A stock Yjs client for tests/yjs: npm's yjs + y-websocket + ws, unchanged, driven by JSON lines on
 // stdin; it answers one JSON line per command on stdout and reports the provider's events as lines too.
-// argv[2]: {"url", "room", "ca", "servername", "cert"?, "key"?, "token"?, "header"?}
+// argv[2]: {"url", "room", "ca", "servername", "cert"?, "key"?, "token"?}
 import fs from 'node:fs'
 import readline from 'node:readline'
 import WebSocket from 'ws'
@@ -14,7 +14,6 @@ if (opts.cert) {
   tls.cert = fs.readFileSync(opts.cert)
   tls.key = fs.readFileSync(opts.key)
 }
-if (opts.header) tls.headers = { Authorization: `Bearer ${opts.header}` }
 class TlsWebSocket extends WebSocket {
   constructor (url, protocols) { super(url, protocols, tls) }
 }
