@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from meshpos.errors import CorruptRecord, DomainError, InvalidInput, TableTaken, UnknownRecord
+from meshpos.errors import (
+    CorruptRecord,
+    DomainError,
+    InvalidInput,
+    InvalidQuantity,
+    TableTaken,
+    UnknownRecord,
+)
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Line, Order
 from meshpos.model.limits import MAX_NAME_CHARS, check_text
@@ -138,8 +145,10 @@ class BillRules(VenueBase):
         discount applies to the new bill too; a fixed one stays on the original. Refused on an order
         with payments (split first, then pay) or when nothing would be left on the original."""
         id_of(order_id, "order id")
-        if not isinstance(lines, Mapping) or not lines:
-            raise InvalidInput("lines must map at least one line id to a quantity")
+        if not isinstance(lines, Mapping):
+            raise InvalidInput("lines must map line ids to quantities")
+        if not lines:
+            raise DomainError("choose at least one item to split off")
         for line_id, quantity in lines.items():
             id_of(line_id, "line id")
             count(quantity, f"quantity of line {line_id}")
@@ -152,7 +161,7 @@ class BillRules(VenueBase):
         chosen = [(self._line(order, k), q) for k, q in lines.items()]
         for line, quantity in chosen:
             if quantity > line.quantity:
-                raise InvalidInput(
+                raise InvalidQuantity(
                     f"{order.words} has {line.quantity} × {line.name}, cannot split off {quantity}"
                 )
             if quantity < line.quantity and line.discount_kind == "fixed":

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from meshpos.errors import DomainError, InvalidInput, TableTaken, UnknownRecord
+from meshpos.errors import DomainError, InvalidQuantity, TableTaken, UnknownRecord
 from meshpos.model import Venue
 from meshpos.model.sample import CASHIER, MANAGER
 
@@ -143,9 +143,9 @@ def test_split_refusals_change_nothing(open_venue: Venue, unchanged: Check) -> N
     v.replica.take_updates()
     with pytest.raises(DomainError, match=f"everything on order {order.number}"):
         v.split_order(CASHIER, order.id, {burger.id: 2}, NOW)
-    with pytest.raises(InvalidInput, match="has 2 × Burger, cannot split off 3"):
+    with pytest.raises(InvalidQuantity, match="has 2 × Burger, cannot split off 3"):
         v.split_order(CASHIER, order.id, {burger.id: 3}, NOW)
-    with pytest.raises(InvalidInput, match="at least one"):
+    with pytest.raises(DomainError, match="at least one item"):
         v.split_order(CASHIER, order.id, {}, NOW)
     with pytest.raises(UnknownRecord, match="no such item"):
         v.split_order(CASHIER, order.id, {"x": 1}, NOW)
