@@ -256,6 +256,7 @@ class OrderRules(VenueBase):
                 "register": self.device,
                 "user": user,
                 "at": now_ms,
+                **({"bill": order.split_from} if order.split_from else {}),
                 "items": [
                     {
                         "line_id": line.id,

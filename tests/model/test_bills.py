@@ -172,3 +172,18 @@ def test_one_item_split_on_two_registers_at_once_is_a_conflict(open_venue: Venue
         assert v.order(b1.id).lines  # both bills kept
         assert v.order(b2.id).lines
         assert [(c.kind, c.order_id) for c in v.conflicts()] == [("split_twice", b2.id)]
+
+
+def test_the_kitchen_tells_a_split_bill_from_the_order_at_its_table(open_venue: Venue) -> None:
+    v = open_venue
+    order = v.open_order(CASHIER, NOW, table="12")
+    v.add_line(CASHIER, order.id, "burger", 1, NOW)
+    fries = v.add_line(CASHIER, order.id, "fries", 1, NOW + 1).lines[1]
+    bill = v.split_order(CASHIER, order.id, {fries.id: 1}, NOW + 2)
+    first = v.send_to_kitchen(CASHIER, order.id, NOW + 3)
+    second = v.send_to_kitchen(CASHIER, bill.id, NOW + 4)
+    assert first is not None
+    assert second is not None
+    assert first.label == "Table 12"
+    assert second.label == f"Table 12 · bill {bill.number}"
+    assert [i.name for i in second.items] == ["Fries"]
