@@ -306,6 +306,9 @@ function drawOrder() {
   const t = o ? o.totals : null;
   const rows = t ? [["subtotal", "Subtotal"], ["discount", "Discount"], ["tax", "of which tax"], ["total", "Total"],
     ["paid", "Paid"], ["due", "Due"]].filter(([key]) => t[key] || ["total", "due"].includes(key)) : [];
+  const discounts = o ? o.discounts.map(([id]) => discountName(id)).join(", ") : "";
+  const discountRow = rows.find((row) => row[0] === "discount");
+  if (discounts && discountRow) discountRow[1] = `Discount (${discounts})`;
   $("#totals").replaceChildren(...rows.flatMap(([key, label]) => [h("dt", {}, label),
     h("dd", { "data-total": key }, `${money(t[key])} ${state.catalog.currency}`)]));
   const empty = !o || o.lines.length === 0;
@@ -489,8 +492,6 @@ function bind() {
   $("#pay-button").addEventListener("click", openPay);
   $("#send-kitchen").addEventListener("click", sendToKitchen);
   $("#discount-button").addEventListener("click", openDiscounts);
-  $("#place-button").addEventListener("click", openPlace);
-  $("#split-button").addEventListener("click", openSplit);
   $("#new-order").addEventListener("click", () => { setOrder(""); render(); });
   $("#receipt-done").addEventListener("click", () => $("#receipt-dialog").close());
   $("#clear-cache").addEventListener("click", clearCache);

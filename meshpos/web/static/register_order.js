@@ -25,13 +25,19 @@ function quantityButtons(order, line, sent) {
   ];
 }
 
-// A receipt's line as printed: the quantity and name, the modifiers and the line's discount (from the
-// paid order's line of the same id), and what the guest pays for it.
+// The names of the discounts an order's line gets: its own, then the order's (shared across its lines).
+function discountNames(order, line) {
+  const own = line && line.discount_id ? [discountName(line.discount_id)] : [];
+  return [...own, ...(order ? order.discounts.map(([id]) => discountName(id)) : [])];
+}
+
+// A receipt's line as printed: the quantity and name, the modifiers and the discounts it got (from the
+// paid order's line of the same id: the receipt keeps amounts only), and what the guest pays for it.
 function receiptLine(line, order) {
   const sold = order ? order.lines.find((l) => l.id === line.line_id) : null;
   const modifiers = sold && sold.modifiers.length ? sold.modifiers.map((m) => m.name).join(", ") : "";
-  const discount = line.discount
-    ? `${sold && sold.discount_id ? discountName(sold.discount_id) : "Discount"} −${money(line.discount)}` : "";
+  const names = discountNames(order, sold).join(" + ") || "Discount";
+  const discount = line.discount ? `${names} −${money(line.discount)}` : "";
   return h("tr", { "data-line": line.line_id },
     h("td", {}, `${line.quantity} × ${line.name}`,
       modifiers ? h("small", { class: "modifiers" }, modifiers) : null,
@@ -107,3 +113,6 @@ async function openSplit() {
     notice(`New bill ${orderTitle(bill)}; the rest stays on #${o.id.slice(0, 6)} (open orders).`, "info");
   });
 }
+
+$("#place-button").addEventListener("click", openPlace);
+$("#split-button").addEventListener("click", openSplit);
