@@ -5,8 +5,8 @@ Every change is written as records an older node (623a0ca) already reads, except
 quantity removes the line and adds one in its place (``replaces``), a split removes the lines from the
 order and adds copies of them to a new order (``split_from``), so every node of a mixed mesh prices the
 bills alike. Where an order is (table, tab) is a ``places`` record in the order's map, the latest by
-stamp; an older node ignores it and keeps showing where the order was opened. See docs/architecture.md
-(Documents).
+stamp; an older node ignores it and keeps showing where the order was opened.
+See docs/architecture.md (Documents).
 """
 
 from __future__ import annotations
