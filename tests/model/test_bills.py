@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from meshpos.errors import DomainError, InvalidQuantity, TableTaken, UnknownRecord
+from meshpos.errors import DomainError, InvalidQuantity, OrderNotOpen, TableTaken, UnknownRecord
 from meshpos.model import Venue
 from meshpos.model.sample import CASHIER, MANAGER
 
@@ -187,3 +187,17 @@ def test_the_kitchen_tells_a_split_bill_from_the_order_at_its_table(open_venue: 
     assert first.label == "Table 12"
     assert second.label == f"Table 12 · bill {bill.number}"
     assert [i.name for i in second.items] == ["Fries"]
+
+
+def test_an_order_paid_elsewhere_is_named_as_the_cashier_knows_it(
+    open_venue: Venue, unchanged: Check
+) -> None:
+    v = open_venue
+    order = v.open_order(CASHIER, NOW, table="8")
+    line = v.add_line(CASHIER, order.id, "espresso", 2, NOW).lines[0]
+    v.pay(CASHIER, order.id, "cash", NOW)
+    v.replica.take_updates()
+    with pytest.raises(OrderNotOpen) as refused:
+        v.set_quantity(CASHIER, order.id, line.id, 1, NOW)
+    assert refused.value.message == "the order at table 8 is paid already"
+    unchanged(v)
