@@ -27,6 +27,38 @@ from meshpos.model.ledger_types import Line, Order
 from meshpos.model.limits import MAX_NAME_CHARS, check_text
 from meshpos.model.venue_base import VenueBase, count, id_of, operation
 
+KITCHEN_ITEM = "kitchen_item"
+"""A line split off after it was sent: ``<order id>/<line id>`` of the item its kitchen ticket lists."""
+
+
+def kitchen_items(
+    venue: VenueBase, ledger: Ledger, order: Order, lines: list[Line]
+) -> list[tuple[str, str]]:
+    """The kitchen's names, (order id, line id), of the ``lines`` it has, for a void: a line split
+    off after it was sent is known by the line its ticket lists (``kitchen_item``), and voided there
+    only when it is all of that item (part of it is no void the kitchen's ticket can show: the cook
+    then cooks one too many rather than one too few)."""
+    sent = ledger.order_records(order.id, "sent")
+    stored = ledger.order_records(order.id, "lines")
+    items = []
+    for line in lines:
+        if line.id not in order.sent_line_ids:
+            continue
+        record = stored.get(line.id)
+        item = record.get(KITCHEN_ITEM) if isinstance(record, Mapping) else None
+        if not isinstance(item, str) or "/" not in item:
+            items.append((order.id, line.id))
+            continue
+        item_order, _, item_line = item.partition("/")
+        ticket_id = sent.get(line.id)
+        try:
+            ticket = venue.kitchen(ledger.date).ticket(str(ticket_id))
+        except (UnknownRecord, CorruptRecord):
+            continue
+        if any(i.line_id == item_line and i.quantity == line.quantity for i in ticket.items):
+            items.append((item_order, item_line))
+    return items
+
 
 class BillRules(VenueBase):
     """Quantities, tables and tabs, and splitting an order into bills."""
@@ -55,6 +87,8 @@ class BillRules(VenueBase):
             raise CorruptRecord(f"{ledger.name} orders/{source.id}/lines/{line.id}: not a record")
         new_id = self._new_id()
         record: dict[str, Any] = {**stored, "quantity": quantity, "at": now_ms, **link}
+        if line.id in source.sent_line_ids and KITCHEN_ITEM not in record:
+            record[KITCHEN_ITEM] = f"{source.id}/{line.id}"  # what its ticket calls it
         ledger.write_order_record(target, "lines", new_id, record)
         if line.id in source.sent_line_ids:
             ticket = ledger.order_records(source.id, "sent").get(line.id)

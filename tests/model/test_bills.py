@@ -201,3 +201,21 @@ def test_an_order_paid_elsewhere_is_named_as_the_cashier_knows_it(
         v.set_quantity(CASHIER, order.id, line.id, 1, NOW)
     assert refused.value.message == "the order at table 8 is paid already"
     unchanged(v)
+
+
+def test_a_void_of_a_split_bill_reaches_the_kitchen_ticket_that_has_its_items(
+    open_venue: Venue,
+) -> None:
+    v = open_venue
+    order = v.open_order(CASHIER, NOW, table="3")
+    v.add_line(CASHIER, order.id, "burger", 1, NOW)
+    v.add_line(CASHIER, order.id, "fries", 2, NOW + 1)
+    order = v.add_line(CASHIER, order.id, "lemonade", 1, NOW + 2)
+    burger, fries, _lemonade = order.lines
+    ticket = v.send_to_kitchen(CASHIER, order.id, NOW + 3)
+    assert ticket is not None
+    bill = v.split_order(CASHIER, order.id, {burger.id: 1, fries.id: 1}, NOW + 4)
+    v.void_order(MANAGER, bill.id, NOW + 5, "guest left")
+    items = {i.name: i.void for i in v.kitchen(v.business_date(NOW)).ticket(ticket.id).items}
+    # the whole burger left with the bill: void; one of two fries did: the cook still makes both
+    assert items == {"Burger": True, "Fries": False, "Lemonade": False}
