@@ -164,7 +164,7 @@ class OrderRules(VenueBase):
         self._register_shift(user, "sell")
         ledger, order = self._open_order(order_id)
         if line_id not in {line.id for line in order.lines}:
-            raise UnknownRecord(f"order {order_id} has no line {line_id!r}")
+            raise UnknownRecord(f"{order.words} has no such item (line {line_id!r})")
         if line_id in order.sent_line_ids:
             self.require(user, "void", approved_by)  # it was cooked: removing it is a void
         else:
@@ -189,9 +189,7 @@ class OrderRules(VenueBase):
         if found.scope != "order":
             raise DomainError(f"discount {found.name!r} applies to lines, not whole orders")
         if order.payments:
-            raise DomainError(
-                f"order {order_id} is partly paid: discounts must come before payment"
-            )
+            raise DomainError(f"{order.words} is partly paid: discounts must come before payment")
         ledger.write_order_record(
             order_id,
             "discounts",
@@ -216,7 +214,7 @@ class OrderRules(VenueBase):
         shift = self._as_register(user, "sell")
         ledger, order = self._open_order(order_id)
         if order.payments:
-            raise DomainError(f"order {order_id} has payments: refund them instead of voiding")
+            raise DomainError(f"{order.words} has payments: refund them instead of voiding")
         if order.lines:
             self.require(user, "void", approved_by)
             if shift is None:
