@@ -212,13 +212,6 @@ class Order:
     split_from: str = ""  # the order this bill was split off from
 
     @property
-    def place(self) -> str:
-        """Where the order is, in the venue's words: "table 4", "tab Smith", or "" when nowhere."""
-        if self.table:
-            return f"table {self.table}"
-        return f"tab {self.tab}" if self.tab else ""
-
-    @property
     def words(self) -> str:
         """The order as a cashier names it: by its table or tab, else by the short number the register
         page shows (``#`` and the id's first ``ORDER_NUMBER_CHARS`` characters), never a raw id."""
