@@ -172,12 +172,19 @@ class BillRules(VenueBase):
         )
         return ledger.order(order_id)
 
+    def _discount_name(self, discount_id: str) -> str:
+        try:
+            return repr(self.catalog.discount(discount_id).name)
+        except (UnknownRecord, CorruptRecord):
+            return "a fixed discount"
+
     @operation("split the order")
     def split_order(self, user: str, order_id: str, lines: Mapping[str, int], now_ms: int) -> Order:
         """A new bill (an open order at the same table and tab, on this register's shift) carrying the
         chosen items: ``lines`` maps a line id to how many of it move (the rest stays). A percent order
-        discount applies to the new bill too; a fixed one stays on the original. Refused on an order
-        with payments (split first, then pay) or when nothing would be left on the original."""
+        discount applies to the new bill too. Refused on an order with payments (split first, then
+        pay), with a fixed order discount (it is off the whole: split by amount), or when nothing
+        would be left on the original."""
         id_of(order_id, "order id")
         if not isinstance(lines, Mapping):
             raise InvalidInput("lines must map line ids to quantities")
@@ -191,6 +198,12 @@ class BillRules(VenueBase):
         if order.payments:
             raise DomainError(
                 f"{order.words} is partly paid: split it before taking payment, or pay it as it is"
+            )
+        fixed = [d_id for d_id, kind, _ in order.discounts if kind == "fixed"]
+        if fixed:  # taken off the whole: on either bill it is lost or given twice when one is small
+            raise DomainError(
+                f"{self._discount_name(fixed[0])} is taken off the whole of {order.words}: pay it "
+                "as one bill, or split it by amount"
             )
         chosen = [(self._line(order, k), q) for k, q in lines.items()]
         for line, quantity in chosen:
@@ -230,7 +243,7 @@ class BillRules(VenueBase):
                 {"user": user, "at": now_ms, "reason": "split", "moved_to": bill},
             )
         for key, stored in ledger.order_records(order_id, "discounts").items():
-            if isinstance(stored, Mapping) and stored.get("kind") == "percent":
+            if isinstance(stored, Mapping):  # percent ones: a fixed one refused the split
                 ledger.write_order_record(
                     bill, "discounts", self._new_id(), {**stored, "split_from": key}
                 )

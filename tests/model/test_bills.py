@@ -150,6 +150,11 @@ def test_split_refusals_change_nothing(open_venue: Venue, unchanged: Check) -> N
     with pytest.raises(UnknownRecord, match="no such item"):
         v.split_order(CASHIER, order.id, {"x": 1}, NOW)
     unchanged(v)
+    v.apply_order_discount(MANAGER, order.id, "voucher5", NOW)
+    v.replica.take_updates()
+    with pytest.raises(DomainError, match="'Voucher 5\\.00' is taken off the whole of order #"):
+        v.split_order(CASHIER, order.id, {burger.id: 1}, NOW)
+    unchanged(v)
     v.pay(CASHIER, order.id, "cash", NOW, amount=100)
     v.replica.take_updates()
     with pytest.raises(DomainError, match="partly paid: split it before"):
