@@ -25,7 +25,7 @@ from meshpos.errors import (
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Line, Order
 from meshpos.model.limits import MAX_NAME_CHARS, check_text
-from meshpos.model.venue_base import VenueBase, count, id_of, operation
+from meshpos.model.venue_base import VenueBase, approval, count, id_of, operation
 
 KITCHEN_ITEM = "kitchen_item"
 """A line split off after it was sent: ``<order id>/<line id>`` of the item its kitchen ticket lists."""
@@ -77,6 +77,7 @@ class BillRules(VenueBase):
         target: str,
         quantity: int,
         now_ms: int,
+        approved_by: str | None = None,
         **link: str,
     ) -> str:
         """A copy of ``line`` with ``quantity`` into order ``target``, every field kept but its quantity
@@ -87,6 +88,9 @@ class BillRules(VenueBase):
             raise CorruptRecord(f"{ledger.name} orders/{source.id}/lines/{line.id}: not a record")
         new_id = self._new_id()
         record: dict[str, Any] = {**stored, "quantity": quantity, "at": now_ms, **link}
+        if approved_by is not None:  # who let its discount be given on these units now ("": no one)
+            record.pop("approved_by", None)
+            record.update(approval(approved_by))
         if line.id in source.sent_line_ids and KITCHEN_ITEM not in record:
             record[KITCHEN_ITEM] = f"{source.id}/{line.id}"  # what its ticket calls it
         ledger.write_order_record(target, "lines", new_id, record)
@@ -99,11 +103,19 @@ class BillRules(VenueBase):
 
     @operation("change the quantity")
     def set_quantity(
-        self, user: str, order_id: str, line_id: str, quantity: int, now_ms: int
+        self,
+        user: str,
+        order_id: str,
+        line_id: str,
+        quantity: int,
+        now_ms: int,
+        approved_by: str = "",
     ) -> Order:
         """A line's new quantity: the line is replaced by one like it (last writer wins when two
         registers change it at once). A line the kitchen has keeps its quantity: more is a new line,
-        fewer is a void (a manager's right), so the kitchen never cooks a number no ticket says."""
+        fewer is a void (a manager's right), so the kitchen never cooks a number no ticket says. More
+        of a discounted line gives its discount on more units: the user, or ``approved_by`` on the
+        spot, must be one who may give it (a manager's approval for one coffee is not one for ten)."""
         id_of(order_id, "order id")
         id_of(line_id, "line id")
         self._register_shift(user, "sell")
@@ -117,8 +129,18 @@ class BillRules(VenueBase):
             )
         if quantity == line.quantity:
             return order
+        approver = None  # fewer units: the discount stays as it was approved
+        if line.discount_id is not None and quantity > line.quantity:
+            try:
+                discount = self.catalog.discount(line.discount_id)
+            except UnknownRecord:
+                raise DomainError(
+                    f"the discount of {line.name} is no longer offered: add more as a new item"
+                ) from None
+            self.catalog.may_give(approved_by or user, discount)
+            approver = approved_by
         root = line.replaces or line.id
-        self._copy_line(ledger, order, line, order_id, quantity, now_ms, replaces=root)
+        self._copy_line(ledger, order, line, order_id, quantity, now_ms, approver, replaces=root)
         ledger.write_order_record(
             order_id, "removed", line.id, {"user": user, "at": now_ms, "reason": "quantity"}
         )

@@ -96,8 +96,12 @@ async def void_order(c: Call) -> Order:
 
 async def set_quantity(c: Call) -> Order:
     b, line = c.body, c.line()
+    more_discounted = line.discount_id is not None and b["quantity"] > line.quantity
+    by = await approver(c, "discount") if more_discounted else ""
     return await c.node.write(
-        lambda venue, now: venue.set_quantity(b["user"], line.order_id, line.id, b["quantity"], now)
+        lambda venue, now: venue.set_quantity(
+            b["user"], line.order_id, line.id, b["quantity"], now, approved_by=by
+        )
     )
 
 
@@ -267,11 +271,17 @@ ROUTES = (
         set_quantity,
         "Set a line's quantity (a line already sent to the kitchen keeps its own)",
         Order,
-        body=(USER, Field("quantity", int, "the new quantity", minimum=1, maximum=MAX_QUANTITY)),
+        body=(
+            USER,
+            Field("quantity", int, "the new quantity", minimum=1, maximum=MAX_QUANTITY),
+            *APPROVER,
+        ),
         description=(
             "The line is replaced by one like it with the new quantity (a new line id, in the same "
-            "place); when two registers change one line at once the later change stands."
+            "place); when two registers change one line at once the later change stands. More of a "
+            f"discounted line needs a user who may give its discount: {APPROVAL_DOC}"
         ),
+        limited=True,
     ),
     Route(
         "PUT",

@@ -6,7 +6,14 @@ from collections.abc import Callable
 
 import pytest
 
-from meshpos.errors import DomainError, InvalidQuantity, OrderNotOpen, TableTaken, UnknownRecord
+from meshpos.errors import (
+    DomainError,
+    InvalidQuantity,
+    OrderNotOpen,
+    PermissionDenied,
+    TableTaken,
+    UnknownRecord,
+)
 from meshpos.model import Venue
 from meshpos.model.sample import CASHIER, MANAGER
 
@@ -224,3 +231,25 @@ def test_a_void_of_a_split_bill_reaches_the_kitchen_ticket_that_has_its_items(
     items = {i.name: i.void for i in v.kitchen(v.business_date(NOW)).ticket(ticket.id).items}
     # the whole burger left with the bill: void; one of two fries did: the cook still makes both
     assert items == {"Burger": True, "Fries": False, "Lemonade": False}
+
+
+def test_more_of_a_discounted_line_needs_someone_who_may_give_the_discount(
+    open_venue: Venue, unchanged: Check
+) -> None:
+    v = open_venue
+    order = v.open_order(CASHIER, NOW)
+    coffee = v.add_line(
+        CASHIER, order.id, "espresso", 1, NOW, discount_id="staff", approved_by=MANAGER
+    ).lines[0]
+    v.replica.take_updates()
+    with pytest.raises(PermissionDenied, match="may not discount") as refused:
+        v.set_quantity(CASHIER, order.id, coffee.id, 10, NOW)  # one approved coffee is not ten
+    assert refused.value.right == "discount"
+    unchanged(v)
+    ten = v.set_quantity(CASHIER, order.id, coffee.id, 10, NOW + 1, approved_by=MANAGER).lines[0]
+    assert (ten.quantity, ten.discount_id) == (10, "staff")
+    two = v.set_quantity(CASHIER, order.id, ten.id, 2, NOW + 2).lines[0]  # fewer: as approved
+    assert (two.quantity, two.discount_id) == (2, "staff")
+    record = v.ledger(v.business_date(NOW)).order_records(order.id, "lines")[two.id]
+    assert isinstance(record, dict)
+    assert record["approved_by"] == MANAGER

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from meshpos.harness.wait import until
-from meshpos.model.sample import CASHIER
+from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.node import Node
 
 from .conftest import running
-from .kit import Client, http, make_configs
+from .kit import PIN, Client, http, make_configs
 
 
 @pytest.fixture
@@ -49,6 +49,20 @@ async def test_quantity_place_and_split_over_two_registers(nodes: list[Node]) ->
         f"{path}/lines/{burger['id']}/quantity",
         {"user": CASHIER, "quantity": 2},
     )  # the replaced line is gone
+
+    # more of a discounted line asks for someone who may give the discount, on the spot
+    approved = {"approver": MANAGER, "approver_pin": PIN}
+    line = {"user": CASHIER, "product_id": "croissant", "discount_id": "staff", **approved}
+    order = await r1.ok("POST", f"{path}/lines", line)
+    croissant = order["lines"][-1]["id"]
+    more = {"user": CASHIER, "quantity": 4}
+    message = await r1.error(
+        403, "needs_approval", "PUT", f"{path}/lines/{croissant}/quantity", more
+    )
+    assert "(right: discount)" in message
+    order = await r1.ok("PUT", f"{path}/lines/{croissant}/quantity", {**more, **approved})
+    assert order["lines"][-1]["quantity"] == 4
+    await r1.ok("DELETE", f"{path}/lines/{order['lines'][-1]['id']}", {"user": CASHIER})
 
     other = await r2.ok("POST", "/api/orders", {"user": CASHIER, "table": "9"})
     message = await r1.error(

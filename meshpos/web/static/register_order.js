@@ -14,7 +14,8 @@ function orderTitle(o) {
 function quantityButtons(order, line, sent) {
   const why = sent ? "Sent to the kitchen: add a new item, or void it" : null;
   const change = (quantity) => () => act(async () => {
-    takeOrder(await api("PUT", `/api/orders/${order.id}/lines/${line.id}/quantity`, { user: state.user.id, quantity }));
+    // more of a discounted line than a manager approved asks them again (withApproval)
+    takeOrder(await withApproval("PUT", `/api/orders/${order.id}/lines/${line.id}/quantity`, { user: state.user.id, quantity }));
   });
   return [
     h("button", { type: "button", class: "qty-down", "aria-label": `One ${line.name} less`, title: why,
