@@ -108,7 +108,7 @@ async def test_an_order_split_by_items_is_paid_on_two_registers_and_cooked_as_tw
     await a.click("#discount-choices [data-discount=happy]")
     await approve(a, "the order discount")
     await a.wait("state.order.discounts.length === 1", what="the order discount")
-    assert await a.text("#totals dt:nth-of-type(2)") == "Discount (Happy hour 10 %)"
+    assert await a.text("#totals dt:nth-of-type(2)") == "Discount (Staff 50 %, Happy hour 10 %)"
     before = await a.eval("state.order.totals.total")
     await a.screenshot(artifacts / "1-order-at-table-12.png")
 
@@ -157,6 +157,7 @@ async def test_an_order_split_by_items_is_paid_on_two_registers_and_cooked_as_tw
     await a.click("#pay-confirm")
     await a.wait(f"{q('#receipt-dialog')}.open", what="R1's receipt")
     assert "Staff 50 % + Happy hour 10 % −" in await a.text("#receipt-lines")
+    assert "Discounts (Staff 50 %, Happy hour 10 %)" in await a.text("#receipt-totals")
     await a.screenshot(artifacts / "5-register-A-receipt.png")
 
     # the kitchen cooks two tickets for table 12, the bill named as such

@@ -306,7 +306,7 @@ function drawOrder() {
   const t = o ? o.totals : null;
   const rows = t ? [["subtotal", "Subtotal"], ["discount", "Discount"], ["tax", "of which tax"], ["total", "Total"],
     ["paid", "Paid"], ["due", "Due"]].filter(([key]) => t[key] || ["total", "due"].includes(key)) : [];
-  const discounts = o ? o.discounts.map(([id]) => discountName(id)).join(", ") : "";
+  const discounts = o ? allDiscountNames(o) : "";
   const discountRow = rows.find((row) => row[0] === "discount");
   if (discounts && discountRow) discountRow[1] = `Discount (${discounts})`;
   $("#totals").replaceChildren(...rows.flatMap(([key, label]) => [h("dt", {}, label),
@@ -406,7 +406,7 @@ function showReceipt({ receipt, change, payment }, order) {
   $("#receipt-header").textContent = state.catalog.receipt_header;
   $("#receipt-footer").textContent = state.catalog.receipt_footer;
   $("#receipt-lines").replaceChildren(...receipt.lines.map((line) => receiptLine(line, order)));
-  const orderDiscounts = order ? order.discounts.map(([id]) => discountName(id)).join(", ") : "";
+  const orderDiscounts = order ? allDiscountNames(order) : "";
   $("#receipt-totals").replaceChildren(
     ...(receipt.discount ? [h("dt", {}, "Subtotal"), h("dd", {}, money(receipt.subtotal)),
       h("dt", {}, orderDiscounts ? `Discounts (${orderDiscounts})` : "Discounts"),

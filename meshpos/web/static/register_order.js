@@ -32,6 +32,12 @@ function discountNames(order, line) {
   return [...own, ...(order ? order.discounts.map(([id]) => discountName(id)) : [])];
 }
 
+// Every discount an order gets, by name: its lines' own, then the order's (what a "Discount" total sums).
+function allDiscountNames(order) {
+  const ids = [...order.lines.filter((l) => l.discount_id).map((l) => l.discount_id), ...order.discounts.map(([id]) => id)];
+  return [...new Set(ids)].map(discountName).join(", ");
+}
+
 // A receipt's line as printed: the quantity and name, the modifiers and the discounts it got (from the
 // paid order's line of the same id: the receipt keeps amounts only), and what the guest pays for it.
 function receiptLine(line, order) {
