@@ -18,7 +18,8 @@ unchanged. What differs, and why:
 * **Write rules by what the role may author.** A mesh peer may deliver what it may forward (a register
   carries the console's catalog); a stock client is not a relay, so it may send only what its role may
   write (:meth:`YjsSession.delivers`), and only to a node that carries the document on (a kds node
-  forwards no ledger: a register's client writing one there would be stranded on it). Anything else is refused as a mesh peer's would be (counted,
+  forwards no ledger: a register's client writing one there would be stranded on it), never the
+  deny-list (its entries are the venue authority's, pushed with ``meshpos revoke``). Anything else is refused as a mesh peer's would be (counted,
   logged once) and answered with the y-protocols permission-denied message; a client that may not write
   the document is never asked for it (a sync step 1's reply would carry its delete set, refused each time).
 * **Client ids learnt from updates.** A stock client has no hello to announce its Yjs client id, and Yjs
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 
 from meshpos.errors import PeerAbusive, ProtocolError, RemoteProtocolError
 from meshpos.lib0 import Reader, write_var_bytes, write_var_string, write_var_uint
+from meshpos.model.documents import DENYLIST
 from meshpos.sync._codec import Y_AWARENESS, Y_SYNC, decode_y_payload, encode_y_payload
 from meshpos.sync._messages import (
     AwarenessUpdate,
@@ -182,11 +184,13 @@ class YjsSession(Session):
         self.doc = doc
         self.name = name
         self.role = role
-        # what its role may author, on a node that carries it on (a kds node keeps no ledger)
-        self.writable = may_write(role, doc) and may_deliver(local_hello.role, doc)
+        # what its role may author, on a node that carries it on (a kds node keeps no ledger); never
+        # the deny-list, whose entries the venue's authority signs (``meshpos revoke`` pushes them)
+        authors = may_write(role, doc) and doc != DENYLIST
+        self.writable = authors and may_deliver(local_hello.role, doc)
         self.denied = (
-            f"a {role} may not write {doc}: nothing was changed"
-            if not may_write(role, doc)
+            f"a {role} Yjs client may not write {doc}: nothing was changed"
+            if not authors
             else f"this node is a {local_hello.role}, which does not carry {doc}: nothing was "
             "changed (connect to a register)"
         )

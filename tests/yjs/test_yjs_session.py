@@ -129,7 +129,7 @@ def test_a_role_that_may_not_write_gets_permission_denied_and_nothing_changes() 
     assert [m for m in kds.drain() if m[0] == Y_AUTH] == [
         write_var_uint(Y_AUTH)
         + write_var_uint(0)
-        + write_var_string(f"a kds may not write {LEDGER}: nothing was changed")
+        + write_var_string(f"a kds Yjs client may not write {LEDGER}: nothing was changed")
     ]
     events = sync.events_received()
     assert [type(e) for e in events] == [UpdateRejected]
@@ -286,3 +286,12 @@ def test_a_nodes_heartbeats_name_no_stock_client_and_its_peers_keep_their_link()
     pump(a, ka, b, kb)
     assert not [e for e in b.events_received() if isinstance(e, PeerClosed)]
     assert kb in b.sessions
+
+
+def test_no_client_writes_the_deny_list_which_only_the_venues_authority_signs() -> None:
+    sync = node()
+    sync.open_doc("denylist")
+    client = Client(sync, "r", "denylist", "register", 95)
+    client.write("entry", "junk")
+    assert any(m[0] == Y_AUTH for m in client.drain())
+    assert [type(e) for e in sync.events_received()] == [UpdateRejected]
