@@ -9,8 +9,8 @@ running process's, ``api.token`` is kept so apps configured with it keep working
 A restored database is an old one: the register sold after the backup was taken. So the restore drops
 the store's record of its last receipt number (meta ``receipt_seq``; see register/numbering.py): the
 node then starts as a register that does not know its numbers, refuses to sell until it has been in sync
-with a peer or the console, and continues after the highest number they know (docs/architecture.md
-(Durability)). Its series tag is kept, so it continues the same series. Without peers or console, the
+with a peer or the console, and continues after the highest number they know
+(docs/architecture.md (Durability)). Its series tag is kept, so it continues the same series. Without peers or console, the
 operator starts a new series (``meshpos node --new-receipt-series``), which cannot collide either.
 
 The file holds the device's private key: it is written readable by its owner only, and is as secret as

@@ -13,6 +13,7 @@ import datetime
 import os
 import shutil
 import socket
+import sqlite3
 import ssl
 import tempfile
 from dataclasses import dataclass, field
@@ -20,9 +21,14 @@ from pathlib import Path
 
 from cryptography import x509
 
-from meshpos.doctor.node import CERT_WARNING_DAYS, DISK_PROBLEM_BYTES, DISK_WARNING_BYTES
+from meshpos.doctor.node import (
+    CERT_WARNING_DAYS,
+    DISK_PROBLEM_BYTES,
+    DISK_WARNING_BYTES,
+    quick_check_live,
+)
 from meshpos.doctor.probes import http_answer, lock_holder, process_name
-from meshpos.doctor.report import Report
+from meshpos.doctor.report import Report, when
 from meshpos.errors import ConfigError, MeshposError, StoreError
 from meshpos.localapi import LocalApi
 from meshpos.store.lock import lock_path
@@ -114,19 +120,19 @@ def _certificate(report: Report, settings: ConsoleSettings) -> None:
     if end <= now:
         report.problem(
             "certificate",
-            f"{settings.tls_cert} expired on {end:%Y-%m-%d %H:%M} UTC: relays refuse the console",
+            f"{settings.tls_cert} expired on {when(end)}: relays refuse the console",
             fix,
         )
     elif cert.not_valid_before_utc > now:
         report.problem(
             "certificate",
-            f"{settings.tls_cert} is valid only from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+            f"{settings.tls_cert} is valid only from {when(cert.not_valid_before_utc)}",
             "set this machine's clock (enable NTP)",
         )
     elif end - now < datetime.timedelta(days=CERT_WARNING_DAYS):
-        report.warning("certificate", f"{settings.tls_cert} expires on {end:%Y-%m-%d}", fix)
+        report.warning("certificate", f"{settings.tls_cert} expires on {when(end)}", fix)
     else:
-        report.ok("certificate", f"{settings.tls_cert} is valid until {end:%Y-%m-%d}")
+        report.ok("certificate", f"{settings.tls_cert} is valid until {when(end)}")
 
 
 async def _database(report: Report, settings: ConsoleSettings, running: bool) -> None:
@@ -168,7 +174,7 @@ async def _database(report: Report, settings: ConsoleSettings, running: bool) ->
         report.ok("lock", f"{path} is free")
     if path.exists() and path.stat().st_size:
         try:
-            await asyncio.to_thread(_intact, path)
+            await asyncio.to_thread(quick_check_live if running else _intact, path)
         except StoreError as exc:
             report.problem("database", exc.message, "restore the console's database from a backup")
         else:
@@ -188,10 +194,7 @@ async def _database(report: Report, settings: ConsoleSettings, running: bool) ->
 def _intact(path: Path) -> None:
     from meshpos.store.schema import inspect_sqlite_file
 
-    def check(conn: object) -> int:
-        import sqlite3
-
-        assert isinstance(conn, sqlite3.Connection)
+    def check(conn: sqlite3.Connection) -> int:
         problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
         if problems != ["ok"]:
             raise StoreError(f"{path} is corrupt ({'; '.join(problems[:3])})")

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from meshpos.config import Config, load_config
 from meshpos.doctor.probes import DOCTOR_PATH, browse, http_answer, lock_holder, process_name
-from meshpos.doctor.report import Report
+from meshpos.doctor.report import Report, when
 from meshpos.errors import ConfigError, MeshposError, StoreError, TrustError
 from meshpos.model.tally import describe
 from meshpos.net.adverts import PeerAd
@@ -98,23 +98,21 @@ def _identity(report: Report, config: Config) -> DeviceIdentity | None:
         if end <= now:
             report.problem(
                 what,
-                f"the {what} in {where} expired on {end:%Y-%m-%d %H:%M} UTC: peers and the "
+                f"the {what} in {where} expired on {when(end)}: peers and the "
                 "console refuse this device",
                 ENROLL_AGAIN,
             )
         elif start > now:
             report.problem(
                 what,
-                f"the {what} in {where} is valid only from {start:%Y-%m-%d %H:%M} UTC: this "
+                f"the {what} in {where} is valid only from {when(start)}: this "
                 "device's clock is behind",
                 "set the clock (enable NTP: timedatectl set-ntp true)",
             )
         elif end - now < datetime.timedelta(days=CERT_WARNING_DAYS):
-            report.warning(
-                what, f"the {what} in {where} expires on {end:%Y-%m-%d} UTC", ENROLL_AGAIN
-            )
+            report.warning(what, f"the {what} in {where} expires on {when(end)}", ENROLL_AGAIN)
         else:
-            report.ok(what, f"valid until {end:%Y-%m-%d} UTC")
+            report.ok(what, f"valid until {when(end)}")
     return identity
 
 
@@ -191,7 +189,7 @@ def _database(report: Report, config: Config, status: dict[str, Any] | None) -> 
         return
     try:
         # a running node writes it: read a snapshot (WAL), never the immutable view
-        version = inspect(db) if status is None else _quick_check_live(db)
+        version = inspect(db) if status is None else quick_check_live(db)
     except StoreError as exc:
         report.problem("database", exc.message, "meshpos restore --from BACKUP (see README)")
         return
@@ -202,7 +200,9 @@ def _database(report: Report, config: Config, status: dict[str, Any] | None) -> 
     )
 
 
-def _quick_check_live(db: Path) -> int:
+def quick_check_live(db: Path) -> int:
+    """``quick_check`` of a database a running process writes, from a read-only connection that sees
+    its WAL (the immutable view of :func:`~meshpos.store.schema.inspect` is for a file nobody writes)."""
     try:
         conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
         try:

@@ -7,6 +7,7 @@ venue, a certificate that expires next month).
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import asdict, dataclass, field
 
@@ -16,6 +17,12 @@ PROBLEM = "problem"
 LEVELS = (OK, WARNING, PROBLEM)
 EXIT_OK = 0  # nothing is a problem (there may be warnings)
 EXIT_PROBLEM = 1  # at least one check is a problem
+
+
+def when(moment: datetime.datetime) -> str:
+    """A certificate date as a person reads it: ``2031-12-04 10:15 UTC``."""
+    text = moment.astimezone(datetime.UTC).isoformat(sep=" ", timespec="minutes")
+    return text.removesuffix("+00:00") + " UTC"
 
 
 @dataclass(frozen=True, slots=True)

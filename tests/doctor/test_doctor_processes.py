@@ -273,3 +273,60 @@ def test_the_console_down_is_named(venue: Venue) -> None:
     console = finding(report, "console")
     assert console["level"] == PROBLEM
     assert console["message"].startswith("console down")
+
+
+def console_doctor(venue: Venue, *options: str) -> tuple[int, dict[str, Any]]:
+    """``meshpos doctor --console`` with the options the running console was started with, then
+    ``options`` (argparse keeps the last of a repeated option)."""
+    ready = venue.console.ready
+    argv = [sys.executable, "-m", "meshpos", "doctor", "--console", "--json"]
+    argv += ["--db", f"sqlite:///{venue.root / 'console.db'}", "--host", "127.0.0.1"]
+    argv += ["--port", str(venue.console.port), "--api-port", str(ready["api"]).rsplit(":", 1)[1]]
+    argv += ["--token-file", str(venue.root / "console-admin.token"), *options]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.stdout, done.stderr
+    report = json.loads(done.stdout)
+    for check in report["checks"]:
+        print(f"{check['level']:<8} {check['check']}: {check['message']}")
+    return done.returncode, report
+
+
+@pytest.mark.slow
+def test_a_healthy_running_console_is_ok_and_names_its_relay(venue: Venue) -> None:
+    code, report = console_doctor(venue)
+    assert code == EXIT_OK
+    assert not [c for c in report["checks"] if c["level"] != OK], report
+    assert "R1" in finding(report, f"venue {venue.authority.venue_id}")["message"]
+    assert finding(report, "lock")["message"].endswith(
+        f"held by the running console (pid {venue.console.proc.pid})"  # type: ignore[union-attr]
+    )
+
+
+@pytest.mark.slow
+def test_a_wrong_console_admin_token_is_named(venue: Venue) -> None:
+    wrong = venue.root / "wrong-admin.token"
+    wrong.write_text("0123456789abcdef0123456789abcdef\n")
+    code, report = console_doctor(venue, "--token-file", str(wrong))
+    assert code == EXIT_PROBLEM
+    token = finding(report, "admin token")
+    assert token["level"] == PROBLEM
+    assert "refuses the admin token" in token["message"]
+
+
+@pytest.mark.slow
+def test_a_stopped_console_whose_database_is_locked_is_named(venue: Venue) -> None:
+    db = venue.root / "stopped-console.db"
+    lock = venue.root / "stopped-console.db.lock"
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "60"])
+    try:
+        wait_for(lambda: _held(lock), 10, "flock holding the lock")
+        code, report = console_doctor(
+            venue, "--db", f"sqlite:///{db}", "--port", "0", "--api-port", "0"
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == EXIT_PROBLEM
+    found = finding(report, "lock")
+    assert found["level"] == PROBLEM
+    assert f"held by process {holder.pid}" in found["message"]
