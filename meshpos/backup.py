@@ -209,6 +209,11 @@ def restore(config: Config, source: Path, *, replace: bool = False) -> Restored:
     with tempfile.TemporaryDirectory(prefix=".meshpos-restore-", dir=config.data_dir) as tmp:
         files = _unpack(source, Path(tmp))
         manifest = Manifest.from_json(files[MANIFEST], source)
+        if config.venue_id and manifest.venue_id != config.venue_id:
+            raise BackupError(
+                f"{source} is a backup of venue {manifest.venue_id}, but node.toml says venue "
+                f"{config.venue_id}; nothing was changed"
+            )
         if manifest.node_id != config.node_id or manifest.role != config.role:
             raise BackupError(
                 f"{source} is the backup of {manifest.node_id} ({manifest.role}), but node.toml "

@@ -37,10 +37,10 @@ class Check:
     def line(self) -> str:
         """The finding in one line (a message is one line: newlines a peer sent are flattened)."""
         label = "PROBLEM" if self.level == PROBLEM else self.level
-        text = f"{label:<8} {self.check}: {self.message}"
+        text = f"{self.check}: {self.message}"
         if self.fix and self.level != OK:
             text += f" -> {self.fix}"
-        return " ".join(text.split())
+        return f"{label:<8} " + " ".join(text.split())
 
 
 @dataclass(slots=True)

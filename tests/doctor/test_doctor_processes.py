@@ -29,6 +29,7 @@ from meshpos.harness.wait import wait_for
 from meshpos.trust import VenueAuthority
 
 from ..mesh.kit import ConsoleProcess, NodeProcess, make_device
+from ..store.test_full_disk import small_disk  # noqa: F401 - the tmpfs fixture
 
 FAKETIME = shutil.which("faketime")
 
@@ -211,7 +212,7 @@ def test_a_clock_ten_minutes_off_is_named(venue: Venue) -> None:
 def test_a_data_dir_locked_by_another_process_is_named(venue: Venue) -> None:
     config = spare_device(venue, "R5", 15)
     lock = load_config(config).data_dir / "node.db.lock"
-    holder = subprocess.Popen(["flock", str(lock), "sleep", "60"])
+    holder = subprocess.Popen(["flock", "--no-fork", str(lock), "sleep", "60"])
     try:
         wait_for(lambda: _held(lock), 10, "flock holding the lock")
         code, report = doctor(config)
@@ -231,22 +232,16 @@ def _held(lock: Path) -> bool:
 
 
 @pytest.mark.slow
-def test_a_full_disk_is_named(venue: Venue) -> None:
-    mount = venue.root / "small-disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
-    try:
-        config = make_device(venue.authority, mount, "R6", host=f"{venue.prefix}.16", catalog=None)
-        with (mount / "filler").open("wb") as filler:
-            try:
-                while True:
-                    filler.write(b"\0" * 65536)
-                    filler.flush()
-            except OSError:
-                pass
-        code, report = doctor(config)
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+def test_a_full_disk_is_named(venue: Venue, small_disk: Path) -> None:  # noqa: F811
+    config = make_device(venue.authority, small_disk, "R6", host=f"{venue.prefix}.16", catalog=None)
+    with (small_disk / "filler").open("wb") as filler:
+        try:
+            while True:  # bounded by the tmpfs's size
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        except OSError:
+            pass
+    code, report = doctor(config)
     assert code == EXIT_PROBLEM
     disk = finding(report, "disk")
     assert disk["level"] == PROBLEM
@@ -317,7 +312,7 @@ def test_a_wrong_console_admin_token_is_named(venue: Venue) -> None:
 def test_a_stopped_console_whose_database_is_locked_is_named(venue: Venue) -> None:
     db = venue.root / "stopped-console.db"
     lock = venue.root / "stopped-console.db.lock"
-    holder = subprocess.Popen(["flock", str(lock), "sleep", "60"])
+    holder = subprocess.Popen(["flock", "--no-fork", str(lock), "sleep", "60"])
     try:
         wait_for(lambda: _held(lock), 10, "flock holding the lock")
         code, report = console_doctor(
