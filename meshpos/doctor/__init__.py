@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from pathlib import Path
 
 from meshpos.doctor.report import Report
@@ -44,6 +45,12 @@ def add_doctor_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     doctor.add_argument("--tls-cert", metavar="PEM", help="with --console")
     doctor.add_argument("--tls-key", metavar="PEM", help="with --console")
     doctor.add_argument("--venue", action="append", metavar="DIR", help="with --console")
+    doctor.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        help="with --console --tls-cert: the CA(s) that signed its certificate (as the registers' "
+        "console_ca_file); default: the system's CAs",
+    )
     doctor.set_defaults(func=run_doctor)
 
 
@@ -52,6 +59,8 @@ def run_doctor(args: argparse.Namespace) -> int:
         raise ConfigError("meshpos doctor: give either --config node.toml or --console")
     if not 0.1 <= args.browse_seconds <= 60:
         raise ConfigError(f"--browse-seconds {args.browse_seconds:g}: must be from 0.1 to 60")
+    if not getattr(args, "log_level_set", False):  # every finding is in the report, once
+        logging.getLogger("meshpos").setLevel(logging.ERROR)
     report: Report
     if args.config:
         from meshpos.doctor.node import diagnose_node
@@ -69,6 +78,7 @@ def run_doctor(args: argparse.Namespace) -> int:
             tls_cert=Path(args.tls_cert) if args.tls_cert else None,
             tls_key=Path(args.tls_key) if args.tls_key else None,
             venues=[Path(v) for v in args.venue or []],
+            ca_file=Path(args.ca_file) if args.ca_file else None,
         )
         report = asyncio.run(diagnose_console(settings))
     print(report.to_json() if args.json else report.text(), flush=True)

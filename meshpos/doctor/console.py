@@ -46,6 +46,7 @@ class ConsoleSettings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     venues: list[Path] = field(default_factory=list)
+    ca_file: Path | None = None  # what checks the API's certificate (else the system's CAs)
 
 
 async def diagnose_console(settings: ConsoleSettings) -> Report:
@@ -274,13 +275,21 @@ def _api(report: Report, settings: ConsoleSettings) -> None:
     except MeshposError as exc:
         report.problem("admin token", exc.message)
         return
-    api = LocalApi(f"{scheme}://{settings.host}:{settings.api_port}", token, cafile=None)
+    api = LocalApi(
+        f"{scheme}://{settings.host}:{settings.api_port}", token, cafile=settings.ca_file
+    )
     answer = api.request("GET", "/api/venues", timeout=5)
     if answer.status in (401, 403):
         report.problem(
             "admin token",
             f"the console refuses the admin token in {settings.token_file}",
             "give the --token-file the console was started with",
+        )
+        return
+    if answer.status == 0:
+        hint = " (give --ca-file: the CA that signed --tls-cert)" if settings.tls_cert else ""
+        report.problem(
+            "api", f"the API on port {settings.api_port} does not answer: {answer.body}{hint}"
         )
         return
     if not answer.ok:

@@ -6,6 +6,9 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from meshpos.cli import main
 from meshpos.doctor.probes import lock_holder, process_name
 from meshpos.doctor.report import EXIT_OK, EXIT_PROBLEM, OK, PROBLEM, WARNING, Report
 from meshpos.harness.wait import wait_for
@@ -41,3 +44,18 @@ def test_a_lock_holder_is_found_even_when_it_wrote_no_pid(tmp_path: Path) -> Non
         holder.kill()
         holder.wait()
     assert lock_holder(lock) is None
+
+
+def test_an_invalid_config_is_a_problem_named_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "node.toml"
+    config.write_text('[node]\nnode_id = "R1"\nport = 22.7\n')
+    assert main(["doctor", "--config", str(config)]) == EXIT_PROBLEM
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        out[1]
+        == f"PROBLEM  config: {config}: port = 22.7 is not a whole number -> correct the setting it names"
+    )
+    assert main(["doctor"]) == 2  # neither --config nor --console: a usage error, not a report
+    assert "give either --config node.toml or --console" in capsys.readouterr().err
