@@ -63,8 +63,9 @@ async def diagnose_node(path: Path, *, browse_seconds: float = BROWSE_SECONDS) -
     _ports(report, config, status)
     if identity is not None:
         peers = await _mdns(report, config, identity, browse_seconds)
+        linked = set(status.get("peers") or {}) if status is not None else None
         for ad in peers.values():
-            await _peer(report, identity, ad, skews)
+            await _peer(report, identity, ad, skews, linked)
     else:
         report.warning("peers", "not checked: the device has no usable identity")
     await _console(report, config, identity, skews)
@@ -283,8 +284,14 @@ async def _mdns(
 
 
 async def _peer(
-    report: Report, identity: DeviceIdentity, ad: PeerAd, skews: dict[str, float]
+    report: Report,
+    identity: DeviceIdentity,
+    ad: PeerAd,
+    skews: dict[str, float],
+    linked: set[str] | None,
 ) -> None:
+    """Reachable over mutual TLS from here, and (``linked``: the running node's live peers) linked
+    to the node: a peer the doctor reaches but the node does not points at the node or the peer."""
     answer = await http_answer(
         ad.address,
         ad.port,
@@ -294,9 +301,17 @@ async def _peer(
     )
     name = f"peer {ad.node_id}"
     if answer.status:
-        report.ok(name, f"reachable over mutual TLS at {ad.address}:{ad.port}")
         if answer.skew_s is not None:
             skews[ad.node_id] = answer.skew_s
+        where = f"reachable over mutual TLS at {ad.address}:{ad.port}"
+        if linked is None or ad.node_id in linked:
+            report.ok(name, where + ("" if linked is None else "; the node is linked to it"))
+        else:
+            report.warning(
+                name,
+                f"{where}, but the running node has no live link to it",
+                "see both nodes' logs (refused links say why); it may have just started",
+            )
         return
     report.problem(
         name,
