@@ -239,10 +239,28 @@ def restore(config: Config, source: Path, *, replace: bool = False) -> Restored:
                 with os.fdopen(fd, "wb") as f:
                     f.write(files[API_TOKEN])
             os.replace(copy, config.db_path)
+            _same_owner(config)
             _fsync_dir(config.data_dir)
         finally:
             lock.release()
     return Restored(manifest, kept)
+
+
+def _same_owner(config: Config) -> None:
+    """Root restoring for a service's user: what was written belongs to the data dir's owner, or the
+    node (running as that user) could not open its own database and key."""
+    if os.geteuid() != 0:
+        return
+    owner = config.data_dir.stat()
+    identity = config.identity_path
+    paths = [config.db_path, config.data_dir / API_TOKEN, identity]
+    paths += [identity / name for name in (KEY_FILE, CERT_FILE, CA_FILE)]
+    for path in paths:
+        if path.exists() and (path.stat().st_uid, path.stat().st_gid) != (
+            owner.st_uid,
+            owner.st_gid,
+        ):
+            os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def _unpack(source: Path, into: Path) -> dict[str, bytes]:

@@ -4,6 +4,7 @@ with nothing changed on the device."""
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from pathlib import Path
 
@@ -143,3 +144,17 @@ def test_not_a_backup_is_named(tmp_path: Path) -> None:
         restore(config, junk)
     with pytest.raises(BackupError, match="no such backup file"):
         restore(config, tmp_path / "missing.backup")
+
+
+async def test_root_restores_for_the_data_dirs_owner(device: Config, tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("changing owners needs root (CI runs as root)")
+    out = tmp_path / "R1.backup"
+    backup(device, out)
+    target = elsewhere(device, tmp_path)
+    target.data_dir.mkdir()
+    service_user = (4321, 4321)  # a service's user, as systemd's DynamicUser or meshpos's own
+    os.chown(target.data_dir, *service_user)
+    restore(target, out)
+    for path in (target.db_path, target.identity_path, target.identity_path / "device.key"):
+        assert (path.stat().st_uid, path.stat().st_gid) == service_user, path
