@@ -21,7 +21,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from meshpos.config import Config, load_config
-from meshpos.doctor.probes import DOCTOR_PATH, browse, http_answer, lock_holder, process_name
+from meshpos.doctor.probes import (
+    DOCTOR_PATH,
+    HttpAnswer,
+    browse,
+    http_answer,
+    lock_holder,
+    process_name,
+)
 from meshpos.doctor.report import Report, when
 from meshpos.errors import ConfigError, MeshposError, StoreError, TrustError
 from meshpos.model.tally import describe
@@ -38,6 +45,7 @@ DISK_PROBLEM_BYTES = 64 << 20  # below this the store may soon refuse commits (a
 DISK_WARNING_BYTES = 512 << 20
 CLOCK_WARNING_S = 10.0  # Date headers have whole seconds: less is noise
 CLOCK_PROBLEM_S = 120.0  # receipts, shifts and the business day carry this device's time
+PEERS_AT_ONCE = 16  # peers asked at once: a big venue's doctor takes seconds, not minutes
 BROWSE_SECONDS = 2.0  # how long mDNS is listened to (peers answer a query within about 1 s)
 ENROLL_AGAIN = (
     "on the back-office PC run meshpos pair --reissue for this device and meshpos enroll here"
@@ -64,8 +72,22 @@ async def diagnose_node(path: Path, *, browse_seconds: float = BROWSE_SECONDS) -
     if identity is not None:
         peers = await _mdns(report, config, identity, browse_seconds)
         linked = set(status.get("peers") or {}) if status is not None else None
-        for ad in peers.values():
-            await _peer(report, identity, ad, skews, linked)
+        context = client_ssl_context(identity)
+        gate = asyncio.Semaphore(PEERS_AT_ONCE)
+
+        async def ask(ad: PeerAd) -> HttpAnswer:
+            async with gate:
+                return await http_answer(
+                    ad.address,
+                    ad.port,
+                    DOCTOR_PATH,
+                    context=context,
+                    server_hostname=device_hostname(ad.node_id, identity.venue_id),
+                )
+
+        ads = sorted(peers.values(), key=lambda ad: ad.node_id)
+        for ad, answer in zip(ads, await asyncio.gather(*map(ask, ads)), strict=True):
+            _peer(report, ad, answer, skews, linked)
     else:
         report.warning("peers", "not checked: the device has no usable identity")
     await _console(report, config, identity, skews)
@@ -283,22 +305,15 @@ async def _mdns(
     return peers
 
 
-async def _peer(
+def _peer(
     report: Report,
-    identity: DeviceIdentity,
     ad: PeerAd,
+    answer: HttpAnswer,
     skews: dict[str, float],
     linked: set[str] | None,
 ) -> None:
     """Reachable over mutual TLS from here, and (``linked``: the running node's live peers) linked
     to the node: a peer the doctor reaches but the node does not points at the node or the peer."""
-    answer = await http_answer(
-        ad.address,
-        ad.port,
-        DOCTOR_PATH,
-        context=client_ssl_context(identity),
-        server_hostname=device_hostname(ad.node_id, identity.venue_id),
-    )
     name = f"peer {ad.node_id}"
     if answer.status:
         if answer.skew_s is not None:
