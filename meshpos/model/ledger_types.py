@@ -166,6 +166,20 @@ class CashMove:
 
 
 @dataclass(frozen=True, slots=True)
+class NoSale:
+    """The drawer opened with no sale ("no sale"): recorded because an opening nobody can explain is
+    how cash goes missing; who, when, on which register and shift, and why."""
+
+    id: str
+    shift_id: str
+    register: str
+    user: str
+    at_ms: int
+    reason: str
+    approved_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class InventoryMove:
     id: str
     product_id: str

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from meshpos.model._records import Fields
@@ -30,6 +31,7 @@ from meshpos.model.ledger_types import (
     InventoryMove,
     Line,
     LineModifier,
+    NoSale,
     Order,
     Payment,
     Receipt,
@@ -229,6 +231,19 @@ def parse_cash_move(src: RecordSource, move_id: str) -> CashMove:
     )
 
 
+def parse_no_sale(src: RecordSource, no_sale_id: str) -> NoSale:
+    f = src.record("no_sales", no_sale_id)
+    return NoSale(
+        no_sale_id,
+        f.text("shift_id"),
+        f.text("register"),
+        f.text("user"),
+        f.integer("at"),
+        f.opt_text("reason") or "",
+        f.opt_text("approved_by") or "",
+    )
+
+
 def parse_inventory(src: RecordSource, move_id: str) -> InventoryMove:
     f = src.record("inventory", move_id)
     return InventoryMove(
@@ -383,6 +398,8 @@ REFUNDS: RecordSpec[Refund] = RecordSpec(
         col("user_id", attr="user"),
         col("at_ms", "int"),
         col("reason"),
+        # schema 6: who approved a cashier's refund on the spot; rows stored before keep their digest
+        Column("approved_by", "text", attrgetter("approved_by"), nullable=True, late=True),
     ),
     children=(
         Children(
@@ -413,6 +430,24 @@ CASH_MOVES: RecordSpec[CashMove] = RecordSpec(
     indexes=("shift_id",),
     tally=TallyKind("cash_moves", "cash movement", "cash movements", by=None),
 )
+NO_SALES: RecordSpec[NoSale] = RecordSpec(
+    "no_sales",
+    "no_sales",
+    parse_no_sale,
+    lambda n: (n.at_ms, n.id),
+    fixed=(
+        col("shift_id"),
+        col("register"),
+        col("user_id", attr="user"),
+        col("at_ms", "int"),
+        col("reason"),
+        col("approved_by"),
+    ),
+    indexes=("shift_id", "business_date"),
+    device="register",
+    # no tally kind: a 623a0ca console never reports no-sales, so a register counting them as owed
+    # would stay yellow against it (CONTRACT_S3 Features); they travel in the day's document anyway
+)
 INVENTORY_MOVES: RecordSpec[InventoryMove] = RecordSpec(
     "inventory_moves",
     "inventory",
@@ -441,6 +476,7 @@ LEDGER_RECORDS: tuple[RecordSpec[Any], ...] = (
     CASH_MOVES,
     INVENTORY_MOVES,
     ORDERS,
+    NO_SALES,
 )
 """Every record kind of a ledger day: the ones a register owes the console in the order it names them
 ("2 receipts and 1 payment"), then orders (counted by their payments and receipts)."""
