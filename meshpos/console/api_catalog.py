@@ -321,12 +321,12 @@ CATALOG_ROUTES: tuple[Route, ...] = (
                 minimum=0,
                 maximum=23,
             ),
-            Field(
+            opt(
                 "blind_count",
                 bool,
+                False,
                 "a cashier closing a shift counts the drawer without seeing the expected cash "
                 "(registers show it once counted)",
-                default=False,
             ),
         ),
     ),
