@@ -111,6 +111,7 @@ ROUTES = (
         "X report: this register's open shift so far (409 shift_closed without one)",
         ShiftReport,
         tag="shift",
+        errors=(409,),
         description=(
             "The figures of the console's shift report (Reports -> Shifts) for the same shift, under "
             f"the same names, with the no-sale openings. `drawer_expected` is {BLIND_DOC}."
