@@ -156,6 +156,7 @@ ROUTES = (
         status=201,
         tag="shift",
         description=APPROVAL_DOC,
+        limited=True,
     ),
     Route(
         "GET",
