@@ -22,7 +22,7 @@ from .test_console_shared import _as_schema
 
 def _approved_day() -> Doc[Any]:
     """The simulated day, plus a cashier's refund a manager approved on R2."""
-    r1, r2 = simulate_day()
+    _, r2 = simulate_day()
     receipt = next(r for r in r2.ledger(DATE).receipts() if r.register == "R2")
     r2.refund(CASHIER, receipt.id, NOW + 200, reason="spilt", approved_by=MANAGER)
     return ledger_doc(r2)
