@@ -336,7 +336,12 @@ class Engine(ClosingDays):
 
     def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
         self._links[key] = (peer, send)
-        self.sync.connect(key, expected_role=peer.role, expected_node=peer.device_id or None)
+        self.sync.connect(
+            key,
+            expected_role=peer.role,
+            expected_node=peer.device_id or None,
+            features=peer.features,
+        )
         self._emit(LinkOpened(key, peer))
         self._flush()
 

@@ -25,7 +25,7 @@ import random
 import ssl
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkHandler, LinkPeer
@@ -183,7 +183,7 @@ class Links:
             raise LinkRefused("certificate", "the peer presents our own device id")
         if self.settings.is_revoked(peer.device_id):
             raise LinkRefused("revoked", f"device {peer.device_id} is on the venue's deny-list")
-        return peer
+        return replace(peer, features=conn.features)
 
     # --- accepting --------------------------------------------------------------------------------
 

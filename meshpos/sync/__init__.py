@@ -65,6 +65,7 @@ from meshpos.sync._events import (
     SyncEvent,
     UpdateRejected,
 )
+from meshpos.sync._features import FEATURES, FEATURES_HEADER, features_header, parse_features
 from meshpos.sync._messages import (
     PROTOCOL_VERSION,
     AwarenessUpdate,
@@ -102,6 +103,8 @@ from meshpos.sync._synchronizer import Synchronizer
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "FEATURES",
+    "FEATURES_HEADER",
     "FORWARD_RULES",
     "PROTOCOL_VERSION",
     "REPORTED_DAYS",
@@ -154,6 +157,8 @@ __all__ = [
     "encode",
     "encode_doc_message",
     "encode_y_payload",
+    "features_header",
     "may_deliver",
     "may_write",
+    "parse_features",
 ]

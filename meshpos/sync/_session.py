@@ -165,8 +165,12 @@ class Session:
         expected_role: str | None = None,
         expected_node: str | None = None,
         config: SessionConfig | None = None,
+        peer_features: frozenset[str] = frozenset(),
     ) -> None:
         self.local_hello = hello
+        # what the peer announced in the websocket upgrade (sync/_features.py); empty: an N−1 peer,
+        # sent only what N−1 accepts
+        self.peer_features = peer_features
         # the role and device id in the peer's certificate, when the transport knows them
         self.expected_role = expected_role
         self.expected_node = expected_node
@@ -209,7 +213,7 @@ class Session:
     def open(self) -> None:
         """Start: queue our hello. The transport calls this once its connection is up."""
         self._move(Trigger.OPEN, remote=False)
-        self._out.append(encode(self.local_hello))
+        self._out.append(encode(self.local_hello, self.peer_features))
 
     def receive_data(self, data: bytes) -> None:
         """Feed one whole message. Never raises for anything the peer sent."""
@@ -321,7 +325,7 @@ class Session:
         """Queue a document message (chunked if needed) or a heartbeat."""
         self._check_can_send(type(message).__name__)
         if isinstance(message, Heartbeat):
-            self._out.append(encode(message))
+            self._out.append(encode(message, self.peer_features))
         else:
             self._out.extend(encode_doc_message(message, self.config.max_message_size))
 

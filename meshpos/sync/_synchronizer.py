@@ -245,9 +245,15 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
     # --- sessions: the transport's surface --------------------------------------------------------
 
     def connect(
-        self, peer: str, *, expected_role: str | None = None, expected_node: str | None = None
+        self,
+        peer: str,
+        *,
+        expected_role: str | None = None,
+        expected_node: str | None = None,
+        features: frozenset[str] = frozenset(),
     ) -> Session:
-        """Start a session for a new connection named ``peer`` (any string unique per connection)."""
+        """Start a session for a new connection named ``peer`` (any string unique per connection);
+        ``features``: what the peer announced it can take (empty: N−1, sync/_features.py)."""
         if peer in self._sessions:
             raise LocalProtocolError(f"session {peer!r} already exists")
         session = Session(
@@ -255,6 +261,7 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
             expected_role=expected_role,
             expected_node=expected_node,
             config=self.config.session,
+            peer_features=features,
         )
         self._sessions[peer] = session
         session.open()
