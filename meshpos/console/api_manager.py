@@ -262,8 +262,19 @@ REFUND_COLUMNS = (
     "lines",
     "id",
 )
-NO_SALE_COLUMNS = ("at_ms", "register", "cashier", "approved_by_name", "reason", "shift_id", "id")
-VOID_COLUMNS = ("opened_at_ms", "register", "cashier", "table", "tab", "total", "lines", "id")
+VOID_COLUMNS = (
+    "opened_at_ms",
+    "register",
+    "cashier",
+    "table",
+    "tab",
+    "total",
+    "lines",
+    "voided_by_name",
+    "approved_by_name",
+    "reason",
+    "id",
+)
 
 
 async def refunds_report(c: ConsoleCall) -> Any:
@@ -276,22 +287,14 @@ async def refunds_report(c: ConsoleCall) -> Any:
     return _answer(c, rows, REFUND_COLUMNS, "refunds")
 
 
-async def no_sales_report(c: ConsoleCall) -> Any:
-    days = _days(c)
-    rows = await c.console.db.report(lambda cur: q.no_sales(cur, c.venue, days))
-    names = await _names(c)
-    for row in rows:
-        row["cashier"] = names.user(row["user_id"])
-        row["approved_by_name"] = names.user(row["approved_by"]) if row["approved_by"] else ""
-    return _answer(c, rows, NO_SALE_COLUMNS, "no-sales")
-
-
 async def voids_report(c: ConsoleCall) -> Any:
     days = _days(c)
     rows = await c.console.db.report(lambda cur: q.voids(cur, c.venue, days))
     names = await _names(c)
     for row in rows:
         row["cashier"] = names.user(row["opened_by"])
+        for who in ("voided_by", "approved_by"):
+            row[f"{who}_name"] = names.user(row[who]) if row[who] else ""
     return _answer(c, rows, VOID_COLUMNS, "voids")
 
 
@@ -454,12 +457,6 @@ MANAGER_ROUTES: tuple[Route, ...] = (
     ),
     _report("refunds", refunds_report, "Refunds of the days", list[dict[str, Any]]),
     _report("voids", voids_report, "Orders voided on the days", list[dict[str, Any]]),
-    _report(
-        "no-sales",
-        no_sales_report,
-        'The drawer\'s "no sale" openings on the days (who, when, register, shift, why)',
-        list[dict[str, Any]],
-    ),
     _report(
         "stock",
         stock_report,

@@ -270,16 +270,27 @@ async def voids(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
     """Orders voided on the days, with the lines they held when voided."""
     rows = await cur.fetchall(
         "SELECT id, register, opened_by, opened_at_ms, table_label, tab, total, line_detail, "
-        "business_date FROM orders WHERE venue_id = ? AND business_date >= ? "
+        "business_date, void_detail FROM orders WHERE venue_id = ? AND business_date >= ? "
         "AND business_date <= ? AND status = 'void' ORDER BY opened_at_ms, id",
         (venue_id, days.first, days.last),
     )
     cols = ("id", "register", "opened_by", "opened_at_ms", "table", "tab", "total")
-    return [
-        dict(zip(cols, row[:7], strict=True))
-        | {"lines": _json_list(row[7]), "business_date": row[8]}
-        for row in rows
-    ]
+    out = []
+    for row in rows:
+        item = dict(zip(cols, row[:7], strict=True))
+        # who voided it, why and who approved it (``void_detail``; empty in a row stored before
+        # schema 6 until its day is materialised again)
+        voided = [v for v in _json_list(row[9]) if isinstance(v, dict) and not v.get("line_id")]
+        first = voided[0] if voided else {}
+        item |= {
+            "lines": _json_list(row[7]),
+            "business_date": row[8],
+            "voided_by": first.get("user", ""),
+            "reason": first.get("reason", ""),
+            "approved_by": first.get("approved_by", ""),
+        }
+        out.append(item)
+    return out
 
 
 async def no_sales(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:

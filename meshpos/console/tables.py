@@ -21,7 +21,7 @@ SCHEMA_VERSION = 6  # docs/architecture.md (Relay and console)
 # 2: documents.version, sightings. 3: snapshot segments (compaction is not quadratic), closed days
 # (documents.closed, state_vector, deletions; closed_records), unreported. 4: audit (console writes).
 # 5: reports (orders' line_detail and order_discounts, business-day indexes, stock_entries)
-# 6: refunds.approved_by (a late column: stored rows keep their digests), no_sales
+# 6: refunds.approved_by (a late column: stored rows keep their digests), no_sales, orders.void_detail
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -131,6 +131,8 @@ def migrations(d: Dialect, version: int) -> list[str]:
         # "no sale" openings
         5: [
             "ALTER TABLE refunds ADD COLUMN approved_by TEXT",
+            "ALTER TABLE orders ADD COLUMN void_detail TEXT",
+            "UPDATE orders SET state_digest = ''",  # the next materialisation writes the detail
             *record_table_ddl(TABLES["no_sales"], d),
         ],
     }

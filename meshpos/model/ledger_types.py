@@ -201,6 +201,17 @@ class Conflict:
 
 
 @dataclass(frozen=True, slots=True)
+class Removal:
+    """A void of an order (``line_id`` empty) or of one of its lines: who, when, why, who approved it."""
+
+    line_id: str
+    user: str
+    at_ms: int
+    reason: str
+    approved_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
     id: str
     table: str
@@ -217,6 +228,9 @@ class Order:
     voided: bool
     sent_line_ids: frozenset[str]
     totals: OrderTotals
+    removals: tuple[
+        Removal, ...
+    ] = ()  # its voids and removed lines, oldest first (the console's detail)
 
     @property
     def words(self) -> str:

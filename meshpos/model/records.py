@@ -41,7 +41,7 @@ from meshpos.model.ledger_types import (
     Shift,
     ShiftClose,
 )
-from meshpos.model.order_detail import line_detail, order_discounts
+from meshpos.model.order_detail import line_detail, order_discounts, removals, void_detail
 from meshpos.model.record_spec import (
     Children,
     Column,
@@ -165,6 +165,7 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
         voided=bool(parts["voids"]),
         sent_line_ids=frozenset(parts["sent"]),
         totals=totals,
+        removals=removals(parts, where),
     )
 
 
@@ -319,6 +320,8 @@ ORDERS: RecordSpec[Order] = RecordSpec(
         # amounts only); nullable: rows stored before schema 4 have none
         _nullable("line_detail", "text", line_detail),
         _nullable("order_discounts", "text", order_discounts),
+        # schema 6: who voided the order or removed its lines, why, and who approved it
+        _nullable("void_detail", "text", void_detail),
     ),
     indexes=("shift_id", "business_date"),
     device="register",

@@ -174,7 +174,11 @@ async def test_a_schema_1_database_is_migrated_and_keeps_its_documents(db_url: s
 
 
 # What schema version 5 was: no record of who approved a refund, no "no sale" openings.
-_SCHEMA_5 = ["ALTER TABLE refunds DROP COLUMN approved_by", "DROP TABLE no_sales"]
+_SCHEMA_5 = [
+    "ALTER TABLE refunds DROP COLUMN approved_by",
+    "DROP TABLE no_sales",
+    "ALTER TABLE orders DROP COLUMN void_detail",
+]
 # What schema version 4 was: no stock entries, no business-day indexes but receipts', no orders' detail.
 _SCHEMA_4 = [
     "DROP TABLE stock_entries",
