@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from meshpos.model import Replica, Venue, hash_pin
 from meshpos.model.sample import CASHIER, COOK, MANAGER, sample_catalog
 
 from ..mesh.kit import make_device, make_venue
+from ..mesh.test_older_days import _append, an_older_nodes_day
 from .conftest import running
 from .kit import PIN, Client, http, make_configs
 from .test_api_approval import paid_receipt
@@ -173,3 +175,28 @@ async def test_receipts_are_found_by_number_table_and_amount(reg: Client) -> Non
     assert "date" in await reg.error(400, "bad_field", "GET", "/api/receipt-search?date=2026-13-01")
     assert await found("date=2001-01-01") == []
     await reg.error(404, "unknown_shift", "GET", "/api/shifts/no-such-shift/report")
+
+
+async def test_a_past_days_receipt_written_by_an_older_node_is_found_and_reopened(
+    tmp_path: Path,
+) -> None:
+    """Yesterday's day in the store, as a 623a0ca-era register R9 wrote it (records as maps): found by
+    amount on its date, reopened for a reprint, and its shift's X report read from it."""
+    configs = make_configs(tmp_path, [("R1", "register")])
+    yesterday_ms = int(time.time() * 1000) - 86_400_000
+    name, update, receipt_ids = an_older_nodes_day(yesterday_ms)
+    await _append(configs[0].db_path, name, update)
+    date = name.split("/", 1)[1]
+    async with running(configs) as (r1,):
+        reg = await client(r1)
+        found = await reg.ok("GET", f"/api/receipt-search?date={date}")
+        assert sorted(f["receipt"]["id"] for f in found) == sorted(receipt_ids)
+        burger = max(found, key=lambda f: f["receipt"]["total"])["receipt"]
+        by_amount = await reg.ok("GET", f"/api/receipt-search?date={date}&amount={burger['total']}")
+        assert [f["receipt"]["id"] for f in by_amount] == [burger["id"]]
+        assert await reg.ok("GET", f"/api/receipt-search?amount={burger['total']}") == []  # today's
+        view = await reg.ok("GET", f"/api/receipts/{burger['id']}")
+        assert view["receipt"]["number"] == burger["number"]
+        x = await reg.ok("GET", f"/api/shifts/{burger['shift_id']}/report")
+        assert (x["report"], x["receipts"], x["shift"]["register"]) == ("X", 2, "R9")
+        assert x["sales"] == sum(f["receipt"]["total"] for f in found) == x["cash_taken"]
