@@ -16,9 +16,8 @@ import pytest
 from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER, MANAGER
 
-from .reports_bed import register_and_console, sell_a_day
+from .reports_bed import DEADLINE_S, give_manager_a_pin, register_and_console, sell_a_day
 
-DEADLINE_S = 30.0  # generous: a loaded machine; nothing here measures speed
 PIN = "2468"
 # the figures a register's report and the console's shift report both give, under the same names
 FIGURES = (
@@ -47,15 +46,7 @@ def _figures(report: dict[str, Any]) -> dict[str, Any]:
 def test_x_and_z_reports_equal_the_consoles_shift_report(tmp_path: Path) -> None:
     with register_and_console(tmp_path) as (console, register, venue_id):
         venue = f"/api/venues/{venue_id}"
-        # a manager's PIN, set at the console once it holds the register's catalog; the rename after
-        # it tells when it reached the register
-        wait_for(
-            lambda: any(u["id"] == MANAGER for u in console.call("GET", f"{venue}/menu")["users"]),
-            DEADLINE_S,
-            "the catalog at the console",
-        )
-        console.call("POST", f"{venue}/users/{MANAGER}/pin", {"pin": PIN})
-        console.call("POST", f"{venue}/users", {"id": MANAGER, "name": "Max P.", "role": "manager"})
+        give_manager_a_pin(console, register, venue_id, PIN)
         sold = sell_a_day(register)
         register.call(
             "POST", "/api/shifts/current/cash-moves", {"user": CASHIER, "kind": "in", "amount": 700}
@@ -64,13 +55,6 @@ def test_x_and_z_reports_equal_the_consoles_shift_report(tmp_path: Path) -> None
             "POST",
             "/api/shifts/current/no-sales",
             {"user": CASHIER, "reason": "change for a guest"},
-        )
-        wait_for(
-            lambda: any(
-                u["name"] == "Max P." for u in register.call("GET", "/api/catalog")["users"]
-            ),
-            DEADLINE_S,
-            "the console's catalog (the manager's PIN) reached the register",
         )
         latte = sold[0]
         approved = register.call(
