@@ -16,7 +16,7 @@ and a peer may have written anything) and a bad one raises CorruptRecord naming 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter
 from typing import Any
 
@@ -31,7 +31,6 @@ from meshpos.model.ledger_types import (
     InventoryMove,
     Line,
     LineModifier,
-    NoSale,
     Order,
     Payment,
     Receipt,
@@ -52,6 +51,7 @@ from meshpos.model.record_spec import (
     Value,
     col,
 )
+from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.totals import order_totals, price_lines
 
 # --- parsers ------------------------------------------------------------------------------------
@@ -97,6 +97,8 @@ def parse_line(order_id: str, line_id: str, f: Fields) -> Line:
         device=f.text("device"),
         at_ms=f.integer("at"),
         stamp=f.text("stamp"),
+        replaces=f.opt_text("replaces") or "",
+        split_from=f.opt_text("split_from") or "",
     )
 
 
@@ -122,13 +124,14 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
     parts = order_parts(om, where)
     removed = parts["removed"]
     lines = sorted(
-        (
+        latest_replacements(
             parse_line(order_id, k, Fields(v, f"{where} lines/{k}"))
             for k, v in parts["lines"].items()
             if k not in removed
         ),
         key=lambda line: (line.stamp, line.id),
     )
+    place = latest_place(parts["places"], where)
     discounts = sorted(
         (
             (k, f.text("discount_id"), f.choice("kind", DISCOUNT_KINDS), f.integer("value"))
@@ -151,8 +154,8 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
     totals = order_totals(amounts, sum(p.amount for p in payments), sum(p.tip for p in payments))
     return Order(
         id=order_id,
-        table=info.opt_text("table") or "",
-        tab=info.opt_text("tab") or "",
+        table=(info.opt_text("table") or "") if place is None else place.text("table"),
+        tab=(info.opt_text("tab") or "") if place is None else place.text("tab"),
         waiter=info.text("waiter"),
         register=info.text("register"),
         shift_id=info.text("shift_id"),
@@ -165,8 +168,32 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
         voided=bool(parts["voids"]),
         sent_line_ids=frozenset(parts["sent"]),
         totals=totals,
+        opened_table=info.opt_text("table") or "",
+        opened_tab=info.opt_text("tab") or "",
+        split_from=info.opt_text("split_from") or "",
         removals=removals(parts, where),
     )
+
+
+def latest_replacements(lines: Iterable[Line]) -> list[Line]:
+    """The lines, where two registers gave one line a new quantity at once (each replacing it with a
+    line of its own), only the later of them (by time, then id): setting a quantity is last-writer-wins,
+    so the line is never counted twice (docs/architecture.md (Documents))."""
+    kept: dict[str, Line] = {}
+    for line in lines:
+        key = line.replaces or line.id
+        other = kept.get(key)
+        if other is None or (line.at_ms, line.id) > (other.at_ms, other.id):
+            kept[key] = line
+    return list(kept.values())
+
+
+def latest_place(places: Mapping[str, Any], where: str) -> Fields | None:
+    """The order's latest ``places`` record (table and tab set after it was opened), by stamp then key."""
+    if not places:
+        return None
+    found = [(Fields(v, f"{where} places/{k}"), k) for k, v in places.items()]
+    return max(found, key=lambda fk: (fk[0].text("stamp"), fk[1]))[0]
 
 
 def receipt_of(receipt_id: str, f: Fields) -> Receipt:
@@ -232,19 +259,6 @@ def parse_cash_move(src: RecordSource, move_id: str) -> CashMove:
     )
 
 
-def parse_no_sale(src: RecordSource, no_sale_id: str) -> NoSale:
-    f = src.record("no_sales", no_sale_id)
-    return NoSale(
-        no_sale_id,
-        f.text("shift_id"),
-        f.text("register"),
-        f.text("user"),
-        f.integer("at"),
-        f.opt_text("reason") or "",
-        f.opt_text("approved_by") or "",
-    )
-
-
 def parse_inventory(src: RecordSource, move_id: str) -> InventoryMove:
     f = src.record("inventory", move_id)
     return InventoryMove(
@@ -307,8 +321,9 @@ ORDERS: RecordSpec[Order] = RecordSpec(
         col("shift_id"),
         col("opened_by", attr="waiter"),
         col("opened_at_ms", "int"),
-        col("table_label", attr="table"),
-        col("tab"),
+        # where it was opened: the console's row is written once (a move is not at the console yet)
+        col("table_label", attr="opened_table"),
+        col("tab", attr="opened_tab"),
     ),
     mutable=(
         col("status"),
@@ -432,24 +447,6 @@ CASH_MOVES: RecordSpec[CashMove] = RecordSpec(
     ),
     indexes=("shift_id",),
     tally=TallyKind("cash_moves", "cash movement", "cash movements", by=None),
-)
-NO_SALES: RecordSpec[NoSale] = RecordSpec(
-    "no_sales",
-    "no_sales",
-    parse_no_sale,
-    lambda n: (n.at_ms, n.id),
-    fixed=(
-        col("shift_id"),
-        col("register"),
-        col("user_id", attr="user"),
-        col("at_ms", "int"),
-        col("reason"),
-        col("approved_by"),
-    ),
-    indexes=("shift_id", "business_date"),
-    device="register",
-    # no tally kind: a 623a0ca console never reports no-sales, so a register counting them as owed
-    # would stay yellow against it (CONTRACT_S3 Features); they travel in the day's document anyway
 )
 INVENTORY_MOVES: RecordSpec[InventoryMove] = RecordSpec(
     "inventory_moves",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from meshpos.errors import DayStillOpen, PermissionDenied
 from meshpos.model.ledger_types import NoSale, Shift
-from meshpos.model.records import NO_SALES
+from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.venue import DayEnded, Venue
 from meshpos.model.venue_base import operation
 

@@ -9,7 +9,7 @@ docs/architecture.md (Model).
 from __future__ import annotations
 
 from meshpos.model.ledger_types import NoSale
-from meshpos.model.records import NO_SALES
+from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.venue_base import VenueBase, approval, note, operation
 
 

@@ -30,6 +30,7 @@ from meshpos.errors import (
     ReceiptNumbersUnknown,
     ShiftError,
     StoreError,
+    TableTaken,
     UnknownRecord,
 )
 from meshpos.httpapi.openapi import document_route
@@ -64,6 +65,7 @@ CONFLICTS = (
     Overpayment,
     OverRefund,
     ReceiptNumbersUnknown,
+    TableTaken,
 )
 
 

@@ -31,7 +31,7 @@ from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import NoSale
 from meshpos.model.numbering import looks_numbered
 from meshpos.model.receipt_search import ReceiptFound, ReceiptQuery, search_receipts
-from meshpos.model.records import NO_SALES
+from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.shift_report import ShiftReport, shift_report
 from meshpos.web.port import BusinessDays
 

@@ -9,7 +9,7 @@ import pytest
 from meshpos.errors import OpenOrdersOnShift, PermissionDenied, ShiftClosed
 from meshpos.model import Venue
 from meshpos.model.receipt_search import ReceiptQuery, search_receipts
-from meshpos.model.records import NO_SALES
+from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.sample import CASHIER, COOK, MANAGER
 from meshpos.model.shift_report import close_with_z, shift_report
 
