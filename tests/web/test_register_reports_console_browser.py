@@ -111,3 +111,11 @@ async def test_the_registers_x_and_z_are_the_consoles_shift_report(
         await office.click("#report-tabs [data-report=shifts]")
         assert await console_row(office, "Z") == z
         await office.screenshot(artifacts / "4-console-z.png")
+        await office.click("#report-tabs [data-report=refunds]")
+        await office.wait(
+            f"{count('#no-sales tbody tr')} === 1",
+            timeout=10,
+            what="the no-sale opening in Reports -> Refunds and voids",
+        )
+        assert "change" in await office.text("#no-sales tbody tr")
+        assert "Max P." in await office.text("#no-sales tbody tr")
