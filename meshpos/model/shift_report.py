@@ -95,12 +95,17 @@ def close_with_z(venue: Venue, user: str, counted_cash: int, now_ms: int) -> ZRe
     """Close this register's shift with the counted cash; when no other shift of the venue is open,
     end the business day too (``Venue.end_day``, what ``POST /api/day/close`` does). The shift closes
     whatever the day does: a day that cannot end yet (an open order, a user without the ``end_day``
-    right) is said in ``day_open`` and a manager ends it later."""
+    right) is said in ``day_open`` and a manager ends it later. A Z made after the shift's business
+    day passed its cut-off hour ends nothing: that day has ended, and today's has just begun."""
     closed = venue.close_shift(user, counted_cash, now_ms)
     still_open = [s for ledger in venue.ledgers() for s in ledger.shifts() if s.is_open]
+    shift_day = next(ledger.date for ledger in venue.ledgers() if ledger.has_shift(closed.id))
+    today = venue.business_date(now_ms)
     day: DayEnded | None = None
     why = ""
-    if still_open:
+    if shift_day < today:  # a Z after the cut-off: ending today would send its sales to tomorrow
+        why = f"business day {shift_day} already ended at its cut-off hour: sales go to {today}"
+    elif still_open:
         s = min(still_open, key=lambda s: (s.opened_at_ms, s.id))
         why = (
             f"the shift of {venue.user_name(s.user)} on {s.register} is still open: the business "

@@ -139,7 +139,8 @@ ROUTES = (
             "Refused like a plain close while the shift has open orders (nothing is closed). The "
             "shift closes whatever the day does: `day` is the day ended, or null with `day_open` "
             "saying why not (another shift is open, an order elsewhere is open, or the user lacks "
-            "the end_day right: a manager then ends it with POST /api/day/close)."
+            "the end_day right: a manager then ends it with POST /api/day/close; or the shift's "
+            "day already passed its cut-off hour, and today's is left open)."
         ),
     ),
     Route(

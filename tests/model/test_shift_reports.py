@@ -77,6 +77,21 @@ def test_z_of_the_last_shift_ends_the_business_day() -> None:
     assert r2.business_date(NOW + 3) != today
 
 
+def test_a_z_after_the_cut_off_does_not_end_the_new_day(open_venue: Venue) -> None:
+    """A shift of business day D closed with a Z after D's cut-off hour (the next morning): D has
+    ended by the clock, and ending today's day would send its sales to the day after."""
+    v = open_venue
+    day = v.business_date(NOW)
+    next_morning = NOW + 20 * 3_600_000  # 06:00 the next day, past the 04:00 cut-off
+    today = v.business_date(next_morning)
+    assert today > day
+    z = close_with_z(v, MANAGER, 10_000, next_morning)
+    assert z.day is None
+    assert f"business day {day} already ended" in z.day_open
+    assert v.business_date(next_morning + 1) == today
+    assert v.day_ends.days() == []
+
+
 def test_z_by_a_cashier_closes_the_shift_and_says_the_day_stays_open(open_venue: Venue) -> None:
     z = close_with_z(open_venue, CASHIER, 10_000, NOW)
     assert z.z.shift.close is not None

@@ -59,7 +59,7 @@ const Reports = (() => {
       `${clock(n.at_ms)} · ${userName(n.user)}${n.reason ? ` · ${n.reason}` : ""}${n.approved_by ? ` · approved by ${userName(n.approved_by)}` : ""}`)));
     const dayLine = $("#report-day");
     dayLine.hidden = !day;
-    if (day) dayLine.textContent = day.day ? `Business day ${day.day.date} ended: sales now go to ${day.day.next_date} (the day closes once the console holds all of it).` : `The business day stays open: ${day.day_open}.`;
+    if (day) dayLine.textContent = day.day ? `Business day ${day.day.date} ended: sales now go to ${day.day.next_date} (the day closes once the console holds all of it).` : `Business day not ended: ${day.day_open}.`;
     if (!reportDialog.open) reportDialog.showModal();
   }
 
