@@ -179,9 +179,9 @@ const Reports = (() => {
   }
 
   // --- wiring -----------------------------------------------------------------------------------
-  // printing shows the open dialog only (the report or the receipt), not the register behind it
-  document.head.append(h("style", {}, "@media print { body > :not(dialog[open]) { display: none !important; } " +
-    "dialog[open] .actions { display: none; } }"));
+  // its own styles (figures in two columns; printing shows the open dialog only): app.css is the register
+  // page's, and the page's content security policy allows style sheets, not inline styles
+  document.head.append(h("link", { rel: "stylesheet", href: "/static/register_reports.css" }));
   const entries = [["x-report", "X report", xReport], ["z-report", "Z report (close shift)", zReport],
     ["no-sale", "No sale", noSale], ["find-receipt", "Find receipt", findReceipts]];
   const logout = $("#logout");
