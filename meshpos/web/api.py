@@ -37,7 +37,18 @@ from meshpos.httpapi.openapi import document_route
 from meshpos.httpapi.routes import Route, match
 from meshpos.httpapi.schema import to_json
 from meshpos.httpapi.server import Handler, HttpError, Request, Response
-from meshpos.web import days, denylist, events, kitchen, menu, orders, pages, shifts, system
+from meshpos.web import (
+    days,
+    denylist,
+    events,
+    kitchen,
+    menu,
+    orders,
+    pages,
+    receipt_search,
+    shifts,
+    system,
+)
 from meshpos.web.approval import NEEDS_APPROVAL
 from meshpos.web.pins import PinGuard
 from meshpos.web.port import NodeAPI
@@ -97,6 +108,7 @@ class Api:
             *menu.ROUTES,
             *orders.ROUTES,
             *shifts.ROUTES,
+            *receipt_search.ROUTES,
             *days.ROUTES,
             *kitchen.ROUTES,
             *events.ROUTES,
