@@ -285,8 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_trust_commands(sub)
 
+    from meshpos.backup import add_backup_commands
+    from meshpos.doctor import add_doctor_command
     from meshpos.ops.service import add_service_arguments
 
+    add_doctor_command(sub)
+    add_backup_commands(sub)
     service = sub.add_parser("service", help="run a node or the console as a systemd service")
     add_service_arguments(service)
     service.set_defaults(func=_cmd_service)

@@ -30,6 +30,7 @@ from meshpos.errors import (
     ReceiptNumbersUnknown,
     ShiftError,
     StoreError,
+    TableTaken,
     UnknownRecord,
 )
 from meshpos.httpapi.openapi import document_route
@@ -45,6 +46,7 @@ from meshpos.web import (
     metrics,
     orders,
     pages,
+    receipt_search,
     shifts,
     system,
 )
@@ -64,6 +66,7 @@ CONFLICTS = (
     Overpayment,
     OverRefund,
     ReceiptNumbersUnknown,
+    TableTaken,
 )
 
 
@@ -106,6 +109,7 @@ class Api:
             *menu.ROUTES,
             *orders.ROUTES,
             *shifts.ROUTES,
+            *receipt_search.ROUTES,
             *days.ROUTES,
             *kitchen.ROUTES,
             *events.ROUTES,
