@@ -6,9 +6,10 @@ once, not the same line a thousand times. An attacker controls the volume of som
 can knock on the mesh port or the console), and a misconfigured device repeats its one problem for hours (a
 wrong console token is refused on every retry), so:
 
-* :class:`RepeatFilter` lets the first record of each kind through and counts the repeats for ``window_s``
-  seconds; when the window ends and the problem is still there, one line says how many more there were
-  (``... (41 more like this in the last 300 s)``) and the next window begins. A kind is the logger, the
+* :class:`RepeatFilter` lets the first problem (WARNING and above) of each kind through and counts the
+  repeats for ``window_s`` seconds; when the window ends and the problem is still there, one line says how
+  many more there were (``... (41 more like this in the last 300 s)``) and the next window begins. INFO
+  lines (the relay moved, a link opened, a day closed) pass: their order tells what happened. A kind is the logger, the
   level, the message template and its text arguments, with the port taken out of any ``address:port`` (a
   flood comes from ever new source ports of one peer) and numbers left out (a backoff that doubles is the
   same problem); a caller may name the kind itself with ``extra={LIMIT_KEY: (reason, peer)}``. At most
@@ -98,14 +99,20 @@ class RepeatFilter(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, _REPEATED, False) or record.levelno < logging.INFO:
-            return True  # a count line, or DEBUG (asked for on purpose, to see everything)
-        key = kind_of(record)
+        if getattr(record, _REPEATED, False):
+            return True  # a count line
+        # INFO, the node's changes of state (relay, links, days), whose order a person reads, comes at
+        # the pace of those changes, and DEBUG was asked for to see everything: both pass (and say the
+        # counts of windows that ended)
+        limited = record.levelno >= logging.WARNING
+        key = kind_of(record) if limited else None
         with self._lock:
             now = self._clock()
             due = self._end_windows(now)
-            kind = self._kinds.get(key)
-            if kind is not None:
+            kind = self._kinds.get(key) if limited else None
+            if not limited:
+                passed = True
+            elif kind is not None:
                 kind.repeats += 1
                 passed = False
             elif len(self._kinds) < self.max_kinds:

@@ -112,11 +112,14 @@ def test_an_attacker_varying_the_problem_gets_a_bounded_log_and_memory(logged: L
     assert lines[-1] == "a new problem after the flood"
 
 
-def test_debug_is_not_limited(logged: Logged) -> None:
+def test_changes_of_state_and_debug_are_not_limited(logged: Logged) -> None:
+    """INFO says what happened in order (the relay moved back and forth); DEBUG was asked for."""
     log, lines, _, _ = logged
-    for _ in range(3):
+    for _ in range(2):
+        log.info("relay is now %s", "R1")
+        log.info("relay is now %s", "R2")
         log.debug("asked for on purpose")
-    assert lines == ["asked for on purpose"] * 3
+    assert lines == ["relay is now R1", "relay is now R2", "asked for on purpose"] * 2
 
 
 def test_json_format_is_one_object_per_line_and_routine_traffic_is_debug() -> None:
