@@ -326,7 +326,7 @@ class ConsoleServer:
             await conn.close(1011, "the console cannot open this venue")
             return
         self._seq += 1
-        peer = LinkPeer("", RELAY_ROLE, match["venue"], PeerKind.RELAY)
+        peer = LinkPeer("", RELAY_ROLE, match["venue"], PeerKind.RELAY, conn.features)
         channel = Channel(
             f"relay#{self._seq}@{conn.remote}",
             peer,

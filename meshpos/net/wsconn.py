@@ -31,7 +31,8 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
-from meshpos.errors import MeshposError
+from meshpos.errors import MeshposError, RemoteProtocolError
+from meshpos.sync import FEATURES, FEATURES_HEADER, features_header, parse_features
 
 PATH = "/meshpos/v1"
 READ_SIZE = 65536
@@ -76,6 +77,9 @@ class WsConnection:
         self._pending: list[bytes] = []  # whole messages parsed but not yet returned
         self._fragments: list[bytes] | None = None
         self.path = ""  # the path of the upgrade request (server side)
+        # what the far end announced it can take in its upgrade request or response (empty: N−1)
+        self.features: frozenset[str] = frozenset()
+        self.request: Request | None = None  # and the request (its headers), for the route's owner
         self.close_reason = ""
         self.close_code = 0  # the code of the peer's close frame, once it sent one
         self.close_text = ""  # and its reason
@@ -145,6 +149,11 @@ class WsConnection:
             self.violation = f"bad websocket data ({exc})"
         elif self.close_reason == "peer sent a text message":
             self.violation = self.close_reason
+
+    def limit(self, max_size: int) -> None:
+        """Accept messages up to ``max_size`` bytes from now on (a server that learnt from the path
+        what the connection is for)."""
+        self._protocol.max_message_size = max_size
 
     async def send(self, data: bytes) -> None:
         await self.send_batch([data])
@@ -284,12 +293,17 @@ async def accept(
     route: Route | None = None,
     client_cert: bool = True,
     compress: bool = False,
+    features: frozenset[str] = FEATURES,
+    also: Callable[[str], bool] | None = None,
 ) -> WsConnection:
     """Server side of a fresh TCP connection from :func:`listen`: TLS (with ``context``; a client
     certificate unless ``client_cert`` is False), then the upgrade request, which ``route`` may answer in
     plain HTTP instead (raised as ``LinkRefused("http", ...)`` with its status once answered). Without
-    a ``route``, the mesh's: :data:`PATH` only (the client certificate already said who it is).
-    ``compress`` offers permessage-deflate (the console's uplinks may be slow; the LAN is not)."""
+    a ``route``, the mesh's: :data:`PATH` only (the client certificate already said who it is), and the
+    paths ``also`` accepts (a stock Yjs client's: its owner checks who it is).
+    ``compress`` offers permessage-deflate (the console's uplinks may be slow; the LAN is not).
+    The response announces ``features`` (sync/_features.py); the connection's ``features`` are the
+    client's (a malformed header is answered 400 and refused)."""
     if context is None:
         transport = writer.transport
         assert isinstance(transport, asyncio.ReadTransport)
@@ -316,15 +330,26 @@ async def accept(
     except (ConnectionError, ssl.SSLError, OSError) as exc:
         raise LinkRefused("websocket", f"connection lost ({exc})") from None
     refused: LinkRefused | None
-    if route is None and request.path != PATH:
+    try:
+        theirs = parse_features(request.headers.get(FEATURES_HEADER))
+    except RemoteProtocolError as exc:
+        theirs, problem = frozenset(), exc.message
+    else:
+        problem = ""
+    if route is None and request.path != PATH and not (also is not None and also(request.path)):
         response = protocol.reject(404, f"meshpos speaks on {PATH}\n")
         refused = LinkRefused("websocket", f"unknown path {request.path!r}", status=404)
+    elif problem:
+        response = protocol.reject(400, problem + "\n")
+        refused = LinkRefused("websocket", problem, status=400)
     elif answer is not None:
         status, text = answer
         response = protocol.reject(status, text)
         refused = LinkRefused("http", f"answered {status}: {text.strip()}", status=status)
     else:
         response = protocol.accept(request)
+        if features:
+            response.headers[FEATURES_HEADER] = features_header(features)
         refused = (
             None
             if response.status_code == 101
@@ -333,6 +358,8 @@ async def accept(
     protocol.send_response(response)
     conn = WsConnection(reader, writer, protocol, der)
     conn.path = request.path
+    conn.features = theirs
+    conn.request = request
     await conn._flush()
     if refused is not None:
         writer.close()
@@ -353,11 +380,13 @@ async def dial(
     headers: dict[str, str] | None = None,
     server_cert: bool = True,
     compress: bool = False,
+    features: frozenset[str] = FEATURES,
 ) -> WsConnection:
     """Client side: TCP, TLS with ``context`` (None: plain) checking the server's certificate for
     ``server_hostname``, then the upgrade of ``path`` with ``headers``. A server that answers in HTTP
     instead raises ``LinkRefused("status", ...)`` with its status and body. ``compress`` asks for
-    permessage-deflate, which the server may grant."""
+    permessage-deflate, which the server may grant. The request announces ``features``
+    (sync/_features.py); the connection's ``features`` are the server's (none from N−1)."""
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(
@@ -387,6 +416,8 @@ async def dial(
         request = protocol.connect()
         for name, value in (headers or {}).items():
             request.headers[name] = value
+        if features:
+            request.headers[FEATURES_HEADER] = features_header(features)
         protocol.send_request(request)
         conn = WsConnection(reader, writer, protocol, der)
         await conn._flush()
@@ -415,4 +446,10 @@ async def dial(
     if protocol.handshake_exc is not None or protocol.state is not State.OPEN:
         writer.close()
         raise LinkRefused("websocket", f"upgrade refused ({protocol.handshake_exc})")
+    assert isinstance(response, Response)
+    try:
+        conn.features = parse_features(response.headers.get(FEATURES_HEADER))
+    except RemoteProtocolError as exc:
+        writer.close()
+        raise LinkRefused("websocket", exc.message) from None
     return conn

@@ -18,7 +18,7 @@ import functools
 import logging
 import random
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -248,7 +248,7 @@ class ConsoleLink:
         self._seq += 1
         channel = self._channel = Channel(
             f"console#{self._seq}",
-            self.peer,
+            replace(self.peer, features=conn.features),
             conn,
             self.handler,
             max_backlog=self.max_backlog,

@@ -17,6 +17,7 @@ from meshpos.model.documents import is_ledger, valid_document_name
 from meshpos.model.limits import MAX_NOTE_CHARS, text_problem
 from meshpos.model.roles import NODE_ROLES, ROLES
 from meshpos.model.tally import KINDS, UNKNOWN_REGISTER
+from meshpos.sync._features import FEATURES
 from meshpos.sync._messages import PROTOCOL_VERSION, Heartbeat, Hello, PeerSummary
 
 MAX_JSON_DOCS = 1024  # documents listed in one heartbeat
@@ -29,7 +30,22 @@ def _json(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
 
 
-def hello_body(msg: Hello) -> bytes:
+#: optional fields newer than N−1 (compat/previous_release), each with the feature a peer must have
+#: announced to be sent it (sync/_features.py). A part that adds an optional field adds one line here;
+#: the encoders leave the field out for any other peer, so N−1 gets byte for byte what it accepts.
+HELLO_FIELD_FEATURES: dict[str, str] = {}
+HEARTBEAT_FIELD_FEATURES: dict[str, str] = {}
+
+
+def _for_peer(
+    body: dict[str, Any], gated: dict[str, str], features: frozenset[str]
+) -> dict[str, Any]:
+    """``body`` without the fields whose feature the peer did not announce."""
+    return {k: v for k, v in body.items() if k not in gated or gated[k] in features}
+
+
+def hello_body(msg: Hello, features: frozenset[str] = FEATURES) -> bytes:
+    """The hello's JSON for a peer that can take ``features`` (default: a peer like us)."""
     body = {
         "v": msg.protocol,
         "venue": msg.venue,
@@ -38,10 +54,11 @@ def hello_body(msg: Hello) -> bytes:
         "software": msg.software,
         "client": msg.client_id,
     }
-    return _json(body)
+    return _json(_for_peer(body, HELLO_FIELD_FEATURES, features))
 
 
-def heartbeat_body(msg: Heartbeat) -> bytes:
+def heartbeat_body(msg: Heartbeat, features: frozenset[str] = FEATURES) -> bytes:
+    """The heartbeat's JSON for a peer that can take ``features`` (default: a peer like us)."""
     body = {
         "node": msg.node,
         "role": msg.role,
@@ -65,7 +82,7 @@ def heartbeat_body(msg: Heartbeat) -> bytes:
         body["reports"] = msg.reports
     if msg.owed:
         body["owed"] = msg.owed
-    return _json(body)
+    return _json(_for_peer(body, HEARTBEAT_FIELD_FEATURES, features))
 
 
 def reject_constant(name: str) -> Any:

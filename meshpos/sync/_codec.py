@@ -37,6 +37,7 @@ from meshpos.sync._bodies import (
     hello_body,
     reject_constant,
 )
+from meshpos.sync._features import FEATURES
 from meshpos.sync._messages import (
     AwarenessUpdate,
     Bye,
@@ -74,12 +75,14 @@ def encode_y_payload(msg: DocMessage) -> bytes:
     return bytes([Y_AWARENESS]) + write_var_bytes(msg.update)
 
 
-def encode(msg: Message) -> bytes:
-    """Encode one message (no size limit applied: see :func:`encode_doc_message` for chunking)."""
+def encode(msg: Message, features: frozenset[str] = FEATURES) -> bytes:
+    """Encode one message (no size limit applied: see :func:`encode_doc_message` for chunking) for a
+    peer that can take ``features``: a hello's or heartbeat's optional fields it did not announce are
+    left out (``_bodies.HEARTBEAT_FIELD_FEATURES``). A session passes its ``peer_features``."""
     if isinstance(msg, Hello):
-        return bytes([HELLO]) + hello_body(msg)
+        return bytes([HELLO]) + hello_body(msg, features)
     if isinstance(msg, Heartbeat):
-        return bytes([HEARTBEAT]) + heartbeat_body(msg)
+        return bytes([HEARTBEAT]) + heartbeat_body(msg, features)
     if isinstance(msg, Bye):
         return bytes([BYE]) + msg.reason.encode("utf-8")[:_MAX_BYE]
     if isinstance(msg, Chunk):

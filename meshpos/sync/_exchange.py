@@ -184,7 +184,7 @@ class Exchange:
                 asked = decode_state_vector(message.state_vector)
             except Exception as exc:
                 raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
-            if session.peer is not None and session.peer.role != "console":
+            if session.peer is not None and session.peer.role != "console" and not session.stock:
                 self._held_by.setdefault(session.peer.node, {})[name] = asked  # documents we hold
             last = session.replies.get(name)
             if last is not None and (
@@ -262,7 +262,7 @@ class Exchange:
             return
         assert session.peer is not None
         node, role = session.peer.node, session.peer.role
-        if not may_deliver(role, name):
+        if not session.delivers(name):
             self._reject(peer, node, name, f"a {role} may not write {name}")
             return
         forbidden = {c: 0 for c, r in self._authors.items() if not may_write(r, name)}
@@ -276,6 +276,13 @@ class Exchange:
             if self._ahead_of_order(session, name, update, start, clocks):
                 return
         self._note_order(name, authors, start, clocks)
+        if (
+            session.stock
+            and start is not None
+            and start[0] not in self._authors
+            and session.learn(*start)
+        ):  # a stock client's new client id (``_yjs``): learnt
+            self._authors[start[0]] = role
         if held is not None and authors is not None and authors.isdisjoint(checked):
             self._open_and_apply(
                 peer, name, update, what, authors

@@ -52,6 +52,7 @@ from meshpos.sync._messages import (
     SyncStep2,
     SyncUpdate,
 )
+from meshpos.sync._rules import may_deliver
 
 log = logging.getLogger("meshpos.sync")
 
@@ -158,6 +159,9 @@ SessionEvent = HelloReceived | DocReceived | HeartbeatReceived | SyncCompleted |
 class Session:
     """One connection to one peer. Create, :meth:`open`, then feed bytes and drain."""
 
+    #: a stock Yjs client's session (``sync._yjs``): not a peer, and no device holding a copy
+    stock = False
+
     def __init__(
         self,
         hello: Hello,
@@ -165,8 +169,12 @@ class Session:
         expected_role: str | None = None,
         expected_node: str | None = None,
         config: SessionConfig | None = None,
+        peer_features: frozenset[str] = frozenset(),
     ) -> None:
         self.local_hello = hello
+        # what the peer announced in the websocket upgrade (sync/_features.py); empty: an N−1 peer,
+        # sent only what N−1 accepts
+        self.peer_features = peer_features
         # the role and device id in the peer's certificate, when the transport knows them
         self.expected_role = expected_role
         self.expected_node = expected_node
@@ -209,7 +217,7 @@ class Session:
     def open(self) -> None:
         """Start: queue our hello. The transport calls this once its connection is up."""
         self._move(Trigger.OPEN, remote=False)
-        self._out.append(encode(self.local_hello))
+        self._out.append(encode(self.local_hello, self.peer_features))
 
     def receive_data(self, data: bytes) -> None:
         """Feed one whole message. Never raises for anything the peer sent."""
@@ -277,6 +285,14 @@ class Session:
 
     # --- the peer's budget ------------------------------------------------------------------------
 
+    def delivers(self, doc: str) -> bool:
+        """May this peer send us updates of ``doc`` (the write rules' delivery, ``_rules``)?"""
+        return self.peer is not None and may_deliver(self.peer.role, doc)
+
+    def learn(self, client: int, first_clock: int) -> bool:
+        """Whether an update of ``client`` alone teaches its client id: a peer's came in its hello."""
+        return False
+
     @property
     def now(self) -> float:
         """The last ``tick`` time (0 before the first)."""
@@ -321,7 +337,7 @@ class Session:
         """Queue a document message (chunked if needed) or a heartbeat."""
         self._check_can_send(type(message).__name__)
         if isinstance(message, Heartbeat):
-            self._out.append(encode(message))
+            self._out.append(encode(message, self.peer_features))
         else:
             self._out.extend(encode_doc_message(message, self.config.max_message_size))
 

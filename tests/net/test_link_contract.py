@@ -28,6 +28,7 @@ from meshpos.net.channel import Channel
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind, Send
 from meshpos.net.wsconn import Answer, WsConnection, accept, dial, listen
 from meshpos.relay import ConsoleLink
+from meshpos.sync import FEATURES
 from meshpos.trust import (
     client_ssl_context,
     device_hostname,
@@ -247,6 +248,11 @@ async def exchange(pair: Pair) -> str:
     far.sends[far.key]([b"four", b"five"])
     await until(lambda: near.received[key] == [b"four", b"five"], WAIT, "near hears", on=[near])
     return key
+
+
+async def test_the_link_hands_the_far_ends_features_to_the_engine(pair: Pair) -> None:
+    """What the far end announced in its upgrade (sync/_features.py): the sessions send it only that."""
+    assert pair.near.peers[pair.near.key].features == FEATURES
 
 
 async def test_the_far_end_closing_ends_the_link_once(pair: Pair) -> None:
