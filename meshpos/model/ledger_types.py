@@ -46,6 +46,7 @@ class Line:
     stamp: str
     replaces: str = ""  # the line of the same order this one took the place of (a new quantity)
     split_from: str = ""  # the line of another order this one was split off from
+    approved_by: str = ""  # who approved its discount on the spot ("": nobody had to)
 
     def priced(self) -> PricedLine:
         return PricedLine(
@@ -238,6 +239,8 @@ class Order:
     removals: tuple[
         Removal, ...
     ] = ()  # its voids and removed lines, oldest first (the console's detail)
+    discounts_approved_by: tuple[str, ...] = ()
+    """Who approved each of ``discounts`` on the spot, in the same order ("": nobody had to)."""
 
     @property
     def words(self) -> str:

@@ -33,6 +33,7 @@ def line_detail(order: Order) -> str:
                 "discount_value": line.discount_value,
                 "user": line.user,
                 "at_ms": line.at_ms,
+                "approved_by": line.approved_by,  # schema 7: who let its discount be given
             }
             for line in order.lines
         ]
@@ -40,8 +41,14 @@ def line_detail(order: Order) -> str:
 
 
 def order_discounts(order: Order) -> str:
+    """The order's own discounts, each with who approved it on the spot (schema 7; "" for none)."""
     return json.dumps(
-        [{"discount_id": d, "kind": kind, "value": value} for d, kind, value in order.discounts]
+        [
+            {"discount_id": d, "kind": kind, "value": value, "approved_by": by}
+            for (d, kind, value), by in zip(
+                order.discounts, order.discounts_approved_by, strict=True
+            )
+        ]
     )
 
 
