@@ -1,7 +1,7 @@
-"""X and Z reports, a "no sale" opening and a reprint of a past receipt on the register page, in a real
-headless Chromium against a real node, under the venue's blind count (issue 17). The page's figures are
-the node's report of the shift; the Z of the venue's only shift ends the business day. Screenshots go
-to the artifacts."""
+"""X and Z reports, a "no sale" opening and a reprint of a past receipt (with its modifiers and
+discounts) on the register page, in a real headless Chromium against a real node, under the venue's
+blind count (issue 17). The page's figures are the node's report of the shift; the Z of the venue's
+only shift ends the business day. Screenshots go to the artifacts."""
 
 from __future__ import annotations
 
@@ -49,7 +49,13 @@ async def test_x_no_sale_reprint_and_a_z_that_ends_the_day(
     page = await browser.new_page("register R1")
     await page.goto(f"{r1.api_url}/")
     await log_in_and_open_shift(page, MANAGER)
-    await add(page, "espresso", 1)
+    # a latte with a modifier and a croissant with a line discount: the reprint shows both
+    await page.click("#products [data-product=latte]")
+    await page.click("#modifier-groups input[value=large]")
+    await page.click("#modifiers-add")
+    await page.wait(f"{count('#lines li')} === 1", what="the latte line")
+    await page.click("#discount-button")
+    await page.click("#discount-choices [data-discount=staff]")
     await add(page, "croissant", 2)
     await page.click("#pay-button")
     await page.click("#pay-confirm")
@@ -91,6 +97,10 @@ async def test_x_no_sale_reprint_and_a_z_that_ends_the_day(
     await page.wait(f"{q('#reprint-dialog')}.open", what="the reprint")
     assert await page.text("#reprint-number") == number
     assert await page.eval(count("#reprint-lines tr")) == 2
+    printed = await page.text("#reprint-lines")
+    assert "Large" in printed  # the modifier and the discount, from the receipt's order
+    assert "Staff 50 % −" in printed
+    assert "Discounts (Staff 50 %)" in await page.text("#reprint-totals")
     await page.screenshot(artifacts / "2-reprint.png")
     await page.eval(f"{q('#reprint-dialog')}.close(); {q('#receipt-search-dialog')}.close()")
 
