@@ -1,5 +1,6 @@
 """A line the kitchen already has, voided on the register page (issue 17; Chromium, real nodes R1 and K1
-over mTLS on loopback): the cashier taps × on it, says why, and a manager approves on the cashier's
+over mTLS on loopback). The kitchen page names the ticket by its tab, register and waiter and shows the
+latte's modifier; the cashier taps × on the burger, says why, and a manager approves on the cashier's
 screen; the kitchen page marks that item void within a second and the rest of the ticket stays to cook.
 The record keeps the cashier, the reason and the approver. Screenshots go to the artifacts."""
 
@@ -37,17 +38,36 @@ async def test_a_sent_line_voided_on_the_register_shows_void_on_the_kitchen_page
     register = await browser.new_page("register (R1)")
     await register.goto(f"{r1.api_url}/")
     await log_in_and_open_shift(register)
+    await register.click("#place-button")  # an order on a tab: the kitchen names it so
+    await register.wait(f"{q('#place-dialog')}.open", what="the table/tab dialog")
+    await register.fill("#place-tab", "Smith")
+    await register.click("#place-ok")
+    await register.wait("state.order && state.order.tab === 'Smith'", what="the order on tab Smith")
     await add(register, "burger", 1)
     await add(register, "fries", 2)
+    await register.click("#products [data-product=latte]")
+    await register.click("#modifier-groups input[value=large]")
+    await register.click("#modifiers-add")
+    await register.wait(f"{count('#lines li')} === 3", what="the latte line")
     await register.click("#send-kitchen")
-    await register.wait("state.order.sent_line_ids.length === 2", what="both lines sent")
+    await register.wait("state.order.sent_line_ids.length === 3", what="every line sent")
     order_id = await register.eval("state.order.id")
     burger = await register.eval(line_of("Burger"))
 
     kitchen = await browser.new_page("kitchen (K1)")
     await kitchen.goto(f"{k1.api_url}/kitchen")
     items = "article.ticket li"
-    await kitchen.wait(f"{count(items)} === 2", timeout=15, what="the ticket's two items")
+    await kitchen.wait(f"{count(items)} === 3", timeout=15, what="the ticket's three items")
+    # the ticket in the venue's words: the tab, the register and the waiter, the latte's modifier
+    assert await kitchen.text("article.ticket .label") == "Tab Smith"
+    source = await kitchen.text("article.ticket .from")
+    assert "R1" in source
+    assert r1.catalog().user(CASHIER).name in source
+    latte = await kitchen.eval(
+        f"[...document.querySelectorAll('{items}')].find((li) => li.innerText.includes('Latte'))"
+        ".innerText"
+    )
+    assert "Large" in latte
 
     await register.click(f"#lines li[data-line='{burger}'] button.remove")
     await register.wait(f"{q('#reason-dialog')}.open", what="the reason for the void")
@@ -62,10 +82,13 @@ async def test_a_sent_line_voided_on_the_register_shows_void_on_the_kitchen_page
         what="the burger marked void on the kitchen page",
     )
     print(f"line void shown on the kitchen page after {time.monotonic() - voided:.3f} s")
-    assert "Fries" in await kitchen.text(f"{items}[data-void=false]")  # the rest still cooks
+    still = await kitchen.eval(
+        f"[...document.querySelectorAll('{items}[data-void=false]')].map((li) => li.innerText)"
+    )
+    assert [x.split(" × ")[1].split("\n")[0] for x in still] == ["Fries", "Latte"]  # still cooks
     await kitchen.screenshot(artifacts / "1-kitchen-line-void.png")
 
-    await register.wait(f"{count('#lines li')} === 1", what="the burger gone from the order")
+    await register.wait(f"{count('#lines li')} === 2", what="the burger gone from the order")
     [removal] = r1.order(order_id).removals
     assert (removal.line_id, removal.user, removal.reason, removal.approved_by) == (
         burger,
