@@ -63,6 +63,10 @@ async def test_a_sent_line_voided_on_the_register_shows_void_on_the_kitchen_page
     source = await kitchen.text("article.ticket .from")
     assert "R1" in source
     assert r1.catalog().user(CASHIER).name in source
+    # and which kitchen screens hold it (K1 acknowledges once the ticket is saved)
+    await kitchen.wait(
+        f"{q('article.ticket .from')}.innerText.includes('on K1')", what="held on K1"
+    )
     latte = await kitchen.eval(
         f"[...document.querySelectorAll('{items}')].find((li) => li.innerText.includes('Latte'))"
         ".innerText"
