@@ -1,0 +1,288 @@
+"""A rolling upgrade with real processes (issue 19; docs/architecture.md (Wire), compatibility rules): the
+previous release (N−1, compat/previous_release, built from git history by previous.py) and this one in
+one venue, one device at a time, the console on its own schedule.
+
+Registers R1 and R2 start on N−1 with the console, R3 on N. Then R1 is upgraded in place (its N−1
+database opens in N), the console too (its N−1 database opens in N), and the relay role moves between
+old and new registers, so each pairing runs: an old relay to an old console, a new relay to an old
+console, a new relay to a new console, an old relay to a new console, with old and new registers in one
+mesh throughout. After each step every running register sells, and the step holds once every register
+holds every receipt, the console holds all of them (0 lost, 0 duplicated: every id and number once) and
+every register is green with "All data is synced".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meshpos.config import load_config, write_config_file
+from meshpos.harness.venue import enroll_directly, loopback_prefix, seed_store
+from meshpos.harness.wait import TimedOut, wait_for
+from meshpos.model.sample import CASHIER
+from meshpos.store import SqliteStore
+from meshpos.store.schema import SCHEMA_VERSION
+from meshpos.trust import VenueAuthority
+
+from ..mesh.kit import CATALOG, ConsoleProcess, NodeProcess, make_venue
+from .previous import Release
+
+pytestmark = pytest.mark.slow
+
+SYNCED = "All data is synced"
+STEP = 90.0  # seconds for a step to settle: generous on a machine shared with other test runs
+
+#: run by the previous release: its own store, seeded with this test's catalog (and no receipt yet,
+#: as meshpos.harness.venue.seed_store says), so an old node's database is the old release's own
+SEED = """
+import asyncio, sys
+from pathlib import Path
+from meshpos.config import load_config
+from meshpos.harness.venue import seed_store
+asyncio.run(seed_store(load_config(Path(sys.argv[1]), env={}), Path(sys.argv[2]).read_bytes()))
+"""
+
+
+def free_port(host: str) -> int:
+    """A port for the console that stays the same across its upgrade (the registers' console_url)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Venue:
+    root: Path
+    release: Release
+    authority: VenueAuthority
+    prefix: str
+    console_port: int
+    console: ConsoleProcess | None = None
+    nodes: dict[str, NodeProcess] = field(default_factory=dict)
+    old: set[str] = field(default_factory=set)  # which run the previous release
+    sold: dict[str, dict[str, Any]] = field(default_factory=dict)  # receipt id -> receipt
+
+    def device(self, name: str, index: int, priority: int, *, old: bool) -> Path:
+        """Enroll ``name`` and write its node.toml; its store is seeded by the release it runs."""
+        data = self.root / name
+        enroll_directly(self.authority, name, "register", data / "identity")
+        config = self.root / f"{name}.toml"
+        write_config_file(
+            config,
+            {
+                "node_id": name,
+                "role": "register",
+                "data_dir": str(data),
+                "listen_host": f"{self.prefix}.{index}",
+                "api_host": f"{self.prefix}.{index}",
+                "heartbeat_interval": 0.5,
+                "priority": priority,
+                "log_level": "INFO",
+                "console_url": f"ws://127.0.0.1:{self.console_port}",
+                "console_token": self.authority.console_token,
+            },
+        )
+        catalog = self.root / "catalog.update"
+        catalog.write_bytes(CATALOG)
+        if old:
+            self.release.run(SEED, str(config), str(catalog))
+        else:
+            asyncio.run(seed_store(load_config(config, env={}), CATALOG))
+        return config
+
+    def start_node(self, name: str, *, old: bool) -> NodeProcess:
+        node = NodeProcess(
+            self.root / f"{name}.toml",
+            self.root / f"{name}.log",
+            python=self.release.python if old else [],
+        ).start()
+        self.nodes[name] = node
+        (self.old.add if old else self.old.discard)(name)
+        if old:
+            self.check_runs_previous(node.proc)
+        return node
+
+    def start_console(self, *, old: bool) -> ConsoleProcess:
+        self.console = ConsoleProcess(
+            self.root,
+            [self.authority.directory],
+            args=["--port", str(self.console_port)],
+            python=self.release.python if old else [],
+        ).start()
+        if old:
+            self.check_runs_previous(self.console.proc)
+        return self.console
+
+    def check_runs_previous(self, process: asyncio.subprocess.Process | None) -> None:
+        """The process is the previous release's interpreter, run from its home (previous.py)."""
+        assert process is not None
+        pid = process.pid
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert argv[0].decode() == self.release.python[-1], argv
+        assert Path(f"/proc/{pid}/cwd").resolve() == self.release.home.resolve()
+
+    def stop(self, name: str) -> None:
+        self.nodes.pop(name).stop()
+
+    def statuses(self) -> dict[str, dict[str, Any]]:
+        return {name: node.status() for name, node in self.nodes.items()}
+
+    def events(self) -> list[Any]:
+        return [node.events for node in self.nodes.values()]
+
+    def sell_everywhere(self) -> None:
+        for name, node in self.nodes.items():
+            receipt = node.sell(CASHIER, ["burger"])
+            assert receipt["id"] not in self.sold, f"{name} reissued {receipt['id']}"
+            self.sold[receipt["id"]] = receipt
+
+    def relay(self) -> str | None:
+        """The relay every register names, if they agree on one."""
+        named = {s["relay"] for s in self.statuses().values()}
+        return named.pop() if len(named) == 1 else None
+
+    def move_role(self, *, old: bool) -> None:
+        """Make a register of N−1 (``old``) or N the relay: stop the relay of the other kind (the
+        next by priority takes over) and start it again as it was (the role stays where it went)."""
+        for _ in range(len(self.nodes)):
+            wait_for(lambda: self.relay() is not None, STEP, "a relay", on=self.events())
+            relay = self.relay()
+            assert relay is not None
+            if (relay in self.old) == old:
+                return
+            was_old = relay in self.old
+            self.stop(relay)
+            wait_for(
+                lambda gone=relay: self.relay() not in (None, gone),  # type: ignore[misc]
+                STEP,
+                "another relay",
+                on=self.events(),
+            )
+            self.start_node(relay, old=was_old)
+        raise AssertionError(f"no {'N-1' if old else 'N'} register took the role: {self.picture()}")
+
+    def settled(self, old_relay: bool | None) -> bool:
+        """Every receipt on every register and once at the console; all green and synced; the
+        relay, agreed by all, of the release asked for (None: either)."""
+        statuses = self.statuses()
+        relay = self.relay()
+        if relay is None or (old_relay is not None and (relay in self.old) != old_relay):
+            return False
+        if any(s["colour"] != "green" or s["message"] != SYNCED for s in statuses.values()):
+            return False
+        if any(node.receipt_ids() != set(self.sold) for node in self.nodes.values()):
+            return False
+        assert self.console is not None
+        at_console = self.console.call("GET", f"/api/venues/{self.authority.venue_id}/receipts")
+        ids = [r["id"] for r in at_console]
+        numbers = [r["number"] for r in at_console]
+        assert len(ids) == len(set(ids)), f"duplicated at the console: {sorted(ids)}"
+        assert len(numbers) == len(set(numbers)), f"a number twice: {sorted(numbers)}"
+        assert set(ids) <= set(self.sold), f"unknown receipts: {set(ids) - set(self.sold)}"
+        return set(ids) == set(self.sold)
+
+    def picture(self) -> str:
+        """What each register says and holds, for a failure's message."""
+        lines = []
+        for name, node in self.nodes.items():
+            s = node.status()
+            held = len(node.receipt_ids() & set(self.sold))
+            lines.append(
+                f"{name} ({'N-1' if name in self.old else 'N'}): {s['colour']} relay={s['relay']} "
+                f"peers={s['peers']} pending={s['pending']} {s['message']!r}; "
+                f"{held} of {len(self.sold)} receipts"
+            )
+        return "\n".join(lines)
+
+    def step(self, what: str, *, old_relay: bool | None) -> str:
+        """Sell on every register, then wait until the sales are everywhere (see :meth:`settled`)."""
+        wait_for(
+            lambda: all(len(s["peers"]) == len(self.nodes) - 1 for s in self.statuses().values()),
+            STEP,
+            f"{what}: the mesh",
+            on=self.events(),
+        )
+        self.sell_everywhere()
+        try:
+            took = wait_for(lambda: self.settled(old_relay), STEP, what, on=self.events())
+        except TimedOut:
+            raise AssertionError(f"{what}: not settled: {self.picture()}") from None
+        kinds = {n: "N-1" if n in self.old else "N" for n in sorted(self.nodes)}
+        relay = self.relay()
+        assert relay is not None
+        print(f"\n{what}: settled in {took:.1f} s ({kinds}, relay {relay})")
+        return relay
+
+
+@pytest.fixture
+def venue(tmp_path: Path, previous_release: Release) -> Iterator[Venue]:
+    authority = make_venue(tmp_path)
+    prefix = loopback_prefix(random.Random())
+    bed = Venue(tmp_path, previous_release, authority, prefix, free_port("127.0.0.1"))
+    try:
+        yield bed
+    finally:
+        for node in bed.nodes.values():
+            node.kill()
+        if bed.console is not None:
+            bed.console.stop()
+
+
+def opened_here(config: Path) -> tuple[int, list[str]]:
+    """Open a register's database with this release's store (which migrates an older one at open):
+    its schema version then and the documents it holds."""
+    path = load_config(config, env={}).db_path
+
+    async def open_it() -> list[str]:
+        async with await SqliteStore.open(path) as store:
+            return sorted(d.name for d in await store.documents(include_closed=True))
+
+    names = asyncio.run(open_it())
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return int(db.execute("PRAGMA user_version").fetchone()[0]), names
+
+
+def test_a_rolling_upgrade_loses_and_duplicates_nothing_in_any_pairing(venue: Venue) -> None:
+    for name, index, priority, old in (
+        ("R1", 11, 10, True),
+        ("R2", 12, 20, True),
+        ("R3", 13, 30, False),
+    ):
+        venue.device(name, index, priority, old=old)
+    venue.start_console(old=True)
+    for name in ("R1", "R2"):
+        venue.start_node(name, old=True)
+    venue.start_node("R3", old=False)
+    for node in venue.nodes.values():
+        node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
+    venue.move_role(old=True)
+    venue.step("an N-1 relay to the N-1 console", old_relay=True)
+
+    # R1 is upgraded in place (its N−1 database opens in N)
+    venue.stop("R1")
+    version, documents = opened_here(venue.root / "R1.toml")
+    assert version == SCHEMA_VERSION
+    assert any(name.startswith("ledger/") for name in documents), documents
+    venue.start_node("R1", old=False)
+    venue.step("R1 upgraded to N", old_relay=None)
+
+    venue.move_role(old=False)
+    venue.step("an N relay to the N-1 console", old_relay=False)
+
+    assert venue.console is not None
+    venue.console.stop()
+    venue.start_console(old=False)  # the console upgraded on its own schedule, same database
+    relay = venue.step("the console upgraded to N", old_relay=None)
+
+    old_relay = relay not in venue.old
+    venue.move_role(old=old_relay)
+    venue.step(f"an {'N-1' if old_relay else 'N'} relay to the N console", old_relay=old_relay)
