@@ -18,7 +18,7 @@ from meshpos.model.limits import MAX_NOTE_CHARS, text_problem
 from meshpos.model.roles import NODE_ROLES, ROLES
 from meshpos.model.tally import KINDS, UNKNOWN_REGISTER
 from meshpos.sync._features import FEATURES
-from meshpos.sync._messages import PROTOCOL_VERSION, Heartbeat, Hello, PeerSummary
+from meshpos.sync._messages import PROTOCOL_VERSION, SOFTWARE, Heartbeat, Hello, PeerSummary
 
 MAX_JSON_DOCS = 1024  # documents listed in one heartbeat
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -157,8 +157,13 @@ def decode_hello(body: bytes) -> Hello:
     except (UnicodeDecodeError, ValueError, RecursionError):
         probe = None
     if isinstance(probe, dict) and "v" in probe and probe["v"] != PROTOCOL_VERSION:
+        # both versions named, and both releases where the peer's is readable: an operator mixing
+        # releases across a protocol change learns which device runs what (compatibility rules)
+        theirs = probe.get("software")
+        release = f" ({theirs})" if isinstance(theirs, str) and _SOFTWARE.fullmatch(theirs) else ""
         raise RemoteProtocolError(
-            f"hello: field 'v' (protocol version) is {probe['v']!r:.20}, we speak {PROTOCOL_VERSION}"
+            f"hello: field 'v' (protocol version) is {probe['v']!r:.20}{release}, "
+            f"we speak {PROTOCOL_VERSION} ({SOFTWARE})"
         )
     obj = _load_object(body, what, {"v", "venue", "node", "role", "software", "client"})
     return Hello(

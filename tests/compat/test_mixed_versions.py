@@ -18,7 +18,7 @@ import contextlib
 import random
 import socket
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,18 +154,16 @@ class Venue:
         """Make a register of N−1 (``old``) or N the relay: stop the relay of the other kind (the
         next by priority takes over) and start it again as it was (the role stays where it went)."""
         for _ in range(len(self.nodes)):
-            wait_for(lambda: self.relay() is not None, STEP, "a relay", on=self.events())
+            self.wait(lambda: self.relay() is not None, "one relay")
             relay = self.relay()
             assert relay is not None
             if (relay in self.old) == old:
                 return
             was_old = relay in self.old
             self.stop(relay)
-            wait_for(
+            self.wait(
                 lambda gone=relay: self.relay() not in (None, gone),  # type: ignore[misc]
-                STEP,
-                "another relay",
-                on=self.events(),
+                f"another relay than {relay}",
             )
             self.start_node(relay, old=was_old)
         raise AssertionError(f"no {'N-1' if old else 'N'} register took the role: {self.picture()}")
@@ -194,8 +192,12 @@ class Venue:
         """What each register says and holds, for a failure's message."""
         lines = []
         for name, node in self.nodes.items():
-            s = node.status()
-            held = len(node.receipt_ids() & set(self.sold))
+            try:
+                s = node.status()
+                held = len(node.receipt_ids() & set(self.sold))
+            except Exception as exc:  # a failure's message: say it rather than hide the first
+                lines.append(f"{name}: no answer ({exc})")
+                continue
             lines.append(
                 f"{name} ({'N-1' if name in self.old else 'N'}): {s['colour']} relay={s['relay']} "
                 f"peers={s['peers']} pending={s['pending']} {s['message']!r}; "
@@ -203,19 +205,21 @@ class Venue:
             )
         return "\n".join(lines)
 
+    def wait(self, check: Callable[[], bool], what: str) -> float:
+        """:func:`wait_for` on the registers' changes; a failure says what each register shows."""
+        try:
+            return wait_for(check, STEP, what, on=self.events())
+        except TimedOut:
+            raise AssertionError(f"timed out waiting for {what}:\n{self.picture()}") from None
+
     def step(self, what: str, *, old_relay: bool | None) -> str:
         """Sell on every register, then wait until the sales are everywhere (see :meth:`settled`)."""
-        wait_for(
+        self.wait(
             lambda: all(len(s["peers"]) == len(self.nodes) - 1 for s in self.statuses().values()),
-            STEP,
-            f"{what}: the mesh",
-            on=self.events(),
+            f"{what}: every register linked to every other",
         )
         self.sell_everywhere()
-        try:
-            took = wait_for(lambda: self.settled(old_relay), STEP, what, on=self.events())
-        except TimedOut:
-            raise AssertionError(f"{what}: not settled: {self.picture()}") from None
+        took = self.wait(lambda: self.settled(old_relay), f"{what}: settled")
         kinds = {n: "N-1" if n in self.old else "N" for n in sorted(self.nodes)}
         relay = self.relay()
         assert relay is not None

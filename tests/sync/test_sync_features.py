@@ -12,6 +12,7 @@ from meshpos.errors import RemoteProtocolError
 from meshpos.sync import (
     FEATURES,
     FEATURES_HEADER,
+    PROTOCOL_VERSION,
     Heartbeat,
     Synchronizer,
     _bodies,
@@ -21,6 +22,7 @@ from meshpos.sync import (
     parse_features,
 )
 from meshpos.sync._codec import HEARTBEAT
+from meshpos.sync._config import SOFTWARE
 from meshpos.sync._features import MAX_FEATURE_CHARS, MAX_FEATURES, MAX_HEADER_CHARS
 
 from .helpers import VENUE, hello, pump, session, shuttle
@@ -71,6 +73,19 @@ def test_a_malformed_header_is_refused_naming_the_header_and_what(value: str, wo
         parse_features(value)
     assert refused.value.message.startswith(FEATURES_HEADER)
     assert words in refused.value.message
+
+
+def test_a_hello_of_another_protocol_version_is_refused_naming_both_releases() -> None:
+    body = json.loads(encode(hello("r1"))[1:]) | {
+        "v": PROTOCOL_VERSION + 1,
+        "software": "meshpos/9.0",
+    }
+    with pytest.raises(RemoteProtocolError) as refused:
+        decode(b"\x01" + json.dumps(body).encode())
+    assert refused.value.message == (
+        f"hello: field 'v' (protocol version) is {PROTOCOL_VERSION + 1} (meshpos/9.0), "
+        f"we speak {PROTOCOL_VERSION} ({SOFTWARE})"
+    )
 
 
 def test_we_never_announce_a_name_we_could_not_read_back() -> None:
