@@ -6,9 +6,10 @@ Registers R1 and R2 start on N−1 with the console, R3 on N. Then R1 is upgrade
 database opens in N), the console too (its N−1 database opens in N), and the relay role moves between
 old and new registers, so each pairing runs: an old relay to an old console, a new relay to an old
 console, a new relay to a new console, an old relay to a new console, with old and new registers in one
-mesh throughout. After each step every running register sells, and the step holds once every register
+mesh throughout. After each step every running register sells, and two orders go across releases (one
+opened on N, a line added on N−1, paid on N; one the other way round), and the step holds once every register
 holds every receipt, the console holds all of them (0 lost, 0 duplicated: every id and number once) and
-every register is green with "All data is synced".
+every register is green with "All data is synced", with no record of the other release skipped as corrupt.
 """
 
 from __future__ import annotations
@@ -145,6 +146,27 @@ class Venue:
             assert receipt["id"] not in self.sold, f"{name} reissued {receipt['id']}"
             self.sold[receipt["id"]] = receipt
 
+    def shared_sale(self, opener: str, adder: str, payer: str) -> None:
+        """One order on three registers: opened with a line on ``opener``, a line added on
+        ``adder`` once the order reached it, paid in full on ``payer`` once both lines did: a record
+        one release wrote is read and written into by the other."""
+        a, b, c = self.nodes[opener], self.nodes[adder], self.nodes[payer]
+        order = a.call("POST", "/api/orders", {"user": CASHIER})
+        path = f"/api/orders/{order['id']}"
+        a.call("POST", f"{path}/lines", {"user": CASHIER, "product_id": "burger"})
+
+        def lines_at(node: NodeProcess, count: int) -> bool:
+            return any(
+                o["id"] == order["id"] and len(o["lines"]) == count
+                for o in node.call("GET", "/api/orders")
+            )
+
+        self.wait(lambda: lines_at(b, 1), f"{opener}'s order on {adder}")
+        b.call("POST", f"{path}/lines", {"user": CASHIER, "product_id": "burger"})
+        self.wait(lambda: lines_at(c, 2), f"{opener}'s order with {adder}'s line on {payer}")
+        paid = c.call("POST", f"{path}/payments", {"user": CASHIER, "method": "card"})
+        self.sold[paid["receipt"]["id"]] = paid["receipt"]
+
     def relay(self) -> str | None:
         """The relay every register names, if they agree on one."""
         named = {s["relay"] for s in self.statuses().values()}
@@ -177,6 +199,8 @@ class Venue:
             return False
         if any(s["colour"] != "green" or s["message"] != SYNCED for s in statuses.values()):
             return False
+        corrupt = {n: s["corrupt_records"] for n, s in statuses.items() if s["corrupt_records"]}
+        assert not corrupt, f"registers skip records the other release wrote: {corrupt}"
         if any(node.receipt_ids() != set(self.sold) for node in self.nodes.values()):
             return False
         assert self.console is not None
@@ -219,6 +243,10 @@ class Venue:
             f"{what}: every register linked to every other",
         )
         self.sell_everywhere()
+        old = sorted(self.old & self.nodes.keys())
+        new = sorted(self.nodes.keys() - self.old)
+        self.shared_sale(new[0], old[0], new[-1])
+        self.shared_sale(old[0], new[0], old[-1])
         took = self.wait(lambda: self.settled(old_relay), f"{what}: settled")
         kinds = {n: "N-1" if n in self.old else "N" for n in sorted(self.nodes)}
         relay = self.relay()
