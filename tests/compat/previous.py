@@ -47,13 +47,17 @@ class Release:
     def python(self) -> list[str]:
         return ["env", "-C", str(self.home), str(self.home / "venv" / "bin" / "python")]
 
-    def run(self, code: str, *args: str) -> str:
+    def run(self, code: str, *args: str, stdin: str = "") -> str:
         """Run ``code`` with the release's meshpos; its standard output (raises on failure, with stderr)."""
         done = subprocess.run(
-            [*self.python, "-c", code, *args], capture_output=True, text=True, timeout=120
+            [*self.python, "-c", code, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if done.returncode != 0:
-            raise AssertionError(f"the previous release failed: {done.stderr[-3000:]}")
+            raise AssertionError(f"{self.commit[:7]} failed: {done.stderr[-3000:]}")
         return done.stdout
 
 
