@@ -3,7 +3,8 @@
 included (whatever they are: each gets a value of its type), encoded for an N−1 peer and decoded by
 623a0ca's meshpos in its virtualenv (previous.py). A field added without its feature in
 ``_bodies.HEARTBEAT_FIELD_FEATURES`` fails here at once, where the process test would need the
-condition that fills it."""
+condition that fills it. And the other way: what 623a0ca sends, every field filled, N decodes (a field
+N made required, or a bound N narrowed, fails there)."""
 
 from __future__ import annotations
 
@@ -116,3 +117,26 @@ def _added_left_out(message: Heartbeat) -> dict[str, Any]:
         for f in dataclasses.fields(message)
         if f.name not in PREVIOUS_HEARTBEAT
     }
+
+
+ENCODE = """
+from meshpos.sync import Heartbeat, Hello, encode
+from meshpos.sync._messages import PeerSummary
+LEDGER = "ledger/2026-11-01"
+print(encode(Hello("venue-1", "R1", "register", "meshpos/test", 12345)).hex())
+print(encode(Heartbeat(
+    "R1", "register", 10, True, True, 7, {LEDGER: {99: 4}}, {LEDGER: 2}, ("R2", "K1"),
+    {"R2": PeerSummary("register", 3)}, "the console refused R3: wrong venue token", 2,
+    "a corrupt order", {LEDGER: {"R1": {"receipts": 3}}}, {"receipts": 1},
+)).hex())
+"""
+
+
+def test_n_takes_every_hello_and_heartbeat_an_n_minus_1_peer_sends(
+    previous_release: Release,
+) -> None:
+    hello, heartbeat = previous_release.run(ENCODE).split()
+    assert decode(bytes.fromhex(hello)) == Hello(**PREVIOUS_HELLO)
+    expected = every_field(Heartbeat, PREVIOUS_HEARTBEAT)
+    expected = dataclasses.replace(expected, **_added_left_out(expected))
+    assert decode(bytes.fromhex(heartbeat)) == expected
