@@ -2,12 +2,13 @@
 previous release (N−1, compat/previous_release, built from git history by previous.py) and this one in
 one venue, one device at a time, the console on its own schedule.
 
-Registers R1 and R2 start on N−1 with the console, R3 on N. Then R1 is upgraded in place (its N−1
+Registers R1 and R2 start on N−1 with the console and the kitchen screen K1 (N−1 throughout), R3 on N. Then R1 is upgraded in place (its N−1
 database opens in N), the console too (its N−1 database opens in N), and the relay role moves between
 old and new registers, so each pairing runs: an old relay to an old console, a new relay to an old
 console, a new relay to a new console, an old relay to a new console, with old and new registers in one
 mesh throughout. After each step every running register sells, and two orders go across releases (one
-opened on N, a line added on N−1, paid on N; one the other way round), and the step holds once every register
+opened on N, a line added and sent to the kitchen on N−1, paid on N; one the other way round), and the step
+holds once K1 lists every ticket and every register reads that K1 holds it, every register
 holds every receipt, the console holds all of them (0 lost, 0 duplicated: every id and number once) and
 every register is green with "All data is synced", with no record of the other release skipped as corrupt.
 """
@@ -68,30 +69,33 @@ class Venue:
     prefix: str
     console_port: int
     console: ConsoleProcess | None = None
-    nodes: dict[str, NodeProcess] = field(default_factory=dict)
+    nodes: dict[str, NodeProcess] = field(default_factory=dict)  # the registers
+    kitchen: dict[str, NodeProcess] = field(default_factory=dict)  # the kitchen screens
+    tickets: set[str] = field(default_factory=set)  # sent to the kitchen
     old: set[str] = field(default_factory=set)  # which run the previous release
     sold: dict[str, dict[str, Any]] = field(default_factory=dict)  # receipt id -> receipt
 
-    def device(self, name: str, index: int, priority: int, *, old: bool) -> Path:
+    def device(
+        self, name: str, index: int, priority: int, *, old: bool, role: str = "register"
+    ) -> Path:
         """Enroll ``name`` and write its node.toml; its store is seeded by the release it runs."""
         data = self.root / name
-        enroll_directly(self.authority, name, "register", data / "identity")
+        enroll_directly(self.authority, name, role, data / "identity")
         config = self.root / f"{name}.toml"
-        write_config_file(
-            config,
-            {
-                "node_id": name,
-                "role": "register",
-                "data_dir": str(data),
-                "listen_host": f"{self.prefix}.{index}",
-                "api_host": f"{self.prefix}.{index}",
-                "heartbeat_interval": 0.5,
-                "priority": priority,
-                "log_level": "INFO",
-                "console_url": f"ws://127.0.0.1:{self.console_port}",
-                "console_token": self.authority.console_token,
-            },
-        )
+        values: dict[str, Any] = {
+            "node_id": name,
+            "role": role,
+            "data_dir": str(data),
+            "listen_host": f"{self.prefix}.{index}",
+            "api_host": f"{self.prefix}.{index}",
+            "heartbeat_interval": 0.5,
+            "priority": priority,
+            "log_level": "INFO",
+        }
+        if role == "register":
+            values["console_url"] = f"ws://127.0.0.1:{self.console_port}"
+            values["console_token"] = self.authority.console_token
+        write_config_file(config, values)
         catalog = self.root / "catalog.update"
         catalog.write_bytes(CATALOG)
         if old:
@@ -100,13 +104,13 @@ class Venue:
             asyncio.run(seed_store(load_config(config, env={}), CATALOG))
         return config
 
-    def start_node(self, name: str, *, old: bool) -> NodeProcess:
+    def start_node(self, name: str, *, old: bool, kitchen: bool = False) -> NodeProcess:
         node = NodeProcess(
             self.root / f"{name}.toml",
             self.root / f"{name}.log",
             python=self.release.python if old else [],
         ).start()
-        self.nodes[name] = node
+        (self.kitchen if kitchen else self.nodes)[name] = node
         (self.old.add if old else self.old.discard)(name)
         if old:
             self.check_runs_previous(node.proc)
@@ -138,7 +142,26 @@ class Venue:
         return {name: node.status() for name, node in self.nodes.items()}
 
     def events(self) -> list[Any]:
-        return [node.events for node in self.nodes.values()]
+        return [node.events for node in (self.nodes | self.kitchen).values()]
+
+    def linked(self) -> bool:
+        """Every device (registers and kitchen screens) linked to every other."""
+        devices = self.nodes | self.kitchen
+        return all(len(n.status()["peers"]) == len(devices) - 1 for n in devices.values())
+
+    def kitchen_holds_every_ticket(self) -> bool:
+        """Every screen lists every ticket, and every register reads that each screen holds it: the
+        tickets one release wrote, the acknowledgements the other."""
+        screens = sorted(self.kitchen)
+        for node in (self.nodes | self.kitchen).values():
+            board = {t["id"]: t for t in node.call("GET", "/api/kitchen/tickets")["tickets"]}
+            if not self.tickets <= board.keys():
+                return False
+            if node in self.nodes.values() and any(
+                sorted(board[t]["held_by"]) != screens for t in self.tickets
+            ):
+                return False
+        return True
 
     def sell_everywhere(self) -> None:
         for name, node in self.nodes.items():
@@ -163,6 +186,8 @@ class Venue:
 
         self.wait(lambda: lines_at(b, 1), f"{opener}'s order on {adder}")
         b.call("POST", f"{path}/lines", {"user": CASHIER, "product_id": "burger"})
+        sent = b.call("POST", f"{path}/kitchen", {"user": CASHIER})
+        self.tickets.add(sent["ticket"]["id"])
         self.wait(lambda: lines_at(c, 2), f"{opener}'s order with {adder}'s line on {payer}")
         paid = c.call("POST", f"{path}/payments", {"user": CASHIER, "method": "card"})
         self.sold[paid["receipt"]["id"]] = paid["receipt"]
@@ -203,6 +228,8 @@ class Venue:
         assert not corrupt, f"registers skip records the other release wrote: {corrupt}"
         if any(node.receipt_ids() != set(self.sold) for node in self.nodes.values()):
             return False
+        if not self.kitchen_holds_every_ticket():
+            return False
         assert self.console is not None
         at_console = self.console.call("GET", f"/api/venues/{self.authority.venue_id}/receipts")
         ids = [r["id"] for r in at_console]
@@ -238,17 +265,14 @@ class Venue:
 
     def step(self, what: str, *, old_relay: bool | None) -> str:
         """Sell on every register, then wait until the sales are everywhere (see :meth:`settled`)."""
-        self.wait(
-            lambda: all(len(s["peers"]) == len(self.nodes) - 1 for s in self.statuses().values()),
-            f"{what}: every register linked to every other",
-        )
+        self.wait(self.linked, f"{what}: every device linked to every other")
         self.sell_everywhere()
         old = sorted(self.old & self.nodes.keys())
         new = sorted(self.nodes.keys() - self.old)
         self.shared_sale(new[0], old[0], new[-1])
         self.shared_sale(old[0], new[0], old[-1])
         took = self.wait(lambda: self.settled(old_relay), f"{what}: settled")
-        kinds = {n: "N-1" if n in self.old else "N" for n in sorted(self.nodes)}
+        kinds = {n: "N-1" if n in self.old else "N" for n in sorted(self.nodes | self.kitchen)}
         relay = self.relay()
         assert relay is not None
         print(f"\n{what}: settled in {took:.1f} s ({kinds}, relay {relay})")
@@ -263,7 +287,7 @@ def venue(tmp_path: Path, previous_release: Release) -> Iterator[Venue]:
     try:
         yield bed
     finally:
-        for node in bed.nodes.values():
+        for node in (bed.nodes | bed.kitchen).values():
             node.kill()
         if bed.console is not None:
             bed.console.stop()
@@ -290,7 +314,9 @@ def test_a_rolling_upgrade_loses_and_duplicates_nothing_in_any_pairing(venue: Ve
         ("R3", 13, 30, False),
     ):
         venue.device(name, index, priority, old=old)
+    venue.device("K1", 14, 100, old=True, role="kds")  # an old kitchen screen throughout
     venue.start_console(old=True)
+    venue.start_node("K1", old=True, kitchen=True)
     for name in ("R1", "R2"):
         venue.start_node(name, old=True)
     venue.start_node("R3", old=False)
