@@ -1,5 +1,5 @@
-"""What N sends a peer that announced no features, the previous release's own decoder takes (docs/architecture.md
-(Wire), compatibility rules): a hello and heartbeats with every field filled, the fields N added
+"""What N sends a peer that announced no features, the previous release's own decoder takes
+(docs/architecture.md (Wire), compatibility rules): a hello and heartbeats with every field filled, the fields N added
 included (whatever they are: each gets a value of its type), encoded for an N−1 peer and decoded by
 623a0ca's meshpos in its virtualenv (previous.py). A field added without its feature in
 ``_bodies.HEARTBEAT_FIELD_FEATURES`` fails here at once, where the process test would need the
