@@ -107,6 +107,21 @@ def test_a_gated_heartbeat_field_reaches_only_peers_that_announced_it(
     assert decode(encode(message, frozenset({"owed-test"}))) == message
 
 
+def test_a_gated_record_kind_is_counted_only_to_peers_that_announced_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # stands for a kind a later part adds to meshpos.model.tally.KINDS
+    monkeypatch.setitem(_bodies.KIND_FEATURES, "refunds", "refunds-test")
+    counts = {"receipts": 2, "refunds": 1}
+    message = beat(owed=counts, reports={LEDGER: {"r1": counts}})
+    old = body_of(encode(message, frozenset()))
+    assert old["owed"] == {"receipts": 2}
+    assert old["reports"] == {LEDGER: {"r1": {"receipts": 2}}}
+    only_gated = body_of(encode(beat(owed={"refunds": 1}), frozenset()))
+    assert "owed" not in only_gated  # nothing left to tell: the optional field is left out
+    assert decode(encode(message, frozenset({"refunds-test"}))) == message
+
+
 def test_without_gated_fields_every_peer_gets_the_same_bytes() -> None:
     message = beat(owed={"receipts": 2}, pending={LEDGER: 3})
     assert encode(message, frozenset()) == encode(message, FEATURES) == encode(message)
