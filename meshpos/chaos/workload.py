@@ -1,4 +1,5 @@
-"""The cashiers: sales and refunds at a modest rate through each register's API, while faults happen.
+"""The cashiers: sales (some split by items into two bills) and refunds at a modest rate through each
+register's API, while faults happen.
 
 A money record counts as **acknowledged** only when the API call that wrote it returned success: the
 node commits before it answers, so from then on losing it is a bug. A payment or refund call that got
@@ -20,6 +21,7 @@ from meshpos.model.sample import CASHIER, MANAGER
 
 PRODUCTS = ("espresso", "croissant", "burger", "fries", "lemonade")
 MONEY = ("receipts", "payments", "refunds")
+SPLIT_SHARE = 0.25  # of sales with more than one line: split by items, the bill paid first
 
 
 @dataclass
@@ -37,6 +39,8 @@ class Ledger:
     sales: int = 0  # attempted
     refused: int = 0  # register down, or a call failed cleanly before any money was written (4xx)
     refunds_refused: int = 0  # mostly 404: the receipt had not reached that register yet
+    splits: int = 0  # orders split by items whose bill and rest were both paid and acknowledged
+    splits_unbalanced: int = 0  # ... whose two receipts do not sum to the order's total before
 
     def summary(self) -> dict[str, int]:
         return {
@@ -44,6 +48,8 @@ class Ledger:
             "refused": self.refused,
             "refunds_refused": self.refunds_refused,
             "in_doubt": len(self.doubt_orders) + len(self.doubt_receipts),
+            "splits": self.splits,
+            "splits_unbalanced": self.splits_unbalanced,
         }
 
 
@@ -78,13 +84,36 @@ class Cashier:
             ledger.refused += 1
             return
         order_id = opened.json()["id"]
+        order: dict[str, Any] = {}
         for _ in range(self.rng.randint(1, 3)):
             line = {"user": CASHIER, "product_id": self.rng.choice(PRODUCTS)}
-            if not (await call("POST", f"/api/orders/{order_id}/lines", line)).ok:
+            added = await call("POST", f"/api/orders/{order_id}/lines", line)
+            if not added.ok:
                 ledger.refused += 1
                 return
+            order = added.json()
+        bill = ""
+        if len(order["lines"]) > 1 and self.rng.random() < SPLIT_SHARE:
+            bill = await self.split(order)
+        totals = [await self.pay(bill)] if bill else []
+        totals.append(await self.pay(order_id))
+        if bill and None not in totals:
+            ledger.splits += 1
+            ledger.splits_unbalanced += sum(t or 0 for t in totals) != order["totals"]["total"]
+
+    async def split(self, order: dict[str, Any]) -> str:
+        """Split the order's first line off into a new bill (a split by items): the bill's id, or ""
+        when the split was refused or got no answer (then the order is paid as it then stands)."""
+        first = order["lines"][0]["id"]
+        body = {"user": CASHIER, "lines": {first: 1}}
+        done = await self.proc.call("POST", f"/api/orders/{order['id']}/split", body)
+        return str(done.json()["id"]) if done.ok else ""
+
+    async def pay(self, order_id: str) -> int | None:
+        """Pay all that is due; the receipt's total once acknowledged, else None."""
+        ledger = self.ledger
         method = self.rng.choice(("card", "cash"))
-        paid = await call(
+        paid = await self.proc.call(
             "POST", f"/api/orders/{order_id}/payments", {"user": CASHIER, "method": method}
         )
         if paid.status == 0 or paid.status >= 500:
@@ -92,7 +121,11 @@ class Cashier:
         elif not paid.ok:
             ledger.refused += 1
         else:
-            self._acknowledge_payment(paid.json())
+            result = paid.json()
+            self._acknowledge_payment(result)
+            if result.get("receipt"):
+                return int(result["receipt"]["total"])
+        return None
 
     def _acknowledge_payment(self, result: dict[str, Any]) -> None:
         self.ledger.acked["payments"].add(result["payment"]["id"])

@@ -44,6 +44,8 @@ class Line:
     device: str
     at_ms: int
     stamp: str
+    replaces: str = ""  # the line of the same order this one took the place of (a new quantity)
+    split_from: str = ""  # the line of another order this one was split off from
 
     def priced(self) -> PricedLine:
         return PricedLine(
@@ -181,7 +183,7 @@ class InventoryMove:
 class Conflict:
     """Something two registers did during a partition that cannot be merged silently."""
 
-    kind: str  # overpaid | double_receipt | changed_after_receipt | paid_and_void
+    kind: str  # overpaid | double_receipt | changed_after_receipt | paid_and_void | split_twice
     order_id: str
     detail: str
 
@@ -203,6 +205,11 @@ class Order:
     voided: bool
     sent_line_ids: frozenset[str]
     totals: OrderTotals
+    opened_table: str = (
+        ""  # where it was opened (the console's record keeps these: they never change)
+    )
+    opened_tab: str = ""
+    split_from: str = ""  # the order this bill was split off from
 
     @property
     def words(self) -> str:
@@ -212,7 +219,12 @@ class Order:
             return f"the order at table {self.table}"
         if self.tab:
             return f"the order on tab {self.tab}"
-        return f"order #{self.id[:ORDER_NUMBER_CHARS]}"
+        return f"order {self.number}"
+
+    @property
+    def number(self) -> str:
+        """The short number the register page shows for the order."""
+        return f"#{self.id[:ORDER_NUMBER_CHARS]}"
 
     @property
     def status(self) -> str:

@@ -30,6 +30,7 @@ from meshpos.errors import (
     ReceiptNumbersUnknown,
     ShiftError,
     StoreError,
+    TableTaken,
     UnknownRecord,
 )
 from meshpos.httpapi.openapi import document_route
@@ -53,6 +54,7 @@ CONFLICTS = (
     Overpayment,
     OverRefund,
     ReceiptNumbersUnknown,
+    TableTaken,
 )
 
 

@@ -52,6 +52,8 @@ def test_a_short_chaos_run_loses_duplicates_and_diverges_nothing(
     }
     assert result["not_healed"] == []
     assert result["errors"] == []
+    assert result["sales"]["splits"] > 0, "no order was split by items and paid as two bills"
+    assert result["sales"]["splits_unbalanced"] == 0
     injected = {kind for kind, n in result["faults"].items() if n > 0}
     assert len(injected) >= 6, f"only {sorted(injected)} of {KINDS} were injected"
     assert {"cable", "partition", "internet", "kill"} <= injected
