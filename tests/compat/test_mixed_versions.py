@@ -8,8 +8,9 @@ old and new registers, so each pairing runs: an old relay to an old console, a n
 console, a new relay to a new console, an old relay to a new console, with old and new registers in one
 mesh throughout. After each step every running register sells, and two orders go across releases (one
 opened on N, a line added and sent to the kitchen on N−1, paid on N; one the other way round), and the step
-holds once K1 lists every ticket and every register reads that K1 holds it, every register
-holds every receipt, the console holds all of them (0 lost, 0 duplicated: every id and number once) and
+and a bill N edits the new ways (a line's quantity, a split by items) must read and price alike on N−1,
+which pays the split-off bill; the step holds once K1 lists every ticket and every register reads that K1 holds it, every register
+holds every receipt, the console holds all of them at the registers' totals (0 lost, 0 duplicated: every id and number once) and
 every register is green with "All data is synced", with no record of the other release skipped as corrupt.
 """
 
@@ -30,6 +31,7 @@ import pytest
 from meshpos.config import load_config, write_config_file
 from meshpos.harness.venue import enroll_directly, loopback_prefix, seed_store
 from meshpos.harness.wait import TimedOut, wait_for
+from meshpos.localapi import ApiError
 from meshpos.model.sample import CASHIER
 from meshpos.store import SqliteStore
 from meshpos.store.schema import SCHEMA_VERSION
@@ -192,6 +194,38 @@ class Venue:
         paid = c.call("POST", f"{path}/payments", {"user": CASHIER, "method": "card"})
         self.sold[paid["receipt"]["id"]] = paid["receipt"]
 
+    def split_bill(self, new: str, old: str) -> None:
+        """A bill N edits the new ways (a line's quantity, a split by items) and N−1 reads, prices
+        and pays alike: the records N writes for them must be ones N−1 reads (compatibility rules)."""
+        n, o = self.nodes[new], self.nodes[old]
+        order = n.call("POST", "/api/orders", {"user": CASHIER})
+        path = f"/api/orders/{order['id']}"
+        n.call("POST", f"{path}/lines", {"user": CASHIER, "product_id": "fries"})
+        order = n.call("POST", f"{path}/lines", {"user": CASHIER, "product_id": "burger"})
+        burger = order["lines"][-1]["id"]
+        order = n.call("PUT", f"{path}/lines/{burger}/quantity", {"user": CASHIER, "quantity": 3})
+        burger = next(ln["id"] for ln in order["lines"] if ln["product_id"] == "burger")
+        bill = n.call("POST", f"{path}/split", {"user": CASHIER, "lines": {burger: 2}})
+
+        def seen(node: NodeProcess, order_id: str) -> tuple[Any, ...]:
+            got = node.call("GET", f"/api/orders/{order_id}")
+            lines = sorted((ln["product_id"], ln["quantity"]) for ln in got["lines"])
+            return got["totals"]["total"], tuple(lines)
+
+        def alike() -> bool:
+            try:
+                return all(seen(o, i) == seen(n, i) for i in (order["id"], bill["id"]))
+            except ApiError:  # not there yet
+                return False
+
+        self.wait(alike, f"{new}'s split bill read alike on {old}")
+        assert seen(o, bill["id"])[1] == (("burger", 2),)
+        for node, order_id in ((o, bill["id"]), (n, order["id"])):
+            paid = node.call(
+                "POST", f"/api/orders/{order_id}/payments", {"user": CASHIER, "method": "card"}
+            )
+            self.sold[paid["receipt"]["id"]] = paid["receipt"]
+
     def relay(self) -> str | None:
         """The relay every register names, if they agree on one."""
         named = {s["relay"] for s in self.statuses().values()}
@@ -233,10 +267,13 @@ class Venue:
         assert self.console is not None
         at_console = self.console.call("GET", f"/api/venues/{self.authority.venue_id}/receipts")
         ids = [r["id"] for r in at_console]
+        assert set(ids) <= set(self.sold), f"unknown receipts: {set(ids) - set(self.sold)}"
+        totals = {r["id"]: r["total"] for r in at_console}
+        priced = {i: t for i, t in totals.items() if t != self.sold[i]["total"]}
+        assert not priced, f"the console prices receipts otherwise than their registers: {priced}"
         numbers = [r["number"] for r in at_console]
         assert len(ids) == len(set(ids)), f"duplicated at the console: {sorted(ids)}"
         assert len(numbers) == len(set(numbers)), f"a number twice: {sorted(numbers)}"
-        assert set(ids) <= set(self.sold), f"unknown receipts: {set(ids) - set(self.sold)}"
         return set(ids) == set(self.sold)
 
     def picture(self) -> str:
@@ -271,6 +308,7 @@ class Venue:
         new = sorted(self.nodes.keys() - self.old)
         self.shared_sale(new[0], old[0], new[-1])
         self.shared_sale(old[0], new[0], old[-1])
+        self.split_bill(new[0], old[0])
         took = self.wait(lambda: self.settled(old_relay), f"{what}: settled")
         kinds = {n: "N-1" if n in self.old else "N" for n in sorted(self.nodes | self.kitchen)}
         relay = self.relay()
