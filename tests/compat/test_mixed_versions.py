@@ -2,16 +2,19 @@
 previous release (N−1, compat/previous_release, built from git history by previous.py) and this one in
 one venue, one device at a time, the console on its own schedule.
 
-Registers R1 and R2 start on N−1 with the console and the kitchen screen K1 (N−1 throughout), R3 on N. Then R1 is upgraded in place (its N−1
-database opens in N), the console too (its N−1 database opens in N), and the relay role moves between
-old and new registers, so each pairing runs: an old relay to an old console, a new relay to an old
-console, a new relay to a new console, an old relay to a new console, with old and new registers in one
-mesh throughout. After each step every running register sells, and two orders go across releases (one
-opened on N, a line added and sent to the kitchen on N−1, paid on N; one the other way round), and the step
-and a bill N edits the new ways (a line's quantity, a split by items) must read and price alike on N−1,
-which pays the split-off bill; the step holds once K1 lists every ticket and every register reads that K1 holds it, every register
-holds every receipt, the console holds all of them at the registers' totals (0 lost, 0 duplicated: every id and number once) and
-every register is green with "All data is synced", with no record of the other release skipped as corrupt.
+Registers R1 and R2 start on N−1 with the console and the kitchen screen K1 (N−1 throughout), R3 on
+N. Then R1 is upgraded in place (its N−1 database opens in N), the console too (its N−1 database opens
+in N), and the relay role moves between old and new registers, so each pairing runs: an old relay to an
+old console, a new relay to an old console, a new relay to a new console, an old relay to a new
+console, with old and new registers in one mesh throughout.
+
+In each step every running register sells; two orders go across releases (one opened on N, a line
+added and sent to the kitchen on N−1, paid on N; one the other way round); and a bill N edits the new
+ways (a line's quantity, a split by items) must read and price alike on N−1, which pays the split-off
+bill. The step holds once K1 lists every ticket and every register reads that K1 holds it, every
+register holds every receipt, the console holds all of them at the registers' totals (0 lost, 0
+duplicated: every id and number once), and every register is green with "All data is synced", with no
+record of the other release skipped as corrupt.
 """
 
 from __future__ import annotations
