@@ -157,3 +157,14 @@ def test_the_synchronizer_hands_a_connections_features_to_its_session() -> None:
     pump(a, "r2#x", b, "r1#x")
     assert a.sessions["r2#x"].peer_features == {"features1", "later1"}
     assert b.sessions["r1#x"].peer_features == frozenset()
+
+
+def test_whatever_is_gated_is_gated_by_a_feature_this_build_announces() -> None:
+    """A field or kind gated by a feature missing from FEATURES would never reach a peer like us."""
+    gates = {
+        **{f"hello field {k}": v for k, v in _bodies.HELLO_FIELD_FEATURES.items()},
+        **{f"heartbeat field {k}": v for k, v in _bodies.HEARTBEAT_FIELD_FEATURES.items()},
+        **{f"record kind {k}": v for k, v in _bodies.KIND_FEATURES.items()},
+    }
+    unannounced = {what: feature for what, feature in gates.items() if feature not in FEATURES}
+    assert not unannounced, f"gated by features FEATURES lacks: {unannounced}"
