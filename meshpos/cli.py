@@ -247,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_trust_commands(sub)
 
+    from meshpos.backup import add_backup_commands
+    from meshpos.doctor import add_doctor_command
+
+    add_doctor_command(sub)
+    add_backup_commands(sub)
+
     bench = sub.add_parser("bench", help="measure speed against the peer implementation")
     bench_sub = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
     store = bench_sub.add_parser("store", help="durable receipt commits: ours vs pycrdt-store")
