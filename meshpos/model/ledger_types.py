@@ -168,6 +168,20 @@ class CashMove:
 
 
 @dataclass(frozen=True, slots=True)
+class NoSale:
+    """The drawer opened with no sale ("no sale"): recorded because an opening nobody can explain is
+    how cash goes missing; who, when, on which register and shift, and why."""
+
+    id: str
+    shift_id: str
+    register: str
+    user: str
+    at_ms: int
+    reason: str
+    approved_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class InventoryMove:
     id: str
     product_id: str
@@ -186,6 +200,17 @@ class Conflict:
     kind: str  # overpaid | double_receipt | changed_after_receipt | paid_and_void | split_twice
     order_id: str
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A void of an order (``line_id`` empty) or of one of its lines: who, when, why, who approved it."""
+
+    line_id: str
+    user: str
+    at_ms: int
+    reason: str
+    approved_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +235,9 @@ class Order:
     )
     opened_tab: str = ""
     split_from: str = ""  # the order this bill was split off from
+    removals: tuple[
+        Removal, ...
+    ] = ()  # its voids and removed lines, oldest first (the console's detail)
 
     @property
     def words(self) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from meshpos.model._records import Fields
@@ -39,7 +40,7 @@ from meshpos.model.ledger_types import (
     Shift,
     ShiftClose,
 )
-from meshpos.model.order_detail import line_detail, order_discounts
+from meshpos.model.order_detail import line_detail, order_discounts, removals, void_detail
 from meshpos.model.record_spec import (
     Children,
     Column,
@@ -50,6 +51,7 @@ from meshpos.model.record_spec import (
     Value,
     col,
 )
+from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.totals import order_totals, price_lines
 
 # --- parsers ------------------------------------------------------------------------------------
@@ -169,6 +171,7 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
         opened_table=info.opt_text("table") or "",
         opened_tab=info.opt_text("tab") or "",
         split_from=info.opt_text("split_from") or "",
+        removals=removals(parts, where),
     )
 
 
@@ -332,6 +335,8 @@ ORDERS: RecordSpec[Order] = RecordSpec(
         # amounts only); nullable: rows stored before schema 4 have none
         _nullable("line_detail", "text", line_detail),
         _nullable("order_discounts", "text", order_discounts),
+        # schema 6: who voided the order or removed its lines, why, and who approved it
+        _nullable("void_detail", "text", void_detail),
     ),
     indexes=("shift_id", "business_date"),
     device="register",
@@ -411,6 +416,8 @@ REFUNDS: RecordSpec[Refund] = RecordSpec(
         col("user_id", attr="user"),
         col("at_ms", "int"),
         col("reason"),
+        # schema 6: who approved a cashier's refund on the spot; rows stored before keep their digest
+        Column("approved_by", "text", attrgetter("approved_by"), nullable=True, late=True),
     ),
     children=(
         Children(
@@ -469,6 +476,7 @@ LEDGER_RECORDS: tuple[RecordSpec[Any], ...] = (
     CASH_MOVES,
     INVENTORY_MOVES,
     ORDERS,
+    NO_SALES,
 )
 """Every record kind of a ledger day: the ones a register owes the console in the order it names them
 ("2 receipts and 1 payment"), then orders (counted by their payments and receipts)."""

@@ -21,6 +21,7 @@ from meshpos.model.kitchen import Kitchen, Ticket
 from meshpos.model.stoplist import StopEntry
 from meshpos.model.venue_base import PaymentResult, business_date, id_of, operation
 from meshpos.model.venue_bills import BillRules
+from meshpos.model.venue_drawer import DrawerRules
 from meshpos.model.venue_money import MoneyRules
 from meshpos.model.venue_orders import OrderRules
 
@@ -35,7 +36,7 @@ class DayEnded:
     next_date: str
 
 
-class Venue(OrderRules, BillRules, MoneyRules):
+class Venue(OrderRules, BillRules, MoneyRules, DrawerRules):
     """Rules over the catalog, stop list and the loaded ledger and kitchen days of one device."""
 
     def _kitchen_of_ticket(self, ticket_id: str) -> Kitchen:

@@ -169,7 +169,9 @@ class Heartbeats:
             seq=self._seq,
             console=self._console_view(),
             pending={name: n for name in self._docs if (n := self.pending(name))},
-            peers=tuple(sorted({s.peer.node for s in self._exchanging() if s.peer is not None})),
+            peers=tuple(
+                sorted({s.peer.node for s in self._exchanging() if s.peer and not s.stock})
+            ),  # (a stock Yjs client is no peer: ``_yjs``)
             problem=self._problem,
             unreported=unreported,
             unreported_reason=reason,

@@ -467,8 +467,8 @@ async function clearCache() {
 
 async function closeShift() {
   closeMenu();
-  const expected = state.shift && state.shift.expected_cash;
-  const counted = await askAmount("Close shift", "Counted cash", money(expected || 0));
+  const expected = state.shift && state.shift.expected_cash; // null under the venue's blind count
+  const counted = await askAmount("Close shift", "Counted cash", expected === null || expected === undefined ? "" : money(expected));
   if (counted !== null) act(() => api("POST", "/api/shifts/current/close", { user: state.user.id, counted_cash: counted }));
 }
 
