@@ -11,7 +11,8 @@ console, with old and new registers in one mesh throughout.
 In each step every running register sells; two orders go across releases (one opened on N, a line
 added and sent to the kitchen on N−1, paid on N; one the other way round); and a bill N edits the new
 ways (a line's quantity, a split by items) must read and price alike on N−1, which pays the split-off
-bill. The step holds once K1 lists every ticket and every register reads that K1 holds it, every
+bill; each N register records a "no sale" drawer opening, a record N−1 does not know (every N register
+must list them all). The step holds once K1 lists every ticket and every register reads that K1 holds it, every
 register holds every receipt, the console holds all of them at the registers' totals (0 lost, 0
 duplicated: every id and number once), and every register is green with "All data is synced", with no
 record of the other release skipped as corrupt.
@@ -35,7 +36,7 @@ from meshpos.config import load_config, write_config_file
 from meshpos.harness.venue import enroll_directly, loopback_prefix, seed_store
 from meshpos.harness.wait import TimedOut, wait_for
 from meshpos.localapi import ApiError
-from meshpos.model.sample import CASHIER
+from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.store import SqliteStore
 from meshpos.store.schema import SCHEMA_VERSION
 from meshpos.trust import VenueAuthority
@@ -77,6 +78,7 @@ class Venue:
     nodes: dict[str, NodeProcess] = field(default_factory=dict)  # the registers
     kitchen: dict[str, NodeProcess] = field(default_factory=dict)  # the kitchen screens
     tickets: set[str] = field(default_factory=set)  # sent to the kitchen
+    no_sales: set[str] = field(default_factory=set)  # drawer openings recorded on N registers
     old: set[str] = field(default_factory=set)  # which run the previous release
     sold: dict[str, dict[str, Any]] = field(default_factory=dict)  # receipt id -> receipt
 
@@ -229,6 +231,15 @@ class Venue:
             )
             self.sold[paid["receipt"]["id"]] = paid["receipt"]
 
+    def no_sales_on_new(self) -> None:
+        """Each N register opens its drawer for no sale (issue 17): a ledger record N−1 does not know,
+        which N−1's registers and console must pass over without calling anything corrupt."""
+        for name in sorted(self.nodes.keys() - self.old):
+            made = self.nodes[name].call(
+                "POST", "/api/shifts/current/no-sales", {"user": MANAGER, "reason": "change"}
+            )
+            self.no_sales.add(made["id"])
+
     def relay(self) -> str | None:
         """The relay every register names, if they agree on one."""
         named = {s["relay"] for s in self.statuses().values()}
@@ -267,6 +278,10 @@ class Venue:
             return False
         if not self.kitchen_holds_every_ticket():
             return False
+        for name in self.nodes.keys() - self.old:
+            listed = {n["id"] for n in self.nodes[name].call("GET", "/api/no-sales")}
+            if listed != self.no_sales:
+                return False
         assert self.console is not None
         at_console = self.console.call("GET", f"/api/venues/{self.authority.venue_id}/receipts")
         ids = [r["id"] for r in at_console]
@@ -312,6 +327,7 @@ class Venue:
         self.shared_sale(new[0], old[0], new[-1])
         self.shared_sale(old[0], new[0], old[-1])
         self.split_bill(new[0], old[0])
+        self.no_sales_on_new()
         took = self.wait(lambda: self.settled(old_relay), f"{what}: settled")
         kinds = {n: "N-1" if n in self.old else "N" for n in sorted(self.nodes | self.kitchen)}
         relay = self.relay()
