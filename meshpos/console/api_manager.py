@@ -279,6 +279,7 @@ VOID_COLUMNS = (
     "voided_by_name",
     "approved_by_name",
     "reason",
+    "voided",
     "id",
 )
 

@@ -280,7 +280,8 @@ async def refunds(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]
 
 
 async def voids(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
-    """Orders voided on the days, with the lines they held when voided."""
+    """Orders voided on the days, with the lines they held when voided (``voided``: "order"), then
+    each line voided after the kitchen had it (``voided``: "line"; also of an order voided later)."""
     rows = await cur.fetchall(
         f"SELECT id, register, opened_by, opened_at_ms, {_TABLE}, {_TAB}, total, line_detail, "
         "business_date, void_detail FROM orders o WHERE venue_id = ? AND business_date >= ? "
@@ -301,8 +302,46 @@ async def voids(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
             "voided_by": first.get("user", ""),
             "reason": first.get("reason", ""),
             "approved_by": first.get("approved_by", ""),
+            "voided": "order",
         }
         out.append(item)
+    return out + await _line_voids(cur, venue_id, days)
+
+
+_SENT = (
+    '%"sent": true%'  # a void_detail naming a removed line the kitchen had (json.dumps' spacing)
+)
+
+
+async def _line_voids(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
+    """Each line removed after it was sent to the kitchen (a void, not a correction) and not moved to
+    another bill, from schema 7's ``void_detail`` (a row written before has none until its day is
+    materialised again)."""
+    rows = await cur.fetchall(
+        f"SELECT id, register, opened_by, opened_at_ms, {_TABLE}, {_TAB}, total, business_date, "
+        "void_detail FROM orders o WHERE venue_id = ? AND business_date >= ? "
+        "AND business_date <= ? AND void_detail LIKE ? "
+        "ORDER BY opened_at_ms, id",
+        (venue_id, days.first, days.last, _SENT),
+    )
+    cols = ("id", "register", "opened_by", "opened_at_ms", "table", "tab", "total")
+    out = []
+    for row in rows:
+        for v in _json_list(row[8]):
+            if not (isinstance(v, dict) and v.get("line_id") and v.get("sent")):
+                continue
+            if v.get("moved_to"):
+                continue  # split off to another bill: still sold
+            item = dict(zip(cols, row[:7], strict=True))
+            item |= {
+                "lines": [{"name": v.get("name", ""), "quantity": v.get("quantity", 0)}],
+                "business_date": row[7],
+                "voided_by": v.get("user", ""),
+                "reason": v.get("reason", ""),
+                "approved_by": v.get("approved_by", ""),
+                "voided": "line",
+            }
+            out.append(item)
     return out
 
 

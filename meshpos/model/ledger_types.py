@@ -212,6 +212,12 @@ class Removal:
     at_ms: int
     reason: str
     approved_by: str
+    name: str = (
+        ""  # the removed line's item, quantity, and whether the kitchen had it (a line void)
+    )
+    quantity: int = 0
+    sent: bool = False
+    moved_to: str = ""  # the bill a split moved it to: not a void
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,3 +136,33 @@ async def test_discount_approvers_are_named_at_the_console(db_url: str) -> None:
         assert {ln["name"]: ln["approved_by"] for ln in lines} == by_name
     finally:
         await db.close()
+
+
+async def test_a_line_voided_after_the_kitchen_had_it_is_in_the_voids_report(db_url: str) -> None:
+    """Only a void: not a line removed before it was sent (a correction), nor one split off to
+    another bill (still sold)."""
+    r1 = make_register("R1")
+    r1.open_shift_now(CASHIER, 0, NOW)
+    order = r1.open_order(CASHIER, NOW + 1, table="5")
+    for product, quantity in (("burger", 2), ("fries", 1), ("lemonade", 1)):
+        r1.add_line(CASHIER, order.id, product, quantity, NOW + 2)
+    burger, fries, lemonade = r1.order(order.id).lines
+    r1.send_to_kitchen(CASHIER, order.id, NOW + 3)
+    r1.remove_line(CASHIER, order.id, burger.id, NOW + 4, "dropped", approved_by=MANAGER)
+    r1.split_order(CASHIER, order.id, {fries.id: 1}, NOW + 5)
+    r1.add_line(CASHIER, order.id, "espresso", 1, NOW + 6)
+    espresso = next(ln for ln in r1.order(order.id).lines if ln.product_id == "espresso")
+    r1.remove_line(CASHIER, order.id, espresso.id, NOW + 7, "typo")  # never sent: a correction
+    assert lemonade.id in {ln.id for ln in r1.order(order.id).lines}
+    db = await _new_db(db_url, ledger_doc(r1))
+    try:
+        found = await db.report(lambda cur: manager_reports.voids(cur, VENUE, DAYS))
+        assert [
+            (v["id"], v["voided"], v["table"], v["lines"], v["voided_by"], v["reason"])
+            for v in found
+        ] == [
+            (order.id, "line", "5", [{"name": "Burger", "quantity": 2}], CASHIER, "dropped"),
+        ]
+        assert found[0]["approved_by"] == MANAGER
+    finally:
+        await db.close()

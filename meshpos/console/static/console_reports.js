@@ -123,7 +123,7 @@
     fill("refunds", refunds, (f) => [td(f.number), td(when(f.at_ms)), td(money(f.amount), true), td(f.method),
       td(f.register), td(f.cashier), td(f.approved_by_name || ""), td(f.reason), td(f.lines.map((l) => `${l.quantity} × ${l.name || l.line_id}`).join(", "))]);
     fill("voids", voids, (v) => [td(when(v.opened_at_ms)), td(v.register), td(v.cashier), td(v.table || v.tab),
-      td(v.lines.map((l) => `${l.quantity} × ${l.name}`).join(", ")), td(v.voided_by_name), td(v.approved_by_name), td(v.reason)]);
+      td(`${v.voided === "line" ? "line: " : ""}${v.lines.map((l) => `${l.quantity} × ${l.name}`).join(", ")}`), td(v.voided_by_name), td(v.approved_by_name), td(v.reason)]);
     fill("no-sales", noSales, (n) => [td(when(n.at_ms)), td(n.register), td(n.cashier), td(n.approved_by_name || ""), td(n.reason)]);
   }
   async function showStock() {
