@@ -4,7 +4,8 @@ An order's ``table_label`` and ``tab`` are where it was opened: insert-only, in 
 move never raised an alarm and never reached the console. Schema 7 adds ``current_table`` and
 ``current_tab`` as mutable columns (out of the digest), and the discounts' approvers in the mutable
 ``line_detail`` and ``order_discounts``: a schema-6 console's stored rows keep their digests, raise no
-``changed_record`` alarm, and get where the order is once their day is materialised again.
+``changed_record`` alarm, and get where the order is once their day is materialised again. A removed
+line's void detail says whether the kitchen had it, so the voids report lists line voids too.
 """
 
 from __future__ import annotations
