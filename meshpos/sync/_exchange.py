@@ -309,7 +309,7 @@ class Exchange:
         """True if a stock client's ``update`` holds structs we lack under a device's client id (one a
         hello announced). A client writes under its own ids only; structs it appended under a device's
         id would take clocks that device's next write takes too, and two writers of one client id
-        diverge for good: that device's sales would vanish everywhere else (FACTS.md, pycrdt)."""
+        diverge for good: that device's sales would vanish everywhere else (docs/architecture.md (Wire))."""
         devices = {
             c: clocks.get(c, 0)
             for c in self._authors
