@@ -17,6 +17,7 @@ from meshpos.errors import (
     ShiftError,
     UnknownRecord,
 )
+from meshpos.model.conflicts import split_also_on
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_layout import SALE_MOVES_FIELD
 from meshpos.model.ledger_types import (
@@ -130,6 +131,14 @@ class MoneyRules(VenueBase):
             )
         if not order.lines:
             raise DomainError(f"{order.words} has no lines to pay for")
+        twice = split_also_on(order, ledger.orders()) if order.split_from else None
+        if twice is not None:  # two registers split one item off at once: one bill must go first
+            line, other = twice
+            raise DomainError(
+                f"{line.name} on {order.words} was also split off into bill {other.number} on another "
+                "register at the same time: void one of the two bills and check the items left on "
+                "the order, then take payment"
+            )
         money(tip, "tip")
         due = order.totals.due
         change = 0
