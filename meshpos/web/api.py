@@ -43,6 +43,7 @@ from meshpos.web import (
     events,
     kitchen,
     menu,
+    metrics,
     orders,
     pages,
     receipt_search,
@@ -113,6 +114,7 @@ class Api:
             *kitchen.ROUTES,
             *events.ROUTES,
             *pages.ROUTES,
+            *metrics.ROUTES,
             document_route(lambda: self.routes),
         )
         self.pins = PinGuard(node.pin_lockout_s, node.counters)

@@ -20,6 +20,7 @@ from meshpos.model.ledger_types import NoSale
 from meshpos.model.receipt_search import ReceiptFound, ReceiptQuery
 from meshpos.model.shift_report import ShiftReport
 from meshpos.node_status import NodeStatus
+from meshpos.ops.metrics import NodeMetrics
 
 T = TypeVar("T")
 
@@ -59,6 +60,12 @@ class NodeAPI(Protocol):
     @property
     def counters(self) -> Counter[str]:
         """The node's counters (shown in its status); the PIN guard counts its refusals here."""
+        ...
+
+    @property
+    def metrics(self) -> NodeMetrics:
+        """Its Prometheus metrics (``GET /metrics``): the commit latency it measures, and the
+        status read at each scrape."""
         ...
 
     def now_ms(self) -> int: ...
