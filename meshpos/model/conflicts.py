@@ -93,3 +93,16 @@ def split_also_on(bill: Order, orders: Iterable[Order]) -> tuple[Line, Order] | 
             if line.split_from in wanted:
                 return wanted[line.split_from], other
     return None
+
+
+def bill_to_keep(source: Order, line: Line, bills: Iterable[Order]) -> Order | None:
+    """Of two bills holding ``line``'s item (split off at once), the one whose split the order kept:
+    each partial split left the rest of the line on ``source`` and only the later rest stands
+    (``records.latest_replacements``), made in the same operation, at the same time, as its bill.
+    None where it cannot tell (the whole line moved, or both at the same millisecond)."""
+    root = line.replaces or line.split_from
+    rests = [kept for kept in source.lines if kept.replaces == root]
+    if len(rests) != 1:
+        return None
+    same = [bill for bill in bills if bill.opened_at_ms == rests[0].at_ms]
+    return same[0] if len(same) == 1 else None
