@@ -44,6 +44,7 @@ from meshpos.trust.identity import (
     CA_FILE,
     CERT_FILE,
     KEY_FILE,
+    DeviceIdentity,
     identity_exists,
     identity_from_pems,
     load_identity,
@@ -104,6 +105,23 @@ def backup(config: Config, out: Path) -> Manifest:
     db = config.db_path
     if not db.is_file() or db.stat().st_size == 0:
         raise BackupError(f"{db}: no database to back up")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise BackupError(f"{out}: {out.parent} is a file, not a folder (nothing was written)")
+    # a folder it may not write, a full disk: said in one line, nothing half-written kept
+    try:
+        return _write_backup(config, identity, db, out)
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) and out.exists():  # made meanwhile: never replaced
+            raise BackupError(
+                f"{out}: already exists; choose a new file name (nothing was written)"
+            ) from None
+        raise BackupError(
+            f"cannot write the backup {out}: {exc.strerror or exc} (nothing was written)"
+        ) from None
+
+
+def _write_backup(config: Config, identity: DeviceIdentity, db: Path, out: Path) -> Manifest:
+    """:func:`backup`'s writing: a temporary file beside ``out``, linked into place when whole."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".meshpos-backup-", dir=out.parent) as tmp:
         copy = Path(tmp) / DATABASE
