@@ -99,7 +99,7 @@ const Reports = (() => {
     h("form", { id: "receipt-search-form" },
       h("h2", {}, "Find a receipt"),
       h("label", {}, "Number ", h("input", { id: "search-number", maxlength: "128", placeholder: "R1-000123 or 123" })),
-      h("label", {}, "Table or tab ", h("input", { id: "search-table", maxlength: "128" })),
+      h("label", {}, "Table or tab ", h("input", { id: "search-table", maxlength: "200" })),
       h("label", {}, "Amount ", h("input", { id: "search-amount", inputmode: "decimal" })),
       h("label", {}, "Business day ", h("input", { id: "search-date", type: "date" })),
       h("ul", { id: "search-results", class: "list" }),
