@@ -1,0 +1,322 @@
+"""The synchronizer's part of the bounded topology: which links it wants, and presence beyond them.
+
+docs/architecture.md (Links), docs/architecture.md (Relay and console). With links only to its neighbours (``_topology``), a node
+hears heartbeats from a few peers; the rest of the venue reaches it summarised:
+
+* Every heartbeat to a ``topology1`` peer carries ``far``: this node's own record, the best relay
+  candidates, the news (a node new here, or one whose role, priority, uplink, relay claim or problem
+  changed) and a window that rotates through every other known node — at most :data:`FAR_PER_BEAT`
+  records whatever N. Each node keeps every record (``FarTable``); a record is replaced only by one
+  with a higher seq (the node's own count, which starts higher on every run).
+* ``gone``: a node that loses its link to a peer (the process died: the link closed without a
+  "not a neighbour" goodbye) or stops hearing it says so at once, with the last seq it heard, in an
+  immediate heartbeat; every node passes news of it on at once, so the whole mesh drops a dead relay
+  and elects again within a few message delays, not heartbeat periods (failover in under a second).
+  A node that is alive proves it with its next, higher seq.
+* :attr:`presence` is the direct heartbeats plus a heartbeat made from each far record: the election,
+  the status colour and the relay's summary to the console see every node, as with a full mesh.
+
+Links: a node wants its neighbours over the members it knows alive (itself, its peers' heartbeats and
+the far records), and also over those plus what discovery lists (so two parts that do not know each
+other yet still link: a partition heals). A link to a ``topology1`` peer that neither end wants (in
+this node's view) is closed once it has been live for a while; an N−1 peer (no ``topology1``) keeps
+today's full mesh: it dials everyone, and is never pruned.
+
+A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from meshpos.sync._config import SyncConfig
+from meshpos.sync._election import Candidate
+from meshpos.sync._events import PeerGone, SyncEvent
+from meshpos.sync._messages import FarRecord, Heartbeat, Hello
+from meshpos.sync._presence import FarTable, PresenceTable
+from meshpos.sync._rules import forwards_everything
+from meshpos.sync._session import EXCHANGING, Session, State
+from meshpos.sync._topology import TOPOLOGY_FEATURE, neighbours
+
+#: far records in one heartbeat: own, candidates, news, then a rotating window (bounded whatever N)
+FAR_PER_BEAT = 8
+CANDIDATES_PER_BEAT = 3
+#: the goodbye a node says on a link it closes because neither end needs it: not a departure
+NOT_A_NEIGHBOUR = "not a neighbour"
+#: seconds between heartbeats sent at once for news (a gone node, a relay change), at most
+TRIGGER_SPACING = 0.05
+
+
+class Spread:
+    """Links wanted, far presence and gone notices (a mixin of ``Synchronizer``)."""
+
+    config: SyncConfig
+    hello: Hello
+    priority: int
+    _presence: PresenceTable
+    _far: FarTable
+    _discovered: frozenset[str]
+    _sessions: dict[str, Session]
+    _events: list[SyncEvent]
+    _now: float | None
+    _started_at: float | None
+    _seq: int
+    _uplink: bool
+    _relay_claim: bool
+    _problem: str
+    _rotation: int
+    _triggered_at: float
+    _trigger: bool
+    _live_since: dict[str, float]
+    _wanted_for: tuple[object, frozenset[str]]
+    _refuted_seq: int
+    _roles_for: tuple[object, dict[str, str]]
+    _shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]]
+
+    if TYPE_CHECKING:
+
+        @property
+        def node_id(self) -> str: ...
+
+        def _exchanging(self) -> list[Session]: ...
+
+        def close(self, peer: str, reason: str = "closing") -> None: ...
+
+    # --- membership and links ---------------------------------------------------------------------
+
+    def set_members(self, nodes: Iterable[str]) -> None:
+        """The venue's devices as discovery lists them (a crashed one stays listed for minutes)."""
+        self._discovered = frozenset(nodes) - {self.node_id}
+
+    @property
+    def members(self) -> frozenset[str]:
+        """The nodes known alive: this one, the peers heard directly and every far record."""
+        return frozenset(self._roles())
+
+    def _roles(self) -> dict[str, str]:
+        """Every node known alive and its role (the console is no member of the mesh's topology);
+        kept until a node comes, goes or changes role."""
+        key = (self._presence.version, self._far.version)
+        if self._roles_for[0] != key:
+            roles = self._far.roles()
+            roles.update(
+                (n, b.role) for n, b in self._presence.beats().items() if b.role != "console"
+            )
+            roles[self.node_id] = self.hello.role
+            self._roles_for = (key, roles)
+        return self._roles_for[1]
+
+    def _shape(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(members known alive, those that do not forward every document: the topology's leaves)."""
+        roles = self._roles()
+        if self._shape_for[0] is not roles:
+            leaves = frozenset(n for n, role in roles.items() if not forwards_everything(role))
+            self._shape_for = (roles, (frozenset(roles), leaves))
+        return self._shape_for[1]
+
+    def links_wanted(self) -> frozenset[str]:
+        """The peers this node dials and keeps (``_topology``): about DEGREE, at most twice that
+        while views differ (discovery lists a node not heard of yet: it is taken as a register)."""
+        known, leaves = self._shape()
+        key = (known, leaves, self._discovered)
+        if self._wanted_for[0] != key:
+            degree = self.config.degree
+            wanted = neighbours(known, self.node_id, degree, leaves) | neighbours(
+                known | self._discovered, self.node_id, degree, leaves
+            )
+            self._wanted_for = (key, wanted)
+        return self._wanted_for[1]
+
+    def candidates(self) -> list[Candidate]:
+        """Every other node known alive as the election sees it (direct heartbeats win); a far record
+        counts only while it is as fresh as a direct heartbeat must be (the best candidates ride in
+        every beat; a silent part of a split mesh drops out as a silent peer does)."""
+        direct = self._presence.beats()
+        view = [Candidate(n, b.priority, b.uplink, b.relay) for n, b in direct.items()]
+        now = self._now if self._now is not None else 0.0
+        view.extend(
+            Candidate(r.node, r.priority, r.uplink, r.relay)
+            for r in self._far.uplinks(now, self._presence.timeout)
+            if r.node not in direct and r.node != self.node_id
+        )
+        return view
+
+    def wants_link(self, node: str, features: frozenset[str] | None = None) -> bool:
+        """Should this node link to ``node``? ``features``: what it announced when it last linked
+        (None: never linked). An N−1 peer is always wanted: it keeps the full mesh."""
+        if features is not None and TOPOLOGY_FEATURE not in features:
+            return True
+        return node in self.links_wanted()
+
+    def _prune(self, now: float) -> None:
+        """Close live links to topology peers that neither end wants (held a while: views settle)."""
+        wanted = self.links_wanted()
+        members, leaves = self._shape()
+        known = members | self._discovered
+        hold = 3 * self.config.heartbeat_interval
+        if self.hello.role == "console":
+            return  # its relays' links are no mesh links
+        for key, session in list(self._sessions.items()):
+            peer = session.peer
+            if (
+                peer is None
+                or session.state is not State.LIVE
+                or TOPOLOGY_FEATURE not in session.peer_features
+                or peer.role == "console"
+            ):
+                continue
+            since = self._live_since.setdefault(key, now)
+            if now - since < hold or peer.node in wanted:
+                continue
+            if self.node_id in neighbours(known, peer.node, self.config.degree, leaves):
+                continue
+            self._live_since.pop(key, None)
+            self.close(key, NOT_A_NEIGHBOUR)
+
+    # --- far presence -------------------------------------------------------------------------------
+
+    def _far_seq(self) -> int:
+        """This run's record seq: above any earlier run's on this clock (ms at start + beats)."""
+        start = self._started_at if self._started_at is not None else 0.0
+        return max(0, int(start * 1000)) + self._seq
+
+    def _own_record(self, pending: int) -> FarRecord:
+        return FarRecord(
+            node=self.node_id,
+            role=self.hello.role,
+            priority=self.priority,
+            uplink=self._uplink,
+            relay=self._relay_claim,
+            seq=self._far_seq(),
+            pending=pending,
+            problem=self._problem,
+        )
+
+    def _far_out(self, now: float, pending: int) -> tuple[FarRecord, ...]:
+        """The records this beat carries: own, best candidates, news, then the rotating window."""
+        records = self._far.records
+        out: dict[str, FarRecord] = {self.node_id: self._own_record(pending)}
+        candidates = sorted(
+            (r for r in records.values() if r.uplink),
+            key=lambda r: (not r.relay, r.priority, r.node),
+        )
+        for r in candidates[:CANDIDATES_PER_BEAT]:
+            out.setdefault(r.node, r)
+        for r in self._far.news(now, 2 * self.config.heartbeat_interval):
+            if len(out) >= FAR_PER_BEAT:
+                break
+            out.setdefault(r.node, r)
+        rest = [r for n, r in records.items() if n not in out]
+        room = FAR_PER_BEAT - len(out)
+        if rest and room > 0:
+            start = self._rotation % len(rest)
+            window = (rest[start:] + rest[:start])[:room]
+            self._rotation = start + len(window)
+            for r in window:
+                out[r.node] = r
+        return tuple(out.values())
+
+    def _far_timeout(self) -> float:
+        """How long a far record lasts unrefreshed: the rotation reaches every record only every
+        ceil(n / window) beats per hop."""
+        hb = self.config.heartbeat_interval
+        rounds = math.ceil(len(self._far) / max(1, FAR_PER_BEAT - CANDIDATES_PER_BEAT - 1))
+        return hb * self.config.missed_heartbeats * 2 + 3 * hb * rounds
+
+    def _learn_far(self, beat: Heartbeat) -> None:
+        """Take the far records and gone notices of a topology peer's heartbeat."""
+        now = self._now if self._now is not None else 0.0
+        if beat.role == "console" or self.hello.role == "console":
+            return  # the console is no member of the mesh's topology
+        for record in beat.far:
+            if record.node == self.node_id or record.role == "console":
+                continue
+            if self._far.learn(record, now) and (record.relay or record.uplink):
+                self._trigger = True  # a candidate's news: pass it on at once
+        for node, seq in beat.gone.items():
+            if node == self.node_id:
+                if seq > self._refuted_seq:  # we live: our next beat, a higher seq, says so
+                    self._refuted_seq = seq
+                    self._trigger = True
+                continue
+            if self._linked_to(node):
+                # we hear it ourselves, it lives: say so now (its record, newer than the notice)
+                if self._far.refute(node, seq, now):
+                    self._trigger = True
+                continue
+            if self._far.gone(node, seq, now):
+                self._presence.forget(node)
+                self._events.append(PeerGone(node))
+                self._trigger = True
+
+    def _linked_to(self, node: str) -> bool:
+        return any(
+            s.peer is not None and s.peer.node == node and s.state in EXCHANGING
+            for s in self._sessions.values()
+        )
+
+    def _link_lost(self, session: Session, reason: str) -> None:
+        """A session ended: unless it was pruned, or another link to the node remains, the node is
+        gone (a process that died closes its links at once): tell every peer now."""
+        peer = session.peer
+        if peer is None or peer.role == "console" or self._linked_to(peer.node):
+            return
+        if reason.endswith(NOT_A_NEIGHBOUR):
+            self._presence.forget(peer.node)  # alive: its far record goes on (not its silence)
+            return
+        self._declare_gone(peer.node)
+
+    def _declare_gone(self, node: str) -> None:
+        now = self._now if self._now is not None else 0.0
+        seq = self._far.seq(node)
+        self._presence.forget(node)
+        if self._far.gone(node, seq if seq is not None else 0, now):
+            self._events.append(PeerGone(node))
+            self._trigger = True
+
+    def _expire_far(self, now: float) -> None:
+        timeout = self._far_timeout()
+        for node in self._far.expire(now, timeout, remember=2 * timeout):
+            if node not in self._presence.live:
+                self._events.append(PeerGone(node))
+
+    def _gone_out(self, now: float) -> dict[str, int]:
+        return self._far.recently_gone(now, self.config.heartbeat_interval * 3)
+
+    def _should_trigger(self, now: float) -> bool:
+        """A heartbeat now for news (at most one per TRIGGER_SPACING)."""
+        if not self._trigger or now - self._triggered_at < TRIGGER_SPACING:
+            return False
+        self._trigger = False
+        self._triggered_at = now
+        return True
+
+    @property
+    def presence(self) -> dict[str, Heartbeat]:
+        """Every node known alive: its own last heartbeat when linked, else one made from its far
+        record (role, priority, uplink, relay claim, problem; its pending count in ``far_pending``)."""
+        view = {
+            node: Heartbeat(
+                node=r.node,
+                role=r.role,
+                priority=r.priority,
+                uplink=r.uplink,
+                relay=r.relay,
+                seq=r.seq,
+                problem=r.problem,
+            )
+            for node, r in self._far.records.items()
+            if node != self.node_id
+        }
+        view.update(self._presence.live)
+        return dict(sorted(view.items()))
+
+    def far_pending(self, node: str) -> int:
+        """The pending count ``node`` last told (its heartbeat, or its far record)."""
+        beat = self._presence.live.get(node)
+        if beat is not None:
+            return sum(beat.pending.values())
+        record = self._far.records.get(node)
+        return record.pending if record is not None else 0
