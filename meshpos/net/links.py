@@ -88,6 +88,9 @@ class Links:
         self._by_node: dict[str, MeshLink] = {}
         self._ads: dict[str, tuple[str, int]] = {}
         self._features: dict[str, frozenset[str]] = {}  # by node: what its last link announced
+        # advertised but not answering (a crashed node stays listed for minutes): not a member until
+        # it links or is advertised anew
+        self._unreachable: set[str] = set()
         self._dialers: dict[str, asyncio.Task[None]] = {}
         self._accepting: set[asyncio.Task[None]] = set()
         # by device id (certified: one per enrolled device), the links it may still open
@@ -150,18 +153,19 @@ class Links:
         """Discovery names a peer (again): remember where it is and make sure someone dials."""
         if node_id == self.settings.node_id or self._stopping:
             return
-        known = node_id in self._ads
+        known = node_id in self._ads and node_id not in self._unreachable
         self._ads[node_id] = (host, port)
-        if not known and self.settings.on_members is not None:
-            self.settings.on_members(frozenset(self._ads))
+        self._unreachable.discard(node_id)
+        if not known:
+            self._tell_members()
         task = self._dialers.get(node_id)
         if task is None or task.done():
             self._dialers[node_id] = asyncio.create_task(self._dialer(node_id))
 
     def peer_removed(self, node_id: str) -> None:
         """A goodbye on mDNS: stop redialling (an open link stays until the peer closes it)."""
-        if self._ads.pop(node_id, None) is not None and self.settings.on_members is not None:
-            self.settings.on_members(frozenset(self._ads))
+        if self._ads.pop(node_id, None) is not None:
+            self._tell_members()
         task = self._dialers.pop(node_id, None)
         if task is not None:
             task.cancel()
@@ -281,6 +285,7 @@ class Links:
             except LinkRefused as exc:
                 if exc.kind == "connect":
                     log.debug("cannot reach %s at %s:%d: %s", node_id, host, port, exc.reason)
+                    self._reachable(node_id, False)
                 else:
                     self._refuse(exc.kind, f"{node_id}@{host}:{port}", exc.reason)
             else:
@@ -296,6 +301,16 @@ class Links:
                 # the peer closed right away (refused us, or restarting): back off, never storm
             await asyncio.sleep(backoff * (0.5 + self.rng.random()))
             backoff = min(backoff * 2, s.backoff_max)
+
+    def _tell_members(self) -> None:
+        if self.settings.on_members is not None:
+            self.settings.on_members(frozenset(self._ads) - self._unreachable)
+
+    def _reachable(self, node_id: str, ok: bool) -> None:
+        """A dial reached ``node_id`` or found nobody there: the members told change with it."""
+        if ok != (node_id not in self._unreachable):
+            (self._unreachable.discard if ok else self._unreachable.add)(node_id)
+            self._tell_members()
 
     def _wanted(self, node_id: str) -> bool:
         wants = self.settings.wants
@@ -317,6 +332,7 @@ class Links:
         )
         link.dialled_by = dialled_by
         self._features[peer.device_id] = peer.features
+        self._reachable(peer.device_id, True)
         self._links[key] = link
         self._by_node[peer.device_id] = link
         log.info("linked with %s (%s) at %s", peer.device_id, peer.role, conn.remote)

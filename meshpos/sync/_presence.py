@@ -87,7 +87,8 @@ class FarTable:
         known = self._records.get(record.node)
         if known is not None and record.seq <= known.record.seq:
             return False
-        self._gone.pop(record.node, None)
+        if self._gone.pop(record.node, None) is not None:
+            self.version += 1
         news = known is None or _said(known.record) != _said(record)
         changed_at = now if news or known is None else known.changed_at
         self._records[record.node] = _Far(record, now, changed_at)
@@ -111,6 +112,7 @@ class FarTable:
             self.version += 1
             self._uplinks.discard(node)
         self._gone[node] = (seq, now)
+        self.version += 1
         return True
 
     def refute(self, node: str, seq: int, now: float) -> bool:
@@ -132,6 +134,7 @@ class FarTable:
             self.version += 1
         for node in [n for n, (_, at) in self._gone.items() if now - at > remember]:
             del self._gone[node]
+            self.version += 1
         for node in [n for n in self._refuted if n not in self._records]:
             del self._refuted[node]
         return old
@@ -155,6 +158,9 @@ class FarTable:
         candidates: cheap enough for every tick)."""
         fresh = (self._records[n] for n in self._uplinks)
         return [f.record for f in fresh if now - f.fresh_at <= within]
+
+    def gone_nodes(self) -> frozenset[str]:
+        return frozenset(self._gone)
 
     def roles(self) -> dict[str, str]:
         return {n: f.record.role for n, f in self._records.items()}

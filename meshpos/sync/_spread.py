@@ -16,9 +16,10 @@ hears heartbeats from a few peers; the rest of the venue reaches it summarised:
 * :attr:`presence` is the direct heartbeats plus a heartbeat made from each far record: the election,
   the status colour and the relay's summary to the console see every node, as with a full mesh.
 
-Links: a node wants its neighbours over the members it knows alive (itself, its peers' heartbeats and
-the far records), and also over those plus what discovery lists (so two parts that do not know each
-other yet still link: a partition heals). A link to a ``topology1`` peer that neither end wants (in
+Links: a node wants its neighbours among the members: the nodes it knows alive (itself, its peers'
+heartbeats, the far records) and those discovery lists that are not known gone (so every node starts
+from the same list, a newcomer links at once, and two parts that do not know each other link: a
+partition heals). A link to a ``topology1`` peer that neither end wants (in
 this node's view) is closed once it has been live for a while; an N−1 peer (no ``topology1``) keeps
 today's full mesh: it dials everyone, and is never pruned.
 
@@ -109,24 +110,29 @@ class Spread:
         return self._roles_for[1]
 
     def _shape(self) -> tuple[frozenset[str], frozenset[str]]:
-        """(members known alive, those that do not forward every document: the topology's leaves)."""
+        """(the topology's members, those that do not forward every document: its leaves).
+
+        Members: every node heard of (directly or in far records) and every node discovery lists
+        that is not known gone, so every node starts from the same list at once (far records take
+        a while to reach everyone in a large venue). A node discovery lists but nobody heard of is
+        taken as a register until its role is known; a dead one the links cannot reach is no
+        longer listed (``net.links``)."""
         roles = self._roles()
-        if self._shape_for[0] is not roles:
+        key = (roles, self._discovered, self._far.version)
+        if self._shape_for[0] != key:
+            gone = self._far.gone_nodes()
+            members = frozenset(roles) | (self._discovered - gone)
             leaves = frozenset(n for n, role in roles.items() if not forwards_everything(role))
-            self._shape_for = (roles, (frozenset(roles), leaves))
+            self._shape_for = (key, (members, leaves))
         return self._shape_for[1]
 
     def links_wanted(self) -> frozenset[str]:
-        """The peers this node dials and keeps (``_topology``): about DEGREE, at most twice that
-        while views differ (discovery lists a node not heard of yet: it is taken as a register)."""
+        """The peers this node dials and keeps (``_topology``): its neighbours among the members
+        (:meth:`_shape`), about DEGREE; more only while views differ."""
         known, leaves = self._shape()
-        key = (known, leaves, self._discovered)
-        if self._wanted_for[0] != key:
-            degree = self.config.degree
-            wanted = neighbours(known, self.node_id, degree, leaves) | neighbours(
-                known | self._discovered, self.node_id, degree, leaves
-            )
-            self._wanted_for = (key, wanted)
+        if self._wanted_for[0] != (known, leaves):
+            wanted = neighbours(known, self.node_id, self.config.degree, leaves)
+            self._wanted_for = ((known, leaves), wanted)
         return self._wanted_for[1]
 
     def candidates(self) -> list[Candidate]:
@@ -153,8 +159,7 @@ class Spread:
     def _prune(self, now: float) -> None:
         """Close live links to topology peers that neither end wants (held a while: views settle)."""
         wanted = self.links_wanted()
-        members, leaves = self._shape()
-        known = members | self._discovered
+        known, leaves = self._shape()
         hold = 3 * self.config.heartbeat_interval
         if self.hello.role == "console":
             return  # its relays' links are no mesh links

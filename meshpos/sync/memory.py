@@ -93,6 +93,7 @@ class MemoryNetwork:
         self.features: dict[str, frozenset[str]] = {}  # what each node announces (empty: N−1)
         self._conns: dict[int, _Conn] = {}
         self._conns_of: dict[str, set[int]] = {}  # node -> ids of its connections
+        self._listed: list[str] = []  # the membership last told to every node
         self._last_dial: dict[frozenset[str], float] = {}
         self._groups: dict[str, int] | None = None
         self._cut: set[frozenset[str]] = set()
@@ -262,8 +263,10 @@ class MemoryNetwork:
             elif a_open and b_open:
                 live.add(frozenset((conn.a, conn.b)))
         names = sorted(self.nodes)
-        for name in names:
-            self.nodes[name].set_members(names)
+        if names != self._listed:  # what mDNS lists changed: tell everyone
+            self._listed = names
+            for name in names:
+                self.nodes[name].set_members(names)
         pairs: set[tuple[str, str]] = set()
         legacy = {n for n in names if not self.features[n]}
         for a in names:
