@@ -49,6 +49,7 @@ class Heartbeats:
     _owed: dict[str, int]
     _held_by: dict[str, dict[str, dict[int, int]]]
     _trigger: bool
+    _heard_candidates: bool
 
     if TYPE_CHECKING:
 
@@ -233,7 +234,8 @@ class Heartbeats:
     def _elect(self, now: float) -> None:
         assert self._started_at is not None
         settle = self.config.settle_heartbeats * self.config.heartbeat_interval
-        if now - self._started_at < settle:
+        # a topology peer's first beat names the best candidates (``_spread``): the view is whole
+        if now - self._started_at < settle and not self._heard_candidates:
             return  # still learning who is out there: no opinion, no claim
         view = self.candidates()
         view.append(Candidate(self.node_id, self.priority, self._uplink, self._relay_claim))

@@ -73,6 +73,7 @@ class Spread:
     _live_since: dict[str, float]
     _wanted_for: tuple[object, frozenset[str]]
     _refuted_seq: int
+    _heard_candidates: bool
     _roles_for: tuple[object, dict[str, str]]
     _shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]]
 
@@ -235,6 +236,7 @@ class Spread:
         now = self._now if self._now is not None else 0.0
         if beat.role == "console" or self.hello.role == "console":
             return  # the console is no member of the mesh's topology
+        self._heard_candidates = True  # every beat's far records lead with the best candidates
         for record in beat.far:
             if record.node == self.node_id or record.role == "console":
                 continue
