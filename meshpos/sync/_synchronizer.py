@@ -126,7 +126,9 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         self._live_since: dict[str, float] = {}
         self._wanted_for: tuple[object, frozenset[str]] = (None, frozenset())
         self._refuted_seq = -1
-        self._heard_candidates = False  # a topology peer told the best relay candidates (``_spread``)
+        self._heard_candidates = (
+            False  # a topology peer told the best relay candidates (``_spread``)
+        )
         self._roles_for: tuple[object, dict[str, str]] = (None, {})
         self._shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]] = (
             None,
