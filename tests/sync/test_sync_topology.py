@@ -15,12 +15,12 @@ from meshpos.sync import SyncConfig, Synchronizer
 from meshpos.sync._bodies import MAX_FAR, decode_heartbeat, heartbeat_body
 from meshpos.sync._codec import HEARTBEAT, decode
 from meshpos.sync._features import FEATURES
-from meshpos.sync._messages import FarRecord, Heartbeat, SyncStep2, SyncUpdate
+from meshpos.sync._messages import FarRecord, Heartbeat, PeerSummary, SyncStep2, SyncUpdate
 from meshpos.sync._spread import FAR_PER_BEAT
 from meshpos.sync._topology import DEGREE, diameter, graph, neighbours, offsets
 from meshpos.sync.memory import MemoryNetwork
 
-from .helpers import VENUE
+from .helpers import VENUE, pump, sync_pair
 
 DOC = "ledger/2026-12-05"
 CONFIG = SyncConfig(heartbeat_interval=1.0, anti_entropy_interval=5.0)
@@ -233,3 +233,32 @@ def test_far_records_round_trip_and_are_bounded() -> None:
     bad = heartbeat_body(beat).replace(b'"seq":12345', b'"seq":-1')
     with pytest.raises(RemoteProtocolError, match="field 'far' for 'R2'"):
         decode_heartbeat(bad)
+
+
+def test_the_relay_tells_the_console_of_nodes_beyond_its_links() -> None:
+    def node(name: str, role: str = "register") -> Synchronizer:
+        return Synchronizer(
+            venue=VENUE,
+            node_id=name,
+            role=role,
+            client_id=sum(map(ord, name)) * 1000 + 7,
+            config=CONFIG,
+        )
+
+    r1, r2, r3, console = node("R1"), node("R2"), node("R3"), node("console", "console")
+    chain = [(r1, r2, *sync_pair(r1, r2, features=FEATURES))]  # R1 - R2 - R3: R1 never meets R3
+    chain.append((r2, r3, *sync_pair(r2, r3, features=FEATURES)))
+    up = sync_pair(console, r1, features=FEATURES)
+    r3.open_doc(DOC).get("sales", type=Map)["s1"] = "x"
+    for now in (1.0, 2.0, 3.0, 4.0):
+        for sync in (r1, r2, r3, console):
+            sync.tick(now)
+        for a, b, ka, kb in chain:
+            pump(a, ka, b, kb)
+        pump(console, up[0], r1, up[1])
+    assert r3.pending(DOC) > 0
+    assert "R3" not in {s.peer.node for s in r1.sessions.values() if s.peer}
+    assert console.presence["R1"].mesh["R3"] == PeerSummary("register", r3.pending(DOC))
+    assert "R3" in r1.presence
+    assert set(console.presence) == {"R1"}  # the console hears no far records
+    assert "console" not in r1.members
