@@ -325,7 +325,7 @@ def _decode_mesh(raw: Any, what: str) -> dict[str, PeerSummary]:
 # --- the topology's summary of nodes beyond the links (sync/_topology.py) ---------------------------
 
 MAX_FAR = 64  # records (and gone nodes) in one heartbeat: a few candidates, the news and a window
-_FAR_FIELDS = frozenset({"role", "priority", "uplink", "relay", "seq", "pending"})
+_FAR_FIELDS = frozenset({"role", "priority", "uplink", "relay", "seq", "pending", "client"})
 
 
 def _far_body(r: FarRecord) -> dict[str, Any]:
@@ -336,6 +336,7 @@ def _far_body(r: FarRecord) -> dict[str, Any]:
         "relay": r.relay,
         "seq": r.seq,
         "pending": r.pending,
+        "client": r.client,
     }
     if r.problem:
         body["problem"] = r.problem
@@ -369,6 +370,7 @@ def _decode_far(raw: Any, what: str) -> tuple[FarRecord, ...]:
                 seq=_int(body, "seq", each),
                 pending=_int(body, "pending", each),
                 problem=_text(body, "problem", each) if "problem" in body else "",
+                client=_int(body, "client", each),
             )
         )
     return tuple(records)

@@ -79,6 +79,7 @@ class FarRecord:
     seq: int  # the node's own heartbeat seq when it said this: a higher one replaces a lower one
     pending: int = 0  # the sum of its own heartbeat's ``pending``
     problem: str = ""
+    client: int = 0  # its CRDT client id this run (0: not told): whose updates it authors
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from meshpos.errors import RemoteProtocolError
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._election import Candidate
 from meshpos.sync._events import PeerGone, SyncEvent
@@ -39,7 +40,8 @@ from meshpos.sync._messages import FarRecord, Heartbeat, Hello
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import forwards_everything
 from meshpos.sync._session import EXCHANGING, Session, State
-from meshpos.sync._topology import TOPOLOGY_FEATURE, neighbours
+from meshpos.sync._topology import TOPOLOGY_FEATURE, graph, neighbours, tree
+from meshpos.sync._updates import header_authors
 
 #: far records in one heartbeat: own, candidates, news, then a rotating window (bounded whatever N)
 FAR_PER_BEAT = 8
@@ -74,6 +76,9 @@ class Spread:
     _wanted_for: tuple[object, frozenset[str]]
     _refuted_seq: int
     _heard_candidates: bool
+    _graph_for: tuple[object, dict[str, frozenset[str]]]
+    _trees: dict[str, dict[str, str]]
+    _clients_for: tuple[object, dict[int, str]]
     _roles_for: tuple[object, dict[str, str]]
     _shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]]
 
@@ -181,6 +186,63 @@ class Spread:
             self._live_since.pop(key, None)
             self.close(key, NOT_A_NEIGHBOUR)
 
+    # --- forwarding along a tree ----------------------------------------------------------------------
+
+    def _tree_targets(self, source: str, update: bytes) -> frozenset[str] | None:
+        """The peers to pass ``update`` on to, when it came from ``source`` (a node) and is one
+        author's whose node we know: this node's children in the breadth-first tree from that node
+        over the topology (each tree edge carries it once, instead of every link). None (send it on
+        every link, a duplicate stops where it applies nothing) whenever the views may differ: the
+        update did not come from our parent in that tree, or a child has no live link to us."""
+        try:
+            authors = header_authors(update)
+        except RemoteProtocolError:
+            return None
+        if authors is None or len(authors) != 1:
+            return None
+        origin = self._client_nodes().get(next(iter(authors)))
+        if origin is None or origin == self.node_id:
+            return None
+        links = self._graph()
+        if origin not in links or self.node_id not in links:
+            return None
+        parents = self._trees.get(origin)
+        if parents is None:
+            parents = self._trees[origin] = tree(links, origin, self._shape()[1])
+        if parents.get(self.node_id) != source:
+            return None
+        children = frozenset(n for n in links[self.node_id] if parents.get(n) == self.node_id)
+        linked = {s.peer.node for s in self._exchanging() if s.peer is not None}
+        return children if children <= linked else None
+
+    def _in_tree(self, session: Session) -> bool:
+        """Does ``session`` follow the trees (a topology peer; not the console, not N−1)?"""
+        peer = session.peer
+        return (
+            peer is not None
+            and peer.role != "console"
+            and TOPOLOGY_FEATURE in session.peer_features
+        )
+
+    def _graph(self) -> dict[str, frozenset[str]]:
+        """The whole topology as this node sees it (kept until the membership changes)."""
+        known, leaves = self._shape()
+        if self._graph_for[0] != (known, leaves):
+            self._graph_for = ((known, leaves), graph(known, self.config.degree, leaves))
+            self._trees = {}
+        return self._graph_for[1]
+
+    def _client_nodes(self) -> dict[int, str]:
+        """CRDT client id -> node, from the far records and the hellos of our links."""
+        key = (self._far.version, len(self._sessions))
+        if self._clients_for[0] != key:
+            clients = {r.client: n for n, r in self._far.records.items() if r.client}
+            for session in self._sessions.values():
+                if session.peer is not None:
+                    clients[session.peer.client_id] = session.peer.node
+            self._clients_for = (key, clients)
+        return self._clients_for[1]
+
     # --- far presence -------------------------------------------------------------------------------
 
     def _far_seq(self) -> int:
@@ -198,6 +260,7 @@ class Spread:
             seq=self._far_seq(),
             pending=pending,
             problem=self._problem,
+            client=self.hello.client_id,
         )
 
     def _far_out(self, now: float, pending: int) -> tuple[FarRecord, ...]:

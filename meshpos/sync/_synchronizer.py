@@ -126,9 +126,10 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         self._live_since: dict[str, float] = {}
         self._wanted_for: tuple[object, frozenset[str]] = (None, frozenset())
         self._refuted_seq = -1
-        self._heard_candidates = (
-            False  # a topology peer told the best relay candidates (``_spread``)
-        )
+        self._heard_candidates = False  # a topology peer named the best candidates (``_spread``)
+        self._graph_for: tuple[object, dict[str, frozenset[str]]] = (None, {})
+        self._trees: dict[str, dict[str, str]] = {}  # origin -> parents (``_spread``)
+        self._clients_for: tuple[object, dict[int, str]] = (None, {})
         self._roles_for: tuple[object, dict[str, str]] = (None, {})
         self._shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]] = (
             None,
@@ -252,10 +253,14 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
             return
         if may_deliver(self.role, name):
             source = self._peer_node(origin) if isinstance(origin, str) else None
+            children = None if source is None else self._tree_targets(source, update)
             for peer, session in self._sessions.items():
                 if peer == origin or session.state not in EXCHANGING:
                     continue
-                if source is not None and self._linked(source, session):
+                if children is not None and self._in_tree(session) and session.peer:
+                    if session.peer.node not in children:
+                        continue  # (``_spread``) another node's child, or no child at all
+                elif source is not None and self._linked(source, session):
                     continue  # the source sends it to that peer itself; anti-entropy covers a loss
                 session.send(SyncUpdate(name, update))
 

@@ -9,7 +9,8 @@ the same inputs (the set of node ids it knows are in the venue) and links only t
   ring keeps it connected, and the chords keep its diameter near √N (14 hops at 200 nodes).
 * A node that leaves shifts the ring by one: only the nodes whose ring neighbour or chord spanned it
   pick another neighbour (about 2·k + 2 links change), so the graph heals locally.
-* With N − 1 ≤ DEGREE every node links to every other: small venues keep today's full mesh.
+* With N − 1 ≤ DEGREE every node links to every other: small venues keep today's full mesh (kitchen
+  screens included).
 
 Views differ for a moment (a node just joined, a leaver is not yet known gone everywhere); a link exists
 when either end wants it, so a node has at most a few links more than DEGREE while views converge.
@@ -62,6 +63,8 @@ def neighbours(
     (spread evenly round the ring), so no path depends on a leaf. With no forwarder at all, every
     member is on the ring."""
     everyone = sorted(set(members) | {node})
+    if len(everyone) - 1 <= degree:  # a small venue: the full mesh, kitchen screens included
+        return frozenset(everyone) - {node}
     leaf_set = set(leaves) & set(everyone)
     ring = [m for m in everyone if m not in leaf_set]
     if not ring:
@@ -121,3 +124,31 @@ def diameter(links: dict[str, frozenset[str]]) -> int | None:
             return None
         longest = max(longest, max(seen.values()))
     return longest
+
+
+def tree(
+    links: dict[str, frozenset[str]], root: str, leaves: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """Each node's parent in the breadth-first tree of ``links`` from ``root`` (the lowest id among
+    its neighbours one hop nearer that may pass things on: never a leaf but the root): every node
+    computes the same tree from the same graph, so an update from ``root`` needs to cross each tree
+    edge once. Nodes ``root`` cannot reach are left out."""
+    depth = {root: 0}
+    frontier = [root]
+    while frontier:
+        nxt: list[str] = []
+        for node in frontier:
+            if node in leaves and node != root:
+                continue  # reached, but it passes nothing on
+            for other in sorted(links.get(node, frozenset())):
+                if other not in depth:
+                    depth[other] = depth[node] + 1
+                    nxt.append(other)
+        frontier = nxt
+    return {
+        node: min(
+            p for p in links[node] if depth.get(p) == d - 1 and (p == root or p not in leaves)
+        )
+        for node, d in depth.items()
+        if d > 0
+    }
