@@ -143,14 +143,15 @@ class Spread:
 
     def candidates(self) -> list[Candidate]:
         """Every other node known alive as the election sees it (direct heartbeats win); a far record
-        counts only while it is as fresh as a direct heartbeat must be (the best candidates ride in
-        every beat; a silent part of a split mesh drops out as a silent peer does)."""
+        counts only while it is fresh: refreshed within twice a direct heartbeat's timeout (the best
+        candidates ride in every beat, a hop at a time, so their refreshes arrive less evenly; a dead
+        one is dropped at once by the gone notices, this only drops the silent part of a split)."""
         direct = self._presence.beats()
         view = [Candidate(n, b.priority, b.uplink, b.relay) for n, b in direct.items()]
         now = self._now if self._now is not None else 0.0
         view.extend(
             Candidate(r.node, r.priority, r.uplink, r.relay)
-            for r in self._far.uplinks(now, self._presence.timeout)
+            for r in self._far.uplinks(now, 2 * self._presence.timeout)
             if r.node not in direct and r.node != self.node_id
         )
         return view
