@@ -7,6 +7,7 @@ traceback unless --debug is given.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from pathlib import Path
 from meshpos import __version__
 from meshpos.config import Config, load_config
 from meshpos.errors import MeshposError
+from meshpos.ops.logs import LOG_FORMATS, set_level, setup_logging
 
 log = logging.getLogger("meshpos")
 
@@ -53,7 +55,7 @@ def _cmd_node(args: argparse.Namespace) -> int:
     from meshpos.relay.link import console_ssl_context
 
     config = _config(args)
-    logging.getLogger().setLevel(args.log_level.upper() if args.log_level_set else config.log_level)
+    set_level(args.log_level if args.log_level_set else config.log_level)
     console_ssl_context(config.console_url, config.console_ca_file)  # an unusable CA file: one line
     return run_node(
         config,
@@ -80,7 +82,7 @@ def _cmd_console(args: argparse.Namespace) -> int:
 
     from meshpos.console.runner import serve_console
 
-    logging.getLogger().setLevel(args.log_level.upper() if args.log_level_set else "INFO")
+    set_level(args.log_level if args.log_level_set else "INFO")
     return asyncio.run(
         serve_console(
             db_url=args.db,
@@ -95,6 +97,36 @@ def _cmd_console(args: argparse.Namespace) -> int:
             venue_idle_seconds=args.venue_idle_seconds,
         )
     )
+
+
+def _cmd_service(args: argparse.Namespace) -> int:
+    from meshpos.ops import service
+
+    options = list(args.options)
+    command = build_parser().parse_args([args.what, *options])  # refused as `meshpos <what>` would
+    here = service.cwd()
+    if args.what == "node":
+        config = _config(command)
+        spec = service.node_spec(
+            options, config.node_id, config.data_dir, config.identity_path, here
+        )
+    else:
+        spec = service.console_spec(options, here)
+    if args.name:
+        spec = dataclasses.replace(spec, name=args.name)
+    global_options = ["--log-level", args.log_level] if args.log_level_set else []
+    spec = dataclasses.replace(
+        spec, argv=(*global_options, "--log-format", args.log_format, *spec.argv)
+    )
+    path = service.install(
+        spec,
+        unit_dir=args.unit_dir,
+        executable=service.executable(),
+        user=args.user,
+        check=not args.no_verify,
+    )
+    print(service.next_steps(path, spec, args.user))
+    return 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -144,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"meshpos {__version__}")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=LOG_FORMATS,
+        help="text (default) or json: one JSON object per line, for log shippers",
+    )
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks for unexpected errors"
     )
@@ -251,6 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_trust_commands(sub)
 
+    from meshpos.backup import add_backup_commands
+    from meshpos.doctor import add_doctor_command
+    from meshpos.ops.service import add_service_arguments
+
+    add_doctor_command(sub)
+    add_backup_commands(sub)
+    service = sub.add_parser("service", help="run a node or the console as a systemd service")
+    add_service_arguments(service)
+    service.set_defaults(func=_cmd_service)
+
     bench = sub.add_parser("bench", help="measure speed against the peer implementation")
     bench_sub = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
     store = bench_sub.add_parser("store", help="durable receipt commits: ours vs pycrdt-store")
@@ -315,10 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command(argv: Sequence[str]) -> str | None:
     """The subcommand a command line names, read before the parser is built (it imports every
-    benchmark): the first word that is not an option or ``--log-level``'s value."""
+    benchmark): the first word that is not an option or the value of ``--log-level`` or
+    ``--log-format``."""
     words = iter(argv)
     for word in words:
-        if word == "--log-level":
+        if word in ("--log-level", "--log-format"):
             next(words, None)
         elif not word.startswith("-"):
             return word
@@ -331,13 +380,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run_with_object_allocator()  # a closed day's memory goes back (engine/memory.py)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    passed: list[str] = []
+    if _command(words) == "service" and "--" in words:  # the service's own command line
+        cut = words.index("--")
+        words, passed = words[:cut], words[cut + 1 :]
+    args = parser.parse_args(words)
+    if args.command == "service":
+        args.options = passed
     args.log_level_set = args.log_level is not None
     args.log_level = args.log_level or "WARNING"
     level = str(args.log_level).upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         parser.error(f"--log-level {args.log_level!r}: must be DEBUG, INFO, WARNING or ERROR")
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(level, args.log_format)
     try:
         result: int = args.func(args)
         return result

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from meshpos.errors import ConfigError
-from meshpos.model.roles import NODE_ROLES, is_node_id
+from meshpos.model.roles import NODE_ROLES, TOKEN_ROLES, is_node_id
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 CONSOLE_SCHEMES = ("ws", "wss")  # the relay speaks websockets only; TLS (wss) or a trusted LAN (ws)
@@ -68,6 +68,9 @@ class Config:
     day_idle_seconds: float = 60.0
     # ``meshpos node --init-database`` only: begin an empty database where one existed (see Node.start)
     init_database: bool = False
+    # bearer tokens for stock Yjs clients on /yjs/<document> (docs/api.md, Yjs), each
+    # "<name>:<role>:<token>" (role: register, kds or reader); none: device certificates only
+    yjs_tokens: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not is_node_id(self.node_id):
@@ -127,6 +130,7 @@ class Config:
                 "console_url" if self.console_url else "console_token",
                 "console_url and console_token go together: set both or neither",
             )
+        _check_yjs_tokens(self.yjs_tokens)
         if self.console_ca_file is not None and not self.console_url.startswith("wss://"):
             raise InvalidSetting(
                 "console_ca_file",
@@ -145,6 +149,39 @@ class Config:
     @property
     def interfaces(self) -> tuple[str, ...]:
         return self.mdns_interfaces or (self.listen_host,)
+
+
+#: the shortest bearer token a stock Yjs client may be given (``secrets.token_urlsafe(16)`` is 22)
+MIN_TOKEN_CHARS = 16
+
+
+def _check_yjs_tokens(entries: tuple[str, ...]) -> None:
+    names: set[str] = set()
+    tokens: set[str] = set()
+    for number, entry in enumerate(entries, start=1):
+        name, _, rest = entry.partition(":")
+        role, _, token = rest.partition(":")
+        # named by its position and name, never its token (a bare token has no name)
+        shown = f"{number} ({name})" if rest and is_node_id(name) else str(number)
+        if not is_node_id(name) or role not in TOKEN_ROLES:
+            raise InvalidSetting(
+                "yjs_tokens",
+                f"yjs_tokens entry {shown}: write <name>:<role>:<token>, the name 1-32 letters, "
+                f"digits, '-' or '_', the role one of {', '.join(TOKEN_ROLES)}",
+            )
+        if len(token) < MIN_TOKEN_CHARS or not token.isprintable() or set(token) & {" ", ","}:
+            raise InvalidSetting(
+                "yjs_tokens",
+                f"yjs_tokens entry {shown}: the token must be at least {MIN_TOKEN_CHARS} visible "
+                "characters without spaces or commas (make one with: python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(24))')",
+            )
+        if name in names or token in tokens:
+            raise InvalidSetting(
+                "yjs_tokens", f"yjs_tokens entry {shown}: its name or token is given twice"
+            )
+        names.add(name)
+        tokens.add(token)
 
 
 def _whole(value: object) -> bool:

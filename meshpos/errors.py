@@ -253,3 +253,9 @@ class ClearCacheRefused(MeshposError):
     """Clear cache was asked while something local is not at the console, or without a path to it."""
 
     code = "clear_cache_refused"
+
+
+class TableTaken(DomainError):
+    """An order cannot move to a table that has another open order (the message names both)."""
+
+    code = "table_taken"

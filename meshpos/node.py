@@ -25,7 +25,6 @@ from meshpos.engine import (
     Engine,
     EngineEvent,
     Rejection,
-    StoreDocuments,
     Subscription,
 )
 from meshpos.engine.memory import release_memory, tune_allocator
@@ -35,6 +34,7 @@ from meshpos.model.documents import day_of, is_ledger, kitchen_name, ledger_name
 from meshpos.net.mesh import DiscoveryFactory, Mesh
 from meshpos.node_ports import ApiFactory, ApiServer, LinksFactory, StoreOpener
 from meshpos.node_status import Durability, NodeStatus
+from meshpos.ops.metrics import NodeMetrics, TimedDocuments
 from meshpos.register.days import DayCloser
 from meshpos.register.kitchen_acks import KitchenAcks
 from meshpos.register.numbering import ReceiptCounter, check_new_series
@@ -98,6 +98,7 @@ class Node(VenueReads, RegisterOperations):
         self._new_receipt_series = new_receipt_series
         self._rng = random.Random()
         self.counters: Counter[str] = Counter()
+        self.metrics = NodeMetrics()  # GET /metrics; the store's commits are timed into it
         self._running: _Running | None = None
         self._stopped = False
 
@@ -123,7 +124,7 @@ class Node(VenueReads, RegisterOperations):
             # listen anywhere, and two first starts cannot both make one
             token = stored_token(config.data_dir / "api.token")
             engine = Engine(
-                StoreDocuments(store),
+                TimedDocuments(store, self.metrics),
                 venue=identity.venue_id,
                 node_id=config.node_id,
                 role=config.role,

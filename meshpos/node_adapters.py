@@ -21,6 +21,7 @@ from meshpos.net.discovery import Discovery
 from meshpos.net.links import Links, LinkSettings
 from meshpos.net.mesh import PeerDiscovery
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind
+from meshpos.net.yjs import YjsSettings
 from meshpos.node import Node
 from meshpos.relay import ConsoleLink
 from meshpos.relay.service import ConsoleUplink
@@ -61,7 +62,9 @@ def make_node(
                 venue_id=identity.venue_id,
                 host=config.listen_host,
                 port=config.port,
-                server_context=server_ssl_context(identity),
+                server_context=server_ssl_context(
+                    identity, certificate_optional=bool(config.yjs_tokens)
+                ),
                 client_context=client_ssl_context(identity),
                 identify=identify_peer,
                 hostname_for=lambda device: device_hostname(device, identity.venue_id),
@@ -69,6 +72,7 @@ def make_node(
                 max_message_size=MAX_MESSAGE_SIZE + LINK_OVERHEAD,
                 wants=sync.wants_link if sync is not None else None,
                 on_members=sync.set_members if sync is not None else None,
+                yjs=YjsSettings(tokens=config.yjs_tokens),
             ),
             handler,
             rng,

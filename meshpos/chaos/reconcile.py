@@ -21,8 +21,11 @@ from meshpos.model.records import LEDGER_RECORDS
 from meshpos.web.orders import MAX_PAGE
 
 CONSOLE = "console"
-# the console's column naming the record each kind belongs to (payment, receipt -> order; refund -> receipt)
-_PARENT_COLUMN = {spec.table: spec.parent or "" for spec in LEDGER_RECORDS}
+# the console's column naming the record each kind belongs to (payment, receipt -> order; refund -> receipt);
+# a no-sale opening belongs to none: its register explains an in-doubt one (workload.Cashier.no_sale)
+_PARENT_COLUMN = {spec.table: spec.parent or "" for spec in LEDGER_RECORDS} | {
+    "no_sales": "register"
+}
 
 
 @dataclass
@@ -90,6 +93,12 @@ async def node_holdings(proc: Proc, refund_receipts: Iterable[str] | None = None
         for refund in refunds or []:
             got.ids["refunds"].append(refund["id"])
             got.parent[refund["id"]] = refund["receipt_id"]
+    opened = await proc.call("GET", "/api/no-sales", timeout=30)  # today's, as for receipts
+    if opened.ok:
+        got.checked.append("no_sales")
+        for no_sale in opened.json():
+            got.ids["no_sales"].append(no_sale["id"])
+            got.parent[no_sale["id"]] = no_sale["register"]
     return got
 
 
@@ -123,11 +132,11 @@ async def console_alarms(console: Proc, venue_id: str) -> dict[str, int]:
 
 
 def _explained(kind: str, record: str, parents: dict[str, str], ledger: Ledger) -> bool:
-    """An unacknowledged record is explained by an in-doubt call for its order (payment, receipt) or
-    its receipt (refund)."""
+    """An unacknowledged record is explained by an in-doubt call for its order (payment, receipt), its
+    receipt (refund) or its register (no-sale opening)."""
     parent = parents.get(record, "")
-    doubt = ledger.doubt_receipts if kind == "refunds" else ledger.doubt_orders
-    return parent in doubt
+    doubt = {"refunds": ledger.doubt_receipts, "no_sales": ledger.doubt_registers}
+    return parent in doubt.get(kind, ledger.doubt_orders)
 
 
 def _numbering(holders: dict[str, Holdings]) -> tuple[int, dict[str, list[int]]]:

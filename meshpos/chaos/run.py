@@ -262,6 +262,7 @@ class Chaos:
             "receipts": len(acked["receipts"]),
             "payments": len(acked["payments"]),
             "refunds": len(acked["refunds"]),
+            "no_sales": len(acked["no_sales"]),
             "present_at_console": checked["present_at_console"],
             "lost": checked["lost"],
             "duplicated": checked["duplicated"],

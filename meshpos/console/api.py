@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshpos.console.api_catalog import CATALOG_ROUTES
+from meshpos.console.api_metrics import METRICS_ROUTES
 from meshpos.console.api_reports import REPORT_ROUTES
 from meshpos.console.calls import VENUE, ConsoleCall, current_venue, page, shown_name
 from meshpos.console.server import ConsoleServer
@@ -156,6 +157,7 @@ class ConsoleApi:
             *BASE_ROUTES,
             *CATALOG_ROUTES,
             *REPORT_ROUTES,
+            *METRICS_ROUTES,
             document_route(
                 lambda: self.routes, title="meshpos console API", intro=INTRO, errors=ERRORS
             ),

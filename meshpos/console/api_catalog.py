@@ -321,6 +321,13 @@ CATALOG_ROUTES: tuple[Route, ...] = (
                 minimum=0,
                 maximum=23,
             ),
+            opt(
+                "blind_count",
+                bool,
+                False,
+                "a cashier closing a shift counts the drawer without seeing the expected cash "
+                "(registers show it once counted)",
+            ),
         ),
     ),
     Route(

@@ -185,6 +185,7 @@ SHIFT_COLUMNS = (
     "drawer_expected",
     "counted_cash",
     "cash_difference",
+    "no_sales",
     "id",
 )
 
@@ -256,11 +257,24 @@ REFUND_COLUMNS = (
     "method",
     "register",
     "cashier",
+    "approved_by_name",
     "reason",
     "lines",
     "id",
 )
-VOID_COLUMNS = ("opened_at_ms", "register", "cashier", "table", "tab", "total", "lines", "id")
+VOID_COLUMNS = (
+    "opened_at_ms",
+    "register",
+    "cashier",
+    "table",
+    "tab",
+    "total",
+    "lines",
+    "voided_by_name",
+    "approved_by_name",
+    "reason",
+    "id",
+)
 
 
 async def refunds_report(c: ConsoleCall) -> Any:
@@ -269,6 +283,7 @@ async def refunds_report(c: ConsoleCall) -> Any:
     names = await _names(c)
     for row in rows:
         row["cashier"] = names.user(row["user_id"])
+        row["approved_by_name"] = names.user(row["approved_by"]) if row["approved_by"] else ""
     return _answer(c, rows, REFUND_COLUMNS, "refunds")
 
 
@@ -278,6 +293,8 @@ async def voids_report(c: ConsoleCall) -> Any:
     names = await _names(c)
     for row in rows:
         row["cashier"] = names.user(row["opened_by"])
+        for who in ("voided_by", "approved_by"):
+            row[f"{who}_name"] = names.user(row[who]) if row[who] else ""
     return _answer(c, rows, VOID_COLUMNS, "voids")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from meshpos.console.api_drawer import DRAWER_ROUTES
 from meshpos.console.api_manager import MANAGER_ROUTES
 from meshpos.console.calls import VENUE, ConsoleCall
 from meshpos.console.records import Alarm
@@ -143,4 +144,5 @@ REPORT_ROUTES: tuple[Route, ...] = (
         tag="reports",
     ),
     *MANAGER_ROUTES,
+    *DRAWER_ROUTES,
 )

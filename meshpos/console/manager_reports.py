@@ -164,11 +164,11 @@ async def receipt_detail(cur: Cursor, venue_id: str, receipt_id: str) -> dict[st
 
 async def _refunds_of(cur: Cursor, venue_id: str, receipt_id: str) -> list[dict[str, Any]]:
     rows = await cur.fetchall(
-        "SELECT id, amount, method, register, user_id, at_ms, reason FROM refunds "
-        "WHERE venue_id = ? AND receipt_id = ? ORDER BY at_ms, id",
+        "SELECT id, amount, method, register, user_id, at_ms, reason, COALESCE(approved_by, '') "
+        "FROM refunds WHERE venue_id = ? AND receipt_id = ? ORDER BY at_ms, id",
         (venue_id, receipt_id),
     )
-    cols = ("id", "amount", "method", "register", "user_id", "at_ms", "reason")
+    cols = ("id", "amount", "method", "register", "user_id", "at_ms", "reason", "approved_by")
     out = []
     for row in rows:
         item = dict(zip(cols, row, strict=True))
@@ -243,7 +243,7 @@ async def refunds(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]
     """Refunds of the days, with the receipt's number and the refunded lines' names."""
     rows = await cur.fetchall(
         "SELECT f.id, f.receipt_id, r.number, f.amount, f.method, f.register, f.user_id, f.at_ms, "
-        "f.reason, f.business_date FROM refunds f "
+        "f.reason, f.business_date, COALESCE(f.approved_by, '') FROM refunds f "
         "LEFT JOIN receipts r ON r.venue_id = f.venue_id AND r.id = f.receipt_id "
         "WHERE f.venue_id = ? AND f.business_date >= ? AND f.business_date <= ? "
         "ORDER BY f.at_ms, f.id",
@@ -252,7 +252,7 @@ async def refunds(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]
     cols = ("id", "receipt_id", "number", "amount", "method", "register", "user_id", "at_ms")
     out = []
     for row in rows:
-        item = dict(zip((*cols, "reason", "business_date"), row, strict=True))
+        item = dict(zip((*cols, "reason", "business_date", "approved_by"), row, strict=True))
         lines = await cur.fetchall(
             "SELECT l.line_id, l.quantity, l.amount, x.name FROM refund_lines l "
             "LEFT JOIN receipt_lines x ON x.venue_id = l.venue_id AND x.receipt_id = ? "
@@ -270,16 +270,39 @@ async def voids(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
     """Orders voided on the days, with the lines they held when voided."""
     rows = await cur.fetchall(
         "SELECT id, register, opened_by, opened_at_ms, table_label, tab, total, line_detail, "
-        "business_date FROM orders WHERE venue_id = ? AND business_date >= ? "
+        "business_date, void_detail FROM orders WHERE venue_id = ? AND business_date >= ? "
         "AND business_date <= ? AND status = 'void' ORDER BY opened_at_ms, id",
         (venue_id, days.first, days.last),
     )
     cols = ("id", "register", "opened_by", "opened_at_ms", "table", "tab", "total")
-    return [
-        dict(zip(cols, row[:7], strict=True))
-        | {"lines": _json_list(row[7]), "business_date": row[8]}
-        for row in rows
-    ]
+    out = []
+    for row in rows:
+        item = dict(zip(cols, row[:7], strict=True))
+        # who voided it, why and who approved it (``void_detail``; empty in a row stored before
+        # schema 6 until its day is materialised again)
+        voided = [v for v in _json_list(row[9]) if isinstance(v, dict) and not v.get("line_id")]
+        first = voided[0] if voided else {}
+        item |= {
+            "lines": _json_list(row[7]),
+            "business_date": row[8],
+            "voided_by": first.get("user", ""),
+            "reason": first.get("reason", ""),
+            "approved_by": first.get("approved_by", ""),
+        }
+        out.append(item)
+    return out
+
+
+async def no_sales(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
+    """The drawer's "no sale" openings on the days, oldest first."""
+    rows = await cur.fetchall(
+        "SELECT id, shift_id, register, user_id, at_ms, reason, approved_by, business_date "
+        "FROM no_sales WHERE venue_id = ? AND business_date >= ? AND business_date <= ? "
+        "ORDER BY at_ms, id",
+        (venue_id, days.first, days.last),
+    )
+    cols = ("id", "shift_id", "register", "user_id", "at_ms", "reason", "approved_by")
+    return [dict(zip((*cols, "business_date"), row, strict=True)) for row in rows]
 
 
 async def shifts(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:

@@ -41,7 +41,8 @@ def ledger_rows(ledger: Ledger) -> RecordBatch:
     rows: dict[str, tuple[Row, ...]] = {}
     for spec in LEDGER_RECORDS:
         rows[spec.table] = tuple(
-            Row(record.id, *spec.values(record, ledger.date)) for record in ledger.records(spec)
+            Row(record.id, *spec.values(record, ledger.date), late=spec.late)
+            for record in ledger.records(spec)
         )
     conflicts = tuple(LedgerConflict(c.kind, c.order_id, c.detail) for c in ledger.conflicts())
     if ledger.corrupt is not None:  # what the reads skipped: the rest of the day is still reported

@@ -52,13 +52,28 @@ class Row:
     fixed: Values
     state: Values = field(default_factory=dict)
     children: Mapping[str, tuple[Values, ...]] = field(default_factory=dict)
+    late: tuple[str, ...] = ()
+    """Its table's columns added after rows were stored (``Column.late``): out of the digest while
+    empty, so a row stored before one existed keeps its digest."""
     digest: str = field(init=False)
     """Of ``fixed`` and ``children``: what must never change once stored."""
     state_digest: str = field(init=False)
 
     def __post_init__(self) -> None:  # computed once: every comparison of a big day uses them
-        object.__setattr__(self, "digest", digest([self.fixed, self.children]))
+        object.__setattr__(self, "digest", digest([self._digested(), self.children]))
         object.__setattr__(self, "state_digest", digest(self.state) if self.state else "")
+
+    def _digested(self) -> Values:
+        if not self.late:
+            return self.fixed
+        return {k: v for k, v in self.fixed.items() if k not in self.late or v not in ("", None)}
+
+    @property
+    def legacy_digest(self) -> str:
+        """The digest a row stored before its late columns existed had: the console accepts this
+        record's late values into such a row (NULL there) once, as a fill, not as a change."""
+        kept = {k: v for k, v in self.fixed.items() if k not in self.late}
+        return digest([kept, self.children])
 
     def content(self) -> str:
         """What an alarm keeps of a refused record, so nobody has to dig it out of the CRDT."""

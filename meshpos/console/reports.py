@@ -117,6 +117,9 @@ _SHIFT_SUMS = {
         "cash_moves",
         "x.venue_id = s.venue_id AND x.shift_id = s.id AND x.kind = 'out'",
     ),
+    # the drawer's openings with no sale (issue 17): what a register's X and Z list
+    "no_sales": "CAST((SELECT COUNT(*) FROM no_sales x WHERE x.venue_id = s.venue_id "
+    "AND x.shift_id = s.id) AS BIGINT)",
 }
 
 

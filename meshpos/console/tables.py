@@ -17,10 +17,11 @@ from typing import Any
 from meshpos.model.record_spec import Column, RecordSpec
 from meshpos.model.records import LEDGER_RECORDS
 
-SCHEMA_VERSION = 5  # docs/architecture.md (Relay and console)
+SCHEMA_VERSION = 6  # docs/architecture.md (Relay and console)
 # 2: documents.version, sightings. 3: snapshot segments (compaction is not quadratic), closed days
 # (documents.closed, state_vector, deletions; closed_records), unreported. 4: audit (console writes).
 # 5: reports (orders' line_detail and order_discounts, business-day indexes, stock_entries)
+# 6: refunds.approved_by (a late column: stored rows keep their digests), no_sales, orders.void_detail
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -124,6 +125,15 @@ def migrations(d: Dialect, version: int) -> list[str]:
             "UPDATE orders SET state_digest = ''",  # the next materialisation writes the detail
             *(_index(table, column) for table, column in REPORT_INDEXES),
             *_stock_entries(d),
+        ],
+        # 6: who approved a refund on the spot, NULL in the rows stored before (``Column.late``:
+        # their digests stay, and the next materialisation of their day fills it in); the drawer's
+        # "no sale" openings
+        5: [
+            "ALTER TABLE refunds ADD COLUMN approved_by TEXT",
+            "ALTER TABLE orders ADD COLUMN void_detail TEXT",
+            "UPDATE orders SET state_digest = ''",  # the next materialisation writes the detail
+            *record_table_ddl(TABLES["no_sales"], d),
         ],
     }
     return [statement for v in range(version, SCHEMA_VERSION) for statement in steps[v]]
@@ -291,18 +301,24 @@ def ddl(d: Dialect) -> list[str]:
         AUDIT_INDEX,
     ]
     for t in RECORD_TABLES:
-        cols = [_column_ddl(c, d) for c in (*t.fixed, *t.mutable)]
-        out.append(
-            f"CREATE TABLE {t.name} (venue_id TEXT NOT NULL REFERENCES venues(id), "
-            f"id TEXT NOT NULL, {', '.join(cols)}, digest TEXT NOT NULL, "
-            f"state_digest TEXT NOT NULL, seen_at_ms {i} NOT NULL, PRIMARY KEY (venue_id, id))"
-        )
-        out += [_index(t.name, col) for col in t.indexes]
-        for c in t.children:
-            cols = [_column_ddl(col, d) for col in c.columns]
-            out.append(
-                f"CREATE TABLE {c.name} (venue_id TEXT NOT NULL, {c.parent_key} TEXT NOT NULL, "
-                f"{', '.join(cols)}, PRIMARY KEY (venue_id, {c.parent_key}, position), "
-                f"FOREIGN KEY (venue_id, {c.parent_key}) REFERENCES {t.name}(venue_id, id))"
-            )
+        out += record_table_ddl(t, d)
     return [*out, *_stock_entries(d)]
+
+
+def record_table_ddl(t: RecordTable, d: Dialect) -> list[str]:
+    """One record table with its indexes and child tables, as its spec declares it."""
+    cols = [_column_ddl(c, d) for c in (*t.fixed, *t.mutable)]
+    out = [
+        f"CREATE TABLE {t.name} (venue_id TEXT NOT NULL REFERENCES venues(id), "
+        f"id TEXT NOT NULL, {', '.join(cols)}, digest TEXT NOT NULL, "
+        f"state_digest TEXT NOT NULL, seen_at_ms {d.int_type} NOT NULL, PRIMARY KEY (venue_id, id))"
+    ]
+    out += [_index(t.name, col) for col in t.indexes]
+    for c in t.children:
+        cols = [_column_ddl(col, d) for col in c.columns]
+        out.append(
+            f"CREATE TABLE {c.name} (venue_id TEXT NOT NULL, {c.parent_key} TEXT NOT NULL, "
+            f"{', '.join(cols)}, PRIMARY KEY (venue_id, {c.parent_key}, position), "
+            f"FOREIGN KEY (venue_id, {c.parent_key}) REFERENCES {t.name}(venue_id, id))"
+        )
+    return out

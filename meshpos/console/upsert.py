@@ -47,15 +47,24 @@ async def write_batch(
     return MaterialiseResult(venue_id, batch.document, counts, tuple(alarms))
 
 
+def _late(table: RecordTable) -> list[str]:
+    return [c.name for c in table.fixed if c.late]
+
+
 async def _existing(
     cur: Cursor, venue_id: str, table: RecordTable, ids: list[str]
-) -> dict[str, tuple[str, str]]:
+) -> tuple[dict[str, tuple[str, str]], set[str]]:
+    """Stored rows' (digest, state digest) by id, and the ids of rows stored before the table's
+    late columns existed (all of them NULL: ``Column.late``)."""
+    late = _late(table)
+    before = f", {' AND '.join(f'{c} IS NULL' for c in late)}" if late else ""
     rows = await cur.fetch_in(
-        f"SELECT id, digest, state_digest FROM {table.name} WHERE venue_id = ? AND id {{in}}",
+        f"SELECT id, digest, state_digest{before} FROM {table.name} WHERE venue_id = ? AND id {{in}}",
         (venue_id,),
         ids,
     )
-    return {str(rid): (str(dg), str(sd)) for rid, dg, sd in rows}
+    found = {str(row[0]): (str(row[1]), str(row[2])) for row in rows}
+    return found, {str(row[0]) for row in rows if late and row[3]}
 
 
 async def _upsert(
@@ -68,9 +77,10 @@ async def _upsert(
     alarms: list[Alarm],
     inserted: list[Row] | None = None,
 ) -> TableCounts:
-    existing = await _existing(cur, venue_id, table, [r.id for r in rows])
+    existing, older = await _existing(cur, venue_id, table, [r.id for r in rows])
     fresh: list[Row] = []
     changed: list[Row] = []
+    filled: list[Row] = []
     unchanged = alarmed = 0
     for row in rows:
         old = existing.get(row.id)
@@ -81,6 +91,13 @@ async def _upsert(
                 row.state_digest,
             )  # a repeat in this batch compares to it
             continue
+        fill = row.id in older and old[0] == row.legacy_digest
+        if fill:
+            # stored before its late columns existed, and the same record in every other column:
+            # they are filled in once (empty ones too, so a later change of them is an alarm)
+            filled.append(row)
+            older.discard(row.id)
+            existing[row.id] = old = (row.digest, old[1])
         if old[0] != row.digest:
             alarmed += 1
             alarms.append(
@@ -103,7 +120,7 @@ async def _upsert(
         if table.mutable and old[1] != row.state_digest:
             changed.append(row)
             existing[row.id] = (old[0], row.state_digest)
-        elif old[0] == row.digest:
+        elif old[0] == row.digest and not fill:
             unchanged += 1
     if inserted is not None:
         inserted += fresh
@@ -114,13 +131,20 @@ async def _upsert(
             await cur.insert_many(
                 child.name, child_columns(child), child_rows(child, venue_id, fresh)
             )
+    if filled:
+        late = _late(table)
+        sets = ", ".join(f"{c} = ?" for c in [*late, "digest"])
+        await cur.executemany(
+            f"UPDATE {table.name} SET {sets} WHERE venue_id = ? AND id = ?",
+            [(*map(r.fixed.get, late), r.digest, venue_id, r.id) for r in filled],
+        )
     if changed:
         sets = ", ".join(f"{c} = ?" for c in [*state, "state_digest"])
         await cur.executemany(
             f"UPDATE {table.name} SET {sets} WHERE venue_id = ? AND id = ?",
             [(*map(r.state.get, state), r.state_digest, venue_id, r.id) for r in changed],
         )
-    return TableCounts(len(fresh), len(changed), unchanged, alarmed)
+    return TableCounts(len(fresh), len(changed) + len(filled), unchanged, alarmed)
 
 
 def columns(table: RecordTable) -> list[str]:

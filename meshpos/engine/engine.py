@@ -40,7 +40,7 @@ from meshpos.engine.stores import DocumentStore
 from meshpos.errors import MeshposError, PeerTimeout, StoreError, WriteFailed
 from meshpos.model import Replica, new_client_id
 from meshpos.model.documents import STANDING_DOCUMENTS
-from meshpos.net.port import LinkPeer, Send
+from meshpos.net.port import LinkPeer, PeerKind, Send
 from meshpos.sync import (
     ClientIdAlarm,
     ClosedDayDeferred,
@@ -336,12 +336,15 @@ class Engine(ClosingDays):
 
     def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
         self._links[key] = (peer, send)
-        self.sync.connect(
-            key,
-            expected_role=peer.role,
-            expected_node=peer.device_id or None,
-            features=peer.features,
-        )
+        if peer.kind is PeerKind.YJS:  # a stock Yjs client on one document (sync._yjs)
+            self.sync.connect_yjs(key, doc=peer.document, name=peer.device_id, role=peer.role)
+        else:
+            self.sync.connect(
+                key,
+                expected_role=peer.role,
+                expected_node=peer.device_id or None,
+                features=peer.features,
+            )
         self._emit(LinkOpened(key, peer))
         self._flush()
 

@@ -46,6 +46,7 @@ ERRORS = {
     404: "An id in the path is unknown (unknown_order, unknown_receipt, unknown_line, "
     "unknown_ticket, unknown_product, unknown_file)",
     409: "The request is valid but the current state refuses it (item_stopped, order_not_open, "
+    "table_taken, "
     "shift_closed, shift_error, open_orders_on_shift, overpayment, over_refund, "
     "invalid_transition, clear_cache_refused, receipt_numbers_unknown)",
     422: "A value breaks a rule (invalid_quantity, invalid_amount, unknown_product, unknown_record, "

@@ -244,6 +244,7 @@ class Catalog:
             timezone=rec.opt_text("timezone") or default.timezone,
             name=rec.opt_text("name") or "",
             receipt_footer=rec.opt_text("receipt_footer") or "",
+            blind_count=bool(rec.opt_flag("blind_count")),
         )
 
     # writes (console side)
@@ -364,6 +365,8 @@ class Catalog:
         check_text(settings.timezone, "settings: timezone", MAX_ID_CHARS)
         check_text(settings.name, "settings: name")
         check_text(settings.receipt_footer, "settings: receipt footer", MAX_NOTE_CHARS)
+        if not isinstance(settings.blind_count, bool):
+            raise DomainError("blind_count must be true or false")
         with all_or_nothing("settings"), self.doc.transaction():
             for key, value in (
                 ("currency", settings.currency),
@@ -372,6 +375,7 @@ class Catalog:
                 ("timezone", settings.timezone),
                 ("name", settings.name),
                 ("receipt_footer", settings.receipt_footer),
+                ("blind_count", settings.blind_count),
             ):
                 put(self._maps["settings"], key, value, f"{self.name} settings/{key}")
 

@@ -113,6 +113,9 @@ class Settings:
     timezone: str = "UTC"
     name: str = ""  # the venue's name, on receipts and the console's header
     receipt_footer: str = ""
+    blind_count: bool = (
+        False  # a cashier closing a shift counts the drawer without seeing the expected cash
+    )
 
 
 # --- PINs ---------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Both sides are kept (docs/architecture.md (Documents)); these are reported, never resolved silently: an
 order paid beyond its total, closed twice, voided on one register and paid on another, or changed after
-its receipt was issued.
+its receipt was issued, or one item split off into two bills by two registers at once.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ def order_conflicts(
     orders: Iterable[Order], receipt_or_none: Callable[[str], Receipt | None]
 ) -> list[Conflict]:
     found: list[Conflict] = []
+    orders = list(orders)
+    found += split_twice(orders)
     for order in orders:
         t = order.totals
         if t.paid > t.total:
@@ -51,4 +53,27 @@ def order_conflicts(
                         f"lines changed after receipt {receipt.number} was issued",
                     )
                 )
+    return found
+
+
+def split_twice(orders: Iterable[Order]) -> list[Conflict]:
+    """An item two registers split off the same order at once is on two bills: both are kept (neither
+    register's bill is dropped behind its back) and reported, on the later bill."""
+    bills: dict[str, list[Order]] = {}
+    for order in orders:
+        for line in order.lines:
+            if line.split_from:
+                bills.setdefault(line.split_from, []).append(order)
+    found = []
+    for held in bills.values():
+        if len({o.id for o in held}) > 1:
+            first, *later = sorted(held, key=lambda o: (o.opened_at_ms, o.id))
+            found += [
+                Conflict(
+                    "split_twice",
+                    o.id,
+                    f"one item was split off into two bills at once: {first.number} and {o.number}",
+                )
+                for o in later
+            ]
     return found

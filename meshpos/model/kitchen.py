@@ -30,6 +30,7 @@ from meshpos.model._records import (
 from meshpos.model._writes import put
 from meshpos.model.clock import HybridClock, Stamp
 from meshpos.model.documents import kitchen_name
+from meshpos.model.ledger_types import ORDER_NUMBER_CHARS
 
 STATES = ("new", "cooking", "ready", "served")
 
@@ -77,17 +78,20 @@ class Ticket:
     user: str = ""  # who sent it (the waiter's user id; "" on an older node's ticket)
     void: bool = False  # the order was voided: nothing more to cook
     held_by: tuple[str, ...] = ()  # the kitchen screens that acknowledged it, sorted
+    bill: str = ""  # the order is a bill split off another (several bills share one table)
 
     def age_ms(self, now_ms: int) -> int:
         return max(now_ms - self.created_at_ms, 0)
 
     @property
     def label(self) -> str:
-        """What the kitchen calls it: its table, its tab, or its order's number."""
+        """What the kitchen calls it: its table, its tab, or its order's number; a bill split off an
+        order says so with its number, since it shares the table with the order's other bills."""
+        bill = f" · bill #{self.order_id[:ORDER_NUMBER_CHARS]}" if self.bill else ""
         if self.table:
-            return f"Table {self.table}"
+            return f"Table {self.table}{bill}"
         if self.tab:
-            return f"Tab {self.tab}"
+            return f"Tab {self.tab}{bill}"
         return f"Order #{self.order_id[:6]}"
 
     def unheld(self) -> bool:
@@ -207,6 +211,7 @@ class Kitchen:
             user=f.opt_text("user") or "",
             void=order_id in self._voids or all(i.void for i in items),
             held_by=tuple(sorted(held)),
+            bill=f.opt_text("bill") or "",
         )
 
     def tickets(self, states: tuple[str, ...] = STATES) -> list[Ticket]:

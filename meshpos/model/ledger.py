@@ -262,6 +262,15 @@ class Ledger:
             order_id, "receipts", receipt_id, {**record, PAYMENT_ID_FIELD: payment_id}
         )
 
+    def order_records(self, order_id: str, part: str) -> dict[str, object]:
+        """An order's stored ``part`` records (key -> plain value, a record's JSON text decoded): what
+        a copy of a line to another order or a new quantity starts from, every field kept."""
+        om = self._order_map(order_id)
+        if isinstance(om, Map):
+            om = json.loads(str(om))
+        where = f"{self.name} orders/{order_id}"
+        return {k: decoded(v) or v for k, v in order_parts(om, where)[part].items()}
+
     def settled(self, order_id: str) -> bool:
         """Whether an order is paid or voided, from its keys alone (``ledger_layout.settled``)."""
         return order_settled(self._roots["orders"].get(order_id))

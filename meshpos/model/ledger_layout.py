@@ -23,7 +23,16 @@ from meshpos.model._records import CorruptRegistry, Fields, decoded
 from meshpos.model.ledger_types import InventoryMove
 from meshpos.model.record_spec import Derived
 
-ORDER_PARTS = ("lines", "removed", "discounts", "payments", "voids", "receipts", "sent")
+ORDER_PARTS = (
+    "lines",
+    "removed",
+    "discounts",
+    "payments",
+    "voids",
+    "receipts",
+    "sent",
+    "places",  # where the order is now (table, tab): the latest by stamp; an older node ignores them
+)
 SETTLED_BY = ("receipts", "voids")  # the order parts that make it paid or void (Order.status)
 
 

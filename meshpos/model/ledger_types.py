@@ -44,6 +44,8 @@ class Line:
     device: str
     at_ms: int
     stamp: str
+    replaces: str = ""  # the line of the same order this one took the place of (a new quantity)
+    split_from: str = ""  # the line of another order this one was split off from
 
     def priced(self) -> PricedLine:
         return PricedLine(
@@ -166,6 +168,20 @@ class CashMove:
 
 
 @dataclass(frozen=True, slots=True)
+class NoSale:
+    """The drawer opened with no sale ("no sale"): recorded because an opening nobody can explain is
+    how cash goes missing; who, when, on which register and shift, and why."""
+
+    id: str
+    shift_id: str
+    register: str
+    user: str
+    at_ms: int
+    reason: str
+    approved_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class InventoryMove:
     id: str
     product_id: str
@@ -181,9 +197,20 @@ class InventoryMove:
 class Conflict:
     """Something two registers did during a partition that cannot be merged silently."""
 
-    kind: str  # overpaid | double_receipt | changed_after_receipt | paid_and_void
+    kind: str  # overpaid | double_receipt | changed_after_receipt | paid_and_void | split_twice
     order_id: str
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A void of an order (``line_id`` empty) or of one of its lines: who, when, why, who approved it."""
+
+    line_id: str
+    user: str
+    at_ms: int
+    reason: str
+    approved_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +230,14 @@ class Order:
     voided: bool
     sent_line_ids: frozenset[str]
     totals: OrderTotals
+    opened_table: str = (
+        ""  # where it was opened (the console's record keeps these: they never change)
+    )
+    opened_tab: str = ""
+    split_from: str = ""  # the order this bill was split off from
+    removals: tuple[
+        Removal, ...
+    ] = ()  # its voids and removed lines, oldest first (the console's detail)
 
     @property
     def words(self) -> str:
@@ -212,7 +247,12 @@ class Order:
             return f"the order at table {self.table}"
         if self.tab:
             return f"the order on tab {self.tab}"
-        return f"order #{self.id[:ORDER_NUMBER_CHARS]}"
+        return f"order {self.number}"
+
+    @property
+    def number(self) -> str:
+        """The short number the register page shows for the order."""
+        return f"#{self.id[:ORDER_NUMBER_CHARS]}"
 
     @property
     def status(self) -> str:

@@ -6,8 +6,12 @@ manager reading a receipt's detail, or a void, wants the modifiers and discounts
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
-from meshpos.model.ledger_types import Order
+from meshpos.errors import CorruptRecord
+from meshpos.model._records import Fields
+from meshpos.model.ledger_types import Order, Removal
 
 
 def line_detail(order: Order) -> str:
@@ -38,4 +42,44 @@ def line_detail(order: Order) -> str:
 def order_discounts(order: Order) -> str:
     return json.dumps(
         [{"discount_id": d, "kind": kind, "value": value} for d, kind, value in order.discounts]
+    )
+
+
+def removals(parts: Mapping[str, Mapping[str, Any]], where: str) -> tuple[Removal, ...]:
+    """An order's voids and removed lines (its ``voids`` and ``removed`` parts), oldest first. Detail
+    only: one that does not parse is left out (what the order's status reads is the part's presence),
+    so an odd record never makes the whole order unreadable."""
+    found: list[Removal] = []
+    for part, line in (("voids", False), ("removed", True)):
+        for key, value in parts[part].items():
+            try:
+                f = Fields(value, f"{where} {part}/{key}")
+                found.append(
+                    Removal(
+                        key if line else "",
+                        f.text("user"),
+                        f.integer("at"),
+                        f.opt_text("reason") or "",
+                        f.opt_text("approved_by") or "",
+                    )
+                )
+            except CorruptRecord:
+                continue
+    return tuple(sorted(found, key=lambda r: (r.at_ms, r.line_id, r.user)))
+
+
+def void_detail(order: Order) -> str:
+    """Who voided an order or removed its lines, when, why and who approved it on the spot (the
+    console's voids report); null in rows stored before schema 6 until their day is materialised again."""
+    return json.dumps(
+        [
+            {
+                "line_id": r.line_id,
+                "user": r.user,
+                "at_ms": r.at_ms,
+                "reason": r.reason,
+                "approved_by": r.approved_by,
+            }
+            for r in order.removals
+        ]
     )

@@ -29,6 +29,10 @@ class Column:
     type: str
     get: Callable[[Any], Value] | None = None
     nullable: bool = False
+    late: bool = False
+    """A column added to a table that already held rows (the console's ``refunds.approved_by``):
+    nullable, NULL in rows stored before it, and left out of a row's digest while it is empty, so
+    those rows keep their digests and raise no ``changed_record`` alarm (console/records.py Row)."""
 
 
 def col(name: str, kind: str = "text", attr: str | None = None) -> Column:
@@ -116,6 +120,11 @@ class RecordSpec(Generic[R]):
         if self.parse is None:
             raise CorruptRecord(f"{self.table} are read as a part of their order, not by key")
         return self.parse(src, key)
+
+    @property
+    def late(self) -> tuple[str, ...]:
+        """Its insert-only columns added after rows were stored (:attr:`Column.late`)."""
+        return tuple(c.name for c in self.fixed if c.late)
 
     def values(
         self, record: R, day: str

@@ -16,7 +16,8 @@ and a peer may have written anything) and a bad one raises CorruptRecord naming 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from meshpos.model._records import Fields
@@ -39,7 +40,7 @@ from meshpos.model.ledger_types import (
     Shift,
     ShiftClose,
 )
-from meshpos.model.order_detail import line_detail, order_discounts
+from meshpos.model.order_detail import line_detail, order_discounts, removals, void_detail
 from meshpos.model.record_spec import (
     Children,
     Column,
@@ -50,6 +51,7 @@ from meshpos.model.record_spec import (
     Value,
     col,
 )
+from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.totals import order_totals, price_lines
 
 # --- parsers ------------------------------------------------------------------------------------
@@ -95,6 +97,8 @@ def parse_line(order_id: str, line_id: str, f: Fields) -> Line:
         device=f.text("device"),
         at_ms=f.integer("at"),
         stamp=f.text("stamp"),
+        replaces=f.opt_text("replaces") or "",
+        split_from=f.opt_text("split_from") or "",
     )
 
 
@@ -120,13 +124,14 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
     parts = order_parts(om, where)
     removed = parts["removed"]
     lines = sorted(
-        (
+        latest_replacements(
             parse_line(order_id, k, Fields(v, f"{where} lines/{k}"))
             for k, v in parts["lines"].items()
             if k not in removed
         ),
         key=lambda line: (line.stamp, line.id),
     )
+    place = latest_place(parts["places"], where)
     discounts = sorted(
         (
             (k, f.text("discount_id"), f.choice("kind", DISCOUNT_KINDS), f.integer("value"))
@@ -149,8 +154,8 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
     totals = order_totals(amounts, sum(p.amount for p in payments), sum(p.tip for p in payments))
     return Order(
         id=order_id,
-        table=info.opt_text("table") or "",
-        tab=info.opt_text("tab") or "",
+        table=(info.opt_text("table") or "") if place is None else place.text("table"),
+        tab=(info.opt_text("tab") or "") if place is None else place.text("tab"),
         waiter=info.text("waiter"),
         register=info.text("register"),
         shift_id=info.text("shift_id"),
@@ -163,7 +168,32 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
         voided=bool(parts["voids"]),
         sent_line_ids=frozenset(parts["sent"]),
         totals=totals,
+        opened_table=info.opt_text("table") or "",
+        opened_tab=info.opt_text("tab") or "",
+        split_from=info.opt_text("split_from") or "",
+        removals=removals(parts, where),
     )
+
+
+def latest_replacements(lines: Iterable[Line]) -> list[Line]:
+    """The lines, where two registers gave one line a new quantity at once (each replacing it with a
+    line of its own), only the later of them (by time, then id): setting a quantity is last-writer-wins,
+    so the line is never counted twice (docs/architecture.md (Documents))."""
+    kept: dict[str, Line] = {}
+    for line in lines:
+        key = line.replaces or line.id
+        other = kept.get(key)
+        if other is None or (line.at_ms, line.id) > (other.at_ms, other.id):
+            kept[key] = line
+    return list(kept.values())
+
+
+def latest_place(places: Mapping[str, Any], where: str) -> Fields | None:
+    """The order's latest ``places`` record (table and tab set after it was opened), by stamp then key."""
+    if not places:
+        return None
+    found = [(Fields(v, f"{where} places/{k}"), k) for k, v in places.items()]
+    return max(found, key=lambda fk: (fk[0].text("stamp"), fk[1]))[0]
 
 
 def receipt_of(receipt_id: str, f: Fields) -> Receipt:
@@ -291,8 +321,9 @@ ORDERS: RecordSpec[Order] = RecordSpec(
         col("shift_id"),
         col("opened_by", attr="waiter"),
         col("opened_at_ms", "int"),
-        col("table_label", attr="table"),
-        col("tab"),
+        # where it was opened: the console's row is written once (a move is not at the console yet)
+        col("table_label", attr="opened_table"),
+        col("tab", attr="opened_tab"),
     ),
     mutable=(
         col("status"),
@@ -304,6 +335,8 @@ ORDERS: RecordSpec[Order] = RecordSpec(
         # amounts only); nullable: rows stored before schema 4 have none
         _nullable("line_detail", "text", line_detail),
         _nullable("order_discounts", "text", order_discounts),
+        # schema 6: who voided the order or removed its lines, why, and who approved it
+        _nullable("void_detail", "text", void_detail),
     ),
     indexes=("shift_id", "business_date"),
     device="register",
@@ -383,6 +416,8 @@ REFUNDS: RecordSpec[Refund] = RecordSpec(
         col("user_id", attr="user"),
         col("at_ms", "int"),
         col("reason"),
+        # schema 6: who approved a cashier's refund on the spot; rows stored before keep their digest
+        Column("approved_by", "text", attrgetter("approved_by"), nullable=True, late=True),
     ),
     children=(
         Children(
@@ -441,6 +476,7 @@ LEDGER_RECORDS: tuple[RecordSpec[Any], ...] = (
     CASH_MOVES,
     INVENTORY_MOVES,
     ORDERS,
+    NO_SALES,
 )
 """Every record kind of a ledger day: the ones a register owes the console in the order it names them
 ("2 receipts and 1 payment"), then orders (counted by their payments and receipts)."""

@@ -14,6 +14,10 @@ from typing import TypeGuard
 ROLES: tuple[str, ...] = ("register", "kds", "console")
 #: what a node runs as and a device certificate names; the console has its own certificate
 NODE_ROLES: tuple[str, ...] = tuple(role for role in ROLES if role != "console")
+#: a token for a stock Yjs client (docs/api.md, Yjs) names what it may write as a node role does, or
+#: ``reader``: it may write nothing (its writes get the y-protocols permission-denied message)
+READER = "reader"
+TOKEN_ROLES: tuple[str, ...] = (*NODE_ROLES, READER)
 
 #: a node id (= its device id): one DNS label of 1-32 characters, so it fits a certificate's host name
 NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")

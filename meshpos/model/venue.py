@@ -6,7 +6,7 @@ completely, and then writes; its writes complete together or are taken back toge
 in :meth:`Venue.corrupt_records`: one bad record a peer wrote never takes down the day. Time (``now_ms``) and
 ids come in from the caller; the model reads no clocks.
 
-The operations live by concern in ``venue_orders`` and ``venue_money`` over ``venue_base``; this class
+The operations live by concern in ``venue_orders``, ``venue_bills`` and ``venue_money`` over ``venue_base``; this class
 composes them and adds the kitchen display's and the stop list's. See docs/architecture.md (Model).
 """
 
@@ -20,6 +20,8 @@ from meshpos.model.documents import day_of, is_kitchen
 from meshpos.model.kitchen import Kitchen, Ticket
 from meshpos.model.stoplist import StopEntry
 from meshpos.model.venue_base import PaymentResult, business_date, id_of, operation
+from meshpos.model.venue_bills import BillRules
+from meshpos.model.venue_drawer import DrawerRules
 from meshpos.model.venue_money import MoneyRules
 from meshpos.model.venue_orders import OrderRules
 
@@ -34,7 +36,7 @@ class DayEnded:
     next_date: str
 
 
-class Venue(OrderRules, MoneyRules):
+class Venue(OrderRules, BillRules, MoneyRules, DrawerRules):
     """Rules over the catalog, stop list and the loaded ledger and kitchen days of one device."""
 
     def _kitchen_of_ticket(self, ticket_id: str) -> Kitchen:

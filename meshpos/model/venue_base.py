@@ -298,6 +298,6 @@ class VenueBase:
     def _open_order(self, order_id: str) -> tuple[Ledger, Order]:
         ledger = self._ledger_of_order(order_id)
         order = ledger.order(order_id)
-        if order.status != "open":
-            raise OrderNotOpen(f"order {order_id} is {order.status}")
+        if order.status != "open":  # in the cashier's words: the table, tab or the page's number
+            raise OrderNotOpen(f"{order.words} is {order.status} already")
         return ledger, order

@@ -129,7 +129,7 @@ class MoneyRules(VenueBase):
                 f"payment method must be one of {', '.join(PAYMENT_METHODS)}, got {method!r}"
             )
         if not order.lines:
-            raise DomainError(f"order {order_id} has no lines to pay for")
+            raise DomainError(f"{order.words} has no lines to pay for")
         money(tip, "tip")
         due = order.totals.due
         change = 0
@@ -151,7 +151,7 @@ class MoneyRules(VenueBase):
             applied = due if amount is None else money(amount, "amount")
         if applied > due:
             raise Overpayment(
-                f"payment of {applied} exceeds the {due} still due on order {order_id}; give the excess as tip or change"
+                f"payment of {applied} exceeds the {due} still due on {order.words}; give the excess as tip or change"
             )
         if applied == 0 and due > 0:
             raise InvalidAmount("a payment must be for more than 0")

@@ -24,6 +24,7 @@ from meshpos.model.kitchen import Ticket
 from meshpos.model.ledger_types import Order
 from meshpos.model.limits import MAX_NAME_CHARS, check_text
 from meshpos.model.venue_base import VenueBase, approval, count, id_of, note, operation
+from meshpos.model.venue_bills import kitchen_items
 
 
 class OrderRules(VenueBase):
@@ -163,15 +164,16 @@ class OrderRules(VenueBase):
         self._register_shift(user, "sell")
         ledger, order = self._open_order(order_id)
         if line_id not in {line.id for line in order.lines}:
-            raise UnknownRecord(f"order {order_id} has no line {line_id!r}")
+            raise UnknownRecord(f"{order.words} has no such item (line {line_id!r})")
         if line_id in order.sent_line_ids:
             self.require(user, "void", approved_by)  # it was cooked: removing it is a void
         else:
             approved_by = ""  # nothing needed approving
         record = {"user": user, "at": now_ms, "reason": reason}
         ledger.write_order_record(order_id, "removed", line_id, {**record, **approval(approved_by)})
-        if line_id in order.sent_line_ids:  # the kitchen has it: every screen marks it void
-            self.kitchen(ledger.date).void(order_id, line_id, {**record, "register": self.device})
+        line = next(line for line in order.lines if line.id == line_id)
+        for item in kitchen_items(self, ledger, order, [line]):  # the kitchen has it: marked void
+            self.kitchen(ledger.date).void(item[0], item[1], {**record, "register": self.device})
         return ledger.order(order_id)
 
     @operation("apply the discount")
@@ -187,9 +189,7 @@ class OrderRules(VenueBase):
         if found.scope != "order":
             raise DomainError(f"discount {found.name!r} applies to lines, not whole orders")
         if order.payments:
-            raise DomainError(
-                f"order {order_id} is partly paid: discounts must come before payment"
-            )
+            raise DomainError(f"{order.words} is partly paid: discounts must come before payment")
         ledger.write_order_record(
             order_id,
             "discounts",
@@ -214,7 +214,7 @@ class OrderRules(VenueBase):
         shift = self._as_register(user, "sell")
         ledger, order = self._open_order(order_id)
         if order.payments:
-            raise DomainError(f"order {order_id} has payments: refund them instead of voiding")
+            raise DomainError(f"{order.words} has payments: refund them instead of voiding")
         if order.lines:
             self.require(user, "void", approved_by)
             if shift is None:
@@ -226,7 +226,11 @@ class OrderRules(VenueBase):
             order_id, "voids", self._new_id(), {**record, **approval(approved_by)}
         )
         if order.sent_line_ids:  # the kitchen has some of it: every screen marks it void
-            self.kitchen(ledger.date).void(order_id, None, {**record, "register": self.device})
+            kitchen, marked = self.kitchen(ledger.date), {**record, "register": self.device}
+            kitchen.void(order_id, None, marked)
+            for item in kitchen_items(self, ledger, order, list(order.lines)):
+                if item[0] != order_id:  # a line split off another order after it was sent
+                    kitchen.void(item[0], item[1], marked)
         return ledger.order(order_id)
 
     def _station(self, product_id: str) -> str:
@@ -256,6 +260,7 @@ class OrderRules(VenueBase):
                 "register": self.device,
                 "user": user,
                 "at": now_ms,
+                **({"bill": order.split_from} if order.split_from else {}),
                 "items": [
                     {
                         "line_id": line.id,

@@ -54,6 +54,7 @@ class Channel:
         self.queued = 0  # bytes in the outbox
         self.writing = False  # a batch is being handed to the socket
         self.closed = asyncio.Event()
+        self.goodbye = (1000, "bye")  # the close code and reason ``b""`` closes with
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._on_overflow = on_overflow
@@ -139,7 +140,7 @@ class Channel:
                 continue
             await self._send(batch[:-1])
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.conn.close(1000, "bye"), CLOSE_GRACE)
+                await asyncio.wait_for(self.conn.close(*self.goodbye), CLOSE_GRACE)
             await self.finish(self.conn.close_reason or "closed by this side")
             return
 

@@ -111,7 +111,9 @@ class Discovery(DiscoveryBase):
             self._name,
             port=self._ad.port,
             properties=self._txt(),
-            server=f"meshpos-{self._ad.node_id}.local.",
+            # the host name is the venue's too: two venues' R2 on one LAN (a food court, two test
+            # runs on one machine) must not answer for each other's address
+            server=f"meshpos-{self._name.split('.', 1)[0]}.local.",
             parsed_addresses=[self._ad.address],
         )
         try:

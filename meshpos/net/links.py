@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkHandler, LinkPeer
 from meshpos.net.wsconn import LinkRefused, WsConnection, accept, dial, listen
+from meshpos.net.yjs import YjsServer, YjsSettings
 from meshpos.sync import Allowance, TokenBucket
 
 log = logging.getLogger("meshpos.net")
@@ -67,6 +68,8 @@ class LinkSettings:
     wants: Callable[[str, frozenset[str] | None], bool] | None = None
     on_members: Callable[[frozenset[str]], None] | None = None  # discovery's list, on every change
     recheck: float = 1.0  # seconds between looks at whether an unwanted peer is wanted now
+    # stock Yjs clients on /yjs/<document> (net.yjs); None: the mesh's path only
+    yjs: YjsSettings | None = None
 
 
 class MeshLink(Channel):
@@ -99,6 +102,16 @@ class Links:
         self._told: set[str] = set()
         self._seq = 0
         self._stopping = False
+        self.stock: YjsServer | None = None
+        if settings.yjs is not None:
+            self.stock = YjsServer(
+                settings.yjs,
+                venue_id=settings.venue_id,
+                identify=settings.identify,
+                is_revoked=settings.is_revoked,
+                handler=handler,
+                refuse=self._refuse,
+            )
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -120,6 +133,8 @@ class Links:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(link.closed.wait(), 1.0)
             await link.finish("node stopping")
+        if self.stock is not None:
+            await self.stock.stop()
         tasks = [*self._dialers.values(), *self._accepting]
         for task in tasks:
             task.cancel()
@@ -144,6 +159,8 @@ class Links:
         )
 
     def drop(self, device_id: str, reason: str) -> None:
+        if self.stock is not None:
+            self.stock.drop(device_id, reason)
         link = self._by_node.get(device_id)
         if link is not None:
             log.warning("dropping the link to %s: %s", device_id, reason)
@@ -220,8 +237,16 @@ class Links:
                 s.server_context,
                 max_size=s.max_message_size,
                 timeout=s.handshake_timeout,
+                client_cert=self.stock is None,  # a stock client may bring a token instead
+                also=self.stock.claims if self.stock is not None else None,
             )
+            if self.stock is not None and self.stock.claims(conn.path):
+                self._accepting.discard(task)
+                await self.stock.serve(conn)
+                return
             try:
+                if not conn.peer_cert:
+                    raise LinkRefused("tls", "the peer presented no certificate")
                 peer = self._check_peer(conn)
             except LinkRefused:
                 await conn.close(1008, "refused")

@@ -34,6 +34,7 @@ class LinkPeer:
     # what the far end announced it can take in the websocket upgrade (meshpos/sync/_features.py);
     # empty: an N−1 peer, sent only what N−1 accepts
     features: frozenset[str] = frozenset()
+    document: str = ""  # a stock Yjs client's (PeerKind.YJS) one document
 
 
 #: hands a connection the messages to send, in order; never blocks (the link queues and bounds them)

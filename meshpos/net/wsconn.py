@@ -79,6 +79,7 @@ class WsConnection:
         self.path = ""  # the path of the upgrade request (server side)
         # what the far end announced it can take in its upgrade request or response (empty: N−1)
         self.features: frozenset[str] = frozenset()
+        self.request: Request | None = None  # and the request (its headers), for the route's owner
         self.close_reason = ""
         self.close_code = 0  # the code of the peer's close frame, once it sent one
         self.close_text = ""  # and its reason
@@ -148,6 +149,11 @@ class WsConnection:
             self.violation = f"bad websocket data ({exc})"
         elif self.close_reason == "peer sent a text message":
             self.violation = self.close_reason
+
+    def limit(self, max_size: int) -> None:
+        """Accept messages up to ``max_size`` bytes from now on (a server that learnt from the path
+        what the connection is for)."""
+        self._protocol.max_message_size = max_size
 
     async def send(self, data: bytes) -> None:
         await self.send_batch([data])
@@ -288,11 +294,13 @@ async def accept(
     client_cert: bool = True,
     compress: bool = False,
     features: frozenset[str] = FEATURES,
+    also: Callable[[str], bool] | None = None,
 ) -> WsConnection:
     """Server side of a fresh TCP connection from :func:`listen`: TLS (with ``context``; a client
     certificate unless ``client_cert`` is False), then the upgrade request, which ``route`` may answer in
     plain HTTP instead (raised as ``LinkRefused("http", ...)`` with its status once answered). Without
-    a ``route``, the mesh's: :data:`PATH` only (the client certificate already said who it is).
+    a ``route``, the mesh's: :data:`PATH` only (the client certificate already said who it is), and the
+    paths ``also`` accepts (a stock Yjs client's: its owner checks who it is).
     ``compress`` offers permessage-deflate (the console's uplinks may be slow; the LAN is not).
     The response announces ``features`` (sync/_features.py); the connection's ``features`` are the
     client's (a malformed header is answered 400 and refused)."""
@@ -328,7 +336,7 @@ async def accept(
         theirs, problem = frozenset(), exc.message
     else:
         problem = ""
-    if route is None and request.path != PATH:
+    if route is None and request.path != PATH and not (also is not None and also(request.path)):
         response = protocol.reject(404, f"meshpos speaks on {PATH}\n")
         refused = LinkRefused("websocket", f"unknown path {request.path!r}", status=404)
     elif problem:
@@ -351,6 +359,7 @@ async def accept(
     conn = WsConnection(reader, writer, protocol, der)
     conn.path = request.path
     conn.features = theirs
+    conn.request = request
     await conn._flush()
     if refused is not None:
         writer.close()

@@ -9,6 +9,7 @@
 * :class:`Synchronizer` — documents x sessions: live forwarding, anti-entropy, write rules, client-id alarms;
   step 1 replies and received updates in ``_exchange``, presence and relay election in ``_heartbeats``,
   closed business days (answered from their state vector and deletions, unloaded) in ``_closed``.
+* :class:`YjsSession` (``_yjs``) — a stock Yjs client on one document: plain y-protocols, no hello.
 * :mod:`meshpos.sync.memory` — an in-memory network for tests and examples.
 
 Roles, document names, client ids and the state-vector codec are the model's (``model.roles``,
@@ -100,6 +101,7 @@ from meshpos.sync._session import (
     Trigger,
 )
 from meshpos.sync._synchronizer import Synchronizer
+from meshpos.sync._yjs import YjsSession, read_close
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -151,6 +153,7 @@ __all__ = [
     "TokenBucket",
     "Trigger",
     "UpdateRejected",
+    "YjsSession",
     "decode",
     "decode_y_payload",
     "elect",
@@ -161,4 +164,5 @@ __all__ = [
     "may_deliver",
     "may_write",
     "parse_features",
+    "read_close",
 ]

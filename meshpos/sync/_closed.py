@@ -227,13 +227,13 @@ class ClosedDays:
                 asked = _holding(decode_state_vector(message.state_vector))
             except Exception as exc:
                 raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
-            if session.peer is not None and session.peer.role != "console":
+            if session.peer is not None and session.peer.role != "console" and not session.stock:
                 now = self._now if self._now is not None else 0.0
                 self._closed_asked.setdefault(session.peer.node, {})[name] = now
             self._answer_closed(peer, session, closed, asked, message)
         elif message.update != EMPTY_UPDATE:
             assert session.peer is not None
-            if not may_deliver(session.peer.role, name):  # refused at once, as when it is open
+            if not session.delivers(name):  # refused at once, as when it is open
                 reason = f"a {session.peer.role} may not write {name}"
                 self._reject(peer, session.peer.node, name, reason)
                 return

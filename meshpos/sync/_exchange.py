@@ -179,7 +179,7 @@ class Exchange:
                 asked = decode_state_vector(message.state_vector)
             except Exception as exc:
                 raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
-            if session.peer is not None and session.peer.role != "console":
+            if session.peer is not None and session.peer.role != "console" and not session.stock:
                 self._held_by.setdefault(session.peer.node, {})[name] = asked  # documents we hold
             last = session.replies.get(name)
             if last is not None and (
@@ -257,7 +257,7 @@ class Exchange:
             return
         assert session.peer is not None
         node, role = session.peer.node, session.peer.role
-        if not may_deliver(role, name):
+        if not session.delivers(name):
             self._reject(peer, node, name, f"a {role} may not write {name}")
             return
         forbidden = {c: 0 for c, r in self._authors.items() if not may_write(r, name)}
@@ -271,6 +271,10 @@ class Exchange:
                 return
         with _invalid_update(what):
             self._note_order(name, update, authors, clocks)
+        if session.stock and authors is not None and len(authors) == 1:
+            start = header_start(update)  # a stock client's new client id (``_yjs``): learnt
+            if start is not None and start[0] not in self._authors and session.learn(*start):
+                self._authors[start[0]] = role
         if held is not None and authors is not None and authors.isdisjoint(checked):
             self._open_and_apply(
                 peer, name, update, what, authors

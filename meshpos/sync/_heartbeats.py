@@ -185,7 +185,9 @@ class Heartbeats:
             seq=self._seq,
             console=self._console_view(),
             pending=pending,
-            peers=tuple(sorted({s.peer.node for s in self._exchanging() if s.peer is not None})),
+            peers=tuple(
+                sorted({s.peer.node for s in self._exchanging() if s.peer and not s.stock})
+            ),  # (a stock Yjs client is no peer: ``_yjs``)
             problem=self._problem,
             unreported=unreported,
             unreported_reason=reason,

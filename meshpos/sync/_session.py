@@ -52,6 +52,7 @@ from meshpos.sync._messages import (
     SyncStep2,
     SyncUpdate,
 )
+from meshpos.sync._rules import may_deliver
 
 log = logging.getLogger("meshpos.sync")
 
@@ -157,6 +158,9 @@ SessionEvent = HelloReceived | DocReceived | HeartbeatReceived | SyncCompleted |
 
 class Session:
     """One connection to one peer. Create, :meth:`open`, then feed bytes and drain."""
+
+    #: a stock Yjs client's session (``sync._yjs``): not a peer, and no device holding a copy
+    stock = False
 
     def __init__(
         self,
@@ -280,6 +284,14 @@ class Session:
             self.abort(PeerTimeout(f"idle: nothing received for {self.config.idle_timeout:g} s"))
 
     # --- the peer's budget ------------------------------------------------------------------------
+
+    def delivers(self, doc: str) -> bool:
+        """May this peer send us updates of ``doc`` (the write rules' delivery, ``_rules``)?"""
+        return self.peer is not None and may_deliver(self.peer.role, doc)
+
+    def learn(self, client: int, first_clock: int) -> bool:
+        """Whether an update of ``client`` alone teaches its client id: a peer's came in its hello."""
+        return False
 
     @property
     def now(self) -> float:

@@ -239,7 +239,7 @@ class Spread:
         if self._clients_for[0] != key:
             clients = {r.client: n for n, r in self._far.records.items() if r.client}
             for session in self._sessions.values():
-                if session.peer is not None:
+                if session.peer is not None and not session.stock:
                     clients[session.peer.client_id] = session.peer.node
             self._clients_for = (key, clients)
         return self._clients_for[1]
@@ -332,8 +332,8 @@ class Spread:
         """A session ended: unless it was pruned, or another link to the node remains, the node is
         gone (a process that died closes its links at once): tell every peer now."""
         peer = session.peer
-        if peer is None or peer.role == "console" or self._linked_to(peer.node):
-            return
+        if peer is None or peer.role == "console" or session.stock or self._linked_to(peer.node):
+            return  # (a stock Yjs client is no device of the mesh)
         if reason.endswith(NOT_A_NEIGHBOUR):
             self._presence.forget(peer.node)  # alive: its far record goes on (not its silence)
             return

@@ -69,6 +69,7 @@ from meshpos.sync._spread import Spread
 from meshpos.sync._updates import (
     EMPTY_UPDATE,
 )
+from meshpos.sync._yjs import Rooms, YjsSession
 
 log = logging.getLogger("meshpos.sync")
 
@@ -157,6 +158,7 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         self._reply_budgets: dict[
             str, TokenBucket
         ] = {}  # by device (certified ids: one per device)
+        self._rooms = Rooms()  # stock Yjs clients' awareness, per document (``_yjs``)
 
     # --- identity ---------------------------------------------------------------------------------
 
@@ -289,6 +291,26 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         session.open()
         if self._now is not None:
             session.tick(self._now)
+        return session
+
+    def connect_yjs(self, peer: str, *, doc: str, name: str, role: str) -> Session:
+        """Start the session of a stock Yjs client on ``doc`` (``_yjs``): no hello, live at once,
+        asked for ``doc`` like a peer that just said hello (unless ``doc`` is closed: its sync
+        step 1 is answered from the closed day)."""
+        if peer in self._sessions:
+            raise LocalProtocolError(f"session {peer!r} already exists")
+        if not valid_document_name(doc):
+            raise LocalProtocolError(f"document name {doc!r}: not a known document")
+        session = YjsSession(
+            self.hello, doc=doc, name=name, role=role, rooms=self._rooms, config=self.config.session
+        )
+        self._sessions[peer] = session
+        session.open()
+        if self._now is not None:
+            session.tick(self._now)
+        held = self._docs.get(doc)
+        if held is not None:
+            session.send(SyncStep1(doc, held.get_state()))
         return session
 
     def receive_data(self, peer: str, data: bytes) -> None:

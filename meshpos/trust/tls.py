@@ -23,9 +23,16 @@ from meshpos.trust.certs import load_private_key
 from meshpos.trust.identity import DeviceIdentity
 
 
-def server_ssl_context(identity: DeviceIdentity) -> ssl.SSLContext:
-    """Context for accepting node connections: a client certificate from the venue CA is required."""
-    return _context(identity, ssl.PROTOCOL_TLS_SERVER)
+def server_ssl_context(
+    identity: DeviceIdentity, *, certificate_optional: bool = False
+) -> ssl.SSLContext:
+    """Context for accepting node connections: a client certificate from the venue CA is required;
+    ``certificate_optional``: one presented must still be the venue's, but a client may present none
+    (a stock Yjs client with a bearer token: the server then refuses every other use, net.links)."""
+    ctx = _context(identity, ssl.PROTOCOL_TLS_SERVER)
+    if certificate_optional:
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+    return ctx
 
 
 def client_ssl_context(identity: DeviceIdentity) -> ssl.SSLContext:

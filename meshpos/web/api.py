@@ -30,13 +30,26 @@ from meshpos.errors import (
     ReceiptNumbersUnknown,
     ShiftError,
     StoreError,
+    TableTaken,
     UnknownRecord,
 )
 from meshpos.httpapi.openapi import document_route
 from meshpos.httpapi.routes import Route, match
 from meshpos.httpapi.schema import to_json
 from meshpos.httpapi.server import Handler, HttpError, Request, Response
-from meshpos.web import days, denylist, events, kitchen, menu, orders, pages, shifts, system
+from meshpos.web import (
+    days,
+    denylist,
+    events,
+    kitchen,
+    menu,
+    metrics,
+    orders,
+    pages,
+    receipt_search,
+    shifts,
+    system,
+)
 from meshpos.web.approval import NEEDS_APPROVAL
 from meshpos.web.pins import PinGuard
 from meshpos.web.port import NodeAPI
@@ -53,6 +66,7 @@ CONFLICTS = (
     Overpayment,
     OverRefund,
     ReceiptNumbersUnknown,
+    TableTaken,
 )
 
 
@@ -95,10 +109,12 @@ class Api:
             *menu.ROUTES,
             *orders.ROUTES,
             *shifts.ROUTES,
+            *receipt_search.ROUTES,
             *days.ROUTES,
             *kitchen.ROUTES,
             *events.ROUTES,
             *pages.ROUTES,
+            *metrics.ROUTES,
             document_route(lambda: self.routes),
         )
         self.pins = PinGuard(node.pin_lockout_s, node.counters)

@@ -94,6 +94,31 @@ async def void_order(c: Call) -> Order:
     )
 
 
+async def set_quantity(c: Call) -> Order:
+    b, line = c.body, c.line()
+    more_discounted = line.discount_id is not None and b["quantity"] > line.quantity
+    by = await approver(c, "discount") if more_discounted else ""
+    return await c.node.write(
+        lambda venue, now: venue.set_quantity(
+            b["user"], line.order_id, line.id, b["quantity"], now, approved_by=by
+        )
+    )
+
+
+async def set_place(c: Call) -> Order:
+    b, order = c.body, c.order().id
+    return await c.node.write(
+        lambda venue, now: venue.set_place(b["user"], order, now, table=b["table"], tab=b["tab"])
+    )
+
+
+async def split_order(c: Call) -> Order:
+    b, order = c.body, c.order().id
+    return await c.node.write(
+        lambda venue, now: venue.split_order(b["user"], order, b["lines"], now)
+    )
+
+
 async def send_to_kitchen(c: Call) -> SentView:
     user, order = c.body["user"], c.order().id
     return SentView(await c.node.write(lambda venue, now: venue.send_to_kitchen(user, order, now)))
@@ -239,6 +264,65 @@ ROUTES = (
         body=(USER, REASON, *APPROVER),
         description=APPROVAL_DOC,
         limited=True,
+    ),
+    Route(
+        "PUT",
+        "/api/orders/{order_id}/lines/{line_id}/quantity",
+        set_quantity,
+        "Set a line's quantity (a line already sent to the kitchen keeps its own)",
+        Order,
+        body=(
+            USER,
+            Field("quantity", int, "the new quantity", minimum=1, maximum=MAX_QUANTITY),
+            *APPROVER,
+        ),
+        description=(
+            "The line is replaced by one like it with the new quantity (a new line id, in the same "
+            "place); when two registers change one line at once the later change stands. More of a "
+            f"discounted line needs a user who may give its discount: {APPROVAL_DOC}"
+        ),
+        limited=True,
+    ),
+    Route(
+        "PUT",
+        "/api/orders/{order_id}/place",
+        set_place,
+        "Set, move or clear an open order's table and tab",
+        Order,
+        body=(
+            USER,
+            text("table", MAX_NAME_CHARS, "table name; empty: none", default=""),
+            text("tab", MAX_NAME_CHARS, "tab name; empty: none", default=""),
+        ),
+        description=(
+            "Moving to a table that has another open order is 409 table_taken, naming that order "
+            "(pay, move or split it first; orders are never merged)."
+        ),
+    ),
+    Route(
+        "POST",
+        "/api/orders/{order_id}/split",
+        split_order,
+        "Split an open order by items: a new bill carrying the chosen items, paid on any register",
+        Order,
+        body=(
+            USER,
+            Field(
+                "lines",
+                dict[str, int],
+                "line id -> how many of it move to the new bill (the rest stays)",
+                max_chars=MAX_ID_CHARS,
+                minimum=1,
+                maximum=MAX_QUANTITY,
+            ),
+        ),
+        status=201,
+        description=(
+            "Answers the new bill (an open order at the same table and tab, `split_from` the "
+            "original). Items already sent to the kitchen stay sent; a percent order discount "
+            "applies to the new bill too. Refused (422) on an order with payments or when nothing "
+            "would be left on it; split again for a third bill."
+        ),
     ),
     Route(
         "POST",

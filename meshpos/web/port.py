@@ -16,7 +16,11 @@ from typing import Any, Protocol, TypeVar
 
 from meshpos.engine.changes import Subscription
 from meshpos.model import Catalog, Discount, Order, Receipt, Refund, Shift, StopEntry, Ticket, Venue
+from meshpos.model.ledger_types import NoSale
+from meshpos.model.receipt_search import ReceiptFound, ReceiptQuery
+from meshpos.model.shift_report import ShiftReport
 from meshpos.node_status import NodeStatus
+from meshpos.ops.metrics import NodeMetrics
 
 T = TypeVar("T")
 
@@ -58,6 +62,12 @@ class NodeAPI(Protocol):
         """The node's counters (shown in its status); the PIN guard counts its refusals here."""
         ...
 
+    @property
+    def metrics(self) -> NodeMetrics:
+        """Its Prometheus metrics (``GET /metrics``): the commit latency it measures, and the
+        status read at each scrape."""
+        ...
+
     def now_ms(self) -> int: ...
 
     # --- reads: what the pages show (an unknown id raises UnknownRecord) -----------------------------
@@ -97,6 +107,20 @@ class NodeAPI(Protocol):
         ...
 
     def expected_cash(self, shift: Shift) -> int: ...
+
+    def shift_report(self, shift_id: str) -> ShiftReport:
+        """A shift's X (open) or Z (closed) report from the loaded days, its expected cash hidden
+        while open under the venue's blind count (UnknownRecord for a shift no loaded day holds)."""
+        ...
+
+    def no_sales(self, date: str) -> list[NoSale]:
+        """One loaded business day's "no sale" drawer openings, oldest first (none for a day not
+        loaded)."""
+        ...
+
+    def search_receipts(self, date: str, query: ReceiptQuery, limit: int) -> list[ReceiptFound]:
+        """Up to ``limit`` receipts of loaded business day ``date`` matching ``query``, newest first."""
+        ...
 
     def business_date(self, now_ms: int) -> str: ...
 

@@ -19,9 +19,20 @@ from meshpos.errors import UnknownRecord
 from meshpos.model import Catalog, Discount, Order, Receipt, Refund, Shift, StopEntry, Ticket, Venue
 from meshpos.model._records import lookup_key
 from meshpos.model.day_index import DayIndex
-from meshpos.model.documents import CATALOG, day_of, is_kitchen, is_ledger, kitchen_name
+from meshpos.model.documents import (
+    CATALOG,
+    day_of,
+    is_kitchen,
+    is_ledger,
+    kitchen_name,
+    ledger_name,
+)
 from meshpos.model.ledger import Ledger
+from meshpos.model.ledger_types import NoSale
 from meshpos.model.numbering import looks_numbered
+from meshpos.model.receipt_search import ReceiptFound, ReceiptQuery, search_receipts
+from meshpos.model.records_drawer import NO_SALES
+from meshpos.model.shift_report import ShiftReport, shift_report
 from meshpos.web.port import BusinessDays
 
 
@@ -99,6 +110,20 @@ class VenueReads:
 
     def expected_cash(self, shift: Shift) -> int:
         return self.index.expected_cash(shift)
+
+    def shift_report(self, shift_id: str) -> ShiftReport:
+        blind = self.venue.catalog.settings().blind_count
+        return shift_report(self.venue, self.venue.shift(shift_id), blind=blind)
+
+    def no_sales(self, date: str) -> list[NoSale]:
+        if ledger_name(date) not in self.venue.replica.names():
+            return []  # reading a day that is not loaded would create an empty document for it
+        return self.venue.ledger(date).records(NO_SALES)
+
+    def search_receipts(self, date: str, query: ReceiptQuery, limit: int) -> list[ReceiptFound]:
+        if ledger_name(date) not in self.venue.replica.names():
+            return []
+        return search_receipts(self.venue.ledger(date), query, limit)
 
     def business_date(self, now_ms: int) -> str:
         return self.venue.business_date(now_ms)

@@ -1,19 +1,70 @@
-"""Cash shifts of this register: open, close with the counted drawer, cash in and out; manual stock moves."""
+"""Cash shifts of this register: open, close with the counted drawer (plain, or with a Z report that also
+ends the business day after the last shift), X reports, "no sale" drawer openings, cash in and out; manual
+stock moves.
+
+Under the venue's blind count (catalog settings ``blind_count``) nothing a cashier reads before counting
+shows what the drawer should hold: the current shift's ``expected_cash`` and an X report's
+``drawer_expected`` are null; the close answers (and a Z) show it, once counted.
+"""
 
 from __future__ import annotations
 
+from meshpos.errors import UnknownRecord
 from meshpos.httpapi.routes import Field, Route, choice, text
+from meshpos.httpapi.server import HttpError
 from meshpos.model import CashMove, InventoryMove, Shift
-from meshpos.model.ledger_types import CASH_MOVE_KINDS, MANUAL_INVENTORY_KINDS
+from meshpos.model.ledger_types import CASH_MOVE_KINDS, MANUAL_INVENTORY_KINDS, NoSale
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_QUANTITY
-from meshpos.web.routes import USER, Call
+from meshpos.model.shift_report import ShiftReport, ZReport, close_with_z
+from meshpos.web.approval import APPROVAL_DOC, APPROVER, approver
+from meshpos.web.routes import USER, Call, day_query
 from meshpos.web.views import ShiftView
+
+BLIND_DOC = "null while the venue's blind count is on (catalog settings `blind_count`)"
 
 
 async def current_shift(c: Call) -> ShiftView:
     node = c.node
     shift = node.current_shift()
-    return ShiftView(shift, node.expected_cash(shift) if shift else None)
+    blind = node.catalog().settings().blind_count
+    return ShiftView(shift, node.expected_cash(shift) if shift and not blind else None)
+
+
+def _open_shift(c: Call) -> Shift:
+    shift = c.node.current_shift()
+    if shift is None:
+        raise HttpError(409, "shift_closed", f"register {c.node.node_id} has no open shift")
+    return shift
+
+
+async def current_report(c: Call) -> ShiftReport:
+    return c.node.shift_report(_open_shift(c).id)
+
+
+async def shift_report(c: Call) -> ShiftReport:
+    shift_id = c.params["shift_id"]
+    try:
+        return c.node.shift_report(shift_id)
+    except UnknownRecord as exc:
+        raise HttpError(404, "unknown_shift", exc.message) from None
+
+
+async def close_z(c: Call) -> ZReport:
+    user, cash = c.body["user"], c.body["counted_cash"]
+    return await c.node.write(lambda venue, now: close_with_z(venue, user, cash, now))
+
+
+async def no_sale(c: Call) -> NoSale:
+    user, reason = c.body["user"], c.body["reason"]
+    by = await approver(c, "cash")
+    return await c.node.write(lambda venue, now: venue.no_sale(user, reason, now, approved_by=by))
+
+
+async def list_no_sales(c: Call) -> list[NoSale]:
+    node = c.node
+    date = c.query["date"] or node.business_date(node.now_ms())
+    await node.open_day(date)  # a closed day is loaded for the read; it closes again by the rule
+    return node.no_sales(date)
 
 
 async def open_shift(c: Call) -> Shift:
@@ -42,6 +93,7 @@ async def inventory_move(c: Call) -> InventoryMove:
     )
 
 
+COUNTED = Field("counted_cash", int, "cash counted in the drawer", minimum=0, maximum=MAX_AMOUNT)
 ROUTES = (
     Route(
         "GET",
@@ -49,6 +101,71 @@ ROUTES = (
         current_shift,
         "This register's open shift and the cash its drawer should hold",
         ShiftView,
+        tag="shift",
+        description=f"`expected_cash` is {BLIND_DOC}.",
+    ),
+    Route(
+        "GET",
+        "/api/shifts/current/report",
+        current_report,
+        "X report: this register's open shift so far (409 shift_closed without one)",
+        ShiftReport,
+        tag="shift",
+        errors=(409,),
+        description=(
+            "The figures of the console's shift report (Reports -> Shifts) for the same shift, under "
+            f"the same names, with the no-sale openings. `drawer_expected` is {BLIND_DOC}."
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/shifts/{shift_id}/report",
+        shift_report,
+        "X report of an open shift or Z report of a closed one, of any register, on a loaded day",
+        ShiftReport,
+        tag="shift",
+        errors=(404,),
+    ),
+    Route(
+        "POST",
+        "/api/shifts/current/z",
+        close_z,
+        "Z report: close this register's shift with the counted cash and, when it was the venue's "
+        "last open shift, end the business day (as POST /api/day/close does)",
+        ZReport,
+        body=(USER, COUNTED),
+        tag="shift",
+        description=(
+            "Refused like a plain close while the shift has open orders (nothing is closed). The "
+            "shift closes whatever the day does: `day` is the day ended, or null with `day_open` "
+            "saying why not (another shift is open, an order elsewhere is open, or the user lacks "
+            "the end_day right: a manager then ends it with POST /api/day/close; or the shift's "
+            "day already passed its cut-off hour, and today's is left open)."
+        ),
+    ),
+    Route(
+        "POST",
+        "/api/shifts/current/no-sales",
+        no_sale,
+        'Record a "no sale" opening of the drawer (needs the cash right)',
+        NoSale,
+        body=(
+            USER,
+            text("reason", MAX_NOTE_CHARS, "why the drawer was opened", default=""),
+            *APPROVER,
+        ),
+        status=201,
+        tag="shift",
+        description=APPROVAL_DOC,
+        limited=True,
+    ),
+    Route(
+        "GET",
+        "/api/no-sales",
+        list_no_sales,
+        'The "no sale" drawer openings of one business day (today by default), oldest first',
+        list[NoSale],
+        query=(day_query("business date YYYY-MM-DD; default: today's"),),
         tag="shift",
     ),
     Route(
@@ -76,10 +193,7 @@ ROUTES = (
         close_shift,
         "Close this register's shift with the counted cash (refused while it has open orders)",
         Shift,
-        body=(
-            USER,
-            Field("counted_cash", int, "cash counted in the drawer", minimum=0, maximum=MAX_AMOUNT),
-        ),
+        body=(USER, COUNTED),
         tag="shift",
     ),
     Route(

@@ -42,7 +42,12 @@ def test_every_holder_with_exactly_the_acknowledged_records_is_clean() -> None:
     holders = {name: holding(*EVERYTHING) for name in ("R1", "K1", CONSOLE)}
     result = reconcile(acknowledged(), holders)
     assert (result["lost"], result["duplicated"], result["diverged"]) == (0, 0, [])
-    assert result["present_at_console"] == {"receipts": 2, "payments": 2, "refunds": 1}
+    assert result["present_at_console"] == {
+        "receipts": 2,
+        "payments": 2,
+        "refunds": 1,
+        "no_sales": 0,
+    }
 
 
 def test_a_record_missing_on_one_node_is_lost_there_and_that_node_diverged() -> None:
@@ -71,6 +76,25 @@ def test_records_of_an_unanswered_payment_are_explained_but_must_be_everywhere()
     assert result["diverged"] == []
     partly = {**everywhere, "K1": holding(*EVERYTHING)}
     assert reconcile(ledger, partly)["diverged"] == ["K1"]
+
+
+def test_no_sale_openings_reconcile_and_an_unanswered_one_is_explained_by_its_register() -> None:
+    """A no-sale opening belongs to no other record: one acknowledged must be everywhere, one that
+    turns up unacknowledged is explained only by an unanswered no-sale call on its register."""
+    ledger = acknowledged()
+    ledger.acked["no_sales"] = {"n1"}
+    holders = {name: holding(*EVERYTHING) for name in ("R1", "K1", CONSOLE)}
+    for held in holders.values():
+        held.ids["no_sales"] = ["n1", "n2"]
+        held.parent |= {"n1": "R1", "n2": "R2"}
+    assert reconcile(ledger, holders)["unexpected"] == 1  # n2: nobody asked for it
+    ledger.doubt_registers.add("R2")
+    result = reconcile(ledger, holders)
+    assert (result["unexpected"], result["diverged"]) == (0, [])
+    assert result["present_at_console"]["no_sales"] == 1
+    holders["K1"].ids["no_sales"] = ["n2"]
+    result = reconcile(ledger, holders)
+    assert (result["lost"], result["diverged"]) == (1, ["K1"])
 
 
 def test_a_receipt_number_taken_twice_is_reused_and_a_missing_one_a_gap() -> None:

@@ -78,6 +78,7 @@ def simulate_day() -> tuple[Venue, Venue]:
     r1.void_order(CASHIER, empty.id, t + 41, "guest left")
     r1.cash_move(CASHIER, "in", 2_000, "change float", t + 50)
     r1.cash_move(CASHIER, "out", 500, "flowers", t + 51)
+    r1.no_sale(CASHIER, "change for a guest", t + 52)
     r1.inventory_move(MANAGER, "croissant", "writeoff", 2, t + 60, "burnt")
     r1.inventory_move(MANAGER, "croissant", "supply", 24, t + 61, "bakery")
     burger = next(line for line in a.lines if line.product_id == "burger")

@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER, MANAGER
 
 from ..mesh.kit import ConsoleProcess, NodeProcess, make_venue, start_console_register
+
+DEADLINE_S = 30.0  # generous: a loaded machine; nothing here measures speed
 
 
 @contextlib.contextmanager
@@ -53,3 +56,24 @@ def sell_a_day(register: NodeProcess) -> list[dict[str, Any]]:
     register.call("POST", f"/api/orders/{gone['id']}/lines", {"user": CASHIER, "product_id": "burger"})  # fmt: skip
     register.call("POST", f"/api/orders/{gone['id']}/void", {"user": MANAGER, "reason": "left"})
     return [latte["receipt"], table["receipt"], fries]
+
+
+def give_manager_a_pin(
+    console: ConsoleProcess, register: NodeProcess, venue_id: str, pin: str
+) -> None:
+    """Set the sample manager's PIN at the console (once it holds the register's catalog) and wait
+    until the register has it: the rename that follows the PIN tells when it arrived, so no PIN is
+    tried (a wrong one counts as a guess). The manager is then called "Max P."."""
+    venue = f"/api/venues/{venue_id}"
+    wait_for(
+        lambda: any(u["id"] == MANAGER for u in console.call("GET", f"{venue}/menu")["users"]),
+        DEADLINE_S,
+        "the catalog at the console",
+    )
+    console.call("POST", f"{venue}/users/{MANAGER}/pin", {"pin": pin})
+    console.call("POST", f"{venue}/users", {"id": MANAGER, "name": "Max P.", "role": "manager"})
+    wait_for(
+        lambda: any(u["name"] == "Max P." for u in register.call("GET", "/api/catalog")["users"]),
+        DEADLINE_S,
+        "the console's catalog (the manager's PIN) reached the register",
+    )

@@ -26,6 +26,7 @@ from schemathesis import GenerationMode
 
 from meshpos.console.api import BASE_ROUTES
 from meshpos.console.api_catalog import CATALOG_ROUTES
+from meshpos.console.api_metrics import METRICS_ROUTES
 from meshpos.console.api_reports import REPORT_ROUTES
 from meshpos.console.calls import CONSOLE_USER
 from meshpos.model.limits import (
@@ -163,7 +164,7 @@ def test_console_document_describes_every_route_with_the_bounds_of_limits(fuzzed
     assert doc["openapi"] == "3.1.0"
     assert doc["info"]["title"] == "meshpos console API"
     described = {(m.upper(), path) for path, ops in doc["paths"].items() for m in ops}
-    table = (*BASE_ROUTES, *CATALOG_ROUTES, *REPORT_ROUTES)
+    table = (*BASE_ROUTES, *CATALOG_ROUTES, *REPORT_ROUTES, *METRICS_ROUTES)
     routes = {(r.method, r.path) for r in table} | {("GET", "/api/openapi.json")}
     assert described == routes
     guide = (Path(__file__).parents[2] / "docs" / "api.md").read_text()

@@ -132,6 +132,7 @@ async def test_every_entity_is_made_read_and_audited(bed: Bed) -> None:
         "receipt_footer": "Merci",
         "timezone": "Europe/Zurich",
         "day_cutoff_hour": 5,
+        "blind_count": True,
     }
     assert await c.ok("POST", f"{v}/settings", settings) == settings
     assert await c.ok("GET", f"{v}/settings") == settings

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -172,6 +173,12 @@ async def test_a_schema_1_database_is_migrated_and_keeps_its_documents(db_url: s
         await db.close()
 
 
+# What schema version 5 was: no record of who approved a refund, no "no sale" openings.
+_SCHEMA_5 = [
+    "ALTER TABLE refunds DROP COLUMN approved_by",
+    "DROP TABLE no_sales",
+    "ALTER TABLE orders DROP COLUMN void_detail",
+]
 # What schema version 4 was: no stock entries, no business-day indexes but receipts', no orders' detail.
 _SCHEMA_4 = [
     "DROP TABLE stock_entries",
@@ -199,10 +206,13 @@ _SCHEMA_2 = [
 _SCHEMA_1 = ["ALTER TABLE documents DROP COLUMN version", "DROP TABLE sightings"]
 
 
-def _as_schema(url: str, version: int) -> None:
-    """Turn a database of the current schema into one of an older ``version`` (1 to 4)."""
+def _as_schema(url: str, version: int, first: Sequence[str] = ()) -> None:
+    """Turn a database of the current schema into one of an older ``version`` (1 to 5), after the
+    statements ``first`` (what that version had written differently into rows)."""
     steps = [
-        *_SCHEMA_4,
+        *first,
+        *_SCHEMA_5,
+        *(_SCHEMA_4 if version < 5 else []),
         *(_SCHEMA_3 if version < 4 else []),
         *(_SCHEMA_2 if version < 3 else []),
         *(_SCHEMA_1 if version == 1 else []),

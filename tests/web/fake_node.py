@@ -17,6 +17,7 @@ from meshpos.engine.changes import ChangeFeed, Subscription
 from meshpos.errors import ClearCacheRefused, MeshposError, WriteFailed
 from meshpos.model import Replica, Venue
 from meshpos.node_status import NodeStatus, compute_status, indicator
+from meshpos.ops.metrics import NodeMetrics
 from meshpos.sync import Synchronizer
 from meshpos.web.port import BusinessDays
 from meshpos.web.reads import VenueReads
@@ -40,6 +41,7 @@ class FakeNode(VenueReads):
         self._node_id, self._role, self._venue_id = node_id, role, venue_id
         self._clock = clock
         self._counters: Counter[str] = Counter()
+        self.metrics = NodeMetrics()  # no store: no commit is timed
         self._feed = ChangeFeed()
         self._sync = Synchronizer(venue=venue_id, node_id=node_id, role=role, client_id=1)
         self._peers: dict[str, bool] = {}

@@ -62,7 +62,7 @@ def venue(tmp_path: Path) -> Iterator[Venue]:
     node = NodeProcess(config, tmp_path / "R1.log").start()
     try:
         token = (load_config(config, env={}).data_dir / "api.token").read_text().strip()
-        node.call("POST", "/api/shifts", {"user": MANAGER, "opening_cash": 10_000})
+        shift = node.call("POST", "/api/shifts", {"user": MANAGER, "opening_cash": 10_000})
         order = node.call("POST", "/api/orders", {"user": CASHIER, "table": "T1"})
         order = node.call(
             "POST", f"/api/orders/{order['id']}/lines", {"user": CASHIER, "product_id": "fries"}
@@ -76,6 +76,7 @@ def venue(tmp_path: Path) -> Iterator[Venue]:
             "receipt_id": [receipt["id"]],
             "product_id": [p["id"] for p in catalog["products"]],
             "ticket_id": [sent["ticket"]["id"]],
+            "shift_id": [shift["id"]],
             "name": sorted(p.name for p in (Path(web.__file__).parent / "static").iterdir()),
         }
         users = [u["id"] for u in catalog["users"]]

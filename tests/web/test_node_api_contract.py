@@ -15,6 +15,7 @@ import pytest
 
 from meshpos.errors import ClearCacheRefused, MeshposError, UnknownRecord, WriteFailed
 from meshpos.model import TICKET_STATES, Receipt, Venue
+from meshpos.model.receipt_search import ReceiptQuery
 from meshpos.model.sample import CASHIER, COOK, MANAGER
 from meshpos.web.port import NodeAPI
 
@@ -174,3 +175,25 @@ async def test_business_days_and_loading_a_day_that_is_not_closed(api: NodeAPI) 
     assert not await api.open_day_of("no-such-receipt")
     await api.write(lambda venue, now: venue.open_shift_now(CASHIER, 0, now))
     assert today in api.days().loaded
+
+
+async def test_shift_reports_no_sales_and_receipt_search_follow_writes(api: NodeAPI) -> None:
+    """The reads behind X/Z reports, no-sales and receipt search (issue 17) answer the same on both."""
+    shift = await api.write(lambda venue, now: venue.open_shift_now(CASHIER, 100, now))
+    order = await api.write(lambda venue, now: venue.open_order(CASHIER, now, table="T9"))
+    await api.write(lambda venue, now: venue.add_line(CASHIER, order.id, "espresso", 1, now))
+    paid = await api.write(lambda venue, now: venue.pay(CASHIER, order.id, "cash", now))
+    assert paid.receipt is not None
+    opened = await api.write(lambda venue, now: venue.no_sale(CASHIER, "coins", now))
+    today = api.business_date(api.now_ms())
+    assert api.no_sales(today) == [opened]
+    assert api.no_sales("2001-01-01") == []
+    report = api.shift_report(shift.id)
+    assert (report.report, report.receipts, report.sales) == ("X", 1, paid.receipt.total)
+    assert report.drawer_expected == api.expected_cash(shift)
+    assert report.no_sales == (opened,)
+    found = api.search_receipts(today, ReceiptQuery(table="t9"), 10)
+    assert [(f.receipt, f.table) for f in found] == [(paid.receipt, "T9")]
+    assert api.search_receipts(today, ReceiptQuery(amount=paid.receipt.total + 1), 10) == []
+    with pytest.raises(UnknownRecord):
+        api.shift_report("no-such-shift")

@@ -301,13 +301,15 @@
       input("timezone", "time zone", { placeholder: "Europe/Paris" }),
       input("day_cutoff_hour", "business day starts at (hour)", { type: "number", min: 0, max: 23 }),
       h("label", {}, "receipt header ", h("textarea", { name: "receipt_header", rows: 2 })),
-      h("label", {}, "receipt footer ", h("textarea", { name: "receipt_footer", rows: 2 }))],
+      h("label", {}, "receipt footer ", h("textarea", { name: "receipt_footer", rows: 2 })),
+      check("blind_count", "blind cash count (a cashier closing a shift does not see the expected cash)")],
     async (form_) => {
       const hour = val(form_, "day_cutoff_hour");
       if (!/^\d{1,2}$/.test(hour) || Number(hour) > 23) throw new FieldError("day_cutoff_hour", "an hour from 0 to 23");
       const saved = await call("POST", `${base()}/settings`, {
         name: val(form_, "name"), currency: val(form_, "currency").toUpperCase(), timezone: val(form_, "timezone"),
         day_cutoff_hour: Number(hour), receipt_header: val(form_, "receipt_header"), receipt_footer: val(form_, "receipt_footer"),
+        blind_count: form_.elements.blind_count.checked,
       });
       await window.meshposConsole.reloadVenue(); // the header's name and the reports' currency follow
       return saved;

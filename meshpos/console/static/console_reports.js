@@ -93,7 +93,8 @@
     fill("shifts", shifts, (s) => [td(s.report), td(s.register), td(s.opened_by_name), td(when(s.opened_at_ms)),
       td(when(s.closed_at_ms)), td(s.receipts, true), td(money(s.sales), true), td(money(s.cash_taken), true),
       td(money(s.card_taken), true), td(money(s.refunds), true), td(money(s.opening_cash), true),
-      td(money(s.drawer_expected), true), td(money(s.counted_cash), true), td(money(s.cash_difference), true)],
+      td(money(s.drawer_expected), true), td(money(s.counted_cash), true), td(money(s.cash_difference), true),
+      td(s.no_sales, true)],
     (tr, s) => { tr.dataset.report = s.report; });
   }
   const SALES = {
@@ -113,11 +114,13 @@
       td(kind === "m" ? money(row[name]) : name === "hour" ? `${String(row.hour).padStart(2, "0")}:00` : row[name] || "—", !!kind)));
   }
   async function showRefunds() {
-    const [refunds, voids] = await Promise.all([call(`${base()}/refunds?${range()}`), call(`${base()}/voids?${range()}`)]);
+    const [refunds, voids, noSales] = await Promise.all([call(`${base()}/refunds?${range()}`),
+      call(`${base()}/voids?${range()}`), call(`${base()}/no-sales?${range()}`)]);
     fill("refunds", refunds, (f) => [td(f.number), td(when(f.at_ms)), td(money(f.amount), true), td(f.method),
-      td(f.register), td(f.cashier), td(f.reason), td(f.lines.map((l) => `${l.quantity} × ${l.name || l.line_id}`).join(", "))]);
+      td(f.register), td(f.cashier), td(f.approved_by_name || ""), td(f.reason), td(f.lines.map((l) => `${l.quantity} × ${l.name || l.line_id}`).join(", "))]);
     fill("voids", voids, (v) => [td(when(v.opened_at_ms)), td(v.register), td(v.cashier), td(v.table || v.tab),
-      td(v.lines.map((l) => `${l.quantity} × ${l.name}`).join(", "))]);
+      td(v.lines.map((l) => `${l.quantity} × ${l.name}`).join(", ")), td(v.voided_by_name), td(v.approved_by_name), td(v.reason)]);
+    fill("no-sales", noSales, (n) => [td(when(n.at_ms)), td(n.register), td(n.cashier), td(n.approved_by_name || ""), td(n.reason)]);
   }
   async function showStock() {
     const stock = await call(`${base()}/stock`);
@@ -168,7 +171,7 @@
     const path = {
       receipts: `${base()}/receipts?${receiptQuery()}`, shifts: `${base()}/shifts?${range()}`,
       sales: `${base()}/sales?${range()}&by=${$("sales-by").value}`, refunds: `${base()}/refunds?${range()}`,
-      voids: `${base()}/voids?${range()}`, stock: `${base()}/stock?`,
+      voids: `${base()}/voids?${range()}`, "no-sales": `${base()}/no-sales?${range()}`, stock: `${base()}/stock?`,
     }[report];
     try {
       const text = await call(`${path}&format=csv`);

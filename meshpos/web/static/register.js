@@ -289,10 +289,11 @@ function renderOrder() {
 
 function drawOrder() {
   const o = state.order;
-  $("#order-label").textContent = o ? `#${o.id.slice(0, 6)}${o.table ? ` · ${o.table}` : ""}` : "(new)";
+  $("#order-label").textContent = o ? orderTitle(o) : "(new)";
+  $("#order-place").textContent = o && o.split_from ? `Split off order #${o.split_from.slice(0, 6)}` : "";
   const sent = new Set(o ? o.sent_line_ids : []);
   $("#lines").replaceChildren(...(o ? o.lines : []).map((line, i) => h("li", { "data-line": line.id },
-    h("span", { class: "qty" }, `${line.quantity} ×`),
+    ...quantityButtons(o, line, sent.has(line.id)),
     h("span", { class: "name" }, line.name,
       line.modifiers.length ? h("small", {}, line.modifiers.map((m) => m.name).join(", ")) : null,
       line.discount_id ? h("small", { class: "discount" }, discountName(line.discount_id)) : null,
@@ -305,6 +306,9 @@ function drawOrder() {
   const t = o ? o.totals : null;
   const rows = t ? [["subtotal", "Subtotal"], ["discount", "Discount"], ["tax", "of which tax"], ["total", "Total"],
     ["paid", "Paid"], ["due", "Due"]].filter(([key]) => t[key] || ["total", "due"].includes(key)) : [];
+  const discounts = o ? allDiscountNames(o) : "";
+  const discountRow = rows.find((row) => row[0] === "discount");
+  if (discounts && discountRow) discountRow[1] = `Discount (${discounts})`;
   $("#totals").replaceChildren(...rows.flatMap(([key, label]) => [h("dt", {}, label),
     h("dd", { "data-total": key }, `${money(t[key])} ${state.catalog.currency}`)]));
   const empty = !o || o.lines.length === 0;
@@ -312,6 +316,7 @@ function drawOrder() {
   $("#send-kitchen").disabled = empty || o.lines.every((line) => sent.has(line.id));
   $("#discount-button").disabled = givable().length === 0;
   $("#void-order").disabled = !o;
+  $("#split-button").disabled = empty || o.lines.reduce((n, line) => n + line.quantity, 0) < 2 || o.payments.length > 0;
 }
 
 function renderOrders(orders) {
@@ -322,7 +327,7 @@ function drawOrders(orders) {
   $("#open-orders").replaceChildren(...orders.map((o) => h("li", { "data-order": o.id,
     class: o.id === state.orderId ? "current" : "" },
   h("button", { type: "button", onclick: () => { setOrder(o.id); refresh(["orders"]); } },
-    `#${o.id.slice(0, 6)}${o.table ? ` · ${o.table}` : ""} · ${money(o.totals.total)} · ${o.register}`))));
+    `${orderTitle(o)} · ${money(o.totals.total)} · ${o.register}`))));
 }
 
 function renderReceipts(receipts) {
@@ -351,6 +356,9 @@ function payMethod() {
 
 function openPay() {
   const due = state.order.totals.due;
+  // each payment starts as cash, the Tendered field showing, whatever the last one was (a partial card
+  // payment left Card chosen and Tendered hidden)
+  $("#pay-form").querySelector("input[name=method][value=cash]").checked = true;
   $("#pay-due").textContent = `${money(due)} ${state.catalog.currency}`;
   $("#pay-amount").value = money(due);
   $("#pay-tip").value = "0.00";
@@ -378,28 +386,35 @@ function pay(event) {
   const body = { user: state.user.id, method, amount, tip };
   if (method === "cash") body.tendered = tendered;
   $("#pay-dialog").close();
+  const order = state.order; // its lines' modifiers and discounts, for the receipt
   act(async () => {
     const result = await api("POST", `/api/orders/${state.orderId}/payments`, body);
     if (result.receipt) {
       setOrder("");
-      showReceipt(result);
+      showReceipt(result, order);
     } else {
       notice(`Paid ${money(result.payment.amount)}; the rest is still due.`, "info");
     }
   });
 }
 
-function showReceipt({ receipt, change, payment }) {
+// The receipt as the guest gets it: each line with its modifiers and discount (from the order that was
+// paid: the receipt keeps amounts), the order's discounts, the total, and how the last payment was made.
+function showReceipt({ receipt, change, payment }, order) {
   $("#receipt-number").textContent = receipt.number;
   // the venue's receipt header and footer, as set at the console (Settings)
   $("#receipt-header").textContent = state.catalog.receipt_header;
   $("#receipt-footer").textContent = state.catalog.receipt_footer;
-  $("#receipt-lines").replaceChildren(...receipt.lines.map((line) => h("tr", {},
-    h("td", {}, `${line.quantity} × ${line.name}`), h("td", { class: "amount" }, money(line.amount)))));
+  $("#receipt-lines").replaceChildren(...receipt.lines.map((line) => receiptLine(line, order)));
+  const orderDiscounts = order ? allDiscountNames(order) : "";
   $("#receipt-totals").replaceChildren(
+    ...(receipt.discount ? [h("dt", {}, "Subtotal"), h("dd", {}, money(receipt.subtotal)),
+      h("dt", {}, orderDiscounts ? `Discounts (${orderDiscounts})` : "Discounts"),
+      h("dd", { "data-total": "discount" }, `−${money(receipt.discount)}`)] : []),
     h("dt", {}, "Total"), h("dd", { "data-total": "total" }, `${money(receipt.total)} ${state.catalog.currency}`),
     h("dt", {}, "of which tax"), h("dd", {}, money(receipt.tax)),
     h("dt", {}, `Last payment (${payment.method})`), h("dd", {}, money(payment.amount + payment.tip)),
+    ...(payment.method === "cash" ? [h("dt", {}, "Tendered"), h("dd", { "data-total": "tendered" }, money(payment.tendered))] : []),
     h("dt", {}, "Change"), h("dd", { "data-total": "change" }, money(change)));
   $("#receipt-dialog").showModal();
 }
@@ -452,8 +467,8 @@ async function clearCache() {
 
 async function closeShift() {
   closeMenu();
-  const expected = state.shift && state.shift.expected_cash;
-  const counted = await askAmount("Close shift", "Counted cash", money(expected || 0));
+  const expected = state.shift && state.shift.expected_cash; // null under the venue's blind count
+  const counted = await askAmount("Close shift", "Counted cash", expected === null || expected === undefined ? "" : money(expected));
   if (counted !== null) act(() => api("POST", "/api/shifts/current/close", { user: state.user.id, counted_cash: counted }));
 }
 

@@ -58,7 +58,7 @@ function askReason(title) {
 async function voidOrder() {
   const o = state.order;
   if (!o) return;
-  const reason = await askReason(`Void order #${o.id.slice(0, 6)}${o.table ? ` · table ${o.table}` : ""}`);
+  const reason = await askReason(`Void order ${orderTitle(o)}`);
   if (reason === null) return;
   act(async () => {
     await withApproval("POST", `/api/orders/${o.id}/void`, { user: state.user.id, reason });

@@ -1,0 +1,125 @@
+"""X and Z reports of a register's shift, and the Z that closes the shift and, last, the business day.
+
+The figures are the console's shift report (``console/reports.py`` ``shift_rows``) computed from the
+loaded ledger days instead of the materialised tables, under the same names, so a register's X or Z and
+the console's report of that shift can be compared figure by figure (tests prove they are equal). An X
+report is the shift so far; a Z report is of a closed shift. With the venue's ``blind_count`` setting
+an open shift's report leaves the expected cash out: the cashier counts the drawer without knowing what
+it should hold (docs/architecture.md (Model)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meshpos.errors import DayStillOpen, PermissionDenied
+from meshpos.model.ledger_types import NoSale, Shift
+from meshpos.model.records_drawer import NO_SALES
+from meshpos.model.venue import DayEnded, Venue
+from meshpos.model.venue_base import operation
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftReport:
+    """One shift's figures (integer minor units), named as the console's shift report names them."""
+
+    report: str  # "X": the shift so far; "Z": the shift closed
+    shift: Shift
+    receipts: int
+    sales: int  # receipts' totals
+    cash_taken: int  # cash payments with their tips
+    card_taken: int  # every other method, with tips
+    refunds: int
+    cash_refunds: int
+    cash_in: int
+    cash_out: int
+    drawer_expected: int | None  # None while a blind count hides it
+    no_sales: tuple[NoSale, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ZReport:
+    """A Z: the closed shift's report, and the business day it ended when it was the day's last open
+    shift (``day`` None otherwise; ``day_open`` says why the day stays open, in the venue's words)."""
+
+    z: ShiftReport
+    day: DayEnded | None
+    day_open: str
+
+
+def shift_report(venue: Venue, shift: Shift, *, blind: bool = False) -> ShiftReport:
+    """``shift``'s report from every loaded ledger day (a shift's records may span two days)."""
+    receipts = sales = cash_taken = card_taken = refunds = cash_refunds = 0
+    cash_in = cash_out = 0
+    no_sales: list[NoSale] = []
+    for ledger in venue.ledgers():
+        for receipt in ledger.receipts():
+            if receipt.shift_id == shift.id:
+                receipts += 1
+                sales += receipt.total
+        for p in ledger.payments():
+            if p.shift_id == shift.id:
+                if p.method == "cash":
+                    cash_taken += p.amount + p.tip
+                else:
+                    card_taken += p.amount + p.tip
+        for r in ledger.refunds():
+            if r.shift_id == shift.id:
+                refunds += r.amount
+                cash_refunds += r.amount if r.method == "cash" else 0
+        for m in ledger.cash_moves():
+            if m.shift_id == shift.id:
+                cash_in += m.amount if m.kind == "in" else 0
+                cash_out += m.amount if m.kind == "out" else 0
+        no_sales += [n for n in ledger.records(NO_SALES) if n.shift_id == shift.id]
+    expected = shift.opening_cash + cash_taken + cash_in - cash_out - cash_refunds
+    hidden = blind and shift.is_open
+    return ShiftReport(
+        report="X" if shift.is_open else "Z",
+        shift=shift,
+        receipts=receipts,
+        sales=sales,
+        cash_taken=cash_taken,
+        card_taken=card_taken,
+        refunds=refunds,
+        cash_refunds=cash_refunds,
+        cash_in=cash_in,
+        cash_out=cash_out,
+        drawer_expected=None if hidden else expected,
+        no_sales=tuple(sorted(no_sales, key=NO_SALES.sort)),
+    )
+
+
+@operation("close the shift with a Z report")
+def close_with_z(venue: Venue, user: str, counted_cash: int, now_ms: int) -> ZReport:
+    """Close this register's shift with the counted cash; when no other shift of the venue is open,
+    end the business day too (``Venue.end_day``, what ``POST /api/day/close`` does). The shift closes
+    whatever the day does: a day that cannot end yet (an open order, a user without the ``end_day``
+    right) is said in ``day_open`` and a manager ends it later. A Z made after the shift's business
+    day passed its cut-off hour ends nothing: that day has ended, and today's has just begun."""
+    closed = venue.close_shift(user, counted_cash, now_ms)
+    still_open = [s for ledger in venue.ledgers() for s in ledger.shifts() if s.is_open]
+    shift_day = next(ledger.date for ledger in venue.ledgers() if ledger.has_shift(closed.id))
+    today = venue.business_date(now_ms)
+    day: DayEnded | None = None
+    why = ""
+    if shift_day < today:  # a Z after the cut-off: ending today would send its sales to tomorrow
+        why = f"business day {shift_day} already ended at its cut-off hour: sales go to {today}"
+    elif still_open:
+        s = min(still_open, key=lambda s: (s.opened_at_ms, s.id))
+        why = (
+            f"the shift of {venue.user_name(s.user)} on {s.register} is still open: the business "
+            "day ends with the last Z"
+        )
+    else:
+        try:
+            venue.require(user, "end_day")
+            day = venue.end_day(user, now_ms)
+        except PermissionDenied:
+            why = (
+                f"{venue.user_name(user)} may not end the business day: a manager ends it "
+                "(Close day)"
+            )
+        except DayStillOpen as exc:  # checked before end_day writes anything
+            why = exc.message
+    return ZReport(shift_report(venue, closed), day, why)

@@ -1,0 +1,113 @@
+"""X and Z reports, a "no sale" opening and a reprint of a past receipt on the register page, in a real
+headless Chromium against a real node, under the venue's blind count (issue 17). The page's figures are
+the node's report of the shift; the Z of the venue's only shift ends the business day. Screenshots go
+to the artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from meshpos.config import load_config
+from meshpos.harness.wait import until
+from meshpos.model.sample import MANAGER
+from meshpos.node import Node
+
+from ..mesh.kit import make_device, make_venue
+from .cdp import Browser, Page
+from .conftest import running
+from .test_api_shift_reports import _blind_catalog
+from .test_pages_browser import add, count, log_in_and_open_shift, q
+
+
+@pytest.fixture
+async def r1(tmp_path: Path) -> AsyncIterator[Node]:
+    path = make_device(make_venue(tmp_path), tmp_path, "R1", catalog=_blind_catalog())
+    async with running([load_config(path, env={})]) as (node,):
+        yield node
+
+
+def shown(cents: int) -> str:
+    """An amount as the page shows it (the sample venue's currency has 2 digits)."""
+    return f"{cents / 100:.2f} EUR"
+
+
+async def figure(page: Page, key: str) -> str:
+    return str(await page.text(f"#report-figures [data-figure={key}]"))
+
+
+async def menu(page: Page, entry: str) -> None:
+    await page.click("#menu-button")
+    await page.click(f"#{entry}")
+
+
+async def test_x_no_sale_reprint_and_a_z_that_ends_the_day(
+    r1: Node, browser: Browser, artifacts: Path
+) -> None:
+    page = await browser.new_page("register R1")
+    await page.goto(f"{r1.api_url}/")
+    await log_in_and_open_shift(page, MANAGER)
+    await add(page, "espresso", 1)
+    await add(page, "croissant", 2)
+    await page.click("#pay-button")
+    await page.click("#pay-confirm")
+    await page.wait(f"{q('#receipt-dialog')}.open", what="the receipt")
+    number = await page.text("#receipt-number")
+    await page.click("#receipt-done")
+    today = r1.business_date(r1.now_ms())
+
+    # the drawer opened with no sale: a reason, and a record
+    await menu(page, "no-sale")
+    await page.wait(f"{q('#reason-dialog')}.open", what="the no-sale reason")
+    await page.fill("#reason-input", "change for a guest")
+    await page.click("#reason-ok")
+    await until(lambda: len(r1.no_sales(today)) == 1, 5, "the no-sale recorded", on=[r1])
+
+    # X: the node's report of the shift, the expected cash hidden by the blind count
+    shift = r1.current_shift()
+    assert shift is not None
+    await menu(page, "x-report")
+    await page.wait(f"{q('#report-dialog')}.open", what="the X report")
+    x = r1.shift_report(shift.id)
+    assert (await page.text("#report-title")).startswith("X report")
+    assert await figure(page, "receipts") == str(x.receipts) == "1"
+    for key in ("sales", "cash_taken", "card_taken", "refunds", "cash_in", "cash_out"):
+        assert await figure(page, key) == shown(getattr(x, key)), key
+    assert await figure(page, "drawer_expected") == "hidden (blind count)"
+    assert await page.eval(count("#report-no-sales li")) == 1
+    assert "change for a guest" in await page.text("#report-no-sales")
+    await page.screenshot(artifacts / "1-x-report.png")
+    await page.click("#report-done")
+
+    # a past receipt found by its number and reprinted
+    await menu(page, "find-receipt")
+    await page.wait(f"{q('#receipt-search-dialog')}.open", what="the search")
+    await page.fill("#search-number", number.split("-")[-1].lstrip("0") or number)
+    await page.click("#search-go")
+    await page.wait(f"{count('#search-results li[data-number]')} === 1", what="the receipt found")
+    await page.click(f"#search-results [data-number='{number}'] button")
+    await page.wait(f"{q('#reprint-dialog')}.open", what="the reprint")
+    assert await page.text("#reprint-number") == number
+    assert await page.eval(count("#reprint-lines tr")) == 2
+    await page.screenshot(artifacts / "2-reprint.png")
+    await page.eval(f"{q('#reprint-dialog')}.close(); {q('#receipt-search-dialog')}.close()")
+
+    # Z: counted blind (nothing pre-filled), then the figures, the difference and the day ended
+    await menu(page, "z-report")
+    await page.wait(f"{q('#amount-dialog')}.open", what="the count")
+    assert await page.eval(f"{q('#amount-input')}.value") == ""
+    expected = r1.expected_cash(shift)
+    await page.fill("#amount-input", f"{(expected - 150) / 100:.2f}")
+    await page.click("#amount-ok")
+    await page.wait(
+        f"{q('#report-dialog')}.open && {q('#report-title')}.innerText.startsWith('Z report')",
+        what="the Z report",
+    )
+    assert await figure(page, "drawer_expected") == shown(expected)
+    assert await figure(page, "difference") == shown(-150)
+    assert f"Business day {today} ended" in await page.text("#report-day")
+    await page.screenshot(artifacts / "3-z-report.png")
+    assert today in r1.days().ended
+    assert r1.current_shift() is None
