@@ -28,6 +28,7 @@ A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the sta
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -42,6 +43,8 @@ from meshpos.sync._rules import forwards_everything
 from meshpos.sync._session import EXCHANGING, Session, State
 from meshpos.sync._topology import TOPOLOGY_FEATURE, graph, neighbours, tree
 from meshpos.sync._updates import header_authors
+
+log = logging.getLogger("meshpos.sync")
 
 #: far records in one heartbeat: own, candidates, news, then a rotating window (bounded whatever N)
 FAR_PER_BEAT = 8
@@ -79,6 +82,7 @@ class Spread:
     _graph_for: tuple[object, dict[str, frozenset[str]]]
     _trees: dict[str, dict[str, str]]
     _clients_for: tuple[object, dict[int, str]]
+    _tree_failed = False  # logged once
     _roles_for: tuple[object, dict[str, str]]
     _shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]]
 
@@ -199,6 +203,15 @@ class Spread:
             authors = header_authors(update)
         except RemoteProtocolError:
             return None
+        try:
+            return self._children_for(source, authors)
+        except Exception:  # this runs in a pycrdt observer, which swallows errors: flood, say so
+            if not self._tree_failed:
+                log.exception("forwarding along the tree failed; flooding instead")
+                self._tree_failed = True
+            return None
+
+    def _children_for(self, source: str, authors: frozenset[int] | None) -> frozenset[str] | None:
         if authors is None or len(authors) != 1:
             return None
         origin = self._client_nodes().get(next(iter(authors)))

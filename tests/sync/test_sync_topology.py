@@ -269,3 +269,20 @@ def test_the_relay_tells_the_console_of_nodes_beyond_its_links() -> None:
     assert "R3" in r1.presence
     assert set(console.presence) == {"R1"}  # the console hears no far records
     assert "console" not in r1.members
+
+
+def test_a_fault_in_the_tree_floods_instead_of_stopping_the_update(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    venue = Venue(12)
+    venue.settle(20.0)
+
+    def broken(*args: object) -> frozenset[str]:
+        raise RuntimeError("a bug in the tree")
+
+    monkeypatch.setattr(Synchronizer, "_children_for", broken)
+    client, clock = venue.write("R003", "despite-a-bug")
+    venue.until(
+        lambda: len(venue.holders(client, clock)) == 12, limit=1.0
+    )  # not anti-entropy's 5 s
+    assert "forwarding along the tree failed; flooding instead" in caplog.text
