@@ -3,4 +3,4 @@
 from meshpos.errors import MeshposError
 
 __all__ = ["MeshposError", "__version__"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

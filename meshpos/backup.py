@@ -44,6 +44,7 @@ from meshpos.trust.identity import (
     CA_FILE,
     CERT_FILE,
     KEY_FILE,
+    DeviceIdentity,
     identity_exists,
     identity_from_pems,
     load_identity,
@@ -104,6 +105,23 @@ def backup(config: Config, out: Path) -> Manifest:
     db = config.db_path
     if not db.is_file() or db.stat().st_size == 0:
         raise BackupError(f"{db}: no database to back up")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise BackupError(f"{out}: {out.parent} is a file, not a folder (nothing was written)")
+    # a folder it may not write, a full disk: said in one line, nothing half-written kept
+    try:
+        return _write_backup(config, identity, db, out)
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) and out.exists():  # made meanwhile: never replaced
+            raise BackupError(
+                f"{out}: already exists; choose a new file name (nothing was written)"
+            ) from None
+        raise BackupError(
+            f"cannot write the backup {out}: {exc.strerror or exc} (nothing was written)"
+        ) from None
+
+
+def _write_backup(config: Config, identity: DeviceIdentity, db: Path, out: Path) -> Manifest:
+    """:func:`backup`'s writing: a temporary file beside ``out``, linked into place when whole."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".meshpos-backup-", dir=out.parent) as tmp:
         copy = Path(tmp) / DATABASE
@@ -202,8 +220,8 @@ class Restored:
 def restore(config: Config, source: Path, *, replace: bool = False) -> Restored:
     """Put the backup ``source`` into the config's data dir and identity dir.
 
-    Refused while a node (or anything) holds the database, for a backup of another device id or role,
-    and where the device already holds a database or another identity unless ``replace`` (which keeps
+    Refused while a node (or anything) holds the database, for a backup of another device id or role
+    or of another venue than the device's identity names (even with ``replace``), and where the device already holds a database or another identity unless ``replace`` (which keeps
     the old database beside it as ``node.db.before-restore-<time>``)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".meshpos-restore-", dir=config.data_dir) as tmp:
@@ -213,6 +231,12 @@ def restore(config: Config, source: Path, *, replace: bool = False) -> Restored:
             raise BackupError(
                 f"{source} is a backup of venue {manifest.venue_id}, but node.toml says venue "
                 f"{config.venue_id}; nothing was changed"
+            )
+        held = _held_venue(config.identity_path)
+        if held and held != manifest.venue_id:  # a wrong backup file: --replace would lose the key
+            raise BackupError(
+                f"{source} is a backup of venue {manifest.venue_id}, but this device belongs to "
+                f"venue {held} ({config.identity_path}); nothing was changed"
             )
         if manifest.node_id != config.node_id or manifest.role != config.role:
             raise BackupError(
@@ -305,8 +329,8 @@ def _forget_numbers(db: Path) -> None:
 
 def _make_room(config: Config, cert_pem: str, *, replace: bool) -> list[Path]:
     """Check the device holds nothing the restore would overwrite, or (``replace``) rename its
-    database aside. A different identity is refused unless ``replace``; it is then overwritten (the
-    backup's is the device's)."""
+    database aside. A different identity is refused unless ``replace``; it is then copied aside and
+    overwritten (the backup's is the device's)."""
     db = config.db_path
     holds_data = db.is_file() and db.stat().st_size > 0
     other_identity = identity_exists(config.identity_path) and (
@@ -320,6 +344,11 @@ def _make_room(config: Config, cert_pem: str, *, replace: bool) -> list[Path]:
         )
     kept: list[Path] = []
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    if other_identity:  # its key is kept too: nothing the device held is deleted
+        identity = config.identity_path
+        aside = identity.with_name(f"{identity.name}.before-restore-{stamp}")
+        shutil.copytree(identity, aside)
+        kept.append(aside)
     for suffix in ("", "-wal", "-shm"):  # a WAL of the old database must never meet the new one
         old = db.with_name(db.name + suffix)
         if old.exists():
@@ -327,6 +356,15 @@ def _make_room(config: Config, cert_pem: str, *, replace: bool) -> list[Path]:
             os.replace(old, aside)
             kept.append(aside)
     return kept
+
+
+def _held_venue(directory: Path) -> str:
+    """The venue of the identity the device holds ("" if none, or one too damaged to read)."""
+    if not identity_exists(directory):
+        return ""
+    with contextlib.suppress(TrustError, OSError):
+        return load_identity(directory).venue_id
+    return ""
 
 
 def _current_cert(directory: Path) -> str:
@@ -353,8 +391,8 @@ def add_backup_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     back.add_argument(
         "--replace",
         action="store_true",
-        help="the device holds a database or identity already: rename the database aside "
-        "(node.db.before-restore-TIME) and take the backup's",
+        help="the device holds a database or identity already: put them aside "
+        "(node.db.before-restore-TIME, identity.before-restore-TIME) and take the backup's",
     )
     back.set_defaults(func=_cmd_restore)
 

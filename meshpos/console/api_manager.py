@@ -161,6 +161,12 @@ async def receipt_detail(c: ConsoleCall) -> dict[str, Any]:
         item["cashier"] = names.user(item["user_id"])
     for line in found["lines"]:
         line["category"] = names.products.get(str(line["product_id"]), ("", ""))[1]
+        by = line["discount_approved_by"]
+        line["discount_approved_by_name"] = names.user(by) if by else ""
+    for discount in found["order_discounts"]:
+        if isinstance(discount, dict):
+            by = discount.get("approved_by") or ""
+            discount["approved_by_name"] = names.user(str(by)) if by else ""
     return found
 
 
@@ -273,6 +279,7 @@ VOID_COLUMNS = (
     "voided_by_name",
     "approved_by_name",
     "reason",
+    "voided",
     "id",
 )
 

@@ -63,6 +63,12 @@ _RECEIPT = (
 )
 
 
+_TABLE = "COALESCE(o.current_table, o.table_label)"
+_TAB = "COALESCE(o.current_tab, o.tab)"
+"""Where an order is now; where it was opened in a row stored before schema 7 until its day is
+materialised again (``table_label`` and ``tab`` are where it was opened, kept insert-only)."""
+
+
 def _receipt_filter(venue_id: str, days: Days, search: ReceiptSearch) -> tuple[str, list[Any]]:
     where = "r.venue_id = ? AND r.business_date >= ? AND r.business_date <= ?"
     params: list[Any] = [venue_id, days.first, days.last]
@@ -70,8 +76,12 @@ def _receipt_filter(venue_id: str, days: Days, search: ReceiptSearch) -> tuple[s
         where += " AND UPPER(r.number) LIKE ? ESCAPE '!'"
         params.append(_like(search.number))
     if search.table:
-        where += " AND (UPPER(o.table_label) = ? OR UPPER(o.tab) = ?)"
-        params += [search.table.upper()] * 2
+        # where the order is now or where it was opened: a manager may know either
+        where += (
+            f" AND (UPPER({_TABLE}) = ? OR UPPER({_TAB}) = ? "
+            "OR UPPER(o.table_label) = ? OR UPPER(o.tab) = ?)"
+        )
+        params += [search.table.upper()] * 4
     if search.users is not None:
         if not search.users:
             where += " AND 1 = 0"  # a cashier nobody is
@@ -97,7 +107,7 @@ async def receipts(
         f"SELECT CAST(COUNT(*) AS BIGINT) FROM receipts r {_ORDER_JOIN} WHERE {where}", params
     )
     rows = await cur.fetchall(
-        f"SELECT {', '.join('r.' + c for c in _RECEIPT)}, o.table_label, o.tab, "
+        f"SELECT {', '.join('r.' + c for c in _RECEIPT)}, {_TABLE}, {_TAB}, "
         f"{refunded_sum('r')} FROM receipts r {_ORDER_JOIN} WHERE {where} "
         "ORDER BY r.issued_at_ms, r.number, r.id LIMIT ? OFFSET ?",
         [*params, int(limit), int(offset)],
@@ -110,9 +120,9 @@ async def receipt_detail(cur: Cursor, venue_id: str, receipt_id: str) -> dict[st
     """A receipt with its lines (modifiers and discounts from its order), the order's discounts,
     its payments, its refunds and its shift; None when the console holds no such receipt."""
     found = await cur.fetchall(
-        f"SELECT {', '.join('r.' + c for c in _RECEIPT)}, r.payment_ids, o.table_label, o.tab, "
+        f"SELECT {', '.join('r.' + c for c in _RECEIPT)}, r.payment_ids, {_TABLE}, {_TAB}, "
         "o.opened_by, o.opened_at_ms, o.line_detail, o.order_discounts, s.opened_at_ms, "
-        "s.closed_at_ms, s.opened_by "
+        "s.closed_at_ms, s.opened_by, o.table_label, o.tab "
         f"FROM receipts r {_ORDER_JOIN} "
         "LEFT JOIN shifts s ON s.venue_id = r.venue_id AND s.id = r.shift_id "
         "WHERE r.venue_id = ? AND r.id = ?",
@@ -130,6 +140,8 @@ async def receipt_detail(cur: Cursor, venue_id: str, receipt_id: str) -> dict[st
         "order_opened_by": opened_by,
         "order_opened_at_ms": opened_at,
         "shift": {"opened_at_ms": extra[7], "closed_at_ms": extra[8], "opened_by": extra[9]},
+        "opened_table": extra[10],  # where the order was opened (table/tab: where it is now)
+        "opened_tab": extra[11],
         "order_discounts": _json_list(discounts),
     }
     by_line = {str(d.get("line_id")): d for d in _json_list(detail) if isinstance(d, dict)}
@@ -145,6 +157,7 @@ async def receipt_detail(cur: Cursor, venue_id: str, receipt_id: str) -> dict[st
         known = by_line.get(str(item["line_id"]), {})
         item["modifiers"] = known.get("modifiers", [])
         item["discount_id"] = known.get("discount_id")
+        item["discount_approved_by"] = known.get("approved_by") or ""  # schema 7
         out["lines"].append(item)
     wanted = {str(p) for p in _json_list(payment_ids)}
     payments = await cur.fetchall(
@@ -267,10 +280,11 @@ async def refunds(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]
 
 
 async def voids(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
-    """Orders voided on the days, with the lines they held when voided."""
+    """Orders voided on the days, with the lines they held when voided (``voided``: "order"), then
+    each line voided after the kitchen had it (``voided``: "line"; also of an order voided later)."""
     rows = await cur.fetchall(
-        "SELECT id, register, opened_by, opened_at_ms, table_label, tab, total, line_detail, "
-        "business_date, void_detail FROM orders WHERE venue_id = ? AND business_date >= ? "
+        f"SELECT id, register, opened_by, opened_at_ms, {_TABLE}, {_TAB}, total, line_detail, "
+        "business_date, void_detail FROM orders o WHERE venue_id = ? AND business_date >= ? "
         "AND business_date <= ? AND status = 'void' ORDER BY opened_at_ms, id",
         (venue_id, days.first, days.last),
     )
@@ -288,8 +302,46 @@ async def voids(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
             "voided_by": first.get("user", ""),
             "reason": first.get("reason", ""),
             "approved_by": first.get("approved_by", ""),
+            "voided": "order",
         }
         out.append(item)
+    return out + await _line_voids(cur, venue_id, days)
+
+
+_SENT = (
+    '%"sent": true%'  # a void_detail naming a removed line the kitchen had (json.dumps' spacing)
+)
+
+
+async def _line_voids(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
+    """Each line removed after it was sent to the kitchen (a void, not a correction) and not moved to
+    another bill, from schema 7's ``void_detail`` (a row written before has none until its day is
+    materialised again)."""
+    rows = await cur.fetchall(
+        f"SELECT id, register, opened_by, opened_at_ms, {_TABLE}, {_TAB}, total, business_date, "
+        "void_detail FROM orders o WHERE venue_id = ? AND business_date >= ? "
+        "AND business_date <= ? AND void_detail LIKE ? "
+        "ORDER BY opened_at_ms, id",
+        (venue_id, days.first, days.last, _SENT),
+    )
+    cols = ("id", "register", "opened_by", "opened_at_ms", "table", "tab", "total")
+    out = []
+    for row in rows:
+        for v in _json_list(row[8]):
+            if not (isinstance(v, dict) and v.get("line_id") and v.get("sent")):
+                continue
+            if v.get("moved_to"):
+                continue  # split off to another bill: still sold
+            item = dict(zip(cols, row[:7], strict=True))
+            item |= {
+                "lines": [{"name": v.get("name", ""), "quantity": v.get("quantity", 0)}],
+                "business_date": row[7],
+                "voided_by": v.get("user", ""),
+                "reason": v.get("reason", ""),
+                "approved_by": v.get("approved_by", ""),
+                "voided": "line",
+            }
+            out.append(item)
     return out
 
 

@@ -17,11 +17,12 @@ from typing import Any
 from meshpos.model.record_spec import Column, RecordSpec
 from meshpos.model.records import LEDGER_RECORDS
 
-SCHEMA_VERSION = 6  # docs/architecture.md (Relay and console)
+SCHEMA_VERSION = 7  # docs/architecture.md (Relay and console)
 # 2: documents.version, sightings. 3: snapshot segments (compaction is not quadratic), closed days
 # (documents.closed, state_vector, deletions; closed_records), unreported. 4: audit (console writes).
 # 5: reports (orders' line_detail and order_discounts, business-day indexes, stock_entries)
 # 6: refunds.approved_by (a late column: stored rows keep their digests), no_sales, orders.void_detail
+# 7: orders.current_table and current_tab (mutable: a move keeps the row's digest); discount approvers
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -134,6 +135,15 @@ def migrations(d: Dialect, version: int) -> list[str]:
             "ALTER TABLE orders ADD COLUMN void_detail TEXT",
             "UPDATE orders SET state_digest = ''",  # the next materialisation writes the detail
             *record_table_ddl(TABLES["no_sales"], d),
+        ],
+        # 7: where an order is now (``table_label``/``tab`` keep where it was opened: insert-only, in
+        # the digest), and who approved each discount (in line_detail and order_discounts). All
+        # mutable columns, out of the digest: no stored row raises an alarm, and the next
+        # materialisation of a row's day fills them in
+        6: [
+            "ALTER TABLE orders ADD COLUMN current_table TEXT",
+            "ALTER TABLE orders ADD COLUMN current_tab TEXT",
+            "UPDATE orders SET state_digest = ''",
         ],
     }
     return [statement for v in range(version, SCHEMA_VERSION) for statement in steps[v]]

@@ -239,7 +239,7 @@ def _ports(report: Report, settings: ConsoleSettings, running: bool) -> None:
 
 
 def _token_file(report: Report, settings: ConsoleSettings) -> None:
-    from meshpos.localapi import read_token
+    from meshpos.trust._files import read_token  # checks the file as the console does
 
     if not settings.token_file.exists():
         report.ok("admin token", f"{settings.token_file} is made on the first start")
@@ -267,7 +267,7 @@ def _venue_dirs(report: Report, settings: ConsoleSettings) -> None:
 
 
 def _api(report: Report, settings: ConsoleSettings) -> None:
-    from meshpos.localapi import read_token
+    from meshpos.trust._files import read_token  # checks the file as the console does
 
     scheme = "https" if settings.tls_cert is not None else "http"
     try:

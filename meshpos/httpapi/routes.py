@@ -139,6 +139,8 @@ class Route:
             leaves = _leaves(f.kind) - {type(None)}  # an optional number (int | None) too
             if leaves == {int} and isinstance(value, str) and _WHOLE.fullmatch(value):
                 raw_query[f.name] = int(value)
+            elif value == "" and type(None) in _leaves(f.kind):  # a form's empty field: not given
+                del raw_query[f.name]
         return body, _fields(self.query, raw_query, "query parameter")
 
 

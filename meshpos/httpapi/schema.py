@@ -191,7 +191,8 @@ def type_name(kind: Any) -> str:
         return f"object of {type_name(args[1])}"
     if origin in (Union, types.UnionType):
         return " or ".join(type_name(a) for a in args)
-    return {int: "integer", str: "string", bool: "boolean", float: "number"}.get(kind, str(kind))
+    names = {int: "integer", str: "string", bool: "boolean", float: "number", type(None): "null"}
+    return names.get(kind, str(kind))
 
 
 class Schemas:

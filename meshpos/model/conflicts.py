@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from meshpos.model.ledger_types import Conflict, Order, Receipt
+from meshpos.model.ledger_types import Conflict, Line, Order, Receipt
 
 
 def order_conflicts(
@@ -77,3 +77,32 @@ def split_twice(orders: Iterable[Order]) -> list[Conflict]:
                 for o in later
             ]
     return found
+
+
+def split_also_on(bill: Order, orders: Iterable[Order]) -> tuple[Line, Order] | None:
+    """A line of ``bill`` whose item another register split off into another bill at the same time
+    (:func:`split_twice`), with that other bill; None if there is none. Paying both would charge the
+    item twice, so the payment waits until one of them is voided."""
+    wanted = {line.split_from: line for line in bill.lines if line.split_from}
+    if not wanted:
+        return None
+    for other in orders:
+        if other.id == bill.id or other.voided:
+            continue
+        for line in other.lines:
+            if line.split_from in wanted:
+                return wanted[line.split_from], other
+    return None
+
+
+def bill_to_keep(source: Order, line: Line, bills: Iterable[Order]) -> Order | None:
+    """Of two bills holding ``line``'s item (split off at once), the one whose split the order kept:
+    each partial split left the rest of the line on ``source`` and only the later rest stands
+    (``records.latest_replacements``), made in the same operation, at the same time, as its bill.
+    None where it cannot tell (the whole line moved, or both at the same millisecond)."""
+    root = line.replaces or line.split_from
+    rests = [kept for kept in source.lines if kept.replaces == root]
+    if len(rests) != 1:
+        return None
+    same = [bill for bill in bills if bill.opened_at_ms == rests[0].at_ms]
+    return same[0] if len(same) == 1 else None

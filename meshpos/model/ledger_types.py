@@ -46,6 +46,7 @@ class Line:
     stamp: str
     replaces: str = ""  # the line of the same order this one took the place of (a new quantity)
     split_from: str = ""  # the line of another order this one was split off from
+    approved_by: str = ""  # who approved its discount on the spot ("": nobody had to)
 
     def priced(self) -> PricedLine:
         return PricedLine(
@@ -211,6 +212,12 @@ class Removal:
     at_ms: int
     reason: str
     approved_by: str
+    name: str = (
+        ""  # the removed line's item, quantity, and whether the kitchen had it (a line void)
+    )
+    quantity: int = 0
+    sent: bool = False
+    moved_to: str = ""  # the bill a split moved it to: not a void
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +245,8 @@ class Order:
     removals: tuple[
         Removal, ...
     ] = ()  # its voids and removed lines, oldest first (the console's detail)
+    discounts_approved_by: tuple[str, ...] = ()
+    """Who approved each of ``discounts`` on the spot, in the same order ("": nobody had to)."""
 
     @property
     def words(self) -> str:

@@ -23,6 +23,9 @@ MAX_CATALOG_ID_CHARS = 64
 # products in one CSV import (one update: 5,000 parse and write in about 0.4 s)
 MAX_MENU_ROWS = 5_000
 MAX_DEPTH = 8  # nesting of one record's values
+#: "no sale" drawer openings one register records in a minute: a drawer is opened by hand, so more is a
+#: stuck key or a script, each opening a record every device keeps for good
+MAX_NO_SALES_PER_MINUTE = 10
 SAFE_INTEGER = 2**53  # JavaScript's and pycrdt's exact integers
 MAX_RECEIPT_SEQ = (
     10**9

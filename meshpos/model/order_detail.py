@@ -33,6 +33,7 @@ def line_detail(order: Order) -> str:
                 "discount_value": line.discount_value,
                 "user": line.user,
                 "at_ms": line.at_ms,
+                "approved_by": line.approved_by,  # schema 7: who let its discount be given
             }
             for line in order.lines
         ]
@@ -40,8 +41,14 @@ def line_detail(order: Order) -> str:
 
 
 def order_discounts(order: Order) -> str:
+    """The order's own discounts, each with who approved it on the spot (schema 7; "" for none)."""
     return json.dumps(
-        [{"discount_id": d, "kind": kind, "value": value} for d, kind, value in order.discounts]
+        [
+            {"discount_id": d, "kind": kind, "value": value, "approved_by": by}
+            for (d, kind, value), by in zip(
+                order.discounts, order.discounts_approved_by, strict=True
+            )
+        ]
     )
 
 
@@ -54,6 +61,8 @@ def removals(parts: Mapping[str, Mapping[str, Any]], where: str) -> tuple[Remova
         for key, value in parts[part].items():
             try:
                 f = Fields(value, f"{where} {part}/{key}")
+                item = parts["lines"].get(key) if line else None
+                what = Fields(item, f"{where} lines/{key}") if item is not None else None
                 found.append(
                     Removal(
                         key if line else "",
@@ -61,6 +70,10 @@ def removals(parts: Mapping[str, Mapping[str, Any]], where: str) -> tuple[Remova
                         f.integer("at"),
                         f.opt_text("reason") or "",
                         f.opt_text("approved_by") or "",
+                        name=what.text("name") if what else "",
+                        quantity=what.quantity("quantity") if what else 0,
+                        sent=line and key in parts["sent"],
+                        moved_to=f.opt_text("moved_to") or "",
                     )
                 )
             except CorruptRecord:
@@ -79,6 +92,13 @@ def void_detail(order: Order) -> str:
                 "at_ms": r.at_ms,
                 "reason": r.reason,
                 "approved_by": r.approved_by,
+                # schema 7: the removed line's item, and whether it was a void (the kitchen had it)
+                # or a split (moved to another bill)
+                **(
+                    {"name": r.name, "quantity": r.quantity, "sent": r.sent, "moved_to": r.moved_to}
+                    if r.line_id
+                    else {}
+                ),
             }
             for r in order.removals
         ]

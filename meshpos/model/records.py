@@ -99,6 +99,7 @@ def parse_line(order_id: str, line_id: str, f: Fields) -> Line:
         stamp=f.text("stamp"),
         replaces=f.opt_text("replaces") or "",
         split_from=f.opt_text("split_from") or "",
+        approved_by=f.opt_text("approved_by") or "",
     )
 
 
@@ -134,7 +135,13 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
     place = latest_place(parts["places"], where)
     discounts = sorted(
         (
-            (k, f.text("discount_id"), f.choice("kind", DISCOUNT_KINDS), f.integer("value"))
+            (
+                k,
+                f.text("discount_id"),
+                f.choice("kind", DISCOUNT_KINDS),
+                f.integer("value"),
+                f.opt_text("approved_by") or "",
+            )
             for k, f in (
                 (k, Fields(v, f"{where} discounts/{k}")) for k, v in parts["discounts"].items()
             )
@@ -149,7 +156,7 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
         key=lambda p: (p.at_ms, p.id),
     )
     amounts = price_lines(
-        [line.priced() for line in lines], [(kind, value) for _, _, kind, value in discounts]
+        [line.priced() for line in lines], [(kind, value) for _, _, kind, value, _ in discounts]
     )
     totals = order_totals(amounts, sum(p.amount for p in payments), sum(p.tip for p in payments))
     return Order(
@@ -162,7 +169,7 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
         opened_at_ms=info.integer("at"),
         lines=tuple(lines),
         amounts=tuple(amounts),
-        discounts=tuple((d_id, kind, value) for _, d_id, kind, value in discounts),
+        discounts=tuple((d_id, kind, value) for _, d_id, kind, value, _ in discounts),
         payments=tuple(payments),
         receipt_ids=tuple(sorted(parts["receipts"])),
         voided=bool(parts["voids"]),
@@ -172,6 +179,7 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
         opened_tab=info.opt_text("tab") or "",
         split_from=info.opt_text("split_from") or "",
         removals=removals(parts, where),
+        discounts_approved_by=tuple(by for *_, by in discounts),
     )
 
 
@@ -321,7 +329,7 @@ ORDERS: RecordSpec[Order] = RecordSpec(
         col("shift_id"),
         col("opened_by", attr="waiter"),
         col("opened_at_ms", "int"),
-        # where it was opened: the console's row is written once (a move is not at the console yet)
+        # where it was opened, written once (insert-only); where it is now: current_table/_tab
         col("table_label", attr="opened_table"),
         col("tab", attr="opened_tab"),
     ),
@@ -337,6 +345,11 @@ ORDERS: RecordSpec[Order] = RecordSpec(
         _nullable("order_discounts", "text", order_discounts),
         # schema 6: who voided the order or removed its lines, why, and who approved it
         _nullable("void_detail", "text", void_detail),
+        # schema 7: where the order is now (moved, or given a tab, after it was opened); mutable, so
+        # out of the row's digest: rows stored before keep theirs, and it is NULL until their day is
+        # materialised again (the reports then show where the order was opened)
+        _nullable("current_table", "text", attrgetter("table")),
+        _nullable("current_tab", "text", attrgetter("tab")),
     ),
     indexes=("shift_id", "business_date"),
     device="register",

@@ -8,9 +8,13 @@ docs/architecture.md (Model).
 
 from __future__ import annotations
 
+from meshpos.errors import DomainError
 from meshpos.model.ledger_types import NoSale
+from meshpos.model.limits import MAX_NO_SALES_PER_MINUTE
 from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.venue_base import VenueBase, approval, note, operation
+
+MINUTE_MS = 60_000
 
 
 class DrawerRules(VenueBase):
@@ -21,6 +25,16 @@ class DrawerRules(VenueBase):
         note(reason, "reason")
         shift = self._register_shift(user, "cash", approved_by)
         ledger = self._ledger_of_shift(shift.id)
+        recent = [
+            n
+            for n in ledger.records(NO_SALES)
+            if n.register == self.device and 0 <= now_ms - n.at_ms < MINUTE_MS
+        ]
+        if len(recent) >= MAX_NO_SALES_PER_MINUTE:
+            raise DomainError(
+                f"the drawer of {self.device} was opened without a sale {len(recent)} times in the "
+                "last minute: wait a moment, or check the No sale key is not stuck"
+            )
         no_sale_id = self._new_id()
         ledger.write(
             NO_SALES.root,

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from meshpos.errors import (
+    CorruptRecord,
     DomainError,
     InvalidAmount,
     OpenOrdersOnShift,
@@ -17,6 +18,7 @@ from meshpos.errors import (
     ShiftError,
     UnknownRecord,
 )
+from meshpos.model.conflicts import bill_to_keep, split_also_on
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_layout import SALE_MOVES_FIELD
 from meshpos.model.ledger_types import (
@@ -130,6 +132,22 @@ class MoneyRules(VenueBase):
             )
         if not order.lines:
             raise DomainError(f"{order.words} has no lines to pay for")
+        twice = split_also_on(order, ledger.orders()) if order.split_from else None
+        if twice is not None:  # two registers split one item off at once: one bill must go first
+            line, other = twice
+            try:
+                keep = bill_to_keep(ledger.order(order.split_from), line, (order, other))
+            except (CorruptRecord, UnknownRecord):
+                keep = None
+            if keep is None:
+                which = "void one of the two bills and check the items left on the order"
+            else:
+                which = f"void bill {(other if keep is order else order).number} (the order kept "
+                which += f"the split of bill {keep.number})"
+            raise DomainError(
+                f"{line.name} on {order.words} was also split off into bill {other.number} on another "
+                f"register at the same time: {which}, then take payment"
+            )
         money(tip, "tip")
         due = order.totals.due
         change = 0

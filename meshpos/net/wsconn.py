@@ -339,13 +339,13 @@ async def accept(
     if route is None and request.path != PATH and not (also is not None and also(request.path)):
         response = protocol.reject(404, f"meshpos speaks on {PATH}\n")
         refused = LinkRefused("websocket", f"unknown path {request.path!r}", status=404)
-    elif problem:
-        response = protocol.reject(400, problem + "\n")
-        refused = LinkRefused("websocket", problem, status=400)
-    elif answer is not None:
+    elif answer is not None:  # the route's own refusal first: it counted it already
         status, text = answer
         response = protocol.reject(status, text)
         refused = LinkRefused("http", f"answered {status}: {text.strip()}", status=status)
+    elif problem:
+        response = protocol.reject(400, problem + "\n")
+        refused = LinkRefused("websocket", problem, status=400)
     else:
         response = protocol.accept(request)
         if features:

@@ -15,7 +15,7 @@ connection here once the websocket is up; this decides who it is, then runs it a
 
 A refusal that reconnecting cannot mend closes the websocket with a 44xx code, after which y-websocket
 stops reconnecting (an HTTP refusal would look like a network failure to it, and it would retry for
-ever): 4401 no valid certificate or token, 4403 another venue or a revoked device, 4404 not a document
+ever): 4401 no valid certificate or token, 4403 another venue, a revoked device or a token below register opening the catalog, 4404 not a document
 of the venue. Too many clients or connections opened too fast close with 1013 (try again later).
 Refusals are counted with the mesh's (``refusals``) and logged once per kind and client.
 """
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from meshpos.errors import MeshposError
-from meshpos.model.documents import MAX_DOC_NAME, valid_document_name
+from meshpos.model.documents import CATALOG, MAX_DOC_NAME, valid_document_name
 from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind
 from meshpos.net.wsconn import WsConnection
@@ -40,6 +40,8 @@ from meshpos.sync._session import SessionConfig
 log = logging.getLogger("meshpos.net")
 
 PREFIX = "/yjs/"
+#: how a token's client is named (a certificate's is ``yjs:<device id>``: a device id holds no ':')
+TOKEN_NAME = "yjs:token:"
 #: one stock client's largest message: as large as a mesh peer's chunked message may be once
 #: reassembled (y-websocket does not chunk)
 MAX_MESSAGE_SIZE = SessionConfig().max_payload_size
@@ -51,6 +53,10 @@ ACCEPTS = Allowance(rate=1.0, burst=16)
 MAX_LOGGED = 1024
 
 UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, TRY_LATER = 4401, 4403, 4404, 1013
+#: token roles that may open the catalog: it holds the staff's scrypt PIN hashes, and a 4-digit PIN
+#: falls to an offline search in minutes, so a token that could never sell (``reader``, ``kds``: a
+#: board, a kitchen screen) must not carry them off the premises; a register app needs the prices
+CATALOG_TOKEN_ROLES: tuple[str, ...] = ("register",)
 
 
 class Refused(MeshposError):
@@ -177,6 +183,12 @@ class YjsServer:
         if doc is None:
             shown = urllib.parse.urlsplit(conn.path).path[len(PREFIX) :][:MAX_DOC_NAME]
             raise Refused(NOT_FOUND, "document", f"{shown!r} is not a document of this venue")
+        if doc == CATALOG and name.startswith(TOKEN_NAME) and role not in CATALOG_TOKEN_ROLES:
+            raise Refused(
+                FORBIDDEN,
+                "catalog",
+                f"a {role} token may not open the catalog (it holds the staff's PIN hashes)",
+            )
         bucket = self._accepts.setdefault(name, TokenBucket(self.settings.accepts))
         if not bucket.take(asyncio.get_running_loop().time()):
             raise Refused(TRY_LATER, "too_often", f"{name} opens connections too fast")
@@ -211,7 +223,7 @@ class YjsServer:
         if not found:
             raise Refused(UNAUTHENTICATED, "token", "the token is not one of this node's")
         name, role = found[0]
-        return f"yjs:token:{name}", role
+        return f"{TOKEN_NAME}{name}", role
 
     def drop(self, device_id: str, reason: str) -> None:
         """Close every client of ``device_id`` (revoked): for good (4403)."""

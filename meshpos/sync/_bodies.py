@@ -18,7 +18,14 @@ from meshpos.model.limits import MAX_NOTE_CHARS, text_problem
 from meshpos.model.roles import NODE_ROLES, ROLES
 from meshpos.model.tally import KINDS, UNKNOWN_REGISTER
 from meshpos.sync._features import FEATURES
-from meshpos.sync._messages import PROTOCOL_VERSION, FarRecord, Heartbeat, Hello, PeerSummary
+from meshpos.sync._messages import (
+    PROTOCOL_VERSION,
+    SOFTWARE,
+    FarRecord,
+    Heartbeat,
+    Hello,
+    PeerSummary,
+)
 from meshpos.sync._topology import TOPOLOGY_FEATURE
 
 MAX_JSON_DOCS = 1024  # documents listed in one heartbeat
@@ -36,6 +43,10 @@ def _json(obj: dict[str, Any]) -> bytes:
 #: the encoders leave the field out for any other peer, so N−1 gets byte for byte what it accepts.
 HELLO_FIELD_FEATURES: dict[str, str] = {}
 HEARTBEAT_FIELD_FEATURES: dict[str, str] = {"far": TOPOLOGY_FEATURE, "gone": TOPOLOGY_FEATURE}
+#: record kinds (meshpos.model.tally.KINDS) newer than N−1, each with the feature a peer must have
+#: announced to be told their counts in ``reports`` and ``owed``: N−1 refuses a kind it does not know,
+#: and counts none of it. A part that adds a kind adds one line here.
+KIND_FEATURES: dict[str, str] = {}
 
 
 def _for_peer(
@@ -43,6 +54,13 @@ def _for_peer(
 ) -> dict[str, Any]:
     """``body`` without the fields whose feature the peer did not announce."""
     return {k: v for k, v in body.items() if k not in gated or gated[k] in features}
+
+
+def _kinds_for_peer(counts: dict[str, int], features: frozenset[str]) -> dict[str, int]:
+    """``counts`` less the record kinds the peer did not announce it knows (:data:`KIND_FEATURES`)."""
+    return {
+        k: n for k, n in counts.items() if k not in KIND_FEATURES or KIND_FEATURES[k] in features
+    }
 
 
 def hello_body(msg: Hello, features: frozenset[str] = FEATURES) -> bytes:
@@ -80,9 +98,13 @@ def heartbeat_body(msg: Heartbeat, features: frozenset[str] = FEATURES) -> bytes
     if msg.unreported:
         body["unreported"] = {"count": msg.unreported, "reason": msg.unreported_reason}
     if msg.reports:
-        body["reports"] = msg.reports
-    if msg.owed:
-        body["owed"] = msg.owed
+        body["reports"] = {
+            doc: {register: _kinds_for_peer(counts, features) for register, counts in by.items()}
+            for doc, by in msg.reports.items()
+        }
+    owed = _kinds_for_peer(msg.owed, features)
+    if owed:
+        body["owed"] = owed
     if msg.far:
         body["far"] = {r.node: _far_body(r) for r in msg.far}
     if msg.gone:
@@ -162,8 +184,13 @@ def decode_hello(body: bytes) -> Hello:
     except (UnicodeDecodeError, ValueError, RecursionError):
         probe = None
     if isinstance(probe, dict) and "v" in probe and probe["v"] != PROTOCOL_VERSION:
+        # both versions named, and both releases where the peer's is readable: an operator mixing
+        # releases across a protocol change learns which device runs what (compatibility rules)
+        theirs = probe.get("software")
+        release = f" ({theirs})" if isinstance(theirs, str) and _SOFTWARE.fullmatch(theirs) else ""
         raise RemoteProtocolError(
-            f"hello: field 'v' (protocol version) is {probe['v']!r:.20}, we speak {PROTOCOL_VERSION}"
+            f"hello: field 'v' (protocol version) is {probe['v']!r:.20}{release}, "
+            f"we speak {PROTOCOL_VERSION} ({SOFTWARE})"
         )
     obj = _load_object(body, what, {"v", "venue", "node", "role", "software", "client"})
     return Hello(

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from meshpos import __version__
 from meshpos.errors import LocalProtocolError
 from meshpos.sync._budget import ReopenBudget
+from meshpos.sync._messages import SOFTWARE as SOFTWARE  # the synchronizer's hello names it
 from meshpos.sync._session import SessionConfig
 from meshpos.sync._topology import DEGREE
 
-SOFTWARE = f"meshpos/{__version__}"  # in the hello: which release a peer runs
 REPORTED_DAYS = (
     14  # ledger days whose console reports a heartbeat carries (a few hundred bytes each)
 )

@@ -105,6 +105,7 @@ class Exchange:
     _docs: dict[str, Doc[Any]]
     _events: list[SyncEvent]
     _authors: dict[int, str]  # client id -> the role of the peer that announced it
+    _stock_authors: set[int]  # those of them learnt from a stock Yjs client's update
     _applying: str | _Loading | _Stored | None
     _opening_for_content: bool
     _held_by: dict[str, dict[str, dict[int, int]]]
@@ -275,6 +276,10 @@ class Exchange:
             start = header_start(update)  # a stock client's new client id (``_yjs``): learnt
             if start is not None and start[0] not in self._authors and session.learn(*start):
                 self._authors[start[0]] = role
+                self._stock_authors.add(start[0])
+        if session.stock and self._forges_a_device(update, clocks, what):
+            self._reject(peer, node, name, "carries changes under another device's client id")
+            return
         if held is not None and authors is not None and authors.isdisjoint(checked):
             self._open_and_apply(
                 peer, name, update, what, authors
@@ -299,6 +304,19 @@ class Exchange:
             self._reject(peer, node, name, "carries changes under our own client id")
             return
         self._open_and_apply(peer, name, update, what, authors)
+
+    def _forges_a_device(self, update: bytes, clocks: dict[int, int], what: str) -> bool:
+        """True if a stock client's ``update`` holds structs we lack under a device's client id (one a
+        hello announced). A client writes under its own ids only; structs it appended under a device's
+        id would take clocks that device's next write takes too, and two writers of one client id
+        diverge for good: that device's sales would vanish everywhere else (docs/architecture.md (Wire))."""
+        devices = {
+            c: clocks.get(c, 0)
+            for c in self._authors
+            if c != self.client_id and c not in self._stock_authors
+        }
+        with _invalid_update(what):
+            return has_structs_from(update, devices)
 
     def _ahead_of_order(
         self,

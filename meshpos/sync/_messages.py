@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from meshpos import __version__
+
 PROTOCOL_VERSION = 1  # in the hello and the mDNS advert (net.discovery): the one place it is set
+SOFTWARE = f"meshpos/{__version__}"  # in the hello: which release a peer runs
 
 
 # --- messages -------------------------------------------------------------------------------------

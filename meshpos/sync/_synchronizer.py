@@ -115,6 +115,7 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         self._sessions: dict[str, Session] = {}
         self._events: list[SyncEvent] = []
         self._authors: dict[int, str] = {client_id: role}
+        self._stock_authors: set[int] = set()  # (``_exchange``: ids learnt from stock Yjs clients)
         self._applying: str | _Loading | _Stored | None = None
         self._presence = PresenceTable(
             self.config.heartbeat_interval * self.config.missed_heartbeats

@@ -8,7 +8,7 @@ read). What matches is the console's rule (``model/receipt_search.py``).
 from __future__ import annotations
 
 from meshpos.httpapi.routes import Route, opt, text
-from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS
+from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NAME_CHARS
 from meshpos.model.receipt_search import ReceiptFound, ReceiptQuery
 from meshpos.web.orders import MAX_PAGE, RECEIPTS_PAGE
 from meshpos.web.routes import Call, day_query
@@ -35,7 +35,12 @@ ROUTES = (
             text(
                 "number", MAX_ID_CHARS, "the receipt number or a part of it (any case)", default=""
             ),
-            text("table", MAX_ID_CHARS, "the order's table or tab, exactly (any case)", default=""),
+            text(
+                "table",
+                MAX_NAME_CHARS,  # as long as a table or tab may be (web/orders.py)
+                "the order's table or tab, exactly (any case)",
+                default="",
+            ),
             opt(
                 "amount",
                 int | None,

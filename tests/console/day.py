@@ -70,8 +70,9 @@ def simulate_day() -> tuple[Venue, Venue]:
     b = sell(r1, ("latte", 1), method="card", at=t + 20, modifiers=("large", "oat"), tip=100)
     split = r1.open_order(CASHIER, t + 30, table="7")
     r1.add_line(CASHIER, split.id, "espresso", 3, t + 30)
-    r1.add_line(MANAGER, split.id, "croissant", 2, t + 31, discount_id="staff")
-    r1.apply_order_discount(MANAGER, split.id, "happy", t + 32)
+    # the discounts a cashier may not give alone, approved by the manager on the spot
+    r1.add_line(CASHIER, split.id, "croissant", 2, t + 31, discount_id="staff", approved_by=MANAGER)
+    r1.apply_order_discount(CASHIER, split.id, "happy", t + 32, approved_by=MANAGER)
     r1.pay(CASHIER, split.id, "card", t + 33, amount=500)
     r1.pay(CASHIER, split.id, "cash", t + 34, tendered=2_000, tip=50)
     empty = r1.open_order(CASHIER, t + 40)

@@ -40,15 +40,17 @@ def register_and_console(
 
 
 def sell_a_day(register: NodeProcess) -> list[dict[str, Any]]:
-    """Four sales: a latte with modifiers, a discounted croissant at table 7 with an order discount,
-    fries in cash, and an order voided; a refund of the fries. The receipts as the register holds them."""
+    """Four sales: a latte with modifiers, a discounted croissant with an order discount opened at
+    table 4 and moved to table 7, fries in cash, and an order voided; a refund of the fries. The
+    receipts as the register holds them."""
     order = register.call("POST", "/api/orders", {"user": CASHIER})
     register.call("POST", f"/api/orders/{order['id']}/lines", {"user": CASHIER, "product_id": "latte", "modifiers": ["large", "oat"]})  # fmt: skip
     latte = register.call("POST", f"/api/orders/{order['id']}/payments", {"user": CASHIER, "method": "card"})  # fmt: skip
-    order = register.call("POST", "/api/orders", {"user": MANAGER, "table": "7"})
+    order = register.call("POST", "/api/orders", {"user": MANAGER, "table": "4"})
     register.call("POST", f"/api/orders/{order['id']}/lines", {"user": MANAGER, "product_id": "croissant", "quantity": 2, "discount_id": "staff"})  # fmt: skip
     register.call("POST", f"/api/orders/{order['id']}/lines", {"user": MANAGER, "product_id": "espresso"})  # fmt: skip
     register.call("POST", f"/api/orders/{order['id']}/discounts", {"user": MANAGER, "discount_id": "happy"})  # fmt: skip
+    register.call("PUT", f"/api/orders/{order['id']}/place", {"user": MANAGER, "table": "7"})
     table = register.call("POST", f"/api/orders/{order['id']}/payments", {"user": MANAGER, "method": "card"})  # fmt: skip
     fries = register.sell(CASHIER, ["fries", "fries"], method="cash")
     register.call("POST", f"/api/receipts/{fries['id']}/refunds", {"user": MANAGER, "reason": "cold"})  # fmt: skip

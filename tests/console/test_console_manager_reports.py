@@ -130,15 +130,23 @@ async def test_a_receipts_detail_has_its_lines_modifiers_discounts_payments_and_
         )
         assert detail["cashier"] == _names(r1)[receipt.user]
         assert detail["issued_at_ms"] == receipt.issued_at_ms
-        assert detail["table"] == order.table
+        assert (detail["table"], detail["opened_table"]) == (order.table, order.opened_table)
         lines = {line.id: line for line in order.lines}
         assert [x["line_id"] for x in detail["lines"]] == [x.line_id for x in receipt.lines]
         for shown in detail["lines"]:
             line = lines[shown["line_id"]]
             assert [m["name"] for m in shown["modifiers"]] == [m.name for m in line.modifiers]
             assert shown["discount_id"] == line.discount_id
+            by = line.approved_by  # who approved its discount, by name too (schema 7)
+            assert (shown["discount_approved_by"], shown["discount_approved_by_name"]) == (
+                by,
+                _names(r1)[by] if by else "",
+            )
         assert [(d["discount_id"], d["kind"], d["value"]) for d in detail["order_discounts"]] == [
             *order.discounts
+        ]
+        assert [d["approved_by"] for d in detail["order_discounts"]] == [
+            *order.discounts_approved_by
         ]
         assert sorted(p["id"] for p in detail["payments"]) == sorted(receipt.payment_ids)
         assert sum(p["amount"] for p in detail["payments"]) == receipt.total
@@ -160,6 +168,8 @@ async def test_a_receipts_detail_has_its_lines_modifiers_discounts_payments_and_
     assert any(m for d in shown for line in d["lines"] for m in line["modifiers"])
     assert any(line["discount_id"] for d in shown for line in d["lines"])
     assert any(d["order_discounts"] for d in shown)
+    assert any(line["discount_approved_by_name"] for d in shown for line in d["lines"])
+    assert any(x["approved_by_name"] for d in shown for x in d["order_discounts"])
     await client.error(404, "unknown_receipt", "GET", f"{BASE}/receipts/no-such-receipt")
 
 

@@ -173,6 +173,11 @@ async def test_a_schema_1_database_is_migrated_and_keeps_its_documents(db_url: s
         await db.close()
 
 
+# What schema version 6 was: where an order is now not kept (only where it was opened).
+_SCHEMA_6 = [
+    "ALTER TABLE orders DROP COLUMN current_table",
+    "ALTER TABLE orders DROP COLUMN current_tab",
+]
 # What schema version 5 was: no record of who approved a refund, no "no sale" openings.
 _SCHEMA_5 = [
     "ALTER TABLE refunds DROP COLUMN approved_by",
@@ -207,11 +212,12 @@ _SCHEMA_1 = ["ALTER TABLE documents DROP COLUMN version", "DROP TABLE sightings"
 
 
 def _as_schema(url: str, version: int, first: Sequence[str] = ()) -> None:
-    """Turn a database of the current schema into one of an older ``version`` (1 to 5), after the
+    """Turn a database of the current schema into one of an older ``version`` (1 to 6), after the
     statements ``first`` (what that version had written differently into rows)."""
     steps = [
         *first,
-        *_SCHEMA_5,
+        *_SCHEMA_6,
+        *(_SCHEMA_5 if version < 6 else []),
         *(_SCHEMA_4 if version < 5 else []),
         *(_SCHEMA_3 if version < 4 else []),
         *(_SCHEMA_2 if version < 3 else []),

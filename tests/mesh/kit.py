@@ -14,7 +14,7 @@ import asyncio
 import concurrent.futures
 import random
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,6 +70,18 @@ def _blocking(job: Coroutine[Any, Any, T]) -> T:
     return asyncio.run_coroutine_threadsafe(job, _loop).result()
 
 
+def _with_python(
+    python: Sequence[str], prefix: Sequence[str] = ()
+) -> Callable[[Sequence[str]], list[str]]:
+    """A Proc ``command`` that runs the program with ``python`` (an interpreter command, e.g. a
+    previous release's virtualenv: tests/compat) instead of this one; none: this one."""
+
+    def command(argv: Sequence[str]) -> list[str]:
+        return [*prefix, *python, *argv[1:]] if python else [*prefix, *argv]
+
+    return command
+
+
 def _log_tail(path: Path, chars: int = 3000) -> str:
     try:
         return path.read_text(errors="replace")[-chars:]
@@ -101,18 +113,20 @@ class NodeProcess:
     log: Path
     args: list[str] = field(default_factory=list)
     prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", ns]
+    python: list[str] = field(
+        default_factory=list
+    )  # another interpreter (tests/compat); [] this one
     _proc: Proc | None = field(default=None, repr=False)
     _events: EventStream | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 20.0) -> NodeProcess:
         if self._proc is None:
-            prefix = list(self.prefix)
             self._proc = Proc(
                 self.config.stem,
                 [*node_argv(self.config), *self.args],
                 self.log,
                 load_config(self.config, env={}).data_dir / "api.token",
-                command=lambda argv: [*prefix, *argv],
+                command=_with_python(list(self.python), list(self.prefix)),
             )
         _start(self._proc, "node", timeout)
         return self
@@ -201,6 +215,9 @@ class ConsoleProcess:
     heartbeat_interval: float = 0.5
     args: list[str] = field(default_factory=list)  # e.g. ["--tls-cert", ..., "--tls-key", ...]
     ca_file: Path | None = None  # the CA that signed its --tls-cert, for call() over https
+    python: list[str] = field(
+        default_factory=list
+    )  # another interpreter (tests/compat); [] this one
     _proc: Proc | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 60.0) -> ConsoleProcess:
@@ -208,7 +225,13 @@ class ConsoleProcess:
             db = self.db or f"sqlite:///{self.root / 'console.db'}"
             token_file = self.root / "console-admin.token"
             argv: Sequence[str] = console_argv(db, self.venues, token_file, self.heartbeat_interval)
-            self._proc = Proc("console", [*argv, *self.args], self.root / "console.log", token_file)
+            self._proc = Proc(
+                "console",
+                [*argv, *self.args],
+                self.root / "console.log",
+                token_file,
+                command=_with_python(list(self.python)),
+            )
         _start(self._proc, "console", timeout)
         return self
 

@@ -9,9 +9,11 @@ value, exit code 2 and no traceback, and leaves the data dir as it was.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from meshpos.errors import ConfigError, StoreLocked
 from meshpos.model.sample import CASHIER
 from meshpos.node_adapters import make_node
 from meshpos.store import SqliteStore
+from meshpos.store.schema import SCHEMA_VERSION
 
 from .kit import NodeProcess, make_device, make_venue
 from .test_cli_node import meshpos
@@ -192,6 +195,14 @@ def _database(config_file: Path, data: Path) -> tuple[Path, str]:
     return data / "node.db", "is empty (0 bytes)"
 
 
+def _newer_database(config_file: Path, data: Path) -> tuple[Path, str]:
+    """A database a later release wrote (compatibility rules, docs/architecture.md (Wire))."""
+    with contextlib.closing(sqlite3.connect(data / "node.db")) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    words = f"schema version {SCHEMA_VERSION + 1} but this meshpos understands only up to version {SCHEMA_VERSION}"
+    return data / "node.db", words
+
+
 BAD_FILES: dict[str, Spoil] = {
     "port 22.7": _setting("port = 22.7"),
     "api_port 1e3": _setting("api_port = 1e3"),
@@ -207,6 +218,7 @@ BAD_FILES: dict[str, Spoil] = {
     "api.token directory": _token(None, "is a directory"),
     "api.url directory": _url_directory,
     "node.db emptied": _database,
+    "node.db of a later release": _newer_database,
 }
 
 

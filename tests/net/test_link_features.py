@@ -12,10 +12,12 @@ import pytest
 
 from meshpos.harness.venue import make_venue
 from meshpos.harness.wait import until
+from meshpos.net.port import LinkPeer
 from meshpos.net.wsconn import LinkRefused, WsConnection, accept, dial, listen
 from meshpos.sync import FEATURES, FEATURES_HEADER
 from meshpos.trust import client_ssl_context, device_hostname
 
+from ..engine.test_engine import VENUE, Recording, engine
 from ..trust.helpers import issue_identity
 from .test_link_contract import HOST, LIMIT, Recorder
 from .test_links_backlog import mesh_links
@@ -110,3 +112,12 @@ async def test_a_mesh_peer_of_the_previous_release_is_linked_with_no_features(
         await conn.close()
     finally:
         await links.stop()
+
+
+async def test_the_engine_gives_each_session_its_links_features() -> None:
+    a = await engine("A", Recording([]))
+    sends: list[bytes] = []
+    a.link_opened("new#1", LinkPeer("B", "register", VENUE, features=FEATURES), sends.extend)
+    a.link_opened("old#2", LinkPeer("C", "register", VENUE), sends.extend)
+    assert a.sync.sessions["new#1"].peer_features == FEATURES
+    assert a.sync.sessions["old#2"].peer_features == frozenset()

@@ -21,7 +21,7 @@ from meshpos.errors import StoreError
 from meshpos.harness.wait import until
 from meshpos.net.port import LinkPeer, PeerKind, Send
 from meshpos.relay import ConsoleLink, Probe, probe_console
-from meshpos.sync import Hello, SyncUpdate, encode
+from meshpos.sync import FEATURES_HEADER, Hello, SyncUpdate, encode
 from meshpos.trust import VenueAuthority, init_venue
 
 from .consoles import running_console
@@ -222,4 +222,27 @@ async def test_a_token_the_console_cannot_check_is_answered_503_with_why(
     base = f"ws://127.0.0.1:{console.server.port}"
     probe = await probe_console(base, venue_id=console.a.venue_id, token=console.a.console_token)
     assert probe == Probe(False)
+    await nothing_stored(console)
+
+
+async def test_a_malformed_features_header_is_refused_once_and_a_bad_token_stays_a_token_refusal(
+    console: Console,
+) -> None:
+    """The features header (sync/_features.py) of an upgrade the token lets through is checked too:
+    400 naming the header, counted once; with a wrong token it stays the token's refusal (401)."""
+    bad = {FEATURES_HEADER: "features1,,Nope"}
+    for token, status, kind in [
+        (console.a.console_token, 400, "websocket"),
+        ("nope", 401, "token"),
+    ]:
+        headers = {"Authorization": f"Bearer {token}", **bad}
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(
+                console.url(console.a.venue_id), additional_headers=headers, proxy=None
+            ):
+                pass
+        assert refused.value.response.status_code == status
+        assert console.server.refusals[kind] == 1
+    assert sum(console.server.refusals.values()) == 2
+    assert any(FEATURES_HEADER in line for line in console.server.recent_refusals)
     await nothing_stored(console)

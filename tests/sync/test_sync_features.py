@@ -12,6 +12,7 @@ from meshpos.errors import RemoteProtocolError
 from meshpos.sync import (
     FEATURES,
     FEATURES_HEADER,
+    PROTOCOL_VERSION,
     Heartbeat,
     Synchronizer,
     _bodies,
@@ -21,6 +22,7 @@ from meshpos.sync import (
     parse_features,
 )
 from meshpos.sync._codec import HEARTBEAT
+from meshpos.sync._config import SOFTWARE
 from meshpos.sync._features import MAX_FEATURE_CHARS, MAX_FEATURES, MAX_HEADER_CHARS
 
 from .helpers import VENUE, hello, pump, session, shuttle
@@ -73,6 +75,19 @@ def test_a_malformed_header_is_refused_naming_the_header_and_what(value: str, wo
     assert words in refused.value.message
 
 
+def test_a_hello_of_another_protocol_version_is_refused_naming_both_releases() -> None:
+    body = json.loads(encode(hello("r1"))[1:]) | {
+        "v": PROTOCOL_VERSION + 1,
+        "software": "meshpos/9.0",
+    }
+    with pytest.raises(RemoteProtocolError) as refused:
+        decode(b"\x01" + json.dumps(body).encode())
+    assert refused.value.message == (
+        f"hello: field 'v' (protocol version) is {PROTOCOL_VERSION + 1} (meshpos/9.0), "
+        f"we speak {PROTOCOL_VERSION} ({SOFTWARE})"
+    )
+
+
 def test_we_never_announce_a_name_we_could_not_read_back() -> None:
     with pytest.raises(ValueError, match="not lower-case"):
         features_header(frozenset({"Bad Name"}))
@@ -90,6 +105,21 @@ def test_a_gated_heartbeat_field_reaches_only_peers_that_announced_it(
     new = body_of(encode(message, frozenset({"owed-test"})))
     assert new["owed"] == {"receipts": 2}
     assert decode(encode(message, frozenset({"owed-test"}))) == message
+
+
+def test_a_gated_record_kind_is_counted_only_to_peers_that_announced_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # stands for a kind a later part adds to meshpos.model.tally.KINDS
+    monkeypatch.setitem(_bodies.KIND_FEATURES, "refunds", "refunds-test")
+    counts = {"receipts": 2, "refunds": 1}
+    message = beat(owed=counts, reports={LEDGER: {"r1": counts}})
+    old = body_of(encode(message, frozenset()))
+    assert old["owed"] == {"receipts": 2}
+    assert old["reports"] == {LEDGER: {"r1": {"receipts": 2}}}
+    only_gated = body_of(encode(beat(owed={"refunds": 1}), frozenset()))
+    assert "owed" not in only_gated  # nothing left to tell: the optional field is left out
+    assert decode(encode(message, frozenset({"refunds-test"}))) == message
 
 
 def test_without_gated_fields_every_peer_gets_the_same_bytes() -> None:
@@ -127,3 +157,14 @@ def test_the_synchronizer_hands_a_connections_features_to_its_session() -> None:
     pump(a, "r2#x", b, "r1#x")
     assert a.sessions["r2#x"].peer_features == {"features1", "later1"}
     assert b.sessions["r1#x"].peer_features == frozenset()
+
+
+def test_whatever_is_gated_is_gated_by_a_feature_this_build_announces() -> None:
+    """A field or kind gated by a feature missing from FEATURES would never reach a peer like us."""
+    gates = {
+        **{f"hello field {k}": v for k, v in _bodies.HELLO_FIELD_FEATURES.items()},
+        **{f"heartbeat field {k}": v for k, v in _bodies.HEARTBEAT_FIELD_FEATURES.items()},
+        **{f"record kind {k}": v for k, v in _bodies.KIND_FEATURES.items()},
+    }
+    unannounced = {what: feature for what, feature in gates.items() if feature not in FEATURES}
+    assert not unannounced, f"gated by features FEATURES lacks: {unannounced}"

@@ -165,6 +165,7 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             what="the hour's error next to it",
         )
         await page.fill("#settings-form [name=day_cutoff_hour]", "4")
+        await page.click("#settings-form [name=blind_count]")  # cashiers count the drawer blind
         await page.click("#settings-form button[type=submit]")
         await page.wait(
             f"{q('#venue-name')}.innerText === 'Scone Corner'", what="the new name in the header"
@@ -215,6 +216,9 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
         assert await register.text("#receipt-footer") == "Merci, à bientôt"
         await register.screenshot(artifacts / "3-register-sells-console-product.png")
         await register.click("#receipt-done")
+        # the blind count saved with the venue's name: the register hides the expected cash
+        report = await asyncio.to_thread(r1.call, "GET", "/api/shifts/current/report")
+        assert (report["receipts"], report["drawer_expected"]) == (1, None)
         # the receipt in the console's Reports -> Receipts, its detail with the modifier and discount
         await page.click("#tabs button[data-tab=reports]")
         await page.wait(

@@ -85,6 +85,18 @@ async def test_a_manager_searches_the_receipts_and_opens_one(
         )
         await page.screenshot(artifacts / "4-reports-receipt-refunded.png")
 
+        # the order of table 7 was opened at table 4 and moved: the detail says both
+        await page.click(f"#receipts tr[data-receipt='{table['id']}'] td")
+        await page.wait(
+            f"{q('#detail-title')}.innerText.includes('{table['number']}')",
+            what="the detail of the table's receipt",
+        )
+        pairs = await page.eval(
+            "Object.fromEntries([...document.querySelectorAll('#detail-facts dt')]"
+            ".map((dt) => [dt.innerText, dt.nextElementSibling.innerText]))"
+        )
+        assert (pairs["table"], pairs["opened at"]) == ("7", "4")
+
         # the other reports of the day: the open shift's X report, sales, and a supply entered here
         await page.click("#report-tabs [data-report=shifts]")
         await page.wait(

@@ -1,7 +1,7 @@
-"""X and Z reports, a "no sale" opening and a reprint of a past receipt on the register page, in a real
-headless Chromium against a real node, under the venue's blind count (issue 17). The page's figures are
-the node's report of the shift; the Z of the venue's only shift ends the business day. Screenshots go
-to the artifacts."""
+"""X and Z reports, a "no sale" opening, a past receipt found by amount and by number, reprinted (with
+its modifiers and discounts) and refunded whole on the register page, in a real headless Chromium against a real node, under the venue's
+blind count (issue 17). The page's figures are the node's report of the shift; the Z of the venue's
+only shift ends the business day. Screenshots go to the artifacts."""
 
 from __future__ import annotations
 
@@ -49,7 +49,13 @@ async def test_x_no_sale_reprint_and_a_z_that_ends_the_day(
     page = await browser.new_page("register R1")
     await page.goto(f"{r1.api_url}/")
     await log_in_and_open_shift(page, MANAGER)
-    await add(page, "espresso", 1)
+    # a latte with a modifier and a croissant with a line discount: the reprint shows both
+    await page.click("#products [data-product=latte]")
+    await page.click("#modifier-groups input[value=large]")
+    await page.click("#modifiers-add")
+    await page.wait(f"{count('#lines li')} === 1", what="the latte line")
+    await page.click("#discount-button")
+    await page.click("#discount-choices [data-discount=staff]")
     await add(page, "croissant", 2)
     await page.click("#pay-button")
     await page.click("#pay-confirm")
@@ -81,9 +87,18 @@ async def test_x_no_sale_reprint_and_a_z_that_ends_the_day(
     await page.screenshot(artifacts / "1-x-report.png")
     await page.click("#report-done")
 
-    # a past receipt found by its number and reprinted
+    # a past receipt found by its amount as the cashier types it (another amount finds nothing),
+    # then by its number, and reprinted
+    total = r1.receipt(number).total
     await menu(page, "find-receipt")
     await page.wait(f"{q('#receipt-search-dialog')}.open", what="the search")
+    await page.fill("#search-amount", f"{(total + 1) / 100:.2f}")
+    await page.click("#search-go")
+    await page.wait(f"{count('#search-results li.hint')} === 1", what="no receipt of that amount")
+    await page.fill("#search-amount", f"{total / 100:.2f}")
+    await page.click("#search-go")
+    await page.wait(f"{count('#search-results li[data-number]')} === 1", what="found by amount")
+    await page.fill("#search-amount", "")
     await page.fill("#search-number", number.split("-")[-1].lstrip("0") or number)
     await page.click("#search-go")
     await page.wait(f"{count('#search-results li[data-number]')} === 1", what="the receipt found")
@@ -91,8 +106,25 @@ async def test_x_no_sale_reprint_and_a_z_that_ends_the_day(
     await page.wait(f"{q('#reprint-dialog')}.open", what="the reprint")
     assert await page.text("#reprint-number") == number
     assert await page.eval(count("#reprint-lines tr")) == 2
+    printed = await page.text("#reprint-lines")
+    assert "Large" in printed  # the modifier and the discount, from the receipt's order
+    assert "Staff 50 % −" in printed
+    assert "Discounts (Staff 50 %)" in await page.text("#reprint-totals")
     await page.screenshot(artifacts / "2-reprint.png")
-    await page.eval(f"{q('#reprint-dialog')}.close(); {q('#receipt-search-dialog')}.close()")
+
+    # reopened from the reprint and refunded whole, with a reason
+    await page.click("#reprint-refund")
+    await page.wait(f"{q('#receipt-view-dialog')}.open", what="the receipt reopened")
+    await page.fill("#refund-reason", "wrong order")
+    await page.click("#refund-all")
+    await page.wait(f"{count('#view-refunds li')} === 1", what="the whole refund listed")
+    receipt = r1.receipt(number)
+    [refund] = r1.refunds(receipt.id)
+    assert (refund.amount, refund.reason) == (receipt.total, "wrong order")
+    assert sorted((x.line_id, x.quantity) for x in refund.lines) == sorted(
+        (x.line_id, x.quantity) for x in receipt.lines
+    )
+    await page.eval(f"{q('#receipt-view-dialog')}.close()")
 
     # Z: counted blind (nothing pre-filled), then the figures, the difference and the day ended
     await menu(page, "z-report")

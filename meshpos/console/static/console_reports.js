@@ -58,23 +58,27 @@
     $("receipts-prev").disabled = found.offset === 0;
     $("receipts-next").disabled = last >= found.total;
   }
+  const moved = (r) => (r.opened_table || r.opened_tab) && (r.opened_table !== r.table || r.opened_tab !== r.tab);
+  const approved = (name) => (name ? `, approved by ${name}` : "");
   async function openReceipt(id) {
     state.detail = id;
     const r = await call(`${base()}/receipts/${encodeURIComponent(id)}`);
     $("detail-title").textContent = `Receipt ${r.number}`;
     const facts = {
       register: r.register, cashier: r.cashier, table: r.table || r.tab || "—",
+      // where the order was opened, when it was moved (a row stored before schema 7 shows that only)
+      ...(moved(r) ? { "opened at": r.opened_table || r.opened_tab || "—" } : {}),
       "order opened": `${when(r.order_opened_at_ms)} by ${r.order_opened_by_name || ""}`,
       issued: when(r.issued_at_ms), "business day": r.business_date,
       shift: `${when(r.shift.opened_at_ms)} – ${r.shift.closed_at_ms ? when(r.shift.closed_at_ms) : "open"}`,
       subtotal: money(r.subtotal), discount: money(r.discount), tax: money(r.tax), total: money(r.total),
-      "order discounts": r.order_discounts.map((d) => `${d.discount_id} (${d.kind} ${d.value})`).join(", ") || "—",
+      "order discounts": r.order_discounts.map((d) => `${d.discount_id} (${d.kind} ${d.value})${approved(d.approved_by_name)}`).join(", ") || "—",
     };
     $("detail-facts").replaceChildren(...Object.entries(facts).flatMap(([k, v]) => [
       shell.element("dt", k), shell.element("dd", v)]));
     fill("detail-lines", r.lines, (l) => [
       td(l.name + l.modifiers.map((m) => ` + ${m.name}`).join("")), td(l.quantity, true),
-      td(money(l.unit_price), true), td(l.discount ? `${money(l.discount)}${l.discount_id ? ` (${l.discount_id})` : ""}` : "", true),
+      td(money(l.unit_price), true), td(l.discount ? `${money(l.discount)}${l.discount_id ? ` (${l.discount_id})` : ""}${approved(l.discount_approved_by_name)}` : "", true),
       td(money(l.amount), true)]);
     fill("detail-payments", r.payments, (p) => [td(p.method), td(money(p.amount), true), td(money(p.tip), true),
       td(p.cashier), td(when(p.at_ms))]);
@@ -119,7 +123,7 @@
     fill("refunds", refunds, (f) => [td(f.number), td(when(f.at_ms)), td(money(f.amount), true), td(f.method),
       td(f.register), td(f.cashier), td(f.approved_by_name || ""), td(f.reason), td(f.lines.map((l) => `${l.quantity} × ${l.name || l.line_id}`).join(", "))]);
     fill("voids", voids, (v) => [td(when(v.opened_at_ms)), td(v.register), td(v.cashier), td(v.table || v.tab),
-      td(v.lines.map((l) => `${l.quantity} × ${l.name}`).join(", ")), td(v.voided_by_name), td(v.approved_by_name), td(v.reason)]);
+      td(`${v.voided === "line" ? "line: " : ""}${v.lines.map((l) => `${l.quantity} × ${l.name}`).join(", ")}`), td(v.voided_by_name), td(v.approved_by_name), td(v.reason)]);
     fill("no-sales", noSales, (n) => [td(when(n.at_ms)), td(n.register), td(n.cashier), td(n.approved_by_name || ""), td(n.reason)]);
   }
   async function showStock() {

@@ -300,9 +300,7 @@ function drawOrder() {
       sent.has(line.id) ? h("small", { class: "sent" }, "sent to kitchen") : null),
     h("span", { class: "amount" }, money(o.amounts[i].amount)),
     h("button", { type: "button", class: "remove", "aria-label": `Remove ${line.name}`, "data-line": line.id,
-      onclick: () => act(async () => {
-        takeOrder(await withApproval("DELETE", `/api/orders/${o.id}/lines/${line.id}`, { user: state.user.id }));
-      }) }, "×"))));
+      onclick: () => removeLine(o, line, sent.has(line.id)) }, "×"))));
   const t = o ? o.totals : null;
   const rows = t ? [["subtotal", "Subtotal"], ["discount", "Discount"], ["tax", "of which tax"], ["total", "Total"],
     ["paid", "Paid"], ["due", "Due"]].filter(([key]) => t[key] || ["total", "due"].includes(key)) : [];

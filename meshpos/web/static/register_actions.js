@@ -1,7 +1,7 @@
 "use strict";
 // The register's actions a cashier may need a manager for: manager approval on the spot, refunds from a
-// past receipt (whole or by line and quantity, with a reason) and voiding an order. Loaded after
-// register.js, whose state, act and render it uses.
+// past receipt (whole or by line and quantity, with a reason) and voiding an order or a line the kitchen
+// has. Loaded after register.js, whose state, act and render it uses.
 
 // An action the cashier may not do alone is answered 403 needs_approval, its message naming the right
 // ("(right: refund)"). A user holding it picks their name and types their PIN on this screen; the same
@@ -53,6 +53,16 @@ function askReason(title) {
   $("#reason-title").textContent = title;
   $("#reason-input").value = "";
   return answerOf($("#reason-dialog"), $("#reason-form"), () => $("#reason-input").value.trim());
+}
+
+// × on a line. A line the kitchen already has is voided, not just removed: the cashier says why (kept
+// with the record, in the console's voids report) and a manager approves it if the cashier may not void.
+async function removeLine(o, line, sent) {
+  const reason = sent ? await askReason(`Void ${line.quantity} × ${line.name} (sent to the kitchen)`) : "";
+  if (reason === null) return;
+  act(async () => {
+    takeOrder(await withApproval("DELETE", `/api/orders/${o.id}/lines/${line.id}`, { user: state.user.id, reason }));
+  });
 }
 
 async function voidOrder() {

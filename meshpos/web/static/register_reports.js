@@ -99,7 +99,7 @@ const Reports = (() => {
     h("form", { id: "receipt-search-form" },
       h("h2", {}, "Find a receipt"),
       h("label", {}, "Number ", h("input", { id: "search-number", maxlength: "128", placeholder: "R1-000123 or 123" })),
-      h("label", {}, "Table or tab ", h("input", { id: "search-table", maxlength: "128" })),
+      h("label", {}, "Table or tab ", h("input", { id: "search-table", maxlength: "200" })),
       h("label", {}, "Amount ", h("input", { id: "search-amount", inputmode: "decimal" })),
       h("label", {}, "Business day ", h("input", { id: "search-date", type: "date" })),
       h("ul", { id: "search-results", class: "list" }),
@@ -161,16 +161,20 @@ const Reports = (() => {
       return notice(error.message);
     }
     const { receipt, refunds } = view;
+    // its order, for the lines' modifiers and discounts (the receipt keeps amounts only: receiptLine);
+    // an order the node cannot read still leaves the receipt printable, with its amounts
+    const order = await api("GET", `/api/orders/${receipt.order_id}`).catch(() => null);
     const currency = state.catalog.currency;
     $("#reprint-header").textContent = state.catalog.receipt_header;
     $("#reprint-footer").textContent = state.catalog.receipt_footer;
     $("#reprint-number").textContent = receipt.number;
     $("#reprint-when").textContent = `${new Date(receipt.issued_at_ms).toLocaleString()} · ${receipt.register} · ${userName(receipt.user)}`;
-    $("#reprint-lines").replaceChildren(...receipt.lines.map((line) => h("tr", {},
-      h("td", {}, `${line.quantity} × ${line.name}`), h("td", { class: "amount" }, money(line.amount)))));
+    $("#reprint-lines").replaceChildren(...receipt.lines.map((line) => receiptLine(line, order)));
+    const discounts = order ? allDiscountNames(order) : "";
     $("#reprint-totals").replaceChildren(
       h("dt", {}, "Subtotal"), h("dd", {}, money(receipt.subtotal)),
-      ...(receipt.discount ? [h("dt", {}, "Discount"), h("dd", {}, `−${money(receipt.discount)}`)] : []),
+      ...(receipt.discount ? [h("dt", {}, discounts ? `Discounts (${discounts})` : "Discounts"),
+        h("dd", { "data-total": "discount" }, `−${money(receipt.discount)}`)] : []),
       h("dt", {}, "Total"), h("dd", { "data-total": "total" }, `${money(receipt.total)} ${currency}`),
       h("dt", {}, "of which tax"), h("dd", {}, money(receipt.tax)),
       ...refunds.flatMap((r) => [h("dt", {}, `Refunded ${clock(r.at_ms)}`), h("dd", {}, `−${money(r.amount)}`)]));
