@@ -162,6 +162,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from meshpos.bench.console import run_console_bench
 
         return run_console_bench(args)
+    if args.what == "sim":
+        from meshpos.bench.sim import run_sim_bench
+
+        return run_sim_bench(args)
     raise MeshposError(f"unknown benchmark {args.what!r}")
 
 
@@ -344,6 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_console_arguments(
         bench_sub.add_parser(
             "console", help="a console with many venues of history and live relays (issue 15)"
+        )
+    )
+    from meshpos.bench.sim import add_sim_arguments
+
+    add_sim_arguments(
+        bench_sub.add_parser(
+            "sim", help="hundreds of simulated nodes on the bounded topology (issue 18)"
         )
     )
     bench.set_defaults(func=_cmd_bench)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from meshpos.config import Config
-from meshpos.engine import MAX_MESSAGE_SIZE
+from meshpos.engine import MAX_MESSAGE_SIZE, Engine
 from meshpos.errors import ConfigError, MissingDatabase
 from meshpos.httpapi.server import HttpServer
 from meshpos.net.adverts import PeerAd
@@ -54,6 +54,8 @@ def make_node(
     def links(
         identity: DeviceIdentity, handler: LinkHandler, is_revoked: Callable[[str], bool]
     ) -> Links:
+        # the bounded topology: dial the synchronizer's neighbours (docs/architecture.md (Links))
+        sync = handler.sync if isinstance(handler, Engine) else None
         return Links(
             LinkSettings(
                 node_id=config.node_id,
@@ -68,6 +70,8 @@ def make_node(
                 hostname_for=lambda device: device_hostname(device, identity.venue_id),
                 is_revoked=is_revoked,
                 max_message_size=MAX_MESSAGE_SIZE + LINK_OVERHEAD,
+                wants=sync.wants_link if sync is not None else None,
+                on_members=sync.set_members if sync is not None else None,
                 yjs=YjsSettings(tokens=config.yjs_tokens),
             ),
             handler,

@@ -5,6 +5,12 @@ no link exists after ``grace`` seconds (so a one-sided discovery still links up)
 dialled by the lower id wins; a new inbound link from a peer replaces its old inbound one (the peer
 restarted, the old socket is stale). Every refusal is counted by kind and logged with its reason.
 
+Which peers: with ``wants`` (the synchronizer's bounded topology, docs/architecture.md (Links)) a node
+dials only the peers it wants: its neighbours in the topology, and every peer whose last link said it is
+N−1 (no ``topology1`` feature: full mesh with it, as before). A peer it never linked to and does not want
+is not dialled; an N−1 one dials us itself. Discovery's list is handed to ``on_members``. Links that
+nobody wants are closed by the synchronizer (a goodbye), and not dialled again while unwanted.
+
 Memory per link is bounded: a peer that stops reading while more than ``max_backlog`` bytes wait for it
 is dropped (refusal ``backlog``), so no peer can make this node buffer without end. And a device may open
 links to us only at ``accepts`` (a token bucket): each new link costs a TLS handshake, a hello, a step 1 per
@@ -58,6 +64,10 @@ class LinkSettings:
     handshake_timeout: float = 5.0
     max_backlog: int = MAX_BACKLOG  # bytes queued for one peer that is not reading them
     accepts: Allowance = ACCEPTS
+    # (node id, the features its last link announced or None) -> dial it? None: everyone (full mesh)
+    wants: Callable[[str, frozenset[str] | None], bool] | None = None
+    on_members: Callable[[frozenset[str]], None] | None = None  # discovery's list, on every change
+    recheck: float = 1.0  # seconds between looks at whether an unwanted peer is wanted now
     # stock Yjs clients on /yjs/<document> (net.yjs); None: the mesh's path only
     yjs: YjsSettings | None = None
 
@@ -80,6 +90,10 @@ class Links:
         self._links: dict[str, MeshLink] = {}  # by key
         self._by_node: dict[str, MeshLink] = {}
         self._ads: dict[str, tuple[str, int]] = {}
+        self._features: dict[str, frozenset[str]] = {}  # by node: what its last link announced
+        # advertised but not answering (a crashed node stays listed for minutes): not a member until
+        # it links or is advertised anew
+        self._unreachable: set[str] = set()
         self._dialers: dict[str, asyncio.Task[None]] = {}
         self._accepting: set[asyncio.Task[None]] = set()
         # by device id (certified: one per enrolled device), the links it may still open
@@ -156,14 +170,19 @@ class Links:
         """Discovery names a peer (again): remember where it is and make sure someone dials."""
         if node_id == self.settings.node_id or self._stopping:
             return
+        known = node_id in self._ads and node_id not in self._unreachable
         self._ads[node_id] = (host, port)
+        self._unreachable.discard(node_id)
+        if not known:
+            self._tell_members()
         task = self._dialers.get(node_id)
         if task is None or task.done():
             self._dialers[node_id] = asyncio.create_task(self._dialer(node_id))
 
     def peer_removed(self, node_id: str) -> None:
         """A goodbye on mDNS: stop redialling (an open link stays until the peer closes it)."""
-        self._ads.pop(node_id, None)
+        if self._ads.pop(node_id, None) is not None:
+            self._tell_members()
         task = self._dialers.pop(node_id, None)
         if task is not None:
             task.cancel()
@@ -269,6 +288,9 @@ class Links:
                 if node_id < s.node_id:
                     await asyncio.sleep(s.grace * (1 + self.rng.random() * 0.5))
                 continue
+            if not self._wanted(node_id):
+                await asyncio.sleep(s.recheck * (0.5 + self.rng.random()))
+                continue
             host, port = self._ads[node_id]
             try:
                 conn = await dial(
@@ -288,6 +310,7 @@ class Links:
             except LinkRefused as exc:
                 if exc.kind == "connect":
                     log.debug("cannot reach %s at %s:%d: %s", node_id, host, port, exc.reason)
+                    self._reachable(node_id, False)
                 else:
                     self._refuse(exc.kind, f"{node_id}@{host}:{port}", exc.reason)
             else:
@@ -304,6 +327,20 @@ class Links:
             await asyncio.sleep(backoff * (0.5 + self.rng.random()))
             backoff = min(backoff * 2, s.backoff_max)
 
+    def _tell_members(self) -> None:
+        if self.settings.on_members is not None:
+            self.settings.on_members(frozenset(self._ads) - self._unreachable)
+
+    def _reachable(self, node_id: str, ok: bool) -> None:
+        """A dial reached ``node_id`` or found nobody there: the members told change with it."""
+        if ok != (node_id not in self._unreachable):
+            (self._unreachable.discard if ok else self._unreachable.add)(node_id)
+            self._tell_members()
+
+    def _wanted(self, node_id: str) -> bool:
+        wants = self.settings.wants
+        return wants is None or wants(node_id, self._features.get(node_id))
+
     # --- one link ---------------------------------------------------------------------------------
 
     def _open(self, peer: LinkPeer, conn: WsConnection, *, dialled_by: str) -> MeshLink:
@@ -319,6 +356,8 @@ class Links:
             on_finish=self._closed,
         )
         link.dialled_by = dialled_by
+        self._features[peer.device_id] = peer.features
+        self._reachable(peer.device_id, True)
         self._links[key] = link
         self._by_node[peer.device_id] = link
         log.info("linked with %s (%s) at %s", peer.device_id, peer.role, conn.remote)

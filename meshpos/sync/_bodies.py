@@ -18,7 +18,15 @@ from meshpos.model.limits import MAX_NOTE_CHARS, text_problem
 from meshpos.model.roles import NODE_ROLES, ROLES
 from meshpos.model.tally import KINDS, UNKNOWN_REGISTER
 from meshpos.sync._features import FEATURES
-from meshpos.sync._messages import PROTOCOL_VERSION, SOFTWARE, Heartbeat, Hello, PeerSummary
+from meshpos.sync._messages import (
+    PROTOCOL_VERSION,
+    SOFTWARE,
+    FarRecord,
+    Heartbeat,
+    Hello,
+    PeerSummary,
+)
+from meshpos.sync._topology import TOPOLOGY_FEATURE
 
 MAX_JSON_DOCS = 1024  # documents listed in one heartbeat
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -34,7 +42,7 @@ def _json(obj: dict[str, Any]) -> bytes:
 #: announced to be sent it (sync/_features.py). A part that adds an optional field adds one line here;
 #: the encoders leave the field out for any other peer, so N−1 gets byte for byte what it accepts.
 HELLO_FIELD_FEATURES: dict[str, str] = {}
-HEARTBEAT_FIELD_FEATURES: dict[str, str] = {}
+HEARTBEAT_FIELD_FEATURES: dict[str, str] = {"far": TOPOLOGY_FEATURE, "gone": TOPOLOGY_FEATURE}
 #: record kinds (meshpos.model.tally.KINDS) newer than N−1, each with the feature a peer must have
 #: announced to be told their counts in ``reports`` and ``owed``: N−1 refuses a kind it does not know,
 #: and counts none of it. A part that adds a kind adds one line here.
@@ -97,6 +105,10 @@ def heartbeat_body(msg: Heartbeat, features: frozenset[str] = FEATURES) -> bytes
     owed = _kinds_for_peer(msg.owed, features)
     if owed:
         body["owed"] = owed
+    if msg.far:
+        body["far"] = {r.node: _far_body(r) for r in msg.far}
+    if msg.gone:
+        body["gone"] = dict(sorted(msg.gone.items()))
     return _json(_for_peer(body, HEARTBEAT_FIELD_FEATURES, features))
 
 
@@ -249,10 +261,12 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         unreported_reason=unreported_reason,
         reports=_decode_reports(obj.get("reports", {}), what),
         owed=_decode_counts(obj.get("owed", {}), f"{what}: field 'owed'"),
+        far=_decode_far(obj.get("far", {}), what),
+        gone=_decode_gone(obj.get("gone", {}), what),
     )
 
 
-_HEARTBEAT_OPTIONAL = frozenset({"mesh", "problem", "unreported", "reports", "owed"})
+_HEARTBEAT_OPTIONAL = frozenset({"mesh", "problem", "unreported", "reports", "owed", "far", "gone"})
 _UNREPORTED_FIELDS = frozenset({"count", "reason"})
 
 
@@ -333,3 +347,68 @@ def _decode_mesh(raw: Any, what: str) -> dict[str, PeerSummary]:
             role, _int(summary, "pending", f"{what}: field 'mesh' for {node!r}")
         )
     return mesh
+
+
+# --- the topology's summary of nodes beyond the links (sync/_topology.py) ---------------------------
+
+MAX_FAR = 64  # records (and gone nodes) in one heartbeat: a few candidates, the news and a window
+_FAR_FIELDS = frozenset({"role", "priority", "uplink", "relay", "seq", "pending", "client"})
+
+
+def _far_body(r: FarRecord) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "role": r.role,
+        "priority": r.priority,
+        "uplink": r.uplink,
+        "relay": r.relay,
+        "seq": r.seq,
+        "pending": r.pending,
+        "client": r.client,
+    }
+    if r.problem:
+        body["problem"] = r.problem
+    return body
+
+
+def _decode_far(raw: Any, what: str) -> tuple[FarRecord, ...]:
+    """``{"R2": {"role": "register", "priority": 100, "uplink": true, ...}}``: at most MAX_FAR."""
+    field_what = f"{what}: field 'far'"
+    if not isinstance(raw, dict) or len(raw) > MAX_FAR:
+        raise RemoteProtocolError(f"{field_what} must be an object of at most {MAX_FAR} node ids")
+    records = []
+    for node, body in raw.items():
+        if not _ID.fullmatch(node):
+            raise RemoteProtocolError(f"{field_what} names an invalid node id {node!r:.80}")
+        if not isinstance(body, dict) or not _FAR_FIELDS <= body.keys() <= _FAR_FIELDS | {
+            "problem"
+        }:
+            raise RemoteProtocolError(
+                f"{field_what} for {node!r} must be an object with {', '.join(sorted(_FAR_FIELDS))}"
+                " and an optional problem"
+            )
+        each = f"{field_what} for {node!r}"
+        records.append(
+            FarRecord(
+                node=node,
+                role=_role(body, each),
+                priority=_int(body, "priority", each, high=1_000_000),
+                uplink=_bool(body, "uplink", each),
+                relay=_bool(body, "relay", each),
+                seq=_int(body, "seq", each),
+                pending=_int(body, "pending", each),
+                problem=_text(body, "problem", each) if "problem" in body else "",
+                client=_int(body, "client", each),
+            )
+        )
+    return tuple(records)
+
+
+def _decode_gone(raw: Any, what: str) -> dict[str, int]:
+    """``{"R5": 17}``: nodes the sender knows are gone, with the last seq it heard of each."""
+    field_what = f"{what}: field 'gone'"
+    if not isinstance(raw, dict) or len(raw) > MAX_FAR:
+        raise RemoteProtocolError(f"{field_what} must be an object of at most {MAX_FAR} node ids")
+    for node in raw:
+        if not _ID.fullmatch(node):
+            raise RemoteProtocolError(f"{field_what} names an invalid node id {node!r:.80}")
+    return {node: _int(raw, node, field_what) for node in raw}

@@ -12,6 +12,7 @@ from meshpos.errors import LocalProtocolError
 from meshpos.sync._budget import ReopenBudget
 from meshpos.sync._messages import SOFTWARE as SOFTWARE  # the synchronizer's hello names it
 from meshpos.sync._session import SessionConfig
+from meshpos.sync._topology import DEGREE
 
 REPORTED_DAYS = (
     14  # ledger days whose console reports a heartbeat carries (a few hundred bytes each)
@@ -24,6 +25,7 @@ class SyncConfig:
     missed_heartbeats: float = 2.5  # a peer is gone after this many heartbeat periods of silence
     anti_entropy_interval: float = 5.0
     settle_heartbeats: float = 2.0  # after start, listen this long before claiming the relay role
+    degree: int = DEGREE  # links per node in a large venue (``_topology``); tests use 2 (a ring)
     session: SessionConfig = field(default_factory=SessionConfig)
     reopens: ReopenBudget = field(default_factory=ReopenBudget)  # closed days peers may open
 
@@ -45,5 +47,7 @@ class SyncConfig:
     def __post_init__(self) -> None:
         if self.heartbeat_interval <= 0 or self.anti_entropy_interval <= 0:
             raise LocalProtocolError("intervals must be positive")
+        if self.degree < 2:
+            raise LocalProtocolError("degree must be at least 2 (a ring)")
         if self.missed_heartbeats < 1 or self.settle_heartbeats < 0:
             raise LocalProtocolError("missed_heartbeats must be >= 1, settle_heartbeats >= 0")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from meshpos.errors import RemoteProtocolError
+from meshpos.sync._topology import TOPOLOGY_FEATURE
 
 #: the HTTP header of the websocket upgrade request and response that carries the sender's features
 FEATURES_HEADER = "X-Meshpos-Features"
@@ -26,6 +27,7 @@ FEATURES_HEADER = "X-Meshpos-Features"
 FEATURES: frozenset[str] = frozenset(
     {
         "features1",  # upgrade (issue 19): speaks this negotiation (every release after 623a0ca)
+        TOPOLOGY_FEATURE,  # topology (issue 18): bounded links, heartbeat far/gone (_topology)
     }
 )
 

@@ -21,7 +21,7 @@ from meshpos.model.tally import Tally
 from meshpos.sync._config import REPORTED_DAYS, SyncConfig
 from meshpos.sync._election import Candidate, elect
 from meshpos.sync._events import RelayChanged, SyncEvent
-from meshpos.sync._messages import Heartbeat, Hello, PeerSummary
+from meshpos.sync._messages import FarRecord, Heartbeat, Hello, PeerSummary
 from meshpos.sync._presence import PresenceTable
 from meshpos.sync._rules import may_write
 from meshpos.sync._session import Session
@@ -48,6 +48,8 @@ class Heartbeats:
     _reports: dict[str, Tally]
     _owed: dict[str, int]
     _held_by: dict[str, dict[str, dict[int, int]]]
+    _trigger: bool
+    _heard_candidates: bool
 
     if TYPE_CHECKING:
 
@@ -60,6 +62,19 @@ class Heartbeats:
         def _exchanging(self) -> list[Session]: ...
 
         def _with_closed_days_asked(self, beat: Heartbeat, node: str) -> Heartbeat: ...
+
+        @property
+        def presence(self) -> dict[str, Heartbeat]: ...
+
+        def far_pending(self, node: str) -> int: ...
+
+        def candidates(self) -> list[Candidate]: ...
+
+        def _learn_far(self, beat: Heartbeat) -> None: ...
+
+        def _far_out(self, now: float, pending: int) -> tuple[FarRecord, ...]: ...
+
+        def _gone_out(self, now: float) -> dict[str, int]: ...
 
     # --- presence, election, console state --------------------------------------------------------
 
@@ -139,12 +154,10 @@ class Heartbeats:
     def is_relay(self) -> bool:
         return self._relay_claim
 
-    @property
-    def presence(self) -> dict[str, Heartbeat]:
-        return self._presence.live
-
     def _on_heartbeat(self, heartbeat: Heartbeat) -> None:
         self._presence.observe(heartbeat, self._now if self._now is not None else 0.0)
+        if heartbeat.far or heartbeat.gone:
+            self._learn_far(heartbeat)
         if heartbeat.relay or heartbeat.role == "console":
             for doc, sv in heartbeat.console.items():
                 if doc in self._docs:  # a peer naming new days in every beat must not grow us
@@ -157,6 +170,9 @@ class Heartbeats:
 
     def _heartbeat(self) -> Heartbeat:
         self._seq += 1
+        now = self._now if self._now is not None else 0.0
+        pending = {name: n for name in self._docs if (n := self.pending(name))}
+        console = self.role == "console"
         # the console tells what it cannot report; a relay passes it on; the others say nothing
         speaks = self.role == "console" or self._relay_claim
         unreported, reason = self._unreported if speaks else (0, "")
@@ -168,7 +184,7 @@ class Heartbeats:
             relay=self._relay_claim,
             seq=self._seq,
             console=self._console_view(),
-            pending={name: n for name in self._docs if (n := self.pending(name))},
+            pending=pending,
             peers=tuple(
                 sorted({s.peer.node for s in self._exchanging() if s.peer and not s.stock})
             ),  # (a stock Yjs client is no peer: ``_yjs``)
@@ -177,6 +193,9 @@ class Heartbeats:
             unreported_reason=reason,
             reports=self._reports_view(),
             owed=dict(self._owed),
+            # the console is no member of the mesh's topology (``_spread``)
+            far=() if console else self._far_out(now, min(sum(pending.values()), MAX_VAR_UINT)),
+            gone={} if console else self._gone_out(now),
         )
 
     def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:
@@ -191,11 +210,11 @@ class Heartbeats:
         if self.role == "console":
             return beat
         mesh = {
-            node: PeerSummary(hb.role, min(sum(hb.pending.values()), MAX_VAR_UINT))
-            for node, hb in self._presence.live.items()
+            node: PeerSummary(hb.role, min(self.far_pending(node), MAX_VAR_UINT))
+            for node, hb in self.presence.items()
             if hb.role != "console" and node != self.node_id
         }
-        return replace(beat, mesh=mesh)
+        return replace(beat, mesh=mesh, far=(), gone={})  # the console is not in the topology
 
     def _console_view(self) -> dict[str, dict[int, int]]:
         """What we tell peers the console holds: the console tells its own state, the relay
@@ -217,16 +236,14 @@ class Heartbeats:
     def _elect(self, now: float) -> None:
         assert self._started_at is not None
         settle = self.config.settle_heartbeats * self.config.heartbeat_interval
-        if now - self._started_at < settle:
+        # a topology peer's first beat names the best candidates (``_spread``): the view is whole
+        if now - self._started_at < settle and not self._heard_candidates:
             return  # still learning who is out there: no opinion, no claim
-        view = [
-            Candidate(node, hb.priority, hb.uplink, hb.relay)
-            for node, hb in self._presence.live.items()
-            if node != self.node_id
-        ]
+        view = self.candidates()
         view.append(Candidate(self.node_id, self.priority, self._uplink, self._relay_claim))
         relay = elect(view)
         self._relay_claim = relay == self.node_id
         if relay != self._relay:
+            self._trigger = True  # tell the mesh now, not at the next beat (``_spread``)
             self._relay = relay
             self._events.append(RelayChanged(relay, self._relay_claim))

@@ -70,6 +70,22 @@ class PeerSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class FarRecord:
+    """What a node's own heartbeat says of it, passed on beyond its links (see :attr:`Heartbeat.far`):
+    enough for the election, the status colour and the relay's summary to the console."""
+
+    node: str
+    role: str
+    priority: int
+    uplink: bool
+    relay: bool
+    seq: int  # the node's own heartbeat seq when it said this: a higher one replaces a lower one
+    pending: int = 0  # the sum of its own heartbeat's ``pending``
+    problem: str = ""
+    client: int = 0  # its CRDT client id this run (0: not told): whose updates it authors
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     """Presence: sent about every heartbeat period on every connection past the hello.
 
@@ -104,6 +120,11 @@ class Heartbeat:
     reports: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     # optional: the sender's own records the console's reports do not hold yet, per kind
     owed: dict[str, int] = field(default_factory=dict)
+    # optional, topology1 peers only (sync/_topology.py): a bounded summary of nodes beyond the sender's
+    # links (the best relay candidates, the newest and a rotating few; never every node), and nodes the
+    # sender knows are gone with the last seq heard of each, spread at once (relay failover)
+    far: tuple[FarRecord, ...] = ()
+    gone: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meshpos.sync._messages import Heartbeat
+from meshpos.sync._messages import FarRecord, Heartbeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,22 +20,27 @@ class PresenceTable:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._peers: dict[str, PeerPresence] = {}
+        self.version = 0  # moves when a node comes, goes or changes role (what caches key on)
 
     def observe(self, heartbeat: Heartbeat, now: float) -> bool:
         """Record a heartbeat; True when the node was not present before."""
-        new = heartbeat.node not in self._peers
+        before = self._peers.get(heartbeat.node)
+        if before is None or before.heartbeat.role != heartbeat.role:
+            self.version += 1
         self._peers[heartbeat.node] = PeerPresence(heartbeat, now)
-        return new
+        return before is None
 
     def expire(self, now: float) -> list[str]:
         """Drop and return the nodes whose last heartbeat is older than the timeout."""
         gone = sorted(n for n, p in self._peers.items() if now - p.last_seen > self.timeout)
         for node in gone:
             del self._peers[node]
+            self.version += 1
         return gone
 
     def forget(self, node: str) -> None:
-        self._peers.pop(node, None)
+        if self._peers.pop(node, None) is not None:
+            self.version += 1
 
     def get(self, node: str) -> PeerPresence | None:
         return self._peers.get(node)
@@ -43,3 +48,130 @@ class PresenceTable:
     @property
     def live(self) -> dict[str, Heartbeat]:
         return {n: p.heartbeat for n, p in sorted(self._peers.items())}
+
+    def beats(self) -> dict[str, Heartbeat]:
+        """``live`` unsorted (cheap, for every tick)."""
+        return {n: p.heartbeat for n, p in self._peers.items()}
+
+    def nodes(self) -> list[str]:
+        return list(self._peers)
+
+
+@dataclass(slots=True)
+class _Far:
+    record: FarRecord
+    fresh_at: float  # when its seq last rose here
+    changed_at: float  # when it was first heard of or said something new (news: spread first)
+
+
+class FarTable:
+    """Every node of the venue as the heartbeats' summaries tell it (``Heartbeat.far``): beyond the links
+    too, where no heartbeat of the node itself arrives (docs/architecture.md (Relay and console)).
+
+    A record replaces an older one of the same node only with a higher ``seq`` (the node's own count,
+    which restarts higher); a node known gone stays gone until a record newer than its gone seq comes."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, _Far] = {}
+        self._gone: dict[str, tuple[int, float]] = {}  # node -> (last seq heard, when known gone)
+        self._refuted: dict[str, int] = {}  # node -> the latest gone seq we answered for it
+        self._uplinks: set[str] = set()  # nodes whose record says they reach the console
+        self.version = 0  # moves when a node comes, goes or says something new
+
+    def learn(self, record: FarRecord, now: float) -> bool:
+        """Take ``record`` if it is newer; True when it is news (a new node, or a change that matters
+        to the election or the status)."""
+        gone = self._gone.get(record.node)
+        if gone is not None and record.seq <= gone[0]:
+            return False
+        known = self._records.get(record.node)
+        if known is not None and record.seq <= known.record.seq:
+            return False
+        if self._gone.pop(record.node, None) is not None:
+            self.version += 1
+        news = known is None or _said(known.record) != _said(record)
+        changed_at = now if news or known is None else known.changed_at
+        self._records[record.node] = _Far(record, now, changed_at)
+        if news:
+            self.version += 1
+            if record.uplink:
+                self._uplinks.add(record.node)
+            else:
+                self._uplinks.discard(record.node)
+        return news
+
+    def gone(self, node: str, seq: int, now: float) -> bool:
+        """``node`` is gone as of its ``seq``; True when that is news here (not when we heard later)."""
+        known = self._records.get(node)
+        if known is not None and known.record.seq > seq:
+            return False
+        before = self._gone.get(node)
+        if before is not None and before[0] >= seq:
+            return False
+        if self._records.pop(node, None) is not None:
+            self.version += 1
+            self._uplinks.discard(node)
+        self._gone[node] = (seq, now)
+        self.version += 1
+        return True
+
+    def refute(self, node: str, seq: int, now: float) -> bool:
+        """A notice says ``node`` is gone as of ``seq`` but we hear it: True when our record of it
+        is newer, marked as news so it goes out at once (the notice's receivers take it back)."""
+        known = self._records.get(node)
+        if known is None or known.record.seq <= seq or self._refuted.get(node, -1) >= seq:
+            return False
+        self._refuted[node] = seq
+        known.changed_at = now
+        return True
+
+    def expire(self, now: float, timeout: float, remember: float) -> list[str]:
+        """Drop records not refreshed for ``timeout`` (returned) and gone notes older than ``remember``."""
+        old = sorted(n for n, f in self._records.items() if now - f.fresh_at > timeout)
+        for node in old:
+            del self._records[node]
+            self._uplinks.discard(node)
+            self.version += 1
+        for node in [n for n, (_, at) in self._gone.items() if now - at > remember]:
+            del self._gone[node]
+            self.version += 1
+        for node in [n for n in self._refuted if n not in self._records]:
+            del self._refuted[node]
+        return old
+
+    def seq(self, node: str) -> int | None:
+        known = self._records.get(node)
+        return known.record.seq if known is not None else None
+
+    def recently_gone(self, now: float, within: float) -> dict[str, int]:
+        return {n: seq for n, (seq, at) in sorted(self._gone.items()) if now - at <= within}
+
+    def news(self, now: float, within: float) -> list[FarRecord]:
+        return [f.record for _, f in sorted(self._records.items()) if now - f.changed_at <= within]
+
+    @property
+    def records(self) -> dict[str, FarRecord]:
+        return {n: f.record for n, f in sorted(self._records.items())}
+
+    def uplinks(self, now: float, within: float) -> list[FarRecord]:
+        """The records of nodes that reach the console refreshed ``within`` seconds (the election's
+        candidates: cheap enough for every tick)."""
+        fresh = (self._records[n] for n in self._uplinks)
+        return [f.record for f in fresh if now - f.fresh_at <= within]
+
+    def gone_nodes(self) -> frozenset[str]:
+        return frozenset(self._gone)
+
+    def roles(self) -> dict[str, str]:
+        return {n: f.record.role for n, f in self._records.items()}
+
+    def nodes(self) -> list[str]:
+        return list(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+def _said(r: FarRecord) -> tuple[object, ...]:
+    """What of a record is news when it changes (not its seq or pending count)."""
+    return (r.role, r.priority, r.uplink, r.relay, r.problem)

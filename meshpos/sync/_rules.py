@@ -55,3 +55,12 @@ def may_write(role: str, doc: str) -> bool:
 def may_deliver(role: str, doc: str) -> bool:
     """May a session whose peer has ``role`` send us updates of ``doc`` (its own or forwarded)?"""
     return may_write(role, doc) or _matches(doc, FORWARD_RULES.get(role, ()))
+
+
+@lru_cache(maxsize=_CACHED)
+def forwards_everything(role: str) -> bool:
+    """Does a node of ``role`` pass every document of the mesh on (a register does; a kitchen screen
+    passes on no ledger and no catalog)? The bounded topology keeps the others at its edge."""
+    day = "2000-01-01"
+    docs = (f"{LEDGER}/{day}", f"{KITCHEN}/{day}", CATALOG, STOPLIST, DENYLIST)
+    return all(may_deliver(role, doc) for doc in docs)

@@ -53,7 +53,7 @@ from meshpos.sync._messages import (
     SyncStep1,
     SyncUpdate,
 )
-from meshpos.sync._presence import PresenceTable
+from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_deliver, may_write
 from meshpos.sync._session import (
     EXCHANGING,
@@ -65,6 +65,7 @@ from meshpos.sync._session import (
     State,
     SyncCompleted,
 )
+from meshpos.sync._spread import Spread
 from meshpos.sync._updates import (
     EMPTY_UPDATE,
 )
@@ -73,10 +74,10 @@ from meshpos.sync._yjs import Rooms, YjsSession
 log = logging.getLogger("meshpos.sync")
 
 
-class Synchronizer(ClosedDays, Exchange, Heartbeats):
+class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
     """Documents x peers for one node or the console; its parts are in ``_exchange`` (step 1 replies,
     received updates), ``_heartbeats`` (presence, election, the console's state) and ``_closed``
-    (closed business days)."""
+    (closed business days) and ``_spread`` (the bounded topology: links wanted, presence beyond them)."""
 
     def __init__(
         self,
@@ -118,6 +119,23 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
         self._applying: str | _Loading | _Stored | None = None
         self._presence = PresenceTable(
             self.config.heartbeat_interval * self.config.missed_heartbeats
+        )
+        self._far = FarTable()  # (``_spread``) every node, as the heartbeats' summaries tell it
+        self._discovered: frozenset[str] = frozenset()
+        self._rotation = 0
+        self._trigger = False  # news to pass on in a heartbeat at once (``_spread``)
+        self._triggered_at = float("-inf")
+        self._live_since: dict[str, float] = {}
+        self._wanted_for: tuple[object, frozenset[str]] = (None, frozenset())
+        self._refuted_seq = -1
+        self._heard_candidates = False  # a topology peer named the best candidates (``_spread``)
+        self._graph_for: tuple[object, dict[str, frozenset[str]]] = (None, {})
+        self._trees: dict[str, dict[str, str]] = {}  # origin -> parents (``_spread``)
+        self._clients_for: tuple[object, dict[int, str]] = (None, {})
+        self._roles_for: tuple[object, dict[str, str]] = (None, {})
+        self._shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]] = (
+            None,
+            (frozenset(), frozenset()),
         )
         self._uplink = False
         self._relay_claim = False
@@ -238,10 +256,14 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
             return
         if may_deliver(self.role, name):
             source = self._peer_node(origin) if isinstance(origin, str) else None
+            children = None if source is None else self._tree_targets(source, update)
             for peer, session in self._sessions.items():
                 if peer == origin or session.state not in EXCHANGING:
                     continue
-                if source is not None and self._linked(source, session):
+                if children is not None and self._in_tree(session) and session.peer:
+                    if session.peer.node not in children:
+                        continue  # (``_spread``) another node's child, or no child at all
+                elif source is not None and self._linked(source, session):
                     continue  # the source sends it to that peer itself; anti-entropy covers a loss
                 session.send(SyncUpdate(name, update))
 
@@ -346,8 +368,10 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
                     node = session.peer.node if session.peer else None
                     self._events.append(PeerClosed(peer, node, event.reason, event.error))
                     self._held.pop(peer, None)
+                    self._live_since.pop(peer, None)
                     if peer == self._catching_up:
                         self._release_held()
+                    self._link_lost(session, event.reason)
                     continue
                 if session.state is State.CLOSED:
                     continue  # aborted while handling an earlier event of this batch
@@ -355,6 +379,13 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
                     self._handle(peer, session, event)
                 except RemoteProtocolError as exc:
                     session.abort(exc)
+        if self._now is not None and self._should_trigger(self._now):
+            self._send_beats()
+
+    def _send_beats(self) -> None:
+        beat = self._heartbeat()  # one for every session: pending counts are not free
+        for session in self._exchanging():
+            session.send(self._addressed(beat, session))
 
     def _handle(self, peer: str, session: Session, event: object) -> None:
         if isinstance(event, HelloReceived):
@@ -440,16 +471,22 @@ class Synchronizer(ClosedDays, Exchange, Heartbeats):
                 except RemoteProtocolError as exc:
                     session.abort(exc)
                     self._process(peer, session)
+        consoles = {n for n, beat in self._presence.beats().items() if beat.role == "console"}
         for node in self._presence.expire(now):
             self._events.append(PeerGone(node))
+            if node not in consoles:
+                self._declare_gone(node)  # silent: tell everyone, as a closed link would
         if self._held and now - min(self._held.values()) > 2 * self.config.heartbeat_interval:
             self._release_held()  # the first peer is slow to answer: ask everyone
         self._elect(now)
         if now >= self._next_heartbeat:
             self._next_heartbeat = max(self._next_heartbeat + self.config.heartbeat_interval, now)
-            beat = self._heartbeat()  # one for every session: pending counts are not free
-            for session in self._exchanging():
-                session.send(self._addressed(beat, session))
+            self._trigger = False
+            self._expire_far(now)
+            self._prune(now)
+            self._send_beats()
+        elif self._should_trigger(now):
+            self._send_beats()
         if now >= self._next_anti_entropy:
             self._next_anti_entropy = max(
                 self._next_anti_entropy + self.config.anti_entropy_interval, now

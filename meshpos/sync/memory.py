@@ -1,7 +1,9 @@
 """An in-memory network for tests and examples: synchronizers connected with controllable delivery.
 
-Every pair of nodes that can reach each other gets one connection (both sides open a session; the network
-redials after a connection ends). Messages travel with a delay and optional faults: drop, duplicate,
+Every pair of nodes that can reach each other and that either node wants linked (``Synchronizer.wants_link``:
+the bounded topology of ``_topology``, or everyone for a node announcing no ``topology1``, like N−1) gets one
+connection (both sides open a session; the network redials after a connection ends). Every node is told
+the whole membership each tick, as mDNS would list it. Messages travel with a delay and optional faults: drop, duplicate,
 reorder (an extra random delay so later messages overtake), partitions and single cut links (a cable pull:
 messages vanish, nothing tells either side). Time is simulated: :meth:`MemoryNetwork.advance` moves it on and
 ticks every node; nothing sleeps.
@@ -20,7 +22,9 @@ from dataclasses import dataclass, field
 
 from meshpos.errors import LocalProtocolError
 from meshpos.sync._events import SyncEvent
+from meshpos.sync._features import FEATURES
 from meshpos.sync._synchronizer import Synchronizer
+from meshpos.sync._topology import TOPOLOGY_FEATURE
 
 
 @dataclass(slots=True)
@@ -86,7 +90,10 @@ class MemoryNetwork:
         self.stats = NetworkStats()
         self.events: list[tuple[str, SyncEvent]] = []  # kept only when there is no listener
         self.nodes: dict[str, Synchronizer] = {}
+        self.features: dict[str, frozenset[str]] = {}  # what each node announces (empty: N−1)
         self._conns: dict[int, _Conn] = {}
+        self._conns_of: dict[str, set[int]] = {}  # node -> ids of its connections
+        self._listed: list[str] = []  # the membership last told to every node
         self._last_dial: dict[frozenset[str], float] = {}
         self._groups: dict[str, int] | None = None
         self._cut: set[frozenset[str]] = set()
@@ -96,17 +103,42 @@ class MemoryNetwork:
 
     # --- membership and topology ------------------------------------------------------------------
 
-    def add(self, sync: Synchronizer) -> None:
+    def add(self, sync: Synchronizer, *, features: frozenset[str] = FEATURES) -> None:
+        """Put ``sync`` on the network; ``features``: what it announces (``frozenset()``: an N−1 node,
+        which links to everyone and reads no one's features)."""
         if sync.node_id in self.nodes:
             raise LocalProtocolError(f"node {sync.node_id!r} is already on the network")
         self.nodes[sync.node_id] = sync
+        self.features[sync.node_id] = features
+        sync.set_members(self.nodes)
         sync.tick(self.now)
         self._dial()
+
+    def seen_features(self, a: str, b: str) -> frozenset[str]:
+        """What ``a``'s session learns of ``b``: nothing when ``a`` is N−1 (it reads no header)."""
+        return self.features[b] if self.features[a] else frozenset()
+
+    def _wanted(self, a: str, names: list[str], legacy: set[str]) -> set[str]:
+        """The peers ``a`` dials: everyone for an N−1 node or towards one (``legacy``), else its
+        topology's."""
+        if TOPOLOGY_FEATURE not in self.features[a]:
+            return set(names) - {a}
+        return (set(self.nodes[a].links_wanted()) | legacy) - {a}
+
+    def links(self) -> dict[str, set[str]]:
+        """Node -> the nodes it has an open connection to (both ends' sessions exist)."""
+        out: dict[str, set[str]] = {name: set() for name in self.nodes}
+        for conn in self._conns.values():
+            if self._open(conn.a, conn.key_a) and self._open(conn.b, conn.key_b):
+                out[conn.a].add(conn.b)
+                out[conn.b].add(conn.a)
+        return out
 
     def crash(self, node: str, *, notify_peers: bool = False) -> Synchronizer:
         """Take ``node`` off the network at once, like a power cut (peers notice by timeout) or, with
         ``notify_peers``, like a killed process whose sockets the OS resets (peers see the end)."""
         sync = self.nodes.pop(node)
+        self.features.pop(node, None)
         for conn in list(self._conns.values()):
             if node in (conn.a, conn.b) and notify_peers:
                 other, key = (conn.b, conn.key_b) if conn.a == node else (conn.a, conn.key_a)
@@ -163,8 +195,9 @@ class MemoryNetwork:
                 self.listener(node, event)
             else:
                 self.events.append((node, event))
-        for conn in list(self._conns.values()):
-            if node not in (conn.a, conn.b):
+        for conn_id in sorted(self._conns_of.get(node, ())):
+            conn = self._conns.get(conn_id)
+            if conn is None:
                 continue
             key, other, other_key = (
                 (conn.key_a, conn.b, conn.key_b)
@@ -225,22 +258,35 @@ class MemoryNetwork:
             a_open, b_open = self._open(conn.a, conn.key_a), self._open(conn.b, conn.key_b)
             if not a_open and not b_open:
                 del self._conns[conn_id]
+                self._conns_of.get(conn.a, set()).discard(conn_id)
+                self._conns_of.get(conn.b, set()).discard(conn_id)
             elif a_open and b_open:
                 live.add(frozenset((conn.a, conn.b)))
         names = sorted(self.nodes)
-        for i, a in enumerate(names):
-            for b in names[i + 1 :]:
-                pair = frozenset((a, b))
-                if pair in live or not self.reachable(a, b):
-                    continue
-                if self.now < self._last_dial.get(pair, -1e18) + self.redial_delay:
-                    continue
-                self._last_dial[pair] = self.now
-                n = next(self._conn_ids)
-                conn = _Conn(a, b, f"{b}#{n}", f"{a}#{n}")
-                self._conns[n] = conn
-                self.stats.connections += 1
-                self.nodes[a].connect(conn.key_a)
-                self.nodes[b].connect(conn.key_b)
-                self.pump(a)
-                self.pump(b)
+        if names != self._listed:  # what mDNS lists changed: tell everyone
+            self._listed = names
+            for name in names:
+                self.nodes[name].set_members(names)
+        pairs: set[tuple[str, str]] = set()
+        legacy = {n for n in names if not self.features[n]}
+        for a in names:
+            for b in self._wanted(a, names, legacy):
+                if b in self.nodes:
+                    pairs.add((min(a, b), max(a, b)))
+        for a, b in sorted(pairs):
+            pair = frozenset((a, b))
+            if pair in live or not self.reachable(a, b):
+                continue
+            if self.now < self._last_dial.get(pair, -1e18) + self.redial_delay:
+                continue
+            self._last_dial[pair] = self.now
+            n = next(self._conn_ids)
+            conn = _Conn(a, b, f"{b}#{n}", f"{a}#{n}")
+            self._conns[n] = conn
+            self._conns_of.setdefault(a, set()).add(n)
+            self._conns_of.setdefault(b, set()).add(n)
+            self.stats.connections += 1
+            self.nodes[a].connect(conn.key_a, features=self.seen_features(a, b))
+            self.nodes[b].connect(conn.key_b, features=self.seen_features(b, a))
+            self.pump(a)
+            self.pump(b)

@@ -30,13 +30,16 @@ def shuttle(a: Session, b: Session) -> None:
             return
 
 
-def sync_pair(a: Synchronizer, b: Synchronizer, now: float = 0.0) -> tuple[str, str]:
-    """Connect a and b by hand; returns (a's name for b, b's name for a)."""
+def sync_pair(
+    a: Synchronizer, b: Synchronizer, now: float = 0.0, features: frozenset[str] = frozenset()
+) -> tuple[str, str]:
+    """Connect a and b by hand; returns (a's name for b, b's name for a). ``features``: what each
+    announces to the other (default none: as an N−1 peer)."""
     ka, kb = f"{b.node_id}#x", f"{a.node_id}#x"
     a.tick(now)
     b.tick(now)
-    a.connect(ka)
-    b.connect(kb)
+    a.connect(ka, features=features)
+    b.connect(kb, features=features)
     pump(a, ka, b, kb)
     return ka, kb
 

@@ -1,4 +1,5 @@
-"""Stateful convergence: 3 to 6 nodes (registers and a kds) on a faulty in-memory network.
+"""Stateful convergence: 3 to 6 nodes (registers and a kds) on a faulty in-memory network, linked as a
+ring (the bounded topology at degree 2: most updates arrive forwarded, not from their author).
 
 Each node is what ``meshpos.node`` wires: a model ``Replica`` + ``Venue`` (register or kds), a
 ``Synchronizer`` sharing the replica's documents and client id, and a durable ``MemoryStore``. Random domain
@@ -68,6 +69,7 @@ PRODUCTS = ["espresso", "burger", "fries", "croissant", "lemonade", "export-bean
 CONFIG = SyncConfig(
     heartbeat_interval=1.0,
     anti_entropy_interval=3.0,
+    degree=2,  # a ring: updates reach most nodes by forwarding (sync/_topology.py)
     session=SessionConfig(max_message_size=4096, idle_timeout=4.0, hello_timeout=4.0),
 )
 FIGURES = {

@@ -1,0 +1,406 @@
+"""The synchronizer's part of the bounded topology: which links it wants, and presence beyond them.
+
+docs/architecture.md (Links), docs/architecture.md (Relay and console). With links only to its neighbours (``_topology``), a node
+hears heartbeats from a few peers; the rest of the venue reaches it summarised:
+
+* Every heartbeat to a ``topology1`` peer carries ``far``: this node's own record, the best relay
+  candidates, the news (a node new here, or one whose role, priority, uplink, relay claim or problem
+  changed) and a window that rotates through every other known node — at most :data:`FAR_PER_BEAT`
+  records whatever N. Each node keeps every record (``FarTable``); a record is replaced only by one
+  with a higher seq (the node's own count, which starts higher on every run).
+* ``gone``: a node that loses its link to a peer (the process died: the link closed without a
+  "not a neighbour" goodbye) or stops hearing it says so at once, with the last seq it heard, in an
+  immediate heartbeat; every node passes news of it on at once, so the whole mesh drops a dead relay
+  and elects again within a few message delays, not heartbeat periods (failover in under a second).
+  A node that is alive proves it with its next, higher seq.
+* :attr:`presence` is the direct heartbeats plus a heartbeat made from each far record: the election,
+  the status colour and the relay's summary to the console see every node, as with a full mesh.
+
+Links: a node wants its neighbours among the members: the nodes it knows alive (itself, its peers'
+heartbeats, the far records) and those discovery lists that are not known gone (so every node starts
+from the same list, a newcomer links at once, and two parts that do not know each other link: a
+partition heals). A link to a ``topology1`` peer that neither end wants (in
+this node's view) is closed once it has been live for a while; an N−1 peer (no ``topology1``) keeps
+today's full mesh: it dials everyone, and is never pruned.
+
+A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from meshpos.errors import RemoteProtocolError
+from meshpos.sync._config import SyncConfig
+from meshpos.sync._election import Candidate
+from meshpos.sync._events import PeerGone, SyncEvent
+from meshpos.sync._messages import FarRecord, Heartbeat, Hello
+from meshpos.sync._presence import FarTable, PresenceTable
+from meshpos.sync._rules import forwards_everything
+from meshpos.sync._session import EXCHANGING, Session, State
+from meshpos.sync._topology import TOPOLOGY_FEATURE, graph, neighbours, tree
+from meshpos.sync._updates import header_authors
+
+log = logging.getLogger("meshpos.sync")
+
+#: far records in one heartbeat: own, candidates, news, then a rotating window (bounded whatever N)
+FAR_PER_BEAT = 8
+CANDIDATES_PER_BEAT = 3
+#: the goodbye a node says on a link it closes because neither end needs it: not a departure
+NOT_A_NEIGHBOUR = "not a neighbour"
+#: seconds between heartbeats sent at once for news (a gone node, a relay change), at most
+TRIGGER_SPACING = 0.05
+
+
+class Spread:
+    """Links wanted, far presence and gone notices (a mixin of ``Synchronizer``)."""
+
+    config: SyncConfig
+    hello: Hello
+    priority: int
+    _presence: PresenceTable
+    _far: FarTable
+    _discovered: frozenset[str]
+    _sessions: dict[str, Session]
+    _events: list[SyncEvent]
+    _now: float | None
+    _started_at: float | None
+    _seq: int
+    _uplink: bool
+    _relay_claim: bool
+    _problem: str
+    _rotation: int
+    _triggered_at: float
+    _trigger: bool
+    _live_since: dict[str, float]
+    _wanted_for: tuple[object, frozenset[str]]
+    _refuted_seq: int
+    _heard_candidates: bool
+    _graph_for: tuple[object, dict[str, frozenset[str]]]
+    _trees: dict[str, dict[str, str]]
+    _clients_for: tuple[object, dict[int, str]]
+    _tree_failed = False  # logged once
+    _roles_for: tuple[object, dict[str, str]]
+    _shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]]
+
+    if TYPE_CHECKING:
+
+        @property
+        def node_id(self) -> str: ...
+
+        def _exchanging(self) -> list[Session]: ...
+
+        def close(self, peer: str, reason: str = "closing") -> None: ...
+
+    # --- membership and links ---------------------------------------------------------------------
+
+    def set_members(self, nodes: Iterable[str]) -> None:
+        """The venue's devices as discovery lists them (a crashed one stays listed for minutes)."""
+        self._discovered = frozenset(nodes) - {self.node_id}
+
+    @property
+    def members(self) -> frozenset[str]:
+        """The nodes known alive: this one, the peers heard directly and every far record."""
+        return frozenset(self._roles())
+
+    def _roles(self) -> dict[str, str]:
+        """Every node known alive and its role (the console is no member of the mesh's topology);
+        kept until a node comes, goes or changes role."""
+        key = (self._presence.version, self._far.version)
+        if self._roles_for[0] != key:
+            roles = self._far.roles()
+            roles.update(
+                (n, b.role) for n, b in self._presence.beats().items() if b.role != "console"
+            )
+            roles[self.node_id] = self.hello.role
+            self._roles_for = (key, roles)
+        return self._roles_for[1]
+
+    def _shape(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(the topology's members, those that do not forward every document: its leaves).
+
+        Members: every node heard of (directly or in far records) and every node discovery lists
+        that is not known gone, so every node starts from the same list at once (far records take
+        a while to reach everyone in a large venue). A node discovery lists but nobody heard of is
+        taken as a register until its role is known; a dead one the links cannot reach is no
+        longer listed (``net.links``)."""
+        roles = self._roles()
+        key = (roles, self._discovered, self._far.version)
+        if self._shape_for[0] != key:
+            gone = self._far.gone_nodes()
+            members = frozenset(roles) | (self._discovered - gone)
+            leaves = frozenset(n for n, role in roles.items() if not forwards_everything(role))
+            self._shape_for = (key, (members, leaves))
+        return self._shape_for[1]
+
+    def links_wanted(self) -> frozenset[str]:
+        """The peers this node dials and keeps (``_topology``): its neighbours among the members
+        (:meth:`_shape`), about DEGREE; more only while views differ."""
+        known, leaves = self._shape()
+        if self._wanted_for[0] != (known, leaves):
+            wanted = neighbours(known, self.node_id, self.config.degree, leaves)
+            self._wanted_for = ((known, leaves), wanted)
+        return self._wanted_for[1]
+
+    def candidates(self) -> list[Candidate]:
+        """Every other node known alive as the election sees it (direct heartbeats win); a far record
+        counts only while it is fresh: refreshed within twice a direct heartbeat's timeout (the best
+        candidates ride in every beat, a hop at a time, so their refreshes arrive less evenly; a dead
+        one is dropped at once by the gone notices, this only drops the silent part of a split)."""
+        direct = self._presence.beats()
+        view = [Candidate(n, b.priority, b.uplink, b.relay) for n, b in direct.items()]
+        now = self._now if self._now is not None else 0.0
+        view.extend(
+            Candidate(r.node, r.priority, r.uplink, r.relay)
+            for r in self._far.uplinks(now, 2 * self._presence.timeout)
+            if r.node not in direct and r.node != self.node_id
+        )
+        return view
+
+    def wants_link(self, node: str, features: frozenset[str] | None = None) -> bool:
+        """Should this node link to ``node``? ``features``: what it announced when it last linked
+        (None: never linked). An N−1 peer is always wanted: it keeps the full mesh."""
+        if features is not None and TOPOLOGY_FEATURE not in features:
+            return True
+        return node in self.links_wanted()
+
+    def _prune(self, now: float) -> None:
+        """Close live links to topology peers that neither end wants (held a while: views settle)."""
+        wanted = self.links_wanted()
+        known, leaves = self._shape()
+        hold = 3 * self.config.heartbeat_interval
+        if self.hello.role == "console":
+            return  # its relays' links are no mesh links
+        for key, session in list(self._sessions.items()):
+            peer = session.peer
+            if (
+                peer is None
+                or session.state is not State.LIVE
+                or TOPOLOGY_FEATURE not in session.peer_features
+                or peer.role == "console"
+            ):
+                continue
+            since = self._live_since.setdefault(key, now)
+            if now - since < hold or peer.node in wanted:
+                continue
+            if self.node_id in neighbours(known, peer.node, self.config.degree, leaves):
+                continue
+            self._live_since.pop(key, None)
+            self.close(key, NOT_A_NEIGHBOUR)
+
+    # --- forwarding along a tree ----------------------------------------------------------------------
+
+    def _tree_targets(self, source: str, update: bytes) -> frozenset[str] | None:
+        """The peers to pass ``update`` on to, when it came from ``source`` (a node) and is one
+        author's whose node we know: this node's children in the breadth-first tree from that node
+        over the topology (each tree edge carries it once, instead of every link). None (send it on
+        every link, a duplicate stops where it applies nothing) whenever the views may differ: the
+        update did not come from our parent in that tree, or a child has no live link to us."""
+        try:
+            authors = header_authors(update)
+        except RemoteProtocolError:
+            return None
+        try:
+            return self._children_for(source, authors)
+        except Exception:  # this runs in a pycrdt observer, which swallows errors: flood, say so
+            if not self._tree_failed:
+                log.exception("forwarding along the tree failed; flooding instead")
+                self._tree_failed = True
+            return None
+
+    def _children_for(self, source: str, authors: frozenset[int] | None) -> frozenset[str] | None:
+        if authors is None or len(authors) != 1:
+            return None
+        origin = self._client_nodes().get(next(iter(authors)))
+        if origin is None or origin == self.node_id:
+            return None
+        links = self._graph()
+        if origin not in links or self.node_id not in links:
+            return None
+        parents = self._trees.get(origin)
+        if parents is None:
+            parents = self._trees[origin] = tree(links, origin, self._shape()[1])
+        if parents.get(self.node_id) != source:
+            return None
+        children = frozenset(n for n in links[self.node_id] if parents.get(n) == self.node_id)
+        linked = {s.peer.node for s in self._exchanging() if s.peer is not None}
+        return children if children <= linked else None
+
+    def _in_tree(self, session: Session) -> bool:
+        """Does ``session`` follow the trees (a topology peer; not the console, not N−1)?"""
+        peer = session.peer
+        return (
+            peer is not None
+            and peer.role != "console"
+            and TOPOLOGY_FEATURE in session.peer_features
+        )
+
+    def _graph(self) -> dict[str, frozenset[str]]:
+        """The whole topology as this node sees it (kept until the membership changes)."""
+        known, leaves = self._shape()
+        if self._graph_for[0] != (known, leaves):
+            self._graph_for = ((known, leaves), graph(known, self.config.degree, leaves))
+            self._trees = {}
+        return self._graph_for[1]
+
+    def _client_nodes(self) -> dict[int, str]:
+        """CRDT client id -> node, from the far records and the hellos of our links."""
+        key = (self._far.version, len(self._sessions))
+        if self._clients_for[0] != key:
+            clients = {r.client: n for n, r in self._far.records.items() if r.client}
+            for session in self._sessions.values():
+                if session.peer is not None and not session.stock:
+                    clients[session.peer.client_id] = session.peer.node
+            self._clients_for = (key, clients)
+        return self._clients_for[1]
+
+    # --- far presence -------------------------------------------------------------------------------
+
+    def _far_seq(self) -> int:
+        """This run's record seq: above any earlier run's on this clock (ms at start + beats)."""
+        start = self._started_at if self._started_at is not None else 0.0
+        return max(0, int(start * 1000)) + self._seq
+
+    def _own_record(self, pending: int) -> FarRecord:
+        return FarRecord(
+            node=self.node_id,
+            role=self.hello.role,
+            priority=self.priority,
+            uplink=self._uplink,
+            relay=self._relay_claim,
+            seq=self._far_seq(),
+            pending=pending,
+            problem=self._problem,
+            client=self.hello.client_id,
+        )
+
+    def _far_out(self, now: float, pending: int) -> tuple[FarRecord, ...]:
+        """The records this beat carries: own, best candidates, news, then the rotating window."""
+        records = self._far.records
+        out: dict[str, FarRecord] = {self.node_id: self._own_record(pending)}
+        candidates = sorted(
+            (r for r in records.values() if r.uplink),
+            key=lambda r: (not r.relay, r.priority, r.node),
+        )
+        for r in candidates[:CANDIDATES_PER_BEAT]:
+            out.setdefault(r.node, r)
+        for r in self._far.news(now, 2 * self.config.heartbeat_interval):
+            if len(out) >= FAR_PER_BEAT:
+                break
+            out.setdefault(r.node, r)
+        rest = [r for n, r in records.items() if n not in out]
+        room = FAR_PER_BEAT - len(out)
+        if rest and room > 0:
+            start = self._rotation % len(rest)
+            window = (rest[start:] + rest[:start])[:room]
+            self._rotation = start + len(window)
+            for r in window:
+                out[r.node] = r
+        return tuple(out.values())
+
+    def _far_timeout(self) -> float:
+        """How long a far record lasts unrefreshed: the rotation reaches every record only every
+        ceil(n / window) beats per hop."""
+        hb = self.config.heartbeat_interval
+        rounds = math.ceil(len(self._far) / max(1, FAR_PER_BEAT - CANDIDATES_PER_BEAT - 1))
+        return hb * self.config.missed_heartbeats * 2 + 3 * hb * rounds
+
+    def _learn_far(self, beat: Heartbeat) -> None:
+        """Take the far records and gone notices of a topology peer's heartbeat."""
+        now = self._now if self._now is not None else 0.0
+        if beat.role == "console" or self.hello.role == "console":
+            return  # the console is no member of the mesh's topology
+        self._heard_candidates = True  # every beat's far records lead with the best candidates
+        for record in beat.far:
+            if record.node == self.node_id or record.role == "console":
+                continue
+            if self._far.learn(record, now) and (record.relay or record.uplink):
+                self._trigger = True  # a candidate's news: pass it on at once
+        for node, seq in beat.gone.items():
+            if node == self.node_id:
+                if seq > self._refuted_seq:  # we live: our next beat, a higher seq, says so
+                    self._refuted_seq = seq
+                    self._trigger = True
+                continue
+            if self._linked_to(node):
+                # we hear it ourselves, it lives: say so now (its record, newer than the notice)
+                if self._far.refute(node, seq, now):
+                    self._trigger = True
+                continue
+            if self._far.gone(node, seq, now):
+                self._presence.forget(node)
+                self._events.append(PeerGone(node))
+                self._trigger = True
+
+    def _linked_to(self, node: str) -> bool:
+        return any(
+            s.peer is not None and s.peer.node == node and s.state in EXCHANGING
+            for s in self._sessions.values()
+        )
+
+    def _link_lost(self, session: Session, reason: str) -> None:
+        """A session ended: unless it was pruned, or another link to the node remains, the node is
+        gone (a process that died closes its links at once): tell every peer now."""
+        peer = session.peer
+        if peer is None or peer.role == "console" or session.stock or self._linked_to(peer.node):
+            return  # (a stock Yjs client is no device of the mesh)
+        if reason.endswith(NOT_A_NEIGHBOUR):
+            self._presence.forget(peer.node)  # alive: its far record goes on (not its silence)
+            return
+        self._declare_gone(peer.node)
+
+    def _declare_gone(self, node: str) -> None:
+        now = self._now if self._now is not None else 0.0
+        seq = self._far.seq(node)
+        self._presence.forget(node)
+        if self._far.gone(node, seq if seq is not None else 0, now):
+            self._events.append(PeerGone(node))
+            self._trigger = True
+
+    def _expire_far(self, now: float) -> None:
+        timeout = self._far_timeout()
+        for node in self._far.expire(now, timeout, remember=2 * timeout):
+            if node not in self._presence.live:
+                self._events.append(PeerGone(node))
+
+    def _gone_out(self, now: float) -> dict[str, int]:
+        return self._far.recently_gone(now, self.config.heartbeat_interval * 3)
+
+    def _should_trigger(self, now: float) -> bool:
+        """A heartbeat now for news (at most one per TRIGGER_SPACING)."""
+        if not self._trigger or now - self._triggered_at < TRIGGER_SPACING:
+            return False
+        self._trigger = False
+        self._triggered_at = now
+        return True
+
+    @property
+    def presence(self) -> dict[str, Heartbeat]:
+        """Every node known alive: its own last heartbeat when linked, else one made from its far
+        record (role, priority, uplink, relay claim, problem; its pending count in ``far_pending``)."""
+        view = {
+            node: Heartbeat(
+                node=r.node,
+                role=r.role,
+                priority=r.priority,
+                uplink=r.uplink,
+                relay=r.relay,
+                seq=r.seq,
+                problem=r.problem,
+            )
+            for node, r in self._far.records.items()
+            if node != self.node_id
+        }
+        view.update(self._presence.live)
+        return dict(sorted(view.items()))
+
+    def far_pending(self, node: str) -> int:
+        """The pending count ``node`` last told (its heartbeat, or its far record)."""
+        beat = self._presence.live.get(node)
+        if beat is not None:
+            return sum(beat.pending.values())
+        record = self._far.records.get(node)
+        return record.pending if record is not None else 0
