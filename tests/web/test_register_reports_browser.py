@@ -1,7 +1,8 @@
-"""X and Z reports, a "no sale" opening, a past receipt found by amount and by number, reprinted (with
-its modifiers and discounts) and refunded whole on the register page, in a real headless Chromium against a real node, under the venue's
-blind count (issue 17). The page's figures are the node's report of the shift; the Z of the venue's
-only shift ends the business day. Screenshots go to the artifacts."""
+"""X and Z reports, a "no sale" opening, a past receipt found by table, by amount and by number,
+reprinted and reopened for a refund (both with its modifiers and discounts) and refunded whole on the
+register page, in a real headless Chromium against a real node, under the venue's blind count (issue
+17). The page's figures are the node's report of the shift; the Z of the venue's only shift ends the
+business day. Screenshots go to the artifacts."""
 
 from __future__ import annotations
 
@@ -49,7 +50,12 @@ async def test_x_no_sale_reprint_and_a_z_that_ends_the_day(
     page = await browser.new_page("register R1")
     await page.goto(f"{r1.api_url}/")
     await log_in_and_open_shift(page, MANAGER)
-    # a latte with a modifier and a croissant with a line discount: the reprint shows both
+    # at table 7, a latte with a modifier and a croissant with a line discount: the reprint shows both
+    await page.click("#place-button")
+    await page.wait(f"{q('#place-dialog')}.open", what="the table dialog")
+    await page.fill("#place-table", "7")
+    await page.click("#place-ok")
+    await page.wait("state.order?.table === '7'", what="the order at table 7")
     await page.click("#products [data-product=latte]")
     await page.click("#modifier-groups input[value=large]")
     await page.click("#modifiers-add")
@@ -87,11 +93,20 @@ async def test_x_no_sale_reprint_and_a_z_that_ends_the_day(
     await page.screenshot(artifacts / "1-x-report.png")
     await page.click("#report-done")
 
-    # a past receipt found by its amount as the cashier types it (another amount finds nothing),
-    # then by its number, and reprinted
+    # a past receipt found by its table (another table finds nothing), by its amount as the cashier
+    # types it (another amount finds nothing), then by its number, and reprinted
     total = r1.receipt(number).total
     await menu(page, "find-receipt")
     await page.wait(f"{q('#receipt-search-dialog')}.open", what="the search")
+    await page.fill("#search-table", "8")
+    await page.click("#search-go")
+    await page.wait(f"{count('#search-results li.hint')} === 1", what="no receipt at table 8")
+    await page.fill("#search-table", "7")
+    await page.click("#search-go")
+    await page.wait(f"{count('#search-results li[data-number]')} === 1", what="found by table")
+    found = await page.text(f"#search-results [data-number='{number}']")
+    assert "· table 7 ·" in found
+    await page.fill("#search-table", "")
     await page.fill("#search-amount", f"{(total + 1) / 100:.2f}")
     await page.click("#search-go")
     await page.wait(f"{count('#search-results li.hint')} === 1", what="no receipt of that amount")
@@ -115,6 +130,9 @@ async def test_x_no_sale_reprint_and_a_z_that_ends_the_day(
     # reopened from the reprint and refunded whole, with a reason
     await page.click("#reprint-refund")
     await page.wait(f"{q('#receipt-view-dialog')}.open", what="the receipt reopened")
+    refundable = await page.text("#view-lines")  # the lines as printed, with their modifiers
+    assert "Large" in refundable
+    assert "Staff 50 % −" in refundable
     await page.fill("#refund-reason", "wrong order")
     await page.click("#refund-all")
     await page.wait(f"{count('#view-refunds li')} === 1", what="the whole refund listed")

@@ -1,7 +1,8 @@
 "use strict";
 // The register's actions a cashier may need a manager for: manager approval on the spot, refunds from a
 // past receipt (whole or by line and quantity, with a reason) and voiding an order or a line the kitchen
-// has. Loaded after register.js, whose state, act and render it uses.
+// has. Loaded after register.js, whose state, act and render it uses; a receipt's lines are drawn by
+// register_order.js's receiptLine, called only once every script has loaded.
 
 // An action the cashier may not do alone is answered 403 needs_approval, its message naming the right
 // ("(right: refund)"). A user holding it picks their name and types their PIN on this screen; the same
@@ -79,11 +80,19 @@ async function voidOrder() {
 
 // --- a past receipt and its refunds -------------------------------------------------------------
 
-let viewed = null; // the receipt view on screen: { receipt, refunds, refunded }
+let viewed = null; // the receipt view on screen: { receipt, refunds, refunded, order }
+
+// A receipt with its refunds, and its order for the lines' modifiers and discounts (the receipt keeps
+// amounts only: receiptLine); an order the node cannot read still leaves the receipt refundable.
+async function loadReceiptView(id) {
+  const view = await api("GET", `/api/receipts/${id}`);
+  const order = await api("GET", `/api/orders/${view.receipt.order_id}`).catch(() => null);
+  return { ...view, order };
+}
 
 async function openReceipt(id) {
   try {
-    viewed = await api("GET", `/api/receipts/${id}`);
+    viewed = await loadReceiptView(id);
   } catch (error) {
     return notice(error.message);
   }
@@ -93,18 +102,21 @@ async function openReceipt(id) {
 }
 
 function drawReceiptView() {
-  const { receipt, refunds, refunded } = viewed;
+  const { receipt, refunds, refunded, order } = viewed;
+  const discounts = receipt.discount
+    ? ` · ${order && allDiscountNames(order) ? `Discounts (${allDiscountNames(order)})` : "Discounts"} −${money(receipt.discount)}`
+    : "";
   $("#view-number").textContent = receipt.number;
-  $("#view-when").textContent = `${new Date(receipt.issued_at_ms).toLocaleString()} · ${money(receipt.total)} ${state.catalog.currency}`;
+  $("#view-when").textContent = `${new Date(receipt.issued_at_ms).toLocaleString()} · ${money(receipt.total)} ${state.catalog.currency}${discounts}`;
   $("#view-lines").replaceChildren(...receipt.lines.map((line) => {
     const left = line.quantity - (refunded[line.line_id] || 0);
-    return h("tr", { "data-line": line.line_id },
-      h("td", {}, `${line.quantity} × ${line.name}`),
-      h("td", { class: "amount" }, money(line.amount)),
-      h("td", {}, left > 0
-        ? h("input", { type: "number", min: "0", max: String(left), value: "0", "data-refund": line.line_id,
-          "aria-label": `Refund how many ${line.name}` })
-        : "refunded"));
+    // the line as printed on the receipt (modifiers, discounts), then how many of it to give back
+    const row = receiptLine(line, order);
+    row.append(h("td", {}, left > 0
+      ? h("input", { type: "number", min: "0", max: String(left), value: "0", "data-refund": line.line_id,
+        "aria-label": `Refund how many ${line.name}` })
+      : "refunded"));
+    return row;
   }));
   $("#view-refunds").replaceChildren(...refunds.map((r) => h("li", { "data-refund-id": r.id },
     `Refunded ${money(r.amount)} (${r.method})${r.reason ? ` · ${r.reason}` : ""}${r.approved_by ? ` · approved by ${userName(r.approved_by)}` : ""}`)));
@@ -135,7 +147,7 @@ function refund(all) {
   act(async () => {
     const done = await withApproval("POST", `/api/receipts/${receipt.id}/refunds`, body);
     notice(`Refunded ${money(done.amount)} on receipt ${receipt.number}.`, "info");
-    viewed = await api("GET", `/api/receipts/${receipt.id}`);
+    viewed = await loadReceiptView(receipt.id);
     drawReceiptView();
   });
 }

@@ -2,8 +2,8 @@
 // The register's reports and records: X report (the shift so far), Z report (close the shift with the
 // counted cash; the venue's last open shift also ends the business day), a "no sale" opening of the drawer
 // (recorded with a reason), and finding a past receipt by number, table or amount to reprint it. Loaded
-// after register.js and register_actions.js, whose state, act, askAmount, askReason, withApproval and
-// openReceipt it uses; it adds its own menu entries and dialogs, so the page's HTML only loads it.
+// after register.js and register_actions.js, whose state, act, askAmount, askReason, withApproval,
+// loadReceiptView and openReceipt it uses; it adds its own menu entries and dialogs, so the page's HTML only loads it.
 // Under the venue's blind count the node leaves the expected cash out (null) until the drawer is counted.
 
 const Reports = (() => {
@@ -156,14 +156,12 @@ const Reports = (() => {
   async function reprint(id) {
     let view;
     try {
-      view = await api("GET", `/api/receipts/${id}`); // a receipt of a closed day loads its day first
+      // a receipt of a closed day loads its day first; with its order for the modifiers and discounts
+      view = await loadReceiptView(id);
     } catch (error) {
       return notice(error.message);
     }
-    const { receipt, refunds } = view;
-    // its order, for the lines' modifiers and discounts (the receipt keeps amounts only: receiptLine);
-    // an order the node cannot read still leaves the receipt printable, with its amounts
-    const order = await api("GET", `/api/orders/${receipt.order_id}`).catch(() => null);
+    const { receipt, refunds, order } = view;
     const currency = state.catalog.currency;
     $("#reprint-header").textContent = state.catalog.receipt_header;
     $("#reprint-footer").textContent = state.catalog.receipt_footer;
