@@ -4,11 +4,14 @@ another open order is refused in the venue's words), sells with modifiers, a lin
 discount approved by a manager on the spot, changes a quantity, splits the order by items; the new bill
 is paid on R1 and the rest on R2 (a partial card payment, then cash: the pay dialog is back at Cash with
 Tendered showing), the receipts show modifiers and discounts, and the kitchen screen shows each bill's
-ticket. Screenshots go to the artifacts."""
+ticket. Then R2 changes hands to a cashier who may neither refund nor void: she refunds a line from
+today's receipts and voids an order, each with the manager's PIN typed on R2's screen, stays logged in,
+and the void shows on K1 within a second. Screenshots go to the artifacts."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from meshpos.node import Node
 from .cdp import Browser, Page
 from .conftest import running
 from .kit import PIN, make_configs
+from .test_kitchen_void_browser import VOID_SHOWN_S
 from .test_pages_browser import add, count, log_in_and_open_shift, q
 
 
@@ -146,6 +150,7 @@ async def test_an_order_split_by_items_is_paid_on_two_registers_and_cooked_as_tw
     await b.screenshot(artifacts / "3-register-B-pay-rest-cash.png")
     await b.click("#pay-confirm")
     await b.wait(f"{q('#receipt-dialog')}.open", what="R2's receipt")
+    rest_number = await b.text("#receipt-number")
     printed = await b.text("#receipt-dialog")
     assert "Large, Oat milk" in printed
     assert "Discounts (Happy hour 10 %)" in printed
@@ -183,4 +188,78 @@ async def test_an_order_split_by_items_is_paid_on_two_registers_and_cooked_as_tw
         on=[r1, r2],
     )
     assert r1.venue.conflicts() == []
+    assert [p.errors for p in (a, b, kitchen)] == [[], [], []]
+
+    # R2 changes hands: Max logs out and Anna, who may neither refund nor void, sells on his shift
+    await b.click("#receipt-done")
+    await b.click("#menu-button")
+    await b.click("#logout")
+    await b.click(f"#users button[data-user={CASHIER}]")
+    await b.fill("#pin", PIN)
+    await b.click("#login-button")
+    await b.wait(f"!{q('#sell')}.hidden && {q('#who')}.innerText === 'Anna'", what="Anna on R2")
+
+    # from today's receipts she opens R2's and refunds the latte, shown as printed (its modifiers and
+    # the order's discount); Max approves it on R2's screen
+    await b.click(f"#receipts [data-number='{rest_number}'] button")
+    await b.wait(f"{q('#receipt-view-dialog')}.open", what="R2's receipt opened for a refund")
+    latte = await b.eval(
+        "[...document.querySelectorAll('#view-lines tr')].find(tr => "
+        "tr.innerText.includes('Latte')).dataset.line"
+    )
+    row = await b.text(f"#view-lines tr[data-line='{latte}']")
+    assert "Large, Oat milk" in row
+    assert "Happy hour 10 % −" in row
+    assert "Discounts (Happy hour 10 %)" in await b.text("#view-when")
+    await b.fill(f"#view-lines input[data-refund='{latte}']", "1")
+    await b.fill("#refund-reason", "spilt")
+    await b.click("#refund-lines")
+    await approve(b, "the refund")
+    await b.wait(
+        f"{count('#view-refunds li')} === 1 && "
+        f"{q('#view-refunds li')}.innerText.includes('approved by Max')",
+        what="the refund listed with its approver",
+    )
+    await b.screenshot(artifacts / "7-register-B-refund-approved.png")
+    rest_receipt = await b.eval("viewed.receipt.id")
+    refunds = r2.refunds(rest_receipt)
+    assert [(r.user, r.approved_by, r.reason) for r in refunds] == [(CASHIER, MANAGER, "spilt")]
+    assert [line.line_id for line in refunds[0].lines] == [latte]
+    await b.eval(f"{q('#receipt-view-dialog')}.close()")
+
+    # she takes the order at table 5, sends a burger to the kitchen and voids the order with Max's PIN
+    # typed on R2: K1 shows the ticket void within the issue's second of the void's record on R2
+    await b.click(f"#open-orders [data-order='{at_five.id}'] button")
+    await b.wait(f"state.order?.id === '{at_five.id}'", what="the order at table 5 on R2")
+    await add(b, "burger", 1)
+    await b.click("#send-kitchen")
+    await b.wait(f"{q('#send-kitchen')}.disabled", what="the burger sent to the kitchen")
+    card = (
+        "[...document.querySelectorAll('article.ticket')]"
+        ".find((e) => e.querySelector('.label').textContent === 'Table 5')"
+    )
+    await kitchen.wait(card, timeout=10, what="table 5's ticket on the kitchen screen")
+    await b.click("#void-order")
+    await b.wait(f"{q('#reason-dialog')}.open", what="the void's reason")
+    await b.fill("#reason-input", "guest left")
+    await b.click("#reason-ok")
+    await b.wait(f"{q('#approval-dialog')}.open", what="approval for the void")
+    await b.fill("#approval-pin", PIN)
+    await b.click("#approval-ok")
+    await until(lambda: r2.order(at_five.id).voided, 5, "the void recorded on R2", on=[r2])
+    recorded = time.monotonic()
+    await kitchen.wait(
+        f"{card}?.dataset.void === 'true' && {card}.querySelector('.state').textContent === 'void'",
+        timeout=VOID_SHOWN_S,
+        what="the void on the kitchen screen",
+    )
+    print(f"void shown on K1's page {time.monotonic() - recorded:.3f} s after R2 recorded it")
+    await kitchen.screenshot(artifacts / "8-kitchen-void-approved-on-R2.png")
+    await b.wait("state.orderId === ''", what="the voided order off R2's screen")
+    [void] = [r for r in r2.order(at_five.id).removals if not r.line_id]
+    assert (void.user, void.approved_by, void.reason) == (CASHIER, MANAGER, "guest left")
+    # and Anna is still the one logged in on R2
+    assert await b.text("#who") == "Anna"
+    assert await b.eval("JSON.parse(sessionStorage.getItem('meshpos-user')).id") == CASHIER
+    await b.screenshot(artifacts / "9-register-B-still-Anna.png")
     assert [p.errors for p in (a, b, kitchen)] == [[], [], []]
