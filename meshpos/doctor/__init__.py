@@ -59,13 +59,24 @@ def run_doctor(args: argparse.Namespace) -> int:
         raise ConfigError("meshpos doctor: give either --config node.toml or --console")
     if not 0.1 <= args.browse_seconds <= 60:
         raise ConfigError(f"--browse-seconds {args.browse_seconds:g}: must be from 0.1 to 60")
-    if not getattr(args, "log_level_set", False):  # every finding is in the report, once
-        logging.getLogger("meshpos").setLevel(logging.ERROR)
-    report: Report
+    quiet = not getattr(args, "log_level_set", False)  # every finding is in the report, once
+    meshpos_log = logging.getLogger("meshpos")
+    level = meshpos_log.level
+    if quiet:
+        meshpos_log.setLevel(logging.ERROR)
+    try:
+        report = _diagnose(args)
+    finally:  # run in-process (tests, a program calling main), the caller keeps its logging
+        meshpos_log.setLevel(level)
+    print(report.to_json() if args.json else report.text(), flush=True)
+    return report.exit_code
+
+
+def _diagnose(args: argparse.Namespace) -> Report:
     if args.config:
         from meshpos.doctor.node import diagnose_node
 
-        report = asyncio.run(diagnose_node(Path(args.config), browse_seconds=args.browse_seconds))
+        return asyncio.run(diagnose_node(Path(args.config), browse_seconds=args.browse_seconds))
     else:
         from meshpos.doctor.console import ConsoleSettings, diagnose_console
 
@@ -80,6 +91,4 @@ def run_doctor(args: argparse.Namespace) -> int:
             venues=[Path(v) for v in args.venue or []],
             ca_file=Path(args.ca_file) if args.ca_file else None,
         )
-        report = asyncio.run(diagnose_console(settings))
-    print(report.to_json() if args.json else report.text(), flush=True)
-    return report.exit_code
+        return asyncio.run(diagnose_console(settings))
