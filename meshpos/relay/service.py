@@ -112,10 +112,12 @@ class RelayService:
             log.info("relay: connected to the console; %d changes to upload", self.upload_total)
         elif isinstance(event, PeerLive) and event.peer == self._console_key:
             self.console_live = True
+            self._engine.sync.set_console_live(True)
             log.info("relay: in sync with the console")
         elif isinstance(event, LinkClosed) and event.key == self._console_key:
             self._console_key = ""
             self.console_live = False
+            self._engine.sync.set_console_live(False)
         elif (
             isinstance(event, LinkRefused)
             and event.peer.kind is PeerKind.CONSOLE

@@ -44,6 +44,7 @@ class Heartbeats:
     _relay: str | None
     _console_sv: dict[str, dict[int, int]]
     _problem: str
+    _console_live: bool
     _unreported: tuple[int, str]
     _reports: dict[str, Tally]
     _owed: dict[str, int]
@@ -92,6 +93,20 @@ class Heartbeats:
         """Why this node has no working link to the console ("" when it has, or needs none): every
         peer gets it in the heartbeats, so every register can show the reason it is not green."""
         self._problem = text
+
+    def set_console_live(self, live: bool) -> None:
+        """Whether this node's console link is in sync now (told by the relay layer). An elected relay
+        whose link is not yet live says so in its heartbeats (``_connecting``): its ``uplink`` is the
+        last probe's answer, which can be seconds old, and a register must not show green on a claim
+        whose data does not flow yet."""
+        if live != self._console_live:
+            self._console_live = live
+            self._trigger = True  # the mesh learns at once that data flows (or stopped)
+
+    def _connecting(self) -> str:
+        if self._relay_claim and self._uplink and not self._console_live and self.role != "console":
+            return f"{self.node_id} is connecting to the console"
+        return ""
 
     @property
     def problem(self) -> str:
@@ -188,7 +203,7 @@ class Heartbeats:
             peers=tuple(
                 sorted({s.peer.node for s in self._exchanging() if s.peer and not s.stock})
             ),  # (a stock Yjs client is no peer: ``_yjs``)
-            problem=self._problem,
+            problem=self._problem or self._connecting(),
             unreported=unreported,
             unreported_reason=reason,
             reports=self._reports_view(),

@@ -142,6 +142,7 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         self._relay: str | None = None
         self._console_sv: dict[str, dict[int, int]] = {}
         self._problem = ""  # why this node has no working console link (sent in heartbeats)
+        self._console_live = False  # the relay's console link is in sync (``set_console_live``)
         self._unreported: tuple[int, str] = (0, "")  # the console's: records not in its reports
         self._reports: dict[str, Tally] = {}  # ledger document -> what the console's reports hold
         self._owed: dict[str, int] = {}  # our own records not in the console's reports, per kind

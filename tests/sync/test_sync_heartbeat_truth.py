@@ -88,3 +88,27 @@ def test_a_problem_travels_in_every_heartbeat() -> None:
     assert node._heartbeat().problem == "the console refused R3: wrong venue token"
     node.set_problem("")
     assert node._heartbeat().problem == ""
+
+
+def test_an_elected_relay_says_it_is_connecting_until_its_console_link_is_live() -> None:
+    """A relay's ``uplink`` is its last probe's answer, which can be seconds old when the internet has
+    just died: a register that saw such a claim showed green while nothing flowed (the metrics outage
+    test caught it). Until the relay layer says the console link is in sync, the claim carries why."""
+    relay, register = sync("R2", "register"), sync("R1", "register")
+    relay.set_uplink(True)
+    relay.tick(0.0)
+    assert relay.is_relay
+    claim = relay._heartbeat()
+    assert (claim.relay, claim.uplink) == (True, True)
+    assert claim.problem == "R2 is connecting to the console"
+    register._on_heartbeat(claim)
+    assert register.presence["R2"].problem  # what the status reads: not green on this claim
+    relay.set_console_live(True)
+    assert relay._heartbeat().problem == ""
+    relay.set_problem("the console refused R2: wrong venue token")  # a real problem comes first
+    assert relay._heartbeat().problem == "the console refused R2: wrong venue token"
+    relay.set_problem("")
+    relay.set_console_live(False)
+    assert relay._heartbeat().problem == "R2 is connecting to the console"
+    relay.set_uplink(False)  # no uplink: no claim to qualify
+    assert register._heartbeat().problem == ""
