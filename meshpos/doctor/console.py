@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import os
 import shutil
 import socket
 import sqlite3
 import ssl
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from meshpos.doctor.node import (
     DISK_WARNING_BYTES,
     quick_check_live,
 )
-from meshpos.doctor.probes import http_answer, lock_holder, process_name
+from meshpos.doctor.probes import check_writable, http_answer, lock_holder, process_name
 from meshpos.doctor.report import Report, when
 from meshpos.errors import ConfigError, MeshposError, StoreError
 from meshpos.localapi import LocalApi
@@ -160,7 +158,7 @@ async def _database(report: Report, settings: ConsoleSettings, running: bool) ->
         report.problem("database", exc.message)
         return
     directory = path.parent if str(path.parent) else Path(".")
-    _writable(report, directory)
+    check_writable(report, directory)
     holder = lock_holder(lock_path(path))
     if holder is not None and not running:
         report.problem(
@@ -202,23 +200,6 @@ def _intact(path: Path) -> None:
         return 1
 
     inspect_sqlite_file(path, check)
-
-
-def _writable(report: Report, directory: Path) -> None:
-    try:
-        fd, name = tempfile.mkstemp(prefix=".doctor-", dir=directory)
-        try:
-            os.write(fd, b"\0" * 4096)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-            os.unlink(name)
-    except OSError as exc:
-        report.problem(
-            "data dir", f"{directory} is not writable: {exc.strerror}", "free disk space"
-        )
-        return
-    report.ok("data dir", f"{directory} is writable")
 
 
 def _ports(report: Report, settings: ConsoleSettings, running: bool) -> None:

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import os
 import shutil
 import socket
 import sqlite3
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +23,7 @@ from meshpos.doctor.probes import (
     DOCTOR_PATH,
     HttpAnswer,
     browse,
+    check_writable,
     http_answer,
     lock_holder,
     process_name,
@@ -159,22 +158,7 @@ def _data_dir(report: Report, config: Config) -> None:
             "enroll this device (meshpos enroll --dir DATA_DIR/identity) or correct data_dir",
         )
         return
-    try:  # what a commit needs: create, write, sync and remove a file
-        fd, name = tempfile.mkstemp(prefix=".doctor-", dir=directory)
-        try:
-            os.write(fd, b"\0" * 4096)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-            os.unlink(name)
-    except OSError as exc:
-        report.problem(
-            "data dir",
-            f"{directory} is not writable: {exc.strerror}",
-            "free disk space" if exc.errno == 28 else "fix its permissions or the disk",
-        )
-        return
-    report.ok("data dir", f"{directory} is writable")
+    check_writable(report, directory)
 
 
 def _lock(report: Report, config: Config, status: dict[str, Any] | None) -> None:

@@ -1,4 +1,5 @@
-"""The doctor's looks at the world: an HTTP answer and its clock, the venue's mDNS adverts, a lock's holder.
+"""The doctor's looks at the world: an HTTP answer and its clock, the venue's mDNS adverts, a lock's holder,
+whether a data dir takes a commit.
 
 None of them changes anything. A peer is asked over mutual TLS for a path it does not serve
 (:data:`DOCTOR_PATH`): the handshake proves both certificates, and its ``404`` carries a ``Date`` header
@@ -11,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import errno
+import os
 import ssl
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +23,7 @@ from pathlib import Path
 from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from meshpos.doctor.report import Report
 from meshpos.net.adverts import SERVICE_TYPE, PeerAd, classify, service_name, venue_hash
 
 DOCTOR_PATH = "/meshpos/doctor"  # no server serves it: answered 404, which is all the doctor asks
@@ -175,3 +180,24 @@ def process_name(pid: int) -> str:
         return "?"
     words = raw.rstrip(b"\0").split(b"\0")
     return " ".join(w.decode("utf-8", "replace") for w in words)[:120] or "?"
+
+
+def check_writable(report: Report, directory: Path) -> None:
+    """What a commit needs, tried for real: create, write, sync and remove a file in ``directory``
+    (a full disk or a read-only mount shows here, not in a permission bit)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".doctor-", dir=directory)
+        try:
+            os.write(fd, b"\0" * 4096)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(name)
+    except OSError as exc:
+        report.problem(
+            "data dir",
+            f"{directory} is not writable: {exc.strerror}",
+            "free disk space" if exc.errno == errno.ENOSPC else "fix its permissions or the disk",
+        )
+        return
+    report.ok("data dir", f"{directory} is writable")
