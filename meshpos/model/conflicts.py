@@ -99,10 +99,16 @@ def bill_to_keep(source: Order, line: Line, bills: Iterable[Order]) -> Order | N
     """Of two bills holding ``line``'s item (split off at once), the one whose split the order kept:
     each partial split left the rest of the line on ``source`` and only the later rest stands
     (``records.latest_replacements``), made in the same operation, at the same time, as its bill.
-    None where it cannot tell (the whole line moved, or both at the same millisecond)."""
+    The rest names its bill (``split_with``); a rest written before it did is matched by time. None
+    where it cannot tell (the whole line moved; or, for an older rest, both at the same millisecond,
+    which two registers splitting at once often are)."""
     root = line.replaces or line.split_from
     rests = [kept for kept in source.lines if kept.replaces == root]
     if len(rests) != 1:
         return None
-    same = [bill for bill in bills if bill.opened_at_ms == rests[0].at_ms]
+    rest = rests[0]
+    if rest.split_with:
+        same = [bill for bill in bills if bill.id == rest.split_with]
+    else:
+        same = [bill for bill in bills if bill.opened_at_ms == rest.at_ms]
     return same[0] if len(same) == 1 else None

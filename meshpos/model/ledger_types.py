@@ -46,6 +46,9 @@ class Line:
     stamp: str
     replaces: str = ""  # the line of the same order this one took the place of (a new quantity)
     split_from: str = ""  # the line of another order this one was split off from
+    split_with: str = (
+        ""  # a split's rest: the bill split off in the same operation (``bill_to_keep``)
+    )
     approved_by: str = ""  # who approved its discount on the spot ("": nobody had to)
 
     def priced(self) -> PricedLine:

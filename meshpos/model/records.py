@@ -99,6 +99,7 @@ def parse_line(order_id: str, line_id: str, f: Fields) -> Line:
         stamp=f.text("stamp"),
         replaces=f.opt_text("replaces") or "",
         split_from=f.opt_text("split_from") or "",
+        split_with=f.opt_text("split_with") or "",
         approved_by=f.opt_text("approved_by") or "",
     )
 

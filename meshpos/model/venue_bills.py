@@ -254,10 +254,14 @@ class BillRules(VenueBase):
         )
         for line, quantity in chosen:
             root = line.replaces or line.id
-            self._copy_line(ledger, order, line, bill, quantity, now_ms, split_from=line.id)
-            if quantity < line.quantity:  # the rest stays, as a line in its place
+            self._copy_line(
+                ledger, order, line, bill, quantity, now_ms, split_from=line.id, split_with=""
+            )
+            if quantity < line.quantity:  # the rest stays, as a line in its place, naming its bill
                 rest = line.quantity - quantity
-                self._copy_line(ledger, order, line, order_id, rest, now_ms, replaces=root)
+                self._copy_line(
+                    ledger, order, line, order_id, rest, now_ms, replaces=root, split_with=bill
+                )
             ledger.write_order_record(
                 order_id,
                 "removed",
