@@ -73,6 +73,14 @@ def finding(report: dict[str, Any], check: str) -> dict[str, Any]:
     return found[0]
 
 
+def problem(code: int, report: dict[str, Any], check: str) -> str:
+    """The message of ``check``, which must be the problem that made the doctor exit with 1."""
+    assert code == EXIT_PROBLEM
+    found = finding(report, check)
+    assert found["level"] == PROBLEM
+    return str(found["message"])
+
+
 @pytest.fixture(scope="module")
 def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venue]:
     root = tmp_path_factory.mktemp("doctor")
@@ -138,10 +146,8 @@ def test_a_healthy_running_register_is_ok_on_every_line(venue: Venue) -> None:
 def test_a_wrong_console_token_is_named(venue: Venue) -> None:
     config = copy_config(venue, "wrong-token", console_token="not-the-venue-token")
     code, report = doctor(config)
-    assert code == EXIT_PROBLEM
-    console = finding(report, "console")
-    assert console["level"] == PROBLEM
-    assert "refused the token: wrong venue token" in console["message"]
+    console = problem(code, report, "console")
+    assert "refused the token: wrong venue token" in console
 
 
 @pytest.mark.slow
@@ -150,10 +156,8 @@ def test_the_ca_of_another_venue_is_named(venue: Venue) -> None:
     other = make_venue(venue.root / "other")
     shutil.copy(other.directory / "ca.pem", load_config(config).identity_path / "ca.pem")
     code, report = doctor(config)
-    assert code == EXIT_PROBLEM
-    identity = finding(report, "identity")
-    assert identity["level"] == PROBLEM
-    assert "not issued by the venue CA" in identity["message"]
+    identity = problem(code, report, "identity")
+    assert "not issued by the venue CA" in identity
 
 
 @pytest.mark.slow
@@ -161,10 +165,8 @@ def test_an_expired_certificate_is_named(venue: Venue) -> None:
     config = spare_device(venue, "R4", 14)
     _expire(venue.authority, load_config(config).identity_path)
     code, report = doctor(config)
-    assert code == EXIT_PROBLEM
-    certificate = finding(report, "certificate")
-    assert certificate["level"] == PROBLEM
-    assert "expired on" in certificate["message"]
+    certificate = problem(code, report, "certificate")
+    assert "expired on" in certificate
 
 
 def _expire(authority: VenueAuthority, identity_dir: Path) -> None:
@@ -203,10 +205,8 @@ def test_a_clock_ten_minutes_off_is_named(venue: Venue) -> None:
     minutes = 10
     assert minutes * 60 >= CLOCK_PROBLEM_S
     code, report = doctor(venue.config("R1"), FAKETIME, "-f", f"+{minutes}m")
-    assert code == EXIT_PROBLEM
-    clock = finding(report, "clock")
-    assert clock["level"] == PROBLEM
-    assert f"{minutes} min ahead of" in clock["message"]
+    clock = problem(code, report, "clock")
+    assert f"{minutes} min ahead of" in clock
 
 
 @pytest.mark.slow
@@ -220,10 +220,8 @@ def test_a_data_dir_locked_by_another_process_is_named(venue: Venue) -> None:
     finally:
         holder.kill()
         holder.wait()
-    assert code == EXIT_PROBLEM
-    found = finding(report, "lock")
-    assert found["level"] == PROBLEM
-    assert "locked by process" in found["message"]
+    found = problem(code, report, "lock")
+    assert "locked by process" in found
 
 
 def _held(lock: Path) -> bool:
@@ -243,10 +241,8 @@ def test_a_full_disk_is_named(venue: Venue, small_disk: Path) -> None:  # noqa: 
         except OSError:
             pass
     code, report = doctor(config)
-    assert code == EXIT_PROBLEM
-    disk = finding(report, "disk")
-    assert disk["level"] == PROBLEM
-    assert disk["message"].startswith("disk full")
+    disk = problem(code, report, "disk")
+    assert disk.startswith("disk full")
     assert finding(report, "data dir")["level"] == PROBLEM
 
 
@@ -265,10 +261,8 @@ def test_no_peers_is_named(venue: Venue) -> None:
 def test_the_console_down_is_named(venue: Venue) -> None:
     config = copy_config(venue, "console-down", console_url="ws://127.0.0.1:9")
     code, report = doctor(config)
-    assert code == EXIT_PROBLEM
-    console = finding(report, "console")
-    assert console["level"] == PROBLEM
-    assert console["message"].startswith("console down")
+    console = problem(code, report, "console")
+    assert console.startswith("console down")
 
 
 def console_doctor(venue: Venue, *options: str) -> tuple[int, dict[str, Any]]:
@@ -303,10 +297,8 @@ def test_a_wrong_console_admin_token_is_named(venue: Venue) -> None:
     wrong = venue.root / "wrong-admin.token"
     wrong.write_text("0123456789abcdef0123456789abcdef\n")
     code, report = console_doctor(venue, "--token-file", str(wrong))
-    assert code == EXIT_PROBLEM
-    token = finding(report, "admin token")
-    assert token["level"] == PROBLEM
-    assert "refuses the admin token" in token["message"]
+    token = problem(code, report, "admin token")
+    assert "refuses the admin token" in token
 
 
 @pytest.mark.slow
@@ -322,7 +314,5 @@ def test_a_stopped_console_whose_database_is_locked_is_named(venue: Venue) -> No
     finally:
         holder.kill()
         holder.wait()
-    assert code == EXIT_PROBLEM
-    found = finding(report, "lock")
-    assert found["level"] == PROBLEM
-    assert f"held by process {holder.pid}" in found["message"]
+    found = problem(code, report, "lock")
+    assert f"held by process {holder.pid}" in found
