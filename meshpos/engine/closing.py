@@ -19,6 +19,7 @@ A mixin of :class:`~meshpos.engine.engine.Engine`, which owns the state named be
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -60,7 +61,6 @@ class ClosingDays:
     sync: Synchronizer
     counters: Counter[str]
     closing: bool
-    _lock: asyncio.Lock
     _committers: set[asyncio.Task[None]]
     _opening: dict[str, asyncio.Future[bool]]
     _changed_docs: set[str]
@@ -70,6 +70,8 @@ class ClosingDays:
     if TYPE_CHECKING:
 
         async def pump(self) -> None: ...
+
+        def _exclusive(self) -> contextlib.AbstractAsyncContextManager[None]: ...
 
         async def _commit(self) -> None: ...
 
@@ -84,7 +86,7 @@ class ClosingDays:
         store keeps it (with ``keys``, its receipt ids and numbers, indexed for :meth:`find_closed`),
         the synchronizer answers for it from its state vector and deletions, listeners get
         :class:`DayClosed` (and drop their references), then the memory goes back to the OS."""
-        async with self._lock:
+        async with self._exclusive():
             await self._commit()  # no await from here to close_doc: nothing lands in between
             if self.sync.is_closed(name):
                 return
@@ -126,7 +128,7 @@ class ClosingDays:
         return await asyncio.shield(opening)
 
     async def _open_day(self, name: str) -> bool:
-        async with self._lock:
+        async with self._exclusive():
             if not self.sync.is_closed(name):
                 return False
             update = await self.store.reopen(name)

@@ -3,17 +3,29 @@
 docs/architecture.md (Engine). The node and each venue hub at the console run on it; what differs
 between them are the services that listen to its events.
 
-* **Commit, then forward.** :meth:`Engine.pump` drains the synchronizer's events, commits every change
-  they carry (local writes and received updates alike) to the store, and only then hands the
-  synchronizer's outgoing data to the links, with no await between the last commit and the hand-over:
-  nothing leaves this device that a crash could take back.
-* **Writes return once committed.** :meth:`Engine.write` runs a change and pumps; a change that raises
-  was taken back by the model (its insert and the deletion are committed and sent alike); anything but a
-  MeshposError (a pycrdt panic is a BaseException) becomes :class:`~meshpos.errors.WriteFailed`.
+* **Commit, then claim.** :meth:`Engine.pump` drains the synchronizer's events and commits every
+  change they carry (local writes and received updates alike) to the store, one batch per drain, one
+  batch at a time. **Changed** (issue 18): a node (``forward_before_commit``, the default with a
+  ``received_commit_interval``) forwards an update a peer sent as soon as it is applied: its author
+  committed it before it left, so a crash here loses nothing. Everything else a session sends waits
+  until the drain after it is committed (``sync._session.Commits``): a local write's update and a stock
+  Yjs client's (this device holds the only durable copy), and whatever tells a peer what this device
+  holds (sync step 1s, which become the peers' ``held_by`` and the durability count; heartbeats with
+  their pending counts; step 2 replies). The console (no interval) hands out nothing before the last
+  commit, with no await between: nothing leaves it that a crash could take back.
+* **Writes return once committed, without waiting behind others.** :meth:`Engine.write` runs a change
+  and pumps: the pump returns once a drain taken after the change is committed. **Changed** (issue 18):
+  while another pump commits (a batch of received updates), the write does not queue for the lock
+  behind all its rounds; it waits for the first round that drains its change (the one under way ends,
+  the next takes the change), which keeps the store's order (a change never commits before what it
+  was built on) and one transaction at a time. A change that raises was taken back by the model (its
+  insert and the deletion are committed and sent alike); anything but a MeshposError (a pycrdt panic is
+  a BaseException) becomes :class:`~meshpos.errors.WriteFailed`.
 * **Received updates are grouped.** With a ``received_commit_interval``, updates a link delivers are
   committed at once when none were in the last interval, else when it ends (one fsync per interval on a
-  busy mesh; nothing waits on them but forwarding). Without one (the console), every batch of messages
-  is committed before :meth:`link_messages` returns, so a slow database slows the sender down.
+  busy mesh; nothing waits on them but what claims they are held); a pump under way takes them in its
+  next round. Without one (the console), every batch of messages is committed before
+  :meth:`link_messages` returns, so a slow database slows the sender down.
 * **Typed events.** Services subscribe (:meth:`subscribe`) to the synchronizer's events (before their
   changes are committed), to links opening, closing and refusing, and to :class:`Committed`; services
   add values to commit with the updates through :meth:`add_meta` (the node's receipt counter, its
@@ -30,7 +42,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -131,8 +143,13 @@ class Engine(ClosingDays):
         counters: Counter[str] | None = None,
         clock: Callable[[], float] = time.time,
         received_commit_interval: float | None = RECEIVED_COMMIT_INTERVAL,
+        forward_before_commit: bool | None = None,
     ) -> None:
+        """``forward_before_commit`` (default: with a ``received_commit_interval``): see the module
+        docstring."""
         client_id = new_client_id(rng or random.Random())  # fresh at every start, never persisted
+        if forward_before_commit is None:
+            forward_before_commit = received_commit_interval is not None
         self.store = store
         self.replica = Replica(client_id=client_id, capture=False)
         self.sync = Synchronizer(
@@ -143,7 +160,9 @@ class Engine(ClosingDays):
             priority=priority,
             config=sync_config,
             doc_factory=self.replica.doc,
+            forward_before_commit=forward_before_commit,
         )
+        self._early = forward_before_commit
         self.counters: Counter[str] = Counter() if counters is None else counters
         self.rejections: list[Rejection] = []
         self.closing = False
@@ -158,6 +177,10 @@ class Engine(ClosingDays):
         self._received_commit: asyncio.TimerHandle | None = None
         self._received_committed_at = 0.0
         self._committers: set[asyncio.Task[None]] = set()
+        self._received_due = False  # received changes wait for a pump (``_commit_received``)
+        self._received_pump: asyncio.Task[None] | None = None
+        self._done = 0  # the last drain whose changes (and all before) are committed
+        self._round: asyncio.Future[None] | None = None  # resolved when a commit round ends
         self._opening: dict[str, asyncio.Future[bool]] = {}  # closed days being loaded
         self._deferred: dict[tuple[str, str], tuple[float, int]] = {}  # (closing: logged once)
         self._ticker: asyncio.Task[None] | None = None
@@ -179,6 +202,8 @@ class Engine(ClosingDays):
         for name in STANDING_DOCUMENTS:
             self.sync.open_doc(name)
         self.sync.events_received()  # loading is not a change
+        self._done = self.sync.drained
+        self.sync.mark_committed(self._done)
         self.replica.on_open = self._observe
 
     def _observe(self, name: str) -> None:
@@ -188,7 +213,7 @@ class Engine(ClosingDays):
         """Forget ``names`` (memory and store) and open them empty, which asks every peer for them;
         ``reopened`` runs before anything else can see them (the model takes the new documents)."""
         names = list(names)
-        async with self._lock:
+        async with self._exclusive():
             for name in names:
                 self.sync.drop_doc(name)
                 self.replica.unload(name)
@@ -247,7 +272,7 @@ class Engine(ClosingDays):
         """Apply updates another process already committed to the store this engine shares (the
         console's PostgreSQL): forwarded to the links and reported (:class:`Committed`) like received
         ones, never appended a second time."""
-        async with self._lock:
+        async with self._exclusive():
             for update in updates:
                 self.sync.apply_stored(name, update)
         await self.pump()
@@ -255,17 +280,49 @@ class Engine(ClosingDays):
     # --- commit, then forward -----------------------------------------------------------------------
 
     async def pump(self) -> None:
-        async with self._lock:
-            await self._commit()
-            self._flush()
-            self._publish()
+        """Return once a drain taken after the call is committed (and what waited for it is sent
+        and published): a pump under way takes what was applied before the call in its next round,
+        so the caller waits for that round, not for the lock behind every round (module docstring)."""
+        want = self.sync.drained + 1
+        while True:
+            if not self._lock.locked():
+                async with self._exclusive():
+                    await self._commit()
+                    self._flush()
+                    self._publish()
+                return
+            if self._early and self._done >= want:
+                return
+            if self._round is None:
+                self._round = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._round)
+            if self._early and self._done >= want:
+                return
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """The pump lock (one commit at a time); pumps waiting for a round look again once it is let
+        go, whoever held it and however it ended."""
+        try:
+            async with self._lock:
+                yield
+        finally:
+            self._round_ended()
+
+    def _round_ended(self) -> None:
+        """Wake the pumps waiting for a round (they look whether theirs is done, or take the lock)."""
+        round_, self._round = self._round, None
+        if round_ is not None and not round_.done():
+            round_.set_result(None)
 
     async def _commit(self) -> None:
         """Drain the synchronizer's events and commit what they carry until none are left (the
-        lock held); returns with no await after the last drain."""
+        lock held); returns with no await after the last drain. Forwarding before the commit, each
+        round also hands out what waited for it and wakes the pumps waiting for it."""
         while True:
             for event in self.sync.events_received():
                 self._on_sync_event(event)
+            drain = self.sync.drained
             if self._stored:
                 stored, self._stored = dict(self._stored), Counter()
                 self._changed_docs.update(stored)
@@ -275,6 +332,7 @@ class Engine(ClosingDays):
             for hook in self._meta_hooks:
                 meta.update(hook(local))
             if not self._uncommitted and not meta:
+                self._committed(drain)
                 break
             batch = list(self._uncommitted)  # what arrives during the commit waits
             await self.store.append([(doc, update) for doc, update, _ in batch], meta or None)
@@ -284,9 +342,20 @@ class Engine(ClosingDays):
             self._changed_local |= local
             self.counters["commits"] += 1
             self._emit(Committed(dict(counts), local, meta))
+            self._committed(drain)  # (the batch held all that was drained, a failed round's too)
+            if self._early:
+                self._flush()
+                self._publish()
+
+    def _committed(self, drain: int) -> None:
+        """Drain ``drain`` and all before it are committed: what waited for it may leave, and the
+        pumps waiting for it return."""
+        self._done = max(self._done, drain)
+        self.sync.mark_committed(drain)
+        self._round_ended()
 
     def _flush(self) -> None:
-        if self._uncommitted:
+        if self._uncommitted and not self._early:
             return  # forwarded once committed
         for key in list(self.sync.sessions):
             out = self.sync.data_to_send(key)
@@ -356,6 +425,8 @@ class Engine(ClosingDays):
         if self._interval is None:
             await self.pump()
         else:
+            if self._early:
+                self._flush()  # a peer's updates go on now; the rest waits for the commit
             self._commit_received_soon()
 
     async def link_closed(self, key: str, reason: str) -> None:
@@ -375,6 +446,8 @@ class Engine(ClosingDays):
         if key in self.sync.sessions:
             self.sync.close(key, reason)
             self._flush()
+            if self._early and self._interval is not None:
+                self._commit_received_soon()  # the goodbye waits behind what waits for a commit
 
     def hang_up(self, key: str) -> None:
         """Close one connection now, without a goodbye (its peer redials); an empty message is what
@@ -389,15 +462,26 @@ class Engine(ClosingDays):
         loop = asyncio.get_running_loop()
         assert self._interval is not None
         delay = self._received_committed_at + self._interval - loop.time()
-        self._received_commit = loop.call_later(max(0.0, delay), self._commit_received)
+        if delay <= 0:
+            self._commit_received()
+        else:
+            self._received_commit = loop.call_later(delay, self._commit_received)
 
     def _commit_received(self) -> None:
         self._received_commit = None
         self._received_committed_at = asyncio.get_running_loop().time()
-        if not self.closing:
-            task = asyncio.create_task(self._pump_logged())
+        self._received_due = True
+        if not self.closing and (self._received_pump is None or self._received_pump.done()):
+            task = asyncio.create_task(self._pump_received())
+            self._received_pump = task
             self._committers.add(task)
             task.add_done_callback(self._committers.discard)
+
+    async def _pump_received(self) -> None:
+        """Pump until no received change is due: one task at a time, however many batches arrive."""
+        while self._received_due and not self.closing:
+            self._received_due = False
+            await self._pump_logged()
 
     async def _pump_logged(self) -> None:
         try:

@@ -19,6 +19,7 @@ session closes (a ``Bye`` naming the error, then ``b""``) and reports a :class:`
 
 from __future__ import annotations
 
+import collections
 import enum
 import logging
 from collections.abc import Mapping
@@ -123,6 +124,30 @@ class ReplyState:
     waiting: dict[int, int] | None = None  # step 1s since, merged (each client's lowest clock)
 
 
+class Commits:
+    """How far the engine has committed what its documents took, as the sessions see it
+    (docs/architecture.md (Engine), forwarding before the commit).
+
+    The engine drains the synchronizer's changes (``drained`` counts the drains) and commits each
+    drain's batch whole (``committed``: the last drain whose changes, and all before, are durable).
+    A message that may tell a peer what this device holds (a sync step 1, a heartbeat, a step 2
+    reply) or carry a change no other device has committed (a local write, a stock Yjs client's
+    update) is held until the drain after it is committed: the next drain takes everything the
+    documents took before the message was built. Only an update a peer sent, forwarded as it came
+    (its author committed it before it left), goes at once (``free``)."""
+
+    __slots__ = ("committed", "drained")
+
+    def __init__(self) -> None:
+        self.drained = 0
+        self.committed = 0
+
+    @property
+    def gate(self) -> int:
+        """The drain a message built now waits for."""
+        return self.drained + 1
+
+
 # --- events ---------------------------------------------------------------------------------------
 
 
@@ -184,6 +209,10 @@ class Session:
         self._state = State.CONNECTING
         self._events: list[SessionEvent] = []
         self._out: list[bytes] = []
+        # set by the Synchronizer when its engine forwards before committing (:class:`Commits`):
+        # messages waiting for a commit, each with the drain it waits for, in order
+        self.commits: Commits | None = None
+        self._held: collections.deque[tuple[int, bytes]] = collections.deque()
         self._awaiting_step2: set[str] = set()
         self._chunks: dict[str, tuple[int, list[bytes], int]] = {}
         budget = self.config.budget
@@ -238,6 +267,7 @@ class Session:
             return
         self._move(Trigger.CLOSE, remote=True)
         self._events.append(SessionClosed("connection lost", by_peer=True))
+        self._held.clear()  # nowhere to send them
         self._out.append(b"")
 
     def events_received(self) -> list[SessionEvent]:
@@ -245,16 +275,35 @@ class Session:
         return events
 
     def data_to_send(self) -> list[bytes]:
+        """What may leave now: everything queued, except what waits for a commit (:class:`Commits`)."""
+        held, commits = self._held, self.commits
+        if held and commits is not None:
+            while held and held[0][0] <= commits.committed:
+                self._out.append(held.popleft()[1])
         out, self._out = self._out, []
         return out
 
+    @property
+    def holding(self) -> bool:
+        """Messages wait for a commit (a closed session is kept until they are out)."""
+        return bool(self._held)
+
+    def _queue(self, data: bytes) -> None:
+        """Queue ``data`` to leave once what the documents took before it is committed, in order with
+        every message queued so (a forwarded update alone may pass them: :meth:`send`)."""
+        if self.commits is None:
+            self._out.append(data)
+        else:
+            self._held.append((self.commits.gate, data))
+
     def close(self, reason: str = "closing") -> None:
-        """Close from our side: queue a Bye and the end of the transport. Closing twice is a no-op."""
+        """Close from our side: queue a Bye and the end of the transport, behind what waits for a
+        commit (a local write's update still goes out). Closing twice is a no-op."""
         if self._state is State.CLOSED:
             return
         self._move(Trigger.CLOSE, remote=False)
-        self._out.append(encode(Bye(reason)))
-        self._out.append(b"")
+        self._queue(encode(Bye(reason)))
+        self._queue(b"")
         self._events.append(SessionClosed(reason))
 
     def abort(self, error: ProtocolError) -> None:
@@ -264,6 +313,7 @@ class Session:
         log.warning("closing session with %s: %s", self.peer_name, error.message)
         self.error = error
         self._move(Trigger.CLOSE, remote=False)
+        self._held.clear()  # a broken peer is told at once; it gets the rest when it syncs again
         self._out.append(encode(Bye(f"{error.code}: {error.message}")))
         self._out.append(b"")
         self._events.append(SessionClosed(error.message, error=error))
@@ -333,13 +383,20 @@ class Session:
         if self._state not in EXCHANGING:
             raise LocalProtocolError(f"session: cannot send {what} in state {self._state.value!r}")
 
-    def send(self, message: DocMessage | Heartbeat) -> None:
-        """Queue a document message (chunked if needed) or a heartbeat."""
+    def send(self, message: DocMessage | Heartbeat, *, free: bool = False) -> None:
+        """Queue a document message (chunked if needed) or a heartbeat. ``free``: an update a peer
+        sent, forwarded as it came, which leaves at once, before messages that wait for a commit
+        (:class:`Commits`); anything else waits for the commit of what the documents took before it."""
         self._check_can_send(type(message).__name__)
         if isinstance(message, Heartbeat):
-            self._out.append(encode(message, self.peer_features))
+            data = [encode(message, self.peer_features)]
         else:
-            self._out.extend(encode_doc_message(message, self.config.max_message_size))
+            data = encode_doc_message(message, self.config.max_message_size)
+        if free or self.commits is None:
+            self._out.extend(data)  # a chunked message's chunks stay together in either queue
+        else:
+            for piece in data:
+                self._queue(piece)
 
     def begin_sync(self, state_vectors: Mapping[str, bytes], *, ask: bool = True) -> None:
         """Send the initial sync step 1 for every document; live once each has its step 2.
@@ -386,6 +443,7 @@ class Session:
         if isinstance(message, Bye):
             self._move(Trigger.CLOSE, remote=True)
             self._events.append(SessionClosed(f"peer said bye: {message.reason}", by_peer=True))
+            self._held.clear()  # it is leaving: it gets them when it syncs again
             self._out.append(b"")
             return
         if self._state not in EXCHANGING:

@@ -2,8 +2,12 @@
 
 * Live updates: a change to a document (local, or applied from a peer) is sent to every other session
   past the hello except the one it came from, and reported as :class:`DocumentChanged` so the node can
-  commit it to the store. The node drains :meth:`Synchronizer.events_received` (and commits) before
-  :meth:`Synchronizer.data_to_send`, so a received update is durable before it is forwarded.
+  commit it to the store. The console drains :meth:`Synchronizer.events_received` (and commits) before
+  :meth:`Synchronizer.data_to_send`, so a received update is durable before it is forwarded. A node
+  (``forward_before_commit``) forwards an update a peer sent at once, its author committed it before it
+  left; everything else waits in its session until the engine says the drain after it is committed
+  (:class:`~meshpos.sync._session.Commits`, :meth:`mark_committed`), so no step 1, heartbeat or reply
+  tells a peer this device holds what it has not committed.
 * Anti-entropy: every ``anti_entropy_interval`` each session gets a sync step 1 for every document; the
   step 2 replies repair updates stuck behind a missing predecessor.
 * Sync step 1 replies are bounded per peer, and received updates are checked against the write rules
@@ -57,6 +61,7 @@ from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_deliver, may_write
 from meshpos.sync._session import (
     EXCHANGING,
+    Commits,
     DocReceived,
     HeartbeatReceived,
     HelloReceived,
@@ -90,9 +95,11 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         software: str = SOFTWARE,
         config: SyncConfig | None = None,
         doc_factory: Callable[[str], Doc[Any]] | None = None,
+        forward_before_commit: bool = False,
     ) -> None:
         """``doc_factory(name)`` supplies the document for ``name`` (default: a new empty ``Doc`` with
-        ``client_id``); every document it returns must use ``client_id``."""
+        ``client_id``); every document it returns must use ``client_id``. ``forward_before_commit``:
+        see the module docstring (the caller then reports its commits with :meth:`mark_committed`)."""
         if role not in ROLES:
             raise LocalProtocolError(f"role {role!r}: must be one of {', '.join(ROLES)}")
         if not 1 <= client_id <= MAX_VAR_UINT:
@@ -161,6 +168,7 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
             str, TokenBucket
         ] = {}  # by device (certified ids: one per device)
         self._rooms = Rooms()  # stock Yjs clients' awareness, per document (``_yjs``)
+        self.commits = Commits() if forward_before_commit else None
 
     # --- identity ---------------------------------------------------------------------------------
 
@@ -258,6 +266,10 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         if may_deliver(self.role, name):
             source = self._peer_node(origin) if isinstance(origin, str) else None
             children = None if source is None else self._tree_targets(source, update)
+            # a peer's update, committed by its author, goes on before we commit it (a stock Yjs
+            # client's waits: ours is its only durable copy)
+            sender = self._sessions.get(origin) if isinstance(origin, str) else None
+            free = sender is not None and not sender.stock
             for peer, session in self._sessions.items():
                 if peer == origin or session.state not in EXCHANGING:
                     continue
@@ -266,7 +278,7 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
                         continue  # (``_spread``) another node's child, or no child at all
                 elif source is not None and self._linked(source, session):
                     continue  # the source sends it to that peer itself; anti-entropy covers a loss
-                session.send(SyncUpdate(name, update))
+                session.send(SyncUpdate(name, update), free=free)
 
     # --- sessions: the transport's surface --------------------------------------------------------
 
@@ -290,7 +302,8 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
             peer_features=features,
         )
         self._sessions[peer] = session
-        session.open()
+        session.open()  # the hello goes at once: it claims nothing
+        session.commits = self.commits
         if self._now is not None:
             session.tick(self._now)
         return session
@@ -308,6 +321,7 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         )
         self._sessions[peer] = session
         session.open()
+        session.commits = self.commits
         if self._now is not None:
             session.tick(self._now)
         held = self._docs.get(doc)
@@ -336,7 +350,7 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         if session is None:
             return []
         out = session.data_to_send()
-        if session.state is State.CLOSED:
+        if session.state is State.CLOSED and not session.holding:
             del self._sessions[peer]
         return out
 
@@ -346,8 +360,22 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
             session.send(AwarenessUpdate(doc, update))
 
     def events_received(self) -> list[SyncEvent]:
+        """Drain the events (with ``forward_before_commit``: one more drain, :class:`Commits`)."""
+        if self.commits is not None:
+            self.commits.drained += 1
         events, self._events = self._events, []
         return events
+
+    @property
+    def drained(self) -> int:
+        """How many times :meth:`events_received` drained (0 without ``forward_before_commit``)."""
+        return 0 if self.commits is None else self.commits.drained
+
+    def mark_committed(self, drain: int) -> None:
+        """Every change drained by drain ``drain`` and before is committed: what waited for it may
+        leave (:meth:`data_to_send`)."""
+        if self.commits is not None and drain > self.commits.committed:
+            self.commits.committed = drain
 
     @property
     def sessions(self) -> dict[str, Session]:

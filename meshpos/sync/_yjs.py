@@ -241,6 +241,7 @@ class YjsSession(Session):
         if self.state is State.CLOSED:
             return
         self._move(Trigger.CLOSE, remote=False)
+        self._held.clear()  # a client gets everything again when it reconnects
         self._out.append(close_message(CLOSE_GOING_AWAY, reason))
         self._events.append(SessionClosed(reason))
         self._rooms.leave(self)
@@ -251,6 +252,7 @@ class YjsSession(Session):
         self.error = error
         self._move(Trigger.CLOSE, remote=False)
         code = CLOSE_POLICY if isinstance(error, PeerAbusive) else CLOSE_MALFORMED
+        self._held.clear()
         self._out.append(close_message(code, error.message))
         self._events.append(SessionClosed(error.message, error=error))
         self._rooms.leave(self)
@@ -269,14 +271,18 @@ class YjsSession(Session):
             self._last_out = self._now
         return out
 
-    def send(self, message: DocMessage | Heartbeat) -> None:
-        """Only this document's messages, bare and whole; a reader is never asked (sync step 1)."""
+    def send(self, message: DocMessage | Heartbeat, *, free: bool = False) -> None:
+        """Only this document's messages, bare and whole; a reader is never asked (sync step 1).
+        What waits for a commit waits here too (``Session.send``)."""
         if isinstance(message, Heartbeat) or message.doc != self.doc:
             return
         if isinstance(message, SyncStep1) and not self.writable:
             return
         self._check_can_send(type(message).__name__)
-        self._out.append(encode_y_payload(message))
+        if free:
+            self._out.append(encode_y_payload(message))
+        else:
+            self._queue(encode_y_payload(message))
 
     def send_raw(self, message: bytes) -> None:
         """A y-protocols message built elsewhere (awareness from :class:`Rooms`)."""
