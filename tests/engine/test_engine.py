@@ -15,7 +15,7 @@ from pycrdt import Map
 from meshpos.engine import Committed, Engine, EngineEvent, LinkClosed, LinkOpened
 from meshpos.errors import MeshposError, WriteFailed
 from meshpos.net.port import LinkPeer
-from meshpos.sync import DocumentChanged, SyncConfig
+from meshpos.sync import DocumentChanged, SyncConfig, decode
 
 VENUE = "cafe-1"
 
@@ -146,6 +146,7 @@ async def test_a_write_returns_once_committed_and_is_sent_only_after() -> None:
 
 
 async def test_received_changes_are_committed_before_they_are_forwarded() -> None:
+    """Without a received-commit interval (the console), received changes are committed first too."""
     log: list[str] = []
     store_b = Recording(log)
     a, b, c = (
@@ -274,3 +275,111 @@ async def test_received_changes_are_grouped_into_one_commit() -> None:
     assert len(messages) >= 3
     assert len(b_store.commits) - commits < len(messages)
     assert {f"k{i}" for i in range(3)} <= set(stop_here(b).keys())
+
+
+class Stepped(Recording):
+    """A store whose appends each wait until the test lets one through (:meth:`release`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passes = asyncio.Semaphore(0)
+        self.held = 0  # appends waiting now
+
+    async def append(
+        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
+    ) -> None:
+        self.held += 1
+        self.waiting.set()
+        try:
+            await self.passes.acquire()
+        finally:
+            self.held -= 1
+        await super().append(updates, meta)
+
+    async def release(self) -> None:
+        """Let the waiting append through, and wait until the engine is in its next one (or idle)."""
+        self.waiting.clear()
+        self.passes.release()
+        for _ in range(100):
+            await asyncio.sleep(0)
+
+
+async def settle(a: Engine, b: Engine, wire: Wire) -> None:
+    """:func:`deliver` with both engines' pumps in between (a node's replies wait for its commit)."""
+    for _ in range(20):
+        await a.pump()
+        await b.pump()
+        if not wire[0] and not wire[1]:
+            return
+        await deliver(a, b, wire)
+    raise AssertionError("the link never went quiet")
+
+
+async def test_a_node_forwards_a_peers_update_before_committing_it_and_nothing_else() -> None:
+    log: list[str] = []
+    store_b = Recording(log)
+    a, b, c = (
+        await engine("A", Recording()),
+        await engine("B", store_b, interval=0.001),
+        await engine("C", Recording()),
+    )
+    ab, bc = linked(a, b, log), linked(b, c, log)
+    await settle(a, b, ab)
+    await settle(b, c, bc)
+    await a.write(lambda: stop_here(a).__setitem__("k", "v"))
+    store_b.open.clear()  # B's disk is slow
+    commits = len(store_b.commits)
+    pending = asyncio.create_task(b.write(lambda: stop_here(b).__setitem__("mine", "x")))
+    await b.link_messages("A", list(ab[0]))
+    ab[0].clear()
+    await store_b.waiting.wait()
+    sent = [decode(data, 2**20) for data in bc[0] if data]
+    assert [type(m).__name__ for m in sent] == ["SyncUpdate"]  # A's change, passed on at once
+    await deliver(b, c, bc)
+    assert stop_here(c).get("k") == "v"
+    assert "mine" not in stop_here(c)  # B's own change waits for B's commit
+    assert len(store_b.commits) == commits
+    assert not pending.done()
+    store_b.open.set()
+    await pending
+    await settle(b, c, bc)
+    assert stop_here(c).get("mine") == "x"
+    b.sync.tick(0.0)
+    b.sync.tick(
+        SyncConfig().anti_entropy_interval
+    )  # an anti-entropy round: B's step 1 says what it holds, all committed
+    await settle(b, c, bc)
+    assert c.sync.held_by("stoplist")["B"].get(a.sync.client_id, 0) > 0  # committed: now claimed
+
+
+async def test_a_write_returns_once_its_round_is_committed_while_received_commits_go_on() -> None:
+    """A sale does not queue behind every round of a busy received-commit loop (issue 18): it waits
+    for the round that drains it, in the store's order."""
+    store_b = Stepped()
+    a, b = await engine("A", Recording()), await engine("B", Recording(), interval=0.001)
+    wire = linked(a, b, [])
+    await settle(a, b, wire)
+    b.store = store_b
+
+    async def receive(key: str) -> None:
+        await a.write(lambda: stop_here(a).__setitem__(key, key))
+        await b.link_messages("A", list(wire[0]))
+        wire[0].clear()
+
+    await receive("r1")
+    await store_b.waiting.wait()  # round 1 (r1) is being committed
+    write = asyncio.create_task(b.write(lambda: stop_here(b).__setitem__("sale", "paid")))
+    await receive("r2")
+    await store_b.release()  # round 1 done; round 2 (the sale and r2) under way
+    assert store_b.held == 1
+    assert not write.done()
+    await receive("r3")  # arrives during round 2: round 3
+    await store_b.release()  # round 2 done; round 3 (r3) under way
+    assert store_b.held == 1  # the loop goes on ...
+    await asyncio.wait_for(write, 5.0)  # ... and the sale returned all the same
+    committed = [doc for updates, _ in store_b.commits for doc, _ in updates]
+    assert len(store_b.commits) == 2
+    assert committed.count("stoplist") >= 3
+    await store_b.release()
+    await b.pump()
+    assert {"r1", "r2", "r3", "sale"} <= set(stop_here(b).keys())

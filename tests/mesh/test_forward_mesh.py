@@ -1,0 +1,150 @@
+"""Forwarding before the commit with real processes (issue 18; docs/architecture.md (Engine)).
+
+Six registers on the bounded topology (each linked to 4; R1 and R4 are not linked, so what R1 sells
+reaches R4 only through one of R1's neighbours R2, R3, R5 and R6, along a tree). The test holds every
+other register's database write lock (a real SQLite ``BEGIN IMMEDIATE`` from this process: their
+disks "stall"), so they can apply and forward but not commit. R1's sale still reaches R4; none of the
+five tells anyone it holds it (their step 1s and heartbeats wait for their commits, so R1 stops
+hearing from them, and its durability count never counts them); all five are killed -9 in that
+state, restart without the sale, and get it back from R1, the one device that committed it: nothing
+is lost.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from meshpos.config import load_config
+from meshpos.harness.wait import wait_for
+from meshpos.model.sample import CASHIER
+
+from .kit import NodeProcess, make_device, make_venue
+
+NAMES = [f"R{i}" for i in range(1, 7)]
+NEIGHBOURS = {"R2", "R3", "R5", "R6"}  # R1's (ring offsets ±1, ±2 of six)
+
+
+@dataclass
+class Venue:
+    root: Path
+    configs: dict[str, Path]
+    hosts: dict[str, str]
+    nodes: dict[str, NodeProcess] = field(default_factory=dict)
+    restarted: list[NodeProcess] = field(default_factory=list)
+
+    def start(self, name: str, known: list[str], log: str) -> NodeProcess:
+        """Start ``name`` told the addresses of ``known`` (no discovery: it dials those it wants)."""
+        peers = [f"--peer={n}@{self.hosts[n]}:{self.nodes[n].port}" for n in known]
+        node = NodeProcess(self.configs[name], self.root / log, ["--no-discovery", *peers])
+        self.restarted.append(node)
+        return node.start()
+
+
+@pytest.fixture
+def venue(tmp_path: Path) -> Iterator[Venue]:
+    authority = make_venue(tmp_path)
+    rng = random.Random()
+    prefix = f"127.{rng.randrange(100, 200)}.{rng.randrange(1, 250)}"
+    hosts = {name: f"{prefix}.{i}" for i, name in enumerate(NAMES, start=11)}
+    configs = {
+        name: make_device(authority, tmp_path, name, host=hosts[name], heartbeat_interval=0.3)
+        for name in NAMES
+    }
+    bed = Venue(tmp_path, configs, hosts)
+    try:
+        for i, name in enumerate(NAMES):  # each told of those before it, as a venue grows
+            bed.nodes[name] = bed.start(name, NAMES[:i], f"{name}.log")
+        yield bed
+    finally:
+        for node in bed.restarted:
+            node.kill()
+
+
+def _settled(venue: Venue) -> bool:
+    peers = {name: node.status()["peers"] for name, node in venue.nodes.items()}
+    return set(peers["R1"]) == NEIGHBOURS and all(
+        len(linked) == 4 and all(linked.values()) for linked in peers.values()
+    )
+
+
+def test_stalled_registers_forward_claim_nothing_and_lose_nothing_on_kill_9(venue: Venue) -> None:
+    nodes = venue.nodes
+    r1, r4 = nodes["R1"], nodes["R4"]
+    everyone = list(nodes.values())
+    wait_for(
+        lambda: _settled(venue),
+        60,
+        "six registers on 4 links each",
+        on=[n.events for n in everyone],
+    )
+    r1.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
+    order = r1.call("POST", "/api/orders", {"user": CASHIER})  # paid while the others stall
+    for product in ("croissant", "burger"):
+        r1.call(
+            "POST", f"/api/orders/{order['id']}/lines", {"user": CASHIER, "product_id": product}
+        )
+    first = r1.sell(CASHIER, ["espresso"])
+    wait_for(
+        lambda: first["id"] in r4.receipt_ids() and r1.status()["latest_sale"]["devices"] == 5,
+        20,
+        "the first sale on R4, and R1's neighbours' step 1s say they hold it (and all before it)",
+        on=[r1.events, r4.events],
+    )
+    with ExitStack() as stack:
+        for name in NAMES[1:]:  # none of them can commit anything from here on
+            stall = sqlite3.connect(load_config(venue.configs[name], env={}).db_path, timeout=30)
+            stack.callback(stall.close)
+            stack.callback(stall.rollback)
+            stall.execute("BEGIN IMMEDIATE")
+        timeouts = r1.status()["counters"].get("link_timeouts", 0)
+        paid = r1.call(
+            "POST", f"/api/orders/{order['id']}/payments", {"user": CASHIER, "method": "card"}
+        )
+        second = paid["receipt"]  # committed on R1: acknowledged
+        seen: list[tuple[int, set[str]]] = []  # R1's link timeouts and links when R4 had it
+
+        def on_r4() -> bool:
+            if second["id"] not in r4.receipt_ids():
+                return False
+            status = r1.status()
+            seen.append((status["counters"].get("link_timeouts", 0), set(status["peers"])))
+            return True
+
+        wait_for(on_r4, 10, "the second sale on R4", on=[r4.events])
+        # it came through a stalled neighbour of R1, before the commit: not over a link from R1 to R4
+        # made after R1 stopped hearing from its neighbours (that is how it came before issue 18)
+        assert seen[0][0] == timeouts, seen
+        assert "R4" not in seen[0][1], seen
+        # they hold it in memory only: nothing that tells a peer what they hold leaves (a step 1
+        # every 1.5 s, heartbeats), so R1 hears nothing from them for its idle timeout (2 s)
+        wait_for(
+            lambda: r1.status()["counters"].get("link_timeouts", 0) > timeouts,
+            30,
+            "R1 timed out a link with a stalled neighbour",
+            on=[r1.events],
+        )
+        sale = r1.status()["latest_sale"]
+        assert sale["receipt"] == second["number"]
+        assert sale["devices"] == 1, sale  # no other device was counted as holding it
+        for name in NAMES[1:]:
+            nodes[name].kill()  # kill -9, the sale forwarded and not committed
+
+    for i, name in enumerate(NAMES[1:], start=1):  # told the new ports of those before, as before
+        nodes[name] = venue.start(name, NAMES[:i], f"{name}-again.log")
+    both = {first["id"], second["id"]}
+    wait_for(
+        lambda: (
+            all(both <= n.receipt_ids() for n in nodes.values())
+            and r1.status()["latest_sale"]["devices"] == 5
+        ),
+        60,
+        "the four got the sale back from R1 and R4, and say so once they committed it",
+        on=[n.events for n in nodes.values()],
+    )
