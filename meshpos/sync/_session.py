@@ -130,22 +130,28 @@ class Commits:
 
     The engine drains the synchronizer's changes (``drained`` counts the drains) and commits each
     drain's batch whole (``committed``: the last drain whose changes, and all before, are durable).
-    A message that may tell a peer what this device holds (a sync step 1, a heartbeat, a step 2
-    reply) or carry a change no other device has committed (a local write, a stock Yjs client's
-    update) is held until the drain after it is committed: the next drain takes everything the
-    documents took before the message was built. Only an update a peer sent, forwarded as it came
-    (its author committed it before it left), goes at once (``free``)."""
+    While something the documents took is not committed, a message that may tell a peer what this
+    device holds (a sync step 1, a heartbeat, a step 2 reply) or carry a change no other device has
+    committed (a local write, a stock Yjs client's update) is held until the drain that takes it is
+    committed (:attr:`gate`). Only an update a peer sent, forwarded as it came (its author committed
+    it before it left), goes at once (``free``); with nothing uncommitted, everything does."""
 
-    __slots__ = ("committed", "drained")
+    __slots__ = ("committed", "drained", "holding_drain", "undrained")
 
     def __init__(self) -> None:
         self.drained = 0
         self.committed = 0
+        self.undrained = 0  # changes applied since the last drain
+        self.holding_drain = 0  # the last drain that took changes
 
     @property
     def gate(self) -> int:
-        """The drain a message built now waits for."""
-        return self.drained + 1
+        """The drain a message built now waits for (0: none, it may go at once)."""
+        if self.undrained:
+            return self.drained + 1  # the next drain takes everything applied so far
+        if self.holding_drain > self.committed:
+            return self.holding_drain
+        return 0
 
 
 # --- events ---------------------------------------------------------------------------------------
@@ -291,10 +297,11 @@ class Session:
     def _queue(self, data: bytes) -> None:
         """Queue ``data`` to leave once what the documents took before it is committed, in order with
         every message queued so (a forwarded update alone may pass them: :meth:`send`)."""
-        if self.commits is None:
+        gate = 0 if self.commits is None else self.commits.gate
+        if gate == 0 and not self._held:
             self._out.append(data)
         else:
-            self._held.append((self.commits.gate, data))
+            self._held.append((gate, data))
 
     def close(self, reason: str = "closing") -> None:
         """Close from our side: queue a Bye and the end of the transport, behind what waits for a
@@ -392,7 +399,7 @@ class Session:
             data = [encode(message, self.peer_features)]
         else:
             data = encode_doc_message(message, self.config.max_message_size)
-        if free or self.commits is None:
+        if free:
             self._out.extend(data)  # a chunked message's chunks stay together in either queue
         else:
             for piece in data:

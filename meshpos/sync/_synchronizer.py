@@ -259,6 +259,8 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
             origin = None  # ours in every sense but the commit: sent to every session
         else:
             self._events.append(DocumentChanged(name, update, origin))
+            if self.commits is not None:
+                self.commits.undrained += 1  # what leaves from now on waits for its commit
         if origin is None and self._applying is None and not may_write(self.role, name):
             log.error("local write to %s refused: a %s may not write it", name, self.role)
             self._events.append(LocalWriteRefused(name, self.role))
@@ -361,9 +363,15 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
 
     def events_received(self) -> list[SyncEvent]:
         """Drain the events (with ``forward_before_commit``: one more drain, :class:`Commits`)."""
-        if self.commits is not None:
-            self.commits.drained += 1
         events, self._events = self._events, []
+        commits = self.commits
+        if commits is not None:
+            commits.drained += 1
+            if commits.undrained or any(
+                isinstance(e, DocumentChanged) and not e.stored for e in events
+            ):  # (changes reported past a hole come without an observer's call)
+                commits.holding_drain = commits.drained
+            commits.undrained = 0
         return events
 
     @property
