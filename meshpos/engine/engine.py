@@ -7,10 +7,10 @@ between them are the services that listen to its events.
   change they carry (local writes and received updates alike) to the store, one batch per drain, one
   batch at a time. **Changed** (issue 18): a node (``forward_before_commit``, the default with a
   ``received_commit_interval``) forwards an update a peer sent as soon as it is applied: its author
-  committed it before it left, so a crash here loses nothing. Everything else a session sends waits
-  until the drain after it is committed (``sync._session.Commits``): a local write's update and a stock
-  Yjs client's (this device holds the only durable copy), and whatever tells a peer what this device
-  holds (sync step 1s, which become the peers' ``held_by`` and the durability count; heartbeats with
+  committed it before it left, so a crash here loses nothing. While anything is uncommitted, everything
+  else a session sends waits until the drain that takes it is committed (``sync._session.Commits``): a
+  local write's update and a stock Yjs client's (this device holds the only durable copy), and whatever
+  tells a peer what this device holds (sync step 1s, which become the peers' ``held_by`` and the durability count; heartbeats with
   their pending counts; step 2 replies). The console (no interval) hands out nothing before the last
   commit, with no await between: nothing leaves it that a crash could take back.
 * **Writes return once committed, without waiting behind others.** :meth:`Engine.write` runs a change

@@ -5,7 +5,8 @@
   commit it to the store. The console drains :meth:`Synchronizer.events_received` (and commits) before
   :meth:`Synchronizer.data_to_send`, so a received update is durable before it is forwarded. A node
   (``forward_before_commit``) forwards an update a peer sent at once, its author committed it before it
-  left; everything else waits in its session until the engine says the drain after it is committed
+  left; while anything is uncommitted, everything else waits in its session until the engine says the
+  drain that takes it is committed
   (:class:`~meshpos.sync._session.Commits`, :meth:`mark_committed`), so no step 1, heartbeat or reply
   tells a peer this device holds what it has not committed.
 * Anti-entropy: every ``anti_entropy_interval`` each session gets a sync step 1 for every document; the
