@@ -287,7 +287,9 @@ class Engine(ClosingDays):
         while True:
             if not self._lock.locked():
                 async with self._exclusive():
-                    await self._commit()
+                    # forwarding before the commit, one round is what the caller waits for: what
+                    # arrives meanwhile is the next interval's (the store stays free for sales)
+                    await self._commit(until_empty=not self._early or self.closing)
                     self._flush()
                     self._publish()
                 return
@@ -315,10 +317,11 @@ class Engine(ClosingDays):
         if round_ is not None and not round_.done():
             round_.set_result(None)
 
-    async def _commit(self) -> None:
+    async def _commit(self, *, until_empty: bool = True) -> None:
         """Drain the synchronizer's events and commit what they carry until none are left (the
         lock held); returns with no await after the last drain. Forwarding before the commit, each
-        round also hands out what waited for it and wakes the pumps waiting for it."""
+        round also hands out what waited for it and wakes the pumps waiting for it, and
+        ``until_empty=False`` stops after one round that committed something."""
         while True:
             for event in self.sync.events_received():
                 self._on_sync_event(event)
@@ -346,6 +349,8 @@ class Engine(ClosingDays):
             if self._early:
                 self._flush()
                 self._publish()
+                if not until_empty:
+                    return
 
     def _committed(self, drain: int) -> None:
         """Drain ``drain`` and all before it are committed: what waited for it may leave, and the
