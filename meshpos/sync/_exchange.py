@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, get_update
@@ -154,7 +154,7 @@ class Exchange:
         name: str,
         authors: frozenset[int] | None,
         start: tuple[int, int] | None,
-        held: dict[int, int],
+        held: Mapping[int, int],
     ) -> None:
         """Note an update (one author's, from ``start``) if it may come ahead of its author's order
         (see the module docstring)."""
@@ -213,7 +213,7 @@ class Exchange:
         state_vector: bytes | None = None,
     ) -> None:
         """Send the sync step 2 for ``asked`` (its bytes when the peer sent them as they are)."""
-        ours = held_clocks(doc)
+        ours = dict(held_clocks(doc))  # kept with the reply: a copy of the shared parse
         deliver = may_deliver(self.role, name)
         pieces = [EMPTY_UPDATE]
         if deliver:  # always a diff, even for a state vector like ours: it carries our deletions
@@ -313,7 +313,7 @@ class Exchange:
             return
         self._open_and_apply(peer, name, update, what, authors)
 
-    def _forges_a_device(self, update: bytes, clocks: dict[int, int], what: str) -> bool:
+    def _forges_a_device(self, update: bytes, clocks: Mapping[int, int], what: str) -> bool:
         """True if a stock client's ``update`` holds structs we lack under a device's client id (one a
         hello announced). A client writes under its own ids only; structs it appended under a device's
         id would take clocks that device's next write takes too, and two writers of one client id
@@ -332,7 +332,7 @@ class Exchange:
         name: str,
         update: bytes,
         start: tuple[int, int] | None,
-        clocks: dict[int, int],
+        clocks: Mapping[int, int],
     ) -> bool:
         """True if ``update`` (one author, its first struct ``start``) starts beyond what ``name`` holds of its author: it is left
         unapplied and the peer is asked for what we lack, which it sends in order.

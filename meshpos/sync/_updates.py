@@ -93,20 +93,33 @@ def split_by_author(
     return pieces
 
 
-def held_clocks(doc: Doc[Any]) -> dict[int, int]:
+def held_clocks(doc: Doc[Any]) -> Mapping[int, int]:
     """``doc``'s state vector as {client: clock}: the same as ``decode_state_vector(doc.get_state())``
     for bytes pycrdt made itself (well formed by construction, so not checked), several times faster.
-    Every received update asks for it (its authors' clocks decide whether and how it is applied)."""
+    Every received update asks for it (its authors' clocks decide whether and how it is applied), and
+    asks again after it is applied (:func:`past_holes`): that state is the next update's, so each
+    state's parse is kept (:data:`_HELD`), shared: the mapping must not be changed."""
+    state = doc.get_state()
+    found = _HELD.get(state)
+    if found is not None:
+        return found
     values = []
     value = shift = 0
-    for byte in doc.get_state():
+    for byte in state:
         value |= (byte & 0x7F) << shift
         if byte < 0x80:
             values.append(value)
             value = shift = 0
         else:
             shift += 7
-    return dict(zip(values[1::2], values[2::2], strict=True))
+    if len(_HELD) >= _MAX_HELD:
+        _HELD.clear()
+    found = _HELD[state] = dict(zip(values[1::2], values[2::2], strict=True))
+    return found
+
+
+_HELD: dict[bytes, dict[int, int]] = {}  # a state vector's bytes -> its parse (:func:`held_clocks`)
+_MAX_HELD = 256  # a few per open document: this one and its last states
 
 
 def _var_uint(num: int) -> bytes:
@@ -153,13 +166,12 @@ def past_holes(
     bytes (the order of a state vector's entries means nothing to the decoder)."""
     if clocks is None:
         clocks = held_clocks(doc)
-    complete = {client: _client_id(client) + _COMPLETE for client in clocks}
     pieces = {}
     for client in clocks if authors is None else authors:
         if client not in clocks:
             continue
         clock = clocks[client]
-        others = b"".join(entry for other, entry in complete.items() if other != client)
+        others = b"".join(_client_id(other) + _COMPLETE for other in clocks if other != client)
         if clock:
             claims = _var_uint(len(clocks)) + others + _client_id(client) + _var_uint(clock - 1)
         else:
