@@ -38,6 +38,7 @@ from meshpos.model._records import (
     lookup_key,
     parse_each,
     parse_one,
+    remember,
     to_int,
 )
 from meshpos.model._writes import put, put_record, record_text
@@ -78,6 +79,14 @@ def series_of(number: str) -> str:
 
 
 _ROOTS = LEDGER_ROOTS
+
+# Reads a sale repeats: every step of a sale reads its order and the register's open shift again (a
+# sale reads its order seven times), each read parsing every record afresh: parses are kept by the
+# exact text they were made from (``_records.remember``).
+_ORDERS: dict[tuple[str, str], Order] = {}  # (where, the order map's JSON) -> its parse
+_OPEN_SHIFTS: dict[
+    tuple[str, str, str, str], tuple[Shift, ...]
+] = {}  # (day, register, shifts, closes)
 
 
 class Ledger:
@@ -172,14 +181,28 @@ class Ledger:
     def open_shifts_of(self, register: str) -> list[Shift]:
         """``register``'s open shifts, oldest first: the few records that match, not every shift."""
         shifts, closes = self._roots["shifts"], self._roots["shift_closes"]
-        raw = json.loads(str(shifts)) if isinstance(shifts, Map) else shifts
+        key = None
+        if isinstance(shifts, Map) and isinstance(closes, Map):
+            text = str(shifts)
+            key = (self.name, register, text, str(closes))
+            known = _OPEN_SHIFTS.get(key)
+            if known is not None:
+                return list(known)
+            raw = json.loads(text)
+        else:
+            raw = shifts
         mine = [
             k
             for k, v in raw.items()
             if k not in closes and (d := decoded(v)) is not None and d.get("register") == register
         ]
-        found = self._each("shifts", lambda k: SHIFTS.parse_key(self, k), mine)
-        return sorted(found, key=lambda s: (s.opened_at_ms, s.id))
+        found = sorted(
+            self._each("shifts", lambda k: SHIFTS.parse_key(self, k), mine),
+            key=lambda s: (s.opened_at_ms, s.id),
+        )
+        if key is not None and len(found) == len(mine):  # (none skipped as corrupt: any reader's)
+            remember(_OPEN_SHIFTS, key, tuple(found))
+        return found
 
     def has_shift(self, shift_id: str) -> bool:
         return lookup_key(shift_id, "shift id") in self._roots["shifts"]
@@ -296,9 +319,15 @@ class Ledger:
 
     def _order(self, order_id: str) -> Order:
         om = self._order_map(order_id)
-        if isinstance(om, Map):
-            om = json.loads(str(om))  # pycrdt's native JSON: one call, not a transaction per key
-        return parse_order(order_id, om, f"{self.name} orders/{order_id}")
+        where = f"{self.name} orders/{order_id}"
+        if not isinstance(om, Map):
+            return parse_order(order_id, om, where)
+        text = str(om)  # pycrdt's native JSON: one call, not a transaction per key
+        known = _ORDERS.get((where, text))
+        if known is None:
+            known = parse_order(order_id, json.loads(text), where)
+            remember(_ORDERS, (where, text), known)
+        return known
 
     def orders(self) -> list[Order]:
         """Every order of the day that parses; a corrupt one is skipped (and noted, given a registry)."""
