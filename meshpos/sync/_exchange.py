@@ -361,9 +361,30 @@ class Exchange:
             ):  # pycrdt decodes the whole update before it changes anything
                 doc.apply_update(update)
 
+        changes = len(self._events)
         self._apply_opening(peer, name, apply)
-        if authors != frozenset():  # (about 0.03 ms for one author of a 0.5 MB day)
-            self._report_past_holes(peer, name, self._docs[name], authors)
+        if authors == frozenset() or self._applied_whole(name, update, authors, changes):
+            return
+        self._report_past_holes(peer, name, self._docs[name], authors)
+
+    def _applied_whole(
+        self, name: str, update: bytes, authors: frozenset[int] | None, changes: int
+    ) -> bool:
+        """True if everything ``update`` (one author's) brought is in the change that gets committed,
+        told without a diff: the change reported since ``changes`` events (its transaction's update)
+        is ``update`` itself, byte for byte, so whatever pycrdt integrated of it, even past a hole, is
+        committed with it. A live update's usual case; a duplicate (no change), an update led by a
+        skip (its past-hole part left out of the change), a several authors' catch-up or a document
+        with a hole reported before (to see it filled) is checked in full (``past_holes``: a diff of
+        the whole day per author, ~0.03 ms on a 0.5 MB day, most of a received update's sync cost)."""
+        if authors is None or len(authors) != 1 or name in self._past_holes:
+            return False
+        if len(self._events) != changes + 1:
+            return False
+        change = self._events[-1]
+        return (
+            isinstance(change, DocumentChanged) and change.doc == name and change.update == update
+        )
 
     def _apply_opening(
         self, origin: str | _Stored, name: str, apply: Callable[[Doc[Any]], None]
