@@ -56,26 +56,42 @@ def header_authors(update: bytes) -> frozenset[int] | None:
     client there is no struct; with one, every struct is that client's (a struct's id is its group's client
     plus an offset). Several clients take a decode. Raises RemoteProtocolError if the header is unreadable.
     """
-    reader = Reader(update)
-    count = reader.read_var_uint("update header: number of clients")
+    count, client, _ = _header(update)
     if count > 1:
         return None
-    if count == 0:
-        return frozenset()
-    reader.read_var_uint("update header: number of structs")
-    return frozenset({reader.read_var_uint("update header: client id")})
+    return frozenset() if count == 0 else frozenset({client})
 
 
 def header_start(update: bytes) -> tuple[int, int] | None:
     """(client, clock of its first struct) of an update with exactly one author, read off its header
     (as :func:`header_authors`); None for none or several. An update whose first clock is beyond what
     a document holds of that client arrived out of its author's order: pycrdt keeps it pending."""
+    count, client, clock = _header(update)
+    return (client, clock) if count == 1 else None
+
+
+def _header(update: bytes) -> tuple[int, int, int]:
+    """(number of clients, first client, its first clock) of ``update`` (0s past a count of 0 or more
+    than 1). A received update's header is asked for by its check, its apply and its forwarding (the
+    last with the transaction's update, equal bytes): the last one read is kept."""
+    global _LAST_HEADER
+    last, found = _LAST_HEADER
+    if update is last or update == last:
+        return found
     reader = Reader(update)
-    if reader.read_var_uint("update header: number of clients") != 1:
-        return None
-    reader.read_var_uint("update header: number of structs")
-    client = reader.read_var_uint("update header: client id")
-    return client, reader.read_var_uint("update header: first clock")
+    count = reader.read_var_uint("update header: number of clients")
+    client = clock = 0
+    if count == 1:
+        reader.read_var_uint("update header: number of structs")
+        client = reader.read_var_uint("update header: client id")
+        clock = reader.read_var_uint("update header: first clock")
+    found = (count, client, clock)
+    if len(update) <= 65536:  # a live update's, not a catch-up's megabytes kept alive
+        _LAST_HEADER = (update, found)
+    return found
+
+
+_LAST_HEADER: tuple[bytes | None, tuple[int, int, int]] = (None, (0, 0, 0))
 
 
 def split_by_author(
