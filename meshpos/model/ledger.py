@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
+from operator import attrgetter
 from typing import Any, TypeVar, cast
 
 from pycrdt import Doc, Map
@@ -35,6 +36,7 @@ from meshpos.model._records import (
     Fields,
     JsonDict,
     decoded,
+    kept,
     lookup_key,
     parse_each,
     parse_one,
@@ -80,13 +82,10 @@ def series_of(number: str) -> str:
 
 _ROOTS = LEDGER_ROOTS
 
-# Reads a sale repeats: every step of a sale reads its order and the register's open shift again (a
-# sale reads its order seven times), each read parsing every record afresh: parses are kept by the
-# exact text they were made from (``_records.remember``).
-_ORDERS: dict[tuple[str, str], Order] = {}  # (where, the order map's JSON) -> its parse
-_OPEN_SHIFTS: dict[
-    tuple[str, str, str, str], tuple[Shift, ...]
-] = {}  # (day, register, shifts, closes)
+# a sale reads its order 7 times, its register's open shift 4 (``_records.kept``, by their JSON text)
+_ORDERS: dict[tuple[str, str], Order] = {}
+_OPEN_SHIFTS: dict[tuple[str, str, str, str], tuple[Shift, ...]] = {}
+_OPENED = attrgetter("opened_at_ms", "id")
 
 
 class Ledger:
@@ -181,25 +180,17 @@ class Ledger:
     def open_shifts_of(self, register: str) -> list[Shift]:
         """``register``'s open shifts, oldest first: the few records that match, not every shift."""
         shifts, closes = self._roots["shifts"], self._roots["shift_closes"]
-        key = None
-        if isinstance(shifts, Map) and isinstance(closes, Map):
-            text = str(shifts)
-            key = (self.name, register, text, str(closes))
-            known = _OPEN_SHIFTS.get(key)
-            if known is not None:
-                return list(known)
-            raw = json.loads(text)
-        else:
-            raw = shifts
+        live = isinstance(shifts, Map) and isinstance(closes, Map)
+        key = (self.name, register, str(shifts), str(closes)) if live else None
+        if key is not None and key in _OPEN_SHIFTS:
+            return list(_OPEN_SHIFTS[key])
+        raw = json.loads(key[2]) if key is not None else shifts
         mine = [
             k
             for k, v in raw.items()
             if k not in closes and (d := decoded(v)) is not None and d.get("register") == register
         ]
-        found = sorted(
-            self._each("shifts", lambda k: SHIFTS.parse_key(self, k), mine),
-            key=lambda s: (s.opened_at_ms, s.id),
-        )
+        found = sorted(self._each("shifts", lambda k: SHIFTS.parse_key(self, k), mine), key=_OPENED)
         if key is not None and len(found) == len(mine):  # (none skipped as corrupt: any reader's)
             remember(_OPEN_SHIFTS, key, tuple(found))
         return found
@@ -323,11 +314,7 @@ class Ledger:
         if not isinstance(om, Map):
             return parse_order(order_id, om, where)
         text = str(om)  # pycrdt's native JSON: one call, not a transaction per key
-        known = _ORDERS.get((where, text))
-        if known is None:
-            known = parse_order(order_id, json.loads(text), where)
-            remember(_ORDERS, (where, text), known)
-        return known
+        return kept(_ORDERS, (where, text), lambda: parse_order(order_id, json.loads(text), where))
 
     def orders(self) -> list[Order]:
         """Every order of the day that parses; a corrupt one is skipped (and noted, given a registry)."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter
 from typing import Any
 
-from meshpos.model._records import Fields, remember
+from meshpos.model._records import Fields
 from meshpos.model.catalog import DISCOUNT_KINDS
 from meshpos.model.ledger_layout import order_parts, sale_moves
 from meshpos.model.ledger_types import (
@@ -104,21 +104,6 @@ def parse_line(order_id: str, line_id: str, f: Fields) -> Line:
     )
 
 
-#: (order, line, the line's JSON text) -> its parse: an order is read again at every step of a sale,
-#: and a line's record never changes (``_records.remember``)
-_LINES: dict[tuple[str, str, str], Line] = {}
-
-
-def _line(order_id: str, line_id: str, value: object, where: str) -> Line:
-    kept = (order_id, line_id, value) if isinstance(value, str) else None
-    found = _LINES.get(kept) if kept is not None else None
-    if found is None:
-        found = parse_line(order_id, line_id, Fields(value, f"{where} lines/{line_id}"))
-        if kept is not None:
-            remember(_LINES, kept, found)
-    return found
-
-
 def parse_payment(order_id: str, payment_id: str, f: Fields) -> Payment:
     return Payment(
         id=payment_id,
@@ -142,7 +127,9 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
     removed = parts["removed"]
     lines = sorted(
         latest_replacements(
-            _line(order_id, k, v, where) for k, v in parts["lines"].items() if k not in removed
+            parse_line(order_id, k, Fields(v, f"{where} lines/{k}"))
+            for k, v in parts["lines"].items()
+            if k not in removed
         ),
         key=lambda line: (line.stamp, line.id),
     )
