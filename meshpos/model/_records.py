@@ -119,8 +119,8 @@ class CorruptRegistry:
         return len(self._entries)
 
 
-#: parses kept per kind (:func:`remember`): a register's open orders, its shift, the catalog it sells
-#: from. Bounded, so a closed day's parses do not stay.
+#: parses kept per kind (:func:`remember`): a register's open orders and its shift. Bounded, so a
+#: closed day's parses do not stay.
 MAX_REMEMBERED = 64
 
 

@@ -9,7 +9,7 @@ makes that one entity unusable, not the catalog: listing reads skip it and note 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from pycrdt import Doc, Map
 
@@ -22,14 +22,7 @@ from meshpos.errors import (
     UnknownProduct,
     UnknownRecord,
 )
-from meshpos.model._records import (
-    CorruptRegistry,
-    Fields,
-    lookup_key,
-    parse_each,
-    parse_one,
-    remember,
-)
+from meshpos.model._records import CorruptRegistry, Fields, lookup_key, parse_each, parse_one
 from meshpos.model._writes import all_or_nothing, put, remove
 from meshpos.model.catalog_types import (
     DISCOUNT_KINDS,
@@ -83,9 +76,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: (document, kind, id, the record's JSON text, its parser) -> the parse (``_records.remember``)
-_PARSED: dict[tuple[str, str, str, str, object], object] = {}
-
 
 # --- the document -------------------------------------------------------------------------------
 
@@ -121,21 +111,13 @@ class Catalog:
     def _one(
         self, kind: str, key: str, parse: Callable[[str, Fields], T], unknown: MeshposError
     ) -> T:
-        """One entity by id: ``unknown`` if absent, RecordUnusable (noted) if it does not parse.
-        A sale asks for its cashier, their role and each product at every step: kept by text."""
-        value = self._maps[kind].get(lookup_key(key, f"{kind} id"))
-        if value is None:
+        """One entity by id: ``unknown`` if absent, RecordUnusable (noted) if it does not parse."""
+        rec = self._fields(kind, key)
+        if rec is None:
             raise unknown
-        kept = (self.name, kind, key, value, parse) if isinstance(value, str) else None
-        if kept is not None and kept in _PARSED:
-            return cast(T, _PARSED[kept])
-        rec = Fields(value, f"{self.name} {kind}/{key}")
-        found = parse_one(
+        return parse_one(
             f"{kind}/{key}", lambda: parse(key, rec), doc=self.name, corrupt=self.corrupt
         )
-        if kept is not None:
-            remember(_PARSED, kept, found)
-        return found
 
     def _all(self, kind: str, parse: Callable[[str, Fields], T]) -> list[T]:
         """Every entity of ``kind`` that parses, by id; a corrupt one is skipped (and noted)."""
