@@ -266,33 +266,39 @@ class Exchange:
         if not session.delivers(name):
             self._reject(peer, node, name, f"a {role} may not write {name}")
             return
-        forbidden = {c: 0 for c, r in self._authors.items() if not may_write(r, name)}
         held = self._docs.get(name)
         clocks = held_clocks(held) if held else {}
-        ours = clocks.get(self.client_id, 0)
-        checked = {**forbidden, self.client_id: ours}
         with _invalid_update(what):
             authors = header_authors(update)
             start = header_start(update) if authors is not None and len(authors) == 1 else None
             if self._ahead_of_order(session, name, update, start, clocks):
                 return
         self._note_order(name, authors, start, clocks)
+        # the usual case (authors read off the header, none of them us or a role that may not
+        # write ``name``): told before a stock client's new id is learnt, and per author, not per
+        # client id the venue ever announced (a 50-device venue's restarts: hundreds)
+        usual = held is not None and authors is not None and self._may_author(authors, name)
+        learnt = None
         if (
             session.stock
             and start is not None
             and start[0] not in self._authors
             and session.learn(*start)
         ):  # a stock client's new client id (``_yjs``): learnt
-            self._authors[start[0]] = role
-            self._stock_authors.add(start[0])
+            learnt = start[0]
+            self._authors[learnt] = role
+            self._stock_authors.add(learnt)
         if session.stock and self._forges_a_device(update, clocks, what):
             self._reject(peer, node, name, "carries changes under another device's client id")
             return
-        if held is not None and authors is not None and authors.isdisjoint(checked):
-            self._open_and_apply(
-                peer, name, update, what, authors
-            )  # the usual case: no decode before apply
+        if usual:
+            self._open_and_apply(peer, name, update, what, authors)  # no decode before apply
             return
+        forbidden = {
+            c: 0 for c, r in self._authors.items() if c != learnt and not may_write(r, name)
+        }
+        ours = clocks.get(self.client_id, 0)
+        checked = {**forbidden, self.client_id: ours}
         with _invalid_update(
             what
         ):  # one decode: validates (before a new document opens), clears most
@@ -312,6 +318,16 @@ class Exchange:
             self._reject(peer, node, name, "carries changes under our own client id")
             return
         self._open_and_apply(peer, name, update, what, authors)
+
+    def _may_author(self, authors: frozenset[int], name: str) -> bool:
+        """None of ``authors`` is us, nor a client id announced by a role that may not write ``name``."""
+        for author in authors:
+            if author == self.client_id:
+                return False
+            role = self._authors.get(author)
+            if role is not None and not may_write(role, name):
+                return False
+        return True
 
     def _forges_a_device(self, update: bytes, clocks: Mapping[int, int], what: str) -> bool:
         """True if a stock client's ``update`` holds structs we lack under a device's client id (one a
