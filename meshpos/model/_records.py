@@ -134,17 +134,6 @@ def remember(into: dict[K, V], key: K, value: V) -> None:
     into[key] = value
 
 
-def kept(into: dict[K, V], key: K | None, parse: Callable[[], V]) -> V:
-    """``parse()``, or what it gave for ``key`` before (:func:`remember`; None: not kept). A parse
-    that raises is not kept."""
-    found = into.get(key) if key is not None else None
-    if found is None:
-        found = parse()
-        if key is not None:
-            remember(into, key, found)
-    return found
-
-
 def lookup_key(key: object, what: str) -> str:
     """``key`` if it can name a record; pycrdt raises on a lone surrogate even to look one up, so an id
     from a caller is checked before it reaches a map."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from operator import attrgetter
 from typing import Any, TypeVar, cast
 
 from pycrdt import Doc, Map
@@ -36,16 +35,15 @@ from meshpos.model._records import (
     Fields,
     JsonDict,
     decoded,
-    kept,
     lookup_key,
     parse_each,
     parse_one,
-    remember,
     to_int,
 )
 from meshpos.model._writes import put, put_record, record_text
 from meshpos.model.conflicts import order_conflicts
 from meshpos.model.documents import ledger_name
+from meshpos.model.ledger_kept import kept_order, open_shifts
 from meshpos.model.ledger_layout import PAYMENT_ID_FIELD, derived_records, order_key, order_parts
 from meshpos.model.ledger_layout import settled as order_settled
 from meshpos.model.ledger_types import (
@@ -81,11 +79,6 @@ def series_of(number: str) -> str:
 
 
 _ROOTS = LEDGER_ROOTS
-
-# a sale reads its order 7 times, its register's open shift 4 (``_records.kept``, by their JSON text)
-_ORDERS: dict[tuple[str, str], Order] = {}
-_OPEN_SHIFTS: dict[tuple[str, str, str, str], tuple[Shift, ...]] = {}
-_OPENED = attrgetter("opened_at_ms", "id")
 
 
 class Ledger:
@@ -179,21 +172,13 @@ class Ledger:
 
     def open_shifts_of(self, register: str) -> list[Shift]:
         """``register``'s open shifts, oldest first: the few records that match, not every shift."""
-        shifts, closes = self._roots["shifts"], self._roots["shift_closes"]
-        live = isinstance(shifts, Map) and isinstance(closes, Map)
-        key = (self.name, register, str(shifts), str(closes)) if live else None
-        if key is not None and key in _OPEN_SHIFTS:
-            return list(_OPEN_SHIFTS[key])
-        raw = json.loads(key[2]) if key is not None else shifts
-        mine = [
-            k
-            for k, v in raw.items()
-            if k not in closes and (d := decoded(v)) is not None and d.get("register") == register
-        ]
-        found = sorted(self._each("shifts", lambda k: SHIFTS.parse_key(self, k), mine), key=_OPENED)
-        if key is not None and len(found) == len(mine):  # (none skipped as corrupt: any reader's)
-            remember(_OPEN_SHIFTS, key, tuple(found))
-        return found
+        return open_shifts(  # kept by text (ledger_kept)
+            self.name,
+            register,
+            self._roots["shifts"],
+            self._roots["shift_closes"],
+            lambda mine: list(self._each("shifts", lambda k: SHIFTS.parse_key(self, k), mine)),
+        )
 
     def has_shift(self, shift_id: str) -> bool:
         return lookup_key(shift_id, "shift id") in self._roots["shifts"]
@@ -309,12 +294,10 @@ class Ledger:
         )
 
     def _order(self, order_id: str) -> Order:
-        om = self._order_map(order_id)
         where = f"{self.name} orders/{order_id}"
-        if not isinstance(om, Map):
-            return parse_order(order_id, om, where)
-        text = str(om)  # pycrdt's native JSON: one call, not a transaction per key
-        return kept(_ORDERS, (where, text), lambda: parse_order(order_id, json.loads(text), where))
+        return kept_order(  # kept by text (ledger_kept)
+            where, self._order_map(order_id), lambda om: (parse_order(order_id, om, where), True)
+        )
 
     def orders(self) -> list[Order]:
         """Every order of the day that parses; a corrupt one is skipped (and noted, given a registry)."""
