@@ -108,6 +108,10 @@ class NodeAPI(Protocol):
 
     def expected_cash(self, shift: Shift) -> int: ...
 
+    def shift(self, shift_id: str) -> Shift:
+        """Any register's shift on a loaded day (UnknownRecord for one no loaded day holds)."""
+        ...
+
     def shift_report(self, shift_id: str) -> ShiftReport:
         """A shift's X (open) or Z (closed) report from the loaded days, its expected cash hidden
         while open under the venue's blind count (UnknownRecord for a shift no loaded day holds)."""

@@ -111,6 +111,9 @@ class VenueReads:
     def expected_cash(self, shift: Shift) -> int:
         return self.index.expected_cash(shift)
 
+    def shift(self, shift_id: str) -> Shift:
+        return self.venue.shift(shift_id)
+
     def shift_report(self, shift_id: str) -> ShiftReport:
         blind = self.venue.catalog.settings().blind_count
         return shift_report(self.venue, self.venue.shift(shift_id), blind=blind)
