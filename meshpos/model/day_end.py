@@ -71,9 +71,8 @@ def next_open_day(date: str, ended: Callable[[str], bool]) -> str:
     return date
 
 
-SHIFT_KEY = (
-    "shift/"  # a closed day's key for a shift opened on it (receipt ids and numbers have no "/")
-)
+#: a closed day's key for a shift opened on it is this and its id (receipt ids and numbers have no "/")
+SHIFT_KEY = "shift/"
 
 
 def shift_key(shift_id: str) -> str:

@@ -140,6 +140,7 @@ class ShiftClose:
     closed_at_ms: int
     counted_cash: int
     expected_cash: int
+    z: bool = False  # closed with a Z report: the day's last Z ends it (shift_report.last_z)
 
     @property
     def difference(self) -> int:

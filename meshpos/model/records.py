@@ -62,8 +62,9 @@ def parse_shift(src: RecordSource, shift_id: str) -> Shift:
     c = src.optional("shift_closes", shift_id)
     close = None
     if c is not None:
+        counted, expected = c.amount("counted_cash"), c.integer("expected_cash")
         close = ShiftClose(
-            c.text("user"), c.integer("at"), c.amount("counted_cash"), c.integer("expected_cash")
+            c.text("user"), c.integer("at"), counted, expected, c.opt_flag("z") is True
         )
     return Shift(
         shift_id,

@@ -61,11 +61,11 @@ class MoneyRules(VenueBase):
         return ledger.shift(shift_id)
 
     @operation("close the shift")
-    def close_shift(self, user: str, counted_cash: int, now_ms: int) -> Shift:
-        """Close this register's shift. An order on it that is corrupt cannot be paid or voided, so it
-        does not hold the shift open: it is skipped like every read skips it, and stays listed in
-        :meth:`corrupt_records` (the alarm the cashier and the console see); the payments in it that
-        do parse still count in the expected cash."""
+    def close_shift(self, user: str, counted_cash: int, now_ms: int, *, z: bool = False) -> Shift:
+        """Close this register's shift (``z``: with a Z report). An order on it that is corrupt cannot
+        be paid or voided, so it does not hold the shift open: it is skipped like every read skips it,
+        and stays listed in :meth:`corrupt_records` (the alarm the cashier and the console see); the
+        payments in it that do parse still count in the expected cash."""
         shift = self._register_shift(user, "close_shift")
         money(counted_cash, "counted cash")
         open_orders = [
@@ -80,7 +80,8 @@ class MoneyRules(VenueBase):
                 f"{len(open_orders)} open order(s) ({', '.join(open_orders[:3])}): pay or void them first"
             )
         ledger = self._ledger_of_shift(shift.id)
-        ledger.write_shift_close(shift.id, user, now_ms, counted_cash, self.expected_cash(shift))
+        expected = self.expected_cash(shift)
+        ledger.write_shift_close(shift.id, user, now_ms, counted_cash, expected, z=z)
         return ledger.shift(shift.id)
 
     @operation("record the cash move")
