@@ -33,6 +33,7 @@ from meshpos.model.ledger_types import (
 )
 from meshpos.model.limits import MAX_AMOUNT
 from meshpos.model.records import CASH_MOVES, INVENTORY_MOVES, RECEIPTS, REFUNDS
+from meshpos.model.refund_tenders import refund_method
 from meshpos.model.totals import refund_share
 from meshpos.model.venue_base import (
     PaymentResult,
@@ -330,17 +331,14 @@ class MoneyRules(VenueBase):
                 )
             amount = refund_share(line.amount, line.quantity, already, quantity)
             refund_lines.append({"line_id": line_id, "quantity": quantity, "amount": amount})
-        if method is None:
-            payments = {p.id: p for p in ledger.order(receipt.order_id).payments}
-            method = next(
-                (payments[p].method for p in receipt.payment_ids if p in payments), "cash"
-            )
-        if method not in PAYMENT_METHODS:
+        if method is not None and method not in PAYMENT_METHODS:
             raise DomainError(
                 f"refund method must be one of {', '.join(PAYMENT_METHODS)}, got {method!r}"
             )
-        if sum(r["amount"] for r in refund_lines) > MAX_AMOUNT:
+        total = sum(int(r["amount"]) for r in refund_lines)
+        if total > MAX_AMOUNT:
             raise InvalidAmount(f"one refund is at most {MAX_AMOUNT}: refund fewer lines at a time")
+        method = refund_method(self.tenders(receipt_id), total, method, receipt.number)
         refund_id = self._new_id()
         with ledger.doc.transaction():
             ledger.write(
