@@ -147,7 +147,9 @@ async def test_a_register_day_from_shift_to_refund(reg: Client) -> None:
     assert "it took 720 in cash" in over
     rest = await reg.ok("POST", f"{rpath}/refunds", {"user": MANAGER})
     assert rest["amount"] == 1_020 - 250
-    assert rest["method"] == "card"  # no tender can take 770 whole: the card takes it, not the drawer
+    assert (
+        rest["method"] == "card"
+    )  # no tender can take 770 whole: the card takes it, not the drawer
     view = await reg.ok("GET", rpath)
     assert view["refunded"] == {espresso: 2, receipt["lines"][1]["line_id"]: 1}
     assert view["tenders"] == [
