@@ -304,7 +304,13 @@ class Ledger:
         om = self._order_map(order_id)
         if isinstance(om, Map):
             om = json.loads(str(om))  # pycrdt's native JSON: one call, not a transaction per key
-        return parse_order(order_id, om, f"{self.name} orders/{order_id}")
+        if self.corrupt is None:  # strict: a bad line makes the order corrupt
+            return parse_order(order_id, om, f"{self.name} orders/{order_id}")
+        bad: list[tuple[str, CorruptRecord]] = []
+        order = parse_order(order_id, om, f"{self.name} orders/{order_id}", bad)
+        for line_id, exc in bad:  # left out of the order, named in the alarms
+            self.corrupt.note(self.name, f"orders/{order_id}/lines/{line_id}", exc)
+        return order
 
     def orders(self) -> list[Order]:
         """Every order of the day that parses; a corrupt one is skipped (and noted, given a registry)."""
