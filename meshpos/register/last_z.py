@@ -55,9 +55,8 @@ class LastZ:
             self._wanted = False
             date = self._venue.business_date(self._now_ms())
             try:
-                if (
-                    my_last_z(self._venue, self._now_ms()) is None
-                ):  # keys only while shifts are open
+                # while a shift is open (nearly always) this reads keys only
+                if my_last_z(self._venue, self._now_ms()) is None:
                     continue
                 ended = await self._engine.write(self._end)
                 if ended is not None:
