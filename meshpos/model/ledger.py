@@ -24,7 +24,7 @@ they are strict and raise.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar, cast
 
 from pycrdt import Doc, Map
@@ -193,19 +193,25 @@ class Ledger:
         )
 
     def write_shift_close(
-        self, shift_id: str, user: str, at_ms: int, counted: int, expected: int
+        self, shift_id: str, user: str, at_ms: int, counted: int, expected: int, *, z: bool = False
     ) -> None:
-        self._put(
-            "shift_closes",
-            shift_id,
-            {
-                "user": user,
-                "at": at_ms,
-                "counted_cash": counted,
-                "expected_cash": expected,
-                "difference": counted - expected,
-            },
-        )
+        """``z``: closed with a Z report (the field is written only then; a release that does not
+        know it reads a plain close)."""
+        close: dict[str, Any] = {
+            "user": user,
+            "at": at_ms,
+            "counted_cash": counted,
+            "expected_cash": expected,
+            "difference": counted - expected,
+        }
+        if z:
+            close["z"] = True
+        self._put("shift_closes", shift_id, close)
+
+    def has_open_shift(self) -> bool:
+        """Is a shift opened on this day still open? (keys only: nothing is parsed)"""
+        closes = self._roots["shift_closes"]
+        return any(k not in closes for k in self._roots["shifts"])
 
     # --- orders ---------------------------------------------------------------------------------
     def has_order(self, order_id: str) -> bool:
@@ -295,9 +301,17 @@ class Ledger:
 
     def _order(self, order_id: str) -> Order:
         where = f"{self.name} orders/{order_id}"
-        return kept_order(  # kept by text (ledger_kept)
-            where, self._order_map(order_id), lambda om: (parse_order(order_id, om, where), True)
-        )
+
+        def parse(om: Mapping[str, Any]) -> tuple[Order, bool]:
+            if self.corrupt is None:  # strict: a bad line makes the order corrupt
+                return parse_order(order_id, om, where), True
+            bad: list[tuple[str, CorruptRecord]] = []
+            order = parse_order(order_id, om, where, bad)
+            for line_id, exc in bad:  # left out of the order, named in the alarms
+                self.corrupt.note(self.name, f"orders/{order_id}/lines/{line_id}", exc)
+            return order, not bad  # (kept only whole: every reader gets what it would parse)
+
+        return kept_order(where, self._order_map(order_id), parse)  # kept by text (ledger_kept)
 
     def orders(self) -> list[Order]:
         """Every order of the day that parses; a corrupt one is skipped (and noted, given a registry)."""
