@@ -124,15 +124,12 @@ class LedgerTally:
         loaded = decode_state_vector(doc.get_state())
         self._receipts_at = dict.fromkeys(self._unsettled, loaded)
         self._unsettled.clear()
-        self._native: list[Subscription] = []
         for name, root in self._roots.items():
             if name == "orders":
-                sub, native = _observe(doc, root, self._on_orders, deep=True)
+                sub = root.observe_deep(self._on_orders)
             else:
-                sub, native = _observe(doc, root, self._root_observer(name), deep=False)
+                sub = root.observe(self._root_observer(name))
             self._subscriptions.append((root, sub))
-            if native:
-                self._native.append(sub)
 
     @property
     def doc(self) -> Doc[Any]:
@@ -140,12 +137,8 @@ class LedgerTally:
 
     def close(self) -> None:
         for root, sub in self._subscriptions:
-            if sub in self._native:  # observed without pycrdt's wrapper (see _observe)
-                sub.drop()
-            else:
-                root.unobserve(sub)
+            root.unobserve(sub)
         self._subscriptions.clear()
-        self._native.clear()
 
     def receipt_state(self, receipt_id: str) -> dict[int, int] | None:
         """A state vector of this document that includes ``receipt_id`` (the document's state when the
@@ -258,17 +251,17 @@ class LedgerTally:
         # one parameter only: pycrdt passes the transaction too to a callback that takes two
         return lambda event: self._on_root(name, event)
 
-    def _on_root(self, name: str, event: Any) -> None:  # a pycrdt MapEvent, or pycrdt's own
+    def _on_root(self, name: str, event: Any) -> None:  # a pycrdt MapEvent
         for key, change in event.keys.items():
             action = change.get("action")
             if action in ("add", "delete"):
                 added = action == "add"
-                value = _wrapped(change.get("newValue" if added else "oldValue"), self._doc)
+                value = change.get("newValue" if added else "oldValue")
                 self._count_record(name, key, value, added)
 
-    def _on_orders(self, events: list[Any], _txn: object = None) -> None:
+    def _on_orders(self, events: list[Any], _txn: object) -> None:
         for event in events:
-            if not isinstance(event, _MAP_EVENTS):
+            if not isinstance(event, MapEvent):
                 continue
             found: Any = event  # pycrdt's MapEvent declares its attributes only at run time
             path = list(found.path)
@@ -277,7 +270,7 @@ class LedgerTally:
                 if action not in ("add", "delete"):
                     continue
                 added = action == "add"
-                value = _wrapped(change.get("newValue" if added else "oldValue"), self._doc)
+                value = change.get("newValue" if added else "oldValue")
                 if not path:  # a whole order: count the payments it arrived with
                     self._count_payments(_payments(value), added)
                 elif len(path) == 1 and key.startswith(_PAYMENT):  # a record in an order's map
@@ -312,49 +305,3 @@ def _payments(order: object) -> list[tuple[str, object]]:
         elif k.startswith(_RECEIPT) and (paid := receipt_payment(k.removeprefix(_RECEIPT), v)):
             found.append(paid)
     return found
-
-
-# pycrdt's observers wrap every event of a transaction in Python objects (each of its fields converted,
-# the changed map wrapped) before the callback sees one; a received sale update fires the tally's deep
-# observer on ``orders`` and a root's, and that wrapping was about 8 us of the ~60 us the synchronizer
-# and the tally spend per received update (``python -m meshpos.bench.mesh_parts``). The tally reads two
-# fields of each event, so it observes pycrdt's own (Rust) types and wraps only the values it reads,
-# inside the read transaction pycrdt's wrapper opens (reads in an observer must reuse it), and hands
-# its errors to the document as pycrdt does (raised when the transaction ends). These are pycrdt's
-# internals (pyproject pins 0.14): missing ones make it observe through the wrapper as before.
-_MAP_EVENTS: tuple[type, ...] = (MapEvent,)
-try:
-    from pycrdt._base import process_event as _process_event
-    from pycrdt._pycrdt import MapEvent as _NativeMapEvent
-
-    _MAP_EVENTS = (MapEvent, _NativeMapEvent)
-except ImportError:  # pragma: no cover - another pycrdt: the wrapper's events only
-    _process_event = None  # type: ignore[assignment]
-
-
-def _observe(
-    doc: Doc[Any], root: Map[Any], callback: Callable[..., None], *, deep: bool
-) -> tuple[Subscription, bool]:
-    """``root.observe_deep(callback)`` or ``root.observe(callback)`` without the event objects, and
-    whether it is (False: through pycrdt's wrapper, which ``Map.unobserve`` ends)."""
-    native = getattr(root, "integrated", None)
-    enter = getattr(doc, "_read_transaction", None)
-    if _process_event is None or native is None or enter is None or not hasattr(doc, "_exceptions"):
-        return (root.observe_deep(callback) if deep else root.observe(callback)), False
-
-    def run(event: Any) -> None:  # a list of events (deep), or one
-        first = event[0] if deep else event
-        with enter(first.transaction):
-            try:
-                callback(event)
-            except Exception as exc:  # what pycrdt's wrapper does: raised once the transaction ends
-                doc._exceptions.append(exc)
-
-    return (native.observe_deep(run) if deep else native.observe(run)), True
-
-
-def _wrapped(value: object, doc: Doc[Any]) -> object:
-    """A changed value as pycrdt's wrapper hands it (a nested map as a :class:`Map`); text as is."""
-    if isinstance(value, str) or _process_event is None:
-        return value
-    return _process_event(value, doc)

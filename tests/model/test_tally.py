@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import random
 
-import pytest
 from pycrdt import Map
 
 from meshpos.errors import MeshposError
 from meshpos.model import Replica, Venue
-from meshpos.model import tally as tally_module
 from meshpos.model.sample import CASHIER, MANAGER, sample_catalog
 from meshpos.model.tally import LedgerTally, describe, missing
 
@@ -161,30 +159,3 @@ def test_a_sale_taken_back_counts_down_its_receipt_payment_and_stock_moves() -> 
         del doc.get("receipts", type=Map)[paid.receipt.id]
         del doc.get("orders", type=Map)[order.id][f"receipts/{paid.receipt.id}"]
     assert live.counts() == LedgerTally(doc).counts() == {"R2": {"shift_events": 1}}
-
-
-def test_counts_are_the_same_through_pycrdts_own_event_wrapper(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The tally observes pycrdt's native events (tally._observe); without the pycrdt internals it
-    uses, it observes through pycrdt's wrapper: both count a day alike, and both stop when closed."""
-    counted = {}
-    for native in (True, False):
-        if not native:
-            monkeypatch.setattr(tally_module, "_process_event", None)
-        venue, _ = a_day()
-        doc = venue.ledger(venue.business_date(NOW)).doc
-        live = LedgerTally(doc)
-        assert bool(live._native) is native
-        order = venue.open_order(CASHIER, NOW, table="5")
-        venue.add_line(CASHIER, order.id, "latte", 2, NOW, modifiers=["large"])
-        paid = venue.pay(CASHIER, order.id, "card", NOW)
-        assert paid.receipt is not None
-        venue.refund(MANAGER, paid.receipt.id, NOW)
-        counted[native] = live.counts()
-        assert counted[native] == LedgerTally(doc).counts()
-        live.close()
-        venue.cash_move(CASHIER, "in", 500, "float", NOW)
-        assert live.counts() == counted[native], "a closed tally counts nothing more"
-    assert counted[True] == counted[False]
-    assert counted[True]["R2"]["receipts"] == 1
