@@ -77,9 +77,21 @@ class StatusService:
         # this register's latest receipt: (id, number, document, the exact state that wrote it)
         self._latest_sale: tuple[str, str, str, dict[int, int]] | None = None
         self._shown: dict[str, Any] | None = None  # the status indicator last published
+        # what the owed counts and the indicator were last computed from (``_inputs``), and when: an
+        # idle node computes neither again on every tick (docs/architecture.md (Status))
+        self._generation = 0  # moves with every engine event a status is computed from
+        self._owed_for: tuple[object, ...] | None = None
+        self._owed: dict[str, dict[str, int]] = {}
+        self._shown_for: tuple[object, ...] | None = None
+        self._shown_at = float("-inf")
+        self._refresh_s = config.heartbeat_interval
         engine.subscribe(self._on_event)
 
     def _on_event(self, event: EngineEvent) -> None:
+        if isinstance(
+            event, DocumentChanged | DayClosed | PeerJoined | PeerLive | PeerClosed | LinkClosed
+        ):
+            self._generation += 1
         if isinstance(event, DocumentChanged):
             self._changed_at[event.doc] = time.monotonic()
             if event.peer is not None or event.stored:
@@ -100,7 +112,22 @@ class StatusService:
 
     def publish_indicator(self) -> None:
         """The indicator also moves without a document or peer event (a heartbeat timeout turns it
-        gray, the relay gives up, the console acknowledges): publish it as a presence change."""
+        gray, the relay gives up, the console acknowledges): publish it as a presence change.
+
+        Computed again only when something it is computed from moved (``_inputs``), and at least
+        every heartbeat period (what no version covers: how far the latest sale has spread): an idle
+        node computed it on every tick, the most of its idle CPU, growing with the venue."""
+        now = time.monotonic()
+        inputs = (
+            self._inputs(),
+            self._relay.uplink,
+            tuple(self._relay.upload_progress().items()),
+            self._venue.numbering.known,
+            self._venue.corrupt_count(),
+        )
+        if inputs == self._shown_for and now - self._shown_at < self._refresh_s:
+            return
+        self._shown_for, self._shown_at = inputs, now
         try:
             shown = indicator(self.status())
         except MeshposError as exc:  # the ticker must go on; the status API shows the same error
@@ -116,6 +143,16 @@ class StatusService:
         """Tell every peer (in the heartbeats) what of this node's records the console lacks."""
         self._engine.sync.set_owed(self.owed().get(self._node_id, {}))
 
+    def _inputs(self) -> tuple[object, ...]:
+        """What the owed counts are computed from, as versions: the engine's events (documents
+        changed, days closed, peers came and went), the synchronizer's ``status_version`` (what
+        peers and the console say), and whether a day is due for its recount (``_tally``)."""
+        now = time.monotonic()
+        due = any(
+            now - self._changed_at.get(name, 0.0) >= RECOUNT_WHEN_QUIET for name in self._unsure
+        )
+        return (self._generation, self._engine.sync.status_version, due)
+
     def sold(self, result: PaymentResult) -> None:
         if result.receipt is None:
             return
@@ -124,6 +161,7 @@ class StatusService:
         client = self._engine.replica.client_id
         clock = decode_state_vector(ledger.doc.get_state()).get(client, 0)
         self._latest_sale = (receipt.id, receipt.number, ledger.name, {client: clock})
+        self._generation += 1
 
     def status(self) -> NodeStatus:
         venue, sync = self._venue, self._engine.sync
@@ -190,7 +228,17 @@ class StatusService:
     def owed(self) -> dict[str, dict[str, int]]:
         """Per device, the records the console's reports lack, per kind: for this node and every
         device whose records it holds, from its own counts; for a live peer, at least what the peer
-        says it owes (it may hold records this node has not received yet)."""
+        says it owes (it may hold records this node has not received yet).
+
+        Counted again only when something it is counted from moved (``_inputs``): the status, its
+        indicator and the heartbeats' owed counts ask for it several times a tick."""
+        inputs = self._inputs()
+        if inputs != self._owed_for:
+            self._owed = self._count_owed()
+            self._owed_for = self._inputs()  # (a recount just done is no longer due)
+        return {device: dict(gap) for device, gap in self._owed.items()}
+
+    def _count_owed(self) -> dict[str, dict[str, int]]:
         sync = self._engine.sync
         owed: dict[str, dict[str, int]] = {}
         for name in sync.docs:
