@@ -82,8 +82,10 @@ class StatusService:
         self._generation = 0  # moves with every engine event a status is computed from
         self._owed_for: tuple[object, ...] | None = None
         self._owed: dict[str, dict[str, int]] = {}
+        self._owed_told_for: tuple[object, ...] | None = None
         self._shown_for: tuple[object, ...] | None = None
         self._shown_at = float("-inf")
+        self._spreading = False  # the latest sale is not yet known on every device (``_refresh_s``)
         self._refresh_s = config.heartbeat_interval
         engine.subscribe(self._on_event)
 
@@ -114,9 +116,10 @@ class StatusService:
         """The indicator also moves without a document or peer event (a heartbeat timeout turns it
         gray, the relay gives up, the console acknowledges): publish it as a presence change.
 
-        Computed again only when something it is computed from moved (``_inputs``), and at least
-        every heartbeat period (what no version covers: how far the latest sale has spread): an idle
-        node computed it on every tick, the most of its idle CPU, growing with the venue."""
+        Computed again only when something it is computed from moved (``_inputs``), and, while the
+        latest sale is not yet on every device, every heartbeat period (what no version covers: the
+        sync steps peers answer with, which say what they hold): an idle node computed it on every
+        tick, the most of its idle CPU, growing with the venue."""
         now = time.monotonic()
         inputs = (
             self._inputs(),
@@ -125,23 +128,32 @@ class StatusService:
             self._venue.numbering.known,
             self._venue.corrupt_count(),
         )
-        if inputs == self._shown_for and now - self._shown_at < self._refresh_s:
+        if inputs == self._shown_for and (
+            not self._spreading or now - self._shown_at < self._refresh_s
+        ):
             return
         self._shown_for, self._shown_at = inputs, now
         try:
-            shown = indicator(self.status())
+            status = self.status()
+            shown = indicator(status)
         except MeshposError as exc:  # the ticker must go on; the status API shows the same error
             if self._shown != {}:
                 log.error("cannot compute the status: %s", exc)  # once, until it works again
             self._shown = {}
             return
+        sale = status.latest_sale
+        self._spreading = sale is not None and sale.devices < sale.of
         if shown != self._shown:
             self._shown = shown
             self._engine.presence_changed()
 
     def publish_owed(self) -> None:
-        """Tell every peer (in the heartbeats) what of this node's records the console lacks."""
-        self._engine.sync.set_owed(self.owed().get(self._node_id, {}))
+        """Tell every peer (in the heartbeats) what of this node's records the console lacks (when
+        that may have changed: ``_inputs``)."""
+        inputs = self._inputs()
+        if inputs != self._owed_told_for:
+            self._engine.sync.set_owed(self.owed().get(self._node_id, {}))
+            self._owed_told_for = inputs
 
     def _inputs(self) -> tuple[object, ...]:
         """What the owed counts are computed from, as versions: the engine's events (documents

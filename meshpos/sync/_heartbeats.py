@@ -55,6 +55,8 @@ class Heartbeats:
     #: moves when something a register's status shows may have changed (``status_version``); a class
     #: default, so the synchronizer need not set it
     _said: int = 0
+    _elected_for: tuple[object, ...] = ()  # what the election last ran on, and when (``_elect``)
+    _elected_at = float("-inf")
 
     if TYPE_CHECKING:
 
@@ -202,7 +204,7 @@ class Heartbeats:
 
     def _on_heartbeat(self, heartbeat: Heartbeat) -> None:
         before = self._presence.get(heartbeat.node)
-        if before is None or _says(before.heartbeat) != _says(heartbeat):
+        if before is None or _said(before.heartbeat) != _said(heartbeat):
             self._said += 1
         self._presence.observe(heartbeat, self._now if self._now is not None else 0.0)
         if heartbeat.far or heartbeat.gone:
@@ -283,15 +285,24 @@ class Heartbeats:
         return {doc: self._reports[doc] for doc in latest if self._reports[doc]}
 
     def _elect(self, now: float) -> None:
+        """Elect again when the view may have changed: a node came, went or said something new
+        (``status_version``), this node's uplink or claim moved, the settle period ended; and every
+        heartbeat period (a far candidate drops out when its record goes stale, which no version
+        says). It ran on every tick (10 a second), building every candidate of the venue each time."""
         assert self._started_at is not None
         settle = self.config.settle_heartbeats * self.config.heartbeat_interval
+        settled = now - self._started_at >= settle
+        inputs = (self.status_version, settled, self._heard_candidates)
+        if inputs == self._elected_for and now - self._elected_at < self.config.heartbeat_interval:
+            return
+        self._elected_for, self._elected_at = inputs, now
         # a topology peer's first beat names the best candidates (``_spread``): the view is whole
-        if now - self._started_at < settle and not self._heard_candidates:
+        if not settled and not self._heard_candidates:
             return  # still learning who is out there: no opinion, no claim
         view = self.candidates()
         view.append(Candidate(self.node_id, self.priority, self._uplink, self._relay_claim))
         relay = elect(view)
-        if relay == self.node_id and not self._relay_claim and now - self._started_at < settle:
+        if relay == self.node_id and not self._relay_claim and not settled:
             # adopt a claim heard at once, but make none: a peer's first beat (an N−1 one above all,
             # which names no candidates) may not have come yet, and a restarted register that claimed
             # here took the role from the venue's running relay on every restart (the mixed-version
@@ -307,18 +318,7 @@ class Heartbeats:
             self._events.append(RelayChanged(relay, self._relay_claim))
 
 
-def _says(beat: Heartbeat) -> tuple[object, ...]:
-    """What of a heartbeat a status is computed from (not its seq, links or far summaries)."""
-    return (
-        beat.role,
-        beat.priority,
-        beat.uplink,
-        beat.relay,
-        beat.problem,
-        beat.pending,
-        beat.owed,
-        beat.console,
-        beat.reports,
-        beat.unreported,
-        beat.unreported_reason,
-    )
+def _said(beat: Heartbeat) -> Heartbeat:
+    """A heartbeat less what changes in every beat (its seq, the rotating far records): what a
+    status and the election are computed from is the rest, whatever fields a later release adds."""
+    return replace(beat, seq=0, far=())
