@@ -128,10 +128,12 @@ class StatusService:
             self._venue.numbering.known,
             self._venue.corrupt_count(),
         )
-        if inputs == self._shown_for and (
-            not self._spreading or now - self._shown_at < self._refresh_s
-        ):
-            return
+        if inputs == self._shown_for:
+            if not self._spreading or now - self._shown_at < self._refresh_s:
+                return
+            self._shown_at = now
+            if self._latest_spread() == (self._shown or {}).get("latest_sale"):
+                return  # the sale has spread no further: nothing else can have moved
         self._shown_for, self._shown_at = inputs, now
         try:
             status = self.status()
@@ -146,6 +148,13 @@ class StatusService:
         if shown != self._shown:
             self._shown = shown
             self._engine.presence_changed()
+
+    def _latest_spread(self) -> Durability | None:
+        latest = self._latest_sale
+        try:
+            return self.durability(latest[0]) if latest is not None else None
+        except MeshposError:
+            return None
 
     def publish_owed(self) -> None:
         """Tell every peer (in the heartbeats) what of this node's records the console lacks (when

@@ -302,7 +302,12 @@ class Heartbeats:
         view = self.candidates()
         view.append(Candidate(self.node_id, self.priority, self._uplink, self._relay_claim))
         relay = elect(view)
-        if relay == self.node_id and not self._relay_claim and not settled:
+        if (
+            relay == self.node_id
+            and not self._relay_claim
+            and not settled
+            and not self._orphaned(view)
+        ):
             # adopt a claim heard at once, but make none: a peer's first beat (an N−1 one above all,
             # which names no candidates) may not have come yet, and a restarted register that claimed
             # here took the role from the venue's running relay on every restart (the mixed-version
@@ -316,6 +321,19 @@ class Heartbeats:
             self._trigger = True  # tell the mesh now, not at the next beat (``_spread``)
             self._relay = relay
             self._events.append(RelayChanged(relay, self._relay_claim))
+
+    def _orphaned(self, view: list[Candidate]) -> bool:
+        """Has the relay this node adopted stopped claiming (it died, went silent or lost its
+        uplink)? Then a node still in its settle period may claim at once: it has heard the venue's
+        relay, so its view is not a newcomer's, and the settled nodes elect in the same way (a
+        survivor that had just started waited out the whole settle period: ``bench upload``'s
+        ``failover_closed_s`` was 2.2 s)."""
+        adopted = self._relay
+        return (
+            adopted is not None
+            and adopted != self.node_id
+            and not any(c.node == adopted and c.uplink and c.relay_claim for c in view)
+        )
 
 
 def _said(beat: Heartbeat) -> Heartbeat:

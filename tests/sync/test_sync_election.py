@@ -138,3 +138,31 @@ def test_a_flapping_link_never_moves_the_relay_while_views_agree() -> None:
     assert relay == "r1"
     assert mesh.agreed(names) == "r1"
     assert mesh.relays(names) == ["r1"]
+
+
+def test_a_just_started_node_that_follows_a_relay_takes_over_at_once_when_it_dies() -> None:
+    """A node in its settle period claims nothing of its own (a newcomer cannot tell a dead relay from
+    one it has not heard yet), but one that has heard the relay and seen it die may: it takes over as
+    a settled node would, not after the settle period (``bench upload``'s failover_closed_s)."""
+    config = SyncConfig(heartbeat_interval=PERIOD, anti_entropy_interval=5.0, settle_heartbeats=5)
+    mesh = Mesh([])
+    mesh.config = config
+    mesh.add("r2")
+    mesh.net.advance(6 * PERIOD)
+    assert mesh.relays(["r2"]) == ["r2"]
+    newcomer = mesh.add("r3")
+    mesh.net.advance(0.5 * PERIOD)
+    assert newcomer.relay == "r2"  # adopted at once; its settle period has 4.5 periods to run
+    mesh.net.crash("r2", notify_peers=True)  # the process died: its sockets close
+    relay, took = mesh.until_agreed(["r3"], 10 * PERIOD)
+    assert relay == "r3"
+    assert took < PERIOD
+
+    alone = Mesh([])
+    alone.config = config
+    lonely = alone.add("r4")
+    alone.net.advance(PERIOD)
+    assert lonely.relay is None  # never heard of a relay: it waits out the settle period
+    relay, took = alone.until_agreed(["r4"], 10 * PERIOD)
+    assert relay == "r4"
+    assert took >= 3 * PERIOD
