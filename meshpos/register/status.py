@@ -2,11 +2,14 @@
 has spread, and clearing the console-authored cache once everything is at the console.
 
 docs/architecture.md (Status). The counts come from a :class:`~meshpos.model.tally.LedgerTally` per open
-business day, compared with what the console says its reports hold; a day that took a change from a peer
-(or from the store) is counted afresh once it has been quiet for ``RECOUNT_WHEN_QUIET`` seconds: pycrdt
-misses some nested changes after partial or reordered delivery. This node's own writes are always
-reported, so a register selling alone never pays a recount (a full read of the day, ~0.3 s on the event
-loop for 5,000 receipts: the sale after a pause waited for it; docs/benchmarks.md, history).
+business day, compared with what the console says its reports hold; a day that took changes out of their
+authors' order (``Synchronizer.reordered``: a catch-up of several authors, another process's commits) is
+counted afresh once it has been quiet for ``RECOUNT_WHEN_QUIET`` seconds and what they waited for has
+arrived: pycrdt misses some nested changes after such a delivery (the console does the same,
+``console/hub.py``). Changes in their authors' order (this node's own writes, a peer's forwarded sales)
+are always reported, so they never cost a recount (a full read of the day, ~0.3 s on the event loop for
+5,000 receipts: the sale after a pause waited for it, and a busy venue's registers read their whole day
+after every lull; docs/benchmarks.md, history).
 """
 
 from __future__ import annotations
@@ -170,7 +173,9 @@ class StatusService:
         peers and the console say), and whether a day is due for its recount (``_tally``)."""
         now = time.monotonic()
         due = any(
-            now - self._changed_at.get(name, 0.0) >= RECOUNT_WHEN_QUIET for name in self._unsure
+            now - self._changed_at.get(name, 0.0) >= RECOUNT_WHEN_QUIET
+            and self._engine.sync.reordered(name) is not True
+            for name in self._unsure
         )
         return (self._generation, self._engine.sync.status_version, due)
 
@@ -287,7 +292,13 @@ class StatusService:
             self._unsure.discard(name)  # just counted whole
         quiet = time.monotonic() - self._changed_at.get(name, 0.0) >= RECOUNT_WHEN_QUIET
         if quiet and name in self._unsure:
+            reordered = self._engine.sync.reordered(name)
+            if reordered:
+                return tally  # what came ahead of its author's order still waits: count after that
             self._unsure.discard(name)
+            if reordered is None:
+                return tally  # every change came in its author's order: the live count holds
+            self._engine.sync.settle_reordered(name)
             if tally.recount():
                 log.warning("%s: counts corrected by a full recount", name)
         return tally
