@@ -194,19 +194,25 @@ class Ledger:
         )
 
     def write_shift_close(
-        self, shift_id: str, user: str, at_ms: int, counted: int, expected: int
+        self, shift_id: str, user: str, at_ms: int, counted: int, expected: int, *, z: bool = False
     ) -> None:
-        self._put(
-            "shift_closes",
-            shift_id,
-            {
-                "user": user,
-                "at": at_ms,
-                "counted_cash": counted,
-                "expected_cash": expected,
-                "difference": counted - expected,
-            },
-        )
+        """``z``: closed with a Z report (the field is written only then; a release that does not
+        know it reads a plain close)."""
+        close: dict[str, Any] = {
+            "user": user,
+            "at": at_ms,
+            "counted_cash": counted,
+            "expected_cash": expected,
+            "difference": counted - expected,
+        }
+        if z:
+            close["z"] = True
+        self._put("shift_closes", shift_id, close)
+
+    def has_open_shift(self) -> bool:
+        """Is a shift opened on this day still open? (keys only: nothing is parsed)"""
+        closes = self._roots["shift_closes"]
+        return any(k not in closes for k in self._roots["shifts"])
 
     # --- orders ---------------------------------------------------------------------------------
     def has_order(self, order_id: str) -> bool:
@@ -298,7 +304,13 @@ class Ledger:
         om = self._order_map(order_id)
         if isinstance(om, Map):
             om = json.loads(str(om))  # pycrdt's native JSON: one call, not a transaction per key
-        return parse_order(order_id, om, f"{self.name} orders/{order_id}")
+        if self.corrupt is None:  # strict: a bad line makes the order corrupt
+            return parse_order(order_id, om, f"{self.name} orders/{order_id}")
+        bad: list[tuple[str, CorruptRecord]] = []
+        order = parse_order(order_id, om, f"{self.name} orders/{order_id}", bad)
+        for line_id, exc in bad:  # left out of the order, named in the alarms
+            self.corrupt.note(self.name, f"orders/{order_id}/lines/{line_id}", exc)
+        return order
 
     def orders(self) -> list[Order]:
         """Every order of the day that parses; a corrupt one is skipped (and noted, given a registry)."""

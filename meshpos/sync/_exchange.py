@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from pycrdt import Doc, get_update
 
 from meshpos.errors import RemoteProtocolError
+from meshpos.model.documents import is_kitchen
+from meshpos.model.kitchen import HELD, held_device
 from meshpos.model.replica import decode_state_vector, encode_state_vector
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._events import (
@@ -39,6 +41,7 @@ from meshpos.sync._events import (
 from meshpos.sync._messages import AwarenessUpdate, DocMessage, SyncStep1, SyncStep2, SyncUpdate
 from meshpos.sync._rules import may_deliver, may_write
 from meshpos.sync._session import DocReceived, ReplyState, Session
+from meshpos.sync._structs import new_keys_by_author
 from meshpos.sync._updates import (
     EMPTY_STATE_VECTOR,
     EMPTY_UPDATE,
@@ -107,6 +110,9 @@ class Exchange:
     _events: list[SyncEvent]
     _authors: dict[int, str]  # client id -> the role of the peer that announced it
     _stock_authors: set[int]  # those of them learnt from a stock Yjs client's update
+    _author_devices: dict[
+        int, str
+    ]  # client id -> the device that announced or was learnt to use it
     _applying: str | _Loading | _Stored | None
     _opening_for_content: bool
     _held_by: dict[str, dict[str, dict[int, int]]]
@@ -285,8 +291,12 @@ class Exchange:
         ):  # a stock client's new client id (``_yjs``): learnt
             self._authors[start[0]] = role
             self._stock_authors.add(start[0])
+            self._author_devices.setdefault(start[0], node)
         if session.stock and self._forges_a_device(update, clocks, what):
             self._reject(peer, node, name, "carries changes under another device's client id")
+            return
+        if is_kitchen(name) and self._acknowledges_for_another(update, what):
+            self._reject(peer, node, name, "acknowledges a kitchen ticket for another screen")
             return
         if held is not None and authors is not None and authors.isdisjoint(checked):
             self._open_and_apply(
@@ -312,6 +322,22 @@ class Exchange:
             self._reject(peer, node, name, "carries changes under our own client id")
             return
         self._open_and_apply(peer, name, update, what, authors)
+
+    def _acknowledges_for_another(self, update: bytes, what: str) -> bool:
+        """True if ``update`` writes a new ``held/<ticket>/<screen>`` key under the client id of a
+        device we know that is not that screen: a register or another screen telling registers a ticket
+        is safe on a screen that never had it (``meshpos.sync._structs``). A client id nobody announced
+        to us passes: the node that met its author checked it. Updates without the root name are not
+        read (the cheap usual case)."""
+        if HELD.encode() not in update:
+            return False
+        with _invalid_update(what):
+            keys = new_keys_by_author(update, HELD)
+        for client, key in keys:
+            device = self._author_devices.get(client)
+            if device and held_device(key) != device:
+                return True
+        return False
 
     def _forges_a_device(self, update: bytes, clocks: dict[int, int], what: str) -> bool:
         """True if a stock client's ``update`` holds structs we lack under a device's client id (one a
