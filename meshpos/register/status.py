@@ -145,6 +145,7 @@ class StatusService:
             if self._shown != {}:
                 log.error("cannot compute the status: %s", exc)  # once, until it works again
             self._shown = {}
+            self._shown_for = None  # tried again on the next tick, as before: it may be passing
             return
         sale = status.latest_sale
         self._spreading = sale is not None and sale.devices < sale.of
