@@ -166,3 +166,25 @@ def test_a_just_started_node_that_follows_a_relay_takes_over_at_once_when_it_die
     relay, took = alone.until_agreed(["r4"], 10 * PERIOD)
     assert relay == "r4"
     assert took >= 3 * PERIOD
+
+
+def test_status_version_moves_when_a_node_says_something_new_not_on_every_beat() -> None:
+    """The status and the election are computed again only when ``status_version`` moves
+    (register/status.py): beats that repeat themselves leave it alone, and every change a status
+    shows moves it on every node — an uplink lost far away, a node gone."""
+    names = ["r1", "r2", "r3", "r4", "r5", "r6", "r7"]  # more than 5: bounded links, far records
+    mesh = Mesh(names)
+    mesh.net.advance(30 * PERIOD)
+    assert mesh.agreed(names) == "r1"
+    before = {n: mesh.net.nodes[n].status_version for n in names}
+    mesh.net.advance(5 * PERIOD)
+    assert {n: mesh.net.nodes[n].status_version for n in names} == before  # idle: nothing new
+    mesh.net.nodes["r4"].set_uplink(False)
+    mesh.net.advance(3 * PERIOD)
+    moved = {n: mesh.net.nodes[n].status_version for n in names}
+    assert all(moved[n] != before[n] for n in names)  # every node heard it, linked or not
+    mesh.net.crash("r1", notify_peers=True)
+    survivors = names[1:]
+    relay, _ = mesh.until_agreed(survivors, 5 * PERIOD)
+    assert relay == "r2"
+    assert all(mesh.net.nodes[n].status_version != moved[n] for n in survivors)
