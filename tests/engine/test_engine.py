@@ -371,11 +371,12 @@ async def test_a_write_returns_once_its_round_is_committed_while_received_commit
     write = asyncio.create_task(b.write(lambda: stop_here(b).__setitem__("sale", "paid")))
     await receive("r2")
     await store_b.release()  # round 1 done; round 2 (the sale and r2) under way
-    assert store_b.held == 1
+    await asyncio.wait_for(store_b.waiting.wait(), 5.0)
     assert not write.done()
     await receive("r3")  # arrives during round 2: round 3
     await store_b.release()  # round 2 done; round 3 (r3) under way
-    assert store_b.held == 1  # the loop goes on ...
+    await asyncio.wait_for(store_b.waiting.wait(), 5.0)  # received commits go on ...
+    assert store_b.held == 1
     await asyncio.wait_for(write, 5.0)  # ... and the sale returned all the same
     committed = [doc for updates, _ in store_b.commits for doc, _ in updates]
     assert len(store_b.commits) == 2
