@@ -31,7 +31,14 @@ from meshpos.chaos.reconcile import (
     reconcile,
 )
 from meshpos.chaos.schedule import Fault
-from meshpos.chaos.venue import Network, build_network, write_config
+from meshpos.chaos.venue import (
+    REGISTERS,
+    Network,
+    build_network,
+    devices,
+    expected_links,
+    write_config,
+)
 from meshpos.chaos.workload import Cashier, Ledger
 from meshpos.errors import MeshposError
 from meshpos.harness.procs import Proc, console_argv, node_argv
@@ -50,6 +57,7 @@ class Settings:
     converge_timeout: float
     heartbeat: float
     verbose: bool
+    registers: int = REGISTERS
 
 
 @dataclass
@@ -82,7 +90,9 @@ class Chaos:
     # --- set-up -----------------------------------------------------------------------------------
 
     async def setup(self) -> None:
-        self.venue = venue = await build_venue(self.root, "Café Chaos")
+        self.venue = venue = await build_venue(
+            self.root, "Café Chaos", devices(self.settings.registers)
+        )
         self.bed = bed = NetBed()
         self.net = net = build_network(bed, list(venue.devices))
         self.say(
@@ -134,14 +144,18 @@ class Chaos:
                 raise MeshposError(f"{name}: opening a shift failed: {opened.body[:300]}")
 
     async def ready(self) -> bool:
-        """Every node linked with every other, every register green and holding the catalog."""
-        names = set(self.nodes)
+        """Every node linked with each of its neighbours (every other node in a venue of up to five
+        devices; the bounded topology's neighbours beyond), every register green and holding the
+        catalog."""
+        assert self.venue is not None
+        roles = {name: device.role for name, device in self.venue.devices.items()}
+        wanted = expected_links(list(self.nodes), roles)
         for name, proc in self.nodes.items():
             status = await proc.call("GET", "/status", timeout=3)
             if not status.ok:
                 return False
             state = status.json()
-            if set(state["peers"]) != names - {name} or not all(state["peers"].values()):
+            if not wanted[name] <= set(state["peers"]) or not all(state["peers"].values()):
                 return False
             if name in self.registers:
                 catalog = await proc.call("GET", "/api/catalog", timeout=3)
