@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meshpos.chaos.netbed import Host, Lan, NetBed
+from meshpos.harness.venue import Device, write_node_config
 from meshpos.sync._rules import forwards_everything
 from meshpos.sync._topology import DEGREE, graph
-from meshpos.harness.venue import Device, write_node_config
 
 #: registers in a chaos venue unless told (with one kitchen screen: 4 devices, a full mesh)
 REGISTERS = 3

@@ -18,6 +18,7 @@ from meshpos.model.limits import MAX_NOTE_CHARS, text_problem
 from meshpos.model.roles import NODE_ROLES, ROLES
 from meshpos.model.tally import KINDS, UNKNOWN_REGISTER
 from meshpos.sync._features import FEATURES
+from meshpos.sync._held import HELD_FEATURE, MAX_HELD
 from meshpos.sync._messages import (
     PROTOCOL_VERSION,
     SOFTWARE,
@@ -42,7 +43,11 @@ def _json(obj: dict[str, Any]) -> bytes:
 #: announced to be sent it (sync/_features.py). A part that adds an optional field adds one line here;
 #: the encoders leave the field out for any other peer, so N−1 gets byte for byte what it accepts.
 HELLO_FIELD_FEATURES: dict[str, str] = {}
-HEARTBEAT_FIELD_FEATURES: dict[str, str] = {"far": TOPOLOGY_FEATURE, "gone": TOPOLOGY_FEATURE}
+HEARTBEAT_FIELD_FEATURES: dict[str, str] = {
+    "far": TOPOLOGY_FEATURE,
+    "gone": TOPOLOGY_FEATURE,
+    "held": HELD_FEATURE,
+}
 #: record kinds (meshpos.model.tally.KINDS) newer than N−1, each with the feature a peer must have
 #: announced to be told their counts in ``reports`` and ``owed``: N−1 refuses a kind it does not know,
 #: and counts none of it. A part that adds a kind adds one line here.
@@ -109,6 +114,11 @@ def heartbeat_body(msg: Heartbeat, features: frozenset[str] = FEATURES) -> bytes
         body["far"] = {r.node: _far_body(r) for r in msg.far}
     if msg.gone:
         body["gone"] = dict(sorted(msg.gone.items()))
+    if msg.held:
+        body["held"] = {
+            node: {doc: {str(c): k for c, k in sorted(sv.items())} for doc, sv in docs.items()}
+            for node, docs in msg.held.items()
+        }
     return _json(_for_peer(body, HEARTBEAT_FIELD_FEATURES, features))
 
 
@@ -263,10 +273,13 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         owed=_decode_counts(obj.get("owed", {}), f"{what}: field 'owed'"),
         far=_decode_far(obj.get("far", {}), what),
         gone=_decode_gone(obj.get("gone", {}), what),
+        held=_decode_held(obj.get("held", {}), what),
     )
 
 
-_HEARTBEAT_OPTIONAL = frozenset({"mesh", "problem", "unreported", "reports", "owed", "far", "gone"})
+_HEARTBEAT_OPTIONAL = frozenset(
+    {"mesh", "problem", "unreported", "reports", "owed", "far", "gone", "held"}
+)
 _UNREPORTED_FIELDS = frozenset({"count", "reason"})
 
 
@@ -412,3 +425,34 @@ def _decode_gone(raw: Any, what: str) -> dict[str, int]:
         if not _ID.fullmatch(node):
             raise RemoteProtocolError(f"{field_what} names an invalid node id {node!r:.80}")
     return {node: _int(raw, node, field_what) for node in raw}
+
+
+def _decode_held(raw: Any, what: str) -> dict[str, dict[str, dict[int, int]]]:
+    """``{"R5": {"ledger/2026-12-05": {"123": 40}}}``: attestations (sync/_held.py), at most MAX_HELD
+    (node, document, client) entries in all."""
+    field_what = f"{what}: field 'held'"
+    if not isinstance(raw, dict):
+        raise RemoteProtocolError(f"{field_what} must be an object of node ids")
+    held: dict[str, dict[str, dict[int, int]]] = {}
+    entries = 0
+    for node, docs in raw.items():
+        if not _ID.fullmatch(node):
+            raise RemoteProtocolError(f"{field_what} names an invalid node id {node!r:.80}")
+        if not isinstance(docs, dict) or not docs:
+            raise RemoteProtocolError(f"{field_what} for {node!r} must be an object of documents")
+        held[node] = {}
+        for doc, sv in docs.items():
+            if not valid_document_name(doc) or not is_ledger(doc):
+                raise RemoteProtocolError(f"{field_what} for {node!r} names no ledger {doc!r:.80}")
+            if not isinstance(sv, dict) or not sv:
+                raise RemoteProtocolError(f"{field_what} for {node!r} {doc}: not a state vector")
+            entries += len(sv)
+            if entries > MAX_HELD:
+                raise RemoteProtocolError(f"{field_what}: more than {MAX_HELD} entries")
+            clocks: dict[int, int] = {}
+            for client in sv:
+                if not _CLIENT.fullmatch(client) or not 0 < int(client) <= MAX_VAR_UINT:
+                    raise RemoteProtocolError(f"{field_what} has client id {client!r:.30}")
+                clocks[int(client)] = _int(sv, client, f"{field_what} for {node!r} {doc}", low=1)
+            held[node][doc] = clocks
+    return held

@@ -77,6 +77,12 @@ class Heartbeats:
 
         def _gone_out(self, now: float) -> dict[str, int]: ...
 
+        def held_beyond(self, doc: str) -> dict[str, dict[int, int]]: ...
+
+        def _learn_held(self, beat: Heartbeat) -> None: ...
+
+        def _with_held(self, beat: Heartbeat, session: Session) -> Heartbeat: ...
+
     # --- presence, election, console state --------------------------------------------------------
 
     def set_uplink(self, ok: bool) -> None:
@@ -136,9 +142,15 @@ class Heartbeats:
         return self._reports.get(doc, {})
 
     def held_by(self, doc: str) -> dict[str, dict[int, int]]:
-        """Per peer node, the state vector of ``doc`` it last said it holds (its anti-entropy and
-        initial sync step 1s): what a receipt's durability on other devices is computed from."""
-        return {node: docs[doc] for node, docs in self._held_by.items() if doc in docs}
+        """Per other node, what of ``doc`` it is known to hold committed (client -> clock): its last
+        sync step 1 (a link's anti-entropy and initial sync) and, beyond the links, what it attested
+        (``_held``): what a receipt's durability on other devices is computed from."""
+        held = {node: dict(docs[doc]) for node, docs in self._held_by.items() if doc in docs}
+        for node, clocks in self.held_beyond(doc).items():
+            mine = held.setdefault(node, {})
+            for client, clock in clocks.items():
+                mine[client] = max(clock, mine.get(client, 0))
+        return held
 
     def console_state(self, doc: str) -> dict[int, int]:
         return dict(self._console_sv.get(doc, {}))
@@ -173,6 +185,8 @@ class Heartbeats:
         self._presence.observe(heartbeat, self._now if self._now is not None else 0.0)
         if heartbeat.far or heartbeat.gone:
             self._learn_far(heartbeat)
+        if heartbeat.held:
+            self._learn_held(heartbeat)
         if heartbeat.relay or heartbeat.role == "console":
             for doc, sv in heartbeat.console.items():
                 if doc in self._docs:  # a peer naming new days in every beat must not grow us
@@ -221,7 +235,7 @@ class Heartbeats:
         if peer is None:
             return beat
         if peer.role != "console":
-            return self._with_closed_days_asked(beat, peer.node)
+            return self._with_held(self._with_closed_days_asked(beat, peer.node), session)
         if self.role == "console":
             return beat
         mesh = {

@@ -31,12 +31,18 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Doc
 
 from meshpos.errors import RemoteProtocolError
+from meshpos.model.documents import is_ledger
+from meshpos.model.replica import decode_state_vector
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._election import Candidate
 from meshpos.sync._events import PeerGone, SyncEvent
+from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, HeldTable
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import forwards_everything
@@ -85,6 +91,9 @@ class Spread:
     _tree_failed = False  # logged once
     _roles_for: tuple[object, dict[str, str]]
     _shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]]
+    _docs: dict[str, Doc[Any]]
+    _attested: HeldTable
+    _attested_at: tuple[int, frozenset[str]]  # (the beat seq, the open documents) last attested
 
     if TYPE_CHECKING:
 
@@ -404,3 +413,92 @@ class Spread:
             return sum(beat.pending.values())
         record = self._far.records.get(node)
         return record.pending if record is not None else 0
+
+    # --- who holds what beyond the links (``_held``) -------------------------------------------------
+
+    def held_beyond(self, doc: str) -> dict[str, dict[int, int]]:
+        """Per other node, what it attested it holds of ``doc`` (client -> clock), passed here."""
+        return {n: sv for n, sv in self._attested.of(doc).items() if n != self.node_id}
+
+    def _attest_own(self) -> None:
+        """Attest what this node holds of the open ledger days, for every author whose node we know
+        (once per beat: the state as the beat is built, which the engine commits before it sends)."""
+        docs = frozenset(self._docs)
+        if self._attested_at == (self._seq, docs):
+            return
+        if self._attested_at[1] != docs:
+            self._attested.keep_only(docs)
+        self._attested_at = (self._seq, docs)
+        clients = self._client_nodes()
+        for name, doc in self._docs.items():
+            if not is_ledger(name):
+                continue
+            for client, clock in decode_state_vector(doc.get_state()).items():
+                author = clients.get(client)
+                if author is None or author == self.node_id:
+                    continue
+                if self._attested.learn(self.node_id, name, client, clock):
+                    self._attested.queue((self.node_id, name, client))
+
+    def _with_held(self, beat: Heartbeat, session: Session) -> Heartbeat:
+        """``beat`` with the attestations whose next hop is ``session``'s peer (at most
+        HELD_PER_BEAT; the others wait for their own link or the next beat)."""
+        peer = session.peer
+        if (
+            peer is None
+            or peer.role == "console"
+            or session.stock
+            or HELD_FEATURE not in session.peer_features
+        ):
+            return beat
+        self._attest_own()
+        taken = self._attested.take(self._held_hop, peer.node, HELD_PER_BEAT)
+        if not taken:
+            return beat
+        held: dict[str, dict[str, dict[int, int]]] = {}
+        for key in taken:
+            node, doc, client = key
+            held.setdefault(node, {}).setdefault(doc, {})[client] = self._attested.clock(key)
+        return replace(beat, held=held)
+
+    def _held_hop(self, client: int) -> str | None:
+        """The peer an attestation about ``client``'s writes goes to: its author's node when linked,
+        else our parent in the author's tree (``_topology.tree``) when linked; None: not now. In
+        that tree N−1 peers (no HELD_FEATURE: they pass no attestation on) are leaves, like
+        kitchen screens."""
+        author = self._client_nodes().get(client)
+        if author is None or author == self.node_id:
+            return None
+        linked: set[str] = set()
+        plain: set[str] = set()
+        for s in self._exchanging():
+            if s.peer is not None and not s.stock and s.peer.role != "console":
+                (linked if HELD_FEATURE in s.peer_features else plain).add(s.peer.node)
+        if author in linked:
+            return author
+        links = self._graph()
+        if author not in links or self.node_id not in links:
+            return None
+        leaves = self._shape()[1] | plain
+        parent = self._attested.parents(author, links, leaves).get(self.node_id)
+        return parent if parent in linked else None
+
+    def _learn_held(self, beat: Heartbeat) -> None:
+        """Keep the attestations of a peer's heartbeat about nodes, open days and authors we know
+        (what we keep is bounded by the venue), and queue on those that rose."""
+        if beat.role == "console" or self.hello.role == "console":
+            return
+        clients = self._client_nodes()
+        known = self.members | self._discovered
+        for node, docs in beat.held.items():
+            if node == self.node_id or node not in known:
+                continue
+            for doc, clocks in docs.items():
+                if doc not in self._docs:
+                    continue
+                for client, clock in clocks.items():
+                    author = self.node_id if client == self.hello.client_id else clients.get(client)
+                    if author is None or not self._attested.learn(node, doc, client, clock):
+                        continue
+                    if author != self.node_id:
+                        self._attested.queue((node, doc, client))
