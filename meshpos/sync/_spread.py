@@ -93,6 +93,7 @@ class Spread:
     _shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]]
     _docs: dict[str, Doc[Any]]
     _attested: HeldTable
+    _news: dict[str, int | None]  # node -> the beat seq its news first went out in (None: not yet)
     _attested_at: tuple[int, frozenset[str]]  # (the beat seq, the open documents) last attested
 
     if TYPE_CHECKING:
@@ -296,6 +297,7 @@ class Spread:
         )
         for r in candidates[:CANDIDATES_PER_BEAT]:
             out.setdefault(r.node, r)
+        self._news_out(records, out)
         for r in self._far.news(now, 2 * self.config.heartbeat_interval):
             if len(out) >= FAR_PER_BEAT:
                 break
@@ -309,6 +311,28 @@ class Spread:
             for r in window:
                 out[r.node] = r
         return tuple(out.values())
+
+    def _news_out(self, records: dict[str, FarRecord], out: dict[str, FarRecord]) -> None:
+        """Add the queued news to ``out`` (room permitting), oldest first. Each news record goes out
+        in two beats (the first one built may be a hello's, for one link only), then leaves the
+        queue; while news waits, the next beat comes at once (``_should_trigger``): a record new
+        here crosses a hop in a message delay, not a heartbeat period, and never waits for the
+        rotation (200 records: ~50 beats a hop)."""
+        for node in list(self._news):
+            if len(out) >= FAR_PER_BEAT:
+                break
+            record = records.get(node)
+            if record is None:  # gone since
+                del self._news[node]
+                continue
+            out.setdefault(node, record)
+            first = self._news[node]
+            if first is None:
+                self._news[node] = self._seq
+            elif self._seq > first:
+                del self._news[node]
+        if self._news:
+            self._trigger = True
 
     def _far_timeout(self) -> float:
         """How long a far record lasts unrefreshed: the rotation reaches every record only every
@@ -326,8 +350,9 @@ class Spread:
         for record in beat.far:
             if record.node == self.node_id or record.role == "console":
                 continue
-            if self._far.learn(record, now) and (record.relay or record.uplink):
-                self._trigger = True  # a candidate's news: pass it on at once
+            if self._far.learn(record, now):  # news: pass it on at once (``_news_out``)
+                self._news.setdefault(record.node, None)
+                self._trigger = True
         for node, seq in beat.gone.items():
             if node == self.node_id:
                 if seq > self._refuted_seq:  # we live: our next beat, a higher seq, says so

@@ -124,6 +124,7 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         self._far = FarTable()  # (``_spread``) every node, as the heartbeats' summaries tell it
         self._discovered: frozenset[str] = frozenset()
         self._rotation = 0
+        self._news: dict[str, int | None] = {}  # far records to pass on at once (``_spread``)
         self._trigger = False  # news to pass on in a heartbeat at once (``_spread``)
         self._triggered_at = float("-inf")
         self._live_since: dict[str, float] = {}
