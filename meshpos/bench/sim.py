@@ -30,8 +30,8 @@ from pycrdt import Map
 from meshpos.errors import InvalidInput
 from meshpos.model.documents import ledger_name
 from meshpos.model.replica import decode_state_vector
-from meshpos.sync import SyncConfig, Synchronizer
 from meshpos.model.tally import covers
+from meshpos.sync import SyncConfig, Synchronizer
 from meshpos.sync._codec import HEARTBEAT, decode
 from meshpos.sync._messages import SyncStep2, SyncUpdate
 from meshpos.sync._topology import diameter

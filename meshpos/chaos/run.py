@@ -248,6 +248,16 @@ class Chaos:
             return None
         return round(time.monotonic() - healed_at, 2)
 
+    async def relays(self) -> dict[str, str | None]:
+        """Per node, the relay it names once healed: one name everywhere, or the election split."""
+        names = list(self.nodes)
+        answers = await asyncio.gather(
+            *(self.nodes[n].call("GET", "/status", timeout=3) for n in names)
+        )
+        return {
+            n: a.json().get("relay") if a.ok else None for n, a in zip(names, answers, strict=True)
+        }
+
     async def reckon(self, faults: Faults) -> dict[str, Any]:
         """Heal, wait for convergence, count. ``converge_s`` runs from the end of the fault period,
         when the faults still on begin to be undone (a killed relay's restart included)."""
@@ -262,6 +272,7 @@ class Chaos:
             else f"NOT converged within {self.settings.converge_timeout:.0f} s"
         )
         synced_s = await self.registers_synced(healed_at)
+        relays = await self.relays()
         checked = reconcile(self.ledger, await self.holdings(full=True))
         assert self.console is not None
         assert self.venue is not None
@@ -283,6 +294,7 @@ class Chaos:
             "diverged": checked["diverged"],
             "converge_s": converge_s,
             "registers_synced_s": synced_s,
+            "relays": relays,
             "lost_everywhere": checked["lost_everywhere"],
             "unexpected": checked["unexpected"],
             "altered": checked["altered"],

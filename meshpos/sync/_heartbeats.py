@@ -187,11 +187,13 @@ class Heartbeats:
             self._learn_far(heartbeat)
         if heartbeat.held:
             self._learn_held(heartbeat)
-        if heartbeat.relay or heartbeat.role == "console":
+        # from the relay, the console, or (bounded topology) a node passing on what it learnt
+        # (``_spread._with_console_passed_on``; an N−1 node says nothing unless it is relay)
+        if heartbeat.relay or heartbeat.role == "console" or heartbeat.console:
             for doc, sv in heartbeat.console.items():
                 if doc in self._docs:  # a peer naming new days in every beat must not grow us
                     self.set_console_state(doc, sv)
-            if self.role != "console":
+            if self.role != "console" and (heartbeat.relay or heartbeat.role == "console"):
                 self._unreported = (heartbeat.unreported, heartbeat.unreported_reason)
             for doc, reports in heartbeat.reports.items():
                 if doc in self._docs:  # (the next beat brings a day we open later)

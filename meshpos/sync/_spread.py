@@ -39,7 +39,8 @@ from pycrdt import Doc
 from meshpos.errors import RemoteProtocolError
 from meshpos.model.documents import is_ledger
 from meshpos.model.replica import decode_state_vector
-from meshpos.sync._config import SyncConfig
+from meshpos.model.tally import Tally
+from meshpos.sync._config import REPORTED_DAYS, SyncConfig
 from meshpos.sync._election import Candidate
 from meshpos.sync._events import PeerGone, SyncEvent
 from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, HeldTable
@@ -93,6 +94,9 @@ class Spread:
     _shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]]
     _docs: dict[str, Doc[Any]]
     _attested: HeldTable
+    _console_sv: dict[str, dict[int, int]]
+    _reports: dict[str, Tally]
+    _console_sent: dict[str, object]  # peer node -> the console's state last passed on to it
     _news: dict[str, int | None]  # node -> the beat seq its news first went out in (None: not yet)
     _attested_at: tuple[int, frozenset[str]]  # (the beat seq, the open documents) last attested
 
@@ -379,6 +383,8 @@ class Spread:
         """A session ended: unless it was pruned, or another link to the node remains, the node is
         gone (a process that died closes its links at once): tell every peer now."""
         peer = session.peer
+        if peer is not None:
+            self._console_sent.pop(peer.node, None)  # a new link gets the console's state anew
         if peer is None or peer.role == "console" or session.stock or self._linked_to(peer.node):
             return  # (a stock Yjs client is no device of the mesh)
         if reason.endswith(NOT_A_NEIGHBOUR):
@@ -465,9 +471,44 @@ class Spread:
                 if self._attested.learn(self.node_id, name, client, clock):
                     self._attested.queue((self.node_id, name, client))
 
+    def _with_console_passed_on(self, beat: Heartbeat, session: Session) -> Heartbeat:
+        """``beat`` with what the console holds and reports, as this node learnt it, when
+        ``session``'s peer has not had it yet: only the relay's links hear the relay, so on the
+        bounded topology every node passes the console's state on to its links (each version once
+        per link), or a register beyond the relay's links never learnt its sales were at the
+        console (its pending count stuck above 0; the partition chaos test found it). Counts and
+        clocks only grow: a receiver keeps the highest (``Heartbeats._on_heartbeat``)."""
+        peer = session.peer
+        if (
+            peer is None
+            or beat.relay
+            or self.hello.role == "console"
+            or peer.role == "console"
+            or session.stock
+            or TOPOLOGY_FEATURE not in session.peer_features
+        ):
+            return beat
+        console = {d: dict(sv) for d, sv in self._console_sv.items() if d in self._docs}
+        reports = self._passed_reports()
+        said = (console, reports)
+        if not console or self._console_sent.get(peer.node) == said:
+            return beat
+        self._console_sent[peer.node] = said
+        return replace(beat, console=console, reports=reports)
+
+    def _passed_reports(self) -> dict[str, Tally]:
+        latest = sorted(d for d in self._reports if d in self._docs)[-REPORTED_DAYS:]
+        return {  # copies: the table grows in place, and what was sent is compared with it
+            doc: {register: dict(counts) for register, counts in self._reports[doc].items()}
+            for doc in latest
+            if self._reports[doc]
+        }
+
     def _with_held(self, beat: Heartbeat, session: Session) -> Heartbeat:
         """``beat`` with the attestations whose next hop is ``session``'s peer (at most
-        HELD_PER_BEAT; the others wait for their own link or the next beat)."""
+        HELD_PER_BEAT; the others wait for their own link or the next beat), and the console's
+        state passed on (:meth:`_with_console_passed_on`)."""
+        beat = self._with_console_passed_on(beat, session)
         peer = session.peer
         if (
             peer is None

@@ -125,6 +125,7 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         self._discovered: frozenset[str] = frozenset()
         self._rotation = 0
         self._news: dict[str, int | None] = {}  # far records to pass on at once (``_spread``)
+        self._console_sent: dict[str, object] = {}  # (``_spread``: the console's state passed on)
         self._trigger = False  # news to pass on in a heartbeat at once (``_spread``)
         self._triggered_at = float("-inf")
         self._live_since: dict[str, float] = {}

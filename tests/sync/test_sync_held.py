@@ -82,3 +82,19 @@ def test_held_round_trips_is_gated_and_bounded() -> None:
     zero = heartbeat_body(beat).replace(b'"7":2', b'"7":0')
     with pytest.raises(RemoteProtocolError, match="field 'held' for 'R5'"):
         decode_heartbeat(zero)
+
+
+def test_the_console_state_reaches_registers_beyond_the_relay_links() -> None:
+    venue = Venue(12)
+    venue.settle(15.0)
+    relay = venue.agreed_relay()
+    assert relay is not None
+    links = venue.net.links()
+    far = next(n for n in sorted(venue.net.nodes) if n != relay and relay not in links[n])
+    client, clock = venue.write(far, "a-sale-beyond-the-relay")
+    venue.until(lambda: len(venue.holders(client, clock)) == 12, limit=2.0)
+    assert venue.net.nodes[far].pending(DOC) > 0  # the console has not got it yet
+    # the relay uploads it and learns the console's state (relay/service.py tells it)
+    venue.net.nodes[relay].set_console_state(DOC, {client: clock})
+    venue.until(lambda: venue.net.nodes[far].pending(DOC) == 0, limit=5.0)
+    assert venue.net.nodes[far].console_state(DOC) == {client: clock}
