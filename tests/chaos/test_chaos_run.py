@@ -63,6 +63,8 @@ def test_a_short_chaos_run_loses_duplicates_and_diverges_nothing(
     assert result["no_sales"] > 0, "the cashiers never opened the drawer with no sale"
     assert result["present_at_console"] == {kind: result[kind] for kind in MONEY}
     assert result["not_healed"] == []
+    assert len(set(result["relays"].values())) == 1, f"the nodes name {result['relays']}"
+    assert None not in result["relays"].values(), f"the nodes name {result['relays']}"
     assert result["errors"] == []
     assert result["sales"]["splits"] > 0, "no order was split by items and paid as two bills"
     assert result["sales"]["splits_unbalanced"] == 0
