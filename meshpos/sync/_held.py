@@ -16,8 +16,8 @@ ledger writes, and the attestations travel to their authors:
   breadth-first tree (``_topology.tree``), which passes it on the same way. Each hop keeps the highest
   clock per (node, document, client) and queues it on when it rose, so an attestation crosses each
   tree edge once per change, never floods, and a copy that arrives twice changes nothing.
-* Per heartbeat at most :data:`HELD_PER_BEAT` attestations go on a link (the rest wait, highest kept):
-  a bounded cost whatever N. A node only sells its own receipts, so the count its cashier sees is
+* Per heartbeat at most :data:`HELD_PER_BEAT` attestations go on a link, the latest rises first (the
+  rest wait, highest kept): a bounded cost whatever N. A node only sells its own receipts, so the count its cashier sees is
   complete within a few beats; another node's count for a receipt it did not write stays the lower
   bound of what reached it (its links' step 1s and what it passed on).
 * Counting is by node id and clock, never by sums: a device is counted once, and only once an
@@ -54,7 +54,7 @@ class HeldTable:
 
     def __init__(self) -> None:
         self._clocks: dict[str, dict[str, dict[int, int]]] = {}  # node -> doc -> client -> clock
-        self._queue: dict[Key, None] = {}  # to pass on, oldest first (a dict: ordered, no repeats)
+        self._queue: dict[Key, None] = {}  # to pass on, newest last (a dict: ordered, no repeats)
         self._trees: dict[str, dict[str, str]] = {}  # author -> parents, for the graph below
         self._trees_for: tuple[object, frozenset[str]] = (None, frozenset())
 
@@ -80,14 +80,17 @@ class HeldTable:
         return True
 
     def queue(self, key: Key) -> None:
+        """Queue ``key`` to pass on, as the newest (a rise moves it to the front: what a cashier
+        looks at is the latest sale's count, not one an older backlog holds back)."""
+        self._queue.pop(key, None)
         self._queue[key] = None
 
     def take(self, hop: Callable[[int], str | None], peer: str, limit: int) -> list[Key]:
-        """Up to ``limit`` queued attestations whose next hop (``hop(client)``) is ``peer``, taken off
-        the queue (the others stay, in order)."""
+        """Up to ``limit`` queued attestations whose next hop (``hop(client)``) is ``peer``, newest
+        first, taken off the queue (the others stay, in order)."""
         taken: list[Key] = []
         hops: dict[int, str | None] = {}  # one look-up per client
-        for key in self._queue:
+        for key in reversed(self._queue):
             if len(taken) >= limit:
                 break
             client = key[2]
