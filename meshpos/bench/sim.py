@@ -225,6 +225,7 @@ def _phase(venue: Venue, updates: int) -> dict[str, Any]:
         messages.append(count)
         sizes.append(size)
         venue.net.advance(0.2, step=0.05)
+    venue.net.advance(venue.config.heartbeat_interval, step=0.05)  # every node beats in the window
     times.sort()
     n = len(venue.net.nodes)
     return {
