@@ -48,7 +48,13 @@ from meshpos.sync._messages import FarRecord, Heartbeat, Hello
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import forwards_everything
 from meshpos.sync._session import EXCHANGING, Session, State
-from meshpos.sync._topology import TOPOLOGY_FEATURE, graph, neighbours, tree
+from meshpos.sync._topology import (
+    COMPACT_FAR_FEATURE,
+    TOPOLOGY_FEATURE,
+    graph,
+    neighbours,
+    tree,
+)
 from meshpos.sync._updates import header_authors
 
 log = logging.getLogger("meshpos.sync")
@@ -56,6 +62,8 @@ log = logging.getLogger("meshpos.sync")
 #: far records in one heartbeat: own, candidates, news, then a rotating window (bounded whatever N)
 FAR_PER_BEAT = 8
 CANDIDATES_PER_BEAT = 3
+#: far records added to each beat for a newly linked peer until it has had every one (arrays only)
+WELCOME_PER_BEAT = 24
 #: the goodbye a node says on a link it closes because neither end needs it: not a departure
 NOT_A_NEIGHBOUR = "not a neighbour"
 #: seconds between heartbeats sent at once for news (a gone node, a relay change), at most
@@ -97,6 +105,9 @@ class Spread:
     _console_sv: dict[str, dict[int, int]]
     _reports: dict[str, Tally]
     _console_sent: dict[str, object]  # peer node -> the console's state last passed on to it
+    _welcomed: dict[
+        str, int
+    ]  # peer node -> far records sent to it since it linked (``_with_welcome``)
     _news: dict[str, int | None]  # node -> the beat seq its news first went out in (None: not yet)
     _attested_at: tuple[int, frozenset[str]]  # (the beat seq, the open documents) last attested
 
@@ -385,6 +396,7 @@ class Spread:
         peer = session.peer
         if peer is not None:
             self._console_sent.pop(peer.node, None)  # a new link gets the console's state anew
+            self._welcomed.pop(peer.node, None)  # and every far record
         if peer is None or peer.role == "console" or session.stock or self._linked_to(peer.node):
             return  # (a stock Yjs client is no device of the mesh)
         if reason.endswith(NOT_A_NEIGHBOUR):
@@ -496,6 +508,34 @@ class Spread:
         self._console_sent[peer.node] = said
         return replace(beat, console=console, reports=reports)
 
+    def _with_welcome(self, beat: Heartbeat, session: Session) -> Heartbeat:
+        """``beat`` with WELCOME_PER_BEAT more far records for a peer newly linked, until it has had
+        every record we hold once (the beats come at once meanwhile): a node that joins learns the
+        venue in a few message delays, not from the rotation (~13 beats at 200 nodes), so it knows
+        every author's node for the durability count and every candidate at once. Arrays only
+        (``COMPACT_FAR_FEATURE``): 24 records are ~1.5 kB."""
+        peer = session.peer
+        if (
+            peer is None
+            or peer.role == "console"
+            or self.hello.role == "console"
+            or session.stock
+            or COMPACT_FAR_FEATURE not in session.peer_features
+        ):
+            return beat
+        done = self._welcomed.get(peer.node, 0)
+        if done >= len(self._far):
+            self._welcomed[peer.node] = done
+            return beat
+        records = self._far.records
+        have = {r.node for r in beat.far}
+        order = list(records.values())
+        extra = [r for r in order[done : done + WELCOME_PER_BEAT] if r.node not in have]
+        self._welcomed[peer.node] = done + WELCOME_PER_BEAT
+        if done + WELCOME_PER_BEAT < len(order):
+            self._trigger = True  # the rest in the next beat, at once
+        return replace(beat, far=beat.far + tuple(r for r in extra if r.node != peer.node))
+
     def _passed_reports(self) -> dict[str, Tally]:
         latest = sorted(d for d in self._reports if d in self._docs)[-REPORTED_DAYS:]
         return {  # copies: the table grows in place, and what was sent is compared with it
@@ -508,7 +548,7 @@ class Spread:
         """``beat`` with the attestations whose next hop is ``session``'s peer (at most
         HELD_PER_BEAT; the others wait for their own link or the next beat), and the console's
         state passed on (:meth:`_with_console_passed_on`)."""
-        beat = self._with_console_passed_on(beat, session)
+        beat = self._with_welcome(self._with_console_passed_on(beat, session), session)
         peer = session.peer
         if (
             peer is None

@@ -126,6 +126,7 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         self._rotation = 0
         self._news: dict[str, int | None] = {}  # far records to pass on at once (``_spread``)
         self._console_sent: dict[str, object] = {}  # (``_spread``: the console's state passed on)
+        self._welcomed: dict[str, int] = {}  # (``_spread``: far records sent to a new link)
         self._trigger = False  # news to pass on in a heartbeat at once (``_spread``)
         self._triggered_at = float("-inf")
         self._live_since: dict[str, float] = {}

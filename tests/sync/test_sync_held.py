@@ -1,6 +1,7 @@
-"""The durability count beyond the links (issue 18, sync/_held.py): on the bounded topology a seller
-counts every device that holds its sale, never one that does not, and a heartbeat carries a bounded
-number of attestations whatever the venue's size; N−1 peers get none."""
+"""What the bounded topology must keep (issue 18, reach): a seller counts every device that holds its
+sale, never one that does not (sync/_held.py), with a bounded number of attestations per heartbeat and
+none for N−1 peers; the console's state reaches registers beyond the relay's links; news and a
+newcomer's view of the venue spread in message delays, not heartbeat rotations (_spread)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import pytest
 
 from meshpos.errors import RemoteProtocolError
 from meshpos.model.tally import covers
+from meshpos.sync import Synchronizer
 from meshpos.sync._bodies import decode_heartbeat, heartbeat_body
 from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, MAX_HELD
 from meshpos.sync._messages import Heartbeat
 from meshpos.sync._topology import DEGREE
 
-from .test_sync_topology import DOC, Venue, names
+from .helpers import VENUE
+from .test_sync_topology import CONFIG, DOC, Venue, names
 
 
 def counted(venue: Venue, seller: str, client: int, clock: int) -> set[str]:
@@ -98,3 +101,26 @@ def test_the_console_state_reaches_registers_beyond_the_relay_links() -> None:
     venue.net.nodes[relay].set_console_state(DOC, {client: clock})
     venue.until(lambda: venue.net.nodes[far].pending(DOC) == 0, limit=5.0)
     assert venue.net.nodes[far].console_state(DOC) == {client: clock}
+
+
+def test_news_reaches_every_node_and_a_newcomer_learns_the_venue_within_a_second() -> None:
+    venue = Venue(60)
+    venue.settle(20.0)
+    newcomer = Synchronizer(
+        venue=VENUE, node_id="R999", role="register", client_id=424242, config=CONFIG
+    )
+    newcomer.open_doc(DOC)
+    venue.net.add(newcomer)
+    everyone = set(venue.net.nodes)
+    # every node knows it (a far record, news: passed on at once) and it knows every node (the
+    # records its new links send it, not the rotation's ~4 a beat)
+    venue.until(
+        lambda: all(set(s.presence) | {n} == everyone for n, s in venue.net.nodes.items()), 1.0
+    )
+    venue.net.nodes["R030"].set_problem("the console refused R030: wrong venue token")
+    venue.until(
+        lambda: all(
+            s.presence["R030"].problem for s in venue.net.nodes.values() if s.node_id != "R030"
+        ),
+        1.0,
+    )
