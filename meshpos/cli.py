@@ -91,6 +91,9 @@ def _cmd_console(args: argparse.Namespace) -> int:
             api_port=args.api_port,
             venues=[Path(v) for v in args.venue or []],
             token_file=Path(args.token_file).absolute(),
+            metrics_token_file=(
+                Path(args.metrics_token_file).absolute() if args.metrics_token_file else None
+            ),
             heartbeat_interval=args.heartbeat_interval,
             tls_cert=Path(args.tls_cert) if args.tls_cert else None,
             tls_key=Path(args.tls_key) if args.tls_key else None,
@@ -259,6 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     console.add_argument(
         "--token-file", default="console-admin.token", help="the admin token (made if missing)"
+    )
+    console.add_argument(
+        "--metrics-token-file",
+        metavar="FILE",
+        help="the read-only token of GET /metrics, for a scraper (made if missing; default "
+        "console-metrics.token beside --token-file)",
     )
     console.add_argument(
         "--tls-cert",

@@ -37,6 +37,7 @@ from meshpos.node_status import Durability, NodeStatus
 from meshpos.ops.metrics import NodeMetrics, TimedDocuments
 from meshpos.register.days import DayCloser
 from meshpos.register.kitchen_acks import KitchenAcks
+from meshpos.register.last_z import LastZ
 from meshpos.register.numbering import ReceiptCounter, check_new_series
 from meshpos.register.operations import RegisterOperations
 from meshpos.register.status import StatusService
@@ -70,6 +71,7 @@ class _Running:
     api: ApiServer
     api_token: str
     acks: KitchenAcks | None  # a kds's acknowledgements of the tickets it holds
+    last_z: LastZ | None = None  # a register ends the day its Z was the last of
 
 
 class Node(VenueReads, RegisterOperations):
@@ -152,6 +154,7 @@ class Node(VenueReads, RegisterOperations):
         days = DayCloser(engine, numbers.venue, status, config, now_ms=self.now_ms)
         engine.subscribe(self._on_engine_event)
         acks = KitchenAcks(engine, numbers.venue, self.now_ms) if config.role == "kds" else None
+        last_z = LastZ(engine, numbers.venue, self.now_ms) if config.role == "register" else None
         revocations.on_revoked = lambda device: mesh.drop(device, "revoked")
         api = self._api(self, token)
         self._running = _Running(
@@ -167,6 +170,7 @@ class Node(VenueReads, RegisterOperations):
             api,
             token,
             acks,
+            last_z,
         )
         try:
             await self._start_network(config)
@@ -189,6 +193,8 @@ class Node(VenueReads, RegisterOperations):
         run.relay.start()
         if run.acks is not None:
             run.acks.start()
+        if run.last_z is not None:
+            run.last_z.start()
         await run.api.start()
 
     async def stop(self) -> None:
@@ -202,6 +208,8 @@ class Node(VenueReads, RegisterOperations):
             await run.api.stop()
             if run.acks is not None:  # no acknowledgement is written into a stopping engine
                 await run.acks.stop()
+            if run.last_z is not None:  # nor a day's end
+                await run.last_z.stop()
             await run.engine.begin_stop()
             await run.days.stop()
             await run.relay.stop()

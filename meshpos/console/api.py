@@ -126,6 +126,7 @@ ERRORS = {
     "missing_field, unknown_field, bad_field, unexpected_body, bad_request, invalid_input), a "
     "CSV menu refused, naming its line and column (bad_csv)",
     401: "No admin token or a wrong one (wrong_token)",
+    403: "The metrics token sent to anything but GET /metrics (metrics_token)",
     404: "An unknown venue (unknown_venue) or receipt (unknown_receipt) or, in an edit, an unknown "
     "product (unknown_product) or another unknown entity of the catalog (unknown_record)",
     413: "The request body is over 256 KiB (too_large)",
@@ -141,7 +142,8 @@ The JSON API of a meshpos console: reports of what the venues' registers uploade
 catalog edits that flow down to every register through the venue's relay.
 
 * **Money** is always an integer number of **minor units** (cents): {MONEY_NOTE}.
-* **Authentication**: `Authorization: Bearer <console admin token>` (`meshpos console --token-file`).
+* **Authentication**: `Authorization: Bearer <console admin token>` (`meshpos console --token-file`);
+  `GET /metrics` also takes the read-only metrics token (`--metrics-token-file`).
 * **Bounds**: every value has the bounds in its schema; anything else is refused with 400 and nothing is
   stored.
 * **Errors**: `{{"error": {{"code", "message"}}}}`. Clients branch on `code`, which is stable; `message` is
@@ -150,9 +152,13 @@ catalog edits that flow down to every register through the venue's relay.
 
 
 class ConsoleApi:
-    def __init__(self, console: ConsoleServer, admin_token: str) -> None:
+    """``metrics_token`` (empty: none) reads ``GET /metrics`` and nothing else: what a Prometheus
+    scraper is given, so the admin token, which edits the menu and staff, stays off its host."""
+
+    def __init__(self, console: ConsoleServer, admin_token: str, metrics_token: str = "") -> None:
         self.console = console
         self.admin_token = admin_token
+        self.metrics_token = metrics_token
         self.routes: tuple[Route, ...] = (
             *BASE_ROUTES,
             *CATALOG_ROUTES,
@@ -166,7 +172,7 @@ class ConsoleApi:
     async def handle(self, request: Request) -> Response:
         route, params = match(self.routes, request)
         if route.auth:
-            self._authorise(request)
+            self._authorise(request, route)
         if "venue" in params and params["venue"] not in await self.console.db.venues():
             raise HttpError(404, "unknown_venue", f"no venue {params['venue']!r} at this console")
         body, query = route.parse(request)
@@ -192,13 +198,23 @@ class ConsoleApi:
             return result
         return Response.json(to_json(result), route.status)
 
-    def _authorise(self, request: Request) -> None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), self.admin_token.encode()
-        ):
-            raise HttpError(401, "wrong_token", "send Authorization: Bearer <console admin token>")
+    def _authorise(self, request: Request, route: Route) -> None:
+        scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+        token = sent.strip().encode() if scheme.lower() == "bearer" else b""
+        if hmac.compare_digest(token, self.admin_token.encode()):
+            return
+        if self.metrics_token and hmac.compare_digest(token, self.metrics_token.encode()):
+            if route in METRICS_ROUTES:
+                return
+            raise HttpError(
+                403,
+                "metrics_token",
+                "the metrics token reads GET /metrics only: send the console admin token",
+            )
+        raise HttpError(401, "wrong_token", "send Authorization: Bearer <console admin token>")
 
 
-def make_console_handler(console: ConsoleServer, admin_token: str) -> Handler:
-    return ConsoleApi(console, admin_token).handle
+def make_console_handler(
+    console: ConsoleServer, admin_token: str, metrics_token: str = ""
+) -> Handler:
+    return ConsoleApi(console, admin_token, metrics_token).handle

@@ -1,4 +1,5 @@
-"""The console's ``GET /metrics`` (Prometheus text; the admin token): per venue, when it was last heard,
+"""The console's ``GET /metrics`` (Prometheus text; the admin token or the read-only metrics token,
+``--metrics-token-file``): per venue, when it was last heard,
 its newest uploaded record, what its devices say is pending, its alarms
 (docs/architecture.md (Operations)).
 
@@ -68,9 +69,15 @@ METRICS_ROUTES: tuple[Route, ...] = (
         "GET",
         "/metrics",
         metrics,
-        "Prometheus metrics: per venue last heard, newest record, pending, alarms (admin token)",
+        "Prometheus metrics: per venue last heard, newest record, pending, alarms (admin token, "
+        "or the metrics token)",
         tag="system",
         content_type=CONTENT_TYPE,
-        description="The Prometheus text format; docs/alerts.yml holds ready-made alert rules.",
+        description=(
+            "The Prometheus text format; docs/alerts.yml holds ready-made alert rules. A scraper "
+            "sends the metrics token (`meshpos console --metrics-token-file`, by default "
+            "`console-metrics.token` beside the admin token), which reads this and nothing else "
+            "(403 metrics_token elsewhere)."
+        ),
     ),
 )

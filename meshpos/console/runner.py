@@ -38,6 +38,8 @@ async def register_venues(db: ConsoleDB, venue_dirs: list[Path]) -> list[str]:
     return added
 
 
+#: the read-only token of GET /metrics, beside the admin token unless --metrics-token-file says where
+METRICS_TOKEN_FILE = "console-metrics.token"
 EVERY_ADDRESS = ("0.0.0.0", "::")  # --host values that listen on every address of the machine
 
 
@@ -122,13 +124,15 @@ async def serve_console(
     api_port: int,
     venues: list[Path],
     token_file: Path,
+    metrics_token_file: Path | None = None,
     heartbeat_interval: float = 1.0,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     venue_idle_seconds: float | None = None,
 ) -> int:
     """With ``tls_cert`` and ``tls_key`` both ports serve TLS: relays dial ``wss://``, people and scripts
-    use ``https://``."""
+    use ``https://``. ``metrics_token_file`` (default: ``console-metrics.token`` beside the admin
+    token) holds the read-only token of ``GET /metrics``, made on first start like the admin token."""
     from meshpos.console.api import make_console_handler
     from meshpos.console.server import VENUE_IDLE_S, ConsoleServer
     from meshpos.engine.memory import tune_allocator
@@ -155,7 +159,9 @@ async def serve_console(
         )
         await server.start()
         token = stored_token(token_file)
-        api = HttpServer(make_console_handler(server, token), host, api_port, ssl_context=tls)
+        metrics_file = metrics_token_file or token_file.parent / METRICS_TOKEN_FILE
+        handler = make_console_handler(server, token, stored_token(metrics_file))
+        api = HttpServer(handler, host, api_port, ssl_context=tls)
         await api.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -168,6 +174,7 @@ async def serve_console(
                     "console": server.url,
                     "api": pages,
                     "token_file": token_path,
+                    "metrics_token_file": str(metrics_file),
                     "ready": True,
                 }
             ),
@@ -179,7 +186,8 @@ async def serve_console(
             where += f" (on every address of this machine: {', '.join(family)})"
         print(
             f"console pages at {where} : sign in with the admin token kept in "
-            f"{token_path} (readable by its owner only)",
+            f"{token_path} (readable by its owner only); a metrics scraper sends the token in "
+            f"{metrics_file}, which reads GET /metrics only",
             file=sys.stderr,
             flush=True,
         )

@@ -34,6 +34,7 @@ from meshpos.model.limits import (
 
 JsonDict = dict[str, Any]
 R = TypeVar("R")
+K = TypeVar("K")
 V = TypeVar("V")
 
 log = logging.getLogger("meshpos.model")
@@ -116,6 +117,21 @@ class CorruptRegistry:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+#: parses kept per kind (:func:`remember`): a register's open orders and its shift. Bounded, so a
+#: closed day's parses do not stay.
+MAX_REMEMBERED = 64
+
+
+def remember(into: dict[K, V], key: K, value: V) -> None:
+    """Keep a parse by the exact JSON text it was made from (in ``key``): records are insert-only
+    text, so the same text parses the same, and any change makes another text. The oldest goes first.
+    Only parses that skipped nothing as corrupt may be kept: every reader then gets what it would
+    parse itself (a strict one would have raised, a lenient one noted, on a corrupt record)."""
+    if len(into) >= MAX_REMEMBERED:
+        into.pop(next(iter(into)))
+    into[key] = value
 
 
 def lookup_key(key: object, what: str) -> str:

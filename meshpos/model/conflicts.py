@@ -98,7 +98,7 @@ def split_also_on(bill: Order, orders: Iterable[Order]) -> tuple[Line, Order] | 
 def bill_to_keep(source: Order, line: Line, bills: Iterable[Order]) -> Order | None:
     """Of two bills holding ``line``'s item (split off at once), the one whose split the order kept:
     each partial split left the rest of the line on ``source`` and only the later rest stands
-    (``records.latest_replacements``), made in the same operation, at the same time, as its bill.
+    (``order_lines.latest_replacements``), made in the same operation, at the same time, as its bill.
     The rest names its bill (``split_with``); a rest written before it did is matched by time. None
     where it cannot tell (the whole line moved; or, for an older rest, both at the same millisecond,
     which two registers splitting at once often are)."""

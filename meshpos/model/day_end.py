@@ -26,7 +26,7 @@ from meshpos.model._writes import put
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Shift
 from meshpos.model.numbering import format_number
-from meshpos.model.records import ORDERS
+from meshpos.model.records import ORDERS, SHIFTS
 
 ENDED_MAP = "ended_days"  # in the stoplist document: business day -> who ended it early
 MAX_ENDED_AHEAD = 31  # days skipped at most: a peer's junk marks cannot push sales further
@@ -71,9 +71,20 @@ def next_open_day(date: str, ended: Callable[[str], bool]) -> str:
     return date
 
 
+#: a closed day's key for a shift opened on it is this and its id (receipt ids and numbers have no "/")
+SHIFT_KEY = "shift/"
+
+
+def shift_key(shift_id: str) -> str:
+    """The key a closed day is found by for a shift opened on it (``day_keys``)."""
+    return SHIFT_KEY + shift_id
+
+
 def day_keys(ledger: Ledger) -> list[str]:
-    """What finds a closed day again (``Engine.close_day``'s keys): its receipts' ids and numbers."""
+    """What finds a closed day again (``Engine.close_day``'s keys): its receipts' ids and numbers, and
+    the shifts opened on it (an X or Z report of an old shift loads its day)."""
     keys = ledger.receipt_ids()
+    keys += [shift_key(shift_id) for shift_id in ledger.record_ids(SHIFTS)]
     return keys + [format_number(series, seq) for series, seq in ledger.issued_numbers()]
 
 

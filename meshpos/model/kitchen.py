@@ -32,6 +32,16 @@ from meshpos.model.clock import HybridClock, Stamp
 from meshpos.model.documents import kitchen_name
 from meshpos.model.ledger_types import ORDER_NUMBER_CHARS
 
+#: the root map of a kitchen day where each screen acknowledges the tickets it holds
+HELD = "held"
+
+
+def held_device(key: str) -> str:
+    """The screen a ``held`` key names (``<ticket id>/<kds device>``): only that screen may write it
+    (checked on receipt: ``meshpos.sync._exchange``)."""
+    return key.rpartition("/")[2]
+
+
 STATES = ("new", "cooking", "ready", "served")
 
 #: a void ticket's one move: bump clears it off the board (to served) from wherever it was; no recall
@@ -114,7 +124,7 @@ class Kitchen:
         self._tickets = doc.get("tickets", type=Map)
         self._events = doc.get("events", type=Map)
         self._voids = doc.get("voids", type=Map)
-        self._held = doc.get("held", type=Map)
+        self._held = doc.get(HELD, type=Map)
 
     def write_ticket(self, ticket_id: str, record: JsonDict) -> None:
         put(self._tickets, ticket_id, record, f"{self.name} tickets/{ticket_id}")

@@ -24,7 +24,7 @@ they are strict and raise.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar, cast
 
 from pycrdt import Doc, Map
@@ -43,6 +43,7 @@ from meshpos.model._records import (
 from meshpos.model._writes import put, put_record, record_text
 from meshpos.model.conflicts import order_conflicts
 from meshpos.model.documents import ledger_name
+from meshpos.model.ledger_kept import kept_order, open_shifts
 from meshpos.model.ledger_layout import PAYMENT_ID_FIELD, derived_records, order_key, order_parts
 from meshpos.model.ledger_layout import settled as order_settled
 from meshpos.model.ledger_types import (
@@ -171,15 +172,13 @@ class Ledger:
 
     def open_shifts_of(self, register: str) -> list[Shift]:
         """``register``'s open shifts, oldest first: the few records that match, not every shift."""
-        shifts, closes = self._roots["shifts"], self._roots["shift_closes"]
-        raw = json.loads(str(shifts)) if isinstance(shifts, Map) else shifts
-        mine = [
-            k
-            for k, v in raw.items()
-            if k not in closes and (d := decoded(v)) is not None and d.get("register") == register
-        ]
-        found = self._each("shifts", lambda k: SHIFTS.parse_key(self, k), mine)
-        return sorted(found, key=lambda s: (s.opened_at_ms, s.id))
+        return open_shifts(  # kept by text (ledger_kept)
+            self.name,
+            register,
+            self._roots["shifts"],
+            self._roots["shift_closes"],
+            lambda mine: list(self._each("shifts", lambda k: SHIFTS.parse_key(self, k), mine)),
+        )
 
     def has_shift(self, shift_id: str) -> bool:
         return lookup_key(shift_id, "shift id") in self._roots["shifts"]
@@ -194,19 +193,25 @@ class Ledger:
         )
 
     def write_shift_close(
-        self, shift_id: str, user: str, at_ms: int, counted: int, expected: int
+        self, shift_id: str, user: str, at_ms: int, counted: int, expected: int, *, z: bool = False
     ) -> None:
-        self._put(
-            "shift_closes",
-            shift_id,
-            {
-                "user": user,
-                "at": at_ms,
-                "counted_cash": counted,
-                "expected_cash": expected,
-                "difference": counted - expected,
-            },
-        )
+        """``z``: closed with a Z report (the field is written only then; a release that does not
+        know it reads a plain close)."""
+        close: dict[str, Any] = {
+            "user": user,
+            "at": at_ms,
+            "counted_cash": counted,
+            "expected_cash": expected,
+            "difference": counted - expected,
+        }
+        if z:
+            close["z"] = True
+        self._put("shift_closes", shift_id, close)
+
+    def has_open_shift(self) -> bool:
+        """Is a shift opened on this day still open? (keys only: nothing is parsed)"""
+        closes = self._roots["shift_closes"]
+        return any(k not in closes for k in self._roots["shifts"])
 
     # --- orders ---------------------------------------------------------------------------------
     def has_order(self, order_id: str) -> bool:
@@ -295,10 +300,18 @@ class Ledger:
         )
 
     def _order(self, order_id: str) -> Order:
-        om = self._order_map(order_id)
-        if isinstance(om, Map):
-            om = json.loads(str(om))  # pycrdt's native JSON: one call, not a transaction per key
-        return parse_order(order_id, om, f"{self.name} orders/{order_id}")
+        where = f"{self.name} orders/{order_id}"
+
+        def parse(om: Mapping[str, Any]) -> tuple[Order, bool]:
+            if self.corrupt is None:  # strict: a bad line makes the order corrupt
+                return parse_order(order_id, om, where), True
+            bad: list[tuple[str, CorruptRecord]] = []
+            order = parse_order(order_id, om, where, bad)
+            for line_id, exc in bad:  # left out of the order, named in the alarms
+                self.corrupt.note(self.name, f"orders/{order_id}/lines/{line_id}", exc)
+            return order, not bad  # (kept only whole: every reader gets what it would parse)
+
+        return kept_order(where, self._order_map(order_id), parse)  # kept by text (ledger_kept)
 
     def orders(self) -> list[Order]:
         """Every order of the day that parses; a corrupt one is skipped (and noted, given a registry)."""

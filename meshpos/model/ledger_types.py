@@ -27,6 +27,15 @@ class LineModifier:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableLine:
+    """A line record of an order that does not parse (a malicious or broken device wrote it): left out
+    of the order and its totals, shown so, and listed as a corrupt record (the alarm)."""
+
+    line_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Line:
     id: str
     order_id: str
@@ -140,6 +149,7 @@ class ShiftClose:
     closed_at_ms: int
     counted_cash: int
     expected_cash: int
+    z: bool = False  # closed with a Z report: the day's last Z ends it (shift_report.last_z)
 
     @property
     def difference(self) -> int:
@@ -250,6 +260,8 @@ class Order:
     ] = ()  # its voids and removed lines, oldest first (the console's detail)
     discounts_approved_by: tuple[str, ...] = ()
     """Who approved each of ``discounts`` on the spot, in the same order ("": nobody had to)."""
+    unreadable_lines: tuple[UnreadableLine, ...] = ()
+    """Line records that do not parse: not in ``lines`` nor the totals (read with a registry only)."""
 
     @property
     def words(self) -> str:

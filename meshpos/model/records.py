@@ -16,10 +16,11 @@ and a peer may have written anything) and a bad one raises CorruptRecord naming 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from operator import attrgetter
 from typing import Any
 
+from meshpos.errors import CorruptRecord
 from meshpos.model._records import Fields
 from meshpos.model.catalog import DISCOUNT_KINDS
 from meshpos.model.ledger_layout import order_parts, sale_moves
@@ -29,8 +30,6 @@ from meshpos.model.ledger_types import (
     PAYMENT_METHODS,
     CashMove,
     InventoryMove,
-    Line,
-    LineModifier,
     Order,
     Payment,
     Receipt,
@@ -41,6 +40,7 @@ from meshpos.model.ledger_types import (
     ShiftClose,
 )
 from meshpos.model.order_detail import line_detail, order_discounts, removals, void_detail
+from meshpos.model.order_lines import parse_lines, unreadable_lines
 from meshpos.model.record_spec import (
     Children,
     Column,
@@ -62,8 +62,9 @@ def parse_shift(src: RecordSource, shift_id: str) -> Shift:
     c = src.optional("shift_closes", shift_id)
     close = None
     if c is not None:
+        counted, expected = c.amount("counted_cash"), c.integer("expected_cash")
         close = ShiftClose(
-            c.text("user"), c.integer("at"), c.amount("counted_cash"), c.integer("expected_cash")
+            c.text("user"), c.integer("at"), counted, expected, c.opt_flag("z") is True
         )
     return Shift(
         shift_id,
@@ -72,35 +73,6 @@ def parse_shift(src: RecordSource, shift_id: str) -> Shift:
         rec.integer("at"),
         rec.amount("opening_cash"),
         close,
-    )
-
-
-def parse_line(order_id: str, line_id: str, f: Fields) -> Line:
-    discount = f.opt_record("discount")
-    return Line(
-        id=line_id,
-        order_id=order_id,
-        product_id=f.text("product_id"),
-        name=f.text("name"),
-        quantity=f.quantity("quantity"),
-        unit_price=f.integer("unit_price"),
-        modifiers=tuple(
-            LineModifier(m.text("id"), m.text("name"), m.integer("price_delta"))
-            for m in f.records("modifiers")
-        ),
-        tax_rate_bp=f.integer("tax_rate_bp"),
-        tax_included=f.flag("tax_included"),
-        discount_id=discount.text("id") if discount else None,
-        discount_kind=discount.choice("kind", DISCOUNT_KINDS) if discount else None,
-        discount_value=discount.integer("value") if discount else 0,
-        user=f.text("user"),
-        device=f.text("device"),
-        at_ms=f.integer("at"),
-        stamp=f.text("stamp"),
-        replaces=f.opt_text("replaces") or "",
-        split_from=f.opt_text("split_from") or "",
-        split_with=f.opt_text("split_with") or "",
-        approved_by=f.opt_text("approved_by") or "",
     )
 
 
@@ -120,19 +92,19 @@ def parse_payment(order_id: str, payment_id: str, f: Fields) -> Payment:
     )
 
 
-def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
-    """An order from its plain values (``om``: info and parts); status and totals are derived."""
+def parse_order(
+    order_id: str,
+    om: Mapping[str, Any],
+    where: str,
+    unreadable: list[tuple[str, CorruptRecord]] | None = None,
+) -> Order:
+    """An order from its plain values (``om``: info and parts); status and totals are derived. With
+    ``unreadable``, a line that does not parse is left out and added there (a device's bad line must
+    not make the whole order unusable); without, it makes the order corrupt (strict reads)."""
     info = Fields(om.get("info"), f"{where} info")
     parts = order_parts(om, where)
     removed = parts["removed"]
-    lines = sorted(
-        latest_replacements(
-            parse_line(order_id, k, Fields(v, f"{where} lines/{k}"))
-            for k, v in parts["lines"].items()
-            if k not in removed
-        ),
-        key=lambda line: (line.stamp, line.id),
-    )
+    lines = parse_lines(order_id, parts["lines"], removed, where, unreadable)
     place = latest_place(parts["places"], where)
     discounts = sorted(
         (
@@ -181,20 +153,8 @@ def parse_order(order_id: str, om: Mapping[str, Any], where: str) -> Order:
         split_from=info.opt_text("split_from") or "",
         removals=removals(parts, where),
         discounts_approved_by=tuple(by for *_, by in discounts),
+        unreadable_lines=unreadable_lines(unreadable),
     )
-
-
-def latest_replacements(lines: Iterable[Line]) -> list[Line]:
-    """The lines, where two registers gave one line a new quantity at once (each replacing it with a
-    line of its own), only the later of them (by time, then id): setting a quantity is last-writer-wins,
-    so the line is never counted twice (docs/architecture.md (Documents))."""
-    kept: dict[str, Line] = {}
-    for line in lines:
-        key = line.replaces or line.id
-        other = kept.get(key)
-        if other is None or (line.at_ms, line.id) > (other.at_ms, other.id):
-            kept[key] = line
-    return list(kept.values())
 
 
 def latest_place(places: Mapping[str, Any], where: str) -> Fields | None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meshpos.errors import DayStillOpen, PermissionDenied
-from meshpos.model.ledger_types import NoSale, Shift
+from meshpos.model.documents import ledger_name
+from meshpos.model.ledger_types import NoSale, Shift, ShiftClose
 from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.venue import DayEnded, Venue
 from meshpos.model.venue_base import operation
@@ -90,19 +91,73 @@ def shift_report(venue: Venue, shift: Shift, *, blind: bool = False) -> ShiftRep
     )
 
 
+def last_z(venue: Venue, date: str) -> Shift | None:
+    """The shift whose Z ends business day ``date``: the day ends with its last Z.
+
+    None unless no shift of a loaded day is open and, of the shifts opened on ``date``, the last to
+    close (by close time, then register and id: the same answer on every device) closed with a Z.
+    Two Zs pressed at once on the last two registers each see the other's shift open; once each holds
+    both closes, both agree which was last, and that register ends the day (``end_day_by_last_z``). A
+    plain close that comes last ends nothing, as before."""
+    if ledger_name(date) not in venue.replica.names():
+        return None  # reading it would create an empty day
+    if _a_shift_is_open(venue):
+        return None
+    closed = [s for s in venue.ledger(date).shifts() if s.close is not None]
+    last = max(closed, key=_close_order, default=None)
+    return last if last is not None and last.close is not None and last.close.z else None
+
+
+def _a_shift_is_open(venue: Venue) -> bool:
+    return any(ledger.has_open_shift() for ledger in venue.ledgers())
+
+
+def _close_order(shift: Shift) -> tuple[int, str, str]:
+    return (shift.close.closed_at_ms if shift.close else -1, shift.register, shift.id)
+
+
+def my_last_z(venue: Venue, now_ms: int) -> ShiftClose | None:
+    """The close of this register's shift if its Z is today's last (``last_z``) and the user who
+    pressed it may end the day; None if not (a cashier's last Z leaves it to a manager, as it does
+    when the Z itself finds no other shift open)."""
+    if _a_shift_is_open(venue):  # the common case, looked at first: keys only, no business date
+        return None
+    shift = last_z(venue, venue.business_date(now_ms))
+    if shift is None or shift.close is None or shift.register != venue.device:
+        return None
+    try:
+        venue.require(shift.close.user, "end_day")
+    except PermissionDenied:
+        return None
+    return shift.close
+
+
+@operation("end the business day with its last Z")
+def end_day_by_last_z(venue: Venue, now_ms: int) -> DayEnded | None:
+    """End today's business day for the user who pressed its last Z, if that was this register's
+    (``my_last_z``), else nothing. Run by a register when other registers' closes arrive after its
+    Z; looked at again here, in the write, so the day is ended on what is committed."""
+    close = my_last_z(venue, now_ms)
+    return None if close is None else venue.end_day(close.user, now_ms)
+
+
 @operation("close the shift with a Z report")
 def close_with_z(venue: Venue, user: str, counted_cash: int, now_ms: int) -> ZReport:
-    """Close this register's shift with the counted cash; when no other shift of the venue is open,
-    end the business day too (``Venue.end_day``, what ``POST /api/day/close`` does). The shift closes
-    whatever the day does: a day that cannot end yet (an open order, a user without the ``end_day``
-    right) is said in ``day_open`` and a manager ends it later. A Z made after the shift's business
-    day passed its cut-off hour ends nothing: that day has ended, and today's has just begun."""
-    closed = venue.close_shift(user, counted_cash, now_ms)
+    """Close this register's shift with the counted cash; when it is the day's last Z (``last_z``:
+    no other shift of the venue is open and none closed after it), end the business day too
+    (``Venue.end_day``, what ``POST /api/day/close`` does). The shift closes whatever the day does:
+    a day that cannot end yet (an open order, a user without the ``end_day`` right) is said in
+    ``day_open`` and a manager ends it later. Another register's shift still open here may be
+    closing with its own Z at this moment: whichever Z is last ends the day once both closes have
+    met (``end_day_by_last_z``). A Z made after the shift's business day passed its cut-off hour
+    ends nothing: that day has ended, and today's has just begun."""
+    closed = venue.close_shift(user, counted_cash, now_ms, z=True)
     still_open = [s for ledger in venue.ledgers() for s in ledger.shifts() if s.is_open]
     shift_day = next(ledger.date for ledger in venue.ledgers() if ledger.has_shift(closed.id))
     today = venue.business_date(now_ms)
     day: DayEnded | None = None
     why = ""
+    last = last_z(venue, shift_day) if not still_open else None
     if shift_day < today:  # a Z after the cut-off: ending today would send its sales to tomorrow
         why = f"business day {shift_day} already ended at its cut-off hour: sales go to {today}"
     elif still_open:
@@ -110,6 +165,12 @@ def close_with_z(venue: Venue, user: str, counted_cash: int, now_ms: int) -> ZRe
         why = (
             f"the shift of {venue.user_name(s.user)} on {s.register} is still open: the business "
             "day ends with the last Z"
+        )
+    elif last is None or last.id != closed.id:
+        s = max((s for s in venue.ledger(shift_day).shifts() if s.close), key=_close_order)
+        why = (
+            f"the shift of {venue.user_name(s.user)} on {s.register} closed after this one: the "
+            "business day ends with the last Z"
         )
     else:
         try:

@@ -41,6 +41,7 @@ from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Conflict, Order, Payment, Receipt, Shift
 from meshpos.model.limits import MAX_AMOUNT, MAX_NOTE_CHARS, MAX_QUANTITY, check_text
 from meshpos.model.numbering import NUMBERS_DOCUMENT, ReceiptNumbering
+from meshpos.model.refund_tenders import Tender, receipt_tenders
 from meshpos.model.replica import Replica
 from meshpos.model.roles import ROLES
 from meshpos.model.stoplist import StopList
@@ -255,6 +256,23 @@ class VenueBase:
             for line in refund.lines:
                 done[line.line_id] = done.get(line.line_id, 0) + line.quantity
         return done
+
+    def tenders(self, receipt_id: str) -> tuple[Tender, ...]:
+        """The receipt's tenders, what each paid and gave back (``model.refund_tenders``)."""
+        ledger = self._ledger_of_receipt(id_of(receipt_id, "receipt id"))
+        receipt = ledger.receipt(receipt_id)
+        return receipt_tenders(
+            receipt, self._payments_of(ledger, receipt), ledger.refunds(receipt_id)
+        )
+
+    @staticmethod
+    def _payments_of(ledger: Ledger, receipt: Receipt) -> tuple[Payment, ...]:
+        """The receipt's payments; none when its order cannot be read (the refund rule then knows no
+        tender, and asks for a non-cash method)."""
+        try:
+            return ledger.order(receipt.order_id).payments
+        except CorruptRecord:
+            return ()
 
     def conflicts(self) -> list[Conflict]:
         return [c for ledger in self.ledgers() for c in ledger.conflicts()]

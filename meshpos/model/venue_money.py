@@ -33,6 +33,7 @@ from meshpos.model.ledger_types import (
 )
 from meshpos.model.limits import MAX_AMOUNT
 from meshpos.model.records import CASH_MOVES, INVENTORY_MOVES, RECEIPTS, REFUNDS
+from meshpos.model.refund_tenders import refund_method
 from meshpos.model.totals import refund_share
 from meshpos.model.venue_base import (
     PaymentResult,
@@ -61,11 +62,11 @@ class MoneyRules(VenueBase):
         return ledger.shift(shift_id)
 
     @operation("close the shift")
-    def close_shift(self, user: str, counted_cash: int, now_ms: int) -> Shift:
-        """Close this register's shift. An order on it that is corrupt cannot be paid or voided, so it
-        does not hold the shift open: it is skipped like every read skips it, and stays listed in
-        :meth:`corrupt_records` (the alarm the cashier and the console see); the payments in it that
-        do parse still count in the expected cash."""
+    def close_shift(self, user: str, counted_cash: int, now_ms: int, *, z: bool = False) -> Shift:
+        """Close this register's shift (``z``: with a Z report). An order on it that is corrupt cannot
+        be paid or voided, so it does not hold the shift open: it is skipped like every read skips it,
+        and stays listed in :meth:`corrupt_records` (the alarm the cashier and the console see); the
+        payments in it that do parse still count in the expected cash."""
         shift = self._register_shift(user, "close_shift")
         money(counted_cash, "counted cash")
         open_orders = [
@@ -80,7 +81,8 @@ class MoneyRules(VenueBase):
                 f"{len(open_orders)} open order(s) ({', '.join(open_orders[:3])}): pay or void them first"
             )
         ledger = self._ledger_of_shift(shift.id)
-        ledger.write_shift_close(shift.id, user, now_ms, counted_cash, self.expected_cash(shift))
+        expected = self.expected_cash(shift)
+        ledger.write_shift_close(shift.id, user, now_ms, counted_cash, expected, z=z)
         return ledger.shift(shift.id)
 
     @operation("record the cash move")
@@ -329,17 +331,14 @@ class MoneyRules(VenueBase):
                 )
             amount = refund_share(line.amount, line.quantity, already, quantity)
             refund_lines.append({"line_id": line_id, "quantity": quantity, "amount": amount})
-        if method is None:
-            payments = {p.id: p for p in ledger.order(receipt.order_id).payments}
-            method = next(
-                (payments[p].method for p in receipt.payment_ids if p in payments), "cash"
-            )
-        if method not in PAYMENT_METHODS:
+        if method is not None and method not in PAYMENT_METHODS:
             raise DomainError(
                 f"refund method must be one of {', '.join(PAYMENT_METHODS)}, got {method!r}"
             )
-        if sum(r["amount"] for r in refund_lines) > MAX_AMOUNT:
+        total = sum(int(r["amount"]) for r in refund_lines)
+        if total > MAX_AMOUNT:
             raise InvalidAmount(f"one refund is at most {MAX_AMOUNT}: refund fewer lines at a time")
+        method = refund_method(self.tenders(receipt_id), total, method, receipt.number)
         refund_id = self._new_id()
         with ledger.doc.transaction():
             ledger.write(

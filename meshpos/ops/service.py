@@ -43,7 +43,15 @@ from meshpos.errors import MeshposError
 UNIT_DIR = Path("/etc/systemd/system")
 DEFAULT_USER = "meshpos"
 # options whose value is a path: made absolute in the unit
-PATH_OPTIONS = ("--config", "--data-dir", "--venue", "--token-file", "--tls-cert", "--tls-key")
+PATH_OPTIONS = (
+    "--config",
+    "--data-dir",
+    "--venue",
+    "--token-file",
+    "--metrics-token-file",
+    "--tls-cert",
+    "--tls-key",
+)
 ONE_START_ONLY = ("--init-database", "--new-receipt-series")
 _HOMES = ("/home", "/root", "/run/user")
 _TMPS = ("/tmp", "/var/tmp")
@@ -275,7 +283,7 @@ def console_spec(argv: Sequence[str], cwd: Path, name: str = "meshpos-console") 
     db_dir = sqlite_dir(full)
     if db_dir is not None:
         writable.append(db_dir)
-    for token in values_of(full, "--token-file"):
+    for token in (*values_of(full, "--token-file"), *values_of(full, "--metrics-token-file")):
         writable.append(Path(token).parent)
     db = values_of(full, "--db")
     local_pg = bool(db) and db[-1].startswith("postgres") and _local(db[-1])

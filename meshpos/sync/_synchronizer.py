@@ -116,6 +116,8 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         self._sessions: dict[str, Session] = {}
         self._events: list[SyncEvent] = []
         self._authors: dict[int, str] = {client_id: role}
+        # client id -> the device that announced it ("" when two did): who wrote an acknowledgement
+        self._author_devices: dict[int, str] = {client_id: node_id}
         self._stock_authors: set[int] = set()  # (``_exchange``: ids learnt from stock Yjs clients)
         self._applying: str | _Loading | _Stored | None = None
         self._presence = PresenceTable(
@@ -418,6 +420,8 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
             self._events.append(ClientIdAlarm(peer, hello.node, None, cid, "claimed by two roles"))
             raise RemoteProtocolError(f"hello: field 'client' {cid} is already used by a {known}")
         self._authors[cid] = hello.role
+        device = self._author_devices.get(cid)
+        self._author_devices[cid] = hello.node if device in (None, hello.node) else ""
         bucket = self._reply_budgets.get(hello.node)
         if bucket is None:
             bucket = TokenBucket(self.config.session.budget.reply_bytes)

@@ -56,26 +56,42 @@ def header_authors(update: bytes) -> frozenset[int] | None:
     client there is no struct; with one, every struct is that client's (a struct's id is its group's client
     plus an offset). Several clients take a decode. Raises RemoteProtocolError if the header is unreadable.
     """
-    reader = Reader(update)
-    count = reader.read_var_uint("update header: number of clients")
+    count, client, _ = _header(update)
     if count > 1:
         return None
-    if count == 0:
-        return frozenset()
-    reader.read_var_uint("update header: number of structs")
-    return frozenset({reader.read_var_uint("update header: client id")})
+    return frozenset() if count == 0 else frozenset({client})
 
 
 def header_start(update: bytes) -> tuple[int, int] | None:
     """(client, clock of its first struct) of an update with exactly one author, read off its header
     (as :func:`header_authors`); None for none or several. An update whose first clock is beyond what
     a document holds of that client arrived out of its author's order: pycrdt keeps it pending."""
+    count, client, clock = _header(update)
+    return (client, clock) if count == 1 else None
+
+
+def _header(update: bytes) -> tuple[int, int, int]:
+    """(number of clients, first client, its first clock) of ``update`` (0s past a count of 0 or more
+    than 1). A received update's header is asked for by its check, its apply and its forwarding (the
+    last with the transaction's update, equal bytes): the last one read is kept."""
+    global _LAST_HEADER
+    last, found = _LAST_HEADER
+    if update is last or update == last:
+        return found
     reader = Reader(update)
-    if reader.read_var_uint("update header: number of clients") != 1:
-        return None
-    reader.read_var_uint("update header: number of structs")
-    client = reader.read_var_uint("update header: client id")
-    return client, reader.read_var_uint("update header: first clock")
+    count = reader.read_var_uint("update header: number of clients")
+    client = clock = 0
+    if count == 1:
+        reader.read_var_uint("update header: number of structs")
+        client = reader.read_var_uint("update header: client id")
+        clock = reader.read_var_uint("update header: first clock")
+    found = (count, client, clock)
+    if len(update) <= 65536:  # a live update's, not a catch-up's megabytes kept alive
+        _LAST_HEADER = (update, found)
+    return found
+
+
+_LAST_HEADER: tuple[bytes | None, tuple[int, int, int]] = (None, (0, 0, 0))
 
 
 def split_by_author(
@@ -93,20 +109,33 @@ def split_by_author(
     return pieces
 
 
-def held_clocks(doc: Doc[Any]) -> dict[int, int]:
+def held_clocks(doc: Doc[Any]) -> Mapping[int, int]:
     """``doc``'s state vector as {client: clock}: the same as ``decode_state_vector(doc.get_state())``
     for bytes pycrdt made itself (well formed by construction, so not checked), several times faster.
-    Every received update asks for it (its authors' clocks decide whether and how it is applied)."""
+    Every received update asks for it (its authors' clocks decide whether and how it is applied), and
+    asks again after it is applied (:func:`past_holes`): that state is the next update's, so each
+    state's parse is kept (:data:`_HELD`), shared: the mapping must not be changed."""
+    state = doc.get_state()
+    found = _HELD.get(state)
+    if found is not None:
+        return found
     values = []
     value = shift = 0
-    for byte in doc.get_state():
+    for byte in state:
         value |= (byte & 0x7F) << shift
         if byte < 0x80:
             values.append(value)
             value = shift = 0
         else:
             shift += 7
-    return dict(zip(values[1::2], values[2::2], strict=True))
+    if len(_HELD) >= _MAX_HELD:
+        _HELD.clear()
+    found = _HELD[state] = dict(zip(values[1::2], values[2::2], strict=True))
+    return found
+
+
+_HELD: dict[bytes, dict[int, int]] = {}  # a state vector's bytes -> its parse (:func:`held_clocks`)
+_MAX_HELD = 256  # a few per open document: this one and its last states
 
 
 def _var_uint(num: int) -> bytes:
@@ -153,13 +182,12 @@ def past_holes(
     bytes (the order of a state vector's entries means nothing to the decoder)."""
     if clocks is None:
         clocks = held_clocks(doc)
-    complete = {client: _client_id(client) + _COMPLETE for client in clocks}
     pieces = {}
     for client in clocks if authors is None else authors:
         if client not in clocks:
             continue
         clock = clocks[client]
-        others = b"".join(entry for other, entry in complete.items() if other != client)
+        others = b"".join(_client_id(other) + _COMPLETE for other in clocks if other != client)
         if clock:
             claims = _var_uint(len(clocks)) + others + _client_id(client) + _var_uint(clock - 1)
         else:

@@ -154,7 +154,8 @@ async def list_receipts(c: Call) -> list[Receipt]:
 async def get_receipt(c: Call) -> ReceiptView:
     receipt = c.receipt()
     refunds = c.node.refunds(receipt.id)
-    return ReceiptView(receipt, tuple(refunds), c.node.refunded_quantities(receipt.id))
+    refunded = c.node.refunded_quantities(receipt.id)
+    return ReceiptView(receipt, tuple(refunds), refunded, c.node.tenders(receipt.id))
 
 
 async def refund(c: Call) -> Refund:
@@ -410,7 +411,14 @@ ROUTES = (
                 max_chars=MAX_ID_CHARS,
                 **QUANTITY,
             ),
-            opt("method", METHOD | None, None, "default: the method the receipt was paid with"),
+            opt(
+                "method",
+                METHOD | None,
+                None,
+                "the tender it goes back by (cash at most what the receipt took in cash less the "
+                "cash given back: 409 over_refund); default: the receipt's tenders in the order "
+                "paid, the first that can take it whole, else the first non-cash one",
+            ),
             REASON,
             *APPROVER,
         ),

@@ -18,6 +18,7 @@ from meshpos.engine.changes import Subscription
 from meshpos.model import Catalog, Discount, Order, Receipt, Refund, Shift, StopEntry, Ticket, Venue
 from meshpos.model.ledger_types import NoSale
 from meshpos.model.receipt_search import ReceiptFound, ReceiptQuery
+from meshpos.model.refund_tenders import Tender
 from meshpos.model.shift_report import ShiftReport
 from meshpos.node_status import NodeStatus
 from meshpos.ops.metrics import NodeMetrics
@@ -102,11 +103,20 @@ class NodeAPI(Protocol):
 
     def refunded_quantities(self, receipt_id: str) -> dict[str, int]: ...
 
+    def tenders(self, receipt_id: str) -> tuple[Tender, ...]:
+        """The receipt's tenders in the order paid: what each paid and gave back (the refund rule,
+        ``model.refund_tenders``)."""
+        ...
+
     def current_shift(self) -> Shift | None:
         """This register's open shift, if any."""
         ...
 
     def expected_cash(self, shift: Shift) -> int: ...
+
+    def shift(self, shift_id: str) -> Shift:
+        """Any register's shift on a loaded day (UnknownRecord for one no loaded day holds)."""
+        ...
 
     def shift_report(self, shift_id: str) -> ShiftReport:
         """A shift's X (open) or Z (closed) report from the loaded days, its expected cash hidden

@@ -32,6 +32,7 @@ from meshpos.model.ledger_types import NoSale
 from meshpos.model.numbering import looks_numbered
 from meshpos.model.receipt_search import ReceiptFound, ReceiptQuery, search_receipts
 from meshpos.model.records_drawer import NO_SALES
+from meshpos.model.refund_tenders import Tender
 from meshpos.model.shift_report import ShiftReport, shift_report
 from meshpos.web.port import BusinessDays
 
@@ -105,11 +106,17 @@ class VenueReads:
     def refunded_quantities(self, receipt_id: str) -> dict[str, int]:
         return self.venue.refunded_quantities(receipt_id)
 
+    def tenders(self, receipt_id: str) -> tuple[Tender, ...]:
+        return self.venue.tenders(receipt_id)
+
     def current_shift(self) -> Shift | None:
         return self.index.open_shift()
 
     def expected_cash(self, shift: Shift) -> int:
         return self.index.expected_cash(shift)
+
+    def shift(self, shift_id: str) -> Shift:
+        return self.venue.shift(shift_id)
 
     def shift_report(self, shift_id: str) -> ShiftReport:
         blind = self.venue.catalog.settings().blind_count

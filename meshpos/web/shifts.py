@@ -13,6 +13,7 @@ from meshpos.errors import UnknownRecord
 from meshpos.httpapi.routes import Field, Route, choice, text
 from meshpos.httpapi.server import HttpError
 from meshpos.model import CashMove, InventoryMove, Shift
+from meshpos.model.day_end import shift_key
 from meshpos.model.ledger_types import CASH_MOVE_KINDS, MANUAL_INVENTORY_KINDS, NoSale
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_QUANTITY
 from meshpos.model.shift_report import ShiftReport, ZReport, close_with_z
@@ -41,9 +42,31 @@ async def current_report(c: Call) -> ShiftReport:
     return c.node.shift_report(_open_shift(c).id)
 
 
+async def _load_days_of_shift(c: Call, shift_id: str) -> None:
+    """Load every closed business day a shift's records may be on (docs/architecture.md (Documents)).
+
+    The shift is found on a loaded day, else on the closed day indexed under it (``shift_key``: days
+    closed since shifts were indexed), else on ``?date=`` (a day closed before). Its sales, payments,
+    refunds and cash moves are on the days from the one it opened on to the one it closed on (today's
+    while open): a shift across the cut-off hour has records on two."""
+    node = c.node
+    try:
+        shift = node.shift(shift_id)
+    except UnknownRecord:
+        if not await node.open_day_of(shift_key(shift_id)) and c.query["date"]:
+            await node.open_day(c.query["date"])
+        shift = node.shift(shift_id)
+    first = node.business_date(shift.opened_at_ms)
+    last = node.business_date(shift.close.closed_at_ms if shift.close else node.now_ms())
+    for date in node.days().closed:
+        if first <= date <= last:
+            await node.open_day(date)  # closes again by the usual rule
+
+
 async def shift_report(c: Call) -> ShiftReport:
     shift_id = c.params["shift_id"]
     try:
+        await _load_days_of_shift(c, shift_id)
         return c.node.shift_report(shift_id)
     except UnknownRecord as exc:
         raise HttpError(404, "unknown_shift", exc.message) from None
@@ -121,10 +144,22 @@ ROUTES = (
         "GET",
         "/api/shifts/{shift_id}/report",
         shift_report,
-        "X report of an open shift or Z report of a closed one, of any register, on a loaded day",
+        "X report of an open shift or Z report of a closed one, of any register, its closed days "
+        "loaded for the read",
         ShiftReport,
+        query=(
+            day_query(
+                "the business day the shift opened on (YYYY-MM-DD): needed only for a shift of a "
+                "day closed by release 0.2.0 or earlier, which did not index days by shift"
+            ),
+        ),
         tag="shift",
         errors=(404,),
+        description=(
+            "A shift on a closed business day is found by its id: that day and every closed day up "
+            "to the one the shift closed on are loaded (a shift across the cut-off hour has sales on "
+            "two), and close again by the usual rule (docs/architecture.md (Documents))."
+        ),
     ),
     Route(
         "POST",

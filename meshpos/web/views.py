@@ -20,6 +20,7 @@ from meshpos.model import (
     Ticket,
     TicketItem,
 )
+from meshpos.model.refund_tenders import Tender
 from meshpos.web.port import NodeAPI
 
 
@@ -109,6 +110,9 @@ class ReceiptView:
     receipt: Receipt
     refunds: tuple[Refund, ...]
     refunded: dict[str, int]  # receipt line id -> quantity refunded so far
+    # its tenders in the order paid, each {method, paid, refunded}: what a refund goes back by
+    # (model.refund_tenders: cash never more than the cash it took less the cash given back)
+    tenders: tuple[Tender, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

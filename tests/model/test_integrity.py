@@ -446,14 +446,40 @@ def test_a_corrupt_order_on_the_shift_does_not_block_closing_it(day: Day) -> Non
     date = v.business_date(NOW)
     v.void_order(MANAGER, day.order_id, NOW)
     orders = v.replica.doc(f"ledger/{date}").get("orders", type=Map)
-    orders[day.order_id]["lines/bad-line"] = {"product_id": "burger", "quantity": 10**9}
-    with pytest.raises(RecordUnusable, match="bad-line"):
+    orders[day.order_id]["info"] = {"table": 5}  # the order itself (a bad line alone is left out)
+    with pytest.raises(RecordUnusable, match=f"orders/{day.order_id} info"):
         v.pay(CASHIER, day.order_id, "card", NOW)
     closed = v.close_shift(CASHIER, 0, NOW)
     assert closed.close is not None
     assert [(e.doc, e.key) for e in v.corrupt_records()] == [
         (f"ledger/{date}", f"orders/{day.order_id}")
     ]
+
+
+def test_a_bad_line_is_left_out_and_named_and_its_order_stays_usable(day: Day) -> None:
+    """A line record no register could have written (a malicious device's) no longer makes its order
+    unusable: the line is left out of the order and its totals, named on it and in the alarms, and the
+    order can be added to and paid. A strict read (the console's) still refuses the order."""
+    v = day.venue
+    date = v.business_date(NOW)
+    before = v.order(day.order_id)
+    orders = v.replica.doc(f"ledger/{date}").get("orders", type=Map)
+    orders[day.order_id]["lines/bad-line"] = {"product_id": "burger", "quantity": 10**9}
+    order = v.order(day.order_id)
+    assert [line.id for line in order.lines] == [line.id for line in before.lines]
+    assert order.totals == before.totals
+    assert [u.line_id for u in order.unreadable_lines] == ["bad-line"]
+    assert "field 'name' is missing" in order.unreadable_lines[0].reason
+    assert (f"ledger/{date}", f"orders/{day.order_id}/lines/bad-line") in {
+        (e.doc, e.key) for e in v.corrupt_records()
+    }
+    assert day.order_id in [o.id for o in v.ledger(date).orders()]
+    order = v.add_line(CASHIER, day.order_id, "espresso", 1, NOW)
+    paid = v.pay(CASHIER, day.order_id, "card", NOW)
+    assert paid.receipt is not None
+    assert paid.receipt.total == order.totals.total
+    with pytest.raises(CorruptRecord, match="lines/bad-line"):
+        Ledger(v.replica.doc(f"ledger/{date}"), date).order(day.order_id)
 
 
 def test_a_cash_payment_counts_in_the_drawer_even_if_its_order_is_corrupt(day: Day) -> None:
@@ -464,7 +490,7 @@ def test_a_cash_payment_counts_in_the_drawer_even_if_its_order_is_corrupt(day: D
     v.pay(CASHIER, order.id, "cash", NOW)
     expected = v.expected_cash(shift)
     orders = v.replica.doc(f"ledger/{v.business_date(NOW)}").get("orders", type=Map)
-    orders[order.id]["lines/bad-line"] = {"quantity": "many"}
+    orders[order.id]["info"] = {"table": 5}  # the order itself (a bad line alone is left out)
     assert order.id not in [o.id for o in v.ledger(v.business_date(NOW)).orders()]
     assert v.expected_cash(shift) == expected
 

@@ -11,7 +11,7 @@ from meshpos.model import Venue
 from meshpos.model.receipt_search import ReceiptQuery, search_receipts
 from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.sample import CASHIER, COOK, MANAGER
-from meshpos.model.shift_report import close_with_z, shift_report
+from meshpos.model.shift_report import close_with_z, end_day_by_last_z, my_last_z, shift_report
 
 from .conftest import NOW, make_venue, sync
 from .test_shifts_refunds import Check, sell
@@ -75,6 +75,63 @@ def test_z_of_the_last_shift_ends_the_business_day() -> None:
     assert last.day.date == today
     assert not last.day_open
     assert r2.business_date(NOW + 3) != today
+
+
+def _two_open_shifts(r1_user: str = MANAGER, r2_user: str = MANAGER) -> tuple[Venue, Venue]:
+    r1, r2 = make_venue("R1"), make_venue("R2")
+    sync(r1.replica, r2.replica)
+    r1.open_shift_now(r1_user, 0, NOW)
+    r2.open_shift_now(r2_user, 0, NOW)
+    sync(r1.replica, r2.replica)
+    return r1, r2
+
+
+def test_two_zs_at_once_end_the_day_on_the_register_whose_z_was_last() -> None:
+    """Each Z sees the other shift open; once both closes meet, both agree R2's was last and R2
+    alone ends the day (R1 writes nothing)."""
+    r1, r2 = _two_open_shifts()
+    today = r1.business_date(NOW)
+    z1 = close_with_z(r1, MANAGER, 0, NOW + 1)
+    z2 = close_with_z(r2, MANAGER, 0, NOW + 2)
+    assert (z1.day, z2.day) == (None, None)
+    assert "the shift of Max on R2 is still open" in z1.day_open
+    sync(r1.replica, r2.replica)
+    assert my_last_z(r1, NOW + 3) is None  # not R1's to end
+    assert end_day_by_last_z(r1, NOW + 3) is None
+    assert r1.business_date(NOW + 3) == today
+    close = my_last_z(r2, NOW + 3)
+    assert close is not None
+    assert close.z
+    ended = end_day_by_last_z(r2, NOW + 3)
+    assert ended is not None
+    assert ended.date == today
+    sync(r1.replica, r2.replica)
+    assert r1.business_date(NOW + 4) != today
+
+
+def test_a_plain_close_or_a_cashiers_z_last_ends_no_day() -> None:
+    r1, r2 = _two_open_shifts(r2_user=CASHIER)
+    close_with_z(r1, MANAGER, 0, NOW + 1)
+    r2.close_shift(CASHIER, 0, NOW + 2)  # closed last, without a Z
+    sync(r1.replica, r2.replica)
+    assert (my_last_z(r1, NOW + 3), my_last_z(r2, NOW + 3)) == (None, None)
+    r1, r2 = _two_open_shifts(r2_user=CASHIER)
+    close_with_z(r1, MANAGER, 0, NOW + 1)
+    z = close_with_z(r2, CASHIER, 0, NOW + 2)  # the last Z, by someone who may not end the day
+    assert z.day is None
+    sync(r1.replica, r2.replica)
+    assert (my_last_z(r1, NOW + 3), my_last_z(r2, NOW + 3)) == (None, None)
+    assert end_day_by_last_z(r2, NOW + 3) is None
+
+
+def test_a_z_that_finds_a_later_close_leaves_the_day_to_it() -> None:
+    """R2 closed (plain) after R1's Z time by its own clock: R1's Z, meeting it, is not the last."""
+    r1, r2 = _two_open_shifts()
+    r2.close_shift(MANAGER, 0, NOW + 5)
+    sync(r1.replica, r2.replica)
+    z = close_with_z(r1, MANAGER, 0, NOW + 1)
+    assert z.day is None
+    assert "the shift of Max on R2 closed after this one" in z.day_open
 
 
 def test_a_z_after_the_cut_off_does_not_end_the_new_day(open_venue: Venue) -> None:

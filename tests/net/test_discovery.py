@@ -23,6 +23,7 @@ from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from meshpos.engine.changes import ChangeFeed, Subscription
 from meshpos.errors import ConfigError, LocalProtocolError
+from meshpos.harness.loop_watch import LoopWatch
 from meshpos.harness.wait import until
 from meshpos.net.adverts import SERVICE_TYPE, PeerAd, make_txt, service_name, venue_hash
 from meshpos.net.discovery import Discovery
@@ -404,37 +405,31 @@ async def test_an_interface_this_host_does_not_have_is_refused() -> None:
 
 
 async def test_the_event_loop_is_never_blocked() -> None:
-    """Start, browse, resolve, churn and stop with a watchdog measuring how late a 5 ms timer fires."""
-    lag: list[float] = []
-    stop = asyncio.Event()
+    """Start, browse, resolve, churn and stop while a watch measures how long the loop is kept from a 5 ms timer.
 
-    async def watchdog() -> None:
-        while not stop.is_set():
-            t = time.monotonic()
-            await asyncio.sleep(0.005)
-            lag.append(time.monotonic() - t - 0.005)
-
+    What is measured is blocking (meshpos.harness.loop_watch): the lag less the time the loop's thread
+    waited for a CPU, so a machine loaded by other test runs does not fail it (390 ms of plain lag was
+    seen under load) while a blocking call in discovery still does (tests/test_loop_watch.py).
+    """
     h = Harness("zeroconf")
-    dog = asyncio.create_task(watchdog())
-    try:
-        nodes = [h.node() for _ in range(4)]
-        await h.start(*nodes)
-        await until(
-            lambda: all(n.sees(*(o for o in nodes if o is not n)) for n in nodes),
-            10.0,
-            "all(n.sees(*(o for o in nodes if o is not n)) for n in nodes)",
-            on=[*nodes],
-        )
-        await nodes[0].d.stop()
-        await until(
-            lambda: all(nodes[0].id in n.removed for n in nodes[1:]),
-            10.0,
-            "all(nodes[0].id in n.removed for n in nodes[1:])",
-            on=[*nodes],
-        )
-    finally:
-        await h.close()
-        stop.set()
-        await dog
-    print(f"\n[discovery/zeroconf] loop lag over {len(lag)} ticks: max {max(lag) * 1000:.1f} ms")
-    assert max(lag) < 0.1
+    async with LoopWatch() as watch:
+        try:
+            nodes = [h.node() for _ in range(4)]
+            await h.start(*nodes)
+            await until(
+                lambda: all(n.sees(*(o for o in nodes if o is not n)) for n in nodes),
+                10.0,
+                "all(n.sees(*(o for o in nodes if o is not n)) for n in nodes)",
+                on=[*nodes],
+            )
+            await nodes[0].d.stop()
+            await until(
+                lambda: all(nodes[0].id in n.removed for n in nodes[1:]),
+                10.0,
+                "all(nodes[0].id in n.removed for n in nodes[1:])",
+                on=[*nodes],
+            )
+        finally:
+            await h.close()
+    print("\n" + watch.summary("discovery/zeroconf"))
+    assert watch.max_blocked_s < 0.1, watch.summary("discovery/zeroconf")

@@ -248,6 +248,35 @@ def test_an_update_in_order_led_by_a_skip_is_stored_as_shown(
     _assert_store_holds_memory(bed)
 
 
+def test_an_update_in_order_with_a_skip_after_its_first_structs_is_stored_as_shown(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """A diff from a peer that holds a hole: one author, in order, its first structs, a skip, then what
+    lies past the hole. pycrdt integrates all of it and reports it whole as the change (the skip
+    included), so it is committed as it came: nothing the node shows is missing from its store."""
+    bed = _bed(loop)
+    author: Doc[Any] = Doc(client_id=22)
+    updates = []
+    for root, key in (("shifts", "s1"), ("cash_moves", "m1"), ("shifts", "s2")):
+        before = author.get_state()
+        author.get(root, type=Map)[key] = "x"
+        updates.append(author.get_update(before))
+    relay: Doc[Any] = Doc(client_id=44)  # it missed the middle update
+    relay.apply_update(updates[0])
+    relay.apply_update(updates[2])
+    diff = relay.get_update()
+    assert bytes([SKIP_STRUCT]) in diff, (
+        "a diff across the hole carries a skip (else this tests nothing)"
+    )
+    bed.deliver(diff)
+    bed.commit()
+    shifts = bed.replica.doc(DAY).get("shifts", type=Map)
+    assert set(shifts.keys()) == {"s1", "s2"}, "pycrdt shows what came past the skip"
+    _assert_store_holds_memory(bed)
+    reloaded = bed.reloaded().get("shifts", type=Map)
+    assert set(reloaded.keys()) == {"s1", "s2"}
+
+
 def test_a_malformed_update_that_claims_to_be_ahead_of_its_authors_order_closes_the_link() -> None:
     """Left unapplied (out of order) is not the same as unchecked: a peer's garbage behind a header
     that reads "one author, clock 1" still closes the session, as any invalid update does."""

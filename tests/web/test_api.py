@@ -138,11 +138,24 @@ async def test_a_register_day_from_shift_to_refund(reg: Client) -> None:
         "POST", f"{rpath}/refunds", {"user": MANAGER, "lines": {espresso: 1}, "reason": "cold"}
     )
     assert one["amount"] == 250
-    assert one["method"] == "card"
-    rest = await reg.ok("POST", f"{rpath}/refunds", {"user": MANAGER, "method": "cash"})
+    assert one["method"] == "card"  # paid first (300 by card), and it can take 250 whole
+    # cash out never more than cash in: the receipt took 720 in cash, the rest is 770
+    over = await reg.error(
+        409, "over_refund", "POST", f"{rpath}/refunds", {"user": MANAGER, "method": "cash"}
+    )
+    assert "cannot give back 770 in cash" in over
+    assert "it took 720 in cash" in over
+    rest = await reg.ok("POST", f"{rpath}/refunds", {"user": MANAGER})
     assert rest["amount"] == 1_020 - 250
+    assert (
+        rest["method"] == "card"
+    )  # no tender can take 770 whole: the card takes it, not the drawer
     view = await reg.ok("GET", rpath)
     assert view["refunded"] == {espresso: 2, receipt["lines"][1]["line_id"]: 1}
+    assert view["tenders"] == [
+        {"method": "card", "paid": 300, "refunded": 1_020},
+        {"method": "cash", "paid": 720, "refunded": 0},
+    ]
     assert [r["id"] for r in view["refunds"]] == [one["id"], rest["id"]]
 
     move = await reg.ok(
@@ -159,7 +172,7 @@ async def test_a_register_day_from_shift_to_refund(reg: Client) -> None:
     assert voided["status"] == "void"
 
     current = await reg.ok("GET", "/api/shifts/current")
-    expected = 10_000 + 820 - (1_020 - 250) + 500  # cash sale with tip, cash refund, cash in
+    expected = 10_000 + 820 + 500  # cash sale with tip, cash in; both refunds went back by card
     assert current["expected_cash"] == expected
     closed = await reg.ok(
         "POST", "/api/shifts/current/close", {"user": CASHIER, "counted_cash": expected - 10}

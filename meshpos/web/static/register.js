@@ -300,7 +300,12 @@ function drawOrder() {
       sent.has(line.id) ? h("small", { class: "sent" }, "sent to kitchen") : null),
     h("span", { class: "amount" }, money(o.amounts[i].amount)),
     h("button", { type: "button", class: "remove", "aria-label": `Remove ${line.name}`, "data-line": line.id,
-      onclick: () => removeLine(o, line, sent.has(line.id)) }, "×"))));
+      onclick: () => removeLine(o, line, sent.has(line.id)) }, "×"))),
+    // a line record that does not parse (written by a broken or malicious device): left out of the
+    // order and its totals, and listed in the alarms (model/order_lines.py)
+    ...(o ? o.unreadable_lines || [] : []).map((bad) => h("li", { class: "unreadable", "data-unreadable": bad.line_id },
+      h("span", { class: "name" }, "Unreadable line: not counted",
+        h("small", {}, `${bad.reason} (listed in the alarms)`)))));
   const t = o ? o.totals : null;
   const rows = t ? [["subtotal", "Subtotal"], ["discount", "Discount"], ["tax", "of which tax"], ["total", "Total"],
     ["paid", "Paid"], ["due", "Due"]].filter(([key]) => t[key] || ["total", "due"].includes(key)) : [];

@@ -98,6 +98,7 @@ async function openReceipt(id) {
   }
   drawReceiptView();
   $("#refund-reason").value = "";
+  $("#refund-method").value = "";
   $("#receipt-view-dialog").showModal();
 }
 
@@ -118,6 +119,13 @@ function drawReceiptView() {
       : "refunded"));
     return row;
   }));
+  // what each tender paid and has left to give back: a refund goes back by one of them, and cash never
+  // more than the cash this receipt took less the cash already given back (model/refund_tenders.py)
+  const tenders = viewed.tenders || [];
+  $("#view-tenders").textContent = tenders.length
+    ? `Paid: ${tenders.map((t) => `${t.method} ${money(t.paid)}${t.refunded ? ` (${money(t.refunded)} given back)` : ""}`).join(", ")}`
+      + ` · cash back at most ${money(Math.max(0, tenders.filter((t) => t.method === "cash").reduce((n, t) => n + t.paid - t.refunded, 0)))}`
+    : "Its payments cannot be read: choose card or other to give it back.";
   $("#view-refunds").replaceChildren(...refunds.map((r) => h("li", { "data-refund-id": r.id },
     `Refunded ${money(r.amount)} (${r.method})${r.reason ? ` · ${r.reason}` : ""}${r.approved_by ? ` · approved by ${userName(r.approved_by)}` : ""}`)));
 }
@@ -131,6 +139,7 @@ function refund(all) {
   const reason = $("#refund-reason").value.trim();
   if (!reason) return notice("Give a reason for the refund.");
   const body = { user: state.user.id, reason };
+  if ($("#refund-method").value) body.method = $("#refund-method").value;
   if (!all) {
     const lines = {};
     for (const input of $("#view-lines").querySelectorAll("input[data-refund]")) {
@@ -146,7 +155,7 @@ function refund(all) {
   const receipt = viewed.receipt;
   act(async () => {
     const done = await withApproval("POST", `/api/receipts/${receipt.id}/refunds`, body);
-    notice(`Refunded ${money(done.amount)} on receipt ${receipt.number}.`, "info");
+    notice(`Refunded ${money(done.amount)} by ${done.method} on receipt ${receipt.number}.`, "info");
     viewed = await loadReceiptView(receipt.id);
     drawReceiptView();
   });

@@ -1,0 +1,152 @@
+"""The two parts of ``meshpos bench mesh``'s CPU per receipt that one process can measure steadily:
+``python -m meshpos.bench.mesh_parts [--sales N] [--json]``.
+
+The mesh bench's figure is all processes' CPU over a run, and on a shared, loaded machine it moves by
+±20% from run to run: a late loop changes how many messages a read brings, how many updates a commit
+groups and, with enough lag, whether links are dropped and re-made (then updates are flooded and
+caught up again and the figure triples). These two parts have no network and no timing:
+
+* ``receive_us_per_update``: a register's synchronizer (and its tally, as ``register/status`` keeps one)
+  takes a peer's live sale updates of a day already ``--sales`` sales long: decode, checks, apply,
+  observers. What each hop of the mesh does per received update, short of its commit and its sockets.
+* ``sale_ms``: the model's four steps of the bench's sale (open an order, two lines, pay by card) on a
+  register with a tally: reads, checks and writes, short of the commit and the forwarding.
+
+Each is CPU time (``time.thread_time``) per unit over the second half of the sales (a day half sold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from meshpos.model import Replica, Venue
+from meshpos.model.documents import CATALOG, ledger_name
+from meshpos.model.sample import CASHIER, sample_catalog
+from meshpos.model.tally import LedgerTally
+from meshpos.sync import Synchronizer
+from meshpos.sync._codec import encode
+from meshpos.sync._features import FEATURES
+from meshpos.sync._messages import SyncUpdate
+
+NOW = 1_764_064_800_000  # a fixed moment: the same day every run
+PRODUCTS = ("espresso", "croissant", "burger", "fries", "lemonade")
+VENUE = "bench-venue"
+
+
+def _register(client_id: int, device: str) -> Venue:
+    venue = Venue(Replica(client_id=client_id), device=device, role="register")
+    sample_catalog(venue.catalog, pin_hash="x")
+    venue.open_shift_now(CASHIER, 10_000, NOW)
+    return venue
+
+
+def _sell(venue: Venue, k: int) -> None:
+    """The bench's sale (``mesh_worker``): an order, two lines, paid by card."""
+    order = venue.open_order(CASHIER, NOW + k, table=f"T{k % 20}")
+    venue.add_line(CASHIER, order.id, PRODUCTS[k % len(PRODUCTS)], 1 + k % 2, NOW + k)
+    venue.add_line(CASHIER, order.id, PRODUCTS[(k + 2) % len(PRODUCTS)], 1, NOW + k)
+    venue.pay(CASHIER, order.id, "card", NOW + k)
+
+
+def _pump(a: Synchronizer, ka: str, b: Synchronizer, kb: str) -> None:
+    moved = True
+    while moved:
+        moved = False
+        for src, skey, dst, dkey in ((a, ka, b, kb), (b, kb, a, ka)):
+            for data in src.data_to_send(skey):
+                moved = True
+                if data:
+                    dst.receive_data(dkey, data)
+
+
+def sale_ms(sales: int) -> float:
+    venue = _register(1111, "R1")
+    date = venue.business_date(NOW)
+    tally = LedgerTally(venue.replica.doc(ledger_name(date)))
+    half = sales // 2
+    for k in range(half):
+        _sell(venue, k)
+    started = time.thread_time()
+    for k in range(half, sales):
+        _sell(venue, k)
+    spent = time.thread_time() - started
+    tally.close()
+    return spent / (sales - half) * 1000
+
+
+def received_receipts(sales: int) -> int:
+    """How many receipts the receiver's tally counts after :func:`receive_us_per_update`'s run (all
+    of them, or the figure measured something else)."""
+    return _receive(sales)[2]
+
+
+def receive_us_per_update(sales: int) -> tuple[float, int]:
+    """CPU per received update and how many updates a sale makes."""
+    spent, per_sale, _ = _receive(sales)
+    return spent, per_sale
+
+
+def _receive(sales: int) -> tuple[float, int, int]:
+    seller = _register(1111, "R1")
+    before = [(c.document, c.update) for c in seller.replica.take_updates()]
+    for k in range(sales):
+        _sell(seller, k)
+    live = [(c.document, c.update) for c in seller.replica.take_updates()]
+    a = Synchronizer(venue=VENUE, node_id="R1", role="register", client_id=1111)
+    b = Synchronizer(venue=VENUE, node_id="R2", role="register", client_id=2222)
+    ka, kb = "R2#bench", "R1#bench"
+    a.tick(0.0)
+    b.tick(0.0)
+    a.connect(ka, features=FEATURES)
+    b.connect(kb, features=FEATURES)
+    _pump(a, ka, b, kb)
+    for (
+        name,
+        update,
+    ) in before:  # the shift: what the day starts from (a register writes no catalog)
+        if name != CATALOG:
+            b.receive_data(kb, encode(SyncUpdate(name, update)))
+    b.events_received()
+    tally = LedgerTally(b.open_doc(ledger_name(seller.business_date(NOW))))
+    messages = [encode(SyncUpdate(name, update)) for name, update in live]
+    half = len(messages) // 2
+    for message in messages[:half]:
+        b.receive_data(kb, message)
+        b.events_received()
+    started = time.thread_time()
+    for message in messages[half:]:
+        b.receive_data(kb, message)
+        b.events_received()  # what the node's engine takes after every message
+    spent = time.thread_time() - started
+    receipts = sum(counts.get("receipts", 0) for counts in tally.counts().values())
+    tally.close()
+    return spent / (len(messages) - half) * 1e6, round(len(live) / sales), receipts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m meshpos.bench.mesh_parts", description=__doc__)
+    parser.add_argument("--sales", type=int, default=1000, help="sales in the day (default 1000)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    sales = max(2, args.sales)
+    receive, per_sale = receive_us_per_update(sales)
+    report: dict[str, Any] = {
+        "sales": sales,
+        "receive_us_per_update": round(receive, 1),
+        "updates_per_sale": per_sale,
+        "sale_ms": round(sale_ms(sales), 3),
+    }
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, value in report.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

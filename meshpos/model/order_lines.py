@@ -1,0 +1,88 @@
+"""An order's lines from its record: each line parsed on its own, so a bad one can be left out.
+
+A malicious or broken enrolled device can write a line record that does not parse into any order. Read
+strictly (the console's materialiser: it must not compute a day from a part of it) that makes the order
+corrupt; read with a corrupt-record registry (a node) the line alone is left out of the order and its
+totals, named on the order (``Order.unreadable_lines``, the page shows it) and listed as a corrupt record
+(the alarm), and the order stays usable: add, pay, void (docs/architecture.md (Model)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+from meshpos.errors import CorruptRecord
+from meshpos.model._records import MAX_REASON_CHARS, Fields
+from meshpos.model.catalog import DISCOUNT_KINDS
+from meshpos.model.ledger_types import Line, LineModifier, UnreadableLine
+
+
+def parse_line(order_id: str, line_id: str, f: Fields) -> Line:
+    discount = f.opt_record("discount")
+    return Line(
+        id=line_id,
+        order_id=order_id,
+        product_id=f.text("product_id"),
+        name=f.text("name"),
+        quantity=f.quantity("quantity"),
+        unit_price=f.integer("unit_price"),
+        modifiers=tuple(
+            LineModifier(m.text("id"), m.text("name"), m.integer("price_delta"))
+            for m in f.records("modifiers")
+        ),
+        tax_rate_bp=f.integer("tax_rate_bp"),
+        tax_included=f.flag("tax_included"),
+        discount_id=discount.text("id") if discount else None,
+        discount_kind=discount.choice("kind", DISCOUNT_KINDS) if discount else None,
+        discount_value=discount.integer("value") if discount else 0,
+        user=f.text("user"),
+        device=f.text("device"),
+        at_ms=f.integer("at"),
+        stamp=f.text("stamp"),
+        replaces=f.opt_text("replaces") or "",
+        split_from=f.opt_text("split_from") or "",
+        split_with=f.opt_text("split_with") or "",
+        approved_by=f.opt_text("approved_by") or "",
+    )
+
+
+def parse_lines(
+    order_id: str,
+    raw: Mapping[str, Any],
+    removed: Collection[str],
+    where: str,
+    unreadable: list[tuple[str, CorruptRecord]] | None,
+) -> list[Line]:
+    """The order's active lines, oldest first; with ``unreadable`` a line that does not parse is added
+    there instead of making the order corrupt."""
+    parsed: list[Line] = []
+    for k, v in raw.items():
+        if k in removed:
+            continue
+        try:
+            parsed.append(parse_line(order_id, k, Fields(v, f"{where} lines/{k}")))
+        except CorruptRecord as exc:
+            if unreadable is None:
+                raise
+            unreadable.append((k, exc))
+    return sorted(latest_replacements(parsed), key=lambda line: (line.stamp, line.id))
+
+
+def unreadable_lines(
+    unreadable: Iterable[tuple[str, CorruptRecord]] | None,
+) -> tuple[UnreadableLine, ...]:
+    return tuple(UnreadableLine(k, exc.message[:MAX_REASON_CHARS]) for k, exc in unreadable or ())
+
+
+def latest_replacements(lines: Iterable[Line]) -> list[Line]:
+    """The lines, where two registers gave one line a new quantity at once (each replacing it with a
+    line of its own), only the later of them (by time, then id): setting a quantity is last-writer-wins,
+    so the line is never counted twice (docs/architecture.md (Documents))."""
+    kept: dict[str, Line] = {}
+    for line in lines:
+        key = line.replaces or line.id
+        other = kept.get(key)
+        if other is None or (line.at_ms, line.id) > (other.at_ms, other.id):
+            kept[key] = line
+    return list(kept.values())

@@ -1,0 +1,37 @@
+"""Reads a sale repeats keep their parses by the record's text (``_records.kept``): every change to what
+they read must show at once, whoever made it (this device or a peer's update)."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshpos.errors import ShiftClosed
+from meshpos.model import Venue
+from meshpos.model.sample import CASHIER
+
+from .conftest import NOW, make_venue, sync
+
+
+def test_an_order_read_again_shows_a_line_a_peer_added(open_venue: Venue) -> None:
+    order = open_venue.open_order(CASHIER, NOW, table="T1")
+    open_venue.add_line(CASHIER, order.id, "espresso", 1, NOW)
+    assert len(open_venue.order(order.id).lines) == 1
+    assert open_venue.order(order.id) == open_venue.order(order.id)  # read twice: the same
+    peer = make_venue("R2", catalog_from=open_venue.replica)
+    sync(open_venue.replica, peer.replica)
+    peer.open_shift_now(CASHIER, 0, NOW)
+    peer.add_line(CASHIER, order.id, "fries", 2, NOW)
+    sync(open_venue.replica, peer.replica)
+    lines = open_venue.order(order.id).lines
+    assert sorted((line.product_id, line.quantity) for line in lines) == [
+        ("espresso", 1),
+        ("fries", 2),
+    ]
+
+
+def test_a_closed_shift_is_no_longer_the_open_one(open_venue: Venue) -> None:
+    assert open_venue.open_shift() is not None  # read (kept)
+    open_venue.close_shift(CASHIER, 10_000, NOW + 1)
+    assert open_venue.open_shift() is None
+    with pytest.raises(ShiftClosed):
+        open_venue.open_order(CASHIER, NOW + 2, table="T1")
