@@ -466,9 +466,9 @@ class Spread:
     def _attest_own(self) -> None:
         """Attest what this node holds of the open ledger days, for every author whose node we know
         (once per beat: the state as the beat is built, which the engine commits before it sends)."""
+        if self._attested_at[0] == self._seq:
+            return  # (called for every link; once a beat does)
         docs = frozenset(self._docs)
-        if self._attested_at == (self._seq, docs):
-            return
         if self._attested_at[1] != docs:
             self._attested.keep_only(docs)
         self._attested_at = (self._seq, docs)
