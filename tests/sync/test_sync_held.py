@@ -124,3 +124,11 @@ def test_news_reaches_every_node_and_a_newcomer_learns_the_venue_within_a_second
         ),
         1.0,
     )
+
+
+def test_kitchen_screens_at_the_edge_are_counted_too() -> None:
+    venue = Venue(10, screens=2)  # each screen hangs on two registers, beyond most sellers' links
+    venue.settle(20.0)
+    client, clock = venue.write("R003", "a-sale")
+    venue.until(lambda: len(venue.holders(client, clock)) == 12, limit=3.0)
+    venue.until(lambda: counted(venue, "R003", client, clock) == set(venue.net.nodes), 10.0)
