@@ -26,7 +26,8 @@ over a plain websocket (a star). This bench drives them over pipes and reads the
   ``loop_cpu_ms_per_receipt`` their event-loop threads; ``loop_lag_*`` the worst register's 10 ms timer.
   Per device (``mesh_scale``): the idle mesh's CPU per second, a receipt's CPU net of idling, the most
   links a device held, and whether the machine was saturated; ``--nodes 6,20,50`` runs each size in
-  turn into one report. ``--profile DIR`` writes each register's cProfile of its sales (CPU time).
+  turn into one report. ``--profile DIR`` writes each register's cProfile of its sales and of the idle
+  mesh (CPU time).
 * Driving the processes and reading a phase's figures: ``mesh_drive``.
 """
 
@@ -337,8 +338,9 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile",
         default=None,
         metavar="DIR",
-        help="cProfile every register process while it sells; one .prof file each in DIR "
-        "(read with python -m pstats; the figures of such a run are slowed by the profiler)",
+        help="cProfile every register process while it sells and while the mesh idles; one .prof "
+        "file each phase in DIR, <pid>-<n>.prof (n: 1 warm-up, 2 idle, 3 sales; read with python -m "
+        "pstats; the figures of such a run are slowed by the profiler)",
     )
 
 

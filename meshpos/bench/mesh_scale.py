@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from meshpos.bench.mesh_drive import Worker, each
+from meshpos.bench.mesh_meter import PROFILE_ENV
 from meshpos.errors import MeshposError
 
 SATURATED = 0.9  # busy fraction of all CPUs above which latencies say more about the machine
@@ -61,10 +62,11 @@ async def measure_idle(
 ) -> dict[str, Any]:
     """CPU per device per second while nothing is sold (the mesh keeps itself alive); ``nodes``: the
     devices the processes' CPU is shared over (the peer's server is no device of its own)."""
-    before = await each(workers, "stats")
+    profiling = bool(os.environ.get(PROFILE_ENV))  # ``--profile``: each register's idle phase too
+    before = await each(workers, "stats", **({"profile_idle": True} if profiling else {}))
     begin = time.perf_counter()
     await asyncio.sleep(seconds)
-    after = await each(workers, "stats")
+    after = await each(workers, "stats", **({"profile_idle": False} if profiling else {}))
     elapsed = time.perf_counter() - begin
     spent = sum(a["cpu_s"] - b["cpu_s"] for a, b in zip(after, before, strict=True))
     return {

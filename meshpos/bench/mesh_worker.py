@@ -146,6 +146,10 @@ class _Register:
             self.profile.stop()
             return {"waited_s": await self.meter.quiet(int(msg["threshold"]), WAIT_S)}
         if do == "stats":
+            if msg.get("profile_idle") is True:  # ``measure_idle``: the idle phase's profile too
+                self.profile.start()
+            elif msg.get("profile_idle") is False:
+                self.profile.stop()
             return {
                 "bytes": self.meter.bytes,
                 "messages": self.meter.messages,

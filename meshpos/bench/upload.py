@@ -9,7 +9,9 @@ takes over when the old one dies.
   processes with internet; the relay is stopped (SIGSTOP: its sockets stay open and say nothing, as a
   frozen or unplugged device's do) or killed (SIGKILL: the kernel closes its sockets at once), and a sale is
   made on the survivor at once; clock from the signal until that sale's receipt is at the console (the new
-  relay is uploading). Each on a venue of its own.
+  relay is uploading). Each on a venue of its own. The relay dies once the survivor follows it (its
+  status names it): a survivor that had only just started and never heard of the relay could not
+  tell a dead relay from one it has not heard yet, and waits out the settle period.
 
 The peer here is the same code on the other database: there is no comparable open-source relay to run.
 """
@@ -188,6 +190,12 @@ async def _run_failover(heartbeat: float, *, closed: bool) -> float:
 
             await until(elected_now, 30, "a relay to be elected", every=0.05)
             survivor = procs["R2" if elected == "R1" else "R1"].client
+
+            async def survivor_knows() -> bool:
+                return bool((await survivor.acall("GET", "/status"))["relay"] == elected)
+
+            # a venue that agrees on its relay (the survivor may still be in its settle period)
+            await until(survivor_knows, 30, f"the survivor to follow relay {elected}", every=0.05)
             await survivor.acall("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
             relay_process = procs[elected].process
             assert relay_process is not None

@@ -95,6 +95,9 @@ class Links:
         # it links or is advertised anew
         self._unreachable: set[str] = set()
         self._dialers: dict[str, asyncio.Task[None]] = {}
+        # dialers of peers not wanted now, waiting to be (``_until_wanted``), and the one task that looks
+        self._waiting: dict[str, asyncio.Event] = {}
+        self._rechecker: asyncio.Task[None] | None = None
         self._accepting: set[asyncio.Task[None]] = set()
         # by device id (certified: one per enrolled device), the links it may still open
         self._accepts: dict[str, TokenBucket] = {}
@@ -136,6 +139,8 @@ class Links:
         if self.stock is not None:
             await self.stock.stop()
         tasks = [*self._dialers.values(), *self._accepting]
+        if self._rechecker is not None:
+            tasks.append(self._rechecker)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -289,7 +294,7 @@ class Links:
                     await asyncio.sleep(s.grace * (1 + self.rng.random() * 0.5))
                 continue
             if not self._wanted(node_id):
-                await asyncio.sleep(s.recheck * (0.5 + self.rng.random()))
+                await self._until_wanted(node_id)
                 continue
             host, port = self._ads[node_id]
             try:
@@ -336,6 +341,31 @@ class Links:
         if ok != (node_id not in self._unreachable):
             (self._unreachable.discard if ok else self._unreachable.add)(node_id)
             self._tell_members()
+
+    async def _until_wanted(self, node_id: str) -> None:
+        """Wait until ``node_id`` is wanted, no longer advertised, or we stop. One task looks at every
+        waiting peer about every ``recheck`` seconds: each unwanted peer's dialer used to wake on its
+        own, a wakeup a second per device of the venue (with bounded links, most of them), which made
+        an idle node's CPU grow with the venue."""
+        event = self._waiting.get(node_id)
+        if event is None:
+            event = self._waiting[node_id] = asyncio.Event()
+        if self._rechecker is None or self._rechecker.done():
+            self._rechecker = asyncio.create_task(self._recheck())
+        try:
+            await event.wait()
+        finally:
+            if self._waiting.get(node_id) is event:
+                del self._waiting[node_id]
+
+    async def _recheck(self) -> None:
+        s = self.settings
+        while self._waiting:
+            await asyncio.sleep(s.recheck * (0.5 + self.rng.random()))
+            for node_id, event in list(self._waiting.items()):
+                if self._stopping or node_id not in self._ads or self._wanted(node_id):
+                    del self._waiting[node_id]
+                    event.set()
 
     def _wanted(self, node_id: str) -> bool:
         wants = self.settings.wants

@@ -2,11 +2,14 @@
 has spread, and clearing the console-authored cache once everything is at the console.
 
 docs/architecture.md (Status). The counts come from a :class:`~meshpos.model.tally.LedgerTally` per open
-business day, compared with what the console says its reports hold; a day that took a change from a peer
-(or from the store) is counted afresh once it has been quiet for ``RECOUNT_WHEN_QUIET`` seconds: pycrdt
-misses some nested changes after partial or reordered delivery. This node's own writes are always
-reported, so a register selling alone never pays a recount (a full read of the day, ~0.3 s on the event
-loop for 5,000 receipts: the sale after a pause waited for it; docs/benchmarks.md, history).
+business day, compared with what the console says its reports hold; a day that took changes out of their
+authors' order (``Synchronizer.reordered``: a catch-up of several authors, another process's commits) is
+counted afresh once it has been quiet for ``RECOUNT_WHEN_QUIET`` seconds and what they waited for has
+arrived: pycrdt misses some nested changes after such a delivery (the console does the same,
+``console/hub.py``). Changes in their authors' order (this node's own writes, a peer's forwarded sales)
+are always reported, so they never cost a recount (a full read of the day, ~0.3 s on the event loop for
+5,000 receipts: the sale after a pause waited for it, and a busy venue's registers read their whole day
+after every lull; docs/benchmarks.md, history).
 """
 
 from __future__ import annotations
@@ -77,9 +80,23 @@ class StatusService:
         # this register's latest receipt: (id, number, document, the exact state that wrote it)
         self._latest_sale: tuple[str, str, str, dict[int, int]] | None = None
         self._shown: dict[str, Any] | None = None  # the status indicator last published
+        # what the owed counts and the indicator were last computed from (``_inputs``), and when: an
+        # idle node computes neither again on every tick (docs/architecture.md (Status))
+        self._generation = 0  # moves with every engine event a status is computed from
+        self._owed_for: tuple[object, ...] | None = None
+        self._owed: dict[str, dict[str, int]] = {}
+        self._owed_told_for: tuple[object, ...] | None = None
+        self._shown_for: tuple[object, ...] | None = None
+        self._shown_at = float("-inf")
+        self._spreading = False  # the latest sale is not yet known on every device (``_refresh_s``)
+        self._refresh_s = config.heartbeat_interval
         engine.subscribe(self._on_event)
 
     def _on_event(self, event: EngineEvent) -> None:
+        if isinstance(
+            event, DocumentChanged | DayClosed | PeerJoined | PeerLive | PeerClosed | LinkClosed
+        ):
+            self._generation += 1
         if isinstance(event, DocumentChanged):
             self._changed_at[event.doc] = time.monotonic()
             if event.peer is not None or event.stored:
@@ -100,21 +117,68 @@ class StatusService:
 
     def publish_indicator(self) -> None:
         """The indicator also moves without a document or peer event (a heartbeat timeout turns it
-        gray, the relay gives up, the console acknowledges): publish it as a presence change."""
+        gray, the relay gives up, the console acknowledges): publish it as a presence change.
+
+        Computed again only when something it is computed from moved (``_inputs``), and, while the
+        latest sale is not yet on every device, every heartbeat period (what no version covers: the
+        sync steps peers answer with, which say what they hold): an idle node computed it on every
+        tick, the most of its idle CPU, growing with the venue."""
+        now = time.monotonic()
+        inputs = (
+            self._inputs(),
+            self._relay.uplink,
+            tuple(self._relay.upload_progress().items()),
+            self._venue.numbering.known,
+            self._venue.corrupt_count(),
+        )
+        if inputs == self._shown_for:
+            if not self._spreading or now - self._shown_at < self._refresh_s:
+                return
+            self._shown_at = now
+            if self._latest_spread() == (self._shown or {}).get("latest_sale"):
+                return  # the sale has spread no further: nothing else can have moved
+        self._shown_for, self._shown_at = inputs, now
         try:
-            shown = indicator(self.status())
+            status = self.status()
+            shown = indicator(status)
         except MeshposError as exc:  # the ticker must go on; the status API shows the same error
             if self._shown != {}:
                 log.error("cannot compute the status: %s", exc)  # once, until it works again
             self._shown = {}
+            self._shown_for = None  # tried again on the next tick, as before: it may be passing
             return
+        sale = status.latest_sale
+        self._spreading = sale is not None and sale.devices < sale.of
         if shown != self._shown:
             self._shown = shown
             self._engine.presence_changed()
 
+    def _latest_spread(self) -> Durability | None:
+        latest = self._latest_sale
+        try:
+            return self.durability(latest[0]) if latest is not None else None
+        except MeshposError:
+            return None
+
     def publish_owed(self) -> None:
-        """Tell every peer (in the heartbeats) what of this node's records the console lacks."""
-        self._engine.sync.set_owed(self.owed().get(self._node_id, {}))
+        """Tell every peer (in the heartbeats) what of this node's records the console lacks (when
+        that may have changed: ``_inputs``)."""
+        inputs = self._inputs()
+        if inputs != self._owed_told_for:
+            self._engine.sync.set_owed(self.owed().get(self._node_id, {}))
+            self._owed_told_for = inputs
+
+    def _inputs(self) -> tuple[object, ...]:
+        """What the owed counts are computed from, as versions: the engine's events (documents
+        changed, days closed, peers came and went), the synchronizer's ``status_version`` (what
+        peers and the console say), and whether a day is due for its recount (``_tally``)."""
+        now = time.monotonic()
+        due = any(
+            now - self._changed_at.get(name, 0.0) >= RECOUNT_WHEN_QUIET
+            and self._engine.sync.reordered(name) is not True
+            for name in self._unsure
+        )
+        return (self._generation, self._engine.sync.status_version, due)
 
     def sold(self, result: PaymentResult) -> None:
         if result.receipt is None:
@@ -124,6 +188,7 @@ class StatusService:
         client = self._engine.replica.client_id
         clock = decode_state_vector(ledger.doc.get_state()).get(client, 0)
         self._latest_sale = (receipt.id, receipt.number, ledger.name, {client: clock})
+        self._generation += 1
 
     def status(self) -> NodeStatus:
         venue, sync = self._venue, self._engine.sync
@@ -190,7 +255,17 @@ class StatusService:
     def owed(self) -> dict[str, dict[str, int]]:
         """Per device, the records the console's reports lack, per kind: for this node and every
         device whose records it holds, from its own counts; for a live peer, at least what the peer
-        says it owes (it may hold records this node has not received yet)."""
+        says it owes (it may hold records this node has not received yet).
+
+        Counted again only when something it is counted from moved (``_inputs``): the status, its
+        indicator and the heartbeats' owed counts ask for it several times a tick."""
+        inputs = self._inputs()
+        if inputs != self._owed_for:
+            self._owed = self._count_owed()
+            self._owed_for = self._inputs()  # (a recount just done is no longer due)
+        return {device: dict(gap) for device, gap in self._owed.items()}
+
+    def _count_owed(self) -> dict[str, dict[str, int]]:
         sync = self._engine.sync
         owed: dict[str, dict[str, int]] = {}
         for name in sync.docs:
@@ -218,7 +293,13 @@ class StatusService:
             self._unsure.discard(name)  # just counted whole
         quiet = time.monotonic() - self._changed_at.get(name, 0.0) >= RECOUNT_WHEN_QUIET
         if quiet and name in self._unsure:
+            reordered = self._engine.sync.reordered(name)
+            if reordered:
+                return tally  # what came ahead of its author's order still waits: count after that
             self._unsure.discard(name)
+            if reordered is None:
+                return tally  # every change came in its author's order: the live count holds
+            self._engine.sync.settle_reordered(name)
             if tally.recount():
                 log.warning("%s: counts corrected by a full recount", name)
         return tally

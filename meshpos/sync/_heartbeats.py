@@ -22,7 +22,7 @@ from meshpos.sync._config import REPORTED_DAYS, SyncConfig
 from meshpos.sync._election import Candidate, elect
 from meshpos.sync._events import RelayChanged, SyncEvent
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello, PeerSummary
-from meshpos.sync._presence import PresenceTable
+from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_write
 from meshpos.sync._session import Session
 
@@ -36,6 +36,7 @@ class Heartbeats:
     _docs: dict[str, Doc[Any]]
     _events: list[SyncEvent]
     _presence: PresenceTable
+    _far: FarTable
     _now: float | None
     _started_at: float | None
     _seq: int
@@ -51,6 +52,11 @@ class Heartbeats:
     _held_by: dict[str, dict[str, dict[int, int]]]
     _trigger: bool
     _heard_candidates: bool
+    #: moves when something a register's status shows may have changed (``status_version``); a class
+    #: default, so the synchronizer need not set it
+    _said: int = 0
+    _elected_for: tuple[object, ...] = ()  # what the election last ran on, and when (``_elect``)
+    _elected_at = float("-inf")
 
     if TYPE_CHECKING:
 
@@ -87,17 +93,23 @@ class Heartbeats:
 
     def set_uplink(self, ok: bool) -> None:
         """Whether this node can reach the console right now (told by the relay layer)."""
+        if ok != self._uplink:
+            self._said += 1
         self._uplink = ok
 
     def set_console_state(self, doc: str, sv: dict[int, int]) -> None:
         """The console's state vector for ``doc`` (the relay learns it from the console)."""
         merged = self._console_sv.setdefault(doc, {})
         for client, clock in sv.items():
-            merged[client] = max(clock, merged.get(client, 0))
+            if clock > merged.get(client, 0):
+                merged[client] = clock
+                self._said += 1
 
     def set_problem(self, text: str) -> None:
         """Why this node has no working link to the console ("" when it has, or needs none): every
         peer gets it in the heartbeats, so every register can show the reason it is not green."""
+        if text != self._problem:
+            self._said += 1
         self._problem = text
 
     def set_console_live(self, live: bool) -> None:
@@ -106,6 +118,7 @@ class Heartbeats:
         last probe's answer, which can be seconds old, and a register must not show green on a claim
         whose data does not flow yet."""
         if live != self._console_live:
+            self._said += 1
             self._console_live = live
             self._trigger = True  # the mesh learns at once that data flows (or stopped)
 
@@ -120,7 +133,12 @@ class Heartbeats:
 
     def set_console_report(self, count: int, reason: str) -> None:
         """The console only: how many records it holds but cannot put in its reports, and why."""
-        self._unreported = (count, reason) if count > 0 else (0, "")
+        self._tell_unreported((count, reason) if count > 0 else (0, ""))
+
+    def _tell_unreported(self, unreported: tuple[int, str]) -> None:
+        if unreported != self._unreported:
+            self._said += 1
+            self._unreported = unreported
 
     @property
     def console_report(self) -> tuple[int, str]:
@@ -136,7 +154,9 @@ class Heartbeats:
         for register, counts in reports.items():
             mine = merged.setdefault(register, {})
             for kind, n in counts.items():
-                mine[kind] = max(n, mine.get(kind, 0))
+                if n > mine.get(kind, 0):
+                    mine[kind] = n
+                    self._said += 1
 
     def console_reports(self, doc: str) -> Tally:
         return self._reports.get(doc, {})
@@ -157,7 +177,10 @@ class Heartbeats:
 
     def set_owed(self, owed: dict[str, int]) -> None:
         """Our own records the console's reports lack, per kind: told to every peer in our heartbeats."""
-        self._owed = {kind: n for kind, n in owed.items() if n > 0}
+        owed = {kind: n for kind, n in owed.items() if n > 0}
+        if owed != self._owed:
+            self._said += 1
+            self._owed = owed
 
     def pending(self, doc: str) -> int:
         """Clock units of ``doc`` this replica holds and the console does not (0: all at the console).
@@ -181,7 +204,20 @@ class Heartbeats:
     def is_relay(self) -> bool:
         return self._relay_claim
 
+    @property
+    def status_version(self) -> tuple[int, int, int]:
+        """Moves whenever anything a status is computed from may have changed here: a node came,
+        went or said something new (its role, relay claim, uplink, problem, pending or owed counts,
+        what it says the console holds or reports), this node's own election, uplink, problem or
+        owed counts. Beats that only repeat themselves leave it alone, so an idle node need not
+        compute its status again on every tick (``register/status.py``). Documents' own changes
+        are not in it (the engine's events say those)."""
+        return (self._said, self._presence.version, self._far.version)
+
     def _on_heartbeat(self, heartbeat: Heartbeat) -> None:
+        before = self._presence.get(heartbeat.node)
+        if before is None or _said(before.heartbeat) != _said(heartbeat):
+            self._said += 1
         self._presence.observe(heartbeat, self._now if self._now is not None else 0.0)
         if heartbeat.far or heartbeat.gone:
             self._learn_far(heartbeat)
@@ -194,7 +230,7 @@ class Heartbeats:
                 if doc in self._docs:  # a peer naming new days in every beat must not grow us
                     self.set_console_state(doc, sv)
             if self.role != "console" and (heartbeat.relay or heartbeat.role == "console"):
-                self._unreported = (heartbeat.unreported, heartbeat.unreported_reason)
+                self._tell_unreported((heartbeat.unreported, heartbeat.unreported_reason))
             for doc, reports in heartbeat.reports.items():
                 if doc in self._docs:  # (the next beat brings a day we open later)
                     self.set_console_reports(doc, reports)
@@ -265,22 +301,60 @@ class Heartbeats:
         return {doc: self._reports[doc] for doc in latest if self._reports[doc]}
 
     def _elect(self, now: float) -> None:
+        """Elect again when the view may have changed: a node came, went or said something new
+        (``status_version``), this node's uplink or claim moved, the settle period ended; and every
+        heartbeat period (a far candidate drops out when its record goes stale, which no version
+        says). It ran on every tick (10 a second), building every candidate of the venue each time."""
         assert self._started_at is not None
         settle = self.config.settle_heartbeats * self.config.heartbeat_interval
+        settled = now - self._started_at >= settle
+        inputs = (self.status_version, settled, self._heard_candidates)
+        if inputs == self._elected_for and now - self._elected_at < self.config.heartbeat_interval:
+            return
+        self._elected_for, self._elected_at = inputs, now
         # a topology peer's first beat names the best candidates (``_spread``): the view is whole
-        if now - self._started_at < settle and not self._heard_candidates:
+        if not settled and not self._heard_candidates:
             return  # still learning who is out there: no opinion, no claim
         view = self.candidates()
         view.append(Candidate(self.node_id, self.priority, self._uplink, self._relay_claim))
         relay = elect(view)
-        if relay == self.node_id and not self._relay_claim and now - self._started_at < settle:
+        if (
+            relay == self.node_id
+            and not self._relay_claim
+            and not settled
+            and not self._orphaned(view)
+        ):
             # adopt a claim heard at once, but make none: a peer's first beat (an N−1 one above all,
             # which names no candidates) may not have come yet, and a restarted register that claimed
             # here took the role from the venue's running relay on every restart (the mixed-version
             # test's relay moves failed 3 runs in 8 on it)
             return
+        if (relay == self.node_id) != self._relay_claim:
+            self._said += 1
         self._relay_claim = relay == self.node_id
         if relay != self._relay:
+            self._said += 1
             self._trigger = True  # tell the mesh now, not at the next beat (``_spread``)
             self._relay = relay
             self._events.append(RelayChanged(relay, self._relay_claim))
+
+    def _orphaned(self, view: list[Candidate]) -> bool:
+        """Has the relay this node adopted stopped claiming (it died, went silent or lost its
+        uplink)? Then a node still in its settle period may claim at once: it has heard the venue's
+        relay, so its view is not a newcomer's, and the settled nodes elect in the same way (a
+        survivor that had just started waited out the whole settle period: ``bench upload``'s
+        ``failover_closed_s`` was 2.2 s)."""
+        adopted = self._relay
+        return (
+            adopted is not None
+            and adopted != self.node_id
+            and not any(c.node == adopted and c.uplink and c.relay_claim for c in view)
+        )
+
+
+def _said(beat: Heartbeat) -> Heartbeat:
+    """A heartbeat less what changes in every beat (its seq, the rotating far records, the
+    attestations passing through, ``_held``: the latest sale's count is refreshed periodically while
+    it is short): what a status and the election are computed from is the rest, whatever fields a
+    later release adds."""
+    return replace(beat, seq=0, far=(), held={})

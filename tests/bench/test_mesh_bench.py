@@ -79,11 +79,17 @@ def test_the_table_without_json_and_without_the_peer_and_profiled(
     out = capsys.readouterr().out
     assert "propagation p99 ms" in out
     assert "2 nodes, 5 receipts" in out
-    # each register profiled its warm-up sale and its measured sales: one file each, readable
+    # each register profiled its warm-up sale, the idle mesh and its measured sales: one file each
+    # (``<pid>-1``, ``-2``, ``-3``), readable
     profiles = sorted((tmp_path / "profiles").glob("*.prof"))
-    assert len(profiles) == 2 * 2
+    assert len(profiles) == 2 * 3
     functions = {name for _file, _line, name in pstats.Stats(str(profiles[0])).stats}  # type: ignore[attr-defined]
     assert "sell_one" in functions
+    idle = [p for p in profiles if p.stem.endswith("-2")]
+    assert len(idle) == 2
+    idled = {name for _file, _line, name in pstats.Stats(str(idle[0])).stats}  # type: ignore[attr-defined]
+    assert "tick" in idled  # the idle mesh beat
+    assert "sell_one" not in idled  # and nothing was sold
 
 
 def test_several_sizes_in_one_report(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,7 @@ from meshpos.sync import SyncUpdate
 from ..trust.helpers import issue_identity
 from . import test_integrity_node as integrity
 from .attacker import Attacker
-from .kit import NodeProcess, make_device, make_venue
+from .kit import NodeProcess, make_venue
 
 processes = integrity.processes  # node processes a test starts, killed at the end
 
@@ -34,20 +34,7 @@ async def test_a_bad_line_leaves_its_order_usable_on_every_register(
 ) -> None:
     authority = make_venue(tmp_path)
     prefix = integrity.loopback_prefix()
-    for i, name in enumerate(("R1", "R2"), start=11):
-        config = make_device(
-            authority, tmp_path, name, host=f"{prefix}.{i}", heartbeat_interval=0.5
-        )
-        processes.append(NodeProcess(config, tmp_path / f"{name}.log").start())
-    r1, r2 = processes
-    await until(
-        lambda: all(len(p.status()["peers"]) == 1 for p in processes),
-        30,
-        "R1-R2 link",
-        on=[p.events for p in processes],
-    )
-    for node in processes:
-        node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
+    r1, r2 = await integrity.two_registers_selling(authority, prefix, tmp_path, processes)
     order = r1.call("POST", "/api/orders", {"user": CASHIER, "table": "7"})
     path = f"/api/orders/{order['id']}"
     order = r1.call("POST", f"{path}/lines", {"user": CASHIER, "product_id": "burger"})

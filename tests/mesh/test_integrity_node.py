@@ -26,6 +26,7 @@ from meshpos.model.replica import decode_state_vector
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.node_adapters import make_node
 from meshpos.sync import SyncUpdate
+from meshpos.trust import VenueAuthority
 
 from ..trust.helpers import issue_identity
 from .attacker import Attacker
@@ -56,6 +57,28 @@ def processes() -> Iterator[list[NodeProcess]]:
     yield started
     for node in started:
         node.kill()
+
+
+async def two_registers_selling(
+    authority: VenueAuthority, prefix: str, tmp_path: Path, processes: list[NodeProcess]
+) -> tuple[NodeProcess, NodeProcess]:
+    """R1 and R2 of ``authority``'s venue, real processes at ``prefix``.11 and .12, linked, each with
+    a cashier's shift open."""
+    for i, name in enumerate(("R1", "R2"), start=11):
+        config = make_device(
+            authority, tmp_path, name, host=f"{prefix}.{i}", heartbeat_interval=0.5
+        )
+        processes.append(NodeProcess(config, tmp_path / f"{name}.log").start())
+    await until(
+        lambda: all(len(p.status()["peers"]) == 1 for p in processes),
+        30,
+        "R1-R2 link",
+        on=[p.events for p in processes],
+    )
+    for node in processes:
+        node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
+    r1, r2 = processes
+    return r1, r2
 
 
 def the_day_answers(node: NodeProcess, order_id: str) -> None:
@@ -131,20 +154,7 @@ async def test_a_corrupt_record_a_peer_writes_is_skipped_on_every_register(
 ) -> None:
     authority = make_venue(tmp_path)
     prefix = loopback_prefix()
-    for i, name in enumerate(("R1", "R2"), start=11):
-        config = make_device(
-            authority, tmp_path, name, host=f"{prefix}.{i}", heartbeat_interval=0.5
-        )
-        processes.append(NodeProcess(config, tmp_path / f"{name}.log").start())
-    r1, r2 = processes
-    await until(
-        lambda: all(len(p.status()["peers"]) == 1 for p in processes),
-        30,
-        "R1-R2 link",
-        on=[p.events for p in processes],
-    )
-    for node in processes:
-        node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 10_000})
+    r1, r2 = await two_registers_selling(authority, prefix, tmp_path, processes)
     receipt = r1.sell(CASHIER, ["espresso"], method="cash")
     open_order = r2.call("POST", "/api/orders", {"user": CASHIER, "table": "9"})
     await until(lambda: receipt["id"] in r2.receipt_ids(), 10, "R2 has R1's sale", on=[r2.events])

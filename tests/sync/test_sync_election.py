@@ -138,3 +138,53 @@ def test_a_flapping_link_never_moves_the_relay_while_views_agree() -> None:
     assert relay == "r1"
     assert mesh.agreed(names) == "r1"
     assert mesh.relays(names) == ["r1"]
+
+
+def test_a_just_started_node_that_follows_a_relay_takes_over_at_once_when_it_dies() -> None:
+    """A node in its settle period claims nothing of its own (a newcomer cannot tell a dead relay from
+    one it has not heard yet), but one that has heard the relay and seen it die may: it takes over as
+    a settled node would, not after the settle period (``bench upload``'s failover_closed_s)."""
+    config = SyncConfig(heartbeat_interval=PERIOD, anti_entropy_interval=5.0, settle_heartbeats=5)
+    mesh = Mesh([])
+    mesh.config = config
+    mesh.add("r2")
+    mesh.net.advance(6 * PERIOD)
+    assert mesh.relays(["r2"]) == ["r2"]
+    newcomer = mesh.add("r3")
+    mesh.net.advance(0.5 * PERIOD)
+    assert newcomer.relay == "r2"  # adopted at once; its settle period has 4.5 periods to run
+    mesh.net.crash("r2", notify_peers=True)  # the process died: its sockets close
+    relay, took = mesh.until_agreed(["r3"], 10 * PERIOD)
+    assert relay == "r3"
+    assert took < PERIOD
+
+    alone = Mesh([])
+    alone.config = config
+    lonely = alone.add("r4")
+    alone.net.advance(PERIOD)
+    assert lonely.relay is None  # never heard of a relay: it waits out the settle period
+    relay, took = alone.until_agreed(["r4"], 10 * PERIOD)
+    assert relay == "r4"
+    assert took >= 3 * PERIOD
+
+
+def test_status_version_moves_when_a_node_says_something_new_not_on_every_beat() -> None:
+    """The status and the election are computed again only when ``status_version`` moves
+    (register/status.py): beats that repeat themselves leave it alone, and every change a status
+    shows moves it on every node — an uplink lost far away, a node gone."""
+    names = ["r1", "r2", "r3", "r4", "r5", "r6", "r7"]  # more than 5: bounded links, far records
+    mesh = Mesh(names)
+    mesh.net.advance(30 * PERIOD)
+    assert mesh.agreed(names) == "r1"
+    before = {n: mesh.net.nodes[n].status_version for n in names}
+    mesh.net.advance(5 * PERIOD)
+    assert {n: mesh.net.nodes[n].status_version for n in names} == before  # idle: nothing new
+    mesh.net.nodes["r4"].set_uplink(False)
+    mesh.net.advance(3 * PERIOD)
+    moved = {n: mesh.net.nodes[n].status_version for n in names}
+    assert all(moved[n] != before[n] for n in names)  # every node heard it, linked or not
+    mesh.net.crash("r1", notify_peers=True)
+    survivors = names[1:]
+    relay, _ = mesh.until_agreed(survivors, 5 * PERIOD)
+    assert relay == "r2"
+    assert all(mesh.net.nodes[n].status_version != moved[n] for n in survivors)
