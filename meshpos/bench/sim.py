@@ -10,8 +10,10 @@ is the same every time. It reports, for the topology every node computes from th
   and the sync messages and bytes carrying it (updates, and their share of the replies);
 * the same after ``--churn`` of the nodes leave (half crash with their links closing, half go silent)
   and as many new ones join;
-* relay failover: the time until every node agrees on a new relay that claims the role, when the
-  relay's process dies (its links close) and when it goes silent.
+* news: the time until every node knows a node that just joined (``news_join_s``) and a change a node
+  reports (a console problem, ``news_change_s``): far records beyond the links (``_spread``);
+* the heartbeats' size on the wire (mean and max) while the venue sells, and the durability count:
+  the time until a seller counts its sale on every device (``durability_all_s``, ``_held``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import math
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pycrdt import Map
@@ -27,8 +30,9 @@ from pycrdt import Map
 from meshpos.errors import InvalidInput
 from meshpos.model.documents import ledger_name
 from meshpos.model.replica import decode_state_vector
+from meshpos.model.tally import covers
 from meshpos.sync import SyncConfig, Synchronizer
-from meshpos.sync._codec import decode
+from meshpos.sync._codec import HEARTBEAT, decode
 from meshpos.sync._messages import SyncStep2, SyncUpdate
 from meshpos.sync._topology import diameter
 from meshpos.sync.memory import Faults, MemoryNetwork
@@ -50,14 +54,22 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class _Counter:
-    """Counts the sync messages that carry updates (a tap on the network)."""
+    """Counts the sync messages that carry updates, and the heartbeats' bytes (a tap on the network)."""
 
     def __init__(self) -> None:
         self.messages = 0
         self.bytes = 0
+        self.heartbeats = 0
+        self.heartbeat_bytes = 0
+        self.heartbeat_max = 0
 
     def __call__(self, sender: str, receiver: str, data: bytes) -> None:
-        if data[:1] != b"\x02":  # DOC envelope only (codec): heartbeats and hellos are not counted
+        if data[:1] == bytes([HEARTBEAT]):
+            self.heartbeats += 1
+            self.heartbeat_bytes += len(data)
+            self.heartbeat_max = max(self.heartbeat_max, len(data))
+            return
+        if data[:1] != b"\x02":  # DOC envelope only (codec): hellos are not counted
             return
         message = decode(data, len(data) + 1)
         if isinstance(message, SyncUpdate | SyncStep2) and len(message.update) > 2:
@@ -122,6 +134,52 @@ class Venue:
             self.counter.bytes - before[1],
         )
 
+    def until(self, condition: Callable[[], bool]) -> float:
+        """Simulated seconds until ``condition()`` (infinite past DEADLINE)."""
+        start = self.net.now
+        while not condition():
+            if self.net.now - start > DEADLINE:
+                return float("inf")
+            self.net.advance(STEP, step=STEP)
+        return self.net.now - start
+
+    def news_join(self) -> float:
+        """A node joins: seconds until every node knows it."""
+        name = self.join().node_id
+        return self.until(lambda: all(s.node_id == name or name in s.presence for s in self._all()))
+
+    def news_change(self) -> float:
+        """A node reports a problem (its console link): seconds until every node shows it."""
+        name = self.rng.choice(sorted(self.net.nodes))
+        self.net.nodes[name].set_problem("the console refused this register: wrong venue token")
+
+        def shown() -> bool:
+            return all(s.node_id == name or _problem(s, name) for s in self._all())
+
+        took = self.until(shown)
+        self.net.nodes[name].set_problem("")
+        return took
+
+    def durability(self) -> float:
+        """A sale on one node: seconds until that node counts it on every device (``held_by``)."""
+        name = self.rng.choice(sorted(self.net.nodes))
+        sync = self.net.nodes[name]
+        doc = sync.docs[DOC]
+        self.writes += 1
+        with doc.transaction():
+            doc.get("sim", type=Map)[f"u{self.writes}"] = "x" * 400
+        needed = {sync.client_id: decode_state_vector(doc.get_state())[sync.client_id]}
+        self.net.pump(name)
+
+        def counted() -> bool:
+            held = sync.held_by(DOC)
+            return all(n == name or covers(held.get(n, {}), needed) for n in self.net.nodes)
+
+        return self.until(counted)
+
+    def _all(self) -> list[Synchronizer]:
+        return list(self.net.nodes.values())
+
     def _everywhere(self, client: int, clock: int) -> bool:
         return all(
             decode_state_vector(s.docs[DOC].get_state()).get(client, 0) >= clock
@@ -152,14 +210,22 @@ class Venue:
         return self.net.now - start
 
 
+def _problem(sync: Synchronizer, node: str) -> bool:
+    beat = sync.presence.get(node)
+    return beat is not None and bool(beat.problem)
+
+
 def _phase(venue: Venue, updates: int) -> dict[str, Any]:
     times, messages, sizes = [], [], []
+    beats = (venue.counter.heartbeats, venue.counter.heartbeat_bytes)
+    venue.counter.heartbeat_max = 0
     for _ in range(updates):
         took, count, size = venue.update()
         times.append(took)
         messages.append(count)
         sizes.append(size)
         venue.net.advance(0.2, step=0.05)
+    venue.net.advance(venue.config.heartbeat_interval, step=0.05)  # every node beats in the window
     times.sort()
     n = len(venue.net.nodes)
     return {
@@ -169,6 +235,10 @@ def _phase(venue: Venue, updates: int) -> dict[str, Any]:
         "messages_per_update": round(sum(messages) / len(messages), 1),
         "messages_per_update_per_node": round(sum(messages) / len(messages) / n, 2),
         "update_bytes_per_node": round(sum(sizes) / len(sizes) / n),
+        "heartbeat_bytes_mean": round(
+            (venue.counter.heartbeat_bytes - beats[1]) / max(1, venue.counter.heartbeats - beats[0])
+        ),
+        "heartbeat_bytes_max": venue.counter.heartbeat_max,
     }
 
 
@@ -198,11 +268,15 @@ def run_sim(nodes: int, updates: int, churn: float, seed: int) -> dict[str, Any]
     venue.net.advance(15.0, step=0.05)  # link up, learn the membership, elect
     report: dict[str, Any] = {"nodes": nodes, "seed": seed, **_shape(venue)}
     report["steady"] = _phase(venue, updates)
+    report["news_join_s"] = _seconds(venue.news_join())
+    report["news_change_s"] = _seconds(venue.news_change())
+    report["durability_all_s"] = _seconds(venue.durability())
+    venue.net.advance(2.0, step=0.05)
     moved = max(1, round(nodes * churn))
     leavers = venue.rng.sample(sorted(venue.net.nodes), moved)
     for i, name in enumerate(leavers):
         venue.net.crash(name, notify_peers=i % 2 == 0)
-    for _ in range(moved):
+    for _ in range(moved - 1):  # and the one that joined for news_join_s: as many as left
         venue.join()
     venue.net.advance(15.0, step=0.05)
     report["churn"] = {"left": moved, "joined": moved, **_shape(venue), **_phase(venue, updates)}

@@ -55,6 +55,13 @@ def add_chaos_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dir", default=None, help="keep the venue's files and logs here (must be empty)"
     )
+    parser.add_argument(
+        "--registers",
+        type=int,
+        default=None,
+        help="registers in the venue, besides one kitchen screen (default 3: a full mesh; from 5 "
+        "the nodes link on the bounded topology)",
+    )
     parser.add_argument("--heartbeat", type=float, default=0.5, help=argparse.SUPPRESS)
 
 
@@ -66,12 +73,16 @@ def run_chaos(args: argparse.Namespace) -> int:
     root, or no ``ip netns``.
     """
     from meshpos.chaos.schedule import digest, make_schedule
-    from meshpos.chaos.venue import names
+    from meshpos.chaos.venue import MAX_REGISTERS, REGISTERS, names
 
     if args.duration < 5 or args.rate <= 0 or args.converge_timeout <= 0:
         raise MeshposError("--duration must be at least 5 s; --rate and --converge-timeout above 0")
+    if args.registers is None:
+        args.registers = REGISTERS
+    if not 1 <= args.registers <= MAX_REGISTERS:
+        raise MeshposError(f"--registers {args.registers}: from 1 to {MAX_REGISTERS}")
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    nodes, registers = names()
+    nodes, registers = names(args.registers)
     schedule = make_schedule(seed, args.duration, nodes, registers)
     if args.schedule_only or args.verbose:
         lines = [f"seed {seed}, {len(schedule)} faults, schedule {digest(schedule)}"]
@@ -110,7 +121,13 @@ def _run(args: argparse.Namespace, seed: int, schedule: list[Fault], root: Path)
 
     NetBed.sweep_stale()
     settings = Settings(
-        seed, args.duration, args.rate, args.converge_timeout, args.heartbeat, args.verbose
+        seed,
+        args.duration,
+        args.rate,
+        args.converge_timeout,
+        args.heartbeat,
+        args.verbose,
+        args.registers,
     )
     chaos = Chaos(settings, schedule, root)
     try:

@@ -31,7 +31,14 @@ from meshpos.chaos.reconcile import (
     reconcile,
 )
 from meshpos.chaos.schedule import Fault
-from meshpos.chaos.venue import Network, build_network, write_config
+from meshpos.chaos.venue import (
+    REGISTERS,
+    Network,
+    build_network,
+    devices,
+    expected_links,
+    write_config,
+)
 from meshpos.chaos.workload import Cashier, Ledger
 from meshpos.errors import MeshposError
 from meshpos.harness.procs import Proc, console_argv, node_argv
@@ -50,6 +57,7 @@ class Settings:
     converge_timeout: float
     heartbeat: float
     verbose: bool
+    registers: int = REGISTERS
 
 
 @dataclass
@@ -82,7 +90,9 @@ class Chaos:
     # --- set-up -----------------------------------------------------------------------------------
 
     async def setup(self) -> None:
-        self.venue = venue = await build_venue(self.root, "Café Chaos")
+        self.venue = venue = await build_venue(
+            self.root, "Café Chaos", devices(self.settings.registers)
+        )
         self.bed = bed = NetBed()
         self.net = net = build_network(bed, list(venue.devices))
         self.say(
@@ -134,14 +144,18 @@ class Chaos:
                 raise MeshposError(f"{name}: opening a shift failed: {opened.body[:300]}")
 
     async def ready(self) -> bool:
-        """Every node linked with every other, every register green and holding the catalog."""
-        names = set(self.nodes)
+        """Every node linked with each of its neighbours (every other node in a venue of up to five
+        devices; the bounded topology's neighbours beyond), every register green and holding the
+        catalog."""
+        assert self.venue is not None
+        roles = {name: device.role for name, device in self.venue.devices.items()}
+        wanted = expected_links(list(self.nodes), roles)
         for name, proc in self.nodes.items():
             status = await proc.call("GET", "/status", timeout=3)
             if not status.ok:
                 return False
             state = status.json()
-            if set(state["peers"]) != names - {name} or not all(state["peers"].values()):
+            if not wanted[name] <= set(state["peers"]) or not all(state["peers"].values()):
                 return False
             if name in self.registers:
                 catalog = await proc.call("GET", "/api/catalog", timeout=3)
@@ -234,6 +248,16 @@ class Chaos:
             return None
         return round(time.monotonic() - healed_at, 2)
 
+    async def relays(self) -> dict[str, str | None]:
+        """Per node, the relay it names once healed: one name everywhere, or the election split."""
+        names = list(self.nodes)
+        answers = await asyncio.gather(
+            *(self.nodes[n].call("GET", "/status", timeout=3) for n in names)
+        )
+        return {
+            n: a.json().get("relay") if a.ok else None for n, a in zip(names, answers, strict=True)
+        }
+
     async def reckon(self, faults: Faults) -> dict[str, Any]:
         """Heal, wait for convergence, count. ``converge_s`` runs from the end of the fault period,
         when the faults still on begin to be undone (a killed relay's restart included)."""
@@ -248,6 +272,7 @@ class Chaos:
             else f"NOT converged within {self.settings.converge_timeout:.0f} s"
         )
         synced_s = await self.registers_synced(healed_at)
+        relays = await self.relays()
         checked = reconcile(self.ledger, await self.holdings(full=True))
         assert self.console is not None
         assert self.venue is not None
@@ -269,6 +294,7 @@ class Chaos:
             "diverged": checked["diverged"],
             "converge_s": converge_s,
             "registers_synced_s": synced_s,
+            "relays": relays,
             "lost_everywhere": checked["lost_everywhere"],
             "unexpected": checked["unexpected"],
             "altered": checked["altered"],

@@ -18,7 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meshpos.chaos.netbed import Host, Lan, NetBed
-from meshpos.harness.venue import DEVICES, Device, write_node_config
+from meshpos.harness.venue import Device, write_node_config
+from meshpos.sync._rules import forwards_everything
+from meshpos.sync._topology import DEGREE, graph
+
+#: registers in a chaos venue unless told (with one kitchen screen: 4 devices, a full mesh)
+REGISTERS = 3
+#: at most this many registers (each its own namespace and process on one machine)
+MAX_REGISTERS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,21 @@ def write_config(
     )
 
 
-def names() -> tuple[tuple[str, ...], tuple[str, ...]]:
+def devices(registers: int = REGISTERS) -> tuple[tuple[str, str], ...]:
+    """The venue's devices: ``registers`` registers R1, R2, … and one kitchen screen K1. With more than
+    four registers the venue has more than ``_topology.DEGREE`` + 1 devices, so its nodes link on the
+    bounded topology (most updates arrive forwarded, the kitchen screen hangs on two registers)."""
+    return (*((f"R{i}", "register") for i in range(1, registers + 1)), ("K1", "kds"))
+
+
+def names(registers: int = REGISTERS) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Every node's name and the registers' (the schedule needs them before anything is built)."""
-    return tuple(n for n, _ in DEVICES), tuple(n for n, r in DEVICES if r == "register")
+    chosen = devices(registers)
+    return tuple(n for n, _ in chosen), tuple(n for n, r in chosen if r == "register")
+
+
+def expected_links(nodes: list[str], roles: dict[str, str]) -> dict[str, frozenset[str]]:
+    """The links every node wants once every node knows every other (``_topology``): a full mesh up
+    to ``DEGREE`` + 1 devices, the bounded graph beyond, kitchen screens as its leaves."""
+    leaves = [n for n in nodes if not forwards_everything(roles[n])]
+    return graph(nodes, DEGREE, leaves)

@@ -18,6 +18,7 @@ from meshpos.model.limits import MAX_NOTE_CHARS, text_problem
 from meshpos.model.roles import NODE_ROLES, ROLES
 from meshpos.model.tally import KINDS, UNKNOWN_REGISTER
 from meshpos.sync._features import FEATURES
+from meshpos.sync._held import HELD_FEATURE, MAX_HELD
 from meshpos.sync._messages import (
     PROTOCOL_VERSION,
     SOFTWARE,
@@ -26,7 +27,7 @@ from meshpos.sync._messages import (
     Hello,
     PeerSummary,
 )
-from meshpos.sync._topology import TOPOLOGY_FEATURE
+from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
 
 MAX_JSON_DOCS = 1024  # documents listed in one heartbeat
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -42,7 +43,12 @@ def _json(obj: dict[str, Any]) -> bytes:
 #: announced to be sent it (sync/_features.py). A part that adds an optional field adds one line here;
 #: the encoders leave the field out for any other peer, so N−1 gets byte for byte what it accepts.
 HELLO_FIELD_FEATURES: dict[str, str] = {}
-HEARTBEAT_FIELD_FEATURES: dict[str, str] = {"far": TOPOLOGY_FEATURE, "gone": TOPOLOGY_FEATURE}
+HEARTBEAT_FIELD_FEATURES: dict[str, str] = {
+    "far": TOPOLOGY_FEATURE,
+    "gone": TOPOLOGY_FEATURE,
+    "held": HELD_FEATURE,
+    "farc": COMPACT_FAR_FEATURE,
+}
 #: record kinds (meshpos.model.tally.KINDS) newer than N−1, each with the feature a peer must have
 #: announced to be told their counts in ``reports`` and ``owed``: N−1 refuses a kind it does not know,
 #: and counts none of it. A part that adds a kind adds one line here.
@@ -105,10 +111,17 @@ def heartbeat_body(msg: Heartbeat, features: frozenset[str] = FEATURES) -> bytes
     owed = _kinds_for_peer(msg.owed, features)
     if owed:
         body["owed"] = owed
-    if msg.far:
+    if msg.far and COMPACT_FAR_FEATURE in features:  # half the bytes (a beat carries up to 8)
+        body["farc"] = {r.node: _far_compact(r) for r in msg.far}
+    elif msg.far:
         body["far"] = {r.node: _far_body(r) for r in msg.far}
     if msg.gone:
         body["gone"] = dict(sorted(msg.gone.items()))
+    if msg.held:
+        body["held"] = {
+            node: {doc: {str(c): k for c, k in sorted(sv.items())} for doc, sv in docs.items()}
+            for node, docs in msg.held.items()
+        }
     return _json(_for_peer(body, HEARTBEAT_FIELD_FEATURES, features))
 
 
@@ -261,12 +274,15 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         unreported_reason=unreported_reason,
         reports=_decode_reports(obj.get("reports", {}), what),
         owed=_decode_counts(obj.get("owed", {}), f"{what}: field 'owed'"),
-        far=_decode_far(obj.get("far", {}), what),
+        far=_decode_far(obj.get("far", {}), what) + _decode_far_compact(obj.get("farc", {}), what),
         gone=_decode_gone(obj.get("gone", {}), what),
+        held=_decode_held(obj.get("held", {}), what),
     )
 
 
-_HEARTBEAT_OPTIONAL = frozenset({"mesh", "problem", "unreported", "reports", "owed", "far", "gone"})
+_HEARTBEAT_OPTIONAL = frozenset(
+    {"mesh", "problem", "unreported", "reports", "owed", "far", "farc", "gone", "held"}
+)
 _UNREPORTED_FIELDS = frozenset({"count", "reason"})
 
 
@@ -370,6 +386,58 @@ def _far_body(r: FarRecord) -> dict[str, Any]:
     return body
 
 
+#: ``farc``'s array: these, in this order, then the problem when there is one
+_FAR_ORDER = ("role", "priority", "uplink", "relay", "seq", "pending", "client")
+
+
+def _far_compact(r: FarRecord) -> list[Any]:
+    """A far record as an array (~60 bytes instead of ~125): role, priority, uplink and relay as 0
+    or 1, seq, pending, client, and the problem when there is one."""
+    row: list[Any] = [r.role, r.priority, int(r.uplink), int(r.relay), r.seq, r.pending, r.client]
+    if r.problem:
+        row.append(r.problem)
+    return row
+
+
+def _decode_far_compact(raw: Any, what: str) -> tuple[FarRecord, ...]:
+    """``{"R2": ["register", 100, 1, 0, 17, 0, 123]}``: at most MAX_FAR (``_far_compact``)."""
+    field_what = f"{what}: field 'farc'"
+    if not isinstance(raw, dict) or len(raw) > MAX_FAR:
+        raise RemoteProtocolError(f"{field_what} must be an object of at most {MAX_FAR} node ids")
+    records = []
+    for node, row in raw.items():
+        if not _ID.fullmatch(node):
+            raise RemoteProtocolError(f"{field_what} names an invalid node id {node!r:.80}")
+        if not isinstance(row, list) or len(row) not in (len(_FAR_ORDER), len(_FAR_ORDER) + 1):
+            raise RemoteProtocolError(
+                f"{field_what} for {node!r} must be an array of {', '.join(_FAR_ORDER)} and an "
+                "optional problem"
+            )
+        body = dict(zip(_FAR_ORDER, row, strict=False))
+        each = f"{field_what} for {node!r}"
+        flags = {}
+        for key in ("uplink", "relay"):
+            if body[key] not in (0, 1) or isinstance(body[key], bool):
+                raise RemoteProtocolError(f"{each}: {key} must be 0 or 1")
+            flags[key] = body[key] == 1
+        if len(row) > len(_FAR_ORDER):
+            body["problem"] = row[-1]
+        records.append(
+            FarRecord(
+                node=node,
+                role=_role(body, each),
+                priority=_int(body, "priority", each, high=1_000_000),
+                uplink=flags["uplink"],
+                relay=flags["relay"],
+                seq=_int(body, "seq", each),
+                pending=_int(body, "pending", each),
+                problem=_text(body, "problem", each) if "problem" in body else "",
+                client=_int(body, "client", each),
+            )
+        )
+    return tuple(records)
+
+
 def _decode_far(raw: Any, what: str) -> tuple[FarRecord, ...]:
     """``{"R2": {"role": "register", "priority": 100, "uplink": true, ...}}``: at most MAX_FAR."""
     field_what = f"{what}: field 'far'"
@@ -412,3 +480,34 @@ def _decode_gone(raw: Any, what: str) -> dict[str, int]:
         if not _ID.fullmatch(node):
             raise RemoteProtocolError(f"{field_what} names an invalid node id {node!r:.80}")
     return {node: _int(raw, node, field_what) for node in raw}
+
+
+def _decode_held(raw: Any, what: str) -> dict[str, dict[str, dict[int, int]]]:
+    """``{"R5": {"ledger/2026-12-05": {"123": 40}}}``: attestations (sync/_held.py), at most MAX_HELD
+    (node, document, client) entries in all."""
+    field_what = f"{what}: field 'held'"
+    if not isinstance(raw, dict):
+        raise RemoteProtocolError(f"{field_what} must be an object of node ids")
+    held: dict[str, dict[str, dict[int, int]]] = {}
+    entries = 0
+    for node, docs in raw.items():
+        if not _ID.fullmatch(node):
+            raise RemoteProtocolError(f"{field_what} names an invalid node id {node!r:.80}")
+        if not isinstance(docs, dict) or not docs:
+            raise RemoteProtocolError(f"{field_what} for {node!r} must be an object of documents")
+        held[node] = {}
+        for doc, sv in docs.items():
+            if not valid_document_name(doc) or not is_ledger(doc):
+                raise RemoteProtocolError(f"{field_what} for {node!r} names no ledger {doc!r:.80}")
+            if not isinstance(sv, dict) or not sv:
+                raise RemoteProtocolError(f"{field_what} for {node!r} {doc}: not a state vector")
+            entries += len(sv)
+            if entries > MAX_HELD:
+                raise RemoteProtocolError(f"{field_what}: more than {MAX_HELD} entries")
+            clocks: dict[int, int] = {}
+            for client in sv:
+                if not _CLIENT.fullmatch(client) or not 0 < int(client) <= MAX_VAR_UINT:
+                    raise RemoteProtocolError(f"{field_what} has client id {client!r:.30}")
+                clocks[int(client)] = _int(sv, client, f"{field_what} for {node!r} {doc}", low=1)
+            held[node][doc] = clocks
+    return held

@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 
 from meshpos.errors import RemoteProtocolError
-from meshpos.sync._topology import TOPOLOGY_FEATURE
+from meshpos.sync._held import HELD_FEATURE
+from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
 
 #: the HTTP header of the websocket upgrade request and response that carries the sender's features
 FEATURES_HEADER = "X-Meshpos-Features"
@@ -28,6 +29,8 @@ FEATURES: frozenset[str] = frozenset(
     {
         "features1",  # upgrade (issue 19): speaks this negotiation (every release after 623a0ca)
         TOPOLOGY_FEATURE,  # topology (issue 18): bounded links, heartbeat far/gone (_topology)
+        HELD_FEATURE,  # reach (issue 18): heartbeat held, durability beyond the links (_held)
+        COMPACT_FAR_FEATURE,  # reach (issue 18): heartbeat farc, far records as arrays (_bodies)
     }
 )
 

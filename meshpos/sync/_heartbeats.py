@@ -83,6 +83,12 @@ class Heartbeats:
 
         def _gone_out(self, now: float) -> dict[str, int]: ...
 
+        def held_beyond(self, doc: str) -> dict[str, dict[int, int]]: ...
+
+        def _learn_held(self, beat: Heartbeat) -> None: ...
+
+        def _with_held(self, beat: Heartbeat, session: Session) -> Heartbeat: ...
+
     # --- presence, election, console state --------------------------------------------------------
 
     def set_uplink(self, ok: bool) -> None:
@@ -156,9 +162,15 @@ class Heartbeats:
         return self._reports.get(doc, {})
 
     def held_by(self, doc: str) -> dict[str, dict[int, int]]:
-        """Per peer node, the state vector of ``doc`` it last said it holds (its anti-entropy and
-        initial sync step 1s): what a receipt's durability on other devices is computed from."""
-        return {node: docs[doc] for node, docs in self._held_by.items() if doc in docs}
+        """Per other node, what of ``doc`` it is known to hold committed (client -> clock): its last
+        sync step 1 (a link's anti-entropy and initial sync) and, beyond the links, what it attested
+        (``_held``): what a receipt's durability on other devices is computed from."""
+        held = {node: dict(docs[doc]) for node, docs in self._held_by.items() if doc in docs}
+        for node, clocks in self.held_beyond(doc).items():
+            mine = held.setdefault(node, {})
+            for client, clock in clocks.items():
+                mine[client] = max(clock, mine.get(client, 0))
+        return held
 
     def console_state(self, doc: str) -> dict[int, int]:
         return dict(self._console_sv.get(doc, {}))
@@ -209,11 +221,15 @@ class Heartbeats:
         self._presence.observe(heartbeat, self._now if self._now is not None else 0.0)
         if heartbeat.far or heartbeat.gone:
             self._learn_far(heartbeat)
-        if heartbeat.relay or heartbeat.role == "console":
+        if heartbeat.held:
+            self._learn_held(heartbeat)
+        # from the relay, the console, or (bounded topology) a node passing on what it learnt
+        # (``_spread._with_console_passed_on``; an N−1 node says nothing unless it is relay)
+        if heartbeat.relay or heartbeat.role == "console" or heartbeat.console:
             for doc, sv in heartbeat.console.items():
                 if doc in self._docs:  # a peer naming new days in every beat must not grow us
                     self.set_console_state(doc, sv)
-            if self.role != "console":
+            if self.role != "console" and (heartbeat.relay or heartbeat.role == "console"):
                 self._tell_unreported((heartbeat.unreported, heartbeat.unreported_reason))
             for doc, reports in heartbeat.reports.items():
                 if doc in self._docs:  # (the next beat brings a day we open later)
@@ -257,7 +273,7 @@ class Heartbeats:
         if peer is None:
             return beat
         if peer.role != "console":
-            return self._with_closed_days_asked(beat, peer.node)
+            return self._with_held(self._with_closed_days_asked(beat, peer.node), session)
         if self.role == "console":
             return beat
         mesh = {
@@ -337,6 +353,8 @@ class Heartbeats:
 
 
 def _said(beat: Heartbeat) -> Heartbeat:
-    """A heartbeat less what changes in every beat (its seq, the rotating far records): what a
-    status and the election are computed from is the rest, whatever fields a later release adds."""
-    return replace(beat, seq=0, far=())
+    """A heartbeat less what changes in every beat (its seq, the rotating far records, the
+    attestations passing through, ``_held``: the latest sale's count is refreshed periodically while
+    it is short): what a status and the election are computed from is the rest, whatever fields a
+    later release adds."""
+    return replace(beat, seq=0, far=(), held={})

@@ -125,6 +125,9 @@ class Heartbeat:
     # sender knows are gone with the last seq heard of each, spread at once (relay failover)
     far: tuple[FarRecord, ...] = ()
     gone: dict[str, int] = field(default_factory=dict)
+    # optional, held1 peers only (sync/_held.py): attestations on their way to the authors, per node,
+    # ledger document and client: the clock below which that node holds the client's structs committed
+    held: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ from meshpos.sync._events import (
 )
 from meshpos.sync._exchange import _LOADING, _STORED, Exchange, _Loading, _Stored
 from meshpos.sync._heartbeats import Heartbeats
+from meshpos.sync._held import HeldTable
 from meshpos.sync._messages import (
     AwarenessUpdate,
     Hello,
@@ -133,6 +134,9 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         self._far = FarTable()  # (``_spread``) every node, as the heartbeats' summaries tell it
         self._discovered: frozenset[str] = frozenset()
         self._rotation = 0
+        self._news: dict[str, int | None] = {}  # far records to pass on at once (``_spread``)
+        self._console_sent: dict[str, object] = {}  # (``_spread``: the console's state passed on)
+        self._welcomed: dict[str, int] = {}  # (``_spread``: far records sent to a new link)
         self._trigger = False  # news to pass on in a heartbeat at once (``_spread``)
         self._triggered_at = float("-inf")
         self._live_since: dict[str, float] = {}
@@ -159,6 +163,8 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         # node -> document -> the state vector its latest sync step 1 said it holds (committed: a node
         # sends step 1s only after committing what it received); kept after the node goes away
         self._held_by: dict[str, dict[str, dict[int, int]]] = {}
+        self._attested = HeldTable()  # (``_held``) what nodes beyond the links hold
+        self._attested_at: tuple[int, frozenset[str]] = (-1, frozenset())
         self._now: float | None = None
         self._started_at: float | None = None
         self._next_heartbeat = 0.0

@@ -28,6 +28,9 @@ from collections.abc import Iterable
 #: the feature a peer announces (sync/_features.py) when it takes the topology's heartbeat fields and
 #: links only to its neighbours; a peer without it (N−1) is linked to as before (full mesh)
 TOPOLOGY_FEATURE = "topology1"
+#: the feature a peer announces when it takes the heartbeat's far records as arrays (``farc``, half
+#: the bytes of ``far``'s objects: a beat carries up to 8); a ``topology1`` peer without it gets ``far``
+COMPACT_FAR_FEATURE = "farc1"
 
 #: links per device in a large venue (ring ±1 and one chord each way)
 DEGREE = 4

@@ -30,7 +30,12 @@ def test_a_small_run_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> 
         assert phase["nodes"] == 24
         assert phase["convergence_s_max"] is not None  # every update reached every node
         assert phase["messages_per_update"] > 0
+        assert 0 < phase["heartbeat_bytes_mean"] <= phase["heartbeat_bytes_max"]
     assert report["churn"]["left"] == report["churn"]["joined"] > 0
+    # news beyond the links reached every node, and the seller counted its sale on every device
+    assert report["news_join_s"] is not None
+    assert report["news_change_s"] is not None
+    assert report["durability_all_s"] is not None
     assert report["failover_closed_s"] is not None
     assert report["failover_silent_s"] is not None
 

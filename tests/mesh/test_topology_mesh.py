@@ -1,6 +1,7 @@
 """Nine node processes find each other by real mDNS and link on the bounded topology (issue 18): at most
-DEGREE links each, a sale reaches every register by forwarding, and when a register is killed the ring
-heals around it and the next sale still reaches every one left."""
+DEGREE links each, a sale reaches every register by forwarding, its seller counts it on all nine
+devices (most beyond its links), and when a register is killed the ring heals around it and the next
+sale still reaches every one left."""
 
 from __future__ import annotations
 
@@ -58,6 +59,20 @@ def test_nine_processes_keep_bounded_links_and_heal_when_one_dies(
         lambda: all(receipt["id"] in p.receipt_ids() for p in mesh),
         20,
         "the receipt on every register",
+        on=[p.events for p in mesh],
+    )
+    wait_for(  # its durability: "on 9 of 9 devices", most of them beyond R1's links
+        lambda: (
+            r1.status()["latest_sale"]
+            == {
+                "receipt": receipt["number"],
+                "devices": len(mesh),
+                "of": len(mesh),
+                "console": False,
+            }
+        ),
+        20,
+        "R1 to count its sale on every device",
         on=[p.events for p in mesh],
     )
     dead, rest = mesh[4], mesh[:4] + mesh[5:]

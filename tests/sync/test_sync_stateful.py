@@ -453,6 +453,27 @@ class Mesh(RuleBasedStateMachine):
                 assert not any(m in moves for m in self.forged)
 
     @invariant()
+    def no_device_is_counted_for_more_than_it_committed(self) -> None:
+        """What a node takes a peer to hold (``held_by``: the peer's step 1s and, on the topology,
+        the attestations passed along it, sync/_held.py), the durability count's "on k devices",
+        is in that peer's store: never a device counted for a receipt it has not committed."""
+        stored: dict[str, dict[int, int]] = {}
+        for name in self.nodes:
+            update = self._run(self.stores[name].load(LEDGER))
+            fresh: Doc[Any] = Doc()
+            if update:
+                fresh.apply_update(update)
+            stored[name] = decode_state_vector(fresh.get_state())
+        for name, node in self.nodes.items():
+            if LEDGER not in node.sync.docs:
+                continue
+            for peer, held in node.sync.held_by(LEDGER).items():
+                if peer not in stored:
+                    continue  # (the console, or a device of no node here)
+                over = {c: k for c, k in held.items() if k > stored[peer].get(c, 0)}
+                assert not over, f"{name} takes {peer} to hold {over}, its store has {stored[peer]}"
+
+    @invariant()
     def own_writes_are_stored(self) -> None:
         """Every change a node made itself is in its store: loading the store into a fresh document
         gives the node's own client the clock its live document has (else a restart, or a closed day

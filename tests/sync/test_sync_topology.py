@@ -17,7 +17,14 @@ from meshpos.sync._codec import HEARTBEAT, decode
 from meshpos.sync._features import FEATURES
 from meshpos.sync._messages import FarRecord, Heartbeat, PeerSummary, SyncUpdate
 from meshpos.sync._spread import FAR_PER_BEAT
-from meshpos.sync._topology import DEGREE, diameter, graph, neighbours, offsets
+from meshpos.sync._topology import (
+    DEGREE,
+    TOPOLOGY_FEATURE,
+    diameter,
+    graph,
+    neighbours,
+    offsets,
+)
 from meshpos.sync.memory import MemoryNetwork
 
 from .helpers import VENUE, pump, sync_pair
@@ -220,9 +227,9 @@ def test_n_minus_one_peers_keep_the_full_mesh_and_get_no_new_fields() -> None:
     assert max(len(p - set(legacy)) for n, p in links.items() if n not in legacy) <= DEGREE
     to_old = [json.loads(data[1:]) for _, receiver, data in venue.heartbeats if receiver in legacy]
     assert to_old
-    assert not any({"far", "gone"} & body.keys() for body in to_old)
+    assert not any({"far", "farc", "gone", "held"} & body.keys() for body in to_old)
     to_new = [json.loads(data[1:]) for s, r, data in venue.heartbeats if legacy.isdisjoint((s, r))]
-    assert all("far" in body for body in to_new)
+    assert all("farc" in body for body in to_new)  # (arrays: COMPACT_FAR_FEATURE)
     client, clock = venue.write("R001", "from-an-old-node")
     venue.until(lambda: len(venue.holders(client, clock)) == 12, limit=2.0)
     client, clock = venue.write("R012", "from-a-new-node")
@@ -235,11 +242,41 @@ def test_far_records_round_trip_and_are_bounded() -> None:
     assert decode_heartbeat(heartbeat_body(beat)) == beat
     assert b"far" not in heartbeat_body(beat, frozenset())  # an N−1 peer gets none of it
     many = tuple(FarRecord(f"R{i}", "register", 1, False, False, i) for i in range(MAX_FAR + 1))
-    with pytest.raises(RemoteProtocolError, match="'far' must be an object of at most"):
-        decode_heartbeat(heartbeat_body(Heartbeat("R1", "register", 1, False, False, 1, far=many)))
-    bad = heartbeat_body(beat).replace(b'"seq":12345', b'"seq":-1')
+    for features, field in ((FEATURES, "farc"), (frozenset({TOPOLOGY_FEATURE}), "far")):
+        body = heartbeat_body(Heartbeat("R1", "register", 1, False, False, 1, far=many), features)
+        with pytest.raises(RemoteProtocolError, match=f"'{field}' must be an object of at most"):
+            decode_heartbeat(body)
+    previous = frozenset({TOPOLOGY_FEATURE})  # 0485a2d's objects
+    bad = heartbeat_body(beat, previous).replace(b'"seq":12345', b'"seq":-1')
     with pytest.raises(RemoteProtocolError, match="field 'far' for 'R2'"):
         decode_heartbeat(bad)
+
+
+def test_far_records_go_as_arrays_to_peers_that_take_them_and_as_objects_to_0485a2d() -> None:
+    records = (
+        FarRecord("K1", "kds", 5, False, True, 9, 0, "", 12_345_678_901),
+        FarRecord("R2", "register", 100, True, False, 1_764_900_000_068, 3, "no console", 77),
+    )
+    beat = Heartbeat("R1", "register", 100, False, False, 1, far=records)
+    compact = heartbeat_body(beat)
+    assert b'"farc"' in compact
+    assert b'"far"' not in compact
+    assert decode_heartbeat(compact) == beat
+    previous = heartbeat_body(beat, frozenset({TOPOLOGY_FEATURE}))  # what 0485a2d takes
+    assert b'"far"' in previous
+    assert b'"farc"' not in previous
+    assert decode_heartbeat(previous) == beat
+    assert len(compact) < 0.7 * len(previous)
+    row = b'"R2":["register",100,1,0,1764900000068,3,77,"no console"]'
+    assert row in compact
+    for bad, why in (
+        (b'"R2":["register",100,1,0]', "must be an array of"),
+        (b'"R2":["register",100,true,0,1764900000068,3,77]', "uplink must be 0 or 1"),
+        (b'"R2":["till",100,1,0,1764900000068,3,77]', "field 'role' must be one of"),
+        (b'"R2":["register",100,1,0,1764900000068,-3,77]', "field 'pending' must be"),
+    ):
+        with pytest.raises(RemoteProtocolError, match=why):
+            decode_heartbeat(compact.replace(row, bad))
 
 
 def test_the_relay_tells_the_console_of_nodes_beyond_its_links() -> None:

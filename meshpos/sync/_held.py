@@ -1,0 +1,126 @@
+"""Who holds what beyond this node's links: the durability count "on k of n devices" (issue 18).
+
+docs/architecture.md (Durability). A peer's sync step 1 says what that peer holds committed, and the
+durability of a receipt (``register/status.py``) counts the devices whose state covers the receipt's.
+With bounded links (``_topology``) a node hears step 1s from a few neighbours only, so a seller would
+count at most DEGREE + 1 devices. Every node therefore *attests* what it holds of the other authors'
+ledger writes, and the attestations travel to their authors:
+
+* An attestation is (node, ledger document, client, clock): ``node`` holds, committed, every struct of
+  ``client`` below ``clock`` in that document. A node makes one for itself whenever its state of an
+  open ledger day grows for a client whose node it knows (the far records and hellos name each node's
+  client id this run). It never says more than its own state, taken as a heartbeat is built (the
+  engine drains and commits everything applied before it sends anything: what it says it holds is
+  committed, like its step 1s).
+* It goes to the author's node: on the link to it, or else to this node's parent in the author's
+  breadth-first tree (``_topology.tree``), which passes it on the same way. Each hop keeps the highest
+  clock per (node, document, client) and queues it on when it rose, so an attestation crosses each
+  tree edge once per change, never floods, and a copy that arrives twice changes nothing.
+* Per heartbeat at most :data:`HELD_PER_BEAT` attestations go on a link, the latest rises first (the
+  rest wait, highest kept): a bounded cost whatever N. A node only sells its own receipts, so the count its cashier sees is
+  complete within a few beats; another node's count for a receipt it did not write stays the lower
+  bound of what reached it (its links' step 1s and what it passed on).
+* Counting is by node id and clock, never by sums: a device is counted once, and only once an
+  attestation of its own state covering the receipt reached the counter. Clocks of one client only
+  grow and a node's committed state is never taken back, so an older attestation stays true.
+
+The field is ``held`` in the heartbeat, sent only to peers that announced :data:`HELD_FEATURE` (an N−1
+peer, 0485a2d, refuses unknown heartbeat fields). An enrolled device could attest for another one, as
+it could forge a far record: the mesh trusts its enrolled devices' summaries (docs/architecture.md
+(Trust)).
+
+Pure bookkeeping here; the synchronizer's part (what to attest, where to send) is in ``_spread``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from meshpos.sync._topology import tree
+
+#: the feature a peer announces (sync/_features.py) when it takes the heartbeat's ``held`` field
+HELD_FEATURE = "held1"
+#: attestations in one heartbeat on one link (bounded whatever N; the rest wait for the next beat)
+HELD_PER_BEAT = 48
+#: attestations a heartbeat may carry at most (the decoder's bound: above what we send)
+MAX_HELD = 256
+
+Key = tuple[str, str, int]  # (node, document, client)
+
+
+class HeldTable:
+    """Attestations heard or made here: the highest clock per (node, document, client), and which of
+    them still have to go on towards their author."""
+
+    def __init__(self) -> None:
+        self._clocks: dict[str, dict[str, dict[int, int]]] = {}  # node -> doc -> client -> clock
+        self._queue: dict[Key, None] = {}  # to pass on, newest last (a dict: ordered, no repeats)
+        self._trees: dict[str, dict[str, str]] = {}  # author -> parents, for the graph below
+        self._trees_for: tuple[object, frozenset[str]] = (None, frozenset())
+
+    def parents(
+        self, author: str, links: dict[str, frozenset[str]], leaves: frozenset[str]
+    ) -> dict[str, str]:
+        """Each node's parent in ``author``'s tree over ``links`` in which ``leaves`` pass nothing
+        on (kept until the graph or the leaves change)."""
+        if self._trees_for[0] is not links or self._trees_for[1] != leaves:
+            self._trees, self._trees_for = {}, (links, leaves)
+        parents = self._trees.get(author)
+        if parents is None:
+            parents = self._trees[author] = tree(links, author, leaves)
+        return parents
+
+    def learn(self, node: str, doc: str, client: int, clock: int) -> bool:
+        """Keep ``node`` holds ``client``'s structs of ``doc`` below ``clock``; True when that is more
+        than was known (the caller then queues it on)."""
+        held = self._clocks.setdefault(node, {}).setdefault(doc, {})
+        if clock <= held.get(client, 0):
+            return False
+        held[client] = clock
+        return True
+
+    def queue(self, key: Key) -> None:
+        """Queue ``key`` to pass on, as the newest (a rise moves it to the front: what a cashier
+        looks at is the latest sale's count, not one an older backlog holds back)."""
+        self._queue.pop(key, None)
+        self._queue[key] = None
+
+    def take(self, hop: Callable[[int], str | None], peer: str, limit: int) -> list[Key]:
+        """Up to ``limit`` queued attestations whose next hop (``hop(client)``) is ``peer``, newest
+        first, taken off the queue (the others stay, in order)."""
+        taken: list[Key] = []
+        hops: dict[int, str | None] = {}  # one look-up per client
+        for key in reversed(self._queue):
+            if len(taken) >= limit:
+                break
+            client = key[2]
+            if client not in hops:
+                hops[client] = hop(client)
+            if hops[client] == peer:
+                taken.append(key)
+        for key in taken:
+            del self._queue[key]
+        return taken
+
+    def clock(self, key: Key) -> int:
+        node, doc, client = key
+        return self._clocks.get(node, {}).get(doc, {}).get(client, 0)
+
+    def of(self, doc: str) -> dict[str, dict[int, int]]:
+        """Per node, what it attested of ``doc`` (client -> clock)."""
+        return {node: dict(docs[doc]) for node, docs in self._clocks.items() if doc in docs}
+
+    def keep_only(self, docs: set[str] | frozenset[str]) -> None:
+        """Forget attestations of documents no longer open here (a closed day counts no more)."""
+        for node in list(self._clocks):
+            held = self._clocks[node]
+            for doc in [d for d in held if d not in docs]:
+                del held[doc]
+            if not held:
+                del self._clocks[node]
+        for key in [k for k in self._queue if k[1] not in docs]:
+            del self._queue[key]
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
