@@ -163,11 +163,25 @@ class Spread:
 
     def links_wanted(self) -> frozenset[str]:
         """The peers this node dials and keeps (``_topology``): its neighbours among the members
-        (:meth:`_shape`), about DEGREE; more only while views differ."""
+        (:meth:`_shape`), about DEGREE; more only while views differ.
+
+        Plus the nodes discovery still lists but we hold gone whose place in the graph of everyone
+        listed is next to ours: a gone notice keeps a node out of the members for a long while
+        (``FarTable.expire``'s memory, minutes in a large venue), and after a partition each side
+        holds the other gone and hears nothing of it (no link crosses, so no far record does):
+        without a dial to them the two sides would link only once the notes are forgotten. A dial
+        that reaches one opens a link whose heartbeat, a newer seq, takes the notice back (then it
+        is a member again); one that reaches nobody drops it from discovery's list (``net.links``),
+        so a dead node costs no links."""
         known, leaves = self._shape()
-        if self._wanted_for[0] != (known, leaves):
+        key = (known, leaves, self._discovered)
+        if self._wanted_for[0] != key:
             wanted = neighbours(known, self.node_id, self.config.degree, leaves)
-            self._wanted_for = ((known, leaves), wanted)
+            lost = self._discovered - known  # listed, but known gone
+            if lost:
+                listed = neighbours(known | lost, self.node_id, self.config.degree, leaves)
+                wanted |= listed & lost
+            self._wanted_for = (key, wanted)
         return self._wanted_for[1]
 
     def candidates(self) -> list[Candidate]:

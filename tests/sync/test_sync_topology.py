@@ -217,6 +217,31 @@ def test_a_link_closed_as_not_a_neighbour_is_no_departure() -> None:
         assert sync.links_wanted() == frozenset(links[name])
 
 
+def test_two_sides_of_a_partition_link_again_as_soon_as_it_heals() -> None:
+    """Each side of a split holds the other gone (its links closed, its beats stopped), and a gone
+    notice keeps a node out of the members far longer than a heartbeat: the sides must still dial
+    across the moment the network heals (they used to link only once the notices were forgotten;
+    till then what each side sold stayed on it)."""
+    venue = Venue(8, seed=3)
+    venue.settle()
+    one, other = names(8)[:4], names(8)[4:]
+    venue.net.partition(one, other)
+    venue.until(  # every link across has closed (idle) and each side holds the other gone
+        lambda: all(peers <= set(one) for n, peers in venue.net.links().items() if n in one),
+        limit=2 * CONFIG.session.idle_timeout,
+    )
+    assert all(venue.net.nodes[n].members == set(one) for n in one)
+    left, right = venue.write(one[0], "sold-on-one-side"), venue.write(other[-1], "and-the-other")
+    venue.net.advance(CONFIG.heartbeat_interval, step=0.05)
+    assert venue.holders(*left) == set(one)
+    assert venue.holders(*right) == set(other)
+    venue.net.heal()
+    venue.until(  # a dial and a heartbeat across, then the forwarding: no gone notice forgotten
+        lambda: len(venue.holders(*left)) == len(venue.holders(*right)) == 8,
+        limit=2 * CONFIG.heartbeat_interval,
+    )
+
+
 def test_n_minus_one_peers_keep_the_full_mesh_and_get_no_new_fields() -> None:
     venue = Venue(12, legacy=3)
     venue.settle()
