@@ -19,7 +19,8 @@ hears heartbeats from a few peers; the rest of the venue reaches it summarised:
 Links: a node wants its neighbours among the members: the nodes it knows alive (itself, its peers'
 heartbeats, the far records) and those discovery lists that are not known gone (so every node starts
 from the same list, a newcomer links at once, and two parts that do not know each other link: a
-partition heals). A link to a ``topology1`` peer that neither end wants (in
+partition heals), and the listed nodes it holds gone that would be its neighbours (each side of a split
+holds the other gone: :meth:`links_wanted`). A link to a ``topology1`` peer that neither end wants (in
 this node's view) is closed once it has been live for a while; an N−1 peer (no ``topology1``) keeps
 today's full mesh: it dials everyone, and is never pruned.
 
