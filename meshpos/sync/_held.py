@@ -29,7 +29,7 @@ peer, 0485a2d, refuses unknown heartbeat fields). An enrolled device could attes
 it could forge a far record: the mesh trusts its enrolled devices' summaries (docs/architecture.md
 (Trust)).
 
-Pure bookkeeping here; the synchronizer's part (what to attest, where to send) is in ``_spread``.
+Pure bookkeeping here; the synchronizer's part (what to attest, where to send) is in ``_passing``.
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ from meshpos.sync._messages import (
     SyncStep1,
     SyncUpdate,
 )
+from meshpos.sync._passing import PassingOn
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_deliver, may_write
 from meshpos.sync._session import (
@@ -81,10 +82,11 @@ from meshpos.sync._yjs import Rooms, YjsSession
 log = logging.getLogger("meshpos.sync")
 
 
-class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
+class Synchronizer(ClosedDays, Exchange, Spread, PassingOn, Heartbeats):
     """Documents x peers for one node or the console; its parts are in ``_exchange`` (step 1 replies,
-    received updates), ``_heartbeats`` (presence, election, the console's state) and ``_closed``
-    (closed business days) and ``_spread`` (the bounded topology: links wanted, presence beyond them)."""
+    received updates), ``_heartbeats`` (presence, election, the console's state), ``_closed``
+    (closed business days), ``_spread`` (the bounded topology: links wanted, presence beyond them)
+    and ``_passing`` (attestations and the console's state passed on beyond the links)."""
 
     def __init__(
         self,
