@@ -42,7 +42,8 @@ from meshpos.sync._events import PeerGone, SyncEvent
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import forwards_everything
-from meshpos.sync._session import EXCHANGING, Session, State
+from meshpos.sync._session import Session
+from meshpos.sync._states import EXCHANGING, State
 from meshpos.sync._topology import (
     TOPOLOGY_FEATURE,
     graph,

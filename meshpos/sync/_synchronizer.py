@@ -61,18 +61,17 @@ from meshpos.sync._messages import (
 from meshpos.sync._passing import PassingOn
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_deliver, may_write
-from meshpos.sync._session import (
+from meshpos.sync._session import Commits, Session
+from meshpos.sync._spread import Spread
+from meshpos.sync._states import (
     EXCHANGING,
-    Commits,
     DocReceived,
     HeartbeatReceived,
     HelloReceived,
-    Session,
     SessionClosed,
     State,
     SyncCompleted,
 )
-from meshpos.sync._spread import Spread
 from meshpos.sync._updates import (
     EMPTY_UPDATE,
 )
