@@ -1,6 +1,6 @@
 """The synchronizer's part of a peer joining: its session made, its hello checked, its first sync.
 
-docs/architecture.md (Sync protocol). A connection becomes a :class:`~meshpos.sync._session.Session`
+docs/architecture.md (Wire). A connection becomes a :class:`~meshpos.sync._session.Session`
 (or a stock Yjs client's :class:`~meshpos.sync._yjs.YjsSession`); the peer's hello is checked against
 the client ids we know (one CRDT client id per device and role, else :class:`ClientIdAlarm`), and it
 shares its device's reply budget. The initial sync catches up from one peer first: the others are

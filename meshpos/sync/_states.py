@@ -1,6 +1,6 @@
 """A session's state table and the events it reports: what the synchronizer and the transport read.
 
-docs/architecture.md (Sync protocol). States move only along :data:`TRANSITIONS`
+docs/architecture.md (Wire). States move only along :data:`TRANSITIONS`
 (``connecting -> hello -> syncing -> live -> closed``); a :class:`~meshpos.sync._session.Session`
 reports what arrived as the events below, drained by the synchronizer. Kept apart from ``_session``
 (bytes in and out, budgets, the commit gate) so each reads in one sitting.
