@@ -47,14 +47,26 @@ async def test_waiting_for_a_cpu_is_not_counted() -> None:
     )
     everything = os.sched_getaffinity(0)
     cpu = min(everything)
-    spin = f"import time\nt = time.monotonic()\nwhile time.monotonic() - t < {1.5 * BLOCK_S}: pass"
+    # The child starts (fork, exec, Python's start-up) before the watch and waits for a line; forking
+    # this big process is the loop's own work and would be counted, rightly, as blocking.
+    spin = (
+        "import sys, time\nsys.stdin.readline()\n"
+        f"t = time.monotonic()\nwhile time.monotonic() - t < {1.5 * BLOCK_S}: pass"
+    )
     os.sched_setaffinity(0, {cpu})  # this thread only: the loop's
     try:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            spin,
+            stdin=asyncio.subprocess.PIPE,
+            preexec_fn=lambda: _take_the_cpu(cpu),
+        )
+        assert child.stdin is not None
         async with LoopWatch() as watch:
             await asyncio.sleep(0.02)
-            child = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", spin, preexec_fn=lambda: _take_the_cpu(cpu)
-            )
+            child.stdin.write(b"go\n")
+            await child.stdin.drain()
             await child.wait()
             await asyncio.sleep(0.02)
     finally:

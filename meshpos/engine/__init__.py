@@ -10,11 +10,9 @@ from meshpos.engine.engine import (
     Committed,
     Engine,
     EngineEvent,
-    LinkClosed,
-    LinkOpened,
-    LinkRefused,
     Rejection,
 )
+from meshpos.engine.links import LinkClosed, LinkOpened, LinkRefused
 from meshpos.engine.stores import DocumentStore, StoreDocuments
 
 __all__ = [

@@ -48,11 +48,12 @@ from typing import TypeVar
 
 from meshpos.engine.changes import ChangeFeed, Subscription
 from meshpos.engine.closing import ClosingDays, DayClosed, DayOpened
+from meshpos.engine.links import LinkClosed, LinkOpened, LinkRefused, Links
 from meshpos.engine.stores import DocumentStore
-from meshpos.errors import MeshposError, PeerTimeout, StoreError, WriteFailed
+from meshpos.errors import MeshposError, PeerTimeout, WriteFailed
 from meshpos.model import Replica, new_client_id
 from meshpos.model.documents import STANDING_DOCUMENTS
-from meshpos.net.port import LinkPeer, PeerKind, Send
+from meshpos.net.port import LinkPeer, Send
 from meshpos.sync import (
     ClientIdAlarm,
     ClosedDayDeferred,
@@ -91,27 +92,6 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
-class LinkOpened:
-    key: str
-    peer: LinkPeer
-
-
-@dataclass(frozen=True, slots=True)
-class LinkClosed:
-    key: str
-    peer: LinkPeer
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class LinkRefused:
-    """The far end refused us for good (a wrong venue token): the service that dialled reacts."""
-
-    peer: LinkPeer
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class Committed:
     """One durable commit: updates per document, whether any was a local write, and the meta."""
 
@@ -126,9 +106,9 @@ Listener = Callable[[EngineEvent], None]
 MetaHook = Callable[[bool], Mapping[str, str]]
 
 
-class Engine(ClosingDays):
+class Engine(ClosingDays, Links):
     """Documents, their store and their synchronizer; the one commit-then-forward pump (closing and
-    opening business days: ``closing``)."""
+    opening business days: ``closing``; links and the received updates' commits: ``links``)."""
 
     def __init__(
         self,
@@ -405,94 +385,6 @@ class Engine(ClosingDays):
         elif isinstance(event, ClosedDayDeferred):
             self._closed_day_deferred(event)  # (closing)
         self._emit(event)
-
-    # --- links (meshpos.net.port.LinkHandler) -------------------------------------------------------
-
-    def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
-        self._links[key] = (peer, send)
-        if peer.kind is PeerKind.YJS:  # a stock Yjs client on one document (sync._yjs)
-            self.sync.connect_yjs(key, doc=peer.document, name=peer.device_id, role=peer.role)
-        else:
-            self.sync.connect(
-                key,
-                expected_role=peer.role,
-                expected_node=peer.device_id or None,
-                features=peer.features,
-            )
-        self._emit(LinkOpened(key, peer))
-        self._flush()
-
-    async def link_messages(self, key: str, messages: list[bytes]) -> None:
-        if key not in self.sync.sessions:
-            return
-        for data in messages:  # a session that closes midway ignores the rest
-            self.sync.receive_data(key, data)
-        if self._interval is None:
-            await self.pump()
-        else:
-            if self._early:
-                self._flush()  # a peer's updates go on now; the rest waits for the commit
-            self._commit_received_soon()
-
-    async def link_closed(self, key: str, reason: str) -> None:
-        if key in self.sync.sessions:
-            self.sync.receive_eof(key)
-            with contextlib.suppress(MeshposError):
-                await self.pump()
-        link = self._links.pop(key, None)
-        if link is not None:
-            self._emit(LinkClosed(key, link[0], reason))
-
-    def link_refused(self, peer: LinkPeer, reason: str) -> None:
-        self._emit(LinkRefused(peer, reason))
-
-    def close_link(self, key: str, reason: str) -> None:
-        """Say goodbye on one session (the link closes once its goodbye is out)."""
-        if key in self.sync.sessions:
-            self.sync.close(key, reason)
-            self._flush()
-            if self._early and self._interval is not None:
-                self._commit_received_soon()  # the goodbye waits behind what waits for a commit
-
-    def hang_up(self, key: str) -> None:
-        """Close one connection now, without a goodbye (its peer redials); an empty message is what
-        tells a link to close."""
-        link = self._links.get(key)
-        if link is not None:
-            link[1]([b""])
-
-    def _commit_received_soon(self) -> None:
-        if self._received_commit is not None or self.closing:
-            return  # already due
-        loop = asyncio.get_running_loop()
-        assert self._interval is not None
-        delay = self._received_committed_at + self._interval - loop.time()
-        if delay <= 0:
-            self._commit_received()
-        else:
-            self._received_commit = loop.call_later(delay, self._commit_received)
-
-    def _commit_received(self) -> None:
-        self._received_commit = None
-        self._received_committed_at = asyncio.get_running_loop().time()
-        self._received_due = True
-        if not self.closing and (self._received_pump is None or self._received_pump.done()):
-            task = asyncio.create_task(self._pump_received())
-            self._received_pump = task
-            self._committers.add(task)
-            task.add_done_callback(self._committers.discard)
-
-    async def _pump_received(self) -> None:
-        """Pump until no received change is due: one task at a time, however many batches arrive."""
-        while self._received_due and not self.closing:
-            self._received_due = False
-            await self._pump_logged()
-
-    async def _pump_logged(self) -> None:
-        try:
-            await self.pump()
-        except StoreError as exc:  # the ticker retries
-            log.error("cannot commit received changes (%s); retrying", exc)
 
     # --- time and shutdown --------------------------------------------------------------------------
 

@@ -87,14 +87,13 @@ from meshpos.sync._rules import (
     may_deliver,
     may_write,
 )
-from meshpos.sync._session import (
+from meshpos.sync._session import Session, SessionConfig
+from meshpos.sync._states import (
     TRANSITIONS,
     DocReceived,
     HeartbeatReceived,
     HelloReceived,
-    Session,
     SessionClosed,
-    SessionConfig,
     SessionEvent,
     State,
     SyncCompleted,

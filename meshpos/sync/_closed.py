@@ -60,7 +60,8 @@ from meshpos.sync._events import (
 from meshpos.sync._exchange import _LOADING, _Loading, _Stored
 from meshpos.sync._messages import AwarenessUpdate, DocMessage, Heartbeat, SyncStep1, SyncStep2
 from meshpos.sync._rules import may_deliver
-from meshpos.sync._session import EXCHANGING, DocReceived, Session
+from meshpos.sync._session import Session
+from meshpos.sync._states import EXCHANGING, DocReceived
 from meshpos.sync._updates import EMPTY_UPDATE
 
 #: updates parked for one closed document at most; beyond it they are dropped (and asked for again)

@@ -35,9 +35,9 @@ from meshpos.sync._bodies import (
     decode_hello,
     heartbeat_body,
     hello_body,
-    reject_constant,
 )
 from meshpos.sync._features import FEATURES
+from meshpos.sync._fields import reject_constant
 from meshpos.sync._messages import (
     AwarenessUpdate,
     Bye,

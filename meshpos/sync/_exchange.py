@@ -40,7 +40,8 @@ from meshpos.sync._events import (
 )
 from meshpos.sync._messages import AwarenessUpdate, DocMessage, SyncStep1, SyncStep2, SyncUpdate
 from meshpos.sync._rules import may_deliver, may_write
-from meshpos.sync._session import DocReceived, ReplyState, Session
+from meshpos.sync._session import ReplyState, Session
+from meshpos.sync._states import DocReceived
 from meshpos.sync._structs import new_keys_by_author
 from meshpos.sync._updates import (
     EMPTY_STATE_VECTOR,

@@ -224,7 +224,7 @@ class Heartbeats:
         if heartbeat.held:
             self._learn_held(heartbeat)
         # from the relay, the console, or (bounded topology) a node passing on what it learnt
-        # (``_spread._with_console_passed_on``; an N−1 node says nothing unless it is relay)
+        # (``_passing._with_console_passed_on``; an N−1 node says nothing unless it is relay)
         if heartbeat.relay or heartbeat.role == "console" or heartbeat.console:
             for doc, sv in heartbeat.console.items():
                 if doc in self._docs:  # a peer naming new days in every beat must not grow us

@@ -26,10 +26,10 @@ ledger writes, and the attestations travel to their authors:
 
 The field is ``held`` in the heartbeat, sent only to peers that announced :data:`HELD_FEATURE` (an N−1
 peer, 0485a2d, refuses unknown heartbeat fields). An enrolled device could attest for another one, as
-it could forge a far record: the mesh trusts its enrolled devices' summaries (docs/architecture.md
-(Trust)).
+it could forge a far record: the mesh trusts its enrolled devices' summaries
+(docs/architecture.md (Security)).
 
-Pure bookkeeping here; the synchronizer's part (what to attest, where to send) is in ``_spread``.
+Pure bookkeeping here; the synchronizer's part (what to attest, where to send) is in ``_passing``.
 """
 
 from __future__ import annotations

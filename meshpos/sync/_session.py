@@ -11,7 +11,7 @@ sync step 2 replies have a budget too, per device (the Synchronizer shares one b
 links), but spending it only makes further replies wait: an honest peer catching up on a large day is
 slowed, never dropped.
 
-States move only along :data:`TRANSITIONS` (``connecting -> hello -> syncing -> live -> closed``), in the
+States (``_states``) move only along :data:`TRANSITIONS` (``connecting -> hello -> syncing -> live -> closed``), in the
 manner of h11: an illegal move raises :class:`LocalProtocolError` when we caused it and
 :class:`RemoteProtocolError` when the peer did. A remote protocol error never escapes ``receive_data``: the
 session closes (a ``Bye`` naming the error, then ``b""``) and reports a :class:`SessionClosed` carrying it.
@@ -20,7 +20,6 @@ session closes (a ``Bye`` naming the error, then ``b""``) and reports a :class:`
 from __future__ import annotations
 
 import collections
-import enum
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,37 +53,20 @@ from meshpos.sync._messages import (
     SyncUpdate,
 )
 from meshpos.sync._rules import may_deliver
+from meshpos.sync._states import (
+    EXCHANGING,
+    TRANSITIONS,
+    DocReceived,
+    HeartbeatReceived,
+    HelloReceived,
+    SessionClosed,
+    SessionEvent,
+    State,
+    SyncCompleted,
+    Trigger,
+)
 
 log = logging.getLogger("meshpos.sync")
-
-
-class State(enum.Enum):
-    CONNECTING = "connecting"
-    HELLO = "hello"
-    SYNCING = "syncing"
-    LIVE = "live"
-    CLOSED = "closed"
-
-
-class Trigger(enum.Enum):
-    OPEN = "open"  # we start the session and send our hello
-    HELLO_RECEIVED = "hello received"  # the peer's valid hello arrived
-    SYNCED = "synced"  # every initial sync step 1 we sent has been answered by a step 2
-    CLOSE = "close"  # either side ends the session
-
-
-TRANSITIONS: dict[tuple[State, Trigger], State] = {
-    (State.CONNECTING, Trigger.OPEN): State.HELLO,
-    (State.HELLO, Trigger.HELLO_RECEIVED): State.SYNCING,
-    (State.SYNCING, Trigger.SYNCED): State.LIVE,
-    (State.CONNECTING, Trigger.CLOSE): State.CLOSED,
-    (State.HELLO, Trigger.CLOSE): State.CLOSED,
-    (State.SYNCING, Trigger.CLOSE): State.CLOSED,
-    (State.LIVE, Trigger.CLOSE): State.CLOSED,
-}
-
-#: states in which document messages and heartbeats may be sent and received
-EXCHANGING = frozenset({State.SYNCING, State.LIVE})
 
 
 #: chunked messages being reassembled at once: an honest peer sends each one's chunks back to back
@@ -152,39 +134,6 @@ class Commits:
         if self.holding_drain > self.committed:
             return self.holding_drain
         return 0
-
-
-# --- events ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HelloReceived:
-    hello: Hello
-
-
-@dataclass(frozen=True, slots=True)
-class DocReceived:
-    message: DocMessage
-
-
-@dataclass(frozen=True, slots=True)
-class HeartbeatReceived:
-    heartbeat: Heartbeat
-
-
-@dataclass(frozen=True, slots=True)
-class SyncCompleted:
-    """Every document's initial sync step 1 was answered: the session is live."""
-
-
-@dataclass(frozen=True, slots=True)
-class SessionClosed:
-    reason: str
-    error: ProtocolError | None = None  # set when a protocol error (ours or the peer's) ended it
-    by_peer: bool = False
-
-
-SessionEvent = HelloReceived | DocReceived | HeartbeatReceived | SyncCompleted | SessionClosed
 
 
 class Session:

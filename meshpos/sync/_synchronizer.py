@@ -41,50 +41,51 @@ from meshpos.sync._budget import TokenBucket
 from meshpos.sync._closed import ClosedDays, _ClosedDoc
 from meshpos.sync._config import SOFTWARE, SyncConfig
 from meshpos.sync._events import (
-    ClientIdAlarm,
     DocumentChanged,
     LocalWriteRefused,
     PeerClosed,
     PeerGone,
-    PeerJoined,
     PeerLive,
     SyncEvent,
 )
 from meshpos.sync._exchange import _LOADING, _STORED, Exchange, _Loading, _Stored
 from meshpos.sync._heartbeats import Heartbeats
 from meshpos.sync._held import HeldTable
+from meshpos.sync._joining import Joining
 from meshpos.sync._messages import (
     AwarenessUpdate,
     Hello,
     SyncStep1,
     SyncUpdate,
 )
+from meshpos.sync._passing import PassingOn
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_deliver, may_write
-from meshpos.sync._session import (
+from meshpos.sync._session import Commits, Session
+from meshpos.sync._spread import Spread
+from meshpos.sync._states import (
     EXCHANGING,
-    Commits,
     DocReceived,
     HeartbeatReceived,
     HelloReceived,
-    Session,
     SessionClosed,
     State,
     SyncCompleted,
 )
-from meshpos.sync._spread import Spread
 from meshpos.sync._updates import (
     EMPTY_UPDATE,
 )
-from meshpos.sync._yjs import Rooms, YjsSession
+from meshpos.sync._yjs import Rooms
 
 log = logging.getLogger("meshpos.sync")
 
 
-class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
+class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats):
     """Documents x peers for one node or the console; its parts are in ``_exchange`` (step 1 replies,
-    received updates), ``_heartbeats`` (presence, election, the console's state) and ``_closed``
-    (closed business days) and ``_spread`` (the bounded topology: links wanted, presence beyond them)."""
+    received updates), ``_joining`` (sessions made, hellos checked, the first sync),
+    ``_heartbeats`` (presence, election, the console's state), ``_closed``
+    (closed business days), ``_spread`` (the bounded topology: links wanted, presence beyond them)
+    and ``_passing`` (attestations and the console's state passed on beyond the links)."""
 
     def __init__(
         self,
@@ -135,8 +136,8 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
         self._discovered: frozenset[str] = frozenset()
         self._rotation = 0
         self._news: dict[str, int | None] = {}  # far records to pass on at once (``_spread``)
-        self._console_sent: dict[str, object] = {}  # (``_spread``: the console's state passed on)
-        self._welcomed: dict[str, int] = {}  # (``_spread``: far records sent to a new link)
+        self._console_sent: dict[str, object] = {}  # (``_passing``: the console's state passed on)
+        self._welcomed: dict[str, int] = {}  # (``_passing``: far records sent to a new link)
         self._trigger = False  # news to pass on in a heartbeat at once (``_spread``)
         self._triggered_at = float("-inf")
         self._live_since: dict[str, float] = {}
@@ -293,53 +294,6 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
 
     # --- sessions: the transport's surface --------------------------------------------------------
 
-    def connect(
-        self,
-        peer: str,
-        *,
-        expected_role: str | None = None,
-        expected_node: str | None = None,
-        features: frozenset[str] = frozenset(),
-    ) -> Session:
-        """Start a session for a new connection named ``peer`` (any string unique per connection);
-        ``features``: what the peer announced it can take (empty: N−1, sync/_features.py)."""
-        if peer in self._sessions:
-            raise LocalProtocolError(f"session {peer!r} already exists")
-        session = Session(
-            self.hello,
-            expected_role=expected_role,
-            expected_node=expected_node,
-            config=self.config.session,
-            peer_features=features,
-        )
-        self._sessions[peer] = session
-        session.open()  # the hello goes at once: it claims nothing
-        session.commits = self.commits
-        if self._now is not None:
-            session.tick(self._now)
-        return session
-
-    def connect_yjs(self, peer: str, *, doc: str, name: str, role: str) -> Session:
-        """Start the session of a stock Yjs client on ``doc`` (``_yjs``): no hello, live at once,
-        asked for ``doc`` like a peer that just said hello (unless ``doc`` is closed: its sync
-        step 1 is answered from the closed day)."""
-        if peer in self._sessions:
-            raise LocalProtocolError(f"session {peer!r} already exists")
-        if not valid_document_name(doc):
-            raise LocalProtocolError(f"document name {doc!r}: not a known document")
-        session = YjsSession(
-            self.hello, doc=doc, name=name, role=role, rooms=self._rooms, config=self.config.session
-        )
-        self._sessions[peer] = session
-        session.open()
-        session.commits = self.commits
-        if self._now is not None:
-            session.tick(self._now)
-        held = self._docs.get(doc)
-        if held is not None:
-            session.send(SyncStep1(doc, held.get_state()))
-        return session
-
     def receive_data(self, peer: str, data: bytes) -> None:
         session = self._session(peer)
         session.receive_data(data)
@@ -445,47 +399,6 @@ class Synchronizer(ClosedDays, Exchange, Spread, Heartbeats):
             self._events.append(PeerLive(peer, session.peer.node))
             if peer == self._catching_up:
                 self._release_held()
-
-    def _on_hello(self, peer: str, session: Session, hello: Hello) -> None:
-        cid = hello.client_id
-        if cid == self.client_id:
-            self._events.append(ClientIdAlarm(peer, hello.node, None, cid, "announced in hello"))
-            raise RemoteProtocolError(f"hello: field 'client' is our own client id {cid}")
-        known = self._authors.get(cid)
-        if known is not None and known != hello.role:
-            self._authors[cid] = ""  # two roles claim it: attribute it to none
-            self._events.append(ClientIdAlarm(peer, hello.node, None, cid, "claimed by two roles"))
-            raise RemoteProtocolError(f"hello: field 'client' {cid} is already used by a {known}")
-        self._authors[cid] = hello.role
-        device = self._author_devices.get(cid)
-        self._author_devices[cid] = hello.node if device in (None, hello.node) else ""
-        bucket = self._reply_budgets.get(hello.node)
-        if bucket is None:
-            bucket = TokenBucket(self.config.session.budget.reply_bytes)
-            self._reply_budgets[hello.node] = bucket
-        session.share_reply_budget(bucket)
-        self._events.append(PeerJoined(peer, hello.node, hello.role))
-        state_vectors = {name: doc.get_state() for name, doc in self._docs.items()}
-        if self._catching_up is None or hello.role == "console":
-            if hello.role != "console":
-                self._catching_up = peer
-            session.begin_sync(state_vectors)
-        else:  # catch up from one peer first: the others then send only what it lacked
-            session.begin_sync(state_vectors, ask=False)
-            self._held[peer] = self._now if self._now is not None else 0.0
-        if session.state in EXCHANGING:
-            session.send(self._addressed(self._heartbeat(), session))
-
-    def _release_held(self) -> None:
-        """The first peer's initial sync is done (or gone): ask the others, with what we hold now."""
-        self._catching_up = None
-        held, self._held = self._held, {}
-        if held:
-            state_vectors = {name: doc.get_state() for name, doc in self._docs.items()}
-            for peer in held:
-                session = self._sessions.get(peer)
-                if session is not None:
-                    session.ask(state_vectors)
 
     def _peer_node(self, key: str) -> str | None:
         session = self._sessions.get(key)

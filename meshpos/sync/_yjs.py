@@ -53,7 +53,8 @@ from meshpos.sync._messages import (
     SyncUpdate,
 )
 from meshpos.sync._rules import may_deliver, may_write
-from meshpos.sync._session import DocReceived, Session, SessionClosed, SessionConfig, State, Trigger
+from meshpos.sync._session import Session, SessionConfig
+from meshpos.sync._states import DocReceived, SessionClosed, State, Trigger
 from meshpos.sync._updates import EMPTY_UPDATE
 
 Y_AUTH, Y_QUERY_AWARENESS = 2, 3

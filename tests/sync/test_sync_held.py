@@ -1,7 +1,7 @@
 """What the bounded topology must keep (issue 18, reach): a seller counts every device that holds its
 sale, never one that does not (sync/_held.py), with a bounded number of attestations per heartbeat and
 none for N−1 peers; the console's state reaches registers beyond the relay's links; news and a
-newcomer's view of the venue spread in message delays, not heartbeat rotations (_spread)."""
+newcomer's view of the venue spread in message delays, not heartbeat rotations (_spread, _passing)."""
 
 from __future__ import annotations
 

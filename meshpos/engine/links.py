@@ -1,0 +1,160 @@
+"""The engine's links: sessions opened, fed and closed for the transport, and received updates committed.
+
+docs/architecture.md (Engine). A link (:class:`~meshpos.net.port.LinkHandler`) plugs in with a kind:
+``send`` is kept per key, and ``peer.kind`` says what the session is (a device, or a stock Yjs client
+on one document); nothing here reads meaning into a key.
+
+With a ``received_commit_interval``, updates a link delivers are committed at once when none were in
+the last interval, else when it ends (one fsync per interval on a busy mesh), by one task at a time
+however many batches arrive; without one (the console), every batch of messages is committed before
+:meth:`Links.link_messages` returns, so a slow database slows the sender down.
+
+Kept apart from ``engine`` (documents, writes, the pump) so each reads in one sitting. A mixin of
+:class:`~meshpos.engine.engine.Engine`, which owns the state named below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from meshpos.errors import MeshposError, StoreError
+from meshpos.net.port import LinkPeer, PeerKind, Send
+from meshpos.sync import Synchronizer
+
+log = logging.getLogger("meshpos.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkOpened:
+    key: str
+    peer: LinkPeer
+
+
+@dataclass(frozen=True, slots=True)
+class LinkClosed:
+    key: str
+    peer: LinkPeer
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRefused:
+    """The far end refused us for good (a wrong venue token): the service that dialled reacts."""
+
+    peer: LinkPeer
+    reason: str
+
+
+class Links:
+    """The transport's surface and the received updates' commits (a mixin of ``Engine``)."""
+
+    sync: Synchronizer
+    closing: bool
+    _links: dict[str, tuple[LinkPeer, Send]]
+    _interval: float | None
+    _early: bool
+    _received_commit: asyncio.TimerHandle | None
+    _received_committed_at: float
+    _received_due: bool  # received changes wait for a pump (``_commit_received``)
+    _received_pump: asyncio.Task[None] | None
+    _committers: set[asyncio.Task[None]]
+
+    if TYPE_CHECKING:
+
+        async def pump(self) -> None: ...
+
+        def _emit(self, event: LinkOpened | LinkClosed | LinkRefused) -> None: ...
+
+        def _flush(self) -> None: ...
+
+    # --- links (meshpos.net.port.LinkHandler) -------------------------------------------------------
+
+    def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
+        self._links[key] = (peer, send)
+        if peer.kind is PeerKind.YJS:  # a stock Yjs client on one document (sync._yjs)
+            self.sync.connect_yjs(key, doc=peer.document, name=peer.device_id, role=peer.role)
+        else:
+            self.sync.connect(
+                key,
+                expected_role=peer.role,
+                expected_node=peer.device_id or None,
+                features=peer.features,
+            )
+        self._emit(LinkOpened(key, peer))
+        self._flush()
+
+    async def link_messages(self, key: str, messages: list[bytes]) -> None:
+        if key not in self.sync.sessions:
+            return
+        for data in messages:  # a session that closes midway ignores the rest
+            self.sync.receive_data(key, data)
+        if self._interval is None:
+            await self.pump()
+        else:
+            if self._early:
+                self._flush()  # a peer's updates go on now; the rest waits for the commit
+            self._commit_received_soon()
+
+    async def link_closed(self, key: str, reason: str) -> None:
+        if key in self.sync.sessions:
+            self.sync.receive_eof(key)
+            with contextlib.suppress(MeshposError):
+                await self.pump()
+        link = self._links.pop(key, None)
+        if link is not None:
+            self._emit(LinkClosed(key, link[0], reason))
+
+    def link_refused(self, peer: LinkPeer, reason: str) -> None:
+        self._emit(LinkRefused(peer, reason))
+
+    def close_link(self, key: str, reason: str) -> None:
+        """Say goodbye on one session (the link closes once its goodbye is out)."""
+        if key in self.sync.sessions:
+            self.sync.close(key, reason)
+            self._flush()
+            if self._early and self._interval is not None:
+                self._commit_received_soon()  # the goodbye waits behind what waits for a commit
+
+    def hang_up(self, key: str) -> None:
+        """Close one connection now, without a goodbye (its peer redials); an empty message is what
+        tells a link to close."""
+        link = self._links.get(key)
+        if link is not None:
+            link[1]([b""])
+
+    def _commit_received_soon(self) -> None:
+        if self._received_commit is not None or self.closing:
+            return  # already due
+        loop = asyncio.get_running_loop()
+        assert self._interval is not None
+        delay = self._received_committed_at + self._interval - loop.time()
+        if delay <= 0:
+            self._commit_received()
+        else:
+            self._received_commit = loop.call_later(delay, self._commit_received)
+
+    def _commit_received(self) -> None:
+        self._received_commit = None
+        self._received_committed_at = asyncio.get_running_loop().time()
+        self._received_due = True
+        if not self.closing and (self._received_pump is None or self._received_pump.done()):
+            task = asyncio.create_task(self._pump_received())
+            self._received_pump = task
+            self._committers.add(task)
+            task.add_done_callback(self._committers.discard)
+
+    async def _pump_received(self) -> None:
+        """Pump until no received change is due: one task at a time, however many batches arrive."""
+        while self._received_due and not self.closing:
+            self._received_due = False
+            await self._pump_logged()
+
+    async def _pump_logged(self) -> None:
+        try:
+            await self.pump()
+        except StoreError as exc:  # the ticker retries
+            log.error("cannot commit received changes (%s); retrying", exc)

@@ -1,0 +1,224 @@
+"""The synchronizer's part of passing knowledge on beyond the links: attestations and the console's state.
+
+docs/architecture.md (Links), docs/architecture.md (Relay and console). On the bounded topology
+(``_spread``) a node hears only its neighbours, so what the rest of the venue must learn rides in the
+heartbeats, a hop at a time:
+
+* ``held``: what each node attests it holds of the open ledger days, per author, sent towards the
+  author along its tree (``_held``), so a register counts on how many devices its sales are durable.
+* the console's state vectors and report counts, which only the relay's links hear from the relay,
+  passed on to each link once per version.
+* a newly linked peer's welcome: every far record we hold, a few at a time, so a node that joins
+  learns the venue in a few message delays.
+
+Kept apart from ``_spread`` (which links, far presence, gone notices) because it is a separate
+concern that only reads the topology. A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`,
+which owns the state named below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Doc
+
+from meshpos.model.documents import is_ledger
+from meshpos.model.replica import decode_state_vector
+from meshpos.model.tally import Tally
+from meshpos.sync._config import REPORTED_DAYS
+from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, HeldTable
+from meshpos.sync._messages import Heartbeat, Hello
+from meshpos.sync._presence import FarTable
+from meshpos.sync._session import Session
+from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
+
+#: far records added to each beat for a newly linked peer until it has had every one (arrays only)
+WELCOME_PER_BEAT = 24
+
+
+class PassingOn:
+    """Attestations, the console's state and the welcome, per link (a mixin of ``Synchronizer``)."""
+
+    hello: Hello
+    _far: FarTable
+    _discovered: frozenset[str]
+    _seq: int
+    _trigger: bool
+    _docs: dict[str, Doc[Any]]
+    _attested: HeldTable
+    _console_sv: dict[str, dict[int, int]]
+    _reports: dict[str, Tally]
+    _console_sent: dict[str, object]  # peer node -> the console's state last passed on to it
+    _welcomed: dict[
+        str, int
+    ]  # peer node -> far records sent to it since it linked (``_with_welcome``)
+    _attested_at: tuple[int, frozenset[str]]  # (the beat seq, the open documents) last attested
+
+    if TYPE_CHECKING:
+
+        @property
+        def node_id(self) -> str: ...
+
+        @property
+        def members(self) -> frozenset[str]: ...
+
+        def _exchanging(self) -> list[Session]: ...
+
+        def _client_nodes(self) -> dict[int, str]: ...
+
+        def _graph(self) -> dict[str, frozenset[str]]: ...
+
+        def _shape(self) -> tuple[frozenset[str], frozenset[str]]: ...
+
+    # --- who holds what beyond the links (``_held``) -------------------------------------------------
+
+    def held_beyond(self, doc: str) -> dict[str, dict[int, int]]:
+        """Per other node, what it attested it holds of ``doc`` (client -> clock), passed here."""
+        return {n: sv for n, sv in self._attested.of(doc).items() if n != self.node_id}
+
+    def _attest_own(self) -> None:
+        """Attest what this node holds of the open ledger days, for every author whose node we know
+        (once per beat: the state as the beat is built, which the engine commits before it sends)."""
+        if self._attested_at[0] == self._seq:
+            return  # (called for every link; once a beat does)
+        docs = frozenset(self._docs)
+        if self._attested_at[1] != docs:
+            self._attested.keep_only(docs)
+        self._attested_at = (self._seq, docs)
+        clients = self._client_nodes()
+        for name, doc in self._docs.items():
+            if not is_ledger(name):
+                continue
+            for client, clock in decode_state_vector(doc.get_state()).items():
+                author = clients.get(client)
+                if author is None or author == self.node_id:
+                    continue
+                if self._attested.learn(self.node_id, name, client, clock):
+                    self._attested.queue((self.node_id, name, client))
+
+    def _with_console_passed_on(self, beat: Heartbeat, session: Session) -> Heartbeat:
+        """``beat`` with what the console holds and reports, as this node learnt it, when
+        ``session``'s peer has not had it yet: only the relay's links hear the relay, so on the
+        bounded topology every node passes the console's state on to its links (each version once
+        per link), or a register beyond the relay's links never learnt its sales were at the
+        console (its pending count stuck above 0; the partition chaos test found it). Counts and
+        clocks only grow: a receiver keeps the highest (``Heartbeats._on_heartbeat``)."""
+        peer = session.peer
+        if (
+            peer is None
+            or beat.relay
+            or self.hello.role == "console"
+            or peer.role == "console"
+            or session.stock
+            or TOPOLOGY_FEATURE not in session.peer_features
+        ):
+            return beat
+        console = {d: dict(sv) for d, sv in self._console_sv.items() if d in self._docs}
+        reports = self._passed_reports()
+        said = (console, reports)
+        if not console or self._console_sent.get(peer.node) == said:
+            return beat
+        self._console_sent[peer.node] = said
+        return replace(beat, console=console, reports=reports)
+
+    def _with_welcome(self, beat: Heartbeat, session: Session) -> Heartbeat:
+        """``beat`` with WELCOME_PER_BEAT more far records for a peer newly linked, until it has had
+        every record we hold once (the beats come at once meanwhile): a node that joins learns the
+        venue in a few message delays, not from the rotation (~13 beats at 200 nodes), so it knows
+        every author's node for the durability count and every candidate at once. Arrays only
+        (``COMPACT_FAR_FEATURE``): 24 records are ~1.5 kB."""
+        peer = session.peer
+        if (
+            peer is None
+            or peer.role == "console"
+            or self.hello.role == "console"
+            or session.stock
+            or COMPACT_FAR_FEATURE not in session.peer_features
+        ):
+            return beat
+        done = self._welcomed.get(peer.node, 0)
+        if done >= len(self._far):
+            self._welcomed[peer.node] = done
+            return beat
+        records = self._far.records
+        have = {r.node for r in beat.far}
+        order = list(records.values())
+        extra = [r for r in order[done : done + WELCOME_PER_BEAT] if r.node not in have]
+        self._welcomed[peer.node] = done + WELCOME_PER_BEAT
+        if done + WELCOME_PER_BEAT < len(order):
+            self._trigger = True  # the rest in the next beat, at once
+        return replace(beat, far=beat.far + tuple(r for r in extra if r.node != peer.node))
+
+    def _passed_reports(self) -> dict[str, Tally]:
+        latest = sorted(d for d in self._reports if d in self._docs)[-REPORTED_DAYS:]
+        return {  # copies: the table grows in place, and what was sent is compared with it
+            doc: {register: dict(counts) for register, counts in self._reports[doc].items()}
+            for doc in latest
+            if self._reports[doc]
+        }
+
+    def _with_held(self, beat: Heartbeat, session: Session) -> Heartbeat:
+        """``beat`` with the attestations whose next hop is ``session``'s peer (at most
+        HELD_PER_BEAT; the others wait for their own link or the next beat), and the console's
+        state passed on (:meth:`_with_console_passed_on`)."""
+        beat = self._with_welcome(self._with_console_passed_on(beat, session), session)
+        peer = session.peer
+        if (
+            peer is None
+            or peer.role == "console"
+            or session.stock
+            or HELD_FEATURE not in session.peer_features
+        ):
+            return beat
+        self._attest_own()
+        taken = self._attested.take(self._held_hop, peer.node, HELD_PER_BEAT)
+        if not taken:
+            return beat
+        held: dict[str, dict[str, dict[int, int]]] = {}
+        for key in taken:
+            node, doc, client = key
+            held.setdefault(node, {}).setdefault(doc, {})[client] = self._attested.clock(key)
+        return replace(beat, held=held)
+
+    def _held_hop(self, client: int) -> str | None:
+        """The peer an attestation about ``client``'s writes goes to: its author's node when linked,
+        else our parent in the author's tree (``_topology.tree``) when linked; None: not now. In
+        that tree N−1 peers (no HELD_FEATURE: they pass no attestation on) are leaves, like
+        kitchen screens."""
+        author = self._client_nodes().get(client)
+        if author is None or author == self.node_id:
+            return None
+        linked: set[str] = set()
+        plain: set[str] = set()
+        for s in self._exchanging():
+            if s.peer is not None and not s.stock and s.peer.role != "console":
+                (linked if HELD_FEATURE in s.peer_features else plain).add(s.peer.node)
+        if author in linked:
+            return author
+        links = self._graph()
+        if author not in links or self.node_id not in links:
+            return None
+        leaves = self._shape()[1] | plain
+        parent = self._attested.parents(author, links, leaves).get(self.node_id)
+        return parent if parent in linked else None
+
+    def _learn_held(self, beat: Heartbeat) -> None:
+        """Keep the attestations of a peer's heartbeat about nodes, open days and authors we know
+        (what we keep is bounded by the venue), and queue on those that rose."""
+        if beat.role == "console" or self.hello.role == "console":
+            return
+        clients = self._client_nodes()
+        known = self.members | self._discovered
+        for node, docs in beat.held.items():
+            if node == self.node_id or node not in known:
+                continue
+            for doc, clocks in docs.items():
+                if doc not in self._docs:
+                    continue
+                for client, clock in clocks.items():
+                    author = self.node_id if client == self.hello.client_id else clients.get(client)
+                    if author is None or not self._attested.learn(node, doc, client, clock):
+                        continue
+                    if author != self.node_id:
+                        self._attested.queue((node, doc, client))
