@@ -68,6 +68,11 @@ class LinkSettings:
     wants: Callable[[str, frozenset[str] | None], bool] | None = None
     on_members: Callable[[frozenset[str]], None] | None = None  # discovery's list, on every change
     recheck: float = 1.0  # seconds between looks at whether an unwanted peer is wanted now
+    # with bounded links (``wants``): an advertised peer no dial reached is dialled again after this
+    # many seconds, twice as long after each miss up to ``probe_max`` (it may be back: a healed
+    # partition, a restarted switch), so it rejoins the members without waiting to be advertised anew
+    probe: float = 5.0
+    probe_max: float = 60.0
     # stock Yjs clients on /yjs/<document> (net.yjs); None: the mesh's path only
     yjs: YjsSettings | None = None
 
@@ -94,6 +99,7 @@ class Links:
         # advertised but not answering (a crashed node stays listed for minutes): not a member until
         # it links or is advertised anew
         self._unreachable: set[str] = set()
+        self._probes: dict[str, tuple[float, float]] = {}  # unreachable: (next dial at, interval)
         self._dialers: dict[str, asyncio.Task[None]] = {}
         # dialers of peers not wanted now, waiting to be (``_until_wanted``), and the one task that looks
         self._waiting: dict[str, asyncio.Event] = {}
@@ -178,6 +184,7 @@ class Links:
         known = node_id in self._ads and node_id not in self._unreachable
         self._ads[node_id] = (host, port)
         self._unreachable.discard(node_id)
+        self._probes.pop(node_id, None)
         if not known:
             self._tell_members()
         task = self._dialers.get(node_id)
@@ -186,6 +193,7 @@ class Links:
 
     def peer_removed(self, node_id: str) -> None:
         """A goodbye on mDNS: stop redialling (an open link stays until the peer closes it)."""
+        self._probes.pop(node_id, None)
         if self._ads.pop(node_id, None) is not None:
             self._tell_members()
         task = self._dialers.pop(node_id, None)
@@ -337,7 +345,16 @@ class Links:
             self.settings.on_members(frozenset(self._ads) - self._unreachable)
 
     def _reachable(self, node_id: str, ok: bool) -> None:
-        """A dial reached ``node_id`` or found nobody there: the members told change with it."""
+        """A dial reached ``node_id`` or found nobody there: the members told change with it, and a
+        node found nowhere is probed on a growing interval (``LinkSettings.probe``)."""
+        if ok:
+            self._probes.pop(node_id, None)
+        else:
+            s = self.settings
+            last = self._probes.get(node_id)
+            interval = s.probe if last is None else min(last[1] * 2, s.probe_max)
+            due = asyncio.get_running_loop().time() + interval * (0.5 + self.rng.random())
+            self._probes[node_id] = (due, interval)
         if ok != (node_id not in self._unreachable):
             (self._unreachable.discard if ok else self._unreachable.add)(node_id)
             self._tell_members()
@@ -368,8 +385,17 @@ class Links:
                     event.set()
 
     def _wanted(self, node_id: str) -> bool:
+        """Dial ``node_id`` now? Everyone, in a full mesh; else whom the topology wants, and an
+        advertised node no dial reached when its probe is due: it is no member, so the topology would
+        never want it again, and both sides of a healed partition would wait for discovery to
+        advertise the other anew (mDNS: up to a minute)."""
         wants = self.settings.wants
-        return wants is None or wants(node_id, self._features.get(node_id))
+        if wants is None:
+            return True
+        if node_id in self._unreachable:
+            probe = self._probes.get(node_id)
+            return probe is None or asyncio.get_running_loop().time() >= probe[0]
+        return wants(node_id, self._features.get(node_id))
 
     # --- one link ---------------------------------------------------------------------------------
 
