@@ -79,6 +79,14 @@ class HeldTable:
         held[client] = clock
         return True
 
+    def kept(self, node: str) -> list[Key]:
+        """Every attestation kept here about what ``node`` holds."""
+        return [
+            (node, doc, client)
+            for doc, clocks in self._clocks.get(node, {}).items()
+            for client in clocks
+        ]
+
     def queue(self, key: Key) -> None:
         """Queue ``key`` to pass on, as the newest (a rise moves it to the front: what a cashier
         looks at is the latest sale's count, not one an older backlog holds back)."""

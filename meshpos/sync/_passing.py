@@ -26,7 +26,7 @@ from pycrdt import Doc
 from meshpos.model.documents import is_ledger
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.tally import Tally
-from meshpos.sync._config import REPORTED_DAYS
+from meshpos.sync._config import REPORTED_DAYS, SyncConfig
 from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, HeldTable
 from meshpos.sync._messages import Heartbeat, Hello
 from meshpos.sync._presence import FarTable
@@ -54,6 +54,9 @@ class PassingOn:
         str, int
     ]  # peer node -> far records sent to it since it linked (``_with_welcome``)
     _attested_at: tuple[int, frozenset[str]]  # (the beat seq, the open documents) last attested
+    _attested_again_at: float  # when this node's own attestations were last queued again
+    _now: float | None
+    config: SyncConfig
 
     if TYPE_CHECKING:
 
@@ -96,6 +99,16 @@ class PassingOn:
                     continue
                 if self._attested.learn(self.node_id, name, client, clock):
                     self._attested.queue((self.node_id, name, client))
+        now = self._now
+        if now is not None and now - self._attested_again_at >= self.config.anti_entropy_interval:
+            # An attestation goes on only when it rises, and one can die on the way: a neighbour
+            # killed before its heartbeat passed it on, or one that did not know the author yet
+            # (it restarted, and our link came before the author's). So every anti-entropy
+            # period this node's own go on again: the author counts it within one period, and a
+            # hop that has it already passes nothing on.
+            self._attested_again_at = now
+            for key in self._attested.kept(self.node_id):
+                self._attested.queue(key)
 
     def _with_console_passed_on(self, beat: Heartbeat, session: Session) -> Heartbeat:
         """``beat`` with what the console holds and reports, as this node learnt it, when

@@ -166,6 +166,7 @@ class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats)
         self._held_by: dict[str, dict[str, dict[int, int]]] = {}
         self._attested = HeldTable()  # (``_held``) what nodes beyond the links hold
         self._attested_at: tuple[int, frozenset[str]] = (-1, frozenset())
+        self._attested_again_at = -float("inf")  # (``_passing``) own attestations last re-sent
         self._now: float | None = None
         self._started_at: float | None = None
         self._next_heartbeat = 0.0
