@@ -37,6 +37,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from meshpos.errors import RemoteProtocolError
+from meshpos.sync._claims import MAX_FAR_NODES, ClaimRefusals
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._election import Candidate
 from meshpos.sync._events import PeerGone, SyncEvent
@@ -108,6 +109,9 @@ class Spread:
         def _exchanging(self) -> list[Session]: ...
 
         def close(self, peer: str, reason: str = "closing") -> None: ...
+
+        @property
+        def claim_refusals(self) -> ClaimRefusals: ...
 
     # --- membership and links ---------------------------------------------------------------------
 
@@ -365,8 +369,12 @@ class Spread:
         if beat.role == "console" or self.hello.role == "console":
             return  # the console is no member of the mesh's topology
         self._heard_candidates = True  # every beat's far records lead with the best candidates
+        full = 0  # records and notices of nodes new here refused: the table is full (``_claims``)
         for record in beat.far:
             if record.node == self.node_id or record.role == "console":
+                continue
+            if not self._far.knows(record.node) and self._far.size() >= MAX_FAR_NODES:
+                full += 1
                 continue
             if self._far.learn(record, now):  # news: pass it on at once (``_news_out``)
                 self._news.setdefault(record.node, None)
@@ -382,10 +390,19 @@ class Spread:
                 if self._far.refute(node, seq, now):
                     self._trigger = True
                 continue
+            if not self._far.knows(node) and self._far.size() >= MAX_FAR_NODES:
+                full += 1
+                continue
             if self._far.gone(node, seq, now):
                 self._presence.forget(node)
                 self._events.append(PeerGone(node))
                 self._trigger = True
+        self.claim_refusals.refuse(
+            beat.node,
+            "far_nodes_full",
+            f"far records or gone notices of nodes new here: {MAX_FAR_NODES} nodes kept already",
+            full,
+        )
 
     def _linked_to(self, node: str) -> bool:
         return any(
