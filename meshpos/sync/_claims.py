@@ -13,8 +13,8 @@ beat (a heartbeat budget allows 40 a second):
   counts (1,024 a beat): kept for the day, and passed on to every link, where a state vector above the
   decoder's own bound closed every honest link of the mesh as a protocol error.
 
-So each is kept up to a venue's worth (:data:`MAX_FAR_NODES`; the decoder's own bounds for the
-console's state): past that, a claim about something this node already keeps, or holds, or knows is
+So each is kept up to a venue's worth (:data:`MAX_FAR_NODES`, plus the gone notes of this node's
+own links; the decoder's own bounds for the console's state): past that, a claim about something this node already keeps, or holds, or knows is
 still taken (it may push out one that is none of these), and the rest is refused, counted and logged
 once per device and cause (:class:`ClaimRefusals`). A bound trades a hostile device's claims for
 pessimism only: a node it crowds out is learnt from its own links, a count the console's state lacks
@@ -33,8 +33,9 @@ from meshpos.sync._bodies import MAX_JSON_DOCS
 log = logging.getLogger("meshpos.sync")
 
 #: nodes (far records and gone notes) a node keeps: far above a venue's devices (issue 18: 30-60
-#: registers, 200 in the simulation), the same figure as the node ids one heartbeat may list
-MAX_FAR_NODES = MAX_JSON_DOCS
+#: registers, 200 in the simulation), and half the node ids one heartbeat may list, so the relay's
+#: summary to the console (every node it knows, direct or far) is never refused for its size
+MAX_FAR_NODES = MAX_JSON_DOCS // 2
 #: (device, cause) pairs logged; past it every refusal is only counted
 MAX_LOGGED = 256
 

@@ -37,6 +37,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from meshpos.errors import RemoteProtocolError
+from meshpos.sync._bodies import MAX_FAR
 from meshpos.sync._claims import MAX_FAR_NODES, ClaimRefusals
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._election import Candidate
@@ -439,7 +440,16 @@ class Spread:
                 self._events.append(PeerGone(node))
 
     def _gone_out(self, now: float) -> dict[str, int]:
-        return self._far.recently_gone(now, self.config.heartbeat_interval * 3)
+        """The nodes gone lately, at most MAX_FAR a beat (the decoder's bound: a beat naming more
+        was refused and its link closed, so that many nodes gone at once, a switch of a large
+        venue or a hostile device's notices, closed the mesh's links one by one); past that, a
+        window that moves on every beat, so each still goes out within the few beats it is news."""
+        gone = self._far.recently_gone(now, self.config.heartbeat_interval * 3)
+        if len(gone) <= MAX_FAR:
+            return gone
+        nodes = list(gone)
+        start = (self._seq * MAX_FAR) % len(nodes)
+        return {n: gone[n] for n in (nodes[start:] + nodes[:start])[:MAX_FAR]}
 
     def _should_trigger(self, now: float) -> bool:
         """A heartbeat now for news (at most one per TRIGGER_SPACING)."""

@@ -161,11 +161,11 @@ async def test_a_device_naming_new_nodes_and_clients_in_every_beat_leaves_the_no
             "R1 to refuse far records past its bound",
         )
         assert not evil.closed, evil.close_reason  # well-formed, within the budget: not abuse
+        assert sync._far.size() <= MAX_FAR_NODES  # (its own links' gone notes come on top)
+        assert len(sync.console_state(LEDGER)) <= MAX_STATE_CLIENTS
+        assert len(sync.console_reports(LEDGER)) <= MAX_JSON_DOCS
     finally:
         await evil.close()
-    assert sync._far.size() <= MAX_FAR_NODES
-    assert len(sync.console_state(LEDGER)) <= MAX_STATE_CLIENTS
-    assert len(sync.console_reports(LEDGER)) <= MAX_JSON_DOCS
     counts = sync.claim_refusals.counts
     assert set(counts) == {"far_nodes_full", "console_clients_full", "console_registers_full"}
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]

@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from meshpos.sync import Synchronizer
-from meshpos.sync._bodies import MAX_JSON_DOCS, MAX_STATE_CLIENTS
+from meshpos.sync._bodies import MAX_FAR, MAX_JSON_DOCS, MAX_STATE_CLIENTS
 from meshpos.sync._claims import MAX_FAR_NODES
 from meshpos.sync._messages import FarRecord, Heartbeat
 from meshpos.sync._session import Session
@@ -73,6 +73,9 @@ def test_a_device_naming_new_nodes_clients_and_registers_in_every_beat_grows_no_
             "console_registers_full",
         }
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    # no honest node's beat was refused: what it passes on stays within a heartbeat's bounds
+    closed = [w for w in warnings if w.startswith("closing session with R0")]
+    assert not closed, closed[:3]
     said = [w for w in warnings if w.startswith("refused") and "from R900" in w]
     assert said
     assert len(said) <= 3 * len(honest), said  # at most once per device and cause on each node
@@ -81,3 +84,26 @@ def test_a_device_naming_new_nodes_clients_and_registers_in_every_beat_grows_no_
     # the honest nodes still sync: a sale reaches every one of them
     client, clock = venue.write("R001", "a-sale-after-the-attack")
     venue.until(lambda: set(honest) <= venue.holders(client, clock), limit=20.0)
+
+
+def test_more_nodes_gone_at_once_than_a_beat_may_name_closes_no_link(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Half of a large venue dies at once (a switch, a circuit): a node that knows 100 nodes gone
+    says so in its beats, at most MAX_FAR a beat, every one within a few beats (a beat naming
+    more was refused and its link closed: half of a 150-node simulated venue dying closed the
+    survivors' links)."""
+    venue = Venue(6)
+    venue.settle(10.0)
+    caplog.clear()
+    teller = venue.net.nodes["R001"]
+    dead = {f"D{i:03d}" for i in range(100)}
+    for node in sorted(dead):
+        teller._far.gone(node, 1, venue.net.now)
+    assert len(teller._gone_out(venue.net.now)) == MAX_FAR
+    linked = venue.net.links()["R001"]
+    venue.until(
+        lambda: all(dead <= venue.net.nodes[n]._far.gone_nodes() for n in linked), limit=3.0
+    )
+    closed = [r.getMessage() for r in caplog.records if "closing session" in r.getMessage()]
+    assert not closed, closed[:3]
