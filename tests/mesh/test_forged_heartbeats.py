@@ -148,6 +148,8 @@ async def test_a_device_naming_new_nodes_and_clients_in_every_beat_leaves_the_no
                 reports={LEDGER: {node: {"receipts": 1} for node in fake}},
                 far=tuple(FarRecord(node, "register", 1_000_000, False, False, 1) for node in fake),
                 gone={f"G{n:04d}-{k:02d}": 1 for k in range(NEW_PER_BEAT)},
+                # attestations of clients nobody announced and of days nobody opened
+                held={"E1": {LEDGER: {10**12 + n: 5}, f"ledger/2001-01-{n % 28 + 1:02d}": {1: 5}}},
             )
             # one beat per beat of R1's (at most 20 a second, TRIGGER_SPACING): within the
             # heartbeat budget (40 a second), so this is no abuse, only claims
@@ -172,4 +174,5 @@ async def test_a_device_naming_new_nodes_and_clients_in_every_beat_leaves_the_no
     for cause in counts:  # said once, naming the device and the cause; the rest counted
         said = [m for m in warned if m.startswith("refused") and "from E1" in m and cause in m]
         assert len(said) == 1, (cause, said)
+    assert sync._attested.kept("E1") == []  # no attestation about what does not exist
     assert state(r1) == before  # no document changed
