@@ -5,7 +5,7 @@ encode, and a pycrdt transaction is not atomic: what was assigned before stays, 
 So every value is checked with :func:`meshpos.model.limits.check_value` before it is assigned, and every
 assignment an operation makes is journalled; if anything raises before the operation ends, its assignments
 are undone (an inserted key is deleted, a replaced one gets its old value back) and the operation changes
-nothing a reader can see. Records are insert-only under fresh uuids, so an undo never touches a record
+nothing a reader can see. Records are insert-only under fresh ids, so an undo never touches a record
 another device wrote.
 
 An insert-only money fact is written as one compact-JSON text (:func:`put_record`): it is never merged field
