@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from pycrdt import Map
+from pycrdt import Doc, Map
 
 from meshpos.model import Replica, Venue
 from meshpos.model.ids import RECORD_ID_CHARS
@@ -67,6 +67,23 @@ def _ids(text: str) -> int:
     return sum(len(m) for m in _UUID.findall(text)) + sum(len(m) for m in _TOKEN.findall(text))
 
 
+def _unchanged_writes(before: bytes, roots: list[str], update: bytes) -> int:
+    """How many map keys ``update`` sets to the value they already held (on a copy of the document
+    as it was before: ``before``, its whole state): bytes sent, and a tombstone kept, for nothing."""
+    doc: Doc[Any] = Doc()
+    doc.apply_update(before)
+    seen: list[Any] = []
+    subscriptions = [doc.get(root, type=Map).observe_deep(seen.extend) for root in roots]
+    doc.apply_update(update)
+    del subscriptions
+    return sum(
+        1
+        for event in seen
+        for change in getattr(event, "keys", {}).values()
+        if change.get("action") == "update" and change.get("oldValue") == change.get("newValue")
+    )
+
+
 def sale_taps(venue: Venue, k: int) -> list[tuple[str, Callable[[], object]]]:
     """The bench's sale ``k`` as its four taps (each one durable write on a node)."""
     made: dict[str, str] = {}
@@ -98,6 +115,7 @@ def measure(sales: int = 3) -> dict[str, Any]:
         venue.replica.take_updates()
         for name, tap in sale_taps(venue, k):
             before = {n: _flat(venue.replica.doc(n)) for n in venue.replica.names()}
+            states = {n: venue.replica.doc(n).get_update() for n in venue.replica.names()}
             tap()
             for captured in venue.replica.take_updates():
                 doc = venue.replica.doc(captured.document)
@@ -107,6 +125,8 @@ def measure(sales: int = 3) -> dict[str, Any]:
                 keys = sum(len(key) for key in fresh)
                 values = sum(len(v.encode()) for v in new.values())
                 message = encode(SyncUpdate(captured.document, captured.update))
+                roots = list(doc.keys())
+                state = states.get(captured.document) or Doc().get_update()
                 taps.append(
                     {
                         "tap": name,
@@ -119,6 +139,7 @@ def measure(sales: int = 3) -> dict[str, Any]:
                         + sum(_ids(v) for v in new.values()),
                         "yjs_bytes": len(captured.update) - keys - values,
                         "envelope_bytes": len(message) - len(captured.update),
+                        "unchanged_writes": _unchanged_writes(state, roots, captured.update),
                         "written": {"/".join(p): v for p, v in new.items()},
                     }
                 )
@@ -132,6 +153,7 @@ def measure(sales: int = 3) -> dict[str, Any]:
         "keys_bytes_per_sale": sum(t["keys_bytes"] for t in taps),
         "yjs_bytes_per_sale": sum(t["yjs_bytes"] for t in taps),
         "envelope_bytes_per_sale": sum(t["envelope_bytes"] for t in taps),
+        "unchanged_writes_per_sale": sum(t["unchanged_writes"] for t in taps),
         "taps": taps,
     }
 
@@ -148,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{t['tap']:12s} {t['document']:20s} {t['message_bytes']:5d} B "
             f"(values {t['values_bytes']}, keys {t['keys_bytes']}, yjs {t['yjs_bytes']}, "
-            f"envelope {t['envelope_bytes']}, "
+            f"envelope {t['envelope_bytes']}, unchanged writes {t['unchanged_writes']}, "
             f"ids {t['id_chars']})"
         )
         for path, value in t["written"].items():
