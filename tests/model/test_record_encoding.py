@@ -3,6 +3,7 @@ of values per record) read the same, merge with new ones, and keep every conflic
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -14,7 +15,7 @@ from pycrdt import Doc, Map
 from meshpos.errors import CorruptRecord, InvalidInput
 from meshpos.model import Ledger, Venue, ledger
 from meshpos.model._records import CorruptRegistry, Fields, decoded
-from meshpos.model._writes import put, put_record
+from meshpos.model._writes import put, put_record, same_value
 from meshpos.model.ids import RECORD_ID_CHARS, new_record_id
 from meshpos.model.ledger_layout import (
     ORDER_PARTS,
@@ -25,7 +26,7 @@ from meshpos.model.ledger_layout import (
 )
 from meshpos.model.limits import value_problem
 from meshpos.model.records import INVENTORY_MOVES, LEDGER_RECORDS, LEDGER_ROOTS
-from meshpos.model.sample import CASHIER, MANAGER
+from meshpos.model.sample import CASHIER, MANAGER, sample_catalog
 from meshpos.model.tally import LedgerTally
 
 from .conftest import NOW, make_venue, sync
@@ -397,3 +398,28 @@ def test_a_sale_writes_no_field_that_holds_nothing_and_reads_it_as_empty() -> No
     assert read.lines[0].modifiers == ()
     assert read.lines[0].discount_id is None
     assert (ledger.order(placed.id).table, ledger.order(placed.id).tab) == ("T2", "Jo")
+
+
+def test_a_menu_written_again_unchanged_sends_nothing_and_a_change_still_goes() -> None:
+    """A key written with the value it holds would send an update to every device and leave a tombstone
+    for good (issue 18): the whole sample menu loaded again writes nothing; one price changed writes
+    that product alone, and a value of another kind (a flag for a number) is a change."""
+    venue = make_venue("R1")  # the sample menu, loaded once
+    sample_catalog(venue.catalog, pin_hash="x")
+    assert venue.replica.take_updates() == []
+    other = make_venue("R2", catalog_from=venue.replica)
+    espresso = venue.catalog.product("espresso")
+    venue.catalog.put_product(dataclasses.replace(espresso, price=espresso.price + 10))
+    (changed,) = venue.replica.take_updates()
+    assert venue.catalog.product("espresso").price == espresso.price + 10
+    other.replica.apply(changed.document, changed.update)
+    assert other.catalog.product("espresso").price == espresso.price + 10
+    assert other.catalog.product("latte") == venue.catalog.product("latte")  # nothing else moved
+    doc: Doc[Any] = Doc()
+    values = doc.get("m", type=Map)
+    put(values, "n", 1, "test")
+    for same in (1, 1.0):
+        put(values, "n", same, "test")
+        assert not same_value(True, same)
+    put(values, "n", True, "test")
+    assert values["n"] is True
