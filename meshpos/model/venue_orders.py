@@ -261,8 +261,7 @@ class OrderRules(VenueBase):
             ticket_id,
             {
                 "order_id": order_id,
-                "table": order.table,
-                "tab": order.tab,
+                **unless_empty(table=order.table, tab=order.tab),
                 "register": self.device,
                 "user": user,
                 "at": now_ms,
@@ -272,8 +271,10 @@ class OrderRules(VenueBase):
                         "line_id": line.id,
                         "name": line.name,
                         "quantity": line.quantity,
-                        "modifiers": [m.name for m in line.modifiers],
-                        "station": self._station(line.product_id),
+                        **unless_empty(
+                            modifiers=[m.name for m in line.modifiers],
+                            station=self._station(line.product_id),
+                        ),
                     }
                     for line in unsent
                 ],
