@@ -1,8 +1,8 @@
 """The ids the model gives new records (orders, lines, payments, receipts, shifts, tickets...).
 
 A record id is written many times over: as its key, and inside other records (a receipt names its order,
-its lines and its payments; every order, payment and receipt names its shift). A sale carried 14 of them,
-a third of its bytes as uuids, and each sale's updates go to every other device, so an id's length is
+its lines and its payments; every order, payment and receipt names its shift). A sale carried 13 of them,
+a quarter of its bytes as uuids, and each sale's updates go to every other device, so an id's length is
 paid per receipt per device (issue 18, docs/benchmarks.md "sale bytes").
 
 An id is :data:`RECORD_ID_CHARS` characters: a lowercase letter, then lowercase letters and digits,
