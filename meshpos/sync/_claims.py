@@ -18,8 +18,8 @@ own links; the decoder's own bounds for the console's state): past that, a claim
 still taken (it may push out one that is none of these), and the rest is refused, counted and logged
 once per device and cause (:class:`ClaimRefusals`). A bound trades a hostile device's claims for
 pessimism only: a node it crowds out is learnt from its own links, a count the console's state lacks
-stays pending. What an enrolled device can still forge within the bounds is in docs/architecture.md
-(Security).
+stays pending. What an enrolled device can still forge within the bounds:
+docs/architecture.md (Security).
 """
 
 from __future__ import annotations
