@@ -34,6 +34,7 @@ from meshpos.errors import (
 from meshpos.sync._budget import PeerBudget, TokenBucket
 from meshpos.sync._codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
+    HEARTBEAT,
     MIN_MAX_MESSAGE_SIZE,
     decode,
     decode_y_payload,
@@ -66,6 +67,7 @@ from meshpos.sync._states import (
     Trigger,
 )
 
+_HEARTBEAT_TYPE = bytes([HEARTBEAT])  # a heartbeat's first byte (``_codec``)
 log = logging.getLogger("meshpos.sync")
 
 
@@ -173,6 +175,7 @@ class Session:
         budget = self.config.budget
         self._messages = TokenBucket(budget.messages)
         self._heartbeats = TokenBucket(budget.heartbeats)
+        self._heartbeat_bytes = TokenBucket(budget.heartbeat_bytes)
         self._awareness = TokenBucket(budget.awareness)
         self._update_bytes = TokenBucket(budget.update_bytes)
         self._repeated_step1 = TokenBucket(budget.repeated_step1)
@@ -212,6 +215,8 @@ class Session:
         self._received_since_tick = True
         try:
             self._charge(self._messages, "messages")
+            if data[:1] == _HEARTBEAT_TYPE:  # before it is decoded: its JSON is the cost
+                self._charge(self._heartbeat_bytes, "bytes of heartbeats", len(data))
             self._handle(decode(data, self.config.max_message_size))
         except RemoteProtocolError as exc:
             self.abort(exc)

@@ -22,6 +22,7 @@ import pytest
 from meshpos.harness.wait import until
 from meshpos.sync import Heartbeat
 from meshpos.sync._bodies import MAX_JSON_DOCS, MAX_STATE_CLIENTS
+from meshpos.sync._budget import PeerBudget
 from meshpos.sync._claims import MAX_FAR_NODES
 from meshpos.sync._codec import HEARTBEAT
 from meshpos.sync._held import MAX_HELD
@@ -176,3 +177,38 @@ async def test_a_device_naming_new_nodes_and_clients_in_every_beat_leaves_the_no
         assert len(said) == 1, (cause, said)
     assert sync._attested.kept("E1") == []  # no attestation about what does not exist
     assert state(r1) == before  # no document changed
+
+
+async def test_a_device_sending_huge_heartbeats_is_cut_off_before_they_are_decoded(
+    mesh: Mesh,  # noqa: F811  (the fixture, imported)
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A heartbeat's JSON is decoded whole before anything else looks at it (a 4 MB one took
+    ~0.25 s of CPU, and the heartbeat budget let 64 of them in at once). Its bytes have a budget,
+    charged before the decode: a device sending ~1 MB beats is cut off as abusive, logged once."""
+    r1 = await mesh.node("R1")
+    await sell(r1)
+    before = state(r1)
+    budget = PeerBudget().heartbeat_bytes  # (the node's sessions keep the default)
+    days = [f"ledger/2001-{m:02d}-{d:02d}" for m in (1, 2) for d in range(1, 9)]
+    big = raw(
+        "E2",
+        role="register",
+        console={day: {str(10**6 + k): 1 for k in range(4096)} for day in days},
+    )
+    assert len(big) * 16 > budget.burst  # 16 of them pass the burst
+    evil = await Attacker.dial(mesh.issue("E2", "register"), "R1", HOST, r1.port)
+    try:
+        await evil.wait_for_hello()
+        await evil.send(evil.hello(client_id=778))
+        for _ in range(16):
+            if evil.closed:
+                break
+            await evil.send_raw(big)
+        reason = await evil.wait_closed()
+    finally:
+        await evil.close()
+    assert evil.byes, reason
+    assert "abusive: more bytes of heartbeats than the budget" in evil.byes[0], evil.byes
+    assert len(logged(caplog, "closing session with E2: ", "bytes of heartbeats")) == 1
+    assert state(r1) == before
