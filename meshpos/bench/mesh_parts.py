@@ -13,12 +13,16 @@ caught up again and the figure triples). These two parts have no network and no 
   register with a tally: reads, checks and writes, short of the commit and the forwarding.
 
 Each is CPU time (``time.thread_time``) per unit over the second half of the sales (a day half sold).
+The report names the object allocator it ran on: ``meshpos node`` runs on glibc's ``malloc``
+(``engine/memory.py``), ~20 % dearer here than pymalloc; run it as ``PYTHONMALLOC=malloc python -m
+meshpos.bench.mesh_parts`` for what a node spends.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -136,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     receive, per_sale = receive_us_per_update(sales)
     report: dict[str, Any] = {
         "sales": sales,
+        "allocator": os.environ.get("PYTHONMALLOC", "pymalloc"),
         "receive_us_per_update": round(receive, 1),
         "updates_per_sale": per_sale,
         "sale_ms": round(sale_ms(sales), 3),
