@@ -204,6 +204,11 @@ async def offer(
     durations = [paid - started for reply in replies for _rid, started, paid in reply["sales"]]
     sent = sum(a["bytes"] - b["bytes"] for a, b in zip(after, before, strict=True))
     messages = sum(a["messages"] - b["messages"] for a, b in zip(after, before, strict=True))
+    commits = (
+        sum(a["commits"] - b["commits"] for a, b in zip(after, before, strict=True))
+        if all("commits" in a for a in after + before)
+        else None
+    )
     kinds: Counter[str] = Counter()
     for a, b in zip(after, before, strict=True):
         kinds.update(Counter(a["by_kind"]) - Counter(b["by_kind"]))
@@ -220,6 +225,8 @@ async def offer(
         "sale_p99_ms": ms(percentile(durations, 0.99)),
         "wire_bytes_per_receipt": round(sent / total, 1),
         "wire_messages_per_receipt": round(messages / total, 2),
+        # ours: store commits (each a WAL fsync), all nodes together
+        **({"commits_per_receipt": round(commits / total, 2)} if commits is not None else {}),
         "wire_bytes_per_receipt_by_kind": {
             kind: round(n / total, 1) for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1])
         },

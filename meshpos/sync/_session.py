@@ -33,13 +33,17 @@ from meshpos.errors import (
 )
 from meshpos.sync._budget import PeerBudget, TokenBucket
 from meshpos.sync._codec import (
+    BATCH,
     DEFAULT_MAX_MESSAGE_SIZE,
     MIN_MAX_MESSAGE_SIZE,
+    batch,
     decode,
     decode_y_payload,
     encode,
     encode_doc_message,
+    unbatch,
 )
+from meshpos.sync._features import BATCH_FEATURE
 from meshpos.sync._messages import (
     AwarenessUpdate,
     Bye,
@@ -210,9 +214,15 @@ class Session:
         if self._state is State.CONNECTING:
             raise LocalProtocolError("session: receive_data() before open()")
         self._received_since_tick = True
+        limit = self.config.max_message_size
         try:
+            if len(data) > 1 and data[0] == BATCH and len(data) <= limit:
+                for message in unbatch(data):  # each charged and handled as if it came alone
+                    self._charge(self._messages, "messages")
+                    self._handle(decode(message, limit))  # (no hello or bye inside: unbatch)
+                return
             self._charge(self._messages, "messages")
-            self._handle(decode(data, self.config.max_message_size))
+            self._handle(decode(data, limit))
         except RemoteProtocolError as exc:
             self.abort(exc)
 
@@ -236,6 +246,8 @@ class Session:
             while held and held[0][0] <= commits.committed:
                 self._out.append(held.popleft()[1])
         out, self._out = self._out, []
+        if len(out) > 1 and BATCH_FEATURE in self.peer_features:
+            return batch(out, self.config.max_message_size)  # one websocket message, not one each
         return out
 
     @property
