@@ -5,12 +5,14 @@ N−1 peer); what is inside is checked and charged as if it came alone."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pycrdt import Map
 
 from meshpos.errors import RemoteProtocolError
 from meshpos.lib0 import write_var_bytes
 from meshpos.sync import FEATURES, Heartbeat, Session, Synchronizer, SyncUpdate, encode
-from meshpos.sync._codec import BATCH, BYE, HELLO, batch, unbatch
+from meshpos.sync._codec import BATCH, BYE, HELLO, batch, messages_in, unbatch
 from meshpos.sync._features import BATCH_FEATURE
 from meshpos.sync._messages import Bye
 from meshpos.sync._states import DocReceived, HeartbeatReceived, SessionClosed
@@ -55,10 +57,8 @@ def test_a_flush_reaches_a_peer_that_takes_batches_as_one_message_in_order() -> 
     b.receive_data(sent)
     events = b.events_received()
     assert [type(e) for e in events] == [DocReceived, HeartbeatReceived, DocReceived]
-    assert [e.message.update for e in events if isinstance(e, DocReceived)] == [
-        b"\x00\x00",
-        b"\x00\x01",
-    ]
+    received = [e.message for e in events if isinstance(e, DocReceived)]
+    assert received == [SyncUpdate(LEDGER, b"\x00\x00"), SyncUpdate(LEDGER, b"\x00\x01")]
 
 
 def test_a_peer_that_did_not_announce_batches_gets_one_message_each() -> None:
@@ -152,3 +152,25 @@ def test_synchronizers_that_take_batches_converge_and_send_fewer_messages() -> N
     batched, old = run(FEATURES), run(frozenset())
     assert batched[1] == old[1] == {f"p{n}": {"amount": float(n)} for n in range(5)}
     assert batched[0] == 1 < old[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_after_the_batch_byte_close_the_session_or_are_taken_never_a_traceback(
+    body: bytes,
+) -> None:
+    _, b = live_pair(FEATURES)
+    b.receive_data(bytes([BATCH]) + body)  # never raises
+    for event in b.events_received():
+        if isinstance(event, SessionClosed):
+            assert event.error is not None
+            assert event.error.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=250), max_size=40), st.integers(256, 4096))
+def test_what_is_batched_comes_back_whole_and_in_order(sizes: list[int], limit: int) -> None:
+    messages = [update(n) for n in sizes]
+    out = batch(messages, limit)
+    assert all(len(m) <= limit for m in out if m[0] == BATCH)
+    assert [part for m in out for part in messages_in(m)] == messages
