@@ -50,7 +50,10 @@ class ConsoleSent:
         self.reports: dict[str, Tally] = {}
 
     def rose_console(self, now: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
-        """The clocks of ``now`` above what was sent, kept as sent."""
+        """The clocks of ``now`` above what was sent, kept as sent (a document no longer in ``now``,
+        a closed day, is forgotten: a link may live for months)."""
+        for doc in [d for d in self.console if d not in now]:
+            del self.console[doc]
         out: dict[str, dict[int, int]] = {}
         for doc, sv in now.items():
             had = self.console.setdefault(doc, {})
@@ -61,7 +64,9 @@ class ConsoleSent:
         return out
 
     def rose_reports(self, now: dict[str, Tally]) -> dict[str, Tally]:
-        """The counts of ``now`` above what was sent, kept as sent."""
+        """The counts of ``now`` above what was sent, kept as sent (days no longer in ``now`` forgotten)."""
+        for doc in [d for d in self.reports if d not in now]:
+            del self.reports[doc]
         out: dict[str, Tally] = {}
         for doc, tally in now.items():
             had = self.reports.setdefault(doc, {})
