@@ -49,6 +49,7 @@ class Heartbeats:
     _unreported: tuple[int, str]
     _reports: dict[str, Tally]
     _owed: dict[str, int]
+    _pending_for: dict[str, tuple[bytes, int, int]]  # document -> (its state, ``_said``, pending)
     _held_by: dict[str, dict[str, dict[int, int]]]
     _trigger: bool
     _heard_candidates: bool
@@ -196,10 +197,16 @@ class Heartbeats:
         held = self._docs.get(doc)
         if held is None or not may_write(self.role, doc):
             return 0
+        # every heartbeat asks for every document: counted again only when the document's state or
+        # the console's (``set_console_state`` moves ``_said``) moved since
+        state = held.get_state()
+        known = self._pending_for.get(doc)
+        if known is not None and known[0] == state and known[1] == self._said:
+            return known[2]
         console = self._console_sv.get(doc, {})
-        return sum(
-            max(0, k - console.get(c, 0)) for c, k in decode_state_vector(held.get_state()).items()
-        )
+        count = sum(max(0, k - console.get(c, 0)) for c, k in decode_state_vector(state).items())
+        self._pending_for[doc] = (state, self._said, count)
+        return count
 
     @property
     def relay(self) -> str | None:

@@ -174,6 +174,7 @@ class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats,
         self.on_moved: Callable[[], None] | None = None  # (``_deadlines``)
         self._moved_for = (0, 0, 0)  # the status version last nudged for (``_deadlines``)
         self._said = 0  # (``_heartbeats``: ``status_version``)
+        self._pending_for: dict[str, tuple[bytes, int, int]] = {}  # (``_heartbeats``: pending)
         self._elected_for: tuple[object, ...] = ()  # what the election last ran on (``_elect``)
         self._elected_at = float("-inf")  # and when
         self._started_at: float | None = None
@@ -242,6 +243,7 @@ class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats,
         self._forget_closed(name)
         self._reordered.pop(name, None)
         self._past_holes.pop(name, None)
+        self._pending_for.pop(name, None)
         doc = self._docs.pop(name, None)
         subscription = self._subscriptions.pop(name, None)
         if doc is not None and subscription is not None:
