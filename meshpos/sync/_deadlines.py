@@ -89,19 +89,19 @@ class Deadlines:
 
     def _nudge(self) -> None:
         """Something the next tick or the status hooks act on moved: wake whoever sleeps on it."""
+        self._moved_for = self.status_version
         if self.on_moved is not None:
-            self._moved_for = self.status_version
             self.on_moved()
 
     def _nudge_if_moved(self, session: Session) -> None:
         """After a session's messages were handled: nudge if they moved anything (a repeated
         heartbeat moves nothing)."""
-        if self.on_moved is None:
-            return
-        if (
-            self._events
+        version = self.status_version
+        moved, self._moved_for = version != self._moved_for, version
+        if self.on_moved is not None and (
+            moved
+            or self._events
             or self._trigger
-            or self.status_version != self._moved_for
             or any(reply.waiting is not None for reply in session.replies.values())
         ):
-            self._nudge()
+            self.on_moved()
