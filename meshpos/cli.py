@@ -153,6 +153,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from meshpos.bench.history import run_history_bench
 
         return run_history_bench(args)
+    if args.what == "history-mesh":
+        from meshpos.bench.history_mesh import run_history_mesh_bench
+
+        return run_history_mesh_bench(args)
     if args.what == "records":
         from meshpos.bench.records import run_records_bench
 
@@ -323,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     from meshpos.bench.all import add_all_arguments
     from meshpos.bench.console import add_console_arguments
     from meshpos.bench.history import add_history_arguments
+    from meshpos.bench.history_mesh import add_history_mesh_arguments
     from meshpos.bench.leak import add_leak_arguments
     from meshpos.bench.mesh import add_mesh_arguments
     from meshpos.bench.records import add_records_arguments
@@ -342,6 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_history_arguments(
         bench_sub.add_parser(
             "history", help="a register's cost with a long history vs none (issue 15 figures)"
+        )
+    )
+    add_history_mesh_arguments(
+        bench_sub.add_parser(
+            "history-mesh",
+            help="month three in a mesh: a register with closed days joins six (issue 18 figures)",
         )
     )
     add_records_arguments(

@@ -47,6 +47,7 @@ from typing import Any
 from meshpos.bench.mesh_drive import (
     Worker,
     each,
+    node_allocator,
     noon_offset,
     offer,
     progress,
@@ -242,6 +243,7 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "rate": args.rate,
         "seconds": args.seconds,
         "load_average_at_start": load,
+        "allocator": node_allocator(),
         **ours,
         **peer,
     }
@@ -261,6 +263,8 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "on every other replica (Map.observe)",
         "wire_bytes": "sync payload bytes handed to the transport, all message kinds, no "
         "websocket framing or TLS",
+        "allocator": "our workers' PYTHONMALLOC: as meshpos node runs (malloc on glibc) unless "
+        "the bench's environment sets one",
         "per_node": "idle: CPU of every process over --idle-seconds with nothing sold, per node "
         "and second; per receipt: the sale phase's CPU minus that idle rate, per receipt and "
         "node (the peer's server counted over its registers); saturated: /proc/stat says "

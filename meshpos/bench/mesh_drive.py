@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from meshpos.bench.mesh_meter import percentile
+from meshpos.engine.memory import object_allocator_env
 from meshpos.errors import MeshposError
 
 WAIT_S = 120.0  # give up waiting for a register's reply after this long (plus its own timeouts)
@@ -31,6 +33,11 @@ def progress(message: str) -> None:
 
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
+
+
+def node_allocator() -> str:
+    """The object allocator our workers run on (the bench's report names it)."""
+    return object_allocator_env(os.environ).get("PYTHONMALLOC", "pymalloc")
 
 
 def noon_offset() -> float:
@@ -54,6 +61,12 @@ class Worker:
 
     @classmethod
     async def spawn(cls, name: str, *argv: str) -> Worker:
+        """Start one worker. Ours runs on the object allocator ``meshpos node`` runs on
+        (:func:`~meshpos.engine.memory.object_allocator_env`: glibc's ``malloc``, ~10-15 % more CPU
+        per sale than pymalloc), so the bench measures what a real node spends; ``PYTHONMALLOC``
+        set in the bench's environment is kept (``PYTHONMALLOC=pymalloc`` measures the other). The
+        peer runs as a stock Python program runs."""
+        ours = bool(argv) and argv[0] == "ours"
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -62,6 +75,7 @@ class Worker:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=1 << 26,
+            env=object_allocator_env(os.environ) if ours else None,
         )
         worker = cls(name, process, {})
         try:
@@ -190,6 +204,11 @@ async def offer(
     durations = [paid - started for reply in replies for _rid, started, paid in reply["sales"]]
     sent = sum(a["bytes"] - b["bytes"] for a, b in zip(after, before, strict=True))
     messages = sum(a["messages"] - b["messages"] for a, b in zip(after, before, strict=True))
+    commits = (
+        sum(a["commits"] - b["commits"] for a, b in zip(after, before, strict=True))
+        if all("commits" in a for a in after + before)
+        else None
+    )
     kinds: Counter[str] = Counter()
     for a, b in zip(after, before, strict=True):
         kinds.update(Counter(a["by_kind"]) - Counter(b["by_kind"]))
@@ -206,6 +225,8 @@ async def offer(
         "sale_p99_ms": ms(percentile(durations, 0.99)),
         "wire_bytes_per_receipt": round(sent / total, 1),
         "wire_messages_per_receipt": round(messages / total, 2),
+        # ours: store commits (each a WAL fsync), all nodes together
+        **({"commits_per_receipt": round(commits / total, 2)} if commits is not None else {}),
         "wire_bytes_per_receipt_by_kind": {
             kind: round(n / total, 1) for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1])
         },

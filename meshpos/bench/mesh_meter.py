@@ -2,7 +2,8 @@
 
 Ours: every message a node hands to its links (``MeshLink.send``) is counted by wrapping that method: the
 sync protocol's payload bytes, every kind (updates, heartbeats, anti-entropy), once per sending node;
-websocket framing (2-14 B a message) and TLS records are not counted. The peer: what each pycrdt channel
+websocket framing (2-14 B a message) and TLS records are not counted. A batch (``_codec.BATCH``) is one
+message; its bytes are counted by the kinds inside, its own envelope and lengths as ``batch``. The peer: what each pycrdt channel
 sends. ``LoopLag``: how late a 10 ms timer fires while sales are offered, i.e. whether a slow figure is the
 protocol or a busy event loop.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from meshpos.errors import MeshposError
 from meshpos.net.links import MeshLink
+from meshpos.sync._codec import BATCH, unbatch
 
 #: a directory: each register process profiles its event-loop thread while it sells (``--profile``)
 PROFILE_ENV = "MESHPOS_BENCH_PROFILE"
@@ -54,6 +56,12 @@ class LinkMeter:
     def count(self, message: bytes, kind: str | None = None) -> None:
         self.bytes += len(message)
         self.messages += 1
+        if kind is None and message[0] == BATCH:
+            inside = unbatch(message)
+            for part in inside:
+                self.by_kind[message_kind(part)] += len(part)
+            self.by_kind["batch"] += len(message) - sum(map(len, inside))
+            return
         self.by_kind[kind or message_kind(message)] += len(message)
 
     def install(self) -> None:

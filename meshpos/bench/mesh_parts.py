@@ -12,16 +12,30 @@ caught up again and the figure triples). These two parts have no network and no 
 * ``sale_ms``: the model's four steps of the bench's sale (open an order, two lines, pay by card) on a
   register with a tally: reads, checks and writes, short of the commit and the forwarding.
 
+* ``link_us_per_message`` / ``batched``: a flush of one sale's updates (five) sent to a peer one websocket
+  message each, or as one batch (``_codec.BATCH``, issue 18): the ``websockets`` library's framing both
+  ways (the client's masking included) and the receiving session's decode and checks; per update. Not
+  the sockets, nor the apply (``receive_us_per_update``).
+
 Each is CPU time (``time.thread_time``) per unit over the second half of the sales (a day half sold).
+The report names the object allocator it ran on: ``meshpos node`` runs on glibc's ``malloc``
+(``engine/memory.py``), ~20 % dearer here than pymalloc; run it as ``PYTHONMALLOC=malloc python -m
+meshpos.bench.mesh_parts`` for what a node spends.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
+
+from websockets.client import ClientProtocol
+from websockets.protocol import State as WsState
+from websockets.server import ServerProtocol
+from websockets.uri import parse_uri
 
 from meshpos.model import Replica, Venue
 from meshpos.model.documents import CATALOG, ledger_name
@@ -29,8 +43,9 @@ from meshpos.model.sample import CASHIER, sample_catalog
 from meshpos.model.tally import LedgerTally
 from meshpos.sync import Synchronizer
 from meshpos.sync._codec import encode
-from meshpos.sync._features import FEATURES
-from meshpos.sync._messages import SyncUpdate
+from meshpos.sync._features import BATCH_FEATURE, FEATURES
+from meshpos.sync._messages import Hello, SyncUpdate
+from meshpos.sync._session import Session
 
 NOW = 1_764_064_800_000  # a fixed moment: the same day every run
 PRODUCTS = ("espresso", "croissant", "burger", "fries", "lemonade")
@@ -127,6 +142,40 @@ def _receive(sales: int) -> tuple[float, int, int]:
     return spent / (len(messages) - half) * 1e6, round(len(live) / sales), receipts
 
 
+def link_us_per_message(sales: int, *, batched: bool) -> float:
+    """CPU per update of a flush of one sale's updates over a websocket (framing both ways and the
+    receiving session; see the module docstring), one message each or as one batch."""
+    seller = _register(1111, "R1")
+    seller.replica.take_updates()
+    _sell(seller, 0)
+    flush = [SyncUpdate(c.document, c.update) for c in seller.replica.take_updates()]
+    features = FEATURES if batched else FEATURES - {BATCH_FEATURE}
+    a = Session(Hello(VENUE, "R1", "register", "bench", 1111), peer_features=features)
+    b = Session(Hello(VENUE, "R2", "register", "bench", 2222), peer_features=features)
+    for s in (a, b):
+        s.open()
+        s.tick(0.0)
+    for data in a.data_to_send():
+        b.receive_data(data)
+    for data in b.data_to_send():
+        a.receive_data(data)
+    client = ClientProtocol(parse_uri("wss://r2/meshpos/v1"), state=WsState.OPEN)
+    server = ServerProtocol(state=WsState.OPEN)
+    started = time.thread_time()
+    for k in range(sales):
+        b.tick(k * 0.01)  # (its budget refills as an honest peer's would)
+        for message in flush:
+            a.send(message)
+        for data in a.data_to_send():
+            client.send_binary(data)
+        server.receive_data(b"".join(client.data_to_send()))
+        for event in server.events_received():
+            b.receive_data(bytes(getattr(event, "data", b"")))
+        b.events_received()
+    spent = time.thread_time() - started
+    return spent / (sales * len(flush)) * 1e6
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m meshpos.bench.mesh_parts", description=__doc__)
     parser.add_argument("--sales", type=int, default=1000, help="sales in the day (default 1000)")
@@ -136,9 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     receive, per_sale = receive_us_per_update(sales)
     report: dict[str, Any] = {
         "sales": sales,
+        "allocator": os.environ.get("PYTHONMALLOC", "pymalloc"),
         "receive_us_per_update": round(receive, 1),
         "updates_per_sale": per_sale,
         "sale_ms": round(sale_ms(sales), 3),
+        "link_us_per_message": round(link_us_per_message(sales, batched=False), 1),
+        "link_us_per_message_batched": round(link_us_per_message(sales, batched=True), 1),
     }
     if args.json:
         print(json.dumps(report))

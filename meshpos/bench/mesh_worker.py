@@ -280,7 +280,8 @@ class _Ours(_Register):
             return {"protocol_errors": self.node.counters["protocol_errors"] if self.node else 0}
         if do == "stats":  # and the links this node holds now (sessions past the hello)
             links = len(self.node.status().peers) if self.node is not None else 0
-            return {**await super().command(do, msg), "links": links}
+            commits = self.node.counters["commits"] if self.node is not None else 0
+            return {**await super().command(do, msg), "links": links, "commits": commits}
         return await super().command(do, msg)
 
 

@@ -173,7 +173,11 @@ class ConsoleApi:
         route, params = match(self.routes, request)
         if route.auth:
             self._authorise(request, route)
-        if "venue" in params and params["venue"] not in await self.console.db.venues():
+        try:
+            known = "venue" not in params or params["venue"] in await self.console.db.venues()
+        except MeshposError as exc:  # the database is gone: not the caller's fault
+            raise _unavailable(exc) from None
+        if not known:
             raise HttpError(404, "unknown_venue", f"no venue {params['venue']!r} at this console")
         body, query = route.parse(request)
         try:
@@ -191,9 +195,7 @@ class ConsoleApi:
         except DomainError as exc:
             raise HttpError(422, exc.code, exc.message) from None
         except MeshposError as exc:  # the console's database
-            raise HttpError(
-                503, exc.code, f"the console cannot answer now: {exc.message}"
-            ) from None
+            raise _unavailable(exc) from None
         if isinstance(result, Response):
             return result
         return Response.json(to_json(result), route.status)
@@ -212,6 +214,10 @@ class ConsoleApi:
                 "the metrics token reads GET /metrics only: send the console admin token",
             )
         raise HttpError(401, "wrong_token", "send Authorization: Bearer <console admin token>")
+
+
+def _unavailable(exc: MeshposError) -> HttpError:
+    return HttpError(503, exc.code, f"the console cannot answer now: {exc.message}")
 
 
 def make_console_handler(

@@ -47,7 +47,7 @@ class ConsoleDB(Protocol):
 
     async def add_audit(self, venue_id: str, entry: AuditEntry) -> None:
         """Keep one console write in the venue's audit log on its own: an edit that left the documents
-        as they were (VenueDocuments.audit_alone); every other entry goes with its write."""
+        as they were (meshpos.console.drafts); every other entry goes with its write."""
 
     async def audit_log(
         self, venue_id: str, *, limit: int, before_seq: int | None = None

@@ -15,7 +15,8 @@ its status and tells the relay in its heartbeats (``unreported``), so no registe
 synced" while the reports lack something.
 
 Console-side edits (catalog, stop list) go through the same model rules as on a register: :meth:`edit`
-runs a change on the console's ``Venue`` and commits it; the synchronizer sends it to the relays.
+runs a change on a draft of the venue's documents, commits what it wrote, then applies it to the live
+documents; the synchronizer sends it to the relays.
 
 Several console processes may share one PostgreSQL: what another one commits is applied here as it is
 heard (:meth:`apply_stored`), and every document's version (one per append) is known, so rows are
@@ -36,11 +37,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
+from meshpos.console.drafts import Drafts
 from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
 from meshpos.console.records import AuditEntry
 from meshpos.console.venue_docs import (
     CONSOLE_NODE,
-    EDITED,
     VenueDocuments,
     unreported_summary,
 )
@@ -117,6 +118,7 @@ class VenueHub:
         self._stale: set[str] = set()  # days refused as stale: materialised again once heard
         self.unreported: dict[str, tuple[int, str]] = {}  # day -> records not in the reports, why
         self._writing: set[asyncio.Task[None]] = set()  # unreported counts on their way to the db
+        self._drafts = Drafts(self.engine, self.documents, self.catch_up)
         self.engine.subscribe(self._on_event)
         self.documents.reports = self.sync.console_reports
 
@@ -209,17 +211,14 @@ class VenueHub:
     async def edit(
         self, change: Callable[[Venue], T], audit: Callable[[T], AuditEntry] | None = None
     ) -> T:
-        """Run a console edit (catalog, stop list) under the model's rules; returns once committed,
-        ``audit``'s entry in the same transaction (VenueDocuments.append). An edit reads what it
-        changes (a price edit writes the whole product back): it first catches up with what other
-        console processes committed, so a process that has not heard another's edit yet cannot
-        write the old values back."""
-        for name in EDITED:
-            await self.catch_up(name)
-        run, entries = self.documents.audited(lambda: change(self.venue), audit)
-        result = await self.engine.write(run)
-        await self.documents.audit_alone(entries)
-        return result
+        """Run a console edit (catalog, stop list) under the model's rules; returns once committed
+        with ``audit``'s entry in the same transaction. **Changed** (issue 18 session): it reaches the
+        live documents, relays and pages only once the database holds it (meshpos.console.drafts). It
+        first catches up with what other console processes committed (and with a commit of its own
+        that failed only on the way back): an edit writes what it changes whole, never old values."""
+        if self.engine.closing or self.closed:
+            raise MeshposError(f"venue {self.venue_id} is being unloaded: nothing was written")
+        return await self._drafts.edit(change, audit)
 
     async def catch_up(self, name: str) -> None:
         """Apply ``name`` as the database holds it if it holds a later version than this process."""

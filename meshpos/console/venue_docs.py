@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
-from meshpos.console.records import AuditEntry
 from meshpos.errors import MeshposError
 from meshpos.model import Replica, Venue
 from meshpos.model.documents import CATALOG, STOPLIST
@@ -28,8 +27,6 @@ class VenueDocuments:
         self.venue_id = venue_id
         self.versions: dict[str, int] = {}  # document -> the version of what this process holds
         self.reports: Callable[[str], Tally] | None = None  # a day's reports, kept when it closes
-        # console edits made (Hub.edit) whose updates the next append commits, with these entries
-        self.audit: list[AuditEntry] = []
 
     async def append(
         self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
@@ -37,46 +34,12 @@ class VenueDocuments:
         by_doc: dict[str, list[bytes]] = {}
         for doc, update in updates:
             by_doc.setdefault(doc, []).append(update)
-        # taken before the first await: the engine forms this batch and calls here with no await in
-        # between, so every entry taken has its edit's updates in this batch (an edit adds its entry
-        # as soon as it has changed the documents)
-        audit, self.audit = (self.audit, []) if by_doc else ([], self.audit)
-        try:
-            # pycrdt encoded these (the documents' own change events) after the synchronizer had
-            # decoded and applied what the relay sent: not parsed again; one transaction for every
-            # document and the audit entries of the edits that made them
-            versions = await self.db.append_documents(
-                self.venue_id, by_doc, validated=True, audit=audit
-            )
-        except BaseException:
-            self.audit[:0] = audit  # the engine commits the batch again: its entries go with it
-            raise
+        # pycrdt encoded these (the documents' own change events) after the synchronizer had
+        # decoded and applied what the relay sent: not parsed again; one transaction for every
+        # document (console edits commit themselves: meshpos.console.drafts)
+        versions = await self.db.append_documents(self.venue_id, by_doc, validated=True)
         for doc, version in versions.items():
             self.held(doc, version)
-
-    def audited(
-        self, change: Callable[[], T], audit: Callable[[T], AuditEntry] | None
-    ) -> tuple[Callable[[], T], list[AuditEntry]]:
-        """``change``, which then adds ``audit``'s entry for its result to what the next append
-        commits, with no await between (making an entry never raises: meshpos.console.audit.entry);
-        and the list of that entry, for :meth:`audit_alone`."""
-        entries: list[AuditEntry] = []
-
-        def run() -> T:
-            result = change()
-            if audit is not None:
-                entries.append(audit(result))
-                self.audit.extend(entries)
-            return result
-
-        return run, entries
-
-    async def audit_alone(self, entries: Sequence[AuditEntry]) -> None:
-        """Log the entries of edits that no append carried (they left the documents as they were)."""
-        left = [e for e in entries if any(e is a for a in self.audit)]
-        self.audit = [a for a in self.audit if not any(a is e for e in left)]
-        for entry in left:
-            await self.db.add_audit(self.venue_id, entry)
 
     def held(self, name: str, version: int) -> None:
         """This process holds ``name`` at least at ``version`` (appended or heard)."""

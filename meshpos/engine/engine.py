@@ -22,9 +22,9 @@ between them are the services that listen to its events.
   insert and the deletion are committed and sent alike); anything but a MeshposError (a pycrdt panic is
   a BaseException) becomes :class:`~meshpos.errors.WriteFailed`.
 * **Received updates are grouped.** With a ``received_commit_interval``, updates a link delivers are
-  committed at once when none were in the last interval, else when it ends (one fsync per interval on a
-  busy mesh; nothing waits on them but what claims they are held); a pump under way takes them in its
-  next round. Without one (the console), every batch of messages is committed before
+  committed one interval after the first of them arrived (at most one fsync per interval; nothing waits
+  on them but what claims they are held; **Changed** (issue 18): not at once when none came in the last
+  interval); a pump under way takes them in its next round. Without one (the console), every batch of messages is committed before
   :meth:`link_messages` returns, so a slow database slows the sender down.
 * **Typed events.** Services subscribe (:meth:`subscribe`) to the synchronizer's events (before their
   changes are committed), to links opening, closing and refusing, and to :class:`Committed`; services
@@ -76,7 +76,7 @@ T = TypeVar("T")
 
 #: one websocket message; larger step-2 replies are chunked (links allow a little framing on top)
 MAX_MESSAGE_SIZE = 4 * 2**20
-#: received changes are committed at once when none were in the last interval, else when it ends
+#: received changes are committed this long after the first of them arrived (``links``)
 RECEIVED_COMMIT_INTERVAL = 0.01
 MAX_REJECTIONS = 100  # the latest refused updates kept for the status and the tests
 
@@ -155,7 +155,6 @@ class Engine(ClosingDays, Links):
         self._uncommitted: list[tuple[str, bytes, bool]] = []
         self._stored: Counter[str] = Counter()  # applied from the shared store: committed already
         self._received_commit: asyncio.TimerHandle | None = None
-        self._received_committed_at = 0.0
         self._committers: set[asyncio.Task[None]] = set()
         self._received_due = False  # received changes wait for a pump (``_commit_received``)
         self._received_pump: asyncio.Task[None] | None = None

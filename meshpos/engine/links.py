@@ -4,8 +4,9 @@ docs/architecture.md (Engine). A link (:class:`~meshpos.net.port.LinkHandler`) p
 ``send`` is kept per key, and ``peer.kind`` says what the session is (a device, or a stock Yjs client
 on one document); nothing here reads meaning into a key.
 
-With a ``received_commit_interval``, updates a link delivers are committed at once when none were in
-the last interval, else when it ends (one fsync per interval on a busy mesh), by one task at a time
+With a ``received_commit_interval``, updates a link delivers are committed one interval after the first
+of them arrived (**Changed** (issue 18): was at once when none were in the last interval, so a sale's
+steps arriving a few milliseconds apart cost every receiver two or three fsyncs), by one task at a time
 however many batches arrive; without one (the console), every batch of messages is committed before
 :meth:`Links.link_messages` returns, so a slow database slows the sender down.
 
@@ -58,7 +59,6 @@ class Links:
     _interval: float | None
     _early: bool
     _received_commit: asyncio.TimerHandle | None
-    _received_committed_at: float
     _received_due: bool  # received changes wait for a pump (``_commit_received``)
     _received_pump: asyncio.Task[None] | None
     _committers: set[asyncio.Task[None]]
@@ -129,17 +129,14 @@ class Links:
     def _commit_received_soon(self) -> None:
         if self._received_commit is not None or self.closing:
             return  # already due
-        loop = asyncio.get_running_loop()
         assert self._interval is not None
-        delay = self._received_committed_at + self._interval - loop.time()
-        if delay <= 0:
-            self._commit_received()
-        else:
-            self._received_commit = loop.call_later(delay, self._commit_received)
+        # one commit for whatever arrives within the interval (nothing claims them held meanwhile)
+        self._received_commit = asyncio.get_running_loop().call_later(
+            self._interval, self._commit_received
+        )
 
     def _commit_received(self) -> None:
         self._received_commit = None
-        self._received_committed_at = asyncio.get_running_loop().time()
         self._received_due = True
         if not self.closing and (self._received_pump is None or self._received_pump.done()):
             task = asyncio.create_task(self._pump_received())

@@ -5,7 +5,7 @@ encode, and a pycrdt transaction is not atomic: what was assigned before stays, 
 So every value is checked with :func:`meshpos.model.limits.check_value` before it is assigned, and every
 assignment an operation makes is journalled; if anything raises before the operation ends, its assignments
 are undone (an inserted key is deleted, a replaced one gets its old value back) and the operation changes
-nothing a reader can see. Records are insert-only under fresh uuids, so an undo never touches a record
+nothing a reader can see. Records are insert-only under fresh ids, so an undo never touches a record
 another device wrote.
 
 An insert-only money fact is written as one compact-JSON text (:func:`put_record`): it is never merged field
@@ -82,8 +82,36 @@ def put(target: Any, key: str, value: object, where: str, *, checked: bool = Fal
         with all_or_nothing(where):
             put(target, key, value, where, checked=True)
         return
-    journal.append((target, key, target.get(key, _ABSENT)))
+    before = target.get(key, _ABSENT)
+    if before is not _ABSENT and same_value(before, value):
+        return  # nothing would change: no update to send every device, no tombstone to keep
+    journal.append((target, key, before))
     target[key] = value
+
+
+def same_value(stored: object, value: object) -> bool:
+    """Whether a plain value read back from a document (``stored``: pycrdt hands integers back as
+    floats) is ``value``. Strict on kind: a flag is not a number, a text not a number; a shared type
+    (a new ``Map``) is never the same as anything.
+
+    Writing a key the value it holds sends an update to every device and leaves a tombstone in the
+    document for good (a menu imported again wrote every product again); and if another device changed
+    the key meanwhile, its change is the one that should stand (issue 18)."""
+    if isinstance(stored, bool) or isinstance(value, bool):
+        return type(stored) is type(value) and stored == value
+    if isinstance(stored, int | float) and isinstance(value, int | float):
+        return stored == value
+    if isinstance(stored, str) or isinstance(value, str):
+        return type(stored) is type(value) and stored == value
+    if stored is None or value is None:
+        return stored is value
+    if isinstance(stored, dict) and isinstance(value, dict):
+        return stored.keys() == value.keys() and all(same_value(stored[k], value[k]) for k in value)
+    if isinstance(stored, list) and isinstance(value, list | tuple):
+        return len(stored) == len(value) and all(
+            same_value(a, b) for a, b in zip(stored, value, strict=True)
+        )
+    return False
 
 
 def remove(target: Any, key: str, where: str) -> None:

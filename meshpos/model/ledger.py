@@ -6,7 +6,7 @@ Layout of a ``ledger/<date>`` document (all records are written once and never e
     orders/<id> -> Map(info, lines/<id>, removed/<line id>, discounts/<id>, payments/<id>,
                        voids/<id>, receipts/<id>, sent/<line id>)
 
-An order's map is created once by the register that opens it; every register only adds uuid-keyed records
+An order's map is created once by the register that opens it; every register only adds records keyed by fresh ids
 to it, so concurrent additions merge (two payments taken on two registers during a partition are both
 kept, and found as a conflict). Every record is one value: a record of fields is its compact-JSON text
 (``_writes.record_text``), never merged field by field; a kitchen send is a plain value. What is not one

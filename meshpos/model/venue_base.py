@@ -11,7 +11,6 @@ from the caller; the model reads no clocks. See docs/architecture.md (Model).
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +35,7 @@ from meshpos.model.catalog import Catalog
 from meshpos.model.clock import HybridClock
 from meshpos.model.day_end import DayEnds, next_open_day
 from meshpos.model.documents import CATALOG, STOPLIST, day_of, is_ledger, kitchen_name, ledger_name
+from meshpos.model.ids import new_record_id
 from meshpos.model.kitchen import Kitchen
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Conflict, Order, Payment, Receipt, Shift
@@ -82,6 +82,15 @@ def note(value: object, what: str) -> str:
 def approval(approved_by: str) -> dict[str, str]:
     """The field a record gets when a user holding the right approved a cashier's action on the spot."""
     return {"approved_by": approved_by} if approved_by else {}
+
+
+def unless_empty(**fields: object) -> dict[str, object]:
+    """The fields that hold something: an empty text or list, or a None, is left out of the record.
+
+    Only for fields every reader (of this release and the one before) takes missing as empty
+    (``opt_text``, ``array``, ``opt_record``): each byte of a record goes to every other device
+    (issue 18; docs/architecture.md (Model))."""
+    return {k: v for k, v in fields.items() if v is not None and v != "" and v != []}
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +158,7 @@ class VenueBase:
         self.device = device
         self.role = role
         self.clock = clock or HybridClock(device)
-        self._new_id = new_id or (lambda: str(uuid.uuid4()))
+        self._new_id = new_id or new_record_id
         self._corrupt = CorruptRegistry()
         self.catalog = Catalog(replica.doc(CATALOG))
         self.stoplist = StopList(replica.doc(STOPLIST), corrupt=self._corrupt)

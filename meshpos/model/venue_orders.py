@@ -23,7 +23,15 @@ from meshpos.model.catalog import Product
 from meshpos.model.kitchen import Ticket
 from meshpos.model.ledger_types import Order
 from meshpos.model.limits import MAX_NAME_CHARS, check_text
-from meshpos.model.venue_base import VenueBase, approval, count, id_of, note, operation
+from meshpos.model.venue_base import (
+    VenueBase,
+    approval,
+    count,
+    id_of,
+    note,
+    operation,
+    unless_empty,
+)
 from meshpos.model.venue_bills import kitchen_items
 
 
@@ -41,8 +49,7 @@ class OrderRules(VenueBase):
         ledger.write_order(
             order_id,
             {
-                "table": table,
-                "tab": tab,
+                **unless_empty(table=table, tab=tab),
                 "waiter": user,
                 "register": self.device,
                 "shift_id": shift.id,
@@ -115,10 +122,9 @@ class OrderRules(VenueBase):
                 "name": product.name,
                 "quantity": quantity,
                 "unit_price": product.price + sum(m["price_delta"] for m in chosen),
-                "modifiers": chosen,
+                **unless_empty(modifiers=chosen, discount=discount),
                 "tax_rate_bp": tax.rate_bp if tax else 0,
                 "tax_included": tax.included if tax else True,
-                "discount": discount,
                 "user": user,
                 "device": self.device,
                 "at": now_ms,
@@ -255,8 +261,7 @@ class OrderRules(VenueBase):
             ticket_id,
             {
                 "order_id": order_id,
-                "table": order.table,
-                "tab": order.tab,
+                **unless_empty(table=order.table, tab=order.tab),
                 "register": self.device,
                 "user": user,
                 "at": now_ms,
@@ -266,8 +271,10 @@ class OrderRules(VenueBase):
                         "line_id": line.id,
                         "name": line.name,
                         "quantity": line.quantity,
-                        "modifiers": [m.name for m in line.modifiers],
-                        "station": self._station(line.product_id),
+                        **unless_empty(
+                            modifiers=[m.name for m in line.modifiers],
+                            station=self._station(line.product_id),
+                        ),
                     }
                     for line in unsent
                 ],

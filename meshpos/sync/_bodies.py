@@ -31,6 +31,9 @@ from meshpos.sync._messages import (
 from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
 
 MAX_JSON_DOCS = 1024  # documents listed in one heartbeat
+#: client ids in one state vector of a heartbeat's ``console`` field (what a node keeps of it is
+#: bounded by the same figure, so what it passes on is never refused: ``_claims``)
+MAX_STATE_CLIENTS = 4096
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SOFTWARE = re.compile(r"^[\x21-\x7e]{1,64}$")
 _CLIENT = re.compile(r"^(0|[1-9][0-9]{0,15})$")
@@ -179,7 +182,7 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
     for doc, sv_raw in console_raw.items():
         if not valid_document_name(doc):
             raise RemoteProtocolError(f"{what}: field 'console' names unknown document {doc!r:.80}")
-        if not isinstance(sv_raw, dict) or len(sv_raw) > 4096:
+        if not isinstance(sv_raw, dict) or len(sv_raw) > MAX_STATE_CLIENTS:
             raise RemoteProtocolError(f"{what}: field 'console' for {doc!r} is not a state vector")
         sv: dict[int, int] = {}
         for client, _clock in sv_raw.items():

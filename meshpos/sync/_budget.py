@@ -32,6 +32,10 @@ class PeerBudget:
 
     messages: Allowance = Allowance(rate=2048, burst=16384)
     heartbeats: Allowance = Allowance(rate=40, burst=64)
+    # bytes of heartbeats, charged before a heartbeat is decoded (a 4 MB one takes ~0.25 s of CPU,
+    # and 64 of them at once stalled a node for seconds): an honest beat is ~1-2 kB, up to ~50 kB
+    # from the console or while a link is welcomed, far below this
+    heartbeat_bytes: Allowance = Allowance(rate=256 * 2**10, burst=8 * 2**20)
     # awareness updates: nodes send none; a browser's cursor a few a second
     awareness: Allowance = Allowance(rate=64, burst=256)
     # bytes of updates (sync step 2 and update) to decode: a catch-up on a large day at once, then far

@@ -12,7 +12,13 @@ byte   message     body
                    message too large for one websocket message; the slices concatenated are that message
 0x04   Heartbeat   compact UTF-8 JSON object (see :class:`Heartbeat`)
 0x05   Bye         UTF-8 reason
+0x06   Batch       one or more whole messages of the kinds 0x02-0x04, each a var-uint8array, in the order
+                   they were queued (feature ``batch1``: sent only to a peer that announced it)
 =====  ==========  ====================================================================================
+
+A batch is what one flush has for one link: one websocket message instead of one per update, heartbeat
+and step (issue 18: a websocket frame, a read and a decode each, on both ends). The receiver charges the
+peer's budget per message inside, as if they had come one by one.
 
 The message types are in ``_messages``; the two JSON bodies (hello, heartbeat) in ``_bodies``.
 
@@ -54,7 +60,8 @@ from meshpos.sync._messages import (
 DEFAULT_MAX_MESSAGE_SIZE = 2**20  # websockets' default max_size: stay under it
 MIN_MAX_MESSAGE_SIZE = 256
 
-HELLO, DOC, CHUNK, HEARTBEAT, BYE = 0x01, 0x02, 0x03, 0x04, 0x05
+HELLO, DOC, CHUNK, HEARTBEAT, BYE, BATCH = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
+_BATCHABLE = frozenset({DOC, CHUNK, HEARTBEAT})
 Y_SYNC, Y_AWARENESS = 0, 1
 STEP1, STEP2, UPDATE = 0, 1, 2
 
@@ -129,6 +136,62 @@ def _encode_doc_message(msg: DocMessage, max_message_size: int) -> list[bytes]:
         raise LocalProtocolError(f"max_message_size {max_message_size} leaves no room for chunks")
     parts = [payload[i : i + room] for i in range(0, len(payload), room)]
     return [encode(Chunk(msg.doc, i, len(parts), part)) for i, part in enumerate(parts)]
+
+
+def batch(messages: list[bytes], max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> list[bytes]:
+    """``messages`` (what one flush has for one link) with each run of doc messages, chunks and
+    heartbeats packed into :data:`BATCH` messages of at most ``max_message_size`` bytes, in order. A
+    hello, a bye and ``b""`` (close the transport) stay as they are; so does a lone message."""
+    out: list[bytes] = []
+    run: list[bytes] = []
+    size = 1
+    for data in messages:
+        if not data or data[0] not in _BATCHABLE:
+            _close_run(out, run)
+            run, size = [], 1
+            out.append(data)
+            continue
+        framed = len(data) + len(write_var_uint(len(data)))
+        if run and size + framed > max_message_size:
+            _close_run(out, run)
+            run, size = [], 1
+        run.append(data)
+        size += framed
+    _close_run(out, run)
+    return out
+
+
+def _close_run(out: list[bytes], run: list[bytes]) -> None:
+    if len(run) == 1:
+        out.append(run[0])
+    elif run:
+        out.append(bytes([BATCH]) + b"".join(write_var_bytes(data) for data in run))
+
+
+def unbatch(data: bytes) -> list[bytes]:
+    """The messages inside a :data:`BATCH` message (``data`` is whole, its size already checked), each
+    of a kind a batch may hold; raise RemoteProtocolError naming what is wrong."""
+    reader = Reader(data)
+    reader.read_byte("batch")
+    messages: list[bytes] = []
+    while reader.remaining:
+        message = reader.read_var_bytes(f"batch message {len(messages)}")
+        if not message or message[0] not in _BATCHABLE:
+            what = f"type byte 0x{message[0]:02x}" if message else "empty"
+            raise RemoteProtocolError(
+                f"batch: message {len(messages)} is {what}; a batch holds doc messages, "
+                "chunks and heartbeats only"
+            )
+        messages.append(message)
+    if len(messages) < 2:
+        raise RemoteProtocolError(f"batch: {len(messages)} messages, at least 2")
+    return messages
+
+
+def messages_in(data: bytes) -> list[bytes]:
+    """The messages one websocket message carries: those inside a batch, else ``data`` itself (for
+    whoever watches the wire: the in-memory network's tap, the bench's meter)."""
+    return unbatch(data) if data[:1] == bytes([BATCH]) else [data]
 
 
 # --- decoding -------------------------------------------------------------------------------------

@@ -21,6 +21,9 @@ from meshpos.errors import RemoteProtocolError
 from meshpos.sync._held import HELD_FEATURE
 from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
 
+#: a peer that announced this takes batch messages (``_codec.BATCH``: a flush's messages to it in one)
+BATCH_FEATURE = "batch1"
+
 #: the HTTP header of the websocket upgrade request and response that carries the sender's features
 FEATURES_HEADER = "X-Meshpos-Features"
 
@@ -31,6 +34,7 @@ FEATURES: frozenset[str] = frozenset(
         TOPOLOGY_FEATURE,  # topology (issue 18): bounded links, heartbeat far/gone (_topology)
         HELD_FEATURE,  # reach (issue 18): heartbeat held, durability beyond the links (_held)
         COMPACT_FAR_FEATURE,  # reach (issue 18): heartbeat farc, far records as arrays (_bodies)
+        BATCH_FEATURE,  # cpu (issue 18): a flush's messages to one link in one (_codec.BATCH)
     }
 )
 

@@ -91,6 +91,8 @@ class Heartbeats:
 
         def _with_held(self, beat: Heartbeat, session: Session) -> Heartbeat: ...
 
+        def _learn_console(self, beat: Heartbeat) -> None: ...
+
     # --- presence, election, console state --------------------------------------------------------
 
     def _say(self) -> None:
@@ -239,14 +241,9 @@ class Heartbeats:
         # from the relay, the console, or (bounded topology) a node passing on what it learnt
         # (``_passing._with_console_passed_on``; an N−1 node says nothing unless it is relay)
         if heartbeat.relay or heartbeat.role == "console" or heartbeat.console:
-            for doc, sv in heartbeat.console.items():
-                if doc in self._docs:  # a peer naming new days in every beat must not grow us
-                    self.set_console_state(doc, sv)
+            self._learn_console(heartbeat)  # open documents only, bounded (``_passing``)
             if self.role != "console" and (heartbeat.relay or heartbeat.role == "console"):
                 self._tell_unreported((heartbeat.unreported, heartbeat.unreported_reason))
-            for doc, reports in heartbeat.reports.items():
-                if doc in self._docs:  # (the next beat brings a day we open later)
-                    self.set_console_reports(doc, reports)
 
     def _heartbeat(self) -> Heartbeat:
         self._seq += 1

@@ -18,6 +18,7 @@ which owns the state named below.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,9 @@ from pycrdt import Doc
 
 from meshpos.model.documents import is_ledger
 from meshpos.model.replica import decode_state_vector
-from meshpos.model.tally import Tally
+from meshpos.model.tally import UNKNOWN_REGISTER, Tally
+from meshpos.sync._bodies import MAX_JSON_DOCS, MAX_STATE_CLIENTS
+from meshpos.sync._claims import ClaimRefusals, bounded
 from meshpos.sync._config import REPORTED_DAYS, SyncConfig
 from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, HeldTable
 from meshpos.sync._messages import Heartbeat, Hello
@@ -73,6 +76,62 @@ class PassingOn:
         def _graph(self) -> dict[str, frozenset[str]]: ...
 
         def _shape(self) -> tuple[frozenset[str], frozenset[str]]: ...
+
+        def set_console_state(self, doc: str, sv: dict[int, int]) -> None: ...
+
+        def set_console_reports(self, doc: str, reports: Tally) -> None: ...
+
+    # --- the console's state, as a peer passes it on (bounded: ``_claims``) -------------------------
+
+    _claim_refusals: ClaimRefusals | None = None  # made at first use (a class default: no __init__)
+
+    @property
+    def claim_refusals(self) -> ClaimRefusals:
+        """Peers' claims refused for a bound, per cause (``_claims``)."""
+        if self._claim_refusals is None:
+            self._claim_refusals = ClaimRefusals()
+        return self._claim_refusals
+
+    def _learn_console(self, beat: Heartbeat) -> None:
+        """Keep what ``beat`` says the console holds and reports of the open documents, the highest
+        of each, within the decoder's bounds per document (``_claims``): a client id this node
+        holds, or a register it knows, may take the place of one it neither holds nor knows; other
+        new ones past the bound are refused, so a device naming new ones in every beat grows
+        nothing, and what this node passes on is never more than a heartbeat may carry."""
+        refused = 0
+        for doc, sv in beat.console.items():
+            held = self._docs.get(doc)
+            if held is None:
+                continue  # a peer naming new days in every beat must not grow us
+            kept = self._console_sv.setdefault(doc, {})
+            taken, n = bounded(kept, sv, MAX_STATE_CLIENTS, _holds(held))
+            refused += n
+            if taken:
+                self.set_console_state(doc, taken)
+        self.claim_refusals.refuse(
+            beat.node,
+            "console_clients_full",
+            f"client ids in the console's state: {MAX_STATE_CLIENTS} kept per document already",
+            refused,
+        )
+        refused = 0
+        known = self.members | self._discovered
+        for doc, reports in beat.reports.items():
+            if doc not in self._docs:
+                continue  # (the next beat brings a day we open later)
+            kept_reports = self._reports.setdefault(doc, {})
+            taken_reports, n = bounded(
+                kept_reports, reports, MAX_JSON_DOCS, lambda r: r in known or r == UNKNOWN_REGISTER
+            )
+            refused += n
+            if taken_reports:
+                self.set_console_reports(doc, taken_reports)
+        self.claim_refusals.refuse(
+            beat.node,
+            "console_registers_full",
+            f"registers in the console's reports: {MAX_JSON_DOCS} kept per day already",
+            refused,
+        )
 
     # --- who holds what beyond the links (``_held``) -------------------------------------------------
 
@@ -235,3 +294,19 @@ class PassingOn:
                         continue
                     if author != self.node_id:
                         self._attested.queue((node, doc, client))
+
+
+def _holds(doc: Doc[Any]) -> Callable[[int], bool]:
+    """Whether ``doc`` holds structs of a client id (its state vector read once, at the first ask:
+    only a full table asks)."""
+    clients: dict[int, int] = {}
+    read = False
+
+    def holds(client: int) -> bool:
+        nonlocal read
+        if not read:
+            clients.update(decode_state_vector(doc.get_state()))
+            read = True
+        return client in clients
+
+    return holds

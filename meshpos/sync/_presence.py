@@ -178,6 +178,14 @@ class FarTable:
     def __len__(self) -> int:
         return len(self._records)
 
+    def knows(self, node: str) -> bool:
+        """Whether ``node`` has a record or a gone note here (``_claims``: what a bound keeps)."""
+        return node in self._records or node in self._gone
+
+    def size(self) -> int:
+        """Records and gone notes kept (``_claims.MAX_FAR_NODES`` bounds it)."""
+        return len(self._records) + len(self._gone)
+
 
 def _said(r: FarRecord) -> tuple[object, ...]:
     """What of a record is news when it changes (not its seq or pending count)."""

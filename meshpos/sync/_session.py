@@ -33,13 +33,18 @@ from meshpos.errors import (
 )
 from meshpos.sync._budget import PeerBudget, TokenBucket
 from meshpos.sync._codec import (
+    BATCH,
     DEFAULT_MAX_MESSAGE_SIZE,
+    HEARTBEAT,
     MIN_MAX_MESSAGE_SIZE,
+    batch,
     decode,
     decode_y_payload,
     encode,
     encode_doc_message,
+    unbatch,
 )
+from meshpos.sync._features import BATCH_FEATURE
 from meshpos.sync._messages import (
     AwarenessUpdate,
     Bye,
@@ -66,6 +71,7 @@ from meshpos.sync._states import (
     Trigger,
 )
 
+_HEARTBEAT_TYPE = bytes([HEARTBEAT])  # a heartbeat's first byte (``_codec``)
 log = logging.getLogger("meshpos.sync")
 
 
@@ -173,6 +179,7 @@ class Session:
         budget = self.config.budget
         self._messages = TokenBucket(budget.messages)
         self._heartbeats = TokenBucket(budget.heartbeats)
+        self._heartbeat_bytes = TokenBucket(budget.heartbeat_bytes)
         self._awareness = TokenBucket(budget.awareness)
         self._update_bytes = TokenBucket(budget.update_bytes)
         self._repeated_step1 = TokenBucket(budget.repeated_step1)
@@ -210,9 +217,14 @@ class Session:
         if self._state is State.CONNECTING:
             raise LocalProtocolError("session: receive_data() before open()")
         self._received_since_tick = True
+        limit = self.config.max_message_size
         try:
-            self._charge(self._messages, "messages")
-            self._handle(decode(data, self.config.max_message_size))
+            batched = len(data) > 1 and data[0] == BATCH and len(data) <= limit
+            for message in unbatch(data) if batched else (data,):  # each charged as if alone
+                self._charge(self._messages, "messages")
+                if message[:1] == _HEARTBEAT_TYPE:  # before it is decoded: its JSON is the cost
+                    self._charge(self._heartbeat_bytes, "bytes of heartbeats", len(message))
+                self._handle(decode(message, limit))  # (no hello or bye in a batch: unbatch)
         except RemoteProtocolError as exc:
             self.abort(exc)
 
@@ -236,6 +248,8 @@ class Session:
             while held and held[0][0] <= commits.committed:
                 self._out.append(held.popleft()[1])
         out, self._out = self._out, []
+        if len(out) > 1 and BATCH_FEATURE in self.peer_features:
+            return batch(out, self.config.max_message_size)  # one websocket message, not one each
         return out
 
     @property

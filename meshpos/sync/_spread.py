@@ -37,6 +37,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from meshpos.errors import RemoteProtocolError
+from meshpos.sync._bodies import MAX_FAR
+from meshpos.sync._claims import MAX_FAR_NODES, ClaimRefusals
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._election import Candidate
 from meshpos.sync._events import PeerGone, SyncEvent
@@ -108,6 +110,9 @@ class Spread:
         def _exchanging(self) -> list[Session]: ...
 
         def close(self, peer: str, reason: str = "closing") -> None: ...
+
+        @property
+        def claim_refusals(self) -> ClaimRefusals: ...
 
     # --- membership and links ---------------------------------------------------------------------
 
@@ -365,8 +370,12 @@ class Spread:
         if beat.role == "console" or self.hello.role == "console":
             return  # the console is no member of the mesh's topology
         self._heard_candidates = True  # every beat's far records lead with the best candidates
+        full = 0  # records and notices of nodes new here refused: the table is full (``_claims``)
         for record in beat.far:
             if record.node == self.node_id or record.role == "console":
+                continue
+            if not self._far.knows(record.node) and self._far.size() >= MAX_FAR_NODES:
+                full += 1
                 continue
             if self._far.learn(record, now):  # news: pass it on at once (``_news_out``)
                 self._news.setdefault(record.node, None)
@@ -382,10 +391,19 @@ class Spread:
                 if self._far.refute(node, seq, now):
                     self._trigger = True
                 continue
+            if not self._far.knows(node) and self._far.size() >= MAX_FAR_NODES:
+                full += 1
+                continue
             if self._far.gone(node, seq, now):
                 self._presence.forget(node)
                 self._events.append(PeerGone(node))
                 self._trigger = True
+        self.claim_refusals.refuse(
+            beat.node,
+            "far_nodes_full",
+            f"far records or gone notices of nodes new here: {MAX_FAR_NODES} nodes kept already",
+            full,
+        )
 
     def _linked_to(self, node: str) -> bool:
         return any(
@@ -422,7 +440,16 @@ class Spread:
                 self._events.append(PeerGone(node))
 
     def _gone_out(self, now: float) -> dict[str, int]:
-        return self._far.recently_gone(now, self.config.heartbeat_interval * 3)
+        """The nodes gone lately, at most MAX_FAR a beat (the decoder's bound: a beat naming more
+        was refused and its link closed, so that many nodes gone at once, a switch of a large
+        venue or a hostile device's notices, closed the mesh's links one by one); past that, a
+        window that moves on every beat, so each still goes out within the few beats it is news."""
+        gone = self._far.recently_gone(now, self.config.heartbeat_interval * 3)
+        if len(gone) <= MAX_FAR:
+            return gone
+        nodes = list(gone)
+        start = (self._seq * MAX_FAR) % len(nodes)
+        return {n: gone[n] for n in (nodes[start:] + nodes[:start])[:MAX_FAR]}
 
     def _should_trigger(self, now: float) -> bool:
         """A heartbeat now for news (at most one per TRIGGER_SPACING)."""

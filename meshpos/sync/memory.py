@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from meshpos.errors import LocalProtocolError
+from meshpos.sync._codec import messages_in
 from meshpos.sync._events import SyncEvent
 from meshpos.sync._features import FEATURES
 from meshpos.sync._synchronizer import Synchronizer
@@ -217,7 +218,8 @@ class MemoryNetwork:
             return
         self.stats.sent += 1
         if self.tap is not None:
-            self.tap(sender, to, data)
+            for message in messages_in(data):  # a batch's messages one by one
+                self.tap(sender, to, message)
         if not self.reachable(sender, to) or self.rng.random() < f.drop:
             self.stats.dropped += 1
             return

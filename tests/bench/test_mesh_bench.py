@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import pstats
 from pathlib import Path
 
 import pytest
 
 from meshpos.bench.mesh import add_mesh_arguments, run_mesh_bench
+from meshpos.engine.memory import object_allocator_env
 from meshpos.errors import MeshposError
 
 
@@ -43,6 +45,9 @@ def test_a_tiny_run_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> N
         assert 0 <= result[f"{side}loop_lag_p99_ms"] <= result[f"{side}loop_lag_max_ms"]
         assert result[f"{side}loop_cpu_ms_per_receipt"] > 0
     assert result["wire_messages_per_receipt"] >= 2  # at least one message to each other node
+    assert result["commits_per_receipt"] >= 1  # the seller's steps, at least
+    assert "peer_commits_per_receipt" not in result  # the peer keeps no store
+    assert result["allocator"] == object_allocator_env(os.environ).get("PYTHONMALLOC", "pymalloc")
     by_kind = result["wire_bytes_per_receipt_by_kind"]
     assert by_kind["update"] > 0
     assert math.isclose(sum(by_kind.values()), result["wire_bytes_per_receipt"], rel_tol=0.01)

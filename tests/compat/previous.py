@@ -11,6 +11,7 @@ A clone without the commit skips (and CI, where a skip fails, has full history).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import io
@@ -46,6 +47,13 @@ class Release:
     @property
     def python(self) -> list[str]:
         return ["env", "-C", str(self.home), str(self.home / "venv" / "bin" / "python")]
+
+    def check_runs(self, process: asyncio.subprocess.Process | None) -> None:
+        """The process is this release's interpreter, run from its home (see the module)."""
+        assert process is not None
+        argv = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
+        assert argv[0].decode() == self.python[-1], argv
+        assert Path(f"/proc/{process.pid}/cwd").resolve() == self.home.resolve()
 
     def run(self, code: str, *args: str, stdin: str = "") -> str:
         """Run ``code`` with the release's meshpos; its standard output (raises on failure, with stderr)."""

@@ -135,12 +135,7 @@ class Venue:
         return self.console
 
     def check_runs_previous(self, process: asyncio.subprocess.Process | None) -> None:
-        """The process is the previous release's interpreter, run from its home (previous.py)."""
-        assert process is not None
-        pid = process.pid
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        assert argv[0].decode() == self.release.python[-1], argv
-        assert Path(f"/proc/{pid}/cwd").resolve() == self.release.home.resolve()
+        self.release.check_runs(process)
 
     def stop(self, name: str) -> None:
         self.nodes.pop(name).stop()

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -28,7 +28,6 @@ from meshpos.console.materialise import ledger_rows
 from meshpos.console.records import AuditEntry, RecordBatch
 from meshpos.console.server import ConsoleServer
 from meshpos.console.tables import REPORT_INDEXES
-from meshpos.engine import Committed, EngineEvent
 from meshpos.errors import StaleWrite
 from meshpos.harness.venue import catalog_update
 from meshpos.harness.wait import until
@@ -80,7 +79,7 @@ async def _set_price(hub: VenueHub, price: int) -> None:
 
 @pytest.mark.parametrize("compact_rows", [500, 1])
 async def test_an_edit_through_one_console_reaches_the_others_hub_within_a_second(
-    pg_url: str, compact_rows: int
+    pg_url: str, compact_rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``compact_rows=1``: every append folds the log into the snapshot at once, so the other
     process finds the rows gone and applies the whole document instead (nothing is missed)."""
@@ -88,14 +87,21 @@ async def test_an_edit_through_one_console_reaches_the_others_hub_within_a_secon
     async with AsyncExitStack() as stack:
         a = await (await _console(stack, pg_url, compact_rows=compact_rows)).hub(VENUE)
         b = await (await _console(stack, pg_url, compact_rows=compact_rows)).hub(VENUE)
-        written: list[int] = []
+        written: list[int] = []  # the catalog updates each process appended (its edits)
+        for hub in (a, b):
+            append = hub.db.append_documents
 
-        def count_own(event: EngineEvent) -> None:
-            if isinstance(event, Committed) and event.local:
-                written.append(event.updates.get(CATALOG, 0))
+            async def counted(
+                venue_id: str,
+                updates: Mapping[str, Sequence[bytes]],
+                *,
+                _append: Any = append,
+                **kw: Any,
+            ) -> dict[str, int]:
+                written.append(len(updates.get(CATALOG, ())))
+                return cast(dict[str, int], await _append(venue_id, updates, **kw))
 
-        a.engine.subscribe(count_own)
-        b.engine.subscribe(count_own)
+            monkeypatch.setattr(hub.db, "append_documents", counted)
         rows = await b.db.log_rows(VENUE, CATALOG)
         old = _price(b)
         for step in (1, 2, 3):  # each edit, not just the first, and both ways round

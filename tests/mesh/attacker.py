@@ -14,6 +14,7 @@ from cryptography import x509
 
 from meshpos.net.wsconn import LinkRefused, WsConnection, accept, dial, listen
 from meshpos.sync import Bye, Hello, Message, SyncStep1, SyncStep2, decode, encode
+from meshpos.sync._codec import messages_in
 from meshpos.trust import (
     DeviceIdentity,
     VenueAuthority,
@@ -167,8 +168,8 @@ class Attacker:
         try:
             while (data := await self.conn.recv()) is not None:
                 self.received_bytes += len(data)
-                try:
-                    self.received.append(decode(data, MAX_SIZE))
+                try:  # (a batch: each message inside)
+                    self.received.extend(decode(m, MAX_SIZE) for m in messages_in(data))
                 except Exception:
                     self.undecodable.append(data)
                 async with self._arrived:

@@ -3,6 +3,7 @@ of values per record) read the same, merge with new ones, and keep every conflic
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -14,7 +15,8 @@ from pycrdt import Doc, Map
 from meshpos.errors import CorruptRecord, InvalidInput
 from meshpos.model import Ledger, Venue, ledger
 from meshpos.model._records import CorruptRegistry, Fields, decoded
-from meshpos.model._writes import put, put_record
+from meshpos.model._writes import put, put_record, same_value
+from meshpos.model.ids import RECORD_ID_CHARS, new_record_id
 from meshpos.model.ledger_layout import (
     ORDER_PARTS,
     PAYMENT_ID_FIELD,
@@ -24,7 +26,7 @@ from meshpos.model.ledger_layout import (
 )
 from meshpos.model.limits import value_problem
 from meshpos.model.records import INVENTORY_MOVES, LEDGER_RECORDS, LEDGER_ROOTS
-from meshpos.model.sample import CASHIER, MANAGER
+from meshpos.model.sample import CASHIER, MANAGER, sample_catalog
 from meshpos.model.tally import LedgerTally
 
 from .conftest import NOW, make_venue, sync
@@ -354,3 +356,70 @@ def test_a_receipt_whose_stock_flag_is_not_a_flag_is_noted_and_its_moves_left_ou
     assert [e.key for e in registry.entries()] == [f"receipts/{key}"]
     with pytest.raises(CorruptRecord, match="expected true/false"):
         Ledger(day.doc, day.date).inventory()
+
+
+def test_new_record_ids_are_short_lowercase_words_and_distinct() -> None:
+    """A record id is written a dozen times a sale (issue 18): 18 letters and digits, not a uuid's 36,
+    starting with a letter (never an option on a command line, never a number), lowercase."""
+    made = [new_record_id() for _ in range(20_000)]
+    assert len(set(made)) == len(made)
+    for i in made:
+        assert len(i) == RECORD_ID_CHARS
+        assert i[0].isalpha()
+        assert i.isalnum()
+        assert i.isascii()
+        assert i == i.lower()
+    # every letter and digit turns up, in every place but the first (the ids use their whole room)
+    assert {c for i in made for c in i[1:]} == set("0123456789abcdefghijklmnopqrstuvwxyz")
+
+
+def test_a_sale_writes_no_field_that_holds_nothing_and_reads_it_as_empty() -> None:
+    """No table, tab, modifiers or discount: the fields are left out (readers of this release and the
+    one before take them missing as empty: tests/compat/test_records_previous.py), and read back empty.
+    Given, they are written and read as before."""
+    venue = make_venue("R1")
+    venue.open_shift_now(CASHIER, 10_000, NOW)
+    plain = venue.open_order(CASHIER, NOW)
+    venue.add_line(CASHIER, plain.id, "espresso", 1, NOW)
+    placed = venue.open_order(CASHIER, NOW, table="T2", tab="Jo")
+    ledger = venue.ledger(venue.business_date(NOW))
+    orders = ledger.doc.get("orders", type=Map)
+    info = json.loads(orders[plain.id]["info"])
+    assert "table" not in info
+    assert "tab" not in info
+    assert json.loads(orders[placed.id]["info"])["table"] == "T2"
+    ((line_key, line_text),) = [(k, v) for k, v in orders[plain.id].items() if k != "info"]
+    assert line_key.startswith("lines/")
+    line = json.loads(line_text)
+    assert "modifiers" not in line
+    assert "discount" not in line
+    read = ledger.order(plain.id)
+    assert (read.table, read.tab) == ("", "")
+    assert read.lines[0].modifiers == ()
+    assert read.lines[0].discount_id is None
+    assert (ledger.order(placed.id).table, ledger.order(placed.id).tab) == ("T2", "Jo")
+
+
+def test_a_menu_written_again_unchanged_sends_nothing_and_a_change_still_goes() -> None:
+    """A key written with the value it holds would send an update to every device and leave a tombstone
+    for good (issue 18): the whole sample menu loaded again writes nothing; one price changed writes
+    that product alone, and a value of another kind (a flag for a number) is a change."""
+    venue = make_venue("R1")  # the sample menu, loaded once
+    sample_catalog(venue.catalog, pin_hash="x")
+    assert venue.replica.take_updates() == []
+    other = make_venue("R2", catalog_from=venue.replica)
+    espresso = venue.catalog.product("espresso")
+    venue.catalog.put_product(dataclasses.replace(espresso, price=espresso.price + 10))
+    (changed,) = venue.replica.take_updates()
+    assert venue.catalog.product("espresso").price == espresso.price + 10
+    other.replica.apply(changed.document, changed.update)
+    assert other.catalog.product("espresso").price == espresso.price + 10
+    assert other.catalog.product("latte") == venue.catalog.product("latte")  # nothing else moved
+    doc: Doc[Any] = Doc()
+    values = doc.get("m", type=Map)
+    put(values, "n", 1, "test")
+    for same in (1, 1.0):
+        put(values, "n", same, "test")
+        assert not same_value(True, same)
+    put(values, "n", True, "test")
+    assert values["n"] is True

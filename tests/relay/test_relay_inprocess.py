@@ -13,6 +13,7 @@ from meshpos.harness.wait import until
 from meshpos.model.sample import CASHIER
 from meshpos.node_adapters import make_node
 from meshpos.sync import Chunk, SyncStep2, SyncUpdate, decode
+from meshpos.sync._codec import messages_in
 from meshpos.trust import VenueAuthority
 
 from ..mesh.kit import make_device, make_venue
@@ -250,7 +251,8 @@ async def test_a_relay_whose_uploads_the_console_does_not_take_gives_up_and_anot
 
     async def drop_r1_changes(key: str, messages: list[bytes]) -> None:
         # R1's sales: heard, never taken
-        await take(key, [data for data in messages if not r1_sale(key, data)])
+        inside = [m for data in messages for m in messages_in(data)]  # (a batch: each message)
+        await take(key, [data for data in inside if not r1_sale(key, data)])
 
     monkeypatch.setattr(hub, "link_messages", drop_r1_changes)
     async with make_node(r1c, discovery=False) as r1, make_node(r2c, discovery=False) as r2:
@@ -301,7 +303,8 @@ async def test_with_no_other_relay_a_stalled_one_shows_yellow_with_why_until_dat
         )
 
     async def drop_r1_sales(key: str, messages: list[bytes]) -> None:
-        await take(key, [data for data in messages if not a_sale(data)])
+        inside = [m for data in messages for m in messages_in(data)]  # (a batch: each message)
+        await take(key, [data for data in inside if not a_sale(data)])
 
     monkeypatch.setattr(hub, "link_messages", drop_r1_sales)
     async with make_node(r1c, discovery=False) as r1, make_node(r2c, discovery=False) as r2:

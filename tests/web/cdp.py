@@ -96,8 +96,11 @@ class Browser:
         self._pump = asyncio.create_task(self._read_forever())
 
     @classmethod
-    async def launch(cls, profile: Path, reachable: Sequence[str] = ()) -> Browser:
-        """``reachable``: more loopback addresses the pages may open (127.0.0.0/8 only)."""
+    async def launch(
+        cls, profile: Path, reachable: Sequence[str] = (), flags: Sequence[str] = ()
+    ) -> Browser:
+        """``reachable``: more loopback addresses the pages may open (127.0.0.0/8 only); ``flags``:
+        more Chromium switches (e.g. trusting one test certificate's key)."""
         for address in reachable:
             assert ipaddress.ip_address(address) in LOOPBACK, f"{address}: not a loopback address"
         hosts = ", ".join(f"EXCLUDE {h}" for h in (*REACHABLE, *reachable))
@@ -119,6 +122,7 @@ class Browser:
                 str(high_w),
                 CHROMIUM,
                 *FLAGS,
+                *flags,
                 f"--host-resolver-rules=MAP * ~NOTFOUND, {hosts}",
                 f"--user-data-dir={profile}",
                 "about:blank",
