@@ -12,8 +12,10 @@ byte   message     body
                    message too large for one websocket message; the slices concatenated are that message
 0x04   Heartbeat   compact UTF-8 JSON object (see :class:`Heartbeat`)
 0x05   Bye         UTF-8 reason
-0x06   Batch       one or more whole messages of the kinds 0x02-0x04, each a var-uint8array, in the order
-                   they were queued (feature ``batch1``: sent only to a peer that announced it)
+0x06   Batch       one or more whole messages of the kinds 0x02-0x04 and 0x07, each a var-uint8array, in
+                   the order they were queued (feature ``batch1``: sent only to a peer that announced it)
+0x07   Digest      var-uint count, then per document a var-string name and an 8-byte hash of its state
+                   (feature ``digest1``, ``_digest``: anti-entropy by digest instead of a step 1 per document)
 =====  ==========  ====================================================================================
 
 A batch is what one flush has for one link: one websocket message instead of one per update, heartbeat
@@ -42,12 +44,14 @@ from meshpos.sync._bodies import (
     heartbeat_body,
     hello_body,
 )
+from meshpos.sync._digest import decode_digest, digest_body
 from meshpos.sync._features import FEATURES
 from meshpos.sync._fields import reject_constant
 from meshpos.sync._messages import (
     AwarenessUpdate,
     Bye,
     Chunk,
+    Digest,
     DocMessage,
     Heartbeat,
     Hello,
@@ -60,8 +64,8 @@ from meshpos.sync._messages import (
 DEFAULT_MAX_MESSAGE_SIZE = 2**20  # websockets' default max_size: stay under it
 MIN_MAX_MESSAGE_SIZE = 256
 
-HELLO, DOC, CHUNK, HEARTBEAT, BYE, BATCH = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
-_BATCHABLE = frozenset({DOC, CHUNK, HEARTBEAT})
+HELLO, DOC, CHUNK, HEARTBEAT, BYE, BATCH, DIGEST = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07
+_BATCHABLE = frozenset({DOC, CHUNK, HEARTBEAT, DIGEST})
 Y_SYNC, Y_AWARENESS = 0, 1
 STEP1, STEP2, UPDATE = 0, 1, 2
 
@@ -90,6 +94,8 @@ def encode(msg: Message, features: frozenset[str] = FEATURES) -> bytes:
         return bytes([HELLO]) + hello_body(msg, features)
     if isinstance(msg, Heartbeat):
         return bytes([HEARTBEAT]) + heartbeat_body(msg, features)
+    if isinstance(msg, Digest):
+        return bytes([DIGEST]) + digest_body(msg)
     if isinstance(msg, Bye):
         return bytes([BYE]) + msg.reason.encode("utf-8")[:_MAX_BYE]
     if isinstance(msg, Chunk):
@@ -180,7 +186,7 @@ def unbatch(data: bytes) -> list[bytes]:
             what = f"type byte 0x{message[0]:02x}" if message else "empty"
             raise RemoteProtocolError(
                 f"batch: message {len(messages)} is {what}; a batch holds doc messages, "
-                "chunks and heartbeats only"
+                "chunks, heartbeats and digests only"
             )
         messages.append(message)
     if len(messages) < 2:
@@ -220,6 +226,8 @@ def decode(data: bytes, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> Mes
             return Bye(body.decode("utf-8"))
         except UnicodeDecodeError:
             raise RemoteProtocolError("bye: reason is not valid UTF-8") from None
+    if kind == DIGEST:
+        return decode_digest(body)
     reader = Reader(body)
     if kind == DOC:
         doc = _read_doc_name(reader)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from meshpos.errors import RemoteProtocolError
+from meshpos.sync._digest import DIGEST_FEATURE
 from meshpos.sync._held import HELD_FEATURE
 from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
 
@@ -35,6 +36,7 @@ FEATURES: frozenset[str] = frozenset(
         HELD_FEATURE,  # reach (issue 18): heartbeat held, durability beyond the links (_held)
         COMPACT_FAR_FEATURE,  # reach (issue 18): heartbeat farc, far records as arrays (_bodies)
         BATCH_FEATURE,  # cpu (issue 18): a flush's messages to one link in one (_codec.BATCH)
+        DIGEST_FEATURE,  # digest (issue 18): anti-entropy by digest (_digest, _codec.DIGEST)
     }
 )
 

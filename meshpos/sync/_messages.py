@@ -135,5 +135,13 @@ class Bye:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Anti-entropy by digest (issue 18, ``_digest``): a short hash of each document's state (its
+    state vector and delete set), instead of a sync step 1 for every document every period."""
+
+    hashes: tuple[tuple[str, bytes], ...]
+
+
 DocMessage = SyncStep1 | SyncStep2 | SyncUpdate | AwarenessUpdate
-Message = Hello | DocMessage | Chunk | Heartbeat | Bye
+Message = Hello | DocMessage | Chunk | Heartbeat | Bye | Digest

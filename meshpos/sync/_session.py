@@ -49,6 +49,7 @@ from meshpos.sync._messages import (
     AwarenessUpdate,
     Bye,
     Chunk,
+    Digest,
     DocMessage,
     Heartbeat,
     Hello,
@@ -61,6 +62,7 @@ from meshpos.sync._rules import may_deliver
 from meshpos.sync._states import (
     EXCHANGING,
     TRANSITIONS,
+    DigestReceived,
     DocReceived,
     HeartbeatReceived,
     HelloReceived,
@@ -353,12 +355,12 @@ class Session:
         if self._state not in EXCHANGING:
             raise LocalProtocolError(f"session: cannot send {what} in state {self._state.value!r}")
 
-    def send(self, message: DocMessage | Heartbeat, *, free: bool = False) -> None:
+    def send(self, message: DocMessage | Heartbeat | Digest, *, free: bool = False) -> None:
         """Queue a document message (chunked if needed) or a heartbeat. ``free``: an update a peer
         sent, forwarded as it came, which leaves at once, before messages that wait for a commit
         (:class:`Commits`); anything else waits for the commit of what the documents took before it."""
         self._check_can_send(type(message).__name__)
-        if isinstance(message, Heartbeat):
+        if isinstance(message, Heartbeat | Digest):
             data = [encode(message, self.peer_features)]
         else:
             data = encode_doc_message(message, self.config.max_message_size)
@@ -429,6 +431,9 @@ class Session:
                 )
             self._charge(self._heartbeats, "heartbeats")
             self._events.append(HeartbeatReceived(message))
+        elif isinstance(message, Digest):  # one a period: it shares the heartbeats' budget
+            self._charge(self._heartbeats, "heartbeats and digests")
+            self._events.append(DigestReceived(message))
         elif isinstance(message, Chunk):
             self._handle_chunk(message)
         else:

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 
 from meshpos.errors import ProtocolError
-from meshpos.sync._messages import DocMessage, Heartbeat, Hello
+from meshpos.sync._messages import Digest, DocMessage, Heartbeat, Hello
 
 
 class State(enum.Enum):
@@ -58,6 +58,11 @@ class DocReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestReceived:
+    digest: Digest
+
+
+@dataclass(frozen=True, slots=True)
 class HeartbeatReceived:
     heartbeat: Heartbeat
 
@@ -74,4 +79,6 @@ class SessionClosed:
     by_peer: bool = False
 
 
-SessionEvent = HelloReceived | DocReceived | HeartbeatReceived | SyncCompleted | SessionClosed
+SessionEvent = (
+    HelloReceived | DocReceived | DigestReceived | HeartbeatReceived | SyncCompleted | SessionClosed
+)

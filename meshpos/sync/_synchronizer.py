@@ -9,8 +9,10 @@
   drain that takes it is committed
   (:class:`~meshpos.sync._session.Commits`, :meth:`mark_committed`), so no step 1, heartbeat or reply
   tells a peer this device holds what it has not committed.
-* Anti-entropy: every ``anti_entropy_interval`` each session gets a sync step 1 for every document; the
-  step 2 replies repair updates stuck behind a missing predecessor.
+* Anti-entropy: every ``anti_entropy_interval`` each session gets a digest (a hash of each document's
+  state, ``_digest``) and answers with a sync step 1 for each document whose hash differs; a peer without
+  the feature (N−1) gets a sync step 1 for every document. The step 2 replies repair updates stuck
+  behind a missing predecessor.
 * Sync step 1 replies are bounded per peer, and received updates are checked against the write rules
   before anything is applied: see ``_exchange``. A later step 1, outside the reply interval, is answered in
   full as always (a peer that cleared its cache gets everything again at its next anti-entropy at the latest).
@@ -41,6 +43,7 @@ from meshpos.sync._budget import TokenBucket
 from meshpos.sync._closed import ClosedDays, _ClosedDoc
 from meshpos.sync._config import SOFTWARE, SyncConfig
 from meshpos.sync._deadlines import Deadlines
+from meshpos.sync._digest import DIGEST_FEATURE, doc_hash
 from meshpos.sync._events import (
     DocumentChanged,
     LocalWriteRefused,
@@ -55,6 +58,7 @@ from meshpos.sync._held import HeldTable
 from meshpos.sync._joining import Joining
 from meshpos.sync._messages import (
     AwarenessUpdate,
+    Digest,
     Hello,
     SyncStep1,
     SyncUpdate,
@@ -66,6 +70,7 @@ from meshpos.sync._session import Commits, Session
 from meshpos.sync._spread import Spread
 from meshpos.sync._states import (
     EXCHANGING,
+    DigestReceived,
     DocReceived,
     HeartbeatReceived,
     HelloReceived,
@@ -75,6 +80,7 @@ from meshpos.sync._states import (
 )
 from meshpos.sync._updates import (
     EMPTY_UPDATE,
+    held_clocks,
 )
 from meshpos.sync._yjs import Rooms
 
@@ -180,6 +186,9 @@ class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats,
         self._started_at: float | None = None
         self._next_heartbeat = 0.0
         self._next_anti_entropy = 0.0
+        self._hashes: dict[
+            str, tuple[Doc[Any], bytes]
+        ] = {}  # (``_digest``) by document, until it changes
         self._seq = 0
         self._opening_for_content = False  # open_doc for arriving content: ask peers after applying
         self._catching_up: str | None = None  # the session whose initial sync the others wait for
@@ -271,6 +280,7 @@ class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats,
         self._apply_opening(_STORED, name, lambda doc: doc.apply_update(update))
 
     def _on_change(self, name: str, event: TransactionEvent) -> None:
+        self._hashes.pop(name, None)
         update = event.update
         origin = self._applying
         if update == EMPTY_UPDATE or isinstance(origin, _Loading):
@@ -413,6 +423,8 @@ class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats,
             self._on_doc(peer, session, event)
         elif isinstance(event, HeartbeatReceived):
             self._on_heartbeat(event.heartbeat)
+        elif isinstance(event, DigestReceived):
+            self._on_digest(session, event.digest)
         elif isinstance(event, SyncCompleted):
             assert session.peer is not None
             self._events.append(PeerLive(peer, session.peer.node))
@@ -471,6 +483,36 @@ class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats,
             self._next_anti_entropy = max(
                 self._next_anti_entropy + self.config.anti_entropy_interval, now
             )
+            digest: Digest | None = None
             for session in self._exchanging():
+                if DIGEST_FEATURE in session.peer_features and not session.stock:
+                    digest = digest or self._digest()
+                    session.send(digest)
+                    continue
                 for name, doc in self._docs.items():
                     session.send(SyncStep1(name, doc.get_state()))
+
+    def _own_hash(self, name: str, doc: Doc[Any]) -> bytes:
+        cached = self._hashes.get(name)
+        if cached is None or cached[0] is not doc:
+            cached = (doc, doc_hash(doc))
+            self._hashes[name] = cached
+        return cached[1]
+
+    def _digest(self) -> Digest:
+        """This period's digest: one for every session (a document's hash is kept until it changes)."""
+        return Digest(tuple((name, self._own_hash(name, doc)) for name, doc in self._docs.items()))
+
+    def _on_digest(self, session: Session, digest: Digest) -> None:
+        """Send our step 1 for every open document whose hash differs from the peer's (or that it does
+        not list); the peer does the same with ours, so both directions are repaired. A document only
+        the peer lists is not asked for here: the peer sees it missing from our digest and sends its
+        step 1, answered as always (so a name a peer lists makes us open or send nothing). Equal hashes
+        mean the peer holds what we hold: noted for the durability count, as its step 1 was."""
+        theirs = dict(digest.hashes)
+        notes = session.peer is not None and session.peer.role != "console" and not session.stock
+        for name, doc in self._docs.items():
+            if theirs.get(name) != self._own_hash(name, doc):
+                session.send(SyncStep1(name, doc.get_state()))
+            elif notes and session.peer is not None:
+                self._held_by.setdefault(session.peer.node, {})[name] = dict(held_clocks(doc))

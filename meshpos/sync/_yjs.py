@@ -45,6 +45,7 @@ from meshpos.model.documents import DENYLIST
 from meshpos.sync._codec import Y_AWARENESS, Y_SYNC, decode_y_payload, encode_y_payload
 from meshpos.sync._messages import (
     AwarenessUpdate,
+    Digest,
     DocMessage,
     Heartbeat,
     Hello,
@@ -272,10 +273,10 @@ class YjsSession(Session):
             self._last_out = self._now
         return out
 
-    def send(self, message: DocMessage | Heartbeat, *, free: bool = False) -> None:
+    def send(self, message: DocMessage | Heartbeat | Digest, *, free: bool = False) -> None:
         """Only this document's messages, bare and whole; a reader is never asked (sync step 1).
         What waits for a commit waits here too (``Session.send``)."""
-        if isinstance(message, Heartbeat) or message.doc != self.doc:
+        if isinstance(message, Heartbeat | Digest) or message.doc != self.doc:
             return
         if isinstance(message, SyncStep1) and not self.writable:
             return
