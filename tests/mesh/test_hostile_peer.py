@@ -38,7 +38,8 @@ from meshpos.sync import (
     SyncUpdate,
     encode,
 )
-from meshpos.sync._messages import Chunk
+from meshpos.sync._digest import HASH_BYTES
+from meshpos.sync._messages import Chunk, Digest
 from meshpos.trust import DeviceIdentity, VenueAuthority
 
 from ..trust.helpers import issue_identity
@@ -134,6 +135,12 @@ def floods() -> dict[str, Flood]:
         "hello again": lambda t, a: (encode(a.hello()) for _ in range(FLOOD)),
         "chunks that never finish": lambda t, a: (
             encode(Chunk(day(i), 0, 1000, bytes(4096))) for i in range(FLOOD)
+        ),
+        "digest, every hash wrong": lambda t, a: (
+            encode(Digest(((t.ledger, i.to_bytes(HASH_BYTES, "big")),))) for i in range(FLOOD)
+        ),
+        "digest, a document twice": lambda t, a: (
+            encode(Digest(((t.ledger, bytes(HASH_BYTES)),) * 2)) for _ in range(FLOOD)
         ),
         "garbage": lambda t, a: (random.randbytes(64) for _ in range(FLOOD)),
     }
@@ -431,7 +438,11 @@ async def test_an_enrolled_device_flooding_every_message_type_cannot_amplify_sta
         f"R1 disconnected {len(abusive)} links as abusive: "
         + "; ".join(sorted(set(abusive.values())))
     )
-    assert {"awareness", "heartbeat naming 64 new days each"} <= abusive.keys(), closes
+    assert {
+        "awareness",
+        "heartbeat naming 64 new days each",
+        "digest, every hash wrong",
+    } <= abusive.keys(), closes
     errors = sum(1 for lines in closes.values() if lines and "idle" not in lines[0])
     status = r1.status()
     assert status["counters"].get("protocol_errors", 0) >= errors, status["counters"]

@@ -24,6 +24,8 @@ from meshpos.sync import (
     decode,
     encode,
 )
+from meshpos.sync._digest import HASH_BYTES
+from meshpos.sync._messages import Digest
 
 from .helpers import VENUE, hello
 from .test_sync_synchronizer import flush, raw_peer
@@ -45,6 +47,7 @@ def _seed_messages() -> list[bytes]:
         encode(Heartbeat("r2", "register", 5, True, True, 3, {LEDGER: {99: 2}}, {LEDGER: 1})),
         encode(Chunk(LEDGER, 0, 2, update[:10])),
         encode(Bye("bye")),
+        encode(Digest(((LEDGER, b"\x01" * HASH_BYTES), ("catalog", b"\x02" * HASH_BYTES)))),
     ]
 
 
