@@ -18,12 +18,12 @@ from typing import Any
 
 from meshpos.errors import MeshposError
 from meshpos.net.links import MeshLink
-from meshpos.sync._codec import BATCH, unbatch
+from meshpos.sync._codec import BATCH, BYE, CHUNK, DIGEST, HEARTBEAT, HELLO, unbatch
 
 #: a directory: each register process profiles its event-loop thread while it sells (``--profile``)
 PROFILE_ENV = "MESHPOS_BENCH_PROFILE"
 
-_ENVELOPES = {0x01: "hello", 0x03: "chunk", 0x04: "heartbeat", 0x05: "bye"}
+_ENVELOPES = {HELLO: "hello", CHUNK: "chunk", HEARTBEAT: "heartbeat", BYE: "bye", DIGEST: "digest"}
 _Y_SYNC = {0: "step1", 1: "step2", 2: "update"}
 
 
