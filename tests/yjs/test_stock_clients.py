@@ -118,6 +118,7 @@ def test_a_stock_clients_write_reaches_the_other_nodes_and_their_clients(bed: Be
     ).start()
     try:
         wait_for(lambda: r2.status()["peers"].get("R1") is True, 20, "R2 linked", on=[r2.events])
+        assert r2.ready["yjs_port"] == r2.status()["yjs_port"] == 0  # no tokens: no token listener
         on_r1 = bed.client("stoplist", token=bed.tokens["tablet"])
         on_r2 = bed.client("stoplist", device="T4", role="register", via=("R2", host, r2.port))
         assert on_r2.ask("synced")["done"]
