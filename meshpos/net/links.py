@@ -321,8 +321,8 @@ class Links:
                 client_cert=False,
                 also=lambda _path: True,
             )
-        except LinkRefused as exc:
-            self._refuse(exc.kind, remote, exc.reason)
+        except LinkRefused as exc:  # anyone may knock here: logged once per kind and address
+            self.stock.refused(exc.kind, remote, exc.reason)
             writer.close()
             return
         finally:

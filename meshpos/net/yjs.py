@@ -161,10 +161,7 @@ class YjsServer:
         try:
             peer = self._admit(conn, tokens_only)
         except Refused as exc:
-            cause = (exc.kind, conn.remote.rpartition(":")[0])
-            quiet = cause in self._logged or len(self._logged) >= MAX_LOGGED
-            self._logged.add(cause)
-            self._refuse(f"yjs_{exc.kind}", conn.remote, exc.reason, quiet=quiet)
+            self.refused(f"yjs_{exc.kind}", conn.remote, exc.reason)
             await conn.close(exc.close_code, exc.reason)
             await conn.linger(1.0)
             return
@@ -183,6 +180,14 @@ class YjsServer:
         log.info("stock Yjs client %s on %s at %s", peer.device_id, peer.document, conn.remote)
         channel.start()
         await channel.closed.wait()
+
+    def refused(self, kind: str, remote: str, reason: str) -> None:
+        """Count a refusal; log it once per kind and address (``remote`` is ``host:port``): whoever
+        can reach the port controls how many there are."""
+        cause = (kind, remote.rpartition(":")[0])
+        quiet = cause in self._logged or len(self._logged) >= MAX_LOGGED
+        self._logged.add(cause)
+        self._refuse(kind, remote, reason, quiet=quiet)
 
     def _admit(self, conn: WsConnection, tokens_only: bool) -> LinkPeer:
         name, role = self._who(conn, tokens_only)  # first: who is not known learns nothing

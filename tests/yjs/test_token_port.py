@@ -11,6 +11,7 @@ line and ``/status`` say; the mesh port stays as strict (tests/yjs/test_stock_cl
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 
 import pytest
@@ -18,6 +19,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from meshpos.harness.venue import enroll_directly
+from meshpos.harness.wait import wait_for
 from meshpos.model.documents import CATALOG
 from meshpos.net.wsconn import PATH
 from meshpos.trust import device_hostname
@@ -124,3 +126,20 @@ def test_a_path_other_than_yjs_is_closed_4404_even_with_a_good_token(bed: Bed, p
 
     assert asyncio.run(knock()) == 4404
     assert bed.node.status()["refusals"].get("yjs_path", 0) == before + 1
+
+
+def test_failed_handshakes_on_the_token_port_are_counted_each_and_logged_once(bed: Bed) -> None:
+    """Anyone on the LAN can knock on this port without a certificate: the log must not grow with it."""
+    knocks = 3
+    before = bed.node.status()["refusals"].get("tls", 0)
+    for _ in range(knocks):
+        with socket.create_connection((bed.host, bed.yjs_port), timeout=10) as plain:
+            plain.sendall(b"GET /yjs/stoplist HTTP/1.1\r\nHost: x\r\n\r\n")  # no TLS at all
+            plain.recv(1024)  # the node's TLS alert, or the close
+    wait_for(
+        lambda: bed.node.status()["refusals"].get("tls", 0) == before + knocks,
+        20,
+        "each knock counted",
+    )
+    logged = [line for line in bed.node.log.read_text().splitlines() if ": tls: " in line]
+    assert len(logged) == 1, logged
