@@ -135,6 +135,12 @@ class Config:
                 "console_url and console_token go together: set both or neither",
             )
         _check_yjs_tokens(self.yjs_tokens)
+        if self.yjs_port and not self.yjs_tokens:
+            raise InvalidSetting(
+                "yjs_port",
+                f"yjs_port {self.yjs_port}: the token port serves yjs_tokens' clients only: "
+                "set yjs_tokens too, or leave yjs_port out",
+            )
         if self.yjs_port and self.yjs_port in (self.port, self.api_port):
             raise InvalidSetting(
                 "yjs_port",

@@ -11,6 +11,7 @@ from meshpos.errors import ConfigError
 
 NODE = '[node]\nnode_id = "R1"\n'
 GOOD = "tablet:register:" + "t" * 22
+TOKENS = f'yjs_tokens = ["{GOOD}"]\n'
 
 
 def test_tokens_load_from_the_file_and_the_environment(tmp_path: Path) -> None:
@@ -59,10 +60,11 @@ def test_the_token_port_loads_from_the_file_and_the_environment(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ("yjs_port = 70000\n", "yjs_port 70000: must be a whole number from 0 to 65535"),
-        ("yjs_port = -1\n", "yjs_port -1: must be a whole number from 0 to 65535"),
-        ("port = 8765\nyjs_port = 8765\n", "yjs_port 8765: the mesh port or the API port"),
-        ("api_port = 8080\nyjs_port = 8080\n", "yjs_port 8080: the mesh port or the API port"),
+        (f"{TOKENS}yjs_port = 70000\n", "yjs_port 70000: must be a whole number from 0 to 65535"),
+        (f"{TOKENS}yjs_port = -1\n", "yjs_port -1: must be a whole number from 0 to 65535"),
+        (f"{TOKENS}port = 8765\nyjs_port = 8765\n", "yjs_port 8765: the mesh port or the API port"),
+        (f"{TOKENS}api_port = 8080\nyjs_port = 8080\n", "yjs_port 8080: the mesh port or the API"),
+        ("yjs_port = 8766\n", "yjs_port 8766: the token port serves yjs_tokens' clients only"),
     ],
 )
 def test_a_bad_token_port_is_one_line_naming_it(
