@@ -72,7 +72,11 @@ def test_a_kds_clients_ledger_write_is_refused_and_changes_nothing(bed: Bed) -> 
         20,
         "the kds client is told permission denied",
     )
-    assert bed.node.status()["counters"].get("rejected_updates", 0) > rejected
+    wait_for(  # the engine counts the refusal from the session's event, which may trail the reply
+        lambda: bed.node.status()["counters"].get("rejected_updates", 0) > rejected,
+        20,
+        "the node counts the rejected update",
+    )
     fresh = bed.client(
         ledger, device="T3", role="register"
     )  # the node's copy, read after the refusal
