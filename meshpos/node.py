@@ -180,7 +180,13 @@ class Node(VenueReads, RegisterOperations):
                 await self.stop()
             await store.close()
             raise
-        log.info("node %s (%s) started: mesh port %d", config.node_id, config.role, self.port)
+        log.info(
+            "node %s (%s) started: mesh port %d%s",
+            config.node_id,
+            config.role,
+            self.port,
+            f", Yjs token port {self.yjs_port}" if self.yjs_port else "",
+        )
 
     async def _start_network(self, config: Config) -> None:
         run = self._run()
