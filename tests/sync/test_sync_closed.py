@@ -37,6 +37,7 @@ from meshpos.sync import (
     decode,
 )
 from meshpos.sync._closed import MAX_PARKED_BYTES
+from meshpos.sync._messages import Digest
 from meshpos.sync._updates import EMPTY_STATE_VECTOR
 from meshpos.sync.memory import MemoryNetwork
 
@@ -107,6 +108,9 @@ class Mesh:
         message = decode(data)
         if isinstance(message, SyncStep1 | SyncStep2 | SyncUpdate):
             self.sent[(sender, type(message).__name__, message.doc)] += 1
+        elif isinstance(message, Digest):
+            for name, _ in message.hashes:
+                self.sent[(sender, "Digest", name)] += 1
         elif isinstance(message, Heartbeat) and message.node == sender:
             self.beats.append(message)
 
@@ -142,7 +146,8 @@ def test_a_day_closed_on_one_node_and_open_with_the_same_content_elsewhere_stays
     assert mesh.sent[("B", "SyncStep1", DAY)] > 0  # B keeps asking, as for any open day...
     assert mesh.sent[("A", "SyncStep2", DAY)] > 0  # ...and A answers with its deletions
     assert mesh.sent[("A", "SyncStep1", DAY)] == 0  # a closed day costs A no step 1
-    assert mesh.sent[("A", "SyncStep1", OTHER)] > 0  # (anti-entropy ran)
+    assert mesh.sent[("A", "Digest", OTHER)] > 0  # (anti-entropy ran: by digest, OTHER in sync)
+    assert mesh.sent[("A", "Digest", DAY)] == 0  # (nor a place in A's digests)
     assert mesh.keys("B") == {"r0"}
 
 
