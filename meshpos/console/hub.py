@@ -118,6 +118,9 @@ class VenueHub:
         self._stale: set[str] = set()  # days refused as stale: materialised again once heard
         self.unreported: dict[str, tuple[int, str]] = {}  # day -> records not in the reports, why
         self._writing: set[asyncio.Task[None]] = set()  # unreported counts on their way to the db
+        # links whose batch is in commit (their reader waits for it)
+        self._reading: Counter[str] = Counter()
+        self._pumping: asyncio.Task[None] | None = None  # the ticker's pump (pump_soon)
         self._drafts = Drafts(self.engine, self.documents, self.catch_up)
         self.engine.subscribe(self._on_event)
         self.documents.reports = self.sync.console_reports
@@ -152,11 +155,16 @@ class VenueHub:
         self.engine.link_opened(key, peer, send)
 
     async def link_messages(self, key: str, messages: list[bytes]) -> None:
+        self._reading[key] += 1  # its batch is in commit: the relay's next ones wait unread
         try:
             await self.engine.link_messages(key, messages)
         except MeshposError as exc:  # the database: drop the link, the relay redials
             log.error("venue %s: %s", self.venue_id, exc)
             self.engine.hang_up(key)
+        finally:
+            self._reading[key] -= 1
+            if not self._reading[key]:
+                del self._reading[key]
         self._seen()
         self.used_at = time.monotonic()
 
@@ -172,6 +180,16 @@ class VenueHub:
             self.last_seen[node] = now
 
     def tick(self, now: float) -> None:
+        """Advance the venue's timers and build its heartbeats (sent by the next pump). Never waits:
+        the server ticks every hub each round, whatever is being committed (**Changed**, relaydrop).
+        A relay whose batch this hub is still committing is not silent: the console has not read
+        what it sent since, so its idle timeout waits until the commit is done."""
+        if self._reading:
+            sessions = self.sync.sessions
+            for key in self._reading:
+                session = sessions.get(key)
+                if session is not None:
+                    session.still_reading()
         self.sync.tick(now)
         self._recount_quiet_days()
 
@@ -263,6 +281,22 @@ class VenueHub:
     async def pump(self) -> None:
         await self.engine.pump()
         self._seen()
+
+    def pump_soon(self) -> None:
+        """Commit and send what is due in a task of the hub's own (at most one at a time), so the
+        server's ticker never waits for this hub's commit, which waits for the database's one write
+        connection behind every other venue's (**Changed**, relaydrop: awaited in turn, one round
+        of the ticker over 60 uploading venues took 11.5 s and the relays late in it went 5 s
+        without a heartbeat). Heartbeats leave with the pump, after the commit: nothing claims
+        what is not committed."""
+        if self._pumping is None or self._pumping.done():
+            self._pumping = asyncio.create_task(self._pump_logged())
+
+    async def _pump_logged(self) -> None:
+        try:
+            await self.pump()
+        except MeshposError as exc:  # the database: the next tick pumps again
+            log.error("venue %s: %s", self.venue_id, exc)
 
     def _on_event(self, event: EngineEvent) -> None:
         if isinstance(event, DocumentChanged):
@@ -435,6 +469,8 @@ class VenueHub:
 
     async def settle(self) -> None:
         """Wait until pending materialisation is done (tests, reports, shutdown)."""
+        if self._pumping is not None and not self._pumping.done():
+            await self._pumping  # (it logs its own errors)
         while (self._materialiser is not None and not self._materialiser.done()) or self._writing:
             if self._materialiser is not None and not self._materialiser.done():
                 await self._materialiser
@@ -450,6 +486,7 @@ class VenueHub:
             and not self.busy
             and not self._dirty
             and not self._writing
+            and (self._pumping is None or self._pumping.done())
             and (self._materialiser is None or self._materialiser.done())
         )
 

@@ -210,6 +210,11 @@ class Session:
         self._move(Trigger.OPEN, remote=False)
         self._out.append(encode(self.local_hello, self.peer_features))
 
+    def still_reading(self) -> None:
+        """The owner is still taking in what the peer sent (the console commits a relay's batch
+        before it reads the next one): the peer is not silent, so the idle timeout waits."""
+        self._received_since_tick = True
+
     def receive_data(self, data: bytes) -> None:
         """Feed one whole message. Never raises for anything the peer sent."""
         if self._state is State.CLOSED:
