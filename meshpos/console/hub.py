@@ -486,7 +486,6 @@ class VenueHub:
             and not self.busy
             and not self._dirty
             and not self._writing
-            and (self._pumping is None or self._pumping.done())
             and (self._materialiser is None or self._materialiser.done())
         )
 
