@@ -104,6 +104,12 @@ async def test_a_relay_keeps_its_session_while_another_venues_commit_is_stuck(
             await blocker.close()
         assert quiet.dropped == 0
 
+        # nor did the console time A's relay out while it was itself committing A's batch (it had
+        # not read what the relay sent since): aborted then, the session's goodbye waited behind
+        # that commit, and relay and console fell silent (the first attempt at this fix)
+        status = await consoles.api(0).acall("GET", f"/api/venues/{venue_id(0)}/status")
+        assert status["counters"].get("timeouts", 0) == 0
+
         # the stall is over: B's session still carries sales to the reports
         await quiet.upload(sales)
 
