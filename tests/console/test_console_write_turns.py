@@ -34,7 +34,8 @@ async def _queued(lock: WriteTurns, order: list[str], *waiting: tuple[int, str])
     for rank, name in waiting:
         tasks.append(asyncio.create_task(_take(lock, rank, name, order)))
         await asyncio.sleep(0)  # queued in this order
-    assert lock.locked() and not order
+    assert lock.locked()
+    assert not order
     go.set()
     await asyncio.gather(first, *tasks)
     assert not lock.locked()
@@ -66,4 +67,5 @@ async def test_a_cancelled_waiter_does_not_keep_the_lock() -> None:
         gone.cancel()
         await asyncio.gather(gone, return_exceptions=True)
     await kept
-    assert order == ["kept"] and not lock.locked()
+    assert order == ["kept"]
+    assert not lock.locked()
