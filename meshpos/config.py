@@ -71,6 +71,10 @@ class Config:
     # bearer tokens for stock Yjs clients on /yjs/<document> (docs/api.md, Yjs), each
     # "<name>:<role>:<token>" (role: register, kds or reader); none: device certificates only
     yjs_tokens: tuple[str, ...] = ()
+    # where a node with yjs_tokens serves token clients only (browsers: TLS that asks for no client
+    # certificate, which Chromium cannot answer; the mesh port keeps asking); 0: any free port (the
+    # ready line and /status name it)
+    yjs_port: int = 0
 
     def __post_init__(self) -> None:
         if not is_node_id(self.node_id):
@@ -92,7 +96,7 @@ class Config:
                 f"log_level {self.log_level!r}: must be one of {', '.join(_LOG_LEVELS)}",
             )
 
-        for name in ("port", "api_port"):
+        for name in ("port", "api_port", "yjs_port"):
             value = getattr(self, name)
             if not _whole(value) or not 0 <= value <= 65535:
                 raise InvalidSetting(
@@ -131,6 +135,18 @@ class Config:
                 "console_url and console_token go together: set both or neither",
             )
         _check_yjs_tokens(self.yjs_tokens)
+        if self.yjs_port and not self.yjs_tokens:
+            raise InvalidSetting(
+                "yjs_port",
+                f"yjs_port {self.yjs_port}: the token port serves yjs_tokens' clients only: "
+                "set yjs_tokens too, or leave yjs_port out",
+            )
+        if self.yjs_port and self.yjs_port in (self.port, self.api_port):
+            raise InvalidSetting(
+                "yjs_port",
+                f"yjs_port {self.yjs_port}: the mesh port or the API port already uses it; "
+                "token clients need a port of their own",
+            )
         if self.console_ca_file is not None and not self.console_url.startswith("wss://"):
             raise InvalidSetting(
                 "console_ca_file",

@@ -15,7 +15,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from meshpos.config import Config
@@ -180,7 +180,13 @@ class Node(VenueReads, RegisterOperations):
                 await self.stop()
             await store.close()
             raise
-        log.info("node %s (%s) started: mesh port %d", config.node_id, config.role, self.port)
+        log.info(
+            "node %s (%s) started: mesh port %d%s",
+            config.node_id,
+            config.role,
+            self.port,
+            f", Yjs token port {self.yjs_port}" if self.yjs_port else "",
+        )
 
     async def _start_network(self, config: Config) -> None:
         run = self._run()
@@ -270,6 +276,11 @@ class Node(VenueReads, RegisterOperations):
         return self._run().mesh.port if self._running else 0
 
     @property
+    def yjs_port(self) -> int:
+        """Where browsers' Yjs clients with a token connect (docs/api.md, Stock Yjs clients); 0: none."""
+        return self._run().mesh.yjs_port if self._running else 0
+
+    @property
     def mesh(self) -> Mesh:
         return self._run().mesh
 
@@ -296,7 +307,7 @@ class Node(VenueReads, RegisterOperations):
         self._run().mesh.add_peer(node_id, host, port)
 
     def status(self) -> NodeStatus:
-        return self._run().status.status()
+        return replace(self._run().status.status(), yjs_port=self.yjs_port)
 
     def durability(self, receipt_id: str) -> Durability:
         return self._run().status.durability(receipt_id)

@@ -33,6 +33,7 @@ from meshpos.trust import (
     device_hostname,
     peer_certificate_info,
     server_ssl_context,
+    token_ssl_context,
 )
 from meshpos.trust._files import write_file
 from meshpos.web.api import make_handler
@@ -73,6 +74,9 @@ def make_node(
                 wants=sync.wants_link if sync is not None else None,
                 on_members=sync.set_members if sync is not None else None,
                 yjs=YjsSettings(tokens=config.yjs_tokens),
+                # browsers: token clients on a listener that asks for no certificate (net.yjs)
+                token_context=token_ssl_context(identity) if config.yjs_tokens else None,
+                yjs_port=config.yjs_port,
             ),
             handler,
             rng,

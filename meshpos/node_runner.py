@@ -55,7 +55,13 @@ async def _run(
         # one line for scripts and tests that start nodes: where this node listens
         print(
             json.dumps(
-                {"node": config.node_id, "port": node.port, "api": node.api_url, "ready": True}
+                {
+                    "node": config.node_id,
+                    "port": node.port,
+                    "api": node.api_url,
+                    "yjs_port": node.yjs_port,  # browsers' Yjs clients with a token; 0: none
+                    "ready": True,
+                }
             ),
             flush=True,
         )

@@ -84,6 +84,9 @@ class NodeStatus:
     problems: dict[str, str] = field(default_factory=dict)  # node id -> why it has no console link
     not_in_reports: int = 0  # records the console holds but cannot put in its reports
     not_in_reports_reason: str = ""
+    # where stock Yjs clients with a token (browsers) connect: a port of their own that asks for no
+    # client certificate (docs/api.md, Stock Yjs clients); 0: the node has no yjs_tokens
+    yjs_port: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -394,21 +394,46 @@ class Engine(ClosingDays, Links):
         before: Iterable[Callable[[], None]] = (),
         after: Iterable[Callable[[], None]] = (),
     ) -> None:
-        """Every ``period``: ``before`` hooks, the synchronizer's timers, a pump, ``after`` hooks."""
-        self._ticker = asyncio.create_task(self._tick_forever(period, list(before), list(after)))
+        """``before`` hooks, the synchronizer's timers, a pump, ``after`` hooks: at most every
+        ``period``, and only when something is due. **Changed** (issue 18): it ran every ``period``
+        (10 a second), the most of an idle node's CPU; now it sleeps until the synchronizer's next
+        deadline or until something moved (``sync/_deadlines.py``), and at least once a heartbeat
+        period (the hooks' own timers: a day's recount when quiet, the spreading sale's refresh)."""
+        wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self.sync.clock = loop.time
+        self.sync.on_moved = wake.set
+        self._ticker = asyncio.create_task(
+            self._tick_forever(period, wake, list(before), list(after))
+        )
 
     async def _tick_forever(
-        self, period: float, before: list[Callable[[], None]], after: list[Callable[[], None]]
+        self,
+        period: float,
+        wake: asyncio.Event,
+        before: list[Callable[[], None]],
+        after: list[Callable[[], None]],
     ) -> None:
         loop = asyncio.get_running_loop()
+        longest = self.sync.config.heartbeat_interval
         while True:
+            wake.clear()  # what moves from here on is the next round's
             for hook in before:
                 hook()
             self.sync.tick(loop.time())
             await self._pump_logged()
             for hook in after:
                 hook()
-            await asyncio.sleep(period)
+            await asyncio.sleep(period)  # a burst of news is taken in one round, as before
+            if wake.is_set():
+                continue
+            delay = min(self.sync.next_deadline() - loop.time(), longest - period)
+            if delay > 0:  # (not ``wait_for``: in 3.11 it can swallow the stop's cancellation)
+                timer = loop.call_later(delay, wake.set)
+                try:
+                    await wake.wait()
+                finally:
+                    timer.cancel()
 
     async def begin_stop(self) -> None:
         """Refuse new writes and say goodbye on every session (the links close once it is out)."""

@@ -75,6 +75,10 @@ class LinkSettings:
     probe_max: float = 60.0
     # stock Yjs clients on /yjs/<document> (net.yjs); None: the mesh's path only
     yjs: YjsSettings | None = None
+    # with ``yjs``: a second listener on ``yjs_port`` (0: any free one) for token clients only, with
+    # this context (no client certificate asked for: browsers, net.yjs); None: none
+    token_context: ssl.SSLContext | None = None
+    yjs_port: int = 0
 
 
 class MeshLink(Channel):
@@ -91,7 +95,9 @@ class Links:
         self.refusals: Counter[str] = Counter()
         self.recent_refusals: deque[str] = deque(maxlen=50)
         self.port = settings.port
+        self.yjs_port = 0  # the token clients' listener once started; 0: none
         self._server: asyncio.Server | None = None
+        self._token_server: asyncio.Server | None = None
         self._links: dict[str, MeshLink] = {}  # by key
         self._by_node: dict[str, MeshLink] = {}
         self._ads: dict[str, tuple[str, int]] = {}
@@ -129,6 +135,10 @@ class Links:
         self._server = await listen(self._on_client, s.host, s.port)
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("listening for peers on %s:%d", s.host, self.port)
+        if self.stock is not None and s.token_context is not None:
+            self._token_server = await listen(self._on_token_client, s.host, s.yjs_port)
+            self.yjs_port = self._token_server.sockets[0].getsockname()[1]
+            log.info("listening for Yjs token clients on %s:%d", s.host, self.yjs_port)
         return self.port
 
     async def stop(self) -> None:
@@ -136,8 +146,9 @@ class Links:
         self._stopping = True
         for task in self._dialers.values():
             task.cancel()
-        if self._server is not None:
-            self._server.close()
+        for server in (self._server, self._token_server):
+            if server is not None:
+                server.close()
         for link in list(self._links.values()):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(link.closed.wait(), 1.0)
@@ -150,9 +161,10 @@ class Links:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._server is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        for server in (self._server, self._token_server):
+            if server is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(server.wait_closed(), 1.0)
 
     # --- what the node sees -----------------------------------------------------------------------
 
@@ -286,6 +298,36 @@ class Links:
             await existing.finish("replaced by a newer link from the same peer")
         link = self._open(peer, conn, dialled_by=peer.device_id)
         await link.closed.wait()
+
+    async def _on_token_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """A connection to the token clients' listener: TLS without a client certificate, any path
+        upgraded so that every refusal is a 44xx close y-websocket understands (net.yjs)."""
+        task = asyncio.current_task()
+        assert task is not None
+        assert self.stock is not None
+        self._accepting.add(task)
+        peername = writer.get_extra_info("peername")
+        remote = f"{peername[0]}:{peername[1]}" if peername else "?"
+        s = self.settings
+        try:
+            conn = await accept(
+                reader,
+                writer,
+                s.token_context,
+                max_size=s.max_message_size,
+                timeout=s.handshake_timeout,
+                client_cert=False,
+                also=lambda _path: True,
+            )
+        except LinkRefused as exc:  # anyone may knock here: logged once per kind and address
+            self.stock.refused(exc.kind, remote, exc.reason)
+            writer.close()
+            return
+        finally:
+            self._accepting.discard(task)
+        await self.stock.serve(conn, tokens_only=True)
 
     # --- dialling ---------------------------------------------------------------------------------
 

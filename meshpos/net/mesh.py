@@ -17,6 +17,7 @@ class MeshLinks(Protocol):
     """One link per peer, dialled and redialled (``meshpos.net.links.Links``)."""
 
     port: int
+    yjs_port: int  # the listener of stock Yjs clients with a token (browsers); 0: none
     refusals: Counter[str]
 
     async def start(self) -> int:
@@ -57,6 +58,10 @@ class Mesh:
     @property
     def port(self) -> int:
         return self.links.port
+
+    @property
+    def yjs_port(self) -> int:
+        return self.links.yjs_port
 
     def refusals(self) -> dict[str, int]:
         return dict(self.links.refusals)

@@ -18,6 +18,12 @@ stops reconnecting (an HTTP refusal would look like a network failure to it, and
 ever): 4401 no valid certificate or token, 4403 another venue, a revoked device or a token below register opening the catalog, 4404 not a document
 of the venue. Too many clients or connections opened too fast close with 1013 (try again later).
 Refusals are counted with the mesh's (``refusals``) and logged once per kind and client.
+
+**Changed**: browsers. The mesh port asks every client for a certificate (optional for token clients,
+required for devices), and Chromium, holding none, drops such a TLS 1.3 handshake. So a node with
+``yjs_tokens`` also listens on ``yjs_port`` with the node's certificate and no certificate request
+(``trust.tls.token_ssl_context``): there only tokens are admitted (``serve(tokens_only=True)``; any
+other path is upgraded and closed 4404, no token 4401), counted and logged as on the mesh port.
 """
 
 from __future__ import annotations
@@ -149,15 +155,13 @@ class YjsServer:
     def clients(self) -> int:
         return len(self._channels)
 
-    async def serve(self, conn: WsConnection) -> None:
-        """Run one upgraded ``/yjs/`` connection until it ends (refused ones end here at once)."""
+    async def serve(self, conn: WsConnection, *, tokens_only: bool = False) -> None:
+        """Run one upgraded ``/yjs/`` connection until it ends (refused ones end here at once);
+        ``tokens_only``: the token clients' listener (any path reaches here; no certificate there)."""
         try:
-            peer = self._admit(conn)
+            peer = self._admit(conn, tokens_only)
         except Refused as exc:
-            cause = (exc.kind, conn.remote.rpartition(":")[0])
-            quiet = cause in self._logged or len(self._logged) >= MAX_LOGGED
-            self._logged.add(cause)
-            self._refuse(f"yjs_{exc.kind}", conn.remote, exc.reason, quiet=quiet)
+            self.refused(f"yjs_{exc.kind}", conn.remote, exc.reason)
             await conn.close(exc.close_code, exc.reason)
             await conn.linger(1.0)
             return
@@ -177,8 +181,19 @@ class YjsServer:
         channel.start()
         await channel.closed.wait()
 
-    def _admit(self, conn: WsConnection) -> LinkPeer:
-        name, role = self._who(conn)  # first: who is not known learns nothing
+    def refused(self, kind: str, remote: str, reason: str) -> None:
+        """Count a refusal; log it once per kind and address (``remote`` is ``host:port``): whoever
+        can reach the port controls how many there are."""
+        cause = (kind, remote.rpartition(":")[0])
+        quiet = cause in self._logged or len(self._logged) >= MAX_LOGGED
+        self._logged.add(cause)
+        self._refuse(kind, remote, reason, quiet=quiet)
+
+    def _admit(self, conn: WsConnection, tokens_only: bool) -> LinkPeer:
+        name, role = self._who(conn, tokens_only)  # first: who is not known learns nothing
+        if not self.claims(conn.path):
+            shown = urllib.parse.urlsplit(conn.path).path[: MAX_DOC_NAME + len(PREFIX)]
+            raise Refused(NOT_FOUND, "path", f"{shown!r}: this port serves {PREFIX}<document> only")
         doc = document_of(conn.path)
         if doc is None:
             shown = urllib.parse.urlsplit(conn.path).path[len(PREFIX) :][:MAX_DOC_NAME]
@@ -200,9 +215,9 @@ class YjsServer:
             )
         return LinkPeer(name, role, self._venue_id, PeerKind.YJS, document=doc)
 
-    def _who(self, conn: WsConnection) -> tuple[str, str]:
+    def _who(self, conn: WsConnection, tokens_only: bool) -> tuple[str, str]:
         """(the client's name in logs and refusals, its role), from its certificate or token."""
-        if conn.peer_cert:
+        if conn.peer_cert and not tokens_only:
             try:
                 peer = self._identify(conn.peer_cert)
             except Exception as exc:
@@ -218,7 +233,12 @@ class YjsServer:
             return f"yjs:{peer.device_id}", peer.role
         token = bearer_token(conn).encode()
         if not token:
-            raise Refused(UNAUTHENTICATED, "unauthenticated", "no device certificate or token")
+            what = (
+                "no token (devices connect on the mesh port)"
+                if tokens_only
+                else "no device certificate or token"
+            )
+            raise Refused(UNAUTHENTICATED, "unauthenticated", what)
         found = [(n, r) for t, n, r in self._tokens if hmac.compare_digest(t, token)]
         if not found:
             raise Refused(UNAUTHENTICATED, "token", "the token is not one of this node's")

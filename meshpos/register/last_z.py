@@ -53,22 +53,33 @@ class LastZ:
     async def _run(self) -> None:
         while self._wanted:
             self._wanted = False
-            date = self._venue.business_date(self._now_ms())
             try:
-                # while a shift is open (nearly always) this reads keys only
+                # while a shift is open (nearly always) this reads keys only: no business date,
+                # which parses the venue's settings (a look runs after every commit of a ledger
+                # day, several per receipt on every register: issue 18)
                 if my_last_z(self._venue, self._now_ms()) is None:
                     continue
+                date = self._date()  # before the end: an ended day is no longer today's
                 ended = await self._engine.write(self._end)
                 if ended is not None:
                     log.info("business day %s ended by this register's Z, the last", date)
             except MeshposError as exc:  # e.g. an order of the day still open: a manager ends it
+                date = self._date()
                 if date not in self._failed:
                     self._failed.add(date)
                     log.warning("business day %s: the last Z cannot end it: %s", date, exc)
             except Exception:  # a bug must not stop the next look: logged once per day
+                date = self._date()
                 if date not in self._failed:
                     self._failed.add(date)
                     log.exception("business day %s: the last Z cannot end it", date)
+
+    def _date(self) -> str:
+        """Today's business day, for the log (what the day's settings say; never raises)."""
+        try:
+            return self._venue.business_date(self._now_ms())
+        except Exception:  # corrupt settings must not hide the failure being logged
+            return "today"
 
     def _end(self) -> object:
         return end_day_by_last_z(self._venue, self._now_ms())

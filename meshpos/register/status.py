@@ -262,7 +262,8 @@ class StatusService:
         inputs = self._inputs()
         if inputs != self._owed_for:
             self._owed = self._count_owed()
-            self._owed_for = self._inputs()  # (a recount just done is no longer due)
+            # a recount just done is no longer due: only then are the inputs taken again
+            self._owed_for = self._inputs() if inputs[-1] else inputs
         return {device: dict(gap) for device, gap in self._owed.items()}
 
     def _count_owed(self) -> dict[str, dict[str, int]]:

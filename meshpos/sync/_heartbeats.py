@@ -49,14 +49,14 @@ class Heartbeats:
     _unreported: tuple[int, str]
     _reports: dict[str, Tally]
     _owed: dict[str, int]
+    _pending_for: dict[str, tuple[bytes, int, int]]  # document -> (its state, ``_said``, pending)
     _held_by: dict[str, dict[str, dict[int, int]]]
     _trigger: bool
     _heard_candidates: bool
-    #: moves when something a register's status shows may have changed (``status_version``); a class
-    #: default, so the synchronizer need not set it
-    _said: int = 0
-    _elected_for: tuple[object, ...] = ()  # what the election last ran on, and when (``_elect``)
-    _elected_at = float("-inf")
+    #: moves when something a register's status shows may have changed (``status_version``)
+    _said: int
+    _elected_for: tuple[object, ...]  # what the election last ran on, and when (``_elect``)
+    _elected_at: float
 
     if TYPE_CHECKING:
 
@@ -67,6 +67,8 @@ class Heartbeats:
         def role(self) -> str: ...
 
         def _exchanging(self) -> list[Session]: ...
+
+        def _nudge(self) -> None: ...
 
         def _with_closed_days_asked(self, beat: Heartbeat, node: str) -> Heartbeat: ...
 
@@ -93,10 +95,15 @@ class Heartbeats:
 
     # --- presence, election, console state --------------------------------------------------------
 
+    def _say(self) -> None:
+        """Something a status is computed from moved (``status_version``): the ticker looks soon."""
+        self._said += 1
+        self._nudge()
+
     def set_uplink(self, ok: bool) -> None:
         """Whether this node can reach the console right now (told by the relay layer)."""
         if ok != self._uplink:
-            self._said += 1
+            self._say()
         self._uplink = ok
 
     def set_console_state(self, doc: str, sv: dict[int, int]) -> None:
@@ -105,13 +112,13 @@ class Heartbeats:
         for client, clock in sv.items():
             if clock > merged.get(client, 0):
                 merged[client] = clock
-                self._said += 1
+                self._say()
 
     def set_problem(self, text: str) -> None:
         """Why this node has no working link to the console ("" when it has, or needs none): every
         peer gets it in the heartbeats, so every register can show the reason it is not green."""
         if text != self._problem:
-            self._said += 1
+            self._say()
         self._problem = text
 
     def set_console_live(self, live: bool) -> None:
@@ -120,7 +127,7 @@ class Heartbeats:
         last probe's answer, which can be seconds old, and a register must not show green on a claim
         whose data does not flow yet."""
         if live != self._console_live:
-            self._said += 1
+            self._say()
             self._console_live = live
             self._trigger = True  # the mesh learns at once that data flows (or stopped)
 
@@ -139,7 +146,7 @@ class Heartbeats:
 
     def _tell_unreported(self, unreported: tuple[int, str]) -> None:
         if unreported != self._unreported:
-            self._said += 1
+            self._say()
             self._unreported = unreported
 
     @property
@@ -158,7 +165,7 @@ class Heartbeats:
             for kind, n in counts.items():
                 if n > mine.get(kind, 0):
                     mine[kind] = n
-                    self._said += 1
+                    self._say()
 
     def console_reports(self, doc: str) -> Tally:
         return self._reports.get(doc, {})
@@ -181,7 +188,7 @@ class Heartbeats:
         """Our own records the console's reports lack, per kind: told to every peer in our heartbeats."""
         owed = {kind: n for kind, n in owed.items() if n > 0}
         if owed != self._owed:
-            self._said += 1
+            self._say()
             self._owed = owed
 
     def pending(self, doc: str) -> int:
@@ -192,10 +199,16 @@ class Heartbeats:
         held = self._docs.get(doc)
         if held is None or not may_write(self.role, doc):
             return 0
+        # every heartbeat asks for every document: counted again only when the document's state or
+        # the console's (``set_console_state`` moves ``_said``) moved since
+        state = held.get_state()
+        known = self._pending_for.get(doc)
+        if known is not None and known[0] == state and known[1] == self._said:
+            return known[2]
         console = self._console_sv.get(doc, {})
-        return sum(
-            max(0, k - console.get(c, 0)) for c, k in decode_state_vector(held.get_state()).items()
-        )
+        count = sum(max(0, k - console.get(c, 0)) for c, k in decode_state_vector(state).items())
+        self._pending_for[doc] = (state, self._said, count)
+        return count
 
     @property
     def relay(self) -> str | None:
@@ -219,7 +232,7 @@ class Heartbeats:
     def _on_heartbeat(self, heartbeat: Heartbeat) -> None:
         before = self._presence.get(heartbeat.node)
         if before is None or _said(before.heartbeat) != _said(heartbeat):
-            self._said += 1
+            self._say()
         self._presence.observe(heartbeat, self._now if self._now is not None else 0.0)
         if heartbeat.far or heartbeat.gone:
             self._learn_far(heartbeat)
@@ -327,10 +340,10 @@ class Heartbeats:
             # test's relay moves failed 3 runs in 8 on it)
             return
         if (relay == self.node_id) != self._relay_claim:
-            self._said += 1
+            self._say()
         self._relay_claim = relay == self.node_id
         if relay != self._relay:
-            self._said += 1
+            self._say()
             self._trigger = True  # tell the mesh now, not at the next beat (``_spread``)
             self._relay = relay
             self._events.append(RelayChanged(relay, self._relay_claim))

@@ -38,6 +38,13 @@ class PresenceTable:
             self.version += 1
         return gone
 
+    def next_expiry(self) -> float | None:
+        """When the first node falls silent for ``timeout`` (None: nobody present); ``expire`` drops it
+        just after."""
+        if not self._peers:
+            return None
+        return min(p.last_seen for p in self._peers.values()) + self.timeout
+
     def forget(self, node: str) -> None:
         if self._peers.pop(node, None) is not None:
             self.version += 1

@@ -40,6 +40,7 @@ from meshpos.model.tally import Tally
 from meshpos.sync._budget import TokenBucket
 from meshpos.sync._closed import ClosedDays, _ClosedDoc
 from meshpos.sync._config import SOFTWARE, SyncConfig
+from meshpos.sync._deadlines import Deadlines
 from meshpos.sync._events import (
     DocumentChanged,
     LocalWriteRefused,
@@ -80,12 +81,13 @@ from meshpos.sync._yjs import Rooms
 log = logging.getLogger("meshpos.sync")
 
 
-class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats):
+class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats, Deadlines):
     """Documents x peers for one node or the console; its parts are in ``_exchange`` (step 1 replies,
     received updates), ``_joining`` (sessions made, hellos checked, the first sync),
     ``_heartbeats`` (presence, election, the console's state), ``_closed``
     (closed business days), ``_spread`` (the bounded topology: links wanted, presence beyond them)
-    and ``_passing`` (attestations and the console's state passed on beyond the links)."""
+    ``_passing`` (attestations and the console's state passed on beyond the links) and ``_deadlines``
+    (when ``tick`` is next due)."""
 
     def __init__(
         self,
@@ -168,6 +170,13 @@ class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats)
         self._attested_at: tuple[int, frozenset[str]] = (-1, frozenset())
         self._attested_again_at = -float("inf")  # (``_passing``) own attestations last re-sent
         self._now: float | None = None
+        self.clock: Callable[[], float] | None = None  # (``_deadlines``)
+        self.on_moved: Callable[[], None] | None = None  # (``_deadlines``)
+        self._moved_for = (0, 0, 0)  # the status version last nudged for (``_deadlines``)
+        self._said = 0  # (``_heartbeats``: ``status_version``)
+        self._pending_for: dict[str, tuple[bytes, int, int]] = {}  # (``_heartbeats``: pending)
+        self._elected_for: tuple[object, ...] = ()  # what the election last ran on (``_elect``)
+        self._elected_at = float("-inf")  # and when
         self._started_at: float | None = None
         self._next_heartbeat = 0.0
         self._next_anti_entropy = 0.0
@@ -234,6 +243,7 @@ class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats)
         self._forget_closed(name)
         self._reordered.pop(name, None)
         self._past_holes.pop(name, None)
+        self._pending_for.pop(name, None)
         doc = self._docs.pop(name, None)
         subscription = self._subscriptions.pop(name, None)
         if doc is not None and subscription is not None:
@@ -297,18 +307,24 @@ class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats)
 
     def receive_data(self, peer: str, data: bytes) -> None:
         session = self._session(peer)
+        if self.clock is not None:  # ticks are sparse (``_deadlines``): stamp arrivals with now
+            self._now = self.clock()
+            session.tick(self._now)
         session.receive_data(data)
         self._process(peer, session)
+        self._nudge_if_moved(session)
 
     def receive_eof(self, peer: str) -> None:
         session = self._session(peer)
         session.receive_eof()
         self._process(peer, session)
+        self._nudge_if_moved(session)
 
     def close(self, peer: str, reason: str = "closing") -> None:
         session = self._session(peer)
         session.close(reason)
         self._process(peer, session)
+        self._nudge_if_moved(session)
 
     def data_to_send(self, peer: str) -> list[bytes]:
         """Messages for ``peer``; ``b""`` means close the transport. [] once a closed session is drained."""
@@ -328,6 +344,8 @@ class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats)
     def events_received(self) -> list[SyncEvent]:
         """Drain the events (with ``forward_before_commit``: one more drain, :class:`Commits`)."""
         events, self._events = self._events, []
+        if events:
+            self._nudge()  # the status hooks look at what the pump reports (``_deadlines``)
         commits = self.commits
         if commits is not None:
             commits.drained += 1

@@ -10,7 +10,7 @@ from meshpos.trust.enroll import enroll, serve_pairing
 from meshpos.trust.identity import DeviceIdentity, load_identity, save_identity
 from meshpos.trust.names import device_hostname
 from meshpos.trust.pairing import EnrollmentResult, PairingCode
-from meshpos.trust.tls import client_ssl_context, server_ssl_context
+from meshpos.trust.tls import client_ssl_context, server_ssl_context, token_ssl_context
 
 __all__ = [
     "DenyList",
@@ -32,5 +32,6 @@ __all__ = [
     "server_ssl_context",
     "sign_revocation",
     "stored_token",
+    "token_ssl_context",
     "verify_revocation",
 ]

@@ -35,6 +35,16 @@ def server_ssl_context(
     return ctx
 
 
+def token_ssl_context(identity: DeviceIdentity) -> ssl.SSLContext:
+    """Context for the listener of stock Yjs clients with a bearer token (``yjs_port``): the node's
+    certificate, and no client certificate asked for. A browser holds none, and Chromium drops a TLS
+    1.3 handshake whose server asks for one even as optional; that listener admits tokens only
+    (net.yjs), so no device is ever identified on it."""
+    ctx = _context(identity, ssl.PROTOCOL_TLS_SERVER)
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def client_ssl_context(identity: DeviceIdentity) -> ssl.SSLContext:
     """Context for connecting to a node; pass ``server_hostname=device_hostname(peer_id, venue_id)``."""
     ctx = _context(identity, ssl.PROTOCOL_TLS_CLIENT)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
-from meshpos.sync import Candidate, RelayChanged, SyncConfig, Synchronizer, elect
+from meshpos.sync import Candidate, PeerGone, RelayChanged, SyncConfig, Synchronizer, elect
 from meshpos.sync.memory import MemoryNetwork
 
-from .helpers import VENUE
+from .helpers import VENUE, pump, sync_pair
 
 PERIOD = 1.0
 
@@ -188,3 +189,64 @@ def test_status_version_moves_when_a_node_says_something_new_not_on_every_beat()
     relay, _ = mesh.until_agreed(survivors, 5 * PERIOD)
     assert relay == "r2"
     assert all(mesh.net.nodes[n].status_version != moved[n] for n in survivors)
+
+
+def test_a_node_ticked_only_at_its_deadlines_finds_a_silent_peer_gone_on_time() -> None:
+    """The engine's ticker sleeps until ``next_deadline`` (``sync/_deadlines.py``): a node ticked at
+    nothing else still beats every period and finds a peer that fell silent gone at its presence
+    deadline, never later (silent failover has ~0.3 s to spare); arrivals between ticks are stamped
+    with the clock, not the last tick, so the peer is never gone early either."""
+    config = SyncConfig(heartbeat_interval=PERIOD, anti_entropy_interval=5 * PERIOD)
+    a, b = (
+        Synchronizer(venue=VENUE, node_id=n, role="register", client_id=i, config=config)
+        for i, n in ((1, "r1"), (2, "r2"))
+    )
+    clock = [0.0]
+    a.clock = lambda: clock[0]
+    ka, kb = sync_pair(a, b)
+    beats_from_b = 0.0
+    woken: list[float] = []
+    a.on_moved = lambda: woken.append(clock[0])
+    gone_at = None
+    ticks: list[float] = []
+    while gone_at is None:
+        due = a.next_deadline()
+        assert due > clock[0] - 1e-9  # never a deadline in the past once ticked
+        assert due <= clock[0] + PERIOD + 1e-9  # at least a tick a heartbeat period
+        if beats_from_b < 3 * PERIOD and beats_from_b + PERIOD / 2 < due:
+            beats_from_b += PERIOD / 2  # b beats between a's ticks, then falls silent
+            clock[0] = beats_from_b
+            b.tick(clock[0])
+            pump(a, ka, b, kb)
+            continue
+        clock[0] = due
+        ticks.append(due)
+        a.tick(due)
+        pump(a, ka, b, kb)
+        if any(isinstance(e, PeerGone) and e.node == "r2" for e in a.events_received()):
+            gone_at = due
+    timeout = config.heartbeat_interval * config.missed_heartbeats
+    last_heard = 3 * PERIOD  # b's last beat: at most its last tick
+    assert last_heard - PERIOD <= gone_at - timeout <= last_heard + 0.01, (gone_at, ticks)
+    assert len(ticks) < 2 * gone_at / PERIOD + 4, ticks  # sparse: not ten a second
+
+
+def test_a_repeated_heartbeat_wakes_nobody_and_a_new_word_does() -> None:
+    """``on_moved`` (what wakes the engine's ticker) is not called for beats that only repeat
+    themselves, and is called on every node when one says something new."""
+    names = ["r1", "r2", "r3", "r4", "r5", "r6", "r7"]
+    mesh = Mesh(names)
+    mesh.net.advance(30 * PERIOD)
+    woken = dict.fromkeys(names, 0)
+
+    def waker(name: str) -> Callable[[], None]:
+        return lambda: woken.__setitem__(name, woken[name] + 1)
+
+    for name in names:
+        mesh.net.nodes[name].on_moved = waker(name)
+    mesh.net.advance(5 * PERIOD)
+    assert woken == dict.fromkeys(names, 0)
+    mesh.net.nodes["r4"].set_uplink(False)
+    assert woken["r4"] == 1
+    mesh.net.advance(3 * PERIOD)
+    assert all(woken[n] >= 1 for n in names), woken

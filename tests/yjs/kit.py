@@ -140,6 +140,11 @@ class Bed:
     tokens: dict[str, str]  # name -> token
     clients: list[StockClient]
 
+    @property
+    def yjs_port(self) -> int:
+        """R1's listener for token clients only (browsers: no certificate asked for), from its ready line."""
+        return int(self.node.ready["yjs_port"])
+
     def identity(self, device: str, role: str) -> Path:
         """A device certificate for a stock client (enrolled like any device of the venue)."""
         folder = self.root / "clients" / device
@@ -155,10 +160,12 @@ class Bed:
         role: str = "",
         token: str = "",
         via: tuple[str, str, int] | None = None,
+        port: int = 0,
     ) -> StockClient:
         """A y-websocket provider on ``room``, with ``device``'s certificate or ``token``, on R1 or
-        on ``via`` (another node's id, address and mesh port)."""
-        node_id, host, port = via or ("R1", self.host, self.node.port)
+        on ``via`` (another node's id, address and mesh port); ``port``: another of R1's ports (its
+        :attr:`yjs_port`)."""
+        node_id, host, port = via or ("R1", self.host, port or self.node.port)
         options: dict[str, Any] = {
             "url": f"wss://{host}:{port}/yjs",
             "room": room,

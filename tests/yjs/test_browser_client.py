@@ -3,12 +3,11 @@
 ``meshpos node``'s Yjs endpoint over TLS with a bearer token, syncing a document with a Node.js stock
 client through the node both ways.
 
-**Not met yet** (issue 18 session, debts): the node's mesh port requests a client certificate
-(optional for token clients, required for devices), and Chromium, holding none, aborts the TLS
-handshake (the node logs "connection lost during the TLS handshake"; the page's socket closes 1006).
-Checked outside meshpos too: a bare Python TLS 1.3 server with the node's certificate completes
-Chromium's handshake with ``CERT_NONE`` and loses it with ``CERT_OPTIONAL``. The test is a strict xfail
-until a browser gets through (e.g. a listener that requests no certificate, for token clients only)."""
+The browser connects to the node's listener for token clients (``yjs_port``): the mesh port asks
+every client for a certificate (optional for token clients, required for devices), and Chromium,
+holding none, drops such a TLS 1.3 handshake (checked outside meshpos too: a bare Python TLS 1.3
+server completes Chromium's handshake with ``CERT_NONE`` and loses it with ``CERT_OPTIONAL``); that
+listener asks for none (``trust.tls.token_ssl_context``)."""
 
 from __future__ import annotations
 
@@ -96,18 +95,12 @@ async def browser(bed: Bed, tmp_path: Path) -> AsyncIterator[Browser]:
 
 async def _open(browser: Browser, modules: str, bed: Bed, room: str, token: str) -> Page:
     page = await browser.new_page(f"yjs-{room}")
-    options = {"url": f"wss://{bed.host}:{bed.node.port}/yjs", "room": room, "token": token}
+    options = {"url": f"wss://{bed.host}:{bed.yjs_port}/yjs", "room": room, "token": token}
     await page.goto(modules + "#" + quote(json.dumps(options)))
     await page.wait("window.yjsTest !== undefined", SYNC_S, "the page's modules")
     return page
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the mesh port asks every client for a certificate (devices need mTLS on it) and Chromium "
-    "with none to give drops the TLS handshake, so a token alone cannot reach /yjs from a browser "
-    "(docs/api.md (Yjs)); strict: this fails the run once a browser gets through",
-)
 async def test_a_browser_syncs_a_document_with_a_nodejs_client_through_the_node(
     bed: Bed, browser: Browser, modules: str
 ) -> None:

@@ -72,7 +72,11 @@ def test_a_kds_clients_ledger_write_is_refused_and_changes_nothing(bed: Bed) -> 
         20,
         "the kds client is told permission denied",
     )
-    assert bed.node.status()["counters"].get("rejected_updates", 0) > rejected
+    wait_for(  # the engine counts the refusal from the session's event, which may trail the reply
+        lambda: bed.node.status()["counters"].get("rejected_updates", 0) > rejected,
+        20,
+        "the node counts the rejected update",
+    )
     fresh = bed.client(
         ledger, device="T3", role="register"
     )  # the node's copy, read after the refusal
@@ -118,6 +122,7 @@ def test_a_stock_clients_write_reaches_the_other_nodes_and_their_clients(bed: Be
     ).start()
     try:
         wait_for(lambda: r2.status()["peers"].get("R1") is True, 20, "R2 linked", on=[r2.events])
+        assert r2.ready["yjs_port"] == r2.status()["yjs_port"] == 0  # no tokens: no token listener
         on_r1 = bed.client("stoplist", token=bed.tokens["tablet"])
         on_r2 = bed.client("stoplist", device="T4", role="register", via=("R2", host, r2.port))
         assert on_r2.ask("synced")["done"]

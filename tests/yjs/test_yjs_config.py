@@ -11,6 +11,7 @@ from meshpos.errors import ConfigError
 
 NODE = '[node]\nnode_id = "R1"\n'
 GOOD = "tablet:register:" + "t" * 22
+TOKENS = f'yjs_tokens = ["{GOOD}"]\n'
 
 
 def test_tokens_load_from_the_file_and_the_environment(tmp_path: Path) -> None:
@@ -45,3 +46,33 @@ def test_a_bad_entry_is_one_line_naming_it_without_its_token(
     assert message in caught.value.message
     assert "\n" not in caught.value.message
     assert "t" * 20 not in caught.value.message  # the secret is never echoed
+
+
+def test_the_token_port_loads_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "node.toml"
+    path.write_text(NODE + f'yjs_tokens = ["{GOOD}"]\nyjs_port = 8766\n')
+    assert load_config(path, env={}).yjs_port == 8766
+    assert load_config(path, env={"MESHPOS_YJS_PORT": "9000"}).yjs_port == 9000
+    path.write_text(NODE)
+    assert load_config(path, env={}).yjs_port == 0  # any free port, named in the ready line
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (f"{TOKENS}yjs_port = 70000\n", "yjs_port 70000: must be a whole number from 0 to 65535"),
+        (f"{TOKENS}yjs_port = -1\n", "yjs_port -1: must be a whole number from 0 to 65535"),
+        (f"{TOKENS}port = 8765\nyjs_port = 8765\n", "yjs_port 8765: the mesh port or the API port"),
+        (f"{TOKENS}api_port = 8080\nyjs_port = 8080\n", "yjs_port 8080: the mesh port or the API"),
+        ("yjs_port = 8766\n", "yjs_port 8766: the token port serves yjs_tokens' clients only"),
+    ],
+)
+def test_a_bad_token_port_is_one_line_naming_it(
+    tmp_path: Path, settings: str, message: str
+) -> None:
+    path = tmp_path / "node.toml"
+    path.write_text(NODE + settings)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    assert message in caught.value.message
+    assert "\n" not in caught.value.message

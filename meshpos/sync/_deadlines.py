@@ -1,0 +1,107 @@
+"""When the synchronizer next needs ``tick(now)``, and a nudge when something moved between ticks.
+
+**Changed** (issue 18): the engine's ticker called ``tick`` ten times a second whatever happened, and an
+idle node spent most of its CPU on those ticks (and the status hooks and the pump after each). Now it
+sleeps until :meth:`Deadlines.next_deadline` (the next heartbeat or anti-entropy round, a peer's presence
+expiring, the election's next look, a triggered beat, a held initial sync to release, a coalesced step 1
+reply), or until :attr:`on_moved` is called: when something a tick or the status hooks act on moved
+between ticks (a peer said something new, a link came or went, events wait for the pump, news waits to be
+passed on, a step 1 reply waits, the relay layer told something). A heartbeat that only repeats itself
+moves nothing, so in a quiet venue a node ticks about once a heartbeat period. The deadlines are exact, so
+a silent peer is found gone no later than before (silent failover, docs/architecture.md (Relay and
+console)); a session's hello and idle timeouts are looked at on the next tick, at most a heartbeat
+period late (they are seconds long and only ever close a link later, never sooner).
+
+A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from meshpos.sync._config import SyncConfig
+from meshpos.sync._events import SyncEvent
+from meshpos.sync._presence import PresenceTable
+from meshpos.sync._session import Session
+from meshpos.sync._spread import TRIGGER_SPACING
+from meshpos.sync._states import EXCHANGING
+
+#: a presence deadline is "older than the timeout" (strictly): look just after it
+_AFTER = 0.001
+
+
+class Deadlines:
+    """The next time ``tick`` has something to do (a mixin of ``Synchronizer``)."""
+
+    config: SyncConfig
+    _presence: PresenceTable
+    _sessions: dict[str, Session]
+    _held: dict[str, float]
+    _events: list[SyncEvent]
+    _started_at: float | None
+    _next_heartbeat: float
+    _next_anti_entropy: float
+    _trigger: bool
+    _triggered_at: float
+    _elected_at: float
+    #: called (without arguments) when something moved that the next tick or the status hooks act
+    #: on; the engine's ticker sets it to wake itself (None: nobody sleeps on it, as in tests)
+    on_moved: Callable[[], None] | None
+    #: the clock ``tick`` is given, to stamp what arrives between ticks (None: the last tick's time)
+    clock: Callable[[], float] | None
+    _moved_for: tuple[int, int, int]
+
+    if TYPE_CHECKING:
+
+        @property
+        def status_version(self) -> tuple[int, int, int]: ...
+
+    def next_deadline(self) -> float:
+        """The earliest time (on ``tick``'s clock) at which ``tick`` has something due; -inf before
+        the first tick or when something is due now. Never later than the next heartbeat."""
+        if self._started_at is None:
+            return float("-inf")
+        config = self.config
+        due = min(
+            self._next_heartbeat,
+            self._next_anti_entropy,
+            self._elected_at + config.heartbeat_interval,
+        )
+        settle = self._started_at + config.settle_heartbeats * config.heartbeat_interval
+        if self._elected_at < settle:
+            due = min(due, settle)
+        if self._trigger:
+            due = min(due, self._triggered_at + TRIGGER_SPACING)
+        expiry = self._presence.next_expiry()
+        if expiry is not None:
+            due = min(due, expiry + _AFTER)
+        if self._held:
+            due = min(due, min(self._held.values()) + 2 * config.heartbeat_interval + _AFTER)
+        interval = config.session.reply_interval
+        for session in self._sessions.values():
+            if session.state not in EXCHANGING:
+                continue
+            for reply in session.replies.values():
+                if reply.waiting is not None:
+                    due = min(due, reply.at + interval)
+        return due
+
+    def _nudge(self) -> None:
+        """Something the next tick or the status hooks act on moved: wake whoever sleeps on it."""
+        self._moved_for = self.status_version
+        if self.on_moved is not None:
+            self.on_moved()
+
+    def _nudge_if_moved(self, session: Session) -> None:
+        """After a session's messages were handled: nudge if they moved anything (a repeated
+        heartbeat moves nothing)."""
+        version = self.status_version
+        moved, self._moved_for = version != self._moved_for, version
+        if self.on_moved is not None and (
+            moved
+            or self._events
+            or self._trigger
+            or any(reply.waiting is not None for reply in session.replies.values())
+        ):
+            self.on_moved()
