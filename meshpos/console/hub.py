@@ -28,7 +28,6 @@ row back.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import logging
 import time
@@ -38,6 +37,7 @@ from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.drafts import Drafts
+from meshpos.console.hub_days import DayClosing
 from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
 from meshpos.console.records import AuditEntry
 from meshpos.console.venue_docs import (
@@ -47,8 +47,8 @@ from meshpos.console.venue_docs import (
 )
 from meshpos.engine import Committed, DayClosed, Engine, EngineEvent, LinkClosed
 from meshpos.errors import MeshposError, PeerTimeout, StaleWrite
-from meshpos.model import Ledger, Replica, Venue, business_date
-from meshpos.model.documents import KITCHEN, LEDGER, is_ledger
+from meshpos.model import Ledger, Replica, Venue
+from meshpos.model.documents import is_ledger
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
 from meshpos.net.port import LinkPeer, Send
 from meshpos.sync import (
@@ -68,7 +68,7 @@ T = TypeVar("T")
 UNREPORTED_ALARMS = frozenset({CORRUPT_RECORD})  # alarms of records not in the reports
 
 
-class VenueHub:
+class VenueHub(DayClosing):
     """One venue on the sync engine (the console's side of its relays), plus its reports."""
 
     def __init__(
@@ -336,46 +336,6 @@ class VenueHub:
         elif isinstance(event, ClientIdAlarm):
             self._reject(f"client id alarm from {event.node}: {event.detail}")
 
-    # --- closing past days ------------------------------------------------------------------------
-
-    def closable_days(self, now_ms: int, idle_s: float) -> list[str]:
-        """Business days to close: before the venue's business day today, materialised after their
-        last change, and unchanged for ``idle_s``. A register still holding such a day open asks for it
-        in its step 1s, and the console's beats to it then carry the day's state and reports from the
-        closed day's summary (meshpos.sync closed days), so it still learns the console holds it."""
-        quiet = time.monotonic() - idle_s
-        today = ""  # read only for a quiet day: the catalog's settings cost a parse, every second
-        out = []
-        for name in self.sync.docs:
-            kind, _, day = name.partition("/")
-            if kind not in DAY_KINDS or not day:
-                continue
-            if self._changed_at.get(name, self.loaded_at) > quiet:
-                continue
-            if not today:
-                settings = self.venue.catalog.settings()
-                today = business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
-            if day >= today:
-                continue
-            if is_ledger(name) and (
-                name in self._dirty
-                or name in self._stale
-                or self._materialised_at.get(name, -1.0) < self._changed_at.get(name, 0.0)
-            ):
-                continue
-            out.append(name)
-        return sorted(out)
-
-    async def close_past_days(self, now_ms: int, idle_s: float) -> int:
-        """Close the days :meth:`closable_days` names: they stay in the database (folded into one
-        segment, with their summary) and leave memory. Returns how many closed."""
-        closed = 0
-        for name in self.closable_days(now_ms, idle_s):
-            await self.engine.close_day(name)  # a change that comes meanwhile reopens it
-            self.counters["days_closed"] += 1
-            closed += 1
-        return closed
-
     def _reject(self, line: str) -> None:
         self.counters["rejected"] += 1
         self.rejections.append(line)
@@ -515,13 +475,6 @@ class VenueHub:
             "rejections": list(self.rejections[-20:]),
             "not_materialised": unreported_summary(self.unreported),
         }
-
-
-DAY_KINDS = (LEDGER, KITCHEN)  # the business days' documents
-
-
-def _date(day: str) -> datetime.date:
-    return datetime.date.fromisoformat(day)
 
 
 def _records_in(doc: Any) -> int:
