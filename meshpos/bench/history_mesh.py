@@ -33,9 +33,9 @@ from typing import Any
 from meshpos.bench.history_fixture import FixtureMaker, progress
 from meshpos.bench.history_node import cpu_ms, rss_kb
 from meshpos.bench.report import work_dir
-from meshpos.chaos.reconcile import _todays_receipts
 from meshpos.config import write_config_file
 from meshpos.harness.procs import Proc, node_argv
+from meshpos.harness.receipts import todays_receipts
 from meshpos.harness.venue import catalog_update, loopback_prefix, make_device
 from meshpos.harness.wait import TimedOut, until
 from meshpos.localapi import LocalApi
@@ -92,7 +92,7 @@ async def _healthy(proc: Proc) -> float:
 
 
 async def _receipts(proc: Proc) -> set[str]:
-    listed = await _todays_receipts(proc)
+    listed = await todays_receipts(proc)
     return {r["id"] for r in listed or []}
 
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from meshpos.chaos.workload import MONEY, Ledger
 from meshpos.harness.procs import Proc
+from meshpos.harness.receipts import todays_receipts
 from meshpos.model.records import LEDGER_RECORDS
-from meshpos.web.orders import MAX_PAGE
 
 CONSOLE = "console"
 # the console's column naming the record each kind belongs to (payment, receipt -> order; refund -> receipt);
@@ -44,28 +44,10 @@ class Holdings:
         return set(self.ids[kind])
 
 
-async def _todays_receipts(proc: Proc) -> list[dict[str, Any]] | None:
-    """Every receipt of the node's current business day (a chaos run stays within one), or None if
-    the node did not answer."""
-    found: list[dict[str, Any]] = []
-    before = ""
-    while True:
-        listed = await proc.call(
-            "GET", f"/api/receipts?limit={MAX_PAGE}&before={before}", timeout=30
-        )
-        if not listed.ok:
-            return None
-        page: list[dict[str, Any]] = listed.json()
-        found += page
-        if len(page) < MAX_PAGE:
-            return found
-        before = page[-1]["id"]
-
-
 async def node_holdings(proc: Proc, refund_receipts: Iterable[str] | None = None) -> Holdings:
     """One node's records; refunds only of ``refund_receipts`` (all receipts when None)."""
     got = Holdings()
-    receipts = await _todays_receipts(proc)
+    receipts = await todays_receipts(proc)
     if receipts is None:
         return got
     for receipt in receipts:

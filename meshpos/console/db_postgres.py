@@ -122,8 +122,8 @@ class PostgresConsoleDB(SqlConsoleDB):
             conn = self._conns[role] = await _connect(self._dsn)
         return conn
 
-    async def _run(self, job: Job[T]) -> T:
-        async with self._lock:
+    async def _run(self, job: Job[T], rank: int) -> T:
+        async with self._lock.turn(rank):
             conn = await self._live("writer")
             try:
                 async with conn.transaction():

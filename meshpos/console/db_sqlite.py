@@ -98,8 +98,8 @@ class SqliteConsoleDB(SqlConsoleDB):
             raise
         return cls(path, writer, reader, compact_rows, lock)
 
-    async def _run(self, job: Job[T]) -> T:
-        async with self._lock:
+    async def _run(self, job: Job[T], rank: int) -> T:
+        async with self._lock.turn(rank):
             db = self._writer
             try:
                 await db.execute("BEGIN IMMEDIATE")

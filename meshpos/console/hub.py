@@ -28,7 +28,6 @@ row back.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import logging
 import time
@@ -38,6 +37,7 @@ from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
 from meshpos.console.drafts import Drafts
+from meshpos.console.hub_days import DayClosing
 from meshpos.console.materialise import CORRUPT_RECORD, LedgerFeed
 from meshpos.console.records import AuditEntry
 from meshpos.console.venue_docs import (
@@ -47,8 +47,8 @@ from meshpos.console.venue_docs import (
 )
 from meshpos.engine import Committed, DayClosed, Engine, EngineEvent, LinkClosed
 from meshpos.errors import MeshposError, PeerTimeout, StaleWrite
-from meshpos.model import Ledger, Replica, Venue, business_date
-from meshpos.model.documents import KITCHEN, LEDGER, is_ledger
+from meshpos.model import Ledger, Replica, Venue
+from meshpos.model.documents import is_ledger
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally
 from meshpos.net.port import LinkPeer, Send
 from meshpos.sync import (
@@ -68,7 +68,7 @@ T = TypeVar("T")
 UNREPORTED_ALARMS = frozenset({CORRUPT_RECORD})  # alarms of records not in the reports
 
 
-class VenueHub:
+class VenueHub(DayClosing):
     """One venue on the sync engine (the console's side of its relays), plus its reports."""
 
     def __init__(
@@ -118,6 +118,9 @@ class VenueHub:
         self._stale: set[str] = set()  # days refused as stale: materialised again once heard
         self.unreported: dict[str, tuple[int, str]] = {}  # day -> records not in the reports, why
         self._writing: set[asyncio.Task[None]] = set()  # unreported counts on their way to the db
+        # links whose batch is in commit (their reader waits for it)
+        self._reading: Counter[str] = Counter()
+        self._pumping: asyncio.Task[None] | None = None  # the ticker's pump (pump_soon)
         self._drafts = Drafts(self.engine, self.documents, self.catch_up)
         self.engine.subscribe(self._on_event)
         self.documents.reports = self.sync.console_reports
@@ -152,11 +155,16 @@ class VenueHub:
         self.engine.link_opened(key, peer, send)
 
     async def link_messages(self, key: str, messages: list[bytes]) -> None:
+        self._reading[key] += 1  # its batch is in commit: the relay's next ones wait unread
         try:
             await self.engine.link_messages(key, messages)
         except MeshposError as exc:  # the database: drop the link, the relay redials
             log.error("venue %s: %s", self.venue_id, exc)
             self.engine.hang_up(key)
+        finally:
+            self._reading[key] -= 1
+            if not self._reading[key]:
+                del self._reading[key]
         self._seen()
         self.used_at = time.monotonic()
 
@@ -172,6 +180,16 @@ class VenueHub:
             self.last_seen[node] = now
 
     def tick(self, now: float) -> None:
+        """Advance the venue's timers and build its heartbeats (sent by the next pump). Never waits:
+        the server ticks every hub each round, whatever is being committed (**Changed**, relaydrop).
+        A relay whose batch this hub is still committing is not silent: the console has not read
+        what it sent since, so its idle timeout waits until the commit is done."""
+        if self._reading:
+            sessions = self.sync.sessions
+            for key in self._reading:
+                session = sessions.get(key)
+                if session is not None:
+                    session.still_reading()
         self.sync.tick(now)
         self._recount_quiet_days()
 
@@ -264,6 +282,22 @@ class VenueHub:
         await self.engine.pump()
         self._seen()
 
+    def pump_soon(self) -> None:
+        """Commit and send what is due in a task of the hub's own (at most one at a time), so the
+        server's ticker never waits for this hub's commit, which waits for the database's one write
+        connection behind every other venue's (**Changed**, relaydrop: awaited in turn, one round
+        of the ticker over 60 uploading venues took 11.5 s and the relays late in it went 5 s
+        without a heartbeat). Heartbeats leave with the pump, after the commit: nothing claims
+        what is not committed."""
+        if self._pumping is None or self._pumping.done():
+            self._pumping = asyncio.create_task(self._pump_logged())
+
+    async def _pump_logged(self) -> None:
+        try:
+            await self.pump()
+        except MeshposError as exc:  # the database: the next tick pumps again
+            log.error("venue %s: %s", self.venue_id, exc)
+
     def _on_event(self, event: EngineEvent) -> None:
         if isinstance(event, DocumentChanged):
             if is_ledger(event.doc) and not self._dirty and not self._arriving:
@@ -301,46 +335,6 @@ class VenueHub:
             self._reject(f"update for {event.doc} from {event.node}: {event.reason}")
         elif isinstance(event, ClientIdAlarm):
             self._reject(f"client id alarm from {event.node}: {event.detail}")
-
-    # --- closing past days ------------------------------------------------------------------------
-
-    def closable_days(self, now_ms: int, idle_s: float) -> list[str]:
-        """Business days to close: before the venue's business day today, materialised after their
-        last change, and unchanged for ``idle_s``. A register still holding such a day open asks for it
-        in its step 1s, and the console's beats to it then carry the day's state and reports from the
-        closed day's summary (meshpos.sync closed days), so it still learns the console holds it."""
-        quiet = time.monotonic() - idle_s
-        today = ""  # read only for a quiet day: the catalog's settings cost a parse, every second
-        out = []
-        for name in self.sync.docs:
-            kind, _, day = name.partition("/")
-            if kind not in DAY_KINDS or not day:
-                continue
-            if self._changed_at.get(name, self.loaded_at) > quiet:
-                continue
-            if not today:
-                settings = self.venue.catalog.settings()
-                today = business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
-            if day >= today:
-                continue
-            if is_ledger(name) and (
-                name in self._dirty
-                or name in self._stale
-                or self._materialised_at.get(name, -1.0) < self._changed_at.get(name, 0.0)
-            ):
-                continue
-            out.append(name)
-        return sorted(out)
-
-    async def close_past_days(self, now_ms: int, idle_s: float) -> int:
-        """Close the days :meth:`closable_days` names: they stay in the database (folded into one
-        segment, with their summary) and leave memory. Returns how many closed."""
-        closed = 0
-        for name in self.closable_days(now_ms, idle_s):
-            await self.engine.close_day(name)  # a change that comes meanwhile reopens it
-            self.counters["days_closed"] += 1
-            closed += 1
-        return closed
 
     def _reject(self, line: str) -> None:
         self.counters["rejected"] += 1
@@ -435,6 +429,8 @@ class VenueHub:
 
     async def settle(self) -> None:
         """Wait until pending materialisation is done (tests, reports, shutdown)."""
+        if self._pumping is not None and not self._pumping.done():
+            await self._pumping  # (it logs its own errors)
         while (self._materialiser is not None and not self._materialiser.done()) or self._writing:
             if self._materialiser is not None and not self._materialiser.done():
                 await self._materialiser
@@ -479,13 +475,6 @@ class VenueHub:
             "rejections": list(self.rejections[-20:]),
             "not_materialised": unreported_summary(self.unreported),
         }
-
-
-DAY_KINDS = (LEDGER, KITCHEN)  # the business days' documents
-
-
-def _date(day: str) -> datetime.date:
-    return datetime.date.fromisoformat(day)
 
 
 def _records_in(doc: Any) -> int:

@@ -29,6 +29,7 @@ from meshpos.console.tokens import (
     hash_token,
     same_hash,
 )
+from meshpos.console.turns import FIRST, LATER, WriteTurns
 from meshpos.errors import StaleWrite, StoreClosed, StoreError
 from meshpos.model.limits import SAFE_INTEGER
 
@@ -85,15 +86,16 @@ class SqlConsoleDB(DayStatements):
         self.url = url
         self.compact_rows = compact_rows
         self._label = label  # how errors name the database
-        self._lock = asyncio.Lock()  # one write transaction at a time
+        self._lock = WriteTurns()  # one write transaction at a time, a relay's batch first
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
 
-    async def _write(self, job: Job[T]) -> T:
-        """Run ``job`` in one transaction, serialised with other writes, uncancellable: a caller
-        that gives up leaves it to finish, and :meth:`close` waits for it."""
+    async def _write(self, job: Job[T], *, rank: int = FIRST) -> T:
+        """Run ``job`` in one transaction, serialised with other writes (in ``rank``'s turn:
+        meshpos.console.turns), uncancellable: a caller that gives up leaves it to finish, and
+        :meth:`close` waits for it."""
         self._check_open()
-        task = asyncio.create_task(self._run(job))
+        task = asyncio.create_task(self._run(job, rank))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return await asyncio.shield(task)
@@ -110,8 +112,9 @@ class SqlConsoleDB(DayStatements):
         await self._close_connections()
 
     # --- supplied by the adapter ------------------------------------------------------------
-    async def _run(self, job: Job[T]) -> T:
-        """Run ``job`` in one transaction (the caller holds no lock: take ``self._lock``)."""
+    async def _run(self, job: Job[T], rank: int) -> T:
+        """Run ``job`` in one transaction (the caller holds no lock: take ``self._lock``'s turn
+        for ``rank``)."""
         raise NotImplementedError
 
     async def _close_connections(self) -> None:
@@ -377,7 +380,7 @@ class SqlConsoleDB(DayStatements):
                 )
             return await upsert.write_batch(cur, venue_id, batch, seen)
 
-        return await self._write(job)
+        return await self._write(job, rank=LATER)  # no relay waits for it: appends go first
 
     async def records(
         self, venue_id: str, table: str, date: str | None = None

@@ -8,7 +8,7 @@ between them are the services that listen to its events.
   batch at a time. **Changed** (issue 18): a node (``forward_before_commit``, the default with a
   ``received_commit_interval``) forwards an update a peer sent as soon as it is applied: its author
   committed it before it left, so a crash here loses nothing. While anything is uncommitted, everything
-  else a session sends waits until the drain that takes it is committed (``sync._session.Commits``): a
+  else a session sends waits until the drain that takes it is committed (``sync._commits.Commits``): a
   local write's update and a stock Yjs client's (this device holds the only durable copy), and whatever
   tells a peer what this device holds (sync step 1s, which become the peers' ``held_by`` and the durability count; heartbeats with
   their pending counts; step 2 replies). The console (no interval) hands out nothing before the last

@@ -19,10 +19,11 @@ from pycrdt import Doc
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
 from meshpos.model.documents import valid_document_name
 from meshpos.sync._budget import TokenBucket
+from meshpos.sync._commits import Commits
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._events import ClientIdAlarm, PeerJoined, SyncEvent
 from meshpos.sync._messages import Heartbeat, Hello, SyncStep1
-from meshpos.sync._session import Commits, Session
+from meshpos.sync._session import Session
 from meshpos.sync._states import EXCHANGING
 from meshpos.sync._yjs import Rooms, YjsSession
 

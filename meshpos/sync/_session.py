@@ -44,6 +44,7 @@ from meshpos.sync._codec import (
     encode_doc_message,
     unbatch,
 )
+from meshpos.sync._commits import Commits
 from meshpos.sync._features import BATCH_FEATURE
 from meshpos.sync._messages import (
     AwarenessUpdate,
@@ -114,36 +115,6 @@ class ReplyState:
     waiting: dict[int, int] | None = None  # step 1s since, merged (each client's lowest clock)
 
 
-class Commits:
-    """How far the engine has committed what its documents took, as the sessions see it
-    (docs/architecture.md (Engine), forwarding before the commit).
-
-    The engine drains the synchronizer's changes (``drained`` counts the drains) and commits each
-    drain's batch whole (``committed``: the last drain whose changes, and all before, are durable).
-    While something the documents took is not committed, a message that may tell a peer what this
-    device holds (a sync step 1, a heartbeat, a step 2 reply) or carry a change no other device has
-    committed (a local write, a stock Yjs client's update) is held until the drain that takes it is
-    committed (:attr:`gate`). Only an update a peer sent, forwarded as it came (its author committed
-    it before it left), goes at once (``free``); with nothing uncommitted, everything does."""
-
-    __slots__ = ("committed", "drained", "holding_drain", "undrained")
-
-    def __init__(self) -> None:
-        self.drained = 0
-        self.committed = 0
-        self.undrained = 0  # changes applied since the last drain
-        self.holding_drain = 0  # the last drain that took changes
-
-    @property
-    def gate(self) -> int:
-        """The drain a message built now waits for (0: none, it may go at once)."""
-        if self.undrained:
-            return self.drained + 1  # the next drain takes everything applied so far
-        if self.holding_drain > self.committed:
-            return self.holding_drain
-        return 0
-
-
 class Session:
     """One connection to one peer. Create, :meth:`open`, then feed bytes and drain."""
 
@@ -211,6 +182,11 @@ class Session:
         """Start: queue our hello. The transport calls this once its connection is up."""
         self._move(Trigger.OPEN, remote=False)
         self._out.append(encode(self.local_hello, self.peer_features))
+
+    def still_reading(self) -> None:
+        """The owner is still taking in what the peer sent (the console commits a relay's batch
+        before it reads the next one): the peer is not silent, so the idle timeout waits."""
+        self._received_since_tick = True
 
     def receive_data(self, data: bytes) -> None:
         """Feed one whole message. Never raises for anything the peer sent."""

@@ -7,7 +7,7 @@
   (``forward_before_commit``) forwards an update a peer sent at once, its author committed it before it
   left; while anything is uncommitted, everything else waits in its session until the engine says the
   drain that takes it is committed
-  (:class:`~meshpos.sync._session.Commits`, :meth:`mark_committed`), so no step 1, heartbeat or reply
+  (:class:`~meshpos.sync._commits.Commits`, :meth:`mark_committed`), so no step 1, heartbeat or reply
   tells a peer this device holds what it has not committed.
 * Anti-entropy: every ``anti_entropy_interval`` each session gets a digest (a hash of each document's
   state, ``_digest``) and answers with a sync step 1 for each document whose hash differs; a peer without
@@ -41,6 +41,7 @@ from meshpos.model.roles import ROLES
 from meshpos.model.tally import Tally
 from meshpos.sync._budget import TokenBucket
 from meshpos.sync._closed import ClosedDays, _ClosedDoc
+from meshpos.sync._commits import Commits
 from meshpos.sync._config import SOFTWARE, SyncConfig
 from meshpos.sync._deadlines import Deadlines
 from meshpos.sync._digest import DIGEST_FEATURE, doc_hash
@@ -66,7 +67,7 @@ from meshpos.sync._messages import (
 from meshpos.sync._passing import PassingOn
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_deliver, may_write
-from meshpos.sync._session import Commits, Session
+from meshpos.sync._session import Session
 from meshpos.sync._spread import Spread
 from meshpos.sync._states import (
     EXCHANGING,

@@ -1,6 +1,6 @@
 """Forwarding before the commit (issue 18), driven by hand: a node passes a peer's update on at once,
 and nothing that tells a peer what it holds, nor a change only it holds, leaves before its commit
-(sync._session.Commits; docs/architecture.md (Engine)). No network, no sleeps; the engine's part (the
+(sync._commits.Commits; docs/architecture.md (Engine)). No network, no sleeps; the engine's part (the
 drains and commits) is played by ``commit``."""
 
 from __future__ import annotations

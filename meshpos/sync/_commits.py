@@ -1,0 +1,35 @@
+"""How far the engine has committed what its documents took, as the sessions see it: what lets a node
+forward a peer's update before its own commit while nothing that says what it holds leaves early
+(docs/architecture.md (Engine)). Kept apart from the session, which consults it on every send."""
+
+from __future__ import annotations
+
+
+class Commits:
+    """How far the engine has committed what its documents took, as the sessions see it
+    (docs/architecture.md (Engine), forwarding before the commit).
+
+    The engine drains the synchronizer's changes (``drained`` counts the drains) and commits each
+    drain's batch whole (``committed``: the last drain whose changes, and all before, are durable).
+    While something the documents took is not committed, a message that may tell a peer what this
+    device holds (a sync step 1, a heartbeat, a step 2 reply) or carry a change no other device has
+    committed (a local write, a stock Yjs client's update) is held until the drain that takes it is
+    committed (:attr:`gate`). Only an update a peer sent, forwarded as it came (its author committed
+    it before it left), goes at once (``free``); with nothing uncommitted, everything does."""
+
+    __slots__ = ("committed", "drained", "holding_drain", "undrained")
+
+    def __init__(self) -> None:
+        self.drained = 0
+        self.committed = 0
+        self.undrained = 0  # changes applied since the last drain
+        self.holding_drain = 0  # the last drain that took changes
+
+    @property
+    def gate(self) -> int:
+        """The drain a message built now waits for (0: none, it may go at once)."""
+        if self.undrained:
+            return self.drained + 1  # the next drain takes everything applied so far
+        if self.holding_drain > self.committed:
+            return self.holding_drain
+        return 0
