@@ -44,7 +44,7 @@ from meshpos.sync._closed import ClosedDays, _ClosedDoc
 from meshpos.sync._commits import Commits
 from meshpos.sync._config import SOFTWARE, SyncConfig
 from meshpos.sync._deadlines import Deadlines
-from meshpos.sync._digest import DIGEST_FEATURE, doc_hash
+from meshpos.sync._digest import Digests
 from meshpos.sync._events import (
     DocumentChanged,
     LocalWriteRefused,
@@ -59,7 +59,6 @@ from meshpos.sync._held import HeldTable
 from meshpos.sync._joining import Joining
 from meshpos.sync._messages import (
     AwarenessUpdate,
-    Digest,
     Hello,
     SyncStep1,
     SyncUpdate,
@@ -81,14 +80,15 @@ from meshpos.sync._states import (
 )
 from meshpos.sync._updates import (
     EMPTY_UPDATE,
-    held_clocks,
 )
 from meshpos.sync._yjs import Rooms
 
 log = logging.getLogger("meshpos.sync")
 
 
-class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats, Deadlines):
+class Synchronizer(
+    ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats, Deadlines, Digests
+):
     """Documents x peers for one node or the console; its parts are in ``_exchange`` (step 1 replies,
     received updates), ``_joining`` (sessions made, hellos checked, the first sync),
     ``_heartbeats`` (presence, election, the console's state), ``_closed``
@@ -484,36 +484,4 @@ class Synchronizer(ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats,
             self._next_anti_entropy = max(
                 self._next_anti_entropy + self.config.anti_entropy_interval, now
             )
-            digest: Digest | None = None
-            for session in self._exchanging():
-                if DIGEST_FEATURE in session.peer_features and not session.stock:
-                    digest = digest or self._digest()
-                    session.send(digest)
-                    continue
-                for name, doc in self._docs.items():
-                    session.send(SyncStep1(name, doc.get_state()))
-
-    def _own_hash(self, name: str, doc: Doc[Any]) -> bytes:
-        cached = self._hashes.get(name)
-        if cached is None or cached[0] is not doc:
-            cached = (doc, doc_hash(doc))
-            self._hashes[name] = cached
-        return cached[1]
-
-    def _digest(self) -> Digest:
-        """This period's digest: one for every session (a document's hash is kept until it changes)."""
-        return Digest(tuple((name, self._own_hash(name, doc)) for name, doc in self._docs.items()))
-
-    def _on_digest(self, session: Session, digest: Digest) -> None:
-        """Send our step 1 for every open document whose hash differs from the peer's (or that it does
-        not list); the peer does the same with ours, so both directions are repaired. A document only
-        the peer lists is not asked for here: the peer sees it missing from our digest and sends its
-        step 1, answered as always (so a name a peer lists makes us open or send nothing). Equal hashes
-        mean the peer holds what we hold: noted for the durability count, as its step 1 was."""
-        theirs = dict(digest.hashes)
-        notes = session.peer is not None and session.peer.role != "console" and not session.stock
-        for name, doc in self._docs.items():
-            if theirs.get(name) != self._own_hash(name, doc):
-                session.send(SyncStep1(name, doc.get_state()))
-            elif notes and session.peer is not None:
-                self._held_by.setdefault(session.peer.node, {})[name] = dict(held_clocks(doc))
+            self._anti_entropy()
