@@ -93,8 +93,8 @@ class Synchronizer(
     received updates), ``_joining`` (sessions made, hellos checked, the first sync),
     ``_heartbeats`` (presence, election, the console's state), ``_closed``
     (closed business days), ``_spread`` (the bounded topology: links wanted, presence beyond them)
-    ``_passing`` (attestations and the console's state passed on beyond the links) and ``_deadlines``
-    (when ``tick`` is next due)."""
+    ``_passing`` (attestations and the console's state passed on beyond the links), ``_deadlines``
+    (when ``tick`` is next due) and ``_digest`` (the anti-entropy round: digests, or step 1s)."""
 
     def __init__(
         self,
