@@ -39,12 +39,12 @@ from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.model.documents import valid_document_name
 from meshpos.model.roles import ROLES
 from meshpos.model.tally import Tally
+from meshpos.sync._anti_entropy import Digests
 from meshpos.sync._budget import TokenBucket
 from meshpos.sync._closed import ClosedDays, _ClosedDoc
 from meshpos.sync._commits import Commits
 from meshpos.sync._config import SOFTWARE, SyncConfig
 from meshpos.sync._deadlines import Deadlines
-from meshpos.sync._digest import Digests
 from meshpos.sync._events import (
     DocumentChanged,
     LocalWriteRefused,
