@@ -252,8 +252,7 @@ class Links:
         task = asyncio.current_task()
         assert task is not None
         self._accepting.add(task)
-        peername = writer.get_extra_info("peername")
-        remote = f"{peername[0]}:{peername[1]}" if peername else "?"
+        remote = _remote(writer)
         s = self.settings
         try:
             conn = await accept(
@@ -308,8 +307,7 @@ class Links:
         assert task is not None
         assert self.stock is not None
         self._accepting.add(task)
-        peername = writer.get_extra_info("peername")
-        remote = f"{peername[0]}:{peername[1]}" if peername else "?"
+        remote = _remote(writer)
         s = self.settings
         try:
             conn = await accept(
@@ -469,3 +467,9 @@ class Links:
         if self._by_node.get(link.peer.device_id) is link:
             del self._by_node[link.peer.device_id]
         log.info("link with %s closed: %s", link.peer.device_id, reason)
+
+
+def _remote(writer: asyncio.StreamWriter) -> str:
+    """``host:port`` of an accepted connection, as refusals name it ("?" when the socket is gone)."""
+    peername = writer.get_extra_info("peername")
+    return f"{peername[0]}:{peername[1]}" if peername else "?"

@@ -50,33 +50,35 @@ class ConsoleSent:
         self.reports: dict[str, Tally] = {}
 
     def rose_console(self, now: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
-        """The clocks of ``now`` above what was sent, kept as sent (a document no longer in ``now``,
-        a closed day, is forgotten: a link may live for months)."""
-        for doc in [d for d in self.console if d not in now]:
-            del self.console[doc]
-        out: dict[str, dict[int, int]] = {}
-        for doc, sv in now.items():
-            had = self.console.setdefault(doc, {})
-            rose = {c: k for c, k in sv.items() if k > had.get(c, 0)}
-            if rose:
-                had.update(rose)
-                out[doc] = rose
-        return out
+        """The clocks of ``now`` above what was sent, kept as sent."""
+        return _rose_by_document(self.console, now)
 
     def rose_reports(self, now: dict[str, Tally]) -> dict[str, Tally]:
-        """The counts of ``now`` above what was sent, kept as sent (days no longer in ``now`` forgotten)."""
-        for doc in [d for d in self.reports if d not in now]:
-            del self.reports[doc]
-        out: dict[str, Tally] = {}
-        for doc, tally in now.items():
-            had = self.reports.setdefault(doc, {})
-            for register, counts in tally.items():
-                mine = had.setdefault(register, {})
-                rose = {kind: n for kind, n in counts.items() if n > mine.get(kind, 0)}
-                if rose:
-                    mine.update(rose)
-                    out.setdefault(doc, {})[register] = rose
-        return out
+        """The counts of ``now`` above what was sent, kept as sent."""
+        return _rose_by_document(self.reports, now)
+
+
+def _rose_by_document(sent: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """What of ``now`` rose above ``sent`` (per document, maps of counts that only grow), recorded in
+    ``sent`` as sent; a document no longer in ``now`` (a closed day) is forgotten: a link may live
+    for months."""
+    for doc in [d for d in sent if d not in now]:
+        del sent[doc]
+    return _rose(sent, now)
+
+
+def _rose(had: dict[Any, Any], now: dict[Any, Any]) -> dict[Any, Any]:
+    """The values of ``now`` (counts, or maps of them) above ``had``'s, which takes them."""
+    out: dict[Any, Any] = {}
+    for key, value in now.items():
+        if isinstance(value, dict):
+            inner = _rose(had.setdefault(key, {}), value)
+            if inner:
+                out[key] = inner
+        elif value > had.get(key, 0):
+            had[key] = value
+            out[key] = value
+    return out
 
 
 class PassingOn:
@@ -91,7 +93,7 @@ class PassingOn:
     _attested: HeldTable
     _console_sv: dict[str, dict[int, int]]
     _reports: dict[str, Tally]
-    _console_sent: dict[str, object]  # peer node -> the console's state last passed on to it
+    _console_sent: dict[str, ConsoleSent]  # peer node -> the console's state last passed on to it
     _welcomed: dict[
         str, int
     ]  # peer node -> far records sent to it since it linked (``_with_welcome``)
@@ -99,6 +101,7 @@ class PassingOn:
     _attested_again_at: float  # when this node's own attestations were last queued again
     _now: float | None
     config: SyncConfig
+    claim_refusals: ClaimRefusals  # peers' claims refused for a bound, per cause (``_claims``)
 
     if TYPE_CHECKING:
 
@@ -121,15 +124,6 @@ class PassingOn:
         def set_console_reports(self, doc: str, reports: Tally) -> None: ...
 
     # --- the console's state, as a peer passes it on (bounded: ``_claims``) -------------------------
-
-    _claim_refusals: ClaimRefusals | None = None  # made at first use (a class default: no __init__)
-
-    @property
-    def claim_refusals(self) -> ClaimRefusals:
-        """Peers' claims refused for a bound, per cause (``_claims``)."""
-        if self._claim_refusals is None:
-            self._claim_refusals = ClaimRefusals()
-        return self._claim_refusals
 
     def _learn_console(self, beat: Heartbeat) -> None:
         """Keep what ``beat`` says the console holds and reports of the open documents, the highest
@@ -229,9 +223,7 @@ class PassingOn:
             or TOPOLOGY_FEATURE not in session.peer_features
         ):
             return beat
-        sent = self._console_sent.get(peer.node)
-        if not isinstance(sent, ConsoleSent):
-            sent = self._console_sent[peer.node] = ConsoleSent()
+        sent = self._console_sent.setdefault(peer.node, ConsoleSent())
         console = sent.rose_console(
             {d: sv for d, sv in self._console_sv.items() if d in self._docs}
         )

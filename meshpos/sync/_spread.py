@@ -55,6 +55,9 @@ from meshpos.sync._topology import (
 )
 from meshpos.sync._updates import header_authors
 
+if TYPE_CHECKING:
+    from meshpos.sync._passing import ConsoleSent
+
 log = logging.getLogger("meshpos.sync")
 
 #: far records in one heartbeat: own, candidates, news, then a rotating window (bounded whatever N)
@@ -96,11 +99,12 @@ class Spread:
     _tree_failed = False  # logged once
     _roles_for: tuple[object, dict[str, str]]
     _shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]]
-    _console_sent: dict[str, object]  # peer node -> the console's state last passed on to it
+    _console_sent: dict[str, ConsoleSent]  # peer node -> the console's state last passed on to it
     _welcomed: dict[
         str, int
     ]  # peer node -> far records sent to it since it linked (``_with_welcome``)
     _news: dict[str, int | None]  # node -> the beat seq its news first went out in (None: not yet)
+    claim_refusals: ClaimRefusals  # (``_claims``)
 
     if TYPE_CHECKING:
 
@@ -110,9 +114,6 @@ class Spread:
         def _exchanging(self) -> list[Session]: ...
 
         def close(self, peer: str, reason: str = "closing") -> None: ...
-
-        @property
-        def claim_refusals(self) -> ClaimRefusals: ...
 
     # --- membership and links ---------------------------------------------------------------------
 
@@ -374,7 +375,7 @@ class Spread:
         for record in beat.far:
             if record.node == self.node_id or record.role == "console":
                 continue
-            if not self._far.knows(record.node) and self._far.size() >= MAX_FAR_NODES:
+            if self._no_room_for(record.node):
                 full += 1
                 continue
             if self._far.learn(record, now):  # news: pass it on at once (``_news_out``)
@@ -391,7 +392,7 @@ class Spread:
                 if self._far.refute(node, seq, now):
                     self._trigger = True
                 continue
-            if not self._far.knows(node) and self._far.size() >= MAX_FAR_NODES:
+            if self._no_room_for(node):
                 full += 1
                 continue
             if self._far.gone(node, seq, now):
@@ -404,6 +405,10 @@ class Spread:
             f"far records or gone notices of nodes new here: {MAX_FAR_NODES} nodes kept already",
             full,
         )
+
+    def _no_room_for(self, node: str) -> bool:
+        """A node new here while the far table is full (``_claims.MAX_FAR_NODES``): refused."""
+        return not self._far.knows(node) and self._far.size() >= MAX_FAR_NODES
 
     def _linked_to(self, node: str) -> bool:
         return any(

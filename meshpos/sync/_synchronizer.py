@@ -41,6 +41,7 @@ from meshpos.model.roles import ROLES
 from meshpos.model.tally import Tally
 from meshpos.sync._anti_entropy import Digests
 from meshpos.sync._budget import TokenBucket
+from meshpos.sync._claims import ClaimRefusals
 from meshpos.sync._closed import ClosedDays, _ClosedDoc
 from meshpos.sync._commits import Commits
 from meshpos.sync._config import SOFTWARE, SyncConfig
@@ -63,7 +64,7 @@ from meshpos.sync._messages import (
     SyncStep1,
     SyncUpdate,
 )
-from meshpos.sync._passing import PassingOn
+from meshpos.sync._passing import ConsoleSent, PassingOn
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_deliver, may_write
 from meshpos.sync._session import Session
@@ -94,7 +95,7 @@ class Synchronizer(
     ``_heartbeats`` (presence, election, the console's state), ``_closed``
     (closed business days), ``_spread`` (the bounded topology: links wanted, presence beyond them)
     ``_passing`` (attestations and the console's state passed on beyond the links), ``_deadlines``
-    (when ``tick`` is next due) and ``_digest`` (the anti-entropy round: digests, or step 1s)."""
+    (when ``tick`` is next due) and ``_anti_entropy`` (the round: digests, or step 1s)."""
 
     def __init__(
         self,
@@ -145,7 +146,10 @@ class Synchronizer(
         self._discovered: frozenset[str] = frozenset()
         self._rotation = 0
         self._news: dict[str, int | None] = {}  # far records to pass on at once (``_spread``)
-        self._console_sent: dict[str, object] = {}  # (``_passing``: the console's state passed on)
+        self._console_sent: dict[
+            str, ConsoleSent
+        ] = {}  # (``_passing``: the console's state passed on)
+        self.claim_refusals = ClaimRefusals()  # peers' claims refused for a bound (``_claims``)
         self._welcomed: dict[str, int] = {}  # (``_passing``: far records sent to a new link)
         self._trigger = False  # news to pass on in a heartbeat at once (``_spread``)
         self._triggered_at = float("-inf")
@@ -189,7 +193,7 @@ class Synchronizer(
         self._next_anti_entropy = 0.0
         self._hashes: dict[
             str, tuple[Doc[Any], bytes]
-        ] = {}  # (``_digest``) by document, until it changes
+        ] = {}  # (``_anti_entropy``) by document, until it changes
         self._seq = 0
         self._opening_for_content = False  # open_doc for arriving content: ask peers after applying
         self._catching_up: str | None = None  # the session whose initial sync the others wait for
