@@ -10,7 +10,7 @@ from pycrdt import Map, get_update, merge_updates
 from meshpos.errors import MeshposError
 from meshpos.model import Replica, Venue
 from meshpos.model.sample import CASHIER, MANAGER, sample_catalog
-from meshpos.model.tally import LedgerTally, describe, missing
+from meshpos.model.tally import LedgerTally, describe, missing, missing_by_register
 
 NOW = 1_764_064_800_000
 
@@ -61,6 +61,8 @@ def test_what_the_reports_lack_is_said_per_register_and_in_words() -> None:
     assert missing(local, reported, "R1") == {"receipts": 2}
     assert missing(local, reported, "R2") == {}
     assert missing(local, {}) == {"receipts": 4, "payments": 4}
+    assert missing_by_register(local, reported) == {"R1": {"receipts": 2}}
+    assert missing_by_register(local, {}) == local
     assert describe({"receipts": 1}) == "1 receipt"
     assert describe({"payments": 2, "receipts": 1, "cash_moves": 1}) == (
         "1 receipt, 2 payments and 1 cash movement"
