@@ -172,13 +172,15 @@ class StatusService:
         """What the owed counts are computed from, as versions: the engine's events (documents
         changed, days closed, peers came and went), the synchronizer's ``status_version`` (what
         peers and the console say), and whether a day is due for its recount (``_tally``)."""
-        now = time.monotonic()
-        due = any(
-            now - self._changed_at.get(name, 0.0) >= RECOUNT_WHEN_QUIET
-            and self._engine.sync.reordered(name) is not True
-            for name in self._unsure
-        )
-        return (self._generation, self._engine.sync.status_version, due)
+        now, sync, due = time.monotonic(), self._engine.sync, False
+        for name in [
+            n for n in self._unsure if now - self._changed_at.get(n, 0.0) >= RECOUNT_WHEN_QUIET
+        ]:
+            reordered = sync.reordered(name)
+            if reordered is None:  # every change came in its authors' order: nothing to recount,
+                self._unsure.discard(name)  # so nothing moves (it moved the inputs twice a lull)
+            due = due or reordered is False
+        return (self._generation, sync.status_version, due)
 
     def sold(self, result: PaymentResult) -> None:
         if result.receipt is None:
