@@ -3,13 +3,13 @@ has spread, and clearing the console-authored cache once everything is at the co
 
 docs/architecture.md (Status). The counts come from a :class:`~meshpos.model.tally.LedgerTally` per open
 business day, compared with what the console says its reports hold; a day that took changes out of their
-authors' order (``Synchronizer.reordered``: a catch-up of several authors not held whole once
-applied, another process's commits) is counted afresh once it has been quiet for
-``RECOUNT_WHEN_QUIET`` seconds and what they waited for has arrived: pycrdt misses some nested
-changes after such a delivery (the console does the same, ``console/hub.py``). Changes in their
-authors' order (this node's own writes, a peer's forwarded sales) are always reported, so they never cost a recount (a full read of the day, ~0.3 s on the event loop for
-5,000 receipts: the sale after a pause waited for it, and a busy venue's registers read their whole day
-after every lull; docs/benchmarks.md, history).
+authors' order (``Synchronizer.reordered``: a catch-up of several authors not held whole once applied,
+another process's commits) is counted afresh once it has been quiet for ``RECOUNT_WHEN_QUIET`` seconds
+and what they waited for has arrived: pycrdt misses some nested changes after such a delivery (the
+console does the same, ``console/hub.py``). Changes in their authors' order (this node's own writes, a
+peer's forwarded sales) are always reported, so they never cost a recount (a full read of the day, ~0.3 s
+on the event loop for 5,000 receipts: the sale after a pause waited for it, and a busy venue's registers
+read their whole day after every lull; docs/benchmarks.md, history).
 """
 
 from __future__ import annotations
