@@ -241,15 +241,17 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         console=console,
         pending=pending,
         peers=tuple(peers_raw),
-        mesh=_decode_mesh(obj.get("mesh", {}), what),
+        # (an optional field that is absent costs no call: most beats carry few of them)
+        mesh=_decode_mesh(obj["mesh"], what) if "mesh" in obj else {},
         problem=_text(obj, "problem", what) if "problem" in obj else "",
         unreported=unreported,
         unreported_reason=unreported_reason,
-        reports=_decode_reports(obj.get("reports", {}), what),
-        owed=_decode_counts(obj.get("owed", {}), f"{what}: field 'owed'"),
-        far=decode_far(obj.get("far", {}), what) + decode_far_compact(obj.get("farc", {}), what),
-        gone=decode_gone(obj.get("gone", {}), what),
-        held=_decode_held(obj.get("held", {}), what),
+        reports=_decode_reports(obj["reports"], what) if "reports" in obj else {},
+        owed=_decode_counts(obj["owed"], f"{what}: field 'owed'") if "owed" in obj else {},
+        far=(decode_far(obj["far"], what) if "far" in obj else ())
+        + (decode_far_compact(obj["farc"], what) if "farc" in obj else ()),
+        gone=decode_gone(obj["gone"], what) if "gone" in obj else {},
+        held=_decode_held(obj["held"], what) if "held" in obj else {},
     )
 
 
