@@ -1,0 +1,102 @@
+"""What a received update costs a node, counted (issue 18, receive): work that cannot change the document
+is not done. Driven by hand (no network, no sleeps); the counts are of calls, not of time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pycrdt import Doc, Map
+
+from meshpos.sync import DocumentChanged, Synchronizer, SyncUpdate, UpdateRejected
+from meshpos.sync import _exchange as exchange
+from tests.sync.helpers import VENUE, pump, sync_pair
+
+DOC = "stoplist"
+
+
+def node(name: str) -> Synchronizer:
+    sync = Synchronizer(
+        venue=VENUE, node_id=name, role="register", client_id=1000 + sum(map(ord, name))
+    )
+    sync.open_doc(DOC)
+    sync.events_received()
+    return sync
+
+
+def counting_applies(monkeypatch: pytest.MonkeyPatch, doc: Doc[Any]) -> list[bytes]:
+    applied: list[bytes] = []
+    apply = doc.apply_update
+
+    def counted(update: bytes) -> None:
+        applied.append(update)
+        apply(update)
+
+    monkeypatch.setattr(doc, "apply_update", counted)
+    return applied
+
+
+def counting_hole_looks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    looks: list[object] = []
+    look = exchange.past_holes
+
+    def counted(*args: Any, **kwargs: Any) -> dict[int, bytes]:
+        looks.append(args)
+        return look(*args, **kwargs)
+
+    monkeypatch.setattr(exchange, "past_holes", counted)
+    return looks
+
+
+def test_a_copy_of_an_update_taken_whole_is_not_applied_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """X hears one write from two peers (a flood while views differ): the first copy is applied, the
+    second is dropped before pycrdt decodes it, and no look for structs past a hole is made."""
+    x, p, q = node("X"), node("P"), node("Q")
+    xp, px = sync_pair(x, p)
+    xq, qx = sync_pair(x, q)
+    author: Doc[Any] = Doc(client_id=4242)
+    author.get("items", type=Map)["espresso"] = "out"
+    update = author.get_update()
+    applied = counting_applies(monkeypatch, x.docs[DOC])
+    looks = counting_hole_looks(monkeypatch)
+    for sender in (p, q):  # each passes the same bytes on, as a forwarding node does
+        sender.docs[DOC].apply_update(update)
+    pump(p, px, x, xp)
+    pump(q, qx, x, xq)
+    assert x.docs[DOC].get("items", type=Map).to_py() == {"espresso": "out"}
+    assert applied == [update]
+    assert looks == []
+    changes = [e for e in x.events_received() if isinstance(e, DocumentChanged)]
+    assert len(changes) == 1  # committed once
+
+
+def test_an_echo_of_our_own_write_is_not_applied(monkeypatch: pytest.MonkeyPatch) -> None:
+    x, p = node("X"), node("P")
+    xp, px = sync_pair(x, p)
+    x.docs[DOC].get("items", type=Map)["fries"] = "out"
+    mine = [e for e in x.events_received() if isinstance(e, DocumentChanged)]
+    pump(x, xp, p, px)
+    applied = counting_applies(monkeypatch, x.docs[DOC])
+    p.sessions[px].send(SyncUpdate(DOC, mine[0].update))
+    pump(p, px, x, xp)
+    assert applied == []
+    assert not [e for e in x.events_received() if isinstance(e, UpdateRejected)]
+
+
+def test_a_copy_is_applied_again_once_the_document_was_dropped() -> None:
+    """What a document took is forgotten with it: after ``drop_doc`` the same bytes are content."""
+    x, p = node("X"), node("P")
+    xp, px = sync_pair(x, p)
+    author: Doc[Any] = Doc(client_id=4242)
+    author.get("items", type=Map)["burger"] = "out"
+    update = author.get_update()
+    p.docs[DOC].apply_update(update)
+    pump(p, px, x, xp)
+    x.drop_doc(DOC)
+    x.open_doc(DOC)
+    p.docs[DOC].apply_update(update)  # nothing new for P: sent again by hand
+    p.sessions[px].send(SyncUpdate(DOC, update))
+    pump(p, px, x, xp)
+    assert x.docs[DOC].get("items", type=Map).to_py() == {"burger": "out"}
