@@ -47,6 +47,8 @@ from meshpos.sync._updates import (
     header_authors,
     header_start,
     held_clocks,
+    held_state,
+    new_authors,
     past_holes,
 )
 
@@ -208,13 +210,16 @@ class Exchange(Replies):
         if taken is not None and update in taken and not session.stock:
             return  # a copy of an update the document took whole: it would apply nothing
         held = self._docs.get(name)
-        clocks = held_clocks(held) if held else {}
+        state, clocks = held_state(held) if held else (EMPTY_STATE_VECTOR, {})
         with _invalid_update(what):
             authors = header_authors(update)
             start = header_start(update) if authors is not None and len(authors) == 1 else None
             if self._ahead_of_order(session, name, update, start, clocks):
                 return
-        self._note_order(name, authors, start, clocks)
+            news, news_start = authors, start  # who brings something new
+            if authors is None and held is not None:  # a reply or a catch-up: mostly held already
+                news, news_start = new_authors(update, state)
+        self._note_order(name, news, news_start, clocks)
         # the usual case (authors read off the header, none of them us or a role that may not
         # write ``name``): told before a stock client's new id is learnt, and per author, not per
         # client id the venue ever announced (a 50-device venue's restarts: hundreds)
@@ -237,7 +242,7 @@ class Exchange(Replies):
             self._reject(peer, node, name, "acknowledges a kitchen ticket for another screen")
             return
         if usual:
-            self._open_and_apply(peer, name, update, what, authors)  # no decode before apply
+            self._open_and_apply(peer, name, update, what, authors, news)  # no decode before apply
             return
         forbidden = {
             c: 0 for c, r in self._authors.items() if c != learnt and not may_write(r, name)
@@ -250,7 +255,7 @@ class Exchange(Replies):
             clear = clear_of_structs_from(update, checked, self._authors.keys() | clocks.keys())
         if clear or not has_structs_from(update, checked):
             self._open_and_apply(
-                peer, name, update, what, authors
+                peer, name, update, what, authors, news
             )  # a client never seen: two more decodes
             return
         if has_structs_from(update, forbidden):
@@ -262,7 +267,7 @@ class Exchange(Replies):
             self._events.append(ClientIdAlarm(peer, node, name, self.client_id, "in an update"))
             self._reject(peer, node, name, "carries changes under our own client id")
             return
-        self._open_and_apply(peer, name, update, what, authors)
+        self._open_and_apply(peer, name, update, what, authors, news)
 
     def _may_author(self, authors: frozenset[int], name: str) -> bool:
         """None of ``authors`` is us, nor a client id announced by a role that may not write ``name``."""
@@ -330,8 +335,18 @@ class Exchange(Replies):
         return True
 
     def _open_and_apply(
-        self, peer: str, name: str, update: bytes, what: str, authors: frozenset[int] | None
+        self,
+        peer: str,
+        name: str,
+        update: bytes,
+        what: str,
+        authors: frozenset[int] | None,
+        news: frozenset[int] | None,
     ) -> None:
+        """Apply ``update`` (of ``authors``, None: several) and report what it planted past a hole
+        in the clocks of ``news``, the authors it brought anything new of (none: nothing to look
+        for, a reply or a catch-up that carries only what arrived meanwhile)."""
+
         def apply(doc: Doc[Any]) -> None:
             with _invalid_update(
                 what
@@ -340,12 +355,12 @@ class Exchange(Replies):
 
         changes = len(self._events)
         self._apply_opening(peer, name, apply)
-        if authors == frozenset():
+        if news == frozenset():
             return
         if self._applied_whole(name, update, authors, changes):
             self._took(name, update)
             return
-        self._report_past_holes(peer, name, self._docs[name], authors)
+        self._report_past_holes(peer, name, self._docs[name], news)
 
     def _took(self, name: str, update: bytes) -> None:
         """``name`` took ``update`` whole (the change it made is ``update`` itself): a copy of it

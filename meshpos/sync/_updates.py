@@ -117,11 +117,28 @@ def held_clocks(doc: Doc[Any]) -> Mapping[int, int]:
     Every received update asks for it (its authors' clocks decide whether and how it is applied), and
     asks again after it is applied (:func:`past_holes`): that state is the next update's, so each
     state's parse is kept (:data:`_HELD`), shared: the mapping must not be changed."""
+    return held_state(doc)[1]
+
+
+def held_state(doc: Doc[Any]) -> tuple[bytes, Mapping[int, int]]:
+    """``doc``'s state vector, as pycrdt encodes it and as :func:`held_clocks` reads it."""
     state = doc.get_state()
     found = _HELD.get(state)
-    if found is not None:
-        return found
-    return _parse_state(state)
+    return state, (found if found is not None else _parse_state(state))
+
+
+def new_authors(
+    update: bytes, state: bytes
+) -> tuple[frozenset[int] | None, tuple[int, int] | None]:
+    """Who brings anything new in ``update`` (of several authors, a reply or a catch-up) to a
+    document whose state vector is ``state``: (the authors, (client, first clock) when it is one) as
+    :func:`header_authors` and :func:`header_start` read them off the part of ``update`` that
+    ``state`` lacks (one decode: pycrdt's diff of ``update`` keeps every struct at or past the
+    state's clock, past a gap too). No author: every struct of it is held already."""
+    count, client, clock = _header(get_update(update, state))
+    if count > 1:
+        return None, None
+    return (frozenset(), None) if count == 0 else (frozenset({client}), (client, clock))
 
 
 def _parse_state(state: bytes) -> dict[int, int]:

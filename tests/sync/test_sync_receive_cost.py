@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pycrdt import Doc, Map
 
-from meshpos.sync import DocumentChanged, Synchronizer, SyncUpdate, UpdateRejected
+from meshpos.sync import DocumentChanged, Synchronizer, SyncStep2, SyncUpdate, UpdateRejected
 from meshpos.sync import _exchange as exchange
 from tests.sync.helpers import VENUE, pump, sync_pair
 
@@ -100,3 +100,48 @@ def test_a_copy_is_applied_again_once_the_document_was_dropped() -> None:
     p.sessions[px].send(SyncUpdate(DOC, update))
     pump(p, px, x, xp)
     assert x.docs[DOC].get("items", type=Map).to_py() == {"burger": "out"}
+
+
+def two_authors() -> tuple[Doc[Any], Doc[Any]]:
+    first: Doc[Any] = Doc(client_id=4242)
+    first.get("items", type=Map)["espresso"] = "out"
+    second: Doc[Any] = Doc(client_id=5353)
+    second.apply_update(first.get_update())
+    second.get("items", type=Map)["fries"] = "out"
+    return first, second
+
+
+def test_a_reply_of_several_authors_that_brings_nothing_new_is_not_looked_at(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Anti-entropy meets updates in flight: the step 2 carries, again, what X took meanwhile. X
+    applies it (its deletions count) but looks for no structs past a hole and notes no reordering
+    (which would make the status count the day again)."""
+    x, p = node("X"), node("P")
+    xp, px = sync_pair(x, p)
+    _, both = two_authors()
+    x.docs[DOC].apply_update(both.get_update())
+    pump(x, xp, p, px)  # (P takes it too)
+    looks = counting_hole_looks(monkeypatch)
+    p.sessions[px].send(SyncStep2(DOC, both.get_update()))
+    pump(p, px, x, xp)
+    assert looks == []
+    assert x.reordered(DOC) is None
+    assert x.docs[DOC].get("items", type=Map).to_py() == {"espresso": "out", "fries": "out"}
+
+
+def test_a_reply_of_several_authors_is_looked_at_for_the_one_that_brings_something(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    x, p = node("X"), node("P")
+    xp, px = sync_pair(x, p)
+    first, both = two_authors()
+    x.docs[DOC].apply_update(first.get_update())  # X lacks the second author's write only
+    pump(x, xp, p, px)
+    looks = counting_hole_looks(monkeypatch)
+    p.sessions[px].send(SyncStep2(DOC, both.get_update()))
+    pump(p, px, x, xp)
+    assert [args[1] for args in looks] == [frozenset({5353})]  # not every author of the day
+    assert looks[0][0] is x.docs[DOC]
+    assert x.reordered(DOC) is None  # in its author's order
+    assert x.docs[DOC].get("items", type=Map).to_py() == {"espresso": "out", "fries": "out"}

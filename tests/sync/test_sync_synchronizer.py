@@ -505,5 +505,11 @@ def test_updates_out_of_their_authors_order_are_left_out_and_catch_ups_noted() -
     other: Doc[Any] = Doc(client_id=33)
     other.get("receipts", type=Map)["r4"] = "r4"
     other.apply_update(source.get_update())
-    deliver(other.get_update())  # several authors at once (a catch-up): maybe, nothing to wait for
-    assert a.reordered(day) is False
+    deliver(other.get_update())  # several authors, but only one brings anything: in its order
+    assert a.reordered(day) is None
+    other.get("receipts", type=Map)["r5"] = "r5"
+    before = source.get_state()
+    source.get("receipts", type=Map)["r6"] = "r6"
+    other.apply_update(source.get_update(before))
+    deliver(other.get_update())  # several authors bring something (a catch-up): maybe
+    assert a.reordered(day) is False  # nothing to wait for
