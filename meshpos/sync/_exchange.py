@@ -242,7 +242,7 @@ class Exchange(Replies):
             self._reject(peer, node, name, "acknowledges a kitchen ticket for another screen")
             return
         if usual:
-            self._open_and_apply(peer, name, update, what, authors, news)  # no decode before apply
+            self._open_and_apply(peer, name, update, what, authors, news, state)  # no decode first
             return
         forbidden = {
             c: 0 for c, r in self._authors.items() if c != learnt and not may_write(r, name)
@@ -255,7 +255,7 @@ class Exchange(Replies):
             clear = clear_of_structs_from(update, checked, self._authors.keys() | clocks.keys())
         if clear or not has_structs_from(update, checked):
             self._open_and_apply(
-                peer, name, update, what, authors, news
+                peer, name, update, what, authors, news, state
             )  # a client never seen: two more decodes
             return
         if has_structs_from(update, forbidden):
@@ -267,7 +267,7 @@ class Exchange(Replies):
             self._events.append(ClientIdAlarm(peer, node, name, self.client_id, "in an update"))
             self._reject(peer, node, name, "carries changes under our own client id")
             return
-        self._open_and_apply(peer, name, update, what, authors, news)
+        self._open_and_apply(peer, name, update, what, authors, news, state)
 
     def _may_author(self, authors: frozenset[int], name: str) -> bool:
         """None of ``authors`` is us, nor a client id announced by a role that may not write ``name``."""
@@ -342,10 +342,13 @@ class Exchange(Replies):
         what: str,
         authors: frozenset[int] | None,
         news: frozenset[int] | None,
+        state: bytes,
     ) -> None:
         """Apply ``update`` (of ``authors``, None: several) and report what it planted past a hole
         in the clocks of ``news``, the authors it brought anything new of (none: nothing to look
-        for, a reply or a catch-up that carries only what arrived meanwhile)."""
+        for, a reply or a catch-up that carries only what arrived meanwhile). One author's update
+        not taken whole (a copy, a step 2 with the day's deletions) is looked at only if it brought
+        a struct past ``state``, the document's state vector before it."""
 
         def apply(doc: Doc[Any]) -> None:
             with _invalid_update(
@@ -360,6 +363,10 @@ class Exchange(Replies):
         if self._applied_whole(name, update, authors, changes):
             self._took(name, update)
             return
+        if authors is not None:  # (a decode of ``update`` alone, not a diff of the whole day)
+            news = new_authors(update, state)[0]
+            if news == frozenset():
+                return
         self._report_past_holes(peer, name, self._docs[name], news)
 
     def _took(self, name: str, update: bytes) -> None:

@@ -145,3 +145,26 @@ def test_a_reply_of_several_authors_is_looked_at_for_the_one_that_brings_somethi
     assert looks[0][0] is x.docs[DOC]
     assert x.reordered(DOC) is None  # in its author's order
     assert x.docs[DOC].get("items", type=Map).to_py() == {"espresso": "out", "fries": "out"}
+
+
+def test_one_authors_update_that_brings_nothing_new_is_not_looked_at(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A copy in other bytes (the author's two writes as one update, as a step 2 carries them) is
+    applied (its deletions would count) but not looked at for structs past a hole."""
+    x, p = node("X"), node("P")
+    xp, px = sync_pair(x, p)
+    author: Doc[Any] = Doc(client_id=4242)
+    writes = []
+    for key in ("espresso", "fries"):
+        before = author.get_state()
+        author.get("items", type=Map)[key] = "out"
+        writes.append(author.get_update(before))
+    for update in writes:
+        p.sessions[px].send(SyncUpdate(DOC, update))
+    pump(p, px, x, xp)
+    looks = counting_hole_looks(monkeypatch)
+    p.sessions[px].send(SyncStep2(DOC, author.get_update()))
+    pump(p, px, x, xp)
+    assert looks == []
+    assert x.docs[DOC].get("items", type=Map).to_py() == {"espresso": "out", "fries": "out"}
