@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from pycrdt import Doc, Map
 
+from meshpos.errors import RemoteProtocolError
 from meshpos.sync import DocumentChanged, Synchronizer, SyncStep2, SyncUpdate, UpdateRejected
+from meshpos.sync import _codec as codec
 from meshpos.sync import _exchange as exchange
 from tests.sync.helpers import VENUE, pump, sync_pair
 
@@ -168,3 +170,48 @@ def test_one_authors_update_that_brings_nothing_new_is_not_looked_at(
     pump(p, px, x, xp)
     assert looks == []
     assert x.docs[DOC].get("items", type=Map).to_py() == {"espresso": "out", "fries": "out"}
+
+
+def test_a_doc_message_reads_the_same_through_the_short_path() -> None:
+    """An update of a document named before skips the general reader (``_codec._doc_update``): what
+    it returns, or the error it names, is the general reader's, for well-formed messages and for
+    bytes flipped, cut and appended."""
+
+    def read(data: bytes, *, short: bool) -> object:
+        saved = dict(codec._NAMES)
+        if not short:
+            codec._NAMES.clear()
+        try:
+            return codec.decode(data)
+        except RemoteProtocolError as exc:
+            return exc.message
+        finally:
+            codec._NAMES.clear()
+            codec._NAMES.update(saved)
+
+    big = bytes(range(256)) * 600  # a three-byte length
+    samples = [
+        codec.encode(message)
+        for message in (
+            SyncUpdate(DOC, b"\x01\x02\x03"),
+            SyncStep2("ledger/2026-03-01", b"\x00\x00"),
+            SyncUpdate(DOC, big),
+            SyncUpdate(DOC, b""),
+        )
+    ]
+    codec.decode(codec.encode(SyncUpdate("ledger/2026-03-01", b"\x00\x00")))  # names seen
+    codec.decode(samples[0])
+    assert all(codec._doc_update(data) is not None for data in samples)  # the short path reads them
+    variants = list(samples)
+    for data in samples[:2]:
+        variants += [data[:cut] for cut in range(len(data))]
+        variants += [data + b"\x00", data[:-1] + b"\x80"]
+        variants += [
+            data[:i] + bytes([data[i] ^ bit]) + data[i + 1 :]
+            for i in range(len(data))
+            for bit in (1, 0x80)
+        ]
+    overlong = samples[0][: 2 + len(DOC) + 2] + b"\x83\x00" + b"\x01\x02\x03"
+    variants.append(overlong)
+    for data in variants:
+        assert read(data, short=True) == read(data, short=False), data
