@@ -338,17 +338,20 @@ class Writer:
                 )
 
         updates = sum(len(datas) for datas in by_doc.values())
-        ok = await self._transaction(
-            f"append {updates} update(s) from {len(batch)} caller(s)",
-            job,
-            [item.done for item in batch],
-        )
-        if ok:
+
+        def committed() -> None:  # before the waiters are told
             self.stats.appends += len(batch)
             self.stats.updates += updates
             for name, (log_rows, log_bytes) in counters.items():
                 if log_rows >= self.compact_rows or log_bytes >= self.compact_bytes:
                     self._due[name] = (log_rows, log_bytes)
+
+        await self._transaction(
+            f"append {updates} update(s) from {len(batch)} caller(s)",
+            job,
+            [item.done for item in batch],
+            committed,
+        )
 
     def _far_over(self, name: str) -> bool:
         """A log that kept growing through a burst that never paused: compact it now anyway."""
@@ -359,25 +362,67 @@ class Writer:
         """The connection's thread lets go of the last job (a closed day's record keys: a whole day)."""
         await let_go(self._db)
 
-    async def _transaction(self, what: str, job: Job, waiters: list[asyncio.Future[None]]) -> bool:
-        """Run ``job`` in a transaction nobody can cancel halfway; tell each waiter the outcome."""
-        run = asyncio.ensure_future(self._run_transaction(job))
+    async def _transaction(
+        self,
+        what: str,
+        job: Job,
+        waiters: list[asyncio.Future[None]],
+        committed: Callable[[], None] | None = None,
+    ) -> bool:
+        """Run ``job`` in a transaction nobody can cancel halfway; tell each waiter the outcome
+        (``committed`` runs first when it is committed).
+
+        **Changed** (issue 18, sale): the transaction goes to the connection's thread straight from
+        here, and the thread hands its outcome to the loop itself the moment it is done
+        (:func:`start_on_connection_thread`): the waiters (a sale's tap) are told in the loop's next
+        round. Through aiosqlite's future, the transaction's own task and the shields it took five
+        rounds, and on a loop busy with received updates each round is a turn behind all of them.
+        This task only waits for the outcome to take the next job; cancelled, it still waits for the
+        transaction to end (its waiters are told the real outcome) and only then gives up."""
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[bool] = loop.create_future()  # this task's own: no shield round
+        told_all = asyncio.Event()
+
+        def told(exc: BaseException | None) -> None:
+            ok = self._transaction_done(what, exc, waiters, committed)
+            if not ended.done():
+                ended.set_result(ok)
+            told_all.set()
+
+        def transaction(db: sqlite3.Connection) -> None:
+            error: BaseException | None = None
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    job(db)
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            except BaseException as exc:  # told to the waiters, on the loop
+                error = exc
+            loop.call_soon_threadsafe(told, error)
+
         try:
-            await asyncio.shield(run)
+            start_on_connection_thread(self._db, transaction)
+        except Exception as exc:  # the connection is closed: nothing was written
+            return self._transaction_done(what, exc, waiters, committed)
+        try:
+            return await ended
         except asyncio.CancelledError:
-            # The writer itself is being cancelled: let the transaction finish (or roll back),
-            # report its real outcome to the waiters, and only then give up.
-            await asyncio.wait([run])
-            self._transaction_done(what, run, waiters)
+            # The writer itself is being cancelled: the transaction finishes (or rolls back) on
+            # its thread and its waiters are told; only then give up.
+            await told_all.wait()
             raise
-        except Exception:
-            pass
-        return self._transaction_done(what, run, waiters)
 
     def _transaction_done(
-        self, what: str, run: asyncio.Future[None], waiters: list[asyncio.Future[None]]
+        self,
+        what: str,
+        exc: BaseException | None,
+        waiters: list[asyncio.Future[None]],
+        committed: Callable[[], None] | None,
     ) -> bool:
-        exc = asyncio.CancelledError("event loop shut down") if run.cancelled() else run.exception()
         if exc is not None:
             self.stats.failed_transactions += 1
             log.error("store %s: %s failed: %s", self.path, what, exc)
@@ -389,23 +434,27 @@ class Writer:
                     waiter.set_exception(error)
             return False
         self.stats.transactions += 1
+        if committed is not None:
+            committed()
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
         return True
 
-    async def _run_transaction(self, job: Job) -> None:
-        def transaction(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                job(db)
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
 
-        await on_connection_thread(self._db, transaction)
+def start_on_connection_thread(
+    db: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], None]
+) -> None:
+    """Queue ``fn(connection)`` on ``db``'s own thread without waiting: ``fn`` hands its outcome
+    back itself (``loop.call_soon_threadsafe``), one loop round after it ends, where awaiting
+    aiosqlite's future takes two and more. aiosqlite's queue of (future, function) pairs, private
+    like ``_execute`` below (the 0.22 series pyproject.toml pins runs a pair with no future and
+    tells nobody); a closed connection raises ValueError, as ``_execute`` does."""
+    conn = db._conn  # (raises ValueError once closed)
+    queue = getattr(db, "_tx")  # noqa: B009
+    if not getattr(db, "_running", False):
+        raise ValueError("Connection closed")
+    queue.put_nowait((None, lambda: fn(conn)))
 
 
 async def on_connection_thread(
