@@ -64,6 +64,32 @@ async def test_an_append_is_answered_in_the_round_after_its_transaction(tmp_path
         assert await store.get_meta("receipt_seq") == "1"
 
 
+async def test_a_waiting_writer_hands_an_append_to_its_thread_before_it_returns(
+    tmp_path: Path,
+) -> None:
+    """A tap finds the writer waiting for work (taps come tens of ms apart): its transaction is on
+    the connection's thread before ``append`` returns, not a round later when the writer's task
+    has woken. The loop is held (no round runs) until the thread began it."""
+    rec = Recorder()
+    async with await SqliteStore.open(tmp_path / "s.db") as store:
+        await store.append([(DAY, rec.set("first", 1))])
+        for _ in range(5):  # the writer's task is back waiting for work
+            await asyncio.sleep(0)
+        began = threading.Event()
+
+        def trace(statement: str) -> None:
+            if statement.startswith("BEGIN"):
+                began.set()
+
+        await store._writer._db.set_trace_callback(trace)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        done = store._writer.append([(DAY, rec.set("tap", 2))], {})
+        assert began.wait(10.0)  # no loop round ran since the call
+        await done
+        assert content(await store.load(DAY))["m"] == {"first": 1, "tap": 2}
+
+
 async def test_a_write_is_sent_and_returns_in_the_round_after_its_commit(tmp_path: Path) -> None:
     """The whole tap on a node's engine: its write, the commit in SQLite, the update handed to the
     link and the write returning, two rounds after the transaction ended."""
