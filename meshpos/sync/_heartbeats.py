@@ -367,8 +367,10 @@ class Heartbeats:
 
 
 #: what changes in every beat: its seq, the rotating far records, the attestations passing through
-#: (``_held``: the latest sale's count is refreshed periodically while it is short)
-_UNSAID = frozenset({"seq", "far", "held"})
+#: (``_held``: the latest sale's count is refreshed periodically while it is short); and what no
+#: status shows (issue 18, status2): a peer's pending counts, linked peers, gone notes (news in them
+#: moves the far table's version) and relay summary moved it on every sale and link change elsewhere
+_UNSAID = frozenset({"seq", "far", "held", "pending", "peers", "gone", "mesh"})
 #: a heartbeat's other fields, as a tuple: what a status and the election are computed from, whatever
 #: fields a later release adds (read in place: it made two copies of every beat received to compare)
 _said = attrgetter(*(f.name for f in fields(Heartbeat) if f.name not in _UNSAID))
