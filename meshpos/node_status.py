@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from meshpos.model.tally import UNKNOWN_REGISTER, add, describe
-from meshpos.sync import Synchronizer
+from meshpos.sync import Heartbeat, Synchronizer
 
 ALL_SYNCED = "All data is synced"
 OTHER_CHANGES = "changes to open orders, kitchen tickets or the stop list"
@@ -151,8 +151,10 @@ def compute_status(
     counters: dict[str, int] | None = None,
     upload: dict[str, int] | None = None,
     corrupt_records: int = 0,
+    presence: dict[str, Heartbeat] | None = None,
 ) -> NodeStatus:
-    presence = sync.presence
+    """``presence``: ``sync.presence`` when the caller has it already (it is built on every read)."""
+    presence = sync.presence if presence is None else presence
     relay = sync.relay
     # a relay that gave the role up and tries again keeps its problem until data is seen flowing
     relay_up = (uplink and not sync.problem) or (

@@ -44,7 +44,7 @@ from meshpos.model.tally import (
 )
 from meshpos.node_status import Durability, NodeStatus, compute_status, indicator
 from meshpos.relay.service import RelayService
-from meshpos.sync import DocumentChanged, PeerClosed, PeerJoined, PeerLive
+from meshpos.sync import DocumentChanged, Heartbeat, PeerClosed, PeerJoined, PeerLive
 
 log = logging.getLogger("meshpos.node")
 _RECEIPT_KIND = next(spec.tally.kind for spec in (RECEIPTS,) if spec.tally is not None)
@@ -165,7 +165,7 @@ class StatusService:
         that may have changed: ``_inputs``)."""
         inputs = self._inputs()
         if inputs != self._owed_told_for:
-            self._engine.sync.set_owed(self.owed().get(self._node_id, {}))
+            self._engine.sync.set_owed(self._owed_now().get(self._node_id, {}))
             self._owed_told_for = inputs
 
     def _inputs(self) -> tuple[object, ...]:
@@ -193,8 +193,11 @@ class StatusService:
         self._generation += 1
 
     def status(self) -> NodeStatus:
+        """Each of its parts computed once: the presence view (built afresh on every read), the owed
+        counts and the latest sale's durability (status2: each was computed 2-3 times a status)."""
         venue, sync = self._venue, self._engine.sync
-        owed = self.owed()
+        presence = sync.presence
+        owed = self._owed_now(presence)
         latest = self._latest_sale
         status = compute_status(
             node_id=self._node_id,
@@ -209,7 +212,8 @@ class StatusService:
             corrupt_records=venue.corrupt_count(),
             uptime_s=time.monotonic() - self._started_at,
             owed_by_device=owed,
-            latest_sale=self.durability(latest[0]) if latest is not None else None,
+            latest_sale=self._durability(latest[0], presence) if latest is not None else None,
+            presence=presence,
         )
         if venue.numbering.known:
             return status
@@ -227,8 +231,13 @@ class StatusService:
 
     def durability(self, receipt_id: str) -> Durability:
         """On how many devices ``receipt_id`` is committed, and whether the console holds it."""
+        presence = self._engine.sync.presence
+        self._owed_now(presence)  # the tallies of every open day, up to date
+        return self._durability(receipt_id, presence)
+
+    def _durability(self, receipt_id: str, presence: dict[str, Heartbeat]) -> Durability:
+        """:meth:`durability`, the tallies already up to date, from ``presence`` (``sync.presence``)."""
         sync = self._engine.sync
-        self.owed()  # the tallies of every open day, up to date
         found: tuple[str, str, dict[int, int]] | None = None
         if self._latest_sale is not None and self._latest_sale[0] == receipt_id:
             found = self._latest_sale[1:]
@@ -244,7 +253,7 @@ class StatusService:
         held = sync.held_by(doc)
         peers = {  # every device keeps the ledger days it hears of, kitchen displays too
             node
-            for node, beat in sync.presence.items()
+            for node, beat in presence.items()
             if beat.role != "console" and node != self._node_id
         }
         return Durability(
@@ -261,14 +270,20 @@ class StatusService:
 
         Counted again only when something it is counted from moved (``_inputs``): the status, its
         indicator and the heartbeats' owed counts ask for it several times a tick."""
+        return {device: dict(gap) for device, gap in self._owed_now().items()}
+
+    def _owed_now(self, presence: dict[str, Heartbeat] | None = None) -> dict[str, dict[str, int]]:
+        """:meth:`owed`, not copied (callers only read it), counted from ``presence`` when given."""
         inputs = self._inputs()
         if inputs != self._owed_for:
-            self._owed = self._count_owed()
+            self._owed = self._count_owed(
+                self._engine.sync.presence if presence is None else presence
+            )
             # a recount just done is no longer due: only then are the inputs taken again
             self._owed_for = self._inputs() if inputs[-1] else inputs
-        return {device: dict(gap) for device, gap in self._owed.items()}
+        return self._owed
 
-    def _count_owed(self) -> dict[str, dict[str, int]]:
+    def _count_owed(self, presence: dict[str, Heartbeat]) -> dict[str, dict[str, int]]:
         sync = self._engine.sync
         owed: dict[str, dict[str, int]] = {}
         for name in sync.docs:
@@ -276,7 +291,7 @@ class StatusService:
                 continue
             for device, gap in self._missing(name).items():
                 add(owed.setdefault(device, {}), gap)
-        for node, beat in sync.presence.items():
+        for node, beat in presence.items():
             if node == self._node_id or beat.role == "console":
                 continue
             mine = owed.setdefault(node, {})
