@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from pycrdt import Doc, Map, MapEvent, Subscription
@@ -58,11 +59,20 @@ def covers(state: Mapping[int, int], needed: Mapping[int, int]) -> bool:
 
 
 def describe(counts: Mapping[str, int]) -> str:
-    """``{"receipts": 2, "payments": 1}`` as "2 receipts and 1 payment"."""
+    """``{"receipts": 2, "payments": 1}`` as "2 receipts and 1 payment".
+
+    Remembered per counts (status2: a status says it for every device that owes something, and
+    mostly the same counts as the last status)."""
+    return _describe(tuple(sorted((kind, n) for kind, n in counts.items() if n > 0)))
+
+
+@lru_cache(maxsize=1024)
+def _describe(counts: tuple[tuple[str, int], ...]) -> str:
+    given = dict(counts)
     parts = [
         f"{n:,} {KINDS[kind][0] if n == 1 else KINDS[kind][1]}"
         for kind in KINDS
-        if (n := counts.get(kind, 0)) > 0
+        if (n := given.get(kind, 0)) > 0
     ]
     if len(parts) <= 1:
         return "".join(parts)
