@@ -15,6 +15,7 @@ from typing import Any
 from meshpos.config import Config
 from meshpos.errors import ConfigError, MeshposError
 from meshpos.localapi import Answer, LocalApi
+from meshpos.net import loop as event_loop
 
 log = logging.getLogger("meshpos.node")
 
@@ -35,7 +36,7 @@ def run_node(
     new_receipt_series: bool = False,
 ) -> int:
     static = [_parse_peer(p) for p in peers]
-    return asyncio.run(_run(config, static, discovery, new_receipt_series))
+    return event_loop.run(_run(config, static, discovery, new_receipt_series))
 
 
 async def _run(
