@@ -1,0 +1,40 @@
+"""Which event loop a process runs on (net/loop.py): uvloop's when installed, asyncio's when the
+operator says ``MESHPOS_LOOP=asyncio`` or uvloop is missing; anything else is refused by name."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+
+import pytest
+
+from meshpos.errors import ConfigError
+from meshpos.net import loop
+
+HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None
+
+
+def test_the_operator_chooses_asyncio() -> None:
+    assert loop.chosen({"MESHPOS_LOOP": "asyncio"}) == "asyncio"
+    assert loop.loop_factory("asyncio") is None
+
+
+def test_an_unknown_loop_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="MESHPOS_LOOP"):
+        loop.chosen({"MESHPOS_LOOP": "trio"})
+
+
+@pytest.mark.skipif(not HAVE_UVLOOP, reason="uvloop is not installed")
+def test_uvloop_when_installed_and_run_uses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvloop
+
+    assert loop.chosen({}) == "uvloop"
+    assert loop.chosen({"MESHPOS_LOOP": "UVLOOP"}) == "uvloop"
+    monkeypatch.delenv("MESHPOS_LOOP", raising=False)
+
+    async def which() -> bool:
+        return isinstance(asyncio.get_running_loop(), uvloop.Loop)
+
+    assert loop.run(which())
+    monkeypatch.setenv("MESHPOS_LOOP", "asyncio")
+    assert not loop.run(which())
