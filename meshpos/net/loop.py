@@ -33,13 +33,13 @@ def chosen(environ: dict[str, str] | None = None) -> str:
     return "uvloop"
 
 
-def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The factory for ``asyncio.Runner`` (None: asyncio's default)."""
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The factory for ``asyncio.Runner``: asyncio's own loop even where a policy installed another."""
     if name == "uvloop":
         import uvloop
 
         return uvloop.new_event_loop
-    return None
+    return asyncio.DefaultEventLoopPolicy().new_event_loop
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:

@@ -84,7 +84,7 @@ async def _hello_first(tmp: Path) -> WsConnection | LinkRefused:
 def test_a_tls_hello_in_the_socket_before_the_accept_reaches_the_handshake(
     loop_name: str, tmp_path: Path
 ) -> None:
-    factory: Callable[[], asyncio.AbstractEventLoop] | None = loop_factory(loop_name)
+    factory: Callable[[], asyncio.AbstractEventLoop] = loop_factory(loop_name)
     with asyncio.Runner(loop_factory=factory) as runner:
         outcome = runner.run(_hello_first(tmp_path))
     # past TLS: refused for the missing upgrade request, not for the handshake
