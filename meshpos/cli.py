@@ -22,12 +22,13 @@ log = logging.getLogger("meshpos")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
     from meshpos.demo.run import run_demo
-    from meshpos.net import loop as event_loop
 
     if args.duration < 10 or args.rate <= 0:
         raise MeshposError("--duration must be at least 10 s and --rate above 0")
-    return event_loop.run(
+    return asyncio.run(
         run_demo(
             duration=args.duration,
             rate=args.rate,
@@ -77,11 +78,12 @@ def _cmd_clear_cache(args: argparse.Namespace) -> int:
 
 
 def _cmd_console(args: argparse.Namespace) -> int:
+    import asyncio
+
     from meshpos.console.runner import serve_console
-    from meshpos.net import loop as event_loop
 
     set_level(args.log_level if args.log_level_set else "INFO")
-    return event_loop.run(
+    return asyncio.run(
         serve_console(
             db_url=args.db,
             host=args.host,

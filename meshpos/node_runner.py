@@ -15,7 +15,6 @@ from typing import Any
 from meshpos.config import Config
 from meshpos.errors import ConfigError, MeshposError
 from meshpos.localapi import Answer, LocalApi
-from meshpos.net import loop as event_loop
 
 log = logging.getLogger("meshpos.node")
 
@@ -36,7 +35,7 @@ def run_node(
     new_receipt_series: bool = False,
 ) -> int:
     static = [_parse_peer(p) for p in peers]
-    return event_loop.run(_run(config, static, discovery, new_receipt_series))
+    return asyncio.run(_run(config, static, discovery, new_receipt_series))
 
 
 async def _run(

@@ -41,7 +41,6 @@ from meshpos.config import load_config
 from meshpos.errors import MeshposError
 from meshpos.model.documents import CATALOG, ledger_name
 from meshpos.model.sample import CASHIER
-from meshpos.net import loop as event_loop
 from meshpos.node import Node
 from meshpos.node_adapters import make_node
 
@@ -425,7 +424,7 @@ async def _main(argv: list[str]) -> None:
 def main() -> None:
     run: Coroutine[Any, Any, None] = _main(sys.argv[1:])
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
-        event_loop.run(run)
+        asyncio.run(run)
 
 
 if __name__ == "__main__":

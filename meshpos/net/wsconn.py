@@ -32,8 +32,6 @@ from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
 from meshpos.errors import MeshposError, RemoteProtocolError
-from meshpos.net.listener import Accepted, open_accepted
-from meshpos.net.listener import listen as listen  # the servers import it from here
 from meshpos.sync import FEATURES, FEATURES_HEADER, features_header, parse_features
 
 PATH = "/meshpos/v1"
@@ -225,6 +223,30 @@ class WsConnection:
             self._writer.close()
 
 
+class _HoldUntilTls(asyncio.StreamReaderProtocol):
+    """Pauses reading at once, so the client's TLS hello stays in the socket for ``start_tls``
+    instead of being swallowed by the plain stream reader."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.ReadTransport)
+        transport.pause_reading()
+        super().connection_made(transport)
+
+
+async def listen(
+    on_client: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    host: str,
+    port: int,
+) -> asyncio.Server:
+    """A plain TCP listener whose connections :func:`accept` upgrades to TLS and websocket."""
+    loop = asyncio.get_running_loop()
+
+    def factory() -> asyncio.StreamReaderProtocol:
+        return _HoldUntilTls(asyncio.StreamReader(limit=READ_SIZE), on_client)
+
+    return await loop.create_server(factory, host, port)
+
+
 async def _read_handshake(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
@@ -282,18 +304,19 @@ async def accept(
     ``compress`` offers permessage-deflate (the console's uplinks may be slow; the LAN is not).
     The response announces ``features`` (sync/_features.py); the connection's ``features`` are the
     client's (a malformed header is answered 400 and refused)."""
-    held = writer.transport
-    try:
-        if isinstance(held, Accepted):  # from listen(): TLS (or plain) on the untouched socket
-            reader, writer = await asyncio.wait_for(open_accepted(held, context), timeout)
-        elif context is not None:  # a connection from elsewhere (tests): nothing has read from it
+    if context is None:
+        transport = writer.transport
+        assert isinstance(transport, asyncio.ReadTransport)
+        transport.resume_reading()  # no TLS hello to keep for start_tls: read the request
+    else:
+        try:
             await asyncio.wait_for(writer.start_tls(context), timeout)
-    except TimeoutError:
-        raise LinkRefused("tls", "TLS handshake timed out") from None
-    except ssl.SSLError as exc:
-        raise LinkRefused("tls", exc.reason or str(exc)) from None
-    except (ConnectionError, OSError) as exc:
-        raise LinkRefused("tls", f"connection lost during the TLS handshake ({exc})") from None
+        except TimeoutError:
+            raise LinkRefused("tls", "TLS handshake timed out") from None
+        except ssl.SSLError as exc:
+            raise LinkRefused("tls", exc.reason or str(exc)) from None
+        except (ConnectionError, OSError) as exc:
+            raise LinkRefused("tls", f"connection lost during the TLS handshake ({exc})") from None
     der = _peer_cert(writer, required=context is not None and client_cert)
     extensions = enable_server_permessage_deflate(None) if compress else None
     protocol = ServerProtocol(max_size=max_size, extensions=extensions)
