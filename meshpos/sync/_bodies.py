@@ -19,7 +19,8 @@ from meshpos.model.roles import NODE_ROLES
 from meshpos.model.tally import KINDS, UNKNOWN_REGISTER
 from meshpos.sync._features import FEATURES
 from meshpos.sync._fields import _bool, _int, _load_object, _role, _str, _text, reject_constant
-from meshpos.sync._held import HELD_FEATURE, MAX_HELD
+from meshpos.sync._held import HELD_COMPACT_FEATURE, HELD_FEATURE, MAX_HELD
+from meshpos.sync._held_wire import decode_held_compact, held_compact
 from meshpos.sync._messages import (
     PROTOCOL_VERSION,
     SOFTWARE,
@@ -52,6 +53,7 @@ HEARTBEAT_FIELD_FEATURES: dict[str, str] = {
     "gone": TOPOLOGY_FEATURE,
     "held": HELD_FEATURE,
     "farc": COMPACT_FAR_FEATURE,
+    "heldc": HELD_COMPACT_FEATURE,
 }
 #: record kinds (meshpos.model.tally.KINDS) newer than N−1, each with the feature a peer must have
 #: announced to be told their counts in ``reports`` and ``owed``: N−1 refuses a kind it does not know,
@@ -121,7 +123,9 @@ def heartbeat_body(msg: Heartbeat, features: frozenset[str] = FEATURES) -> bytes
         body["far"] = {r.node: _far_body(r) for r in msg.far}
     if msg.gone:
         body["gone"] = dict(sorted(msg.gone.items()))
-    if msg.held:
+    if msg.held and HELD_COMPACT_FEATURE in features:  # grouped: a fraction of the bytes
+        body["heldc"] = held_compact(msg.held)
+    elif msg.held:
         body["held"] = {
             node: {doc: {str(c): k for c, k in sorted(sv.items())} for doc, sv in docs.items()}
             for node, docs in msg.held.items()
@@ -216,12 +220,14 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         owed=_decode_counts(obj.get("owed", {}), f"{what}: field 'owed'"),
         far=_decode_far(obj.get("far", {}), what) + _decode_far_compact(obj.get("farc", {}), what),
         gone=_decode_gone(obj.get("gone", {}), what),
-        held=_decode_held(obj.get("held", {}), what),
+        held=decode_held_compact(
+            obj.get("heldc", {}), what, _decode_held(obj.get("held", {}), what)
+        ),
     )
 
 
 _HEARTBEAT_OPTIONAL = frozenset(
-    {"mesh", "problem", "unreported", "reports", "owed", "far", "farc", "gone", "held"}
+    {"mesh", "problem", "unreported", "reports", "owed", "far", "farc", "gone", "held", "heldc"}
 )
 _UNREPORTED_FIELDS = frozenset({"count", "reason"})
 

@@ -40,6 +40,8 @@ from meshpos.sync._topology import tree
 
 #: the feature a peer announces (sync/_features.py) when it takes the heartbeat's ``held`` field
 HELD_FEATURE = "held1"
+#: the feature a peer announces when it takes the attestations grouped, ``heldc`` (``_held_wire``)
+HELD_COMPACT_FEATURE = "held2"
 #: attestations in one heartbeat on one link (bounded whatever N; the rest wait for the next beat)
 HELD_PER_BEAT = 48
 #: attestations a heartbeat may carry at most (the decoder's bound: above what we send)

@@ -1,0 +1,85 @@
+"""The attestations' compact form on the wire: the heartbeat's ``heldc`` field (issue 18, held).
+
+docs/architecture.md (Status). ``held`` (``_bodies``, sync/_held.py) names, per attestation, its node,
+document, client id (a decimal string) and clock: ``{"R5": {"ledger/2026-12-05": {"3828472364": 41}}}``,
+~45 bytes each, ~4.7 kB of heartbeats per receipt at 50 devices. The attestations one beat carries to
+one link are mostly of one day, and many about one author's latest clock (every device that took a
+sale attests the same clock to the author's tree), so ``heldc`` groups them:
+``{"ledger/2026-12-05": [[3828472364, 41, "R5", "R6"], ...]}`` — per document, [client, clock, and
+the nodes that hold the client's structs below that clock]. The same attestations, decoded to the
+same map as ``held``; sent only to a peer that announced :data:`~meshpos.sync._held.HELD_COMPACT_FEATURE`
+(``_bodies.HEARTBEAT_FIELD_FEATURES``), ``held`` to any other ``held1`` peer.
+
+Decoding is as strict as ``held``'s: ledger documents only, at most ``MAX_HELD`` attestations in all,
+client ids and clocks as JSON integers in range, valid node ids, no node twice for one client of one
+document, never both fields in one beat.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from meshpos.errors import RemoteProtocolError
+from meshpos.lib0 import MAX_VAR_UINT
+from meshpos.model.documents import is_ledger, valid_document_name
+from meshpos.sync._held import MAX_HELD
+
+Held = dict[str, dict[str, dict[int, int]]]  # node -> document -> client -> clock
+
+#: a node id (the pattern of ``_bodies._ID``, which imports this module)
+_NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def held_compact(held: Held) -> dict[str, list[list[int | str]]]:
+    """``held`` grouped per document and (client, clock), sorted: the same bytes every time."""
+    groups: dict[str, dict[tuple[int, int], list[str]]] = {}
+    for node, docs in held.items():
+        for doc, clocks in docs.items():
+            by = groups.setdefault(doc, {})
+            for client, clock in clocks.items():
+                by.setdefault((client, clock), []).append(node)
+    return {
+        doc: [[client, clock, *sorted(nodes)] for (client, clock), nodes in sorted(by.items())]
+        for doc, by in groups.items()
+    }
+
+
+def _count(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_VAR_UINT
+
+
+def decode_held_compact(raw: Any, what: str, held: Held) -> Held:
+    """``held`` (the beat's ``held`` field, decoded) with the attestations of ``raw``, its ``heldc``
+    field; a beat carries one of the two."""
+    field_what = f"{what}: field 'heldc'"
+    if not isinstance(raw, dict):
+        raise RemoteProtocolError(f"{field_what} must be an object of ledger documents")
+    if raw and held:
+        raise RemoteProtocolError(f"{what}: fields 'held' and 'heldc' both (one or the other)")
+    entries = 0
+    for doc, groups in raw.items():
+        if not valid_document_name(doc) or not is_ledger(doc):
+            raise RemoteProtocolError(f"{field_what} names no ledger {doc!r:.80}")
+        if not isinstance(groups, list) or not groups:
+            raise RemoteProtocolError(f"{field_what} for {doc}: not a list of attestations")
+        for group in groups:
+            if not isinstance(group, list) or len(group) < 3:
+                raise RemoteProtocolError(f"{field_what} for {doc}: not [client, clock, node...]")
+            client, clock, *nodes = group
+            if not _count(client, 1) or not _count(clock, 1):
+                raise RemoteProtocolError(
+                    f"{field_what} for {doc}: client id and clock must be integers in "
+                    f"[1, {MAX_VAR_UINT}]"
+                )
+            entries += len(nodes)
+            if entries > MAX_HELD:
+                raise RemoteProtocolError(f"{field_what}: more than {MAX_HELD} entries")
+            for node in nodes:
+                if not isinstance(node, str) or not _NODE.fullmatch(node):
+                    raise RemoteProtocolError(f"{field_what} names an invalid node id {node!r:.80}")
+                clocks = held.setdefault(node, {}).setdefault(doc, {})
+                if client in clocks:
+                    raise RemoteProtocolError(f"{field_what} for {doc}: {node} twice for {client}")
+                clocks[client] = clock
+    return held
