@@ -34,7 +34,7 @@ Pure bookkeeping here; the synchronizer's part (what to attest, where to send) i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from meshpos.sync._topology import tree
 
@@ -61,7 +61,7 @@ class HeldTable:
         self._trees_for: tuple[object, frozenset[str]] = (None, frozenset())
         #: per open document, the state this node last attested from and the clients in it whose
         #: node was not known then (``_passing._attest_own``: an unchanged state is not read again)
-        self.own: dict[str, tuple[bytes, dict[int, int]]] = {}
+        self.own: dict[str, tuple[Mapping[int, int], dict[int, int]]] = {}
         self._plan: tuple[int, dict[str, list[Key]]] = (-1, {})  # (beat, next hop -> keys)
 
     def parents(
@@ -107,8 +107,8 @@ class HeldTable:
         ``beat`` for every peer (``hops()`` makes the look-up, one a client): a beat goes to every
         link, and each link's share used to be found by walking the whole queue again, looking
         every client's hop up again."""
-        if self._plan[0] != beat:
-            self._plan = (beat, self._sort_out(hops(), limit))
+        if self._plan[0] != beat:  # (an empty queue looks nothing up)
+            self._plan = (beat, self._sort_out(hops(), limit) if self._queue else {})
         taken = [key for key in self._plan[1].pop(peer, ()) if key in self._queue]
         for key in taken:
             del self._queue[key]

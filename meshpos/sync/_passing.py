@@ -18,7 +18,7 @@ which owns the state named below.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ from meshpos.sync._messages import Heartbeat, Hello
 from meshpos.sync._presence import FarTable
 from meshpos.sync._session import Session
 from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
+from meshpos.sync._updates import held_clocks
 
 #: far records added to each beat for a newly linked peer until it has had every one (arrays only)
 WELCOME_PER_BEAT = 24
@@ -189,14 +190,14 @@ class PassingOn:
         for name, doc in self._docs.items():
             if not is_ledger(name):
                 continue
-            state = doc.get_state()
+            state = held_clocks(doc)  # (parsed once per state, shared with the receiving side)
             last = own.get(name)
-            if last is None or last[0] != state:
-                unknown = decode_state_vector(state)  # (every client, to start with)
+            if last is None or (last[0] is not state and last[0] != state):
+                unknown: Mapping[int, int] = state  # (every client, to start with)
             elif last[1]:
                 unknown = last[1]  # the same state: only clients whose node was not known
             else:
-                continue  # the same state, all of it attested already: nothing to read
+                continue  # the same state, all of it attested already: nothing to do
             own[name] = (state, self._attest(name, unknown, clients))
         now = self._now
         if now is not None and now - self._attested_again_at >= self.config.anti_entropy_interval:
@@ -209,13 +210,16 @@ class PassingOn:
             for key in self._attested.kept(self.node_id):
                 self._attested.queue(key)
 
-    def _attest(self, doc: str, clocks: dict[int, int], clients: dict[int, str]) -> dict[int, int]:
+    def _attest(
+        self, doc: str, clocks: Mapping[int, int], clients: dict[int, str]
+    ) -> dict[int, int]:
         """Attest this node holds ``clocks`` of ``doc``, each client whose node is known (queued on
         when it rose); the clients whose node is not known yet are returned."""
         unknown: dict[int, int] = {}
+        mine = self.hello.client_id  # (this node's own writes: nothing to attest)
         for client, clock in clocks.items():
             author = clients.get(client)
-            if author is None:
+            if author is None and client != mine:
                 unknown[client] = clock
             elif author != self.node_id and self._attested.learn(self.node_id, doc, client, clock):
                 self._attested.queue((self.node_id, doc, client))

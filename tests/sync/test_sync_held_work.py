@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from meshpos.sync import _passing
 from meshpos.sync._held import HeldTable
-from meshpos.sync._passing import ConsoleSent
+from meshpos.sync._passing import ConsoleSent, PassingOn
 
 from .test_sync_held import counted
 from .test_sync_topology import DOC, Venue, names
@@ -47,12 +46,12 @@ def test_an_idle_venue_reads_no_state_and_compares_no_console_state_for_its_beat
     venue.until(lambda: all(s.pending(DOC) == 0 for s in venue.net.nodes.values()), 10.0)
     venue.net.advance(6.0, step=0.05)  # every rise passed on; an anti-entropy period went by
 
-    reads = _counting(monkeypatch, _passing, "decode_state_vector")
+    reads = _counting(monkeypatch, PassingOn, "_attest")
     compares = _counting(monkeypatch, ConsoleSent, "rose_console")
     beats = len(venue.heartbeats)
     venue.net.advance(10.0, step=0.05)  # two anti-entropy periods: own attestations go on again
     assert len(venue.heartbeats) - beats > 12 * 2 * 9  # (it beat: ~1 a second and link)
-    assert reads[0] == 0  # the states attested did not move: not read again
+    assert reads[0] == 0  # the states attested did not move: nothing attested again
     assert compares[0] == 0  # nor did the console's state: not compared again
 
     # a sale moves both again, and only what it moved goes on (the counts stay true)
