@@ -5,8 +5,10 @@ document, client id (a decimal string) and clock: ``{"R5": {"ledger/2026-12-05":
 ~45 bytes each, ~4.7 kB of heartbeats per receipt at 50 devices. The attestations one beat carries to
 one link are mostly of one day, and many about one author's latest clock (every device that took a
 sale attests the same clock to the author's tree), so ``heldc`` groups them:
-``{"ledger/2026-12-05": [[3828472364, 41, "R5", "R6"], ...]}`` — per document, [client, clock, and
-the nodes that hold the client's structs below that clock]. The same attestations, decoded to the
+``{"ledger/2026-12-05": [[3828472364, 41, "R5", "R6"], ["R7", 3828472364, 40, 917, 12]]}`` — per
+document, [client, clock, and the nodes that hold the client's structs below that clock] where several
+nodes share a (client, clock), and [node, then client and clock pairs] for the rest (a node's own
+attestations, one per author, share none). The same attestations, decoded to the
 same map as ``held``; sent only to a peer that announced :data:`~meshpos.sync._held.HELD_COMPACT_FEATURE`
 (``_bodies.HEARTBEAT_FIELD_FEATURES``), ``held`` to any other ``held1`` peer.
 
@@ -32,17 +34,25 @@ _NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def held_compact(held: Held) -> dict[str, list[list[int | str]]]:
-    """``held`` grouped per document and (client, clock), sorted: the same bytes every time."""
+    """``held`` grouped per document: by (client, clock) where several nodes share one, the rest
+    by node; sorted, the same bytes every time."""
     groups: dict[str, dict[tuple[int, int], list[str]]] = {}
     for node, docs in held.items():
         for doc, clocks in docs.items():
             by = groups.setdefault(doc, {})
             for client, clock in clocks.items():
                 by.setdefault((client, clock), []).append(node)
-    return {
-        doc: [[client, clock, *sorted(nodes)] for (client, clock), nodes in sorted(by.items())]
-        for doc, by in groups.items()
-    }
+    out: dict[str, list[list[int | str]]] = {}
+    for doc, by in groups.items():
+        rows: list[list[int | str]] = []
+        alone: dict[str, list[int | str]] = {}
+        for (client, clock), nodes in sorted(by.items()):
+            if len(nodes) > 1:
+                rows.append([client, clock, *sorted(nodes)])
+            else:
+                alone.setdefault(nodes[0], [nodes[0]]).extend((client, clock))
+        out[doc] = rows + [alone[node] for node in sorted(alone)]
+    return out
 
 
 def _count(value: Any, low: int) -> bool:
@@ -65,21 +75,32 @@ def decode_held_compact(raw: Any, what: str, held: Held) -> Held:
             raise RemoteProtocolError(f"{field_what} for {doc}: not a list of attestations")
         for group in groups:
             if not isinstance(group, list) or len(group) < 3:
-                raise RemoteProtocolError(f"{field_what} for {doc}: not [client, clock, node...]")
-            client, clock, *nodes = group
-            if not _count(client, 1) or not _count(clock, 1):
                 raise RemoteProtocolError(
-                    f"{field_what} for {doc}: client id and clock must be integers in "
-                    f"[1, {MAX_VAR_UINT}]"
+                    f"{field_what} for {doc}: not [client, clock, node...] nor [node, client, clock...]"
                 )
-            entries += len(nodes)
+            by_node = isinstance(group[0], str)  # one node and its (client, clock) pairs
+            if by_node and len(group) % 2 == 0:
+                raise RemoteProtocolError(f"{field_what} for {doc}: a client without a clock")
+            entries += len(group) // 2 if by_node else len(group) - 2
             if entries > MAX_HELD:
                 raise RemoteProtocolError(f"{field_what}: more than {MAX_HELD} entries")
-            for node in nodes:
-                if not isinstance(node, str) or not _NODE.fullmatch(node):
-                    raise RemoteProtocolError(f"{field_what} names an invalid node id {node!r:.80}")
-                clocks = held.setdefault(node, {}).setdefault(doc, {})
-                if client in clocks:
-                    raise RemoteProtocolError(f"{field_what} for {doc}: {node} twice for {client}")
-                clocks[client] = clock
+            if by_node:
+                pairs = [(group[0], group[i], group[i + 1]) for i in range(1, len(group), 2)]
+            else:  # one (client, clock) and the nodes that hold it
+                pairs = [(node, group[0], group[1]) for node in group[2:]]
+            for node, client, clock in pairs:
+                _attestation(held, doc, node, client, clock, f"{field_what} for {doc}")
     return held
+
+
+def _attestation(held: Held, doc: str, node: Any, client: Any, clock: Any, what: str) -> None:
+    if not isinstance(node, str) or not _NODE.fullmatch(node):
+        raise RemoteProtocolError(f"{what} names an invalid node id {node!r:.80}")
+    if not _count(client, 1) or not _count(clock, 1):
+        raise RemoteProtocolError(
+            f"{what}: client id and clock must be integers in [1, {MAX_VAR_UINT}]"
+        )
+    clocks = held.setdefault(node, {}).setdefault(doc, {})
+    if client in clocks:
+        raise RemoteProtocolError(f"{what}: {node} twice for {client}")
+    clocks[client] = clock

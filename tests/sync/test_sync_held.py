@@ -120,6 +120,10 @@ def _heldc(value: object, *, held: object = None) -> bytes:
         ({DOC: [[7, 2, "R 5"]]}, None, "invalid node id"),
         ({DOC: [[7, 2, 5]]}, None, "invalid node id"),
         ({DOC: [[7, 2, "R5"], [7, 3, "R5"]]}, None, "R5 twice for 7"),
+        ({DOC: [["R5", 7, 2, 9]]}, None, "a client without a clock"),
+        ({DOC: [["R5", 7, 2, 7, 3]]}, None, "R5 twice for 7"),
+        ({DOC: [["R5", 7, 0]]}, None, "client id and clock must be integers"),
+        ({DOC: [["R5", *[7, 1] * (MAX_HELD + 1)]]}, None, "more than"),
         ({"catalog": [[7, 2, "R5"]]}, None, "names no ledger 'catalog'"),
         ({DOC: [[7, 2, *(f"R{i}" for i in range(MAX_HELD + 1))]]}, None, "more than"),
         ({DOC: [[7, 2, "R5"]]}, {"R6": {DOC: {"7": 2}}}, "'held' and 'heldc' both"),
@@ -133,7 +137,10 @@ def test_malformed_compact_attestations_are_refused_naming_the_field(
 
 
 def test_compact_attestations_group_by_client_and_clock_and_decode_to_the_same() -> None:
-    held = {f"R{i}": {DOC: {123: 40, 7: 2 + i % 2}} for i in range(10)}
+    held: dict[str, dict[str, dict[int, int]]] = {
+        f"R{i}": {DOC: {123: 40, 7: 2 + i % 2}} for i in range(10)
+    }
+    held["R0"][DOC].update({9: 4, 8: 1})  # R0's alone: one row for the node
     beat = Heartbeat("R1", "register", 1, False, False, 1, held=held)
     body = json.loads(heartbeat_body(beat, FEATURES))
     assert body["heldc"] == {
@@ -141,12 +148,13 @@ def test_compact_attestations_group_by_client_and_clock_and_decode_to_the_same()
             [7, 2, *(f"R{i}" for i in range(0, 10, 2))],
             [7, 3, *(f"R{i}" for i in range(1, 10, 2))],
             [123, 40, *(f"R{i}" for i in range(10))],
+            ["R0", 8, 1, 9, 4],
         ]
     }
     assert decode_heartbeat(heartbeat_body(beat, FEATURES)) == beat
     compact = json.dumps(body["heldc"], separators=(",", ":"))
     plain = json.dumps(json.loads(heartbeat_body(beat, HELD1))["held"], separators=(",", ":"))
-    assert len(compact) * 3 < len(plain)  # (the client ids of real devices are 16 digits)
+    assert len(compact) * 2.5 < len(plain)  # (the client ids of real devices are 16 digits)
     assert _NODE.pattern == _ID.pattern  # node ids are checked alike in both forms
 
 
