@@ -49,7 +49,7 @@ class ConsoleSent:
     def __init__(self) -> None:
         self.console: dict[str, dict[int, int]] = {}
         self.reports: dict[str, Tally] = {}
-        #: what the state passed on was taken at (``PassingOn._console_moved``): nothing rose since
+        #: what the state passed on was taken at (``PassingOn._with_console_passed_on``): nothing rose since
         self.at: tuple[object, ...] | None = None
 
     def rose_console(self, now: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
@@ -219,8 +219,9 @@ class PassingOn:
         mine = self.hello.client_id  # (this node's own writes: nothing to attest)
         for client, clock in clocks.items():
             author = clients.get(client)
-            if author is None and client != mine:
-                unknown[client] = clock
+            if author is None:
+                if client != mine:
+                    unknown[client] = clock
             elif author != self.node_id and self._attested.learn(self.node_id, doc, client, clock):
                 self._attested.queue((self.node_id, doc, client))
         return unknown

@@ -64,6 +64,8 @@ def test_an_idle_venue_reads_no_state_and_compares_no_console_state_for_its_beat
         10.0,
     )
     assert compares[0] > 0
+    for name, sync in venue.net.nodes.items():  # attested: the others' writes, not its own
+        assert all(client != sync.client_id for _, _, client in sync._attested.kept(name))
 
 
 def test_a_beat_looks_each_client_s_next_hop_up_once_whatever_its_links() -> None:
