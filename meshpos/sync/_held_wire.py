@@ -71,36 +71,51 @@ def decode_held_compact(raw: Any, what: str, held: Held) -> Held:
     for doc, groups in raw.items():
         if not valid_document_name(doc) or not is_ledger(doc):
             raise RemoteProtocolError(f"{field_what} names no ledger {doc!r:.80}")
+        doc_what = f"{field_what} for {doc}"
         if not isinstance(groups, list) or not groups:
-            raise RemoteProtocolError(f"{field_what} for {doc}: not a list of attestations")
+            raise RemoteProtocolError(f"{doc_what}: not a list of attestations")
         for group in groups:
             if not isinstance(group, list) or len(group) < 3:
                 raise RemoteProtocolError(
-                    f"{field_what} for {doc}: not [client, clock, node...] nor [node, client, clock...]"
+                    f"{doc_what}: not [client, clock, node...] nor [node, client, clock...]"
                 )
-            by_node = isinstance(group[0], str)  # one node and its (client, clock) pairs
-            if by_node and len(group) % 2 == 0:
-                raise RemoteProtocolError(f"{field_what} for {doc}: a client without a clock")
-            entries += len(group) // 2 if by_node else len(group) - 2
-            if entries > MAX_HELD:
-                raise RemoteProtocolError(f"{field_what}: more than {MAX_HELD} entries")
-            if by_node:
-                pairs = [(group[0], group[i], group[i + 1]) for i in range(1, len(group), 2)]
+            if isinstance(group[0], str):  # one node and its (client, clock) pairs
+                if len(group) % 2 == 0:
+                    raise RemoteProtocolError(f"{doc_what}: a client without a clock")
+                entries += len(group) // 2
+                _bound(entries, field_what)
+                clocks = _clocks_of(held, group[0], doc, field_what)
+                for k in range(1, len(group), 2):
+                    _put(clocks, group[k], group[k + 1], group[0], doc_what)
             else:  # one (client, clock) and the nodes that hold it
-                pairs = [(node, group[0], group[1]) for node in group[2:]]
-            for node, client, clock in pairs:
-                _attestation(held, doc, node, client, clock, f"{field_what} for {doc}")
+                entries += len(group) - 2
+                _bound(entries, field_what)
+                client, clock = group[0], group[1]
+                _put({}, client, clock, "", doc_what)  # (checked once for every node)
+                for node in group[2:]:
+                    clocks = _clocks_of(held, node, doc, field_what)
+                    if client in clocks:
+                        raise RemoteProtocolError(f"{doc_what}: {node} twice for {client}")
+                    clocks[client] = clock
     return held
 
 
-def _attestation(held: Held, doc: str, node: Any, client: Any, clock: Any, what: str) -> None:
+def _bound(entries: int, what: str) -> None:
+    if entries > MAX_HELD:
+        raise RemoteProtocolError(f"{what}: more than {MAX_HELD} entries")
+
+
+def _clocks_of(held: Held, node: Any, doc: str, what: str) -> dict[int, int]:
     if not isinstance(node, str) or not _NODE.fullmatch(node):
         raise RemoteProtocolError(f"{what} names an invalid node id {node!r:.80}")
+    return held.setdefault(node, {}).setdefault(doc, {})
+
+
+def _put(clocks: dict[int, int], client: Any, clock: Any, node: str, what: str) -> None:
     if not _count(client, 1) or not _count(clock, 1):
         raise RemoteProtocolError(
             f"{what}: client id and clock must be integers in [1, {MAX_VAR_UINT}]"
         )
-    clocks = held.setdefault(node, {}).setdefault(doc, {})
     if client in clocks:
         raise RemoteProtocolError(f"{what}: {node} twice for {client}")
     clocks[client] = clock
