@@ -53,6 +53,11 @@ def test_an_idle_venue_reads_no_state_and_compares_no_console_state_for_its_beat
     assert len(venue.heartbeats) - beats > 12 * 2 * 9  # (it beat: ~1 a second and link)
     assert reads[0] == 0  # the states attested did not move: nothing attested again
     assert compares[0] == 0  # nor did the console's state: not compared again
+    said = [s.status_version for s in venue.net.nodes.values()]
+    venue.net.nodes["R005"].set_problem("the console refused R005: wrong venue token")
+    venue.net.advance(3.0, step=0.05)
+    assert said != [s.status_version for s in venue.net.nodes.values()]  # a status moved...
+    assert compares[0] == 0  # ...not the console's state: still nothing compared
 
     # a sale moves both again, and only what it moved goes on (the counts stay true)
     client, clock = venue.write("R004", "one-more")
