@@ -75,7 +75,12 @@ def _rose(had: dict[Any, Any], now: dict[Any, Any]) -> dict[Any, Any]:
     out: dict[Any, Any] = {}
     for key, value in now.items():
         if isinstance(value, dict):
-            inner = _rose(had.setdefault(key, {}), value)
+            mine = had.get(key)
+            if mine == value:
+                continue  # (compared whole, in C: most registers' counts did not move)
+            if mine is None:
+                mine = had[key] = {}
+            inner = _rose(mine, value)
             if inner:
                 out[key] = inner
         elif value > had.get(key, 0):
