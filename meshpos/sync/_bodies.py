@@ -17,14 +17,30 @@ from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.model.documents import is_ledger, valid_document_name
 from meshpos.model.roles import NODE_ROLES
 from meshpos.model.tally import KINDS, UNKNOWN_REGISTER
+from meshpos.sync._far_bodies import MAX_FAR as MAX_FAR  # (the bound _spread keeps to)
+from meshpos.sync._far_bodies import (
+    decode_far,
+    decode_far_compact,
+    decode_gone,
+    far_body,
+    far_compact,
+)
 from meshpos.sync._features import FEATURES
-from meshpos.sync._fields import _bool, _int, _load_object, _role, _str, _text, reject_constant
+from meshpos.sync._fields import (
+    _ID,
+    _bool,
+    _int,
+    _load_object,
+    _role,
+    _str,
+    _text,
+    reject_constant,
+)
 from meshpos.sync._held import HELD_COMPACT_FEATURE, HELD_FEATURE, MAX_HELD
 from meshpos.sync._held_wire import decode_held_compact, held_compact
 from meshpos.sync._messages import (
     PROTOCOL_VERSION,
     SOFTWARE,
-    FarRecord,
     Heartbeat,
     Hello,
     PeerSummary,
@@ -35,7 +51,6 @@ MAX_JSON_DOCS = 1024  # documents listed in one heartbeat
 #: client ids in one state vector of a heartbeat's ``console`` field (what a node keeps of it is
 #: bounded by the same figure, so what it passes on is never refused: ``_claims``)
 MAX_STATE_CLIENTS = 4096
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SOFTWARE = re.compile(r"^[\x21-\x7e]{1,64}$")
 _CLIENT = re.compile(r"^(0|[1-9][0-9]{0,15})$")
 
@@ -89,7 +104,25 @@ def hello_body(msg: Hello, features: frozenset[str] = FEATURES) -> bytes:
 
 
 def heartbeat_body(msg: Heartbeat, features: frozenset[str] = FEATURES) -> bytes:
-    """The heartbeat's JSON for a peer that can take ``features`` (default: a peer like us)."""
+    """The heartbeat's JSON for a peer that can take ``features`` (default: a peer like us).
+
+    A tick's beat goes to every link as one object unless a link gets more (attestations, the
+    console's state passed on: ``Synchronizer._addressed``): its last encoding is kept, by the
+    identity of the beat (kept alive with it) and the features, and used again for the next link."""
+    global _LAST_BEAT
+    last = _LAST_BEAT
+    if last[0] is msg and (last[1] is features or last[1] == features):
+        return last[2]
+    data = _heartbeat_body(msg, features)
+    _LAST_BEAT = (msg, features, data)
+    return data
+
+
+#: (the beat last encoded, the features it was encoded for, its JSON): see heartbeat_body
+_LAST_BEAT: tuple[Heartbeat | None, frozenset[str], bytes] = (None, frozenset(), b"")
+
+
+def _heartbeat_body(msg: Heartbeat, features: frozenset[str]) -> bytes:
     body = {
         "node": msg.node,
         "role": msg.role,
@@ -118,9 +151,9 @@ def heartbeat_body(msg: Heartbeat, features: frozenset[str] = FEATURES) -> bytes
     if owed:
         body["owed"] = owed
     if msg.far and COMPACT_FAR_FEATURE in features:  # half the bytes (a beat carries up to 8)
-        body["farc"] = {r.node: _far_compact(r) for r in msg.far}
+        body["farc"] = {r.node: far_compact(r) for r in msg.far}
     elif msg.far:
-        body["far"] = {r.node: _far_body(r) for r in msg.far}
+        body["far"] = {r.node: far_body(r) for r in msg.far}
     if msg.gone:
         body["gone"] = dict(sorted(msg.gone.items()))
     if msg.held and HELD_COMPACT_FEATURE in features:  # grouped: a fraction of the bytes
@@ -212,17 +245,19 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         console=console,
         pending=pending,
         peers=tuple(peers_raw),
-        mesh=_decode_mesh(obj.get("mesh", {}), what),
+        # (an optional field that is absent costs no call: most beats carry few of them)
+        mesh=_decode_mesh(obj["mesh"], what) if "mesh" in obj else {},
         problem=_text(obj, "problem", what) if "problem" in obj else "",
         unreported=unreported,
         unreported_reason=unreported_reason,
-        reports=_decode_reports(obj.get("reports", {}), what),
-        owed=_decode_counts(obj.get("owed", {}), f"{what}: field 'owed'"),
-        far=_decode_far(obj.get("far", {}), what) + _decode_far_compact(obj.get("farc", {}), what),
-        gone=_decode_gone(obj.get("gone", {}), what),
-        held=decode_held_compact(
-            obj.get("heldc", {}), what, _decode_held(obj.get("held", {}), what)
-        ),
+        reports=_decode_reports(obj["reports"], what) if "reports" in obj else {},
+        owed=_decode_counts(obj["owed"], f"{what}: field 'owed'") if "owed" in obj else {},
+        far=(decode_far(obj["far"], what) if "far" in obj else ())
+        + (decode_far_compact(obj["farc"], what) if "farc" in obj else ()),
+        gone=decode_gone(obj["gone"], what) if "gone" in obj else {},
+        held=decode_held_compact(obj["heldc"], what, "held" in obj)
+        if "heldc" in obj
+        else (_decode_held(obj["held"], what) if "held" in obj else {}),
     )
 
 
@@ -299,123 +334,6 @@ def _decode_mesh(raw: Any, what: str) -> dict[str, PeerSummary]:
             role, _int(summary, "pending", f"{what}: field 'mesh' for {node!r}")
         )
     return mesh
-
-
-# --- the topology's summary of nodes beyond the links (sync/_topology.py) ---------------------------
-
-MAX_FAR = 64  # records (and gone nodes) in one heartbeat: a few candidates, the news and a window
-_FAR_FIELDS = frozenset({"role", "priority", "uplink", "relay", "seq", "pending", "client"})
-
-
-def _far_body(r: FarRecord) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "role": r.role,
-        "priority": r.priority,
-        "uplink": r.uplink,
-        "relay": r.relay,
-        "seq": r.seq,
-        "pending": r.pending,
-        "client": r.client,
-    }
-    if r.problem:
-        body["problem"] = r.problem
-    return body
-
-
-#: ``farc``'s array: these, in this order, then the problem when there is one
-_FAR_ORDER = ("role", "priority", "uplink", "relay", "seq", "pending", "client")
-
-
-def _far_compact(r: FarRecord) -> list[Any]:
-    """A far record as an array (~60 bytes instead of ~125): role, priority, uplink and relay as 0
-    or 1, seq, pending, client, and the problem when there is one."""
-    row: list[Any] = [r.role, r.priority, int(r.uplink), int(r.relay), r.seq, r.pending, r.client]
-    if r.problem:
-        row.append(r.problem)
-    return row
-
-
-def _decode_far_compact(raw: Any, what: str) -> tuple[FarRecord, ...]:
-    """``{"R2": ["register", 100, 1, 0, 17, 0, 123]}``: at most MAX_FAR (``_far_compact``)."""
-    field_what = f"{what}: field 'farc'"
-    if not isinstance(raw, dict) or len(raw) > MAX_FAR:
-        raise RemoteProtocolError(f"{field_what} must be an object of at most {MAX_FAR} node ids")
-    records = []
-    for node, row in raw.items():
-        if not _ID.fullmatch(node):
-            raise RemoteProtocolError(f"{field_what} names an invalid node id {node!r:.80}")
-        if not isinstance(row, list) or len(row) not in (len(_FAR_ORDER), len(_FAR_ORDER) + 1):
-            raise RemoteProtocolError(
-                f"{field_what} for {node!r} must be an array of {', '.join(_FAR_ORDER)} and an "
-                "optional problem"
-            )
-        body = dict(zip(_FAR_ORDER, row, strict=False))
-        each = f"{field_what} for {node!r}"
-        flags = {}
-        for key in ("uplink", "relay"):
-            if body[key] not in (0, 1) or isinstance(body[key], bool):
-                raise RemoteProtocolError(f"{each}: {key} must be 0 or 1")
-            flags[key] = body[key] == 1
-        if len(row) > len(_FAR_ORDER):
-            body["problem"] = row[-1]
-        records.append(
-            FarRecord(
-                node=node,
-                role=_role(body, each),
-                priority=_int(body, "priority", each, high=1_000_000),
-                uplink=flags["uplink"],
-                relay=flags["relay"],
-                seq=_int(body, "seq", each),
-                pending=_int(body, "pending", each),
-                problem=_text(body, "problem", each) if "problem" in body else "",
-                client=_int(body, "client", each),
-            )
-        )
-    return tuple(records)
-
-
-def _decode_far(raw: Any, what: str) -> tuple[FarRecord, ...]:
-    """``{"R2": {"role": "register", "priority": 100, "uplink": true, ...}}``: at most MAX_FAR."""
-    field_what = f"{what}: field 'far'"
-    if not isinstance(raw, dict) or len(raw) > MAX_FAR:
-        raise RemoteProtocolError(f"{field_what} must be an object of at most {MAX_FAR} node ids")
-    records = []
-    for node, body in raw.items():
-        if not _ID.fullmatch(node):
-            raise RemoteProtocolError(f"{field_what} names an invalid node id {node!r:.80}")
-        if not isinstance(body, dict) or not _FAR_FIELDS <= body.keys() <= _FAR_FIELDS | {
-            "problem"
-        }:
-            raise RemoteProtocolError(
-                f"{field_what} for {node!r} must be an object with {', '.join(sorted(_FAR_FIELDS))}"
-                " and an optional problem"
-            )
-        each = f"{field_what} for {node!r}"
-        records.append(
-            FarRecord(
-                node=node,
-                role=_role(body, each),
-                priority=_int(body, "priority", each, high=1_000_000),
-                uplink=_bool(body, "uplink", each),
-                relay=_bool(body, "relay", each),
-                seq=_int(body, "seq", each),
-                pending=_int(body, "pending", each),
-                problem=_text(body, "problem", each) if "problem" in body else "",
-                client=_int(body, "client", each),
-            )
-        )
-    return tuple(records)
-
-
-def _decode_gone(raw: Any, what: str) -> dict[str, int]:
-    """``{"R5": 17}``: nodes the sender knows are gone, with the last seq it heard of each."""
-    field_what = f"{what}: field 'gone'"
-    if not isinstance(raw, dict) or len(raw) > MAX_FAR:
-        raise RemoteProtocolError(f"{field_what} must be an object of at most {MAX_FAR} node ids")
-    for node in raw:
-        if not _ID.fullmatch(node):
-            raise RemoteProtocolError(f"{field_what} names an invalid node id {node!r:.80}")
-    return {node: _int(raw, node, field_what) for node in raw}
 
 
 def _decode_held(raw: Any, what: str) -> dict[str, dict[str, dict[int, int]]]:

@@ -3,11 +3,14 @@
 **Changed** (issue 18): the engine's ticker called ``tick`` ten times a second whatever happened, and an
 idle node spent most of its CPU on those ticks (and the status hooks and the pump after each). Now it
 sleeps until :meth:`Deadlines.next_deadline` (the next heartbeat or anti-entropy round, a peer's presence
-expiring, the election's next look, a triggered beat, a held initial sync to release, a coalesced step 1
-reply), or until :attr:`on_moved` is called: when something a tick or the status hooks act on moved
+expiring, the end of the settle period, a triggered beat, a held initial sync to release, a coalesced
+step 1 reply), or until :attr:`on_moved` is called: when something a tick or the status hooks act on moved
 between ticks (a peer said something new, a link came or went, events wait for the pump, news waits to be
 passed on, a step 1 reply waits, the relay layer told something). A heartbeat that only repeats itself
-moves nothing, so in a quiet venue a node ticks about once a heartbeat period. The deadlines are exact, so
+moves nothing, so in a quiet venue a node ticks about once a heartbeat period (**Changed** (issue 18,
+beats): the election's periodic look is on the heartbeat's tick; it was its own deadline, a period after
+the last election, and once a change between beats had moved it an idle node ticked twice a period for
+good). The deadlines are exact, so
 a silent peer is found gone no later than before (silent failover, docs/architecture.md (Relay and
 console)); a session's hello and idle timeouts are looked at on the next tick, at most a heartbeat
 period late (they are seconds long and only ever close a link later, never sooner).
@@ -63,11 +66,7 @@ class Deadlines:
         if self._started_at is None:
             return float("-inf")
         config = self.config
-        due = min(
-            self._next_heartbeat,
-            self._next_anti_entropy,
-            self._elected_at + config.heartbeat_interval,
-        )
+        due = min(self._next_heartbeat, self._next_anti_entropy)  # (the election looks at beats)
         settle = self._started_at + config.settle_heartbeats * config.heartbeat_interval
         if self._elected_at < settle:
             due = min(due, settle)

@@ -10,7 +10,8 @@ A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the sta
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc
@@ -313,16 +314,19 @@ class Heartbeats:
         latest = sorted(d for d in self._reports if d in self._docs)[-REPORTED_DAYS:]
         return {doc: self._reports[doc] for doc in latest if self._reports[doc]}
 
-    def _elect(self, now: float) -> None:
+    def _elect(self, now: float, beating: bool) -> None:
         """Elect again when the view may have changed: a node came, went or said something new
-        (``status_version``), this node's uplink or claim moved, the settle period ended; and every
-        heartbeat period (a far candidate drops out when its record goes stale, which no version
-        says). It ran on every tick (10 a second), building every candidate of the venue each time."""
+        (``status_version``), this node's uplink or claim moved, the settle period ended; and on
+        every heartbeat's tick (``beating``: a far candidate drops out when its record goes stale,
+        which no version says). It ran on every tick (10 a second), building every candidate of the
+        venue each time. **Changed** (issue 18, beats): the periodic look was a heartbeat period
+        after the last election, which a change between beats set apart from the heartbeat's tick,
+        and an idle node then ticked twice a period (the engine's whole round each time)."""
         assert self._started_at is not None
         settle = self.config.settle_heartbeats * self.config.heartbeat_interval
         settled = now - self._started_at >= settle
         inputs = (self.status_version, settled, self._heard_candidates)
-        if inputs == self._elected_for and now - self._elected_at < self.config.heartbeat_interval:
+        if inputs == self._elected_for and not beating:
             return
         self._elected_for, self._elected_at = inputs, now
         # a topology peer's first beat names the best candidates (``_spread``): the view is whole
@@ -365,9 +369,9 @@ class Heartbeats:
         )
 
 
-def _said(beat: Heartbeat) -> Heartbeat:
-    """A heartbeat less what changes in every beat (its seq, the rotating far records, the
-    attestations passing through, ``_held``: the latest sale's count is refreshed periodically while
-    it is short): what a status and the election are computed from is the rest, whatever fields a
-    later release adds."""
-    return replace(beat, seq=0, far=(), held={})
+#: what changes in every beat: its seq, the rotating far records, the attestations passing through
+#: (``_held``: the latest sale's count is refreshed periodically while it is short)
+_UNSAID = frozenset({"seq", "far", "held"})
+#: a heartbeat's other fields, as a tuple: what a status and the election are computed from, whatever
+#: fields a later release adds (read in place: it made two copies of every beat received to compare)
+_said = attrgetter(*(f.name for f in fields(Heartbeat) if f.name not in _UNSAID))

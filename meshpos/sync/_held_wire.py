@@ -19,18 +19,15 @@ document, never both fields in one beat.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from meshpos.errors import RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.model.documents import is_ledger, valid_document_name
+from meshpos.sync._fields import _ID
 from meshpos.sync._held import MAX_HELD
 
 Held = dict[str, dict[str, dict[int, int]]]  # node -> document -> client -> clock
-
-#: a node id (the pattern of ``_bodies._ID``, which imports this module)
-_NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def held_compact(held: Held) -> dict[str, list[list[int | str]]]:
@@ -59,14 +56,15 @@ def _count(value: Any, low: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_VAR_UINT
 
 
-def decode_held_compact(raw: Any, what: str, held: Held) -> Held:
-    """``held`` (the beat's ``held`` field, decoded) with the attestations of ``raw``, its ``heldc``
-    field; a beat carries one of the two."""
+def decode_held_compact(raw: Any, what: str, with_held: bool) -> Held:
+    """The attestations of ``raw``, a beat's ``heldc`` field; ``with_held``: the beat has a ``held``
+    field too (refused: a beat carries one of the two)."""
     field_what = f"{what}: field 'heldc'"
     if not isinstance(raw, dict):
         raise RemoteProtocolError(f"{field_what} must be an object of ledger documents")
-    if raw and held:
+    if with_held:
         raise RemoteProtocolError(f"{what}: fields 'held' and 'heldc' both (one or the other)")
+    held: Held = {}
     entries = 0
     for doc, groups in raw.items():
         if not valid_document_name(doc) or not is_ledger(doc):
@@ -106,7 +104,7 @@ def _bound(entries: int, what: str) -> None:
 
 
 def _clocks_of(held: Held, node: Any, doc: str, what: str) -> dict[int, int]:
-    if not isinstance(node, str) or not _NODE.fullmatch(node):
+    if not isinstance(node, str) or not _ID.fullmatch(node):
         raise RemoteProtocolError(f"{what} names an invalid node id {node!r:.80}")
     return held.setdefault(node, {}).setdefault(doc, {})
 

@@ -476,7 +476,7 @@ class Synchronizer(
                 self._declare_gone(node)  # silent: tell everyone, as a closed link would
         if self._held and now - min(self._held.values()) > 2 * self.config.heartbeat_interval:
             self._release_held()  # the first peer is slow to answer: ask everyone
-        self._elect(now)
+        self._elect(now, beating=now >= self._next_heartbeat)
         if now >= self._next_heartbeat:
             self._next_heartbeat = max(self._next_heartbeat + self.config.heartbeat_interval, now)
             self._trigger = False

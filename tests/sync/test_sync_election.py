@@ -250,3 +250,41 @@ def test_a_repeated_heartbeat_wakes_nobody_and_a_new_word_does() -> None:
     assert woken["r4"] == 1
     mesh.net.advance(3 * PERIOD)
     assert all(woken[n] >= 1 for n in names), woken
+
+
+def test_an_idle_node_ticks_once_a_period_after_a_change_between_its_beats() -> None:
+    """The election's periodic look is on the heartbeat's tick (issue 18, beats): it was a deadline
+    of its own, a period after the last election, so a change heard between two beats (which elects
+    at once) set it apart from the heartbeat for good, and an idle node ticked twice a period, each
+    tick the engine's whole round (the pump and the status hooks)."""
+    config = SyncConfig(heartbeat_interval=PERIOD, anti_entropy_interval=5 * PERIOD)
+    a, b = (
+        Synchronizer(venue=VENUE, node_id=n, role="register", client_id=i, config=config)
+        for i, n in ((1, "r1"), (2, "r2"))
+    )
+    clock = [0.0]
+    a.clock = b.clock = lambda: clock[0]
+    ka, kb = sync_pair(a, b)
+
+    def run(until: float) -> list[float]:
+        """Tick each node at its own deadlines only, as the engine's ticker does."""
+        ticked: list[float] = []
+        while True:
+            due = min(a.next_deadline(), b.next_deadline())
+            if due > until:
+                return ticked
+            clock[0] = max(clock[0], due)
+            for node in (a, b):
+                if node.next_deadline() <= clock[0]:
+                    node.tick(clock[0])
+                    if node is a:
+                        ticked.append(clock[0])
+            pump(a, ka, b, kb)
+
+    run(10 * PERIOD)
+    clock[0] = 10.5 * PERIOD  # between two beats: the engine ticks at once when something moved
+    a.set_problem("the console refused r1")  # a new word: it elects again, with the same result
+    a.tick(clock[0])
+    pump(a, ka, b, kb)
+    ticks = run(30.5 * PERIOD)
+    assert len(ticks) <= 20 + 4 + 1, ticks  # a beat a period (the anti-entropy rounds share them)

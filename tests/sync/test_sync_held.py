@@ -12,10 +12,9 @@ import pytest
 from meshpos.errors import RemoteProtocolError
 from meshpos.model.tally import covers
 from meshpos.sync import Synchronizer
-from meshpos.sync._bodies import _ID, decode_heartbeat, heartbeat_body
+from meshpos.sync._bodies import decode_heartbeat, heartbeat_body
 from meshpos.sync._features import FEATURES
 from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, MAX_HELD
-from meshpos.sync._held_wire import _NODE
 from meshpos.sync._messages import Heartbeat
 from meshpos.sync._topology import DEGREE
 
@@ -155,7 +154,6 @@ def test_compact_attestations_group_by_client_and_clock_and_decode_to_the_same()
     compact = json.dumps(body["heldc"], separators=(",", ":"))
     plain = json.dumps(json.loads(heartbeat_body(beat, HELD1))["held"], separators=(",", ":"))
     assert len(compact) * 2.5 < len(plain)  # (the client ids of real devices are 16 digits)
-    assert _NODE.pattern == _ID.pattern  # node ids are checked alike in both forms
 
 
 def test_the_console_state_reaches_registers_beyond_the_relay_links() -> None:
