@@ -9,8 +9,8 @@
   before anything is applied; a rejected update leaves the document unchanged.
 * An update of one author that arrives ahead of its author's order (its first clock beyond what the
   document holds, read off its header) is not applied: the peer is asked (sync step 1) for what we lack
-  and sends it in order (:meth:`Exchange._ahead_of_order` says why). A catch-up of several authors is
-  noted (:meth:`Exchange.reordered`): pycrdt
+  and sends it in order (:meth:`Exchange._ahead_of_order` says why). A catch-up of several authors that
+  the document does not hold whole in order once applied is noted (:meth:`Exchange.reordered`): pycrdt
   misses some nested changes after such a delivery, so a live count of the document (``model.tally``) is
   checked afresh after that only, not after every change.
 
@@ -164,9 +164,8 @@ class Exchange:
         held: Mapping[int, int],
     ) -> None:
         """Note an update (one author's, from ``start``) if it may come ahead of its author's order
-        (see the module docstring)."""
-        if authors is None:  # several authors (a catch-up): maybe; nothing to wait for
-            self._reordered.setdefault(name, {})
+        (see the module docstring); one of several authors is noted once applied (``_open_and_apply``)."""
+        if authors is None:
             return
         if start is None or start[1] <= held.get(start[0], 0):
             return  # no struct, or in order
@@ -406,6 +405,10 @@ class Exchange:
 
         changes = len(self._events)
         self._apply_opening(peer, name, apply)
+        if authors is None and get_update(update, self._docs[name].get_state())[0] != 0:
+            # several authors (a catch-up), not all held in order now (pending, or past a hole):
+            # maybe reordered, nothing to wait for; one integrated whole is in order (issue 18, ticker)
+            self._reordered.setdefault(name, {})
         if authors == frozenset() or self._applied_whole(name, update, authors, changes):
             return
         self._report_past_holes(peer, name, self._docs[name], authors)
