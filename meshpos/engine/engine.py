@@ -159,7 +159,7 @@ class Engine(ClosingDays, Links):
         self._received_due = False  # received changes wait for a pump (``_commit_received``)
         self._received_pump: asyncio.Task[None] | None = None
         self._done = 0  # the last drain whose changes (and all before) are committed
-        self._round: asyncio.Future[None] | None = None  # resolved when a commit round ends
+        self._round: list[asyncio.Future[None]] = []  # pumps waiting for a commit round to end
         self._opening: dict[str, asyncio.Future[bool]] = {}  # closed days being loaded
         self._deferred: dict[tuple[str, str], tuple[float, int]] = {}  # (closing: logged once)
         self._ticker: asyncio.Task[None] | None = None
@@ -274,9 +274,11 @@ class Engine(ClosingDays, Links):
                 return
             if self._early and self._done >= want:
                 return
-            if self._round is None:
-                self._round = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self._round)
+            # a future of its own, not one shared and shielded: the caller runs one loop round
+            # sooner once the round ends (a cancelled one is passed over)
+            ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._round.append(ended)
+            await ended
             if self._early and self._done >= want:
                 return
 
@@ -292,9 +294,10 @@ class Engine(ClosingDays, Links):
 
     def _round_ended(self) -> None:
         """Wake the pumps waiting for a round (they look whether theirs is done, or take the lock)."""
-        round_, self._round = self._round, None
-        if round_ is not None and not round_.done():
-            round_.set_result(None)
+        waiting, self._round = self._round, []
+        for ended in waiting:
+            if not ended.done():
+                ended.set_result(None)
 
     async def _commit(self, *, until_empty: bool = True) -> None:
         """Drain the synchronizer's events and commit what they carry until none are left (the

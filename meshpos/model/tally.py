@@ -85,10 +85,14 @@ def missing(local: Tally, reported: Tally, register: str | None = None) -> dict[
 
 
 def missing_by_register(local: Tally, reported: Tally) -> Tally:
-    """Per register, what :func:`missing` finds of it (registers with nothing missing left out)."""
+    """Per register, what :func:`missing` finds of it (registers with nothing missing left out): one
+    pass over ``local`` (asking :func:`missing` per register read all of it per register)."""
     out: Tally = {}
-    for register in local:
-        gap = missing(local, reported, register)
+    for register, counts in local.items():
+        theirs = reported.get(register, {})
+        gap = {
+            kind: n - theirs.get(kind, 0) for kind, n in counts.items() if n > theirs.get(kind, 0)
+        }
         if gap:
             out[register] = gap
     return out

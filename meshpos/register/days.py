@@ -71,9 +71,15 @@ class DayCloser:
         # business day -> (when it was touched, the open drawers) of a look that found it still open
         self._kept: dict[str, tuple[float, frozenset[str]]] = {}
         self._task: asyncio.Task[None] | None = None
+        # today's business day and what it was told from (``_today``): the minute, the changes seen
+        self._moved = 0
+        self._today_for: tuple[int, int] | None = None
+        self._today_was = ""
         engine.subscribe(self._on_event)
 
     def _on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, DocumentChanged | DayOpened | DayClosed):
+            self._moved += 1  # the settings or a day's end may have moved: today is told again
         if (
             isinstance(event, DocumentChanged) and (is_ledger(event.doc) or is_kitchen(event.doc))
         ) or isinstance(event, DayOpened):
@@ -99,7 +105,7 @@ class DayCloser:
 
     def closable(self) -> list[str]:
         """The loaded business days the rule lets close now, oldest first."""
-        today = self._venue.business_date(self._now_ms())
+        today = self._today()
         names = self._engine.sync.docs
         loaded = sorted({day_of(n) for n in names if is_ledger(n) or is_kitchen(n)})
         now = self._monotonic()
@@ -126,6 +132,16 @@ class DayCloser:
                     continue
             found.append(date)
         return found
+
+    def _today(self) -> str:
+        """Today's business day, told again only when a minute began (a day starts on a minute in
+        every time zone) or a document changed (the venue's settings, a day's end) since it was last
+        told: telling it parses the venue's settings, an idle node's dearest look each second."""
+        now_ms = self._now_ms()
+        key = (now_ms // 60_000, self._moved)
+        if key != self._today_for:
+            self._today_was, self._today_for = self._venue.business_date(now_ms), key
+        return self._today_was
 
     async def _close(self, days: list[str]) -> None:
         for date in days:

@@ -3,13 +3,13 @@ has spread, and clearing the console-authored cache once everything is at the co
 
 docs/architecture.md (Status). The counts come from a :class:`~meshpos.model.tally.LedgerTally` per open
 business day, compared with what the console says its reports hold; a day that took changes out of their
-authors' order (``Synchronizer.reordered``: a catch-up of several authors, another process's commits) is
-counted afresh once it has been quiet for ``RECOUNT_WHEN_QUIET`` seconds and what they waited for has
-arrived: pycrdt misses some nested changes after such a delivery (the console does the same,
-``console/hub.py``). Changes in their authors' order (this node's own writes, a peer's forwarded sales)
-are always reported, so they never cost a recount (a full read of the day, ~0.3 s on the event loop for
-5,000 receipts: the sale after a pause waited for it, and a busy venue's registers read their whole day
-after every lull; docs/benchmarks.md, history).
+authors' order (``Synchronizer.reordered``: a catch-up of several authors not held whole once applied,
+another process's commits) is counted afresh once it has been quiet for ``RECOUNT_WHEN_QUIET`` seconds
+and what they waited for has arrived: pycrdt misses some nested changes after such a delivery (the
+console does the same, ``console/hub.py``). Changes in their authors' order (this node's own writes, a
+peer's forwarded sales) are always reported, so they never cost a recount (a full read of the day, ~0.3 s
+on the event loop for 5,000 receipts: the sale after a pause waited for it, and a busy venue's registers
+read their whole day after every lull; docs/benchmarks.md, history).
 """
 
 from __future__ import annotations
@@ -172,13 +172,15 @@ class StatusService:
         """What the owed counts are computed from, as versions: the engine's events (documents
         changed, days closed, peers came and went), the synchronizer's ``status_version`` (what
         peers and the console say), and whether a day is due for its recount (``_tally``)."""
-        now = time.monotonic()
-        due = any(
-            now - self._changed_at.get(name, 0.0) >= RECOUNT_WHEN_QUIET
-            and self._engine.sync.reordered(name) is not True
-            for name in self._unsure
-        )
-        return (self._generation, self._engine.sync.status_version, due)
+        now, sync, due = time.monotonic(), self._engine.sync, False
+        for name in [
+            n for n in self._unsure if now - self._changed_at.get(n, 0.0) >= RECOUNT_WHEN_QUIET
+        ]:
+            reordered = sync.reordered(name)
+            if reordered is None:  # every change came in its authors' order: nothing to recount,
+                self._unsure.discard(name)  # so nothing moves (it moved the inputs twice a lull)
+            due = due or reordered is False
+        return (self._generation, sync.status_version, due)
 
     def sold(self, result: PaymentResult) -> None:
         if result.receipt is None:

@@ -156,13 +156,15 @@ class SqliteStore:
         *,
         validated: bool = False,
     ) -> None:
-        """Durable on return. A cancelled caller's update still commits fully or not at all."""
+        """Durable on return. A cancelled caller's update still commits fully or not at all (it is
+        queued: cancelling the wait for it takes nothing back). **Changed** (issue 18, sale): the
+        wait is not shielded (a shield costs the caller one more loop round once it is committed)."""
         self._check_open()
         rows = check_updates(updates, validated=validated)
         values = check_meta(meta)
         if not rows and not values:
             return
-        await asyncio.shield(self._writer.append(rows, values))
+        await self._writer.append(rows, values)
 
     async def set_closed(self, name: str, closed: bool) -> None:
         check_name(name)

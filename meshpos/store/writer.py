@@ -14,7 +14,7 @@ import collections
 import dataclasses
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,12 @@ import aiosqlite
 
 from meshpos.errors import StoreError
 from meshpos.store.base import StoreStats
+from meshpos.store.connection import Job, Transaction, let_go, new_waiter, on_connection_thread
 from meshpos.store.merger import Merger
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[sqlite3.Connection], None]
-"""Statements to run inside a transaction the writer opens and commits. A plain function run on the
-connection's own thread: the whole transaction is one hop there and back, not one per statement."""
+__all__ = ["Job", "Writer", "let_go"]
 
 
 @dataclasses.dataclass(slots=True)
@@ -86,19 +85,27 @@ class Writer:
         self._quiet = asyncio.Event()  # nothing queued, nothing being compacted
         self._quiet.set()
         self.closing = False
+        self._parked = False  # the task waits for work, nothing in flight: ``append`` may begin it
+        self._started: Transaction | None = None  # begun by ``append``, not yet awaited
         self._task = asyncio.create_task(self._run_writer(), name=f"store-writer {path}")
 
     def append(self, rows: list[tuple[str, bytes]], meta: dict[str, str]) -> asyncio.Future[None]:
-        """Queue validated rows; the future resolves once they are committed (or failed)."""
-        done = _future()
+        """Queue validated rows; the future resolves once they are committed (or failed).
+        **Changed** (issue 18, sale): when the writer waits for work with nothing in flight, the
+        transaction goes to the connection's thread before this returns, not a loop round later
+        when the writer's task has woken (the writer's task then waits for its outcome)."""
+        done = new_waiter()
         self._queue.append(_Append(rows, meta, done))
         self._quiet.clear()
+        if self._parked and len(self._queue) == 1 and not self.closing:
+            self._parked = False
+            self._started = self._begin_appends(self._take_appends())
         self._wake.set()
         return done
 
     def submit(self, what: str, job: Job) -> asyncio.Future[None]:
         """Queue ``job`` to run in a transaction of its own."""
-        done = _future()
+        done = new_waiter()
         self._queue.append(_Exclusive(what, job, done))
         self._quiet.clear()
         self._wake.set()
@@ -235,6 +242,10 @@ class Writer:
             if not isinstance(exc, asyncio.CancelledError):
                 log.exception("store %s: writer task died", self.path)
             self.closing = True
+            self._parked = False
+            started, self._started = self._started, None
+            if started is not None:  # begun by ``append`` while this task waited: told first
+                await started.told.wait()
             error = StoreError(f"the writer of {self.path} stopped ({exc!r}); reopen the store")
             while self._queue:
                 waiter = self._queue.popleft().done
@@ -245,8 +256,14 @@ class Writer:
 
     async def _write_loop(self) -> None:
         while True:
+            self._parked = not self._queue and not self._wake.is_set()  # (nothing in flight)
             await self._wake.wait()
+            self._parked = False
             self._wake.clear()
+            started, self._started = self._started, None
+            if started is not None:  # ``append`` began it while this task waited
+                await started.wait()
+                self._start_compaction()
             while self._queue:
                 await self._commit_next()
                 self._start_compaction()  # a burst that never ends still compacts (far over)
@@ -266,7 +283,9 @@ class Writer:
             self._queue.popleft()
             await self._transaction(head.what, head.job, [head.done])
         else:
-            await self._commit_appends(self._take_appends())
+            started = self._begin_appends(self._take_appends())
+            if started is not None:
+                await started.wait()
 
     def _start_compaction(self) -> None:
         """Start merging a document over its threshold, between bursts or when a burst never ends."""
@@ -302,8 +321,8 @@ class Writer:
             self._queue.popleft()
         return batch
 
-    async def _commit_appends(self, batch: list[_Append]) -> None:
-        """One transaction for ``batch``. An update as big as the byte threshold on its own (a day
+    def _begin_appends(self, batch: list[_Append]) -> Transaction | None:
+        """One transaction for ``batch``, handed to the connection's thread now. An update as big as the byte threshold on its own (a day
         caught up from a peer, a backlog) goes in as a snapshot segment, not into the log: it is
         already one merged update, and compacting it as log would only rewrite its megabytes (with
         the sales' appends waiting behind that write). Loading reads segments and log alike."""
@@ -328,7 +347,7 @@ class Writer:
                 segments.extend((doc_id, data) for data in datas if len(data) >= self.compact_bytes)
             if rows:
                 db.executemany("INSERT INTO updates (doc, data) VALUES (?, ?)", rows)
-            if segments:  # see _commit_appends
+            if segments:  # see _begin_appends
                 db.executemany("INSERT INTO snapshots (doc, data) VALUES (?, ?)", segments)
             if meta:
                 db.executemany(
@@ -338,17 +357,20 @@ class Writer:
                 )
 
         updates = sum(len(datas) for datas in by_doc.values())
-        ok = await self._transaction(
-            f"append {updates} update(s) from {len(batch)} caller(s)",
-            job,
-            [item.done for item in batch],
-        )
-        if ok:
+
+        def committed() -> None:  # before the waiters are told
             self.stats.appends += len(batch)
             self.stats.updates += updates
             for name, (log_rows, log_bytes) in counters.items():
                 if log_rows >= self.compact_rows or log_bytes >= self.compact_bytes:
                     self._due[name] = (log_rows, log_bytes)
+
+        return self._begin(
+            f"append {updates} update(s) from {len(batch)} caller(s)",
+            job,
+            [item.done for item in batch],
+            committed,
+        )
 
     def _far_over(self, name: str) -> bool:
         """A log that kept growing through a burst that never paused: compact it now anyway."""
@@ -359,25 +381,45 @@ class Writer:
         """The connection's thread lets go of the last job (a closed day's record keys: a whole day)."""
         await let_go(self._db)
 
-    async def _transaction(self, what: str, job: Job, waiters: list[asyncio.Future[None]]) -> bool:
-        """Run ``job`` in a transaction nobody can cancel halfway; tell each waiter the outcome."""
-        run = asyncio.ensure_future(self._run_transaction(job))
+    async def _transaction(
+        self,
+        what: str,
+        job: Job,
+        waiters: list[asyncio.Future[None]],
+        committed: Callable[[], None] | None = None,
+    ) -> None:
+        """Run ``job`` in a transaction nobody can cancel halfway; tell each waiter the outcome
+        (``committed`` runs first when it is committed). Cancelled, this task still waits until
+        the transaction is told, and only then gives up."""
+        started = self._begin(what, job, waiters, committed)
+        if started is not None:
+            await started.wait()
+
+    def _begin(
+        self,
+        what: str,
+        job: Job,
+        waiters: list[asyncio.Future[None]],
+        committed: Callable[[], None] | None,
+    ) -> Transaction | None:
+        """Hand the transaction to the connection's thread now (``connection.Transaction``: its
+        outcome is told one loop round after it ends); None when the connection is closed (the
+        waiters were told: nothing was written)."""
         try:
-            await asyncio.shield(run)
-        except asyncio.CancelledError:
-            # The writer itself is being cancelled: let the transaction finish (or roll back),
-            # report its real outcome to the waiters, and only then give up.
-            await asyncio.wait([run])
-            self._transaction_done(what, run, waiters)
-            raise
-        except Exception:
-            pass
-        return self._transaction_done(what, run, waiters)
+            return Transaction(
+                self._db, job, lambda exc: self._transaction_done(what, exc, waiters, committed)
+            )
+        except Exception as exc:
+            self._transaction_done(what, exc, waiters, committed)
+            return None
 
     def _transaction_done(
-        self, what: str, run: asyncio.Future[None], waiters: list[asyncio.Future[None]]
-    ) -> bool:
-        exc = asyncio.CancelledError("event loop shut down") if run.cancelled() else run.exception()
+        self,
+        what: str,
+        exc: BaseException | None,
+        waiters: list[asyncio.Future[None]],
+        committed: Callable[[], None] | None,
+    ) -> None:
         if exc is not None:
             self.stats.failed_transactions += 1
             log.error("store %s: %s failed: %s", self.path, what, exc)
@@ -387,52 +429,10 @@ class Writer:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_exception(error)
-            return False
+            return
         self.stats.transactions += 1
+        if committed is not None:
+            committed()
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
-        return True
-
-    async def _run_transaction(self, job: Job) -> None:
-        def transaction(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                job(db)
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-
-        await on_connection_thread(self._db, transaction)
-
-
-async def on_connection_thread(
-    db: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], Any]
-) -> Any:
-    """Run ``fn(connection)`` on ``db``'s own thread, in one hop (aiosqlite's ``_execute``: private but
-    stable across the 0.22 series pyproject.toml pins; it is how aiosqlite runs its own statements)."""
-    execute: Callable[..., Awaitable[Any]] = getattr(db, "_execute")  # noqa: B009
-    return await execute(lambda: fn(db._conn))
-
-
-async def let_go(db: aiosqlite.Connection) -> None:
-    """Make ``db``'s thread let go of its last result: aiosqlite's worker holds it until its next call,
-    and a compaction's or a load's rows are a whole day (a closed day would never leave memory).
-
-    SQLite's page cache goes too (``PRAGMA shrink_memory``): a load or a close fills it with the day's
-    pages (up to 2 MB per connection, allocated on the connection's thread, in a glibc arena of its
-    own) that no later read of the live day needs; the OS page cache still has them."""
-
-    def shrink(conn: sqlite3.Connection) -> None:
-        conn.execute("PRAGMA shrink_memory").close()
-
-    await on_connection_thread(db, shrink)
-
-
-def _future() -> asyncio.Future[None]:
-    """A future whose error is never reported as "never retrieved" when its caller was cancelled."""
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    done.add_done_callback(lambda f: f.cancelled() or f.exception())
-    return done

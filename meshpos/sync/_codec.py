@@ -214,6 +214,10 @@ def decode(data: bytes, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> Mes
         )
     if not data:
         raise RemoteProtocolError("message: empty")
+    if data[0] == DOC:
+        found = _doc_update(data)
+        if found is not None:
+            return found
     kind, body = data[0], data[1:]
     if kind == HELLO:
         return decode_hello(body)
@@ -249,7 +253,42 @@ def _read_doc_name(reader: Reader) -> str:
     name = reader.read_var_string("document name")
     if len(name) > MAX_DOC_NAME or not valid_document_name(name):
         raise RemoteProtocolError(f"document name {name[:MAX_DOC_NAME]!r}: not a known document")
+    if len(_NAMES) < _MAX_NAMES:
+        _NAMES[name.encode("utf-8")] = name
     return name
+
+
+#: document names read and found valid before, by their bytes (:func:`_doc_update`)
+_NAMES: dict[bytes, str] = {}
+_MAX_NAMES = 1024  # a few open days' names; beyond, the general path reads them
+
+
+def _doc_update(data: bytes) -> SyncUpdate | SyncStep2 | None:
+    """A sync update or step 2 of a document whose name was read before, read without the general
+    reader (nearly every message a node receives is one): the name's bytes looked up, a short
+    length in canonical form that ends exactly at the message's end. None for anything else, which
+    the general path reads (and refuses, naming what is wrong)."""
+    end = 2 + data[1] if len(data) > 1 and data[1] < 0x80 else 0
+    name = _NAMES.get(data[2:end]) if end else None
+    if name is None or len(data) < end + 3 or data[end] != Y_SYNC:
+        return None
+    sub = data[end + 1]
+    if sub != UPDATE and sub != STEP2:
+        return None
+    pos, length, shift = end + 2, 0, 0
+    for _ in range(3):  # up to 2**21 bytes; a longer update takes the general path
+        byte = data[pos]
+        pos += 1
+        length |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            if (shift and not byte) or pos + length != len(data):
+                return None  # overlong, or not exactly the rest of the message
+            update = data[pos:]
+            return SyncUpdate(name, update) if sub == UPDATE else SyncStep2(name, update)
+        shift += 7
+        if pos >= len(data):
+            return None
+    return None
 
 
 def decode_y_payload(doc: str, payload: bytes) -> DocMessage:

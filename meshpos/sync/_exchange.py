@@ -1,16 +1,11 @@
-"""The synchronizer's document exchange: answering sync step 1s and applying what peers send.
+"""The synchronizer's document exchange: what peers send (step 1s, answered in ``_replies``; updates).
 
-* Sync step 1 replies are bounded per peer: at most one step 2 per document per ``reply_interval``. A
-  step 1 arriving sooner is coalesced into the next reply (each client's lowest clock) and counted against
-  the peer's budget (see ``_session``); that reply, sent from ``tick``, leaves out what the last one already
-  carried (the stream is ordered: the peer holds it once the earlier reply arrives), so a flood of step 1s
-  costs one reply, not one each.
 * Received updates are checked against the write rules (``_rules``) and the authors announced in hellos
   before anything is applied; a rejected update leaves the document unchanged.
 * An update of one author that arrives ahead of its author's order (its first clock beyond what the
   document holds, read off its header) is not applied: the peer is asked (sync step 1) for what we lack
-  and sends it in order (:meth:`Exchange._ahead_of_order` says why). A catch-up of several authors is
-  noted (:meth:`Exchange.reordered`): pycrdt
+  and sends it in order (:meth:`Exchange._ahead_of_order` says why). A catch-up of several authors that
+  the document does not hold whole in order once applied is noted (:meth:`Exchange.reordered`): pycrdt
   misses some nested changes after such a delivery, so a live count of the document (``model.tally``) is
   checked afresh after that only, not after every change.
 
@@ -29,7 +24,7 @@ from pycrdt import Doc, get_update
 from meshpos.errors import RemoteProtocolError
 from meshpos.model.documents import is_kitchen
 from meshpos.model.kitchen import HELD, held_device
-from meshpos.model.replica import decode_state_vector, encode_state_vector
+from meshpos.model.replica import decode_state_vector
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._events import (
     AwarenessReceived,
@@ -38,8 +33,9 @@ from meshpos.sync._events import (
     SyncEvent,
     UpdateRejected,
 )
-from meshpos.sync._messages import AwarenessUpdate, DocMessage, SyncStep1, SyncStep2, SyncUpdate
-from meshpos.sync._rules import may_deliver, may_write
+from meshpos.sync._messages import AwarenessUpdate, DocMessage, SyncStep1, SyncStep2
+from meshpos.sync._replies import Replies, _lowest
+from meshpos.sync._rules import may_write
 from meshpos.sync._session import ReplyState, Session
 from meshpos.sync._states import DocReceived
 from meshpos.sync._structs import new_keys_by_author
@@ -51,18 +47,18 @@ from meshpos.sync._updates import (
     header_authors,
     header_start,
     held_clocks,
+    held_state,
+    new_authors,
     past_holes,
-    split_by_author,
 )
 
 log = logging.getLogger("meshpos.sync")
 
-# A step 2 this many clocks (about 100 kB of a day's records) behind, spread over several authors, goes as
-# one update per author: the receiver checks each one's author from its header instead of decoding it all
-# an extra time (tests/sync/test_sync_catchup.py).
-SPLIT_STEP2_CLOCKS = 1000
 #: authors noted ahead of their order per document at most (beyond: the document is still noted)
 MAX_REORDERED_CLIENTS = 64
+#: updates kept per document that it took whole, to drop a copy of one unapplied (:meth:`Exchange._took`)
+MAX_TAKEN = 64
+MAX_TAKEN_BYTES = 65536  # a live update's size, not a catch-up's
 #: refusals logged once each (device, kind of document, reason); beyond, only counted
 MAX_LOGGED_REJECTIONS = 1024
 
@@ -76,16 +72,6 @@ def _invalid_update(what: str) -> Iterator[None]:
         raise
     except BaseException as exc:  # pyo3 panics derive from BaseException
         raise RemoteProtocolError(f"{what}: not a valid Yjs update ({exc})") from None
-
-
-def _lowest(a: dict[int, int], b: dict[int, int]) -> dict[int, int]:
-    """The state vector both ``a`` and ``b`` hold: each client's lower clock (absent: 0)."""
-    return {c: min(n, b[c]) for c, n in a.items() if c in b}
-
-
-def _highest(a: dict[int, int], b: dict[int, int]) -> dict[int, int]:
-    """The state vector of ``a`` and ``b`` together: each client's higher clock."""
-    return {c: max(a.get(c, 0), b.get(c, 0)) for c in a.keys() | b.keys()}
 
 
 class _Loading:
@@ -103,7 +89,7 @@ class _Stored:
 _STORED = _Stored()
 
 
-class Exchange:
+class Exchange(Replies):
     """Sync step 1 replies and received updates (a mixin of ``Synchronizer``)."""
 
     config: SyncConfig
@@ -119,6 +105,7 @@ class Exchange:
     _held_by: dict[str, dict[str, dict[int, int]]]
     _reordered: dict[str, dict[int, int]]  # doc -> client -> a first clock that came ahead
     _past_holes: dict[str, dict[int, bytes]]  # doc -> author -> what was reported past its hole
+    _taken: dict[str, dict[bytes, None]]  # doc -> the last updates it took whole (``_took``)
     _rejections_logged: set[tuple[str, str, str]]  # (device, kind of document, reason) logged once
 
     if TYPE_CHECKING:
@@ -164,9 +151,8 @@ class Exchange:
         held: Mapping[int, int],
     ) -> None:
         """Note an update (one author's, from ``start``) if it may come ahead of its author's order
-        (see the module docstring)."""
-        if authors is None:  # several authors (a catch-up): maybe; nothing to wait for
-            self._reordered.setdefault(name, {})
+        (see the module docstring); one of several authors is noted once applied (``_open_and_apply``)."""
+        if authors is None:
             return
         if start is None or start[1] <= held.get(start[0], 0):
             return  # no struct, or in order
@@ -211,60 +197,6 @@ class Exchange:
             what = "sync step 2 update" if isinstance(message, SyncStep2) else "sync update"
             self._apply(peer, session, name, message.update, what)
 
-    def _reply(
-        self,
-        session: Session,
-        name: str,
-        doc: Doc[Any],
-        asked: dict[int, int],
-        state_vector: bytes | None = None,
-    ) -> None:
-        """Send the sync step 2 for ``asked`` (its bytes when the peer sent them as they are)."""
-        ours = dict(held_clocks(doc))  # kept with the reply: a copy of the shared parse
-        deliver = may_deliver(self.role, name)
-        pieces = [EMPTY_UPDATE]
-        if deliver:  # always a diff, even for a state vector like ours: it carries our deletions
-            try:
-                pieces = self._diff(doc, state_vector or encode_state_vector(asked))
-            except Exception as exc:
-                raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
-        for piece in pieces[:-1]:
-            session.send(SyncUpdate(name, piece))
-        session.send(SyncStep2(name, pieces[-1]))  # last: the peer is in sync once it arrives
-        session.spent_on_reply(sum(map(len, pieces)))
-        session.replies[name] = ReplyState(session.now, ours if deliver else None)
-
-    def _reply_waiting(self, peer: str, session: Session) -> None:
-        """Answer the coalesced step 1s whose interval is over, while the reply budget has room."""
-        interval = self.config.session.reply_interval
-        for name, last in list(session.replies.items()):
-            if last.waiting is None or session.now - last.at < interval:
-                continue
-            if not session.may_reply():
-                return
-            if self.is_closed(name):  # closed meanwhile: answered from what it keeps
-                del session.replies[name]
-                self._answer_waiting(peer, session, name, last.waiting)
-                continue
-            doc = self._docs.get(name)
-            if doc is None:  # dropped meanwhile (clear cache): nothing to give
-                session.send(SyncStep2(name, EMPTY_UPDATE))
-                del session.replies[name]
-                continue
-            # what the last reply carried, the peer holds once it arrives: leave it out
-            asked = _highest(last.waiting, last.sent) if last.sent is not None else last.waiting
-            self._reply(session, name, doc, asked)
-
-    @staticmethod
-    def _diff(doc: Doc[Any], state_vector: bytes) -> list[bytes]:
-        """What a peer lacks: one update, or one per author when several wrote much (a catch-up)."""
-        theirs = decode_state_vector(state_vector)
-        clocks = held_clocks(doc)
-        behind = {c: n - theirs.get(c, 0) for c, n in clocks.items() if n > theirs.get(c, 0)}
-        if len(behind) > 1 and sum(behind.values()) >= SPLIT_STEP2_CLOCKS:
-            return split_by_author(doc, theirs, behind, clocks)
-        return [doc.get_update(state_vector)]
-
     def _apply(self, peer: str, session: Session, name: str, update: bytes, what: str) -> None:
         if update == EMPTY_UPDATE:
             return
@@ -273,14 +205,20 @@ class Exchange:
         if not session.delivers(name):
             self._reject(peer, node, name, f"a {role} may not write {name}")
             return
+        taken = self._taken.get(name)
+        if taken is not None and update in taken and not session.stock:
+            return  # a copy of an update the document took whole: it would apply nothing
         held = self._docs.get(name)
-        clocks = held_clocks(held) if held else {}
+        state, clocks = held_state(held) if held else (EMPTY_STATE_VECTOR, {})
         with _invalid_update(what):
             authors = header_authors(update)
             start = header_start(update) if authors is not None and len(authors) == 1 else None
             if self._ahead_of_order(session, name, update, start, clocks):
                 return
-        self._note_order(name, authors, start, clocks)
+            news, news_start = authors, start  # who brings something new
+            if authors is None and held is not None:  # a reply or a catch-up: mostly held already
+                news, news_start = new_authors(update, state)
+        self._note_order(name, news, news_start, clocks)
         # the usual case (authors read off the header, none of them us or a role that may not
         # write ``name``): told before a stock client's new id is learnt, and per author, not per
         # client id the venue ever announced (a 50-device venue's restarts: hundreds)
@@ -303,7 +241,7 @@ class Exchange:
             self._reject(peer, node, name, "acknowledges a kitchen ticket for another screen")
             return
         if usual:
-            self._open_and_apply(peer, name, update, what, authors)  # no decode before apply
+            self._open_and_apply(peer, name, update, what, authors, news, state)  # no decode first
             return
         forbidden = {
             c: 0 for c, r in self._authors.items() if c != learnt and not may_write(r, name)
@@ -316,7 +254,7 @@ class Exchange:
             clear = clear_of_structs_from(update, checked, self._authors.keys() | clocks.keys())
         if clear or not has_structs_from(update, checked):
             self._open_and_apply(
-                peer, name, update, what, authors
+                peer, name, update, what, authors, news, state
             )  # a client never seen: two more decodes
             return
         if has_structs_from(update, forbidden):
@@ -328,7 +266,7 @@ class Exchange:
             self._events.append(ClientIdAlarm(peer, node, name, self.client_id, "in an update"))
             self._reject(peer, node, name, "carries changes under our own client id")
             return
-        self._open_and_apply(peer, name, update, what, authors)
+        self._open_and_apply(peer, name, update, what, authors, news, state)
 
     def _may_author(self, authors: frozenset[int], name: str) -> bool:
         """None of ``authors`` is us, nor a client id announced by a role that may not write ``name``."""
@@ -396,8 +334,21 @@ class Exchange:
         return True
 
     def _open_and_apply(
-        self, peer: str, name: str, update: bytes, what: str, authors: frozenset[int] | None
+        self,
+        peer: str,
+        name: str,
+        update: bytes,
+        what: str,
+        authors: frozenset[int] | None,
+        news: frozenset[int] | None,
+        state: bytes,
     ) -> None:
+        """Apply ``update`` (of ``authors``, None: several) and report what it planted past a hole
+        in the clocks of ``news``, the authors it brought anything new of (none: nothing to look
+        for, a reply or a catch-up that carries only what arrived meanwhile). One author's update
+        not taken whole (a copy, a step 2 with the day's deletions) is looked at only if it brought
+        a struct past ``state``, the document's state vector before it."""
+
         def apply(doc: Doc[Any]) -> None:
             with _invalid_update(
                 what
@@ -406,9 +357,32 @@ class Exchange:
 
         changes = len(self._events)
         self._apply_opening(peer, name, apply)
-        if authors == frozenset() or self._applied_whole(name, update, authors, changes):
+        if news is None and get_update(update, self._docs[name].get_state())[0] != 0:
+            # several authors bring something new (a catch-up), not all held in order now (pending,
+            # or past a hole): maybe reordered, nothing to wait for; one integrated whole is in order
+            self._reordered.setdefault(name, {})
+        if news == frozenset():
             return
-        self._report_past_holes(peer, name, self._docs[name], authors)
+        if self._applied_whole(name, update, authors, changes):
+            self._took(name, update)
+            return
+        if authors is not None:  # (a decode of ``update`` alone, not a diff of the whole day)
+            news = new_authors(update, state)[0]
+            if news == frozenset():
+                return
+        self._report_past_holes(peer, name, self._docs[name], news)
+
+    def _took(self, name: str, update: bytes) -> None:
+        """``name`` took ``update`` whole (the change it made is ``update`` itself): a copy of it
+        arriving later (flooded while views differ, or an echo of our own write) would apply nothing,
+        and :meth:`_apply` drops it at once, without the apply, its observers and the look for
+        structs past a hole that an apply without a change costs (``past_holes``)."""
+        if len(update) > MAX_TAKEN_BYTES:
+            return
+        taken = self._taken.setdefault(name, {})
+        taken[update] = None
+        if len(taken) > MAX_TAKEN:
+            del taken[next(iter(taken))]  # the oldest: copies come within a few message delays
 
     def _applied_whole(
         self, name: str, update: bytes, authors: frozenset[int] | None, changes: int

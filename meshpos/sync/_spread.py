@@ -36,7 +36,6 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from meshpos.errors import RemoteProtocolError
 from meshpos.sync._bodies import MAX_FAR
 from meshpos.sync._claims import MAX_FAR_NODES, ClaimRefusals
 from meshpos.sync._config import SyncConfig
@@ -51,9 +50,7 @@ from meshpos.sync._topology import (
     TOPOLOGY_FEATURE,
     graph,
     neighbours,
-    tree,
 )
-from meshpos.sync._updates import header_authors
 
 if TYPE_CHECKING:
     from meshpos.sync._passing import ConsoleSent
@@ -94,9 +91,8 @@ class Spread:
     _refuted_seq: int
     _heard_candidates: bool
     _graph_for: tuple[object, dict[str, frozenset[str]]]
-    _trees: dict[str, dict[str, str]]
+    _trees: dict[str, tuple[str | None, frozenset[str]]]  # origin -> (our parent, our children)
     _clients_for: tuple[object, dict[int, str]]
-    _tree_failed = False  # logged once
     _roles_for: tuple[object, dict[str, str]]
     _shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]]
     _console_sent: dict[str, ConsoleSent]  # peer node -> the console's state last passed on to it
@@ -225,52 +221,7 @@ class Spread:
             self._live_since.pop(key, None)
             self.close(key, NOT_A_NEIGHBOUR)
 
-    # --- forwarding along a tree ----------------------------------------------------------------------
-
-    def _tree_targets(self, source: str, update: bytes) -> frozenset[str] | None:
-        """The peers to pass ``update`` on to, when it came from ``source`` (a node) and is one
-        author's whose node we know: this node's children in the breadth-first tree from that node
-        over the topology (each tree edge carries it once, instead of every link). None (send it on
-        every link, a duplicate stops where it applies nothing) whenever the views may differ: the
-        update did not come from our parent in that tree, or a child has no live link to us."""
-        try:
-            authors = header_authors(update)
-        except RemoteProtocolError:
-            return None
-        try:
-            return self._children_for(source, authors)
-        except Exception:  # this runs in a pycrdt observer, which swallows errors: flood, say so
-            if not self._tree_failed:
-                log.exception("forwarding along the tree failed; flooding instead")
-                self._tree_failed = True
-            return None
-
-    def _children_for(self, source: str, authors: frozenset[int] | None) -> frozenset[str] | None:
-        if authors is None or len(authors) != 1:
-            return None
-        origin = self._client_nodes().get(next(iter(authors)))
-        if origin is None or origin == self.node_id:
-            return None
-        links = self._graph()
-        if origin not in links or self.node_id not in links:
-            return None
-        parents = self._trees.get(origin)
-        if parents is None:
-            parents = self._trees[origin] = tree(links, origin, self._shape()[1])
-        if parents.get(self.node_id) != source:
-            return None
-        children = frozenset(n for n in links[self.node_id] if parents.get(n) == self.node_id)
-        linked = {s.peer.node for s in self._exchanging() if s.peer is not None}
-        return children if children <= linked else None
-
-    def _in_tree(self, session: Session) -> bool:
-        """Does ``session`` follow the trees (a topology peer; not the console, not N−1)?"""
-        peer = session.peer
-        return (
-            peer is not None
-            and peer.role != "console"
-            and TOPOLOGY_FEATURE in session.peer_features
-        )
+    # --- the graph and its nodes (forwarding along its trees: ``_forwarding``) -------------------
 
     def _graph(self) -> dict[str, frozenset[str]]:
         """The whole topology as this node sees it (kept until the membership changes)."""

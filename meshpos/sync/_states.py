@@ -22,6 +22,10 @@ class State(enum.Enum):
     LIVE = "live"
     CLOSED = "closed"
 
+    # identity, as equality is: ``state in EXCHANGING`` runs for every session on every message, and
+    # Enum's own ``__hash__`` is a Python call (hash of the name)
+    __hash__ = object.__hash__
+
 
 class Trigger(enum.Enum):
     OPEN = "open"  # we start the session and send our hello

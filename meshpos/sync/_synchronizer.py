@@ -55,6 +55,7 @@ from meshpos.sync._events import (
     SyncEvent,
 )
 from meshpos.sync._exchange import _LOADING, _STORED, Exchange, _Loading, _Stored
+from meshpos.sync._forwarding import Forwarding
 from meshpos.sync._heartbeats import Heartbeats
 from meshpos.sync._held import HeldTable
 from meshpos.sync._joining import Joining
@@ -62,7 +63,6 @@ from meshpos.sync._messages import (
     AwarenessUpdate,
     Hello,
     SyncStep1,
-    SyncUpdate,
 )
 from meshpos.sync._passing import ConsoleSent, PassingOn
 from meshpos.sync._presence import FarTable, PresenceTable
@@ -88,12 +88,13 @@ log = logging.getLogger("meshpos.sync")
 
 
 class Synchronizer(
-    ClosedDays, Exchange, Joining, Spread, PassingOn, Heartbeats, Deadlines, Digests
+    ClosedDays, Exchange, Joining, Forwarding, Spread, PassingOn, Heartbeats, Deadlines, Digests
 ):
     """Documents x peers for one node or the console; its parts are in ``_exchange`` (step 1 replies,
     received updates), ``_joining`` (sessions made, hellos checked, the first sync),
     ``_heartbeats`` (presence, election, the console's state), ``_closed``
-    (closed business days), ``_spread`` (the bounded topology: links wanted, presence beyond them)
+    (closed business days), ``_forwarding`` (a change sent on along its author's tree),
+    ``_spread`` (the bounded topology: links wanted, presence beyond them)
     ``_passing`` (attestations and the console's state passed on beyond the links), ``_deadlines``
     (when ``tick`` is next due) and ``_anti_entropy`` (the round: digests, or step 1s)."""
 
@@ -128,6 +129,7 @@ class Synchronizer(
         self._opened_for: dict[str, str] = {}  # closed day opened on a peer's behalf -> the device
         self._reordered: dict[str, dict[int, int]] = {}  # (``_exchange``: reordered)
         self._past_holes: dict[str, dict[int, bytes]] = {}  # (``_exchange``: _report_past_holes)
+        self._taken: dict[str, dict[bytes, None]] = {}  # (``_exchange``: _took)
         self._rejections_logged: set[tuple[str, str, str]] = set()  # (``_exchange``: _reject)
         self._reopen_rates: dict[str, TokenBucket] = {}  # device -> the days it made us open
         self._closed_asked: dict[str, dict[str, float]] = {}  # (``_closed``: heartbeats)
@@ -158,7 +160,7 @@ class Synchronizer(
         self._refuted_seq = -1
         self._heard_candidates = False  # a topology peer named the best candidates (``_spread``)
         self._graph_for: tuple[object, dict[str, frozenset[str]]] = (None, {})
-        self._trees: dict[str, dict[str, str]] = {}  # origin -> parents (``_spread``)
+        self._trees: dict[str, tuple[str | None, frozenset[str]]] = {}  # (``_forwarding``)
         self._clients_for: tuple[object, dict[int, str]] = (None, {})
         self._roles_for: tuple[object, dict[str, str]] = (None, {})
         self._shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]] = (
@@ -169,6 +171,7 @@ class Synchronizer(
         self._relay_claim = False
         self._relay: str | None = None
         self._console_sv: dict[str, dict[int, int]] = {}
+        self._console_rose = 0  # (``_heartbeats``, ``_passing``) rises of the console's state
         self._problem = ""  # why this node has no working console link (sent in heartbeats)
         self._console_live = False  # the relay's console link is in sync (``set_console_live``)
         self._unreported: tuple[int, str] = (0, "")  # the console's: records not in its reports
@@ -257,6 +260,8 @@ class Synchronizer(
         self._forget_closed(name)
         self._reordered.pop(name, None)
         self._past_holes.pop(name, None)
+        self._taken.pop(name, None)
+        self._hashes.pop(name, None)  # (it holds the document)
         self._pending_for.pop(name, None)
         doc = self._docs.pop(name, None)
         subscription = self._subscriptions.pop(name, None)
@@ -297,26 +302,14 @@ class Synchronizer(
             self._events.append(DocumentChanged(name, update, origin))
             if self.commits is not None:
                 self.commits.undrained += 1  # what leaves from now on waits for its commit
-        if origin is None and self._applying is None and not may_write(self.role, name):
-            log.error("local write to %s refused: a %s may not write it", name, self.role)
-            self._events.append(LocalWriteRefused(name, self.role))
-            return
+        if origin is None and self._applying is None:  # a local write
+            if not may_write(self.role, name):
+                log.error("local write to %s refused: a %s may not write it", name, self.role)
+                self._events.append(LocalWriteRefused(name, self.role))
+                return
+            self._took(name, update)  # an echo of it from a peer applies nothing
         if may_deliver(self.role, name):
-            source = self._peer_node(origin) if isinstance(origin, str) else None
-            children = None if source is None else self._tree_targets(source, update)
-            # a peer's update, committed by its author, goes on before we commit it (a stock Yjs
-            # client's waits: ours is its only durable copy)
-            sender = self._sessions.get(origin) if isinstance(origin, str) else None
-            free = sender is not None and not sender.stock
-            for peer, session in self._sessions.items():
-                if peer == origin or session.state not in EXCHANGING:
-                    continue
-                if children is not None and self._in_tree(session) and session.peer:
-                    if session.peer.node not in children:
-                        continue  # (``_spread``) another node's child, or no child at all
-                elif source is not None and self._linked(source, session):
-                    continue  # the source sends it to that peer itself; anti-entropy covers a loss
-                session.send(SyncUpdate(name, update), free=free)
+            self._forward(name, update, origin)
 
     # --- sessions: the transport's surface --------------------------------------------------------
 
@@ -435,20 +428,6 @@ class Synchronizer(
             self._events.append(PeerLive(peer, session.peer.node))
             if peer == self._catching_up:
                 self._release_held()
-
-    def _peer_node(self, key: str) -> str | None:
-        session = self._sessions.get(key)
-        return session.peer.node if session is not None and session.peer is not None else None
-
-    def _linked(self, source: str, session: Session) -> bool:
-        """Does ``source`` have a live session with ``session``'s peer, as their heartbeats say?"""
-        target = session.peer.node if session.peer is not None else None
-        if target is None:
-            return False
-        live = self._presence.live
-        return (source in live and target in live[source].peers) or (
-            target in live and source in live[target].peers
-        )
 
     # --- time ---------------------------------------------------------------------------------------
 

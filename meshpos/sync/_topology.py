@@ -135,7 +135,33 @@ def tree(
     """Each node's parent in the breadth-first tree of ``links`` from ``root`` (the lowest id among
     its neighbours one hop nearer that may pass things on: never a leaf but the root): every node
     computes the same tree from the same graph, so an update from ``root`` needs to cross each tree
-    edge once. Nodes ``root`` cannot reach are left out."""
+    edge once. Nodes ``root`` cannot reach are left out.
+
+    The trees of the last graph asked about (that very ``links`` object, which its owner keeps until
+    the membership changes) are kept: forwarding (``_spread``) and attestations (``_held``) ask for
+    the same trees. The result is shared: it must not be changed."""
+    global _KEPT
+    kept_links, by_leaves = _KEPT
+    if kept_links is not links:
+        by_leaves = {}
+        _KEPT = (links, by_leaves)
+    trees = by_leaves.get(leaves)
+    if trees is None:
+        if len(by_leaves) >= _MAX_LEAVES:
+            by_leaves.clear()
+        trees = by_leaves[leaves] = {}
+    found = trees.get(root)
+    if found is None:
+        found = trees[root] = _tree(links, root, leaves)
+    return found
+
+
+#: (the graph, leaves -> root -> parents) of the last graph :func:`tree` was asked about
+_KEPT: tuple[object, dict[frozenset[str], dict[str, dict[str, str]]]] = (None, {})
+_MAX_LEAVES = 8  # sets of leaves kept for one graph (forwarding's, the attestations')
+
+
+def _tree(links: dict[str, frozenset[str]], root: str, leaves: frozenset[str]) -> dict[str, str]:
     depth = {root: 0}
     frontier = [root]
     while frontier:

@@ -16,6 +16,8 @@ author, as every live update does and every piece of a split step 2 (``split_by_
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -115,23 +117,53 @@ def held_clocks(doc: Doc[Any]) -> Mapping[int, int]:
     Every received update asks for it (its authors' clocks decide whether and how it is applied), and
     asks again after it is applied (:func:`past_holes`): that state is the next update's, so each
     state's parse is kept (:data:`_HELD`), shared: the mapping must not be changed."""
+    return held_state(doc)[1]
+
+
+def held_state(doc: Doc[Any]) -> tuple[bytes, Mapping[int, int]]:
+    """``doc``'s state vector, as pycrdt encodes it and as :func:`held_clocks` reads it."""
     state = doc.get_state()
     found = _HELD.get(state)
-    if found is not None:
-        return found
-    values = []
-    value = shift = 0
-    for byte in state:
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            values.append(value)
-            value = shift = 0
-        else:
-            shift += 7
+    return state, (found if found is not None else _parse_state(state))
+
+
+def new_authors(
+    update: bytes, state: bytes
+) -> tuple[frozenset[int] | None, tuple[int, int] | None]:
+    """Who brings anything new in ``update`` (of several authors, a reply or a catch-up) to a
+    document whose state vector is ``state``: (the authors, (client, first clock) when it is one) as
+    :func:`header_authors` and :func:`header_start` read them off the part of ``update`` that
+    ``state`` lacks (one decode: pycrdt's diff of ``update`` keeps every struct at or past the
+    state's clock, past a gap too). No author: every struct of it is held already."""
+    count, client, clock = _header(get_update(update, state))
+    if count > 1:
+        return None, None
+    return (frozenset(), None) if count == 0 else (frozenset({client}), (client, clock))
+
+
+def _parse_state(state: bytes) -> dict[int, int]:
+    """Parse (and keep) a state vector pycrdt made: its var-uints are cut by one regular expression and
+    each one's value is looked up (client ids repeat from state to state, and so do most clocks),
+    instead of a Python loop over every byte (~40 µs for a day of 40 clients: one per received update)."""
+    values = list(map(_uint, _VAR_UINT.findall(state)))
     if len(_HELD) >= _MAX_HELD:
         _HELD.clear()
     found = _HELD[state] = dict(zip(values[1::2], values[2::2], strict=True))
     return found
+
+
+#: one var-uint: continuation bytes (high bit set), then its last byte
+_VAR_UINT = re.compile(rb"[\x80-\xff]*[\x00-\x7f]")
+
+
+@functools.lru_cache(maxsize=8192)
+def _uint(data: bytes) -> int:
+    """The value of one var-uint's bytes (:data:`_VAR_UINT`)."""
+    value = shift = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+    return value
 
 
 _HELD: dict[bytes, dict[int, int]] = {}  # a state vector's bytes -> its parse (:func:`held_clocks`)

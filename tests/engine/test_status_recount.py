@@ -53,3 +53,34 @@ async def test_a_day_is_recounted_once_after_changes_out_of_order_never_after_in
         service._on_event(DocumentChanged(name, b"", "peer"))
         node.status()
         assert len(recounts) == 1  # settled: an in-order change after it costs no recount
+
+
+async def test_a_quiet_day_whose_changes_came_in_order_moves_no_input_of_the_indicator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recounts: list[str]
+) -> None:
+    """A day that took a peer's change in its author's order needs no recount once quiet: that moves
+    nothing the indicator is computed from, so a tick computes the status once for the change and not
+    again on the next tick (it did: the day was "due" until the status looked at it, issue 18)."""
+    monkeypatch.setattr(status_module, "RECOUNT_WHEN_QUIET", 0.0)  # every day is quiet at once
+    (config,) = make_configs(tmp_path, [("R1", "register")])
+    async with make_node(config, discovery=False) as node:
+        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
+        service = node._run().status
+        name = ledger_name(node.business_date(node.now_ms()))
+        computed: list[object] = []
+        real = status_module.StatusService.status
+
+        def counted(self: status_module.StatusService) -> object:
+            computed.append(self)
+            return real(self)
+
+        monkeypatch.setattr(status_module.StatusService, "status", counted)
+        service.publish_indicator()
+        computed.clear()
+        service._on_event(DocumentChanged(name, b"", "peer"))  # a peer's update, in order
+        service.publish_indicator()
+        assert len(computed) == 1
+        service.publish_indicator()  # the next tick: nothing moved
+        service.publish_indicator()
+        assert len(computed) == 1
+        assert recounts == []

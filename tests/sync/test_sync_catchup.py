@@ -15,7 +15,7 @@ from meshpos.sync import (
     SyncUpdate,
     decode,
 )
-from meshpos.sync._exchange import SPLIT_STEP2_CLOCKS
+from meshpos.sync._replies import SPLIT_STEP2_CLOCKS
 from meshpos.sync._updates import header_authors
 
 from .helpers import VENUE, pump, sync_pair

@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 import pytest
-from pycrdt import Doc, Map
+from pycrdt import Doc, Map, merge_updates
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
 from meshpos.model import Replica, decode_state_vector, encode_state_vector
@@ -505,5 +505,20 @@ def test_updates_out_of_their_authors_order_are_left_out_and_catch_ups_noted() -
     other: Doc[Any] = Doc(client_id=33)
     other.get("receipts", type=Map)["r4"] = "r4"
     other.apply_update(source.get_update())
-    deliver(other.get_update())  # several authors at once (a catch-up): maybe, nothing to wait for
+    deliver(other.get_update())  # several authors, but only one brings anything: in its order
+    assert a.reordered(day) is None
+    assert set(a.docs[day].get("receipts", type=Map).keys()) == {"r1", "r2", "r3", "r4"}
+    other.get("receipts", type=Map)["r5"] = "r5"
+    before = source.get_state()
+    source.get("receipts", type=Map)["r6"] = "r6"
+    other.apply_update(source.get_update(before))
+    deliver(other.get_update())  # several authors bring something, held whole in their order
+    assert a.reordered(day) is None
+    source.get("receipts", type=Map)["r7"] = "r7"
+    skipped = source.get_state()
+    source.get("receipts", type=Map)["r8"] = "r8"
+    third: Doc[Any] = Doc(client_id=44)
+    third.get("receipts", type=Map)["r9"] = "r9"
+    # several authors, one of them past a hole (r8 without r7): maybe, nothing to wait for
+    deliver(merge_updates(source.get_update(skipped), third.get_update()))
     assert a.reordered(day) is False

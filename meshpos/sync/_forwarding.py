@@ -1,0 +1,138 @@
+"""The synchronizer's forwarding of a change to its other sessions (docs/architecture.md (Links)).
+
+An update of one author whose node is known crosses each edge of the breadth-first tree from that node
+over the topology (``_topology.tree``) once: a node that got it from its parent in that tree sends it to
+its children there. Whenever the views may differ (it did not come from our parent, a child has no live
+link, the author is not known yet) the node floods it to its other sessions instead, except those its
+source is linked to; a copy that arrives twice applies nothing and goes no further.
+
+Each node's place in each author's tree (its parent, its children) is kept until the graph changes
+(``_spread._graph``): what a received update costs here is a few look-ups. A mixin of
+:class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from meshpos.errors import RemoteProtocolError
+from meshpos.sync._messages import SyncUpdate
+from meshpos.sync._presence import PresenceTable
+from meshpos.sync._session import Session
+from meshpos.sync._states import EXCHANGING
+from meshpos.sync._topology import TOPOLOGY_FEATURE, tree
+from meshpos.sync._updates import header_authors
+
+log = logging.getLogger("meshpos.sync")
+
+
+class Forwarding:
+    """A change sent on along its author's tree, or flooded (a mixin of ``Synchronizer``)."""
+
+    _sessions: dict[str, Session]
+    _presence: PresenceTable
+    _trees: dict[str, tuple[str | None, frozenset[str]]]  # origin -> (our parent, our children)
+    _tree_failed = False  # logged once
+
+    if TYPE_CHECKING:
+
+        @property
+        def node_id(self) -> str: ...
+
+        def _graph(self) -> dict[str, frozenset[str]]: ...
+
+        def _client_nodes(self) -> dict[int, str]: ...
+
+        def _shape(self) -> tuple[frozenset[str], frozenset[str]]: ...
+
+    def _forward(self, name: str, update: bytes, origin: str | None) -> None:
+        """Send a change on: to our children in its author's tree when it came from our parent in
+        it, else to every other session (``_spread``)."""
+        live = [s for p, s in self._sessions.items() if p != origin and s.state in EXCHANGING]
+        if not live:
+            return
+        sender = self._sessions.get(origin) if origin is not None else None
+        source = sender.peer.node if sender is not None and sender.peer is not None else None
+        children = None if source is None else self._tree_targets(source, update, live)
+        # a peer's update, committed by its author, goes on before we commit it (a stock Yjs
+        # client's waits: ours is its only durable copy)
+        free = sender is not None and not sender.stock
+        message = SyncUpdate(name, update)
+        for session in live:
+            peer = session.peer
+            if children is not None and peer is not None and self._in_tree(session):
+                if peer.node not in children:
+                    continue  # (``_spread``) another node's child, or no child at all
+            elif source is not None and self._linked(source, session):
+                continue  # the source sends it to that peer itself; anti-entropy covers a loss
+            session.send(message, free=free)
+
+    def _tree_targets(
+        self, source: str, update: bytes, live: list[Session]
+    ) -> frozenset[str] | None:
+        """The peers to pass ``update`` on to, when it came from ``source`` (a node) and is one
+        author's whose node we know: this node's children in the breadth-first tree from that node
+        over the topology (each tree edge carries it once, instead of every link). None (send it on
+        every link, a duplicate stops where it applies nothing) whenever the views may differ: the
+        update did not come from our parent in that tree, or a child has no live link to us
+        (``live``: the sessions it may go to)."""
+        try:
+            authors = header_authors(update)
+        except RemoteProtocolError:
+            return None
+        try:
+            return self._children_for(source, authors, live)
+        except Exception:  # this runs in a pycrdt observer: flood, say so
+            if not self._tree_failed:
+                log.exception("forwarding along the tree failed; flooding instead")
+                self._tree_failed = True
+            return None
+
+    def _children_for(
+        self, source: str, authors: frozenset[int] | None, live: list[Session]
+    ) -> frozenset[str] | None:
+        if authors is None or len(authors) != 1:
+            return None
+        origin = self._client_nodes().get(next(iter(authors)))
+        if origin is None or origin == self.node_id:
+            return None
+        links = self._graph()
+        place = self._trees.get(origin)
+        if place is None:  # kept until the graph changes (``_graph``)
+            place = self._trees[origin] = self._place_in_tree(links, origin)
+        parent, children = place
+        if parent != source:
+            return None
+        linked = {s.peer.node for s in live if s.peer is not None}
+        return children if children <= linked else None
+
+    def _place_in_tree(
+        self, links: dict[str, frozenset[str]], origin: str
+    ) -> tuple[str | None, frozenset[str]]:
+        """(our parent, our children) in the tree from ``origin``; no parent when either is not in
+        the graph."""
+        if origin not in links or self.node_id not in links:
+            return None, frozenset()
+        parents = tree(links, origin, self._shape()[1])
+        mine = self.node_id
+        return parents.get(mine), frozenset(n for n in links[mine] if parents.get(n) == mine)
+
+    def _in_tree(self, session: Session) -> bool:
+        """Does ``session`` follow the trees (a topology peer; not the console, not N−1)?"""
+        peer = session.peer
+        return (
+            peer is not None
+            and peer.role != "console"
+            and TOPOLOGY_FEATURE in session.peer_features
+        )
+
+    def _linked(self, source: str, session: Session) -> bool:
+        """Does ``source`` have a live session with ``session``'s peer, as their heartbeats say?"""
+        target = session.peer.node if session.peer is not None else None
+        if target is None:
+            return False
+        live = self._presence.live
+        return (source in live and target in live[source].peers) or (
+            target in live and source in live[target].peers
+        )
