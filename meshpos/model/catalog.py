@@ -22,7 +22,14 @@ from meshpos.errors import (
     UnknownProduct,
     UnknownRecord,
 )
-from meshpos.model._records import CorruptRegistry, Fields, lookup_key, parse_each, parse_one
+from meshpos.model._records import (
+    CorruptRegistry,
+    Fields,
+    lookup_key,
+    parse_each,
+    parse_one,
+    value_at,
+)
 from meshpos.model._writes import all_or_nothing, put, remove
 from meshpos.model.catalog_types import (
     DISCOUNT_KINDS,
@@ -105,7 +112,7 @@ class Catalog:
         }
 
     def _fields(self, kind: str, key: str) -> Fields | None:
-        value = self._maps[kind].get(lookup_key(key, f"{kind} id"))
+        value = value_at(self._maps[kind], lookup_key(key, f"{kind} id"))
         return None if value is None else Fields(value, f"{self.name} {kind}/{key}")
 
     def _one(
