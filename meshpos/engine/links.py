@@ -163,6 +163,8 @@ class Links:
 
     def _commit_received(self) -> None:
         self._received_commit = None
+        if not self._pump_wanted():
+            return  # a pump meanwhile (the ticker's, a write's) took it all
         self._received_due = True
         if not self.closing and (self._received_pump is None or self._received_pump.done()):
             task = asyncio.create_task(self._pump_received())

@@ -78,3 +78,19 @@ async def test_a_reply_that_waits_for_no_commit_goes_at_once() -> None:
     beats = _beats(a, wire, 0.0)
     await b.link_messages("A", beats)  # (no pump follows: the flush sends what B queued)
     assert any(type(decode(m, 2**20)).__name__ == "Heartbeat" for m in wire[1])
+
+
+async def test_a_received_commit_taken_by_another_pump_costs_no_second_one() -> None:
+    """The ticker's pump (or a write's) often takes received changes before their commit interval
+    ends: when it does, the interval's end finds nothing to do and pumps no more."""
+    a, b, store_b, wire = await _pair()
+    await a.write(lambda: stop_here(a).__setitem__("k", "v"))
+    await b.link_messages("A", list(wire[0]))  # a commit is due one interval (0) from now
+    wire[0].clear()
+    commits = len(store_b.commits)
+    await b.pump()  # (as the ticker's round would): the change is committed
+    assert len(store_b.commits) == commits + 1
+    drained = b.sync.drained
+    await _turns()
+    assert b.sync.drained == drained
+    assert len(store_b.commits) == commits + 1
