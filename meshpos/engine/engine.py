@@ -397,10 +397,8 @@ class Engine(ClosingDays, Links):
         before: Iterable[Callable[[], None]] = (),
         after: Iterable[Callable[[], None]] = (),
     ) -> None:
-        """``before`` hooks, the synchronizer's timers, a pump, ``after`` hooks (**Changed** (issue
-        18, pump): a pump first when anything waits for one, so that the hooks see it in this round
-        and its drain does not wake the ticker for a second round; no pump when nothing waits, a
-        flush only): at most every ``period``, and only when something is due. **Changed** (issue 18): it ran every ``period``
+        """``before`` hooks, the synchronizer's timers, a pump, ``after`` hooks: at most every
+        ``period``, and only when something is due. **Changed** (issue 18): it ran every ``period``
         (10 a second), the most of an idle node's CPU; now it sleeps until the synchronizer's next
         deadline or until something moved (``sync/_deadlines.py``), and at least once a heartbeat
         period (the hooks' own timers: a day's recount when quiet, the spreading sale's refresh)."""
@@ -422,10 +420,6 @@ class Engine(ClosingDays, Links):
         loop = asyncio.get_running_loop()
         longest = self.sync.config.heartbeat_interval
         while True:
-            # what waits is taken first, so this round's hooks see it (its drain wakes the ticker:
-            # taken after them, it cost a second round that only repeated this one)
-            if self._pump_wanted():
-                await self._pump_logged()
             wake.clear()  # what moves from here on is the next round's
             for hook in before:
                 hook()

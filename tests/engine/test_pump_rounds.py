@@ -14,7 +14,7 @@ import asyncio
 from meshpos.engine import Committed, Engine
 from meshpos.sync import SyncConfig, decode
 
-from .test_engine import VENUE, Recording, Wire, engine, linked, settle, stop_here
+from .test_engine import Recording, Wire, engine, linked, settle, stop_here
 
 TURNS = 20  # loop turns given to a commit that is due at once (it needs a handful)
 
@@ -94,42 +94,3 @@ async def test_a_received_commit_taken_by_another_pump_costs_no_second_one() -> 
     await _turns()
     assert b.sync.drained == drained
     assert len(store_b.commits) == commits + 1
-
-
-async def test_a_ticker_round_that_takes_received_changes_is_not_run_again_for_them() -> None:
-    """The ticker's own drain woke the ticker: every round that took received changes was followed
-    by a second one (the status hooks, a tick, a flush) a period later for what it had just taken."""
-    config = SyncConfig(heartbeat_interval=60.0, anti_entropy_interval=600.0)  # no deadline here
-    a = await engine("A", Recording())
-    b = Engine(
-        Recording(),
-        venue=VENUE,
-        node_id="B",
-        role="register",
-        sync_config=config,
-        received_commit_interval=60.0,  # the ticker's pump is the one that takes them
-    )
-    await b.open()
-    wire = linked(a, b, [])
-    await settle(a, b, wire)
-    rounds = 0
-    ran = asyncio.Event()
-
-    def after() -> None:
-        nonlocal rounds
-        rounds += 1
-        ran.set()
-
-    b.start_ticking(0.0, after=[after])
-    await ran.wait()
-    await _turns()
-    before = rounds
-    await a.write(lambda: stop_here(a).__setitem__("k", "v"))
-    ran.clear()
-    await b.link_messages("A", list(wire[0]))
-    wire[0].clear()
-    await ran.wait()
-    assert stop_here(b).get("k") == "v"
-    await _turns()
-    assert rounds - before == 1
-    await b.stop()
