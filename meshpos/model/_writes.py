@@ -82,7 +82,10 @@ def put(target: Any, key: str, value: object, where: str, *, checked: bool = Fal
         with all_or_nothing(where):
             put(target, key, value, where, checked=True)
         return
-    before = target.get(key, _ABSENT)
+    try:  # one read transaction (pycrdt's ``get`` takes three)
+        before = target[key]
+    except KeyError:
+        before = _ABSENT
     if before is not _ABSENT and same_value(before, value):
         return  # nothing would change: no update to send every device, no tombstone to keep
     journal.append((target, key, before))

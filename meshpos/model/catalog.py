@@ -22,7 +22,14 @@ from meshpos.errors import (
     UnknownProduct,
     UnknownRecord,
 )
-from meshpos.model._records import CorruptRegistry, Fields, lookup_key, parse_each, parse_one
+from meshpos.model._records import (
+    CorruptRegistry,
+    Fields,
+    lookup_key,
+    parse_each,
+    parse_one,
+    value_at,
+)
 from meshpos.model._writes import all_or_nothing, put, remove
 from meshpos.model.catalog_types import (
     DISCOUNT_KINDS,
@@ -103,9 +110,28 @@ class Catalog:
                 "settings",
             )
         }
+        # reads every tap repeats (a user's rights, the settings), kept until the document changes
+        self._kept: dict[tuple[str, str], Any] = {}
+        doc.observe(self._changed)
+
+    def _changed(self, _event: object) -> None:
+        """Any change to the document (a console edit, a peer's update, an undo) drops what was kept:
+        the next read parses again (pycrdt calls this as each changing transaction commits)."""
+        self._kept.clear()
+
+    def _kept_read(self, key: tuple[str, str], read: Callable[[], T]) -> T:
+        """``read()``, kept until the document changes (issue 18: a tap asks a user's rights, and the
+        venue its settings, every time). Inside an open transaction nothing is kept or used: a change
+        made in it is not seen until it commits. Only a read that returned is kept (a corrupt or
+        unknown record raises, and is noted, every time)."""
+        if getattr(self.doc, "_txn", True) is not None:  # (pycrdt's open transaction, if any)
+            return read()
+        if key not in self._kept:
+            self._kept[key] = read()
+        return self._kept[key]  # type: ignore[no-any-return]
 
     def _fields(self, kind: str, key: str) -> Fields | None:
-        value = self._maps[kind].get(lookup_key(key, f"{kind} id"))
+        value = value_at(self._maps[kind], lookup_key(key, f"{kind} id"))
         return None if value is None else Fields(value, f"{self.name} {kind}/{key}")
 
     def _one(
@@ -198,7 +224,9 @@ class Catalog:
         return self._one("roles", name, parse_role, UnknownRecord(f"unknown role {name!r}"))
 
     def rights(self, user_id: str) -> frozenset[str]:
-        return self.role(self.user(user_id).role).rights
+        return self._kept_read(
+            ("rights", user_id), lambda: self.role(self.user(user_id).role).rights
+        )
 
     def require(self, user_id: str, right: str) -> None:
         if right not in self.rights(user_id):
@@ -224,7 +252,7 @@ class Catalog:
         """The venue settings; with a registry, corrupt settings are noted and the defaults are used
         (selling on in UTC beats a register that cannot tell which day it is)."""
         try:
-            return self._settings()
+            return self._kept_read(("settings", ""), self._settings)
         except CorruptRecord as exc:
             if self.corrupt is None:
                 raise

@@ -39,6 +39,7 @@ from meshpos.model._records import (
     parse_each,
     parse_one,
     to_int,
+    value_at,
 )
 from meshpos.model._writes import put, put_record, record_text
 from meshpos.model.conflicts import order_conflicts
@@ -139,7 +140,7 @@ class Ledger:
         put_record(self._writable(root), key, record, f"{self.name} {root}/{key}")
 
     def _rec(self, root: str, key: str) -> Fields:
-        value = self._roots[root].get(key)
+        value = value_at(self._roots[root], key)
         if value is None:
             raise UnknownRecord(f"{self.name}: unknown {root[:-1].replace('_', ' ')} {key!r}")
         return Fields(value, f"{self.name} {root}/{key}")
@@ -221,7 +222,7 @@ class Ledger:
         return list(self._roots["orders"].keys())
 
     def _order_map(self, order_id: str) -> Any:
-        value = self._roots["orders"].get(order_id)
+        value = value_at(self._roots["orders"], order_id)
         if value is None:
             raise UnknownRecord(f"unknown order {order_id!r}")
         if not isinstance(value, Map | dict):
@@ -244,7 +245,7 @@ class Ledger:
         order = self._order_map(order_id)
         where = f"{self.name} orders/{order_id}/{part}/{key}"
         value = record_text(record, where) if isinstance(record, dict) else record
-        older = order.get(part)
+        older = value_at(order, part)
         target, at = (older, key) if isinstance(older, Map) else (order, order_key(part, key))
         put(target, at, value, where, checked=value is not record)
 
@@ -259,7 +260,7 @@ class Ledger:
         map: ``receipts/<receipt id>`` holding the payment's JSON text with its id
         (``ledger_layout.receipt_payment``). An order an older node opened keeps its part maps: the payment
         goes into ``payments`` and the receipt's sequence number into ``receipts``, where it reads them."""
-        if isinstance(self._order_map(order_id).get("payments"), Map):
+        if isinstance(value_at(self._order_map(order_id), "payments"), Map):
             self.write_payment(order_id, payment_id, record)
             self.write_order_record(order_id, "receipts", receipt_id, seq)
             return
@@ -278,7 +279,7 @@ class Ledger:
 
     def settled(self, order_id: str) -> bool:
         """Whether an order is paid or voided, from its keys alone (``ledger_layout.settled``)."""
-        return order_settled(self._roots["orders"].get(order_id))
+        return order_settled(value_at(self._roots["orders"], order_id))
 
     def records_of(self, spec: RecordSpec[T], keys: Iterable[str]) -> list[T]:
         """The records of ``spec``'s kind under these keys that parse (a corrupt one skipped and noted)."""
@@ -460,7 +461,7 @@ class Ledger:
         return self._rec(root, key)
 
     def optional(self, root: str, key: str) -> Fields | None:
-        value = self._roots[root].get(key)
+        value = value_at(self._roots[root], key)
         return None if value is None else Fields(value, f"{self.name} {root}/{key}")
 
     # --- derived views --------------------------------------------------------------------------

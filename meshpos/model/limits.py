@@ -81,20 +81,32 @@ def value_problem(value: object, depth: int = 0) -> str | None:
         return text_problem(value, MAX_NOTE_CHARS)
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            problem = value_problem(item, depth + 1)
-            if problem is not None:
-                return f"[{i}] {problem}"
+            if not _plain(item):
+                problem = value_problem(item, depth + 1)
+                if problem is not None:
+                    return f"[{i}] {problem}"
         return None
     if isinstance(value, Mapping):
         for key, item in value.items():
-            problem = text_problem(key, MAX_ID_CHARS)
-            if problem is not None:
-                return f"key {key!r} {problem}"
-            problem = value_problem(item, depth + 1)
-            if problem is not None:
-                return f"{key}: {problem}"
+            if not (type(key) is str and len(key) <= MAX_ID_CHARS and key.isprintable()):
+                problem = text_problem(key, MAX_ID_CHARS)
+                if problem is not None:
+                    return f"key {key!r} {problem}"
+            if not _plain(item):
+                problem = value_problem(item, depth + 1)
+                if problem is not None:
+                    return f"{key}: {problem}"
         return None
     return f"{type(value).__name__} is not a storable value"
+
+
+def _plain(item: object) -> bool:
+    """Whether ``item`` is a value :func:`value_problem` passes at once: printable text within the note
+    length, or an integer within range (most of a record's values: checked without a call each, issue
+    18). Anything else is for :func:`value_problem` to judge."""
+    if type(item) is str:
+        return len(item) <= MAX_NOTE_CHARS and item.isprintable()
+    return type(item) is int and abs(item) <= SAFE_INTEGER
 
 
 def check_value(value: object, where: str) -> None:

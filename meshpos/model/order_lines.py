@@ -13,9 +13,11 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from meshpos.errors import CorruptRecord
-from meshpos.model._records import MAX_REASON_CHARS, Fields
+from meshpos.model._records import MAX_REASON_CHARS, Fields, remember
 from meshpos.model.catalog import DISCOUNT_KINDS
 from meshpos.model.ledger_types import Line, LineModifier, UnreadableLine
+
+_LINES: dict[tuple[str, str, str], Line] = {}  # (order id, line id, its text) -> its parse
 
 
 def parse_line(order_id: str, line_id: str, f: Fields) -> Line:
@@ -61,12 +63,25 @@ def parse_lines(
         if k in removed:
             continue
         try:
-            parsed.append(parse_line(order_id, k, Fields(v, f"{where} lines/{k}")))
+            parsed.append(_line(order_id, k, v, where))
         except CorruptRecord as exc:
             if unreadable is None:
                 raise
             unreadable.append((k, exc))
     return sorted(latest_replacements(parsed), key=lambda line: (line.stamp, line.id))
+
+
+def _line(order_id: str, line_id: str, value: object, where: str) -> Line:
+    """A line from its record, kept by its JSON text: a line is an insert-only text, so the same text
+    parses the same (``_records.remember``); each tap reads its order again with the lines it had
+    (issue 18). A line that does not parse raises every time."""
+    key = (order_id, line_id, value) if type(value) is str else None
+    found = _LINES.get(key) if key is not None else None
+    if found is None:
+        found = parse_line(order_id, line_id, Fields(value, f"{where} lines/{line_id}"))
+        if key is not None:
+            remember(_LINES, key, found)
+    return found
 
 
 def unreadable_lines(

@@ -36,7 +36,8 @@ from meshpos.sync._fields import (
     _text,
     reject_constant,
 )
-from meshpos.sync._held import HELD_FEATURE, MAX_HELD
+from meshpos.sync._held import HELD_COMPACT_FEATURE, HELD_FEATURE, MAX_HELD
+from meshpos.sync._held_wire import decode_held_compact, held_compact
 from meshpos.sync._messages import (
     PROTOCOL_VERSION,
     SOFTWARE,
@@ -67,6 +68,7 @@ HEARTBEAT_FIELD_FEATURES: dict[str, str] = {
     "gone": TOPOLOGY_FEATURE,
     "held": HELD_FEATURE,
     "farc": COMPACT_FAR_FEATURE,
+    "heldc": HELD_COMPACT_FEATURE,
 }
 #: record kinds (meshpos.model.tally.KINDS) newer than N−1, each with the feature a peer must have
 #: announced to be told their counts in ``reports`` and ``owed``: N−1 refuses a kind it does not know,
@@ -154,7 +156,9 @@ def _heartbeat_body(msg: Heartbeat, features: frozenset[str]) -> bytes:
         body["far"] = {r.node: far_body(r) for r in msg.far}
     if msg.gone:
         body["gone"] = dict(sorted(msg.gone.items()))
-    if msg.held:
+    if msg.held and HELD_COMPACT_FEATURE in features:  # grouped: a fraction of the bytes
+        body["heldc"] = held_compact(msg.held)
+    elif msg.held:
         body["held"] = {
             node: {doc: {str(c): k for c, k in sorted(sv.items())} for doc, sv in docs.items()}
             for node, docs in msg.held.items()
@@ -251,12 +255,14 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         far=(decode_far(obj["far"], what) if "far" in obj else ())
         + (decode_far_compact(obj["farc"], what) if "farc" in obj else ()),
         gone=decode_gone(obj["gone"], what) if "gone" in obj else {},
-        held=_decode_held(obj["held"], what) if "held" in obj else {},
+        held=decode_held_compact(obj["heldc"], what, "held" in obj)
+        if "heldc" in obj
+        else (_decode_held(obj["held"], what) if "held" in obj else {}),
     )
 
 
 _HEARTBEAT_OPTIONAL = frozenset(
-    {"mesh", "problem", "unreported", "reports", "owed", "far", "farc", "gone", "held"}
+    {"mesh", "problem", "unreported", "reports", "owed", "far", "farc", "gone", "held", "heldc"}
 )
 _UNREPORTED_FIELDS = frozenset({"count", "reason"})
 

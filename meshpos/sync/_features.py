@@ -19,7 +19,7 @@ import re
 
 from meshpos.errors import RemoteProtocolError
 from meshpos.sync._digest import DIGEST_FEATURE
-from meshpos.sync._held import HELD_FEATURE
+from meshpos.sync._held import HELD_COMPACT_FEATURE, HELD_FEATURE
 from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
 
 #: a peer that announced this takes batch messages (``_codec.BATCH``: a flush's messages to it in one)
@@ -34,6 +34,7 @@ FEATURES: frozenset[str] = frozenset(
         "features1",  # upgrade (issue 19): speaks this negotiation (every release after 623a0ca)
         TOPOLOGY_FEATURE,  # topology (issue 18): bounded links, heartbeat far/gone (_topology)
         HELD_FEATURE,  # reach (issue 18): heartbeat held, durability beyond the links (_held)
+        HELD_COMPACT_FEATURE,  # held (issue 18): heartbeat heldc, attestations grouped (_held_wire)
         COMPACT_FAR_FEATURE,  # reach (issue 18): heartbeat farc, far records as arrays (_bodies)
         BATCH_FEATURE,  # cpu (issue 18): a flush's messages to one link in one (_codec.BATCH)
         DIGEST_FEATURE,  # digest (issue 18): anti-entropy by digest (_digest, _codec.DIGEST)

@@ -45,6 +45,7 @@ class Heartbeats:
     _relay_claim: bool
     _relay: str | None
     _console_sv: dict[str, dict[int, int]]
+    _console_rose: int  # moves on every rise of the console's state or reports
     _problem: str
     _console_live: bool
     _unreported: tuple[int, str]
@@ -114,6 +115,7 @@ class Heartbeats:
             if clock > merged.get(client, 0):
                 merged[client] = clock
                 self._say()
+                self._console_rose += 1  # (``_passing``: passed on to each link when it moved)
 
     def set_problem(self, text: str) -> None:
         """Why this node has no working link to the console ("" when it has, or needs none): every
@@ -167,6 +169,7 @@ class Heartbeats:
                 if n > mine.get(kind, 0):
                     mine[kind] = n
                     self._say()
+                    self._console_rose += 1
 
     def console_reports(self, doc: str) -> Tally:
         return self._reports.get(doc, {})

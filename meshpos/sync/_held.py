@@ -34,12 +34,14 @@ Pure bookkeeping here; the synchronizer's part (what to attest, where to send) i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from meshpos.sync._topology import tree
 
 #: the feature a peer announces (sync/_features.py) when it takes the heartbeat's ``held`` field
 HELD_FEATURE = "held1"
+#: the feature a peer announces when it takes the attestations grouped, ``heldc`` (``_held_wire``)
+HELD_COMPACT_FEATURE = "held2"
 #: attestations in one heartbeat on one link (bounded whatever N; the rest wait for the next beat)
 HELD_PER_BEAT = 48
 #: attestations a heartbeat may carry at most (the decoder's bound: above what we send)
@@ -57,6 +59,10 @@ class HeldTable:
         self._queue: dict[Key, None] = {}  # to pass on, newest last (a dict: ordered, no repeats)
         self._trees: dict[str, dict[str, str]] = {}  # author -> parents, for the graph below
         self._trees_for: tuple[object, frozenset[str]] = (None, frozenset())
+        #: per open document, the state this node last attested from and the clients in it whose
+        #: node was not known then (``_passing._attest_own``: an unchanged state is not read again)
+        self.own: dict[str, tuple[Mapping[int, int], dict[int, int]]] = {}
+        self._plan: tuple[int, dict[str, list[Key]]] = (-1, {})  # (beat, next hop -> keys)
 
     def parents(
         self, author: str, links: dict[str, frozenset[str]], leaves: frozenset[str]
@@ -93,30 +99,46 @@ class HeldTable:
         self._queue.pop(key, None)
         self._queue[key] = None
 
-    def take(self, hop: Callable[[int], str | None], peer: str, limit: int) -> list[Key]:
-        """Up to ``limit`` queued attestations whose next hop (``hop(client)``) is ``peer``, newest
-        first, taken off the queue (the others stay, in order)."""
-        taken: list[Key] = []
-        hops: dict[int, str | None] = {}  # one look-up per client
-        for key in reversed(self._queue):
-            if len(taken) >= limit:
-                break
-            client = key[2]
-            if client not in hops:
-                hops[client] = hop(client)
-            if hops[client] == peer:
-                taken.append(key)
+    def take(
+        self, beat: int, hops: Callable[[], Callable[[int], str | None]], peer: str, limit: int
+    ) -> list[Key]:
+        """Up to ``limit`` queued attestations whose next hop is ``peer``, newest first, taken off
+        the queue (the others stay, in order). The queue is sorted out by next hop once per
+        ``beat`` for every peer (``hops()`` makes the look-up, one a client): a beat goes to every
+        link, and each link's share used to be found by walking the whole queue again, looking
+        every client's hop up again."""
+        if self._plan[0] != beat:  # (an empty queue looks nothing up)
+            self._plan = (beat, self._sort_out(hops(), limit) if self._queue else {})
+        taken = [key for key in self._plan[1].pop(peer, ()) if key in self._queue]
         for key in taken:
             del self._queue[key]
         return taken
+
+    def _sort_out(self, hop: Callable[[int], str | None], limit: int) -> dict[str, list[Key]]:
+        """The queue, newest first, by next hop: at most ``limit`` keys each."""
+        plan: dict[str, list[Key]] = {}
+        hops: dict[int, str | None] = {}  # one look-up per client
+        for key in reversed(self._queue):
+            client = key[2]
+            if client in hops:
+                to = hops[client]
+            else:
+                to = hops[client] = hop(client)
+            if to is None:
+                continue
+            keys = plan.setdefault(to, [])
+            if len(keys) < limit:
+                keys.append(key)
+        return plan
 
     def clock(self, key: Key) -> int:
         node, doc, client = key
         return self._clocks.get(node, {}).get(doc, {}).get(client, 0)
 
     def of(self, doc: str) -> dict[str, dict[int, int]]:
-        """Per node, what it attested of ``doc`` (client -> clock)."""
-        return {node: dict(docs[doc]) for node, docs in self._clocks.items() if doc in docs}
+        """Per node, what it attested of ``doc`` (client -> clock): the table's own maps, not copies
+        (read them, never change them: the durability count reads every node's every beat)."""
+        return {node: docs[doc] for node, docs in self._clocks.items() if doc in docs}
 
     def keep_only(self, docs: set[str] | frozenset[str]) -> None:
         """Forget attestations of documents no longer open here (a closed day counts no more)."""
@@ -128,6 +150,8 @@ class HeldTable:
                 del self._clocks[node]
         for key in [k for k in self._queue if k[1] not in docs]:
             del self._queue[key]
+        for doc in [d for d in self.own if d not in docs]:
+            del self.own[doc]
 
     @property
     def queued(self) -> int:

@@ -171,6 +171,7 @@ class Synchronizer(
         self._relay_claim = False
         self._relay: str | None = None
         self._console_sv: dict[str, dict[int, int]] = {}
+        self._console_rose = 0  # (``_heartbeats``, ``_passing``) rises of the console's state
         self._problem = ""  # why this node has no working console link (sent in heartbeats)
         self._console_live = False  # the relay's console link is in sync (``set_console_live``)
         self._unreported: tuple[int, str] = (0, "")  # the console's: records not in its reports

@@ -20,7 +20,7 @@ def test_a_small_venue_is_reported_field_by_field(capsys: pytest.CaptureFixture[
     assert report["relay"] is not None
     assert report["pending_left"] == 0  # every register learnt the console holds its sales
     fields = report["extra_bytes_per_receipt_by_field"]
-    assert {"held", "console"} <= set(fields)  # attestations and the console's state passed on
+    assert {"heldc", "console"} <= set(fields)  # attestations and the console's state passed on
     assert report["extra_heartbeat_bytes_per_receipt"] > 0
 
 

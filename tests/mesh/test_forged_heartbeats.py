@@ -73,6 +73,8 @@ def malformed() -> list[tuple[str, dict[str, Any], str]]:
             {"held": {f"R{i}": {LEDGER: {"1": 1}} for i in range(MAX_HELD + 1)}},
             f"more than {MAX_HELD} entries",
         ),
+        ("heldc: clock 0", {"heldc": {LEDGER: [[1, 0, "R2"]]}}, "field 'heldc' for"),
+        ("heldc: node twice", {"heldc": {LEDGER: [[1, 1, "R2", "R2"]]}}, "R2 twice for 1"),
         ("farc: 9 fields", {"farc": {"R2": [*FARC_ROW, "x", "y"]}}, "field 'farc' for 'R2'"),
         ("farc: uplink 2", {"farc": {"R2": ["register", 100, 2, 0, 17, 0, 123]}}, "uplink must"),
         ("farc: role", {"farc": {"R2": ["console!", 100, 1, 0, 17, 0, 123]}}, "field 'farc' for"),

@@ -3,10 +3,16 @@ they read must show at once, whoever made it (this device or a peer's update).""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+import meshpos.model.ledger as ledger_module
+import meshpos.model.order_lines as order_lines
 from meshpos.errors import ShiftClosed
-from meshpos.model import Venue
+from meshpos.model import Line, Order, Venue
+from meshpos.model.order_lines import parse_line
+from meshpos.model.records import parse_order
 from meshpos.model.sample import CASHIER
 
 from .conftest import NOW, make_venue, sync
@@ -35,3 +41,41 @@ def test_a_closed_shift_is_no_longer_the_open_one(open_venue: Venue) -> None:
     assert open_venue.open_shift() is None
     with pytest.raises(ShiftClosed):
         open_venue.open_order(CASHIER, NOW + 2, table="T1")
+
+
+def test_a_sale_parses_its_order_once_per_write(
+    open_venue: Venue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pycrdt lists an order map's keys in another order on each read: a read of an order already
+    parsed finds the kept parse by its values, whatever the order of its text (issue 18)."""
+    parsed: list[str] = []
+
+    def counted(order_id: str, *args: Any, **kwargs: Any) -> Order:
+        parsed.append(order_id)
+        return parse_order(order_id, *args, **kwargs)
+
+    monkeypatch.setattr(ledger_module, "parse_order", counted)
+    for k in range(20):  # four writes a sale (open, two lines, pay): four parses, not more
+        order = open_venue.open_order(CASHIER, NOW + k, table=f"T{k}")
+        open_venue.add_line(CASHIER, order.id, "espresso", 1, NOW + k)
+        open_venue.add_line(CASHIER, order.id, "fries", 2, NOW + k)
+        assert open_venue.order(order.id) == open_venue.order(order.id)  # read again: kept
+        open_venue.pay(CASHIER, order.id, "card", NOW + k)
+    assert len(parsed) == 4 * 20
+
+
+def test_a_sale_parses_each_line_once(open_venue: Venue, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line is insert-only text: read again with its order (every tap), its parse is kept by it."""
+    parsed: list[str] = []
+
+    def counted(order_id: str, line_id: str, *args: Any) -> Line:
+        parsed.append(line_id)
+        return parse_line(order_id, line_id, *args)
+
+    monkeypatch.setattr(order_lines, "parse_line", counted)
+    for k in range(20):
+        order = open_venue.open_order(CASHIER, NOW + k, table=f"T{k}")
+        open_venue.add_line(CASHIER, order.id, "espresso", 1, NOW + k)
+        open_venue.add_line(CASHIER, order.id, "fries", 2, NOW + k)
+        open_venue.pay(CASHIER, order.id, "card", NOW + k)
+    assert len(parsed) == len(set(parsed)) == 2 * 20

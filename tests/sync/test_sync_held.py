@@ -13,6 +13,7 @@ from meshpos.errors import RemoteProtocolError
 from meshpos.model.tally import covers
 from meshpos.sync import Synchronizer
 from meshpos.sync._bodies import decode_heartbeat, heartbeat_body
+from meshpos.sync._features import FEATURES
 from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, MAX_HELD
 from meshpos.sync._messages import Heartbeat
 from meshpos.sync._topology import DEGREE
@@ -60,10 +61,13 @@ def test_heartbeats_carry_a_bounded_number_of_attestations_and_n_minus_one_peers
         body = json.loads(data[1:])
         held = body.get("held", {})
         entries = sum(len(sv) for docs in held.values() for sv in docs.values())
+        entries += sum(
+            len(group) - 2 for groups in body.get("heldc", {}).values() for group in groups
+        )
         assert entries <= HELD_PER_BEAT
         attestations += entries
         if receiver in legacy:
-            assert "held" not in body
+            assert not {"held", "heldc"} & body.keys()
     assert attestations > 0
     for name, (client, clock) in zip(names(30), writes, strict=True):
         if name in legacy:
@@ -71,20 +75,85 @@ def test_heartbeats_carry_a_bounded_number_of_attestations_and_n_minus_one_peers
         assert counted(venue, name, client, clock) == set(venue.net.nodes), name
 
 
-def test_held_round_trips_is_gated_and_bounded() -> None:
+HELD1 = frozenset({HELD_FEATURE})  # a peer that takes ``held`` but not ``heldc``
+
+
+@pytest.mark.parametrize("features", [HELD1, FEATURES], ids=["held", "heldc"])
+def test_held_round_trips_is_gated_and_bounded(features: frozenset[str]) -> None:
     beat = Heartbeat("R1", "register", 100, False, False, 1, held={"R5": {DOC: {123: 40, 7: 2}}})
-    assert decode_heartbeat(heartbeat_body(beat)) == beat
+    assert decode_heartbeat(heartbeat_body(beat, features)) == beat
     assert b"held" not in heartbeat_body(beat, frozenset())  # an N−1 peer gets none of it
-    assert b"held" in heartbeat_body(beat, frozenset({HELD_FEATURE}))
+    assert b'"held"' in heartbeat_body(beat, HELD1)
+    assert b'"heldc"' in heartbeat_body(beat, FEATURES)
     many = {f"R{i}": {DOC: {1: 1}} for i in range(MAX_HELD + 1)}
     with pytest.raises(RemoteProtocolError, match=f"more than {MAX_HELD} entries"):
-        decode_heartbeat(heartbeat_body(Heartbeat("R1", "register", 1, False, False, 1, held=many)))
-    catalog = heartbeat_body(beat).replace(DOC.encode(), b"catalog")
+        decode_heartbeat(
+            heartbeat_body(Heartbeat("R1", "register", 1, False, False, 1, held=many), features)
+        )
+    catalog = heartbeat_body(beat, features).replace(DOC.encode(), b"catalog")
     with pytest.raises(RemoteProtocolError, match="names no ledger 'catalog'"):
         decode_heartbeat(catalog)
-    zero = heartbeat_body(beat).replace(b'"7":2', b'"7":0')
+    zero = heartbeat_body(beat, HELD1).replace(b'"7":2', b'"7":0')
     with pytest.raises(RemoteProtocolError, match="field 'held' for 'R5'"):
         decode_heartbeat(zero)
+
+
+def _heldc(value: object, *, held: object = None) -> bytes:
+    body = json.loads(heartbeat_body(Heartbeat("R1", "register", 1, False, False, 1)))
+    body["heldc"] = value
+    if held is not None:
+        body["held"] = held
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    ("value", "held", "named"),
+    [
+        ([], None, "field 'heldc' must be an object"),
+        ({DOC: []}, None, "not a list of attestations"),
+        ({DOC: [[7, 2]]}, None, "not \\[client, clock, node"),
+        ({DOC: [[7, 0, "R5"]]}, None, "client id and clock must be integers"),
+        ({DOC: [[True, 2, "R5"]]}, None, "client id and clock must be integers"),
+        ({DOC: [[7, 2.0, "R5"]]}, None, "client id and clock must be integers"),
+        ({DOC: [[2**53, 2, "R5"]]}, None, "client id and clock must be integers"),
+        ({DOC: [[7, 2, "R 5"]]}, None, "invalid node id"),
+        ({DOC: [[7, 2, 5]]}, None, "invalid node id"),
+        ({DOC: [[7, 2, "R5"], [7, 3, "R5"]]}, None, "R5 twice for 7"),
+        ({DOC: [["R5", 7, 2, 9]]}, None, "a client without a clock"),
+        ({DOC: [["R5", 7, 2, 7, 3]]}, None, "R5 twice for 7"),
+        ({DOC: [["R5", 7, 0]]}, None, "client id and clock must be integers"),
+        ({DOC: [["R5", *[7, 1] * (MAX_HELD + 1)]]}, None, "more than"),
+        ({"catalog": [[7, 2, "R5"]]}, None, "names no ledger 'catalog'"),
+        ({DOC: [[7, 2, *(f"R{i}" for i in range(MAX_HELD + 1))]]}, None, "more than"),
+        ({DOC: [[7, 2, "R5"]]}, {"R6": {DOC: {"7": 2}}}, "'held' and 'heldc' both"),
+    ],
+)
+def test_malformed_compact_attestations_are_refused_naming_the_field(
+    value: object, held: object, named: str
+) -> None:
+    with pytest.raises(RemoteProtocolError, match=named):
+        decode_heartbeat(_heldc(value, held=held))
+
+
+def test_compact_attestations_group_by_client_and_clock_and_decode_to_the_same() -> None:
+    held: dict[str, dict[str, dict[int, int]]] = {
+        f"R{i}": {DOC: {123: 40, 7: 2 + i % 2}} for i in range(10)
+    }
+    held["R0"][DOC].update({9: 4, 8: 1})  # R0's alone: one row for the node
+    beat = Heartbeat("R1", "register", 1, False, False, 1, held=held)
+    body = json.loads(heartbeat_body(beat, FEATURES))
+    assert body["heldc"] == {
+        DOC: [
+            [7, 2, *(f"R{i}" for i in range(0, 10, 2))],
+            [7, 3, *(f"R{i}" for i in range(1, 10, 2))],
+            [123, 40, *(f"R{i}" for i in range(10))],
+            ["R0", 8, 1, 9, 4],
+        ]
+    }
+    assert decode_heartbeat(heartbeat_body(beat, FEATURES)) == beat
+    compact = json.dumps(body["heldc"], separators=(",", ":"))
+    plain = json.dumps(json.loads(heartbeat_body(beat, HELD1))["held"], separators=(",", ":"))
+    assert len(compact) * 2.5 < len(plain)  # (the client ids of real devices are 16 digits)
 
 
 def test_the_console_state_reaches_registers_beyond_the_relay_links() -> None:
