@@ -424,7 +424,10 @@ class Engine(ClosingDays, Links):
             for hook in before:
                 hook()
             self.sync.tick(loop.time())
-            await self._pump_logged()
+            if self._pump_wanted():
+                await self._pump_logged()
+            else:
+                self._flush()  # (a beat, a timeout's goodbye: nothing to commit first)
             for hook in after:
                 hook()
             await asyncio.sleep(period)  # a burst of news is taken in one round, as before

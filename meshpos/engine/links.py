@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -62,6 +64,9 @@ class Links:
     _received_due: bool  # received changes wait for a pump (``_commit_received``)
     _received_pump: asyncio.Task[None] | None
     _committers: set[asyncio.Task[None]]
+    _uncommitted: list[tuple[str, bytes, bool]]
+    _stored: Counter[str]
+    _meta_hooks: list[Callable[[bool], Mapping[str, str]]]
 
     if TYPE_CHECKING:
 
@@ -92,6 +97,9 @@ class Links:
             return
         for data in messages:  # a session that closes midway ignores the rest
             self.sync.receive_data(key, data)
+        if not self._pump_wanted():
+            self._flush()  # a heartbeat, a reply: nothing to commit, what they asked for goes now
+            return
         if self._interval is None:
             await self.pump()
         else:
@@ -126,6 +134,24 @@ class Links:
         if link is not None:
             link[1]([b""])
 
+    def _pump_wanted(self) -> bool:
+        """Whether a pump has anything to do: events to drain (changes, peers, anything a service
+        listens to), changes to commit (or a failed commit to retry), meta a service wants committed,
+        or messages that wait for a commit (``sync._commits``). **Changed** (issue 18, pump): every
+        batch a link delivered was followed by a pump (a timer, a task, the lock, a drain and a
+        flush of every session), a heartbeat's too, which moves nothing a pump acts on: at 6
+        devices 4 beats a second came into each, 441 pumps over 90 node-seconds of an idle mesh."""
+        sync, commits = self.sync, self.sync.commits
+        return (
+            sync.has_events
+            or bool(self._uncommitted or self._stored)
+            or (
+                commits is not None
+                and (commits.undrained > 0 or commits.holding_drain > commits.committed)
+            )
+            or any(hook(False) for hook in self._meta_hooks)
+        )
+
     def _commit_received_soon(self) -> None:
         if self._received_commit is not None or self.closing:
             return  # already due
@@ -137,6 +163,8 @@ class Links:
 
     def _commit_received(self) -> None:
         self._received_commit = None
+        if not self._pump_wanted():
+            return  # a pump meanwhile (the ticker's, a write's) took it all
         self._received_due = True
         if not self.closing and (self._received_pump is None or self._received_pump.done()):
             task = asyncio.create_task(self._pump_received())

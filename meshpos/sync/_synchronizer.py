@@ -365,6 +365,11 @@ class Synchronizer(
         return events
 
     @property
+    def has_events(self) -> bool:
+        """Events wait for :meth:`events_received` (the engine pumps only then, or for a commit)."""
+        return bool(self._events)
+
+    @property
     def drained(self) -> int:
         """How many times :meth:`events_received` drained (0 without ``forward_before_commit``)."""
         return 0 if self.commits is None else self.commits.drained
