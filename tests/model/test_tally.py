@@ -4,8 +4,9 @@ replica that receives the day in any grouping, and failed writes taken back coun
 from __future__ import annotations
 
 import random
+from typing import Any
 
-from pycrdt import Map, get_update, merge_updates
+from pycrdt import Doc, Map, get_update, merge_updates
 
 from meshpos.errors import MeshposError
 from meshpos.model import Replica, Venue
@@ -97,15 +98,7 @@ def test_a_recount_finds_what_pycrdt_did_not_report_inside_nested_types() -> Non
     stops reporting changes inside some orders (a payment fires no Map event), so the live counts fall
     short; :meth:`LedgerTally.recount` restores exactly what a fresh count finds."""
     rng = random.Random(1)
-    venues = []
-    for device in ("R1", "R2", "R3"):
-        venue = Venue(Replica(), device=device)
-        sample_catalog(venue.catalog)
-        venue.open_shift_now(CASHIER, 0, NOW)
-        venues.append(venue)
-    name = f"ledger/{venues[0].business_date(NOW)}"
-    docs = [venue.replica.doc(name) for venue in venues]
-    tallies = [LedgerTally(doc) for doc in docs]
+    venues, name, docs, tallies = _three_registers()
     sent = [doc.get_state() for doc in docs]
     log: list[tuple[int, bytes]] = []
     for step in range(60):
@@ -172,15 +165,7 @@ def test_updates_of_several_authors_held_whole_in_order_leave_the_live_counts_tr
     whole_days = drifted = 0
     for seed in range(6):
         rng = random.Random(seed)
-        venues = []
-        for device in ("R1", "R2", "R3"):
-            venue = Venue(Replica(), device=device)
-            sample_catalog(venue.catalog)
-            venue.open_shift_now(CASHIER, 0, NOW)
-            venues.append(venue)
-        name = f"ledger/{venues[0].business_date(NOW)}"
-        docs = [venue.replica.doc(name) for venue in venues]
-        tallies = [LedgerTally(doc) for doc in docs]
+        venues, name, docs, tallies = _three_registers()
         noted = [False] * 3  # took an update not held whole: a recount is due
         log: list[bytes] = []
         for step in range(50):
@@ -213,3 +198,16 @@ def test_updates_of_several_authors_held_whole_in_order_leave_the_live_counts_tr
         drifted += sum(tally.recount() for tally in tallies)
     assert whole_days > 0  # days that took only updates held whole (step 2s among them)
     assert drifted > 0  # and days whose live counts an update not held whole left short
+
+
+def _three_registers() -> tuple[list[Venue], str, list[Doc[Any]], list[LedgerTally]]:
+    """Three registers of one venue, each with a shift open, and their tallies of today's ledger."""
+    venues = []
+    for device in ("R1", "R2", "R3"):
+        venue = Venue(Replica(), device=device)
+        sample_catalog(venue.catalog)
+        venue.open_shift_now(CASHIER, 0, NOW)
+        venues.append(venue)
+    name = f"ledger/{venues[0].business_date(NOW)}"
+    docs = [venue.replica.doc(name) for venue in venues]
+    return venues, name, docs, [LedgerTally(doc) for doc in docs]
