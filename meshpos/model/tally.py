@@ -84,13 +84,8 @@ def missing(local: Tally, reported: Tally, register: str | None = None) -> dict[
     of one ``register``, or of all of them."""
     out: dict[str, int] = {}
     for reg, counts in local.items():
-        if register is not None and reg != register:
-            continue
-        theirs = reported.get(reg, {})
-        for kind, n in counts.items():
-            gap = n - theirs.get(kind, 0)
-            if gap > 0:
-                out[kind] = out.get(kind, 0) + gap
+        if register is None or reg == register:
+            add(out, _gap(counts, reported.get(reg, {})))
     return out
 
 
@@ -99,13 +94,15 @@ def missing_by_register(local: Tally, reported: Tally) -> Tally:
     pass over ``local`` (asking :func:`missing` per register read all of it per register)."""
     out: Tally = {}
     for register, counts in local.items():
-        theirs = reported.get(register, {})
-        gap = {
-            kind: n - theirs.get(kind, 0) for kind, n in counts.items() if n > theirs.get(kind, 0)
-        }
+        gap = _gap(counts, reported.get(register, {}))
         if gap:
             out[register] = gap
     return out
+
+
+def _gap(counts: Mapping[str, int], theirs: Mapping[str, int]) -> dict[str, int]:
+    """Per kind, how many of ``counts`` are above ``theirs`` (kinds with none above left out)."""
+    return {kind: n - theirs.get(kind, 0) for kind, n in counts.items() if n > theirs.get(kind, 0)}
 
 
 def add(into: dict[str, int], counts: Mapping[str, int]) -> None:
