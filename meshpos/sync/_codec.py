@@ -114,28 +114,15 @@ def encode_doc_message(
 ) -> list[bytes]:
     """Encode a document message, split into :class:`Chunk` messages if it exceeds ``max_message_size``.
 
-    A change goes to every linked peer as one message each: the last encoding of a small one is kept
-    (by the identity of its bytes, which every peer's message of one change shares) and used again."""
-    global _LAST_ENCODED
-    body = msg.state_vector if isinstance(msg, SyncStep1) else msg.update
-    last = _LAST_ENCODED
-    if last[0] is body and last[1] == (type(msg), msg.doc, max_message_size):
-        return list(last[2])
-    parts = _encode_doc_message(msg, max_message_size)
-    if len(body) <= _MAX_KEPT:  # a live change, not a catch-up's megabytes kept alive
-        _LAST_ENCODED = (body, (type(msg), msg.doc, max_message_size), parts)
-    return list(parts)
-
-
-#: (the encoded message's body, what else it was encoded from, its messages): see encode_doc_message
-_LAST_ENCODED: tuple[bytes | None, tuple[object, ...], list[bytes]] = (None, (), [])
-_MAX_KEPT = 65536
-
-
-def _encode_doc_message(msg: DocMessage, max_message_size: int) -> list[bytes]:
+    A change forwarded to several peers is encoded once, by the forwarding, which hands the same
+    bytes to every session (``Session.send_encoded``)."""
     whole = encode(msg)
     if len(whole) <= max_message_size:
         return [whole]
+    return _chunked(msg, max_message_size)
+
+
+def _chunked(msg: DocMessage, max_message_size: int) -> list[bytes]:
     payload = encode_y_payload(msg)
     room = max_message_size - (1 + len(write_var_string(msg.doc)) + 2 * 8)
     if room < 64:
