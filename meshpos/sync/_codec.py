@@ -32,6 +32,7 @@ decodes it once, checking validity and authorship in the same pass, before anyth
 
 from __future__ import annotations
 
+import functools
 import json
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
@@ -116,10 +117,24 @@ def encode_doc_message(
 
     A change forwarded to several peers is encoded once, by the forwarding, which hands the same
     bytes to every session (``Session.send_encoded``)."""
-    whole = encode(msg)
+    if isinstance(
+        msg, SyncUpdate | SyncStep2
+    ):  # a change's usual path, as :func:`encode` writes it
+        body = msg.update
+        head = _doc_head(msg.doc, UPDATE if type(msg) is SyncUpdate else STEP2)
+        whole = b"".join((head, write_var_uint(len(body)), body))
+    else:
+        whole = encode(msg)
     if len(whole) <= max_message_size:
         return [whole]
     return _chunked(msg, max_message_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _doc_head(doc: str, step: int) -> bytes:
+    """What a document's update or step 2 message starts with, up to its update's length: the kind, the
+    document's name and the y-protocols sync header (kept per name: a node writes a few documents)."""
+    return bytes([DOC]) + write_var_string(doc) + bytes([Y_SYNC, step])
 
 
 def _chunked(msg: DocMessage, max_message_size: int) -> list[bytes]:
