@@ -18,6 +18,7 @@ from meshpos.errors import (
     ShiftError,
     UnknownRecord,
 )
+from meshpos.model._records import Fields
 from meshpos.model.conflicts import bill_to_keep, split_also_on
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_layout import SALE_MOVES_FIELD
@@ -32,7 +33,7 @@ from meshpos.model.ledger_types import (
     Shift,
 )
 from meshpos.model.limits import MAX_AMOUNT
-from meshpos.model.records import CASH_MOVES, INVENTORY_MOVES, RECEIPTS, REFUNDS
+from meshpos.model.records import CASH_MOVES, INVENTORY_MOVES, RECEIPTS, REFUNDS, parse_payment
 from meshpos.model.refund_tenders import refund_method
 from meshpos.model.totals import refund_share
 from meshpos.model.venue_base import (
@@ -201,7 +202,10 @@ class MoneyRules(VenueBase):
                 paid = [p.id for p in order.payments] + [payment_id]
                 self._issue_receipt(ledger, order, receipt_id, number, user, shift, now_ms, paid)
                 ledger.write_receipt_payment(order_id, receipt_id, number[1], payment_id, record)
-        payment = next(p for p in ledger.order(order_id).payments if p.id == payment_id)
+        # the payment as a read of the order would give it, from the record just written (the same
+        # values: a read parses its JSON text), not a parse of the whole order again (issue 18)
+        where = f"{ledger.name} orders/{order_id} payments/{payment_id}"
+        payment = parse_payment(order_id, payment_id, Fields(record, where))
         receipt = ledger.receipt(receipt_id) if receipt_id else None
         return PaymentResult(payment, change, receipt)
 
