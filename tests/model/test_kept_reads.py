@@ -102,6 +102,26 @@ def test_a_payment_taken_is_the_one_a_read_of_its_order_gives(older: bool) -> No
     rest = seller.pay(CASHIER, order.id, "cash", NOW + 2, tendered=due * 2)
     assert part.receipt is None
     assert rest.receipt is not None
+    assert rest.receipt == seller.receipt(rest.receipt.id)
     assert seller.order(order.id).payments == tuple(
         sorted((part.payment, rest.payment), key=lambda p: (p.at_ms, p.id))
     )
+
+
+def test_a_payment_reads_back_neither_its_order_nor_its_receipt(
+    open_venue: Venue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What ``pay`` returns comes from the records it wrote (issue 18): no read of them again."""
+    order = open_venue.open_order(CASHIER, NOW, table="T1")
+    open_venue.add_line(CASHIER, order.id, "espresso", 1, NOW)
+    reads: list[str] = []
+    for name in ("order", "receipt"):
+        read = getattr(ledger_module.Ledger, name)
+        monkeypatch.setattr(
+            ledger_module.Ledger,
+            name,
+            lambda self, key, read=read, name=name: reads.append(name) or read(self, key),
+        )
+    paid = open_venue.pay(CASHIER, order.id, "card", NOW)
+    assert paid.receipt is not None
+    assert reads == ["order"]  # the one before: is it open, what is due
