@@ -83,7 +83,9 @@ async def test_a_start_after_a_crash_checks_the_file(tmp_path: Path, checks: lis
     assert checks == [True]
 
 
-async def test_a_crash_before_any_write_still_leaves_no_stamp(tmp_path: Path) -> None:
+async def test_an_open_store_has_wiped_the_stamp_so_a_crash_at_any_point_leaves_none(
+    tmp_path: Path,
+) -> None:
     """Taking the lock overwrites the stamp: whatever the holder does next, no stale stamp is left."""
     path = tmp_path / "node.db"
     await _write(path)
