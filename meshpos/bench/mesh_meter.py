@@ -23,6 +23,9 @@ from meshpos.sync._codec import BATCH, BYE, CHUNK, DIGEST, HEARTBEAT, HELLO, unb
 
 #: a directory: each register process profiles its event-loop thread while it sells (``--profile``)
 PROFILE_ENV = "MESHPOS_BENCH_PROFILE"
+#: set: each register process times every callback and loop round while it sells (``--loop-figures``;
+#: ~3 µs a round, a few % of the CPU figures, so not by default)
+LOOP_ENV = "MESHPOS_BENCH_LOOP"
 
 _ENVELOPES = {HELLO: "hello", CHUNK: "chunk", HEARTBEAT: "heartbeat", BYE: "bye", DIGEST: "digest"}
 _Y_SYNC = {0: "step1", 1: "step2", 2: "update"}
