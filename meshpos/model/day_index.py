@@ -35,9 +35,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycrdt import Doc, Map, MapEvent
+from pycrdt import Doc, Map
 
 from meshpos.errors import UnknownRecord
+from meshpos.model._order_events import OrderChange, OrderWatch, unwatch, watch
 from meshpos.model.documents import day_of, is_ledger, ledger_name
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Order, Receipt, Shift
@@ -96,6 +97,7 @@ class _Day:
     move_keys: _Ids
     refund_keys: _Ids
     subscriptions: list[tuple[Any, Any]]  # (what is observed, its subscription)
+    orders_watch: OrderWatch | None = None  # its part of the day's shared observer of the orders
     changed: bool = True
     # a change not this replica's own alone came since the last look: check the ids against the maps
     unsure: bool = True
@@ -197,16 +199,15 @@ class DayIndex:
             if not day.unsure and not _own_only(event.before_state, event.after_state, own):
                 day.unsure = True
 
-        def on_orders(events: list[Any]) -> None:
-            for event in events:
-                path = getattr(event, "path", None)
+        def on_orders(changes: list[OrderChange]) -> None:
+            for path, keys in changes:
                 if path:
                     day.touched.add(str(path[0]))
-                elif isinstance(event, MapEvent):  # the root itself: orders added or taken back
-                    found: Any = event  # pycrdt's MapEvent declares its attributes at run time
-                    day.orders.on_keys(found.keys)
+                elif keys is not None:  # the root itself: orders added or taken back
+                    day.orders.on_keys(keys)
 
-        day.subscriptions += [(doc, doc.observe(changed)), (orders, orders.observe_deep(on_orders))]
+        day.subscriptions.append((doc, doc.observe(changed)))
+        day.orders_watch = watch(doc, on_orders)  # the day's shared deep observer of its orders
         for ids in (receipts, moves, refunds):
             day.subscriptions.append((ids.root, ids.root.observe(ids.on_event)))
         return day
@@ -221,6 +222,8 @@ class DayIndex:
         day = self._days.pop(date)
         for owner, subscription in day.subscriptions:
             owner.unobserve(subscription)
+        if day.orders_watch is not None:
+            unwatch(day.orders_watch)
 
     def _fresh(self, date: str) -> _Day | None:
         day = self._days.get(date)

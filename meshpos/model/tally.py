@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from pycrdt import Doc, Map, MapEvent, Subscription
+from pycrdt import Doc, Map, Subscription
 
+from meshpos.model._order_events import OrderChange, OrderWatch, unwatch, watch
 from meshpos.model._records import decoded
 from meshpos.model.ledger_layout import order_key, receipt_payment, sale_move_count
 from meshpos.model.records import INVENTORY_MOVES, LEDGER_RECORDS, RECEIPTS
@@ -125,6 +126,7 @@ class LedgerTally:
             for name in (*_FLAT_ROOTS, "shift_closes", "cash_moves", "orders")
         }
         self._subscriptions: list[tuple[Map[Any], Subscription]] = []
+        self._orders_watch: OrderWatch | None = None
         # receipt id -> a state vector of this document that holds it (shared by every receipt settled
         # at once): a device whose state covers it holds the receipt (see :meth:`receipt_state`)
         self._receipts_at: dict[str, dict[int, int]] = {}
@@ -136,11 +138,10 @@ class LedgerTally:
         self._receipts_at = dict.fromkeys(self._unsettled, loaded)
         self._unsettled.clear()
         for name, root in self._roots.items():
-            if name == "orders":
-                sub = root.observe_deep(self._on_orders)
-            else:
-                sub = root.observe(self._root_observer(name))
-            self._subscriptions.append((root, sub))
+            if name != "orders":
+                self._subscriptions.append((root, root.observe(self._root_observer(name))))
+        # the orders' deep observer is the day's shared one (the day index follows it too)
+        self._orders_watch = watch(doc, self._on_orders)
 
     @property
     def doc(self) -> Doc[Any]:
@@ -150,6 +151,9 @@ class LedgerTally:
         for root, sub in self._subscriptions:
             root.unobserve(sub)
         self._subscriptions.clear()
+        if self._orders_watch is not None:
+            unwatch(self._orders_watch)
+            self._orders_watch = None
 
     def receipt_state(self, receipt_id: str) -> dict[int, int] | None:
         """A state vector of this document that includes ``receipt_id`` (the document's state when the
@@ -270,13 +274,11 @@ class LedgerTally:
                 value = change.get("newValue" if added else "oldValue")
                 self._count_record(name, key, value, added)
 
-    def _on_orders(self, events: list[Any], _txn: object) -> None:
-        for event in events:
-            if not isinstance(event, MapEvent):
+    def _on_orders(self, changes: list[OrderChange]) -> None:
+        for path, keys in changes:
+            if keys is None:  # not a map's change
                 continue
-            found: Any = event  # pycrdt's MapEvent declares its attributes only at run time
-            path = list(found.path)
-            for key, change in found.keys.items():
+            for key, change in keys.items():
                 action = change.get("action")
                 if action not in ("add", "delete"):
                     continue
