@@ -38,7 +38,7 @@ from typing import Any
 from pycrdt import Doc, Map
 
 from meshpos.errors import UnknownRecord
-from meshpos.model._order_events import OrderChange, OrderWatch, unwatch, watch
+from meshpos.model._root_events import RootChange, RootWatch, unwatch, watch
 from meshpos.model.documents import day_of, is_ledger, ledger_name
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Order, Receipt, Shift
@@ -72,8 +72,10 @@ class _Ids:
                 self.ids.add(key)
                 self.added.add(key)
 
-    def on_event(self, event: Any) -> None:  # one parameter: pycrdt passes the transaction to two
-        self.on_keys(event.keys)
+    def on_changes(self, changes: list[RootChange]) -> None:  # the root's own (model/_root_events)
+        for _, keys in changes:
+            if keys is not None:
+                self.on_keys(keys)
 
     def look(self, listing: Callable[[], list[str]], check: bool) -> tuple[set[str], set[str]]:
         """(ids added, ids removed) since the last look; the ids listed whole when they are not known
@@ -97,7 +99,8 @@ class _Day:
     move_keys: _Ids
     refund_keys: _Ids
     subscriptions: list[tuple[Any, Any]]  # (what is observed, its subscription)
-    orders_watch: OrderWatch | None = None  # its part of the day's shared observer of the orders
+    # its part of the day's shared observers of the roots (model/_root_events: the tally's too)
+    watches: list[RootWatch] = field(default_factory=list)
     changed: bool = True
     # a change not this replica's own alone came since the last look: check the ids against the maps
     unsure: bool = True
@@ -199,7 +202,7 @@ class DayIndex:
             if not day.unsure and not _own_only(event.before_state, event.after_state, own):
                 day.unsure = True
 
-        def on_orders(changes: list[OrderChange]) -> None:
+        def on_orders(changes: list[RootChange]) -> None:
             for path, keys in changes:
                 if path:
                     day.touched.add(str(path[0]))
@@ -207,9 +210,13 @@ class DayIndex:
                     day.orders.on_keys(keys)
 
         day.subscriptions.append((doc, doc.observe(changed)))
-        day.orders_watch = watch(doc, on_orders)  # the day's shared deep observer of its orders
-        for ids in (receipts, moves, refunds):
-            day.subscriptions.append((ids.root, ids.root.observe(ids.on_event)))
+        day.watches.append(watch(doc, on_orders))
+        for root, ids in (
+            (RECEIPTS.root, receipts),
+            (CASH_MOVES.root, moves),
+            (REFUNDS.root, refunds),
+        ):
+            day.watches.append(watch(doc, ids.on_changes, root, deep=False))
         return day
 
     def forget(self, date: str) -> None:
@@ -222,8 +229,8 @@ class DayIndex:
         day = self._days.pop(date)
         for owner, subscription in day.subscriptions:
             owner.unobserve(subscription)
-        if day.orders_watch is not None:
-            unwatch(day.orders_watch)
+        for held in day.watches:
+            unwatch(held)
 
     def _fresh(self, date: str) -> _Day | None:
         day = self._days.get(date)

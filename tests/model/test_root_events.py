@@ -1,4 +1,4 @@
-"""One shared deep observer per day's orders (``model/_order_events``, issue 18, observers): the tally and
+"""One shared deep observer per day's orders (``model/_root_events``, issue 18, observers): the tally and
 the day index hear exactly what pycrdt's own ``observe_deep`` reported to each before, at no pycrdt event
 conversion, and a day they both let go of is freed."""
 
@@ -8,6 +8,7 @@ import gc
 import json
 import random
 import weakref
+from functools import partial
 from typing import Any
 
 import pycrdt._base
@@ -16,13 +17,16 @@ from pycrdt import Doc, Map, MapEvent, merge_updates
 
 from meshpos.errors import MeshposError
 from meshpos.model import Replica, Venue
-from meshpos.model._order_events import OrderChange, unwatch, watch
+from meshpos.model._root_events import RootChange, unwatch, watch
 from meshpos.model.day_index import DayIndex, _Ids
 from meshpos.model.documents import ledger_name
 from meshpos.model.sample import CASHIER, sample_catalog
-from meshpos.model.tally import LedgerTally
+from meshpos.model.tally import _FLAT_ROOTS, LedgerTally
 
 NOW = 1_764_064_800_000
+_INDEXED = ("orders", "receipts", "cash_moves", "refunds")  # the roots the day index keeps ids of
+# every root the tally or the index follows
+_ROOTS = tuple(dict.fromkeys((*_FLAT_ROOTS, "shift_closes", *_INDEXED)))
 
 
 def _as_read(value: Any) -> Any:
@@ -30,7 +34,7 @@ def _as_read(value: Any) -> Any:
     return ("map", value.to_py()) if isinstance(value, Map) else value
 
 
-def _changes_read(changes: list[OrderChange]) -> list[Any]:
+def _changes_read(changes: list[RootChange]) -> list[Any]:
     return [
         (
             list(path),
@@ -42,37 +46,50 @@ def _changes_read(changes: list[OrderChange]) -> list[Any]:
     ]
 
 
-def _from_pycrdt(events: list[Any]) -> list[OrderChange]:
+def _from_pycrdt(events: list[Any]) -> list[RootChange]:
     """pycrdt's converted events as the tally and the index read them before (path, a map's keys)."""
-    return [OrderChange(list(e.path), e.keys if isinstance(e, MapEvent) else None) for e in events]
+    return [RootChange(list(e.path), e.keys if isinstance(e, MapEvent) else None) for e in events]
 
 
 class _Before:
-    """A day's orders followed through pycrdt's own ``observe_deep``, as the tally and the day index
-    each did before: a tally counting from it, the index's touched order ids and root ids, and every
-    change as read."""
+    """A day followed through pycrdt's own observers, as the tally and the day index each did before
+    (``observe_deep`` on the orders, ``observe`` on each flat root): a tally counting from them, the
+    index's touched order ids and each root's ids, and every change as read, by root."""
 
     def __init__(self, doc: Doc[Any]) -> None:
         self.tally = LedgerTally(doc)
-        held = self.tally._orders_watch
-        assert held is not None
-        unwatch(held)
-        self.tally._orders_watch = None
-        self.orders: Map[Any] = doc.get("orders", type=Map)
-        self.ids = _Ids(self.orders)
+        for held in self.tally._watches:
+            unwatch(held)
+        self.tally._watches.clear()
+        self.ids = {root: _Ids(doc.get(root, type=Map)) for root in _INDEXED}
         self.touched: set[str] = set()
-        self.seen: list[Any] = []
-        self.subscription = self.orders.observe_deep(self._on_events)
+        self.seen: dict[str, list[Any]] = {root: [] for root in _ROOTS}
+        self.subscriptions = []
+        for root in _ROOTS:
+            observed: Map[Any] = doc.get(root, type=Map)
+            if root == "orders":
+                sub = observed.observe_deep(self._on_orders)
+            else:
+                sub = observed.observe(partial(self._on_root, root))
+            self.subscriptions.append((observed, sub))
 
-    def _on_events(self, events: list[Any]) -> None:
+    def _on_orders(self, events: list[Any]) -> None:
         changes = _from_pycrdt(events)
-        self.seen += _changes_read(changes)
+        self.seen["orders"] += _changes_read(changes)
         self.tally._on_orders(changes)
         for path, keys in changes:  # day_index's on_orders before
             if path:
                 self.touched.add(str(path[0]))
             elif keys is not None:
-                self.ids.on_keys(keys)
+                self.ids["orders"].on_keys(keys)
+
+    def _on_root(self, root: str, event: Any) -> None:
+        changes = [RootChange([], event.keys)]  # the tally's _on_root and _Ids.on_event read keys
+        self.seen[root] += _changes_read(changes)
+        if root in self.tally._roots:
+            self.tally._on_root(root, changes)
+        if root in self.ids:
+            self.ids[root].on_keys(event.keys)
 
 
 def _older_order(venue: Venue, rng: random.Random, step: int) -> None:
@@ -151,10 +168,11 @@ def test_the_shared_observer_hands_the_tally_and_the_index_what_pycrdt_reported(
     before = [_Before(doc) for doc in docs]
     tallies = [LedgerTally(doc) for doc in docs]
     indexes = [DayIndex(venue) for venue in venues]
-    seen: list[list[Any]] = [[] for _ in docs]
+    seen: list[dict[str, list[Any]]] = [{root: [] for root in _ROOTS} for _ in docs]
     spies = [
-        watch(doc, lambda c, s=s: s.extend(_changes_read(c)))
+        watch(doc, lambda c, s=s[root]: s.extend(_changes_read(c)), root, deep=root == "orders")
         for doc, s in zip(docs, seen, strict=True)
+        for root in _ROOTS
     ]
     for index in indexes:
         index._follow()
@@ -177,36 +195,37 @@ def test_the_shared_observer_hands_the_tally_and_the_index_what_pycrdt_reported(
             assert seen[r] == before[r].seen, (seed, step, r)
             assert tallies[r].counts() == before[r].tally.counts(), (seed, step, r)
             assert day.touched == before[r].touched, (seed, step, r)
-            assert day.orders.ids == before[r].ids.ids
-            assert day.orders.added == before[r].ids.added
-            assert day.orders.removed == before[r].ids.removed
+            kept = {"orders": day.orders, "receipts": day.receipt_keys}
+            kept |= {"cash_moves": day.move_keys, "refunds": day.refund_keys}
+            for root, ids in kept.items():
+                old = before[r].ids[root]
+                assert (ids.ids, ids.added, ids.removed) == (old.ids, old.added, old.removed)
     for j in range(3):
         for author, update in log:
             if author != j:
                 venues[j].replica.apply(name, update)
-    assert any(seen), "nothing was heard"
+    assert all(seen[0][root] for root in ("orders", "receipts")), "nothing was heard"
     for doc, tally, old in zip(docs, tallies, before, strict=True):
         assert tally.counts() == old.tally.counts()
         tally.recount()
         assert tally.counts() == LedgerTally(doc).counts()
-    for doc, spy in zip(docs, spies, strict=True):
+    for spy in spies:
         unwatch(spy)
-        assert doc is not None
 
 
-def test_a_tally_and_a_day_index_convert_no_pycrdt_deep_event(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Following a day's orders costs no pycrdt event objects (``observe_deep_callback`` builds them per
-    subscription: two per change before, one for the tally, one for the index)."""
-    converted = []
-    original = pycrdt._base.observe_deep_callback
+def test_a_tally_and_a_day_index_convert_no_pycrdt_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Following a day costs no pycrdt event objects (``observe_callback``/``observe_deep_callback``
+    build them per subscription: before, per sale received, one of each per root the tally or the
+    index observes and that the sale changed)."""
+    converted: list[str] = []
+    for name in ("observe_callback", "observe_deep_callback"):
+        original = getattr(pycrdt._base, name)
 
-    def counting(*args: Any) -> None:
-        converted.append(1)
-        original(*args)
+        def counting(*args: Any, name: str = name, original: Any = original) -> None:
+            converted.append(name)
+            original(*args)
 
-    monkeypatch.setattr(pycrdt._base, "observe_deep_callback", counting)
+        monkeypatch.setattr(pycrdt._base, name, counting)
     seller = Venue(Replica(), device="R1")
     sample_catalog(seller.catalog)
     seller.open_shift_now(CASHIER, 0, NOW)
@@ -223,6 +242,7 @@ def test_a_tally_and_a_day_index_convert_no_pycrdt_deep_event(
             receiver.replica.apply(change.document, change.update)
     assert tally.counts()["R1"]["receipts"] == 3
     assert index._days[seller.business_date(NOW)].touched
+    assert len(index._days[seller.business_date(NOW)].receipt_keys.ids) == 3
     assert converted == []
 
 
@@ -251,9 +271,9 @@ def test_a_day_let_go_of_by_both_is_freed_and_one_left_still_hears() -> None:
 
 def test_a_listener_that_raises_stops_neither_the_other_nor_is_swallowed() -> None:
     doc: Doc[Any] = Doc()
-    heard: list[list[OrderChange]] = []
+    heard: list[list[RootChange]] = []
 
-    def fails(changes: list[OrderChange]) -> None:
+    def fails(changes: list[RootChange]) -> None:
         raise ValueError("listener failed")
 
     first, second = watch(doc, fails), watch(doc, heard.append)
