@@ -152,7 +152,7 @@ class Node(VenueReads, RegisterOperations):
         status.publish_owed()
         release_memory()
         days = DayCloser(engine, numbers.venue, status, config, now_ms=self.now_ms)
-        engine.subscribe(self._on_engine_event)
+        engine.subscribe(self._on_engine_event, DayClosed)
         acks = KitchenAcks(engine, numbers.venue, self.now_ms) if config.role == "kds" else None
         last_z = LastZ(engine, numbers.venue, self.now_ms) if config.role == "register" else None
         revocations.on_revoked = lambda device: mesh.drop(device, "revoked")

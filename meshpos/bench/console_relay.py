@@ -56,7 +56,7 @@ class BenchRelay:
             role="register",
             sync_config=SyncConfig.paced(HEARTBEAT_S, MAX_MESSAGE_SIZE),
         )
-        engine.subscribe(self._on_event)
+        engine.subscribe(self._on_event, PeerJoined, PeerClosed)
         await engine.open()
         engine.start_ticking(TICK_S)
         parts = urlsplit(url)

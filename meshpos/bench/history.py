@@ -5,7 +5,9 @@ days of ``--receipts-per-day`` sales and an open day of ``--open-day`` sales (:m
 same register with the same open day and no history, starts each as a ``meshpos node`` process in the same
 run and measures, from outside:
 
-* ``start_s`` — from the process start until its API answers ``GET /health``;
+* ``start_s`` — from the process start until its API answers ``GET /health``, and ``start_cpu_ms`` the
+  node's CPU by then; ``start_after_crash_s``/``_cpu_ms`` the same for a start that finds no clean-close
+  stamp and checks the whole file (issue 18), and ``history_quick_check_ms`` that check alone;
 * ``rss_start_mb`` / ``rss_mb`` — the node process's resident memory after start / after the sales;
 * ``idle_cpu_ms_per_s`` — CPU the node burns while nobody uses it (no page, no peer), and
   ``idle_cpu_page_open_ms_per_s`` with the register page's event stream open and nothing changing;
@@ -28,6 +30,7 @@ import json
 import math
 import os
 import platform
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ from meshpos.bench.history_node import Page, RegisterProcess, cpu_ms, rss_kb
 from meshpos.bench.report import work_dir
 from meshpos.errors import MeshposError
 from meshpos.model.sample import CASHIER, MANAGER
+from meshpos.store.lock import lock_path
 
 TARGETS: dict[str, float] = {
     "rss_ratio_vs_no_history": 1.3,
@@ -101,11 +105,27 @@ def _sale(register: RegisterProcess, page: Page) -> float:
     return (time.perf_counter() - began) * 1000
 
 
+async def _checked_start(fixture: Fixture, label: str) -> tuple[float, float]:
+    """A start as after a crash: the lock file without the clean-close stamp (``store.clean_close``),
+    so the node checks the whole file; seconds to ``/health`` and the node's CPU ms by then. The node is
+    then stopped cleanly, which stamps the file for the measured start."""
+    lock_path(fixture.config.db_path).write_text("")
+    register = RegisterProcess(fixture)
+    try:
+        progress(f"{label}: starting the node after a (simulated) crash")
+        start_s = await register.start()
+        return start_s, cpu_ms(register.pid)
+    finally:
+        await register.stop()
+
+
 async def _measure(fixture: Fixture, label: str, args: argparse.Namespace) -> dict[str, Any]:
+    checked_s, checked_cpu = await _checked_start(fixture, label)
     register = RegisterProcess(fixture)
     try:
         progress(f"{label}: starting the node")
         start_s = await register.start()
+        start_cpu = cpu_ms(register.pid)
         rss_start = rss_kb(register.pid)
         progress(f"{label}: up in {start_s:.2f} s, {rss_start / 1024:.0f} MB; idle")
         idle = await _idle(register, args.idle_s)
@@ -136,6 +156,9 @@ async def _measure(fixture: Fixture, label: str, args: argparse.Namespace) -> di
             page.close()
         return {
             "start_s": round(start_s, 3),
+            "start_cpu_ms": round(start_cpu),
+            "start_after_crash_s": round(checked_s, 3),
+            "start_after_crash_cpu_ms": round(checked_cpu),
             "rss_start_mb": round(rss_start / 1024, 1),
             "rss_mb": round(rss_kb(register.pid) / 1024, 1),
             "rss_helpers_mb": round(register.helpers_rss_kb() / 1024, 1),
@@ -160,6 +183,18 @@ async def _start_rss_kb(fixture: Fixture, label: str) -> tuple[int, float]:
         return rss_kb(register.pid), start_s
     finally:
         await register.stop()
+
+
+def _quick_check_ms(fixture: Fixture) -> float:
+    """``PRAGMA quick_check`` of the fixture's file alone (what a start after a crash adds), warm cache."""
+    path = fixture.config.db_path
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True)
+    try:
+        began = time.perf_counter()
+        conn.execute("PRAGMA quick_check").fetchall()
+        return round((time.perf_counter() - began) * 1000, 1)
+    finally:
+        conn.close()
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -198,6 +233,7 @@ async def _main(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             "history_receipts": args.days * args.receipts_per_day + args.open_day,
             "history_db_mb": history.db_mb,
             "history_build_s": history.build_s,
+            "history_quick_check_ms": await asyncio.to_thread(_quick_check_ms, history),
         },
         **runs,
         "kb_day": {

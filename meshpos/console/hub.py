@@ -122,7 +122,17 @@ class VenueHub(DayClosing):
         self._reading: Counter[str] = Counter()
         self._pumping: asyncio.Task[None] | None = None  # the ticker's pump (pump_soon)
         self._drafts = Drafts(self.engine, self.documents, self.catch_up)
-        self.engine.subscribe(self._on_event)
+        self.engine.subscribe(
+            self._on_event,
+            DocumentChanged,
+            Committed,
+            DayClosed,
+            PeerJoined,
+            LinkClosed,
+            PeerClosed,
+            UpdateRejected,
+            ClientIdAlarm,
+        )
         self.documents.reports = self.sync.console_reports
 
     @property

@@ -48,6 +48,7 @@ from typing import TypeVar
 
 from meshpos.engine.changes import ChangeFeed, Subscription
 from meshpos.engine.closing import ClosingDays, DayClosed, DayOpened
+from meshpos.engine.fanout import Fanout
 from meshpos.engine.links import LinkClosed, LinkOpened, LinkRefused, Links
 from meshpos.engine.stores import DocumentStore
 from meshpos.errors import MeshposError, PeerTimeout, WriteFailed
@@ -149,7 +150,7 @@ class Engine(ClosingDays, Links):
         self._clock = clock
         self._interval = received_commit_interval
         self._links: dict[str, tuple[LinkPeer, Send]] = {}
-        self._listeners: list[Listener] = []
+        self._fanout: Fanout[EngineEvent] = Fanout()
         self._meta_hooks: list[MetaHook] = []
         self._lock = asyncio.Lock()
         self._uncommitted: list[tuple[str, bytes, bool]] = []
@@ -208,9 +209,11 @@ class Engine(ClosingDays, Links):
 
     # --- subscribers --------------------------------------------------------------------------------
 
-    def subscribe(self, listener: Listener) -> None:
-        """Call ``listener`` with every event, in order, inside the pump (it must not block)."""
-        self._listeners.append(listener)
+    def subscribe(self, listener: Listener, *kinds: type[EngineEvent]) -> None:
+        """Call ``listener`` with every event of ``kinds`` (none: every event), in order, inside the
+        pump (it must not block). **Changed** (issue 18, fanout): an event goes only to the listeners
+        of its type (:class:`~meshpos.engine.fanout.Fanout`)."""
+        self._fanout.add(listener, kinds)
 
     def add_meta(self, hook: MetaHook) -> None:
         self._meta_hooks.append(hook)
@@ -224,8 +227,7 @@ class Engine(ClosingDays, Links):
         self._feed.publish(presence=True)
 
     def _emit(self, event: EngineEvent) -> None:
-        for listener in self._listeners:
-            listener(event)
+        self._fanout.emit(event)
 
     # --- writes -------------------------------------------------------------------------------------
 

@@ -75,7 +75,7 @@ class DayCloser:
         self._moved = 0
         self._today_for: tuple[int, int] | None = None
         self._today_was = ""
-        engine.subscribe(self._on_event)
+        engine.subscribe(self._on_event, DocumentChanged, DayOpened, DayClosed)
 
     def _on_event(self, event: EngineEvent) -> None:
         if isinstance(event, DocumentChanged | DayOpened | DayClosed):

@@ -31,7 +31,7 @@ class KitchenAcks:
         self._pending: set[str] = set()  # kitchen days with tickets maybe not acknowledged yet
         self._task: asyncio.Task[None] | None = None
         self._failed: set[str] = set()  # days whose failure was logged (logged once per day)
-        engine.subscribe(self._on_event)
+        engine.subscribe(self._on_event, Committed)
 
     def start(self) -> None:
         """Acknowledge what the store brought (a kds restarted before it wrote its acknowledgements)."""

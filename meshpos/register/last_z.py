@@ -34,7 +34,7 @@ class LastZ:
         self._wanted = False
         self._task: asyncio.Task[None] | None = None
         self._failed: set[str] = set()  # days whose failure was logged (once per day)
-        engine.subscribe(self._on_event)
+        engine.subscribe(self._on_event, Committed)
 
     def start(self) -> None:
         """Look once at what the store brought (a register restarted between the Zs)."""

@@ -69,7 +69,7 @@ class ReceiptCounter:
             receipt_series=tag,
         )
         self._learned = False  # a fresh register just learned its numbers: commit them
-        engine.subscribe(self._on_event)
+        engine.subscribe(self._on_event, Committed, PeerLive)
         engine.add_meta(self.meta)
         if config.role != "register":
             return

@@ -90,7 +90,9 @@ class StatusService:
         self._shown_at = float("-inf")
         self._spreading = False  # the latest sale is not yet known on every device (``_refresh_s``)
         self._refresh_s = config.heartbeat_interval
-        engine.subscribe(self._on_event)
+        engine.subscribe(
+            self._on_event, DocumentChanged, DayClosed, PeerJoined, PeerLive, PeerClosed, LinkClosed
+        )
 
     def _on_event(self, event: EngineEvent) -> None:
         if isinstance(

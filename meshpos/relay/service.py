@@ -78,7 +78,7 @@ class RelayService:
         self._console_seq = -1  # the console's heartbeats seen on this link, and what they held
         self._console_clocks = -1
         self._stalled_beats = 0
-        engine.subscribe(self._on_event)
+        engine.subscribe(self._on_event, LinkOpened, PeerLive, LinkClosed, LinkRefused)
 
     def start(self) -> None:
         if self._factory is not None:

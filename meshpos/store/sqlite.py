@@ -27,6 +27,7 @@ from meshpos.store.base import (
     merge,
     summarize,
 )
+from meshpos.store.clean_close import matches, stamp
 from meshpos.store.lock import DatabaseLock
 from meshpos.store.merger import INLINE_BYTES, Merger
 from meshpos.store.schema import DDL, MIGRATIONS, SCHEMA_VERSION, inspect
@@ -63,6 +64,9 @@ class SqliteStore:
         self._lock = lock
         self.created = created  # this open made the database (the file was missing or empty)
         self._closed = False
+        self._verified = (
+            False  # the file was checked (or stamped intact) when opened: stamp it on close
+        )
         self._writer = Writer(
             writer,
             reader,
@@ -98,7 +102,11 @@ class SqliteStore:
         path = Path(path)
         lock = await DatabaseLock.acquire(path)
         try:
-            version = await asyncio.to_thread(inspect, path, check_integrity=check_integrity)
+            # **Changed** (issue 18, startup): the file we closed cleanly last time is not read whole
+            intact = await asyncio.to_thread(matches, path, lock.stamp_found)
+            version = await asyncio.to_thread(
+                inspect, path, check_integrity=check_integrity and not intact
+            )
             if version == 0 and not create:
                 raise MissingDatabase(f"{path} is {_describe_new(path)}")
             writer = await _connect(path)
@@ -128,6 +136,7 @@ class SqliteStore:
             max_batch=max_batch,
             merge_inline_bytes=merge_inline_bytes,
         )
+        store._verified = check_integrity or intact
         if start_merge_helper:
             try:
                 await asyncio.to_thread(store._merger.start)
@@ -295,19 +304,27 @@ class SqliteStore:
         return str(rows[0][0]) if rows else None
 
     async def close(self) -> None:
-        """Commit what is queued, then close both connections. Safe to call twice."""
+        """Commit what is queued, then close both connections. Safe to call twice.
+
+        A close with nothing failed, of a file checked when opened, leaves the clean-close stamp for
+        the next open (``store.clean_close``): that open then skips ``quick_check``."""
         if self._closed:
             return
         self._closed = True
+        clean = None
+        written = False
         try:
             await self._writer.close()
+            written = True
         finally:
             try:
                 await self._db.close()
                 await self._reader.close()
                 await asyncio.to_thread(self._merger.close)
+                if written and self._verified and self.stats.failed_transactions == 0:
+                    clean = await asyncio.to_thread(stamp, self.path)
             finally:
-                self._lock.release()  # last: nothing of ours touches the file after this
+                self._lock.release(clean)  # last: nothing of ours touches the file after this
 
     def _check_open(self) -> None:
         if self._writer.closing:

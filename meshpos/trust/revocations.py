@@ -41,7 +41,7 @@ class Revocations:
         self.on_revoked: Callable[[str], None] = lambda device: None
         for entry in json.loads(stored or "[]"):
             self._deny.add(entry)
-        engine.subscribe(self._on_event)
+        engine.subscribe(self._on_event, DocumentChanged, Committed)
         engine.add_meta(self._meta)
         self.refresh()
 

@@ -23,6 +23,9 @@ from meshpos.store import SqliteStore
 DAYS, PER_DAY, OPEN_DAY, KB_DAY, SALES = 3, 20, 20, 60, 3
 RUN_FIGURES = {
     "start_s": float,
+    "start_cpu_ms": int,
+    "start_after_crash_s": float,
+    "start_after_crash_cpu_ms": int,
     "rss_start_mb": float,
     "rss_mb": float,
     "rss_helpers_mb": float,
@@ -94,6 +97,7 @@ def test_a_tiny_run_prints_every_figure_and_its_fixture_holds_the_days(
         assert figures["rss_start_mb"] > 10  # a Python process, not a misread of /proc
         assert figures["rss_mb"] > 10
         assert 0 < figures["start_s"] < 120
+        assert 0 < figures["start_after_crash_s"] < 120
         assert figures["page_loads"] >= 1  # the page loaded at least once when it opened
         assert figures["old_refund_ms"] > 0
 
@@ -105,6 +109,7 @@ def test_a_tiny_run_prints_every_figure_and_its_fixture_holds_the_days(
     assert isinstance(report["open_day_kb_per_receipt"], float | int)
     assert report["kb_day"]["receipts"] == KB_DAY
     assert report["fixture"]["history_receipts"] == DAYS * PER_DAY + OPEN_DAY
+    assert report["fixture"]["history_quick_check_ms"] >= 0
     assert report["targets"] == {f"{key}_max": value for key, value in TARGETS.items()}
     assert set(report["targets_met"]) == set(TARGETS)
     assert len(report["machine"]["load_avg_before"]) == 3
