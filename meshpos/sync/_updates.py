@@ -121,10 +121,20 @@ def held_clocks(doc: Doc[Any]) -> Mapping[int, int]:
 
 
 def held_state(doc: Doc[Any]) -> tuple[bytes, Mapping[int, int]]:
-    """``doc``'s state vector, as pycrdt encodes it and as :func:`held_clocks` reads it."""
+    """``doc``'s state vector, as pycrdt encodes it and as :func:`held_clocks` reads it. A state
+    not seen yet is most often ``doc``'s last one with one author's clock moved (the update just
+    applied): its parse is derived from that one's (:func:`_derive`), else parsed whole."""
     state = doc.get_state()
     found = _HELD.get(state)
-    return state, (found if found is not None else _parse_state(state))
+    if found is None:
+        last = _LAST.get(id(doc))  # (any state would do: a derivation is checked byte for byte)
+        found = _derive(last, state) if last is not None else None
+        if found is None:
+            found = _parse_state(state)
+        if len(_LAST) >= _MAX_HELD:
+            _LAST.clear()
+        _LAST[id(doc)] = state
+    return state, found
 
 
 def new_authors(
@@ -152,6 +162,66 @@ def _parse_state(state: bytes) -> dict[int, int]:
     return found
 
 
+def _derive(last: bytes, state: bytes) -> dict[int, int] | None:
+    """The parse of ``state`` from that of ``last`` (kept in :data:`_HELD`) when ``state`` is
+    ``last`` with one clock's var-uint replaced by another (whatever its length): the bytes before
+    that clock and after it are equal, and what lies between is one var-uint. A var-uint ends at
+    its only byte below 0x80, so both split into the same var-uints but that one: the same
+    clients in the same order, one clock new. None when it is not so (a new client, several
+    clocks moved, an order of entries pycrdt changed): the caller parses ``state`` whole."""
+    parse = _HELD.get(last)
+    if parse is None or last == state:
+        return None
+    start = _mismatch(last, state)  # back to the var-uint of ``last`` holding it
+    if start >= len(last):
+        return None
+    while start > 0 and last[start - 1] >= 0x80:
+        start -= 1
+    # var-uints before it: the count, then (client, clock) pairs; a clock is an even one (from 2)
+    before = len(last[:start].translate(None, _HIGH))
+    if before < 2 or before % 2:
+        return None
+    end = start
+    while end < len(last) and last[end] >= 0x80:
+        end += 1
+    if end >= len(last):
+        return None
+    tail = len(last) - end - 1  # bytes after that clock
+    if len(state) - tail <= start or state[len(state) - tail :] != last[end + 1 :]:
+        return None
+    clock = state[start : len(state) - tail]
+    if len(clock.translate(None, _HIGH)) != 1 or clock[-1] >= 0x80:
+        return None  # not one var-uint
+    first = start - 1  # the client's var-uint, before that clock
+    while first > 0 and last[first - 1] >= 0x80:
+        first -= 1
+    client = _uint(last[first:start])
+    if parse.get(client) != _uint(last[start : end + 1]):
+        return None  # (pycrdt never repeats a client; a parse of such bytes keeps the last)
+    found = dict(parse)
+    found[client] = _uint(clock)
+    if len(_HELD) >= _MAX_HELD:
+        _HELD.clear()
+    _HELD[state] = found
+    return found
+
+
+def _mismatch(a: bytes, b: bytes) -> int:
+    """The first index at which ``a`` and ``b`` (not equal) differ, or the shorter one's length."""
+    low, high = 0, min(len(a), len(b))
+    if a[:high] == b[:high]:
+        return high
+    while high - low > 1:  # a[:low] == b[:low], a[:high] != b[:high]
+        mid = (low + high) // 2
+        if a[low:mid] == b[low:mid]:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+#: bytes with the high bit set: deleted, what is left counts a run's var-uints (:func:`_derive`)
+_HIGH = bytes(range(0x80, 0x100))
 #: one var-uint: continuation bytes (high bit set), then its last byte
 _VAR_UINT = re.compile(rb"[\x80-\xff]*[\x00-\x7f]")
 
@@ -167,6 +237,7 @@ def _uint(data: bytes) -> int:
 
 
 _HELD: dict[bytes, dict[int, int]] = {}  # a state vector's bytes -> its parse (:func:`held_clocks`)
+_LAST: dict[int, bytes] = {}  # id of a document -> its last state seen (:func:`held_state`)
 _MAX_HELD = 256  # a few per open document: this one and its last states
 
 
