@@ -7,7 +7,8 @@ link, the author is not known yet) the node floods it to its other sessions inst
 source is linked to; a copy that arrives twice applies nothing and goes no further.
 
 Each node's place in each author's tree (its parent, its children) is kept until the graph changes
-(``_spread._graph``): what a received update costs here is a few look-ups. A mixin of
+(``_spread._graph``), and the answer for each (source node, author) until what the graph and the client
+table are built from changes: what a received update costs here is one look-up. A mixin of
 :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
 """
 
@@ -19,13 +20,16 @@ from typing import TYPE_CHECKING
 from meshpos.errors import RemoteProtocolError
 from meshpos.sync._codec import encode_doc_message
 from meshpos.sync._messages import SyncUpdate
-from meshpos.sync._presence import PresenceTable
+from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._session import Session
 from meshpos.sync._states import EXCHANGING
 from meshpos.sync._topology import TOPOLOGY_FEATURE, tree
 from meshpos.sync._updates import header_authors
 
 log = logging.getLogger("meshpos.sync")
+
+#: (source, author) answers kept at most (:meth:`Forwarding._children_for`)
+MAX_TARGETS = 1024
 
 
 class Forwarding:
@@ -34,6 +38,12 @@ class Forwarding:
     _sessions: dict[str, Session]
     _presence: PresenceTable
     _trees: dict[str, tuple[str | None, frozenset[str]]]  # origin -> (our parent, our children)
+    _far: FarTable
+    _discovered: frozenset[str]
+    # (source node, author) -> our children in its tree when the update came from our parent in it,
+    # else None; kept while what the graph and the client table are built from stays (``_targets_for``)
+    _targets: dict[tuple[str, int], frozenset[str] | None]
+    _targets_for: tuple[int, int, frozenset[str], int] | None
     _tree_failed = False  # logged once
 
     if TYPE_CHECKING:
@@ -100,7 +110,29 @@ class Forwarding:
     ) -> frozenset[str] | None:
         if authors is None or len(authors) != 1:
             return None
-        origin = self._client_nodes().get(next(iter(authors)))
+        (author,) = authors
+        # what ``_graph`` and ``_client_nodes`` are built from (``_spread``): while it stays, so do
+        # they and the answer for (source, author); a received update costs a look-up here
+        basis = (self._presence.version, self._far.version, self._discovered, len(self._sessions))
+        if self._targets_for != basis:
+            self._targets, self._targets_for = {}, basis
+        key = (source, author)
+        if key in self._targets:
+            children = self._targets[key]
+        else:
+            children = self._tree_children(source, author)
+            if len(self._targets) >= MAX_TARGETS:  # (a peer picks the authors)
+                self._targets.clear()
+            self._targets[key] = children
+        if children is None:
+            return None
+        linked = {s.peer.node for s in live if s.peer is not None}
+        return children if children <= linked else None
+
+    def _tree_children(self, source: str, author: int) -> frozenset[str] | None:
+        """Our children in the tree from ``author``'s node when ``source`` is our parent in it; None
+        when it is not, or the node is unknown or ours."""
+        origin = self._client_nodes().get(author)
         if origin is None or origin == self.node_id:
             return None
         links = self._graph()
@@ -108,10 +140,7 @@ class Forwarding:
         if place is None:  # kept until the graph changes (``_graph``)
             place = self._trees[origin] = self._place_in_tree(links, origin)
         parent, children = place
-        if parent != source:
-            return None
-        linked = {s.peer.node for s in live if s.peer is not None}
-        return children if children <= linked else None
+        return children if parent == source else None
 
     def _place_in_tree(
         self, links: dict[str, frozenset[str]], origin: str

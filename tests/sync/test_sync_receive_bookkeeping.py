@@ -16,6 +16,8 @@ from meshpos.model.replica import encode_state_vector
 from meshpos.sync import Synchronizer, SyncUpdate
 from meshpos.sync import _exchange as exchange
 from meshpos.sync import _updates as updates
+from meshpos.sync._config import SyncConfig
+from meshpos.sync._topology import DEGREE
 from meshpos.sync.memory import Faults, MemoryNetwork
 
 from .helpers import VENUE, pump, sync_pair
@@ -156,3 +158,141 @@ def test_states_read_in_a_reordering_mesh_equal_a_fresh_parse(
     clocks = [decode_state_vector(state) for state in states]
     assert all(c == clocks[0] for c in clocks)
     assert len(checked) > 400
+
+
+def device(i: int, degree: int) -> Synchronizer:
+    return Synchronizer(
+        venue=VENUE,
+        node_id=f"N{i}",
+        role="register",
+        client_id=3000 + i,
+        config=SyncConfig(degree=degree),
+    )
+
+
+def mesh(
+    count: int, seed: int, faults: Faults | None = None, degree: int = DEGREE
+) -> tuple[MemoryNetwork, list[Any]]:
+    net = MemoryNetwork(random.Random(seed), faults=faults or Faults())
+    nodes = [device(i, degree) for i in range(count)]
+    for node in nodes:
+        net.add(node)
+        node.open_doc(DAY)
+    net.advance(3.0)
+    return net, nodes
+
+
+def write(net: MemoryNetwork, node: Synchronizer, key: str) -> None:
+    node.docs[DAY].get("orders", type=Map)[key] = "x"
+    net.pump(node.node_id)
+    net.advance(0.01, step=0.01)
+
+
+def test_a_forwarded_update_asks_the_graph_nothing_once_its_answer_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ten devices, one sells: where an update goes on from a node (its children in its author's
+    tree) is the same for every update of that author from that source while the membership stays,
+    so the graph and the client table are not consulted per update (before: each, every time)."""
+    net, nodes = mesh(10, 3)
+    seller = nodes[0]
+    write(net, seller, "warm-up")
+    net.advance(0.5)
+    asked: list[str] = []
+    inside = [False]
+    targets, graph, clients = (
+        Synchronizer._tree_targets,
+        Synchronizer._graph,
+        Synchronizer._client_nodes,
+    )
+
+    def tree_targets(self: Synchronizer, *args: Any) -> Any:
+        inside[0] = True
+        try:
+            return targets(self, *args)
+        finally:
+            inside[0] = False
+
+    def counted(name: str, method: Any) -> Any:
+        def call(self: Synchronizer) -> Any:
+            if inside[0]:
+                asked.append(name)
+            return method(self)
+
+        return call
+
+    monkeypatch.setattr(Synchronizer, "_tree_targets", tree_targets)
+    monkeypatch.setattr(Synchronizer, "_graph", counted("graph", graph))
+    monkeypatch.setattr(Synchronizer, "_client_nodes", counted("clients", clients))
+    forwarded = net.stats.sent
+    for k in range(30):
+        write(net, seller, f"o{k}")
+    net.advance(0.5)
+    assert net.stats.sent - forwarded >= 30 * 9  # every device got every update
+    for node in nodes[1:]:
+        assert node.docs[DAY].get_state() == seller.docs[DAY].get_state()
+    assert asked == []
+
+
+def fresh_children(
+    sync: Synchronizer, source: str, authors: frozenset[int] | None, live: list[Any]
+) -> frozenset[str] | None:
+    """``_children_for`` as it was computed per update (nothing kept but the graph's own caches)."""
+    if authors is None or len(authors) != 1:
+        return None
+    origin = sync._client_nodes().get(next(iter(authors)))
+    if origin is None or origin == sync.node_id:
+        return None
+    parent, children = sync._place_in_tree(sync._graph(), origin)
+    if parent != source:
+        return None
+    linked = {s.peer.node for s in live if s.peer is not None}
+    return children if children <= linked else None
+
+
+def test_kept_forwarding_answers_equal_fresh_ones_while_the_mesh_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Seeded: ten devices in a ring (deep trees) writing while the network reorders and
+    duplicates, a device crashes, another joins, a partition heals: every answer of where an update
+    goes on is the one computed afresh at that moment, and every device ends with every write.
+    (Checked outside the observer: ``_tree_targets`` turns an error into a flood.)"""
+    answers: list[frozenset[str] | None] = []
+    wrong: list[tuple[str, str, object, object]] = []
+    children_for = Synchronizer._children_for
+
+    def checked(
+        self: Synchronizer, source: str, authors: frozenset[int] | None, live: list[Any]
+    ) -> frozenset[str] | None:
+        found = children_for(self, source, authors, live)
+        fresh = fresh_children(self, source, authors, live)
+        if found != fresh:
+            wrong.append((self.node_id, source, found, fresh))
+        answers.append(found)
+        return found
+
+    monkeypatch.setattr(Synchronizer, "_children_for", checked)
+    net, _ = mesh(10, 11, Faults(duplicate=0.05, reorder=0.2, jitter=0.005), degree=2)
+    rng = random.Random(12)
+    for k in range(150):
+        write(net, rng.choice(list(net.nodes.values())), f"o{k}")
+        if k == 40:
+            net.crash("N5")
+        elif k == 60:
+            newcomer = device(10, 2)
+            net.add(newcomer)
+            newcomer.open_doc(DAY)
+        elif k == 80:
+            net.partition(["N0", "N1", "N2", "N3", "N4"], ["N6", "N7", "N8", "N9", "N10"])
+        elif k == 110:
+            net.heal()
+        if k % 10 == 0:
+            net.advance(0.5)
+    net.faults = Faults()
+    net.advance(60.0)
+    held = [decode_state_vector(n.docs[DAY].get_state()) for n in net.nodes.values()]
+    assert all(h == held[0] for h in held)
+    assert sum(held[0].values()) >= 150
+    assert wrong == []
+    assert any(a for a in answers)  # children found
+    assert None in answers  # and floods
