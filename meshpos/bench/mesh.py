@@ -27,7 +27,9 @@ over a plain websocket (a star). This bench drives them over pipes and reads the
   Per device (``mesh_scale``): the idle mesh's CPU per second, a receipt's CPU net of idling, the most
   links a device held, and whether the machine was saturated; ``--nodes 6,20,50`` runs each size in
   turn into one report. ``--profile DIR`` writes each register's cProfile of its sales and of the idle
-  mesh (CPU time).
+  mesh (CPU time). ``loop_per_register``: each register's sale phase, its cyclic collections by
+  generation and their pauses, its taps' and commits' p50/p99, and with ``--loop-figures`` what held its
+  event loop (``mesh_meter.SlowCallbacks``).
 * Driving the processes and reading a phase's figures: ``mesh_drive``.
 """
 
@@ -55,7 +57,7 @@ from meshpos.bench.mesh_drive import (
     spawned,
     warm_up,
 )
-from meshpos.bench.mesh_meter import PROFILE_ENV
+from meshpos.bench.mesh_meter import LOOP_ENV, PROFILE_ENV
 from meshpos.bench.mesh_scale import (
     SATURATED,
     load_average,
@@ -346,6 +348,13 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
         "file each phase in DIR, <pid>-<n>.prof (n: 1 warm-up, 2 idle, 3 sales; read with python -m "
         "pstats; the figures of such a run are slowed by the profiler)",
     )
+    parser.add_argument(
+        "--loop-figures",
+        action="store_true",
+        help="time every callback and loop round of each register while it sells (loop_per_register: "
+        "callbacks over 10 ms wall and their CPU, over 2 ms CPU by name, each round's CPU; ~3 us a "
+        "round, which the CPU figures then include)",
+    )
 
 
 def run_mesh_bench(args: argparse.Namespace) -> int:
@@ -357,6 +366,10 @@ def run_mesh_bench(args: argparse.Namespace) -> int:
     if args.profile is not None:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
         os.environ[PROFILE_ENV] = str(Path(args.profile).resolve())  # the workers inherit it
+    if args.loop_figures:
+        os.environ[LOOP_ENV] = "1"  # the workers inherit it
+    else:
+        os.environ.pop(LOOP_ENV, None)
     if args.dir is not None:
         folder = Path(args.dir)
         folder.mkdir(parents=True, exist_ok=True)

@@ -170,6 +170,10 @@ def busy_fraction(before: tuple[int, int] | None, after: tuple[int, int] | None)
     return round((after[0] - before[0]) / (after[1] - before[1]), 3)
 
 
+#: what a register's reply to ``sell`` says of its event loop besides the sales (``mesh_meter``)
+LOOP_FIGURES = ("gc_", "slow_", "heavy_", "round", "tap_", "commit_")
+
+
 async def offer(
     registers: list[Worker], total: int, rate: float, meters: list[Worker]
 ) -> dict[str, Any]:
@@ -216,6 +220,10 @@ async def offer(
         "loop_lag_p99_ms": round(max(r["lag_p99_ms"] for r in replies), 3),
         "loop_lag_max_ms": round(max(r["lag_max_ms"] for r in replies), 3),
         "drain_s": round(drain, 1),
+        # each register's sale phase: collections, long callbacks, taps and commits (mesh_meter)
+        "loop_per_register": [
+            {k: v for k, v in r.items() if k.startswith(LOOP_FIGURES)} for r in replies
+        ],
         "offered_rate": rate,
         "achieved_rate": round((total - 1) / (starts[-1] - starts[0]), 1) if total > 1 else rate,
         "propagation_p50_ms": ms(percentile(delays, 0.50)),

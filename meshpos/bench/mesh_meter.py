@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections import Counter
 from typing import Any
@@ -22,6 +23,9 @@ from meshpos.sync._codec import BATCH, BYE, CHUNK, DIGEST, HEARTBEAT, HELLO, unb
 
 #: a directory: each register process profiles its event-loop thread while it sells (``--profile``)
 PROFILE_ENV = "MESHPOS_BENCH_PROFILE"
+#: set: each register process times every callback and loop round while it sells (``--loop-figures``;
+#: ~3 µs a round, a few % of the CPU figures, so not by default)
+LOOP_ENV = "MESHPOS_BENCH_LOOP"
 
 _ENVELOPES = {HELLO: "hello", CHUNK: "chunk", HEARTBEAT: "heartbeat", BYE: "bye", DIGEST: "digest"}
 _Y_SYNC = {0: "step1", 1: "step2", 2: "update"}
@@ -149,3 +153,118 @@ class _Channel:
 def metered_channel(conn: Any, path: str, meter: LinkMeter) -> Any:
     """``conn`` (a websockets connection) as a pycrdt channel whose sent bytes ``meter`` counts."""
     return _Channel(conn, path, meter)
+
+
+class GcPauses:
+    """Python's cyclic collections in this process while sales are offered: how many of each
+    generation, their total and longest pause (``gc.callbacks``), i.e. whether a slow sale waited
+    for the collector."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.total_s = [0.0, 0.0, 0.0]
+        self.max_s = [0.0, 0.0, 0.0]
+        self.tracked = [0, 0]
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        took, generation = time.perf_counter() - self._started, int(info["generation"])
+        self.count[generation] += 1
+        self.total_s[generation] += took
+        self.max_s[generation] = max(self.max_s[generation], took)
+
+    def __enter__(self) -> GcPauses:
+        self.tracked = [len(gc.get_objects()), 0]  # what a full collection walks (not the frozen)
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+        self.tracked[1] = len(gc.get_objects())
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "gc_collections": self.count,
+            "gc_pause_total_ms": [round(s * 1000, 2) for s in self.total_s],
+            "gc_pause_max_ms": [round(s * 1000, 2) for s in self.max_s],
+            "gc_tracked_before_after": self.tracked,
+            "gc_frozen": gc.get_freeze_count(),
+        }
+
+
+class SlowCallbacks:
+    """What held this process's event loop while sales are offered: each callback (``Handle._run``)
+    that took more than ``threshold`` seconds of wall time (and the CPU it used: the rest is the machine
+    giving the thread's CPU to another), each that used more than a fifth of it of CPU (``heavy``, by
+    name), and the CPU of each loop round (``_run_once``: its callbacks back to back, what a tap made
+    ready waits behind at most; the ``select`` wait is no CPU)."""
+
+    def __init__(self, threshold: float = 0.010) -> None:
+        self.threshold = threshold
+        self.slow: list[float] = []
+        self.slow_cpu: list[float] = []
+        self.heavy: list[float] = []
+        self.names: Counter[str] = Counter()
+        self.rounds: list[float] = []  # CPU of each loop round that ran a callback or more
+        self._originals: tuple[Any, Any] | None = None
+
+    def __enter__(self) -> SlowCallbacks:
+        run, run_once = asyncio.Handle._run, asyncio.BaseEventLoop._run_once  # type: ignore[attr-defined]
+        self._originals = run, run_once
+        meter = self
+
+        def timed(handle: asyncio.Handle) -> None:
+            began, began_cpu = time.perf_counter(), time.thread_time()
+            run(handle)
+            took, cpu = time.perf_counter() - began, time.thread_time() - began_cpu
+            if took > meter.threshold:
+                meter.slow.append(took)
+                meter.slow_cpu.append(cpu)
+            if cpu > meter.threshold / 5:
+                meter.heavy.append(cpu)
+                meter.names[_callback_name(handle)] += 1
+
+        def timed_round(loop: asyncio.BaseEventLoop) -> None:
+            began_cpu = time.thread_time()
+            run_once(loop)
+            meter.rounds.append(time.thread_time() - began_cpu)
+
+        setattr(asyncio.Handle, "_run", timed)  # noqa: B010
+        setattr(asyncio.BaseEventLoop, "_run_once", timed_round)  # noqa: B010
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._originals is not None:
+            setattr(asyncio.Handle, "_run", self._originals[0])  # noqa: B010
+            setattr(asyncio.BaseEventLoop, "_run_once", self._originals[1])  # noqa: B010
+
+    def figures(self) -> dict[str, Any]:
+        busy = [r for r in self.rounds if r > 0.0005]  # the rounds that did more than wake up
+        return {
+            "slow_callbacks": len(self.slow),
+            "slow_callbacks_ms": round(sum(self.slow) * 1000, 1),
+            "slow_callback_max_ms": round(max(self.slow, default=0.0) * 1000, 1),
+            "slow_callbacks_cpu_ms": round(sum(self.slow_cpu) * 1000, 1),
+            "slow_callback_max_cpu_ms": round(max(self.slow_cpu, default=0.0) * 1000, 1),
+            "heavy_callbacks": len(self.heavy),
+            "heavy_callbacks_cpu_ms": round(sum(self.heavy) * 1000, 1),
+            "heavy_callback_names": dict(self.names.most_common(6)),
+            "round_cpu_p50_ms": round(percentile(busy, 0.5) * 1000, 2) if busy else 0.0,
+            "round_cpu_p99_ms": round(percentile(busy, 0.99) * 1000, 2) if busy else 0.0,
+            "round_cpu_max_ms": round(max(busy, default=0.0) * 1000, 2),
+            "rounds_over_threshold": sum(r > self.threshold for r in busy),
+            "rounds_over_half_ms": len(busy),
+        }
+
+
+def _callback_name(handle: asyncio.Handle) -> str:
+    """What a handle runs: a task's coroutine (its qualified name) or the callback's name."""
+    callback = getattr(handle, "_callback", None)
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        coro = owner.get_coro()
+        return f"task {getattr(coro, '__qualname__', repr(coro))}"
+    return str(getattr(callback, "__qualname__", repr(callback)))[:120]

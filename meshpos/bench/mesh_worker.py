@@ -30,9 +30,12 @@ from typing import Any
 import pycrdt
 
 from meshpos.bench.mesh_meter import (
+    LOOP_ENV,
     PROFILE_ENV,
+    GcPauses,
     LinkMeter,
     LoopLag,
+    SlowCallbacks,
     metered_channel,
     percentile,
 )
@@ -170,12 +173,15 @@ class _Register:
             receipt_id, paid = await self.sell_one(k)
             return [receipt_id, started, paid]
 
-        with LoopLag() as lag:
+        slow = SlowCallbacks() if os.environ.get(LOOP_ENV) else None
+        with LoopLag() as lag, GcPauses() as collections, slow or contextlib.nullcontext():
             sales = await asyncio.gather(*(one(k, at) for k, at in plan))
         return {
             "sales": sales,
             "lag_p99_ms": percentile(lag.samples, 0.99) * 1000,
             "lag_max_ms": max(lag.samples, default=0.0) * 1000,
+            **collections.figures(),
+            **(slow.figures() if slow is not None else {}),
         }
 
 
@@ -230,6 +236,8 @@ class _Ours(_Register):
         self.clock = lambda: time.time() + clock_offset
         self.node: Node | None = None
         self.meter.install()
+        self.taps: list[float] = []
+        self.commits: list[float] = []
 
     def receipts(self) -> pycrdt.Map[Any]:
         assert self.node is not None
@@ -240,11 +248,16 @@ class _Ours(_Register):
         """One real sale: open an order, two lines, pay the lot by card (each await: committed)."""
         node = self.node
         assert node is not None
+        t0 = time.perf_counter()
         order = await node.open_order(CASHIER, table=f"T{k % 20}")
+        t1 = time.perf_counter()
         await node.add_line(CASHIER, order.id, PRODUCTS[k % len(PRODUCTS)], 1 + k % 2)
+        t2 = time.perf_counter()
         await node.add_line(CASHIER, order.id, PRODUCTS[(k + 2) % len(PRODUCTS)], 1)
+        t3 = time.perf_counter()
         paid = await node.pay(CASHIER, order.id, "card")
         at = time.perf_counter()
+        self.taps.extend((t1 - t0, t2 - t1, t3 - t2, at - t3))
         if paid.receipt is None:
             raise MeshposError(f"order {order.id} was paid in full but gave no receipt")
         return paid.receipt.id, at
@@ -255,6 +268,14 @@ class _Ours(_Register):
             self.node = make_node(self.config, discovery=False, clock=self.clock)
             await self.node.start()
             started = time.perf_counter()
+            histogram = self.node.metrics.commit_seconds
+            observe = histogram.observe
+
+            def timed(seconds: float, exemplar: dict[str, str] | None = None) -> None:
+                self.commits.append(seconds)  # each commit's time, for the sale phase's figures
+                observe(seconds, exemplar)
+
+            setattr(histogram, "observe", timed)  # noqa: B010 (mypy forbids assigning to a method)
             self.ledger = ledger_name(self.node.venue.business_date(self.node.now_ms()))
             return {
                 "port": self.node.port,
@@ -270,6 +291,14 @@ class _Ours(_Register):
             if msg.get("wait", True):
                 await _linked(node, len(msg["peers"]))
             return {}
+        if do == "sell":
+            self.taps, self.commits = [], []
+            reply = await super().command(do, msg)
+            for name, samples in (("tap", self.taps), ("commit", self.commits)):
+                for q in (0.5, 0.99):
+                    reply[f"{name}_p{round(q * 100)}_ms"] = round(percentile(samples, q) * 1000, 2)
+                reply[f"{name}_max_ms"] = round(max(samples, default=0.0) * 1000, 2)
+            return reply
         if do == "shift":
             assert self.node is not None
             await self.node.open_shift(CASHIER, 10_000)

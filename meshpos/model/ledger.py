@@ -173,8 +173,8 @@ class Ledger:
 
     def open_shifts_of(self, register: str) -> list[Shift]:
         """``register``'s open shifts, oldest first: the few records that match, not every shift."""
-        return open_shifts(  # kept by text (ledger_kept)
-            self.name,
+        return open_shifts(  # kept until the day's shifts or closes change (ledger_kept)
+            self.doc,
             register,
             self._roots["shifts"],
             self._roots["shift_closes"],

@@ -8,6 +8,16 @@ nothing as corrupt is kept, so every reader gets what it would parse itself.
 pycrdt lists a map's keys in another order on every read, so one state has many texts: a text not
 seen before is looked up again by its values whatever their order (:func:`canonical`) before it is
 parsed (issue 18: a sale parsed its order 5.3 times, now 4, one per write).
+
+Between two changes of a live day nothing needs even that: :func:`watched` keeps a read of roots (a
+register's open shifts) until one of them changes, told by an observer of the root's own
+(pycrdt calls it as each changing transaction commits: our writes, a peer's update, an undo). Inside
+an open transaction nothing is kept or used (a change made in it is not told until it commits). The
+observer holds only the dict it clears, never the document, so a forgotten day is still freed; the
+dict goes with its document (issue 18: the seller parsed its open shift on almost every tap, keyed
+by two roots' texts, which pycrdt lists in another order of keys on every read). Not for an order:
+a write into an order's map is not always told to the observer of the ``orders`` root (seen in
+tests/model/test_convergence.py, after out-of-order deliveries), so an order stays kept by its text.
 """
 
 from __future__ import annotations
@@ -16,8 +26,9 @@ import json
 from collections.abc import Callable, Mapping
 from operator import attrgetter
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from pycrdt import Map
+from pycrdt import Doc, Map
 
 from meshpos.model._records import decoded, remember
 from meshpos.model.ledger_types import Order, Shift
@@ -26,10 +37,32 @@ _ORDERS: dict[tuple[str, str], Order] = {}  # (where, the order map's JSON) -> i
 _ORDERS_BY_VALUES: dict[
     tuple[str, object], Order
 ] = {}  # (where, canonical(its values)) -> the same
-_OPEN_SHIFTS: dict[
-    tuple[str, str, str, str], tuple[Shift, ...]
-] = {}  # (day, register, shifts, closes)
 _OPENED = attrgetter("opened_at_ms", "id")
+# a live document -> (what is kept of it by name, the observers that clear it)
+_WATCHED: WeakKeyDictionary[Doc[Any], tuple[dict[str, dict[str, Any]], list[Any]]] = (
+    WeakKeyDictionary()
+)
+
+
+def watched(doc: Doc[Any], name: str, roots: tuple[Map[Any], ...]) -> dict[str, Any] | None:
+    """What is kept of ``doc`` under ``name``, dropped whenever any of ``roots`` (or anything inside
+    them) changes; None while a transaction is open on ``doc`` (then nothing is kept or used)."""
+    if getattr(doc, "_txn", True) is not None:  # (pycrdt's open transaction, if any)
+        return None
+    found = _WATCHED.get(doc)
+    if found is None:
+        found = _WATCHED[doc] = ({}, [])
+    kept = found[0].get(name)
+    if kept is None:
+        kept = found[0][name] = {}
+
+        def drop(_events: object, kept: dict[str, Any] = kept) -> None:
+            kept.clear()  # (holds no document: an observer that did would keep it alive)
+
+        # the raw observers: pycrdt's own builds an event of Python objects per change (and holds
+        # the document); the subscriptions are dropped (unobserved) with the document's entry
+        found[1].extend(root.integrated.observe_deep(drop) for root in roots)
+    return kept
 
 
 def kept_order(
@@ -64,25 +97,25 @@ def canonical(plain: Mapping[str, Any]) -> object:
 
 
 def open_shifts(
-    day: str,
+    doc: Doc[Any],
     register: str,
     shifts: Any,
     closes: Any,
     parse: Callable[[list[str]], list[Shift]],
 ) -> list[Shift]:
     """``register``'s open shifts of a day (its ``shifts`` and ``shift_closes`` roots), oldest first:
-    ``parse(keys)`` of the few records that match, not every shift."""
+    ``parse(keys)`` of the few records that match, not every shift; kept until either root changes."""
     live = isinstance(shifts, Map) and isinstance(closes, Map)
-    key = (day, register, str(shifts), str(closes)) if live else None
-    if key is not None and key in _OPEN_SHIFTS:
-        return list(_OPEN_SHIFTS[key])
-    raw = json.loads(key[2]) if key is not None else shifts
+    kept = watched(doc, "open shifts", (shifts, closes)) if live else None
+    if kept is not None and register in kept:
+        return list(kept[register])
+    raw = json.loads(str(shifts)) if live else shifts
     mine = [
         k
         for k, v in raw.items()
         if k not in closes and (d := decoded(v)) is not None and d.get("register") == register
     ]
     found = sorted(parse(mine), key=_OPENED)
-    if key is not None and len(found) == len(mine):  # (none skipped as corrupt: any reader's)
-        remember(_OPEN_SHIFTS, key, tuple(found))
+    if kept is not None and len(found) == len(mine):  # (none skipped as corrupt: any reader's)
+        kept[register] = tuple(found)
     return found

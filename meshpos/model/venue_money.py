@@ -18,6 +18,7 @@ from meshpos.errors import (
     ShiftError,
     UnknownRecord,
 )
+from meshpos.model._records import Fields
 from meshpos.model.conflicts import bill_to_keep, split_also_on
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_layout import SALE_MOVES_FIELD
@@ -28,11 +29,19 @@ from meshpos.model.ledger_types import (
     CashMove,
     InventoryMove,
     Order,
+    Receipt,
     Refund,
     Shift,
 )
 from meshpos.model.limits import MAX_AMOUNT
-from meshpos.model.records import CASH_MOVES, INVENTORY_MOVES, RECEIPTS, REFUNDS
+from meshpos.model.records import (
+    CASH_MOVES,
+    INVENTORY_MOVES,
+    RECEIPTS,
+    REFUNDS,
+    parse_payment,
+    receipt_of,
+)
 from meshpos.model.refund_tenders import refund_method
 from meshpos.model.totals import refund_share
 from meshpos.model.venue_base import (
@@ -194,15 +203,20 @@ class MoneyRules(VenueBase):
             "user": user,
             "at": now_ms,
         }
+        receipt = None
         with ledger.doc.transaction():
             if receipt_id is None or number is None:
                 ledger.write_payment(order_id, payment_id, record)
             else:  # the receipt, then the payment under its key (one entry: ledger_layout.receipt_payment)
                 paid = [p.id for p in order.payments] + [payment_id]
-                self._issue_receipt(ledger, order, receipt_id, number, user, shift, now_ms, paid)
+                receipt = self._issue_receipt(
+                    ledger, order, receipt_id, number, user, shift, now_ms, paid
+                )
                 ledger.write_receipt_payment(order_id, receipt_id, number[1], payment_id, record)
-        payment = next(p for p in ledger.order(order_id).payments if p.id == payment_id)
-        receipt = ledger.receipt(receipt_id) if receipt_id else None
+        # the payment as a read of the order would give it, from the record just written (the same
+        # values: a read parses its JSON text), not a parse of the whole order again (issue 18)
+        where = f"{ledger.name} orders/{order_id} payments/{payment_id}"
+        payment = parse_payment(order_id, payment_id, Fields(record, where))
         return PaymentResult(payment, change, receipt)
 
     def _issue_receipt(
@@ -215,7 +229,9 @@ class MoneyRules(VenueBase):
         shift: Shift,
         now_ms: int,
         payment_ids: list[str],
-    ) -> None:
+    ) -> Receipt:
+        """Write the receipt; it returns what a read of it would give, from the record it wrote (the
+        same values: a read parses its JSON text), not a read of it again (issue 18)."""
         lines = [
             {
                 "line_id": line.id,
@@ -230,26 +246,24 @@ class MoneyRules(VenueBase):
             for line, a in zip(order.lines, order.amounts, strict=True)
         ]
         t = order.totals
-        ledger.write(
-            RECEIPTS.root,
-            receipt_id,
-            {
-                "order_id": order.id,
-                "number": number[0],
-                "register": self.device,
-                "seq": number[1],
-                "user": user,
-                "shift_id": shift.id,
-                "at": now_ms,
-                "subtotal": t.subtotal,
-                "discount": t.discount,
-                "tax": t.tax,
-                "total": t.total,
-                "lines": lines,
-                "payment_ids": payment_ids,
-                SALE_MOVES_FIELD: True,  # its lines are its stock movements: none written apart
-            },
-        )
+        record = {
+            "order_id": order.id,
+            "number": number[0],
+            "register": self.device,
+            "seq": number[1],
+            "user": user,
+            "shift_id": shift.id,
+            "at": now_ms,
+            "subtotal": t.subtotal,
+            "discount": t.discount,
+            "tax": t.tax,
+            "total": t.total,
+            "lines": lines,
+            "payment_ids": payment_ids,
+            SALE_MOVES_FIELD: True,  # its lines are its stock movements: none written apart
+        }
+        ledger.write(RECEIPTS.root, receipt_id, record)
+        return receipt_of(receipt_id, Fields(record, f"{ledger.name} receipts/{receipt_id}"))
 
     def _write_inventory(
         self,

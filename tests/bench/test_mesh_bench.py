@@ -23,7 +23,7 @@ def _args(*argv: str) -> argparse.Namespace:
 
 
 def test_a_tiny_run_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
-    args = _args("--json", "--nodes", "3", "--rate", "20", "--seconds", "1")
+    args = _args("--json", "--nodes", "3", "--rate", "20", "--seconds", "1", "--loop-figures")
     args.catchup_receipts = 30
     assert run_mesh_bench(args) == 0
     captured = capsys.readouterr()
@@ -58,6 +58,13 @@ def test_a_tiny_run_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> N
         assert result[f"{side}saturated"] in (True, False)
         assert result[f"{side}machine_busy"] is None or 0 <= result[f"{side}machine_busy"] <= 1
     assert result["links_per_node_max"] <= 2  # three nodes: at most the two others
+    for loop in result["loop_per_register"]:  # each register's sale phase (bench/mesh_meter.py)
+        assert len(loop["gc_collections"]) == 3  # by generation
+        assert 0 < loop["tap_p50_ms"] <= loop["tap_p99_ms"] <= loop["tap_max_ms"]
+        assert 0 < loop["commit_p50_ms"] <= loop["commit_p99_ms"] <= loop["commit_max_ms"]
+        assert isinstance(loop["slow_callbacks"], int)  # --loop-figures
+        assert loop["round_cpu_p50_ms"] <= loop["round_cpu_p99_ms"] <= loop["round_cpu_max_ms"]
+    assert len(result["loop_per_register"]) == 3
     assert result["catchup_receipts"] == 30
     assert result["catchup_start_s"] <= result["catchup_s"]
     assert result["catchup_loaded_receipts"] == 20 + 3  # the measured sales and the warm-up

@@ -16,6 +16,7 @@ from meshpos.model.records import parse_order
 from meshpos.model.sample import CASHIER
 
 from .conftest import NOW, make_venue, sync
+from .test_record_encoding import as_older_node_wrote_it
 
 
 def test_an_order_read_again_shows_a_line_a_peer_added(open_venue: Venue) -> None:
@@ -55,13 +56,14 @@ def test_a_sale_parses_its_order_once_per_write(
         return parse_order(order_id, *args, **kwargs)
 
     monkeypatch.setattr(ledger_module, "parse_order", counted)
-    for k in range(20):  # four writes a sale (open, two lines, pay): four parses, not more
+    for k in range(20):  # four writes a sale (open, two lines, pay): a parse after each but the
+        # payment (it returns the payment it wrote, not the order): three, not more
         order = open_venue.open_order(CASHIER, NOW + k, table=f"T{k}")
         open_venue.add_line(CASHIER, order.id, "espresso", 1, NOW + k)
         open_venue.add_line(CASHIER, order.id, "fries", 2, NOW + k)
         assert open_venue.order(order.id) == open_venue.order(order.id)  # read again: kept
         open_venue.pay(CASHIER, order.id, "card", NOW + k)
-    assert len(parsed) == 4 * 20
+    assert len(parsed) == 3 * 20
 
 
 def test_a_sale_parses_each_line_once(open_venue: Venue, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,3 +81,47 @@ def test_a_sale_parses_each_line_once(open_venue: Venue, monkeypatch: pytest.Mon
         open_venue.add_line(CASHIER, order.id, "fries", 2, NOW + k)
         open_venue.pay(CASHIER, order.id, "card", NOW + k)
     assert len(parsed) == len(set(parsed)) == 2 * 20
+
+
+@pytest.mark.parametrize("older", [False, True])
+def test_a_payment_taken_is_the_one_a_read_of_its_order_gives(older: bool) -> None:
+    """``pay`` returns the payment from the record it wrote, not from a read of the order: the same,
+    partial or completing, with tip and change, and into an order an older node opened."""
+    r1 = make_venue("R1")
+    r1.open_shift_now(CASHIER, 0, NOW)
+    order = r1.open_order(CASHIER, NOW, table="3")
+    r1.add_line(CASHIER, order.id, "burger", 2, NOW)
+    name = f"ledger/{r1.business_date(NOW)}"
+    seller = r1
+    if older:
+        seller = make_venue("R2", catalog_from=r1.replica)
+        seller.replica.apply(name, as_older_node_wrote_it(r1.replica.doc(name)).get_update())
+        seller.open_shift_now(CASHIER, 0, NOW)
+    due = seller.order(order.id).totals.due
+    part = seller.pay(CASHIER, order.id, "card", NOW + 1, amount=due // 3, tip=50)
+    rest = seller.pay(CASHIER, order.id, "cash", NOW + 2, tendered=due * 2)
+    assert part.receipt is None
+    assert rest.receipt is not None
+    assert rest.receipt == seller.receipt(rest.receipt.id)
+    assert seller.order(order.id).payments == tuple(
+        sorted((part.payment, rest.payment), key=lambda p: (p.at_ms, p.id))
+    )
+
+
+def test_a_payment_reads_back_neither_its_order_nor_its_receipt(
+    open_venue: Venue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What ``pay`` returns comes from the records it wrote (issue 18): no read of them again."""
+    order = open_venue.open_order(CASHIER, NOW, table="T1")
+    open_venue.add_line(CASHIER, order.id, "espresso", 1, NOW)
+    reads: list[str] = []
+    for name in ("order", "receipt"):
+        read = getattr(ledger_module.Ledger, name)
+        monkeypatch.setattr(
+            ledger_module.Ledger,
+            name,
+            lambda self, key, read=read, name=name: reads.append(name) or read(self, key),
+        )
+    paid = open_venue.pay(CASHIER, order.id, "card", NOW)
+    assert paid.receipt is not None
+    assert reads == ["order"]  # the one before: is it open, what is due
