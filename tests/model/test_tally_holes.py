@@ -9,6 +9,7 @@ every delivered update each day's live tally is compared with a fresh count.
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 from meshpos.errors import DomainError
@@ -57,10 +58,8 @@ def test_a_live_tally_drifts_only_across_a_change_while_its_day_holds_a_hole() -
         delivered: list[set[int]] = [set() for _ in venues]
         for step in range(rng.randint(20, 60)):
             who = rng.randrange(len(venues))
-            try:
+            with contextlib.suppress(DomainError):  # (a refused action writes nothing)
                 act(venues[who], rng, step, Acked())
-            except DomainError:
-                pass
             for captured in venues[who].replica.take_updates():
                 log.append((who, captured.document, captured.update))
             watch.look(who, venues[who])
