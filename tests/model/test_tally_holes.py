@@ -51,8 +51,7 @@ def test_a_live_tally_drifts_only_across_a_change_while_its_day_holds_a_hole() -
         rng = random.Random(seed)
         first = make_venue("R1")
         venues = [first] + [
-            make_venue(f"R{i + 1}", catalog_from=first.replica)
-            for i in range(1, rng.randint(2, 4))
+            make_venue(f"R{i + 1}", catalog_from=first.replica) for i in range(1, rng.randint(2, 4))
         ]
         log: list[tuple[int, str, bytes]] = []
         delivered: list[set[int]] = [set() for _ in venues]
