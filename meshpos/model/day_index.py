@@ -35,9 +35,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycrdt import Doc, Map, MapEvent
+from pycrdt import Doc, Map
 
 from meshpos.errors import UnknownRecord
+from meshpos.model._root_events import RootChange, RootWatch, unwatch, watch
 from meshpos.model.documents import day_of, is_ledger, ledger_name
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Order, Receipt, Shift
@@ -71,8 +72,10 @@ class _Ids:
                 self.ids.add(key)
                 self.added.add(key)
 
-    def on_event(self, event: Any) -> None:  # one parameter: pycrdt passes the transaction to two
-        self.on_keys(event.keys)
+    def on_changes(self, changes: list[RootChange]) -> None:  # the root's own (model/_root_events)
+        for _, keys in changes:
+            if keys is not None:
+                self.on_keys(keys)
 
     def look(self, listing: Callable[[], list[str]], check: bool) -> tuple[set[str], set[str]]:
         """(ids added, ids removed) since the last look; the ids listed whole when they are not known
@@ -96,6 +99,8 @@ class _Day:
     move_keys: _Ids
     refund_keys: _Ids
     subscriptions: list[tuple[Any, Any]]  # (what is observed, its subscription)
+    # its part of the day's shared observers of the roots (model/_root_events: the tally's too)
+    watches: list[RootWatch] = field(default_factory=list)
     changed: bool = True
     # a change not this replica's own alone came since the last look: check the ids against the maps
     unsure: bool = True
@@ -197,18 +202,21 @@ class DayIndex:
             if not day.unsure and not _own_only(event.before_state, event.after_state, own):
                 day.unsure = True
 
-        def on_orders(events: list[Any]) -> None:
-            for event in events:
-                path = getattr(event, "path", None)
+        def on_orders(changes: list[RootChange]) -> None:
+            for path, keys in changes:
                 if path:
                     day.touched.add(str(path[0]))
-                elif isinstance(event, MapEvent):  # the root itself: orders added or taken back
-                    found: Any = event  # pycrdt's MapEvent declares its attributes at run time
-                    day.orders.on_keys(found.keys)
+                elif keys is not None:  # the root itself: orders added or taken back
+                    day.orders.on_keys(keys)
 
-        day.subscriptions += [(doc, doc.observe(changed)), (orders, orders.observe_deep(on_orders))]
-        for ids in (receipts, moves, refunds):
-            day.subscriptions.append((ids.root, ids.root.observe(ids.on_event)))
+        day.subscriptions.append((doc, doc.observe(changed)))
+        day.watches.append(watch(doc, on_orders))
+        for root, ids in (
+            (RECEIPTS.root, receipts),
+            (CASH_MOVES.root, moves),
+            (REFUNDS.root, refunds),
+        ):
+            day.watches.append(watch(doc, ids.on_changes, root, deep=False))
         return day
 
     def forget(self, date: str) -> None:
@@ -221,6 +229,8 @@ class DayIndex:
         day = self._days.pop(date)
         for owner, subscription in day.subscriptions:
             owner.unobserve(subscription)
+        for held in day.watches:
+            unwatch(held)
 
     def _fresh(self, date: str) -> _Day | None:
         day = self._days.get(date)

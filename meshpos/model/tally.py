@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
+from collections.abc import Iterable, Mapping
+from functools import lru_cache, partial
 from typing import Any
 
-from pycrdt import Doc, Map, MapEvent, Subscription
+from pycrdt import Doc, Map
 
 from meshpos.model._records import decoded
+from meshpos.model._root_events import RootChange, RootWatch, unwatch, watch
 from meshpos.model.ledger_layout import order_key, receipt_payment, sale_move_count
 from meshpos.model.records import INVENTORY_MOVES, LEDGER_RECORDS, RECEIPTS
 from meshpos.model.replica import decode_state_vector
@@ -124,7 +125,8 @@ class LedgerTally:
             name: doc.get(name, type=Map)
             for name in (*_FLAT_ROOTS, "shift_closes", "cash_moves", "orders")
         }
-        self._subscriptions: list[tuple[Map[Any], Subscription]] = []
+        # its part of the day's shared observers (model/_root_events: the day index follows the same)
+        self._watches: list[RootWatch] = []
         # receipt id -> a state vector of this document that holds it (shared by every receipt settled
         # at once): a device whose state covers it holds the receipt (see :meth:`receipt_state`)
         self._receipts_at: dict[str, dict[int, int]] = {}
@@ -135,21 +137,20 @@ class LedgerTally:
         loaded = decode_state_vector(doc.get_state())
         self._receipts_at = dict.fromkeys(self._unsettled, loaded)
         self._unsettled.clear()
-        for name, root in self._roots.items():
+        for name in self._roots:
             if name == "orders":
-                sub = root.observe_deep(self._on_orders)
+                self._watches.append(watch(doc, self._on_orders))
             else:
-                sub = root.observe(self._root_observer(name))
-            self._subscriptions.append((root, sub))
+                self._watches.append(watch(doc, partial(self._on_root, name), name, deep=False))
 
     @property
     def doc(self) -> Doc[Any]:
         return self._doc
 
     def close(self) -> None:
-        for root, sub in self._subscriptions:
-            root.unobserve(sub)
-        self._subscriptions.clear()
+        for held in self._watches:
+            unwatch(held)
+        self._watches.clear()
 
     def receipt_state(self, receipt_id: str) -> dict[int, int] | None:
         """A state vector of this document that includes ``receipt_id`` (the document's state when the
@@ -258,25 +259,20 @@ class LedgerTally:
                 else:
                     self._count_record(name, key, value, True)
 
-    def _root_observer(self, name: str) -> Callable[[Any], None]:
-        # one parameter only: pycrdt passes the transaction too to a callback that takes two
-        return lambda event: self._on_root(name, event)
+    def _on_root(self, name: str, changes: list[RootChange]) -> None:  # a flat root's own changes
+        for _, keys in changes:
+            for key, change in (keys or {}).items():
+                action = change.get("action")
+                if action in ("add", "delete"):
+                    added = action == "add"
+                    value = change.get("newValue" if added else "oldValue")
+                    self._count_record(name, key, value, added)
 
-    def _on_root(self, name: str, event: Any) -> None:  # a pycrdt MapEvent
-        for key, change in event.keys.items():
-            action = change.get("action")
-            if action in ("add", "delete"):
-                added = action == "add"
-                value = change.get("newValue" if added else "oldValue")
-                self._count_record(name, key, value, added)
-
-    def _on_orders(self, events: list[Any], _txn: object) -> None:
-        for event in events:
-            if not isinstance(event, MapEvent):
+    def _on_orders(self, changes: list[RootChange]) -> None:
+        for path, keys in changes:
+            if keys is None:  # not a map's change
                 continue
-            found: Any = event  # pycrdt's MapEvent declares its attributes only at run time
-            path = list(found.path)
-            for key, change in found.keys.items():
+            for key, change in keys.items():
                 action = change.get("action")
                 if action not in ("add", "delete"):
                     continue

@@ -33,7 +33,6 @@ from meshpos.model.documents import (
     ledger_name,
 )
 from meshpos.model.records import RECEIPTS
-from meshpos.model.replica import decode_state_vector
 from meshpos.model.tally import (
     RECOUNT_WHEN_QUIET,
     LedgerTally,
@@ -45,6 +44,7 @@ from meshpos.model.tally import (
 from meshpos.node_status import Durability, NodeStatus, compute_status, indicator
 from meshpos.relay.service import RelayService
 from meshpos.sync import DocumentChanged, Heartbeat, PeerClosed, PeerJoined, PeerLive
+from meshpos.sync._updates import held_clocks
 
 log = logging.getLogger("meshpos.node")
 _RECEIPT_KIND = next(spec.tally.kind for spec in (RECEIPTS,) if spec.tally is not None)
@@ -192,7 +192,7 @@ class StatusService:
         receipt = result.receipt
         ledger = next(day for day in self._venue.ledgers() if day.has_receipt(receipt.id))
         client = self._engine.replica.client_id
-        clock = decode_state_vector(ledger.doc.get_state()).get(client, 0)
+        clock = held_clocks(ledger.doc).get(client, 0)  # (the fast parse, kept for the next update)
         self._latest_sale = (receipt.id, receipt.number, ledger.name, {client: clock})
         self._generation += 1
 

@@ -32,6 +32,7 @@ decodes it once, checking validity and authorship in the same pass, before anyth
 
 from __future__ import annotations
 
+import functools
 import json
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
@@ -114,28 +115,29 @@ def encode_doc_message(
 ) -> list[bytes]:
     """Encode a document message, split into :class:`Chunk` messages if it exceeds ``max_message_size``.
 
-    A change goes to every linked peer as one message each: the last encoding of a small one is kept
-    (by the identity of its bytes, which every peer's message of one change shares) and used again."""
-    global _LAST_ENCODED
-    body = msg.state_vector if isinstance(msg, SyncStep1) else msg.update
-    last = _LAST_ENCODED
-    if last[0] is body and last[1] == (type(msg), msg.doc, max_message_size):
-        return list(last[2])
-    parts = _encode_doc_message(msg, max_message_size)
-    if len(body) <= _MAX_KEPT:  # a live change, not a catch-up's megabytes kept alive
-        _LAST_ENCODED = (body, (type(msg), msg.doc, max_message_size), parts)
-    return list(parts)
-
-
-#: (the encoded message's body, what else it was encoded from, its messages): see encode_doc_message
-_LAST_ENCODED: tuple[bytes | None, tuple[object, ...], list[bytes]] = (None, (), [])
-_MAX_KEPT = 65536
-
-
-def _encode_doc_message(msg: DocMessage, max_message_size: int) -> list[bytes]:
-    whole = encode(msg)
+    A change forwarded to several peers is encoded once, by the forwarding, which hands the same
+    bytes to every session (``Session.send_encoded``)."""
+    if isinstance(
+        msg, SyncUpdate | SyncStep2
+    ):  # a change's usual path, as :func:`encode` writes it
+        body = msg.update
+        head = _doc_head(msg.doc, UPDATE if type(msg) is SyncUpdate else STEP2)
+        whole = b"".join((head, write_var_uint(len(body)), body))
+    else:
+        whole = encode(msg)
     if len(whole) <= max_message_size:
         return [whole]
+    return _chunked(msg, max_message_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _doc_head(doc: str, step: int) -> bytes:
+    """What a document's update or step 2 message starts with, up to its update's length: the kind, the
+    document's name and the y-protocols sync header (kept per name: a node writes a few documents)."""
+    return bytes([DOC]) + write_var_string(doc) + bytes([Y_SYNC, step])
+
+
+def _chunked(msg: DocMessage, max_message_size: int) -> list[bytes]:
     payload = encode_y_payload(msg)
     room = max_message_size - (1 + len(write_var_string(msg.doc)) + 2 * 8)
     if room < 64:

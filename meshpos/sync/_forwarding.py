@@ -17,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from meshpos.errors import RemoteProtocolError
+from meshpos.sync._codec import encode_doc_message
 from meshpos.sync._messages import SyncUpdate
 from meshpos.sync._presence import PresenceTable
 from meshpos.sync._session import Session
@@ -59,6 +60,7 @@ class Forwarding:
         # client's waits: ours is its only durable copy)
         free = sender is not None and not sender.stock
         message = SyncUpdate(name, update)
+        encoded: dict[int, list[bytes]] = {}  # by max_message_size: encoded once, not per link
         for session in live:
             peer = session.peer
             if children is not None and peer is not None and self._in_tree(session):
@@ -66,7 +68,11 @@ class Forwarding:
                     continue  # (``_spread``) another node's child, or no child at all
             elif source is not None and self._linked(source, session):
                 continue  # the source sends it to that peer itself; anti-entropy covers a loss
-            session.send(message, free=free)
+            size = session.config.max_message_size
+            data = encoded.get(size)
+            if data is None:
+                data = encoded[size] = encode_doc_message(message, size)
+            session.send_encoded(data, free=free)
 
     def _tree_targets(
         self, source: str, update: bytes, live: list[Session]

@@ -346,6 +346,17 @@ class Session:
             for piece in data:
                 self._queue(piece)
 
+    def send_encoded(self, data: list[bytes], *, free: bool = False) -> None:
+        """Queue a document message already encoded for this session (``encode_doc_message`` with its
+        ``config.max_message_size``), as :meth:`send` would: a forwarded change is encoded once and
+        the same bytes go to every link (``_forwarding``)."""
+        self._check_can_send("SyncUpdate")
+        if free:
+            self._out.extend(data)
+        else:
+            for piece in data:
+                self._queue(piece)
+
     def begin_sync(self, state_vectors: Mapping[str, bytes], *, ask: bool = True) -> None:
         """Send the initial sync step 1 for every document; live once each has its step 2.
 

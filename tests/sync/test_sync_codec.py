@@ -204,3 +204,17 @@ def test_heartbeat_reports_and_owed_from_a_peer_are_checked(
         decode(
             encode(Heartbeat("r1", "register", 100, True, True, 3))[:1] + json.dumps(body).encode()
         )
+
+
+def test_a_change_is_encoded_as_the_general_encoder_writes_it_byte_for_byte() -> None:
+    """(issue 18, sendpath) ``encode_doc_message`` writes an update or a step 2 on a path of its own
+    (the document's head kept per name): the same bytes as :func:`encode`, across var-uint boundaries of
+    the name's and the update's lengths."""
+    names = ["stoplist", "ledger/2026-12-05", "k" * 127, "k" * 128, "é" * 70]
+    for name in names:
+        for size in (0, 1, 127, 128, 16383, 16384, 70_000):
+            body = bytes(i % 251 for i in range(size))
+            for message in (SyncUpdate(name, body), SyncStep2(name, body)):
+                assert encode_doc_message(message, 2**20) == [encode(message)]
+                if name in names[:2]:  # (the decoder knows the documents' names)
+                    assert decode(encode_doc_message(message, 2**20)[0], 2**20) == message

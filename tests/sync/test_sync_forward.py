@@ -160,3 +160,22 @@ def test_held_messages_keep_their_order() -> None:
     assert isinstance(out[0], Heartbeat)
     assert [type(m).__name__ for m in out[-2:]] == ["SyncUpdate", "SyncUpdate"]
     assert any(isinstance(m, SyncStep1) for m in out)
+
+
+def test_a_change_forwarded_to_several_links_is_encoded_once_and_each_gets_the_same_bytes() -> None:
+    """(issue 18, sendpath) A change going to several peers is encoded once and the same bytes are
+    queued on every link, whatever its size: each session encoded it again (a last-encoding cache
+    covered small ones only; a catch-up's large change was encoded once per link)."""
+    hub = node("H")
+    peers = [node(name) for name in ("P", "Q", "R")]
+    keys = [sync_pair_committing(hub, peer) for peer in peers]
+    write(hub, "big", "x" * 100_000)  # past the old cache's 64 KiB, under a message's 1 MiB
+    commit(hub)
+    sent = [hub.data_to_send(k) for k, _ in keys]
+    updates = [[d for d in out if kinds([d]) == ["SyncUpdate"]] for out in sent]
+    assert all(len(u) == 1 for u in updates)
+    assert updates[0][0] is updates[1][0] is updates[2][0]  # one encoding, shared
+    for peer, (_, kp), out in zip(peers, keys, sent, strict=True):
+        for data in out:
+            peer.receive_data(kp, data)
+        assert items(peer)["big"] == "x" * 100_000
