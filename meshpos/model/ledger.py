@@ -24,12 +24,13 @@ they are strict and raise.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar, cast
 
 from pycrdt import Doc, Map
 
 from meshpos.errors import CorruptRecord, MeshposError, UnknownRecord
+from meshpos.model._order_kept import kept_orders, parse_kept
 from meshpos.model._records import (
     CorruptRegistry,
     Fields,
@@ -44,7 +45,7 @@ from meshpos.model._records import (
 from meshpos.model._writes import put, put_record, record_text
 from meshpos.model.conflicts import order_conflicts
 from meshpos.model.documents import ledger_name
-from meshpos.model.ledger_kept import kept_order, open_shifts
+from meshpos.model.ledger_kept import open_shifts
 from meshpos.model.ledger_layout import PAYMENT_ID_FIELD, derived_records, order_key, order_parts
 from meshpos.model.ledger_layout import settled as order_settled
 from meshpos.model.ledger_types import (
@@ -66,7 +67,6 @@ from meshpos.model.records import (
     RECEIPTS,
     REFUNDS,
     SHIFTS,
-    parse_order,
     parse_payment,
     refund_of,
 )
@@ -301,18 +301,10 @@ class Ledger:
         )
 
     def _order(self, order_id: str) -> Order:
-        where = f"{self.name} orders/{order_id}"
-
-        def parse(om: Mapping[str, Any]) -> tuple[Order, bool]:
-            if self.corrupt is None:  # strict: a bad line makes the order corrupt
-                return parse_order(order_id, om, where), True
-            bad: list[tuple[str, CorruptRecord]] = []
-            order = parse_order(order_id, om, where, bad)
-            for line_id, exc in bad:  # left out of the order, named in the alarms
-                self.corrupt.note(self.name, f"orders/{order_id}/lines/{line_id}", exc)
-            return order, not bad  # (kept only whole: every reader gets what it would parse)
-
-        return kept_order(where, self._order_map(order_id), parse)  # kept by text (ledger_kept)
+        kept = None if self.readonly else kept_orders(self.doc)  # until the document changes
+        if kept is not None and (found := kept.get(order_id)) is not None:
+            return found
+        return parse_kept(self.name, order_id, self._order_map(order_id), self.corrupt, kept)
 
     def orders(self) -> list[Order]:
         """Every order of the day that parses; a corrupt one is skipped (and noted, given a registry)."""
