@@ -16,7 +16,7 @@ document, so a forgotten day is still freed; its subscription goes with the docu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -28,37 +28,64 @@ from meshpos.model.ledger_kept import kept_order
 from meshpos.model.ledger_types import Order
 from meshpos.model.records import parse_order
 
-# a live document -> (its orders as last parsed, by id; the subscription that clears them)
-_KEPT: WeakKeyDictionary[Doc[Any], tuple[dict[str, Order], object]] = WeakKeyDictionary()
+
+class Kept:
+    """What is kept of one live document since its last change: its orders as parsed, by id, and the
+    plain values of orders this device wrote last (what ``json.loads(str(order map))`` gives), which a
+    read parses without asking pycrdt for the map's text; ``changes`` counts the changes told."""
+
+    __slots__ = ("changes", "orders", "plains")
+
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+        self.plains: dict[str, dict[str, Any]] = {}
+        self.changes = 0
+
+    def changed(self, _event: object) -> None:
+        self.orders.clear()
+        self.plains.clear()
+        self.changes += 1
 
 
-def kept_orders(doc: Doc[Any]) -> dict[str, Order] | None:
-    """The orders of ``doc`` kept since its last change, by id; None while a transaction is open on
-    it (then nothing is kept or used)."""
+# a live document -> (what is kept of it, the subscription that clears it)
+_KEPT: WeakKeyDictionary[Doc[Any], tuple[Kept, object]] = WeakKeyDictionary()
+
+
+def kept_orders(doc: Doc[Any]) -> Kept | None:
+    """What is kept of ``doc`` since its last change; None while a transaction is open on it (then
+    nothing is kept or used)."""
     if getattr(doc, "_txn", True) is not None:  # (pycrdt's open transaction, if any)
         return None
     found = _KEPT.get(doc)
     if found is None:
-        kept: dict[str, Order] = {}
-
-        def drop(_event: object, kept: dict[str, Order] = kept) -> None:
-            kept.clear()  # (holds no document: an observer that did would keep it alive)
-
-        found = _KEPT[doc] = (kept, doc._doc.observe(drop))
+        kept = Kept()  # (its observer holds no document: one that did would keep it alive)
+        found = _KEPT[doc] = (kept, doc._doc.observe(kept.changed))
     return found[0]
+
+
+def wrote(
+    kept: Kept | None, changes: int, order_id: str, plain: dict[str, Any], at: str, value: object
+) -> None:
+    """This device put ``value`` under ``at`` in the map of order ``order_id``, whose plain values
+    were ``plain`` (``{}`` for a new map), when ``kept.changes`` was ``changes``. If that put is the one
+    change told since (nothing else moved the document) the map's values now are ``plain`` plus it: kept
+    for the next read. Only a text (a record, a kitchen send): it reads back as the same text."""
+    if kept is not None and kept.changes == changes + 1 and type(value) is str:
+        remember(kept.plains, order_id, {**plain, at: value})
 
 
 def parse_kept(
     name: str,
     order_id: str,
-    om: object,
+    om: Callable[[], object],
     corrupt: CorruptRegistry | None,
-    kept: dict[str, Order] | None,
+    kept: Kept | None,
 ) -> Order:
-    """The order in ``om`` (its map in document ``name``), parsed or found by its text
-    (``ledger_kept.kept_order``), and kept in ``kept`` if nothing in it was left out as corrupt (every
-    reader then gets what it would parse itself). With no registry a bad line makes the order corrupt
-    (strict); with one it is left out of the order and noted."""
+    """The order in ``om()`` (its map in document ``name``), parsed from the plain values this device
+    wrote last (``kept.plains``: a parse of a map does not depend on the order of its keys) or found by
+    its text (``ledger_kept.kept_order``); kept in ``kept`` if nothing in it was left out as corrupt
+    (every reader then gets what it would parse itself). With no registry a bad line makes the order
+    corrupt (strict); with one it is left out of the order and noted."""
     where = f"{name} orders/{order_id}"
     whole = True
 
@@ -73,7 +100,8 @@ def parse_kept(
         whole = not bad
         return order, whole
 
-    order = kept_order(where, om, parse)
+    plain = kept.plains.get(order_id) if kept is not None else None
+    order = parse(plain)[0] if plain is not None else kept_order(where, om(), parse)
     if kept is not None and whole:
-        remember(kept, order_id, order)  # (bounded: a listing of the day keeps its last orders)
+        remember(kept.orders, order_id, order)  # (bounded: a listing of the day keeps its last)
     return order
