@@ -24,7 +24,7 @@ from pycrdt import Doc
 
 from meshpos.errors import CorruptRecord
 from meshpos.model._records import CorruptRegistry, remember
-from meshpos.model.ledger_kept import kept_order
+from meshpos.model.ledger_kept import kept_order, remember_parse
 from meshpos.model.ledger_types import Order
 from meshpos.model.records import parse_order
 
@@ -101,7 +101,15 @@ def parse_kept(
         return order, whole
 
     plain = kept.plains.get(order_id) if kept is not None else None
-    order = parse(plain)[0] if plain is not None else kept_order(where, om(), parse)
+    if plain is None:
+        found: list[dict[str, Any]] = []
+        order = kept_order(where, om(), parse, found.append if kept is not None else None)
+        if kept is not None and whole and found:  # (decoded from its text: a write adds to it)
+            remember(kept.plains, order_id, found[0])
+    else:
+        order = parse(plain)[0]
+        if whole:  # (found by its values when read again after another change)
+            remember_parse(where, plain, order)
     if kept is not None and whole:
         remember(kept.orders, order_id, order)  # (bounded: a listing of the day keeps its last)
     return order

@@ -51,6 +51,44 @@ def test_a_sale_on_this_register_never_reads_its_order_text(
     assert texts == []
 
 
+def test_with_a_peer_selling_between_taps_a_tap_reads_its_order_text_once(
+    open_venue: Venue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy day: a peer's update arrives before every tap, so nothing kept survives from one tap to
+    the next. Each tap still reads its order's text once (the values it decodes are what the tap's
+    write adds to) and parses the order once, after its write (main: two text reads a write)."""
+    peer = make_venue("R2", catalog_from=open_venue.replica)
+    peer.open_shift_now(CASHIER, 0, NOW)
+    texts: list[str] = []
+    parsed: list[str] = []
+    mine: set[str] = set()
+
+    def counted(where: str, *args: Any) -> Order:
+        texts.append(where)
+        return kept_order(where, *args)
+
+    def parse(order_id: str, *args: Any) -> Order:
+        parsed.append(order_id)
+        return parse_order(order_id, *args)
+
+    monkeypatch.setattr(order_kept_module, "kept_order", counted)
+    monkeypatch.setattr(order_kept_module, "parse_order", parse)
+    for k in range(10):
+        sync(open_venue.replica, peer.replica)
+        order = open_venue.open_order(CASHIER, NOW + k, table=f"T{k}")
+        for product in ("espresso", "fries"):
+            peer.open_order(CASHIER, NOW + k, table="P")  # (a change on the day before the tap)
+            sync(open_venue.replica, peer.replica)
+            open_venue.add_line(CASHIER, order.id, product, 1, NOW + k)
+        peer.open_order(CASHIER, NOW + k, table="P")
+        sync(open_venue.replica, peer.replica)
+        open_venue.pay(CASHIER, order.id, "card", NOW + k)
+        mine.add(order.id)
+    # (the peer's own reads counted too: only this register's orders)
+    assert len([w for w in texts if w.rsplit("/", 1)[1] in mine]) == 3 * 10  # a tap's first read
+    assert len([o for o in parsed if o in mine]) == 3 * 10  # after each write but the payment's
+
+
 def _fresh(venue: Venue, order_id: str) -> Order:
     """The order parsed afresh from its map's text, as if nothing had been kept."""
     ledger = _today(venue)
