@@ -3,6 +3,13 @@
 One console process per file (the store's OS lock, ``<file>.lock``): console processes that share a
 database hear each other's commits only on PostgreSQL, so a second one on a SQLite file is refused.
 
+**Changed** (issue 18, consolestart): the lock is taken before the file is read, and ``PRAGMA quick_check``
+(which reads every page: the whole venue's or chain's history) runs only when the file can have been
+damaged since this console last closed it cleanly. A close whose writes all committed leaves the node
+store's clean-close stamp (``meshpos.store.clean_close``) in the lock file; the next open skips the check
+only if the file still matches it with no WAL beside it. Taking the lock overwrites the stamp, so a crash
+at any point leaves none and the next start checks as before.
+
 aiosqlite runs each connection on its own thread, and a task cancelled inside a transaction left
 the connection in it (docs/architecture.md (Library facts)). So every write runs in a task of its own that holds the write lock
 for the whole ``BEGIN IMMEDIATE ... COMMIT``; a cancelled caller stops waiting, the write still
@@ -22,6 +29,7 @@ import aiosqlite
 from meshpos.console.sqlbase import Job, SqlConsoleDB, T
 from meshpos.console.tables import APPLICATION_ID, SCHEMA_VERSION, SQLITE, ddl, migrations
 from meshpos.errors import CorruptDatabase, MeshposError, SchemaTooNew, StoreError
+from meshpos.store.clean_close import matches, stamp
 from meshpos.store.lock import DatabaseLock
 from meshpos.store.schema import inspect_sqlite_file
 
@@ -76,12 +84,15 @@ class SqliteConsoleDB(SqlConsoleDB):
         self._writer = writer
         self._reader = reader
         self._file_lock = lock
+        self._failed = False  # an SQLite error in a write: the close leaves no clean-close stamp
 
     @classmethod
     async def open(cls, path: Path, *, compact_rows: int) -> SqliteConsoleDB:
-        version = await asyncio.to_thread(inspect, path)  # first: a bad path is named as such
-        lock = DatabaseLock.take(path)
+        await asyncio.to_thread(_check_path, path)  # first: a bad path is named as such
+        lock = DatabaseLock.take(path)  # before reading the file: a second console reads nothing
         try:
+            intact = await asyncio.to_thread(matches, path, lock.stamp_found)
+            version = await asyncio.to_thread(inspect, path, check_integrity=not intact)
             try:
                 writer = await aiosqlite.connect(path, isolation_level=None)
             except (sqlite3.Error, OSError) as exc:
@@ -113,6 +124,7 @@ class SqliteConsoleDB(SqlConsoleDB):
             except MeshposError:
                 raise
             except sqlite3.Error as exc:
+                self._failed = True
                 raise StoreError(f"console database {self.path}: {exc}") from exc
             return result
 
@@ -121,27 +133,40 @@ class SqliteConsoleDB(SqlConsoleDB):
         try:
             return await job(_Cursor(self._reader))
         except sqlite3.Error as exc:
+            self._failed = True  # e.g. a damaged page met by a read: the next open checks
             raise StoreError(f"console database {self.path}: {exc}") from exc
 
     async def _close_connections(self) -> None:
-        await self._writer.close()
-        await self._reader.close()
-        self._file_lock.release()
+        """Close both connections (the writer last: it checkpoints and removes the WAL), then, if every
+        write committed or rolled back without an SQLite error, stamp the file for the next open."""
+        clean = None
+        try:
+            await self._reader.close()
+            await self._writer.close()
+            if not self._failed:
+                clean = await asyncio.to_thread(stamp, self.path)
+        finally:
+            self._file_lock.release(clean)  # last: nothing of ours touches the file after this
 
 
-def inspect(path: Path) -> int:
-    """Schema version of the file (0 if new); raise before anything opens it for writing.
-
-    A file we do not understand is reported and left byte for byte as it was. Blocking.
-    """
+def _check_path(path: Path) -> None:
     if not path.exists() and not path.parent.is_dir():
         raise StoreError(f"cannot create console database {path}: {path.parent} is not a directory")
     if path.exists() and not path.is_file():
         raise StoreError(f"console database {path} is not a regular file")
-    return inspect_sqlite_file(path, lambda conn: _check(conn, path))
 
 
-def _check(conn: sqlite3.Connection, path: Path) -> int:
+def inspect(path: Path, *, check_integrity: bool = True) -> int:
+    """Schema version of the file (0 if new); raise before anything opens it for writing. The whole
+    file is read (``quick_check``) only with ``check_integrity``.
+
+    A file we do not understand is reported and left byte for byte as it was. Blocking.
+    """
+    _check_path(path)
+    return inspect_sqlite_file(path, lambda conn: _check(conn, path, check_integrity))
+
+
+def _check(conn: sqlite3.Connection, path: Path, check_integrity: bool) -> int:
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     app = int(conn.execute("PRAGMA application_id").fetchone()[0])
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
@@ -155,7 +180,7 @@ def _check(conn: sqlite3.Connection, path: Path) -> int:
             f"{path} has console schema version {version} but this meshpos understands only up "
             f"to version {SCHEMA_VERSION}; refusing to open it (upgrade meshpos)"
         )
-    problems = [r[0] for r in conn.execute("PRAGMA quick_check")]
+    problems = [r[0] for r in conn.execute("PRAGMA quick_check")] if check_integrity else ["ok"]
     if problems != ["ok"]:
         raise CorruptDatabase(
             f"{path} is corrupt ({'; '.join(problems[:3])}); it was left untouched"

@@ -338,7 +338,8 @@ async def test_garbage_file_is_corrupt_and_untouched(tmp_path: Path, data: bytes
     with pytest.raises(CorruptDatabase, match="left untouched"):
         await open_console_db(f"sqlite:///{path}")
     assert path.read_bytes() == data
-    assert _files(tmp_path) == ["console.db"]  # not even a -wal or -shm file was created
+    # not even a -wal or -shm file was created; the lock is taken before the file is read (issue 18)
+    assert _files(tmp_path) == ["console.db", "console.db.lock"]
 
 
 async def test_damaged_pages_are_corrupt(tmp_path: Path) -> None:
