@@ -103,6 +103,8 @@ class StatusService:
             self._changed_at[event.doc] = time.monotonic()
             if event.peer is not None or event.stored:
                 self._unsure.add(event.doc)
+            elif self._engine.sync.reordered(event.doc) is not None:  # a write into what came past
+                self._unsure.add(event.doc)  # a hole may go unreported (``Exchange.reordered``)
         elif isinstance(event, DayClosed):
             self.forget(event.doc)
         elif isinstance(event, PeerJoined):

@@ -61,6 +61,7 @@ MAX_TAKEN = 64
 MAX_TAKEN_BYTES = 65536  # a live update's size, not a catch-up's
 #: refusals logged once each (device, kind of document, reason); beyond, only counted
 MAX_LOGGED_REJECTIONS = 1024
+SKIP_INFO = 10  # a Yjs v1 skip struct's info byte: an update without the byte holds no skip
 
 
 @contextlib.contextmanager
@@ -131,7 +132,15 @@ class Exchange(Replies):
     def reordered(self, name: str) -> bool | None:
         """Whether ``name`` took an update out of its author's order since :meth:`settle_reordered`:
         None if not; True while such an update still waits for what precedes it (pycrdt keeps it
-        pending), False once everything before it arrived too (a count of it is worth checking now)."""
+        pending), False once everything before it arrived too (a count of it is worth checking now).
+
+        False too, settled or not and waiting or not, while ``name`` holds something past a hole in
+        an author's clocks (``_past_holes``): pycrdt reports no write into a type created past the hole
+        (yrs takes a type whose item is at or past the transaction's state vector as made in that
+        transaction), be the write this node's own or a peer's in order, until the hole fills (which
+        notes the day again): a count of what is held is due after every change meanwhile."""
+        if name in self._past_holes:
+            return False
         ahead = self._reordered.get(name)
         if ahead is None:
             return None
@@ -365,6 +374,8 @@ class Exchange(Replies):
             return
         if self._applied_whole(name, update, authors, changes):
             self._took(name, update)
+            if SKIP_INFO in update:  # in order, then a skip: committed whole, a hole all the same
+                self._note_holes(name, authors)
             return
         if authors is not None:  # (a decode of ``update`` alone, not a diff of the whole day)
             news = new_authors(update, state)[0]
@@ -435,9 +446,10 @@ class Exchange(Replies):
         (again if what lies past it grew)."""
         pieces = past_holes(doc, authors)
         reported = self._past_holes.get(name, {})
-        for client in list(reported):  # filled since
+        for client in list(reported):  # filled since: writes into what lay past it went unreported
             if client not in pieces and (authors is None or client in authors):
                 del reported[client]
+                self._reordered.setdefault(name, {})
         for client, piece in pieces.items():
             if reported.get(client) != piece:
                 reported[client] = piece
@@ -446,6 +458,14 @@ class Exchange(Replies):
             self._past_holes[name] = reported
         else:
             self._past_holes.pop(name, None)
+
+    def _note_holes(self, name: str, authors: frozenset[int] | None = None) -> None:
+        """What ``name`` holds past a hole in the clocks of ``authors`` (None: any) and the store holds
+        already (a load, another process's commit, an update taken whole that carries a skip) is noted
+        as reported, so that :meth:`reordered` says a count is worth checking until the hole fills."""
+        pieces = past_holes(self._docs[name], authors)
+        if pieces:
+            self._past_holes[name] = {**self._past_holes.get(name, {}), **pieces}
 
     def _reject(self, peer: str, node: str, doc: str, reason: str) -> None:
         """Refuse an update: reported (the node counts and lists each one); logged once per device,

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pycrdt import Doc, Subscription, TransactionEvent
+from pycrdt import Doc, Subscription, TransactionEvent, get_update
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT
@@ -279,6 +279,7 @@ class Synchronizer(
             doc.apply_update(update)
         finally:
             self._applying = None
+        self._note_holes(name)
 
     def apply_stored(self, name: str, update: bytes) -> None:
         """Apply an update another process committed to the store this one shares: sent to every
@@ -288,6 +289,8 @@ class Synchronizer(
         order the other process received it: noted as maybe out of order (``reordered``)."""
         self._reordered.setdefault(name, {})
         self._apply_opening(_STORED, name, lambda doc: doc.apply_update(update))
+        if get_update(update, self._docs[name].get_state())[0] != 0:  # not all held in order
+            self._note_holes(name)
 
     def _on_change(self, name: str, event: TransactionEvent) -> None:
         self._hashes.pop(name, None)

@@ -129,6 +129,9 @@ async def test_a_quiet_day_is_counted_once_and_again_only_after_updates_out_of_o
     await hub.settle()
     hub.tick(time.monotonic())
     assert hub.sync.console_reports(LEDGER)["R2"]["receipts"] == 2
+    # the hole R2's second sale sat past has filled: counted again, as a write into what lay past a
+    # hole goes unreported by pycrdt until then (tests/sync/test_sync_hole_counts.py; issue 18, tallybug)
+    assert len(recounts) == 2
     # a catch-up of several authors held whole in their order (each from where the day stops, as a
     # step 2 answering our state is): in order, so no recount (issue 18, ticker)
     r4 = make_register("R4", catalog_from=r1)
@@ -141,11 +144,11 @@ async def test_a_quiet_day_is_counted_once_and_again_only_after_updates_out_of_o
     await hub.settle()
     assert hub.sync.reordered(LEDGER) is None
     hub.tick(time.monotonic())
-    assert len(recounts) == 1
+    assert len(recounts) == 2
     assert hub.sync.console_reports(LEDGER)["R2"]["receipts"] == 3
     assert hub.sync.console_reports(LEDGER)["R4"]["receipts"] == 1
     assert hub.sync.console_reports(LEDGER)["R3"]["receipts"] == 1
     sell(r1, ("burger", 1), at=NOW + 20)
     await wire.flush()
     hub.tick(time.monotonic())
-    assert len(recounts) == 1
+    assert len(recounts) == 2

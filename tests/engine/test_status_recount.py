@@ -6,9 +6,12 @@ order, never waits for a recount."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pycrdt import Doc, Map
 
 from meshpos.model.documents import ledger_name
 from meshpos.model.sample import CASHIER
@@ -84,3 +87,35 @@ async def test_a_quiet_day_whose_changes_came_in_order_moves_no_input_of_the_ind
         service.publish_indicator()
         assert len(computed) == 1
         assert recounts == []
+
+
+async def test_an_own_write_into_an_order_past_a_hole_is_counted_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recounts: list[str]
+) -> None:
+    """Another process committed an order whose author's earlier change it had lost (the order sits
+    past a hole in that author's clocks): pycrdt reports no write into it, not even this node's own,
+    until the hole fills (tests/sync/test_sync_hole_counts.py). The node's own payment into it makes
+    the day worth counting again, so the owed count is never short. Failed before (issue 18,
+    tallybug): the day was settled after the first recount and the payment was never counted."""
+    monkeypatch.setattr(status_module, "RECOUNT_WHEN_QUIET", 0.0)  # every day is quiet at once
+    (config,) = make_configs(tmp_path, [("R1", "register")])
+    async with make_node(config, discovery=False) as node:
+        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
+        service = node._run().status
+        name = ledger_name(node.business_date(node.now_ms()))
+        sync = node.engine.sync
+        node.status()  # the day's live tally, counted whole
+        author: Doc[Any] = Doc(client_id=987_654)
+        author.get("shifts", type=Map)["lost"] = "x"  # clock 0: never arrives
+        hole = author.get_state()
+        author.get("orders", type=Map)["o1"] = Map({"info": "table 4"})
+        sync.apply_stored(name, author.get_update(hole))
+        service._on_event(DocumentChanged(name, b"", None, stored=True))
+        owed = node.status().owed
+        assert len(recounts) == 1
+        orders = sync.docs[name].get("orders", type=Map)
+        assert "o1" in orders, "pycrdt shows what came past the hole (else this tests nothing)"
+        orders["o1"]["payments/p1"] = json.dumps({"register": "R1", "amount": 100})
+        service._on_event(DocumentChanged(name, b"", None))  # what the engine reports of it
+        assert node.status().owed.get("payments", 0) == owed.get("payments", 0) + 1
+        assert len(recounts) == 2
