@@ -137,7 +137,16 @@ class Catalog:
     def _one(
         self, kind: str, key: str, parse: Callable[[str, Fields], T], unknown: MeshposError
     ) -> T:
-        """One entity by id: ``unknown`` if absent, RecordUnusable (noted) if it does not parse."""
+        """One entity by id: ``unknown`` if absent, RecordUnusable (noted) if it does not parse. Kept
+        until the document changes (``_kept_read``: a tap asks its product, tax and modifier groups,
+        issue 18); an absent or corrupt one is asked (and noted) again every time."""
+        if type(key) is not str:  # (refused by ``lookup_key``: nothing to keep it by)
+            return self._read_one(kind, key, parse, unknown)
+        return self._kept_read((kind, key), lambda: self._read_one(kind, key, parse, unknown))
+
+    def _read_one(
+        self, kind: str, key: str, parse: Callable[[str, Fields], T], unknown: MeshposError
+    ) -> T:
         rec = self._fields(kind, key)
         if rec is None:
             raise unknown

@@ -24,12 +24,13 @@ they are strict and raise.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar, cast
 
 from pycrdt import Doc, Map
 
 from meshpos.errors import CorruptRecord, MeshposError, UnknownRecord
+from meshpos.model._order_kept import kept_orders, parse_kept, wrote
 from meshpos.model._records import (
     CorruptRegistry,
     Fields,
@@ -44,7 +45,7 @@ from meshpos.model._records import (
 from meshpos.model._writes import put, put_record, record_text
 from meshpos.model.conflicts import order_conflicts
 from meshpos.model.documents import ledger_name
-from meshpos.model.ledger_kept import kept_order, open_shifts
+from meshpos.model.ledger_kept import open_shifts
 from meshpos.model.ledger_layout import PAYMENT_ID_FIELD, derived_records, order_key, order_parts
 from meshpos.model.ledger_layout import settled as order_settled
 from meshpos.model.ledger_types import (
@@ -66,7 +67,6 @@ from meshpos.model.records import (
     RECEIPTS,
     REFUNDS,
     SHIFTS,
-    parse_order,
     parse_payment,
     refund_of,
 )
@@ -233,8 +233,11 @@ class Ledger:
         """A new order: one map holding its ``info`` (as JSON text: it is written once) and, later, a
         key per record of its own (:meth:`write_order_record`)."""
         where = f"{self.name} orders/{order_id}"
-        order = Map({"info": record_text(info, f"{where} info")})
-        put(self._writable("orders"), order_id, order, where, checked=True)
+        text = record_text(info, f"{where} info")
+        kept = kept_orders(self.doc)  # (its map's values, for the next read: _order_kept)
+        changes = kept.changes if kept is not None else 0
+        put(self._writable("orders"), order_id, Map({"info": text}), where, checked=True)
+        wrote(kept, changes, order_id, {}, "info", text)
 
     def write_order_record(self, order_id: str, part: str, key: str, record: object) -> None:
         """A record of an open order's own (a line, a removal, a discount, a payment, a void, a
@@ -245,9 +248,14 @@ class Ledger:
         order = self._order_map(order_id)
         where = f"{self.name} orders/{order_id}/{part}/{key}"
         value = record_text(record, where) if isinstance(record, dict) else record
-        older = value_at(order, part)
+        kept = kept_orders(self.doc)  # the map's values if we wrote it last: no pycrdt read
+        plain = kept.plains.get(order_id) if kept is not None else None
+        older = value_at(order, part) if plain is None or part in plain else None
         target, at = (older, key) if isinstance(older, Map) else (order, order_key(part, key))
+        changes = kept.changes if kept is not None else 0
         put(target, at, value, where, checked=value is not record)
+        if plain is not None and target is order:
+            wrote(kept, changes, order_id, plain, at, value)
 
     def write_payment(self, order_id: str, payment_id: str, record: JsonDict) -> None:
         """A payment: an insert-only fact, as its JSON text in the order's map."""
@@ -301,18 +309,12 @@ class Ledger:
         )
 
     def _order(self, order_id: str) -> Order:
-        where = f"{self.name} orders/{order_id}"
-
-        def parse(om: Mapping[str, Any]) -> tuple[Order, bool]:
-            if self.corrupt is None:  # strict: a bad line makes the order corrupt
-                return parse_order(order_id, om, where), True
-            bad: list[tuple[str, CorruptRecord]] = []
-            order = parse_order(order_id, om, where, bad)
-            for line_id, exc in bad:  # left out of the order, named in the alarms
-                self.corrupt.note(self.name, f"orders/{order_id}/lines/{line_id}", exc)
-            return order, not bad  # (kept only whole: every reader gets what it would parse)
-
-        return kept_order(where, self._order_map(order_id), parse)  # kept by text (ledger_kept)
+        kept = None if self.readonly else kept_orders(self.doc)  # until the document changes
+        if kept is not None and (found := kept.orders.get(order_id)) is not None:
+            return found
+        return parse_kept(
+            self.name, order_id, lambda: self._order_map(order_id), self.corrupt, kept
+        )
 
     def orders(self) -> list[Order]:
         """Every order of the day that parses; a corrupt one is skipped (and noted, given a registry)."""

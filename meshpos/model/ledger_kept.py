@@ -66,10 +66,14 @@ def watched(doc: Doc[Any], name: str, roots: tuple[Map[Any], ...]) -> dict[str, 
 
 
 def kept_order(
-    where: str, om: object, parse: Callable[[Mapping[str, Any]], tuple[Order, bool]]
+    where: str,
+    om: object,
+    parse: Callable[[Mapping[str, Any]], tuple[Order, bool]],
+    seen: Callable[[dict[str, Any]], None] | None = None,
 ) -> Order:
     """The order in ``om`` (its map, or its plain values), from ``parse(plain values)``, which says
-    whether its parse may be kept (nothing in it was left out as corrupt)."""
+    whether its parse may be kept (nothing in it was left out as corrupt); ``seen(plain values)``
+    when the map's text was decoded (``_order_kept`` keeps them)."""
     if not isinstance(om, Map):
         return parse(om)[0]  # type: ignore[arg-type]  # (a snapshot's plain values)
     text = str(om)  # pycrdt's native JSON: one call, not a transaction per key
@@ -77,6 +81,8 @@ def kept_order(
     if found is not None:
         return found
     plain = json.loads(text)
+    if seen is not None:
+        seen(plain)
     values = (where, canonical(plain))
     found = _ORDERS_BY_VALUES.get(values)
     if found is None:
@@ -86,6 +92,11 @@ def kept_order(
         remember(_ORDERS_BY_VALUES, values, found)
     remember(_ORDERS, (where, text), found)
     return found
+
+
+def remember_parse(where: str, plain: Mapping[str, Any], order: Order) -> None:
+    """Keep a whole parse of ``plain`` (an order map's values) to be found by its values."""
+    remember(_ORDERS_BY_VALUES, (where, canonical(plain)), order)
 
 
 def canonical(plain: Mapping[str, Any]) -> object:

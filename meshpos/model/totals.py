@@ -67,7 +67,8 @@ def price_lines(
         cut = discount_amount(kind, value, remaining)
         order_disc += cut
         remaining -= cut
-    shares = allocate(order_disc, nets)
+    # (no order discount: every share is 0, what ``allocate`` gives, without its sort)
+    shares = allocate(order_disc, nets) if order_disc else [0] * len(nets)
     priced = []
     for line, g, ld, net, share in zip(lines, gross, line_disc, nets, shares, strict=True):
         final_net = net - share
@@ -81,14 +82,13 @@ def price_lines(
 
 
 def order_totals(amounts: Sequence[LineAmount], paid: int = 0, tips: int = 0) -> OrderTotals:
-    return OrderTotals(
-        subtotal=sum(a.gross for a in amounts),
-        discount=sum(a.discount for a in amounts),
-        tax=sum(a.tax for a in amounts),
-        total=sum(a.amount for a in amounts),
-        paid=paid,
-        tips=tips,
-    )
+    subtotal = discount = tax = total = 0
+    for a in amounts:  # (one pass, not four: every tap's read of its order sums them, issue 18)
+        subtotal += a.gross
+        discount += a.discount
+        tax += a.tax
+        total += a.amount
+    return OrderTotals(subtotal, discount, tax, total, paid=paid, tips=tips)
 
 
 def refund_share(line_amount: int, line_quantity: int, already: int, quantity: int) -> int:

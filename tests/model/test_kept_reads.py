@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+import meshpos.model._order_kept as order_kept_module
 import meshpos.model.ledger as ledger_module
 import meshpos.model.order_lines as order_lines
 from meshpos.errors import ShiftClosed
@@ -55,7 +56,7 @@ def test_a_sale_parses_its_order_once_per_write(
         parsed.append(order_id)
         return parse_order(order_id, *args, **kwargs)
 
-    monkeypatch.setattr(ledger_module, "parse_order", counted)
+    monkeypatch.setattr(order_kept_module, "parse_order", counted)
     for k in range(20):  # four writes a sale (open, two lines, pay): a parse after each but the
         # payment (it returns the payment it wrote, not the order): three, not more
         order = open_venue.open_order(CASHIER, NOW + k, table=f"T{k}")
@@ -117,11 +118,12 @@ def test_a_payment_reads_back_neither_its_order_nor_its_receipt(
     reads: list[str] = []
     for name in ("order", "receipt"):
         read = getattr(ledger_module.Ledger, name)
-        monkeypatch.setattr(
-            ledger_module.Ledger,
-            name,
-            lambda self, key, read=read, name=name: reads.append(name) or read(self, key),
-        )
+
+        def counted(self: Any, key: str, read: Any = read, name: str = name) -> Any:
+            reads.append(name)
+            return read(self, key)
+
+        monkeypatch.setattr(ledger_module.Ledger, name, counted)
     paid = open_venue.pay(CASHIER, order.id, "card", NOW)
     assert paid.receipt is not None
     assert reads == ["order"]  # the one before: is it open, what is due
