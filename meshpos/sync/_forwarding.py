@@ -78,6 +78,9 @@ class Forwarding:
                     continue  # (``_spread``) another node's child, or no child at all
             elif source is not None and self._linked(source, session):
                 continue  # the source sends it to that peer itself; anti-entropy covers a loss
+            if session.stock:  # a stock Yjs client speaks plain y-protocols: its session encodes
+                session.send(message, free=free)
+                continue
             size = session.config.max_message_size
             data = encoded.get(size)
             if data is None:

@@ -349,7 +349,8 @@ class Session:
     def send_encoded(self, data: list[bytes], *, free: bool = False) -> None:
         """Queue a document message already encoded for this session (``encode_doc_message`` with its
         ``config.max_message_size``), as :meth:`send` would: a forwarded change is encoded once and
-        the same bytes go to every link (``_forwarding``)."""
+        the same bytes go to every link (``_forwarding``). Mesh sessions only: a stock Yjs client's
+        session (``stock``) speaks plain y-protocols and is sent the message itself."""
         self._check_can_send("SyncUpdate")
         if free:
             self._out.extend(data)
