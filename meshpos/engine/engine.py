@@ -156,6 +156,7 @@ class Engine(ClosingDays, Links):
         self._uncommitted: list[tuple[str, bytes, bool]] = []
         self._stored: Counter[str] = Counter()  # applied from the shared store: committed already
         self._received_commit: asyncio.TimerHandle | None = None
+        self._lingers: asyncio.TimerHandle | None = None  # when held updates must leave
         self._committers: set[asyncio.Task[None]] = set()
         self._received_due = False  # received changes wait for a pump (``_commit_received``)
         self._received_pump: asyncio.Task[None] | None = None
@@ -231,23 +232,48 @@ class Engine(ClosingDays, Links):
 
     # --- writes -------------------------------------------------------------------------------------
 
-    async def write(self, change: Callable[[], T]) -> T:
-        """Apply one change and return once it is durable (see the module docstring)."""
+    async def write(self, change: Callable[[], T], *, wait_ms: float = 0) -> T:
+        """Apply one change and return once it is durable (see the module docstring). **Changed**
+        (issue 18, coalesce): with ``wait_ms``, its update may be held that long before it is sent,
+        to leave merged with the next ones (``sync/_lingering.py``); committed as always."""
         if self.closing:
             raise MeshposError("the node is shutting down: nothing was written")
+        loop = asyncio.get_running_loop()
+        if wait_ms > 0:
+            self.sync.linger_until = loop.time() + wait_ms / 1000
         try:
             result = change()  # a new day's document is observed from its first change
         except (KeyboardInterrupt, SystemExit, GeneratorExit):
             raise
         except BaseException as exc:
+            self._linger_timer(loop)
             await self.pump()
             if isinstance(exc, MeshposError):
                 raise
             raise WriteFailed(
                 f"the change failed ({type(exc).__name__}); nothing was written"
             ) from exc
+        self._linger_timer(loop)
         await self.pump()
         return result
+
+    def _linger_timer(self, loop: asyncio.AbstractEventLoop) -> None:
+        """After a write: what its update may wait for is timed (the earliest deadline held)."""
+        self.sync.linger_until = None
+        due = self.sync.linger_due
+        if due is not None and (self._lingers is None or self._lingers.when() > due):
+            if self._lingers is not None:
+                self._lingers.cancel()
+            self._lingers = loop.call_at(due, self._linger_ended)
+
+    def _linger_ended(self) -> None:
+        self._lingers = None
+        due = self.sync.linger_due
+        if due is not None and due <= asyncio.get_running_loop().time() + 0.001:
+            self.sync.release_lingering()
+            self._flush()  # (what waits for a commit leaves with it)
+        elif due is not None:
+            self._linger_timer(asyncio.get_running_loop())
 
     async def apply_stored(self, name: str, updates: Iterable[bytes]) -> None:
         """Apply updates another process already committed to the store this engine shares (the
@@ -448,6 +474,7 @@ class Engine(ClosingDays, Links):
         self.closing = True
         if self._received_commit is not None:
             self._received_commit.cancel()  # the pumps below commit it all
+        self.sync.release_lingering()  # (before the goodbyes)
         for key in list(self.sync.sessions):
             self.sync.close(key, "node shutting down")
         with contextlib.suppress(MeshposError):
