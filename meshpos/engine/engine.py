@@ -49,6 +49,7 @@ from typing import TypeVar
 from meshpos.engine.changes import ChangeFeed, Subscription
 from meshpos.engine.closing import ClosingDays, DayClosed, DayOpened
 from meshpos.engine.fanout import Fanout
+from meshpos.engine.linger import Lingers
 from meshpos.engine.links import LinkClosed, LinkOpened, LinkRefused, Links
 from meshpos.engine.stores import DocumentStore
 from meshpos.errors import MeshposError, PeerTimeout, WriteFailed
@@ -107,7 +108,7 @@ Listener = Callable[[EngineEvent], None]
 MetaHook = Callable[[bool], Mapping[str, str]]
 
 
-class Engine(ClosingDays, Links):
+class Engine(ClosingDays, Links, Lingers):
     """Documents, their store and their synchronizer; the one commit-then-forward pump (closing and
     opening business days: ``closing``; links and the received updates' commits: ``links``)."""
 
@@ -156,7 +157,6 @@ class Engine(ClosingDays, Links):
         self._uncommitted: list[tuple[str, bytes, bool]] = []
         self._stored: Counter[str] = Counter()  # applied from the shared store: committed already
         self._received_commit: asyncio.TimerHandle | None = None
-        self._lingers: asyncio.TimerHandle | None = None  # when held updates must leave
         self._committers: set[asyncio.Task[None]] = set()
         self._received_due = False  # received changes wait for a pump (``_commit_received``)
         self._received_pump: asyncio.Task[None] | None = None
@@ -238,42 +238,19 @@ class Engine(ClosingDays, Links):
         to leave merged with the next ones (``sync/_lingering.py``); committed as always."""
         if self.closing:
             raise MeshposError("the node is shutting down: nothing was written")
-        loop = asyncio.get_running_loop()
-        if wait_ms > 0:
-            self.sync.linger_until = loop.time() + wait_ms / 1000
-        try:
-            result = change()  # a new day's document is observed from its first change
+        try:  # (a new day's document is observed from its first change)
+            result = self._change(change, wait_ms)
         except (KeyboardInterrupt, SystemExit, GeneratorExit):
             raise
         except BaseException as exc:
-            self._linger_timer(loop)
             await self.pump()
             if isinstance(exc, MeshposError):
                 raise
             raise WriteFailed(
                 f"the change failed ({type(exc).__name__}); nothing was written"
             ) from exc
-        self._linger_timer(loop)
         await self.pump()
         return result
-
-    def _linger_timer(self, loop: asyncio.AbstractEventLoop) -> None:
-        """After a write: what its update may wait for is timed (the earliest deadline held)."""
-        self.sync.linger_until = None
-        due = self.sync.linger_due
-        if due is not None and (self._lingers is None or self._lingers.when() > due):
-            if self._lingers is not None:
-                self._lingers.cancel()
-            self._lingers = loop.call_at(due, self._linger_ended)
-
-    def _linger_ended(self) -> None:
-        self._lingers = None
-        due = self.sync.linger_due
-        if due is not None and due <= asyncio.get_running_loop().time() + 0.001:
-            self.sync.release_lingering()
-            self._flush()  # (what waits for a commit leaves with it)
-        elif due is not None:
-            self._linger_timer(asyncio.get_running_loop())
 
     async def apply_stored(self, name: str, updates: Iterable[bytes]) -> None:
         """Apply updates another process already committed to the store this engine shares (the
