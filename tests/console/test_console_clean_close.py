@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sqlite3
 import sys
 import textwrap
@@ -21,6 +20,7 @@ from meshpos.console.cursor import Cursor
 from meshpos.errors import CorruptDatabase, StoreError, StoreLocked
 from meshpos.store.lock import lock_path
 
+from ..file_damage import garbage_page, garbage_page_same_mtime, replaced_by_a_damaged_copy
 from .conftest import VENUE
 from .day import LEDGER
 
@@ -129,28 +129,6 @@ async def test_a_second_console_is_refused_before_it_reads_the_file(
         await db.close()
 
 
-def _garbage_page(path: Path) -> None:
-    with path.open("r+b") as f:
-        f.seek(2 * 4096)
-        f.write(os.urandom(4096))
-
-
-def _garbage_page_same_mtime(path: Path) -> None:
-    """Damaged in place, and its mtime put back as it was (``touch -r``, ``cp -p``): the ctime differs."""
-    st = path.stat()
-    _garbage_page(path)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-
-def _replaced_by_a_damaged_copy(path: Path) -> None:
-    """Another file of the same size (a restore, a copy from another disk) moved in its place."""
-    other = path.with_name("other.db")
-    shutil.copy2(path, other)
-    _garbage_page(other)
-    os.utime(other, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
-    os.replace(other, path)
-
-
 def _scrambled_rewrite(path: Path) -> None:
     """Rewritten whole at the same size, page 1 kept (the storage tests' damage)."""
     raw = bytearray(path.read_bytes())
@@ -161,7 +139,7 @@ def _scrambled_rewrite(path: Path) -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    [_garbage_page, _garbage_page_same_mtime, _replaced_by_a_damaged_copy, _scrambled_rewrite],
+    [garbage_page, garbage_page_same_mtime, replaced_by_a_damaged_copy, _scrambled_rewrite],
 )
 async def test_a_file_damaged_after_a_clean_close_is_still_refused(
     tmp_path: Path, damage: Any, checks: list[bool]

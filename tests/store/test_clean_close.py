@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -17,6 +16,7 @@ from meshpos.errors import CorruptDatabase
 from meshpos.store import SqliteStore, sqlite
 from meshpos.store.lock import lock_path
 
+from ..file_damage import garbage_page, garbage_page_same_mtime, replaced_by_a_damaged_copy
 from .store_helpers import Recorder
 
 DAY = "ledger/2026-12-05"
@@ -95,28 +95,6 @@ async def test_an_open_store_has_wiped_the_stamp_so_a_crash_at_any_point_leaves_
     await store.close()
 
 
-def _garbage_page(path: Path) -> None:
-    with path.open("r+b") as f:
-        f.seek(2 * 4096)
-        f.write(os.urandom(4096))
-
-
-def _garbage_page_same_mtime(path: Path) -> None:
-    """Damaged in place, and its mtime put back as it was (``touch -r``, ``cp -p``): the ctime differs."""
-    st = path.stat()
-    _garbage_page(path)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-
-def _replaced_by_a_damaged_copy(path: Path) -> None:
-    """Another file of the same size (a restore, a copy from another disk) moved in its place."""
-    other = path.with_name("other.db")
-    shutil.copy2(path, other)  # copy2 keeps the mtime too
-    _garbage_page(other)
-    os.utime(other, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
-    os.replace(other, path)
-
-
 def _header_damaged(path: Path) -> None:
     with path.open("r+b") as f:
         f.seek(28)  # the page count
@@ -125,7 +103,7 @@ def _header_damaged(path: Path) -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    [_garbage_page, _garbage_page_same_mtime, _replaced_by_a_damaged_copy, _header_damaged],
+    [garbage_page, garbage_page_same_mtime, replaced_by_a_damaged_copy, _header_damaged],
 )
 async def test_a_file_damaged_after_a_clean_close_is_still_refused(
     tmp_path: Path, damage: Any, checks: list[bool]
