@@ -102,7 +102,7 @@ class FakeNode(VenueReads):
             self._shown = shown
             self._feed.publish(presence=True)
 
-    async def write(self, change: Callable[[Venue, int], T]) -> T:
+    async def write(self, change: Callable[[Venue, int], T], *, wait: bool = False) -> T:
         replica = self._venue.replica
         before = {name: replica.doc(name).get_state() for name in replica.names()}
         self.writes += 1
