@@ -62,6 +62,9 @@ class Config:
     console_token: str = ""
     console_ca_file: Path | None = None  # PEM CA(s) for a wss:// console; default: the system's CAs
     heartbeat_interval: float = 1.0
+    # how long a tap that may wait (opening an order, a line, a discount) holds its update, to leave
+    # merged with the sale's next ones (docs/architecture.md (Links), coalesce); 0: each at once
+    linger_ms: float = 25.0
     pin_lockout_s: float = 30.0  # the first lock after wrong PINs; each further lock doubles it
     # a past business day the console holds whole closes (unloads) once untouched this long
     # (docs/architecture.md (Documents)); tests set it low
@@ -117,6 +120,8 @@ class Config:
                 "listen_host 0.0.0.0 needs mdns_interfaces: name the LAN address(es) to announce on",
             )
         _seconds_between("heartbeat_interval", self.heartbeat_interval, 0.05, 60)
+        if not 0 <= self.linger_ms <= 1000:
+            raise InvalidSetting("linger_ms", f"linger_ms {self.linger_ms!r}: must be 0 to 1000")
         if self.console_url:
             problem = _console_url_problem(self.console_url)
             if problem:

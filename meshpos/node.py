@@ -291,10 +291,14 @@ class Node(VenueReads, RegisterOperations):
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    async def write(self, change: Callable[[Venue, int], T]) -> T:
-        """The one write path: ``change(venue, now_ms)``, answered once durable."""
+    async def write(self, change: Callable[[Venue, int], T], *, wait: bool = False) -> T:
+        """The one write path: ``change(venue, now_ms)``, answered once durable (``wait``: its
+        update may be held ``linger_ms``, ``register.operations``)."""
         run = self._run()
-        result = await run.engine.write(lambda: change(run.numbers.venue, self.now_ms()))
+        result = await run.engine.write(
+            lambda: change(run.numbers.venue, self.now_ms()),
+            wait_ms=self.config.linger_ms if wait else 0,
+        )
         if isinstance(result, PaymentResult):
             run.status.sold(result)  # the status tells on how many devices the latest sale is
         return result

@@ -49,6 +49,7 @@ from typing import TypeVar
 from meshpos.engine.changes import ChangeFeed, Subscription
 from meshpos.engine.closing import ClosingDays, DayClosed, DayOpened
 from meshpos.engine.fanout import Fanout
+from meshpos.engine.linger import Lingers
 from meshpos.engine.links import LinkClosed, LinkOpened, LinkRefused, Links
 from meshpos.engine.stores import DocumentStore
 from meshpos.errors import MeshposError, PeerTimeout, WriteFailed
@@ -107,7 +108,7 @@ Listener = Callable[[EngineEvent], None]
 MetaHook = Callable[[bool], Mapping[str, str]]
 
 
-class Engine(ClosingDays, Links):
+class Engine(ClosingDays, Links, Lingers):
     """Documents, their store and their synchronizer; the one commit-then-forward pump (closing and
     opening business days: ``closing``; links and the received updates' commits: ``links``)."""
 
@@ -231,12 +232,14 @@ class Engine(ClosingDays, Links):
 
     # --- writes -------------------------------------------------------------------------------------
 
-    async def write(self, change: Callable[[], T]) -> T:
-        """Apply one change and return once it is durable (see the module docstring)."""
+    async def write(self, change: Callable[[], T], *, wait_ms: float = 0) -> T:
+        """Apply one change and return once it is durable (see the module docstring). **Changed**
+        (issue 18, coalesce): with ``wait_ms``, its update may be held that long before it is sent,
+        to leave merged with the next ones (``sync/_lingering.py``); committed as always."""
         if self.closing:
             raise MeshposError("the node is shutting down: nothing was written")
-        try:
-            result = change()  # a new day's document is observed from its first change
+        try:  # (a new day's document is observed from its first change)
+            result = self._change(change, wait_ms)
         except (KeyboardInterrupt, SystemExit, GeneratorExit):
             raise
         except BaseException as exc:
@@ -448,6 +451,7 @@ class Engine(ClosingDays, Links):
         self.closing = True
         if self._received_commit is not None:
             self._received_commit.cancel()  # the pumps below commit it all
+        self.sync.release_lingering()  # (before the goodbyes)
         for key in list(self.sync.sessions):
             self.sync.close(key, "node shutting down")
         with contextlib.suppress(MeshposError):

@@ -30,8 +30,12 @@ class RegisterOperations(ABC):
     """Shifts, orders, payments, refunds, stock, kitchen and stop list: durable on return."""
 
     @abstractmethod
-    async def write(self, change: Callable[[Venue, int], T]) -> T:
-        """Apply ``change(venue, now_ms)`` and return once it is durable."""
+    async def write(self, change: Callable[[Venue, int], T], *, wait: bool = False) -> T:
+        """Apply ``change(venue, now_ms)`` and return once it is durable. **Changed** (issue 18,
+        coalesce): ``wait``, a tap nobody else needs to see at once (opening an order, adding or
+        removing a line): its update may wait a moment to leave merged with the sale's next taps
+        (config ``linger_ms``); a payment, refund, void, kitchen send, shift, cash or stock move goes
+        at once, and takes what waits with it."""
 
     async def open_shift(self, user: str, opening_cash: int) -> Shift:
         return await self.write(lambda venue, now: venue.open_shift_now(user, opening_cash, now))
@@ -44,7 +48,7 @@ class RegisterOperations(ABC):
 
     async def open_order(self, user: str, *, table: str = "", tab: str = "") -> Order:
         return await self.write(
-            lambda venue, now: venue.open_order(user, now, table=table, tab=tab)
+            lambda venue, now: venue.open_order(user, now, table=table, tab=tab), wait=True
         )
 
     async def add_line(
@@ -68,12 +72,13 @@ class RegisterOperations(ABC):
                 modifiers=modifiers,
                 discount_id=discount_id,
                 override_stop=override_stop,
-            )
+            ),
+            wait=True,
         )
 
     async def remove_line(self, user: str, order_id: str, line_id: str, reason: str = "") -> Order:
         return await self.write(
-            lambda venue, now: venue.remove_line(user, order_id, line_id, now, reason)
+            lambda venue, now: venue.remove_line(user, order_id, line_id, now, reason), wait=True
         )
 
     async def void_order(self, user: str, order_id: str, reason: str = "") -> Order:

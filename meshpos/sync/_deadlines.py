@@ -48,6 +48,7 @@ class Deadlines:
     _trigger: bool
     _triggered_at: float
     _elected_at: float
+    _linger_due: float | None
     #: called (without arguments) when something moved that the next tick or the status hooks act
     #: on; the engine's ticker sets it to wake itself (None: nobody sleeps on it, as in tests)
     on_moved: Callable[[], None] | None
@@ -72,6 +73,8 @@ class Deadlines:
             due = min(due, settle)
         if self._trigger:
             due = min(due, self._triggered_at + TRIGGER_SPACING)
+        if self._linger_due is not None:  # (``_lingering``) a local update held may wait no longer
+            due = min(due, self._linger_due)
         expiry = self._presence.next_expiry()
         if expiry is not None:
             due = min(due, expiry + _AFTER)

@@ -59,6 +59,7 @@ from meshpos.sync._forwarding import Forwarding
 from meshpos.sync._heartbeats import Heartbeats
 from meshpos.sync._held import HeldTable
 from meshpos.sync._joining import Joining
+from meshpos.sync._lingering import Lingering
 from meshpos.sync._messages import (
     AwarenessUpdate,
     Hello,
@@ -88,7 +89,16 @@ log = logging.getLogger("meshpos.sync")
 
 
 class Synchronizer(
-    ClosedDays, Exchange, Joining, Forwarding, Spread, PassingOn, Heartbeats, Deadlines, Digests
+    ClosedDays,
+    Exchange,
+    Joining,
+    Forwarding,
+    Lingering,
+    Spread,
+    PassingOn,
+    Heartbeats,
+    Deadlines,
+    Digests,
 ):
     """Documents x peers for one node or the console; its parts are in ``_exchange`` (step 1 replies,
     received updates), ``_joining`` (sessions made, hellos checked, the first sync),
@@ -208,6 +218,7 @@ class Synchronizer(
         ] = {}  # by device (certified ids: one per device)
         self._rooms = Rooms()  # stock Yjs clients' awareness, per document (``_yjs``)
         self.commits = Commits() if forward_before_commit else None
+        self._lingering = {}  # (``_lingering``) our updates that may wait, by document
 
     # --- identity ---------------------------------------------------------------------------------
 
@@ -259,6 +270,7 @@ class Synchronizer(
     def drop_doc(self, name: str) -> None:
         """Forget ``name`` (clear cache): stop observing it; the next ``open_doc`` starts empty and
         asks every peer for it. A closed document is forgotten too (its parked messages with it)."""
+        self.release_lingering()  # (``_lingering``) ours, committed: sent before it goes
         self._forget_closed(name)
         self._reordered.pop(name, None)
         self._past_holes.pop(name, None)
@@ -313,6 +325,9 @@ class Synchronizer(
                 self._events.append(LocalWriteRefused(name, self.role))
                 return
             self._took(name, update)  # an echo of it from a peer applies nothing
+            if may_deliver(self.role, name) and (out := self._outgoing(name, update)) is not None:
+                self._forward(name, out, None)  # (``_lingering``: or held, to leave merged)
+            return
         if may_deliver(self.role, name):
             self._forward(name, update, origin)
 
@@ -448,6 +463,8 @@ class Synchronizer(
             self._next_heartbeat = now
             self._next_anti_entropy = now + self.config.anti_entropy_interval
         self._now = now
+        if self._linger_due is not None and now >= self._linger_due:
+            self.release_lingering()
         for peer, session in list(self._sessions.items()):
             session.tick(now)
             self._process(peer, session)

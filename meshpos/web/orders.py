@@ -40,7 +40,8 @@ async def list_orders(c: Call) -> list[Order]:
 async def open_order(c: Call) -> Order:
     b = c.body
     return await c.node.write(
-        lambda venue, now: venue.open_order(b["user"], now, table=b["table"], tab=b["tab"])
+        lambda venue, now: venue.open_order(b["user"], now, table=b["table"], tab=b["tab"]),
+        wait=True,  # (issue 18, coalesce: leaves with the sale's next urgent tap)
     )
 
 
@@ -62,7 +63,8 @@ async def add_line(c: Call) -> Order:
             discount_id=b["discount_id"],
             override_stop=b["override_stop"],
             approved_by=by,
-        )
+        ),
+        wait=True,  # (issue 18, coalesce: leaves with the sale's next urgent tap)
     )
 
 
@@ -72,7 +74,8 @@ async def remove_line(c: Call) -> Order:
     return await c.node.write(
         lambda venue, now: venue.remove_line(
             b["user"], line.order_id, line.id, now, b["reason"], approved_by=by
-        )
+        ),
+        wait=True,  # (issue 18, coalesce: leaves with the sale's next urgent tap)
     )
 
 
@@ -82,7 +85,8 @@ async def apply_order_discount(c: Call) -> Order:
     return await c.node.write(
         lambda venue, now: venue.apply_order_discount(
             b["user"], order, b["discount_id"], now, approved_by=by
-        )
+        ),
+        wait=True,  # (issue 18, coalesce: leaves with the sale's next urgent tap)
     )
 
 
@@ -101,7 +105,8 @@ async def set_quantity(c: Call) -> Order:
     return await c.node.write(
         lambda venue, now: venue.set_quantity(
             b["user"], line.order_id, line.id, b["quantity"], now, approved_by=by
-        )
+        ),
+        wait=True,  # (issue 18, coalesce: leaves with the sale's next urgent tap)
     )
 
 

@@ -159,10 +159,11 @@ class NodeAPI(Protocol):
     def is_revoked(self, device_id: str) -> bool: ...
 
     # --- writes: each returns once its change is committed -------------------------------------------
-    async def write(self, change: Callable[[Venue, int], T]) -> T:
+    async def write(self, change: Callable[[Venue, int], T], *, wait: bool = False) -> T:
         """Run ``change(venue, now_ms)`` once and return its result once committed (and published on
         :meth:`changes`). A change that raises is taken back by the model; a MeshposError comes back as
-        it is, anything else as WriteFailed."""
+        it is, anything else as WriteFailed. ``wait``: its update may leave a moment later, with the
+        sale's next tap (``register.operations``)."""
         ...
 
     async def revoke(self, entry: Mapping[str, Any]) -> None: ...

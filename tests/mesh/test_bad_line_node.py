@@ -14,6 +14,7 @@ from typing import Any
 from pycrdt import Doc, Map
 
 from meshpos.harness.wait import until
+from meshpos.localapi import ApiError
 from meshpos.model import business_date
 from meshpos.model.sample import CASHIER
 from meshpos.sync import SyncUpdate
@@ -44,6 +45,7 @@ async def test_a_bad_line_leaves_its_order_usable_on_every_register(
         10,
         "R2 has the order",
         on=[r2.events],
+        ignore=(ApiError,),  # not there yet (its opening leaves with the next tap: coalesce)
     )
     ledger_name = f"ledger/{business_date(order['opened_at_ms'])}"
 

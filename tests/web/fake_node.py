@@ -49,6 +49,7 @@ class FakeNode(VenueReads):
         self._shown = indicator(self.status())
         self._revoked: dict[str, dict[str, str | int]] = {}
         self.writes = 0  # changes run, failed ones included
+        self.waits: list[bool] = []  # each write's ``wait`` (a tap that may leave with the next)
 
     @property
     def venue(self) -> Venue:
@@ -102,10 +103,11 @@ class FakeNode(VenueReads):
             self._shown = shown
             self._feed.publish(presence=True)
 
-    async def write(self, change: Callable[[Venue, int], T]) -> T:
+    async def write(self, change: Callable[[Venue, int], T], *, wait: bool = False) -> T:
         replica = self._venue.replica
         before = {name: replica.doc(name).get_state() for name in replica.names()}
         self.writes += 1
+        self.waits.append(wait)
         try:
             result = change(self._venue, self.now_ms())
         except (KeyboardInterrupt, SystemExit, GeneratorExit):

@@ -65,6 +65,12 @@ async def test_quantity_place_and_split_over_two_registers(nodes: list[Node]) ->
     await r1.ok("DELETE", f"{path}/lines/{order['lines'][-1]['id']}", {"user": CASHIER})
 
     other = await r2.ok("POST", "/api/orders", {"user": CASHIER, "table": "9"})
+    await until(  # (an opened order may leave a moment later, with the sale's next tap: coalesce)
+        lambda: any(o.id == other["id"] for o in nodes[0].open_orders()),
+        10,
+        "R1 sees R2's order at table 9",
+        on=nodes,
+    )
     message = await r1.error(
         409, "table_taken", "PUT", f"{path}/place", {"user": CASHIER, "table": "9"}
     )
