@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pycrdt import Map
+
 from meshpos.sync import Hello, Session, SessionConfig, Synchronizer
 
 VENUE = "venue-1"
@@ -58,3 +60,31 @@ def pump(a: Synchronizer, ka: str, b: Synchronizer, kb: str) -> None:
                     dst.receive_eof(dkey)
         if not moved:
             return
+
+
+def items_node(
+    name: str, doc: str, *, early: bool = False, client_base: int = 1000
+) -> Synchronizer:
+    """A register's synchronizer with ``doc`` open and committed (client id from its name)."""
+    sync = Synchronizer(
+        venue=VENUE,
+        node_id=name,
+        role="register",
+        client_id=client_base + sum(map(ord, name)),
+        forward_before_commit=early,
+    )
+    sync.open_doc(doc)
+    commit(sync)
+    return sync
+
+
+def commit(sync: Synchronizer) -> list[object]:
+    """What the engine does: drain the changes, commit them, say so (the events drained)."""
+    events: list[object] = list(sync.events_received())
+    sync.mark_committed(sync.drained)
+    return events
+
+
+def items(sync: Synchronizer, doc: str) -> dict[str, object]:
+    """The ``items`` map of ``doc`` as plain values."""
+    return dict(sync.docs[doc].get("items", type=Map).to_py() or {})

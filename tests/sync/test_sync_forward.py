@@ -11,36 +11,18 @@ from pycrdt import Doc, Map
 
 from meshpos.sync import Synchronizer, SyncUpdate, decode, encode_y_payload
 from meshpos.sync._messages import Heartbeat, SyncStep1
-from tests.sync.helpers import VENUE, sync_pair
+from tests.sync.helpers import commit, items_node, sync_pair
+from tests.sync.helpers import items as _items
 
 DOC = "stoplist"
 
 
 def node(name: str, *, early: bool = False) -> Synchronizer:
-    sync = Synchronizer(
-        venue=VENUE,
-        node_id=name,
-        role="register",
-        client_id=1000 + sum(map(ord, name)),
-        forward_before_commit=early,
-    )
-    sync.open_doc(DOC)
-    commit(sync)
-    return sync
-
-
-def commit(sync: Synchronizer) -> None:
-    """What the engine does: drain the changes, commit them, say so."""
-    sync.events_received()
-    sync.mark_committed(sync.drained)
+    return items_node(name, DOC, early=early, client_base=1000)
 
 
 def write(sync: Synchronizer, key: str, value: str) -> None:
     sync.docs[DOC].get("items", type=Map)[key] = value
-
-
-def items(sync: Synchronizer) -> dict[str, Any]:
-    return dict(sync.docs[DOC].get("items", type=Map).to_py() or {})
 
 
 def kinds(out: list[bytes]) -> list[str]:
@@ -179,3 +161,7 @@ def test_a_change_forwarded_to_several_links_is_encoded_once_and_each_gets_the_s
         for data in out:
             peer.receive_data(kp, data)
         assert items(peer)["big"] == "x" * 100_000
+
+
+def items(sync: Synchronizer) -> dict[str, object]:
+    return _items(sync, DOC)

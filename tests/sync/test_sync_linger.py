@@ -13,29 +13,14 @@ from meshpos.model.replica import decode_state_vector
 from meshpos.sync import DocumentChanged, Synchronizer, SyncUpdate, decode
 from meshpos.sync._codec import HEARTBEAT
 from meshpos.sync.memory import MemoryNetwork
-from tests.sync.helpers import VENUE, sync_pair
+from tests.sync.helpers import VENUE, commit, items_node, sync_pair
+from tests.sync.helpers import items as _items
 
 DOC = "stoplist"
 
 
 def node(name: str, *, early: bool = False) -> Synchronizer:
-    sync = Synchronizer(
-        venue=VENUE,
-        node_id=name,
-        role="register",
-        client_id=2000 + sum(map(ord, name)),
-        forward_before_commit=early,
-    )
-    sync.open_doc(DOC)
-    commit(sync)
-    return sync
-
-
-def commit(sync: Synchronizer) -> list[object]:
-    """What the engine does: drain the changes, commit them, say so."""
-    events: list[object] = list(sync.events_received())
-    sync.mark_committed(sync.drained)
-    return events
+    return items_node(name, DOC, early=early, client_base=2000)
 
 
 def write(sync: Synchronizer, key: str, value: str, *, until: float | None = None) -> None:
@@ -44,10 +29,6 @@ def write(sync: Synchronizer, key: str, value: str, *, until: float | None = Non
         sync.docs[DOC].get("items", type=Map)[key] = value
     finally:
         sync.linger_until = None
-
-
-def items(sync: Synchronizer) -> dict[str, str]:
-    return dict(sync.docs[DOC].get("items", type=Map).to_py() or {})
 
 
 def updates_in(out: list[bytes]) -> list[SyncUpdate]:
@@ -225,3 +206,7 @@ def test_a_held_tap_counts_as_on_this_device_alone() -> None:
     clock = decode_state_vector(a.docs[DOC].get_state())[mine]
     held = a.held_by(DOC).get("B", {})
     assert held.get(mine, 0) < clock  # on no other device
+
+
+def items(sync: Synchronizer) -> dict[str, object]:
+    return _items(sync, DOC)
