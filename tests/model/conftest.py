@@ -33,6 +33,18 @@ def make_venue(
     return venue
 
 
+def shifts_open(*devices: str) -> list[Venue]:
+    """Registers of one venue, each its own replica with the sample catalog and a shift open at NOW
+    (not yet synced with each other)."""
+    venues = []
+    for device in devices:
+        venue = Venue(Replica(), device=device)
+        sample_catalog(venue.catalog)
+        venue.open_shift_now(CASHIER, 0, NOW)
+        venues.append(venue)
+    return venues
+
+
 @dataclass
 class Acked:
     """Money records acknowledged to a cashier (after their commit), by kind."""

@@ -23,6 +23,8 @@ from meshpos.model.documents import ledger_name
 from meshpos.model.sample import CASHIER, sample_catalog
 from meshpos.model.tally import _FLAT_ROOTS, LedgerTally
 
+from .conftest import shifts_open
+
 NOW = 1_764_064_800_000
 _INDEXED = ("orders", "receipts", "cash_moves", "refunds")  # the roots the day index keeps ids of
 # every root the tally or the index follows
@@ -156,12 +158,7 @@ def test_the_shared_observer_hands_the_tally_and_the_index_what_pycrdt_reported(
     day index fed by it keep exactly the counts, touched ids and order ids they kept from pycrdt's own
     observer (drift where pycrdt reports nothing included); once all arrived, a recount agrees."""
     rng = random.Random(seed)
-    venues = []
-    for device in ("R1", "R2", "R3"):
-        venue = Venue(Replica(), device=device)
-        sample_catalog(venue.catalog)
-        venue.open_shift_now(CASHIER, 0, NOW)
-        venues.append(venue)
+    venues = shifts_open("R1", "R2", "R3")
     name = ledger_name(venues[0].business_date(NOW))
     date = venues[0].business_date(NOW)
     docs = [venue.replica.doc(name) for venue in venues]

@@ -13,6 +13,8 @@ from meshpos.model import Replica, Venue
 from meshpos.model.sample import CASHIER, MANAGER, sample_catalog
 from meshpos.model.tally import LedgerTally, describe, missing, missing_by_register
 
+from .conftest import shifts_open
+
 NOW = 1_764_064_800_000
 
 
@@ -202,12 +204,7 @@ def test_updates_of_several_authors_held_whole_in_order_leave_the_live_counts_tr
 
 def _three_registers() -> tuple[list[Venue], str, list[Doc[Any]], list[LedgerTally]]:
     """Three registers of one venue, each with a shift open, and their tallies of today's ledger."""
-    venues = []
-    for device in ("R1", "R2", "R3"):
-        venue = Venue(Replica(), device=device)
-        sample_catalog(venue.catalog)
-        venue.open_shift_now(CASHIER, 0, NOW)
-        venues.append(venue)
+    venues = shifts_open("R1", "R2", "R3")
     name = f"ledger/{venues[0].business_date(NOW)}"
     docs = [venue.replica.doc(name) for venue in venues]
     return venues, name, docs, [LedgerTally(doc) for doc in docs]
