@@ -126,7 +126,13 @@ class StatusService:
         Computed again only when something it is computed from moved (``_inputs``), and, while the
         latest sale is not yet on every device, every heartbeat period (what no version covers: the
         sync steps peers answer with, which say what they hold): an idle node computed it on every
-        tick, the most of its idle CPU, growing with the venue."""
+        tick, the most of its idle CPU, growing with the venue.
+
+        **Changed** (issue 18, rounds): the owed counts are told first (:meth:`publish_owed`, also
+        a hook before the tick): the pump between the two hooks moved them, and they were told only
+        in the next round, which the pump's own drain asked for (``engine/wake.py``) and which
+        computed the status again for the version telling them moved."""
+        self.publish_owed()
         now = time.monotonic()
         inputs = (
             self._inputs(),
@@ -168,9 +174,19 @@ class StatusService:
         """Tell every peer (in the heartbeats) what of this node's records the console lacks (when
         that may have changed: ``_inputs``)."""
         inputs = self._inputs()
-        if inputs != self._owed_told_for:
-            self._engine.sync.set_owed(self._owed_now().get(self._node_id, {}))
-            self._owed_told_for = inputs
+        if inputs == self._owed_told_for:
+            return
+        sync = self._engine.sync
+        owed = self._owed_now()
+        counted_for, version = self._owed_for, sync.status_version
+        sync.set_owed(owed.get(self._node_id, {}))
+        if sync.status_version != version and inputs[1] == version:
+            # what moved is what this node tells of its own counts, which they are not counted
+            # from: the counts (and the status) are not computed again for it
+            inputs = (inputs[0], sync.status_version, *inputs[2:])
+            if counted_for is not None and counted_for[1] == version:
+                self._owed_for = (counted_for[0], sync.status_version, *counted_for[2:])
+        self._owed_told_for = inputs
 
     def _inputs(self) -> tuple[object, ...]:
         """What the owed counts are computed from, as versions: the engine's events (documents

@@ -26,6 +26,7 @@ from meshpos.sync._messages import FarRecord, Heartbeat, Hello, PeerSummary
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_write
 from meshpos.sync._session import Session
+from meshpos.sync._updates import held_state
 
 
 class Heartbeats:
@@ -203,14 +204,16 @@ class Heartbeats:
         held = self._docs.get(doc)
         if held is None or not may_write(self.role, doc):
             return 0
-        # every heartbeat asks for every document: counted again only when the document's state or
-        # the console's (``set_console_state`` moves ``_said``) moved since
-        state = held.get_state()
+        # every heartbeat and status asks for every document: counted again only when the
+        # document's state or the console's (``set_console_state`` moves ``_said``) moved since.
+        # **Changed** (issue 18, rounds): the state is read with the receiving side's kept parse
+        # (``held_state``: the update just applied parsed it already), not decoded again
+        state, clocks = held_state(held)
         known = self._pending_for.get(doc)
         if known is not None and known[0] == state and known[1] == self._said:
             return known[2]
         console = self._console_sv.get(doc, {})
-        count = sum(max(0, k - console.get(c, 0)) for c, k in decode_state_vector(state).items())
+        count = sum(max(0, k - console.get(c, 0)) for c, k in clocks.items())
         self._pending_for[doc] = (state, self._said, count)
         return count
 
