@@ -256,16 +256,16 @@ class StatusService:
 
     def _pending_by_document(self) -> dict[str, int]:
         """``sync.pending`` of every open document, read again only for a document that changed
-        since (a change reported, a day opened or closed) or when the console's state may have
-        moved (``status_version``). **Changed** (issue 18, rounds): each read asks pycrdt for the
-        document's state, ~4 documents a status, and nearly every round while sales arrive computes
-        a status. While changes wait to be reported (``has_events``: between an apply and the
-        pump's drain) every document is read, as before, so a status is never behind them."""
+        since (a change reported, a day opened or closed) or whose state at the console moved
+        (what it is counted against). **Changed** (issue 18, rounds): each read asks pycrdt for
+        the document's state, ~4 documents a status, and nearly every round while sales arrive
+        computes a status. While changes wait to be reported (``has_events``: between an apply and
+        the pump's drain) every document is read, as before, so a status is never behind them."""
         sync = self._engine.sync
-        version, fresh = sync.status_version, sync.has_events
+        fresh = sync.has_events
         counts: dict[str, int] = {}
         for name, doc in sync.docs.items():
-            at = (id(doc), self._doc_changes[name], version)
+            at = (id(doc), self._doc_changes[name], sorted(sync.console_state(name).items()))
             known = self._pending.get(name)
             if fresh or known is None or known[0] != at:
                 known = self._pending[name] = (at, sync.pending(name))
