@@ -148,8 +148,11 @@ class StatusService:
         computed the status again for the version telling them moved."""
         self.publish_owed()
         now = time.monotonic()
+        generation, version, _, due = self._inputs()
         inputs = (
-            self._inputs(),
+            # (issue 18, rounds) a peer's owed counts by what they make the owed counts, not by
+            # ``owed_version``: this node most often counts that sale from its own tally already
+            (generation, version, due, self._owed_now()),
             self._relay.uplink,
             tuple(self._relay.upload_progress().items()),
             self._venue.numbering.known,
@@ -205,7 +208,8 @@ class StatusService:
     def _inputs(self) -> tuple[object, ...]:
         """What the owed counts are computed from, as versions: the engine's events (documents
         changed, days closed, peers came and went), the synchronizer's ``status_version`` (what
-        peers and the console say), and whether a day is due for its recount (``_tally``)."""
+        peers and the console say) and ``owed_version`` (peers' owed counts), and whether a day is
+        due for its recount (``_tally``)."""
         now, sync, due = time.monotonic(), self._engine.sync, False
         for name in [
             n for n in self._unsure if now - self._changed_at.get(n, 0.0) >= RECOUNT_WHEN_QUIET
@@ -214,7 +218,7 @@ class StatusService:
             if reordered is None:  # every change came in its authors' order: nothing to recount,
                 self._unsure.discard(name)  # so nothing moves (it moved the inputs twice a lull)
             due = due or reordered is False
-        return (self._generation, sync.status_version, due)
+        return (self._generation, sync.status_version, sync.owed_version, due)
 
     def sold(self, result: PaymentResult) -> None:
         if result.receipt is None:
