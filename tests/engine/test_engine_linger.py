@@ -97,9 +97,13 @@ class Restarting(Recording):
         self.kept: dict[str, list[bytes]] = {}
 
     async def append(
-        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
+        self,
+        updates: Sequence[tuple[str, bytes]],
+        meta: Mapping[str, str] | None,
+        *,
+        fsync: bool = True,
     ) -> None:
-        await super().append(updates, meta)
+        await super().append(updates, meta, fsync=fsync)
         for doc, update in updates:
             self.kept.setdefault(doc, []).append(update)
 
