@@ -10,8 +10,8 @@ what is held is sent. A mixin of :class:`~meshpos.engine.engine.Engine`.
 process, not a power cut). Whatever else commits is fsync'd, which covers every commit before it: the
 payment, kitchen send, shift or cash that takes the held updates along makes them durable with it.
 When they leave by their deadline instead, what was committed unsynced is fsync'd then
-(:meth:`DocumentStore.sync`, a task of its own: no tap waits for it). docs/architecture.md
-(Durability).
+(:meth:`DocumentStore.sync`, a task of its own: no tap waits for it). See
+docs/architecture.md (Durability).
 """
 
 from __future__ import annotations
