@@ -193,10 +193,14 @@ class Heartbeats:
         return dict(self._console_sv.get(doc, {}))
 
     def set_owed(self, owed: dict[str, int]) -> None:
-        """Our own records the console's reports lack, per kind: told to every peer in our heartbeats."""
+        """Our own records the console's reports lack, per kind: told to every peer in our heartbeats.
+
+        **Changed** (issue 18, rounds2): it moves nothing here (``status_version``): no status or
+        election of this node is computed from what it tells of itself (its own counts come from its
+        tallies), and each own sale's move woke a whole round (a tick and an election) for it. The
+        next heartbeat carries it, as before (the move only woke the ticker, it sent no beat)."""
         owed = {kind: n for kind, n in owed.items() if n > 0}
         if owed != self._owed:
-            self._say()
             self._owed = owed
 
     def pending(self, doc: str) -> int:
@@ -242,7 +246,7 @@ class Heartbeats:
         """Moves whenever anything a status is computed from may have changed here: a node came,
         went or said something new (its role, relay claim, uplink, problem, what it says the console
         holds or reports; its owed counts alone move ``owed_version``), this node's own election,
-        uplink, problem or owed counts. Beats that only repeat themselves leave it alone, so an idle node need not
+        uplink or problem (not what it tells of its own owed counts: ``set_owed``). Beats that only repeat themselves leave it alone, so an idle node need not
         compute its status again on every tick (``register/status.py``). Documents' own changes
         are not in it (the engine's events say those)."""
         return (self._said, self._presence.version, self._far.version)

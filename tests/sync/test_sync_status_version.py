@@ -85,3 +85,21 @@ def test_a_peers_owed_counts_wake_the_status_hooks_not_the_election() -> None:
     assert observer.owed_version == owed + 1  # once: the next beats repeat it
     assert woken == ["hooks"]
     assert observer.presence["r3"].owed == {"receipts": 2}  # what the status reads
+
+
+def test_what_a_node_tells_of_its_own_owed_counts_moves_nothing_here() -> None:
+    """(issue 18, rounds2) Each own sale's ``set_owed`` moved this node's ``status_version`` and woke
+    a whole round (a tick and an election), though nothing here is computed from what it tells of
+    itself. Fails before: the version moved and the ticker was woken. Peers still hear it."""
+    names = ["r1", "r2", "r3"]
+    net = _mesh(names)
+    net.advance(10 * PERIOD)
+    teller = net.nodes["r3"]
+    woken: list[str] = []
+    teller.on_moved = lambda: woken.append("tick")
+    version = teller.status_version
+    teller.set_owed({"receipts": 2})
+    assert teller.status_version == version
+    assert woken == []
+    net.advance(2 * PERIOD)
+    assert net.nodes["r1"].presence["r3"].owed == {"receipts": 2}
