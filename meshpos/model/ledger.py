@@ -45,7 +45,7 @@ from meshpos.model._records import (
 from meshpos.model._writes import put, put_record, record_text
 from meshpos.model.conflicts import order_conflicts
 from meshpos.model.documents import ledger_name
-from meshpos.model.ledger_kept import open_shifts
+from meshpos.model.ledger_kept import a_shift_open, open_shifts
 from meshpos.model.ledger_layout import PAYMENT_ID_FIELD, derived_records, order_key, order_parts
 from meshpos.model.ledger_layout import settled as order_settled
 from meshpos.model.ledger_types import (
@@ -210,9 +210,8 @@ class Ledger:
         self._put("shift_closes", shift_id, close)
 
     def has_open_shift(self) -> bool:
-        """Is a shift opened on this day still open? (keys only: nothing is parsed)"""
-        closes = self._roots["shift_closes"]
-        return any(k not in closes for k in self._roots["shifts"])
+        """Is a shift opened on this day still open? (keys only, kept until they change)"""
+        return a_shift_open(self.doc, self._roots["shifts"], self._roots["shift_closes"])
 
     # --- orders ---------------------------------------------------------------------------------
     def has_order(self, order_id: str) -> bool:

@@ -130,3 +130,17 @@ def open_shifts(
     if kept is not None and len(found) == len(mine):  # (none skipped as corrupt: any reader's)
         kept[register] = tuple(found)
     return found
+
+
+def a_shift_open(doc: Doc[Any], shifts: Any, closes: Any) -> bool:
+    """Whether a shift of a day (its ``shifts`` and ``shift_closes`` roots) is still open: keys only,
+    kept until either root changes. **Changed** (issue 18, rounds2): the last-Z look asks after
+    every commit of a ledger day (several a receipt on every register), and it read every key."""
+    live = isinstance(shifts, Map) and isinstance(closes, Map)
+    kept = watched(doc, "a shift is open", (shifts, closes)) if live else None
+    if kept is not None and "open" in kept:
+        return bool(kept["open"])
+    found = any(k not in closes for k in shifts)
+    if kept is not None:
+        kept["open"] = found
+    return found
