@@ -118,6 +118,8 @@ class LedgerTally:
     def __init__(self, doc: Doc[Any]) -> None:
         self._doc = doc
         self._counts: dict[str, dict[str, int]] = {}
+        # moves whenever the counts may have (issue 18, rounds2: what is computed from them is kept)
+        self.version = 0
         # kind -> record key -> register counted (one dict per kind and one string per register, not a
         # tuple and a string per record: a day holds four records a sale)
         self._registers: dict[str, dict[str, str]] = {}
@@ -175,6 +177,7 @@ class LedgerTally:
         self._registers.clear()
         self._sale_moves.clear()
         self._count_all()
+        self.version += 1
         return self.counts() != before
 
     def counts(self) -> Tally:
@@ -192,6 +195,7 @@ class LedgerTally:
             return
         reg = register if isinstance(register, str) and register else UNKNOWN_REGISTER
         seen[key] = reg = sys.intern(reg)
+        self.version += 1
         kinds = self._counts.setdefault(reg, {})
         kinds[kind] = kinds.get(kind, 0) + 1
         if moves:
@@ -204,6 +208,7 @@ class LedgerTally:
         reg = self._registers.get(kind, {}).pop(key, None)
         if reg is None:
             return
+        self.version += 1
         kinds = self._counts[reg]
         moves = self._sale_moves.pop(key, 0) if kind == "receipts" else 0
         for counted, n in ((kind, 1), (_STOCK, moves)):

@@ -94,6 +94,12 @@ class StatusService:
         # last read, with what it was read at (``_pending_by_document``)
         self._doc_changes: Counter[str] = Counter()
         self._pending: dict[str, tuple[tuple[object, ...], int]] = {}
+        # (issue 18, rounds2) per open ledger day, what the console lacks per register and its
+        # receipts, with what they were computed from (``_day``); the presence view while a
+        # publish_indicator runs (``_presence``: built once, not once per reader)
+        self._days: dict[str, tuple[tuple[object, ...], Tally, int]] = {}
+        self._view: dict[str, Heartbeat] | None = None
+        self._in_round = False
         engine.subscribe(
             self._on_event,
             DocumentChanged,
@@ -146,6 +152,13 @@ class StatusService:
         a hook before the tick): the pump between the two hooks moved them, and they were told only
         in the next round, which the pump's own drain asked for (``engine/wake.py``) and which
         computed the status again for the version telling them moved."""
+        self._in_round = True  # (nothing here awaits: the presence view cannot move meanwhile)
+        try:
+            self._publish_indicator()
+        finally:
+            self._in_round, self._view = False, None
+
+    def _publish_indicator(self) -> None:
         self.publish_owed()
         now = time.monotonic()
         generation, version, _, due = self._inputs()
@@ -193,16 +206,8 @@ class StatusService:
         inputs = self._inputs()
         if inputs == self._owed_told_for:
             return
-        sync = self._engine.sync
-        owed = self._owed_now()
-        counted_for, version = self._owed_for, sync.status_version
-        sync.set_owed(owed.get(self._node_id, {}))
-        if sync.status_version != version and inputs[1] == version:
-            # what moved is what this node tells of its own counts, which they are not counted
-            # from: the counts (and the status) are not computed again for it
-            inputs = (inputs[0], sync.status_version, *inputs[2:])
-            if counted_for is not None and counted_for[1] == version:
-                self._owed_for = (counted_for[0], sync.status_version, *counted_for[2:])
+        # (issue 18, rounds2: telling them moves nothing the counts or the status are keyed on)
+        self._engine.sync.set_owed(self._owed_now().get(self._node_id, {}))
         self._owed_told_for = inputs
 
     def _inputs(self) -> tuple[object, ...]:
@@ -234,7 +239,7 @@ class StatusService:
         """Each of its parts computed once: the presence view (built afresh on every read), the owed
         counts and the latest sale's durability (status2: each was computed 2-3 times a status)."""
         venue, sync = self._venue, self._engine.sync
-        presence = sync.presence
+        presence = self._presence()
         owed = self._owed_now(presence)
         latest = self._latest_sale
         status = compute_status(
@@ -279,12 +284,7 @@ class StatusService:
     def _receipts(self) -> int:
         """Receipts of the open days, from their tallies (kept as changes arrive): a map's length is a
         walk of all its entries in yrs, and the status is computed on every change."""
-        return sum(
-            kinds.get(_RECEIPT_KIND, 0)
-            for name in self._engine.sync.docs
-            if is_ledger(name)
-            for kinds in self._tally(name).counts().values()
-        )
+        return sum(self._day(name)[1] for name in self._engine.sync.docs if is_ledger(name))
 
     def durability(self, receipt_id: str) -> Durability:
         """On how many devices ``receipt_id`` is committed, and whether the console holds it."""
@@ -333,9 +333,7 @@ class StatusService:
         """:meth:`owed`, not copied (callers only read it), counted from ``presence`` when given."""
         inputs = self._inputs()
         if inputs != self._owed_for:
-            self._owed = self._count_owed(
-                self._engine.sync.presence if presence is None else presence
-            )
+            self._owed = self._count_owed(self._presence() if presence is None else presence)
             # a recount just done is no longer due: only then are the inputs taken again
             self._owed_for = self._inputs() if inputs[-1] else inputs
         return self._owed
@@ -381,8 +379,35 @@ class StatusService:
 
     def _missing(self, name: str) -> Tally:
         """Per register, what of open ledger day ``name`` the console's reports lack."""
-        counts = self._tally(name).counts()
-        return missing_by_register(counts, self._engine.sync.console_reports(name))
+        return self._day(name)[0]
+
+    def _day(self, name: str) -> tuple[Tally, int]:
+        """Of open ledger day ``name``: per register, what the console's reports lack (read only),
+        and its receipts. **Changed** (issue 18, rounds2): computed again only when its tally's
+        counts moved (``LedgerTally.version``) or what the console reports may have
+        (``set_console_reports`` moves ``status_version``): every status and every owed count
+        computed them for every open day, most often from the same counts (a peer's owed counts
+        or another document moved)."""
+        tally = self._tally(name)
+        at = (tally, tally.version, self._engine.sync.status_version)
+        known = self._days.get(name)
+        if known is None or known[0] != at:
+            counts = tally.counts()
+            known = self._days[name] = (
+                at,
+                missing_by_register(counts, self._engine.sync.console_reports(name)),
+                sum(kinds.get(_RECEIPT_KIND, 0) for kinds in counts.values()),
+            )
+        return known[1], known[2]
+
+    def _presence(self) -> dict[str, Heartbeat]:
+        """``sync.presence`` (a view built on every read), built once while a publish_indicator runs
+        (issue 18, rounds2: its owed counts and its status each built it)."""
+        if not self._in_round:
+            return self._engine.sync.presence
+        if self._view is None:
+            self._view = self._engine.sync.presence
+        return self._view
 
     def day_synced(self, date: str) -> bool:
         """Whether the console holds all of business day ``date`` as this node knows it: what "All
@@ -403,6 +428,7 @@ class StatusService:
         self._changed_at.pop(name, None)
         self._unsure.discard(name)
         self._pending.pop(name, None)
+        self._days.pop(name, None)
 
     async def clear_cache(self) -> list[str]:
         """Drop the console-authored documents and pull them again from the mesh (and so the console).

@@ -418,7 +418,11 @@ class Spread:
     @property
     def presence(self) -> dict[str, Heartbeat]:
         """Every node known alive: its own last heartbeat when linked, else one made from its far
-        record (role, priority, uplink, relay claim, problem; its pending count in ``far_pending``)."""
+        record (role, priority, uplink, relay claim, problem; its pending count in ``far_pending``).
+
+        **Changed** (issue 18, rounds2): a linked node's far record is not made into a heartbeat
+        only to be replaced by its own (in a small full mesh, every far record is of a linked node)."""
+        live = self._presence.beats()
         view = {
             node: Heartbeat(
                 node=r.node,
@@ -430,9 +434,9 @@ class Spread:
                 problem=r.problem,
             )
             for node, r in self._far.records.items()
-            if node != self.node_id
+            if node != self.node_id and node not in live
         }
-        view.update(self._presence.live)
+        view.update(live)
         return dict(sorted(view.items()))
 
     def far_pending(self, node: str) -> int:

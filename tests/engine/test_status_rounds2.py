@@ -1,0 +1,89 @@
+"""One status computation costs less (issue 18, rounds2), and every input still moves it at once.
+
+A publish_indicator built the presence view twice (its owed counts and its status), and every owed
+count computed what the console lacks of every open day again, most often from the same counts (a
+peer's owed counts or another document moved). Each cache here has a test that fails without its
+invalidation: a sale moves the day's counts, the console's reports move them back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meshpos.model.sample import CASHIER
+from meshpos.node_adapters import make_node
+from meshpos.register import status as status_module
+from meshpos.sync import Synchronizer
+from tests.web.kit import make_configs
+
+
+async def _sell(node: Any) -> None:
+    order = await node.write(lambda venue, at: venue.open_order(CASHIER, at))
+    await node.write(lambda v, at, o=order.id: v.add_line(CASHIER, o, "burger", 1, at))
+    await node.write(lambda v, at, o=order.id: v.pay(CASHIER, o, "card", at))
+
+
+async def test_a_publish_indicator_builds_the_presence_view_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (config,) = make_configs(tmp_path, [("R1", "register")])
+    async with make_node(config, discovery=False) as node:
+        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
+        await _sell(node)
+        built: list[int] = []
+        presence = Synchronizer.presence
+
+        def counted(self: Synchronizer) -> Any:
+            built.append(1)
+            return presence.fget(self)  # type: ignore[attr-defined]
+
+        monkeypatch.setattr(Synchronizer, "presence", property(counted))
+        service = node._run().status
+        service._generation += 1  # something moved: the owed counts and the status are computed
+        service.publish_indicator()
+        assert len(built) == 1  # fails before: 2 (the owed counts', then the status's)
+        service._generation += 1
+        node.status()  # outside a publish_indicator the view is read afresh, as before
+        assert len(built) == 2
+
+
+async def test_a_days_owed_counts_are_computed_again_only_when_its_counts_or_reports_move(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (config,) = make_configs(tmp_path, [("R1", "register")])
+    async with make_node(config, discovery=False) as node:
+        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
+        await _sell(node)
+        computed: list[int] = []
+        missing = status_module.missing_by_register
+
+        def counted(*args: Any) -> Any:
+            computed.append(1)
+            return missing(*args)
+
+        monkeypatch.setattr(status_module, "missing_by_register", counted)
+        service, sync = node._run().status, node._run().engine.sync
+        service.publish_indicator()
+        owed = service.owed()["R1"]
+        assert owed["receipts"] == 1
+        computed.clear()
+        service._generation += 1  # another document moved, or a peer's owed counts
+        sync._owed_heard += 1
+        service.publish_indicator()
+        assert service.owed()["R1"] == owed
+        assert computed == []  # fails before: counted again from the same counts
+
+        await _sell(node)  # the day's counts move: counted again, shown at once
+        service.publish_indicator()
+        assert computed
+        assert service.owed()["R1"]["receipts"] == 2
+        assert service._shown is not None and "2 receipts" in service._shown["message"]
+
+        ledger = next(name for name in sync.docs if name.startswith("ledger/"))
+        sync.set_console_reports(ledger, {"R1": {"receipts": 2}})  # the console reports them
+        service.publish_indicator()
+        assert "receipts" not in service.owed().get("R1", {})
+        assert "receipts" not in service._shown["message"]
