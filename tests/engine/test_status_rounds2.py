@@ -80,7 +80,8 @@ async def test_a_days_owed_counts_are_computed_again_only_when_its_counts_or_rep
         service.publish_indicator()
         assert computed
         assert service.owed()["R1"]["receipts"] == 2
-        assert service._shown is not None and "2 receipts" in service._shown["message"]
+        assert service._shown is not None
+        assert "2 receipts" in service._shown["message"]
 
         ledger = next(name for name in sync.docs if name.startswith("ledger/"))
         sync.set_console_reports(ledger, {"R1": {"receipts": 2}})  # the console reports them
