@@ -99,6 +99,11 @@ class StatusService:
         # publish_indicator runs (``_presence``: built once, not once per reader)
         self._days: dict[str, tuple[tuple[object, ...], Tally, int]] = {}
         self._view: dict[str, Heartbeat] | None = None
+        # the owed counts last summed, with the days' gaps and peers' told counts they came from
+        self._counted: (
+            tuple[tuple[Tally, ...], tuple[object, ...], dict[str, dict[str, int]]] | None
+        )
+        self._counted = None
         self._in_round = False
         engine.subscribe(
             self._on_event,
@@ -339,20 +344,34 @@ class StatusService:
         return self._owed
 
     def _count_owed(self, presence: dict[str, Heartbeat]) -> dict[str, dict[str, int]]:
-        sync = self._engine.sync
+        """**Changed** (issue 18, rounds2): summed again only when a day's counts (``_day``, kept
+        objects) or a peer's told counts moved; the inputs move for much else (another document, the
+        console's state, a peer's beat saying what this node counts already)."""
+        days = tuple(self._missing(name) for name in self._engine.sync.docs if is_ledger(name))
+        told = tuple(
+            (node, beat.owed)
+            for node, beat in presence.items()
+            if beat.owed and node != self._node_id and beat.role != "console"
+        )
+        known = self._counted
+        if (
+            known is not None
+            and len(known[0]) == len(days)
+            and all(a is b for a, b in zip(known[0], days, strict=True))
+            and known[1] == told
+        ):
+            return known[2]
         owed: dict[str, dict[str, int]] = {}
-        for name in sync.docs:
-            if not is_ledger(name):
-                continue
-            for device, gap in self._missing(name).items():
+        for gaps in days:
+            for device, gap in gaps.items():
                 add(owed.setdefault(device, {}), gap)
-        for node, beat in presence.items():
-            if node == self._node_id or beat.role == "console":
-                continue
+        for node, counts in told:
             mine = owed.setdefault(node, {})
-            for kind, n in beat.owed.items():
+            for kind, n in counts.items():
                 mine[kind] = max(mine.get(kind, 0), n)
-        return {device: gap for device, gap in owed.items() if gap}
+        result = {device: gap for device, gap in owed.items() if gap}
+        self._counted = (days, told, result)
+        return result
 
     def _tally(self, name: str) -> LedgerTally:
         """The tally of open ledger day ``name``, up to date (counted afresh once it is quiet, if it took

@@ -58,23 +58,31 @@ async def test_a_days_owed_counts_are_computed_again_only_when_its_counts_or_rep
         await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
         await _sell(node)
         computed: list[int] = []
-        missing = status_module.missing_by_register
+        summed: list[int] = []
+        missing, add = status_module.missing_by_register, status_module.add
 
         def counted(*args: Any) -> Any:
             computed.append(1)
             return missing(*args)
 
+        def counted_add(*args: Any) -> Any:
+            summed.append(1)
+            return add(*args)
+
         monkeypatch.setattr(status_module, "missing_by_register", counted)
+        monkeypatch.setattr(status_module, "add", counted_add)
         service, sync = node._run().status, node._run().engine.sync
         service.publish_indicator()
         owed = service.owed()["R1"]
         assert owed["receipts"] == 1
         computed.clear()
+        summed.clear()
         service._generation += 1  # another document moved, or a peer's owed counts
         sync._owed_heard += 1
         service.publish_indicator()
         assert service.owed()["R1"] == owed
         assert computed == []  # fails before: counted again from the same counts
+        assert summed == []  # fails before: the days' gaps summed again
 
         await _sell(node)  # the day's counts move: counted again, shown at once
         service.publish_indicator()
