@@ -191,7 +191,7 @@ async def _peer(args: argparse.Namespace) -> dict[str, Any]:
         await each(registers, "watch", ledger=ledger)
         await warm_up(registers)
         await each(registers, "quiet", threshold=count)
-        idle = await measure_idle(workers, args.idle_seconds, nodes=count)
+        idle = await measure_idle(workers, args.idle_seconds, nodes=count, sellers=registers)
         progress(f"peer: {total} receipts offered at {rate:g}/s over {count} registers")
         phase = await offer(registers, total, rate, workers)
         phase.update(per_node(phase, idle, count, total))
@@ -268,8 +268,10 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "allocator": "our workers' PYTHONMALLOC: as meshpos node runs (malloc on glibc) unless "
         "the bench's environment sets one",
         "per_node": "idle: CPU of every process over --idle-seconds with nothing sold, per node "
-        "and second; per receipt: the sale phase's CPU minus that idle rate, per receipt and "
-        "node (the peer's server counted over its registers); saturated: /proc/stat says "
+        "and second; per receipt: the sale phase's CPU minus that idle rate and minus the "
+        "bench's 10 ms loop-lag probe (probe_cpu_ms_per_s_per_node: idle again with the probe on, "
+        "in every register as while it sells), per receipt and node (the peer's server counted "
+        "over its registers); saturated: /proc/stat says "
         f"{SATURATED:.0%} of all CPUs were busy (any process) or the rate was not achieved",
     }
     result["machine"] = _machine()

@@ -8,8 +8,9 @@ not the mesh's):
 * ``idle_cpu_ms_per_s_per_node``: with nothing sold (after the warm-up, every link up and in sync), the CPU
   every device spends per second on heartbeats, presence and anti-entropy, over ``--idle-seconds``.
 * ``cpu_ms_per_receipt_per_node``: what one receipt of the venue costs each device on top of idling: the
-  CPU of the sale phase minus the idle rate over the same time, divided by receipts and devices (the
-  seller's model writes and commits and every device's receiving, committing and forwarding).
+  CPU of the sale phase minus the idle rate and the bench's loop-lag probe (``probe_cpu_ms_per_s_per_node``,
+  measured idle with the probe on) over the same time, divided by receipts and devices (the seller's
+  model writes and commits and every device's receiving, committing and forwarding).
 * ``links_per_node_max``: the most links (sessions past the hello) any device held after the sales.
 * ``machine_busy``: the fraction of all this machine's CPUs that were busy during the sale phase
   (``/proc/stat``: every process, the bench's and any other); ``saturated`` when it was ``SATURATED`` or
@@ -58,10 +59,33 @@ def node_counts(text: str) -> list[int]:
 
 
 async def measure_idle(
-    workers: list[Worker], seconds: float, *, nodes: int | None = None
+    workers: list[Worker],
+    seconds: float,
+    *,
+    nodes: int | None = None,
+    sellers: list[Worker] | None = None,
 ) -> dict[str, Any]:
     """CPU per device per second while nothing is sold (the mesh keeps itself alive); ``nodes``: the
-    devices the processes' CPU is shared over (the peer's server is no device of its own)."""
+    devices the processes' CPU is shared over (the peer's server is no device of its own).
+
+    Then as long again with the sale phase's loop-lag probe running in ``sellers`` (every register, as
+    while it sells): what the probe itself costs (a 10 ms timer, ~8 ms of CPU a second per process on
+    this machine), so that the per-receipt figures are net of the bench's own instrument, not only of
+    idling (it was billed to the receipts: ~1.6 ms per device per receipt at 5/s)."""
+    idle = await _cpu_window(workers, seconds, nodes)
+    probed = sellers if sellers is not None else workers
+    await each(probed, "stats", probe=True)
+    with_probe = await _cpu_window(workers, seconds, nodes)
+    await each(probed, "stats", probe=False)
+    return {
+        "idle_cpu_ms_per_s_per_node": idle["rate"],
+        "probe_cpu_ms_per_s_per_node": round(max(0.0, with_probe["rate"] - idle["rate"]), 2),
+        "idle_links_per_node_max": idle["links"],
+        "idle_seconds": idle["seconds"],
+    }
+
+
+async def _cpu_window(workers: list[Worker], seconds: float, nodes: int | None) -> dict[str, Any]:
     profiling = bool(os.environ.get(PROFILE_ENV))  # ``--profile``: each register's idle phase too
     before = await each(workers, "stats", **({"profile_idle": True} if profiling else {}))
     begin = time.perf_counter()
@@ -70,21 +94,24 @@ async def measure_idle(
     elapsed = time.perf_counter() - begin
     spent = sum(a["cpu_s"] - b["cpu_s"] for a, b in zip(after, before, strict=True))
     return {
-        "idle_cpu_ms_per_s_per_node": round(spent * 1000 / elapsed / (nodes or len(workers)), 2),
-        "idle_links_per_node_max": max((a.get("links", 0) for a in after), default=0),
-        "idle_seconds": round(elapsed, 2),
+        "rate": round(spent * 1000 / elapsed / (nodes or len(workers)), 2),
+        "links": max((a.get("links", 0) for a in after), default=0),
+        "seconds": round(elapsed, 2),
     }
 
 
 def per_node(
     phase: dict[str, Any], idle: dict[str, Any], nodes: int, receipts: int
 ) -> dict[str, Any]:
-    """The sale phase's CPU per device and receipt, net of what the devices spend idling meanwhile."""
-    idle_s = idle["idle_cpu_ms_per_s_per_node"] / 1000 * nodes * phase["phase_s"]
+    """The sale phase's CPU per device and receipt, net of what the devices spend idling meanwhile
+    and of the bench's loop-lag probe (``measure_idle``)."""
+    probe = idle.get("probe_cpu_ms_per_s_per_node", 0.0)
+    idle_s = (idle["idle_cpu_ms_per_s_per_node"] + probe) / 1000 * nodes * phase["phase_s"]
     net = max(0.0, phase["phase_cpu_s"] - idle_s)
     busy = phase["machine_busy"]
     return {
         "idle_cpu_ms_per_s_per_node": idle["idle_cpu_ms_per_s_per_node"],
+        "probe_cpu_ms_per_s_per_node": probe,
         "cpu_ms_per_receipt_per_node": round(net * 1000 / receipts / nodes, 3),
         "saturated": bool(
             (busy is not None and busy >= SATURATED)

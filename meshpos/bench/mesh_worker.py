@@ -119,6 +119,7 @@ class _Register:
         self.profile = _Profile()
         self.watch = _Watch()
         self.ledger = ""
+        self._probe: LoopLag | None = None  # the loop-lag probe alone, while idle (``stats``)
 
     def receipts(self) -> pycrdt.Map[Any]:
         raise NotImplementedError
@@ -153,6 +154,11 @@ class _Register:
                 self.profile.start()
             elif msg.get("profile_idle") is False:
                 self.profile.stop()
+            if msg.get("probe") is True:  # ``measure_idle``: what the sale phase's probe costs
+                self._probe = LoopLag().__enter__()
+            elif msg.get("probe") is False and self._probe is not None:
+                self._probe.__exit__()
+                self._probe = None
             return {
                 "bytes": self.meter.bytes,
                 "messages": self.meter.messages,

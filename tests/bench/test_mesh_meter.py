@@ -4,10 +4,12 @@ the cyclic collections by generation and the callbacks that held the loop, by wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 
 from meshpos.bench.mesh_meter import GcPauses, SlowCallbacks
+from meshpos.bench.mesh_worker import _Register
 
 
 def test_every_collection_is_counted_by_its_generation() -> None:
@@ -44,3 +46,19 @@ async def test_a_waiting_callback_is_slow_and_a_computing_one_is_heavy_too() -> 
     assert figures["rounds_over_threshold"] == 1  # the round that ran _spin, by its CPU
     assert figures["round_cpu_max_ms"] >= 30
     assert asyncio.Handle._run is original  # given back on exit
+
+
+async def test_a_register_runs_the_probe_alone_while_idle_when_asked() -> None:
+    # ``measure_idle`` nets the probe out of the per-receipt figures: the worker must really run it
+    register = _Register()
+    await register.command("stats", {"probe": True})
+    probe = register._probe
+    assert probe is not None
+    assert probe._task is not None
+    task = probe._task
+    assert not task.done()  # its 10 ms timer runs
+    await register.command("stats", {"probe": False})
+    assert register._probe is None
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert task.cancelled()

@@ -41,6 +41,18 @@ def test_a_receipt_costs_each_node_its_share_net_of_idling() -> None:
     assert noisy["cpu_ms_per_receipt_per_node"] == 0
 
 
+def test_the_bench_s_own_probe_is_no_receipt_s_cost() -> None:
+    # the registers' loop-lag probe runs only while they sell: measured idle with it on (8 ms/s per
+    # node here), it is taken off like the idling: 6 x 18 ms/s x 10 s = 1.08 s of the 3 s phase
+    idle = {"idle_cpu_ms_per_s_per_node": 10.0, "probe_cpu_ms_per_s_per_node": 8.0}
+    figures = per_node(_phase(), idle, nodes=6, receipts=1000)
+    assert figures["cpu_ms_per_receipt_per_node"] == pytest.approx(1.92 / 6)
+    assert figures["probe_cpu_ms_per_s_per_node"] == 8.0
+    assert (
+        figures["idle_cpu_ms_per_s_per_node"] == 10.0
+    )  # the idle figure stays the probe's-free one
+
+
 @pytest.mark.parametrize(
     ("changes", "saturated"),
     [
