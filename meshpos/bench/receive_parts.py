@@ -88,7 +88,9 @@ async def _sales(sales: int) -> tuple[int, list[tuple[str, bytes]], list[list[tu
     await seller.open()
     venue = Venue(seller.replica, device="R1", role="register")
     quiet = logging.getLogger("meshpos.sync")
-    quiet.disabled = True  # (a register's catalog write is refused and logged: this one is the bench's)
+    quiet.disabled = (
+        True  # (a register's catalog write is refused and logged: this one is the bench's)
+    )
     try:
         sample_catalog(venue.catalog, pin_hash="x")
     finally:
