@@ -213,6 +213,11 @@ async def offer(
         if all("commits" in a for a in after + before)
         else None
     )
+    fsyncs = (
+        sum(a["fsyncs"] - b["fsyncs"] for a, b in zip(after, before, strict=True))
+        if all("fsyncs" in a for a in after + before)
+        else None
+    )
     kinds: Counter[str] = Counter()
     for a, b in zip(after, before, strict=True):
         kinds.update(Counter(a["by_kind"]) - Counter(b["by_kind"]))
@@ -233,8 +238,10 @@ async def offer(
         "sale_p99_ms": ms(percentile(durations, 0.99)),
         "wire_bytes_per_receipt": round(sent / total, 1),
         "wire_messages_per_receipt": round(messages / total, 2),
-        # ours: store commits (each a WAL fsync), all nodes together
+        # ours: store commits, all nodes together
         **({"commits_per_receipt": round(commits / total, 2)} if commits is not None else {}),
+        # of which fsync'd, with the deadline's syncs of taps that may wait (store.base.StoreStats)
+        **({"fsyncs_per_receipt": round(fsyncs / total, 2)} if fsyncs is not None else {}),
         "wire_bytes_per_receipt_by_kind": {
             kind: round(n / total, 1) for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1])
         },

@@ -250,6 +250,15 @@ class _Ours(_Register):
         found: pycrdt.Map[Any] = self.node.replica.doc(self.ledger).get("receipts", type=pycrdt.Map)
         return found
 
+    def _fsyncs(self) -> int:
+        """The store's fsync'd transactions and its syncs of unsynced ones (``store.base.StoreStats``)."""
+        documents = self.node.engine.store if self.node is not None else None
+        store = getattr(documents, "store", None)  # (``engine.stores.StoreDocuments``)
+        if store is None:
+            return 0
+        stats = store.stats
+        return int(stats.transactions - stats.unsynced_transactions + stats.syncs)
+
     async def sell_one(self, k: int) -> tuple[str, float]:
         """One real sale: open an order, two lines, pay the lot by card (each await: committed)."""
         node = self.node
@@ -316,7 +325,12 @@ class _Ours(_Register):
         if do == "stats":  # and the links this node holds now (sessions past the hello)
             links = len(self.node.status().peers) if self.node is not None else 0
             commits = self.node.counters["commits"] if self.node is not None else 0
-            return {**await super().command(do, msg), "links": links, "commits": commits}
+            return {
+                **await super().command(do, msg),
+                "links": links,
+                "commits": commits,
+                "fsyncs": self._fsyncs(),
+            }
         return await super().command(do, msg)
 
 

@@ -29,7 +29,11 @@ class VenueDocuments:
         self.reports: Callable[[str], Tally] | None = None  # a day's reports, kept when it closes
 
     async def append(
-        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
+        self,
+        updates: Sequence[tuple[str, bytes]],
+        meta: Mapping[str, str] | None,
+        *,
+        fsync: bool = True,  # (every console commit is fsync'd: PostgreSQL's own)
     ) -> None:
         by_doc: dict[str, list[bytes]] = {}
         for doc, update in updates:
@@ -40,6 +44,9 @@ class VenueDocuments:
         versions = await self.db.append_documents(self.venue_id, by_doc, validated=True)
         for doc, version in versions.items():
             self.held(doc, version)
+
+    async def sync(self) -> None:
+        """Nothing to do: every append was fsync'd (``fsync`` is ignored)."""
 
     def held(self, name: str, version: int) -> None:
         """This process holds ``name`` at least at ``version`` (appended or heard)."""

@@ -329,7 +329,7 @@ class Engine(ClosingDays, Links, Lingers):
                 self._committed(drain)
                 break
             batch = list(self._uncommitted)  # what arrives during the commit waits
-            await self.store.append([(doc, update) for doc, update, _ in batch], meta or None)
+            await self._append(batch, meta or None)  # (linger: fsync'd unless all may wait)
             del self._uncommitted[: len(batch)]
             counts = Counter(doc for doc, _, _ in batch)
             self._changed_docs.update(counts)

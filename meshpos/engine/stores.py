@@ -22,9 +22,18 @@ class DocumentStore(Protocol):
     encoded by pycrdt: an adapter need not parse it again."""
 
     async def append(
-        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
+        self,
+        updates: Sequence[tuple[str, bytes]],
+        meta: Mapping[str, str] | None,
+        *,
+        fsync: bool = True,
     ) -> None:
-        """Commit (document, update) pairs and ``meta``; durable on return."""
+        """Commit (document, update) pairs and ``meta``; durable on return. **Changed** (issue 18,
+        durable): ``fsync=False`` (only taps that may wait): durable to a crash of the process,
+        not to a power cut, until the next append with ``fsync`` or :meth:`sync`."""
+
+    async def sync(self) -> None:
+        """Every append before this call survives a power cut on return."""
 
     async def load(self) -> dict[str, bytes]:
         """Every document to open at start, as one update each (closed business days stay out)."""
@@ -55,9 +64,16 @@ class StoreDocuments:
         self.store = store
 
     async def append(
-        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
+        self,
+        updates: Sequence[tuple[str, bytes]],
+        meta: Mapping[str, str] | None,
+        *,
+        fsync: bool = True,
     ) -> None:
-        await self.store.append(updates, meta=meta or None, validated=True)
+        await self.store.append(updates, meta=meta or None, validated=True, fsync=fsync)
+
+    async def sync(self) -> None:
+        await self.store.sync()
 
     async def load(self) -> dict[str, bytes]:
         loaded: dict[str, bytes] = {}

@@ -196,11 +196,15 @@ class TimedDocuments(StoreDocuments):
         self._metrics = metrics
 
     async def append(
-        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
+        self,
+        updates: Sequence[tuple[str, bytes]],
+        meta: Mapping[str, str] | None,
+        *,
+        fsync: bool = True,
     ) -> None:
         started = time.perf_counter()
         try:
-            await super().append(updates, meta)
+            await super().append(updates, meta, fsync=fsync)
         except BaseException:
             self._metrics.commit_failures.inc()
             raise

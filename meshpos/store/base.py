@@ -44,6 +44,11 @@ class StoreStats:
     """Compaction merges done in the helper process (store.merger), off the event loop's GIL."""
     documents_loaded: int = 0
     """Documents whose updates were read by ``load``; start-up must not read closed days."""
+    unsynced_transactions: int = 0
+    """Committed without an fsync (``append(fsync=False)`` alone in its transaction: SQLite's
+    ``synchronous=NORMAL``); every other transaction is fsync'd (``synchronous=FULL``)."""
+    syncs: int = 0
+    """Fsyncs by :meth:`Store.sync` of commits no later transaction had fsync'd."""
 
 
 @runtime_checkable
@@ -58,11 +63,20 @@ class Store(Protocol):
         meta: Mapping[str, str] | None = None,
         *,
         validated: bool = False,
+        fsync: bool = True,
     ) -> None:
         """Commit (document, update) pairs and ``meta`` in one transaction; durable on return.
 
         Each update is parsed first, unless ``validated``: the caller vouches that pycrdt encoded it (a
-        document's change event), so a 10 MB catch-up is not parsed a third time."""
+        document's change event), so a 10 MB catch-up is not parsed a third time. **Changed** (issue
+        18, durable): ``fsync=False`` (a tap that may wait) commits without an fsync: it survives a
+        crash of the process (kill -9), not a power cut or an OS crash, until the next fsync'd
+        commit (an fsync covers every commit before it) or :meth:`sync`. Appends committed together
+        (group commit) are fsync'd if any of them asks for it."""
+
+    async def sync(self) -> None:
+        """Make every commit before this call survive a power cut (nothing to do when the last
+        transaction was fsync'd); queued after every write before it."""
 
     async def load(self, name: str) -> bytes | None:
         """Return one update that rebuilds the document, or ``None`` if the store never saw it."""

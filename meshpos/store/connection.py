@@ -28,9 +28,12 @@ class Transaction:
     """``job`` in ``BEGIN IMMEDIATE ... COMMIT`` (rolled back whole on any error) on ``db``'s thread,
     started at once; the thread hands the outcome to ``told`` on the loop itself, one round after it
     ends. **Changed** (issue 18, sale): through aiosqlite's future, a task of its own and the shields
-    around them, the outcome took five rounds more to reach a waiting sale."""
+    around them, the outcome took five rounds more to reach a waiting sale. **Changed** (issue 18,
+    durable): ``synchronous`` (1: NORMAL, 2: FULL), when given, is set on the connection first."""
 
-    def __init__(self, db: aiosqlite.Connection, job: Job, told: Told) -> None:
+    def __init__(
+        self, db: aiosqlite.Connection, job: Job, told: Told, synchronous: int | None = None
+    ) -> None:
         loop = asyncio.get_running_loop()
         self.ended: asyncio.Future[None] = loop.create_future()  # the writer's own (no shield)
         self.told = asyncio.Event()  # whatever happened to ``ended``: told is done
@@ -46,6 +49,8 @@ class Transaction:
         def transaction(conn: sqlite3.Connection) -> None:
             error: BaseException | None = None
             try:
+                if synchronous is not None:  # (outside a transaction, where it takes effect)
+                    conn.execute(f"PRAGMA synchronous = {int(synchronous)}")
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     job(conn)

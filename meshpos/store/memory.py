@@ -42,6 +42,7 @@ class MemoryStore:
         self._meta: dict[str, str] = {}
         self._closed_keys: dict[str, str] = {}  # record key -> the closed document holding it
         self._closed = False
+        self._unsynced = False
 
     def _check_open(self) -> None:
         if self._closed:
@@ -53,6 +54,7 @@ class MemoryStore:
         meta: Mapping[str, str] | None = None,
         *,
         validated: bool = False,
+        fsync: bool = True,
     ) -> None:
         self._check_open()
         rows = check_updates(updates, validated=validated)
@@ -64,6 +66,8 @@ class MemoryStore:
             doc.log.append(data)
             doc.log_bytes += len(data)
         self._meta.update(values)
+        self._unsynced = not fsync  # (counted as SqliteStore does: nothing here is on a disk)
+        self.stats.unsynced_transactions += not fsync
         self.stats.transactions += 1
         self.stats.appends += 1
         self.stats.updates += len(rows)
@@ -134,6 +138,12 @@ class MemoryStore:
         doc = self._docs.get(name)
         if doc is not None and doc.log:
             self._compact(doc)
+
+    async def sync(self) -> None:
+        self._check_open()
+        if self._unsynced:
+            self._unsynced = False
+            self.stats.syncs += 1
 
     async def idle(self) -> None:
         """Nothing runs in the background here: appends and compactions finish before they return."""

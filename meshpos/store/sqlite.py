@@ -1,4 +1,5 @@
 """The durable store: SQLite in WAL mode with ``synchronous=FULL``, one writer task, group commit.
+(**Changed** (issue 18, durable): ``append(fsync=False)`` commits at ``synchronous=NORMAL``.)
 
 This module opens the file and serves reads; every write is queued for ``writer.Writer``. Reads use
 a second connection, so they see only committed data and never wait behind an fsync. One process at a
@@ -164,8 +165,9 @@ class SqliteStore:
         meta: Mapping[str, str] | None = None,
         *,
         validated: bool = False,
+        fsync: bool = True,
     ) -> None:
-        """Durable on return. A cancelled caller's update still commits fully or not at all (it is
+        """Durable on return (``fsync=False``: to a crash of the process; see ``base.Store``). A cancelled caller's update still commits fully or not at all (it is
         queued: cancelling the wait for it takes nothing back). **Changed** (issue 18, sale): the
         wait is not shielded (a shield costs the caller one more loop round once it is committed)."""
         self._check_open()
@@ -173,7 +175,11 @@ class SqliteStore:
         values = check_meta(meta)
         if not rows and not values:
             return
-        await self._writer.append(rows, values)
+        await self._writer.append(rows, values, fsync)
+
+    async def sync(self) -> None:
+        self._check_open()
+        await asyncio.shield(self._writer.sync())
 
     async def set_closed(self, name: str, closed: bool) -> None:
         check_name(name)

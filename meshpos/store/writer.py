@@ -5,6 +5,9 @@ of a transaction leaves the connection inside it (the row then vanished on reope
 touch the write connection; they queue work and await a future. The writer takes everything queued
 while the previous transaction ran and commits it as one ``BEGIN IMMEDIATE ... COMMIT`` (group
 commit): one fsync for many receipts, and no artificial delay when only one caller is waiting.
+**Changed** (issue 18, durable): appends that all said ``fsync=False`` commit at
+``synchronous=NORMAL`` (no fsync; a crash of the process loses nothing, a power cut may lose them
+until the next fsync'd commit or ``sync``); any other transaction at ``synchronous=FULL``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import collections
 import dataclasses
 import logging
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +39,7 @@ class _Append:
     rows: list[tuple[str, bytes]]
     meta: dict[str, str]
     done: asyncio.Future[None]
+    fsync: bool
 
 
 @dataclasses.dataclass(slots=True)
@@ -44,6 +49,7 @@ class _Exclusive:
     what: str
     job: Job
     done: asyncio.Future[None]
+    committed: Callable[[], None] | None = None
 
 
 _UPSERT_DOC = (
@@ -87,15 +93,19 @@ class Writer:
         self.closing = False
         self._parked = False  # the task waits for work, nothing in flight: ``append`` may begin it
         self._started: Transaction | None = None  # begun by ``append``, not yet awaited
+        self._synchronous: int | None = 2  # the connection's level (None: unknown, set it again)
+        self.unsynced = False  # the last transaction that wrote was committed without an fsync
         self._task = asyncio.create_task(self._run_writer(), name=f"store-writer {path}")
 
-    def append(self, rows: list[tuple[str, bytes]], meta: dict[str, str]) -> asyncio.Future[None]:
+    def append(
+        self, rows: list[tuple[str, bytes]], meta: dict[str, str], fsync: bool = True
+    ) -> asyncio.Future[None]:
         """Queue validated rows; the future resolves once they are committed (or failed).
         **Changed** (issue 18, sale): when the writer waits for work with nothing in flight, the
         transaction goes to the connection's thread before this returns, not a loop round later
         when the writer's task has woken (the writer's task then waits for its outcome)."""
         done = new_waiter()
-        self._queue.append(_Append(rows, meta, done))
+        self._queue.append(_Append(rows, meta, done, fsync))
         self._quiet.clear()
         if self._parked and len(self._queue) == 1 and not self.closing:
             self._parked = False
@@ -103,13 +113,46 @@ class Writer:
         self._wake.set()
         return done
 
-    def submit(self, what: str, job: Job) -> asyncio.Future[None]:
-        """Queue ``job`` to run in a transaction of its own."""
+    def submit(
+        self, what: str, job: Job, committed: Callable[[], None] | None = None
+    ) -> asyncio.Future[None]:
+        """Queue ``job`` to run in a transaction of its own (``committed``: run once it is)."""
         done = new_waiter()
-        self._queue.append(_Exclusive(what, job, done))
+        self._queue.append(_Exclusive(what, job, done, committed))
         self._quiet.clear()
         self._wake.set()
         return done
+
+    def sync(self) -> asyncio.Future[None]:
+        """Fsync the WAL after every write queued before, if a commit since the last fsync had none.
+        In WAL mode an fsync of the WAL makes every frame in it durable: what a FULL commit does."""
+        if not self.unsynced and not self._queue and self._parked:
+            done = new_waiter()
+            done.set_result(None)
+            return done
+        wal = f"{self.path}-wal"
+        synced: list[bool] = []
+
+        def job(db: sqlite3.Connection) -> None:
+            if not self.unsynced:  # (every transaction before this one was told: exact)
+                return
+            try:
+                fd = os.open(wal, os.O_RDONLY)
+            except FileNotFoundError:  # checkpointed into the file and removed: synced then
+                synced.append(True)
+                return
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+            synced.append(True)
+
+        def committed() -> None:
+            if synced:
+                self.unsynced = False
+                self.stats.syncs += 1
+
+        return self.submit("sync", job, committed)
 
     async def idle(self) -> None:
         """Wait until everything queued is committed and no compaction is under way."""
@@ -281,7 +324,7 @@ class Writer:
         head = self._queue[0]
         if isinstance(head, _Exclusive):
             self._queue.popleft()
-            await self._transaction(head.what, head.job, [head.done])
+            await self._transaction(head.what, head.job, [head.done], head.committed)
         else:
             started = self._begin_appends(self._take_appends())
             if started is not None:
@@ -332,6 +375,7 @@ class Writer:
             for name, data in item.rows:
                 by_doc.setdefault(name, []).append(data)
             meta.update(item.meta)  # later callers win, as if committed one after another
+        fsync = any(item.fsync for item in batch)  # one that must be fsync'd: all are
         counters: dict[str, tuple[int, int]] = {}
 
         def job(db: sqlite3.Connection) -> None:
@@ -361,6 +405,8 @@ class Writer:
         def committed() -> None:  # before the waiters are told
             self.stats.appends += len(batch)
             self.stats.updates += updates
+            self.unsynced = not fsync  # (it wrote: an fsync covers every commit before it)
+            self.stats.unsynced_transactions += not fsync
             for name, (log_rows, log_bytes) in counters.items():
                 if log_rows >= self.compact_rows or log_bytes >= self.compact_bytes:
                     self._due[name] = (log_rows, log_bytes)
@@ -370,6 +416,7 @@ class Writer:
             job,
             [item.done for item in batch],
             committed,
+            fsync=fsync,
         )
 
     def _far_over(self, name: str) -> bool:
@@ -401,13 +448,22 @@ class Writer:
         job: Job,
         waiters: list[asyncio.Future[None]],
         committed: Callable[[], None] | None,
+        *,
+        fsync: bool = True,
     ) -> Transaction | None:
         """Hand the transaction to the connection's thread now (``connection.Transaction``: its
         outcome is told one loop round after it ends); None when the connection is closed (the
-        waiters were told: nothing was written)."""
+        waiters were told: nothing was written). ``fsync``: at ``synchronous=FULL`` (else NORMAL),
+        the level set only when it changes."""
+        level = 2 if fsync else 1
+        change = None if level == self._synchronous else level
+        self._synchronous = level
         try:
             return Transaction(
-                self._db, job, lambda exc: self._transaction_done(what, exc, waiters, committed)
+                self._db,
+                job,
+                lambda exc: self._transaction_done(what, exc, waiters, committed),
+                change,
             )
         except Exception as exc:
             self._transaction_done(what, exc, waiters, committed)
@@ -421,6 +477,7 @@ class Writer:
         committed: Callable[[], None] | None,
     ) -> None:
         if exc is not None:
+            self._synchronous = None  # (perhaps never set: set it again)
             self.stats.failed_transactions += 1
             log.error("store %s: %s failed: %s", self.path, what, exc)
             error = StoreError(

@@ -59,6 +59,10 @@ class Lingering:
         """Updates of ours held (not yet sent to any session)."""
         return sum(len(updates) for updates in self._lingering.values())
 
+    def holds(self, name: str, update: bytes) -> bool:
+        """Whether this very update (a local write's, as its ``DocumentChanged`` carried it) waits."""
+        return any(held is update for held in self._lingering.get(name, ()))
+
     @property
     def linger_due(self) -> float | None:
         """When what waits must leave (None: nothing waits)."""

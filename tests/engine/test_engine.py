@@ -25,19 +25,28 @@ class Recording:
 
     def __init__(self, log: list[str] | None = None) -> None:
         self.commits: list[tuple[list[tuple[str, bytes]], dict[str, str]]] = []
+        self.fsyncs: list[bool] = []  # per commit: fsync'd (issue 18, durable)
         self.log = log if log is not None else []
         self.open = asyncio.Event()
         self.open.set()
         self.waiting = asyncio.Event()  # an append is held at the closed gate
 
     async def append(
-        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
+        self,
+        updates: Sequence[tuple[str, bytes]],
+        meta: Mapping[str, str] | None,
+        *,
+        fsync: bool = True,
     ) -> None:
         if not self.open.is_set():
             self.waiting.set()
         await self.open.wait()
         self.commits.append((list(updates), dict(meta or {})))
+        self.fsyncs.append(fsync)
         self.log.append("commit")
+
+    async def sync(self) -> None:
+        self.log.append("sync")
 
     async def load(self) -> dict[str, bytes]:
         return {}
@@ -289,7 +298,11 @@ class Stepped(Recording):
         self.held = 0  # appends waiting now
 
     async def append(
-        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
+        self,
+        updates: Sequence[tuple[str, bytes]],
+        meta: Mapping[str, str] | None,
+        *,
+        fsync: bool = True,
     ) -> None:
         self.held += 1
         self.waiting.set()
@@ -297,7 +310,7 @@ class Stepped(Recording):
             await self.passes.acquire()
         finally:
             self.held -= 1
-        await super().append(updates, meta)
+        await super().append(updates, meta, fsync=fsync)
 
     async def release(self) -> None:
         """Let the waiting append through, and wait until the engine is in its next one (or idle)."""

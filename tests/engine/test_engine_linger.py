@@ -1,7 +1,9 @@
 """Taps that may wait, on the engine (issue 18, coalesce): ``Engine.write(change, wait_ms=...)`` is
 committed as always, its update held (``sync/_lingering.py``) until the next urgent write takes it
 along in one message, or until its deadline (the engine's timer: awaited here, never slept on); a
-crash while it waits loses nothing (committed: it leaves after the restart's catch-up)."""
+crash while it waits loses nothing (committed: it leaves after the restart's catch-up). Issue 18,
+durable: a commit of nothing but waiting taps is not fsync'd; the urgent write's commit is (it covers
+them), and so is every received update's; their deadline fsyncs what is still unsynced."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import ConfigError, load_config
-from meshpos.engine import Engine
+from meshpos.engine import Engine, StoreDocuments
 from meshpos.register.operations import RegisterOperations
+from meshpos.store import SqliteStore
 from meshpos.sync import DocumentChanged, SyncUpdate, decode
 from tests.engine.test_engine import Recording, engine, linked, settle, stop_here
 
@@ -97,9 +100,13 @@ class Restarting(Recording):
         self.kept: dict[str, list[bytes]] = {}
 
     async def append(
-        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
+        self,
+        updates: Sequence[tuple[str, bytes]],
+        meta: Mapping[str, str] | None,
+        *,
+        fsync: bool = True,
     ) -> None:
-        await super().append(updates, meta)
+        await super().append(updates, meta, fsync=fsync)
         for doc, update in updates:
             self.kept.setdefault(doc, []).append(update)
 
@@ -169,3 +176,77 @@ def test_linger_ms_is_one_setting_with_an_env_override(tmp_path: Path) -> None:
     assert load_config(config, env={"MESHPOS_LINGER_MS": "0"}).linger_ms == 0.0
     with pytest.raises(ConfigError, match="linger_ms"):
         load_config(config, env={"MESHPOS_LINGER_MS": "5000"})
+
+
+class Syncing(Recording):
+    """A store that tells when ``sync`` is called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.synced = asyncio.Event()
+
+    async def sync(self) -> None:
+        await super().sync()
+        self.synced.set()
+
+
+async def test_only_waiting_taps_commit_without_an_fsync_and_the_urgent_write_fsyncs_them() -> None:
+    store = Recording()
+    a, b, wire = await pair(store)
+    before = len(store.fsyncs)
+    for key in ("open", "line1", "line2"):
+        await a.write(put(a, key), wait_ms=10_000)
+    assert store.fsyncs[before:] == [False, False, False]
+    await a.write(put(a, "pay"))
+    assert store.fsyncs[before:] == [False, False, False, True]  # covers the three before it
+    await settle(a, b, wire)
+    assert "sync" not in store.log  # nothing left unsynced: no deadline fsync either
+    received = b.store
+    assert isinstance(received, Recording)
+    assert received.commits
+    assert all(received.fsyncs)  # a received update is committed as before
+    await a.write(put(a, "alone"))  # linger_ms = 0: a write that may not wait
+    assert store.fsyncs[-1] is True
+
+
+async def test_a_waiting_tap_that_leaves_by_its_deadline_is_fsynced_then() -> None:
+    store = Syncing()
+    a, _b, wire = await pair(store)
+    await a.write(put(a, "open"), wait_ms=20)
+    assert store.fsyncs[-1] is False
+    assert "sync" not in store.log
+    await asyncio.wait_for(store.synced.wait(), 5)  # the deadline: sent, then fsync'd
+    assert store.log[-2:] == ["commit", "sync"]
+    assert updates(wire[0])
+
+
+async def test_on_sqlite_the_urgent_write_and_the_deadline_fsync_what_waited(
+    tmp_path: Path,
+) -> None:
+    synced = asyncio.Event()
+
+    class Documents(StoreDocuments):
+        async def sync(self) -> None:
+            await super().sync()
+            synced.set()
+
+    sqlite = await SqliteStore.open(tmp_path / "node.db")
+    try:
+        a = await engine("A", Documents(sqlite), interval=0.001)
+        stats = sqlite.stats
+        for key in ("open", "line"):
+            await a.write(put(a, key), wait_ms=10_000)
+        assert stats.unsynced_transactions == 2
+        full = stats.transactions
+        await a.write(put(a, "pay"))
+        assert stats.transactions == full + 1
+        assert stats.unsynced_transactions == 2
+        await sqlite.sync()
+        assert stats.syncs == 0  # the payment's commit fsync'd them
+        await a.write(put(a, "open2"), wait_ms=20)
+        assert stats.unsynced_transactions == 3
+        await asyncio.wait_for(synced.wait(), 5)
+        assert stats.syncs == 1
+        await a.stop()
+    finally:
+        await sqlite.close()
