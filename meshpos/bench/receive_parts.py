@@ -49,10 +49,17 @@ class _NullStore:
         self.committed = asyncio.Event()
 
     async def append(
-        self, updates: Sequence[tuple[str, bytes]], meta: Mapping[str, str] | None
+        self,
+        updates: Sequence[tuple[str, bytes]],
+        meta: Mapping[str, str] | None,
+        *,
+        fsync: bool = True,
     ) -> None:
         self.commits += 1
         self.committed.set()
+
+    async def sync(self) -> None:
+        return None
 
     async def load(self) -> dict[str, bytes]:
         return {}
