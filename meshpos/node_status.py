@@ -152,8 +152,10 @@ def compute_status(
     upload: dict[str, int] | None = None,
     corrupt_records: int = 0,
     presence: dict[str, Heartbeat] | None = None,
+    pending_by_document: dict[str, int] | None = None,
 ) -> NodeStatus:
-    """``presence``: ``sync.presence`` when the caller has it already (it is built on every read)."""
+    """``presence``: ``sync.presence`` when the caller has it already (it is built on every read);
+    ``pending_by_document``: ``sync.pending`` of every open document, when the caller has it."""
     presence = sync.presence if presence is None else presence
     relay = sync.relay
     # a relay that gave the role up and tries again keeps its problem until data is seen flowing
@@ -171,7 +173,9 @@ def compute_status(
         colour = "yellow"
     else:
         colour = "gray"
-    by_doc = {name: sync.pending(name) for name in sorted(sync.docs)}
+    if pending_by_document is None:
+        pending_by_document = {name: sync.pending(name) for name in sync.docs}
+    by_doc = {name: pending_by_document[name] for name in sorted(pending_by_document)}
     by_doc = {name: n for name, n in by_doc.items() if n}
     by_device = {d: dict(gap) for d, gap in (owed_by_device or {}).items() if gap}
     own = by_device.get(node_id, {})

@@ -52,6 +52,7 @@ from meshpos.engine.fanout import Fanout
 from meshpos.engine.linger import Lingers
 from meshpos.engine.links import LinkClosed, LinkOpened, LinkRefused, Links
 from meshpos.engine.stores import DocumentStore
+from meshpos.engine.wake import Wake
 from meshpos.errors import MeshposError, PeerTimeout, WriteFailed
 from meshpos.model import Replica, new_client_id
 from meshpos.model.documents import STANDING_DOCUMENTS
@@ -419,10 +420,11 @@ class Engine(ClosingDays, Links, Lingers):
         (10 a second), the most of an idle node's CPU; now it sleeps until the synchronizer's next
         deadline or until something moved (``sync/_deadlines.py``), and at least once a heartbeat
         period (the hooks' own timers: a day's recount when quiet, the spreading sale's refresh)."""
-        wake = asyncio.Event()
+        wake = Wake()
         loop = asyncio.get_running_loop()
         self.sync.clock = loop.time
-        self.sync.on_moved = wake.set
+        self.sync.on_moved = wake.round
+        self.sync.on_drained = wake.hooks
         self._ticker = asyncio.create_task(
             self._tick_forever(period, wake, list(before), list(after))
         )
@@ -430,14 +432,15 @@ class Engine(ClosingDays, Links, Lingers):
     async def _tick_forever(
         self,
         period: float,
-        wake: asyncio.Event,
+        wake: Wake,
         before: list[Callable[[], None]],
         after: list[Callable[[], None]],
     ) -> None:
         loop = asyncio.get_running_loop()
         longest = self.sync.config.heartbeat_interval
         while True:
-            wake.clear()  # what moves from here on is the next round's
+            wake.tick = wake.look = False  # what moves from here on is the next round's
+            self.counters["ticker_rounds"] += 1
             for hook in before:
                 hook()
             self.sync.tick(loop.time())
@@ -445,16 +448,18 @@ class Engine(ClosingDays, Links, Lingers):
                 await self._pump_logged()
             else:
                 self._flush()  # (a beat, a timeout's goodbye: nothing to commit first)
+            wake.look = False  # (issue 18, rounds) the hooks look at every drain before them
             for hook in after:
                 hook()
             await asyncio.sleep(period)  # a burst of news is taken in one round, as before
-            if wake.is_set():
+            if wake.tick or wake.look:
                 continue
             delay = min(self.sync.next_deadline() - loop.time(), longest - period)
             if delay > 0:  # (not ``wait_for``: in 3.11 it can swallow the stop's cancellation)
-                timer = loop.call_later(delay, wake.set)
+                wake.event.clear()
+                timer = loop.call_later(delay, wake.round)
                 try:
-                    await wake.wait()
+                    await wake.event.wait()
                 finally:
                     timer.cancel()
 

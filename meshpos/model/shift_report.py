@@ -101,14 +101,15 @@ def last_z(venue: Venue, date: str) -> Shift | None:
     plain close that comes last ends nothing, as before."""
     if ledger_name(date) not in venue.replica.names():
         return None  # reading it would create an empty day
-    if _a_shift_is_open(venue):
+    if a_shift_is_open(venue):
         return None
     closed = [s for s in venue.ledger(date).shifts() if s.close is not None]
     last = max(closed, key=_close_order, default=None)
     return last if last is not None and last.close is not None and last.close.z else None
 
 
-def _a_shift_is_open(venue: Venue) -> bool:
+def a_shift_is_open(venue: Venue) -> bool:
+    """Is any shift of an open day still open? (keys only: then no Z can be the day's last)"""
     return any(ledger.has_open_shift() for ledger in venue.ledgers())
 
 
@@ -120,7 +121,7 @@ def my_last_z(venue: Venue, now_ms: int) -> ShiftClose | None:
     """The close of this register's shift if its Z is today's last (``last_z``) and the user who
     pressed it may end the day; None if not (a cashier's last Z leaves it to a manager, as it does
     when the Z itself finds no other shift open)."""
-    if _a_shift_is_open(venue):  # the common case, looked at first: keys only, no business date
+    if a_shift_is_open(venue):  # the common case, looked at first: keys only, no business date
         return None
     shift = last_z(venue, venue.business_date(now_ms))
     if shift is None or shift.close is None or shift.register != venue.device:

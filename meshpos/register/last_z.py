@@ -19,7 +19,7 @@ from meshpos.engine import Committed, Engine, EngineEvent
 from meshpos.errors import MeshposError
 from meshpos.model import Venue
 from meshpos.model.documents import is_ledger
-from meshpos.model.shift_report import end_day_by_last_z, my_last_z
+from meshpos.model.shift_report import a_shift_is_open, end_day_by_last_z, my_last_z
 
 log = logging.getLogger("meshpos.node")
 
@@ -47,8 +47,15 @@ class LastZ:
             self._kick()
 
     def _kick(self) -> None:
-        if self._wanted and (self._task is None or self._task.done()):
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        if not self._wanted or (self._task is not None and not self._task.done()):
+            return
+        # **Changed** (issue 18, rounds): while a shift is open (nearly always) the look ends here,
+        # without a task of its own (one per commit of a ledger day: several per receipt)
+        with contextlib.suppress(Exception):  # (the task looks again, and logs what failed)
+            if a_shift_is_open(self._venue):
+                self._wanted = False
+                return
+        self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
         while self._wanted:

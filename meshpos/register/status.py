@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from meshpos.config import Config
-from meshpos.engine import DayClosed, Engine, EngineEvent, LinkClosed
+from meshpos.engine import DayClosed, DayOpened, Engine, EngineEvent, LinkClosed
 from meshpos.errors import ClearCacheRefused, MeshposError, UnknownRecord
 from meshpos.model import Catalog, PaymentResult, Venue
 from meshpos.model.documents import (
@@ -90,8 +90,19 @@ class StatusService:
         self._shown_at = float("-inf")
         self._spreading = False  # the latest sale is not yet known on every device (``_refresh_s``)
         self._refresh_s = config.heartbeat_interval
+        # (issue 18, rounds) each document's changes reported so far, and its pending count as
+        # last read, with what it was read at (``_pending_by_document``)
+        self._doc_changes: Counter[str] = Counter()
+        self._pending: dict[str, tuple[tuple[object, ...], int]] = {}
         engine.subscribe(
-            self._on_event, DocumentChanged, DayClosed, PeerJoined, PeerLive, PeerClosed, LinkClosed
+            self._on_event,
+            DocumentChanged,
+            DayClosed,
+            DayOpened,
+            PeerJoined,
+            PeerLive,
+            PeerClosed,
+            LinkClosed,
         )
 
     def _on_event(self, event: EngineEvent) -> None:
@@ -100,6 +111,7 @@ class StatusService:
         ):
             self._generation += 1
         if isinstance(event, DocumentChanged):
+            self._doc_changes[event.doc] += 1
             self._changed_at[event.doc] = time.monotonic()
             if event.peer is not None or event.stored:
                 self._unsure.add(event.doc)
@@ -107,6 +119,8 @@ class StatusService:
                 self._unsure.add(event.doc)  # a hole may go unreported (``Exchange.reordered``)
         elif isinstance(event, DayClosed):
             self.forget(event.doc)
+        elif isinstance(event, DayOpened):
+            self._pending.clear()  # (loaded without a change reported: read again)
         elif isinstance(event, PeerJoined):
             if event.role != "console":
                 self._peers[event.peer] = event.node
@@ -126,10 +140,19 @@ class StatusService:
         Computed again only when something it is computed from moved (``_inputs``), and, while the
         latest sale is not yet on every device, every heartbeat period (what no version covers: the
         sync steps peers answer with, which say what they hold): an idle node computed it on every
-        tick, the most of its idle CPU, growing with the venue."""
+        tick, the most of its idle CPU, growing with the venue.
+
+        **Changed** (issue 18, rounds): the owed counts are told first (:meth:`publish_owed`, also
+        a hook before the tick): the pump between the two hooks moved them, and they were told only
+        in the next round, which the pump's own drain asked for (``engine/wake.py``) and which
+        computed the status again for the version telling them moved."""
+        self.publish_owed()
         now = time.monotonic()
+        generation, version, _, due = self._inputs()
         inputs = (
-            self._inputs(),
+            # (issue 18, rounds) a peer's owed counts by what they make the owed counts, not by
+            # ``owed_version``: this node most often counts that sale from its own tally already
+            (generation, version, due, self._owed_now()),
             self._relay.uplink,
             tuple(self._relay.upload_progress().items()),
             self._venue.numbering.known,
@@ -168,14 +191,25 @@ class StatusService:
         """Tell every peer (in the heartbeats) what of this node's records the console lacks (when
         that may have changed: ``_inputs``)."""
         inputs = self._inputs()
-        if inputs != self._owed_told_for:
-            self._engine.sync.set_owed(self._owed_now().get(self._node_id, {}))
-            self._owed_told_for = inputs
+        if inputs == self._owed_told_for:
+            return
+        sync = self._engine.sync
+        owed = self._owed_now()
+        counted_for, version = self._owed_for, sync.status_version
+        sync.set_owed(owed.get(self._node_id, {}))
+        if sync.status_version != version and inputs[1] == version:
+            # what moved is what this node tells of its own counts, which they are not counted
+            # from: the counts (and the status) are not computed again for it
+            inputs = (inputs[0], sync.status_version, *inputs[2:])
+            if counted_for is not None and counted_for[1] == version:
+                self._owed_for = (counted_for[0], sync.status_version, *counted_for[2:])
+        self._owed_told_for = inputs
 
     def _inputs(self) -> tuple[object, ...]:
         """What the owed counts are computed from, as versions: the engine's events (documents
         changed, days closed, peers came and went), the synchronizer's ``status_version`` (what
-        peers and the console say), and whether a day is due for its recount (``_tally``)."""
+        peers and the console say) and ``owed_version`` (peers' owed counts), and whether a day is
+        due for its recount (``_tally``)."""
         now, sync, due = time.monotonic(), self._engine.sync, False
         for name in [
             n for n in self._unsure if now - self._changed_at.get(n, 0.0) >= RECOUNT_WHEN_QUIET
@@ -184,7 +218,7 @@ class StatusService:
             if reordered is None:  # every change came in its authors' order: nothing to recount,
                 self._unsure.discard(name)  # so nothing moves (it moved the inputs twice a lull)
             due = due or reordered is False
-        return (self._generation, sync.status_version, due)
+        return (self._generation, sync.status_version, sync.owed_version, due)
 
     def sold(self, result: PaymentResult) -> None:
         if result.receipt is None:
@@ -218,10 +252,29 @@ class StatusService:
             owed_by_device=owed,
             latest_sale=self._durability(latest[0], presence) if latest is not None else None,
             presence=presence,
+            pending_by_document=self._pending_by_document(),
         )
         if venue.numbering.known:
             return status
         return replace(status, receipt_numbers_known=False)
+
+    def _pending_by_document(self) -> dict[str, int]:
+        """``sync.pending`` of every open document, read again only for a document that changed
+        since (a change reported, a day opened or closed) or whose state at the console moved
+        (what it is counted against). **Changed** (issue 18, rounds): each read asks pycrdt for
+        the document's state, ~4 documents a status, and nearly every round while sales arrive
+        computes a status. While changes wait to be reported (``has_events``: between an apply and
+        the pump's drain) every document is read, as before, so a status is never behind them."""
+        sync = self._engine.sync
+        fresh = sync.has_events
+        counts: dict[str, int] = {}
+        for name, doc in sync.docs.items():
+            at = (id(doc), self._doc_changes[name], sorted(sync.console_state(name).items()))
+            known = self._pending.get(name)
+            if fresh or known is None or known[0] != at:
+                known = self._pending[name] = (at, sync.pending(name))
+            counts[name] = known[1]
+        return counts
 
     def _receipts(self) -> int:
         """Receipts of the open days, from their tallies (kept as changes arrive): a map's length is a
@@ -349,6 +402,7 @@ class StatusService:
             tally.close()
         self._changed_at.pop(name, None)
         self._unsure.discard(name)
+        self._pending.pop(name, None)
 
     async def clear_cache(self) -> list[str]:
         """Drop the console-authored documents and pull them again from the mesh (and so the console).

@@ -52,6 +52,11 @@ class Deadlines:
     #: called (without arguments) when something moved that the next tick or the status hooks act
     #: on; the engine's ticker sets it to wake itself (None: nobody sleeps on it, as in tests)
     on_moved: Callable[[], None] | None
+    #: called (without arguments) when events were drained: only the status hooks, which run after
+    #: the pump in the engine's round, have something to look at (None: ``on_moved`` is called).
+    #: **Changed** (issue 18, rounds): the ticker's own pump drains most received receipts, and its
+    #: wake then asked for a second whole round (tick, pump, hooks) a period later, for nothing
+    on_drained: Callable[[], None] | None = None
     #: the clock ``tick`` is given, to stamp what arrives between ticks (None: the last tick's time)
     clock: Callable[[], float] | None
     _moved_for: tuple[int, int, int]
@@ -94,6 +99,15 @@ class Deadlines:
         self._moved_for = self.status_version
         if self.on_moved is not None:
             self.on_moved()
+
+    def _nudge_drained(self) -> None:
+        """Events were drained: the status hooks look at what the pump reports (``on_drained``; the
+        whole round, ``on_moved``, if the status version moved unnudged since)."""
+        version = self.status_version
+        moved, self._moved_for = version != self._moved_for, version
+        wake = self.on_moved if moved or self.on_drained is None else self.on_drained
+        if wake is not None:
+            wake()
 
     def _nudge_if_moved(self, session: Session) -> None:
         """After a session's messages were handled: nudge if they moved anything (a repeated

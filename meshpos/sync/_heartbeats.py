@@ -26,6 +26,7 @@ from meshpos.sync._messages import FarRecord, Heartbeat, Hello, PeerSummary
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_write
 from meshpos.sync._session import Session
+from meshpos.sync._updates import held_state
 
 
 class Heartbeats:
@@ -57,6 +58,7 @@ class Heartbeats:
     _heard_candidates: bool
     #: moves when something a register's status shows may have changed (``status_version``)
     _said: int
+    _owed_heard = 0  # (``owed_version``) peers' heartbeats that said new owed counts only
     _elected_for: tuple[object, ...]  # what the election last ran on, and when (``_elect``)
     _elected_at: float
 
@@ -71,6 +73,8 @@ class Heartbeats:
         def _exchanging(self) -> list[Session]: ...
 
         def _nudge(self) -> None: ...
+
+        def _nudge_drained(self) -> None: ...
 
         def _with_closed_days_asked(self, beat: Heartbeat, node: str) -> Heartbeat: ...
 
@@ -203,14 +207,16 @@ class Heartbeats:
         held = self._docs.get(doc)
         if held is None or not may_write(self.role, doc):
             return 0
-        # every heartbeat asks for every document: counted again only when the document's state or
-        # the console's (``set_console_state`` moves ``_said``) moved since
-        state = held.get_state()
+        # every heartbeat and status asks for every document: counted again only when the
+        # document's state or the console's (``set_console_state`` moves ``_said``) moved since.
+        # **Changed** (issue 18, rounds): the state is read with the receiving side's kept parse
+        # (``held_state``: the update just applied parsed it already), not decoded again
+        state, clocks = held_state(held)
         known = self._pending_for.get(doc)
         if known is not None and known[0] == state and known[1] == self._said:
             return known[2]
         console = self._console_sv.get(doc, {})
-        count = sum(max(0, k - console.get(c, 0)) for c, k in decode_state_vector(state).items())
+        count = sum(max(0, k - console.get(c, 0)) for c, k in clocks.items())
         self._pending_for[doc] = (state, self._said, count)
         return count
 
@@ -224,11 +230,19 @@ class Heartbeats:
         return self._relay_claim
 
     @property
+    def owed_version(self) -> int:
+        """Moves when a peer's heartbeat says new owed counts and nothing else new. **Changed**
+        (issue 18, rounds): they moved ``status_version``, after every sale of every peer, so every
+        device computed its status (and elected) again, most often to an equal result: it already
+        counts that receipt from its own tally. The status compares the owed counts themselves."""
+        return self._owed_heard
+
+    @property
     def status_version(self) -> tuple[int, int, int]:
         """Moves whenever anything a status is computed from may have changed here: a node came,
-        went or said something new (its role, relay claim, uplink, problem, pending or owed counts,
-        what it says the console holds or reports), this node's own election, uplink, problem or
-        owed counts. Beats that only repeat themselves leave it alone, so an idle node need not
+        went or said something new (its role, relay claim, uplink, problem, what it says the console
+        holds or reports; its owed counts alone move ``owed_version``), this node's own election,
+        uplink, problem or owed counts. Beats that only repeat themselves leave it alone, so an idle node need not
         compute its status again on every tick (``register/status.py``). Documents' own changes
         are not in it (the engine's events say those)."""
         return (self._said, self._presence.version, self._far.version)
@@ -237,6 +251,9 @@ class Heartbeats:
         before = self._presence.get(heartbeat.node)
         if before is None or _said(before.heartbeat) != _said(heartbeat):
             self._say()
+        elif before.heartbeat.owed != heartbeat.owed:  # (issue 18, rounds: ``owed_version``)
+            self._owed_heard += 1
+            self._nudge_drained()  # the status hooks look; the tick and election need not
         self._presence.observe(heartbeat, self._now if self._now is not None else 0.0)
         if heartbeat.far or heartbeat.gone:
             self._learn_far(heartbeat)
@@ -372,8 +389,9 @@ class Heartbeats:
 #: what changes in every beat: its seq, the rotating far records, the attestations passing through
 #: (``_held``: the latest sale's count is refreshed periodically while it is short); and what no
 #: status shows (issue 18, status2): a peer's pending counts, linked peers, gone notes (news in them
-#: moves the far table's version) and relay summary moved it on every sale and link change elsewhere
-_UNSAID = frozenset({"seq", "far", "held", "pending", "peers", "gone", "mesh"})
+#: moves the far table's version) and relay summary moved it on every sale and link change elsewhere;
+#: a peer's owed counts move ``owed_version`` instead (issue 18, rounds: the election does not read them)
+_UNSAID = frozenset({"seq", "far", "held", "pending", "peers", "gone", "mesh", "owed"})
 #: a heartbeat's other fields, as a tuple: what a status and the election are computed from, whatever
 #: fields a later release adds (read in place: it made two copies of every beat received to compare)
 _said = attrgetter(*(f.name for f in fields(Heartbeat) if f.name not in _UNSAID))

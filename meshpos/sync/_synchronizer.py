@@ -376,7 +376,7 @@ class Synchronizer(
         """Drain the events (with ``forward_before_commit``: one more drain, :class:`Commits`)."""
         events, self._events = self._events, []
         if events:
-            self._nudge()  # the status hooks look at what the pump reports (``_deadlines``)
+            self._nudge_drained()  # the status hooks look at what it reports (``_deadlines``)
         commits = self.commits
         if commits is not None:
             commits.drained += 1

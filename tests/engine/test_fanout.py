@@ -57,7 +57,15 @@ HEARS: dict[type, set[type]] = {
     ReceiptCounter: {Committed, PeerLive},
     LastZ: {Committed},
     KitchenAcks: {Committed},
-    StatusService: {DocumentChanged, DayClosed, PeerJoined, PeerLive, PeerClosed, LinkClosed},
+    StatusService: {
+        DocumentChanged,
+        DayClosed,
+        DayOpened,  # (issue 18, rounds: a day loaded is read again for its pending count)
+        PeerJoined,
+        PeerLive,
+        PeerClosed,
+        LinkClosed,
+    },
     RelayService: {LinkOpened, PeerLive, LinkClosed, LinkRefused},
     Revocations: {DocumentChanged, Committed},
     Node: {DayClosed},

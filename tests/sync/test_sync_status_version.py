@@ -60,6 +60,28 @@ def test_what_a_status_shows_still_moves_it() -> None:
     net.advance(2 * PERIOD)
     moved = observer.status_version
     assert moved != before
+    owed = observer.owed_version  # (issue 18, rounds: a peer's owed counts have their own)
     net.nodes["r3"].set_owed({"receipts": 2})
     net.advance(2 * PERIOD)
-    assert observer.status_version != moved
+    assert observer.owed_version != owed
+
+
+def test_a_peers_owed_counts_wake_the_status_hooks_not_the_election() -> None:
+    """(issue 18, rounds) A peer's owed counts moved ``status_version`` after every sale of every
+    peer: each device elected and computed its status again. They move ``owed_version`` and wake
+    only the hooks after the pump (``on_drained``); the status compares the counts themselves.
+    Fails before: ``status_version`` moved (and ``owed_version`` did not exist)."""
+    names = ["r1", "r2", "r3"]
+    net = _mesh(names)
+    net.advance(10 * PERIOD)
+    observer = net.nodes["r1"]
+    woken: list[str] = []
+    observer.on_moved = lambda: woken.append("tick")
+    observer.on_drained = lambda: woken.append("hooks")
+    version, owed = observer.status_version, observer.owed_version
+    net.nodes["r3"].set_owed({"receipts": 2})
+    net.advance(2 * PERIOD)
+    assert observer.status_version == version
+    assert observer.owed_version == owed + 1  # once: the next beats repeat it
+    assert woken == ["hooks"]
+    assert observer.presence["r3"].owed == {"receipts": 2}  # what the status reads

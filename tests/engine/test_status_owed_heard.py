@@ -1,0 +1,57 @@
+"""A peer's owed counts move the indicator at once, by what they make the counts (issue 18, rounds).
+
+They moved ``status_version`` (and so a whole status) after every sale of every peer; now they move
+``owed_version`` and the indicator is computed again when the owed counts it shows moved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meshpos.model.sample import CASHIER
+from meshpos.node_adapters import make_node
+from meshpos.register import status as status_module
+from meshpos.sync import Heartbeat, Synchronizer
+from tests.web.kit import make_configs
+
+
+async def test_a_peers_owed_counts_move_the_indicator_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (config,) = make_configs(tmp_path, [("R1", "register")])
+    async with make_node(config, discovery=False) as node:
+        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
+        beat = Heartbeat(node="R2", role="register", priority=0, uplink=False, relay=False, seq=1)
+        heard = {"R2": replace(beat, owed={"receipts": 2})}
+        presence = Synchronizer.presence
+
+        def with_r2(self: Synchronizer) -> Any:
+            return {**presence.fget(self), **heard}  # type: ignore[attr-defined]
+
+        monkeypatch.setattr(Synchronizer, "presence", property(with_r2))
+        computed: list[int] = []
+        compute = status_module.compute_status
+
+        def counted(**kw: Any) -> Any:
+            computed.append(1)
+            return compute(**kw)
+
+        monkeypatch.setattr(status_module, "compute_status", counted)
+        service, sync = node._run().status, node._run().engine.sync
+        service._generation += 1  # (R2 came: a version moved)
+        service.publish_indicator()
+        assert service._shown is not None
+        assert "2 receipts of R2" in service._shown["message"]
+        shown = len(computed)
+        service.publish_indicator()
+        assert len(computed) == shown  # nothing moved: not computed again
+
+        heard["R2"] = replace(beat, owed={"receipts": 3})  # R2 sold again
+        sync._owed_heard += 1  # (as its heartbeat does: ``_on_heartbeat``)
+        service.publish_indicator()
+        assert len(computed) == shown + 1
+        assert "3 receipts of R2" in service._shown["message"]
