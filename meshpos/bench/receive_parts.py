@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import json
 import logging
 import os
 import sys
@@ -29,6 +28,7 @@ from typing import Any
 from pycrdt import merge_updates
 
 from meshpos.bench.mesh_parts import NOW, VENUE, _sell
+from meshpos.bench.report import print_report
 from meshpos.engine import Engine
 from meshpos.model import Venue
 from meshpos.model.documents import CATALOG, ledger_name
@@ -230,11 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "receive_us_per_receipt": round(spent, 1),
         "rounds_per_receipt": round(rounds, 2),
     }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for key, value in report.items():
-            print(f"{key}: {value}")
+    print_report(report, args.json)
     return 0
 
 
