@@ -26,7 +26,6 @@ meshpos.bench.mesh_parts`` for what a node spends.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -37,6 +36,7 @@ from websockets.protocol import State as WsState
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
+from meshpos.bench.report import print_report
 from meshpos.model import Replica, Venue
 from meshpos.model.documents import CATALOG, ledger_name
 from meshpos.model.sample import CASHIER, sample_catalog
@@ -192,11 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "link_us_per_message": round(link_us_per_message(sales, batched=False), 1),
         "link_us_per_message_batched": round(link_us_per_message(sales, batched=True), 1),
     }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for key, value in report.items():
-            print(f"{key}: {value}")
+    print_report(report, args.json)
     return 0
 
 

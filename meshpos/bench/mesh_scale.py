@@ -72,10 +72,10 @@ async def measure_idle(
     while it sells): what the probe itself costs (a 10 ms timer, ~8 ms of CPU a second per process on
     this machine), so that the per-receipt figures are net of the bench's own instrument, not only of
     idling (it was billed to the receipts: ~1.6 ms per device per receipt at 5/s)."""
-    idle = await _cpu_window(workers, seconds, nodes)
+    idle = await _cpu_window(workers, seconds, nodes, profiled=True)
     probed = sellers if sellers is not None else workers
     await each(probed, "stats", probe=True)
-    with_probe = await _cpu_window(workers, seconds, nodes)
+    with_probe = await _cpu_window(workers, seconds, nodes, profiled=False)
     await each(probed, "stats", probe=False)
     return {
         "idle_cpu_ms_per_s_per_node": idle["rate"],
@@ -85,8 +85,11 @@ async def measure_idle(
     }
 
 
-async def _cpu_window(workers: list[Worker], seconds: float, nodes: int | None) -> dict[str, Any]:
-    profiling = bool(os.environ.get(PROFILE_ENV))  # ``--profile``: each register's idle phase too
+async def _cpu_window(
+    workers: list[Worker], seconds: float, nodes: int | None, *, profiled: bool
+) -> dict[str, Any]:
+    # ``--profile``: each register's idle phase too (the probe's window is no phase of the node's)
+    profiling = profiled and bool(os.environ.get(PROFILE_ENV))
     before = await each(workers, "stats", **({"profile_idle": True} if profiling else {}))
     begin = time.perf_counter()
     await asyncio.sleep(seconds)

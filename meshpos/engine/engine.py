@@ -170,6 +170,7 @@ class Engine(ClosingDays, Links, Lingers):
         self._changed_docs: set[str] = set()  # committed by this pump, not yet published
         self._changed_local = False
         self._presence_changed = False
+        self._round_flushed = False  # the last ``_commit`` ended with a flush and a publish
 
     # --- documents --------------------------------------------------------------------------------
 
@@ -275,8 +276,9 @@ class Engine(ClosingDays, Links, Lingers):
                     # forwarding before the commit, one round is what the caller waits for: what
                     # arrives meanwhile is the next interval's (the store stays free for sales)
                     await self._commit(until_empty=not self._early or self.closing)
-                    self._flush()
-                    self._publish()
+                    if not self._round_flushed:  # (else the round's own flush was the last step)
+                        self._flush()
+                        self._publish()
                 return
             if self._early and self._done >= want:
                 return
@@ -309,7 +311,9 @@ class Engine(ClosingDays, Links, Lingers):
         """Drain the synchronizer's events and commit what they carry until none are left (the
         lock held); returns with no await after the last drain. Forwarding before the commit, each
         round also hands out what waited for it and wakes the pumps waiting for it, and
-        ``until_empty=False`` stops after one round that committed something."""
+        ``until_empty=False`` stops after one round that committed something (``_round_flushed``:
+        that round's flush and publish were the last thing it did)."""
+        self._round_flushed = False
         while True:
             for event in self.sync.events_received():
                 self._on_sync_event(event)
@@ -338,6 +342,7 @@ class Engine(ClosingDays, Links, Lingers):
                 self._flush()
                 self._publish()
                 if not until_empty:
+                    self._round_flushed = True
                     return
 
     def _committed(self, drain: int) -> None:
@@ -350,7 +355,7 @@ class Engine(ClosingDays, Links, Lingers):
     def _flush(self) -> None:
         if self._uncommitted and not self._early:
             return  # forwarded once committed
-        for key in list(self.sync.sessions):
+        for key in self.sync.outgoing():  # (not every session: most have nothing)
             out = self.sync.data_to_send(key)
             link = self._links.get(key)
             if out and link is not None:
@@ -364,6 +369,13 @@ class Engine(ClosingDays, Links, Lingers):
         self._changed_local = self._presence_changed = False
 
     def _on_sync_event(self, event: SyncEvent) -> None:
+        if type(event) is DocumentChanged:  # most events: one test, not the whole chain below
+            if event.stored:
+                self._stored[event.doc] += 1
+            else:
+                self._uncommitted.append((event.doc, event.update, event.peer is None))
+            self._emit(event)
+            return
         if isinstance(event, PeerJoined | PeerLive | PeerClosed | RelayChanged):
             self._presence_changed = True
         if isinstance(event, DocumentChanged) and event.stored:

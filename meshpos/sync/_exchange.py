@@ -14,9 +14,8 @@ A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the sta
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, get_update
@@ -64,15 +63,23 @@ MAX_LOGGED_REJECTIONS = 1024
 SKIP_INFO = 10  # a Yjs v1 skip struct's info byte: an update without the byte holds no skip
 
 
-@contextlib.contextmanager
-def _invalid_update(what: str) -> Iterator[None]:
-    """A peer's update that pycrdt (or our header reader) cannot decode: the peer's error, named."""
-    try:
-        yield
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
-        raise
-    except BaseException as exc:  # pyo3 panics derive from BaseException
-        raise RemoteProtocolError(f"{what}: not a valid Yjs update ({exc})") from None
+class _invalid_update:  # (lower case: used as the function it was)
+    """A peer's update that pycrdt (or our header reader) cannot decode: the peer's error, named. A
+    class, not a ``contextlib`` generator: two of these per received update (issue 18, receive)."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None or isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            return  # (an interrupt goes on as it was)
+        # pyo3 panics derive from BaseException
+        raise RemoteProtocolError(f"{self.what}: not a valid Yjs update ({exc})") from None
 
 
 class _Loading:
@@ -374,7 +381,9 @@ class Exchange(Replies):
             return
         if self._applied_whole(name, update, authors, changes):
             self._took(name, update)
-            if SKIP_INFO in update:  # in order, then a skip: committed whole, a hole all the same
+            if SKIP_INFO in update and get_update(update, self._docs[name].get_state())[0] != 0:
+                # in order, then a skip: committed whole, a hole all the same (what lies past it is
+                # past the state); the byte alone (a length, an id) is no skip: ~1/3 of live updates
                 self._note_holes(name, authors)
             return
         if authors is not None:  # (a decode of ``update`` alone, not a diff of the whole day)

@@ -231,6 +231,15 @@ class Session:
         return out
 
     @property
+    def has_output(self) -> bool:
+        """Whether :meth:`data_to_send` may return anything now, or the session is closed (to be let
+        go of): a flush asks each session this, not for its messages (issue 18, receive)."""
+        if self._out or self._state is State.CLOSED:
+            return True
+        held, commits = self._held, self.commits
+        return bool(held) and commits is not None and held[0][0] <= commits.committed
+
+    @property
     def holding(self) -> bool:
         """Messages wait for a commit (a closed session is kept until they are out)."""
         return bool(self._held)

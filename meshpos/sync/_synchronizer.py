@@ -364,6 +364,9 @@ class Synchronizer(
             del self._sessions[peer]
         return out
 
+    def outgoing(self) -> list[str]:  # sessions :meth:`data_to_send` has anything for (or closed)
+        return [peer for peer, session in self._sessions.items() if session.has_output]
+
     def send_awareness(self, doc: str, update: bytes) -> None:
         """Send a y-protocols awareness update for ``doc`` to every session past the hello."""
         for session in self._exchanging():

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pycrdt import Doc, Map
+from pycrdt import Doc, Map, merge_updates
 
 from meshpos.errors import RemoteProtocolError
 from meshpos.sync import DocumentChanged, Synchronizer, SyncStep2, SyncUpdate, UpdateRejected
@@ -170,6 +170,53 @@ def test_one_authors_update_that_brings_nothing_new_is_not_looked_at(
     pump(p, px, x, xp)
     assert looks == []
     assert x.docs[DOC].get("items", type=Map).to_py() == {"espresso": "out", "fries": "out"}
+
+
+def test_an_update_taken_whole_with_a_skips_byte_but_no_skip_is_not_looked_at(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A live update taken whole that holds the byte of a skip struct (10: a string of 10 characters'
+    length, a client id's byte, ...) but no skip brings nothing past the document's state: it is not
+    looked at for structs past a hole (a third of a 6-device mesh's received updates were)."""
+    x, p = node("X"), node("P")
+    xp, px = sync_pair(x, p)
+    x.events_received()
+    looks = counting_hole_looks(monkeypatch)
+    p.docs[DOC].get("items", type=Map)["espresso"] = "0123456789"  # a length of 10: byte 10
+    sent = [e.update for e in p.events_received() if isinstance(e, DocumentChanged)]
+    assert len(sent) == 1
+    assert exchange.SKIP_INFO in sent[0]
+    pump(p, px, x, xp)
+    changes = [e.update for e in x.events_received() if isinstance(e, DocumentChanged)]
+    assert changes == sent  # taken whole
+    assert looks == []
+    assert x.docs[DOC].get("items", type=Map).to_py() == {"espresso": "0123456789"}
+
+
+def test_an_update_taken_whole_with_a_skip_is_noted_past_its_hole() -> None:
+    """The other side of the test above: an update in order, then a skip, then more (an author's first
+    and third writes merged) is taken whole and what lies past the skip is noted, so a count of the
+    document is due after every change until the hole fills (``reordered``)."""
+    x, p = node("X"), node("P")
+    xp, px = sync_pair(x, p)
+    x.events_received()
+    author: Doc[Any] = Doc(client_id=4242)
+    writes = []
+    for key in ("espresso", "fries", "burger"):
+        before = author.get_state()
+        author.get("items", type=Map)[key] = "out"
+        writes.append(author.get_update(before))
+    merged = merge_updates(writes[0], writes[2])
+    p.sessions[px].send(SyncUpdate(DOC, merged))
+    pump(p, px, x, xp)
+    changes = [e.update for e in x.events_received() if isinstance(e, DocumentChanged)]
+    assert changes == [merged]  # taken whole
+    assert x.reordered(DOC) is False  # noted: a hole in 4242's clocks
+    p.sessions[px].send(SyncUpdate(DOC, writes[1]))
+    pump(p, px, x, xp)
+    assert x.docs[DOC].get("items", type=Map).to_py() == dict.fromkeys(
+        ("espresso", "fries", "burger"), "out"
+    )
 
 
 def test_a_doc_message_reads_the_same_through_the_short_path() -> None:

@@ -1,0 +1,238 @@
+"""What one received receipt costs a register, decode to committed, through its engine:
+``python -m meshpos.bench.receive_parts [--sales N] [--peers P] [--json]``.
+
+``mesh_parts.receive_us_per_update`` is the synchronizer's part of a received update alone. Here a
+register's :class:`~meshpos.engine.Engine` (its model on the replica, the status's tally of the day,
+``P`` other linked peers to forward to, a store that keeps nothing) takes each sale of a day ``--sales``
+long as a node takes it: one batched websocket message of the sale's updates, one per document (as
+coalesce sends them: merged per document), then the commit its interval starts (0 here: due on the
+next loop turn), the forward and the publish. What is left out: TLS, websocket framing, the socket,
+the disk and the ticker's rounds (``meshpos bench mesh`` has them all).
+
+``receive_us_per_receipt`` is CPU time (``time.thread_time``) per received sale over the second half
+of the day; ``rounds_per_receipt`` counts the engine's pump drains per sale (deterministic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pycrdt import merge_updates
+
+from meshpos.bench.mesh_parts import NOW, VENUE, _sell
+from meshpos.bench.report import print_report
+from meshpos.engine import Engine
+from meshpos.model import Venue
+from meshpos.model.documents import CATALOG, ledger_name
+from meshpos.model.sample import CASHIER, sample_catalog
+from meshpos.model.tally import LedgerTally
+from meshpos.net.port import LinkPeer
+from meshpos.sync import DocumentChanged, SyncConfig, Synchronizer
+from meshpos.sync._codec import batch, encode
+from meshpos.sync._features import FEATURES
+from meshpos.sync._messages import SyncUpdate
+
+
+class _NullStore:
+    """A store that keeps nothing and never waits (the disk is not what this measures)."""
+
+    def __init__(self) -> None:
+        self.commits = 0
+        self.committed = asyncio.Event()
+
+    async def append(
+        self,
+        updates: Sequence[tuple[str, bytes]],
+        meta: Mapping[str, str] | None,
+        *,
+        fsync: bool = True,
+    ) -> None:
+        self.commits += 1
+        self.committed.set()
+
+    async def sync(self) -> None:
+        return None
+
+    async def load(self) -> dict[str, bytes]:
+        return {}
+
+    async def drop(self, name: str) -> None:
+        return None
+
+    async def close(
+        self, name: str, state_vector: bytes, deletions: bytes, keys: Iterable[str]
+    ) -> None:
+        return None
+
+    async def closed(self) -> dict[str, tuple[bytes, bytes]]:
+        return {}
+
+    async def find_closed(self, key: str) -> str | None:
+        return None
+
+    async def reopen(self, name: str) -> bytes | None:
+        return None
+
+
+async def _sales(sales: int) -> tuple[int, list[tuple[str, bytes]], list[list[tuple[str, bytes]]]]:
+    """The seller's client id, its shift (what the day starts from) and each sale's updates merged
+    per document, as its engine's synchronizer reports them (the bytes a node sends)."""
+    seller = Engine(
+        _NullStore(),
+        venue=VENUE,
+        node_id="R1",
+        role="register",
+        sync_config=SyncConfig(),
+    )
+    await seller.open()
+    venue = Venue(seller.replica, device="R1", role="register")
+    quiet = logging.getLogger("meshpos.sync")
+    quiet.disabled = (
+        True  # (a register's catalog write is refused and logged: this one is the bench's)
+    )
+    try:
+        sample_catalog(venue.catalog, pin_hash="x")
+    finally:
+        quiet.disabled = False
+    venue.open_shift_now(CASHIER, 10_000, NOW)
+
+    def changes() -> list[tuple[str, bytes]]:
+        return [
+            (e.doc, e.update)
+            for e in seller.sync.events_received()
+            if isinstance(e, DocumentChanged) and e.doc != CATALOG
+        ]
+
+    before = changes()
+    out = []
+    for k in range(sales):
+        _sell(venue, k)
+        per_doc: dict[str, list[bytes]] = {}
+        for name, update in changes():
+            per_doc.setdefault(name, []).append(update)
+        out.append(  # (as coalesce merges: a lone update leaves as it is)
+            [
+                (name, ups[0] if len(ups) == 1 else merge_updates(*ups))
+                for name, ups in per_doc.items()
+            ]
+        )
+    return seller.sync.client_id, before, out
+
+
+async def _turns(n: int = 8) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def _receive(sales: int, peers: int, profile: str = "") -> tuple[float, float, int]:
+    seller_id, before, sold = await _sales(sales)
+    store = _NullStore()
+    b = Engine(
+        store,
+        venue=VENUE,
+        node_id="R2",
+        role="register",
+        sync_config=SyncConfig(),
+        received_commit_interval=0.0,
+    )
+    await b.open()
+    venue = Venue(b.replica, device="R2", role="register")
+    sent: dict[str, list[bytes]] = {}
+    others: dict[str, Synchronizer] = {}
+    for n in range(peers + 1):
+        node = "R1" if n == 0 else f"R{n + 2}"
+        sync = Synchronizer(
+            venue=VENUE, node_id=node, role="register", client_id=seller_id if n == 0 else 3000 + n
+        )
+        sync.tick(0.0)
+        sync.connect("R2", features=FEATURES)
+        others[node] = sync
+        box = sent.setdefault(node, [])
+        b.link_opened(node, LinkPeer(node, "register", VENUE, features=FEATURES), box.extend)
+    for _ in range(10):  # the hellos and the first exchange
+        for node, sync in others.items():
+            out = [d for d in sync.data_to_send("R2") if d]
+            if out:
+                await b.link_messages(node, out)
+            for data in sent[node]:
+                if data:
+                    sync.receive_data("R2", data)
+            sent[node].clear()
+        await b.pump()
+        await _turns()
+    seller = others["R1"]
+    for name, update in before:
+        if name != CATALOG:
+            await b.link_messages("R1", [encode(SyncUpdate(name, update))])
+    await b.pump()
+    await _turns()
+    tally = LedgerTally(b.replica.doc(ledger_name(venue.business_date(NOW))))
+    messages = [
+        batch([encode(SyncUpdate(name, update)) for name, update in sale])[0] for sale in sold
+    ]
+    half = len(messages) // 2
+    drained = 0
+    started = 0.0
+    profiler = cProfile.Profile() if profile else None
+    for k, message in enumerate(messages):
+        if k == half:
+            drained, started = b.sync.drained, time.thread_time()
+            if profiler is not None:
+                profiler.enable()
+        store.committed.clear()
+        await b.link_messages("R1", [message])
+        await store.committed.wait()
+        await _turns(2)
+        for box in sent.values():
+            box.clear()
+    spent = time.thread_time() - started
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    rounds = (b.sync.drained - drained) / (len(messages) - half)
+    receipts = sum(c.get("receipts", 0) for c in tally.counts().values())
+    tally.close()
+    del seller
+    if receipts != sales:
+        raise RuntimeError(f"the receiver counts {receipts} receipts of {sales}")
+    return spent / (len(messages) - half) * 1e6, rounds, receipts
+
+
+def receive_us_per_receipt(sales: int, peers: int = 4, profile: str = "") -> tuple[float, float]:
+    """CPU per received sale (decode to committed, through the engine) and pump drains per sale;
+    ``profile``: a file for cProfile's stats of the measured half."""
+    spent, rounds, _ = asyncio.run(_receive(sales, peers, profile))
+    return spent, rounds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m meshpos.bench.receive_parts", description=__doc__
+    )
+    parser.add_argument("--sales", type=int, default=400, help="sales in the day (default 400)")
+    parser.add_argument("--peers", type=int, default=4, help="other linked peers (default 4)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--profile", default="", help="write cProfile stats of the measured half")
+    args = parser.parse_args(argv)
+    spent, rounds = receive_us_per_receipt(max(2, args.sales), args.peers, args.profile)
+    report: dict[str, Any] = {
+        "sales": args.sales,
+        "peers": args.peers,
+        "allocator": os.environ.get("PYTHONMALLOC", "pymalloc"),
+        "receive_us_per_receipt": round(spent, 1),
+        "rounds_per_receipt": round(rounds, 2),
+    }
+    print_report(report, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

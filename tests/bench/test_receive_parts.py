@@ -1,0 +1,30 @@
+"""``python -m meshpos.bench.receive_parts`` with a tiny day: its figures printed with sane types, each
+sale committed in one pump round, and the receiver counts every receipt (else it measured nothing)."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import pstats
+
+import pytest
+
+from meshpos.bench import receive_parts
+
+
+def test_receive_parts_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert receive_parts.main(["--sales", "6", "--peers", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["sales"] == 6
+    assert report["peers"] == 2
+    assert report["receive_us_per_receipt"] > 0
+    assert report["rounds_per_receipt"] == 1.0  # one commit round per received batch
+
+
+def test_receive_parts_profiles_the_measured_half(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "receive.prof"
+    spent, rounds = receive_parts.receive_us_per_receipt(6, 1, str(path))
+    assert spent > 0
+    assert rounds == 1.0
+    stats = pstats.Stats(str(path))
+    assert any(name == "link_messages" for _, _, name in stats.stats)  # type: ignore[attr-defined]
