@@ -349,7 +349,7 @@ class Engine(ClosingDays, Links, Lingers):
         """Drain ``drain`` and all before it are committed: what waited for it may leave, and the
         pumps waiting for it return."""
         self._done = max(self._done, drain)
-        self.sync.mark_committed(drain)
+        self.sync.mark_committed(drain, synced=self._synced)  # (received: once fsync'd, linger.py)
         self._round_ended()
 
     def _flush(self) -> None:

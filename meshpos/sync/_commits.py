@@ -15,13 +15,20 @@ class Commits:
     device holds (a sync step 1, a heartbeat, a step 2 reply) or carry a change no other device has
     committed (a local write, a stock Yjs client's update) is held until the drain that takes it is
     committed (:attr:`gate`). Only an update a peer sent, forwarded as it came (its author committed
-    it before it left), goes at once (``free``); with nothing uncommitted, everything does."""
+    it before it left), goes at once (``free``); with nothing uncommitted, everything does.
 
-    __slots__ = ("committed", "drained", "holding_drain", "undrained")
+    **Changed** (issue 18, received): what is held waits for ``synced``, not ``committed``: a node
+    commits a round of received updates without an fsync (their authors hold them durably), and
+    only once an fsync covers that commit (an fsync'd commit after it, or ``Store.sync``) may this
+    device tell anyone it holds them. ``synced <= committed``; they differ only while such a commit
+    is not yet fsync'd (docs/architecture.md (Durability))."""
+
+    __slots__ = ("committed", "drained", "holding_drain", "synced", "undrained")
 
     def __init__(self) -> None:
         self.drained = 0
         self.committed = 0
+        self.synced = 0  # the last drain whose changes, and all before, survive a power cut
         self.undrained = 0  # changes applied since the last drain
         self.holding_drain = 0  # the last drain that took changes
 
@@ -30,6 +37,6 @@ class Commits:
         """The drain a message built now waits for (0: none, it may go at once)."""
         if self.undrained:
             return self.drained + 1  # the next drain takes everything applied so far
-        if self.holding_drain > self.committed:
+        if self.holding_drain > self.synced:
             return self.holding_drain
         return 0

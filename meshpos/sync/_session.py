@@ -223,7 +223,7 @@ class Session:
         """What may leave now: everything queued, except what waits for a commit (:class:`Commits`)."""
         held, commits = self._held, self.commits
         if held and commits is not None:
-            while held and held[0][0] <= commits.committed:
+            while held and held[0][0] <= commits.synced:
                 self._out.append(held.popleft()[1])
         out, self._out = self._out, []
         if len(out) > 1 and BATCH_FEATURE in self.peer_features:
@@ -237,7 +237,7 @@ class Session:
         if self._out or self._state is State.CLOSED:
             return True
         held, commits = self._held, self.commits
-        return bool(held) and commits is not None and held[0][0] <= commits.committed
+        return bool(held) and commits is not None and held[0][0] <= commits.synced
 
     @property
     def holding(self) -> bool:

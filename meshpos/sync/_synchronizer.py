@@ -397,11 +397,11 @@ class Synchronizer(
         """How many times :meth:`events_received` drained (0 without ``forward_before_commit``)."""
         return 0 if self.commits is None else self.commits.drained
 
-    def mark_committed(self, drain: int) -> None:
-        """Every change drained by drain ``drain`` and before is committed: what waited for it may
-        leave (:meth:`data_to_send`)."""
-        if self.commits is not None and drain > self.commits.committed:
-            self.commits.committed = drain
+    def mark_committed(self, drain: int, *, synced: bool = True) -> None:
+        """Drain ``drain`` and all before are committed (``synced``: fsync'd too, what waits may go)."""
+        if (commits := self.commits) is not None:
+            commits.committed = max(commits.committed, drain)
+            commits.synced = max(commits.synced, drain) if synced else commits.synced
 
     @property
     def sessions(self) -> dict[str, Session]:

@@ -1,0 +1,107 @@
+"""A node commits what peers sent without an fsync, and says it holds it only once synced (issue 18,
+received; docs/architecture.md (Durability)).
+
+A round of received updates on a node (``received_commit_interval``: it forwards before the commit)
+is committed with ``fsync=False``: their authors hold them durably. What tells a peer what this
+device holds (a hello and sync step 1, a heartbeat, a step 2 reply) waits until an fsync covers that
+commit: the engine's ``Store.sync`` soon after it, or an fsync'd commit (a local urgent write). The
+console commits every round fsync'd. Awaited on events, never slept on."""
+
+from __future__ import annotations
+
+import asyncio
+
+from meshpos.engine import Committed, Engine
+from meshpos.sync import Hello, decode
+from tests.engine.test_engine import Recording, deliver, engine, linked, settle, stop_here
+
+
+def kinds(box: list[bytes]) -> list[str]:
+    return [type(decode(data, 2**20)).__name__ for data in box if data]
+
+
+class HeldSync(Recording):
+    """A store whose ``sync`` waits until ``release`` is set (a slow fsync), and tells when it ends."""
+
+    def __init__(self, log: list[str] | None = None) -> None:
+        super().__init__(log)
+        self.release = asyncio.Event()
+        self.asked = asyncio.Event()
+        self.synced = asyncio.Event()
+
+    async def sync(self) -> None:
+        self.asked.set()
+        await self.release.wait()
+        await super().sync()
+        self.synced.set()
+
+
+async def _received(
+    store_b: Recording, *, interval: float | None = 0.0
+) -> tuple[Engine, Engine, asyncio.Event]:
+    """A and B linked and settled; A writes once and B receives it (committed when returned)."""
+    a, b = await engine("A", Recording()), await engine("B", store_b, interval=interval)
+    wire = linked(a, b, [])
+    await settle(a, b, wire)
+    committed = asyncio.Event()
+    b.subscribe(lambda event: committed.set(), Committed)
+    await a.write(lambda: stop_here(a).__setitem__("k", "v"))
+    await b.link_messages("A", list(wire[0]))
+    wire[0].clear()
+    await asyncio.wait_for(committed.wait(), 5)
+    return a, b, committed
+
+
+async def test_a_received_round_is_committed_unsynced_and_held_back_until_its_fsync() -> None:
+    log: list[str] = []
+    store_b = HeldSync(log)
+    a, b, _ = await _received(store_b)
+    assert stop_here(b).get("k") == "v"
+    assert store_b.fsyncs[-1] is False  # before: fsync'd like every received round
+    c = await engine("C", Recording())
+    wire = linked(b, c, log)  # B's step 1 says what it holds: not before the fsync
+    await b.link_messages("C", list(wire[1]))  # C's hello (and step 1): B answers
+    wire[1].clear()
+    await asyncio.wait_for(store_b.asked.wait(), 5)  # the engine's sync, soon after
+    assert kinds(wire[0]) == [Hello.__name__]  # (the hello says nothing of what it holds)
+    store_b.release.set()
+    await asyncio.wait_for(store_b.synced.wait(), 5)
+    for _ in range(5):
+        await asyncio.sleep(0)  # (the sync's task flushes once it is told)
+    assert "SyncStep1" in kinds(wire[0])
+    await settle(b, c, wire)
+    held = c.sync.held_by("stoplist")  # C counts B as holding A's change once B fsync'd it
+    assert held["B"].get(a.sync.client_id, 0) > 0
+
+
+async def test_a_peer_does_not_count_a_device_before_its_received_commit_is_synced() -> None:
+    store_b = HeldSync()
+    _a, b, _ = await _received(store_b)
+    c = await engine("C", Recording())
+    wire = linked(b, c, [])
+    await deliver(b, c, wire)  # C's hello and step 1 go to B; B's answer waits for the fsync
+    await asyncio.wait_for(store_b.asked.wait(), 5)
+    assert "B" not in c.sync.held_by("stoplist")  # fails if the gate opens on "committed"
+    store_b.release.set()
+    await asyncio.wait_for(store_b.synced.wait(), 5)
+    await settle(b, c, wire)
+    assert "B" in c.sync.held_by("stoplist")
+
+
+async def test_a_local_urgent_write_in_the_same_round_is_fsynced_and_opens_the_gate() -> None:
+    store_b = HeldSync()
+    _a, b, _ = await _received(store_b)
+    assert store_b.fsyncs[-1] is False
+    await b.write(lambda: stop_here(b).__setitem__("mine", "x"))  # may not wait: fsync'd
+    assert store_b.fsyncs[-1] is True
+    commits = b.sync.commits
+    assert commits is not None
+    assert commits.synced == commits.committed  # the fsync covered the received round before it
+
+
+async def test_the_console_commits_received_rounds_fsynced() -> None:
+    store_b = Recording()
+    _a, _b, _ = await _received(store_b, interval=None)
+    assert store_b.fsyncs
+    assert all(store_b.fsyncs)
+    assert "sync" not in store_b.log
