@@ -88,8 +88,7 @@ class Lingers:
             and self._early
             and not self.closing
             and all(not local or held(doc, update) for doc, update, local in batch)
-        ):  # received updates (and waiting taps): synced soon, said held only then
-            self._unsynced = True
+        ):  # received updates (and waiting taps): synced soon (those too), said held only then
             await self.store.append(rows, meta, fsync=False)
             self._received_unsynced += 1
             if self._received_sync is None:
@@ -113,9 +112,10 @@ class Lingers:
         """Fsync the received rounds committed without one, then let out what waited for them."""
         upto, drain = self._received_unsynced, self._done
         try:
-            await self.store.sync()  # (queued after every append before it: covers them)
+            if not self._synced:  # (else an fsync'd commit since covered them: the payment's)
+                await self.store.sync()  # (queued after every append before it: covers them)
         except MeshposError as exc:  # (closing: its close syncs; else tried again)
-            log.warning("cannot sync received changes (%s)", exc)
+            (log.debug if self.closing else log.warning)("cannot sync received changes (%s)", exc)
             upto = drain = 0
         self._received_synced = max(self._received_synced, upto)
         self._received_sync = None
