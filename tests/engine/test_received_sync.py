@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+import meshpos.engine.linger as linger
 from meshpos.engine import Committed, Engine
 from meshpos.sync import Hello, decode
 from tests.engine.test_engine import Recording, deliver, engine, linked, settle, stop_here
@@ -18,6 +21,20 @@ from tests.engine.test_engine import Recording, deliver, engine, linked, settle,
 
 def kinds(box: list[bytes]) -> list[str]:
     return [type(decode(data, 2**20)).__name__ for data in box if data]
+
+
+class CountedSync(Recording):
+    """A store that counts its syncs and tells when one ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.syncs = 0
+        self.synced = asyncio.Event()
+
+    async def sync(self) -> None:
+        self.syncs += 1
+        await super().sync()
+        self.synced.set()
 
 
 class HeldSync(Recording):
@@ -105,3 +122,28 @@ async def test_the_console_commits_received_rounds_fsynced() -> None:
     assert store_b.fsyncs
     assert all(store_b.fsyncs)
     assert "sync" not in store_b.log
+
+
+async def test_the_received_rounds_of_one_window_make_one_sync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(linger, "RECEIVED_SYNC_DELAY", 0.5)  # (the three rounds fit in it)
+    store_b = CountedSync()
+    a, b = await engine("A", Recording()), await engine("B", store_b, interval=0.0)
+    wire = linked(a, b, [])
+    await settle(a, b, wire)
+    before = len(store_b.fsyncs)
+    for n in range(3):
+        committed = asyncio.Event()
+        b.subscribe(lambda event, done=committed: done.set(), Committed)
+        await a.write(lambda n=n: stop_here(a).__setitem__(f"k{n}", n))
+        await b.link_messages("A", list(wire[0]))
+        wire[0].clear()
+        await asyncio.wait_for(committed.wait(), 5)
+    assert store_b.fsyncs[before:] == [False, False, False]  # before: one fsync each
+    assert store_b.syncs == 0
+    await asyncio.wait_for(store_b.synced.wait(), 5)
+    assert store_b.syncs == 1  # one fsync for the three
+    commits = b.sync.commits
+    assert commits is not None
+    assert commits.synced == commits.committed
