@@ -10,8 +10,10 @@ reads in one sitting.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -109,6 +111,19 @@ async def let_go(db: aiosqlite.Connection) -> None:
         conn.execute("PRAGMA shrink_memory").close()
 
     await on_connection_thread(db, shrink)
+
+
+def fdatasync_wal(path: Path) -> None:
+    """Fsync the WAL beside ``path``: every frame written to it before the call is durable (what a
+    FULL commit's fsync does), whatever writes go on meanwhile. Blocking: run it on a thread."""
+    try:
+        fd = os.open(f"{path}-wal", os.O_RDONLY)
+    except FileNotFoundError:  # checkpointed into the database (synced then) and removed
+        return
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 def new_waiter() -> asyncio.Future[None]:

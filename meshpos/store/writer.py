@@ -7,16 +7,16 @@ while the previous transaction ran and commits it as one ``BEGIN IMMEDIATE ... C
 commit): one fsync for many receipts, and no artificial delay when only one caller is waiting.
 **Changed** (issue 18, durable): appends that all said ``fsync=False`` commit at
 ``synchronous=NORMAL`` (no fsync; a crash of the process loses nothing, a power cut may lose them
-until the next fsync'd commit or ``sync``); any other transaction at ``synchronous=FULL``.
+until the next fsync'd commit or ``sync``); any other transaction at ``synchronous=FULL``. ``sync``
+waits only for the writes queued before it to commit (a mark in the queue, passed at once), then
+fdatasyncs the WAL on a thread of its own: the writes after it do not wait for that fsync.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
 import logging
-import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -26,30 +26,20 @@ import aiosqlite
 
 from meshpos.errors import StoreError
 from meshpos.store.base import StoreStats
-from meshpos.store.connection import Job, Transaction, let_go, new_waiter, on_connection_thread
+from meshpos.store.connection import (
+    Job,
+    Transaction,
+    fdatasync_wal,
+    let_go,
+    new_waiter,
+    on_connection_thread,
+)
 from meshpos.store.merger import Merger
+from meshpos.store.queued import Append, Exclusive, Mark
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Job", "Writer", "let_go"]
-
-
-@dataclasses.dataclass(slots=True)
-class _Append:
-    rows: list[tuple[str, bytes]]
-    meta: dict[str, str]
-    done: asyncio.Future[None]
-    fsync: bool
-
-
-@dataclasses.dataclass(slots=True)
-class _Exclusive:
-    """Work that gets a transaction of its own (compaction, flags, drops)."""
-
-    what: str
-    job: Job
-    done: asyncio.Future[None]
-    committed: Callable[[], None] | None = None
 
 
 _UPSERT_DOC = (
@@ -82,7 +72,7 @@ class Writer:
         self._merger = merger
         self._db = db
         self._reader = reader  # compaction reads here: appends never queue behind a read
-        self._queue: collections.deque[_Append | _Exclusive] = collections.deque()
+        self._queue: collections.deque[Append | Exclusive | Mark] = collections.deque()
         self._wake = asyncio.Event()
         self._due: dict[str, tuple[int, int]] = {}  # over a compaction threshold: (log rows, bytes)
         # one compaction at a time: none merges what another moved
@@ -94,7 +84,9 @@ class Writer:
         self._parked = False  # the task waits for work, nothing in flight: ``append`` may begin it
         self._started: Transaction | None = None  # begun by ``append``, not yet awaited
         self._synchronous: int | None = 2  # the connection's level (None: unknown, set it again)
-        self.unsynced = False  # the last transaction that wrote was committed without an fsync
+        # unsynced commits (``stats.unsynced_transactions``) an fsync has covered: a FULL commit
+        # covers every one before it, a ``sync`` those before its mark
+        self._covered = 0
         self._task = asyncio.create_task(self._run_writer(), name=f"store-writer {path}")
 
     def append(
@@ -105,7 +97,7 @@ class Writer:
         transaction goes to the connection's thread before this returns, not a loop round later
         when the writer's task has woken (the writer's task then waits for its outcome)."""
         done = new_waiter()
-        self._queue.append(_Append(rows, meta, done, fsync))
+        self._queue.append(Append(rows, meta, done, fsync))
         self._quiet.clear()
         if self._parked and len(self._queue) == 1 and not self.closing:
             self._parked = False
@@ -118,41 +110,36 @@ class Writer:
     ) -> asyncio.Future[None]:
         """Queue ``job`` to run in a transaction of its own (``committed``: run once it is)."""
         done = new_waiter()
-        self._queue.append(_Exclusive(what, job, done, committed))
+        self._queue.append(Exclusive(what, job, done, committed))
         self._quiet.clear()
         self._wake.set()
         return done
 
+    @property
+    def unsynced(self) -> bool:
+        """A commit since the last fsync had none."""
+        return self.stats.unsynced_transactions > self._covered
+
     def sync(self) -> asyncio.Future[None]:
         """Fsync the WAL after every write queued before, if a commit since the last fsync had none.
-        In WAL mode an fsync of the WAL makes every frame in it durable: what a FULL commit does."""
+        In WAL mode an fsync of the WAL makes every frame in it durable: what a FULL commit does.
+        **Changed** (issue 18, received): the fsync no longer runs as a job in the queue, holding
+        the writes queued after it (a seller's taps waited behind it); only a mark waits there."""
+        return asyncio.ensure_future(self._sync())
+
+    async def _sync(self) -> None:
         if not self.unsynced and not self._queue and self._parked:
-            done = new_waiter()
-            done.set_result(None)
-            return done
-        wal = f"{self.path}-wal"
-        synced: list[bool] = []
-
-        def job(db: sqlite3.Connection) -> None:
-            if not self.unsynced:  # (every transaction before this one was told: exact)
-                return
-            try:
-                fd = os.open(wal, os.O_RDONLY)
-            except FileNotFoundError:  # checkpointed into the file and removed: synced then
-                synced.append(True)
-                return
-            try:
-                os.fdatasync(fd)
-            finally:
-                os.close(fd)
-            synced.append(True)
-
-        def committed() -> None:
-            if synced:
-                self.unsynced = False
+            return
+        mark = Mark(asyncio.get_running_loop().create_future())
+        self._queue.append(mark)
+        self._quiet.clear()
+        self._wake.set()
+        target = await mark.done
+        if target > self._covered:  # (else a FULL commit before the mark covered them)
+            await asyncio.to_thread(fdatasync_wal, self.path)
+            if target > self._covered:
+                self._covered = target
                 self.stats.syncs += 1
-
-        return self.submit("sync", job, committed)
 
     async def idle(self) -> None:
         """Wait until everything queued is committed and no compaction is under way."""
@@ -322,7 +309,11 @@ class Writer:
         A method of its own so that no local of the loop keeps the last job while the writer waits for
         the next: a closed day's job holds its record keys, a whole day of strings."""
         head = self._queue[0]
-        if isinstance(head, _Exclusive):
+        if isinstance(head, Mark):  # every write before it is committed: tell ``sync``
+            self._queue.popleft()
+            if not head.done.done():
+                head.done.set_result(self.stats.unsynced_transactions)
+        elif isinstance(head, Exclusive):
             self._queue.popleft()
             await self._transaction(head.what, head.job, [head.done], head.committed)
         else:
@@ -354,17 +345,17 @@ class Writer:
         finally:
             self._wake.set()  # another document may be due
 
-    def _take_appends(self) -> list[_Append]:
-        batch: list[_Append] = []
+    def _take_appends(self) -> list[Append]:
+        batch: list[Append] = []
         while self._queue and len(batch) < self.max_batch:
             head = self._queue[0]
-            if not isinstance(head, _Append):
+            if not isinstance(head, Append):
                 break
             batch.append(head)
             self._queue.popleft()
         return batch
 
-    def _begin_appends(self, batch: list[_Append]) -> Transaction | None:
+    def _begin_appends(self, batch: list[Append]) -> Transaction | None:
         """One transaction for ``batch``, handed to the connection's thread now. An update as big as the byte threshold on its own (a day
         caught up from a peer, a backlog) goes in as a snapshot segment, not into the log: it is
         already one merged update, and compacting it as log would only rewrite its megabytes (with
@@ -405,8 +396,9 @@ class Writer:
         def committed() -> None:  # before the waiters are told
             self.stats.appends += len(batch)
             self.stats.updates += updates
-            self.unsynced = not fsync  # (it wrote: an fsync covers every commit before it)
             self.stats.unsynced_transactions += not fsync
+            if fsync:  # (it wrote: its fsync covers every commit before it)
+                self._covered = self.stats.unsynced_transactions
             for name, (log_rows, log_bytes) in counters.items():
                 if log_rows >= self.compact_rows or log_bytes >= self.compact_bytes:
                     self._due[name] = (log_rows, log_bytes)

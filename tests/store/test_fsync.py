@@ -6,9 +6,11 @@ kills it -9 right after its unsynced commits."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,38 @@ async def test_an_fsynced_append_covers_every_unsynced_one_before_it(store: Stor
     await store.append([(DAY, rec.set("open2", 3))], fsync=False)
     await store.sync()
     assert store.stats.syncs == 1
+
+
+async def test_a_sync_holds_no_write_queued_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 18, received: the sync's fdatasync ran as a job in the writer's queue, so a seller's tap
+    # queued after it waited for the fsync; now only a mark waits there and the fsync is on a thread
+    started, release = threading.Event(), threading.Event()
+    real = os.fdatasync
+
+    def slow_fsync(fd: int) -> None:  # (SQLite's own fsyncs are in C: only ``sync``'s come here)
+        started.set()
+        release.wait(30)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", slow_fsync)
+    rec = Recorder()
+    async with await SqliteStore.open(tmp_path / "node.db") as store:
+        await store.append([(DAY, rec.set("open", 1))], fsync=False)
+        syncing = asyncio.ensure_future(store.sync())
+        try:
+            assert await asyncio.to_thread(started.wait, 30)
+            # the next tap commits while the fsync is under way
+            await asyncio.wait_for(store.append([(DAY, rec.set("line", 2))], fsync=False), 10)
+            assert not syncing.done()
+        finally:
+            release.set()
+        await syncing
+        assert store.stats.syncs == 1
+        assert content(await store.load(DAY)) == snapshot(rec.doc)
+        await store.sync()  # the line came after the sync's mark: unsynced still, fsynced now
+        assert store.stats.syncs == 2
 
 
 async def test_a_group_commit_holding_one_fsynced_append_is_fsynced(tmp_path: Path) -> None:
