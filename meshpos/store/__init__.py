@@ -1,6 +1,7 @@
 """Durable storage of Yjs documents: one update log per document, compacted into a snapshot.
 
-``SqliteStore`` is the real thing (WAL, ``synchronous=FULL``, one writer task with group commit);
+``SqliteStore`` is the real thing (WAL, ``synchronous=FULL`` unless an append says ``fsync=False``,
+one writer task with group commit);
 ``MemoryStore`` is a fake with the same contract for sans-I/O tests.
 """
 
