@@ -323,7 +323,9 @@ class Heartbeats:
         signer = self.config.console_signer
         if signer is None:
             return None
-        content = {"console": view, "reports": reports, "unreported": self._unreported}
+        # (a copy: the report counts are the live ones, which rise in place)
+        counts = {d: {r: dict(c) for r, c in tally.items()} for d, tally in reports.items()}
+        content = {"console": view, "reports": counts, "unreported": self._unreported}
         own = self.statements.own
         if own is None or own[0] != content:
             own = self.statements.own = (content, signer(content))
