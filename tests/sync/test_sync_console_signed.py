@@ -143,10 +143,12 @@ def test_the_console_s_signed_word_reaches_a_register_through_the_relay_checked_
     assert console._heartbeat().signed is beat.signed
     console.set_console_reports(DOC, {"R2": {"receipts": 1}})
     once = console._heartbeat().signed
-    assert once is not None and once is not beat.signed
+    assert once is not None
+    assert once is not beat.signed
     console.set_console_reports(DOC, {"R2": {"receipts": 2}})
     again = console._heartbeat().signed
-    assert again is not None and again is not once
+    assert again is not None
+    assert again is not once
     register._on_heartbeat(replace(beat, signed=again))
     assert register.console_reports(DOC) == {"R2": {"receipts": 2}}
 
