@@ -32,6 +32,7 @@ def console_signed_mode(
     if setting != "auto":
         return setting, None
     if (data_dir / STRICT_FILE).exists():
+        log.info("console_signed = auto: strict (remembered in %s)", data_dir / STRICT_FILE)
         return True, None
     return "auto", lambda: remember_strict(data_dir)
 
@@ -44,6 +45,11 @@ def remember_strict(data_dir: Path) -> None:
             data_dir / STRICT_FILE,
             "This node took a statement its venue's console signed: from now on it takes the "
             "console's state and reports only as the console signed them (console_signed = auto).\n",
+        )
+        log.info(
+            "console_signed = auto: took the console's first signed statement; strict from now on "
+            "(remembered in %s)",
+            data_dir / STRICT_FILE,
         )
     except OSError as exc:
         log.error(
