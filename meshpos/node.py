@@ -128,7 +128,9 @@ class Node(VenueReads, RegisterOperations):
             # listen anywhere, and two first starts cannot both make one
             token = stored_token(config.data_dir / "api.token")
             checker = ConsoleChecker(identity.ca_pem, identity.venue_id)
-            signed, on_strict = console_signed_mode(config.console_signed, config.data_dir)
+            signed, on_strict = console_signed_mode(
+                config.console_signed, config.data_dir, config.identity_path
+            )
             engine = Engine(
                 TimedDocuments(store, self.metrics),
                 venue=identity.venue_id,

@@ -5,7 +5,9 @@ default) takes the console's unsigned state and reports only until the node took
 venue's console signed (``meshpos.sync._passing``); from then on it is strict, and this module keeps
 that in the data directory (``console-signed``, written atomically and fsync'd: it survives a restart
 and a kill -9), so a restart never reopens the window in which an enrolled device's unsigned claims
-were believed. A node that cannot write the file stays strict in memory and logs why.
+were believed. A node that cannot write the file stays strict in memory and logs why. A device
+enrolled after the venue had a console key holds the console's certificate (``enroll``) and is
+strict from its first start: no window at all.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from meshpos.trust._files import write_file
+from meshpos.trust.console_key import CONSOLE_CERT
 
 log = logging.getLogger("meshpos.trust")
 
@@ -24,13 +27,17 @@ STRICT_FILE = "console-signed"
 
 
 def console_signed_mode(
-    setting: bool | Literal["auto"], data_dir: Path
+    setting: bool | Literal["auto"], data_dir: Path, identity_dir: Path
 ) -> tuple[bool | Literal["auto"], Callable[[], None] | None]:
     """What the synchronizer is told (``SyncConfig.console_signed``, ``on_console_strict``) for the
-    node's ``console_signed`` setting: "auto" is strict from the start once remembered, else it
-    remembers when it turns strict."""
+    node's ``console_signed`` setting: "auto" is strict from the start once remembered, or when
+    enrolment handed the device the console's certificate (``enroll``: pinned in its identity
+    directory), else it remembers when it turns strict."""
     if setting != "auto":
         return setting, None
+    if (identity_dir / CONSOLE_CERT).exists():
+        log.info("console_signed = auto: strict (the console's certificate came with enrolment)")
+        return True, None
     if (data_dir / STRICT_FILE).exists():
         log.info("console_signed = auto: strict (remembered in %s)", data_dir / STRICT_FILE)
         return True, None

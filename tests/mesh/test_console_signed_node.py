@@ -78,6 +78,18 @@ async def beat_until(
             await evil.expect(lambda m: isinstance(m, Heartbeat), f"{what}: a heartbeat", seen)
 
 
+def heard(node: Node, device: str) -> Callable[[], bool]:
+    """Done once ten of ``node``'s statuses named ``device`` the relay: its lie was heard."""
+    named = 0
+
+    def done() -> bool:
+        nonlocal named
+        named += node.status().relay == device
+        return named >= 10
+
+    return done
+
+
 async def attack(mesh: Mesh, node: Node, device: str) -> Attacker:  # noqa: F811
     evil = await Attacker.dial(mesh.issue(device, "register"), node.node_id, HOST, node.port)
     await evil.wait_for_hello()
@@ -109,14 +121,7 @@ async def test_an_enrolled_device_cannot_make_a_signing_register_say_synced(
     assert any(before.owed.values())
     evil = await attack(mesh, r1, "E2")
     try:
-        relayed = 0
-
-        def adopted_for_a_while() -> bool:
-            nonlocal relayed
-            relayed += r1.status().relay == "E2"
-            return relayed >= 10  # ten of its statuses named E2 the relay: the lie was heard
-
-        await beat_until(evil, lambda n: lie("E2", r1, n), adopted_for_a_while, "signing")
+        await beat_until(evil, lambda n: lie("E2", r1, n), heard(r1, "E2"), "signing")
         assert not evil.closed, evil.byes  # an unsigned claim is not bad input: only not believed
         after = r1.status()
         assert after.relay == "E2"
@@ -220,16 +225,34 @@ async def test_auto_believes_until_the_console_signs_and_stays_strict_after_a_re
         assert again.engine.sync.statements.strict  # strict from its start
         evil = await attack(mesh, again, "E2")
         try:
-            relayed = 0
-
-            def adopted_for_a_while() -> bool:
-                nonlocal relayed
-                relayed += again.status().relay == "E2"
-                return relayed >= 10  # ten of its statuses named E2 the relay: the lie was heard
-
-            await beat_until(evil, lambda n: lie("E2", again, n), adopted_for_a_while, "restarted")
+            await beat_until(evil, lambda n: lie("E2", again, n), heard(again, "E2"), "restarted")
             assert again.status().message != SYNCED
             assert again.status().owed == before.owed
             assert again.engine.sync.console_state(LEDGER) == {}
         finally:
             await evil.close()
+
+
+async def test_a_device_enrolled_with_the_console_s_certificate_is_strict_from_its_first_start(
+    mesh: Mesh,  # noqa: F811  (the fixture, imported)
+) -> None:
+    """Enrolment hands a device the console's certificate when the venue has one (``enroll``; here
+    put where it keeps it): "auto" is strict from the first start, so there is no window in which
+    an enrolled device's unsigned lie is believed. Fails before: the lie makes it say synced."""
+    cert = issue_console_key(mesh.authority)
+    path = make_device(mesh.authority, mesh.root, "R1", heartbeat_interval=0.2)
+    config = load_config(path, env={})
+    (config.identity_path / cert.name).write_text(cert.read_text())
+    async with make_node(config, discovery=False, clock=lambda: NOW) as r1:
+        assert r1.engine.sync.statements.strict
+        await sell(r1)
+        before = r1.status()
+        evil = await attack(mesh, r1, "E1")
+        try:
+            await beat_until(evil, lambda n: lie("E1", r1, n), heard(r1, "E1"), "enrolled")
+            assert r1.status().message != SYNCED
+            assert r1.status().owed == before.owed
+            assert r1.engine.sync.console_state(LEDGER) == {}
+        finally:
+            await evil.close()
+    assert not (config.data_dir / STRICT_FILE).exists()  # (strict by its pin, nothing to remember)
