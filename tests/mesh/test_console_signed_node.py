@@ -20,6 +20,7 @@ from meshpos.config import load_config
 from meshpos.harness.wait import until
 from meshpos.node import Node
 from meshpos.node_adapters import make_node
+from meshpos.node_status import NodeStatus
 from meshpos.sync import Heartbeat, SignedConsole
 from meshpos.trust.console_key import issue_console_key, load_console_signing
 from meshpos.trust.console_strict import STRICT_FILE
@@ -88,6 +89,24 @@ def heard(node: Node, device: str) -> Callable[[], bool]:
         return named >= 10
 
     return done
+
+
+async def lie_moves_nothing(
+    mesh: Mesh,  # noqa: F811
+    node: Node,
+    device: str,
+    before: NodeStatus,
+) -> None:
+    """An enrolled ``device`` lies to a strict ``node`` until the node heard it: nothing moves."""
+    evil = await attack(mesh, node, device)
+    try:
+        await beat_until(evil, lambda n: lie(device, node, n), heard(node, device), device)
+        assert not evil.closed, evil.byes  # an unsigned claim is not bad input: only not believed
+        assert node.status().message != SYNCED
+        assert node.status().owed == before.owed
+        assert node.engine.sync.console_state(LEDGER) == {}
+    finally:
+        await evil.close()
 
 
 async def attack(mesh: Mesh, node: Node, device: str) -> Attacker:  # noqa: F811
@@ -223,14 +242,7 @@ async def test_auto_believes_until_the_console_signs_and_stays_strict_after_a_re
 
     async with make_node(config, discovery=False, clock=lambda: NOW) as again:
         assert again.engine.sync.statements.strict  # strict from its start
-        evil = await attack(mesh, again, "E2")
-        try:
-            await beat_until(evil, lambda n: lie("E2", again, n), heard(again, "E2"), "restarted")
-            assert again.status().message != SYNCED
-            assert again.status().owed == before.owed
-            assert again.engine.sync.console_state(LEDGER) == {}
-        finally:
-            await evil.close()
+        await lie_moves_nothing(mesh, again, "E2", before)
 
 
 async def test_a_device_enrolled_with_the_console_s_certificate_is_strict_from_its_first_start(
@@ -247,12 +259,5 @@ async def test_a_device_enrolled_with_the_console_s_certificate_is_strict_from_i
         assert r1.engine.sync.statements.strict
         await sell(r1)
         before = r1.status()
-        evil = await attack(mesh, r1, "E1")
-        try:
-            await beat_until(evil, lambda n: lie("E1", r1, n), heard(r1, "E1"), "enrolled")
-            assert r1.status().message != SYNCED
-            assert r1.status().owed == before.owed
-            assert r1.engine.sync.console_state(LEDGER) == {}
-        finally:
-            await evil.close()
+        await lie_moves_nothing(mesh, r1, "E1", before)
     assert not (config.data_dir / STRICT_FILE).exists()  # (strict by its pin, nothing to remember)

@@ -6,83 +6,33 @@ still reaches synced on the console's signed word."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 from meshpos.config import load_config
 from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
-from meshpos.trust.console_key import issue_console_key
 from meshpos.trust.console_strict import STRICT_FILE
 
-from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
-
-SYNCED = "All data is synced"
+from .signed_venue import signed_venue
 
 
 def test_registers_turn_strict_by_default_and_a_kill_9_keeps_them_strict(tmp_path: Path) -> None:
-    authority = make_venue(tmp_path)
-    issue_console_key(authority)
-    console = ConsoleProcess(tmp_path, [authority.directory]).start()
-    rng = random.Random()
-    prefix = f"127.{rng.randrange(100, 200)}.{rng.randrange(1, 250)}"
-    nodes: dict[str, NodeProcess] = {}
-    strict: dict[str, Path] = {}
-    try:
-        for name, index, settings in (
-            (
-                "R1",
-                11,
-                {
-                    "console_url": f"ws://127.0.0.1:{console.port}",
-                    "console_token": authority.console_token,
-                    "priority": 10,
-                },
-            ),
-            ("R2", 12, {"priority": 50}),
-        ):
-            config = make_device(
-                authority,
-                tmp_path,
-                name,
-                host=f"{prefix}.{index}",
-                heartbeat_interval=0.5,
-                **settings,
-            )
-            assert load_config(config, env={}).console_signed == "auto"
-            strict[name] = load_config(config, env={}).data_dir / STRICT_FILE
-            nodes[name] = NodeProcess(config, tmp_path / f"{name}.log").start()
-        events = [n.events for n in nodes.values()]
-        wait_for(
-            lambda: all(len(n.status()["peers"]) == 1 for n in nodes.values()),
-            30,
-            "mesh",
-            on=events,
-        )
-        for node in nodes.values():
-            node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
-            node.sell(CASHIER, ["burger"])
-
-        def synced() -> bool:
-            return all(
-                s["colour"] == "green" and s["message"] == SYNCED
-                for s in (n.status() for n in nodes.values())
-            )
-
-        wait_for(synced, 30, "both registers synced", on=events)
-        assert all(path.exists() for path in strict.values())  # strict, and remembered
+    with signed_venue(tmp_path) as venue:
+        configs = {name: load_config(path, env={}) for name, path in venue.configs.items()}
+        assert all(c.console_signed == "auto" for c in configs.values())
+        venue.sell_on_each()
+        events = [n.events for n in venue.nodes.values()]
+        wait_for(venue.synced, 30, "both registers synced", on=events)
+        assert all((c.data_dir / STRICT_FILE).exists() for c in configs.values())  # remembered
         assert "strict from now on" in (tmp_path / "R2.log").read_text()
 
-        r2 = nodes["R2"]
+        r2 = venue.nodes["R2"]
         r2.kill()  # kill -9
         r2.start()
         assert "strict (remembered in" in (tmp_path / "R2.log").read_text()
         r2.sell(CASHIER, ["burger"])
-        events = [n.events for n in nodes.values()]
-        wait_for(synced, 30, "R2 synced again, on the console's signed word", on=events)
-        at_console = console.call("GET", f"/api/venues/{authority.venue_id}/receipts")
+        events = [n.events for n in venue.nodes.values()]
+        wait_for(venue.synced, 30, "R2 synced again, on the console's signed word", on=events)
+        authority = venue.authority
+        at_console = venue.console.call("GET", f"/api/venues/{authority.venue_id}/receipts")
         assert len(at_console) == 3
-    finally:
-        for node in nodes.values():
-            node.kill()
-        console.stop()
