@@ -147,3 +147,22 @@ async def test_the_received_rounds_of_one_window_make_one_sync(
     commits = b.sync.commits
     assert commits is not None
     assert commits.synced == commits.committed
+
+
+async def test_a_taps_deadline_and_a_received_round_in_one_window_make_one_sync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """(issue 18, review) One sync for what was committed without an fsync: the sync at the taps'
+    release covers the received round before it and marks it synced. Fails before: that sync did
+    not mark the round, which waited for a sync of its own ``RECEIVED_SYNC_DELAY`` later."""
+    monkeypatch.setattr(linger, "RECEIVED_SYNC_DELAY", 3600.0)  # (only the release's sync comes)
+    store_b = CountedSync()
+    _a, b, _ = await _received(store_b)
+    await b.write(lambda: stop_here(b).__setitem__("tap", "t"), wait_ms=20)
+    assert store_b.fsyncs[-2:] == [False, False]  # the received round, then the tap
+    commits = b.sync.commits
+    assert commits is not None
+    assert commits.synced < commits.committed
+    await asyncio.wait_for(store_b.synced.wait(), 5)  # the tap's deadline: sent, then synced
+    assert store_b.syncs == 1
+    assert commits.synced == commits.committed
