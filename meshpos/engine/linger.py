@@ -53,7 +53,7 @@ class Lingers:
     # sync asked for after that is queued after it, ``Store.sync``, so covers it):
     _unsynced = 0
     _covered = 0  # ... of them the last fsync covered
-    _taps = 0  # ... the last that held taps that wait
+    _taps = 0  # ... the last of nothing but taps that wait
     _released = 0  # ... the last of those whose taps left by their deadline: synced at once
     _withheld = 0  # ... the last that held received updates: said held only once covered
     # the one sync, timed or under way
@@ -90,11 +90,11 @@ class Lingers:
             self._covered = self._unsynced  # (appends are one at a time: this fsync covered them)
             return
         self._unsynced += 1
-        if any(local for _, _, local in batch):
-            self._taps = self._unsynced
-        if received:
+        if received:  # (with its taps, if any: they leave with the window's sync at the latest)
             self._withheld = self._unsynced
             self._sync_within(RECEIVED_SYNC_DELAY)
+        else:
+            self._taps = self._unsynced
         await self.store.append(rows, meta, fsync=False)
 
     @property
