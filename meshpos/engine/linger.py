@@ -90,12 +90,13 @@ class Lingers:
             self._covered = self._unsynced  # (appends are one at a time: this fsync covered them)
             return
         self._unsynced += 1
-        if received:  # (with its taps, if any: they leave with the window's sync at the latest)
-            self._withheld = self._unsynced
-            self._sync_within(RECEIVED_SYNC_DELAY)
-        else:
-            self._taps = self._unsynced
+        at = self._unsynced
+        if not received:
+            self._taps = at
         await self.store.append(rows, meta, fsync=False)
+        if received:  # (with its taps, if any: they leave with the window's sync at the latest)
+            self._withheld = at
+            self._sync_within(RECEIVED_SYNC_DELAY)
 
     @property
     def _synced(self) -> bool:
