@@ -56,8 +56,7 @@ class Lingers:
     _taps = 0  # ... the last of nothing but taps that wait
     _released = 0  # ... the last of those whose taps left by their deadline: synced at once
     _withheld = 0  # ... the last that held received updates: said held only once covered
-    # the one sync, timed or under way
-    _syncing: asyncio.TimerHandle | asyncio.Task[None] | None = None
+    _syncing: asyncio.TimerHandle | asyncio.Task[None] | None = None  # the one sync: timed, running
 
     if TYPE_CHECKING:
 
@@ -81,16 +80,12 @@ class Lingers:
         it is a tap that waits now and, with received ones, on a node that is not closing."""
         rows = [(doc, update) for doc, update, _ in batch]
         held, received = self.sync.holds, not all(local for _, _, local in batch)
-        if (
-            not batch
-            or (received and (not self._early or self.closing))
-            or not all(not local or held(doc, update) for doc, update, local in batch)
-        ):
+        waits = all(not local or held(doc, update) for doc, update, local in batch)
+        if not batch or not waits or (received and (not self._early or self.closing)):
             await self.store.append(rows, meta)
             self._covered = self._unsynced  # (appends are one at a time: this fsync covered them)
             return
-        self._unsynced += 1
-        at = self._unsynced
+        self._unsynced = at = self._unsynced + 1
         if not received:
             self._taps = at
         await self.store.append(rows, meta, fsync=False)
