@@ -98,6 +98,11 @@ class Lingers:
         """Whether every received round committed so far is fsync'd (``sync._commits``: ``synced``)."""
         return self._covered >= self._withheld
 
+    @property
+    def _owed(self) -> int:
+        """The last commit without an fsync owed a sync: a received round, or released taps."""
+        return max(self._withheld, self._released)
+
     def _sync_within(self, delay: float) -> None:
         """Have the one sync run within ``delay`` seconds (one under way looks again as it ends)."""
         loop, timed = asyncio.get_running_loop(), self._syncing
@@ -115,22 +120,24 @@ class Lingers:
 
     async def _sync(self) -> None:
         """Fsync what was committed without one, mark it synced and let out what waited for it."""
-        upto, drain = self._unsynced, self._done
+        upto, drain, failed = self._unsynced, self._done, False
         try:
-            if self._covered < upto:  # (else an fsync'd commit covered them since: the payment's)
+            if self._covered < self._owed:  # (else an fsync'd commit covered it since: a payment)
                 await self.store.sync()  # (queued after every append before it: covers them)
+            else:
+                upto = self._covered  # (taps that still wait are not synced for nothing)
         except MeshposError as exc:  # (closing: its close syncs; else tried again)
             (log.debug if self.closing else log.warning)("cannot sync the last commits (%s)", exc)
             upto = drain = 0
+            failed = True
         self._syncing = None
         self._covered = max(self._covered, upto)
         self.sync.mark_committed(drain)  # (committed already: now synced too)
         if self._synced:
             self.sync.mark_committed(self._done)
-        if not self.closing and upto and self._released > self._covered:  # released meanwhile
-            self._sync_within(0)
-        elif not self.closing and not self._synced:  # a round committed meanwhile (or it failed)
-            self._sync_within(RECEIVED_SYNC_DELAY)
+        if not self.closing and self._covered < self._owed:  # committed meanwhile (or it failed)
+            soon = not failed and self._released > self._covered  # (taps released meanwhile)
+            self._sync_within(0 if soon else RECEIVED_SYNC_DELAY)
         self._flush()
 
     def _linger_timer(self, loop: asyncio.AbstractEventLoop) -> None:

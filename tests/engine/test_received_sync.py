@@ -166,3 +166,28 @@ async def test_a_taps_deadline_and_a_received_round_in_one_window_make_one_sync(
     await asyncio.wait_for(store_b.synced.wait(), 5)  # the tap's deadline: sent, then synced
     assert store_b.syncs == 1
     assert commits.synced == commits.committed
+
+
+async def test_the_windows_sync_does_not_fsync_taps_that_still_wait() -> None:
+    """(issue 18, review) A sync is owed only by received rounds and released taps: when a payment's
+    fsync covered the window's round, the window's sync fsyncs nothing, though taps committed since
+    without an fsync still wait (their release or the next payment does). Fails with a sync that
+    covers every commit without an fsync (an fdatasync per window on a selling register)."""
+    store_b = CountedSync()
+    _a, b, _ = await received(store_b)  # the window's sync is timed
+    await b.write(lambda: stop_here(b).__setitem__("pay", "p"))  # fsync'd: covers the round
+    await b.write(lambda: stop_here(b).__setitem__("tap", "t"), wait_ms=60_000)
+    assert store_b.fsyncs[-2:] == [True, False]
+    ran = asyncio.Event()
+    sync = b._sync
+
+    async def watched() -> None:
+        await sync()
+        ran.set()
+
+    b._sync = watched  # type: ignore[method-assign]
+    await asyncio.wait_for(ran.wait(), 5)
+    assert store_b.syncs == 0
+    commits = b.sync.commits
+    assert commits is not None
+    assert commits.synced == commits.committed
