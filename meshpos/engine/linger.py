@@ -57,6 +57,7 @@ class Lingers:
     _released = 0  # ... the last of those whose taps left by their deadline: synced at once
     _withheld = 0  # ... the last that held received updates: said held only once covered
     _syncing: asyncio.TimerHandle | asyncio.Task[None] | None = None  # the one sync: timed, running
+    _due: float | None = None  # when the next sync is owed (a received round's, or released taps')
 
     if TYPE_CHECKING:
 
@@ -104,18 +105,20 @@ class Lingers:
         return max(self._withheld, self._released)
 
     def _sync_within(self, delay: float) -> None:
-        """Have the one sync run within ``delay`` seconds (one under way looks again as it ends)."""
-        loop, timed = asyncio.get_running_loop(), self._syncing
-        if isinstance(timed, asyncio.TimerHandle) and timed.when() > loop.time() + delay:
-            timed.cancel()
-        elif timed is not None:
+        """The one sync is owed within ``delay`` seconds: timed for the earliest such deadline (one
+        under way times the next as it ends)."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay
+        if self._due is not None and self._due <= due:
             return
-        if delay > 0:
-            self._syncing = loop.call_later(delay, self._sync_now)
-        else:
-            self._sync_now()
+        self._due = due
+        if isinstance(self._syncing, asyncio.TimerHandle):
+            self._syncing.cancel()
+        if not isinstance(self._syncing, asyncio.Task):
+            self._syncing = loop.call_at(due, self._sync_now)
 
     def _sync_now(self) -> None:
+        self._due = None  # (what is owed by now, this sync covers)
         self._syncing = asyncio.create_task(self._sync(), name="engine sync")
 
     async def _sync(self) -> None:
@@ -130,14 +133,14 @@ class Lingers:
             (log.debug if self.closing else log.warning)("cannot sync the last commits (%s)", exc)
             upto = drain = 0
             failed = True
-        self._syncing = None
+        self._syncing, due, self._due = None, self._due, None
         self._covered = max(self._covered, upto)
         self.sync.mark_committed(drain)  # (committed already: now synced too)
         if self._synced:
             self.sync.mark_committed(self._done)
-        if not self.closing and self._covered < self._owed:  # committed meanwhile (or it failed)
-            soon = not failed and self._released > self._covered  # (taps released meanwhile)
-            self._sync_within(0 if soon else RECEIVED_SYNC_DELAY)
+        if not self.closing and self._covered < self._owed:  # owed meanwhile (or it failed)
+            now = asyncio.get_running_loop().time()
+            self._sync_within(RECEIVED_SYNC_DELAY if failed or due is None else due - now)
         self._flush()
 
     def _linger_timer(self, loop: asyncio.AbstractEventLoop) -> None:
