@@ -171,7 +171,7 @@ class StatusService:
                 return  # the sale has spread no further: nothing else can have moved
         self._shown_for, self._shown_at = inputs, now
         try:
-            status = self.status()
+            status = self._status(shown_only=True)
             shown = indicator(status)
         except MeshposError as exc:  # the ticker must go on; the status API shows the same error
             if self._shown != {}:
@@ -230,6 +230,14 @@ class StatusService:
     def status(self) -> NodeStatus:
         """Each of its parts computed once: the presence view (built afresh on every read), the owed
         counts and the latest sale's durability (status2: each was computed 2-3 times a status)."""
+        return self._status(shown_only=False)
+
+    def _status(self, *, shown_only: bool) -> NodeStatus:
+        """``shown_only``: a status only the indicator is read of. **Changed** (issue 18, status):
+        while records are owed the indicator shows no document's pending count (they count only when
+        nothing is owed: "changes to open orders..."), so none is read for it (each read asks pycrdt
+        for the document's state, ~2 documents after each received receipt), nor the counters and
+        refusals (not in it). The status a caller asks for has them all, as before."""
         venue, sync = self._venue, self._engine.sync
         presence = self._presence()
         owed = self._owed_now(presence)
@@ -241,15 +249,15 @@ class StatusService:
             peers={self._peers[k]: k in self._live for k in self._peers},
             uplink=self._relay.uplink,
             upload=self._relay.upload_progress(),
-            refusals=self._refusals(),
-            counters=dict(self._counters),
+            refusals={} if shown_only else self._refusals(),
+            counters={} if shown_only else dict(self._counters),
             receipts=self._receipts(),
             corrupt_records=venue.corrupt_count(),
             uptime_s=time.monotonic() - self._started_at,
             owed_by_device=owed,
             latest_sale=self._durability(latest[0], presence) if latest is not None else None,
             presence=presence,
-            pending_by_document=self._pending_by_document(),
+            pending_by_document={} if shown_only and owed else self._pending_by_document(),
         )
         if venue.numbering.known:
             return status
@@ -266,7 +274,7 @@ class StatusService:
         fresh = sync.has_events
         counts: dict[str, int] = {}
         for name, doc in sync.docs.items():
-            at = (id(doc), self._doc_changes[name], sorted(sync.console_state(name).items()))
+            at = (id(doc), self._doc_changes[name], sync.console_state(name))  # (a copy)
             known = self._pending.get(name)
             if fresh or known is None or known[0] != at:
                 known = self._pending[name] = (at, sync.pending(name))

@@ -18,6 +18,8 @@ import pytest
 
 from meshpos import node_status
 from meshpos.model import Replica, Venue
+from meshpos.model.documents import is_ledger
+from meshpos.model.replica import decode_state_vector
 from meshpos.model.sample import CASHIER, sample_catalog
 from meshpos.model.tally import LedgerTally
 from meshpos.node_adapters import make_node
@@ -138,3 +140,38 @@ async def test_a_received_receipt_words_only_the_device_whose_counts_it_moved(
         service.publish_indicator()
         assert "20 receipts of R4" in service._shown["message"]  # at once
         assert described == [{"receipts": 20}]  # fails before: all six described again
+
+
+async def test_the_indicator_reads_pending_counts_only_when_nothing_is_owed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (config,) = make_configs(tmp_path, [("R1", "register")])
+    async with make_node(config, discovery=False) as node:
+        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
+        read: list[str] = []
+        pending = Synchronizer.pending
+
+        def counted(self: Synchronizer, doc: str) -> Any:
+            read.append(doc)
+            return pending(self, doc)
+
+        monkeypatch.setattr(Synchronizer, "pending", counted)
+        service, sync = node._run().status, node._run().engine.sync
+        order = await node.write(lambda venue, at: venue.open_order(CASHIER, at))
+        await node.write(lambda v, at, o=order.id: v.add_line(CASHIER, o, "burger", 1, at))
+        read.clear()
+        service.publish_indicator()  # the shift is owed: the documents' counts are not shown
+        assert service._shown is not None
+        assert "shift opening or closing of this register" in service._shown["message"]
+        assert read == []  # fails before: the changed documents were read
+        assert node.status().pending_by_document  # a status asked for has them, as before
+
+        (ledger,) = [name for name in sync.docs if is_ledger(name)]
+        sync.set_console_reports(ledger, service._tallies[ledger].counts())  # nothing owed now
+        service.publish_indicator()
+        assert read  # read at once: the open order is not at the console
+        assert service._shown["message"].startswith("Changes to open orders")
+        for name in list(sync.docs):
+            sync.set_console_state(name, decode_state_vector(sync.docs[name].get_state()))
+        service.publish_indicator()
+        assert service._shown["message"] == node_status.ALL_SYNCED
