@@ -5,8 +5,8 @@ console lacks of every register of every open day again, summed every device's g
 the maximum with every peer's told counts again: work that grew with the venue, done for every
 receipt every device receives. Here each part is kept on what it is computed from and computed again
 only where that moved: a day's gap per register when the day's tally says that register moved
-(:meth:`~meshpos.model.tally.LedgerTally.take_moved`), every register of the day when the console's
-reports may have moved (``status_version``) or the day was counted afresh; a device's owed counts
+(:meth:`~meshpos.model.tally.LedgerTally.take_moved`) or the console's reports of it differ, every
+register of the day when the day was counted afresh; a device's owed counts
 when its gaps or its told counts differ from those it was last summed from.
 """
 
@@ -24,7 +24,7 @@ class _Day:
     """One open day's gaps per register, with what they were computed from."""
 
     tally: LedgerTally
-    reports_at: object  # ``status_version`` when the console's reports were last read
+    reports: Tally  # a copy of the console's reports they were computed against
     recounts: int
     version: int
     gaps: Tally = field(default_factory=dict)  # kept read only: a new dict when a gap moves
@@ -42,38 +42,38 @@ class OwedCounts:
         self._last = ((), {}, {})
         self.computed = 0  # gaps of a register computed (for tests: counted deterministically)
 
-    def day(self, name: str, tally: LedgerTally, reports: Tally, reports_at: object) -> Tally:
-        """Per register, what of day ``name`` (counted by ``tally``) the console's ``reports`` lack,
-        ``reports_at`` being what moves when they may have (registers with nothing missing left
-        out). The same object as long as nothing in it moved; never changed once returned."""
+    def day(self, name: str, tally: LedgerTally, reports: Tally) -> Tally:
+        """Per register, what of day ``name`` (counted by ``tally``) the console's ``reports`` lack
+        (registers with nothing missing left out). The same object as long as nothing in it
+        moved; never changed once returned. The reports are compared by what they say (a register
+        whose reported counts differ is computed again): ``status_version``, which moves when they
+        rise, moves for much else too (a peer came, went, said something new)."""
         known = self._days.get(name)
-        if (
-            known is None
-            or known.tally is not tally
-            or known.reports_at != reports_at
-            or known.recounts != tally.recounts
-        ):
+        if known is None or known.tally is not tally or known.recounts != tally.recounts:
             tally.take_moved()
             gaps = missing_by_register(tally.counts(), reports)
             self.computed += len(gaps)
-            self._days[name] = _Day(tally, reports_at, tally.recounts, tally.version, gaps)
+            self._days[name] = _Day(tally, _copy(reports), tally.recounts, tally.version, gaps)
             return gaps
-        if known.version != tally.version:
-            known.version = tally.version
-            moved = tally.take_moved()
-            if moved:
-                gaps = dict(known.gaps)
-                for register in moved:
-                    gap = missing_by_register(
-                        {register: tally.register_counts(register)},
-                        {register: reports.get(register, _NONE)},
-                    ).get(register)
-                    self.computed += 1
-                    if gap:
-                        gaps[register] = gap
-                    else:
-                        gaps.pop(register, None)
-                known.gaps = gaps
+        moved = tally.take_moved() if known.version != tally.version else set()
+        known.version = tally.version
+        if known.reports != reports:
+            was = known.reports
+            moved.update(r for r in reports.keys() | was.keys() if reports.get(r) != was.get(r))
+            known.reports = _copy(reports)
+        if moved:
+            gaps = dict(known.gaps)
+            for register in moved:
+                gap = missing_by_register(
+                    {register: tally.register_counts(register)},
+                    {register: reports.get(register, _NONE)},
+                ).get(register)
+                self.computed += 1
+                if gap:
+                    gaps[register] = gap
+                else:
+                    gaps.pop(register, None)
+            known.gaps = gaps
         return known.gaps
 
     def forget(self, name: str) -> None:
@@ -100,8 +100,12 @@ class OwedCounts:
         kept = self._devices
         memo: dict[str, tuple[tuple[object, ...], dict[str, int]]] = {}
         owed: dict[str, dict[str, int]] = {}
+        (one,) = days if len(days) == 1 else (None,)  # (one open day: most often)
         for device in devices:
-            inputs = (*(gaps.get(device) for gaps in days), told.get(device))
+            if one is not None:
+                inputs: tuple[object, ...] = (one.get(device), told.get(device))
+            else:
+                inputs = (*(gaps.get(device) for gaps in days), told.get(device))
             prior = kept.get(device)
             if prior is not None and prior[0] == inputs:
                 sums = prior[1]
@@ -117,3 +121,7 @@ class OwedCounts:
         self._devices = memo
         self._last = (days, dict(told), owed)
         return owed
+
+
+def _copy(reports: Tally) -> Tally:
+    return {register: dict(counts) for register, counts in reports.items()}

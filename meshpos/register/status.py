@@ -377,13 +377,9 @@ class StatusService:
     def _missing(self, name: str) -> Tally:
         """Per register, what of open ledger day ``name`` the console's reports lack (read only).
         **Changed** (issue 18, rounds2): computed again only when its tally's counts moved or what
-        the console reports may have (``set_console_reports`` moves ``status_version``); (status)
-        and then only for the registers the tally says moved, unless the reports may have or the
-        day was counted afresh (``OwedCounts.day``)."""
-        sync = self._engine.sync
-        return self._counts.day(
-            name, self._tally(name), sync.console_reports(name), sync.status_version
-        )
+        the console reports may have; (status) and then only for the registers the tally says
+        moved or whose reported counts differ, all of them after a recount (``OwedCounts.day``)."""
+        return self._counts.day(name, self._tally(name), self._engine.sync.console_reports(name))
 
     def _presence(self) -> dict[str, Heartbeat]:
         """``sync.presence`` (a view built on every read), built once while a publish_indicator runs

@@ -86,6 +86,9 @@ async def test_a_days_owed_counts_are_computed_again_only_when_its_counts_or_rep
     assert service.owed()["R1"] == owed
     assert computed == []  # fails before: counted again from the same counts
     assert summed == []  # fails before: the days' gaps summed again
+    sync._say()  # (issue 18, status) a peer said something new, the console's reports did not
+    service.publish_indicator()
+    assert computed == []  # fails before (status_version keyed the reports): every gap again
 
     await _sell(node)  # the day's counts move: counted again, shown at once
     service.publish_indicator()
