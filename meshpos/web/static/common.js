@@ -92,6 +92,28 @@ const Mesh = (() => {
     render();
   }
 
+  // A live list redrawn in place: the element of an item that stays (same key) is kept and updated,
+  // never replaced, so a tap whose press and release straddle a redraw still clicks (a list of other
+  // registers' orders changes whenever they sell). `make(item)` builds an item's element,
+  // `update(el, item)` brings it up to date; elements are moved only when the order changes.
+  function keyed(list, items, key, make, update) {
+    const old = new Map([...list.children].map((el) => [el.dataset.key, el]));
+    let at = list.firstElementChild;
+    for (const item of items) {
+      const k = String(key(item));
+      let el = old.get(k);
+      old.delete(k);
+      if (!el) {
+        el = make(item);
+        el.dataset.key = k;
+      }
+      update(el, item);
+      if (el === at) at = at.nextElementSibling;
+      else list.insertBefore(el, at);
+    }
+    for (const gone of old.values()) gone.remove();
+  }
+
   let noticeTimer = 0;
   function notice(message, kind = "error") {
     const box = $("#notice");
@@ -216,5 +238,5 @@ const Mesh = (() => {
     catalog.products = catalog.products.map((p) => ({ ...p, stopped: byId.has(p.id), stop: byId.get(p.id) || null }));
   }
 
-  return { api, money, parseMoney, setCurrency, h, $, draw, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
+  return { api, money, parseMoney, setCurrency, h, $, draw, keyed, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
 })();

@@ -327,10 +327,13 @@ function renderOrders(orders) {
 }
 
 function drawOrders(orders) {
-  $("#open-orders").replaceChildren(...orders.map((o) => h("li", { "data-order": o.id,
-    class: o.id === state.orderId ? "current" : "" },
-  h("button", { type: "button", onclick: () => { setOrder(o.id); refresh(["orders"]); } },
-    `${orderTitle(o)} · ${money(o.totals.total)} · ${o.register}`))));
+  // in place (Mesh.keyed): other registers change these orders at any moment, a tap must hold
+  Mesh.keyed($("#open-orders"), orders, (o) => o.id, (o) => h("li", { "data-order": o.id },
+    h("button", { type: "button", onclick: () => { setOrder(o.id); refresh(["orders"]); } })),
+  (li, o) => {
+    li.className = o.id === state.orderId ? "current" : "";
+    li.firstElementChild.textContent = `${orderTitle(o)} · ${money(o.totals.total)} · ${o.register}`;
+  });
 }
 
 function renderReceipts(receipts) {
@@ -339,9 +342,11 @@ function renderReceipts(receipts) {
 
 function drawReceipts(receipts) {
   const recent = receipts.slice(0, RECENT_RECEIPTS); // newest first, as the node answers
-  $("#receipts").replaceChildren(...recent.map((r) => h("li", { "data-number": r.number },
-    h("button", { type: "button", onclick: () => openReceipt(r.id) },
-      `${r.number} · ${money(r.total)} · ${new Date(r.issued_at_ms).toLocaleTimeString()}`))));
+  Mesh.keyed($("#receipts"), recent, (r) => r.id, (r) => h("li", { "data-number": r.number },
+    h("button", { type: "button", onclick: () => openReceipt(r.id) })),
+  (li, r) => {
+    li.firstElementChild.textContent = `${r.number} · ${money(r.total)} · ${new Date(r.issued_at_ms).toLocaleTimeString()}`;
+  });
 }
 
 function sendToKitchen() {
