@@ -25,10 +25,9 @@ from meshpos.model.documents import is_ledger
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.sample import CASHIER, sample_catalog
 from meshpos.model.tally import LedgerTally
-from meshpos.node_adapters import make_node
 from meshpos.register.owed_counts import OwedCounts
-from meshpos.sync import Heartbeat, Synchronizer
-from tests.web.kit import make_configs
+from meshpos.sync import Heartbeat
+from tests.engine.status_kit import hear, pending_reads, sell, shift_open
 
 NOW = 1_764_064_800_000
 
@@ -108,19 +107,12 @@ def test_a_devices_owed_counts_are_summed_again_only_when_its_inputs_move() -> N
 async def test_a_received_receipt_words_only_the_device_whose_counts_it_moved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (config,) = make_configs(tmp_path, [("R1", "register")])
-    async with make_node(config, discovery=False) as node:
-        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
+    async with shift_open(tmp_path) as node:
         beat = Heartbeat(node="R2", role="register", priority=0, uplink=False, relay=False, seq=1)
         heard = {
             f"R{n}": replace(beat, node=f"R{n}", owed={"receipts": 10 + n}) for n in range(2, 7)
         }
-        presence = Synchronizer.presence
-
-        def with_peers(self: Synchronizer) -> Any:
-            return {**presence.fget(self), **heard}  # type: ignore[attr-defined]
-
-        monkeypatch.setattr(Synchronizer, "presence", property(with_peers))
+        hear(monkeypatch, heard)
         described: list[object] = []
         describe = node_status.describe
 
@@ -130,9 +122,7 @@ async def test_a_received_receipt_words_only_the_device_whose_counts_it_moved(
 
         monkeypatch.setattr(node_status, "describe", counted)
         service = node._run().status
-        order = await node.write(lambda venue, at: venue.open_order(CASHIER, at))
-        await node.write(lambda v, at, o=order.id: v.add_line(CASHIER, o, "burger", 1, at))
-        await node.write(lambda v, at, o=order.id: v.pay(CASHIER, o, "card", at))
+        await sell(node)
         service.publish_indicator()
         assert service._shown is not None
         assert (
@@ -152,17 +142,8 @@ async def test_a_received_receipt_words_only_the_device_whose_counts_it_moved(
 async def test_the_indicator_reads_pending_counts_only_when_nothing_is_owed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (config,) = make_configs(tmp_path, [("R1", "register")])
-    async with make_node(config, discovery=False) as node:
-        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
-        read: list[str] = []
-        pending = Synchronizer.pending
-
-        def counted(self: Synchronizer, doc: str) -> Any:
-            read.append(doc)
-            return pending(self, doc)
-
-        monkeypatch.setattr(Synchronizer, "pending", counted)
+    async with shift_open(tmp_path) as node:
+        read = pending_reads(monkeypatch)
         service, sync = node._run().status, node._run().engine.sync
         order = await node.write(lambda venue, at: venue.open_order(CASHIER, at))
         await node.write(lambda v, at, o=order.id: v.add_line(CASHIER, o, "burger", 1, at))

@@ -14,26 +14,16 @@ from typing import Any
 
 import pytest
 
-from meshpos.model.sample import CASHIER
-from meshpos.node_adapters import make_node
 from meshpos.register import owed_counts
 from meshpos.sync import Synchronizer
-from tests.web.kit import make_configs
-
-
-async def _sell(node: Any) -> None:
-    order = await node.write(lambda venue, at: venue.open_order(CASHIER, at))
-    await node.write(lambda v, at, o=order.id: v.add_line(CASHIER, o, "burger", 1, at))
-    await node.write(lambda v, at, o=order.id: v.pay(CASHIER, o, "card", at))
+from tests.engine.status_kit import sell, shift_open
 
 
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[Any]:
     """R1 alone, a shift open and one sale made."""
-    (config,) = make_configs(tmp_path, [("R1", "register")])
-    async with make_node(config, discovery=False) as node:
-        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
-        await _sell(node)
+    async with shift_open(tmp_path) as node:
+        await sell(node)
         yield node
 
 
@@ -90,7 +80,7 @@ async def test_a_days_owed_counts_are_computed_again_only_when_its_counts_or_rep
     service.publish_indicator()
     assert computed == []  # fails before (status_version keyed the reports): every gap again
 
-    await _sell(node)  # the day's counts move: counted again, shown at once
+    await sell(node)  # the day's counts move: counted again, shown at once
     service.publish_indicator()
     assert computed
     assert service.owed()["R1"]["receipts"] == 2
