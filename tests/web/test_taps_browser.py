@@ -1,0 +1,107 @@
+"""A tap holds on a live region redrawn under the finger (real Chromium, real nodes R1, R2, K1 over TLS).
+
+A tap is a press and a release on one element: a region rebuilt whole between the two (another device
+changed what it shows) loses it, as the open orders list once did (the split test's failure in CI).
+Each region drawn from live data keeps its elements by key (``Mesh.keyed`` in common.js): the kitchen's
+tickets while another ticket moves, its stop list while another item is stopped, the register's order
+lines while another register adds to the same order, and the product grid while the stop list changes.
+Each test presses, has another device change the region, awaits the redraw, releases, and awaits the
+tap's effect: a finger's 150 ms tap straddles a redraw often enough on a busy venue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from meshpos.config import Config
+from meshpos.model.sample import CASHIER, COOK, MANAGER
+from meshpos.node import Node
+
+from .cdp import Browser, Page
+from .conftest import running
+from .kit import make_configs
+from .test_pages_browser import q
+
+
+@pytest.fixture
+def venue(tmp_path: Path) -> list[Config]:
+    return make_configs(tmp_path, [("R1", "register"), ("R2", "register"), ("K1", "kds")])
+
+
+@pytest.fixture
+async def nodes(venue: list[Config]) -> AsyncIterator[list[Node]]:
+    async with running(venue) as started:
+        yield started
+
+
+async def tap_across_a_redraw(
+    page: Page, target: str, change: Callable[[], Awaitable[object]], redrawn: str, what: str
+) -> None:
+    """Press on ``target`` (a JS expression for an element), let ``change`` happen on another device,
+    await ``redrawn`` (the region showing it), then release where the press was."""
+    box = await page.eval(
+        f"(r => ({{x: r.left + r.width / 2, y: r.top + r.height / 2}}))({target}.getBoundingClientRect())"
+    )
+    for kind in ("mouseMoved", "mousePressed"):
+        await page.send(
+            "Input.dispatchMouseEvent", {"type": kind, **box, "button": "left", "clickCount": 1}
+        )
+    await change()
+    await page.wait(redrawn, what=what)
+    await page.send(
+        "Input.dispatchMouseEvent",
+        {"type": "mouseReleased", **box, "button": "left", "clickCount": 1},
+    )
+
+
+def card(ticket_id: str) -> str:
+    return q(f"article.ticket[data-ticket={json.dumps(ticket_id)}]")
+
+
+async def test_a_bump_holds_while_another_ticket_moves(nodes: list[Node], browser: Browser) -> None:
+    r1, _, k1 = nodes
+    await r1.open_shift(CASHIER, 0)
+    tickets = []
+    for table in ("1", "2"):
+        order = await r1.open_order(CASHIER, table=table)
+        await r1.add_line(CASHIER, order.id, "burger", 1)
+        ticket = await r1.send_to_kitchen(CASHIER, order.id)
+        assert ticket is not None
+        tickets.append(ticket.id)
+    pressed, other = tickets
+    kitchen = await browser.new_page("kitchen (K1)")
+    await kitchen.goto(f"{k1.api_url}/kitchen")
+    await kitchen.wait(f"{card(pressed)} && {card(other)}", timeout=15, what="both tickets")
+    await tap_across_a_redraw(
+        kitchen,
+        f"{card(pressed)}.querySelector('button[data-action=bump]')",
+        lambda: k1.bump(COOK, other),  # as another kitchen screen would, mid-tap
+        f"{card(other)}?.dataset.state === 'cooking'",
+        "the other ticket cooking",
+    )
+    await kitchen.wait(f"{card(pressed)}?.dataset.state === 'cooking'", what="the tapped ticket")
+    assert kitchen.errors == []
+
+
+async def test_a_stop_tap_holds_while_another_item_is_stopped(
+    nodes: list[Node], browser: Browser
+) -> None:
+    r1, _, k1 = nodes
+    kitchen = await browser.new_page("kitchen (K1)")
+    await kitchen.goto(f"{k1.api_url}/kitchen")
+    await kitchen.click("#stops-button")
+    item = "#stop-items li[data-product={}]"
+    await kitchen.wait(q(item.format("fries")), timeout=15, what="the stop list")
+    await tap_across_a_redraw(
+        kitchen,
+        q(item.format("fries") + " button"),
+        lambda: r1.set_stop(MANAGER, "burger", True),  # another device stops another item
+        q(item.format("burger") + ".stopped"),
+        "burger stopped",
+    )
+    await kitchen.wait(q(item.format("fries") + ".stopped"), what="the tapped item stopped")
+    assert k1.venue.stoplist.is_stopped("fries")
+    assert kitchen.errors == []
