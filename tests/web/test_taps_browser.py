@@ -23,7 +23,7 @@ from meshpos.node import Node
 from .cdp import Browser, Page
 from .conftest import running
 from .kit import make_configs
-from .test_pages_browser import q
+from .test_pages_browser import add, count, log_in_and_open_shift, q
 
 
 @pytest.fixture
@@ -105,3 +105,51 @@ async def test_a_stop_tap_holds_while_another_item_is_stopped(
     await kitchen.wait(q(item.format("fries") + ".stopped"), what="the tapped item stopped")
     assert k1.venue.stoplist.is_stopped("fries")
     assert kitchen.errors == []
+
+
+async def test_a_quantity_tap_holds_while_another_register_adds_to_the_order(
+    nodes: list[Node], browser: Browser
+) -> None:
+    _, r2, _ = nodes
+    register = await browser.new_page("register (R1)")
+    await register.goto(f"{nodes[0].api_url}/")
+    await log_in_and_open_shift(register)
+    await add(register, "burger", 1)
+    order_id = await register.eval("state.order.id")
+    line = await register.eval("state.order.lines[0].id")
+    await r2.open_shift(MANAGER, 0)
+    await tap_across_a_redraw(
+        register,
+        q(f"#lines li[data-line={json.dumps(line)}] .qty-up"),
+        lambda: r2.add_line(MANAGER, order_id, "fries", 1),  # the other register, same order
+        f"{count('#lines li')} === 2",
+        "the other register's line on screen",
+    )
+    # a new quantity is a new line record (its id changes): the burger's line, found by its product
+    await register.wait(
+        "state.order.lines.find((l) => l.product_id === 'burger')?.quantity === 2"
+        " && [...document.querySelectorAll('#lines .qty')].map((e) => e.innerText).join() === '2 ×,1 ×'",
+        what="the tapped line at 2",
+    )
+    assert register.errors == []
+
+
+async def test_a_product_tap_holds_while_the_stop_list_changes(
+    nodes: list[Node], browser: Browser
+) -> None:
+    r1, _, k1 = nodes
+    register = await browser.new_page("register (R1)")
+    await register.goto(f"{r1.api_url}/")
+    await log_in_and_open_shift(register)
+    await tap_across_a_redraw(
+        register,
+        q("#products [data-product=burger]"),
+        lambda: k1.set_stop(COOK, "fries", True),  # the kitchen runs out of fries, mid-tap
+        q("#products .stopped[data-product=fries]"),
+        "fries marked stopped",
+    )
+    await register.wait(
+        "state.order?.lines.length === 1 && state.order.lines[0].product_id === 'burger'",
+        what="the tapped burger in the order",
+    )
+    assert register.errors == []
