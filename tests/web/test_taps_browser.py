@@ -61,20 +61,27 @@ def card(ticket_id: str) -> str:
     return q(f"article.ticket[data-ticket={json.dumps(ticket_id)}]")
 
 
-async def test_a_bump_holds_while_another_ticket_moves(nodes: list[Node], browser: Browser) -> None:
+async def board(nodes: list[Node], browser: Browser, tables: int) -> tuple[Page, list[str]]:
+    """R1 sends a ticket per table; K1's kitchen page showing them all, and their ids."""
     r1, _, k1 = nodes
     await r1.open_shift(CASHIER, 0)
     tickets = []
-    for table in ("1", "2"):
-        order = await r1.open_order(CASHIER, table=table)
+    for table in range(1, tables + 1):
+        order = await r1.open_order(CASHIER, table=str(table))
         await r1.add_line(CASHIER, order.id, "burger", 1)
         ticket = await r1.send_to_kitchen(CASHIER, order.id)
         assert ticket is not None
         tickets.append(ticket.id)
-    pressed, other = tickets
     kitchen = await browser.new_page("kitchen (K1)")
     await kitchen.goto(f"{k1.api_url}/kitchen")
-    await kitchen.wait(f"{card(pressed)} && {card(other)}", timeout=15, what="both tickets")
+    shown = " && ".join(card(t) for t in tickets)
+    await kitchen.wait(shown, timeout=15, what="the tickets")
+    return kitchen, tickets
+
+
+async def test_a_bump_holds_while_another_ticket_moves(nodes: list[Node], browser: Browser) -> None:
+    k1 = nodes[2]
+    kitchen, (pressed, other) = await board(nodes, browser, 2)
     await tap_across_a_redraw(
         kitchen,
         f"{card(pressed)}.querySelector('button[data-action=bump]')",
@@ -83,6 +90,34 @@ async def test_a_bump_holds_while_another_ticket_moves(nodes: list[Node], browse
         "the other ticket cooking",
     )
     await kitchen.wait(f"{card(pressed)}?.dataset.state === 'cooking'", what="the tapped ticket")
+    assert kitchen.errors == []
+
+
+async def test_a_bump_is_dropped_when_another_screen_moved_that_ticket_mid_tap(
+    nodes: list[Node], browser: Browser
+) -> None:
+    """A button means the move from the state it showed: pressed on "Start cooking", released after
+    another screen started cooking it, it must not land as "Ready" (its element is replaced)."""
+    k1 = nodes[2]
+    kitchen, (ticket,) = await board(nodes, browser, 1)
+    button = f"{card(ticket)}.querySelector('button[data-action=bump]')"
+    mark = len(kitchen.traffic)
+    await tap_across_a_redraw(
+        kitchen,
+        button,
+        lambda: k1.bump(COOK, ticket),
+        f"{card(ticket)}?.dataset.state === 'cooking'",
+        "the ticket cooking",
+    )
+    # a click's request is sent while the release is dispatched: one asked for after it comes later
+    await kitchen.eval(
+        "Mesh.api('GET', '/api/catalog')"
+    )  # its reply comes after its request's event
+    requests = [w for k, w in kitchen.traffic[mark:] if k == "request"]
+    assert "GET /api/catalog" in requests
+    bumps = [w for w in requests[: requests.index("GET /api/catalog")] if w.endswith("/bump")]
+    assert bumps == []
+    assert (await kitchen.eval(f"{card(ticket)}.dataset.state")) == "cooking"
     assert kitchen.errors == []
 
 
