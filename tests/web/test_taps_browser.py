@@ -142,17 +142,26 @@ async def test_a_stop_tap_holds_while_another_item_is_stopped(
     assert kitchen.errors == []
 
 
-async def test_a_quantity_tap_holds_while_another_register_adds_to_the_order(
+async def a_burger_on_r1_and_r2_at_work(
     nodes: list[Node], browser: Browser
-) -> None:
-    _, r2, _ = nodes
+) -> tuple[Page, str, str]:
+    """R1's page with an order of one burger, R2's shift open: the page, the order's and the line's ids."""
+    r1, r2, _ = nodes
     register = await browser.new_page("register (R1)")
-    await register.goto(f"{nodes[0].api_url}/")
+    await register.goto(f"{r1.api_url}/")
     await log_in_and_open_shift(register)
     await add(register, "burger", 1)
     order_id = await register.eval("state.order.id")
     line = await register.eval("state.order.lines[0].id")
     await r2.open_shift(MANAGER, 0)
+    return register, order_id, line
+
+
+async def test_a_quantity_tap_holds_while_another_register_adds_to_the_order(
+    nodes: list[Node], browser: Browser
+) -> None:
+    r2 = nodes[1]
+    register, order_id, line = await a_burger_on_r1_and_r2_at_work(nodes, browser)
     await tap_across_a_redraw(
         register,
         q(f"#lines li[data-line={json.dumps(line)}] .qty-up"),
@@ -166,6 +175,32 @@ async def test_a_quantity_tap_holds_while_another_register_adds_to_the_order(
         " && [...document.querySelectorAll('#lines .qty')].map((e) => e.innerText).join() === '2 ×,1 ×'",
         what="the tapped line at 2",
     )
+    assert register.errors == []
+
+
+async def test_a_quantity_tap_is_dropped_when_another_register_sent_the_line_mid_tap(
+    nodes: list[Node], browser: Browser
+) -> None:
+    """A line's − + mean a change of the quantity it showed, of a line the kitchen does not have yet:
+    sent to the kitchen by another register mid-tap, the line is replaced (keyed by it), the tap dropped."""
+    r2 = nodes[1]
+    register, order_id, line = await a_burger_on_r1_and_r2_at_work(nodes, browser)
+    mark = len(register.traffic)
+    await tap_across_a_redraw(
+        register,
+        q(f"#lines li[data-line={json.dumps(line)}] .qty-up"),
+        lambda: r2.send_to_kitchen(MANAGER, order_id),
+        q("#lines .sent"),
+        "the line sent to the kitchen",
+    )
+    # a click's request is sent while the release is dispatched: one asked for after it comes later
+    await register.eval(
+        "Mesh.api('GET', '/api/catalog')"
+    )  # its reply comes after its request's event
+    requests = [w for k, w in register.traffic[mark:] if k == "request"]
+    assert "GET /api/catalog" in requests
+    changes = [w for w in requests[: requests.index("GET /api/catalog")] if w.endswith("/quantity")]
+    assert changes == []
     assert register.errors == []
 
 
