@@ -61,6 +61,9 @@ class Config:
     console_url: str = ""
     console_token: str = ""
     console_ca_file: Path | None = None  # PEM CA(s) for a wss:// console; default: the system's CAs
+    # take what the console holds and reports only as it signed it (docs/architecture.md (Security)):
+    # on once the console has its key ('meshpos venue console-key') and every device is upgraded
+    console_signed: bool = False
     heartbeat_interval: float = 1.0
     # how long a tap that may wait (opening an order, a line, a discount) holds its update, to leave
     # merged with the sale's next ones (docs/architecture.md (Links), coalesce); 0: each at once

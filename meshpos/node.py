@@ -45,6 +45,7 @@ from meshpos.relay.service import ConsoleLinkFactory, RelayService
 from meshpos.store import Store
 from meshpos.sync import SyncConfig
 from meshpos.trust import DeviceIdentity, load_identity, stored_token
+from meshpos.trust.console_key import ConsoleChecker
 from meshpos.trust.identity import check_identity
 from meshpos.trust.revocations import Revocations
 from meshpos.web.port import BusinessDays
@@ -125,13 +126,18 @@ class Node(VenueReads, RegisterOperations):
             # read (or make) the token while holding the data dir: a junk token stops us before we
             # listen anywhere, and two first starts cannot both make one
             token = stored_token(config.data_dir / "api.token")
+            checker = ConsoleChecker(identity.ca_pem, identity.venue_id)
             engine = Engine(
                 TimedDocuments(store, self.metrics),
                 venue=identity.venue_id,
                 node_id=config.node_id,
                 role=config.role,
                 priority=config.priority,
-                sync_config=SyncConfig.paced(config.heartbeat_interval, MAX_MESSAGE_SIZE),
+                sync_config=replace(
+                    SyncConfig.paced(config.heartbeat_interval, MAX_MESSAGE_SIZE),
+                    console_check=checker,  # the console's signed word (Security)
+                    console_signed=config.console_signed,
+                ),
                 rng=self._rng,
                 counters=self.counters,
                 clock=self._clock,
@@ -140,6 +146,7 @@ class Node(VenueReads, RegisterOperations):
             new_series = self._new_receipt_series
             numbers = await ReceiptCounter.open(engine, store, config, new_series=new_series)
             revocations = await Revocations.open(engine, identity.ca_pem, store)
+            checker.is_revoked = revocations.is_revoked
         except BaseException:
             await store.close()
             raise

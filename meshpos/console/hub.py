@@ -33,6 +33,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from meshpos.console.db import ConsoleDB
@@ -60,6 +61,7 @@ from meshpos.sync import (
     Synchronizer,
     UpdateRejected,
 )
+from meshpos.trust.console_key import SIGNERS
 
 log = logging.getLogger("meshpos.console")
 
@@ -98,7 +100,10 @@ class VenueHub(DayClosing):
             venue=venue_id,
             node_id=CONSOLE_NODE,
             role="console",
-            sync_config=SyncConfig.paced(heartbeat_interval, max_message_size),
+            sync_config=replace(
+                SyncConfig.paced(heartbeat_interval, max_message_size),
+                console_signer=SIGNERS.get(venue_id),  # (Security: its statements signed)
+            ),
             received_commit_interval=None,
         )
         self.venue = Venue(self.replica, device=CONSOLE_NODE, role="console")

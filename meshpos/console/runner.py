@@ -24,11 +24,15 @@ log = logging.getLogger("meshpos.console")
 async def register_venues(db: ConsoleDB, venue_dirs: list[Path]) -> list[str]:
     """Add each venue directory's id, name and console token (idempotent)."""
     from meshpos.trust import load_venue
+    from meshpos.trust.console_key import SIGNERS, load_console_signing
 
     known = set(await db.venues())
     added = []
     for directory in venue_dirs:
         authority = load_venue(directory)
+        signing = load_console_signing(directory, authority.venue_id)
+        if signing is not None:  # its statements are signed (Security)
+            SIGNERS[authority.venue_id] = signing
         if authority.venue_id not in known:
             await db.add_venue(
                 authority.venue_id, authority.name, hash_token(authority.console_token)

@@ -40,6 +40,7 @@ hold the money anyway). The boundary that matters — a kds writing ledger or ca
 unconditionally by rule 1.
 """
 
+from meshpos.sync._bodies import statement_body
 from meshpos.sync._budget import Allowance, PeerBudget, ReopenBudget, TokenBucket
 from meshpos.sync._codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -88,6 +89,15 @@ from meshpos.sync._rules import (
     may_write,
 )
 from meshpos.sync._session import Session, SessionConfig
+from meshpos.sync._signed import (
+    SIGNED_FEATURE,
+    ConsoleCheck,
+    ConsoleSignatureRefused,
+    ConsoleSigner,
+    ConsoleStatement,
+    SignedConsole,
+    unbase64,
+)
 from meshpos.sync._states import (
     TRANSITIONS,
     DocReceived,
@@ -109,6 +119,7 @@ __all__ = [
     "FORWARD_RULES",
     "PROTOCOL_VERSION",
     "REPORTED_DAYS",
+    "SIGNED_FEATURE",
     "TRANSITIONS",
     "WRITE_RULES",
     "Allowance",
@@ -119,6 +130,10 @@ __all__ = [
     "Chunk",
     "ClientIdAlarm",
     "ClosedDayDeferred",
+    "ConsoleCheck",
+    "ConsoleSignatureRefused",
+    "ConsoleSigner",
+    "ConsoleStatement",
     "DocMessage",
     "DocReceived",
     "DocumentChanged",
@@ -141,6 +156,7 @@ __all__ = [
     "SessionClosed",
     "SessionConfig",
     "SessionEvent",
+    "SignedConsole",
     "State",
     "SyncCompleted",
     "SyncConfig",
@@ -164,4 +180,6 @@ __all__ = [
     "may_write",
     "parse_features",
     "read_close",
+    "statement_body",
+    "unbase64",
 ]

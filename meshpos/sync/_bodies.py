@@ -45,6 +45,13 @@ from meshpos.sync._messages import (
     Hello,
     PeerSummary,
 )
+from meshpos.sync._signed import (
+    SIGNED_FEATURE,
+    ConsoleSignatureRefused,
+    ConsoleStatement,
+    decode_signed,
+    signed_body,
+)
 from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
 
 MAX_JSON_DOCS = 1024  # documents listed in one heartbeat
@@ -69,6 +76,7 @@ HEARTBEAT_FIELD_FEATURES: dict[str, str] = {
     "held": HELD_FEATURE,
     "farc": COMPACT_FAR_FEATURE,
     "heldc": HELD_COMPACT_FEATURE,
+    "signed": SIGNED_FEATURE,
 }
 #: record kinds (meshpos.model.tally.KINDS) newer than N−1, each with the feature a peer must have
 #: announced to be told their counts in ``reports`` and ``owed``: N−1 refuses a kind it does not know,
@@ -163,6 +171,8 @@ def _heartbeat_body(msg: Heartbeat, features: frozenset[str]) -> bytes:
             node: {doc: {str(c): k for c, k in sorted(sv.items())} for doc, sv in docs.items()}
             for node, docs in msg.held.items()
         }
+    if msg.signed is not None:
+        body["signed"] = signed_body(msg.signed)
     return _json(_for_peer(body, HEARTBEAT_FIELD_FEATURES, features))
 
 
@@ -215,18 +225,7 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         raise RemoteProtocolError(
             f"{what}: field 'pending' must be an object of at most {MAX_JSON_DOCS}"
         )
-    console: dict[str, dict[int, int]] = {}
-    for doc, sv_raw in console_raw.items():
-        if not valid_document_name(doc):
-            raise RemoteProtocolError(f"{what}: field 'console' names unknown document {doc!r:.80}")
-        if not isinstance(sv_raw, dict) or len(sv_raw) > MAX_STATE_CLIENTS:
-            raise RemoteProtocolError(f"{what}: field 'console' for {doc!r} is not a state vector")
-        sv: dict[int, int] = {}
-        for client, _clock in sv_raw.items():
-            if not _CLIENT.fullmatch(client) or int(client) > MAX_VAR_UINT:
-                raise RemoteProtocolError(f"{what}: field 'console' has client id {client!r:.30}")
-            sv[int(client)] = _int(sv_raw, client, f"{what} console {doc}")
-        console[doc] = sv
+    console = _decode_console(console_raw, what)
     pending: dict[str, int] = {}
     for doc in pending_raw:
         if not valid_document_name(doc):
@@ -258,11 +257,82 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         held=decode_held_compact(obj["heldc"], what, "held" in obj)
         if "heldc" in obj
         else (_decode_held(obj["held"], what) if "held" in obj else {}),
+        signed=decode_signed(obj["signed"], what) if "signed" in obj else None,
     )
 
 
+def _decode_console(console_raw: dict[str, Any], what: str) -> dict[str, dict[int, int]]:
+    console: dict[str, dict[int, int]] = {}
+    for doc, sv_raw in console_raw.items():
+        if not valid_document_name(doc):
+            raise RemoteProtocolError(f"{what}: field 'console' names unknown document {doc!r:.80}")
+        if not isinstance(sv_raw, dict) or len(sv_raw) > MAX_STATE_CLIENTS:
+            raise RemoteProtocolError(f"{what}: field 'console' for {doc!r} is not a state vector")
+        sv: dict[int, int] = {}
+        for client, _clock in sv_raw.items():
+            if not _CLIENT.fullmatch(client) or int(client) > MAX_VAR_UINT:
+                raise RemoteProtocolError(f"{what}: field 'console' has client id {client!r:.30}")
+            sv[int(client)] = _int(sv_raw, client, f"{what} console {doc}")
+        console[doc] = sv
+    return console
+
+
+_STATEMENT = {"venue", "at", "console", "reports"}
+
+
+def statement_body(content: dict[str, Any]) -> str:
+    """The body the console signs: ``content`` (venue, at, console, reports, unreported) as compact,
+    sorted ASCII JSON, in the heartbeat's own shapes."""
+    body = {
+        "venue": content["venue"],
+        "at": content["at"],
+        "console": {
+            d: {str(c): k for c, k in sorted(sv.items())} for d, sv in content["console"].items()
+        },
+        "reports": content["reports"],
+    }
+    count, reason = content.get("unreported", (0, ""))
+    if count:
+        body["unreported"] = {"count": count, "reason": reason}
+    return _json(body).decode("ascii")
+
+
+def decode_statement(body: str) -> ConsoleStatement:
+    """A signed statement's body (its signature checked already); anything malformed is refused as
+    a bad signature would be: the console never signs it."""
+    what = "console statement"
+    try:
+        obj = _load_object(body.encode("ascii"), what, _STATEMENT, frozenset({"unreported"}))
+        console_raw = obj["console"]
+        if not isinstance(console_raw, dict) or len(console_raw) > MAX_JSON_DOCS:
+            raise RemoteProtocolError(f"{what}: field 'console' is not an object of documents")
+        return ConsoleStatement(
+            venue=_str(obj, "venue", what, _ID),
+            at=_int(obj, "at", what),
+            console=_decode_console(console_raw, what),
+            reports=_decode_reports(obj["reports"], what),
+            unreported=_decode_unreported(obj["unreported"], what)
+            if "unreported" in obj
+            else (0, ""),
+        )
+    except RemoteProtocolError as exc:
+        raise ConsoleSignatureRefused(str(exc)) from None
+
+
 _HEARTBEAT_OPTIONAL = frozenset(
-    {"mesh", "problem", "unreported", "reports", "owed", "far", "farc", "gone", "held", "heldc"}
+    {
+        "mesh",
+        "problem",
+        "unreported",
+        "reports",
+        "owed",
+        "far",
+        "farc",
+        "gone",
+        "held",
+        "heldc",
+        "signed",
+    }
 )
 _UNREPORTED_FIELDS = frozenset({"count", "reason"})
 

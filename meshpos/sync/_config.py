@@ -12,6 +12,7 @@ from meshpos.errors import LocalProtocolError
 from meshpos.sync._budget import ReopenBudget
 from meshpos.sync._messages import SOFTWARE as SOFTWARE  # the synchronizer's hello names it
 from meshpos.sync._session import SessionConfig
+from meshpos.sync._signed import ConsoleCheck, ConsoleSigner
 from meshpos.sync._topology import DEGREE
 
 REPORTED_DAYS = (
@@ -28,6 +29,12 @@ class SyncConfig:
     degree: int = DEGREE  # links per node in a large venue (``_topology``); tests use 2 (a ring)
     session: SessionConfig = field(default_factory=SessionConfig)
     reopens: ReopenBudget = field(default_factory=ReopenBudget)  # closed days peers may open
+    # (``_signed``) checks a console statement (a node: its venue CA); passing one on needs it
+    console_check: ConsoleCheck | None = None
+    # take the console's state and reports only from checked statements (signing is on)
+    console_signed: bool = False
+    # the console: signs its statement (its key for the venue); None: it says nothing signed
+    console_signer: ConsoleSigner | None = None
 
     @classmethod
     def paced(cls, heartbeat_interval: float, max_message_size: int) -> SyncConfig:
@@ -49,5 +56,7 @@ class SyncConfig:
             raise LocalProtocolError("intervals must be positive")
         if self.degree < 2:
             raise LocalProtocolError("degree must be at least 2 (a ring)")
+        if self.console_signed and self.console_check is None:
+            raise LocalProtocolError("console_signed needs a console_check to check statements")
         if self.missed_heartbeats < 1 or self.settle_heartbeats < 0:
             raise LocalProtocolError("missed_heartbeats must be >= 1, settle_heartbeats >= 0")

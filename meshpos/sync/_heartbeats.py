@@ -26,6 +26,7 @@ from meshpos.sync._messages import FarRecord, Heartbeat, Hello, PeerSummary
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_write
 from meshpos.sync._session import Session
+from meshpos.sync._signed import SignedConsole, Statements
 from meshpos.sync._updates import held_state
 
 
@@ -97,7 +98,14 @@ class Heartbeats:
 
         def _with_held(self, beat: Heartbeat, session: Session) -> Heartbeat: ...
 
-        def _learn_console(self, beat: Heartbeat) -> None: ...
+        def _learn_console(
+            self, node: str, console: dict[str, dict[int, int]], reports: dict[str, Tally]
+        ) -> None: ...
+
+        def _take_signed(self, node: str, signed: SignedConsole) -> None: ...
+
+        @property
+        def statements(self) -> Statements: ...
 
     # --- presence, election, console state --------------------------------------------------------
 
@@ -265,8 +273,13 @@ class Heartbeats:
             self._learn_held(heartbeat)
         # from the relay, the console, or (bounded topology) a node passing on what it learnt
         # (``_passing._with_console_passed_on``; an N−1 node says nothing unless it is relay)
+        if heartbeat.signed is not None:  # the console's own word, checked (``_signed``)
+            self._take_signed(heartbeat.node, heartbeat.signed)
+        if self.config.console_signed:
+            return  # signing is on: unsigned state and reports are taken from nobody
         if heartbeat.relay or heartbeat.role == "console" or heartbeat.console:
-            self._learn_console(heartbeat)  # open documents only, bounded (``_passing``)
+            # open documents only, bounded (``_passing``)
+            self._learn_console(heartbeat.node, heartbeat.console, heartbeat.reports)
             if self.role != "console" and (heartbeat.relay or heartbeat.role == "console"):
                 self._tell_unreported((heartbeat.unreported, heartbeat.unreported_reason))
 
@@ -278,6 +291,8 @@ class Heartbeats:
         # the console tells what it cannot report; a relay passes it on; the others say nothing
         speaks = self.role == "console" or self._relay_claim
         unreported, reason = self._unreported if speaks else (0, "")
+        view = self._console_view()
+        reports = self._reports_view()
         return Heartbeat(
             node=self.node_id,
             role=self.role,
@@ -285,7 +300,7 @@ class Heartbeats:
             uplink=self._uplink,
             relay=self._relay_claim,
             seq=self._seq,
-            console=self._console_view(),
+            console=view,
             pending=pending,
             peers=tuple(
                 sorted({s.peer.node for s in self._exchanging() if s.peer and not s.stock})
@@ -293,12 +308,28 @@ class Heartbeats:
             problem=self._problem or self._connecting(),
             unreported=unreported,
             unreported_reason=reason,
-            reports=self._reports_view(),
+            reports=reports,
             owed=dict(self._owed),
             # the console is no member of the mesh's topology (``_spread``)
             far=() if console else self._far_out(now, min(sum(pending.values()), MAX_VAR_UINT)),
             gone={} if console else self._gone_out(now),
+            signed=self._own_statement(view, reports) if console else None,
         )
+
+    def _own_statement(
+        self, view: dict[str, dict[int, int]], reports: dict[str, Tally]
+    ) -> SignedConsole | None:
+        """The console only: what it says of itself, signed (``_signed``) again only when it moved."""
+        signer = self.config.console_signer
+        if signer is None:
+            return None
+        # (a copy: the report counts are the live ones, which rise in place)
+        counts = {d: {r: dict(c) for r, c in tally.items()} for d, tally in reports.items()}
+        content = {"console": view, "reports": counts, "unreported": self._unreported}
+        own = self.statements.own
+        if own is None or own[0] != content:
+            own = self.statements.own = (content, signer(content))
+        return own[1]
 
     def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:
         """``beat`` as ``session`` gets it: to the console only (the relay's link), with each linked
@@ -395,7 +426,7 @@ class Heartbeats:
 #: status shows (issue 18, status2): a peer's pending counts, linked peers, gone notes (news in them
 #: moves the far table's version) and relay summary moved it on every sale and link change elsewhere;
 #: a peer's owed counts move ``owed_version`` instead (issue 18, rounds: the election does not read them)
-_UNSAID = frozenset({"seq", "far", "held", "pending", "peers", "gone", "mesh", "owed"})
+_UNSAID = frozenset({"seq", "far", "held", "pending", "peers", "gone", "mesh", "owed", "signed"})
 #: a heartbeat's other fields, as a tuple: what a status and the election are computed from, whatever
 #: fields a later release adds (read in place: it made two copies of every beat received to compare)
 _said = attrgetter(*(f.name for f in fields(Heartbeat) if f.name not in _UNSAID))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from meshpos import __version__
+from meshpos.sync._signed import SignedConsole
 
 PROTOCOL_VERSION = 1  # in the hello and the mDNS advert (net.discovery): the one place it is set
 SOFTWARE = f"meshpos/{__version__}"  # in the hello: which release a peer runs
@@ -128,6 +129,8 @@ class Heartbeat:
     # optional, held1 peers only (sync/_held.py): attestations on their way to the authors, per node,
     # ledger document and client: the clock below which that node holds the client's structs committed
     held: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)
+    # optional, signed1 peers only (sync/_signed.py): the console's signed statement, passed on unchanged
+    signed: SignedConsole | None = None
 
 
 @dataclass(frozen=True, slots=True)

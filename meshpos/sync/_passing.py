@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc
@@ -27,13 +28,19 @@ from pycrdt import Doc
 from meshpos.model.documents import is_ledger
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.tally import UNKNOWN_REGISTER, Tally
-from meshpos.sync._bodies import MAX_JSON_DOCS, MAX_STATE_CLIENTS
+from meshpos.sync._bodies import MAX_JSON_DOCS, MAX_STATE_CLIENTS, decode_statement
 from meshpos.sync._claims import ClaimRefusals, bounded
 from meshpos.sync._config import REPORTED_DAYS, SyncConfig
 from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, HeldTable
 from meshpos.sync._messages import Heartbeat, Hello
 from meshpos.sync._presence import FarTable
 from meshpos.sync._session import Session
+from meshpos.sync._signed import (
+    SIGNED_FEATURE,
+    ConsoleSignatureRefused,
+    SignedConsole,
+    Statements,
+)
 from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
 from meshpos.sync._updates import held_clocks
 
@@ -51,6 +58,7 @@ class ConsoleSent:
         self.reports: dict[str, Tally] = {}
         #: what the state passed on was taken at (``PassingOn._with_console_passed_on``): nothing rose since
         self.at: tuple[object, ...] | None = None
+        self.signed: SignedConsole | None = None  # the console's statement last passed on
 
     def rose_console(self, now: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
         """The clocks of ``now`` above what was sent, kept as sent."""
@@ -132,16 +140,64 @@ class PassingOn:
 
         def set_console_reports(self, doc: str, reports: Tally) -> None: ...
 
+        def _tell_unreported(self, unreported: tuple[int, str]) -> None: ...
+
     # --- the console's state, as a peer passes it on (bounded: ``_claims``) -------------------------
 
-    def _learn_console(self, beat: Heartbeat) -> None:
-        """Keep what ``beat`` says the console holds and reports of the open documents, the highest
+    @cached_property
+    def statements(self) -> Statements:
+        """The console's signed statements this node took (``_signed``)."""
+        return Statements()
+
+    def _take_signed(self, node: str, signed: SignedConsole) -> None:
+        """Check the console's statement ``node`` passed on (once per distinct statement: the
+        venue CA, role console, not revoked, the signature; ``SyncConfig.console_check``) and take
+        what it says as :meth:`_learn_console` does; the latest goes on to every link
+        (:meth:`_with_signed`). A statement that fails the check raises
+        :class:`ConsoleSignatureRefused`: the session closes, nothing is taken."""
+        check = self.config.console_check
+        if check is None or self.statements.known(signed) is not None:
+            return  # (cannot check it: neither taken nor passed on; or taken already)
+        check(signed)
+        statement = decode_statement(signed.body)
+        if statement.venue != self.hello.venue:
+            raise ConsoleSignatureRefused(
+                f"console statement for venue {statement.venue!r:.80}, not {self.hello.venue!r}"
+            )
+        latest = self.statements.keep(signed, statement)
+        self._learn_console(node, statement.console, statement.reports)
+        if latest and self.config.console_signed:
+            self._tell_unreported(statement.unreported)
+
+    def _with_signed(self, beat: Heartbeat, session: Session) -> Heartbeat:
+        """``beat`` with the console's latest statement this node took, once per statement and link
+        (the same bytes as the console signed: a receiver checks them, ``_take_signed``)."""
+        latest = self.statements.latest
+        peer = session.peer
+        if (
+            latest is None
+            or peer is None
+            or peer.role == "console"
+            or session.stock
+            or SIGNED_FEATURE not in session.peer_features
+        ):
+            return beat
+        sent = self._console_sent.setdefault(peer.node, ConsoleSent())
+        if sent.signed is latest:
+            return beat
+        sent.signed = latest
+        return replace(beat, signed=latest)
+
+    def _learn_console(
+        self, node: str, console: dict[str, dict[int, int]], reports: dict[str, Tally]
+    ) -> None:
+        """Keep what ``node`` says the console holds and reports of the open documents, the highest
         of each, within the decoder's bounds per document (``_claims``): a client id this node
         holds, or a register it knows, may take the place of one it neither holds nor knows; other
         new ones past the bound are refused, so a device naming new ones in every beat grows
         nothing, and what this node passes on is never more than a heartbeat may carry."""
         refused = 0
-        for doc, sv in beat.console.items():
+        for doc, sv in console.items():
             held = self._docs.get(doc)
             if held is None:
                 continue  # a peer naming new days in every beat must not grow us
@@ -151,25 +207,25 @@ class PassingOn:
             if taken:
                 self.set_console_state(doc, taken)
         self.claim_refusals.refuse(
-            beat.node,
+            node,
             "console_clients_full",
             f"client ids in the console's state: {MAX_STATE_CLIENTS} kept per document already",
             refused,
         )
         refused = 0
         known = self.members | self._discovered
-        for doc, reports in beat.reports.items():
+        for doc, tally in reports.items():
             if doc not in self._docs:
                 continue  # (the next beat brings a day we open later)
             kept_reports = self._reports.setdefault(doc, {})
             taken_reports, n = bounded(
-                kept_reports, reports, MAX_JSON_DOCS, lambda r: r in known or r == UNKNOWN_REGISTER
+                kept_reports, tally, MAX_JSON_DOCS, lambda r: r in known or r == UNKNOWN_REGISTER
             )
             refused += n
             if taken_reports:
                 self.set_console_reports(doc, taken_reports)
         self.claim_refusals.refuse(
-            beat.node,
+            node,
             "console_registers_full",
             f"registers in the console's reports: {MAX_JSON_DOCS} kept per day already",
             refused,
@@ -247,6 +303,7 @@ class PassingOn:
         (``Heartbeats.set_console_state``, ``set_console_reports``), and the open documents name
         what is passed on; a node compared every client and count of every open day on every link,
         every beat (~16 % of the in-memory venue's CPU at 50 devices with a console)."""
+        beat = self._with_signed(beat, session)
         peer = session.peer
         if (
             peer is None

@@ -20,6 +20,7 @@ from meshpos.errors import ConfigError, MeshposError
 from meshpos.localapi import LocalApi
 from meshpos.model.roles import NODE_ROLES
 from meshpos.trust.authority import init_venue, load_venue
+from meshpos.trust.console_key import issue_console_key
 from meshpos.trust.enroll import enroll, serve_pairing
 from meshpos.trust.pairing import DEFAULT_TTL, PairingCode
 
@@ -32,6 +33,12 @@ def add_trust_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     init.add_argument("--name", required=True, help="the venue's name, e.g. 'Cafe Central'")
     init.add_argument("--venue-id", default=None, help="venue id (default: a new UUID)")
     init.set_defaults(func=_cmd_venue_init)
+    key = venue_sub.add_parser(
+        "console-key",
+        help="make (or replace) the console's signing key for a venue made before it had one",
+    )
+    key.add_argument("--dir", required=True, type=Path, help="the venue directory")
+    key.set_defaults(func=_cmd_console_key)
     _revoke_arguments(
         venue_sub.add_parser(
             "revoke", help="put a device on the venue's deny-list (= meshpos revoke)"
@@ -89,8 +96,19 @@ def _revoke_arguments(revoke: argparse.ArgumentParser) -> None:
 
 def _cmd_venue_init(args: argparse.Namespace) -> int:
     authority = init_venue(args.dir, args.name, args.venue_id)
+    issue_console_key(authority)  # the console signs what it says of itself (Security)
     print(
         f"created venue {authority.name!r} (venue id {authority.venue_id}) in {authority.directory}"
+    )
+    return 0
+
+
+def _cmd_console_key(args: argparse.Namespace) -> int:
+    authority = load_venue(args.dir)
+    cert = issue_console_key(authority)
+    print(
+        f"made the console's signing key of venue {authority.venue_id} ({cert}); restart the "
+        "console with --venue on this directory, then set console_signed = true on every device"
     )
     return 0
 

@@ -263,3 +263,37 @@ async def test_an_order_split_by_items_is_paid_on_two_registers_and_cooked_as_tw
     assert await b.eval("JSON.parse(sessionStorage.getItem('meshpos-user')).id") == CASHIER
     await b.screenshot(artifacts / "9-register-B-still-Anna.png")
     assert [p.errors for p in (a, b, kitchen)] == [[], [], []]
+
+
+async def test_a_tap_on_an_open_order_holds_when_another_device_changes_it_mid_tap(
+    nodes: list[Node], browser: Browser
+) -> None:
+    """A tap is a press and a release on one element: the open orders list redrawn between the two
+    (another register changed an open order: its total, a new bill) must not lose it. This is how
+    the split test once failed in CI: R2's list was redrawn with the split's new total while the
+    click's press and release were on their way, and the order never opened."""
+    _, r2, _ = nodes
+    b = await browser.new_page("register B (R2)")
+    await b.goto(f"{r2.api_url}/")
+    await log_in_and_open_shift(b, MANAGER)
+    order = await r2.open_order(MANAGER, table="7")
+    entry = q(f"#open-orders [data-order='{order.id}'] button")
+    shown = await b.wait(f"{entry}?.innerText", what="the order in the open orders list")
+    box = await b.eval(
+        f"(r => ({{x: r.left + r.width / 2, y: r.top + r.height / 2}}))({entry}.getBoundingClientRect())"
+    )
+    for kind in ("mouseMoved", "mousePressed"):
+        await b.send(
+            "Input.dispatchMouseEvent", {"type": kind, **box, "button": "left", "clickCount": 1}
+        )
+    await r2.add_line(MANAGER, order.id, "burger")  # as another register would, mid-tap
+    await b.wait(f"{entry}.innerText !== {json.dumps(shown)}", what="the list with the new total")
+    await b.send(
+        "Input.dispatchMouseEvent",
+        {"type": "mouseReleased", **box, "button": "left", "clickCount": 1},
+    )
+    await b.wait(
+        f"state.order?.id === '{order.id}' && state.order.lines.length === 1",
+        what="the tapped order on screen",
+    )
+    assert b.errors == []

@@ -1,0 +1,126 @@
+"""The console's word, signed: what it holds and reports, as it said it, passed on unchanged.
+
+docs/architecture.md (Security), docs/architecture.md (Relay and console). On the bounded topology
+every node learns what the console holds (its state vector per open document) and reports (its
+counts per day, register and kind) from any linked peer, so an enrolled device could tell a
+register the console holds everything, and the register would say "All data is synced".
+**Changed** (issue 18, signed): the console signs a *statement* of what it says of itself (venue, time, state, reports, what it cannot report) with a key
+whose certificate the venue CA issued for role ``console`` (``meshpos.trust.console_key``); the
+statement rides in the heartbeats' ``signed`` field (:data:`SIGNED_FEATURE`), and the relay and every
+node pass the same bytes on. A node checks it before it takes anything from it
+(``SyncConfig.console_check``, the venue CA, role, venue, deny-list and signature; once per distinct
+statement) and, when signing is on (``SyncConfig.console_signed``), takes the console's state and
+reports *only* from checked statements: the unsigned fields are ignored (an N−1 relay that passes none
+leaves registers "not synced": pessimistic). A statement that fails the check closes the session with
+:class:`ConsoleSignatureRefused` (bad input from a peer).
+
+Pure: the signature itself is the injected check's (``trust``); this module holds the wire shape, the
+statement's decoding and the error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from meshpos.errors import RemoteProtocolError
+from meshpos.model.tally import Tally
+
+#: a peer that announced this takes the heartbeat's ``signed`` field (the console's signed statement)
+SIGNED_FEATURE = "signed1"
+
+#: characters of a statement's body, its certificate (base64 DER) and signature (base64 DER ECDSA)
+MAX_BODY = 400_000
+MAX_CERT = 4_096
+MAX_SIG = 200
+_B64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+#: the statements whose decoding a node keeps (by their bytes): the console's latest few
+_KEPT = 8
+
+
+class ConsoleSignatureRefused(RemoteProtocolError):
+    """A peer passed on a console statement that is not the venue console's, or not as it signed it."""
+
+    code = "console_signature_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedConsole:
+    """A console statement as it travels: its JSON body (ASCII), the console's certificate (base64
+    DER) and the console's signature of the body (base64 DER ECDSA P-256 over SHA-256)."""
+
+    body: str
+    cert: str
+    sig: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleStatement:
+    """What a checked statement says (``body`` decoded)."""
+
+    venue: str
+    at: int  # milliseconds since the epoch, as the console signed it
+    console: dict[str, dict[int, int]]
+    reports: dict[str, Tally]
+    unreported: tuple[int, str]
+
+
+#: checks the certificate and the signature of a statement (``meshpos.trust.console_key``), raising
+#: ConsoleSignatureRefused saying why not
+ConsoleCheck = Callable[[SignedConsole], None]
+#: signs what the console says of itself (the body's fields less ``venue`` and ``at``, which it adds)
+ConsoleSigner = Callable[[dict[str, Any]], SignedConsole]
+
+
+def signed_body(signed: SignedConsole) -> dict[str, str]:
+    return {"b": signed.body, "c": signed.cert, "s": signed.sig}
+
+
+def decode_signed(raw: Any, what: str) -> SignedConsole:
+    """The ``signed`` field: ``{"b": body, "c": cert, "s": sig}``, bounded and well formed (checked
+    against the CA later, by the synchronizer)."""
+    if not isinstance(raw, dict) or raw.keys() != {"b", "c", "s"}:
+        raise RemoteProtocolError(f"{what}: field 'signed' must be an object with 'b', 'c', 's'")
+    body, cert, sig = raw["b"], raw["c"], raw["s"]
+    if not isinstance(body, str) or not 0 < len(body) <= MAX_BODY or not body.isascii():
+        raise RemoteProtocolError(f"{what}: field 'signed' has no usable body")
+    for value, bound, name in ((cert, MAX_CERT, "certificate"), (sig, MAX_SIG, "signature")):
+        if not isinstance(value, str) or len(value) > bound or not _B64.fullmatch(value):
+            raise RemoteProtocolError(f"{what}: field 'signed' has no usable {name}")
+    return SignedConsole(body, cert, sig)
+
+
+def unbase64(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConsoleSignatureRefused("console statement: not base64") from None
+
+
+class Statements:
+    """The statements a node took: the decoded few it keeps by their bytes (a statement is checked
+    and decoded once, however many peers pass it on), and the latest, which it passes on."""
+
+    def __init__(self) -> None:
+        self.decoded: dict[SignedConsole, ConsoleStatement] = {}
+        self.latest: SignedConsole | None = None
+        self.latest_at = -1
+        #: the console only: what it last signed, and the statement
+        self.own: tuple[dict[str, Any], SignedConsole] | None = None
+
+    def known(self, signed: SignedConsole) -> ConsoleStatement | None:
+        return self.decoded.get(signed)
+
+    def keep(self, signed: SignedConsole, statement: ConsoleStatement) -> bool:
+        """Keep ``statement``; True if it is the latest one (it then goes on to the links)."""
+        if len(self.decoded) >= _KEPT:
+            del self.decoded[next(iter(self.decoded))]
+        self.decoded[signed] = statement
+        if statement.at > self.latest_at:
+            self.latest, self.latest_at = signed, statement.at
+            return True
+        return False

@@ -1,0 +1,216 @@
+"""The console's signing key: issued by the venue CA for role ``console``, signing what it says of itself.
+
+docs/architecture.md (Security). ``meshpos venue init`` makes it beside the CA (``console.key``, mode
+0600, and ``console.pem``); ``meshpos venue console-key --dir DIR`` makes (or replaces) it for a venue
+made before. The console reads it where it reads the venue's token (``meshpos console --venue DIR``).
+Its certificate names role ``console``, which no device certificate may name (``certs.certificate_info``
+refuses it), and has no TLS key usage: it signs statements, nothing else.
+
+:class:`ConsoleSigning` signs a statement (``sync._signed``); :class:`ConsoleChecker` checks one on a
+node: the certificate is the venue CA's, for role console and this venue, valid now, not on the
+deny-list (``meshpos revoke console``), and the signature is over the body. Certificates are parsed
+and signatures verified once per distinct statement (cached by their bytes); the deny-list is asked
+every time.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from meshpos.sync import ConsoleSignatureRefused, SignedConsole, statement_body, unbase64
+from meshpos.trust._files import PRIVATE, locked, read_file, write_file
+from meshpos.trust.authority import CA_KEY, ISSUED, VenueAuthority, _read_registry, _write_registry
+from meshpos.trust.certs import (
+    BACKDATE,
+    ROLE_URI,
+    VENUE_URI,
+    certificate_pem,
+    issued_by,
+    load_certificate,
+    load_private_key,
+    new_private_key,
+    private_key_pem,
+)
+
+log = logging.getLogger("meshpos.trust")
+
+CONSOLE_KEY = "console.key"
+CONSOLE_CERT = "console.pem"
+CONSOLE_DEVICE = "console"  # its device id (CN, issued.json, the deny-list)
+CONSOLE_ROLE = "console"
+VALIDITY = datetime.timedelta(days=5 * 365)
+_DOMAIN = b"meshpos-console-statement-v1\n"
+_CHECKED = 16  # (certificate, signature, body) triples checked, kept
+
+
+def issue_console_key(authority: VenueAuthority) -> Path:
+    """Make the console's key and certificate in the venue directory (replacing any before: the old
+    certificate stays valid until revoked); the certificate's path."""
+    ca_key = load_private_key(
+        read_file(authority.directory / CA_KEY, "CA key"), str(authority.directory / CA_KEY)
+    )
+    ca = load_certificate(authority.ca_pem, "venue CA")
+    key = new_private_key()
+    now = datetime.datetime.now(datetime.UTC)
+    serial = x509.random_serial_number()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CONSOLE_DEVICE)]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.UniformResourceIdentifier(ROLE_URI + CONSOLE_ROLE),
+                    x509.UniformResourceIdentifier(VENUE_URI + authority.venue_id),
+                ]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory = authority.directory
+    with locked(directory):
+        registry = _read_registry(directory / ISSUED)
+        registry[CONSOLE_DEVICE] = {
+            "role": CONSOLE_ROLE,
+            "serial": f"{serial:x}",
+            "issued_at": now.isoformat(timespec="seconds"),
+        }
+        _write_registry(directory / ISSUED, registry)
+        (directory / CONSOLE_KEY).unlink(missing_ok=True)
+        write_file(directory / CONSOLE_KEY, private_key_pem(key), PRIVATE, exclusive=True)
+        write_file(directory / CONSOLE_CERT, certificate_pem(cert))
+    log.info("issued the console's signing key of venue %r (serial %x)", authority.venue_id, serial)
+    return directory / CONSOLE_CERT
+
+
+class ConsoleSigning:
+    """Signs what the console says of one venue (a ``sync`` ``ConsoleSigner``)."""
+
+    def __init__(self, venue_id: str, key_pem: str, cert_pem: str) -> None:
+        self.venue_id = venue_id
+        self._key = load_private_key(key_pem, "console key")
+        cert = load_certificate(cert_pem, "console certificate")
+        self._cert = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+    def __call__(self, content: dict[str, Any]) -> SignedConsole:
+        at = int(datetime.datetime.now(datetime.UTC).timestamp() * 1000)
+        body = statement_body({**content, "venue": self.venue_id, "at": at})
+        sig = self._key.sign(_DOMAIN + body.encode("ascii"), ec.ECDSA(hashes.SHA256()))
+        return SignedConsole(body, self._cert, base64.b64encode(sig).decode("ascii"))
+
+
+#: venue id -> the console's signing key of that venue, read from its directory with its token
+#: (``console.runner.register_venues``); the venue's hub signs with it (``console.hub``); a venue
+#: without one says nothing signed
+SIGNERS: dict[str, ConsoleSigning] = {}
+
+
+def load_console_signing(directory: Path, venue_id: str) -> ConsoleSigning | None:
+    """The console's signing key of the venue in ``directory``; None if it has none (made before it)."""
+    if not (directory / CONSOLE_KEY).exists():
+        return None
+    key = read_file(directory / CONSOLE_KEY, "console key")
+    cert = read_file(directory / CONSOLE_CERT, "console certificate")
+    return ConsoleSigning(venue_id, key, cert)
+
+
+class ConsoleChecker:
+    """Checks a console statement on a node of ``venue_id`` (a ``sync`` ``ConsoleCheck``)."""
+
+    def __init__(self, ca_pem: str, venue_id: str) -> None:
+        self._ca = load_certificate(ca_pem, "venue CA")
+        self.venue_id = venue_id
+        #: the node's deny-list (set once the node has one: ``Revocations.is_revoked``)
+        self.is_revoked: Callable[[str], bool] = lambda device: False
+        self._checked: dict[tuple[str, str, str], str] = {}  # statement -> its signer's device id
+        self.verified = 0  # signatures verified (each distinct statement once)
+
+    def __call__(self, signed: SignedConsole) -> None:
+        key = (signed.cert, signed.sig, signed.body)
+        device = self._checked.get(key)
+        if device is None:
+            device = self._verify(signed)
+            if len(self._checked) >= _CHECKED:
+                del self._checked[next(iter(self._checked))]
+            self._checked[key] = device
+        if self.is_revoked(device):
+            raise ConsoleSignatureRefused(
+                f"console statement signed by {device!r}, revoked (on the venue deny-list)"
+            )
+
+    def _verify(self, signed: SignedConsole) -> str:
+        try:
+            cert = x509.load_der_x509_certificate(unbase64(signed.cert))
+        except ValueError:
+            raise ConsoleSignatureRefused("console statement: certificate is not DER") from None
+        if not issued_by(cert, self._ca):
+            raise ConsoleSignatureRefused(
+                "console statement: certificate not issued by the venue CA"
+            )
+        now = datetime.datetime.now(datetime.UTC)
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise ConsoleSignatureRefused("console statement: certificate not valid now")
+        device = _console_of(cert, self.venue_id)
+        public = cert.public_key()
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            raise ConsoleSignatureRefused("console statement: certificate holds no EC key")
+        try:
+            public.verify(
+                unbase64(signed.sig),
+                _DOMAIN + signed.body.encode("ascii"),
+                ec.ECDSA(hashes.SHA256()),
+            )
+        except InvalidSignature:
+            raise ConsoleSignatureRefused(
+                "console statement: the signature does not match"
+            ) from None
+        self.verified += 1
+        return device
+
+
+def _console_of(cert: x509.Certificate, venue_id: str) -> str:
+    """The device id of a certificate for role console of ``venue_id``, or refused saying why."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except (x509.ExtensionNotFound, ValueError):
+        raise ConsoleSignatureRefused("console statement: certificate names no role") from None
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    if [u for u in uris if u.startswith(ROLE_URI)] != [ROLE_URI + CONSOLE_ROLE]:
+        raise ConsoleSignatureRefused("console statement: certificate is not for role console")
+    if [u for u in uris if u.startswith(VENUE_URI)] != [VENUE_URI + venue_id]:
+        raise ConsoleSignatureRefused("console statement: certificate is for another venue")
+    if len(cns) != 1 or not isinstance(cns[0].value, str):
+        raise ConsoleSignatureRefused("console statement: certificate names no device")
+    return cns[0].value

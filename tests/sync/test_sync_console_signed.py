@@ -1,0 +1,249 @@
+"""The console's state and reports, signed by the console and checked by every node (issue 18, signed:
+sync/_signed.py, trust/console_key.py). An enrolled device can no longer tell a register the console
+holds its writes: with signing on a register takes the console's word only as the console signed it,
+from whichever peer passes it on; a statement that fails the check closes that session with
+``ConsoleSignatureRefused``; each distinct statement is checked once."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from pycrdt import Map
+
+from meshpos.sync import (
+    ConsoleSignatureRefused,
+    PeerClosed,
+    SignedConsole,
+    SyncConfig,
+    SyncEvent,
+    Synchronizer,
+)
+from meshpos.sync._messages import Heartbeat
+from meshpos.sync._session import Session
+from meshpos.sync.memory import MemoryNetwork
+from meshpos.trust import init_venue
+from meshpos.trust.certs import new_private_key, private_key_pem
+from meshpos.trust.console_key import (
+    ConsoleChecker,
+    ConsoleSigning,
+    issue_console_key,
+    load_console_signing,
+)
+
+from .test_sync_topology import DOC
+
+VENUE_ID = "v"
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ConsoleSigning, ConsoleSigning]:
+    """(the venue CA, its console's signing key, a register's key signing as if it were the console)"""
+    directory = tmp_path_factory.mktemp("venue") / "venue"
+    authority = init_venue(directory, "Cafe", VENUE_ID)
+    issue_console_key(authority)
+    signing = load_console_signing(directory, VENUE_ID)
+    assert signing is not None
+    key = new_private_key()
+    from cryptography.hazmat.primitives import serialization
+
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    register = ConsoleSigning(
+        VENUE_ID, private_key_pem(key), authority.issue(public, "R9", "register")
+    )
+    return authority.ca_pem, signing, register
+
+
+def node(
+    name: str, role: str, ca: str | None, *, signed: bool = True, signer: object = None
+) -> Synchronizer:
+    check = ConsoleChecker(ca, VENUE_ID) if ca is not None else None
+    config = SyncConfig(
+        heartbeat_interval=0.1,
+        settle_heartbeats=0,
+        console_check=check,
+        console_signed=signed and check is not None,
+        console_signer=signer,  # type: ignore[arg-type]
+    )
+    sync = Synchronizer(
+        venue=VENUE_ID,
+        node_id=name,
+        role=role,
+        client_id={"console": 11, "R1": 12, "R2": 13}.get(name, 14),
+        config=config,
+    )
+    sync.open_doc(DOC)
+    return sync
+
+
+def sell(sync: Synchronizer) -> dict[int, int]:
+    doc = sync.docs[DOC]
+    with doc.transaction():
+        doc.get("sales", type=Map)["s1"] = "x"
+    return {sync.client_id: 1}
+
+
+def test_with_signing_on_a_register_takes_no_unsigned_word_of_the_console(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    ca, _, _ = keys
+    register = node("R2", "register", ca)
+    sold = sell(register)
+    assert register.pending(DOC) > 0
+    # an enrolled device claims the relay role and says the console holds and reports everything
+    lie = Heartbeat(
+        "R9", "register", 1, True, True, 5, {DOC: sold}, {}, reports={DOC: {"R2": {"receipts": 9}}}
+    )
+    register._on_heartbeat(lie)
+    assert register.console_state(DOC) == {}
+    assert register.console_reports(DOC) == {}
+    assert register.pending(DOC) > 0
+    # signing off (as before): the same lie is taken; this is what signing closes
+    plain = node("R3", "register", None)
+    plain._on_heartbeat(lie)
+    assert plain.console_state(DOC) == sold
+
+
+def test_the_console_s_signed_word_reaches_a_register_through_the_relay_checked_once(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    ca, signing, _ = keys
+    console = node("console", "console", None, signer=signing)
+    relay, register = node("R1", "register", ca), node("R2", "register", ca)
+    sold = sell(register)
+    console.docs[DOC].apply_update(register.docs[DOC].get_update())  # the console holds the sale
+    console.set_console_report(1, "ledger: one record corrupt")
+    beat = console._heartbeat()
+    assert beat.signed is not None
+    relay._on_heartbeat(beat)
+    assert relay.console_state(DOC) == sold
+    assert relay.console_report == (1, "ledger: one record corrupt")
+    # the relay passes the same bytes on (once per statement and link), the register checks them
+    session = Session(relay.hello, peer_features=frozenset({"signed1", "topology1"}))
+    session.peer = register.hello
+    passed = relay._with_signed(relay._heartbeat(), session)
+    assert passed.signed == beat.signed
+    assert relay._with_signed(relay._heartbeat(), session).signed is None  # sent already
+    register._on_heartbeat(passed)
+    assert register.console_state(DOC) == sold
+    assert register.pending(DOC) == 0
+    assert register.console_report == (1, "ledger: one record corrupt")
+    checker = register.config.console_check
+    assert isinstance(checker, ConsoleChecker)
+    for _ in range(5):
+        register._on_heartbeat(passed)
+    assert checker.verified == 1
+    # the console signs again only when what it says moved: its reports rising (in place) too
+    assert console._heartbeat().signed is beat.signed
+    console.set_console_reports(DOC, {"R2": {"receipts": 1}})
+    once = console._heartbeat().signed
+    assert once is not None
+    assert once is not beat.signed
+    console.set_console_reports(DOC, {"R2": {"receipts": 2}})
+    again = console._heartbeat().signed
+    assert again is not None
+    assert again is not once
+    register._on_heartbeat(replace(beat, signed=again))
+    assert register.console_reports(DOC) == {"R2": {"receipts": 2}}
+
+
+def _forged(signed: SignedConsole, **changes: object) -> SignedConsole:
+    body = json.loads(signed.body)
+    body.update(changes)
+    return replace(signed, body=json.dumps(body, separators=(",", ":"), sort_keys=True))
+
+
+@pytest.mark.parametrize("how", ["body", "signer", "garbage", "venue"])
+def test_a_statement_that_fails_the_check_is_refused_by_name_and_nothing_is_taken(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning], how: str
+) -> None:
+    ca, signing, register_key = keys
+    register = node("R2", "register", ca)
+    sold = sell(register)
+    genuine = signing({"console": {DOC: {}}, "reports": {}, "unreported": (0, "")})
+    if how == "body":  # the console's statement, its state changed on the way
+        signed = _forged(genuine, console={DOC: {str(c): k for c, k in sold.items()}})
+    elif how == "signer":  # a register's real key and certificate signing as the console
+        signed = register_key({"console": {DOC: sold}, "reports": {}, "unreported": (0, "")})
+    elif how == "garbage":
+        signed = replace(genuine, sig=base64.b64encode(b"not a signature").decode())
+    else:  # signed by the console of another venue: its CA is not ours
+        other = ConsoleSigning("w", *_other_console_key())
+        signed = other({"console": {DOC: sold}, "reports": {}, "unreported": (0, "")})
+    beat = Heartbeat("R9", "register", 1, True, True, 5, {}, {}, signed=signed)
+    with pytest.raises(ConsoleSignatureRefused):
+        register._on_heartbeat(beat)
+    assert register.console_state(DOC) == {}
+    assert register.pending(DOC) > 0
+
+
+_OTHER: list[tuple[str, str]] = []
+
+
+def _other_console_key() -> tuple[str, str]:
+    if not _OTHER:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            authority = init_venue(Path(tmp) / "w", "Other", "w")
+            issue_console_key(authority)
+            _OTHER.append(
+                (
+                    (Path(tmp) / "w" / "console.key").read_text(),
+                    (Path(tmp) / "w" / "console.pem").read_text(),
+                )
+            )
+    return _OTHER[0]
+
+
+def test_a_revoked_console_key_is_refused(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    ca, signing, _ = keys
+    register = node("R2", "register", ca)
+    checker = register.config.console_check
+    assert isinstance(checker, ConsoleChecker)
+    checker.is_revoked = lambda device: device == "console"
+    signed = signing({"console": {DOC: {}}, "reports": {}, "unreported": (0, "")})
+    with pytest.raises(ConsoleSignatureRefused, match="revoked"):
+        register._on_heartbeat(Heartbeat("R1", "register", 1, True, True, 5, {}, {}, signed=signed))
+
+
+def test_a_forged_statement_closes_the_session_in_the_mesh(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    """On the in-memory network: a device passing on a statement that fails the check has its link
+    closed as bad input, naming ``ConsoleSignatureRefused``; the honest nodes stay linked."""
+    ca, signing, _ = keys
+    statement = _forged(signing({"console": {DOC: {}}, "reports": {}, "unreported": (0, "")}))
+    statement = _forged(statement, console={DOC: {"99": 5}})
+
+    class Forger(Synchronizer):
+        def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:
+            return replace(super()._addressed(beat, session), signed=statement)
+
+    events: list[tuple[str, SyncEvent]] = []
+    net = MemoryNetwork(random.Random(3), listener=lambda n, e: events.append((n, e)))
+    for name in ("R1", "R2"):
+        net.add(node(name, "register", ca))
+    forger = Forger(
+        venue=VENUE_ID, node_id="R9", role="register", client_id=99, config=net.nodes["R1"].config
+    )
+    forger.open_doc(DOC)
+    net.add(forger)
+    net.advance(3.0, step=0.05)
+    refused = [
+        (n, e.node)
+        for n, e in events
+        if isinstance(e, PeerClosed) and isinstance(e.error, ConsoleSignatureRefused)
+    ]
+    assert {n for n, node_ in refused if node_ == "R9"} == {"R1", "R2"}
+    assert all(node_ == "R9" for _, node_ in refused)
+    for name in ("R1", "R2"):
+        assert net.nodes[name].console_state(DOC) == {}
