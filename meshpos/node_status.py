@@ -23,6 +23,7 @@ data does not flow; ``pending`` is then 0.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 from typing import Any
 
 from meshpos.model.tally import UNKNOWN_REGISTER, add, describe
@@ -187,15 +188,9 @@ def compute_status(
     pending = sum(venue.values()) + other_docs
     parts = []
     if own:
-        parts.append(
-            f"{describe(own)} of this {role} {_missing_at_console(sum(own.values()) == 1, colour)}"
-        )
+        parts.append(_owed_words(tuple(own.items()), True, role, colour))
     for device in sorted(d for d in by_device if d != node_id):
-        gap = by_device[device]
-        whose = "of an unknown register" if device == UNKNOWN_REGISTER else f"of {device}"
-        parts.append(
-            f"{describe(gap)} {whose} {_missing_at_console(sum(gap.values()) == 1, colour)}"
-        )
+        parts.append(_owed_words(tuple(by_device[device].items()), False, device, colour))
     if other_docs:
         parts.append(f"{OTHER_CHANGES} {_missing_at_console(False, colour)}")
     problems = {n: hb.problem for n, hb in presence.items() if hb.problem and n != node_id}
@@ -244,6 +239,21 @@ def compute_status(
         not_in_reports=unreported,
         not_in_reports_reason=unreported_reason,
     )
+
+
+@lru_cache(maxsize=4096)
+def _owed_words(counts: tuple[tuple[str, int], ...], own: bool, name: str, colour: str) -> str:
+    """What the message says of one device's owed counts: "2 receipts of R2 are not at the console
+    yet"; ``name``: the device, or this node's role when ``own``. **Changed** (issue 18, status):
+    remembered per counts, device and colour: a status says it of every device that owes
+    something, and after a receipt arrived only one device's counts moved (each was described and
+    worded again)."""
+    if own:
+        whose = f"of this {name}"
+    else:
+        whose = "of an unknown register" if name == UNKNOWN_REGISTER else f"of {name}"
+    one = sum(n for _, n in counts) == 1
+    return f"{describe(dict(counts))} {whose} {_missing_at_console(one, colour)}"
 
 
 def _missing_at_console(one: bool, colour: str) -> str:

@@ -52,3 +52,17 @@ def test_own_and_other_records_are_named_and_counted() -> None:
     assert on_way.message == (
         "1 shift opening or closing of this register is on its way to the console"
     )
+
+
+def test_the_same_counts_are_worded_by_the_colour() -> None:
+    """(issue 18, status) the words are remembered per counts, device and colour."""
+    owed = {"R1": {"receipts": 2}, "R3": {"receipts": 2}}
+    assert status(owed, uplink=False).message == (
+        "2 receipts of this register are not at the console yet; "
+        "2 receipts of R3 are not at the console yet"
+    )
+    assert status(owed).message == (
+        "2 receipts of this register are on their way to the console; "
+        "2 receipts of R3 are on their way to the console"
+    )
+    assert status(owed, uplink=False).message.endswith("R3 are not at the console yet")

@@ -63,8 +63,10 @@ def describe(counts: Mapping[str, int]) -> str:
     """``{"receipts": 2, "payments": 1}`` as "2 receipts and 1 payment".
 
     Remembered per counts (status2: a status says it for every device that owes something, and
-    mostly the same counts as the last status)."""
-    return _describe(tuple(sorted((kind, n) for kind, n in counts.items() if n > 0)))
+    mostly the same counts as the last status), keyed on the counts as given (issue 18, status:
+    sorting and filtering them cost more than the words; the words follow :data:`KINDS`' order and
+    leave out kinds with none, so an order or a zero makes only another key)."""
+    return _describe(tuple(counts.items()))
 
 
 @lru_cache(maxsize=1024)
@@ -120,6 +122,12 @@ class LedgerTally:
         self._counts: dict[str, dict[str, int]] = {}
         # moves whenever the counts may have (issue 18, rounds2: what is computed from them is kept)
         self.version = 0
+        # (issue 18, status) registers whose counts moved since :meth:`take_moved`, and how many
+        # times the day was counted afresh (every register may have moved then): what reads the
+        # counts after each change reads only the registers a change moved
+        self._moved: set[str] = set()
+        self.recounts = 0
+        self.receipts = 0  # receipts counted, of every register
         # kind -> record key -> register counted (one dict per kind and one string per register, not a
         # tuple and a string per record: a day holds four records a sale)
         self._registers: dict[str, dict[str, str]] = {}
@@ -176,13 +184,25 @@ class LedgerTally:
         self._counts.clear()
         self._registers.clear()
         self._sale_moves.clear()
+        self.receipts = 0
         self._count_all()
         self.version += 1
+        self.recounts += 1
         return self.counts() != before
 
     def counts(self) -> Tally:
         """A copy: register -> kind -> count."""
         return {reg: dict(kinds) for reg, kinds in self._counts.items() if kinds}
+
+    def register_counts(self, register: str) -> dict[str, int]:
+        """A copy: kind -> count, of one register."""
+        return dict(self._counts.get(register, {}))
+
+    def take_moved(self) -> set[str]:
+        """The registers whose counts moved since the last call (a recount moves ``recounts``
+        instead: every register may have moved)."""
+        moved, self._moved = self._moved, set()
+        return moved
 
     # --- counting ---------------------------------------------------------------------------------
 
@@ -196,6 +216,9 @@ class LedgerTally:
         reg = register if isinstance(register, str) and register else UNKNOWN_REGISTER
         seen[key] = reg = sys.intern(reg)
         self.version += 1
+        self._moved.add(reg)
+        if kind == "receipts":
+            self.receipts += 1
         kinds = self._counts.setdefault(reg, {})
         kinds[kind] = kinds.get(kind, 0) + 1
         if moves:
@@ -209,6 +232,9 @@ class LedgerTally:
         if reg is None:
             return
         self.version += 1
+        self._moved.add(reg)
+        if kind == "receipts":
+            self.receipts -= 1
         kinds = self._counts[reg]
         moves = self._sale_moves.pop(key, 0) if kind == "receipts" else 0
         for counted, n in ((kind, 1), (_STOCK, moves)):

@@ -32,22 +32,14 @@ from meshpos.model.documents import (
     kitchen_name,
     ledger_name,
 )
-from meshpos.model.records import RECEIPTS
-from meshpos.model.tally import (
-    RECOUNT_WHEN_QUIET,
-    LedgerTally,
-    Tally,
-    add,
-    covers,
-    missing_by_register,
-)
+from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally, Tally, covers
 from meshpos.node_status import Durability, NodeStatus, compute_status, indicator
+from meshpos.register.owed_counts import OwedCounts
 from meshpos.relay.service import RelayService
 from meshpos.sync import DocumentChanged, Heartbeat, PeerClosed, PeerJoined, PeerLive
 from meshpos.sync._updates import held_clocks
 
 log = logging.getLogger("meshpos.node")
-_RECEIPT_KIND = next(spec.tally.kind for spec in (RECEIPTS,) if spec.tally is not None)
 
 
 class StatusService:
@@ -94,16 +86,11 @@ class StatusService:
         # last read, with what it was read at (``_pending_by_document``)
         self._doc_changes: Counter[str] = Counter()
         self._pending: dict[str, tuple[tuple[object, ...], int]] = {}
-        # (issue 18, rounds2) per open ledger day, what the console lacks per register and its
-        # receipts, with what they were computed from (``_day``); the presence view while a
-        # publish_indicator runs (``_presence``: built once, not once per reader)
-        self._days: dict[str, tuple[tuple[object, ...], Tally, int]] = {}
+        # (issue 18, rounds2) the presence view while a publish_indicator runs (``_presence``:
+        # built once, not once per reader); (status) per open ledger day, what the console lacks
+        # per register, and per device the owed counts, each kept on what it is computed from
         self._view: dict[str, Heartbeat] | None = None
-        # the owed counts last summed, with the days' gaps and peers' told counts they came from
-        self._counted: (
-            tuple[tuple[Tally, ...], tuple[object, ...], dict[str, dict[str, int]]] | None
-        )
-        self._counted = None
+        self._counts = OwedCounts()
         self._in_round = False
         engine.subscribe(
             self._on_event,
@@ -184,7 +171,7 @@ class StatusService:
                 return  # the sale has spread no further: nothing else can have moved
         self._shown_for, self._shown_at = inputs, now
         try:
-            status = self.status()
+            status = self._status(shown_only=True)
             shown = indicator(status)
         except MeshposError as exc:  # the ticker must go on; the status API shows the same error
             if self._shown != {}:
@@ -243,6 +230,14 @@ class StatusService:
     def status(self) -> NodeStatus:
         """Each of its parts computed once: the presence view (built afresh on every read), the owed
         counts and the latest sale's durability (status2: each was computed 2-3 times a status)."""
+        return self._status(shown_only=False)
+
+    def _status(self, *, shown_only: bool) -> NodeStatus:
+        """``shown_only``: a status only the indicator is read of. **Changed** (issue 18, status):
+        while records are owed the indicator shows no document's pending count (they count only when
+        nothing is owed: "changes to open orders..."), so none is read for it (each read asks pycrdt
+        for the document's state, ~2 documents after each received receipt), nor the counters and
+        refusals (not in it). The status a caller asks for has them all, as before."""
         venue, sync = self._venue, self._engine.sync
         presence = self._presence()
         owed = self._owed_now(presence)
@@ -254,15 +249,15 @@ class StatusService:
             peers={self._peers[k]: k in self._live for k in self._peers},
             uplink=self._relay.uplink,
             upload=self._relay.upload_progress(),
-            refusals=self._refusals(),
-            counters=dict(self._counters),
+            refusals={} if shown_only else self._refusals(),
+            counters={} if shown_only else dict(self._counters),
             receipts=self._receipts(),
             corrupt_records=venue.corrupt_count(),
             uptime_s=time.monotonic() - self._started_at,
             owed_by_device=owed,
             latest_sale=self._durability(latest[0], presence) if latest is not None else None,
             presence=presence,
-            pending_by_document=self._pending_by_document(),
+            pending_by_document={} if shown_only and owed else self._pending_by_document(),
         )
         if venue.numbering.known:
             return status
@@ -279,7 +274,7 @@ class StatusService:
         fresh = sync.has_events
         counts: dict[str, int] = {}
         for name, doc in sync.docs.items():
-            at = (id(doc), self._doc_changes[name], sorted(sync.console_state(name).items()))
+            at = (id(doc), self._doc_changes[name], sync.console_state(name))  # (a copy)
             known = self._pending.get(name)
             if fresh or known is None or known[0] != at:
                 known = self._pending[name] = (at, sync.pending(name))
@@ -289,7 +284,7 @@ class StatusService:
     def _receipts(self) -> int:
         """Receipts of the open days, from their tallies (kept as changes arrive): a map's length is a
         walk of all its entries in yrs, and the status is computed on every change."""
-        return sum(self._day(name)[1] for name in self._engine.sync.docs if is_ledger(name))
+        return sum(self._tally(n).receipts for n in self._engine.sync.docs if is_ledger(n))
 
     def durability(self, receipt_id: str) -> Durability:
         """On how many devices ``receipt_id`` is committed, and whether the console holds it."""
@@ -346,32 +341,15 @@ class StatusService:
     def _count_owed(self, presence: dict[str, Heartbeat]) -> dict[str, dict[str, int]]:
         """**Changed** (issue 18, rounds2): summed again only when a day's counts (``_day``, kept
         objects) or a peer's told counts moved; the inputs move for much else (another document, the
-        console's state, a peer's beat saying what this node counts already)."""
+        console's state, a peer's beat saying what this node counts already). (status) Only the
+        devices whose gaps or told counts moved (``OwedCounts``)."""
         days = tuple(self._missing(name) for name in self._engine.sync.docs if is_ledger(name))
-        told = tuple(
-            (node, beat.owed)
+        told = {
+            node: beat.owed
             for node, beat in presence.items()
             if beat.owed and node != self._node_id and beat.role != "console"
-        )
-        known = self._counted
-        if (
-            known is not None
-            and len(known[0]) == len(days)
-            and all(a is b for a, b in zip(known[0], days, strict=True))
-            and known[1] == told
-        ):
-            return known[2]
-        owed: dict[str, dict[str, int]] = {}
-        for gaps in days:
-            for device, gap in gaps.items():
-                add(owed.setdefault(device, {}), gap)
-        for node, counts in told:
-            mine = owed.setdefault(node, {})
-            for kind, n in counts.items():
-                mine[kind] = max(mine.get(kind, 0), n)
-        result = {device: gap for device, gap in owed.items() if gap}
-        self._counted = (days, told, result)
-        return result
+        }
+        return self._counts.count(days, told)
 
     def _tally(self, name: str) -> LedgerTally:
         """The tally of open ledger day ``name``, up to date (counted afresh once it is quiet, if it took
@@ -397,27 +375,11 @@ class StatusService:
         return tally
 
     def _missing(self, name: str) -> Tally:
-        """Per register, what of open ledger day ``name`` the console's reports lack."""
-        return self._day(name)[0]
-
-    def _day(self, name: str) -> tuple[Tally, int]:
-        """Of open ledger day ``name``: per register, what the console's reports lack (read only),
-        and its receipts. **Changed** (issue 18, rounds2): computed again only when its tally's
-        counts moved (``LedgerTally.version``) or what the console reports may have
-        (``set_console_reports`` moves ``status_version``): every status and every owed count
-        computed them for every open day, most often from the same counts (a peer's owed counts
-        or another document moved)."""
-        tally = self._tally(name)
-        at = (tally, tally.version, self._engine.sync.status_version)
-        known = self._days.get(name)
-        if known is None or known[0] != at:
-            counts = tally.counts()
-            known = self._days[name] = (
-                at,
-                missing_by_register(counts, self._engine.sync.console_reports(name)),
-                sum(kinds.get(_RECEIPT_KIND, 0) for kinds in counts.values()),
-            )
-        return known[1], known[2]
+        """Per register, what of open ledger day ``name`` the console's reports lack (read only).
+        **Changed** (issue 18, rounds2): computed again only when its tally's counts moved or what
+        the console reports may have; (status) and then only for the registers the tally says
+        moved or whose reported counts differ, all of them after a recount (``OwedCounts.day``)."""
+        return self._counts.day(name, self._tally(name), self._engine.sync.console_reports(name))
 
     def _presence(self) -> dict[str, Heartbeat]:
         """``sync.presence`` (a view built on every read), built once while a publish_indicator runs
@@ -447,7 +409,7 @@ class StatusService:
         self._changed_at.pop(name, None)
         self._unsure.discard(name)
         self._pending.pop(name, None)
-        self._days.pop(name, None)
+        self._counts.forget(name)
 
     async def clear_cache(self) -> list[str]:
         """Drop the console-authored documents and pull them again from the mesh (and so the console).

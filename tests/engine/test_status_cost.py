@@ -9,21 +9,15 @@ from typing import Any
 
 import pytest
 
-from meshpos.model.sample import CASHIER
-from meshpos.node_adapters import make_node
 from meshpos.sync import Synchronizer
-from tests.web.kit import make_configs
+from tests.engine.status_kit import sell, shift_open
 
 
 async def test_a_status_builds_the_presence_view_and_the_durability_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (config,) = make_configs(tmp_path, [("R1", "register")])
-    async with make_node(config, discovery=False) as node:
-        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
-        order = await node.write(lambda venue, at: venue.open_order(CASHIER, at))
-        await node.write(lambda v, at, o=order.id: v.add_line(CASHIER, o, "burger", 1, at))
-        await node.write(lambda v, at, o=order.id: v.pay(CASHIER, o, "card", at))
+    async with shift_open(tmp_path) as node:
+        await sell(node)
         built: list[str] = []
         presence, held_by = Synchronizer.presence, Synchronizer.held_by
 

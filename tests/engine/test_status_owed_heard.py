@@ -12,27 +12,18 @@ from typing import Any
 
 import pytest
 
-from meshpos.model.sample import CASHIER
-from meshpos.node_adapters import make_node
 from meshpos.register import status as status_module
-from meshpos.sync import Heartbeat, Synchronizer
-from tests.web.kit import make_configs
+from meshpos.sync import Heartbeat
+from tests.engine.status_kit import hear, shift_open
 
 
 async def test_a_peers_owed_counts_move_the_indicator_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (config,) = make_configs(tmp_path, [("R1", "register")])
-    async with make_node(config, discovery=False) as node:
-        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
+    async with shift_open(tmp_path) as node:
         beat = Heartbeat(node="R2", role="register", priority=0, uplink=False, relay=False, seq=1)
         heard = {"R2": replace(beat, owed={"receipts": 2})}
-        presence = Synchronizer.presence
-
-        def with_r2(self: Synchronizer) -> Any:
-            return {**presence.fget(self), **heard}  # type: ignore[attr-defined]
-
-        monkeypatch.setattr(Synchronizer, "presence", property(with_r2))
+        hear(monkeypatch, heard)
         computed: list[int] = []
         compute = status_module.compute_status
 

@@ -71,13 +71,13 @@ async def test_a_quiet_day_whose_changes_came_in_order_moves_no_input_of_the_ind
         service = node._run().status
         name = ledger_name(node.business_date(node.now_ms()))
         computed: list[object] = []
-        real = status_module.StatusService.status
+        real = status_module.StatusService._status
 
-        def counted(self: status_module.StatusService) -> object:
+        def counted(self: status_module.StatusService, **kw: Any) -> object:
             computed.append(self)
-            return real(self)
+            return real(self, **kw)
 
-        monkeypatch.setattr(status_module.StatusService, "status", counted)
+        monkeypatch.setattr(status_module.StatusService, "_status", counted)
         service.publish_indicator()
         computed.clear()
         service._on_event(DocumentChanged(name, b"", "peer"))  # a peer's update, in order

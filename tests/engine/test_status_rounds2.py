@@ -8,91 +8,87 @@ invalidation: a sale moves the day's counts, the console's reports move them bac
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from meshpos.model.sample import CASHIER
-from meshpos.node_adapters import make_node
-from meshpos.register import status as status_module
+from meshpos.register import owed_counts
 from meshpos.sync import Synchronizer
-from tests.web.kit import make_configs
+from tests.engine.status_kit import sell, shift_open
 
 
-async def _sell(node: Any) -> None:
-    order = await node.write(lambda venue, at: venue.open_order(CASHIER, at))
-    await node.write(lambda v, at, o=order.id: v.add_line(CASHIER, o, "burger", 1, at))
-    await node.write(lambda v, at, o=order.id: v.pay(CASHIER, o, "card", at))
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Any]:
+    """R1 alone, a shift open and one sale made."""
+    async with shift_open(tmp_path) as node:
+        await sell(node)
+        yield node
 
 
 async def test_a_publish_indicator_builds_the_presence_view_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    node: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (config,) = make_configs(tmp_path, [("R1", "register")])
-    async with make_node(config, discovery=False) as node:
-        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
-        await _sell(node)
-        built: list[int] = []
-        presence = Synchronizer.presence
+    built: list[int] = []
+    presence = Synchronizer.presence
 
-        def counted(self: Synchronizer) -> Any:
-            built.append(1)
-            return presence.fget(self)  # type: ignore[attr-defined]
+    def counted(self: Synchronizer) -> Any:
+        built.append(1)
+        return presence.fget(self)  # type: ignore[attr-defined]
 
-        monkeypatch.setattr(Synchronizer, "presence", property(counted))
-        service = node._run().status
-        service._generation += 1  # something moved: the owed counts and the status are computed
-        service.publish_indicator()
-        assert len(built) == 1  # fails before: 2 (the owed counts', then the status's)
-        service._generation += 1
-        node.status()  # outside a publish_indicator the view is read afresh, as before
-        assert len(built) == 2
+    monkeypatch.setattr(Synchronizer, "presence", property(counted))
+    service = node._run().status
+    service._generation += 1  # something moved: the owed counts and the status are computed
+    service.publish_indicator()
+    assert len(built) == 1  # fails before: 2 (the owed counts', then the status's)
+    service._generation += 1
+    node.status()  # outside a publish_indicator the view is read afresh, as before
+    assert len(built) == 2
 
 
 async def test_a_days_owed_counts_are_computed_again_only_when_its_counts_or_reports_move(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    node: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (config,) = make_configs(tmp_path, [("R1", "register")])
-    async with make_node(config, discovery=False) as node:
-        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
-        await _sell(node)
-        computed: list[int] = []
-        summed: list[int] = []
-        missing, add = status_module.missing_by_register, status_module.add
+    computed: list[int] = []
+    summed: list[int] = []
+    missing, add = owed_counts.missing_by_register, owed_counts.add
 
-        def counted(*args: Any) -> Any:
-            computed.append(1)
-            return missing(*args)
+    def counted(*args: Any) -> Any:
+        computed.append(1)
+        return missing(*args)
 
-        def counted_add(*args: Any) -> Any:
-            summed.append(1)
-            return add(*args)
+    def counted_add(*args: Any) -> Any:
+        summed.append(1)
+        return add(*args)
 
-        monkeypatch.setattr(status_module, "missing_by_register", counted)
-        monkeypatch.setattr(status_module, "add", counted_add)
-        service, sync = node._run().status, node._run().engine.sync
-        service.publish_indicator()
-        owed = service.owed()["R1"]
-        assert owed["receipts"] == 1
-        computed.clear()
-        summed.clear()
-        service._generation += 1  # another document moved, or a peer's owed counts
-        sync._owed_heard += 1
-        service.publish_indicator()
-        assert service.owed()["R1"] == owed
-        assert computed == []  # fails before: counted again from the same counts
-        assert summed == []  # fails before: the days' gaps summed again
+    monkeypatch.setattr(owed_counts, "missing_by_register", counted)
+    monkeypatch.setattr(owed_counts, "add", counted_add)
+    service, sync = node._run().status, node._run().engine.sync
+    service.publish_indicator()
+    owed = service.owed()["R1"]
+    assert owed["receipts"] == 1
+    computed.clear()
+    summed.clear()
+    service._generation += 1  # another document moved, or a peer's owed counts
+    sync._owed_heard += 1
+    service.publish_indicator()
+    assert service.owed()["R1"] == owed
+    assert computed == []  # fails before: counted again from the same counts
+    assert summed == []  # fails before: the days' gaps summed again
+    sync._say()  # (issue 18, status) a peer said something new, the console's reports did not
+    service.publish_indicator()
+    assert computed == []  # fails before (status_version keyed the reports): every gap again
 
-        await _sell(node)  # the day's counts move: counted again, shown at once
-        service.publish_indicator()
-        assert computed
-        assert service.owed()["R1"]["receipts"] == 2
-        assert service._shown is not None
-        assert "2 receipts" in service._shown["message"]
+    await sell(node)  # the day's counts move: counted again, shown at once
+    service.publish_indicator()
+    assert computed
+    assert service.owed()["R1"]["receipts"] == 2
+    assert service._shown is not None
+    assert "2 receipts" in service._shown["message"]
 
-        ledger = next(name for name in sync.docs if name.startswith("ledger/"))
-        sync.set_console_reports(ledger, {"R1": {"receipts": 2}})  # the console reports them
-        service.publish_indicator()
-        assert "receipts" not in service.owed().get("R1", {})
-        assert "receipts" not in service._shown["message"]
+    ledger = next(name for name in sync.docs if name.startswith("ledger/"))
+    sync.set_console_reports(ledger, {"R1": {"receipts": 2}})  # the console reports them
+    service.publish_indicator()
+    assert "receipts" not in service.owed().get("R1", {})
+    assert "receipts" not in service._shown["message"]

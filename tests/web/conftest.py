@@ -1,13 +1,15 @@
-"""Fixtures for the web tests: linked real nodes, a headless Chromium, and a folder for screenshots."""
+"""Fixtures for the web tests: linked real nodes, a headless Chromium, and a folder for screenshots; a
+failed test's folder also gets the nodes' log (nodes.log: every meshpos record of the test, DEBUG up)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,15 +42,71 @@ async def running(configs: list[Config]) -> AsyncIterator[list[Node]]:
         yield nodes
 
 
-@pytest.fixture
-def artifacts(request: pytest.FixtureRequest) -> Path:
-    """Where screenshots go: $MESHPOS_ARTIFACTS (CI keeps it) or the system's temp folder."""
+def artifact_folder(item: pytest.Item) -> Path:
+    """A test's folder under $MESHPOS_ARTIFACTS (CI keeps it) or the system's temp folder."""
     root = Path(
         os.environ.get("MESHPOS_ARTIFACTS") or Path(tempfile.gettempdir()) / "meshpos-artifacts"
     )
-    folder = root / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    folder = root / re.sub(r"[^A-Za-z0-9_.-]+", "_", item.name)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """Where screenshots go."""
+    return artifact_folder(request.node)
+
+
+FAILED = pytest.StashKey[bool]()
+NODE_LOG = "nodes.log"
+LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed:
+        item.stash[FAILED] = True
+
+
+class Kept(logging.Handler):
+    """The records of one test, formatted, in memory until the test is over."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter(LOG_FORMAT, "%H:%M:%S"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@contextlib.contextmanager
+def kept_logs(logger: logging.Logger) -> Iterator[Kept]:
+    """Every record of ``logger`` (DEBUG up) while inside: the nodes run in this process and log here."""
+    handler, level = Kept(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def node_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A failed test's artifact folder gets the nodes' log beside its screenshots: what each node did
+    and when (links, rounds, refusals) is what a failure that showed once in CI needs."""
+    with kept_logs(logging.getLogger("meshpos")) as kept:
+        yield
+    # teardown runs before the teardown report: a failure in the test's call (or set-up) is known here
+    if request.node.stash.get(FAILED, False):
+        (artifact_folder(request.node) / NODE_LOG).write_text("\n".join(kept.lines) + "\n")
 
 
 async def keep_last_view(chromium: Browser, artifacts: Path) -> None:

@@ -13,13 +13,46 @@
   const money = (minor) => (minor == null ? "" : shell.money(minor));
   const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
   const td = (text, num) => shell.element("td", text == null ? "" : String(text), num ? { class: "num" } : {});
-  function fill(tableId, items, make, decorate) {
-    $(tableId).querySelector("tbody").replaceChildren(...items.map((item) => {
+  // A table's rows. Rows one can click (a receipt, a product: `key` given) are kept by key and their cells'
+  // text set in place: the shell shows the tab again every two seconds, and a row rebuilt between a click's
+  // press and release loses the click (it needs both on one element). Gone rows leave first, so a kept
+  // row moves only when the order changes (a moved element loses its press too).
+  function fill(tableId, items, make, decorate, key) {
+    const body = $(tableId).querySelector("tbody");
+    const row = (item) => {
       const tr = document.createElement("tr");
       tr.append(...make(item));
       if (decorate) decorate(tr, item);
       return tr;
-    }));
+    };
+    if (!key) return body.replaceChildren(...items.map(row));
+    const keys = items.map((item) => String(key(item)));
+    const wanted = new Set(keys);
+    const kept = new Map();
+    for (const tr of [...body.children]) {
+      if (wanted.has(tr.dataset.key) && !kept.has(tr.dataset.key)) kept.set(tr.dataset.key, tr);
+      else tr.remove();
+    }
+    let at = body.firstElementChild;
+    items.forEach((item, i) => {
+      let tr = kept.get(keys[i]);
+      kept.delete(keys[i]);
+      if (tr) {
+        const cells = make(item);
+        if (tr.children.length !== cells.length) tr.replaceChildren(...cells);
+        else cells.forEach((cell, j) => {
+          const old = tr.children[j];
+          if (old.textContent !== cell.textContent) old.textContent = cell.textContent;
+          if (old.className !== cell.className) old.className = cell.className;
+        });
+        if (decorate) decorate(tr, item);
+      } else {
+        tr = row(item);
+        tr.dataset.key = keys[i];
+      }
+      if (tr === at) at = at.nextElementSibling;
+      else body.insertBefore(tr, at);
+    });
   }
   function isoDay(date) {
     return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
@@ -52,7 +85,7 @@
     fill("receipts", found.items, (r) => [td(r.number), td(r.business_date), td(when(r.issued_at_ms)),
       td(r.register), td(r.cashier), td(r.table || r.tab), td(money(r.total), true),
       td(r.refunded ? money(r.refunded) : "", true)],
-    (tr, r) => { tr.dataset.receipt = r.id; tr.className = "pick"; tr.onclick = () => openReceipt(r.id); });
+    (tr, r) => { tr.dataset.receipt = r.id; tr.className = "pick"; tr.onclick = () => openReceipt(r.id); }, (r) => r.id);
     const last = Math.min(found.offset + found.items.length, found.total);
     $("receipts-page").textContent = found.total ? `${found.offset + 1}–${last} of ${found.total}` : "no receipts";
     $("receipts-prev").disabled = found.offset === 0;
@@ -129,7 +162,8 @@
   async function showStock() {
     const stock = await call(`${base()}/stock`);
     fill("stock", stock, (s) => [td(s.name), td(s.category), td(s.on_hand, true)],
-      (tr, s) => { tr.dataset.product = s.product_id; tr.className = "pick"; tr.onclick = () => { state.product = s.product_id; showMoves(); }; });
+      (tr, s) => { tr.dataset.product = s.product_id; tr.className = "pick"; tr.onclick = () => { state.product = s.product_id; showMoves(); }; },
+      (s) => s.product_id);
     const select = $("stock-product");
     if (select.options.length !== stock.length) {
       select.replaceChildren(...stock.map((s) => shell.element("option", s.name, { value: s.product_id })));

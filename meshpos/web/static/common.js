@@ -95,14 +95,24 @@ const Mesh = (() => {
   // A live list redrawn in place: the element of an item that stays (same key) is kept and updated,
   // never replaced, so a tap whose press and release straddle a redraw still clicks (a list of other
   // registers' orders changes whenever they sell). `make(item)` builds an item's element,
-  // `update(el, item)` brings it up to date; elements are moved only when the order changes.
+  // `update(el, item)` brings it up to date. Gone items leave first, so that a kept element is moved
+  // only when the order changes: Chromium drops a press on an element that was moved (re-inserted) as
+  // on one replaced, and a replaced item's old element left in place would move every element after it.
   function keyed(list, items, key, make, update) {
     const old = new Map([...list.children].map((el) => [el.dataset.key, el]));
+    const keys = items.map((item) => String(key(item)));
+    const wanted = new Set(keys);
+    for (const [k, el] of old) {
+      if (!wanted.has(k)) {
+        el.remove();
+        old.delete(k);
+      }
+    }
     let at = list.firstElementChild;
-    for (const item of items) {
-      const k = String(key(item));
+    items.forEach((item, i) => {
+      const k = keys[i];
       let el = old.get(k);
-      old.delete(k);
+      old.delete(k); // a key twice: the second gets an element of its own
       if (!el) {
         el = make(item);
         el.dataset.key = k;
@@ -110,8 +120,7 @@ const Mesh = (() => {
       update(el, item);
       if (el === at) at = at.nextElementSibling;
       else list.insertBefore(el, at);
-    }
-    for (const gone of old.values()) gone.remove();
+    });
   }
 
   let noticeTimer = 0;

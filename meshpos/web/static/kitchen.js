@@ -87,27 +87,36 @@ function renderTickets() {
 
 function drawTickets(tickets) {
   $("#no-tickets").hidden = tickets.length > 0;
-  // a voided order (or line) is struck through; its one button clears it off the board (to served)
-  $("#tickets").replaceChildren(...tickets.map((t) => h("article", {
-    class: `ticket ${t.state}${t.void ? " void" : ""}`, "data-ticket": t.id, "data-state": t.state,
-    "data-void": String(t.void), "data-created": t.created_at_ms,
-  },
-  h("header", {},
-    h("strong", { class: "label" }, t.label),
-    h("span", { class: "age" }, age(t.age_ms)),
-    h("span", { class: "state" }, t.void ? "void" : t.state)),
-  h("ul", {}, ...t.items.map((item) => h("li", {
+  // in place (Mesh.keyed): a cook's tap on one ticket holds while other tickets change (another screen
+  // bumps, a register sends or voids); a void is struck through, its one button clears it (to served)
+  Mesh.keyed($("#tickets"), tickets, (t) => t.id, (t) => h("article", { "data-ticket": t.id },
+    h("header", {}, h("strong", { class: "label" }), h("span", { class: "age" }), h("span", { class: "state" })),
+    h("ul", {}), h("footer", {})), updateTicket);
+  tick();
+}
+
+function updateTicket(card, t) {
+  card.className = `ticket ${t.state}${t.void ? " void" : ""}`;
+  Object.assign(card.dataset, { state: t.state, void: String(t.void), created: t.created_at_ms });
+  card.querySelector(".label").textContent = t.label;
+  card.querySelector(".state").textContent = t.void ? "void" : t.state;
+  // the items hold no buttons: rebuilt whole
+  card.querySelector("ul").replaceChildren(...t.items.map((item) => h("li", {
     "data-station": item.station || "", "data-void": String(item.void), class: item.void ? "void" : "",
   }, `${item.quantity} × ${item.name}`,
   item.void ? h("small", { class: "void-mark" }, " VOID") : null,
   item.station ? h("small", { class: "station" }, ` → ${item.station}`) : null,
-  item.modifiers.length ? h("small", {}, item.modifiers.join(", ")) : null))),
-  h("footer", {}, h("small", { class: "from" }, [`${t.register}`, t.waiter, t.held_by.length ? `on ${t.held_by.join(", ")}` : ""]
-    .filter(Boolean).join(" · ")), ...t.actions.map((action) => h("button", {
-    type: "button", class: action === "bump" ? `primary ${action}` : action, "data-action": action,
-    onclick: () => move(t.id, action),
-  }, (t.void ? "Clear" : ACTION_LABEL[`${t.state}:${action}`]) || action))))));
-  tick();
+  item.modifiers.length ? h("small", {}, item.modifiers.join(", ")) : null)));
+  // a button is keyed by the state it moves the ticket from: kept while other tickets change, replaced
+  // when this one moved (a tap on "Start cooking" never lands as "Ready" after another cook's bump)
+  const from = [`${t.register}`, t.waiter, t.held_by.length ? `on ${t.held_by.join(", ")}` : ""].filter(Boolean).join(" · ");
+  const phase = `${t.state}:${t.void}`;
+  Mesh.keyed(card.querySelector("footer"), [null, ...t.actions], (action) => (action ? `${phase}:${action}` : "from"),
+    (action) => (action ? h("button", {
+      type: "button", class: action === "bump" ? `primary ${action}` : action, "data-action": action,
+      onclick: () => move(t.id, action),
+    }, (t.void ? "Clear" : ACTION_LABEL[`${t.state}:${action}`]) || action) : h("small", { class: "from" })),
+    (el, action) => { if (!action) el.textContent = from; });
 }
 
 // Ages advance every second without asking the node.
@@ -133,12 +142,14 @@ function renderStops() {
 }
 
 function drawStops() {
-  $("#stop-items").replaceChildren(...state.catalog.products.map((p) => h("li", {
+  // in place (Mesh.keyed), an item keyed by its stop mark: a tap holds while other items are stopped,
+  // and is dropped when this item's own mark changed under the finger (the button means the other thing now)
+  Mesh.keyed($("#stop-items"), state.catalog.products, (p) => `${p.id}:${p.stopped}`, (p) => h("li", {
     "data-product": p.id, class: p.stopped ? "stopped" : "",
-  },
-  h("span", {}, p.name, p.stopped && p.stop ? h("small", {}, ` stopped by ${p.stop.user_name}`) : null),
+  }, h("span", {}),
   h("button", { type: "button", "data-product": p.id, onclick: () => setStop(p.id, !p.stopped) },
-    p.stopped ? "Available again" : "Stop"))));
+    p.stopped ? "Available again" : "Stop")),
+  (li, p) => li.firstElementChild.replaceChildren(p.name, p.stopped && p.stop ? h("small", {}, ` stopped by ${p.stop.user_name}`) : ""));
 }
 
 async function setStop(productId, stopped) {

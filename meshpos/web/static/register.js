@@ -177,17 +177,21 @@ function renderProducts() {
 }
 
 function drawProducts(categories, products) {
-  $("#categories").replaceChildren(...["", ...categories].map((c) => h("button", {
-    type: "button", class: c === state.category ? "chosen" : "", "data-category": c,
-    onclick: () => { state.category = c; renderProducts(); },
-  }, c || "All")));
+  // in place (Mesh.keyed): the stop list and the menu change from other devices at any moment, a tap
+  // must hold; a tapped product is read from the catalog as it is at the tap (stopped meanwhile: refused)
+  Mesh.keyed($("#categories"), ["", ...categories], (c) => c, (c) => h("button", {
+    type: "button", "data-category": c, onclick: () => { state.category = c; renderProducts(); },
+  }, c || "All"), (button, c) => (button.className = c === state.category ? "chosen" : ""));
   const shown = products.filter((p) => !state.category || p.category === state.category);
-  $("#products").replaceChildren(...shown.map((p) => h("button", {
-    type: "button", class: p.stopped ? "product stopped" : "product", "data-product": p.id,
-    title: p.stopped && p.stop ? `Stopped by ${p.stop.user_name} at ${new Date(p.stop.at_ms).toLocaleTimeString()}` : null,
-    onclick: () => choose(p),
-  }, h("span", { class: "name" }, p.name), h("span", { class: "price" }, money(p.price)),
-  p.stopped ? h("span", { class: "badge" }, "Stopped") : null)));
+  Mesh.keyed($("#products"), shown, (p) => p.id, (p) => h("button", {
+    type: "button", "data-product": p.id, onclick: () => choose(state.catalog.products.find((x) => x.id === p.id) || p),
+  }), (button, p) => {
+    button.className = p.stopped ? "product stopped" : "product";
+    if (p.stopped && p.stop) button.title = `Stopped by ${p.stop.user_name} at ${new Date(p.stop.at_ms).toLocaleTimeString()}`;
+    else button.removeAttribute("title");
+    button.replaceChildren(h("span", { class: "name" }, p.name), h("span", { class: "price" }, money(p.price)),
+      p.stopped ? h("span", { class: "badge" }, "Stopped") : "");
+  });
 }
 
 function choose(product) {
@@ -292,20 +296,7 @@ function drawOrder() {
   $("#order-label").textContent = o ? orderTitle(o) : "(new)";
   $("#order-place").textContent = o && o.split_from ? `Split off order #${o.split_from.slice(0, 6)}` : "";
   const sent = new Set(o ? o.sent_line_ids : []);
-  $("#lines").replaceChildren(...(o ? o.lines : []).map((line, i) => h("li", { "data-line": line.id },
-    ...quantityButtons(o, line, sent.has(line.id)),
-    h("span", { class: "name" }, line.name,
-      line.modifiers.length ? h("small", {}, line.modifiers.map((m) => m.name).join(", ")) : null,
-      line.discount_id ? h("small", { class: "discount" }, discountName(line.discount_id)) : null,
-      sent.has(line.id) ? h("small", { class: "sent" }, "sent to kitchen") : null),
-    h("span", { class: "amount" }, money(o.amounts[i].amount)),
-    h("button", { type: "button", class: "remove", "aria-label": `Remove ${line.name}`, "data-line": line.id,
-      onclick: () => removeLine(o, line, sent.has(line.id)) }, "×"))),
-    // a line record that does not parse (written by a broken or malicious device): left out of the
-    // order and its totals, and listed in the alarms (model/order_lines.py)
-    ...(o ? o.unreadable_lines || [] : []).map((bad) => h("li", { class: "unreadable", "data-unreadable": bad.line_id },
-      h("span", { class: "name" }, "Unreadable line: not counted",
-        h("small", {}, `${bad.reason} (listed in the alarms)`)))));
+  drawLines(o, sent); // register_order.js
   const t = o ? o.totals : null;
   const rows = t ? [["subtotal", "Subtotal"], ["discount", "Discount"], ["tax", "of which tax"], ["total", "Total"],
     ["paid", "Paid"], ["due", "Due"]].filter(([key]) => t[key] || ["total", "due"].includes(key)) : [];

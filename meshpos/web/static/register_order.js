@@ -10,6 +10,34 @@ function orderTitle(o) {
   return `#${o.id.slice(0, 6)}${place ? ` · ${place}` : ""}`;
 }
 
+// The order's lines, in place (Mesh.keyed): another register edits the same order at any moment and a
+// tap on one line's − + × must hold. A line is keyed by what its buttons act on (its quantity, whether
+// the kitchen has it): a line changed under the finger is replaced and the tap dropped, never applied
+// to what it no longer means. A line record that does not parse (written by a broken or malicious
+// device) is left out of the order and its totals, and listed in the alarms (model/order_lines.py).
+function drawLines(o, sent) {
+  const lines = (o ? o.lines : []).map((line, i) => ({ line, amount: o.amounts[i].amount }));
+  const bad = (o ? o.unreadable_lines || [] : []).map((unreadable) => ({ unreadable }));
+  Mesh.keyed($("#lines"), [...lines, ...bad],
+    (x) => (x.line ? `${o.id}:${x.line.id}:${x.line.quantity}:${sent.has(x.line.id)}` : `unreadable:${x.unreadable.line_id}`),
+    (x) => (x.line ? h("li", { "data-line": x.line.id },
+      ...quantityButtons(o, x.line, sent.has(x.line.id)), h("span", { class: "name" }), h("span", { class: "amount" }),
+      h("button", { type: "button", class: "remove", "aria-label": `Remove ${x.line.name}`, "data-line": x.line.id,
+        onclick: () => removeLine(o, x.line, sent.has(x.line.id)) }, "×"))
+      : h("li", { class: "unreadable", "data-unreadable": x.unreadable.line_id },
+        h("span", { class: "name" }, "Unreadable line: not counted",
+          h("small", {}, `${x.unreadable.reason} (listed in the alarms)`)))),
+    (li, x) => {
+      if (!x.line) return;
+      const { line } = x;
+      li.querySelector(".name").replaceChildren(line.name,
+        line.modifiers.length ? h("small", {}, line.modifiers.map((m) => m.name).join(", ")) : "",
+        line.discount_id ? h("small", { class: "discount" }, discountName(line.discount_id)) : "",
+        sent.has(line.id) ? h("small", { class: "sent" }, "sent to kitchen") : "");
+      li.querySelector(".amount").textContent = money(x.amount);
+    });
+}
+
 // − n × + for a line: a line the kitchen already has keeps its quantity (the node says so too).
 function quantityButtons(order, line, sent) {
   const why = sent ? "Sent to the kitchen: add a new item, or void it" : null;

@@ -1,0 +1,55 @@
+"""Set-up shared by the status tests (tests/engine/test_status_*.py): a lone register with a shift
+open, a sale, a count of the documents' pending reads, peers' heartbeats heard."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meshpos.model.sample import CASHIER
+from meshpos.node_adapters import make_node
+from meshpos.sync import Heartbeat, Synchronizer
+from tests.web.kit import make_configs
+
+
+@asynccontextmanager
+async def shift_open(tmp_path: Path) -> AsyncIterator[Any]:
+    """R1 alone (no discovery), a shift open."""
+    (config,) = make_configs(tmp_path, [("R1", "register")])
+    async with make_node(config, discovery=False) as node:
+        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
+        yield node
+
+
+async def sell(node: Any) -> None:
+    """An order of one burger, paid by card."""
+    order = await node.write(lambda venue, at: venue.open_order(CASHIER, at))
+    await node.write(lambda v, at, o=order.id: v.add_line(CASHIER, o, "burger", 1, at))
+    await node.write(lambda v, at, o=order.id: v.pay(CASHIER, o, "card", at))
+
+
+def pending_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The documents ``sync.pending`` is asked for from now on, in order."""
+    read: list[str] = []
+    pending = Synchronizer.pending
+
+    def counted(self: Synchronizer, doc: str) -> Any:
+        read.append(doc)
+        return pending(self, doc)
+
+    monkeypatch.setattr(Synchronizer, "pending", counted)
+    return read
+
+
+def hear(monkeypatch: pytest.MonkeyPatch, heard: dict[str, Heartbeat]) -> None:
+    """``sync.presence`` also holds ``heard`` (peers' last heartbeats; the test changes it)."""
+    presence = Synchronizer.presence
+
+    def with_heard(self: Synchronizer) -> Any:
+        return {**presence.fget(self), **heard}  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Synchronizer, "presence", property(with_heard))
