@@ -104,6 +104,8 @@ class Heartbeats:
 
         def _take_signed(self, node: str, signed: SignedConsole) -> None: ...
 
+        def _closed_stated(self) -> tuple[dict[str, dict[int, int]], dict[str, Tally]]: ...
+
         @property
         def statements(self) -> Statements: ...
 
@@ -325,7 +327,13 @@ class Heartbeats:
             return None
         # (a copy: the report counts are the live ones, which rise in place)
         counts = {d: {r: dict(c) for r, c in tally.items()} for d, tally in reports.items()}
-        content = {"console": view, "reports": counts, "unreported": self._unreported}
+        # and of the days it closed lately, for a register that was away (``_closed``; issue 18)
+        closed_view, closed_counts = self._closed_stated()
+        content = {
+            "console": {**closed_view, **view},
+            "reports": {**closed_counts, **counts},
+            "unreported": self._unreported,
+        }
         own = self.statements.own
         if own is None or own[0] != content:
             own = self.statements.own = (content, signer(content))

@@ -4,7 +4,7 @@ docs/architecture.md (Security), docs/architecture.md (Relay and console). On th
 every node learns what the console holds (its state vector per open document) and reports (its
 counts per day, register and kind) from any linked peer, so an enrolled device could tell a
 register the console holds everything, and the register would say "All data is synced".
-**Changed** (issue 18, signed): the console signs a *statement* of what it says of itself (venue, time, state, reports, what it cannot report) with a key
+**Changed** (issue 18, signed): the console signs a *statement* of what it says of itself (venue, time, state, reports, what it cannot report; **Changed** (issue 18, closed): also of the days it closed lately, ``_closed``) with a key
 whose certificate the venue CA issued for role ``console`` (``meshpos.trust.console_key``); the
 statement rides in the heartbeats' ``signed`` field (:data:`SIGNED_FEATURE`), and the relay and every
 node pass the same bytes on. A node checks it before it takes anything from it

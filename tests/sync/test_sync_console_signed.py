@@ -18,6 +18,7 @@ import pytest
 from pycrdt import Map
 
 from meshpos.errors import LocalProtocolError
+from meshpos.model.replica import decode_state_vector
 from meshpos.sync import (
     ConsoleSignatureRefused,
     PeerClosed,
@@ -343,3 +344,153 @@ def test_a_statement_that_fails_the_check_does_not_turn_auto_strict(
 def test_console_signed_takes_only_true_false_or_auto(value: object) -> None:
     with pytest.raises(LocalProtocolError, match="console_signed"):
         SyncConfig(console_check=lambda s: None, console_signed=value)  # type: ignore[arg-type]
+
+
+# --- closed days (issue 18, closed): a register away when the day closed learns it, signed ----------
+
+
+def _closed_day_mesh(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> tuple[MemoryNetwork, Synchronizer, Synchronizer, dict[int, int]]:
+    """The console (signing), R1 and R2 (strict) on the in-memory network. R2 sells while only R1
+    hears it, then is away while R1 brings the sale to the console and both close the day: R2 never
+    heard the console hold it. Returns what the console holds of the day."""
+    ca, signing, _ = keys
+    net = MemoryNetwork(random.Random(5))
+    console = node("console", "console", None, signer=signing)
+    r1, r2 = node("R1", "register", ca), node("R2", "register", ca)
+    for sync in (console, r1, r2):
+        net.add(sync)
+    net.advance(2.0, step=0.05)
+    net.partition(["R1", "R2"], ["console"])
+    sell(r2)
+    net.advance(2.0, step=0.05)
+    assert r1.docs[DOC].get_state() == r2.docs[DOC].get_state()
+    net.partition(["console", "R1"], ["R2"])  # R2 is away while the others close the day
+    net.advance(3.0, step=0.05)
+    assert console.docs[DOC].get_state() == r2.docs[DOC].get_state()
+    held = {c: k for c, k in decode_state_vector(console.docs[DOC].get_state()).items() if k}
+    console.set_console_reports(DOC, {"R2": {"receipts": 1}})
+    net.advance(1.0, step=0.05)
+    for sync in (console, r1):
+        sync.close_doc(DOC)
+    net.advance(1.0, step=0.05)
+    assert r2.statements.strict
+    assert r2.pending(DOC) > 0
+    return net, console, r2, held
+
+
+def test_a_strict_register_away_when_the_day_closed_learns_signed_that_the_console_holds_it(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    """R2 (strict) was away when the console and R1 closed the day. Back, it learns from the
+    console's signed statement (which names the days the console closed lately) that the console
+    holds all of that day and what it reports of it: nothing pending, so the node's rule may close
+    it. Fails before: the closed day's state came only in unsigned beats, which a strict node
+    ignores, so R2 showed the day pending for ever."""
+    net, console, r2, held = _closed_day_mesh(keys)
+    net.heal()
+    net.advance(12.0, step=0.05)
+    assert console.closed_docs == {DOC}  # nothing reopened
+    assert r2.statements.strict
+    assert r2.console_state(DOC) == held
+    assert r2.pending(DOC) == 0
+    assert r2.console_reports(DOC) == {"R2": {"receipts": 1}}
+
+
+def test_an_attacker_s_unsigned_closed_day_state_moves_nothing_on_a_strict_register(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    """While R2 is away, an enrolled device beside it claims the relay role and says in every beat
+    that the console holds and reports all of the day (as the unsigned closed-day beats do): R2,
+    strict, takes none of it; the day stays pending until the console's own statement comes."""
+    net, _, r2, held = _closed_day_mesh(keys)
+
+    class Liar(Synchronizer):
+        def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:
+            lie = {DOC: held}, {DOC: {"R2": {"receipts": 1}}}
+            return replace(
+                super()._addressed(beat, session), relay=True, console=lie[0], reports=lie[1]
+            )
+
+    liar = Liar(venue=VENUE_ID, node_id="R9", role="register", client_id=99, config=r2.config)
+    liar.open_doc(DOC)
+    net.add(liar)
+    net.partition(["console", "R1"], ["R2", "R9"])
+    net.advance(6.0, step=0.05)
+    assert "R9" in net.links()["R2"]
+    assert r2.console_state(DOC) == {}
+    assert r2.console_reports(DOC) == {}
+    assert r2.pending(DOC) > 0
+
+
+def test_an_n1_register_away_when_the_day_closed_still_learns_it_unsigned(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    """An N−1 register (no signed statements, no features) away with R2 still learns the closed
+    day from the beats addressed to it (``_closed``), as before."""
+    ca, signing, _ = keys
+    net = MemoryNetwork(random.Random(5))
+    console = node("console", "console", None, signer=signing)
+    r1 = node("R1", "register", ca)
+    old = node("R3", "register", None)
+    net.add(console)
+    net.add(r1)
+    net.add(old, features=frozenset())
+    net.advance(2.0, step=0.05)
+    net.partition(["R1", "R3"], ["console"])
+    sell(old)
+    net.advance(2.0, step=0.05)
+    net.partition(["console", "R1"], ["R3"])
+    net.advance(3.0, step=0.05)
+    held = {c: k for c, k in decode_state_vector(console.docs[DOC].get_state()).items() if k}
+    assert old.client_id in held
+    for sync in (console, r1):
+        sync.close_doc(DOC)
+    net.advance(1.0, step=0.05)
+    assert old.pending(DOC) > 0
+    net.heal()
+    net.advance(12.0, step=0.05)
+    assert old.console_state(DOC) == held
+    assert old.pending(DOC) == 0
+
+
+def test_the_statement_names_the_last_seven_closed_days_within_its_byte_bound(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console's statement says what it holds and reports of the last STATED_CLOSED_DAYS
+    business days it closed (ledger and kitchen), a day whole or not at all within
+    STATED_CLOSED_CHARS; older days are not in it (a register away longer stays pending)."""
+    from meshpos.sync import _closed
+    from meshpos.sync._bodies import decode_statement
+
+    _, signing, _ = keys
+    console = node("console", "console", None, signer=signing)
+    days = [f"2026-03-{d:02d}" for d in range(1, 11)]
+    for day in days:
+        for name in (f"ledger/{day}", f"kitchen/{day}"):
+            doc = console.open_doc(name)
+            with doc.transaction():
+                doc.get("sales", type=Map)["s"] = day
+        console.set_console_reports(f"ledger/{day}", {"R2": {"receipts": 1}})
+        for name in (f"ledger/{day}", f"kitchen/{day}"):
+            console.close_doc(name)
+    signed = console._heartbeat().signed
+    assert signed is not None
+    said = decode_statement(signed.body)
+    latest = days[-_closed.STATED_CLOSED_DAYS :]
+    closed = {f"{kind}/{day}" for day in latest for kind in ("ledger", "kitchen")}
+    assert set(said.console) == closed | {DOC}
+    assert said.console[f"ledger/{days[-1]}"] == {console.client_id: 1}
+    assert set(said.reports) == {f"ledger/{day}" for day in latest}
+    # within the byte bound: the newest days that fit, each whole
+    monkeypatch.setattr(_closed, "STATED_CLOSED_CHARS", 250)
+    console.set_console_reports(DOC, {"R2": {"receipts": 1}})  # (what it says moved: signed anew)
+    signed = console._heartbeat().signed
+    assert signed is not None
+    said = decode_statement(signed.body)
+    kept = {d for d in said.console if d != DOC}
+    kept_days = sorted({d.partition("/")[2] for d in kept})
+    assert 0 < len(kept_days) < _closed.STATED_CLOSED_DAYS
+    assert kept_days == days[-len(kept_days) :]  # the newest
+    assert kept == {f"{kind}/{day}" for day in kept_days for kind in ("ledger", "kitchen")}
