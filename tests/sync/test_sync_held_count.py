@@ -39,7 +39,9 @@ def test_a_links_step_1_moves_the_kept_count_at_once() -> None:
     assert count.count(a, DOC, needed)[0] == 0
     pump(a, ka, b, kb)
     commit(b)
-    b.tick(b.config.anti_entropy_interval + 1)  # B's anti-entropy: its step 1 says it holds the sale
+    b.tick(
+        b.config.anti_entropy_interval + 1
+    )  # B's anti-entropy: its step 1 says it holds the sale
     pump(a, ka, b, kb)
     assert full(a, needed)[0] == 1
     assert count.count(a, DOC, needed) == full(a, needed)  # fails if a step 1 moves nothing
