@@ -33,7 +33,7 @@ from meshpos.model.documents import (
     ledger_name,
 )
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally, Tally, covers
-from meshpos.node_status import Durability, NodeStatus, compute_status, indicator
+from meshpos.node_status import Durability, NodeStatus, OwedView, compute_status, indicator
 from meshpos.register.held_count import HeldCount
 from meshpos.register.owed_counts import OwedCounts
 from meshpos.relay.service import RelayService
@@ -73,6 +73,7 @@ class StatusService:
         # this register's latest receipt: (id, number, document, the exact state that wrote it)
         self._latest_sale: tuple[str, str, str, dict[int, int]] | None = None
         self._held = HeldCount()  # the latest sale's devices (``_durability``)
+        self._owed_view = OwedView()  # what a status shows of the owed counts (``compute_status``)
         self._shown: dict[str, Any] | None = None  # the status indicator last published
         # what the owed counts and the indicator were last computed from (``_inputs``), and when: an
         # idle node computes neither again on every tick (docs/architecture.md (Status))
@@ -260,6 +261,7 @@ class StatusService:
             latest_sale=self._durability(latest[0], presence) if latest is not None else None,
             presence=presence,
             pending_by_document={} if shown_only and owed else self._pending_by_document(),
+            owed_view=self._owed_view,
         )
         if venue.numbering.known:
             return status
