@@ -1,31 +1,27 @@
-"""The engine's side of taps that may wait (issue 18, coalesce; docs/architecture.md (Links)).
+"""Taps that may wait, and the one sync of commits made without an fsync (a mixin of the Engine;
+issue 18, coalesce, durable, received; docs/architecture.md (Durability)).
 
 :meth:`~meshpos.engine.engine.Engine.write` with ``wait_ms`` runs its change with the synchronizer's
-``linger_until`` set, so the update is committed as always but held (``sync/_lingering.py``); here the
-earliest deadline of what is held is timed with ``loop.call_at`` (no sleep loop), and when it passes
-what is held is sent. A mixin of :class:`~meshpos.engine.engine.Engine`.
+``linger_until`` set: committed as always, its update held (``sync/_lingering.py``) until the
+earliest deadline of what is held, timed here with ``loop.call_at``, or an urgent write.
 
-**Changed** (issue 18, durable): a commit of nothing but such held updates is not fsync'd
-(``DocumentStore.append(fsync=False)``: SQLite's ``synchronous=NORMAL``; it survives a crash of the
-process, not a power cut). Whatever else commits is fsync'd, which covers every commit before it: the
-payment, kitchen send, shift or cash that takes the held updates along makes them durable with it.
-When they leave by their deadline instead, what was committed unsynced is fsync'd then
-(:meth:`DocumentStore.sync`, a task of its own: no tap waits for it). See
-docs/architecture.md (Durability).
+A pump round of nothing but taps that still wait, or on a node (it forwards before the commit; not
+the console, nor while closing) of received updates with nothing but such taps besides, is committed
+without an fsync (``fsync=False``: it survives a crash of the process, not a power cut; received ones
+are durable at their authors). Every other commit is fsync'd, which covers every commit before it.
 
-**Changed** (issue 18, received): on a node (forwarding before the commit), a round of received
-updates (with or without taps that wait, nothing else) is committed without an fsync too: their
-authors hold them durably, so a power cut here loses nothing of the venue (the restart's catch-up
-brings them back). What tells a peer this device holds them waits for an fsync: the synchronizer's
-``synced`` watermark (``sync/_commits.py``) stays behind such a commit until an fsync'd commit or a
-:meth:`DocumentStore.sync`, run ``RECEIVED_SYNC_DELAY`` after it (one fsync for all the received
-rounds of that window, in a task of its own).
+**Changed** (issue 18, review): **the one rule.** Commits without an fsync are counted
+(``_unsynced``) and ``_covered`` says how many of them the last fsync covered. One
+:meth:`DocumentStore.sync` (a task of its own: no tap waits for it) is timed for the earliest
+deadline that needs one: taps that left by their deadline uncovered (at once), a received round
+(``RECEIVED_SYNC_DELAY`` after it: one fsync for the window). What it covered is ``synced``
+(``sync/_commits.py``): only then may this device tell a peer it holds a received round. (Before:
+two syncs, the taps' one marking nothing, so a received round waited for a second.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
@@ -44,19 +40,24 @@ RECEIVED_SYNC_DELAY = 0.05
 
 
 class Lingers:
-    """A write's update that may wait, timed (a mixin of ``Engine``)."""
+    """A write's update that may wait, timed, and the one sync of what was committed without an
+    fsync (a mixin of ``Engine``)."""
 
     sync: Synchronizer
     store: DocumentStore
-    _lingers: asyncio.TimerHandle | None = None  # when what is held must leave
-    _unsynced = False  # an append without an fsync since the last one with (or ``_sync``)
-    _syncing: asyncio.Task[None] | None = None
     _early: bool  # a node: forwards before the commit (the console commits every round fsync'd)
     closing: bool
     _done: int
-    _received_unsynced = 0  # received rounds committed without an fsync (ever; compared)
-    _received_synced = 0  # ... of which the last fsync covered
-    _received_sync: asyncio.TimerHandle | asyncio.Task[None] | None = None
+    _lingers: asyncio.TimerHandle | None = None  # when what is held must leave
+    # Positions in one count, the commits appended without an fsync (counted as each is queued: a
+    # sync asked for after that is queued after it, ``Store.sync``, so covers it):
+    _unsynced = 0
+    _covered = 0  # ... of them the last fsync covered
+    _taps = 0  # ... the last of nothing but taps that wait
+    _released = 0  # ... the last of those whose taps left by their deadline: synced at once
+    _withheld = 0  # ... the last that held received updates: said held only once covered
+    _syncing: asyncio.TimerHandle | asyncio.Task[None] | None = None  # the one sync: timed, running
+    _due: float | None = None  # when the next sync is owed (a received round's, or released taps')
 
     if TYPE_CHECKING:
 
@@ -76,56 +77,70 @@ class Lingers:
     async def _append(
         self, batch: list[tuple[str, bytes, bool]], meta: Mapping[str, str] | None
     ) -> None:
-        """Commit ``batch`` (document, update, local): without an fsync only when every update in it
-        is a local write's that waits now (a received one, one already sent: fsync'd as before)."""
+        """Commit ``batch`` (document, update, local): without an fsync when every local update in
+        it is a tap that waits now and, with received ones, on a node that is not closing."""
         rows = [(doc, update) for doc, update, _ in batch]
-        held = self.sync.holds
-        if batch and all(local and held(doc, update) for doc, update, local in batch):
-            self._unsynced = True  # (first: a deadline passing during the commit syncs it)
-            await self.store.append(rows, meta, fsync=False)
-        elif (
-            batch
-            and self._early
-            and not self.closing
-            and all(not local or held(doc, update) for doc, update, local in batch)
-        ):  # received updates (and waiting taps): synced soon (those too), said held only then
-            await self.store.append(rows, meta, fsync=False)
-            self._received_unsynced += 1
-            if self._received_sync is None:
-                self._received_sync = asyncio.get_running_loop().call_later(
-                    RECEIVED_SYNC_DELAY, self._sync_received_soon
-                )
-        else:
+        held, received = self.sync.holds, not all(local for _, _, local in batch)
+        waits = all(not local or held(doc, update) for doc, update, local in batch)
+        if not batch or not waits or (received and (not self._early or self.closing)):
             await self.store.append(rows, meta)
-            self._unsynced = False  # (appends are one at a time: this fsync covered them)
-            self._received_synced = self._received_unsynced
+            self._covered = self._unsynced  # (appends are one at a time: this fsync covered them)
+            return
+        self._unsynced = at = self._unsynced + 1
+        if not received:
+            self._taps = at
+        await self.store.append(rows, meta, fsync=False)
+        if received:  # (with its taps, if any: they leave with the window's sync at the latest)
+            self._withheld = at
+            self._sync_within(RECEIVED_SYNC_DELAY)
 
     @property
     def _synced(self) -> bool:
         """Whether every received round committed so far is fsync'd (``sync._commits``: ``synced``)."""
-        return self._received_synced == self._received_unsynced
+        return self._covered >= self._withheld
 
-    def _sync_received_soon(self) -> None:
-        self._received_sync = asyncio.create_task(self._sync_received(), name="engine sync")
+    @property
+    def _owed(self) -> int:
+        """The last commit without an fsync owed a sync: a received round, or released taps."""
+        return max(self._withheld, self._released)
 
-    async def _sync_received(self) -> None:
-        """Fsync the received rounds committed without one, then let out what waited for them."""
-        upto, drain = self._received_unsynced, self._done
+    def _sync_within(self, delay: float) -> None:
+        """The one sync is owed within ``delay`` seconds: timed for the earliest such deadline (one
+        under way times the next as it ends)."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay
+        if self._due is not None and self._due <= due:
+            return
+        self._due = due
+        if isinstance(self._syncing, asyncio.TimerHandle):
+            self._syncing.cancel()
+        if not isinstance(self._syncing, asyncio.Task):
+            self._syncing = loop.call_at(due, self._sync_now)
+
+    def _sync_now(self) -> None:
+        self._due = None  # (what is owed by now, this sync covers)
+        self._syncing = asyncio.create_task(self._sync(), name="engine sync")
+
+    async def _sync(self) -> None:
+        """Fsync what was committed without one, mark it synced and let out what waited for it."""
+        upto, drain, failed = self._unsynced, self._done, False
         try:
-            if not self._synced:  # (else an fsync'd commit since covered them: the payment's)
+            if self._covered < self._owed:  # (else an fsync'd commit covered it since: a payment)
                 await self.store.sync()  # (queued after every append before it: covers them)
+            else:
+                upto = self._covered  # (taps that still wait are not synced for nothing)
         except MeshposError as exc:  # (closing: its close syncs; else tried again)
-            (log.debug if self.closing else log.warning)("cannot sync received changes (%s)", exc)
+            (log.debug if self.closing else log.warning)("cannot sync the last commits (%s)", exc)
             upto = drain = 0
-        self._received_synced = max(self._received_synced, upto)
-        self._received_sync = None
+            failed = True
+        self._syncing, due, self._due = None, self._due, None
+        self._covered = max(self._covered, upto)
         self.sync.mark_committed(drain)  # (committed already: now synced too)
         if self._synced:
             self.sync.mark_committed(self._done)
-        elif not self.closing:  # a round committed during the fsync (or it failed): again
-            self._received_sync = asyncio.get_running_loop().call_later(
-                RECEIVED_SYNC_DELAY, self._sync_received_soon
-            )
+        if not self.closing and self._covered < self._owed:  # owed meanwhile (or it failed)
+            now = asyncio.get_running_loop().time()
+            self._sync_within(RECEIVED_SYNC_DELAY if failed or due is None else due - now)
         self._flush()
 
     def _linger_timer(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -146,11 +161,6 @@ class Lingers:
         elif due is not None:
             self._linger_timer(loop)
             return
-        if self._unsynced:  # left by its deadline (or its urgent write's commit failed)
-            self._unsynced = False
-            self._syncing = asyncio.create_task(self._sync(), name="engine sync")
-
-    async def _sync(self) -> None:
-        """Fsync what was committed without one (off every tap's path)."""
-        with contextlib.suppress(MeshposError):  # (the store is closing: its close syncs)
-            await self.store.sync()
+        if self._taps > self._covered:  # left by its deadline (or its urgent write's commit failed)
+            self._released = self._taps
+            self._sync_within(0)

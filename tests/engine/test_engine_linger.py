@@ -9,7 +9,7 @@ rounds are not fsync'd either, tests/engine/test_received_sync.py.)"""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -96,25 +96,14 @@ async def test_a_waiting_write_leaves_by_its_deadline_with_no_further_write() ->
 class Restarting(Recording):
     """A store whose next engine loads what the last one committed (a restart after kill -9)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.kept: dict[str, list[bytes]] = {}
-
-    async def append(
-        self,
-        updates: Sequence[tuple[str, bytes]],
-        meta: Mapping[str, str] | None,
-        *,
-        fsync: bool = True,
-    ) -> None:
-        await super().append(updates, meta, fsync=fsync)
-        for doc, update in updates:
-            self.kept.setdefault(doc, []).append(update)
-
     async def load(self) -> dict[str, bytes]:
         from pycrdt import merge_updates
 
-        return {doc: merge_updates(*ups) for doc, ups in self.kept.items()}
+        kept: dict[str, list[bytes]] = {}
+        for updates, _ in self.commits:
+            for doc, update in updates:
+                kept.setdefault(doc, []).append(update)
+        return {doc: merge_updates(*ups) for doc, ups in kept.items()}
 
 
 async def test_a_crash_while_a_write_waits_loses_nothing() -> None:

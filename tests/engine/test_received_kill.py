@@ -19,23 +19,15 @@ _NODE = """
 import asyncio, os, signal, sys
 sys.path.insert(0, sys.argv[2])
 import meshpos.engine.linger as linger
-from meshpos.engine import Committed, StoreDocuments
+from meshpos.engine import StoreDocuments
 from meshpos.store import SqliteStore
-from tests.engine.test_engine import Recording, engine, linked, settle, stop_here
+from tests.engine.test_received_sync import received
 
 linger.RECEIVED_SYNC_DELAY = 3600.0  # never synced before the kill
 
 async def main(path):
     sqlite = await SqliteStore.open(path)
-    a = await engine("A", Recording())
-    b = await engine("B", StoreDocuments(sqlite), interval=0.0)
-    wire = linked(a, b, [])
-    await settle(a, b, wire)
-    committed = asyncio.Event()
-    b.subscribe(lambda event: committed.set(), Committed)
-    await a.write(lambda: stop_here(a).__setitem__("k", "v"))
-    await b.link_messages("A", list(wire[0]))
-    await asyncio.wait_for(committed.wait(), 5)
+    await received(StoreDocuments(sqlite))  # B commits A's update, unsynced
     print("unsynced", sqlite.stats.unsynced_transactions, "syncs", sqlite.stats.syncs, flush=True)
     os.kill(os.getpid(), signal.SIGKILL)  # no close: no checkpoint, nothing flushed on the way out
 

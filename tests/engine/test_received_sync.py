@@ -53,7 +53,7 @@ class HeldSync(Recording):
         self.synced.set()
 
 
-async def _received(
+async def received(
     store_b: Recording, *, interval: float | None = 0.0
 ) -> tuple[Engine, Engine, asyncio.Event]:
     """A and B linked and settled; A writes once and B receives it (committed when returned)."""
@@ -72,7 +72,7 @@ async def _received(
 async def test_a_received_round_is_committed_unsynced_and_held_back_until_its_fsync() -> None:
     log: list[str] = []
     store_b = HeldSync(log)
-    a, b, _ = await _received(store_b)
+    a, b, _ = await received(store_b)
     assert stop_here(b).get("k") == "v"
     assert store_b.fsyncs[-1] is False  # before: fsync'd like every received round
     c = await engine("C", Recording())
@@ -93,7 +93,7 @@ async def test_a_received_round_is_committed_unsynced_and_held_back_until_its_fs
 
 async def test_a_peer_does_not_count_a_device_before_its_received_commit_is_synced() -> None:
     store_b = HeldSync()
-    _a, b, _ = await _received(store_b)
+    _a, b, _ = await received(store_b)
     c = await engine("C", Recording())
     wire = linked(b, c, [])
     await deliver(b, c, wire)  # C's hello and step 1 go to B; B's answer waits for the fsync
@@ -107,7 +107,7 @@ async def test_a_peer_does_not_count_a_device_before_its_received_commit_is_sync
 
 async def test_a_local_urgent_write_in_the_same_round_is_fsynced_and_opens_the_gate() -> None:
     store_b = HeldSync()
-    _a, b, _ = await _received(store_b)
+    _a, b, _ = await received(store_b)
     assert store_b.fsyncs[-1] is False
     await b.write(lambda: stop_here(b).__setitem__("mine", "x"))  # may not wait: fsync'd
     assert store_b.fsyncs[-1] is True
@@ -118,7 +118,7 @@ async def test_a_local_urgent_write_in_the_same_round_is_fsynced_and_opens_the_g
 
 async def test_the_console_commits_received_rounds_fsynced() -> None:
     store_b = Recording()
-    _a, _b, _ = await _received(store_b, interval=None)
+    _a, _b, _ = await received(store_b, interval=None)
     assert store_b.fsyncs
     assert all(store_b.fsyncs)
     assert "sync" not in store_b.log
@@ -144,6 +144,50 @@ async def test_the_received_rounds_of_one_window_make_one_sync(
     assert store_b.syncs == 0
     await asyncio.wait_for(store_b.synced.wait(), 5)
     assert store_b.syncs == 1  # one fsync for the three
+    commits = b.sync.commits
+    assert commits is not None
+    assert commits.synced == commits.committed
+
+
+async def test_a_taps_deadline_and_a_received_round_in_one_window_make_one_sync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """(issue 18, review) One sync for what was committed without an fsync: the sync at the taps'
+    release covers the received round before it and marks it synced. Fails before: that sync did
+    not mark the round, which waited for a sync of its own ``RECEIVED_SYNC_DELAY`` later."""
+    monkeypatch.setattr(linger, "RECEIVED_SYNC_DELAY", 3600.0)  # (only the release's sync comes)
+    store_b = CountedSync()
+    _a, b, _ = await received(store_b)
+    await b.write(lambda: stop_here(b).__setitem__("tap", "t"), wait_ms=20)
+    assert store_b.fsyncs[-2:] == [False, False]  # the received round, then the tap
+    commits = b.sync.commits
+    assert commits is not None
+    assert commits.synced < commits.committed
+    await asyncio.wait_for(store_b.synced.wait(), 5)  # the tap's deadline: sent, then synced
+    assert store_b.syncs == 1
+    assert commits.synced == commits.committed
+
+
+async def test_the_windows_sync_does_not_fsync_taps_that_still_wait() -> None:
+    """(issue 18, review) A sync is owed only by received rounds and released taps: when a payment's
+    fsync covered the window's round, the window's sync fsyncs nothing, though taps committed since
+    without an fsync still wait (their release or the next payment does). Fails with a sync that
+    covers every commit without an fsync (an fdatasync per window on a selling register)."""
+    store_b = CountedSync()
+    _a, b, _ = await received(store_b)  # the window's sync is timed
+    await b.write(lambda: stop_here(b).__setitem__("pay", "p"))  # fsync'd: covers the round
+    await b.write(lambda: stop_here(b).__setitem__("tap", "t"), wait_ms=60_000)
+    assert store_b.fsyncs[-2:] == [True, False]
+    ran = asyncio.Event()
+    sync = b._sync
+
+    async def watched() -> None:
+        await sync()
+        ran.set()
+
+    b._sync = watched  # type: ignore[method-assign]
+    await asyncio.wait_for(ran.wait(), 5)
+    assert store_b.syncs == 0
     commits = b.sync.commits
     assert commits is not None
     assert commits.synced == commits.committed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from pycrdt import Map
 
 from meshpos.sync import SyncConfig, Synchronizer
@@ -19,11 +20,13 @@ PERIOD = 1.0
 LEDGER = "ledger/2026-11-01"
 
 
-def _mesh(names: list[str]) -> MemoryNetwork:
+@pytest.fixture
+def net() -> MemoryNetwork:
+    """Three registers, settled."""
     rng = random.Random(11)
     net = MemoryNetwork(rng)
     config = SyncConfig(heartbeat_interval=PERIOD, anti_entropy_interval=5.0)
-    for name in names:
+    for name in ["r1", "r2", "r3"]:
         sync = Synchronizer(
             venue=VENUE,
             node_id=name,
@@ -33,13 +36,19 @@ def _mesh(names: list[str]) -> MemoryNetwork:
         )
         sync.open_doc(LEDGER)
         net.add(sync)
+    net.advance(10 * PERIOD)
     return net
 
 
-def test_a_peers_pending_count_moving_does_not_move_the_status_version() -> None:
-    names = ["r1", "r2", "r3"]
-    net = _mesh(names)
-    net.advance(10 * PERIOD)
+def _woken(sync: Synchronizer) -> list[str]:
+    """What wakes ``sync``: its ticker ("tick", ``on_moved``) or its hooks ("hooks", ``on_drained``)."""
+    woken: list[str] = []
+    sync.on_moved = lambda: woken.append("tick")
+    sync.on_drained = lambda: woken.append("hooks")
+    return woken
+
+
+def test_a_peers_pending_count_moving_does_not_move_the_status_version(net: MemoryNetwork) -> None:
     observer, seller = net.nodes["r1"], net.nodes["r2"]
     before = observer.status_version
     payments = seller.open_doc(LEDGER).get("payments", type=Map)
@@ -50,10 +59,7 @@ def test_a_peers_pending_count_moving_does_not_move_the_status_version() -> None
     assert observer.status_version == before
 
 
-def test_what_a_status_shows_still_moves_it() -> None:
-    names = ["r1", "r2", "r3"]
-    net = _mesh(names)
-    net.advance(10 * PERIOD)
+def test_what_a_status_shows_still_moves_it(net: MemoryNetwork) -> None:
     observer = net.nodes["r1"]
     before = observer.status_version
     net.nodes["r2"].set_problem("the console refused R2: wrong venue token")
@@ -66,18 +72,13 @@ def test_what_a_status_shows_still_moves_it() -> None:
     assert observer.owed_version != owed
 
 
-def test_a_peers_owed_counts_wake_the_status_hooks_not_the_election() -> None:
+def test_a_peers_owed_counts_wake_the_status_hooks_not_the_election(net: MemoryNetwork) -> None:
     """(issue 18, rounds) A peer's owed counts moved ``status_version`` after every sale of every
     peer: each device elected and computed its status again. They move ``owed_version`` and wake
     only the hooks after the pump (``on_drained``); the status compares the counts themselves.
     Fails before: ``status_version`` moved (and ``owed_version`` did not exist)."""
-    names = ["r1", "r2", "r3"]
-    net = _mesh(names)
-    net.advance(10 * PERIOD)
     observer = net.nodes["r1"]
-    woken: list[str] = []
-    observer.on_moved = lambda: woken.append("tick")
-    observer.on_drained = lambda: woken.append("hooks")
+    woken = _woken(observer)
     version, owed = observer.status_version, observer.owed_version
     net.nodes["r3"].set_owed({"receipts": 2})
     net.advance(2 * PERIOD)
@@ -87,16 +88,12 @@ def test_a_peers_owed_counts_wake_the_status_hooks_not_the_election() -> None:
     assert observer.presence["r3"].owed == {"receipts": 2}  # what the status reads
 
 
-def test_what_a_node_tells_of_its_own_owed_counts_moves_nothing_here() -> None:
+def test_what_a_node_tells_of_its_own_owed_counts_moves_nothing_here(net: MemoryNetwork) -> None:
     """(issue 18, rounds2) Each own sale's ``set_owed`` moved this node's ``status_version`` and woke
     a whole round (a tick and an election), though nothing here is computed from what it tells of
     itself. Fails before: the version moved and the ticker was woken. Peers still hear it."""
-    names = ["r1", "r2", "r3"]
-    net = _mesh(names)
-    net.advance(10 * PERIOD)
     teller = net.nodes["r3"]
-    woken: list[str] = []
-    teller.on_moved = lambda: woken.append("tick")
+    woken = _woken(teller)
     version = teller.status_version
     teller.set_owed({"receipts": 2})
     assert teller.status_version == version
