@@ -19,7 +19,7 @@ class HeldCount:
     """The nodes holding one receipt's state of one document, and those holding any of it."""
 
     def __init__(self) -> None:
-        self._of: tuple[str, dict[int, int]] | None = None  # (document, the receipt's state)
+        self._of: tuple[object, str, dict[int, int]] | None = None  # (sync, doc, receipt state)
         self._stamp = -1  # the last move read (``sync.held_moved``)
         self._holders: set[str] = set()  # nodes with a held state of the document
         self._covering: set[str] = set()  # of them, those whose state covers the receipt's
@@ -28,10 +28,11 @@ class HeldCount:
     def count(self, sync: Synchronizer, doc: str, needed: dict[int, int]) -> tuple[int, set[str]]:
         """How many other nodes hold ``needed`` of ``doc``, and every node holding ``doc`` at all
         (the caller's n; read it, never change it)."""
-        same = self._of is not None and self._of[0] == doc and self._of[1] == needed
+        of = self._of  # (another synchronizer's stamps are not this one's)
+        same = of is not None and of[0] is sync and of[1] == doc and of[2] == needed
         stamp, moved = sync.held_moved(doc, self._stamp if same else -1)
         if not same or moved is None:
-            self._of = (doc, dict(needed))
+            self._of = (sync, doc, dict(needed))
             self.recounts += 1
             held = sync.held_by(doc)
             self._holders = set(held)
