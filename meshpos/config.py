@@ -18,7 +18,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from meshpos.errors import ConfigError
 from meshpos.model.roles import NODE_ROLES, TOKEN_ROLES, is_node_id
@@ -62,8 +62,8 @@ class Config:
     console_token: str = ""
     console_ca_file: Path | None = None  # PEM CA(s) for a wss:// console; default: the system's CAs
     # take what the console holds and reports only as it signed it (docs/architecture.md (Security)):
-    # on once the console has its key ('meshpos venue console-key') and every device is upgraded
-    console_signed: bool = False
+    # "auto": from the first statement the venue's console signed on (remembered in data_dir)
+    console_signed: bool | Literal["auto"] = "auto"
     heartbeat_interval: float = 1.0
     # how long a tap that may wait (opening an order, a line, a discount) holds its update, to leave
     # merged with the sale's next ones (docs/architecture.md (Links), coalesce); 0: each at once
@@ -95,6 +95,10 @@ class Config:
         if not _whole(self.priority) or not 0 <= self.priority <= 1_000_000:
             raise InvalidSetting(
                 "priority", f"priority {self.priority!r}: must be a whole number from 0 to 1000000"
+            )
+        if not isinstance(self.console_signed, bool) and self.console_signed != "auto":
+            raise InvalidSetting(
+                "console_signed", _CONSOLE_SIGNED_WRONG.format(repr(self.console_signed))
             )
         if self.log_level not in _LOG_LEVELS:
             raise InvalidSetting(
@@ -227,6 +231,7 @@ def _console_url_problem(url: str) -> str | None:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+_CONSOLE_SIGNED_WRONG = 'console_signed = {}: must be true, false or "auto"'
 _KINDS = {
     "int": "a whole number",
     "float": "a finite number",
@@ -257,6 +262,13 @@ def _coerce(name: str, raw: Any, source: str, spelled: str | None = None) -> Any
             if not math.isfinite(number):
                 raise ValueError
             return number
+        if name == "console_signed":
+            if isinstance(raw, bool):
+                return raw
+            word = raw.strip().lower() if isinstance(raw, str) else None
+            if word not in ("true", "false", "auto"):
+                raise ValueError
+            return word == "true" if word != "auto" else word
         if kind == "bool":
             if not isinstance(raw, bool):
                 raise ValueError
@@ -274,6 +286,10 @@ def _coerce(name: str, raw: Any, source: str, spelled: str | None = None) -> Any
             raise ValueError
         return raw.upper() if name == "log_level" else raw
     except (ValueError, OverflowError):
+        if name == "console_signed":
+            raise ConfigError(
+                f"{source}: " + _CONSOLE_SIGNED_WRONG.format(spelled or _show(raw))
+            ) from None
         raise ConfigError(
             f"{source}: {name} = {spelled or _show(raw)} is not {_KINDS.get(kind, kind)}"
         ) from None

@@ -46,6 +46,7 @@ from meshpos.store import Store
 from meshpos.sync import SyncConfig
 from meshpos.trust import DeviceIdentity, load_identity, stored_token
 from meshpos.trust.console_key import ConsoleChecker
+from meshpos.trust.console_strict import console_signed_mode
 from meshpos.trust.identity import check_identity
 from meshpos.trust.revocations import Revocations
 from meshpos.web.port import BusinessDays
@@ -127,6 +128,9 @@ class Node(VenueReads, RegisterOperations):
             # listen anywhere, and two first starts cannot both make one
             token = stored_token(config.data_dir / "api.token")
             checker = ConsoleChecker(identity.ca_pem, identity.venue_id)
+            signed, on_strict = console_signed_mode(
+                config.console_signed, config.data_dir, config.identity_path
+            )
             engine = Engine(
                 TimedDocuments(store, self.metrics),
                 venue=identity.venue_id,
@@ -136,7 +140,8 @@ class Node(VenueReads, RegisterOperations):
                 sync_config=replace(
                     SyncConfig.paced(config.heartbeat_interval, MAX_MESSAGE_SIZE),
                     console_check=checker,  # the console's signed word (Security)
-                    console_signed=config.console_signed,
+                    console_signed=signed,  # ("auto": strict once it took a statement)
+                    on_console_strict=on_strict,
                 ),
                 rng=self._rng,
                 counters=self.counters,

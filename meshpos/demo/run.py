@@ -35,6 +35,7 @@ from meshpos.harness.wait import TimedOut, until
 from meshpos.localapi import ApiError
 from meshpos.model import Replica, Venue
 from meshpos.model.sample import CASHIER, COOK, MANAGER, sample_catalog
+from meshpos.trust.console_key import issue_console_key
 
 PRODUCTS = ["espresso", "croissant", "burger", "fries", "lemonade"]
 
@@ -69,6 +70,9 @@ class Demo:
         self.say(f"creating the venue in {self.root}")
         venue: PairedVenue = await build_venue(self.root, "Café Mesh (demo)", pins=self.pins)
         authority = venue.authority
+        # as ``meshpos venue init`` does: the console signs what it holds and reports, and the
+        # devices (console_signed = "auto") take only its signed word from its first statement on
+        issue_console_key(authority)
         catalog = Venue(Replica(capture=False), device="demo", role="console").catalog
         sample_catalog(catalog)
         self.staff = [

@@ -6,7 +6,9 @@ importing one another.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from meshpos.errors import LocalProtocolError
 from meshpos.sync._budget import ReopenBudget
@@ -31,8 +33,11 @@ class SyncConfig:
     reopens: ReopenBudget = field(default_factory=ReopenBudget)  # closed days peers may open
     # (``_signed``) checks a console statement (a node: its venue CA); passing one on needs it
     console_check: ConsoleCheck | None = None
-    # take the console's state and reports only from checked statements (signing is on)
-    console_signed: bool = False
+    # take the console's state and reports only from checked statements (signing is on); "auto":
+    # take unsigned ones only until the first checked statement, strict from then on (``_passing``)
+    console_signed: bool | Literal["auto"] = False
+    # "auto" only: told once, when this node turns strict (the node remembers it in its data directory)
+    on_console_strict: Callable[[], None] | None = None
     # the console: signs its statement (its key for the venue); None: it says nothing signed
     console_signer: ConsoleSigner | None = None
 
@@ -56,7 +61,9 @@ class SyncConfig:
             raise LocalProtocolError("intervals must be positive")
         if self.degree < 2:
             raise LocalProtocolError("degree must be at least 2 (a ring)")
-        if self.console_signed and self.console_check is None:
+        if not isinstance(self.console_signed, bool) and self.console_signed != "auto":
+            raise LocalProtocolError("console_signed must be true, false or 'auto'")
+        if self.console_signed is not False and self.console_check is None:
             raise LocalProtocolError("console_signed needs a console_check to check statements")
         if self.missed_heartbeats < 1 or self.settle_heartbeats < 0:
             raise LocalProtocolError("missed_heartbeats must be >= 1, settle_heartbeats >= 0")

@@ -295,7 +295,7 @@ class Heartbeats:
         # (``_passing._with_console_passed_on``; an N−1 node says nothing unless it is relay)
         if heartbeat.signed is not None:  # the console's own word, checked (``_signed``)
             self._take_signed(heartbeat.node, heartbeat.signed)
-        if self.config.console_signed:
+        if self.statements.strict:  # (``_passing``: signing on, or "auto" after a statement)
             return  # signing is on: unsigned state and reports are taken from nobody
         if heartbeat.relay or heartbeat.role == "console" or heartbeat.console:
             # open documents only, bounded (``_passing``)

@@ -142,12 +142,15 @@ class PassingOn:
 
         def _tell_unreported(self, unreported: tuple[int, str]) -> None: ...
 
+        def _say(self) -> None: ...
+
     # --- the console's state, as a peer passes it on (bounded: ``_claims``) -------------------------
 
     @cached_property
     def statements(self) -> Statements:
-        """The console's signed statements this node took (``_signed``)."""
-        return Statements()
+        """The console's signed statements this node took (``_signed``); strict from the start when
+        signing is on."""
+        return Statements(strict=self.config.console_signed is True)
 
     def _take_signed(self, node: str, signed: SignedConsole) -> None:
         """Check the console's statement ``node`` passed on (once per distinct statement: the
@@ -165,9 +168,28 @@ class PassingOn:
                 f"console statement for venue {statement.venue!r:.80}, not {self.hello.venue!r}"
             )
         latest = self.statements.keep(signed, statement)
+        if not self.statements.strict and self.config.console_signed == "auto":
+            self._turn_strict()
         self._learn_console(node, statement.console, statement.reports)
-        if latest and self.config.console_signed:
+        if latest and self.statements.strict:
             self._tell_unreported(statement.unreported)
+
+    def _turn_strict(self) -> None:
+        """``console_signed = "auto"``, the first checked statement of the venue's console: from now
+        on the console's state and reports are taken only as it signed them (``_heartbeats``), and
+        what was taken unsigned before is forgotten (an enrolled device may have said it): the
+        statement, taken next, says it again if it is true. Pessimistic meanwhile: the pending
+        counts rise at once (``_say``). **Changed** (issue 18, sticky): signing was off unless
+        configured, so a venue that did not read the docs kept the gap; the node (``on_console_strict``)
+        remembers it, so it stays strict after a restart."""
+        self.statements.strict = True
+        self._console_sv.clear()
+        self._reports.clear()
+        self._console_rose += 1
+        self._say()
+        told = self.config.on_console_strict
+        if told is not None:
+            told()
 
     def _with_signed(self, beat: Heartbeat, session: Session) -> Heartbeat:
         """``beat`` with the console's latest statement this node took, once per statement and link

@@ -105,7 +105,9 @@ class Statements:
     """The statements a node took: the decoded few it keeps by their bytes (a statement is checked
     and decoded once, however many peers pass it on), and the latest, which it passes on."""
 
-    def __init__(self) -> None:
+    def __init__(self, strict: bool = False) -> None:
+        #: takes the console's state and reports only from checked statements (``_passing``)
+        self.strict = strict
         self.decoded: dict[SignedConsole, ConsoleStatement] = {}
         self.latest: SignedConsole | None = None
         self.latest_at = -1

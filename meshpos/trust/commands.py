@@ -108,7 +108,8 @@ def _cmd_console_key(args: argparse.Namespace) -> int:
     cert = issue_console_key(authority)
     print(
         f"made the console's signing key of venue {authority.venue_id} ({cert}); restart the "
-        "console with --venue on this directory, then set console_signed = true on every device"
+        "console with --venue on this directory; each device takes the console's word only as it "
+        "signed it from its first signed statement on (console_signed = auto, the default)"
     )
     return 0
 

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from meshpos.errors import MeshposError
 from meshpos.sync import ConsoleSignatureRefused, SignedConsole, statement_body, unbase64
 from meshpos.trust._files import PRIVATE, locked, read_file, write_file
 from meshpos.trust.authority import CA_KEY, ISSUED, VenueAuthority, _read_registry, _write_registry
@@ -197,6 +198,19 @@ class ConsoleChecker:
             ) from None
         self.verified += 1
         return device
+
+
+def check_console_certificate(cert_pem: str, ca_pem: str, venue_id: str) -> None:
+    """The enrolment half (issue 18, sticky): ``cert_pem`` is a certificate the venue CA issued for
+    role console of ``venue_id``, or :class:`ConsoleSignatureRefused` saying why not. A device pins
+    it only to be strict from its first start; statements are still checked against the CA."""
+    try:
+        cert = load_certificate(cert_pem, "console certificate")
+    except MeshposError as exc:
+        raise ConsoleSignatureRefused(exc.message) from None
+    if not issued_by(cert, load_certificate(ca_pem, "venue CA")):
+        raise ConsoleSignatureRefused("certificate not issued by the venue CA")
+    _console_of(cert, venue_id)
 
 
 def _console_of(cert: x509.Certificate, venue_id: str) -> str:

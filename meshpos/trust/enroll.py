@@ -19,8 +19,10 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from meshpos.errors import EnrollmentRefused, TrustError
+from meshpos.trust._files import read_file, write_file
 from meshpos.trust.authority import VenueAuthority
 from meshpos.trust.certs import new_private_key, private_key_pem
+from meshpos.trust.console_key import CONSOLE_CERT
 from meshpos.trust.identity import (
     DeviceIdentity,
     identity_exists,
@@ -32,6 +34,7 @@ from meshpos.trust.names import check_device_id, check_role
 from meshpos.trust.pairing import (
     DEFAULT_TTL,
     MAX_MESSAGE,
+    TAKES_CONSOLE,
     EnrollmentResult,
     PairingCode,
     PairingServer,
@@ -87,17 +90,23 @@ async def serve_pairing(
             if code is None
             else PairingCode.parse(code, loop.time(), ttl)
         )
-    server = PairingServer(code, authority, role, device_id=device_id, reissue=reissue)
+    console = authority.directory / CONSOLE_CERT  # handed to a device that takes it (sticky)
+    console_pem = read_file(console, "console certificate") if console.exists() else None
+    server = PairingServer(
+        code, authority, role, device_id=device_id, reissue=reissue, console_pem=console_pem
+    )
     finished = asyncio.Event()
 
     async def handler(ws: ServerConnection) -> None:
         conn = object()
         peer = ws.remote_address
+        name, value = TAKES_CONSOLE
+        takes_console = ws.request is not None and ws.request.headers.get(name) == value
         try:
             while True:
                 async with asyncio.timeout(message_timeout):
                     data = await ws.recv()
-                reply = server.receive(conn, data, loop.time())
+                reply = server.receive(conn, data, loop.time(), takes_console=takes_console)
                 await ws.send(reply.send)
                 if reply.close:
                     if server.result is None:
@@ -171,6 +180,7 @@ async def enroll(
                 compression=None,
                 open_timeout=None,
                 ping_interval=None,
+                additional_headers=[TAKES_CONSOLE],
             ) as ws,
         ):
             await ws.send(device.start())
@@ -191,5 +201,9 @@ async def enroll(
     issued = device.result
     identity = identity_from_pems(private_key_pem(key), issued.cert_pem, issued.ca_pem)
     save_identity(directory, identity)
+    if issued.console_pem is not None:
+        # pinned: the node takes the console's word only as signed from its first start
+        # (``console_strict``); the venue CA stays the root its statements are checked against
+        write_file(directory / CONSOLE_CERT, issued.console_pem)
     log.info("enrolled as %s %r in venue %s", identity.role, device_id, identity.venue_id)
     return identity

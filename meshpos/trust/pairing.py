@@ -113,12 +113,19 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "issued": {"cert": "pem", "ca": "pem", "venue": "venue", "role": "role", "mac": "mac"},
     "refused": {"code": "refusal", "reason": "reason"},
 }
+#: fields a message may carry beyond its schema (**Changed** (issue 18, sticky): the console's
+#: certificate, sent only to a device that announced it takes it, ``TAKES_CONSOLE``)
+OPTIONAL: dict[str, dict[str, str]] = {"issued": {"console": "pem"}}
+#: the device's websocket handshake header announcing it takes the console's certificate: an N−1
+#: pairing server ignores it (its messages stay as they were); an N−1 device sends none and gets
+#: the ``issued`` message it knows
+TAKES_CONSOLE = ("X-Meshpos-Pairing", "console1")
 # why a server refused; "code" and "expired" mean the device should ask for a new code
 REFUSALS = frozenset({"code", "expired", "busy", "device", "malformed", "failed"})
 
 
 def encode(kind: str, **fields: str) -> str:
-    if set(fields) != set(SCHEMAS[kind]):
+    if not set(SCHEMAS[kind]) <= set(fields) <= set(SCHEMAS[kind]) | set(OPTIONAL.get(kind, {})):
         raise ValueError(f"{kind}: fields must be {sorted(SCHEMAS[kind])}")
     return json.dumps({"v": VERSION, "type": kind, **fields}, separators=(",", ":"))
 
@@ -141,7 +148,7 @@ def decode(data: str | bytes) -> tuple[str, dict[str, str]]:
     kind = obj.pop("type", None)
     if not isinstance(kind, str) or kind not in SCHEMAS:
         raise EnrollmentRefused(f"unknown pairing message type {kind!r}")
-    schema = SCHEMAS[kind]
+    schema = {**SCHEMAS[kind], **{f: k for f, k in OPTIONAL.get(kind, {}).items() if f in obj}}
     if set(obj) != set(schema):
         extra, missing = sorted(set(obj) - set(schema)), sorted(set(schema) - set(obj))
         raise EnrollmentRefused(
@@ -303,6 +310,7 @@ class PairingServer:
         *,
         device_id: str | None = None,
         reissue: bool = False,
+        console_pem: str | None = None,
     ) -> None:
         if role not in NODE_ROLES:
             raise TrustError(f"role {role!r}: must be one of {', '.join(NODE_ROLES)}")
@@ -314,6 +322,9 @@ class PairingServer:
         self._issuer = issuer
         self._only_device = None if device_id is None else check_device_id(device_id)
         self._reissue = reissue
+        #: the console's certificate (``console_key``), for a device that takes it (``receive``)
+        self._console_pem = console_pem
+        self._takes_console = False
         self._conn: Hashable | None = None  # the connection holding the attempt
         self._device = ""
         self._keys = (b"", b"")
@@ -325,12 +336,18 @@ class PairingServer:
     def _move(self, trigger: str) -> None:
         self.state = next_state(SERVER_TRANSITIONS, self.state, trigger)
 
-    def receive(self, conn: Hashable, data: str | bytes, now: float) -> Reply:
-        """Handle one message from ``conn``; the reply is always sent, then the connection closed if asked."""
+    def receive(
+        self, conn: Hashable, data: str | bytes, now: float, *, takes_console: bool = False
+    ) -> Reply:
+        """Handle one message from ``conn``; the reply is always sent, then the connection closed if asked.
+        ``takes_console``: the device announced it takes the console's certificate (``TAKES_CONSOLE``)."""
         if conn == self._conn and self.state is ServerState.ATTEMPT:
             return self._second(data)
         try:
-            return self._first(conn, data, now)
+            reply = self._first(conn, data, now)
+            if self._conn == conn:
+                self._takes_console = takes_console
+            return reply
         except EnrollmentRefused as exc:  # before the PAKE: nothing learned, the code stays valid
             return Reply(refused("malformed", exc.message), close=True)
 
@@ -389,12 +406,14 @@ class PairingServer:
             self._fail(EnrollmentRefused(f"device {self._device!r}: {exc.message}"))
             return Reply(refused("failed", exc.message), close=True)
         venue, ca = self._issuer.venue_id, self._issuer.ca_pem
-        mac = mac_of(server_key, "issued", self._device, cert_pem, ca, venue, self.role)
+        fields = {"cert": cert_pem, "ca": ca, "venue": venue, "role": self.role}
+        if self._takes_console and self._console_pem is not None:
+            fields["console"] = self._console_pem  # (under the MAC too)
+        mac = mac_of(server_key, "issued", self._device, *fields.values())
         serial = f"{x509.load_pem_x509_certificate(cert_pem.encode()).serial_number:x}"
         self.result = EnrollmentResult(self._device, self.role, venue, serial, cert_pem)
         self._move("confirmed")
-        reply = encode("issued", cert=cert_pem, ca=ca, venue=venue, role=self.role, mac=b64e(mac))
-        return Reply(reply, close=True)
+        return Reply(encode("issued", **fields, mac=b64e(mac)), close=True)
 
     def connection_lost(self, conn: Hashable) -> None:
         """The attempt's connection ended early (closed, timed out): the code is spent."""

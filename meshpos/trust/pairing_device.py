@@ -18,7 +18,9 @@ from meshpos.errors import (
     PairingCodeInvalid,
     TrustError,
 )
+from meshpos.sync import ConsoleSignatureRefused
 from meshpos.trust.certs import certificate_info, issued_by, same_key
+from meshpos.trust.console_key import check_console_certificate
 from meshpos.trust.names import check_device_id
 from meshpos.trust.pairing import (
     EXPIRED_CODE,
@@ -61,6 +63,7 @@ class Issued:
     ca_pem: str
     venue_id: str
     role: str
+    console_pem: str | None = None  # the venue console's certificate, when the venue has one
 
 
 class PairingDevice:
@@ -115,13 +118,22 @@ class PairingDevice:
             mac = mac_of(self._keys[0], "csr", self._device, self._csr)
             return encode("csr", csr=self._csr, mac=b64e(mac))
         fields = (msg["cert"], msg["ca"], msg["venue"], msg["role"])
-        good = mac_of(self._keys[1], "issued", self._device, *fields)
+        console = msg.get("console")
+        signed = fields if console is None else (*fields, console)
+        good = mac_of(self._keys[1], "issued", self._device, *signed)
         if not hmac.compare_digest(unb64(msg["mac"]) or b"", good):
             raise EnrollmentRefused(
                 "the pairing server's reply failed its integrity check; nothing saved"
             )
         self._check_certificate(*fields)
-        self.result = Issued(*fields)
+        if console is not None:
+            try:
+                check_console_certificate(console, msg["ca"], msg["venue"])
+            except ConsoleSignatureRefused as exc:
+                raise EnrollmentRefused(
+                    f"the pairing server sent a console certificate that is not its venue's: {exc.message}"
+                ) from None
+        self.result = Issued(*fields, console)
         self._move("issued")
         return None
 

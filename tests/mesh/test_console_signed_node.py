@@ -4,6 +4,8 @@ attacker with a genuine certificate of the venue (``attacker.py``) that claims t
 the console holds and reports every write of the register.
 
 * Signing off (as before this change): the register says "All data is synced" and owes nothing.
+* "auto" (the default, issue 18, sticky): the lie works until the console's first genuine statement,
+  then moves nothing, also after the node restarts (remembered in its data directory).
 * Signing on (``console_signed``): the same lie moves nothing; a statement whose signature does not
   match closes the link with ``console_signature_refused`` named; the console's genuine statement,
   passed on by the same device, moves the register to synced (who passes it on does not matter)."""
@@ -14,16 +16,21 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from meshpos.config import load_config
 from meshpos.harness.wait import until
 from meshpos.node import Node
+from meshpos.node_adapters import make_node
+from meshpos.node_status import NodeStatus
 from meshpos.sync import Heartbeat, SignedConsole
 from meshpos.trust.console_key import issue_console_key, load_console_signing
+from meshpos.trust.console_strict import STRICT_FILE
 
 from .attacker import Attacker
 from .kit import make_device
 from .test_security import (  # noqa: F401  (``mesh`` is the fixture)
     HOST,
     LEDGER,
+    NOW,
     WAIT,
     Mesh,
     counter_is,
@@ -72,6 +79,36 @@ async def beat_until(
             await evil.expect(lambda m: isinstance(m, Heartbeat), f"{what}: a heartbeat", seen)
 
 
+def heard(node: Node, device: str) -> Callable[[], bool]:
+    """Done once ten of ``node``'s statuses named ``device`` the relay: its lie was heard."""
+    named = 0
+
+    def done() -> bool:
+        nonlocal named
+        named += node.status().relay == device
+        return named >= 10
+
+    return done
+
+
+async def lie_moves_nothing(
+    mesh: Mesh,  # noqa: F811
+    node: Node,
+    device: str,
+    before: NodeStatus,
+) -> None:
+    """An enrolled ``device`` lies to a strict ``node`` until the node heard it: nothing moves."""
+    evil = await attack(mesh, node, device)
+    try:
+        await beat_until(evil, lambda n: lie(device, node, n), heard(node, device), device)
+        assert not evil.closed, evil.byes  # an unsigned claim is not bad input: only not believed
+        assert node.status().message != SYNCED
+        assert node.status().owed == before.owed
+        assert node.engine.sync.console_state(LEDGER) == {}
+    finally:
+        await evil.close()
+
+
 async def attack(mesh: Mesh, node: Node, device: str) -> Attacker:  # noqa: F811
     evil = await Attacker.dial(mesh.issue(device, "register"), node.node_id, HOST, node.port)
     await evil.wait_for_hello()
@@ -103,14 +140,7 @@ async def test_an_enrolled_device_cannot_make_a_signing_register_say_synced(
     assert any(before.owed.values())
     evil = await attack(mesh, r1, "E2")
     try:
-        relayed = 0
-
-        def adopted_for_a_while() -> bool:
-            nonlocal relayed
-            relayed += r1.status().relay == "E2"
-            return relayed >= 10  # ten of its statuses named E2 the relay: the lie was heard
-
-        await beat_until(evil, lambda n: lie("E2", r1, n), adopted_for_a_while, "signing")
+        await beat_until(evil, lambda n: lie("E2", r1, n), heard(r1, "E2"), "signing")
         assert not evil.closed, evil.byes  # an unsigned claim is not bad input: only not believed
         after = r1.status()
         assert after.relay == "E2"
@@ -168,3 +198,66 @@ async def test_a_forged_statement_closes_the_link_and_a_genuine_one_moves_the_st
         assert not any(r1.status().owed.values())
     finally:
         await evil.close()
+
+
+async def test_auto_believes_until_the_console_signs_and_stays_strict_after_a_restart(
+    mesh: Mesh,  # noqa: F811  (the fixture, imported)
+) -> None:
+    """``console_signed`` unset ("auto"): before any statement of the venue's console an enrolled
+    device's lie is believed (as before: a venue with no console key keeps working); the console's
+    genuine statement, passed on by any device, turns the node strict at once (what it believed is
+    forgotten: not synced again), and a restart of the node keeps it strict (``console-signed`` in
+    its data directory). Fails before: with "auto" as signing off, the lie after the statement and
+    after the restart makes it say "All data is synced"."""
+    issue_console_key(mesh.authority)
+    signing = load_console_signing(mesh.authority.directory, mesh.authority.venue_id)
+    assert signing is not None
+    path = make_device(mesh.authority, mesh.root, "R1", heartbeat_interval=0.2)
+    config = load_config(path, env={})
+    assert config.console_signed == "auto"
+    strict = config.data_dir / STRICT_FILE
+    async with make_node(config, discovery=False, clock=lambda: NOW) as r1:
+        await sell(r1)
+        before = r1.status()
+        evil = await attack(mesh, r1, "E1")
+        try:  # no statement yet: believed, as with signing off
+            await beat_until(
+                evil, lambda n: lie("E1", r1, n), lambda: r1.status().message == SYNCED, "lenient"
+            )
+            assert r1.status().message == SYNCED
+            # the console's genuine statement (it holds nothing yet), passed on with the same lie
+            nothing = signing({"console": {LEDGER: {}}, "reports": {}, "unreported": (0, "")})
+            await beat_until(
+                evil,
+                lambda n: lie("E1", r1, n, nothing),
+                lambda: r1.status().message != SYNCED,
+                "strict",
+            )
+            assert not evil.closed
+            assert strict.exists()
+            assert r1.status().owed == before.owed
+            assert r1.engine.sync.console_state(LEDGER) == {}
+        finally:
+            await evil.close()
+
+    async with make_node(config, discovery=False, clock=lambda: NOW) as again:
+        assert again.engine.sync.statements.strict  # strict from its start
+        await lie_moves_nothing(mesh, again, "E2", before)
+
+
+async def test_a_device_enrolled_with_the_console_s_certificate_is_strict_from_its_first_start(
+    mesh: Mesh,  # noqa: F811  (the fixture, imported)
+) -> None:
+    """Enrolment hands a device the console's certificate when the venue has one (``enroll``; here
+    put where it keeps it): "auto" is strict from the first start, so there is no window in which
+    an enrolled device's unsigned lie is believed. Fails before: the lie makes it say synced."""
+    cert = issue_console_key(mesh.authority)
+    path = make_device(mesh.authority, mesh.root, "R1", heartbeat_interval=0.2)
+    config = load_config(path, env={})
+    (config.identity_path / cert.name).write_text(cert.read_text())
+    async with make_node(config, discovery=False, clock=lambda: NOW) as r1:
+        assert r1.engine.sync.statements.strict
+        await sell(r1)
+        before = r1.status()
+        await lie_moves_nothing(mesh, r1, "E1", before)
+    assert not (config.data_dir / STRICT_FILE).exists()  # (strict by its pin, nothing to remember)

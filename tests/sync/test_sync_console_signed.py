@@ -9,12 +9,15 @@ from __future__ import annotations
 import base64
 import json
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from pycrdt import Map
 
+from meshpos.errors import LocalProtocolError
 from meshpos.sync import (
     ConsoleSignatureRefused,
     PeerClosed,
@@ -61,15 +64,22 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ConsoleSigning,
 
 
 def node(
-    name: str, role: str, ca: str | None, *, signed: bool = True, signer: object = None
+    name: str,
+    role: str,
+    ca: str | None,
+    *,
+    signed: bool | Literal["auto"] = True,
+    signer: object = None,
+    on_strict: Callable[[], None] | None = None,
 ) -> Synchronizer:
     check = ConsoleChecker(ca, VENUE_ID) if ca is not None else None
     config = SyncConfig(
         heartbeat_interval=0.1,
         settle_heartbeats=0,
         console_check=check,
-        console_signed=signed and check is not None,
+        console_signed=signed if check is not None else False,
         console_signer=signer,  # type: ignore[arg-type]
+        on_console_strict=on_strict,
     )
     sync = Synchronizer(
         venue=VENUE_ID,
@@ -247,3 +257,89 @@ def test_a_forged_statement_closes_the_session_in_the_mesh(
     assert all(node_ == "R9" for _, node_ in refused)
     for name in ("R1", "R2"):
         assert net.nodes[name].console_state(DOC) == {}
+
+
+# --- console_signed = "auto" (issue 18, sticky): lenient until the console's first statement ---------
+
+
+def _lie(sold: dict[int, int]) -> Heartbeat:
+    """An enrolled device claiming the relay role: the console holds and reports everything."""
+    return Heartbeat(
+        "R9", "register", 1, True, True, 5, {DOC: sold}, {}, reports={DOC: {"R2": {"receipts": 9}}}
+    )
+
+
+def test_auto_takes_the_unsigned_word_until_a_statement_then_only_the_signed_one(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    """Before any statement an "auto" node is as signing off (an N−1 venue, or a console with no key
+    yet, keeps working). Its first checked statement turns it strict at once: what it took unsigned
+    is forgotten (the device may have lied already), the statement's own word is taken, the node is
+    told once (to remember it), and the same lie moves nothing any more. Fails before: "auto" was
+    not a setting (a truthy value: strict from the start, the first assertion fails); with
+    ``_turn_strict`` a no-op the forgotten lie and the later lie are still believed."""
+    ca, signing, _ = keys
+    told: list[str] = []
+    register = node("R2", "register", ca, signed="auto", on_strict=lambda: told.append("strict"))
+    sold = sell(register)
+    register._on_heartbeat(_lie(sold))
+    assert register.console_state(DOC) == sold  # lenient: believed, as with signing off
+    assert register.pending(DOC) == 0
+    before = register.status_version
+    # the console's first statement: it holds nothing of R2's yet
+    statement = signing({"console": {DOC: {}}, "reports": {}, "unreported": (0, "")})
+    register._on_heartbeat(Heartbeat("R1", "register", 1, True, True, 6, {}, {}, signed=statement))
+    assert told == ["strict"]
+    assert register.status_version != before  # every status is computed again, at once
+    assert register.console_state(DOC) == {}
+    assert register.console_reports(DOC) == {}
+    assert register.pending(DOC) > 0
+    # from now on the device's unsigned claims move nothing
+    register._on_heartbeat(replace(_lie(sold), seq=7))
+    assert register.console_state(DOC) == {}
+    assert register.console_reports(DOC) == {}
+    assert register.pending(DOC) > 0
+    # and the console's signed word still does, told once
+    holds = signing({"console": {DOC: sold}, "reports": {}, "unreported": (0, "")})
+    register._on_heartbeat(Heartbeat("R1", "register", 1, True, True, 8, {}, {}, signed=holds))
+    assert register.console_state(DOC) == sold
+    assert register.pending(DOC) == 0
+    assert told == ["strict"]
+
+
+def test_auto_stays_lenient_when_no_statement_comes(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    """A venue whose console has no key (N−1 pairings, tests/compat) never turns strict: its relay's
+    unsigned word is taken on every beat, as before."""
+    ca, _, _ = keys
+    told: list[str] = []
+    register = node("R2", "register", ca, signed="auto", on_strict=lambda: told.append("strict"))
+    sold = sell(register)
+    for seq in range(1, 4):
+        register._on_heartbeat(replace(_lie({}), seq=seq))
+    register._on_heartbeat(replace(_lie(sold), seq=4))
+    assert register.console_state(DOC) == sold
+    assert told == []
+
+
+def test_a_statement_that_fails_the_check_does_not_turn_auto_strict(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    """Only a statement of the venue's console turns "auto" strict: a register's key signing as the
+    console closes the session by name and leaves the node as it was (an attacker cannot make it
+    remember anything)."""
+    ca, _, register_key = keys
+    told: list[str] = []
+    register = node("R2", "register", ca, signed="auto", on_strict=lambda: told.append("strict"))
+    forged = register_key({"console": {DOC: {}}, "reports": {}, "unreported": (0, "")})
+    with pytest.raises(ConsoleSignatureRefused):
+        register._on_heartbeat(Heartbeat("R9", "register", 1, True, True, 5, {}, {}, signed=forged))
+    assert told == []
+    assert not register.statements.strict
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_console_signed_takes_only_true_false_or_auto(value: object) -> None:
+    with pytest.raises(LocalProtocolError, match="console_signed"):
+        SyncConfig(console_check=lambda s: None, console_signed=value)  # type: ignore[arg-type]
