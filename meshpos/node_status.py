@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
-from meshpos.model.tally import UNKNOWN_REGISTER, add, describe
+from meshpos.model.tally import UNKNOWN_REGISTER, describe
 from meshpos.sync import Heartbeat, Synchronizer
 
 ALL_SYNCED = "All data is synced"
@@ -154,9 +154,11 @@ def compute_status(
     corrupt_records: int = 0,
     presence: dict[str, Heartbeat] | None = None,
     pending_by_document: dict[str, int] | None = None,
+    owed_view: OwedView | None = None,
 ) -> NodeStatus:
     """``presence``: ``sync.presence`` when the caller has it already (it is built on every read);
-    ``pending_by_document``: ``sync.pending`` of every open document, when the caller has it."""
+    ``pending_by_document``: ``sync.pending`` of every open document, when the caller has it;
+    ``owed_view``: the caller's, kept between its statuses (``OwedView``)."""
     presence = sync.presence if presence is None else presence
     relay = sync.relay
     # a relay that gave the role up and tries again keeps its problem until data is seen flowing
@@ -178,19 +180,13 @@ def compute_status(
         pending_by_document = {name: sync.pending(name) for name in sync.docs}
     by_doc = {name: pending_by_document[name] for name in sorted(pending_by_document)}
     by_doc = {name: n for name, n in by_doc.items() if n}
-    by_device = {d: dict(gap) for d, gap in (owed_by_device or {}).items() if gap}
-    own = by_device.get(node_id, {})
-    venue: dict[str, int] = {}
-    for gap in by_device.values():
-        add(venue, gap)
+    view = OwedView() if owed_view is None else owed_view
+    view.update(owed_by_device or {}, node_id, role, colour)
+    by_device, own, venue = view.by_device, view.own, view.venue
     # a document with changes but no missing record in it: open orders, kitchen, stop list
     other_docs = len(by_doc) if not venue else 0
     pending = sum(venue.values()) + other_docs
-    parts = []
-    if own:
-        parts.append(_owed_words(tuple(own.items()), True, role, colour))
-    for device in sorted(d for d in by_device if d != node_id):
-        parts.append(_owed_words(tuple(by_device[device].items()), False, device, colour))
+    parts = list(view.words)
     if other_docs:
         parts.append(f"{OTHER_CHANGES} {_missing_at_console(False, colour)}")
     problems = {n: hb.problem for n, hb in presence.items() if hb.problem and n != node_id}
@@ -239,6 +235,77 @@ def compute_status(
         not_in_reports=unreported,
         not_in_reports_reason=unreported_reason,
     )
+
+
+class OwedView:
+    """What a status shows of the owed counts (``owed_by_device``): per device a copy of its counts
+    and its words, this node's, and the venue's sum, kept between statuses.
+
+    **Changed** (issue 18, held): each status copied every device's counts, summed the venue's and
+    keyed every device's words again: work that grew with the venue for each status. Now a device's
+    copy and words are made again only when its counts moved (``OwedCounts`` keeps a device's counts
+    the same object while its inputs did not move, and a new object when they did), or the colour
+    (the words say "on their way" when green), and the venue's sum moves by the devices that moved.
+    Nothing moved (the same ``owed_by_device``, colour, node and role): nothing is done. The dicts
+    handed out are shared by the statuses until they move: read them, never change them."""
+
+    def __init__(self) -> None:
+        self._of: tuple[object, str, str, str] | None = None  # (owed_by_device, node, role, colour)
+        # device -> (its counts as given, the copy shown, its words)
+        self._devices: dict[str, tuple[dict[str, int], dict[str, int], str]] = {}
+        self._kinds: dict[str, int] = {}  # kind -> how many devices' counts name it
+        self.by_device: dict[str, dict[str, int]] = {}
+        self.own: dict[str, int] = {}
+        self.venue: dict[str, int] = {}
+        self.words: tuple[str, ...] = ()
+        self.made = 0  # devices whose copy and words were made (a test counts them)
+
+    def update(self, owed: dict[str, dict[str, int]], node_id: str, role: str, colour: str) -> None:
+        of = (owed, node_id, role, colour)
+        last = self._of
+        if last is not None and last[0] is owed and last[1:] == of[1:]:
+            return
+        if last is None or last[1:] != of[1:]:
+            self._devices, self._kinds, self.venue = {}, {}, {}  # (all words move)
+        self._of = of
+        kept, devices = self._devices, {}
+        venue = self.venue = dict(self.venue)  # (the last status's stays as it was)
+        for device, gap in owed.items():
+            if not gap:
+                continue
+            prior = kept.pop(device, None)
+            if prior is not None and prior[0] is gap:
+                devices[device] = prior
+                continue
+            if prior is not None:
+                self._count(venue, prior[1], -1)
+            copy = dict(gap)
+            self._count(venue, copy, 1)
+            own = device == node_id
+            words = _owed_words(tuple(copy.items()), own, role if own else device, colour)
+            devices[device] = (gap, copy, words)
+            self.made += 1
+        for _, copy, _ in kept.values():  # devices that owe nothing now
+            self._count(venue, copy, -1)
+        self._devices = devices
+        self.by_device = {device: shown[1] for device, shown in devices.items()}
+        mine = devices.get(node_id)
+        self.own = mine[1] if mine is not None else {}
+        others = sorted(d for d in devices if d != node_id)
+        self.words = (*(() if mine is None else (mine[2],)), *(devices[d][2] for d in others))
+
+    def _count(self, venue: dict[str, int], counts: dict[str, int], sign: int) -> None:
+        """Add (``sign`` 1) or take away (-1) a device's counts from the venue's sum: a kind is in
+        it while some device's counts name it, as a sum over them would have it."""
+        kinds = self._kinds
+        for kind, n in counts.items():
+            named = kinds.get(kind, 0) + sign
+            if named:
+                kinds[kind] = named
+                venue[kind] = venue.get(kind, 0) + sign * n
+            else:
+                del kinds[kind]
+                del venue[kind]
 
 
 @lru_cache(maxsize=4096)

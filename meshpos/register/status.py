@@ -33,7 +33,8 @@ from meshpos.model.documents import (
     ledger_name,
 )
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally, Tally, covers
-from meshpos.node_status import Durability, NodeStatus, compute_status, indicator
+from meshpos.node_status import Durability, NodeStatus, OwedView, compute_status, indicator
+from meshpos.register.held_count import HeldCount
 from meshpos.register.owed_counts import OwedCounts
 from meshpos.relay.service import RelayService
 from meshpos.sync import DocumentChanged, Heartbeat, PeerClosed, PeerJoined, PeerLive
@@ -71,6 +72,8 @@ class StatusService:
         self._unsure: set[str] = set()
         # this register's latest receipt: (id, number, document, the exact state that wrote it)
         self._latest_sale: tuple[str, str, str, dict[int, int]] | None = None
+        self._held = HeldCount()  # the latest sale's devices (``_durability``)
+        self._owed_view = OwedView()  # what a status shows of the owed counts (``compute_status``)
         self._shown: dict[str, Any] | None = None  # the status indicator last published
         # what the owed counts and the indicator were last computed from (``_inputs``), and when: an
         # idle node computes neither again on every tick (docs/architecture.md (Status))
@@ -258,6 +261,7 @@ class StatusService:
             latest_sale=self._durability(latest[0], presence) if latest is not None else None,
             presence=presence,
             pending_by_document={} if shown_only and owed else self._pending_by_document(),
+            owed_view=self._owed_view,
         )
         if venue.numbering.known:
             return status
@@ -307,7 +311,7 @@ class StatusService:
         if found is None:
             raise UnknownRecord(f"unknown receipt {receipt_id!r}")
         number, doc, needed = found
-        held = sync.held_by(doc)
+        devices, holders = self._held.count(sync, doc, needed)  # (held: kept, moves re-read)
         peers = {  # every device keeps the ledger days it hears of, kitchen displays too
             node
             for node, beat in presence.items()
@@ -315,8 +319,8 @@ class StatusService:
         }
         return Durability(
             receipt=number,
-            devices=1 + sum(1 for state in held.values() if covers(state, needed)),
-            of=1 + len(peers | held.keys()),
+            devices=1 + devices,
+            of=1 + len(peers | holders),
             console=bool(needed) and covers(sync.console_state(doc), needed),
         )
 

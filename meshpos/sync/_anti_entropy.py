@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pycrdt import Doc
 
 from meshpos.sync._digest import DIGEST_FEATURE, doc_hash
+from meshpos.sync._held import StepOnes
 from meshpos.sync._messages import Digest, SyncStep1
 from meshpos.sync._updates import held_clocks
 
@@ -23,7 +24,7 @@ class Digests:
     announced :data:`DIGEST_FEATURE`, a step 1 per document to any other, and the answer to a digest."""
 
     _docs: dict[str, Doc[Any]]
-    _held_by: dict[str, dict[str, dict[int, int]]]
+    _held_by: StepOnes
     _hashes: dict[str, tuple[Doc[Any], bytes]]  # by document, until it changes (``_on_change``)
 
     if TYPE_CHECKING:
@@ -63,4 +64,4 @@ class Digests:
             if theirs.get(name) != self._own_hash(name, doc):
                 session.send(SyncStep1(name, doc.get_state()))
             elif notes and session.peer is not None:
-                self._held_by.setdefault(session.peer.node, {})[name] = dict(held_clocks(doc))
+                self._held_by.note(session.peer.node, name, dict(held_clocks(doc)))

@@ -73,6 +73,7 @@ from meshpos.sync._events import (
     SyncEvent,
 )
 from meshpos.sync._exchange import _LOADING, _Loading, _Stored
+from meshpos.sync._held import StepOnes
 from meshpos.sync._messages import AwarenessUpdate, DocMessage, Heartbeat, SyncStep1, SyncStep2
 from meshpos.sync._rules import may_deliver
 from meshpos.sync._session import Session
@@ -118,7 +119,7 @@ class ClosedDays:
     _events: list[SyncEvent]
     _sessions: dict[str, Session]
     _closed: dict[str, _ClosedDoc]
-    _held_by: dict[str, dict[str, dict[int, int]]]
+    _held_by: StepOnes
     _applying: str | _Loading | _Stored | None
     _opening_for_content: bool
     _now: float | None
@@ -212,8 +213,7 @@ class ClosedDays:
             raise LocalProtocolError(f"closed {name!r}: stored {exc}") from None
         self._closed[name] = _ClosedDoc(state_vector, deletions, clocks)
         self._closed_moved += 1
-        for docs in self._held_by.values():
-            docs.pop(name, None)  # held_by covers open documents only
+        self._held_by.drop(name)  # held_by covers open documents only
 
     def reopen(self, name: str, update: bytes | None) -> None:
         """Open the closed ``name`` from its stored ``update`` (not a change: nothing is sent or

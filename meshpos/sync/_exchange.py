@@ -32,6 +32,7 @@ from meshpos.sync._events import (
     SyncEvent,
     UpdateRejected,
 )
+from meshpos.sync._held import StepOnes
 from meshpos.sync._messages import AwarenessUpdate, DocMessage, SyncStep1, SyncStep2
 from meshpos.sync._replies import Replies, _lowest
 from meshpos.sync._rules import may_write
@@ -110,7 +111,7 @@ class Exchange(Replies):
     ]  # client id -> the device that announced or was learnt to use it
     _applying: str | _Loading | _Stored | None
     _opening_for_content: bool
-    _held_by: dict[str, dict[str, dict[int, int]]]
+    _held_by: StepOnes
     _reordered: dict[str, dict[int, int]]  # doc -> client -> a first clock that came ahead
     _past_holes: dict[str, dict[int, bytes]]  # doc -> author -> what was reported past its hole
     _taken: dict[str, dict[bytes, None]]  # doc -> the last updates it took whole (``_took``)
@@ -195,7 +196,7 @@ class Exchange(Replies):
             except Exception as exc:
                 raise RemoteProtocolError(f"sync step 1 for {name}: unusable ({exc})") from None
             if session.peer is not None and session.peer.role != "console" and not session.stock:
-                self._held_by.setdefault(session.peer.node, {})[name] = asked  # documents we hold
+                self._held_by.note(session.peer.node, name, asked)  # documents we hold
             last = session.replies.get(name)
             if last is not None and (
                 last.waiting is not None

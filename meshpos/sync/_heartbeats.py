@@ -22,6 +22,7 @@ from meshpos.model.tally import Tally
 from meshpos.sync._config import REPORTED_DAYS, SyncConfig
 from meshpos.sync._election import Candidate, elect
 from meshpos.sync._events import RelayChanged, SyncEvent
+from meshpos.sync._held import HeldTable, StepOnes
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello, PeerSummary
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_write
@@ -54,7 +55,8 @@ class Heartbeats:
     _reports: dict[str, Tally]
     _owed: dict[str, int]
     _pending_for: dict[str, tuple[bytes, int, int]]  # document -> (its state, ``_said``, pending)
-    _held_by: dict[str, dict[str, dict[int, int]]]
+    _held_by: StepOnes
+    _attested: HeldTable
     _trigger: bool
     _heard_candidates: bool
     #: moves when something a register's status shows may have changed (``status_version``)
@@ -192,12 +194,30 @@ class Heartbeats:
         """Per other node, what of ``doc`` it is known to hold committed (client -> clock): its last
         sync step 1 (a link's anti-entropy and initial sync) and, beyond the links, what it attested
         (``_held``): what a receipt's durability on other devices is computed from."""
-        held = {node: dict(docs[doc]) for node, docs in self._held_by.items() if doc in docs}
+        held = {node: dict(clocks) for node, clocks in self._held_by.of(doc).items()}
         for node, clocks in self.held_beyond(doc).items():
             mine = held.setdefault(node, {})
             for client, clock in clocks.items():
                 mine[client] = max(clock, mine.get(client, 0))
         return held
+
+    def held_moved(self, doc: str, since: int) -> tuple[int, list[str] | None]:
+        """The stamp of the last move of what any node holds (``_held.Moved``), and the nodes whose
+        ``held_by(doc)`` entry may have moved after ``since`` (None: any of them may have)."""
+        return self._attested.moved.stamp, self._attested.moved.since(doc, since)
+
+    def held_of(self, doc: str, node: str) -> dict[int, int] | None:
+        """``held_by(doc).get(node)``, built for that node alone (None: it holds nothing known)."""
+        if node == self.node_id:
+            return None
+        stepped = self._held_by.get(node, doc)
+        attested = self._attested.attested(node, doc)
+        if attested is None:
+            return None if stepped is None else dict(stepped)
+        mine = dict(stepped or {})
+        for client, clock in attested.items():
+            mine[client] = max(clock, mine.get(client, 0))
+        return mine
 
     def console_state(self, doc: str) -> dict[int, int]:
         return dict(self._console_sv.get(doc, {}))

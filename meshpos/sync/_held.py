@@ -50,11 +50,77 @@ MAX_HELD = 256
 Key = tuple[str, str, int]  # (node, document, client)
 
 
-class HeldTable:
-    """Attestations heard or made here: the highest clock per (node, document, client), and which of
-    them still have to go on towards their author."""
+class Moved:
+    """Whose held state of each document moved, in order: a stamp per move. A reader keeps the stamp
+    it read up to and reads again only the nodes moved since (**Changed** (issue 18, held): the
+    durability count of the latest sale rebuilt every node's held state as dicts and tested each, on
+    every status: ~0.6 ms profiled per status at 20 devices; ``register/_held_count.py``)."""
 
     def __init__(self) -> None:
+        self.stamp = 0
+        self._docs: dict[str, dict[str, int]] = {}  # doc -> node -> its last move, oldest first
+        self._reset: dict[str, int] = {}  # doc -> the stamp its whole table was forgotten at
+
+    def move(self, doc: str, node: str) -> None:
+        self.stamp += 1
+        nodes = self._docs.setdefault(doc, {})
+        nodes.pop(node, None)  # (to the end: the newest)
+        nodes[node] = self.stamp
+
+    def forget(self, doc: str) -> None:
+        """Every node's state of ``doc`` went (the day closed): a reader reads all of it again."""
+        self.stamp += 1
+        self._docs.pop(doc, None)
+        self._reset[doc] = self.stamp
+
+    def since(self, doc: str, stamp: int) -> list[str] | None:
+        """The nodes whose state of ``doc`` moved after ``stamp`` (None: read every node again)."""
+        if self._reset.get(doc, 0) > stamp:
+            return None
+        moved: list[str] = []
+        for node, at in reversed(self._docs.get(doc, {}).items()):
+            if at <= stamp:
+                break
+            moved.append(node)
+        return moved
+
+
+class StepOnes:
+    """Per peer, what its last sync step 1 of each open document said it holds committed (client ->
+    clock; kept after the peer goes away), each change a move (``Moved``)."""
+
+    def __init__(self, moved: Moved) -> None:
+        self._by: dict[str, dict[str, dict[int, int]]] = {}  # node -> doc -> client -> clock
+        self._moved = moved
+
+    def note(self, node: str, doc: str, clocks: dict[int, int]) -> None:
+        docs = self._by.setdefault(node, {})
+        if docs.get(doc) != clocks:  # (an anti-entropy round notes the same state again)
+            docs[doc] = clocks
+            self._moved.move(doc, node)
+
+    def drop(self, doc: str) -> None:
+        """Forget every peer's state of ``doc`` (held_by covers open documents only)."""
+        for docs in self._by.values():
+            docs.pop(doc, None)
+        self._moved.forget(doc)
+
+    def of(self, doc: str) -> dict[str, dict[int, int]]:
+        """Per node, its step 1's state of ``doc``: the kept maps (read them, never change them)."""
+        return {node: docs[doc] for node, docs in self._by.items() if doc in docs}
+
+    def get(self, node: str, doc: str) -> dict[int, int] | None:
+        return self._by.get(node, {}).get(doc)
+
+
+class HeldTable:
+    """Attestations heard or made here: the highest clock per (node, document, client), and which of
+    them still have to go on towards their author; and the links' step 1s (``step_ones``), both
+    counted by the durability count, their moves in ``moved``."""
+
+    def __init__(self) -> None:
+        self.moved = Moved()
+        self.step_ones = StepOnes(self.moved)
         self._clocks: dict[str, dict[str, dict[int, int]]] = {}  # node -> doc -> client -> clock
         self._queue: dict[Key, None] = {}  # to pass on, newest last (a dict: ordered, no repeats)
         self._trees: dict[str, dict[str, str]] = {}  # author -> parents, for the graph below
@@ -79,10 +145,15 @@ class HeldTable:
     def learn(self, node: str, doc: str, client: int, clock: int) -> bool:
         """Keep ``node`` holds ``client``'s structs of ``doc`` below ``clock``; True when that is more
         than was known (the caller then queues it on)."""
-        held = self._clocks.setdefault(node, {}).setdefault(doc, {})
+        docs = self._clocks.setdefault(node, {})
+        held = docs.get(doc)
+        if held is None:  # (a node attesting nothing above 0 is one that holds the document)
+            held = docs[doc] = {}
+            self.moved.move(doc, node)
         if clock <= held.get(client, 0):
             return False
         held[client] = clock
+        self.moved.move(doc, node)
         return True
 
     def kept(self, node: str) -> list[Key]:
@@ -135,6 +206,9 @@ class HeldTable:
         node, doc, client = key
         return self._clocks.get(node, {}).get(doc, {}).get(client, 0)
 
+    def attested(self, node: str, doc: str) -> dict[int, int] | None:
+        return self._clocks.get(node, {}).get(doc)
+
     def of(self, doc: str) -> dict[str, dict[int, int]]:
         """Per node, what it attested of ``doc`` (client -> clock): the table's own maps, not copies
         (read them, never change them: the durability count reads every node's every beat)."""
@@ -146,6 +220,7 @@ class HeldTable:
             held = self._clocks[node]
             for doc in [d for d in held if d not in docs]:
                 del held[doc]
+                self.moved.forget(doc)
             if not held:
                 del self._clocks[node]
         for key in [k for k in self._queue if k[1] not in docs]:

@@ -191,8 +191,8 @@ class Synchronizer(
         self._owed: dict[str, int] = {}  # our own records not in the console's reports, per kind
         # node -> document -> the state vector its latest sync step 1 said it holds (committed: a node
         # sends step 1s only after committing what it received); kept after the node goes away
-        self._held_by: dict[str, dict[str, dict[int, int]]] = {}
         self._attested = HeldTable()  # (``_held``) what nodes beyond the links hold
+        self._held_by = self._attested.step_ones  # (their moves counted with the attestations')
         self._attested_at: tuple[int, frozenset[str]] = (-1, frozenset())
         self._attested_again_at = -float("inf")  # (``_passing``) own attestations last re-sent
         self._now: float | None = None
