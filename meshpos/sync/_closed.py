@@ -136,6 +136,8 @@ class ClosedDays:
     #: moves whenever ``_closed`` does (``_closed_stated``'s cache)
     _closed_moved: int = 0
     _stated: tuple[tuple[int, int], _Stated] | None = None
+    #: the closed part's key in the console's latest statement (None: it has none), and when said
+    _closed_said: tuple[tuple[int, int] | None, float] = (None, float("-inf"))
 
     if TYPE_CHECKING:
 
@@ -359,6 +361,29 @@ class ClosedDays:
             reports.update(counts)
         self._stated = key, (console, reports)
         return console, reports
+
+    def _closed_due(self, moved: bool) -> _Stated | None:
+        """The console only: the closed part (:meth:`_closed_stated`) its next statement carries, or
+        None. At most once per ``2 * anti_entropy_interval``, and only when the latest statement
+        lacks it as it is now: while sales flow the console signs a statement every beat and every
+        node decodes each (a week of closed days at 50 registers is ~30 kB, ~1.3 ms to decode), so
+        the others say only the open days; a node keeps the highest it was told, and a register
+        coming back gets a statement with the closed days within that period. ``moved``: the
+        statement is signed anew anyway (else it stays as it is when the closed part is not due)."""
+        stated = self._closed_stated()
+        assert self._stated is not None
+        key, now = self._stated[0], self._now if self._now is not None else 0.0
+        last, at = self._closed_said
+        if not stated[0] and not stated[1]:
+            due = False  # nothing closed lately: nothing to say
+        else:
+            due = last != key and now - at >= 2 * self.config.anti_entropy_interval
+        if due:
+            self._closed_said = key, now
+            return stated
+        if moved:
+            self._closed_said = None, at  # the next statement lacks it
+        return None
 
     def _park(
         self, name: str, closed: _ClosedDoc, peer: str, node: str, message: DocMessage, size: int

@@ -106,7 +106,9 @@ class Heartbeats:
 
         def _take_signed(self, node: str, signed: SignedConsole) -> None: ...
 
-        def _closed_stated(self) -> tuple[dict[str, dict[int, int]], dict[str, Tally]]: ...
+        def _closed_due(
+            self, moved: bool
+        ) -> tuple[dict[str, dict[int, int]], dict[str, Tally]] | None: ...
 
         @property
         def statements(self) -> Statements: ...
@@ -347,16 +349,21 @@ class Heartbeats:
             return None
         # (a copy: the report counts are the live ones, which rise in place)
         counts = {d: {r: dict(c) for r, c in tally.items()} for d, tally in reports.items()}
-        # and of the days it closed lately, for a register that was away (``_closed``; issue 18)
-        closed_view, closed_counts = self._closed_stated()
-        content = {
-            "console": {**closed_view, **view},
-            "reports": {**closed_counts, **counts},
-            "unreported": self._unreported,
-        }
+        content = {"console": view, "reports": counts, "unreported": self._unreported}
         own = self.statements.own
-        if own is None or own[0] != content:
-            own = self.statements.own = (content, signer(content))
+        moved = own is None or own[0] != content
+        # and of the days it closed lately, for a register that was away (``_closed``; issue 18)
+        closed = self._closed_due(moved)
+        if own is not None and not moved and closed is None:
+            return own[1]
+        said = content
+        if closed is not None:
+            said = {
+                **content,
+                "console": {**closed[0], **view},
+                "reports": {**closed[1], **counts},
+            }
+        own = self.statements.own = (content, signer(said))
         return own[1]
 
     def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:

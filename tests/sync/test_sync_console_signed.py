@@ -486,6 +486,7 @@ def test_the_statement_names_the_last_seven_closed_days_within_its_byte_bound(
     # within the byte bound: the newest days that fit, each whole
     monkeypatch.setattr(_closed, "STATED_CLOSED_CHARS", 250)
     console.set_console_reports(DOC, {"R2": {"receipts": 1}})  # (what it says moved: signed anew)
+    console.tick(2 * console.config.anti_entropy_interval)  # (the closed part is due again)
     signed = console._heartbeat().signed
     assert signed is not None
     said = decode_statement(signed.body)
@@ -494,3 +495,36 @@ def test_the_statement_names_the_last_seven_closed_days_within_its_byte_bound(
     assert 0 < len(kept_days) < _closed.STATED_CLOSED_DAYS
     assert kept_days == days[-len(kept_days) :]  # the newest
     assert kept == {f"{kind}/{day}" for day in kept_days for kind in ("ledger", "kitchen")}
+
+
+EMPTY_DELETIONS = b"\x00\x00"
+
+
+def test_while_sales_flow_the_closed_days_are_stated_once_a_period_and_the_latest_has_them_at_rest(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    """Every node decodes each statement, and the console signs one a beat while sales flow: the
+    closed days (kB at a big venue) go in at most one statement per 2 anti-entropy periods, and
+    once nothing moves the latest statement, which a register coming back gets, carries them."""
+    from meshpos.sync._bodies import decode_statement
+
+    _, signing, _ = keys
+    console = node("console", "console", None, signer=signing)
+    day = "ledger/2026-03-01"
+    console.mark_closed(day, console.docs[DOC].get_state(), EMPTY_DELETIONS)
+    period = 2 * console.config.anti_entropy_interval
+    carried = []
+    for step in range(40):  # 4 periods of beats, each with a new report count (signed anew)
+        console.set_console_reports(DOC, {"R2": {"receipts": step + 1}})
+        console.tick(step * period / 10)  # (a beat: the statement is signed anew)
+        assert console.statements.own is not None
+        signed = console.statements.own[1]
+        if day in decode_statement(signed.body).console:
+            carried.append(step)
+    assert carried == [0, 10, 20, 30]
+    console.tick(4 * period)  # nothing moves: the latest statement gets the closed day
+    signed = console._heartbeat().signed
+    assert signed is not None
+    assert day in decode_statement(signed.body).console
+    console.tick(5 * period)
+    assert console._heartbeat().signed is signed  # and stays as it is
