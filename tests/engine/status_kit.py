@@ -32,17 +32,22 @@ async def sell(node: Any) -> None:
     await node.write(lambda v, at, o=order.id: v.pay(CASHIER, o, "card", at))
 
 
-def pending_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The documents ``sync.pending`` is asked for from now on, in order."""
-    read: list[str] = []
-    pending = Synchronizer.pending
+def documents_asked(monkeypatch: pytest.MonkeyPatch, method: str) -> list[str]:
+    """The documents the synchronizer's ``method(doc)`` is called for from now on, in order."""
+    asked: list[str] = []
+    original = getattr(Synchronizer, method)
 
     def counted(self: Synchronizer, doc: str) -> Any:
-        read.append(doc)
-        return pending(self, doc)
+        asked.append(doc)
+        return original(self, doc)
 
-    monkeypatch.setattr(Synchronizer, "pending", counted)
-    return read
+    monkeypatch.setattr(Synchronizer, method, counted)
+    return asked
+
+
+def pending_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The documents ``sync.pending`` is asked for from now on, in order."""
+    return documents_asked(monkeypatch, "pending")
 
 
 def hear(monkeypatch: pytest.MonkeyPatch, heard: dict[str, Heartbeat]) -> None:

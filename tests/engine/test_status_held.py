@@ -11,22 +11,14 @@ from typing import Any
 
 import pytest
 
-from meshpos.sync import Heartbeat, Synchronizer
+from meshpos.sync import Heartbeat
 from meshpos.sync._updates import held_clocks
-from tests.engine.status_kit import hear, sell, shift_open
+from tests.engine.status_kit import documents_asked, hear, sell, shift_open
 
 
 def held_by_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The documents ``sync.held_by`` is built for from now on."""
-    built: list[str] = []
-    held_by = Synchronizer.held_by
-
-    def counted(self: Synchronizer, doc: str) -> Any:
-        built.append(doc)
-        return held_by(self, doc)
-
-    monkeypatch.setattr(Synchronizer, "held_by", counted)
-    return built
+    return documents_asked(monkeypatch, "held_by")
 
 
 def counted(node: Any) -> tuple[int, int]:
