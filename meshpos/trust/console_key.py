@@ -28,10 +28,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from meshpos.errors import MeshposError
+from meshpos.errors import MeshposError, TrustError
 from meshpos.sync import ConsoleSignatureRefused, SignedConsole, statement_body, unbase64
 from meshpos.trust._files import PRIVATE, locked, read_file, write_file
-from meshpos.trust.authority import CA_KEY, ISSUED, VenueAuthority, _read_registry, _write_registry
+from meshpos.trust.authority import (
+    CA_CERT,
+    CA_KEY,
+    ISSUED,
+    VenueAuthority,
+    _read_registry,
+    _write_registry,
+)
 from meshpos.trust.certs import (
     BACKDATE,
     ROLE_URI,
@@ -118,10 +125,17 @@ def issue_console_key(authority: VenueAuthority) -> Path:
 class ConsoleSigning:
     """Signs what the console says of one venue (a ``sync`` ``ConsoleSigner``)."""
 
-    def __init__(self, venue_id: str, key_pem: str, cert_pem: str) -> None:
+    def __init__(
+        self,
+        venue_id: str,
+        key_pem: str,
+        cert_pem: str,
+        key_path: Path | None = None,
+        cert_path: Path | None = None,
+    ) -> None:
         self.venue_id = venue_id
-        self._key = load_private_key(key_pem, "console key")
-        cert = load_certificate(cert_pem, "console certificate")
+        self._key = load_private_key(key_pem, str(key_path or "console key"))
+        cert = load_certificate(cert_pem, str(cert_path or "console certificate"))
         self._cert = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
 
     def __call__(self, content: dict[str, Any]) -> SignedConsole:
@@ -138,12 +152,29 @@ SIGNERS: dict[str, ConsoleSigning] = {}
 
 
 def load_console_signing(directory: Path, venue_id: str) -> ConsoleSigning | None:
-    """The console's signing key of the venue in ``directory``; None if it has none (made before it)."""
-    if not (directory / CONSOLE_KEY).exists():
+    """The console's signing key of the venue in ``directory``; None if it has neither key nor
+    certificate (a venue made before them). **Changed** (issue 18, outside): a key or certificate
+    that every node would refuse (missing its pair, not matching, expired, another venue's or CA's,
+    not for role console) is a :class:`TrustError` naming the files, so the console does not start:
+    it used to sign anyway, and every node closed its session with the console on every beat
+    (``ConsoleSignatureRefused``), or, with the key gone, it ran unsigned and left strict registers
+    "not at the console" for ever, silently."""
+    key_path, cert_path = directory / CONSOLE_KEY, directory / CONSOLE_CERT
+    if not key_path.exists() and not cert_path.exists():
         return None
-    key = read_file(directory / CONSOLE_KEY, "console key")
-    cert = read_file(directory / CONSOLE_CERT, "console certificate")
-    return ConsoleSigning(venue_id, key, cert)
+    hint = f" (make a new pair with 'meshpos venue console-key --dir {directory}')"
+    key = read_file(key_path, "console key", hint)
+    cert = read_file(cert_path, "console certificate", hint)
+    signing = ConsoleSigning(venue_id, key, cert, key_path, cert_path)
+    try:
+        check = ConsoleChecker(read_file(directory / CA_CERT, "venue CA certificate"), venue_id)
+        check(signing({"console": {}, "reports": {}}))
+    except (MeshposError, ConsoleSignatureRefused) as exc:
+        raise TrustError(
+            f"{key_path}, {cert_path}: nodes would refuse what the console signs with them: "
+            f"{exc.message}{hint}"
+        ) from None
+    return signing
 
 
 class ConsoleChecker:
