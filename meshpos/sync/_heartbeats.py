@@ -284,6 +284,10 @@ class Heartbeats:
         return (self._said, self._presence.version, self._far.version)
 
     def _on_heartbeat(self, heartbeat: Heartbeat) -> None:
+        # the console's own word first, checked (``_signed``): a beat whose statement fails the
+        # check raises before anything of it is taken (its presence, relay claim, far records)
+        if heartbeat.signed is not None:
+            self._take_signed(heartbeat.node, heartbeat.signed)
         before = self._presence.get(heartbeat.node)
         if before is None or _said(before.heartbeat) != _said(heartbeat):
             self._say()
@@ -297,8 +301,6 @@ class Heartbeats:
             self._learn_held(heartbeat)
         # from the relay, the console, or (bounded topology) a node passing on what it learnt
         # (``_passing._with_console_passed_on``; an N−1 node says nothing unless it is relay)
-        if heartbeat.signed is not None:  # the console's own word, checked (``_signed``)
-            self._take_signed(heartbeat.node, heartbeat.signed)
         if self.statements.strict:  # (``_passing``: signing on, or "auto" after a statement)
             return  # signing is on: unsigned state and reports are taken from nobody
         if heartbeat.relay or heartbeat.role == "console" or heartbeat.console:

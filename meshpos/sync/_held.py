@@ -54,7 +54,7 @@ class Moved:
     """Whose held state of each document moved, in order: a stamp per move. A reader keeps the stamp
     it read up to and reads again only the nodes moved since (**Changed** (issue 18, held): the
     durability count of the latest sale rebuilt every node's held state as dicts and tested each, on
-    every status: ~0.6 ms profiled per status at 20 devices; ``register/_held_count.py``)."""
+    every status: ~0.6 ms profiled per status at 20 devices; ``register/held_count.py``)."""
 
     def __init__(self) -> None:
         self.stamp = 0
