@@ -7,12 +7,15 @@ that in the data directory (``console-signed``, written atomically and fsync'd: 
 and a kill -9), so a restart never reopens the window in which an enrolled device's unsigned claims
 were believed. A node that cannot write the file stays strict in memory and logs why. A device
 enrolled after the venue had a console key holds the console's certificate (``enroll``) and is
-strict from its first start: no window at all.
+strict from its first start: no window at all. **Changed** (issue 18, outside): anything at that
+path counts (a directory, garbage, an unreadable file, a dangling or looping symbolic link): a
+dangling link read as absent, and reopened the window.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -38,7 +41,7 @@ def console_signed_mode(
     if (identity_dir / CONSOLE_CERT).exists():
         log.info("console_signed = auto: strict (the console's certificate came with enrolment)")
         return True, None
-    if (data_dir / STRICT_FILE).exists():
+    if os.path.lexists(data_dir / STRICT_FILE):  # anything there: a dangling link too (outside)
         log.info("console_signed = auto: strict (remembered in %s)", data_dir / STRICT_FILE)
         return True, None
     return "auto", lambda: remember_strict(data_dir)

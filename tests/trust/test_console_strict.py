@@ -157,3 +157,19 @@ async def test_enrolment_pins_the_console_and_the_node_is_strict_from_its_first_
     pinned = tmp_path / "id" / CONSOLE_CERT
     assert pinned.read_text() == (venue.directory / CONSOLE_CERT).read_text()
     assert console_signed_mode("auto", tmp_path / "data", tmp_path / "id") == (True, None)
+
+
+@pytest.mark.parametrize("what", ["directory", "garbage", "dangling link", "link loop"])
+def test_anything_at_the_marker_s_path_keeps_auto_strict(tmp_path: Path, what: str) -> None:
+    """Pessimistic when in doubt (issue 18, outside). Fails before for the links: ``exists()`` read
+    them as absent, and the node took an enrolled device's unsigned word again."""
+    marker = tmp_path / STRICT_FILE
+    if what == "directory":
+        marker.mkdir()
+    elif what == "garbage":
+        marker.write_bytes(b"\xff\x00 not the marker")
+    elif what == "dangling link":
+        marker.symlink_to(tmp_path / "gone")
+    else:
+        marker.symlink_to(marker)
+    assert console_signed_mode("auto", tmp_path, tmp_path / "id") == (True, None)
