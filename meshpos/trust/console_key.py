@@ -35,6 +35,7 @@ from meshpos.trust.authority import (
     CA_CERT,
     CA_KEY,
     ISSUED,
+    REVOKED,
     VenueAuthority,
     _read_registry,
     _write_registry,
@@ -60,6 +61,10 @@ CONSOLE_ROLE = "console"
 VALIDITY = datetime.timedelta(days=5 * 365)
 _DOMAIN = b"meshpos-console-statement-v1\n"
 _CHECKED = 16  # (certificate, signature, body) triples checked, kept
+_REVOKED = (
+    "the console is on the venue's deny-list ('meshpos revoke console'): every node refuses "
+    "what any console key of this venue signs"
+)
 
 
 def issue_console_key(authority: VenueAuthority) -> Path:
@@ -107,6 +112,8 @@ def issue_console_key(authority: VenueAuthority) -> Path:
         .sign(ca_key, hashes.SHA256())
     )
     directory = authority.directory
+    if CONSOLE_DEVICE in authority.revoked():  # (outside: it made a key every node refuses)
+        raise TrustError(f"{directory}: {_REVOKED}; no new console key is made")
     with locked(directory):
         registry = _read_registry(directory / ISSUED)
         registry[CONSOLE_DEVICE] = {
@@ -158,7 +165,8 @@ def load_console_signing(directory: Path, venue_id: str) -> ConsoleSigning | Non
     not for role console) is a :class:`TrustError` naming the files, so the console does not start:
     it used to sign anyway, and every node closed its session with the console on every beat
     (``ConsoleSignatureRefused``), or, with the key gone, it ran unsigned and left strict registers
-    "not at the console" for ever, silently."""
+    "not at the console" for ever, silently. So is a revoked console: the deny-list names the
+    console's device id, which every console key of the venue has, so every node refuses it."""
     key_path, cert_path = directory / CONSOLE_KEY, directory / CONSOLE_CERT
     if not key_path.exists() and not cert_path.exists():
         return None
@@ -166,6 +174,11 @@ def load_console_signing(directory: Path, venue_id: str) -> ConsoleSigning | Non
     key = read_file(key_path, "console key", hint)
     cert = read_file(cert_path, "console certificate", hint)
     signing = ConsoleSigning(venue_id, key, cert, key_path, cert_path)
+    if CONSOLE_DEVICE in _read_registry(directory / REVOKED):
+        raise TrustError(
+            f"{key_path}: {_REVOKED}; remove {key_path.name} and {cert_path.name} to run the "
+            "console unsigned (strict registers then show their sales not at the console)"
+        )
     try:
         check = ConsoleChecker(read_file(directory / CA_CERT, "venue CA certificate"), venue_id)
         check(signing({"console": {}, "reports": {}}))

@@ -167,3 +167,19 @@ def test_a_device_certificate_and_key_are_an_error(tmp_path: Path) -> None:
     (authority.directory / CONSOLE_CERT).write_text(authority.issue(public, "R9", "register"))
     (authority.directory / CONSOLE_KEY).write_text(private_key_pem(key))
     _refused(authority.directory, "not for role console")
+
+
+def test_a_revoked_console_neither_starts_signing_nor_gets_a_new_key(tmp_path: Path) -> None:
+    """The deny-list names the console's device id, which every console key of the venue has: every
+    node refuses what any of them signs (``ConsoleChecker``). Fails before: the console started and
+    signed (every node closed its session with the console on every statement), and
+    ``meshpos venue console-key`` made a new key just as refused."""
+    authority = _venue(tmp_path)
+    authority.revoke("console", "key leaked")
+    message = _refused(authority.directory, "deny-list", "remove console.key and console.pem")
+    assert "revoke console" in message
+    with pytest.raises(TrustError, match="deny-list"):
+        issue_console_key(authority)
+    (authority.directory / CONSOLE_KEY).unlink()
+    (authority.directory / CONSOLE_CERT).unlink()
+    assert load_console_signing(authority.directory, "v") is None  # runs unsigned, as told
