@@ -207,8 +207,25 @@ class PassingOn:
         sent = self._console_sent.setdefault(peer.node, ConsoleSent())
         if sent.signed is latest:
             return beat
+        if not self._still_good(latest):
+            return beat
         sent.signed = latest
         return replace(beat, signed=latest)
+
+    def _still_good(self, latest: SignedConsole) -> bool:
+        """Is ``latest`` still the console's as the venue sees it now? **Changed** (issue 18,
+        outside): checked again before it goes to a link (cached: the deny-list is asked), since a
+        statement whose console was revoked after it was taken made every peer that checks it
+        close this honest link, after every relink; such a statement is no longer passed on."""
+        check = self.config.console_check
+        if check is None:
+            return True
+        try:
+            check(latest)
+        except ConsoleSignatureRefused:
+            self.statements.latest = None  # (a newer statement, if one comes, takes its place)
+            return False
+        return True
 
     def _learn_console(
         self, node: str, console: dict[str, dict[int, int]], reports: dict[str, Tally]

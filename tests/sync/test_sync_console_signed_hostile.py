@@ -26,10 +26,11 @@ from meshpos.sync import (
 )
 from meshpos.sync._bodies import decode_heartbeat, heartbeat_body
 from meshpos.sync._messages import Heartbeat
+from meshpos.sync._session import Session
 from meshpos.sync._signed import MAX_BODY
 from meshpos.sync.memory import MemoryNetwork
 from meshpos.trust import init_venue
-from meshpos.trust.console_key import _DOMAIN, ConsoleSigning, issue_console_key
+from meshpos.trust.console_key import _DOMAIN, ConsoleChecker, ConsoleSigning, issue_console_key
 from meshpos.trust.console_key import load_console_signing as _load
 
 from .test_sync_console_signed import VENUE_ID, _other_console_key, node, sell
@@ -289,3 +290,23 @@ def test_a_flood_of_distinct_bad_statements_costs_one_check_per_session(keys: Ke
         assert net.nodes[name].console_state(DOC) == {}
         assert not net.nodes[name].statements.decoded
     assert next(counter) >= 40  # it did send many
+
+
+def test_a_statement_revoked_since_it_was_taken_is_not_passed_on(keys: Keys) -> None:
+    """``meshpos revoke console`` after a node took the console's statement: the node no longer
+    passes it on, so a peer that checks it (a fresh one) does not close the honest link over it.
+    Fails before: the node passed its latest on to every new link, and each fresh peer refused it
+    (``ConsoleSignatureRefused``), closing the link again after every relink."""
+    ca, signing, _ = keys
+    relay, fresh = node("R1", "register", ca), node("R2", "register", ca)
+    relay._on_heartbeat(_beat(signing({"console": {DOC: {}}, "reports": {}})))
+    assert relay.statements.latest is not None
+    for sync in (relay, fresh):
+        checker = sync.config.console_check
+        assert isinstance(checker, ConsoleChecker)
+        checker.is_revoked = lambda device: device == "console"
+    session = Session(relay.hello, peer_features=frozenset({"signed1", "topology1"}))
+    session.peer = fresh.hello
+    passed = relay._with_signed(relay._heartbeat(), session)
+    assert passed.signed is None
+    fresh._on_heartbeat(passed)  # (no refusal)
