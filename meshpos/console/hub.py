@@ -61,7 +61,7 @@ from meshpos.sync import (
     Synchronizer,
     UpdateRejected,
 )
-from meshpos.trust.console_key import SIGNERS
+from meshpos.trust.console_key import ConsoleSigning
 
 log = logging.getLogger("meshpos.console")
 
@@ -82,6 +82,7 @@ class VenueHub(DayClosing):
         heartbeat_interval: float = 1.0,
         materialise_delay: float = 0.2,
         counters: Counter[str] | None = None,
+        console_signer: ConsoleSigning | None = None,
     ) -> None:
         self.venue_id = venue_id
         self.db = db
@@ -102,7 +103,7 @@ class VenueHub(DayClosing):
             role="console",
             sync_config=replace(
                 SyncConfig.paced(heartbeat_interval, max_message_size),
-                console_signer=SIGNERS.get(venue_id),  # (Security: its statements signed)
+                console_signer=console_signer,  # (Security: its statements signed)
             ),
             received_commit_interval=None,
         )

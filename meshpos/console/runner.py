@@ -17,22 +17,60 @@ from meshpos.console.db import ConsoleDB, open_console_db
 from meshpos.console.tokens import hash_token
 from meshpos.errors import ConfigError
 from meshpos.trust import stored_token
+from meshpos.trust.console_key import ConsoleSigning
 
 log = logging.getLogger("meshpos.console")
+
+
+def load_signers(venue_dirs: list[Path]) -> dict[str, ConsoleSigning]:
+    """Venue id -> the console's signing key read from each venue directory that has one (Security:
+    its statements are signed). A key every node would refuse is a :class:`TrustError` here, before
+    anything is registered or served (``load_console_signing``)."""
+    from meshpos.trust import load_venue
+    from meshpos.trust.console_key import load_console_signing
+
+    signers = {}
+    for directory in venue_dirs:
+        venue_id = load_venue(directory).venue_id
+        signing = load_console_signing(directory, venue_id)
+        if signing is not None:
+            signers[venue_id] = signing
+    return signers
+
+
+async def unsigned_venues(db: ConsoleDB, signers: dict[str, ConsoleSigning]) -> list[str]:
+    """The registered venues this console will not sign for: started without their ``--venue DIR``
+    (the key is read from there, never stored in the database), or made before console keys."""
+    return [venue_id for venue_id in await db.venues() if venue_id not in signers]
+
+
+def warn_unsigned(venue_ids: list[str]) -> None:
+    """One line at start: a venue whose console word goes unsigned has registers that cannot tell it
+    from an enrolled device's, and strict ones (all that have seen a signed statement) show their
+    data "not at the console" for ever, which nothing else would explain."""
+    if not venue_ids:
+        return
+    shown = ", ".join(venue_ids[:5]) + (
+        f" and {len(venue_ids) - 5} more" if len(venue_ids) > 5 else ""
+    )
+    log.warning(
+        "%d registered venue(s) without a console key loaded: %s; their statements go unsigned, "
+        "and their registers that have seen a signed one show their data not at the console: start "
+        "the console with --venue DIR for each (the directory holding console.key), or make a key "
+        "with 'meshpos venue console-key --dir DIR'",
+        len(venue_ids),
+        shown,
+    )
 
 
 async def register_venues(db: ConsoleDB, venue_dirs: list[Path]) -> list[str]:
     """Add each venue directory's id, name and console token (idempotent)."""
     from meshpos.trust import load_venue
-    from meshpos.trust.console_key import SIGNERS, load_console_signing
 
     known = set(await db.venues())
     added = []
     for directory in venue_dirs:
         authority = load_venue(directory)
-        signing = load_console_signing(directory, authority.venue_id)
-        if signing is not None:  # its statements are signed (Security)
-            SIGNERS[authority.venue_id] = signing
         if authority.venue_id not in known:
             await db.add_venue(
                 authority.venue_id, authority.name, hash_token(authority.console_token)
@@ -152,7 +190,9 @@ async def serve_console(
     tls = server_ssl_context(tls_cert, tls_key)  # before anything opens: a bad file is one line
     db = await open_console_db(db_url)
     try:
+        signers = load_signers(venues)  # a bad key stops the console before anything is registered
         await register_venues(db, venues)
+        warn_unsigned(await unsigned_venues(db, signers))
         server = ConsoleServer(
             db,
             host,
@@ -160,6 +200,7 @@ async def serve_console(
             heartbeat_interval=heartbeat_interval,
             ssl_context=tls,
             venue_idle_seconds=idle,
+            signers=signers,
         )
         await server.start()
         token = stored_token(token_file)

@@ -27,7 +27,7 @@ import re
 import ssl
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from http import HTTPStatus
 
 from websockets.http11 import Request
@@ -41,6 +41,7 @@ from meshpos.errors import MeshposError
 from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkPeer, PeerKind
 from meshpos.net.wsconn import Answer, LinkRefused, accept, listen
+from meshpos.trust.console_key import ConsoleSigning
 
 log = logging.getLogger("meshpos.console")
 
@@ -70,8 +71,12 @@ class ConsoleServer:
         ssl_context: ssl.SSLContext | None = None,
         max_backlog: int = MAX_BACKLOG,
         venue_idle_seconds: float = VENUE_IDLE_S,
+        signers: Mapping[str, ConsoleSigning] | None = None,
     ) -> None:
         self.db = db
+        # venue id -> the console's signing key of that venue (Security); a venue without one says
+        # nothing signed (``console.runner.warn_unsigned`` says so at start)
+        self.signers = dict(signers or {})
         self.venue_idle_seconds = venue_idle_seconds
         self.counters: Counter[str] = Counter()  # this process: hubs loaded and unloaded
         self.venue_counters: dict[str, Counter[str]] = {}  # this process's counts per venue
@@ -150,6 +155,7 @@ class ConsoleServer:
                     heartbeat_interval=self.heartbeat_interval,
                     materialise_delay=self.materialise_delay,
                     counters=self.venue_counters.setdefault(venue_id, Counter()),
+                    console_signer=self.signers.get(venue_id),
                 )
                 self._opening.add(venue_id)
                 try:

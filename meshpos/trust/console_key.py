@@ -152,12 +152,6 @@ class ConsoleSigning:
         return SignedConsole(body, self._cert, base64.b64encode(sig).decode("ascii"))
 
 
-#: venue id -> the console's signing key of that venue, read from its directory with its token
-#: (``console.runner.register_venues``); the venue's hub signs with it (``console.hub``); a venue
-#: without one says nothing signed
-SIGNERS: dict[str, ConsoleSigning] = {}
-
-
 def load_console_signing(directory: Path, venue_id: str) -> ConsoleSigning | None:
     """The console's signing key of the venue in ``directory``; None if it has neither key nor
     certificate (a venue made before them). **Changed** (issue 18, outside): a key or certificate

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshpos.console.db import ConsoleDB, open_console_db
-from meshpos.console.runner import register_venues
+from meshpos.console.runner import load_signers, register_venues
 from meshpos.console.server import ConsoleServer
 
 
@@ -31,7 +31,9 @@ async def running_console(root: Path, venues: list[Path]) -> AsyncIterator[Conso
     db = await open_console_db(f"sqlite:///{root / 'console.db'}")
     try:
         await register_venues(db, venues)
-        server = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
+        server = ConsoleServer(
+            db, "127.0.0.1", 0, heartbeat_interval=0.2, signers=load_signers(venues)
+        )
         await server.start()
         try:
             yield Console(server, db)
