@@ -136,6 +136,11 @@ class ClosedDays:
     #: moves whenever ``_closed`` does (``_closed_stated``'s cache)
     _closed_moved: int = 0
     _stated: tuple[tuple[int, int], _Stated] | None = None
+    #: the latest ``STATED_CLOSED_DAYS`` closed days, newest first, as of ``_closed_moved``: the
+    #: statement's closed part is rebuilt whenever the console's reports rise (every beat while sales
+    #: flow), and sorting every day it ever closed was a cost that grew with history (~0.4 ms a beat
+    #: with a year)
+    _latest_closed: tuple[int, list[str]] | None = None
     #: the closed part's key in the console's latest statement (None: it has none), and when said
     _closed_said: tuple[tuple[int, int] | None, float] = (None, float("-inf"))
 
@@ -337,16 +342,19 @@ class ClosedDays:
         business days it closed, newest first until ``STATED_CLOSED_CHARS`` (a day goes whole or
         not at all), for its signed statement (``_heartbeats._own_statement``): a register that was
         away when the day closed learns, signed, that the console holds it (module docstring).
-        Kept until a day closes or opens or the console's reports rise (a beat's work otherwise,
-        ~0.4 ms with a year of closed days)."""
+        Kept until a day closes or opens or the console's reports rise; the latest days themselves
+        until a day closes or opens (``_latest_closed``), so a beat's work is bounded by the days
+        said, not by the days ever closed."""
         key = (self._closed_moved, self._console_rose)
         if self._stated is not None and self._stated[0] == key:
             return self._stated[1]
-        days = sorted({day_of(name) for name in self._closed}, reverse=True)
+        if self._latest_closed is None or self._latest_closed[0] != self._closed_moved:
+            days = sorted({day_of(name) for name in self._closed}, reverse=True)
+            self._latest_closed = self._closed_moved, days[:STATED_CLOSED_DAYS]
         console: dict[str, dict[int, int]] = {}
         reports: dict[str, Tally] = {}
         chars = 0
-        for day in days[:STATED_CLOSED_DAYS]:
+        for day in self._latest_closed[1]:
             names = [n for n in (ledger_name(day), kitchen_name(day)) if n in self._closed]
             held = {n: dict(self._closed[n].clocks) for n in names}
             counts = {

@@ -528,3 +528,32 @@ def test_while_sales_flow_the_closed_days_are_stated_once_a_period_and_the_lates
     assert day in decode_statement(signed.body).console
     console.tick(5 * period)
     assert console._heartbeat().signed is signed  # and stays as it is
+
+
+def test_the_closed_days_stated_cost_what_they_say_not_every_day_ever_closed(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While sales flow the console's reports rise every beat and its statement's closed part is
+    rebuilt; it sorted every day it ever closed for that (~0.4 ms a beat with a year). Now the latest
+    days are kept until a day closes or opens: a rebuild reads no day beyond them."""
+    from meshpos.sync import _closed
+
+    _, signing, _ = keys
+    console = node("console", "console", None, signer=signing)
+    year = [f"ledger/2025-{1 + i // 28:02d}-{1 + i % 28:02d}" for i in range(300)]
+    for name in year:
+        console.mark_closed(name, console.docs[DOC].get_state(), EMPTY_DELETIONS)
+    read: list[str] = []
+    day_of = _closed.day_of
+    monkeypatch.setattr(_closed, "day_of", lambda name: read.append(name) or day_of(name))
+    first = console._closed_stated()
+    assert len(read) == len(year)
+    assert set(first[0]) == set(sorted(year)[-_closed.STATED_CLOSED_DAYS :])
+    read.clear()
+    for receipts in range(1, 4):  # sales flow: the reports rise, the closed part is rebuilt
+        console.set_console_reports(DOC, {"R2": {"receipts": receipts}})
+        assert console._closed_stated() == first
+    assert read == []
+    newest = "ledger/2026-01-01"  # a day closes: the latest days are sorted again
+    console.mark_closed(newest, console.docs[DOC].get_state(), EMPTY_DELETIONS)
+    assert newest in console._closed_stated()[0]
