@@ -48,6 +48,8 @@ HELD_PER_BEAT = 48
 MAX_HELD = 256
 
 Key = tuple[str, str, int]  # (node, document, client)
+#: forgotten documents ``Moved`` keeps a stamp of each (the closed days a reader may still hold)
+KEPT_RESETS = 64
 
 
 class Moved:
@@ -60,6 +62,10 @@ class Moved:
         self.stamp = 0
         self._docs: dict[str, dict[str, int]] = {}  # doc -> node -> its last move, oldest first
         self._reset: dict[str, int] = {}  # doc -> the stamp its whole table was forgotten at
+        # the latest stamp of a forgetting no longer in ``_reset``: a document without its own entry
+        # counts as forgotten then (a reader older than it reads every node once more); so ``_reset``
+        # keeps the last ``KEPT_RESETS`` closed days, not one entry per day ever closed
+        self._floor = 0
 
     def move(self, doc: str, node: str) -> None:
         self.stamp += 1
@@ -71,11 +77,15 @@ class Moved:
         """Every node's state of ``doc`` went (the day closed): a reader reads all of it again."""
         self.stamp += 1
         self._docs.pop(doc, None)
+        self._reset.pop(doc, None)  # (to the end: the newest)
         self._reset[doc] = self.stamp
+        while len(self._reset) > KEPT_RESETS:
+            oldest = next(iter(self._reset))
+            self._floor = max(self._floor, self._reset.pop(oldest))
 
     def since(self, doc: str, stamp: int) -> list[str] | None:
         """The nodes whose state of ``doc`` moved after ``stamp`` (None: read every node again)."""
-        if self._reset.get(doc, 0) > stamp:
+        if self._reset.get(doc, self._floor) > stamp:
             return None
         moved: list[str] = []
         for node, at in reversed(self._docs.get(doc, {}).items()):
