@@ -365,8 +365,12 @@ class Heartbeats:
                 "console": {**closed[0], **view},
                 "reports": {**closed[1], **counts},
             }
-        own = self.statements.own = (content, signer(said))
-        return own[1]
+        signed = signer(said)
+        if signed is None:  # (its certificate expired: nothing signed, and said so in the log)
+            self.statements.own = None
+            return None
+        self.statements.own = (content, signed)
+        return signed
 
     def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:
         """``beat`` as ``session`` gets it: to the console only (the relay's link), with each linked
