@@ -1,5 +1,6 @@
-"""The console's certificate expires (review of the signed console's word; docs/architecture.md
-(Security)). Every node refuses a statement whose certificate is not valid now. Before: a node checked
+"""The console's certificate expires (review of the signed console's word, docs/architecture.md (Security)).
+
+Every node refuses a statement whose certificate is not valid now. Before: a node checked
 the dates once per distinct statement (cached), so a statement taken just before the expiry was passed
 on after it, and every fresh peer refused it and closed the honest link, after every relink; and a
 console running past its certificate's end went on signing, so every node closed its session with the
