@@ -81,6 +81,8 @@ class Heartbeats:
 
         def _with_closed_days_asked(self, beat: Heartbeat, node: str) -> Heartbeat: ...
 
+        def _closed_reports_rose(self, doc: str) -> None: ...
+
         @property
         def presence(self) -> dict[str, Heartbeat]: ...
 
@@ -188,6 +190,7 @@ class Heartbeats:
                     mine[kind] = n
                     self._say()
                     self._console_rose += 1
+                    self._closed_reports_rose(doc)
 
     def console_reports(self, doc: str) -> Tally:
         return self._reports.get(doc, {})
