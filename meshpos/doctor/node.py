@@ -358,6 +358,13 @@ async def _console(
             f"the console at {url} refused the token: {probe.refused}",
             "set console_token to the content of venue/console-token on the back-office PC",
         )
+    elif probe.not_console:
+        report.problem(
+            "console",
+            f"{url} {probe.not_console}",
+            "set console_url to the address meshpos console prints as 'console listening for "
+            "relays on ws://...' (port 8780 unless --port), not its pages' address",
+        )
     elif not probe.ok:
         report.problem("console", f"the console at {url} did not take the token probe")
     else:
