@@ -354,9 +354,13 @@ def load_config(
             values[key] = _coerce(key, raw, flag)
             sources[key] = flag
     if "node_id" not in values:
-        where = f"{path}: " if path is not None else ""
+        if path is None:  # `meshpos status` typed without its --config
+            raise ConfigError(
+                "no config: give --config node.toml (the device's file, with node_id under [node]), "
+                "or set MESHPOS_NODE_ID"
+            )
         raise ConfigError(
-            f"{where}node_id is not set (config file [node] node_id, MESHPOS_NODE_ID or --node-id)"
+            f"{path}: node_id is not set (config file [node] node_id, MESHPOS_NODE_ID or --node-id)"
         )
     try:
         return Config(**values)

@@ -56,7 +56,13 @@ async def diagnose_node(path: Path, *, browse_seconds: float = BROWSE_SECONDS) -
     try:
         config = load_config(path)
     except ConfigError as exc:
-        report.problem("config", exc.message, "correct the setting it names")
+        missing = exc.message.endswith(": config file not found")
+        fix = (
+            "give the path of this device's node.toml"
+            if missing
+            else "correct the setting it names"
+        )
+        report.problem("config", exc.message, fix)
         return report
     report.subject = f"node {config.node_id} ({config.role}), {path}"
     report.ok("config", f"{path} is valid: node {config.node_id}, role {config.role}")
