@@ -70,8 +70,8 @@ def _cmd_node(args: argparse.Namespace) -> int:
 def _check_node_ports(config: Config, where: str) -> None:
     """A port in use or an address the machine lacks: one line before the data dir is touched. A data
     dir another process holds is left to the store's refusal, which names that process."""
-    from meshpos.doctor.ports import check_listen
     from meshpos.doctor.probes import lock_holder
+    from meshpos.listen_check import check_listen
     from meshpos.store.lock import lock_path
 
     if lock_holder(lock_path(config.db_path)) is not None:
@@ -102,7 +102,7 @@ def _cmd_console(args: argparse.Namespace) -> int:
     import asyncio
 
     from meshpos.console.runner import check_host, serve_console
-    from meshpos.doctor.ports import check_listen
+    from meshpos.listen_check import check_listen
 
     set_level(args.log_level if args.log_level_set else "INFO")
     host = check_host(args.host)  # then its ports, before the database is touched: one line each

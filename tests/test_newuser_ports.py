@@ -102,3 +102,19 @@ def test_a_console_told_to_listen_on_a_port_in_use_says_which_and_makes_no_datab
     )
     one_clear_line(done, f"{flag} {taken} on {host}", "in use")
     assert files(tmp_path) == []  # no console.db, no token files
+
+
+def test_a_second_pair_on_the_port_of_one_still_waiting_says_so(
+    tmp_path: Path, host: str, taken: int
+) -> None:
+    """The README starts `meshpos pair ... --port 8790 &`; the next register's pair on that port while
+    the first still waits was `unexpected error: OSError: [Errno 98]`. A host that is not an address
+    of the machine is one line too (a name nobody resolves is not tried: that would ask DNS)."""
+    make_venue(tmp_path)
+    venue = str(tmp_path / "venue")
+    pair = ("pair", "--venue", venue, "--role", "register")
+    done = meshpos(*pair, "--host", host, "--port", str(taken))
+    one_clear_line(done, f"--port {taken} on {host}", "in use")
+    assert "pairing code" not in done.stdout
+    done = meshpos(*pair, "--host", "198.51.100.7")
+    one_clear_line(done, "--host '198.51.100.7'", "not an address of this machine")

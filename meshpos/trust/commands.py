@@ -121,7 +121,11 @@ def _cmd_console_key(args: argparse.Namespace) -> int:
 
 
 def _cmd_pair(args: argparse.Namespace) -> int:
+    from meshpos.listen_check import check_listen
+
     authority = load_venue(args.venue)
+    # a pair of an earlier register still waiting on --port (the README runs it with &): one line
+    check_listen("meshpos pair", [("--host", "--port", args.host, args.port)])
     host = f"[{args.host}]" if ":" in args.host else args.host
 
     def ready(port: int, code: PairingCode) -> None:

@@ -1,4 +1,4 @@
-"""Before a node or a console touches anything: are the addresses and ports it is told to listen on usable?
+"""Before a node, a console or a pairing server touches anything: are the addresses and ports it is told to listen on usable?
 
 A port held by another program, or a ``listen_host`` the machine does not have, used to surface as
 ``unexpected error: OSError: [Errno 98] ...`` after the node had made its data dir and ``node.db``. The
@@ -17,17 +17,34 @@ import socket
 from meshpos.errors import ConfigError
 
 
+def machine_addresses() -> list[str]:
+    """The IP addresses of this machine's interfaces (for the message that refuses another one)."""
+    import ifaddr
+
+    found: list[str] = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            address = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
+            if address not in found:
+                found.append(address)
+    return found
+
+
 def bind_problem(host: str, port: int) -> OSError | None:
-    """The OSError a server binding ``host:port`` would meet, or None (the probe is closed at once)."""
+    """The OSError a server binding ``host:port`` would meet, or None (the probe is closed at once).
+    A host name is resolved as the server would (``socket.gaierror`` when it cannot be)."""
     try:
-        family = socket.AF_INET6 if ipaddress.ip_address(host.strip("[]")).version == 6 else 0
+        address = str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
-        return None  # not an IP address: the server resolves it and says so itself
-    family = family or socket.AF_INET
+        try:
+            address = str(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0])
+        except OSError as exc:
+            return exc
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((host.strip("[]"), port))
+            probe.bind((address, port))
         except OSError as exc:
             return exc
     return None
@@ -43,9 +60,12 @@ def check_listen(
         exc = bind_problem(host, port)
         if exc is None:
             continue
+        if isinstance(exc, socket.gaierror):
+            raise ConfigError(
+                f"{where}: {host_name} {host!r}: not an IP address, nor a name this machine can "
+                f"resolve ({exc.strerror}) (nothing was changed)"
+            )
         if exc.errno == errno.EADDRNOTAVAIL:
-            from meshpos.console.runner import machine_addresses
-
             raise ConfigError(
                 f"{where}: {host_name} {host!r} is not an address of this machine; its addresses "
                 f"are {', '.join(machine_addresses())} (nothing was changed)"
