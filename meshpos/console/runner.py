@@ -16,6 +16,7 @@ from pathlib import Path
 from meshpos.console.db import ConsoleDB, open_console_db
 from meshpos.console.tokens import hash_token
 from meshpos.errors import ConfigError
+from meshpos.listen_check import machine_addresses
 from meshpos.trust import stored_token
 from meshpos.trust.console_key import ConsoleSigning
 
@@ -88,19 +89,6 @@ async def register_venues(db: ConsoleDB, venue_dirs: list[Path]) -> list[str]:
 #: the read-only token of GET /metrics, beside the admin token unless --metrics-token-file says where
 METRICS_TOKEN_FILE = "console-metrics.token"
 EVERY_ADDRESS = ("0.0.0.0", "::")  # --host values that listen on every address of the machine
-
-
-def machine_addresses() -> list[str]:
-    """The IP addresses of this machine's interfaces (for the message that refuses another one)."""
-    import ifaddr
-
-    found: list[str] = []
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            address = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
-            if address not in found:
-                found.append(address)
-    return found
 
 
 def check_host(host: str) -> str:
