@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from meshpos.errors import MeshposError
+from meshpos.httpapi import https
 from meshpos.httpapi.slots import MAX_STREAMS, Slots, default_max_clients
 
 log = logging.getLogger("meshpos.web")
@@ -177,14 +178,15 @@ class HttpServer:
         self._refusing = 0
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(
-            self._serve,
-            self.host,
-            self.port,
-            ssl=self.ssl_context,
-            # a TLS handshake happens before a connection is counted: bound its time as a request's
-            ssl_handshake_timeout=REQUEST_TIMEOUT if self.ssl_context is not None else None,
-        )
+        if self.ssl_context is None:
+            self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        else:  # TLS from the connection's own task: counted, timed, and a plain request answered
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_server(
+                lambda: https.HeldProtocol(asyncio.StreamReader(), self._serve),
+                self.host,
+                self.port,
+            )
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
@@ -204,7 +206,12 @@ class HttpServer:
         self._clients.add(task)
         try:
             if not self._slots.admit(task):
-                await self._refuse(reader, writer)
+                if self.ssl_context is None:  # (a TLS client could not read a plain answer)
+                    await self._refuse(reader, writer)
+                return
+            if self.ssl_context is not None and not await https.start_tls(
+                reader, writer, self.ssl_context, self.port, REQUEST_TIMEOUT
+            ):
                 return
             response = await self._respond(reader, writer)
             if response is not None:
