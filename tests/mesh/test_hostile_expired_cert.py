@@ -23,9 +23,10 @@ from meshpos.node_adapters import make_node
 from meshpos.trust import DeviceIdentity, VenueAuthority
 from meshpos.trust.certs import certificate_pem, load_private_key, new_private_key, private_key_pem
 
-from .attacker import Attacker
+from ..trust.helpers import device_san
+from .attacker import WAIT, Attacker
 from .kit import make_device, make_venue
-from .test_security import HOST, NOW, WAIT, device_san, link, sell, state
+from .test_security import HOST, NOW, link, sell, state
 
 
 def _identity(authority: VenueAuthority, device_id: str, days: tuple[int, int]) -> DeviceIdentity:
