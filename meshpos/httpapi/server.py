@@ -3,7 +3,8 @@
 Why not a framework: the API listens on 127.0.0.1 for one register app and one browser, needs JSON in and out,
 server-sent events for live pages, and no dependency beyond the standard library. One request per
 connection keeps it simple; request line, headers and body are size-limited and every malformed request
-gets a JSON error, never a traceback.
+gets a JSON error, never a traceback. Connections and event streams are bounded in count
+(:mod:`meshpos.httpapi.slots`) and a request in time; HTTPS is :mod:`meshpos.httpapi.https`.
 """
 
 from __future__ import annotations
