@@ -3,12 +3,21 @@ when nothing is missing at the console."""
 
 from __future__ import annotations
 
-from meshpos.node_status import ALL_SYNCED, NodeStatus, compute_status
+from meshpos.node_status import ALL_SYNCED, NodeStatus, OwedView, compute_status
 from meshpos.sync import Synchronizer
 
 
-def status(owed: dict[str, dict[str, int]], *, uplink: bool = True) -> NodeStatus:
-    sync = Synchronizer(venue="v", node_id="R1", role="register", client_id=7)
+def status(
+    owed: dict[str, dict[str, int]],
+    *,
+    uplink: bool = True,
+    sync: Synchronizer | None = None,
+    view: OwedView | None = None,
+) -> NodeStatus:
+    """R1's status with one peer in sync, ``owed`` the records each device owes the console
+    (``view``: the status kept across calls, ``OwedView``)."""
+    if sync is None:
+        sync = Synchronizer(venue="v", node_id="R1", role="register", client_id=7)
     return compute_status(
         node_id="R1",
         role="register",
@@ -18,6 +27,7 @@ def status(owed: dict[str, dict[str, int]], *, uplink: bool = True) -> NodeStatu
         receipts=0,
         uptime_s=1.0,
         owed_by_device=owed,
+        owed_view=view,
     )
 
 

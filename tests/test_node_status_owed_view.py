@@ -8,39 +8,25 @@ from __future__ import annotations
 import random
 
 from meshpos.model.tally import add
-from meshpos.node_status import NodeStatus, OwedView, compute_status
+from meshpos.node_status import NodeStatus, OwedView
 from meshpos.sync import Synchronizer
 
+from .test_node_status import status
+
 Owed = dict[str, dict[str, int]]
-
-
-def status(
-    sync: Synchronizer, owed: Owed, view: OwedView | None, uplink: bool = True
-) -> NodeStatus:
-    return compute_status(
-        node_id="R1",
-        role="register",
-        sync=sync,
-        peers={"R2": True},
-        uplink=uplink,
-        receipts=0,
-        uptime_s=1.0,
-        owed_by_device=owed,
-        owed_view=view,
-    )
 
 
 def test_a_status_copies_and_words_only_the_devices_whose_counts_moved() -> None:
     sync = Synchronizer(venue="v", node_id="R1", role="register", client_id=7)
     view = OwedView()
     owed = {f"R{n}": {"receipts": n} for n in range(1, 21)}
-    first = status(sync, owed, view)
+    first = status(owed, sync=sync, view=view)
     assert view.made == 20
-    again = status(sync, owed, view)  # nothing moved
+    again = status(owed, sync=sync, view=view)  # nothing moved
     assert view.made == 20
     assert again.owed_by_device is first.owed_by_device  # fails before: every device copied again
     moved = {**owed, "R7": {"receipts": 8}}  # one receipt of R7 arrived (a new object: OwedCounts)
-    after = status(sync, moved, view)
+    after = status(moved, sync=sync, view=view)
     assert view.made == 21
     assert after.owed_by_device["R3"] is first.owed_by_device["R3"]  # fails before: copied
     assert after.owed_by_device["R7"] == {"receipts": 8}
@@ -51,7 +37,7 @@ def test_a_status_copies_and_words_only_the_devices_whose_counts_moved() -> None
 
 def _reference(owed: Owed, uplink: bool) -> NodeStatus:
     sync = Synchronizer(venue="v", node_id="R1", role="register", client_id=7)
-    return status(sync, owed, None, uplink)
+    return status(owed, uplink=uplink, sync=sync, view=None)
 
 
 def test_a_kept_view_says_what_the_whole_computation_says_for_any_counts() -> None:
@@ -69,7 +55,7 @@ def test_a_kept_view_says_what_the_whole_computation_says_for_any_counts() -> No
         else:
             owed[device] = {k: rng.randrange(0, 3) for k in rng.sample(kinds, rng.randrange(0, 3))}
         uplink = rng.random() < 0.8  # the colour moves the words
-        kept = status(sync, owed, view, uplink)
+        kept = status(owed, uplink=uplink, sync=sync, view=view)
         whole = _reference(owed, uplink)
         assert kept == whole
         venue: dict[str, int] = {}

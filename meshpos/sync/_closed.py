@@ -130,16 +130,17 @@ class ClosedDays:
     _parked_total: int
     _opened_for: dict[str, str]
     _reopen_rates: dict[str, TokenBucket]
-    _console_rose: int  # moves on every rise of the console's state or reports (``_heartbeats``)
     config: SyncConfig
     parked_dropped: int
     #: moves whenever ``_closed`` does (``_closed_stated``'s cache)
     _closed_moved: int = 0
+    #: moves when the console's reports of a closed document rise (``_closed_stated``'s cache: the
+    #: reports of the open days rise every beat while sales flow, and the closed part, ~21 kB with a
+    #: week at 50 registers, was rebuilt and measured for each)
+    _closed_reported: int = 0
     _stated: tuple[tuple[int, int], _Stated] | None = None
-    #: the latest ``STATED_CLOSED_DAYS`` closed days, newest first, as of ``_closed_moved``: the
-    #: statement's closed part is rebuilt whenever the console's reports rise (every beat while sales
-    #: flow), and sorting every day it ever closed was a cost that grew with history (~0.4 ms a beat
-    #: with a year)
+    #: the latest ``STATED_CLOSED_DAYS`` closed days, newest first, as of ``_closed_moved``: sorting
+    #: every day it ever closed was a cost that grew with history
     _latest_closed: tuple[int, list[str]] | None = None
     #: the closed part's key in the console's latest statement (None: it has none), and when said
     _closed_said: tuple[tuple[int, int] | None, float] = (None, float("-inf"))
@@ -337,15 +338,20 @@ class ClosedDays:
             beat, console={**beat.console, **console}, reports={**beat.reports, **reports}
         )
 
+    def _closed_reports_rose(self, doc: str) -> None:
+        """The console's reports of ``doc`` rose (``_heartbeats.set_console_reports``)."""
+        if doc in self._closed:
+            self._closed_reported += 1
+
     def _closed_stated(self) -> _Stated:
         """The console only: what it holds and reports of the latest ``STATED_CLOSED_DAYS``
         business days it closed, newest first until ``STATED_CLOSED_CHARS`` (a day goes whole or
         not at all), for its signed statement (``_heartbeats._own_statement``): a register that was
         away when the day closed learns, signed, that the console holds it (module docstring).
-        Kept until a day closes or opens or the console's reports rise; the latest days themselves
-        until a day closes or opens (``_latest_closed``), so a beat's work is bounded by the days
-        said, not by the days ever closed."""
-        key = (self._closed_moved, self._console_rose)
+        Kept until a day closes or opens or the console's reports of a closed day rise (the open
+        days' reports rise every beat while sales flow: rebuilt for each, ~0.4 ms with a week at 50
+        registers); the latest days themselves until a day closes or opens (``_latest_closed``)."""
+        key = (self._closed_moved, self._closed_reported)
         if self._stated is not None and self._stated[0] == key:
             return self._stated[1]
         if self._latest_closed is None or self._latest_closed[0] != self._closed_moved:
@@ -368,7 +374,7 @@ class ClosedDays:
             console.update(held)
             reports.update(counts)
         self._stated = key, (console, reports)
-        return console, reports
+        return self._stated[1]
 
     def _closed_due(self, moved: bool) -> _Stated | None:
         """The console only: the closed part (:meth:`_closed_stated`) its next statement carries, or

@@ -81,6 +81,8 @@ class Heartbeats:
 
         def _with_closed_days_asked(self, beat: Heartbeat, node: str) -> Heartbeat: ...
 
+        def _closed_reports_rose(self, doc: str) -> None: ...
+
         @property
         def presence(self) -> dict[str, Heartbeat]: ...
 
@@ -188,6 +190,7 @@ class Heartbeats:
                     mine[kind] = n
                     self._say()
                     self._console_rose += 1
+                    self._closed_reports_rose(doc)
 
     def console_reports(self, doc: str) -> Tally:
         return self._reports.get(doc, {})
@@ -365,8 +368,12 @@ class Heartbeats:
                 "console": {**closed[0], **view},
                 "reports": {**closed[1], **counts},
             }
-        own = self.statements.own = (content, signer(said))
-        return own[1]
+        signed = signer(said)
+        if signed is None:  # (its certificate expired: nothing signed, and said so in the log)
+            self.statements.own = None
+            return None
+        self.statements.own = (content, signed)
+        return signed
 
     def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:
         """``beat`` as ``session`` gets it: to the console only (the relay's link), with each linked

@@ -72,8 +72,9 @@ class ConsoleStatement:
 #: checks the certificate and the signature of a statement (``meshpos.trust.console_key``), raising
 #: ConsoleSignatureRefused saying why not
 ConsoleCheck = Callable[[SignedConsole], None]
-#: signs what the console says of itself (the body's fields less ``venue`` and ``at``, which it adds)
-ConsoleSigner = Callable[[dict[str, Any]], SignedConsole]
+#: signs what the console says of itself (the body's fields less ``venue`` and ``at``, which it adds);
+#: None when it can sign no more (its certificate expired: the console then says nothing signed)
+ConsoleSigner = Callable[[dict[str, Any]], SignedConsole | None]
 
 
 def signed_body(signed: SignedConsole) -> dict[str, str]:

@@ -129,6 +129,14 @@ def issue_console_key(authority: VenueAuthority) -> Path:
     return directory / CONSOLE_CERT
 
 
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+#: how long before its certificate expires a starting console warns of it
+EXPIRY_WARNING = datetime.timedelta(days=30)
+
+
 class ConsoleSigning:
     """Signs what the console says of one venue (a ``sync`` ``ConsoleSigner``)."""
 
@@ -144,9 +152,35 @@ class ConsoleSigning:
         self._key = load_private_key(key_pem, str(key_path or "console key"))
         cert = load_certificate(cert_pem, str(cert_path or "console certificate"))
         self._cert = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+        self.expires = cert.not_valid_after_utc
+        self._where = str(cert_path or "console certificate")
+        self.now: Callable[[], datetime.datetime] = _now  # (tests move it)
+        self._expired_said = False
 
-    def __call__(self, content: dict[str, Any]) -> SignedConsole:
-        at = int(datetime.datetime.now(datetime.UTC).timestamp() * 1000)
+    def __call__(self, content: dict[str, Any]) -> SignedConsole | None:
+        """The statement signed; None once the certificate has expired (said once in the log):
+        every node would refuse it and close its session with the console on every statement, so
+        the console says nothing signed, and strict registers show their data not at the console
+        (pessimistic) until a new key is made and the console restarted."""
+        now = self.now()
+        if now > self.expires:
+            if not self._expired_said:
+                self._expired_said = True
+                log.error(
+                    "%s: the console's certificate expired at %s: its statements of venue %s are "
+                    "no longer signed, and its strict registers show their data not at the "
+                    "console; make a new key with 'meshpos venue console-key' and restart the "
+                    "console",
+                    self._where,
+                    self.expires.isoformat(timespec="seconds"),
+                    self.venue_id,
+                )
+            return None
+        return self.sign(content, now)
+
+    def sign(self, content: dict[str, Any], now: datetime.datetime) -> SignedConsole:
+        """The statement signed as of ``now``, whatever the certificate's dates."""
+        at = int(now.timestamp() * 1000)
         body = statement_body({**content, "venue": self.venue_id, "at": at})
         sig = self._key.sign(_DOMAIN + body.encode("ascii"), ec.ECDSA(hashes.SHA256()))
         return SignedConsole(body, self._cert, base64.b64encode(sig).decode("ascii"))
@@ -175,12 +209,22 @@ def load_console_signing(directory: Path, venue_id: str) -> ConsoleSigning | Non
         )
     try:
         check = ConsoleChecker(read_file(directory / CA_CERT, "venue CA certificate"), venue_id)
-        check(signing({"console": {}, "reports": {}}))
+        check(signing.sign({"console": {}, "reports": {}}, signing.now()))
     except (MeshposError, ConsoleSignatureRefused) as exc:
         raise TrustError(
             f"{key_path}, {cert_path}: nodes would refuse what the console signs with them: "
             f"{exc.message}{hint}"
         ) from None
+    left = signing.expires - signing.now()
+    if left < EXPIRY_WARNING:
+        log.warning(
+            "%s: the console's certificate expires at %s (in %d days): after that its statements "
+            "go unsigned; make a new key with 'meshpos venue console-key --dir %s' and restart",
+            cert_path,
+            signing.expires.isoformat(timespec="seconds"),
+            left.days,
+            directory,
+        )
     return signing
 
 
@@ -192,23 +236,31 @@ class ConsoleChecker:
         self.venue_id = venue_id
         #: the node's deny-list (set once the node has one: ``Revocations.is_revoked``)
         self.is_revoked: Callable[[str], bool] = lambda device: False
-        self._checked: dict[tuple[str, str, str], str] = {}  # statement -> its signer's device id
+        # statement -> its signer's device id and when its certificate expires
+        self._checked: dict[tuple[str, str, str], tuple[str, datetime.datetime]] = {}
         self.verified = 0  # signatures verified (each distinct statement once)
+        self.now: Callable[[], datetime.datetime] = _now  # (tests move it)
 
     def __call__(self, signed: SignedConsole) -> None:
         key = (signed.cert, signed.sig, signed.body)
-        device = self._checked.get(key)
-        if device is None:
-            device = self._verify(signed)
+        checked = self._checked.get(key)
+        if checked is None:
+            checked = self._verify(signed)
             if len(self._checked) >= _CHECKED:
                 del self._checked[next(iter(self._checked))]
-            self._checked[key] = device
+            self._checked[key] = checked
+        device, expires = checked
+        # **Changed** (review): asked every time, as the deny-list is: a statement checked before its
+        # certificate expired was passed on after (``_passing._still_good``), and every fresh peer
+        # refused it and closed the honest link, after every relink
+        if self.now() > expires:
+            raise ConsoleSignatureRefused("console statement: certificate not valid now")
         if self.is_revoked(device):
             raise ConsoleSignatureRefused(
                 f"console statement signed by {device!r}, revoked (on the venue deny-list)"
             )
 
-    def _verify(self, signed: SignedConsole) -> str:
+    def _verify(self, signed: SignedConsole) -> tuple[str, datetime.datetime]:
         try:
             cert = x509.load_der_x509_certificate(unbase64(signed.cert))
         except ValueError:
@@ -217,7 +269,7 @@ class ConsoleChecker:
             raise ConsoleSignatureRefused(
                 "console statement: certificate not issued by the venue CA"
             )
-        now = datetime.datetime.now(datetime.UTC)
+        now = self.now()
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise ConsoleSignatureRefused("console statement: certificate not valid now")
         device = _console_of(cert, self.venue_id)
@@ -235,7 +287,7 @@ class ConsoleChecker:
                 "console statement: the signature does not match"
             ) from None
         self.verified += 1
-        return device
+        return device, cert.not_valid_after_utc
 
 
 def check_console_certificate(cert_pem: str, ca_pem: str, venue_id: str) -> None:

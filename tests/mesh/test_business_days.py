@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.store import SqliteStore
 from meshpos.store.base import summarize
 from meshpos.trust import VenueAuthority
+from meshpos.trust.console_key import issue_console_key
 
 from .kit import CATALOG, ConsoleProcess, NodeProcess, make_device, make_venue
 
@@ -140,7 +142,17 @@ class Bed:
 
 @pytest.fixture
 def bed(tmp_path: Path) -> Iterator[Bed]:
+    with business_bed(tmp_path) as made:
+        yield made
+
+
+@contextlib.contextmanager
+def business_bed(tmp_path: Path, *, console_key: bool = False) -> Iterator[Bed]:
+    """A venue, its console and the loopback network of the test's registers (added by the test);
+    ``console_key``: the console signs what it says of itself (Security)."""
     authority = make_venue(tmp_path)
+    if console_key:
+        issue_console_key(authority)
     # the console closes its past days too (before the registers, mostly): a register still holding a
     # day open learns from the closed day's summary that the console has it all
     console = ConsoleProcess(

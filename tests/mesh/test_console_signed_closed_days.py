@@ -10,7 +10,6 @@ unsigned beats, which a strict register ignores: R2 kept the days open, "not at 
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,33 +17,24 @@ from pathlib import Path
 import pytest
 
 from meshpos.harness.wait import wait_for
-from meshpos.trust.console_key import issue_console_key
 
-from .kit import ConsoleProcess, NodeProcess, make_device, make_venue
-from .test_business_days import HEARTBEAT_S, IDLE_S, Bed, closed_here, days, past_day, write_days
+from .kit import NodeProcess, make_device
+from .test_business_days import (
+    HEARTBEAT_S,
+    IDLE_S,
+    Bed,
+    business_bed,
+    closed_here,
+    days,
+    past_day,
+    write_days,
+)
 
 
 @pytest.fixture
 def signed_bed(tmp_path: Path) -> Iterator[Bed]:
-    authority = make_venue(tmp_path)
-    issue_console_key(authority)  # the console signs what it says of itself
-    console = ConsoleProcess(
-        tmp_path,
-        [authority.directory],
-        heartbeat_interval=HEARTBEAT_S,
-        args=["--venue-idle-seconds", str(IDLE_S / 2)],
-    )
-    console.start()
-    rng = random.Random()
-    bed = Bed(
-        tmp_path, authority, console, f"127.{rng.randrange(100, 200)}.{rng.randrange(1, 250)}"
-    )
-    try:
-        yield bed
-    finally:
-        for node in bed.nodes.values():
-            node.stop()
-        console.stop()
+    with business_bed(tmp_path, console_key=True) as made:
+        yield made
 
 
 def register(bed: Bed, name: str, index: int, *, signed: bool) -> NodeProcess:
