@@ -53,8 +53,8 @@ ERRORS = {
     "unknown_user, domain_error; revocations: wrong_venue, invalid_device_id, revocation_refused)",
     429: "Too many tries: PIN login is locked for this user or this address (pin_locked); "
     "Retry-After says for how many seconds",
-    503: "The node cannot write now (store_error) or is shutting down, or every connection it "
-    "takes is handling a request (busy; Retry-After: 1)",
+    503: "The node cannot write now (store_error) or is shutting down, or it is at its limit of "
+    "open connections (busy; Retry-After: 1)",
 }
 
 RETRY_AFTER = {

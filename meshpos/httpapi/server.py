@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from meshpos.errors import MeshposError
 from meshpos.httpapi import https
-from meshpos.httpapi.slots import MAX_STREAMS, Slots, default_max_clients
+from meshpos.httpapi.slots import GRACE, MAX_STREAMS, Slots, default_max_clients
 
 log = logging.getLogger("meshpos.web")
 
@@ -138,7 +138,7 @@ def _busy_answer() -> bytes:
         {
             "error": {
                 "code": "busy",
-                "message": "every connection this server takes is handling a request; try again",
+                "message": "this server is at its limit of open connections; try again",
             }
         },
         separators=(",", ":"),
@@ -164,10 +164,12 @@ class HttpServer:
         what: str = "the local API",
         max_clients: int | None = None,
         max_streams: int = MAX_STREAMS,
+        grace: float = GRACE,
     ) -> None:
         """``ssl_context`` serves HTTPS (the console's pages and API on a certificate). At most
-        ``max_clients`` connections and ``max_streams`` event streams at once (see
-        :mod:`meshpos.httpapi.slots`); ``what`` names the server in the log."""
+        ``max_clients`` connections and ``max_streams`` event streams at once, a request unsent after
+        ``grace`` seconds pushed out first (see :mod:`meshpos.httpapi.slots`); ``what`` names the
+        server in the log."""
         self.handler = handler
         self.host = host
         self.port = port
@@ -175,7 +177,7 @@ class HttpServer:
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
         limit = default_max_clients() if max_clients is None else max_clients
-        self._slots = Slots(what, limit, max_streams)
+        self._slots = Slots(what, limit, max_streams, grace)
         self._refusing = 0
 
     async def start(self) -> int:

@@ -7,9 +7,11 @@ resource`` with a traceback in the log, and the node's own files and sync links 
 event stream also costs work on every change: a thousand of them cost ~0.4 s of CPU per sale.
 
 The rule: at most ``max_clients`` connections; at the limit a new one takes the place of the oldest that
-has still not sent its whole request (an honest client sends it at once: the oldest such is the slowest),
-else of the oldest event stream (a page reconnects by itself a second later). A request being handled is
-never cut short (its answer may be a sale); with every slot handling one, the newcomer gets 503 at once.
+has still not sent its whole request after ``grace`` seconds (an honest client sends it at once: the oldest
+such is the slowest; the grace keeps an honest burst of connections, each not read yet, from pushing out
+its own first ones), else of the oldest event stream (a page reconnects by itself a second later). A
+request being handled is never cut short (its answer may be a sale); when nothing may go, the newcomer
+gets 503 ``busy`` at once.
 At most ``max_streams`` event streams: a new one closes the oldest. What was closed or refused is logged
 at most once a minute, as counts: the attacker sets the volume, not the log.
 """
@@ -24,8 +26,9 @@ import time
 
 log = logging.getLogger("meshpos.web")
 
-MAX_CLIENTS = 256
+MAX_CLIENTS = 512
 MAX_STREAMS = 64
+GRACE = 1.0  # seconds a connection may take to send its request before a newcomer may push it out
 LOG_EVERY = 60.0
 
 
@@ -39,12 +42,13 @@ def default_max_clients() -> int:
 
 
 class Slots:
-    def __init__(self, what: str, max_clients: int, max_streams: int) -> None:
+    def __init__(self, what: str, max_clients: int, max_streams: int, grace: float = GRACE) -> None:
         self.what = what
         self.max_clients = max_clients
         self.max_streams = max(1, min(max_streams, max_clients))
-        # insertion-ordered: the first is the oldest
-        self._reading: dict[asyncio.Task[None], None] = {}
+        self.grace = grace
+        # insertion-ordered: the first is the oldest; reading: when it came
+        self._reading: dict[asyncio.Task[None], float] = {}
         self._handling: set[asyncio.Task[None]] = set()
         self._streams: dict[asyncio.Task[None], None] = {}
         self._slow = self._streams_closed = self._refused = 0
@@ -55,9 +59,11 @@ class Slots:
 
     def admit(self, task: asyncio.Task[None]) -> bool:
         """A new connection: True to serve it, False to refuse it (every slot is handling a request)."""
+        now = time.monotonic()
         if len(self) >= self.max_clients:
-            if self._reading:
-                self._close(next(iter(self._reading)))
+            oldest = next(iter(self._reading), None)
+            if oldest is not None and now - self._reading[oldest] >= self.grace:
+                self._close(oldest)
                 self._slow += 1
             elif self._streams:
                 self._close(next(iter(self._streams)))
@@ -67,7 +73,7 @@ class Slots:
                 self._note()
                 return False
             self._note()
-        self._reading[task] = None
+        self._reading[task] = now
         return True
 
     def handling(self, task: asyncio.Task[None]) -> None:
@@ -100,7 +106,7 @@ class Slots:
         self._logged = now
         log.warning(
             "%s at its limit (%d connections, %d event streams): closed %d that had not sent a request "
-            "and %d event streams, refused %d while all were busy (a client opening connections it "
+            "and %d event streams, refused %d while none could go (a client opening connections it "
             "does not use?); counts since the last such line, at most one a minute",
             self.what,
             self.max_clients,
