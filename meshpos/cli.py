@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,12 +58,32 @@ def _cmd_node(args: argparse.Namespace) -> int:
     config = _config(args)
     set_level(args.log_level if args.log_level_set else config.log_level)
     console_ssl_context(config.console_url, config.console_ca_file)  # an unusable CA file: one line
+    _check_node_ports(config, getattr(args, "config", None) or "the node's settings")
     return run_node(
         config,
         peers=args.peer or [],
         discovery=not args.no_discovery,
         new_receipt_series=args.new_receipt_series,
     )
+
+
+def _check_node_ports(config: Config, where: str) -> None:
+    """A port in use or an address the machine lacks: one line before the data dir is touched. A data
+    dir another process holds is left to the store's refusal, which names that process."""
+    from meshpos.doctor.probes import lock_holder
+    from meshpos.listen_check import check_listen
+    from meshpos.store.lock import lock_path
+
+    if lock_holder(lock_path(config.db_path)) is not None:
+        return
+
+    places = [
+        ("listen_host", "port", config.listen_host, config.port),
+        ("api_host", "api_port", config.api_host, config.api_port),
+    ]
+    if config.yjs_tokens:
+        places.append(("listen_host", "yjs_port", config.listen_host, config.yjs_port))
+    check_listen(where, places)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -80,9 +101,16 @@ def _cmd_clear_cache(args: argparse.Namespace) -> int:
 def _cmd_console(args: argparse.Namespace) -> int:
     import asyncio
 
-    from meshpos.console.runner import serve_console
+    from meshpos.console.runner import check_host, serve_console
+    from meshpos.listen_check import check_listen
 
     set_level(args.log_level if args.log_level_set else "INFO")
+    host = check_host(args.host)  # then its ports, before the database is touched: one line each
+    check_listen(
+        "meshpos console",
+        [("--host", "--port", host, args.port), ("--host", "--api-port", host, args.api_port)],
+        any_port=False,  # the relays and the manager's browser need to know where it is
+    )
     return asyncio.run(
         serve_console(
             db_url=args.db,
@@ -422,6 +450,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `meshpos status | head -1`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing left to flush at exit either
+        return 141  # as a command killed by SIGPIPE
     except Exception as exc:
         if args.debug:
             raise

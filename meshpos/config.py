@@ -8,6 +8,7 @@ variable or flag) and the value: a register that will not start must say why wit
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import json
 import math
@@ -330,8 +331,10 @@ def load_config(
         table, text = _read_table(path)
         for key, raw in table.items():
             if key not in _FIELDS:
+                near = difflib.get_close_matches(key, _SETTINGS, n=1)
+                meant = f"did you mean {near[0]}? " if near else ""
                 raise ConfigError(
-                    f"{path}: unknown setting {key!r} (known: {', '.join(_SETTINGS)})"
+                    f"{path}: unknown setting {key!r} ({meant}known: {', '.join(_SETTINGS)})"
                 )
             if key in _FLAG_ONLY:
                 raise ConfigError(f"{path}: {key} is not a setting: use {_FLAG_ONLY[key]} once")
@@ -351,9 +354,13 @@ def load_config(
             values[key] = _coerce(key, raw, flag)
             sources[key] = flag
     if "node_id" not in values:
-        where = f"{path}: " if path is not None else ""
+        if path is None:  # `meshpos status` typed without its --config
+            raise ConfigError(
+                "no config: give --config node.toml (the device's file, with node_id under [node]), "
+                "or set MESHPOS_NODE_ID"
+            )
         raise ConfigError(
-            f"{where}node_id is not set (config file [node] node_id, MESHPOS_NODE_ID or --node-id)"
+            f"{path}: node_id is not set (config file [node] node_id, MESHPOS_NODE_ID or --node-id)"
         )
     try:
         return Config(**values)

@@ -152,7 +152,7 @@ async def shift_rows(cur: Cursor, where: str, params: Sequence[Any]) -> list[dic
     return out
 
 
-_TOTALS = {
+TOTALS = {
     "receipts": ("COUNT(*)", "receipts", ""),
     "sales": ("SUM(total)", "receipts", ""),
     "tax": ("SUM(tax)", "receipts", ""),
@@ -173,14 +173,14 @@ async def totals(cur: Cursor, venue_id: str, date: str | None) -> dict[str, int]
     day, day_params = _day(date)
     parts = []
     params: list[str] = []
-    for expr, table, extra in _TOTALS.values():
+    for expr, table, extra in TOTALS.values():
         parts.append(
             f"CAST(COALESCE((SELECT {expr} FROM {table} WHERE venue_id = ?{day}{extra}), 0) "
             "AS BIGINT)"
         )
         params += [venue_id, *day_params]
     rows = await cur.fetchall(f"SELECT {', '.join(parts)}", params)
-    out = {name: int(value) for name, value in zip(_TOTALS, rows[0], strict=True)}
+    out = {name: int(value) for name, value in zip(TOTALS, rows[0], strict=True)}
     out["net_sales"] = out["sales"] - out["refunds"]
     return out
 
@@ -199,7 +199,7 @@ async def alarms(cur: Cursor, venue_id: str) -> list[Alarm]:
 
 
 # (table, column naming the device that wrote the record), as each record's spec declares it
-_DEVICE_COLUMNS = tuple(
+DEVICE_COLUMNS = tuple(
     (spec.table, spec.device) for spec in LEDGER_RECORDS if spec.device is not None
 )
 
@@ -210,12 +210,12 @@ async def registers(cur: Cursor, venue_id: str) -> list[dict[str, Any]]:
     parts = " UNION ALL ".join(
         f"SELECT {column} AS device, {int(table == 'receipts')} AS receipt, seen_at_ms AS seen "
         f"FROM {table} WHERE venue_id = ?"
-        for table, column in _DEVICE_COLUMNS
+        for table, column in DEVICE_COLUMNS
     )
     rows = await cur.fetchall(
         "SELECT device, CAST(SUM(receipt) AS BIGINT), CAST(MAX(seen) AS BIGINT) "
         f"FROM ({parts}) x GROUP BY device ORDER BY device",
-        (venue_id,) * len(_DEVICE_COLUMNS),
+        (venue_id,) * len(DEVICE_COLUMNS),
     )
     return [
         {"register": str(device), "receipts": int(count), "last_record_ms": int(last)}

@@ -16,51 +16,57 @@ from pathlib import Path
 from meshpos.console.db import ConsoleDB, open_console_db
 from meshpos.console.tokens import hash_token
 from meshpos.errors import ConfigError
+from meshpos.listen_check import machine_addresses
 from meshpos.trust import stored_token
 from meshpos.trust.console_key import ConsoleSigning
 
 log = logging.getLogger("meshpos.console")
 
 
-def load_signers(venue_dirs: list[Path]) -> dict[str, ConsoleSigning]:
-    """Venue id -> the console's signing key read from each venue directory that has one (Security:
-    its statements are signed). A key every node would refuse is a :class:`TrustError` here, before
-    anything is registered or served (``load_console_signing``)."""
+def load_signers(venue_dirs: list[Path]) -> dict[str, ConsoleSigning | None]:
+    """Venue id -> the console's signing key read from each venue directory given (None: it has
+    none, a venue made before console keys; Security: its statements are signed). A key every node
+    would refuse is a :class:`TrustError` here, before anything is registered or served
+    (``load_console_signing``)."""
     from meshpos.trust import load_venue
     from meshpos.trust.console_key import load_console_signing
 
-    signers = {}
+    signers: dict[str, ConsoleSigning | None] = {}
     for directory in venue_dirs:
         venue_id = load_venue(directory).venue_id
-        signing = load_console_signing(directory, venue_id)
-        if signing is not None:
-            signers[venue_id] = signing
+        signers[venue_id] = load_console_signing(directory, venue_id)
     return signers
 
 
-async def unsigned_venues(db: ConsoleDB, signers: dict[str, ConsoleSigning]) -> list[str]:
-    """The registered venues this console will not sign for: started without their ``--venue DIR``
-    (the key is read from there, never stored in the database), or made before console keys."""
-    return [venue_id for venue_id in await db.venues() if venue_id not in signers]
+def say_unsigned(registered: list[str], signers: dict[str, ConsoleSigning | None]) -> None:
+    """At start, the venues whose console word goes unsigned: their registers cannot tell it from an
+    enrolled device's, and strict ones (all that have seen a signed statement) show their data "not
+    at the console" for ever, which nothing else would explain. A registered venue whose directory
+    was not given (the key is read from there, never stored in the database) is a warning: a console
+    restarted without its ``--venue DIR`` signed nothing for it, silently. A venue given without a
+    key (made before console keys) is said at info level, with how to make one."""
+    missing = [venue_id for venue_id in registered if venue_id not in signers]
+    if missing:
+        log.warning(
+            "%d registered venue(s) served without their directory: %s; the console signs nothing "
+            "for them, and their registers that have seen a signed statement show their data not "
+            "at the console: start the console with --venue DIR for each (the directory holding "
+            "console.key)",
+            len(missing),
+            _some(missing),
+        )
+    keyless = [venue_id for venue_id, signing in signers.items() if signing is None]
+    if keyless:
+        log.info(
+            "venue(s) without a console key: %s; their statements go unsigned (make a key with "
+            "'meshpos venue console-key --dir DIR')",
+            _some(keyless),
+        )
 
 
-def warn_unsigned(venue_ids: list[str]) -> None:
-    """One line at start: a venue whose console word goes unsigned has registers that cannot tell it
-    from an enrolled device's, and strict ones (all that have seen a signed statement) show their
-    data "not at the console" for ever, which nothing else would explain."""
-    if not venue_ids:
-        return
-    shown = ", ".join(venue_ids[:5]) + (
-        f" and {len(venue_ids) - 5} more" if len(venue_ids) > 5 else ""
-    )
-    log.warning(
-        "%d registered venue(s) without a console key loaded: %s; their statements go unsigned, "
-        "and their registers that have seen a signed one show their data not at the console: start "
-        "the console with --venue DIR for each (the directory holding console.key), or make a key "
-        "with 'meshpos venue console-key --dir DIR'",
-        len(venue_ids),
-        shown,
-    )
+def _some(venue_ids: list[str]) -> str:
+    more = len(venue_ids) - 5
+    return ", ".join(venue_ids[:5]) + (f" and {more} more" if more > 0 else "")
 
 
 async def register_venues(db: ConsoleDB, venue_dirs: list[Path]) -> list[str]:
@@ -83,19 +89,6 @@ async def register_venues(db: ConsoleDB, venue_dirs: list[Path]) -> list[str]:
 #: the read-only token of GET /metrics, beside the admin token unless --metrics-token-file says where
 METRICS_TOKEN_FILE = "console-metrics.token"
 EVERY_ADDRESS = ("0.0.0.0", "::")  # --host values that listen on every address of the machine
-
-
-def machine_addresses() -> list[str]:
-    """The IP addresses of this machine's interfaces (for the message that refuses another one)."""
-    import ifaddr
-
-    found: list[str] = []
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            address = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
-            if address not in found:
-                found.append(address)
-    return found
 
 
 def check_host(host: str) -> str:
@@ -192,7 +185,7 @@ async def serve_console(
     try:
         signers = load_signers(venues)  # a bad key stops the console before anything is registered
         await register_venues(db, venues)
-        warn_unsigned(await unsigned_venues(db, signers))
+        say_unsigned(await db.venues(), signers)
         server = ConsoleServer(
             db,
             host,
@@ -200,7 +193,7 @@ async def serve_console(
             heartbeat_interval=heartbeat_interval,
             ssl_context=tls,
             venue_idle_seconds=idle,
-            signers=signers,
+            signers={venue_id: s for venue_id, s in signers.items() if s is not None},
         )
         await server.start()
         token = stored_token(token_file)

@@ -20,6 +20,7 @@ from meshpos.console.cursor import Cursor
 from meshpos.console.devices import Sighting
 from meshpos.console.manager_reports import StockEntry
 from meshpos.console.records import Alarm, AuditEntry, MaterialiseResult, RecordBatch, canonical
+from meshpos.console.reports_history import HistoryFigures, registers_of, totals_of
 from meshpos.console.sqldays import DayStatements, check_document, fold_log
 from meshpos.console.tables import Dialect
 from meshpos.console.tokens import (
@@ -89,6 +90,7 @@ class SqlConsoleDB(DayStatements):
         self._lock = WriteTurns()  # one write transaction at a time, a relay's batch first
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self.history = HistoryFigures()  # the closed days' all-time figures, kept
 
     async def _write(self, job: Job[T], *, rank: int = FIRST) -> T:
         """Run ``job`` in one transaction, serialised with other writes (in ``rank``'s turn:
@@ -399,10 +401,12 @@ class SqlConsoleDB(DayStatements):
         return await self._read(lambda cur: reports.shifts(cur, venue_id, date))
 
     async def totals(self, venue_id: str, date: str | None = None) -> dict[str, int]:
+        if date is None:  # every day: the closed days' kept, the live ones read (reports_history)
+            return totals_of(await self._read(lambda cur: self.history.all_time(cur, venue_id)))
         return await self._read(lambda cur: reports.totals(cur, venue_id, date))
 
     async def register_report(self, venue_id: str) -> list[dict[str, Any]]:
-        return await self._read(lambda cur: reports.registers(cur, venue_id))
+        return registers_of(await self._read(lambda cur: self.history.all_time(cur, venue_id)))
 
     async def report(self, query: Job[T]) -> T:
         return await self._read(query)

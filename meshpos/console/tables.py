@@ -17,12 +17,13 @@ from typing import Any
 from meshpos.model.record_spec import Column, RecordSpec
 from meshpos.model.records import LEDGER_RECORDS
 
-SCHEMA_VERSION = 7  # docs/architecture.md (Relay and console)
+SCHEMA_VERSION = 8  # docs/architecture.md (Relay and console)
 # 2: documents.version, sightings. 3: snapshot segments (compaction is not quadratic), closed days
 # (documents.closed, state_vector, deletions; closed_records), unreported. 4: audit (console writes).
 # 5: reports (orders' line_detail and order_discounts, business-day indexes, stock_entries)
 # 6: refunds.approved_by (a late column: stored rows keep their digests), no_sales, orders.void_detail
 # 7: orders.current_table and current_tab (mutable: a move keeps the row's digest); discount approvers
+# 8: payments and cash_moves by business_date (the all-time figures read the live days only)
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -145,6 +146,9 @@ def migrations(d: Dialect, version: int) -> list[str]:
             "ALTER TABLE orders ADD COLUMN current_tab TEXT",
             "UPDATE orders SET state_digest = ''",
         ],
+        # 8: the all-time figures read the days not closed through business-date indexes
+        # (console.reports_history); payments and cash moves had none
+        7: [_index("payments", "business_date"), _index("cash_moves", "business_date")],
     }
     return [statement for v in range(version, SCHEMA_VERSION) for statement in steps[v]]
 

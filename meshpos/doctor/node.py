@@ -56,7 +56,13 @@ async def diagnose_node(path: Path, *, browse_seconds: float = BROWSE_SECONDS) -
     try:
         config = load_config(path)
     except ConfigError as exc:
-        report.problem("config", exc.message, "correct the setting it names")
+        missing = exc.message.endswith(": config file not found")
+        fix = (
+            "give the path of this device's node.toml"
+            if missing
+            else "correct the setting it names"
+        )
+        report.problem("config", exc.message, fix)
         return report
     report.subject = f"node {config.node_id} ({config.role}), {path}"
     report.ok("config", f"{path} is valid: node {config.node_id}, role {config.role}")
@@ -357,6 +363,13 @@ async def _console(
             "console",
             f"the console at {url} refused the token: {probe.refused}",
             "set console_token to the content of venue/console-token on the back-office PC",
+        )
+    elif probe.not_console:
+        report.problem(
+            "console",
+            f"{url} {probe.not_console}",
+            "set console_url to the address meshpos console prints as 'console listening for "
+            "relays on ws://...' (port 8780 unless --port), not its pages' address",
         )
     elif not probe.ok:
         report.problem("console", f"the console at {url} did not take the token probe")

@@ -332,7 +332,7 @@ PAYMENTS: RecordSpec[Payment] = RecordSpec(
         col("user_id", attr="user"),
         col("at_ms", "int"),
     ),
-    indexes=("order_id", "shift_id"),
+    indexes=("order_id", "shift_id", "business_date"),
     in_order=lambda o: o.payments,
     reads=("orders",),
     device="register",
@@ -419,7 +419,7 @@ CASH_MOVES: RecordSpec[CashMove] = RecordSpec(
         col("user_id", attr="user"),
         col("at_ms", "int"),
     ),
-    indexes=("shift_id",),
+    indexes=("shift_id", "business_date"),
     tally=TallyKind("cash_moves", "cash movement", "cash movements", by=None),
 )
 INVENTORY_MOVES: RecordSpec[InventoryMove] = RecordSpec(

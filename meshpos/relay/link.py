@@ -82,6 +82,9 @@ class Probe:
 
     ok: bool
     refused: str = ""
+    not_console: str = (
+        ""  # something answers there, but not the console's relay port: why we think so
+    )
 
 
 REFUSED_STATUSES = (401, 403)  # what the console answers a wrong token, or a token of another venue
@@ -150,6 +153,12 @@ async def probe_console(
         reason = refusal_reason(status, body)
         _probe_failed(url, f"the console refused this venue's token: {reason}")
         return Probe(False, reason)
+    if status == 404:  # an HTTP server without the sync path: the console's pages port, say
+        why = f"answers 404 to {path}: not the console's relay port (pages and API have another)"
+        _probe_failed(
+            url, f"{why}; console_url takes the one meshpos console says it listens for relays on"
+        )
+        return Probe(False, not_console=why)
     _probe_failures.pop(url, None)
     return Probe(status == 200 or (bool(auth) and status == 426))
 

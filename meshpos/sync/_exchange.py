@@ -42,7 +42,9 @@ from meshpos.sync._structs import new_keys_by_author
 from meshpos.sync._updates import (
     EMPTY_STATE_VECTOR,
     EMPTY_UPDATE,
+    TOO_MANY_CLIENTS,
     clear_of_structs_from,
+    clients_past_bound,
     has_structs_from,
     header_authors,
     header_start,
@@ -229,6 +231,8 @@ class Exchange(Replies):
         state, clocks = held_state(held) if held else (EMPTY_STATE_VECTOR, {})
         with _invalid_update(what):
             authors = header_authors(update)
+            if clients_past_bound(update, clocks):  # (``_updates.MAX_DOC_CLIENTS``)
+                return self._reject(peer, node, name, TOO_MANY_CLIENTS)
             start = header_start(update) if authors is not None and len(authors) == 1 else None
             if self._ahead_of_order(session, name, update, start, clocks):
                 return

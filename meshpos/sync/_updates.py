@@ -21,13 +21,19 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pycrdt import Doc, get_update
+from pycrdt import Doc, get_state, get_update
 
 from meshpos.lib0 import MAX_VAR_UINT, Reader, write_var_uint
 from meshpos.model.replica import encode_state_vector
 
 EMPTY_UPDATE = b"\x00\x00"
 EMPTY_STATE_VECTOR = b"\x00"
+#: client ids one document may hold changes of. The heartbeat's decoder takes at most 4,096 per state
+#: vector (``_bodies.MAX_STATE_CLIENTS``): an enrolled device that sent a day changes under 5,000 made
+#: ids made the console's state of it undecodable, and every node closed its session with the console
+#: on every beat (nothing uploaded again). A day holds one per device run and Yjs client: hundreds.
+MAX_DOC_CLIENTS = 2048
+TOO_MANY_CLIENTS = f"changes of over {MAX_DOC_CLIENTS} client ids"  # (the refusal's reason)
 
 
 def has_structs_from(update: bytes, lower: Mapping[int, int]) -> bool:
@@ -62,6 +68,18 @@ def header_authors(update: bytes) -> frozenset[int] | None:
     if count > 1:
         return None
     return frozenset() if count == 0 else frozenset({client})
+
+
+def clients_past_bound(update: bytes, clocks: Mapping[int, int]) -> int:
+    """How many client ids past :data:`MAX_DOC_CLIENTS` a document holding ``clocks`` would hold
+    changes of with ``update`` (0: within). Read off the header while the document is far from the
+    bound (every update but an attacker's); else one decode of the update's state vector."""
+    count = _header(update)[0]
+    if len(clocks) + count <= MAX_DOC_CLIENTS:
+        return 0
+    values = list(map(_uint, _VAR_UINT.findall(get_state(update))))
+    new = set(values[1::2]) - clocks.keys()
+    return max(0, len(clocks) + len(new) - MAX_DOC_CLIENTS)
 
 
 def header_start(update: bytes) -> tuple[int, int] | None:

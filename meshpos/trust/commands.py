@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,7 +52,12 @@ def add_trust_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     pair.add_argument("--device", default=None, help="accept only this device id")
     pair.add_argument("--host", default="127.0.0.1", help="address to listen on (one interface)")
     pair.add_argument("--port", type=int, default=0, help="port (default: any free port)")
-    pair.add_argument("--ttl", type=float, default=DEFAULT_TTL, help="seconds the code stays valid")
+    pair.add_argument(
+        "--ttl",
+        type=float,
+        default=DEFAULT_TTL,
+        help=f"seconds the code stays valid (default {DEFAULT_TTL:g})",
+    )
     pair.add_argument(
         "--reissue", action="store_true", help="allow a device id that was issued before"
     )
@@ -115,12 +121,18 @@ def _cmd_console_key(args: argparse.Namespace) -> int:
 
 
 def _cmd_pair(args: argparse.Namespace) -> int:
+    from meshpos.listen_check import check_listen
+
     authority = load_venue(args.venue)
+    # a pair of an earlier register still waiting on --port (the README runs it with &): one line
+    check_listen("meshpos pair", [("--host", "--port", args.host, args.port)])
     host = f"[{args.host}]" if ":" in args.host else args.host
 
     def ready(port: int, code: PairingCode) -> None:
         print(f"pairing code: {code.display}")
-        print(f"listening on ws://{host}:{port}", flush=True)
+        print(f"listening on ws://{host}:{port}")
+        until = time.strftime("%H:%M:%S", time.localtime(time.time() + args.ttl))
+        print(f"the code works once, until {until}; a wrong code ends it", flush=True)
 
     result = asyncio.run(
         serve_pairing(

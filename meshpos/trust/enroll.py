@@ -199,6 +199,12 @@ async def enroll(
         raise EnrollmentRefused(
             f"the pairing server at {url} closed the connection early"
         ) from None
+    except ConnectionRefusedError:  # what an expired or used-up code looks like from here
+        raise EnrollmentRefused(
+            f"nothing answers at {url}: meshpos pair is not running there (any more): a code lasts "
+            f"its --ttl ({DEFAULT_TTL:g} s unless set) and ends at a wrong code; start pairing "
+            "again for a new one"
+        ) from None
     except (OSError, InvalidHandshake, InvalidURI) as exc:
         raise EnrollmentRefused(f"cannot reach the pairing server at {url}: {exc}") from None
     issued = device.result

@@ -31,9 +31,8 @@ async def running_console(root: Path, venues: list[Path]) -> AsyncIterator[Conso
     db = await open_console_db(f"sqlite:///{root / 'console.db'}")
     try:
         await register_venues(db, venues)
-        server = ConsoleServer(
-            db, "127.0.0.1", 0, heartbeat_interval=0.2, signers=load_signers(venues)
-        )
+        signers = {v: s for v, s in load_signers(venues).items() if s is not None}
+        server = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2, signers=signers)
         await server.start()
         try:
             yield Console(server, db)

@@ -145,6 +145,7 @@ function drawUsers() {
     type: "button", "data-user": u.id, class: u.id === chosenUser ? "chosen" : "",
     onclick: () => { chosenUser = u.id; renderUsers(); $("#pin").focus(); },
   }, u.name)));
+  $("#no-sellers").hidden = sellers.length > 0;  // a new register: say where its staff come from
 }
 
 async function login(event) {
