@@ -199,7 +199,7 @@ async def serve_console(
         token = stored_token(token_file)
         metrics_file = metrics_token_file or token_file.parent / METRICS_TOKEN_FILE
         handler = make_console_handler(server, token, stored_token(metrics_file))
-        api = HttpServer(handler, host, api_port, ssl_context=tls)
+        api = HttpServer(handler, host, api_port, ssl_context=tls, what="the console's API")
         await api.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -53,7 +53,8 @@ ERRORS = {
     "unknown_user, domain_error; revocations: wrong_venue, invalid_device_id, revocation_refused)",
     429: "Too many tries: PIN login is locked for this user or this address (pin_locked); "
     "Retry-After says for how many seconds",
-    503: "The node cannot write now (store_error) or is shutting down",
+    503: "The node cannot write now (store_error) or is shutting down, or it is at its limit of "
+    "open connections (busy; Retry-After: 1)",
 }
 
 RETRY_AFTER = {
@@ -71,7 +72,9 @@ The local API of one meshpos node (register or kitchen screen), on 127.0.0.1.
 * **Bounds**: every integer and text field of a request has the bounds shown here (`minimum`, `maximum`,
   `maxLength`, `pattern`: no control characters); anything outside them is 400 `bad_field` naming the field
   and changes nothing. An integer may be sent as a number with a zero fraction (`2.0` is `2`, as JSON
-  Schema counts integers). An empty query value (`?status=`) is a value, not an absent parameter.
+  Schema counts integers). An empty query value (`?status=`) is a value, not an absent parameter. A body
+  is sent whole with one `Content-Length` of plain digits: `Transfer-Encoding` (chunked) is 411
+  `length_required`, and the handler never runs.
 * **Authentication**: `Authorization: Bearer <token>`, the token is in `<data_dir>/api.token`. Pages
   served to a loopback browser have it embedded.
 * **Users**: every write names the acting user in the body (`user`); rights come from the catalog.

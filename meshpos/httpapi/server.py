@@ -3,7 +3,8 @@
 Why not a framework: the API listens on 127.0.0.1 for one register app and one browser, needs JSON in and out,
 server-sent events for live pages, and no dependency beyond the standard library. One request per
 connection keeps it simple; request line, headers and body are size-limited and every malformed request
-gets a JSON error, never a traceback.
+gets a JSON error, never a traceback. Connections and event streams are bounded in count
+(:mod:`meshpos.httpapi.slots`) and a request in time; HTTPS is :mod:`meshpos.httpapi.https`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from meshpos.errors import MeshposError
+from meshpos.httpapi import https
+from meshpos.httpapi.slots import GRACE, MAX_STREAMS, Slots, default_max_clients
 
 log = logging.getLogger("meshpos.web")
 
 MAX_HEADER = 16 * 1024
 MAX_BODY = 256 * 1024
+REQUEST_TIMEOUT = 10.0  # seconds for a request's line, headers and body to arrive
+MAX_REFUSING = 16  # refused connections lingering at once so that their 503 is read
 REASONS = {
     200: "OK",
     201: "Created",
@@ -35,6 +40,7 @@ REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
+    411: "Length Required",
     413: "Payload Too Large",
     422: "Unprocessable Entity",
     500: "Internal Server Error",
@@ -127,22 +133,63 @@ def error_response(exc: HttpError) -> Response:
     return response
 
 
+def _busy_answer() -> bytes:
+    body = json.dumps(
+        {
+            "error": {
+                "code": "busy",
+                "message": "this server is at its limit of open connections; try again",
+            }
+        },
+        separators=(",", ":"),
+    ).encode()
+    return (
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        b"Cache-Control: no-store\r\nConnection: close\r\nRetry-After: 1\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+
+
+_BUSY = _busy_answer()
+
+
 class HttpServer:
     def __init__(
-        self, handler: Handler, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None
+        self,
+        handler: Handler,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        what: str = "the local API",
+        max_clients: int | None = None,
+        max_streams: int = MAX_STREAMS,
+        grace: float = GRACE,
     ) -> None:
-        """``ssl_context`` serves HTTPS (the console's pages and API on a certificate)."""
+        """``ssl_context`` serves HTTPS (the console's pages and API on a certificate). At most
+        ``max_clients`` connections and ``max_streams`` event streams at once, a request unsent after
+        ``grace`` seconds pushed out first (see :mod:`meshpos.httpapi.slots`); ``what`` names the
+        server in the log."""
         self.handler = handler
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
+        limit = default_max_clients() if max_clients is None else max_clients
+        self._slots = Slots(what, limit, max_streams, grace)
+        self._refusing = 0
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(
-            self._serve, self.host, self.port, ssl=self.ssl_context
-        )
+        if self.ssl_context is None:
+            self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        else:  # TLS from the connection's own task: counted, timed, and a plain request answered
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_server(
+                lambda: https.HeldProtocol(asyncio.StreamReader(), self._serve),
+                self.host,
+                self.port,
+            )
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
@@ -161,12 +208,22 @@ class HttpServer:
         assert task is not None
         self._clients.add(task)
         try:
+            if not self._slots.admit(task):
+                if self.ssl_context is None:  # (a TLS client could not read a plain answer)
+                    await self._refuse(reader, writer)
+                return
+            if self.ssl_context is not None and not await https.start_tls(
+                reader, writer, self.ssl_context, self.port, REQUEST_TIMEOUT
+            ):
+                return
             response = await self._respond(reader, writer)
             if response is not None:
+                if response.stream is not None:
+                    self._slots.streaming(task)
                 await _write_response(writer, response)
                 if response.stream is not None:
                     await _pump_stream(reader, writer, response.stream)
-                elif response.status == 413:
+                elif response.status in (411, 413):
                     await _linger(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
@@ -175,15 +232,31 @@ class HttpServer:
             # a cancelled handler task as an error, so this task ends normally instead.
             pass
         finally:
+            self._slots.done(task)
             self._clients.discard(task)
             writer.close()
+
+    async def _refuse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """503 busy. Its request is unread: closed at once, the client would see a reset rather than
+        the answer, so a few refused ones at a time linger a second (more are just closed)."""
+        writer.write(_BUSY)
+        if self._refusing >= MAX_REFUSING:
+            return
+        self._refusing += 1
+        try:
+            await _linger(reader, writer, 1.0)
+        finally:
+            self._refusing -= 1
 
     async def _respond(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> Response | None:
         """The response to one request, or None when the client left before sending one."""
         try:
-            request = await asyncio.wait_for(_read_request(reader), 10.0)
+            request = await asyncio.wait_for(_read_request(reader), REQUEST_TIMEOUT)
+            task = asyncio.current_task()
+            assert task is not None
+            self._slots.handling(task)  # read whole: never closed to make room from here
             request.peer = _peer_host(writer)
             return await self.handler(request)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -219,18 +292,33 @@ async def _read_request(reader: asyncio.StreamReader) -> Request:
             name, sep, value = line.partition(":")
             if not sep:
                 raise HttpError(400, "bad_request", f"malformed header line {line[:40]!r}")
-            headers[name.strip().lower()] = value.strip()
-    try:
-        length = int(headers.get("content-length", "0"))
-    except ValueError:
-        raise HttpError(400, "bad_request", "Content-Length is not a number") from None
-    if length < 0 or length > MAX_BODY:
-        raise HttpError(413, "too_large", f"request body over {MAX_BODY} bytes")
+            name, value = name.strip().lower(), value.strip()
+            if name == "content-length" and headers.get(name, value) != value:
+                raise HttpError(400, "bad_request", "two different Content-Length headers")
+            headers[name] = value
+    if "transfer-encoding" in headers:
+        # read as no body, a chunked request ran with its fields left out (its defaults)
+        raise HttpError(
+            411,
+            "length_required",
+            f"Transfer-Encoding {headers['transfer-encoding'][:40]!r} is not taken: "
+            "send the body whole, with a Content-Length",
+        )
+    length = _content_length(headers.get("content-length", "0"))
     body = await reader.readexactly(length) if length else b""
     parts = urlsplit(target)
     # blank values are kept: `?status=` is a value (refused if the parameter takes none), not an absence
     query = parse_qs(parts.query, keep_blank_values=True)
     return Request(method.upper(), unquote(parts.path), query, headers, body)
+
+
+def _content_length(text: str) -> int:
+    # digits only: int() also reads "+5", " 5" and "1_0", which no other HTTP reader takes alike
+    if not (text.isascii() and text.isdigit()):
+        raise HttpError(400, "bad_request", f"Content-Length {text[:40]!r} is not a number")
+    if len(text) > 12 or int(text) > MAX_BODY:
+        raise HttpError(413, "too_large", f"request body over {MAX_BODY} bytes")
+    return int(text)
 
 
 async def _write_response(writer: asyncio.StreamWriter, response: Response) -> None:
@@ -280,13 +368,15 @@ async def _pump_stream(
             log.error("an event stream failed", exc_info=error)
 
 
-async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _linger(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seconds: float = 2.0
+) -> None:
     """After refusing an unread body: closing with input pending resets the connection, and the client
     would see a reset instead of our answer. Half-close, then read and drop what is still coming."""
     if writer.can_write_eof():  # not over TLS: the close_notify then comes with the close
         writer.write_eof()
     with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(2.0):
+        async with asyncio.timeout(seconds):
             while await reader.read(64 * 1024):
                 pass
 

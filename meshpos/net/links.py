@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import ssl
 from collections import Counter, deque
 from collections.abc import Callable
@@ -44,6 +45,7 @@ log = logging.getLogger("meshpos.net")
 #: new links one device may open to us: an honest one relinks after a restart or a dropped link, and its
 #: dialer backs off to 5 s between tries
 ACCEPTS = Allowance(rate=0.5, burst=8)
+MAX_ACCEPTING = 128  # connections in their TLS or websocket handshake at once (Links._hold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,8 @@ class Links:
         # dialers of peers not wanted now, waiting to be (``_until_wanted``), and the one task that looks
         self._waiting: dict[str, asyncio.Event] = {}
         self._rechecker: asyncio.Task[None] | None = None
-        self._accepting: set[asyncio.Task[None]] = set()
+        # handshakes under way, oldest first: at most MAX_ACCEPTING (a newcomer closes the oldest)
+        self._accepting: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         # by device id (certified: one per enrolled device), the links it may still open
         self._accepts: dict[str, TokenBucket] = {}
         # devices whose too_often refusal was logged since they last linked
@@ -222,6 +225,16 @@ class Links:
         if not quiet:
             log.warning("%s", line)
 
+    def _hold(self, task: asyncio.Task[None], writer: asyncio.StreamWriter) -> None:
+        """A connection that never finished its handshake held a descriptor for handshake_timeout, any
+        number of them; past MAX_ACCEPTING the oldest is closed (an honest peer's takes milliseconds)."""
+        if len(self._accepting) >= MAX_ACCEPTING:
+            # shut down, not closed: a transport closed under start_tls makes it return None
+            sock = self._accepting.pop(next(iter(self._accepting))).get_extra_info("socket")
+            with contextlib.suppress(OSError, AttributeError):
+                sock.shutdown(socket.SHUT_RDWR)  # its handshake fails: refused as any lost one
+        self._accepting[task] = writer
+
     def _too_often(self, device_id: str) -> str | None:
         """Why a new link from ``device_id`` is refused now, or None (and the link counts)."""
         bucket = self._accepts.setdefault(device_id, TokenBucket(self.settings.accepts))
@@ -251,7 +264,7 @@ class Links:
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._accepting.add(task)
+        self._hold(task, writer)
         remote = _remote(writer)
         s = self.settings
         try:
@@ -265,7 +278,7 @@ class Links:
                 also=self.stock.claims if self.stock is not None else None,
             )
             if self.stock is not None and self.stock.claims(conn.path):
-                self._accepting.discard(task)
+                self._accepting.pop(task, None)
                 await self.stock.serve(conn)
                 return
             try:
@@ -280,7 +293,7 @@ class Links:
             writer.close()
             return
         finally:
-            self._accepting.discard(task)
+            self._accepting.pop(task, None)
         too_often = self._too_often(peer.device_id)
         if too_often is not None:
             self._refuse("too_often", remote, too_often, quiet=peer.device_id in self._told)
@@ -306,7 +319,7 @@ class Links:
         task = asyncio.current_task()
         assert task is not None
         assert self.stock is not None
-        self._accepting.add(task)
+        self._hold(task, writer)
         remote = _remote(writer)
         s = self.settings
         try:
@@ -324,7 +337,7 @@ class Links:
             writer.close()
             return
         finally:
-            self._accepting.discard(task)
+            self._accepting.pop(task, None)
         await self.stock.serve(conn, tokens_only=True)
 
     # --- dialling ---------------------------------------------------------------------------------

@@ -275,6 +275,14 @@ async def _read_handshake(
             raise LinkRefused("websocket", "connection closed during the websocket handshake")
 
 
+def _tls_reason(exc: ssl.SSLError) -> str:
+    """OpenSSL's reason, and for a certificate refused its verifier's why: CERTIFICATE_VERIFY_FAILED
+    alone does not tell an expired device from one of another CA."""
+    reason = exc.reason or str(exc)
+    why = getattr(exc, "verify_message", None)
+    return f"{reason} ({why})" if isinstance(why, str) and why else reason
+
+
 def _peer_cert(writer: asyncio.StreamWriter, *, required: bool) -> bytes:
     ssl_object = writer.get_extra_info("ssl_object")
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
@@ -314,7 +322,7 @@ async def accept(
         except TimeoutError:
             raise LinkRefused("tls", "TLS handshake timed out") from None
         except ssl.SSLError as exc:
-            raise LinkRefused("tls", exc.reason or str(exc)) from None
+            raise LinkRefused("tls", _tls_reason(exc)) from None
         except (ConnectionError, OSError) as exc:
             raise LinkRefused("tls", f"connection lost during the TLS handshake ({exc})") from None
     der = _peer_cert(writer, required=context is not None and client_cert)
@@ -402,7 +410,7 @@ async def dial(
     except TimeoutError:
         raise LinkRefused("connect", f"{host}:{port} did not answer in {timeout:g} s") from None
     except ssl.SSLError as exc:
-        raise LinkRefused("tls", exc.reason or str(exc)) from None
+        raise LinkRefused("tls", _tls_reason(exc)) from None
     except (ConnectionError, OSError) as exc:
         raise LinkRefused("connect", f"{host}:{port}: {exc.strerror or exc}") from None
     try:

@@ -19,6 +19,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from meshpos.errors import EnrollmentRefused, TrustError
+from meshpos.ops.logs import LIMIT_KEY
 from meshpos.trust._files import read_file, write_file
 from meshpos.trust.authority import VenueAuthority
 from meshpos.trust.certs import new_private_key, private_key_pem
@@ -109,8 +110,10 @@ async def serve_pairing(
                 reply = server.receive(conn, data, loop.time(), takes_console=takes_console)
                 await ws.send(reply.send)
                 if reply.close:
-                    if server.result is None:
-                        log.warning("pairing: refused %s: %s", peer, reply.send)
+                    if server.result is None:  # one kind per address: the words are the sender's
+                        host = peer[0] if isinstance(peer, tuple) and peer else str(peer)
+                        limit = {LIMIT_KEY: ("pairing refused", host)}
+                        log.warning("pairing: refused %s: %s", peer, reply.send, extra=limit)
                     return
         except TimeoutError:
             log.warning("pairing: %s sent nothing for %.0f s; closing", peer, message_timeout)
