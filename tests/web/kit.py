@@ -4,7 +4,9 @@ HTTP/1.1 client (raw so that tests can also send what no well-behaved client wou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,10 +14,10 @@ from urllib.parse import urlsplit
 
 from meshpos.config import Config, load_config
 from meshpos.model import Replica, Venue, hash_pin
-from meshpos.model.sample import sample_catalog
+from meshpos.model.sample import MANAGER, sample_catalog
 from meshpos.node import Node
 
-from ..mesh.kit import make_device, make_venue
+from ..mesh.kit import NodeProcess, make_device, make_venue
 from .schema_check import check_answer
 
 PIN = "2468"
@@ -138,3 +140,15 @@ class Client:
         answer = await self.call(method, path, body, **kw)
         assert (answer.status, answer.code) == (status, code), (answer.status, answer.body[:500])
         return str(answer.json()["error"]["message"])
+
+
+@contextlib.contextmanager
+def register_with_open_shift(tmp_path: Path) -> Iterator[NodeProcess]:
+    """R1 of a new venue as its own process, the sample catalog, a shift open (killed after)."""
+    config = make_device(make_venue(tmp_path), tmp_path, "R1", catalog=CATALOG)
+    node = NodeProcess(config, tmp_path / "R1.log").start()
+    try:
+        node.call("POST", "/api/shifts", {"user": MANAGER, "opening_cash": 10_000})
+        yield node
+    finally:
+        node.kill()

@@ -17,10 +17,10 @@ import pytest
 
 from meshpos.config import load_config
 from meshpos.httpapi.slots import GRACE, MAX_CLIENTS, MAX_STREAMS
-from meshpos.model.sample import CASHIER, MANAGER
+from meshpos.model.sample import CASHIER
 
-from ..mesh.kit import NodeProcess, make_device, make_venue
-from .kit import CATALOG
+from ..mesh.kit import NodeProcess
+from .kit import register_with_open_shift
 
 EXTRA = 200
 STREAMS = 1000
@@ -28,13 +28,8 @@ STREAMS = 1000
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[NodeProcess]:
-    config = make_device(make_venue(tmp_path), tmp_path, "R1", catalog=CATALOG)
-    node = NodeProcess(config, tmp_path / "R1.log").start()
-    try:
-        node.call("POST", "/api/shifts", {"user": MANAGER, "opening_cash": 10_000})
-        yield node
-    finally:
-        node.kill()
+    with register_with_open_shift(tmp_path) as started:
+        yield started
 
 
 def _open_fds(node: NodeProcess) -> int:

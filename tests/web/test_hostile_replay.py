@@ -15,21 +15,16 @@ import pytest
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.web.orders import MAX_PAGE
 
-from ..mesh.kit import NodeProcess, make_device, make_venue
-from .kit import CATALOG, http
+from ..mesh.kit import NodeProcess
+from .kit import http, register_with_open_shift
 
 TIMES = 30
 
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[NodeProcess]:
-    config = make_device(make_venue(tmp_path), tmp_path, "R1", catalog=CATALOG)
-    node = NodeProcess(config, tmp_path / "R1.log").start()
-    try:
-        node.call("POST", "/api/shifts", {"user": MANAGER, "opening_cash": 10_000})
-        yield node
-    finally:
-        node.kill()
+    with register_with_open_shift(tmp_path) as started:
+        yield started
 
 
 async def _many(node: NodeProcess, path: str, body: dict[str, Any]) -> Counter[tuple[int, str]]:
