@@ -241,8 +241,18 @@ async def listen(
     """A plain TCP listener whose connections :func:`accept` upgrades to TLS and websocket."""
     loop = asyncio.get_running_loop()
 
+    async def served(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """``on_client``, ending quietly when cancelled (its server stopping with a handshake under
+        way): Python 3.11's stream server asks the ended task for its exception, and a cancelled
+        one was logged as an error with a traceback (seen when a node stopped in the 50-device
+        bench); the connection is closed."""
+        try:
+            await on_client(reader, writer)
+        except asyncio.CancelledError:
+            writer.close()
+
     def factory() -> asyncio.StreamReaderProtocol:
-        return _HoldUntilTls(asyncio.StreamReader(limit=READ_SIZE), on_client)
+        return _HoldUntilTls(asyncio.StreamReader(limit=READ_SIZE), served)
 
     return await loop.create_server(factory, host, port)
 
