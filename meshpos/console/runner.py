@@ -8,7 +8,6 @@ import ipaddress
 import json
 import logging
 import signal
-import socket
 import ssl
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from meshpos.console.db import ConsoleDB, open_console_db
 from meshpos.console.tokens import hash_token
 from meshpos.errors import ConfigError
-from meshpos.listen_check import machine_addresses
+from meshpos.listen_check import bind_problem, machine_addresses
 from meshpos.trust import stored_token
 from meshpos.trust.console_key import ConsoleSigning
 
@@ -108,19 +107,14 @@ def check_host(host: str) -> str:
         ) from None
     if str(address) in EVERY_ADDRESS:
         return str(address)
-    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((str(address), 0))
-        except OSError as exc:
-            if exc.errno != errno.EADDRNOTAVAIL:
-                raise ConfigError(
-                    f"--host {host!r}: cannot listen there ({exc.strerror})"
-                ) from None
-            raise ConfigError(
-                f"--host {host!r}: not an address of this machine; its addresses are "
-                f"{', '.join(machine_addresses())} (or 0.0.0.0 for all of them)"
-            ) from None
+    exc = bind_problem(str(address), 0)  # (the same test bind as the ports' check)
+    if exc is not None and exc.errno != errno.EADDRNOTAVAIL:
+        raise ConfigError(f"--host {host!r}: cannot listen there ({exc.strerror})")
+    if exc is not None:
+        raise ConfigError(
+            f"--host {host!r}: not an address of this machine; its addresses are "
+            f"{', '.join(machine_addresses())} (or 0.0.0.0 for all of them)"
+        )
     return str(address)
 
 
