@@ -17,16 +17,9 @@ import json
 import socket
 import ssl
 
+from meshpos.net.wsconn import HoldUntilTls as HoldUntilTls  # (the server's protocol: reading held)
+
 HANDSHAKE = 0x16  # the content type of a TLS record carrying a handshake (every ClientHello)
-
-
-class HeldProtocol(asyncio.StreamReaderProtocol):
-    """Reading paused at once: the client's first bytes stay in the socket for ``start_tls``."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.ReadTransport)
-        transport.pause_reading()
-        super().connection_made(transport)
 
 
 async def first_byte(writer: asyncio.StreamWriter, timeout: float) -> int | None:

@@ -186,7 +186,7 @@ class HttpServer:
         else:  # TLS from the connection's own task: counted, timed, and a plain request answered
             loop = asyncio.get_running_loop()
             self._server = await loop.create_server(
-                lambda: https.HeldProtocol(asyncio.StreamReader(), self._serve),
+                lambda: https.HoldUntilTls(asyncio.StreamReader(), self._serve),
                 self.host,
                 self.port,
             )

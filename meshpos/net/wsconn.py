@@ -223,9 +223,10 @@ class WsConnection:
             self._writer.close()
 
 
-class _HoldUntilTls(asyncio.StreamReaderProtocol):
+class HoldUntilTls(asyncio.StreamReaderProtocol):
     """Pauses reading at once, so the client's TLS hello stays in the socket for ``start_tls``
-    instead of being swallowed by the plain stream reader."""
+    instead of being swallowed by the plain stream reader (the sync port's listener; the console's
+    HTTPS, ``httpapi.https``)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.ReadTransport)
@@ -252,7 +253,7 @@ async def listen(
             writer.close()
 
     def factory() -> asyncio.StreamReaderProtocol:
-        return _HoldUntilTls(asyncio.StreamReader(limit=READ_SIZE), served)
+        return HoldUntilTls(asyncio.StreamReader(limit=READ_SIZE), served)
 
     return await loop.create_server(factory, host, port)
 
