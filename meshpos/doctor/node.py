@@ -56,7 +56,8 @@ async def diagnose_node(path: Path, *, browse_seconds: float = BROWSE_SECONDS) -
     try:
         config = load_config(path)
     except ConfigError as exc:
-        missing = exc.message.endswith(": config file not found")
+        # (asked of the file, not read off the error's words)
+        missing = not await asyncio.to_thread(path.exists)
         fix = (
             "give the path of this device's node.toml"
             if missing
