@@ -39,7 +39,8 @@ def test_a_far_records_heartbeat_is_made_once_and_again_when_the_record_moves() 
     table.learn(FarRecord("R2", "register", 5, True, False, 2), now=1.0)  # seq rose: news
     moved = table.beats(())
     assert moved["R2"] == _as_beat(table.records["R2"])
-    assert moved["R2"].seq == 2 and moved["R2"].uplink
+    assert moved["R2"].seq == 2
+    assert moved["R2"].uplink
     assert moved["R3"] is first["R3"]
     table.gone("R3", 1, now=2.0)
     assert table.beats(()).keys() == {"R2"}
