@@ -40,6 +40,7 @@ from meshpos.register.kitchen_acks import KitchenAcks
 from meshpos.register.last_z import LastZ
 from meshpos.register.numbering import ReceiptCounter, check_new_series
 from meshpos.register.operations import RegisterOperations
+from meshpos.register.request_keys import RequestKeys
 from meshpos.register.status import StatusService
 from meshpos.relay.service import ConsoleLinkFactory, RelayService
 from meshpos.store import Store
@@ -74,6 +75,7 @@ class _Running:
     api_token: str
     acks: KitchenAcks | None  # a kds's acknowledgements of the tickets it holds
     last_z: LastZ | None = None  # a register ends the day its Z was the last of
+    keys: RequestKeys | None = None  # the API's Idempotency-Key answers (register/request_keys.py)
 
 
 class Node(VenueReads, RegisterOperations):
@@ -151,6 +153,8 @@ class Node(VenueReads, RegisterOperations):
             new_series = self._new_receipt_series
             numbers = await ReceiptCounter.open(engine, store, config, new_series=new_series)
             revocations = await Revocations.open(engine, identity.ca_pem, store)
+            today = numbers.venue.business_date(self.now_ms())
+            keys = await RequestKeys.open(engine, store, today)
             checker.is_revoked = revocations.is_revoked
         except BaseException:
             await store.close()
@@ -183,6 +187,7 @@ class Node(VenueReads, RegisterOperations):
             token,
             acks,
             last_z,
+            keys,
         )
         try:
             await self._start_network(config)
@@ -236,6 +241,9 @@ class Node(VenueReads, RegisterOperations):
         finally:
             await run.store.close()
         log.info("node %s stopped", self.config.node_id)
+
+    def request_keys(self) -> RequestKeys | None:
+        return self._run().keys
 
     def _run(self) -> _Running:
         if self._running is None:

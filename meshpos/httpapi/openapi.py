@@ -57,6 +57,22 @@ ERRORS = {
     "open connections (busy; Retry-After: 1)",
 }
 
+# the node's writes (meshpos.web.idempotency, whose docstring says the rules)
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A key the app makes for this one action (a uuid per tap), at most 255 visible ASCII "
+        "characters. Sent again with the same request, the write is done at most once and the "
+        "first answer comes back (header Idempotent-Replayed: true), across a restart of the node "
+        "too; a request still running with the key is waited for; the key with another request is "
+        "422 idempotency_key_reused, changing nothing. A refused request keeps no key. Keys are "
+        "kept for their business day and the next."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+
 RETRY_AFTER = {
     "Retry-After": {
         "description": "seconds until the lock ends",
@@ -151,6 +167,8 @@ def _operation(route: Route, schemas: Schemas, errors: Mapping[int, str]) -> dic
         }
         for f in route.query
     ]
+    if route.keyed:
+        params.append(IDEMPOTENCY_KEY)
     if params:
         op["parameters"] = params
     if route.body:

@@ -1,0 +1,132 @@
+"""The ``Idempotency-Key`` memory's life (register/request_keys.py) and its place in the OpenAPI document.
+
+Keys follow the live day: their business day and the one before are kept, older ones are dropped when
+the node starts and when the date moves (no table grows for ever). An answer is held for the commit that
+carries its write and let go once that commit is done. Real processes: test_idempotency_processes.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meshpos.engine.engine import Committed
+from meshpos.httpapi.server import HttpServer
+from meshpos.model.sample import CASHIER
+from meshpos.register.request_keys import RequestKeys, entry_name
+from meshpos.store import MemoryStore, SqliteStore, Store
+from meshpos.web.api import make_handler
+
+from .fake_node import FakeNode
+from .kit import Client
+
+TOKEN = "t" * 32
+
+
+class Hooks:
+    """What RequestKeys asks of the engine: a meta hook and the Committed events."""
+
+    def __init__(self) -> None:
+        self.meta: list[Callable[[bool], Mapping[str, str]]] = []
+        self.listeners: list[Callable[[Any], None]] = []
+
+    def add_meta(self, hook: Callable[[bool], Mapping[str, str]]) -> None:
+        self.meta.append(hook)
+
+    def subscribe(self, listener: Callable[[Any], None], *kinds: type) -> None:
+        self.listeners.append(listener)
+
+    def commit(self) -> dict[str, str]:
+        meta: dict[str, str] = {}
+        for hook in self.meta:
+            meta.update(hook(True))
+        for listener in self.listeners:
+            listener(Committed({}, True, meta))
+        return meta
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    opened: Store = (
+        await SqliteStore.open(tmp_path / "node.db") if request.param == "sqlite" else MemoryStore()
+    )
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def _value(fp: str) -> str:
+    return json.dumps({"fp": fp, "status": 201, "body": {}})
+
+
+async def test_keys_are_kept_for_their_day_and_the_next_then_dropped(store: Store) -> None:
+    days = ("2026-12-01", "2026-12-04", "2026-12-05", "2026-12-06")
+    await store.append([], meta={entry_name(d, "k"): _value(d) for d in days} | {"other": "x"})
+    hooks = Hooks()
+    keys = await RequestKeys.open(hooks, store, "2026-12-06")  # type: ignore[arg-type]
+    assert len(keys) == 2  # today's and yesterday's
+    assert keys.find("k", "2026-12-06") == (entry_name("2026-12-06", "k"), "2026-12-06")
+    assert keys.find("k", "2026-12-05") == (entry_name("2026-12-05", "k"), "2026-12-05")
+    assert keys.find("k", "2026-12-05") is not None
+    assert await store.get_meta(entry_name("2026-12-04", "k")) is None  # dropped at start
+    assert await store.get_meta(entry_name("2026-12-01", "k")) is None
+    assert await store.get_meta("other") == "x"  # nothing else is touched
+    await keys.expire("2026-12-06")  # the same day: nothing moves
+    assert len(keys) == 2
+    await keys.expire("2026-12-08")  # two days on: both gone, in memory and on disk
+    assert len(keys) == 0
+    assert await store.meta_range("idem/", "idem0") == {}
+    assert await store.get_meta("other") == "x"
+
+
+async def test_an_answer_is_held_until_the_commit_that_carries_it(store: Store) -> None:
+    hooks = Hooks()
+    keys = await RequestKeys.open(hooks, store, "2026-12-06")  # type: ignore[arg-type]
+    name = keys.name("k", "2026-12-06")
+    keys.hold(name, "fp", _value("fp"))
+    assert keys.pending(name)
+    assert keys.find("k", "2026-12-06") == (name, "fp")
+    assert hooks.meta[0](False) == {name: _value("fp")}  # goes with the next commit, local or not
+    assert hooks.commit() == {name: _value("fp")}
+    assert not keys.pending(name)
+    assert hooks.meta[0](True) == {}  # committed: not written again
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[Client]:
+    server = HttpServer(make_handler(FakeNode(), TOKEN), "127.0.0.1", 0)
+    port = await server.start()
+    try:
+        yield Client(f"http://127.0.0.1:{port}", TOKEN)
+    finally:
+        await server.stop()
+
+
+async def test_every_write_documents_the_header_and_no_read_does(served: Client) -> None:
+    doc = await served.ok("GET", "/api/openapi.json")
+    writes = 0
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            names = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
+            keyed = method in ("post", "put", "delete") and op.get("security") != []
+            assert names == (["Idempotency-Key"] if keyed else []), (method, path)
+            writes += keyed
+    assert writes >= 20
+
+
+async def test_a_node_without_a_key_memory_serves_keyed_requests_as_before(served: Client) -> None:
+    headers = {"Idempotency-Key": "k"}
+    await served.ok("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
+    for _ in range(2):
+        answer = await served.call("POST", "/api/orders", {"user": CASHIER}, headers=headers)
+        assert answer.status == 201
+    assert len(await served.ok("GET", "/api/orders")) == 2
+    answer = await served.call(
+        "POST", "/api/orders", {"user": CASHIER}, headers={"Idempotency-Key": "a b"}
+    )
+    assert (answer.status, answer.code) == (400, "bad_idempotency_key")  # malformed all the same
