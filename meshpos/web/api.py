@@ -163,6 +163,9 @@ class Api:
             raise http_error(exc, call.approves) from None
         if isinstance(result, Response):
             return result
+        made = idempotency.made_answer(node, result)  # (a keyed write's answer is made once)
+        if made is not None:
+            return Response(route.status, made)
         return Response.json(to_json(result), route.status)
 
     def _authorise(self, route: Route, request: Request) -> None:

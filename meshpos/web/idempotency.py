@@ -122,15 +122,17 @@ async def _stored(memory: KeyMemory, key: str, print_: str, name: str, first: st
             f"the request with {HEADER} {key!r} is written but not yet durable: send it again",
             {"Retry-After": "1"},
         )
-    value = await memory.answer(name)
-    if value is None:
+    answer = await memory.answer(name)
+    if (
+        answer is None
+    ):  # (a damaged entry: logged; what it answered is unknown, so nothing is redone)
         raise HttpError(
-            409, "idempotency_key_in_progress", f"the request with {HEADER} {key!r} is under way"
+            409,
+            "idempotency_key_used",
+            f"the request with {HEADER} {key!r} was done but its answer cannot be read: read the "
+            "record it made (GET) instead of sending it again",
         )
-    stored = json.loads(value)
-    return _replayed(
-        int(stored["status"]), json.dumps(stored["body"], separators=(",", ":")).encode()
-    )
+    return _replayed(*answer)
 
 
 def _replayed(status: int, body: bytes) -> Response:
@@ -146,13 +148,21 @@ def _reused(key: str) -> HttpError:
     )
 
 
+def made_answer(node: NodeAPI, result: object) -> bytes | None:
+    """The JSON body a keyed write already made of ``result`` (the answer it keeps), if it did."""
+    if isinstance(node, _KeyedNode) and node.answer is not None and node.answer[0] is result:
+        return node.answer[1]
+    return None
+
+
 class _KeyedNode:
     """The node as one keyed call's handler sees it: its write holds the key and the answer, committed
-    with the write's update."""
+    with the write's update (the answer is made once: the handler's result is what the write returned)."""
 
     def __init__(self, node: NodeAPI, memory: KeyMemory, name: str, print_: str, status: int):
         self._node, self._memory, self._name = node, memory, name
         self._print, self._status = print_, status
+        self.answer: tuple[object, bytes] | None = None
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._node, attr)
@@ -160,8 +170,9 @@ class _KeyedNode:
     async def write(self, change: Callable[[Venue, int], T], *, wait: bool = False) -> T:
         def keyed(venue: Venue, now: int) -> T:
             result = change(venue, now)
-            answer = {"fp": self._print, "status": self._status, "body": to_json(result)}
-            self._memory.hold(self._name, self._print, json.dumps(answer, separators=(",", ":")))
+            body = json.dumps(to_json(result), separators=(",", ":")).encode()
+            self._memory.hold(self._name, self._print, self._status, body)
+            self.answer = (result, body)
             return result
 
         return await self._node.write(keyed, wait=wait)

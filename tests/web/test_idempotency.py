@@ -7,7 +7,6 @@ carries its write and let go once that commit is done. Real processes: test_idem
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from meshpos.engine.engine import Committed
 from meshpos.httpapi.server import HttpServer
 from meshpos.model.sample import CASHIER
-from meshpos.register.request_keys import RequestKeys, entry_name
+from meshpos.register.request_keys import RequestKeys, encode_answer, entry_name
 from meshpos.store import MemoryStore, SqliteStore, Store
 from meshpos.web.api import make_handler
 
@@ -61,7 +60,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 def _value(fp: str) -> str:
-    return json.dumps({"fp": fp, "status": 201, "body": {}})
+    return encode_answer(fp, 201, b'{"id":"o1"}')
 
 
 async def test_keys_are_kept_for_their_day_and_the_next_then_dropped(store: Store) -> None:
@@ -88,13 +87,17 @@ async def test_an_answer_is_held_until_the_commit_that_carries_it(store: Store) 
     hooks = Hooks()
     keys = await RequestKeys.open(hooks, store, "2026-12-06")  # type: ignore[arg-type]
     name = keys.name("k", "2026-12-06")
-    keys.hold(name, "fp", _value("fp"))
+    keys.hold(name, "fp", 201, b'{"id":"o1"}')
     assert keys.pending(name)
     assert keys.find("k", "2026-12-06") == (name, "fp")
     assert hooks.meta[0](False) == {name: _value("fp")}  # goes with the next commit, local or not
     assert hooks.commit() == {name: _value("fp")}
     assert not keys.pending(name)
     assert hooks.meta[0](True) == {}  # committed: not written again
+    await store.append([], meta=hooks.commit() or {name: _value("fp")})
+    assert await keys.answer(name) == (201, b'{"id":"o1"}')
+    await store.append([], meta={name: "fp 201 not-base64!"})  # a damaged entry: no answer
+    assert await keys.answer(name) is None
 
 
 @pytest.fixture
