@@ -94,14 +94,15 @@ class KeyedWrites:
             if first is not None:
                 return _replayed(first.status, first.body)
             # the first one was refused or failed: nothing was written, this one runs
+        # no await from the look at the flights to this one's: two with one key never both run
         today = node.business_date(node.now_ms())
-        await memory.expire(today)
         found = memory.find(key, today)
         if found is not None:
             return await _stored(memory, key, print_, *found)
         flight = self._flights[key] = _Flight(print_)
         answer: Response | None = None
         try:
+            await memory.expire(today)  # (the keys of days before yesterday, once a day)
             keyed = _KeyedNode(node, memory, memory.name(key, today), print_, status)
             answer = await handle(cast(NodeAPI, keyed))
         finally:

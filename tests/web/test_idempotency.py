@@ -7,6 +7,7 @@ carries its write and let go once that commit is done. Real processes: test_idem
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,12 @@ from typing import Any
 import pytest
 
 from meshpos.engine.engine import Committed
-from meshpos.httpapi.server import HttpServer
+from meshpos.httpapi.server import HttpServer, Response
 from meshpos.model.sample import CASHIER
 from meshpos.register.request_keys import RequestKeys, encode_answer, entry_name
 from meshpos.store import MemoryStore, SqliteStore, Store
 from meshpos.web.api import make_handler
+from meshpos.web.idempotency import KeyedWrites
 
 from .fake_node import FakeNode
 from .kit import Client
@@ -133,3 +135,58 @@ async def test_a_node_without_a_key_memory_serves_keyed_requests_as_before(serve
         "POST", "/api/orders", {"user": CASHIER}, headers={"Idempotency-Key": "a b"}
     )
     assert (answer.status, answer.code) == (400, "bad_idempotency_key")  # malformed all the same
+
+
+class SlowMemory:
+    """A key memory whose every await yields (a store read, a day's keys dropped), nothing kept."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, str] = {}
+
+    def find(self, key: str, today: str) -> tuple[str, str] | None:
+        name = self.name(key, today)
+        return (name, self.held[name]) if name in self.held else None
+
+    def name(self, key: str, today: str) -> str:
+        return f"idem/{today}/{key}"
+
+    def pending(self, name: str) -> bool:
+        return False
+
+    async def answer(self, name: str) -> tuple[int, bytes] | None:
+        await asyncio.sleep(0)
+        return 201, b"{}"
+
+    def hold(self, name: str, fingerprint: str, status: int, body: bytes) -> None:
+        self.held[name] = fingerprint
+
+    async def expire(self, today: str) -> None:
+        await asyncio.sleep(0)  # the date moved: the old keys are being dropped
+
+
+class Clock:
+    def now_ms(self) -> int:
+        return 0
+
+    def business_date(self, now_ms: int) -> str:
+        return "2026-12-06"
+
+
+async def test_requests_with_one_key_never_both_run_whatever_awaits_on_the_way() -> None:
+    runs: list[int] = []
+
+    async def handle(node: Any) -> Response:
+        runs.append(1)
+        await node.write(lambda venue, now: {"id": "o1"})
+        return Response(201, b'{"id":"o1"}')
+
+    class Node(Clock):
+        async def write(self, change: Callable[[Any, int], Any], *, wait: bool = False) -> Any:
+            await asyncio.sleep(0)
+            return change(None, 0)
+
+    keyed, memory = KeyedWrites(), SlowMemory()
+    calls = [keyed.run(Node(), memory, "k", "fp", 201, handle) for _ in range(20)]  # type: ignore[arg-type]
+    answers = await asyncio.gather(*calls)
+    assert len(runs) == 1
+    assert {(a.status, a.body) for a in answers} == {(201, b'{"id":"o1"}')}
