@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from meshpos.console import shift_list
 from meshpos.console.api_drawer import DRAWER_ROUTES
 from meshpos.console.api_manager import MANAGER_ROUTES
 from meshpos.console.calls import VENUE, ConsoleCall
@@ -64,10 +65,6 @@ async def receipts(c: ConsoleCall) -> list[dict[str, Any]]:
     return await c.console.db.receipt_report(c.venue, c.query["date"] or None)
 
 
-async def shifts(c: ConsoleCall) -> list[dict[str, Any]]:
-    return await c.console.db.shift_report(c.venue)
-
-
 async def _settled(c: ConsoleCall) -> None:
     """What this process received for the venue is in the tables (nothing loads for it)."""
     hub = c.console.hubs.get(c.venue)
@@ -120,10 +117,13 @@ REPORT_ROUTES: tuple[Route, ...] = (
     Route(
         "GET",
         f"{VENUE}/shifts",
-        shifts,
-        "Shifts with their drawer",
+        shift_list.shifts,
+        "Shifts with their drawer: the recent and open ones, or those of the days asked",
         list[dict[str, Any]],
         tag="reports",
+        query=shift_list.QUERY,
+        description=shift_list.DESCRIPTION,
+        errors=(422,),
     ),
     Route("GET", f"{VENUE}/totals", totals, "Sums and counts", dict[str, int], tag="reports"),
     Route(

@@ -37,7 +37,8 @@ def test_a_relative_data_dir_is_found_from_another_cwd(tmp_path: Path) -> None:
         )
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout)["node"] == "R1"
-        assert (data / "api.url").exists() and (data / "node.db").exists()
+        assert (data / "api.url").exists()
+        assert (data / "node.db").exists()
         assert list(elsewhere.iterdir()) == []  # nothing made in the cwd
         assert node.stop() == 0
     finally:
