@@ -1,10 +1,11 @@
-"""``GET /api/venues/{venue}/shifts``: the shifts a manager looks at, bounded by business days.
+"""``GET /api/venues/{venue}/shifts`` and ``/receipts``: the records listed whole, bounded by business days.
 
-Without a day it answers the venue's recent shifts: those of the ``RECENT_DAYS`` business days up to the
-newest one the console holds shifts of, and every shift still open (a register that never closed its
-drawer shows however old), so its cost follows the live days, not the venue's history. ``date`` asks one
-day, ``from``..``to`` a range of at most ``MAX_RANGE_DAYS`` (the manager reports' bound): a range that is
-not one is 422 ``bad_range`` naming the parameter, as the manager reports say it.
+They answered every shift and every receipt the venue ever had (month three: 72,000 receipts in one
+answer). Without a day they now answer the recent ones: those of the ``RECENT_DAYS`` business days up to
+the newest one the console holds records of, and, for shifts, every shift still open (a register that never
+closed its drawer shows however old), so their cost follows the live days, not the venue's history.
+``date`` asks one day, ``from``..``to`` a range of at most ``MAX_RANGE_DAYS`` (the manager reports' bound): a
+range that is not one is 422 ``bad_range`` naming the parameter, as the manager reports say it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from meshpos.console.api_manager import MAX_RANGE_DAYS
 from meshpos.console.calls import ConsoleCall
 from meshpos.console.cursor import Cursor
-from meshpos.console.reports import shift_rows
+from meshpos.console.reports import receipt_rows, shift_rows
 from meshpos.httpapi.routes import Field, text
 from meshpos.httpapi.server import HttpError
 from meshpos.model.documents import DAY_PATTERN
@@ -34,11 +35,18 @@ QUERY = (
     _day("from", "the first business day of a range, YYYY-MM-DD (with `to`)"),
     _day("to", f"the last business day, YYYY-MM-DD (at most {MAX_RANGE_DAYS} days after `from`)"),
 )
-DESCRIPTION = (
-    f"Without a day: the shifts of the {RECENT_DAYS} business days up to the newest the console "
-    "holds, and every shift still open. `date`: one day; `from`..`to`: a range, both included, "
+_DAYS = (
+    "`date`: one day; `from`..`to`: a range, both included, "
     f"at most {MAX_RANGE_DAYS} days; a range that is not one (reversed, too long, a day not on the "
     "calendar, `from` without `to`, a range with `date`) is 422 `bad_range` naming the parameter."
+)
+SHIFTS_DOC = (
+    f"Without a day: the shifts of the {RECENT_DAYS} business days up to the newest the console "
+    f"holds, and every shift still open. {_DAYS}"
+)
+RECEIPTS_DOC = (
+    f"Without a day: the receipts of the {RECENT_DAYS} business days up to the newest the console "
+    f"holds (all of them were answered before). {_DAYS}"
 )
 
 
@@ -85,20 +93,46 @@ def _asked(c: ConsoleCall) -> tuple[str, str] | None:
     return q["from"], q["to"]
 
 
-async def _rows(cur: Cursor, venue_id: str, asked: tuple[str, str] | None) -> list[dict[str, Any]]:
+async def _recent(cur: Cursor, table: str, venue_id: str) -> str | None:
+    """The first of the ``RECENT_DAYS`` business days up to the newest ``table`` holds of the venue."""
+    ((newest,),) = await cur.fetchall(
+        f"SELECT MAX(business_date) FROM {table} WHERE venue_id = ?", (venue_id,)
+    )
+    if newest is None:
+        return None
+    return (date.fromisoformat(newest) - timedelta(days=RECENT_DAYS - 1)).isoformat()
+
+
+async def _shifts(
+    cur: Cursor, venue_id: str, asked: tuple[str, str] | None
+) -> list[dict[str, Any]]:
     if asked is not None:
         where = "s.venue_id = ? AND s.business_date >= ? AND s.business_date <= ?"
         return await shift_rows(cur, where, (venue_id, *asked))
-    ((newest,),) = await cur.fetchall(
-        "SELECT MAX(business_date) FROM shifts WHERE venue_id = ?", (venue_id,)
-    )
-    if newest is None:
+    first = await _recent(cur, "shifts", venue_id)
+    if first is None:
         return []
-    first = (date.fromisoformat(newest) - timedelta(days=RECENT_DAYS - 1)).isoformat()
     where = "s.venue_id = ? AND (s.business_date >= ? OR s.closed_at_ms IS NULL)"
     return await shift_rows(cur, where, (venue_id, first))
 
 
+async def _receipts(
+    cur: Cursor, venue_id: str, asked: tuple[str, str] | None
+) -> list[dict[str, Any]]:
+    if asked is None:
+        first = await _recent(cur, "receipts", venue_id)
+        if first is None:
+            return []
+        asked = (first, "9999-12-31")
+    where = "r.venue_id = ? AND r.business_date >= ? AND r.business_date <= ?"
+    return await receipt_rows(cur, where, (venue_id, *asked))
+
+
 async def shifts(c: ConsoleCall) -> list[dict[str, Any]]:
     asked = _asked(c)
-    return await c.console.db.report(lambda cur: _rows(cur, c.venue, asked))
+    return await c.console.db.report(lambda cur: _shifts(cur, c.venue, asked))
+
+
+async def receipts(c: ConsoleCall) -> list[dict[str, Any]]:
+    asked = _asked(c)
+    return await c.console.db.report(lambda cur: _receipts(cur, c.venue, asked))
