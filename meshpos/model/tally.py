@@ -358,6 +358,9 @@ def _payments(order: object) -> list[tuple[str, object]]:
     """An order's payments (key and stored value), of either layout (``payments/<id>`` keys, or an older
     node's ``payments`` map); none of a malformed order."""
     if isinstance(order, Map):
+        entries = _payment_entries(order)
+        if entries is not None:
+            return _payments(dict(entries))
         text = str(order)
         try:
             order = orjson.loads(text)
@@ -375,3 +378,25 @@ def _payments(order: object) -> list[tuple[str, object]]:
         ):
             found.append(paid)
     return found
+
+
+def _payment_entries(order: Map[Any]) -> list[tuple[str, str]] | None:
+    """The ``payments/<id>`` and ``receipts/<id>`` entries of an order's map, read by key through yrs
+    (pycrdt's private ``integrated`` map, as model/_root_events reads its events) without the rest of
+    the order; None when the order holds anything but texts there or an older node's ``payments`` map,
+    which :func:`_payments` reads whole as before.
+
+    Why: an order arriving whole (a day caught up at once) was turned into JSON whole, its lines too,
+    to find its one or two payments (``str(map)``: ~7 of the ~19 us a sale cost to count)."""
+    with order.doc.transaction() as txn:
+        raw, held = order.integrated, txn._txn
+        found = []
+        for key in raw.keys(held):
+            if key.startswith(_PAYMENT) or key.startswith(_RECEIPT):
+                value = raw.get(held, key)
+                if not isinstance(value, str):
+                    return None
+                found.append((key, value))
+            elif key == "payments":
+                return None
+        return found

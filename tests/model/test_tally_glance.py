@@ -83,3 +83,20 @@ def test_a_record_orjson_refuses_is_counted_where_the_model_counts_it() -> None:
         shifts["s2"] = '{"register":"R1","x":"\\ud800"}'  # corrupt for both: an unknown register
     assert tally.counts() == {"R1": {"shift_events": 1}, "?": {"shift_events": 1}}
     tally.close()
+
+
+def test_an_order_arriving_whole_counts_its_payments_in_every_form_it_may_hold_them() -> None:
+    """Read by key through yrs when its payments are texts; whole, as before, when an older node's
+    ``payments`` map or a nested map stands among them."""
+    doc: Doc[Any] = Doc()
+    tally = LedgerTally(doc)
+    payment = '{"register":"R1","amount":100,"id":"p%d"}'
+    with doc.transaction():
+        orders = doc.get("orders", type=Map)
+        orders["o1"] = Map({"info": "{}", "payments/p1": payment % 1, "lines/l1": "{}"})
+        orders["o2"] = Map({"info": "{}", "receipts/r2": payment % 2})
+        orders["o3"] = Map({"payments": Map({"p3": '{"register":"R2"}'})})  # an older node's
+        orders["o4"] = Map({"payments/p4": Map({"register": "R2"}), "payments/p5": payment % 5})
+    assert tally.counts() == {"R1": {"payments": 3}, "R2": {"payments": 2}}
+    assert tally.recount() is False  # a fresh count of the same day agrees
+    tally.close()
