@@ -338,7 +338,7 @@ def load_config(
                 )
             if key in _FLAG_ONLY:
                 raise ConfigError(f"{path}: {key} is not a setting: use {_FLAG_ONLY[key]} once")
-            values[key] = _coerce(key, raw, str(path), _spelling(text, key))
+            values[key] = _beside(path, _coerce(key, raw, str(path), _spelling(text, key)))
             sources[key] = str(path)
     for key, raw in (env if env is not None else os.environ).items():
         if key.startswith("MESHPOS_"):
@@ -372,6 +372,16 @@ def load_config(
 
 
 _SETTINGS = [name for name in _FIELDS if name not in _FLAG_ONLY]
+
+
+def _beside(config: Path, value: Any) -> Any:
+    """A relative path written in a config file is relative to that file's directory, not to the cwd
+    of whoever runs ``meshpos`` (``data_dir = "data"`` beside node.toml is the same directory from any
+    cwd, a service's or a shell's); an absolute one stays as written. A flag's or an environment
+    variable's path is the cwd's, as a shell's is."""
+    if isinstance(value, Path) and not value.is_absolute():
+        return Path(os.path.abspath(config.parent / value))
+    return value
 
 
 def _spelling(text: str, key: str) -> str | None:

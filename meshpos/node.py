@@ -9,6 +9,7 @@ the console link) are passed in: :func:`meshpos.node_adapters.make_node` picks t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
@@ -40,6 +41,7 @@ from meshpos.register.kitchen_acks import KitchenAcks
 from meshpos.register.last_z import LastZ
 from meshpos.register.numbering import ReceiptCounter, check_new_series
 from meshpos.register.operations import RegisterOperations
+from meshpos.register.request_keys import RequestKeys
 from meshpos.register.status import StatusService
 from meshpos.relay.service import ConsoleLinkFactory, RelayService
 from meshpos.store import Store
@@ -55,6 +57,9 @@ from meshpos.web.reads import VenueReads
 log = logging.getLogger("meshpos.node")
 
 T = TypeVar("T")
+
+# seconds after its start when a node gives back what start-up freed (see Node.start)
+RELEASE_AFTER_START_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,7 @@ class _Running:
     api_token: str
     acks: KitchenAcks | None  # a kds's acknowledgements of the tickets it holds
     last_z: LastZ | None = None  # a register ends the day its Z was the last of
+    keys: RequestKeys | None = None  # the API's Idempotency-Key answers (register/request_keys.py)
 
 
 class Node(VenueReads, RegisterOperations):
@@ -105,6 +111,8 @@ class Node(VenueReads, RegisterOperations):
         self.metrics = NodeMetrics()  # GET /metrics; the store's commits are timed into it
         self._running: _Running | None = None
         self._stopped = False
+        self._release: asyncio.TimerHandle | None = None
+        self._releasing: asyncio.Task[bool] | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -151,6 +159,8 @@ class Node(VenueReads, RegisterOperations):
             new_series = self._new_receipt_series
             numbers = await ReceiptCounter.open(engine, store, config, new_series=new_series)
             revocations = await Revocations.open(engine, identity.ca_pem, store)
+            today = numbers.venue.business_date(self.now_ms())
+            keys = await RequestKeys.open(engine, store, today)
             checker.is_revoked = revocations.is_revoked
         except BaseException:
             await store.close()
@@ -159,10 +169,15 @@ class Node(VenueReads, RegisterOperations):
         links = self._links(identity, engine, revocations.is_revoked)
         mesh = Mesh(identity.venue_id, links, self._discovery)
         status = StatusService(engine, numbers.venue, relay, config, self.counters, mesh.refusals)
-        # count the loaded days now, then give back what start-up freed (the store's rows, the days'
-        # first reads): glibc would keep it mapped as the process's high-water mark
-        status.publish_owed()
-        release_memory()
+        status.publish_owed()  # count the loaded days now
+        # then, once started, give back what start-up freed (the store's rows, the days' first reads:
+        # glibc would keep it mapped as the process's high-water mark) and freeze what survived
+        # (engine/memory.py). Not before the node serves: the full collection walks every object of
+        # the process (25-90 ms), which a register restarting into a backlog waited for (issue 18,
+        # catch-up); a few seconds on, its first syncs are done
+        self._release = asyncio.get_running_loop().call_later(
+            RELEASE_AFTER_START_S, self._release_after_start
+        )
         days = DayCloser(engine, numbers.venue, status, config, now_ms=self.now_ms)
         engine.subscribe(self._on_engine_event, DayClosed)
         acks = KitchenAcks(engine, numbers.venue, self.now_ms) if config.role == "kds" else None
@@ -183,6 +198,7 @@ class Node(VenueReads, RegisterOperations):
             token,
             acks,
             last_z,
+            keys,
         )
         try:
             await self._start_network(config)
@@ -215,12 +231,20 @@ class Node(VenueReads, RegisterOperations):
             run.last_z.start()
         await run.api.start()
 
+    def _release_after_start(self) -> None:
+        self._release = None
+        self._releasing = asyncio.ensure_future(asyncio.to_thread(release_memory))
+
     async def stop(self) -> None:
         """Tell peers goodbye, stop the network, commit what is left and close the store."""
         run = self._running
         if run is None or self._stopped:
             return
         self._stopped = True
+        if self._release is not None:
+            self._release.cancel()
+        if self._releasing is not None:
+            await self._releasing  # (a thread: it ends by itself, within a collection's time)
         try:
             await run.mesh.stop_discovery()
             await run.api.stop()
@@ -236,6 +260,9 @@ class Node(VenueReads, RegisterOperations):
         finally:
             await run.store.close()
         log.info("node %s stopped", self.config.node_id)
+
+    def request_keys(self) -> RequestKeys | None:
+        return self._run().keys
 
     def _run(self) -> _Running:
         if self._running is None:

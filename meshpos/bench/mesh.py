@@ -144,6 +144,8 @@ async def _ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 "catchup_start_s": round(start["started"] - start["begin"], 3),
                 "catchup_loaded_receipts": loaded,
                 "catchup_wire_mb": round(sent / 1e6, 2),
+                # the restarted node's process, from its start until it holds every receipt
+                "catchup_cpu_ms": round((after[0]["cpu_s"] - before[0]["cpu_s"]) * 1000, 1),
                 "catchup_backlog_write_s": round(written, 2),
                 "catchup_backlog_settle_s": round(settled, 2),
             }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from meshpos.console import listings
 from meshpos.console.api_drawer import DRAWER_ROUTES
 from meshpos.console.api_manager import MANAGER_ROUTES
 from meshpos.console.calls import VENUE, ConsoleCall
@@ -17,8 +18,7 @@ from meshpos.console.records import Alarm
 from meshpos.console.server import SHARED_FRESH_S
 from meshpos.console.tables import TABLES
 from meshpos.console.venue_docs import unreported_summary
-from meshpos.httpapi.routes import Field, Route, choice, opt
-from meshpos.model.limits import MAX_ID_CHARS
+from meshpos.httpapi.routes import Field, Route, choice
 
 
 async def venue_status(c: ConsoleCall) -> dict[str, Any]:
@@ -60,14 +60,6 @@ async def venue_status(c: ConsoleCall) -> dict[str, Any]:
     return summary
 
 
-async def receipts(c: ConsoleCall) -> list[dict[str, Any]]:
-    return await c.console.db.receipt_report(c.venue, c.query["date"] or None)
-
-
-async def shifts(c: ConsoleCall) -> list[dict[str, Any]]:
-    return await c.console.db.shift_report(c.venue)
-
-
 async def _settled(c: ConsoleCall) -> None:
     """What this process received for the venue is in the tables (nothing loads for it)."""
     hub = c.console.hubs.get(c.venue)
@@ -103,27 +95,24 @@ REPORT_ROUTES: tuple[Route, ...] = (
     Route(
         "GET",
         f"{VENUE}/receipts",
-        receipts,
-        "Receipts, with what was refunded of each",
+        listings.receipts,
+        "Receipts, with what was refunded of each: the recent ones, or those of the days asked",
         list[dict[str, Any]],
         tag="reports",
-        query=(
-            opt(
-                "date",
-                str,
-                "",
-                "a business date, YYYY-MM-DD; absent or empty: every day",
-                max_chars=MAX_ID_CHARS,
-            ),
-        ),
+        query=listings.QUERY,
+        description=listings.RECEIPTS_DOC,
+        errors=(422,),
     ),
     Route(
         "GET",
         f"{VENUE}/shifts",
-        shifts,
-        "Shifts with their drawer",
+        listings.shifts,
+        "Shifts with their drawer: the recent and open ones, or those of the days asked",
         list[dict[str, Any]],
         tag="reports",
+        query=listings.QUERY,
+        description=listings.SHIFTS_DOC,
+        errors=(422,),
     ),
     Route("GET", f"{VENUE}/totals", totals, "Sums and counts", dict[str, int], tag="reports"),
     Route(

@@ -75,15 +75,21 @@ async def receipts(
 ) -> list[dict[str, Any]]:
     """Reports -> Receipts: oldest first, with what was refunded of each."""
     day, params = _day(date, "r")
-    refunded = refunded_sum("r")
     page = ""
     paging: tuple[int, ...] = ()
     if limit is not None:
         page, paging = " LIMIT ? OFFSET ?", (int(limit), int(offset))
+    return await receipt_rows(cur, f"r.venue_id = ?{day}", (venue_id, *params, *paging), page)
+
+
+async def receipt_rows(
+    cur: Cursor, where: str, params: Sequence[Any], page: str = ""
+) -> list[dict[str, Any]]:
+    """The receipts (alias ``r``) ``where`` selects, oldest first, each with what was refunded."""
     rows = await cur.fetchall(
-        f"SELECT {', '.join('r.' + c for c in _RECEIPT_COLS)}, {refunded} "
-        f"FROM receipts r WHERE r.venue_id = ?{day} ORDER BY r.issued_at_ms, r.number{page}",
-        (venue_id, *params, *paging),
+        f"SELECT {', '.join('r.' + c for c in _RECEIPT_COLS)}, {refunded_sum('r')} "
+        f"FROM receipts r WHERE {where} ORDER BY r.issued_at_ms, r.number{page}",
+        params,
     )
     return [dict(zip((*_RECEIPT_COLS, "refunded"), row, strict=True)) for row in rows]
 

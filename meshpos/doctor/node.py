@@ -162,7 +162,8 @@ def _data_dir(report: Report, config: Config) -> None:
         report.problem(
             "data dir",
             f"{directory} does not exist",
-            "enroll this device (meshpos enroll --dir DATA_DIR/identity) or correct data_dir",
+            "enroll this device (meshpos enroll --dir DATA_DIR/identity) or correct data_dir "
+            "(a relative one in node.toml is relative to the file's directory, not the cwd)",
         )
         return
     check_writable(report, directory)

@@ -38,7 +38,7 @@ PATH_ID: dict[str, Any] = {"type": "string", "maxLength": MAX_ID_CHARS, "pattern
 
 ERRORS = {
     400: "Bad JSON, or a missing, unknown or wrongly typed field (bad_json, missing_field, "
-    "unknown_field, bad_field, unexpected_body, bad_request)",
+    "unknown_field, bad_field, unexpected_body, bad_request, bad_idempotency_key)",
     401: "No token (missing_token) or a wrong one (wrong_token)",
     403: "Not allowed: a kitchen screen writing money records or a user without the right "
     "(permission_denied)",
@@ -48,13 +48,32 @@ ERRORS = {
     409: "The request is valid but the current state refuses it (item_stopped, order_not_open, "
     "table_taken, "
     "shift_closed, shift_error, open_orders_on_shift, overpayment, over_refund, "
-    "invalid_transition, clear_cache_refused, receipt_numbers_unknown)",
+    "invalid_transition, clear_cache_refused, receipt_numbers_unknown; a write whose "
+    "Idempotency-Key is not yet durable: idempotency_key_in_progress, Retry-After: 1; one whose "
+    "kept answer cannot be read: idempotency_key_used)",
     422: "A value breaks a rule (invalid_quantity, invalid_amount, unknown_product, unknown_record, "
-    "unknown_user, domain_error; revocations: wrong_venue, invalid_device_id, revocation_refused)",
+    "unknown_user, domain_error, idempotency_key_reused; revocations: wrong_venue, "
+    "invalid_device_id, revocation_refused)",
     429: "Too many tries: PIN login is locked for this user or this address (pin_locked); "
     "Retry-After says for how many seconds",
     503: "The node cannot write now (store_error) or is shutting down, or it is at its limit of "
     "open connections (busy; Retry-After: 1)",
+}
+
+# the node's writes (meshpos.web.idempotency, whose docstring says the rules)
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A key the app makes for this one action (a uuid per tap), at most 255 visible ASCII "
+        "characters. Sent again with the same request, the write is done at most once and the "
+        "first answer comes back (header Idempotent-Replayed: true), across a restart of the node "
+        "too; a request still running with the key is waited for; the key with another request is "
+        "422 idempotency_key_reused, changing nothing. A refused request keeps no key. Keys are "
+        "kept for their business day and the next."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
 }
 
 RETRY_AFTER = {
@@ -151,6 +170,8 @@ def _operation(route: Route, schemas: Schemas, errors: Mapping[int, str]) -> dic
         }
         for f in route.query
     ]
+    if route.keyed:
+        params.append(IDEMPOTENCY_KEY)
     if params:
         op["parameters"] = params
     if route.body:

@@ -44,6 +44,7 @@ from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Order, Receipt, Shift
 from meshpos.model.records import CASH_MOVES, ORDERS, RECEIPTS, REFUNDS
 from meshpos.model.replica import decode_state_vector
+from meshpos.model.table_index import Placed, TablePlaces
 from meshpos.model.venue_base import VenueBase
 
 RECEIPTS_KEPT = (
@@ -112,6 +113,7 @@ class _Day:
     parsed: dict[str, Receipt] = field(default_factory=dict)  # receipts read for a page, by id
     open_shifts: list[Shift] = field(default_factory=list)
     cash: _Cash | None = None  # once asked
+    places: TablePlaces | None = None  # the orders by table and tab, once a search asked
 
 
 @dataclass(eq=False)
@@ -259,6 +261,13 @@ class DayIndex:
         for order in ledger.records_of(ORDERS, sorted(maybe_open)):
             if order.status == "open":
                 day.open_orders[order.id] = order
+        if day.places is not None:  # the orders that can have moved or taken a receipt
+            for order_id in gone:
+                day.places.drop(order_id)
+            read = {o.id: o for o in day.open_orders.values() if o.id in again}
+            rest = sorted((again & ids) - read.keys())
+            for order in (*read.values(), *ledger.records_of(ORDERS, rest)):
+                day.places.put(order)
         new_receipts, gone_receipts = day.receipt_keys.look(ledger.receipt_ids, check)
         for receipt_id in gone_receipts:
             day.parsed.pop(receipt_id, None)
@@ -323,6 +332,17 @@ class DayIndex:
             if receipt_id in day.receipt_keys.ids:
                 return day.ledger.date
         return None
+
+    def at_table(self, date: str, name: str) -> list[Placed] | None:
+        """The orders of one loaded day whose table or tab is ``name`` (any case), with their receipt
+        ids (None for a day not loaded). The day's orders are read at the first ask, then kept."""
+        self._follow()
+        day = self._fresh(date)
+        if day is None:
+            return None
+        if day.places is None:
+            day.places = TablePlaces.of(day.ledger.records_of(ORDERS, day.orders.ids))
+        return day.places.at(name)
 
     def receipts(self, date: str, limit: int, before: str | None = None) -> list[Receipt]:
         """Up to ``limit`` of one loaded day's receipts, newest first, older than the receipt

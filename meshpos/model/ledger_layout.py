@@ -13,7 +13,7 @@ records of its own. Fewer map entries per sale (docs/architecture.md (Documents)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pycrdt import Map
@@ -45,16 +45,21 @@ PAYMENT_ID_FIELD = "id"
 """The field naming the payment stored under an order's ``receipts/<receipt id>`` (the one that issued it)."""
 
 
-def receipt_payment(receipt_id: str, value: object) -> tuple[str, object] | None:
+def receipt_payment(
+    receipt_id: str,
+    value: object,
+    read: Callable[[object], Mapping[str, Any] | None] = decoded,
+) -> tuple[str, object] | None:
     """The payment an order's ``receipts/<receipt id>`` value holds, as (its id, its stored value), or
     None for an older node's value (the receipt's number only).
 
     The payment that completes an order issues its receipt; both are one entry of the order's map: the
     receipt's id is the key, the payment (with its id) the value. A value that is a record but names no
-    payment id is still returned (under ``receipts/<receipt id>``), so its reader finds it corrupt."""
+    payment id is still returned (under ``receipts/<receipt id>``), so its reader finds it corrupt.
+    ``read``: how the value is read (the day's counts read it faster, model/tally.py)."""
     if not isinstance(value, str | Mapping):
         return None
-    fields = decoded(value)
+    fields = read(value)
     payment_id = None if fields is None else fields.get(PAYMENT_ID_FIELD)
     if isinstance(payment_id, str) and payment_id:
         return payment_id, fields

@@ -4,6 +4,7 @@ What a cashier has in hand when a guest comes back: the number printed on the sl
 table, or what was paid. The console's Reports -> Receipts searches its tables the same way
 (``console/manager_reports.py`` ``ReceiptSearch``: number anywhere in it, case-insensitive; table or tab
 exactly, case-insensitive; amount equal to the total); this searches one ledger day a register holds.
+A search by table reads only the receipts of the orders at that table (``table_index``), not the day.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from meshpos.errors import CorruptRecord, UnknownRecord
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Receipt
 from meshpos.model.records import RECEIPTS
+from meshpos.model.table_index import Placed
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,27 @@ def search_receipts(ledger: Ledger, query: ReceiptQuery, limit: int) -> list[Rec
         if table and table not in (where[0].upper(), where[1].upper()):
             continue
         found.append(ReceiptFound(receipt, *where))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def search_at_table(
+    ledger: Ledger, placed: list[Placed], query: ReceiptQuery, limit: int
+) -> list[ReceiptFound]:
+    """``search_receipts`` for a ``query`` with a table: ``placed`` are the day's orders at it (from
+    the day's table index), so only their receipts are read."""
+    where = {r: (p.table, p.tab) for p in placed for r in p.receipt_ids}
+    number = query.number.upper()
+    found: list[ReceiptFound] = []
+    for receipt in sorted(
+        ledger.records_of(RECEIPTS, sorted(where)), key=RECEIPTS.sort, reverse=True
+    ):
+        if number and number not in receipt.number.upper():
+            continue
+        if query.amount is not None and receipt.total != query.amount:
+            continue
+        found.append(ReceiptFound(receipt, *where[receipt.id]))
         if len(found) >= limit:
             break
     return found

@@ -106,6 +106,12 @@ class Store(Protocol):
     async def get_meta(self, key: str) -> str | None:
         """Read a value written by ``append(meta=...)``."""
 
+    async def meta_range(self, low: str, high: str) -> dict[str, str]:
+        """The meta entries with ``low <= key < high`` (the web API's idempotency keys)."""
+
+    async def drop_meta_range(self, low: str, high: str) -> None:
+        """Forget the meta entries with ``low <= key < high`` (expired idempotency keys)."""
+
     async def compact(self, name: str) -> None:
         """Merge the document's log into its snapshot now (normally triggered by thresholds)."""
 

@@ -133,6 +133,15 @@ class MemoryStore:
         self._check_open()
         return self._meta.get(key)
 
+    async def meta_range(self, low: str, high: str) -> dict[str, str]:
+        self._check_open()
+        return {k: v for k, v in self._meta.items() if low <= k < high}
+
+    async def drop_meta_range(self, low: str, high: str) -> None:
+        self._check_open()
+        for key in [k for k in self._meta if low <= k < high]:
+            del self._meta[key]
+
     async def compact(self, name: str) -> None:
         self._check_open()
         doc = self._docs.get(name)

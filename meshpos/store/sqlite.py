@@ -309,6 +309,19 @@ class SqliteStore:
         )
         return str(rows[0][0]) if rows else None
 
+    async def meta_range(self, low: str, high: str) -> dict[str, str]:
+        self._check_open()
+        rows = await self._reader.execute_fetchall(
+            "SELECT key, value FROM meta WHERE key >= ? AND key < ?", (low, high)
+        )
+        return {str(key): str(value) for key, value in rows}
+
+    async def drop_meta_range(self, low: str, high: str) -> None:
+        def job(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM meta WHERE key >= ? AND key < ?", (low, high))
+
+        await self._exclusive(f"drop meta {low!r}..{high!r}", job)
+
     async def close(self) -> None:
         """Commit what is queued, then close both connections. Safe to call twice.
 

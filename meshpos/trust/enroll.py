@@ -42,6 +42,7 @@ from meshpos.trust.pairing import (
     parse_code,
 )
 from meshpos.trust.pairing_device import PairingDevice
+from meshpos.trust.pairing_slots import PairingSlots, slotted
 
 log = logging.getLogger("meshpos.trust")
 
@@ -75,6 +76,7 @@ async def serve_pairing(
     on_ready: Callable[[int, PairingCode], None] | None = None,
     reissue: bool = False,
     message_timeout: float = MESSAGE_TIMEOUT,
+    max_clients: int | None = None,
 ) -> EnrollmentResult:
     """Serve one pairing code until a device enrolls (the result), or it fails or expires (raises).
 
@@ -97,6 +99,9 @@ async def serve_pairing(
         code, authority, role, device_id=device_id, reissue=reissue, console_pem=console_pem
     )
     finished = asyncio.Event()
+    slots = PairingSlots(
+        max_clients
+    )  # a LAN outsider's idle connections are bounded (pairing_slots)
 
     async def handler(ws: ServerConnection) -> None:
         conn = object()
@@ -107,6 +112,7 @@ async def serve_pairing(
             while True:
                 async with asyncio.timeout(message_timeout):
                     data = await ws.recv()
+                slots.pairing(ws)
                 reply = server.receive(conn, data, loop.time(), takes_console=takes_console)
                 await ws.send(reply.send)
                 if reply.close:
@@ -133,6 +139,7 @@ async def serve_pairing(
         compression=None,
         open_timeout=message_timeout,
         ping_interval=None,
+        create_connection=slotted(slots),
     ) as ws_server:
         actual_port = int(ws_server.sockets[0].getsockname()[1])
         left = code.expires_at - loop.time()

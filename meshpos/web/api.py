@@ -12,8 +12,10 @@ unknown id in the path, 405 wrong method, 409 refused by the current state, 422 
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import logging
+from typing import Any
 
 from meshpos.errors import (
     CorruptRecord,
@@ -41,6 +43,7 @@ from meshpos.web import (
     days,
     denylist,
     events,
+    idempotency,
     kitchen,
     menu,
     metrics,
@@ -103,7 +106,7 @@ class Api:
     def __init__(self, node: NodeAPI, token: str) -> None:
         self.node = node
         self.token = token
-        self.routes: tuple[Route, ...] = (
+        routes = (
             *system.ROUTES,
             *denylist.ROUTES,
             *menu.ROUTES,
@@ -115,15 +118,41 @@ class Api:
             *events.ROUTES,
             *pages.ROUTES,
             *metrics.ROUTES,
+        )
+        self.routes: tuple[Route, ...] = (  # every write takes an Idempotency-Key
+            *(dataclasses.replace(r, keyed=r.writes and r.auth) for r in routes),
             document_route(lambda: self.routes),
         )
         self.pins = PinGuard(node.pin_lockout_s, node.counters)
+        self.keyed = idempotency.KeyedWrites()
 
     async def handle(self, request: Request) -> Response:
         route, params = match(self.routes, request)
         self._authorise(route, request)
         body, query = route.parse(request)
-        call = Call(self.node, request, params, body, query, self.token, self.pins)
+        key = idempotency.key_of(route, request)
+        memory = self.node.request_keys() if key is not None else None
+        if key is None or memory is None:
+            return await self._handle(self.node, route, request, params, body, query)
+        return await self.keyed.run(
+            self.node,
+            memory,
+            key,
+            idempotency.fingerprint(route, request, body),
+            route.status,
+            lambda node: self._handle(node, route, request, params, body, query),
+        )
+
+    async def _handle(
+        self,
+        node: NodeAPI,
+        route: Route,
+        request: Request,
+        params: dict[str, str],
+        body: dict[str, Any],
+        query: dict[str, Any],
+    ) -> Response:
+        call = Call(node, request, params, body, query, self.token, self.pins)
         try:
             await call.load_closed_day()
             call.check_path()
@@ -134,6 +163,9 @@ class Api:
             raise http_error(exc, call.approves) from None
         if isinstance(result, Response):
             return result
+        made = idempotency.made_answer(node, result)  # (a keyed write's answer is made once)
+        if made is not None:
+            return Response(route.status, made)
         return Response.json(to_json(result), route.status)
 
     def _authorise(self, route: Route, request: Request) -> None:

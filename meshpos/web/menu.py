@@ -31,8 +31,11 @@ async def stoplist(c: Call) -> list[StopView]:
 async def set_stop(c: Call) -> StopView:
     product = c.product()
     user, stopped = c.body["user"], c.body["stopped"]
-    entry = await c.node.write(lambda venue, now: venue.set_stop(user, product.id, stopped, now))
-    return stop_view(c.node, entry)
+    # the answer is made inside the write: a keyed retry replays it (web/idempotency.py)
+    node = c.node
+    return await node.write(
+        lambda venue, now: stop_view(node, venue.set_stop(user, product.id, stopped, now))
+    )
 
 
 async def login(c: Call) -> LoginView:

@@ -126,7 +126,8 @@ async def split_order(c: Call) -> Order:
 
 async def send_to_kitchen(c: Call) -> SentView:
     user, order = c.body["user"], c.order().id
-    return SentView(await c.node.write(lambda venue, now: venue.send_to_kitchen(user, order, now)))
+    # the answer is made inside the write: a keyed retry replays it (web/idempotency.py)
+    return await c.node.write(lambda venue, now: SentView(venue.send_to_kitchen(user, order, now)))
 
 
 async def pay(c: Call) -> PaymentResult:

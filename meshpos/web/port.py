@@ -38,6 +38,22 @@ class BusinessDays:
     ended: tuple[str, ...]
 
 
+class KeyMemory(Protocol):
+    """The node's memory of ``Idempotency-Key`` requests (``meshpos.register.request_keys``)."""
+
+    def find(self, key: str, today: str) -> tuple[str, str] | None: ...
+
+    def name(self, key: str, today: str) -> str: ...
+
+    def pending(self, name: str) -> bool: ...
+
+    async def answer(self, name: str) -> tuple[int, bytes] | None: ...
+
+    def hold(self, name: str, fingerprint: str, status: int, body: bytes) -> None: ...
+
+    async def expire(self, today: str) -> None: ...
+
+
 class NodeAPI(Protocol):
     """One device of the venue as its local HTTP API and pages see it."""
 
@@ -164,6 +180,10 @@ class NodeAPI(Protocol):
         :meth:`changes`). A change that raises is taken back by the model; a MeshposError comes back as
         it is, anything else as WriteFailed. ``wait``: its update may leave a moment later, with the
         sale's next tap (``register.operations``)."""
+        ...
+
+    def request_keys(self) -> KeyMemory | None:
+        """Where keyed writes' answers are kept (None: the header is not honoured)."""
         ...
 
     async def revoke(self, entry: Mapping[str, Any]) -> None: ...

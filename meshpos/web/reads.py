@@ -30,7 +30,12 @@ from meshpos.model.documents import (
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import NoSale
 from meshpos.model.numbering import looks_numbered
-from meshpos.model.receipt_search import ReceiptFound, ReceiptQuery, search_receipts
+from meshpos.model.receipt_search import (
+    ReceiptFound,
+    ReceiptQuery,
+    search_at_table,
+    search_receipts,
+)
 from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.refund_tenders import Tender
 from meshpos.model.shift_report import ShiftReport, shift_report
@@ -130,7 +135,11 @@ class VenueReads:
     def search_receipts(self, date: str, query: ReceiptQuery, limit: int) -> list[ReceiptFound]:
         if ledger_name(date) not in self.venue.replica.names():
             return []
-        return search_receipts(self.venue.ledger(date), query, limit)
+        ledger = self.venue.ledger(date)
+        placed = self.index.at_table(date, query.table) if query.table else None
+        if placed is not None:  # the orders at the table, from the day's index: their receipts only
+            return search_at_table(ledger, placed, query, limit)
+        return search_receipts(ledger, query, limit)
 
     def business_date(self, now_ms: int) -> str:
         return self.venue.business_date(now_ms)

@@ -103,6 +103,9 @@ class FakeNode(VenueReads):
             self._shown = shown
             self._feed.publish(presence=True)
 
+    def request_keys(self) -> None:
+        return None  # the fake keeps no Idempotency-Key answers (tests/web/test_idempotency*.py: a node)
+
     async def write(self, change: Callable[[Venue, int], T], *, wait: bool = False) -> T:
         replica = self._venue.replica
         before = {name: replica.doc(name).get_state() for name in replica.names()}

@@ -16,24 +16,46 @@ const Mesh = (() => {
   }
 
   // One JSON call; an error answer becomes an ApiError carrying the API's stable code and message.
+  // A write carries an Idempotency-Key made for this one call (one tap): when the node does not answer
+  // (Wi-Fi, a restart) it is sent again with the same key, so the node writes it at most once and
+  // answers the first answer (docs/api.md, Retries); a new tap is a new call and a new key.
+  const WRITES = new Set(["POST", "PUT", "DELETE"]);
+  const RETRIES = 3;
+  function newKey() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   async function api(method, path, body) {
     const init = { method, headers: { Authorization: `Bearer ${token}` } };
+    const write = WRITES.has(method);
+    if (write) init.headers["Idempotency-Key"] = newKey();
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    let response;
-    try {
-      response = await fetch(path, init);
-    } catch {
-      throw new ApiError(0, "unreachable", "This device's node does not answer.");
+    for (let attempt = 0; ; attempt++) {
+      let response;
+      try {
+        response = await fetch(path, init);
+      } catch {
+        if (write && attempt < RETRIES) {
+          await pause(300 * (attempt + 1));
+          continue;  // the same key: written at most once
+        }
+        throw new ApiError(0, "unreachable", "This device's node does not answer.");
+      }
+      const data = await response.json().catch(() => null);
+      if (!response.ok) {
+        const error = (data && data.error) || {};
+        if (error.code === "idempotency_key_in_progress" && attempt < RETRIES) {
+          await pause(300 * (attempt + 1));
+          continue;
+        }
+        throw new ApiError(response.status, error.code || "http", error.message || response.statusText);
+      }
+      return data;
     }
-    const data = await response.json().catch(() => null);
-    if (!response.ok) {
-      const error = (data && data.error) || {};
-      throw new ApiError(response.status, error.code || "http", error.message || response.statusText);
-    }
-    return data;
   }
 
   // Money is integer minor units everywhere; only these functions see decimals, as many as the venue's

@@ -1,0 +1,128 @@
+"""The node's memory of the API's ``Idempotency-Key`` requests (docs/api.md, Retries): durable with the write.
+
+A keyed write's answer is kept as a meta entry ``idem/<business date>/<key>`` -> ``<fingerprint>
+<status> <body>`` (the body's JSON deflated and in base64: an order's answer is ~8 kB, ~1.2 kB so)
+committed in the same SQLite transaction as the change's CRDT update (the engine's meta hook,
+as the receipt counter's number is): after a ``kill -9`` either both are on disk or neither is, so a
+retry with the same key either finds the answer or writes for the first time, never twice.
+
+Only the fingerprints stay in memory (the answers are read back on a retry, which is rare). Keys live
+for their business day and the one before (a retry across midnight still finds its key); older ones are
+dropped when the node starts and when the business date moves, so the entries follow the live day and
+no table grows for ever.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import logging
+import zlib
+from collections.abc import Mapping
+
+from meshpos.engine import Engine
+from meshpos.engine.engine import Committed, EngineEvent
+from meshpos.store import Store
+
+log = logging.getLogger("meshpos.register")
+
+PREFIX = "idem/"
+_END = "idem0"  # the first name after every "idem/..." one ("0" follows "/")
+
+
+def entry_name(day: str, key: str) -> str:
+    return f"{PREFIX}{day}/{key}"
+
+
+def encode_answer(fingerprint: str, status: int, body: bytes) -> str:
+    packed = base64.b64encode(zlib.compress(body, 1)).decode("ascii")
+    return f"{fingerprint} {status} {packed}"
+
+
+def decode_answer(value: str) -> tuple[str, int, bytes]:
+    """(fingerprint, status, body) of an entry's value; ValueError for one that is not an answer."""
+    fingerprint, status, packed = value.split(" ", 2)
+    try:
+        return fingerprint, int(status), zlib.decompress(base64.b64decode(packed, validate=True))
+    except (zlib.error, ValueError) as exc:
+        raise ValueError(f"not an idempotency answer: {exc}") from None
+
+
+def day_before(day: str) -> str:
+    return (datetime.date.fromisoformat(day) - datetime.timedelta(days=1)).isoformat()
+
+
+class RequestKeys:
+    """Fingerprints of the keyed writes of the kept days; answers in the store, held until committed."""
+
+    def __init__(self, engine: Engine, store: Store, known: Mapping[str, str], oldest: str) -> None:
+        self._store = store
+        self._known = dict(known)  # entry name -> the request's fingerprint
+        self._pending: dict[str, str] = {}  # entry name -> value, until a commit carried it
+        self._oldest = oldest  # the oldest business date whose keys are kept
+        engine.add_meta(self._meta)
+        engine.subscribe(self._on_committed, Committed)
+
+    @classmethod
+    async def open(cls, engine: Engine, store: Store, today: str) -> RequestKeys:
+        oldest = day_before(today)
+        await store.drop_meta_range(PREFIX, PREFIX + oldest)
+        known: dict[str, str] = {}
+        for name, value in (await store.meta_range(PREFIX, _END)).items():
+            known[name] = value.partition(" ")[0]  # (the answer is read and checked on a retry)
+        return cls(engine, store, known, oldest)
+
+    def find(self, key: str, today: str) -> tuple[str, str] | None:
+        """The entry name and fingerprint ``key`` was used with today or the day before, if it was."""
+        for day in (today, day_before(today)):
+            name = entry_name(day, key)
+            fingerprint = self._known.get(name)
+            if fingerprint is not None:
+                return name, fingerprint
+        return None
+
+    def name(self, key: str, today: str) -> str:
+        return entry_name(today, key)
+
+    def pending(self, name: str) -> bool:
+        """Written but not yet committed (its answer is not durable yet)."""
+        return name in self._pending
+
+    async def answer(self, name: str) -> tuple[int, bytes] | None:
+        """The committed answer's status and body (None: none, or one that does not read back)."""
+        value = await self._store.get_meta(name)
+        if value is None:
+            return None
+        try:
+            _, status, body = decode_answer(value)
+        except ValueError as exc:
+            log.error("idempotency entry %r: %s", name, exc)
+            return None
+        return status, body
+
+    def hold(self, name: str, fingerprint: str, status: int, body: bytes) -> None:
+        """Called inside the keyed change: the entry goes with the commit that carries its update."""
+        self._known[name] = fingerprint
+        self._pending[name] = encode_answer(fingerprint, status, body)
+
+    async def expire(self, today: str) -> None:
+        """Forget the keys of business days before the one before ``today``."""
+        oldest = day_before(today)
+        if oldest <= self._oldest:
+            return
+        self._oldest = oldest
+        bound = PREFIX + oldest
+        self._known = {k: v for k, v in self._known.items() if k >= bound}
+        await self._store.drop_meta_range(PREFIX, bound)
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def _meta(self, local: bool) -> Mapping[str, str]:
+        return dict(self._pending)
+
+    def _on_committed(self, event: EngineEvent) -> None:
+        if isinstance(event, Committed) and self._pending:
+            for name, value in event.meta.items():
+                if self._pending.get(name) == value:
+                    del self._pending[name]
