@@ -25,7 +25,7 @@ import orjson
 from pycrdt import Doc, Map
 
 from meshpos.model._records import decoded
-from meshpos.model._root_events import RootChange, RootWatch, unwatch, watch
+from meshpos.model._root_events import RootChange, RootWatch, entries, unwatch, watch
 from meshpos.model.ledger_layout import order_key, receipt_payment, sale_move_count
 from meshpos.model.records import INVENTORY_MOVES, LEDGER_RECORDS, RECEIPTS
 from meshpos.model.replica import decode_state_vector
@@ -283,22 +283,13 @@ class LedgerTally:
 
     def _count_all(self) -> None:
         """Count every record, one at a time: a whole root read as JSON at once (as fast) left ~4 KB
-        per receipt of freed but unreturned memory in the process (docs/benchmarks.md, records). A
-        flat root's texts are read by key through yrs in one transaction (pycrdt's ``items()`` asks
-        for a transaction and checks the key again for each: ~3.5 of a start's ~5 us a record);
-        anything but a text there, and every order, is read as pycrdt wraps it."""
-        with self._doc.transaction() as txn:
-            held = txn._txn
-            for name, root in self._roots.items():
-                raw = root.integrated
-                for key in raw.keys(held):
-                    value = raw.get(held, key)
-                    if name == "orders":
-                        self._count_payments(_payments(root[key]), True)
-                    else:
-                        self._count_record(
-                            name, key, value if isinstance(value, str) else root[key], True
-                        )
+        per receipt of freed but unreturned memory in the process (docs/benchmarks.md, records)."""
+        for name, root in self._roots.items():
+            for key, value in entries(root):
+                if name == "orders":
+                    self._count_payments(_payments(value), True)
+                else:
+                    self._count_record(name, key, value, True)
 
     def _on_root(self, name: str, changes: list[RootChange]) -> None:  # a flat root's own changes
         for _, keys in changes:
