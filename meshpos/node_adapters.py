@@ -84,12 +84,14 @@ def make_node(
 
     def mdns(
         venue_id: str,
+        ca: str,
         port: int,
         found: Callable[[str, str, int], None],
         removed: Callable[[str], None],
     ) -> PeerDiscovery:
         return Discovery(
             venue_id=venue_id,
+            ca=ca,
             node_id=config.node_id,
             role=config.role,
             port=port,

@@ -103,7 +103,7 @@ async def http_answer(
 
 
 async def browse(
-    interfaces: tuple[str, ...], venue_id: str, node_id: str, seconds: float
+    interfaces: tuple[str, ...], venue_id: str, node_id: str, seconds: float, ca: str = ""
 ) -> tuple[dict[str, PeerAd], list[str]]:
     """The peers of ``venue_id`` mDNS shows on ``interfaces`` within ``seconds`` (not this node), and
     what else was heard there (other venues, other versions): browse only, advertising nothing, so a
@@ -138,9 +138,13 @@ async def browse(
                 info.port,
                 own_name=own,
                 venue=venue,
+                ca=ca,  # same venue id, another CA: another venue (Discovery)
             )
+            if isinstance(ad, PeerAd) and ad.node_id == node_id:
+                return  # this node, under the name made from its CA
             if isinstance(ad, PeerAd):
-                found[ad.node_id] = ad
+                if ad.ca or not found.get(ad.node_id, ad).ca:  # with our CA beats without (N-1)
+                    found[ad.node_id] = ad
             elif ad != "our own node":
                 others.append(f"{name.split('.')[0]}: {ad}")
 

@@ -71,6 +71,7 @@ class Discovery(DiscoveryBase):
         self,
         *,
         venue_id: str,
+        ca: str,
         node_id: str,
         role: str,
         port: int,
@@ -83,6 +84,7 @@ class Discovery(DiscoveryBase):
     ) -> None:
         super().__init__(
             venue_id=venue_id,
+            ca=ca,
             node_id=node_id,
             role=role,
             port=port,
@@ -106,28 +108,12 @@ class Discovery(DiscoveryBase):
         for interface in self.interfaces:
             _check_local_address(interface)
         self._azc = AsyncZeroconf(interfaces=list(self.interfaces), ip_version=IPVersion.V4Only)
-        self._info = AsyncServiceInfo(
-            SERVICE_TYPE,
-            self._name,
-            port=self._ad.port,
-            properties=self._txt(),
-            # the host name is the venue's too: two venues' R2 on one LAN (a food court, two test
-            # runs on one machine) must not answer for each other's address
-            server=f"meshpos-{self._name.split('.', 1)[0]}.local.",
-            parsed_addresses=[self._ad.address],
-        )
         try:
             # Browse first: peers announcing while we probe are heard, not missed.
             self._browser = AsyncServiceBrowser(
                 self._azc.zeroconf, SERVICE_TYPE, handlers=[self._on_service_state_change]
             )
-            try:
-                announced = await self._azc.async_register_service(self._info)
-            except NonUniqueNameException:
-                raise ConfigError(
-                    f"node id {self._ad.node_id!r} is already advertised on this network by another "
-                    "device: every node needs its own node id"
-                ) from None
+            announced = await self._claim_name()
         except BaseException:
             await self._shutdown(goodbye=False)
             self._state = "stopped"
@@ -144,6 +130,50 @@ class Discovery(DiscoveryBase):
             self._ad.port,
             ", ".join(self.interfaces),
         )
+
+    async def _claim_name(self) -> Any:
+        """Register under the name N-1 nodes accept, or under our CA's if another venue with our venue id
+        holds that one (adverts.DiscoveryBase._legacy_name_held); a device of our venue under either
+        name is a duplicate node id (ConfigError). Returns the awaitable of the remaining announcements."""
+        assert self._azc is not None
+        try:
+            return await self._register(self._legacy_name)
+        except NonUniqueNameException:
+            pass
+        holder = AsyncServiceInfo(SERVICE_TYPE, self._legacy_name)
+        answered = await holder.async_request(self._azc.zeroconf, self.resolve_timeout * 1000)
+        self._legacy_name_held(holder.properties if answered else None)
+        try:
+            return await self._register(self._name)
+        except NonUniqueNameException:
+            raise self._duplicate(self._name) from None
+
+    async def _register(self, name: str) -> Any:
+        assert self._azc is not None
+        self._name = name
+        self._info = AsyncServiceInfo(
+            SERVICE_TYPE,
+            name,
+            port=self._ad.port,
+            properties=self._txt(),
+            # the host name is the advertisement's too: two venues' R2 on one LAN (a food court, two
+            # test runs on one machine) must not answer for each other's address
+            server=f"meshpos-{name.split('.', 1)[0]}.local.",
+            parsed_addresses=[self._ad.address],
+        )
+        announced = await self._azc.async_register_service(self._info)
+        # Nothing is announced yet (the announcing task has not run: no await since). A device of our
+        # venue under our CA's name (it found our first name held by another venue when it started)
+        # is in the cache by now, filled by the browser while we probed: then we are its twin.
+        twin = self._ca_name if name == self._legacy_name else None
+        if twin is not None and self._azc.zeroconf.cache.current_entry_with_name_and_alias(
+            SERVICE_TYPE, twin
+        ):
+            if isinstance(announced, asyncio.Future):
+                announced.cancel()
+            self._azc.zeroconf.registry.async_remove(self._info)
+            raise self._duplicate(twin)
+        return announced
 
     async def stop(self) -> None:
         """Say goodbye (peers get ``on_removed`` within milliseconds) and release the sockets. Idempotent."""

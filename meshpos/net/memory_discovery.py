@@ -11,7 +11,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from meshpos.errors import ConfigError
 from meshpos.net.adverts import (
     DiscoveryBase,
     FoundCallback,
@@ -60,6 +59,9 @@ class MemoryDirectory:
         for member in self._members:
             member._deliver_goodbye(name)
 
+    def listing(self, name: str) -> _Listing | None:
+        return self._listings.get(name.lower())
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._listings
 
@@ -81,6 +83,7 @@ class MemoryDiscovery(DiscoveryBase):
         *,
         directory: MemoryDirectory,
         venue_id: str,
+        ca: str,
         node_id: str,
         role: str,
         port: int,
@@ -92,6 +95,7 @@ class MemoryDiscovery(DiscoveryBase):
     ) -> None:
         super().__init__(
             venue_id=venue_id,
+            ca=ca,
             node_id=node_id,
             role=role,
             port=port,
@@ -106,12 +110,15 @@ class MemoryDiscovery(DiscoveryBase):
 
     async def start(self) -> None:
         self._begin()
-        if self._name in self.directory:
+        try:
+            held = self.directory.listing(self._legacy_name)
+            if held is not None:  # as the real one: another venue's (our CA's name) or refused
+                self._legacy_name_held(held.txt)
+            if self._ca_name in self.directory:
+                raise self._duplicate(self._ca_name)
+        except BaseException:
             self._state = "stopped"
-            raise ConfigError(
-                f"node id {self._ad.node_id!r} is already advertised on this network by another device: "
-                "every node needs its own node id"
-            )
+            raise
         self._state = "running"
         self.directory._join(self)
         self.directory.publish(self._name, self._txt(), self._ad.address, self._ad.port)
