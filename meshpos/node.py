@@ -46,7 +46,7 @@ from meshpos.register.status import StatusService
 from meshpos.relay.service import ConsoleLinkFactory, RelayService
 from meshpos.store import Store
 from meshpos.sync import SyncConfig
-from meshpos.trust import DeviceIdentity, ca_fingerprint, load_identity, stored_token
+from meshpos.trust import DeviceIdentity, load_identity, stored_token
 from meshpos.trust.console_key import ConsoleChecker
 from meshpos.trust.console_strict import console_signed_mode
 from meshpos.trust.identity import check_identity
@@ -167,7 +167,7 @@ class Node(VenueReads, RegisterOperations):
             raise
         relay = RelayService(engine, config, identity.venue_id, self.counters, self._console_link)
         links = self._links(identity, engine, revocations.is_revoked)
-        mesh = Mesh(identity.venue_id, links, self._discovery, ca=ca_fingerprint(identity.ca_pem))
+        mesh = Mesh(identity.venue_id, links, self._discovery, ca_pem=identity.ca_pem)
         status = StatusService(engine, numbers.venue, relay, config, self.counters, mesh.refusals)
         status.publish_owed()  # count the loaded days now
         # then, once started, give back what start-up freed (the store's rows, the days' first reads:

@@ -10,7 +10,7 @@ import hashlib
 import ipaddress
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -33,6 +33,8 @@ _CA = re.compile(rf"^[0-9a-f]{{{VENUE_HASH_LEN},64}}$")
 _DECIMAL = re.compile(r"^[0-9]{1,6}$")
 
 FoundCallback = Callable[["PeerAd"], None]
+SameVenue = Callable[[str, int], Awaitable[bool | None]]
+"""(address, port) -> is the device there of our CA (None: cannot tell); net.discovery_probe."""
 RemovedCallback = Callable[[str], None]
 TxtRecord = Mapping[bytes, bytes | None]
 
@@ -187,6 +189,7 @@ class DiscoveryBase:
         reannounce_interval: float = 60.0,
         on_found: FoundCallback,
         on_removed: RemovedCallback | None = None,
+        same_venue: SameVenue | None = None,
     ) -> None:
         if isinstance(interfaces, str) or not interfaces:
             raise ConfigError(
@@ -220,8 +223,10 @@ class DiscoveryBase:
         self._legacy_name = service_name(node_id, self._ad.venue)  # what N-1 nodes accept
         self._ca_name = service_name(node_id, ca=ca)  # when another venue with our id holds it
         self._name = self._legacy_name
+        self._own = ""  # the name we hold, once registered: while probing, one heard is another's
         self._on_found = on_found
         self._on_removed = on_removed
+        self._same_venue = same_venue
         self._known: dict[str, PeerAd] = {}  # service name (lower case) -> last reported ad
         self._logged: set[tuple[str, str]] = set()
         self._stats = DiscoveryStats()
@@ -257,20 +262,28 @@ class DiscoveryBase:
             f"(mDNS name {name.split('.', 1)[0]!r}): every node needs its own node id"
         )
 
-    def _legacy_name_held(self, holder: TxtRecord | None) -> None:
+    async def _legacy_name_held(
+        self, holder: TxtRecord | None, address: str | None, port: int | None
+    ) -> None:
         """Our first name is held by someone else: decide on what its advertisement (``None``: no answer)
         says, and either raise :class:`ConfigError` (a device of this venue, or one we cannot tell from
         one) or take the name made from our CA (another venue with our venue id: a food hall, two shops
-        that each ran the README)."""
+        that each ran the README). An N-1 holder says no CA: its certificate is asked (``same_venue``)."""
         name = self._legacy_name
         if holder is None:
             raise self._duplicate(name, "a device that did not answer when asked which venue it is")
         their_ca = _ascii(holder, b"ca")
+        ours = None
+        if their_ca is None and self._same_venue is not None and address and port:
+            ours = await self._same_venue(address, port)
+            their_ca = "" if ours is False else None  # "": of the previous release, not our CA
+        if ours is True:
+            raise self._duplicate(name, "another device of this venue (of the previous release)")
         if their_ca is None:
             raise self._duplicate(
                 name,
                 "a device of an older release with this venue id, whose advertisement does not say "
-                "which CA it belongs to: either another device of this venue has this node id, or "
+                "which CA it belongs to (and whose certificate could not be asked): either another device of this venue has this node id, or "
                 "another venue with the same venue id runs an older release (upgrade it or give this "
                 "node another id)",
             )
@@ -282,7 +295,7 @@ class DiscoveryBase:
             self._ad.node_id,
             name,
             self._ad.venue,
-            their_ca,
+            their_ca or "none: an older release, its certificate not of our CA",
             self._ca_name,
         )
         self._name = self._ca_name
@@ -296,7 +309,7 @@ class DiscoveryBase:
         self, name: str, txt: TxtRecord, addresses: Sequence[str], port: int | None
     ) -> None:
         result = classify(
-            name, txt, addresses, port, own_name=self._name, venue=self._ad.venue, ca=self._ad.ca
+            name, txt, addresses, port, own_name=self._own, venue=self._ad.venue, ca=self._ad.ca
         )
         key = name.lower()
         if not isinstance(result, str):

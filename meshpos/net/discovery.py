@@ -37,6 +37,7 @@ from meshpos.net.adverts import (
     DiscoveryBase,
     FoundCallback,
     RemovedCallback,
+    SameVenue,
 )
 
 log = logging.getLogger("meshpos.net.discovery")  # one logger for discovery, whichever module logs
@@ -81,6 +82,7 @@ class Discovery(DiscoveryBase):
         resolve_timeout: float = 3.0,
         on_found: FoundCallback,
         on_removed: RemovedCallback | None = None,
+        same_venue: SameVenue | None = None,
     ) -> None:
         super().__init__(
             venue_id=venue_id,
@@ -93,6 +95,7 @@ class Discovery(DiscoveryBase):
             reannounce_interval=reannounce_interval,
             on_found=on_found,
             on_removed=on_removed,
+            same_venue=same_venue,
         )
         if not resolve_timeout > 0:
             raise ConfigError(f"resolve_timeout {resolve_timeout!r}: must be > 0 seconds")
@@ -142,7 +145,12 @@ class Discovery(DiscoveryBase):
             pass
         holder = AsyncServiceInfo(SERVICE_TYPE, self._legacy_name)
         answered = await holder.async_request(self._azc.zeroconf, self.resolve_timeout * 1000)
-        self._legacy_name_held(holder.properties if answered else None)
+        addresses = holder.parsed_addresses(IPVersion.V4Only) if answered else []
+        await self._legacy_name_held(
+            holder.properties if answered else None,
+            addresses[0] if addresses else None,
+            holder.port,
+        )
         try:
             return await self._register(self._name)
         except NonUniqueNameException:
@@ -173,6 +181,7 @@ class Discovery(DiscoveryBase):
                 announced.cancel()
             self._azc.zeroconf.registry.async_remove(self._info)
             raise self._duplicate(twin)
+        self._own = name
         return announced
 
     async def stop(self) -> None:

@@ -15,6 +15,7 @@ from meshpos.net.adverts import (
     DiscoveryBase,
     FoundCallback,
     RemovedCallback,
+    SameVenue,
 )
 
 log = logging.getLogger("meshpos.net.discovery")  # one logger for discovery, whichever module logs
@@ -92,6 +93,7 @@ class MemoryDiscovery(DiscoveryBase):
         reannounce_interval: float = 60.0,
         on_found: FoundCallback,
         on_removed: RemovedCallback | None = None,
+        same_venue: SameVenue | None = None,
     ) -> None:
         super().__init__(
             venue_id=venue_id,
@@ -104,6 +106,7 @@ class MemoryDiscovery(DiscoveryBase):
             reannounce_interval=reannounce_interval,
             on_found=on_found,
             on_removed=on_removed,
+            same_venue=same_venue,
         )
         self.directory = directory
         self._reannouncer: asyncio.Task[None] | None = None
@@ -113,13 +116,14 @@ class MemoryDiscovery(DiscoveryBase):
         try:
             held = self.directory.listing(self._legacy_name)
             if held is not None:  # as the real one: another venue's (our CA's name) or refused
-                self._legacy_name_held(held.txt)
+                await self._legacy_name_held(held.txt, held.address, held.port)
             if self._ca_name in self.directory:
                 raise self._duplicate(self._ca_name)
         except BaseException:
             self._state = "stopped"
             raise
         self._state = "running"
+        self._own = self._name
         self.directory._join(self)
         self.directory.publish(self._name, self._txt(), self._ad.address, self._ad.port)
         self._reannouncer = asyncio.get_running_loop().create_task(self._reannounce())

@@ -40,7 +40,7 @@ class PeerDiscovery(Protocol):
     async def stop(self) -> None: ...
 
 
-#: (venue id, the venue CA's key fingerprint, the port the links listen on, on_found(node, host, port),
+#: (venue id, the venue CA certificate (PEM), the port the links listen on, on_found(node, host, port),
 #: on_removed(node)) -> discovery
 DiscoveryFactory = Callable[
     [str, str, int, Callable[[str, str, int], None], Callable[[str], None]], PeerDiscovery
@@ -51,10 +51,15 @@ class Mesh:
     """Links plus discovery (none: peers are added by address, :meth:`add_peer`)."""
 
     def __init__(
-        self, venue_id: str, links: MeshLinks, discovery: DiscoveryFactory | None, *, ca: str = ""
+        self,
+        venue_id: str,
+        links: MeshLinks,
+        discovery: DiscoveryFactory | None,
+        *,
+        ca_pem: str = "",
     ) -> None:
         self.venue_id = venue_id
-        self.ca = ca  # trust.ca_fingerprint: a venue is its CA, its id may be another venue's too
+        self.ca_pem = ca_pem  # a venue is its CA: its id may be another venue's too (Discovery)
         self.links = links
         self._discovery_factory = discovery
         self._discovery: PeerDiscovery | None = None
@@ -74,7 +79,7 @@ class Mesh:
         port = await self.links.start()
         if self._discovery_factory is not None:
             self._discovery = self._discovery_factory(
-                self.venue_id, self.ca, port, self.links.peer_found, self.links.peer_removed
+                self.venue_id, self.ca_pem, port, self.links.peer_found, self.links.peer_removed
             )
             await self._discovery.start()
         return port

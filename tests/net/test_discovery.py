@@ -15,7 +15,8 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,11 +26,21 @@ from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 from meshpos.engine.changes import ChangeFeed, Subscription
 from meshpos.errors import ConfigError, LocalProtocolError
 from meshpos.harness.loop_watch import LoopWatch
+from meshpos.harness.venue import enroll_directly
 from meshpos.harness.wait import until
 from meshpos.net.adverts import SERVICE_TYPE, PeerAd, make_txt, service_name, venue_hash
 from meshpos.net.discovery import Discovery
+from meshpos.net.discovery_probe import issued_by_our_ca
 from meshpos.net.memory_discovery import MemoryDirectory, MemoryDiscovery
 from meshpos.sync import PROTOCOL_VERSION
+from meshpos.trust import (
+    VenueAuthority,
+    ca_fingerprint,
+    init_venue,
+    load_identity,
+    server_ssl_context,
+)
+from meshpos.trust.tls import venue_probe_context
 
 LOGGER = "meshpos.net.discovery"
 _OCTETS = (random.randint(100, 200), random.randint(0, 255))
@@ -572,3 +583,56 @@ async def test_the_event_loop_is_never_blocked() -> None:
             await h.close()
     print("\n" + watch.summary("discovery/zeroconf"))
     assert watch.max_blocked_s < 0.1, watch.summary("discovery/zeroconf")
+
+
+async def _tls_device(authority: VenueAuthority, node_id: str, where: Path) -> asyncio.Server:
+    """A listener presenting ``node_id``'s certificate of ``authority``, as a node's mesh port does."""
+    enroll_directly(authority, node_id, "register", where, reissue=True)
+    context = server_ssl_context(load_identity(where))
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    return await asyncio.start_server(hang_up, loopback(), 0, ssl=context)
+
+
+async def test_an_older_node_is_asked_for_its_certificate(tmp_path: Path) -> None:
+    """An N-1 device holding our first name says no CA: its certificate tells. Another venue's (same
+    venue id, its own CA): we start under our CA's name; our venue's (a twin): refused."""
+    h = Harness("zeroconf")
+    try:
+        venue_a = init_venue(tmp_path / "a", "A", h.venue)
+        venue_b = init_venue(tmp_path / "b", "B", h.venue)
+        ca_b = ca_fingerprint(venue_b.ca_pem)
+        probe = venue_probe_context(venue_b.ca_pem)
+
+        def same_venue(host: str, port: int) -> Awaitable[bool | None]:
+            return issued_by_our_ca(probe, host, port, 3.0)
+
+        for authority, starts in ((venue_a, True), (venue_b, False)):
+            r1 = f"R1-{token()}"
+            server = await _tls_device(authority, r1, tmp_path / r1)
+            host, port = server.sockets[0].getsockname()[:2]
+            label = service_name(r1, venue_hash(h.venue)).split(".", 1)[0]
+            txt = make_txt(venue=venue_hash(h.venue), node_id=r1, role="register")
+            h.raw[label] = await _raw_at(label, txt, host, port)
+            me = h.node(r1, ca=ca_b, same_venue=same_venue)
+            if starts:
+                await me.d.start()
+                assert me.d.name == service_name(r1, ca=ca_b)
+            else:
+                with pytest.raises(ConfigError, match="of the previous release"):
+                    await me.d.start()
+            await me.d.stop()
+            server.close()
+    finally:
+        await h.close()
+
+
+async def _raw_at(
+    label: str, txt: Mapping[bytes, bytes | None], host: str, port: int
+) -> tuple[AsyncZeroconf, AsyncServiceInfo]:
+    azc = AsyncZeroconf(interfaces=[host], ip_version=IPVersion.V4Only)
+    info = Harness._info(label, txt, port, host)
+    await azc.async_register_service(info, cooperating_responders=True)
+    return azc, info
