@@ -118,8 +118,10 @@ class Discovery(DiscoveryBase):
             )
             announced = await self._claim_name()
         except BaseException:
-            await self._shutdown(goodbye=False)
+            # stopped first: a browser callback while shutting down must start no resolve, which
+            # would outlive zeroconf and log a traceback (NotRunningException) under the refusal
             self._state = "stopped"
+            await self._shutdown(goodbye=False)
             raise
         self._spawn(
             _await_quietly(announced)
