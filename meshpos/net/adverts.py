@@ -283,9 +283,9 @@ class DiscoveryBase:
             raise self._duplicate(
                 name,
                 "a device of an older release with this venue id, whose advertisement does not say "
-                "which CA it belongs to (and whose certificate could not be asked): either another device of this venue has this node id, or "
-                "another venue with the same venue id runs an older release (upgrade it or give this "
-                "node another id)",
+                "which CA it belongs to (and whose certificate could not be asked): either another "
+                "device of this venue has this node id, or another venue with the same venue id runs "
+                "an older release (upgrade it or give this node another id)",
             )
         if their_ca == self._ad.ca:
             raise self._duplicate(name)
