@@ -23,6 +23,7 @@ import pytest
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
+from meshpos.doctor.probes import browse
 from meshpos.engine.changes import ChangeFeed, Subscription
 from meshpos.errors import ConfigError, LocalProtocolError
 from meshpos.harness.loop_watch import LoopWatch
@@ -636,3 +637,21 @@ async def _raw_at(
     info = Harness._info(label, txt, port, host)
     await azc.async_register_service(info, cooperating_responders=True)
     return azc, info
+
+
+async def test_the_doctor_lists_only_its_own_venues_devices() -> None:
+    """``meshpos doctor`` browses: with two venues of one venue id on the LAN it lists its own venue's
+    devices only, and its own node (under the name made from its CA) not as a peer."""
+    h = Harness("zeroconf")
+    try:
+        r1, r2, ca_b = f"R1-{token()}", f"R2-{token()}", another_ca(h)
+        a = [h.node(r1), h.node(r2)]
+        await h.start(*a)
+        b = [h.node(r1, ca=ca_b), h.node(r2, ca=ca_b)]
+        await h.start(*b)
+        interfaces = (loopback(),)
+        peers, others = await browse(interfaces, h.venue, r1, 2.0, ca=ca_b)
+        assert peers == {r2: b[1].d.ad}
+        assert sum("another CA" in line for line in others) == 2, others
+    finally:
+        await h.close()
