@@ -1,7 +1,8 @@
 """Finding the venue's other nodes on the LAN with mDNS / DNS-SD over zeroconf (fake: ``memory_discovery``).
 
-Each node advertises ``<node_id>._meshpos._tcp.local.`` with a short TXT record (``v`` venue hash, ``node``,
-``role``, ``proto``); the port comes from the SRV record and the address from the A record, so nothing is said
+Each node advertises ``<node_id>-<venue hash[:8]>._meshpos._tcp.local.`` (or, when another venue with the same
+venue id holds that name, ``<node_id>-<CA fingerprint[:16]>``: adverts.service_name) with a short TXT record
+(``v`` venue hash, ``ca`` the venue CA key's fingerprint, ``node``, ``role``, ``proto``); the port comes from the SRV record and the address from the A record, so nothing is said
 twice and nothing can disagree. Every node browses the same type and reports peers of its own venue that speak
 its protocol version. Anything else on the air (another venue, another version, a malformed record, our own
 advertisement) is skipped with one INFO line naming the reason, because "why does register 2 not see register
@@ -12,8 +13,9 @@ advertisement) is skipped with one INFO line naming the reason, because "why doe
 a clean goodbye) is only a hint.
 Whether a peer is alive is decided by the mesh's own heartbeats over its connections.
 
-The venue hash only keeps venues apart on a shared LAN; it is not a secret (anyone who knows the venue id can
-compute it). Who a peer is, and its role, is proven by its certificate on connect, not by its advertisement.
+The venue hash and the CA fingerprint only keep venues apart on a shared LAN (two venues may share an id; they
+never share a CA); neither is a secret (anyone who knows the venue id can compute the one, anyone on the LAN
+hears the other). Who a peer is, and its role, is proven by its certificate on connect, not by its advertisement.
 
 Interfaces always come from the caller: mDNS on an interface nobody chose is how a test or a demo ends up
 multicasting on a real network.
