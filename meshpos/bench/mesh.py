@@ -20,7 +20,8 @@ over a plain websocket (a star). This bench drives them over pipes and reads the
   and registers); framing and TLS not counted (``mesh_meter``).
 * Catch-up: ours, the first node's process is stopped; the others sell ``--catchup-receipts`` receipts
   (closed loop, one cashier per register) and settle; a new process starts the node from its SQLite file:
-  ``catchup_s`` runs from the call to ``Node.start()`` until its ledger holds every receipt. The peer's
+  ``catchup_s`` runs from the call to ``Node.start()`` until its ledger holds every receipt
+  (``catchup_cpu_ms``: that process's CPU meanwhile, all its threads). The peer's
   first register disconnects and reconnects with its documents still in memory (it has no store).
 * CPU: ``cpu_ms_per_receipt`` is all the registers' processes together (the peer's server included);
   ``loop_cpu_ms_per_receipt`` their event-loop threads; ``loop_lag_*`` the worst register's 10 ms timer.

@@ -22,7 +22,7 @@ it the reference the callback holds to the document (a document still observed i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -114,3 +114,19 @@ def unwatch(held: RootWatch) -> None:
         del _ROOTS[held.key]
         if shared.subscription is not None:
             shared.subscription.drop()
+
+
+def entries(root: Map[Any] | Mapping[str, Any]) -> list[tuple[str, object]]:
+    """A root map's entries, each text read by key through yrs in one transaction; anything else (a
+    nested type) as pycrdt wraps it; a plain mapping's (a day's snapshot) as they are. pycrdt's
+    ``items()`` asks for a transaction and checks the key again for each entry: ~3.5 us of the ~5 us
+    a record cost a start that reads the day (issue 18)."""
+    if not isinstance(root, Map):
+        return list(root.items())
+    with root.doc.transaction() as txn:
+        held, raw = txn._txn, root.integrated
+        found: list[tuple[str, object]] = []
+        for key in raw.keys(held):
+            value = raw.get(held, key)
+            found.append((key, value if isinstance(value, str) else root[key]))
+        return found

@@ -42,6 +42,7 @@ from meshpos.model._records import (
     to_int,
     value_at,
 )
+from meshpos.model._root_events import entries
 from meshpos.model._writes import put, put_record, record_text
 from meshpos.model.conflicts import order_conflicts
 from meshpos.model.documents import ledger_name
@@ -396,7 +397,7 @@ class Ledger:
         corrupt in another field still holds its number, which must never be issued again. The series
         is the number without its sequence (``R2`` or ``R2-k7qm``), or the register's id."""
         found = []
-        for stored in self._roots["receipts"].values():
+        for _, stored in entries(self._roots["receipts"]):
             value = decoded(stored)
             if value is None:
                 continue

@@ -25,7 +25,7 @@ import orjson
 from pycrdt import Doc, Map
 
 from meshpos.model._records import decoded
-from meshpos.model._root_events import RootChange, RootWatch, unwatch, watch
+from meshpos.model._root_events import RootChange, RootWatch, entries, unwatch, watch
 from meshpos.model.ledger_layout import order_key, receipt_payment, sale_move_count
 from meshpos.model.records import INVENTORY_MOVES, LEDGER_RECORDS, RECEIPTS
 from meshpos.model.replica import decode_state_vector
@@ -285,7 +285,7 @@ class LedgerTally:
         """Count every record, one at a time: a whole root read as JSON at once (as fast) left ~4 KB
         per receipt of freed but unreturned memory in the process (docs/benchmarks.md, records)."""
         for name, root in self._roots.items():
-            for key, value in root.items():
+            for key, value in entries(root):
                 if name == "orders":
                     self._count_payments(_payments(value), True)
                 else:

@@ -67,6 +67,7 @@ def test_a_tiny_run_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> N
     assert len(result["loop_per_register"]) == 3
     assert result["catchup_receipts"] == 30
     assert result["catchup_start_s"] <= result["catchup_s"]
+    assert result["catchup_cpu_ms"] > 0  # the restarted node's process did start and catch up
     assert result["catchup_loaded_receipts"] == 20 + 3  # the measured sales and the warm-up
     if result["propagation_p99_ms"] > 0:
         assert math.isclose(

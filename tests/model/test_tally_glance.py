@@ -100,3 +100,24 @@ def test_an_order_arriving_whole_counts_its_payments_in_every_form_it_may_hold_t
     assert tally.counts() == {"R1": {"payments": 3}, "R2": {"payments": 2}}
     assert tally.recount() is False  # a fresh count of the same day agrees
     tally.close()
+
+
+def test_a_day_counted_at_start_reads_texts_and_older_nodes_maps_alike() -> None:
+    """Counted when attached (read by key through yrs) as when it arrives (events)."""
+    source: Doc[Any] = Doc()
+    with source.transaction():
+        source.get("shifts", type=Map)["s1"] = '{"register":"R1"}'
+        source.get("shifts", type=Map)["s2"] = Map({"register": "R3"})  # an older node's record
+        source.get("cash_moves", type=Map)["c1"] = '{"shift_id":"s2"}'
+        source.get("orders", type=Map)["o1"] = Map({"receipts/r1": '{"register":"R1","id":"p1"}'})
+    live: Doc[Any] = Doc()
+    arriving = LedgerTally(live)
+    live.apply_update(source.get_update())
+    attached = LedgerTally(source)
+    expected = {
+        "R1": {"shift_events": 1, "payments": 1},
+        "R3": {"shift_events": 1, "cash_moves": 1},
+    }
+    assert attached.counts() == arriving.counts() == expected
+    attached.close()
+    arriving.close()
