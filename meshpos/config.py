@@ -39,6 +39,9 @@ class InvalidSetting(ConfigError):
         self.setting = setting
 
 
+DB_FILE = "node.db"  # in data_dir: the node's SQLite file
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """Everything a node needs to start. Built once by the CLI; never mutated."""
@@ -169,7 +172,7 @@ class Config:
 
     @property
     def db_path(self) -> Path:
-        return self.data_dir / "node.db"
+        return self.data_dir / DB_FILE
 
     @property
     def identity_path(self) -> Path:
@@ -338,7 +341,7 @@ def load_config(
                 )
             if key in _FLAG_ONLY:
                 raise ConfigError(f"{path}: {key} is not a setting: use {_FLAG_ONLY[key]} once")
-            values[key] = _beside(path, _coerce(key, raw, str(path), _spelling(text, key)))
+            values[key] = _beside(path, _coerce(key, raw, str(path), _spelling(text, key)), key)
             sources[key] = str(path)
     for key, raw in (env if env is not None else os.environ).items():
         if key.startswith("MESHPOS_"):
@@ -374,14 +377,33 @@ def load_config(
 _SETTINGS = [name for name in _FIELDS if name not in _FLAG_ONLY]
 
 
-def _beside(config: Path, value: Any) -> Any:
+def _beside(config: Path, value: Any, key: str = "") -> Any:
     """A relative path written in a config file is relative to that file's directory, not to the cwd
     of whoever runs ``meshpos`` (``data_dir = "data"`` beside node.toml is the same directory from any
     cwd, a service's or a shell's); an absolute one stays as written. A flag's or an environment
-    variable's path is the cwd's, as a shell's is."""
-    if isinstance(value, Path) and not value.is_absolute():
-        return Path(os.path.abspath(config.parent / value))
-    return value
+    variable's path is the cwd's, as a shell's is.
+
+    Releases before this one read it from the cwd: a device upgraded with a node.toml whose relative
+    ``data_dir`` or ``identity_dir`` held its data from another cwd would start on an empty directory
+    (a new database, a new receipt series, its day's sales out of sight). Where the cwd's reading
+    holds what the file's reading lacks, the config is refused, naming both paths and the fix."""
+    if not isinstance(value, Path) or value.is_absolute():
+        return value
+    beside = Path(os.path.abspath(config.parent / value))
+    held = _HELD_IN.get(key)
+    old = Path(os.path.abspath(value))
+    if held and old != beside and (old / held).exists() and not (beside / held).exists():
+        raise ConfigError(
+            f"{config}: {key} = {str(value)!r} is read beside the file ({beside}), which holds no "
+            f"{held}; {old} (the reading of releases before this one, from the current directory) "
+            f"holds one: write {key} = {str(old)!r} in {config} to keep using it"
+        )
+    return beside
+
+
+# what a directory setting holds once used: its reading from the cwd is checked against it (_beside);
+# the device key's name is trust/identity.KEY_FILE (tests/test_config_paths.py checks they agree)
+_HELD_IN = {"data_dir": DB_FILE, "identity_dir": "device.key"}
 
 
 def _spelling(text: str, key: str) -> str | None:

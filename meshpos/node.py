@@ -167,7 +167,7 @@ class Node(VenueReads, RegisterOperations):
             raise
         relay = RelayService(engine, config, identity.venue_id, self.counters, self._console_link)
         links = self._links(identity, engine, revocations.is_revoked)
-        mesh = Mesh(identity.venue_id, links, self._discovery)
+        mesh = Mesh(identity.venue_id, links, self._discovery, ca_pem=identity.ca_pem)
         status = StatusService(engine, numbers.venue, relay, config, self.counters, mesh.refusals)
         status.publish_owed()  # count the loaded days now
         # then, once started, give back what start-up freed (the store's rows, the days' first reads:

@@ -18,6 +18,7 @@ from meshpos.errors import ConfigError, MissingDatabase
 from meshpos.httpapi.server import HttpServer
 from meshpos.net.adverts import PeerAd
 from meshpos.net.discovery import Discovery
+from meshpos.net.discovery_probe import issued_by_our_ca
 from meshpos.net.links import Links, LinkSettings
 from meshpos.net.mesh import PeerDiscovery
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind
@@ -36,8 +37,11 @@ from meshpos.trust import (
     token_ssl_context,
 )
 from meshpos.trust._files import write_file
+from meshpos.trust.certs import ca_fingerprint
+from meshpos.trust.tls import venue_probe_context
 from meshpos.web.api import make_handler
 
+PROBE_TIMEOUT_S = 3.0  # a TLS handshake on the LAN
 LINK_OVERHEAD = 4096  # what a websocket frame may add to the engine's largest message
 
 
@@ -84,12 +88,15 @@ def make_node(
 
     def mdns(
         venue_id: str,
+        ca_pem: str,
         port: int,
         found: Callable[[str, str, int], None],
         removed: Callable[[str], None],
     ) -> PeerDiscovery:
+        probe = venue_probe_context(ca_pem)  # an N-1 device holding our mDNS name: of our CA?
         return Discovery(
             venue_id=venue_id,
+            ca=ca_fingerprint(ca_pem),
             node_id=config.node_id,
             role=config.role,
             port=port,
@@ -97,6 +104,7 @@ def make_node(
             address=config.interfaces[0] if config.listen_host == "0.0.0.0" else config.listen_host,
             on_found=lambda ad: _found(found, ad),
             on_removed=removed,
+            same_venue=lambda host, port: issued_by_our_ca(probe, host, port, PROBE_TIMEOUT_S),
         )
 
     def console_link(venue_id: str, handler: LinkHandler) -> ConsoleUplink:

@@ -35,6 +35,7 @@ from meshpos.net.adverts import PeerAd
 from meshpos.relay.link import console_ssl_context, probe_console
 from meshpos.store.lock import lock_path
 from meshpos.store.schema import SCHEMA_VERSION, inspect
+from meshpos.trust.certs import ca_fingerprint
 from meshpos.trust.identity import DeviceIdentity, check_identity, load_identity
 from meshpos.trust.names import device_hostname
 from meshpos.trust.tls import client_ssl_context
@@ -278,7 +279,10 @@ async def _mdns(
 ) -> dict[str, PeerAd]:
     where = ", ".join(config.interfaces)
     try:
-        peers, others = await browse(config.interfaces, identity.venue_id, config.node_id, seconds)
+        ca = ca_fingerprint(identity.ca_pem)
+        peers, others = await browse(
+            config.interfaces, identity.venue_id, config.node_id, seconds, ca
+        )
     except (OSError, MeshposError) as exc:
         report.problem("mdns", f"cannot use mDNS on {where}: {exc}", "check mdns_interfaces")
         return {}

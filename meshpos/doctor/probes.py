@@ -24,7 +24,7 @@ from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from meshpos.doctor.report import Report
-from meshpos.net.adverts import SERVICE_TYPE, PeerAd, classify, service_name, venue_hash
+from meshpos.net.adverts import SERVICE_TYPE, PeerAd, classify, venue_hash
 
 DOCTOR_PATH = "/meshpos/doctor"  # no server serves it: answered 404, which is all the doctor asks
 ANSWER_LIMIT = 4096  # bytes of an answer read: a status line, headers and a short reason
@@ -103,13 +103,12 @@ async def http_answer(
 
 
 async def browse(
-    interfaces: tuple[str, ...], venue_id: str, node_id: str, seconds: float
+    interfaces: tuple[str, ...], venue_id: str, node_id: str, seconds: float, ca: str = ""
 ) -> tuple[dict[str, PeerAd], list[str]]:
     """The peers of ``venue_id`` mDNS shows on ``interfaces`` within ``seconds`` (not this node), and
     what else was heard there (other venues, other versions): browse only, advertising nothing, so a
     running node's own name is never contested."""
     venue = venue_hash(venue_id)
-    own = service_name(node_id, venue)
     names: set[str] = set()
 
     def heard(
@@ -136,11 +135,15 @@ async def browse(
                 info.properties,
                 info.parsed_addresses(IPVersion.V4Only),
                 info.port,
-                own_name=own,
+                own_name="",  # this node is known by its node id: its name may be either (Discovery)
                 venue=venue,
+                ca=ca,  # same venue id, another CA: another venue (Discovery)
             )
+            if isinstance(ad, PeerAd) and ad.node_id == node_id:
+                return  # this node, under the name made from its CA
             if isinstance(ad, PeerAd):
-                found[ad.node_id] = ad
+                if ad.ca or not found.get(ad.node_id, ad).ca:  # with our CA beats without (N-1)
+                    found[ad.node_id] = ad
             elif ad != "our own node":
                 others.append(f"{name.split('.')[0]}: {ad}")
 

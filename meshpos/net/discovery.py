@@ -1,7 +1,8 @@
 """Finding the venue's other nodes on the LAN with mDNS / DNS-SD over zeroconf (fake: ``memory_discovery``).
 
-Each node advertises ``<node_id>._meshpos._tcp.local.`` with a short TXT record (``v`` venue hash, ``node``,
-``role``, ``proto``); the port comes from the SRV record and the address from the A record, so nothing is said
+Each node advertises ``<node_id>-<venue hash[:8]>._meshpos._tcp.local.`` (or, when another venue with the same
+venue id holds that name, ``<node_id>-<CA fingerprint[:16]>``: adverts.service_name) with a short TXT record
+(``v`` venue hash, ``ca`` the venue CA key's fingerprint, ``node``, ``role``, ``proto``); the port comes from the SRV record and the address from the A record, so nothing is said
 twice and nothing can disagree. Every node browses the same type and reports peers of its own venue that speak
 its protocol version. Anything else on the air (another venue, another version, a malformed record, our own
 advertisement) is skipped with one INFO line naming the reason, because "why does register 2 not see register
@@ -12,8 +13,9 @@ advertisement) is skipped with one INFO line naming the reason, because "why doe
 a clean goodbye) is only a hint.
 Whether a peer is alive is decided by the mesh's own heartbeats over its connections.
 
-The venue hash only keeps venues apart on a shared LAN; it is not a secret (anyone who knows the venue id can
-compute it). Who a peer is, and its role, is proven by its certificate on connect, not by its advertisement.
+The venue hash and the CA fingerprint only keep venues apart on a shared LAN (two venues may share an id; they
+never share a CA); neither is a secret (anyone who knows the venue id can compute the one, anyone on the LAN
+hears the other). Who a peer is, and its role, is proven by its certificate on connect, not by its advertisement.
 
 Interfaces always come from the caller: mDNS on an interface nobody chose is how a test or a demo ends up
 multicasting on a real network.
@@ -37,6 +39,7 @@ from meshpos.net.adverts import (
     DiscoveryBase,
     FoundCallback,
     RemovedCallback,
+    SameVenue,
 )
 
 log = logging.getLogger("meshpos.net.discovery")  # one logger for discovery, whichever module logs
@@ -71,6 +74,7 @@ class Discovery(DiscoveryBase):
         self,
         *,
         venue_id: str,
+        ca: str,
         node_id: str,
         role: str,
         port: int,
@@ -80,9 +84,11 @@ class Discovery(DiscoveryBase):
         resolve_timeout: float = 3.0,
         on_found: FoundCallback,
         on_removed: RemovedCallback | None = None,
+        same_venue: SameVenue | None = None,
     ) -> None:
         super().__init__(
             venue_id=venue_id,
+            ca=ca,
             node_id=node_id,
             role=role,
             port=port,
@@ -91,6 +97,7 @@ class Discovery(DiscoveryBase):
             reannounce_interval=reannounce_interval,
             on_found=on_found,
             on_removed=on_removed,
+            same_venue=same_venue,
         )
         if not resolve_timeout > 0:
             raise ConfigError(f"resolve_timeout {resolve_timeout!r}: must be > 0 seconds")
@@ -106,31 +113,17 @@ class Discovery(DiscoveryBase):
         for interface in self.interfaces:
             _check_local_address(interface)
         self._azc = AsyncZeroconf(interfaces=list(self.interfaces), ip_version=IPVersion.V4Only)
-        self._info = AsyncServiceInfo(
-            SERVICE_TYPE,
-            self._name,
-            port=self._ad.port,
-            properties=self._txt(),
-            # the host name is the venue's too: two venues' R2 on one LAN (a food court, two test
-            # runs on one machine) must not answer for each other's address
-            server=f"meshpos-{self._name.split('.', 1)[0]}.local.",
-            parsed_addresses=[self._ad.address],
-        )
         try:
             # Browse first: peers announcing while we probe are heard, not missed.
             self._browser = AsyncServiceBrowser(
                 self._azc.zeroconf, SERVICE_TYPE, handlers=[self._on_service_state_change]
             )
-            try:
-                announced = await self._azc.async_register_service(self._info)
-            except NonUniqueNameException:
-                raise ConfigError(
-                    f"node id {self._ad.node_id!r} is already advertised on this network by another "
-                    "device: every node needs its own node id"
-                ) from None
+            announced = await self._claim_name()
         except BaseException:
-            await self._shutdown(goodbye=False)
+            # stopped first: a browser callback while shutting down must start no resolve, which
+            # would outlive zeroconf and log a traceback (NotRunningException) under the refusal
             self._state = "stopped"
+            await self._shutdown(goodbye=False)
             raise
         self._spawn(
             _await_quietly(announced)
@@ -144,6 +137,56 @@ class Discovery(DiscoveryBase):
             self._ad.port,
             ", ".join(self.interfaces),
         )
+
+    async def _claim_name(self) -> Any:
+        """Register under the name N-1 nodes accept, or under our CA's if another venue with our venue id
+        holds that one (adverts.DiscoveryBase._legacy_name_held); a device of our venue under either
+        name is a duplicate node id (ConfigError). Returns the awaitable of the remaining announcements."""
+        assert self._azc is not None
+        try:
+            return await self._register(self._legacy_name)
+        except NonUniqueNameException:
+            pass
+        holder = AsyncServiceInfo(SERVICE_TYPE, self._legacy_name)
+        answered = await holder.async_request(self._azc.zeroconf, self.resolve_timeout * 1000)
+        addresses = holder.parsed_addresses(IPVersion.V4Only) if answered else []
+        await self._legacy_name_held(
+            holder.properties if answered else None,
+            addresses[0] if addresses else None,
+            holder.port,
+        )
+        try:
+            return await self._register(self._name)
+        except NonUniqueNameException:
+            raise self._duplicate(self._name) from None
+
+    async def _register(self, name: str) -> Any:
+        assert self._azc is not None
+        self._name = name
+        self._info = AsyncServiceInfo(
+            SERVICE_TYPE,
+            name,
+            port=self._ad.port,
+            properties=self._txt(),
+            # the host name is the advertisement's too: two venues' R2 on one LAN (a food court, two
+            # test runs on one machine) must not answer for each other's address
+            server=f"meshpos-{name.split('.', 1)[0]}.local.",
+            parsed_addresses=[self._ad.address],
+        )
+        announced = await self._azc.async_register_service(self._info)
+        # Nothing is announced yet (the announcing task has not run: no await since). A device of our
+        # venue under our CA's name (it found our first name held by another venue when it started)
+        # is in the cache by now, filled by the browser while we probed: then we are its twin.
+        twin = self._ca_name if name == self._legacy_name else None
+        if twin is not None and self._azc.zeroconf.cache.current_entry_with_name_and_alias(
+            SERVICE_TYPE, twin
+        ):
+            if isinstance(announced, asyncio.Future):
+                announced.cancel()
+            self._azc.zeroconf.registry.async_remove(self._info)
+            raise self._duplicate(twin)
+        self._own = name
+        return announced
 
     async def stop(self) -> None:
         """Say goodbye (peers get ``on_removed`` within milliseconds) and release the sockets. Idempotent."""

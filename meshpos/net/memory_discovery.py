@@ -11,11 +11,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from meshpos.errors import ConfigError
 from meshpos.net.adverts import (
     DiscoveryBase,
     FoundCallback,
     RemovedCallback,
+    SameVenue,
 )
 
 log = logging.getLogger("meshpos.net.discovery")  # one logger for discovery, whichever module logs
@@ -60,6 +60,9 @@ class MemoryDirectory:
         for member in self._members:
             member._deliver_goodbye(name)
 
+    def listing(self, name: str) -> _Listing | None:
+        return self._listings.get(name.lower())
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._listings
 
@@ -81,6 +84,7 @@ class MemoryDiscovery(DiscoveryBase):
         *,
         directory: MemoryDirectory,
         venue_id: str,
+        ca: str,
         node_id: str,
         role: str,
         port: int,
@@ -89,9 +93,11 @@ class MemoryDiscovery(DiscoveryBase):
         reannounce_interval: float = 60.0,
         on_found: FoundCallback,
         on_removed: RemovedCallback | None = None,
+        same_venue: SameVenue | None = None,
     ) -> None:
         super().__init__(
             venue_id=venue_id,
+            ca=ca,
             node_id=node_id,
             role=role,
             port=port,
@@ -100,19 +106,24 @@ class MemoryDiscovery(DiscoveryBase):
             reannounce_interval=reannounce_interval,
             on_found=on_found,
             on_removed=on_removed,
+            same_venue=same_venue,
         )
         self.directory = directory
         self._reannouncer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._begin()
-        if self._name in self.directory:
+        try:
+            held = self.directory.listing(self._legacy_name)
+            if held is not None:  # as the real one: another venue's (our CA's name) or refused
+                await self._legacy_name_held(held.txt, held.address, held.port)
+            if self._ca_name in self.directory:
+                raise self._duplicate(self._ca_name)
+        except BaseException:
             self._state = "stopped"
-            raise ConfigError(
-                f"node id {self._ad.node_id!r} is already advertised on this network by another device: "
-                "every node needs its own node id"
-            )
+            raise
         self._state = "running"
+        self._own = self._name
         self.directory._join(self)
         self.directory.publish(self._name, self._txt(), self._ad.address, self._ad.port)
         self._reannouncer = asyncio.get_running_loop().create_task(self._reannounce())

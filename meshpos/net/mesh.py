@@ -40,17 +40,26 @@ class PeerDiscovery(Protocol):
     async def stop(self) -> None: ...
 
 
-#: (venue id, the port the links listen on, on_found(node, host, port), on_removed(node)) -> discovery
+#: (venue id, the venue CA certificate (PEM), the port the links listen on, on_found(node, host, port),
+#: on_removed(node)) -> discovery
 DiscoveryFactory = Callable[
-    [str, int, Callable[[str, str, int], None], Callable[[str], None]], PeerDiscovery
+    [str, str, int, Callable[[str, str, int], None], Callable[[str], None]], PeerDiscovery
 ]
 
 
 class Mesh:
     """Links plus discovery (none: peers are added by address, :meth:`add_peer`)."""
 
-    def __init__(self, venue_id: str, links: MeshLinks, discovery: DiscoveryFactory | None) -> None:
+    def __init__(
+        self,
+        venue_id: str,
+        links: MeshLinks,
+        discovery: DiscoveryFactory | None,
+        *,
+        ca_pem: str = "",
+    ) -> None:
         self.venue_id = venue_id
+        self.ca_pem = ca_pem  # a venue is its CA: its id may be another venue's too (Discovery)
         self.links = links
         self._discovery_factory = discovery
         self._discovery: PeerDiscovery | None = None
@@ -70,7 +79,7 @@ class Mesh:
         port = await self.links.start()
         if self._discovery_factory is not None:
             self._discovery = self._discovery_factory(
-                self.venue_id, port, self.links.peer_found, self.links.peer_removed
+                self.venue_id, self.ca_pem, port, self.links.peer_found, self.links.peer_removed
             )
             await self._discovery.start()
         return port

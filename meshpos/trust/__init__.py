@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from meshpos.trust._files import new_token, stored_token
 from meshpos.trust.authority import VenueAuthority, init_venue, load_venue
-from meshpos.trust.certs import PeerInfo, peer_certificate_info
+from meshpos.trust.certs import PeerInfo, ca_fingerprint, peer_certificate_info
 from meshpos.trust.denylist import DenyList, sign_revocation, verify_revocation
 from meshpos.trust.enroll import enroll, serve_pairing
 from meshpos.trust.identity import DeviceIdentity, load_identity, save_identity
@@ -19,6 +19,7 @@ __all__ = [
     "PairingCode",
     "PeerInfo",
     "VenueAuthority",
+    "ca_fingerprint",
     "client_ssl_context",
     "device_hostname",
     "enroll",

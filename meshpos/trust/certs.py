@@ -9,6 +9,7 @@ so authorisation never trusts anything the peer merely says.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -149,3 +150,16 @@ def issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature):
         return False
     return True
+
+
+def ca_fingerprint(ca_pem: str, where: str = "venue CA certificate") -> str:
+    """sha256 of the CA's public key (SubjectPublicKeyInfo, DER), hex: what a venue *is*.
+
+    Venue ids are chosen by people (two shops that each ran the README are both ``cafe-central``); the CA's
+    key is not. The key, not the certificate, so a CA certificate re-issued on the same key is the same venue.
+    """
+    public = load_certificate(ca_pem, where).public_key()
+    der = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()

@@ -75,3 +75,15 @@ def _load_own_certificate(ctx: ssl.SSLContext, identity: DeviceIdentity) -> None
         with os.fdopen(fd, "wb") as f:
             f.write(encrypted + identity.cert_pem.encode("ascii"))
         ctx.load_cert_chain(path, password=password)
+
+
+def venue_probe_context(ca_pem: str) -> ssl.SSLContext:
+    """Context for asking a device whether its certificate is of the venue CA in ``ca_pem`` (and
+    nothing more: it presents no certificate of ours, checks no host name; net.discovery_probe)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    ctx.load_verify_locations(cadata=ca_pem)
+    return ctx

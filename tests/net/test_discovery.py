@@ -9,26 +9,39 @@ loopback multicast group: their advertisements reach us, and our filters must (a
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import logging
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
+from meshpos.doctor.probes import browse
 from meshpos.engine.changes import ChangeFeed, Subscription
 from meshpos.errors import ConfigError, LocalProtocolError
 from meshpos.harness.loop_watch import LoopWatch
+from meshpos.harness.venue import enroll_directly
 from meshpos.harness.wait import until
 from meshpos.net.adverts import SERVICE_TYPE, PeerAd, make_txt, service_name, venue_hash
 from meshpos.net.discovery import Discovery
+from meshpos.net.discovery_probe import issued_by_our_ca
 from meshpos.net.memory_discovery import MemoryDirectory, MemoryDiscovery
 from meshpos.sync import PROTOCOL_VERSION
+from meshpos.trust import (
+    VenueAuthority,
+    ca_fingerprint,
+    init_venue,
+    load_identity,
+    server_ssl_context,
+)
+from meshpos.trust.tls import venue_probe_context
 
 LOGGER = "meshpos.net.discovery"
 _OCTETS = (random.randint(100, 200), random.randint(0, 255))
@@ -43,6 +56,11 @@ def loopback() -> str:
 
 def token() -> str:
     return secrets.token_hex(4)
+
+
+def ca_of(venue: str) -> str:
+    """A stand-in for a venue CA's key fingerprint (trust.ca_fingerprint): one per venue of a test."""
+    return hashlib.sha256(f"ca of {venue}".encode()).hexdigest()
 
 
 class Node:
@@ -88,8 +106,10 @@ class Harness:
 
     def node(self, node_id: str | None = None, *, venue: str | None = None, **options: Any) -> Node:
         address = loopback()
+        venue_id = self.venue if venue is None else venue
         kwargs: dict[str, Any] = {
-            "venue_id": self.venue if venue is None else venue,
+            "venue_id": venue_id,
+            "ca": ca_of(venue_id),
             "node_id": f"n{len(self.nodes)}-{token()}" if node_id is None else node_id,
             "role": "register",
             "port": 20000 + len(self.nodes),
@@ -352,6 +372,134 @@ async def test_a_node_id_already_on_the_air_is_refused(h: Harness) -> None:
     assert witness.d.peers[first.id] == first.d.ad
 
 
+# --- two venues with one venue id on one LAN (a food hall; two shops that each ran the README) -----
+
+
+def another_ca(h: Harness) -> str:
+    """The CA of a second venue made with the same venue id as ``h``'s."""
+    return ca_of(f"another venue also called {h.venue}")
+
+
+def reasons_for(caplog: pytest.LogCaptureFixture, *names: str) -> list[str]:
+    return [r for name in names for r in skip_reasons(caplog, name)]
+
+
+async def test_two_venues_with_one_venue_id_work_side_by_side(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: venue B's R1 failed to start ("already advertised"), the mDNS name being made of
+    venue id and node id only."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    r1, r2, ca_b = f"R1-{token()}", f"R2-{token()}", another_ca(h)
+    a = [h.node(r1), h.node(r2)]
+    await h.start(*a)
+    await until(lambda: a[0].sees(a[1]) and a[1].sees(a[0]), 10.0, "venue A", on=a)
+    b = [h.node(r1, ca=ca_b), h.node(r2, ca=ca_b)]
+    await h.start(*b)
+    await until(lambda: b[0].sees(b[1]) and b[1].sees(b[0]), 10.0, "venue B", on=[*a, *b])
+    # A holds the names N-1 nodes accept; B took the ones made from its CA
+    assert [n.d.name for n in a] == [
+        service_name(r1, venue_hash(h.venue)),
+        service_name(r2, venue_hash(h.venue)),
+    ]
+    assert [n.d.name for n in b] == [service_name(r1, ca=ca_b), service_name(r2, ca=ca_b)]
+
+    def each_side_skipped_the_other() -> bool:
+        mine = [n.d.name for n in a]
+        theirs = [n.d.name for n in b]
+        return (
+            sum("another CA" in r for r in reasons_for(caplog, *theirs)) >= 2
+            and sum("another CA" in r for r in reasons_for(caplog, *mine)) >= 2
+        )
+
+    await until(each_side_skipped_the_other, 10.0, "each venue skipped the other's")
+    for venue in (a, b):
+        for me, peer in ((venue[0], venue[1]), (venue[1], venue[0])):
+            assert me.d.peers == {peer.id: peer.d.ad}
+            assert me.found == [peer.d.ad]  # never the other venue's, not even for a moment
+            assert me.removed == []
+    assert a[0].d.ad.address != b[0].d.ad.address
+
+
+async def test_a_twin_in_our_venue_is_refused_under_either_name(h: Harness) -> None:
+    """Venue B's R1 holds the name made from its CA (A's R1 holds the first): another R1 of B is
+    refused while A's R1 holds the first name, and once it has left too."""
+    r1, ca_b = f"R1-{token()}", another_ca(h)
+    a1 = h.node(r1)
+    await h.start(a1)
+    b1, witness = h.node(r1, ca=ca_b), h.node(ca=ca_b)
+    await h.start(b1, witness)
+    await until(lambda: witness.sees(b1), 10.0, "witness.sees(b1)", on=[b1, witness])
+    twin = h.node(r1, ca=ca_b)
+    with pytest.raises(ConfigError, match=r"already advertised .* another device of this venue"):
+        await twin.d.start()
+    await twin.d.stop()
+    await a1.d.stop()  # the first name is free now: the twin takes it, sees B's R1, and withdraws
+    twin = h.node(r1, ca=ca_b)
+    with pytest.raises(ConfigError, match=r"already advertised .* another device of this venue"):
+        await twin.d.start()
+    await twin.d.stop()
+    late = h.node(ca=ca_b)
+    await h.start(late)
+    await until(lambda: witness.sees(late), 10.0, "witness.sees(late)", on=[late, witness])
+    assert witness.removed == []
+    assert witness.found == [b1.d.ad, late.d.ad]
+    assert witness.d.peers[r1] == b1.d.ad
+
+
+async def test_an_older_node_holding_our_name_is_refused_with_the_reason(h: Harness) -> None:
+    """An N-1 advertisement says no CA: another venue's, or this venue's device with our id. Refused,
+    and the error says both (a duplicate node id would duplicate receipt numbers)."""
+    r1 = f"R1-{token()}"
+    label = service_name(r1, venue_hash(h.venue)).split(".", 1)[0]
+    await h.publish_raw(label, make_txt(venue=venue_hash(h.venue), node_id=r1, role="register"))
+    me = h.node(r1)
+    with pytest.raises(ConfigError, match=r"older release .* another venue with the same venue id"):
+        await me.d.start()
+    await me.d.stop()
+
+
+async def test_our_venues_node_beats_another_venues_older_node_with_its_id(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Venue A's R1 runs N-1 (no CA in its advertisement) and holds R1's first name; venue B's R1 and
+    R2 are new: B's R2 dials B's R1, whichever advertisement it heard first."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    r1, ca_b = f"R1-{token()}", another_ca(h)
+    label = service_name(r1, venue_hash(h.venue)).split(".", 1)[0]
+    old = await h.publish_raw(
+        label, make_txt(venue=venue_hash(h.venue), node_id=r1, role="register")
+    )
+    witness = h.node(ca=ca_b)
+    await h.start(witness)
+    await until(
+        lambda: r1 in witness.d.peers, 10.0, "the old node (taken on its venue hash)", on=[witness]
+    )
+    assert witness.d.peers[r1].address == old
+    assert witness.d.peers[r1].ca == ""
+    b1 = h.node(r1, ca=ca_b)
+    with pytest.raises(ConfigError, match="older release"):
+        await b1.d.start()  # it cannot tell the old node is not its twin
+    await b1.d.stop()
+    # once the old node is gone, B's R1 holds the first name and is the only R1
+    await h.withdraw_raw(label)
+    await until(lambda: r1 not in witness.d.peers, 10.0, "the old node's goodbye", on=[witness])
+    b1 = h.node(r1, ca=ca_b)
+    await h.start(b1)
+    await until(lambda: witness.d.peers.get(r1) == b1.d.ad, 10.0, "B's R1", on=[witness, b1])
+    # an N-1 node with R1's id under another name (the bare node id, as older releases named it):
+    # B's R2 keeps B's R1
+    await h.publish_raw(r1, make_txt(venue=venue_hash(h.venue), node_id=r1, role="register"))
+    await until(
+        lambda: any(
+            "advertised with our venue's CA" in r for r in skip_reasons(caplog, service_name(r1))
+        ),
+        10.0,
+        "the CA-less advertisement skipped",
+    )
+    assert witness.d.peers[r1] == b1.d.ad
+
+
 async def test_lifecycle_misuse(h: Harness) -> None:
     n = h.node()
     async with n.d:
@@ -379,6 +527,8 @@ async def test_lifecycle_misuse(h: Harness) -> None:
         ({"node_id": ""}, "node_id"),
         ({"role": "Register"}, "role"),
         ({"venue_id": ""}, "venue"),
+        ({"ca": ""}, "ca"),
+        ({"ca": "F" * 64}, "ca"),
         ({"reannounce_interval": 0}, "reannounce_interval"),
     ],
 )
@@ -394,6 +544,7 @@ async def test_an_interface_this_host_does_not_have_is_refused() -> None:
     # 203.0.113.0/24 is TEST-NET-3: never assigned here, and the check binds before any mDNS socket exists.
     d = Discovery(
         venue_id="v",
+        ca=ca_of("v"),
         node_id="n1",
         role="register",
         port=20000,
@@ -433,3 +584,74 @@ async def test_the_event_loop_is_never_blocked() -> None:
             await h.close()
     print("\n" + watch.summary("discovery/zeroconf"))
     assert watch.max_blocked_s < 0.1, watch.summary("discovery/zeroconf")
+
+
+async def _tls_device(authority: VenueAuthority, node_id: str, where: Path) -> asyncio.Server:
+    """A listener presenting ``node_id``'s certificate of ``authority``, as a node's mesh port does."""
+    enroll_directly(authority, node_id, "register", where, reissue=True)
+    context = server_ssl_context(load_identity(where))
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    return await asyncio.start_server(hang_up, loopback(), 0, ssl=context)
+
+
+async def test_an_older_node_is_asked_for_its_certificate(tmp_path: Path) -> None:
+    """An N-1 device holding our first name says no CA: its certificate tells. Another venue's (same
+    venue id, its own CA): we start under our CA's name; our venue's (a twin): refused."""
+    h = Harness("zeroconf")
+    try:
+        venue_a = init_venue(tmp_path / "a", "A", h.venue)
+        venue_b = init_venue(tmp_path / "b", "B", h.venue)
+        ca_b = ca_fingerprint(venue_b.ca_pem)
+        probe = venue_probe_context(venue_b.ca_pem)
+
+        def same_venue(host: str, port: int) -> Awaitable[bool | None]:
+            return issued_by_our_ca(probe, host, port, 3.0)
+
+        for authority, starts in ((venue_a, True), (venue_b, False)):
+            r1 = f"R1-{token()}"
+            server = await _tls_device(authority, r1, tmp_path / r1)
+            host, port = server.sockets[0].getsockname()[:2]
+            label = service_name(r1, venue_hash(h.venue)).split(".", 1)[0]
+            txt = make_txt(venue=venue_hash(h.venue), node_id=r1, role="register")
+            h.raw[label] = await _raw_at(label, txt, host, port)
+            me = h.node(r1, ca=ca_b, same_venue=same_venue)
+            if starts:
+                await me.d.start()
+                assert me.d.name == service_name(r1, ca=ca_b)
+            else:
+                with pytest.raises(ConfigError, match="of the previous release"):
+                    await me.d.start()
+            await me.d.stop()
+            server.close()
+    finally:
+        await h.close()
+
+
+async def _raw_at(
+    label: str, txt: Mapping[bytes, bytes | None], host: str, port: int
+) -> tuple[AsyncZeroconf, AsyncServiceInfo]:
+    azc = AsyncZeroconf(interfaces=[host], ip_version=IPVersion.V4Only)
+    info = Harness._info(label, txt, port, host)
+    await azc.async_register_service(info, cooperating_responders=True)
+    return azc, info
+
+
+async def test_the_doctor_lists_only_its_own_venues_devices() -> None:
+    """``meshpos doctor`` browses: with two venues of one venue id on the LAN it lists its own venue's
+    devices only, and its own node (under the name made from its CA) not as a peer."""
+    h = Harness("zeroconf")
+    try:
+        r1, r2, ca_b = f"R1-{token()}", f"R2-{token()}", another_ca(h)
+        a = [h.node(r1), h.node(r2)]
+        await h.start(*a)
+        b = [h.node(r1, ca=ca_b), h.node(r2, ca=ca_b)]
+        await h.start(*b)
+        interfaces = (loopback(),)
+        peers, others = await browse(interfaces, h.venue, r1, 2.0, ca=ca_b)
+        assert peers == {r2: b[1].d.ad}
+        assert sum("another CA" in line for line in others) == 2, others
+    finally:
+        await h.close()

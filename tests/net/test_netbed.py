@@ -96,7 +96,7 @@ def emit(**fields):
 
 async def main(venue, node, ip):
     d = Discovery(
-        venue_id=venue, node_id=node, role="register", port=7000, interfaces=[ip],
+        venue_id=venue, ca="c" * 64, node_id=node, role="register", port=7000, interfaces=[ip],
         on_found=lambda ad: emit(event="found", node=ad.node_id, address=ad.address, port=ad.port),
         on_removed=lambda n: emit(event="removed", node=n),
     )
