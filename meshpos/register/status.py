@@ -243,7 +243,7 @@ class StatusService:
         refusals (not in it). The status a caller asks for has them all, as before."""
         venue, sync = self._venue, self._engine.sync
         presence = self._presence()
-        owed = self._owed_now(presence)
+        owed = self._owed_now()
         latest = self._latest_sale
         status = compute_status(
             node_id=self._node_id,
@@ -293,7 +293,7 @@ class StatusService:
     def durability(self, receipt_id: str) -> Durability:
         """On how many devices ``receipt_id`` is committed, and whether the console holds it."""
         presence = self._engine.sync.presence
-        self._owed_now(presence)  # the tallies of every open day, up to date
+        self._owed_now()  # the tallies of every open day, up to date
         return self._durability(receipt_id, presence)
 
     def _durability(self, receipt_id: str, presence: dict[str, Heartbeat]) -> Durability:
@@ -333,24 +333,26 @@ class StatusService:
         indicator and the heartbeats' owed counts ask for it several times a tick."""
         return {device: dict(gap) for device, gap in self._owed_now().items()}
 
-    def _owed_now(self, presence: dict[str, Heartbeat] | None = None) -> dict[str, dict[str, int]]:
-        """:meth:`owed`, not copied (callers only read it), counted from ``presence`` when given."""
+    def _owed_now(self) -> dict[str, dict[str, int]]:
+        """:meth:`owed`, not copied (callers only read it)."""
         inputs = self._inputs()
         if inputs != self._owed_for:
-            self._owed = self._count_owed(self._presence() if presence is None else presence)
+            self._owed = self._count_owed()
             # a recount just done is no longer due: only then are the inputs taken again
             self._owed_for = self._inputs() if inputs[-1] else inputs
         return self._owed
 
-    def _count_owed(self, presence: dict[str, Heartbeat]) -> dict[str, dict[str, int]]:
+    def _count_owed(self) -> dict[str, dict[str, int]]:
         """**Changed** (issue 18, rounds2): summed again only when a day's counts (``_day``, kept
         objects) or a peer's told counts moved; the inputs move for much else (another document, the
         console's state, a peer's beat saying what this node counts already). (status) Only the
-        devices whose gaps or told counts moved (``OwedCounts``)."""
+        devices whose gaps or told counts moved (``OwedCounts``). (cpu) Told counts come only in a
+        linked peer's own heartbeat (``sync.linked_presence``; what ``presence`` makes of a far record
+        tells none): the whole presence view was built for them, outside a round, on every tick."""
         days = tuple(self._missing(name) for name in self._engine.sync.docs if is_ledger(name))
         told = {
             node: beat.owed
-            for node, beat in presence.items()
+            for node, beat in sorted(self._engine.sync.linked_presence.items())
             if beat.owed and node != self._node_id and beat.role != "console"
         }
         return self._counts.count(days, told)

@@ -423,21 +423,16 @@ class Spread:
         **Changed** (issue 18, rounds2): a linked node's far record is not made into a heartbeat
         only to be replaced by its own (in a small full mesh, every far record is of a linked node)."""
         live = self._presence.beats()
-        view = {
-            node: Heartbeat(
-                node=r.node,
-                role=r.role,
-                priority=r.priority,
-                uplink=r.uplink,
-                relay=r.relay,
-                seq=r.seq,
-                problem=r.problem,
-            )
-            for node, r in self._far.records.items()
-            if node != self.node_id and node not in live
-        }
+        view = self._far.beats(live)
+        view.pop(self.node_id, None)
         view.update(live)
         return dict(sorted(view.items()))
+
+    @property
+    def linked_presence(self) -> dict[str, Heartbeat]:
+        """The nodes heard on a link: their own last heartbeats (unsorted), the part of ``presence``
+        that carries what a far record does not (``owed``)."""
+        return self._presence.beats()
 
     def far_pending(self, node: str) -> int:
         """The pending count ``node`` last told (its heartbeat, or its far record)."""

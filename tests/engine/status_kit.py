@@ -51,10 +51,12 @@ def pending_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def hear(monkeypatch: pytest.MonkeyPatch, heard: dict[str, Heartbeat]) -> None:
-    """``sync.presence`` also holds ``heard`` (peers' last heartbeats; the test changes it)."""
-    presence = Synchronizer.presence
+    """``sync.presence`` and ``sync.linked_presence`` also hold ``heard`` (linked peers' last
+    heartbeats; the test changes it)."""
+    for name in ("presence", "linked_presence"):
+        original = getattr(Synchronizer, name)
 
-    def with_heard(self: Synchronizer) -> Any:
-        return {**presence.fget(self), **heard}  # type: ignore[attr-defined]
+        def with_heard(self: Synchronizer, original: Any = original) -> Any:
+            return {**original.fget(self), **heard}
 
-    monkeypatch.setattr(Synchronizer, "presence", property(with_heard))
+        monkeypatch.setattr(Synchronizer, name, property(with_heard))
