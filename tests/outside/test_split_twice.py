@@ -43,8 +43,14 @@ async def test_an_item_split_off_on_two_registers_at_once_is_not_paid_twice(
         "PUT", f"{path}/lines/{burger['id']}/quantity", {"user": CASHIER, "quantity": 3}
     )
     burger = order["lines"][0]
-    await until(
-        lambda: any(o.id == order["id"] for o in nodes[1].open_orders()), 10, "R2 has it", on=nodes
+    await until(  # R2 has the order with the burger's line as the quantity change made it
+        lambda: any(
+            o.id == order["id"] and any(line.id == burger["id"] for line in o.lines)
+            for o in nodes[1].open_orders()
+        ),
+        10,
+        "R2 has it",
+        on=nodes,
     )
     one, two = await asyncio.gather(  # two waiters, one table, the same second
         r1.ok("POST", f"{path}/split", {"user": CASHIER, "lines": {burger["id"]: 1}}),
