@@ -9,8 +9,8 @@ the console link) are passed in: :func:`meshpos.node_adapters.make_node` picks t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import gc
 import logging
 import random
 import time
@@ -57,9 +57,6 @@ from meshpos.web.reads import VenueReads
 log = logging.getLogger("meshpos.node")
 
 T = TypeVar("T")
-
-# seconds after its start when a node gives back what start-up freed (see Node.start)
-RELEASE_AFTER_START_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +108,6 @@ class Node(VenueReads, RegisterOperations):
         self.metrics = NodeMetrics()  # GET /metrics; the store's commits are timed into it
         self._running: _Running | None = None
         self._stopped = False
-        self._release: asyncio.TimerHandle | None = None
-        self._releasing: asyncio.Task[bool] | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -126,6 +121,16 @@ class Node(VenueReads, RegisterOperations):
     async def start(self) -> None:
         """Open the store and the documents, start the services, then the network and the API."""
         tune_allocator()  # before the day's first big block (engine/memory.py)
+        # what exists before the start (the program's modules, an embedding program's objects) is not
+        # walked again by the start's collection (engine/memory.py, since_start); the stop unfreezes
+        gc.freeze()
+        try:
+            await self._start()
+        except BaseException:
+            gc.unfreeze()  # (a start that failed stopped what it began, or began nothing)
+            raise
+
+    async def _start(self) -> None:
         config = self.config
         identity = self._identity or load_identity(config.identity_path)
         check_identity(identity, config.node_id, config.role, config.venue_id, config.identity_path)
@@ -169,15 +174,12 @@ class Node(VenueReads, RegisterOperations):
         links = self._links(identity, engine, revocations.is_revoked)
         mesh = Mesh(identity.venue_id, links, self._discovery, ca_pem=identity.ca_pem)
         status = StatusService(engine, numbers.venue, relay, config, self.counters, mesh.refusals)
-        status.publish_owed()  # count the loaded days now
-        # then, once started, give back what start-up freed (the store's rows, the days' first reads:
-        # glibc would keep it mapped as the process's high-water mark) and freeze what survived
-        # (engine/memory.py). Not before the node serves: the full collection walks every object of
-        # the process (25-90 ms), which a register restarting into a backlog waited for (issue 18,
-        # catch-up); a few seconds on, its first syncs are done
-        self._release = asyncio.get_running_loop().call_later(
-            RELEASE_AFTER_START_S, self._release_after_start
-        )
+        # count the loaded days now, then give back what start-up freed (the store's rows, the days'
+        # first reads: glibc would keep it mapped as the process's high-water mark), collecting only
+        # what the start made (**changed**, issue 18 catch-up: the full collection walked every object
+        # of the process, 25-90 ms, before a restarting register served or synced)
+        status.publish_owed()
+        release_memory(since_start=True)
         days = DayCloser(engine, numbers.venue, status, config, now_ms=self.now_ms)
         engine.subscribe(self._on_engine_event, DayClosed)
         acks = KitchenAcks(engine, numbers.venue, self.now_ms) if config.role == "kds" else None
@@ -231,20 +233,15 @@ class Node(VenueReads, RegisterOperations):
             run.last_z.start()
         await run.api.start()
 
-    def _release_after_start(self) -> None:
-        self._release = None
-        self._releasing = asyncio.ensure_future(asyncio.to_thread(release_memory))
-
     async def stop(self) -> None:
         """Tell peers goodbye, stop the network, commit what is left and close the store."""
         run = self._running
         if run is None or self._stopped:
             return
         self._stopped = True
-        if self._release is not None:
-            self._release.cancel()
-        if self._releasing is not None:
-            await self._releasing  # (a thread: it ends by itself, within a collection's time)
+        # what the start froze is collected as usual again (a process that starts another node, a
+        # test's, would otherwise keep this one's cycles frozen for ever)
+        gc.unfreeze()
         try:
             await run.mesh.stop_discovery()
             await run.api.stop()

@@ -93,7 +93,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return function
 
 
-def release_memory() -> bool:
+def release_memory(*, since_start: bool = False) -> bool:
     """Collect garbage and return freed heap pages to the OS; True if ``malloc_trim`` ran.
 
     Blocking (a full collection walks every object): the engine runs it in a thread after an unload.
@@ -103,12 +103,17 @@ def release_memory() -> bool:
     (20-45 ms on a 5,000-receipt day; a sale it lands in waits that long). Objects made later are
     collected as always; the frozen ones are freed by reference counting as always, and cycles among
     them at the next call (a day closing, a venue unloading), which unfreezes first.
+
+    ``since_start``: a node's start froze what existed before it (its program's modules, an embedding
+    program's objects) and collects only what it made since, not every object of the process (25-90
+    ms that a register restarting into a backlog waited for; issue 18, catch-up); its stop unfreezes.
     """
     # CPython's method cache keeps the last name looked up in each of its 4,096 slots (a strong
     # reference): pycrdt builds its method names per insert (``f"{action}_{type}_prelim"``), so a
     # day leaves a few hundred such strings among its objects, each pinning a 1 MiB pymalloc arena.
     sys._clear_type_cache()
-    gc.unfreeze()
+    if not since_start:
+        gc.unfreeze()
     gc.collect()
     gc.freeze()
     trim = _malloc_trim()
