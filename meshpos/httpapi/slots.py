@@ -20,25 +20,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import resource
 import time
+
+from meshpos.ops.limits import EveryMinute, descriptor_bound
 
 log = logging.getLogger("meshpos.web")
 
 MAX_CLIENTS = 512
 MAX_STREAMS = 64
 GRACE = 1.0  # seconds a connection may take to send its request before a newcomer may push it out
-LOG_EVERY = 60.0
 
 
 def default_max_clients() -> int:
-    """:data:`MAX_CLIENTS`, or a quarter of the process's file descriptors when that is fewer: the node's
-    database, its peers and its logs need the rest."""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft <= 0:
-        return MAX_CLIENTS
-    return max(8, min(MAX_CLIENTS, soft // 4))
+    """:data:`MAX_CLIENTS`, or fewer where the process has few file descriptors (``ops.limits``)."""
+    return descriptor_bound(MAX_CLIENTS, 8)
 
 
 class Slots:
@@ -52,7 +47,7 @@ class Slots:
         self._handling: set[asyncio.Task[None]] = set()
         self._streams: dict[asyncio.Task[None], None] = {}
         self._slow = self._streams_closed = self._refused = 0
-        self._logged = -math.inf
+        self._every_minute = EveryMinute()
 
     def __len__(self) -> int:
         return len(self._reading) + len(self._handling) + len(self._streams)
@@ -100,10 +95,8 @@ class Slots:
         task.cancel()  # the connection's own task closes it
 
     def _note(self) -> None:
-        now = time.monotonic()
-        if now - self._logged < LOG_EVERY:
+        if not self._every_minute.due():
             return
-        self._logged = now
         log.warning(
             "%s at its limit (%d connections, %d event streams): closed %d that had not sent a request "
             "and %d event streams, refused %d while none could go (a client opening connections it "

@@ -16,26 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import resource
 import time
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 
+from meshpos.ops.limits import EveryMinute, descriptor_bound
+
 log = logging.getLogger("meshpos.trust")
 
 MAX_CLIENTS = 64  # one device pairs at a time: a few retries and a neighbour's, never thousands
 GRACE = 1.0  # seconds a connection may take to begin pairing before a newcomer may push it out
-LOG_EVERY = 60.0
 
 
 def default_max_clients() -> int:
-    """:data:`MAX_CLIENTS`, or a quarter of the process's file descriptors when that is fewer."""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft <= 0:
-        return MAX_CLIENTS
-    return max(4, min(MAX_CLIENTS, soft // 4))
+    """:data:`MAX_CLIENTS`, or fewer where the process has few file descriptors (``ops.limits``)."""
+    return descriptor_bound(MAX_CLIENTS, 4)
 
 
 class PairingSlots:
@@ -48,7 +44,7 @@ class PairingSlots:
         self._waiting: dict[ServerConnection, float] = {}
         self._pairing: set[ServerConnection] = set()
         self._pushed = self._refused = 0
-        self._logged = -math.inf
+        self._every_minute = EveryMinute()
 
     def __len__(self) -> int:
         return len(self._waiting) + len(self._pairing)
@@ -79,10 +75,8 @@ class PairingSlots:
         self._pairing.discard(conn)
 
     def _note(self) -> None:
-        now = time.monotonic()
-        if now - self._logged < LOG_EVERY:
+        if not self._every_minute.due():
             return
-        self._logged = now
         log.warning(
             "pairing: at its limit of %d connections: closed %d that had not begun pairing and "
             "refused %d while none could go (a client opening connections it does not use?); counts "
