@@ -41,9 +41,7 @@ def search_receipts(ledger: Ledger, query: ReceiptQuery, limit: int) -> list[Rec
     number, table = query.number.upper(), query.table.upper()
     found: list[ReceiptFound] = []
     for receipt in sorted(ledger.receipts(), key=RECEIPTS.sort, reverse=True):
-        if number and number not in receipt.number.upper():
-            continue
-        if query.amount is not None and receipt.total != query.amount:
+        if not _matches(receipt, number, query.amount):
             continue
         try:
             order = ledger.order(receipt.order_id)
@@ -69,11 +67,16 @@ def search_at_table(
     for receipt in sorted(
         ledger.records_of(RECEIPTS, sorted(where)), key=RECEIPTS.sort, reverse=True
     ):
-        if number and number not in receipt.number.upper():
-            continue
-        if query.amount is not None and receipt.total != query.amount:
+        if not _matches(receipt, number, query.amount):
             continue
         found.append(ReceiptFound(receipt, *where[receipt.id]))
         if len(found) >= limit:
             break
     return found
+
+
+def _matches(receipt: Receipt, number: str, amount: int | None) -> bool:
+    """The number (upper-cased, anywhere in it) and the amount (the total) of a query, if given."""
+    if number and number not in receipt.number.upper():
+        return False
+    return amount is None or receipt.total == amount
