@@ -104,6 +104,8 @@ def test_our_misuse_raises_local_errors() -> None:
         (encode(hello("r1")), "our own node id"),
         (b"\x01not json", "not valid JSON"),
     ],
+    # ids, not the messages (a hello holds a random client id): every xdist worker collects the same
+    ids=["update", "heartbeat", "other-venue", "own-id", "not-json"],
 )
 def test_peer_faults_before_hello_close_with_a_remote_error(message: bytes, words: str) -> None:
     a = session("r1")
