@@ -9,6 +9,29 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# ``./run test`` runs the suite on several pytest-xdist workers (``--dist loadgroup``). Tests of one
+# group run one after another on one worker. "netns": tests that build network namespaces, some of
+# which check that no meshpos namespace at all is left on the machine (another worker's bed would be).
+GROUPS = {
+    "netns": (
+        "tests/net/test_netbed.py",
+        "tests/mesh/test_netns_mesh.py",
+        "tests/chaos/test_chaos_partition.py",
+        "tests/chaos/test_chaos_run.py",
+        "tests/chaos/test_reconcile.py",
+    ),
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        fixtures = getattr(item, "fixturenames", ())
+        for group, paths in GROUPS.items():
+            if path in paths or (group == "netns" and "netbed" in fixtures):
+                item.add_marker(pytest.mark.xdist_group(group))
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(
