@@ -28,11 +28,19 @@ REGISTERS = 6
 
 @pytest.mark.slow
 def test_a_short_chaos_run_loses_duplicates_and_diverges_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ok, why = NetBed.available()
     if not ok:
         pytest.skip(f"network test bed unavailable: {why}")
+    beds: list[NetBed] = []  # the run's own beds: another test process on the machine may hold one
+    made = NetBed.__init__
+
+    def recorded(bed: NetBed) -> None:
+        made(bed)
+        beds.append(bed)
+
+    monkeypatch.setattr(NetBed, "__init__", recorded)
     parser = argparse.ArgumentParser()
     add_chaos_arguments(parser)
     args = parser.parse_args(
@@ -73,4 +81,7 @@ def test_a_short_chaos_run_loses_duplicates_and_diverges_nothing(
     assert {"cable", "partition", "internet", "kill"} <= injected
     assert all(set(kinds) == set(MONEY) for kinds in result["checked"].values())
     assert code == 0
-    assert not [ns for ns in NetBed.namespaces() if ns.startswith("mp")], "namespaces left behind"
+    assert beds, "the run built no namespace bed"
+    tokens = tuple(bed.token + "-" for bed in beds)
+    left = [ns for ns in NetBed.namespaces() if ns.startswith(tokens)]
+    assert not left, f"namespaces left behind: {left}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import signal
 import sqlite3
 import sys
@@ -402,7 +403,14 @@ async def test_compaction_survives_its_helper_process_dying(tmp_path: Path) -> N
         await store.compact(DAY)
         assert store.stats.helper_merges == 1
         [helper] = _merge_helpers()
+        gone = os.pidfd_open(helper)
         os.kill(helper, signal.SIGKILL)
+        try:  # dead, not merely signalled: a helper still exiting fails the next ask (inline then)
+            await asyncio.get_running_loop().run_in_executor(
+                None, select.select, [gone], [], [], 30
+            )
+        finally:
+            os.close(gone)
         log = UpdateLog(doc)
         for i in range(3000, 3100):
             add_receipt(doc, i)
