@@ -10,8 +10,8 @@ import pytest
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # ``./run test`` runs the suite on several pytest-xdist workers (``--dist loadgroup``). Tests of one
-# group run one after another on one worker. "netns": tests that build network namespaces, some of
-# which check that no meshpos namespace at all is left on the machine (another worker's bed would be).
+# group run one after another on one worker. "netns": tests that build network namespaces (whole venues
+# of processes under faults, the heaviest of the suite; two at once would starve each other's timers).
 GROUPS = {
     "netns": (
         "tests/net/test_netbed.py",
