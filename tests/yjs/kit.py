@@ -9,6 +9,7 @@ inside it, on the document's and the provider's own events, with a deadline.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import queue
@@ -46,19 +47,32 @@ def npm_folder(cache: pytest.Cache | None) -> Path:
     else:
         folder = Path(tempfile.gettempdir()) / f"meshpos-{name}"
         folder.mkdir(exist_ok=True)
-    if not (folder / "node_modules" / "y-websocket").is_dir():
-        (folder / "package.json").write_text('{"private": true, "type": "module"}\n')
-        done = subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", *PACKAGES],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"npm install failed: {done.stderr[-2000:]}")
-    shutil.copy(SCRIPT, folder / SCRIPT.name)
+    # one install at a time, finished before anyone uses it: xdist workers (and two pytest runs on one
+    # checkout) share the folder; a half-done install looked done and its modules were not found
+    with (folder.parent / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ready = folder / "installed"
+        if not ready.exists():
+            (folder / "package.json").write_text('{"private": true, "type": "module"}\n')
+            done = subprocess.run(
+                ["npm", "install", "--no-audit", "--no-fund", *PACKAGES],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            if done.returncode != 0:
+                pytest.fail(f"npm install failed: {done.stderr[-2000:]}")
+            ready.touch()
+        if (
+            not (folder / SCRIPT.name).exists()
+            or (folder / SCRIPT.name).read_bytes() != SCRIPT.read_bytes()
+        ):
+            # replaced whole: another worker's node may be reading it
+            staged = folder / f"{SCRIPT.name}.{os.getpid()}"
+            shutil.copy(SCRIPT, staged)
+            os.replace(staged, folder / SCRIPT.name)
     return folder
 
 
