@@ -4,9 +4,10 @@
 ``mesh_parts.receive_us_per_update`` is the synchronizer's part of a received update alone. Here a
 register's :class:`~meshpos.engine.Engine` (its model on the replica, the status's tally of the day,
 ``P`` other linked peers to forward to, a store that keeps nothing) takes each sale of a day ``--sales``
-long as a node takes it: one batched websocket message of the sale's updates, one per document (as
-coalesce sends them: merged per document), then the commit its interval starts (0 here: due on the
-next loop turn), the forward and the publish. What is left out: TLS, websocket framing, the socket,
+long as a node takes it: one batched websocket message of the updates the seller's synchronizer sends
+for the sale (each tap written through the seller engine's own write path, the order and its lines
+waiting, the payment not: ``sync/_lingering.py``), then the commit its interval starts (0 here: due
+on the next loop turn), the forward and the publish. ``updates_per_receipt`` counts those updates. What is left out: TLS, websocket framing, the socket,
 the disk and the ticker's rounds (``meshpos bench mesh`` has them all).
 
 ``receive_us_per_receipt`` is CPU time (``time.thread_time``) per received sale over the second half
@@ -22,12 +23,10 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from pycrdt import merge_updates
-
-from meshpos.bench.mesh_parts import NOW, VENUE, _sell
+from meshpos.bench.mesh_parts import NOW, PRODUCTS, VENUE
 from meshpos.bench.report import print_report
 from meshpos.engine import Engine
 from meshpos.model import Venue
@@ -112,19 +111,37 @@ async def _sales(sales: int) -> tuple[int, list[tuple[str, bytes]], list[list[tu
         ]
 
     before = changes()
+    sent: list[tuple[str, bytes]] = []  # what the seller's synchronizer sends on, in order
+    setattr(  # noqa: B010 (the seller has no sessions: its forward is where a sale's updates leave)
+        seller.sync, "_forward", lambda name, update, origin: sent.append((name, update))
+    )
     out = []
     for k in range(sales):
-        _sell(venue, k)
-        per_doc: dict[str, list[bytes]] = {}
-        for name, update in changes():
-            per_doc.setdefault(name, []).append(update)
-        out.append(  # (as coalesce merges: a lone update leaves as it is)
-            [
-                (name, ups[0] if len(ups) == 1 else merge_updates(*ups))
-                for name, ups in per_doc.items()
-            ]
-        )
+        for tap, wait in _taps(venue, k):
+            seller._change(tap, LINGER_MS if wait else 0)  # (the engine's write, as a node's)
+        changes()
+        out.append([(name, update) for name, update in sent if name != CATALOG])
+        sent.clear()
     return seller.sync.client_id, before, out
+
+
+LINGER_MS = 10_000.0  # (a tap waits for the payment: never for its deadline here)
+
+
+def _taps(venue: Venue, k: int) -> list[tuple[Callable[[], object], bool]]:
+    """Sale ``k`` of ``mesh_parts._sell`` as a node writes it (``register/operations``), tap by
+    tap: (the change, whether it may wait). The order and its lines may, the payment not."""
+    order: list[Any] = []
+
+    def line(product: str, quantity: int) -> Callable[[], object]:
+        return lambda: venue.add_line(CASHIER, order[0].id, product, quantity, NOW + k)
+
+    return [
+        (lambda: order.append(venue.open_order(CASHIER, NOW + k, table=f"T{k % 20}")), True),
+        (line(PRODUCTS[k % len(PRODUCTS)], 1 + k % 2), True),
+        (line(PRODUCTS[(k + 2) % len(PRODUCTS)], 1), True),
+        (lambda: venue.pay(CASHIER, order[0].id, "card", NOW + k), False),
+    ]
 
 
 async def _turns(n: int = 8) -> None:
@@ -132,7 +149,7 @@ async def _turns(n: int = 8) -> None:
         await asyncio.sleep(0)
 
 
-async def _receive(sales: int, peers: int, profile: str = "") -> tuple[float, float, int]:
+async def _receive(sales: int, peers: int, profile: str = "") -> tuple[float, float, int, float]:
     seller_id, before, sold = await _sales(sales)
     store = _NullStore()
     b = Engine(
@@ -203,14 +220,17 @@ async def _receive(sales: int, peers: int, profile: str = "") -> tuple[float, fl
     del seller
     if receipts != sales:
         raise RuntimeError(f"the receiver counts {receipts} receipts of {sales}")
-    return spent / (len(messages) - half) * 1e6, rounds, receipts
+    updates = sum(len(sale) for sale in sold) / len(sold)
+    return spent / (len(messages) - half) * 1e6, rounds, receipts, updates
 
 
-def receive_us_per_receipt(sales: int, peers: int = 4, profile: str = "") -> tuple[float, float]:
-    """CPU per received sale (decode to committed, through the engine) and pump drains per sale;
-    ``profile``: a file for cProfile's stats of the measured half."""
-    spent, rounds, _ = asyncio.run(_receive(sales, peers, profile))
-    return spent, rounds
+def receive_us_per_receipt(
+    sales: int, peers: int = 4, profile: str = ""
+) -> tuple[float, float, float]:
+    """CPU per received sale (decode to committed, through the engine), pump drains per sale and
+    updates per sale; ``profile``: a file for cProfile's stats of the measured half."""
+    spent, rounds, _, updates = asyncio.run(_receive(sales, peers, profile))
+    return spent, rounds, updates
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,13 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--profile", default="", help="write cProfile stats of the measured half")
     args = parser.parse_args(argv)
-    spent, rounds = receive_us_per_receipt(max(2, args.sales), args.peers, args.profile)
+    spent, rounds, updates = receive_us_per_receipt(max(2, args.sales), args.peers, args.profile)
     report: dict[str, Any] = {
         "sales": args.sales,
         "peers": args.peers,
         "allocator": os.environ.get("PYTHONMALLOC", "pymalloc"),
         "receive_us_per_receipt": round(spent, 1),
         "rounds_per_receipt": round(rounds, 2),
+        "updates_per_receipt": round(updates, 2),
     }
     print_report(report, args.json)
     return 0

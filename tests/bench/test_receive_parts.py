@@ -1,5 +1,7 @@
 """``python -m meshpos.bench.receive_parts`` with a tiny day: its figures printed with sane types, each
-sale committed in one pump round, and the receiver counts every receipt (else it measured nothing)."""
+sale committed in one pump round, and the receiver counts every receipt (else it measured nothing).
+A sale reaches the receiver as the seller's synchronizer sends it: one update per document it
+changed (the ledger, the stop list's number mark; three before a write's changes left together)."""
 
 from __future__ import annotations
 
@@ -19,12 +21,14 @@ def test_receive_parts_prints_its_figures(capsys: pytest.CaptureFixture[str]) ->
     assert report["peers"] == 2
     assert report["receive_us_per_receipt"] > 0
     assert report["rounds_per_receipt"] == 1.0  # one commit round per received batch
+    assert report["updates_per_receipt"] == 2.0  # the ledger once, the stop list once
 
 
 def test_receive_parts_profiles_the_measured_half(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "receive.prof"
-    spent, rounds = receive_parts.receive_us_per_receipt(6, 1, str(path))
+    spent, rounds, updates = receive_parts.receive_us_per_receipt(6, 1, str(path))
     assert spent > 0
     assert rounds == 1.0
+    assert updates == 2.0
     stats = pstats.Stats(str(path))
     assert any(name == "link_messages" for _, _, name in stats.stats)  # type: ignore[attr-defined]
