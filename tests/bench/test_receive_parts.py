@@ -32,3 +32,14 @@ def test_receive_parts_profiles_the_measured_half(tmp_path: pathlib.Path) -> Non
     assert updates == 2.0
     stats = pstats.Stats(str(path))
     assert any(name == "link_messages" for _, _, name in stats.stats)  # type: ignore[attr-defined]
+
+
+def test_receive_parts_runs_a_whole_mesh(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--mesh 3``: three engines in this process converge on the day (else it raises), and each
+    receipt is one update message per document to each other register (a payment's ledger changes
+    leave as one update: 2 documents x 2 peers; 6 before, the ledger twice)."""
+    assert receive_parts.main(["--sales", "6", "--peers", "1", "--mesh", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["mesh_nodes"] == 3
+    assert report["mesh_cpu_ms_per_receipt"] > 0
+    assert report["mesh_update_messages_per_receipt"] == 4.0
