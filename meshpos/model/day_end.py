@@ -88,19 +88,23 @@ def day_keys(ledger: Ledger) -> list[str]:
     return keys + [format_number(series, seq) for series, seq in ledger.issued_numbers()]
 
 
-def _clock(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%H:%M")
+def _clock(ms: int, zone: dt.tzinfo) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=zone).strftime("%H:%M")
 
 
 def what_keeps_open(
-    ledger: Ledger, open_shifts: Iterable[Shift], name_of: Callable[[str], str]
+    ledger: Ledger,
+    open_shifts: Iterable[Shift],
+    name_of: Callable[[str], str],
+    zone: dt.tzinfo,
 ) -> list[str]:
     """Why ``ledger``'s day cannot end or close, each reason in the venue's words (empty: nothing).
 
     ``open_shifts``: every shift still open on any loaded day (a record of this day on one of them keeps
-    the day); ``name_of``: a user's name from their id."""
+    the day); ``name_of``: a user's name from their id; ``zone``: the venue's time zone (a shift's
+    opening time is read on the venue's clocks, not in UTC)."""
     reasons = [
-        f"the shift of {name_of(s.user)} on {s.register} (opened {_clock(s.opened_at_ms)}) is open"
+        f"the shift of {name_of(s.user)} on {s.register} (opened {_clock(s.opened_at_ms, zone)}) is open"
         for s in sorted(ledger.shifts(), key=lambda s: (s.opened_at_ms, s.id))
         if s.is_open
     ]

@@ -342,8 +342,9 @@ def _glance(record: object) -> Mapping[str, Any] | None:
     glance at: where orjson accepts a text the standard decoder takes it alike for these fields (a
     register's name, a payment's id, ``stock`` and the number of lines; the last of duplicate keys
     wins in both); it refuses more (a lone surrogate, ``NaN``, a number past a double) and those fall
-    back. It reads integers past 64 bits as floats, which no counted field is. It nests up to 1,024
-    deep where the standard decoder stops at Python's recursion limit: a text that could nest that deep
+    back. It reads integers past 64 bits as floats: the counts read a name (a register, a shift, a
+    payment id) only as a non-empty text, so such a number counts as no name in both. It nests up to
+    1,024 deep where the standard decoder stops at Python's recursion limit: a text that could nest that deep
     (:data:`_DEEP` brackets; an honest record has a dozen) is read by the model's parse."""
     if isinstance(record, str) and record.count("[") + record.count("{") < _DEEP:
         try:

@@ -55,8 +55,9 @@ class Venue(OrderRules, BillRules, MoneyRules, DrawerRules):
         date = self.business_date(now_ms)
         ledgers = [ledger for ledger in self.ledgers() if ledger.date <= date]
         drawers = [s for ledger in ledgers for s in ledger.shifts() if s.is_open]
+        zone = self.zone()
         reasons = [
-            r for ledger in ledgers for r in what_keeps_open(ledger, drawers, self.user_name)
+            r for ledger in ledgers for r in what_keeps_open(ledger, drawers, self.user_name, zone)
         ]
         if reasons:
             raise DayStillOpen(

@@ -204,6 +204,10 @@ class VenueBase:
         by_clock = business_date(now_ms, settings.timezone, settings.day_cutoff_hour)
         return next_open_day(by_clock, self.day_ends.ended)
 
+    def zone(self) -> ZoneInfo:
+        """The venue's time zone (its settings'), in which its people read a time of day."""
+        return _zone(self.catalog.settings().timezone)
+
     def forget_day(self, date: str) -> None:
         """Drop what this venue keeps of a business day whose documents were closed (unloaded):
         nothing here may keep its document alive."""

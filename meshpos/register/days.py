@@ -126,7 +126,9 @@ class DayCloser:
             if self._kept.get(date) == (touched, drawer_ids):
                 continue  # still open, and nothing changed since we looked
             if ledger_name(date) in names:
-                reasons = what_keeps_open(self._venue.ledger(date), drawers, self._venue.user_name)
+                reasons = what_keeps_open(
+                    self._venue.ledger(date), drawers, self._venue.user_name, self._venue.zone()
+                )
                 if reasons:
                     self._kept[date] = (touched, drawer_ids)
                     continue

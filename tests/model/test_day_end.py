@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from meshpos.errors import DayStillOpen, PermissionDenied
 from meshpos.model import Venue
+from meshpos.model.catalog_types import Settings
 from meshpos.model.day_end import next_day, what_keeps_open
 from meshpos.model.sample import CASHIER, MANAGER
 
@@ -54,9 +57,19 @@ def test_a_refund_on_an_open_shift_keeps_the_old_day_open(open_venue: Venue) -> 
     sync(venue.replica, other.replica)
     old = venue.ledger(venue.business_date(old_at))
     drawers = [s for ledger in venue.ledgers() for s in ledger.shifts() if s.is_open]
-    assert what_keeps_open(old, drawers, str) == []
+    assert what_keeps_open(old, drawers, str, UTC) == []
     venue.refund(MANAGER, receipt.id, NOW)
-    reasons = what_keeps_open(old, drawers, str)
+    reasons = what_keeps_open(old, drawers, str, UTC)
     assert reasons == [
         f"its payments, refunds or cash moves count in the open shift of {CASHIER} on R1"
     ]
+
+
+def test_a_shift_keeping_the_day_open_is_named_by_its_opening_on_the_venues_clock() -> None:
+    """A cashier in Kolkata reads the time on the wall (UTC+05:30), not 10:00 UTC."""
+    r1 = make_venue("R1")
+    r1.catalog.put_settings(Settings(timezone="Asia/Kolkata", day_cutoff_hour=4))
+    r1.open_shift_now(CASHIER, 0, NOW)  # 2025-11-25 10:00 UTC
+    with pytest.raises(DayStillOpen) as refused:
+        r1.end_day(MANAGER, NOW)
+    assert "the shift of Anna on R1 (opened 15:30) is open" in refused.value.message

@@ -20,9 +20,15 @@ COUNTED = ("register", "shift_id", PAYMENT_ID_FIELD)
 
 
 def counted(fields: Any) -> object:
+    """What the counts take from a record: its names (a register, a shift, a payment id: read only as
+    a non-empty text, anything else counts as none) and its stock moves."""
     if fields is None:
         return None
-    return ({k: fields.get(k) for k in COUNTED}, sale_move_count(fields))
+    names = {k: fields.get(k) for k in COUNTED}
+    return (
+        {k: v if isinstance(v, str) and v else None for k, v in names.items()},
+        sale_move_count(fields),
+    )
 
 
 HOSTILE = [
@@ -31,6 +37,7 @@ HOSTILE = [
     '{"register":"R1","x":NaN}',
     '{"register":"R1","x":1e400}',
     '{"register":"R1","seq":123456789012345678901234567890}',  # past 64 bits
+    '{"register":-9223372036854775809}',  # a name that is a number past 64 bits (found by hypothesis)
     '{"register":"R1","register":"R2"}',  # the last of duplicate keys wins in both
     '\ufeff{"register":"R1"}',
     ' {"register":"R1"} ',

@@ -176,6 +176,13 @@ const Mesh = (() => {
       : "none";
     $("#sync-relay").textContent = status.relay ? `${status.relay}${status.is_relay ? " (this device)" : ""}` : "none";
     $("#sync-pending").textContent = status.pending ?? "unknown";
+    // a clock hours off files every sale under the wrong day: said until the console's clock agrees
+    // (the node compares them on every probe of its uplink; ops/clock.py)
+    const clock = $("#clock-warning");
+    if (clock && !status.offline) {
+      clock.hidden = !status.clock;
+      clock.textContent = status.clock ? `Clock: ${status.clock}` : "";
+    }
     const durable = $("#sync-durable");
     if (durable) {
       const sale = status.latest_sale;
