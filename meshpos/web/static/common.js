@@ -73,6 +73,21 @@ const Mesh = (() => {
     digits = currencyDigits(code);
   }
 
+  // Moments on the venue's clock (its settings' time zone, from the catalog: setZone), not the device's:
+  // a tablet left on UTC in a Kolkata venue showed receipts and shifts 5.5 h off the wall clock
+  let zone;
+  function setZone(name) {
+    zone = name || undefined;
+  }
+  function when(ms, timeOnly) {
+    const options = timeOnly ? { hour: "2-digit", minute: "2-digit", timeZone: zone } : { timeZone: zone };
+    try {
+      return new Date(ms).toLocaleString([], options);
+    } catch (_) { // a zone this browser does not know: the device's
+      return new Date(ms).toLocaleString([], { ...options, timeZone: undefined });
+    }
+  }
+
   function money(minor) {
     const sign = minor < 0 ? "-" : "";
     const abs = Math.abs(minor);
@@ -276,5 +291,5 @@ const Mesh = (() => {
     catalog.products = catalog.products.map((p) => ({ ...p, stopped: byId.has(p.id), stop: byId.get(p.id) || null }));
   }
 
-  return { api, money, parseMoney, setCurrency, h, $, draw, keyed, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
+  return { api, money, parseMoney, setCurrency, setZone, when, h, $, draw, keyed, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
 })();
