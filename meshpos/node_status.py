@@ -88,6 +88,10 @@ class NodeStatus:
     # where stock Yjs clients with a token (browsers) connect: a port of their own that asks for no
     # client certificate (docs/api.md, Stock Yjs clients); 0: the node has no yjs_tokens
     yjs_port: int = 0
+    # this device's clock against the console's (ops/clock.py): the console's minus ours at the last
+    # probe that read it (None: never compared), and what is wrong with it (empty: nothing known)
+    clock_skew_s: float | None = None
+    clock: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +121,8 @@ class NodeStatus:
                 "  receipt numbers: unknown (a new database): sells once in sync with a peer or "
                 "the console, or after meshpos node --new-receipt-series"
             )
+        if self.clock:
+            lines.append(f"  CLOCK: {self.clock}")
         if self.corrupt_records:
             lines.append(
                 f"  ALARM: {self.corrupt_records:,} corrupt record(s) skipped; the rest of the day works"
@@ -344,4 +350,5 @@ def indicator(status: NodeStatus) -> dict[str, Any]:
         "node": status.node,
         "role": status.role,
         "latest_sale": status.latest_sale,
+        "clock": status.clock,  # what is wrong with this device's clock (ops/clock.py): a banner
     }

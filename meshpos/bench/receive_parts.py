@@ -4,13 +4,20 @@
 ``mesh_parts.receive_us_per_update`` is the synchronizer's part of a received update alone. Here a
 register's :class:`~meshpos.engine.Engine` (its model on the replica, the status's tally of the day,
 ``P`` other linked peers to forward to, a store that keeps nothing) takes each sale of a day ``--sales``
-long as a node takes it: one batched websocket message of the sale's updates, one per document (as
-coalesce sends them: merged per document), then the commit its interval starts (0 here: due on the
-next loop turn), the forward and the publish. What is left out: TLS, websocket framing, the socket,
+long as a node takes it: one batched websocket message of the updates the seller's synchronizer sends
+for the sale (each tap written through the seller engine's own write path, the order and its lines
+waiting, the payment not: ``sync/_lingering.py``), then the commit its interval starts (0 here: due
+on the next loop turn), the forward and the publish. ``updates_per_receipt`` counts those updates. What is left out: TLS, websocket framing, the socket,
 the disk and the ticker's rounds (``meshpos bench mesh`` has them all).
 
 ``receive_us_per_receipt`` is CPU time (``time.thread_time``) per received sale over the second half
 of the day; ``rounds_per_receipt`` counts the engine's pump drains per sale (deterministic).
+
+``--mesh N`` adds a whole mesh in this process: N registers' engines linked pairwise through lists,
+the registers selling in turn, every list handed over until quiet after each sale.
+``mesh_cpu_ms_per_receipt`` is every engine's CPU per receipt together (the sale, its forwarding,
+every receiver; no TLS, sockets, disk nor status: ``meshpos bench mesh`` has them), and
+``mesh_update_messages_per_receipt`` the update messages sent per receipt (deterministic).
 """
 
 from __future__ import annotations
@@ -22,12 +29,11 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
-from pycrdt import merge_updates
-
-from meshpos.bench.mesh_parts import NOW, VENUE, _sell
+from meshpos.bench.mesh_parts import NOW, PRODUCTS, VENUE
 from meshpos.bench.report import print_report
 from meshpos.engine import Engine
 from meshpos.model import Venue
@@ -36,9 +42,10 @@ from meshpos.model.sample import CASHIER, sample_catalog
 from meshpos.model.tally import LedgerTally
 from meshpos.net.port import LinkPeer
 from meshpos.sync import DocumentChanged, SyncConfig, Synchronizer
-from meshpos.sync._codec import batch, encode
+from meshpos.sync._codec import batch, decode, encode, messages_in
 from meshpos.sync._features import FEATURES
 from meshpos.sync._messages import SyncUpdate
+from meshpos.sync._updates import held_clocks
 
 
 class _NullStore:
@@ -112,19 +119,37 @@ async def _sales(sales: int) -> tuple[int, list[tuple[str, bytes]], list[list[tu
         ]
 
     before = changes()
+    sent: list[tuple[str, bytes]] = []  # what the seller's synchronizer sends on, in order
+    setattr(  # noqa: B010 (the seller has no sessions: its forward is where a sale's updates leave)
+        seller.sync, "_forward", lambda name, update, origin: sent.append((name, update))
+    )
     out = []
     for k in range(sales):
-        _sell(venue, k)
-        per_doc: dict[str, list[bytes]] = {}
-        for name, update in changes():
-            per_doc.setdefault(name, []).append(update)
-        out.append(  # (as coalesce merges: a lone update leaves as it is)
-            [
-                (name, ups[0] if len(ups) == 1 else merge_updates(*ups))
-                for name, ups in per_doc.items()
-            ]
-        )
+        for tap, wait in _taps(venue, k):
+            seller._change(tap, LINGER_MS if wait else 0)  # (the engine's write, as a node's)
+        changes()
+        out.append([(name, update) for name, update in sent if name != CATALOG])
+        sent.clear()
     return seller.sync.client_id, before, out
+
+
+LINGER_MS = 10_000.0  # (a tap waits for the payment: never for its deadline here)
+
+
+def _taps(venue: Venue, k: int) -> list[tuple[Callable[[], object], bool]]:
+    """Sale ``k`` of ``mesh_parts._sell`` as a node writes it (``register/operations``), tap by
+    tap: (the change, whether it may wait). The order and its lines may, the payment not."""
+    order: list[Any] = []
+
+    def line(product: str, quantity: int) -> Callable[[], object]:
+        return lambda: venue.add_line(CASHIER, order[0].id, product, quantity, NOW + k)
+
+    return [
+        (lambda: order.append(venue.open_order(CASHIER, NOW + k, table=f"T{k % 20}")), True),
+        (line(PRODUCTS[k % len(PRODUCTS)], 1 + k % 2), True),
+        (line(PRODUCTS[(k + 2) % len(PRODUCTS)], 1), True),
+        (lambda: venue.pay(CASHIER, order[0].id, "card", NOW + k), False),
+    ]
 
 
 async def _turns(n: int = 8) -> None:
@@ -132,7 +157,7 @@ async def _turns(n: int = 8) -> None:
         await asyncio.sleep(0)
 
 
-async def _receive(sales: int, peers: int, profile: str = "") -> tuple[float, float, int]:
+async def _receive(sales: int, peers: int, profile: str = "") -> tuple[float, float, int, float]:
     seller_id, before, sold = await _sales(sales)
     store = _NullStore()
     b = Engine(
@@ -203,14 +228,96 @@ async def _receive(sales: int, peers: int, profile: str = "") -> tuple[float, fl
     del seller
     if receipts != sales:
         raise RuntimeError(f"the receiver counts {receipts} receipts of {sales}")
-    return spent / (len(messages) - half) * 1e6, rounds, receipts
+    updates = sum(len(sale) for sale in sold) / len(sold)
+    return spent / (len(messages) - half) * 1e6, rounds, receipts, updates
 
 
-def receive_us_per_receipt(sales: int, peers: int = 4, profile: str = "") -> tuple[float, float]:
-    """CPU per received sale (decode to committed, through the engine) and pump drains per sale;
-    ``profile``: a file for cProfile's stats of the measured half."""
-    spent, rounds, _ = asyncio.run(_receive(sales, peers, profile))
-    return spent, rounds
+def receive_us_per_receipt(
+    sales: int, peers: int = 4, profile: str = ""
+) -> tuple[float, float, float]:
+    """CPU per received sale (decode to committed, through the engine), pump drains per sale and
+    updates per sale; ``profile``: a file for cProfile's stats of the measured half."""
+    spent, rounds, _, updates = asyncio.run(_receive(sales, peers, profile))
+    return spent, rounds, updates
+
+
+async def _mesh(sales: int, nodes: int) -> tuple[float, float]:
+    """``nodes`` registers' engines in this process (null stores), every pair linked through lists;
+    sale ``k`` written on register ``k % nodes`` through its engine's write path, then every list
+    handed over and every engine pumped until quiet. (CPU per receipt over the second half, every
+    engine together; update messages sent per receipt, read off the frames afterwards.)"""
+    engines: dict[str, Engine] = {}
+    for n in range(nodes):
+        node = f"R{n + 1}"
+        engines[node] = Engine(
+            _NullStore(),
+            venue=VENUE,
+            node_id=node,
+            role="register",
+            sync_config=SyncConfig(),
+            received_commit_interval=0.0,
+        )
+        await engines[node].open()
+    boxes: dict[tuple[str, str], list[bytes]] = {}
+    for a in engines:
+        for b in engines:
+            if a != b:
+                box = boxes[(a, b)] = []
+                engines[a].link_opened(
+                    b, LinkPeer(b, "register", VENUE, features=FEATURES), box.extend
+                )
+    frames: list[bytes] = []
+
+    async def settle() -> None:
+        for _ in range(200):
+            moved = False
+            for (a, b), box in boxes.items():
+                out = [d for d in box if d]
+                box.clear()
+                if out:
+                    moved = True
+                    frames.extend(out)
+                    await engines[b].link_messages(a, out)
+            for engine in engines.values():
+                await engine.pump()
+            await _turns(2)
+            if not moved and not any(boxes.values()):
+                return
+        raise RuntimeError("the mesh never went quiet")
+
+    await settle()
+    venues = {node: Venue(e.replica, device=node, role="register") for node, e in engines.items()}
+    quiet = logging.getLogger("meshpos.sync")
+    quiet.disabled = True  # (each register's own catalog, as ``_sales`` makes it)
+    try:
+        for venue in venues.values():
+            sample_catalog(venue.catalog, pin_hash="x")
+    finally:
+        quiet.disabled = False
+    for node, venue in venues.items():
+        await engines[node].write(partial(venue.open_shift_now, CASHIER, 10_000, NOW))
+    await settle()
+    half, started = sales // 2, 0.0
+    for k in range(sales):
+        if k == half:
+            started, frames = time.thread_time(), []
+        node = f"R{k % nodes + 1}"
+        for tap, wait in _taps(venues[node], k):
+            engines[node]._change(tap, LINGER_MS if wait else 0)
+        await engines[node].pump()
+        await settle()
+    spent = time.thread_time() - started
+    day = ledger_name(venues["R1"].business_date(NOW))
+    if len({tuple(sorted(held_clocks(e.replica.doc(day)).items())) for e in engines.values()}) != 1:
+        raise RuntimeError("the mesh's registers hold different days")
+    updates = sum(isinstance(decode(m), SyncUpdate) for frame in frames for m in messages_in(frame))
+    return spent / (sales - half) * 1e3, updates / (sales - half)
+
+
+def mesh_ms_per_receipt(sales: int, nodes: int = 6) -> tuple[float, float]:
+    """CPU per receipt of a whole mesh of ``nodes`` engines in this process (no TLS, sockets, disk
+    nor status: what the sale, its forwarding and every receiver cost), and update messages per receipt."""
+    return asyncio.run(_mesh(sales, nodes))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,15 +328,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers", type=int, default=4, help="other linked peers (default 4)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--profile", default="", help="write cProfile stats of the measured half")
+    parser.add_argument(
+        "--mesh",
+        type=int,
+        default=0,
+        help="also run a whole mesh of this many engines in this process (0: not)",
+    )
     args = parser.parse_args(argv)
-    spent, rounds = receive_us_per_receipt(max(2, args.sales), args.peers, args.profile)
+    spent, rounds, updates = receive_us_per_receipt(max(2, args.sales), args.peers, args.profile)
     report: dict[str, Any] = {
         "sales": args.sales,
         "peers": args.peers,
         "allocator": os.environ.get("PYTHONMALLOC", "pymalloc"),
         "receive_us_per_receipt": round(spent, 1),
         "rounds_per_receipt": round(rounds, 2),
+        "updates_per_receipt": round(updates, 2),
     }
+    if args.mesh > 1:
+        mesh_ms, mesh_updates = mesh_ms_per_receipt(max(2, args.sales), args.mesh)
+        report["mesh_nodes"] = args.mesh
+        report["mesh_cpu_ms_per_receipt"] = round(mesh_ms, 3)
+        report["mesh_update_messages_per_receipt"] = round(mesh_updates, 2)
     print_report(report, args.json)
     return 0
 

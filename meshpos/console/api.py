@@ -51,12 +51,14 @@ class VenueSummary:
     id: str
     name: str  # calls.shown_name: its settings' name once set, else the name ``venue init`` gave
     currency: str  # ISO 4217: the page formats money (minor units) in it
+    timezone: str  # IANA: the page shows moments on the venue's clock, as its reports count hours
 
 
 async def venue_summary(c: ConsoleCall) -> VenueSummary:
     venue = await current_venue(c.console, c.venue)
     name = shown_name(venue, c.venue, await c.console.db.venue_names())
-    return VenueSummary(c.venue, name, venue.catalog.settings().currency)
+    settings = venue.catalog.settings()
+    return VenueSummary(c.venue, name, settings.currency, settings.timezone)
 
 
 async def console_status(c: ConsoleCall) -> dict[str, Any]:

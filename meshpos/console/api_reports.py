@@ -74,7 +74,7 @@ async def totals(c: ConsoleCall) -> dict[str, int]:
 
 async def records(c: ConsoleCall) -> list[dict[str, Any]]:
     await _settled(c)
-    return await c.console.db.records(c.venue, c.query["table"])
+    return await listings.records(c)
 
 
 async def alarms(c: ConsoleCall) -> list[Alarm]:
@@ -119,10 +119,12 @@ REPORT_ROUTES: tuple[Route, ...] = (
         "GET",
         f"{VENUE}/records",
         records,
-        "Every stored row of one table",
+        "Every stored row of one table: of the recent days, or of the days asked",
         list[dict[str, Any]],
         tag="reports",
-        query=(Field("table", choice(*sorted(TABLES)), "which table"),),
+        query=(Field("table", choice(*sorted(TABLES)), "which table"), *listings.QUERY),
+        description=listings.RECORDS_DOC,
+        errors=(422,),
     ),
     Route(
         "GET",

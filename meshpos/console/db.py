@@ -134,9 +134,10 @@ class ConsoleDB(Protocol):
         rows come from: StaleWrite, and nothing written, when a later version is stored."""
 
     async def records(
-        self, venue_id: str, table: str, date: str | None = None
+        self, venue_id: str, table: str, days: tuple[str, str] | None = None
     ) -> list[dict[str, Any]]:
-        """Every stored row of one table (JSON API, tests)."""
+        """Every stored row of one table, of the business days ``days`` (first, last) or of all
+        (the JSON API asks days: console/listings.py; tests compare whole tables)."""
 
     async def alarms(self, venue_id: str) -> list[Alarm]: ...
 

@@ -1,7 +1,7 @@
-"""``GET /api/venues/{venue}/shifts`` and ``/receipts``: the records listed whole, bounded by business days.
+"""``GET /api/venues/{venue}/shifts``, ``/receipts`` and ``/records``: records listed whole, bounded by business days.
 
 They answered every shift and every receipt the venue ever had (month three: 72,000 receipts in one
-answer). Without a day they now answer the recent ones: those of the ``RECENT_DAYS`` business days up to
+answer; ``/records?table=`` every row of a table). Without a day they now answer the recent ones: those of the ``RECENT_DAYS`` business days up to
 the newest one the console holds records of, and, for shifts, every shift still open (a register that never
 closed its drawer shows however old), so their cost follows the live days, not the venue's history.
 ``date`` asks one day, ``from``..``to`` a range of at most ``MAX_RANGE_DAYS`` (the manager reports' bound): a
@@ -16,7 +16,8 @@ from typing import Any
 from meshpos.console.api_manager import MAX_RANGE_DAYS
 from meshpos.console.calls import ConsoleCall
 from meshpos.console.cursor import Cursor
-from meshpos.console.reports import receipt_rows, shift_rows
+from meshpos.console.reports import receipt_rows, record_parent, shift_rows
+from meshpos.console.reports import records as record_rows
 from meshpos.httpapi.routes import Field, text
 from meshpos.httpapi.server import HttpError
 from meshpos.model.documents import DAY_PATTERN
@@ -43,6 +44,11 @@ _DAYS = (
 SHIFTS_DOC = (
     f"Without a day: the shifts of the {RECENT_DAYS} business days up to the newest the console "
     f"holds, and every shift still open. {_DAYS}"
+)
+RECORDS_DOC = (
+    f"Every stored row of one table. Without a day: the rows of the {RECENT_DAYS} business days up "
+    "to the newest the table holds (a line table: its parent's; every row was answered before). "
+    f"{_DAYS}"
 )
 RECEIPTS_DOC = (
     f"Without a day: the receipts of the {RECENT_DAYS} business days up to the newest the console "
@@ -126,6 +132,23 @@ async def _receipts(
         asked = (first, "9999-12-31")
     where = "r.venue_id = ? AND r.business_date >= ? AND r.business_date <= ?"
     return await receipt_rows(cur, where, (venue_id, *asked))
+
+
+async def _records(
+    cur: Cursor, venue_id: str, table: str, asked: tuple[str, str] | None
+) -> list[dict[str, Any]]:
+    if asked is None:
+        first = await _recent(cur, record_parent(table), venue_id)
+        if first is None:
+            return []
+        asked = (first, "9999-12-31")
+    return await record_rows(cur, venue_id, table, asked)
+
+
+async def records(c: ConsoleCall) -> list[dict[str, Any]]:
+    asked = _asked(c)
+    table = c.query["table"]
+    return await c.console.db.report(lambda cur: _records(cur, c.venue, table, asked))
 
 
 async def shifts(c: ConsoleCall) -> list[dict[str, Any]]:

@@ -34,16 +34,36 @@ def _columns(table: str, *, leave_out: tuple[str, ...] = ()) -> list[str]:
     return ["id", *(c.name for c in (*spec.fixed, *spec.mutable) if c.name not in leave_out)]
 
 
-async def records(cur: Cursor, venue_id: str, table: str, date: str | None) -> list[dict[str, Any]]:
-    """Every stored column of one table, for the JSON API and for tests that compare content."""
+def _days(days: tuple[str, str] | None) -> tuple[str, tuple[str, ...]]:
+    if days is None:
+        return "", ()
+    return " AND business_date >= ? AND business_date <= ?", days
+
+
+def record_parent(table: str) -> str:
+    """The record table whose business days bound ``table``'s rows (a line's: its receipt's)."""
+    if table in TABLES:
+        return table
+    if table in _CHILDREN:
+        return _CHILDREN[table][0].name
+    known = sorted([*TABLES, *_CHILDREN])
+    raise StoreError(f"unknown table {table!r}; known: {', '.join(known)}")
+
+
+async def records(
+    cur: Cursor, venue_id: str, table: str, days: tuple[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Every stored column of one table (of the business days ``days``, first and last included: all
+    of them without), for the JSON API and for tests that compare content."""
+    record_parent(table)  # (an unknown table is refused before any SQL names it)
     if table in TABLES:
         cols = [*_columns(table), "digest", "state_digest", "seen_at_ms"]
-        day, params = _day(date)
+        day, params = _days(days)
         sql = f"SELECT {', '.join(cols)} FROM {table} WHERE venue_id = ?{day} ORDER BY id"
-    elif table in _CHILDREN:
+    else:
         parent, child = _CHILDREN[table]
         cols = [child.parent_key, *(c.name for c in child.columns)]
-        day, params = _day(date)
+        day, params = _days(days)
         if day:
             day = (
                 f" AND {child.parent_key} IN (SELECT id FROM {parent.name} WHERE venue_id = ?{day})"
@@ -53,9 +73,6 @@ async def records(cur: Cursor, venue_id: str, table: str, date: str | None) -> l
             f"SELECT {', '.join(cols)} FROM {table} WHERE venue_id = ?{day} "
             f"ORDER BY {child.parent_key}, position"
         )
-    else:
-        known = sorted([*TABLES, *_CHILDREN])
-        raise StoreError(f"unknown table {table!r}; known: {', '.join(known)}")
     rows = await cur.fetchall(sql, (venue_id, *params))
     return [dict(zip(cols, row, strict=True)) for row in rows]
 

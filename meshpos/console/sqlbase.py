@@ -385,9 +385,9 @@ class SqlConsoleDB(DayStatements):
         return await self._write(job, rank=LATER)  # no relay waits for it: appends go first
 
     async def records(
-        self, venue_id: str, table: str, date: str | None = None
+        self, venue_id: str, table: str, days: tuple[str, str] | None = None
     ) -> list[dict[str, Any]]:
-        return await self._read(lambda cur: reports.records(cur, venue_id, table, date))
+        return await self._read(lambda cur: reports.records(cur, venue_id, table, days))
 
     async def alarms(self, venue_id: str) -> list[Alarm]:
         return await self._read(lambda cur: reports.alarms(cur, venue_id))

@@ -32,6 +32,7 @@ from meshpos.doctor.report import Report, when
 from meshpos.errors import ConfigError, MeshposError, StoreError, TrustError
 from meshpos.model.tally import describe
 from meshpos.net.adverts import PeerAd
+from meshpos.ops.clock import CLOCK_FIX, CLOCK_PROBLEM_S, CLOCK_WARNING_S, skew_words
 from meshpos.relay.link import console_ssl_context, probe_console
 from meshpos.store.lock import lock_path
 from meshpos.store.schema import SCHEMA_VERSION, inspect
@@ -43,8 +44,6 @@ from meshpos.trust.tls import client_ssl_context
 CERT_WARNING_DAYS = 30  # a certificate expiring sooner is a warning: enroll again before it stops
 DISK_PROBLEM_BYTES = 64 << 20  # below this the store may soon refuse commits (a sale is a few kB)
 DISK_WARNING_BYTES = 512 << 20
-CLOCK_WARNING_S = 10.0  # Date headers have whole seconds: less is noise
-CLOCK_PROBLEM_S = 120.0  # receipts, shifts and the business day carry this device's time
 PEERS_AT_ONCE = 16  # peers asked at once: a big venue's doctor takes seconds, not minutes
 BROWSE_SECONDS = 2.0  # how long mDNS is listened to (peers answer a query within about 1 s)
 ENROLL_AGAIN = (
@@ -390,11 +389,9 @@ def _clock(report: Report, skews: dict[str, float]) -> None:
         )
         return
     who, skew = max(skews.items(), key=lambda item: abs(item[1]))
-    way = "behind" if skew > 0 else "ahead of"
-    amount = f"{abs(skew) / 60:.0f} min" if abs(skew) >= 60 else f"{abs(skew):.0f} s"
-    text = f"this device's clock is {amount} {way} {who}'s"
+    text = skew_words(skew, who)
     others = ", ".join(f"{w} {s:+.0f} s" for w, s in sorted(skews.items()))
-    fix = "set the clock and enable NTP (timedatectl set-ntp true)"
+    fix = CLOCK_FIX
     if abs(skew) >= CLOCK_PROBLEM_S:
         report.problem("clock", f"{text} ({others}): receipts and shifts carry wrong times", fix)
     elif abs(skew) >= CLOCK_WARNING_S:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import errno
 import os
 import ssl
@@ -25,6 +24,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 
 from meshpos.doctor.report import Report
 from meshpos.net.adverts import SERVICE_TYPE, PeerAd, classify, venue_hash
+from meshpos.ops.clock import date_skew, header_lines
 
 DOCTOR_PATH = "/meshpos/doctor"  # no server serves it: answered 404, which is all the doctor asks
 ANSWER_LIMIT = 4096  # bytes of an answer read: a status line, headers and a short reason
@@ -90,14 +90,7 @@ async def http_answer(
         if not answer:  # TLS 1.3: a refused client certificate shows as a closed connection
             return HttpAnswer(error="the connection was closed without an answer")
         return HttpAnswer(error="the answer is not HTTP")
-    skew = None
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        if name.strip().lower() == "date":
-            with contextlib.suppress(TypeError, ValueError, IndexError):
-                # the far end's second, against the middle of our request: +-1 s of resolution
-                their = email.utils.parsedate_to_datetime(value.strip()).timestamp() + 0.5
-                skew = their - (sent_at + received_at) / 2
+    skew = date_skew(header_lines(head.decode("latin-1")), sent_at, received_at)
     text = body.decode("utf-8", "replace").strip().split("\n", 1)[0][:200]
     return HttpAnswer(int(code[0]), text, skew)
 

@@ -66,12 +66,11 @@ class Lingers:
     def _change(self, change: Callable[[], T], wait_ms: float) -> T:
         """Run ``change``; its update may wait ``wait_ms``, and what waits is timed."""
         loop = asyncio.get_running_loop()
-        if wait_ms > 0:
-            self.sync.linger_until = loop.time() + wait_ms / 1000
-        try:
-            return change()
+        until = loop.time() + wait_ms / 1000 if wait_ms > 0 else None
+        try:  # (one that may not wait: its updates leave together as it ends, sync/_lingering.py)
+            with self.sync.writing(until):
+                return change()
         finally:
-            self.sync.linger_until = None
             self._linger_timer(loop)
 
     async def _append(

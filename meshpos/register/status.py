@@ -34,6 +34,7 @@ from meshpos.model.documents import (
 )
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally, Tally, covers
 from meshpos.node_status import Durability, NodeStatus, OwedView, compute_status, indicator
+from meshpos.ops.clock import clock_problem
 from meshpos.register.held_count import HeldCount
 from meshpos.register.owed_counts import OwedCounts
 from meshpos.relay.service import RelayService
@@ -165,6 +166,7 @@ class StatusService:
             tuple(self._relay.upload_progress().items()),
             self._venue.numbering.known,
             self._venue.corrupt_count(),
+            clock_problem(self._relay.console_skew_s, "the console"),
         )
         if inputs == self._shown_for:
             if not self._spreading or now - self._shown_at < self._refresh_s:
@@ -262,6 +264,12 @@ class StatusService:
             presence=presence,
             pending_by_document={} if shown_only and owed else self._pending_by_document(),
             owed_view=self._owed_view,
+        )
+        skew = self._relay.console_skew_s
+        status = replace(
+            status,
+            clock_skew_s=None if skew is None else round(skew, 1),
+            clock=clock_problem(skew, "the console"),
         )
         if venue.numbering.known:
             return status

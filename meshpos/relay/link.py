@@ -18,6 +18,7 @@ import functools
 import logging
 import random
 import ssl
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,6 +28,7 @@ from meshpos.model.limits import text_problem
 from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind
 from meshpos.net.wsconn import LinkRefused, dial
+from meshpos.ops.clock import date_skew, header_lines
 from meshpos.sync._codec import HEARTBEAT
 
 log = logging.getLogger("meshpos.relay")
@@ -85,6 +87,7 @@ class Probe:
     not_console: str = (
         ""  # something answers there, but not the console's relay port: why we think so
     )
+    skew_s: float | None = None  # the console's clock minus ours, from its answer's Date header
 
 
 REFUSED_STATUSES = (401, 403)  # what the console answers a wrong token, or a token of another venue
@@ -129,6 +132,7 @@ async def probe_console(
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(host, port, ssl=context)
             try:
+                sent_at = time.time()
                 writer.write(
                     f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n".encode()
                 )
@@ -136,6 +140,7 @@ async def probe_console(
                 answer = b""  # the whole answer (the console closes it), at most 4 kB
                 while len(answer) < 4096 and (part := await reader.read(4096 - len(answer))):
                     answer += part
+                received_at = time.time()
             finally:
                 writer.close()
     except ssl.SSLCertVerificationError as exc:
@@ -147,12 +152,13 @@ async def probe_console(
     except (OSError, TimeoutError):
         return Probe(False)
     head, _, body = answer.partition(b"\r\n\r\n")
+    skew = date_skew(header_lines(head.decode("latin-1")), sent_at, received_at)
     code = head.split(b"\r\n", 1)[0].split(b" ")[1:2]
     status = int(code[0]) if code and code[0].isdigit() else 0
     if status in REFUSED_STATUSES:
         reason = refusal_reason(status, body)
         _probe_failed(url, f"the console refused this venue's token: {reason}")
-        return Probe(False, reason)
+        return Probe(False, reason, skew_s=skew)
     if status == 404:  # an HTTP server without the sync path: the console's pages port, say
         why = f"answers 404 to {path}: not the console's relay port (pages and API have another)"
         _probe_failed(
@@ -160,7 +166,7 @@ async def probe_console(
         )
         return Probe(False, not_console=why)
     _probe_failures.pop(url, None)
-    return Probe(status == 200 or (bool(auth) and status == 426))
+    return Probe(status == 200 or (bool(auth) and status == 426), skew_s=skew)
 
 
 #: the console as the relay sees it (the sync protocol checks its hello says so)

@@ -67,6 +67,9 @@ class RelayService:
         self.uplink_ok = False  # the probe (or the running link) says the console takes our data
         self.console_live = False  # the console link's initial sync is done
         self.upload_total = 0  # changes to upload when the console link opened
+        # the console's clock minus ours, from the last probe that read its Date (None: not yet); the
+        # status warns when it is past ``ops.clock.CLOCK_PROBLEM_S`` (a relay keeps its last probe's)
+        self.console_skew_s: float | None = None
         self._console: ConsoleUplink | None = None
         self._console_task: asyncio.Task[None] | None = None
         self._console_key = ""
@@ -152,6 +155,8 @@ class RelayService:
                     token=config.console_token,
                 )
                 ok = probe.ok
+                if probe.skew_s is not None:
+                    self.console_skew_s = probe.skew_s
                 if probe.refused:
                     self._give_up(f"the console refused {config.node_id}: {probe.refused}")
                 elif ok and (not self._stall_problem or self._flows_elsewhere()):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -229,7 +229,7 @@ class SqliteStore:
             db.execute("DELETE FROM documents WHERE name = ?", (name,))
             db.execute("DELETE FROM closed_records WHERE doc = ?", (name,))
 
-        await self._exclusive(f"drop {name!r}", job)
+        await self._exclusive(f"drop {name!r}", job, lambda: self._writer.forget(name))
 
     async def compact(self, name: str) -> None:
         check_name(name)
@@ -240,9 +240,11 @@ class SqliteStore:
         self._check_open()
         await self._writer.idle()
 
-    async def _exclusive(self, what: str, job: Job) -> None:
+    async def _exclusive(
+        self, what: str, job: Job, committed: Callable[[], None] | None = None
+    ) -> None:
         self._check_open()
-        await asyncio.shield(self._writer.submit(what, job))
+        await asyncio.shield(self._writer.submit(what, job, committed))
 
     # --- reads: a separate connection that sees only committed data ------------------------
 
@@ -259,7 +261,8 @@ class SqliteStore:
     async def documents(self, *, include_closed: bool = False) -> list[DocumentInfo]:
         self._check_open()
         rows = await self._reader.execute_fetchall(
-            "SELECT name, closed, log_rows, (SELECT coalesce(sum(length(data)), 0) "
+            "SELECT name, closed, (SELECT count(*) FROM updates WHERE doc = documents.id), "
+            "(SELECT coalesce(sum(length(data)), 0) "
             "FROM snapshots WHERE doc = documents.id) FROM documents "
             "WHERE closed = 0 OR ? ORDER BY name",
             (int(include_closed),),

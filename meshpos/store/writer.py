@@ -34,19 +34,13 @@ from meshpos.store.connection import (
     new_waiter,
     on_connection_thread,
 )
+from meshpos.store.log_counts import LogCounts
 from meshpos.store.merger import Merger
 from meshpos.store.queued import Append, Exclusive, Mark
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Job", "Writer", "let_go"]
-
-
-_UPSERT_DOC = (
-    "INSERT INTO documents (name, log_rows, log_bytes) VALUES (?, ?, ?) "
-    "ON CONFLICT (name) DO UPDATE SET log_rows = log_rows + excluded.log_rows, "
-    "log_bytes = log_bytes + excluded.log_bytes RETURNING id, log_rows, log_bytes"
-)
 
 
 class Writer:
@@ -75,6 +69,7 @@ class Writer:
         self._queue: collections.deque[Append | Exclusive | Mark] = collections.deque()
         self._wake = asyncio.Event()
         self._due: dict[str, tuple[int, int]] = {}  # over a compaction threshold: (log rows, bytes)
+        self._counts = LogCounts()  # each document's id and log counters (store.log_counts)
         # one compaction at a time: none merges what another moved
         self._compacting = asyncio.Lock()
         self._background: asyncio.Task[None] | None = None
@@ -193,7 +188,6 @@ class Writer:
             )
             gone = [s[0] for s in segments[len(segments) - absorbed :]]
             last_seq = log_rows[-1][0] if log_rows else 0
-            merged_bytes = sum(len(u[1]) for u in log_rows)
 
             def write(db: sqlite3.Connection) -> None:
                 still = db.execute("SELECT id FROM documents WHERE name = ?", (name,)).fetchall()
@@ -213,16 +207,15 @@ class Writer:
                 db.executemany("DELETE FROM snapshots WHERE id = ?", [(g,) for g in gone])
                 db.execute("INSERT INTO snapshots (doc, data) VALUES (?, ?)", (doc_id, merged))
                 db.execute("DELETE FROM updates WHERE doc = ? AND seq <= ?", (doc_id, last_seq))
-                db.execute(
-                    "UPDATE documents SET log_rows = max(0, log_rows - ?), "
-                    "log_bytes = max(0, log_bytes - ?) WHERE id = ?",
-                    (len(log_rows), merged_bytes, doc_id),
-                )
                 self.stats.compactions += 1
 
             if self.closing:
                 return  # the writer is draining its queue to stop: the merge is simply dropped
-            await self.submit(f"compact {name!r}", write)
+            await self.submit(f"compact {name!r}", write, lambda: self.forget(name))
+
+    def forget(self, name: str) -> None:
+        """``name``'s log changed beside the appends (merged, dropped): its next append counts it."""
+        self._counts.forget(name)
 
     def _read_for_merge(
         self, db: sqlite3.Connection, name: str, full: bool
@@ -236,12 +229,13 @@ class Writer:
         not read: a segment is absorbed only when at most twice what is built, and what is built is at
         most the log plus the segments absorbed before it, so their sizes decide.
         """
-        found = db.execute(
-            "SELECT id, log_rows, log_bytes FROM documents WHERE name = ?", (name,)
-        ).fetchall()
+        found = db.execute("SELECT id FROM documents WHERE name = ?", (name,)).fetchall()
         if not found:
             return None
-        doc_id, rows, size = found[0]
+        doc_id = found[0][0]
+        rows, size = db.execute(
+            "SELECT count(*), coalesce(sum(length(data)), 0) FROM updates WHERE doc = ?", (doc_id,)
+        ).fetchone()
         if not full and rows < self.compact_rows and size < self.compact_bytes:
             return None
         log_rows = db.execute(
@@ -367,17 +361,14 @@ class Writer:
                 by_doc.setdefault(name, []).append(data)
             meta.update(item.meta)  # later callers win, as if committed one after another
         fsync = any(item.fsync for item in batch)  # one that must be fsync'd: all are
-        counters: dict[str, tuple[int, int]] = {}
+        counting = self._counts.counting()
 
         def job(db: sqlite3.Connection) -> None:
             rows: list[tuple[int, bytes]] = []
             segments: list[tuple[int, bytes]] = []
             for name, datas in by_doc.items():
                 small = [data for data in datas if len(data) < self.compact_bytes]
-                doc_id, log_rows, log_bytes = db.execute(
-                    _UPSERT_DOC, (name, len(small), sum(map(len, small)))
-                ).fetchone()
-                counters[name] = (log_rows, log_bytes)
+                doc_id = counting.add(db, name, len(small), sum(map(len, small)))
                 rows.extend((doc_id, data) for data in small)
                 segments.extend((doc_id, data) for data in datas if len(data) >= self.compact_bytes)
             if rows:
@@ -399,7 +390,7 @@ class Writer:
             self.stats.unsynced_transactions += not fsync
             if fsync:  # (it wrote: its fsync covers every commit before it)
                 self._covered = self.stats.unsynced_transactions
-            for name, (log_rows, log_bytes) in counters.items():
+            for name, (log_rows, log_bytes) in counting.committed().items():
                 if log_rows >= self.compact_rows or log_bytes >= self.compact_bytes:
                     self._due[name] = (log_rows, log_bytes)
 

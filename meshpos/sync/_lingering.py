@@ -10,6 +10,15 @@ waits here too or takes these with it) when the next write that may not wait cha
 (it takes them all at once, its own merged into its document's), or when the earliest deadline passes
 (:meth:`Lingering.release_lingering`, from ``tick`` or the engine's timer; ``next_deadline`` names it).
 
+**Changed** (issue 18, tenth session, cpu): the changes of one write that may not wait leave together
+when the write ends (:meth:`Lingering.writing`), one merged update per document. A sale's payment is
+three transactions (the payment, the receipt number's mark in ``stoplist``, the receipt), and its
+ledger's two updates left as two messages that every device decoded, checked, applied (each apply a
+transaction with its observers: the tally, the day index, forwarding) and committed on its own. They
+leave in the same flush as before (nothing awaits inside a write, and sessions send only when the
+engine flushes after it), so nothing leaves later; a write that raises midway sends what it changed,
+as before.
+
 Nothing acknowledged can be lost: what waits here is committed, so a restart's catch-up sends it. No
 status is more optimistic: what waits is in no peer's state vector, so the durability count and the
 pending counts (read from what the peers and the console say they hold) still count it as ours alone.
@@ -18,6 +27,8 @@ A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the sta
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from pycrdt import merge_updates
@@ -31,6 +42,8 @@ class Lingering:
     linger_until: float | None = None
     _linger_due: float | None = None  # the earliest deadline of what waits
     _lingering: dict[str, list[bytes]]  # document -> our updates held, in order
+    #: while a write that may not wait runs (:meth:`writing`): document -> its updates, in order
+    _gathered: dict[str, list[bytes]] | None = None
 
     if TYPE_CHECKING:
 
@@ -38,14 +51,46 @@ class Lingering:
 
         def _took(self, name: str, update: bytes) -> None: ...
 
+    @contextmanager
+    def writing(self, until: float | None) -> Iterator[None]:
+        """One write runs inside: with ``until``, its updates may wait until then (:attr:`linger_until`);
+        without, each of its updates is gathered and, when the write ends (raising or not), they
+        leave merged per document, with what waited for that document before them."""
+        outer, outer_until = self._gathered, self.linger_until
+        self.linger_until = until
+        gathered = self._gathered = {} if until is None and outer is None else outer
+        try:
+            yield
+        finally:
+            self.linger_until, self._gathered = outer_until, outer
+            if gathered and gathered is not outer:
+                for name, updates in gathered.items():
+                    self._send_merged(name, updates)
+
+    def _send_merged(self, name: str, updates: list[bytes]) -> None:
+        update = updates[0] if len(updates) == 1 else merge_updates(*updates)
+        if len(updates) > 1:
+            self._took(name, update)  # its echo applies nothing
+        self._forward(name, update, None)
+
     def _outgoing(self, name: str, update: bytes) -> bytes | None:
-        """A local write's update to send now (merged after what waits for ``name``), or None: held.
-        A write that may not wait sends every document's held updates first."""
+        """A local write's update to send now (merged after what waits for ``name``), or None: held
+        (until its deadline, or gathered until its write ends). A write that may not wait sends
+        every document's held updates first."""
         until = self.linger_until
         if until is not None:
             self._lingering.setdefault(name, []).append(update)
             due = self._linger_due
             self._linger_due = until if due is None else min(due, until)
+            return None
+        gathered = self._gathered
+        if gathered is not None:  # what waits joins the write's, each document's before its own
+            lingering, self._lingering, self._linger_due = self._lingering, {}, None
+            for doc, waiting in lingering.items():
+                gathered.setdefault(doc, []).extend(waiting)
+            # (moved last: documents leave in the order of their last change, a number's mark
+            ups = gathered[name] = gathered.pop(name, [])  # before its receipt, as before)
+            ups.append(update)
             return None
         held = self._lingering.pop(name, None)
         self.release_lingering()
@@ -73,7 +118,4 @@ class Lingering:
         lingering, self._lingering = self._lingering, {}
         self._linger_due = None
         for name, updates in lingering.items():
-            update = updates[0] if len(updates) == 1 else merge_updates(*updates)
-            if len(updates) > 1:
-                self._took(name, update)
-            self._forward(name, update, None)
+            self._send_merged(name, updates)

@@ -77,6 +77,7 @@ class CatalogView:
     receipt_header: str
     receipt_footer: str
     venue_name: str
+    timezone: str  # IANA: the page shows moments on the venue's clock, whatever the device's zone
     categories: tuple[str, ...]
     products: tuple[ProductView, ...]
     modifier_groups: tuple[ModifierGroup, ...]
@@ -201,6 +202,7 @@ def catalog_view(node: NodeAPI) -> CatalogView:
         receipt_header=settings.receipt_header,
         receipt_footer=settings.receipt_footer,
         venue_name=settings.name,
+        timezone=settings.timezone,
         categories=tuple(dict.fromkeys([*listed, *sorted(used - set(listed))])),
         products=tuple(
             ProductView(

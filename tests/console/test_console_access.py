@@ -96,15 +96,21 @@ async def console_api(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Client
 async def test_the_venue_summary_names_the_venue(console_api: tuple[Client, str]) -> None:
     client, venue = console_api
     summary = await client.ok("GET", f"/api/venues/{venue}")
-    assert summary == {"id": venue, "name": VENUE_NAME, "currency": "EUR"}  # the default settings
+    default = {"id": venue, "name": VENUE_NAME, "currency": "EUR", "timezone": "UTC"}
+    assert summary == default  # the default settings
     # a chain's list of venues names each as its header does
     assert await client.ok("GET", "/api/chain") == [{"id": venue, "name": VENUE_NAME}]
     await client.error(404, "unknown_venue", "GET", "/api/venues/no-such-venue")
-    settings = {"name": "Café Central, Terrasse", "currency": "CHF", "timezone": "UTC",
+    settings = {"name": "Café Central, Terrasse", "currency": "CHF", "timezone": "Europe/Zurich",
                 "day_cutoff_hour": 4}  # fmt: skip
     await client.ok("POST", f"/api/venues/{venue}/settings", settings)
     renamed = await client.ok("GET", f"/api/venues/{venue}")
-    assert renamed == {"id": venue, "name": settings["name"], "currency": "CHF"}
+    assert renamed == {
+        "id": venue,
+        "name": settings["name"],
+        "currency": "CHF",
+        "timezone": "Europe/Zurich",
+    }
     assert await client.ok("GET", "/api/chain") == [{"id": venue, "name": settings["name"]}]
     await Client(client.base, "wrong-token").error(
         401, "wrong_token", "GET", f"/api/venues/{venue}"

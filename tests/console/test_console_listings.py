@@ -1,4 +1,4 @@
-"""``GET /api/venues/{venue}/shifts`` and ``/receipts`` answer the recent (and open) records, or the days
+"""``GET /api/venues/{venue}/shifts``, ``/receipts`` and ``/records`` answer the recent (and open) records, or the days
 asked, never the venue's whole history (a month of them is not read for the listing), on SQLite and
 PostgreSQL."""
 
@@ -22,6 +22,7 @@ from .day import NOW, ledger_doc, make_register, sell
 TOKEN = "shift-list-admin-token"
 SHIFTS = f"/api/venues/{VENUE}/shifts"
 RECEIPTS = f"/api/venues/{VENUE}/receipts"
+RECORDS = f"/api/venues/{VENUE}/records"
 DAY_MS = 86_400_000
 DAYS = 30
 
@@ -72,6 +73,11 @@ async def test_without_a_day_the_recent_and_the_open_shifts_and_the_recent_recei
     shifts = {s for s, d in dates.items() if d in recent} - {r["id"] for r in receipts}
     assert {s["id"] for s in listed} == shifts | set(open_ones)
     assert len(listed) == RECENT_DAYS + 1
+    rows = await client.ok("GET", f"{RECORDS}?table=receipts")  # before: every row of the table
+    assert {r["id"] for r in rows} == {r["id"] for r in receipts}
+    payments = await client.ok("GET", f"{RECORDS}?table=payments")
+    assert {p["business_date"] for p in payments} == recent
+    assert len(payments) == RECENT_DAYS
 
 
 async def test_a_day_or_a_range_is_asked(month: tuple[Client, dict[str, str]]) -> None:
@@ -84,6 +90,11 @@ async def test_a_day_or_a_range_is_asked(month: tuple[Client, dict[str, str]]) -
     every = await client.ok("GET", f"{SHIFTS}?from={days[0]}&to={days[-1]}")
     all_sold = await client.ok("GET", f"{RECEIPTS}?from={days[0]}&to={days[-1]}")
     assert {s["id"] for s in every} | {r["id"] for r in all_sold} == set(dates)
+    assert [
+        r["id"] for r in await client.ok("GET", f"{RECORDS}?table=receipts&date={days[3]}")
+    ] == [sold[0]["id"]]
+    rows = await client.ok("GET", f"{RECORDS}?table=shifts&from={days[0]}&to={days[-1]}")
+    assert {r["id"] for r in rows} == {s["id"] for s in every}
 
 
 @pytest.mark.parametrize(
@@ -102,5 +113,6 @@ async def test_a_range_that_is_not_one_is_422_naming_the_parameter(
     month: tuple[Client, dict[str, str]], query: str, named: str
 ) -> None:
     client, _ = month
-    for path in (SHIFTS, RECEIPTS):
-        assert named in await client.error(422, "bad_range", "GET", f"{path}?{query}")
+    for path in (SHIFTS, RECEIPTS, f"{RECORDS}?table=receipts&"):
+        sep = "" if path.endswith("&") else "?"
+        assert named in await client.error(422, "bad_range", "GET", f"{path}{sep}{query}")

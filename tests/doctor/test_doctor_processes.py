@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from meshpos.config import load_config, write_config_file
-from meshpos.doctor.node import CLOCK_PROBLEM_S
 from meshpos.doctor.report import EXIT_OK, EXIT_PROBLEM, OK, PROBLEM, WARNING
 from meshpos.harness.venue import make_venue
 from meshpos.harness.wait import wait_for
+from meshpos.ops.clock import CLOCK_PROBLEM_S
 from meshpos.trust import VenueAuthority
 
 from ..mesh.kit import ConsoleProcess, NodeProcess, make_device

@@ -154,13 +154,16 @@ async def test_the_relay_probe_and_link_learn_the_consoles_reason_for_refusing_a
     base = f"ws://127.0.0.1:{console.server.port}"
     a, b = console.a, console.b
     good = await probe_console(base, venue_id=a.venue_id, token=a.console_token)
-    assert good == Probe(True)
+    assert good == Probe(True, skew_s=good.skew_s)
+    assert good.skew_s is not None  # every answer's Date is read (one clock here: about 0)
+    assert abs(good.skew_s) < 2
     wrong = await probe_console(base, venue_id=a.venue_id, token=a.console_token[:-1] + "#")
-    assert wrong == Probe(False, "wrong venue token")
+    assert wrong == Probe(False, "wrong venue token", skew_s=wrong.skew_s)
     other = await probe_console(base, venue_id=b.venue_id, token=a.console_token)
-    assert other == Probe(False, f"the token is for venue {a.venue_id}, not {b.venue_id}")
+    reason = f"the token is for venue {a.venue_id}, not {b.venue_id}"
+    assert other == Probe(False, reason, skew_s=other.skew_s)
     missing = await probe_console(base, venue_id=a.venue_id, token="")
-    assert missing == Probe(False, "missing venue token")
+    assert missing == Probe(False, "missing venue token", skew_s=missing.skew_s)
 
     handler = Refusals()
     link = ConsoleLink(
@@ -221,7 +224,7 @@ async def test_a_token_the_console_cannot_check_is_answered_503_with_why(
     assert any("database is locked" in r.getMessage() for r in caplog.records)
     base = f"ws://127.0.0.1:{console.server.port}"
     probe = await probe_console(base, venue_id=console.a.venue_id, token=console.a.console_token)
-    assert probe == Probe(False)
+    assert probe == Probe(False, skew_s=probe.skew_s)
     await nothing_stored(console)
 
 

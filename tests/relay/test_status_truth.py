@@ -131,6 +131,11 @@ def test_a_register_with_a_wrong_token_never_shows_green_and_a_good_one_takes_ov
     statuses = bed.statuses()
     print(statuses["R2"]["message"])
     assert statuses["R1"]["problems"] == {"R1": reason}
+    # R1 compared its clock with the console's answer (a refusal has a Date too): on time, no warning;
+    # R2 reaches no console and compared nothing
+    assert statuses["R1"]["clock"] == ""
+    assert abs(statuses["R1"]["clock_skew_s"]) < 10
+    assert (statuses["R2"]["clock"], statuses["R2"]["clock_skew_s"]) == ("", None)
     assert not any(s["is_relay"] for s in statuses.values())
     assert statuses["R1"]["relay"] is None  # nobody holds the role on a refused token
 

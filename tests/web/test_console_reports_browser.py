@@ -17,15 +17,21 @@ from ..console.reports_bed import register_and_console, sell_a_day
 from .cdp import Browser
 from .test_pages_browser import count, q
 
+ZONE = "Asia/Kolkata"
+
 
 @pytest.mark.slow
 async def test_a_manager_searches_the_receipts_and_opens_one(
     tmp_path: Path, browser: Browser, artifacts: Path
 ) -> None:
-    with register_and_console(tmp_path) as (console, register, _venue):
+    with register_and_console(tmp_path) as (console, register, venue_id):
         sold = await asyncio.to_thread(sell_a_day, register)
         latte, table, fries = sold
         token = read_token(tmp_path / "console" / "console-admin.token")
+        # the venue keeps Kolkata's clock (UTC+05:30, no summer time) and the browser another: the
+        # page shows moments on the venue's clock, as its reports count the venue's hours
+        settings = console.call("GET", f"/api/venues/{venue_id}/settings")
+        console.call("POST", f"/api/venues/{venue_id}/settings", {**settings, "timezone": ZONE})
         page = await browser.new_page("console reports")
         await page.goto(f"{console.ready['api']}/?token={token}#reports")
         rows = "#receipts tbody tr"
@@ -96,6 +102,11 @@ async def test_a_manager_searches_the_receipts_and_opens_one(
             ".map((dt) => [dt.innerText, dt.nextElementSibling.innerText]))"
         )
         assert (pairs["table"], pairs["opened at"]) == ("7", "4")
+        assert await page.eval("Intl.DateTimeFormat().resolvedOptions().timeZone") != ZONE
+        on_the_venues_clock = await page.eval(
+            f"new Date({table['issued_at_ms']}).toLocaleString(undefined, {{timeZone: '{ZONE}'}})"
+        )
+        assert pairs["issued"] == on_the_venues_clock  # before: the browser's clock
 
         # the other reports of the day: the open shift's X report, sales, and a supply entered here
         await page.click("#report-tabs [data-report=shifts]")

@@ -6,6 +6,7 @@ business day. Screenshots go to the artifacts."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from meshpos.config import load_config
 from meshpos.harness.wait import until
+from meshpos.model import Replica, Venue
 from meshpos.model.sample import MANAGER
 from meshpos.node import Node
 
@@ -22,10 +24,21 @@ from .conftest import running
 from .test_api_shift_reports import _blind_catalog
 from .test_pages_browser import add, count, log_in_and_open_shift, q
 
+ZONE = "Asia/Kolkata"  # the venue's clock (UTC+05:30), not the device's (the browser's: UTC here)
+
+
+def _zoned_blind_catalog() -> bytes:
+    """The blind-count venue, keeping Kolkata's clock."""
+    replica = Replica()
+    replica.apply("catalog", _blind_catalog())
+    catalog = Venue(replica, device="console", role="console").catalog
+    catalog.put_settings(dataclasses.replace(catalog.settings(), timezone=ZONE))
+    return replica.doc("catalog").get_update()
+
 
 @pytest.fixture
 async def r1(tmp_path: Path) -> AsyncIterator[Node]:
-    path = make_device(make_venue(tmp_path), tmp_path, "R1", catalog=_blind_catalog())
+    path = make_device(make_venue(tmp_path), tmp_path, "R1", catalog=_zoned_blind_catalog())
     async with running([load_config(path, env={})]) as (node,):
         yield node
 
@@ -120,6 +133,11 @@ async def test_x_no_sale_reprint_and_a_z_that_ends_the_day(
     await page.click(f"#search-results [data-number='{number}'] button")
     await page.wait(f"{q('#reprint-dialog')}.open", what="the reprint")
     assert await page.text("#reprint-number") == number
+    assert await page.eval("Intl.DateTimeFormat().resolvedOptions().timeZone") != ZONE
+    venue_clock = await page.eval(
+        f"new Date({r1.receipt(number).issued_at_ms}).toLocaleString([], {{timeZone: '{ZONE}'}})"
+    )
+    assert (await page.text("#reprint-when")).startswith(venue_clock)  # before: the device's
     assert await page.eval(count("#reprint-lines tr")) == 2
     printed = await page.text("#reprint-lines")
     assert "Large" in printed  # the modifier and the discount, from the receipt's order

@@ -13,7 +13,8 @@
 //
 // Other page scripts (console_menu.js, console_reports.js) fill their tabs through `window.meshposConsole`:
 //   api(path, {method, body}) -> the JSON answer (throws an Error with .code and .status; a 401 signs out)
-//   venue                     -> the chosen venue {id, name, currency}
+//   venue                     -> the chosen venue {id, name, currency, timezone}
+//   when(ms)                  -> a moment on the venue's clock, e.g. "06/12/2026, 15:30:00"
 //   money(minorUnits)         -> the amount in the venue's currency, e.g. "€2.50"
 //   onShow(tab, fn)           -> fn(venue) runs when the tab is shown, the venue changes, and every 2 s
 //   element(tag, text, attrs) -> a DOM element with textContent (never innerHTML)
@@ -46,6 +47,18 @@ const shell = {
       throw error;
     }
     return body;
+  },
+  // A moment as the venue's people read it: on the venue's clock (its settings' time zone), not the
+  // browser's (a chain's manager elsewhere read a Dubai venue's receipts in London time, and the hour
+  // report, which counts in the venue's hours, disagreed with them)
+  when(ms) {
+    if (!ms) return "";
+    const timeZone = (this.venue && this.venue.timezone) || undefined;
+    try {
+      return new Date(ms).toLocaleString(undefined, { timeZone });
+    } catch (_) {
+      return new Date(ms).toLocaleString(); // a zone this browser does not know
+    }
   },
   money(cents) {
     const currency = (this.venue && this.venue.currency) || "EUR";
@@ -175,7 +188,7 @@ async function refresh() {
 // --- the Status tab (Reports: console_reports.js) -------------------------------------------------------
 
 const COUNTS = new Set(["receipts", "refund_count", "orders_open", "shifts_open"]);
-const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
+const when = (ms) => shell.when(ms);
 const ago = (s) => (s == null ? "" : s < 1 ? "now" : s < 120 ? `${Math.round(s)} s ago` : `${Math.round(s / 60)} min ago`);
 function cell(text, num) {
   return shell.element("td", text, num ? { class: "num" } : {});

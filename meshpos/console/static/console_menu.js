@@ -330,7 +330,7 @@
       }
       return JSON.stringify(after === undefined ? d : after);
     };
-    const row = (e) => h("tr", {}, ...[new Date(e.at_ms).toLocaleString(), e.who, e.action, e.subject, summary(e.detail)]
+    const row = (e) => h("tr", {}, ...[window.meshposConsole.when(e.at_ms), e.who, e.action, e.subject, summary(e.detail)]
       .map((c) => h("td", {}, c)));
     const shown = table("audit", ["when", "who", "what", "subject", "change"], []);
     const body = $("tbody", shown);

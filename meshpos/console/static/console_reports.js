@@ -11,7 +11,7 @@
   const base = () => `/api/venues/${encodeURIComponent(shell.venue.id)}/reports`;
   const call = (path, options) => shell.api(path, options);
   const money = (minor) => (minor == null ? "" : shell.money(minor));
-  const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
+  const when = (ms) => shell.when(ms);
   const td = (text, num) => shell.element("td", text == null ? "" : String(text), num ? { class: "num" } : {});
   // A table's rows. Rows one can click (a receipt, a product: `key` given) are kept by key and their cells'
   // text set in place: the shell shows the tab again every two seconds, and a row rebuilt between a click's

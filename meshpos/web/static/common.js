@@ -73,6 +73,21 @@ const Mesh = (() => {
     digits = currencyDigits(code);
   }
 
+  // Moments on the venue's clock (its settings' time zone, from the catalog: setZone), not the device's:
+  // a tablet left on UTC in a Kolkata venue showed receipts and shifts 5.5 h off the wall clock
+  let zone;
+  function setZone(name) {
+    zone = name || undefined;
+  }
+  function when(ms, timeOnly) {
+    const options = timeOnly ? { hour: "2-digit", minute: "2-digit", timeZone: zone } : { timeZone: zone };
+    try {
+      return new Date(ms).toLocaleString([], options);
+    } catch (_) { // a zone this browser does not know: the device's
+      return new Date(ms).toLocaleString([], { ...options, timeZone: undefined });
+    }
+  }
+
   function money(minor) {
     const sign = minor < 0 ? "-" : "";
     const abs = Math.abs(minor);
@@ -176,6 +191,13 @@ const Mesh = (() => {
       : "none";
     $("#sync-relay").textContent = status.relay ? `${status.relay}${status.is_relay ? " (this device)" : ""}` : "none";
     $("#sync-pending").textContent = status.pending ?? "unknown";
+    // a clock hours off files every sale under the wrong day: said until the console's clock agrees
+    // (the node compares them on every probe of its uplink; ops/clock.py)
+    const clock = $("#clock-warning");
+    if (clock && !status.offline) {
+      clock.hidden = !status.clock;
+      clock.textContent = status.clock ? `Clock: ${status.clock}` : "";
+    }
     const durable = $("#sync-durable");
     if (durable) {
       const sale = status.latest_sale;
@@ -269,5 +291,5 @@ const Mesh = (() => {
     catalog.products = catalog.products.map((p) => ({ ...p, stopped: byId.has(p.id), stop: byId.get(p.id) || null }));
   }
 
-  return { api, money, parseMoney, setCurrency, h, $, draw, keyed, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
+  return { api, money, parseMoney, setCurrency, setZone, when, h, $, draw, keyed, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
 })();

@@ -72,6 +72,7 @@ const loaders = {
   async menu() {
     state.catalog = await api("GET", "/api/catalog");
     Mesh.setCurrency(state.catalog.currency);
+    Mesh.setZone(state.catalog.timezone);
   },
   async stops() {
     const stopped = await api("GET", "/api/stoplist");
@@ -188,7 +189,7 @@ function drawProducts(categories, products) {
     type: "button", "data-product": p.id, onclick: () => choose(state.catalog.products.find((x) => x.id === p.id) || p),
   }), (button, p) => {
     button.className = p.stopped ? "product stopped" : "product";
-    if (p.stopped && p.stop) button.title = `Stopped by ${p.stop.user_name} at ${new Date(p.stop.at_ms).toLocaleTimeString()}`;
+    if (p.stopped && p.stop) button.title = `Stopped by ${p.stop.user_name} at ${Mesh.when(p.stop.at_ms, true)}`;
     else button.removeAttribute("title");
     button.replaceChildren(h("span", { class: "name" }, p.name), h("span", { class: "price" }, money(p.price)),
       p.stopped ? h("span", { class: "badge" }, "Stopped") : "");
@@ -337,7 +338,7 @@ function drawReceipts(receipts) {
   Mesh.keyed($("#receipts"), recent, (r) => r.id, (r) => h("li", { "data-number": r.number },
     h("button", { type: "button", onclick: () => openReceipt(r.id) })),
   (li, r) => {
-    li.firstElementChild.textContent = `${r.number} · ${money(r.total)} · ${new Date(r.issued_at_ms).toLocaleTimeString()}`;
+    li.firstElementChild.textContent = `${r.number} · ${money(r.total)} · ${Mesh.when(r.issued_at_ms, true)}`;
   });
 }
 

@@ -108,7 +108,7 @@ function drawReceiptView() {
     ? ` · ${order && allDiscountNames(order) ? `Discounts (${allDiscountNames(order)})` : "Discounts"} −${money(receipt.discount)}`
     : "";
   $("#view-number").textContent = receipt.number;
-  $("#view-when").textContent = `${new Date(receipt.issued_at_ms).toLocaleString()} · ${money(receipt.total)} ${state.catalog.currency}${discounts}`;
+  $("#view-when").textContent = `${Mesh.when(receipt.issued_at_ms)} · ${money(receipt.total)} ${state.catalog.currency}${discounts}`;
   $("#view-lines").replaceChildren(...receipt.lines.map((line) => {
     const left = line.quantity - (refunded[line.line_id] || 0);
     // the line as printed on the receipt (modifiers, discounts), then how many of it to give back

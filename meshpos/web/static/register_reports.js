@@ -17,7 +17,7 @@ const Reports = (() => {
     ["cash_in", "Cash in", true],
     ["cash_out", "Cash out", true],
   ];
-  const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const clock = (ms) => Mesh.when(ms, true);
 
   function dialog(id, ...children) {
     const d = h("dialog", { id, class: "report-dialog" }, ...children);
@@ -41,8 +41,8 @@ const Reports = (() => {
     const s = report.shift;
     const currency = state.catalog.currency;
     $("#report-title").textContent = `${report.report} report · ${s.register}`;
-    $("#report-who").textContent = `Shift of ${userName(s.user)} opened ${new Date(s.opened_at_ms).toLocaleString()}` +
-      (s.close ? ` · closed ${new Date(s.close.closed_at_ms).toLocaleString()} by ${userName(s.close.user)}` : " · so far");
+    $("#report-who").textContent = `Shift of ${userName(s.user)} opened ${Mesh.when(s.opened_at_ms)}` +
+      (s.close ? ` · closed ${Mesh.when(s.close.closed_at_ms)} by ${userName(s.close.user)}` : " · so far");
     const rows = [["opening_cash", "Opening cash", s.opening_cash, true],
       ...FIGURES.map(([key, label, isMoney]) => [key, label, report[key], isMoney])];
     rows.push(["drawer_expected", "Expected in the drawer", report.drawer_expected, true]);
@@ -149,7 +149,7 @@ const Reports = (() => {
     }
     $("#search-results").replaceChildren(...(found.length ? found.map((f) => h("li", { "data-number": f.receipt.number },
       h("button", { type: "button", onclick: () => reprint(f.receipt.id) },
-        `${f.receipt.number} · ${money(f.receipt.total)}${f.table ? ` · table ${f.table}` : ""}${f.tab ? ` · tab ${f.tab}` : ""} · ${new Date(f.receipt.issued_at_ms).toLocaleString()}`)))
+        `${f.receipt.number} · ${money(f.receipt.total)}${f.table ? ` · table ${f.table}` : ""}${f.tab ? ` · tab ${f.tab}` : ""} · ${Mesh.when(f.receipt.issued_at_ms)}`)))
       : [h("li", { class: "hint" }, "No receipt matches.")]));
   }
 
@@ -166,7 +166,7 @@ const Reports = (() => {
     $("#reprint-header").textContent = state.catalog.receipt_header;
     $("#reprint-footer").textContent = state.catalog.receipt_footer;
     $("#reprint-number").textContent = receipt.number;
-    $("#reprint-when").textContent = `${new Date(receipt.issued_at_ms).toLocaleString()} · ${receipt.register} · ${userName(receipt.user)}`;
+    $("#reprint-when").textContent = `${Mesh.when(receipt.issued_at_ms)} · ${receipt.register} · ${userName(receipt.user)}`;
     $("#reprint-lines").replaceChildren(...receipt.lines.map((line) => receiptLine(line, order)));
     const discounts = order ? allDiscountNames(order) : "";
     $("#reprint-totals").replaceChildren(

@@ -1,0 +1,124 @@
+"""A probe, not a test: one register's commits in ``meshpos bench mesh`` (100 sales/s over six
+registers), replayed on one ``SqliteStore`` with nothing else in the process, so the store's own tail
+shows without the bench's six processes queueing for 2 CPUs (issue 18, tail).
+
+Every 10 ms a round of received updates (two, unsynced, one fsync per 50 ms as the engine's window
+does); every 60 ms a sale: three taps (unsynced) and the payment (fsync'd), one after another, each
+awaited. Prints the sales' and the payment commits' p50 / p99 / max, how many sales took over 10 ms,
+the commits during which the database file was written (in WAL mode only a checkpoint writes it:
+SQLite's own runs inside the COMMIT that crosses 1,000 pages) and how long those took, and the
+process's CPU. ``background_checkpoints``: a store that checkpoints beside its commits (the branch
+``h/tail-checkpoint``, not merged: docs/benchmarks.md, tenth session, tail) counts them; None here.
+
+    python -m tests.store.commit_tail [SECONDS] [--json]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pycrdt
+
+from meshpos.store import SqliteStore
+
+DAY = "ledger/2026-12-06"
+
+
+def _updates(count: int, size: int) -> list[bytes]:
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    found: list[bytes] = []
+    doc.observe(lambda event: found.append(event.update))
+    receipts = doc.get("receipts", type=pycrdt.Map)
+    for i in range(count):
+        receipts[f"r{i}"] = "x" * size
+    return found
+
+
+def _q(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2) if ordered else 0
+
+
+async def _run(seconds: float, path: Path) -> dict[str, Any]:
+    received = iter(_updates(int(seconds * 200) + 10, 1500))
+    taps = iter(_updates(int(seconds * 60) + 10, 300))
+    pays = iter(_updates(int(seconds * 20) + 10, 1500))
+    sales: list[float] = []
+    payments: list[float] = []
+    checkpointed: list[float] = []  # commits during which the database file was written
+
+    async def commit(rows: list[tuple[str, bytes]], fsync: bool) -> None:
+        before, started = os.stat(path).st_mtime_ns, time.perf_counter()
+        await store.append(rows, validated=True, fsync=fsync)
+        if os.stat(path).st_mtime_ns != before:
+            checkpointed.append(time.perf_counter() - started)
+
+    async with await SqliteStore.open(path) as store:
+        loop = asyncio.get_running_loop()
+        begin = loop.time() + 0.1
+        cpu = time.process_time()
+
+        syncs: set[asyncio.Future[None]] = set()
+
+        async def receiving() -> None:
+            k = 0
+            while (at := begin + k * 0.010) < begin + seconds:
+                await asyncio.sleep(max(0.0, at - loop.time()))
+                rows = [(DAY, next(received)), (DAY, next(received))]
+                await commit(rows, False)
+                if k % 5 == 4:
+                    syncs.add(asyncio.ensure_future(store.sync()))
+                k += 1
+
+        async def selling() -> None:
+            k = 0
+            while (at := begin + 0.005 + k * 0.060) < begin + seconds:
+                await asyncio.sleep(max(0.0, at - loop.time()))
+                started = time.perf_counter()
+                for _ in range(3):
+                    await commit([(DAY, next(taps))], False)
+                paying = time.perf_counter()
+                await commit([(DAY, next(pays))], True)
+                done = time.perf_counter()
+                sales.append(done - started)
+                payments.append(done - paying)
+                k += 1
+
+        await asyncio.gather(receiving(), selling())
+        await asyncio.gather(*syncs)
+        await store.idle()
+        cpu = time.process_time() - cpu
+        checkpoints = getattr(store.stats, "checkpoints", None)
+    return {
+        "sales": len(sales),
+        "sale_p50_ms": _q(sales, 0.5),
+        "sale_p99_ms": _q(sales, 0.99),
+        "sale_max_ms": _q(sales, 1.0),
+        "sales_over_10_ms": sum(s > 0.010 for s in sales),
+        "payment_commit_p50_ms": _q(payments, 0.5),
+        "payment_commit_p99_ms": _q(payments, 0.99),
+        "payment_commit_max_ms": _q(payments, 1.0),
+        "commits_writing_the_database": len(checkpointed),
+        "their_p50_ms": _q(checkpointed, 0.5),
+        "their_max_ms": _q(checkpointed, 1.0),
+        "background_checkpoints": checkpoints,
+        "cpu_s": round(cpu, 3),
+    }
+
+
+def main() -> None:
+    seconds = float(next((a for a in sys.argv[1:] if not a.startswith("-")), "10"))
+    with tempfile.TemporaryDirectory(prefix="meshpos-commit-tail-") as folder:
+        result = asyncio.run(_run(seconds, Path(folder) / "r.db"))
+    print(json.dumps(result) if "--json" in sys.argv else result)
+
+
+if __name__ == "__main__":
+    main()

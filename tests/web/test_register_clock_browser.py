@@ -1,0 +1,52 @@
+"""The register page says when its clock is hours off the console's, and stops saying so once it is not
+(Chromium, a real node): what a probe of the console's uplink learnt (``RelayService.console_skew_s``,
+tests/relay/test_clock_status.py with a real console and libfaketime) is set here directly, as a probe
+sets it, so the page's part is tested without a console."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from meshpos.config import Config, load_config
+from meshpos.node import Node
+
+from ..mesh.kit import make_device, make_venue
+from .cdp import Browser
+from .conftest import running
+
+BANNER = "document.querySelector('#clock-warning')"
+
+
+@pytest.fixture
+def configs(tmp_path: Path) -> list[Config]:
+    authority = make_venue(tmp_path)
+    return [load_config(make_device(authority, tmp_path, "R1", heartbeat_interval=0.2), env={})]
+
+
+@pytest.fixture
+async def nodes(configs: list[Config]) -> AsyncIterator[list[Node]]:
+    async with running(configs) as started:
+        yield started
+
+
+async def test_the_register_page_warns_of_a_clock_hours_off_until_it_is_set(
+    nodes: list[Node], browser: Browser, artifacts: Path
+) -> None:
+    (r1,) = nodes
+    relay = r1._run().relay
+    page = await browser.new_page("register (R1)")
+    await page.goto(f"{r1.api_url}/")
+    await page.wait("document.querySelector('#sync').dataset.colour", what="the indicator")
+    assert await page.eval(f"{BANNER}.hidden") is True  # never compared: nothing said
+    relay.console_skew_s = 3 * 3600 + 12 * 60  # the console's clock is 3 h 12 min ahead of ours
+    text = await page.wait(
+        f"!{BANNER}.hidden && {BANNER}.textContent", what="the clock warning on the register page"
+    )
+    assert text.startswith("Clock: this device's clock is 3 h 12 min behind the console's")
+    await page.screenshot(artifacts / "register-clock-warning.png")
+    relay.console_skew_s = 1.0  # set right (NTP): the next probe reads it
+    await page.wait(f"{BANNER}.hidden", what="the clock warning gone")
+    assert page.errors == []
