@@ -88,8 +88,9 @@ class Lingering:
             lingering, self._lingering, self._linger_due = self._lingering, {}, None
             for doc, waiting in lingering.items():
                 gathered.setdefault(doc, []).extend(waiting)
-            # (moved last: documents leave in the order of their last change, a number's mark
-            ups = gathered[name] = gathered.pop(name, [])  # before its receipt, as before)
+            # moved last: documents leave in the order of their last change (a number's mark
+            # before its receipt, as before)
+            ups = gathered[name] = gathered.pop(name, [])
             ups.append(update)
             return None
         held = self._lingering.pop(name, None)

@@ -446,13 +446,18 @@ async def test_an_enrolled_device_flooding_every_message_type_cannot_amplify_sta
     errors = sum(1 for lines in closes.values() if lines and "idle" not in lines[0])
     status = r1.status()
     assert status["counters"].get("protocol_errors", 0) >= errors, status["counters"]
-    # relinking in a loop is refused past the device's budget, counted each time, logged once per
-    # run of refusals (a link the refilled budget accepts meanwhile, on a slow machine, starts a run)
+    # relinking in a loop is refused past the device's budget, counted each time, and logged: the
+    # links layer says each run of refusals once (a link the refilled budget accepts meanwhile, on a
+    # slow machine, starts a run), and the log's repeat filter (ops/logs.py) lets one line of a kind
+    # through per 300 s window, so a second run within the test is counted, not logged again: at least
+    # one line, never more than one per run
     refused_logged = [line for line in log if "too_often" in line]
     if relinks.refused == 0 or status["refusals"].get("too_often") != relinks.refused:
         relinks.outcome.failures.append(f"refused {relinks.refused}, counted {status['refusals']}")
-    if len(refused_logged) != relinks.streaks:
-        relinks.outcome.failures.append(f"{len(refused_logged)} log lines for the refusals")
+    if not 1 <= len(refused_logged) <= relinks.streaks:
+        relinks.outcome.failures.append(
+            f"{len(refused_logged)} log lines for {relinks.streaks} runs of refusals"
+        )
 
     held = [o for o in outcomes if not o.failures]
     print(f"hostile peer: {len(outcomes)} attacks tried, {len(held)} held")
