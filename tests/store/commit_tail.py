@@ -31,7 +31,8 @@ from meshpos.store import SqliteStore
 DAY = "ledger/2026-12-06"
 
 
-def _updates(count: int, size: int) -> list[bytes]:
+def updates(count: int, size: int) -> list[bytes]:
+    """``count`` updates of one day document, each a receipt of ``size`` bytes (tests use them too)."""
     doc: pycrdt.Doc[Any] = pycrdt.Doc()
     found: list[bytes] = []
     doc.observe(lambda event: found.append(event.update))
@@ -47,9 +48,9 @@ def _q(samples: list[float], q: float) -> float:
 
 
 async def _run(seconds: float, path: Path) -> dict[str, Any]:
-    received = iter(_updates(int(seconds * 200) + 10, 1500))
-    taps = iter(_updates(int(seconds * 60) + 10, 300))
-    pays = iter(_updates(int(seconds * 20) + 10, 1500))
+    received = iter(updates(int(seconds * 200) + 10, 1500))
+    taps = iter(updates(int(seconds * 60) + 10, 300))
+    pays = iter(updates(int(seconds * 20) + 10, 1500))
     sales: list[float] = []
     payments: list[float] = []
     checkpointed: list[float] = []  # commits during which the database file was written

@@ -17,18 +17,29 @@ import pytest
 from meshpos.errors import StoreError
 from meshpos.store import SqliteStore
 
+from .commit_tail import updates
+
 DAY = "ledger/2026-12-06"
 _WAL_HEADER, _FRAME_HEADER = 32, 24
 
 
-def _updates(count: int, size: int = 300) -> list[bytes]:
+def _updates(count: int) -> list[bytes]:
+    return updates(count, 300)
+
+
+async def _compacts_with(store: SqliteStore, last: bytes) -> None:
+    """Nothing compacted yet, and ``last`` is the append that reaches the threshold: one compaction."""
+    await store.idle()
+    assert store.stats.compactions == 0
+    await store.append([(DAY, last)], validated=True)
+    await store.idle()
+    assert store.stats.compactions == 1
+
+
+async def _receipts_loaded(store: SqliteStore) -> int:
     doc: pycrdt.Doc[Any] = pycrdt.Doc()
-    found: list[bytes] = []
-    doc.observe(lambda event: found.append(event.update))
-    receipts = doc.get("receipts", type=pycrdt.Map)
-    for i in range(count):
-        receipts[f"r{i}"] = "x" * size
-    return found
+    doc.apply_update(await store.load(DAY) or b"")
+    return len(doc.get("receipts", type=pycrdt.Map))
 
 
 def _pages_written(wal: Path, since: int) -> list[int]:
@@ -80,11 +91,7 @@ async def test_the_compaction_threshold_counts_the_rows_on_disk_after_a_reopen(
     async with await SqliteStore.open(path, compact_rows=10) as store:
         for update in rows[6:9]:
             await store.append([(DAY, update)], validated=True)
-        await store.idle()
-        assert store.stats.compactions == 0
-        await store.append([(DAY, rows[9])], validated=True)
-        await store.idle()
-        assert store.stats.compactions == 1
+        await _compacts_with(store, rows[9])
         [info] = await store.documents()
         assert info.log_rows == 0
 
@@ -105,14 +112,8 @@ async def test_a_copy_of_the_files_as_kill_9_leaves_them_compacts_at_the_same_th
     async with await SqliteStore.open(tmp_path / "crashed" / "s.db", compact_rows=10) as store:
         for update in rows[7:9]:
             await store.append([(DAY, update)], validated=True)
-        await store.idle()
-        assert store.stats.compactions == 0
-        await store.append([(DAY, rows[9])], validated=True)
-        await store.idle()
-        assert store.stats.compactions == 1
-        doc: pycrdt.Doc[Any] = pycrdt.Doc()
-        doc.apply_update(await store.load(DAY) or b"")
-        assert len(doc.get("receipts", type=pycrdt.Map)) == 10
+        await _compacts_with(store, rows[9])
+        assert await _receipts_loaded(store) == 10
 
 
 async def test_a_dropped_document_counts_its_log_again(tmp_path: Path) -> None:
@@ -123,11 +124,7 @@ async def test_a_dropped_document_counts_its_log_again(tmp_path: Path) -> None:
         await store.drop(DAY)
         for update in rows[8:17]:
             await store.append([(DAY, update)], validated=True)
-        await store.idle()
-        assert store.stats.compactions == 0
-        await store.append([(DAY, rows[17])], validated=True)
-        await store.idle()
-        assert store.stats.compactions == 1
+        await _compacts_with(store, rows[17])
 
 
 async def test_a_failed_append_leaves_no_id_and_no_count_behind(tmp_path: Path) -> None:
@@ -150,11 +147,5 @@ async def test_a_failed_append_leaves_no_id_and_no_count_behind(tmp_path: Path) 
             await store.append([(DAY, update)], validated=True)
         with pytest.raises(StoreError, match="refused"):
             await store.append([(DAY, b"\x00")], validated=True)
-        await store.idle()
-        assert store.stats.compactions == 0
-        await store.append([(DAY, rows[9])], validated=True)
-        await store.idle()
-        assert store.stats.compactions == 1
-        doc: pycrdt.Doc[Any] = pycrdt.Doc()
-        doc.apply_update(await store.load(DAY) or b"")
-        assert len(doc.get("receipts", type=pycrdt.Map)) == 10
+        await _compacts_with(store, rows[9])
+        assert await _receipts_loaded(store) == 10
