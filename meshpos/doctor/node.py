@@ -32,7 +32,7 @@ from meshpos.doctor.report import Report, when
 from meshpos.errors import ConfigError, MeshposError, StoreError, TrustError
 from meshpos.model.tally import describe
 from meshpos.net.adverts import PeerAd
-from meshpos.ops.clock import CLOCK_FIX, CLOCK_PROBLEM_S, CLOCK_WARNING_S, skew_words
+from meshpos.ops.clock import CLOCK_FIX, CLOCK_HARM, CLOCK_PROBLEM_S, CLOCK_WARNING_S, skew_words
 from meshpos.relay.link import console_ssl_context, probe_console
 from meshpos.store.lock import lock_path
 from meshpos.store.schema import SCHEMA_VERSION, inspect
@@ -393,7 +393,7 @@ def _clock(report: Report, skews: dict[str, float]) -> None:
     others = ", ".join(f"{w} {s:+.0f} s" for w, s in sorted(skews.items()))
     fix = CLOCK_FIX
     if abs(skew) >= CLOCK_PROBLEM_S:
-        report.problem("clock", f"{text} ({others}): receipts and shifts carry wrong times", fix)
+        report.problem("clock", f"{text} ({others}): {CLOCK_HARM}", fix)
     elif abs(skew) >= CLOCK_WARNING_S:
         report.warning("clock", f"{text} ({others})", fix)
     else:

@@ -47,6 +47,7 @@ def skew_words(skew: float, who: str) -> str:
     return f"this device's clock is {_amount(abs(skew))} {way} {who}'s"
 
 
+CLOCK_HARM = "receipts and shifts carry wrong times"
 CLOCK_FIX = "set the clock and enable NTP (timedatectl set-ntp true)"
 
 
@@ -54,7 +55,7 @@ def clock_problem(skew: float | None, who: str) -> str:
     """What a status says of a clock ``skew`` seconds off ``who``'s (empty: nothing known wrong)."""
     if skew is None or abs(skew) < CLOCK_PROBLEM_S:
         return ""
-    return f"{skew_words(skew, who)}: receipts and shifts carry wrong times; {CLOCK_FIX}"
+    return f"{skew_words(skew, who)}: {CLOCK_HARM}; {CLOCK_FIX}"
 
 
 def _amount(seconds: float) -> str:
