@@ -173,7 +173,9 @@ class Node(VenueReads, RegisterOperations):
         relay = RelayService(engine, config, identity.venue_id, self.counters, self._console_link)
         links = self._links(identity, engine, revocations.is_revoked)
         mesh = Mesh(identity.venue_id, links, self._discovery, ca_pem=identity.ca_pem)
-        status = StatusService(engine, numbers.venue, relay, config, self.counters, mesh.refusals)
+        status = StatusService(
+            engine, numbers.venue, relay, config, self.counters, mesh.refusals, mesh.peer_clocks
+        )
         # count the loaded days now, then give back what start-up freed (the store's rows, the days'
         # first reads: glibc would keep it mapped as the process's high-water mark), collecting only
         # what the start made (**changed**, issue 18 catch-up: the full collection walked every object

@@ -89,9 +89,12 @@ class NodeStatus:
     # client certificate (docs/api.md, Stock Yjs clients); 0: the node has no yjs_tokens
     yjs_port: int = 0
     # this device's clock against the console's (ops/clock.py): the console's minus ours at the last
-    # probe that read it (None: never compared), and what is wrong with it (empty: nothing known)
+    # probe that read it (None: never compared), and what is wrong with it (empty: nothing known):
+    # against the console's when compared, else against most linked peers' (``peer_clocks``: each
+    # linked peer's clock minus ours, read when its link opened)
     clock_skew_s: float | None = None
     clock: str = ""
+    peer_clocks: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

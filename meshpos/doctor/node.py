@@ -389,7 +389,7 @@ def _clock(report: Report, skews: dict[str, float]) -> None:
         )
         return
     who, skew = max(skews.items(), key=lambda item: abs(item[1]))
-    text = skew_words(skew, who)
+    text = skew_words(skew, f"{who}'s")
     others = ", ".join(f"{w} {s:+.0f} s" for w, s in sorted(skews.items()))
     fix = CLOCK_FIX
     if abs(skew) >= CLOCK_PROBLEM_S:

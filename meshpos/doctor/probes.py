@@ -24,7 +24,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 
 from meshpos.doctor.report import Report
 from meshpos.net.adverts import SERVICE_TYPE, PeerAd, classify, venue_hash
-from meshpos.ops.clock import date_skew, header_lines
+from meshpos.net.dates import date_skew, header_lines
 
 DOCTOR_PATH = "/meshpos/doctor"  # no server serves it: answered 404, which is all the doctor asks
 ANSWER_LIMIT = 4096  # bytes of an answer read: a status line, headers and a short reason

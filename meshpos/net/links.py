@@ -96,6 +96,9 @@ class Links:
         self.rng = rng
         self.refusals: Counter[str] = Counter()
         self.recent_refusals: deque[str] = deque(maxlen=50)
+        # each linked peer's clock minus ours, read when its link opened (ops/clock.py): the status
+        # warns when this device's clock is the odd one out
+        self.clock_skews: dict[str, float] = {}
         self.port = settings.port
         self.yjs_port = 0  # the token clients' listener once started; 0: none
         self._server: asyncio.Server | None = None
@@ -469,6 +472,10 @@ class Links:
         self._reachable(peer.device_id, True)
         self._links[key] = link
         self._by_node[peer.device_id] = link
+        if conn.clock_skew_s is None:
+            self.clock_skews.pop(peer.device_id, None)
+        else:
+            self.clock_skews[peer.device_id] = conn.clock_skew_s
         log.info("linked with %s (%s) at %s", peer.device_id, peer.role, conn.remote)
         link.start()
         return link
@@ -479,6 +486,7 @@ class Links:
         self._links.pop(link.key, None)
         if self._by_node.get(link.peer.device_id) is link:
             del self._by_node[link.peer.device_id]
+            self.clock_skews.pop(link.peer.device_id, None)
         log.info("link with %s closed: %s", link.peer.device_id, reason)
 
 

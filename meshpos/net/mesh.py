@@ -19,6 +19,7 @@ class MeshLinks(Protocol):
     port: int
     yjs_port: int  # the listener of stock Yjs clients with a token (browsers); 0: none
     refusals: Counter[str]
+    clock_skews: dict[str, float]  # linked peer -> its clock minus ours (ops/clock.py)
 
     async def start(self) -> int:
         """Listen; return the port."""
@@ -74,6 +75,9 @@ class Mesh:
 
     def refusals(self) -> dict[str, int]:
         return dict(self.links.refusals)
+
+    def peer_clocks(self) -> dict[str, float]:
+        return dict(self.links.clock_skews)
 
     async def start(self) -> int:
         port = await self.links.start()

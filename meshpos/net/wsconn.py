@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 
 from websockets.client import ClientProtocol
@@ -32,6 +34,7 @@ from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
 from meshpos.errors import MeshposError, RemoteProtocolError
+from meshpos.net.dates import date_skew
 from meshpos.sync import FEATURES, FEATURES_HEADER, features_header, parse_features
 
 PATH = "/meshpos/v1"
@@ -84,6 +87,9 @@ class WsConnection:
         self.close_code = 0  # the code of the peer's close frame, once it sent one
         self.close_text = ""  # and its reason
         self.violation = ""  # set when the peer broke the websocket protocol (size, text, framing)
+        # the far end's clock minus ours, from its upgrade request's or response's Date header (None:
+        # it sent none, e.g. N−1 in its request): a clock hours off says so (ops/clock.py)
+        self.clock_skew_s: float | None = None
         peername = writer.get_extra_info("peername")
         self.remote = f"{peername[0]}:{peername[1]}" if peername else "?"
 
@@ -343,6 +349,7 @@ async def accept(
         async with asyncio.timeout(timeout):
             request, _ = await _read_handshake(reader, writer, protocol, Request)
             assert isinstance(request, Request)
+            arrived = time.time()
             answer = await route(request) if route is not None else None
     except TimeoutError:
         raise LinkRefused("websocket", "no websocket upgrade request in time") from None
@@ -379,6 +386,7 @@ async def accept(
     conn.path = request.path
     conn.features = theirs
     conn.request = request
+    conn.clock_skew_s = date_skew(request.headers.raw_items(), arrived, arrived)
     await conn._flush()
     if refused is not None:
         writer.close()
@@ -437,6 +445,9 @@ async def dial(
             request.headers[name] = value
         if features:
             request.headers[FEATURES_HEADER] = features_header(features)
+        if "Date" not in request.headers:  # the server compares its clock with ours (ops/clock.py)
+            request.headers["Date"] = email.utils.formatdate(usegmt=True)
+        sent = time.time()
         protocol.send_request(request)
         conn = WsConnection(reader, writer, protocol, der)
         await conn._flush()
@@ -466,6 +477,7 @@ async def dial(
         writer.close()
         raise LinkRefused("websocket", f"upgrade refused ({protocol.handshake_exc})")
     assert isinstance(response, Response)
+    conn.clock_skew_s = date_skew(response.headers.raw_items(), sent, time.time())
     try:
         conn.features = parse_features(response.headers.get(FEATURES_HEADER))
     except RemoteProtocolError as exc:

@@ -34,7 +34,7 @@ from meshpos.model.documents import (
 )
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally, Tally, covers
 from meshpos.node_status import Durability, NodeStatus, OwedView, compute_status, indicator
-from meshpos.ops.clock import clock_problem
+from meshpos.ops.clock import clock_problem, peers_problem
 from meshpos.register.held_count import HeldCount
 from meshpos.register.owed_counts import OwedCounts
 from meshpos.relay.service import RelayService
@@ -55,8 +55,10 @@ class StatusService:
         config: Config,
         counters: Counter[str],
         refusals: Callable[[], dict[str, int]],
+        peer_clocks: Callable[[], dict[str, float]] = dict,
     ) -> None:
-        """``refusals``: the links refused so far, by kind (the mesh's counts)."""
+        """``refusals``: the links refused so far, by kind (the mesh's counts); ``peer_clocks``:
+        each linked peer's clock minus ours (the mesh's readings)."""
         self._engine = engine
         self._venue = venue
         self._relay = relay
@@ -64,6 +66,7 @@ class StatusService:
         self._role = config.role
         self._counters = counters
         self._refusals = refusals
+        self._peer_clocks = peer_clocks
         self._started_at = time.monotonic()
         self._peers: dict[str, str] = {}  # link key -> node id, past the hello
         self._live: set[str] = set()  # link keys whose initial sync is done
@@ -166,7 +169,7 @@ class StatusService:
             tuple(self._relay.upload_progress().items()),
             self._venue.numbering.known,
             self._venue.corrupt_count(),
-            clock_problem(self._relay.console_skew_s, "the console"),
+            self._clock_problem(),
         )
         if inputs == self._shown_for:
             if not self._spreading or now - self._shown_at < self._refresh_s:
@@ -269,11 +272,21 @@ class StatusService:
         status = replace(
             status,
             clock_skew_s=None if skew is None else round(skew, 1),
-            clock=clock_problem(skew, "the console"),
+            clock=self._clock_problem(),
+            peer_clocks={n: round(s, 1) for n, s in sorted(self._peer_clocks().items())},
         )
         if venue.numbering.known:
             return status
         return replace(status, receipt_numbers_known=False)
+
+    def _clock_problem(self) -> str:
+        """What is wrong with this device's clock: against the console's once compared (the
+        reference: reports are the console's), else against most of its linked peers' (a venue
+        without a console, or without internet)."""
+        skew = self._relay.console_skew_s
+        if skew is not None:
+            return clock_problem(skew, "the console's")
+        return peers_problem(self._peer_clocks())
 
     def _pending_by_document(self) -> dict[str, int]:
         """``sync.pending`` of every open document, read again only for a document that changed

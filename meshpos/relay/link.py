@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 from meshpos.errors import ConfigError
 from meshpos.model.limits import text_problem
 from meshpos.net.channel import MAX_BACKLOG, Channel
+from meshpos.net.dates import date_skew, header_lines
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind
 from meshpos.net.wsconn import LinkRefused, dial
-from meshpos.ops.clock import date_skew, header_lines
 from meshpos.sync._codec import HEARTBEAT
 
 log = logging.getLogger("meshpos.relay")

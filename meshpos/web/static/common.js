@@ -192,7 +192,8 @@ const Mesh = (() => {
     $("#sync-relay").textContent = status.relay ? `${status.relay}${status.is_relay ? " (this device)" : ""}` : "none";
     $("#sync-pending").textContent = status.pending ?? "unknown";
     // a clock hours off files every sale under the wrong day: said until the console's clock agrees
-    // (the node compares them on every probe of its uplink; ops/clock.py)
+    // (the node compares them on every probe of its uplink), or without one most linked peers' do
+    // (read when each link opens; ops/clock.py)
     const clock = $("#clock-warning");
     if (clock && !status.offline) {
       clock.hidden = !status.clock;
