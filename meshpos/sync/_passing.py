@@ -31,6 +31,7 @@ from meshpos.model.tally import UNKNOWN_REGISTER, Tally
 from meshpos.sync._bodies import MAX_JSON_DOCS, MAX_STATE_CLIENTS, decode_statement
 from meshpos.sync._claims import ClaimRefusals, bounded
 from meshpos.sync._config import REPORTED_DAYS, SyncConfig
+from meshpos.sync._fresh import ConsoleHeard
 from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, HeldTable
 from meshpos.sync._messages import Heartbeat, Hello
 from meshpos.sync._presence import FarTable
@@ -144,6 +145,9 @@ class PassingOn:
 
         def _say(self) -> None: ...
 
+        @property
+        def console_heard(self) -> ConsoleHeard: ...
+
     # --- the console's state, as a peer passes it on (bounded: ``_claims``) -------------------------
 
     @cached_property
@@ -168,6 +172,8 @@ class PassingOn:
                 f"console statement for venue {statement.venue!r:.80}, not {self.hello.venue!r}"
             )
         latest = self.statements.keep(signed, statement)
+        if latest:  # (issue 18, fresh: the console hears the venue, as of now)
+            self.console_heard.statement(statement.at, self._now if self._now is not None else 0.0)
         if not self.statements.strict and self.config.console_signed == "auto":
             self._turn_strict()
         self._learn_console(node, statement.console, statement.reports)

@@ -112,8 +112,12 @@ class Statements:
         self.decoded: dict[SignedConsole, ConsoleStatement] = {}
         self.latest: SignedConsole | None = None
         self.latest_at = -1
-        #: the console only: what it last signed, and the statement
+        #: the console only: what it last signed, and the statement; what the statement said (the
+        #: closed days too, when it had them) and when (its clock) it was signed: signed again at
+        #: least every ``console_resign_s`` (issue 18, fresh)
         self.own: tuple[dict[str, Any], SignedConsole] | None = None
+        self.own_said: dict[str, Any] = {}
+        self.own_at = float("-inf")
 
     def known(self, signed: SignedConsole) -> ConsoleStatement | None:
         return self.decoded.get(signed)
