@@ -33,7 +33,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
+
+from pycrdt import Doc
+
+from meshpos.sync._messages import Hello
+from meshpos.sync._rules import may_write
+from meshpos.sync._updates import held_clocks
 
 #: seconds over which the console's lead (``at`` minus our clock on arrival) is kept as the best
 LEAD_WINDOW = 300.0
@@ -54,8 +60,7 @@ class ConsoleHeard:
     it has none (``problem``: "" while it has). Fed by ``_passing._take_signed`` (``statement``) and
     judged at every heartbeat (``judge``), which tells when ``problem`` moved (the status moves)."""
 
-    def __init__(self, bounds: _Bounds) -> None:
-        self._bounds = bounds
+    def __init__(self) -> None:
         self.problem = ""
         self._at: float | None = None  # the latest statement's ``at``, seconds (console's clock)
         self._lead = float("-inf")  # this window's best lead, and the one before
@@ -80,39 +85,49 @@ class ConsoleHeard:
 
     def judge(
         self,
+        bounds: _Bounds,
         now: float,
         relay: str | None,
-        me: str,
-        own: Mapping[str, int],
+        me: Hello,
+        docs: Mapping[str, Doc[Any]],
         console: Mapping[str, Mapping[int, int]],
-        client: int,
     ) -> bool:
-        """Judge at ``now``: ``own`` is this node's clock per open document it may write,
-        ``console`` the console's signed state vectors, ``client`` this node's client id. True when
-        ``problem`` moved."""
-        bounds, snapshots = self._bounds, self._own
+        """Judge at ``now`` by ``bounds`` (``SyncConfig``): ``me`` is this node's hello (its
+        client id, its role), ``docs`` its open documents, ``console`` the console's signed state
+        vectors. True when ``problem`` moved."""
+        client = me.client_id
+        own = {n: held_clocks(d).get(client, 0) for n, d in docs.items() if may_write(me.role, n)}
+        snapshots = self._own
         if not snapshots or now - snapshots[-1][0] >= SNAPSHOT_EVERY:
             snapshots.append((now, dict(own)))
         while len(snapshots) >= 2 and now - snapshots[1][0] >= bounds.upload_bound_s:
             snapshots.popleft()
-        via = "this device's own link" if relay == me else f"the relay {relay or '(none)'}"
         age = self.age(now)
         problem = ""
         if age is None or age > bounds.console_fresh_s:
             problem = (
                 f"the console has not confirmed for over {bounds.console_fresh_s:.0f} s that it "
-                f"hears this venue (through {via})"
+                f"hears this venue ({_relay_words(relay, me.node)})"
             )
         elif now - snapshots[0][0] >= bounds.upload_bound_s and any(
             clock > console.get(doc, {}).get(client, 0)
             for doc, clock in snapshots[0][1].items()
             if doc in own
         ):
-            problem = (
-                f"this device's data of over {bounds.upload_bound_s:.0f} s ago has not reached "
-                f"the console through {via}, which passes the console's word on but not this "
-                f"device's data: check {'the console link' if relay == me else relay} or restart it"
-            )
+            problem = f"this device's data of over {bounds.upload_bound_s:.0f} s ago is not at the console"
+            if relay == me.node:
+                problem += " though this device is the relay: check its console link"
+            elif relay is not None:
+                problem += (
+                    f": the relay {relay} passes the console's word on but not this device's "
+                    f"data; check {relay} or restart it"
+                )
         moved = problem != self.problem
         self.problem = problem
         return moved
+
+
+def _relay_words(relay: str | None, me: str) -> str:
+    if relay is None:
+        return "no relay"
+    return "this device is the relay" if relay == me else f"the relay is {relay}"

@@ -30,7 +30,7 @@ from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_write
 from meshpos.sync._session import Session
 from meshpos.sync._signed import SignedConsole, Statements
-from meshpos.sync._updates import held_clocks, held_state
+from meshpos.sync._updates import held_state
 
 
 class Heartbeats:
@@ -317,17 +317,15 @@ class Heartbeats:
     @cached_property
     def console_heard(self) -> ConsoleHeard:
         """What a strict node knows of whether the console hears the venue now (``_fresh``)."""
-        return ConsoleHeard(self.config)
+        return ConsoleHeard()
 
     def _judge_console(self, now: float) -> None:
         """A strict node: whether the console hears the venue now (``_fresh``), every beat."""
         if self.role == "console" or not self.statements.strict:
             return
-        me = self.hello.client_id
-        own = {
-            n: held_clocks(d).get(me, 0) for n, d in self._docs.items() if may_write(self.role, n)
-        }
-        if self.console_heard.judge(now, self._relay, self.node_id, own, self._console_sv, me):
+        if self.console_heard.judge(
+            self.config, now, self._relay, self.hello, self._docs, self._console_sv
+        ):
             self._say()
 
     def _heartbeat(self) -> Heartbeat:
