@@ -166,7 +166,7 @@ class PassingOn:
         if check is None or self.statements.known(signed) is not None:
             return  # (cannot check it: neither taken nor passed on; or taken already)
         check(signed)
-        statement = decode_statement(signed.body)
+        statement = self.statements.again(signed) or decode_statement(signed.body)
         if statement.venue != self.hello.venue:
             raise ConsoleSignatureRefused(
                 f"console statement for venue {statement.venue!r:.80}, not {self.hello.venue!r}"
