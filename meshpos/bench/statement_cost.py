@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from meshpos.model.documents import kitchen_name, ledger_name
 from meshpos.sync import SyncConfig, Synchronizer
 from meshpos.trust import init_venue
 from meshpos.trust.console_key import (
@@ -45,9 +46,10 @@ def content(registers: int, days: int, seed: int = 18) -> dict[str, Any]:
     console: dict[str, dict[int, int]] = {}
     reports: dict[str, dict[str, dict[str, int]]] = {}
     for date in dates:
-        for kind in ("ledger", "kitchen"):
-            console[f"{kind}/{date}"] = {c: rng.randrange(1, 200_000) for c in clients}
-        reports[f"ledger/{date}"] = {
+        ledger = ledger_name(date)
+        for name in (ledger, kitchen_name(date)):
+            console[name] = {c: rng.randrange(1, 200_000) for c in clients}
+        reports[ledger] = {
             f"R{n + 1}": {k: rng.randrange(1, 3000) for k in KINDS} for n in range(registers)
         }
     return {"console": console, "reports": reports, "unreported": (0, "")}
@@ -66,7 +68,7 @@ def idle_statements(signing: ConsoleSigning, seconds: float) -> int:
     console = Synchronizer(
         venue=VENUE, node_id="console", role="console", client_id=11, config=config
     )
-    console.open_doc("ledger/2026-12-01")
+    console.open_doc(ledger_name("2026-12-01"))
     now = 0.0
     while now <= seconds:
         console.tick(now)

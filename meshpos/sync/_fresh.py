@@ -1,6 +1,6 @@
 """Whether the console hears this venue now, as a strict node can tell from the console's signed word.
 
-docs/architecture.md (Status, Security: fresh). **Changed** (issue 18, fresh): a register was green
+docs/architecture.md (Status), docs/architecture.md (Security). **Changed** (issue 18, fresh): a register was green
 when the elected relay's heartbeat claimed the role with ``uplink`` and no ``problem``: any enrolled
 device (a real certificate, a real TLS link) could claim that, and every register showed "data flows
 to the console" while nothing reached it. A *strict* node (``_signed``: it takes the console's word

@@ -1,4 +1,4 @@
-"""Green only while the console is heard now (issue 18, fresh; docs/architecture.md (Security: fresh)).
+"""Green only while the console is heard now (issue 18, fresh; docs/architecture.md (Security)).
 
 A real strict node (TLS websockets on loopback) and a hand-rolled enrolled device (``attacker.py``, a
 genuine certificate of the venue) that claims the relay role with uplink and passes on statements the

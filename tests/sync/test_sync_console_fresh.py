@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from meshpos.model.documents import ledger_name
 from meshpos.sync import SyncConfig, Synchronizer
 from meshpos.sync._bodies import decode_statement
 from meshpos.sync._fresh import LEAD_WINDOW, ConsoleHeard
@@ -21,6 +22,7 @@ from meshpos.trust.console_key import ConsoleSigning, issue_console_key, load_co
 
 VENUE_ID = "5d2c6b1e-1111-4222-8333-000000000018"
 FRESH, UPLOAD = 10.0, 30.0
+DAY = ledger_name("2026-12-01")
 ME = Hello(venue=VENUE_ID, node="R1", role="register", software="test", client_id=12)
 
 
@@ -45,7 +47,7 @@ def test_an_idle_console_signs_again_every_few_seconds(signing: ConsoleSigning) 
     console = Synchronizer(
         venue=VENUE_ID, node_id="console", role="console", client_id=11, config=config
     )
-    console.open_doc("ledger/2026-12-01")
+    console.open_doc(DAY)
     for step in range(201):  # 20 s at rest
         console.tick(step / 10)
     assert 20 / 3 <= len(signed) <= 20 / 2 + 1, len(signed)
@@ -107,7 +109,7 @@ def test_own_data_not_covered_after_the_upload_bound_names_the_relay() -> None:
     from pycrdt import Doc, Map
 
     doc: Doc[Any] = Doc(client_id=ME.client_id)
-    docs["ledger/2026-12-01"] = doc
+    docs[DAY] = doc
     with doc.transaction():
         doc.get("receipts", type=Map)["r1"] = "x"
     console: dict[str, dict[int, int]] = {}
@@ -119,14 +121,14 @@ def test_own_data_not_covered_after_the_upload_bound_names_the_relay() -> None:
             assert heard.problem == "", t
         t += 1.0
     assert "is not at the console: the relay E3 passes the console's word on" in heard.problem
-    console["ledger/2026-12-01"] = {ME.client_id: 1}  # covered
+    console[DAY] = {ME.client_id: 1}  # covered
     heard.statement(int(t * 1000), t)
     assert heard.judge(Bounds(), t, "E3", ME, docs, console)
     assert heard.problem == ""
 
 
 def test_the_same_words_at_another_time_are_not_decoded_again(signing: ConsoleSigning) -> None:
-    words = {"console": {"ledger/2026-12-01": {12: 3}}, "reports": {}, "unreported": (0, "")}
+    words = {"console": {DAY: {12: 3}}, "reports": {}, "unreported": (0, "")}
     at = datetime.datetime(2026, 12, 6, 10, 0, tzinfo=datetime.UTC)
     first = signing.sign(words, at)
     statements = Statements(strict=True)
@@ -134,5 +136,5 @@ def test_the_same_words_at_another_time_are_not_decoded_again(signing: ConsoleSi
     statements.keep(first, decode_statement(first.body))
     later = signing.sign(words, at + datetime.timedelta(seconds=2))
     assert statements.again(later) == decode_statement(later.body)
-    moved = signing.sign({**words, "console": {"ledger/2026-12-01": {12: 4}}}, at)
+    moved = signing.sign({**words, "console": {DAY: {12: 4}}}, at)
     assert statements.again(moved) is None
