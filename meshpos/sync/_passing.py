@@ -172,8 +172,8 @@ class PassingOn:
                 f"console statement for venue {statement.venue!r:.80}, not {self.hello.venue!r}"
             )
         latest = self.statements.keep(signed, statement)
-        if latest:  # (issue 18, fresh: the console hears the venue, as of now)
-            self.console_heard.statement(statement.at, self._now if self._now is not None else 0.0)
+        if latest and self._now is not None:  # (issue 18, fresh: heard, as of its arrival)
+            self.console_heard.statement(statement.at, self._now)
         if not self.statements.strict and self.config.console_signed == "auto":
             self._turn_strict()
         self._learn_console(node, statement.console, statement.reports)
