@@ -20,6 +20,8 @@ only as the console signed it) now needs evidence only the console can give:
   over must never flap an honest venue, and a relay that passes the console's word on but withholds
   this node's data is named within half a minute). Only this node's own writes (its client id) are
   judged: what it holds of others is theirs to judge, and a peer it cannot reach says nothing here.
+  While the console's word of them rises (a catch-up on its way) the message says so instead of
+  naming the relay as the cause: yellow either way.
 
 What a relay can still fake (an enrolled device cannot sign): it can delay the console's statements
 by what it held back since this node's lead window began, and only while this node has no change
@@ -67,6 +69,10 @@ class ConsoleHeard:
         self._lead_before = float("-inf")
         self._window_ends: float | None = None
         self._own: deque[tuple[float, dict[str, int]]] = deque()  # (when, document -> own clock)
+        self._taken = (
+            0  # the console's clocks of this node's writes, summed, and when they last rose
+        )
+        self._taken_rose = float("-inf")
 
     def statement(self, at_ms: int, now: float) -> None:
         """A checked statement newer than every one before arrived at ``now`` (monotonic)."""
@@ -97,6 +103,10 @@ class ConsoleHeard:
         vectors. True when ``problem`` moved."""
         client = me.client_id
         own = {n: held_clocks(d).get(client, 0) for n, d in docs.items() if may_write(me.role, n)}
+        taken = sum(console.get(doc, {}).get(client, 0) for doc in own)
+        if taken > self._taken:  # (a catch-up on its way is said so, not blamed on the relay)
+            self._taken_rose = now
+        self._taken = taken
         snapshots = self._own
         if not snapshots or now - snapshots[-1][0] >= SNAPSHOT_EVERY:
             snapshots.append((now, dict(own)))
@@ -115,7 +125,9 @@ class ConsoleHeard:
             if doc in own
         ):
             problem = f"this device's data of over {bounds.upload_bound_s:.0f} s ago is not at the console"
-            if relay == me.node:
+            if now - self._taken_rose < bounds.upload_bound_s / 3:
+                problem += f" yet; it is on its way ({_relay_words(relay, me.node)})"
+            elif relay == me.node:
                 problem += " though this device is the relay: check its console link"
             elif relay is not None:
                 problem += (
