@@ -4,7 +4,9 @@ See docs/architecture.md (Status).
 
 * green — data flows to the console: this node is the relay with an authenticated link the console takes
   its data on, or a live peer is the relay and says so (a relay whose token is refused, or whose uploads
-  stop being acknowledged, gives the role up within a few seconds and says why: it is never green);
+  stop being acknowledged, gives the role up within a few seconds and says why: it is never green); on a
+  node that takes the console's word only as it signed it (strict), also only while the console's
+  signed word says it hears the venue now and takes this node's data (``meshpos.sync._fresh``);
 * yellow — peers on the LAN are reachable but no data flows to the console; the message says why, in the
   words of the device that knows ("the console refused R3: wrong venue token");
 * gray — no peers and no console: this node is on its own.
@@ -179,6 +181,10 @@ def compute_status(
         and presence[relay].uplink
         and not presence[relay].problem
     )
+    # a strict node believes no claim: only the console's signed word that it hears the venue now
+    # (``sync._fresh``; issue 18, fresh: "" while it has it, and on a node that is not strict)
+    unheard = sync.console_heard.problem
+    relay_up = relay_up and not unheard
     if relay_up:
         colour = "green"
     elif peers or presence:
@@ -199,8 +205,8 @@ def compute_status(
     if other_docs:
         parts.append(f"{OTHER_CHANGES} {_missing_at_console(False, colour)}")
     problems = {n: hb.problem for n, hb in presence.items() if hb.problem and n != node_id}
-    if sync.problem:
-        problems[node_id] = sync.problem
+    if sync.problem or unheard:
+        problems[node_id] = "; ".join(p for p in (sync.problem, unheard) if p)
     if colour != "green" and problems:
         parts.append("; ".join(problems[n] for n in sorted(problems)))
     unreported, unreported_reason = sync.console_report

@@ -40,6 +40,13 @@ class SyncConfig:
     on_console_strict: Callable[[], None] | None = None
     # the console: signs its statement (its key for the venue); None: it says nothing signed
     console_signer: ConsoleSigner | None = None
+    # (issue 18, fresh: ``_fresh``) the console signs again at least this often, also when nothing
+    # moved; a strict node is green only while the console's latest statement is at most
+    # ``console_fresh_s`` old and its own changes reach the console's signed state within
+    # ``upload_bound_s`` (honest: ~1 s; generous so that bursts and relay hand-overs never flap)
+    console_resign_s: float = 2.0
+    console_fresh_s: float = 10.0
+    upload_bound_s: float = 30.0
 
     @classmethod
     def paced(cls, heartbeat_interval: float, max_message_size: int) -> SyncConfig:
@@ -59,6 +66,8 @@ class SyncConfig:
     def __post_init__(self) -> None:
         if self.heartbeat_interval <= 0 or self.anti_entropy_interval <= 0:
             raise LocalProtocolError("intervals must be positive")
+        if min(self.console_resign_s, self.console_fresh_s, self.upload_bound_s) <= 0:
+            raise LocalProtocolError("console_resign_s, console_fresh_s, upload_bound_s: positive")
         if self.degree < 2:
             raise LocalProtocolError("degree must be at least 2 (a ring)")
         if not isinstance(self.console_signed, bool) and self.console_signed != "auto":

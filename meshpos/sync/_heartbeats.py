@@ -11,6 +11,7 @@ A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the sta
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from functools import cached_property
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from meshpos.model.tally import Tally
 from meshpos.sync._config import REPORTED_DAYS, SyncConfig
 from meshpos.sync._election import Candidate, elect
 from meshpos.sync._events import RelayChanged, SyncEvent
+from meshpos.sync._fresh import ConsoleHeard
 from meshpos.sync._held import HeldTable, StepOnes
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello, PeerSummary
 from meshpos.sync._presence import FarTable, PresenceTable
@@ -312,9 +314,24 @@ class Heartbeats:
             if self.role != "console" and (heartbeat.relay or heartbeat.role == "console"):
                 self._tell_unreported((heartbeat.unreported, heartbeat.unreported_reason))
 
+    @cached_property
+    def console_heard(self) -> ConsoleHeard:
+        """What a strict node knows of whether the console hears the venue now (``_fresh``)."""
+        return ConsoleHeard()
+
+    def _judge_console(self, now: float) -> None:
+        """A strict node: whether the console hears the venue now (``_fresh``), every beat."""
+        if self.role == "console" or not self.statements.strict:
+            return
+        if self.console_heard.judge(
+            self.config, now, self._relay, self.hello, self._docs, self._console_sv
+        ):
+            self._say()
+
     def _heartbeat(self) -> Heartbeat:
         self._seq += 1
         now = self._now if self._now is not None else 0.0
+        self._judge_console(now)
         pending = {name: n for name in self._docs if (n := self.pending(name))}
         console = self.role == "console"
         # the console tells what it cannot report; a relay passes it on; the others say nothing
@@ -348,20 +365,24 @@ class Heartbeats:
     def _own_statement(
         self, view: dict[str, dict[int, int]], reports: dict[str, Tally]
     ) -> SignedConsole | None:
-        """The console only: what it says of itself, signed (``_signed``) again only when it moved."""
+        """The console only: what it says of itself, signed (``_signed``) again when it moved, and
+        at least every ``console_resign_s`` (**Changed** (issue 18, fresh): only when it moved, so a
+        register could not tell a console that hears the venue from one that stopped; ``_fresh``)."""
         signer = self.config.console_signer
         if signer is None:
             return None
         # (a copy: the report counts are the live ones, which rise in place)
         counts = {d: {r: dict(c) for r, c in tally.items()} for d, tally in reports.items()}
         content = {"console": view, "reports": counts, "unreported": self._unreported}
-        own = self.statements.own
+        own, now = self.statements.own, self._now if self._now is not None else 0.0
         moved = own is None or own[0] != content
         # and of the days it closed lately, for a register that was away (``_closed``; issue 18)
         closed = self._closed_due(moved)
-        if own is not None and not moved and closed is None:
+        resign = now - self.statements.own_at >= self.config.console_resign_s
+        if own is not None and not moved and closed is None and not resign:
             return own[1]
-        said = content
+        # nothing moved: the same words again (the closed days too, if they were in them)
+        said = self.statements.own_said if not moved and closed is None else content
         if closed is not None:
             said = {
                 **content,
@@ -372,7 +393,8 @@ class Heartbeats:
         if signed is None:  # (its certificate expired: nothing signed, and said so in the log)
             self.statements.own = None
             return None
-        self.statements.own = (content, signed)
+        self.statements.own, self.statements.own_said = (content, signed), said
+        self.statements.own_at = now
         return signed
 
     def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:

@@ -31,6 +31,7 @@ from meshpos.model.tally import UNKNOWN_REGISTER, Tally
 from meshpos.sync._bodies import MAX_JSON_DOCS, MAX_STATE_CLIENTS, decode_statement
 from meshpos.sync._claims import ClaimRefusals, bounded
 from meshpos.sync._config import REPORTED_DAYS, SyncConfig
+from meshpos.sync._fresh import ConsoleHeard
 from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, HeldTable
 from meshpos.sync._messages import Heartbeat, Hello
 from meshpos.sync._presence import FarTable
@@ -144,6 +145,9 @@ class PassingOn:
 
         def _say(self) -> None: ...
 
+        @property
+        def console_heard(self) -> ConsoleHeard: ...
+
     # --- the console's state, as a peer passes it on (bounded: ``_claims``) -------------------------
 
     @cached_property
@@ -162,12 +166,14 @@ class PassingOn:
         if check is None or self.statements.known(signed) is not None:
             return  # (cannot check it: neither taken nor passed on; or taken already)
         check(signed)
-        statement = decode_statement(signed.body)
+        statement = self.statements.again(signed) or decode_statement(signed.body)
         if statement.venue != self.hello.venue:
             raise ConsoleSignatureRefused(
                 f"console statement for venue {statement.venue!r:.80}, not {self.hello.venue!r}"
             )
         latest = self.statements.keep(signed, statement)
+        if latest and self._now is not None:  # (issue 18, fresh: heard, as of its arrival)
+            self.console_heard.statement(statement.at, self._now)
         if not self.statements.strict and self.config.console_signed == "auto":
             self._turn_strict()
         self._learn_console(node, statement.console, statement.reports)

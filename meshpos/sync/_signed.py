@@ -24,7 +24,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from meshpos.errors import RemoteProtocolError
@@ -38,6 +38,8 @@ MAX_BODY = 400_000
 MAX_CERT = 4_096
 MAX_SIG = 200
 _B64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+#: a statement body's time, its first field (``_bodies.statement_body``: sorted JSON)
+_AT = re.compile(r'\{"at":(0|[1-9][0-9]{0,14}),')
 #: the statements whose decoding a node keeps (by their bytes): the console's latest few
 _KEPT = 8
 
@@ -112,11 +114,30 @@ class Statements:
         self.decoded: dict[SignedConsole, ConsoleStatement] = {}
         self.latest: SignedConsole | None = None
         self.latest_at = -1
-        #: the console only: what it last signed, and the statement
+        #: the console only: what it last signed, and the statement; what the statement said (the
+        #: closed days too, when it had them) and when (its clock) it was signed: signed again at
+        #: least every ``console_resign_s`` (issue 18, fresh)
         self.own: tuple[dict[str, Any], SignedConsole] | None = None
+        self.own_said: dict[str, Any] = {}
+        self.own_at = float("-inf")
 
     def known(self, signed: SignedConsole) -> ConsoleStatement | None:
         return self.decoded.get(signed)
+
+    def again(self, signed: SignedConsole) -> ConsoleStatement | None:
+        """What ``signed`` says, when it says what the latest said at another time (checked
+        already): the latest's decoding with its time, else None. **Changed** (issue 18, fresh):
+        the console signs the same words again every few seconds while nothing moves (``_fresh``),
+        and decoding them cost each node ~1.7 ms a statement at 50 registers; the body is sorted
+        JSON whose first field is ``at``, so the rest is compared as it came."""
+        latest = self.latest
+        before = None if latest is None else self.decoded.get(latest)
+        if latest is None or before is None:
+            return None
+        now, then = _AT.match(signed.body), _AT.match(latest.body)
+        if now is None or then is None or signed.body[now.end() :] != latest.body[then.end() :]:
+            return None
+        return replace(before, at=int(now.group(1)))
 
     def keep(self, signed: SignedConsole, statement: ConsoleStatement) -> bool:
         """Keep ``statement``; True if it is the latest one (it then goes on to the links)."""
