@@ -107,7 +107,9 @@ class Bed:
     nodes: dict[str, NodeProcess] = field(default_factory=dict)
     links: list[InternetLink] = field(default_factory=list)
 
-    def register(self, name: str, index: int, console_port: int | None = None) -> Path:
+    def register(
+        self, name: str, index: int, console_port: int | None = None, **settings: Any
+    ) -> Path:
         config = make_device(
             self.authority,
             self.root,
@@ -118,6 +120,7 @@ class Bed:
             priority=index,
             console_url=f"ws://127.0.0.1:{console_port or self.console.port}",
             console_token=self.authority.console_token,
+            **settings,
         )
         self.nodes[name] = NodeProcess(config, self.root / f"{name}.log")
         return config
