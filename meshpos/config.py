@@ -77,7 +77,7 @@ class Config:
     # (docs/architecture.md (Documents)); tests set it low
     day_idle_seconds: float = 60.0
     # a register drops a closed business day (the console held all of it) once its date is more than
-    # this many days before today's business day; 0 keeps every day (docs/architecture.md, Documents).
+    # this many days before today's business day; 0 keeps every day (docs/architecture.md (Documents)).
     # 62: this month and the whole last one stay (its reports, refunds and reprints within a month's
     # return window with room to spare), ~125 MB at 1,000 receipts a day instead of ~740 MB a year
     keep_days: int = 62

@@ -36,7 +36,7 @@ from meshpos.bench.history_fixture import (
     closed_day_dates,
 )
 from meshpos.bench.history_rekey import day_tag, render
-from meshpos.model.documents import ledger_name
+from meshpos.model.documents import day_of, ledger_name
 from meshpos.register.retention import horizon
 from meshpos.store import SqliteStore
 
@@ -70,7 +70,7 @@ async def _run(
                 today = dates[d + 1] if d + 1 < days else maker.today  # the next business day
                 oldest = horizon(today, keep)
                 for name in sorted(await store.closed_days()):
-                    if name[len("ledger/") :] < oldest:
+                    if day_of(name) < oldest:
                         await store.drop_day(name)
                         dropped += 1
         if (d + 1) % every == 0 or d + 1 == days:

@@ -1,6 +1,6 @@
 """A register's history stops growing: it drops closed business days past ``keep_days``.
 
-docs/architecture.md (Documents, **Changed** issue 18, keep). The console is the venue's system of record;
+docs/architecture.md (Documents). The console is the venue's system of record;
 a register needs its recent days (refunds, reprints, its own reports, peers catching up), not every day it
 ever sold on (~740 MB a year at 1,000 receipts a day). A register drops ``ledger/D`` and ``kitchen/D``
 (``Engine.drop_day``: one store transaction each, whole or not at all) once both hold:

@@ -309,7 +309,8 @@ class ClosedDays:
     ) -> None:
         name = ask.doc
         if closed.dropped:
-            answer_dropped(self, session, closed, asked, name)
+            summary = closed.state_vector, closed.deletions, closed.clocks
+            answer_dropped(self, session, summary, asked, name)
             return
         node = session.peer_name
         refusal = None if closed.wanted else self._refusal(node)

@@ -1,6 +1,6 @@
 """Dropped business days: closed days a register let go of after its retention (``keep_days``).
 
-docs/architecture.md (Documents, **Changed** issue 18, keep). A dropped day stays a closed day to the
+docs/architecture.md (Documents). A dropped day stays a closed day to the
 synchronizer (its state vector and deletions are kept, so nothing ever creates it empty and a peer that
 holds the same gets the same answer), but its content is gone, so it never opens and nothing is parked
 for it. The console, the venue's system of record, held all of it when it closed:
@@ -21,7 +21,7 @@ console meanwhile.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from meshpos.model.documents import day_of
 from meshpos.sync._messages import SyncStep1, SyncStep2, SyncUpdate
@@ -30,11 +30,24 @@ from meshpos.sync._session import Session
 from meshpos.sync._states import EXCHANGING
 from meshpos.sync._updates import EMPTY_UPDATE
 
-if TYPE_CHECKING:
-    from meshpos.sync._closed import ClosedDays, _ClosedDoc
+
+class _Days(Protocol):
+    """What this needs of the synchronizer (``_closed.ClosedDays``)."""
+
+    _sessions: dict[str, Session]
+    dropped_passed: int
+
+    @property
+    def role(self) -> str: ...
+
+    def _reject(self, peer: str, node: str, doc: str, reason: str) -> None: ...
+
+    def _defer(
+        self, peer: str, node: str, name: str, cause: str, reason: str, count: int = 1
+    ) -> None: ...
 
 
-def _consoles(days: ClosedDays, besides: Session) -> list[Session]:
+def _consoles(days: _Days, besides: Session) -> list[Session]:
     """This node's console sessions now exchanging (the relay's uplink), ``besides`` left out."""
     return [
         s
@@ -47,23 +60,29 @@ def _consoles(days: ClosedDays, besides: Session) -> list[Session]:
 
 
 def answer_dropped(
-    days: ClosedDays, session: Session, closed: _ClosedDoc, asked: dict[int, int], name: str
+    days: _Days,
+    session: Session,
+    summary: tuple[bytes, bytes, dict[int, int]],
+    asked: dict[int, int],
+    name: str,
 ) -> None:
     """A step 1 for the dropped ``name``: our deletions; a peer holding more is asked for it only
     when we can pass it to the console (and the peer is not the console)."""
-    deletions = closed.deletions if may_deliver(days.role, name) else EMPTY_UPDATE
+    state_vector, deletions, clocks = summary  # what the day held when it was dropped
+    if not may_deliver(days.role, name):
+        deletions = EMPTY_UPDATE
     if not session.may_reply():  # a flood of step 1s for closed days: the usual budget
         session.charge_repeated_step1()
     session.send(SyncStep2(name, deletions))
     session.spent_on_reply(len(deletions))
-    more = any(clock > closed.clocks.get(client, 0) for client, clock in asked.items())
+    more = any(clock > clocks.get(client, 0) for client, clock in asked.items())
     peer = session.peer
     if more and peer is not None and peer.role != "console" and _consoles(days, session):
-        session.send(SyncStep1(name, closed.state_vector))
+        session.send(SyncStep1(name, state_vector))
 
 
 def on_dropped_update(
-    days: ClosedDays, peer: str, session: Session, message: SyncStep2 | SyncUpdate
+    days: _Days, peer: str, session: Session, message: SyncStep2 | SyncUpdate
 ) -> None:
     """A non-empty update for the dropped ``message.doc``: on to the console, or deferred."""
     assert session.peer is not None
