@@ -5,7 +5,8 @@
   of a dropped day's receipt, and a read of its receipts or kitchen tickets, are refused naming the
   console, and change nothing.
 * ``keep_days = 0`` keeps every day; a register that never closed its old days (a venue without a
-  console: a day closes only once the console holds it) drops nothing.
+  console: a day closes only once the console holds it) drops nothing; nor does one that is not strict
+  (its console's statements unsigned: that the console holds a day is not proven).
 * A register back after months offline with a late sale on a day the relay dropped: the relay passes
   it on to the console (which held the day), never opens the day again itself.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,7 +32,7 @@ from .test_business_days import (
     IDLE_S,
     Bed,
     PastDay,
-    bed,  # noqa: F401 (the fixture)
+    business_bed,
     console_receipts,
     days,
     past_day,
@@ -83,7 +85,12 @@ def test_old_closed_days_are_dropped_and_a_refund_of_one_names_the_console(tmp_p
     recent = past_day(3, now_ms)
     gone = {d.date for d in old}
     config = make_device(
-        make_venue(tmp_path), tmp_path, "R1", day_idle_seconds=IDLE_S, keep_days=KEEP
+        make_venue(tmp_path),
+        tmp_path,
+        "R1",
+        day_idle_seconds=IDLE_S,
+        keep_days=KEEP,
+        console_signed=True,  # strict: it takes the console's word only signed
     )
     write_days(config, [*old, recent], closed=True, kitchen=True)
     assert rows_of(config, gone)["updates"] > 0
@@ -139,14 +146,20 @@ def test_keep_days_0_and_days_never_closed_drop_nothing(tmp_path: Path) -> None:
     now_ms = int(time.time() * 1000)
     closed, never = past_day(100, now_ms), past_day(99, now_ms)
     authority = make_venue(tmp_path)
-    keeper = make_device(authority, tmp_path, "R1", day_idle_seconds=IDLE_S, keep_days=0)
+    strict = {"day_idle_seconds": IDLE_S, "console_signed": True}
+    keeper = make_device(authority, tmp_path, "R1", keep_days=0, **strict)
     write_days(keeper, [closed], closed=True, kitchen=True)
     # no console: its old day never closes (the console never held it), so it is never dropped
-    alone = make_device(authority, tmp_path, "R2", day_idle_seconds=IDLE_S, keep_days=KEEP)
+    alone = make_device(authority, tmp_path, "R2", keep_days=KEEP, **strict)
     write_days(alone, [never])
+    # not strict: its closed day closed on an unsigned word that the console holds it
+    unsigned = make_device(
+        authority, tmp_path, "R3", day_idle_seconds=IDLE_S, keep_days=KEEP, console_signed=False
+    )
+    write_days(unsigned, [closed], closed=True, kitchen=True)
     nodes = [
         NodeProcess(c, tmp_path / f"{c.stem}.log", args=["--no-discovery"]).start()
-        for c in (keeper, alone)
+        for c in (keeper, alone, unsigned)
     ]
     try:
         started = [n.status()["uptime_s"] for n in nodes]
@@ -162,6 +175,7 @@ def test_keep_days_0_and_days_never_closed_drop_nothing(tmp_path: Path) -> None:
         wait_for(looked_a_few_times, 30, "five looks of the rule", on=[n.events for n in nodes])
         assert closed.date in days(nodes[0])["closed"]
         assert never.date in days(nodes[1])["loaded"]
+        assert closed.date in days(nodes[2])["closed"]
         for node in nodes:
             assert node.stop() == 0
     finally:
@@ -189,7 +203,15 @@ def late_copy(day: PastDay, days_ago: int, now_ms: int) -> tuple[dict[str, bytes
     return {n: replica.doc(n).get_update() for n in names}, paid.receipt.id
 
 
-def test_a_late_sale_on_a_day_the_relay_dropped_reaches_the_console(bed: Bed) -> None:  # noqa: F811
+@pytest.fixture
+def signed_bed(tmp_path: Path) -> Iterator[Bed]:
+    """The business-day bed with a console that signs its statements: its registers are strict."""
+    with business_bed(tmp_path, console_key=True) as made:
+        yield made
+
+
+def test_a_late_sale_on_a_day_the_relay_dropped_reaches_the_console(signed_bed: Bed) -> None:
+    bed = signed_bed
     now_ms = int(time.time() * 1000)
     old = past_day(100, now_ms)
     r1_config = bed.register("R1", 11, keep_days=KEEP)
