@@ -237,6 +237,12 @@ def test_a_late_sale_on_a_day_the_relay_dropped_reaches_the_console(signed_bed: 
         "R3's late sale at the console, through the relay that dropped its day",
         on=[r1.events, r3.events],
     )
+    wait_for(  # R3 learns, signed, that the console holds all of it, and closes it
+        lambda: old.date in days(r3)["closed"],
+        60,
+        "R3 closed the day once the console held its late sale",
+        on=[r1.events, r3.events],
+    )
     shown = days(r1)
     assert old.date in shown["dropped"]
     assert old.date not in shown["loaded"]
