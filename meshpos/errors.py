@@ -146,6 +146,22 @@ class DayClosed(MeshposError):
         self.doc = doc
 
 
+class DayDropped(MeshposError):
+    """A business day this register let go of after its retention (``keep_days``): the console, the
+    venue's system of record, holds it whole; this register cannot open it again."""
+
+    code = "day_dropped"
+
+    def __init__(self, doc: str, day: str) -> None:
+        super().__init__(
+            f"business day {day} is no longer on this register: it keeps only recent business days "
+            f"(keep_days) and {day} went once the console held all of it; look it up at the "
+            f"console (manager reports, receipts of {day}) ({doc})"
+        )
+        self.doc = doc
+        self.day = day
+
+
 # --- storage ------------------------------------------------------------------------------------
 
 

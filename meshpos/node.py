@@ -378,8 +378,9 @@ class Node(VenueReads, RegisterOperations):
 
     def days(self) -> BusinessDays:
         engine = self._run().engine
-        closed = {day_of(n) for n in engine.closed_days() if is_ledger(n)}
-        return self.business_days(closed)
+        ledgers = [n for n in engine.closed_days() if is_ledger(n)]
+        dropped = {day_of(n) for n in ledgers if engine.sync.is_dropped(n)}
+        return self.business_days({day_of(n) for n in ledgers} - dropped, dropped)
 
     def is_revoked(self, device_id: str) -> bool:
         return self._running is not None and self._running.revocations.is_revoked(device_id)

@@ -159,7 +159,10 @@ class FixtureMaker:
             raise MeshposError(
                 f"{home} exists (an earlier run's fixture?): give --dir an empty or new folder"
             ) from None
-        config = await make_device(make_venue(home), home, DEVICE, catalog=catalog_update())
+        # keep_days 0: the history is what is measured (the default would drop days past 62)
+        config = await make_device(
+            make_venue(home), home, DEVICE, catalog=catalog_update(), keep_days=0
+        )
         oldest = ""
         open_update = render(
             opened, day_tag(OPEN_DAY_TAG), self._shift(self.today), days * self.per_day

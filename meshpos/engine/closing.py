@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from meshpos.engine.memory import release_memory
-from meshpos.engine.stores import DocumentStore
-from meshpos.errors import MeshposError
+from meshpos.engine.stores import DayDropping, DocumentStore
+from meshpos.errors import DayDropped, LocalProtocolError, MeshposError
 from meshpos.model import Replica
+from meshpos.model.documents import day_of
 from meshpos.sync import ClosedDayDeferred, Synchronizer
 
 log = logging.getLogger("meshpos.engine")
@@ -115,11 +116,27 @@ class ClosingDays:
                 raise asyncio.CancelledError
         await asyncio.to_thread(release_memory)
 
+    async def drop_day(self, name: str) -> None:
+        """Let go of the closed business day ``name`` for good (``register/retention.py``): the
+        store forgets its content and record keys in one transaction, keeping its summary, and the
+        synchronizer answers for it from that without ever opening it (``sync/_dropped.py``)."""
+        if not isinstance(self.store, DayDropping):
+            raise LocalProtocolError(f"cannot drop {name!r}: this store keeps every day")
+        async with self._exclusive():
+            if not self.sync.is_closed(name) or self.sync.is_dropped(name):
+                return  # opened meanwhile (a read, a peer): the rule looks at it again
+            await self.store.drop_day(name)
+            self.sync.mark_dropped(name)
+            self.counters["days_dropped"] += 1
+            self._changed_docs.add(name)
+
     async def open_day(self, name: str) -> bool:
         """Load the closed business day ``name`` from the store (True), or do nothing if it is open
-        (False). Concurrent calls for one day share one load."""
+        (False). Concurrent calls for one day share one load; a dropped day raises DayDropped."""
         if not self.sync.is_closed(name):
             return False
+        if self.sync.is_dropped(name):
+            raise DayDropped(name, day_of(name))
         opening = self._opening.get(name)
         if opening is None:
             opening = asyncio.ensure_future(self._open_day(name))
@@ -131,6 +148,8 @@ class ClosingDays:
         async with self._exclusive():
             if not self.sync.is_closed(name):
                 return False
+            if self.sync.is_dropped(name):
+                raise DayDropped(name, day_of(name))
             update = await self.store.reopen(name)
             self.replica.reopen(name)
             self.sync.reopen(name, update)  # what peers parked for it becomes changes: committed

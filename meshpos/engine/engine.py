@@ -51,7 +51,7 @@ from meshpos.engine.closing import ClosingDays, DayClosed, DayOpened
 from meshpos.engine.fanout import Fanout
 from meshpos.engine.linger import Lingers
 from meshpos.engine.links import LinkClosed, LinkOpened, LinkRefused, Links
-from meshpos.engine.stores import DocumentStore
+from meshpos.engine.stores import DayDropping, DocumentStore
 from meshpos.engine.wake import Wake
 from meshpos.errors import MeshposError, PeerTimeout, WriteFailed
 from meshpos.model import Replica, new_client_id
@@ -180,6 +180,11 @@ class Engine(ClosingDays, Links, Lingers):
         for name, (state_vector, deletions) in (await self.store.closed()).items():
             self.sync.mark_closed(name, state_vector, deletions)
             self.replica.close(name)
+        if isinstance(self.store, DayDropping):  # a register's: its dropped days never open
+            for name, (state_vector, deletions) in (await self.store.dropped()).items():
+                self.sync.mark_closed(name, state_vector, deletions)
+                self.sync.mark_dropped(name)
+                self.replica.close(name)
         for name, update in (await self.store.load()).items():
             self.sync.load(name, update)
         for name in STANDING_DOCUMENTS:

@@ -12,7 +12,7 @@ docs/architecture.md (Engine).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from meshpos.store import Store
 
@@ -55,6 +55,18 @@ class DocumentStore(Protocol):
 
     async def reopen(self, name: str) -> bytes | None:
         """Mark ``name`` open again (loaded at start) and return its one update."""
+
+
+@runtime_checkable
+class DayDropping(Protocol):
+    """A store that lets go of closed days (a register's; the console keeps every day): see
+    ``meshpos.register.retention``."""
+
+    async def drop_day(self, name: str) -> None:
+        """Forget the closed ``name``'s content and record keys, keep its summary: one durable step."""
+
+    async def dropped(self) -> dict[str, tuple[bytes, bytes]]:
+        """Every dropped document -> (state vector, deletions)."""
 
 
 class StoreDocuments:
@@ -100,3 +112,9 @@ class StoreDocuments:
     async def reopen(self, name: str) -> bytes | None:
         await self.store.set_closed(name, False)
         return await self.store.load(name)
+
+    async def drop_day(self, name: str) -> None:
+        await self.store.drop_day(name)
+
+    async def dropped(self) -> dict[str, tuple[bytes, bytes]]:
+        return await self.store.dropped_days()

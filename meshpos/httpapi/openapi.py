@@ -48,7 +48,7 @@ ERRORS = {
     409: "The request is valid but the current state refuses it (item_stopped, order_not_open, "
     "table_taken, "
     "shift_closed, shift_error, open_orders_on_shift, overpayment, over_refund, "
-    "invalid_transition, clear_cache_refused, receipt_numbers_unknown; a write whose "
+    "invalid_transition, clear_cache_refused, receipt_numbers_unknown, day_dropped; a write whose "
     "Idempotency-Key is not yet durable: idempotency_key_in_progress, Retry-After: 1; one whose "
     "kept answer cannot be read: idempotency_key_used)",
     422: "A value breaks a rule (invalid_quantity, invalid_amount, unknown_product, unknown_record, "

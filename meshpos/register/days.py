@@ -35,6 +35,7 @@ from meshpos.errors import MeshposError
 from meshpos.model import Venue
 from meshpos.model.day_end import day_keys, what_keeps_open
 from meshpos.model.documents import day_of, is_kitchen, is_ledger, kitchen_name, ledger_name
+from meshpos.register.retention import Retention
 from meshpos.register.status import StatusService
 from meshpos.sync import DocumentChanged
 
@@ -75,6 +76,8 @@ class DayCloser:
         self._moved = 0
         self._today_for: tuple[int, int] | None = None
         self._today_was = ""
+        # closed days past keep_days are dropped (``register/retention.py``), between closings
+        self.retention = Retention(engine, venue, config, monotonic=monotonic, now_ms=now_ms)
         engine.subscribe(self._on_event, DocumentChanged, DayOpened, DayClosed)
 
     def _on_event(self, event: EngineEvent) -> None:
@@ -92,7 +95,10 @@ class DayCloser:
     def tick(self) -> None:
         """Look at the rule now and then; close what it allows in a task of its own (one at a time)."""
         now = self._monotonic()
-        if now - self._checked_at < self._every or (self._task and not self._task.done()):
+        if self._task and not self._task.done():
+            return
+        self.retention.tick()
+        if now - self._checked_at < self._every:
             return
         self._checked_at = now
         try:
@@ -174,6 +180,7 @@ class DayCloser:
         log.info("business day %s closed (%d receipts): unloaded", date, receipts)
 
     async def stop(self) -> None:
+        await self.retention.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

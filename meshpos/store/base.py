@@ -103,6 +103,13 @@ class Store(Protocol):
         """The document ``close_day`` indexed ``key`` under (it may have been reopened since: the
         caller opens it either way), or None."""
 
+    async def drop_day(self, name: str) -> None:
+        """In one transaction: forget the closed day ``name``'s content and record keys, keep only
+        its summary (:meth:`dropped_days`); a day not closed is refused and nothing changes."""
+
+    async def dropped_days(self) -> dict[str, tuple[bytes, bytes]]:
+        """Every dropped document -> (state vector, deletions) it had when it was dropped."""
+
     async def get_meta(self, key: str) -> str | None:
         """Read a value written by ``append(meta=...)``."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
-from meshpos.errors import StoreClosed
+from meshpos.errors import StoreClosed, StoreError
 from meshpos.store.base import (
     DocumentInfo,
     StoreStats,
@@ -41,6 +41,7 @@ class MemoryStore:
         self._docs: dict[str, _Doc] = {}
         self._meta: dict[str, str] = {}
         self._closed_keys: dict[str, str] = {}  # record key -> the closed document holding it
+        self._dropped: dict[str, tuple[bytes, bytes]] = {}  # dropped day -> its summary
         self._closed = False
         self._unsynced = False
 
@@ -124,6 +125,19 @@ class MemoryStore:
                     doc.summary = summarize(merge(self._parts(doc)))
                 closed[name] = doc.summary
         return closed
+
+    async def drop_day(self, name: str) -> None:
+        self._check_open()
+        check_name(name)
+        doc = self._docs.get(name)
+        if doc is None or not doc.closed or doc.summary is None:
+            raise StoreError(f"cannot drop {name!r}: it is not a closed, summarised day")
+        self._dropped[name] = doc.summary
+        await self.drop(name)
+
+    async def dropped_days(self) -> dict[str, tuple[bytes, bytes]]:
+        self._check_open()
+        return dict(sorted(self._dropped.items()))
 
     async def find_closed(self, key: str) -> str | None:
         self._check_open()

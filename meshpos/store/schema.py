@@ -13,12 +13,17 @@ from pathlib import Path
 
 from meshpos.errors import CorruptDatabase, SchemaTooNew, StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _HEADER = b"SQLite format 3\x00"
 _CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 CLOSED_RECORDS = (
     "CREATE TABLE closed_records (key TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID"
+)
+
+DROPPED_DAYS = (
+    "CREATE TABLE dropped_days (name TEXT PRIMARY KEY, state_vector BLOB NOT NULL, "
+    "deletions BLOB NOT NULL) WITHOUT ROWID"
 )
 
 DDL = (
@@ -46,10 +51,15 @@ DDL = (
     "CREATE INDEX snapshots_by_doc ON snapshots(doc, id)",
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     CLOSED_RECORDS,
+    DROPPED_DAYS,
 )
 """Version 2 (issue 15): a closed day keeps its ``state_vector`` and ``deletions`` (the synchronizer
 answers for it from them while it is unloaded), and ``closed_records`` maps the receipt ids and numbers
-of closed days to their document, so a refund of an old receipt finds the day without loading any."""
+of closed days to their document, so a refund of an old receipt finds the day without loading any.
+Version 3 (issue 18, keep): ``dropped_days`` keeps only the summary of a closed day a register let go of
+after its retention (``register/retention.py``): its content, ``documents`` row and record keys are gone,
+and the summary lets the synchronizer keep answering for it without ever creating it empty again. An
+older meshpos refuses the file (schema too new) instead of creating a dropped day empty over it."""
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     # from version 1: a day closed by the flag alone has no summary yet; ``closed_days`` makes one
@@ -58,6 +68,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE documents ADD COLUMN deletions BLOB",
         CLOSED_RECORDS,
     ),
+    2: (DROPPED_DAYS,),
 }
 """Statements that bring a database of version ``key`` to ``key + 1``, run in one transaction."""
 

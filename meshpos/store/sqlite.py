@@ -231,6 +231,39 @@ class SqliteStore:
 
         await self._exclusive(f"drop {name!r}", job, lambda: self._writer.forget(name))
 
+    async def drop_day(self, name: str) -> None:
+        """Let go of the closed day ``name`` in one transaction (whole or not at all, even under
+        ``kill -9``): its updates, snapshots, ``documents`` row and record keys go, its summary moves
+        to ``dropped_days``. Refused (nothing changes) unless it is closed with a summary."""
+        check_name(name)
+
+        def job(db: sqlite3.Connection) -> None:
+            row = db.execute(
+                "SELECT id, state_vector, deletions FROM documents WHERE name = ? AND closed = 1",
+                (name,),
+            ).fetchone()
+            if row is None or row[1] is None or row[2] is None:
+                raise StoreError(f"cannot drop {name!r}: it is not a closed, summarised day")
+            db.execute(
+                "INSERT INTO dropped_days (name, state_vector, deletions) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET state_vector = excluded.state_vector, "
+                "deletions = excluded.deletions",
+                (name, row[1], row[2]),
+            )
+            db.execute("DELETE FROM updates WHERE doc = ?", (row[0],))
+            db.execute("DELETE FROM snapshots WHERE doc = ?", (row[0],))
+            db.execute("DELETE FROM documents WHERE id = ?", (row[0],))
+            db.execute("DELETE FROM closed_records WHERE doc = ?", (name,))
+
+        await self._exclusive(f"drop closed {name!r}", job, lambda: self._writer.forget(name))
+
+    async def dropped_days(self) -> dict[str, tuple[bytes, bytes]]:
+        self._check_open()
+        rows = await self._reader.execute_fetchall(
+            "SELECT name, state_vector, deletions FROM dropped_days ORDER BY name"
+        )
+        return {name: (bytes(sv), bytes(deletions)) for name, sv, deletions in rows}
+
     async def compact(self, name: str) -> None:
         check_name(name)
         self._check_open()

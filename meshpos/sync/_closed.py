@@ -66,6 +66,7 @@ from meshpos.model.tally import Tally
 from meshpos.sync._bodies import MAX_JSON_DOCS
 from meshpos.sync._budget import TokenBucket
 from meshpos.sync._config import SyncConfig
+from meshpos.sync._dropped import answer_dropped, on_dropped_update
 from meshpos.sync._events import (
     AwarenessReceived,
     ClosedDayDeferred,
@@ -96,6 +97,7 @@ class _ClosedDoc:
     parked: list[tuple[str, DocMessage]] = field(default_factory=list)  # (session, message)
     parked_bytes: int = 0
     wanted: bool = False  # ReopenWanted was emitted in this closed period
+    dropped: bool = False  # its content is gone (``_dropped``): it never opens again
 
 
 #: what the console's statement says of the days it closed lately: state vectors, report counts
@@ -132,6 +134,7 @@ class ClosedDays:
     _reopen_rates: dict[str, TokenBucket]
     config: SyncConfig
     parked_dropped: int
+    dropped_passed: int = 0  # updates for dropped days passed on to the console (``_dropped``)
     #: moves whenever ``_closed`` does (``_closed_stated``'s cache)
     _closed_moved: int = 0
     #: moves when the console's reports of a closed document rise (``_closed_stated``'s cache: the
@@ -223,12 +226,28 @@ class ClosedDays:
         self._closed_moved += 1
         self._held_by.drop(name)  # held_by covers open documents only
 
+    def mark_dropped(self, name: str) -> None:
+        """The closed ``name``'s content is gone (``_dropped``): it never opens, nothing is parked."""
+        closed = self._closed.get(name)
+        if closed is None:
+            raise LocalProtocolError(f"cannot mark {name!r} dropped: it is not closed")
+        closed.dropped, closed.wanted = True, True  # (wanted: no ReopenWanted is ever emitted)
+        self._parked_total -= closed.parked_bytes
+        closed.parked, closed.parked_bytes = [], 0
+        self._opened_for.pop(name, None)
+
+    def is_dropped(self, name: str) -> bool:
+        closed = self._closed.get(name)
+        return closed is not None and closed.dropped
+
     def reopen(self, name: str, update: bytes | None) -> None:
         """Open the closed ``name`` from its stored ``update`` (not a change: nothing is sent or
         reported for it), answer what was parked, and ask every peer for what it holds beyond it."""
         closed = self._closed.pop(name, None)
-        if closed is None:
-            raise LocalProtocolError(f"cannot reopen {name!r}: it is not closed")
+        if closed is None or closed.dropped:
+            if closed is not None:
+                self._closed[name] = closed
+            raise LocalProtocolError(f"cannot reopen {name!r}: it is not closed, or dropped")
         self._closed_moved += 1
         self._parked_total -= closed.parked_bytes
         self._opening_for_content = True
@@ -269,6 +288,9 @@ class ClosedDays:
                 now = self._now if self._now is not None else 0.0
                 self._closed_asked.setdefault(session.peer.node, {})[name] = now
             self._answer_closed(peer, session, closed, asked, message)
+        elif message.update != EMPTY_UPDATE and closed.dropped:
+            assert not isinstance(message, SyncStep1 | AwarenessUpdate)
+            on_dropped_update(self, peer, session, message)
         elif message.update != EMPTY_UPDATE:
             assert session.peer is not None
             if not session.delivers(name):  # refused at once, as when it is open
@@ -286,6 +308,10 @@ class ClosedDays:
         self, peer: str, session: Session, closed: _ClosedDoc, asked: dict[int, int], ask: SyncStep1
     ) -> None:
         name = ask.doc
+        if closed.dropped:
+            summary = closed.state_vector, closed.deletions, closed.clocks
+            answer_dropped(self, session, summary, asked, name)
+            return
         node = session.peer_name
         refusal = None if closed.wanted else self._refusal(node)
         if not _covers(asked, closed.clocks):  # the peer lacks something only our content holds

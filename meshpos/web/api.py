@@ -19,6 +19,7 @@ from typing import Any
 
 from meshpos.errors import (
     CorruptRecord,
+    DayDropped,
     DayStillOpen,
     DomainError,
     InvalidInput,
@@ -61,6 +62,7 @@ from meshpos.web.routes import USER, Call
 log = logging.getLogger("meshpos.web")
 
 CONFLICTS = (
+    DayDropped,
     DayStillOpen,
     ItemStopped,
     OrderNotOpen,

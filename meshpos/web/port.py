@@ -30,12 +30,14 @@ T = TypeVar("T")
 class BusinessDays:
     """The business days a node holds (docs/architecture.md (Documents)): ``today`` (where a sale goes
     now), the days ``loaded`` in memory, the days ``closed`` (in the store only, loaded on demand), and
-    the days a manager ``ended`` early."""
+    the days a manager ``ended`` early. **Changed** (issue 18, keep): the days ``dropped`` after
+    ``keep_days`` (the console holds them; this register cannot open them again)."""
 
     today: str
     loaded: tuple[str, ...]
     closed: tuple[str, ...]
     ended: tuple[str, ...]
+    dropped: tuple[str, ...] = ()
 
 
 class KeyMemory(Protocol):

@@ -144,8 +144,10 @@ class VenueReads:
     def business_date(self, now_ms: int) -> str:
         return self.venue.business_date(now_ms)
 
-    def business_days(self, closed: set[str]) -> BusinessDays:
-        """Today, the loaded and the ``closed`` ledger days, and the days ended early."""
+    def business_days(
+        self, closed: set[str], dropped: frozenset[str] | set[str] = frozenset()
+    ) -> BusinessDays:
+        """Today, the loaded, the ``closed`` and the ``dropped`` ledger days, the days ended early."""
         venue = self.venue
         loaded = {day_of(n) for n in venue.replica.names() if is_ledger(n)}
         return BusinessDays(
@@ -153,6 +155,7 @@ class VenueReads:
             loaded=tuple(sorted(loaded)),
             closed=tuple(sorted(closed - loaded)),
             ended=tuple(venue.day_ends.days()),
+            dropped=tuple(sorted(dropped)),
         )
 
     def now_ms(self) -> int:

@@ -67,7 +67,17 @@ class Call:
         try:
             self.node.receipt(receipt_id)
         except UnknownRecord:
-            await self.node.open_day_of(receipt_id)
+            if await self.node.open_day_of(receipt_id):
+                return
+            dropped = self.node.days().dropped
+            if dropped:  # **changed** (issue 18, keep): an old one may be at the console only
+                raise HttpError(
+                    404,
+                    "unknown_receipt",
+                    f"no receipt {receipt_id!r} on this register, which keeps the recent business "
+                    f"days only (keep_days; it dropped {len(dropped)}, the latest {dropped[-1]}): "
+                    "a receipt of an older day is at the console (its receipts and reports)",
+                ) from None
 
     def order(self) -> Order:
         return _found("order", lambda: self.node.order(self.params["order_id"]))

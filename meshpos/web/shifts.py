@@ -9,11 +9,12 @@ shows what the drawer should hold: the current shift's ``expected_cash`` and an 
 
 from __future__ import annotations
 
-from meshpos.errors import UnknownRecord
+from meshpos.errors import DayDropped, UnknownRecord
 from meshpos.httpapi.routes import Field, Route, choice, text
 from meshpos.httpapi.server import HttpError
 from meshpos.model import CashMove, InventoryMove, Shift
 from meshpos.model.day_end import shift_key
+from meshpos.model.documents import ledger_name
 from meshpos.model.ledger_types import CASH_MOVE_KINDS, MANUAL_INVENTORY_KINDS, NoSale
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_QUANTITY
 from meshpos.model.shift_report import ShiftReport, ZReport, close_with_z
@@ -58,7 +59,11 @@ async def _load_days_of_shift(c: Call, shift_id: str) -> None:
         shift = node.shift(shift_id)
     first = node.business_date(shift.opened_at_ms)
     last = node.business_date(shift.close.closed_at_ms if shift.close else node.now_ms())
-    for date in node.days().closed:
+    held = node.days()
+    for date in held.dropped:  # (issue 18, keep) a report without that day would be short
+        if first <= date <= last:
+            raise DayDropped(ledger_name(date), date)
+    for date in held.closed:
         if first <= date <= last:
             await node.open_day(date)  # closes again by the usual rule
 
@@ -69,7 +74,14 @@ async def shift_report(c: Call) -> ShiftReport:
         await _load_days_of_shift(c, shift_id)
         return c.node.shift_report(shift_id)
     except UnknownRecord as exc:
-        raise HttpError(404, "unknown_shift", exc.message) from None
+        dropped = c.node.days().dropped
+        also = (
+            f" (this register dropped business days up to {dropped[-1]} after keep_days: an "
+            "older shift's report is at the console)"
+            if dropped
+            else ""
+        )
+        raise HttpError(404, "unknown_shift", exc.message + also) from None
 
 
 async def close_z(c: Call) -> ZReport:

@@ -107,7 +107,9 @@ class Bed:
     nodes: dict[str, NodeProcess] = field(default_factory=dict)
     links: list[InternetLink] = field(default_factory=list)
 
-    def register(self, name: str, index: int, console_port: int | None = None) -> Path:
+    def register(
+        self, name: str, index: int, console_port: int | None = None, **settings: Any
+    ) -> Path:
         config = make_device(
             self.authority,
             self.root,
@@ -118,6 +120,7 @@ class Bed:
             priority=index,
             console_url=f"ws://127.0.0.1:{console_port or self.console.port}",
             console_token=self.authority.console_token,
+            **settings,
         )
         self.nodes[name] = NodeProcess(config, self.root / f"{name}.log")
         return config
@@ -326,7 +329,8 @@ def receipts_of(node: NodeProcess, date: str) -> set[str]:
 def test_a_refund_of_a_receipt_200_days_old_loads_its_day(tmp_path: Path) -> None:
     now_ms = int(time.time() * 1000)
     refunded, listed = past_day(200, now_ms), past_day(201, now_ms)
-    config = make_device(make_venue(tmp_path), tmp_path, "R1", day_idle_seconds=IDLE_S)
+    # keep_days 0: a register that keeps every day (tests/mesh/test_keep_days.py: one that does not)
+    config = make_device(make_venue(tmp_path), tmp_path, "R1", day_idle_seconds=IDLE_S, keep_days=0)
     write_days(config, [listed, refunded], closed=True)
     node = NodeProcess(config, tmp_path / "R1.log", args=["--no-discovery"]).start()
     try:
@@ -356,7 +360,7 @@ def test_a_refund_of_a_receipt_200_days_old_loads_its_day(tmp_path: Path) -> Non
 def test_a_receipt_number_and_a_kitchen_day_load_their_closed_day(tmp_path: Path) -> None:
     now_ms = int(time.time() * 1000)
     old = past_day(150, now_ms)
-    config = make_device(make_venue(tmp_path), tmp_path, "R1", day_idle_seconds=IDLE_S)
+    config = make_device(make_venue(tmp_path), tmp_path, "R1", day_idle_seconds=IDLE_S, keep_days=0)
     write_days(config, [old], closed=True, kitchen=True)
     node = NodeProcess(config, tmp_path / "R1.log", args=["--no-discovery"]).start()
     try:
