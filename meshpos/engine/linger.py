@@ -124,14 +124,10 @@ class Lingers:
 
     def _sync_if_wanted(self) -> None:
         """A message waits for what a sync owes (``sync._commits`` ``Commits.wanted``): that sync
-        within RECEIVED_SYNC_DELAY (a received round's own deadline is RECEIVED_SYNC_LATEST)."""
+        within RECEIVED_SYNC_DELAY (a received round's own deadline is RECEIVED_SYNC_LATEST). Closing
+        too: the goodbyes wait for it, and the links close once they are out."""
         commits = self.sync.commits
-        if (
-            commits is not None
-            and commits.wanted > commits.synced
-            and self._covered < self._owed
-            and not self.closing
-        ):
+        if commits is not None and commits.wanted > commits.synced and self._covered < self._owed:
             self._sync_within(RECEIVED_SYNC_DELAY)
 
     def _sync_now(self) -> None:

@@ -14,7 +14,7 @@ import asyncio
 import pytest
 
 import meshpos.engine.linger as linger
-from meshpos.engine import Committed
+from meshpos.engine import Committed, Engine
 from meshpos.sync import Heartbeat, decode
 from tests.engine.test_engine import Recording, engine, linked, settle, stop_here
 from tests.engine.test_received_sync import CountedSync, kinds, received
@@ -22,6 +22,22 @@ from tests.engine.test_received_sync import CountedSync, kinds, received
 
 def _beats(box: list[bytes]) -> list[Heartbeat]:
     return [m for m in (decode(d, 2**20) for d in box if d) if isinstance(m, Heartbeat)]
+
+
+async def _unsynced_round(store_b: CountedSync) -> tuple[Engine, list[bytes]]:
+    """B linked to A, with A's write received and committed without an fsync; B's box to A."""
+    a, b = await engine("A", Recording()), await engine("B", store_b, interval=0.0)
+    wire = linked(a, b, [])
+    await settle(a, b, wire)
+    committed = asyncio.Event()
+    b.subscribe(lambda event: committed.set(), Committed)
+    await a.write(lambda: stop_here(a).__setitem__("k", "v"))
+    await b.link_messages("A", list(wire[0]))
+    wire[0].clear()
+    await asyncio.wait_for(committed.wait(), 5)
+    assert store_b.syncs == 0
+    wire[1].clear()
+    return b, wire[1]
 
 
 async def test_a_received_round_nobody_waits_for_is_not_fsynced_at_once(
@@ -50,28 +66,19 @@ async def test_a_heartbeat_that_waits_for_a_received_rounds_fsync_brings_it(
     device holds), and asks for it: synced within RECEIVED_SYNC_DELAY, then the beat leaves."""
     monkeypatch.setattr(linger, "RECEIVED_SYNC_LATEST", 3600.0, raising=False)
     store_b = CountedSync()
-    a, b = await engine("A", Recording()), await engine("B", store_b, interval=0.0)
-    wire = linked(a, b, [])
-    await settle(a, b, wire)
-    committed = asyncio.Event()
-    b.subscribe(lambda event: committed.set(), Committed)
-    await a.write(lambda: stop_here(a).__setitem__("k", "v"))
-    await b.link_messages("A", list(wire[0]))
-    wire[0].clear()
-    await asyncio.wait_for(committed.wait(), 5)
-    assert store_b.syncs == 0
-    wire[1].clear()
+    b, to_a = await _unsynced_round(store_b)
     loop = asyncio.get_running_loop()
     b.sync.tick(loop.time() + 10 * b.sync.config.heartbeat_interval)  # a beat is due
     b._flush()
-    assert _beats(wire[1]) == []  # held: it says what B holds, and B's round is not fsync'd
+    assert _beats(to_a) == []  # held: it says what B holds, and B's round is not fsync'd
     due = b._due
-    assert due is not None and due - loop.time() <= linger.RECEIVED_SYNC_DELAY + 0.001
+    assert due is not None
+    assert due - loop.time() <= linger.RECEIVED_SYNC_DELAY + 0.001
     await asyncio.wait_for(store_b.synced.wait(), 5)
     for _ in range(5):
         await asyncio.sleep(0)  # (the sync's task flushes once it is told)
     assert store_b.syncs == 1
-    assert _beats(wire[1])  # out once synced
+    assert _beats(to_a)  # out once synced
 
 
 async def test_a_new_peers_step_1_waits_for_the_fsync_and_brings_it(
@@ -90,3 +97,18 @@ async def test_a_new_peers_step_1_waits_for_the_fsync_and_brings_it(
         await asyncio.sleep(0)
     assert "SyncStep1" in kinds(wire[0])
 
+
+async def test_the_goodbyes_of_a_stopping_node_bring_the_sync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A node that stops says goodbye behind what waits for the fsync of its last received round:
+    that sync comes at once, not at the round's own deadline (the links close once it is out)."""
+    monkeypatch.setattr(linger, "RECEIVED_SYNC_LATEST", 3600.0, raising=False)
+    store_b = CountedSync()
+    b, to_a = await _unsynced_round(store_b)
+    await b.begin_stop()
+    assert "Bye" not in kinds(to_a)  # held: behind what waits for the fsync
+    await asyncio.wait_for(store_b.synced.wait(), 5)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert "Bye" in kinds(to_a)
