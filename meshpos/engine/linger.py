@@ -14,9 +14,10 @@ are durable at their authors). Every other commit is fsync'd, which covers every
 (``_unsynced``) and ``_covered`` says how many of them the last fsync covered. One
 :meth:`DocumentStore.sync` (a task of its own: no tap waits for it) is timed for the earliest
 deadline that needs one: taps that left by their deadline uncovered (at once), a received round
-(``RECEIVED_SYNC_DELAY`` after it: one fsync for the window). What it covered is ``synced``
-(``sync/_commits.py``): only then may this device tell a peer it holds a received round. (Before:
-two syncs, the taps' one marking nothing, so a received round waited for a second.)
+(``RECEIVED_SYNC_LATEST`` after it, or ``RECEIVED_SYNC_DELAY`` after a message began to wait for
+it: one fsync for the window). What it covered is ``synced`` (``sync/_commits.py``): only then may
+this device tell a peer it holds a received round. (Before: two syncs, the taps' one marking
+nothing, so a received round waited for a second.)
 """
 
 from __future__ import annotations
