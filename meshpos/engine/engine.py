@@ -366,6 +366,7 @@ class Engine(ClosingDays, Links, Lingers):
             if out and link is not None:
                 link[1](out)
                 self.counters["messages_sent"] += len(out)
+        self._sync_if_wanted()  # (what still waits for a received round's fsync: ``linger``)
 
     def _publish(self) -> None:
         """Tell subscribers what the last commits changed (only ever after they are durable)."""

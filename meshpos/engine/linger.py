@@ -14,9 +14,10 @@ are durable at their authors). Every other commit is fsync'd, which covers every
 (``_unsynced``) and ``_covered`` says how many of them the last fsync covered. One
 :meth:`DocumentStore.sync` (a task of its own: no tap waits for it) is timed for the earliest
 deadline that needs one: taps that left by their deadline uncovered (at once), a received round
-(``RECEIVED_SYNC_DELAY`` after it: one fsync for the window). What it covered is ``synced``
-(``sync/_commits.py``): only then may this device tell a peer it holds a received round. (Before:
-two syncs, the taps' one marking nothing, so a received round waited for a second.)
+(``RECEIVED_SYNC_LATEST`` after it, or ``RECEIVED_SYNC_DELAY`` after a message began to wait for
+it: one fsync for the window). What it covered is ``synced`` (``sync/_commits.py``): only then may
+this device tell a peer it holds a received round. (Before: two syncs, the taps' one marking
+nothing, so a received round waited for a second.)
 """
 
 from __future__ import annotations
@@ -33,10 +34,16 @@ from meshpos.sync import Synchronizer
 T = TypeVar("T")
 log = logging.getLogger("meshpos.engine")
 
-# How long after a received round committed without an fsync the WAL is fsync'd (and this device
-# says it holds that round): one fsync per window for every device's receipts instead of one per
-# round, short beside a heartbeat's period and the failover's seconds.
+# How long a message that says what this device holds (a heartbeat, a step 1 or 2) waits for the
+# fsync of a received round committed without one: one fsync per window for every device's receipts
+# instead of one per round, short beside a heartbeat's period and the failover's seconds.
 RECEIVED_SYNC_DELAY = 0.05
+# How long a received round waits for its fsync when no message waits for it. **Changed** (issue 18,
+# recv): was RECEIVED_SYNC_DELAY after every round, so at a venue's rate (a receipt every 200 ms)
+# every device fsync'd every receipt, though what that fsync lets out (its attestations, on the next
+# heartbeat) leaves once a second; now the heartbeat that waits for it asks (``_sync_if_wanted``).
+# Nothing is owed to anyone meanwhile: the round is durable at its author, and survives a kill -9 here.
+RECEIVED_SYNC_LATEST = 1.0
 
 
 class Lingers:
@@ -91,7 +98,7 @@ class Lingers:
         await self.store.append(rows, meta, fsync=False)
         if received:  # (with its taps, if any: they leave with the window's sync at the latest)
             self._withheld = at
-            self._sync_within(RECEIVED_SYNC_DELAY)
+            self._sync_within(RECEIVED_SYNC_LATEST)  # (sooner once a message waits for it)
 
     @property
     def _synced(self) -> bool:
@@ -115,6 +122,14 @@ class Lingers:
             self._syncing.cancel()
         if not isinstance(self._syncing, asyncio.Task):
             self._syncing = loop.call_at(due, self._sync_now)
+
+    def _sync_if_wanted(self) -> None:
+        """A message waits for what a sync owes (``sync._commits`` ``Commits.wanted``): that sync
+        within RECEIVED_SYNC_DELAY (a received round's own deadline is RECEIVED_SYNC_LATEST). Closing
+        too: the goodbyes wait for it, and the links close once they are out."""
+        commits = self.sync.commits
+        if commits is not None and commits.wanted > commits.synced and self._covered < self._owed:
+            self._sync_within(RECEIVED_SYNC_DELAY)
 
     def _sync_now(self) -> None:
         self._due = None  # (what is owed by now, this sync covers)

@@ -23,7 +23,7 @@ class Commits:
     device tell anyone it holds them. ``synced <= committed``; they differ only while such a commit
     is not yet fsync'd (docs/architecture.md (Durability))."""
 
-    __slots__ = ("committed", "drained", "holding_drain", "synced", "undrained")
+    __slots__ = ("committed", "drained", "holding_drain", "synced", "undrained", "wanted")
 
     def __init__(self) -> None:
         self.drained = 0
@@ -31,12 +31,19 @@ class Commits:
         self.synced = 0  # the last drain whose changes, and all before, survive a power cut
         self.undrained = 0  # changes applied since the last drain
         self.holding_drain = 0  # the last drain that took changes
+        self.wanted = 0  # the last drain a message was held for (``hold``)
 
-    @property
-    def gate(self) -> int:
-        """The drain a message built now waits for (0: none, it may go at once)."""
+    def hold(self) -> int:
+        """The drain a message queued now waits for (0: none, it may go at once), noted in
+        ``wanted``. **Changed** (issue 18, recv): the engine fsyncs a received round soon only
+        when a message waits for it (``wanted > synced``), not after every round: at a venue's
+        rate (a receipt every 200 ms) every device fsync'd every receipt, for attestations that
+        leave with the next heartbeat, a second later (docs/architecture.md (Durability))."""
         if self.undrained:
-            return self.drained + 1  # the next drain takes everything applied so far
-        if self.holding_drain > self.synced:
-            return self.holding_drain
-        return 0
+            gate = self.drained + 1  # the next drain takes everything applied so far
+        elif self.holding_drain > self.synced:
+            gate = self.holding_drain
+        else:
+            return 0
+        self.wanted = max(self.wanted, gate)
+        return gate

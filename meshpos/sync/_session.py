@@ -247,7 +247,7 @@ class Session:
     def _queue(self, data: bytes) -> None:
         """Queue ``data`` to leave once what the documents took before it is committed, in order with
         every message queued so (a forwarded update alone may pass them: :meth:`send`)."""
-        gate = 0 if self.commits is None else self.commits.gate
+        gate = 0 if self.commits is None else self.commits.hold()
         if gate == 0 and not self._held:
             self._out.append(data)
         else:

@@ -23,7 +23,7 @@ from meshpos.engine import StoreDocuments
 from meshpos.store import SqliteStore
 from tests.engine.test_received_sync import received
 
-linger.RECEIVED_SYNC_DELAY = 3600.0  # never synced before the kill
+linger.RECEIVED_SYNC_DELAY = linger.RECEIVED_SYNC_LATEST = 3600.0  # never synced before the kill
 
 async def main(path):
     sqlite = await SqliteStore.open(path)

@@ -128,6 +128,7 @@ async def test_the_received_rounds_of_one_window_make_one_sync(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(linger, "RECEIVED_SYNC_DELAY", 0.5)  # (the three rounds fit in it)
+    monkeypatch.setattr(linger, "RECEIVED_SYNC_LATEST", 0.5)  # (and nothing waits for them)
     store_b = CountedSync()
     a, b = await engine("A", Recording()), await engine("B", store_b, interval=0.0)
     wire = linked(a, b, [])
@@ -156,6 +157,7 @@ async def test_a_taps_deadline_and_a_received_round_in_one_window_make_one_sync(
     release covers the received round before it and marks it synced. Fails before: that sync did
     not mark the round, which waited for a sync of its own ``RECEIVED_SYNC_DELAY`` later."""
     monkeypatch.setattr(linger, "RECEIVED_SYNC_DELAY", 3600.0)  # (only the release's sync comes)
+    monkeypatch.setattr(linger, "RECEIVED_SYNC_LATEST", 3600.0)
     store_b = CountedSync()
     _a, b, _ = await received(store_b)
     await b.write(lambda: stop_here(b).__setitem__("tap", "t"), wait_ms=20)
