@@ -164,6 +164,8 @@ class PassingOn(Ticking):
         """``beat`` with the console's latest statement this node took, once per statement and link
         (the same bytes as the console signed: a receiver checks them, ``_take_signed``), then its
         latest tick, once per tick and link (``_tick``: it names that statement)."""
+        if self.hello.role == "console":
+            return self._console_once_per_link(beat, session)
         latest = self.statements.latest
         peer = session.peer
         if (

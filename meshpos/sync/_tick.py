@@ -29,13 +29,15 @@ again, as before, while it is linked to it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from meshpos.model.tally import Tally
 from meshpos.sync._bodies import decode_statement
 from meshpos.sync._config import SyncConfig
-from meshpos.sync._messages import Hello
+from meshpos.sync._messages import Heartbeat, Hello
 from meshpos.sync._session import Session
 from meshpos.sync._signed import (
     SIGNED_FEATURE,
@@ -63,6 +65,8 @@ class Ticks:
         self.latest_at = -1  # the latest counted tick's ``at`` (only grows)
         self.taken: dict[SignedTick, None] = {}
         self.own: SignedTick | None = None  # the console: its tick of its latest statement
+        #: the console: its statement and tick last sent on each link (``_console_once_per_link``)
+        self.sent_on: WeakKeyDictionary[Session, tuple[object, object]] = WeakKeyDictionary()
         self._digest: tuple[SignedConsole, str] | None = None
 
     def digest_of(self, signed: SignedConsole) -> str:
@@ -221,6 +225,20 @@ class Ticking:
         self.statements.own, self.statements.own_said = (content, signed), said
         self.statements.own_at = now
         return signed
+
+    def _console_once_per_link(self, beat: Heartbeat, session: Session) -> Heartbeat:
+        """The console's ``beat`` to ``session`` with its statement and tick only when they are
+        new on that link. **Changed** (issue 18, tick): every console heartbeat carried the whole
+        statement (~25 kB at 50 registers, every second, on the console's link, often the venue's
+        internet uplink); the relay keeps the latest it took and a new link (a new session) gets it
+        at once."""
+        before = self.ticks.sent_on.get(session, (None, None))
+        self.ticks.sent_on[session] = (beat.signed, beat.tick)
+        return replace(
+            beat,
+            signed=None if beat.signed is before[0] else beat.signed,
+            tick=None if beat.tick is before[1] else beat.tick,
+        )
 
     def _tick_instead(self, statement: SignedConsole, now: float) -> bool:
         """The console, nothing moved: sign a tick naming ``statement`` rather than the statement

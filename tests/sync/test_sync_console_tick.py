@@ -384,3 +384,30 @@ def test_an_idle_strict_venue_stays_green_on_ticks_and_goes_yellow_when_they_sto
             assert "has not confirmed" in net.nodes[name].console_heard.problem
     finally:
         signing.now = lambda: datetime.datetime.now(datetime.UTC)
+
+
+def test_the_console_sends_its_statement_and_tick_once_per_link(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    """Fails before: every console heartbeat carried the whole statement on its link (~25 kB a
+    second at 50 registers, on what is often the venue's internet uplink)."""
+    ca, signing, _ = keys
+    sync = console(signing)
+    link = Session(sync.hello, peer_features=LINK)
+    link.peer = register(ca, "R1").hello
+    sync.tick(0.0)
+    first = sync._addressed(sync._heartbeat(), link)
+    assert first.signed is not None
+    assert sync._addressed(sync._heartbeat(), link).signed is None  # the relay keeps it
+    sync.tick(3.0)  # nothing moved: a tick, alone
+    ticked = sync._addressed(sync._heartbeat(), link)
+    assert ticked.signed is None
+    assert ticked.tick is not None
+    assert sync._addressed(sync._heartbeat(), link).tick is None
+    other = Session(
+        sync.hello, peer_features=LINK
+    )  # a new link: the statement and its tick at once
+    other.peer = register(ca, "R2").hello
+    new = sync._addressed(sync._heartbeat(), other)
+    assert new.signed is first.signed
+    assert new.tick is ticked.tick
