@@ -45,7 +45,7 @@ class SyncConfig:
     console_tick_check: TickCheck | None = None
     console_tick_signer: TickSigner | None = None
     # (issue 18, fresh: ``_fresh``) the console signs again at least this often, also when nothing
-    # moved; a strict node is green only while the console's latest statement is at most
+    # moved (a tick when it can, ``_tick``); a strict node is green only while the console's latest statement is at most
     # ``console_fresh_s`` old and its own changes reach the console's signed state within
     # ``upload_bound_s`` (honest: ~1 s; generous so that bursts and relay hand-overs never flap)
     console_resign_s: float = 2.0
