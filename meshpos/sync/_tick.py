@@ -166,11 +166,11 @@ class Ticking:
         """Count ``tick`` as the console's word that it hears the venue now, when it names the
         statement this node took last, checks, and is newer than every word before (``_fresh``)."""
         check, ticks = self.config.console_tick_check, self.ticks
+        if check is None or tick in ticks.taken:
+            return  # (cannot check it, or counted already)
+        venue, at, of = decode_tick_body(tick.body)  # (malformed: refused, whatever we hold)
         latest = self.statements.latest
-        if check is None or latest is None or tick in ticks.taken:
-            return  # (cannot check it, no statement it may name, or counted already)
-        venue, at, of = decode_tick_body(tick.body)
-        if of != ticks.digest_of(latest):
+        if latest is None or of != ticks.digest_of(latest):
             return  # not the statement this node has: not counted (nor refused)
         check(tick, latest)
         if venue != self.hello.venue:

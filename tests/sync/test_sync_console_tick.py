@@ -289,10 +289,12 @@ def test_a_tick_body_of_the_wrong_shape_is_refused_before_any_check(
     ca, signing, _ = keys
     statement = signing(WORDS)
     assert statement is not None
-    node = register(ca)
-    at(node, 1.0)._on_heartbeat(beat(signed=statement))
-    with pytest.raises(RemoteProtocolError, match="console tick"):
-        at(node, 2.0)._on_heartbeat(beat(tick=SignedTick(body, "AA==")))
+    for holds in (True, False):  # whether or not the node holds a statement it could name
+        node = register(ca)
+        if holds:
+            at(node, 1.0)._on_heartbeat(beat(signed=statement))
+        with pytest.raises(RemoteProtocolError, match="console tick"):
+            at(node, 2.0)._on_heartbeat(beat(tick=SignedTick(body, "AA==")))
 
 
 def test_the_relay_passes_a_tick_after_its_statement_and_only_to_peers_that_take_ticks(
