@@ -153,6 +153,7 @@ class Node(VenueReads, RegisterOperations):
                 sync_config=replace(
                     SyncConfig.paced(config.heartbeat_interval, MAX_MESSAGE_SIZE),
                     console_check=checker,  # the console's signed word (Security)
+                    console_tick_check=checker.tick,  # and its tick at rest (issue 18, tick)
                     console_signed=signed,  # ("auto": strict once it took a statement)
                     on_console_strict=on_strict,
                 ),

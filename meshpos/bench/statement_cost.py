@@ -10,7 +10,11 @@ each node's check (venue CA, signature) and decoding (of new words, and of the s
 again: ``Statements.again``), per process CPU time over ``--repeat`` runs, for
 a venue of ``--registers`` registers with ``--days`` open days (a state vector entry per register per
 document, report counts per register and kind). The per-device idle cost is then the statements per
-second times the check and decoding.
+second times the check and decoding. **Changed** (issue 18, tick): at rest the console signs a tick
+(``sync/_tick.py``) instead of the whole statement again; the ticks a console signs, a tick's bytes
+(the heartbeat's ``tick`` field) and a node's check of one (its statement checked already) are
+counted and measured alike, and the statement's whole field (certificate and signature) beside its
+body.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 from meshpos.model.documents import kitchen_name, ledger_name
 from meshpos.sync import SyncConfig, Synchronizer
+from meshpos.sync._signed import statement_digest
 from meshpos.trust import init_venue
 from meshpos.trust.console_key import (
     ConsoleChecker,
@@ -55,16 +60,22 @@ def content(registers: int, days: int, seed: int = 18) -> dict[str, Any]:
     return {"console": console, "reports": reports, "unreported": (0, "")}
 
 
-def idle_statements(signing: ConsoleSigning, seconds: float) -> int:
-    """Statements a console signs over ``seconds`` of simulated time while nothing moves."""
-    signed = 0
+def idle_statements(signing: ConsoleSigning, seconds: float) -> tuple[int, int]:
+    """Statements and ticks (issue 18, tick) a console signs over ``seconds`` of simulated time
+    while nothing moves."""
+    signed = ticked = 0
 
     def signer(said: dict[str, Any]) -> Any:
         nonlocal signed
         signed += 1
         return signing(said)
 
-    config = SyncConfig(heartbeat_interval=1.0, console_signer=signer)
+    def ticker(of: str) -> Any:
+        nonlocal ticked
+        ticked += 1
+        return signing.tick(of)
+
+    config = SyncConfig(heartbeat_interval=1.0, console_signer=signer, console_tick_signer=ticker)
     console = Synchronizer(
         venue=VENUE, node_id="console", role="console", client_id=11, config=config
     )
@@ -73,7 +84,7 @@ def idle_statements(signing: ConsoleSigning, seconds: float) -> int:
     while now <= seconds:
         console.tick(now)
         now += 0.1
-    return signed
+    return signed, ticked
 
 
 def measure(
@@ -96,7 +107,8 @@ def measure(
         decode_statement(statement.body)
     decode_ms = (time.process_time() - cpu) * 1000 / repeat
     # the same words signed again (at rest): what a node does with them (``Statements.again``)
-    from meshpos.sync._signed import Statements
+    from meshpos.sync._signed import Statements, decode_tick_body, signed_body, tick_wire
+    from meshpos.sync._tick import Ticks
 
     kept = Statements(strict=True)
     first = statements[0]
@@ -109,6 +121,21 @@ def measure(
         if again is None or again(statement) is None:
             decode_statement(statement.body)
     again_ms = (time.process_time() - cpu) * 1000 / max(1, repeat - 1)
+    # a tick (issue 18, tick): what a node does with one at rest, its statement checked already
+    checker = ConsoleChecker(ca, VENUE)
+    checker(first)
+    ticks = [signing.tick(statement_digest(first)) for _ in range(repeat)]
+    kept_ticks = Ticks()
+    cpu = time.process_time()
+    for tick in ticks:
+        assert tick is not None
+        decode_tick_body(tick.body)
+        kept_ticks.digest_of(first)
+        checker.tick(tick, first)
+    tick_ms = (time.process_time() - cpu) * 1000 / repeat
+    assert ticks[0] is not None
+    tick_bytes = len(json.dumps({"tick": tick_wire(ticks[0])}, separators=(",", ":")))
+    statement_bytes = len(json.dumps({"signed": signed_body(first)}, separators=(",", ":")))
     body = statements[0].body if statements[0] is not None else ""
     return {
         "registers": registers,
@@ -118,6 +145,9 @@ def measure(
         "check_ms": round(check_ms, 3),
         "decode_ms": round(decode_ms, 3),
         "same_words_again_ms": round(again_ms, 3),
+        "statement_field_bytes": statement_bytes,
+        "tick_field_bytes": tick_bytes,
+        "tick_check_ms": round(tick_ms, 3),
     }
 
 
@@ -134,19 +164,29 @@ def main(argv: list[str] | None = None) -> int:
         issue_console_key(authority)
         signing = load_console_signing(directory, VENUE)
         assert signing is not None
-        per_minute = idle_statements(signing, 60.0)
+        per_minute, ticks_per_minute = idle_statements(signing, 60.0)
         sizes = [int(n) for n in args.registers.split(",")]
         rows = [measure(signing, authority.ca_pem, n, args.days, args.repeat) for n in sizes]
     for row in rows:
-        per_s = per_minute / 60
+        per_s, ticks_s = per_minute / 60, ticks_per_minute / 60
         at_rest = row["check_ms"] + row["same_words_again_ms"]
-        row["idle_node_cpu_ms_per_s"] = round(per_s * at_rest, 3)
-        row["idle_bytes_per_link_per_s"] = round(per_s * row["body_bytes"])
-    out = {"idle_statements_per_minute": per_minute, "sizes": rows}
+        row["idle_node_cpu_ms_per_s"] = round(per_s * at_rest + ticks_s * row["tick_check_ms"], 3)
+        # (as before issue 18, tick: the body only; the field adds the certificate and signature)
+        row["idle_bytes_per_link_per_s"] = round(
+            per_s * row["body_bytes"] + ticks_s * row["tick_field_bytes"]
+        )
+        row["idle_field_bytes_per_link_per_s"] = round(
+            per_s * row["statement_field_bytes"] + ticks_s * row["tick_field_bytes"]
+        )
+    out = {
+        "idle_statements_per_minute": per_minute,
+        "idle_ticks_per_minute": ticks_per_minute,
+        "sizes": rows,
+    }
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"idle statements per minute: {per_minute}")
+        print(f"idle statements per minute: {per_minute}, ticks: {ticks_per_minute}")
         for row in rows:
             print("  " + ", ".join(f"{k} {v}" for k, v in row.items()))
     return 0

@@ -94,8 +94,7 @@ class VenueHub(DayClosing):
         self.busy = 0  # edits and reads holding the hub: it is not unloaded under them
         self.closed = False
         self.rejections: list[str] = []
-        # every batch a relay sends is committed before the next is read: a slow database slows it
-        self.documents = VenueDocuments(db, venue_id)
+        self.documents = VenueDocuments(db, venue_id)  # (a relay's batch committed before the next)
         self.engine = Engine(
             self.documents,
             venue=venue_id,
@@ -103,7 +102,8 @@ class VenueHub(DayClosing):
             role="console",
             sync_config=replace(
                 SyncConfig.paced(heartbeat_interval, max_message_size),
-                console_signer=console_signer,  # (Security: its statements signed)
+                console_signer=console_signer,  # (Security; issue 18, tick: a tick at rest)
+                console_tick_signer=None if console_signer is None else console_signer.tick,
             ),
             received_commit_interval=None,
         )

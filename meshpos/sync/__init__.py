@@ -96,6 +96,8 @@ from meshpos.sync._signed import (
     ConsoleSigner,
     ConsoleStatement,
     SignedConsole,
+    SignedTick,
+    tick_body,
     unbase64,
 )
 from meshpos.sync._states import (
@@ -157,6 +159,7 @@ __all__ = [
     "SessionConfig",
     "SessionEvent",
     "SignedConsole",
+    "SignedTick",
     "State",
     "SyncCompleted",
     "SyncConfig",
@@ -181,5 +184,6 @@ __all__ = [
     "parse_features",
     "read_close",
     "statement_body",
+    "tick_body",
     "unbase64",
 ]

@@ -47,10 +47,13 @@ from meshpos.sync._messages import (
 )
 from meshpos.sync._signed import (
     SIGNED_FEATURE,
+    TICK_FEATURE,
     ConsoleSignatureRefused,
     ConsoleStatement,
     decode_signed,
+    decode_tick,
     signed_body,
+    tick_wire,
 )
 from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
 
@@ -77,6 +80,7 @@ HEARTBEAT_FIELD_FEATURES: dict[str, str] = {
     "farc": COMPACT_FAR_FEATURE,
     "heldc": HELD_COMPACT_FEATURE,
     "signed": SIGNED_FEATURE,
+    "tick": TICK_FEATURE,
 }
 #: record kinds (meshpos.model.tally.KINDS) newer than N−1, each with the feature a peer must have
 #: announced to be told their counts in ``reports`` and ``owed``: N−1 refuses a kind it does not know,
@@ -173,6 +177,8 @@ def _heartbeat_body(msg: Heartbeat, features: frozenset[str]) -> bytes:
         }
     if msg.signed is not None:
         body["signed"] = signed_body(msg.signed)
+    if msg.tick is not None:
+        body["tick"] = tick_wire(msg.tick)
     return _json(_for_peer(body, HEARTBEAT_FIELD_FEATURES, features))
 
 
@@ -258,6 +264,7 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         if "heldc" in obj
         else (_decode_held(obj["held"], what) if "held" in obj else {}),
         signed=decode_signed(obj["signed"], what) if "signed" in obj else None,
+        tick=decode_tick(obj["tick"], what) if "tick" in obj else None,
     )
 
 
@@ -332,6 +339,7 @@ _HEARTBEAT_OPTIONAL = frozenset(
         "held",
         "heldc",
         "signed",
+        "tick",
     }
 )
 _UNREPORTED_FIELDS = frozenset({"count", "reason"})

@@ -14,7 +14,7 @@ from meshpos.errors import LocalProtocolError
 from meshpos.sync._budget import ReopenBudget
 from meshpos.sync._messages import SOFTWARE as SOFTWARE  # the synchronizer's hello names it
 from meshpos.sync._session import SessionConfig
-from meshpos.sync._signed import ConsoleCheck, ConsoleSigner
+from meshpos.sync._signed import ConsoleCheck, ConsoleSigner, TickCheck, TickSigner
 from meshpos.sync._topology import DEGREE
 
 REPORTED_DAYS = (
@@ -40,8 +40,12 @@ class SyncConfig:
     on_console_strict: Callable[[], None] | None = None
     # the console: signs its statement (its key for the venue); None: it says nothing signed
     console_signer: ConsoleSigner | None = None
+    # (issue 18, tick: ``_tick``) a node: checks the console's tick against the statement it names;
+    # the console: signs one when nothing moved (None: it signs its whole statement again instead)
+    console_tick_check: TickCheck | None = None
+    console_tick_signer: TickSigner | None = None
     # (issue 18, fresh: ``_fresh``) the console signs again at least this often, also when nothing
-    # moved; a strict node is green only while the console's latest statement is at most
+    # moved (a tick when it can, ``_tick``); a strict node is green only while the console's latest statement is at most
     # ``console_fresh_s`` old and its own changes reach the console's signed state within
     # ``upload_bound_s`` (honest: ~1 s; generous so that bursts and relay hand-overs never flap)
     console_resign_s: float = 2.0

@@ -7,7 +7,8 @@ to the console" while nothing reached it. A *strict* node (``_signed``: it takes
 only as the console signed it) now needs evidence only the console can give:
 
 * **heard**: a checked statement newer than the one before arrived within ``console_fresh_s`` (the
-  console signs again at least every ``console_resign_s``, also when nothing moved). Judged on this
+  console signs again at least every ``console_resign_s``, also when nothing moved: since issue 18,
+  tick, by a tick naming its latest statement, ``_tick``, counted here alike). Judged on this
   node's monotonic clock, never by comparing the statement's time ``at`` (the console's wall clock)
   with ours: the two clocks may be minutes apart. ``at`` is used only for differences: the most the
   console's clock was ahead of ours on a statement's arrival (its *lead*, the best path seen) tells

@@ -29,8 +29,11 @@ from meshpos.sync._messages import FarRecord, Heartbeat, Hello, PeerSummary
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_write
 from meshpos.sync._session import Session
-from meshpos.sync._signed import SignedConsole, Statements
+from meshpos.sync._signed import SignedConsole, SignedTick, Statements
 from meshpos.sync._updates import held_state
+
+if TYPE_CHECKING:
+    from meshpos.sync._tick import Ticks
 
 
 class Heartbeats:
@@ -110,9 +113,14 @@ class Heartbeats:
 
         def _take_signed(self, node: str, signed: SignedConsole) -> None: ...
 
-        def _closed_due(
-            self, moved: bool
-        ) -> tuple[dict[str, dict[int, int]], dict[str, Tally]] | None: ...
+        def _own_statement(
+            self, view: dict[str, dict[int, int]], reports: dict[str, Tally]
+        ) -> SignedConsole | None: ...
+
+        def _take_tick(self, tick: SignedTick) -> None: ...
+
+        @property
+        def ticks(self) -> Ticks: ...
 
         @property
         def statements(self) -> Statements: ...
@@ -293,6 +301,8 @@ class Heartbeats:
         # check raises before anything of it is taken (its presence, relay claim, far records)
         if heartbeat.signed is not None:
             self._take_signed(heartbeat.node, heartbeat.signed)
+        if heartbeat.tick is not None:  # (after it: a tick names the statement it stands by)
+            self._take_tick(heartbeat.tick)
         before = self._presence.get(heartbeat.node)
         if before is None or _said(before.heartbeat) != _said(heartbeat):
             self._say()
@@ -360,42 +370,8 @@ class Heartbeats:
             far=() if console else self._far_out(now, min(sum(pending.values()), MAX_VAR_UINT)),
             gone={} if console else self._gone_out(now),
             signed=self._own_statement(view, reports) if console else None,
+            tick=self.ticks.own if console else None,  # (issue 18, tick: ``_tick``)
         )
-
-    def _own_statement(
-        self, view: dict[str, dict[int, int]], reports: dict[str, Tally]
-    ) -> SignedConsole | None:
-        """The console only: what it says of itself, signed (``_signed``) again when it moved, and
-        at least every ``console_resign_s`` (**Changed** (issue 18, fresh): only when it moved, so a
-        register could not tell a console that hears the venue from one that stopped; ``_fresh``)."""
-        signer = self.config.console_signer
-        if signer is None:
-            return None
-        # (a copy: the report counts are the live ones, which rise in place)
-        counts = {d: {r: dict(c) for r, c in tally.items()} for d, tally in reports.items()}
-        content = {"console": view, "reports": counts, "unreported": self._unreported}
-        own, now = self.statements.own, self._now if self._now is not None else 0.0
-        moved = own is None or own[0] != content
-        # and of the days it closed lately, for a register that was away (``_closed``; issue 18)
-        closed = self._closed_due(moved)
-        resign = now - self.statements.own_at >= self.config.console_resign_s
-        if own is not None and not moved and closed is None and not resign:
-            return own[1]
-        # nothing moved: the same words again (the closed days too, if they were in them)
-        said = self.statements.own_said if not moved and closed is None else content
-        if closed is not None:
-            said = {
-                **content,
-                "console": {**closed[0], **view},
-                "reports": {**closed[1], **counts},
-            }
-        signed = signer(said)
-        if signed is None:  # (its certificate expired: nothing signed, and said so in the log)
-            self.statements.own = None
-            return None
-        self.statements.own, self.statements.own_said = (content, signed), said
-        self.statements.own_at = now
-        return signed
 
     def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:
         """``beat`` as ``session`` gets it: to the console only (the relay's link), with each linked
@@ -492,7 +468,9 @@ class Heartbeats:
 #: status shows (issue 18, status2): a peer's pending counts, linked peers, gone notes (news in them
 #: moves the far table's version) and relay summary moved it on every sale and link change elsewhere;
 #: a peer's owed counts move ``owed_version`` instead (issue 18, rounds: the election does not read them)
-_UNSAID = frozenset({"seq", "far", "held", "pending", "peers", "gone", "mesh", "owed", "signed"})
+_UNSAID = frozenset(
+    {"seq", "far", "held", "pending", "peers", "gone", "mesh", "owed", "signed", "tick"}
+)
 #: a heartbeat's other fields, as a tuple: what a status and the election are computed from, whatever
 #: fields a later release adds (read in place: it made two copies of every beat received to compare)
 _said = attrgetter(*(f.name for f in fields(Heartbeat) if f.name not in _UNSAID))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from meshpos import __version__
-from meshpos.sync._signed import SignedConsole
+from meshpos.sync._signed import SignedConsole, SignedTick
 
 PROTOCOL_VERSION = 1  # in the hello and the mDNS advert (net.discovery): the one place it is set
 SOFTWARE = f"meshpos/{__version__}"  # in the hello: which release a peer runs
@@ -131,6 +131,8 @@ class Heartbeat:
     held: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)
     # optional, signed1 peers only (sync/_signed.py): the console's signed statement, passed on unchanged
     signed: SignedConsole | None = None
+    # optional, tick1 peers only (sync/_tick.py): the console's signed tick naming that statement
+    tick: SignedTick | None = None
 
 
 @dataclass(frozen=True, slots=True)

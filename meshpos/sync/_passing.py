@@ -28,7 +28,7 @@ from pycrdt import Doc
 from meshpos.model.documents import is_ledger
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.tally import UNKNOWN_REGISTER, Tally
-from meshpos.sync._bodies import MAX_JSON_DOCS, MAX_STATE_CLIENTS, decode_statement
+from meshpos.sync._bodies import MAX_JSON_DOCS, MAX_STATE_CLIENTS
 from meshpos.sync._claims import ClaimRefusals, bounded
 from meshpos.sync._config import REPORTED_DAYS, SyncConfig
 from meshpos.sync._fresh import ConsoleHeard
@@ -38,10 +38,13 @@ from meshpos.sync._presence import FarTable
 from meshpos.sync._session import Session
 from meshpos.sync._signed import (
     SIGNED_FEATURE,
+    TICK_FEATURE,
     ConsoleSignatureRefused,
     SignedConsole,
+    SignedTick,
     Statements,
 )
+from meshpos.sync._tick import Ticking
 from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
 from meshpos.sync._updates import held_clocks
 
@@ -60,6 +63,7 @@ class ConsoleSent:
         #: what the state passed on was taken at (``PassingOn._with_console_passed_on``): nothing rose since
         self.at: tuple[object, ...] | None = None
         self.signed: SignedConsole | None = None  # the console's statement last passed on
+        self.tick: SignedTick | None = None  # and its tick (``_tick``)
 
     def rose_console(self, now: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
         """The clocks of ``now`` above what was sent, kept as sent."""
@@ -98,7 +102,7 @@ def _rose(had: dict[Any, Any], now: dict[Any, Any]) -> dict[Any, Any]:
     return out
 
 
-class PassingOn:
+class PassingOn(Ticking):
     """Attestations, the console's state and the welcome, per link (a mixin of ``Synchronizer``)."""
 
     hello: Hello
@@ -156,50 +160,12 @@ class PassingOn:
         signing is on."""
         return Statements(strict=self.config.console_signed is True)
 
-    def _take_signed(self, node: str, signed: SignedConsole) -> None:
-        """Check the console's statement ``node`` passed on (once per distinct statement: the
-        venue CA, role console, not revoked, the signature; ``SyncConfig.console_check``) and take
-        what it says as :meth:`_learn_console` does; the latest goes on to every link
-        (:meth:`_with_signed`). A statement that fails the check raises
-        :class:`ConsoleSignatureRefused`: the session closes, nothing is taken."""
-        check = self.config.console_check
-        if check is None or self.statements.known(signed) is not None:
-            return  # (cannot check it: neither taken nor passed on; or taken already)
-        check(signed)
-        statement = self.statements.again(signed) or decode_statement(signed.body)
-        if statement.venue != self.hello.venue:
-            raise ConsoleSignatureRefused(
-                f"console statement for venue {statement.venue!r:.80}, not {self.hello.venue!r}"
-            )
-        latest = self.statements.keep(signed, statement)
-        if latest and self._now is not None:  # (issue 18, fresh: heard, as of its arrival)
-            self.console_heard.statement(statement.at, self._now)
-        if not self.statements.strict and self.config.console_signed == "auto":
-            self._turn_strict()
-        self._learn_console(node, statement.console, statement.reports)
-        if latest and self.statements.strict:
-            self._tell_unreported(statement.unreported)
-
-    def _turn_strict(self) -> None:
-        """``console_signed = "auto"``, the first checked statement of the venue's console: from now
-        on the console's state and reports are taken only as it signed them (``_heartbeats``), and
-        what was taken unsigned before is forgotten (an enrolled device may have said it): the
-        statement, taken next, says it again if it is true. Pessimistic meanwhile: the pending
-        counts rise at once (``_say``). **Changed** (issue 18, sticky): signing was off unless
-        configured, so a venue that did not read the docs kept the gap; the node (``on_console_strict``)
-        remembers it, so it stays strict after a restart."""
-        self.statements.strict = True
-        self._console_sv.clear()
-        self._reports.clear()
-        self._console_rose += 1
-        self._say()
-        told = self.config.on_console_strict
-        if told is not None:
-            told()
-
     def _with_signed(self, beat: Heartbeat, session: Session) -> Heartbeat:
         """``beat`` with the console's latest statement this node took, once per statement and link
-        (the same bytes as the console signed: a receiver checks them, ``_take_signed``)."""
+        (the same bytes as the console signed: a receiver checks them, ``_take_signed``), then its
+        latest tick, once per tick and link (``_tick``: it names that statement)."""
+        if self.hello.role == "console":
+            return self._console_once_per_link(beat, session)
         latest = self.statements.latest
         peer = session.peer
         if (
@@ -211,12 +177,20 @@ class PassingOn:
         ):
             return beat
         sent = self._console_sent.setdefault(peer.node, ConsoleSent())
-        if sent.signed is latest:
+        tick = self.ticks.latest
+        if sent.signed is latest and (
+            tick is None or sent.tick is tick or TICK_FEATURE not in session.peer_features
+        ):
             return beat
         if not self._still_good(latest):
             return beat
-        sent.signed = latest
-        return replace(beat, signed=latest)
+        if sent.signed is not latest:
+            sent.signed = latest
+            beat = replace(beat, signed=latest)
+        if tick is not None and TICK_FEATURE in session.peer_features:
+            sent.tick = tick
+            beat = replace(beat, tick=tick)
+        return beat
 
     def _still_good(self, latest: SignedConsole) -> bool:
         """Is ``latest`` still the console's as the venue sees it now? **Changed** (issue 18,
@@ -230,6 +204,7 @@ class PassingOn:
             check(latest)
         except ConsoleSignatureRefused:
             self.statements.latest = None  # (a newer statement, if one comes, takes its place)
+            self.ticks.latest = None
             return False
         return True
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -42,6 +44,11 @@ _B64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _AT = re.compile(r'\{"at":(0|[1-9][0-9]{0,14}),')
 #: the statements whose decoding a node keeps (by their bytes): the console's latest few
 _KEPT = 8
+#: a peer that announced this takes the heartbeat's ``tick`` field (the console's signed tick)
+TICK_FEATURE = "tick1"
+#: characters of a tick's body (venue, time, digest: ~150)
+MAX_TICK_BODY = 400
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ConsoleSignatureRefused(RemoteProtocolError):
@@ -71,12 +78,71 @@ class ConsoleStatement:
     unreported: tuple[int, str]
 
 
+@dataclass(frozen=True, slots=True)
+class SignedTick:
+    """The console's small "I hear you" (issue 18, tick; ``_tick``): its body (sorted JSON of
+    ``at``, ``of``, the digest of the full statement it stands by, and ``venue``) and its signature,
+    by the key of that statement's certificate (which the node checked already: by reference)."""
+
+    body: str
+    sig: str
+
+
+def statement_digest(signed: SignedConsole) -> str:
+    """What a tick names a full statement by: SHA-256 over its body and certificate (hex)."""
+    return hashlib.sha256(f"{signed.body}\n{signed.cert}".encode("ascii")).hexdigest()
+
+
+def tick_body(venue: str, at: int, of: str) -> str:
+    return json.dumps({"at": at, "of": of, "venue": venue}, separators=(",", ":"), sort_keys=True)
+
+
+def decode_tick_body(body: str) -> tuple[str, int, str]:
+    """A tick's venue, time (ms, the console's clock) and digest, or refused saying why."""
+    try:
+        raw = json.loads(body)
+    except ValueError:
+        raw = None
+    if not isinstance(raw, dict) or raw.keys() != {"at", "of", "venue"}:
+        raise RemoteProtocolError("console tick: body must be an object of 'at', 'of', 'venue'")
+    venue, at, of = raw["venue"], raw["at"], raw["of"]
+    if not isinstance(at, int) or isinstance(at, bool) or not 0 <= at < 10**15:
+        raise RemoteProtocolError("console tick: 'at' is not a time in milliseconds")
+    if not isinstance(of, str) or not _DIGEST.fullmatch(of):
+        raise RemoteProtocolError("console tick: 'of' is not a statement's digest")
+    if not isinstance(venue, str) or not 0 < len(venue) <= 80:
+        raise RemoteProtocolError("console tick: 'venue' is not a venue id")
+    return venue, at, of
+
+
+def tick_wire(tick: SignedTick) -> dict[str, str]:
+    return {"b": tick.body, "s": tick.sig}
+
+
+def decode_tick(raw: Any, what: str) -> SignedTick:
+    """The ``tick`` field: ``{"b": body, "s": sig}``, bounded and well formed (its body is read and
+    its signature checked later, by the synchronizer, against the statement it names)."""
+    if not isinstance(raw, dict) or raw.keys() != {"b", "s"}:
+        raise RemoteProtocolError(f"{what}: field 'tick' must be an object with 'b', 's'")
+    body, sig = raw["b"], raw["s"]
+    if not isinstance(body, str) or not 0 < len(body) <= MAX_TICK_BODY or not body.isascii():
+        raise RemoteProtocolError(f"{what}: field 'tick' has no usable body")
+    if not isinstance(sig, str) or len(sig) > MAX_SIG or not _B64.fullmatch(sig):
+        raise RemoteProtocolError(f"{what}: field 'tick' has no usable signature")
+    return SignedTick(body, sig)
+
+
 #: checks the certificate and the signature of a statement (``meshpos.trust.console_key``), raising
 #: ConsoleSignatureRefused saying why not
 ConsoleCheck = Callable[[SignedConsole], None]
 #: signs what the console says of itself (the body's fields less ``venue`` and ``at``, which it adds);
 #: None when it can sign no more (its certificate expired: the console then says nothing signed)
 ConsoleSigner = Callable[[dict[str, Any]], SignedConsole | None]
+#: checks a tick's signature by the certificate of the (checked) statement it names, and that
+#: certificate again (deny-list, validity), raising ConsoleSignatureRefused saying why not
+TickCheck = Callable[[SignedTick, SignedConsole], None]
+#: signs a tick naming a statement's digest (the console adds ``venue`` and ``at``); None: it cannot
+TickSigner = Callable[[str], SignedTick | None]
 
 
 def signed_body(signed: SignedConsole) -> dict[str, str]:

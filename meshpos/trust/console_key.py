@@ -29,7 +29,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from meshpos.errors import MeshposError, TrustError
-from meshpos.sync import ConsoleSignatureRefused, SignedConsole, statement_body, unbase64
+from meshpos.sync import (
+    ConsoleSignatureRefused,
+    SignedConsole,
+    SignedTick,
+    statement_body,
+    tick_body,
+    unbase64,
+)
 from meshpos.trust._files import PRIVATE, locked, read_file, write_file
 from meshpos.trust.authority import (
     CA_CERT,
@@ -60,6 +67,8 @@ CONSOLE_DEVICE = "console"  # its device id (CN, issued.json, the deny-list)
 CONSOLE_ROLE = "console"
 VALIDITY = datetime.timedelta(days=5 * 365)
 _DOMAIN = b"meshpos-console-statement-v1\n"
+#: a tick's (issue 18, tick): another domain, so a tick's signature never passes as a statement's
+_TICK_DOMAIN = b"meshpos-console-tick-v1\n"
 _CHECKED = 16  # (certificate, signature, body) triples checked, kept
 _REVOKED = (
     "the console is on the venue's deny-list ('meshpos revoke console'): every node refuses "
@@ -185,6 +194,16 @@ class ConsoleSigning:
         sig = self._key.sign(_DOMAIN + body.encode("ascii"), ec.ECDSA(hashes.SHA256()))
         return SignedConsole(body, self._cert, base64.b64encode(sig).decode("ascii"))
 
+    def tick(self, of: str) -> SignedTick | None:
+        """A tick naming the statement whose digest is ``of`` (``sync._tick``), signed as of now
+        under the tick domain; None once the certificate has expired (as :meth:`__call__`)."""
+        now = self.now()
+        if now > self.expires:
+            return None
+        body = tick_body(self.venue_id, int(now.timestamp() * 1000), of)
+        sig = self._key.sign(_TICK_DOMAIN + body.encode("ascii"), ec.ECDSA(hashes.SHA256()))
+        return SignedTick(body, base64.b64encode(sig).decode("ascii"))
+
 
 def load_console_signing(directory: Path, venue_id: str) -> ConsoleSigning | None:
     """The console's signing key of the venue in ``directory``; None if it has neither key nor
@@ -238,7 +257,8 @@ class ConsoleChecker:
         self.is_revoked: Callable[[str], bool] = lambda device: False
         # statement -> its signer's device id and when its certificate expires
         self._checked: dict[tuple[str, str, str], tuple[str, datetime.datetime]] = {}
-        self.verified = 0  # signatures verified (each distinct statement once)
+        self.verified = 0  # signatures verified (each distinct statement or tick once)
+        self._keys: dict[str, ec.EllipticCurvePublicKey] = {}  # certificate -> its key (ticks)
         self.now: Callable[[], datetime.datetime] = _now  # (tests move it)
 
     def __call__(self, signed: SignedConsole) -> None:
@@ -259,6 +279,30 @@ class ConsoleChecker:
             raise ConsoleSignatureRefused(
                 f"console statement signed by {device!r}, revoked (on the venue deny-list)"
             )
+
+    def tick(self, tick: SignedTick, of: SignedConsole) -> None:
+        """Check ``tick`` (issue 18, tick) as a statement is checked: ``of``, the statement it
+        names, is checked again (its certificate the venue CA's, for role console and this venue,
+        valid now, not on the deny-list; cached), and the tick's signature is by that
+        certificate's key under the tick domain. The caller checks the venue and the digest."""
+        self(of)
+        public = self._keys.get(of.cert)
+        if public is None:
+            key = x509.load_der_x509_certificate(unbase64(of.cert)).public_key()
+            if not isinstance(key, ec.EllipticCurvePublicKey):  # (checked with ``of`` already)
+                raise ConsoleSignatureRefused("console tick: certificate holds no EC key")
+            if len(self._keys) >= _CHECKED:
+                del self._keys[next(iter(self._keys))]
+            public = self._keys[of.cert] = key
+        try:
+            public.verify(
+                unbase64(tick.sig),
+                _TICK_DOMAIN + tick.body.encode("ascii"),
+                ec.ECDSA(hashes.SHA256()),
+            )
+        except InvalidSignature:
+            raise ConsoleSignatureRefused("console tick: the signature does not match") from None
+        self.verified += 1
 
     def _verify(self, signed: SignedConsole) -> tuple[str, datetime.datetime]:
         try:
