@@ -32,6 +32,8 @@ async def test_a_manager_searches_the_receipts_and_opens_one(
         # page shows moments on the venue's clock, as its reports count the venue's hours
         settings = console.call("GET", f"/api/venues/{venue_id}/settings")
         console.call("POST", f"/api/venues/{venue_id}/settings", {**settings, "timezone": ZONE})
+        # (the zone held: a failure below is the page's, not a lost edit; it failed once under load)
+        assert console.call("GET", f"/api/venues/{venue_id}")["timezone"] == ZONE
         page = await browser.new_page("console reports")
         await page.goto(f"{console.ready['api']}/?token={token}#reports")
         rows = "#receipts tbody tr"
@@ -106,7 +108,9 @@ async def test_a_manager_searches_the_receipts_and_opens_one(
         on_the_venues_clock = await page.eval(
             f"new Date({table['issued_at_ms']}).toLocaleString(undefined, {{timeZone: '{ZONE}'}})"
         )
-        assert pairs["issued"] == on_the_venues_clock  # before: the browser's clock
+        held = await page.eval("JSON.stringify(window.meshposConsole.venue)")
+        # before: the browser's clock (what the page held of the venue says why, should it fail again)
+        assert pairs["issued"] == on_the_venues_clock, held
 
         # the other reports of the day: the open shift's X report, sales, and a supply entered here
         await page.click("#report-tabs [data-report=shifts]")
