@@ -60,6 +60,18 @@ def sell_a_day(register: NodeProcess) -> list[dict[str, Any]]:
     return [latte["receipt"], table["receipt"], fries]
 
 
+def catalog_at_console(console: ConsoleProcess, venue_id: str) -> None:
+    """Wait until the console holds the register's catalog: the bed seeds it on the register (as if the
+    console had sent it before), so an edit the console makes before it arrives is a concurrent write
+    of the same entry, which the register's may win (a settings edit lost its time zone that way)."""
+    venue = f"/api/venues/{venue_id}"
+    wait_for(
+        lambda: any(u["id"] == MANAGER for u in console.call("GET", f"{venue}/menu")["users"]),
+        DEADLINE_S,
+        "the catalog at the console",
+    )
+
+
 def give_manager_a_pin(
     console: ConsoleProcess, register: NodeProcess, venue_id: str, pin: str
 ) -> None:
@@ -67,11 +79,7 @@ def give_manager_a_pin(
     until the register has it: the rename that follows the PIN tells when it arrived, so no PIN is
     tried (a wrong one counts as a guess). The manager is then called "Max P."."""
     venue = f"/api/venues/{venue_id}"
-    wait_for(
-        lambda: any(u["id"] == MANAGER for u in console.call("GET", f"{venue}/menu")["users"]),
-        DEADLINE_S,
-        "the catalog at the console",
-    )
+    catalog_at_console(console, venue_id)
     console.call("POST", f"{venue}/users/{MANAGER}/pin", {"pin": pin})
     console.call("POST", f"{venue}/users", {"id": MANAGER, "name": "Max P.", "role": "manager"})
     wait_for(
