@@ -46,11 +46,17 @@ VENUE_ID = "v"
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ConsoleSigning, ConsoleSigning]:
-    """(the venue CA, its console's signing key, a register's key signing as if it were the console)"""
-    directory = tmp_path_factory.mktemp("venue") / "venue"
-    authority = init_venue(directory, "Cafe", VENUE_ID)
+    return console_and_impostor(tmp_path_factory.mktemp("venue") / "venue", VENUE_ID)
+
+
+def console_and_impostor(
+    directory: Path, venue_id: str
+) -> tuple[str, ConsoleSigning, ConsoleSigning]:
+    """A venue made in ``directory``: (its CA, its console's signing key, a register's genuine key
+    signing as if it were the console)."""
+    authority = init_venue(directory, "Cafe", venue_id)
     issue_console_key(authority)
-    signing = load_console_signing(directory, VENUE_ID)
+    signing = load_console_signing(directory, venue_id)
     assert signing is not None
     key = new_private_key()
     from cryptography.hazmat.primitives import serialization
@@ -59,7 +65,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ConsoleSigning,
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     register = ConsoleSigning(
-        VENUE_ID, private_key_pem(key), authority.issue(public, "R9", "register")
+        venue_id, private_key_pem(key), authority.issue(public, "R9", "register")
     )
     return authority.ca_pem, signing, register
 

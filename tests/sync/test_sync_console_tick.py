@@ -11,7 +11,6 @@ import base64
 import datetime
 import random
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,15 +32,13 @@ from meshpos.sync._messages import Heartbeat
 from meshpos.sync._session import Session
 from meshpos.sync._signed import TICK_FEATURE, statement_digest, tick_body
 from meshpos.sync.memory import MemoryNetwork
-from meshpos.trust import init_venue
-from meshpos.trust.certs import new_private_key, private_key_pem
 from meshpos.trust.console_key import (
     _DOMAIN,
     ConsoleChecker,
     ConsoleSigning,
-    issue_console_key,
-    load_console_signing,
 )
+
+from .test_sync_console_signed import console_and_impostor
 
 VENUE_ID = "5d2c6b1e-1111-4222-8333-000000000019"
 DAY = ledger_name("2026-12-01")
@@ -52,21 +49,7 @@ LINK = frozenset({"signed1", "topology1", TICK_FEATURE})
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ConsoleSigning, ConsoleSigning]:
     """(the venue CA, its console's key, a register's genuine key signing as if it were the console)"""
-    directory: Path = tmp_path_factory.mktemp("venue") / "venue"
-    authority = init_venue(directory, "Cafe", VENUE_ID)
-    issue_console_key(authority)
-    signing = load_console_signing(directory, VENUE_ID)
-    assert signing is not None
-    from cryptography.hazmat.primitives import serialization
-
-    key = new_private_key()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    register = ConsoleSigning(
-        VENUE_ID, private_key_pem(key), authority.issue(public, "R9", "register")
-    )
-    return authority.ca_pem, signing, register
+    return console_and_impostor(tmp_path_factory.mktemp("venue") / "venue", VENUE_ID)
 
 
 def console(signing: ConsoleSigning, *, ticks: bool = True, hb: float = 1.0) -> Synchronizer:
