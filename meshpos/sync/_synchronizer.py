@@ -105,7 +105,7 @@ class Synchronizer(
     ``_heartbeats`` (presence, election, the console's state), ``_closed``
     (closed business days), ``_forwarding`` (a change sent on along its author's tree),
     ``_spread`` (the bounded topology: links wanted, presence beyond them)
-    ``_passing`` (attestations and the console's state passed on beyond the links), ``_deadlines``
+    ``_passing`` (the console's state passed on beyond the links), ``_attesting`` (attestations), ``_deadlines``
     (when ``tick`` is next due) and ``_anti_entropy`` (the round: digests, or step 1s)."""
 
     def __init__(

@@ -1,0 +1,177 @@
+"""The synchronizer's part of the durability count beyond the links: attestations (``_held``).
+
+docs/architecture.md (Status), docs/architecture.md (Security). What each node holds of the open ledger days goes, as
+attestations, towards each author along its tree, a hop at a time in the heartbeats, so a register
+counts on how many devices its sales are durable ("on k of n devices"). Split off ``_passing`` (at
+the module bound) by meaning: ``_passing`` passes the console's word and the welcome on, this module
+makes, routes and takes the devices' own word of what they hold. A mixin of
+:class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Doc
+
+from meshpos.model.documents import is_ledger
+from meshpos.sync._config import SyncConfig
+from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, HeldTable
+from meshpos.sync._messages import Heartbeat, Hello
+from meshpos.sync._session import Session
+from meshpos.sync._updates import held_clocks
+
+
+class Attesting:
+    """Attestations made, routed and taken, per link (a mixin of ``Synchronizer``)."""
+
+    hello: Hello
+    _discovered: frozenset[str]
+    _seq: int
+    _docs: dict[str, Doc[Any]]
+    _attested: HeldTable
+    _attested_at: tuple[int, frozenset[str]]  # (the beat seq, the open documents) last attested
+    _attested_again_at: float  # when this node's own attestations were last queued again
+    _now: float | None
+    config: SyncConfig
+
+    if TYPE_CHECKING:
+
+        @property
+        def node_id(self) -> str: ...
+
+        @property
+        def members(self) -> frozenset[str]: ...
+
+        def _exchanging(self) -> list[Session]: ...
+
+        def _client_nodes(self) -> dict[int, str]: ...
+
+        def _graph(self) -> dict[str, frozenset[str]]: ...
+
+        def _shape(self) -> tuple[frozenset[str], frozenset[str]]: ...
+
+    def held_beyond(self, doc: str) -> dict[str, dict[int, int]]:
+        """Per other node, what it attested it holds of ``doc`` (client -> clock), passed here."""
+        return {n: sv for n, sv in self._attested.of(doc).items() if n != self.node_id}
+
+    def _attest_own(self) -> None:
+        """Attest what this node holds of the open ledger days, for every author whose node we know
+        (once per beat: the state as the beat is built, which the engine commits before it sends)."""
+        if self._attested_at[0] == self._seq:
+            return  # (called for every link; once a beat does)
+        docs = frozenset(self._docs)
+        if self._attested_at[1] != docs:
+            self._attested.keep_only(docs)
+        self._attested_at = (self._seq, docs)
+        clients = self._client_nodes()
+        own = self._attested.own
+        for name, doc in self._docs.items():
+            if not is_ledger(name):
+                continue
+            state = held_clocks(doc)  # (parsed once per state, shared with the receiving side)
+            last = own.get(name)
+            if last is None or (last[0] is not state and last[0] != state):
+                unknown: Mapping[int, int] = state  # (every client, to start with)
+            elif last[1]:
+                unknown = last[1]  # the same state: only clients whose node was not known
+            else:
+                continue  # the same state, all of it attested already: nothing to do
+            own[name] = (state, self._attest(name, unknown, clients))
+        now = self._now
+        if now is not None and now - self._attested_again_at >= self.config.anti_entropy_interval:
+            # An attestation goes on only when it rises, and one can die on the way: a neighbour
+            # killed before its heartbeat passed it on, or one that did not know the author yet
+            # (it restarted, and our link came before the author's). So every anti-entropy
+            # period this node's own go on again: the author counts it within one period, and a
+            # hop that has it already passes nothing on.
+            self._attested_again_at = now
+            for key in self._attested.kept(self.node_id):
+                self._attested.queue(key)
+
+    def _attest(
+        self, doc: str, clocks: Mapping[int, int], clients: dict[int, str]
+    ) -> dict[int, int]:
+        """Attest this node holds ``clocks`` of ``doc``, each client whose node is known (queued on
+        when it rose); the clients whose node is not known yet are returned."""
+        unknown: dict[int, int] = {}
+        mine = self.hello.client_id  # (this node's own writes: nothing to attest)
+        for client, clock in clocks.items():
+            author = clients.get(client)
+            if author is None:
+                if client != mine:
+                    unknown[client] = clock
+            elif author != self.node_id and self._attested.learn(self.node_id, doc, client, clock):
+                self._attested.queue((self.node_id, doc, client))
+        return unknown
+
+    def _with_attestations(self, beat: Heartbeat, session: Session) -> Heartbeat:
+        """``beat`` with the attestations whose next hop is ``session``'s peer (at most
+        HELD_PER_BEAT; the others wait for their own link or the next beat)."""
+        peer = session.peer
+        if (
+            peer is None
+            or peer.role == "console"
+            or session.stock
+            or HELD_FEATURE not in session.peer_features
+        ):
+            return beat
+        self._attest_own()
+        taken = self._attested.take(beat.seq, self._held_hops, peer.node, HELD_PER_BEAT)
+        if not taken:
+            return beat
+        held: dict[str, dict[str, dict[int, int]]] = {}
+        for key in taken:
+            node, doc, client = key
+            held.setdefault(node, {}).setdefault(doc, {})[client] = self._attested.clock(key)
+        return replace(beat, held=held)
+
+    def _held_hops(self) -> Callable[[int], str | None]:
+        """The peer an attestation about a client's writes goes to: its author's node when linked,
+        else our parent in the author's tree (``_topology.tree``) when linked; None: not now. In
+        that tree N−1 peers (no HELD_FEATURE: they pass no attestation on) are leaves, like
+        kitchen screens. The links, graph and client ids are read once (a beat's look-ups)."""
+        clients = self._client_nodes()
+        linked: set[str] = set()
+        plain: set[str] = set()
+        for s in self._exchanging():
+            if s.peer is not None and not s.stock and s.peer.role != "console":
+                (linked if HELD_FEATURE in s.peer_features else plain).add(s.peer.node)
+        links = self._graph()
+        leaves = self._shape()[1] | plain
+        me = self.node_id
+
+        def hop(client: int) -> str | None:
+            author = clients.get(client)
+            if author is None or author == me:
+                return None
+            if author in linked:
+                return author
+            if author not in links or me not in links:
+                return None
+            parent = self._attested.parents(author, links, leaves).get(me)
+            return parent if parent in linked else None
+
+        return hop
+
+    def _learn_held(self, beat: Heartbeat) -> None:
+        """Keep the attestations of a peer's heartbeat about nodes, open days and authors we know
+        (what we keep is bounded by the venue), and queue on those that rose."""
+        if beat.role == "console" or self.hello.role == "console":
+            return
+        clients = self._client_nodes()
+        known = self.members | self._discovered
+        for node, docs in beat.held.items():
+            if node == self.node_id or node not in known:
+                continue
+            for doc, clocks in docs.items():
+                if doc not in self._docs:
+                    continue
+                for client, clock in clocks.items():
+                    author = self.node_id if client == self.hello.client_id else clients.get(client)
+                    if author is None or not self._attested.learn(node, doc, client, clock):
+                        continue
+                    if author != self.node_id:
+                        self._attested.queue((node, doc, client))
