@@ -49,6 +49,7 @@ from meshpos.sync import SyncConfig
 from meshpos.trust import DeviceIdentity, load_identity, stored_token
 from meshpos.trust.console_key import ConsoleChecker
 from meshpos.trust.console_strict import console_signed_mode
+from meshpos.trust.device_word import DeviceWordChecker, DeviceWordSigner
 from meshpos.trust.identity import check_identity
 from meshpos.trust.revocations import Revocations
 from meshpos.web.port import BusinessDays
@@ -141,6 +142,7 @@ class Node(VenueReads, RegisterOperations):
             # listen anywhere, and two first starts cannot both make one
             token = stored_token(config.data_dir / "api.token")
             checker = ConsoleChecker(identity.ca_pem, identity.venue_id)
+            words = DeviceWordChecker(identity.ca_pem, identity.venue_id)
             signed, on_strict = console_signed_mode(
                 config.console_signed, config.data_dir, config.identity_path
             )
@@ -156,6 +158,8 @@ class Node(VenueReads, RegisterOperations):
                     console_tick_check=checker.tick,  # and its tick at rest (issue 18, tick)
                     console_signed=signed,  # ("auto": strict once it took a statement)
                     on_console_strict=on_strict,
+                    held_signer=DeviceWordSigner(identity),  # its attestations (issue 18, sign)
+                    held_check=words,  # and other devices'
                 ),
                 rng=self._rng,
                 counters=self.counters,
@@ -168,6 +172,7 @@ class Node(VenueReads, RegisterOperations):
             today = numbers.venue.business_date(self.now_ms())
             keys = await RequestKeys.open(engine, store, today)
             checker.is_revoked = revocations.is_revoked
+            words.is_revoked = revocations.is_revoked
         except BaseException:
             await store.close()
             raise

@@ -68,6 +68,13 @@ from meshpos.sync._events import (
     UpdateRejected,
 )
 from meshpos.sync._features import FEATURES, FEATURES_HEADER, features_header, parse_features
+from meshpos.sync._held_signed import (
+    HELD_SIGNED_FEATURE,
+    HeldCheck,
+    HeldSignatureRefused,
+    HeldSigner,
+    SignedHeld,
+)
 from meshpos.sync._messages import (
     PROTOCOL_VERSION,
     AwarenessUpdate,
@@ -119,6 +126,7 @@ __all__ = [
     "FEATURES",
     "FEATURES_HEADER",
     "FORWARD_RULES",
+    "HELD_SIGNED_FEATURE",
     "PROTOCOL_VERSION",
     "REPORTED_DAYS",
     "SIGNED_FEATURE",
@@ -141,6 +149,9 @@ __all__ = [
     "DocumentChanged",
     "Heartbeat",
     "HeartbeatReceived",
+    "HeldCheck",
+    "HeldSignatureRefused",
+    "HeldSigner",
     "Hello",
     "HelloReceived",
     "LocalWriteRefused",
@@ -159,6 +170,7 @@ __all__ = [
     "SessionConfig",
     "SessionEvent",
     "SignedConsole",
+    "SignedHeld",
     "SignedTick",
     "State",
     "SyncCompleted",

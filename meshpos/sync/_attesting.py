@@ -12,16 +12,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pycrdt import Doc
 
 from meshpos.model.documents import is_ledger
 from meshpos.sync._config import SyncConfig
-from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, HeldTable
+from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, HeldTable, Proof
+from meshpos.sync._held_signed import (
+    HELD_SIGNED_FEATURE,
+    HeldSignatureRefused,
+    HeldWord,
+    SignedHeld,
+    decode_word,
+    word_body,
+)
 from meshpos.sync._messages import Heartbeat, Hello
 from meshpos.sync._session import Session
+from meshpos.sync._signed import Statements
 from meshpos.sync._updates import held_clocks
+
+#: this node's own signed words kept by content (an unchanged word is not signed again)
+OWN_WORDS = 64
+#: other devices' checked words kept decoded by their bytes (a few beats of a large venue's)
+KEPT_WORDS = 1024
 
 
 class Attesting:
@@ -52,6 +66,9 @@ class Attesting:
         def _graph(self) -> dict[str, frozenset[str]]: ...
 
         def _shape(self) -> tuple[frozenset[str], frozenset[str]]: ...
+
+        @property
+        def statements(self) -> Statements: ...
 
     def held_beyond(self, doc: str) -> dict[str, dict[int, int]]:
         """Per other node, what it attested it holds of ``doc`` (client -> clock), passed here."""
@@ -122,11 +139,47 @@ class Attesting:
         taken = self._attested.take(beat.seq, self._held_hops, peer.node, HELD_PER_BEAT)
         if not taken:
             return beat
+        signing = HELD_SIGNED_FEATURE in session.peer_features
+        clients = self._client_nodes() if signing else {}
         held: dict[str, dict[str, dict[int, int]]] = {}
+        own: dict[str, dict[int, int]] = {}  # this node's, through the peer to another author
+        words: dict[SignedHeld, None] = {}  # (ordered, no repeats)
         for key in taken:
             node, doc, client = key
-            held.setdefault(node, {}).setdefault(doc, {})[client] = self._attested.clock(key)
-        return replace(beat, held=held)
+            clock = self._attested.clock(key)
+            if signing and node == self.node_id and clients.get(client) != peer.node:
+                own.setdefault(doc, {})[client] = clock
+                continue
+            proof = self._attested.proof(key) if signing else None
+            if proof:  # its node's word, passed on as it came
+                words[proof] = None
+            else:
+                held.setdefault(node, {}).setdefault(doc, {})[client] = clock
+        if own:
+            word = self._own_word(own)
+            if word is None:
+                held[self.node_id] = own
+            else:
+                words[word] = None
+        return replace(beat, held=held, helds=tuple(words))
+
+    def _own_word(self, held: dict[str, dict[int, int]]) -> SignedHeld | None:
+        """This node's word saying it holds ``held``, signed once per distinct content (an idle
+        node's attestations go again every anti-entropy period, the same words: nothing is signed
+        again); None without a signer (it goes unsigned: only a venue that is not strict counts it)."""
+        signer = self.config.held_signer
+        if signer is None:
+            return None
+        body = word_body(self.node_id, self.hello.venue, held)
+        signed = self._attested.own_words.get(body)
+        if signed is None:
+            signed = signer(body)
+            if signed is None:
+                return None
+            if len(self._attested.own_words) >= OWN_WORDS:
+                del self._attested.own_words[next(iter(self._attested.own_words))]
+            self._attested.own_words[body] = signed
+        return signed
 
     def _held_hops(self) -> Callable[[int], str | None]:
         """The peer an attestation about a client's writes goes to: its author's node when linked,
@@ -161,17 +214,65 @@ class Attesting:
         (what we keep is bounded by the venue), and queue on those that rose."""
         if beat.role == "console" or self.hello.role == "console":
             return
-        clients = self._client_nodes()
-        known = self.members | self._discovered
+        strict = self.statements.strict
         for node, docs in beat.held.items():
-            if node == self.node_id or node not in known:
+            if node == beat.node:
+                self._learn_word(node, docs, None)  # its own word, on its own link
+            elif not strict:  # (an N−1 peer's, or one passed on unsigned: strict takes none)
+                self._learn_word(node, docs, False)
+        if beat.helds:
+            self._learn_signed(beat.helds)
+
+    def _learn_signed(self, words: tuple[SignedHeld, ...]) -> None:
+        """Keep what each checked word says its signer holds (bad input: a word whose signature
+        fails, or signed by another device than the one it speaks for, closes the session)."""
+        if self.config.held_check is None:
+            return  # (it cannot tell a device's word from a forged one: it takes none)
+        for signed in words:
+            word = self._checked_word(signed)
+            self._learn_word(word.node, word.held, signed)
+
+    def _check_words(self, words: tuple[SignedHeld, ...]) -> None:
+        """Check every word of a beat before anything of the beat is taken (``_on_heartbeat``): a
+        beat with a forged one changes nothing."""
+        if self.config.held_check is not None:
+            for signed in words:
+                self._checked_word(signed)
+
+    def _checked_word(self, signed: SignedHeld) -> HeldWord:
+        """What ``signed`` says, its signature checked (once per distinct word: cached by bytes;
+        the certificate's dates and the deny-list are asked every time), or refused."""
+        check = self.config.held_check
+        assert check is not None  # (callers take no word without one)
+        table = self._attested
+        signer = check(signed)
+        word = table.words.get(signed)
+        if word is None:
+            word = decode_word(signed.body)
+            if word.node != signer or word.venue != self.hello.venue:
+                raise HeldSignatureRefused(
+                    f"signed attestation of {word.node!r} (venue {word.venue!r:.80}) is "
+                    f"signed by {signer!r}"
+                )
+            if len(table.words) >= KEPT_WORDS:
+                del table.words[next(iter(table.words))]
+            table.words[signed] = word
+        return word
+
+    def _learn_word(
+        self, node: str, docs: dict[str, dict[int, int]], proof: Proof | Literal[False]
+    ) -> None:
+        """Keep ``node``'s attestations of open days about authors we know (what we keep is
+        bounded by the venue), shown by ``proof``; queue on those that rose."""
+        if node == self.node_id or node not in self.members | self._discovered:
+            return
+        clients = self._client_nodes()
+        for doc, clocks in docs.items():
+            if doc not in self._docs:
                 continue
-            for doc, clocks in docs.items():
-                if doc not in self._docs:
+            for client, clock in clocks.items():
+                author = self.node_id if client == self.hello.client_id else clients.get(client)
+                if author is None or not self._attested.learn(node, doc, client, clock, proof):
                     continue
-                for client, clock in clocks.items():
-                    author = self.node_id if client == self.hello.client_id else clients.get(client)
-                    if author is None or not self._attested.learn(node, doc, client, clock):
-                        continue
-                    if author != self.node_id:
-                        self._attested.queue((node, doc, client))
+                if author != self.node_id:
+                    self._attested.queue((node, doc, client))

@@ -37,6 +37,7 @@ from meshpos.sync._fields import (
     reject_constant,
 )
 from meshpos.sync._held import HELD_COMPACT_FEATURE, HELD_FEATURE, MAX_HELD
+from meshpos.sync._held_signed import HELD_SIGNED_FEATURE, decode_helds, helds_wire
 from meshpos.sync._held_wire import decode_held_compact, held_compact
 from meshpos.sync._messages import (
     PROTOCOL_VERSION,
@@ -81,6 +82,7 @@ HEARTBEAT_FIELD_FEATURES: dict[str, str] = {
     "heldc": HELD_COMPACT_FEATURE,
     "signed": SIGNED_FEATURE,
     "tick": TICK_FEATURE,
+    "helds": HELD_SIGNED_FEATURE,
 }
 #: record kinds (meshpos.model.tally.KINDS) newer than N−1, each with the feature a peer must have
 #: announced to be told their counts in ``reports`` and ``owed``: N−1 refuses a kind it does not know,
@@ -179,6 +181,8 @@ def _heartbeat_body(msg: Heartbeat, features: frozenset[str]) -> bytes:
         body["signed"] = signed_body(msg.signed)
     if msg.tick is not None:
         body["tick"] = tick_wire(msg.tick)
+    if msg.helds:
+        body["helds"] = helds_wire(msg.helds)
     return _json(_for_peer(body, HEARTBEAT_FIELD_FEATURES, features))
 
 
@@ -265,6 +269,7 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         else (_decode_held(obj["held"], what) if "held" in obj else {}),
         signed=decode_signed(obj["signed"], what) if "signed" in obj else None,
         tick=decode_tick(obj["tick"], what) if "tick" in obj else None,
+        helds=decode_helds(obj["helds"], what) if "helds" in obj else (),
     )
 
 
@@ -340,6 +345,7 @@ _HEARTBEAT_OPTIONAL = frozenset(
         "heldc",
         "signed",
         "tick",
+        "helds",
     }
 )
 _UNREPORTED_FIELDS = frozenset({"count", "reason"})

@@ -12,6 +12,7 @@ from typing import Literal
 
 from meshpos.errors import LocalProtocolError
 from meshpos.sync._budget import ReopenBudget
+from meshpos.sync._held_signed import HeldCheck, HeldSigner
 from meshpos.sync._messages import SOFTWARE as SOFTWARE  # the synchronizer's hello names it
 from meshpos.sync._session import SessionConfig
 from meshpos.sync._signed import ConsoleCheck, ConsoleSigner, TickCheck, TickSigner
@@ -48,6 +49,11 @@ class SyncConfig:
     # moved (a tick when it can, ``_tick``); a strict node is green only while the console's latest statement is at most
     # ``console_fresh_s`` old and its own changes reach the console's signed state within
     # ``upload_bound_s`` (honest: ~1 s; generous so that bursts and relay hand-overs never flap)
+    # (issue 18, sign: ``_held_signed``) signs this device's attestations that go on through
+    # another node, and checks another device's; None: unsigned (as N−1), and a strict node then
+    # keeps only attestations heard from their own node
+    held_signer: HeldSigner | None = None
+    held_check: HeldCheck | None = None
     console_resign_s: float = 2.0
     console_fresh_s: float = 10.0
     upload_bound_s: float = 30.0

@@ -25,6 +25,7 @@ from meshpos.sync._election import Candidate, elect
 from meshpos.sync._events import RelayChanged, SyncEvent
 from meshpos.sync._fresh import ConsoleHeard
 from meshpos.sync._held import HeldTable, StepOnes
+from meshpos.sync._held_signed import SignedHeld
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello, PeerSummary
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_write
@@ -104,6 +105,8 @@ class Heartbeats:
         def held_beyond(self, doc: str) -> dict[str, dict[int, int]]: ...
 
         def _learn_held(self, beat: Heartbeat) -> None: ...
+
+        def _check_words(self, words: tuple[SignedHeld, ...]) -> None: ...
 
         def _with_held(self, beat: Heartbeat, session: Session) -> Heartbeat: ...
 
@@ -303,6 +306,10 @@ class Heartbeats:
             self._take_signed(heartbeat.node, heartbeat.signed)
         if heartbeat.tick is not None:  # (after it: a tick names the statement it stands by)
             self._take_tick(heartbeat.tick)
+        if (
+            heartbeat.helds
+        ):  # devices' signed words (``_attesting``): checked before anything is taken
+            self._check_words(heartbeat.helds)
         before = self._presence.get(heartbeat.node)
         if before is None or _said(before.heartbeat) != _said(heartbeat):
             self._say()
@@ -312,7 +319,7 @@ class Heartbeats:
         self._presence.observe(heartbeat, self._now if self._now is not None else 0.0)
         if heartbeat.far or heartbeat.gone:
             self._learn_far(heartbeat)
-        if heartbeat.held:
+        if heartbeat.held or heartbeat.helds:
             self._learn_held(heartbeat)
         # from the relay, the console, or (bounded topology) a node passing on what it learnt
         # (``_passing._with_console_passed_on``; an N−1 node says nothing unless it is relay)

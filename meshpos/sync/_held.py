@@ -35,7 +35,9 @@ Pure bookkeeping here; the synchronizer's part (what to attest, where to send) i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Literal
 
+from meshpos.sync._held_signed import HeldWord, SignedHeld
 from meshpos.sync._topology import tree
 
 #: the feature a peer announces (sync/_features.py) when it takes the heartbeat's ``held`` field
@@ -48,6 +50,8 @@ HELD_PER_BEAT = 48
 MAX_HELD = 256
 
 Key = tuple[str, str, int]  # (node, document, client)
+#: what shows a kept attestation: its node's signed word, or None (its node said it on its own link)
+Proof = SignedHeld | None
 #: forgotten documents ``Moved`` keeps a stamp of each (the closed days a reader may still hold)
 KEPT_RESETS = 64
 
@@ -133,6 +137,10 @@ class HeldTable:
         self.step_ones = StepOnes(self.moved)
         self._clocks: dict[str, dict[str, dict[int, int]]] = {}  # node -> doc -> client -> clock
         self._queue: dict[Key, None] = {}  # to pass on, newest last (a dict: ordered, no repeats)
+        self._proofs: dict[Key, Proof] = {}  # what shows each kept clock (absent: unproven)
+        #: (``_attesting``) this node's own words by body, and other devices' checked words decoded
+        self.own_words: dict[str, SignedHeld] = {}
+        self.words: dict[SignedHeld, HeldWord] = {}
         self._trees: dict[str, dict[str, str]] = {}  # author -> parents, for the graph below
         self._trees_for: tuple[object, frozenset[str]] = (None, frozenset())
         #: per open document, the state this node last attested from and the clients in it whose
@@ -152,19 +160,47 @@ class HeldTable:
             parents = self._trees[author] = tree(links, author, leaves)
         return parents
 
-    def learn(self, node: str, doc: str, client: int, clock: int) -> bool:
-        """Keep ``node`` holds ``client``'s structs of ``doc`` below ``clock``; True when that is more
-        than was known (the caller then queues it on)."""
+    def learn(
+        self, node: str, doc: str, client: int, clock: int, proof: Proof | Literal[False] = None
+    ) -> bool:
+        """Keep ``node`` holds ``client``'s structs of ``doc`` below ``clock``, as ``proof`` shows it
+        (``_held_signed``: its signed word; None: heard from ``node`` itself; False: an unsigned
+        word passed on, taken only where the venue is not strict); True when that is more than was
+        known, or the same clock now proven (the caller then queues it on)."""
         docs = self._clocks.setdefault(node, {})
         held = docs.get(doc)
         if held is None:  # (a node attesting nothing above 0 is one that holds the document)
             held = docs[doc] = {}
             self.moved.move(doc, node)
-        if clock <= held.get(client, 0):
+        key = (node, doc, client)
+        before = held.get(client, 0)
+        if clock < before or (clock == before and (proof is False or key in self._proofs)):
             return False
-        held[client] = clock
-        self.moved.move(doc, node)
+        if proof is False:
+            self._proofs.pop(key, None)
+        else:
+            self._proofs[key] = proof
+        if clock > before:
+            held[client] = clock
+            self.moved.move(doc, node)
         return True
+
+    def proof(self, key: Key) -> Proof | Literal[False]:
+        """What shows the kept clock of ``key`` (:meth:`learn`): its word, None (its node said it
+        on its own link, or it is this node's), False (unproven)."""
+        return self._proofs.get(key, False)
+
+    def forget_unproven(self) -> None:
+        """Forget every attestation no signature or link proves (the node turned strict: a device
+        may have lied meanwhile; the true ones come again, signed, within an anti-entropy period)."""
+        for node, docs in self._clocks.items():
+            for doc, clocks in docs.items():
+                gone = [c for c in clocks if (node, doc, c) not in self._proofs]
+                for client in gone:
+                    del clocks[client]
+                    self._queue.pop((node, doc, client), None)
+                if gone:
+                    self.moved.move(doc, node)
 
     def kept(self, node: str) -> list[Key]:
         """Every attestation kept here about what ``node`` holds."""
@@ -235,6 +271,8 @@ class HeldTable:
                 del self._clocks[node]
         for key in [k for k in self._queue if k[1] not in docs]:
             del self._queue[key]
+        for key in [k for k in self._proofs if k[1] not in docs]:
+            del self._proofs[key]
         for doc in [d for d in self.own if d not in docs]:
             del self.own[doc]
 

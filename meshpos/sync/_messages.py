@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from meshpos import __version__
+from meshpos.sync._held_signed import SignedHeld
 from meshpos.sync._signed import SignedConsole, SignedTick
 
 PROTOCOL_VERSION = 1  # in the hello and the mDNS advert (net.discovery): the one place it is set
@@ -133,6 +134,9 @@ class Heartbeat:
     signed: SignedConsole | None = None
     # optional, tick1 peers only (sync/_tick.py): the console's signed tick naming that statement
     tick: SignedTick | None = None
+    # optional, helds1 peers only (sync/_held_signed.py): devices' signed words of what they hold,
+    # passed on unchanged
+    helds: tuple[SignedHeld, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

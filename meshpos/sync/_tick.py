@@ -37,6 +37,7 @@ from weakref import WeakKeyDictionary
 from meshpos.model.tally import Tally
 from meshpos.sync._bodies import decode_statement
 from meshpos.sync._config import SyncConfig
+from meshpos.sync._held import HeldTable
 from meshpos.sync._messages import Heartbeat, Hello
 from meshpos.sync._session import Session
 from meshpos.sync._signed import (
@@ -92,6 +93,7 @@ class Ticking:
     _console_sv: dict[str, dict[int, int]]
     _reports: dict[str, Tally]
     _console_rose: int
+    _attested: HeldTable
 
     if TYPE_CHECKING:
 
@@ -156,6 +158,9 @@ class Ticking:
         self.statements.strict = True
         self._console_sv.clear()
         self._reports.clear()
+        # (issue 18, sign) and the attestations no signature or link proves: a device may have
+        # attested for another one; the true ones come again signed within an anti-entropy period
+        self._attested.forget_unproven()
         self._console_rose += 1
         self._say()
         told = self.config.on_console_strict

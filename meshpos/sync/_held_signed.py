@@ -1,0 +1,160 @@
+"""A device's own word of what it holds, signed: attestations passed on as their node said them.
+
+docs/architecture.md (Security), docs/architecture.md (Status). Attestations (``_held``) travel
+towards each author along its tree, so the author counts "on k of n devices" from what its links
+passed on. Unsigned, one enrolled device linked to a register could attest for any other (or an
+invented) device, and the register said a sale was on 4 devices when only it held it.
+**Changed** (issue 18, sign): a node signs, with its own device key (the venue CA's certificate of
+that device), its attestations that go on through another node: a *word* (sorted JSON of its node
+id, the venue and, per ledger document, client -> clock), signed once per distinct content (cached:
+an idle venue signs nothing again), carried in the heartbeat's ``helds`` field (feature
+:data:`HELD_SIGNED_FEATURE`) and passed on by every hop as the same bytes. A node checks a word
+(``SyncConfig.held_check``: the venue CA, this venue, a device role, valid now, not on the deny-list,
+the signature; once per distinct word) before it keeps anything of it, and the signer's certificate
+must name the node the word speaks for. An attestation heard from its own node over that node's own
+link (the link's certificate is the node's) needs no signature: the link is the proof.
+
+A node that is strict (the console's word taken only signed: ``Statements.strict``) keeps only
+signed or direct attestations; an N−1 peer's unsigned ones count only in a venue that is not (its
+count then as before this change). A word whose signature fails closes the session as bad input
+(:class:`HeldSignatureRefused`).
+
+Pure: the signature is the injected signer's and check's (``meshpos.trust.device_word``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from meshpos.errors import RemoteProtocolError
+from meshpos.lib0 import MAX_VAR_UINT
+from meshpos.model.documents import is_ledger, valid_document_name
+from meshpos.sync._fields import _ID
+from meshpos.sync._signed import _B64, MAX_CERT, MAX_SIG
+
+#: a peer that announced this takes the heartbeat's ``helds`` field (signed attestations)
+HELD_SIGNED_FEATURE = "helds1"
+#: words in one heartbeat (a beat carries at most ``HELD_PER_BEAT`` attestations, each of one word)
+MAX_WORDS = 64
+#: characters of a word's body (a node's attestations of one beat to one link: ~40 bytes each)
+MAX_WORD_BODY = 16_000
+#: attestations one word may hold
+MAX_WORD_ENTRIES = 256
+
+Held = dict[str, dict[int, int]]  # document -> client -> clock
+
+
+class HeldSignatureRefused(RemoteProtocolError):
+    """A peer passed on a device's word that is not that device's, or not as it signed it."""
+
+    code = "held_signature_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHeld:
+    """A device's word as it travels: its body (sorted JSON, ASCII), the device's certificate
+    (base64 DER) and its signature of the body (base64 DER ECDSA P-256 over SHA-256)."""
+
+    body: str
+    cert: str
+    sig: str
+
+
+@dataclass(frozen=True, slots=True)
+class HeldWord:
+    """What a word says: ``node`` holds, committed, every struct of each client below its clock."""
+
+    node: str
+    venue: str
+    held: Held
+
+
+#: signs a word's body with this device's key (None: it cannot sign: its word goes unsigned)
+HeldSigner = Callable[[str], SignedHeld | None]
+#: checks a word's certificate and signature, the signer's device id, or HeldSignatureRefused saying why
+HeldCheck = Callable[[SignedHeld], str]
+
+
+def word_body(node: str, venue: str, held: Held) -> str:
+    """The body a node signs: the same bytes for the same content (an unchanged word is not signed
+    again: ``Attesting._own_word``)."""
+    return json.dumps(
+        {
+            "held": {
+                d: {str(c): k for c, k in sorted(cs.items())} for d, cs in sorted(held.items())
+            },
+            "node": node,
+            "venue": venue,
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+
+
+def decode_word(body: str) -> HeldWord:
+    """A word's content, or refused saying why (read only once its signature checked)."""
+    what = "signed attestation"
+    try:
+        raw = json.loads(body)
+    except ValueError:
+        raw = None
+    if not isinstance(raw, dict) or raw.keys() != {"held", "node", "venue"}:
+        raise HeldSignatureRefused(f"{what}: body must be an object of 'held', 'node', 'venue'")
+    node, venue, docs = raw["node"], raw["venue"], raw["held"]
+    if not isinstance(node, str) or not _ID.fullmatch(node):
+        raise HeldSignatureRefused(f"{what}: 'node' is not a node id")
+    if not isinstance(venue, str) or not 0 < len(venue) <= 80:
+        raise HeldSignatureRefused(f"{what}: 'venue' is not a venue id")
+    if not isinstance(docs, dict):
+        raise HeldSignatureRefused(f"{what}: 'held' is not an object of ledger documents")
+    held: Held = {}
+    entries = 0
+    for doc, clocks in docs.items():
+        if not valid_document_name(doc) or not is_ledger(doc) or not isinstance(clocks, dict):
+            raise HeldSignatureRefused(f"{what}: 'held' names no ledger {doc!r:.80}")
+        entries += len(clocks)
+        if entries > MAX_WORD_ENTRIES:
+            raise HeldSignatureRefused(f"{what}: more than {MAX_WORD_ENTRIES} attestations")
+        out = held[doc] = {}
+        for client, clock in clocks.items():
+            if (
+                not client.isdigit()
+                or not 1 <= int(client) <= MAX_VAR_UINT
+                or str(int(client)) != client
+            ):
+                raise HeldSignatureRefused(f"{what}: client id {client!r:.30} out of range")
+            if (
+                not isinstance(clock, int)
+                or isinstance(clock, bool)
+                or not 1 <= clock <= MAX_VAR_UINT
+            ):
+                raise HeldSignatureRefused(f"{what}: clock of {client} out of range")
+            out[int(client)] = clock
+    return HeldWord(node, venue, held)
+
+
+def helds_wire(words: tuple[SignedHeld, ...]) -> list[dict[str, str]]:
+    return [{"b": w.body, "c": w.cert, "s": w.sig} for w in words]
+
+
+def decode_helds(raw: Any, what: str) -> tuple[SignedHeld, ...]:
+    """The ``helds`` field: a list of ``{"b": body, "c": cert, "s": sig}``, bounded and well formed
+    (checked against the CA later, by the synchronizer)."""
+    field_what = f"{what}: field 'helds'"
+    if not isinstance(raw, list) or not 0 < len(raw) <= MAX_WORDS:
+        raise RemoteProtocolError(f"{field_what} must be a list of 1 to {MAX_WORDS} words")
+    words: list[SignedHeld] = []
+    for item in raw:
+        if not isinstance(item, dict) or item.keys() != {"b", "c", "s"}:
+            raise RemoteProtocolError(f"{field_what}: each word an object with 'b', 'c', 's'")
+        body, cert, sig = item["b"], item["c"], item["s"]
+        if not isinstance(body, str) or not 0 < len(body) <= MAX_WORD_BODY or not body.isascii():
+            raise RemoteProtocolError(f"{field_what}: a word has no usable body")
+        for value, bound, name in ((cert, MAX_CERT, "certificate"), (sig, MAX_SIG, "signature")):
+            if not isinstance(value, str) or len(value) > bound or not _B64.fullmatch(value):
+                raise RemoteProtocolError(f"{field_what}: a word has no usable {name}")
+        words.append(SignedHeld(body, cert, sig))
+    return tuple(words)

@@ -1,0 +1,201 @@
+"""Attestations signed by their nodes (issue 18, sign: sync/_held_signed.py, sync/_attesting.py).
+
+Strict synchronizers on the in-memory network, each with its own device key of a real venue CA (the
+nodes' signer and checker, ``trust/device_word.py``): a seller counts every device of a venue larger
+than its links, each beyond them through its signed word (the count an unsigned venue had); an idle
+venue signs and verifies nothing again; strict nodes take no unsigned word passed on (the count is then
+the seller's links: lower, never higher); the field round-trips, is gated and bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from pycrdt import Map
+
+from meshpos.errors import RemoteProtocolError
+from meshpos.model.replica import decode_state_vector
+from meshpos.model.tally import covers
+from meshpos.sync import ConsoleSignatureRefused, SignedConsole, Synchronizer
+from meshpos.sync._bodies import decode_heartbeat, heartbeat_body
+from meshpos.sync._features import FEATURES
+from meshpos.sync._held_signed import (
+    HELD_SIGNED_FEATURE,
+    MAX_WORDS,
+    HeldSignatureRefused,
+    SignedHeld,
+    decode_word,
+    word_body,
+)
+from meshpos.sync._messages import Heartbeat
+from meshpos.sync.memory import MemoryNetwork
+from meshpos.trust.authority import VenueAuthority, init_venue
+from meshpos.trust.device_word import DeviceWordChecker, DeviceWordSigner
+from meshpos.trust.identity import DeviceIdentity
+
+from ..trust.helpers import issue_identity
+from .helpers import VENUE
+from .test_sync_topology import CONFIG, DOC, names
+
+
+@pytest.fixture(scope="module")
+def authority(tmp_path_factory: pytest.TempPathFactory) -> VenueAuthority:
+    return init_venue(tmp_path_factory.mktemp("venue") / "venue", "Cafe", VENUE)
+
+
+_ISSUED: dict[tuple[str, str], DeviceIdentity] = {}
+
+
+def identity(authority: VenueAuthority, name: str) -> DeviceIdentity:
+    """The device's identity in ``authority``'s venue (issued once: a venue issues an id once)."""
+    key = (authority.ca_pem, name)
+    if key not in _ISSUED:
+        _ISSUED[key] = issue_identity(authority, name)
+    return _ISSUED[key]
+
+
+def no_console(signed: SignedConsole) -> None:
+    raise ConsoleSignatureRefused("no console in this venue")
+
+
+class SignedVenue:
+    """``n`` registers, strict (the console's word only signed), each signing with its own key;
+    ``signing=False``: strict but without signers (their words go unsigned, as an N−1 node's)."""
+
+    def __init__(self, authority: VenueAuthority, n: int, *, signing: bool = True) -> None:
+        self.rng = random.Random(5)
+        self.net = MemoryNetwork(self.rng, listener=lambda node, event: None)
+        self.signers: dict[str, DeviceWordSigner] = {}
+        self.checkers: dict[str, DeviceWordChecker] = {}
+        for i, name in enumerate(names(n)):
+            signer = self.signers[name] = DeviceWordSigner(identity(authority, name))
+            checker = self.checkers[name] = DeviceWordChecker(authority.ca_pem, VENUE)
+            config = replace(
+                CONFIG,
+                console_check=no_console,
+                console_signed=True,
+                held_signer=signer if signing else None,
+                held_check=checker,
+            )
+            sync = Synchronizer(
+                venue=VENUE,
+                node_id=name,
+                role="register",
+                client_id=self.rng.randrange(1, 2**53),
+                config=config,
+            )
+            sync.set_uplink(i % 3 == 0)
+            sync.open_doc(DOC)
+            self.net.add(sync, features=FEATURES)
+
+    def write(self, name: str, key: str) -> tuple[int, int]:
+        sync = self.net.nodes[name]
+        doc = sync.docs[DOC]
+        with doc.transaction():
+            doc.get("sales", type=Map)[key] = "x" * 300
+        self.net.pump(name)
+        return sync.client_id, decode_state_vector(doc.get_state())[sync.client_id]
+
+    def counted(self, seller: str, client: int, clock: int) -> set[str]:
+        held = self.net.nodes[seller].held_by(DOC)
+        return {seller} | {n for n, state in held.items() if covers(state, {client: clock})}
+
+    def until(self, condition: object, limit: float) -> None:
+        start = self.net.now
+        while not condition():  # type: ignore[operator]
+            assert self.net.now - start <= limit, f"not within {limit} simulated seconds"
+            self.net.advance(0.01, step=0.01)
+
+
+def test_a_strict_seller_counts_every_device_beyond_its_links_by_their_signed_words(
+    authority: VenueAuthority,
+) -> None:
+    venue = SignedVenue(authority, 12)
+    venue.net.advance(20.0, step=0.05)  # every node knows each author's node (far records)
+    seller = "R005"
+    beyond = set(venue.net.nodes) - set(venue.net.links()[seller]) - {seller}
+    assert beyond  # the count needs words from devices the seller has no link with
+    client, clock = venue.write(seller, "a-sale")
+    venue.until(lambda: venue.counted(seller, client, clock) == set(venue.net.nodes), 15.0)
+    table = venue.net.nodes[seller]._attested
+    for node in beyond:  # each of those counted on its own signed word, passed on as it came
+        proof = table.proof((node, DOC, client))
+        assert isinstance(proof, SignedHeld), node
+        assert decode_word(proof.body).node == node
+
+
+def test_an_idle_venue_signs_and_verifies_nothing_again(authority: VenueAuthority) -> None:
+    venue = SignedVenue(authority, 12)
+    venue.net.advance(20.0, step=0.05)
+    for name in names(12):
+        venue.write(name, f"sale-{name}")
+    venue.net.advance(20.0, step=0.05)  # every word made, passed on and re-sent at least once
+    signed = {n: s.signed for n, s in venue.signers.items()}
+    verified = {n: c.verified for n, c in venue.checkers.items()}
+    assert sum(signed.values()) > 0
+    assert sum(verified.values()) > 0
+    venue.net.advance(30.0, step=0.05)  # six anti-entropy periods: own words queued again
+    assert {n: s.signed for n, s in venue.signers.items()} == signed
+    assert {n: c.verified for n, c in venue.checkers.items()} == verified
+
+
+def test_strict_nodes_take_no_unsigned_word_passed_on(authority: VenueAuthority) -> None:
+    venue = SignedVenue(authority, 12, signing=False)
+    venue.net.advance(20.0, step=0.05)
+    seller = "R005"
+    linked = set(venue.net.links()[seller])
+    client, clock = venue.write(seller, "a-sale")
+    venue.net.advance(15.0, step=0.05)
+    # its links said it themselves (their step 1s, their own words): the rest is not proven
+    assert venue.counted(seller, client, clock) == linked | {seller}
+
+
+def word(authority: VenueAuthority, node: str = "R1") -> SignedHeld:
+    signer = DeviceWordSigner(identity(authority, node))
+    return signer(word_body(node, VENUE, {DOC: {12345: 7}}))
+
+
+@pytest.mark.parametrize("features", [FEATURES, FEATURES - {HELD_SIGNED_FEATURE}])
+def test_helds_round_trips_and_is_gated(
+    authority: VenueAuthority, features: frozenset[str]
+) -> None:
+    signed = word(authority)
+    beat = Heartbeat("R2", "register", 1, False, False, 3, helds=(signed,))
+    decoded = decode_heartbeat(heartbeat_body(beat, features))
+    assert decoded.helds == ((signed,) if HELD_SIGNED_FEATURE in features else ())
+
+
+def test_malformed_words_are_refused_naming_the_field(authority: VenueAuthority) -> None:
+    signed = word(authority)
+    good = {"b": signed.body, "c": signed.cert, "s": signed.sig}
+    base = json.loads(
+        heartbeat_body(Heartbeat("R2", "register", 1, False, False, 3), FEATURES).decode()
+    )
+    for bad in ([], [good] * (MAX_WORDS + 1), [{**good, "s": "not base64!"}], [{"b": 1}]):
+        with pytest.raises(RemoteProtocolError, match="field 'helds'"):
+            decode_heartbeat(json.dumps({**base, "helds": bad}).encode())
+
+
+def test_a_word_is_checked_against_the_venue_and_its_signer(
+    authority: VenueAuthority, tmp_path: Path
+) -> None:
+    checker = DeviceWordChecker(authority.ca_pem, VENUE)
+    signed = word(authority, "R7")
+    assert checker(signed) == "R7"
+    assert checker(signed) == "R7"
+    assert checker.verified == 1
+    other = init_venue(tmp_path / "other", "Elsewhere", VENUE)  # same id, another CA
+    with pytest.raises(HeldSignatureRefused, match="not issued by the venue CA"):
+        checker(word(other, "R7"))
+    tampered = SignedHeld(
+        signed.body.replace('"7"', '"8"').replace(":7}", ":9}"), signed.cert, signed.sig
+    )
+    with pytest.raises(HeldSignatureRefused, match="signature does not match"):
+        checker(tampered)
+    checker.is_revoked = lambda device: device == "R7"
+    with pytest.raises(HeldSignatureRefused, match="revoked"):
+        checker(signed)
