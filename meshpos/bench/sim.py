@@ -23,6 +23,7 @@ import math
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from pycrdt import Map
@@ -31,7 +32,14 @@ from meshpos.errors import InvalidInput
 from meshpos.model.documents import ledger_name
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.tally import covers
-from meshpos.sync import SyncConfig, Synchronizer
+from meshpos.sync import (
+    ConsoleSignatureRefused,
+    HeldCheck,
+    HeldSigner,
+    SignedConsole,
+    SyncConfig,
+    Synchronizer,
+)
 from meshpos.sync._codec import HEARTBEAT, decode
 from meshpos.sync._messages import SyncStep2, SyncUpdate
 from meshpos.sync._topology import diameter
@@ -77,8 +85,23 @@ class _Counter:
             self.bytes += len(data)
 
 
+#: a node's signer and checker of attestations (``--signed``: ``beat_bytes``), by its node id
+Signing = Callable[[str], tuple[HeldSigner, HeldCheck]]
+
+
+def _no_console(signed: SignedConsole) -> None:
+    """(strict nodes) the simulated venue has no console key: no statement is good."""
+    raise ConsoleSignatureRefused("no console key in the simulated venue")
+
+
 class Venue:
-    def __init__(self, nodes: int, seed: int) -> None:
+    def __init__(
+        self, nodes: int, seed: int, signing: Signing | None = None, strict: bool = False
+    ) -> None:
+        #: (issue 18, sign) strict nodes (the console's word, and attestations passed on, taken
+        #: only signed), signing their attestations with real device keys when ``signing``
+        self.signing = signing
+        self.strict = strict or signing is not None
         self.rng = random.Random(seed)
         self.counter = _Counter()
         self.net = MemoryNetwork(
@@ -96,12 +119,18 @@ class Venue:
     def join(self) -> Synchronizer:
         self.serial += 1
         name = f"R{self.serial:04d}"
+        config = self.config
+        if self.strict:
+            config = replace(config, console_check=_no_console, console_signed=True)
+        if self.signing is not None:
+            signer, check = self.signing(name)
+            config = replace(config, held_signer=signer, held_check=check)
         sync = Synchronizer(
             venue="sim",
             node_id=name,
             role="register",
             client_id=self.rng.randrange(1, 2**53),
-            config=self.config,
+            config=config,
             priority=100 + self.serial % 7,
         )
         sync.set_uplink(self.serial % 5 == 1)  # every fifth register reaches the console

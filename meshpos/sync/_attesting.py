@@ -26,6 +26,7 @@ from meshpos.sync._held_signed import (
     SignedHeld,
     decode_word,
     word_body,
+    word_node,
 )
 from meshpos.sync._messages import Heartbeat, Hello
 from meshpos.sync._session import Session
@@ -36,6 +37,8 @@ from meshpos.sync._updates import held_clocks
 OWN_WORDS = 64
 #: other devices' checked words kept decoded by their bytes (a few beats of a large venue's)
 KEPT_WORDS = 1024
+#: devices' certificates kept, by node (above the far records' bound, ``_claims``: every node's)
+KEPT_CERTS = 2048
 
 
 class Attesting:
@@ -143,7 +146,7 @@ class Attesting:
         clients = self._client_nodes() if signing else {}
         held: dict[str, dict[str, dict[int, int]]] = {}
         own: dict[str, dict[int, int]] = {}  # this node's, through the peer to another author
-        words: dict[SignedHeld, None] = {}  # (ordered, no repeats)
+        words: dict[SignedHeld, str] = {}  # -> its node (ordered, no repeats)
         for key in taken:
             node, doc, client = key
             clock = self._attested.clock(key)
@@ -152,7 +155,7 @@ class Attesting:
                 continue
             proof = self._attested.proof(key) if signing else None
             if proof:  # its node's word, passed on as it came
-                words[proof] = None
+                words[proof] = node
             else:
                 held.setdefault(node, {}).setdefault(doc, {})[client] = clock
         if own:
@@ -160,16 +163,18 @@ class Attesting:
             if word is None:
                 held[self.node_id] = own
             else:
-                words[word] = None
-        return replace(beat, held=held, helds=tuple(words))
+                words[word] = self.node_id
+        return replace(beat, held=held, helds=self._by_reference(words, session))
 
     def _own_word(self, held: dict[str, dict[int, int]]) -> SignedHeld | None:
         """This node's word saying it holds ``held``, signed once per distinct content (an idle
         node's attestations go again every anti-entropy period, the same words: nothing is signed
-        again); None without a signer (it goes unsigned: only a venue that is not strict counts it)."""
+        again); None without a signer or while this node is not strict (its venue's console has
+        no key, or "auto" took no statement yet): it goes unsigned, and only a node that is not
+        strict counts it (a strict one's count is then lower, never higher)."""
         signer = self.config.held_signer
-        if signer is None:
-            return None
+        if signer is None or not self.statements.strict:
+            return None  # (a venue that is not strict counts unsigned words: no need to pay)
         body = word_body(self.node_id, self.hello.venue, held)
         signed = self._attested.own_words.get(body)
         if signed is None:
@@ -229,8 +234,9 @@ class Attesting:
         if self.config.held_check is None:
             return  # (it cannot tell a device's word from a forged one: it takes none)
         for signed in words:
-            word = self._checked_word(signed)
-            self._learn_word(word.node, word.held, signed)
+            checked = self._checked_word(signed)
+            if checked is not None:
+                self._learn_word(checked[1].node, checked[1].held, checked[0])
 
     def _check_words(self, words: tuple[SignedHeld, ...]) -> None:
         """Check every word of a beat before anything of the beat is taken (``_on_heartbeat``): a
@@ -239,12 +245,19 @@ class Attesting:
             for signed in words:
                 self._checked_word(signed)
 
-    def _checked_word(self, signed: SignedHeld) -> HeldWord:
-        """What ``signed`` says, its signature checked (once per distinct word: cached by bytes;
-        the certificate's dates and the deny-list are asked every time), or refused."""
+    def _checked_word(self, signed: SignedHeld) -> tuple[SignedHeld, HeldWord] | None:
+        """``signed`` whole (its certificate filled in when it came by reference) and what it says,
+        its signature checked (once per distinct word: cached by bytes; the certificate's dates
+        and the deny-list are asked every time), or refused; None: by reference to a certificate
+        this node does not hold (not proven here: it is not counted, nor passed on)."""
         check = self.config.held_check
         assert check is not None  # (callers take no word without one)
         table = self._attested
+        if not signed.cert:
+            cert = table.certs.get(word_node(signed.body))
+            if cert is None:
+                return None
+            signed = SignedHeld(signed.body, cert, signed.sig)
         signer = check(signed)
         word = table.words.get(signed)
         if word is None:
@@ -257,7 +270,32 @@ class Attesting:
             if len(table.words) >= KEPT_WORDS:
                 del table.words[next(iter(table.words))]
             table.words[signed] = word
-        return word
+            if table.certs.get(word.node) != signed.cert:
+                if len(table.certs) >= KEPT_CERTS:
+                    del table.certs[next(iter(table.certs))]
+                table.certs[word.node] = signed.cert
+        return signed, word
+
+    def _by_reference(
+        self, words: dict[SignedHeld, str], session: Session
+    ) -> tuple[SignedHeld, ...]:
+        """``words`` (each with its node) as they go to ``session``'s peer: a node's certificate
+        once per link, then by reference (a word is ~250 bytes, a certificate ~650: every word
+        whole was ~55 kB of heartbeats per receipt at 50 devices, ``meshpos.bench.beat_bytes``)."""
+        assert session.peer is not None
+        table = self._attested
+        kept = table.certs_sent.get(session.peer.node)
+        if kept is None or kept[0] is not session:  # (a new link: it has none of them)
+            kept = table.certs_sent[session.peer.node] = (session, set())
+        sent = kept[1]
+        out: list[SignedHeld] = []
+        for word, node in words.items():
+            if node in sent:
+                out.append(SignedHeld(word.body, "", word.sig))
+            else:
+                sent.add(node)
+                out.append(word)
+        return tuple(out)
 
     def _learn_word(
         self, node: str, docs: dict[str, dict[int, int]], proof: Proof | Literal[False]

@@ -141,6 +141,10 @@ class HeldTable:
         #: (``_attesting``) this node's own words by body, and other devices' checked words decoded
         self.own_words: dict[str, SignedHeld] = {}
         self.words: dict[SignedHeld, HeldWord] = {}
+        #: each device's certificate as its checked words came (their words then come by
+        #: reference), and per peer, the link and the nodes whose certificate went on it
+        self.certs: dict[str, str] = {}
+        self.certs_sent: dict[str, tuple[object, set[str]]] = {}
         self._trees: dict[str, dict[str, str]] = {}  # author -> parents, for the graph below
         self._trees_for: tuple[object, frozenset[str]] = (None, frozenset())
         #: per open document, the state this node last attested from and the clients in it whose

@@ -25,6 +25,7 @@ Pure: the signature is the injected signer's and check's (``meshpos.trust.device
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,7 +57,8 @@ class HeldSignatureRefused(RemoteProtocolError):
 @dataclass(frozen=True, slots=True)
 class SignedHeld:
     """A device's word as it travels: its body (sorted JSON, ASCII), the device's certificate
-    (base64 DER) and its signature of the body (base64 DER ECDSA P-256 over SHA-256)."""
+    (base64 DER; ``""`` on the wire once a link has had that device's: by reference) and its
+    signature of the body (base64 DER ECDSA P-256 over SHA-256)."""
 
     body: str
     cert: str
@@ -136,8 +138,26 @@ def decode_word(body: str) -> HeldWord:
     return HeldWord(node, venue, held)
 
 
+#: the end of a word's body (sorted JSON: ``held``, ``node``, ``venue``): its node, read before the
+#: word is checked, for a word whose certificate came by reference
+_NODE = re.compile(r'"node":"([^"\\]{1,64})","venue":"[^"\\]*"\}$')
+
+
+def word_node(body: str) -> str:
+    """The node a word speaks for, read from its body's end (refused when it names none)."""
+    found = _NODE.search(body[-200:])
+    if found is None:
+        raise HeldSignatureRefused("signed attestation: body names no node")
+    return found.group(1)
+
+
 def helds_wire(words: tuple[SignedHeld, ...]) -> list[dict[str, str]]:
-    return [{"b": w.body, "c": w.cert, "s": w.sig} for w in words]
+    """The words as they go: a word whose certificate is ``""`` names it by reference (its node's,
+    sent on this link before: ``Attesting._by_reference``)."""
+    return [
+        {"b": w.body, "c": w.cert, "s": w.sig} if w.cert else {"b": w.body, "s": w.sig}
+        for w in words
+    ]
 
 
 def decode_helds(raw: Any, what: str) -> tuple[SignedHeld, ...]:
@@ -148,12 +168,14 @@ def decode_helds(raw: Any, what: str) -> tuple[SignedHeld, ...]:
         raise RemoteProtocolError(f"{field_what} must be a list of 1 to {MAX_WORDS} words")
     words: list[SignedHeld] = []
     for item in raw:
-        if not isinstance(item, dict) or item.keys() != {"b", "c", "s"}:
-            raise RemoteProtocolError(f"{field_what}: each word an object with 'b', 'c', 's'")
-        body, cert, sig = item["b"], item["c"], item["s"]
+        if not isinstance(item, dict) or item.keys() - {"c"} != {"b", "s"}:
+            raise RemoteProtocolError(f"{field_what}: each word an object with 'b', ['c'], 's'")
+        body, cert, sig = item["b"], item.get("c", ""), item["s"]
         if not isinstance(body, str) or not 0 < len(body) <= MAX_WORD_BODY or not body.isascii():
             raise RemoteProtocolError(f"{field_what}: a word has no usable body")
         for value, bound, name in ((cert, MAX_CERT, "certificate"), (sig, MAX_SIG, "signature")):
+            if value == "" and name == "certificate":
+                continue  # (by reference: the node's certificate came on this link before)
             if not isinstance(value, str) or len(value) > bound or not _B64.fullmatch(value):
                 raise RemoteProtocolError(f"{field_what}: a word has no usable {name}")
         words.append(SignedHeld(body, cert, sig))

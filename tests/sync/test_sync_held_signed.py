@@ -22,7 +22,9 @@ from meshpos.model.replica import decode_state_vector
 from meshpos.model.tally import covers
 from meshpos.sync import ConsoleSignatureRefused, SignedConsole, Synchronizer
 from meshpos.sync._bodies import decode_heartbeat, heartbeat_body
+from meshpos.sync._codec import HEARTBEAT
 from meshpos.sync._features import FEATURES
+from meshpos.sync._held import HeldTable
 from meshpos.sync._held_signed import (
     HELD_SIGNED_FEATURE,
     MAX_WORDS,
@@ -30,6 +32,7 @@ from meshpos.sync._held_signed import (
     SignedHeld,
     decode_word,
     word_body,
+    word_node,
 )
 from meshpos.sync._messages import Heartbeat
 from meshpos.sync.memory import MemoryNetwork
@@ -68,7 +71,8 @@ class SignedVenue:
 
     def __init__(self, authority: VenueAuthority, n: int, *, signing: bool = True) -> None:
         self.rng = random.Random(5)
-        self.net = MemoryNetwork(self.rng, listener=lambda node, event: None)
+        self.heartbeats: list[tuple[str, str, bytes]] = []
+        self.net = MemoryNetwork(self.rng, tap=self._tap, listener=lambda node, event: None)
         self.signers: dict[str, DeviceWordSigner] = {}
         self.checkers: dict[str, DeviceWordChecker] = {}
         for i, name in enumerate(names(n)):
@@ -91,6 +95,10 @@ class SignedVenue:
             sync.set_uplink(i % 3 == 0)
             sync.open_doc(DOC)
             self.net.add(sync, features=FEATURES)
+
+    def _tap(self, sender: str, receiver: str, data: bytes) -> None:
+        if data[:1] == bytes([HEARTBEAT]):
+            self.heartbeats.append((sender, receiver, data))
 
     def write(self, name: str, key: str) -> tuple[int, int]:
         sync = self.net.nodes[name]
@@ -199,3 +207,35 @@ def test_a_word_is_checked_against_the_venue_and_its_signer(
     checker.is_revoked = lambda device: device == "R7"
     with pytest.raises(HeldSignatureRefused, match="revoked"):
         checker(signed)
+
+
+def test_a_certificate_goes_once_per_link_then_words_name_it(authority: VenueAuthority) -> None:
+    venue = SignedVenue(authority, 12)
+    venue.net.advance(20.0, step=0.05)
+    for name in names(12):
+        venue.write(name, f"sale-{name}")
+    venue.net.advance(20.0, step=0.05)
+    whole: dict[tuple[str, str], list[str]] = {}
+    by_reference = 0
+    for sender, receiver, data in venue.heartbeats:
+        for item in json.loads(data[1:]).get("helds", []):
+            if "c" in item:
+                whole.setdefault((sender, receiver), []).append(word_node(item["b"]))
+            else:
+                by_reference += 1
+    assert by_reference > 0
+    for link, nodes in whole.items():  # (the links stayed up: one session each)
+        assert len(nodes) == len(set(nodes)), link
+
+
+def test_a_node_turning_strict_forgets_the_unproven_and_a_proof_upgrades_a_clock() -> None:
+    table = HeldTable()
+    proof = SignedHeld("{}", "", "c2ln")
+    assert table.learn("R2", DOC, 5, 10, False)  # passed on unsigned (not strict then)
+    assert table.learn("R3", DOC, 5, 10, None)  # said by R3 itself on its own link
+    assert table.learn("R4", DOC, 5, 10, False)
+    assert table.learn("R4", DOC, 5, 10, proof)  # the same clock, now signed: kept and passed on
+    assert not table.learn("R4", DOC, 5, 10, False)  # an unsigned copy takes nothing back
+    table.forget_unproven()
+    assert table.of(DOC) == {"R2": {}, "R3": {5: 10}, "R4": {5: 10}}
+    assert table.proof(("R4", DOC, 5)) == proof
