@@ -25,9 +25,9 @@ ledger writes, and the attestations travel to their authors:
   grow and a node's committed state is never taken back, so an older attestation stays true.
 
 The field is ``held`` in the heartbeat, sent only to peers that announced :data:`HELD_FEATURE` (an N−1
-peer, 0485a2d, refuses unknown heartbeat fields). An enrolled device could attest for another one, as
-it could forge a far record: the mesh trusts its enrolled devices' summaries
-(docs/architecture.md (Security)).
+peer, 0485a2d, refuses unknown heartbeat fields). **Changed** (issue 18, sign): an enrolled device
+could attest for another one; a strict node now keeps another device's attestation only as that device
+said it on its own link or signed it (``_held_signed``): each kept clock has its *proof* here.
 
 Pure bookkeeping here; the synchronizer's part (what to attest, where to send) is in ``_passing``.
 """
