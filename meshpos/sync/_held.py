@@ -56,6 +56,11 @@ Proof = SignedHeld | None
 KEPT_RESETS = 64
 
 
+def _rank(proof: Proof | Literal[False]) -> int:
+    """How far a proof carries: none, this node only (a link), every node (a word)."""
+    return 0 if proof is False else 1 if proof is None else 2
+
+
 class Moved:
     """Whose held state of each document moved, in order: a stamp per move. A reader keeps the stamp
     it read up to and reads again only the nodes moved since (**Changed** (issue 18, held): the
@@ -170,7 +175,10 @@ class HeldTable:
         """Keep ``node`` holds ``client``'s structs of ``doc`` below ``clock``, as ``proof`` shows it
         (``_held_signed``: its signed word; None: heard from ``node`` itself; False: an unsigned
         word passed on, taken only where the venue is not strict); True when that is more than was
-        known, or the same clock now proven (the caller then queues it on)."""
+        known, or the same clock better proven (the caller then queues it on): a word proves it to
+        every node, a link only to this one, so a word takes the place of a link's proof (a node
+        turning strict heard its links' attestations unsigned, and keeps them: their words, when
+        they come, must go on)."""
         docs = self._clocks.setdefault(node, {})
         held = docs.get(doc)
         if held is None:  # (a node attesting nothing above 0 is one that holds the document)
@@ -178,7 +186,7 @@ class HeldTable:
             self.moved.move(doc, node)
         key = (node, doc, client)
         before = held.get(client, 0)
-        if clock < before or (clock == before and (proof is False or key in self._proofs)):
+        if clock < before or (clock == before and _rank(proof) <= _rank(self.proof(key))):
             return False
         if proof is False:
             self._proofs.pop(key, None)

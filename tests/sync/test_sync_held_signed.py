@@ -13,6 +13,7 @@ import json
 import random
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from pycrdt import Map
@@ -69,7 +70,14 @@ class SignedVenue:
     """``n`` registers, strict (the console's word only signed), each signing with its own key;
     ``signing=False``: strict but without signers (their words go unsigned, as an N−1 node's)."""
 
-    def __init__(self, authority: VenueAuthority, n: int, *, signing: bool = True) -> None:
+    def __init__(
+        self,
+        authority: VenueAuthority,
+        n: int,
+        *,
+        signing: bool = True,
+        strict: bool | Literal["auto"] = True,
+    ) -> None:
         self.rng = random.Random(5)
         self.heartbeats: list[tuple[str, str, bytes]] = []
         self.net = MemoryNetwork(self.rng, tap=self._tap, listener=lambda node, event: None)
@@ -81,7 +89,7 @@ class SignedVenue:
             config = replace(
                 CONFIG,
                 console_check=no_console,
-                console_signed=True,
+                console_signed=strict,
                 held_signer=signer if signing else None,
                 held_check=checker,
             )
@@ -239,3 +247,24 @@ def test_a_node_turning_strict_forgets_the_unproven_and_a_proof_upgrades_a_clock
     table.forget_unproven()
     assert table.of(DOC) == {"R2": {}, "R3": {5: 10}, "R4": {5: 10}}
     assert table.proof(("R4", DOC, 5)) == proof
+
+
+def test_turning_strict_drops_the_unsigned_count_then_the_signed_words_restore_it(
+    authority: VenueAuthority,
+) -> None:
+    """``console_signed = "auto"`` before the console's first statement: not strict, nothing is
+    signed, the seller counts every device on unsigned words passed on. Turned strict (the first
+    statement), what was passed on unsigned is forgotten at once (a device may have lied), and
+    the devices' signed words bring the count back within an anti-entropy period or two."""
+    venue = SignedVenue(authority, 12, strict="auto")
+    venue.net.advance(20.0, step=0.05)
+    seller = "R005"
+    linked = set(venue.net.links()[seller])
+    client, clock = venue.write(seller, "a-sale")
+    venue.until(lambda: venue.counted(seller, client, clock) == set(venue.net.nodes), 15.0)
+    assert sum(s.signed for s in venue.signers.values()) == 0  # not strict: nothing signed
+    for sync in venue.net.nodes.values():
+        sync._turn_strict()  # (what the console's first checked statement does on each node)
+    assert venue.counted(seller, client, clock) <= linked | {seller}  # at once: lower
+    venue.until(lambda: venue.counted(seller, client, clock) == set(venue.net.nodes), 15.0)
+    assert sum(s.signed for s in venue.signers.values()) > 0
