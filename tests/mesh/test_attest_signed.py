@@ -7,6 +7,7 @@ genuine certificate of the venue (``attacker.py``):
   the register's sale: unsigned, a strict register counts none of it (it said "on 3 of 4" before);
 * the attacker passes on a word signed by itself but speaking for another device: refused as bad input,
   the link closed, nothing counted;
+* "auto" believes the liar until the console's first statement, then forgets it at once;
 * an honest strict venue of real nodes counts as before ("on 3 of 3").
 """
 
@@ -17,9 +18,10 @@ from collections.abc import Callable
 
 from meshpos.harness.wait import until
 from meshpos.node import Node
-from meshpos.sync import Heartbeat
+from meshpos.sync import Heartbeat, SignedConsole
 from meshpos.sync._held_signed import word_body
 from meshpos.sync._messages import FarRecord
+from meshpos.trust.console_key import issue_console_key, load_console_signing
 from meshpos.trust.device_word import DeviceWordSigner
 
 from .attacker import Attacker
@@ -78,26 +80,64 @@ async def test_an_enrolled_device_cannot_inflate_a_strict_registers_count(
     try:
         await evil.wait_for_hello()
         await evil.send(evil.hello(client_id=7001))
-        invented = ("X1", "X2")
-
-        def lie(seq: int) -> Heartbeat:
-            return Heartbeat(
-                node="E1",
-                role="register",
-                priority=1,
-                uplink=False,
-                relay=False,
-                seq=seq,
-                far=tuple(
-                    FarRecord(x, "register", 1, False, False, seq, client=8000 + k)
-                    for k, x in enumerate(invented)
-                ),
-                held={x: {LEDGER: {client: clock}} for x in invented},
-            )
-
         # heard: R1 counts the invented devices in its "n" (far records: still open, Security)
-        await beats(evil, lie, lambda: r1.durability(receipt).of >= 4)
+        await beats(evil, inflating(client, clock), lambda: r1.durability(receipt).of >= 4)
         assert not evil.closed, evil.close_reason  # unsigned is not bad input: only not believed
+        assert r1.durability(receipt).devices == 1, r1.durability(receipt)  # main: 3
+    finally:
+        await evil.close()
+
+
+def inflating(
+    client: int, clock: int, signed: SignedConsole | None = None
+) -> Callable[[int], Heartbeat]:
+    """E1's beats: far records inventing X1 and X2, and attestations that both hold the sale."""
+    invented = ("X1", "X2")
+
+    def lie(seq: int) -> Heartbeat:
+        return Heartbeat(
+            node="E1",
+            role="register",
+            priority=1,
+            uplink=False,
+            relay=False,
+            seq=seq,
+            far=tuple(
+                FarRecord(x, "register", 1, False, False, seq, client=8000 + k)
+                for k, x in enumerate(invented)
+            ),
+            held={x: {LEDGER: {client: clock}} for x in invented},
+            signed=signed,
+        )
+
+    return lie
+
+
+async def test_auto_forgets_what_it_believed_unsigned_once_the_console_signs(
+    mesh: Mesh,  # noqa: F811  (the fixture, imported)
+) -> None:
+    """``console_signed = "auto"`` (the default) before the console's first statement believes the
+    liar, as a venue without a console key always did; the console's genuine statement, passed on by
+    the liar itself, turns the node strict and the invented holders are forgotten at once. Fails
+    before: the count stayed "on 3" after the statement."""
+    issue_console_key(mesh.authority)
+    signing = load_console_signing(mesh.authority.directory, mesh.authority.venue_id)
+    assert signing is not None
+    r1 = await mesh.node("R1")
+    assert r1.config.console_signed == "auto"
+    receipt = await sell(r1)
+    client, clock = own_client(r1)
+    evil = await Attacker.dial(mesh.issue("E1", "register"), "R1", HOST, r1.port)
+    try:
+        await evil.wait_for_hello()
+        await evil.send(evil.hello(client_id=7001))
+        await beats(evil, inflating(client, clock), lambda: r1.durability(receipt).devices == 3)
+        assert not r1.engine.sync.statements.strict
+        nothing = signing({"console": {LEDGER: {}}, "reports": {}, "unreported": (0, "")})
+        await beats(
+            evil, inflating(client, clock, nothing), lambda: r1.engine.sync.statements.strict
+        )
+        assert not evil.closed, evil.byes
         assert r1.durability(receipt).devices == 1, r1.durability(receipt)  # main: 3
     finally:
         await evil.close()
