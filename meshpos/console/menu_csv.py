@@ -7,7 +7,8 @@ Columns (the header line names them, in any order; ``id``, ``name`` and ``price`
 ``price`` is in minor units (cents) like every amount of the API; ``category`` a category id (a new one is
 created, named as its id); ``tax`` a tax id of the venue or empty; ``active`` yes/no (empty: yes);
 ``modifier_groups`` group ids of the venue separated by ``;``. The API takes the file as its lines (JSON
-text holds no line breaks), so line numbers are the spreadsheet's. An import is all or nothing: the first bad
+text holds no line breaks), so line numbers are the spreadsheet's. A text the export writes with a leading
+``'`` (it would start a formula: :mod:`meshpos.console.sheet`) is read back without it. An import is all or nothing: the first bad
 value refuses the whole file with its line and column (:class:`meshpos.errors.BadCsv`) and nothing is
 written; products not in the file are kept as they are.
 """
@@ -18,6 +19,7 @@ import csv
 import io
 from collections.abc import Sequence
 
+from meshpos.console.sheet import read_text_cell, text_cell
 from meshpos.errors import BadCsv, MeshposError
 from meshpos.model import Catalog, Category, Product
 from meshpos.model.catalog_types import check_amount, check_id
@@ -46,14 +48,14 @@ def export_menu(catalog: Catalog) -> str:
     for p in catalog.products():
         writer.writerow(
             (
-                p.id,
-                p.name,
-                p.category,
+                text_cell(p.id),
+                text_cell(p.name),
+                text_cell(p.category),
                 p.price,
-                p.tax_id or "",
-                p.kitchen,
+                text_cell(p.tax_id or ""),
+                text_cell(p.kitchen),
                 "yes" if p.active else "no",
-                GROUP_SEPARATOR.join(p.modifier_groups),
+                text_cell(GROUP_SEPARATOR.join(p.modifier_groups)),
             )
         )
     return out.getvalue()
@@ -95,7 +97,7 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
             raise BadCsv(
                 f"line {line}: {len(row)} values, but the header names {len(names)} columns"
             )
-        cells = dict(zip(names, (cell.strip() for cell in row), strict=True))
+        cells = dict(zip(names, (read_text_cell(cell.strip()) for cell in row), strict=True))
         product = _product(cells, names, line, taxes, groups)
         if product.id in products:
             raise BadCsv(
