@@ -91,7 +91,8 @@ The local API of one meshpos node (register or kitchen screen), on 127.0.0.1.
 * **Bounds**: every integer and text field of a request has the bounds shown here (`minimum`, `maximum`,
   `maxLength`, `pattern`: no control characters); anything outside them is 400 `bad_field` naming the field
   and changes nothing. An integer may be sent as a number with a zero fraction (`2.0` is `2`, as JSON
-  Schema counts integers). An empty query value (`?status=`) is a value, not an absent parameter. A body
+  Schema counts integers). An empty query value (`?status=`) is a value, not an absent parameter; a
+  parameter given twice is 400 `bad_field`, and so is a `date` that is not a day of the calendar. A body
   is sent whole with one `Content-Length` of plain digits: `Transfer-Encoding` (chunked) is 411
   `length_required`, and the handler never runs.
 * **Authentication**: `Authorization: Bearer <token>`, the token is in `<data_dir>/api.token`. Pages

@@ -36,10 +36,11 @@ class Field:
     max_chars: int | None = None
     # text only: a regular expression it must match; without one only control characters are refused
     pattern: str | None = None
+    calendar: bool = False  # text only: "" or a day of the calendar (YYYY-MM-DD that exists)
 
     @property
     def bounds(self) -> Bounds:
-        return Bounds(self.minimum, self.maximum, self.max_chars, self.pattern)
+        return Bounds(self.minimum, self.maximum, self.max_chars, self.pattern, self.calendar)
 
     def check_declaration(self, where: str) -> None:
         leaves = _leaves(self.kind)
@@ -131,6 +132,14 @@ class Route:
         body = _fields(self.body, request.json(), "field") if self.body else {}
         if not self.body and request.body.strip() not in (b"", b"{}"):
             raise HttpError(400, "unexpected_body", f"{self.method} {self.path} takes no body")
+        twice = sorted(k for k, v in request.query.items() if len(v) > 1)
+        if twice:  # which one counts would be the parser's choice: refused, like a body's field
+            shown = ascii(twice[0]) if len(twice[0]) <= 64 else ascii(twice[0][:61]) + "..."
+            raise HttpError(
+                400,
+                "bad_field",
+                f"query parameter {shown} is given {len(request.query[twice[0]])} times; give it once",
+            )
         raw_query: dict[str, Any] = {k: v[-1] for k, v in request.query.items()}
         raw_query.pop("token", None)  # the event stream's credential, checked by the dispatcher
         for (
