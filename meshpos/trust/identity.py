@@ -11,6 +11,7 @@ Device id, role and venue are read from the certificate, so they can never disag
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,8 +70,31 @@ def identity_from_pems(
     return DeviceIdentity(info.device_id, info.role, info.venue_id, key_pem, cert_pem, ca_pem)
 
 
+IDENTITY_FILES = (KEY_FILE, CERT_FILE, CA_FILE)
+
+
 def identity_exists(directory: Path) -> bool:
-    return any((directory / name).exists() for name in (KEY_FILE, CERT_FILE, CA_FILE))
+    return any((directory / name).exists() for name in IDENTITY_FILES)
+
+
+def check_destination(directory: Path) -> None:
+    """Refuse, naming the path and why, a ``directory`` an identity cannot be saved in (a file on the way,
+    a folder this user cannot write), without writing anything: enrolment asks before it spends its
+    one-time code, which a failed save afterwards would have used up for nothing."""
+    if identity_exists(directory):
+        raise TrustError(f"{directory}: already holds a device identity; refusing to overwrite it")
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise TrustError(
+            f"{directory}: {existing} is a file, not a directory: the identity cannot be saved "
+            "there; give --dir a directory, or a path to make one"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TrustError(
+            f"{directory}: {existing} is not writable by this user: the identity cannot be saved there"
+        )
 
 
 def save_identity(directory: Path, identity: DeviceIdentity, *, overwrite: bool = False) -> None:
