@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from meshpos.errors import EnrollmentRefused, TrustError
-from meshpos.trust._files import PRIVATE, locked, read_file, write_file
+from meshpos.trust._files import PRIVATE, check_folder, locked, read_file, write_file
 from meshpos.trust.certs import (
     BACKDATE,
     ROLE_URI,
@@ -209,6 +209,7 @@ def init_venue(directory: Path, name: str, venue_id: str | None = None) -> Venue
     if not name or len(name) > MAX_NAME or not name.isprintable():
         raise TrustError(f"venue name {name!r}: use 1-{MAX_NAME} printable characters")
     venue_id = check_venue_id(venue_id if venue_id is not None else str(uuid.uuid4()))
+    check_folder(directory)  # a file there said "unexpected error: FileExistsError"
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     existing = [n for n in (VENUE_FILE, CA_KEY, CA_CERT, ISSUED) if (directory / n).exists()]
     if existing:

@@ -11,7 +11,6 @@ Device id, role and venue are read from the certificate, so they can never disag
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from meshpos.errors import CertificateRefused, ConfigError, TrustError
-from meshpos.trust._files import PRIVATE, read_file, write_file
+from meshpos.trust._files import PRIVATE, check_folder, read_file, write_file
 from meshpos.trust.certs import (
     certificate_info,
     issued_by,
@@ -83,18 +82,7 @@ def check_destination(directory: Path) -> None:
     one-time code, which a failed save afterwards would have used up for nothing."""
     if identity_exists(directory):
         raise TrustError(f"{directory}: already holds a device identity; refusing to overwrite it")
-    existing = directory
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise TrustError(
-            f"{directory}: {existing} is a file, not a directory: the identity cannot be saved "
-            "there; give --dir a directory, or a path to make one"
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise TrustError(
-            f"{directory}: {existing} is not writable by this user: the identity cannot be saved there"
-        )
+    check_folder(directory)
 
 
 def save_identity(directory: Path, identity: DeviceIdentity, *, overwrite: bool = False) -> None:
