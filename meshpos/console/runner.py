@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from meshpos.console.db import ConsoleDB, open_console_db
-from meshpos.console.tokens import hash_token
+from meshpos.console.tokens import hash_token, same_hash
 from meshpos.errors import ConfigError
 from meshpos.listen_check import bind_problem, machine_addresses
 from meshpos.trust import stored_token
@@ -76,12 +76,20 @@ async def register_venues(db: ConsoleDB, venue_dirs: list[Path]) -> list[str]:
     added = []
     for directory in venue_dirs:
         authority = load_venue(directory)
+        token_hash = hash_token(authority.console_token)
         if authority.venue_id not in known:
-            await db.add_venue(
-                authority.venue_id, authority.name, hash_token(authority.console_token)
-            )
+            await db.add_venue(authority.venue_id, authority.name, token_hash)
             added.append(authority.venue_id)
             log.info("venue %s (%s) registered", authority.venue_id, authority.name)
+        elif not same_hash(await db.token_hash_of(authority.venue_id) or "", token_hash):
+            # the directory is the venue's authority: a token replaced there (a register was
+            # stolen: meshpos venue console-token --new) was ignored, the old one worked for ever
+            await db.replace_token(authority.venue_id, token_hash)
+            log.warning(
+                "venue %s: the console token changed in %s; the old token is refused from now on",
+                authority.venue_id,
+                directory,
+            )
     return added
 
 

@@ -1,6 +1,7 @@
 """The venues a console serves and each one's relay token, in portable SQL (a part of
 :class:`meshpos.console.sqlbase.SqlConsoleDB`, apart by meaning). The token itself is never stored,
-only its hash."""
+only its hash; the venue directory's token is the one that counts (``register_venues`` at each start),
+so a token replaced there (``meshpos venue console-token --new``) refuses the old one from then on."""
 
 from __future__ import annotations
 
@@ -62,3 +63,26 @@ class VenueStatements:
             if same_hash(stored, wanted):
                 return str(venue_id)
         return None
+
+    async def token_hash_of(self, venue_id: str) -> str | None:
+        """The hash of ``venue_id``'s relay token, or None for a venue this database does not hold."""
+        rows = await self._read(
+            lambda cur: cur.fetchall("SELECT token_hash FROM venues WHERE id = ?", (venue_id,))
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def replace_token(self, venue_id: str, token_hash: str) -> None:
+        """Take ``token_hash`` as ``venue_id``'s relay token from now on (the old one is refused)."""
+        check_token_hash(token_hash)
+
+        async def job(cur: Cursor) -> None:
+            taken = await cur.fetchall(
+                "SELECT id FROM venues WHERE token_hash = ? AND id <> ?", (token_hash, venue_id)
+            )
+            if taken:
+                raise StoreError("that token is already in use by another venue")
+            await cur.execute(
+                "UPDATE venues SET token_hash = ? WHERE id = ?", (token_hash, venue_id)
+            )
+
+        await self._write(job)

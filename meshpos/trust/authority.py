@@ -86,6 +86,15 @@ class VenueAuthority:
     def console_token(self) -> str:
         return read_file(self.directory / CONSOLE_TOKEN, "console token", _HINT).strip()
 
+    def replace_console_token(self) -> str:
+        """Write a new venue token for the relays (the old one is refused once the console restarts
+        with ``--venue`` on this directory): what cuts a stolen register, which holds the token in its
+        node.toml, off from the console. The new token."""
+        token = _new_console_token()
+        write_file(self.directory / CONSOLE_TOKEN, token + "\n", PRIVATE)
+        log.warning("replaced the console token of venue %s in %s", self.venue_id, self.directory)
+        return token
+
     def issued(self) -> dict[str, dict[str, str]]:
         """Every device id this venue issued: ``{device_id: {role, serial, issued_at}}``."""
         return _read_registry(self.directory / ISSUED)
@@ -241,7 +250,7 @@ def init_venue(directory: Path, name: str, venue_id: str | None = None) -> Venue
     # ca.key goes first and exclusively: a concurrent init of the same directory fails here.
     write_file(directory / CA_KEY, private_key_pem(key), PRIVATE, exclusive=True)
     write_file(directory / CA_CERT, certificate_pem(ca), exclusive=True)
-    write_file(directory / CONSOLE_TOKEN, secrets.token_urlsafe(32) + "\n", PRIVATE, exclusive=True)
+    write_file(directory / CONSOLE_TOKEN, _new_console_token() + "\n", PRIVATE, exclusive=True)
     write_file(directory / ISSUED, "{}\n", exclusive=True)
     write_file(directory / REVOKED, "{}\n", exclusive=True)
     toml = f"venue_id = {json.dumps(venue_id)}\nname = {json.dumps(name, ensure_ascii=False)}\n"
@@ -324,3 +333,7 @@ def _read_registry(path: Path) -> dict[str, Any]:
 
 def _write_registry(path: Path, data: dict[str, Any]) -> None:
     write_file(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _new_console_token() -> str:
+    return secrets.token_urlsafe(32)
