@@ -183,6 +183,15 @@ async def serve_console(
     if not idle > 0:
         raise ConfigError(f"--venue-idle-seconds {idle!r}: must be a number of seconds above 0")
     tls = server_ssl_context(tls_cert, tls_key)  # before anything opens: a bad file is one line
+    token = stored_token(token_file)
+    metrics_file = metrics_token_file or token_file.parent / METRICS_TOKEN_FILE
+    metrics_token = stored_token(metrics_file)
+    if same_hash(metrics_token, token):
+        raise ConfigError(  # it started and said the scraper's token "reads GET /metrics only"
+            f"{metrics_file}: the metrics token is the admin token (--token-file {token_file}): a "
+            "scraper holding it could do everything the admin can; give --metrics-token-file a "
+            "file of its own (a missing one is made)"
+        )
     db = await open_console_db(db_url)
     try:
         signers = load_signers(venues)  # a bad key stops the console before anything is registered
@@ -198,9 +207,7 @@ async def serve_console(
             signers={venue_id: s for venue_id, s in signers.items() if s is not None},
         )
         await server.start()
-        token = stored_token(token_file)
-        metrics_file = metrics_token_file or token_file.parent / METRICS_TOKEN_FILE
-        handler = make_console_handler(server, token, stored_token(metrics_file))
+        handler = make_console_handler(server, token, metrics_token)
         api = HttpServer(handler, host, api_port, ssl_context=tls, what="the console's API")
         await api.start()
         stop = asyncio.Event()
