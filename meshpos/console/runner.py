@@ -7,6 +7,7 @@ import errno
 import ipaddress
 import json
 import logging
+import math
 import signal
 import ssl
 import sys
@@ -31,8 +32,15 @@ def load_signers(venue_dirs: list[Path]) -> dict[str, ConsoleSigning | None]:
     from meshpos.trust.console_key import load_console_signing
 
     signers: dict[str, ConsoleSigning | None] = {}
+    first: dict[str, Path] = {}
     for directory in venue_dirs:
         venue_id = load_venue(directory).venue_id
+        if venue_id in first:  # the second's registration failed after the first's was written
+            raise ConfigError(
+                f"--venue {directory}: venue {venue_id} is given twice (--venue {first[venue_id]} "
+                "too); give each venue once"
+            )
+        first[venue_id] = directory
         signers[venue_id] = load_console_signing(directory, venue_id)
     return signers
 
@@ -180,9 +188,12 @@ async def serve_console(
     host = check_host(host)
     token_path = str(token_file)  # printed at start: where to find the admin token (cli: absolute)
     idle = VENUE_IDLE_S if venue_idle_seconds is None else venue_idle_seconds
-    if not idle > 0:
-        raise ConfigError(f"--venue-idle-seconds {idle!r}: must be a number of seconds above 0")
+    if not 0 < idle < math.inf:
+        raise ConfigError(
+            f"--venue-idle-seconds {idle!r}: must be a finite number of seconds above 0"
+        )
     tls = server_ssl_context(tls_cert, tls_key)  # before anything opens: a bad file is one line
+    signers = load_signers(venues)  # a bad key (or a venue given twice) before the database opens
     token = stored_token(token_file)
     metrics_file = metrics_token_file or token_file.parent / METRICS_TOKEN_FILE
     metrics_token = stored_token(metrics_file)
@@ -194,7 +205,6 @@ async def serve_console(
         )
     db = await open_console_db(db_url)
     try:
-        signers = load_signers(venues)  # a bad key stops the console before anything is registered
         await register_venues(db, venues)
         say_unsigned(await db.venues(), signers)
         server = ConsoleServer(

@@ -66,3 +66,28 @@ def test_the_admin_token_is_refused_as_the_metrics_token(tmp_path: Path) -> None
         assert refused.stderr.startswith(f"meshpos: error: {metrics}: "), refused.stderr
         assert "is the admin token" in refused.stderr
         assert '"ready"' not in refused.stdout
+
+
+def test_a_venue_given_twice_and_an_endless_idle_time_are_refused(tmp_path: Path) -> None:
+    """``--venue venue --venue venue`` said "venue '<id>' already exists" after it had registered the
+    first; ``--venue-idle-seconds 1e400`` (infinity) was taken. Both now refused before the database
+    is made."""
+    make_venue(tmp_path)
+    common = (
+        "console",
+        "--db",
+        "sqlite:///c.db",
+        "--host",
+        _host(),
+        "--port",
+        "0",
+        "--api-port",
+        "0",
+    )
+    twice = _run(*common, "--venue", "venue", "--venue", "./venue", cwd=tmp_path)
+    assert twice.returncode == 2, twice.stderr
+    assert "is given twice" in twice.stderr, twice.stderr
+    endless = _run(*common, "--venue-idle-seconds", "1e400", cwd=tmp_path)
+    assert endless.returncode == 2, endless.stderr
+    assert "--venue-idle-seconds inf: must be a finite number" in endless.stderr, endless.stderr
+    assert not (tmp_path / "c.db").exists()
