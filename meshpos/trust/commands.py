@@ -24,7 +24,7 @@ from meshpos.model.roles import NODE_ROLES
 from meshpos.trust.authority import CONSOLE_TOKEN, init_venue, load_venue
 from meshpos.trust.console_key import issue_console_key
 from meshpos.trust.enroll import enroll, serve_pairing
-from meshpos.trust.pairing import DEFAULT_TTL, PairingCode
+from meshpos.trust.pairing import DEFAULT_TTL, MAX_TTL, PairingCode
 
 
 def add_trust_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,7 +66,7 @@ def add_trust_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "--ttl",
         type=float,
         default=DEFAULT_TTL,
-        help=f"seconds the code stays valid (default {DEFAULT_TTL:g})",
+        help=f"seconds the code stays valid (default {DEFAULT_TTL:g}, at most {MAX_TTL:g})",
     )
     pair.add_argument(
         "--reissue", action="store_true", help="allow a device id that was issued before"

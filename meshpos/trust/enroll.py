@@ -37,6 +37,7 @@ from meshpos.trust.names import check_device_id, check_role
 from meshpos.trust.pairing import (
     DEFAULT_TTL,
     MAX_MESSAGE,
+    MAX_TTL,
     TAKES_CONSOLE,
     EnrollmentResult,
     PairingCode,
@@ -86,8 +87,11 @@ async def serve_pairing(
     """
     check_role(role)
     _check_bind_host(host)
-    if not ttl > 0:
-        raise TrustError(f"pairing code lifetime {ttl!r}: must be more than 0 seconds")
+    if not 0 < ttl <= MAX_TTL:  # 1e400 met an OverflowError once listening
+        raise TrustError(
+            f"pairing code lifetime {ttl!r}: must be more than 0 and at most {MAX_TTL:g} seconds "
+            "(a day)"
+        )
     loop = asyncio.get_running_loop()
     if not isinstance(code, PairingCode):
         code = (

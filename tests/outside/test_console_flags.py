@@ -91,3 +91,18 @@ def test_a_venue_given_twice_and_an_endless_idle_time_are_refused(tmp_path: Path
     assert endless.returncode == 2, endless.stderr
     assert "--venue-idle-seconds inf: must be a finite number" in endless.stderr, endless.stderr
     assert not (tmp_path / "c.db").exists()
+
+
+def test_a_pairing_code_lifetime_beyond_a_day_is_refused(tmp_path: Path) -> None:
+    """``meshpos pair --ttl 1e400`` said ``unexpected error: OverflowError`` once it listened, and
+    ``--ttl 99999999999`` printed "the code works once, until 00:19:03" (in 3,170 years)."""
+    make_venue(tmp_path)
+    for ttl in ("1e400", "99999999999", "86401"):
+        refused = _run(
+            "pair", "--venue", "venue", "--role", "register", "--host", _host(), "--ttl", ttl,
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert refused.returncode == 2, (ttl, refused.stderr)
+        assert refused.stderr.count("\n") == 1, refused.stderr
+        assert "at most 86400 seconds" in refused.stderr, refused.stderr
+        assert "pairing code:" not in refused.stdout  # refused before a code was shown
