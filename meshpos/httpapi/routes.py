@@ -10,6 +10,7 @@ import copy
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from meshpos.httpapi.schema import Bounds, Refused, accept
@@ -36,11 +37,13 @@ class Field:
     max_chars: int | None = None
     # text only: a regular expression it must match; without one only control characters are refused
     pattern: str | None = None
-    calendar: bool = False  # text only: "" or a day of the calendar (YYYY-MM-DD that exists)
+    # text only: "" or a day of the calendar (the pattern takes 2026-02-31): else 422 bad_range, a
+    # schema-valid value that breaks a rule, as the console says it
+    calendar: bool = False
 
     @property
     def bounds(self) -> Bounds:
-        return Bounds(self.minimum, self.maximum, self.max_chars, self.pattern, self.calendar)
+        return Bounds(self.minimum, self.maximum, self.max_chars, self.pattern)
 
     def check_declaration(self, where: str) -> None:
         leaves = _leaves(self.kind)
@@ -151,7 +154,15 @@ class Route:
                 raw_query[f.name] = int(value)
             elif value == "" and type(None) in _leaves(f.kind):  # a form's empty field: not given
                 del raw_query[f.name]
-        return body, _fields(self.query, raw_query, "query parameter")
+        query = _fields(self.query, raw_query, "query parameter")
+        for f in self.query:
+            if f.calendar and query[f.name] and not _calendar_day(query[f.name]):
+                raise HttpError(
+                    422,
+                    "bad_range",
+                    f"query parameter {f.name!r}: {query[f.name]} is not a day of the calendar",
+                )
+        return body, query
 
 
 def match(routes: Sequence[Route], request: Request) -> tuple[Route, dict[str, str]]:
@@ -196,6 +207,14 @@ def _fields(fields: tuple[Field, ...], raw: dict[str, Any], what: str) -> dict[s
         except Refused as exc:
             raise HttpError(400, "bad_field", f"{what} {f.name!r} {exc}") from None
     return out
+
+
+def _calendar_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def choice(*values: str) -> Any:

@@ -11,7 +11,6 @@ import dataclasses
 import re
 import types
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from meshpos.model import Order, OrderTotals, Shift, ShiftClose, StopEntry
@@ -78,7 +77,6 @@ class Bounds:
     maximum: int | None = None
     max_chars: int | None = None
     pattern: str | None = None  # for text: a regular expression (with ^ and $) it must match
-    calendar: bool = False  # for text: "" or a day of the calendar (the pattern takes 2026-02-31)
 
 
 NO_BOUNDS = Bounds()
@@ -135,18 +133,8 @@ def accept(value: Any, kind: Any, bounds: Bounds = NO_BOUNDS) -> Any:
             raise Refused(problem)
         if bounds.pattern is not None and re.search(bounds.pattern, value) is None:
             raise Refused(f"must match {bounds.pattern}, got {_shown(value)}")
-        if bounds.calendar and value and not _is_calendar_day(value):
-            raise Refused(f"{value} is not a day of the calendar")
         return value
     raise TypeError(f"no JSON check for {kind!r}")
-
-
-def _is_calendar_day(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _item(where: str, value: Any, kind: Any, bounds: Bounds) -> Any:
