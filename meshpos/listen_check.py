@@ -57,6 +57,11 @@ def check_listen(
     address or port that cannot be listened on; ``where`` names the file or flags they came from;
     ``any_port``: 0 (any free port) is worth suggesting."""
     for host_name, port_name, host, port in places:
+        if not 0 <= port <= 65535:  # the bind raised OverflowError: "unexpected error"
+            raise ConfigError(
+                f"{where}: {port_name} {port}: a port is a whole number from 0 to 65535 "
+                "(nothing was changed)"
+            )
         exc = bind_problem(host, port)
         if exc is None:
             continue

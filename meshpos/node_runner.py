@@ -20,10 +20,18 @@ log = logging.getLogger("meshpos.node")
 
 
 def _parse_peer(text: str) -> tuple[str, str, int]:
+    from meshpos.trust.names import check_device_id
+
     node, at, address = text.partition("@")
     host, colon, port = address.rpartition(":")
     if not (node and at and host and colon and port.isdigit()):
         raise ConfigError(f"--peer {text!r}: expected NODE@HOST:PORT")
+    if not 1 <= int(port) <= 65535:  # it was taken, and the node dialled nothing, silently
+        raise ConfigError(f"--peer {text!r}: the port must be from 1 to 65535")
+    try:
+        check_device_id(node)
+    except MeshposError as exc:
+        raise ConfigError(f"--peer {text!r}: {exc}") from None
     return node, host, int(port)
 
 

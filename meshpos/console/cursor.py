@@ -6,6 +6,7 @@ it and not on each other: ``sqlbase`` runs ``upsert`` and ``reports``, which onl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -30,3 +31,8 @@ class Cursor(Protocol):
     ) -> list[tuple[Any, ...]]:
         """``sql`` ends with ``column {in}``, meaning "column is one of ``values``" (bound after
         ``params``): IN lists in chunks on SQLite, one array on PostgreSQL."""
+
+
+def now_ms() -> int:
+    """The time a row is stamped with (created, seen), in epoch milliseconds."""
+    return time.time_ns() // 1_000_000

@@ -40,6 +40,12 @@ class ConsoleDB(Protocol):
     async def venue_for_token(self, token: str) -> str | None:
         """The venue a relay's token belongs to, or None."""
 
+    async def token_hash_of(self, venue_id: str) -> str | None:
+        """The hash of ``venue_id``'s relay token, or None for a venue not held."""
+
+    async def replace_token(self, venue_id: str, token_hash: str) -> None:
+        """Take ``token_hash`` as the venue's relay token from now on; the old one is refused."""
+
     async def venues(self) -> list[str]: ...
 
     async def venue_names(self) -> dict[str, str]:

@@ -7,7 +7,10 @@ Columns (the header line names them, in any order; ``id``, ``name`` and ``price`
 ``price`` is in minor units (cents) like every amount of the API; ``category`` a category id (a new one is
 created, named as its id); ``tax`` a tax id of the venue or empty; ``active`` yes/no (empty: yes);
 ``modifier_groups`` group ids of the venue separated by ``;``. The API takes the file as its lines (JSON
-text holds no line breaks), so line numbers are the spreadsheet's. An import is all or nothing: the first bad
+text holds no line breaks), so line numbers are the spreadsheet's. A byte order mark before the header is
+ignored, and a header with ``;`` and no ``,`` means the file's columns are separated by ``;`` (a
+spreadsheet in French, German, ...). A text the export writes with a leading
+``'`` (it would start a formula: :mod:`meshpos.console.sheet`) is read back without it. An import is all or nothing: the first bad
 value refuses the whole file with its line and column (:class:`meshpos.errors.BadCsv`) and nothing is
 written; products not in the file are kept as they are.
 """
@@ -18,6 +21,7 @@ import csv
 import io
 from collections.abc import Sequence
 
+from meshpos.console.sheet import read_text_cell, text_cell
 from meshpos.errors import BadCsv, MeshposError
 from meshpos.model import Catalog, Category, Product
 from meshpos.model.catalog_types import check_amount, check_id
@@ -34,6 +38,9 @@ COLUMNS = ("id", "name", "category", "price", "tax", "kitchen", "active", "modif
 REQUIRED = ("id", "name", "price")
 GROUP_SEPARATOR = ";"
 MAX_CSV_LINE_CHARS = 4 * MAX_NOTE_CHARS  # a product's line: eight values, none longer than a name
+# a spreadsheet's "CSV UTF-8" begins with one (the Menu tab strips it too); one in a language whose
+# decimal mark is a comma separates columns with ";": a header without "," but with ";" says so
+BYTE_ORDER_MARK = "\ufeff"
 _YES = {"", "yes", "true", "1", "y"}
 _NO = {"no", "false", "0", "n"}
 
@@ -46,14 +53,14 @@ def export_menu(catalog: Catalog) -> str:
     for p in catalog.products():
         writer.writerow(
             (
-                p.id,
-                p.name,
-                p.category,
+                text_cell(p.id),
+                text_cell(p.name),
+                text_cell(p.category),
                 p.price,
-                p.tax_id or "",
-                p.kitchen,
+                text_cell(p.tax_id or ""),
+                text_cell(p.kitchen),
                 "yes" if p.active else "no",
-                GROUP_SEPARATOR.join(p.modifier_groups),
+                text_cell(GROUP_SEPARATOR.join(p.modifier_groups)),
             )
         )
     return out.getvalue()
@@ -68,7 +75,9 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
             f"line {MAX_MENU_ROWS + 2}: the file has {len(lines) - 1} lines under its header; at most "
             f"{MAX_MENU_ROWS} products are imported at once (split the file)"
         )
-    rows = [_row(raw, number) for number, raw in enumerate(lines, 1)]
+    lines = [lines[0].removeprefix(BYTE_ORDER_MARK), *lines[1:]] if lines else []
+    separator = ";" if lines and "," not in lines[0] and ";" in lines[0] else ","
+    rows = [_row(raw, number, separator) for number, raw in enumerate(lines, 1)]
     if not rows:
         raise BadCsv("line 1: the file is empty; the first line names the columns")
     header = rows[0]
@@ -95,7 +104,7 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
             raise BadCsv(
                 f"line {line}: {len(row)} values, but the header names {len(names)} columns"
             )
-        cells = dict(zip(names, (cell.strip() for cell in row), strict=True))
+        cells = dict(zip(names, (read_text_cell(cell.strip()) for cell in row), strict=True))
         product = _product(cells, names, line, taxes, groups)
         if product.id in products:
             raise BadCsv(
@@ -112,13 +121,13 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
     return [*new_categories.values(), *products.values()]
 
 
-def _row(raw: str, number: int) -> list[str]:
+def _row(raw: str, number: int, separator: str) -> list[str]:
     """One line's values; a value cannot span lines (the API takes the file as its lines)."""
     problem = text_problem(raw, MAX_CSV_LINE_CHARS)
     if problem is not None:
         raise BadCsv(f"line {number}: the line {problem}")
     try:
-        rows = list(csv.reader([raw], strict=True))
+        rows = list(csv.reader([raw], strict=True, delimiter=separator))
     except csv.Error as exc:
         raise BadCsv(f"line {number}: {exc}") from None
     return rows[0] if rows else []

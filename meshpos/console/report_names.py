@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from meshpos.console.sheet import text_cell
 from meshpos.errors import MeshposError
 from meshpos.model import Venue
 from meshpos.model.catalog import Settings
@@ -61,16 +62,15 @@ class Names:
         return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).astimezone(zone).hour
 
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a cell a spreadsheet would run as a formula
-
-
 def _cell(value: object) -> object:
     if value is None:
         return ""
     if isinstance(value, list | dict):
         value = json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str) and value.startswith(_FORMULA):
-        return "'" + value  # a product named "=HYPERLINK(...)" stays text in the manager's sheet
+    if isinstance(value, str):
+        return text_cell(
+            value
+        )  # a product named "=HYPERLINK(...)" stays text in the manager's sheet
     return value
 
 

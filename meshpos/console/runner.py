@@ -7,13 +7,14 @@ import errno
 import ipaddress
 import json
 import logging
+import math
 import signal
 import ssl
 import sys
 from pathlib import Path
 
 from meshpos.console.db import ConsoleDB, open_console_db
-from meshpos.console.tokens import hash_token
+from meshpos.console.tokens import hash_token, same_hash
 from meshpos.errors import ConfigError
 from meshpos.listen_check import bind_problem, machine_addresses
 from meshpos.trust import stored_token
@@ -31,8 +32,15 @@ def load_signers(venue_dirs: list[Path]) -> dict[str, ConsoleSigning | None]:
     from meshpos.trust.console_key import load_console_signing
 
     signers: dict[str, ConsoleSigning | None] = {}
+    first: dict[str, Path] = {}
     for directory in venue_dirs:
         venue_id = load_venue(directory).venue_id
+        if venue_id in first:  # the second's registration failed after the first's was written
+            raise ConfigError(
+                f"--venue {directory}: venue {venue_id} is given twice (--venue {first[venue_id]} "
+                "too); give each venue once"
+            )
+        first[venue_id] = directory
         signers[venue_id] = load_console_signing(directory, venue_id)
     return signers
 
@@ -76,12 +84,20 @@ async def register_venues(db: ConsoleDB, venue_dirs: list[Path]) -> list[str]:
     added = []
     for directory in venue_dirs:
         authority = load_venue(directory)
+        token_hash = hash_token(authority.console_token)
         if authority.venue_id not in known:
-            await db.add_venue(
-                authority.venue_id, authority.name, hash_token(authority.console_token)
-            )
+            await db.add_venue(authority.venue_id, authority.name, token_hash)
             added.append(authority.venue_id)
             log.info("venue %s (%s) registered", authority.venue_id, authority.name)
+        elif not same_hash(await db.token_hash_of(authority.venue_id) or "", token_hash):
+            # the directory is the venue's authority: a token replaced there (a register was
+            # stolen: meshpos venue console-token --new) was ignored, the old one worked for ever
+            await db.replace_token(authority.venue_id, token_hash)
+            log.warning(
+                "venue %s: the console token changed in %s; the old token is refused from now on",
+                authority.venue_id,
+                directory,
+            )
     return added
 
 
@@ -172,12 +188,23 @@ async def serve_console(
     host = check_host(host)
     token_path = str(token_file)  # printed at start: where to find the admin token (cli: absolute)
     idle = VENUE_IDLE_S if venue_idle_seconds is None else venue_idle_seconds
-    if not idle > 0:
-        raise ConfigError(f"--venue-idle-seconds {idle!r}: must be a number of seconds above 0")
+    if not 0 < idle < math.inf:
+        raise ConfigError(
+            f"--venue-idle-seconds {idle!r}: must be a finite number of seconds above 0"
+        )
     tls = server_ssl_context(tls_cert, tls_key)  # before anything opens: a bad file is one line
+    signers = load_signers(venues)  # a bad key (or a venue given twice) before the database opens
+    token = stored_token(token_file)
+    metrics_file = metrics_token_file or token_file.parent / METRICS_TOKEN_FILE
+    metrics_token = stored_token(metrics_file)
+    if same_hash(metrics_token, token):
+        raise ConfigError(  # it started and said the scraper's token "reads GET /metrics only"
+            f"{metrics_file}: the metrics token is the admin token (--token-file {token_file}): a "
+            "scraper holding it could do everything the admin can; give --metrics-token-file a "
+            "file of its own (a missing one is made)"
+        )
     db = await open_console_db(db_url)
     try:
-        signers = load_signers(venues)  # a bad key stops the console before anything is registered
         await register_venues(db, venues)
         say_unsigned(await db.venues(), signers)
         server = ConsoleServer(
@@ -190,9 +217,7 @@ async def serve_console(
             signers={venue_id: s for venue_id, s in signers.items() if s is not None},
         )
         await server.start()
-        token = stored_token(token_file)
-        metrics_file = metrics_token_file or token_file.parent / METRICS_TOKEN_FILE
-        handler = make_console_handler(server, token, stored_token(metrics_file))
+        handler = make_console_handler(server, token, metrics_token)
         api = HttpServer(handler, host, api_port, ssl_context=tls, what="the console's API")
         await api.start()
         stop = asyncio.Event()

@@ -9,27 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pycrdt
 
 from meshpos.console import manager_reports, reports, upsert
-from meshpos.console.cursor import Cursor
+from meshpos.console.cursor import Cursor, now_ms
 from meshpos.console.devices import Sighting
 from meshpos.console.manager_reports import StockEntry
 from meshpos.console.records import Alarm, AuditEntry, MaterialiseResult, RecordBatch, canonical
 from meshpos.console.reports_history import HistoryFigures, registers_of, totals_of
 from meshpos.console.sqldays import DayStatements, check_document, fold_log
+from meshpos.console.sqlvenues import VenueStatements
 from meshpos.console.tables import Dialect
-from meshpos.console.tokens import (
-    MIN_TOKEN_LENGTH,
-    check_token_hash,
-    check_venue_id,
-    hash_token,
-    same_hash,
-)
 from meshpos.console.turns import FIRST, LATER, WriteTurns
 from meshpos.errors import StaleWrite, StoreClosed, StoreError
 from meshpos.model.limits import SAFE_INTEGER
@@ -39,10 +32,6 @@ EMPTY_UPDATE = b"\x00\x00"
 
 
 Job = Callable[[Cursor], Awaitable[T]]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def merge(parts: Sequence[bytes]) -> bytes:
@@ -78,7 +67,7 @@ def _trusted(updates: Sequence[bytes]) -> list[bytes]:
     return [data for data in map(bytes, updates) if data != EMPTY_UPDATE]
 
 
-class SqlConsoleDB(DayStatements):
+class SqlConsoleDB(DayStatements, VenueStatements):
     """The ``ConsoleDB`` operations in portable SQL; subclasses own the connections."""
 
     dialect: Dialect
@@ -146,43 +135,7 @@ class SqlConsoleDB(DayStatements):
     ) -> None:
         """Tell the other console processes sharing the database what this transaction appended."""
 
-    # --- venues -----------------------------------------------------------------------------
-    async def add_venue(self, venue_id: str, name: str, token_hash: str) -> None:
-        check_venue_id(venue_id)
-        check_token_hash(token_hash)
-        if not isinstance(name, str) or not name.strip():
-            raise StoreError("a venue needs a non-empty name")
-
-        async def job(cur: Cursor) -> None:
-            taken = await cur.fetchall(
-                "SELECT id, token_hash = ? FROM venues WHERE id = ? OR token_hash = ?",
-                (token_hash, venue_id, token_hash),
-            )
-            if any(row[0] == venue_id for row in taken):
-                raise StoreError(f"venue {venue_id!r} already exists")
-            if taken:
-                raise StoreError("that token is already in use by another venue")
-            await cur.execute(
-                "INSERT INTO venues (id, name, token_hash, created_at_ms) VALUES (?, ?, ?, ?)",
-                (venue_id, name, token_hash, now_ms()),
-            )
-
-        await self._write(job)
-
-    async def venue_for_token(self, token: str) -> str | None:
-        if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
-            return None
-        wanted = hash_token(token)
-        rows = await self._read(
-            lambda cur: cur.fetchall(
-                "SELECT id, token_hash FROM venues WHERE token_hash = ?", (wanted,)
-            )
-        )
-        for venue_id, stored in rows:
-            if same_hash(stored, wanted):
-                return str(venue_id)
-        return None
-
+    # --- venues (registration and tokens: console/sqlvenues.py) --------------------------------
     async def venues(self) -> list[str]:
         rows = await self._read(lambda cur: cur.fetchall("SELECT id FROM venues ORDER BY id"))
         return [str(r[0]) for r in rows]

@@ -30,6 +30,7 @@ from meshpos.doctor.probes import (
 )
 from meshpos.doctor.report import Report, when
 from meshpos.errors import ConfigError, MeshposError, StoreError, TrustError
+from meshpos.localapi import LocalApi
 from meshpos.model.tally import describe
 from meshpos.net.adverts import PeerAd
 from meshpos.ops.clock import CLOCK_FIX, CLOCK_HARM, CLOCK_PROBLEM_S, CLOCK_WARNING_S, skew_words
@@ -78,6 +79,7 @@ async def diagnose_node(path: Path, *, browse_seconds: float = BROWSE_SECONDS) -
     if identity is not None:
         peers = await _mdns(report, config, identity, browse_seconds)
         linked = set(status.get("peers") or {}) if status is not None else None
+        revoked = await asyncio.to_thread(_revoked, config) if status is not None else set()
         context = client_ssl_context(identity)
         gate = asyncio.Semaphore(PEERS_AT_ONCE)
 
@@ -93,7 +95,7 @@ async def diagnose_node(path: Path, *, browse_seconds: float = BROWSE_SECONDS) -
 
         ads = sorted(peers.values(), key=lambda ad: ad.node_id)
         for ad, answer in zip(ads, await asyncio.gather(*map(ask, ads)), strict=True):
-            _peer(report, ad, answer, skews, linked)
+            _peer(report, ad, answer, skews, linked, revoked)
     else:
         report.warning("peers", "not checked: the device has no usable identity")
     await _console(report, config, identity, skews)
@@ -143,6 +145,23 @@ def _identity(report: Report, config: Config) -> DeviceIdentity | None:
         else:
             report.ok(what, f"valid until {when(end)}")
     return identity
+
+
+def _revoked(config: Config) -> set[str]:
+    """The device ids on the running node's deny-list ({} when it cannot be asked)."""
+    from meshpos.node_runner import api_base
+    from meshpos.trust._files import read_token
+
+    try:
+        api = LocalApi(api_base(config), read_token(config.data_dir / "api.token"))
+        answer = api.request("GET", "/api/denylist", timeout=3.0)
+        body = answer.json() if answer.ok else None
+    except (MeshposError, OSError, ValueError):
+        return set()  # the node's token or answer is unusable: the lines above say why
+    entries = body.get("revoked") if isinstance(body, dict) else None
+    if not isinstance(entries, list):
+        return set()
+    return {str(e.get("device")) for e in entries if isinstance(e, dict)}
 
 
 def _running_status(config: Config) -> dict[str, Any] | None:
@@ -306,10 +325,21 @@ def _peer(
     answer: HttpAnswer,
     skews: dict[str, float],
     linked: set[str] | None,
+    revoked: set[str],
 ) -> None:
     """Reachable over mutual TLS from here, and (``linked``: the running node's live peers) linked
-    to the node: a peer the doctor reaches but the node does not points at the node or the peer."""
+    to the node: a peer the doctor reaches but the node does not points at the node or the peer;
+    one on the running node's deny-list (``revoked``) is named so (it said "see both nodes' logs")."""
     name = f"peer {ad.node_id}"
+    if ad.node_id in revoked and (linked is None or ad.node_id not in linked):
+        report.warning(
+            name,
+            f"{ad.node_id} is revoked (on this venue's deny-list): this node refuses it, and it "
+            f"still announces itself at {ad.address}:{ad.port}",
+            f"take {ad.node_id} off the network; a device to keep enrolls again under a new id "
+            "(meshpos pair --device NEW-ID)",
+        )
+        return
     if answer.status:
         if answer.skew_s is not None:
             skews[ad.node_id] = answer.skew_s

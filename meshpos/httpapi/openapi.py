@@ -53,7 +53,7 @@ ERRORS = {
     "kept answer cannot be read: idempotency_key_used)",
     422: "A value breaks a rule (invalid_quantity, invalid_amount, unknown_product, unknown_record, "
     "unknown_user, domain_error, idempotency_key_reused; revocations: wrong_venue, "
-    "invalid_device_id, revocation_refused)",
+    "invalid_device_id, revocation_refused; a `date` not on the calendar: bad_range)",
     429: "Too many tries: PIN login is locked for this user or this address (pin_locked); "
     "Retry-After says for how many seconds",
     503: "The node cannot write now (store_error) or is shutting down, or it is at its limit of "
@@ -91,7 +91,8 @@ The local API of one meshpos node (register or kitchen screen), on 127.0.0.1.
 * **Bounds**: every integer and text field of a request has the bounds shown here (`minimum`, `maximum`,
   `maxLength`, `pattern`: no control characters); anything outside them is 400 `bad_field` naming the field
   and changes nothing. An integer may be sent as a number with a zero fraction (`2.0` is `2`, as JSON
-  Schema counts integers). An empty query value (`?status=`) is a value, not an absent parameter. A body
+  Schema counts integers). An empty query value (`?status=`) is a value, not an absent parameter; a
+  parameter given twice is 400 `bad_field`; a `date` that is not a day of the calendar is 422 `bad_range`. A body
   is sent whole with one `Content-Length` of plain digits: `Transfer-Encoding` (chunked) is 411
   `length_required`, and the handler never runs.
 * **Authentication**: `Authorization: Bearer <token>`, the token is in `<data_dir>/api.token`. Pages
@@ -217,6 +218,8 @@ def _errors(route: Route, documented: Mapping[int, str]) -> list[int]:
         codes += [403, 409, 422, 503]
     if route.limited:
         codes.append(429)
+    if any(f.calendar for f in route.query):
+        codes.append(422)  # bad_range: a date the pattern takes that is not on the calendar
     codes += route.errors
     return sorted(set(codes) & set(documented))
 

@@ -10,6 +10,7 @@ import copy
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from meshpos.httpapi.schema import Bounds, Refused, accept
@@ -36,6 +37,9 @@ class Field:
     max_chars: int | None = None
     # text only: a regular expression it must match; without one only control characters are refused
     pattern: str | None = None
+    # text only: "" or a day of the calendar (the pattern takes 2026-02-31): else 422 bad_range, a
+    # schema-valid value that breaks a rule, as the console says it
+    calendar: bool = False
 
     @property
     def bounds(self) -> Bounds:
@@ -131,6 +135,14 @@ class Route:
         body = _fields(self.body, request.json(), "field") if self.body else {}
         if not self.body and request.body.strip() not in (b"", b"{}"):
             raise HttpError(400, "unexpected_body", f"{self.method} {self.path} takes no body")
+        twice = sorted(k for k, v in request.query.items() if len(v) > 1)
+        if twice:  # which one counts would be the parser's choice: refused, like a body's field
+            shown = ascii(twice[0]) if len(twice[0]) <= 64 else ascii(twice[0][:61]) + "..."
+            raise HttpError(
+                400,
+                "bad_field",
+                f"query parameter {shown} is given {len(request.query[twice[0]])} times; give it once",
+            )
         raw_query: dict[str, Any] = {k: v[-1] for k, v in request.query.items()}
         raw_query.pop("token", None)  # the event stream's credential, checked by the dispatcher
         for (
@@ -142,7 +154,15 @@ class Route:
                 raw_query[f.name] = int(value)
             elif value == "" and type(None) in _leaves(f.kind):  # a form's empty field: not given
                 del raw_query[f.name]
-        return body, _fields(self.query, raw_query, "query parameter")
+        query = _fields(self.query, raw_query, "query parameter")
+        for f in self.query:
+            if f.calendar and query[f.name] and not _calendar_day(query[f.name]):
+                raise HttpError(
+                    422,
+                    "bad_range",
+                    f"query parameter {f.name!r}: {query[f.name]} is not a day of the calendar",
+                )
+        return body, query
 
 
 def match(routes: Sequence[Route], request: Request) -> tuple[Route, dict[str, str]]:
@@ -187,6 +207,14 @@ def _fields(fields: tuple[Field, ...], raw: dict[str, Any], what: str) -> dict[s
         except Refused as exc:
             raise HttpError(400, "bad_field", f"{what} {f.name!r} {exc}") from None
     return out
+
+
+def _calendar_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def choice(*values: str) -> Any:

@@ -76,7 +76,9 @@ class Request:
         if not self.body:
             return {}
         try:
-            value = json.loads(self.body, parse_constant=_not_json)
+            value = json.loads(self.body, parse_constant=_not_json, object_pairs_hook=_once_each)
+        except _Repeated as exc:
+            raise HttpError(400, "bad_json", str(exc)) from None
         except (ValueError, UnicodeDecodeError) as exc:  # UTF-8 errors, digits past int's limit too
             raise HttpError(400, "bad_json", f"the request body is not valid JSON: {exc}") from None
         except RecursionError:
@@ -117,6 +119,24 @@ PAGE_SECURITY = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+
+
+class _Repeated(ValueError):
+    pass
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object, refused when it names a field twice: JSON leaves which one counts to the parser, so a
+    proxy or a log reading the first would see another request than the one acted on (the last)."""
+    value: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in value:
+            shown = ascii(key) if len(key) <= 64 else ascii(key[:61]) + "..."
+            raise _Repeated(
+                f"the request body names the field {shown} twice in one object; send each field once"
+            )
+        value[key] = item
+    return value
 
 
 def _not_json(word: str) -> Any:

@@ -442,12 +442,13 @@ class Catalog:
         refused while a product, discount or user still names it, so no reader finds a dangling id."""
         if kind not in self._maps or kind in ("settings", "products"):
             raise InvalidInput(f"cannot delete from {kind!r}")
+        word = _ONE.get(kind, kind)
         if key not in self._maps[kind]:
-            raise UnknownRecord(f"unknown {kind.rstrip('s').replace('_', ' ')} {key!r}")
+            raise UnknownRecord(f"unknown {word} {key!r}")
         users = self._using(kind, key)
         if users:
             raise DomainError(
-                f"{kind.rstrip('s').replace('_', ' ')} {key!r} is still used by {', '.join(users[:5])}"
+                f"{word} {key!r} is still used by {', '.join(users[:5])}"
                 + (f" and {len(users) - 5} more" if len(users) > 5 else "")
             )
         remove(self._maps[kind], key, f"{self.name} {kind}/{key}")
@@ -471,3 +472,14 @@ class Catalog:
 
     def _put(self, kind: str, key: str, record: object) -> None:
         put(self._maps[kind], key, record, f"{self.name} {kind}/{key}")
+
+
+# one entity of each table ``remove`` takes, in words ("taxes" cut to "taxe" before)
+_ONE = {
+    "categories": "category",
+    "taxes": "tax",
+    "modifier_groups": "modifier group",
+    "discounts": "discount",
+    "roles": "role",
+    "users": "user",
+}

@@ -137,3 +137,18 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def check_folder(directory: Path) -> None:
+    """Refuse, naming the path and why, a ``directory`` that cannot be made or written (a file on the way,
+    a folder this user cannot write), without writing anything."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise TrustError(
+            f"{directory}: {existing} is a file, not a directory: nothing can be saved there; give "
+            "--dir a directory, or a path to make one"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TrustError(f"{directory}: {existing} is not writable by this user")

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from meshpos.errors import EnrollmentRefused, TrustError
-from meshpos.trust._files import PRIVATE, locked, read_file, write_file
+from meshpos.trust._files import PRIVATE, check_folder, locked, read_file, write_file
 from meshpos.trust.certs import (
     BACKDATE,
     ROLE_URI,
@@ -85,6 +85,15 @@ class VenueAuthority:
     @property
     def console_token(self) -> str:
         return read_file(self.directory / CONSOLE_TOKEN, "console token", _HINT).strip()
+
+    def replace_console_token(self) -> str:
+        """Write a new venue token for the relays (the old one is refused once the console restarts
+        with ``--venue`` on this directory): what cuts a stolen register, which holds the token in its
+        node.toml, off from the console. The new token."""
+        token = _new_console_token()
+        write_file(self.directory / CONSOLE_TOKEN, token + "\n", PRIVATE)
+        log.warning("replaced the console token of venue %s in %s", self.venue_id, self.directory)
+        return token
 
     def issued(self) -> dict[str, dict[str, str]]:
         """Every device id this venue issued: ``{device_id: {role, serial, issued_at}}``."""
@@ -209,6 +218,7 @@ def init_venue(directory: Path, name: str, venue_id: str | None = None) -> Venue
     if not name or len(name) > MAX_NAME or not name.isprintable():
         raise TrustError(f"venue name {name!r}: use 1-{MAX_NAME} printable characters")
     venue_id = check_venue_id(venue_id if venue_id is not None else str(uuid.uuid4()))
+    check_folder(directory)  # a file there said "unexpected error: FileExistsError"
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     existing = [n for n in (VENUE_FILE, CA_KEY, CA_CERT, ISSUED) if (directory / n).exists()]
     if existing:
@@ -240,7 +250,7 @@ def init_venue(directory: Path, name: str, venue_id: str | None = None) -> Venue
     # ca.key goes first and exclusively: a concurrent init of the same directory fails here.
     write_file(directory / CA_KEY, private_key_pem(key), PRIVATE, exclusive=True)
     write_file(directory / CA_CERT, certificate_pem(ca), exclusive=True)
-    write_file(directory / CONSOLE_TOKEN, secrets.token_urlsafe(32) + "\n", PRIVATE, exclusive=True)
+    write_file(directory / CONSOLE_TOKEN, _new_console_token() + "\n", PRIVATE, exclusive=True)
     write_file(directory / ISSUED, "{}\n", exclusive=True)
     write_file(directory / REVOKED, "{}\n", exclusive=True)
     toml = f"venue_id = {json.dumps(venue_id)}\nname = {json.dumps(name, ensure_ascii=False)}\n"
@@ -323,3 +333,7 @@ def _read_registry(path: Path) -> dict[str, Any]:
 
 def _write_registry(path: Path, data: dict[str, Any]) -> None:
     write_file(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _new_console_token() -> str:
+    return secrets.token_urlsafe(32)

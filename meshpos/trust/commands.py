@@ -1,4 +1,5 @@
-"""CLI subcommands for trust: ``venue init``, ``pair``, ``enroll`` and ``revoke`` (also ``venue revoke``).
+"""CLI subcommands for trust: ``venue init``, ``venue console-key``, ``venue console-token``, ``pair``,
+``enroll`` and ``revoke`` (also ``venue revoke``).
 
 ``revoke --node URL`` (or ``--config node.toml``) also posts the signed entry to a running node's local
 API (``POST /api/denylist``); the node drops the device at once and spreads the entry through the mesh.
@@ -20,10 +21,10 @@ from urllib.parse import urlsplit
 from meshpos.errors import ConfigError, MeshposError
 from meshpos.localapi import LocalApi
 from meshpos.model.roles import NODE_ROLES
-from meshpos.trust.authority import init_venue, load_venue
+from meshpos.trust.authority import CONSOLE_TOKEN, init_venue, load_venue
 from meshpos.trust.console_key import issue_console_key
 from meshpos.trust.enroll import enroll, serve_pairing
-from meshpos.trust.pairing import DEFAULT_TTL, PairingCode
+from meshpos.trust.pairing import DEFAULT_TTL, MAX_TTL, PairingCode
 
 
 def add_trust_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +41,15 @@ def add_trust_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     key.add_argument("--dir", required=True, type=Path, help="the venue directory")
     key.set_defaults(func=_cmd_console_key)
+    token = venue_sub.add_parser(
+        "console-token",
+        help="replace the venue token the relays present to the console (a register was stolen)",
+    )
+    token.add_argument("--dir", required=True, type=Path, help="the venue directory")
+    token.add_argument(
+        "--new", action="store_true", required=True, help="make a new token (the old one stops)"
+    )
+    token.set_defaults(func=_cmd_console_token)
     _revoke_arguments(
         venue_sub.add_parser(
             "revoke", help="put a device on the venue's deny-list (= meshpos revoke)"
@@ -56,7 +66,7 @@ def add_trust_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "--ttl",
         type=float,
         default=DEFAULT_TTL,
-        help=f"seconds the code stays valid (default {DEFAULT_TTL:g})",
+        help=f"seconds the code stays valid (default {DEFAULT_TTL:g}, at most {MAX_TTL:g})",
     )
     pair.add_argument(
         "--reissue", action="store_true", help="allow a device id that was issued before"
@@ -116,6 +126,18 @@ def _cmd_console_key(args: argparse.Namespace) -> int:
         f"made the console's signing key of venue {authority.venue_id} ({cert}); restart the "
         "console with --venue on this directory; each device takes the console's word only as it "
         "signed it from its first signed statement on (console_signed = auto, the default)"
+    )
+    return 0
+
+
+def _cmd_console_token(args: argparse.Namespace) -> int:
+    authority = load_venue(args.dir)
+    authority.replace_console_token()
+    print(
+        f"made a new console token for venue {authority.venue_id} in "
+        f"{authority.directory / CONSOLE_TOKEN}; restart meshpos console with --venue on this "
+        "directory (the old token is refused from then on) and set console_token to the new one in "
+        "the node.toml of every register that reaches the console"
     )
     return 0
 

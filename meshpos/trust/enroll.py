@@ -8,6 +8,7 @@ binds one address only (never a wildcard) and stops after one attempt, success o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 from collections.abc import Callable
@@ -25,8 +26,9 @@ from meshpos.trust.authority import VenueAuthority
 from meshpos.trust.certs import new_private_key, private_key_pem
 from meshpos.trust.console_key import CONSOLE_CERT
 from meshpos.trust.identity import (
+    IDENTITY_FILES,
     DeviceIdentity,
-    identity_exists,
+    check_destination,
     identity_from_pems,
     new_csr,
     save_identity,
@@ -35,6 +37,7 @@ from meshpos.trust.names import check_device_id, check_role
 from meshpos.trust.pairing import (
     DEFAULT_TTL,
     MAX_MESSAGE,
+    MAX_TTL,
     TAKES_CONSOLE,
     EnrollmentResult,
     PairingCode,
@@ -84,8 +87,11 @@ async def serve_pairing(
     """
     check_role(role)
     _check_bind_host(host)
-    if not ttl > 0:
-        raise TrustError(f"pairing code lifetime {ttl!r}: must be more than 0 seconds")
+    if not 0 < ttl <= MAX_TTL:  # 1e400 met an OverflowError once listening
+        raise TrustError(
+            f"pairing code lifetime {ttl!r}: must be more than 0 and at most {MAX_TTL:g} seconds "
+            "(a day)"
+        )
     loop = asyncio.get_running_loop()
     if not isinstance(code, PairingCode):
         code = (
@@ -176,8 +182,7 @@ async def enroll(
     digits = parse_code(code)
     if urlsplit(url).scheme != "ws":
         raise TrustError(f"pairing server {url!r}: must be a ws://host:port URL")
-    if identity_exists(directory):
-        raise TrustError(f"{directory}: already holds a device identity; refusing to overwrite it")
+    check_destination(directory)  # before the code is spent: a failed save afterwards wastes it
     key = new_private_key()
     device = PairingDevice(digits, device_id, new_csr(key, device_id))
     try:
@@ -216,10 +221,19 @@ async def enroll(
         raise EnrollmentRefused(f"cannot reach the pairing server at {url}: {exc}") from None
     issued = device.result
     identity = identity_from_pems(private_key_pem(key), issued.cert_pem, issued.ca_pem)
-    save_identity(directory, identity)
-    if issued.console_pem is not None:
-        # pinned: the node takes the console's word only as signed from its first start
-        # (``console_strict``); the venue CA stays the root its statements are checked against
-        write_file(directory / CONSOLE_CERT, issued.console_pem)
+    try:
+        save_identity(directory, identity)
+        if issued.console_pem is not None:
+            # pinned: the node takes the console's word only as signed from its first start
+            # (``console_strict``); the venue CA stays the root its statements are checked against
+            write_file(directory / CONSOLE_CERT, issued.console_pem)
+    except OSError as exc:  # the disk filled or the folder changed during the exchange
+        for name in (*IDENTITY_FILES, CONSOLE_CERT):  # none was there before (check_destination)
+            with contextlib.suppress(OSError):
+                (directory / name).unlink()  # half an identity would refuse the next enrolment
+        raise TrustError(
+            f"{directory}: the venue issued {device_id} a certificate, but it could not be saved here "
+            f"({exc.strerror or exc}); the code is used up: start meshpos pair again for a new one"
+        ) from None
     log.info("enrolled as %s %r in venue %s", identity.role, device_id, identity.venue_id)
     return identity

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from meshpos.errors import CertificateRefused, ConfigError, TrustError
-from meshpos.trust._files import PRIVATE, read_file, write_file
+from meshpos.trust._files import PRIVATE, check_folder, read_file, write_file
 from meshpos.trust.certs import (
     certificate_info,
     issued_by,
@@ -69,8 +69,20 @@ def identity_from_pems(
     return DeviceIdentity(info.device_id, info.role, info.venue_id, key_pem, cert_pem, ca_pem)
 
 
+IDENTITY_FILES = (KEY_FILE, CERT_FILE, CA_FILE)
+
+
 def identity_exists(directory: Path) -> bool:
-    return any((directory / name).exists() for name in (KEY_FILE, CERT_FILE, CA_FILE))
+    return any((directory / name).exists() for name in IDENTITY_FILES)
+
+
+def check_destination(directory: Path) -> None:
+    """Refuse, naming the path and why, a ``directory`` an identity cannot be saved in (a file on the way,
+    a folder this user cannot write), without writing anything: enrolment asks before it spends its
+    one-time code, which a failed save afterwards would have used up for nothing."""
+    if identity_exists(directory):
+        raise TrustError(f"{directory}: already holds a device identity; refusing to overwrite it")
+    check_folder(directory)
 
 
 def save_identity(directory: Path, identity: DeviceIdentity, *, overwrite: bool = False) -> None:

@@ -50,6 +50,7 @@ VERSION = 1
 MAX_MESSAGE = 16 * 1024
 CODE_DIGITS = 10
 DEFAULT_TTL = 300.0
+MAX_TTL = 86_400.0  # a day: a code that waits longer is one more secret lying about
 _PAKE_LEN = 33  # side byte + one Ed25519 group element
 _MAC_LEN = 32
 _MAX_PEM = 8 * 1024

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from meshpos.errors import UnknownRecord
-from meshpos.httpapi.routes import Field, text
+from meshpos.httpapi.routes import Field
 from meshpos.httpapi.server import HttpError, Request
 from meshpos.model import Line, Order, Product, Receipt, Ticket
 from meshpos.model.documents import DAY_PATTERN
@@ -32,7 +32,16 @@ USER = Field(
 
 def day_query(doc: str) -> Field:
     """The ``?date=`` of a read of one business day (empty: today's)."""
-    return text("date", MAX_ID_CHARS, doc, default="", pattern=f"^({DAY_PATTERN})?$")
+    return Field(
+        "date",
+        str,
+        doc,
+        required=False,
+        default="",
+        max_chars=MAX_ID_CHARS,
+        pattern=f"^({DAY_PATTERN})?$",
+        calendar=True,  # the 31st of February answered 200 [], "no receipts that day"
+    )
 
 
 @dataclass(slots=True)

@@ -1,0 +1,88 @@
+"""The venues a console serves and each one's relay token, in portable SQL (a part of
+:class:`meshpos.console.sqlbase.SqlConsoleDB`, apart by meaning). The token itself is never stored,
+only its hash; the venue directory's token is the one that counts (``register_venues`` at each start),
+so a token replaced there (``meshpos venue console-token --new``) refuses the old one from then on."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from meshpos.console.cursor import Cursor, now_ms
+from meshpos.console.tokens import (
+    MIN_TOKEN_LENGTH,
+    check_token_hash,
+    check_venue_id,
+    hash_token,
+    same_hash,
+)
+from meshpos.errors import StoreError
+
+T = TypeVar("T")
+
+
+class VenueStatements:
+    if TYPE_CHECKING:
+
+        async def _write(self, job: Callable[[Cursor], Awaitable[T]]) -> T: ...
+
+        async def _read(self, job: Callable[[Cursor], Awaitable[T]]) -> T: ...
+
+    async def add_venue(self, venue_id: str, name: str, token_hash: str) -> None:
+        check_venue_id(venue_id)
+        check_token_hash(token_hash)
+        if not isinstance(name, str) or not name.strip():
+            raise StoreError("a venue needs a non-empty name")
+
+        async def job(cur: Cursor) -> None:
+            taken = await cur.fetchall(
+                "SELECT id, token_hash = ? FROM venues WHERE id = ? OR token_hash = ?",
+                (token_hash, venue_id, token_hash),
+            )
+            if any(row[0] == venue_id for row in taken):
+                raise StoreError(f"venue {venue_id!r} already exists")
+            if taken:
+                raise StoreError("that token is already in use by another venue")
+            await cur.execute(
+                "INSERT INTO venues (id, name, token_hash, created_at_ms) VALUES (?, ?, ?, ?)",
+                (venue_id, name, token_hash, now_ms()),
+            )
+
+        await self._write(job)
+
+    async def venue_for_token(self, token: str) -> str | None:
+        if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
+            return None
+        wanted = hash_token(token)
+        rows = await self._read(
+            lambda cur: cur.fetchall(
+                "SELECT id, token_hash FROM venues WHERE token_hash = ?", (wanted,)
+            )
+        )
+        for venue_id, stored in rows:
+            if same_hash(stored, wanted):
+                return str(venue_id)
+        return None
+
+    async def token_hash_of(self, venue_id: str) -> str | None:
+        """The hash of ``venue_id``'s relay token, or None for a venue this database does not hold."""
+        rows = await self._read(
+            lambda cur: cur.fetchall("SELECT token_hash FROM venues WHERE id = ?", (venue_id,))
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def replace_token(self, venue_id: str, token_hash: str) -> None:
+        """Take ``token_hash`` as ``venue_id``'s relay token from now on (the old one is refused)."""
+        check_token_hash(token_hash)
+
+        async def job(cur: Cursor) -> None:
+            taken = await cur.fetchall(
+                "SELECT id FROM venues WHERE token_hash = ? AND id <> ?", (token_hash, venue_id)
+            )
+            if taken:
+                raise StoreError("that token is already in use by another venue")
+            await cur.execute(
+                "UPDATE venues SET token_hash = ? WHERE id = ?", (token_hash, venue_id)
+            )
+
+        await self._write(job)
