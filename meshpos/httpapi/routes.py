@@ -10,11 +10,11 @@ import copy
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from meshpos.httpapi.schema import Bounds, Refused, accept
 from meshpos.httpapi.server import HttpError, Request
+from meshpos.model.documents import is_calendar_day
 
 T = TypeVar("T")
 _PARAM = re.compile(r"\{([a-z_]+)\}")
@@ -156,7 +156,7 @@ class Route:
                 del raw_query[f.name]
         query = _fields(self.query, raw_query, "query parameter")
         for f in self.query:
-            if f.calendar and query[f.name] and not _calendar_day(query[f.name]):
+            if f.calendar and query[f.name] and not is_calendar_day(query[f.name]):
                 raise HttpError(
                     422,
                     "bad_range",
@@ -207,14 +207,6 @@ def _fields(fields: tuple[Field, ...], raw: dict[str, Any], what: str) -> dict[s
         except Refused as exc:
             raise HttpError(400, "bad_field", f"{what} {f.name!r} {exc}") from None
     return out
-
-
-def _calendar_day(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 def choice(*values: str) -> Any:

@@ -8,6 +8,7 @@ arrives from outside (a peer, the console, the store), so a bad name is refused 
 
 from __future__ import annotations
 
+import datetime
 import re
 
 CATALOG = "catalog"
@@ -54,4 +55,15 @@ def valid_document_name(name: str) -> bool:
     """``catalog``, ``stoplist``, ``denylist``, ``ledger/YYYY-MM-DD`` or ``kitchen/YYYY-MM-DD``."""
     if name in STANDING_DOCUMENTS:
         return True
-    return _DATED.fullmatch(name) is not None
+    return _DATED.fullmatch(name) is not None and is_calendar_day(day_of(name))
+
+
+def is_calendar_day(day: str) -> bool:
+    """Whether ``day`` (``YYYY-MM-DD`` by :data:`DAY_PATTERN`) is a day of the calendar: the pattern
+    lets ``2026-02-31`` through, and a peer's ``ledger/2099-02-31`` reached the console's reports, whose
+    date arithmetic then failed on it."""
+    try:
+        datetime.date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True

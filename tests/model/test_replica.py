@@ -39,7 +39,17 @@ def test_document_names(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["ledger", "ledger/26-1-1", "../etc", "catalog2", "", "kitchen/2026-11-25/x"]
+    "name",
+    [
+        "ledger",
+        "ledger/26-1-1",
+        "../etc",
+        "catalog2",
+        "",
+        "kitchen/2026-11-25/x",
+        "ledger/2026-02-31",  # the pattern's month and day, not a day of the calendar
+        "kitchen/2025-02-29",
+    ],
 )
 def test_bad_document_names_are_refused(name: str) -> None:
     with pytest.raises(MeshposError, match="not a meshpos document name"):
