@@ -4,7 +4,9 @@ Issue 18: ``meshpos bench mesh`` measures six processes on a machine whose two C
 and its CPU per receipt moves ±25 % from run to run. This probe drives two real registers, each a
 process of its own (``mesh_worker``: a ``meshpos.node.Node``, its SQLite file, an mTLS websocket link on
 127.0.0.1): one sells ``--sales`` model sales (open order, two lines, pay by card) open-loop at
-``--rate``, the other only receives them. It prints the receiver's CPU time per received sale (the
+``--rate``, the other only receives them (``--sellers K``: K registers sell them between them, each
+linked with every other and with the receiver as the bench's registers are; the sellers' figures are
+then theirs together, each also receiving the others' sales). It prints the receiver's CPU time per received sale (the
 whole process, and by thread: the event loop's, the SQLite connections', the executor's) and the
 seller's, from the first sale until both are quiet; then, with ``--counts``, the same again with the
 receiver counting what it does per received sale (``receive_counts``: loop iterations and wake-ups,
@@ -55,20 +57,28 @@ def _top(after: dict[str, float], before: dict[str, float], sales: int) -> dict[
 
 
 async def _phase(
-    seller: Worker, receiver: Worker, sales: int, rate: float, first: int
+    sellers: list[Worker], receiver: Worker, sales: int, rate: float, first: int
 ) -> dict[str, Any]:
-    """``sales`` sold on ``seller`` at ``rate``; both processes' figures from the first sale until
-    the receiver holds them all and both are quiet."""
+    """``sales`` sold over ``sellers`` (sale ``k`` on seller ``k mod len``) at ``rate`` together;
+    every process's figures from the first sale until the receiver holds them all and all are quiet
+    (the sellers' together: each also receives the others' sales)."""
+    everyone = [*sellers, receiver]
     held = (await receiver.call("count"))["held"]
     # (the receiver's cProfile, with ``--profile``, runs until its ``quiet``: ``mesh_worker``)
-    before = await asyncio.gather(seller.call("stats"), receiver.call("stats", profile_idle=True))
+    before = await asyncio.gather(
+        *(s.call("stats") for s in sellers), receiver.call("stats", profile_idle=True)
+    )
     threads_before = await receiver.call("counts")
     busy_before, began = busy_jiffies(), time.perf_counter()
-    plan = [[first + k, at] for k, at in plans(1, sales, rate)[0]]
-    await seller.call("sell", plan=plan)
+    await asyncio.gather(
+        *(
+            seller.call("sell", plan=[[first + k, at] for k, at in plan])
+            for seller, plan in zip(sellers, plans(len(sellers), sales, rate), strict=True)
+        )
+    )
     await receiver.call("holds", count=held + sales)
-    await each([seller, receiver], "quiet", threshold=2)
-    after = await each([seller, receiver], "stats")
+    await each(everyone, "quiet", threshold=len(everyone))
+    after = await each(everyone, "stats")
     threads_after = await receiver.call("counts")
     busy = busy_fraction(busy_before, busy_jiffies())
     counts = {
@@ -76,8 +86,10 @@ async def _phase(
         for k, v in sorted(threads_after["counts"].items())
         if v != threads_before["counts"].get(k, 0)
     }
-    s_before, r_before = before
-    s_after, r_after = after
+    r_before, r_after = before[-1], after[-1]
+    summed = ("cpu_s", "messages", "commits", "fsyncs")
+    s_before = {k: sum(b[k] for b in before[:-1]) for k in summed}
+    s_after = {k: sum(a[k] for a in after[:-1]) for k in summed}
     return {
         "receiver_cpu_ms_per_sale": round((r_after["cpu_s"] - r_before["cpu_s"]) * 1000 / sales, 3),
         "receiver_loop_cpu_ms_per_sale": round(
@@ -89,6 +101,8 @@ async def _phase(
         "seller_cpu_ms_per_sale": round((s_after["cpu_s"] - s_before["cpu_s"]) * 1000 / sales, 3),
         "receiver_commits_per_sale": round((r_after["commits"] - r_before["commits"]) / sales, 3),
         "receiver_fsyncs_per_sale": round((r_after["fsyncs"] - r_before["fsyncs"]) / sales, 3),
+        "seller_commits_per_sale": round((s_after["commits"] - s_before["commits"]) / sales, 3),
+        "seller_fsyncs_per_sale": round((s_after["fsyncs"] - s_before["fsyncs"]) / sales, 3),
         "seller_messages_per_sale": round((s_after["messages"] - s_before["messages"]) / sales, 3),
         "receiver_messages_per_sale": round(
             (r_after["messages"] - r_before["messages"]) / sales, 3
@@ -111,32 +125,35 @@ async def _phase(
 async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     authority = make_venue(folder)
     catalog = catalog_update()
-    ids = ("R01", "R02")
+    ids = [f"R{k + 1:02d}" for k in range(args.sellers + 1)]  # the last one only receives
     for node_id in ids:
         await make_device(authority, folder, node_id, catalog=catalog)
     offset = str(noon_offset())
     spawns = [(node_id, ["ours", str(folder / f"{node_id}.toml"), offset]) for node_id in ids]
     async with spawned(spawns) as nodes:
-        seller, receiver = nodes
+        sellers, receiver = nodes[:-1], nodes[-1]
         started = await each(nodes, "start")
         ports = [s["port"] for s in started]
-        await asyncio.gather(
-            seller.call("link", peers=[[ids[1], HOST, ports[1]]]),
-            receiver.call("link", peers=[[ids[0], HOST, ports[0]]]),
+        await asyncio.gather(  # each told of every other, as in ``meshpos bench mesh``
+            *(
+                n.call("link", peers=[[ids[j], HOST, ports[j]] for j in range(len(ids)) if j != i])
+                for i, n in enumerate(nodes)
+            )
         )
         await each(nodes, "shift")
         await each(nodes, "watch", ledger=started[0]["ledger"])
         await warm_up(nodes)
-        await each(nodes, "quiet", threshold=2)
+        await each(nodes, "quiet", threshold=len(nodes))
         result: dict[str, Any] = {
             "sales": args.sales,
             "rate": args.rate,
+            "sellers": args.sellers,
             "load_average": round(os.getloadavg()[0], 2),
         }
-        result["cpu"] = await _phase(seller, receiver, args.sales, args.rate, 1000)
+        result["cpu"] = await _phase(sellers, receiver, args.sales, args.rate, 1000)
         if args.counts:
             await receiver.call("counts", install=True)
-            result["counted"] = await _phase(seller, receiver, args.sales, args.rate, 100_000)
+            result["counted"] = await _phase(sellers, receiver, args.sales, args.rate, 100_000)
     return result
 
 
@@ -146,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sales", type=int, default=500)
     parser.add_argument("--rate", type=float, default=50.0, help="sales per second offered")
+    parser.add_argument(
+        "--sellers", type=int, default=1, help="registers selling (and receiving each other's)"
+    )
     parser.add_argument("--counts", action="store_true", help="a second phase, counted")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(

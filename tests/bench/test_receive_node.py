@@ -1,5 +1,5 @@
-"""``python -m meshpos.bench.receive_node`` with a few sales: two real register processes (SQLite, an
-mTLS link on 127.0.0.1), the receiver's CPU per received sale by thread, and with ``--counts`` what it
+"""``python -m meshpos.bench.receive_node`` with a few sales: three real register processes, two selling
+(SQLite, mTLS links on 127.0.0.1), the receiver's CPU per received sale by thread, and with ``--counts`` what it
 did per sale counted: every sale took at least one job on the store's thread, its statements, a TLS
 read, a loop iteration; the loop's CPU is told by callback (else the breakdown measured nothing)."""
 
@@ -13,9 +13,11 @@ from meshpos.bench import receive_node
 
 
 def test_receive_node_prints_its_figures_and_counts(capsys: pytest.CaptureFixture[str]) -> None:
-    assert receive_node.main(["--sales", "4", "--rate", "20", "--counts", "--json"]) == 0
+    argv = ["--sales", "4", "--rate", "20", "--sellers", "2", "--counts", "--json"]
+    assert receive_node.main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["sales"] == 4
+    assert report["sellers"] == 2
     for phase in ("cpu", "counted"):
         figures = report[phase]
         assert figures["receiver_cpu_ms_per_sale"] > 0
