@@ -39,6 +39,7 @@ from meshpos.bench.mesh_meter import (
     metered_channel,
     percentile,
 )
+from meshpos.bench.receive_counts import Counts
 from meshpos.bench.workload import add_receipt
 from meshpos.config import load_config
 from meshpos.errors import MeshposError
@@ -244,16 +245,21 @@ class _Ours(_Register):
         self.meter.install()
         self.taps: list[float] = []
         self.commits: list[float] = []
+        self.counts = Counts()
 
     def receipts(self) -> pycrdt.Map[Any]:
         assert self.node is not None
         found: pycrdt.Map[Any] = self.node.replica.doc(self.ledger).get("receipts", type=pycrdt.Map)
         return found
 
+    def _store(self) -> object:
+        """The node's ``SqliteStore`` (``engine.stores.StoreDocuments``), or None."""
+        documents = self.node.engine.store if self.node is not None else None
+        return getattr(documents, "store", None)
+
     def _fsyncs(self) -> int:
         """The store's fsync'd transactions and its syncs of unsynced ones (``store.base.StoreStats``)."""
-        documents = self.node.engine.store if self.node is not None else None
-        store = getattr(documents, "store", None)  # (``engine.stores.StoreDocuments``)
+        store: Any = self._store()
         if store is None:
             return 0
         stats = store.stats
@@ -322,6 +328,13 @@ class _Ours(_Register):
             if self.node is not None:
                 await self.node.stop()
             return {"protocol_errors": self.node.counters["protocol_errors"] if self.node else 0}
+        if (
+            do == "counts"
+        ):  # (``receive_node``: ``install`` first, then a snapshot after each phase)
+            if msg.get("install"):
+                self.counts.install(self._store())
+                self.counts.time_ticker_hooks(self.node.engine._ticker if self.node else None)
+            return self.counts.snapshot(self.node.counters if self.node is not None else {})
         if do == "stats":  # and the links this node holds now (sessions past the hello)
             links = len(self.node.status().peers) if self.node is not None else 0
             commits = self.node.counters["commits"] if self.node is not None else 0

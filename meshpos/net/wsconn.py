@@ -34,6 +34,7 @@ from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
 from meshpos.errors import MeshposError, RemoteProtocolError
+from meshpos.net.buffered import BufferedStreamProtocol, open_connection
 from meshpos.net.dates import date_skew
 from meshpos.sync import FEATURES, FEATURES_HEADER, features_header, parse_features
 
@@ -229,7 +230,7 @@ class WsConnection:
             self._writer.close()
 
 
-class HoldUntilTls(asyncio.StreamReaderProtocol):
+class HoldUntilTls(BufferedStreamProtocol):
     """Pauses reading at once, so the client's TLS hello stays in the socket for ``start_tls``
     instead of being swallowed by the plain stream reader (the sync port's listener; the console's
     HTTPS, ``httpapi.https``)."""
@@ -416,9 +417,10 @@ async def dial(
     (sync/_features.py); the connection's ``features`` are the server's (none from N−1)."""
     try:
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(
+            open_connection(  # (buffered: ``net/buffered.py``)
                 host,
                 port,
+                limit=READ_SIZE,
                 ssl=context,
                 server_hostname=server_hostname if context is not None else None,
                 ssl_handshake_timeout=timeout if context is not None else None,

@@ -14,9 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import socket
+import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.http11 import Request
@@ -336,3 +339,32 @@ async def test_a_console_closing_for_a_policy_reason_refuses_the_relay_with_that
         )
     assert made.near.refused == ["wrong venue token"]
     made.near.check_contract(key)
+
+
+async def test_no_read_of_a_link_allocates_a_large_block(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18, cpu (``net/buffered.py``): asyncio read what a link received with
+    ``SSLObject.read(256 KiB)`` (TLS) or ``sock.recv(256 KiB)`` (plain), a block past glibc's mmap
+    threshold at every read, twice a message: an mmap, an mremap and a munmap each. Every read now
+    goes into a buffer the connection keeps."""
+    large: list[str] = []
+    ssl_read, sock_recv = ssl.SSLObject.read, socket.socket.recv
+
+    def read(self: ssl.SSLObject, size: int = 1024, buffer: memoryview | None = None) -> Any:
+        if buffer is None and size >= LARGE:
+            large.append(f"SSLObject.read({size})")
+        return ssl_read(self, size, buffer) if buffer is not None else ssl_read(self, size)
+
+    def recv(self: socket.socket, bufsize: int, *flags: int) -> bytes:
+        if bufsize >= LARGE:
+            large.append(f"socket.recv({bufsize})")
+        return sock_recv(self, bufsize, *flags)
+
+    monkeypatch.setattr(ssl.SSLObject, "read", read)
+    monkeypatch.setattr(socket.socket, "recv", recv)
+    await exchange(pair)
+    assert large == []
+
+
+LARGE = 128 * 1024  # glibc's mmap threshold as a node fixes it (engine/memory.py)
