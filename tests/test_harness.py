@@ -1,5 +1,7 @@
 """The harness's wait and event stream: a wait wakes on change events (not on a timer), a stream counts any
-``data:`` line whatever its payload and reopens after the node restarts, a timeout names what was awaited.
+``data:`` line whatever its payload and reopens after the node restarts, a timeout names what was awaited,
+and a condition that came true with no awaited event announcing it fails the wait instead of passing at its
+deadline (a wait that sat out its whole timeout: slow, and unable to tell why it passed).
 
 The "node" here is a few lines of HTTP on loopback (a unit test of the client; the real node's stream is
 exercised by every process test that waits on ``node.events``).
@@ -8,12 +10,13 @@ exercised by every process test that waits on ``node.events``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from meshpos.engine.changes import ChangeFeed, Subscription
-from meshpos.harness.wait import TimedOut, until, wait_for
+from meshpos.harness.wait import TimedOut, Unannounced, until, wait_for
 from meshpos.localapi import ApiError, LocalApi
 
 
@@ -102,6 +105,35 @@ async def test_a_wait_with_no_event_times_out_naming_what_it_awaited() -> None:
     with pytest.raises(TimedOut, match=r"timed out after 0\.2 s waiting for the sale on R2"):
         await until(lambda: False, 0.2, "the sale on R2", on=[node])
     assert not node.feed._subscribers  # the wait's subscription is closed
+
+
+async def test_a_condition_no_awaited_event_announces_fails_instead_of_passing_at_the_deadline() -> (
+    None
+):
+    node = Publisher()
+
+    def time_passed() -> Callable[[], bool]:  # 0.1 s from now: no commit announces it
+        opened = time.monotonic()
+        return lambda: time.monotonic() - opened > 0.1
+
+    with pytest.raises(Unannounced, match=r"0\.1 s passed held only after the 0\.3 s deadline"):
+        await until(time_passed(), 0.3, "0.1 s passed", on=[node])
+    took = await until(time_passed(), 5, "0.1 s passed", on=[node], every=0.05)  # said: re-checked
+    assert took < 1
+    with pytest.raises(Unannounced):
+        await asyncio.to_thread(wait_for, time_passed(), 0.3, "0.1 s passed", on=[Silent()])
+    took = await asyncio.to_thread(wait_for, time_passed(), 5, "passed", on=[Silent()], every=0.05)
+    assert took < 1
+
+
+class Silent:
+    """An event stream that never announces anything (``wait_for`` only listens to it)."""
+
+    def listen(self, listener: object) -> None:
+        pass
+
+    def unlisten(self, listener: object) -> None:
+        pass
 
 
 async def test_a_stream_counts_any_data_line_whatever_the_payload(events: FakeEvents) -> None:
