@@ -22,9 +22,50 @@ GROUPS = {
     ),
 }
 
+# The files whose tests took longest in CI (``.ci/run --durations=30`` of two runs on 2026-12-06, each
+# 20 s or more), longest first: their tests start first and the run ends on short ones. pytest-xdist
+# hands tests out in collection order (a group first: its tests run one after another), so a long test
+# collected late starts late and the other workers wait for it at the end (tests/web/test_api_fuzz.py,
+# 60 s, was among the last). In a simulation of xdist's scheduling on those runs' durations the run
+# ends 10-20 s sooner (of ~1,100). A file not named here starts where it is collected; a name here that
+# is no file fails tests/test_harness.py.
+LONGEST_FIRST = (
+    "tests/test_bench_all.py",
+    "tests/relay/test_console_fresh_processes.py",
+    "tests/crash/test_crash_kill9.py",
+    "tests/web/test_api_fuzz.py",
+    "tests/console/test_console_api_fuzz.py",
+    "tests/sync/test_sync_stateful.py",
+    "tests/bench/test_history_mesh_bench.py",
+    "tests/compat/test_mixed_versions.py",
+    "tests/bench/test_mesh_bench.py",
+    "tests/compat/test_config_previous.py",
+    "tests/mesh/test_business_days.py",
+    "tests/test_demo.py",
+    "tests/relay/test_console_tick_processes.py",
+    "tests/mesh/test_topology_mesh.py",
+    "tests/mesh/test_security_revoke_push.py",
+    "tests/mesh/test_receipt_numbers.py",
+    "tests/bench/test_console_bench.py",
+    "tests/bench/test_upload_bench.py",
+    "tests/relay/test_outage.py",
+    "tests/doctor/test_backup_processes.py",
+    "tests/web/test_register_reports_console_browser.py",
+    "tests/mesh/test_same_venue_id.py",
+    "tests/mesh/test_hostile_peer.py",
+    "tests/bench/test_history_bench.py",
+    "tests/relay/test_console_tls.py",
+    "tests/sync/test_sync_held.py",
+    "tests/test_walkthrough.py",
+    "tests/mesh/test_forward_mesh.py",
+    "tests/mesh/test_keep_days.py",
+)
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    first = {path: rank for rank, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: first.get(item.nodeid.split("::", 1)[0], len(first)))  # (stable)
     for item in items:
         path = item.nodeid.split("::", 1)[0]
         fixtures = getattr(item, "fixturenames", ())

@@ -1,5 +1,7 @@
 """The harness's wait and event stream: a wait wakes on change events (not on a timer), a stream counts any
-``data:`` line whatever its payload and reopens after the node restarts, a timeout names what was awaited.
+``data:`` line whatever its payload and reopens after the node restarts, a timeout names what was awaited,
+and a condition that came true with no awaited event announcing it fails the wait instead of passing at its
+deadline (a wait that sat out its whole timeout: slow, and unable to tell why it passed).
 
 The "node" here is a few lines of HTTP on loopback (a unit test of the client; the real node's stream is
 exercised by every process test that waits on ``node.events``).
@@ -8,12 +10,14 @@ exercised by every process test that waits on ``node.events``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
 from meshpos.engine.changes import ChangeFeed, Subscription
-from meshpos.harness.wait import TimedOut, until, wait_for
+from meshpos.harness.wait import TimedOut, Unannounced, until, wait_for
 from meshpos.localapi import ApiError, LocalApi
 
 
@@ -104,6 +108,40 @@ async def test_a_wait_with_no_event_times_out_naming_what_it_awaited() -> None:
     assert not node.feed._subscribers  # the wait's subscription is closed
 
 
+async def test_a_condition_no_awaited_event_announces_fails_instead_of_passing_at_the_deadline() -> (
+    None
+):
+    node = Publisher()
+
+    def time_passed() -> Callable[[], bool]:  # 0.1 s after its first check: no commit announces it
+        opened: list[float] = []
+
+        def check() -> bool:
+            opened.append(time.monotonic())
+            return opened[-1] - opened[0] > 0.1
+
+        return check
+
+    with pytest.raises(Unannounced, match=r"0\.1 s passed held only after the 0\.3 s deadline"):
+        await until(time_passed(), 0.3, "0.1 s passed", on=[node])
+    took = await until(time_passed(), 5, "0.1 s passed", on=[node], every=0.05)  # said: re-checked
+    assert took < 4  # re-checked, not woken by the 5 s deadline
+    with pytest.raises(Unannounced):
+        await asyncio.to_thread(wait_for, time_passed(), 0.3, "0.1 s passed", on=[Silent()])
+    took = await asyncio.to_thread(wait_for, time_passed(), 5, "passed", on=[Silent()], every=0.05)
+    assert took < 4  # re-checked, not woken by the 5 s deadline
+
+
+class Silent:
+    """An event stream that never announces anything (``wait_for`` only listens to it)."""
+
+    def listen(self, listener: object) -> None:
+        pass
+
+    def unlisten(self, listener: object) -> None:
+        pass
+
+
 async def test_a_stream_counts_any_data_line_whatever_the_payload(events: FakeEvents) -> None:
     stream = LocalApi(events.base, "t0ken").events()
     try:
@@ -172,3 +210,14 @@ def test_an_api_error_names_the_call_and_the_error_code() -> None:
     assert "POST http://127.0.0.1:1/api/orders -> 422" in str(error)
     assert error.error_code == "bad"
     assert LocalApi("http://127.0.0.1:1").request("GET", "/status", timeout=1).status == 0
+
+
+def test_the_files_the_scheduling_names_exist() -> None:
+    """tests/conftest.py orders and groups tests by file: a name there that is no file (a test
+    moved or renamed) would silently stop doing what it says."""
+    from .conftest import GROUPS, LONGEST_FIRST
+
+    root = Path(__file__).resolve().parent.parent
+    named = [*LONGEST_FIRST, *(p for paths in GROUPS.values() for p in paths)]
+    assert [p for p in named if not (root / p).is_file()] == []
+    assert len(set(LONGEST_FIRST)) == len(LONGEST_FIRST)

@@ -129,6 +129,7 @@ class ClosingDays:
             self.sync.mark_dropped(name)
             self.counters["days_dropped"] += 1
             self._changed_docs.add(name)
+            self._publish()  # a page showing the day (and a wait on /api/events) learns it now
 
     async def open_day(self, name: str) -> bool:
         """Load the closed business day ``name`` from the store (True), or do nothing if it is open

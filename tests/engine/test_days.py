@@ -223,6 +223,20 @@ async def test_closing_tells_listeners_at_once_and_the_change_feed_names_the_day
     changes.close()
 
 
+async def test_dropping_a_closed_day_names_it_on_the_change_feed_at_once(
+    open_engine: Opener,
+) -> None:
+    a, _ = await open_engine("A")
+    await sell(a, "r0")
+    await a.close_day(DAY)
+    changes = a.changes()
+    await a.drop_day(DAY)  # a page showing the day hears of it now, not with the next commit
+    change = changes.pending()
+    assert change is not None
+    assert DAY in change.docs
+    changes.close()
+
+
 class SlowClose(StoreDocuments):
     """The node's store, whose close waits for ``go`` (a slow disk) and then commits."""
 

@@ -233,7 +233,9 @@ def test_past_days_close_on_every_node_and_stay_closed(bed: Bed) -> None:
         assert all(closed_here(n, dates) for n in nodes), "a closed day was opened again"
         return bool(r1.status()["uptime_s"] >= started + 3 * ANTI_ENTROPY_S)
 
-    wait_for(rounds_passed, 30, "three anti-entropy rounds", on=[n.events for n in nodes])
+    wait_for(  # time passing: no event announces it, so it is looked at a few times a second
+        rounds_passed, 30, "three anti-entropy rounds", on=[n.events for n in nodes], every=0.25
+    )
     assert r2.stop() == 0
     r2.start()
     assert closed_here(r2, dates)  # closed in its store: not loaded at start
@@ -244,7 +246,9 @@ def test_past_days_close_on_every_node_and_stay_closed(bed: Bed) -> None:
         assert all(closed_here(n, dates) for n in nodes), "a restart opened a closed day again"
         return bool(r2.status()["uptime_s"] >= started + 2 * ANTI_ENTROPY_S)
 
-    wait_for(after_restart, 30, "two anti-entropy rounds after R2's restart", on=[r2.events])
+    wait_for(
+        after_restart, 30, "two anti-entropy rounds after R2's restart", on=[r2.events], every=0.25
+    )
     # a reprint of an old receipt loads its day on demand, and the day closes again
     shown = r2.call("GET", f"/api/receipts/{old[0].receipts[0]}")
     assert shown["receipt"]["number"] == old[0].numbers[0]

@@ -76,6 +76,7 @@ def test_a_strict_register_away_when_the_console_closed_the_days_closes_them_whe
         120,  # (the console's closer and materialisation took ~60 s once under load)
         "the past days closed at the console and on R1",
         on=[r1.events],
+        every=0.5,  # the console's side: R1's events do not announce it
     )
     r2.start()
     assert dates <= set(days(r2)["loaded"])  # open in its store: loaded at start

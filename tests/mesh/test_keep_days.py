@@ -172,7 +172,13 @@ def test_keep_days_0_and_days_never_closed_drop_nothing(tmp_path: Path) -> None:
                 for n, s in zip(nodes, started, strict=True)
             )
 
-        wait_for(looked_a_few_times, 60, "five looks of the rule", on=[n.events for n in nodes])
+        wait_for(  # time passing: no event announces it, so it is looked at a few times a second
+            looked_a_few_times,
+            60,
+            "five looks of the rule",
+            on=[n.events for n in nodes],
+            every=0.25,
+        )
         assert closed.date in days(nodes[0])["closed"]
         assert never.date in days(nodes[1])["loaded"]
         assert closed.date in days(nodes[2])["closed"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import time
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -24,12 +24,18 @@ from .helpers import WAIT, files_in, issue_identity, start_pairing, wrong_code
 
 
 async def test_device_enrolls_and_saves_a_working_identity(
-    venue: VenueAuthority, tmp_path: Path
+    venue: VenueAuthority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    received: list[str | bytes] = []  # the server's messages the device handled
+    handle = PairingDevice.receive
+
+    def counted(device: PairingDevice, data: str | bytes) -> str | None:
+        received.append(data)
+        return handle(device, data)
+
+    monkeypatch.setattr(PairingDevice, "receive", counted)
     pairing = await start_pairing(venue, "kds")
-    started = time.perf_counter()
     identity = await enroll(pairing.url, pairing.code.display, "kds_1", tmp_path / "id")
-    elapsed = time.perf_counter() - started
     result = await asyncio.wait_for(pairing.task, WAIT)
     assert (identity.device_id, identity.role, identity.venue_id) == ("kds_1", "kds", "venue-1")
     assert load_identity(tmp_path / "id") == identity
@@ -41,7 +47,13 @@ async def test_device_enrolls_and_saves_a_working_identity(
         f"{cert.serial_number:x}",
     )
     assert venue.issued()["kds_1"]["role"] == "kds"
-    assert elapsed < 2.0, f"enrollment took {elapsed:.3f} s"
+    # what keeps enrolment quick (speed itself is measured, not asserted): a P-256 key, made in
+    # a millisecond (an RSA key takes up to seconds), and two round trips on one connection
+    # (hello -> the PAKE's answer, the device's reply -> its certificate), with no wait between
+    key = cert.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey), key
+    assert key.curve.name == "secp256r1"
+    assert len(received) == 2, received
 
 
 async def test_pairing_binds_to_the_given_loopback_address(
