@@ -51,7 +51,7 @@ from meshpos.engine.closing import ClosingDays, DayClosed, DayOpened
 from meshpos.engine.fanout import Fanout
 from meshpos.engine.linger import Lingers
 from meshpos.engine.links import LinkClosed, LinkOpened, LinkRefused, Links
-from meshpos.engine.stores import DayDropping, DocumentStore
+from meshpos.engine.stores import DayDropping, DocumentStore, known_documents
 from meshpos.engine.wake import Wake
 from meshpos.errors import MeshposError, PeerTimeout, WriteFailed
 from meshpos.model import Replica, new_client_id
@@ -180,15 +180,15 @@ class Engine(ClosingDays, Links, Lingers):
     async def open(self) -> None:
         """Register the closed business days (not loaded), load the stored documents, open the ones
         every device holds, and open each new business day from its first change (local or received)."""
-        for name, (state_vector, deletions) in (await self.store.closed()).items():
+        for name, (state_vector, deletions) in known_documents(await self.store.closed()):
             self.sync.mark_closed(name, state_vector, deletions)
             self.replica.close(name)
         if isinstance(self.store, DayDropping):  # a register's: its dropped days never open
-            for name, (state_vector, deletions) in (await self.store.dropped()).items():
+            for name, (state_vector, deletions) in known_documents(await self.store.dropped()):
                 self.sync.mark_closed(name, state_vector, deletions)
                 self.sync.mark_dropped(name)
                 self.replica.close(name)
-        for name, update in (await self.store.load()).items():
+        for name, update in known_documents(await self.store.load()):
             self.sync.load(name, update)
         for name in STANDING_DOCUMENTS:
             self.sync.open_doc(name)

@@ -11,10 +11,15 @@ docs/architecture.md (Engine).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
+from meshpos.model.documents import valid_document_name
 from meshpos.store import Store
+
+log = logging.getLogger("meshpos.engine")
+T = TypeVar("T")
 
 
 class DocumentStore(Protocol):
@@ -118,3 +123,21 @@ class StoreDocuments:
 
     async def dropped(self) -> dict[str, tuple[bytes, bytes]]:
         return await self.store.dropped_days()
+
+
+def known_documents(stored: Mapping[str, T]) -> list[tuple[str, T]]:
+    """The stored documents whose names this release takes. A name it refuses (a day the calendar
+    does not have, ``ledger/2026-02-31``, which an older release took from a peer) stays in the file,
+    is not loaded, and is named once in the log: refusing to start would leave the register unable to
+    sell over a document no one can have sold on."""
+    known = []
+    for name, value in stored.items():
+        if valid_document_name(name):
+            known.append((name, value))
+        else:
+            log.warning(
+                "the store holds document %r, which is not a meshpos document name (an older "
+                "release took it from a peer): left in the file, not loaded",
+                name[:80],
+            )
+    return known
