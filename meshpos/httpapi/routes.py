@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from meshpos.httpapi.schema import Bounds, Refused, accept
-from meshpos.httpapi.server import HttpError, Request
+from meshpos.httpapi.server import HttpError, Request, shown_name
 from meshpos.model.documents import is_calendar_day
 
 T = TypeVar("T")
@@ -137,11 +137,11 @@ class Route:
             raise HttpError(400, "unexpected_body", f"{self.method} {self.path} takes no body")
         twice = sorted(k for k, v in request.query.items() if len(v) > 1)
         if twice:  # which one counts would be the parser's choice: refused, like a body's field
-            shown = ascii(twice[0]) if len(twice[0]) <= 64 else ascii(twice[0][:61]) + "..."
             raise HttpError(
                 400,
                 "bad_field",
-                f"query parameter {shown} is given {len(request.query[twice[0]])} times; give it once",
+                f"query parameter {shown_name(twice[0])} is given {len(request.query[twice[0]])} "
+                "times; give it once",
             )
         raw_query: dict[str, Any] = {k: v[-1] for k, v in request.query.items()}
         raw_query.pop("token", None)  # the event stream's credential, checked by the dispatcher

@@ -131,12 +131,17 @@ def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     value: dict[str, Any] = {}
     for key, item in pairs:
         if key in value:
-            shown = ascii(key) if len(key) <= 64 else ascii(key[:61]) + "..."
             raise _Repeated(
-                f"the request body names the field {shown} twice in one object; send each field once"
+                f"the request body names the field {shown_name(key)} twice in one object; send "
+                "each field once"
             )
         value[key] = item
     return value
+
+
+def shown_name(name: str) -> str:
+    """A client's field or parameter name as an error shows it: escaped, at most ~64 characters."""
+    return ascii(name) if len(name) <= 64 else ascii(name[:61]) + "..."
 
 
 def _not_json(word: str) -> Any:

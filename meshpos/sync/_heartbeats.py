@@ -306,9 +306,8 @@ class Heartbeats:
             self._take_signed(heartbeat.node, heartbeat.signed)
         if heartbeat.tick is not None:  # (after it: a tick names the statement it stands by)
             self._take_tick(heartbeat.tick)
-        if (
-            heartbeat.helds
-        ):  # devices' signed words (``_attesting``): checked before anything is taken
+        # devices' signed words (``_attesting``): checked before anything is taken
+        if heartbeat.helds:
             self._check_words(heartbeat.helds)
         before = self._presence.get(heartbeat.node)
         if before is None or _said(before.heartbeat) != _said(heartbeat):

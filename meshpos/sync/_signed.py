@@ -163,11 +163,17 @@ def decode_signed(raw: Any, what: str) -> SignedConsole:
     return SignedConsole(body, cert, sig)
 
 
-def unbase64(value: str) -> bytes:
+def unbase64(
+    value: str,
+    refused: type[RemoteProtocolError] = ConsoleSignatureRefused,
+    what: str = "console statement",
+) -> bytes:
+    """``value``'s bytes, or ``refused`` naming ``what`` (a statement's, a device's word's: each
+    signed thing's refusal is its own kind of bad input)."""
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ConsoleSignatureRefused("console statement: not base64") from None
+        raise refused(f"{what}: not base64") from None
 
 
 class Statements:

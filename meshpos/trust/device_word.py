@@ -13,7 +13,6 @@ deny-list and the dates are asked every time.
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime
 from collections.abc import Callable
 
@@ -23,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from meshpos.errors import CertificateRefused
-from meshpos.sync import HeldSignatureRefused, SignedHeld
+from meshpos.sync import HeldSignatureRefused, SignedHeld, unbase64
 from meshpos.trust.certs import (
     certificate_info,
     issued_by,
@@ -125,7 +124,4 @@ class DeviceWordChecker:
 
 
 def _unbase64(value: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise HeldSignatureRefused("signed attestation: not base64") from None
+    return unbase64(value, HeldSignatureRefused, "signed attestation")
