@@ -143,8 +143,7 @@ class Session:
         self._state = State.CONNECTING
         self._events: list[SessionEvent] = []
         self._out: list[bytes] = []
-        # set by the Synchronizer when its engine forwards before committing (:class:`Commits`):
-        # messages waiting for a commit, each with the drain it waits for, in order
+        # (:class:`Commits`, set by the Synchronizer) messages waiting for a commit, with its drain
         self.commits: Commits | None = None
         self._held: collections.deque[tuple[int, bytes]] = collections.deque()
         self._awaiting_step2: set[str] = set()
@@ -157,6 +156,7 @@ class Session:
         self._update_bytes = TokenBucket(budget.update_bytes)
         self._repeated_step1 = TokenBucket(budget.repeated_step1)
         self._reply_bytes = TokenBucket(budget.reply_bytes)
+        self._words = TokenBucket(budget.signed_words)
         self.replies: dict[str, ReplyState] = {}  # by document: see ReplyState
         self._opened_at: float | None = None
         self._last_received: float | None = None
@@ -314,8 +314,7 @@ class Session:
             )
 
     def charge_repeated_step1(self) -> None:
-        """Count a sync step 1 for a document whose reply is still due; raises PeerAbusive past the
-        budget (the Synchronizer's handler turns that into :meth:`abort`)."""
+        """Count a sync step 1 whose reply is still due; PeerAbusive past the budget (then abort)."""
         self._charge(self._repeated_step1, "repeated sync step 1s")
 
     def share_reply_budget(self, bucket: TokenBucket) -> None:
@@ -427,6 +426,7 @@ class Session:
                     f"{self.peer.node}/{self.peer.role}"
                 )
             self._charge(self._heartbeats, "heartbeats")
+            self._charge(self._words, "devices' signed attestations", len(message.helds))
             self._events.append(HeartbeatReceived(message))
         elif isinstance(message, Digest):  # one a period: it shares the heartbeats' budget
             self._charge(self._heartbeats, "heartbeats and digests")

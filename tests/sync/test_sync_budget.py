@@ -22,11 +22,13 @@ from meshpos.sync import (
     PeerClosed,
     Session,
     SessionConfig,
+    SignedHeld,
     SyncStep1,
     SyncStep2,
     SyncUpdate,
     encode,
 )
+from meshpos.sync._held_signed import HELD_SIGNED_FEATURE
 from meshpos.sync._messages import Chunk
 
 from .helpers import VENUE, hello, shuttle
@@ -207,3 +209,22 @@ def test_a_heartbeat_naming_days_we_do_not_hold_records_nothing_of_them() -> Non
     assert reg.pending(LEDGER) == 0  # a held day: the relay's word is taken
     write(reg, OTHER_DAY, "q1")
     assert reg.pending(OTHER_DAY) > 0, "a claim about a day we did not hold was not kept"
+
+
+def test_signed_words_past_their_budget_end_the_session_as_abusive() -> None:
+    """Each new word is a signature to check (~0.1 ms): within the heartbeats' own budget an enrolled
+    device could make a node check ~2,500 a second; the words have a budget of their own."""
+    a, b = opened_pair(PeerBudget(signed_words=Allowance(rate=10, burst=20)))
+    b.peer_features = frozenset({HELD_SIGNED_FEATURE})  # (a peer that takes words)
+    a.tick(0.0)
+    words = tuple(
+        SignedHeld(f'{{"held":{{}},"node":"r2","venue":"{VENUE}{i}"}}', "", "AAAA")
+        for i in range(16)
+    )
+    b.send(Heartbeat("r2", "register", 1, True, False, 1, helds=words))
+    shuttle(a, b)
+    assert a.error is None
+    b.send(Heartbeat("r2", "register", 1, True, False, 2, helds=words))
+    shuttle(a, b)
+    assert isinstance(a.error, PeerAbusive)
+    assert "more devices' signed attestations than the budget of 20 at once" in a.error.message
