@@ -9,7 +9,9 @@ import select
 import signal
 import sqlite3
 import sys
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from meshpos.bench.workload import UpdateLog, add_receipt, receipt_ids
 from meshpos.engine import StoreDocuments
 from meshpos.errors import CorruptDatabase, MissingDatabase, SchemaTooNew, StoreError, StoreLocked
 from meshpos.store import SCHEMA_VERSION, SqliteStore
+from meshpos.store.merger import Merger
 
 from .store_helpers import Recorder, content, snapshot
 
@@ -334,6 +337,35 @@ async def _longest_gap_while(work: Any) -> float:
     return max(gaps)
 
 
+class _HeldMerger(Merger):
+    """Holds each merge in its thread until ``release``: "while it merges" made sure. A sleep of
+    10 ms was the test's guess that the merge had read the log by then; on a loaded machine the
+    reads may not have begun, and the appends or the drop then came before the merge, not during
+    it (the same flaw failed tests/store/test_compaction_io.py once in CI)."""
+
+    def __init__(self, stats: Any) -> None:
+        super().__init__(stats)
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def fold(
+        self, segments: Sequence[bytes], log_rows: Sequence[bytes], *, full: bool
+    ) -> tuple[int, bytes]:
+        self.started.set()
+        self.release.wait(30)
+        return super().fold(segments, log_rows, full=full)
+
+    async def merging(self) -> None:
+        """Returns once a merge has read what it merges and is held."""
+        assert await asyncio.to_thread(self.started.wait, 30), "no merge began"
+
+
+def _hold_merges(store: SqliteStore) -> _HeldMerger:
+    held = _HeldMerger(store.stats)
+    store._writer._merger = held
+    return held
+
+
 async def _day_in_the_log(path: Path, receipts: int, **options: Any) -> tuple[SqliteStore, Any]:
     doc: pycrdt.Doc[Any] = pycrdt.Doc()
     log = UpdateLog(doc)
@@ -428,15 +460,17 @@ async def test_compaction_survives_its_helper_process_dying(tmp_path: Path) -> N
 async def test_appends_commit_while_a_compaction_merges_and_stay_in_the_log(tmp_path: Path) -> None:
     """Only the last step of a compaction is a transaction: a sale arriving meanwhile is not held up,
     and what it appended is neither lost nor counted as merged."""
-    store, doc = await _day_in_the_log(tmp_path / "s.db", 6000)
+    store, doc = await _day_in_the_log(tmp_path / "s.db", 500)
+    held = _hold_merges(store)
     try:
         compaction = asyncio.create_task(store.compact(DAY))
-        await asyncio.sleep(0.01)  # the merge is under way (it takes far longer than this)
+        await held.merging()
         log = UpdateLog(doc)
-        for i in range(6000, 6010):
+        for i in range(500, 510):
             add_receipt(doc, i)
-            await store.append([(DAY, u) for u in log.take()], validated=True)
-        assert not compaction.done(), "an append waited for the compaction"
+            # an append that waited for the compaction would wait here for good (it is held)
+            await asyncio.wait_for(store.append([(DAY, u) for u in log.take()], validated=True), 10)
+        held.release.set()
         await compaction
         [info] = [d for d in await store.documents() if d.name == DAY]
         assert info.log_rows == 10  # the appends made during the merge are still in the log
@@ -449,11 +483,13 @@ async def test_appends_commit_while_a_compaction_merges_and_stay_in_the_log(tmp_
 
 
 async def test_a_document_dropped_while_it_is_merged_stays_dropped(tmp_path: Path) -> None:
-    store, _ = await _day_in_the_log(tmp_path / "s.db", 6000)
+    store, _ = await _day_in_the_log(tmp_path / "s.db", 500)
+    held = _hold_merges(store)
     try:
         compaction = asyncio.create_task(store.compact(DAY))
-        await asyncio.sleep(0.01)
+        await held.merging()
         await store.drop(DAY)
+        held.release.set()
         await compaction
         assert await store.load(DAY) is None
         assert [d.name for d in await store.documents()] == []
@@ -463,10 +499,14 @@ async def test_a_document_dropped_while_it_is_merged_stays_dropped(tmp_path: Pat
 
 async def test_closing_during_a_compaction_loses_nothing(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    store, doc = await _day_in_the_log(path, 6000)
+    store, doc = await _day_in_the_log(path, 500)
+    held = _hold_merges(store)
     compaction = asyncio.create_task(store.compact(DAY))
-    await asyncio.sleep(0.01)
-    await store.close()
+    await held.merging()
+    closing = asyncio.create_task(store.close())
+    await asyncio.sleep(0)  # (the close under way while the merge is still held)
+    held.release.set()
+    await closing
     await asyncio.wait([compaction])
     async with await SqliteStore.open(path) as again:
         assert receipt_ids(_doc_of(await again.load(DAY))) == receipt_ids(doc)
