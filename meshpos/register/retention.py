@@ -11,7 +11,15 @@ ever sold on (~740 MB a year at 1,000 receipts a day). A register drops ``ledger
 * the node is **strict** (it takes the console's state only from statements the console signed:
   ``console_signed`` true, or "auto" once it took one): otherwise "the console holds it" rested on what
   any enrolled device may claim, and a lying one could have a register drop a day the console lacks.
-  A venue whose console does not sign keeps every day, as before (logged once).
+  A venue whose console does not sign keeps every day, as before (logged once);
+* **Changed** (issue 18, keep): D **closed on signed word**: the node was strict when the rule let it
+  close (``DayCloser``), or a signed statement it took since says the console holds all of D's
+  summary (``Synchronizer.held_closed``: recorded here, ``Engine.confirm_closed``). A register in
+  "auto" closes days on unsigned word until its first statement, and a file of schema version 3 did
+  not record how its days closed; such a day is kept until the console's signed word covers it. The
+  console states its latest closed days only (``STATED_CLOSED_DAYS``), so a day closed unsigned that
+  is older than those when the node turns strict is kept for good (logged: it costs disk, not data).
+  The store refuses to drop a day closed unsigned (``Store.drop_day``), whoever asks.
 
 A day open at the moment (a read, a refund, a peer's late update) is not closed, so it is not dropped; it
 closes again by the usual rule and is dropped at a later look. A dropped day keeps only its summary
@@ -64,23 +72,25 @@ class Retention:
     ) -> None:
         self._engine = engine
         self._venue = venue
-        self._keep = config.keep_days if config.role == "register" else 0
+        self._register = config.role == "register"
+        self._keep = config.keep_days if self._register else 0
         self._monotonic = monotonic
         self._now_ms = now_ms
         self._every = min(CHECK_EVERY, config.day_idle_seconds)
         self._checked_at = -float("inf")
         self._task: asyncio.Task[None] | None = None
         self._said_unsigned = False  # "not strict: keeping every day" is logged once
+        self._said_kept = 0  # days past the horizon kept as closed unsigned, as last logged
 
     def tick(self) -> None:
         now = self._monotonic()
-        if not self._keep or now - self._checked_at < self._every:
+        if not self._register or now - self._checked_at < self._every:
             return
         if self._task is not None and not self._task.done():
             return
         self._checked_at = now
         if not self._engine.sync.statements.strict:
-            if not self._said_unsigned:
+            if self._keep and not self._said_unsigned:
                 self._said_unsigned = True
                 log.info(
                     "keep_days %d: keeping every business day: the console's statements are not "
@@ -88,23 +98,57 @@ class Retention:
                     self._keep,
                 )
             return
+        held = self.confirmable()
         try:
-            names = self.droppable()[:DROPS_PER_LOOK]
+            names = self.droppable()[:DROPS_PER_LOOK] if self._keep else []
         except MeshposError as exc:  # e.g. unreadable settings: nothing is dropped this time
             log.warning("cannot tell which business days to drop: %s", exc)
-            return
-        if names:
-            self._task = asyncio.create_task(self._drop(names))
+            names = []
+        if held or names:
+            self._task = asyncio.create_task(self._run(held, names))
+
+    def confirmable(self) -> list[str]:
+        """Closed days not known to have closed on signed word that a signed statement said the
+        console holds all of since the last look (taken: each is told once)."""
+        held = self._engine.sync.held_closed
+        found = sorted(held - self._engine.signed_closed)
+        held.clear()
+        return found
 
     def droppable(self) -> list[str]:
-        """The closed, not yet dropped documents of days before the horizon, oldest first."""
+        """The closed, not yet dropped documents of days before the horizon that closed on signed
+        word, oldest first (the others past it are kept, and logged when there are more)."""
         oldest = horizon(self._venue.business_date(self._now_ms()), self._keep)
-        sync = self._engine.sync
-        return sorted(
+        sync, signed = self._engine.sync, self._engine.signed_closed
+        past = [
             name
             for name in self._engine.closed_days()
             if day_of(name) < oldest and not sync.is_dropped(name)
-        )
+        ]
+        kept = sorted(name for name in past if name not in signed)
+        if len(kept) > self._said_kept:  # (at most once a look, only when they grew)
+            self._said_kept = len(kept)
+            log.warning(
+                "keep_days %d: keeping %d closed documents older than that (%s%s): they closed "
+                "on the console's unsigned word and no signed statement said since that the "
+                "console holds all of them",
+                self._keep,
+                len(kept),
+                ", ".join(kept[:4]),
+                ", ..." if len(kept) > 4 else "",
+            )
+        return sorted(name for name in past if name in signed)
+
+    async def _run(self, held: list[str], names: list[str]) -> None:
+        for name in held:
+            try:
+                confirmed = await self._engine.confirm_closed(name)
+            except MeshposError as exc:  # it stays unsigned: kept; a later statement says it again
+                log.error("could not record that the console holds closed %s: %s", name, exc)
+                continue
+            if confirmed:
+                log.info("closed %s: the console's signed word now says it holds all of it", name)
+        await self._drop(names)
 
     async def _drop(self, names: list[str]) -> None:
         for name in names:

@@ -92,7 +92,7 @@ def test_old_closed_days_are_dropped_and_a_refund_of_one_names_the_console(tmp_p
         keep_days=KEEP,
         console_signed=True,  # strict: it takes the console's word only signed
     )
-    write_days(config, [*old, recent], closed=True, kitchen=True)
+    write_days(config, [*old, recent], closed=True, kitchen=True, signed=True)
     assert rows_of(config, gone)["updates"] > 0
     node = NodeProcess(config, tmp_path / "R1.log", args=["--no-discovery"]).start()
     try:
@@ -148,7 +148,7 @@ def test_keep_days_0_and_days_never_closed_drop_nothing(tmp_path: Path) -> None:
     authority = make_venue(tmp_path)
     strict = {"day_idle_seconds": IDLE_S, "console_signed": True}
     keeper = make_device(authority, tmp_path, "R1", keep_days=0, **strict)
-    write_days(keeper, [closed], closed=True, kitchen=True)
+    write_days(keeper, [closed], closed=True, kitchen=True, signed=True)
     # no console: its old day never closes (the console never held it), so it is never dropped
     alone = make_device(authority, tmp_path, "R2", keep_days=KEEP, **strict)
     write_days(alone, [never])
@@ -156,7 +156,7 @@ def test_keep_days_0_and_days_never_closed_drop_nothing(tmp_path: Path) -> None:
     unsigned = make_device(
         authority, tmp_path, "R3", day_idle_seconds=IDLE_S, keep_days=KEEP, console_signed=False
     )
-    write_days(unsigned, [closed], closed=True, kitchen=True)
+    write_days(unsigned, [closed], closed=True, kitchen=True, signed=True)
     nodes = [
         NodeProcess(c, tmp_path / f"{c.stem}.log", args=["--no-discovery"]).start()
         for c in (keeper, alone, unsigned)
