@@ -84,7 +84,10 @@ class Retention:
 
     def tick(self) -> None:
         now = self._monotonic()
-        if not self._register or now - self._checked_at < self._every:
+        if not self._register:  # (a kds drops nothing: what statements said of its days is moot)
+            self._engine.sync.held_closed.clear()
+            return
+        if now - self._checked_at < self._every:
             return
         if self._task is not None and not self._task.done():
             return
