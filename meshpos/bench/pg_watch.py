@@ -18,6 +18,7 @@ deletes ``BASE_DIR``. An owner that stops the server itself terminates the watch
 from __future__ import annotations
 
 import os
+import pwd
 import select
 import shutil
 import signal
@@ -53,6 +54,7 @@ def stop_server(bin_dir: Path, data: Path, base: Path, user: str | None) -> int:
     done = subprocess.run(
         [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "-t", "30", "stop"],
         user=user,
+        group=pwd.getpwnam(user).pw_gid if user else None,
         extra_groups=[] if user else None,
         cwd="/",
         capture_output=True,
