@@ -2,7 +2,8 @@
 days past ``keep_days`` are dropped only when they closed on the console's signed word (issue 18,
 keep). A day closed on unsigned word (a register in "auto" before its first statement) is kept once
 the node is strict, and logged, until a signed statement says the console holds all of it
-(``Synchronizer.held_closed``); a day closed while strict is dropped without that. The console's view
+(``Synchronizer.held_closed``); a day closed while strict is dropped without that. A recent day closed
+unsigned that no statement covers is opened again, and closes again on signed word. The console's view
 is set on the synchronizer as a relay or a statement would make it (a unit test: no console process;
 tests/sync/test_sync_held_closed.py checks the statements, tests/mesh/test_keep_days.py real processes).
 """
@@ -19,7 +20,7 @@ from meshpos.model.documents import kitchen_name, ledger_name
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
 from meshpos.node_adapters import make_node
-from meshpos.register.retention import CHECK_EVERY, Retention
+from meshpos.register.retention import CHECK_EVERY, REOPEN_AFTER, Retention
 from tests.engine.test_day_closer import DAY_S, IDLE_S, the_console_holds_everything
 from tests.web.kit import make_configs
 
@@ -103,3 +104,48 @@ async def test_only_days_closed_on_signed_word_are_dropped(
         assert all(engine.sync.is_dropped(n) for n in both)
         store = node._run().store
         assert set(await store.dropped_days()) == both | closed
+
+
+async def test_a_recent_day_closed_unsigned_and_not_covered_is_opened_and_closes_again_signed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The console may lack it (a device lied before the node's first statement): opened, it syncs
+    towards the console and is pending until the console's signed word covers it."""
+    now = [1_764_064_800.0]
+    (config,) = make_configs(
+        tmp_path, [("R1", "register")], day_idle_seconds=IDLE_S, keep_days=0, console_signed="auto"
+    )
+    async with make_node(config, discovery=False, clock=lambda: now[0]) as node:
+        engine, closer = node._run().engine, node._run().days
+        mono = [0.0]
+        retention = Retention(
+            engine, closer._venue, config, monotonic=lambda: mono[0], now_ms=node.now_ms
+        )
+        closer.retention = retention
+
+        async def look(seconds: float = CHECK_EVERY) -> None:
+            mono[0] += seconds
+            await until(lambda: retention._checked_at == mono[0], 10, "a look", every=0.02)
+            if retention._task is not None:
+                await retention._task
+
+        day = await sell_a_day(node)
+        both = {ledger_name(day), kitchen_name(day)}
+        now[0] += DAY_S
+        the_console_holds_everything(node, day)  # the lie, taken in "auto"
+        await until(lambda: both <= engine.closed_days(), 10, "the day closed", on=[node])
+        engine.sync._turn_strict()
+        await look()  # strict from this look on: the console's signed word may still cover it
+        assert both <= engine.closed_days()
+        caplog.set_level(logging.WARNING, logger="meshpos.node")
+        await look(REOPEN_AFTER)  # it did not: the day opens again
+        assert day in node.days().loaded
+        assert not both & engine.closed_days()
+        assert any("opened" in r.getMessage() for r in caplog.records), caplog.text
+        assert engine.sync.pending(ledger_name(day)) > 0  # not at the console, as far as it knows
+        the_console_holds_everything(node, day)  # (as the console's signed statement would say)
+        await until(
+            lambda: both <= engine.signed_closed, 10, "closed again, on signed word", every=0.02
+        )
+        await look()
+        assert both <= engine.closed_days()  # and not opened again
