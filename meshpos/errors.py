@@ -60,6 +60,13 @@ class InvalidQuantity(DomainError):
     code = "invalid_quantity"
 
 
+class OrderFull(DomainError):
+    """An order holds as many lines as one may (``limits.MAX_ORDER_LINES``); a repeat is a line's
+    quantity, and a bigger party is split into bills."""
+
+    code = "order_full"
+
+
 class InvalidAmount(DomainError):
     code = "invalid_amount"
 

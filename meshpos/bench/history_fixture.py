@@ -229,15 +229,20 @@ class FixtureMaker:
         )
 
 
-async def close_stored_days(store: SqliteStore, days: list[tuple[str, bytes]]) -> None:
+async def close_stored_days(
+    store: SqliteStore, days: list[tuple[str, bytes]], *, signed: bool = False
+) -> None:
     """Mark past days closed exactly as a running node's ``DayCloser`` does: the store keeps each
-    day's state vector and deletions and indexes its receipts' ids and numbers."""
+    day's state vector and deletions and indexes its receipts' ids and numbers; ``signed``: as a
+    strict node does (closed on the console's signed word: a day it may drop later)."""
     for date, update in days:
         doc: Doc[Any] = Doc()
         doc.apply_update(update)
         keys = day_keys(Ledger(doc, date))
         del doc
         await store.close_day(ledger_name(date), *summarize(update), keys)
+        if signed:
+            await store.confirm_closed(ledger_name(date))
 
 
 def closed_day_dates(today: str, days: int) -> list[str]:

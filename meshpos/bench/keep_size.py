@@ -65,7 +65,7 @@ async def _run(
         )
         async with await SqliteStore.open(path, check_integrity=False) as store:
             await store.append([(ledger_name(date), update)])
-            await close_stored_days(store, [(date, update)])
+            await close_stored_days(store, [(date, update)], signed=True)
             if mode != "keep_all":
                 today = dates[d + 1] if d + 1 < days else maker.today  # the next business day
                 oldest = horizon(today, keep)

@@ -6,6 +6,11 @@ directory, with trust authentication. PostgreSQL refuses to run as root, so as r
 run as the ``postgres`` OS user. Durability settings are off (fsync) unless asked for: tests do not
 pull the power. ``MESHPOS_TEST_POSTGRES_URL`` (a superuser URL to the ``postgres`` database) uses an
 existing server instead; ``MESHPOS_PG_BIN`` names the directory holding initdb and pg_ctl.
+
+**Changed** (issue 18, keep): the server's life is tied to its owner's. ``pg_ctl`` daemonizes it, so a
+killed owner (``kill -9`` of pytest) left it running with its files; a watchdog process
+(``meshpos.bench.pg_watch``, started before the server) stops it and deletes its directory when the
+owner dies, and is terminated by an owner that stops the server itself.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -37,6 +43,8 @@ class PgServer:
     admin_url: str
     """Superuser URL to the ``postgres`` maintenance database."""
     data_dir: Path | None = None
+    watchdog: int | None = None
+    """The pid of the process that stops the server if its owner dies (``pg_watch``)."""
     _names: itertools.count[int] = field(default_factory=itertools.count)
 
     def url(self, dbname: str) -> str:
@@ -117,6 +125,7 @@ def throwaway_postgres(*, durable: bool = False) -> Iterator[PgServer]:
         )
 
     started = False
+    watchdog: subprocess.Popen[bytes] | None = None
     try:
         done = run(
             "initdb", "-D", str(data), "--auth=trust", "--username=postgres", "--encoding=UTF8",
@@ -124,6 +133,21 @@ def throwaway_postgres(*, durable: bool = False) -> Iterator[PgServer]:
         )  # fmt: skip
         if done.returncode:
             raise PostgresUnavailable(f"initdb failed: {done.stderr.strip()[-500:]}")
+        # before the server: there is never a server without one (a session of its own: a signal
+        # to our process group, such as Ctrl-C, leaves it watching)
+        watch = [
+            str(os.getpid()),
+            str(bin_dir),
+            str(data),
+            str(base),
+            *([as_user] if as_user else []),
+        ]
+        watchdog = subprocess.Popen(
+            [sys.executable, "-m", "meshpos.bench.pg_watch", *watch],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         settings = (
             "" if durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
@@ -144,10 +168,13 @@ def throwaway_postgres(*, durable: bool = False) -> Iterator[PgServer]:
                 else ""
             )
             raise PostgresUnavailable(f"pg_ctl start failed: {done.stderr.strip()} {log}")
-        yield PgServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", data)
+        yield PgServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", data, watchdog.pid)
     finally:
         if started:
             stop = run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "-t", "30", "stop")
             if stop.returncode:
                 run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+        if watchdog is not None:  # (after the stop: killed during it, the watchdog still stops it)
+            watchdog.terminate()
+            watchdog.wait()
         shutil.rmtree(base, ignore_errors=True)

@@ -24,6 +24,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from meshpos.engine.memory import release_memory
@@ -82,39 +83,75 @@ class ClosingDays:
 
         def _publish(self) -> None: ...
 
-    async def close_day(self, name: str, keys: Iterable[str] = ()) -> None:
+    @cached_property
+    def signed_closed(self) -> set[str]:
+        """The closed days whose close rested on the console's signed word (``close_day(signed=)``,
+        or :meth:`confirm_closed` since): the only ones :meth:`drop_day` lets go of. Loaded from a
+        dropping store at :meth:`open`; a day opened again leaves it (its next close says anew)."""
+        return set()
+
+    async def close_day(self, name: str, keys: Iterable[str] = (), *, signed: bool = False) -> None:
         """Close and unload the business day ``name`` once everything it received is committed: the
         store keeps it (with ``keys``, its receipt ids and numbers, indexed for :meth:`find_closed`),
         the synchronizer answers for it from its state vector and deletions, listeners get
-        :class:`DayClosed` (and drop their references), then the memory goes back to the OS."""
+        :class:`DayClosed` (and drop their references), then the memory goes back to the OS.
+        ``signed``: the rule that let it close rested on the console's signed word (the node was
+        strict when it looked), recorded in a dropping store after the close (a crash in between
+        leaves it unsigned: kept, never dropped on a word not proven)."""
         async with self._exclusive():
-            await self._commit()  # no await from here to close_doc: nothing lands in between
-            if self.sync.is_closed(name):
-                return
-            doc = self.sync.docs.get(name)
-            state_vector, deletions = self.sync.close_doc(name)
-            self.replica.close(name)
-            # The store's close commits whole or not at all, even for a cancelled caller: memory
-            # follows what it did, then the cancellation goes on.
-            stored = asyncio.ensure_future(self.store.close(name, state_vector, deletions, keys))
-            cancelled = await _settle(stored)
-            if stored.cancelled() or stored.exception() is not None:
-                self.replica.reopen(name)  # not closed after all: back as it was
-                self.sync.reopen(name, doc.get_update() if doc is not None else None)
-                del doc
-                error = None if stored.cancelled() else stored.exception()
-                if cancelled or error is None:
-                    raise asyncio.CancelledError
-                raise error
-            del doc
-            self.counters["days_closed"] += 1
-            self._emit(DayClosed(name))
-            self._changed_docs.add(name)
-            self._flush()
-            self._publish()
-            if cancelled:
-                raise asyncio.CancelledError
+            if await self._close_day(name, keys) and signed:
+                try:
+                    await self._confirm(name)
+                except MeshposError as exc:  # closed all the same: kept until confirmed
+                    log.error("closed %s, but could not record its signed close: %s", name, exc)
         await asyncio.to_thread(release_memory)
+
+    async def _close_day(self, name: str, keys: Iterable[str]) -> bool:
+        """``close_day`` under the pump lock; True if this call closed it."""
+        await self._commit()  # no await from here to close_doc: nothing lands in between
+        if self.sync.is_closed(name):
+            return False
+        doc = self.sync.docs.get(name)
+        state_vector, deletions = self.sync.close_doc(name)
+        self.replica.close(name)
+        # The store's close commits whole or not at all, even for a cancelled caller: memory
+        # follows what it did, then the cancellation goes on.
+        stored = asyncio.ensure_future(self.store.close(name, state_vector, deletions, keys))
+        cancelled = await _settle(stored)
+        if stored.cancelled() or stored.exception() is not None:
+            self.replica.reopen(name)  # not closed after all: back as it was
+            self.sync.reopen(name, doc.get_update() if doc is not None else None)
+            del doc
+            error = None if stored.cancelled() else stored.exception()
+            if cancelled or error is None:
+                raise asyncio.CancelledError
+            raise error
+        del doc
+        self.counters["days_closed"] += 1
+        self._emit(DayClosed(name))
+        self._changed_docs.add(name)
+        self._flush()
+        self._publish()
+        if cancelled:
+            raise asyncio.CancelledError
+        return True
+
+    async def confirm_closed(self, name: str) -> bool:
+        """Record that the closed day ``name`` is covered by the console's signed word (a statement
+        a strict node took said the console holds all of its summary: ``Synchronizer.held_closed``),
+        so it may be dropped; False if it is not closed (opened meanwhile), dropped or confirmed."""
+        async with self._exclusive():
+            if not self.sync.is_closed(name) or self.sync.is_dropped(name):
+                return False
+            if name in self.signed_closed:
+                return False
+            await self._confirm(name)
+            return True
+
+    async def _confirm(self, name: str) -> None:
+        if isinstance(self.store, DayDropping):
+            await self.store.confirm(name)
+        self.signed_closed.add(name)
 
     async def drop_day(self, name: str) -> None:
         """Let go of the closed business day ``name`` for good (``register/retention.py``): the
@@ -125,7 +162,12 @@ class ClosingDays:
         async with self._exclusive():
             if not self.sync.is_closed(name) or self.sync.is_dropped(name):
                 return  # opened meanwhile (a read, a peer): the rule looks at it again
+            if name not in self.signed_closed:
+                raise LocalProtocolError(
+                    f"cannot drop {name!r}: it closed on the console's unsigned word"
+                )
             await self.store.drop_day(name)
+            self.signed_closed.discard(name)
             self.sync.mark_dropped(name)
             self.counters["days_dropped"] += 1
             self._changed_docs.add(name)
@@ -152,6 +194,7 @@ class ClosingDays:
             if self.sync.is_dropped(name):
                 raise DayDropped(name, day_of(name))
             update = await self.store.reopen(name)
+            self.signed_closed.discard(name)  # (its next close says anew: the store forgot it)
             self.replica.reopen(name)
             self.sync.reopen(name, update)  # what peers parked for it becomes changes: committed
             self.counters["days_opened"] += 1

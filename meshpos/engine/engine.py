@@ -188,6 +188,7 @@ class Engine(ClosingDays, Links, Lingers):
                 self.sync.mark_closed(name, state_vector, deletions)
                 self.sync.mark_dropped(name)
                 self.replica.close(name)
+            self.signed_closed.update(await self.store.signed_closed())
         for name, update in known_documents(await self.store.load()):
             self.sync.load(name, update)
         for name in STANDING_DOCUMENTS:

@@ -73,6 +73,13 @@ class DayDropping(Protocol):
     async def dropped(self) -> dict[str, tuple[bytes, bytes]]:
         """Every dropped document -> (state vector, deletions)."""
 
+    async def confirm(self, name: str) -> None:
+        """Record that the closed ``name`` closed on the console's signed word (or was covered by
+        it since): only such a day may be dropped. A close or reopening clears it: one durable step."""
+
+    async def signed_closed(self) -> frozenset[str]:
+        """The closed documents :meth:`confirm` recorded."""
+
 
 class StoreDocuments:
     """The node's documents in its :class:`~meshpos.store.Store` (one transaction per append)."""
@@ -123,6 +130,12 @@ class StoreDocuments:
 
     async def dropped(self) -> dict[str, tuple[bytes, bytes]]:
         return await self.store.dropped_days()
+
+    async def confirm(self, name: str) -> None:
+        await self.store.confirm_closed(name)
+
+    async def signed_closed(self) -> frozenset[str]:
+        return await self.store.signed_closed_days()
 
 
 def known_documents(stored: Mapping[str, T]) -> list[tuple[str, T]]:

@@ -52,6 +52,7 @@ ERRORS = {
     "Idempotency-Key is not yet durable: idempotency_key_in_progress, Retry-After: 1; one whose "
     "kept answer cannot be read: idempotency_key_used)",
     422: "A value breaks a rule (invalid_quantity, invalid_amount, unknown_product, unknown_record, "
+    "order_full, "
     "unknown_user, domain_error, idempotency_key_reused; revocations: wrong_venue, "
     "invalid_device_id, revocation_refused; a `date` not on the calendar: bad_range)",
     429: "Too many tries: PIN login is locked for this user or this address (pin_locked); "

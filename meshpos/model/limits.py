@@ -23,6 +23,12 @@ MAX_CATALOG_ID_CHARS = 64
 # products in one CSV import (one update: 5,000 parse and write in about 0.4 s)
 MAX_MENU_ROWS = 5_000
 MAX_DEPTH = 8  # nesting of one record's values
+#: lines on one order (issue 18, keep). Each tap of a sale reads and answers the whole order (at
+#: 600-800 lines a tap cost ~200 ms and its answer 370 kB: a stuck barcode scanner gets there); a
+#: repeat is one line's quantity (up to ``MAX_QUANTITY``) and a party of hundreds is split into
+#: bills, so no venue meets this honestly. A peer's order past it is read whole (its money stays
+#: exact) but grows no further here.
+MAX_ORDER_LINES = 500
 #: "no sale" drawer openings one register records in a minute: a drawer is opened by hand, so more is a
 #: stuck key or a script, each opening a record every device keeps for good
 MAX_NO_SALES_PER_MINUTE = 10

@@ -13,6 +13,7 @@ from meshpos.errors import (
     DomainError,
     InvalidInput,
     ItemStopped,
+    OrderFull,
     PermissionDenied,
     RecordUnusable,
     ShiftClosed,
@@ -22,7 +23,7 @@ from meshpos.errors import (
 from meshpos.model.catalog import Product
 from meshpos.model.kitchen import Ticket
 from meshpos.model.ledger_types import Order
-from meshpos.model.limits import MAX_NAME_CHARS, check_text
+from meshpos.model.limits import MAX_NAME_CHARS, MAX_ORDER_LINES, check_text
 from meshpos.model.venue_base import (
     VenueBase,
     approval,
@@ -101,7 +102,12 @@ class OrderRules(VenueBase):
             id_of(discount_id, "discount id")
         self._register_shift(user, "sell")
         count(quantity, "quantity")
-        ledger, _ = self._open_order(order_id)
+        ledger, order = self._open_order(order_id)
+        if len(order.lines) >= MAX_ORDER_LINES:
+            raise OrderFull(
+                f"{order.words} has {len(order.lines)} lines, the most an order may hold "
+                f"({MAX_ORDER_LINES}): add to a line's quantity, or split the order into bills"
+            )
         product = self._sellable(product_id, user, override_stop)
         chosen = self._modifiers(product, modifiers)
         discount = None

@@ -101,13 +101,16 @@ class DayCloser:
         if now - self._checked_at < self._every:
             return
         self._checked_at = now
+        # told before the look: a node that turns strict meanwhile forgets the unsigned word the
+        # look may have rested on, so only a node strict already closes on signed word (issue 18)
+        signed = self._engine.sync.statements.strict
         try:
             days = self.closable()
         except MeshposError as exc:  # e.g. a corrupt record read: the day stays loaded
             log.warning("cannot tell which business days may close: %s", exc)
             return
         if days:
-            self._task = asyncio.create_task(self._close(days))
+            self._task = asyncio.create_task(self._close(days, signed))
 
     def closable(self) -> list[str]:
         """The loaded business days the rule lets close now, oldest first."""
@@ -151,16 +154,16 @@ class DayCloser:
             self._today_was, self._today_for = self._venue.business_date(now_ms), key
         return self._today_was
 
-    async def _close(self, days: list[str]) -> None:
+    async def _close(self, days: list[str], signed: bool) -> None:
         for date in days:
             try:
-                await self._close_day(date)
+                await self._close_day(date, signed)
             except MeshposError as exc:  # the next look tries again
                 log.error("could not close business day %s: %s", date, exc)
             except Exception:  # a bug must not kill the node's ticker: logged, tried again
                 log.exception("could not close business day %s", date)
 
-    async def _close_day(self, date: str) -> None:
+    async def _close_day(self, date: str, signed: bool) -> None:
         engine = self._engine
         touched = self._touched.get(date, self._started)
         keys: list[str] = []
@@ -174,7 +177,7 @@ class DayCloser:
             if self._touched.get(date, self._started) != touched:
                 return  # it changed meanwhile: the rule is looked at again
             if name in engine.sync.docs:
-                await engine.close_day(name, keys if is_ledger(name) else ())
+                await engine.close_day(name, keys if is_ledger(name) else (), signed=signed)
         self._kept.pop(date, None)
         self._touched.pop(date, None)
         log.info("business day %s closed (%d receipts): unloaded", date, receipts)

@@ -11,7 +11,19 @@ ever sold on (~740 MB a year at 1,000 receipts a day). A register drops ``ledger
 * the node is **strict** (it takes the console's state only from statements the console signed:
   ``console_signed`` true, or "auto" once it took one): otherwise "the console holds it" rested on what
   any enrolled device may claim, and a lying one could have a register drop a day the console lacks.
-  A venue whose console does not sign keeps every day, as before (logged once).
+  A venue whose console does not sign keeps every day, as before (logged once);
+* **Changed** (issue 18, keep): D **closed on signed word**: the node was strict when the rule let it
+  close (``DayCloser``), or a signed statement it took since says the console holds all of D's
+  summary (``Synchronizer.held_closed``: recorded here, ``Engine.confirm_closed``). A register in
+  "auto" closes days on unsigned word until its first statement, and a file of schema version 3 did
+  not record how its days closed; such a day is kept until the console's signed word covers it. The
+  console states its latest closed days only (``STATED_CLOSED_DAYS``), so a day closed unsigned that
+  is older than those when the node turns strict is kept for good (logged: it costs disk, not data).
+  A more recent one that no signed statement covered ``REOPEN_AFTER`` seconds after the node turned
+  strict is **opened again** (the console may lack it: a device lied): open, it syncs towards the
+  console and shows pending until the console's signed word says it holds it, then ``DayCloser``
+  closes it again, on signed word. The store refuses to drop a day closed unsigned
+  (``Store.drop_day``), whoever asks.
 
 A day open at the moment (a read, a refund, a peer's late update) is not closed, so it is not dropped; it
 closes again by the usual rule and is dropped at a later look. A dropped day keeps only its summary
@@ -34,6 +46,7 @@ from meshpos.engine import Engine
 from meshpos.errors import MeshposError
 from meshpos.model import Venue
 from meshpos.model.documents import day_of
+from meshpos.sync import STATED_CLOSED_DAYS
 
 log = logging.getLogger("meshpos.node")
 
@@ -43,6 +56,12 @@ CHECK_EVERY = 60.0
 #: (8-50 ms for a 1,000-receipt day on the bench machine), so a register upgraded with a year of
 #: history drops it over hours instead of holding its sales up for seconds
 DROPS_PER_LOOK = 4
+#: seconds a strict node waits for the console's signed word to cover a recent day closed unsigned
+#: before it opens the day again (the console states its closed days within two anti-entropy
+#: periods, ~10 s, of a register's asking; a node that turned strict has just taken a statement)
+REOPEN_AFTER = 120.0
+#: recent days closed unsigned opened again per look at most (each is loaded until it closes again)
+REOPENS_PER_LOOK = 2
 
 
 def horizon(today: str, keep_days: int) -> str:
@@ -64,23 +83,30 @@ class Retention:
     ) -> None:
         self._engine = engine
         self._venue = venue
-        self._keep = config.keep_days if config.role == "register" else 0
+        self._register = config.role == "register"
+        self._keep = config.keep_days if self._register else 0
         self._monotonic = monotonic
         self._now_ms = now_ms
         self._every = min(CHECK_EVERY, config.day_idle_seconds)
         self._checked_at = -float("inf")
         self._task: asyncio.Task[None] | None = None
         self._said_unsigned = False  # "not strict: keeping every day" is logged once
+        self._said_kept = 0  # days past the horizon kept as closed unsigned, as last logged
+        self._strict_since: float | None = None  # the first look that found the node strict
+        self._reopened: set[str] = set()  # recent days closed unsigned opened again (once each)
 
     def tick(self) -> None:
         now = self._monotonic()
-        if not self._keep or now - self._checked_at < self._every:
+        if not self._register:  # (a kds drops nothing: what statements said of its days is moot)
+            self._engine.sync.held_closed.clear()
+            return
+        if now - self._checked_at < self._every:
             return
         if self._task is not None and not self._task.done():
             return
         self._checked_at = now
         if not self._engine.sync.statements.strict:
-            if not self._said_unsigned:
+            if self._keep and not self._said_unsigned:
                 self._said_unsigned = True
                 log.info(
                     "keep_days %d: keeping every business day: the console's statements are not "
@@ -88,23 +114,92 @@ class Retention:
                     self._keep,
                 )
             return
+        if self._strict_since is None:
+            self._strict_since = now
+        held = self.confirmable()
         try:
-            names = self.droppable()[:DROPS_PER_LOOK]
+            names = self.droppable()[:DROPS_PER_LOOK] if self._keep else []
+            due = now - self._strict_since >= REOPEN_AFTER
+            recent = self.reopenable(held)[:REOPENS_PER_LOOK] if due else []
         except MeshposError as exc:  # e.g. unreadable settings: nothing is dropped this time
             log.warning("cannot tell which business days to drop: %s", exc)
-            return
-        if names:
-            self._task = asyncio.create_task(self._drop(names))
+            names, recent = [], []
+        if held or names or recent:
+            self._task = asyncio.create_task(self._run(held, names, recent))
+
+    def confirmable(self) -> list[str]:
+        """Closed days not known to have closed on signed word that a signed statement said the
+        console holds all of since the last look (taken: each is told once)."""
+        held = self._engine.sync.held_closed
+        found = sorted(held - self._engine.signed_closed)
+        held.clear()
+        return found
 
     def droppable(self) -> list[str]:
-        """The closed, not yet dropped documents of days before the horizon, oldest first."""
+        """The closed, not yet dropped documents of days before the horizon that closed on signed
+        word, oldest first (the others past it are kept, and logged when there are more)."""
         oldest = horizon(self._venue.business_date(self._now_ms()), self._keep)
-        sync = self._engine.sync
-        return sorted(
+        sync, signed = self._engine.sync, self._engine.signed_closed
+        past = [
             name
             for name in self._engine.closed_days()
             if day_of(name) < oldest and not sync.is_dropped(name)
+        ]
+        kept = sorted(name for name in past if name not in signed)
+        if len(kept) > self._said_kept:  # (at most once a look, only when they grew)
+            self._said_kept = len(kept)
+            log.warning(
+                "keep_days %d: keeping %d closed documents older than that (%s%s): they closed "
+                "on the console's unsigned word and no signed statement said since that the "
+                "console holds all of them",
+                self._keep,
+                len(kept),
+                ", ".join(kept[:4]),
+                ", ..." if len(kept) > 4 else "",
+            )
+        return sorted(name for name in past if name in signed)
+
+    def reopenable(self, held: list[str]) -> list[str]:
+        """Closed days that closed on unsigned word, recent enough for the console's statements to
+        name them, that no signed statement covered (``held``: about to be recorded), not opened
+        again before: oldest first."""
+        today = self._venue.business_date(self._now_ms())
+        recent = horizon(today, STATED_CLOSED_DAYS)
+        sync, signed = self._engine.sync, self._engine.signed_closed
+        return sorted(
+            name
+            for name in self._engine.closed_days()
+            if day_of(name) >= recent
+            and name not in signed
+            and name not in held
+            and name not in self._reopened
+            and not sync.is_dropped(name)
         )
+
+    async def _run(self, held: list[str], names: list[str], recent: list[str]) -> None:
+        for name in held:
+            try:
+                confirmed = await self._engine.confirm_closed(name)
+            except MeshposError as exc:  # it stays unsigned: kept; a later statement says it again
+                log.error("could not record that the console holds closed %s: %s", name, exc)
+                continue
+            if confirmed:
+                log.info("closed %s: the console's signed word now says it holds all of it", name)
+        await self._drop(names)
+        for name in recent:
+            if name in self._engine.signed_closed:
+                continue  # (covered meanwhile)
+            self._reopened.add(name)
+            try:
+                await self._engine.open_day(name)
+            except MeshposError as exc:  # it stays closed, whole; kept
+                log.error("could not open %s again: %s", name, exc)
+                continue
+            log.warning(
+                "opened %s again: it closed on the console's unsigned word and no signed statement "
+                "says the console holds it; it closes again once one does",
+                name,
+            )
 
     async def _drop(self, names: list[str]) -> None:
         for name in names:

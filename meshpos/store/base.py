@@ -105,10 +105,19 @@ class Store(Protocol):
 
     async def drop_day(self, name: str) -> None:
         """In one transaction: forget the closed day ``name``'s content and record keys, keep only
-        its summary (:meth:`dropped_days`); a day not closed is refused and nothing changes."""
+        its summary (:meth:`dropped_days`); a day not closed, or closed on unsigned word (not
+        :meth:`confirm_closed`), is refused and nothing changes."""
 
     async def dropped_days(self) -> dict[str, tuple[bytes, bytes]]:
         """Every dropped document -> (state vector, deletions) it had when it was dropped."""
+
+    async def confirm_closed(self, name: str) -> None:
+        """Mark the closed ``name`` as closed on the console's signed word (that it holds all of it),
+        which :meth:`drop_day` requires; a ``close_day`` or reopening clears the mark (a close is
+        unsigned until confirmed). Nothing happens if ``name`` is not closed."""
+
+    async def signed_closed_days(self) -> frozenset[str]:
+        """The closed documents :meth:`confirm_closed` marked (and not closed or opened since)."""
 
     async def get_meta(self, key: str) -> str | None:
         """Read a value written by ``append(meta=...)``."""

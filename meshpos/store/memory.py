@@ -26,6 +26,7 @@ from meshpos.store.base import (
 class _Doc:
     closed: bool = False
     summary: tuple[bytes, bytes] | None = None  # (state vector, deletions) kept by close_day
+    signed: bool = False  # closed on the console's signed word (``confirm_closed``)
     snapshot: bytes | None = None
     log: list[bytes] = dataclasses.field(default_factory=list)
     log_bytes: int = 0
@@ -103,6 +104,7 @@ class MemoryStore:
         doc = self._docs.setdefault(name, _Doc())
         doc.closed = closed
         doc.summary = None
+        doc.signed = False
         self.stats.transactions += 1
 
     async def close_day(
@@ -113,6 +115,7 @@ class MemoryStore:
         doc = self._docs.setdefault(name, _Doc())
         doc.closed = True
         doc.summary = (state_vector, deletions)
+        doc.signed = False
         self._closed_keys.update(dict.fromkeys(checked, name))
         self.stats.transactions += 1
 
@@ -132,12 +135,26 @@ class MemoryStore:
         doc = self._docs.get(name)
         if doc is None or not doc.closed or doc.summary is None:
             raise StoreError(f"cannot drop {name!r}: it is not a closed, summarised day")
+        if not doc.signed:
+            raise StoreError(f"cannot drop {name!r}: it closed on the console's unsigned word")
         self._dropped[name] = doc.summary
         await self.drop(name)
 
     async def dropped_days(self) -> dict[str, tuple[bytes, bytes]]:
         self._check_open()
         return dict(sorted(self._dropped.items()))
+
+    async def confirm_closed(self, name: str) -> None:
+        self._check_open()
+        check_name(name)
+        doc = self._docs.get(name)
+        if doc is not None and doc.closed:
+            doc.signed = True
+            self.stats.transactions += 1
+
+    async def signed_closed_days(self) -> frozenset[str]:
+        self._check_open()
+        return frozenset(name for name, doc in self._docs.items() if doc.closed and doc.signed)
 
     async def find_closed(self, key: str) -> str | None:
         self._check_open()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from meshpos.errors import CorruptDatabase, SchemaTooNew, StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _HEADER = b"SQLite format 3\x00"
 _CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
@@ -26,11 +26,14 @@ DROPPED_DAYS = (
     "deletions BLOB NOT NULL) WITHOUT ROWID"
 )
 
+SIGNED_COLUMN = "ALTER TABLE documents ADD COLUMN closed_signed INTEGER NOT NULL DEFAULT 0"
+
 DDL = (
     """CREATE TABLE documents (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
         closed INTEGER NOT NULL DEFAULT 0,
+        closed_signed INTEGER NOT NULL DEFAULT 0,
         log_rows INTEGER NOT NULL DEFAULT 0,
         log_bytes INTEGER NOT NULL DEFAULT 0,
         state_vector BLOB,
@@ -59,7 +62,11 @@ of closed days to their document, so a refund of an old receipt finds the day wi
 Version 3 (issue 18, keep): ``dropped_days`` keeps only the summary of a closed day a register let go of
 after its retention (``register/retention.py``): its content, ``documents`` row and record keys are gone,
 and the summary lets the synchronizer keep answering for it without ever creating it empty again. An
-older meshpos refuses the file (schema too new) instead of creating a dropped day empty over it."""
+older meshpos refuses the file (schema too new) instead of creating a dropped day empty over it.
+Version 4 (issue 18, keep): ``documents.closed_signed`` says a closed day closed on the console's
+*signed* word that it holds all of it (or a signed statement said so since: ``confirm_closed``); only
+such a day may be dropped. A day closed before (version 3 did not record it) counts as unsigned. An
+older meshpos refuses the file: it would close a day on unsigned word and leave the mark standing."""
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     # from version 1: a day closed by the flag alone has no summary yet; ``closed_days`` makes one
@@ -69,6 +76,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         CLOSED_RECORDS,
     ),
     2: (DROPPED_DAYS,),
+    # from version 3: no close is known to have rested on signed word
+    3: (SIGNED_COLUMN,),
 }
 """Statements that bring a database of version ``key`` to ``key + 1``, run in one transaction."""
 

@@ -187,7 +187,8 @@ class SqliteStore:
         def job(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO documents (name, closed) VALUES (?, ?) ON CONFLICT (name) DO UPDATE "
-                "SET closed = excluded.closed, state_vector = NULL, deletions = NULL",
+                "SET closed = excluded.closed, state_vector = NULL, deletions = NULL, "
+                "closed_signed = 0",
                 (name, int(closed)),
             )
 
@@ -202,7 +203,7 @@ class SqliteStore:
         def job(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO documents (name, closed, state_vector, deletions) VALUES (?, 1, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET closed = 1, "
+                "ON CONFLICT (name) DO UPDATE SET closed = 1, closed_signed = 0, "
                 "state_vector = excluded.state_vector, deletions = excluded.deletions",
                 (name, state_vector, deletions),
             )
@@ -214,6 +215,23 @@ class SqliteStore:
 
         await self._exclusive(f"close {name!r} ({len(checked)} record keys)", job)
         await self._writer.let_go()
+
+    async def confirm_closed(self, name: str) -> None:
+        check_name(name)
+
+        def job(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE documents SET closed_signed = 1 WHERE name = ? AND closed = 1", (name,)
+            )
+
+        await self._exclusive(f"confirm closed {name!r}", job)
+
+    async def signed_closed_days(self) -> frozenset[str]:
+        self._check_open()
+        rows = await self._reader.execute_fetchall(
+            "SELECT name FROM documents WHERE closed = 1 AND closed_signed = 1"
+        )
+        return frozenset(str(row[0]) for row in rows)
 
     async def drop(self, name: str) -> None:
         check_name(name)
@@ -234,16 +252,23 @@ class SqliteStore:
     async def drop_day(self, name: str) -> None:
         """Let go of the closed day ``name`` in one transaction (whole or not at all, even under
         ``kill -9``): its updates, snapshots, ``documents`` row and record keys go, its summary moves
-        to ``dropped_days``. Refused (nothing changes) unless it is closed with a summary."""
+        to ``dropped_days``. Refused (nothing changes) unless it is closed with a summary, on the
+        console's signed word (``closed_signed``)."""
         check_name(name)
 
         def job(db: sqlite3.Connection) -> None:
             row = db.execute(
-                "SELECT id, state_vector, deletions FROM documents WHERE name = ? AND closed = 1",
+                "SELECT id, state_vector, deletions, closed_signed FROM documents "
+                "WHERE name = ? AND closed = 1",
                 (name,),
             ).fetchone()
             if row is None or row[1] is None or row[2] is None:
                 raise StoreError(f"cannot drop {name!r}: it is not a closed, summarised day")
+            if not row[3]:
+                raise StoreError(
+                    f"cannot drop {name!r}: it closed on the console's unsigned word (that the "
+                    "console holds it is not proven)"
+                )
             db.execute(
                 "INSERT INTO dropped_days (name, state_vector, deletions) VALUES (?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET state_vector = excluded.state_vector, "

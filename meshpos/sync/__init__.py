@@ -42,6 +42,7 @@ unconditionally by rule 1.
 
 from meshpos.sync._bodies import statement_body
 from meshpos.sync._budget import Allowance, PeerBudget, ReopenBudget, TokenBucket
+from meshpos.sync._closed import STATED_CLOSED_DAYS
 from meshpos.sync._codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
     decode,
@@ -130,6 +131,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "REPORTED_DAYS",
     "SIGNED_FEATURE",
+    "STATED_CLOSED_DAYS",
     "TRANSITIONS",
     "WRITE_RULES",
     "Allowance",

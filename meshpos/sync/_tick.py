@@ -36,6 +36,7 @@ from weakref import WeakKeyDictionary
 
 from meshpos.model.tally import Tally
 from meshpos.sync._bodies import decode_statement
+from meshpos.sync._closed import _ClosedDoc, _covers
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._held import HeldTable
 from meshpos.sync._messages import Heartbeat, Hello
@@ -94,6 +95,7 @@ class Ticking:
     _reports: dict[str, Tally]
     _console_rose: int
     _attested: HeldTable
+    _closed: dict[str, _ClosedDoc]
 
     if TYPE_CHECKING:
 
@@ -121,6 +123,20 @@ class Ticking:
     def ticks(self) -> Ticks:
         return Ticks()
 
+    @cached_property
+    def held_closed(self) -> set[str]:
+        """Closed documents a signed statement this strict node took says the console holds all of
+        (its clocks cover the day's closed summary): the node records them as closed on signed word,
+        which a day closed before the node turned strict lacks (``register/retention.py`` takes
+        them; issue 18, keep). Never more than the closed documents."""
+        return set()
+
+    def _closed_held(self, console: dict[str, dict[int, int]]) -> None:
+        for doc, clocks in console.items():
+            closed = self._closed.get(doc)
+            if closed is not None and _covers(clocks, closed.clocks):
+                self.held_closed.add(doc)
+
     def _take_signed(self, node: str, signed: SignedConsole) -> None:
         """Check the console's statement ``node`` passed on (once per distinct statement: the
         venue CA, role console, not revoked, the signature; ``SyncConfig.console_check``) and take
@@ -144,6 +160,8 @@ class Ticking:
         if not self.statements.strict and self.config.console_signed == "auto":
             self._turn_strict()
         self._learn_console(node, statement.console, statement.reports)
+        if self.statements.strict:
+            self._closed_held(statement.console)
         if latest and self.statements.strict:
             self._tell_unreported(statement.unreported)
 

@@ -16,6 +16,7 @@ from meshpos.model.limits import (
     MAX_ID_CHARS,
     MAX_NAME_CHARS,
     MAX_NOTE_CHARS,
+    MAX_ORDER_LINES,
     MAX_QUANTITY,
 )
 from meshpos.web.approval import APPROVAL_DOC, APPROVER, approver
@@ -234,7 +235,11 @@ ROUTES = (
             *APPROVER,
         ),
         status=201,
-        description=f"With a line discount the cashier may not give: {APPROVAL_DOC}",
+        description=(
+            f"An order holds at most {MAX_ORDER_LINES} lines: one more is 422 order_full, naming "
+            "the limit (a repeat is one line's quantity; a big party is split into bills). With a "
+            f"line discount the cashier may not give: {APPROVAL_DOC}"
+        ),
         limited=True,
     ),
     Route(

@@ -22,7 +22,7 @@ from meshpos.engine import DayClosed, DayOpened, Engine, EngineEvent, StoreDocum
 from meshpos.engine.closing import DEFERRED_LOG_EVERY
 from meshpos.engine.memory import release_memory
 from meshpos.errors import DayClosed as DayClosedError
-from meshpos.errors import StoreError
+from meshpos.errors import LocalProtocolError, StoreError
 from meshpos.harness.wait import until
 from meshpos.store import SqliteStore
 from meshpos.sync import ClosedDayDeferred, SyncConfig
@@ -228,13 +228,39 @@ async def test_dropping_a_closed_day_names_it_on_the_change_feed_at_once(
 ) -> None:
     a, _ = await open_engine("A")
     await sell(a, "r0")
-    await a.close_day(DAY)
+    await a.close_day(DAY, signed=True)
     changes = a.changes()
     await a.drop_day(DAY)  # a page showing the day hears of it now, not with the next commit
     change = changes.pending()
     assert change is not None
     assert DAY in change.docs
     changes.close()
+
+
+async def test_only_a_day_closed_on_signed_word_drops_and_a_reopening_forgets_it(
+    open_engine: Opener,
+) -> None:
+    """Issue 18, keep: a close is unsigned unless the rule rested on signed word (``signed``) or a
+    signed statement covered it since (``confirm_closed``); the engine and the store refuse to drop
+    an unsigned one; a day opened again must close anew to be dropped."""
+    a, store = await open_engine("A")
+    await sell(a, "r0")
+    await a.close_day(DAY)
+    with pytest.raises(LocalProtocolError, match="unsigned word"):
+        await a.drop_day(DAY)
+    assert not a.sync.is_dropped(DAY)
+    assert await a.confirm_closed(DAY)
+    assert not await a.confirm_closed(DAY)  # (once)
+    assert await store.signed_closed_days() == {DAY}
+    assert await a.open_day(DAY)
+    assert DAY not in a.signed_closed
+    assert await store.signed_closed_days() == frozenset()
+    assert not await a.confirm_closed(DAY)  # open: nothing to confirm
+    await a.close_day(DAY, signed=True)
+    assert await store.signed_closed_days() == {DAY}
+    await a.drop_day(DAY)
+    assert a.sync.is_dropped(DAY)
+    assert DAY not in a.signed_closed
 
 
 class SlowClose(StoreDocuments):

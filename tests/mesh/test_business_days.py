@@ -80,22 +80,32 @@ def past_day(days_ago: int, now_ms: int, sales: int = 2) -> PastDay:
     return PastDay(date, updates, receipts, numbers)
 
 
-async def _write_days(db: Path, days: list[PastDay], *, closed: bool, kitchen: bool) -> None:
+async def _write_days(
+    db: Path, days: list[PastDay], *, closed: bool, kitchen: bool, signed: bool
+) -> None:
     async with await SqliteStore.open(db) as store:
         await store.append([item for d in days for item in d.updates.items()])
         if closed:
-            await close_stored_days(store, [(d.date, d.update) for d in days])
+            await close_stored_days(store, [(d.date, d.update) for d in days], signed=signed)
         for d in days if kitchen else ():  # its kitchen closed too, as a node's DayCloser does
             name = kitchen_name(d.date)
             await store.close_day(name, *summarize(d.updates[name]), ())
+            if signed:
+                await store.confirm_closed(name)
 
 
 def write_days(
-    config: Path, days: list[PastDay], *, closed: bool = False, kitchen: bool = False
+    config: Path,
+    days: list[PastDay],
+    *,
+    closed: bool = False,
+    kitchen: bool = False,
+    signed: bool = False,
 ) -> None:
-    """``days`` in the node's store: open, or closed (the ledger; the kitchen too with ``kitchen``)."""
+    """``days`` in the node's store: open, or closed (the ledger; the kitchen too with ``kitchen``);
+    ``signed``: closed on the console's signed word, as a strict register closes them."""
     db = load_config(config, env={}).db_path
-    asyncio.run(_write_days(db, days, closed=closed, kitchen=kitchen))
+    asyncio.run(_write_days(db, days, closed=closed, kitchen=kitchen, signed=signed))
 
 
 @dataclass

@@ -6,7 +6,8 @@
   console, and change nothing.
 * ``keep_days = 0`` keeps every day; a register that never closed its old days (a venue without a
   console: a day closes only once the console holds it) drops nothing; nor does one that is not strict
-  (its console's statements unsigned: that the console holds a day is not proven).
+  (its console's statements unsigned: that the console holds a day is not proven), nor a strict one
+  whose days closed on unsigned word (before its first statement, or by schema 3).
 * A register back after months offline with a late sale on a day the relay dropped: the relay passes
   it on to the console (which held the day), never opens the day again itself.
 """
@@ -92,7 +93,7 @@ def test_old_closed_days_are_dropped_and_a_refund_of_one_names_the_console(tmp_p
         keep_days=KEEP,
         console_signed=True,  # strict: it takes the console's word only signed
     )
-    write_days(config, [*old, recent], closed=True, kitchen=True)
+    write_days(config, [*old, recent], closed=True, kitchen=True, signed=True)
     assert rows_of(config, gone)["updates"] > 0
     node = NodeProcess(config, tmp_path / "R1.log", args=["--no-discovery"]).start()
     try:
@@ -148,7 +149,7 @@ def test_keep_days_0_and_days_never_closed_drop_nothing(tmp_path: Path) -> None:
     authority = make_venue(tmp_path)
     strict = {"day_idle_seconds": IDLE_S, "console_signed": True}
     keeper = make_device(authority, tmp_path, "R1", keep_days=0, **strict)
-    write_days(keeper, [closed], closed=True, kitchen=True)
+    write_days(keeper, [closed], closed=True, kitchen=True, signed=True)
     # no console: its old day never closes (the console never held it), so it is never dropped
     alone = make_device(authority, tmp_path, "R2", keep_days=KEEP, **strict)
     write_days(alone, [never])
@@ -156,10 +157,15 @@ def test_keep_days_0_and_days_never_closed_drop_nothing(tmp_path: Path) -> None:
     unsigned = make_device(
         authority, tmp_path, "R3", day_idle_seconds=IDLE_S, keep_days=KEEP, console_signed=False
     )
-    write_days(unsigned, [closed], closed=True, kitchen=True)
+    write_days(unsigned, [closed], closed=True, kitchen=True, signed=True)
+    # strict now, but its days closed on unsigned word: before its first statement in "auto" (an
+    # enrolled device may have lied that the console holds them), or by a release that did not
+    # record it (schema 3). Fails before issue 18 keep's fix: the days were dropped.
+    before = make_device(authority, tmp_path, "R4", keep_days=KEEP, **strict)
+    write_days(before, [closed, never], closed=True, kitchen=True, signed=False)
     nodes = [
         NodeProcess(c, tmp_path / f"{c.stem}.log", args=["--no-discovery"]).start()
-        for c in (keeper, alone, unsigned)
+        for c in (keeper, alone, unsigned, before)
     ]
     try:
         started = [n.status()["uptime_s"] for n in nodes]
@@ -182,8 +188,14 @@ def test_keep_days_0_and_days_never_closed_drop_nothing(tmp_path: Path) -> None:
         assert closed.date in days(nodes[0])["closed"]
         assert never.date in days(nodes[1])["loaded"]
         assert closed.date in days(nodes[2])["closed"]
+        assert {closed.date, never.date} <= set(days(nodes[3])["closed"])
         for node in nodes:
             assert node.stop() == 0
+        kept = rows_of(before, {closed.date, never.date})
+        assert kept["dropped_days"] == 0
+        assert kept["documents"] == 4
+        assert kept["updates"] > 0
+        assert "unsigned word" in (tmp_path / "R4.log").read_text()
     finally:
         for node in nodes:
             node.kill()
@@ -254,3 +266,42 @@ def test_a_late_sale_on_a_day_the_relay_dropped_reaches_the_console(signed_bed: 
     assert old.date not in shown["loaded"]
     assert r1.stop() == 0
     assert rows_of(r1_config, {old.date})["updates"] == 0  # R1 never took the day back
+
+
+def test_a_day_closed_on_unsigned_word_drops_only_once_the_console_signs_that_it_holds_it(
+    signed_bed: Bed,
+) -> None:
+    """R1 closed two days on unsigned word (in "auto" before its first statement: a device said the
+    console held them). The console holds one (R2 handed it over): its signed statement says so, R1
+    records it and drops it. The console lacks the other: before issue 18 keep's fix R1 dropped it
+    too (a lost day); now R1 keeps it, whole."""
+    bed = signed_bed
+    now_ms = int(time.time() * 1000)
+    held, lied = past_day(100, now_ms), past_day(99, now_ms)
+    r2_config = bed.register("R2", 12, keep_days=0)
+    write_days(r2_config, [held])  # R2 held the day open: it hands it to the console
+    r2 = bed.nodes["R2"].start()
+    wait_for(
+        lambda: set(held.receipts) <= console_receipts(bed, held.date),
+        90,
+        "R2's day at the console",
+        on=[r2.events],
+    )
+    r1_config = bed.register("R1", 11, keep_days=KEEP)
+    write_days(r1_config, [held, lied], closed=True, kitchen=True)  # closed on unsigned word
+    r1 = bed.nodes["R1"].start()
+    wait_for(
+        lambda: held.date in days(r1)["dropped"],
+        90,
+        "R1 dropped the day the console's signed word says it holds",
+        on=[r1.events, r2.events],
+    )
+    shown = days(r1)
+    assert lied.date in shown["closed"]
+    assert lied.date not in shown["dropped"]
+    assert not set(lied.receipts) & console_receipts(bed, lied.date)  # only R1 has it
+    assert r1.stop() == 0
+    kept = rows_of(r1_config, {lied.date})
+    assert (kept["documents"], kept["dropped_days"]) == (2, 0)
+    assert kept["updates"] > 0
+    assert rows_of(r1_config, {held.date})["dropped_days"] == 2

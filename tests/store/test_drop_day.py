@@ -2,6 +2,9 @@
 
 * ``drop_day`` forgets a closed day's content, ``documents`` row and record keys and keeps its summary
   in ``dropped_days``; a day not closed is refused and nothing changes.
+* Only a day closed on the console's signed word (``confirm_closed``) is dropped: a close, a reopening
+  and a file of schema version 3 (which did not record it) leave a day unsigned, refused with nothing
+  changed (schema version 4).
 * ``kill -9`` of a real process in the middle of dropping days: every day is afterwards either closed
   and whole (its content, its record keys) or dropped (its summary only), never in between.
 """
@@ -48,6 +51,7 @@ async def fill(path: Path, names: list[str]) -> dict[str, bytes]:
         await store.append(list(updates.items()))
         for name, update in updates.items():
             await store.close_day(name, *summarize(update), keys_of(name))
+            await store.confirm_closed(name)  # as a strict register closes a day
     return updates
 
 
@@ -76,10 +80,49 @@ async def test_a_dropped_day_keeps_its_summary_only_and_an_open_day_is_refused(
     with pytest.raises(StoreError, match="not a closed"):
         await memory.drop_day(DAYS[0])
     await memory.close_day(DAYS[0], *summarize(updates[DAYS[0]]), keys_of(DAYS[0]))
+    await memory.confirm_closed(DAYS[0])
     await memory.drop_day(DAYS[0])
     assert await memory.dropped_days() == {DAYS[0]: summarize(updates[DAYS[0]])}
     assert await memory.closed_days() == {}
     assert await memory.load(DAYS[0]) is None
+
+
+async def test_only_a_day_closed_on_signed_word_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "node.db"
+    updates = await fill(path, DAYS[:3])  # closed, then confirmed (signed)
+    with sqlite3.connect(path) as conn:  # as schema version 3 left it: no close known signed
+        conn.execute("ALTER TABLE documents DROP COLUMN closed_signed")
+        conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    async with await SqliteStore.open(path) as store:  # migrated to 4: every closed day unsigned
+        assert await store.signed_closed_days() == frozenset()
+        for name in DAYS[:3]:
+            with pytest.raises(StoreError, match="unsigned word"):
+                await store.drop_day(name)
+        assert set(await store.closed_days()) == set(DAYS[:3])  # nothing changed
+        assert await store.find_closed(keys_of(DAYS[0])[0]) == DAYS[0]
+        await store.confirm_closed(DAYS[0])
+        await store.confirm_closed("ledger/2026-09-09")  # never stored: nothing happens
+        await store.confirm_closed(DAYS[1])
+        await store.set_closed(DAYS[1], False)  # reopened: its next close says anew
+        await store.confirm_closed(DAYS[2])
+        await store.close_day(DAYS[2], *summarize(updates[DAYS[2]]), ())  # closed again: unsigned
+        assert await store.signed_closed_days() == {DAYS[0]}
+    async with await SqliteStore.open(path) as store:  # the mark is durable
+        assert await store.signed_closed_days() == {DAYS[0]}
+        await store.drop_day(DAYS[0])
+        with pytest.raises(StoreError, match="unsigned word"):
+            await store.drop_day(DAYS[2])
+        assert set(await store.dropped_days()) == {DAYS[0]}
+        assert await store.signed_closed_days() == frozenset()
+    memory = MemoryStore()  # the same contract
+    await memory.append([(DAYS[0], updates[DAYS[0]])])
+    await memory.close_day(DAYS[0], *summarize(updates[DAYS[0]]), ())
+    with pytest.raises(StoreError, match="unsigned word"):
+        await memory.drop_day(DAYS[0])
+    await memory.confirm_closed(DAYS[0])
+    assert await memory.signed_closed_days() == {DAYS[0]}
+    await memory.drop_day(DAYS[0])
 
 
 CHILD = textwrap.dedent(

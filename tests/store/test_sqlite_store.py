@@ -598,8 +598,9 @@ async def test_create_false_refuses_a_missing_or_empty_file_and_writes_nothing(
 
 
 def downgrade_to_version_1(path: Path) -> None:
-    """Make ``path`` a version-1 database: today's schema without what migrations 1 and 2 add."""
+    """Make ``path`` a version-1 database: today's schema without what migrations 1 to 3 add."""
     with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE documents DROP COLUMN closed_signed")
         conn.execute("DROP TABLE dropped_days")
         conn.execute("DROP TABLE closed_records")
         conn.execute("ALTER TABLE documents DROP COLUMN state_vector")
