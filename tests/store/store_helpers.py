@@ -39,3 +39,13 @@ def content(update: bytes | None) -> dict[str, Any]:
 
 def snapshot(doc: pycrdt.Doc[Any]) -> dict[str, Any]:
     return content(doc.get_update())
+
+
+def replace_merger(store: Any, merger: Any) -> None:
+    """Put ``merger`` (a test's ``Merger`` subclass) in ``store``'s place, the one its writer uses and
+    the one its close stops. The store started its own merger's helper process when it opened: that
+    one is stopped now. Set only on the writer, a test's merger's helper (a merge past the inline size
+    starts one) outlived the store, and a later test of the same pytest worker that counts this
+    process's helpers found two (test_compaction_survives_its_helper_process_dying, under xdist)."""
+    store._merger.close()
+    store._merger = store._writer._merger = merger

@@ -15,6 +15,8 @@ from meshpos.bench.workload import UpdateLog, add_receipt, receipt_ids
 from meshpos.store import SqliteStore
 from meshpos.store.merger import Merger
 
+from .store_helpers import replace_merger
+
 DAY = "ledger/2026-11-25"
 
 
@@ -64,7 +66,7 @@ async def test_a_compaction_is_given_only_the_segments_it_may_absorb(tmp_path: P
     _sold(doc, 0, 300)
     big = doc.get_update()
     async with await SqliteStore.open(tmp_path / "s.db", compact_bytes=len(big)) as store:
-        store._writer._merger = Watched(store.stats)
+        replace_merger(store, Watched(store.stats))
         await store.append([(DAY, big)])  # a segment (see above)
         await store.append([(DAY, u) for u in _sold(doc, 300, 5)])
         await store._writer.compact(DAY, full=False)  # under the thresholds: nothing to do
@@ -102,7 +104,7 @@ async def test_appends_during_a_compaction_do_not_start_another_that_finds_nothi
     doc: pycrdt.Doc[Any] = pycrdt.Doc()
     rows = _sold(doc, 0, 3000)
     async with await SqliteStore.open(tmp_path / "s.db", compact_rows=len(rows)) as store:
-        store._writer._merger = Held(store.stats)
+        replace_merger(store, Held(store.stats))
         await store.append([(DAY, u) for u in rows], validated=True)
         # the writer starts the compaction between bursts; it has read the log once it merges
         assert await asyncio.to_thread(merging.wait, 30)

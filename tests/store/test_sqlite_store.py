@@ -24,7 +24,7 @@ from meshpos.errors import CorruptDatabase, MissingDatabase, SchemaTooNew, Store
 from meshpos.store import SCHEMA_VERSION, SqliteStore
 from meshpos.store.merger import Merger
 
-from .store_helpers import Recorder, content, snapshot
+from .store_helpers import Recorder, content, replace_merger, snapshot
 
 DAY = "ledger/2026-11-25"
 
@@ -362,7 +362,7 @@ class _HeldMerger(Merger):
 
 def _hold_merges(store: SqliteStore) -> _HeldMerger:
     held = _HeldMerger(store.stats)
-    store._writer._merger = held
+    replace_merger(store, held)
     return held
 
 
