@@ -33,6 +33,7 @@ MARKUP = {
     "img": '<img src=x onerror="window.pwned=1">',
     "quote": '"onmouseover="window.pwned=2" x="',
     "area": "</textarea><script>window.pwned=3</script>",
+    "long": "Rindfleischetikettierungsüberwachungsaufgabenübertragungsgesetz" * 3,  # 189, no break
 }
 CATEGORY = "<svg onload=window.pwned=4>"
 CASHIER_NAME = "<b onmouseover=window.pwned=5>Anna</b>"
@@ -73,7 +74,19 @@ def product(pid: str) -> str:
     return f"#products [data-product={json.dumps(pid)}]"
 
 
-async def test_markup_in_names_shows_as_text_and_odd_ids_stop_their_own_product(
+# elements whose content is wider than they are: a long name pushed a line's price and its remove
+# button out of the order, and a ticket's button out of its card
+WIDER = (
+    "Array.from(document.querySelectorAll({}), e => e.scrollWidth > e.clientWidth + 1"
+    " ? (e.dataset.product || e.dataset.line || e.dataset.ticket || e.tagName) : '').filter(Boolean)"
+)
+
+
+def overflowing(selector: str) -> str:
+    return WIDER.format(json.dumps(selector))
+
+
+async def test_markup_and_long_names_show_as_text_in_place_and_odd_ids_stop_their_product(
     register: Node, browser: Browser, artifacts: Path
 ) -> None:
     page = await browser.new_page("register (R1)")
@@ -96,6 +109,8 @@ async def test_markup_in_names_shows_as_text_and_odd_ids_stop_their_own_product(
     assert all(name in lines for name in MARKUP.values()), lines
     await page.click("#send-kitchen")
     await page.screenshot(artifacts / "1-register-hostile-names.png")
+    for region in ("#products .product", "#lines li", "#order"):
+        assert await page.eval(overflowing(region)) == [], region
 
     kitchen = await browser.new_page("kitchen (R1)")
     await kitchen.goto(f"{register.api_url}/kitchen")
@@ -112,6 +127,8 @@ async def test_markup_in_names_shows_as_text_and_odd_ids_stop_their_own_product(
         )
         assert await kitchen.eval(f"{q('#notice')}.hidden"), await kitchen.text("#notice")
     await kitchen.screenshot(artifacts / "2-kitchen-hostile-names.png")
+    for region in ("#stop-items li", "article.ticket"):
+        assert await kitchen.eval(overflowing(region)) == [], region
     stops = register.venue.stoplist
     assert [pid for pid in ODD_IDS if not stops.is_stopped(pid)] == []
     assert not stops.is_stopped("fries")
