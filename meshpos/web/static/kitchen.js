@@ -154,7 +154,8 @@ function drawStops() {
 
 async function setStop(productId, stopped) {
   try {
-    await api("PUT", `/api/stoplist/${productId}`, { user: cook(), stopped });
+    // the id in the path as one segment: an id may hold "#", "?" or "%" (the console allows all but "/")
+    await api("PUT", `/api/stoplist/${encodeURIComponent(productId)}`, { user: cook(), stopped });
   } catch (error) {
     notice(error.message);
   }
