@@ -84,6 +84,31 @@ def test_a_sale_parses_each_line_once(open_venue: Venue, monkeypatch: pytest.Mon
     assert len(parsed) == len(set(parsed)) == 2 * 20
 
 
+def test_a_big_order_parses_only_its_new_line(
+    open_venue: Venue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line added to an order of 100 lines parses that line, not the 100 again (issue 18, sale:
+    past 64 lines of all orders together every tap parsed all its order's lines), and other orders
+    read meanwhile do not push its lines out."""
+    big = open_venue.open_order(CASHIER, NOW, table="T1")
+    for k in range(100):
+        open_venue.add_line(CASHIER, big.id, "espresso", 1, NOW + k)
+    others = [open_venue.open_order(CASHIER, NOW, table=f"T{k}") for k in range(2, 12)]
+    for order in others:
+        open_venue.add_line(CASHIER, order.id, "fries", 1, NOW)
+    parsed: list[str] = []
+
+    def counted(order_id: str, line_id: str, *args: Any) -> Line:
+        parsed.append(line_id)
+        return parse_line(order_id, line_id, *args)
+
+    monkeypatch.setattr(order_lines, "parse_line", counted)
+    added = open_venue.add_line(CASHIER, big.id, "fries", 2, NOW + 100)
+    assert len(added.lines) == 101
+    assert parsed == [added.lines[-1].id]
+    assert open_venue.order(big.id) == added  # read again: kept, the same
+
+
 @pytest.mark.parametrize("older", [False, True])
 def test_a_payment_taken_is_the_one_a_read_of_its_order_gives(older: bool) -> None:
     """``pay`` returns the payment from the record it wrote, not from a read of the order: the same,
