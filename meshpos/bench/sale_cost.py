@@ -68,14 +68,16 @@ async def _sale(node: Node, k: int, steps: dict[str, float] | None = None) -> No
 
 
 def _store_stats(node: Node) -> dict[str, int]:
-    """The store's commits and fsyncs so far (``store.base.StoreStats``)."""
+    """The store's commits, fsyncs and compactions so far (``store.base.StoreStats``): a compaction
+    merges a day's log into its snapshot, work that grows (as log2) with the day's size."""
     store: Any = getattr(node.engine.store, "store", None)
     if store is None:
-        return {"commits": 0, "fsyncs": 0}
+        return {"commits": 0, "fsyncs": 0, "compactions": 0}
     stats = store.stats
     return {
         "commits": int(stats.transactions),
         "fsyncs": int(stats.transactions - stats.unsynced_transactions + stats.syncs),
+        "compactions": int(stats.compactions),
     }
 
 
