@@ -7,8 +7,9 @@ real register (``meshpos.node.Node``, its SQLite file, no links, no discovery) i
 the bench's sale (open an order, two lines, pay by card; each step awaited until durable) closed-loop.
 
 It prints, per sale, the CPU of the process and of its threads (the event loop's, the SQLite
-connections', ``/proc/self/task``) and of each step on the loop; then, in a second run of sales that
-counts (the counting costs CPU, so the first run's CPU is the figure and the second's counts are):
+connections', ``/proc/self/task``) and of each step on the loop; then, on a second register that sells
+the same and counts (the counting costs CPU and stays installed, so the first register's CPU is the
+figure and the second's counts are):
 pycrdt transactions, updates the model's writes made and their bytes, orders and lines parsed, jobs
 on the store's threads, SQL statements, commits and fsyncs, status computations, loop iterations.
 
@@ -186,38 +187,57 @@ async def _line_cost(node: Node, lines: int, taps: int) -> dict[str, float]:
     }
 
 
-async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+async def _register(folder: Path) -> Node:
+    """A new register (its venue, identity, catalog and SQLite file in ``folder``), started."""
     authority = make_venue(folder)
     await make_device(authority, folder, "R01", catalog=catalog_update())
     offset = noon_offset()  # (a run never straddles the day's cut-off)
     config = load_config(folder / "R01.toml", env={})
     node = make_node(config, discovery=False, clock=lambda: time.time() + offset)
     await node.start()
-    counter = Counts()
+    return node
+
+
+async def _pass(args: argparse.Namespace, folder: Path, counter: Counts | None) -> dict[str, Any]:
+    """One register through the day sizes: each size's CPU figures, or with ``counter`` its counts
+    (installed after the warm-up; it stays for the process, so it comes after every CPU figure)."""
+    node = await _register(folder)
     try:
         await node.open_shift(CASHIER, 10_000)
         for k in range(args.warm):  # (the first sales make the day's first records)
             await _sale(node, k)
         sold = args.warm
         node.status()  # (its first look counts the day whole: before any measure, as on a register)
-        report: dict[str, Any] = {"sales": args.sales, "load_average": os.getloadavg()[0]}
+        if counter is not None:
+            counter.install(getattr(node.engine.store, "store", None))
         by_day: dict[str, Any] = {}
         for day in args.days:
             while sold < day:
                 await _sale(node, sold)
                 sold += 1
-            by_day[str(day)] = measured = await _measure(node, args.sales, sold)
+            if counter is None:
+                by_day[str(day)] = await _measure(node, args.sales, sold)
+            else:
+                by_day[str(day)] = await _count(node, counter, args.sales, sold)
             sold += args.sales
-            if not counter.installed:
-                counter.install(getattr(node.engine.store, "store", None))
-            measured.update(await _count(node, counter, args.sales, sold))
-            sold += args.sales
-        report["by_day_receipts"] = by_day
-        report["line_tap_by_order_lines"] = {
-            str(n): await _line_cost(node, n, args.line_taps) for n in args.lines
-        }
+        if counter is not None:
+            return by_day
+        lines = {str(n): await _line_cost(node, n, args.line_taps) for n in args.lines}
+        return {"by_day_receipts": by_day, "line_tap_by_order_lines": lines}
     finally:
         await node.stop()
+
+
+async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """The CPU pass on one register, then the counted pass on another (``Counts`` cannot be taken
+    out again: a CPU figure measured after it would include the counting)."""
+    report: dict[str, Any] = {"sales": args.sales, "load_average": os.getloadavg()[0]}
+    (folder / "cpu").mkdir()
+    (folder / "counted").mkdir()
+    report.update(await _pass(args, folder / "cpu", None))
+    counted = await _pass(args, folder / "counted", Counts())
+    for day, figures in report["by_day_receipts"].items():
+        figures.update(counted[day])
     return report
 
 

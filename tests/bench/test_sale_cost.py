@@ -16,11 +16,11 @@ from meshpos.bench import sale_cost
 def test_sale_cost_prints_cpu_and_counts_flat_in_the_day(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    argv = ["--json", "--sales", "5", "--warm", "2", "--days", "0,20", "--lines", "2,70"]
+    argv = ["--json", "--sales", "5", "--warm", "10", "--days", "0,25", "--lines", "2,70"]
     assert sale_cost.main(["--line-taps", "2", *argv]) == 0
     report = json.loads(capsys.readouterr().out)
     days = report["by_day_receipts"]
-    assert set(days) == {"0", "20"}
+    assert set(days) == {"0", "25"}
     for figures in days.values():
         assert figures["cpu_ms_per_sale"] > 0
         assert set(figures["threads_cpu_ms_per_sale"]) >= {"loop", "sqlite"}
@@ -34,7 +34,7 @@ def test_sale_cost_prints_cpu_and_counts_flat_in_the_day(
         assert counts["sql_statements"] >= 3 * counts["store_thread_jobs"] > 0
         assert counts["pycrdt_transactions"] > 0
         assert "task run" in figures["loop_cpu_ms_per_sale_by_callback"]
-    small, big = days["0"]["counts_per_sale"], days["20"]["counts_per_sale"]
+    small, big = days["0"]["counts_per_sale"], days["25"]["counts_per_sale"]
     for key in ("pycrdt_transactions", "orders_parsed", "lines_parsed", "sql_statements"):
         assert small[key] == big[key], key
     taps = report["line_tap_by_order_lines"]
