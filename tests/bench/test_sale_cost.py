@@ -35,8 +35,10 @@ def test_sale_cost_prints_cpu_and_counts_flat_in_the_day(
         assert counts["pycrdt_transactions"] > 0
         assert "task run" in figures["loop_cpu_ms_per_sale_by_callback"]
     small, big = days["0"]["counts_per_sale"], days["25"]["counts_per_sale"]
-    for key in ("pycrdt_transactions", "orders_parsed", "lines_parsed", "sql_statements"):
+    for key in ("updates", "orders_parsed", "lines_parsed", "sql_statements", "store_thread_jobs"):
         assert small[key] == big[key], key
+    # (a status look of the ticker's may fall in either window: its few reads, not the day's)
+    assert abs(small["pycrdt_transactions"] - big["pycrdt_transactions"]) <= 2
     taps = report["line_tap_by_order_lines"]
     assert set(taps) == {"2", "70"}
     for tap in taps.values():
