@@ -9,15 +9,20 @@ totals, named on the order (``Order.unreadable_lines``, the page shows it) and l
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from meshpos.errors import CorruptRecord
 from meshpos.model._records import MAX_REASON_CHARS, Fields, remember
 from meshpos.model.catalog import DISCOUNT_KINDS
 from meshpos.model.ledger_types import Line, LineModifier, UnreadableLine
+from meshpos.model.totals import LineAmount, price_lines
 
-_LINES: dict[tuple[str, str, str], Line] = {}  # (order id, line id, its text) -> its parse
+# order id -> line id -> (its text, its parse): the last MAX_REMEMBERED orders read, each with all its
+# lines (``_line``)
+_LINES: dict[str, dict[str, tuple[str, Line]]] = {}
+# order id -> line id -> (the line, its amount with no order discount): ``line_amounts``
+_AMOUNTS: dict[str, dict[str, tuple[Line, LineAmount]]] = {}
 
 
 def parse_line(order_id: str, line_id: str, f: Fields) -> Line:
@@ -74,14 +79,39 @@ def parse_lines(
 def _line(order_id: str, line_id: str, value: object, where: str) -> Line:
     """A line from its record, kept by its JSON text: a line is an insert-only text, so the same text
     parses the same (``_records.remember``); each tap reads its order again with the lines it had
-    (issue 18). A line that does not parse raises every time."""
-    key = (order_id, line_id, value) if type(value) is str else None
-    found = _LINES.get(key) if key is not None else None
-    if found is None:
-        found = parse_line(order_id, line_id, Fields(value, f"{where} lines/{line_id}"))
-        if key is not None:
-            remember(_LINES, key, found)
-    return found
+    (issue 18). A line that does not parse raises every time. **Changed** (issue 18, sale): kept per
+    order, every line of the last orders read, not the last 64 lines of any order: past 64 lines an
+    order's every tap parsed all its lines again (16 ms a tap at 500 lines, 0.4 ms at 50)."""
+    if type(value) is not str:
+        return parse_line(order_id, line_id, Fields(value, f"{where} lines/{line_id}"))
+    lines = _LINES.get(order_id)
+    if lines is None:
+        lines = {}
+        remember(_LINES, order_id, lines)
+    found = lines.get(line_id)
+    if found is not None and found[0] == value:
+        return found[1]
+    line = parse_line(order_id, line_id, Fields(value, f"{where} lines/{line_id}"))
+    lines[line_id] = (value, line)  # (one entry a line id: at most the order's lines)
+    return line
+
+
+def line_amounts(order_id: str, lines: Sequence[Line]) -> list[LineAmount]:
+    """``price_lines`` of an order's lines when it has no order discount: then each line's amount
+    depends on that line alone, so it is kept with the line's parse (the same object while its text
+    is) for the last orders read, and a tap on an order of 500 lines prices one line, not 500 (issue
+    18, sale). With an order discount the caller prices them all together (shares need every line)."""
+    kept = _AMOUNTS.get(order_id)
+    if kept is None:
+        kept = {}
+        remember(_AMOUNTS, order_id, kept)
+    amounts: list[LineAmount] = []
+    for line in lines:
+        found = kept.get(line.id)
+        if found is None or found[0] is not line:
+            found = kept[line.id] = (line, price_lines([line.priced()])[0])
+        amounts.append(found[1])
+    return amounts
 
 
 def unreadable_lines(

@@ -40,7 +40,7 @@ from meshpos.model.ledger_types import (
     ShiftClose,
 )
 from meshpos.model.order_detail import line_detail, order_discounts, removals, void_detail
-from meshpos.model.order_lines import parse_lines, unreadable_lines
+from meshpos.model.order_lines import line_amounts, parse_lines, unreadable_lines
 from meshpos.model.record_spec import (
     Children,
     Column,
@@ -128,8 +128,13 @@ def parse_order(
         ),
         key=lambda p: (p.at_ms, p.id),
     )
-    amounts = price_lines(
-        [line.priced() for line in lines], [(kind, value) for _, _, kind, value, _ in discounts]
+    amounts = (
+        price_lines(
+            [line.priced() for line in lines],
+            [(kind, value) for _, _, kind, value, _ in discounts],
+        )
+        if discounts
+        else line_amounts(order_id, lines)
     )
     totals = order_totals(amounts, sum(p.amount for p in payments), sum(p.tip for p in payments))
     return Order(

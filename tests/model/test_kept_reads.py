@@ -15,6 +15,7 @@ from meshpos.model import Line, Order, Venue
 from meshpos.model.order_lines import parse_line
 from meshpos.model.records import parse_order
 from meshpos.model.sample import CASHIER
+from meshpos.model.totals import LineAmount, PricedLine, price_lines
 
 from .conftest import NOW, make_venue, sync
 from .test_record_encoding import as_older_node_wrote_it
@@ -82,6 +83,39 @@ def test_a_sale_parses_each_line_once(open_venue: Venue, monkeypatch: pytest.Mon
         open_venue.add_line(CASHIER, order.id, "fries", 2, NOW + k)
         open_venue.pay(CASHIER, order.id, "card", NOW + k)
     assert len(parsed) == len(set(parsed)) == 2 * 20
+
+
+def test_a_big_order_parses_only_its_new_line(
+    open_venue: Venue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line added to an order of 100 lines parses and prices that line, not the 100 again (issue
+    18, sale: past 64 lines of all orders together every tap parsed all its order's lines, and every
+    tap priced them all), and other orders read meanwhile do not push its lines out."""
+    big = open_venue.open_order(CASHIER, NOW, table="T1")
+    for k in range(100):
+        open_venue.add_line(CASHIER, big.id, "espresso", 1, NOW + k)
+    others = [open_venue.open_order(CASHIER, NOW, table=f"T{k}") for k in range(2, 12)]
+    for order in others:
+        open_venue.add_line(CASHIER, order.id, "fries", 1, NOW)
+    parsed: list[str] = []
+
+    def counted(order_id: str, line_id: str, *args: Any) -> Line:
+        parsed.append(line_id)
+        return parse_line(order_id, line_id, *args)
+
+    priced: list[str] = []
+
+    def priced_counted(lines: list[PricedLine], *args: Any) -> list[LineAmount]:
+        priced.extend(line.id for line in lines)
+        return price_lines(lines, *args)
+
+    monkeypatch.setattr(order_lines, "parse_line", counted)
+    monkeypatch.setattr(order_lines, "price_lines", priced_counted)
+    added = open_venue.add_line(CASHIER, big.id, "fries", 2, NOW + 100)
+    assert len(added.lines) == 101
+    assert parsed == [added.lines[-1].id]
+    assert priced == [added.lines[-1].id]  # no order discount: each line's amount is its own
+    assert open_venue.order(big.id) == added  # read again: kept, the same
 
 
 @pytest.mark.parametrize("older", [False, True])

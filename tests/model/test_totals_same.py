@@ -5,10 +5,13 @@ give exactly what the plain definitions give."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
+from meshpos.model.ledger_types import Line
 from meshpos.model.money import allocate, percent_of, tax_in
+from meshpos.model.order_lines import line_amounts
 from meshpos.model.totals import (
     LineAmount,
     OrderTotals,
@@ -80,3 +83,41 @@ def test_prices_and_totals_are_the_plain_definitions(seed: int) -> None:
     assert amounts == _reference_lines(lines, discounts)
     paid, tips = rng.randint(0, 10_000), rng.randint(0, 500)
     assert order_totals(amounts, paid, tips) == _reference_totals(amounts, paid, tips)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_an_orders_kept_line_amounts_are_its_lines_priced_together(seed: int) -> None:
+    """``order_lines.line_amounts`` (an order with no order discount: each line's amount kept with
+    its parse) gives what ``price_lines`` of all the lines gives, read after read as lines come and
+    a line's record is replaced (a new parse of the same id is priced again)."""
+    rng = random.Random(seed)
+    order_id = f"o{seed}"
+
+    def line(i: int) -> Line:
+        return Line(
+            id=f"l{i}",
+            order_id=order_id,
+            product_id="p",
+            name="P",
+            quantity=rng.randint(1, 9),
+            unit_price=rng.choice([0, 1, 250, 999, 1250, rng.randint(0, 100_000)]),
+            modifiers=(),
+            tax_rate_bp=rng.choice([0, 888, 1000, 2000, 10_000]),
+            tax_included=rng.random() < 0.5,
+            discount_id=None,
+            discount_kind=rng.choice([None, "percent", "fixed"]),
+            discount_value=rng.choice([0, 500, 1000, 5000, 10_000]),
+            user="u",
+            device="R1",
+            at_ms=i,
+            stamp=f"{i:04d}",
+        )
+
+    lines: list[Line] = []
+    for _ in range(30):
+        if lines and rng.random() < 0.3:  # a line's record replaced: another parse, other values
+            k = rng.randrange(len(lines))
+            lines[k] = replace(line(k), id=lines[k].id)
+        else:
+            lines.append(line(len(lines)))
+        assert line_amounts(order_id, lines) == price_lines([x.priced() for x in lines])
