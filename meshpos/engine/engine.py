@@ -432,6 +432,7 @@ class Engine(ClosingDays, Links, Lingers):
         wake = Wake()
         loop = asyncio.get_running_loop()
         self.sync.clock = loop.time
+        self.sync.wall_offset = lambda: self._clock() - loop.time()  # (issue 18, idle: the grid)
         self.sync.on_moved = wake.round
         self.sync.on_drained = wake.hooks
         self._ticker = asyncio.create_task(
