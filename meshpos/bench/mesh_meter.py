@@ -56,6 +56,9 @@ class LinkMeter:
         self.bytes = 0
         self.messages = 0
         self.by_kind: Counter[str] = Counter()
+        self.count_by_kind: Counter[str] = (
+            Counter()
+        )  # messages (a batch's parts each as their kind)
 
     def count(self, message: bytes, kind: str | None = None) -> None:
         self.bytes += len(message)
@@ -63,10 +66,12 @@ class LinkMeter:
         if kind is None and message[0] == BATCH:
             inside = unbatch(message)
             for part in inside:
-                self.by_kind[message_kind(part)] += len(part)
+                self.by_kind[part_kind := message_kind(part)] += len(part)
+                self.count_by_kind[part_kind] += 1
             self.by_kind["batch"] += len(message) - sum(map(len, inside))
             return
-        self.by_kind[kind or message_kind(message)] += len(message)
+        self.by_kind[kind := kind or message_kind(message)] += len(message)
+        self.count_by_kind[kind] += 1
 
     def install(self) -> None:
         """Wrap ``MeshLink.send`` for the rest of this (bench worker) process. ``b""`` is not counted."""

@@ -164,6 +164,7 @@ class _Register:
                 "bytes": self.meter.bytes,
                 "messages": self.meter.messages,
                 "by_kind": dict(self.meter.by_kind),
+                "count_by_kind": dict(self.meter.count_by_kind),
                 "cpu_s": time.process_time(),
                 "loop_cpu_s": time.thread_time(),
             }

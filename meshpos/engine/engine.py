@@ -433,6 +433,7 @@ class Engine(ClosingDays, Links, Lingers):
         wake = Wake()
         loop = asyncio.get_running_loop()
         self.sync.clock = loop.time
+        self.sync.wall_offset = lambda: self._clock() - loop.time()  # (issue 18, idle: the grid)
         self.sync.on_moved = wake.round
         self.sync.on_drained = wake.hooks
         self._ticker = asyncio.create_task(
@@ -461,17 +462,7 @@ class Engine(ClosingDays, Links, Lingers):
             wake.look = False  # (issue 18, rounds) the hooks look at every drain before them
             for hook in after:
                 hook()
-            await asyncio.sleep(period)  # a burst of news is taken in one round, as before
-            if wake.tick or wake.look:
-                continue
-            delay = min(self.sync.next_deadline() - loop.time(), longest - period)
-            if delay > 0:  # (not ``wait_for``: in 3.11 it can swallow the stop's cancellation)
-                wake.event.clear()
-                timer = loop.call_later(delay, wake.round)
-                try:
-                    await wake.event.wait()
-                finally:
-                    timer.cancel()
+            await wake.rest(period, self.sync.next_deadline, longest)
 
     async def begin_stop(self) -> None:
         """Refuse new writes and say goodbye on every session (the links close once it is out)."""

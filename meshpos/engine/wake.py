@@ -14,6 +14,7 @@ included) and ``tick`` at its start, as before.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 
 class Wake:
@@ -35,3 +36,25 @@ class Wake:
         """Events were drained (``Synchronizer.on_drained``): the after hooks have something new."""
         self.look = True
         self.event.set()
+
+    async def rest(self, period: float, deadline: Callable[[], float], longest: float) -> None:
+        """After a round: until the next is wanted (:meth:`round`, :meth:`hooks`) or due (the
+        synchronizer's ``deadline``, at the latest ``longest`` on), and at least ``period`` (a burst
+        of news is taken in one round).
+
+        **Changed** (issue 18, idle): the ticker slept ``period`` after every round and only then
+        looked at what was due: an idle node woke once more a second for that look alone."""
+        loop = asyncio.get_running_loop()
+        ended = loop.time()
+        if not (self.tick or self.look):
+            delay = max(period, min(deadline() - ended, longest))
+            self.event.clear()
+            # (not ``wait_for``: in 3.11 it can swallow the stop's cancellation)
+            timer = loop.call_later(delay, self.round)
+            try:
+                await self.event.wait()
+            finally:
+                timer.cancel()
+        rest = ended + period - loop.time()
+        if rest > 0:
+            await asyncio.sleep(rest)

@@ -20,6 +20,7 @@ A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the sta
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,10 @@ class Deadlines:
     on_drained: Callable[[], None] | None = None
     #: the clock ``tick`` is given, to stamp what arrives between ticks (None: the last tick's time)
     clock: Callable[[], float] | None
+    #: (issue 18, idle) the wall clock's seconds less ``tick``'s clock's, now: heartbeats and
+    #: anti-entropy rounds fall on the wall clock's whole periods (``_on_grid``). None: a period after
+    #: the last, as with simulated time
+    wall_offset: Callable[[], float] | None = None
     _moved_for: tuple[int, int, int]
 
     if TYPE_CHECKING:
@@ -93,6 +98,39 @@ class Deadlines:
                 if reply.waiting is not None:
                     due = min(due, reply.at + interval)
         return due
+
+    def _beat_after(self, now: float) -> float:
+        """When the heartbeat after the one due now is due: a period after it, or on the grid."""
+        interval = self.config.heartbeat_interval
+        return self._on_grid(max(self._next_heartbeat + interval, now), interval, now)
+
+    def _first_round(self, now: float) -> float:
+        """When the first anti-entropy round is due, at the start (``tick``'s first call)."""
+        interval = self.config.anti_entropy_interval
+        return self._on_grid(now + interval, interval, now)
+
+    def _round_after(self, now: float) -> float:
+        """When the anti-entropy round after the one due now is due (as ``_beat_after``)."""
+        interval = self.config.anti_entropy_interval
+        return self._on_grid(max(self._next_anti_entropy + interval, now), interval, now)
+
+    def _on_grid(self, due: float, interval: float, now: float) -> float:
+        """``due``, or the last whole ``interval`` of the wall clock before it if that is still
+        after ``now``: never later than ``due``, so a peer hears from this node no less often.
+
+        **Changed** (issue 18, idle): every node beat a period after its own start, so the beats
+        of a node's four links came in at four moments of each second and its own tick at a fifth:
+        five wake-ups of a process that has nothing else to do, each paying for cold caches and a
+        round of the event loop. On the wall clock's grid a node's beats go out, and its peers'
+        come in, at about one moment of the second (devices that keep time by NTP: within a few
+        ms); a device whose clock is off beats at another phase, as every node did before.
+        """
+        offset = self.wall_offset
+        if offset is None:
+            return due
+        shift = offset()
+        aligned = math.floor((due + shift) / interval) * interval - shift
+        return aligned if now < aligned <= due else due
 
     def _nudge(self) -> None:
         """Something the next tick or the status hooks act on moved: wake whoever sleeps on it."""

@@ -464,7 +464,7 @@ class Synchronizer(
         if self._started_at is None:
             self._started_at = now
             self._next_heartbeat = now
-            self._next_anti_entropy = now + self.config.anti_entropy_interval
+            self._next_anti_entropy = self._first_round(now)
         self._now = now
         if self._linger_due is not None and now >= self._linger_due:
             self.release_lingering()
@@ -486,7 +486,7 @@ class Synchronizer(
             self._release_held()  # the first peer is slow to answer: ask everyone
         self._elect(now, beating=now >= self._next_heartbeat)
         if now >= self._next_heartbeat:
-            self._next_heartbeat = max(self._next_heartbeat + self.config.heartbeat_interval, now)
+            self._next_heartbeat = self._beat_after(now)
             self._trigger = False
             self._expire_far(now)
             self._prune(now)
@@ -494,7 +494,5 @@ class Synchronizer(
         elif self._should_trigger(now):
             self._send_beats()
         if now >= self._next_anti_entropy:
-            self._next_anti_entropy = max(
-                self._next_anti_entropy + self.config.anti_entropy_interval, now
-            )
+            self._next_anti_entropy = self._round_after(now)
             self._anti_entropy()
