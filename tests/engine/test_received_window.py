@@ -23,26 +23,36 @@ async def test_received_updates_25_ms_apart_share_one_commit() -> None:
     await deliver(a, b, ab)
     await deliver(c, b, cb)
     await b.pump()
-    await a.write(lambda: stop_here(a).__setitem__("from_a", 1))
-    await c.write(lambda: stop_here(c).__setitem__("from_c", 1))
-    from_a, from_c = list(ab[0]), list(cb[0])
-    ab[0].clear()
-    cb[0].clear()
-    assert from_a
-    assert from_c
     loop = asyncio.get_running_loop()
-    commits = len(b_store.commits)
-    first = loop.time()
-    await b.link_messages("A", from_a)
-    # C's update 25 ms after A's, by the loop's clock (what the window is measured on): a timer
-    # due before the window's, so a late loop still hands it over before the window's pump runs
-    later: asyncio.Future[None] = loop.create_future()
-    loop.call_at(first + 0.025, later.set_result, None)
-    await later
-    assert len(b_store.commits) == commits  # (10 ms: A's alone was committed by now)
-    await b.link_messages("C", from_c)
-    await b.pump()  # returns once both are committed
-    assert len(b_store.commits) == commits + 1
-    assert {"from_a", "from_c"} <= set(stop_here(b).keys())
+    checked = 0
+    for attempt in range(5):  # a loop stalled past the window proves nothing: again (at most 5)
+        await a.write(lambda n=attempt: stop_here(a).__setitem__(f"from_a{n}", 1))
+        await c.write(lambda n=attempt: stop_here(c).__setitem__(f"from_c{n}", 1))
+        from_a, from_c = list(ab[0]), list(cb[0])
+        ab[0].clear()
+        cb[0].clear()
+        assert from_a
+        assert from_c
+        commits = len(b_store.commits)
+        first = loop.time()
+        await b.link_messages("A", from_a)
+        # C's update 25 ms after A's, by the loop's clock (what the window is measured on)
+        later: asyncio.Future[None] = loop.create_future()
+        loop.call_at(first + 0.025, later.set_result, None)
+        await later
+        if loop.time() - first >= RECEIVED_COMMIT_INTERVAL * 0.8:
+            # a loaded machine's loop woke this test only as the window closed: the window's pump
+            # may rightly have run first (both timers ready in one turn, and this task's wake-up
+            # queued behind it), which is no evidence either way
+            await b.pump()
+            continue
+        assert len(b_store.commits) == commits  # (10 ms: A's alone was committed by now)
+        await b.link_messages("C", from_c)
+        await b.pump()  # returns once both are committed
+        assert len(b_store.commits) == commits + 1
+        assert {f"from_a{attempt}", f"from_c{attempt}"} <= set(stop_here(b).keys())
+        checked += 1
+        break
+    assert checked, "the loop was late past the window in every attempt"
     for e in (a, b, c):
         await e.stop()
