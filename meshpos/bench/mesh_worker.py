@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import cProfile
 import json
 import os
 import sys
@@ -31,10 +30,10 @@ import pycrdt
 
 from meshpos.bench.mesh_meter import (
     LOOP_ENV,
-    PROFILE_ENV,
     GcPauses,
     LinkMeter,
     LoopLag,
+    Profile,
     SlowCallbacks,
     metered_channel,
     percentile,
@@ -117,7 +116,7 @@ class _Register:
 
     def __init__(self) -> None:
         self.meter = LinkMeter()
-        self.profile = _Profile()
+        self.profile = Profile()
         self.watch = _Watch()
         self.ledger = ""
         self._probe: LoopLag | None = None  # the loop-lag probe alone, while idle (``stats``)
@@ -190,29 +189,6 @@ class _Register:
             **collections.figures(),
             **(slow.figures() if slow is not None else {}),
         }
-
-
-class _Profile:
-    """cProfile of this process's event-loop thread (everything it runs: its sales, what it receives,
-    commits and forwards) from a ``sell`` until the ``quiet`` after it, so that the registers that sell
-    nothing in a phase are profiled too; ``$MESHPOS_BENCH_PROFILE/<pid>-<n>.prof``, nothing when unset."""
-
-    def __init__(self) -> None:
-        self._folder = os.environ.get(PROFILE_ENV)
-        self._running: cProfile.Profile | None = None
-        self._count = 0
-
-    def start(self) -> None:
-        if self._folder and self._running is None:
-            self._running = cProfile.Profile(time.thread_time)  # CPU: not a busy machine's waits
-            self._running.enable()
-
-    def stop(self) -> None:
-        if self._folder and self._running is not None:
-            self._running.disable()
-            self._count += 1
-            self._running.dump_stats(str(Path(self._folder) / f"{os.getpid()}-{self._count}.prof"))
-            self._running = None
 
 
 async def _linked(node: Node, offered: int) -> None:
