@@ -39,6 +39,7 @@ from meshpos.bench.mesh_meter import (
     percentile,
 )
 from meshpos.bench.receive_counts import Counts
+from meshpos.bench.tail_probe import TailProbe
 from meshpos.bench.workload import add_receipt
 from meshpos.config import load_config
 from meshpos.errors import MeshposError
@@ -57,6 +58,8 @@ class _Watch:
 
     def __init__(self) -> None:
         self.seen: dict[str, float] = {}
+        self.probe: TailProbe | None = None  # (``--loop-figures``) and each receipt's batch stamps
+        self.handled: dict[str, tuple[float, float]] = {}
         self._map: pycrdt.Map[Any] | None = None
         self._subscription: Any = None
 
@@ -68,6 +71,8 @@ class _Watch:
             for key, change in event.keys.items():
                 if change.get("action") == "add":
                     self.seen.setdefault(key, now)
+                    if self.probe is not None:
+                        self.handled.setdefault(key, self.probe.batch)
 
         self._map, self._subscription = receipts, receipts.observe(changed)
 
@@ -167,7 +172,9 @@ class _Register:
                 "loop_cpu_s": time.thread_time(),
             }
         if do == "seen":
-            return {"seen": self.watch.seen}
+            probe = self.watch.probe
+            sent, handled = (probe.sent, self.watch.handled) if probe is not None else ({}, {})
+            return {"seen": self.watch.seen, "sent": sent, "handled": handled}
         raise MeshposError(f"unknown command {do!r}")
 
     async def _sell_open_loop(self, plan: list[tuple[int, float]]) -> dict[str, Any]:
@@ -217,6 +224,8 @@ class _Ours(_Register):
         super().__init__()
         self.config = load_config(config_path, env={})
         self.clock = lambda: time.time() + clock_offset
+        if os.environ.get(LOOP_ENV):  # (before any link: TLS binds its protocol's read at connect)
+            self.watch.probe = TailProbe().__enter__()  # (until the process ends)
         self.node: Node | None = None
         self.meter.install()
         self.taps: list[float] = []
@@ -245,6 +254,8 @@ class _Ours(_Register):
         """One real sale: open an order, two lines, pay the lot by card (each await: committed)."""
         node = self.node
         assert node is not None
+        if self.watch.probe is not None:
+            self.watch.probe.sale.set(k)  # (this sale's task: its taps are told apart)
         t0 = time.perf_counter()
         order = await node.open_order(CASHIER, table=f"T{k % 20}")
         t1 = time.perf_counter()
@@ -257,6 +268,8 @@ class _Ours(_Register):
         self.taps.extend((t1 - t0, t2 - t1, t3 - t2, at - t3))
         if paid.receipt is None:
             raise MeshposError(f"order {order.id} was paid in full but gave no receipt")
+        if self.watch.probe is not None:
+            self.watch.probe.paid(paid.receipt.id)
         return paid.receipt.id, at
 
     async def command(self, do: str, msg: dict[str, Any]) -> dict[str, Any]:
@@ -290,7 +303,10 @@ class _Ours(_Register):
             return {}
         if do == "sell":
             self.taps, self.commits = [], []
+            if (probe := self.watch.probe) is not None:
+                probe.taps, probe.rounds = [], []
             reply = await super().command(do, msg)
+            reply.update(probe.figures(reply["sales"]) if probe is not None else {})
             for name, samples in (("tap", self.taps), ("commit", self.commits)):
                 for q in (0.5, 0.99):
                     reply[f"{name}_p{round(q * 100)}_ms"] = round(percentile(samples, q) * 1000, 2)
