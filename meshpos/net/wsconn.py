@@ -173,6 +173,21 @@ class WsConnection:
             self._protocol.send_binary(data)
         await self._flush()
 
+    def send_now(self, messages: list[bytes]) -> bool:
+        """Frame ``messages`` and hand them to TLS at once, as :meth:`send_batch` would, when the
+        transport takes them without waiting (open, below its high-water mark: no drain to await);
+        False: nothing was done (the caller queues them for ``send_batch``). **Changed** (issue 18,
+        tail): a channel's writer task took every message one loop round later."""
+        transport = self._writer.transport
+        if self._protocol.state is not State.OPEN or self._writer.is_closing():
+            return False
+        if transport.get_write_buffer_size() >= transport.get_write_buffer_limits()[1]:
+            return False
+        for data in messages:
+            self._protocol.send_binary(data)
+        self._write_out()
+        return True
+
     async def ping(self) -> None:
         if self._protocol.state is State.OPEN:
             self._protocol.send_ping(b"")
@@ -209,12 +224,22 @@ class WsConnection:
             self.abort()
 
     async def _flush(self) -> None:
+        if not self._write_out():
+            return
+        try:
+            await self._writer.drain()
+        except (ConnectionError, ssl.SSLError, OSError) as exc:
+            self._lost(exc)
+
+    def _write_out(self) -> bool:
+        """Hand what the protocol has to send to the transport; whether anything was (a drain
+        may follow)."""
         if self._writer.is_closing():  # writing to a closed SSL transport fails inside asyncio
             self._protocol.data_to_send()
-            return
+            return False
         chunks = self._protocol.data_to_send()
         if not chunks:
-            return
+            return False
         try:
             frames = [chunk for chunk in chunks if chunk]
             if frames:
@@ -224,10 +249,14 @@ class WsConnection:
                     self._writer.write_eof()
                 else:
                     self._writer.close()
-            await self._writer.drain()
         except (ConnectionError, ssl.SSLError, OSError) as exc:
-            self.close_reason = self.close_reason or f"connection lost ({exc})"
-            self._writer.close()
+            self._lost(exc)
+            return False
+        return True
+
+    def _lost(self, exc: BaseException) -> None:
+        self.close_reason = self.close_reason or f"connection lost ({exc})"
+        self._writer.close()
 
 
 class HoldUntilTls(BufferedStreamProtocol):
