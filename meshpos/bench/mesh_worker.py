@@ -304,7 +304,7 @@ class _Ours(_Register):
         if do == "sell":
             self.taps, self.commits = [], []
             if (probe := self.watch.probe) is not None:
-                probe.taps, probe.rounds = [], []
+                probe.taps, probe.rounds, probe.writes = [], [], 0
             reply = await super().command(do, msg)
             reply.update(probe.figures(reply["sales"]) if probe is not None else {})
             for name, samples in (("tap", self.taps), ("commit", self.commits)):

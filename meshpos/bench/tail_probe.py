@@ -112,6 +112,7 @@ class TailProbe:
         self._txn_rounds: list[_Round] = []  # the rounds the transaction being created commits
         self._restore: list[tuple[Any, str, Any]] = []
         self.batch: tuple[float, float] = (0.0, 0.0)  # (arrived, taken) of the batch being handled
+        self.writes = 0  # bytes handed to a stream's transport (``StreamWriter.write``): TLS writes
         self._tap: _Tap | None = None  # the write whose change runs now
         self._txn_fsync = True  # the transaction being created is fsync'd
 
@@ -126,6 +127,11 @@ class TailProbe:
         writer_append, begin = writer.Writer.append, writer.Writer._begin
         send, recv_batch = Channel._send, WsConnection.recv_batch
         updated = BufferedStreamProtocol.buffer_updated
+        stream_write = asyncio.StreamWriter.write
+
+        def counted_write(stream: asyncio.StreamWriter, data: Any) -> None:
+            probe.writes += 1
+            stream_write(stream, data)
 
         async def timed_write(engine: Engine, fn: Callable[[], Any], *, wait_ms: float = 0) -> Any:
             tap = _Tap(probe.sale.get(), now())
@@ -247,6 +253,7 @@ class TailProbe:
             (Channel, "_send", timed_send),
             (WsConnection, "recv_batch", timed_recv_batch),
             (BufferedStreamProtocol, "buffer_updated", timed_updated),
+            (asyncio.StreamWriter, "write", counted_write),
         ):
             self._restore.append((owner, name, owner.__dict__.get(name)))  # (None: inherited)
             setattr(owner, name, value)
@@ -285,6 +292,7 @@ class TailProbe:
         split = [(tap, self._phases(tap)) for tap in self.taps]
         done = [s for _, s in split if s is not None]
         out: dict[str, Any] = {
+            "socket_writes": self.writes,
             "tap_phase_split": f"{len(done)}/{len(self.taps)}",
             # of the split taps: how many were committed fsync'd, with received updates
             "tap_fsynced_received": [
