@@ -15,8 +15,9 @@ flight); ``thread`` until that thread runs it (the thread's wake-up and the GIL)
 ``hand_back`` until the loop runs the outcome's callback; ``after`` until the write returns (the
 round's listeners, flush and publish, and the caller's task resuming).
 
-Propagation, per receipt: ``paid`` (the seller's write returned) to the first batch holding an
-update handed to a socket after it (``send``), to the receiver's first read of the bytes
+Propagation, per receipt: ``paid`` (the seller's write returned) to the batch holding an update
+handed to a socket since the payment was called, or else the first one after (``send``: negative
+when it left before the write returned; approximate, a forwarded update may be taken for it), to the receiver's first read of the bytes
 (``arrive``: the TLS transport's read callback), to the batch being taken by its link's task
 (``take``), to the receipt applied (``apply``: the receipts map's observer).
 
@@ -38,7 +39,6 @@ from typing import Any
 from meshpos.bench.mesh_meter import message_kind, percentile
 from meshpos.engine.engine import Engine
 from meshpos.net.buffered import BufferedStreamProtocol
-from meshpos.net.channel import Channel
 from meshpos.net.wsconn import WsConnection
 from meshpos.store import connection, writer
 from meshpos.store.connection import Job, Told, start_on_connection_thread
@@ -112,20 +112,34 @@ class TailProbe:
         self._txn_rounds: list[_Round] = []  # the rounds the transaction being created commits
         self._restore: list[tuple[Any, str, Any]] = []
         self.batch: tuple[float, float] = (0.0, 0.0)  # (arrived, taken) of the batch being handled
+        self._update_sent = 0.0  # when the last batch holding an update was handed to a socket
         self.writes = 0  # bytes handed to a stream's transport (``StreamWriter.write``): TLS writes
         self._tap: _Tap | None = None  # the write whose change runs now
         self._txn_fsync = True  # the transaction being created is fsync'd
 
-    def paid(self, receipt_id: str) -> None:
-        """The seller's payment returned: the next update batch handed to a socket carries it."""
-        self._unsent.append(receipt_id)
+    def paid(self, receipt_id: str, since: float) -> None:
+        """The seller's payment (called at ``since``) returned: an update batch handed to a socket
+        since then carried it, or the next one will (approximate: a forwarded update may be taken
+        for it)."""
         self._sales[receipt_id] = self.sale.get()
+        if self._update_sent >= since:
+            self.sent[receipt_id] = self._update_sent
+        else:
+            self._unsent.append(receipt_id)
+
+    def _sent_update(self, messages: list[bytes]) -> None:
+        if any(map(_holds_update, messages)):
+            self._update_sent = at = now()
+            for receipt_id in self._unsent:
+                self.sent.setdefault(receipt_id, at)
+            self._unsent = []
 
     def __enter__(self) -> TailProbe:
         probe = self
         write, change, append = Engine.write, Engine._change, Engine._append
         writer_append, begin = writer.Writer.append, writer.Writer._begin
-        send, recv_batch = Channel._send, WsConnection.recv_batch
+        send_batch, recv_batch = WsConnection.send_batch, WsConnection.recv_batch
+        send_now = getattr(WsConnection, "send_now", None)  # (issue 18, tail: not on main)
         updated = BufferedStreamProtocol.buffer_updated
         stream_write = asyncio.StreamWriter.write
 
@@ -177,13 +191,16 @@ class TailProbe:
             finally:
                 probe._txn_rounds = []
 
-        async def timed_send(channel: Channel, batch: list[bytes]) -> None:
-            await send(channel, batch)
-            if probe._unsent and any(map(_holds_update, batch)):
-                at = now()
-                for receipt_id in probe._unsent:
-                    probe.sent.setdefault(receipt_id, at)
-                probe._unsent = []
+        async def timed_send_batch(conn: WsConnection, messages: list[bytes]) -> None:
+            probe._sent_update(messages)  # (written before its first await)
+            await send_batch(conn, messages)
+
+        def timed_send_now(conn: WsConnection, messages: list[bytes]) -> bool:
+            assert send_now is not None
+            written: bool = send_now(conn, messages)
+            if written:
+                probe._sent_update(messages)
+            return written
 
         async def timed_recv_batch(conn: WsConnection, most: int = 256) -> list[bytes]:
             got = await recv_batch(conn, most)
@@ -250,7 +267,8 @@ class TailProbe:
             (Engine, "_append", timed_append),
             (writer.Writer, "append", timed_writer_append),
             (writer.Writer, "_begin", timed_begin),
-            (Channel, "_send", timed_send),
+            (WsConnection, "send_batch", timed_send_batch),
+            *([(WsConnection, "send_now", timed_send_now)] if send_now is not None else []),
             (WsConnection, "recv_batch", timed_recv_batch),
             (BufferedStreamProtocol, "buffer_updated", timed_updated),
             (asyncio.StreamWriter, "write", counted_write),
