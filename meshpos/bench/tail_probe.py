@@ -70,6 +70,7 @@ class _Txn:
     job_done: float = 0.0
     committed: float = 0.0
     told: float = 0.0
+    told_round: int = 0  # (``TailProbe.round_no`` then)
 
 
 @dataclass(slots=True)
@@ -89,6 +90,7 @@ class _Tap:
     called: float
     changed: float = 0.0
     want: int = 0
+    urgent: bool = False  # a write that may not wait (the sale's payment)
     returned: float = 0.0
 
 
@@ -113,6 +115,9 @@ class TailProbe:
         self._restore: list[tuple[Any, str, Any]] = []
         self.batch: tuple[float, float] = (0.0, 0.0)  # (arrived, taken) of the batch being handled
         self._update_sent = 0.0  # when the last batch holding an update was handed to a socket
+        self._update_round = 0  # ... in which loop round
+        self._sent_round: dict[str, int] = {}  # receipt id -> the loop round it was written in
+        self.round_no = 0  # event-loop rounds so far (``_run_once``)
         self.writes = 0  # bytes handed to a stream's transport (``StreamWriter.write``): TLS writes
         self._tap: _Tap | None = None  # the write whose change runs now
         self._txn_fsync = True  # the transaction being created is fsync'd
@@ -124,14 +129,17 @@ class TailProbe:
         self._sales[receipt_id] = self.sale.get()
         if self._update_sent >= since:
             self.sent[receipt_id] = self._update_sent
+            self._sent_round[receipt_id] = self._update_round
         else:
             self._unsent.append(receipt_id)
 
     def _sent_update(self, messages: list[bytes]) -> None:
         if any(map(_holds_update, messages)):
-            self._update_sent = at = now()
+            at = self._update_sent = now()
+            self._update_round = self.round_no
             for receipt_id in self._unsent:
                 self.sent.setdefault(receipt_id, at)
+                self._sent_round.setdefault(receipt_id, self.round_no)
             self._unsent = []
 
     def __enter__(self) -> TailProbe:
@@ -142,13 +150,18 @@ class TailProbe:
         send_now = getattr(WsConnection, "send_now", None)  # (issue 18, tail: not on main)
         updated = BufferedStreamProtocol.buffer_updated
         stream_write = asyncio.StreamWriter.write
+        run_once = asyncio.BaseEventLoop._run_once  # type: ignore[attr-defined]
+
+        def counted_round(loop: asyncio.BaseEventLoop) -> None:
+            probe.round_no += 1
+            run_once(loop)
 
         def counted_write(stream: asyncio.StreamWriter, data: Any) -> None:
             probe.writes += 1
             stream_write(stream, data)
 
         async def timed_write(engine: Engine, fn: Callable[[], Any], *, wait_ms: float = 0) -> Any:
-            tap = _Tap(probe.sale.get(), now())
+            tap = _Tap(probe.sale.get(), now(), urgent=wait_ms == 0)
             probe.taps.append(tap)
             probe._tap = tap
             try:
@@ -230,7 +243,7 @@ class TailProbe:
                 self.told = asyncio.Event()
 
                 def tell(error: BaseException | None) -> None:
-                    txn.told = now()
+                    txn.told, txn.told_round = now(), probe.round_no
                     try:
                         told(error)
                     finally:
@@ -272,6 +285,7 @@ class TailProbe:
             (WsConnection, "recv_batch", timed_recv_batch),
             (BufferedStreamProtocol, "buffer_updated", timed_updated),
             (asyncio.StreamWriter, "write", counted_write),
+            (asyncio.BaseEventLoop, "_run_once", counted_round),
         ):
             self._restore.append((owner, name, owner.__dict__.get(name)))  # (None: inherited)
             setattr(owner, name, value)
@@ -344,7 +358,30 @@ class TailProbe:
         }
         # the slow sales' split taps: how many, fsync'd, whose round held received updates too
         out["tap_slow_taps_fsynced_received"] = [taps, fsynced, received]
+        out["tap_payment_to_send_rounds"] = self._send_rounds(sales, split)
         return out
+
+    def _send_rounds(
+        self, sales: list[list[Any]], split: list[tuple[_Tap, dict[str, float] | None]]
+    ) -> dict[str, int]:
+        """How many loop rounds after its payment's commit was told (on the loop) each receipt's
+        update was handed to a socket: how many receipts took 0, 1, 2, 3 or more."""
+        told: dict[int, int] = {}  # sale -> the round its payment's commit was told in
+        for tap, spans in split:
+            found = (
+                spans
+                and tap.urgent
+                and next((r for r in self.rounds if r.drain >= tap.want and r.txn), None)
+            )
+            if found and found.txn is not None:
+                told[tap.sale] = found.txn.told_round
+        counts = {"0": 0, "1": 0, "2": 0, "3+": 0}
+        for rid, _started, _paid in sales:
+            sale, sent = self._sales.get(rid), self._sent_round.get(rid)
+            if sale in told and sent is not None:
+                hops = max(0, sent - told[sale])
+                counts[str(hops) if hops < 3 else "3+"] += 1
+        return counts
 
 
 #: the phases of a receipt's propagation to its slowest receiver, in order
