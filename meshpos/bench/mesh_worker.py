@@ -269,7 +269,7 @@ class _Ours(_Register):
         if paid.receipt is None:
             raise MeshposError(f"order {order.id} was paid in full but gave no receipt")
         if self.watch.probe is not None:
-            self.watch.probe.paid(paid.receipt.id, t3)
+            self.watch.probe.paid(paid.receipt.id)
         return paid.receipt.id, at
 
     async def command(self, do: str, msg: dict[str, Any]) -> dict[str, Any]:

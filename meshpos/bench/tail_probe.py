@@ -15,9 +15,8 @@ flight); ``thread`` until that thread runs it (the thread's wake-up and the GIL)
 ``hand_back`` until the loop runs the outcome's callback; ``after`` until the write returns (the
 round's listeners, flush and publish, and the caller's task resuming).
 
-Propagation, per receipt: ``paid`` (the seller's write returned) to the batch holding an update
-handed to a socket since the payment was called, or else the first one after (``send``: negative
-when it left before the write returned; approximate, a forwarded update may be taken for it), to the receiver's first read of the bytes
+Propagation, per receipt: ``paid`` (the seller's write returned) to the first batch handed to a
+socket that holds the receipt's id (``send``: negative when it left before the write returned), to the receiver's first read of the bytes
 (``arrive``: the TLS transport's read callback), to the batch being taken by its link's task
 (``take``), to the receipt applied (``apply``: the receipts map's observer).
 
@@ -28,6 +27,7 @@ a call (a few µs a tap), which the CPU figures of such a run include.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import itertools
 import sqlite3
@@ -114,33 +114,34 @@ class TailProbe:
         self._txn_rounds: list[_Round] = []  # the rounds the transaction being created commits
         self._restore: list[tuple[Any, str, Any]] = []
         self.batch: tuple[float, float] = (0.0, 0.0)  # (arrived, taken) of the batch being handled
-        self._update_sent = 0.0  # when the last batch holding an update was handed to a socket
-        self._update_round = 0  # ... in which loop round
+        # the last batches holding an update handed to a socket: (when, loop round, bytes)
+        self._recent: collections.deque[tuple[float, int, bytes]] = collections.deque(maxlen=64)
         self._sent_round: dict[str, int] = {}  # receipt id -> the loop round it was written in
         self.round_no = 0  # event-loop rounds so far (``_run_once``)
         self.writes = 0  # bytes handed to a stream's transport (``StreamWriter.write``): TLS writes
         self._tap: _Tap | None = None  # the write whose change runs now
         self._txn_fsync = True  # the transaction being created is fsync'd
 
-    def paid(self, receipt_id: str, since: float) -> None:
-        """The seller's payment (called at ``since``) returned: an update batch handed to a socket
-        since then carried it, or the next one will (approximate: a forwarded update may be taken
-        for it)."""
+    def paid(self, receipt_id: str) -> None:
+        """The seller's payment returned: the update batch handed to a socket that holds the
+        receipt's id (one of the last few written, or the next one that holds it) carried it."""
         self._sales[receipt_id] = self.sale.get()
-        if self._update_sent >= since:
-            self.sent[receipt_id] = self._update_sent
-            self._sent_round[receipt_id] = self._update_round
-        else:
-            self._unsent.append(receipt_id)
+        key = receipt_id.encode()
+        for at, round_no, data in reversed(self._recent):
+            if key in data:
+                self.sent[receipt_id], self._sent_round[receipt_id] = at, round_no
+                return
+        self._unsent.append(receipt_id)
 
     def _sent_update(self, messages: list[bytes]) -> None:
-        if any(map(_holds_update, messages)):
-            at = self._update_sent = now()
-            self._update_round = self.round_no
-            for receipt_id in self._unsent:
-                self.sent.setdefault(receipt_id, at)
-                self._sent_round.setdefault(receipt_id, self.round_no)
-            self._unsent = []
+        if not any(map(_holds_update, messages)):
+            return
+        at, data = now(), b"".join(messages)
+        self._recent.append((at, self.round_no, data))
+        waiting = [rid for rid in self._unsent if rid.encode() in data]
+        for receipt_id in waiting:
+            self.sent[receipt_id], self._sent_round[receipt_id] = at, self.round_no
+            self._unsent.remove(receipt_id)
 
     def __enter__(self) -> TailProbe:
         probe = self
