@@ -30,7 +30,9 @@ over a plain websocket (a star). This bench drives them over pipes and reads the
   turn into one report. ``--profile DIR`` writes each register's cProfile of its sales and of the idle
   mesh (CPU time). ``loop_per_register``: each register's sale phase, its cyclic collections by
   generation and their pauses, its taps' and commits' p50/p99, and with ``--loop-figures`` what held its
-  event loop (``mesh_meter.SlowCallbacks``).
+  event loop (``mesh_meter.SlowCallbacks``), each tap's phases (``tap_phase_*``, and where the slowest
+  2 % of its sales spent theirs) and the writes handed to its links (``socket_writes``); the report
+  then splits each receipt's propagation into its hops (``propagation_phase_*``; ``tail_probe``).
 * Driving the processes and reading a phase's figures: ``mesh_drive``.
 """
 
@@ -358,7 +360,8 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="time every callback and loop round of each register while it sells (loop_per_register: "
         "callbacks over 10 ms wall and their CPU, over 2 ms CPU by name, each round's CPU; ~3 us a "
-        "round, which the CPU figures then include)",
+        "round, which the CPU figures then include); and each tap's phases and each receipt's "
+        "propagation hops (tail_probe)",
     )
 
 

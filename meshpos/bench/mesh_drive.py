@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from meshpos.bench.mesh_meter import percentile
+from meshpos.bench.tail_probe import propagation_phases
 from meshpos.engine.memory import object_allocator_env
 from meshpos.errors import MeshposError
 
@@ -171,7 +172,7 @@ def busy_fraction(before: tuple[int, int] | None, after: tuple[int, int] | None)
 
 
 #: what a register's reply to ``sell`` says of its event loop besides the sales (``mesh_meter``)
-LOOP_FIGURES = ("gc_", "slow_", "heavy_", "round", "tap_", "commit_")
+LOOP_FIGURES = ("gc_", "slow_", "heavy_", "round", "tap_", "commit_", "socket_")
 
 
 async def offer(
@@ -194,7 +195,8 @@ async def offer(
     drain = max(r["waited_s"] for r in await each(registers, "quiet", threshold=count))
     after = await each(meters, "stats")
     phase_s, busy = time.perf_counter() - began, busy_fraction(busy_before, busy_jiffies())
-    seen = [r["seen"] for r in await each(registers, "seen")]
+    seen_replies = await each(registers, "seen")
+    seen = [r["seen"] for r in seen_replies]
     sales = [
         _Sale(rid, origin, paid)
         for origin, reply in enumerate(replies)
@@ -234,6 +236,8 @@ async def offer(
         "propagation_p50_ms": ms(percentile(delays, 0.50)),
         "propagation_p99_ms": ms(percentile(delays, 0.99)),
         "propagation_max_ms": ms(max(delays)),
+        # (``--loop-figures``: where each receipt's time to its slowest receiver went, tail_probe)
+        **propagation_phases([(s.receipt_id, s.origin, s.paid) for s in sales], seen_replies),
         "sale_p50_ms": ms(percentile(durations, 0.50)),
         "sale_p99_ms": ms(percentile(durations, 0.99)),
         "wire_bytes_per_receipt": round(sent / total, 1),

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import cProfile
 import gc
+import os
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from meshpos.errors import MeshposError
@@ -273,3 +276,26 @@ def _callback_name(handle: asyncio.Handle) -> str:
         coro = owner.get_coro()
         return f"task {getattr(coro, '__qualname__', repr(coro))}"
     return str(getattr(callback, "__qualname__", repr(callback)))[:120]
+
+
+class Profile:
+    """cProfile of this process's event-loop thread (everything it runs: its sales, what it receives,
+    commits and forwards) from a ``sell`` until the ``quiet`` after it, so that the registers that sell
+    nothing in a phase are profiled too; ``$MESHPOS_BENCH_PROFILE/<pid>-<n>.prof``, nothing when unset."""
+
+    def __init__(self) -> None:
+        self._folder = os.environ.get(PROFILE_ENV)
+        self._running: cProfile.Profile | None = None
+        self._count = 0
+
+    def start(self) -> None:
+        if self._folder and self._running is None:
+            self._running = cProfile.Profile(time.thread_time)  # CPU: not a busy machine's waits
+            self._running.enable()
+
+    def stop(self) -> None:
+        if self._folder and self._running is not None:
+            self._running.disable()
+            self._count += 1
+            self._running.dump_stats(str(Path(self._folder) / f"{os.getpid()}-{self._count}.prof"))
+            self._running = None

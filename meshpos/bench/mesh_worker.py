@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import cProfile
 import json
 import os
 import sys
@@ -31,15 +30,16 @@ import pycrdt
 
 from meshpos.bench.mesh_meter import (
     LOOP_ENV,
-    PROFILE_ENV,
     GcPauses,
     LinkMeter,
     LoopLag,
+    Profile,
     SlowCallbacks,
     metered_channel,
     percentile,
 )
 from meshpos.bench.receive_counts import Counts
+from meshpos.bench.tail_probe import TailProbe
 from meshpos.bench.workload import add_receipt
 from meshpos.config import load_config
 from meshpos.errors import MeshposError
@@ -58,6 +58,8 @@ class _Watch:
 
     def __init__(self) -> None:
         self.seen: dict[str, float] = {}
+        self.probe: TailProbe | None = None  # (``--loop-figures``) and each receipt's batch stamps
+        self.handled: dict[str, tuple[float, float]] = {}
         self._map: pycrdt.Map[Any] | None = None
         self._subscription: Any = None
 
@@ -69,6 +71,8 @@ class _Watch:
             for key, change in event.keys.items():
                 if change.get("action") == "add":
                     self.seen.setdefault(key, now)
+                    if self.probe is not None:
+                        self.handled.setdefault(key, self.probe.batch)
 
         self._map, self._subscription = receipts, receipts.observe(changed)
 
@@ -117,7 +121,7 @@ class _Register:
 
     def __init__(self) -> None:
         self.meter = LinkMeter()
-        self.profile = _Profile()
+        self.profile = Profile()
         self.watch = _Watch()
         self.ledger = ""
         self._probe: LoopLag | None = None  # the loop-lag probe alone, while idle (``stats``)
@@ -169,7 +173,9 @@ class _Register:
                 "loop_cpu_s": time.thread_time(),
             }
         if do == "seen":
-            return {"seen": self.watch.seen}
+            probe = self.watch.probe
+            sent, handled = (probe.sent, self.watch.handled) if probe is not None else ({}, {})
+            return {"seen": self.watch.seen, "sent": sent, "handled": handled}
         raise MeshposError(f"unknown command {do!r}")
 
     async def _sell_open_loop(self, plan: list[tuple[int, float]]) -> dict[str, Any]:
@@ -191,29 +197,6 @@ class _Register:
             **collections.figures(),
             **(slow.figures() if slow is not None else {}),
         }
-
-
-class _Profile:
-    """cProfile of this process's event-loop thread (everything it runs: its sales, what it receives,
-    commits and forwards) from a ``sell`` until the ``quiet`` after it, so that the registers that sell
-    nothing in a phase are profiled too; ``$MESHPOS_BENCH_PROFILE/<pid>-<n>.prof``, nothing when unset."""
-
-    def __init__(self) -> None:
-        self._folder = os.environ.get(PROFILE_ENV)
-        self._running: cProfile.Profile | None = None
-        self._count = 0
-
-    def start(self) -> None:
-        if self._folder and self._running is None:
-            self._running = cProfile.Profile(time.thread_time)  # CPU: not a busy machine's waits
-            self._running.enable()
-
-    def stop(self) -> None:
-        if self._folder and self._running is not None:
-            self._running.disable()
-            self._count += 1
-            self._running.dump_stats(str(Path(self._folder) / f"{os.getpid()}-{self._count}.prof"))
-            self._running = None
 
 
 async def _linked(node: Node, offered: int) -> None:
@@ -242,6 +225,8 @@ class _Ours(_Register):
         super().__init__()
         self.config = load_config(config_path, env={})
         self.clock = lambda: time.time() + clock_offset
+        if os.environ.get(LOOP_ENV):  # (before any link: TLS binds its protocol's read at connect)
+            self.watch.probe = TailProbe().__enter__()  # (until the process ends)
         self.node: Node | None = None
         self.meter.install()
         self.taps: list[float] = []
@@ -270,6 +255,8 @@ class _Ours(_Register):
         """One real sale: open an order, two lines, pay the lot by card (each await: committed)."""
         node = self.node
         assert node is not None
+        if self.watch.probe is not None:
+            self.watch.probe.sale.set(k)  # (this sale's task: its taps are told apart)
         t0 = time.perf_counter()
         order = await node.open_order(CASHIER, table=f"T{k % 20}")
         t1 = time.perf_counter()
@@ -282,6 +269,8 @@ class _Ours(_Register):
         self.taps.extend((t1 - t0, t2 - t1, t3 - t2, at - t3))
         if paid.receipt is None:
             raise MeshposError(f"order {order.id} was paid in full but gave no receipt")
+        if self.watch.probe is not None:
+            self.watch.probe.paid(paid.receipt.id)
         return paid.receipt.id, at
 
     async def command(self, do: str, msg: dict[str, Any]) -> dict[str, Any]:
@@ -315,7 +304,10 @@ class _Ours(_Register):
             return {}
         if do == "sell":
             self.taps, self.commits = [], []
+            if (probe := self.watch.probe) is not None:
+                probe.taps, probe.rounds, probe.writes = [], [], 0
             reply = await super().command(do, msg)
+            reply.update(probe.figures(reply["sales"]) if probe is not None else {})
             for name, samples in (("tap", self.taps), ("commit", self.commits)):
                 for q in (0.5, 0.99):
                     reply[f"{name}_p{round(q * 100)}_ms"] = round(percentile(samples, q) * 1000, 2)

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from ssl import SSLContext
 
 #: what one read takes at most: a TLS record is at most 16 KiB, and a plain read wants no more than
-#: the stream reader's limit (``wsconn.READ_SIZE``)
+#: the stream reader's limit (``wshandshake.READ_SIZE``)
 BUFFER_SIZE = 65536
 
 ClientConnected = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None] | None]

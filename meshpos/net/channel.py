@@ -75,8 +75,16 @@ class Channel:
         return self.writing or self.queued > 0 or not self._outbox.empty()
 
     def send(self, messages: list[bytes]) -> None:
-        """Queue ``messages`` (the handler's :data:`~meshpos.net.port.Send`); ``b""`` closes after them."""
+        """Queue ``messages`` (the handler's :data:`~meshpos.net.port.Send`); ``b""`` closes after them.
+        **Changed** (issue 18, tail): with nothing queued or being written, and the socket taking
+        them without waiting, they are written now (``WsConnection.send_now``), not by the writer
+        task a loop round later: a sale's update leaves as its commit's round ends, a forwarded
+        update as it is applied. Otherwise they queue behind what waits, in order, as before."""
         if self.closed.is_set():
+            return
+        if messages and all(messages) and not self.sending and self.conn.send_now(messages):
+            if self._on_sent is not None:
+                self._on_sent(messages)
             return
         for message in messages:
             self.queued += len(message)

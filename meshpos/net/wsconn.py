@@ -33,29 +33,14 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
-from meshpos.errors import MeshposError, RemoteProtocolError
+from meshpos.errors import RemoteProtocolError
 from meshpos.net.buffered import BufferedStreamProtocol, open_connection
 from meshpos.net.dates import date_skew
+from meshpos.net.wshandshake import READ_SIZE, peer_cert, read_handshake, tls_reason
+from meshpos.net.wshandshake import LinkRefused as LinkRefused  # (where callers import it from)
 from meshpos.sync import FEATURES, FEATURES_HEADER, features_header, parse_features
 
 PATH = "/meshpos/v1"
-READ_SIZE = 65536
-
-
-class LinkRefused(MeshposError):
-    """A connection was refused before the sync protocol started (TLS, certificate, handshake).
-
-    ``status`` and ``body``: the HTTP answer a server gave instead of the upgrade (0 and b"" otherwise),
-    which carries its reason (the console's "wrong venue token")."""
-
-    code = "link_refused"
-
-    def __init__(self, kind: str, reason: str, *, status: int = 0, body: bytes = b"") -> None:
-        super().__init__(f"{kind}: {reason}")
-        self.kind = kind
-        self.reason = reason
-        self.status = status
-        self.body = body
 
 
 #: what a server's ``route`` answers an upgrade request with instead of the upgrade: (HTTP status, text)
@@ -173,6 +158,21 @@ class WsConnection:
             self._protocol.send_binary(data)
         await self._flush()
 
+    def send_now(self, messages: list[bytes]) -> bool:
+        """Frame ``messages`` and hand them to TLS at once, as :meth:`send_batch` would, when the
+        transport takes them without waiting (open, below its high-water mark: no drain to await);
+        False: nothing was done (the caller queues them for ``send_batch``). **Changed** (issue 18,
+        tail): a channel's writer task took every message one loop round later."""
+        transport = self._writer.transport
+        if self._protocol.state is not State.OPEN or self._writer.is_closing():
+            return False
+        if transport.get_write_buffer_size() >= transport.get_write_buffer_limits()[1]:
+            return False
+        for data in messages:
+            self._protocol.send_binary(data)
+        self._write_out()
+        return True
+
     async def ping(self) -> None:
         if self._protocol.state is State.OPEN:
             self._protocol.send_ping(b"")
@@ -209,12 +209,22 @@ class WsConnection:
             self.abort()
 
     async def _flush(self) -> None:
+        if not self._write_out():
+            return
+        try:
+            await self._writer.drain()
+        except (ConnectionError, ssl.SSLError, OSError) as exc:
+            self._lost(exc)
+
+    def _write_out(self) -> bool:
+        """Hand what the protocol has to send to the transport; whether anything was (a drain
+        may follow)."""
         if self._writer.is_closing():  # writing to a closed SSL transport fails inside asyncio
             self._protocol.data_to_send()
-            return
+            return False
         chunks = self._protocol.data_to_send()
         if not chunks:
-            return
+            return False
         try:
             frames = [chunk for chunk in chunks if chunk]
             if frames:
@@ -224,10 +234,14 @@ class WsConnection:
                     self._writer.write_eof()
                 else:
                     self._writer.close()
-            await self._writer.drain()
         except (ConnectionError, ssl.SSLError, OSError) as exc:
-            self.close_reason = self.close_reason or f"connection lost ({exc})"
-            self._writer.close()
+            self._lost(exc)
+            return False
+        return True
+
+    def _lost(self, exc: BaseException) -> None:
+        self.close_reason = self.close_reason or f"connection lost ({exc})"
+        self._writer.close()
 
 
 class HoldUntilTls(BufferedStreamProtocol):
@@ -265,50 +279,6 @@ async def listen(
     return await loop.create_server(factory, host, port)
 
 
-async def _read_handshake(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    protocol: ServerProtocol | ClientProtocol,
-    kind: type[Request] | type[Response],
-) -> tuple[Request | Response, list[object]]:
-    """The handshake event, and whatever frames arrived in the same read."""
-    while True:
-        data = await reader.read(READ_SIZE)
-        if data:
-            protocol.receive_data(data)
-        else:
-            protocol.receive_eof()
-        events: list[object] = list(protocol.events_received())
-        for i, event in enumerate(events):
-            if isinstance(event, kind):
-                return event, events[i + 1 :]
-        problem = protocol.handshake_exc or protocol.parser_exc
-        if problem is not None:
-            for chunk in protocol.data_to_send():  # e.g. websockets' own 400 reply
-                if chunk:
-                    writer.write(chunk)
-            what = "response" if kind is Response else "request"
-            raise LinkRefused("websocket", f"bad upgrade {what} ({problem})")
-        if not data:
-            raise LinkRefused("websocket", "connection closed during the websocket handshake")
-
-
-def _tls_reason(exc: ssl.SSLError) -> str:
-    """OpenSSL's reason, and for a certificate refused its verifier's why: CERTIFICATE_VERIFY_FAILED
-    alone does not tell an expired device from one of another CA."""
-    reason = exc.reason or str(exc)
-    why = getattr(exc, "verify_message", None)
-    return f"{reason} ({why})" if isinstance(why, str) and why else reason
-
-
-def _peer_cert(writer: asyncio.StreamWriter, *, required: bool) -> bytes:
-    ssl_object = writer.get_extra_info("ssl_object")
-    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    if not der and required:
-        raise LinkRefused("tls", "the peer presented no certificate")
-    return bytes(der or b"")
-
-
 async def accept(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
@@ -340,15 +310,15 @@ async def accept(
         except TimeoutError:
             raise LinkRefused("tls", "TLS handshake timed out") from None
         except ssl.SSLError as exc:
-            raise LinkRefused("tls", _tls_reason(exc)) from None
+            raise LinkRefused("tls", tls_reason(exc)) from None
         except (ConnectionError, OSError) as exc:
             raise LinkRefused("tls", f"connection lost during the TLS handshake ({exc})") from None
-    der = _peer_cert(writer, required=context is not None and client_cert)
+    der = peer_cert(writer, required=context is not None and client_cert)
     extensions = enable_server_permessage_deflate(None) if compress else None
     protocol = ServerProtocol(max_size=max_size, extensions=extensions)
     try:
         async with asyncio.timeout(timeout):
-            request, _ = await _read_handshake(reader, writer, protocol, Request)
+            request, _ = await read_handshake(reader, writer, protocol, Request)
             assert isinstance(request, Request)
             arrived = time.time()
             answer = await route(request) if route is not None else None
@@ -431,11 +401,11 @@ async def dial(
     except TimeoutError:
         raise LinkRefused("connect", f"{host}:{port} did not answer in {timeout:g} s") from None
     except ssl.SSLError as exc:
-        raise LinkRefused("tls", _tls_reason(exc)) from None
+        raise LinkRefused("tls", tls_reason(exc)) from None
     except (ConnectionError, OSError) as exc:
         raise LinkRefused("connect", f"{host}:{port}: {exc.strerror or exc}") from None
     try:
-        der = _peer_cert(writer, required=context is not None and server_cert)
+        der = peer_cert(writer, required=context is not None and server_cert)
         scheme = "wss" if context is not None else "ws"
         protocol = ClientProtocol(
             parse_uri(f"{scheme}://{server_hostname}:{port}{path}"),
@@ -454,7 +424,7 @@ async def dial(
         conn = WsConnection(reader, writer, protocol, der)
         await conn._flush()
         response, rest = await asyncio.wait_for(
-            _read_handshake(reader, writer, protocol, Response), timeout
+            read_handshake(reader, writer, protocol, Response), timeout
         )
         conn._collect(rest)
     except TimeoutError:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from meshpos.bench.mesh import add_mesh_arguments, run_mesh_bench
+from meshpos.bench.tail_probe import HOPS, PHASES
 from meshpos.engine.memory import object_allocator_env
 from meshpos.errors import MeshposError
 
@@ -64,6 +65,16 @@ def test_a_tiny_run_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> N
         assert 0 < loop["commit_p50_ms"] <= loop["commit_p99_ms"] <= loop["commit_max_ms"]
         assert isinstance(loop["slow_callbacks"], int)  # --loop-figures
         assert loop["round_cpu_p50_ms"] <= loop["round_cpu_p99_ms"] <= loop["round_cpu_max_ms"]
+        split, taps = map(int, loop["tap_phase_split"].split("/"))  # (bench/tail_probe.py)
+        assert taps >= 4  # a sale's four taps
+        assert 0 < split <= taps  # most of them split into phases
+        for phase in PHASES:
+            assert 0 <= loop[f"tap_phase_{phase}_ms"][0] <= loop[f"tap_phase_{phase}_ms"][1]
+        assert set(loop["tap_slow_sales_by_phase_ms"]) == set(PHASES)
+        assert loop["socket_writes"] > 0
+    assert result["propagation_phase_split"] == 20  # every receipt's hops were stamped
+    for hop in HOPS:
+        assert result[f"propagation_phase_{hop}_ms"][0] <= result[f"propagation_phase_{hop}_ms"][1]
     assert len(result["loop_per_register"]) == 3
     assert result["catchup_receipts"] == 30
     assert result["catchup_start_s"] <= result["catchup_s"]
