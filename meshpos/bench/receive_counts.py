@@ -17,14 +17,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import socket
 import ssl
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -35,13 +33,13 @@ from meshpos.register import status as status_module
 from meshpos.register.status import StatusService
 from meshpos.sync import Synchronizer
 
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
 
 def thread_cpu() -> dict[str, float]:
     """CPU seconds of each of this process's threads, by kind: ``loop`` (this one), ``sqlite`` (an
-    aiosqlite connection's), ``executor`` (``asyncio.to_thread``'s pool), ``other``."""
-    kinds: dict[int, str] = {}
+    aiosqlite connection's), ``executor`` (``asyncio.to_thread``'s pool), ``other``; ``ended``: the
+    rest of the process's (threads gone, or not Python's). Read from each thread's CPU clock (ns):
+    ``/proc``'s clock ticks (10 ms) read an idle node's loop over a short window as nothing."""
+    found: defaultdict[str, float] = defaultdict(float)
     for thread in threading.enumerate():
         target = getattr(thread, "_target", None)
         name = getattr(target, "__name__", "")
@@ -53,15 +51,13 @@ def thread_cpu() -> dict[str, float]:
             kind = "executor"
         else:
             kind = "other"
-        if thread.native_id is not None:
-            kinds[thread.native_id] = kind
-    found: defaultdict[str, float] = defaultdict(float)
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # (the thread ended meanwhile; its time is the process's still)
+        if thread.ident is None:
             continue
-        found[kinds.get(int(task.name), "ended")] += (int(fields[11]) + int(fields[12])) / _TICKS
+        try:
+            found[kind] += time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+        except (OSError, ProcessLookupError):  # (the thread ended meanwhile: "ended" has it)
+            continue
+    found["ended"] = max(0.0, time.process_time() - sum(found.values()))
     return dict(found)
 
 
