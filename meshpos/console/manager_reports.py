@@ -176,6 +176,9 @@ async def receipt_detail(cur: Cursor, venue_id: str, receipt_id: str) -> dict[st
     return out
 
 
+_REFUND_LINE = ("line_id", "quantity", "amount", "name", "tax")
+
+
 async def _refunds_of(cur: Cursor, venue_id: str, receipt_id: str) -> list[dict[str, Any]]:
     rows = await cur.fetchall(
         "SELECT id, amount, method, register, user_id, at_ms, reason, COALESCE(approved_by, '') "
@@ -185,17 +188,19 @@ async def _refunds_of(cur: Cursor, venue_id: str, receipt_id: str) -> list[dict[
     cols = ("id", "amount", "method", "register", "user_id", "at_ms", "reason", "approved_by")
     out = []
     for row in rows:
-        item = dict(zip(cols, row, strict=True))
-        lines = await cur.fetchall(
-            "SELECT line_id, quantity, amount FROM refund_lines "
-            "WHERE venue_id = ? AND refund_id = ? ORDER BY position",
-            (venue_id, item["id"]),
-        )
-        item["lines"] = [
-            dict(zip(("line_id", "quantity", "amount"), x, strict=True)) for x in lines
-        ]
-        out.append(item)
+        out.append(await _with_lines(cur, venue_id, dict(zip(cols, row, strict=True))))
     return out
+
+
+async def _with_lines(cur: Cursor, venue_id: str, refund: dict[str, Any]) -> dict[str, Any]:
+    """``refund`` with its lines (``_REFUND_LINE``) and the tax it gave back (``refund_tax``): None
+    when a line's is unknown, as a partial sum would understate it."""
+    rows = await cur.fetchall(
+        refund_lines_sql(" AND f.id = ? ORDER BY l.position"), (venue_id, refund["id"])
+    )
+    lines = [{k: v for k, v in with_tax(x).items() if k in _REFUND_LINE} for x in rows]
+    taxes = [line["tax"] for line in lines]
+    return refund | {"lines": lines, "tax": None if None in taxes else sum(taxes)}
 
 
 def _json_list(text: object) -> list[Any]:
@@ -297,9 +302,6 @@ async def sales_by_quarter(cur: Cursor, venue_id: str, days: Days) -> list[tuple
     return [(int(q), int(n), int(total)) for q, n, total in rows]
 
 
-_REFUND_LINE = ("line_id", "quantity", "amount", "name", "tax")
-
-
 async def refunds(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
     """Refunds of the days, with the receipt's number, the refunded lines' names and the tax each
     refund and line gave back (``refund_tax``)."""
@@ -315,14 +317,7 @@ async def refunds(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]
     out = []
     for row in rows:
         item = dict(zip((*cols, "reason", "business_date", "approved_by"), row, strict=True))
-        lines = await cur.fetchall(
-            refund_lines_sql(" AND f.id = ? ORDER BY l.position"), (venue_id, item["id"])
-        )
-        item["lines"] = [{k: v for k, v in with_tax(x).items() if k in _REFUND_LINE} for x in lines]
-        taxes = [line["tax"] for line in item["lines"]]
-        # unknown (None) when one line's is: a partial sum would understate what went back
-        item["tax"] = None if None in taxes else sum(taxes)
-        out.append(item)
+        out.append(await _with_lines(cur, venue_id, item))
     return out
 
 

@@ -68,6 +68,13 @@ async def test_refunds_sales_and_totals_state_the_tax_refunds_gave_back(
     assert {f["id"]: {x["line_id"]: x["tax"] for x in f["lines"]} for f in refunds} == expected
     assert {f["id"]: f["tax"] for f in refunds} == {i: sum(x.values()) for i, x in expected.items()}
 
+    [refunded] = {f.receipt_id for f in ledger.refunds()}
+    detail = await venue_db.report(lambda cur: q.receipt_detail(cur, VENUE, refunded))
+    assert detail is not None
+    assert {
+        f["id"]: (f["tax"], {x["line_id"]: x["tax"] for x in f["lines"]}) for f in detail["refunds"]
+    } == {i: (sum(x.values()), x) for i, x in expected.items()}
+
     for totals in (await venue_db.totals(VENUE, DATE), await venue_db.totals(VENUE)):
         assert (totals["tax"], totals["refunded_tax"], totals["net_tax"]) == (
             gross,

@@ -115,7 +115,7 @@
       td(money(l.amount), true)]);
     fill("detail-payments", r.payments, (p) => [td(p.method), td(money(p.amount), true), td(money(p.tip), true),
       td(p.cashier), td(when(p.at_ms))]);
-    fill("detail-refunds", r.refunds, (f) => [td(when(f.at_ms)), td(money(f.amount), true), td(f.method),
+    fill("detail-refunds", r.refunds, (f) => [td(when(f.at_ms)), td(money(f.amount), true), td(f.tax == null ? "unknown" : money(f.tax), true), td(f.method),
       td(f.cashier), td(f.reason)]);
     const shown = $("receipt-detail");
     if (shown.hidden) {
