@@ -9,6 +9,7 @@ from collections import Counter
 
 from meshpos.console import ConsoleDB, materialise
 from meshpos.console import manager_reports as q
+from meshpos.console.refund_tax import FIELDS, with_tax
 from meshpos.model import Venue
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.model.totals import refund_share
@@ -99,3 +100,18 @@ async def test_refunds_sales_and_totals_state_the_tax_refunds_gave_back(
         back,
         gross - back,
     )
+
+
+def test_a_refund_line_whose_receipt_line_is_not_here_or_is_absurd_has_no_made_up_tax() -> None:
+    """Unknown, not 0, without its receipt line (sums leave it out: the net tax is never understated);
+    a peer's receipt line of no units (records are parsed, not trusted) gives no division by zero."""
+    row = dict.fromkeys(FIELDS) | {"refund_id": "f", "line_id": "l", "quantity": 1, "amount": 5}
+    assert with_tax(tuple(row.values()))["tax"] is None
+    zero = row | {"line_quantity": 0, "line_tax": 70, "already": None}
+    assert with_tax(tuple(zero.values()))["tax"] == 0
+    more = row | {
+        "line_quantity": 2,
+        "line_tax": 70,
+        "already": 2,
+    }  # two registers refunded at once
+    assert with_tax(tuple(more.values()))["tax"] == 0  # never more than the line's tax in all
