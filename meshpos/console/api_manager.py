@@ -218,17 +218,17 @@ def _by_category(rows: list[dict[str, Any]], names: Names) -> list[dict[str, Any
     for row in _by_product(rows, names):
         into = out.setdefault(
             row["category"],
-            {"category": row["category"], "quantity": 0, "amount": 0, "discount": 0, "tax": 0},
+            {"category": row["category"]} | dict.fromkeys(q.SALES_SUMS, 0),
         )
-        for key in ("quantity", "amount", "discount", "tax"):
+        for key in q.SALES_SUMS:
             into[key] += row[key]
     return [out[k] for k in sorted(out)]
 
 
 SALES_COLUMNS = {
-    "product": ("product_id", "name", "category", "quantity", "amount", "discount", "tax"),
-    "category": ("category", "quantity", "amount", "discount", "tax"),
-    "cashier": ("cashier", "user_id", "receipts", "total", "discount", "tax"),
+    "product": ("product_id", "name", "category", *q.SALES_SUMS),
+    "category": ("category", *q.SALES_SUMS),
+    "cashier": ("cashier", "user_id", "receipts", "total", "discount", *q.SALES_SUMS[3:]),
     "hour": ("hour", "receipts", "total"),
 }
 
@@ -265,6 +265,7 @@ REFUND_COLUMNS = (
     "cashier",
     "approved_by_name",
     "reason",
+    "tax",
     "lines",
     "id",
 )
@@ -460,9 +461,10 @@ MANAGER_ROUTES: tuple[Route, ...] = (
         "Sales by product, category, cashier or hour of the day",
         list[dict[str, Any]],
         (*RANGE, opt("by", choice(*SALES_COLUMNS), "product", "how sales are grouped"), FORMAT),
-        description=f"{RANGE_NOTE} Line amounts are after discounts; hours are the venue's.",
+        description=f"{RANGE_NOTE} Line amounts are after discounts; hours are the venue's. `tax`: "
+        "the receipts'; `refunded_tax`: what their refunds gave back; `net_tax`: the difference.",
     ),
-    _report("refunds", refunds_report, "Refunds of the days", list[dict[str, Any]]),
+    _report("refunds", refunds_report, "Refunds of the days and their tax", list[dict[str, Any]]),
     _report("voids", voids_report, "Orders voided on the days", list[dict[str, Any]]),
     _report(
         "stock",

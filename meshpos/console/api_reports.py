@@ -114,7 +114,16 @@ REPORT_ROUTES: tuple[Route, ...] = (
         description=listings.SHIFTS_DOC,
         errors=(422,),
     ),
-    Route("GET", f"{VENUE}/totals", totals, "Sums and counts", dict[str, int], tag="reports"),
+    Route(
+        "GET",
+        f"{VENUE}/totals",
+        totals,
+        "Sums and counts",
+        dict[str, int],
+        tag="reports",
+        description="Minor units. `tax`: the receipts' (gross); `refunded_tax`: what refunds gave "
+        "back (each refunded unit's share of its line's tax); `net_tax`: the difference.",
+    ),
     Route(
         "GET",
         f"{VENUE}/records",

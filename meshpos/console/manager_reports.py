@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshpos.console.cursor import Cursor
+from meshpos.console.refund_tax import refund_lines_sql, with_tax
 from meshpos.console.reports import refunded_sum, shift_rows
 
 MAX_PAGE = 200  # receipts per page of Reports -> Receipts
@@ -175,6 +176,9 @@ async def receipt_detail(cur: Cursor, venue_id: str, receipt_id: str) -> dict[st
     return out
 
 
+_REFUND_LINE = ("line_id", "quantity", "amount", "name", "tax")
+
+
 async def _refunds_of(cur: Cursor, venue_id: str, receipt_id: str) -> list[dict[str, Any]]:
     rows = await cur.fetchall(
         "SELECT id, amount, method, register, user_id, at_ms, reason, COALESCE(approved_by, '') "
@@ -184,17 +188,19 @@ async def _refunds_of(cur: Cursor, venue_id: str, receipt_id: str) -> list[dict[
     cols = ("id", "amount", "method", "register", "user_id", "at_ms", "reason", "approved_by")
     out = []
     for row in rows:
-        item = dict(zip(cols, row, strict=True))
-        lines = await cur.fetchall(
-            "SELECT line_id, quantity, amount FROM refund_lines "
-            "WHERE venue_id = ? AND refund_id = ? ORDER BY position",
-            (venue_id, item["id"]),
-        )
-        item["lines"] = [
-            dict(zip(("line_id", "quantity", "amount"), x, strict=True)) for x in lines
-        ]
-        out.append(item)
+        out.append(await _with_lines(cur, venue_id, dict(zip(cols, row, strict=True))))
     return out
+
+
+async def _with_lines(cur: Cursor, venue_id: str, refund: dict[str, Any]) -> dict[str, Any]:
+    """``refund`` with its lines (``_REFUND_LINE``) and the tax it gave back (``refund_tax``): None
+    when a line's is unknown, as a partial sum would understate it."""
+    rows = await cur.fetchall(
+        refund_lines_sql(" AND f.id = ? ORDER BY l.position"), (venue_id, refund["id"])
+    )
+    lines = [{k: v for k, v in with_tax(x).items() if k in _REFUND_LINE} for x in rows]
+    taxes = [line["tax"] for line in lines]
+    return refund | {"lines": lines, "tax": None if None in taxes else sum(taxes)}
 
 
 def _json_list(text: object) -> list[Any]:
@@ -207,6 +213,9 @@ def _json_list(text: object) -> list[Any]:
         return []
     return value if isinstance(value, list) else []
 
+
+SALES_SUMS = ("quantity", "amount", "discount", "tax", "refunded_tax", "net_tax")
+"""A product's (and a category's) sums in Sales; a cashier's are the last three."""
 
 _IN_DAYS = "r.venue_id = ? AND r.business_date >= ? AND r.business_date <= ?"
 
@@ -222,7 +231,34 @@ async def sales_by_product(cur: Cursor, venue_id: str, days: Days) -> list[dict[
         (venue_id, days.first, days.last),
     )
     cols = ("product_id", "name", "quantity", "amount", "discount", "tax", "receipts")
-    return [dict(zip(cols, row, strict=True)) for row in rows]
+    out = {str(row[0]): dict(zip(cols, row, strict=True)) for row in rows}
+    for line in await _refund_lines(cur, venue_id, days):
+        if line["product_id"] is not None:
+            empty = dict.fromkeys(cols, 0) | {
+                "product_id": line["product_id"],
+                "name": line["name"],
+            }
+            _add_refunded(out.setdefault(str(line["product_id"]), empty), line["tax"])
+    return [_net(row) for row in out.values()]  # the sales' order; refunds only after
+
+
+async def _refund_lines(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
+    """The lines of the days' refunds, each with its tax (``refund_tax``)."""
+    where = " AND f.business_date >= ? AND f.business_date <= ?"
+    rows = await cur.fetchall(refund_lines_sql(where), (venue_id, days.first, days.last))
+    return [with_tax(row) for row in rows]
+
+
+def _add_refunded(row: dict[str, Any], tax: int | None) -> None:
+    row["refunded_tax"] = row.get("refunded_tax", 0) + (tax or 0)  # None: not known here
+
+
+def _net(row: dict[str, Any]) -> dict[str, Any]:
+    """A sales row with the tax its refunds gave back (``refunded_tax``, by the refunds' business
+    days, as the totals count it) and ``net_tax``: its receipts' tax minus that."""
+    row.setdefault("refunded_tax", 0)
+    row["net_tax"] = row["tax"] - row["refunded_tax"]
+    return row
 
 
 async def sales_by_cashier(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
@@ -233,7 +269,21 @@ async def sales_by_cashier(cur: Cursor, venue_id: str, days: Days) -> list[dict[
         (venue_id, days.first, days.last),
     )
     cols = ("user_id", "receipts", "total", "discount", "tax")
-    return [dict(zip(cols, row, strict=True)) for row in rows]
+    out = {str(row[0]): dict(zip(cols, row, strict=True)) for row in rows}
+    lines = await _refund_lines(cur, venue_id, days)
+    sold_by = dict(  # refund -> who sold what it gave back, as the tax is by who sold it
+        await cur.fetchall(
+            "SELECT f.id, r.user_id FROM refunds f JOIN receipts r ON r.venue_id = f.venue_id "
+            "AND r.id = f.receipt_id WHERE f.venue_id = ? AND f.business_date >= ? "
+            "AND f.business_date <= ?",
+            (venue_id, days.first, days.last),
+        )
+    )
+    for line in lines:
+        if (user := sold_by.get(line["refund_id"])) is not None:
+            empty = dict.fromkeys(cols, 0) | {"user_id": user}
+            _add_refunded(out.setdefault(str(user), empty), line["tax"])
+    return [_net(row) for row in out.values()]
 
 
 QUARTER_MS = 900_000
@@ -253,7 +303,8 @@ async def sales_by_quarter(cur: Cursor, venue_id: str, days: Days) -> list[tuple
 
 
 async def refunds(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]]:
-    """Refunds of the days, with the receipt's number and the refunded lines' names."""
+    """Refunds of the days, with the receipt's number, the refunded lines' names and the tax each
+    refund and line gave back (``refund_tax``)."""
     rows = await cur.fetchall(
         "SELECT f.id, f.receipt_id, r.number, f.amount, f.method, f.register, f.user_id, f.at_ms, "
         "f.reason, f.business_date, COALESCE(f.approved_by, '') FROM refunds f "
@@ -266,16 +317,7 @@ async def refunds(cur: Cursor, venue_id: str, days: Days) -> list[dict[str, Any]
     out = []
     for row in rows:
         item = dict(zip((*cols, "reason", "business_date", "approved_by"), row, strict=True))
-        lines = await cur.fetchall(
-            "SELECT l.line_id, l.quantity, l.amount, x.name FROM refund_lines l "
-            "LEFT JOIN receipt_lines x ON x.venue_id = l.venue_id AND x.receipt_id = ? "
-            "AND x.line_id = l.line_id WHERE l.venue_id = ? AND l.refund_id = ? ORDER BY l.position",
-            (item["receipt_id"], venue_id, item["id"]),
-        )
-        item["lines"] = [
-            dict(zip(("line_id", "quantity", "amount", "name"), x, strict=True)) for x in lines
-        ]
-        out.append(item)
+        out.append(await _with_lines(cur, venue_id, item))
     return out
 
 

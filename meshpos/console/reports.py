@@ -12,6 +12,7 @@ from typing import Any
 
 from meshpos.console.cursor import Cursor
 from meshpos.console.records import Alarm
+from meshpos.console.refund_tax import refunds_tax, with_net
 from meshpos.console.tables import RECORD_TABLES, TABLES
 from meshpos.errors import StoreError
 from meshpos.model.records import LEDGER_RECORDS
@@ -192,7 +193,7 @@ TOTALS = {
 
 
 async def totals(cur: Cursor, venue_id: str, date: str | None) -> dict[str, int]:
-    """Sums of money facts (minor units) and counts; ``net_sales`` is sales minus refunds."""
+    """Sums of money facts (minor units) and counts, with the net figures (``with_net``)."""
     day, day_params = _day(date)
     parts = []
     params: list[str] = []
@@ -204,8 +205,8 @@ async def totals(cur: Cursor, venue_id: str, date: str | None) -> dict[str, int]
         params += [venue_id, *day_params]
     rows = await cur.fetchall(f"SELECT {', '.join(parts)}", params)
     out = {name: int(value) for name, value in zip(TOTALS, rows[0], strict=True)}
-    out["net_sales"] = out["sales"] - out["refunds"]
-    return out
+    out["refunded_tax"] = await refunds_tax(cur, venue_id, _day(date, "f")[0], day_params)
+    return with_net(out)
 
 
 async def alarms(cur: Cursor, venue_id: str) -> list[Alarm]:

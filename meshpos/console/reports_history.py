@@ -24,17 +24,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meshpos.console.cursor import Cursor
+from meshpos.console.refund_tax import refund_lines_sql, with_net, with_tax
 from meshpos.console.reports import DEVICE_COLUMNS, TOTALS
 from meshpos.model.documents import LEDGER
 
 _LEDGER_PREFIX = f"{LEDGER}/"
+SUMMED = (*TOTALS, "refunded_tax")  # refunded_tax: refund_tax.py, summed in Python
 
 
 @dataclass(slots=True)
 class Figures:
     """Sums of the report tables' rows over some business days."""
 
-    totals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOTALS, 0))
+    totals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SUMMED, 0))
     devices: dict[str, list[int]] = field(default_factory=dict)  # device -> [receipts, last seen]
 
     def add(self, other: Figures) -> None:
@@ -74,6 +76,9 @@ async def figures(cur: Cursor, venue_id: str, where: _Where) -> Figures:
         sql = f"SELECT {expr} FROM {table} WHERE venue_id = ?{extra}{where.sql}"
         rows = await _fetch(cur, sql, (venue_id, *where.params), where)
         out.totals[name] = sum(int(r[0] or 0) for r in rows)  # chunks of an IN list add up
+    rows = await _fetch(cur, refund_lines_sql(where.sql), (venue_id, *where.params), where)
+    taxes = (with_tax(row)["tax"] for row in rows)
+    out.totals["refunded_tax"] = sum(tax for tax in taxes if tax is not None)
     for table, column in DEVICE_COLUMNS:
         device = f"COALESCE({column}, '')"  # an expression: SQLite groups what the dates select,
         # not every row of the venue through the device's index
@@ -167,9 +172,7 @@ class HistoryFigures:
 
 
 def totals_of(found: Figures) -> dict[str, int]:
-    out = dict(found.totals)
-    out["net_sales"] = out["sales"] - out["refunds"]
-    return out
+    return with_net(dict(found.totals))
 
 
 def registers_of(found: Figures) -> list[dict[str, Any]]:

@@ -115,7 +115,7 @@
       td(money(l.amount), true)]);
     fill("detail-payments", r.payments, (p) => [td(p.method), td(money(p.amount), true), td(money(p.tip), true),
       td(p.cashier), td(when(p.at_ms))]);
-    fill("detail-refunds", r.refunds, (f) => [td(when(f.at_ms)), td(money(f.amount), true), td(f.method),
+    fill("detail-refunds", r.refunds, (f) => [td(when(f.at_ms)), td(money(f.amount), true), td(f.tax == null ? "unknown" : money(f.tax), true), td(f.method),
       td(f.cashier), td(f.reason)]);
     const shown = $("receipt-detail");
     if (shown.hidden) {
@@ -135,9 +135,9 @@
     (tr, s) => { tr.dataset.report = s.report; });
   }
   const SALES = {
-    product: [["name", ""], ["category", ""], ["quantity", "n"], ["amount", "m"], ["discount", "m"], ["tax", "m"]],
-    category: [["category", ""], ["quantity", "n"], ["amount", "m"], ["discount", "m"], ["tax", "m"]],
-    cashier: [["cashier", ""], ["receipts", "n"], ["total", "m"], ["discount", "m"], ["tax", "m"]],
+    product: [["name", ""], ["category", ""], ["quantity", "n"], ["amount", "m"], ["discount", "m"], ["tax", "m"], ["refunded_tax", "m"], ["net_tax", "m"]],
+    category: [["category", ""], ["quantity", "n"], ["amount", "m"], ["discount", "m"], ["tax", "m"], ["refunded_tax", "m"], ["net_tax", "m"]],
+    cashier: [["cashier", ""], ["receipts", "n"], ["total", "m"], ["discount", "m"], ["tax", "m"], ["refunded_tax", "m"], ["net_tax", "m"]],
     hour: [["hour", ""], ["receipts", "n"], ["total", "m"]],
   };
   async function showSales() {
@@ -153,8 +153,8 @@
   async function showRefunds() {
     const [refunds, voids, noSales] = await Promise.all([call(`${base()}/refunds?${range()}`),
       call(`${base()}/voids?${range()}`), call(`${base()}/no-sales?${range()}`)]);
-    fill("refunds", refunds, (f) => [td(f.number), td(when(f.at_ms)), td(money(f.amount), true), td(f.method),
-      td(f.register), td(f.cashier), td(f.approved_by_name || ""), td(f.reason), td(f.lines.map((l) => `${l.quantity} × ${l.name || l.line_id}`).join(", "))]);
+    fill("refunds", refunds, (f) => [td(f.number), td(when(f.at_ms)), td(money(f.amount), true),
+      td(f.tax == null ? "unknown" : money(f.tax), true), td(f.method), td(f.register), td(f.cashier), td(f.approved_by_name || ""), td(f.reason), td(f.lines.map((l) => `${l.quantity} × ${l.name || l.line_id}`).join(", "))]);
     fill("voids", voids, (v) => [td(when(v.opened_at_ms)), td(v.register), td(v.cashier), td(v.table || v.tab),
       td(`${v.voided === "line" ? "line: " : ""}${v.lines.map((l) => `${l.quantity} × ${l.name}`).join(", ")}`), td(v.voided_by_name), td(v.approved_by_name), td(v.reason)]);
     fill("no-sales", noSales, (n) => [td(when(n.at_ms)), td(n.register), td(n.cashier), td(n.approved_by_name || ""), td(n.reason)]);
