@@ -115,10 +115,11 @@ def http_error(exc: MeshposError, approvable: str = "") -> HttpError:
 
 
 class Api:
-    def __init__(self, node: NodeAPI, token: str, page_token: str) -> None:
+    def __init__(self, node: NodeAPI, token: str, page_token: str = "") -> None:
+        """``page_token`` empty: one made for this run (tests; a node passes its ``page.token``)."""
         self.node = node
         self.token = token
-        self.page_token = page_token
+        self.page_token = page_token or secrets.token_urlsafe(32)
         self.sessions = Sessions()
         routes = (
             *system.ROUTES,
@@ -234,5 +235,4 @@ class Api:
 
 
 def make_handler(node: NodeAPI, token: str, page_token: str = "") -> Handler:
-    """``page_token`` empty: one made for this run (tests; a node passes its ``page.token``)."""
-    return Api(node, token, page_token or secrets.token_urlsafe(32)).handle
+    return Api(node, token, page_token).handle
