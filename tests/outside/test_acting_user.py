@@ -59,7 +59,9 @@ async def paid_receipt(page: Client, session: str) -> str:
     path = f"/api/orders/{order['id']}"
     line = {"user": CASHIER, "product_id": "burger"}
     assert (await signed(page, session, "POST", f"{path}/lines", line)).status == 201
-    paid = await signed(page, session, "POST", f"{path}/payments", {"user": CASHIER, "method": "cash"})
+    paid = await signed(
+        page, session, "POST", f"{path}/payments", {"user": CASHIER, "method": "cash"}
+    )
     assert paid.status in (200, 201), paid.body[:300]
     return str(paid.json()["receipt"]["id"])
 
@@ -95,7 +97,9 @@ async def test_a_session_ends_with_logout_and_the_page_token_still_reads(
     answer = await signed(page, session, "POST", "/api/orders", {"user": CASHIER})
     assert (answer.status, answer.code) == (401, "session_ended"), answer.body[:300]
     await page.ok("GET", "/api/orders")  # reads as before
-    await page.error(401, "wrong_token", "GET", "/api/orders", headers={"Authorization": "Bearer x"})
+    await page.error(
+        401, "wrong_token", "GET", "/api/orders", headers={"Authorization": "Bearer x"}
+    )
 
 
 async def test_the_api_token_stays_full_trust(register: Register) -> None:
