@@ -61,7 +61,7 @@ from meshpos.web.port import NodeAPI
 from meshpos.web.routes import USER, Call
 from meshpos.web.sessions import (
     HEADER,
-    KITCHEN,
+    KITCHEN_WRITES,
     SESSION_PARAM,
     SIGN_IN,
     Sessions,
@@ -158,7 +158,7 @@ class Api:
                 self.sessions,
                 session,
                 body.get("user") if USER in route.body else None,
-                (route.method, route.path) in KITCHEN,
+                (route.method, route.path) in KITCHEN_WRITES,
                 self._rights,
             )
         key = idempotency.key_of(route, request)

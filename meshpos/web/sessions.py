@@ -115,7 +115,7 @@ def check_page_write(
 
 SIGN_IN = frozenset({("POST", "/api/login"), ("POST", "/api/logout")})
 """The writes a page makes to sign in and out: they need no session."""
-KITCHEN = frozenset(
+KITCHEN_WRITES = frozenset(
     {
         ("POST", "/api/kitchen/tickets/{ticket_id}/bump"),
         ("POST", "/api/kitchen/tickets/{ticket_id}/recall"),

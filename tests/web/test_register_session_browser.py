@@ -40,7 +40,8 @@ async def test_the_page_signs_in_logs_out_and_a_restart_asks_for_the_pin_again(
     async with running([config]) as (r1,):
         await page.goto(f"{r1.api_url}/")
         token = await page.eval("document.querySelector('meta[name=meshpos-token]').content")
-        assert token and token != r1.api_token  # the page never holds the API token
+        assert token
+        assert token != r1.api_token  # the page never holds the API token
         await log_in_and_open_shift(page)
         await add(page, "espresso", 1)
         session = await page.eval("sessionStorage.getItem('meshpos-session')")
