@@ -30,8 +30,9 @@ from typing import Any
 
 from meshpos.httpapi.server import HttpError
 
-HEADER = "x-meshpos-session"
-"""The request header a page's write carries its session in (lower case: headers are read so)."""
+HEADER_NAME = "X-Meshpos-Session"
+"""The request header a page's write carries its session in."""
+HEADER = HEADER_NAME.lower()  # as the server's requests hold their headers
 MAX_SESSIONS = 256  # sign-ins kept; the one unused longest goes first
 IDLE_S = 12 * 3600.0  # a session unused this long has ended (longer than a shift's quiet spell)
 SESSION_BYTES = 32  # 256 bits of randomness
@@ -100,7 +101,7 @@ def check_page_write(
             401,
             "session_required",
             f"a write with the page's token needs a sign-in: POST /api/login with the user's PIN, "
-            f"then send its session in {HEADER.title()}",
+            f"then send its session in {HEADER_NAME}",
         )
     signed_in = sessions.user_of(session)
     if user is not None and user != signed_in:
@@ -125,7 +126,7 @@ KITCHEN_WRITES = frozenset(
 """The kitchen screen's writes: none needs a right, so a cook without rights may be named sessionless."""
 
 SESSION_PARAM: dict[str, Any] = {
-    "name": "X-Meshpos-Session",
+    "name": HEADER_NAME,
     "in": "header",
     "required": False,
     "description": (
