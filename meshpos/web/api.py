@@ -153,25 +153,21 @@ class Api:
         by_page = self._authorise(route, request)
         body, query = route.parse(request)
         session = request.headers.get(HEADER, "").strip()
-        if by_page and route.writes and (route.method, route.path) not in SIGN_IN:
-            check_page_write(
-                self.sessions,
-                session,
-                body.get("user") if USER in route.body else None,
-                (route.method, route.path) in KITCHEN_WRITES,
-                self._rights,
-            )
+        # (a page's write is checked when it runs: a retry of one already done, after a restart ended
+        # its session, answers its first answer as any keyed retry does and writes nothing)
         key = idempotency.key_of(route, request)
         memory = self.node.request_keys() if key is not None else None
         if key is None or memory is None:
-            return await self._handle(self.node, route, request, params, body, query, session)
+            return await self._handle(
+                self.node, route, request, params, body, query, session, by_page
+            )
         return await self.keyed.run(
             self.node,
             memory,
             key,
             idempotency.fingerprint(route, request, body),
             route.status,
-            lambda node: self._handle(node, route, request, params, body, query, session),
+            lambda node: self._handle(node, route, request, params, body, query, session, by_page),
         )
 
     async def _handle(
@@ -183,7 +179,16 @@ class Api:
         body: dict[str, Any],
         query: dict[str, Any],
         session: str,
+        by_page: bool,
     ) -> Response:
+        if by_page and route.writes and (route.method, route.path) not in SIGN_IN:
+            check_page_write(
+                self.sessions,
+                session,
+                body.get("user") if USER in route.body else None,
+                (route.method, route.path) in KITCHEN_WRITES,
+                self._rights,
+            )
         call = Call(
             node, request, params, body, query, self.page_token, self.pins, self.sessions, session
         )

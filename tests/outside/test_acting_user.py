@@ -115,3 +115,29 @@ async def test_the_kitchen_names_a_cook_but_never_a_user_with_rights(register: R
     await page.ok("PUT", stop, {"user": COOK, "stopped": True})
     await page.error(401, "session_required", "PUT", stop, {"user": MANAGER, "stopped": False})
     await page.error(401, "session_required", "POST", "/api/orders", {"user": COOK})
+
+
+async def test_a_page_write_done_before_a_restart_is_replayed_not_refused_nor_written_again(
+    tmp_path: Path,
+) -> None:
+    """A restart ends every sign-in, but a page's retry of a write the node had done (the same
+    Idempotency-Key) answers its first answer, as any keyed retry does; a new write is refused."""
+    configs = make_configs(tmp_path, [("R1", "register")])
+    headers = {"Idempotency-Key": "tap-1"}
+    async with running(configs) as (r1,):
+        api = Client.of(r1)
+        token = (r1.config.data_dir / "page.token").read_text().strip()
+        await api.ok("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
+        page = Client(r1.api_url, token)
+        headers["X-Meshpos-Session"] = await sign_in(page, CASHIER)
+        first = await page.call("POST", "/api/orders", {"user": CASHIER}, headers=headers)
+        assert first.status == 201, first.body[:300]
+    async with running(configs) as (r1,):
+        page = Client(r1.api_url, token)
+        again = await page.call("POST", "/api/orders", {"user": CASHIER}, headers=headers)
+        assert (again.status, again.json()) == (201, first.json())
+        assert again.headers.get("idempotent-replayed") == "true"
+        headers["Idempotency-Key"] = "tap-2"
+        new = await page.call("POST", "/api/orders", {"user": CASHIER}, headers=headers)
+        assert (new.status, new.code) == (401, "session_ended"), new.body[:300]
+        assert len(await Client.of(r1).ok("GET", "/api/orders")) == 1
