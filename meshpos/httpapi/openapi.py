@@ -39,9 +39,11 @@ PATH_ID: dict[str, Any] = {"type": "string", "maxLength": MAX_ID_CHARS, "pattern
 ERRORS = {
     400: "Bad JSON, or a missing, unknown or wrongly typed field (bad_json, missing_field, "
     "unknown_field, bad_field, unexpected_body, bad_request, bad_idempotency_key)",
-    401: "No token (missing_token) or a wrong one (wrong_token)",
+    401: "No token (missing_token) or a wrong one (wrong_token); a write with the page's token "
+    "without a sign-in (session_required) or with one that ended (session_ended)",
     403: "Not allowed: a kitchen screen writing money records or a user without the right "
-    "(permission_denied)",
+    "(permission_denied); a write with the page's token naming another user than the "
+    "signed-in one (user_mismatch)",
     413: "The request body is over 256 KiB (too_large)",
     404: "An id in the path is unknown (unknown_order, unknown_receipt, unknown_line, "
     "unknown_ticket, unknown_product, unknown_file)",
@@ -96,10 +98,13 @@ The local API of one meshpos node (register or kitchen screen), on 127.0.0.1.
   parameter given twice is 400 `bad_field`; a `date` that is not a day of the calendar is 422 `bad_range`. A body
   is sent whole with one `Content-Length` of plain digits: `Transfer-Encoding` (chunked) is 411
   `length_required`, and the handler never runs.
-* **Authentication**: `Authorization: Bearer <token>`, the token is in `<data_dir>/api.token`. Pages
-  served to a loopback browser have it embedded.
+* **Authentication**: `Authorization: Bearer <token>`. The API token (`<data_dir>/api.token`) is full
+  trust: its app authenticates its users itself. Pages served to a loopback browser embed the page
+  token (`<data_dir>/page.token`) instead: it reads as the API token does, but each of its writes
+  carries `X-Meshpos-Session`, the session `POST /api/login` answers after the user's PIN, and names
+  that session's user (kitchen writes naming a user without rights excepted; docs/api.md).
 * **Users**: every write names the acting user in the body (`user`); rights come from the catalog.
-  `POST /api/login` checks a cashier's PIN for apps that want it.
+  `POST /api/login` checks a user's PIN and answers a session (`POST /api/logout` ends it).
 * **Acknowledged means durable**: a 2xx answer to a write is sent after the change is committed to the
   node's SQLite file.
 * **Errors**: `{{"error": {{"code", "message"}}}}`. Clients branch on `code`, which is stable;
@@ -174,6 +179,7 @@ def _operation(route: Route, schemas: Schemas, errors: Mapping[int, str]) -> dic
     ]
     if route.keyed:
         params.append(IDEMPOTENCY_KEY)
+    params += route.headers
     if params:
         op["parameters"] = params
     if route.body:

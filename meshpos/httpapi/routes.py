@@ -107,6 +107,7 @@ class Route:
         int, ...
     ] = ()  # further error statuses it answers (an unknown id in its query: 404)
     keyed: bool = False  # takes an Idempotency-Key header (the node's writes: web/idempotency.py)
+    headers: tuple[dict[str, Any], ...] = ()  # further request headers, as OpenAPI parameters
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -1,9 +1,10 @@
 """The node's local HTTP API and pages: one route table, one dispatcher, one mapping of errors to statuses.
 
-``make_handler(node, token)`` is what the node serves; ``node`` is any :class:`meshpos.web.port.NodeAPI`. Every route under ``/api/`` except the OpenAPI
-document needs ``Authorization: Bearer <token>`` (the token is in ``<data_dir>/api.token``); the event
-stream also takes ``?token=`` because a browser's EventSource cannot send headers. ``GET /status`` and
-``GET /health`` stay open for ``meshpos status``; the pages embed the token for loopback browsers only.
+``make_handler(node, token, page_token)`` is what the node serves; ``node`` is any :class:`meshpos.web.port.NodeAPI`. Every route under ``/api/`` except the OpenAPI
+document needs ``Authorization: Bearer <token>``: the API token (``<data_dir>/api.token``, full trust) or
+the page token the pages embed for loopback browsers only, whose writes need a PIN sign-in
+(:mod:`meshpos.web.sessions`); the event stream also takes ``?token=`` because a browser's EventSource
+cannot send headers. ``GET /status`` and ``GET /health`` stay open for ``meshpos status``.
 
 Status codes: 400 malformed request, 401 token, 403 not allowed (role or user right), 404 unknown route or
 unknown id in the path, 405 wrong method, 409 refused by the current state, 422 a value breaking a rule,
@@ -13,8 +14,8 @@ unknown id in the path, 405 wrong method, 409 refused by the current state, 422 
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import logging
+import secrets
 from typing import Any
 
 from meshpos.errors import (
@@ -58,6 +59,15 @@ from meshpos.web.approval import NEEDS_APPROVAL
 from meshpos.web.pins import PinGuard
 from meshpos.web.port import NodeAPI
 from meshpos.web.routes import USER, Call
+from meshpos.web.sessions import (
+    HEADER,
+    KITCHEN_WRITES,
+    SESSION_PARAM,
+    SIGN_IN,
+    Sessions,
+    check_page_write,
+    same_token,
+)
 
 log = logging.getLogger("meshpos.web")
 
@@ -105,9 +115,12 @@ def http_error(exc: MeshposError, approvable: str = "") -> HttpError:
 
 
 class Api:
-    def __init__(self, node: NodeAPI, token: str) -> None:
+    def __init__(self, node: NodeAPI, token: str, page_token: str = "") -> None:
+        """``page_token`` empty: one made for this run (tests; a node passes its ``page.token``)."""
         self.node = node
         self.token = token
+        self.page_token = page_token or secrets.token_urlsafe(32)
+        self.sessions = Sessions()
         routes = (
             *system.ROUTES,
             *denylist.ROUTES,
@@ -122,7 +135,14 @@ class Api:
             *metrics.ROUTES,
         )
         self.routes: tuple[Route, ...] = (  # every write takes an Idempotency-Key
-            *(dataclasses.replace(r, keyed=r.writes and r.auth) for r in routes),
+            *(
+                dataclasses.replace(
+                    r,
+                    keyed=r.writes and r.auth,
+                    headers=(SESSION_PARAM,) if r.writes and r.auth else (),
+                )
+                for r in routes
+            ),
             document_route(lambda: self.routes),
         )
         self.pins = PinGuard(node.pin_lockout_s, node.counters)
@@ -130,19 +150,24 @@ class Api:
 
     async def handle(self, request: Request) -> Response:
         route, params = match(self.routes, request)
-        self._authorise(route, request)
+        by_page = self._authorise(route, request)
         body, query = route.parse(request)
+        session = request.headers.get(HEADER, "").strip()
+        # (a page's write is checked when it runs: a retry of one already done, after a restart ended
+        # its session, answers its first answer as any keyed retry does and writes nothing)
         key = idempotency.key_of(route, request)
         memory = self.node.request_keys() if key is not None else None
         if key is None or memory is None:
-            return await self._handle(self.node, route, request, params, body, query)
+            return await self._handle(
+                self.node, route, request, params, body, query, session, by_page
+            )
         return await self.keyed.run(
             self.node,
             memory,
             key,
             idempotency.fingerprint(route, request, body),
             route.status,
-            lambda node: self._handle(node, route, request, params, body, query),
+            lambda node: self._handle(node, route, request, params, body, query, session, by_page),
         )
 
     async def _handle(
@@ -153,8 +178,20 @@ class Api:
         params: dict[str, str],
         body: dict[str, Any],
         query: dict[str, Any],
+        session: str,
+        by_page: bool,
     ) -> Response:
-        call = Call(node, request, params, body, query, self.token, self.pins)
+        if by_page and route.writes and (route.method, route.path) not in SIGN_IN:
+            check_page_write(
+                self.sessions,
+                session,
+                body.get("user") if USER in route.body else None,
+                (route.method, route.path) in KITCHEN_WRITES,
+                self._rights,
+            )
+        call = Call(
+            node, request, params, body, query, self.page_token, self.pins, self.sessions, session
+        )
         try:
             await call.load_closed_day()
             call.check_path()
@@ -170,9 +207,11 @@ class Api:
             return Response(route.status, made)
         return Response.json(to_json(result), route.status)
 
-    def _authorise(self, route: Route, request: Request) -> None:
+    def _authorise(self, route: Route, request: Request) -> bool:
+        """Whether the request came with the page token (True) or the API token (False); 401 with
+        neither."""
         if not route.auth:
-            return
+            return False
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if not header and route.content_type == "text/event-stream":
@@ -181,10 +220,17 @@ class Api:
             raise HttpError(
                 401, "missing_token", "send Authorization: Bearer <token from api.token>"
             )
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), self.token.encode()
-        ):
-            raise HttpError(401, "wrong_token", "the API token is wrong")
+        if scheme.lower() == "bearer" and same_token(token, self.token):
+            return False
+        if scheme.lower() == "bearer" and same_token(token, self.page_token):
+            return True
+        raise HttpError(401, "wrong_token", "the API token is wrong")
+
+    def _rights(self, user: str) -> frozenset[str]:
+        try:
+            return frozenset(self.node.catalog().rights(user))
+        except UnknownRecord:
+            return frozenset()  # the write then answers 422 unknown_user
 
     def _known_user(self, user: str) -> None:
         try:
@@ -193,5 +239,5 @@ class Api:
             raise HttpError(422, "unknown_user", f"unknown user {user!r}") from None
 
 
-def make_handler(node: NodeAPI, token: str) -> Handler:
-    return Api(node, token).handle
+def make_handler(node: NodeAPI, token: str, page_token: str = "") -> Handler:
+    return Api(node, token, page_token).handle

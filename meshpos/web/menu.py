@@ -11,6 +11,7 @@ from meshpos.web.routes import USER, Call
 from meshpos.web.views import (
     CatalogView,
     LoginView,
+    LogoutView,
     StopView,
     catalog_view,
     stop_view,
@@ -39,11 +40,20 @@ async def set_stop(c: Call) -> StopView:
 
 
 async def login(c: Call) -> LoginView:
-    """The PIN check and its limits on guessing are :func:`meshpos.web.approval.pin_ok`'s."""
+    """The PIN check and its limits on guessing are :func:`meshpos.web.approval.pin_ok`'s; the session
+    binds the page's writes to this user (:mod:`meshpos.web.sessions`)."""
     if not await pin_ok(c, c.body["user"], c.body["pin"]):
         raise HttpError(403, "login_refused", "unknown user or wrong PIN")
     user = c.node.catalog().user(c.body["user"])
-    return LoginView(True, user_view(c.node, user.id))
+    assert c.sessions is not None, "the API hands every call its sessions"
+    if c.session:  # signing in on a page ends the sign-in it had
+        c.sessions.end(c.session)
+    return LoginView(True, user_view(c.node, user.id), c.sessions.start(user.id))
+
+
+async def logout(c: Call) -> LogoutView:
+    assert c.sessions is not None, "the API hands every call its sessions"
+    return LogoutView(c.sessions.end(c.session))
 
 
 ROUTES = (
@@ -88,5 +98,14 @@ ROUTES = (
             "ends. Each further lock lasts twice as long."
         ),
         limited=True,
+    ),
+    Route(
+        "POST",
+        "/api/logout",
+        logout,
+        "End the sign-in named by X-Meshpos-Session (the register page's log out)",
+        LogoutView,
+        tag="catalog",
+        description="`ended` is false when that session had ended already (or none was sent).",
     ),
 )

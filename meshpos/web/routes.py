@@ -17,6 +17,7 @@ from meshpos.model.documents import DAY_PATTERN
 from meshpos.model.limits import MAX_ID_CHARS, text_problem
 from meshpos.web.pins import PinGuard
 from meshpos.web.port import NodeAPI
+from meshpos.web.sessions import Sessions
 
 T = TypeVar("T")
 
@@ -51,8 +52,10 @@ class Call:
     params: dict[str, str]
     body: dict[str, Any] = field(default_factory=dict)
     query: dict[str, Any] = field(default_factory=dict)
-    token: str = ""  # the API token, for pages that embed it
+    token: str = ""  # the page token, for pages that embed it (web/sessions.py)
     pins: PinGuard | None = None  # the node's PIN-guessing limits, for whatever checks a PIN
+    sessions: Sessions | None = None  # the node's sign-ins (web/sessions.py)
+    session: str = ""  # this request's X-Meshpos-Session
     approves: str = ""  # the right an approver may lend this call (web/approval.py), once asked
 
     def check_path(self) -> None:

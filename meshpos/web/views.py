@@ -89,6 +89,12 @@ class CatalogView:
 class LoginView:
     ok: bool
     user: UserView
+    session: str  # send it as X-Meshpos-Session with the page token's writes (web/sessions.py)
+
+
+@dataclass(frozen=True, slots=True)
+class LogoutView:
+    ended: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,7 +148,8 @@ async def test_every_write_documents_the_header_and_no_read_does(served: Client)
         for method, op in operations.items():
             names = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
             keyed = method in ("post", "put", "delete") and op.get("security") != []
-            assert names == (["Idempotency-Key"] if keyed else []), (method, path)
+            expected = ["Idempotency-Key", "X-Meshpos-Session"] if keyed else []
+            assert names == expected, (method, path)
             writes += keyed
     assert writes >= 20
 

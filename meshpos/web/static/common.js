@@ -6,6 +6,16 @@ const Mesh = (() => {
   const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content || "";
   const token = meta("meshpos-token") || sessionStorage.getItem("meshpos-token") || "";
   const node = meta("meshpos-node");
+  // The sign-in POST /api/login answered: the page token's writes carry it (X-Meshpos-Session) and name
+  // its user. When the node says it ended (logout elsewhere, idle, a restart), `onSessionEnded` runs:
+  // the register page shows its PIN login again.
+  let session = sessionStorage.getItem("meshpos-session") || "";
+  let onSessionEnded = () => {};
+  function setSession(value) {
+    session = value || "";
+    if (session) sessionStorage.setItem("meshpos-session", session);
+    else sessionStorage.removeItem("meshpos-session");
+  }
 
   class ApiError extends Error {
     constructor(status, code, message) {
@@ -30,6 +40,7 @@ const Mesh = (() => {
     const init = { method, headers: { Authorization: `Bearer ${token}` } };
     const write = WRITES.has(method);
     if (write) init.headers["Idempotency-Key"] = newKey();
+    if (write && session) init.headers["X-Meshpos-Session"] = session;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -51,6 +62,10 @@ const Mesh = (() => {
         if (error.code === "idempotency_key_in_progress" && attempt < RETRIES) {
           await pause(300 * (attempt + 1));
           continue;
+        }
+        if (error.code === "session_ended" || error.code === "session_required") {
+          setSession("");
+          onSessionEnded();
         }
         throw new ApiError(response.status, error.code || "http", error.message || response.statusText);
       }
@@ -292,5 +307,5 @@ const Mesh = (() => {
     catalog.products = catalog.products.map((p) => ({ ...p, stopped: byId.has(p.id), stop: byId.get(p.id) || null }));
   }
 
-  return { api, money, parseMoney, setCurrency, setZone, when, h, $, draw, keyed, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
+  return { api, setSession, onSessionEnded: (callback) => { onSessionEnded = callback; }, money, parseMoney, setCurrency, setZone, when, h, $, draw, keyed, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
 })();

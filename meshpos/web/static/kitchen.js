@@ -46,7 +46,10 @@ function renderCooks() {
   const select = $("#cook");
   if (select.options.length) return;
   const saved = localStorage.getItem("meshpos-cook");
-  const users = state.catalog.users;
+  // The kitchen names its cook without a PIN, which the node allows only for a user holding no right
+  // (meshpos/web/sessions.py): those are the ones listed (all users if the venue has none such).
+  const cooks = state.catalog.users.filter((u) => !u.rights.length);
+  const users = cooks.length ? cooks : state.catalog.users;
   select.replaceChildren(...users.map((u) => h("option", { value: u.id }, u.name)));
   const preferred = users.find((u) => u.id === saved) || users.find((u) => u.role === "cook") || users[0];
   if (preferred) select.value = preferred.id;

@@ -155,6 +155,7 @@ async function login(event) {
   try {
     const result = await api("POST", "/api/login", { user: chosenUser, pin: $("#pin").value });
     state.user = result.user;
+    Mesh.setSession(result.session);
     sessionStorage.setItem("meshpos-user", JSON.stringify(result.user));
   } catch (error) {
     notice(error.message);
@@ -479,6 +480,15 @@ async function moveCash(kind) {
   if (amount !== null) act(() => api("POST", "/api/shifts/current/cash-moves", { user: state.user.id, kind, amount }));
 }
 
+// The sign-in ended (logout, or the node says so: idle, a restart): the PIN login again.
+function signedOut() {
+  Mesh.setSession("");
+  state.user = null;
+  sessionStorage.removeItem("meshpos-user");
+  setOrder("");
+  render();
+}
+
 // --- start --------------------------------------------------------------------------------------
 
 const refresh = Mesh.refresher(load);
@@ -501,11 +511,10 @@ function bind() {
   $("#cash-out").addEventListener("click", () => moveCash("out"));
   $("#logout").addEventListener("click", () => {
     closeMenu();
-    state.user = null;
-    sessionStorage.removeItem("meshpos-user");
-    setOrder("");
-    render();
+    api("POST", "/api/logout").catch(() => {});  // ends it on the node; the page forgets it now
+    signedOut();
   });
+  Mesh.onSessionEnded(signedOut);
   for (const button of document.querySelectorAll("dialog .cancel")) {
     button.addEventListener("click", () => button.closest("dialog").close());
   }

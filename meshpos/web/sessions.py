@@ -1,0 +1,139 @@
+"""Who may write with the register page's token: a write's acting user is bound to a PIN sign-in.
+
+The node has two credentials (docs/architecture.md (Security)). The **API token** (``<data_dir>/api.token``)
+is full trust: the app holding it authenticates its users itself, and reading the data dir is admin
+already. The **page token** (``<data_dir>/page.token``) is what the pages embed, so anyone at the register
+can read it: with it a read is allowed as with the API token, but a write must carry a **session** in
+``X-Meshpos-Session`` that ``POST /api/login`` handed out after the user's PIN, and its body's ``user``
+must be that session's user. Otherwise anyone at the register could refund, void or open the drawer
+naming the manager, with no PIN.
+
+Sessions live in memory only (a restart ends them all: the page gets 401 ``session_ended`` and asks for
+the PIN again), are bounded in number (the oldest used is forgotten first) and end by logout or after
+``IDLE_S`` unused.
+
+The kitchen screen names its cook from a list, with no PIN (static/kitchen.js ``cook()``). Its rule: a
+write with the page token and no session is allowed on the routes marked ``kitchen`` (bump, recall, the
+stop list; none of them needs a right) naming a user who holds no right at all (a cook). A user with a
+right (a cashier, a manager) must sign in, so no right is ever used without its holder's PIN.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from meshpos.httpapi.server import HttpError
+
+HEADER_NAME = "X-Meshpos-Session"
+"""The request header a page's write carries its session in."""
+HEADER = HEADER_NAME.lower()  # as the server's requests hold their headers
+MAX_SESSIONS = 256  # sign-ins kept; the one unused longest goes first
+IDLE_S = 12 * 3600.0  # a session unused this long has ended (longer than a shift's quiet spell)
+SESSION_BYTES = 32  # 256 bits of randomness
+
+
+@dataclass(slots=True)
+class _Session:
+    user: str
+    used: float
+
+
+class Sessions:
+    """The sign-ins of one node run, in memory."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._by_id: OrderedDict[str, _Session] = OrderedDict()
+
+    def start(self, user: str) -> str:
+        session = secrets.token_urlsafe(SESSION_BYTES)
+        self._by_id[session] = _Session(user, self.clock())
+        while len(self._by_id) > MAX_SESSIONS:
+            self._by_id.popitem(last=False)
+        return session
+
+    def end(self, session: str) -> bool:
+        return self._by_id.pop(session, None) is not None
+
+    def user_of(self, session: str) -> str:
+        """The signed-in user of ``session``; 401 ``session_ended`` when it is unknown, ended or idle
+        past ``IDLE_S`` (after a restart every session is unknown)."""
+        entry = self._by_id.get(session) if session else None
+        now = self.clock()
+        if entry is not None and now - entry.used > IDLE_S:
+            del self._by_id[session]
+            entry = None
+        if entry is None:
+            raise HttpError(
+                401,
+                "session_ended",
+                "this sign-in has ended (logged out, idle too long or the node restarted): "
+                "sign in again with your PIN",
+            )
+        entry.used = now
+        self._by_id.move_to_end(session)
+        return entry.user
+
+
+def same_token(sent: str, token: str) -> bool:
+    return hmac.compare_digest(sent.strip().encode(), token.encode())
+
+
+def check_page_write(
+    sessions: Sessions,
+    session: str,
+    user: str | None,
+    kitchen: bool,
+    rights_of: Callable[[str], frozenset[str]],
+) -> None:
+    """Refuse a write made with the page token unless its acting ``user`` (None: the route names
+    none) is the signed-in user of ``session``, or it is a kitchen write naming a user without rights."""
+    if kitchen and user is not None and not rights_of(user):
+        return  # the kitchen's rule (module docstring), with or without a sign-in
+    if not session:
+        raise HttpError(
+            401,
+            "session_required",
+            f"a write with the page's token needs a sign-in: POST /api/login with the user's PIN, "
+            f"then send its session in {HEADER_NAME}",
+        )
+    signed_in = sessions.user_of(session)
+    if user is not None and user != signed_in:
+        raise HttpError(
+            403,
+            "user_mismatch",
+            f"this write names user {user!r} but {signed_in!r} is signed in: the acting user is "
+            "the one who signed in with their PIN (another user signs in, or approves with "
+            "approver and approver_pin)",
+        )
+
+
+SIGN_IN = frozenset({("POST", "/api/login"), ("POST", "/api/logout")})
+"""The writes a page makes to sign in and out: they need no session."""
+KITCHEN_WRITES = frozenset(
+    {
+        ("POST", "/api/kitchen/tickets/{ticket_id}/bump"),
+        ("POST", "/api/kitchen/tickets/{ticket_id}/recall"),
+        ("PUT", "/api/stoplist/{product_id}"),
+    }
+)
+"""The kitchen screen's writes: none needs a right, so a cook without rights may be named sessionless."""
+
+SESSION_PARAM: dict[str, Any] = {
+    "name": HEADER_NAME,
+    "in": "header",
+    "required": False,
+    "description": (
+        "The session POST /api/login answered. Required on a write made with the page's token "
+        "(401 session_required; ended by logout, idle or a restart: 401 session_ended), whose "
+        "`user` must be the session's (403 user_mismatch); kitchen writes naming a user without "
+        "rights excepted. Ignored with the API token."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}

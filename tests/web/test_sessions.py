@@ -1,0 +1,76 @@
+"""The page's sign-ins (meshpos/web/sessions.py): bounded in number, ended by logout and by an idle limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshpos.httpapi.server import HttpError
+from meshpos.web import sessions
+from meshpos.web.sessions import IDLE_S, MAX_SESSIONS, Sessions, check_page_write
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def ended(table: Sessions, session: str) -> bool:
+    """Whether ``session`` has ended (401 session_ended); False when it still names a user."""
+    with pytest.raises(HttpError) as refused:
+        table.user_of(session)
+    return (refused.value.status, refused.value.code) == (401, "session_ended")
+
+
+def test_a_session_names_its_user_until_logout() -> None:
+    table = Sessions()
+    session = table.start("u-anna")
+    assert len(session) >= 22  # ≥ 128 bits, URL-safe base64
+    assert table.user_of(session) == "u-anna"
+    assert table.end(session)
+    assert ended(table, session)
+    assert not table.end(session)
+    assert ended(table, "")
+
+
+def test_an_idle_session_ends_and_use_keeps_it_alive() -> None:
+    clock = Clock()
+    table = Sessions(clock)
+    used, idle = table.start("u-anna"), table.start("u-ben")
+    for _ in range(3):
+        clock.now += IDLE_S * 0.6
+        assert table.user_of(used) == "u-anna"
+    assert ended(table, idle)
+
+
+def test_the_oldest_used_session_goes_first_past_the_bound() -> None:
+    table = Sessions()
+    first, second = table.start("u-a"), table.start("u-b")
+    table.user_of(first)  # used: the second is now the oldest
+    for _ in range(MAX_SESSIONS - 1):
+        table.start("u-c")
+    assert table.user_of(first) == "u-a"
+    assert ended(table, second)
+
+
+def test_a_page_write_names_the_signed_in_user_or_a_kitchen_user_without_rights() -> None:
+    table = Sessions()
+    session = table.start("u-cashier")
+    rights = {"u-cashier": frozenset({"sell"}), "u-manager": frozenset({"refund"})}
+
+    def rights_of(user: str) -> frozenset[str]:
+        return rights.get(user, frozenset())
+
+    check_page_write(table, session, "u-cashier", False, rights_of)
+    check_page_write(table, session, None, False, rights_of)  # a write naming no user
+    check_page_write(table, "", "u-cook", True, rights_of)  # the kitchen's cook
+    with pytest.raises(HttpError) as refused:
+        check_page_write(table, session, "u-manager", False, rights_of)
+    assert (refused.value.status, refused.value.code) == (403, "user_mismatch")
+    for user, kitchen in (("u-manager", True), ("u-cook", False), (None, True)):
+        with pytest.raises(HttpError) as refused:
+            check_page_write(table, "", user, kitchen, rights_of)
+        assert (refused.value.status, refused.value.code) == (401, "session_required")
+    assert sessions.HEADER == "x-meshpos-session"
