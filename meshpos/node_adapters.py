@@ -36,7 +36,7 @@ from meshpos.trust import (
     server_ssl_context,
     token_ssl_context,
 )
-from meshpos.trust._files import stored_token, write_file
+from meshpos.trust._files import write_file
 from meshpos.trust.certs import ca_fingerprint
 from meshpos.trust.tls import venue_probe_context
 from meshpos.web.api import make_handler
@@ -125,7 +125,7 @@ def make_node(
         api=lambda node, token: LocalApi(
             config,
             HttpServer(
-                make_handler(node, token, stored_token(config.data_dir / "page.token")),
+                make_handler(node, token),
                 config.api_host,
                 config.api_port,
             ),

@@ -100,7 +100,7 @@ The local API of one meshpos node (register or kitchen screen), on 127.0.0.1.
   `length_required`, and the handler never runs.
 * **Authentication**: `Authorization: Bearer <token>`. The API token (`<data_dir>/api.token`) is full
   trust: its app authenticates its users itself. Pages served to a loopback browser embed the page
-  token (`<data_dir>/page.token`) instead: it reads as the API token does, but each of its writes
+  token (derived from the API token: HMAC-SHA256) instead: it reads as the API token does, but each of its writes
   carries `X-Meshpos-Session`, the session `POST /api/login` answers after the user's PIN, and names
   that session's user (kitchen writes naming a user without rights excepted; docs/api.md).
 * **Users**: every write names the acting user in the body (`user`); rights come from the catalog.

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
 from typing import Any
 
 from meshpos.errors import (
@@ -66,6 +65,7 @@ from meshpos.web.sessions import (
     SIGN_IN,
     Sessions,
     check_page_write,
+    page_token_of,
     same_token,
 )
 
@@ -116,10 +116,10 @@ def http_error(exc: MeshposError, approvable: str = "") -> HttpError:
 
 class Api:
     def __init__(self, node: NodeAPI, token: str, page_token: str = "") -> None:
-        """``page_token`` empty: one made for this run (tests; a node passes its ``page.token``)."""
+        """``page_token`` empty: the one derived from ``token`` (:func:`page_token_of`)."""
         self.node = node
         self.token = token
-        self.page_token = page_token or secrets.token_urlsafe(32)
+        self.page_token = page_token or page_token_of(token)
         self.sessions = Sessions()
         routes = (
             *system.ROUTES,

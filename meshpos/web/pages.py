@@ -1,6 +1,6 @@
 """The register and kitchen pages: static HTML, CSS and JavaScript shipped in the package (no CDN, no build).
 
-A page needs a token. The page token (``<data_dir>/page.token``, whose writes need a PIN sign-in:
+A page needs a token. The page token (derived from the API token, whose writes need a PIN sign-in:
 :mod:`meshpos.web.sessions`) is embedded in the page only for a request that comes from this machine's
 loopback *and* names a loopback host (``127.x.x.x`` or ``localhost``): the API listens on 127.0.0.1 for
 the register app beside it, and the host check keeps a web site that rebinds its own name to 127.0.0.1 from

@@ -2,7 +2,7 @@
 
 The node has two credentials (docs/architecture.md (Security)). The **API token** (``<data_dir>/api.token``)
 is full trust: the app holding it authenticates its users itself, and reading the data dir is admin
-already. The **page token** (``<data_dir>/page.token``) is what the pages embed, so anyone at the register
+already. The **page token** (:func:`page_token_of`, derived from the API token) is what the pages embed, so anyone at the register
 can read it: with it a read is allowed as with the API token, but a write must carry a **session** in
 ``X-Meshpos-Session`` that ``POST /api/login`` handed out after the user's PIN, and its body's ``user``
 must be that session's user. Otherwise anyone at the register could refund, void or open the drawer
@@ -20,6 +20,7 @@ right (a cashier, a manager) must sign in, so no right is ever used without its 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
@@ -79,6 +80,20 @@ class Sessions:
         entry.used = now
         self._by_id.move_to_end(session)
         return entry.user
+
+
+PAGE_TOKEN_DOMAIN = b"meshpos-page-token-v1"
+
+
+def page_token_of(api_token: str) -> str:
+    """The page token of a node whose API token is ``api_token``: derived, not stored.
+
+    A file of its own (``page.token``) was one more thing a start wrote before it checked the rest of
+    the data dir (a start refused for a bad ``api.url`` left a new file behind), and one a backup did
+    not hold, so a restored register's open pages lost their token. Derived, it is the same across
+    restarts and restores, changes when the API token is replaced, and tells nothing of the API token
+    (HMAC-SHA256 keyed with it)."""
+    return hmac.new(api_token.encode(), PAGE_TOKEN_DOMAIN, hashlib.sha256).hexdigest()
 
 
 def same_token(sent: str, token: str) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from meshpos.model.sample import CASHIER, COOK, MANAGER
+from meshpos.web.sessions import page_token_of
 from tests.web.conftest import running
 from tests.web.kit import PIN, Answer, Client, http, make_configs
 
@@ -126,7 +127,7 @@ async def test_a_page_write_done_before_a_restart_is_replayed_not_refused_nor_wr
     headers = {"Idempotency-Key": "tap-1"}
     async with running(configs) as (r1,):
         api = Client.of(r1)
-        token = (r1.config.data_dir / "page.token").read_text().strip()
+        token = page_token_of(r1.api_token)
         await api.ok("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
         page = Client(r1.api_url, token)
         headers["X-Meshpos-Session"] = await sign_in(page, CASHIER)

@@ -18,6 +18,7 @@ from meshpos.model.sample import CASHIER
 from meshpos.node import Node
 from meshpos.web.events import TOPICS
 from meshpos.web.pages import assets, is_local
+from meshpos.web.sessions import page_token_of
 
 from .conftest import running
 from .kit import http, make_configs
@@ -38,7 +39,7 @@ async def test_the_page_embeds_the_token_only_for_a_loopback_host(nodes: tuple[N
     r1 = nodes[0]
     port = r1.api_url.rsplit(":", 1)[1]
     # the page token (its writes need a PIN sign-in: web/sessions.py), never the API token
-    token = f'content="{(r1.config.data_dir / "page.token").read_text().strip()}"'
+    token = f'content="{page_token_of(r1.api_token)}"'
     assert r1.api_token not in token
     for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"127.0.0.9:{port}"):
         page = await http(r1.api_url, "GET", "/", headers={"Host": host})
