@@ -108,6 +108,10 @@ class Route:
     ] = ()  # further error statuses it answers (an unknown id in its query: 404)
     keyed: bool = False  # takes an Idempotency-Key header (the node's writes: web/idempotency.py)
     headers: tuple[dict[str, Any], ...] = ()  # further request headers, as OpenAPI parameters
+    #: who may write with the page token (web/sessions.py): "signed-in" (the body's user, by a PIN
+    #: sign-in), "kitchen" (also a user holding no right, unsigned: the kitchen's cook), "anyone"
+    #: (signing in and out)
+    page_writes: str = "signed-in"
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

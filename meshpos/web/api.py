@@ -60,9 +60,7 @@ from meshpos.web.port import NodeAPI
 from meshpos.web.routes import USER, Call
 from meshpos.web.sessions import (
     HEADER,
-    KITCHEN_WRITES,
     SESSION_PARAM,
-    SIGN_IN,
     Sessions,
     check_page_write,
     page_token_of,
@@ -181,12 +179,12 @@ class Api:
         session: str,
         by_page: bool,
     ) -> Response:
-        if by_page and route.writes and (route.method, route.path) not in SIGN_IN:
+        if by_page and route.writes and route.page_writes != "anyone":
             check_page_write(
                 self.sessions,
                 session,
                 body.get("user") if USER in route.body else None,
-                (route.method, route.path) in KITCHEN_WRITES,
+                route.page_writes == "kitchen",
                 self._rights,
             )
         call = Call(

@@ -79,6 +79,7 @@ ROUTES = (
         Ticket,
         body=(USER,),
         tag="kitchen",
+        page_writes="kitchen",
     ),
     Route(
         "POST",
@@ -88,5 +89,6 @@ ROUTES = (
         Ticket,
         body=(USER,),
         tag="kitchen",
+        page_writes="kitchen",
     ),
 )

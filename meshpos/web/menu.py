@@ -81,6 +81,7 @@ ROUTES = (
         StopView,
         body=(USER, Field("stopped", bool, "true: stop it; false: available again")),
         tag="catalog",
+        page_writes="kitchen",
     ),
     Route(
         "POST",
@@ -98,6 +99,7 @@ ROUTES = (
             "ends. Each further lock lasts twice as long."
         ),
         limited=True,
+        page_writes="anyone",
     ),
     Route(
         "POST",
@@ -107,5 +109,6 @@ ROUTES = (
         LogoutView,
         tag="catalog",
         description="`ended` is false when that session had ended already (or none was sent).",
+        page_writes="anyone",
     ),
 )

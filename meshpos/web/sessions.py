@@ -13,8 +13,8 @@ the PIN again), are bounded in number (the oldest used is forgotten first) and e
 ``IDLE_S`` unused.
 
 The kitchen screen names its cook from a list, with no PIN (static/kitchen.js ``cook()``). Its rule: a
-write with the page token and no session is allowed on the routes marked ``kitchen`` (bump, recall, the
-stop list; none of them needs a right) naming a user who holds no right at all (a cook). A user with a
+write with the page token and no session is allowed on the routes whose ``page_writes`` is ``kitchen``
+(bump, recall, the stop list; none of them needs a right) naming a user who holds no right at all (a cook). A user with a
 right (a cashier, a manager) must sign in, so no right is ever used without its holder's PIN.
 """
 
@@ -128,17 +128,6 @@ def check_page_write(
             "approver and approver_pin)",
         )
 
-
-SIGN_IN = frozenset({("POST", "/api/login"), ("POST", "/api/logout")})
-"""The writes a page makes to sign in and out: they need no session."""
-KITCHEN_WRITES = frozenset(
-    {
-        ("POST", "/api/kitchen/tickets/{ticket_id}/bump"),
-        ("POST", "/api/kitchen/tickets/{ticket_id}/recall"),
-        ("PUT", "/api/stoplist/{product_id}"),
-    }
-)
-"""The kitchen screen's writes: none needs a right, so a cook without rights may be named sessionless."""
 
 SESSION_PARAM: dict[str, Any] = {
     "name": HEADER_NAME,
