@@ -12,7 +12,7 @@ import pytest
 from pycrdt import merge_updates
 
 from meshpos.console import ConsoleDB
-from meshpos.console import hub as hub_module
+from meshpos.console import hub_reports
 from meshpos.console.hub import VenueHub
 from meshpos.harness.wait import until
 from meshpos.model.sample import CASHIER
@@ -84,7 +84,7 @@ async def test_a_past_reported_day_closes_loads_no_more_and_a_late_update_reopen
 async def test_a_quiet_day_is_counted_once_and_again_only_after_updates_out_of_order(
     venue_db: ConsoleDB, monkeypatch: pytest.MonkeyPatch, recounts: list[str]
 ) -> None:
-    monkeypatch.setattr(hub_module, "RECOUNT_WHEN_QUIET", 0.0)  # every day is quiet at once
+    monkeypatch.setattr(hub_reports, "RECOUNT_WHEN_QUIET", 0.0)  # every day is quiet at once
     r1 = make_register("R1")
     r1.open_shift_now(CASHIER, 1_000, NOW)
     hub = _hub(venue_db)
