@@ -3,19 +3,14 @@ shifts with their X and Z reports, sales by product, category, cashier and hour,
 on hand and a product's movements (with supplies and write-offs entered here), and the sync status.
 
 Every report reads the materialised tables (``manager_reports``, ``reports``) of a bounded range of
-business days (``from``..``to``, at most ``MAX_RANGE_DAYS``), never a venue's ledger documents; the names
-shown are the catalog's (``report_names``). A date that is not the ``YYYY-MM-DD`` of the schema is 400
-naming the field; a range that is well formed but not a range (reversed, too long, a 30th of February)
-is 422 ``bad_range`` naming the field, as every schema-valid request the console refuses is.
+business days, never a venue's ledger documents; the names shown are the catalog's (``report_names``).
+The range, its errors and the JSON or CSV answer are ``report_range``'s, shared with the other reports.
 """
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import date
 from typing import Any
 
 from meshpos.console import audit
@@ -25,19 +20,28 @@ from meshpos.console.manager_reports import (
     MAX_EXPORT_ROWS,
     MAX_PAGE,
     QUARTER_MS,
-    Days,
     ReceiptSearch,
     StockEntry,
 )
 from meshpos.console.manager_reports import (
     receipt_detail as detail_query,
 )
-from meshpos.console.report_names import Names, to_csv
+from meshpos.console.report_names import Names
+from meshpos.console.report_range import (
+    FORMAT,
+    RANGE,
+    RANGE_NOTE,
+    REPORTS,
+    answer,
+    catalog_names,
+    known_id,
+    report_days,
+    report_route,
+)
 from meshpos.console.tables import STOCK_KINDS
 from meshpos.console.venue_docs import stored_venue
 from meshpos.httpapi.routes import Field, Route, choice, opt, text
-from meshpos.httpapi.server import HttpError, Response
-from meshpos.model.documents import DAY_PATTERN
+from meshpos.httpapi.server import HttpError
 from meshpos.model.limits import (
     MAX_AMOUNT,
     MAX_ID_CHARS,
@@ -45,67 +49,7 @@ from meshpos.model.limits import (
     MAX_NOTE_CHARS,
     MAX_QUANTITY,
     SAFE_INTEGER,
-    text_problem,
 )
-
-MAX_RANGE_DAYS = 366
-"""The longest range one report reads: a year, so a report's cost is bounded by a year of the venue's
-sales whatever its history holds."""
-
-
-async def _names(c: ConsoleCall) -> Names:
-    """The catalog of the venue: the loaded hub's, or the database's (no hub loads for a report)."""
-    hub = c.console.hubs.get(c.venue)
-    venue = hub.venue if hub is not None else await stored_venue(c.console.db, c.venue)
-    return Names.of(venue)
-
-
-def _days(c: ConsoleCall) -> Days:
-    parsed = {}
-    for name in ("from", "to"):
-        value = c.query[name]
-        try:
-            parsed[name] = date.fromisoformat(value)
-        except ValueError:
-            raise HttpError(
-                422, "bad_range", f"query parameter {name!r}: {value} is not a day of the calendar"
-            ) from None
-    span = (parsed["to"] - parsed["from"]).days
-    if span < 0:
-        raise HttpError(
-            422, "bad_range", f"query parameter 'to' ({c.query['to']}) is before 'from'"
-        )
-    if span >= MAX_RANGE_DAYS:
-        raise HttpError(
-            422,
-            "bad_range",
-            f"query parameter 'to': a report covers at most {MAX_RANGE_DAYS} days, "
-            f"{c.query['from']}..{c.query['to']} is {span + 1}",
-        )
-    return Days(c.query["from"], c.query["to"])
-
-
-def _answer(c: ConsoleCall, rows: list[dict[str, Any]], columns: Sequence[str], name: str) -> Any:
-    """The rows as JSON, or as CSV when ``format=csv`` (a file the browser saves)."""
-    if c.query.get("format") != "csv":
-        return rows
-    # a header is ASCII: a product id of any script names no file (stock-_.csv, still a file)
-    wanted = f"{name}-{c.query.get('from', '')}-{c.query.get('to', '')}".rstrip("-")
-    filename = re.sub(r"[^A-Za-z0-9._-]", "_", wanted)
-    return Response(
-        200,
-        to_csv(rows, columns).encode(),
-        "text/csv; charset=utf-8",
-        {"Content-Disposition": f'attachment; filename="{filename}.csv"'},
-    )
-
-
-def _known_id(value: str, what: str) -> str:
-    """An id from the path no record can have (too long, control characters) is simply unknown."""
-    if text_problem(value, MAX_ID_CHARS) is not None:
-        raise HttpError(404, f"unknown_{what}", f"no {what} {value[:40]!r} at this console")
-    return value
-
 
 # --- receipts -----------------------------------------------------------------------------------
 
@@ -126,8 +70,8 @@ RECEIPT_COLUMNS = (
 
 
 async def receipts_report(c: ConsoleCall) -> Any:
-    days = _days(c)
-    names = await _names(c)
+    days = report_days(c)
+    names = await catalog_names(c)
     cashier = c.query["cashier"]
     search = ReceiptSearch(
         number=c.query["number"],
@@ -143,17 +87,17 @@ async def receipts_report(c: ConsoleCall) -> Any:
     for row in rows:
         row["cashier"] = names.user(row["user_id"])
     if csv:
-        return _answer(c, rows, RECEIPT_COLUMNS, "receipts")
+        return answer(c, rows, RECEIPT_COLUMNS, "receipts")
     currency = names.settings.currency
     return {"total": total, "limit": limit, "offset": offset, "currency": currency, "items": rows}
 
 
 async def receipt_detail(c: ConsoleCall) -> dict[str, Any]:
-    receipt_id = _known_id(c.params["receipt_id"], "receipt")
+    receipt_id = known_id(c.params["receipt_id"], "receipt")
     found = await c.console.db.report(lambda cur: detail_query(cur, c.venue, receipt_id))
     if found is None:
         raise HttpError(404, "unknown_receipt", f"no receipt {receipt_id!r} at this console")
-    names = await _names(c)
+    names = await catalog_names(c)
     found["cashier"] = names.user(found["user_id"])
     found["currency"] = names.settings.currency
     found["order_opened_by_name"] = names.user(found["order_opened_by"])
@@ -197,13 +141,13 @@ SHIFT_COLUMNS = (
 
 
 async def shifts_report(c: ConsoleCall) -> Any:
-    days = _days(c)
+    days = report_days(c)
     rows = await c.console.db.report(lambda cur: q.shifts(cur, c.venue, days))
-    names = await _names(c)
+    names = await catalog_names(c)
     for row in rows:
         row["opened_by_name"] = names.user(row["opened_by"])
         row["closed_by_name"] = names.user(row["closed_by"]) if row["closed_by"] else None
-    return _answer(c, rows, SHIFT_COLUMNS, "shifts")
+    return answer(c, rows, SHIFT_COLUMNS, "shifts")
 
 
 def _by_product(rows: list[dict[str, Any]], names: Names) -> list[dict[str, Any]]:
@@ -234,8 +178,8 @@ SALES_COLUMNS = {
 
 
 async def sales_report(c: ConsoleCall) -> Any:
-    days, by = _days(c), c.query["by"]
-    names = await _names(c)
+    days, by = report_days(c), c.query["by"]
+    names = await catalog_names(c)
     rows: list[dict[str, Any]]
     if by in ("product", "category"):
         found = await c.console.db.report(lambda cur: q.sales_by_product(cur, c.venue, days))
@@ -253,7 +197,7 @@ async def sales_report(c: ConsoleCall) -> Any:
             into["receipts"] += count
             into["total"] += total
         rows = [hours[h] for h in sorted(hours)]
-    return _answer(c, rows, SALES_COLUMNS[by], f"sales-by-{by}")
+    return answer(c, rows, SALES_COLUMNS[by], f"sales-by-{by}")
 
 
 REFUND_COLUMNS = (
@@ -286,24 +230,24 @@ VOID_COLUMNS = (
 
 
 async def refunds_report(c: ConsoleCall) -> Any:
-    days = _days(c)
+    days = report_days(c)
     rows = await c.console.db.report(lambda cur: q.refunds(cur, c.venue, days))
-    names = await _names(c)
+    names = await catalog_names(c)
     for row in rows:
         row["cashier"] = names.user(row["user_id"])
         row["approved_by_name"] = names.user(row["approved_by"]) if row["approved_by"] else ""
-    return _answer(c, rows, REFUND_COLUMNS, "refunds")
+    return answer(c, rows, REFUND_COLUMNS, "refunds")
 
 
 async def voids_report(c: ConsoleCall) -> Any:
-    days = _days(c)
+    days = report_days(c)
     rows = await c.console.db.report(lambda cur: q.voids(cur, c.venue, days))
-    names = await _names(c)
+    names = await catalog_names(c)
     for row in rows:
         row["cashier"] = names.user(row["opened_by"])
         for who in ("voided_by", "approved_by"):
             row[f"{who}_name"] = names.user(row[who]) if row[who] else ""
-    return _answer(c, rows, VOID_COLUMNS, "voids")
+    return answer(c, rows, VOID_COLUMNS, "voids")
 
 
 # --- stock --------------------------------------------------------------------------------------
@@ -324,7 +268,7 @@ MOVE_COLUMNS = (
 
 async def stock_report(c: ConsoleCall) -> Any:
     on_hand = await c.console.db.report(lambda cur: q.stock_on_hand(cur, c.venue))
-    names = await _names(c)
+    names = await catalog_names(c)
     rows = [
         {
             "product_id": pid,
@@ -334,17 +278,17 @@ async def stock_report(c: ConsoleCall) -> Any:
         }
         for pid in sorted({*names.products, *on_hand})
     ]
-    return _answer(c, rows, STOCK_COLUMNS, "stock")
+    return answer(c, rows, STOCK_COLUMNS, "stock")
 
 
 async def stock_moves_report(c: ConsoleCall) -> Any:
-    product_id = _known_id(c.params["product_id"], "product")
-    days = _days(c)
+    product_id = known_id(c.params["product_id"], "product")
+    days = report_days(c)
     rows = await c.console.db.report(lambda cur: q.stock_movements(cur, c.venue, product_id, days))
-    names = await _names(c)
+    names = await catalog_names(c)
     for row in rows:
         row["cashier"] = names.user(row["user_id"])
-    return _answer(c, rows, MOVE_COLUMNS, f"stock-{product_id}")
+    return answer(c, rows, MOVE_COLUMNS, f"stock-{product_id}")
 
 
 async def add_stock_entry(c: ConsoleCall) -> StockEntry:
@@ -373,54 +317,8 @@ async def add_stock_entry(c: ConsoleCall) -> StockEntry:
 
 # --- the route table ----------------------------------------------------------------------------
 
-FORMAT = opt(
-    "format",
-    choice("json", "csv"),
-    "json",
-    "`csv`: the same report as a spreadsheet file (amounts in minor units)",
-)
-
-
-def _day(name: str, doc: str) -> Field:
-    return text(name, MAX_ID_CHARS, doc, pattern=f"^{DAY_PATTERN}$")
-
-
-RANGE = (
-    _day("from", "the first business day, YYYY-MM-DD"),
-    _day("to", f"the last business day, YYYY-MM-DD (at most {MAX_RANGE_DAYS} days after `from`)"),
-)
-REPORTS = f"{VENUE}/reports"
-
-
-def _report(
-    path: str,
-    handler: Callable[[ConsoleCall], Any],
-    summary: str,
-    returns: Any,
-    query: tuple[Field, ...] = (*RANGE, FORMAT),
-    **kw: Any,
-) -> Route:
-    return Route(
-        "GET",
-        f"{REPORTS}/{path}",
-        handler,
-        summary,
-        returns,
-        tag="reports",
-        query=query,
-        other_types=("text/csv; charset=utf-8",) if FORMAT in query else (),
-        errors=(*kw.pop("errors", ()), *((422,) if RANGE[0] in query else ())),
-        **kw,
-    )
-
-
-RANGE_NOTE = (
-    f"`from`..`to`: business days, both included, at most {MAX_RANGE_DAYS}; a range that is not "
-    "one (reversed, too long, a day not on the calendar) is 422 `bad_range`."
-)
-
 MANAGER_ROUTES: tuple[Route, ...] = (
-    _report(
+    report_route(
         "receipts",
         receipts_report,
         "Reports -> Receipts: search the receipts of a range of days, a page at a time",
@@ -447,7 +345,7 @@ MANAGER_ROUTES: tuple[Route, ...] = (
         tag="reports",
         errors=(404,),
     ),
-    _report(
+    report_route(
         "shifts",
         shifts_report,
         "Shifts opened on the days: X report of an open one, Z report of a closed one",
@@ -455,7 +353,7 @@ MANAGER_ROUTES: tuple[Route, ...] = (
         description=f"{RANGE_NOTE} `cash_difference`: counted cash minus what the console's "
         "records say the drawer should hold.",
     ),
-    _report(
+    report_route(
         "sales",
         sales_report,
         "Sales by product, category, cashier or hour of the day",
@@ -464,9 +362,11 @@ MANAGER_ROUTES: tuple[Route, ...] = (
         description=f"{RANGE_NOTE} Line amounts are after discounts; hours are the venue's. `tax`: "
         "the receipts'; `refunded_tax`: what their refunds gave back; `net_tax`: the difference.",
     ),
-    _report("refunds", refunds_report, "Refunds of the days and their tax", list[dict[str, Any]]),
-    _report("voids", voids_report, "Orders voided on the days", list[dict[str, Any]]),
-    _report(
+    report_route(
+        "refunds", refunds_report, "Refunds of the days and their tax", list[dict[str, Any]]
+    ),
+    report_route("voids", voids_report, "Orders voided on the days", list[dict[str, Any]]),
+    report_route(
         "stock",
         stock_report,
         "Stock on hand per product",
@@ -474,7 +374,7 @@ MANAGER_ROUTES: tuple[Route, ...] = (
         (FORMAT,),
         description="Every movement the registers recorded and every entry made here, signed.",
     ),
-    _report(
+    report_route(
         "stock/{product_id}",
         stock_moves_report,
         "A product's stock movements on the days",

@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from meshpos.console.api_manager import MAX_RANGE_DAYS
 from meshpos.console.calls import ConsoleCall
 from meshpos.console.cursor import Cursor
+from meshpos.console.report_range import MAX_RANGE_DAYS
 from meshpos.console.reports import receipt_rows, record_parent, shift_rows
 from meshpos.console.reports import records as record_rows
 from meshpos.httpapi.routes import Field, text

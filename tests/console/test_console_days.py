@@ -11,8 +11,7 @@ import time
 import pytest
 from pycrdt import merge_updates
 
-from meshpos.console import ConsoleDB
-from meshpos.console import hub_reports
+from meshpos.console import ConsoleDB, hub_reports
 from meshpos.console.hub import VenueHub
 from meshpos.harness.wait import until
 from meshpos.model.sample import CASHIER

@@ -17,8 +17,8 @@ import pytest
 from meshpos.console import ConsoleDB, hash_token, materialise, new_venue_token, open_console_db
 from meshpos.console import manager_reports as q
 from meshpos.console.api import make_console_handler
-from meshpos.console.api_manager import MAX_RANGE_DAYS
 from meshpos.console.cursor import Cursor
+from meshpos.console.report_range import MAX_RANGE_DAYS
 from meshpos.console.server import ConsoleServer
 from meshpos.httpapi.server import HttpServer
 from meshpos.model import Venue
