@@ -3,6 +3,7 @@
 Precedence is flags > environment > file > defaults, so an operator can override one value on a register
 without editing its file. Every invalid value is reported in one line with where it came from (the file,
 variable or flag) and the value: a register that will not start must say why without a traceback.
+Reading the file itself (its ``[node]`` table, a value as the file spells it) is meshpos.config_file's.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import json
 import math
 import os
 import re
-import tomllib
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from meshpos.config_file import read_table, shown, spelling
 from meshpos.errors import ConfigError
 from meshpos.model.roles import NODE_ROLES, TOKEN_ROLES, is_node_id
 
@@ -303,22 +304,11 @@ def _coerce(name: str, raw: Any, source: str, spelled: str | None = None) -> Any
     except (ValueError, OverflowError):
         if name == "console_signed":
             raise ConfigError(
-                f"{source}: " + _CONSOLE_SIGNED_WRONG.format(spelled or _show(raw))
+                f"{source}: " + _CONSOLE_SIGNED_WRONG.format(spelled or shown(raw))
             ) from None
         raise ConfigError(
-            f"{source}: {name} = {spelled or _show(raw)} is not {_KINDS.get(kind, kind)}"
+            f"{source}: {name} = {spelled or shown(raw)} is not {_KINDS.get(kind, kind)}"
         ) from None
-
-
-def _show(raw: Any) -> str:
-    """A value as TOML would spell it, escaped to one line and cut short."""
-    return _cut(
-        json.dumps(raw, ensure_ascii=True, default=str) if not isinstance(raw, float) else repr(raw)
-    )
-
-
-def _cut(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def write_config_file(
@@ -342,7 +332,7 @@ def load_config(
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     if path is not None:
-        table, text = _read_table(path)
+        table, text = read_table(path)
         for key, raw in table.items():
             if key not in _FIELDS:
                 near = difflib.get_close_matches(key, _SETTINGS, n=1)
@@ -352,7 +342,7 @@ def load_config(
                 )
             if key in _FLAG_ONLY:
                 raise ConfigError(f"{path}: {key} is not a setting: use {_FLAG_ONLY[key]} once")
-            values[key] = _beside(path, _coerce(key, raw, str(path), _spelling(text, key)), key)
+            values[key] = _beside(path, _coerce(key, raw, str(path), spelling(text, key)), key)
             sources[key] = str(path)
     for key, raw in (env if env is not None else os.environ).items():
         if key.startswith("MESHPOS_"):
@@ -415,48 +405,6 @@ def _beside(config: Path, value: Any, key: str = "") -> Any:
 # what a directory setting holds once used: its reading from the cwd is checked against it (_beside);
 # the device key's name is trust/identity.KEY_FILE (tests/test_config_paths.py checks they agree)
 _HELD_IN = {"data_dir": DB_FILE, "identity_dir": "device.key"}
-
-
-def _spelling(text: str, key: str) -> str | None:
-    """How a one-line ``key = value`` in the file writes the value, cut short (None if not one line)."""
-    found = re.search(rf"^[ \t]*{re.escape(key)}[ \t]*=[ \t]*([^#\r\n]*?)[ \t]*(#.*)?$", text, re.M)
-    if found is None or not found.group(1):
-        return None
-    return _cut(found.group(1))
-
-
-def _read_table(path: Path) -> tuple[dict[str, Any], str]:
-    """The ``[node]`` table of a node.toml and its text; every way the file can be unusable is one
-    ConfigError."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a config file") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    table = data.get("node")
-    if not isinstance(table, dict):
-        found = ", ".join(repr(k) for k in data) or "nothing"
-        raise ConfigError(
-            f"{path}: no [node] table (found {found}); the settings go under a [node] line"
-        )
-    others = [key for key in data if key != "node"]
-    if others:
-        raise ConfigError(
-            f"{path}: {others[0]!r} is outside the [node] table; every setting goes under [node]"
-        )
-    return table, text
 
 
 def _seconds_between(name: str, value: object, low: float, high: float) -> None:
