@@ -24,6 +24,7 @@ from typing import Any, Literal
 from meshpos.config_file import read_table, shown, spelling
 from meshpos.errors import ConfigError
 from meshpos.model.roles import NODE_ROLES, TOKEN_ROLES, is_node_id
+from meshpos.sync import SyncConfig
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 CONSOLE_SCHEMES = ("ws", "wss")  # the relay speaks websockets only; TLS (wss) or a trusted LAN (ws)
@@ -41,6 +42,13 @@ class InvalidSetting(ConfigError):
 
 
 DB_FILE = "node.db"  # in data_dir: the node's SQLite file
+SESSION_IDLE_S = 12 * 3600.0
+"""How long a PIN sign-in on the register page lasts unused by default (node.toml ``session_idle_s``,
+meshpos.web.sessions): longer than a shift's quiet spell, so a cashier is not asked again mid-shift."""
+# the synchronizer's defaults are its own (meshpos.sync SyncConfig): a venue tunes some of them here
+_SYNC_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(SyncConfig)}
+# the console signs again at least this often (its SyncConfig)
+_CONSOLE_RESIGN_S: float = _SYNC_DEFAULTS["console_resign_s"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +82,12 @@ class Config:
     # merged with the sale's next ones (docs/architecture.md (Links), coalesce); 0: each at once
     linger_ms: float = 25.0
     pin_lockout_s: float = 30.0  # the first lock after wrong PINs; each further lock doubles it
+    session_idle_s: float = SESSION_IDLE_S  # a PIN sign-in on the register page, unused, ends
+    # a strict node (console_signed) is green only while the console's latest signed word is at most
+    # console_fresh_s old and its own changes are in the console's signed state within
+    # upload_bound_s of being made (meshpos.sync._fresh; docs/architecture.md (Status))
+    console_fresh_s: float = _SYNC_DEFAULTS["console_fresh_s"]
+    upload_bound_s: float = _SYNC_DEFAULTS["upload_bound_s"]
     # a past business day the console holds whole closes (unloads) once untouched this long
     # (docs/architecture.md (Documents)); tests set it low
     day_idle_seconds: float = 60.0
@@ -150,6 +164,22 @@ class Config:
                 "characters)",
             )
         _seconds_between("pin_lockout_s", self.pin_lockout_s, 0.1, 3600)
+        _seconds_between("session_idle_s", self.session_idle_s, 60, 7 * 86_400)
+        _seconds_between(
+            "console_fresh_s",
+            self.console_fresh_s,
+            _MIN_BOUND_S,
+            3600,
+            f"the console signs again every {_CONSOLE_RESIGN_S:g} s: a shorter bound turns an "
+            "honest venue yellow",
+        )
+        _seconds_between(
+            "upload_bound_s",
+            self.upload_bound_s,
+            _MIN_BOUND_S,
+            3600,
+            "a sale reaches the console in ~1 s: a shorter bound turns an honest venue yellow",
+        )
         _seconds_between("day_idle_seconds", self.day_idle_seconds, 0.05, 86_400)
         if not _whole(self.keep_days) or not 0 <= self.keep_days <= 36_500:
             raise InvalidSetting(
@@ -193,6 +223,11 @@ class Config:
     @property
     def interfaces(self) -> tuple[str, ...]:
         return self.mdns_interfaces or (self.listen_host,)
+
+
+#: the shortest console_fresh_s and upload_bound_s: 1.5 of the console's signing period, so a statement
+#: signed just after the last one still counts as fresh on its way through the relay
+_MIN_BOUND_S = 1.5 * _CONSOLE_RESIGN_S
 
 
 #: the shortest bearer token a stock Yjs client may be given (``secrets.token_urlsafe(16)`` is 22)
@@ -407,8 +442,11 @@ def _beside(config: Path, value: Any, key: str = "") -> Any:
 _HELD_IN = {"data_dir": DB_FILE, "identity_dir": "device.key"}
 
 
-def _seconds_between(name: str, value: object, low: float, high: float) -> None:
+def _seconds_between(name: str, value: object, low: float, high: float, why: str = "") -> None:
     """Refuse a duration setting that is not a number of seconds in [low, high] (nan and inf too)."""
     seconds = math.nan if isinstance(value, bool) or not isinstance(value, int | float) else value
     if not low <= seconds <= high:  # also refuses nan
-        raise InvalidSetting(name, f"{name} {value!r}: must be between {low:g} and {high:g} s")
+        because = f" ({why})" if why else ""
+        raise InvalidSetting(
+            name, f"{name} {value!r}: must be between {low:g} and {high:g} s{because}"
+        )

@@ -160,6 +160,8 @@ class Node(VenueReads, RegisterOperations):
                     on_console_strict=on_strict,
                     held_signer=DeviceWordSigner(identity),  # its attestations (issue 18, sign)
                     held_check=words,  # and other devices'
+                    console_fresh_s=config.console_fresh_s,  # (issue 18, fresh; node.toml)
+                    upload_bound_s=config.upload_bound_s,
                 ),
                 rng=self._rng,
                 counters=self.counters,
@@ -287,6 +289,10 @@ class Node(VenueReads, RegisterOperations):
     @property
     def pin_lockout_s(self) -> float:
         return self.config.pin_lockout_s
+
+    @property
+    def session_idle_s(self) -> float:
+        return self.config.session_idle_s
 
     @property
     def venue(self) -> Venue:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from meshpos.config import Config, load_config, write_config_file
+from meshpos.config import SESSION_IDLE_S, Config, load_config, write_config_file
 from meshpos.errors import ConfigError
+from meshpos.sync import SyncConfig
 
 
 def test_file_env_and_flags_in_that_order(tmp_path: Path) -> None:
@@ -186,3 +187,64 @@ def test_day_idle_seconds_defaults_to_a_minute_and_the_environment_overrides_it(
     path.write_text(NODE)
     assert load_config(path, env={}).day_idle_seconds == 60.0
     assert load_config(path, env={"MESHPOS_DAY_IDLE_SECONDS": "1.5"}).day_idle_seconds == 1.5
+
+
+# --- session 16, tidy: bounds a venue tunes, that were constants -----------------------------------
+
+
+def test_the_freshness_upload_and_session_bounds_are_settings(tmp_path: Path) -> None:
+    """``console_fresh_s``, ``upload_bound_s`` (a strict node's green: meshpos.sync._fresh) and
+    ``session_idle_s`` (a PIN sign-in on the page: meshpos.web.sessions) were constants; their
+    defaults are still the synchronizer's and the page's, and file < environment < flag as for
+    every setting."""
+    defaults = SyncConfig()
+    assert (Config("R1").console_fresh_s, Config("R1").upload_bound_s) == (
+        defaults.console_fresh_s,
+        defaults.upload_bound_s,
+    )
+    assert Config("R1").session_idle_s == SESSION_IDLE_S == 12 * 3600.0
+    path = tmp_path / "node.toml"
+    path.write_text(NODE + "console_fresh_s = 20\nupload_bound_s = 45.5\nsession_idle_s = 3600\n")
+    config = load_config(
+        path, env={"MESHPOS_UPLOAD_BOUND_S": "60"}, overrides={"session_idle_s": 90}
+    )
+    assert (config.console_fresh_s, config.upload_bound_s, config.session_idle_s) == (20, 60, 90)
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        (
+            NODE + "console_fresh_s = 1\n",
+            {},
+            "console_fresh_s 1.0: must be between 3 and 3600 s (the",
+        ),
+        (
+            NODE + "upload_bound_s = 7200\n",
+            {},
+            "upload_bound_s 7200.0: must be between 3 and 3600 s",
+        ),
+        (NODE + 'upload_bound_s = "soon"\n', {}, 'upload_bound_s = "soon" is not a finite number'),
+        (
+            NODE + "session_idle_s = 59\n",
+            {},
+            "session_idle_s 59.0: must be between 60 and 604800 s",
+        ),
+        (NODE, {"MESHPOS_CONSOLE_FRESH_S": "nan"}, "environment MESHPOS_CONSOLE_FRESH_S: console_"),
+        (
+            NODE,
+            {"MESHPOS_SESSION_IDLE_S": "-1"},
+            "environment MESHPOS_SESSION_IDLE_S: session_idle",
+        ),
+    ],
+)
+def test_a_wrong_bound_names_the_setting_and_where_it_came_from(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    path = tmp_path / "node.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env=env)
+    where = f"environment {next(iter(env))}" if env else str(path)
+    assert caught.value.message.startswith(f"{where}: "), caught.value.message
+    assert message in caught.value.message, caught.value.message

@@ -118,7 +118,7 @@ class Api:
         self.node = node
         self.token = token
         self.page_token = page_token or page_token_of(token)
-        self.sessions = Sessions()
+        self.sessions = Sessions(idle_s=node.session_idle_s)
         routes = (
             *system.ROUTES,
             *denylist.ROUTES,

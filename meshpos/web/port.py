@@ -77,6 +77,11 @@ class NodeAPI(Protocol):
         ...
 
     @property
+    def session_idle_s(self) -> float:
+        """How long a PIN sign-in on the page lasts unused (the node's setting)."""
+        ...
+
+    @property
     def counters(self) -> Counter[str]:
         """The node's counters (shown in its status); the PIN guard counts its refusals here."""
         ...

@@ -10,7 +10,7 @@ naming the manager, with no PIN.
 
 Sessions live in memory only (a restart ends them all: the page gets 401 ``session_ended`` and asks for
 the PIN again), are bounded in number (the oldest used is forgotten first) and end by logout or after
-``IDLE_S`` unused.
+``idle_s`` unused (the node's ``session_idle_s``: node.toml, meshpos.config).
 
 The kitchen screen names its cook from a list, with no PIN (static/kitchen.js ``cook()``). Its rule: a
 write with the page token and no session is allowed on the routes whose ``page_writes`` is ``kitchen``
@@ -35,7 +35,6 @@ HEADER_NAME = "X-Meshpos-Session"
 """The request header a page's write carries its session in."""
 HEADER = HEADER_NAME.lower()  # as the server's requests hold their headers
 MAX_SESSIONS = 256  # sign-ins kept; the one unused longest goes first
-IDLE_S = 12 * 3600.0  # a session unused this long has ended (longer than a shift's quiet spell)
 SESSION_BYTES = 32  # 256 bits of randomness
 
 
@@ -48,8 +47,9 @@ class _Session:
 class Sessions:
     """The sign-ins of one node run, in memory."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, idle_s: float) -> None:
         self.clock = clock
+        self.idle_s = idle_s
         self._by_id: OrderedDict[str, _Session] = OrderedDict()
 
     def start(self, user: str) -> str:
@@ -64,10 +64,10 @@ class Sessions:
 
     def user_of(self, session: str) -> str:
         """The signed-in user of ``session``; 401 ``session_ended`` when it is unknown, ended or idle
-        past ``IDLE_S`` (after a restart every session is unknown)."""
+        past ``idle_s`` (after a restart every session is unknown)."""
         entry = self._by_id.get(session) if session else None
         now = self.clock()
-        if entry is not None and now - entry.used > IDLE_S:
+        if entry is not None and now - entry.used > self.idle_s:
             del self._by_id[session]
             entry = None
         if entry is None:

@@ -12,11 +12,11 @@ venue's console genuinely signed: it cannot sign, but it can replay, hold back a
   ``upload_bound_s``, naming the relay device; green again once the console's word covers the data.
 
 Each fails before the change: the node stayed green on the relay's claim. The bounds are shortened
-for the test (``fast``) where the synchronizer has them."""
+for the test in the node's node.toml (``console_fresh_s``, ``upload_bound_s``: settings since the
+sixteenth session, part tidy; before, the test set them in the synchronizer's config)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import time
 from collections.abc import Callable
@@ -29,25 +29,18 @@ from meshpos.trust.console_key import ConsoleSigning, issue_console_key, load_co
 from .test_console_signed_node import SYNCED, attack, beat_until, lie, started
 from .test_security import LEDGER, Mesh, mesh, sell, state  # noqa: F401  (``mesh``: the fixture)
 
-FRESH_S = 1.5  # the test's bounds (``fast``): seconds, on the node's monotonic clock
-UPLOAD_S = 3.0
+FRESH_S = 3.0  # the test's bounds (node.toml; the shortest meshpos.config takes): seconds, on the
+UPLOAD_S = 3.0  # node's monotonic clock
 UNHEARD = "has not confirmed"
-
-
-def fast(node: Node) -> None:
-    """The node's bounds shortened (those its synchronizer has: none before the change)."""
-    sync = node.engine.sync
-    have = {f.name for f in dataclasses.fields(sync.config)}
-    wanted = {"console_fresh_s": FRESH_S, "upload_bound_s": UPLOAD_S}
-    sync.config = dataclasses.replace(sync.config, **{k: v for k, v in wanted.items() if k in have})
 
 
 async def signed_node(mesh: Mesh) -> tuple[Node, ConsoleSigning]:  # noqa: F811
     issue_console_key(mesh.authority)
     signing = load_console_signing(mesh.authority.directory, mesh.authority.venue_id)
     assert signing is not None
-    r1 = await started(mesh, "R1", signed=True)
-    fast(r1)
+    r1 = await started(mesh, "R1", signed=True, console_fresh_s=FRESH_S, upload_bound_s=UPLOAD_S)
+    config = r1.engine.sync.config  # node.toml's bounds are the synchronizer's
+    assert (config.console_fresh_s, config.upload_bound_s) == (FRESH_S, UPLOAD_S)
     await sell(r1)
     return r1, signing
 

@@ -43,9 +43,10 @@ from .test_security import (  # noqa: F401  (``mesh`` is the fixture)
 SYNCED = "All data is synced"
 
 
-async def started(mesh: Mesh, name: str, *, signed: bool) -> Node:  # noqa: F811
+async def started(mesh: Mesh, name: str, *, signed: bool, **settings: Any) -> Node:  # noqa: F811
+    """``name`` enrolled and started; ``settings``: more of its node.toml."""
     mesh.configs[name] = make_device(
-        mesh.authority, mesh.root, name, heartbeat_interval=0.2, console_signed=signed
+        mesh.authority, mesh.root, name, heartbeat_interval=0.2, console_signed=signed, **settings
     )
     return await mesh.node(name)
 

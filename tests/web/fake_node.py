@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from meshpos.config import SESSION_IDLE_S
 from meshpos.engine.changes import ChangeFeed, Subscription
 from meshpos.errors import ClearCacheRefused, MeshposError, WriteFailed
 from meshpos.model import Replica, Venue
@@ -70,6 +71,10 @@ class FakeNode(VenueReads):
     @property
     def pin_lockout_s(self) -> float:
         return 30.0
+
+    @property
+    def session_idle_s(self) -> float:
+        return SESSION_IDLE_S
 
     @property
     def counters(self) -> Counter[str]:

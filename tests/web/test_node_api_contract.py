@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from meshpos.config import SESSION_IDLE_S
 from meshpos.errors import ClearCacheRefused, MeshposError, UnknownRecord, WriteFailed
 from meshpos.model import TICKET_STATES, Receipt, Venue
 from meshpos.model.receipt_search import ReceiptQuery
@@ -41,6 +42,7 @@ async def test_who_the_node_is(api: NodeAPI) -> None:
     assert (api.node_id, api.role) == ("R1", "register")
     assert api.venue_id
     assert api.pin_lockout_s > 0
+    assert api.session_idle_s == SESSION_IDLE_S  # node.toml's default
     assert isinstance(api.counters, Counter)
     status = api.status()
     assert (status.node, status.role) == ("R1", "register")

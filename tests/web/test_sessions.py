@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from meshpos.config import SESSION_IDLE_S as IDLE_S
 from meshpos.httpapi.server import HttpError
 from meshpos.web import sessions
-from meshpos.web.sessions import IDLE_S, MAX_SESSIONS, Sessions, check_page_write
+from meshpos.web.api import Api
+from meshpos.web.sessions import MAX_SESSIONS, Sessions, check_page_write
+
+from .fake_node import FakeNode
 
 
 class Clock:
@@ -25,7 +29,7 @@ def ended(table: Sessions, session: str) -> bool:
 
 
 def test_a_session_names_its_user_until_logout() -> None:
-    table = Sessions()
+    table = Sessions(idle_s=IDLE_S)
     session = table.start("u-anna")
     assert len(session) >= 22  # ≥ 128 bits, URL-safe base64
     assert table.user_of(session) == "u-anna"
@@ -37,7 +41,7 @@ def test_a_session_names_its_user_until_logout() -> None:
 
 def test_an_idle_session_ends_and_use_keeps_it_alive() -> None:
     clock = Clock()
-    table = Sessions(clock)
+    table = Sessions(clock, idle_s=IDLE_S)
     used, idle = table.start("u-anna"), table.start("u-ben")
     for _ in range(3):
         clock.now += IDLE_S * 0.6
@@ -45,8 +49,26 @@ def test_an_idle_session_ends_and_use_keeps_it_alive() -> None:
     assert ended(table, idle)
 
 
+class Idle90(FakeNode):
+    @property
+    def session_idle_s(self) -> float:
+        return 90.0
+
+
+def test_the_idle_limit_is_the_node_s_setting() -> None:
+    """node.toml ``session_idle_s`` (meshpos.config) reaches the page's sign-ins through the API."""
+    clock = Clock()
+    table = Sessions(clock, idle_s=90.0)
+    session = table.start("u-anna")
+    clock.now += 89.0
+    assert table.user_of(session) == "u-anna"
+    clock.now += 91.0
+    assert ended(table, session)
+    assert Api(Idle90(), "t" * 22).sessions.idle_s == 90.0
+
+
 def test_the_oldest_used_session_goes_first_past_the_bound() -> None:
-    table = Sessions()
+    table = Sessions(idle_s=IDLE_S)
     first, second = table.start("u-a"), table.start("u-b")
     table.user_of(first)  # used: the second is now the oldest
     for _ in range(MAX_SESSIONS - 1):
@@ -56,7 +78,7 @@ def test_the_oldest_used_session_goes_first_past_the_bound() -> None:
 
 
 def test_a_page_write_names_the_signed_in_user_or_a_kitchen_user_without_rights() -> None:
-    table = Sessions()
+    table = Sessions(idle_s=IDLE_S)
     session = table.start("u-cashier")
     rights = {"u-cashier": frozenset({"sell"}), "u-manager": frozenset({"refund"})}
 
