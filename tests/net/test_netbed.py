@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from meshpos.harness.wait import wait_for
+
 from ..netbed import NetBed, alive, netbed_fixture  # noqa: F401  (provides the netbed fixture)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,10 +74,10 @@ def test_close_kills_every_process_and_deletes_every_namespace() -> None:
         # A shell whose own children the bed never saw: they die too.
         bed.spawn(b, ["sh", "-c", "sleep 61 & sleep 62 & wait"]),
     ]
-    deadline = time.monotonic() + 5
-    while len(bed.pids()) < 4:
-        assert time.monotonic() < deadline, bed.pids()
-        time.sleep(0.01)
+    # processes starting in namespaces announce nothing: re-checked (the harness's wait, every=)
+    wait_for(
+        lambda: len(bed.pids()) >= 4, 5, lambda: f"4 processes in the bed: {bed.pids()}", every=0.01
+    )
     pids = bed.pids()
     assert spawned[0].pid in pids  # ip netns exec execs: the child's pid is the program's
     bed.close()
