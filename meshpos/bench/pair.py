@@ -129,8 +129,14 @@ def run_pairs(args: argparse.Namespace) -> dict[str, Any]:
             if out is not None:
                 with out.open("a", encoding="utf-8") as f:
                     f.write(json.dumps(run) + "\n")
-    return {"command": command, "python": args.python, "base": str(trees["base"]),
-            "tree": str(trees["tree"]), "pairs": args.pairs, "runs": runs}  # fmt: skip
+    return {
+        "command": command,
+        "python": args.python,
+        "base": str(trees["base"]),
+        "tree": str(trees["tree"]),
+        "pairs": args.pairs,
+        "runs": runs,
+    }
 
 
 def add_pair_arguments(parser: argparse.ArgumentParser) -> None:
