@@ -14,7 +14,7 @@ import os
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiosqlite
 
@@ -25,6 +25,11 @@ connection's own thread: the whole transaction is one hop there and back, not on
 #: told on the loop with the transaction's error (None: committed)
 Told = Callable[[BaseException | None], None]
 
+#: told each stage of one transaction as it passes (:attr:`Transaction.watch`): ``thread`` (the
+#: connection's thread runs it), ``begun``, ``job_done``, ``committed`` (on that thread), ``told``
+#: (on the loop, before the outcome is handed on)
+Stamp = Callable[[str], None]
+
 
 class Transaction:
     """``job`` in ``BEGIN IMMEDIATE ... COMMIT`` (rolled back whole on any error) on ``db``'s thread,
@@ -33,15 +38,23 @@ class Transaction:
     around them, the outcome took five rounds more to reach a waiting sale. **Changed** (issue 18,
     durable): ``synchronous`` (1: NORMAL, 2: FULL), when given, is set on the connection first."""
 
+    #: a probe's hook (``bench/tail_probe.py``): called as each transaction is created, it returns
+    #: the :data:`Stamp` that transaction tells its stages. **Changed** (issue 18, tail): the probe
+    #: used to copy this class's body to stamp it, a copy that would have drifted from the real one.
+    watch: ClassVar[Callable[[], Stamp] | None] = None
+
     def __init__(
         self, db: aiosqlite.Connection, job: Job, told: Told, synchronous: int | None = None
     ) -> None:
         loop = asyncio.get_running_loop()
         self.ended: asyncio.Future[None] = loop.create_future()  # the writer's own (no shield)
         self.told = asyncio.Event()  # whatever happened to ``ended``: told is done
+        stamp = None if Transaction.watch is None else Transaction.watch()
 
         def tell(error: BaseException | None) -> None:
             try:
+                if stamp is not None:
+                    stamp("told")
                 told(error)
             finally:
                 if not self.ended.done():
@@ -50,13 +63,21 @@ class Transaction:
 
         def transaction(conn: sqlite3.Connection) -> None:
             error: BaseException | None = None
+            if stamp is not None:
+                stamp("thread")
             try:
                 if synchronous is not None:  # (outside a transaction, where it takes effect)
                     conn.execute(f"PRAGMA synchronous = {int(synchronous)}")
                 conn.execute("BEGIN IMMEDIATE")
+                if stamp is not None:
+                    stamp("begun")
                 try:
                     job(conn)
+                    if stamp is not None:
+                        stamp("job_done")
                     conn.execute("COMMIT")
+                    if stamp is not None:
+                        stamp("committed")
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
