@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from meshpos.bench.mesh_meter import percentile
+from meshpos.model.documents import ledger_name
 from meshpos.store import SqliteStore
 from meshpos.store.connection import Stamp, Transaction
 
-DAY = "ledger/2026-12-06"
+DAY = ledger_name("2026-12-06")
 
 
 async def _commits(path: Path, commits: int, fsync: bool) -> list[float]:
