@@ -30,6 +30,7 @@ import asyncio
 import collections
 import contextvars
 import itertools
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +94,11 @@ class _Tap:
     returned: float = 0.0
 
 
+def _context_switches() -> tuple[int, int]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # (every thread of the process)
+    return usage.ru_nvcsw, usage.ru_nivcsw
+
+
 def _holds_update(message: bytes) -> bool:
     inside = unbatch(message) if message[:1] == bytes([BATCH]) else [message]
     return any(message_kind(part) == "update" for part in inside if part)
@@ -113,6 +119,7 @@ class TailProbe:
         self._txn_rounds: list[_Round] = []  # the rounds the transaction being created commits
         self._restore: list[tuple[Any, str, Any]] = []
         self._watched: Callable[[], Stamp] | None = None  # ``Transaction.watch`` before
+        self._switches = (0, 0)  # the process's context switches when installed
         self.batch: tuple[float, float] = (0.0, 0.0)  # (arrived, taken) of the batch being handled
         # the last batches holding an update handed to a socket: (when, loop round, bytes)
         self._recent: collections.deque[tuple[float, int, bytes]] = collections.deque(maxlen=64)
@@ -259,6 +266,7 @@ class TailProbe:
             setattr(owner, name, value)
         self._watched = Transaction.watch
         Transaction.watch = watch
+        self._switches = _context_switches()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -292,8 +300,12 @@ class TailProbe:
         ``[receipt, started, paid]``) spent theirs: each phase's share summed over their taps."""
         split = [(tap, self._phases(tap)) for tap in self.taps]
         done = [s for _, s in split if s is not None]
+        switches = _context_switches()
         out: dict[str, Any] = {
             "socket_writes": self.writes,
+            # the process's voluntary (a thread waiting: for the GIL too) and involuntary context
+            # switches while installed (what a shorter switch interval would add to)
+            "context_switches": [a - b for a, b in zip(switches, self._switches, strict=True)],
             "tap_phase_split": f"{len(done)}/{len(self.taps)}",
             # of the split taps: how many were committed fsync'd, with received updates
             "tap_fsynced_received": [
