@@ -305,7 +305,7 @@ class TailProbe:
             "socket_writes": self.writes,
             # the process's voluntary (a thread waiting: for the GIL too) and involuntary context
             # switches while installed (what a shorter switch interval would add to)
-            "context_switches": [a - b for a, b in zip(switches, self._switches, strict=True)],
+            "tap_context_switches": [a - b for a, b in zip(switches, self._switches, strict=True)],
             "tap_phase_split": f"{len(done)}/{len(self.taps)}",
             # of the split taps: how many were committed fsync'd, with received updates
             "tap_fsynced_received": [
