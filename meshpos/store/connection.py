@@ -107,12 +107,13 @@ def favour_connection_threads() -> None:
     for it, in this process (the interval is the interpreter's, not a connection's).
 
     **Changed** (issue 18, tail): a transaction lets go of the GIL inside SQLite at every statement
-    (a tap's: ``BEGIN``, its update, two meta rows, ``COMMIT``, each a reset and a step) and must
-    take it back to go on. While the loop runs Python (a peer's batch applied, a page served) each
-    of those waits up to the switch interval: at CPython's 5 ms, a tap's transaction of ~10
-    hand-backs could wait tens of ms for a loop that was busy, not for the disk. A shorter interval
-    only matters when a thread waits for the GIL: the loop then lets go more often (figures in
-    docs/benchmarks.md, fourteenth session, tail)."""
+    and must take it back to go on. While the loop runs Python (a peer's batch applied, a page
+    served) the thread waits up to the switch interval for it: after an fsync (ms, the loop has the
+    GIL by then) nearly always, after a statement of µs now and then. At CPython's 5 ms an fsync'd
+    commit on a loop that never paused spent 6-17 ms on its thread (p50), 1-4 ms at 0.5 ms
+    (``python -m meshpos.bench.gil_handback``). A shorter interval only matters when a thread waits
+    for the GIL: the loop then lets go sooner (docs/benchmarks.md, fourteenth session, tail: the
+    sales' tail and what it may cost in CPU)."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
