@@ -30,7 +30,7 @@ import asyncio
 import collections
 import contextvars
 import itertools
-import sqlite3
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,8 +40,8 @@ from meshpos.bench.mesh_meter import message_kind, percentile
 from meshpos.engine.engine import Engine
 from meshpos.net.buffered import BufferedStreamProtocol
 from meshpos.net.wsconn import WsConnection
-from meshpos.store import connection, writer
-from meshpos.store.connection import Job, Told, start_on_connection_thread
+from meshpos.store import writer
+from meshpos.store.connection import Job, Stamp, Transaction
 from meshpos.sync._codec import BATCH, unbatch
 
 #: the phases of a tap, in order (each: from the previous stamp to its own)
@@ -94,6 +94,11 @@ class _Tap:
     returned: float = 0.0
 
 
+def _context_switches() -> tuple[int, int]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # (every thread of the process)
+    return usage.ru_nvcsw, usage.ru_nivcsw
+
+
 def _holds_update(message: bytes) -> bool:
     inside = unbatch(message) if message[:1] == bytes([BATCH]) else [message]
     return any(message_kind(part) == "update" for part in inside if part)
@@ -113,6 +118,8 @@ class TailProbe:
         self._pending: dict[int, _Round] = {}  # id(an append's future) -> its round
         self._txn_rounds: list[_Round] = []  # the rounds the transaction being created commits
         self._restore: list[tuple[Any, str, Any]] = []
+        self._watched: Callable[[], Stamp] | None = None  # ``Transaction.watch`` before
+        self._switches = (0, 0)  # the process's context switches when installed
         self.batch: tuple[float, float] = (0.0, 0.0)  # (arrived, taken) of the batch being handled
         # the last batches holding an update handed to a socket: (when, loop round, bytes)
         self._recent: collections.deque[tuple[float, int, bytes]] = collections.deque(maxlen=64)
@@ -230,50 +237,17 @@ class TailProbe:
                 reader.probe_arrived = now()
             updated(protocol, nbytes)
 
-        class TimedTransaction(connection.Transaction):
-            """``connection.Transaction`` with stamps (its body, otherwise)."""
+        def watch() -> Stamp:
+            txn = _Txn(now(), probe._txn_fsync)
+            for found in probe._txn_rounds:
+                found.txn = txn
 
-            def __init__(
-                self, db: Any, job: Job, told: Told, synchronous: int | None = None
-            ) -> None:
-                txn = _Txn(now(), probe._txn_fsync)
-                for found in probe._txn_rounds:
-                    found.txn = txn
-                loop = asyncio.get_running_loop()
-                self.ended = loop.create_future()
-                self.told = asyncio.Event()
+            def stamp(stage: str) -> None:
+                setattr(txn, stage, now())
+                if stage == "told":
+                    txn.told_round = probe.round_no
 
-                def tell(error: BaseException | None) -> None:
-                    txn.told, txn.told_round = now(), probe.round_no
-                    try:
-                        told(error)
-                    finally:
-                        if not self.ended.done():
-                            self.ended.set_result(None)
-                        self.told.set()
-
-                def transaction(conn: sqlite3.Connection) -> None:
-                    txn.thread = now()
-                    error: BaseException | None = None
-                    try:
-                        if synchronous is not None:
-                            conn.execute(f"PRAGMA synchronous = {int(synchronous)}")
-                        conn.execute("BEGIN IMMEDIATE")
-                        txn.begun = now()
-                        try:
-                            job(conn)
-                            txn.job_done = now()
-                            conn.execute("COMMIT")
-                            txn.committed = now()
-                        except BaseException:
-                            if conn.in_transaction:
-                                conn.execute("ROLLBACK")
-                            raise
-                    except BaseException as exc:
-                        error = exc
-                    loop.call_soon_threadsafe(tell, error)
-
-                start_on_connection_thread(db, transaction)
+            return stamp
 
         for owner, name, value in (
             (Engine, "write", timed_write),
@@ -290,11 +264,13 @@ class TailProbe:
         ):
             self._restore.append((owner, name, owner.__dict__.get(name)))  # (None: inherited)
             setattr(owner, name, value)
-        self._restore.append((writer, "Transaction", connection.Transaction))
-        setattr(writer, "Transaction", TimedTransaction)  # noqa: B010
+        self._watched = Transaction.watch
+        Transaction.watch = watch
+        self._switches = _context_switches()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        Transaction.watch = self._watched
         for owner, name, value in reversed(self._restore):
             if value is None:
                 delattr(owner, name)
@@ -324,8 +300,12 @@ class TailProbe:
         ``[receipt, started, paid]``) spent theirs: each phase's share summed over their taps."""
         split = [(tap, self._phases(tap)) for tap in self.taps]
         done = [s for _, s in split if s is not None]
+        switches = _context_switches()
         out: dict[str, Any] = {
             "socket_writes": self.writes,
+            # the process's voluntary (a thread waiting: for the GIL too) and involuntary context
+            # switches while installed (what a shorter switch interval would add to)
+            "tap_context_switches": [a - b for a, b in zip(switches, self._switches, strict=True)],
             "tap_phase_split": f"{len(done)}/{len(self.taps)}",
             # of the split taps: how many were committed fsync'd, with received updates
             "tap_fsynced_received": [

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiosqlite
 
@@ -25,6 +26,15 @@ connection's own thread: the whole transaction is one hop there and back, not on
 #: told on the loop with the transaction's error (None: committed)
 Told = Callable[[BaseException | None], None]
 
+#: how long a thread that wants the GIL waits before the thread holding it is made to let go
+#: (CPython's default: 5 ms); see :func:`favour_connection_threads`
+GIL_SWITCH_INTERVAL = 0.0005
+
+#: told each stage of one transaction as it passes (:attr:`Transaction.watch`): ``thread`` (the
+#: connection's thread runs it), ``begun``, ``job_done``, ``committed`` (on that thread), ``told``
+#: (on the loop, before the outcome is handed on)
+Stamp = Callable[[str], None]
+
 
 class Transaction:
     """``job`` in ``BEGIN IMMEDIATE ... COMMIT`` (rolled back whole on any error) on ``db``'s thread,
@@ -33,15 +43,23 @@ class Transaction:
     around them, the outcome took five rounds more to reach a waiting sale. **Changed** (issue 18,
     durable): ``synchronous`` (1: NORMAL, 2: FULL), when given, is set on the connection first."""
 
+    #: a probe's hook (``bench/tail_probe.py``): called as each transaction is created, it returns
+    #: the :data:`Stamp` that transaction tells its stages. **Changed** (issue 18, tail): the probe
+    #: used to copy this class's body to stamp it, a copy that would have drifted from the real one.
+    watch: ClassVar[Callable[[], Stamp] | None] = None
+
     def __init__(
         self, db: aiosqlite.Connection, job: Job, told: Told, synchronous: int | None = None
     ) -> None:
         loop = asyncio.get_running_loop()
         self.ended: asyncio.Future[None] = loop.create_future()  # the writer's own (no shield)
         self.told = asyncio.Event()  # whatever happened to ``ended``: told is done
+        stamp = None if Transaction.watch is None else Transaction.watch()
 
         def tell(error: BaseException | None) -> None:
             try:
+                if stamp is not None:
+                    stamp("told")
                 told(error)
             finally:
                 if not self.ended.done():
@@ -50,13 +68,21 @@ class Transaction:
 
         def transaction(conn: sqlite3.Connection) -> None:
             error: BaseException | None = None
+            if stamp is not None:
+                stamp("thread")
             try:
                 if synchronous is not None:  # (outside a transaction, where it takes effect)
                     conn.execute(f"PRAGMA synchronous = {int(synchronous)}")
                 conn.execute("BEGIN IMMEDIATE")
+                if stamp is not None:
+                    stamp("begun")
                 try:
                     job(conn)
+                    if stamp is not None:
+                        stamp("job_done")
                     conn.execute("COMMIT")
+                    if stamp is not None:
+                        stamp("committed")
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
@@ -74,6 +100,21 @@ class Transaction:
         except asyncio.CancelledError:
             await self.told.wait()
             raise
+
+
+def favour_connection_threads() -> None:
+    """Let a connection's thread take the GIL back within :data:`GIL_SWITCH_INTERVAL` of asking
+    for it, in this process (the interval is the interpreter's, not a connection's).
+
+    **Changed** (issue 18, tail): a transaction lets go of the GIL inside SQLite at every statement
+    and must take it back to go on. While the loop runs Python (a peer's batch applied, a page
+    served) the thread waits up to the switch interval for it: after an fsync (ms, the loop has the
+    GIL by then) nearly always, after a statement of µs now and then. At CPython's 5 ms an fsync'd
+    commit on a loop that never paused spent 6-17 ms on its thread (p50), 1-4 ms at 0.5 ms
+    (``python -m meshpos.bench.gil_handback``). A shorter interval only matters when a thread waits
+    for the GIL: the loop then lets go sooner (docs/benchmarks.md, fourteenth session, tail: the
+    sales' tail and what it may cost in CPU)."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
 def start_on_connection_thread(

@@ -72,6 +72,7 @@ def test_a_tiny_run_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> N
             assert 0 <= loop[f"tap_phase_{phase}_ms"][0] <= loop[f"tap_phase_{phase}_ms"][1]
         assert set(loop["tap_slow_sales_by_phase_ms"]) == set(PHASES)
         assert loop["socket_writes"] > 0
+        assert all(n >= 0 for n in loop["tap_context_switches"])  # (voluntary, involuntary)
     assert result["propagation_phase_split"] == 20  # every receipt's hops were stamped
     for hop in HOPS:
         assert result[f"propagation_phase_{hop}_ms"][0] <= result[f"propagation_phase_{hop}_ms"][1]
