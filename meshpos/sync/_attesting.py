@@ -33,6 +33,8 @@ from meshpos.sync._session import Session
 from meshpos.sync._signed import Statements
 from meshpos.sync._updates import held_clocks
 
+#: a beat's checked words by the node each speaks for (``Attesting._check_words``)
+Proofs = dict[str, list[tuple[SignedHeld, HeldWord]]]
 #: this node's own signed words kept by content (an unchanged word is not signed again)
 OWN_WORDS = 64
 #: other devices' checked words kept decoded by their bytes (a few beats of a large venue's)
@@ -218,13 +220,13 @@ class Attesting:
 
         return hop
 
-    def _learn_held(self, beat: Heartbeat) -> None:
+    def _learn_held(self, beat: Heartbeat, words: Proofs) -> None:
         """Keep the attestations of a peer's heartbeat about nodes, open days and authors we know
-        (what we keep is bounded by the venue), and queue on those that rose."""
+        (what we keep is bounded by the venue), and queue on those that rose; ``words``: the beat's
+        words as :meth:`_check_words` checked them."""
         if beat.role == "console" or self.hello.role == "console":
             return
         strict = self.statements.strict
-        words = self._proofs_in(beat.helds) if beat.helds else {}
         for node, docs in beat.held.items():
             proven: dict[SignedHeld, dict[str, dict[int, int]]] = {}
             unproven: dict[str, dict[int, int]] = {}
@@ -251,27 +253,21 @@ class Attesting:
             elif not strict:  # (an N−1 peer's, or passed on unsigned: strict takes none)
                 self._learn_word(node, unproven, False)
 
-    def _proofs_in(
-        self, words: tuple[SignedHeld, ...]
-    ) -> dict[str, list[tuple[SignedHeld, HeldWord]]]:
-        """A beat's words by the node each speaks for, checked (``_check_words`` did it before
-        anything of the beat was taken; cached); none without a check: a node that cannot tell a
-        device's word from a forged one takes none."""
+    def _check_words(self, words: tuple[SignedHeld, ...]) -> Proofs:
+        """Check every word of a beat before anything of the beat is taken (``_on_heartbeat``): a
+        beat with a forged one changes nothing. Returns them by the node each speaks for, for
+        :meth:`_learn_held`; none without a check: a node that cannot tell a device's word from a
+        forged one takes none. **Changed** (issue 18, recv): the beat's words were checked here
+        and then again, each one, when its attestations were taken (the certificate's dates, the
+        deny-list, the caches' look-ups: half of every word's checks, at the same moment)."""
+        by: Proofs = {}
         if self.config.held_check is None:
-            return {}
-        by: dict[str, list[tuple[SignedHeld, HeldWord]]] = {}
+            return by
         for signed in words:
             checked = self._checked_word(signed)
             if checked is not None:
                 by.setdefault(checked[1].node, []).append(checked)
         return by
-
-    def _check_words(self, words: tuple[SignedHeld, ...]) -> None:
-        """Check every word of a beat before anything of the beat is taken (``_on_heartbeat``): a
-        beat with a forged one changes nothing."""
-        if self.config.held_check is not None:
-            for signed in words:
-                self._checked_word(signed)
 
     def _checked_word(self, signed: SignedHeld) -> tuple[SignedHeld, HeldWord] | None:
         """``signed`` whole (its certificate filled in when it came by reference) and what it says,

@@ -34,6 +34,7 @@ from meshpos.sync._signed import SignedConsole, SignedTick, Statements
 from meshpos.sync._updates import held_state
 
 if TYPE_CHECKING:
+    from meshpos.sync._attesting import Proofs
     from meshpos.sync._tick import Ticks
 
 
@@ -104,9 +105,9 @@ class Heartbeats:
 
         def held_beyond(self, doc: str) -> dict[str, dict[int, int]]: ...
 
-        def _learn_held(self, beat: Heartbeat) -> None: ...
+        def _learn_held(self, beat: Heartbeat, words: Proofs) -> None: ...
 
-        def _check_words(self, words: tuple[SignedHeld, ...]) -> None: ...
+        def _check_words(self, words: tuple[SignedHeld, ...]) -> Proofs: ...
 
         def _with_held(self, beat: Heartbeat, session: Session) -> Heartbeat: ...
 
@@ -307,8 +308,7 @@ class Heartbeats:
         if heartbeat.tick is not None:  # (after it: a tick names the statement it stands by)
             self._take_tick(heartbeat.tick)
         # devices' signed words (``_attesting``): checked before anything is taken
-        if heartbeat.helds:
-            self._check_words(heartbeat.helds)
+        words = self._check_words(heartbeat.helds) if heartbeat.helds else {}
         before = self._presence.get(heartbeat.node)
         if before is None or _said(before.heartbeat) != _said(heartbeat):
             self._say()
@@ -319,7 +319,7 @@ class Heartbeats:
         if heartbeat.far or heartbeat.gone:
             self._learn_far(heartbeat)
         if heartbeat.held or heartbeat.helds:
-            self._learn_held(heartbeat)
+            self._learn_held(heartbeat, words)
         # from the relay, the console, or (bounded topology) a node passing on what it learnt
         # (``_passing._with_console_passed_on``; an N−1 node says nothing unless it is relay)
         if self.statements.strict:  # (``_passing``: signing on, or "auto" after a statement)
