@@ -38,6 +38,7 @@ from typing import Any
 from meshpos import __version__
 from meshpos.config import Config, load_config
 from meshpos.errors import MeshposError, StoreError, TrustError
+from meshpos.restore_check import Unreadable, newer_writes
 from meshpos.store.lock import DatabaseLock
 from meshpos.store.schema import inspect
 from meshpos.trust.identity import (
@@ -255,6 +256,8 @@ def restore(config: Config, source: Path, *, replace: bool = False) -> Restored:
         _forget_numbers(copy)
         lock = DatabaseLock.take(config.db_path)  # no node starts (or runs) during the restore
         try:
+            if replace:
+                _keep_newer(config.db_path, copy, Path(tmp))
             kept = _make_room(config, identity.cert_pem, replace=replace)
             save_identity(config.identity_path, identity, overwrite=True)
             token = config.data_dir / API_TOKEN
@@ -325,6 +328,33 @@ def _forget_numbers(db: Path) -> None:
         raise BackupError(f"cannot prepare the restored database: {exc}") from None
     finally:
         conn.close()
+
+
+def _keep_newer(db: Path, copy: Path, tmp: Path) -> None:
+    """Refuse to put aside a database that holds writes the backup lacks (meshpos/restore_check.py):
+    sales acknowledged after the backup was taken would leave the books. Read from a copy (with its
+    WAL: a node killed holds commits there), as even a read-only connection leaves -wal and -shm
+    files beside the device's."""
+    if not db.is_file() or db.stat().st_size == 0:
+        return
+    device = tmp / "device.db"
+    for suffix in ("", "-wal"):
+        if db.with_name(db.name + suffix).exists():
+            shutil.copyfile(db.with_name(db.name + suffix), device.with_name(device.name + suffix))
+    try:
+        newer = newer_writes(device, copy)
+    except Unreadable:
+        return  # a damaged database: what a restore is for (it is put aside, not deleted)
+    if newer:
+        shown = ", ".join(f"{name}: {count}" for name, count in sorted(newer.items())[:5])
+        more = f" and {len(newer) - 5} more documents" if len(newer) > 5 else ""
+        raise BackupError(
+            f"{db} holds {sum(newer.values())} writes the backup lacks ({shown}{more}): sales "
+            "made after the backup was taken would leave the books; nothing was changed. Start "
+            "the node on its own database (it holds everything the backup does), or take a new "
+            "backup; to discard them all the same, move node.db (and node.db-wal, node.db-shm) "
+            "out of the data dir yourself and restore again"
+        )
 
 
 def _make_room(config: Config, cert_pem: str, *, replace: bool) -> list[Path]:

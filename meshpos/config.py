@@ -49,6 +49,7 @@ meshpos.web.sessions): longer than a shift's quiet spell, so a cashier is not as
 _SYNC_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(SyncConfig)}
 # the console signs again at least this often (its SyncConfig)
 _CONSOLE_RESIGN_S: float = _SYNC_DEFAULTS["console_resign_s"]
+NAME_MAX = 255  # bytes in one name of a path (ext4, xfs, btrfs, tmpfs: a longer one cannot exist)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +328,14 @@ def _coerce(name: str, raw: Any, source: str, spelled: str | None = None) -> Any
         if kind == "Path" or kind == "Path | None":
             if not isinstance(raw, str) or not raw.strip() or "\0" in raw:
                 raise ValueError
+            if any(
+                len(part.encode(errors="surrogateescape")) > NAME_MAX for part in Path(raw).parts
+            ):
+                # looked up, it raised OSError (File name too long): a start said "unexpected error"
+                raise ConfigError(
+                    f"{source}: {name} = {spelled or shown(raw)}: a name in the path is longer "
+                    f"than {NAME_MAX} bytes, more than a file system holds"
+                )
             return Path(raw)
         if kind == "tuple[str, ...]":
             items = raw.split(",") if isinstance(raw, str) else raw

@@ -45,6 +45,7 @@ from meshpos.register.request_keys import RequestKeys
 from meshpos.register.status import StatusService
 from meshpos.relay.service import ConsoleLinkFactory, RelayService
 from meshpos.store import Store
+from meshpos.store.owner import check_owner, mark_owner
 from meshpos.sync import SyncConfig
 from meshpos.trust import DeviceIdentity, load_identity, stored_token
 from meshpos.trust.console_key import ConsoleChecker
@@ -138,6 +139,9 @@ class Node(VenueReads, RegisterOperations):
         check_new_series(config, new_series=self._new_receipt_series)
         store = await self._open_store(config)
         try:
+            unmarked = await check_owner(  # reads only
+                store, identity.venue_id, identity.device_id, config.db_path
+            )
             # read (or make) the token while holding the data dir: a junk token stops us before we
             # listen anywhere, and two first starts cannot both make one
             token = stored_token(config.data_dir / "api.token")
@@ -214,6 +218,8 @@ class Node(VenueReads, RegisterOperations):
         )
         try:
             await self._start_network(config)
+            if unmarked:  # a started node's database is its own (store/owner.py)
+                await mark_owner(store, identity.venue_id, identity.device_id)
         except BaseException:
             # what did start (links, ticker, API server) must not outlive the failure
             with contextlib.suppress(Exception):

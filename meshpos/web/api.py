@@ -186,6 +186,7 @@ class Api:
                 body.get("user") if USER in route.body else None,
                 route.page_writes == "kitchen",
                 self._rights,
+                self._is_user,
             )
         call = Call(
             node, request, params, body, query, self.page_token, self.pins, self.sessions, session
@@ -229,6 +230,13 @@ class Api:
             return frozenset(self.node.catalog().rights(user))
         except UnknownRecord:
             return frozenset()  # the write then answers 422 unknown_user
+
+    def _is_user(self, user: str) -> bool:
+        try:
+            self.node.catalog().user(user)
+        except UnknownRecord:
+            return False
+        return True
 
     def _known_user(self, user: str) -> None:
         try:

@@ -85,14 +85,21 @@ def test_a_page_write_names_the_signed_in_user_or_a_kitchen_user_without_rights(
     def rights_of(user: str) -> frozenset[str]:
         return rights.get(user, frozenset())
 
-    check_page_write(table, session, "u-cashier", False, rights_of)
-    check_page_write(table, session, None, False, rights_of)  # a write naming no user
-    check_page_write(table, "", "u-cook", True, rights_of)  # the kitchen's cook
+    def known(user: str) -> bool:
+        return user in rights or user == "u-cook"
+
+    check_page_write(table, session, "u-cashier", False, rights_of, known)
+    check_page_write(table, session, None, False, rights_of, known)  # a write naming no user
+    check_page_write(table, "", "u-cook", True, rights_of, known)  # the kitchen's cook
     with pytest.raises(HttpError) as refused:
-        check_page_write(table, session, "u-manager", False, rights_of)
+        check_page_write(table, session, "u-manager", False, rights_of, known)
     assert (refused.value.status, refused.value.code) == (403, "user_mismatch")
     for user, kitchen in (("u-manager", True), ("u-cook", False), (None, True)):
         with pytest.raises(HttpError) as refused:
-            check_page_write(table, "", user, kitchen, rights_of)
+            check_page_write(table, "", user, kitchen, rights_of, known)
         assert (refused.value.status, refused.value.code) == (401, "session_required")
+    del rights["u-cashier"]  # the manager removed the signed-in user: their session has ended
+    with pytest.raises(HttpError) as refused:
+        check_page_write(table, session, None, False, rights_of, known)
+    assert (refused.value.status, refused.value.code) == (401, "session_ended")
     assert sessions.HEADER == "x-meshpos-session"
