@@ -228,6 +228,11 @@ class RelayService:
         """Run the console link exactly while this node is the elected relay with a working uplink."""
         if self._factory is None:
             return
+        if self._stopper is not None and not self._stopper.done():
+            # the old console link is still closing (its session's key is still taken): a new one
+            # started now fails "session 'console#1' already exists" when the election flaps;
+            # ``_stopped`` looks again once it is gone
+            return
         wanted = self._engine.sync.is_relay and self.uplink_ok and not self._engine.closing
         running = self._console_task is not None and not self._console_task.done()
         if wanted and not running:
@@ -236,6 +241,13 @@ class RelayService:
             log.info("relay: this node is the relay")
         elif running and not wanted:
             self._stopper = asyncio.create_task(self._stop_relaying())
+            self._stopper.add_done_callback(self._stopped)
+
+    def _stopped(self, stopper: asyncio.Task[None]) -> None:
+        """The old console link is gone: run a new one if the node is the relay again by now."""
+        if not stopper.cancelled() and (problem := stopper.exception()) is not None:
+            log.error("relay: stopping the console link failed: %r", problem)
+        self.manage()
 
     async def _stop_relaying(self) -> None:
         task, self._console_task = self._console_task, None
