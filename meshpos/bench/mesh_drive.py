@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from meshpos.bench.mesh_meter import percentile
+from meshpos.bench.owner import owner_env
 from meshpos.bench.tail_probe import propagation_phases
 from meshpos.engine.memory import object_allocator_env
 from meshpos.errors import MeshposError
@@ -76,7 +77,7 @@ class Worker:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=1 << 26,
-            env=object_allocator_env(os.environ) if ours else None,
+            env=owner_env(object_allocator_env(os.environ) if ours else None),
         )
         worker = cls(name, process, {})
         try:

@@ -38,6 +38,7 @@ from meshpos.bench.mesh_meter import (
     metered_channel,
     percentile,
 )
+from meshpos.bench.owner import die_with_owner
 from meshpos.bench.receive_counts import Counts
 from meshpos.bench.tail_probe import TailProbe
 from meshpos.bench.workload import add_receipt
@@ -477,6 +478,7 @@ async def _main(argv: list[str]) -> None:
 
 
 def main() -> None:
+    die_with_owner()
     run: Coroutine[Any, Any, None] = _main(sys.argv[1:])
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
         asyncio.run(run)
