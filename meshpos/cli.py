@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from meshpos import __version__
-from meshpos.config import Config, load_config
+from meshpos.config import Config, load_config, near_misses
 from meshpos.errors import MeshposError
 from meshpos.ops.logs import LOG_FORMATS, set_level, setup_logging
 
@@ -48,7 +48,10 @@ def _config(args: argparse.Namespace) -> Config:
         "init_database": getattr(args, "init_database", None) or None,
     }
     path = Path(args.config) if getattr(args, "config", None) else None
-    return load_config(path, overrides=overrides)
+    config = load_config(path, overrides=overrides)
+    for line in near_misses():
+        logging.getLogger("meshpos.config").warning("%s", line)
+    return config
 
 
 def _cmd_node(args: argparse.Namespace) -> int:

@@ -367,6 +367,33 @@ def write_config_file(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+#: ``MESHPOS_*`` variables that are not settings of a node but are read by programs beside it (the
+#: docs/api.md example's Yjs client reads these four): never a near miss of a setting
+CLIENT_VARIABLES = frozenset(
+    {"MESHPOS_NODE", "MESHPOS_CA", "MESHPOS_SERVERNAME", "MESHPOS_YJS_TOKEN"}
+)
+
+
+def near_misses(env: Mapping[str, str] | None = None) -> list[str]:
+    """A line for each ``MESHPOS_*`` variable that is no setting but nearly spells one.
+
+    Other programs share the prefix (a Yjs client's, the tests' and benches'), so an unknown name
+    is not an error; but ``MESHPOS_CONSOLE_URI`` for ``MESHPOS_CONSOLE_URL`` started a register
+    with no console and no word (red, fourteenth session): the node warns at its start."""
+    lines = []
+    for key in sorted(env if env is not None else os.environ):
+        name = key[len("MESHPOS_") :].lower()
+        if not key.startswith("MESHPOS_") or name in _FIELDS or key in CLIENT_VARIABLES:
+            continue
+        near = difflib.get_close_matches(name, _SETTINGS, n=1, cutoff=0.8)
+        if near:
+            lines.append(
+                f"environment {key} is not a setting and is ignored: "
+                f"did you mean MESHPOS_{near[0].upper()}?"
+            )
+    return lines
+
+
 def load_config(
     path: Path | None = None,
     env: Mapping[str, str] | None = None,
