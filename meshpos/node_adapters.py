@@ -27,7 +27,6 @@ from meshpos.node import Node
 from meshpos.relay import ConsoleLink
 from meshpos.relay.service import ConsoleUplink
 from meshpos.store import SqliteStore, Store
-from meshpos.store.connection import favour_connection_threads
 from meshpos.store.lock import lock_path
 from meshpos.trust import (
     DeviceIdentity,
@@ -185,7 +184,6 @@ async def open_node_store(config: Config) -> Store:
     markers = [config.data_dir / "api.token", lock_path(config.db_path)]
     existed = [marker.name for marker in markers if marker.exists()]
     create = config.init_database or not existed
-    favour_connection_threads()  # (the process's sales commit on the store's thread)
     try:
         store = await SqliteStore.open(config.db_path, start_merge_helper=True, create=create)
     except MissingDatabase as exc:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,10 +24,6 @@ connection's own thread: the whole transaction is one hop there and back, not on
 
 #: told on the loop with the transaction's error (None: committed)
 Told = Callable[[BaseException | None], None]
-
-#: how long a thread that wants the GIL waits before the thread holding it is made to let go
-#: (CPython's default: 5 ms); see :func:`favour_connection_threads`
-GIL_SWITCH_INTERVAL = 0.0005
 
 #: told each stage of one transaction as it passes (:attr:`Transaction.watch`): ``thread`` (the
 #: connection's thread runs it), ``begun``, ``job_done``, ``committed`` (on that thread), ``told``
@@ -100,21 +95,6 @@ class Transaction:
         except asyncio.CancelledError:
             await self.told.wait()
             raise
-
-
-def favour_connection_threads() -> None:
-    """Let a connection's thread take the GIL back within :data:`GIL_SWITCH_INTERVAL` of asking
-    for it, in this process (the interval is the interpreter's, not a connection's).
-
-    **Changed** (issue 18, tail): a transaction lets go of the GIL inside SQLite at every statement
-    and must take it back to go on. While the loop runs Python (a peer's batch applied, a page
-    served) the thread waits up to the switch interval for it: after an fsync (ms, the loop has the
-    GIL by then) nearly always, after a statement of µs now and then. At CPython's 5 ms an fsync'd
-    commit on a loop that never paused spent 6-17 ms on its thread (p50), 1-4 ms at 0.5 ms
-    (``python -m meshpos.bench.gil_handback``). A shorter interval only matters when a thread waits
-    for the GIL: the loop then lets go sooner (docs/benchmarks.md, fourteenth session, tail: the
-    sales' tail and what it may cost in CPU)."""
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
 def start_on_connection_thread(
