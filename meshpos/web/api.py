@@ -239,10 +239,8 @@ class Api:
         return True
 
     def _known_user(self, user: str) -> None:
-        try:
-            self.node.catalog().user(user)
-        except UnknownRecord:
-            raise HttpError(422, "unknown_user", f"unknown user {user!r}") from None
+        if not self._is_user(user):
+            raise HttpError(422, "unknown_user", f"unknown user {user!r}")
 
 
 def make_handler(node: NodeAPI, token: str, page_token: str = "") -> Handler:
