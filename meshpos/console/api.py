@@ -19,6 +19,7 @@ no token (console.js says why not localStorage either).
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,13 +53,17 @@ class VenueSummary:
     name: str  # calls.shown_name: its settings' name once set, else the name ``venue init`` gave
     currency: str  # ISO 4217: the page formats money (minor units) in it
     timezone: str  # IANA: the page shows moments on the venue's clock, as its reports count hours
+    # the venue's business day now (its clock, its cut-off, a day ended early): where the reports'
+    # range ends unless a person picks one; the browser's own day is another venue's or none
+    business_day: str
 
 
 async def venue_summary(c: ConsoleCall) -> VenueSummary:
     venue = await current_venue(c.console, c.venue)
     name = shown_name(venue, c.venue, await c.console.db.venue_names())
     settings = venue.catalog.settings()
-    return VenueSummary(c.venue, name, settings.currency, settings.timezone)
+    today = venue.business_date(int(time.time() * 1000))
+    return VenueSummary(c.venue, name, settings.currency, settings.timezone, today)
 
 
 async def console_status(c: ConsoleCall) -> dict[str, Any]:
@@ -107,7 +112,7 @@ BASE_ROUTES: tuple[Route, ...] = (
         "GET",
         VENUE,
         venue_summary,
-        "The venue's name and currency (the page's header)",
+        "The venue's name, currency, time zone and business day now (the page's header, the reports' range)",
         VenueSummary,
         tag="reports",
     ),

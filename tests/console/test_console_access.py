@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from meshpos.console.runner import check_host, machine_addresses, register_venue
 from meshpos.console.server import ConsoleServer
 from meshpos.errors import ConfigError
 from meshpos.httpapi.server import PAGE_SECURITY, HttpServer
+from meshpos.model.venue_base import business_date
 from meshpos.trust import init_venue
 
 from ..web.kit import Client, http
@@ -93,10 +95,17 @@ async def console_api(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Client
         await db.close()
 
 
+def days_now(zone: str, cutoff_hour: int) -> set[str]:
+    """The venue's business day now, either side of a call that may cross its cut-off."""
+    now = int(time.time() * 1000)
+    return {business_date(now + d, zone, cutoff_hour) for d in (-60_000, 0, 60_000)}
+
+
 async def test_the_venue_summary_names_the_venue(console_api: tuple[Client, str]) -> None:
     client, venue = console_api
     summary = await client.ok("GET", f"/api/venues/{venue}")
     default = {"id": venue, "name": VENUE_NAME, "currency": "EUR", "timezone": "UTC"}
+    assert summary.pop("business_day") in days_now("UTC", 4)
     assert summary == default  # the default settings
     # a chain's list of venues names each as its header does
     assert await client.ok("GET", "/api/chain") == [{"id": venue, "name": VENUE_NAME}]
@@ -105,6 +114,8 @@ async def test_the_venue_summary_names_the_venue(console_api: tuple[Client, str]
                 "day_cutoff_hour": 4}  # fmt: skip
     await client.ok("POST", f"/api/venues/{venue}/settings", settings)
     renamed = await client.ok("GET", f"/api/venues/{venue}")
+    # the reports' range ends on the venue's business day, on its clock (not the console machine's)
+    assert renamed.pop("business_day") in days_now("Europe/Zurich", 4)
     assert renamed == {
         "id": venue,
         "name": settings["name"],

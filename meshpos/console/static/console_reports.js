@@ -54,9 +54,6 @@
       else body.insertBefore(tr, at);
     });
   }
-  function isoDay(date) {
-    return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
-  }
   function range() {
     return `from=${encodeURIComponent($("report-from").value)}&to=${encodeURIComponent($("report-to").value)}`;
   }
@@ -199,6 +196,7 @@
         .setAttribute("aria-selected", String(report === state.report));
     }
     try {
+      await followTheDay();
       await SHOW[state.report]();
       say("");
     } catch (error) {
@@ -222,14 +220,31 @@
     } catch (error) { say(`Cannot export: ${error.message}`); }
   }
 
-  const today = new Date();
-  $("report-to").value = isoDay(today);
-  // a sale before the venue's cut-off (04:00) belongs to yesterday's business day
-  $("report-from").value = isoDay(new Date(today.getTime() - 86400000));
+  // The range a person has not picked: the venue's business day now and the one before (a night's
+  // shift spans both), from the venue's summary (its clock and cut-off, a day ended early), never the
+  // browser's calendar: a manager in London read a Kolkata venue's supply of 23:30 UTC (05:00 there,
+  // the next day) nowhere. The summary is read again each minute, so a page left open follows the day.
+  let picked = false;
+  let summaryAt = Date.now();
+  async function followTheDay() {
+    if (picked) return;
+    if (Date.now() - summaryAt > 60000) {
+      summaryAt = Date.now();
+      await shell.reloadVenue();
+    }
+    const today = shell.venue.business_day;
+    if (!today) return;
+    const before = new Date(`${today}T12:00:00Z`);
+    before.setUTCDate(before.getUTCDate() - 1);
+    $("report-to").value = today;
+    $("report-from").value = before.toISOString().slice(0, 10);
+  }
   document.querySelectorAll("#report-tabs button").forEach((b) => {
     b.onclick = () => { state.report = b.dataset.report; show(); };
   });
-  $("report-range").onsubmit = (e) => { e.preventDefault(); state.offset = 0; show(); };
+  // a day being typed is the person's: the refresh every two seconds leaves it alone
+  for (const id of ["report-from", "report-to"]) $(id).addEventListener("input", () => { picked = true; });
+  $("report-range").onsubmit = (e) => { e.preventDefault(); picked = true; state.offset = 0; show(); };
   $("receipt-search").onsubmit = (e) => { e.preventDefault(); applySearch(); show(); };
   $("receipts-prev").onclick = () => { state.offset = Math.max(0, state.offset - PAGE); show(); };
   $("receipts-next").onclick = () => { state.offset += PAGE; show(); };
