@@ -40,7 +40,7 @@ def kitchen(tmp_path: Path) -> Iterator[NodeProcess]:
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="known gap (docs/architecture.md Security): the kitchen screen names its cook "
+    reason="known gap (docs/architecture.md (Security)): the kitchen screen names its cook "
     "without a PIN, so a kitchen write goes in any cook's name",
 )
 async def test_a_kitchen_write_in_a_cooks_name_needs_that_cooks_pin(
