@@ -1,24 +1,25 @@
-"""A revoked register still relays to the console (red, fifteenth session; known gap, not closed).
+"""A revoked register relayed to the console (red, fifteenth session).
 
 ``meshpos revoke R1`` signs a deny-list entry and keeps it in the venue directory (``revoked.json``);
-every mesh node that learns it refuses R1's TLS links. The console does not: it knows a relay by the
+every mesh node that learns it refuses R1's TLS links. The console did not: it knew a relay by the
 venue token alone (on its ``ws://`` port a relay presents no certificate, and its hello's node id is
-the relay's own word), and it never checks a deny-list, not even the one in the venue directory it
-was started with. So a stolen register, which holds the token in its ``node.toml``, relays its own
+the relay's own word), and it never checked a deny-list, not even the one in the venue directory it
+was started with. So a stolen register, which holds the token in its ``node.toml``, relayed its own
 sales (made-up ones too) into the venue's reports, and as a register it may deliver the ``catalog``
-too (``sync/_rules.py`` ``FORWARD_RULES``; deletions carry no author), until the operator replaces the
-token (``meshpos venue console-token --new``: every honest register then needs the new one by hand).
+too (``sync/_rules.py`` ``FORWARD_RULES``; deletions carry no author), until the operator replaced the
+token (``meshpos venue console-token --new``) and copied it to every honest register by hand.
 
-Closing it needs the relay to prove which device it is (its certificate and a signature of its key
-over the upgrade: an N−1 relay sends none) and the console to check that against the venue's CA and
-deny-list: too large for this session, so the test stays xfail (strict) until it is done.
-
-Real processes: the venue revokes R1 first, then the console starts with that venue directory, then
-R1 starts with the venue's token as its relay and sells one receipt.
+Now a relay proves which device it is on its probe and its upgrade, and a console started with the
+venue's directory refuses a revoked one (trust/relay_proof.py). Real processes: the venue revokes R1,
+the console starts on that directory, then R1 and R2 (not linked to each other, so each relays for
+itself) each sell one receipt: R2's reaches the console's reports, R1's does not, and R1 says why.
+Then R2, linked as its own relay, is revoked: the console closes its link, R2 says why, and its next
+sale stays off the reports.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -30,55 +31,78 @@ from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (docs/architecture.md Security): the console does not check a relay's "
-    "device against the deny-list; it cannot tell which device a relay is",
-)
-def test_a_register_revoked_before_the_console_starts_cannot_upload_its_sales(
+def test_a_revoked_register_cannot_upload_its_sales_and_an_honest_one_can(
     tmp_path: Path,
 ) -> None:
     authority = make_venue(tmp_path)
     placeholder = (
         "ws://127.0.0.1:9"  # the console's port is known once it runs, after the revocation
     )
-    config = make_device(
-        authority,
-        tmp_path,
-        "R1",
-        host="127.0.0.1",
-        console_url=placeholder,
-        console_token=authority.console_token,
-        heartbeat_interval=0.5,
-    )
+    configs = [
+        make_device(
+            authority,
+            tmp_path,
+            name,
+            host="127.0.0.1",
+            console_url=placeholder,
+            console_token=authority.console_token,
+            heartbeat_interval=0.5,
+        )
+        for name in ("R1", "R2")
+    ]
     authority.revoke("R1", "stolen")
-    assert "R1" in authority.revoked()
     (tmp_path / "console").mkdir()
     console = ConsoleProcess(tmp_path / "console", [authority.directory]).start()
-    register: NodeProcess | None = None
+    nodes: list[NodeProcess] = []
     try:
-        config.write_text(config.read_text().replace(placeholder, str(console.ready["console"])))
-        register = NodeProcess(config, tmp_path / "R1.log", args=["--no-discovery"]).start()
-        register.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
-        receipt = register.sell(CASHIER, ["espresso"])["id"]
-        log = tmp_path / "console" / "console.log"
+        for config in configs:
+            config.write_text(
+                config.read_text().replace(placeholder, str(console.ready["console"]))
+            )
+            nodes.append(
+                NodeProcess(
+                    config, tmp_path / f"{config.stem}.log", args=["--no-discovery"]
+                ).start()
+            )
+        receipts = []
+        for node in nodes:
+            node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
+            receipts.append(node.sell(CASHIER, ["espresso"])["id"])
+        revoked = nodes[0]  # (R2, nodes[1], is the honest one)
 
-        def at_console() -> bool:
-            receipts = console.call("GET", f"/api/venues/{authority.venue_id}/receipts")
-            return any(r["id"] == receipt for r in receipts)
+        def at_console() -> set[str]:
+            found = console.call("GET", f"/api/venues/{authority.venue_id}/receipts")
+            return {r["id"] for r in found} & set(receipts)
 
         def refused() -> bool:
-            return "revoked" in log.read_text().replace(str(tmp_path), "")  # (its name has it)
+            return "'R1' is revoked" in json.dumps(revoked.status())
 
         wait_for(
-            lambda: at_console() or refused(),
+            lambda: receipts[1] in at_console() and refused(),
             30,
-            "R1's receipt at the console, or R1 refused as revoked",
-            on=[register.events],
+            "R2's receipt at the console, and R1 told it is refused as revoked",
+            on=[n.events for n in nodes],
             every=0.5,
         )
-        assert not at_console(), "a revoked register's sale reached the venue's reports"
+        assert at_console() == {receipts[1]}, "a revoked register's sale reached the reports"
+        log = tmp_path / "console" / "console.log"
+        assert "'R1' is revoked" in log.read_text(), log.read_text()[-2000:]
+
+        # R2, the live relay of its own, is revoked: the console closes its link within a second
+        honest = nodes[1]
+        authority.revoke("R2", "stolen while relaying")
+        wait_for(
+            lambda: "'R2' is revoked" in json.dumps(honest.status()),
+            30,
+            "R2 told its link was closed as revoked",
+            on=[honest.events],
+            every=0.5,
+        )
+        receipts.append(honest.sell(CASHIER, ["espresso"])["id"])
+        assert not honest.status()["uplink"], honest.status()
+        assert at_console() == {receipts[1]}, "a sale after the revocation reached the reports"
+        assert "'R2' is revoked" in log.read_text(), log.read_text()[-2000:]
     finally:
-        if register is not None:
-            register.kill()
+        for node in nodes:
+            node.kill()
         console.stop()
