@@ -49,12 +49,12 @@ class Forger(Synchronizer):
 )
 def test_a_forged_gone_notice_does_not_hide_a_live_register() -> None:
     venue = Venue(8)
-    venue.settle(15.0)
+    venue.settle(8.0)
     honest = [name for name in venue.net.nodes if name != VICTIM]
     assert all(VICTIM in venue.net.nodes[name].presence for name in honest)
     forger = Forger(venue=VENUE, node_id="R900", role="register", client_id=99, config=CONFIG)
     forger.open_doc(DOC)
     venue.net.add(forger)
-    venue.settle(20.0)  # four anti-entropy periods: the victim's refutations have gone round
+    venue.settle(12.0)  # over two anti-entropy periods: the victim's refutations have gone round
     blind = sorted(name for name in honest if VICTIM not in venue.net.nodes[name].presence)
     assert blind == [], f"{VICTIM} is gone to {blind} while it beats"
