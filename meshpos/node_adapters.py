@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from meshpos.config import Config
 from meshpos.engine import MAX_MESSAGE_SIZE, Engine
@@ -107,8 +107,11 @@ def make_node(
             same_venue=lambda host, port: issued_by_our_ca(probe, host, port, PROBE_TIMEOUT_S),
         )
 
-    def console_link(venue_id: str, handler: LinkHandler) -> ConsoleUplink:
+    def console_link(
+        venue_id: str, handler: LinkHandler, proof: Mapping[str, str]
+    ) -> ConsoleUplink:
         return ConsoleLink(
+            proof=proof,
             url=config.console_url,
             token=config.console_token,
             venue_id=venue_id,

@@ -19,6 +19,7 @@ from meshpos.errors import ConfigError
 from meshpos.listen_check import bind_problem, machine_addresses
 from meshpos.trust import stored_token
 from meshpos.trust.console_key import ConsoleSigning
+from meshpos.trust.relay_proof import RelayAdmission
 
 log = logging.getLogger("meshpos.console")
 
@@ -43,6 +44,20 @@ def load_signers(venue_dirs: list[Path]) -> dict[str, ConsoleSigning | None]:
         first[venue_id] = directory
         signers[venue_id] = load_console_signing(directory, venue_id)
     return signers
+
+
+def relay_admissions(venue_dirs: list[Path]) -> dict[str, RelayAdmission]:
+    """Venue id -> the check of its relays' devices against its authority's revocations (read from
+    the directory at each check: ``meshpos revoke`` counts from the relay's next probe or dial)."""
+    from meshpos.trust import load_venue
+
+    admissions = {}
+    for directory in venue_dirs:
+        authority = load_venue(directory)
+        admissions[authority.venue_id] = RelayAdmission(
+            authority.venue_id, authority.ca_pem, authority.revoked
+        )
+    return admissions
 
 
 def say_unsigned(registered: list[str], signers: dict[str, ConsoleSigning | None]) -> None:
@@ -215,6 +230,7 @@ async def serve_console(
             ssl_context=tls,
             venue_idle_seconds=idle,
             signers={venue_id: s for venue_id, s in signers.items() if s is not None},
+            admissions=relay_admissions(venues),
         )
         await server.start()
         handler = make_console_handler(server, token, metrics_token)

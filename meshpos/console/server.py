@@ -42,6 +42,7 @@ from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkPeer, PeerKind
 from meshpos.net.wsconn import Answer, LinkRefused, accept, listen
 from meshpos.trust.console_key import ConsoleSigning
+from meshpos.trust.relay_proof import RelayAdmission
 
 log = logging.getLogger("meshpos.console")
 
@@ -54,6 +55,8 @@ SHARED_FRESH_S = 3 * SHARE_EVERY_S  # a device another process heard within this
 RELAY_ROLE = "register"  # a relay is one of the venue's registers (its hello says which)
 VENUE_IDLE_S = 60.0  # a venue's hub unloads this long after its last relay session or edit
 CLOSE_DAYS_EVERY_S = 1.0  # how often past, quiet days of the loaded venues are closed
+REVOKED_EVERY_S = 1.0  # how often linked relays are checked against their venue's revocations
+CLOSE_POLICY = 1008  # the close a relay reads as "the console no longer takes me" (relay/link.py)
 
 
 class ConsoleServer:
@@ -72,8 +75,12 @@ class ConsoleServer:
         max_backlog: int = MAX_BACKLOG,
         venue_idle_seconds: float = VENUE_IDLE_S,
         signers: Mapping[str, ConsoleSigning] | None = None,
+        admissions: Mapping[str, RelayAdmission] | None = None,
     ) -> None:
         self.db = db
+        # venue id -> the check of a relay's proof of its device (trust/relay_proof.py), for the
+        # venues whose directory this console was started with; others admit by the token alone
+        self.admissions = dict(admissions or {})
         # venue id -> the console's signing key of that venue (Security); a venue without one says
         # nothing signed (``console.runner.warn_unsigned`` says so at start)
         self.signers = dict(signers or {})
@@ -103,6 +110,9 @@ class ConsoleServer:
         self._sharing: asyncio.Task[None] | None = None
         self._shared_at = 0.0
         self._closed_days_at = 0.0
+        self._relay_devices: dict[Channel, tuple[str, str]] = {}  # -> venue, proven device
+        self._revoked_at = 0.0
+        self._dropping: set[asyncio.Task[None]] = set()  # revoked relays' links closing
 
     async def start(self) -> int:
         if isinstance(self.db, SharedConsoleDB):
@@ -132,7 +142,7 @@ class ConsoleServer:
             self._server.close()
         for task in self._accepting:
             task.cancel()
-        await asyncio.gather(*self._accepting, return_exceptions=True)
+        await asyncio.gather(*self._accepting, *self._dropping, return_exceptions=True)
         await asyncio.gather(
             *(channel.close(1001, "console stopping") for channel in list(self._channels)),
             return_exceptions=True,
@@ -290,6 +300,8 @@ class ConsoleServer:
                     "venue",
                     f"the token is for venue {venue}, not {match['venue']}",
                 )
+            elif (why := self._device_refusal(venue, request, token)) is not None:
+                refusal = HTTPStatus.FORBIDDEN, "device", why
             elif request.headers.get("Upgrade", "").lower() != "websocket":
                 # a relay's probe: the token is good, say so without a failed handshake
                 return HTTPStatus.OK, "ok: venue token accepted\n"
@@ -298,6 +310,17 @@ class ConsoleServer:
         status, kind, reason = refusal
         self._refuse(address, kind, reason)
         return status, reason + "\n"
+
+    def _device_refusal(self, venue: str, request: Request, token: str) -> str | None:
+        """Why a relay with a good token is still refused: its device is revoked, or unproven in a
+        venue that revoked some (Security; red, fifteenth session)."""
+        admission = self.admissions.get(venue)
+        if admission is None:
+            return None
+        try:
+            return admission.refusal(request.headers, token.strip())
+        except MeshposError as exc:  # the venue's revoked.json cannot be read: refuse, say why
+            return f"the console cannot read venue {venue}'s revocations: {exc}"
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -340,10 +363,39 @@ class ConsoleServer:
             hub,
             max_backlog=self.max_backlog,
             on_overflow=self._overflow,
-            on_finish=lambda done, _: self._channels.discard(done),
+            on_finish=self._finished,
         )
         self._channels.add(channel)
+        admission = self.admissions.get(match["venue"])
+        if admission is not None and conn.request is not None:
+            device = admission.device(conn.request.headers)
+            if device:
+                self._relay_devices[channel] = match["venue"], device
         channel.start()
+
+    def _finished(self, channel: Channel, _reason: str) -> None:
+        self._channels.discard(channel)
+        self._relay_devices.pop(channel, None)
+
+    def _drop_revoked(self, now: float) -> None:
+        """Close the link of a relay whose device was revoked since it came in: it was checked only
+        at its upgrade, and a stolen register that was the live relay would have gone on."""
+        if now - self._revoked_at < REVOKED_EVERY_S or not self._relay_devices:
+            return
+        self._revoked_at = now
+        for channel, (venue, device) in list(self._relay_devices.items()):
+            try:
+                revoked = self.admissions[venue].is_revoked(device)
+            except MeshposError as exc:  # its revoked.json: the relay stays, said once per reason
+                self._refuse(channel.conn.remote.rpartition(":")[0], "device", str(exc))
+                continue
+            if revoked:
+                del self._relay_devices[channel]
+                why = f"relay {device!r} is revoked (on venue {venue}'s deny-list)"
+                self._refuse(channel.conn.remote.rpartition(":")[0], "device", why)
+                task = asyncio.create_task(channel.close(CLOSE_POLICY, why))
+                self._dropping.add(task)  # (kept until done; stop() waits for them)
+                task.add_done_callback(self._dropping.discard)
 
     def _overflow(self, channel: Channel) -> None:
         self._refuse(
@@ -371,6 +423,7 @@ class ConsoleServer:
                 if live:
                     seen[hub.venue_id] = live
             self._share(seen, loop.time())
+            self._drop_revoked(loop.time())
             try:
                 await self._close_past_days(loop.time())
                 await self._unload_idle()

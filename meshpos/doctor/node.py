@@ -40,6 +40,7 @@ from meshpos.store.schema import SCHEMA_VERSION, inspect
 from meshpos.trust.certs import ca_fingerprint
 from meshpos.trust.identity import DeviceIdentity, check_identity, load_identity
 from meshpos.trust.names import device_hostname
+from meshpos.trust.relay_proof import relay_proof
 from meshpos.trust.tls import client_ssl_context
 
 CERT_WARNING_DAYS = 30  # a certificate expiring sooner is a warning: enroll again before it stops
@@ -391,7 +392,11 @@ async def _console(
         report.warning("console", f"{url} answers; token not checked (no identity)")
         return
     probe = await probe_console(
-        url, ca_file=config.console_ca_file, venue_id=venue, token=config.console_token
+        url,
+        ca_file=config.console_ca_file,
+        venue_id=venue,
+        token=config.console_token,
+        proof=None if identity is None else relay_proof(identity, config.console_token),
     )
     if probe.refused:
         report.problem(

@@ -112,6 +112,9 @@ class Route:
     #: sign-in), "kitchen" (also a user holding no right, unsigned: the kitchen's cook), "anyone"
     #: (signing in and out)
     page_writes: str = "signed-in"
+    #: the right a page's signed-in user must hold for this write when the route names no acting user
+    #: whose right the model checks (clear cache: web/system.py); "" for none
+    page_right: str = ""
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -19,6 +19,7 @@ import logging
 import random
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -108,12 +109,14 @@ async def probe_console(
     *,
     venue_id: str = "",
     token: str = "",
+    proof: Mapping[str, str] | None = None,
 ) -> Probe:
     """Can this node reach the console right now, and does it take this venue's token?
 
     With ``venue_id``: one ``GET`` of the venue's sync path without the websocket upgrade,
     with the token, as the link will present it; the console answers 200 (or, before it knew such
-    probes, 426) for a good token and 401/403 with its reason for a bad one. Without: ``GET /health``.
+    probes, 426) for a good token and 401/403 with its reason for a bad one (or for this device, by
+    ``proof``: trust/relay_proof.py). Without: ``GET /health``.
     A TLS failure (an untrusted certificate, a wrong host name), an unusable ``ca_file`` and a refusal
     are logged once per reason: they need the operator, unlike a cable."""
     parts = urlsplit(url)
@@ -124,6 +127,7 @@ async def probe_console(
     if venue_id:  # an empty token is asked about too: the console says "missing venue token"
         path = f"{parts.path.rstrip('/')}/v1/venues/{venue_id}/sync"
         auth = f"Authorization: Bearer {token}\r\n"
+        auth += "".join(f"{name}: {value}\r\n" for name, value in (proof or {}).items())
     try:
         context = console_ssl_context(url, ca_file)
     except ConfigError as exc:
@@ -190,8 +194,11 @@ class ConsoleLink:
         backoff_max: float = 5.0,
         ca_file: Path | None = None,
         max_backlog: int = MAX_BACKLOG,
+        proof: Mapping[str, str] | None = None,
     ) -> None:
+        """``proof``: the headers that show the console which device relays (trust/relay_proof.py)."""
         self.url = f"{url.rstrip('/')}/v1/venues/{venue_id}/sync"
+        self.proof = dict(proof or {})
         self.max_backlog = max_backlog
         self.ca_file = ca_file
         self.token = token
@@ -257,7 +264,7 @@ class ConsoleLink:
             max_size=self.max_size,
             timeout=OPEN_TIMEOUT,
             path=parts.path,
-            headers={"Authorization": f"Bearer {self.token}"},
+            headers={"Authorization": f"Bearer {self.token}", **self.proof},
             compress=True,  # the uplink may be slow; sync updates compress
         )
         self._seq += 1

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from meshpos.config import Config
@@ -43,8 +43,9 @@ class ConsoleUplink(Protocol):
     async def run(self) -> None: ...
 
 
-#: makes the console link of a venue (its id), which reports to the given handler (the engine)
-ConsoleLinkFactory = Callable[[str, LinkHandler], ConsoleUplink]
+#: makes the console link of a venue (its id), which reports to the given handler (the engine) and
+#: shows the console which device relays with the given headers (trust/relay_proof.py)
+ConsoleLinkFactory = Callable[[str, LinkHandler, Mapping[str, str]], ConsoleUplink]
 
 
 class RelayService:
@@ -57,9 +58,12 @@ class RelayService:
         venue_id: str,
         counters: Counter[str],
         console_link: ConsoleLinkFactory | None,
+        proof: Mapping[str, str] | None = None,
     ) -> None:
-        """``console_link`` None: this node never relays (no console, or not a register)."""
+        """``console_link`` None: this node never relays (no console, or not a register). ``proof``:
+        the headers that tell the console which device this is, on each probe and dial."""
         self._engine = engine
+        self._proof = dict(proof or {})
         self._config = config
         self._venue_id = venue_id
         self._counters = counters
@@ -153,6 +157,7 @@ class RelayService:
                     ca_file=config.console_ca_file,
                     venue_id=self._venue_id,
                     token=config.console_token,
+                    proof=self._proof,
                 )
                 ok = probe.ok
                 if probe.skew_s is not None:
@@ -236,7 +241,7 @@ class RelayService:
         wanted = self._engine.sync.is_relay and self.uplink_ok and not self._engine.closing
         running = self._console_task is not None and not self._console_task.done()
         if wanted and not running:
-            self._console = self._factory(self._venue_id, self._engine)
+            self._console = self._factory(self._venue_id, self._engine, self._proof)
             self._console_task = asyncio.create_task(self._console.run())
             log.info("relay: this node is the relay")
         elif running and not wanted:

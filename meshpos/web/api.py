@@ -187,6 +187,7 @@ class Api:
                 route.page_writes == "kitchen",
                 self._rights,
                 self._is_user,
+                route.page_right,
             )
         call = Call(
             node, request, params, body, query, self.page_token, self.pins, self.sessions, session

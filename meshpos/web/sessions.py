@@ -107,13 +107,16 @@ def check_page_write(
     kitchen: bool,
     rights_of: Callable[[str], frozenset[str]],
     known: Callable[[str], bool],
+    right: str = "",
 ) -> None:
     """Refuse a write made with the page token unless its acting ``user`` (None: the route names
     none) is the signed-in user of ``session``, or it is a kitchen write naming a user without rights.
 
     A session whose user the catalog no longer holds (the manager removed them) has ended: a write
     naming its user was refused as ``unknown_user``, but one naming none (clear cache, the deny-list)
-    still went as that user's (red, fourteenth session)."""
+    still went as that user's (red, fourteenth session). ``right``: what the signed-in user must hold
+    for a write whose route names no acting user the model checks a right of (clear cache: any
+    signed-in cook could drop the register's catalog; red, fifteenth session)."""
     if kitchen and user is not None and not rights_of(user):
         return  # the kitchen's rule (module docstring), with or without a sign-in
     if not session:
@@ -138,6 +141,13 @@ def check_page_write(
             f"this write names user {user!r} but {signed_in!r} is signed in: the acting user is "
             "the one who signed in with their PIN (another user signs in, or approves with "
             "approver and approver_pin)",
+        )
+    if right and right not in rights_of(signed_in):
+        raise HttpError(
+            403,
+            "permission_denied",
+            f"user {signed_in!r} may not do this: it needs the {right!r} right (a manager's); "
+            "a user holding it signs in",
         )
 
 

@@ -6,7 +6,7 @@ naming its user looks the user and their rights up when it runs, so those are re
 on main). But the session itself went on: a write naming no user (clear cache, the deny-list) still went
 as the removed user's. Now a session whose user the catalog no longer holds has ended (401
 ``session_ended``). A user whose rights went keeps their session for what needs no right (clear cache
-needs none today: a policy question, left as it is).
+needed none then; it needs a manager's right since: tests/outside/test_clear_cache_right.py).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from meshpos.harness.internet import InternetSwitch
 from meshpos.harness.wait import until
 from meshpos.httpapi.server import HttpServer
 from meshpos.model import Replica, Venue
-from meshpos.model.sample import CASHIER
+from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.node import Node
 from meshpos.trust import load_venue
 
@@ -132,7 +132,7 @@ async def test_a_sale_on_one_register_appears_on_the_other_without_reload(
     b = await browser.new_page("page B (R2)")
     await a.goto(f"{r1.api_url}/")
     await b.goto(f"{r2.api_url}/")
-    await log_in_and_open_shift(a)
+    await log_in_and_open_shift(a, MANAGER)  # A clears the cache below: a manager's right
     await log_in_and_open_shift(b)
     await b.eval("window.neverReloaded = true")
 
