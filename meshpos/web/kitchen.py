@@ -56,7 +56,8 @@ ROUTES = (
         "GET",
         "/api/kitchen/tickets",
         tickets,
-        "Kitchen tickets of one business day (today by default), oldest first",
+        "Kitchen tickets of one business day (today by default, with the day before's not served "
+        "yet until two hours after its cut-off), oldest first",
         KitchenView,
         query=(
             day_query("business date YYYY-MM-DD; default: today's"),
