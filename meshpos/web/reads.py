@@ -16,18 +16,7 @@ from typing import Any
 from pycrdt import Map
 
 from meshpos.errors import UnknownRecord
-from meshpos.model import (
-    Catalog,
-    Discount,
-    Order,
-    Receipt,
-    Refund,
-    Shift,
-    StopEntry,
-    Ticket,
-    Venue,
-    business_date,
-)
+from meshpos.model import Catalog, Discount, Order, Receipt, Refund, Shift, StopEntry, Ticket, Venue
 from meshpos.model._records import lookup_key
 from meshpos.model.day_index import DayIndex
 from meshpos.model.documents import (
@@ -38,7 +27,6 @@ from meshpos.model.documents import (
     kitchen_name,
     ledger_name,
 )
-from meshpos.model.kitchen import BEING_MADE, BEING_MADE_MS
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import NoSale
 from meshpos.model.numbering import looks_numbered
@@ -179,18 +167,10 @@ class VenueReads:
         return self.venue.kitchen(date).tickets(tuple(states))
 
     def tickets_being_made(self, before: str, states: Sequence[str], now_ms: int) -> list[Ticket]:
-        # the day that ended last, for a while (BEING_MADE_MS) only: the board is read at every
-        # kitchen change, and a past day stays loaded with hundreds of tickets until the console
-        # holds it (weeks, offline)
-        making = tuple(s for s in states if s in BEING_MADE)
+        # the day that ended last only: a venue offline for weeks keeps its past days loaded
         days = [day_of(n) for n in self.venue.replica.names() if is_kitchen(n)]
         ended = max((d for d in days if d < before), default="")
-        if not ended or not making:
-            return []
-        # its cut-off passed less than BEING_MADE_MS ago (an early end is before its cut-off)
-        settings = self.venue.catalog.settings()
-        then = business_date(now_ms - BEING_MADE_MS, settings.timezone, settings.day_cutoff_hour)
-        return self.venue.kitchen(ended).tickets(making) if then <= ended else []
+        return self.venue.tickets_being_made(ended, now_ms, tuple(states)) if ended else []
 
     def ticket(self, ticket_id: str) -> Ticket:
         for name in sorted(self.venue.replica.names(), reverse=True):

@@ -6,6 +6,7 @@ belongs to the day before: before this, it left the kitchen screen at the cut-of
 still cooking, and the register's alarm for a ticket no kitchen holds went quiet. It stays for two
 hours after the cut-off (``BEING_MADE_MS``), then the past day is not read again. The node's clock is
 set through its seam (``make_node(clock=...)``) so the test crosses the cut-off every time it runs.
+The day stays loaded meanwhile (``register.days``): a closed day's tickets leave every board.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import pytest
 from meshpos.model.kitchen import BEING_MADE_MS
 from meshpos.model.sample import CASHIER, MANAGER
 from meshpos.node_adapters import make_node
+from meshpos.register.days import DayCloser
+from tests.engine.test_day_closer import the_console_holds_everything
 
 from .kit import Client, make_configs
 
@@ -88,3 +91,33 @@ async def test_a_ticket_being_made_stays_on_the_board_when_its_day_ends(
         clock.forward(BEING_MADE_MS / 1000 + 20)
         assert (await reg.ok("GET", "/api/kitchen/tickets"))["tickets"] == []
         assert (await reg.ok("GET", "/api/kitchen/unheld"))["tickets"] == []
+
+
+async def test_a_day_with_a_ticket_being_made_stays_loaded_until_two_hours_past_its_cut_off(
+    tmp_path: Path,
+) -> None:
+    """Before, the day closed a minute after its cut-off once the console held it (the rule's other
+    conditions), and its ticket left the board however the day ended."""
+    clock = Clock(BEFORE_CUTOFF)
+    (config,) = make_configs(tmp_path, [("R1", "register")])
+    async with make_node(config, discovery=False, clock=clock) as node:
+        reg = Client.of(node)
+        await sell_to_the_kitchen(reg)
+        await reg.ok("POST", "/api/shifts/current/close", {"user": CASHIER, "counted_cash": 0})
+        day = "2026-12-07"
+        clock.forward(20)  # 04:00:10: the day is past
+        the_console_holds_everything(node, day)
+        run = node._run()
+        idle = [0.0]  # the rule's idle time, moved by the test (the node's own look waits 60 s)
+        closer = DayCloser(
+            run.engine,
+            run.numbers.venue,
+            run.status,
+            config,
+            monotonic=lambda: idle[0],
+            now_ms=node.now_ms,
+        )
+        idle[0] += config.day_idle_seconds + 1
+        assert closer.closable() == []  # its espresso is still being made
+        clock.forward(BEING_MADE_MS / 1000)
+        assert closer.closable() == [day]
