@@ -1,7 +1,7 @@
 """A kitchen ticket still being made when its business day ends stays on the board (clock part).
 
 The board and a register's "no kitchen holds it" list read today's business day by default. A ticket
-sent at 03:59:50 (the sample venue's cut-off is 04:00 UTC) or before a manager ended the day early
+sent at 03:59 (the sample venue's cut-off is 04:00 UTC) or before a manager ended the day early
 belongs to the day before: before this, it left the kitchen screen at the cut-off while the food was
 still cooking, and the register's alarm for a ticket no kitchen holds went quiet. It stays for two
 hours after the cut-off (``BEING_MADE_MS``), then the past day is not read again. The node's clock is
@@ -27,18 +27,23 @@ from tests.engine.test_day_closer import the_console_holds_everything
 
 from .kit import Client, make_configs
 
-#: ten seconds before the sample venue's cut-off (04:00, UTC): the ticket's day is the 7th
-BEFORE_CUTOFF = dt.datetime(2026, 12, 8, 3, 59, 50, tzinfo=dt.UTC).timestamp()
+#: a minute before the sample venue's cut-off (04:00, UTC), set once the node runs (its start may take
+#: seconds on a loaded machine): the ticket's day is the 7th
+BEFORE_CUTOFF = dt.datetime(2026, 12, 8, 3, 59, tzinfo=dt.UTC).timestamp()
+PAST_CUTOFF_S = 120.0  # from BEFORE_CUTOFF to 04:01: the 8th's business day
 
 
 class Clock:
     """The node's wall clock: real seconds passing, from an instant the test moves."""
 
-    def __init__(self, at: float) -> None:
-        self.offset = at - time.time()
+    def __init__(self) -> None:
+        self.offset = 0.0
 
     def __call__(self) -> float:
         return time.time() + self.offset
+
+    def set(self, at: float) -> None:
+        self.offset = at - time.time()
 
     def forward(self, seconds: float) -> None:
         self.offset += seconds
@@ -67,14 +72,15 @@ async def sell_to_the_kitchen(reg: Client) -> str:
 async def test_a_ticket_being_made_stays_on_the_board_when_its_day_ends(
     tmp_path: Path, end: str
 ) -> None:
-    clock = Clock(BEFORE_CUTOFF)
+    clock = Clock()
     async with register(tmp_path, clock) as reg:
+        clock.set(BEFORE_CUTOFF)
         board = await reg.ok("GET", "/api/kitchen/tickets")
         day = board["date"]
         assert day == "2026-12-07"
         ticket = await sell_to_the_kitchen(reg)
         if end == "cut-off":
-            clock.forward(20)  # 04:00:10: the 8th's business day
+            clock.forward(PAST_CUTOFF_S)
         else:
             await reg.ok("POST", "/api/shifts/current/close", {"user": CASHIER, "counted_cash": 0})
             await reg.ok("POST", "/api/day/close", {"user": MANAGER})
@@ -88,7 +94,7 @@ async def test_a_ticket_being_made_stays_on_the_board_when_its_day_ends(
         served = await reg.ok("GET", "/api/kitchen/tickets?states=served")
         assert served["tickets"] == []
         # two hours past the cut-off it is forgotten, not cooking: the past day is not read again
-        clock.forward(BEING_MADE_MS / 1000 + 20)
+        clock.set(BEFORE_CUTOFF + PAST_CUTOFF_S + BEING_MADE_MS / 1000)
         assert (await reg.ok("GET", "/api/kitchen/tickets"))["tickets"] == []
         assert (await reg.ok("GET", "/api/kitchen/unheld"))["tickets"] == []
 
@@ -98,14 +104,15 @@ async def test_a_day_with_a_ticket_being_made_stays_loaded_until_two_hours_past_
 ) -> None:
     """Before, the day closed a minute after its cut-off once the console held it (the rule's other
     conditions), and its ticket left the board however the day ended."""
-    clock = Clock(BEFORE_CUTOFF)
+    clock = Clock()
     (config,) = make_configs(tmp_path, [("R1", "register")])
     async with make_node(config, discovery=False, clock=clock) as node:
+        clock.set(BEFORE_CUTOFF)
         reg = Client.of(node)
         await sell_to_the_kitchen(reg)
         await reg.ok("POST", "/api/shifts/current/close", {"user": CASHIER, "counted_cash": 0})
         day = "2026-12-07"
-        clock.forward(20)  # 04:00:10: the day is past
+        clock.forward(PAST_CUTOFF_S)  # the day is past
         the_console_holds_everything(node, day)
         run = node._run()
         idle = [0.0]  # the rule's idle time, moved by the test (the node's own look waits 60 s)
@@ -119,5 +126,5 @@ async def test_a_day_with_a_ticket_being_made_stays_loaded_until_two_hours_past_
         )
         idle[0] += config.day_idle_seconds + 1
         assert closer.closable() == []  # its espresso is still being made
-        clock.forward(BEING_MADE_MS / 1000)
+        clock.set(BEFORE_CUTOFF + PAST_CUTOFF_S + BEING_MADE_MS / 1000)
         assert closer.closable() == [day]
