@@ -47,6 +47,8 @@ def held_device(key: str) -> str:
 
 
 STATES = ("new", "cooking", "ready", "served")
+#: the states of a ticket whose food is still to hand out: it stays on the board past its day's end
+BEING_MADE = STATES[:-1]
 
 #: a void ticket's one move: bump clears it off the board (to served) from wherever it was; no recall
 VOID_TRANSITIONS: dict[tuple[str, str], str] = {
@@ -55,6 +57,11 @@ VOID_TRANSITIONS: dict[tuple[str, str], str] = {
 
 #: how long (ms) a register waits for some kitchen screen to hold a ticket it sent before it warns
 KITCHEN_ACK_MS = 5_000
+
+#: how long (ms) after its business day ended (its cut-off hour) a ticket not served yet stays on today's
+#: board: the food ordered before the end is made by then, and a day of hundreds of tickets is not
+#: read again at every board read all of the next day (docs/benchmarks.md, kitchen board)
+BEING_MADE_MS = 2 * 3_600_000
 
 # (state, action) -> next state; anything else is an illegal transition
 TRANSITIONS: dict[tuple[str, str], str] = {

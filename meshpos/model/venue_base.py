@@ -36,7 +36,7 @@ from meshpos.model.clock import HybridClock
 from meshpos.model.day_end import DayEnds, next_open_day
 from meshpos.model.documents import CATALOG, STOPLIST, day_of, is_ledger, kitchen_name, ledger_name
 from meshpos.model.ids import new_record_id
-from meshpos.model.kitchen import Kitchen
+from meshpos.model.kitchen import BEING_MADE, BEING_MADE_MS, Kitchen, Ticket
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Conflict, Order, Payment, Receipt, Shift
 from meshpos.model.limits import MAX_AMOUNT, MAX_NOTE_CHARS, MAX_QUANTITY, check_text
@@ -222,6 +222,21 @@ class VenueBase:
 
     def kitchen(self, date: str) -> Kitchen:
         return Kitchen(self.replica.doc(kitchen_name(date)), date, corrupt=self._corrupt)
+
+    def tickets_being_made(
+        self, date: str, now_ms: int, states: tuple[str, ...] = BEING_MADE
+    ) -> list[Ticket]:
+        """The tickets of past business day ``date`` not served yet (of ``states``), while its cut-off
+        passed less than ``BEING_MADE_MS`` before ``now_ms`` (an early end is before its cut-off):
+        food ordered before the day ended is still being made, so they stay on today's board and keep
+        their day loaded (``register.days``). None after: forgotten, not cooking, and a past day of
+        hundreds of tickets is not read again at every board read (docs/architecture.md (Documents))."""
+        making = tuple(s for s in states if s in BEING_MADE)
+        if not making or kitchen_name(date) not in self.replica.names():
+            return []  # reading a day that is not loaded would create an empty document for it
+        settings = self.catalog.settings()
+        then = business_date(now_ms - BEING_MADE_MS, settings.timezone, settings.day_cutoff_hour)
+        return self.kitchen(date).tickets(making) if then <= date else []
 
     def ledgers(self) -> list[Ledger]:
         """The ledger days loaded in memory, newest first."""

@@ -10,7 +10,10 @@ memory, the store keeps them, peers agree it is closed) and open it again on dem
 * the console holds all of D: what "All data is synced" means for that one day
   (:meth:`StatusService.day_synced`: no pending change of D's documents, no record of D missing from the
   console's reports);
-* D was not touched (changed, opened) for ``day_idle_seconds``.
+* D was not touched (changed, opened) for ``day_idle_seconds``;
+* no kitchen ticket of D is still being made, until two hours after D's cut-off
+  (:meth:`meshpos.model.Venue.tickets_being_made`): a day ends at its cut-off or early while the food
+  ordered a minute before cooks, and its ticket stays on the kitchen's board and can still be bumped.
 
 A node that was away while the others closed D still learns the console holds it (the console or relay
 adds D's console view and reports to the beats addressed to a node that asks for D: the engine's
@@ -71,6 +74,8 @@ class DayCloser:
         self._every = min(CHECK_EVERY, self._idle / 2)
         # business day -> (when it was touched, the open drawers) of a look that found it still open
         self._kept: dict[str, tuple[float, frozenset[str]]] = {}
+        # business day -> (when it was touched, the minute) of a look that found a ticket being made
+        self._making: dict[str, tuple[float, int]] = {}
         self._task: asyncio.Task[None] | None = None
         # today's business day and what it was told from (``_today``): the minute, the changes seen
         self._moved = 0
@@ -141,8 +146,23 @@ class DayCloser:
                 if reasons:
                     self._kept[date] = (touched, drawer_ids)
                     continue
+            if self._being_made(date, touched):
+                continue
             found.append(date)
         return found
+
+    def _being_made(self, date: str, touched: float) -> bool:
+        """A ticket of past day ``date`` is still being made; read again once a minute (the window
+        ends on one) or when the day changes: a day's tickets cost a parse, and the look is each second."""
+        now_ms = self._now_ms()
+        key = (touched, now_ms // 60_000)
+        if self._making.get(date) == key:
+            return True
+        if self._venue.tickets_being_made(date, now_ms):
+            self._making[date] = key
+            return True
+        self._making.pop(date, None)
+        return False
 
     def _today(self) -> str:
         """Today's business day, told again only when a minute began (a day starts on a minute in

@@ -1,4 +1,9 @@
-"""The kitchen board: today's tickets with their ages and the moves the transition table allows."""
+"""The kitchen board: today's tickets with their ages and the moves the transition table allows.
+
+Today's board also holds the tickets of the day that ended last which are not served yet, for two hours
+after its cut-off (``BEING_MADE_MS``): a business day ends at its cut-off hour or when a manager ends it
+early, while food ordered minutes before is still being made (before, such a ticket left the kitchen screen, and the register's "no kitchen holds
+it" alarm, at the cut-off: tests/web/test_kitchen_across_days.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ async def tickets(c: Call) -> KitchenView:
     states = tuple(s for s in c.query["states"].split(",") if s) or TICKET_STATES  # words: checked
     await node.open_day(date, kitchen=True)  # a closed day's tickets load for the read (Documents)
     board = node.tickets(date, states)
+    if not c.query["date"]:  # today's board: food still being made when its day ended stays on it
+        board = node.tickets_being_made(date, states, now) + board
     names = {u.id: u.name for u in node.catalog().users()}
     return KitchenView(date, now, tuple(ticket_view(t, now, names.get(t.user, "")) for t in board))
 
@@ -24,7 +31,8 @@ async def unheld(c: Call) -> UnheldView:
     """This register's tickets of today that no kitchen screen holds (docs/architecture.md (Documents))."""
     node = c.node
     now = node.now_ms()
-    board = node.tickets(node.business_date(now), TICKET_STATES)
+    today = node.business_date(now)
+    board = node.tickets_being_made(today, TICKET_STATES, now) + node.tickets(today, TICKET_STATES)
     names = {u.id: u.name for u in node.catalog().users()}
     mine = (t for t in board if t.register == node.node_id and t.unheld())
     return UnheldView(
@@ -48,7 +56,8 @@ ROUTES = (
         "GET",
         "/api/kitchen/tickets",
         tickets,
-        "Kitchen tickets of one business day (today by default), oldest first",
+        "Kitchen tickets of one business day (today by default, with the day before's not served "
+        "yet until two hours after its cut-off), oldest first",
         KitchenView,
         query=(
             day_query("business date YYYY-MM-DD; default: today's"),

@@ -166,6 +166,12 @@ class VenueReads:
             return []  # reading a day that is not loaded would create an empty document for it
         return self.venue.kitchen(date).tickets(tuple(states))
 
+    def tickets_being_made(self, before: str, states: Sequence[str], now_ms: int) -> list[Ticket]:
+        # the day that ended last only: a venue offline for weeks keeps its past days loaded
+        days = [day_of(n) for n in self.venue.replica.names() if is_kitchen(n)]
+        ended = max((d for d in days if d < before), default="")
+        return self.venue.tickets_being_made(ended, now_ms, tuple(states)) if ended else []
+
     def ticket(self, ticket_id: str) -> Ticket:
         for name in sorted(self.venue.replica.names(), reverse=True):
             if is_kitchen(name):
