@@ -42,7 +42,7 @@ from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkPeer, PeerKind
 from meshpos.net.wsconn import Answer, LinkRefused, accept, listen
 from meshpos.trust.console_key import ConsoleSigning
-from meshpos.trust.relay_proof import RelayAdmission
+from meshpos.trust.relay_proof import RelayAdmission, revoked_words
 
 log = logging.getLogger("meshpos.console")
 
@@ -391,7 +391,7 @@ class ConsoleServer:
                 continue
             if revoked:
                 del self._relay_devices[channel]
-                why = f"relay {device!r} is revoked (on venue {venue}'s deny-list)"
+                why = revoked_words(device, venue)
                 self._refuse(channel.conn.remote.rpartition(":")[0], "device", why)
                 task = asyncio.create_task(channel.close(CLOSE_POLICY, why))
                 self._dropping.add(task)  # (kept until done; stop() waits for them)

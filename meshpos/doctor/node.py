@@ -40,7 +40,7 @@ from meshpos.store.schema import SCHEMA_VERSION, inspect
 from meshpos.trust.certs import ca_fingerprint
 from meshpos.trust.identity import DeviceIdentity, check_identity, load_identity
 from meshpos.trust.names import device_hostname
-from meshpos.trust.relay_proof import relay_proof
+from meshpos.trust.relay_proof import refuses_the_device, relay_proof
 from meshpos.trust.tls import client_ssl_context
 
 CERT_WARNING_DAYS = 30  # a certificate expiring sooner is a warning: enroll again before it stops
@@ -398,7 +398,15 @@ async def _console(
         token=config.console_token,
         proof=None if identity is None else relay_proof(identity, config.console_token),
     )
-    if probe.refused:
+    if probe.refused and refuses_the_device(probe.refused):
+        report.problem(
+            "console",
+            f"the console at {url} takes the token but refuses this device as relay: "
+            f"{probe.refused}",
+            "a device on the venue's deny-list may not relay: if it was revoked by mistake, enrol "
+            "it again (meshpos pair); a device that sent no proof needs this meshpos version",
+        )
+    elif probe.refused:
         report.problem(
             "console",
             f"the console at {url} refused the token: {probe.refused}",

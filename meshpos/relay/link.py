@@ -31,6 +31,7 @@ from meshpos.net.dates import date_skew, header_lines
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind
 from meshpos.net.wsconn import LinkRefused, dial
 from meshpos.sync._codec import HEARTBEAT
+from meshpos.trust.relay_proof import refuses_the_device
 
 log = logging.getLogger("meshpos.relay")
 CLOSE_POLICY = 1008  # a websocket closed for a policy reason: the console no longer takes it
@@ -161,7 +162,8 @@ async def probe_console(
     status = int(code[0]) if code and code[0].isdigit() else 0
     if status in REFUSED_STATUSES:
         reason = refusal_reason(status, body)
-        _probe_failed(url, f"the console refused this venue's token: {reason}")
+        refused = "this device" if refuses_the_device(reason) else "this venue's token"
+        _probe_failed(url, f"the console refused {refused}: {reason}")
         return Probe(False, reason, skew_s=skew)
     if status == 404:  # an HTTP server without the sync path: the console's pages port, say
         why = f"answers 404 to {path}: not the console's relay port (pages and API have another)"

@@ -44,7 +44,20 @@ CERT_HEADER = "X-Meshpos-Relay-Cert"
 PROOF_HEADER = "X-Meshpos-Relay-Proof"
 RELAY_ROLE = "register"  # the role that relays (console.server's peer role for a relay)
 _DOMAIN = b"meshpos-relay-device-v1\n"
+# how every refusal of the relay's device (not of its token) begins, in the console's answer: the
+# relay's log and ``meshpos doctor`` tell the operator to look at the device, not at console_token
+DEVICE_REFUSED = "relay proof: "
 _MAX_HEADER_CHARS = 4096  # a P-256 certificate is ~0.7 kB of DER
+
+
+def revoked_words(device: str, venue_id: str) -> str:
+    """Why a revoked relay is refused (at its admission, or its live link closed later)."""
+    return f"{DEVICE_REFUSED}{device!r} is revoked (on venue {venue_id}'s deny-list)"
+
+
+def refuses_the_device(reason: str) -> bool:
+    """Whether the console's refusal ``reason`` is about the relay's device rather than its token."""
+    return reason.startswith(DEVICE_REFUSED)
 
 
 def _body(venue_id: str, token: str) -> bytes:
@@ -99,35 +112,35 @@ class RelayAdmission:
             if not revoked:
                 return None  # an N−1 relay, and nobody to keep out
             return (
-                f"venue {self.venue_id} has revoked devices ({', '.join(sorted(revoked))}): a "
-                "relay must prove which device it is, and this one sent no proof (upgrade meshpos "
-                "on it)"
+                f"{DEVICE_REFUSED}venue {self.venue_id} has revoked devices "
+                f"({', '.join(sorted(revoked))}): a relay must prove which device it is, and this "
+                "one sent no proof (upgrade meshpos on it)"
             )
         if len(cert_b64) > _MAX_HEADER_CHARS or len(sig_b64) > _MAX_HEADER_CHARS:
-            return "relay proof: a header is too long"
+            return f"{DEVICE_REFUSED}a header is too long"
         try:
             cert = x509.load_der_x509_certificate(base64.b64decode(cert_b64, validate=True))
             sig = base64.b64decode(sig_b64, validate=True)
         except (ValueError, binascii.Error):
-            return "relay proof: the certificate or the signature is not base64 DER"
+            return f"{DEVICE_REFUSED}the certificate or the signature is not base64 DER"
         if not issued_by(cert, self._ca):
-            return "relay proof: the certificate is not one of this venue's authority"
+            return f"{DEVICE_REFUSED}the certificate is not one of this venue's authority"
         try:
             info = certificate_info(cert)
         except CertificateRefused as exc:
-            return f"relay proof: {exc.message}"
+            return f"{DEVICE_REFUSED}{exc.message}"
         device = info.device_id
         if info.venue_id != self.venue_id or info.role != RELAY_ROLE:
-            return f"relay proof: {device!r} is a {info.role} of venue {info.venue_id}, not a relay here"
+            return f"{DEVICE_REFUSED}{device!r} is a {info.role} of venue {info.venue_id}, not a relay here"
         if not cert.not_valid_before_utc <= self._now() <= cert.not_valid_after_utc:
-            return f"relay proof: the certificate of {device!r} is not valid now"
+            return f"{DEVICE_REFUSED}the certificate of {device!r} is not valid now"
         public = cert.public_key()
         try:
             if not isinstance(public, ec.EllipticCurvePublicKey):
                 raise InvalidSignature
             public.verify(sig, _body(self.venue_id, token), ec.ECDSA(hashes.SHA256()))
         except InvalidSignature:
-            return f"relay proof: the signature is not {device!r}'s over this venue and token"
+            return f"{DEVICE_REFUSED}the signature is not {device!r}'s over this venue and token"
         if device in revoked:
-            return f"relay {device!r} is revoked (on venue {self.venue_id}'s deny-list)"
+            return revoked_words(device, self.venue_id)
         return None

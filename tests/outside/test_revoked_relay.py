@@ -24,9 +24,11 @@ from pathlib import Path
 
 import pytest
 
+from meshpos.doctor.report import EXIT_PROBLEM, PROBLEM
 from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 
+from ..doctor.test_doctor_processes import doctor, finding
 from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
 
 
@@ -87,6 +89,14 @@ def test_a_revoked_register_cannot_upload_its_sales_and_an_honest_one_can(
         assert at_console() == {receipts[1]}, "a revoked register's sale reached the reports"
         log = tmp_path / "console" / "console.log"
         assert "'R1' is revoked" in log.read_text(), log.read_text()[-2000:]
+        # the operator's doctor says the device is refused, not the token (it said "set console_token")
+        code, report = doctor(configs[0])
+        console_check = finding(report, "console")
+        assert (code, console_check["level"]) == (EXIT_PROBLEM, PROBLEM), report
+        assert "refuses this device as relay" in console_check["message"], console_check
+        assert "'R1' is revoked" in console_check["message"], console_check
+        assert "deny-list" in console_check["fix"], console_check
+        assert "console_token" not in console_check["fix"], console_check
 
         # R2, the live relay of its own, is revoked: the console closes its link within a second
         honest = nodes[1]

@@ -28,7 +28,7 @@ def test_an_honest_relay_is_admitted_and_a_revoked_one_is_not(venue: VenueAuthor
     assert check.refusal(relay_proof(r1, TOKEN), TOKEN) is None
     venue.revoke("R1", "stolen")  # read again at every check: no restart
     assert check.refusal(relay_proof(r1, TOKEN), TOKEN) == (
-        f"relay 'R1' is revoked (on venue {venue.venue_id}'s deny-list)"
+        f"relay proof: 'R1' is revoked (on venue {venue.venue_id}'s deny-list)"
     )
     assert check.refusal(relay_proof(r2, TOKEN), TOKEN) is None
 
