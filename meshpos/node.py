@@ -28,12 +28,7 @@ from meshpos.engine import (
     Rejection,
     Subscription,
 )
-from meshpos.engine.memory import (
-    YOUNG_THRESHOLD,
-    release_memory,
-    set_young_threshold,
-    tune_allocator,
-)
+from meshpos.engine.memory import release_memory, tune_allocator
 from meshpos.errors import MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
 from meshpos.model.documents import day_of, is_ledger, kitchen_name, ledger_name
@@ -115,7 +110,6 @@ class Node(VenueReads, RegisterOperations):
         self.metrics = NodeMetrics()  # GET /metrics; the store's commits are timed into it
         self._running: _Running | None = None
         self._stopped = False
-        self._young = YOUNG_THRESHOLD  # the collector's threshold before the start (``start``)
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -132,12 +126,10 @@ class Node(VenueReads, RegisterOperations):
         # what exists before the start (the program's modules, an embedding program's objects) is not
         # walked again by the start's collection (engine/memory.py, since_start); the stop unfreezes
         gc.freeze()
-        self._young = set_young_threshold(YOUNG_THRESHOLD)  # fewer pauses (engine/memory.py)
         try:
             await self._start()
         except BaseException:
             gc.unfreeze()  # (a start that failed stopped what it began, or began nothing)
-            set_young_threshold(self._young)
             raise
 
     async def _start(self) -> None:
@@ -266,7 +258,6 @@ class Node(VenueReads, RegisterOperations):
         # what the start froze is collected as usual again (a process that starts another node, a
         # test's, would otherwise keep this one's cycles frozen for ever)
         gc.unfreeze()
-        set_young_threshold(self._young)
         try:
             await run.mesh.stop_discovery()
             await run.api.stop()

@@ -123,23 +123,6 @@ def release_memory(*, since_start: bool = False) -> bool:
     return True
 
 
-#: the youngest generation's collection threshold a node runs with (CPython's default: 700). **Changed**
-#: (issue 18, tap): each young collection is a pause of the loop wherever it lands, a cashier's tap
-#: too (up to 30 ms in the fourteenth session's quiet runs); a register made 12-18 of them in a 10 s
-#: sale phase. Ten times fewer, each walking at most the young objects alive at the time (most of a
-#: sale's die by reference counting first); the older generations' thresholds stay (counted in young
-#: collections, so they run ten times less often too, over what the start did not freeze).
-YOUNG_THRESHOLD = 7_000
-
-
-def set_young_threshold(threshold: int) -> int:
-    """Collect the youngest generation after ``threshold`` allocations; returns the one before (a
-    node's stop puts it back: the process may be a test's or a bench's that starts other things)."""
-    before, older, oldest = gc.get_threshold()
-    gc.set_threshold(threshold, older, oldest)
-    return before
-
-
 def object_allocator_env(env: Mapping[str, str]) -> dict[str, str]:
     """``env`` as a node or a console runs with: Python's objects on glibc's ``malloc``
     (``PYTHONMALLOC=malloc``) where glibc can trim, so a closed day's memory goes back by the page

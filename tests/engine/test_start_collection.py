@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from meshpos.config import load_config
-from meshpos.engine.memory import YOUNG_THRESHOLD
 from meshpos.node_adapters import make_node
 
 from ..mesh.kit import make_device, make_venue
@@ -65,21 +64,3 @@ async def test_a_start_that_fails_unfreezes(tmp_path: Path) -> None:
     with pytest.raises(Exception, match=r"api\.url"):
         await node.start()
     assert gc.get_freeze_count() == 0
-
-
-async def test_a_node_runs_with_fewer_young_collections_and_its_stop_puts_them_back(
-    tmp_path: Path,
-) -> None:
-    """(issue 18, tap) Each young collection is a pause of the loop, a cashier's tap's too: a node
-    collects the youngest generation ten times less often; the process's own setting comes back."""
-    authority = make_venue(tmp_path)
-    config = load_config(make_device(authority, tmp_path, "R3", host=_host()), env={})
-    before = gc.get_threshold()
-    node = make_node(config, discovery=False)
-    await node.start()
-    try:
-        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
-        assert YOUNG_THRESHOLD >= 10 * 700
-    finally:
-        await node.stop()
-    assert gc.get_threshold() == before
