@@ -207,7 +207,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     raise MeshposError(f"unknown benchmark {args.what!r}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: the commands :func:`build_parser` adds first, before the ones that import much
+LEAN = ("demo", "node", "status", "clear-cache", "console")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand's parser; for ``command`` (what :func:`_command` read) one of :data:`LEAN`, up
+    to theirs only. The rest imports every benchmark, chaos, pairing, doctor and backup (~0.5 s of CPU,
+    a quarter of a node's start), which those never run: a venue's nodes start at every boot and
+    restart, scripts call ``meshpos status``, the tests start hundreds of each."""
     parser = argparse.ArgumentParser(
         prog="meshpos",
         description="Registers and kitchen displays that keep selling and syncing over the LAN.",
@@ -320,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     console.add_argument("--heartbeat-interval", type=float, default=1.0, help=argparse.SUPPRESS)
     console.set_defaults(func=_cmd_console)
+    if command in LEAN:
+        return parser
 
     from meshpos.chaos import add_chaos_arguments, run_chaos
 
@@ -426,14 +436,16 @@ def _command(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if argv is None and _command(sys.argv[1:]) in ("node", "console"):  # a real command line
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = _command(words)
+    if argv is None and command in ("node", "console"):  # a real command line
         from meshpos.engine.memory import run_with_object_allocator
 
         run_with_object_allocator()  # a closed day's memory goes back (engine/memory.py)
-    parser = build_parser()
-    words = list(sys.argv[1:] if argv is None else argv)
+    asked_help = {"-h", "--help"} & set(words[: words.index(command)] if command else words)
+    parser = build_parser(None if asked_help else command)  # (`meshpos --help node`: every command)
     passed: list[str] = []
-    if _command(words) == "service" and "--" in words:  # the service's own command line
+    if command == "service" and "--" in words:  # the service's own command line
         cut = words.index("--")
         words, passed = words[:cut], words[cut + 1 :]
     args = parser.parse_args(words)
