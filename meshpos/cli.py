@@ -213,9 +213,11 @@ LEAN = ("demo", "node", "status", "clear-cache", "console")
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """Every subcommand's parser; for ``command`` (what :func:`_command` read) one of :data:`LEAN`, up
-    to theirs only. The rest imports every benchmark, chaos, pairing, doctor and backup (~0.5 s of CPU,
-    a quarter of a node's start), which those never run: a venue's nodes start at every boot and
-    restart, scripts call ``meshpos status``, the tests start hundreds of each."""
+    to theirs only, for another that is not ``bench``, all but the benchmarks'. The rest imports every
+    benchmark, chaos, pairing, doctor and backup (~0.5 s of CPU, a quarter of a node's start), which
+    those never run: a venue's nodes start at every boot and restart, scripts call ``meshpos status``
+    and ``meshpos doctor``, the tests start hundreds of each. A word that is no command gets them all
+    (its error lists every command)."""
     parser = argparse.ArgumentParser(
         prog="meshpos",
         description="Registers and kitchen displays that keep selling and syncing over the LAN.",
@@ -353,6 +355,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     add_service_arguments(service)
     service.set_defaults(func=_cmd_service)
 
+    if command in sub.choices:  # one of the above: the benchmarks below are not its
+        return parser
     bench = sub.add_parser("bench", help="measure speed against the peer implementation")
     bench_sub = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
     store = bench_sub.add_parser("store", help="durable receipt commits: ours vs pycrdt-store")
