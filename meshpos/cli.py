@@ -207,7 +207,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     raise MeshposError(f"unknown benchmark {args.what!r}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: the commands :func:`build_parser` adds first, before the ones that import much
+LEAN = ("demo", "node", "status", "clear-cache", "console")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand's parser; for ``command`` (what :func:`_command` read) one of :data:`LEAN`, up
+    to theirs only, for another that is not ``bench``, all but the benchmarks'. The rest imports every
+    benchmark, chaos, pairing, doctor and backup (~0.5 s of CPU, a quarter of a node's start), which
+    those never run: a venue's nodes start at every boot and restart, scripts call ``meshpos status``
+    and ``meshpos doctor``, the tests start hundreds of each. A word that is no command gets them all
+    (its error lists every command)."""
     parser = argparse.ArgumentParser(
         prog="meshpos",
         description="Registers and kitchen displays that keep selling and syncing over the LAN.",
@@ -320,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     console.add_argument("--heartbeat-interval", type=float, default=1.0, help=argparse.SUPPRESS)
     console.set_defaults(func=_cmd_console)
+    if command in LEAN:
+        return parser
 
     from meshpos.chaos import add_chaos_arguments, run_chaos
 
@@ -343,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_service_arguments(service)
     service.set_defaults(func=_cmd_service)
 
+    if command in sub.choices:  # one of the above: the benchmarks below are not its
+        return parser
     bench = sub.add_parser("bench", help="measure speed against the peer implementation")
     bench_sub = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
     store = bench_sub.add_parser("store", help="durable receipt commits: ours vs pycrdt-store")
@@ -426,14 +440,16 @@ def _command(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if argv is None and _command(sys.argv[1:]) in ("node", "console"):  # a real command line
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = _command(words)
+    if argv is None and command in ("node", "console"):  # a real command line
         from meshpos.engine.memory import run_with_object_allocator
 
         run_with_object_allocator()  # a closed day's memory goes back (engine/memory.py)
-    parser = build_parser()
-    words = list(sys.argv[1:] if argv is None else argv)
+    asked_help = {"-h", "--help"} & set(words[: words.index(command)] if command else words)
+    parser = build_parser(None if asked_help else command)  # (`meshpos --help node`: every command)
     passed: list[str] = []
-    if _command(words) == "service" and "--" in words:  # the service's own command line
+    if command == "service" and "--" in words:  # the service's own command line
         cut = words.index("--")
         words, passed = words[:cut], words[cut + 1 :]
     args = parser.parse_args(words)

@@ -85,6 +85,24 @@ def pytest_runtest_makereport(
         report.longrepr = f"skipped in CI (CI=true turns skips into failures): {report.longrepr}"
 
 
+# The test time of the run (setup, call and teardown of every test, on every worker), printed at its end:
+# a run's wall time follows the load of the machine it shares, the sum of its tests' times less so, and
+# two runs (a change and main) are compared by it and by ``--durations`` (see .ci/run).
+TEST_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    TEST_SECONDS[report.when] = TEST_SECONDS.get(report.when, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TEST_SECONDS:
+        parts = ", ".join(f"{when} {seconds:.0f} s" for when, seconds in TEST_SECONDS.items())
+        total = sum(TEST_SECONDS.values())
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        terminalreporter.write_line(f"test time: {total:.0f} s ({parts}); load average {load}")
+
+
 @pytest.fixture
 def recounts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The documents (guids) whose live tally was counted afresh, in order: a spy on
