@@ -2,6 +2,6 @@
 
 import sys
 
-from meshpos.cli import main
+from meshpos.start import main
 
 sys.exit(main())

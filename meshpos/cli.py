@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from meshpos import __version__
+from meshpos.allocator import ALLOCATING, command_word, run_with_object_allocator
 from meshpos.config import Config, load_config, near_misses
 from meshpos.errors import MeshposError
 from meshpos.ops.logs import LOG_FORMATS, set_level, setup_logging
@@ -212,7 +213,7 @@ LEAN = ("demo", "node", "status", "clear-cache", "console")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """Every subcommand's parser; for ``command`` (what :func:`_command` read) one of :data:`LEAN`, up
+    """Every subcommand's parser; for ``command`` (what :func:`meshpos.allocator.command_word` read) one of :data:`LEAN`, up
     to theirs only, for another that is not ``bench``, all but the benchmarks'. The rest imports every
     benchmark, chaos, pairing, doctor and backup (~0.5 s of CPU, a quarter of a node's start), which
     those never run: a venue's nodes start at every boot and restart, scripts call ``meshpos status``
@@ -426,26 +427,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _command(argv: Sequence[str]) -> str | None:
-    """The subcommand a command line names, read before the parser is built (it imports every
-    benchmark): the first word that is not an option or the value of ``--log-level`` or
-    ``--log-format``."""
-    words = iter(argv)
-    for word in words:
-        if word in ("--log-level", "--log-format"):
-            next(words, None)
-        elif not word.startswith("-"):
-            return word
-    return None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    command = _command(words)
-    if argv is None and command in ("node", "console"):  # a real command line
-        from meshpos.engine.memory import run_with_object_allocator
-
-        run_with_object_allocator()  # a closed day's memory goes back (engine/memory.py)
+    command = command_word(words)
+    if argv is None and command in ALLOCATING:  # (``meshpos.start`` chose already; a no-op then)
+        run_with_object_allocator()
     asked_help = {"-h", "--help"} & set(words[: words.index(command)] if command else words)
     parser = build_parser(None if asked_help else command)  # (`meshpos --help node`: every command)
     passed: list[str] = []

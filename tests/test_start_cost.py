@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from meshpos.engine.memory import object_allocator_env
+from meshpos.allocator import object_allocator_env
 from meshpos.harness.procs import Proc
 
 SHOW_ENV = "import json, os; print(json.dumps({'malloc': os.environ.get('PYTHONMALLOC')}))"

@@ -153,7 +153,7 @@ async def _live(config_file: Path, sales: int) -> dict[str, Any]:
 
 
 def _child(step: str, config_file: Path, arg: str) -> dict[str, Any]:
-    from meshpos.engine.memory import object_allocator_env
+    from meshpos.allocator import object_allocator_env
 
     argv = [sys.executable, "-m", "meshpos.bench.leak", step, str(config_file), arg]
     env = object_allocator_env(os.environ)  # the allocator ``meshpos node`` runs with

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meshpos.allocator import object_allocator_env
 from meshpos.bench.mesh_meter import percentile
 from meshpos.bench.owner import owner_env
 from meshpos.bench.tail_probe import propagation_phases
-from meshpos.engine.memory import object_allocator_env
 from meshpos.errors import MeshposError
 
 WAIT_S = 120.0  # give up waiting for a register's reply after this long (plus its own timeouts)
@@ -64,7 +64,7 @@ class Worker:
     @classmethod
     async def spawn(cls, name: str, *argv: str) -> Worker:
         """Start one worker. Ours runs on the object allocator ``meshpos node`` runs on
-        (:func:`~meshpos.engine.memory.object_allocator_env`: glibc's ``malloc``, ~10-15 % more CPU
+        (:func:`~meshpos.allocator.object_allocator_env`: glibc's ``malloc``, ~10-15 % more CPU
         per sale than pymalloc), so the bench measures what a real node spends; ``PYTHONMALLOC``
         set in the bench's environment is kept (``PYTHONMALLOC=pymalloc`` measures the other). The
         peer runs as a stock Python program runs."""

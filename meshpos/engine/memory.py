@@ -26,7 +26,7 @@ objects in nearly every arena the day used: ~97 MB after a day of 100,000 sales,
 Two causes were removed (``business_date`` no longer calls ``astimezone``, which left objects inside
 zoneinfo all day; ``release_memory`` empties CPython's method cache, which kept the names pycrdt builds
 per insert), but the rest is a long tail inside CPython. So ``meshpos node`` and ``meshpos console``
-run with Python's objects on glibc's ``malloc`` (``PYTHONMALLOC=malloc``, :func:`run_with_object_allocator`),
+run with Python's objects on glibc's ``malloc`` (``PYTHONMALLOC=malloc``, :func:`meshpos.allocator.run_with_object_allocator`),
 where the same survivors pin a 4 KiB page each and ``malloc_trim`` returns the rest: after 100,000
 live sales 4.8-5.1 MB is left instead of 99.7 MB, for ~10-15% more CPU per sale (docs/benchmarks.md,
 leak). An earlier
@@ -37,13 +37,12 @@ thresholds were fixed.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import logging
-import os
 import sys
-from collections.abc import Callable, Mapping
 from functools import cache
+
+from meshpos.allocator import libc, malloc_trim
 
 log = logging.getLogger("meshpos.engine")
 
@@ -54,20 +53,12 @@ FIXED_THRESHOLD = 128 << 10  # glibc's default for both, kept from being raised
 
 
 @cache
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c"))
-    except (OSError, TypeError):
-        return None
-
-
-@cache
 def tune_allocator() -> bool:
     """Fix glibc's mmap and trim thresholds (see the module's docstring); True if glibc took them.
 
     Once per process (later calls return the first answer); other C libraries have no ``mallopt``."""
-    libc = _libc()
-    mallopt = getattr(libc, "mallopt", None) if libc is not None else None
+    found = libc()
+    mallopt = getattr(found, "mallopt", None) if found is not None else None
     if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
@@ -78,19 +69,6 @@ def tune_allocator() -> bool:
             "glibc refused the fixed malloc thresholds: freed memory may stay in the process"
         )
     return all(done)
-
-
-@cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, or None where the C library has none."""
-    libc = _libc()
-    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
-    if trim is None:
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    function: Callable[[int], int] = trim
-    return function
 
 
 def release_memory(*, since_start: bool = False) -> bool:
@@ -116,31 +94,8 @@ def release_memory(*, since_start: bool = False) -> bool:
         gc.unfreeze()
     gc.collect()
     gc.freeze()
-    trim = _malloc_trim()
+    trim = malloc_trim()
     if trim is None:
         return False
     trim(0)
     return True
-
-
-def object_allocator_env(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` as a node or a console runs with: Python's objects on glibc's ``malloc``
-    (``PYTHONMALLOC=malloc``) where glibc can trim, so a closed day's memory goes back by the page
-    instead of by pymalloc's 1 MiB arena (see the module's docstring). A ``PYTHONMALLOC`` already set
-    (an operator's, a debugging run's) is kept; elsewhere than glibc nothing changes."""
-    if "PYTHONMALLOC" in env or _malloc_trim() is None:
-        return dict(env)
-    return {**env, "PYTHONMALLOC": "malloc"}
-
-
-def run_with_object_allocator() -> None:
-    """Start this program again (same process id, same arguments) when :func:`object_allocator_env`
-    would change its environment; returns only when it would not. The allocator is chosen when the
-    interpreter starts, so the node's and the console's command lines call it first, before any
-    thread; a program that embeds a node (tests, benches) chooses for itself."""
-    env = object_allocator_env(os.environ)
-    if env == dict(os.environ):
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)

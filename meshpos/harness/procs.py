@@ -11,7 +11,7 @@ through :class:`~meshpos.localapi.LocalApi`, or through ``requester`` where the 
 reachable from here (the chaos run's agent inside a network namespace).
 
 A process is started with the allocator ``meshpos node`` and ``meshpos console`` choose for themselves
-(``PYTHONMALLOC``, :func:`~meshpos.engine.memory.object_allocator_env`): the same process, but it need
+(``PYTHONMALLOC``, :func:`~meshpos.allocator.object_allocator_env`): the same process, but it need
 not start itself again to choose it (the first start imports the command line's modules for nothing:
 ~0.6 s of CPU of each of the hundreds of starts in a test run).
 """
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from meshpos.engine.memory import object_allocator_env
+from meshpos.allocator import object_allocator_env
 from meshpos.errors import MeshposError
 from meshpos.localapi import Answer, LocalApi, read_token
 

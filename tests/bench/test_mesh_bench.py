@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from meshpos.allocator import object_allocator_env
 from meshpos.bench.mesh import add_mesh_arguments, run_mesh_bench
 from meshpos.bench.tail_probe import HOPS, PHASES
-from meshpos.engine.memory import object_allocator_env
 from meshpos.errors import MeshposError
 
 

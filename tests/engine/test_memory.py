@@ -4,6 +4,7 @@ saves is measured by ``meshpos bench leak --live``, docs/benchmarks.md, leak).""
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 import weakref
@@ -13,10 +14,11 @@ import pytest
 from meshpos.engine.memory import FIXED_THRESHOLD, release_memory, tune_allocator
 
 _IN_A_FRESH_PROCESS = f"""
-from meshpos.engine.memory import _libc, tune_allocator
+from meshpos.allocator import libc
+from meshpos.engine.memory import tune_allocator
 assert tune_allocator() is True, "glibc refused mallopt"
 assert tune_allocator() is True  # once per process: the second call answers the same
-assert _libc().mallopt({-3}, {FIXED_THRESHOLD}) == 1  # M_MMAP_THRESHOLD is a value glibc accepts
+assert libc().mallopt({-3}, {FIXED_THRESHOLD}) == 1  # M_MMAP_THRESHOLD is a value glibc accepts
 print("ok")
 """
 
@@ -57,7 +59,7 @@ def test_release_memory_lets_go_of_names_cpythons_method_cache_holds() -> None:
 
 
 def test_a_node_runs_with_pythons_objects_on_glibcs_malloc_unless_told_otherwise() -> None:
-    from meshpos.engine.memory import object_allocator_env
+    from meshpos.allocator import object_allocator_env
 
     assert object_allocator_env({"HOME": "/x"}) == {"HOME": "/x", "PYTHONMALLOC": "malloc"}
     kept = {"PYTHONMALLOC": "pymalloc_debug"}  # an operator's choice, a debugging run
@@ -66,7 +68,7 @@ def test_a_node_runs_with_pythons_objects_on_glibcs_malloc_unless_told_otherwise
 
 _RUN_AGAIN = """
 import os, sys
-from meshpos.engine.memory import run_with_object_allocator
+from meshpos.allocator import ALLOCATING, command_word, run_with_object_allocator
 run_with_object_allocator()
 print(os.getpid(), os.environ.get("PYTHONMALLOC"), sys.argv[1:])
 """
@@ -89,13 +91,38 @@ def test_the_program_starts_again_with_the_allocator_same_process_same_arguments
 
 
 def test_the_node_and_console_command_lines_are_the_ones_started_again() -> None:
-    from meshpos.cli import _command
+    from meshpos.allocator import command_word
 
-    assert _command(["node", "--config", "r1.toml"]) == "node"
-    assert _command(["--log-level", "INFO", "--debug", "console", "--port", "1"]) == "console"
-    assert _command(["--log-level", "node"]) is None  # "node" is the level's value here
-    assert _command(["bench", "leak", "--live"]) == "bench"
-    assert _command(["--version"]) is None
+    assert command_word(["node", "--config", "r1.toml"]) == "node"
+    assert command_word(["--log-level", "INFO", "--debug", "console", "--port", "1"]) == "console"
+    assert command_word(["--log-level", "node"]) is None  # "node" is the level's value here
+    assert command_word(["bench", "leak", "--live"]) == "bench"
+    assert command_word(["--version"]) is None
+
+
+def test_the_start_that_is_replaced_imports_nothing_of_the_node() -> None:
+    """``meshpos node`` run by hand or by systemd starts itself again for its allocator: the first
+    process imports nothing but that choice (it imported the command line, the configuration, the
+    model and the sync core, 317 modules, for a process that then replaced itself)."""
+    if not _glibc():
+        pytest.skip("no malloc_trim: the node does not start itself again")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "meshpos", "node", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    starts = done.stderr.split("import time: self")[1:]  # each interpreter's table begins so
+    assert len(starts) == 2, "the node did not start itself again for its allocator"
+    first = {line.split("|")[-1].strip() for line in starts[0].splitlines()[1:] if "|" in line}
+    ours = sorted(m for m in first if m.startswith("meshpos"))
+    assert ours == ["meshpos", "meshpos.allocator", "meshpos.errors", "meshpos.start"], ours
+    second = {line.split("|")[-1].strip() for line in starts[1].splitlines()[1:] if "|" in line}
+    assert "meshpos.cli" in second  # (the started-again one reads its command line)
 
 
 def test_release_memory_freezes_what_survived_and_frees_frozen_cycles_on_the_next_call() -> None:

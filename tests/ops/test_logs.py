@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from meshpos.cli import _command
+from meshpos.allocator import command_word
 from meshpos.harness.procs import Proc
 from meshpos.ops.logs import LIMIT_KEY, RepeatFilter, setup_logging
 
@@ -197,7 +197,7 @@ def test_a_record_whose_arguments_do_not_fit_never_breaks_the_caller(logged: Log
 
 
 def test_the_cli_finds_the_command_after_the_log_options() -> None:
-    assert _command(["--log-format", "json", "--log-level", "DEBUG", "node"]) == "node"
+    assert command_word(["--log-format", "json", "--log-level", "DEBUG", "node"]) == "node"
 
 
 async def test_a_node_started_with_log_format_json_writes_only_json_lines(tmp_path: Path) -> None:
