@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -63,7 +64,7 @@ async def test_the_relay_role_won_back_while_the_old_link_closes_starts_one_link
         node_id="R1", venue_id="v1", console_url="wss://127.0.0.1:9/", console_token="t0"
     )
 
-    def factory(venue: str, handler: LinkHandler) -> Uplink:
+    def factory(venue: str, handler: LinkHandler, proof: Mapping[str, str]) -> Uplink:
         return Uplink(sessions)
 
     service = RelayService(engine, config, "v1", Counter(), factory)
