@@ -43,10 +43,13 @@ class Ticking:
     def __init__(self, b: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
         self.b = b
         self.asleep = asyncio.Event()
+        self.sleeps = 0  # times the ticker went to sleep
+        self.awaited = 0  # of which :meth:`sleep` returned for so many
         self.seen: list[object] = []  # per round: the stop list's "k" as the after hooks saw it
         deadline = b.sync.next_deadline
 
         def next_deadline() -> float:
+            self.sleeps += 1
             self.asleep.set()
             return deadline()
 
@@ -59,9 +62,14 @@ class Ticking:
         self.b.start_ticking(PERIOD, before=before or [], after=[self.hook])
 
     async def sleep(self) -> None:
-        """Until the ticker goes to sleep (no round wanted)."""
-        self.asleep.clear()
-        await asyncio.wait_for(self.asleep.wait(), 5.0)
+        """Until the ticker went to sleep (no round wanted) since the last call returned: counted,
+        not only awaited, so a sleep that came first (the test's step took longer than the ticker's
+        1 ms pause on a loaded machine) is not missed, and the test waits for the one after it."""
+        async with asyncio.timeout(5.0):
+            while self.sleeps <= self.awaited:
+                self.asleep.clear()
+                await self.asleep.wait()
+        self.awaited = self.sleeps
 
 
 async def _received(
