@@ -109,7 +109,7 @@ class Route:
     keyed: bool = False  # takes an Idempotency-Key header (the node's writes: web/idempotency.py)
     headers: tuple[dict[str, Any], ...] = ()  # further request headers, as OpenAPI parameters
     #: who may write with the page token (web/sessions.py): "signed-in" (the body's user, by a PIN
-    #: sign-in), "kitchen" (also a user holding no right, unsigned: the kitchen's cook), "anyone"
+    #: sign-in at the register), "kitchen" (also by a sign-in at the kitchen screen), "anyone"
     #: (signing in and out)
     page_writes: str = "signed-in"
     #: the right a page's signed-in user must hold for this write when the route names no acting user

@@ -8,6 +8,7 @@ from meshpos.model.limits import MAX_ID_CHARS
 from meshpos.web.approval import pin_ok
 from meshpos.web.pins import CLIENT_STRIKES, CLIENT_WINDOW_S, USER_STRIKES
 from meshpos.web.routes import USER, Call
+from meshpos.web.sessions import KITCHEN, REGISTER
 from meshpos.web.views import (
     CatalogView,
     LoginView,
@@ -41,14 +42,19 @@ async def set_stop(c: Call) -> StopView:
 
 async def login(c: Call) -> LoginView:
     """The PIN check and its limits on guessing are :func:`meshpos.web.approval.pin_ok`'s; the session
-    binds the page's writes to this user (:mod:`meshpos.web.sessions`)."""
+    binds the page's writes to this user (:mod:`meshpos.web.sessions`). A kitchen screen node's
+    sign-ins are all kitchen ones: it has no register for a wider one to be used at. Signing in ends
+    the sign-in the page had only once the new PIN is right, so the kitchen's hand-over to the next
+    cook is this one call, and a mistyped PIN leaves the screen as it was."""
     if not await pin_ok(c, c.body["user"], c.body["pin"]):
         raise HttpError(403, "login_refused", "unknown user or wrong PIN")
     user = c.node.catalog().user(c.body["user"])
+    at = KITCHEN if c.node.role == "kds" else c.body["at"]
     assert c.sessions is not None, "the API hands every call its sessions"
     if c.session:  # signing in on a page ends the sign-in it had
         c.sessions.end(c.session)
-    return LoginView(True, user_view(c.node, user.id), c.sessions.start(user.id))
+    session = c.sessions.start(user.id, kitchen=at == KITCHEN)
+    return LoginView(True, user_view(c.node, user.id), session, at)
 
 
 async def logout(c: Call) -> LogoutView:
@@ -87,11 +93,26 @@ ROUTES = (
         "POST",
         "/api/login",
         login,
-        "Check a cashier's PIN (the register page logs its user in with it)",
+        "Sign a user in with their PIN (the register page's cashier, the kitchen screen's cook)",
         LoginView,
-        body=(text("user", MAX_ID_CHARS, "user id"), text("pin", MAX_ID_CHARS, "4 to 8 digits")),
+        body=(
+            text("user", MAX_ID_CHARS, "user id"),
+            text("pin", MAX_ID_CHARS, "4 to 8 digits"),
+            text(
+                "at",
+                MAX_ID_CHARS,
+                "where the user signs in: `kitchen` (the kitchen screen: its session bumps, "
+                "recalls and stops items only, 403 kitchen_sign_in elsewhere) or `register`; "
+                "a kitchen screen node's sign-ins are all `kitchen`",
+                default=REGISTER,
+                pattern=f"^({REGISTER}|{KITCHEN})$",
+            ),
+        ),
         tag="catalog",
         description=(
+            "Any user of the venue may sign in at the kitchen: its moves need no right, and they "
+            "go in the signed-in user's name. A sign-in on a page that had one ends the old one "
+            "once the PIN is right (the kitchen's hand-over). "
             "Unknown user or wrong PIN: 403 login_refused (which one is not said). After "
             f"{USER_STRIKES} wrong PINs for one user, or {CLIENT_STRIKES} from one address within "
             f"{CLIENT_WINDOW_S:.0f} s, login is locked for that user or address: 429 pin_locked with "

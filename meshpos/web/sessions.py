@@ -12,10 +12,14 @@ Sessions live in memory only (a restart ends them all: the page gets 401 ``sessi
 the PIN again), are bounded in number (the oldest used is forgotten first) and end by logout or after
 ``idle_s`` unused (the node's ``session_idle_s``: node.toml, meshpos.config).
 
-The kitchen screen names its cook from a list, with no PIN (static/kitchen.js ``cook()``). Its rule: a
-write with the page token and no session is allowed on the routes whose ``page_writes`` is ``kitchen``
-(bump, recall, the stop list; none of them needs a right) naming a user who holds no right at all (a cook). A user with a
-right (a cashier, a manager) must sign in, so no right is ever used without its holder's PIN.
+A sign-in is made at the register or at the kitchen screen (``POST /api/login``'s ``at``; every sign-in on
+a kitchen screen node, role ``kds``, is a kitchen one). A **kitchen sign-in** writes only on the routes
+whose ``page_writes`` is ``kitchen`` (bump, recall, the stop list), in its user's name, whatever rights the
+user holds: the kitchen screen is left signed in for a whole shift by design, so what a passer-by can do
+there is kept to the kitchen's moves (403 ``kitchen_sign_in`` elsewhere), never a sale, a refund or the
+drawer. Before (issue 18, cook) the kitchen named its cook from a list with no PIN and the node let a
+kitchen write name any user holding no right without a sign-in: anyone at any page stopped items or
+bumped tickets in a cook's name.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from meshpos.httpapi.server import HttpError
 HEADER_NAME = "X-Meshpos-Session"
 """The request header a page's write carries its session in."""
 HEADER = HEADER_NAME.lower()  # as the server's requests hold their headers
+REGISTER, KITCHEN = "register", "kitchen"
+"""Where a page signs its user in (``POST /api/login``'s ``at``)."""
 MAX_SESSIONS = 256  # sign-ins kept; the one unused longest goes first
 SESSION_BYTES = 32  # 256 bits of randomness
 
@@ -42,6 +48,7 @@ SESSION_BYTES = 32  # 256 bits of randomness
 class _Session:
     user: str
     used: float
+    kitchen: bool  # made at the kitchen screen: writes on kitchen routes only (module docstring)
 
 
 class Sessions:
@@ -52,9 +59,9 @@ class Sessions:
         self.idle_s = idle_s
         self._by_id: OrderedDict[str, _Session] = OrderedDict()
 
-    def start(self, user: str) -> str:
+    def start(self, user: str, *, kitchen: bool = False) -> str:
         session = secrets.token_urlsafe(SESSION_BYTES)
-        self._by_id[session] = _Session(user, self.clock())
+        self._by_id[session] = _Session(user, self.clock(), kitchen)
         while len(self._by_id) > MAX_SESSIONS:
             self._by_id.popitem(last=False)
         return session
@@ -65,6 +72,10 @@ class Sessions:
     def user_of(self, session: str) -> str:
         """The signed-in user of ``session``; 401 ``session_ended`` when it is unknown, ended or idle
         past ``idle_s`` (after a restart every session is unknown)."""
+        return self.signed_in(session).user
+
+    def signed_in(self, session: str) -> _Session:
+        """:meth:`user_of`, with where the sign-in was made; a use keeps it alive."""
         entry = self._by_id.get(session) if session else None
         now = self.clock()
         if entry is not None and now - entry.used > self.idle_s:
@@ -79,7 +90,7 @@ class Sessions:
             )
         entry.used = now
         self._by_id.move_to_end(session)
-        return entry.user
+        return entry
 
 
 PAGE_TOKEN_DOMAIN = b"meshpos-page-token-v1"
@@ -110,15 +121,14 @@ def check_page_write(
     right: str = "",
 ) -> None:
     """Refuse a write made with the page token unless its acting ``user`` (None: the route names
-    none) is the signed-in user of ``session``, or it is a kitchen write naming a user without rights.
+    none) is the signed-in user of ``session``; a kitchen sign-in writes only where ``kitchen`` (the
+    route's ``page_writes`` is ``kitchen``).
 
     A session whose user the catalog no longer holds (the manager removed them) has ended: a write
     naming its user was refused as ``unknown_user``, but one naming none (clear cache, the deny-list)
     still went as that user's (red, fourteenth session). ``right``: what the signed-in user must hold
     for a write whose route names no acting user the model checks a right of (clear cache: any
     signed-in cook could drop the register's catalog; red, fifteenth session)."""
-    if kitchen and user is not None and not rights_of(user):
-        return  # the kitchen's rule (module docstring), with or without a sign-in
     if not session:
         raise HttpError(
             401,
@@ -126,13 +136,21 @@ def check_page_write(
             f"a write with the page's token needs a sign-in: POST /api/login with the user's PIN, "
             f"then send its session in {HEADER_NAME}",
         )
-    signed_in = sessions.user_of(session)
+    entry = sessions.signed_in(session)
+    signed_in = entry.user
     if not known(signed_in):
         sessions.end(session)
         raise HttpError(
             401,
             "session_ended",
             f"user {signed_in!r} is no longer one of the venue's users: this sign-in has ended",
+        )
+    if entry.kitchen and not kitchen:
+        raise HttpError(
+            403,
+            "kitchen_sign_in",
+            f"{signed_in!r} signed in at the kitchen screen, which bumps and recalls tickets and "
+            "stops items only: sign in at the register for this",
         )
     if user is not None and user != signed_in:
         raise HttpError(
@@ -158,8 +176,9 @@ SESSION_PARAM: dict[str, Any] = {
     "description": (
         "The session POST /api/login answered. Required on a write made with the page's token "
         "(401 session_required; ended by logout, idle or a restart: 401 session_ended), whose "
-        "`user` must be the session's (403 user_mismatch); kitchen writes naming a user without "
-        "rights excepted. Ignored with the API token."
+        "`user` must be the session's (403 user_mismatch); a kitchen sign-in (POST /api/login "
+        "with `at`: kitchen) writes only on the kitchen's routes (403 kitchen_sign_in). Ignored "
+        "with the API token."
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
 }

@@ -90,6 +90,7 @@ class LoginView:
     ok: bool
     user: UserView
     session: str  # send it as X-Meshpos-Session with the page token's writes (web/sessions.py)
+    at: str  # "register" or "kitchen": a kitchen sign-in writes on the kitchen's routes only
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,9 +77,12 @@ def test_the_oldest_used_session_goes_first_past_the_bound() -> None:
     assert ended(table, second)
 
 
-def test_a_page_write_names_the_signed_in_user_or_a_kitchen_user_without_rights() -> None:
+def test_a_page_write_names_the_signed_in_user_and_a_kitchen_sign_in_only_cooks() -> None:
+    """No write goes unsigned, the kitchen's neither (issue 18, cook: a kitchen write named any user
+    holding no right with the page token alone); a kitchen sign-in writes on kitchen routes only."""
     table = Sessions(idle_s=IDLE_S)
     session = table.start("u-cashier")
+    cooking = table.start("u-cook", kitchen=True)
     rights = {"u-cashier": frozenset({"sell"}), "u-manager": frozenset({"refund"})}
 
     def rights_of(user: str) -> frozenset[str]:
@@ -90,11 +93,19 @@ def test_a_page_write_names_the_signed_in_user_or_a_kitchen_user_without_rights(
 
     check_page_write(table, session, "u-cashier", False, rights_of, known)
     check_page_write(table, session, None, False, rights_of, known)  # a write naming no user
-    check_page_write(table, "", "u-cook", True, rights_of, known)  # the kitchen's cook
+    check_page_write(table, session, "u-cashier", True, rights_of, known)  # the register's stop
+    check_page_write(table, cooking, "u-cook", True, rights_of, known)  # the kitchen's cook
     with pytest.raises(HttpError) as refused:
         check_page_write(table, session, "u-manager", False, rights_of, known)
     assert (refused.value.status, refused.value.code) == (403, "user_mismatch")
-    for user, kitchen in (("u-manager", True), ("u-cook", False), (None, True)):
+    with pytest.raises(HttpError) as refused:
+        check_page_write(table, session, "u-cook", True, rights_of, known)  # a cook's name
+    assert (refused.value.status, refused.value.code) == (403, "user_mismatch")
+    for user in ("u-cook", None):  # a kitchen sign-in on a register's route
+        with pytest.raises(HttpError) as refused:
+            check_page_write(table, cooking, user, False, rights_of, known)
+        assert (refused.value.status, refused.value.code) == (403, "kitchen_sign_in")
+    for user, kitchen in (("u-manager", True), ("u-cook", True), ("u-cook", False), (None, True)):
         with pytest.raises(HttpError) as refused:
             check_page_write(table, "", user, kitchen, rights_of, known)
         assert (refused.value.status, refused.value.code) == (401, "session_required")
