@@ -27,6 +27,7 @@ from ..mesh.kit import make_device, make_venue
 from .cdp import Browser
 from .conftest import running
 from .kit import PIN
+from .test_pages_browser import cook_signs_in
 
 # each writes window.pwned if it ever runs as markup
 MARKUP = {
@@ -114,6 +115,7 @@ async def test_markup_and_long_names_show_as_text_in_place_and_odd_ids_stop_thei
 
     kitchen = await browser.new_page("kitchen (R1)")
     await kitchen.goto(f"{register.api_url}/kitchen")
+    await cook_signs_in(kitchen)
     await kitchen.wait(q("article.ticket"), timeout=15, what="the ticket")
     ticket = await kitchen.text("article.ticket")
     assert all(name in ticket for name in MARKUP.values()), ticket

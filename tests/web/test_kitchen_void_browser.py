@@ -19,6 +19,8 @@ from meshpos.node import Node
 from ..mesh.kit import make_device, make_venue
 from .cdp import Browser
 from .conftest import running
+from .kit import CATALOG
+from .test_pages_browser import cook_signs_in
 
 VOID_SHOWN_S = 1.0  # the bound
 MARGIN_S = 1.0  # the page ages its tickets once a second
@@ -29,7 +31,10 @@ def configs(tmp_path: Path) -> list[Config]:
     authority = make_venue(tmp_path)
     return [
         load_config(
-            make_device(authority, tmp_path, node, role=role, heartbeat_interval=0.2), env={}
+            make_device(
+                authority, tmp_path, node, role=role, heartbeat_interval=0.2, catalog=CATALOG
+            ),
+            env={},
         )
         for node, role in (("R1", "register"), ("K1", "kds"))
     ]
@@ -53,6 +58,7 @@ async def test_a_void_shows_on_the_kitchen_page_and_a_silent_kitchen_on_the_regi
 
     kitchen = await browser.new_page("kitchen (K1)")
     await kitchen.goto(f"{k1.api_url}/kitchen")
+    await cook_signs_in(kitchen)
     card = f"document.querySelector('article.ticket[data-ticket=\"{ticket.id}\"]')"
     await kitchen.wait(card, timeout=15, what="the ticket")
     title = await kitchen.eval(f"{card}.querySelector('.label').textContent")

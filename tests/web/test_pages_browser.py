@@ -26,7 +26,7 @@ from meshpos.harness.internet import InternetSwitch
 from meshpos.harness.wait import until
 from meshpos.httpapi.server import HttpServer
 from meshpos.model import Replica, Venue
-from meshpos.model.sample import CASHIER, MANAGER
+from meshpos.model.sample import CASHIER, COOK, MANAGER
 from meshpos.node import Node
 from meshpos.trust import load_venue
 
@@ -109,6 +109,17 @@ async def log_in_and_open_shift(page: Page, user: str = CASHIER) -> None:
     await page.click("#login-button")
     await page.click("#open-shift")
     await page.wait(f"!{q('#sell')}.hidden", what="the sell screen")
+
+
+async def cook_signs_in(page: Page, user: str = COOK) -> None:
+    """The kitchen screen's sign-in (static/kitchen.js): tap your name, type your PIN."""
+    await page.click(f"#cooks button[data-user={user}]", timeout=15)
+    await page.fill("#cook-pin", PIN)
+    await page.click("#cook-sign-in")
+    await page.wait(
+        f"{q('#cook')}.dataset.user === {json.dumps(user)} && {q('#sign-in')}.hidden",
+        what=f"{user} signed in at the kitchen",
+    )
 
 
 async def all_synced(page: Page, what: str) -> None:
@@ -224,6 +235,11 @@ async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
     await kitchen.goto(f"{k1.api_url}/")
     await kitchen.wait("location.pathname === '/kitchen'", what="the redirect to /kitchen")
     await kitchen.wait(f"{q('#sync')}.dataset.colour === 'yellow'", what="yellow on K1")
+    # nobody is signed in at a new screen: it asks who is cooking (issue 18, cook)
+    await kitchen.wait(f"!{q('#sign-in')}.hidden", what="the kitchen's sign-in")
+    assert await kitchen.text("#cook-name") == "Nobody signed in"
+    await cook_signs_in(kitchen)
+    assert await kitchen.text("#cook-name") == "Kim"
     await register.goto(f"{r1.api_url}/")
     await log_in_and_open_shift(register)
     await add(register, "burger", 1)
@@ -278,6 +294,22 @@ async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
     assert r1.venue.stoplist.is_stopped("fries")
     await kitchen.screenshot(artifacts / "3-kitchen-stop-list.png")
     await register.screenshot(artifacts / "4-register-fries-stopped.png")
+    stop = r1.venue.stoplist.entry("fries")
+    assert stop is not None
+    assert stop.user == COOK  # in the signed-in cook's name
+
+    # the cook signs out: a tap then asks who is cooking and moves nothing
+    await kitchen.click("#sign-out")
+    await kitchen.wait(
+        f"{q('#cook')}.dataset.user === '' && !{q('#sign-in')}.hidden", what="signed out"
+    )
+    await kitchen.click("#stop-items li[data-product=burger] button")
+    await kitchen.wait(
+        f"!{q('#notice')}.hidden && {q('#notice')}.innerText.includes('Sign in with your PIN')",
+        what="the sign-in asked for",
+    )
+    assert not r1.venue.stoplist.is_stopped("burger")
+    await kitchen.screenshot(artifacts / "5-kitchen-signed-out.png")
     assert kitchen.errors == []
     assert register.errors == []
 

@@ -23,7 +23,7 @@ from meshpos.node import Node
 from .cdp import Browser, Page
 from .conftest import running
 from .kit import make_configs
-from .test_pages_browser import add, count, log_in_and_open_shift, q
+from .test_pages_browser import add, cook_signs_in, count, log_in_and_open_shift, q
 
 
 @pytest.fixture
@@ -74,6 +74,7 @@ async def board(nodes: list[Node], browser: Browser, tables: int) -> tuple[Page,
         tickets.append(ticket.id)
     kitchen = await browser.new_page("kitchen (K1)")
     await kitchen.goto(f"{k1.api_url}/kitchen")
+    await cook_signs_in(kitchen)
     shown = " && ".join(card(t) for t in tickets)
     await kitchen.wait(shown, timeout=15, what="the tickets")
     return kitchen, tickets
@@ -127,6 +128,7 @@ async def test_a_stop_tap_holds_while_another_item_is_stopped(
     r1, _, k1 = nodes
     kitchen = await browser.new_page("kitchen (K1)")
     await kitchen.goto(f"{k1.api_url}/kitchen")
+    await cook_signs_in(kitchen)
     await kitchen.click("#stops-button")
     item = "#stop-items li[data-product={}]"
     await kitchen.wait(q(item.format("fries")), timeout=15, what="the stop list")

@@ -1,6 +1,8 @@
 "use strict";
 // The kitchen screen: today's tickets as cards with their age; bump moves a ticket on, recall moves it
 // back (the node checks the transition table); items can be stopped from here when they run out.
+// A cook signs in with their PIN (POST /api/login, at the kitchen): every move goes in the signed-in cook's
+// name, the header says who that is, and the next cook's sign-in is the hand-over (meshpos/web/sessions.py).
 
 const { api, h, $, draw, notice } = Mesh;
 
@@ -12,11 +14,8 @@ const ACTION_LABEL = {
   "served:recall": "Recall",
 };
 
-const state = { board: null, catalog: null, clockOffset: 0 };
-
-function cook() {
-  return $("#cook").value;
-}
+// who is signed in (per tab, beside its session: Mesh.setSession); null: nobody, the board only shows
+const state = { board: null, catalog: null, clockOffset: 0, cook: JSON.parse(sessionStorage.getItem("meshpos-cook") || "null") };
 
 // Only what the node says changed is fetched (Mesh.live): tickets, the menu (cooks and items), stops.
 async function loadTickets() {
@@ -36,23 +35,90 @@ async function load(topics) {
   }
   await Promise.all(jobs);
   if (!state.board || !state.catalog) return; // the first pushed event loads both
-  renderCooks();
+  renderCook();
   renderStations();
   renderTickets();
   renderStops();
 }
 
-function renderCooks() {
-  const select = $("#cook");
-  if (select.options.length) return;
-  const saved = localStorage.getItem("meshpos-cook");
-  // The kitchen names its cook without a PIN, which the node allows only for a user holding no right
-  // (meshpos/web/sessions.py): those are the ones listed (all users if the venue has none such).
-  const cooks = state.catalog.users.filter((u) => !u.rights.length);
-  const users = cooks.length ? cooks : state.catalog.users;
-  select.replaceChildren(...users.map((u) => h("option", { value: u.id }, u.name)));
-  const preferred = users.find((u) => u.id === saved) || users.find((u) => u.role === "cook") || users[0];
-  if (preferred) select.value = preferred.id;
+// --- who is cooking -------------------------------------------------------------------------------
+
+function renderCook() {
+  const cook = state.cook;
+  $("#cook").dataset.user = cook ? cook.id : "";
+  $("#cook-name").textContent = cook ? cook.name : "Nobody signed in";
+  $("#hand-over").textContent = cook ? "Hand over" : "Sign in";
+  $("#sign-out").hidden = !cook;
+  if (!cook) openSignIn();
+  draw("cooks", [state.catalog.users, chosenCook, cook && cook.id], drawCooks);
+}
+
+// Any of the venue's users may sign in here (a kitchen move needs no right); the cooks are listed first.
+let chosenCook = "";
+function drawCooks() {
+  const users = [...state.catalog.users].sort((a, b) => (a.rights.length > 0) - (b.rights.length > 0));
+  $("#cooks").replaceChildren(...users.filter((u) => !state.cook || u.id !== state.cook.id).map((u) => h("button", {
+    type: "button", "data-user": u.id, class: u.id === chosenCook ? "chosen" : "",
+    onclick: () => { chosenCook = u.id; renderCook(); $("#cook-pin").focus(); },
+  }, u.name)));
+}
+
+function openSignIn() {
+  $("#sign-in").hidden = false;
+  $("#sign-in-title").textContent = state.cook ? `Hand over from ${state.cook.name} to…` : "Who is cooking?";
+  $("#cook-cancel").hidden = !state.cook;
+}
+
+function closeSignIn() {
+  chosenCook = "";
+  $("#cook-pin").value = "";
+  $("#sign-in").hidden = !!state.cook;
+  if (state.catalog) renderCook();
+}
+
+// The next cook's PIN ends the sign-in the screen had, in the same call, once it is right (a wrong PIN
+// leaves the screen signed in as it was).
+async function signIn(event) {
+  event.preventDefault();
+  if (!chosenCook) return notice("Tap your name first.");
+  try {
+    const result = await api("POST", "/api/login", { user: chosenCook, pin: $("#cook-pin").value, at: "kitchen" });
+    Mesh.setSession(result.session);
+    setCook(result.user);
+    closeSignIn();
+  } catch (error) {
+    $("#cook-pin").value = "";
+    notice(error.message);
+  }
+}
+
+async function signOut() {
+  try {
+    await api("POST", "/api/logout");
+  } catch (error) {
+    notice(error.message); // the node may be restarting: the screen forgets the sign-in all the same
+  }
+  signedOut();
+}
+
+function setCook(user) {
+  state.cook = user ? { id: user.id, name: user.name } : null;
+  if (state.cook) sessionStorage.setItem("meshpos-cook", JSON.stringify(state.cook));
+  else sessionStorage.removeItem("meshpos-cook");
+}
+
+// Signed out here, or the node says the sign-in ended (idle, a restart, the user removed).
+function signedOut() {
+  Mesh.setSession("");
+  setCook(null);
+  closeSignIn();
+}
+
+// A move in the signed-in cook's name; signed out, the tap opens the sign-in and does nothing else.
+function cook() {
+  if (state.cook) return state.cook.id;
+  openSignIn();
+  throw new Error("Sign in with your PIN first: kitchen moves go in the name of the cook signed in.");
 }
 
 // Kitchen routing: a screen at the grill shows the grill's items (and those routed nowhere in particular);
@@ -170,7 +236,13 @@ if (Mesh.requireToken()) {
   Mesh.setupChrome();
   $("#stops-button").addEventListener("click", () => Mesh.toggle($("#stops"), $("#stops-button")));
   $("#show-served").addEventListener("change", () => refresh(["tickets"]));
-  $("#cook").addEventListener("change", () => localStorage.setItem("meshpos-cook", cook()));
+  $("#hand-over").addEventListener("click", openSignIn);
+  $("#sign-out").addEventListener("click", signOut);
+  $("#cook-cancel").addEventListener("click", closeSignIn);
+  $("#cook-pin-form").addEventListener("submit", signIn);
+  Mesh.onSessionEnded(signedOut);
+  // a session without its cook is none of this screen's (the register page's, in the same tab)
+  if (!state.cook || !sessionStorage.getItem("meshpos-session")) signedOut();
   $("#station").addEventListener("change", () => {
     localStorage.setItem("meshpos-station", $("#station").value);
     renderTickets();
