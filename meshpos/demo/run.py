@@ -330,7 +330,7 @@ class Demo:
             api = self.console.ready.get("api")
             lines.append(f"  console reports: {api}/?token={self.console.token}")
             lines.append(f"  console API: {api}/api/venues/{self.venue_id}/status")
-        lines.append("staff (tap your name on a register page, then type your PIN):")
+        lines.append("staff (tap your name on a register or kitchen page, then type your PIN):")
         lines += [f"  {s['name']} ({s['user']}, {s['role']}): PIN {s['pin']}" for s in self.staff]
         return lines
 
