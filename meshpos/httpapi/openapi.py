@@ -43,7 +43,8 @@ ERRORS = {
     "without a sign-in (session_required) or with one that ended (session_ended)",
     403: "Not allowed: a kitchen screen writing money records or a user without the right "
     "(permission_denied); a write with the page's token naming another user than the "
-    "signed-in one (user_mismatch)",
+    "signed-in one (user_mismatch), or made with a kitchen sign-in off the kitchen's routes "
+    "(kitchen_sign_in)",
     413: "The request body is over 256 KiB (too_large)",
     404: "An id in the path is unknown (unknown_order, unknown_receipt, unknown_line, "
     "unknown_ticket, unknown_product, unknown_file)",

@@ -137,7 +137,7 @@ class Api:
                 dataclasses.replace(
                     r,
                     keyed=r.writes and r.auth,
-                    headers=(SESSION_PARAM,) if r.writes and r.auth else (),
+                    headers=(*r.headers, SESSION_PARAM) if r.writes and r.auth else r.headers,
                 )
                 for r in routes
             ),

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from meshpos.errors import UnknownRecord
 from meshpos.httpapi.routes import Field, Route, text
 from meshpos.httpapi.server import HttpError
 from meshpos.model.limits import MAX_ID_CHARS
 from meshpos.web.approval import pin_ok
 from meshpos.web.pins import CLIENT_STRIKES, CLIENT_WINDOW_S, USER_STRIKES
 from meshpos.web.routes import USER, Call
-from meshpos.web.sessions import KITCHEN, REGISTER
+from meshpos.web.sessions import KITCHEN, REGISTER, SESSION_PARAM
 from meshpos.web.views import (
     CatalogView,
     LoginView,
     LogoutView,
+    SessionView,
     StopView,
     catalog_view,
     stop_view,
@@ -55,6 +57,24 @@ async def login(c: Call) -> LoginView:
         c.sessions.end(c.session)
     session = c.sessions.start(user.id, kitchen=at == KITCHEN)
     return LoginView(True, user_view(c.node, user.id), session, at)
+
+
+async def signed_in(c: Call) -> SessionView:
+    """Asked by the kitchen screen on its first load, after every reconnect and each minute, so its
+    header never names a cook whose sign-in the node ended (idle, a restart, the user removed);
+    asking does not keep the sign-in alive (:meth:`Sessions.peek`)."""
+    assert c.sessions is not None, "the API hands every call its sessions"
+    entry = c.sessions.peek(c.session)
+    try:
+        user = user_view(c.node, entry.user)
+    except UnknownRecord:
+        c.sessions.end(c.session)
+        raise HttpError(
+            401,
+            "session_ended",
+            f"user {entry.user!r} is no longer one of the venue's users: this sign-in has ended",
+        ) from None
+    return SessionView(user, KITCHEN if entry.kitchen else REGISTER)
 
 
 async def logout(c: Call) -> LogoutView:
@@ -121,6 +141,19 @@ ROUTES = (
         ),
         limited=True,
         page_writes="anyone",
+    ),
+    Route(
+        "GET",
+        "/api/session",
+        signed_in,
+        "Who is signed in with the session in X-Meshpos-Session (the kitchen screen's header)",
+        SessionView,
+        tag="catalog",
+        description=(
+            "401 session_ended when that sign-in has ended (logout, idle, a restart of the node, "
+            "the user removed) or none was sent. Asking does not keep a sign-in alive."
+        ),
+        headers=(SESSION_PARAM,),
     ),
     Route(
         "POST",

@@ -76,9 +76,16 @@ class Sessions:
 
     def signed_in(self, session: str) -> _Session:
         """:meth:`user_of`, with where the sign-in was made; a use keeps it alive."""
+        entry = self.peek(session)
+        entry.used = self.clock()
+        self._by_id.move_to_end(session)
+        return entry
+
+    def peek(self, session: str) -> _Session:
+        """:meth:`signed_in` without keeping it alive: a page asking who is signed in (to show the
+        truth after an idle end or a restart) must not keep a forgotten sign-in going for ever."""
         entry = self._by_id.get(session) if session else None
-        now = self.clock()
-        if entry is not None and now - entry.used > self.idle_s:
+        if entry is not None and self.clock() - entry.used > self.idle_s:
             del self._by_id[session]
             entry = None
         if entry is None:
@@ -88,8 +95,6 @@ class Sessions:
                 "this sign-in has ended (logged out, idle too long or the node restarted): "
                 "sign in again with your PIN",
             )
-        entry.used = now
-        self._by_id.move_to_end(session)
         return entry
 
 

@@ -99,6 +99,14 @@ class LogoutView:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionView:
+    """Who a page's sign-in is, as the node holds it now (the kitchen screen's header)."""
+
+    user: UserView
+    at: str  # "register" or "kitchen"
+
+
+@dataclass(frozen=True, slots=True)
 class ShiftView:
     """This register's open shift (null when none) and the cash its drawer should hold."""
 

@@ -24,6 +24,7 @@ import pytest
 
 from meshpos.harness.venue import catalog_update
 from meshpos.model.sample import CASHIER, COOK, MANAGER
+from meshpos.web.pins import USER_STRIKES
 from tests.web.kit import Answer, http
 
 from ..mesh.kit import NodeProcess, make_device, make_venue
@@ -34,7 +35,8 @@ PINS = {COOK: "2468", CASHIER: "1357", MANAGER: "9753"}
 @pytest.fixture(scope="module")
 def kitchen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     """One kitchen screen for the module (a start costs seconds on a loaded machine): each test
-    stops an item of its own, and no test leaves a PIN lock behind (two wrong PINs in all)."""
+    stops an item of its own; wrong PINs, 7 in all, stay under the per-address lock, and only
+    the manager, whom no other test signs in, is locked."""
     root = tmp_path_factory.mktemp("kitchen")
     config = make_device(make_venue(root), root, "K1", role="kds", catalog=catalog_update(PINS))
     node = NodeProcess(config, root / "K1.log", args=["--no-discovery"]).start()
@@ -160,8 +162,13 @@ async def test_a_cashier_may_cook_but_a_kitchen_sign_in_never_sells(
 async def test_a_signed_out_screen_writes_nothing(kitchen: NodeProcess) -> None:
     screen = await Screen.open(kitchen, "lemonade")
     assert (await screen.sign_in(COOK, PINS[COOK])).status == 200
+    who = await screen.call("GET", "/api/session")  # what the screen's header shows
+    assert who.status == 200, who.body[:300]
+    assert (who.json()["user"]["id"], who.json()["at"]) == (COOK, "kitchen")
     out = await screen.call("POST", "/api/logout")
     assert (out.status, out.json()) == (200, {"ended": True}), out.body[:300]
+    who = await screen.call("GET", "/api/session")
+    assert (who.status, who.code) == (401, "session_ended"), who.body[:300]
     ended = await screen.call("PUT", screen.stop, {"user": COOK, "stopped": True})
     assert (ended.status, ended.code) == (401, "session_ended"), ended.body[:300]
     unsigned = await screen.call("PUT", screen.stop, {"user": COOK, "stopped": True}, session="")
@@ -169,3 +176,22 @@ async def test_a_signed_out_screen_writes_nothing(kitchen: NodeProcess) -> None:
     assert screen.stopped_by() == []
     board = await screen.call("GET", "/api/kitchen/tickets")
     assert board.status == 200  # the board still shows: reads need no sign-in
+
+
+@pytest.mark.slow
+async def test_guessing_a_pin_at_the_kitchen_locks_as_at_the_register(
+    kitchen: NodeProcess,
+) -> None:
+    """The kitchen's sign-in is the register's PIN check: after USER_STRIKES wrong PINs the user is
+    locked, the right PIN refused too (the guesser learns nothing), and nothing is written."""
+    screen = await Screen.open(kitchen, "espresso")
+    for _ in range(USER_STRIKES):
+        wrong = await screen.sign_in(MANAGER, "1111")
+        assert (wrong.status, wrong.code) == (403, "login_refused"), wrong.body[:300]
+    locked = await screen.sign_in(MANAGER, PINS[MANAGER])
+    assert (locked.status, locked.code) == (429, "pin_locked"), locked.body[:300]
+    assert int(locked.headers["retry-after"]) >= 1
+    assert screen.session == ""
+    refused = await screen.call("PUT", screen.stop, {"user": MANAGER, "stopped": True})
+    assert (refused.status, refused.code) == (401, "session_required"), refused.body[:300]
+    assert screen.stopped_by() == []

@@ -29,11 +29,12 @@ from meshpos.model import Replica, Venue
 from meshpos.model.sample import CASHIER, COOK, MANAGER
 from meshpos.node import Node
 from meshpos.trust import load_venue
+from meshpos.web.sessions import page_token_of
 
 from ..relay.consoles import Console, running_console
 from .cdp import Browser, Page
 from .conftest import running
-from .kit import PIN, make_configs
+from .kit import PIN, http, make_configs
 
 # The nodes are fixtures requested before ``browser``: the browser's teardown, which keeps each page's
 # last view, then runs while the nodes still serve the pages.
@@ -310,6 +311,26 @@ async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
     )
     assert not r1.venue.stoplist.is_stopped("burger")
     await kitchen.screenshot(artifacts / "5-kitchen-signed-out.png")
+
+    # a sign-in the node ended (here: a logout elsewhere; idle or a restart alike) leaves the header
+    # at the minute's check, with no tap needed to find out
+    await cook_signs_in(kitchen)
+    session = await kitchen.eval("sessionStorage.getItem('meshpos-session')")
+    ended = await http(
+        k1.api_url,
+        "POST",
+        "/api/logout",
+        headers={
+            "Authorization": f"Bearer {page_token_of(k1.api_token)}",
+            "X-Meshpos-Session": session,
+        },
+    )
+    assert ended.json() == {"ended": True}
+    await kitchen.eval("refresh(['session'])")  # what the page's minute timer runs
+    await kitchen.wait(
+        f"{q('#cook')}.dataset.user === '' && !{q('#sign-in')}.hidden",
+        what="the ended sign-in shown as signed out",
+    )
     assert kitchen.errors == []
     assert register.errors == []
 

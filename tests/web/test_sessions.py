@@ -49,6 +49,21 @@ def test_an_idle_session_ends_and_use_keeps_it_alive() -> None:
     assert ended(table, idle)
 
 
+def test_asking_who_is_signed_in_does_not_keep_a_sign_in_alive() -> None:
+    """The kitchen screen asks each minute (GET /api/session): were that a use, a screen left
+    signed in would never reach its idle end."""
+    clock = Clock()
+    table = Sessions(clock, idle_s=IDLE_S)
+    session = table.start("u-kim", kitchen=True)
+    clock.now += IDLE_S * 0.6
+    assert table.peek(session).user == "u-kim"
+    clock.now += IDLE_S * 0.6  # idle since the start: asked, never used
+    with pytest.raises(HttpError) as refused:
+        table.peek(session)
+    assert (refused.value.status, refused.value.code) == (401, "session_ended")
+    assert ended(table, session)
+
+
 class Idle90(FakeNode):
     @property
     def session_idle_s(self) -> float:

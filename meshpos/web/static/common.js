@@ -36,11 +36,12 @@ const Mesh = (() => {
     return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
   }
   const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  async function api(method, path, body) {
+  // `signed`: a read that asks about the sign-in itself (GET /api/session) carries the session too.
+  async function api(method, path, body, signed = false) {
     const init = { method, headers: { Authorization: `Bearer ${token}` } };
     const write = WRITES.has(method);
     if (write) init.headers["Idempotency-Key"] = newKey();
-    if (write && session) init.headers["X-Meshpos-Session"] = session;
+    if ((write || signed) && session) init.headers["X-Meshpos-Session"] = session;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);

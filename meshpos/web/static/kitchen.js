@@ -28,6 +28,8 @@ async function loadTickets() {
 async function load(topics) {
   const jobs = [];
   if (topics.has("tickets")) jobs.push(loadTickets());
+  // the first event of a (re)connection names every topic; "session" is the minute's check alone
+  if (topics.has("menu") || topics.has("session")) jobs.push(checkSignIn());
   if (topics.has("menu")) {
     jobs.push(api("GET", "/api/catalog").then((catalog) => (state.catalog = catalog)));
   } else if (topics.has("stops") && state.catalog) {
@@ -61,6 +63,7 @@ function drawCooks() {
     type: "button", "data-user": u.id, class: u.id === chosenCook ? "chosen" : "",
     onclick: () => { chosenCook = u.id; renderCook(); $("#cook-pin").focus(); },
   }, u.name)));
+  $("#no-cooks").hidden = state.catalog.users.length > 0; // a new venue: say where its staff come from
 }
 
 function openSignIn() {
@@ -99,6 +102,19 @@ async function signOut() {
     notice(error.message); // the node may be restarting: the screen forgets the sign-in all the same
   }
   signedOut();
+}
+
+// The header names the cook the node holds signed in, not the one this tab remembers: asked on the
+// first load, after a reconnect (a restart ends every sign-in) and each minute (the idle end), with no
+// tap needed to find out. The node's "session_ended" answer signs the screen out (Mesh.onSessionEnded).
+async function checkSignIn() {
+  if (!state.cook) return;
+  try {
+    const signed = await api("GET", "/api/session", undefined, true);
+    if (state.cook && signed.user.id === state.cook.id) setCook(signed.user);
+  } catch (error) {
+    if (error.code !== "session_ended") throw error;
+  }
 }
 
 function setCook(user) {
@@ -248,5 +264,6 @@ if (Mesh.requireToken()) {
     renderTickets();
   });
   setInterval(tick, 1000);
+  setInterval(() => refresh(["session"]), 60 * 1000);
   Mesh.live(refresh); // its first event names every topic: that is the screen's first load
 }
