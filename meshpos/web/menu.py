@@ -9,7 +9,7 @@ from meshpos.model.limits import MAX_ID_CHARS
 from meshpos.web.approval import pin_ok
 from meshpos.web.pins import CLIENT_STRIKES, CLIENT_WINDOW_S, USER_STRIKES
 from meshpos.web.routes import USER, Call
-from meshpos.web.sessions import KITCHEN, REGISTER, SESSION_PARAM
+from meshpos.web.sessions import AT_KITCHEN, AT_REGISTER, SESSION_PARAM
 from meshpos.web.views import (
     CatalogView,
     LoginView,
@@ -51,11 +51,11 @@ async def login(c: Call) -> LoginView:
     if not await pin_ok(c, c.body["user"], c.body["pin"]):
         raise HttpError(403, "login_refused", "unknown user or wrong PIN")
     user = c.node.catalog().user(c.body["user"])
-    at = KITCHEN if c.node.role == "kds" else c.body["at"]
+    at = AT_KITCHEN if c.node.role == "kds" else c.body["at"]
     assert c.sessions is not None, "the API hands every call its sessions"
     if c.session:  # signing in on a page ends the sign-in it had
         c.sessions.end(c.session)
-    session = c.sessions.start(user.id, kitchen=at == KITCHEN)
+    session = c.sessions.start(user.id, kitchen=at == AT_KITCHEN)
     return LoginView(True, user_view(c.node, user.id), session, at)
 
 
@@ -74,7 +74,7 @@ async def signed_in(c: Call) -> SessionView:
             "session_ended",
             f"user {entry.user!r} is no longer one of the venue's users: this sign-in has ended",
         ) from None
-    return SessionView(user, KITCHEN if entry.kitchen else REGISTER)
+    return SessionView(user, AT_KITCHEN if entry.kitchen else AT_REGISTER)
 
 
 async def logout(c: Call) -> LogoutView:
@@ -124,8 +124,8 @@ ROUTES = (
                 "where the user signs in: `kitchen` (the kitchen screen: its session bumps, "
                 "recalls and stops items only, 403 kitchen_sign_in elsewhere) or `register`; "
                 "a kitchen screen node's sign-ins are all `kitchen`",
-                default=REGISTER,
-                pattern=f"^({REGISTER}|{KITCHEN})$",
+                default=AT_REGISTER,
+                pattern=f"^({AT_REGISTER}|{AT_KITCHEN})$",
             ),
         ),
         tag="catalog",

@@ -38,7 +38,7 @@ from meshpos.httpapi.server import HttpError
 HEADER_NAME = "X-Meshpos-Session"
 """The request header a page's write carries its session in."""
 HEADER = HEADER_NAME.lower()  # as the server's requests hold their headers
-REGISTER, KITCHEN = "register", "kitchen"
+AT_REGISTER, AT_KITCHEN = "register", "kitchen"
 """Where a page signs its user in (``POST /api/login``'s ``at``)."""
 MAX_SESSIONS = 256  # sign-ins kept; the one unused longest goes first
 SESSION_BYTES = 32  # 256 bits of randomness
