@@ -103,7 +103,8 @@ The local API of one meshpos node (register or kitchen screen), on 127.0.0.1.
   trust: its app authenticates its users itself. Pages served to a loopback browser embed the page
   token (derived from the API token: HMAC-SHA256) instead: it reads as the API token does, but each of its writes
   carries `X-Meshpos-Session`, the session `POST /api/login` answers after the user's PIN, and names
-  that session's user (kitchen writes naming a user without rights excepted; docs/api.md).
+  that session's user; a kitchen screen signs its cook in with `at: kitchen`, a sign-in that writes
+  the kitchen's moves only (403 `kitchen_sign_in` elsewhere; docs/api.md).
 * **Users**: every write names the acting user in the body (`user`); rights come from the catalog.
   `POST /api/login` checks a user's PIN and answers a session (`POST /api/logout` ends it).
 * **Acknowledged means durable**: a 2xx answer to a write is sent after the change is committed to the
