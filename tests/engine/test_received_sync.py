@@ -141,7 +141,7 @@ async def test_the_received_rounds_of_one_window_make_one_sync(
             done.set()
 
         b.subscribe(on_commit, Committed)
-        await a.write(lambda: stop_here(a).__setitem__(f"k{n}", n))  # noqa: B023  (awaited here)
+        await a.write(lambda: stop_here(a).__setitem__(f"k{n}", n))  # noqa: B023  (used before the loop moves on)
         await b.link_messages("A", list(wire[0]))
         wire[0].clear()
         await asyncio.wait_for(committed.wait(), 5)
