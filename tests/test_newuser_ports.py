@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,7 +65,7 @@ def one_clear_line(done: subprocess.CompletedProcess[str], *words: str) -> None:
 def test_a_node_told_to_listen_on_a_port_in_use_says_which_and_changes_nothing(
     tmp_path: Path, host: str, taken: int, setting: str
 ) -> None:
-    settings = {"api_host": host, setting: taken}
+    settings: dict[str, Any] = {"api_host": host, setting: taken}
     config = make_device(make_venue(tmp_path), tmp_path, "R1", host=host, catalog=None, **settings)
     before = files(tmp_path / "R1")
     done = meshpos("node", "--config", str(config))

@@ -43,6 +43,15 @@ class Publisher(Protocol):
 Source = Publisher | EventStream
 
 
+class Announcer(Protocol):
+    """What :func:`wait_for` needs of a source: a call on each change (an :class:`EventStream`, or a
+    test's stand-in that announces nothing)."""
+
+    def listen(self, listener: Callable[[], None]) -> None: ...
+
+    def unlisten(self, listener: Callable[[], None]) -> None: ...
+
+
 class TimedOut(MeshposError):
     code = "timed_out"
 
@@ -124,7 +133,7 @@ def wait_for(
     timeout: float,
     what: What,
     *,
-    on: Iterable[EventStream] = (),
+    on: Iterable[Announcer] = (),
     ignore: tuple[type[BaseException], ...] = (),
     every: float | None = None,
 ) -> float:

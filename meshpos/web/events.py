@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 from meshpos.httpapi.routes import Route
@@ -63,7 +63,7 @@ def event(changed: Iterable[str], status: dict[str, Any] | None) -> bytes:
     return b"event: changed\ndata: " + json.dumps(data).encode() + b"\n\n"
 
 
-async def stream(node: NodeAPI, keepalive: float = KEEPALIVE) -> AsyncIterator[bytes]:
+async def stream(node: NodeAPI, keepalive: float = KEEPALIVE) -> AsyncGenerator[bytes, None]:
     subscription = node.changes()  # before the first read: no change can fall in between
     try:
         yield b"retry: 1000\n\n"  # reconnect after a second if the node restarts

@@ -17,10 +17,11 @@ import pytest
 
 from meshpos.console.api import ConsoleApi
 from meshpos.console.db import open_console_db
-from meshpos.console.runner import check_host, machine_addresses, register_venues
+from meshpos.console.runner import check_host, register_venues
 from meshpos.console.server import ConsoleServer
 from meshpos.errors import ConfigError
 from meshpos.httpapi.server import PAGE_SECURITY, HttpServer
+from meshpos.listen_check import machine_addresses
 from meshpos.model.venue_base import business_date
 from meshpos.trust import init_venue
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pycrdt import Map
@@ -21,7 +22,7 @@ TOKEN = "console-admin-token"
 
 
 @pytest.fixture
-async def console_api(tmp_path: Path) -> AsyncIterator[tuple[Client, str, Map]]:
+async def console_api(tmp_path: Path) -> AsyncIterator[tuple[Client, str, Map[Any]]]:
     """The console's API in this loop; the venue id and its catalog's products (to corrupt one)."""
     authority = make_venue(tmp_path)
     async with running_console(tmp_path, [authority.directory]) as console:
@@ -38,7 +39,7 @@ async def console_api(tmp_path: Path) -> AsyncIterator[tuple[Client, str, Map]]:
 
 
 async def test_a_corrupt_product_is_named_and_replaced_whole(
-    console_api: tuple[Client, str, Map],
+    console_api: tuple[Client, str, Map[Any]],
 ) -> None:
     client, venue, products = console_api
     products["cola"] = {"name": "Cola", "price": "a lot", "active": True}  # as a rogue peer might

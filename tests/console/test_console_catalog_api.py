@@ -18,6 +18,7 @@ from meshpos.console.db import open_console_db
 from meshpos.console.menu_csv import COLUMNS
 from meshpos.console.runner import register_venues
 from meshpos.console.server import ConsoleServer
+from meshpos.console.sqlbase import SqlConsoleDB
 from meshpos.console.venue_docs import stored_venue
 from meshpos.errors import UnknownRecord
 from meshpos.harness.venue import make_venue
@@ -344,6 +345,7 @@ async def test_an_edit_and_its_audit_entry_are_one_transaction(bed: Bed) -> None
     assert (await c.ok("GET", f"{v}/audit"))[0]["action"] == "noop"
 
     version = await db.document_version(venue, CATALOG)
+    assert isinstance(db, SqlConsoleDB)  # (its writes, reached past the interface)
     await db._write(lambda cur: cur.execute("DROP TABLE audit"))  # the log cannot be written
     food = {"id": "food", "name": "Food", "position": 2}
     await c.error(503, "store_error", "POST", f"{v}/categories", food)

@@ -62,7 +62,7 @@ def test_an_edit_the_database_refused_reaches_neither_the_pages_nor_the_register
             return {p["id"] for p in where.call("GET", "/api/catalog")["products"]}
 
         wait_for(
-            lambda: products(console) == products(register),  # type: ignore[arg-type]
+            lambda: products(console) == products(register),
             STARTUP_S,
             "the register's catalog at the console",
         )
@@ -99,7 +99,7 @@ def test_an_edit_the_database_refused_reaches_neither_the_pages_nor_the_register
         wait_for(kept, DEADLINE_S, "the console writing again")
         assert register is not None
         wait_for(
-            lambda: "kept" in products(register),  # type: ignore[arg-type]
+            lambda: "kept" in products(register),
             DEADLINE_S,
             "the later edit on the register",
         )

@@ -116,7 +116,7 @@ async def test_closed_days_stay_closed_across_a_restart_and_are_not_loaded(
         b.replica.doc(DAY)
     # two readers of one closed day share one load
     loaded = store.stats.documents_loaded
-    assert await asyncio.gather(b.open_day(DAY), b.open_day(DAY)) == [True, True]
+    assert list(await asyncio.gather(b.open_day(DAY), b.open_day(DAY))) == [True, True]
     assert store.stats.documents_loaded == loaded + 1
     assert receipts(b).to_py() == {"r0": "receipt r0"}
 
@@ -134,13 +134,13 @@ async def test_a_peers_late_update_reopens_the_day_and_is_kept(open_engine: Open
     await deliver(a, b, wire)
     await until(lambda: DAY not in a.closed_days(), 5, "A to reopen the day", on=[a])
     await deliver(a, b, wire)  # what A answers once it is open
-    assert set(receipts(a).to_py()) == {"r0", "late"}
-    assert set(receipts(b).to_py()) == {"r0", "late"}
+    assert set(receipts(a).to_py() or {}) == {"r0", "late"}
+    assert set(receipts(b).to_py() or {}) == {"r0", "late"}
     await a.close_day(DAY)  # and it closes again over everything it now holds
     assert a.counters["days_opened"] == 1
     assert a.counters["days_closed"] == 2
     assert await a.open_day(DAY)
-    assert set(receipts(a).to_py()) == {"r0", "late"}
+    assert set(receipts(a).to_py() or {}) == {"r0", "late"}
     assert store_a.stats.failed_transactions == 0
 
 

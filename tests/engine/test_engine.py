@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import pytest
 from pycrdt import Map
 
-from meshpos.engine import Committed, Engine, EngineEvent, LinkClosed, LinkOpened
+from meshpos.engine import (
+    Committed,
+    DocumentStore,
+    Engine,
+    EngineEvent,
+    LinkClosed,
+    LinkOpened,
+)
 from meshpos.errors import MeshposError, WriteFailed
 from meshpos.net.port import LinkPeer
 from meshpos.sync import DocumentChanged, SyncConfig, decode
@@ -70,7 +78,7 @@ class Recording:
 
 
 async def engine(
-    node: str, store: Recording, *, interval: float | None = None, role: str = "register"
+    node: str, store: DocumentStore, *, interval: float | None = None, role: str = "register"
 ) -> Engine:
     e = Engine(
         store,
@@ -84,7 +92,7 @@ async def engine(
     return e
 
 
-def stop_here(e: Engine) -> Map:
+def stop_here(e: Engine) -> Map[Any]:
     return e.replica.doc("stoplist").get("test", type=Map)
 
 

@@ -11,17 +11,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar, cast
 
 import pytest
 
-from meshpos.config import ConfigError, load_config
+from meshpos.config import load_config
 from meshpos.engine import Engine, StoreDocuments
+from meshpos.errors import ConfigError
+from meshpos.model import Venue
 from meshpos.register.operations import RegisterOperations
 from meshpos.store import SqliteStore
 from meshpos.sync import DocumentChanged, SyncUpdate, decode
 from tests.engine.test_engine import Recording, engine, linked, settle, stop_here
 
 Wire = tuple[list[bytes], list[bytes]]
+T = TypeVar("T")
 
 
 def updates(box: list[bytes]) -> list[SyncUpdate]:
@@ -134,9 +138,9 @@ class Taps(RegisterOperations):
     def __init__(self) -> None:
         self.waits: list[bool] = []
 
-    async def write(self, change: Callable[..., object], *, wait: bool = False) -> object:
+    async def write(self, change: Callable[[Venue, int], T], *, wait: bool = False) -> T:
         self.waits.append(wait)
-        return None
+        return cast(T, None)  # (no venue here: the taps only say whether they may wait)
 
 
 async def test_only_the_taps_nobody_needs_at_once_may_wait() -> None:

@@ -32,9 +32,9 @@ async def test_a_sale_while_a_shift_is_open_starts_no_look_task(tmp_path: Path) 
         asyncio.get_running_loop().create_task = counted  # type: ignore[method-assign]
         try:
             order = await node.write(lambda venue, at: venue.open_order(CASHIER, at))
-            await node.write(lambda v, at, o=order.id: v.add_line(CASHIER, o, "burger", 1, at))
-            await node.write(lambda v, at, o=order.id: v.pay(CASHIER, o, "card", at))
+            await node.write(lambda v, at: v.add_line(CASHIER, order.id, "burger", 1, at))
+            await node.write(lambda v, at: v.pay(CASHIER, order.id, "card", at))
         finally:
-            del asyncio.get_running_loop().create_task  # type: ignore[attr-defined]
+            del asyncio.get_running_loop().create_task
         assert started == []  # fails before: one look task per commit of the ledger day
         assert not last_z._wanted

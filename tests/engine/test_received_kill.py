@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from pycrdt import Doc, Map
 
@@ -58,7 +59,7 @@ async def test_a_received_round_committed_unsynced_survives_kill_9(tmp_path: Pat
     assert int(words[1]) >= 1  # the received round was committed without an fsync
     assert words[2:] == ["syncs", "0"]
     async with await SqliteStore.open(path) as store:
-        doc: Doc[Map] = Doc()
+        doc: Doc[Map[Any]] = Doc()
         update = await store.load("stoplist")
         assert update is not None
         doc.apply_update(update)

@@ -14,7 +14,7 @@ import asyncio
 import pytest
 
 import meshpos.engine.linger as linger
-from meshpos.engine import Committed, Engine
+from meshpos.engine import Committed, Engine, EngineEvent
 from meshpos.sync import Hello, decode
 from tests.engine.test_engine import Recording, deliver, engine, linked, settle, stop_here
 
@@ -136,8 +136,12 @@ async def test_the_received_rounds_of_one_window_make_one_sync(
     before = len(store_b.fsyncs)
     for n in range(3):
         committed = asyncio.Event()
-        b.subscribe(lambda event, done=committed: done.set(), Committed)
-        await a.write(lambda n=n: stop_here(a).__setitem__(f"k{n}", n))
+
+        def on_commit(event: EngineEvent, done: asyncio.Event = committed) -> None:
+            done.set()
+
+        b.subscribe(on_commit, Committed)
+        await a.write(lambda: stop_here(a).__setitem__(f"k{n}", n))  # noqa: B023  (used before the loop moves on)
         await b.link_messages("A", list(wire[0]))
         wire[0].clear()
         await asyncio.wait_for(committed.wait(), 5)

@@ -26,8 +26,9 @@ async def test_received_updates_25_ms_apart_share_one_commit() -> None:
     loop = asyncio.get_running_loop()
     checked = 0
     for attempt in range(5):  # a loop stalled past the window proves nothing: again (at most 5)
-        await a.write(lambda n=attempt: stop_here(a).__setitem__(f"from_a{n}", 1))
-        await c.write(lambda n=attempt: stop_here(c).__setitem__(f"from_c{n}", 1))
+        # (each write is awaited here: the loop's next attempt cannot reach these lambdas)
+        await a.write(lambda: stop_here(a).__setitem__(f"from_a{attempt}", 1))  # noqa: B023
+        await c.write(lambda: stop_here(c).__setitem__(f"from_c{attempt}", 1))  # noqa: B023
         from_a, from_c = list(ab[0]), list(cb[0])
         ab[0].clear()
         cb[0].clear()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from meshpos import node_status
 from meshpos.register import status as status_module
 from meshpos.sync import Heartbeat
 from tests.engine.status_kit import hear, shift_open
@@ -25,7 +26,7 @@ async def test_a_peers_owed_counts_move_the_indicator_at_once(
         heard = {"R2": replace(beat, owed={"receipts": 2})}
         hear(monkeypatch, heard)
         computed: list[int] = []
-        compute = status_module.compute_status
+        compute = node_status.compute_status
 
         def counted(**kw: Any) -> Any:
             computed.append(1)

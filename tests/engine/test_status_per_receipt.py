@@ -24,7 +24,7 @@ from meshpos.model import Replica, Venue
 from meshpos.model.documents import is_ledger
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.sample import CASHIER, sample_catalog
-from meshpos.model.tally import LedgerTally
+from meshpos.model.tally import LedgerTally, describe
 from meshpos.register.owed_counts import OwedCounts
 from meshpos.sync import Heartbeat
 from tests.engine.status_kit import hear, pending_reads, sell, shift_open
@@ -114,11 +114,11 @@ async def test_a_received_receipt_words_only_the_device_whose_counts_it_moved(
         }
         hear(monkeypatch, heard)
         described: list[object] = []
-        describe = node_status.describe
+        real = describe
 
         def counted(counts: Any) -> str:
             described.append(dict(counts))
-            return describe(counts)
+            return real(counts)
 
         monkeypatch.setattr(node_status, "describe", counted)
         service = node._run().status

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from meshpos.model import tally
 from meshpos.register import owed_counts
 from meshpos.sync import Synchronizer
 from tests.engine.status_kit import sell, shift_open
@@ -52,7 +53,7 @@ async def test_a_days_owed_counts_are_computed_again_only_when_its_counts_or_rep
 ) -> None:
     computed: list[int] = []
     summed: list[int] = []
-    missing, add = owed_counts.missing_by_register, owed_counts.add
+    missing, add = tally.missing_by_register, tally.add
 
     def counted(*args: Any) -> Any:
         computed.append(1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pycrdt import Doc, Map
@@ -21,7 +22,7 @@ BAD = "ledger/2026-02-31"
 
 
 def _update(key: str) -> bytes:
-    doc = Doc()
+    doc: Doc[Any] = Doc()
     doc.get("receipts", type=Map)[key] = "{}"
     return doc.get_update()
 

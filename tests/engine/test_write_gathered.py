@@ -6,19 +6,21 @@ before; a peer applies each document once. A write that raises midway still send
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pycrdt import Map
 
 from meshpos.engine import Engine
 from meshpos.errors import WriteFailed
 from meshpos.model.documents import ledger_name
-from tests.engine.test_engine import Recording, stop_here
-from tests.engine.test_engine_linger import applies, pair, put, settle, updates
+from tests.engine.test_engine import Recording, settle, stop_here
+from tests.engine.test_engine_linger import applies, pair, put, updates
 
 DAY = ledger_name("2026-12-06")
 
 
-def ledger_here(e: Engine) -> Map:
+def ledger_here(e: Engine) -> Map[Any]:
     return e.replica.doc(DAY).get("test", type=Map)
 
 

@@ -45,7 +45,7 @@ async def _rounds_after_commit(store: SqliteStore, call: Awaitable[Any]) -> tupl
     while not task.done():
         await asyncio.sleep(0)
         rounds += 1
-    await db.set_trace_callback(None)
+    await db.set_trace_callback(None)  # type: ignore[arg-type]  # (sqlite3 takes None: no callback; aiosqlite's hint omits it)
     return rounds, task.result()
 
 

@@ -24,12 +24,11 @@ from meshpos.sync._messages import FarRecord
 from meshpos.trust.console_key import issue_console_key, load_console_signing
 from meshpos.trust.device_word import DeviceWordSigner
 
-from .attacker import Attacker
+from .attacker import WAIT, Attacker
 from .kit import make_device
 from .test_security import (  # noqa: F401  (``mesh`` is the fixture)
     HOST,
     LEDGER,
-    WAIT,
     Mesh,
     counter_is,
     link,

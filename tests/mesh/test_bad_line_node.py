@@ -8,6 +8,7 @@ the order is added to and paid on another register as usual.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ async def test_a_bad_line_leaves_its_order_usable_on_every_register(
             return [u["line_id"] for u in shown.get("unreadable_lines", [])] == [BAD_LINE]
 
         for node in processes:
-            await until(lambda node=node: named(node), 20, f"{node.config.stem} names the bad line")
+            await until(partial(named, node), 20, f"{node.config.stem} names the bad line")
             shown = node.call("GET", path)
             assert [line["product_id"] for line in shown["lines"]] == ["burger"]
             assert shown["totals"]["total"] == before  # the bad line counts for nothing

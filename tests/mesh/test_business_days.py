@@ -322,7 +322,7 @@ def test_a_late_sale_for_an_ended_day_reaches_everyone_and_the_day_closes_again(
     )
     for node in (r1, r2):
         wait_for(
-            lambda node=node: late["id"] in receipts_of(node, today),
+            lambda: late["id"] in receipts_of(node, today),  # noqa: B023  (used before the loop moves on)
             60,
             f"R3's late sale on {node.config.stem}",
         )

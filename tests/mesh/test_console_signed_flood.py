@@ -7,6 +7,7 @@ run of refusals), nothing is taken, and the node goes on serving an honest devic
 from __future__ import annotations
 
 import base64
+import datetime
 from dataclasses import replace
 from typing import Any
 
@@ -44,12 +45,13 @@ async def test_a_relinking_flood_of_forged_statements_is_bounded_and_takes_nothi
     verified: list[SignedConsole] = []
     real = checker._verify
 
-    def counted(signed: SignedConsole) -> str:
+    def counted(signed: SignedConsole) -> tuple[str, datetime.datetime]:
         verified.append(signed)
         return real(signed)
 
     checker._verify = counted  # type: ignore[method-assign]
     genuine = signing({"console": {LEDGER: {}}, "reports": {}, "unreported": (0, "")})
+    assert genuine is not None
     identity = mesh.issue("E5", "register")
     accepted = refused = 0
     n = 0

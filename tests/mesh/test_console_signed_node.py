@@ -25,13 +25,12 @@ from meshpos.sync import Heartbeat, SignedConsole
 from meshpos.trust.console_key import issue_console_key, load_console_signing
 from meshpos.trust.console_strict import STRICT_FILE
 
-from .attacker import Attacker
+from .attacker import WAIT, Attacker
 from .kit import make_device
 from .test_security import (  # noqa: F401  (``mesh`` is the fixture)
     HOST,
     LEDGER,
     NOW,
-    WAIT,
     Mesh,
     counter_is,
     logged,
@@ -173,6 +172,8 @@ async def test_a_forged_statement_closes_the_link_and_a_genuine_one_moves_the_st
     )
     # the console's statement with its state changed on the way (the console said it holds nothing)
     honest = signing({"console": {LEDGER: {}}, "reports": {}, "unreported": (0, "")})
+    assert genuine is not None
+    assert honest is not None
     forged = SignedConsole(genuine.body, honest.cert, honest.sig)
     evil = await attack(mesh, r1, "E3")
     try:

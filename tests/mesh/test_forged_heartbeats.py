@@ -28,11 +28,10 @@ from meshpos.sync._codec import HEARTBEAT
 from meshpos.sync._held import MAX_HELD
 from meshpos.sync._messages import FarRecord
 
-from .attacker import Attacker
+from .attacker import WAIT, Attacker
 from .test_security import (  # noqa: F401  (``mesh`` is the fixture)
     HOST,
     LEDGER,
-    WAIT,
     Mesh,
     counter_is,
     logged,

@@ -387,7 +387,7 @@ async def test_an_enrolled_device_flooding_every_message_type_cannot_amplify_sta
     finally:
         await scout.close()
     assert r1.proc is not None
-    baseline = Sampler(r1.proc.pid, "").rss_mb()
+    baseline = Sampler(r1.proc.pid, LocalApi(r1.api)).rss_mb()
 
     outcomes: list[Outcome] = []
     devices: dict[str, str] = {}  # flood -> the device that sent it

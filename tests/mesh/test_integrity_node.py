@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +183,7 @@ async def test_a_corrupt_record_a_peer_writes_is_skipped_on_every_register(
             return int(node.status()["corrupt_records"]) >= 3
 
         for node in processes:
-            await until(lambda node=node: skipped(node), 20, "the corrupt records skipped")
+            await until(partial(skipped, node), 20, "the corrupt records skipped")
             the_day_answers(node, receipt["order_id"] if node is r1 else open_order["id"])
             status, answer = refused(node, "GET", "/api/orders/evil-order")
             assert (status, answer["error"]["code"]) == (422, "record_unusable")

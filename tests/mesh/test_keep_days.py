@@ -18,6 +18,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,7 +148,7 @@ def test_keep_days_0_and_days_never_closed_drop_nothing(tmp_path: Path) -> None:
     now_ms = int(time.time() * 1000)
     closed, never = past_day(100, now_ms), past_day(99, now_ms)
     authority = make_venue(tmp_path)
-    strict = {"day_idle_seconds": IDLE_S, "console_signed": True}
+    strict: dict[str, Any] = {"day_idle_seconds": IDLE_S, "console_signed": True}
     keeper = make_device(authority, tmp_path, "R1", keep_days=0, **strict)
     write_days(keeper, [closed], closed=True, kitchen=True, signed=True)
     # no console: its old day never closes (the console never held it), so it is never dropped

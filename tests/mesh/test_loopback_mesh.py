@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ NAMES = ["R1", "R2", "R3", "K1"]
 
 
 @pytest.fixture
-def mesh(tmp_path: Path) -> list[NodeProcess]:
+def mesh(tmp_path: Path) -> Iterator[list[NodeProcess]]:
     authority = make_venue(tmp_path)
     rng = random.Random()
     prefix = f"127.{rng.randrange(100, 200)}.{rng.randrange(1, 250)}"

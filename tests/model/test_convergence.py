@@ -122,11 +122,12 @@ def test_random_histories_converge(registers: int, steps: int, seed: int) -> Non
         deliver(dst, order)
     # pycrdt keeps several out-of-order updates pending even after their predecessors arrive; the sync
     # protocol's state-vector exchange (anti-entropy) repairs that, so the heal ends with one round of it
-    for src in venues:
-        for dst in venues:
-            for name in src.replica.names():
-                dst.replica.apply(
-                    name, src.replica.doc(name).get_update(dst.replica.doc(name).get_state())
+    for sender in venues:
+        for receiver in venues:
+            for name in sender.replica.names():
+                receiver.replica.apply(
+                    name,
+                    sender.replica.doc(name).get_update(receiver.replica.doc(name).get_state()),
                 )
 
     snapshots = [snapshot(v) for v in venues]
@@ -145,8 +146,8 @@ def test_random_histories_converge(registers: int, steps: int, seed: int) -> Non
     assert sorted(shifts) == sorted(acked.shifts)
     assert sorted(moves) == sorted(acked.cash_moves)
     for ledger in ledgers:  # derived totals agree with the records they come from
-        for order in ledger.orders():
-            assert order.totals.paid == sum(p.amount for p in order.payments)
+        for kept in ledger.orders():
+            assert kept.totals.paid == sum(p.amount for p in kept.payments)
 
 
 def test_updates_applied_before_their_predecessors_are_held_not_lost() -> None:

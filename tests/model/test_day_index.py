@@ -69,7 +69,7 @@ def test_a_paid_order_taken_back_by_its_writer_shows_as_open_again() -> None:
     # what a take-back of the receipt does, as a peer would send it (model/_writes' undo)
     doc = r2.replica.doc(f"ledger/{r2.business_date(NOW)}")
     order_map: Map[Any] = doc.get("orders", type=Map)[order.id]
-    for key in [k for k in order_map if k.startswith("receipts/")]:
+    for key in [k for k in list(order_map.keys()) if k.startswith("receipts/")]:
         del order_map[key]
     sync(r1.replica, r2.replica)
     assert [o.id for o in index.open_orders()] == [order.id]

@@ -47,7 +47,7 @@ from meshpos.model.sample import CASHIER, MANAGER
 
 from .conftest import NOW
 
-BAD_TEXTS = {
+BAD_TEXTS: dict[str, Callable[[int], str]] = {
     "lone surrogate": lambda limit: "a\ud800b",
     "control character": lambda limit: "a\x07b",
     "over-long": lambda limit: "x" * (limit + 1),
@@ -95,7 +95,7 @@ def everything(venue: Venue) -> dict[str, str]:
 
 def _roots(venue: Venue, name: str) -> dict[str, Any]:
     doc = venue.replica.doc(name)
-    return {key: json.loads(str(doc.get(key, type=Map))) for key in doc}
+    return {key: json.loads(str(doc.get(key, type=Map))) for key in list(doc.keys())}
 
 
 # --- every text a Venue operation takes is checked at entry, naming the field ----------------------

@@ -36,6 +36,10 @@ def _as_read(value: Any) -> Any:
     return ("map", value.to_py()) if isinstance(value, Map) else value
 
 
+def _heard(seen: list[Any], changes: list[RootChange]) -> None:
+    seen.extend(_changes_read(changes))
+
+
 def _changes_read(changes: list[RootChange]) -> list[Any]:
     return [
         (
@@ -50,7 +54,11 @@ def _changes_read(changes: list[RootChange]) -> list[Any]:
 
 def _from_pycrdt(events: list[Any]) -> list[RootChange]:
     """pycrdt's converted events as the tally and the index read them before (path, a map's keys)."""
-    return [RootChange(list(e.path), e.keys if isinstance(e, MapEvent) else None) for e in events]
+    # (pycrdt declares MapEvent.keys in __slots__ only: no type for mypy)
+    return [
+        RootChange(list(e.path), e.keys if isinstance(e, MapEvent) else None)  # type: ignore[attr-defined]
+        for e in events
+    ]
 
 
 class _Before:
@@ -167,7 +175,7 @@ def test_the_shared_observer_hands_the_tally_and_the_index_what_pycrdt_reported(
     indexes = [DayIndex(venue) for venue in venues]
     seen: list[dict[str, list[Any]]] = [{root: [] for root in _ROOTS} for _ in docs]
     spies = [
-        watch(doc, lambda c, s=s[root]: s.extend(_changes_read(c)), root, deep=root == "orders")
+        watch(doc, partial(_heard, s[root]), root, deep=root == "orders")
         for doc, s in zip(docs, seen, strict=True)
         for root in _ROOTS
     ]
@@ -202,8 +210,8 @@ def test_the_shared_observer_hands_the_tally_and_the_index_what_pycrdt_reported(
             if author != j:
                 venues[j].replica.apply(name, update)
     assert all(seen[0][root] for root in ("orders", "receipts")), "nothing was heard"
-    for doc, tally, old in zip(docs, tallies, before, strict=True):
-        assert tally.counts() == old.tally.counts()
+    for doc, tally, was in zip(docs, tallies, before, strict=True):
+        assert tally.counts() == was.tally.counts()
         tally.recount()
         assert tally.counts() == LedgerTally(doc).counts()
     for spy in spies:

@@ -194,7 +194,10 @@ def test_search_receipts_by_number_table_and_amount(open_venue: Venue) -> None:
     paid = v.pay(CASHIER, order.id, "card", NOW).receipt
     assert paid is not None
     day = v.ledger(v.business_date(NOW))
-    ids = lambda q: [f.receipt.id for f in search_receipts(day, q, 10)]  # noqa: E731
+
+    def ids(q: ReceiptQuery) -> list[str]:
+        return [f.receipt.id for f in search_receipts(day, q, 10)]
+
     assert ids(ReceiptQuery()) == [paid.id, plain.id]
     assert ids(ReceiptQuery(number=paid.number.lower())) == [paid.id]
     assert ids(ReceiptQuery(number=paid.number[-3:])) in ([paid.id], [paid.id, plain.id])

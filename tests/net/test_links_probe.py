@@ -56,7 +56,7 @@ async def test_a_peer_found_nowhere_is_dialled_again_and_rejoins_once_it_answers
         await until(lambda: "R2" in told[-1], WAIT, "R2 advertised: a member", every=0.02)
         await until(lambda: "R2" not in told[-1], WAIT, "R2 found nowhere: no member", every=0.02)
         await later.start()  # R2 is back at the address it was advertised at; nothing advertises it
-        await until(lambda: links.connected, WAIT, "R1 linked with R2 again", on=[near])
+        await until(lambda: bool(links.connected), WAIT, "R1 linked with R2 again", on=[near])
         assert "R2" in told[-1]
         assert [peer.device_id for peer in near.peers.values()] == ["R2"]
     finally:

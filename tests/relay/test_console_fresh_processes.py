@@ -20,6 +20,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
@@ -157,8 +158,15 @@ async def test_an_honest_venue_stays_green_and_a_lying_relay_does_not_make_it_gr
                 return status["relay"] == "E1" and UNHEARD in status["message"]
 
             await claim_until(evil, lied_to, "R3 names E1 the relay and does not believe it")
-            shown = []  # and stays so while the device goes on claiming
-            await claim_until(evil, lambda: len(shown) >= 10 or shown.append(r3.status()), "more")
+            shown: list[dict[str, Any]] = []  # and stays so while the device goes on claiming
+
+            def shown_ten() -> bool:
+                if len(shown) >= 10:
+                    return True
+                shown.append(r3.status())
+                return False
+
+            await claim_until(evil, shown_ten, "more")
             assert all(s["colour"] == "yellow" and s["relay"] == "E1" for s in shown), shown
         finally:
             await evil.close()

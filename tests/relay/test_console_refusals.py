@@ -9,6 +9,7 @@ import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pycrdt import Doc, Map
@@ -47,7 +48,7 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
 
 
 def ledger_update() -> bytes:
-    doc: Doc[Map] = Doc()
+    doc: Doc[Map[Any]] = Doc()
     doc.get("receipts", type=Map)["x"] = "forged"
     return doc.get_update()
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -58,7 +59,7 @@ def test_a_relay_uploads_to_a_console_over_wss_and_a_relay_without_its_ca_is_ref
         assert url.startswith("wss://127.0.0.1:"), console.ready
         assert str(console.ready["api"]).startswith("https://127.0.0.1:"), console.ready
         prefix = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}"
-        common = {
+        common: dict[str, Any] = {
             "console_url": url,
             "console_token": authority.console_token,
             "heartbeat_interval": 0.5,
@@ -139,7 +140,7 @@ def test_bad_tls_settings_are_one_line_each(tmp_path: Path) -> None:
     assert not (tmp_path / "c.db").exists()  # refused before anything was opened
 
     authority = make_venue(tmp_path)
-    settings = {"console_token": authority.console_token}
+    settings: dict[str, Any] = {"console_token": authority.console_token}
     plain = make_device(authority, tmp_path, "R1", console_url="ws://127.0.0.1:1", **settings)
     text = plain.read_text() + f'\nconsole_ca_file = "{tls.ca}"\n'
     plain.write_text(text)

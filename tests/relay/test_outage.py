@@ -359,7 +359,7 @@ def test_status_names_in_the_venues_words_what_the_console_reports_lack(venue: V
     assert own["label"] != "Synced"
     for name in ("R2", "K1"):
         wait_for(
-            lambda name=name: nodes[name].status()["venue_owed"].get("receipts") == 1,
+            lambda: nodes[name].status()["venue_owed"].get("receipts") == 1,  # noqa: B023  (used before the loop moves on)
             10,
             f"{name} knows the venue owes R1's receipt",
         )

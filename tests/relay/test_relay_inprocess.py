@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ async def test_relay_uploads_and_console_edits_reach_every_register(
     tmp_path: Path, authority: VenueAuthority, console: Console
 ) -> None:
     url, token = console.url, authority.console_token
-    common = {"heartbeat_interval": 0.2}
+    common: dict[str, Any] = {"heartbeat_interval": 0.2}
     paths = [
         make_device(authority, tmp_path, "R1", console_url=url, console_token=token, **common),
         make_device(authority, tmp_path, "R2", console_url=url, console_token=token, **common),
@@ -90,7 +91,7 @@ async def test_two_relays_at_once_upload_the_same_records_without_duplicates(
     tmp_path: Path, authority: VenueAuthority, console: Console
 ) -> None:
     """A split view: two registers that both hold the same day each think they are the relay."""
-    settings = {
+    settings: dict[str, Any] = {
         "console_url": console.url,
         "console_token": authority.console_token,
         "heartbeat_interval": 0.2,
@@ -145,7 +146,7 @@ async def test_clear_cache_is_refused_while_unsynced_and_then_repulls_the_consol
 
     internet = InternetSwitch("127.0.0.1", console.port)
     await internet.start()
-    common = {"heartbeat_interval": 0.2}
+    common: dict[str, Any] = {"heartbeat_interval": 0.2}
     r1_path = make_device(
         authority,
         tmp_path,
@@ -229,7 +230,7 @@ async def test_a_relay_whose_uploads_the_console_does_not_take_gives_up_and_anot
     """Green means data flows: the console hears R1 (heartbeats) but takes none of its sales, so its
     state vectors stop advancing while R1 has a sale to send. R1 gives the relay role up within a few
     of the console's heartbeats, saying why, and R2 uploads the sale."""
-    settings = {
+    settings: dict[str, Any] = {
         "console_url": console.url,
         "console_token": authority.console_token,
         "heartbeat_interval": 0.2,
@@ -285,7 +286,7 @@ async def test_with_no_other_relay_a_stalled_one_shows_yellow_with_why_until_dat
     """R1 alone has internet and the console takes none of its sales: every register is yellow with
     the reason, R1 retrying after its back-off does not make anyone green, and once the console
     takes the sales again both say All data is synced and the reason is gone."""
-    online = {"console_url": console.url, "console_token": authority.console_token}
+    online: dict[str, Any] = {"console_url": console.url, "console_token": authority.console_token}
     r1c, r2c = (
         load_config(make_device(authority, tmp_path, n, heartbeat_interval=0.2, **s), env={})
         for n, s in (("R1", online), ("R2", {}))

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from meshpos.errors import CorruptDatabase
-from meshpos.store import SqliteStore, sqlite
+from meshpos.store import SqliteStore, schema, sqlite
 from meshpos.store.lock import lock_path
 
 from ..file_damage import garbage_page, garbage_page_same_mtime, replaced_by_a_damaged_copy
@@ -26,7 +26,7 @@ DAY = "ledger/2026-12-05"
 def checks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each open in this test ran ``quick_check`` (the real check still runs as asked)."""
     seen: list[bool] = []
-    real = sqlite.inspect
+    real = schema.inspect
 
     def spy(path: Path, *, check_integrity: bool = True) -> int:
         seen.append(check_integrity)

@@ -201,7 +201,7 @@ async def test_compaction_is_one_transaction(tmp_path: Path) -> None:
         await store._db.set_trace_callback(statements.append)
         before = store.stats.transactions
         await store.compact(DAY)
-        await store._db.set_trace_callback(None)
+        await store._db.set_trace_callback(None)  # type: ignore[arg-type]  # (sqlite3 takes None: no callback; aiosqlite's hint omits it)
         assert store.stats.transactions == before + 1
         reads = ("SELECT", "PRAGMA shrink_memory")  # the read, and its memory let go of
         writes = [s.split()[0].upper() for s in statements if not s.startswith(reads)]

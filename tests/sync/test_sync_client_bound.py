@@ -11,6 +11,7 @@ vector"): nothing reached the console again, at the whole venue. Now such an upd
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from pycrdt import Doc, Map
@@ -22,14 +23,15 @@ from meshpos.sync._messages import SyncUpdate
 from meshpos.sync._updates import MAX_DOC_CLIENTS, TOO_MANY_CLIENTS, clients_past_bound
 from meshpos.sync.memory import MemoryNetwork
 
-from .test_sync_console_signed import DOC, node, sell
+from .test_sync_console_signed import node, sell
+from .test_sync_topology import DOC
 
 
 def _authored_by(clients: range) -> bytes:
     """One update holding a change of each client id in ``clients``."""
-    whole = Doc()
+    whole: Doc[Any] = Doc()
     for client in clients:
-        one = Doc(client_id=client)
+        one: Doc[Any] = Doc(client_id=client)
         one.get("junk", type=Map)[f"k{client}"] = 1
         whole.apply_update(one.get_update())
     return whole.get_update()
@@ -41,7 +43,7 @@ def _send(device: Synchronizer, update: bytes) -> None:
         session.send(SyncUpdate(DOC, update))
 
 
-def _clients(doc: Doc) -> int:
+def _clients(doc: Doc[Any]) -> int:
     return len(decode_state_vector(doc.get_state()))
 
 

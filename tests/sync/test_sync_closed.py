@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -307,7 +308,7 @@ def closed_days(sync: Synchronizer, count: int) -> dict[str, bytes]:
 
 
 def ask_all(
-    a: Synchronizer, ka: str, b: Synchronizer, kb: str, messages: list[SyncStep1 | SyncUpdate]
+    a: Synchronizer, ka: str, b: Synchronizer, kb: str, messages: Sequence[SyncStep1 | SyncUpdate]
 ) -> tuple[list[SyncEvent], list[Any]]:
     """``b`` sends ``messages`` to ``a`` by hand: a's events and what it sent back."""
     b.data_to_send(kb)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,12 +27,13 @@ from meshpos.trust.console_key import (
     load_console_signing,
 )
 
-from .test_sync_console_signed import DOC, node
+from .test_sync_console_signed import node
 from .test_sync_console_signed_hostile import Keys, _beat, keys
+from .test_sync_topology import DOC
 
 __all__ = ["keys"]  # (the module's fixture, used by name)
 
-CONTENT = {"console": {DOC: {}}, "reports": {}}
+CONTENT: dict[str, Any] = {"console": {DOC: {}}, "reports": {}}
 LATER = datetime.timedelta(seconds=1)
 
 
@@ -58,7 +60,9 @@ def test_a_statement_whose_certificate_expired_since_it_was_taken_is_not_passed_
 ) -> None:
     ca, signing, _ = keys
     relay, fresh = node("R1", "register", ca), node("R2", "register", ca)
-    relay._on_heartbeat(_beat(signing(CONTENT)))
+    statement = signing(CONTENT)
+    assert statement is not None
+    relay._on_heartbeat(_beat(statement))
     assert relay.statements.latest is not None
     for sync in (relay, fresh):
         _checker(sync).now = lambda: signing.expires + LATER

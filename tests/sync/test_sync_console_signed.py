@@ -18,6 +18,7 @@ import pytest
 from pycrdt import Map
 
 from meshpos.errors import LocalProtocolError
+from meshpos.model.documents import day_of
 from meshpos.model.replica import decode_state_vector
 from meshpos.sync import (
     ConsoleSignatureRefused,
@@ -184,6 +185,8 @@ def test_a_statement_that_fails_the_check_is_refused_by_name_and_nothing_is_take
     register = node("R2", "register", ca)
     sold = sell(register)
     genuine = signing({"console": {DOC: {}}, "reports": {}, "unreported": (0, "")})
+    assert genuine is not None
+    signed: SignedConsole | None
     if how == "body":  # the console's statement, its state changed on the way
         signed = _forged(genuine, console={DOC: {str(c): k for c, k in sold.items()}})
     elif how == "signer":  # a register's real key and certificate signing as the console
@@ -238,8 +241,9 @@ def test_a_forged_statement_closes_the_session_in_the_mesh(
     """On the in-memory network: a device passing on a statement that fails the check has its link
     closed as bad input, naming ``ConsoleSignatureRefused``; the honest nodes stay linked."""
     ca, signing, _ = keys
-    statement = _forged(signing({"console": {DOC: {}}, "reports": {}, "unreported": (0, "")}))
-    statement = _forged(statement, console={DOC: {"99": 5}})
+    genuine = signing({"console": {DOC: {}}, "reports": {}, "unreported": (0, "")})
+    assert genuine is not None
+    statement = _forged(_forged(genuine), console={DOC: {"99": 5}})
 
     class Forger(Synchronizer):
         def _addressed(self, beat: Heartbeat, session: Session) -> Heartbeat:
@@ -521,6 +525,7 @@ def test_while_sales_flow_the_closed_days_are_stated_once_a_period_and_the_lates
     console.mark_closed(day, console.docs[DOC].get_state(), EMPTY_DELETIONS)
     period = 2 * console.config.anti_entropy_interval
     carried = []
+    signed: SignedConsole | None
     for step in range(40):  # 4 periods of beats, each with a new report count (signed anew)
         console.set_console_reports(DOC, {"R2": {"receipts": step + 1}})
         console.tick(step * period / 10)  # (a beat: the statement is signed anew)
@@ -560,8 +565,12 @@ def test_the_closed_days_stated_cost_what_they_say_not_every_day_ever_closed(
     for name in year:
         console.mark_closed(name, console.docs[DOC].get_state(), EMPTY_DELETIONS)
     read: list[str] = []
-    day_of = _closed.day_of
-    monkeypatch.setattr(_closed, "day_of", lambda name: read.append(name) or day_of(name))
+
+    def day_of_counted(name: str) -> str:
+        read.append(name)
+        return day_of(name)
+
+    monkeypatch.setattr(_closed, "day_of", day_of_counted)
     first = console._closed_stated()
     assert len(read) == len(year)
     assert set(first[0]) == set(sorted(year)[-_closed.STATED_CLOSED_DAYS :])

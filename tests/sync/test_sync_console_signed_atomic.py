@@ -11,7 +11,8 @@ from meshpos.sync import ConsoleSignatureRefused
 from meshpos.sync._messages import Heartbeat
 from meshpos.trust.console_key import ConsoleSigning
 
-from .test_sync_console_signed import DOC, _forged, keys, node, sell
+from .test_sync_console_signed import _forged, keys, node, sell
+from .test_sync_topology import DOC
 
 __all__ = ["keys"]  # (the module's fixture, used by name)
 
@@ -25,6 +26,7 @@ def test_a_beat_whose_statement_fails_the_check_leaves_no_presence_nor_relay_cla
     sell(register)
     version = register.status_version
     genuine = signing({"console": {DOC: {}}, "reports": {}, "unreported": (0, "")})
+    assert genuine is not None
     forged = _forged(genuine, console={DOC: {"13": 1}})
     beat = Heartbeat("R9", "register", 1, True, True, 5, {}, {}, signed=forged)
     with pytest.raises(ConsoleSignatureRefused):

@@ -151,7 +151,9 @@ def test_a_body_the_console_s_key_signed_but_malformed_is_refused_and_takes_noth
 def _garbage_signed(keys: Keys) -> dict[str, SignedConsole]:
     _, signing, device_der = keys
     genuine = signing({"console": {DOC: {}}, "reports": {}})
+    assert genuine is not None
     other = ConsoleSigning("w", *_other_console_key())({"console": {DOC: {}}, "reports": {}})
+    assert other is not None
     pem = "-----BEGIN CERTIFICATE-----" + genuine.cert + "-----END CERTIFICATE-----"
     return {
         "cert pem": replace(genuine, cert=pem),
@@ -214,6 +216,7 @@ def test_a_statement_that_is_not_the_console_s_is_refused_and_takes_nothing(
 def test_a_signed_field_of_the_wrong_shape_is_refused_on_decoding(keys: Keys, raw: object) -> None:
     _, signing, _ = keys
     genuine = signing({"console": {DOC: {}}, "reports": {}})
+    assert genuine is not None
     body = json.loads(heartbeat_body(_beat(genuine)))
     body["signed"] = raw
     with pytest.raises(RemoteProtocolError, match="signed"):
@@ -228,7 +231,9 @@ def test_a_genuine_old_statement_replayed_lowers_nothing_and_is_not_passed_on(ke
     register = node("R2", "register", ca)
     sold = sell(register)
     old = signing({"console": {DOC: {}}, "reports": {}, "unreported": (2, "two bad records")})
+    assert old is not None
     new = signing({"console": {DOC: sold}, "reports": {DOC: {"R2": {"receipts": 1}}}})
+    assert new is not None
     assert json.loads(new.body)["at"] >= json.loads(old.body)["at"]
     register._on_heartbeat(_beat(new))
     register._on_heartbeat(_beat(old, seq=6))
@@ -244,7 +249,9 @@ def test_a_flood_of_distinct_bad_statements_costs_one_check_per_session(keys: Ke
     distinct forged statements in every beat has each session closed at its first, so the
     honest nodes check at most one statement per session it opens, and take nothing."""
     ca, signing, _ = keys
-    genuine = signing({"console": {DOC: {}}, "reports": {}})
+    signed = signing({"console": {DOC: {}}, "reports": {}})
+    assert signed is not None
+    genuine: SignedConsole = signed  # (the class below sees it so)
     counter = iter(range(10**9))
 
     class Flooder(Synchronizer):
@@ -299,7 +306,9 @@ def test_a_statement_revoked_since_it_was_taken_is_not_passed_on(keys: Keys) -> 
     (``ConsoleSignatureRefused``), closing the link again after every relink."""
     ca, signing, _ = keys
     relay, fresh = node("R1", "register", ca), node("R2", "register", ca)
-    relay._on_heartbeat(_beat(signing({"console": {DOC: {}}, "reports": {}})))
+    statement = signing({"console": {DOC: {}}, "reports": {}})
+    assert statement is not None
+    relay._on_heartbeat(_beat(statement))
     assert relay.statements.latest is not None
     for sync in (relay, fresh):
         checker = sync.config.console_check

@@ -360,8 +360,8 @@ def test_an_idle_strict_venue_stays_green_on_ticks_and_goes_yellow_when_they_sto
             assert [net.nodes[n].console_heard.problem for n in names] == [""] * 4
         assert net.nodes["console"].statements.own is first  # not signed again at rest
         relay = net.nodes["R1"]
-        relay._with_signed = lambda beat_, session: replace(  # type: ignore[method-assign]
-            Synchronizer._with_signed(relay, beat_, session), tick=None
+        relay._with_signed = lambda beat, session: replace(  # type: ignore[method-assign]
+            Synchronizer._with_signed(relay, beat, session), tick=None
         )
         net.advance(12.0, step=0.05)
         assert relay.console_heard.problem == ""

@@ -13,7 +13,7 @@ from meshpos.sync import Heartbeat, SyncConfig, Synchronizer, decode, encode
 
 def beat(**fields: object) -> Heartbeat:
     base = Heartbeat("R1", "register", 100, True, True, 3, {"catalog": {7: 2}}, {})
-    return Heartbeat(**{**{f: getattr(base, f) for f in base.__slots__}, **fields})  # type: ignore[arg-type]
+    return Heartbeat(**{**{f: getattr(base, f) for f in base.__slots__}, **fields})
 
 
 def test_problem_and_unreported_round_trip_and_are_left_out_when_empty() -> None:

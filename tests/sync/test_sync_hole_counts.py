@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -102,10 +103,11 @@ class _Node:
 def _another_registers_shift_then_order() -> tuple[Doc[Any], list[bytes]]:
     author: Doc[Any] = Doc(client_id=22)
     updates = []
-    for write in (
+    writes: list[Callable[[], None]] = [
         lambda: author.get("shifts", type=Map).__setitem__("s1", "open"),
         lambda: author.get("orders", type=Map).__setitem__("o1", Map({"info": "table 4"})),
-    ):
+    ]
+    for write in writes:
         before = author.get_state()
         write()
         updates.append(author.get_update(before))
@@ -164,7 +166,7 @@ def test_random_deliveries_keep_the_live_count_honest_after_the_settle_path(seed
     into orders it shows. After every step, the settle path leaves the live count equal to a recount."""
     rng = random.Random(seed)
     node = _Node()
-    authors = {c: Doc(client_id=c) for c in (22, 33, 44)}
+    authors: dict[int, Doc[Any]] = {c: Doc(client_id=c) for c in (22, 33, 44)}
     sent: list[bytes] = []
     for step in range(60):
         client = rng.choice(list(authors))

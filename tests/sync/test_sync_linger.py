@@ -6,6 +6,7 @@ leaves alone as before. Counted by hand on real synchronizers, no sleeps."""
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from pycrdt import Doc, Map
 
@@ -126,9 +127,9 @@ def test_the_merged_update_makes_the_same_document_as_the_taps_one_by_one() -> N
     write(a, "z", "3")
     commit(a)
     (merged,) = deliver(a, ka, b, kb)
-    plain = Doc()
+    plain: Doc[Any] = Doc()
     plain.apply_update(a.docs[DOC].get_update())
-    fresh = Doc()
+    fresh: Doc[Any] = Doc()
     fresh.apply_update(merged.update)
     assert fresh.get("items", type=Map).to_py() == plain.get("items", type=Map).to_py()
     assert fresh.get_state() == a.docs[DOC].get_state()
@@ -143,7 +144,7 @@ def test_dropping_a_document_sends_what_waits_first() -> None:
     assert items(b) == {"open": "1"}
 
 
-def mesh_sale(*, linger: bool) -> tuple[int, int, dict[str, dict[str, str]]]:
+def mesh_sale(*, linger: bool) -> tuple[int, int, dict[str, dict[str, object]]]:
     """Six registers in the in-memory network; R1 sells once (open, two lines, pay). Update messages
     on the wire and applies that took, over the whole mesh, for that sale; each register's view."""
     rng = random.Random(7)

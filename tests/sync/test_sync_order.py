@@ -98,7 +98,8 @@ def _another_registers_shift_then_order() -> list[bytes]:
     updates.append(author.get_update(before))
     before = author.get_state()
     with author.transaction():
-        order = author.get("orders", type=Map)["o1"] = Map()
+        order: Map[Any] = Map()
+        author.get("orders", type=Map)["o1"] = order
         order["info"] = "table 4"
     updates.append(author.get_update(before))
     return updates
@@ -201,13 +202,14 @@ def test_an_authors_updates_delivered_out_of_order_all_arrive() -> None:
     pump(a, ka, b, kb)
     orders = b.docs[DAY].get("orders", type=Map)
     updates = []
-    for write in (
+    writes: list[Callable[[], None]] = [
         lambda: orders.__setitem__("o1", Map()),
         lambda: orders.__setitem__("note", "x"),
         lambda: orders.__setitem__("o2", Map()),
         lambda: orders["o1"].__setitem__("line", "espresso"),
         lambda: orders["o2"].__setitem__("line", "fries"),
-    ):
+    ]
+    for write in writes:
         before = b.docs[DAY].get_state()
         write()
         updates.append(b.docs[DAY].get_update(before))

@@ -40,7 +40,7 @@ def counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 def checking_states(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every state the receiving side reads is checked against a fresh decode of its bytes."""
     checked: list[int] = []
-    held_state = exchange.held_state
+    held_state = updates.held_state
 
     def checked_state(doc: Doc[Any]) -> tuple[bytes, Any]:
         state, clocks = held_state(doc)
@@ -64,7 +64,7 @@ def test_live_updates_into_a_day_of_many_writers_parse_no_state_vector_whole(
     p = Synchronizer(venue=VENUE, node_id="P", role="register", client_id=1002)
     x.open_doc(DAY)
     xp, px = sync_pair(x, p)
-    writers = [Doc(client_id=5000 + 7919 * i) for i in range(30)]
+    writers: list[Doc[Any]] = [Doc(client_id=5000 + 7919 * i) for i in range(30)]
     for i, writer in enumerate(writers):
         writer.get("shifts", type=Map)[f"s{i}"] = "open"
         p.sessions[px].send(SyncUpdate(DAY, writer.get_update()))

@@ -13,6 +13,7 @@ from meshpos.errors import RemoteProtocolError
 from meshpos.sync import DocumentChanged, Synchronizer, SyncStep2, SyncUpdate, UpdateRejected
 from meshpos.sync import _codec as codec
 from meshpos.sync import _exchange as exchange
+from meshpos.sync import _updates as updates
 from tests.sync.helpers import VENUE, pump, sync_pair
 
 DOC = "stoplist"
@@ -39,9 +40,9 @@ def counting_applies(monkeypatch: pytest.MonkeyPatch, doc: Doc[Any]) -> list[byt
     return applied
 
 
-def counting_hole_looks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    looks: list[object] = []
-    look = exchange.past_holes
+def counting_hole_looks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    looks: list[tuple[Any, ...]] = []
+    look = updates.past_holes
 
     def counted(*args: Any, **kwargs: Any) -> dict[int, bytes]:
         looks.append(args)

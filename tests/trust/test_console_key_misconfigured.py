@@ -56,7 +56,9 @@ def test_a_genuine_pair_loads_and_signs_what_nodes_take(tmp_path: Path) -> None:
     authority = _venue(tmp_path)
     signing = load_console_signing(authority.directory, "v")
     assert signing is not None
-    ConsoleChecker(authority.ca_pem, "v")(signing({"console": {}, "reports": {}}))
+    signed = signing({"console": {}, "reports": {}})
+    assert signed is not None
+    ConsoleChecker(authority.ca_pem, "v")(signed)
 
 
 def test_a_venue_with_neither_file_has_no_signing(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def _refusal(guard: PinGuard, user: str, client: str = "10.0.0.1") -> HttpError:
 def test_a_users_lock_doubles_each_time_up_to_the_cap_and_a_quiet_period_forgives_it() -> None:
     clock, counters = Clock(), Counter[str]()
     guard = PinGuard(LOCK_S, counters, clock)
-    lengths = []
+    lengths: list[int] = []
     for _ in range(8):
         for _ in range(USER_STRIKES):
             _guess(guard, "u-anna", client=f"10.0.0.{len(lengths)}")  # one client per round

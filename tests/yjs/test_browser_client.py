@@ -19,7 +19,6 @@ import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import ClassVar
 from urllib.parse import quote
 
 import pytest
@@ -38,7 +37,8 @@ class _Modules(http.server.SimpleHTTPRequestHandler):
     """node_modules as the browser's import map names them: ``lib0/encoding`` is ``encoding.js``
     (what npm's ``exports`` give a browser); the page at ``/``."""
 
-    extensions_map: ClassVar[dict[str, str]] = {
+    # (an instance variable of the base class, given here for every instance)
+    extensions_map = {  # noqa: RUF012
         ".js": "text/javascript",
         ".mjs": "text/javascript",
         ".html": "text/html",

@@ -37,7 +37,7 @@ def test_an_update_under_another_devices_client_id_is_refused_and_changes_nothin
     client.drain()
     r1.events_received()
 
-    forger = Doc(client_id=r2.client_id)  # R2's id, continuing from what R2 wrote
+    forger: Doc[Any] = Doc(client_id=r2.client_id)  # R2's id, continuing from what R2 wrote
     forger.apply_update(r1.docs[LEDGER].get_update())
     client.send(encode_y_payload(SyncUpdate(LEDGER, _update(forger, "sale", "forged"))))
 

@@ -12,6 +12,7 @@ import asyncio
 import ssl
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -102,7 +103,7 @@ def test_a_kds_clients_ledger_write_is_refused_and_changes_nothing(bed: Bed) -> 
     ],
 )
 def test_a_client_without_a_valid_certificate_or_token_is_closed_for_good(
-    bed: Bed, credentials: dict[str, str], code: int
+    bed: Bed, credentials: dict[str, Any], code: int
 ) -> None:
     room = credentials.pop("room", "stoplist")
     if room != "stoplist" and not credentials:

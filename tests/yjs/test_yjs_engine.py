@@ -7,6 +7,7 @@ The engine's own test kit (a recording store that can be held, engines linked by
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from pycrdt import Doc, Map
 
@@ -35,7 +36,7 @@ async def test_a_stock_clients_update_is_committed_before_it_reaches_a_peer_or_a
         LinkPeer("yjs:C", "register", VENUE, PeerKind.YJS, document="stoplist"),
         lambda out: None,
     )
-    client = Doc(client_id=4242)
+    client: Doc[Any] = Doc(client_id=4242)
     updates: list[bytes] = []
     client.observe(lambda e: updates.append(e.update))
     client.get("test", type=Map)["k"] = "from a stock client"

@@ -35,6 +35,7 @@ from meshpos.sync._yjs import (
     MAX_AWARENESS_BYTES,
     MAX_CLIENT_IDS,
     Y_AUTH,
+    YjsSession,
 )
 from tests.sync.helpers import VENUE, pump, sync_pair
 
@@ -151,7 +152,9 @@ def test_a_clients_new_client_id_is_learnt_so_the_authorship_rule_applies_to_it(
     kitchen.write("ticket", "t1")
     ledger = Client(sync, "r", LEDGER, "register", 22)
     forged: list[bytes] = []
-    other = Doc(client_id=21)  # the kds client's id, on a ledger, sent by a register's client
+    other: Doc[Any] = Doc(
+        client_id=21
+    )  # the kds client's id, on a ledger, sent by a register's client
     sub = other.observe(lambda e: forged.append(e.update))
     other.get("notes", type=Map)["x"] = "forged"
     other.unobserve(sub)
@@ -167,13 +170,14 @@ def test_a_connection_teaches_a_bounded_number_of_client_ids() -> None:
     sync = node()
     client = Client(sync, "r", LEDGER, "register", 30)
     for n in range(MAX_CLIENT_IDS + 4):
-        writer = Doc(client_id=100 + n)
+        writer: Doc[Any] = Doc(client_id=100 + n)
         updates: list[bytes] = []
         sub = writer.observe(lambda e, u=updates: u.append(e.update))
         writer.get("notes", type=Map)[str(n)] = n
         writer.unobserve(sub)
         client.send(encode_y_payload(SyncUpdate(LEDGER, updates[0])))
     session = sync.sessions["r"]
+    assert isinstance(session, YjsSession)
     assert len(session.client_ids) == MAX_CLIENT_IDS
 
 
