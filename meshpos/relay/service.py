@@ -63,7 +63,7 @@ class RelayService:
         """``console_link`` None: this node never relays (no console, or not a register). ``proof``:
         the headers that tell the console which device this is, on each probe and dial."""
         self._engine = engine
-        self._proof = dict(proof or {})
+        self._proof: Mapping[str, str] = {} if proof is None else proof  # (a RelayProof: kept)
         self._config = config
         self._venue_id = venue_id
         self._counters = counters
