@@ -45,6 +45,7 @@ import os
 import re
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -64,6 +65,7 @@ NONCE_HEADER = "X-Meshpos-Relay-Nonce"
 NONCE_LINE = "nonce: "  # how the console's probe answer hands a relay its nonce (its second line)
 NONCE_TTL_S = 30.0  # a nonce is taken this long after the console made it (its monotonic clock)
 MAX_USED_NONCES = 10_000  # nonces taken and not yet expired: only relays with a good proof add one
+MAX_PROVEN = 256  # nonce-less proofs that held, remembered (each needs a device key to make)
 _DOMAIN = b"meshpos-relay-device-v1\n"
 _FRESH_DOMAIN = b"meshpos-relay-device-v2\n"  # the same, with the console's nonce
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{48}$")  # 36 bytes: time (8), random (12), HMAC (16)
@@ -157,6 +159,10 @@ class RevokedFile:
         return self._entries
 
 
+#: a proof's device, and when its certificate is valid from and until
+_Proven = tuple[str, datetime.datetime, datetime.datetime]
+
+
 class RelayAdmission:
     """The console's check of a relay's proof for one venue whose directory it was started with."""
 
@@ -178,6 +184,7 @@ class RelayAdmission:
         self._secret = secrets.token_bytes(32)  # this process's: its nonces only
         # nonce -> when it expires (in insertion order: the oldest first)
         self._used: dict[str, float] = {}
+        self._held: OrderedDict[tuple[str, str, bytes], _Proven] = OrderedDict()
 
     def _mac(self, stamp_and_random: bytes) -> bytes:
         message = self.venue_id.encode() + b"\n" + stamp_and_random
@@ -227,6 +234,44 @@ class RelayAdmission:
     def is_revoked(self, device: str) -> bool:
         return device in self._revoked()
 
+    def _proven(self, cert_b64: str, sig_b64: str, token: str, nonce: str) -> _Proven | str:
+        """The device a certificate and signature prove, and its certificate's validity; or why
+        they prove nothing. A nonce-less proof that held is remembered (:data:`MAX_PROVEN`): every
+        register that is not the relay probes twice a second with the same one, and the answer is
+        a function of the bytes (time and revocation are checked by the caller, every time)."""
+        key = (cert_b64, sig_b64, hashlib.sha256(token.encode()).digest()) if not nonce else None
+        if key is not None and (hit := self._held.get(key)) is not None:
+            self._held.move_to_end(key)
+            return hit
+        try:
+            cert = x509.load_der_x509_certificate(base64.b64decode(cert_b64, validate=True))
+            sig = base64.b64decode(sig_b64, validate=True)
+        except (ValueError, binascii.Error):
+            return f"{DEVICE_REFUSED}the certificate or the signature is not base64 DER"
+        if not issued_by(cert, self._ca):
+            return f"{DEVICE_REFUSED}the certificate is not one of this venue's authority"
+        try:
+            info = certificate_info(cert)
+        except CertificateRefused as exc:
+            return f"{DEVICE_REFUSED}{exc.message}"
+        device = info.device_id
+        if info.venue_id != self.venue_id or info.role != RELAY_ROLE:
+            return f"{DEVICE_REFUSED}{device!r} is a {info.role} of venue {info.venue_id}, not a relay here"
+        public = cert.public_key()
+        try:
+            if not isinstance(public, ec.EllipticCurvePublicKey):
+                raise InvalidSignature
+            public.verify(sig, _body(self.venue_id, token, nonce), ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            over = "this venue, token and console nonce" if nonce else "this venue and token"
+            return f"{DEVICE_REFUSED}the signature is not {device!r}'s over {over}"
+        proven = device, cert.not_valid_before_utc, cert.not_valid_after_utc
+        if key is not None:
+            self._held[key] = proven
+            if len(self._held) > MAX_PROVEN:
+                self._held.popitem(last=False)
+        return proven
+
     def refusal(
         self, headers: Mapping[str, str], token: str, *, upgrade: bool = False
     ) -> str | None:
@@ -254,30 +299,12 @@ class RelayAdmission:
                 "carry the console's nonce (a proof without one can be replayed), and this one has "
                 "none (upgrade meshpos on it)"
             )
-        try:
-            cert = x509.load_der_x509_certificate(base64.b64decode(cert_b64, validate=True))
-            sig = base64.b64decode(sig_b64, validate=True)
-        except (ValueError, binascii.Error):
-            return f"{DEVICE_REFUSED}the certificate or the signature is not base64 DER"
-        if not issued_by(cert, self._ca):
-            return f"{DEVICE_REFUSED}the certificate is not one of this venue's authority"
-        try:
-            info = certificate_info(cert)
-        except CertificateRefused as exc:
-            return f"{DEVICE_REFUSED}{exc.message}"
-        device = info.device_id
-        if info.venue_id != self.venue_id or info.role != RELAY_ROLE:
-            return f"{DEVICE_REFUSED}{device!r} is a {info.role} of venue {info.venue_id}, not a relay here"
-        if not cert.not_valid_before_utc <= self._now() <= cert.not_valid_after_utc:
+        proven = self._proven(cert_b64, sig_b64, token, nonce)
+        if isinstance(proven, str):
+            return proven
+        device, valid_from, valid_until = proven
+        if not valid_from <= self._now() <= valid_until:
             return f"{DEVICE_REFUSED}the certificate of {device!r} is not valid now"
-        public = cert.public_key()
-        try:
-            if not isinstance(public, ec.EllipticCurvePublicKey):
-                raise InvalidSignature
-            public.verify(sig, _body(self.venue_id, token, nonce), ec.ECDSA(hashes.SHA256()))
-        except InvalidSignature:
-            over = "this venue, token and console nonce" if nonce else "this venue and token"
-            return f"{DEVICE_REFUSED}the signature is not {device!r}'s over {over}"
         if device in revoked:
             return revoked_words(device, self.venue_id)
         return self._take(nonce) if upgrade and nonce else None

@@ -8,9 +8,11 @@ tests/outside/test_revoked_relay.py; here each refusal and the N−1 rule, in me
 from __future__ import annotations
 
 import base64
+import datetime
 import os
 
 import pytest
+from cryptography import x509
 
 from meshpos.errors import TrustError
 from meshpos.trust import VenueAuthority
@@ -206,3 +208,38 @@ def test_a_probe_answer_without_a_nonce_gives_none() -> None:
     """An N−1 console's answer: the relay sends its nonce-less proof, as before."""
     assert nonce_in_answer(b"ok: venue token accepted\n") == ""
     assert nonce_in_answer(b"ok\nnonce: ../../etc\n") == ""
+
+
+def test_a_probes_proof_is_verified_once_and_its_time_and_revocation_every_time(
+    venue: VenueAuthority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A register that is not the relay probes twice a second with the same nonce-less proof: its
+    two ECDSA verifies were made at every probe. What a remembered proof must still not skip: the
+    certificate's validity now, the deny-list now, and the token it was made for."""
+    from meshpos.trust import relay_proof as module
+
+    verified: list[object] = []
+    real = module.issued_by
+
+    def counting(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+        verified.append(cert)
+        return real(cert, ca)
+
+    monkeypatch.setattr(module, "issued_by", counting)
+    moment = [datetime.datetime.now(datetime.UTC)]
+    r2 = relay_proof(issue_identity(venue, "R2"), TOKEN)
+    revoked = RevokedFile(venue.directory / REVOKED, venue.revoked)
+    check = RelayAdmission(venue.venue_id, venue.ca_pem, revoked, now=lambda: moment[0])
+    for _ in range(100):
+        assert check.refusal(r2, TOKEN) is None
+    assert len(verified) == 1
+    why = check.refusal(r2, "a-new-token")
+    assert why is not None
+    assert "is not 'R2''s over this venue and token" in why, why
+    moment[0] += datetime.timedelta(days=6 * 365)
+    assert check.refusal(r2, TOKEN) == "relay proof: the certificate of 'R2' is not valid now"
+    moment[0] = datetime.datetime.now(datetime.UTC)
+    venue.revoke("R2")
+    assert check.refusal(r2, TOKEN) == (
+        f"relay proof: 'R2' is revoked (on venue {venue.venue_id}'s deny-list)"
+    )
