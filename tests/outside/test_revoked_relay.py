@@ -35,7 +35,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from meshpos.doctor.report import EXIT_PROBLEM, PROBLEM
+from meshpos.doctor.report import EXIT_PROBLEM, PROBLEM, WARNING
 from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 from meshpos.trust import DeviceIdentity, VenueAuthority, init_venue
@@ -249,5 +249,40 @@ def test_the_console_refuses_forged_replayed_and_flooded_proofs_by_name(tmp_path
         assert status == 200, body  # and the honest relay is still answered
         logged = log.read_text().count("refused 127.0.0.1") - lines_before
         assert logged <= 25, f"{logged} refusal lines logged for 300 knocks"
+    finally:
+        console.stop()
+
+
+@pytest.mark.slow
+def test_a_console_without_the_venue_directory_says_its_relays_come_in_by_the_token_alone(
+    tmp_path: Path,
+) -> None:
+    """Restarted without ``--venue DIR`` (a new unit file, a hand start), the console still serves
+    the registered venue and checks no relay's device: a revoked register that kept the token uploads.
+    The operator sees it in the console's start log and in a register's ``meshpos doctor``."""
+    authority = make_venue(tmp_path)
+    config = make_device(
+        authority,
+        tmp_path,
+        "R1",
+        host="127.0.0.1",
+        console_url="ws://127.0.0.1:9",
+        console_token=authority.console_token,
+    )
+    (tmp_path / "console").mkdir()
+    ConsoleProcess(tmp_path / "console", [authority.directory]).start().stop()  # registers it
+    console = ConsoleProcess(tmp_path / "console", []).start()
+    try:
+        log = (tmp_path / "console" / "console.log").read_text()
+        assert "admit their relays BY THE TOKEN ALONE" in log, log[-2000:]
+        assert authority.venue_id in log.split("BY THE TOKEN ALONE")[1][:200], log[-2000:]
+        config.write_text(
+            config.read_text().replace("ws://127.0.0.1:9", str(console.ready["console"]))
+        )
+        _, report = doctor(config)
+        console_check = finding(report, "console")
+        assert console_check["level"] == WARNING, console_check
+        assert "does not check which device relays" in console_check["message"], console_check
+        assert "--venue DIR" in console_check["fix"], console_check
     finally:
         console.stop()
