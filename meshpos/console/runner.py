@@ -57,7 +57,10 @@ def relay_admissions(venue_dirs: list[Path]) -> dict[str, RelayAdmission]:
         authority = load_venue(directory)
         revoked = RevokedFile(authority.directory / REVOKED, authority.revoked)
         admissions[authority.venue_id] = RelayAdmission(
-            authority.venue_id, authority.ca_pem, revoked
+            authority.venue_id,
+            authority.ca_pem,
+            revoked,
+            secret=authority.derived_secret("relay nonce"),
         )
     return admissions
 

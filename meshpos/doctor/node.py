@@ -426,8 +426,10 @@ async def _console(
         # --venue DIR for this venue, or older than the fresh proof)
         report.warning(
             "console",
-            f"{url} accepts venue {venue}'s token but does not check which device relays: a "
-            "revoked register that kept the token could upload",
+            f"{url} accepts venue {venue}'s token, but its answer holds no nonce: it does not "
+            "check which device relays (started without --venue DIR for this venue), or only with "
+            "a proof that can be replayed (an older meshpos): a revoked register that kept the "
+            "token could upload",
             "start meshpos console with --venue DIR for this venue (the directory holding ca.pem "
             "and revoked.json), on this meshpos version",
         )

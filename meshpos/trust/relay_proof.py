@@ -19,9 +19,10 @@ sales and say the console is not reached, with the console's reason).
 
 **Changed** (issue 18, admit): the proof is fresh without trusting a register's clock (it may be hours
 off the console's, Operations). The console's answer to a relay's probe carries a nonce it made
-(``nonce: ...`` on the answer's second line: an N−1 relay reads the status only), bound to the venue,
-the console's own monotonic time and a secret of its process (an HMAC: the console keeps nothing per
-nonce it hands out). The relay signs it into its upgrade's proof under a second domain
+(``nonce: ...`` on the answer's second line: an N−1 relay reads the status only), bound to the venue and
+the console's own time by an HMAC under a secret derived from the venue CA's key (the console keeps
+nothing per nonce it hands out, and every console process started with the venue's directory takes
+another's nonce: the probe and the dial may reach different ones, or a restarted one). The relay signs it into its upgrade's proof under a second domain
 (``X-Meshpos-Relay-Nonce``); the console takes a nonce once, within :data:`NONCE_TTL_S` of making it.
 Whoever saw a proof on a plain ``ws://`` line and holds the token cannot use it again. A proof without a
 nonce (an N−1 relay, or one talking to an N−1 console, which issues none) is still checked, and
@@ -63,7 +64,8 @@ PROOF_HEADER = "X-Meshpos-Relay-Proof"
 RELAY_ROLE = "register"  # the role that relays (console.server's peer role for a relay)
 NONCE_HEADER = "X-Meshpos-Relay-Nonce"
 NONCE_LINE = "nonce: "  # how the console's probe answer hands a relay its nonce (its second line)
-NONCE_TTL_S = 30.0  # a nonce is taken this long after the console made it (its monotonic clock)
+NONCE_TTL_S = 30.0  # a nonce is taken this long after a console made it (the console's clock)
+NONCE_AHEAD_S = 5.0  # how far ahead another console process's clock may be of this one's
 MAX_USED_NONCES = 10_000  # nonces taken and not yet expired: only relays with a good proof add one
 MAX_PROVEN = 256  # nonce-less proofs that held, remembered (each needs a device key to make)
 _DOMAIN = b"meshpos-relay-device-v1\n"
@@ -172,16 +174,19 @@ class RelayAdmission:
         ca_pem: str,
         revoked: Callable[[], Mapping[str, object]],
         now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
+        secret: bytes = b"",
     ) -> None:
         """``revoked``: the venue's signed revocations by device id (a :class:`RevokedFile`);
-        ``clock``: the console's own seconds that nonces age by (never a register's)."""
+        ``clock``: the console's own seconds that nonces age by (never a register's); ``secret``:
+        what nonces are made with, the same in every console process of the venue
+        (``VenueAuthority.derived_secret``; none: this process's alone)."""
         self.venue_id = venue_id
         self._ca = load_certificate(ca_pem, "venue CA")
         self._revoked = revoked
         self._now = now
         self._clock = clock
-        self._secret = secrets.token_bytes(32)  # this process's: its nonces only
+        self._secret = secret or secrets.token_bytes(32)
         # nonce -> when it expires (in insertion order: the oldest first)
         self._used: dict[str, float] = {}
         self._held: OrderedDict[tuple[str, str, bytes], _Proven] = OrderedDict()
@@ -202,12 +207,17 @@ class RelayAdmission:
         raw = base64.urlsafe_b64decode(nonce)
         if not hmac.compare_digest(raw[20:], self._mac(raw[:20])):
             return (
-                f"{DEVICE_REFUSED}the console nonce is not this console's (it restarted since the "
-                "probe, or the nonce was made up)"
+                f"{DEVICE_REFUSED}the console nonce is not this console's (made up, or by a "
+                "console started without this venue's directory)"
             )
         age = self._clock() - int.from_bytes(raw[:8], "big") / 1000
-        if not 0 <= age <= NONCE_TTL_S:
+        if age > NONCE_TTL_S:
             return f"{DEVICE_REFUSED}the console nonce is over {NONCE_TTL_S:.0f} s old (replayed?)"
+        if age < -NONCE_AHEAD_S:
+            return (
+                f"{DEVICE_REFUSED}the console nonce is from {-age:.0f} s ahead of this console's "
+                "clock (another console machine's clock is off: set up NTP there)"
+            )
         if nonce in self._used:
             return f"{DEVICE_REFUSED}the console nonce was used already: a replayed proof"
         return None

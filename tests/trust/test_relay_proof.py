@@ -189,6 +189,27 @@ def test_a_stale_nonce_and_another_consoles_nonce_are_refused(venue: VenueAuthor
     assert "not this console's" in why, why
 
 
+def test_every_console_process_of_the_venue_takes_the_others_nonce_once(
+    venue: VenueAuthority,
+) -> None:
+    """Several console processes may serve a venue (one PostgreSQL): a relay's probe and its dial
+    may reach two of them, or one restarted meanwhile. The secret comes from the venue CA's key."""
+    r2 = RelayProof(issue_identity(venue, "R2"), TOKEN)
+    secret = venue.derived_secret("relay nonce")
+    assert secret == venue.derived_secret("relay nonce") != venue.derived_secret("other")
+
+    def process() -> RelayAdmission:
+        revoked = RevokedFile(venue.directory / REVOKED, venue.revoked)
+        return RelayAdmission(venue.venue_id, venue.ca_pem, revoked, secret=secret)
+
+    probed, dialled = process(), process()
+    headers = fresh(probed, r2)
+    assert dialled.refusal(headers, TOKEN, upgrade=True) is None
+    why = dialled.refusal(headers, TOKEN, upgrade=True)
+    assert why is not None
+    assert "used already" in why
+
+
 def test_a_nonce_swapped_under_a_signature_is_refused(venue: VenueAuthority) -> None:
     """R2's signature is over the nonce it was given: another (fresh) nonce beside it fails."""
     r2 = RelayProof(issue_identity(venue, "R2"), TOKEN)
