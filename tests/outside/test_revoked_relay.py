@@ -247,6 +247,8 @@ def test_the_console_refuses_forged_replayed_and_flooded_proofs_by_name(tmp_path
             assert ("not base64 DER" if i % 2 else f"not flood-{i}") in body, body
         status, body = knock(port, path, {**auth, **relay_proof(honest, token)})
         assert status == 200, body  # and the honest relay is still answered
+        summary = console.call("GET", f"/api/venues/{authority.venue_id}/status")
+        assert summary["relay_admission"] == "device proof", summary
         logged = log.read_text().count("refused 127.0.0.1") - lines_before
         assert logged <= 25, f"{logged} refusal lines logged for 300 knocks"
     finally:
@@ -276,6 +278,8 @@ def test_a_console_without_the_venue_directory_says_its_relays_come_in_by_the_to
         log = (tmp_path / "console" / "console.log").read_text()
         assert "admit their relays BY THE TOKEN ALONE" in log, log[-2000:]
         assert authority.venue_id in log.split("BY THE TOKEN ALONE")[1][:200], log[-2000:]
+        status = console.call("GET", f"/api/venues/{authority.venue_id}/status")
+        assert status["relay_admission"] == "token alone", status
         config.write_text(
             config.read_text().replace("ws://127.0.0.1:9", str(console.ready["console"]))
         )
