@@ -206,7 +206,7 @@ class ConsoleLink:
         self.base_url, self.venue_id = url, venue_id
         self.url = f"{url.rstrip('/')}/v1/venues/{venue_id}/sync"
         self.proof = dict(proof or {})
-        self.prove = proof.fresh if isinstance(proof, RelayProof) else None
+        self.relay_proof = proof if isinstance(proof, RelayProof) else None
         self.max_backlog = max_backlog
         self.ca_file = ca_file
         self.token = token
@@ -265,17 +265,20 @@ class ConsoleLink:
         context = console_ssl_context(self.url, self.ca_file)
         host = parts.hostname or ""
         proof = self.proof
-        if self.prove is not None:  # the console's nonce, for a proof made for this dial only
-            probe = await probe_console(
-                self.base_url,
-                OPEN_TIMEOUT,
-                self.ca_file,
-                venue_id=self.venue_id,
-                token=self.token,
-                proof=self.proof,
-            )
-            if probe.nonce:
-                proof = self.prove(probe.nonce)
+        if self.relay_proof is not None:  # the console's nonce, for a proof made for this dial only
+            nonce = self.relay_proof.take()  # the relay's last probe's; else one probe more
+            if not nonce:
+                probe = await probe_console(
+                    self.base_url,
+                    OPEN_TIMEOUT,
+                    self.ca_file,
+                    venue_id=self.venue_id,
+                    token=self.token,
+                    proof=self.proof,
+                )
+                nonce = probe.nonce
+            if nonce:
+                proof = self.relay_proof.fresh(nonce)
         conn = await dial(
             host,
             parts.port or (443 if context is not None else 80),

@@ -22,6 +22,7 @@ from meshpos.engine import Engine, EngineEvent, LinkClosed, LinkOpened, LinkRefu
 from meshpos.net.port import LinkHandler, PeerKind
 from meshpos.relay.link import probe_console
 from meshpos.sync import PeerLive
+from meshpos.trust.relay_proof import RelayProof
 
 log = logging.getLogger("meshpos.relay")
 
@@ -160,6 +161,8 @@ class RelayService:
                     proof=self._proof,
                 )
                 ok = probe.ok
+                if probe.nonce and isinstance(self._proof, RelayProof):
+                    self._proof.offer(probe.nonce)  # for the link's dial (trust/relay_proof.py)
                 if probe.skew_s is not None:
                     self.console_skew_s = probe.skew_s
                 if probe.refused:

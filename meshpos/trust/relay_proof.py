@@ -115,13 +115,28 @@ class RelayProof(dict[str, str]):
     make the fresh one for a console's nonce (:meth:`fresh`): a relay's console link takes this
     where it took the plain headers (``ConsoleLinkFactory`` is unchanged)."""
 
-    def __init__(self, identity: DeviceIdentity, token: str) -> None:
+    def __init__(
+        self, identity: DeviceIdentity, token: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__(relay_proof(identity, token))
-        self._identity, self._token = identity, token
+        self._identity, self._token, self._clock = identity, token, clock
+        self._offered = "", 0.0  # the last probe's nonce, and when it came
 
     def fresh(self, nonce: str) -> dict[str, str]:
         """The headers for one upgrade, over the console's ``nonce``."""
         return relay_proof(self._identity, self._token, nonce)
+
+    def offer(self, nonce: str) -> None:
+        """A nonce the relay's own probe got (twice a second while it is not linked): its next dial
+        signs it instead of probing once more first (a round trip less when a relay takes over)."""
+        self._offered = nonce, self._clock()
+
+    def take(self) -> str:
+        """The offered nonce if it is young enough to reach the console in time ("" if none): each
+        is given out once (the console takes it once)."""
+        nonce, at = self._offered
+        self._offered = "", 0.0
+        return nonce if nonce and self._clock() - at <= NONCE_TTL_S / 3 else ""
 
 
 def nonce_in_answer(body: bytes) -> str:

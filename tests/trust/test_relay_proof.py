@@ -264,3 +264,21 @@ def test_a_probes_proof_is_verified_once_and_its_time_and_revocation_every_time(
     assert check.refusal(r2, TOKEN) == (
         f"relay proof: 'R2' is revoked (on venue {venue.venue_id}'s deny-list)"
     )
+
+
+def test_a_relays_last_probe_nonce_serves_its_next_dial_once_and_while_young(
+    venue: VenueAuthority,
+) -> None:
+    """The relay probes twice a second until it links: its dial signs the last probe's nonce rather
+    than probing once more (a round trip less in a failover), once, and not an old one."""
+    clock = Clock()
+    proof = RelayProof(issue_identity(venue, "R2"), TOKEN, clock=clock)
+    check = admission(venue, clock)
+    proof.offer(check.issue_nonce())
+    nonce = proof.take()
+    assert nonce
+    assert proof.take() == ""  # given out once
+    assert check.refusal(proof.fresh(nonce), TOKEN, upgrade=True) is None
+    proof.offer(check.issue_nonce())
+    clock.now += NONCE_TTL_S / 3 + 1
+    assert proof.take() == ""  # too old to be sure it reaches the console in time
