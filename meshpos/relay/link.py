@@ -267,7 +267,7 @@ class ConsoleLink:
         proof = self.proof
         if self.relay_proof is not None:  # the console's nonce, for a proof made for this dial only
             nonce = self.relay_proof.take()  # the relay's last probe's; else one probe more
-            if not nonce:
+            if nonce is None:
                 probe = await probe_console(
                     self.base_url,
                     OPEN_TIMEOUT,

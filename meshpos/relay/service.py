@@ -161,7 +161,7 @@ class RelayService:
                     proof=self._proof,
                 )
                 ok = probe.ok
-                if probe.nonce and isinstance(self._proof, RelayProof):
+                if probe.ok and isinstance(self._proof, RelayProof):
                     self._proof.offer(probe.nonce)  # for the link's dial (trust/relay_proof.py)
                 if probe.skew_s is not None:
                     self.console_skew_s = probe.skew_s

@@ -120,23 +120,25 @@ class RelayProof(dict[str, str]):
     ) -> None:
         super().__init__(relay_proof(identity, token))
         self._identity, self._token, self._clock = identity, token, clock
-        self._offered = "", 0.0  # the last probe's nonce, and when it came
+        self._offered: tuple[str, float] | None = None  # the last probe's nonce, and when it came
 
     def fresh(self, nonce: str) -> dict[str, str]:
         """The headers for one upgrade, over the console's ``nonce``."""
         return relay_proof(self._identity, self._token, nonce)
 
     def offer(self, nonce: str) -> None:
-        """A nonce the relay's own probe got (twice a second while it is not linked): its next dial
-        signs it instead of probing once more first (a round trip less when a relay takes over)."""
+        """What the relay's own probe got (twice a second while it is not linked): a nonce its next
+        dial signs instead of probing once more first (a round trip less when a relay takes over),
+        or "" (the console gives none: N−1, or started without the venue's directory)."""
         self._offered = nonce, self._clock()
 
-    def take(self) -> str:
-        """The offered nonce if it is young enough to reach the console in time ("" if none): each
-        is given out once (the console takes it once)."""
-        nonce, at = self._offered
-        self._offered = "", 0.0
-        return nonce if nonce and self._clock() - at <= NONCE_TTL_S / 3 else ""
+    def take(self) -> str | None:
+        """The offered nonce, or "" for none, if the probe is young enough (None: probe first).
+        Each offer is given out once (the console takes a nonce once)."""
+        offered, self._offered = self._offered, None
+        if offered is None or self._clock() - offered[1] > NONCE_TTL_S / 3:
+            return None
+        return offered[0]
 
 
 def nonce_in_answer(body: bytes) -> str:
