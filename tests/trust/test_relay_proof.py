@@ -237,16 +237,15 @@ def test_a_probes_proof_is_verified_once_and_its_time_and_revocation_every_time(
     """A register that is not the relay probes twice a second with the same nonce-less proof: its
     two ECDSA verifies were made at every probe. What a remembered proof must still not skip: the
     certificate's validity now, the deny-list now, and the token it was made for."""
-    from meshpos.trust import relay_proof as module
+    from meshpos.trust.certs import issued_by as real
 
     verified: list[object] = []
-    real = module.issued_by
 
     def counting(cert: x509.Certificate, ca: x509.Certificate) -> bool:
         verified.append(cert)
         return real(cert, ca)
 
-    monkeypatch.setattr(module, "issued_by", counting)
+    monkeypatch.setattr("meshpos.trust.relay_proof.issued_by", counting)
     moment = [datetime.datetime.now(datetime.UTC)]
     r2 = relay_proof(issue_identity(venue, "R2"), TOKEN)
     revoked = RevokedFile(venue.directory / REVOKED, venue.revoked)
