@@ -52,7 +52,7 @@ from meshpos.trust.console_key import ConsoleChecker
 from meshpos.trust.console_strict import console_signed_mode
 from meshpos.trust.device_word import DeviceWordChecker, DeviceWordSigner
 from meshpos.trust.identity import check_identity
-from meshpos.trust.relay_proof import relay_proof
+from meshpos.trust.relay_proof import RelayProof
 from meshpos.trust.revocations import Revocations
 from meshpos.web.port import BusinessDays
 from meshpos.web.reads import VenueReads
@@ -189,7 +189,7 @@ class Node(VenueReads, RegisterOperations):
             identity.venue_id,
             self.counters,
             self._console_link,
-            relay_proof(identity, config.console_token) if config.console_url else None,
+            RelayProof(identity, config.console_token) if config.console_url else None,
         )
         links = self._links(identity, engine, revocations.is_revoked)
         mesh = Mesh(identity.venue_id, links, self._discovery, ca_pem=identity.ca_pem)

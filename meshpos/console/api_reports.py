@@ -39,6 +39,9 @@ async def venue_status(c: ConsoleCall) -> dict[str, Any]:
         "counters": dict(c.console.venue_counters.get(c.venue, {})),
         "rejections": list(hub.rejections[-20:]) if hub is not None else [],
         "not_materialised": unreported_summary(unreported),
+        # (issue 18, admit) whether this process checks which device relays (started with the
+        # venue's directory) or admits a relay by the venue token alone, a revoked register's too
+        "relay_admission": "device proof" if c.venue in c.console.admissions else "token alone",
     }
     summary["last_seen_s"] = {n: round(now - t, 1) for n, t in summary["last_seen"].items()}
     stored = await db.register_report(c.venue)
@@ -89,8 +92,8 @@ REPORT_ROUTES: tuple[Route, ...] = (
         "Sync status of the venue and of every device",
         dict[str, Any],
         tag="reports",
-        description="`relays`, `last_seen_s`, `documents` (`closed_days`: those out of memory), `counters`, `rejections`, and "
-        "`registers`: one entry per device of the venue the console knows of (docs/api.md).",
+        description="`relays`, `last_seen_s`, `documents` (`closed_days`: those out of memory), `counters`, `rejections`, `relay_admission` "
+        "(`device proof`, or `token alone`: started without the venue's directory), and `registers`: one entry per device of the venue the console knows of (docs/api.md).",
     ),
     Route(
         "GET",

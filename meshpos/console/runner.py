@@ -19,7 +19,7 @@ from meshpos.errors import ConfigError
 from meshpos.listen_check import bind_problem, machine_addresses
 from meshpos.trust import stored_token
 from meshpos.trust.console_key import ConsoleSigning
-from meshpos.trust.relay_proof import RelayAdmission
+from meshpos.trust.relay_proof import RelayAdmission, RevokedFile
 
 log = logging.getLogger("meshpos.console")
 
@@ -47,15 +47,20 @@ def load_signers(venue_dirs: list[Path]) -> dict[str, ConsoleSigning | None]:
 
 
 def relay_admissions(venue_dirs: list[Path]) -> dict[str, RelayAdmission]:
-    """Venue id -> the check of its relays' devices against its authority's revocations (read from
-    the directory at each check: ``meshpos revoke`` counts from the relay's next probe or dial)."""
+    """Venue id -> the check of its relays' devices against its authority's revocations (stat'ed at
+    each check, parsed when changed: ``meshpos revoke`` counts from the relay's next probe or dial)."""
     from meshpos.trust import load_venue
+    from meshpos.trust.authority import REVOKED
 
     admissions = {}
     for directory in venue_dirs:
         authority = load_venue(directory)
+        revoked = RevokedFile(authority.directory / REVOKED, authority.revoked)
         admissions[authority.venue_id] = RelayAdmission(
-            authority.venue_id, authority.ca_pem, authority.revoked
+            authority.venue_id,
+            authority.ca_pem,
+            revoked,
+            secret=authority.derived_secret("relay nonce"),
         )
     return admissions
 
@@ -74,6 +79,16 @@ def say_unsigned(registered: list[str], signers: dict[str, ConsoleSigning | None
             "for them, and their registers that have seen a signed statement show their data not "
             "at the console: start the console with --venue DIR for each (the directory holding "
             "console.key)",
+            len(missing),
+            _some(missing),
+        )
+        # (issue 18, admit) and the console holds neither their CA nor their revoked.json: their
+        # relays come in by the token alone, a revoked (stolen) register's too
+        log.warning(
+            "%d registered venue(s) admit their relays BY THE TOKEN ALONE: %s; this console cannot "
+            "check which device relays, so a revoked register that kept the token uploads into the "
+            "reports: start the console with --venue DIR for each (the directory holding ca.pem and "
+            "revoked.json)",
             len(missing),
             _some(missing),
         )

@@ -42,13 +42,17 @@ from meshpos.net.channel import MAX_BACKLOG, Channel
 from meshpos.net.port import LinkPeer, PeerKind
 from meshpos.net.wsconn import Answer, LinkRefused, accept, listen
 from meshpos.trust.console_key import ConsoleSigning
-from meshpos.trust.relay_proof import RelayAdmission, revoked_words
+from meshpos.trust.relay_proof import NONCE_LINE, RelayAdmission, revoked_words
 
 log = logging.getLogger("meshpos.console")
 
 SYNC_PATH = re.compile(r"^/v1/venues/(?P<venue>[A-Za-z0-9_.-]{1,64})/sync$")
 MAX_MESSAGE_SIZE = 4 * 2**20
 MAX_LOGGED_REFUSALS = 1024  # (address, reason) pairs remembered as logged
+# at most this many refusal lines per REFUSAL_LOG_WINDOW_S, whatever their addresses and reasons (a
+# knocker chooses both: a path, a venue name): the rest are counted, and the next line says how many
+REFUSAL_LOG_LINES = 20
+REFUSAL_LOG_WINDOW_S = 10.0
 OPEN_TIMEOUT = 10.0  # seconds a relay has for TLS and its upgrade request
 SHARE_EVERY_S = 1.0  # how often sightings go to a database other console processes share
 SHARED_FRESH_S = 3 * SHARE_EVERY_S  # a device another process heard within this is reachable
@@ -98,6 +102,8 @@ class ConsoleServer:
         self.refusals: Counter[str] = Counter()
         self.recent_refusals: list[str] = []
         self._logged_refusals: set[tuple[str, str]] = set()
+        self._log_window = (0.0, 0)  # when the refusal log's window began, lines logged in it
+        self._unlogged = 0  # refusals not logged for the window's limit since the last line
         self._server: asyncio.Server | None = None
         self._channels: set[Channel] = set()
         self._accepting: set[asyncio.Task[None]] = set()
@@ -265,18 +271,31 @@ class ConsoleServer:
         self.recent_refusals.append(line)
         del self.recent_refusals[:-50]
         # once per address and reason: a misconfigured relay probes again and again, and anyone can
-        # knock; the rest are counted (refusals) and kept in recent_refusals
-        if (address, reason) not in self._logged_refusals:
-            if len(self._logged_refusals) >= MAX_LOGGED_REFUSALS:
-                self._logged_refusals.clear()
-            self._logged_refusals.add((address, reason))
-            log.warning("%s (further ones from there are only counted)", line)
+        # knock; the rest are counted (refusals) and kept in recent_refusals. And a few per window
+        # in all (issue 18, admit): a flood varying its path logged every knock
+        if (address, reason) in self._logged_refusals:
+            return
+        now = time.monotonic()
+        began, lines = self._log_window
+        if now - began >= REFUSAL_LOG_WINDOW_S:
+            began, lines = now, 0
+        if lines >= REFUSAL_LOG_LINES:
+            self._unlogged += 1
+            return
+        self._log_window = began, lines + 1
+        if len(self._logged_refusals) >= MAX_LOGGED_REFUSALS:
+            self._logged_refusals.clear()
+        self._logged_refusals.add((address, reason))
+        unlogged, self._unlogged = self._unlogged, 0
+        more = f"; {unlogged} other refusals before it only counted" if unlogged else ""
+        log.warning("%s (further ones from there are only counted%s)", line, more)
 
     async def _check_request(self, address: str, request: Request) -> Answer | None:
         """None lets a relay with its venue's token upgrade; anything else is answered in HTTP."""
         if request.path == "/health":
             return HTTPStatus.OK, "ok\n"
         match = SYNC_PATH.match(request.path)
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
         refusal: tuple[HTTPStatus, str, str]
         if match is None:
             refusal = HTTPStatus.NOT_FOUND, "path", f"unknown path {request.path[:80]!r}"
@@ -300,25 +319,30 @@ class ConsoleServer:
                     "venue",
                     f"the token is for venue {venue}, not {match['venue']}",
                 )
-            elif (why := self._device_refusal(venue, request, token)) is not None:
+            elif (why := self._device_refusal(venue, request, token, upgrade)) is not None:
                 refusal = HTTPStatus.FORBIDDEN, "device", why
-            elif request.headers.get("Upgrade", "").lower() != "websocket":
-                # a relay's probe: the token is good, say so without a failed handshake
-                return HTTPStatus.OK, "ok: venue token accepted\n"
+            elif not upgrade:
+                # a relay's probe: the token is good, say so without a failed handshake, with the
+                # nonce its upgrade's proof signs (trust/relay_proof.py; an N−1 relay reads line 1)
+                admission = self.admissions.get(venue)
+                nonce = "" if admission is None else f"{NONCE_LINE}{admission.issue_nonce()}\n"
+                return HTTPStatus.OK, f"ok: venue token accepted\n{nonce}"
             else:
                 return None
         status, kind, reason = refusal
         self._refuse(address, kind, reason)
         return status, reason + "\n"
 
-    def _device_refusal(self, venue: str, request: Request, token: str) -> str | None:
-        """Why a relay with a good token is still refused: its device is revoked, or unproven in a
-        venue that revoked some (Security; red, fifteenth session)."""
+    def _device_refusal(
+        self, venue: str, request: Request, token: str, upgrade: bool
+    ) -> str | None:
+        """Why a relay with a good token is still refused: its device is revoked, or unproven (or its
+        proof not fresh, at the upgrade) in a venue that revoked some (Security)."""
         admission = self.admissions.get(venue)
         if admission is None:
             return None
         try:
-            return admission.refusal(request.headers, token.strip())
+            return admission.refusal(request.headers, token.strip(), upgrade=upgrade)
         except MeshposError as exc:  # the venue's revoked.json cannot be read: refuse, say why
             return f"the console cannot read venue {venue}'s revocations: {exc}"
 

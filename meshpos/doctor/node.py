@@ -421,6 +421,18 @@ async def _console(
         )
     elif not probe.ok:
         report.problem("console", f"the console at {url} did not take the token probe")
+    elif identity is not None and not probe.nonce:
+        # (issue 18, admit) no nonce in its answer: it checks no relay's device (started without
+        # --venue DIR for this venue, or older than the fresh proof)
+        report.warning(
+            "console",
+            f"{url} accepts venue {venue}'s token, but its answer holds no nonce: it does not "
+            "check which device relays (started without --venue DIR for this venue), or only with "
+            "a proof that can be replayed (an older meshpos): a revoked register that kept the "
+            "token could upload",
+            "start meshpos console with --venue DIR for this venue (the directory holding ca.pem "
+            "and revoked.json), on this meshpos version",
+        )
     else:
         report.ok("console", f"{url} answers and accepts venue {venue}'s token")
 

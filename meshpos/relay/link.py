@@ -31,7 +31,7 @@ from meshpos.net.dates import date_skew, header_lines
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind
 from meshpos.net.wsconn import LinkRefused, dial
 from meshpos.sync._codec import HEARTBEAT
-from meshpos.trust.relay_proof import refuses_the_device
+from meshpos.trust.relay_proof import RelayProof, nonce_in_answer, refuses_the_device
 
 log = logging.getLogger("meshpos.relay")
 CLOSE_POLICY = 1008  # a websocket closed for a policy reason: the console no longer takes it
@@ -90,6 +90,7 @@ class Probe:
         ""  # something answers there, but not the console's relay port: why we think so
     )
     skew_s: float | None = None  # the console's clock minus ours, from its answer's Date header
+    nonce: str = ""  # what the upgrade's proof signs (trust/relay_proof.py; "" from an N−1 console)
 
 
 REFUSED_STATUSES = (401, 403)  # what the console answers a wrong token, or a token of another venue
@@ -172,7 +173,8 @@ async def probe_console(
         )
         return Probe(False, not_console=why)
     _probe_failures.pop(url, None)
-    return Probe(status == 200 or (bool(auth) and status == 426), skew_s=skew)
+    ok = status == 200 or (bool(auth) and status == 426)
+    return Probe(ok, skew_s=skew, nonce=nonce_in_answer(body) if status == 200 else "")
 
 
 #: the console as the relay sees it (the sync protocol checks its hello says so)
@@ -198,9 +200,13 @@ class ConsoleLink:
         max_backlog: int = MAX_BACKLOG,
         proof: Mapping[str, str] | None = None,
     ) -> None:
-        """``proof``: the headers that show the console which device relays (trust/relay_proof.py)."""
+        """``proof``: the headers that show the console which device relays (trust/relay_proof.py);
+        a :class:`RelayProof` makes them over a console's nonce, asked for by a probe right before
+        each dial, so that they cannot be replayed (an N−1 console gives none: the plain ones)."""
+        self.base_url, self.venue_id = url, venue_id
         self.url = f"{url.rstrip('/')}/v1/venues/{venue_id}/sync"
         self.proof = dict(proof or {})
+        self.relay_proof = proof if isinstance(proof, RelayProof) else None
         self.max_backlog = max_backlog
         self.ca_file = ca_file
         self.token = token
@@ -258,6 +264,21 @@ class ConsoleLink:
         parts = urlsplit(self.url)
         context = console_ssl_context(self.url, self.ca_file)
         host = parts.hostname or ""
+        proof = self.proof
+        if self.relay_proof is not None:  # the console's nonce, for a proof made for this dial only
+            nonce = self.relay_proof.take()  # the relay's last probe's; else one probe more
+            if nonce is None:
+                probe = await probe_console(
+                    self.base_url,
+                    OPEN_TIMEOUT,
+                    self.ca_file,
+                    venue_id=self.venue_id,
+                    token=self.token,
+                    proof=self.proof,
+                )
+                nonce = probe.nonce
+            if nonce:
+                proof = self.relay_proof.fresh(nonce)
         conn = await dial(
             host,
             parts.port or (443 if context is not None else 80),
@@ -266,7 +287,7 @@ class ConsoleLink:
             max_size=self.max_size,
             timeout=OPEN_TIMEOUT,
             path=parts.path,
-            headers={"Authorization": f"Bearer {self.token}", **self.proof},
+            headers={"Authorization": f"Bearer {self.token}", **proof},
             compress=True,  # the uplink may be slow; sync updates compress
         )
         self._seq += 1

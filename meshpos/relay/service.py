@@ -22,6 +22,7 @@ from meshpos.engine import Engine, EngineEvent, LinkClosed, LinkOpened, LinkRefu
 from meshpos.net.port import LinkHandler, PeerKind
 from meshpos.relay.link import probe_console
 from meshpos.sync import PeerLive
+from meshpos.trust.relay_proof import RelayProof
 
 log = logging.getLogger("meshpos.relay")
 
@@ -63,7 +64,7 @@ class RelayService:
         """``console_link`` None: this node never relays (no console, or not a register). ``proof``:
         the headers that tell the console which device this is, on each probe and dial."""
         self._engine = engine
-        self._proof = dict(proof or {})
+        self._proof: Mapping[str, str] = {} if proof is None else proof  # (a RelayProof: kept)
         self._config = config
         self._venue_id = venue_id
         self._counters = counters
@@ -160,6 +161,8 @@ class RelayService:
                     proof=self._proof,
                 )
                 ok = probe.ok
+                if probe.ok and isinstance(self._proof, RelayProof):
+                    self._proof.offer(probe.nonce)  # for the link's dial (trust/relay_proof.py)
                 if probe.skew_s is not None:
                     self.console_skew_s = probe.skew_s
                 if probe.refused:

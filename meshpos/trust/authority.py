@@ -16,6 +16,8 @@ that would lock out every device once it expired.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -206,6 +208,12 @@ class VenueAuthority:
             _write_registry(self.directory / REVOKED, revoked)
         log.warning("revoked device %r: %s", device_id, reason or "no reason given")
         return entry
+
+    def derived_secret(self, label: str) -> bytes:
+        """A secret for ``label`` that every process holding this CA key derives alike, and nobody
+        without it (the console's relay nonces: trust/relay_proof.py); never the key itself."""
+        private = self._key.private_numbers().private_value.to_bytes(32, "big")
+        return hmac.new(private, f"meshpos-derived-v1\n{label}".encode(), hashlib.sha256).digest()
 
     def sign(self, data: bytes) -> bytes:
         """ECDSA-SHA256 signature by the CA key (for deny-list entries)."""
