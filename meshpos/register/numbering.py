@@ -69,6 +69,8 @@ class ReceiptCounter:
             receipt_series=tag,
         )
         self._learned = False  # a fresh register just learned its numbers: commit them
+        # what the store holds (as its meta's text): written again only once it changed
+        self._stored = (str(seq), tag) if seq is not None else None
         engine.subscribe(self._on_event, Committed, PeerLive)
         engine.add_meta(self.meta)
         if config.role != "register":
@@ -91,15 +93,24 @@ class ReceiptCounter:
         return cls(engine, config, seq, tag)
 
     def meta(self, local: bool) -> Mapping[str, str]:
+        """The numbers to commit with this round: only a new high-water mark (or series), not the
+        store's own values again. **Changed** (issue 18, cpu): every local commit (four a sale) wrote
+        both rows, the same values three times in four: two statements and the meta table's page in
+        the commit's WAL frames. What the store holds is known: read at the open, then each commit
+        that wrote them (``Committed``, told only once the transaction is in); a failed commit is
+        not told, so its numbers go with the next round."""
         numbering = self.venue.numbering
         # never while unknown: a restart would then take the guess for knowledge
         if (local or self._learned) and numbering.known:
-            return {"receipt_seq": str(self.venue.receipt_seq), "receipt_series": numbering.tag}
+            values = (str(self.venue.receipt_seq), numbering.tag)
+            if values != self._stored:
+                return {"receipt_seq": values[0], "receipt_series": values[1]}
         return {}
 
     def _on_event(self, event: EngineEvent) -> None:
         if isinstance(event, Committed) and "receipt_seq" in event.meta:
             self._learned = False  # committed (a failed commit is tried again)
+            self._stored = (event.meta["receipt_seq"], event.meta.get("receipt_series", ""))
         elif isinstance(event, PeerLive):
             self._learn(event.node)
 
