@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from meshpos.sync._messages import FarRecord, Heartbeat
 
-
 #: the problem a far node's presence shows while a gone notice marks it (its record still counted)
 UNREACHABLE = "reported unreachable: a link to it closed or fell silent"
 

@@ -49,7 +49,7 @@ class Forger(Synchronizer):
         far = beat.far
         if self.forge_record:  # the victim's "own" record, newer than anything it said
             record = FarRecord(self.target, "register", 1, False, False, self.seq)
-            far = far[:1] + (record,) + tuple(r for r in far[1:] if r.node != self.target)
+            far = (*far[:1], record, *(r for r in far[1:] if r.node != self.target))
         return replace(beat, far=far[:8], gone={self.target: self.seq})
 
 
