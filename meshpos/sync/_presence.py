@@ -84,11 +84,12 @@ class FarTable:
     which restarts higher). A gone notice only marks a node "not reachable now" (``gone``): its record
     stays, counted in :meth:`beats` (the "n" of "on k of n devices") until it times out, and leaves
     the election's candidates and the topology's members until a record newer than the one held here
-    comes (a record at or below the mark, while none is held, is held marked: a forged record's
-    seq above the node's own may hold the mark, never the count). **Changed** (issue 18, gone): a notice dropped the record, and it held the node gone until a
-    record above the notice's own seq came: one enrolled device naming a live register gone "as of"
-    2**52 hid it from the venue for good (docs/architecture.md (Security)). The notice's seq is the
-    sender's word; the mark is as of the seq heard here, so the node's next beat takes it back."""
+    comes (a record at or below the mark is held, or keeps the held one fresh, still marked: a forged
+    record's seq above the node's own may hold the mark, never the count). **Changed** (issue 18,
+    gone): a notice dropped the record, and it held the node gone until a record above the notice's
+    own seq came: one enrolled device naming a live register gone "as of" 2**52 hid it from the venue
+    for good (docs/architecture.md (Security)). The notice's seq is the sender's word; the mark is as
+    of the seq heard here, so the node's next beat takes it back."""
 
     def __init__(self) -> None:
         self._records: dict[str, _Far] = {}
