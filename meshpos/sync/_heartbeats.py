@@ -393,8 +393,8 @@ class Heartbeats:
         mesh = {
             node: PeerSummary(hb.role, min(self.far_pending(node), MAX_VAR_UINT))
             for node, hb in self.presence.items()
-            if hb.role != "console" and node != self.node_id
-        }
+            if hb.role != "console" and node != self.node_id and not self._far.marked(node)
+        }  # (a node a notice marked is counted in "n" till its record times out, not shown live)
         return replace(beat, mesh=mesh, far=(), gone={})  # the console is not in the topology
 
     def _console_view(self) -> dict[str, dict[int, int]]:

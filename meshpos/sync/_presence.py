@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from meshpos.sync._messages import FarRecord, Heartbeat
 
+#: the problem a far node's presence shows while a gone notice marks it (its record still counted)
+UNREACHABLE = "reported unreachable: a link to it closed or fell silent"
+
 
 @dataclass(frozen=True, slots=True)
 class PeerPresence:
@@ -78,11 +81,20 @@ class FarTable:
     too, where no heartbeat of the node itself arrives (docs/architecture.md (Relay and console)).
 
     A record replaces an older one of the same node only with a higher ``seq`` (the node's own count,
-    which restarts higher); a node known gone stays gone until a record newer than its gone seq comes."""
+    which restarts higher). A gone notice only marks a node "not reachable now" (``gone``): its record
+    stays, counted in :meth:`beats` (the "n" of "on k of n devices") until it times out, and leaves
+    the election's candidates and the topology's members until a record newer than the one held here
+    comes (a record at or below the mark is held, or keeps the held one fresh, still marked: a forged
+    record's seq above the node's own may hold the mark, never the count). **Changed** (issue 18,
+    gone): a notice dropped the record, and it held the node gone until a record above the notice's
+    own seq came: one enrolled device naming a live register gone "as of" 2**52 hid it from the venue
+    for good (docs/architecture.md (Security)). The notice's seq is the sender's word; the mark is as
+    of the seq heard here, so the node's next beat takes it back."""
 
     def __init__(self) -> None:
         self._records: dict[str, _Far] = {}
-        self._gone: dict[str, tuple[int, float]] = {}  # node -> (last seq heard, when known gone)
+        # node -> (the seq of its record here when marked, when): "not reachable now"
+        self._gone: dict[str, tuple[int, float]] = {}
         self._refuted: dict[str, int] = {}  # node -> the latest gone seq we answered for it
         self._uplinks: set[str] = set()  # nodes whose record says they reach the console
         self.version = 0  # moves when a node comes, goes or says something new
@@ -91,14 +103,22 @@ class FarTable:
         """Take ``record`` if it is newer; True when it is news (a new node, or a change that matters
         to the election or the status)."""
         gone = self._gone.get(record.node)
-        if gone is not None and record.seq <= gone[0]:
-            return False
         known = self._records.get(record.node)
+        if gone is not None and record.seq <= gone[0]:
+            # a peer still says it: held (or kept fresh) marked, counted in "n", not passed on
+            # (``records``); a dead node's copies stop once every holder has marked it
+            if known is None:
+                self._records[record.node] = _Far(record, now, now)
+                self.version += 1
+            else:
+                known.fresh_at = now
+            return False
         if known is not None and record.seq <= known.record.seq:
             return False
-        if self._gone.pop(record.node, None) is not None:
+        lifted = self._gone.pop(record.node, None) is not None
+        if lifted:  # alive after all: news, so the mark is taken back across the mesh at once
             self.version += 1
-        news = known is None or _said(known.record) != _said(record)
+        news = lifted or known is None or _said(known.record) != _said(record)
         changed_at = now if news or known is None else known.changed_at
         self._records[record.node] = _Far(record, now, changed_at)
         if news:
@@ -110,17 +130,23 @@ class FarTable:
         return news
 
     def gone(self, node: str, seq: int, now: float) -> bool:
-        """``node`` is gone as of its ``seq``; True when that is news here (not when we heard later)."""
+        """A notice says ``node`` is gone as of ``seq``: mark it not reachable now; True when that is
+        news here (not when we heard later, nor when it is marked already at the seq held here).
+
+        The mark is as of the seq of the record held here, never the notice's (a sender's word: a
+        huge one held a live node gone for good); a node without a record here is marked at -1, so
+        any record of it takes the mark back. The record stays (``beats``: counted in "n")."""
         known = self._records.get(node)
         if known is not None and known.record.seq > seq:
             return False
+        as_of = known.record.seq if known is not None else -1
         before = self._gone.get(node)
-        if before is not None and before[0] >= seq:
+        if before is not None and before[0] >= as_of:
             return False
-        if self._records.pop(node, None) is not None:
-            self.version += 1
-            self._uplinks.discard(node)
-        self._gone[node] = (seq, now)
+        self._gone[node] = (as_of, now)
+        self._uplinks.discard(node)
+        if known is not None:
+            known.beat = None  # made again, marked (``beats``)
         self.version += 1
         return True
 
@@ -153,14 +179,17 @@ class FarTable:
         return known.record.seq if known is not None else None
 
     def recently_gone(self, now: float, within: float) -> dict[str, int]:
-        return {n: seq for n, (seq, at) in sorted(self._gone.items()) if now - at <= within}
+        """The nodes marked within ``within`` and the seq each is marked at (0 when none was held)."""
+        return {n: max(seq, 0) for n, (seq, at) in sorted(self._gone.items()) if now - at <= within}
 
     def news(self, now: float, within: float) -> list[FarRecord]:
         return [f.record for _, f in sorted(self._records.items()) if now - f.changed_at <= within]
 
     @property
     def records(self) -> dict[str, FarRecord]:
-        return {n: f.record for n, f in sorted(self._records.items())}
+        """The records of nodes not marked gone (those are passed on, welcome, and name clients)."""
+        gone = self._gone
+        return {n: f.record for n, f in sorted(self._records.items()) if n not in gone}
 
     def beats(self, skip: Container[str]) -> dict[str, Heartbeat]:
         """Each record but ``skip``'s as the heartbeat presence shows of a node beyond the links
@@ -173,14 +202,15 @@ class FarTable:
             beat = far.beat
             if beat is None:
                 r = far.record
+                marked = node in self._gone  # counted, but nobody's relay and no sign of flow
                 beat = far.beat = Heartbeat(
                     node=r.node,
                     role=r.role,
                     priority=r.priority,
-                    uplink=r.uplink,
-                    relay=r.relay,
+                    uplink=r.uplink and not marked,
+                    relay=r.relay and not marked,
                     seq=r.seq,
-                    problem=r.problem,
+                    problem=UNREACHABLE if marked else r.problem,
                 )
             out[node] = beat
         return out
@@ -195,7 +225,13 @@ class FarTable:
         return frozenset(self._gone)
 
     def roles(self) -> dict[str, str]:
-        return {n: f.record.role for n, f in self._records.items()}
+        """The role of every node not marked gone (the topology's members)."""
+        gone = self._gone
+        return {n: f.record.role for n, f in self._records.items() if n not in gone}
+
+    def marked(self, node: str) -> bool:
+        """Whether a notice marked ``node`` not reachable now (its record may still be held)."""
+        return node in self._gone
 
     def nodes(self) -> list[str]:
         return list(self._records)
@@ -208,7 +244,8 @@ class FarTable:
         return node in self._records or node in self._gone
 
     def size(self) -> int:
-        """Records and gone notes kept (``_claims.MAX_FAR_NODES`` bounds it)."""
+        """Records and gone notes kept (``_claims.MAX_FAR_NODES`` bounds it; a marked node with its
+        record counts twice: the bound is met a little early, never late)."""
         return len(self._records) + len(self._gone)
 
 

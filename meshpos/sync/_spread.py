@@ -11,8 +11,12 @@ hears heartbeats from a few peers; the rest of the venue reaches it summarised:
 * ``gone``: a node that loses its link to a peer (the process died: the link closed without a
   "not a neighbour" goodbye) or stops hearing it says so at once, with the last seq it heard, in an
   immediate heartbeat; every node passes news of it on at once, so the whole mesh drops a dead relay
-  and elects again within a few message delays, not heartbeat periods (failover in under a second).
-  A node that is alive proves it with its next, higher seq.
+  from the election and elects again within a few message delays, not heartbeat periods (failover
+  in under a second). A node that is alive proves it with its next, higher seq.
+  **Changed** (issue 18, gone): a notice is any linked peer's unsigned word, so it only marks the
+  node "not reachable now" (``FarTable.gone``): out of the election's candidates and the topology's
+  members, still counted in :attr:`presence` (the "n" of "on k of n devices") until its record times
+  out, and as of the seq held here, not the notice's; the node's next record takes the mark back.
 * :attr:`presence` is the direct heartbeats plus a heartbeat made from each far record: the election,
   the status colour and the relay's summary to the console see every node, as with a full mesh.
 

@@ -9,7 +9,7 @@ rose, or it says something new) makes a new one, so the view never shows less th
 from __future__ import annotations
 
 from meshpos.sync._messages import FarRecord, Heartbeat
-from meshpos.sync._presence import FarTable
+from meshpos.sync._presence import UNREACHABLE, FarTable
 from tests.sync.test_sync_topology import Venue
 
 
@@ -42,8 +42,12 @@ def test_a_far_records_heartbeat_is_made_once_and_again_when_the_record_moves() 
     assert moved["R2"].seq == 2
     assert moved["R2"].uplink
     assert moved["R3"] is first["R3"]
-    table.gone("R3", 1, now=2.0)
-    assert table.beats(()).keys() == {"R2"}
+    table.gone("R3", 1, now=2.0)  # (issue 18, gone) marked: still counted, made again as such
+    marked = table.beats(())["R3"]
+    assert marked.problem == UNREACHABLE
+    assert not marked.uplink
+    assert table.beats(()).keys() == {"R2", "R3"}
+    assert table.records.keys() == {"R2"}  # not passed on
 
 
 def test_the_view_of_a_bounded_mesh_is_what_the_records_and_the_links_say() -> None:
