@@ -51,7 +51,6 @@ from meshpos.engine.closing import ClosingDays, DayClosed, DayOpened
 from meshpos.engine.fanout import Fanout
 from meshpos.engine.linger import Lingers
 from meshpos.engine.links import LinkClosed, LinkOpened, LinkRefused, Links
-from meshpos.engine.local_first import LocalFirst
 from meshpos.engine.stores import DayDropping, DocumentStore, known_documents
 from meshpos.engine.wake import Wake
 from meshpos.errors import MeshposError, PeerTimeout, WriteFailed
@@ -113,7 +112,7 @@ Listener = Callable[[EngineEvent], None]
 MetaHook = Callable[[bool], Mapping[str, str]]
 
 
-class Engine(ClosingDays, Links, Lingers, LocalFirst):
+class Engine(ClosingDays, Links, Lingers):
     """Documents, their store and their synchronizer; the one commit-then-forward pump (closing and
     opening business days: ``closing``; links and the received updates' commits: ``links``)."""
 
@@ -250,20 +249,19 @@ class Engine(ClosingDays, Links, Lingers, LocalFirst):
         to leave merged with the next ones (``sync/_lingering.py``); committed as always."""
         if self.closing:
             raise MeshposError("the node is shutting down: nothing was written")
-        with self._local_write():  # received batches wait meanwhile (``local_first``)
-            try:  # (a new day's document is observed from its first change)
-                result = self._change(change, wait_ms)
-            except (KeyboardInterrupt, SystemExit, GeneratorExit):
-                raise
-            except BaseException as exc:
-                await self.pump()
-                if isinstance(exc, MeshposError):
-                    raise
-                raise WriteFailed(
-                    f"the change failed ({type(exc).__name__}); nothing was written"
-                ) from exc
+        try:  # (a new day's document is observed from its first change)
+            result = self._change(change, wait_ms)
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:
             await self.pump()
-            return result
+            if isinstance(exc, MeshposError):
+                raise
+            raise WriteFailed(
+                f"the change failed ({type(exc).__name__}); nothing was written"
+            ) from exc
+        await self.pump()
+        return result
 
     async def apply_stored(self, name: str, updates: Iterable[bytes]) -> None:
         """Apply updates another process already committed to the store this engine shares (the

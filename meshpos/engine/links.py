@@ -67,11 +67,8 @@ class Links:
     _uncommitted: list[tuple[str, bytes, bool]]
     _stored: Counter[str]
     _meta_hooks: list[Callable[[bool], Mapping[str, str]]]
-    _writing: int  # local writes in flight (``local_first``)
 
     if TYPE_CHECKING:
-
-        async def _after_local_writes(self) -> None: ...
 
         async def pump(self) -> None: ...
 
@@ -96,8 +93,6 @@ class Links:
         self._flush()
 
     async def link_messages(self, key: str, messages: list[bytes]) -> None:
-        if self._writing:  # a cashier's tap in flight goes first (``local_first``)
-            await self._after_local_writes()
         if key not in self.sync.sessions:
             return
         for data in messages:  # a session that closes midway ignores the rest
