@@ -100,7 +100,7 @@ class LogoutView:
 
 @dataclass(frozen=True, slots=True)
 class SessionView:
-    """Who a page's sign-in is, as the node holds it now (the kitchen screen's header)."""
+    """Who a page's sign-in is, as the node holds it now (the kitchen's and the register's header)."""
 
     user: UserView
     at: str  # "register" or "kitchen"

@@ -331,6 +331,26 @@ async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
         f"{q('#cook')}.dataset.user === '' && !{q('#sign-in')}.hidden",
         what="the ended sign-in shown as signed out",
     )
+
+    # the register's page alike: a cashier's sign-in the node ended shows the PIN login at the
+    # minute's check, before a tap is refused (not after)
+    session = await register.eval("sessionStorage.getItem('meshpos-session')")
+    ended = await http(
+        r1.api_url,
+        "POST",
+        "/api/logout",
+        headers={
+            "Authorization": f"Bearer {page_token_of(r1.api_token)}",
+            "X-Meshpos-Session": session,
+        },
+    )
+    assert ended.json() == {"ended": True}
+    assert not await register.eval(f"{q('#sell')}.hidden")
+    await register.eval("refresh(['session'])")  # what the page's minute timer runs
+    await register.wait(
+        f"!{q('#login')}.hidden && {q('#sell')}.hidden && {q('#who')}.innerText === ''",
+        what="the register's ended sign-in shown as the PIN login",
+    )
     assert kitchen.errors == []
     assert register.errors == []
 

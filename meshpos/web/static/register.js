@@ -113,8 +113,25 @@ const loaders = {
 async function load(topics) {
   // a new catalog brings its stop marks; stops alone are marked on the catalog the page has
   const wanted = Object.keys(loaders).filter((t) => topics.has(t) && !(t === "stops" && topics.has("menu")));
-  await Promise.all(wanted.map((topic) => loaders[topic]()));
+  const jobs = wanted.map((topic) => loaders[topic]());
+  // the first event of a (re)connection names every topic; "session" is the minute's check alone
+  if (topics.has("menu") || topics.has("session")) jobs.push(checkSignIn());
+  await Promise.all(jobs);
   render();
+}
+
+// The header names the cashier the node holds signed in, not the one this tab remembers: asked on the
+// first load, after a reconnect (a restart of the node ends every sign-in) and each minute (the idle
+// end), so a register left on its sell screen shows the PIN login before the next tap is refused, not
+// after. The node's "session_ended" answer signs the page out (Mesh.onSessionEnded: signedOut).
+async function checkSignIn() {
+  if (!state.user) return;
+  try {
+    const signed = await api("GET", "/api/session", undefined, true);
+    if (state.user && signed.user.id === state.user.id) state.user = signed.user;
+  } catch (error) {
+    if (error.code !== "session_ended" && error.code !== "session_required") throw error;
+  }
 }
 
 function render() {
@@ -523,4 +540,5 @@ function bind() {
 if (Mesh.requireToken()) {
   bind();
   Mesh.live(refresh); // its first event names every topic: that is the page's first load
+  setInterval(() => refresh(["session"]), 60 * 1000);
 }
