@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from websockets.client import ClientProtocol
+from websockets.datastructures import Headers
 from websockets.exceptions import InvalidStatus, PayloadTooBig
 from websockets.exceptions import ProtocolError as WsProtocolError
 from websockets.extensions.permessage_deflate import (
@@ -279,6 +280,18 @@ async def listen(
     return await loop.create_server(factory, host, port)
 
 
+def features_of(headers: Headers) -> frozenset[str]:
+    """The far end's features (:func:`parse_features`); its header sent twice is malformed too: read
+    with ``get``, a second value raised ``MultipleValuesError`` out of the handshake, which dropped
+    the connection unanswered and logged a traceback per request (outside, second round)."""
+    values = headers.get_all(FEATURES_HEADER)
+    if len(values) > 1:
+        raise RemoteProtocolError(
+            f"{FEATURES_HEADER} header sent more than once ({len(values)} values): send it once"
+        )
+    return parse_features(values[0] if values else None)
+
+
 async def accept(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
@@ -328,7 +341,7 @@ async def accept(
         raise LinkRefused("websocket", f"connection lost ({exc})") from None
     refused: LinkRefused | None
     try:
-        theirs = parse_features(request.headers.get(FEATURES_HEADER))
+        theirs = features_of(request.headers)
     except RemoteProtocolError as exc:
         theirs, problem = frozenset(), exc.message
     else:
@@ -451,7 +464,7 @@ async def dial(
     assert isinstance(response, Response)
     conn.clock_skew_s = date_skew(response.headers.raw_items(), sent, time.time())
     try:
-        conn.features = parse_features(response.headers.get(FEATURES_HEADER))
+        conn.features = features_of(response.headers)
     except RemoteProtocolError as exc:
         writer.close()
         raise LinkRefused("websocket", exc.message) from None
