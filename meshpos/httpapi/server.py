@@ -297,6 +297,17 @@ class HttpServer:
             return error_response(HttpError(500, "internal", "internal error; see the node's log"))
 
 
+SINGLE_HEADERS = frozenset({"authorization", "idempotency-key", "content-type", "host"})
+"""Headers that hold one value, beside the API's own (``x-meshpos-*``): sent twice with two values, the
+last one counted silently (a kitchen write with ``X-Meshpos-Session: junk`` then a cook's session went
+in the cook's name; the other way round, a 401 naming no fault): which value counts must not depend on
+the order of the lines, so it is a 400 naming the header (outside, second round)."""
+
+
+def _single(name: str) -> bool:
+    return name in SINGLE_HEADERS or name.startswith("x-meshpos-")
+
+
 async def _read_request(reader: asyncio.StreamReader) -> Request:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -320,6 +331,12 @@ async def _read_request(reader: asyncio.StreamReader) -> Request:
             name, value = name.strip().lower(), value.strip()
             if name == "content-length" and headers.get(name, value) != value:
                 raise HttpError(400, "bad_request", "two different Content-Length headers")
+            if _single(name) and headers.get(name, value) != value:
+                raise HttpError(
+                    400,
+                    "bad_request",
+                    f"header {name} sent twice, with two values: send it once",
+                )
             headers[name] = value
     if "transfer-encoding" in headers:
         # read as no body, a chunked request ran with its fields left out (its defaults)
