@@ -69,8 +69,7 @@ VENUE_IDLE_S = 60.0  # a venue's hub unloads this long after its last relay sess
 CLOSE_DAYS_EVERY_S = 1.0  # how often past, quiet days of the loaded venues are closed
 REVOKED_EVERY_S = 1.0  # how often linked relays are checked against their venue's revocations
 CLOSE_POLICY = 1008  # the close a relay reads as "the console no longer takes me" (relay/link.py)
-# the headers a relay's request is read by: each sent once (read with ``get``, a second value raised
-# and dropped the connection unanswered, with a traceback logged per request; outside, 2nd round)
+# read with ``get``, one sent twice raised out of the handshake: no answer, a traceback logged each time
 SINGLE_HEADERS = (
     "Authorization",
     "Upgrade",
@@ -312,21 +311,14 @@ class ConsoleServer:
         """None lets a relay with its venue's token upgrade; anything else is answered in HTTP."""
         if request.path == "/health":
             return HTTPStatus.OK, "ok\n"
-        refusal: tuple[HTTPStatus, str, str]
-        repeated = [
-            (name, n) for name in SINGLE_HEADERS if (n := len(request.headers.get_all(name))) > 1
-        ]
-        if repeated:
-            name, n = repeated[0]
-            refusal = (
-                HTTPStatus.BAD_REQUEST,
-                "header",
-                f"header {name} sent more than once ({n} values): send it once",
-            )
-            self._refuse(address, *refusal[1:])
-            return refusal[0], refusal[2] + "\n"
+        twice = [name for name in SINGLE_HEADERS if len(request.headers.get_all(name)) > 1]
+        if twice:  # outside, second round
+            said = f"header {twice[0]} sent more than once: send it once"
+            self._refuse(address, "header", said)
+            return HTTPStatus.BAD_REQUEST, said + "\n"
         match = SYNC_PATH.match(request.path)
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        refusal: tuple[HTTPStatus, str, str]
         if match is None:
             refusal = HTTPStatus.NOT_FOUND, "path", f"unknown path {request.path[:80]!r}"
         else:
