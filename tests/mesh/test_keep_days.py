@@ -205,7 +205,9 @@ def test_keep_days_0_and_days_never_closed_drop_nothing(tmp_path: Path) -> None:
 def late_copy(day: PastDay, days_ago: int, now_ms: int) -> tuple[dict[str, bytes], str]:
     """``day``'s documents as a register that also sold on it while offline holds them: the same
     content plus one late sale of its own (returned: the updates and the late receipt's id)."""
-    at = now_ms - days_ago * 86_400_000 + 3_600_000
+    # just after ``past_day``'s shift closed (its sales at +0 and +1 ms, the close at +2): an hour
+    # later crossed the venue's cut-off when the run started within an hour before it (CI, 03:38 UTC)
+    at = now_ms - days_ago * 86_400_000 + 3
     replica = Replica()
     replica.apply("catalog", CATALOG)
     for name, update in day.updates.items():
