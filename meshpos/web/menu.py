@@ -60,9 +60,9 @@ async def login(c: Call) -> LoginView:
 
 
 async def signed_in(c: Call) -> SessionView:
-    """Asked by the kitchen screen on its first load, after every reconnect and each minute, so its
-    header never names a cook whose sign-in the node ended (idle, a restart, the user removed);
-    asking does not keep the sign-in alive (:meth:`Sessions.peek`)."""
+    """Asked by the kitchen screen and the register page on their first load, after every reconnect
+    and each minute, so their header never names a cook or cashier whose sign-in the node ended
+    (idle, a restart, the user removed); asking does not keep the sign-in alive (:meth:`Sessions.peek`)."""
     assert c.sessions is not None, "the API hands every call its sessions"
     entry = c.sessions.peek(c.session)
     try:
@@ -146,7 +146,7 @@ ROUTES = (
         "GET",
         "/api/session",
         signed_in,
-        "Who is signed in with the session in X-Meshpos-Session (the kitchen screen's header)",
+        "Who is signed in with the session in X-Meshpos-Session (the kitchen's and the register's header)",
         SessionView,
         tag="catalog",
         description=(

@@ -30,6 +30,7 @@ from meshpos.trust import VenueAuthority
 
 from ..mesh.kit import ConsoleProcess, NodeProcess, make_device
 from ..store.test_full_disk import small_disk  # noqa: F401 - the tmpfs fixture
+from ..trust.helpers import expired_pem
 
 FAKETIME = shutil.which("faketime")
 
@@ -171,29 +172,8 @@ def test_an_expired_certificate_is_named(venue: Venue) -> None:
 
 def _expire(authority: VenueAuthority, identity_dir: Path) -> None:
     """Replace the device certificate with one of the same key whose validity ended yesterday."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-
-    from meshpos.trust.certs import certificate_pem
-
-    cert = x509.load_pem_x509_certificate((identity_dir / "device.pem").read_bytes())
-    key = serialization.load_pem_private_key((authority.directory / "ca.key").read_bytes(), None)
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(cert.subject)
-        .issuer_name(cert.issuer)
-        .public_key(cert.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=30))
-        .not_valid_after(now - datetime.timedelta(days=1))
-    )
-    for extension in cert.extensions:
-        builder = builder.add_extension(extension.value, extension.critical)
-    expired = builder.sign(key, hashes.SHA256())  # type: ignore[arg-type]
-    (identity_dir / "device.pem").write_text(certificate_pem(expired))
+    device = identity_dir / "device.pem"
+    device.write_text(expired_pem(authority, device.read_text()))
 
 
 @pytest.mark.slow

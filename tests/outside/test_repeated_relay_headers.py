@@ -14,9 +14,6 @@ requests as any client can send them.
 
 from __future__ import annotations
 
-import base64
-import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -26,33 +23,7 @@ from meshpos.trust.relay_proof import CERT_HEADER, NONCE_HEADER, PROOF_HEADER, r
 
 from ..mesh.kit import ConsoleProcess, make_venue
 from ..trust.helpers import issue_identity
-
-
-def knock(
-    port: int, path: str, headers: list[tuple[str, str]], upgrade: bool = False
-) -> tuple[int, str]:
-    """tests/outside/test_revoked_relay.py's ``knock`` with the headers as pairs, so one can repeat;
-    status 0 when the console dropped the connection without an answer."""
-    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
-    if upgrade:
-        key = base64.b64encode(os.urandom(16)).decode()
-        lines += ["Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}"]
-        lines.append("Sec-WebSocket-Version: 13")
-    else:
-        lines.append("Connection: close")
-    lines += [f"{name}: {value}" for name, value in headers]
-    answer = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        while b"\r\n\r\n" not in answer or not answer.startswith(b"HTTP/1.1 101"):
-            part = sock.recv(65536)
-            if not part:
-                break
-            answer += part
-    if not answer:
-        return 0, ""
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), body.decode()
+from .test_revoked_relay import knock
 
 
 @pytest.mark.slow
@@ -93,7 +64,9 @@ def test_a_header_sent_twice_is_refused_by_name_and_the_console_logs_no_tracebac
             assert f"header {name} sent more than once" in body, (name, body)
 
         # the honest relay still comes in
-        status, body = knock(port, path, [auth, *relay_proof(honest, token, nonce()).items()], True)
+        status, body = knock(
+            port, path, [auth, *relay_proof(honest, token, nonce()).items()], upgrade=True
+        )
         assert status == 101, body
         log = (tmp_path / "console" / "console.log").read_text()
         assert "Traceback" not in log, log[-3000:]

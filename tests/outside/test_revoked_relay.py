@@ -25,26 +25,23 @@ a bounded number of log lines.
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import os
 import socket
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 
 from meshpos.doctor.report import EXIT_PROBLEM, PROBLEM, WARNING
 from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 from meshpos.trust import DeviceIdentity, VenueAuthority, init_venue
-from meshpos.trust.certs import certificate_pem
 from meshpos.trust.relay_proof import relay_proof
 
 from ..doctor.test_doctor_processes import doctor, finding
 from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
-from ..trust.helpers import issue_identity
+from ..trust.helpers import expired_pem, issue_identity
 
 
 @pytest.mark.slow
@@ -134,10 +131,15 @@ def test_a_revoked_register_cannot_upload_its_sales_and_an_honest_one_can(
 
 
 def knock(
-    port: int, path: str, headers: dict[str, str], *, upgrade: bool = False
+    port: int,
+    path: str,
+    headers: Mapping[str, str] | Sequence[tuple[str, str]],
+    *,
+    upgrade: bool = False,
 ) -> tuple[int, str]:
     """One request to the console's relay port as any client can send it: its status and body (a
-    101 is the websocket admitted; the connection is then dropped)."""
+    101 is the websocket admitted; the connection is then dropped). ``headers`` as pairs may repeat
+    a name (tests/outside/test_repeated_relay_headers.py); status 0: dropped without an answer."""
     lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
     if upgrade:
         key = base64.b64encode(os.urandom(16)).decode()
@@ -145,7 +147,8 @@ def knock(
         lines.append("Sec-WebSocket-Version: 13")
     else:
         lines.append("Connection: close")
-    lines += [f"{name}: {value}" for name, value in headers.items()]
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    lines += [f"{name}: {value}" for name, value in pairs]
     answer = b""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
@@ -154,6 +157,8 @@ def knock(
             if not part:
                 break
             answer += part
+    if not answer:
+        return 0, ""
     head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split(b" ")[1]), body.decode()
 
@@ -161,26 +166,12 @@ def knock(
 def expired(authority: VenueAuthority, device: str) -> DeviceIdentity:
     """An identity whose certificate the venue CA issued, valid until yesterday."""
     issued = issue_identity(authority, device)
-    cert = x509.load_pem_x509_certificate(issued.cert_pem.encode())
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(cert.subject)
-        .issuer_name(cert.issuer)
-        .public_key(cert.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=40))
-        .not_valid_after(now - datetime.timedelta(days=1))
-    )
-    for extension in cert.extensions:
-        builder = builder.add_extension(extension.value, extension.critical)
-    old = builder.sign(authority._key, hashes.SHA256())  # the CA's own key (a test's liberty)
     return DeviceIdentity(
         issued.device_id,
         issued.role,
         issued.venue_id,
         issued.key_pem,
-        certificate_pem(old),
+        expired_pem(authority, issued.cert_pem),
         issued.ca_pem,
     )
 

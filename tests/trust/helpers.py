@@ -183,3 +183,22 @@ def wrong_code(code: PairingCode) -> str:
 
 def files_in(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+def expired_pem(authority: VenueAuthority, cert_pem: str) -> str:
+    """``cert_pem`` issued again by the venue CA with its subject, key and extensions, valid until
+    yesterday (a device whose certificate lapsed: the doctor's and the console's refusals)."""
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(cert.subject)
+        .issuer_name(cert.issuer)
+        .public_key(cert.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=30))
+        .not_valid_after(now - datetime.timedelta(days=1))
+    )
+    for extension in cert.extensions:
+        builder = builder.add_extension(extension.value, extension.critical)
+    return certificate_pem(builder.sign(authority._key, hashes.SHA256()))  # the CA's own key

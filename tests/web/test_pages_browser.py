@@ -123,6 +123,22 @@ async def cook_signs_in(page: Page, user: str = COOK) -> None:
     )
 
 
+async def end_sign_in_elsewhere(page: Page, node: Node) -> None:
+    """End the page's sign-in on its node from outside the page (a logout from another tab; an idle
+    end or a restart alike), as the node's own API takes it."""
+    session = await page.eval("sessionStorage.getItem('meshpos-session')")
+    ended = await http(
+        node.api_url,
+        "POST",
+        "/api/logout",
+        headers={
+            "Authorization": f"Bearer {page_token_of(node.api_token)}",
+            "X-Meshpos-Session": session,
+        },
+    )
+    assert ended.json() == {"ended": True}
+
+
 async def all_synced(page: Page, what: str) -> None:
     """Wait for a green indicator whose open panel says All data is synced."""
     await page.wait(f"{q('#sync')}.dataset.colour === 'green'", timeout=15, what=f"green ({what})")
@@ -315,17 +331,7 @@ async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
     # a sign-in the node ended (here: a logout elsewhere; idle or a restart alike) leaves the header
     # at the minute's check, with no tap needed to find out
     await cook_signs_in(kitchen)
-    session = await kitchen.eval("sessionStorage.getItem('meshpos-session')")
-    ended = await http(
-        k1.api_url,
-        "POST",
-        "/api/logout",
-        headers={
-            "Authorization": f"Bearer {page_token_of(k1.api_token)}",
-            "X-Meshpos-Session": session,
-        },
-    )
-    assert ended.json() == {"ended": True}
+    await end_sign_in_elsewhere(kitchen, k1)
     await kitchen.eval("refresh(['session'])")  # what the page's minute timer runs
     await kitchen.wait(
         f"{q('#cook')}.dataset.user === '' && !{q('#sign-in')}.hidden",
@@ -334,17 +340,7 @@ async def test_the_kitchen_screen_shows_a_ticket_within_a_second_and_bumps_it(
 
     # the register's page alike: a cashier's sign-in the node ended shows the PIN login at the
     # minute's check, before a tap is refused (not after)
-    session = await register.eval("sessionStorage.getItem('meshpos-session')")
-    ended = await http(
-        r1.api_url,
-        "POST",
-        "/api/logout",
-        headers={
-            "Authorization": f"Bearer {page_token_of(r1.api_token)}",
-            "X-Meshpos-Session": session,
-        },
-    )
-    assert ended.json() == {"ended": True}
+    await end_sign_in_elsewhere(register, r1)
     assert not await register.eval(f"{q('#sell')}.hidden")
     await register.eval("refresh(['session'])")  # what the page's minute timer runs
     await register.wait(
