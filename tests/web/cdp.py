@@ -294,6 +294,26 @@ class Page:
             await self.eval(f"document.querySelector({json.dumps(selector)})?.innerText ?? ''")
         )
 
+    async def contrast(self, selector: str) -> float:
+        """The WCAG contrast ratio of the first match's text colour on its background colour, as
+        the browser computed them (1.0: the text is invisible; 4.5: the least for normal text)."""
+        rgb = await self.eval(
+            f"""(() => {{
+              const s = getComputedStyle(document.querySelector({json.dumps(selector)}));
+              return [s.color, s.backgroundColor].map(c => c.match(/[0-9.]+/g).slice(0, 3).map(Number));
+            }})()"""
+        )
+
+        def luminance(channels: list[float]) -> float:
+            lin = [
+                c / 255 / 12.92 if c <= 10.3 else ((c / 255 + 0.055) / 1.055) ** 2.4
+                for c in channels
+            ]
+            return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+        light, dark = sorted(map(luminance, rgb), reverse=True)
+        return (light + 0.05) / (dark + 0.05)
+
     async def click(self, selector: str, timeout: float = 5.0) -> None:
         """A real mouse click at the centre of the first visible, enabled match."""
         sel = json.dumps(selector)
