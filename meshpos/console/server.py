@@ -50,6 +50,7 @@ from meshpos.trust.relay_proof import (
     NONCE_LINE,
     PROOF_HEADER,
     RelayAdmission,
+    replayed_words,
     revoked_words,
 )
 
@@ -310,8 +311,8 @@ class ConsoleServer:
                     "venue",
                     f"the token is for venue {venue}, not {match['venue']}",
                 )
-            elif (why := self._device_refusal(venue, request, token, upgrade)) is not None:
-                refusal = HTTPStatus.FORBIDDEN, "device", why
+            elif (why := await self._device_refusal(venue, request, token, upgrade)) is not None:
+                refusal = why
             elif not upgrade:
                 # a relay's probe: the token is good, say so without a failed handshake, with the
                 # nonce its upgrade's proof signs (trust/relay_proof.py; an N−1 relay reads line 1)
@@ -324,18 +325,30 @@ class ConsoleServer:
         self._refuse(address, kind, reason)
         return status, reason + "\n"
 
-    def _device_refusal(
+    async def _device_refusal(
         self, venue: str, request: Request, token: str, upgrade: bool
-    ) -> str | None:
+    ) -> tuple[HTTPStatus, str, str] | None:
         """Why a relay with a good token is still refused: its device is revoked, or unproven (or its
-        proof not fresh, at the upgrade) in a venue that revoked some (Security)."""
+        proof not fresh, at the upgrade) in a venue that revoked some (Security); or its console
+        nonce was taken already by any console process of the venue, a restarted one too (the
+        database's table: this process's own set is the cheap first check), or cannot be checked."""
         admission = self.admissions.get(venue)
         if admission is None:
             return None
         try:
-            return admission.refusal(request.headers, token.strip(), upgrade=upgrade)
+            why = admission.refusal(request.headers, token.strip(), upgrade=upgrade)
         except MeshposError as exc:  # the venue's revoked.json cannot be read: refuse, say why
-            return f"the console cannot read venue {venue}'s revocations: {exc}"
+            why = f"the console cannot read venue {venue}'s revocations: {exc}"
+        nonce = request.headers.get(NONCE_HEADER, "")
+        if why is not None or not (upgrade and nonce):
+            return None if why is None else (HTTPStatus.FORBIDDEN, "device", why)
+        try:  # only a proof that held gets here: only the venue's devices add rows
+            if await self.db.take_relay_nonce(venue, nonce):
+                return None
+        except MeshposError as exc:  # never admitted on an error: the relay dials again
+            why = f"the console cannot check its relay nonces now ({exc}); try again"
+            return HTTPStatus.SERVICE_UNAVAILABLE, "nonces", why
+        return HTTPStatus.FORBIDDEN, "device", replayed_words(elsewhere=True)
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
