@@ -1,18 +1,21 @@
 """The console's CPU for a flood of relay probes with proofs (issue 18, admit): one JSON line.
 
-``python -m meshpos.bench.relay_probes --json [--probes 400] [--revoked 20]``. A real ``meshpos
-console`` process started with the venue's directory (so it checks every proof and ``revoked.json``),
-and this process knocking on its relay port: an honest relay's probes (its proof, one at a time), then
-as many with a proof that is not base64 (refused before any signature is checked). The figures are
-the console process's own CPU (``/proc``), per probe, so the load of the machine's other work changes
-them less than a wall clock would; the deny-list has ``--revoked`` entries, as a venue's after a few
-lost or replaced registers. Made to run on earlier trees too (``PYTHONPATH=<tree> python <this
-file>``): it uses nothing newer than the fifteenth session's proof.
+``python -m meshpos.bench.relay_probes --json [--probes 400] [--revoked 20] [--admissions 100]``. A
+real ``meshpos console`` process started with the venue's directory (so it checks every proof and
+``revoked.json``), and this process knocking on its relay port: an honest relay's probes (its proof,
+one at a time), then as many with a proof that is not base64 (refused before any signature is
+checked), then ``--admissions`` whole admissions as a relay's dial makes them: a probe (whose answer
+holds the console's nonce) and the upgrade over it, answered 101 (the link is then dropped). The
+figures are the console process's own CPU (``/proc``), per probe or admission, so the load of the
+machine's other work changes them less than a wall clock would; the deny-list has ``--revoked``
+entries, as a venue's after a few lost or replaced registers. Made to run on earlier trees too
+(``PYTHONPATH=<tree> python <this file>``): it uses nothing newer than the issue 18 (admit) nonce.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import signal
@@ -28,7 +31,7 @@ from meshpos.bench.console_cpu import cpu_s, load_avg
 from meshpos.harness.procs import console_argv
 from meshpos.trust import init_venue
 from meshpos.trust.certs import new_private_key, private_key_pem
-from meshpos.trust.identity import identity_from_pems, new_csr
+from meshpos.trust.identity import DeviceIdentity, identity_from_pems, new_csr
 from meshpos.trust.relay_proof import relay_proof
 
 JUNK = {"X-Meshpos-Relay-Cert": "not base64!", "X-Meshpos-Relay-Proof": "AAAA"}
@@ -46,7 +49,31 @@ def knock(port: int, path: str, headers: dict[str, str]) -> int:
     return int(answer.split(b" ", 2)[1])
 
 
-def run(probes: int, revoked: int) -> dict[str, Any]:
+def admit(port: int, path: str, auth: dict[str, str], relay: DeviceIdentity, token: str) -> int:
+    """One admission as a relay's dial makes it: a probe for the console's nonce, the upgrade over
+    it; the upgrade's status (101: admitted; the link is dropped at once)."""
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in {**auth, **relay_proof(relay, token)}.items()]
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        answer = b""
+        while part := sock.recv(65536):
+            answer += part
+    nonce = answer.partition(b"\nnonce: ")[2].strip().decode()
+    headers = {**auth, **relay_proof(relay, token, nonce)}
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket"]
+    lines += ["Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer and (part := sock.recv(65536)):
+            answer += part
+    return int(answer.split(b" ", 2)[1])
+
+
+def run(probes: int, revoked: int, admissions: int = 100) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="meshpos-relay-probes-") as tmp:
         root = Path(tmp)
         venue = init_venue(root / "venue", "Probe Venue")
@@ -83,6 +110,16 @@ def run(probes: int, revoked: int) -> dict[str, Any]:
                 cpu, wall = cpu_s(console.pid) - cpu0, time.perf_counter() - wall0
                 figures[f"{name}_console_cpu_ms_per_probe"] = round(cpu * 1000 / probes, 3)
                 figures[f"{name}_wall_s"] = round(wall, 2)
+            for _ in range(5):  # warm: the venue's hub loads at its first relay
+                assert admit(port, path, auth, honest, token) == 101
+            cpu0, wall0 = cpu_s(console.pid), time.perf_counter()
+            for _ in range(admissions):
+                got = admit(port, path, auth, honest, token)
+                assert got == 101, f"an admission answered {got}, not 101"
+            cpu, wall = cpu_s(console.pid) - cpu0, time.perf_counter() - wall0
+            figures["admissions"] = admissions
+            figures["admission_console_cpu_ms"] = round(cpu * 1000 / max(admissions, 1), 3)
+            figures["admission_wall_ms"] = round(wall * 1000 / max(admissions, 1), 2)
             figures["load_avg"] = load_avg()
             return figures
         finally:
@@ -99,8 +136,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON line (the default)")
     parser.add_argument("--probes", type=int, default=400)
     parser.add_argument("--revoked", type=int, default=20)
+    parser.add_argument("--admissions", type=int, default=100)
     args = parser.parse_args()
-    print(json.dumps(run(args.probes, args.revoked)))
+    print(json.dumps(run(args.probes, args.revoked, args.admissions)))
 
 
 if __name__ == "__main__":
