@@ -30,6 +30,12 @@ admitted while the venue has revoked nothing, as before; once it has, a nonce-le
 the upgrade as replayable, as a missing one is. A probe admits nothing, so it checks the device but
 needs no nonce (it is where the nonce comes from).
 
+**Changed** (issue 18, nonces): each console process remembered only the nonces it took, so a proof
+replayed within the TTL to another console process of the venue, or to the console restarted, passed.
+The console's database now keeps the nonces taken (``ConsoleDB.take_relay_nonce``, for
+:data:`NONCE_KEPT_S`), asked after this process's own set and after the whole proof held (only a
+device of the venue adds a row); :func:`replayed_words` says which of the two refused it.
+
 ``revoked.json`` is read again only when it changed (:class:`RevokedFile`: its inode, size, mtime and
 ctime are stat'ed at each check): it was parsed on every probe, every upgrade and every second per linked
 relay.
