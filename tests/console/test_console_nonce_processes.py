@@ -14,8 +14,10 @@ admits it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 from pathlib import Path
 
 import psycopg
@@ -30,13 +32,15 @@ from ..trust.helpers import issue_identity
 from .pgserver import PgServer
 
 
-def venue_with_a_revoked_register(root: Path) -> tuple[VenueAuthority, DeviceIdentity]:
-    """A venue that revoked R1 (so a relay's upgrade must carry a fresh proof), and honest R2."""
+def venue_with_a_revoked_register(
+    root: Path,
+) -> tuple[VenueAuthority, DeviceIdentity, DeviceIdentity]:
+    """A venue that revoked R1 (so a relay's upgrade must carry a fresh proof), honest R2, and R1."""
     authority = make_venue(root)
     honest = issue_identity(authority, "R2")
-    issue_identity(authority, "R1")
+    stolen = issue_identity(authority, "R1")
     authority.revoke("R1", "stolen")
-    return authority, honest
+    return authority, honest, stolen
 
 
 class Relay:
@@ -48,14 +52,19 @@ class Relay:
         self.path = f"/v1/venues/{authority.venue_id}/sync"
         self.auth = {"Authorization": f"Bearer {self.token}"}
 
-    def upgrade_headers(self, console: ConsoleProcess) -> dict[str, str]:
-        """The headers of an upgrade over the nonce ``console``'s answer to a probe gave."""
+    def nonce(self, console: ConsoleProcess) -> str:
+        """What ``console``'s answer to this relay's probe hands over."""
         status, body = knock(
             console.port, self.path, {**self.auth, **relay_proof(self.identity, self.token)}
         )
         assert status == 200, body
         nonce = body.partition("\nnonce: ")[2].strip()
         assert nonce, f"the probe's answer holds no nonce: {body!r}"
+        return nonce
+
+    def upgrade_headers(self, console: ConsoleProcess, nonce: str = "") -> dict[str, str]:
+        """The headers of an upgrade over ``nonce``, by default the one this relay's probe got."""
+        nonce = nonce or self.nonce(console)
         return {**self.auth, **relay_proof(self.identity, self.token, nonce)}
 
     def upgrade(self, console: ConsoleProcess, headers: dict[str, str]) -> tuple[int, str]:
@@ -66,13 +75,31 @@ class Relay:
 def test_an_upgrade_replayed_to_the_console_after_its_restart_is_refused(tmp_path: Path) -> None:
     """SQLite: one console process per file (a second is refused by the file's lock), but a
     restarted one, killed -9 after it admitted the relay, is the same database."""
-    authority, honest = venue_with_a_revoked_register(tmp_path)
+    authority, honest, revoked = venue_with_a_revoked_register(tmp_path)
     relay = Relay(authority, honest)
     (tmp_path / "console").mkdir()
     console = ConsoleProcess(tmp_path / "console", [authority.directory]).start()
+
+    def rows() -> int:
+        """The nonces the console's database holds as taken."""
+        uri = f"file:{tmp_path / 'console' / 'console.db'}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            return int(db.execute("SELECT count(*) FROM relay_nonces").fetchone()[0])
+
     try:
+        # only a proof that holds takes a row: the revoked R1's, over a fresh nonce (its own probe
+        # is refused: it takes one the honest relay's probe got), does not (nor does any refused
+        # proof: the database comes last), so a stolen register cannot fill the table
+        stolen = Relay(authority, revoked)
+        for _ in range(5):
+            status, body = stolen.upgrade(
+                console, stolen.upgrade_headers(console, relay.nonce(console))
+            )
+            assert (status, "'R1' is revoked" in body) == (403, True), (status, body)
+        assert rows() == 0
         seen = relay.upgrade_headers(console)
         assert relay.upgrade(console, seen)[0] == 101
+        assert rows() == 1
         assert console.proc is not None
         os.kill(console.proc.pid, signal.SIGKILL)
         console.stop()  # (reaps it)
@@ -81,6 +108,7 @@ def test_an_upgrade_replayed_to_the_console_after_its_restart_is_refused(tmp_pat
         assert status == 403, (status, body)
         assert body.startswith("relay proof: the console nonce was used already"), body
         assert "before this one restarted" in body, body
+        assert rows() == 1
         # and the honest relay's next dial, with a nonce of its own, still comes in
         assert relay.upgrade(console, relay.upgrade_headers(console))[0] == 101
     finally:
@@ -92,7 +120,7 @@ def test_an_upgrade_replayed_to_another_console_process_of_the_venue_is_refused(
     tmp_path: Path, postgres_server: PgServer
 ) -> None:
     url = postgres_server.create_database()
-    authority, honest = venue_with_a_revoked_register(tmp_path)
+    authority, honest, _ = venue_with_a_revoked_register(tmp_path)
     relay = Relay(authority, honest)
     consoles: list[ConsoleProcess] = []
     try:
@@ -126,7 +154,7 @@ def test_nonces_that_cannot_be_checked_refuse_the_upgrade_with_the_reason(
     every upgrade is refused 503 with the reason, never admitted; a flood of them logs a line or
     two, not one each; once the table is back, the relay's next dial comes in."""
     url = postgres_server.create_database()
-    authority, honest = venue_with_a_revoked_register(tmp_path)
+    authority, honest, _ = venue_with_a_revoked_register(tmp_path)
     relay = Relay(authority, honest)
     (tmp_path / "console").mkdir()
     console = ConsoleProcess(tmp_path / "console", [authority.directory], db=url).start()
