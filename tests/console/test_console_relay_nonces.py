@@ -16,10 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+import pytest
 
 from meshpos.console import ConsoleDB, open_console_db
 from meshpos.console.sqlbase import SqlConsoleDB
 from meshpos.console.tables import SCHEMA_VERSION
+from meshpos.errors import StoreError
 from meshpos.trust.relay_proof import NONCE_KEPT_S, NONCE_PURGE_BATCH
 
 from .conftest import VENUE, Opener
@@ -118,3 +120,15 @@ async def test_a_schema_8_database_gets_the_nonce_table(db_url: str) -> None:
         else "SELECT version FROM schema_version"
     )
     assert sql(db_url, version) == [(SCHEMA_VERSION,)]
+
+
+async def test_a_take_that_cannot_be_made_is_an_error_never_a_yes(
+    venue_db: ConsoleDB, db_url: str
+) -> None:
+    """The console refuses the upgrade on this error (503, the reason): a take that failed must not
+    read as "taken now", nor leave anything behind once the table is back."""
+    sql(db_url, "ALTER TABLE relay_nonces RENAME TO relay_nonces_away")
+    with pytest.raises(StoreError, match="relay_nonces"):
+        await venue_db.take_relay_nonce(VENUE, NONCE)
+    sql(db_url, "ALTER TABLE relay_nonces_away RENAME TO relay_nonces")
+    assert await venue_db.take_relay_nonce(VENUE, NONCE) is True
