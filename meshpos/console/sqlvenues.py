@@ -98,7 +98,8 @@ class VenueStatements:
         sharing the database or by this one before a restart: a replayed proof. The key refuses
         the second take (two processes taking it at once: the second waits for the first's commit).
         Rows taken over ``NONCE_KEPT_S`` ago by the database's clock go, ``NONCE_PURGE_BATCH`` at
-        most per take (each take adds one: the table holds about the last minute's upgrades)."""
+        most per take (each take adds one: the table holds about the last ``NONCE_KEPT_S``'s
+        upgrades, and no take waits on a big delete)."""
         now = self.dialect.now_ms
 
         async def job(cur: Cursor) -> bool:
