@@ -18,13 +18,14 @@ import contextlib
 import os
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from meshpos.trust import DeviceIdentity, VenueAuthority
-from meshpos.trust.relay_proof import relay_proof
+from meshpos.trust.relay_proof import NONCE_TTL_S, relay_proof
 
 from ..mesh.kit import ConsoleProcess, make_venue
 from ..outside.test_revoked_relay import knock
@@ -97,13 +98,15 @@ def test_an_upgrade_replayed_to_the_console_after_its_restart_is_refused(tmp_pat
             )
             assert (status, "'R1' is revoked" in body) == (403, True), (status, body)
         assert rows() == 0
-        seen = relay.upgrade_headers(console)
+        seen, made = relay.upgrade_headers(console), time.monotonic()
         assert relay.upgrade(console, seen)[0] == 101
         assert rows() == 1
         assert console.proc is not None
         os.kill(console.proc.pid, signal.SIGKILL)
         console.stop()  # (reaps it)
         console.start()
+        took = time.monotonic() - made
+        assert took < NONCE_TTL_S - 5, f"the restart took {took:.0f} s: the nonce aged out first"
         status, body = relay.upgrade(console, seen)
         assert status == 403, (status, body)
         assert body.startswith("relay proof: the console nonce was used already"), body
