@@ -51,6 +51,10 @@ class ConsoleDB(Protocol):
     async def venue_names(self) -> dict[str, str]:
         """Each venue's id -> the name it was created with."""
 
+    async def take_relay_nonce(self, venue_id: str, nonce: str) -> bool:
+        """Take the console nonce a relay's upgrade signed (trust/relay_proof.py), once for every
+        console process sharing the database and across restarts; False if it was taken already."""
+
     async def add_audit(self, venue_id: str, entry: AuditEntry) -> None:
         """Keep one console write in the venue's audit log on its own: an edit that left the documents
         as they were (meshpos.console.drafts); every other entry goes with its write."""

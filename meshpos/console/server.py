@@ -36,6 +36,7 @@ from meshpos.console.db import ConsoleDB, SharedConsoleDB
 from meshpos.console.devices import DeviceView, Sighting
 from meshpos.console.hub import VenueHub
 from meshpos.console.notices import StoredNotice
+from meshpos.console.refusals import Refusals
 from meshpos.engine.memory import release_memory
 from meshpos.errors import MeshposError
 from meshpos.net.channel import MAX_BACKLOG, Channel
@@ -49,6 +50,7 @@ from meshpos.trust.relay_proof import (
     NONCE_LINE,
     PROOF_HEADER,
     RelayAdmission,
+    replayed_words,
     revoked_words,
 )
 
@@ -56,11 +58,6 @@ log = logging.getLogger("meshpos.console")
 
 SYNC_PATH = re.compile(r"^/v1/venues/(?P<venue>[A-Za-z0-9_.-]{1,64})/sync$")
 MAX_MESSAGE_SIZE = 4 * 2**20
-MAX_LOGGED_REFUSALS = 1024  # (address, reason) pairs remembered as logged
-# at most this many refusal lines per REFUSAL_LOG_WINDOW_S, whatever their addresses and reasons (a
-# knocker chooses both: a path, a venue name): the rest are counted, and the next line says how many
-REFUSAL_LOG_LINES = 20
-REFUSAL_LOG_WINDOW_S = 10.0
 OPEN_TIMEOUT = 10.0  # seconds a relay has for TLS and its upgrade request
 SHARE_EVERY_S = 1.0  # how often sightings go to a database other console processes share
 SHARED_FRESH_S = 3 * SHARE_EVERY_S  # a device another process heard within this is reachable
@@ -116,11 +113,9 @@ class ConsoleServer:
         self.ssl_context = ssl_context
         self.hubs: dict[str, VenueHub] = {}
         self.devices: dict[str, DeviceView] = {}
-        self.refusals: Counter[str] = Counter()
-        self.recent_refusals: list[str] = []
-        self._logged_refusals: set[tuple[str, str]] = set()
-        self._log_window = (0.0, 0)  # when the refusal log's window began, lines logged in it
-        self._unlogged = 0  # refusals not logged for the window's limit since the last line
+        # counted, kept and logged at a bounded rate (anyone can knock): console/refusals.py
+        self._refuse = Refusals()
+        self.refusals, self.recent_refusals = self._refuse.counts, self._refuse.recent
         self._server: asyncio.Server | None = None
         self._channels: set[Channel] = set()
         self._accepting: set[asyncio.Task[None]] = set()
@@ -282,31 +277,6 @@ class ConsoleServer:
         """What the relays of ``venue_id`` told this console about every device."""
         return self.devices.setdefault(venue_id, DeviceView())
 
-    def _refuse(self, address: str, kind: str, reason: str) -> None:
-        self.refusals[kind] += 1
-        line = f"refused {address}: {kind}: {reason}"
-        self.recent_refusals.append(line)
-        del self.recent_refusals[:-50]
-        # once per address and reason: a misconfigured relay probes again and again, and anyone can
-        # knock; the rest are counted (refusals) and kept in recent_refusals. And a few per window
-        # in all (issue 18, admit): a flood varying its path logged every knock
-        if (address, reason) in self._logged_refusals:
-            return
-        now = time.monotonic()
-        began, lines = self._log_window
-        if now - began >= REFUSAL_LOG_WINDOW_S:
-            began, lines = now, 0
-        if lines >= REFUSAL_LOG_LINES:
-            self._unlogged += 1
-            return
-        self._log_window = began, lines + 1
-        if len(self._logged_refusals) >= MAX_LOGGED_REFUSALS:
-            self._logged_refusals.clear()
-        self._logged_refusals.add((address, reason))
-        unlogged, self._unlogged = self._unlogged, 0
-        more = f"; {unlogged} other refusals before it only counted" if unlogged else ""
-        log.warning("%s (further ones from there are only counted%s)", line, more)
-
     async def _check_request(self, address: str, request: Request) -> Answer | None:
         """None lets a relay with its venue's token upgrade; anything else is answered in HTTP."""
         if request.path == "/health":
@@ -341,8 +311,8 @@ class ConsoleServer:
                     "venue",
                     f"the token is for venue {venue}, not {match['venue']}",
                 )
-            elif (why := self._device_refusal(venue, request, token, upgrade)) is not None:
-                refusal = HTTPStatus.FORBIDDEN, "device", why
+            elif (why := await self._device_refusal(venue, request, token, upgrade)) is not None:
+                refusal = why
             elif not upgrade:
                 # a relay's probe: the token is good, say so without a failed handshake, with the
                 # nonce its upgrade's proof signs (trust/relay_proof.py; an N−1 relay reads line 1)
@@ -355,18 +325,30 @@ class ConsoleServer:
         self._refuse(address, kind, reason)
         return status, reason + "\n"
 
-    def _device_refusal(
+    async def _device_refusal(
         self, venue: str, request: Request, token: str, upgrade: bool
-    ) -> str | None:
+    ) -> tuple[HTTPStatus, str, str] | None:
         """Why a relay with a good token is still refused: its device is revoked, or unproven (or its
-        proof not fresh, at the upgrade) in a venue that revoked some (Security)."""
+        proof not fresh, at the upgrade) in a venue that revoked some (Security); or its console
+        nonce was taken already by any console process of the venue, a restarted one too (the
+        database's table: this process's own set is the cheap first check), or cannot be checked."""
         admission = self.admissions.get(venue)
         if admission is None:
             return None
         try:
-            return admission.refusal(request.headers, token.strip(), upgrade=upgrade)
+            why = admission.refusal(request.headers, token.strip(), upgrade=upgrade)
         except MeshposError as exc:  # the venue's revoked.json cannot be read: refuse, say why
-            return f"the console cannot read venue {venue}'s revocations: {exc}"
+            why = f"the console cannot read venue {venue}'s revocations: {exc}"
+        nonce = request.headers.get(NONCE_HEADER, "")
+        if why is not None or not (upgrade and nonce):
+            return None if why is None else (HTTPStatus.FORBIDDEN, "device", why)
+        try:  # only a proof that held gets here: only the venue's devices add rows
+            if await self.db.take_relay_nonce(venue, nonce):
+                return None
+        except MeshposError as exc:  # never admitted on an error: the relay dials again
+            why = f"the console cannot check its relay nonces now ({exc}); try again"
+            return HTTPStatus.SERVICE_UNAVAILABLE, "nonces", why
+        return HTTPStatus.FORBIDDEN, "device", replayed_words(elsewhere=True)
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -1,7 +1,8 @@
 """The venues a console serves and each one's relay token, in portable SQL (a part of
 :class:`meshpos.console.sqlbase.SqlConsoleDB`, apart by meaning). The token itself is never stored,
 only its hash; the venue directory's token is the one that counts (``register_venues`` at each start),
-so a token replaced there (``meshpos venue console-token --new``) refuses the old one from then on."""
+so a token replaced there (``meshpos venue console-token --new``) refuses the old one from then on.
+And the console nonces relays' upgrades took (:meth:`VenueStatements.take_relay_nonce`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from meshpos.console.cursor import Cursor, now_ms
+from meshpos.console.tables import Dialect
 from meshpos.console.tokens import (
     MIN_TOKEN_LENGTH,
     check_token_hash,
@@ -17,11 +19,14 @@ from meshpos.console.tokens import (
     same_hash,
 )
 from meshpos.errors import StoreError
+from meshpos.trust.relay_proof import NONCE_KEPT_S, NONCE_PURGE_BATCH
 
 T = TypeVar("T")
 
 
 class VenueStatements:
+    dialect: Dialect
+
     if TYPE_CHECKING:
 
         async def _write(self, job: Callable[[Cursor], Awaitable[T]]) -> T: ...
@@ -86,3 +91,28 @@ class VenueStatements:
             )
 
         await self._write(job)
+
+    async def take_relay_nonce(self, venue_id: str, nonce: str) -> bool:
+        """Take the console ``nonce`` a relay's upgrade signed (its proof checked already, so only a
+        device of the venue adds a row); False when it was taken before, by any console process
+        sharing the database or by this one before a restart: a replayed proof. The key refuses
+        the second take (two processes taking it at once: the second waits for the first's commit).
+        Rows taken over ``NONCE_KEPT_S`` ago by the database's clock go, ``NONCE_PURGE_BATCH`` at
+        most per take (each take adds one: the table holds about the last ``NONCE_KEPT_S``'s
+        upgrades, and no take waits on a big delete)."""
+        now = self.dialect.now_ms
+
+        async def job(cur: Cursor) -> bool:
+            await cur.execute(
+                "DELETE FROM relay_nonces WHERE (venue_id, nonce) IN (SELECT venue_id, nonce "
+                f"FROM relay_nonces WHERE taken_ms < {now} - ? ORDER BY taken_ms LIMIT ?)",
+                (int(NONCE_KEPT_S * 1000), NONCE_PURGE_BATCH),
+            )
+            added = await cur.execute(
+                "INSERT INTO relay_nonces (venue_id, nonce, taken_ms) "
+                f"VALUES (?, ?, {now}) ON CONFLICT (venue_id, nonce) DO NOTHING",
+                (venue_id, nonce),
+            )
+            return added == 1
+
+        return await self._write(job)

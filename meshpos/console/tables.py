@@ -17,13 +17,14 @@ from typing import Any
 from meshpos.model.record_spec import Column, RecordSpec
 from meshpos.model.records import LEDGER_RECORDS
 
-SCHEMA_VERSION = 8  # docs/architecture.md (Relay and console)
+SCHEMA_VERSION = 9  # docs/architecture.md (Relay and console)
 # 2: documents.version, sightings. 3: snapshot segments (compaction is not quadratic), closed days
 # (documents.closed, state_vector, deletions; closed_records), unreported. 4: audit (console writes).
 # 5: reports (orders' line_detail and order_discounts, business-day indexes, stock_entries)
 # 6: refunds.approved_by (a late column: stored rows keep their digests), no_sales, orders.void_detail
 # 7: orders.current_table and current_tab (mutable: a move keeps the row's digest); discount approvers
 # 8: payments and cash_moves by business_date (the all-time figures read the live days only)
+# 9: relay_nonces (a relay's proof is taken once by every console process of the venue)
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -76,11 +77,22 @@ class Dialect:
     int_type: str
     bytes_type: str
     serial_key: str
+    now_ms: str  # the database's own clock in Unix milliseconds (one clock for every process)
 
 
-SQLITE = Dialect("sqlite", "INTEGER", "BLOB", "INTEGER PRIMARY KEY")
+SQLITE = Dialect(
+    "sqlite",
+    "INTEGER",
+    "BLOB",
+    "INTEGER PRIMARY KEY",
+    "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+)
 POSTGRES = Dialect(
-    "postgresql", "BIGINT", "BYTEA", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    "postgresql",
+    "BIGINT",
+    "BYTEA",
+    "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    "CAST(extract(epoch FROM clock_timestamp()) * 1000 AS BIGINT)",
 )
 
 
@@ -149,6 +161,8 @@ def migrations(d: Dialect, version: int) -> list[str]:
         # 8: the all-time figures read the days not closed through business-date indexes
         # (console.reports_history); payments and cash moves had none
         7: [_index("payments", "business_date"), _index("cash_moves", "business_date")],
+        # 9: the console nonces relays' upgrades took, for every console process and across restarts
+        8: _relay_nonces(d),
     }
     return [statement for v in range(version, SCHEMA_VERSION) for statement in steps[v]]
 
@@ -248,6 +262,22 @@ def _unreported(d: Dialect) -> str:
         )"""
 
 
+def _relay_nonces(d: Dialect) -> list[str]:
+    """The console nonces that relays' upgrades took (trust/relay_proof.py), so that a proof seen on a
+    ``ws://`` line is refused by every console process of the venue, a restarted one too: each
+    process remembered only its own. The key refuses a second take; ``taken_ms`` is the database's
+    clock (one for every process), by which rows expire (``sqlvenues.take_relay_nonce``)."""
+    return [
+        f"""CREATE TABLE relay_nonces (
+            venue_id TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            taken_ms {d.int_type} NOT NULL,
+            PRIMARY KEY (venue_id, nonce)
+        )""",
+        "CREATE INDEX relay_nonces_by_time ON relay_nonces(taken_ms)",
+    ]
+
+
 AUDIT_INDEX = "CREATE INDEX audit_by_time ON audit(venue_id, at_ms)"
 
 
@@ -313,6 +343,7 @@ def ddl(d: Dialect) -> list[str]:
         _sightings(d),
         _audit(d),
         AUDIT_INDEX,
+        *_relay_nonces(d),
     ]
     for t in RECORD_TABLES:
         out += record_table_ddl(t, d)

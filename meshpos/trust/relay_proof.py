@@ -30,6 +30,12 @@ admitted while the venue has revoked nothing, as before; once it has, a nonce-le
 the upgrade as replayable, as a missing one is. A probe admits nothing, so it checks the device but
 needs no nonce (it is where the nonce comes from).
 
+**Changed** (issue 18, nonces): each console process remembered only the nonces it took, so a proof
+replayed within the TTL to another console process of the venue, or to the console restarted, passed.
+The console's database now keeps the nonces taken (``ConsoleDB.take_relay_nonce``, for
+:data:`NONCE_KEPT_S`), asked after this process's own set and after the whole proof held (only a
+device of the venue adds a row); :func:`replayed_words` says which of the two refused it.
+
 ``revoked.json`` is read again only when it changed (:class:`RevokedFile`: its inode, size, mtime and
 ctime are stat'ed at each check): it was parsed on every probe, every upgrade and every second per linked
 relay.
@@ -67,6 +73,13 @@ NONCE_LINE = "nonce: "  # how the console's probe answer hands a relay its nonce
 NONCE_TTL_S = 30.0  # a nonce is taken this long after a console made it (the console's clock)
 NONCE_AHEAD_S = 5.0  # how far ahead another console process's clock may be of this one's
 MAX_USED_NONCES = 10_000  # nonces taken and not yet expired: only relays with a good proof add one
+# how long the console database keeps a taken nonce, by its own clock: a process whose clock is up to
+# NONCE_AHEAD_S behind the maker's takes a nonce until NONCE_TTL_S + NONCE_AHEAD_S after it was made
+# (and it was taken after it was made); one NONCE_AHEAD_S more for the database's clock stepping
+NONCE_KEPT_S = NONCE_TTL_S + 2 * NONCE_AHEAD_S
+NONCE_PURGE_BATCH = (
+    64  # expired rows each take deletes at most (a take adds one: the table stays bounded)
+)
 MAX_PROVEN = 256  # nonce-less proofs that held, remembered (each needs a device key to make)
 _DOMAIN = b"meshpos-relay-device-v1\n"
 _FRESH_DOMAIN = b"meshpos-relay-device-v2\n"  # the same, with the console's nonce
@@ -80,6 +93,14 @@ _MAX_HEADER_CHARS = 4096  # a P-256 certificate is ~0.7 kB of DER
 def revoked_words(device: str, venue_id: str) -> str:
     """Why a revoked relay is refused (at its admission, or its live link closed later)."""
     return f"{DEVICE_REFUSED}{device!r} is revoked (on venue {venue_id}'s deny-list)"
+
+
+def replayed_words(elsewhere: bool = False) -> str:
+    """Why a proof whose console nonce was taken already is refused: by this process (``elsewhere``
+    False), or by another console process of the venue or this one before it restarted (the table
+    of taken nonces in the console's database)."""
+    where = " (by another console process of this venue, or before this one restarted)"
+    return f"{DEVICE_REFUSED}the console nonce was used already{where if elsewhere else ''}: a replayed proof"
 
 
 def refuses_the_device(reason: str) -> bool:
@@ -236,7 +257,7 @@ class RelayAdmission:
                 "clock (another console machine's clock is off: set up NTP there)"
             )
         if nonce in self._used:
-            return f"{DEVICE_REFUSED}the console nonce was used already: a replayed proof"
+            return replayed_words()
         return None
 
     def _take(self, nonce: str) -> str | None:

@@ -179,6 +179,8 @@ async def test_a_schema_1_database_is_migrated_and_keeps_its_documents(db_url: s
         await db.close()
 
 
+# What schema version 8 was: no table of the console nonces relays took (each process kept its own).
+_SCHEMA_8 = ["DROP TABLE relay_nonces"]
 # What schema version 7 was: payments and cash moves without a business-date index.
 _SCHEMA_7 = ["DROP INDEX payments_by_business_date", "DROP INDEX cash_moves_by_business_date"]
 # What schema version 6 was: where an order is now not kept (only where it was opened).
@@ -220,12 +222,13 @@ _SCHEMA_1 = ["ALTER TABLE documents DROP COLUMN version", "DROP TABLE sightings"
 
 
 def _as_schema(url: str, version: int, first: Sequence[str] = ()) -> None:
-    """Turn a database of the current schema into one of an older ``version`` (1 to 7), after the
+    """Turn a database of the current schema into one of an older ``version`` (1 to 8), after the
     statements ``first`` (what that version had written differently into rows)."""
     steps = [
         *first,
-        *_SCHEMA_7,
-        *_SCHEMA_6,
+        *_SCHEMA_8,
+        *(_SCHEMA_7 if version < 8 else []),
+        *(_SCHEMA_6 if version < 7 else []),
         *(_SCHEMA_5 if version < 6 else []),
         *(_SCHEMA_4 if version < 5 else []),
         *(_SCHEMA_3 if version < 4 else []),
