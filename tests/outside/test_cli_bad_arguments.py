@@ -99,7 +99,7 @@ def test_bad_arguments_are_one_line_naming_them(tmp_path: Path) -> None:
         (["status", "--config", str(letters)], "api.url"),
     ]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        found = list(pool.map(lambda case: _refused(*case, cwd=tmp_path), cases))
+        found = list(pool.map(lambda case: _refused(case[0], case[1], tmp_path), cases))
     assert not any(found), "\n".join(f for f in found if f)
     assert not (tmp_path / "R9").exists()  # enroll wrote nothing
     assert not (tmp_path / "demo").exists() or not any((tmp_path / "demo").iterdir())
