@@ -38,7 +38,8 @@ PATH_ID: dict[str, Any] = {"type": "string", "maxLength": MAX_ID_CHARS, "pattern
 
 ERRORS = {
     400: "Bad JSON, or a missing, unknown or wrongly typed field (bad_json, missing_field, "
-    "unknown_field, bad_field, unexpected_body, bad_request, bad_idempotency_key)",
+    "unknown_field, bad_field, unexpected_body, bad_request, bad_idempotency_key; an "
+    "X-Meshpos-Session that is no session's shape: bad_session)",
     401: "No token (missing_token) or a wrong one (wrong_token); a write with the page's token "
     "without a sign-in (session_required) or with one that ended (session_ended)",
     403: "Not allowed: a kitchen screen writing money records or a user without the right "

@@ -15,6 +15,13 @@ before until its day is dropped. Keys live
 for their business day and the one before (a retry across midnight still finds its key); older ones are
 dropped when the node starts and when the business date moves, so the entries follow the live day and
 no table grows for ever.
+
+A retry finds its key by the key alone, in whichever kept day holds it, and a day some key was taken
+on in the last :data:`RECENT_S` of this run's monotonic time is not dropped whatever the wall clock
+says: a register that booted with its clock days behind (a flat clock battery) and is then set right
+by NTP, or set back, looked for the key under the new clock's business day and wrote the retried
+write a second time (a second burger on the bill; outside, third round: tests/outside/
+test_clock_jump_retry.py). A key used again on a later day names the later request.
 """
 
 from __future__ import annotations
@@ -22,8 +29,10 @@ from __future__ import annotations
 import base64
 import datetime
 import logging
+import time
 import zlib
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 
 from meshpos.engine import Engine
 from meshpos.engine.engine import Committed, EngineEvent
@@ -34,6 +43,7 @@ log = logging.getLogger("meshpos.register")
 PREFIX = "idem/"
 _END = "idem0"  # the first name after every "idem/..." one ("0" follows "/")
 ANSWERS = "idem-answer/"  # before "idem/" ("-" precedes "/"): outside the fingerprints' range
+RECENT_S = 24 * 3600.0  # a day a key was taken on this long ago (monotonic) outlives any clock jump
 
 
 def entry_name(day: str, key: str) -> str:
@@ -63,6 +73,16 @@ def decode_answer(value: str) -> tuple[int, bytes]:
         raise ValueError(f"not an idempotency answer: {exc}") from None
 
 
+def day_of(name: str) -> str:
+    """The business date of the entry ``name`` (an :func:`entry_name`)."""
+    return name[len(PREFIX) :].partition("/")[0]
+
+
+def key_of(name: str) -> str:
+    """The ``Idempotency-Key`` of the entry ``name`` (an :func:`entry_name`)."""
+    return name[len(PREFIX) :].partition("/")[2]
+
+
 def day_before(day: str) -> str:
     return (datetime.date.fromisoformat(day) - datetime.timedelta(days=1)).isoformat()
 
@@ -70,11 +90,22 @@ def day_before(day: str) -> str:
 class RequestKeys:
     """Fingerprints of the keyed writes of the kept days; answers in the store, held until committed."""
 
-    def __init__(self, engine: Engine, store: Store, known: Mapping[str, str], oldest: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        store: Store,
+        known: Mapping[str, str],
+        oldest: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._known = dict(known)  # entry name -> the request's fingerprint
+        self._by_key = {key_of(name): name for name in sorted(known)}  # a later day's wins
+        self._days = Counter(day_of(name) for name in known)  # business date -> its entries
         self._pending: dict[str, str] = {}  # entry name -> value, until a commit carried it
         self._oldest = oldest  # the oldest business date whose keys are kept
+        self._clock = clock
+        self._taken: dict[str, float] = {}  # business date -> when this run last took a key on it
         engine.add_meta(self._meta)
         engine.subscribe(self._on_committed, Committed)
 
@@ -90,14 +121,10 @@ class RequestKeys:
             ]  # (a first-layout entry holds its answer after it)
         return cls(engine, store, known, oldest)
 
-    def find(self, key: str, today: str) -> tuple[str, str] | None:
-        """The entry name and fingerprint ``key`` was used with today or the day before, if it was."""
-        for day in (today, day_before(today)):
-            name = entry_name(day, key)
-            fingerprint = self._known.get(name)
-            if fingerprint is not None:
-                return name, fingerprint
-        return None
+    def find(self, key: str) -> tuple[str, str] | None:
+        """The entry name and fingerprint ``key`` was last used with on a kept day, if it was."""
+        name = self._by_key.get(key)
+        return None if name is None else (name, self._known[name])
 
     def name(self, key: str, today: str) -> str:
         return entry_name(today, key)
@@ -122,20 +149,37 @@ class RequestKeys:
 
     def hold(self, name: str, fingerprint: str, status: int, body: bytes) -> None:
         """Called inside the keyed change: the entry goes with the commit that carries its update."""
+        if name not in self._known:
+            self._days[day_of(name)] += 1
         self._known[name] = fingerprint
+        self._by_key[key_of(name)] = name
+        self._taken[day_of(name)] = self._clock()
         self._pending[name] = fingerprint
         self._pending[answer_name(name)] = encode_answer(status, body)
 
     async def expire(self, today: str) -> None:
-        """Forget the keys of business days before the one before ``today``."""
+        """Forget the keys of business days before the one before ``today``, but for a day a key
+        was taken on in the last :data:`RECENT_S` (the wall clock moved by days: module docstring)."""
         oldest = day_before(today)
-        if oldest <= self._oldest:
+        if oldest <= self._oldest and not self._kept_past(oldest):
             return
-        self._oldest = oldest
-        bound = PREFIX + oldest
-        self._known = {k: v for k, v in self._known.items() if k >= bound}
-        await self._store.drop_meta_range(PREFIX, bound)
-        await self._store.drop_meta_range(ANSWERS, ANSWERS + oldest)
+        now = self._clock()
+        self._taken = {d: at for d, at in self._taken.items() if now - at < RECENT_S}
+        gone = sorted(d for d in self._days if d < oldest and d not in self._taken)
+        self._oldest = max(self._oldest, oldest)
+        if not gone:
+            return
+        dropped = set(gone)
+        self._known = {k: v for k, v in self._known.items() if day_of(k) not in dropped}
+        self._by_key = {k: n for k, n in self._by_key.items() if day_of(n) not in dropped}
+        for day in gone:  # every name of ``day`` lies between "<day>/" and "<day>0" ("/" < "0")
+            del self._days[day]
+            await self._store.drop_meta_range(f"{PREFIX}{day}/", f"{PREFIX}{day}0")
+            await self._store.drop_meta_range(f"{ANSWERS}{day}/", f"{ANSWERS}{day}0")
+
+    def _kept_past(self, oldest: str) -> bool:
+        """Whether a day before ``oldest`` was kept for its recent keys (to look again later)."""
+        return any(day < oldest for day in self._taken)
 
     def __len__(self) -> int:
         return len(self._known)

@@ -96,7 +96,7 @@ class KeyedWrites:
             # the first one was refused or failed: nothing was written, this one runs
         # no await from the look at the flights to this one's: two with one key never both run
         today = node.business_date(node.now_ms())
-        found = memory.find(key, today)
+        found = memory.find(key)
         if found is not None:
             return await _stored(memory, key, print_, *found)
         flight = self._flights[key] = _Flight(print_)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections import OrderedDict
@@ -42,6 +43,11 @@ AT_REGISTER, AT_KITCHEN = "register", "kitchen"
 """Where a page signs its user in (``POST /api/login``'s ``at``)."""
 MAX_SESSIONS = 256  # sign-ins kept; the one unused longest goes first
 SESSION_BYTES = 32  # 256 bits of randomness
+SESSION_CHARS = len(secrets.token_urlsafe(SESSION_BYTES))  # 43
+_SESSION_SHAPE = re.compile(rf"[A-Za-z0-9_-]{{{SESSION_CHARS}}}")
+"""What :meth:`Sessions.start` hands out. Anything else was never a session: a 400 naming the header
+tells a register app's developer their client is wrong, where "this sign-in has ended" sent them to
+ask the cashier for a PIN again."""
 
 
 @dataclass(slots=True)
@@ -84,6 +90,14 @@ class Sessions:
     def peek(self, session: str) -> _Session:
         """:meth:`signed_in` without keeping it alive: a page asking who is signed in (to show the
         truth after an idle end or a restart) must not keep a forgotten sign-in going for ever."""
+        if session and not _SESSION_SHAPE.fullmatch(session):
+            raise HttpError(
+                400,
+                "bad_session",
+                f"{HEADER_NAME} is not a session: it must be the {SESSION_CHARS} URL-safe "
+                f"characters POST /api/login answered, not {len(session)} characters"
+                + ("" if len(session) != SESSION_CHARS else " with others among them"),
+            )
         entry = self._by_id.get(session) if session else None
         if entry is not None and self.clock() - entry.used > self.idle_s:
             del self._by_id[session]

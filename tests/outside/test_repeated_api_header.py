@@ -102,3 +102,30 @@ async def test_a_header_sent_twice_with_two_values_is_refused_and_writes_nothing
     status, text = await put_stop(kitchen, "fries", [auth, session, session])
     assert status == 200, text
     assert [s["product_id"] for s in kitchen.call("GET", "/api/stoplist")] == ["fries"]
+
+
+@pytest.mark.slow
+async def test_a_session_header_that_is_no_session_is_refused_by_name(kitchen: NodeProcess) -> None:
+    """A register app sending the wrong value in ``X-Meshpos-Session`` (its page token, a user id, a
+    truncated copy) was told "this sign-in has ended: sign in again with your PIN", which sent its
+    developer to the cashier; now a 400 names the header and what a session looks like, and nothing is
+    written. A well-formed session the node never made (or ended) is still 401 ``session_ended``."""
+    html = (await http(kitchen.api, "GET", "/kitchen")).body.decode()
+    found = re.search(r'name="meshpos-token" content="([^"]+)"', html)
+    assert found, html[:300]
+    auth = ("Authorization", f"Bearer {found.group(1)}")
+    for bad in ["junk", found.group(1), "a" * 42 + "!", "a" * 44]:
+        status, text = await put_stop(kitchen, "burger", [auth, ("X-Meshpos-Session", bad)])
+        assert status == 400, (bad, status, text)  # main: 401 session_ended
+        assert json.loads(text)["error"]["code"] == "bad_session", text
+        assert "X-Meshpos-Session is not a session: it must be the 43" in text, text
+        asked = await http(
+            kitchen.api,
+            "GET",
+            "/api/session",
+            headers={"Authorization": auth[1], "X-Meshpos-Session": bad},
+        )
+        assert (asked.status, asked.code) == (400, "bad_session"), asked.body[:300]
+    status, text = await put_stop(kitchen, "burger", [auth, ("X-Meshpos-Session", "a" * 43)])
+    assert (status, json.loads(text)["error"]["code"]) == (401, "session_ended"), text
+    assert kitchen.call("GET", "/api/stoplist") == []

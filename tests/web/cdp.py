@@ -3,6 +3,9 @@
 Why a pipe: no debugging port is opened at all, no WebDriver binary is needed and nothing is downloaded.
 Chromium reads NUL-terminated JSON commands on fd 3 and writes replies and events on fd 4. Clicks are real
 input events at the element's centre, so an element covered by a dialog cannot be clicked by accident.
+Every screenshot also checks that a person can read what the page shows (``unreadable``: each visible
+text's contrast on the background behind it): the tests read text with innerText, which found every
+error notice's words while the page drew them red on red.
 
 Chromium may only talk to 127.0.0.1 (and 127.0.0.2, or a loopback address a test names in ``launch``):
 every host name fails to resolve except the loopback ones and every other connection is sent to a proxy
@@ -294,6 +297,39 @@ class Page:
             await self.eval(f"document.querySelector({json.dumps(selector)})?.innerText ?? ''")
         )
 
+    async def unreadable(self, least: float = 3.0) -> list[str]:
+        """Every visible text on the page whose colour on the background behind it (the nearest
+        ancestor's opaque one; white at the top) has a WCAG contrast ratio under ``least``, as
+        "text (ratio)": what a person cannot read whatever the tests find in innerText. Disabled
+        controls are left out (greyed on purpose)."""
+        found = await self.eval(
+            f"""(() => {{
+              const rgb = (c) => (c.match(/[0-9.]+/g) || []).map(Number);
+              const lum = ([r, g, b]) => [r, g, b].map((c) => c / 255)
+                .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
+                .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+              const behind = (el) => {{
+                for (let at = el; at; at = at.parentElement) {{
+                  const c = rgb(getComputedStyle(at).backgroundColor);
+                  if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+                }}
+                return [255, 255, 255];
+              }};
+              const out = [];
+              for (const el of document.querySelectorAll("body *")) {{
+                const own = [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.data).join("").trim();
+                if (!own || el.closest(":disabled, [hidden]") || !el.checkVisibility()) continue;
+                const r = el.getBoundingClientRect();
+                if (!r.width || !r.height) continue;
+                const a = lum(rgb(getComputedStyle(el).color).slice(0, 3)), b = lum(behind(el));
+                const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+                if (ratio < {least}) out.push(`${{own.slice(0, 40)}} (${{ratio.toFixed(2)}})`);
+              }}
+              return out;
+            }})()"""
+        )
+        return list(found)
+
     async def click(self, selector: str, timeout: float = 5.0) -> None:
         """A real mouse click at the centre of the first visible, enabled match."""
         sel = json.dumps(selector)
@@ -328,4 +364,7 @@ class Page:
         shot = await self.send("Page.captureScreenshot", {"format": "png"})
         await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
         print(f"screenshot: {path}")
+        unreadable = await self.unreadable()
+        if unreadable:
+            raise CdpError(f"{self.name}: text a person cannot read in {path.name}: {unreadable}")
         return path

@@ -129,3 +129,14 @@ def test_a_page_write_names_the_signed_in_user_and_a_kitchen_sign_in_only_cooks(
         check_page_write(table, session, None, False, rights_of, known)
     assert (refused.value.status, refused.value.code) == (401, "session_ended")
     assert sessions.HEADER == "x-meshpos-session"
+
+
+@pytest.mark.parametrize("bad", ["junk", "a" * 42 + "=", "a" * 44, "a" * 42 + "\u00e9"])
+def test_a_value_of_no_sessions_shape_is_refused_by_name(bad: str) -> None:
+    table = Sessions(idle_s=IDLE_S)
+    table.start("u-anna")
+    for ask in (table.peek, table.user_of):
+        with pytest.raises(HttpError) as refused:
+            ask(bad)
+        assert (refused.value.status, refused.value.code) == (400, "bad_session")
+        assert sessions.HEADER_NAME in refused.value.message

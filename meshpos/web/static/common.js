@@ -74,6 +74,19 @@ const Mesh = (() => {
     }
   }
 
+  // Who the node holds signed in with this page's session, or null when that sign-in has ended (idle, a
+  // restart, a logout elsewhere: `onSessionEnded` has run by then). Both pages ask it at load, after a
+  // reconnect and each minute, so their header never names a user the node signed out;
+  // GET /api/session does not keep a sign-in alive, so asking never keeps a forgotten one going.
+  async function signedInUser() {
+    try {
+      return (await api("GET", "/api/session", undefined, true)).user;
+    } catch (error) {
+      if (error.code === "session_ended" || error.code === "session_required") return null;
+      throw error;
+    }
+  }
+
   // Money is integer minor units everywhere; only these functions see decimals, as many as the venue's
   // currency has (its ISO 4217 minor unit: JPY 0, EUR 2, KWD 3), read from the browser's Intl data
   // once the catalog names the currency (setCurrency); an unknown code keeps two.
@@ -308,5 +321,5 @@ const Mesh = (() => {
     catalog.products = catalog.products.map((p) => ({ ...p, stopped: byId.has(p.id), stop: byId.get(p.id) || null }));
   }
 
-  return { api, setSession, onSessionEnded: (callback) => { onSessionEnded = callback; }, money, parseMoney, setCurrency, setZone, when, h, $, draw, keyed, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
+  return { api, signedInUser, setSession, onSessionEnded: (callback) => { onSessionEnded = callback; }, money, parseMoney, setCurrency, setZone, when, h, $, draw, keyed, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
 })();

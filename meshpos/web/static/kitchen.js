@@ -109,12 +109,8 @@ async function signOut() {
 // tap needed to find out. The node's "session_ended" answer signs the screen out (Mesh.onSessionEnded).
 async function checkSignIn() {
   if (!state.cook) return;
-  try {
-    const signed = await api("GET", "/api/session", undefined, true);
-    if (state.cook && signed.user.id === state.cook.id) setCook(signed.user);
-  } catch (error) {
-    if (error.code !== "session_ended") throw error;
-  }
+  const user = await Mesh.signedInUser();
+  if (user && state.cook && user.id === state.cook.id) setCook(user);
 }
 
 function setCook(user) {

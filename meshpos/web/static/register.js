@@ -126,12 +126,8 @@ async function load(topics) {
 // after. The node's "session_ended" answer signs the page out (Mesh.onSessionEnded: signedOut).
 async function checkSignIn() {
   if (!state.user) return;
-  try {
-    const signed = await api("GET", "/api/session", undefined, true);
-    if (state.user && signed.user.id === state.user.id) state.user = signed.user;
-  } catch (error) {
-    if (error.code !== "session_ended" && error.code !== "session_required") throw error;
-  }
+  const user = await Mesh.signedInUser();
+  if (user && state.user && user.id === state.user.id) state.user = user;
 }
 
 function render() {
