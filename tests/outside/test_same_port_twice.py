@@ -2,8 +2,9 @@
 port given twice, ``meshpos console --port 8790 --api-port 8790`` or ``port`` and ``api_port`` alike in
 node.toml, ended in ``meshpos: unexpected error: OSError: [Errno 98] ... address already in use`` (exit
 1, "run with --debug"): the check that names a port in use probes each port alone, and each was free.
-Now one line naming both flags or settings, exit 2, before the database is touched. Real ``meshpos
-node`` and ``meshpos console`` processes, side by side.
+Now one line naming both flags or settings, exit 2, before the database is touched; ``meshpos doctor``
+(for the node and ``--console`` with the same options), which said "ports: 8790 and 8790 are free",
+names it as a problem. Real ``meshpos node``, ``console`` and ``doctor`` processes, side by side.
 """
 
 from __future__ import annotations
@@ -42,10 +43,23 @@ def test_one_port_given_for_two_servers_is_named(tmp_path: Path) -> None:
             "--api-port", str(port),
         ],
     }  # fmt: skip
-    started = {words: _start(args, tmp_path) for words, args in runs.items()}
+    console_flags = runs[f"--port and --api-port are both {port}"][1:]
+    doctors = {  # each says what the start would meet: a problem (exit 1) naming both
+        f"PROBLEM  ports: port and api_port are both {port}": ["doctor", "--config", str(config)],
+        f"PROBLEM  ports: --port and --api-port are both {port}": [
+            "doctor",
+            "--console",
+            *console_flags,
+        ],
+    }
+    started = {words: _start(args, tmp_path) for words, args in (runs | doctors).items()}
     try:
         for words, command in started.items():
-            _, err = command.communicate(timeout=60)
+            out, err = command.communicate(timeout=60)
+            if words in doctors:
+                assert command.returncode == 1, out + err
+                assert words in out, out
+                continue
             assert command.returncode == 2, err
             assert words in err, err
             assert "unexpected" not in err, err
