@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -28,8 +29,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     from meshpos.demo.run import run_demo
 
-    if args.duration < 10 or args.rate <= 0:
-        raise MeshposError("--duration must be at least 10 s and --rate above 0")
+    numbers = (args.duration, args.rate)  # --duration nan ran a venue for a day of no length
+    if not all(map(math.isfinite, numbers)) or args.duration < 10 or args.rate <= 0:
+        raise MeshposError("--duration must be at least 10 s and --rate above 0 (finite numbers)")
     return asyncio.run(
         run_demo(
             duration=args.duration,

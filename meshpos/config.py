@@ -15,7 +15,6 @@ import json
 import math
 import os
 import re
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from meshpos.config_file import read_table, shown, spelling
 from meshpos.errors import ConfigError
 from meshpos.model.roles import NODE_ROLES, TOKEN_ROLES, is_node_id
 from meshpos.sync import SyncConfig
+from meshpos.urls import url_problem
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 CONSOLE_SCHEMES = ("ws", "wss")  # the relay speaks websockets only; TLS (wss) or a trusted LAN (ws)
@@ -270,16 +270,10 @@ def _whole(value: object) -> bool:
 
 def _console_url_problem(url: str) -> str | None:
     """Why ``url`` is no console address a relay can dial, or None."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
-    except ValueError as exc:
-        return f"not a valid URL ({exc})"
-    if parts.scheme not in CONSOLE_SCHEMES:
-        return "must start with ws:// or wss:// (the console is reached over websockets)"
-    if not parts.hostname:
-        return "has no host"
-    return None
+    problem = url_problem(url, CONSOLE_SCHEMES)
+    if problem is not None and problem.startswith("must start"):
+        return f"{problem} (the console is reached over websockets)"
+    return problem
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}

@@ -56,6 +56,9 @@ def check_listen(
     """``places``: (host setting, port setting, host, port). Raise one ConfigError for the first
     address or port that cannot be listened on; ``where`` names the file or flags they came from;
     ``any_port``: 0 (any free port) is worth suggesting."""
+    clash = apart_problem(places)
+    if clash is not None:
+        raise ConfigError(f"{where}: {clash} (nothing was changed)")
     for host_name, port_name, host, port in places:
         if not 0 <= port <= 65535:  # the bind raised OverflowError: "unexpected error"
             raise ConfigError(
@@ -85,3 +88,22 @@ def check_listen(
             f"{where}: cannot listen on {host}:{port} ({host_name}, {port_name}): {exc.strerror} "
             "(nothing was changed)"
         )
+
+
+_EVERY_ADDRESS = ("0.0.0.0", "::", "[::]")
+
+
+def apart_problem(places: list[tuple[str, str, str, int]]) -> str | None:
+    """Two servers of one program told the same fixed port on one address (the doctors ask too): the
+    probe of each alone passes, then the second bind failed with ``unexpected error: OSError: [Errno
+    98]`` (``meshpos console --port 8790 --api-port 8790``, or ``port`` and ``api_port`` alike in
+    node.toml). ``places`` as for :func:`check_listen`."""
+    for i, (_, first_port, first_host, port) in enumerate(places):
+        for _, second_port, second_host, other in places[i + 1 :]:
+            wildcard = first_host in _EVERY_ADDRESS or second_host in _EVERY_ADDRESS
+            same_host = first_host == second_host or wildcard
+            if port and port == other and same_host:
+                return (
+                    f"{first_port} and {second_port} are both {port}: each needs a port of its own"
+                )
+    return None

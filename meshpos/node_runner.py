@@ -8,13 +8,13 @@ import logging
 import signal
 import sys
 import time
-import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
 from meshpos.config import Config
 from meshpos.errors import ConfigError, MeshposError
 from meshpos.localapi import Answer, LocalApi
+from meshpos.urls import url_problem
 
 log = logging.getLogger("meshpos.node")
 
@@ -24,7 +24,7 @@ def _parse_peer(text: str) -> tuple[str, str, int]:
 
     node, at, address = text.partition("@")
     host, colon, port = address.rpartition(":")
-    if not (node and at and host and colon and port.isdigit()):
+    if not (node and at and host and colon and port.isascii() and port.isdigit()):
         raise ConfigError(f"--peer {text!r}: expected NODE@HOST:PORT")
     if not 1 <= int(port) <= 65535:  # it was taken, and the node dialled nothing, silently
         raise ConfigError(f"--peer {text!r}: the port must be from 1 to 65535")
@@ -90,11 +90,11 @@ def api_base(config: Config) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise MeshposError(f"{url_file}: cannot read the node's API address: {reason}") from None
-    parts = urllib.parse.urlsplit(base)
-    if parts.scheme != "http" or not parts.hostname:
+    problem = url_problem(base, ("http",))
+    if problem is not None:
         raise MeshposError(
-            f"{url_file}: {base[:80]!r} is not a node's API address (http://HOST:PORT); a "
-            "running node writes it when it starts"
+            f"{url_file}: {base[:80]!r} is not a node's API address (http://HOST:PORT: {problem}); "
+            "a running node writes it when it starts"
         )
     return base
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import secrets
 import shutil
 import sys
@@ -75,8 +76,11 @@ def run_chaos(args: argparse.Namespace) -> int:
     from meshpos.chaos.schedule import digest, make_schedule
     from meshpos.chaos.venue import MAX_REGISTERS, REGISTERS, names
 
-    if args.duration < 5 or args.rate <= 0 or args.converge_timeout <= 0:
-        raise MeshposError("--duration must be at least 5 s; --rate and --converge-timeout above 0")
+    numbers = (args.duration, args.rate, args.converge_timeout)  # nan, 1e400: "unexpected error"
+    if not all(map(math.isfinite, numbers)) or min(numbers) <= 0 or args.duration < 5:
+        raise MeshposError(
+            "--duration must be at least 5 s; --rate and --converge-timeout above 0 (finite numbers)"
+        )
     if args.registers is None:
         args.registers = REGISTERS
     if not 1 <= args.registers <= MAX_REGISTERS:

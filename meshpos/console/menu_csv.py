@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 
 from meshpos.console.sheet import read_text_cell, text_cell
@@ -41,6 +42,9 @@ MAX_CSV_LINE_CHARS = 4 * MAX_NOTE_CHARS  # a product's line: eight values, none 
 # a spreadsheet's "CSV UTF-8" begins with one (the Menu tab strips it too); one in a language whose
 # decimal mark is a comma separates columns with ";": a header without "," but with ";" says so
 BYTE_ORDER_MARK = "\ufeff"
+# a price is ASCII digits: str.isdigit also takes "²" (int() then raised, a 503 'cannot answer now')
+# and other scripts' digits ("٢٥٠" imported as 250), which no export writes and a reader takes otherwise
+_WHOLE = re.compile(f"-?[0-9]{{1,{len(str(MAX_AMOUNT))}}}")
 _YES = {"", "yes", "true", "1", "y"}
 _NO = {"no", "false", "0", "n"}
 
@@ -152,7 +156,7 @@ def _product(
     if not cells["name"]:
         raise BadCsv(f"{where('name')}: a product needs a name")
     raw_price = cells["price"]
-    if not raw_price.lstrip("-").isdigit() or len(raw_price) > len(str(MAX_AMOUNT)) + 1:
+    if _WHOLE.fullmatch(raw_price) is None:
         raise BadCsv(
             f"{where('price')}: {raw_price!r} is not a whole number of minor units (cents)"
         )

@@ -28,6 +28,7 @@ from meshpos.doctor.node import (
 from meshpos.doctor.probes import check_writable, http_answer, lock_holder, process_name
 from meshpos.doctor.report import Report, when
 from meshpos.errors import ConfigError, MeshposError, StoreError
+from meshpos.listen_check import apart_problem
 from meshpos.localapi import LocalApi
 from meshpos.store.lock import lock_path
 
@@ -206,7 +207,11 @@ def _ports(report: Report, settings: ConsoleSettings, running: bool) -> None:
     if running:
         report.ok("ports", f"the running console holds {settings.port} (and its API)")
         return
-    taken = []
+    host = settings.host
+    clash = apart_problem(
+        [("", "--port", host, settings.port), ("", "--api-port", host, settings.api_port)]
+    )
+    taken = [clash] if clash else []
     for port in (settings.port, settings.api_port):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             try:

@@ -30,6 +30,7 @@ from meshpos.doctor.probes import (
 )
 from meshpos.doctor.report import Report, when
 from meshpos.errors import ConfigError, MeshposError, StoreError, TrustError
+from meshpos.listen_check import apart_problem
 from meshpos.localapi import LocalApi
 from meshpos.model.tally import describe
 from meshpos.net.adverts import PeerAd
@@ -272,7 +273,9 @@ def _ports(report: Report, config: Config, status: dict[str, Any] | None) -> Non
     if status is not None:
         report.ok("ports", "the running node holds its mesh port and its local API")
         return
-    problems = []
+    api = ("", "api_port", config.api_host, config.api_port)
+    clash = apart_problem([("", "port", config.listen_host, config.port), api])
+    problems = [clash] if clash else []
     for what, host, port in (
         ("listen_host/port", config.listen_host, config.port),
         ("api_host/api_port", config.api_host, config.api_port),

@@ -16,7 +16,6 @@ import json
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from meshpos.errors import ConfigError, MeshposError
 from meshpos.localapi import LocalApi
@@ -25,6 +24,7 @@ from meshpos.trust.authority import CONSOLE_TOKEN, init_venue, load_venue
 from meshpos.trust.console_key import issue_console_key
 from meshpos.trust.enroll import enroll, serve_pairing
 from meshpos.trust.pairing import DEFAULT_TTL, MAX_TTL, PairingCode
+from meshpos.urls import url_problem
 
 
 def add_trust_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -173,6 +173,10 @@ def _cmd_pair(args: argparse.Namespace) -> int:
 
 
 def _cmd_enroll(args: argparse.Namespace) -> int:
+    if not 0 < args.timeout <= MAX_TTL:  # nan, 0 and -1 were taken: "no answer ... within nan s"
+        raise ConfigError(
+            f"--timeout {args.timeout:g}: must be more than 0 and at most {MAX_TTL:g} seconds"
+        )
     identity = asyncio.run(
         enroll(args.server, args.code, args.device, args.dir, timeout=args.timeout)
     )
@@ -216,10 +220,10 @@ def _push_target(args: argparse.Namespace) -> tuple[str, str] | None:
         if args.token_file is not None:
             raise ConfigError("--token-file goes with --node URL")
         return None
-    parts = urlsplit(args.node)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    problem = url_problem(args.node, ("http", "https"))
+    if problem is not None:
         raise ConfigError(
-            f"--node {args.node!r}: expected the node's API address, http://HOST:PORT"
+            f"--node {args.node!r}: expected the node's API address, http://HOST:PORT: {problem}"
         )
     if args.token_file is None:
         raise ConfigError("--node needs --token-file: the node's <data_dir>/api.token")

@@ -13,7 +13,6 @@ import ipaddress
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
@@ -46,6 +45,7 @@ from meshpos.trust.pairing import (
 )
 from meshpos.trust.pairing_device import PairingDevice
 from meshpos.trust.pairing_slots import PairingSlots, slotted
+from meshpos.urls import url_problem
 
 log = logging.getLogger("meshpos.trust")
 
@@ -180,8 +180,9 @@ async def enroll(
     """
     check_device_id(device_id)
     digits = parse_code(code)
-    if urlsplit(url).scheme != "ws":
-        raise TrustError(f"pairing server {url!r}: must be a ws://host:port URL")
+    problem = url_problem(url, ("ws",))
+    if problem is not None:
+        raise TrustError(f"pairing server {url!r}: must be a ws://host:port URL: {problem}")
     check_destination(directory)  # before the code is spent: a failed save afterwards wastes it
     key = new_private_key()
     device = PairingDevice(digits, device_id, new_csr(key, device_id))
