@@ -399,8 +399,8 @@ async def dial(
     permessage-deflate, which the server may grant. The request announces ``features``
     (sync/_features.py); the connection's ``features`` are the server's (none from N−1)."""
     try:
-        reader, writer = await asyncio.wait_for(
-            open_connection(  # (buffered: ``net/buffered.py``)
+        async with asyncio.timeout(timeout):  # (not wait_for: see the module's docstring)
+            reader, writer = await open_connection(  # (buffered: ``net/buffered.py``)
                 host,
                 port,
                 limit=READ_SIZE,
@@ -408,9 +408,7 @@ async def dial(
                 server_hostname=server_hostname if context is not None else None,
                 ssl_handshake_timeout=timeout if context is not None else None,
                 local_addr=local_addr,
-            ),
-            timeout,
-        )
+            )
     except TimeoutError:
         raise LinkRefused("connect", f"{host}:{port} did not answer in {timeout:g} s") from None
     except ssl.SSLError as exc:
@@ -436,10 +434,12 @@ async def dial(
         protocol.send_request(request)
         conn = WsConnection(reader, writer, protocol, der)
         await conn._flush()
-        response, rest = await asyncio.wait_for(
-            read_handshake(reader, writer, protocol, Response), timeout
-        )
+        async with asyncio.timeout(timeout):
+            response, rest = await read_handshake(reader, writer, protocol, Response)
         conn._collect(rest)
+    except asyncio.CancelledError:  # the caller gave up on this dial: its socket goes with it
+        writer.close()
+        raise
     except TimeoutError:
         writer.close()
         raise LinkRefused("websocket", "no upgrade response in time") from None
