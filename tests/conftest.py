@@ -7,6 +7,12 @@ from collections.abc import Generator
 
 import pytest
 
+# Every test's bound, past which it fails with every thread's and task's stack (tests/bound.py); the
+# seconds are ``timeout`` in pyproject.toml's pytest settings.
+from .bound import pytest_handlecrashitem as pytest_handlecrashitem
+from .bound import pytest_timeout_cancel_timer as pytest_timeout_cancel_timer
+from .bound import pytest_timeout_set_timer as pytest_timeout_set_timer
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # ``./run test`` runs the suite on several pytest-xdist workers (``--dist loadgroup``). Tests of one
@@ -62,12 +68,22 @@ LONGEST_FIRST = (
 )
 
 
+# The bound of a test in those files (seconds; any other test's is ``timeout`` in pyproject.toml, 360 s).
+# Measured 2026-12-07 (``--durations`` of those files on 2 workers, load 10-17): the slowest test 211 s
+# (test_bench_all), then 178 (setup and call), 164, 144, 138; every other test of the suite is under 20 s
+# in CI and under 60 s at load 15. At load 30 a test takes about twice what it takes at load 15 (its
+# share of the 2 CPUs halves): 1,320 s is 3 x 2 x 220 s, 360 s is 3 x 2 x 60 s.
+LONG_BOUND_S = 1320
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     first = {path: rank for rank, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: first.get(item.nodeid.split("::", 1)[0], len(first)))  # (stable)
     for item in items:
         path = item.nodeid.split("::", 1)[0]
+        if path in first and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(LONG_BOUND_S))
         fixtures = getattr(item, "fixturenames", ())
         for group, paths in GROUPS.items():
             if path in paths or (group == "netns" and "netbed" in fixtures):
