@@ -62,7 +62,9 @@ class Bound:
         self.last_resort.cancel()
         if self.in_main:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
+            # (None: a handler not set from Python, which Python cannot set back)
+            restored = signal.SIG_DFL if self.previous is None else self.previous
+            signal.signal(signal.SIGALRM, restored)
 
     def _alarm(self, signum: int, frame: FrameType | None) -> None:
         self.raised += 1
