@@ -7,6 +7,12 @@ from collections.abc import Generator
 
 import pytest
 
+# Every test's bound, past which it fails with every thread's and task's stack (tests/bound.py); the
+# seconds are ``timeout`` in pyproject.toml's pytest settings.
+from .bound import pytest_handlecrashitem as pytest_handlecrashitem
+from .bound import pytest_timeout_cancel_timer as pytest_timeout_cancel_timer
+from .bound import pytest_timeout_set_timer as pytest_timeout_set_timer
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # ``./run test`` runs the suite on several pytest-xdist workers (``--dist loadgroup``). Tests of one
@@ -62,6 +68,15 @@ LONGEST_FIRST = (
 )
 
 
+# The bound of a test in those files and in the network-namespace group (seconds; any other test's is
+# ``timeout`` in pyproject.toml, 360 s). Measured 2026-12-07: ``--durations`` of those files on 2 workers at
+# load 10-17, the slowest test 211 s (test_bench_all; 94 s in a CI run of 2026-12-06, so x 2.25), then
+# 178 s (setup and call), 164, 144, 138; in that CI run the slowest test elsewhere took 42 s in the netns
+# group (test_chaos_run) and 22 s outside both (x 2.25: 50 s). At load 30 a test takes about twice what
+# it takes at load 15 (its share of the 2 CPUs halves): 1,320 s is 3 x 2 x 220 s, 360 s is 3 x 2 x 60 s.
+LONG_BOUND_S = 1320
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     first = {path: rank for rank, path in enumerate(LONGEST_FIRST)}
@@ -69,9 +84,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = item.nodeid.split("::", 1)[0]
         fixtures = getattr(item, "fixturenames", ())
+        grouped = False
         for group, paths in GROUPS.items():
             if path in paths or (group == "netns" and "netbed" in fixtures):
                 item.add_marker(pytest.mark.xdist_group(group))
+                grouped = True
+        if (path in first or grouped) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(LONG_BOUND_S))
 
 
 @pytest.hookimpl(hookwrapper=True)

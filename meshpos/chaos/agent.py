@@ -78,7 +78,8 @@ class Agent:
         agent = cls(host, process)
         assert process.stdout is not None
         try:
-            ready = await asyncio.wait_for(process.stdout.readline(), timeout)
+            async with asyncio.timeout(timeout):
+                ready = await process.stdout.readline()
         except TimeoutError:
             process.kill()
             raise AgentError(f"the API agent on {host.name} did not start in {timeout} s") from None
@@ -130,7 +131,8 @@ class Agent:
         stdin.write(json.dumps(query).encode() + b"\n")
         try:
             await stdin.drain()
-            return await asyncio.wait_for(asyncio.shield(future), timeout + 5)
+            async with asyncio.timeout(timeout + 5):
+                return await asyncio.shield(future)
         except TimeoutError:
             return Answer(0, f"the API agent on {self.host.name} gave no answer in time")
         finally:
@@ -142,7 +144,8 @@ class Agent:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
         with contextlib.suppress(TimeoutError, ProcessLookupError):
-            await asyncio.wait_for(self.process.wait(), 2)
+            async with asyncio.timeout(2):
+                await self.process.wait()
         if self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()

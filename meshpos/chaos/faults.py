@@ -162,5 +162,6 @@ async def _wait(stop: asyncio.Event, seconds: float) -> bool:
     if stop.is_set():
         return True
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), max(0.0, seconds))
+        async with asyncio.timeout(max(0.0, seconds)):
+            await stop.wait()
     return stop.is_set()

@@ -80,7 +80,8 @@ class Cashier:
                 self.ledger.refused += 1
             pause = self.period * self.rng.uniform(0.5, 1.5)
             try:
-                await asyncio.wait_for(stop.wait(), pause)
+                async with asyncio.timeout(pause):
+                    await stop.wait()
             except TimeoutError:
                 continue
 

@@ -167,7 +167,8 @@ class ConsoleServer:
         )
         if self._server is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await self._server.wait_closed()
         for hub in self.hubs.values():
             await hub.settle()
 

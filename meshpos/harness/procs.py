@@ -102,7 +102,8 @@ class Proc:
         stdout = self.process.stdout
         assert stdout is not None
         try:
-            line = await asyncio.wait_for(stdout.readline(), timeout)
+            async with asyncio.timeout(timeout):
+                line = await stdout.readline()
         except TimeoutError:
             line = b""
         if not line:
@@ -110,7 +111,8 @@ class Proc:
             # has exited lets subprocess.Popen reap it (send_signal polls), and asyncio's child watcher
             # then reports 255 instead of the exit status the caller reads.
             try:
-                await asyncio.wait_for(self.process.wait(), 5.0 if stdout.at_eof() else 0.0)
+                async with asyncio.timeout(5.0 if stdout.at_eof() else 0.0):
+                    await self.process.wait()
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     self.process.kill()
@@ -142,7 +144,8 @@ class Proc:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self.process.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.process.wait()
         except TimeoutError:
             await self._signal(signal.SIGKILL)
         return True

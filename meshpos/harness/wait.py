@@ -116,7 +116,8 @@ async def until(
                 raise _fail(timeout, what)
             if sources:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), min(period, remaining))
+                    async with asyncio.timeout(min(period, remaining)):
+                        await woken.wait()
                 overdue = period > remaining and not woken.is_set()
             else:
                 await asyncio.sleep(min(period, remaining))

@@ -91,7 +91,8 @@ async def start_tls(
                     pass
         return False
     try:
-        await asyncio.wait_for(writer.start_tls(context), timeout)
+        async with asyncio.timeout(timeout):
+            await writer.start_tls(context)
     except (TimeoutError, ssl.SSLError, ConnectionError, OSError):
         return False
     return True

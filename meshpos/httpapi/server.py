@@ -226,7 +226,8 @@ class HttpServer:
         await asyncio.gather(*self._clients, return_exceptions=True)
         if self._server is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -278,7 +279,8 @@ class HttpServer:
     ) -> Response | None:
         """The response to one request, or None when the client left before sending one."""
         try:
-            request = await asyncio.wait_for(_read_request(reader), REQUEST_TIMEOUT)
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                request = await _read_request(reader)
             task = asyncio.current_task()
             assert task is not None
             self._slots.handling(task)  # read whole: never closed to make room from here

@@ -111,7 +111,8 @@ class Channel:
             if task is not asyncio.current_task():
                 task.cancel()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.conn.close(code, reason), CLOSE_GRACE)
+            async with asyncio.timeout(CLOSE_GRACE):
+                await self.conn.close(code, reason)
         await self.finish(self.conn.close_reason or reason)
 
     async def finish(self, reason: str) -> None:
@@ -148,7 +149,8 @@ class Channel:
                 continue
             await self._send(batch[:-1])
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.conn.close(*self.goodbye), CLOSE_GRACE)
+                async with asyncio.timeout(CLOSE_GRACE):
+                    await self.conn.close(*self.goodbye)
             await self.finish(self.conn.close_reason or "closed by this side")
             return
 
@@ -165,5 +167,6 @@ class Channel:
 
     async def _close_within(self, grace: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.closed.wait(), grace)
+            async with asyncio.timeout(grace):
+                await self.closed.wait()
         await self.finish(self.conn.close_reason or "closed by this side")

@@ -20,14 +20,14 @@ async def issued_by_our_ca(
 ) -> bool | None:
     """True: its certificate is of our CA; False: it is not; None: no handshake (no answer, no TLS)."""
     try:
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=context, server_hostname=None), timeout
-        )
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=None)
     except ssl.SSLCertVerificationError:
         return False
     except (OSError, TimeoutError, ssl.SSLError):
         return None
     writer.close()
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(writer.wait_closed(), timeout)
+        async with asyncio.timeout(timeout):
+            await writer.wait_closed()
     return True

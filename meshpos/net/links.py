@@ -157,7 +157,8 @@ class Links:
                 server.close()
         for link in list(self._links.values()):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(link.closed.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await link.closed.wait()
             await link.finish("node stopping")
         if self.stock is not None:
             await self.stock.stop()
@@ -170,7 +171,8 @@ class Links:
         for server in (self._server, self._token_server):
             if server is not None:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(server.wait_closed(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await server.wait_closed()
 
     # --- what the node sees -----------------------------------------------------------------------
 

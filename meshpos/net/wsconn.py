@@ -9,6 +9,10 @@ ourselves lets every refusal be counted and logged with its reason, and keeps fr
 library's own sans-I/O protocol (handshake, masking, size limit, ping/pong, close). A server decides on
 the upgrade request itself (``route``: its path, its token) and may answer it with plain HTTP, which is how
 the console answers ``/health``, a relay's probe and every refusal.
+
+Every wait here is bounded with ``asyncio.timeout``, not ``asyncio.wait_for``: on Python 3.11 ``wait_for``
+returns the result when a cancel arrives just as what it waits for completes, and the cancelled task
+goes on (a relay's console link, stopped, redialled for ever; tests/test_cancellation.py).
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ from meshpos.net.wshandshake import LinkRefused as LinkRefused  # (where callers
 from meshpos.sync import FEATURES, FEATURES_HEADER, features_header, parse_features
 
 PATH = "/meshpos/v1"
+CLOSE_WAIT_S = (
+    2.0  # for a close frame to be handed over and the socket to end (a dead peer answers never)
+)
 
 
 #: what a server's ``route`` answers an upgrade request with instead of the upgrade: (HTTP status, text)
@@ -180,13 +187,20 @@ class WsConnection:
             await self._flush()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        if self._protocol.state is State.OPEN:
-            self._protocol.send_close(code, reason[:120])
-            await self._flush()
-        self.close_reason = self.close_reason or reason or "closed"
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._writer.wait_closed(), 1.0)
+        """Send the close frame and drop the socket within ``CLOSE_WAIT_S``: a peer that reads nothing
+        (the frame cannot be handed to its full buffers) or never ends its side is cut off (aborted)."""
+        try:
+            async with asyncio.timeout(CLOSE_WAIT_S):
+                if self._protocol.state is State.OPEN:
+                    self._protocol.send_close(code, reason[:120])
+                    await self._flush()
+                self.close_reason = self.close_reason or reason or "closed"
+                self._writer.close()
+                with contextlib.suppress(Exception):
+                    await self._writer.wait_closed()
+        except TimeoutError:
+            self.close_reason = self.close_reason or reason or "closed"
+            self.abort()
 
     def abort(self) -> None:
         self._writer.transport.abort()
@@ -319,7 +333,8 @@ async def accept(
         transport.resume_reading()  # no TLS hello to keep for start_tls: read the request
     else:
         try:
-            await asyncio.wait_for(writer.start_tls(context), timeout)
+            async with asyncio.timeout(timeout):
+                await writer.start_tls(context)
         except TimeoutError:
             raise LinkRefused("tls", "TLS handshake timed out") from None
         except ssl.SSLError as exc:
@@ -399,8 +414,8 @@ async def dial(
     permessage-deflate, which the server may grant. The request announces ``features``
     (sync/_features.py); the connection's ``features`` are the server's (none from N−1)."""
     try:
-        reader, writer = await asyncio.wait_for(
-            open_connection(  # (buffered: ``net/buffered.py``)
+        async with asyncio.timeout(timeout):  # (not wait_for: see above)
+            reader, writer = await open_connection(  # (buffered: ``net/buffered.py``)
                 host,
                 port,
                 limit=READ_SIZE,
@@ -408,9 +423,7 @@ async def dial(
                 server_hostname=server_hostname if context is not None else None,
                 ssl_handshake_timeout=timeout if context is not None else None,
                 local_addr=local_addr,
-            ),
-            timeout,
-        )
+            )
     except TimeoutError:
         raise LinkRefused("connect", f"{host}:{port} did not answer in {timeout:g} s") from None
     except ssl.SSLError as exc:
@@ -436,10 +449,12 @@ async def dial(
         protocol.send_request(request)
         conn = WsConnection(reader, writer, protocol, der)
         await conn._flush()
-        response, rest = await asyncio.wait_for(
-            read_handshake(reader, writer, protocol, Response), timeout
-        )
+        async with asyncio.timeout(timeout):
+            response, rest = await read_handshake(reader, writer, protocol, Response)
         conn._collect(rest)
+    except asyncio.CancelledError:  # the caller gave up on this dial: its socket goes with it
+        writer.close()
+        raise
     except TimeoutError:
         writer.close()
         raise LinkRefused("websocket", "no upgrade response in time") from None

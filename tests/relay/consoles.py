@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +28,16 @@ class Console:
 
 
 @contextlib.asynccontextmanager
-async def running_console(root: Path, venues: list[Path]) -> AsyncIterator[Console]:
+async def running_console(
+    root: Path, venues: list[Path], ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[Console]:
     db = await open_console_db(f"sqlite:///{root / 'console.db'}")
     try:
         await register_venues(db, venues)
         signers = {v: s for v, s in load_signers(venues).items() if s is not None}
-        server = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2, signers=signers)
+        server = ConsoleServer(
+            db, "127.0.0.1", 0, heartbeat_interval=0.2, signers=signers, ssl_context=ssl_context
+        )
         await server.start()
         try:
             yield Console(server, db)

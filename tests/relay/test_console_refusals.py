@@ -17,8 +17,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from meshpos.console.db import ConsoleDB
+from meshpos.console.runner import server_ssl_context
 from meshpos.console.server import MAX_MESSAGE_SIZE, ConsoleServer
 from meshpos.errors import StoreError
+from meshpos.harness.tls import console_tls
 from meshpos.harness.wait import until
 from meshpos.net.port import LinkPeer, PeerKind, Send
 from meshpos.relay import ConsoleLink, Probe, probe_console
@@ -185,6 +187,50 @@ async def test_the_relay_probe_and_link_learn_the_consoles_reason_for_refusing_a
             await task
     assert handler.reasons[0] == "wrong venue token"
     await nothing_stored(console)
+
+
+STEPS = 120  # loop steps a dial and its refusal take, and more (a dial takes about 10 to 30)
+
+
+@pytest.mark.parametrize("scheme", ["ws", "wss"])
+async def test_a_relay_link_stopped_at_any_step_of_its_dial_ends(
+    tmp_path: Path, scheme: str
+) -> None:
+    """The node stops its console link (``task.cancel()``) when it stops being the relay, whatever step
+    of a dial the link is at, and waits for it to end. On Python 3.11 ``asyncio.wait_for`` returns the
+    result instead when the cancel comes as what it waits for completes (the TCP connect, TLS, the
+    upgrade's answer): the link redialled for ever, its stopper waited for ever (the test above hung
+    so on 2026-12-07, once in many runs; with this loop 15 of 120 step counts hung). Cancelled after
+    each number of loop steps in turn, every link ends at once, on plain and TLS websockets."""
+    a = init_venue(tmp_path / "a", "Venue A")
+    tls = console_tls(tmp_path) if scheme == "wss" else None
+    context = server_ssl_context(tls.cert, tls.key) if tls is not None else None
+    async with running_console(tmp_path, [a.directory], context) as console:
+        for steps in range(STEPS):
+            handler = Refusals()
+            link = ConsoleLink(
+                url=f"{scheme}://127.0.0.1:{console.port}",
+                token=a.console_token[:-1] + "#",
+                venue_id=a.venue_id,
+                handler=handler,
+                max_size=MAX_MESSAGE_SIZE,
+                rng=random.Random(steps),
+                backoff_min=0,  # redials at once: every step of a dial is met
+                backoff_max=0,
+                ca_file=tls.ca if tls is not None else None,
+            )
+            task = asyncio.create_task(link.run())
+            for _ in range(steps):
+                await asyncio.sleep(0)  # one loop step (no time passes)
+            task.cancel()
+            done, _ = await asyncio.wait([task], timeout=2)
+            if not done:
+                while not task.done():  # (the next cancel may be lost again)
+                    task.cancel()
+                    await asyncio.wait([task], timeout=0.1)
+            assert done, f"the link cancelled after {steps} loop steps still ran 2 s later"
+            assert task.cancelled(), task  # (not ended by an error)
+            assert set(handler.reasons) <= {"wrong venue token"}
 
 
 async def test_refusals_are_all_counted_and_logged_once_per_address_and_reason(
