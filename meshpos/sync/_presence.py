@@ -76,6 +76,15 @@ class _Far:
     beat: Heartbeat | None = None  # the record as a heartbeat, made once (``FarTable.beats``)
 
 
+@dataclass(slots=True)
+class _Signed:
+    """A mark a signed notice made (``FarTable.prove``): whose word, and the node's record since."""
+
+    by: str  # the signer, distrusted when the node's own records take the mark back
+    gap: float  # a heartbeat: a record still rising that long after it first rose is the node's
+    rose_at: float | None = None  # when its record first rose here under the mark
+
+
 class FarTable:
     """Every node of the venue as the heartbeats' summaries tell it (``Heartbeat.far``): beyond the links
     too, where no heartbeat of the node itself arrives (docs/architecture.md (Relay and console)).
@@ -97,6 +106,8 @@ class FarTable:
         self._gone: dict[str, tuple[int, float]] = {}
         self._refuted: dict[str, int] = {}  # node -> the latest gone seq we answered for it
         self._uplinks: set[str] = set()  # nodes whose record says they reach the console
+        self._signed: dict[str, _Signed] = {}  # marks of signed notices (``sync/_notices.py``)
+        self._taken_back: list[tuple[str, str]] = []  # (signer, node) of signed marks taken back
         self.version = 0  # moves when a node comes, goes or says something new
 
     def learn(self, record: FarRecord, now: float) -> bool:
@@ -104,7 +115,7 @@ class FarTable:
         to the election or the status)."""
         gone = self._gone.get(record.node)
         known = self._records.get(record.node)
-        if gone is not None and record.seq <= gone[0]:
+        if gone is not None and record.seq <= gone[0] and not self._rising(record, known, now):
             # a peer still says it: held (or kept fresh) marked, counted in "n", not passed on
             # (``records``); a dead node's copies stop once every holder has marked it
             if known is None:
@@ -116,6 +127,9 @@ class FarTable:
         if known is not None and record.seq <= known.record.seq:
             return False
         lifted = self._gone.pop(record.node, None) is not None
+        signed = self._signed.pop(record.node, None)
+        if signed is not None:  # the node's own record: the signer's word was wrong
+            self._taken_back.append((signed.by, record.node))
         if lifted:  # alive after all: news, so the mark is taken back across the mesh at once
             self.version += 1
         news = lifted or known is None or _said(known.record) != _said(record)
@@ -144,11 +158,51 @@ class FarTable:
         if before is not None and before[0] >= as_of:
             return False
         self._gone[node] = (as_of, now)
+        self._signed.pop(node, None)
         self._uplinks.discard(node)
         if known is not None:
             known.beat = None  # made again, marked (``beats``)
         self.version += 1
         return True
+
+    def prove(self, node: str, seq: int, by: str, now: float, gap: float) -> bool:
+        """A notice signed by ``by`` (checked, ``sync/_notices.py``) says ``node`` is gone, the last
+        seq ``by`` heard being ``seq``: mark it as of ``seq`` (records up to it were in flight before
+        the link closed); True when that is news here. The node's records take it back: one above
+        ``seq``, or one still rising here ``gap`` after the first that rose under the mark (a huge
+        ``seq``, a signer's lie, holds it a heartbeat or two); :meth:`take_refuted` says whose."""
+        known = self._records.get(node)
+        if known is not None and known.record.seq > seq:
+            return False  # stale: a replay, or we heard it since
+        before = self._gone.get(node)
+        if before is not None and before[0] >= seq:
+            return False
+        self._gone[node] = (seq, now)
+        self._signed[node] = _Signed(by, gap)
+        self._uplinks.discard(node)
+        if known is not None:
+            known.beat = None
+        self.version += 1
+        return True
+
+    def _rising(self, record: FarRecord, known: _Far | None, now: float) -> bool:
+        """Under a signed mark, whether ``record`` shows its node alive: its record rose here, and
+        rose first at least a heartbeat ago (records in flight when it died stop sooner)."""
+        signed = self._signed.get(record.node)
+        if signed is None or known is None or record.seq <= known.record.seq:
+            return False
+        if signed.rose_at is not None and now - signed.rose_at >= signed.gap:
+            return True
+        if signed.rose_at is None:
+            signed.rose_at = now
+        known.record = record  # (held, marked: the next rise is above this one)
+        known.beat = None
+        return False
+
+    def take_refuted(self) -> list[tuple[str, str]]:
+        """The (signer, node) of every signed mark the node's own records took back since last asked."""
+        out, self._taken_back = self._taken_back, []
+        return out
 
     def refute(self, node: str, seq: int, now: float) -> bool:
         """A notice says ``node`` is gone as of ``seq`` but we hear it: True when our record of it
@@ -169,6 +223,7 @@ class FarTable:
             self.version += 1
         for node in [n for n, (_, at) in self._gone.items() if now - at > remember]:
             del self._gone[node]
+            self._signed.pop(node, None)
             self.version += 1
         for node in [n for n in self._refuted if n not in self._records]:
             del self._refuted[node]
