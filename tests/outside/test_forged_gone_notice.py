@@ -195,8 +195,12 @@ def _never_moves(venue: Venue, relay: str, seconds: float, forger: str = FORGER)
         assert seen == {relay}, f"relays {seen} at {venue.net.now:.2f} s"
 
 
-def _forger(cls: type[Tracking] = Tracking, node_id: str = FORGER) -> Tracking:
-    return cls(venue=VENUE, node_id=node_id, role="register", client_id=99, config=CONFIG)
+def _forger(node_id: str = FORGER) -> Tracking:
+    return Tracking(venue=VENUE, node_id=node_id, role="register", client_id=99, config=CONFIG)
+
+
+def _signing(node_id: str = FORGER) -> Signing:
+    return Signing(venue=VENUE, node_id=node_id, role="register", client_id=99, config=CONFIG)
 
 
 def test_notices_naming_the_relay_force_no_re_election(authority: VenueAuthority) -> None:
@@ -212,7 +216,7 @@ def test_a_notice_signed_by_a_node_never_linked_to_the_relay_moves_nothing(
     """The forger signs, with its own real key, that it lost its link to the relay (it never had
     one: it is no neighbour of the relay in anyone's view: its id sorts far from the relay's on the
     ring, R900 would sort next to R001)."""
-    forger = _forger(Signing, node_id="R005a")
+    forger = _signing("R005a")
     venue, relay = _keyed_venue(authority, forger)
     assert relay == "R001"
     _never_moves(venue, relay, 6.0, forger.node_id)
@@ -225,7 +229,7 @@ def test_a_notice_signed_by_a_node_never_linked_to_the_relay_moves_nothing(
 def test_a_replayed_old_signed_notice_moves_nothing(authority: VenueAuthority) -> None:
     """A neighbour of the relay really signed, a while ago, that it lost its link (the bytes it
     sent then); the forger passes those bytes on in every beat."""
-    forger = _forger(Signing)
+    forger = _signing()
     venue, relay = _keyed_venue(authority, forger)
     neighbour = next(
         n for n, s in venue.net.nodes.items() if n not in (relay, FORGER) and s._linked_to(relay)
@@ -248,17 +252,16 @@ def test_signed_notices_of_a_neighbour_above_what_it_heard_move_the_election_onc
     notices come from a node linked to the relay, at the relay's next seq or 2**52 (above what it
     heard), in every beat. The relay's next records take the first back: the honest nodes may
     follow another relay for a heartbeat or two, then never again."""
-    forger = _forger(Signing, node_id="R0010")  # (R001 the relay: the ring's next id)
+    forger = _signing("R0010")  # (R001 the relay: the ring's next id)
     forger.ahead = ahead
     venue, relay = _keyed_venue(authority, forger)
     assert relay == "R001"
     name = forger.node_id
 
-    def distrusted() -> bool:  # (a node took its notice, and the relay's records took it back)
+    def taken_back() -> bool:  # (a node took its notice, and the relay's records took it back)
         now = venue.net.now
         return any(s.notices.distrusted(name, relay, now) for s in venue.net.nodes.values())
 
-    venue.until(distrusted, limit=4.0)
+    venue.until(taken_back, limit=4.0)
     venue.until(lambda: _relays(venue, name) == {relay}, limit=2.0)
     _never_moves(venue, relay, 8.0, name)
-    assert distrusted  # (its notices were taken, then taken back by the relay's records)
