@@ -98,7 +98,9 @@ class FarTable:
     gone): a notice dropped the record, and it held the node gone until a record above the notice's
     own seq came: one enrolled device naming a live register gone "as of" 2**52 hid it from the venue
     for good (docs/architecture.md (Security)). The notice's seq is the sender's word; the mark is as
-    of the seq heard here, so the node's next beat takes it back."""
+    of the seq heard here, so the node's next beat takes it back. **Changed** (issue 18, notice): a
+    notice signed by a node linked to the named one marks it through :meth:`prove` instead, as of
+    the notice's seq (``sync/_notices.py``)."""
 
     def __init__(self) -> None:
         self._records: dict[str, _Far] = {}

@@ -17,6 +17,9 @@ hears heartbeats from a few peers; the rest of the venue reaches it summarised:
   node "not reachable now" (``FarTable.gone``): out of the election's candidates and the topology's
   members, still counted in :attr:`presence` (the "n" of "on k of n devices") until its record times
   out, and as of the seq held here, not the notice's; the node's next record takes the mark back.
+  **Changed** (issue 18, notice): on a node that checks devices' words (every real node) only a notice
+  signed by a node linked to the named one marks it (``_notices``); the unsigned ``gone`` then only
+  asks a node linked to the named one to answer it, and serves N−1 peers.
 * :attr:`presence` is the direct heartbeats plus a heartbeat made from each far record: the election,
   the status colour and the relay's summary to the console see every node, as with a full mesh.
 
