@@ -75,6 +75,8 @@ class NoticeTable:
 
     def out(self, now: float, within: float) -> tuple[SignedHeld, ...]:
         """The notices taken within ``within`` seconds, newest first, at most MAX_GONES."""
+        if not self.kept:  # (every beat asks: nothing made while no link is lost)
+            return ()
         for node in [n for n, (_, at) in self.kept.items() if now - at > within]:
             del self.kept[node]
         return tuple(n for n, _ in reversed(self.kept.values()))[:MAX_GONES]

@@ -201,9 +201,12 @@ class FarTable:
         known.beat = None
         return False
 
-    def take_refuted(self) -> list[tuple[str, str]]:
+    def take_refuted(self) -> tuple[tuple[str, str], ...]:
         """The (signer, node) of every signed mark the node's own records took back since last asked."""
-        out, self._taken_back = self._taken_back, []
+        if not self._taken_back:  # (every beat with far records asks: nothing made then)
+            return ()
+        out = tuple(self._taken_back)
+        self._taken_back.clear()
         return out
 
     def refute(self, node: str, seq: int, now: float) -> bool:
