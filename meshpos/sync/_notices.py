@@ -19,8 +19,8 @@ when it is
 
 A signed notice marks the node as of the notice's ``seq`` (the last one the signer heard): records
 at or below it are in flight from before the link closed. The node's own records take it back
-(``FarTable.prove``): one above that ``seq``, or its record still rising here a heartbeat after it
-first rose under the mark (a huge ``seq`` buys one heartbeat or two). A notice taken back is the
+(``FarTable.prove``): one above that ``seq``, or one that rose here a heartbeat or more after the
+mark (a huge ``seq`` buys about that: 2 s at 20 and at 40 nodes on the in-memory bed). A notice taken back is the
 signer's word proven wrong: that signer is not heard about that node for :data:`DISTRUST_S`, so a
 device signing the relay away "as of its next seq" in every beat moves the election once, then
 never for five minutes (an honest link that flaps costs the same: the node's other neighbours still

@@ -81,8 +81,8 @@ class _Signed:
     """A mark a signed notice made (``FarTable.prove``): whose word, and the node's record since."""
 
     by: str  # the signer, distrusted when the node's own records take the mark back
-    gap: float  # a heartbeat: a record still rising that long after it first rose is the node's
-    rose_at: float | None = None  # when its record first rose here under the mark
+    since: float  # when the mark was made: a record rising here ``gap`` after it is the node's
+    gap: float  # a heartbeat (records in flight when the node died have arrived by then)
 
 
 class FarTable:
@@ -171,8 +171,8 @@ class FarTable:
         """A notice signed by ``by`` (checked, ``sync/_notices.py``) says ``node`` is gone, the last
         seq ``by`` heard being ``seq``: mark it as of ``seq`` (records up to it were in flight before
         the link closed); True when that is news here. The node's records take it back: one above
-        ``seq``, or one still rising here ``gap`` after the first that rose under the mark (a huge
-        ``seq``, a signer's lie, holds it a heartbeat or two); :meth:`take_refuted` says whose."""
+        ``seq``, or one that rose here ``gap`` or more after the mark (a huge ``seq``, a signer's
+        lie, holds it about that long); :meth:`take_refuted` says whose."""
         known = self._records.get(node)
         if known is not None and known.record.seq > seq:
             return False  # stale: a replay, or we heard it since
@@ -180,7 +180,7 @@ class FarTable:
         if before is not None and before[0] >= seq:
             return False
         self._gone[node] = (seq, now)
-        self._signed[node] = _Signed(by, gap)
+        self._signed[node] = _Signed(by, now, gap)
         self._uplinks.discard(node)
         if known is not None:
             known.beat = None
@@ -188,16 +188,17 @@ class FarTable:
         return True
 
     def _rising(self, record: FarRecord, known: _Far | None, now: float) -> bool:
-        """Under a signed mark, whether ``record`` shows its node alive: its record rose here, and
-        rose first at least a heartbeat ago (records in flight when it died stop sooner)."""
+        """Under a signed mark, whether ``record`` shows its node alive: its record rose here a
+        heartbeat or more after the mark (records in flight when it died have arrived by then, and
+        the nodes that took the notice pass its record on no more), so a node that takes a mark
+        back passes the record on at once and the next hop takes it back at once too (a mark made
+        by a lie is gone from the venue a heartbeat after it came, plus the hops' message delays)."""
         signed = self._signed.get(record.node)
         if signed is None or known is None or record.seq <= known.record.seq:
             return False
-        if signed.rose_at is not None and now - signed.rose_at >= signed.gap:
+        if now - signed.since >= signed.gap:
             return True
-        if signed.rose_at is None:
-            signed.rose_at = now
-        known.record = record  # (held, marked: the next rise is above this one)
+        known.record = record  # (held, marked: a later rise is above this one)
         known.beat = None
         return False
 
