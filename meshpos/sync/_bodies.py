@@ -36,6 +36,7 @@ from meshpos.sync._fields import (
     _text,
     reject_constant,
 )
+from meshpos.sync._gone_words import GONE_SIGNED_FEATURE, decode_gones, gones_wire
 from meshpos.sync._held import HELD_COMPACT_FEATURE, HELD_FEATURE, MAX_HELD
 from meshpos.sync._held_signed import HELD_SIGNED_FEATURE, decode_helds, helds_wire
 from meshpos.sync._held_wire import decode_held_compact, held_compact
@@ -83,6 +84,7 @@ HEARTBEAT_FIELD_FEATURES: dict[str, str] = {
     "signed": SIGNED_FEATURE,
     "tick": TICK_FEATURE,
     "helds": HELD_SIGNED_FEATURE,
+    "gones": GONE_SIGNED_FEATURE,
 }
 #: record kinds (meshpos.model.tally.KINDS) newer than N−1, each with the feature a peer must have
 #: announced to be told their counts in ``reports`` and ``owed``: N−1 refuses a kind it does not know,
@@ -183,6 +185,8 @@ def _heartbeat_body(msg: Heartbeat, features: frozenset[str]) -> bytes:
         body["tick"] = tick_wire(msg.tick)
     if msg.helds:
         body["helds"] = helds_wire(msg.helds)
+    if msg.gones:
+        body["gones"] = gones_wire(msg.gones)
     return _json(_for_peer(body, HEARTBEAT_FIELD_FEATURES, features))
 
 
@@ -270,6 +274,7 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         signed=decode_signed(obj["signed"], what) if "signed" in obj else None,
         tick=decode_tick(obj["tick"], what) if "tick" in obj else None,
         helds=decode_helds(obj["helds"], what) if "helds" in obj else (),
+        gones=decode_gones(obj["gones"], what) if "gones" in obj else (),
     )
 
 
@@ -346,6 +351,7 @@ _HEARTBEAT_OPTIONAL = frozenset(
         "signed",
         "tick",
         "helds",
+        "gones",
     }
 )
 _UNREPORTED_FIELDS = frozenset({"count", "reason"})

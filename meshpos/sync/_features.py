@@ -19,6 +19,7 @@ import re
 
 from meshpos.errors import RemoteProtocolError
 from meshpos.sync._digest import DIGEST_FEATURE
+from meshpos.sync._gone_words import GONE_SIGNED_FEATURE
 from meshpos.sync._held import HELD_COMPACT_FEATURE, HELD_FEATURE
 from meshpos.sync._held_signed import HELD_SIGNED_FEATURE
 from meshpos.sync._signed import SIGNED_FEATURE, TICK_FEATURE
@@ -43,6 +44,7 @@ FEATURES: frozenset[str] = frozenset(
         SIGNED_FEATURE,  # signed (issue 18): heartbeat signed, the console's statement (_signed)
         TICK_FEATURE,  # tick (issue 18): heartbeat tick, the console's small "I hear you" (_tick)
         HELD_SIGNED_FEATURE,  # sign (issue 18): heartbeat helds, devices' signed words (_held_signed)
+        GONE_SIGNED_FEATURE,  # notice (issue 18): heartbeat gones, signed gone notices (_notices)
     }
 )
 

@@ -35,6 +35,7 @@ from meshpos.sync._updates import held_state
 
 if TYPE_CHECKING:
     from meshpos.sync._attesting import Proofs
+    from meshpos.sync._notices import Checked
     from meshpos.sync._tick import Ticks
 
 
@@ -102,6 +103,12 @@ class Heartbeats:
         def _far_out(self, now: float, pending: int) -> tuple[FarRecord, ...]: ...
 
         def _gone_out(self, now: float) -> dict[str, int]: ...
+
+        def _gones_out(self, now: float) -> tuple[SignedHeld, ...]: ...
+
+        def _check_notices(self, gones: tuple[SignedHeld, ...]) -> Checked: ...
+
+        def _take_notices(self, sender: str, notices: Checked) -> None: ...
 
         def held_beyond(self, doc: str) -> dict[str, dict[int, int]]: ...
 
@@ -309,6 +316,7 @@ class Heartbeats:
             self._take_tick(heartbeat.tick)
         # devices' signed words (``_attesting``): checked before anything is taken
         words = self._check_words(heartbeat.helds) if heartbeat.helds else {}
+        notices = self._check_notices(heartbeat.gones) if heartbeat.gones else []  # (``_notices``)
         before = self._presence.get(heartbeat.node)
         if before is None or _said(before.heartbeat) != _said(heartbeat):
             self._say()
@@ -318,6 +326,8 @@ class Heartbeats:
         self._presence.observe(heartbeat, self._now if self._now is not None else 0.0)
         if heartbeat.far or heartbeat.gone:
             self._learn_far(heartbeat)
+        if notices and heartbeat.role != "console" and self.role != "console":
+            self._take_notices(heartbeat.node, notices)
         if heartbeat.held or heartbeat.helds:
             self._learn_held(heartbeat, words)
         # from the relay, the console, or (bounded topology) a node passing on what it learnt
@@ -375,6 +385,7 @@ class Heartbeats:
             # the console is no member of the mesh's topology (``_spread``)
             far=() if console else self._far_out(now, min(sum(pending.values()), MAX_VAR_UINT)),
             gone={} if console else self._gone_out(now),
+            gones=() if console else self._gones_out(now),
             signed=self._own_statement(view, reports) if console else None,
             tick=self.ticks.own if console else None,  # (issue 18, tick: ``_tick``)
         )
@@ -395,7 +406,7 @@ class Heartbeats:
             for node, hb in self.presence.items()
             if hb.role != "console" and node != self.node_id and not self._far.marked(node)
         }  # (a node a notice marked is counted in "n" till its record times out, not shown live)
-        return replace(beat, mesh=mesh, far=(), gone={})  # the console is not in the topology
+        return replace(beat, mesh=mesh, far=(), gone={}, gones=())  # (not in the topology)
 
     def _console_view(self) -> dict[str, dict[int, int]]:
         """What we tell peers the console holds: the console tells its own state, the relay
@@ -475,7 +486,7 @@ class Heartbeats:
 #: moves the far table's version) and relay summary moved it on every sale and link change elsewhere;
 #: a peer's owed counts move ``owed_version`` instead (issue 18, rounds: the election does not read them)
 _UNSAID = frozenset(
-    {"seq", "far", "held", "pending", "peers", "gone", "mesh", "owed", "signed", "tick"}
+    {"seq", "far", "held", "pending", "peers", "gone", "gones", "mesh", "owed", "signed", "tick"}
 )
 #: a heartbeat's other fields, as a tuple: what a status and the election are computed from, whatever
 #: fields a later release adds (read in place: it made two copies of every beat received to compare)

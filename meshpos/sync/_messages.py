@@ -137,6 +137,9 @@ class Heartbeat:
     # optional, helds1 peers only (sync/_held_signed.py): devices' signed words of what they hold,
     # passed on unchanged
     helds: tuple[SignedHeld, ...] = ()
+    # optional, gones1 peers only (sync/_notices.py): gone notices signed by the node that lost the
+    # link, passed on unchanged
+    gones: tuple[SignedHeld, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,15 @@ class _Far:
     beat: Heartbeat | None = None  # the record as a heartbeat, made once (``FarTable.beats``)
 
 
+@dataclass(slots=True)
+class _Signed:
+    """A mark a signed notice made (``FarTable.prove``): whose word, and the node's record since."""
+
+    by: str  # the signer, distrusted when the node's own records take the mark back
+    since: float  # when the mark was made: a record rising here ``gap`` after it is the node's
+    gap: float  # a heartbeat (records in flight when the node died have arrived by then)
+
+
 class FarTable:
     """Every node of the venue as the heartbeats' summaries tell it (``Heartbeat.far``): beyond the links
     too, where no heartbeat of the node itself arrives (docs/architecture.md (Relay and console)).
@@ -89,7 +98,9 @@ class FarTable:
     gone): a notice dropped the record, and it held the node gone until a record above the notice's
     own seq came: one enrolled device naming a live register gone "as of" 2**52 hid it from the venue
     for good (docs/architecture.md (Security)). The notice's seq is the sender's word; the mark is as
-    of the seq heard here, so the node's next beat takes it back."""
+    of the seq heard here, so the node's next beat takes it back. **Changed** (issue 18, notice): a
+    notice signed by a node linked to the named one marks it through :meth:`prove` instead, as of
+    the notice's seq (``sync/_notices.py``)."""
 
     def __init__(self) -> None:
         self._records: dict[str, _Far] = {}
@@ -97,6 +108,8 @@ class FarTable:
         self._gone: dict[str, tuple[int, float]] = {}
         self._refuted: dict[str, int] = {}  # node -> the latest gone seq we answered for it
         self._uplinks: set[str] = set()  # nodes whose record says they reach the console
+        self._signed: dict[str, _Signed] = {}  # marks of signed notices (``sync/_notices.py``)
+        self._taken_back: list[tuple[str, str]] = []  # (signer, node) of signed marks taken back
         self.version = 0  # moves when a node comes, goes or says something new
 
     def learn(self, record: FarRecord, now: float) -> bool:
@@ -104,7 +117,7 @@ class FarTable:
         to the election or the status)."""
         gone = self._gone.get(record.node)
         known = self._records.get(record.node)
-        if gone is not None and record.seq <= gone[0]:
+        if gone is not None and record.seq <= gone[0] and not self._rising(record, known, now):
             # a peer still says it: held (or kept fresh) marked, counted in "n", not passed on
             # (``records``); a dead node's copies stop once every holder has marked it
             if known is None:
@@ -116,6 +129,9 @@ class FarTable:
         if known is not None and record.seq <= known.record.seq:
             return False
         lifted = self._gone.pop(record.node, None) is not None
+        signed = self._signed.pop(record.node, None)
+        if signed is not None:  # the node's own record: the signer's word was wrong
+            self._taken_back.append((signed.by, record.node))
         if lifted:  # alive after all: news, so the mark is taken back across the mesh at once
             self.version += 1
         news = lifted or known is None or _said(known.record) != _said(record)
@@ -144,11 +160,55 @@ class FarTable:
         if before is not None and before[0] >= as_of:
             return False
         self._gone[node] = (as_of, now)
+        self._signed.pop(node, None)
         self._uplinks.discard(node)
         if known is not None:
             known.beat = None  # made again, marked (``beats``)
         self.version += 1
         return True
+
+    def prove(self, node: str, seq: int, by: str, now: float, gap: float) -> bool:
+        """A notice signed by ``by`` (checked, ``sync/_notices.py``) says ``node`` is gone, the last
+        seq ``by`` heard being ``seq``: mark it as of ``seq`` (records up to it were in flight before
+        the link closed); True when that is news here. The node's records take it back: one above
+        ``seq``, or one that rose here ``gap`` or more after the mark (a huge ``seq``, a signer's
+        lie, holds it about that long); :meth:`take_refuted` says whose."""
+        known = self._records.get(node)
+        if known is not None and known.record.seq > seq:
+            return False  # stale: a replay, or we heard it since
+        before = self._gone.get(node)
+        if before is not None and before[0] >= seq:
+            return False
+        self._gone[node] = (seq, now)
+        self._signed[node] = _Signed(by, now, gap)
+        self._uplinks.discard(node)
+        if known is not None:
+            known.beat = None
+        self.version += 1
+        return True
+
+    def _rising(self, record: FarRecord, known: _Far | None, now: float) -> bool:
+        """Under a signed mark, whether ``record`` shows its node alive: its record rose here a
+        heartbeat or more after the mark (records in flight when it died have arrived by then, and
+        the nodes that took the notice pass its record on no more), so a node that takes a mark
+        back passes the record on at once and the next hop takes it back at once too (a mark made
+        by a lie is gone from the venue a heartbeat after it came, plus the hops' message delays)."""
+        signed = self._signed.get(record.node)
+        if signed is None or known is None or record.seq <= known.record.seq:
+            return False
+        if now - signed.since >= signed.gap:
+            return True
+        known.record = record  # (held, marked: a later rise is above this one)
+        known.beat = None
+        return False
+
+    def take_refuted(self) -> tuple[tuple[str, str], ...]:
+        """The (signer, node) of every signed mark the node's own records took back since last asked."""
+        if not self._taken_back:  # (every beat with far records asks: nothing made then)
+            return ()
+        out = tuple(self._taken_back)
+        self._taken_back.clear()
+        return out
 
     def refute(self, node: str, seq: int, now: float) -> bool:
         """A notice says ``node`` is gone as of ``seq`` but we hear it: True when our record of it
@@ -169,6 +229,7 @@ class FarTable:
             self.version += 1
         for node in [n for n, (_, at) in self._gone.items() if now - at > remember]:
             del self._gone[node]
+            self._signed.pop(node, None)
             self.version += 1
         for node in [n for n in self._refuted if n not in self._records]:
             del self._refuted[node]

@@ -17,6 +17,9 @@ hears heartbeats from a few peers; the rest of the venue reaches it summarised:
   node "not reachable now" (``FarTable.gone``): out of the election's candidates and the topology's
   members, still counted in :attr:`presence` (the "n" of "on k of n devices") until its record times
   out, and as of the seq held here, not the notice's; the node's next record takes the mark back.
+  **Changed** (issue 18, notice): on a node that checks devices' words (every real node) only a notice
+  signed by a node linked to the named one marks it (``_notices``); the unsigned ``gone`` then only
+  asks a node linked to the named one to answer it, and serves N−1 peers.
 * :attr:`presence` is the direct heartbeats plus a heartbeat made from each far record: the election,
   the status colour and the relay's summary to the console see every node, as with a full mesh.
 
@@ -46,6 +49,7 @@ from meshpos.sync._config import SyncConfig
 from meshpos.sync._election import Candidate
 from meshpos.sync._events import PeerGone, SyncEvent
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello
+from meshpos.sync._notices import SignedNotices
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import forwards_everything
 from meshpos.sync._session import Session
@@ -70,8 +74,9 @@ NOT_A_NEIGHBOUR = "not a neighbour"
 TRIGGER_SPACING = 0.05
 
 
-class Spread:
-    """Links wanted, far presence and gone notices (a mixin of ``Synchronizer``)."""
+class Spread(SignedNotices):
+    """Links wanted, far presence and gone notices (a mixin of ``Synchronizer``; the signed
+    notices' part in ``_notices``)."""
 
     config: SyncConfig
     hello: Hello
@@ -326,6 +331,7 @@ class Spread:
         if beat.role == "console" or self.hello.role == "console":
             return  # the console is no member of the mesh's topology
         self._heard_candidates = True  # every beat's far records lead with the best candidates
+        checks = self._checks_notices()
         full = 0  # records and notices of nodes new here refused: the table is full (``_claims``)
         for record in beat.far:
             if record.node == self.node_id or record.role == "console":
@@ -336,6 +342,7 @@ class Spread:
             if self._far.learn(record, now):  # news: pass it on at once (``_news_out``)
                 self._news.setdefault(record.node, None)
                 self._trigger = True
+        self._taken_back()  # signers whose notices a record proved wrong (``_notices``)
         for node, seq in beat.gone.items():
             if node == self.node_id:
                 if seq > self._refuted_seq:  # we live: our next beat, a higher seq, says so
@@ -346,6 +353,8 @@ class Spread:
                 # we hear it ourselves, it lives: say so now (its record, newer than the notice)
                 if self._far.refute(node, seq, now):
                     self._trigger = True
+                continue
+            if checks:  # only a signed notice moves anything here (``_notices``)
                 continue
             if self._no_room_for(node):
                 full += 1
@@ -389,6 +398,8 @@ class Spread:
         now = self._now if self._now is not None else 0.0
         seq = self._far.seq(node)
         self._presence.forget(node)
+        if seq is not None:  # our own word, signed, moves the election beyond our links
+            self._sign_notice(node, seq, now)
         if self._far.gone(node, seq if seq is not None else 0, now):
             self._events.append(PeerGone(node))
             self._trigger = True
