@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from meshpos.config import Config
+from meshpos.digits import ascii_digits
 from meshpos.errors import ConfigError, MeshposError
 from meshpos.localapi import Answer, LocalApi
 from meshpos.urls import url_problem
@@ -24,7 +25,7 @@ def _parse_peer(text: str) -> tuple[str, str, int]:
 
     node, at, address = text.partition("@")
     host, colon, port = address.rpartition(":")
-    if not (node and at and host and colon and port.isascii() and port.isdigit()):
+    if not (node and at and host and colon and ascii_digits(port)):
         raise ConfigError(f"--peer {text!r}: expected NODE@HOST:PORT")
     if not 1 <= int(port) <= 65535:  # it was taken, and the node dialled nothing, silently
         raise ConfigError(f"--peer {text!r}: the port must be from 1 to 65535")

@@ -28,6 +28,7 @@ from meshpos.console.dburl import redact
 from meshpos.console.notices import StoredNotice
 from meshpos.console.sqlbase import Job, SqlConsoleDB, T
 from meshpos.console.tables import APPLICATION_ID, POSTGRES, SCHEMA_VERSION, ddl, migrations
+from meshpos.digits import ascii_digits
 from meshpos.errors import ConfigError, MeshposError, SchemaTooNew, StoreError
 
 log = logging.getLogger("meshpos.console")
@@ -103,7 +104,7 @@ class PostgresConsoleDB(SqlConsoleDB):
         except psycopg.Error as exc:
             raise ConfigError(f"console database URL {redact(url)!r} is not valid: {exc}") from None
         port = str(params.get("port", "5432"))
-        if not all(p.isdigit() for p in port.split(",")):
+        if not all(ascii_digits(p) for p in port.split(",")):
             raise ConfigError(
                 f"console database URL {redact(url)!r}: port {port!r} is not a number"
             )

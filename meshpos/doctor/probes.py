@@ -22,6 +22,7 @@ from pathlib import Path
 from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from meshpos.digits import ascii_digits
 from meshpos.doctor.report import Report
 from meshpos.net.adverts import SERVICE_TYPE, PeerAd, classify, venue_hash
 from meshpos.net.dates import date_skew, header_lines
@@ -86,7 +87,7 @@ async def http_answer(
     head, _, body = answer.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     code = lines[0].split(" ")[1:2] if lines else []
-    if not code or not code[0].isdigit():
+    if not code or not ascii_digits(code[0]):
         if not answer:  # TLS 1.3: a refused client certificate shows as a closed connection
             return HttpAnswer(error="the connection was closed without an answer")
         return HttpAnswer(error="the answer is not HTTP")
@@ -162,7 +163,7 @@ def lock_holder(lock_file: Path) -> int | None:
                 and fields[1] == "FLOCK"
                 and "->" not in fields
                 and fields[5].rsplit(":", 1)[-1] == str(inode)
-                and fields[4].isdigit()
+                and ascii_digits(fields[4])
             ):
                 return int(fields[4])
     return None

@@ -18,6 +18,8 @@ import asyncio
 import time
 from types import TracebackType
 
+from meshpos.digits import ascii_digits
+
 SCHEDSTAT = "/proc/thread-self/schedstat"
 
 
@@ -28,7 +30,7 @@ def run_delay_s() -> float | None:
             fields = f.read().split()
     except OSError:
         return None
-    if len(fields) < 2 or not fields[1].isdigit():
+    if len(fields) < 2 or not ascii_digits(fields[1]):
         return None
     return int(fields[1]) / 1e9
 

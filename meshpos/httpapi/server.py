@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from meshpos.digits import ascii_digits
 from meshpos.errors import MeshposError
 from meshpos.httpapi import https
 from meshpos.httpapi.slots import GRACE, MAX_STREAMS, Slots, default_max_clients
@@ -358,7 +359,7 @@ async def _read_request(reader: asyncio.StreamReader) -> Request:
 
 def _content_length(text: str) -> int:
     # digits only: int() also reads "+5", " 5" and "1_0", which no other HTTP reader takes alike
-    if not (text.isascii() and text.isdigit()):
+    if not ascii_digits(text):
         raise HttpError(400, "bad_request", f"Content-Length {text[:40]!r} is not a number")
     if len(text) > 12 or int(text) > MAX_BODY:
         raise HttpError(413, "too_large", f"request body over {MAX_BODY} bytes")

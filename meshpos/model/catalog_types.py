@@ -11,6 +11,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from meshpos.digits import ascii_digits
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput
 from meshpos.model._records import Fields, bounded
 from meshpos.model.limits import MAX_AMOUNT, MAX_CATALOG_ID_CHARS, MAX_ID_CHARS, check_text
@@ -127,7 +128,7 @@ PIN_DIGITS = (4, 8)
 def hash_pin(pin: str, salt: bytes | None = None) -> str:
     """scrypt, so a leaked catalog does not give away 4-digit PINs by a table lookup."""
     low, high = PIN_DIGITS
-    if not (pin.isascii() and pin.isdigit()) or not low <= len(pin) <= high:
+    if not ascii_digits(pin) or not low <= len(pin) <= high:
         raise DomainError(f"a PIN is {low} to {high} digits")
     salt = salt if salt is not None else secrets.token_bytes(16)
     digest = hashlib.scrypt(pin.encode(), salt=salt, **_SCRYPT)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from meshpos.digits import ascii_digits
 from meshpos.errors import CorruptRecord
 
 
@@ -25,7 +26,7 @@ class Stamp:
     def decode(cls, text: object, where: str = "stamp") -> Stamp:
         if isinstance(text, str):
             parts = text.split(".", 2)
-            if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit() and parts[2]:
+            if len(parts) == 3 and ascii_digits(parts[0]) and ascii_digits(parts[1]) and parts[2]:
                 return cls(int(parts[0]), int(parts[1]), parts[2])
         raise CorruptRecord(f"{where}: {text!r} is not a clock stamp")
 

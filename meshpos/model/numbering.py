@@ -25,6 +25,7 @@ from typing import Any
 
 from pycrdt import Doc, Map
 
+from meshpos.digits import ascii_digits
 from meshpos.errors import ReceiptNumbersUnknown
 from meshpos.model._writes import put
 from meshpos.model.documents import STOPLIST
@@ -55,7 +56,7 @@ def looks_numbered(text: str) -> bool:
     """Could ``text`` be a receipt number (``format_number``: a series, a dash, six digits or more)
     rather than a record id? Where a path takes either, only such text is looked up by number."""
     series, _, seq = text.rpartition("-")
-    return bool(series) and len(seq) >= 6 and seq.isdigit()
+    return bool(series) and len(seq) >= 6 and ascii_digits(seq)
 
 
 def _sequence(value: Any) -> int:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 
 from meshpos.config import Config
+from meshpos.digits import ascii_digits
 from meshpos.engine import Committed, Engine, EngineEvent
 from meshpos.errors import ConfigError, StoreError
 from meshpos.model import Venue
@@ -48,7 +49,7 @@ async def stored_numbering(
         return 0, tag
     seq = await store.get_meta("receipt_seq")
     tag = await store.get_meta("receipt_series") or ""
-    if seq is not None and not seq.isdigit():
+    if seq is not None and not ascii_digits(seq):
         raise StoreError(
             f"{config.db_path}: meta receipt_seq {seq!r} is not a receipt sequence number"
         )

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from meshpos.digits import ascii_digits
 from meshpos.errors import RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.model.documents import is_ledger, valid_document_name
@@ -123,7 +124,7 @@ def decode_word(body: str) -> HeldWord:
         out = held[doc] = {}
         for client, clock in clocks.items():
             if (
-                not client.isdigit()
+                not ascii_digits(client)
                 or not 1 <= int(client) <= MAX_VAR_UINT
                 or str(int(client)) != client
             ):

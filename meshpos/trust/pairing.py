@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from spake2 import SPAKE2_A, SPAKE2_B
 
+from meshpos.digits import ascii_digits
 from meshpos.errors import (
     EnrollmentRefused,
     LocalProtocolError,
@@ -67,7 +68,7 @@ EXPIRED_CODE = "pairing code expired; ask for a new code"
 def parse_code(text: str) -> str:
     """The digits of a code as people type it (``1234-5678-90``, spaces and dashes ignored)."""
     digits = text.replace("-", "").replace(" ", "")
-    if len(digits) != CODE_DIGITS or not (digits.isascii() and digits.isdigit()):
+    if len(digits) != CODE_DIGITS or not ascii_digits(digits):
         raise PairingCodeInvalid(
             f"pairing code {text!r}: must be {CODE_DIGITS} digits, like 1234-5678-90"
         )
