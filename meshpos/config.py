@@ -289,6 +289,10 @@ _KINDS = {
 }
 
 
+_DECIMAL = re.compile(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*")
+"""A decimal setting as an environment override writes it: ASCII digits, a point, an exponent."""
+
+
 def _coerce(name: str, raw: Any, source: str, spelled: str | None = None) -> Any:
     """``raw`` as the type of setting ``name``; no silent rounding: ``port = 22.7`` is refused, not 22.
 
@@ -304,6 +308,8 @@ def _coerce(name: str, raw: Any, source: str, spelled: str | None = None) -> Any
         if kind == "float":
             if isinstance(raw, bool) or not isinstance(raw, int | float | str):
                 raise ValueError
+            if isinstance(raw, str) and not _DECIMAL.fullmatch(raw):
+                raise ValueError  # float() also takes "1_0", "٣" and "infinity"
             number = float(raw)
             if not math.isfinite(number):
                 raise ValueError

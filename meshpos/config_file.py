@@ -9,7 +9,9 @@ settings and their checks (meshpos.config), which read in one sitting without it
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -36,11 +38,38 @@ def spelling(text: str, key: str) -> str | None:
     return cut(found.group(1))
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a node.toml is a few hundred bytes; this is no config file
+
+
+def _read_config(path: Path) -> bytes:
+    """The file's bytes, refusing what is no config file before reading it: a device or a pipe
+    (``--config /dev/zero`` read until memory ran out; a FIFO blocked the start for ever) or a file
+    over :data:`MAX_CONFIG_BYTES` (a 12 MB one was parsed for 9 s)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO's open waits for a writer without it
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            raise ConfigError(
+                f"{path}: not a regular file (a device, pipe or socket): no config file"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: over {MAX_CONFIG_BYTES >> 20} MiB, which no node.toml is: is this the right file?"
+        )
+    return data
+
+
 def read_table(path: Path) -> tuple[dict[str, Any], str]:
     """The ``[node]`` table of a node.toml and its text; every way the file can be unusable is one
     ConfigError."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = _read_config(path).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except IsADirectoryError:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -128,6 +129,22 @@ def test_an_unusable_value_names_the_file_and_the_value(
     assert "\n" not in caught.value.message
 
 
+def test_a_config_that_is_no_file_or_is_huge_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """``--config /dev/zero`` read until memory ran out; a FIFO blocked the start for ever; a 12 MB
+    file was parsed for 9 s (outside, third round)."""
+    fifo = tmp_path / "node.fifo"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.toml"
+    huge.write_bytes(NODE.encode() + b"#" * (2 << 20) + b"\n")
+    for path, message in [
+        (Path("/dev/zero"), "not a regular file (a device, pipe or socket)"),
+        (fifo, "not a regular file (a device, pipe or socket)"),
+        (huge, "over 1 MiB, which no node.toml is"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(f"{path}: {message}")):
+            load_config(path, env={})
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -155,6 +172,8 @@ def test_a_config_file_that_is_not_a_text_file_is_one_line(
         ({"MESHPOS_PORT": "99999"}, "environment MESHPOS_PORT: port 99999: must be"),
         ({"MESHPOS_PORT": "٣"}, "environment MESHPOS_PORT: port = "),  # only ASCII digits
         ({"MESHPOS_HEARTBEAT_INTERVAL": "nan"}, "MESHPOS_HEARTBEAT_INTERVAL: heartbeat_interval"),
+        ({"MESHPOS_HEARTBEAT_INTERVAL": "٣"}, "MESHPOS_HEARTBEAT_INTERVAL: heartbeat_interval"),
+        ({"MESHPOS_HEARTBEAT_INTERVAL": "1_0"}, "MESHPOS_HEARTBEAT_INTERVAL: heartbeat_interval"),
         ({"MESHPOS_INIT_DATABASE": "1"}, "environment MESHPOS_INIT_DATABASE: not a setting"),
         ({"MESHPOS_DAY_IDLE_SECONDS": "-1"}, "MESHPOS_DAY_IDLE_SECONDS: day_idle_seconds -1.0"),
     ],
