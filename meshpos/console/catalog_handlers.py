@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
+from importlib import resources
 from typing import Any, TypeVar
 
 from meshpos.console import audit
@@ -343,9 +345,24 @@ async def set_pin(c: ConsoleCall) -> dict[str, Any]:
     return await _edit(c, change, "user.pin", user_id)
 
 
+@functools.cache
+def venue_zones() -> frozenset[str]:
+    """The IANA time zones a venue may name: the tz database's list (the ``tzdata`` package's, the
+    same on every machine), without ``Factory``. The machine's own database also opens
+    ``localtime`` (another zone on each device), ``posixrules`` and ``right/...`` (leap seconds),
+    which the console took and browsers refuse (outside, third round)."""
+    names = resources.files("tzdata").joinpath("zones").read_text("ascii").split()
+    return frozenset(names) - {"Factory"}
+
+
 async def put_settings(c: ConsoleCall) -> Settings:
     wanted = _storable(Settings(**c.body), "settings")
-    business_date(0, wanted.timezone, wanted.day_cutoff_hour)  # an unknown time zone: 422
+    if wanted.timezone not in venue_zones():
+        raise DomainError(
+            f"venue setting timezone {wanted.timezone!r} is not a time zone of the IANA database "
+            "(an Area/City name such as 'Europe/Paris', or 'UTC')"
+        )
+    business_date(0, wanted.timezone, wanted.day_cutoff_hour)  # the machine can open it too
 
     def change(v: Venue) -> Settings:
         v.catalog.put_settings(wanted)

@@ -228,6 +228,11 @@ async def test_refusals_name_the_field_and_change_nothing(bed: Bed) -> None:
     settings = {"currency": "EUR", "timezone": "Mars/Olympus", "day_cutoff_hour": 4}
     msg = await c.error(422, "domain_error", "POST", f"{v}/settings", settings)
     assert "Mars/Olympus" in msg
+    for other in ("localtime", "posixrules", "right/UTC", "posix/UTC", "Factory"):  # main: taken
+        msg = await c.error(
+            422, "domain_error", "POST", f"{v}/settings", settings | {"timezone": other}
+        )
+        assert f"{other!r} is not a time zone of the IANA database" in msg
     await c.error(400, "bad_field", "POST", f"{v}/settings", settings | {"currency": "euro"})
     # deleting what is still used is refused, naming the user of it
     msg = await c.error(422, "domain_error", "DELETE", f"{v}/taxes/vat10")
