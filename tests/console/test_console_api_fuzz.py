@@ -4,7 +4,8 @@ content type, headers, body), data outside the schema is refused, schema-valid d
 malformed (400), a request without the admin token is 401, and a refused edit stores nothing (the catalog
 and the console's count of committed updates are unchanged). Half of the schema-valid edits name the real
 product, so they reach the catalog's rules. Deterministic and bounded: ``EXAMPLES`` cases per operation and
-mode, ``BUDGET_S`` for all of them. Hostile bodies and the document's bounds are checked on their own.
+mode, ``BUDGET_S`` for all of them (past it each route still gets its first case: under load the last
+routes went untried and the test failed). Hostile bodies and the document's bounds are checked on their own.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def test_console_api_conforms_to_its_document_and_refusals_store_nothing(fuzzed:
     schema = schemathesis.openapi.from_dict(fuzzed.get("/api/openapi.json"), config=config)
     schema.config.update(base_url=fuzzed.api)
     tried: Counter[str] = Counter()
+    reached: set[str] = set()  # (on a loaded machine the budget ran out before the last routes)
     end = time.monotonic() + BUDGET_S
     operations = operations_of(schema.get_all_operations())
     for operation in operations:
@@ -139,8 +141,10 @@ def test_console_api_conforms_to_its_document_and_refusals_store_nothing(fuzzed:
                 phases=[hypothesis.Phase.generate],
             )
             def fuzz(case: Any) -> None:
-                if time.monotonic() > end:
-                    return  # the budget is spent: what was not sent does not count as covered
+                route = f"{case.method} {case.operation.path}"
+                if time.monotonic() > end and route in reached:
+                    return  # the budget is spent: each route still gets its first case
+                reached.add(route)
                 before = fuzzed.stored() if case.method in ("POST", "PUT", "DELETE") else None
                 headers = auth_for(case, fuzzed.headers)
                 answer = case.call_and_validate(session=fuzzed.session, headers=headers)
@@ -155,7 +159,7 @@ def test_console_api_conforms_to_its_document_and_refusals_store_nothing(fuzzed:
             fuzz()
     print("\n" + "\n".join(f"{n:4} x {key}" for key, n in sorted(tried.items())))
     covered = {key.rsplit(" ", 1)[0] for key in tried}
-    assert covered == {f"{op.method.upper()} {op.path}" for op in operations}, "all in the budget"
+    assert covered == {f"{op.method.upper()} {op.path}" for op in operations}, "every route tried"
     assert any(key.startswith("POST") and key.endswith(" 200") for key in tried)  # edits went in
 
 
