@@ -196,8 +196,8 @@ SESSION_PARAM: dict[str, Any] = {
         "The session POST /api/login answered. Required on a write made with the page's token "
         "(401 session_required; ended by logout, idle or a restart: 401 session_ended), whose "
         "`user` must be the session's (403 user_mismatch); a kitchen sign-in (POST /api/login "
-        "with `at`: kitchen) writes only on the kitchen's routes (403 kitchen_sign_in). Ignored "
-        "with the API token."
+        "with `at`: kitchen) writes only on the kitchen's routes (403 kitchen_sign_in); a value "
+        "of another shape is 400 bad_session. Ignored on writes with the API token."
     ),
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "schema": {"type": "string", "pattern": f"^[A-Za-z0-9_-]{{{SESSION_CHARS}}}$"},
 }
