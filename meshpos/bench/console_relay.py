@@ -78,7 +78,8 @@ class BenchRelay:
 
     async def synced(self) -> None:
         """The console's hello arrived (the session is exchanging)."""
-        await asyncio.wait_for(self.joined.wait(), 60)
+        async with asyncio.timeout(60):
+            await self.joined.wait()
 
     async def upload(self, sales: Sales) -> None:
         """Hand every sale to the link (as a register's relay forwards what the mesh sold), letting

@@ -90,7 +90,8 @@ class Worker:
     async def _read(self, wait: float = WAIT_S + 30) -> dict[str, Any]:
         assert self.process.stdout is not None
         try:
-            line = await asyncio.wait_for(self.process.stdout.readline(), wait)
+            async with asyncio.timeout(wait):
+                line = await self.process.stdout.readline()
         except TimeoutError:
             raise MeshposError(f"{self.name} did not answer within {wait:g} s") from None
         if not line:
@@ -112,9 +113,11 @@ class Worker:
         """Ask it to stop (its node closes the store and tells its peers); kill it if it hangs."""
         if self.process.returncode is None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.call("stop"), 10)
+                async with asyncio.timeout(10):
+                    await self.call("stop")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.process.wait(), 5)
+                async with asyncio.timeout(5):
+                    await self.process.wait()
         if self.process.returncode is None:
             self.process.kill()
             await self.process.wait()

@@ -118,7 +118,8 @@ async def _holds(receipts: Callable[[], pycrdt.Map[Any]], count: int) -> float:
     try:
         if len(target) >= count:
             return time.perf_counter()
-        await asyncio.wait_for(done.wait(), WAIT_S)
+        async with asyncio.timeout(WAIT_S):
+            await done.wait()
     except TimeoutError:
         raise MeshposError(f"timed out waiting for {count} receipts ({len(target)})") from None
     finally:
