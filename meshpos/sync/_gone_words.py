@@ -18,7 +18,7 @@ from meshpos.errors import RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.sync._fields import _ID
 from meshpos.sync._held_signed import SignedHeld
-from meshpos.sync._signed import _B64, MAX_CERT, MAX_SIG
+from meshpos.sync._signed import unusable_part
 
 #: a peer that announced this takes the heartbeat's ``gones`` field (signed gone notices)
 GONE_SIGNED_FEATURE = "gones1"
@@ -89,10 +89,8 @@ def decode_gones(raw: Any, what: str) -> tuple[SignedHeld, ...]:
         if not isinstance(item, dict) or item.keys() != {"b", "c", "s"}:
             raise RemoteProtocolError(f"{field_what}: each notice an object with 'b', 'c', 's'")
         body, cert, sig = item["b"], item["c"], item["s"]
-        if not isinstance(body, str) or not 0 < len(body) <= MAX_GONE_BODY or not body.isascii():
-            raise RemoteProtocolError(f"{field_what}: a notice has no usable body")
-        for value, bound, name in ((cert, MAX_CERT, "certificate"), (sig, MAX_SIG, "signature")):
-            if not isinstance(value, str) or len(value) > bound or not _B64.fullmatch(value):
-                raise RemoteProtocolError(f"{field_what}: a notice has no usable {name}")
+        part = unusable_part(body, cert, sig, MAX_GONE_BODY)
+        if part is not None:
+            raise RemoteProtocolError(f"{field_what}: a notice has no usable {part}")
         out.append(SignedHeld(body, cert, sig))
     return tuple(out)

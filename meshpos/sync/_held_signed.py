@@ -35,7 +35,7 @@ from meshpos.errors import RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.model.documents import is_ledger, valid_document_name
 from meshpos.sync._fields import _ID
-from meshpos.sync._signed import _B64, MAX_CERT, MAX_SIG
+from meshpos.sync._signed import unusable_part
 
 #: a peer that announced this takes the heartbeat's ``helds`` field (signed attestations)
 HELD_SIGNED_FEATURE = "helds1"
@@ -172,12 +172,9 @@ def decode_helds(raw: Any, what: str) -> tuple[SignedHeld, ...]:
         if not isinstance(item, dict) or item.keys() - {"c"} != {"b", "s"}:
             raise RemoteProtocolError(f"{field_what}: each word an object with 'b', ['c'], 's'")
         body, cert, sig = item["b"], item.get("c", ""), item["s"]
-        if not isinstance(body, str) or not 0 < len(body) <= MAX_WORD_BODY or not body.isascii():
-            raise RemoteProtocolError(f"{field_what}: a word has no usable body")
-        for value, bound, name in ((cert, MAX_CERT, "certificate"), (sig, MAX_SIG, "signature")):
-            if value == "" and name == "certificate":
-                continue  # (by reference: the node's certificate came on this link before)
-            if not isinstance(value, str) or len(value) > bound or not _B64.fullmatch(value):
-                raise RemoteProtocolError(f"{field_what}: a word has no usable {name}")
+        # (a certificate "" names it by reference: the node's came on this link before)
+        part = unusable_part(body, cert, sig, MAX_WORD_BODY, cert_optional=True)
+        if part is not None:
+            raise RemoteProtocolError(f"{field_what}: a word has no usable {part}")
         words.append(SignedHeld(body, cert, sig))
     return tuple(words)

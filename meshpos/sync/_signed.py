@@ -149,17 +149,32 @@ def signed_body(signed: SignedConsole) -> dict[str, str]:
     return {"b": signed.body, "c": signed.cert, "s": signed.sig}
 
 
+def unusable_part(
+    body: object, cert: object, sig: object, max_body: int, *, cert_optional: bool = False
+) -> str | None:
+    """Which part of a signed ``{"b", "c", "s"}`` envelope is unusable ("body", "certificate",
+    "signature"), or None: a bounded ASCII body, a base64 certificate and signature (checked against
+    the CA later). One check for the console's statements, devices' attestations and gone notices;
+    ``cert_optional``: an attestation may name its certificate by reference (``""``)."""
+    if not isinstance(body, str) or not 0 < len(body) <= max_body or not body.isascii():
+        return "body"
+    for value, bound, name in ((cert, MAX_CERT, "certificate"), (sig, MAX_SIG, "signature")):
+        if cert_optional and value == "" and name == "certificate":
+            continue
+        if not isinstance(value, str) or len(value) > bound or not _B64.fullmatch(value):
+            return name
+    return None
+
+
 def decode_signed(raw: Any, what: str) -> SignedConsole:
     """The ``signed`` field: ``{"b": body, "c": cert, "s": sig}``, bounded and well formed (checked
     against the CA later, by the synchronizer)."""
     if not isinstance(raw, dict) or raw.keys() != {"b", "c", "s"}:
         raise RemoteProtocolError(f"{what}: field 'signed' must be an object with 'b', 'c', 's'")
     body, cert, sig = raw["b"], raw["c"], raw["s"]
-    if not isinstance(body, str) or not 0 < len(body) <= MAX_BODY or not body.isascii():
-        raise RemoteProtocolError(f"{what}: field 'signed' has no usable body")
-    for value, bound, name in ((cert, MAX_CERT, "certificate"), (sig, MAX_SIG, "signature")):
-        if not isinstance(value, str) or len(value) > bound or not _B64.fullmatch(value):
-            raise RemoteProtocolError(f"{what}: field 'signed' has no usable {name}")
+    part = unusable_part(body, cert, sig, MAX_BODY)
+    if part is not None:
+        raise RemoteProtocolError(f"{what}: field 'signed' has no usable {part}")
     return SignedConsole(body, cert, sig)
 
 
