@@ -52,6 +52,10 @@ _CONSOLE_RESIGN_S: float = _SYNC_DEFAULTS["console_resign_s"]
 NAME_MAX = 255  # bytes in one name of a path (ext4, xfs, btrfs, tmpfs: a longer one cannot exist)
 
 
+#: how long a receipt number's mark may wait after its receipt by default (``mark_wait_ms``)
+MARK_WAIT_MS = 1000.0
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """Everything a node needs to start. Built once by the CLI; never mutated."""
@@ -82,6 +86,9 @@ class Config:
     # how long a tap that may wait (opening an order, a line, a discount) holds its update, to leave
     # merged with the sale's next ones (docs/architecture.md (Links), coalesce); 0: each at once
     linger_ms: float = 25.0
+    # how long a receipt number's mark may wait after its receipt, to leave merged with the next ones
+    # (model/numbering.py, issue 18, marks); 0: each leaves with its receipt
+    mark_wait_ms: float = MARK_WAIT_MS
     pin_lockout_s: float = 30.0  # the first lock after wrong PINs; each further lock doubles it
     session_idle_s: float = SESSION_IDLE_S  # a PIN sign-in on the register page, unused, ends
     # a strict node (console_signed) is green only while the console's latest signed word is at most
@@ -154,6 +161,10 @@ class Config:
         _seconds_between("heartbeat_interval", self.heartbeat_interval, 0.05, 60)
         if not 0 <= self.linger_ms <= 1000:
             raise InvalidSetting("linger_ms", f"linger_ms {self.linger_ms!r}: must be 0 to 1000")
+        if not 0 <= self.mark_wait_ms <= 10_000:
+            raise InvalidSetting(
+                "mark_wait_ms", f"mark_wait_ms {self.mark_wait_ms!r}: must be 0 to 10000"
+            )
         if self.console_url:
             problem = _console_url_problem(self.console_url)
             if problem:

@@ -35,12 +35,14 @@ from typing import Any
 
 from meshpos.bench.mesh_parts import NOW, PRODUCTS, VENUE
 from meshpos.bench.report import print_report
+from meshpos.config import MARK_WAIT_MS
 from meshpos.engine import Engine
 from meshpos.model import Venue
 from meshpos.model.documents import CATALOG, ledger_name
 from meshpos.model.sample import CASHIER, sample_catalog
 from meshpos.model.tally import LedgerTally
 from meshpos.net.port import LinkPeer
+from meshpos.register.numbering import let_marks_wait
 from meshpos.sync import DocumentChanged, SyncConfig, Synchronizer
 from meshpos.sync._codec import batch, decode, encode, messages_in
 from meshpos.sync._features import FEATURES
@@ -89,7 +91,9 @@ class _NullStore:
         return None
 
 
-async def _sales(sales: int) -> tuple[int, list[tuple[str, bytes]], list[list[tuple[str, bytes]]]]:
+async def _sales(
+    sales: int, mark_wait_ms: float
+) -> tuple[int, list[tuple[str, bytes]], list[list[tuple[str, bytes]]]]:
     """The seller's client id, its shift (what the day starts from) and each sale's updates merged
     per document, as its engine's synchronizer reports them (the bytes a node sends)."""
     seller = Engine(
@@ -101,6 +105,7 @@ async def _sales(sales: int) -> tuple[int, list[tuple[str, bytes]], list[list[tu
     )
     await seller.open()
     venue = Venue(seller.replica, device="R1", role="register")
+    let_marks_wait(venue, seller, mark_wait_ms)
     quiet = logging.getLogger("meshpos.sync")
     quiet.disabled = (
         True  # (a register's catalog write is refused and logged: this one is the bench's)
@@ -157,8 +162,10 @@ async def _turns(n: int = 8) -> None:
         await asyncio.sleep(0)
 
 
-async def _receive(sales: int, peers: int, profile: str = "") -> tuple[float, float, int, float]:
-    seller_id, before, sold = await _sales(sales)
+async def _receive(
+    sales: int, peers: int, profile: str = "", mark_wait_ms: float = MARK_WAIT_MS
+) -> tuple[float, float, int, float]:
+    seller_id, before, sold = await _sales(sales, mark_wait_ms)
     store = _NullStore()
     b = Engine(
         store,
@@ -233,15 +240,15 @@ async def _receive(sales: int, peers: int, profile: str = "") -> tuple[float, fl
 
 
 def receive_us_per_receipt(
-    sales: int, peers: int = 4, profile: str = ""
+    sales: int, peers: int = 4, profile: str = "", mark_wait_ms: float = MARK_WAIT_MS
 ) -> tuple[float, float, float]:
     """CPU per received sale (decode to committed, through the engine), pump drains per sale and
     updates per sale; ``profile``: a file for cProfile's stats of the measured half."""
-    spent, rounds, _, updates = asyncio.run(_receive(sales, peers, profile))
+    spent, rounds, _, updates = asyncio.run(_receive(sales, peers, profile, mark_wait_ms))
     return spent, rounds, updates
 
 
-async def _mesh(sales: int, nodes: int) -> tuple[float, float]:
+async def _mesh(sales: int, nodes: int, mark_wait_ms: float) -> tuple[float, float]:
     """``nodes`` registers' engines in this process (null stores), every pair linked through lists;
     sale ``k`` written on register ``k % nodes`` through its engine's write path, then every list
     handed over and every engine pumped until quiet. (CPU per receipt over the second half, every
@@ -287,6 +294,8 @@ async def _mesh(sales: int, nodes: int) -> tuple[float, float]:
 
     await settle()
     venues = {node: Venue(e.replica, device=node, role="register") for node, e in engines.items()}
+    for node, venue in venues.items():
+        let_marks_wait(venue, engines[node], mark_wait_ms)
     quiet = logging.getLogger("meshpos.sync")
     quiet.disabled = True  # (each register's own catalog, as ``_sales`` makes it)
     try:
@@ -314,10 +323,12 @@ async def _mesh(sales: int, nodes: int) -> tuple[float, float]:
     return spent / (sales - half) * 1e3, updates / (sales - half)
 
 
-def mesh_ms_per_receipt(sales: int, nodes: int = 6) -> tuple[float, float]:
+def mesh_ms_per_receipt(
+    sales: int, nodes: int = 6, mark_wait_ms: float = MARK_WAIT_MS
+) -> tuple[float, float]:
     """CPU per receipt of a whole mesh of ``nodes`` engines in this process (no TLS, sockets, disk
     nor status: what the sale, its forwarding and every receiver cost), and update messages per receipt."""
-    return asyncio.run(_mesh(sales, nodes))
+    return asyncio.run(_mesh(sales, nodes, mark_wait_ms))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -329,13 +340,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--profile", default="", help="write cProfile stats of the measured half")
     parser.add_argument(
+        "--mark-wait-ms",
+        type=float,
+        default=MARK_WAIT_MS,
+        help=f"the registers' mark_wait_ms (default {MARK_WAIT_MS:g}, a node's; 0: marks leave "
+        "with their receipts, as before issue 18's marks)",
+    )
+    parser.add_argument(
         "--mesh",
         type=int,
         default=0,
         help="also run a whole mesh of this many engines in this process (0: not)",
     )
     args = parser.parse_args(argv)
-    spent, rounds, updates = receive_us_per_receipt(max(2, args.sales), args.peers, args.profile)
+    spent, rounds, updates = receive_us_per_receipt(
+        max(2, args.sales), args.peers, args.profile, args.mark_wait_ms
+    )
     report: dict[str, Any] = {
         "sales": args.sales,
         "peers": args.peers,
@@ -343,9 +363,12 @@ def main(argv: list[str] | None = None) -> int:
         "receive_us_per_receipt": round(spent, 1),
         "rounds_per_receipt": round(rounds, 2),
         "updates_per_receipt": round(updates, 2),
+        "mark_wait_ms": args.mark_wait_ms,
     }
     if args.mesh > 1:
-        mesh_ms, mesh_updates = mesh_ms_per_receipt(max(2, args.sales), args.mesh)
+        mesh_ms, mesh_updates = mesh_ms_per_receipt(
+            max(2, args.sales), args.mesh, args.mark_wait_ms
+        )
         report["mesh_nodes"] = args.mesh
         report["mesh_cpu_ms_per_receipt"] = round(mesh_ms, 3)
         report["mesh_update_messages_per_receipt"] = round(mesh_updates, 2)

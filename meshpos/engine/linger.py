@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 from meshpos.engine.stores import DocumentStore
@@ -77,6 +78,18 @@ class Lingers:
         try:  # (one that may not wait: its updates leave together as it ends, sync/_lingering.py)
             with self.sync.writing(until):
                 return change()
+        finally:
+            self._linger_timer(loop)
+
+    @contextmanager
+    def lazily(self, seconds: float, at_most: int) -> Iterator[None]:
+        """The updates made inside may wait ``seconds`` on their own, even through a write that may
+        not wait (``sync/_lingering.py``: lazily; a receipt number's mark, register/numbering.py);
+        committed as always."""
+        loop = asyncio.get_running_loop()
+        try:
+            with self.sync.lazily(loop.time() + seconds, at_most):
+                yield
         finally:
             self._linger_timer(loop)
 
@@ -170,8 +183,10 @@ class Lingers:
         loop = asyncio.get_running_loop()
         due = self.sync.linger_due
         if due is not None and due <= loop.time() + 0.001:  # (a timer may fire a little early)
-            self.sync.release_lingering()
+            self.sync.release_due(loop.time() + 0.001)
             self._flush()  # (what waits for a commit leaves with it)
+            if self.sync.linger_due is not None:  # (the others: taps or lazy updates, later)
+                self._linger_timer(loop)
         elif due is not None:
             self._linger_timer(loop)
             return

@@ -15,12 +15,24 @@ forgot how far it got: a wiped data dir, a re-enrolled device id, a restored bac
 
 Gaps are harmless (a mark raised for a receipt that was then not written); repeats are what this prevents.
 A bogus mark from a peer only makes a gap, so a mark is taken as the maximum of what is known.
+
+**Changed** (issue 18, marks): the mark is still committed with its receipt, but the node lets it
+*leave* up to a second later, merged with the next ones (:attr:`ReceiptNumbering.marking`,
+``register/numbering.py``; ``sync/_lingering.py``: lazily): each sale was two updates that every device
+decoded, checked, applied, forwarded and committed, the second only this mark. So a peer may hold a
+receipt whose mark it does not hold yet, and a register that loses its database in that second leaves
+peers with receipts above their mark. Bounded: at most :data:`MARKS_UNSENT_AT_MOST` marks wait at once
+(then they leave), so when a receipt leaves every mark more than that below it has left before it on
+the same link, and a register that learns its numbers continues that many above what it learned
+(:meth:`ReceiptNumbering.learned`: a gap, never a repeat). A series' first mark leaves with its
+receipt, so a register that learns no mark of its series has sold nothing any peer holds (no skip).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from pycrdt import Doc, Map
@@ -36,6 +48,9 @@ NUMBERS_DOCUMENT = STOPLIST  # the numbering rides in the always-open stop list
 NUMBERS_MAP = "receipt_numbers"
 SERIES_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: read aloud from a paper receipt
 SERIES_LENGTH = 4
+#: at most this many of a register's marks wait unsent at once; a register that learns its numbers
+#: continues this many above what it learned (see the module's docstring)
+MARKS_UNSENT_AT_MOST = 32
 
 
 def new_series_tag() -> str:
@@ -72,6 +87,10 @@ def _sequence(value: Any) -> int:
 class ReceiptNumbering:
     """Which series a register numbers in, how far it got, and whether it may trust that."""
 
+    #: what a mark's write runs in after the series' first: the node lets its update wait
+    #: (``register/numbering.py``, at most :data:`MARKS_UNSENT_AT_MOST` at once); here, nothing
+    marking: Callable[[], AbstractContextManager[None]] = nullcontext
+
     def __init__(
         self, doc: Doc[Any], device: str, *, seq: int = 0, known: bool = True, tag: str = ""
     ) -> None:
@@ -103,8 +122,12 @@ class ReceiptNumbering:
         self.seq = max([self.seq, self.mark(), *seen])
 
     def learned(self, ledgers: Iterable[Ledger]) -> None:
-        """We have been in sync with a peer or the console: what they know of our numbers is here."""
+        """We have been in sync with a peer or the console: what they know of our numbers is here,
+        but for at most :data:`MARKS_UNSENT_AT_MOST` receipts whose marks never left (the module's
+        docstring): continue above those too."""
         self.catch_up(ledgers)
+        if self.seq > 0:
+            self.seq += MARKS_UNSENT_AT_MOST
         self.known = True
 
     def publish(self) -> bool:
@@ -131,6 +154,6 @@ class ReceiptNumbering:
         self.require_known()
         seq = max(self.seq, self.mark()) + 1
         self.seq = seq  # kept even if the sale's writes are taken back: a gap, never a repeat
-        with self._doc.transaction():
+        with self.marking() if seq > 1 else nullcontext(), self._doc.transaction():
             put(self._marks, self.series, seq, f"{NUMBERS_MAP}/{self.series}")
         return format_number(self.series, seq), seq

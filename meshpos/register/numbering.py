@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 
 from meshpos.config import Config
 from meshpos.digits import ascii_digits
 from meshpos.engine import Committed, Engine, EngineEvent
 from meshpos.errors import ConfigError, StoreError
 from meshpos.model import Venue
-from meshpos.model.numbering import new_series_tag
+from meshpos.model.numbering import MARKS_UNSENT_AT_MOST, new_series_tag
 from meshpos.store import Store
 from meshpos.sync import PeerLive
 
@@ -56,6 +57,13 @@ async def stored_numbering(
     return (int(seq) if seq is not None else None), tag
 
 
+def let_marks_wait(venue: Venue, engine: Engine, wait_ms: float) -> None:
+    """Each receipt number's mark after the series' first may leave up to ``wait_ms`` after its
+    receipt, merged with the next (config ``mark_wait_ms``; model/numbering.py); 0: with it."""
+    if wait_ms > 0:
+        venue.numbering.marking = partial(engine.lazily, wait_ms / 1000, MARKS_UNSENT_AT_MOST)
+
+
 class ReceiptCounter:
     """The node's venue, and its receipt counter kept in the store with every local write."""
 
@@ -76,6 +84,7 @@ class ReceiptCounter:
         engine.add_meta(self.meta)
         if config.role != "register":
             return
+        let_marks_wait(self.venue, engine, config.mark_wait_ms)
         self.venue.numbering.publish()  # committed by the first pump, sent to every peer
         if seq is None:
             log.warning(

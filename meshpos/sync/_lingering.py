@@ -19,6 +19,12 @@ leave in the same flush as before (nothing awaits inside a write, and sessions s
 engine flushes after it), so nothing leaves later; a write that raises midway sends what it changed,
 as before.
 
+**Changed** (issue 18, marks): a part of a write may wait **on its own** (:meth:`Lingering.lazily`,
+a receipt number's mark): held through the urgent writes that follow (they change other documents),
+it leaves at its own deadline, with a later write of ours to its document (taken first), or when
+``at_most`` wait for one document. A tap's deadline sends the taps, not these; theirs sends these.
+Why and what it costs the numbering: ``model/numbering.py``.
+
 Nothing acknowledged can be lost: what waits here is committed, so a restart's catch-up sends it. No
 status is more optimistic: what waits is in no peer's state vector, so the durability count and the
 pending counts (read from what the peers and the console say they hold) still count it as ours alone.
@@ -76,25 +82,30 @@ class Lingering:
     def _outgoing(self, name: str, update: bytes) -> bytes | None:
         """A local write's update to send now (merged after what waits for ``name``), or None: held
         (until its deadline, or gathered until its write ends). A write that may not wait sends
-        every document's held updates first."""
+        every document's held taps first; what waits on its own (:meth:`lazily`) only when it
+        changes that document."""
+        if self._held_lazily(name, update):
+            return None
         until = self.linger_until
         if until is not None:
-            self._lingering.setdefault(name, []).append(update)
-            due = self._linger_due
-            self._linger_due = until if due is None else min(due, until)
+            held = self._lingering.setdefault(name, self._absorb_lazy(name))
+            held.append(update)
+            self._tap_due = until if self._tap_due is None else min(self._tap_due, until)
+            self._due_again()
             return None
         gathered = self._gathered
         if gathered is not None:  # what waits joins the write's, each document's before its own
-            lingering, self._lingering, self._linger_due = self._lingering, {}, None
+            lingering, self._lingering, self._tap_due = self._lingering, {}, None
+            self._due_again()
             for doc, waiting in lingering.items():
                 gathered.setdefault(doc, []).extend(waiting)
-            # moved last: documents leave in the order of their last change (a number's mark
-            # before its receipt, as before)
-            ups = gathered[name] = gathered.pop(name, [])
+            # moved last: documents leave in the order of their last change
+            ups = gathered.pop(name) if name in gathered else self._absorb_lazy(name)
+            gathered[name] = ups
             ups.append(update)
             return None
-        held = self._lingering.pop(name, None)
-        self.release_lingering()
+        held = self._absorb_lazy(name) + self._lingering.pop(name, [])
+        self._release_taps()
         if held:
             update = merge_updates(*held, update)
             self._took(name, update)  # its echo applies nothing
@@ -102,11 +113,13 @@ class Lingering:
 
     @property
     def lingering(self) -> int:
-        """Updates of ours held (not yet sent to any session)."""
-        return sum(len(updates) for updates in self._lingering.values())
+        """Updates of ours held (not yet sent to any session), taps and lazy ones."""
+        held = (*self._lingering.values(), *self._lazy.values())
+        return sum(len(updates) for updates in held)
 
     def holds(self, name: str, update: bytes) -> bool:
-        """Whether this very update (a local write's, as its ``DocumentChanged`` carried it) waits."""
+        """Whether this very update (a local write's, as its ``DocumentChanged`` carried it) waits as
+        a tap (a commit of nothing but such taps may skip its fsync; a lazy update never lets it)."""
         return any(held is update for held in self._lingering.get(name, ()))
 
     @property
@@ -115,8 +128,76 @@ class Lingering:
         return self._linger_due
 
     def release_lingering(self) -> None:
-        """Send what waits now, one merged update per document."""
-        lingering, self._lingering = self._lingering, {}
-        self._linger_due = None
+        """Send everything that waits now, one merged update per document."""
+        self._release_taps()
+        lazy, self._lazy, self._lazy_due = self._lazy, {}, None
+        self._due_again()
+        for name, updates in lazy.items():
+            self._send_merged(name, updates)
+
+    def _release_taps(self) -> None:
+        lingering, self._lingering, self._tap_due = self._lingering, {}, None
+        self._due_again()
         for name, updates in lingering.items():
             self._send_merged(name, updates)
+
+    # --- updates that wait their own deadline: a receipt number's mark (**Changed**, issue 18, marks) ---
+
+    #: set around a change whose update may wait on its own (:meth:`lazily`): until when, and how many
+    #: such updates of one document may wait at once before they leave
+    lazy_until: float | None = None
+    lazy_at_most: int = 0
+    _lazy: dict[str, list[bytes]]  # document -> our updates waiting on their own, in order
+    _lazy_due: float | None = None
+    _tap_due: float | None = None  # the earliest deadline of the taps in ``_lingering``
+
+    @contextmanager
+    def lazily(self, until: float, at_most: int) -> Iterator[None]:
+        """The updates made inside may wait until ``until`` even through a write that may not wait,
+        unless that write changes their document too (then they leave first, merged with its own), or
+        ``at_most`` of them wait for one document (then they all leave)."""
+        outer = self.lazy_until, self.lazy_at_most
+        self.lazy_until, self.lazy_at_most = until, at_most
+        try:
+            yield
+        finally:
+            self.lazy_until, self.lazy_at_most = outer
+
+    def _held_lazily(self, name: str, update: bytes) -> bool:
+        """Hold ``update`` on its own if it may wait so (nothing of ours for ``name`` waits or is
+        gathered otherwise, or it would overtake it); False: it goes the usual way."""
+        until = self.lazy_until
+        gathered = self._gathered
+        if until is None or name in self._lingering or (gathered is not None and name in gathered):
+            return False
+        held = self._lazy.setdefault(name, [])
+        held.append(update)
+        if len(held) >= self.lazy_at_most:  # (what a reborn register's learner skips: numbering)
+            self._send_merged(name, self._lazy.pop(name))
+            self._due_again()
+            return True
+        self._lazy_due = until if self._lazy_due is None else min(self._lazy_due, until)
+        self._due_again()
+        return True
+
+    def _absorb_lazy(self, name: str) -> list[bytes]:
+        """What waits on its own for ``name``: taken out to leave before a later update of ours."""
+        held = self._lazy.pop(name, [])
+        if held and not self._lazy:
+            self._lazy_due = None
+            self._due_again()
+        return held
+
+    def _due_again(self) -> None:
+        dues = [due for due in (self._tap_due, self._lazy_due) if due is not None]
+        self._linger_due = min(dues) if dues else None
+
+    def release_due(self, now: float) -> None:
+        """Send what waits whose deadline is ``now`` or past: the taps, the lazy updates, or both."""
+        if self._tap_due is not None and now >= self._tap_due:
+            self._release_taps()
+        if self._lazy_due is not None and now >= self._lazy_due:
+            lazy, self._lazy, self._lazy_due = self._lazy, {}, None
+            for name, updates in lazy.items():
+                self._send_merged(name, updates)
+        self._due_again()

@@ -219,6 +219,7 @@ class Synchronizer(
         self._rooms = Rooms()  # stock Yjs clients' awareness, per document (``_yjs``)
         self.commits = Commits() if forward_before_commit else None
         self._lingering = {}  # (``_lingering``) our updates that may wait, by document
+        self._lazy = {}  # (``_lingering``) ... and those that wait on their own (a number's mark)
 
     # --- identity ---------------------------------------------------------------------------------
 
@@ -467,7 +468,7 @@ class Synchronizer(
             self._next_anti_entropy = self._first_round(now)
         self._now = now
         if self._linger_due is not None and now >= self._linger_due:
-            self.release_lingering()
+            self.release_due(now)
         for peer, session in list(self._sessions.items()):
             session.tick(now)
             self._process(peer, session)

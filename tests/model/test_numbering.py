@@ -8,7 +8,12 @@ from pycrdt import Map
 from meshpos.errors import ReceiptNumbersUnknown
 from meshpos.model import Receipt, Replica, Venue
 from meshpos.model.limits import MAX_RECEIPT_SEQ
-from meshpos.model.numbering import NUMBERS_DOCUMENT, NUMBERS_MAP, new_series_tag
+from meshpos.model.numbering import (
+    MARKS_UNSENT_AT_MOST,
+    NUMBERS_DOCUMENT,
+    NUMBERS_MAP,
+    new_series_tag,
+)
 from meshpos.model.sample import CASHIER
 
 from .conftest import NOW, make_venue
@@ -72,7 +77,39 @@ def test_learned_numbers_continue_after_the_mark_without_the_old_days() -> None:
     assert not [n for n in again.replica.names() if n.startswith("ledger/")]
     again.numbering.learned(again.ledgers())
     again.open_shift_now(CASHIER, 0, NOW + DAY_MS)
-    assert sell(again, NOW + DAY_MS).number == "R2-000004"
+    # above the mark by as many marks as may not have left (model/numbering.py): a gap, no repeat
+    assert sell(again, NOW + DAY_MS).number == f"R2-{3 + MARKS_UNSENT_AT_MOST + 1:06d}"
+
+
+def test_learned_numbers_continue_above_receipts_a_peer_holds_above_its_mark() -> None:
+    """Marks leave up to a second after their receipts: a peer may hold receipts above the mark it
+    holds. The learner continues above both (and the skip) once it holds their day."""
+    before = make_venue("R2")
+    before.open_shift_now(CASHIER, 0, NOW)
+    for _ in range(3):
+        sell(before)
+    peer = fresh("R3", before.replica)
+    share_numbers_only(before.replica, peer.replica)  # the peer got the marks up to 3 ...
+    for _ in range(4):
+        sell(before)  # ... then four receipts whose marks did not leave
+    for name in before.replica.names():
+        if name.startswith("ledger/"):
+            peer.replica.apply(name, before.replica.doc(name).get_update())
+    assert marks(peer.replica) == {"R2": 3}
+    again = fresh("R2", before.replica)
+    for name in peer.replica.names():
+        again.replica.apply(name, peer.replica.doc(name).get_update())
+    again.numbering.learned(again.ledgers())
+    assert again.receipt_seq == 7 + MARKS_UNSENT_AT_MOST
+
+
+def test_a_register_no_peer_knows_to_have_sold_starts_at_one() -> None:
+    """A series' first mark leaves with its receipt, so no mark means no receipt: no skip."""
+    before = make_venue("R1")
+    again = fresh("R2", before.replica)
+    again.numbering.learned(again.ledgers())
+    again.open_shift_now(CASHIER, 0, NOW)
+    assert sell(again).number == "R2-000001"
 
 
 def test_a_restored_register_continues_after_a_higher_mark_it_receives() -> None:
