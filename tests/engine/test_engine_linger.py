@@ -172,6 +172,17 @@ def test_linger_ms_is_one_setting_with_an_env_override(tmp_path: Path) -> None:
         load_config(config, env={"MESHPOS_LINGER_MS": "5000"})
 
 
+def test_mark_wait_ms_is_one_setting_with_an_env_override(tmp_path: Path) -> None:
+    assert load_config(env={"MESHPOS_NODE_ID": "r1"}).mark_wait_ms == 1000.0
+    config = tmp_path / "node.toml"
+    config.write_text('[node]\nnode_id = "r1"\nmark_wait_ms = 0\n')
+    assert load_config(config, env={}).mark_wait_ms == 0.0
+    assert load_config(config, env={"MESHPOS_MARK_WAIT_MS": "250"}).mark_wait_ms == 250.0
+    for bad in ("-1", "10001", "nan"):
+        with pytest.raises(ConfigError, match="mark_wait_ms"):
+            load_config(config, env={"MESHPOS_MARK_WAIT_MS": bad})
+
+
 class Syncing(Recording):
     """A store that tells when ``sync`` is called."""
 
