@@ -73,12 +73,15 @@ def kept_order(
 ) -> Order:
     """The order in ``om`` (its map, or its plain values), from ``parse(plain values)``, which says
     whether its parse may be kept (nothing in it was left out as corrupt); ``seen(plain values)``
-    when the map's text was decoded (``_order_kept`` keeps them)."""
+    with the map's text decoded (``_order_kept`` keeps them, and reads no text while they are current).
+    """
     if not isinstance(om, Map):
         return parse(om)[0]  # type: ignore[arg-type]  # (a snapshot's plain values)
     text = str(om)  # pycrdt's native JSON: one call, not a transaction per key
     found = _ORDERS.get((where, text))
     if found is not None:
+        if seen is not None:
+            seen(json.loads(text))
         return found
     plain = json.loads(text)
     if seen is not None:
