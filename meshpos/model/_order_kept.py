@@ -20,15 +20,17 @@ to the document's (tests/model/test_order_kept_exact.py shows it). What is exact
 * records are insert-only under fresh keys, and in a Yjs map a key's value changes or goes only by
   deleting the item that held it, in the transaction that makes the change (a new value deletes the
   one it replaces, a losing concurrent one deletes itself, an undo deletes). So while no transaction
-  told to the document's observer deletes anything, a flat order map (every value a record's text)
-  only gains keys, and one that holds as many keys as the kept values holds exactly them;
+  told to the document's observer deletes anything, a flat order map (no value a shared type) only
+  gains keys, and one that holds as many keys as the kept values holds exactly them;
 * the document's own observer (``Doc._doc.observe``) is told of every committed transaction that
   integrated or deleted anything (our writes, a peer's update even past a gap, an undo; not a read),
   with the transaction's delete set: a deletion drops everything kept of the day;
 * so a kept order is used as it is while no transaction was told since it was last found current
-  (``checked``), and after one when its map still holds as many keys (one pycrdt ``len``, ~1 µs, and
-  the map's lookup). An order an older node opened keeps part maps (a write into one adds no key to
-  the order's map): its parse is used only until the next transaction told, as before.
+  (``checked``), and after one when its map still holds as many keys (``keys_in``: one yrs read
+  transaction, ~0.6 µs). A map with a shared value (an older node's part maps; a text a peer could
+  edit in place) gains no key when a write goes inside it: its parse is used only until the next
+  transaction told, as on main. Whether a value is shared is asked of yrs once, when the map's text
+  is decoded (``flat``): a shared text reads as a string in the map's JSON.
 
 Inside an open transaction nothing is kept or used (a change made in it is not told until it
 commits). The observer is yrs' own, holding only what it clears, never the document, so a forgotten
@@ -38,11 +40,11 @@ day is still freed; its subscription goes with the document's entry.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import cache
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from pycrdt import Doc, Map
+from pycrdt._pycrdt import Map as RawMap
 
 from meshpos.errors import CorruptRecord
 from meshpos.model._records import CorruptRegistry, remember
@@ -84,19 +86,21 @@ class Kept:
         if event.delete_set != _NO_DELETION:  # a value replaced or gone, somewhere in the day
             self.known.clear()
 
-    def unchanged(self, order_id: str) -> Order | None:
-        """The kept parse of order ``order_id`` if no transaction was told since it was found current."""
+    def parsed(self, order_id: str, doc: Doc[Any], orders: Map[Any]) -> Order | None:
+        """The kept parse of order ``order_id`` if it is still its map's (see :meth:`current`)."""
         if order_id in self.checked and (known := self.known.get(order_id)) is not None:
-            return known.order
-        return None
+            return known.order  # (no transaction told since it was found current)
+        known = self.current(order_id, doc, orders)
+        return None if known is None else known.order
 
-    def current(self, order_id: str, om: Callable[[], Any]) -> Known | None:
-        """What is kept of order ``order_id`` if it is still its map's (``om()``) values."""
+    def current(self, order_id: str, doc: Doc[Any], orders: Map[Any]) -> Known | None:
+        """What is kept of order ``order_id`` if it is still its map's values (``orders``: the day's
+        root of orders in ``doc``)."""
         known = self.known.get(order_id)
         if known is None:
             return None
         if order_id not in self.checked:
-            if not known.flat or len(om()) != len(known.plain):
+            if not known.flat or keys_in(doc, orders, order_id) != len(known.plain):
                 del self.known[order_id]
                 return None
             self.checked.add(order_id)
@@ -108,17 +112,36 @@ class Kept:
         self.checked.add(order_id)
 
 
+def keys_in(doc: Doc[Any], orders: Map[Any], order_id: str) -> int:
+    """How many keys the map of order ``order_id`` holds (-1: no map there), in one of yrs' own read
+    transactions: ~0.6 µs and 7 Python calls, where pycrdt's ``orders[order_id]`` and ``len`` take
+    ~6 µs and 49 (a transaction each, with its bookkeeping). Only outside pycrdt's transactions
+    (``kept_orders`` is None inside one)."""
+    txn = doc._doc.create_transaction()
+    try:
+        found = orders.integrated.get(txn, order_id)
+        return found.len(txn) if isinstance(found, RawMap) else -1
+    except ValueError:  # (yrs' "Key error": no such order)
+        return -1
+    finally:
+        txn.commit()
+        txn.drop()
+
+
 # what pycrdt hands back for a plain value (a shared type comes back as its own class)
 _PLAIN = (str, int, float, bool, type(None), dict, list, bytes)
 
 
-def flat(om: Map[Any]) -> bool:
-    """Whether no value of the map ``om`` is a shared type, asked of pycrdt (a shared text reads as
-    a string in the map's JSON): one read transaction, its keys and their values, ~2 µs."""
+def flat(doc: Doc[Any], om: Map[Any]) -> bool:
+    """Whether no value of the map ``om`` (in ``doc``) is a shared type, asked of yrs (a shared text
+    reads as a string in the map's JSON): one read transaction, its keys and values, ~1-2 µs."""
     raw = om.integrated
-    with om.doc.transaction() as txn:
-        t = txn._txn
-        return all(type(raw.get(t, key)) in _PLAIN for key in raw.keys(t))
+    txn = doc._doc.create_transaction()
+    try:
+        return all(type(raw.get(txn, key)) in _PLAIN for key in raw.keys(txn))
+    finally:
+        txn.commit()
+        txn.drop()
 
 
 # a live document -> (what is kept of it, the subscription that tells it of changes)
@@ -137,9 +160,9 @@ def kept_orders(doc: Doc[Any]) -> Kept | None:
     return found[0]
 
 
-def kept_known(kept: Kept | None, order_id: str, om: Callable[[], Any]) -> Known | None:
+def kept_known(kept: Kept | None, order_id: str, doc: Doc[Any], orders: Map[Any]) -> Known | None:
     """What is kept of order ``order_id`` if it is still its map's values (a write adds to them)."""
-    return kept.current(order_id, om) if kept is not None else None
+    return kept.current(order_id, doc, orders) if kept is not None else None
 
 
 def wrote(
@@ -158,9 +181,10 @@ def parse_kept(
     order_id: str,
     om: Callable[[], object],
     corrupt: CorruptRegistry | None,
-    kept: Kept | None,
+    kept: tuple[Kept, Doc[Any], Map[Any]] | None,
 ) -> Order:
-    """The order in ``om()`` (its map in document ``name``): as kept if its map still holds the kept
+    """The order in ``om()`` (its map in document ``name``; ``kept``: what is kept of that live
+    document, the document and its root of orders): as kept if its map still holds the kept
     values (parsed from them if not parsed yet: a parse of a map does not depend on the order of its
     keys), else found by its map's text (``ledger_kept.kept_order``) and kept. A parse is kept only if
     nothing in it was left out as corrupt (every reader then gets what it would parse itself). With no
@@ -179,21 +203,22 @@ def parse_kept(
         whole = not bad
         return order, whole
 
-    the_map = cache(om)  # (looked up once a read)
-    known = kept.current(order_id, the_map) if kept is not None else None
+    if kept is None:
+        return kept_order(where, om(), parse)
+    what, doc, orders = kept
+    known = what.current(order_id, doc, orders)
     if known is not None:
         if known.order is not None:
             return known.order
         order = parse(known.plain)[0]
-        if whole and kept is not None:  # (found by its values when read again after a deletion)
+        if whole:  # (found by its values when read again after a deletion)
             remember_parse(where, known.plain, order)
-            kept.keep(order_id, known.plain, order, known.flat)
+            what.keep(order_id, known.plain, order, known.flat)
         return order
     found: list[dict[str, Any]] = []
-    order = kept_order(where, the_map(), parse, found.append if kept is not None else None)
-    if kept is not None and found:  # (decoded from its text: a write adds to it)
-        om_now = the_map()
-        kept.keep(
-            order_id, found[0], order if whole else None, isinstance(om_now, Map) and flat(om_now)
-        )
+    the_map = om()
+    order = kept_order(where, the_map, parse, found.append)
+    if found:  # (decoded from its text: a write adds to it)
+        shared = not isinstance(the_map, Map) or not flat(doc, the_map)
+        what.keep(order_id, found[0], order if whole else None, not shared)
     return order

@@ -249,7 +249,7 @@ class Ledger:
         where = f"{self.name} orders/{order_id}/{part}/{key}"
         value = record_text(record, where) if isinstance(record, dict) else record
         kept = kept_orders(self.doc)  # the map's values if still current: no text read
-        known = kept_known(kept, order_id, lambda: order)
+        known = kept_known(kept, order_id, self.doc, self._roots["orders"])
         older = value_at(order, part) if known is None or part in known.plain else None
         target, at = (older, key) if isinstance(older, Map) else (order, order_key(part, key))
         changes = kept.changes if kept is not None else 0
@@ -310,10 +310,15 @@ class Ledger:
 
     def _order(self, order_id: str) -> Order:
         kept = None if self.readonly else kept_orders(self.doc)  # until its map changes
-        if kept is not None and (found := kept.unchanged(order_id)) is not None:
+        orders = self._roots["orders"]
+        if kept is not None and (found := kept.parsed(order_id, self.doc, orders)) is not None:
             return found
         return parse_kept(
-            self.name, order_id, lambda: self._order_map(order_id), self.corrupt, kept
+            self.name,
+            order_id,
+            lambda: self._order_map(order_id),
+            self.corrupt,
+            None if kept is None else (kept, self.doc, orders),
         )
 
     def orders(self) -> list[Order]:
