@@ -16,8 +16,10 @@ an open transaction nothing is kept or used (a change made in it is not told unt
 observer holds only the dict it clears, never the document, so a forgotten day is still freed; the
 dict goes with its document (issue 18: the seller parsed its open shift on almost every tap, keyed
 by two roots' texts, which pycrdt lists in another order of keys on every read). Not for an order:
-a write into an order's map is not always told to the observer of the ``orders`` root (seen in
-tests/model/test_convergence.py, after out-of-order deliveries), so an order stays kept by its text.
+a write into an order's map is not always told to the observer of the ``orders`` root (an order
+created past a hole in its author's clocks, after out-of-order deliveries: tests/model/
+test_order_kept_exact.py), so an order is kept by its text here and by its count of keys in
+``_order_kept``.
 """
 
 from __future__ import annotations

@@ -231,7 +231,7 @@ def test_a_line_taken_back_and_another_added_in_one_update_show_at_the_next_read
     _taken_back(peer, order.id, NOW)
     written, taken_back = (u.update for u in peer.replica.take_updates() if u.local)
     peer.add_line(CASHIER, order.id, "burger", 2, NOW)
-    (added,) = (u.update for u in peer.replica.take_updates() if u.local)  # (all the day's)
+    (added,) = (u.update for u in peer.replica.take_updates() if u.local)
     venue.replica.apply(ledger.name, written)
     assert [line.product_id for line in ledger.order(order.id).lines] == ["fries"]  # (kept)
     venue.replica.apply(ledger.name, merge_updates(taken_back, added))
