@@ -310,15 +310,9 @@ class Ledger:
 
     def _order(self, order_id: str) -> Order:
         kept = None if self.readonly else kept_orders(self.doc)  # until its map changes
-        orders = self._roots["orders"]
-        if kept is not None and (found := kept.parsed(order_id, self.doc, orders)) is not None:
-            return found
+        live = None if kept is None else (kept, self.doc, self._roots["orders"])
         return parse_kept(
-            self.name,
-            order_id,
-            lambda: self._order_map(order_id),
-            self.corrupt,
-            None if kept is None else (kept, self.doc, orders),
+            self.name, order_id, lambda: self._order_map(order_id), self.corrupt, live
         )
 
     def orders(self) -> list[Order]:
