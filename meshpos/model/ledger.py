@@ -30,7 +30,7 @@ from typing import Any, TypeVar, cast
 from pycrdt import Doc, Map
 
 from meshpos.errors import CorruptRecord, MeshposError, UnknownRecord
-from meshpos.model._order_kept import kept_orders, parse_kept, wrote
+from meshpos.model._order_kept import NEW, kept_known, kept_orders, parse_kept, wrote
 from meshpos.model._records import (
     CorruptRegistry,
     Fields,
@@ -237,7 +237,7 @@ class Ledger:
         kept = kept_orders(self.doc)  # (its map's values, for the next read: _order_kept)
         changes = kept.changes if kept is not None else 0
         put(self._writable("orders"), order_id, Map({"info": text}), where, checked=True)
-        wrote(kept, changes, order_id, {}, "info", text)
+        wrote(kept, changes, order_id, NEW, "info", text)
 
     def write_order_record(self, order_id: str, part: str, key: str, record: object) -> None:
         """A record of an open order's own (a line, a removal, a discount, a payment, a void, a
@@ -248,14 +248,14 @@ class Ledger:
         order = self._order_map(order_id)
         where = f"{self.name} orders/{order_id}/{part}/{key}"
         value = record_text(record, where) if isinstance(record, dict) else record
-        kept = kept_orders(self.doc)  # the map's values if we wrote it last: no pycrdt read
-        plain = kept.plains.get(order_id) if kept is not None else None
-        older = value_at(order, part) if plain is None or part in plain else None
+        kept = kept_orders(self.doc)  # the map's values if still current: no text read
+        known = kept_known(kept, order_id, self.doc, self._roots["orders"])
+        older = value_at(order, part) if known is None or part in known.plain else None
         target, at = (older, key) if isinstance(older, Map) else (order, order_key(part, key))
         changes = kept.changes if kept is not None else 0
         put(target, at, value, where, checked=value is not record)
-        if plain is not None and target is order:
-            wrote(kept, changes, order_id, plain, at, value)
+        if known is not None and target is order:
+            wrote(kept, changes, order_id, known, at, value)
 
     def write_payment(self, order_id: str, payment_id: str, record: JsonDict) -> None:
         """A payment: an insert-only fact, as its JSON text in the order's map."""
@@ -309,11 +309,10 @@ class Ledger:
         )
 
     def _order(self, order_id: str) -> Order:
-        kept = None if self.readonly else kept_orders(self.doc)  # until the document changes
-        if kept is not None and (found := kept.orders.get(order_id)) is not None:
-            return found
+        kept = None if self.readonly else kept_orders(self.doc)  # until its map changes
+        live = None if kept is None else (kept, self.doc, self._roots["orders"])
         return parse_kept(
-            self.name, order_id, lambda: self._order_map(order_id), self.corrupt, kept
+            self.name, order_id, lambda: self._order_map(order_id), self.corrupt, live
         )
 
     def orders(self) -> list[Order]:

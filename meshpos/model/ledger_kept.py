@@ -16,8 +16,10 @@ an open transaction nothing is kept or used (a change made in it is not told unt
 observer holds only the dict it clears, never the document, so a forgotten day is still freed; the
 dict goes with its document (issue 18: the seller parsed its open shift on almost every tap, keyed
 by two roots' texts, which pycrdt lists in another order of keys on every read). Not for an order:
-a write into an order's map is not always told to the observer of the ``orders`` root (seen in
-tests/model/test_convergence.py, after out-of-order deliveries), so an order stays kept by its text.
+a write into an order's map is not always told to the observer of the ``orders`` root (an order
+created past a hole in its author's clocks, after out-of-order deliveries: tests/model/
+test_order_kept_exact.py), so an order is kept by its text here and by its count of keys in
+``_order_kept``.
 """
 
 from __future__ import annotations
@@ -73,12 +75,15 @@ def kept_order(
 ) -> Order:
     """The order in ``om`` (its map, or its plain values), from ``parse(plain values)``, which says
     whether its parse may be kept (nothing in it was left out as corrupt); ``seen(plain values)``
-    when the map's text was decoded (``_order_kept`` keeps them)."""
+    with the map's text decoded (``_order_kept`` keeps them, and reads no text while they are current).
+    """
     if not isinstance(om, Map):
         return parse(om)[0]  # type: ignore[arg-type]  # (a snapshot's plain values)
     text = str(om)  # pycrdt's native JSON: one call, not a transaction per key
     found = _ORDERS.get((where, text))
     if found is not None:
+        if seen is not None:
+            seen(json.loads(text))
         return found
     plain = json.loads(text)
     if seen is not None:
