@@ -48,6 +48,7 @@ from meshpos.sync._claims import MAX_FAR_NODES, ClaimRefusals
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._election import Candidate
 from meshpos.sync._events import PeerGone, SyncEvent
+from meshpos.sync._far_signing import FarSigning
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello
 from meshpos.sync._notices import SignedNotices
 from meshpos.sync._presence import FarTable, PresenceTable
@@ -74,7 +75,7 @@ NOT_A_NEIGHBOUR = "not a neighbour"
 TRIGGER_SPACING = 0.05
 
 
-class Spread(SignedNotices):
+class Spread(SignedNotices, FarSigning):
     """Links wanted, far presence and gone notices (a mixin of ``Synchronizer``; the signed
     notices' part in ``_notices``)."""
 
@@ -259,7 +260,7 @@ class Spread(SignedNotices):
         return max(0, int(start * 1000)) + self._seq
 
     def _own_record(self, pending: int) -> FarRecord:
-        return FarRecord(
+        record = FarRecord(
             node=self.node_id,
             role=self.hello.role,
             priority=self.priority,
@@ -270,6 +271,8 @@ class Spread(SignedNotices):
             problem=self._problem,
             client=self.hello.client_id,
         )
+        self._sign_said(record)  # (when its said fields changed: ``_far_signing``)
+        return record
 
     def _far_out(self, now: float, pending: int) -> tuple[FarRecord, ...]:
         """The records this beat carries: own, best candidates, news, then the rotating window."""
@@ -332,6 +335,9 @@ class Spread(SignedNotices):
             return  # the console is no member of the mesh's topology
         self._heard_candidates = True  # every beat's far records lead with the best candidates
         checks = self._checks_notices()
+        self._far.vouching = (
+            checks  # said fields only signed where words are checked (``_far_signing``)
+        )
         full = 0  # records and notices of nodes new here refused: the table is full (``_claims``)
         for record in beat.far:
             if record.node == self.node_id or record.role == "console":
