@@ -335,9 +335,7 @@ class Spread(SignedNotices, FarSigning):
             return  # the console is no member of the mesh's topology
         self._heard_candidates = True  # every beat's far records lead with the best candidates
         checks = self._checks_notices()
-        self._far.vouching = (
-            checks  # said fields only signed where words are checked (``_far_signing``)
-        )
+        self._far.vouching = checks  # (said fields read only signed where words are checked)
         full = 0  # records and notices of nodes new here refused: the table is full (``_claims``)
         for record in beat.far:
             if record.node == self.node_id or record.role == "console":
