@@ -22,6 +22,9 @@ hears heartbeats from a few peers; the rest of the venue reaches it summarised:
   asks a node linked to the named one to answer it, and serves N−1 peers.
 * :attr:`presence` is the direct heartbeats plus a heartbeat made from each far record: the election,
   the status colour and the relay's summary to the console see every node, as with a full mesh.
+  **Changed** (issue 18, farsign): on a node that checks devices' words a far record's said fields
+  (role, priority, uplink, relay claim, problem) are its node's own signed ones (``_far_signing``):
+  a forged record of the relay moved every far node's election; one with none signed is no candidate.
 
 Links: a node wants its neighbours among the members: the nodes it knows alive (itself, its peers'
 heartbeats, the far records) and those discovery lists that are not known gone (so every node starts
