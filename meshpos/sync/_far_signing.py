@@ -11,9 +11,9 @@ relay claim, problem: what the election and the pages read), only when they chan
 that change (``_said_words``: the device key and checks of attestations and gone notices):
 
 * a node's signed part rides in the heartbeat's ``saids`` field (feature
-  :data:`~meshpos.sync._said_words.SAID_SIGNED_FEATURE`) alongside its record, once per link and
-  change (a new link's welcome brings every held part with its records), passed on unchanged by
-  every hop that took it;
+  :data:`~meshpos.sync._said_words.SAID_SIGNED_FEATURE`): every part a node holds goes to each link
+  once per change (a new link gets them all in its first beats, 40 a beat), its own first, passed on
+  unchanged by every hop that took it;
 * a node that checks devices' words (``SyncConfig.held_check``, every real node) checks every part
   of a beat before anything of the beat is taken (one that fails closes the session as bad input,
   ``said_signature_refused``), keeps the part of the highest seq per node (a replayed older one is
@@ -52,13 +52,22 @@ CheckedSaids = list[tuple[SignedHeld, SaidWord]]
 
 
 @dataclass(slots=True)
+class _Sent:
+    """What one link was sent: each node's part once, and the table's version then."""
+
+    session: Session
+    parts: dict[str, SignedHeld] = field(default_factory=dict)  # node -> the part sent
+    version: int = -1  # ``SaidParts.version`` when every part held had gone on this link
+
+
+@dataclass(slots=True)
 class SaidParts:
     """This node's own signed part, the parts it took (to pass on) and what each link was sent."""
 
     own: tuple[Said, SignedHeld] | None = None
     held: dict[str, SignedHeld] = field(default_factory=dict)  # node -> its part, newest here
-    #: peer node -> (the session, node -> the part sent on it): a part goes once per link
-    sent: dict[str, tuple[Session, dict[str, SignedHeld]]] = field(default_factory=dict)
+    sent: dict[str, _Sent] = field(default_factory=dict)  # peer node -> what its link was sent
+    version: int = 0  # moves when ``own`` or ``held`` changes: a link sent all is sent nothing
     signed: int = 0  # parts this node signed (one per change of its said fields)
 
 
@@ -94,6 +103,7 @@ class FarSigning:
         if signed is not None:
             self.said_parts.own = (said, signed)
             self.said_parts.signed += 1
+            self.said_parts.version += 1
 
     def _check_saids(self, saids: tuple[SignedHeld, ...]) -> CheckedSaids:
         """Every signed part of a beat checked before anything of the beat is taken
@@ -137,33 +147,42 @@ class FarSigning:
             if len(parts) >= MAX_VOUCHED:
                 del parts[next(iter(parts))]
             parts[node] = signed
+            self.said_parts.version += 1
             if self._far.vouch(node, word.seq, word.said, now):
                 self._news.setdefault(node, None)  # (``_spread._news_out``)
                 self._trigger = True
 
     def _with_saids(self, beat: Heartbeat, session: Session) -> Heartbeat:
-        """``beat`` with the signed part of each far record it carries that ``session``'s peer was
-        not sent yet (once per link and change: nothing while nothing changes)."""
+        """``beat`` with every part held (this node's own first) that ``session``'s peer was not
+        sent yet, at most MAX_SAIDS a beat: once per link and change, with the records they speak
+        for or before them (a part held with no record yet is kept: ``FarTable.vouch``); a link
+        sent everything costs one comparison a beat."""
         peer = session.peer
         if (
-            not beat.far
-            or peer is None
+            peer is None
+            or peer.role == "console"
             or session.stock
             or SAID_SIGNED_FEATURE not in session.peer_features
         ):
             return beat
         table = self.said_parts
-        kept = table.sent.get(peer.node)
-        if kept is None or kept[0] is not session:  # (a new link: it has none of them)
-            kept = table.sent[peer.node] = (session, {})
-        sent = kept[1]
-        me = self.node_id
-        own = table.own[1] if table.own is not None else None
+        sent = table.sent.get(peer.node)
+        if sent is None or sent.session is not session:  # (a new link: it has none of them)
+            sent = table.sent[peer.node] = _Sent(session)
+        if sent.version == table.version:
+            return beat
+        held = dict(table.held)
+        if table.own is not None:
+            held = {self.node_id: table.own[1], **held}
         parts: list[SignedHeld] = []
-        for record in beat.far:
-            node = record.node
-            part = own if node == me else table.held.get(node)
-            if part is not None and sent.get(node) is not part and len(parts) < MAX_SAIDS:
-                sent[node] = part
-                parts.append(part)
+        for node, part in held.items():
+            if sent.parts.get(node) is part:
+                continue
+            if len(parts) == MAX_SAIDS:  # (the rest in the next beats: the version stays behind)
+                self._trigger = True
+                break
+            sent.parts[node] = part
+            parts.append(part)
+        else:
+            sent.version = table.version
         return replace(beat, saids=tuple(parts)) if parts else beat
