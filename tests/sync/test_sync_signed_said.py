@@ -21,6 +21,7 @@ import pytest
 from meshpos.errors import RemoteProtocolError
 from meshpos.sync import Synchronizer
 from meshpos.sync._bodies import decode_heartbeat, heartbeat_body
+from meshpos.sync._codec import decode
 from meshpos.sync._features import FEATURES
 from meshpos.sync._gone_words import GoneSignatureRefused, decode_notice, notice_body
 from meshpos.sync._held_signed import HeldSignatureRefused, SignedHeld, decode_word, word_body
@@ -184,3 +185,32 @@ def test_a_said_body_is_no_attestation_nor_notice_and_theirs_no_said() -> None:
     for bad in ('{"x":1}', said.replace('"priority":1', '"priority":-1'), "[]", "not json"):
         with pytest.raises(SaidSignatureRefused):
             decode_said(bad)
+
+
+def test_what_an_n_minus_1_node_sees_and_how_it_is_seen(authority: VenueAuthority) -> None:
+    """R000 runs the previous release (``features1``, ``topology1``: no keys, no ``saids1``) and
+    has an uplink. It is sent no ``saids`` (the encoder leaves the field out) and reads far records
+    as they come (its election as before). Its own record is unsigned: the N nodes not linked to
+    it count it (presence, the "n") but do not elect it (no uplink, no claim beyond its links)."""
+    old = "R000"
+    venue = Venue(8)
+    for sync in venue.net.nodes.values():
+        keyed(sync, authority)
+    previous = Synchronizer(venue=VENUE, node_id=old, role="register", client_id=5, config=CONFIG)
+    previous.set_uplink(True)
+    previous.open_doc(DOC)
+    venue.net.add(previous, features=frozenset({"features1", "topology1"}))
+    venue.settle(8.0)
+    to_old = [decode(d, len(d) + 1) for _, receiver, d in venue.heartbeats if receiver == old]
+    assert to_old
+    assert not any(b.saids for b in to_old if isinstance(b, Heartbeat))
+    far = [n for n, s in venue.net.nodes.items() if n != old and not s._linked_to(old)]
+    assert far  # (nine nodes at degree 4)
+    for name in far:
+        sync = venue.net.nodes[name]
+        assert old in sync.presence  # counted
+        assert not sync.presence[old].uplink  # not elected beyond its links
+        assert all(c.node != old for c in sync.candidates())
+        assert sync._far.vouched(old) is None
+    # its own view: every far record as it came, its own election as before
+    assert previous.relay is not None
