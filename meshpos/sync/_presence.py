@@ -178,18 +178,18 @@ class FarTable:
         to the election or the status)."""
         gone = self._gone.get(record.node)
         known = self._records.get(record.node)
-        record = self._vouch(record)
         if gone is not None and record.seq <= gone[0] and not self._rising(record, known, now):
             # a peer still says it: held (or kept fresh) marked, counted in "n", not passed on
             # (``records``); a dead node's copies stop once every holder has marked it
             if known is None:
-                self._records[record.node] = _Far(record, now, now)
+                self._records[record.node] = _Far(self._vouch(record), now, now)
                 self.version += 1
             else:
                 known.fresh_at = now
             return False
         if known is not None and record.seq <= known.record.seq:
-            return False
+            return False  # (most records: vouched only once taken)
+        record = self._vouch(record)
         lifted = self._gone.pop(record.node, None) is not None
         signed = self._signed.pop(record.node, None)
         if signed is not None:  # the node's own record: the signer's word was wrong
@@ -260,7 +260,7 @@ class FarTable:
             return False
         if now - signed.since >= signed.gap:
             return True
-        known.record = record  # (held, marked: a later rise is above this one)
+        known.record = self._vouch(record)  # (held, marked: a later rise is above this one)
         known.beat = None
         return False
 
