@@ -47,6 +47,7 @@ from meshpos.sync._messages import (
     Hello,
     PeerSummary,
 )
+from meshpos.sync._said_words import SAID_SIGNED_FEATURE, decode_saids, saids_wire
 from meshpos.sync._signed import (
     SIGNED_FEATURE,
     TICK_FEATURE,
@@ -85,6 +86,7 @@ HEARTBEAT_FIELD_FEATURES: dict[str, str] = {
     "tick": TICK_FEATURE,
     "helds": HELD_SIGNED_FEATURE,
     "gones": GONE_SIGNED_FEATURE,
+    "saids": SAID_SIGNED_FEATURE,
 }
 #: record kinds (meshpos.model.tally.KINDS) newer than N−1, each with the feature a peer must have
 #: announced to be told their counts in ``reports`` and ``owed``: N−1 refuses a kind it does not know,
@@ -187,6 +189,8 @@ def _heartbeat_body(msg: Heartbeat, features: frozenset[str]) -> bytes:
         body["helds"] = helds_wire(msg.helds)
     if msg.gones:
         body["gones"] = gones_wire(msg.gones)
+    if msg.saids:
+        body["saids"] = saids_wire(msg.saids)
     return _json(_for_peer(body, HEARTBEAT_FIELD_FEATURES, features))
 
 
@@ -275,6 +279,7 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         tick=decode_tick(obj["tick"], what) if "tick" in obj else None,
         helds=decode_helds(obj["helds"], what) if "helds" in obj else (),
         gones=decode_gones(obj["gones"], what) if "gones" in obj else (),
+        saids=decode_saids(obj["saids"], what) if "saids" in obj else (),
     )
 
 
@@ -352,6 +357,7 @@ _HEARTBEAT_OPTIONAL = frozenset(
         "tick",
         "helds",
         "gones",
+        "saids",
     }
 )
 _UNREPORTED_FIELDS = frozenset({"count", "reason"})

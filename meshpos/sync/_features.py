@@ -22,6 +22,7 @@ from meshpos.sync._digest import DIGEST_FEATURE
 from meshpos.sync._gone_words import GONE_SIGNED_FEATURE
 from meshpos.sync._held import HELD_COMPACT_FEATURE, HELD_FEATURE
 from meshpos.sync._held_signed import HELD_SIGNED_FEATURE
+from meshpos.sync._said_words import SAID_SIGNED_FEATURE
 from meshpos.sync._signed import SIGNED_FEATURE, TICK_FEATURE
 from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
 
@@ -45,6 +46,7 @@ FEATURES: frozenset[str] = frozenset(
         TICK_FEATURE,  # tick (issue 18): heartbeat tick, the console's small "I hear you" (_tick)
         HELD_SIGNED_FEATURE,  # sign (issue 18): heartbeat helds, devices' signed words (_held_signed)
         GONE_SIGNED_FEATURE,  # notice (issue 18): heartbeat gones, signed gone notices (_notices)
+        SAID_SIGNED_FEATURE,  # farsign (issue 18): heartbeat saids, far records' said fields signed
     }
 )
 

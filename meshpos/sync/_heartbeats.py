@@ -110,6 +110,8 @@ class Heartbeats:
 
         def _take_notices(self, sender: str, notices: Checked) -> None: ...
 
+        def _take_saids(self, beat: Heartbeat) -> None: ...
+
         def held_beyond(self, doc: str) -> dict[str, dict[int, int]]: ...
 
         def _learn_held(self, beat: Heartbeat, words: Proofs) -> None: ...
@@ -317,6 +319,7 @@ class Heartbeats:
         # devices' signed words (``_attesting``): checked before anything is taken
         words = self._check_words(heartbeat.helds) if heartbeat.helds else {}
         notices = self._check_notices(heartbeat.gones) if heartbeat.gones else []  # (``_notices``)
+        self._take_saids(heartbeat)  # (checked, and taken before its far records: ``_far_signing``)
         before = self._presence.get(heartbeat.node)
         if before is None or _said(before.heartbeat) != _said(heartbeat):
             self._say()
@@ -486,7 +489,8 @@ class Heartbeats:
 #: moves the far table's version) and relay summary moved it on every sale and link change elsewhere;
 #: a peer's owed counts move ``owed_version`` instead (issue 18, rounds: the election does not read them)
 _UNSAID = frozenset(
-    {"seq", "far", "held", "pending", "peers", "gone", "gones", "mesh", "owed", "signed", "tick"}
+    {"seq", "far", "held", "pending", "peers", "gone", "gones", "saids", "mesh", "owed", "signed"}
+    | {"tick"}
 )
 #: a heartbeat's other fields, as a tuple: what a status and the election are computed from, whatever
 #: fields a later release adds (read in place: it made two copies of every beat received to compare)

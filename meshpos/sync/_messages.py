@@ -140,6 +140,14 @@ class Heartbeat:
     # optional, gones1 peers only (sync/_notices.py): gone notices signed by the node that lost the
     # link, passed on unchanged
     gones: tuple[SignedHeld, ...] = ()
+    # optional, saids1 peers only (sync/_far_signing.py): the said fields of the far records above,
+    # signed by their nodes, passed on unchanged (each once per link and change)
+    saids: tuple[SignedHeld, ...] = ()
+
+    @property
+    def signed_words(self) -> int:
+        """Devices' signed words the beat carries, each a signature to check (``PeerBudget``)."""
+        return len(self.helds) + len(self.saids)
 
 
 @dataclass(frozen=True, slots=True)

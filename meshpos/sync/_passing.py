@@ -134,6 +134,8 @@ class PassingOn(Ticking, Attesting):
 
         def _exchanging(self) -> list[Session]: ...
 
+        def _with_saids(self, beat: Heartbeat, session: Session) -> Heartbeat: ...
+
         def _client_nodes(self) -> dict[int, str]: ...
 
         def _graph(self) -> dict[str, frozenset[str]]: ...
@@ -329,7 +331,8 @@ class PassingOn(Ticking, Attesting):
         welcome's far records and the attestations whose next hop is ``session``'s peer
         (``_attesting``)."""
         beat = self._with_welcome(self._with_console_passed_on(beat, session), session)
-        return self._with_attestations(beat, session)
+        # the signed said fields of its far records, the welcome's too (``_far_signing``)
+        return self._with_saids(self._with_attestations(beat, session), session)
 
 
 def _holds(doc: Doc[Any]) -> Callable[[int], bool]:

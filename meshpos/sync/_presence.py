@@ -6,12 +6,16 @@ A peer is gone once ``timeout`` seconds pass without a heartbeat from it (a few 
 from __future__ import annotations
 
 from collections.abc import Container
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from meshpos.sync._messages import FarRecord, Heartbeat
 
 #: the problem a far node's presence shows while a gone notice marks it (its record still counted)
 UNREACHABLE = "reported unreachable: a link to it closed or fell silent"
+#: role, priority, uplink, relay claim, problem: what the election and the pages read of a record
+Said = tuple[str, int, bool, bool, str]
+#: nodes whose signed said fields are kept (``FarTable.vouch``): every enrolled device, with room
+MAX_VOUCHED = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +104,13 @@ class FarTable:
     for good (docs/architecture.md (Security)). The notice's seq is the sender's word; the mark is as
     of the seq heard here, so the node's next beat takes it back. **Changed** (issue 18, notice): a
     notice signed by a node linked to the named one marks it through :meth:`prove` instead, as of
-    the notice's seq (``sync/_notices.py``)."""
+    the notice's seq (``sync/_notices.py``). **Changed** (issue 18, farsign): while ``vouching``
+    (the node checks devices' words: every real node) a record's said fields (``_said``: role,
+    priority, uplink, relay claim, problem) are the node's own signed ones (:meth:`vouch`,
+    ``sync/_far_signing.py``), whatever the record says; a node with none signed has no uplink, no
+    relay claim and no problem here (its role and priority as told: the topology needs a role).
+    One enrolled device forged the relay's record one seq ahead and moved every far node's
+    election."""
 
     def __init__(self) -> None:
         self._records: dict[str, _Far] = {}
@@ -111,6 +121,57 @@ class FarTable:
         self._signed: dict[str, _Signed] = {}  # marks of signed notices (``sync/_notices.py``)
         self._taken_back: list[tuple[str, str]] = []  # (signer, node) of signed marks taken back
         self.version = 0  # moves when a node comes, goes or says something new
+        #: said fields are taken only signed (``vouch``); set by the synchronizer from its config
+        self.vouching = False
+        self._vouched: dict[str, tuple[int, Said]] = {}  # node -> (its signed seq, said fields)
+
+    def vouch(self, node: str, seq: int, said: Said, now: float) -> bool:
+        """``node`` signed ``said`` as of its record ``seq`` (checked, ``sync/_far_signing.py``):
+        kept when newer than the signed part held, and the node's record (if held) says it from now
+        on; True when that is news (passed on at once). Kept when the record times out: the part
+        went to each link once (``_far_signing``), a record that comes back finds it here."""
+        held = self._vouched.get(node)
+        if held is not None and held[0] >= seq:
+            return False  # a replay, or older than what we hold
+        if held is None and len(self._vouched) >= MAX_VOUCHED:
+            del self._vouched[next(iter(self._vouched))]
+        self._vouched[node] = (seq, said)
+        known = self._records.get(node)
+        if known is None:
+            return False
+        record = self._vouch(known.record)
+        if record == known.record:
+            return False
+        known.record, known.beat, known.changed_at = record, None, now
+        if record.uplink and node not in self._gone:
+            self._uplinks.add(node)
+        else:
+            self._uplinks.discard(node)
+        self.version += 1
+        return True
+
+    def vouched(self, node: str) -> int | None:
+        """The seq of ``node``'s signed said fields held here (None: none)."""
+        held = self._vouched.get(node)
+        return held[0] if held is not None else None
+
+    def _vouch(self, record: FarRecord) -> FarRecord:
+        """``record`` with its node's signed said fields (none signed: no uplink, relay claim or
+        problem) while ``vouching``; as it came otherwise."""
+        if not self.vouching:
+            return record
+        held = self._vouched.get(record.node)
+        if held is None:
+            if record.uplink or record.relay or record.problem:
+                return replace(record, uplink=False, relay=False, problem="")
+            return record
+        said = held[1]
+        if _said(record) == said:
+            return record
+        role, priority, uplink, relay, problem = said
+        return replace(
+            record, role=role, priority=priority, uplink=uplink, relay=relay, problem=problem
+        )
 
     def learn(self, record: FarRecord, now: float) -> bool:
         """Take ``record`` if it is newer; True when it is news (a new node, or a change that matters
@@ -121,13 +182,14 @@ class FarTable:
             # a peer still says it: held (or kept fresh) marked, counted in "n", not passed on
             # (``records``); a dead node's copies stop once every holder has marked it
             if known is None:
-                self._records[record.node] = _Far(record, now, now)
+                self._records[record.node] = _Far(self._vouch(record), now, now)
                 self.version += 1
             else:
                 known.fresh_at = now
             return False
         if known is not None and record.seq <= known.record.seq:
-            return False
+            return False  # (most records: vouched only once taken)
+        record = self._vouch(record)
         lifted = self._gone.pop(record.node, None) is not None
         signed = self._signed.pop(record.node, None)
         if signed is not None:  # the node's own record: the signer's word was wrong
@@ -198,7 +260,7 @@ class FarTable:
             return False
         if now - signed.since >= signed.gap:
             return True
-        known.record = record  # (held, marked: a later rise is above this one)
+        known.record = self._vouch(record)  # (held, marked: a later rise is above this one)
         known.beat = None
         return False
 
@@ -310,6 +372,7 @@ class FarTable:
         return len(self._records) + len(self._gone)
 
 
-def _said(r: FarRecord) -> tuple[object, ...]:
-    """What of a record is news when it changes (not its seq or pending count)."""
+def _said(r: FarRecord) -> Said:
+    """What of a record is news when it changes (not its seq or pending count), and what a node
+    signs of its own (``sync/_said_words.py``)."""
     return (r.role, r.priority, r.uplink, r.relay, r.problem)

@@ -426,7 +426,7 @@ class Session:
                     f"{self.peer.node}/{self.peer.role}"
                 )
             self._charge(self._heartbeats, "heartbeats")
-            self._charge(self._words, "devices' signed attestations", len(message.helds))
+            self._charge(self._words, "devices' signed attestations", message.signed_words)
             self._events.append(HeartbeatReceived(message))
         elif isinstance(message, Digest):  # one a period: it shares the heartbeats' budget
             self._charge(self._heartbeats, "heartbeats and digests")

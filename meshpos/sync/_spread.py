@@ -22,6 +22,9 @@ hears heartbeats from a few peers; the rest of the venue reaches it summarised:
   asks a node linked to the named one to answer it, and serves N−1 peers.
 * :attr:`presence` is the direct heartbeats plus a heartbeat made from each far record: the election,
   the status colour and the relay's summary to the console see every node, as with a full mesh.
+  **Changed** (issue 18, farsign): on a node that checks devices' words a far record's said fields
+  (role, priority, uplink, relay claim, problem) are its node's own signed ones (``_far_signing``):
+  a forged record of the relay moved every far node's election; one with none signed is no candidate.
 
 Links: a node wants its neighbours among the members: the nodes it knows alive (itself, its peers'
 heartbeats, the far records) and those discovery lists that are not known gone (so every node starts
@@ -48,6 +51,7 @@ from meshpos.sync._claims import MAX_FAR_NODES, ClaimRefusals
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._election import Candidate
 from meshpos.sync._events import PeerGone, SyncEvent
+from meshpos.sync._far_signing import FarSigning
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello
 from meshpos.sync._notices import SignedNotices
 from meshpos.sync._presence import FarTable, PresenceTable
@@ -74,7 +78,7 @@ NOT_A_NEIGHBOUR = "not a neighbour"
 TRIGGER_SPACING = 0.05
 
 
-class Spread(SignedNotices):
+class Spread(SignedNotices, FarSigning):
     """Links wanted, far presence and gone notices (a mixin of ``Synchronizer``; the signed
     notices' part in ``_notices``)."""
 
@@ -259,7 +263,7 @@ class Spread(SignedNotices):
         return max(0, int(start * 1000)) + self._seq
 
     def _own_record(self, pending: int) -> FarRecord:
-        return FarRecord(
+        record = FarRecord(
             node=self.node_id,
             role=self.hello.role,
             priority=self.priority,
@@ -270,6 +274,8 @@ class Spread(SignedNotices):
             problem=self._problem,
             client=self.hello.client_id,
         )
+        self._sign_said(record)  # (when its said fields changed: ``_far_signing``)
+        return record
 
     def _far_out(self, now: float, pending: int) -> tuple[FarRecord, ...]:
         """The records this beat carries: own, best candidates, news, then the rotating window."""
@@ -332,6 +338,7 @@ class Spread(SignedNotices):
             return  # the console is no member of the mesh's topology
         self._heard_candidates = True  # every beat's far records lead with the best candidates
         checks = self._checks_notices()
+        self._far.vouching = checks  # (said fields read only signed where words are checked)
         full = 0  # records and notices of nodes new here refused: the table is full (``_claims``)
         for record in beat.far:
             if record.node == self.node_id or record.role == "console":

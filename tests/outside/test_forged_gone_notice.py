@@ -267,12 +267,6 @@ def test_signed_notices_of_a_neighbour_above_what_it_heard_move_the_election_onc
     _never_moves(venue, relay, 8.0, name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (docs/architecture.md (Security)): far records are unsigned; the relay's record "
-    "forged one seq above the real one, with no uplink and no relay claim, takes it out of the far "
-    "nodes' candidates (issue 18, notice: not done, see the cost there)",
-)
 def test_a_forged_far_record_of_the_relay_still_moves_the_election(
     authority: VenueAuthority,
 ) -> None:

@@ -67,25 +67,39 @@ def test_a_killed_relay_leaves_the_far_nodes_election_by_its_neighbours_signed_n
     authority: VenueAuthority,
 ) -> None:
     venue = _keyed(authority)
+    before = {n: (_checker(s).verified, s.said_parts.signed) for n, s in venue.net.nodes.items()}
     relay, far = _kill_relay(venue)
     took = venue.until(lambda: (r := venue.agreed_relay()) is not None and r != relay, limit=1.0)
     assert took < 1.0
     assert all(venue.net.nodes[n]._far.marked(relay) for n in far)  # (a notice, not the silence)
     signed = sum(s.notices.signed for s in venue.net.nodes.values())
     assert 0 < signed <= 4  # one per link lost: the relay's neighbours
-    for sync in venue.net.nodes.values():
-        check = sync.config.held_check
-        assert isinstance(check, DeviceWordChecker)
-        assert check.verified <= signed  # each distinct notice verified once, at most
+    # (and the said fields that changed since: the new relay's claim, issue 18, farsign)
+    said = sum(s.said_parts.signed - before[n][1] for n, s in venue.net.nodes.items())
+    for name, sync in venue.net.nodes.items():
+        # each distinct notice and said part verified once, at most
+        assert _checker(sync).verified - before[name][0] <= signed + said
+
+
+def _checker(sync: Synchronizer) -> DeviceWordChecker:
+    check = sync.config.held_check
+    assert isinstance(check, DeviceWordChecker)
+    return check
 
 
 def test_with_no_signed_notice_a_dead_relay_leaves_the_election_when_its_record_goes_stale(
     authority: VenueAuthority,
 ) -> None:
-    """Every node checks, none signs (as behind N−1 neighbours, whose notices are unsigned): the
-    notices move nothing, and the far nodes elect another once the dead relay's record is no longer
-    refreshed (twice a direct heartbeat's timeout), as before notices existed."""
-    venue = _keyed(authority, signing=False)
+    """Every node checks, none signs a notice (as behind N−1 neighbours, whose notices are
+    unsigned): the notices move nothing, and the far nodes elect another once the dead relay's
+    record is no longer refreshed (twice a direct heartbeat's timeout), as before notices existed.
+    **Changed** (issue 18, farsign): the nodes sign their far records' said fields (without, a far
+    node is no candidate beyond its links, ``sync/_far_signing.py``), only their notices not."""
+    venue = Venue(8)
+    for sync in venue.net.nodes.values():
+        keyed(sync, authority)
+        sync._sign_notice = lambda node, seq, now: None  # type: ignore[method-assign]
+    venue.settle(8.0)
     relay, _ = _kill_relay(venue)
     took = venue.until(lambda: (r := venue.agreed_relay()) is not None and r != relay, limit=9.0)
     assert took > 1.0  # (not by a notice: the silence)

@@ -1,0 +1,204 @@
+"""Far records' said fields signed by their node: what a far record may move (issue 18, farsign).
+
+docs/architecture.md (Relay and console), docs/architecture.md (Security). A far record is a node's
+heartbeat passed on beyond its links (``_spread``); any hop could forge one with a higher seq: one
+enrolled device forged the relay's record one seq ahead saying "no uplink, no relay claim", and
+every node not linked to the relay elected another (two relays), and it set any node's role and
+problem as far nodes saw them. Signing every record costs a signature per beat per node and a verify
+per record taken (a beat carries up to 8), against the rule that verifies per receipt and device
+must not grow; so a node signs only its *said* fields (``_presence._said``: role, priority, uplink,
+relay claim, problem: what the election and the pages read), only when they change, with the seq of
+that change (``_said_words``: the device key and checks of attestations and gone notices):
+
+* a node's signed part rides in the heartbeat's ``saids`` field (feature
+  :data:`~meshpos.sync._said_words.SAID_SIGNED_FEATURE`): every part a node holds goes to each link
+  once per change (a new link gets them all in its first beats, 40 a beat), its own first, passed on
+  unchanged by every hop that took it;
+* a node that checks devices' words (``SyncConfig.held_check``, every real node) checks every part
+  of a beat before anything of the beat is taken (one that fails closes the session as bad input,
+  ``said_signature_refused``), keeps the part of the highest seq per node (a replayed older one is
+  stale) and reads a far record's said fields only from it (``FarTable.vouch``): a record's own
+  are ignored; a node with none signed here has no uplink, relay claim or problem (not a relay
+  candidate beyond its links: an N−1 node's record, or one a forger invented);
+* nothing is signed, sent or verified while no node's said fields change (an idle venue and a
+  selling one alike): a new part is one signature at its node and one verify per node that takes it
+  (``DeviceWordChecker`` caches by bytes).
+
+A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer` (through ``_spread``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from meshpos.sync._config import SyncConfig
+from meshpos.sync._held_signed import HeldSignatureRefused, SignedHeld
+from meshpos.sync._messages import FarRecord, Heartbeat, Hello
+from meshpos.sync._presence import MAX_VOUCHED, FarTable, Said, _said
+from meshpos.sync._said_words import (
+    MAX_SAIDS,
+    SAID_SIGNED_FEATURE,
+    SaidSignatureRefused,
+    SaidWord,
+    decode_said,
+    said_body,
+)
+from meshpos.sync._session import Session
+
+#: a beat's signed parts, checked (``FarSigning._check_saids``)
+CheckedSaids = list[tuple[SignedHeld, SaidWord]]
+
+
+@dataclass(slots=True)
+class _Sent:
+    """What one link was sent: each node's part once, and the table's version then."""
+
+    session: Session
+    parts: dict[str, SignedHeld] = field(default_factory=dict)  # node -> the part sent
+    version: int = -1  # ``SaidParts.version`` when every part held had gone on this link
+
+
+@dataclass(slots=True)
+class SaidParts:
+    """This node's own signed part, the parts it took (to pass on) and what each link was sent."""
+
+    own: tuple[Said, SignedHeld] | None = None
+    held: dict[str, SignedHeld] = field(default_factory=dict)  # node -> its part, newest here
+    sent: dict[str, _Sent] = field(default_factory=dict)  # peer node -> what its link was sent
+    version: int = 0  # moves when ``own`` or ``held`` changes: a link sent all is sent nothing
+    signed: int = 0  # parts this node signed (one per change of its said fields)
+
+
+class FarSigning:
+    """Signs this node's said fields, checks and takes its peers' (a mixin of ``Synchronizer``)."""
+
+    config: SyncConfig
+    hello: Hello
+    _far: FarTable
+    _now: float | None
+    _trigger: bool
+    _news: dict[str, int | None]
+
+    if TYPE_CHECKING:
+
+        @property
+        def node_id(self) -> str: ...
+
+    @cached_property
+    def said_parts(self) -> SaidParts:
+        return SaidParts()
+
+    def _sign_said(self, record: FarRecord) -> None:
+        """Sign this node's own ``record``'s said fields when they changed (as of its seq)."""
+        said = _said(record)
+        own = self.said_parts.own
+        if own is not None and own[0] == said:
+            return  # (every beat: nothing made while nothing changed)
+        signer = self.config.held_signer
+        if signer is None:
+            return
+        signed = signer(said_body(self.node_id, said, record.seq, self.hello.venue))
+        if signed is not None:
+            self.said_parts.own = (said, signed)
+            self.said_parts.signed += 1
+            self.said_parts.version += 1
+
+    def _check_saids(self, saids: tuple[SignedHeld, ...]) -> CheckedSaids:
+        """Every signed part of a beat checked before anything of the beat is taken
+        (``_on_heartbeat``): one that fails closes the session as bad input. None without a check
+        (not taken either: such a node reads records as they come)."""
+        check = self.config.held_check
+        if check is None:
+            return []
+        out: CheckedSaids = []
+        for signed in saids:
+            try:
+                signer = check(signed)  # (the venue CA, a device, valid now, not revoked, the sig)
+            except HeldSignatureRefused as exc:
+                raise SaidSignatureRefused(f"signed said fields: {exc.message}") from None
+            word = decode_said(signed.body)
+            if word.node != signer or word.venue != self.hello.venue:
+                raise SaidSignatureRefused(
+                    f"signed said fields of {word.node!r} (venue {word.venue!r:.80}) are signed by "
+                    f"{signer!r}"
+                )
+            out.append((signed, word))
+        return out
+
+    def _take_saids(self, beat: Heartbeat) -> None:
+        """Check a peer's parts, then keep those newer than the ones held (``_on_heartbeat``: after
+        the beat's other signed things are checked, before anything of it is taken, its far records
+        last); a part that changes a held record is news, passed on at once. A part held already
+        (each link passes every part on once: a node gets each from every link) is not checked
+        again: it changes nothing (``_check_saids`` was ~4 a part and node in a venue's start)."""
+        if not beat.saids:
+            return
+        held = self.said_parts.held
+        fresh = tuple(p for p in beat.saids if held.get(_signer_of(p)) != p)
+        if not fresh:
+            return
+        checked = self._check_saids(fresh)  # (raises before anything of the beat is taken)
+        if not checked or beat.role == "console" or self.hello.role == "console":
+            return  # the console is no member of the mesh's topology
+        now = self._now if self._now is not None else 0.0
+        parts = self.said_parts.held
+        for signed, word in checked:
+            node = word.node
+            seq = self._far.vouched(node)
+            if node == self.node_id or (seq is not None and seq >= word.seq):
+                continue  # our own, a replay, or older than what we hold
+            parts.pop(node, None)
+            if len(parts) >= MAX_VOUCHED:
+                del parts[next(iter(parts))]
+            parts[node] = signed
+            self.said_parts.version += 1
+            if self._far.vouch(node, word.seq, word.said, now):
+                self._news.setdefault(node, None)  # (``_spread._news_out``)
+                self._trigger = True
+
+    def _with_saids(self, beat: Heartbeat, session: Session) -> Heartbeat:
+        """``beat`` with every part held (this node's own first) that ``session``'s peer was not
+        sent yet, at most MAX_SAIDS a beat: once per link and change, with the records they speak
+        for or before them (a part held with no record yet is kept: ``FarTable.vouch``); a link
+        sent everything costs one comparison a beat."""
+        peer = session.peer
+        if (
+            peer is None
+            or peer.role == "console"
+            or session.stock
+            or SAID_SIGNED_FEATURE not in session.peer_features
+        ):
+            return beat
+        table = self.said_parts
+        sent = table.sent.get(peer.node)
+        if sent is None or sent.session is not session:  # (a new link: it has none of them)
+            sent = table.sent[peer.node] = _Sent(session)
+        if sent.version == table.version:
+            return beat
+        held = dict(table.held)
+        if table.own is not None:
+            held = {self.node_id: table.own[1], **held}
+        parts: list[SignedHeld] = []
+        for node, part in held.items():
+            if sent.parts.get(node) is part:
+                continue
+            if len(parts) == MAX_SAIDS:  # (the rest in the next beats: the version stays behind)
+                self._trigger = True
+                break
+            sent.parts[node] = part
+            parts.append(part)
+        else:
+            sent.version = table.version
+        return replace(beat, saids=tuple(parts)) if parts else beat
+
+
+def _signer_of(part: SignedHeld) -> str:
+    """The node a part's body names (sorted JSON: its first key), read before it is checked only
+    to find the part held for it; "" when the body does not start so (checked, then refused)."""
+    body = part.body
+    if not body.startswith('{"node":"'):
+        return ""
+    end = body.find('"', 9)
+    return body[9:end] if end > 0 else ""
