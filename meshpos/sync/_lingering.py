@@ -173,8 +173,7 @@ class Lingering:
         held = self._lazy.setdefault(name, [])
         held.append(update)
         if len(held) >= self.lazy_at_most:  # (what a reborn register's learner skips: numbering)
-            self._send_merged(name, self._lazy.pop(name))
-            self._due_again()
+            self._send_merged(name, self._absorb_lazy(name))
             return True
         self._lazy_due = until if self._lazy_due is None else min(self._lazy_due, until)
         self._due_again()

@@ -122,6 +122,7 @@ def test_at_most_that_many_marks_wait_then_they_all_leave() -> None:
     # more than at_most below it gone before it
     assert docs_of(sent) == [LEDGER, LEDGER, MARKS, LEDGER]
     assert a.lingering == 0
+    assert a.linger_due is None  # nothing left to time
 
 
 def test_dropping_a_document_or_closing_sends_the_marks_first() -> None:
