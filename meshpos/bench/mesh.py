@@ -28,7 +28,7 @@ over a plain websocket (a star). This bench drives them over pipes and reads the
   Per device (``mesh_scale``): the idle mesh's CPU per second, a receipt's CPU net of idling, the most
   links a device held, and whether the machine was saturated; ``--nodes 6,20,50`` runs each size in
   turn into one report. ``--profile DIR`` writes each register's cProfile of its sales and of the idle
-  mesh (CPU time). ``loop_per_register``: each register's sale phase, its cyclic collections by
+  mesh (CPU time), and the restarted register's of its catch-up (``catchup-<pid>-1.prof``). ``loop_per_register``: each register's sale phase, its cyclic collections by
   generation and their pauses, its taps' and commits' p50/p99, and with ``--loop-figures`` what held its
   event loop (``mesh_meter.SlowCallbacks``), each tap's phases (``tap_phase_*``, and where the slowest
   2 % of its sales spent theirs) and the writes handed to its links (``socket_writes``); the report
@@ -130,7 +130,7 @@ async def _ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         )
         nodes[0] = await Worker.spawn(ids[0], "ours", tomls[0], offset)
         before = await each(nodes, "stats")
-        start = await nodes[0].call("start")
+        start = await nodes[0].call("start", profile=True)  # (profiled only with --profile)
         loaded = (await nodes[0].call("count"))["held"]
         ports[0] = start["port"]
         await nodes[0].call("link", peers=peers_of(0), wait=False)

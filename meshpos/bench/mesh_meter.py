@@ -283,8 +283,9 @@ class Profile:
     commits and forwards) from a ``sell`` until the ``quiet`` after it, so that the registers that sell
     nothing in a phase are profiled too; ``$MESHPOS_BENCH_PROFILE/<pid>-<n>.prof``, nothing when unset."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
         self._folder = os.environ.get(PROFILE_ENV)
+        self._prefix = prefix  # (``catchup-``: a restarted register's catch-up)
         self._running: cProfile.Profile | None = None
         self._count = 0
 
@@ -297,5 +298,6 @@ class Profile:
         if self._folder and self._running is not None:
             self._running.disable()
             self._count += 1
-            self._running.dump_stats(str(Path(self._folder) / f"{os.getpid()}-{self._count}.prof"))
+            name = f"{self._prefix}{os.getpid()}-{self._count}.prof"
+            self._running.dump_stats(str(Path(self._folder) / name))
             self._running = None

@@ -133,6 +133,7 @@ class _Register:
     def __init__(self) -> None:
         self.meter = LinkMeter()
         self.profile = Profile()
+        self.catchup_profile = Profile("catchup-")
         self.watch = _Watch()
         self.ledger = ""
         self._probe: LoopLag | None = None  # the loop-lag probe alone, while idle (``stats``)
@@ -156,10 +157,9 @@ class _Register:
                 await self.sell_one(int(msg.get("first", 0)) + k)
             return {}
         if do == "holds":
-            return {
-                "at": await _holds(self.receipts, int(msg["count"])),
-                "held": len(self.receipts()),
-            }
+            at = await _holds(self.receipts, int(msg["count"]))
+            self.catchup_profile.stop()  # (a catch-up's, if its start was profiled; else nothing)
+            return {"at": at, "held": len(self.receipts())}
         if do == "count":
             return {"held": len(self.receipts())}
         if do == "quiet":
@@ -286,6 +286,8 @@ class _Ours(_Register):
 
     async def command(self, do: str, msg: dict[str, Any]) -> dict[str, Any]:
         if do == "start":
+            if msg.get("profile") is True:  # the catch-up's start, until it ``holds`` every receipt
+                self.catchup_profile.start()
             begin = time.perf_counter()
             self.node = make_node(self.config, discovery=False, clock=self.clock)
             await self.node.start()

@@ -106,8 +106,12 @@ def test_the_table_without_json_and_without_the_peer_and_profiled(
     assert "2 nodes, 5 receipts" in out
     # each register profiled its warm-up sale, the idle mesh and its measured sales: one file each
     # (``<pid>-1``, ``-2``, ``-3``), readable
-    profiles = sorted((tmp_path / "profiles").glob("*.prof"))
+    profiles = sorted((tmp_path / "profiles").glob("[0-9]*.prof"))
     assert len(profiles) == 2 * 3
+    # and the restarted register its catch-up, from its start until it held every receipt
+    (catchup,) = (tmp_path / "profiles").glob("catchup-*.prof")
+    caught = {name for _file, _line, name in pstats.Stats(str(catchup)).stats}  # type: ignore[attr-defined]
+    assert {"start", "receive_data"} <= caught
     functions = {name for _file, _line, name in pstats.Stats(str(profiles[0])).stats}  # type: ignore[attr-defined]
     assert "sell_one" in functions
     idle = [p for p in profiles if p.stem.endswith("-2")]
