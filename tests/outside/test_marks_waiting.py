@@ -6,12 +6,14 @@ setting's bound), so every check below runs while marks certainly wait:
 
 * the register's indicator never says "All data is synced" while a mark is not at the console;
 * a graceful stop sends the waiting marks before its goodbye (the peer's store holds them);
+* a backup restored onto a lost disk learns its numbers and numbers above every receipt issued;
 * a kill -9 while marks wait loses nothing: the restarted register sends them in its first sync
   (they were committed with their receipts) and numbers on without a repeat.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from meshpos.model.sample import CASHIER
 from meshpos.node_status import ALL_SYNCED
 
 from ..mesh.kit import NodeProcess
+from ..mesh.test_cli_node import meshpos
 from ..mesh.test_receipt_numbers import Bed, held_mark, linked
 
 WAIT_MS = 10_000  # mark_wait_ms at its upper bound: the marks' window is certain
@@ -120,5 +123,47 @@ def test_a_kill_while_marks_wait_loses_no_mark_and_repeats_no_number(tmp_path: P
         alone = bed.start("R2")
         receipt = alone.sell(CASHIER, ["espresso"])
         assert receipt["number"] == "R2-000006"
+    finally:
+        bed.kill_all()
+
+
+def test_a_backup_restored_after_a_lost_disk_while_marks_waited_repeats_no_number(
+    tmp_path: Path,
+) -> None:
+    """R2 is backed up after two sales, sells four more (R1 holds the receipts, the marks of 2..6
+    wait), is killed and its disk lost; the backup is restored (``meshpos restore``): it learns its
+    numbers again from R1 and must number above every receipt it issued."""
+    bed = Bed(tmp_path, mark_wait_ms=WAIT_MS)
+    try:
+        r1, r2 = linked_both(bed)
+        sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(2)]
+        config = load_config(bed.configs["R2"], env={})
+        backup_file = tmp_path / "R2.backup"
+        taken = meshpos("backup", "--config", str(bed.configs["R2"]), "--out", str(backup_file))
+        assert taken.returncode == 0, taken.stderr
+        sold += [r2.sell(CASHIER, ["espresso"]) for _ in range(4)]
+        wait_for(
+            lambda: {r["id"] for r in sold} <= r1.receipt_ids(),
+            10,
+            "R2's receipts on R1",
+            on=[r1.events],
+        )
+        r2.kill()
+        shutil.rmtree(config.data_dir)  # the disk is lost, the identity with it
+        restored = meshpos(
+            "restore", "--config", str(bed.configs["R2"]), "--from", str(backup_file)
+        )
+        assert restored.returncode == 0, restored.stdout + restored.stderr
+        again = bed.start("R2", bed.peer(r1))
+        wait_for(
+            lambda: linked(again, "R1") and linked(r1, "R2"),
+            20,
+            "the restored R2 linked",
+            on=[again.events, r1.events],
+        )
+        assert again.status()["receipt_numbers_known"] is True
+        receipt = again.sell(CASHIER, ["espresso"])
+        assert receipt["number"] not in {r["number"] for r in sold}
+        assert int(receipt["number"].rsplit("-", 1)[1]) > 6
     finally:
         bed.kill_all()
