@@ -75,6 +75,7 @@ from meshpos.sync._held_signed import (
     HeldSignatureRefused,
     HeldSigner,
     SignedHeld,
+    SignerNotValidNow,
 )
 from meshpos.sync._messages import (
     PROTOCOL_VERSION,
@@ -174,6 +175,7 @@ __all__ = [
     "SignedConsole",
     "SignedHeld",
     "SignedTick",
+    "SignerNotValidNow",
     "State",
     "SyncCompleted",
     "SyncConfig",

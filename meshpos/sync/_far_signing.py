@@ -24,6 +24,14 @@ that change (``_said_words``: the device key and checks of attestations and gone
   selling one alike): a new part is one signature at its node and one verify per node that takes it
   (``DeviceWordChecker`` caches by bytes).
 
+**Changed** (outside round, session 20): a part whose signer is on the deny-list or whose
+certificate is not valid now is skipped (not taken, counted in ``SaidParts.skipped``), no longer bad
+input that closes the session: every node keeps the parts it took and passes them on to each new
+link, so once a register was revoked (stolen) every new link in the venue was closed by its
+receiver on the first beat, again at every try, and a new or restarted node linked with no one
+(``tests/outside/test_revoked_said_part.py``). Any other refusal (signature, signer, venue, body)
+still closes the session.
+
 A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer` (through ``_spread``).
 """
 
@@ -34,7 +42,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from meshpos.sync._config import SyncConfig
-from meshpos.sync._held_signed import HeldSignatureRefused, SignedHeld
+from meshpos.sync._held_signed import HeldSignatureRefused, SignedHeld, SignerNotValidNow
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello
 from meshpos.sync._presence import MAX_VOUCHED, FarTable, Said, _said
 from meshpos.sync._said_words import (
@@ -69,6 +77,7 @@ class SaidParts:
     sent: dict[str, _Sent] = field(default_factory=dict)  # peer node -> what its link was sent
     version: int = 0  # moves when ``own`` or ``held`` changes: a link sent all is sent nothing
     signed: int = 0  # parts this node signed (one per change of its said fields)
+    skipped: int = 0  # parts of a revoked signer, or one not valid now, skipped (not taken)
 
 
 class FarSigning:
@@ -107,8 +116,9 @@ class FarSigning:
 
     def _check_saids(self, saids: tuple[SignedHeld, ...]) -> CheckedSaids:
         """Every signed part of a beat checked before anything of the beat is taken
-        (``_on_heartbeat``): one that fails closes the session as bad input. None without a check
-        (not taken either: such a node reads records as they come)."""
+        (``_on_heartbeat``): one that fails closes the session as bad input, but for one whose
+        signer is revoked or not valid now (skipped: see the module's docstring). None without a
+        check (not taken either: such a node reads records as they come)."""
         check = self.config.held_check
         if check is None:
             return []
@@ -116,6 +126,9 @@ class FarSigning:
         for signed in saids:
             try:
                 signer = check(signed)  # (the venue CA, a device, valid now, not revoked, the sig)
+            except SignerNotValidNow:
+                self.said_parts.skipped += 1  # (an honest hop's, from before: not taken)
+                continue
             except HeldSignatureRefused as exc:
                 raise SaidSignatureRefused(f"signed said fields: {exc.message}") from None
             word = decode_said(signed.body)

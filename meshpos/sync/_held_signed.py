@@ -55,6 +55,14 @@ class HeldSignatureRefused(RemoteProtocolError):
     code = "held_signature_refused"
 
 
+class SignerNotValidNow(HeldSignatureRefused):
+    """A word whose signer is on the deny-list or whose certificate is not valid now (on this
+    node's clock): refused as the word of a device, but not a forgery by the hop that passed it
+    on. A word kept and passed on (``_far_signing``: said fields) was signed before its device was
+    revoked, or its certificate expired since, or another device's clock differs: its takers skip
+    it, where any other refusal closes the session (outside round, session 20)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SignedHeld:
     """A device's word as it travels: its body (sorted JSON, ASCII), the device's certificate

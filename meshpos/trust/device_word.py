@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from meshpos.errors import CertificateRefused
-from meshpos.sync import HeldSignatureRefused, SignedHeld, unbase64
+from meshpos.sync import HeldSignatureRefused, SignedHeld, SignerNotValidNow, unbase64
 from meshpos.trust.certs import (
     certificate_info,
     issued_by,
@@ -70,11 +70,9 @@ class DeviceWordChecker:
     def __call__(self, word: SignedHeld) -> str:
         device, valid_from, valid_to, public = self._certificate(word.cert)
         if not valid_from <= self.now() <= valid_to:
-            raise HeldSignatureRefused(
-                f"signed attestation of {device!r}: certificate not valid now"
-            )
+            raise SignerNotValidNow(f"signed attestation of {device!r}: certificate not valid now")
         if self.is_revoked(device):
-            raise HeldSignatureRefused(
+            raise SignerNotValidNow(
                 f"signed attestation of {device!r}, revoked (on the venue deny-list)"
             )
         if word in self._words:

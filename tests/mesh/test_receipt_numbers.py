@@ -270,7 +270,9 @@ def test_a_register_reborn_while_its_marks_had_not_left_reuses_no_number(tmp_pat
     try:
         r1 = bed.start("R1")
         r2 = bed.start("R2", bed.peer(r1))
-        wait_for(lambda: linked(r1, "R2") and linked(r2, "R1"), 20, "linked", on=[r1.events])
+        wait_for(
+            lambda: linked(r1, "R2") and linked(r2, "R1"), 20, "linked", on=[r1.events, r2.events]
+        )
         r2.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
         sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(5)]
         wait_for(
