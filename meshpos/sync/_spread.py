@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from meshpos.sync._bodies import MAX_FAR
@@ -93,6 +93,8 @@ class Spread(SignedNotices, FarSigning):
     _now: float | None
     _started_at: float | None
     _seq: int
+    wall_offset: Callable[[], float] | None  # (``_deadlines``: the engine's wall clock - tick's)
+    _far_base_ms: int | None = None  # this run's far seq base, taken once (``_far_seq``)
     _uplink: bool
     _relay_claim: bool
     _problem: str
@@ -258,9 +260,20 @@ class Spread(SignedNotices, FarSigning):
     # --- far presence -------------------------------------------------------------------------------
 
     def _far_seq(self) -> int:
-        """This run's record seq: above any earlier run's on this clock (ms at start + beats)."""
-        start = self._started_at if self._started_at is not None else 0.0
-        return max(0, int(start * 1000)) + self._seq
+        """This run's record seq: above any earlier run's (ms at start + beats). **Changed** (issue
+        18, outside): the start is read on the wall clock where the engine gave one (``wall_offset``),
+        once: the tick clock is the event loop's, which starts again at zero when a device boots, so a
+        rebooted node's records, and the said fields it signs with their seq (which far nodes keep
+        past a record's timeout, ``_far_signing``), looked older than its last run's for as long as
+        that run had been up. In-memory beds (no wall clock): their tick clock, as before."""
+        base = self._far_base_ms
+        if base is None:
+            start = self._started_at if self._started_at is not None else 0.0
+            offset = self.wall_offset
+            base = max(0, int((start + (offset() if offset is not None else 0.0)) * 1000))
+            if self._started_at is not None:
+                self._far_base_ms = base
+        return base + self._seq
 
     def _own_record(self, pending: int) -> FarRecord:
         record = FarRecord(
