@@ -150,7 +150,9 @@ class ConsoleServer:
         """What relays put in ``console_url``: ``ws://`` or, with a certificate, ``wss://``."""
         return f"{'wss' if self.ssl_context else 'ws'}://{self.host}:{self.port}"
 
-    async def stop(self) -> None:
+    async def stop(self, settle_within: float | None = None) -> None:
+        """Stop serving and let every hub settle; with ``settle_within``, at most that long each
+        (:class:`~meshpos.console.hub.Unsettled` otherwise: a test's teardown says what hung)."""
         for task in (self._ticker, self._hearing, self._sharing):
             if task is not None:
                 task.cancel()
@@ -170,7 +172,7 @@ class ConsoleServer:
                 async with asyncio.timeout(2.0):
                     await self._server.wait_closed()
         for hub in self.hubs.values():
-            await hub.settle()
+            await hub.settle(settle_within)
 
     async def hub(self, venue_id: str) -> VenueHub:
         """The venue's hub, loaded now if it is not (a relay connecting, an edit)."""

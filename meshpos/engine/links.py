@@ -10,6 +10,12 @@ steps arriving a few milliseconds apart cost every receiver two or three fsyncs)
 however many batches arrive; without one (the console), every batch of messages is committed before
 :meth:`Links.link_messages` returns, so a slow database slows the sender down.
 
+**Changed** (issue 18, notices): a connection that opens while the engine is closing (its goodbyes
+sent, the links not yet stopped: the dialer of the lowest id redials at once a link that closed) is
+hung up without a session. Its hello and heartbeats told the neighbours that had just signed the
+stopping node gone that it was alive: they took their notices back and distrusted their own word
+about it for five minutes, so far nodes left a stopped relay only once its record went stale.
+
 Kept apart from ``engine`` (documents, writes, the pump) so each reads in one sitting. A mixin of
 :class:`~meshpos.engine.engine.Engine`, which owns the state named below.
 """
@@ -79,6 +85,9 @@ class Links:
     # --- links (meshpos.net.port.LinkHandler) -------------------------------------------------------
 
     def link_opened(self, key: str, peer: LinkPeer, send: Send) -> None:
+        if self.closing:  # (its goodbyes are out: a session now would say it is alive)
+            send([b""])
+            return
         self._links[key] = (peer, send)
         if peer.kind is PeerKind.YJS:  # a stock Yjs client on one document (sync._yjs)
             self.sync.connect_yjs(key, doc=peer.document, name=peer.device_id, role=peer.role)

@@ -15,6 +15,9 @@ States (``_states``) move only along :data:`TRANSITIONS` (``connecting -> hello 
 manner of h11: an illegal move raises :class:`LocalProtocolError` when we caused it and
 :class:`RemoteProtocolError` when the peer did. A remote protocol error never escapes ``receive_data``: the
 session closes (a ``Bye`` naming the error, then ``b""``) and reports a :class:`SessionClosed` carrying it.
+
+A peer's chunked messages are reassembled by ``_chunks`` (**Changed** (issue 18, notices): moved there
+from here, unchanged, when this module reached the structure test's 500 lines).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from meshpos.errors import (
     RemoteProtocolError,
 )
 from meshpos.sync._budget import PeerBudget, TokenBucket
+from meshpos.sync._chunks import Reassembly
 from meshpos.sync._codec import (
     BATCH,
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -39,7 +43,6 @@ from meshpos.sync._codec import (
     MIN_MAX_MESSAGE_SIZE,
     batch,
     decode,
-    decode_y_payload,
     encode,
     encode_doc_message,
     unbatch,
@@ -76,10 +79,6 @@ from meshpos.sync._states import (
 
 _HEARTBEAT_TYPE = bytes([HEARTBEAT])  # a heartbeat's first byte (``_codec``)
 log = logging.getLogger("meshpos.sync")
-
-
-#: chunked messages being reassembled at once: an honest peer sends each one's chunks back to back
-MAX_OPEN_CHUNKED = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +146,7 @@ class Session:
         self.commits: Commits | None = None
         self._held: collections.deque[tuple[int, bytes]] = collections.deque()
         self._awaiting_step2: set[str] = set()
-        self._chunks: dict[str, tuple[int, list[bytes], int]] = {}
+        self._chunks = Reassembly(self.config.max_payload_size)
         budget = self.config.budget
         self._messages = TokenBucket(budget.messages)
         self._heartbeats = TokenBucket(budget.heartbeats)
@@ -432,7 +431,9 @@ class Session:
             self._charge(self._heartbeats, "heartbeats and digests")
             self._events.append(DigestReceived(message))
         elif isinstance(message, Chunk):
-            self._handle_chunk(message)
+            whole = self._chunks.take(message)
+            if whole is not None:
+                self._doc_message(whole)
         else:
             self._doc_message(message)
 
@@ -462,39 +463,3 @@ class Session:
             raise RemoteProtocolError(
                 f"hello: field 'role' is {hello.role!r} but the certificate says {self.expected_role!r}"
             )
-
-    def _handle_chunk(self, chunk: Chunk) -> None:
-        limit = self.config.max_payload_size
-        if chunk.index == 0:
-            if chunk.doc in self._chunks:
-                raise RemoteProtocolError(
-                    f"chunk: new chunked message for {chunk.doc!r} before the last one finished"
-                )
-            if chunk.total > limit:
-                raise RemoteProtocolError(f"chunk: total {chunk.total} exceeds the payload limit")
-            if len(self._chunks) >= MAX_OPEN_CHUNKED:
-                raise RemoteProtocolError(
-                    f"chunk: more than {MAX_OPEN_CHUNKED} chunked messages open at once"
-                )
-            self._chunks[chunk.doc] = (chunk.total, [], 0)
-        entry = self._chunks.get(chunk.doc)
-        if entry is None:
-            raise RemoteProtocolError(f"chunk: {chunk.index} for {chunk.doc!r} without chunk 0")
-        total, parts, size = entry
-        if chunk.total != total or chunk.index != len(parts):
-            raise RemoteProtocolError(
-                f"chunk: got {chunk.index}/{chunk.total} for {chunk.doc!r}, "
-                f"expected {len(parts)}/{total}"
-            )
-        size += len(chunk.data)
-        others = sum(n for d, (_, _, n) in self._chunks.items() if d != chunk.doc)
-        if size + others > limit:  # all open reassemblies together: bounded memory per peer
-            also = " with the others open" if others else ""
-            raise RemoteProtocolError(
-                f"chunk: reassembled message for {chunk.doc!r} exceeds {limit} bytes{also}"
-            )
-        parts.append(chunk.data)
-        self._chunks[chunk.doc] = (total, parts, size)
-        if len(parts) == total:
-            del self._chunks[chunk.doc]
-            self._doc_message(decode_y_payload(chunk.doc, b"".join(parts)))

@@ -57,7 +57,7 @@ from meshpos.sync._notices import SignedNotices
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import forwards_everything
 from meshpos.sync._session import Session
-from meshpos.sync._states import EXCHANGING, State
+from meshpos.sync._states import EXCHANGING, SessionClosed, State
 from meshpos.sync._topology import (
     TOPOLOGY_FEATURE,
     graph,
@@ -400,16 +400,20 @@ class Spread(SignedNotices, FarSigning):
             for s in self._sessions.values()
         )
 
-    def _link_lost(self, session: Session, reason: str) -> None:
-        """A session ended: unless it was pruned, or another link to the node remains, the node is
-        gone (a process that died closes its links at once): tell every peer now."""
+    def _link_lost(self, session: Session, closed: SessionClosed) -> None:
+        """A session ended: unless it was pruned, or this node closed it (its own stop), or another
+        link to the node remains, the node is gone (a process that died closes its links at once):
+        tell every peer now. **Changed** (issue 18, notices): a stopping node's goodbyes ended its
+        links and it signed each peer gone, alive as they were (the notices left behind the
+        goodbyes; a far node took the venue's new relay out of the election till its records came)."""
         peer = session.peer
         if peer is not None:
             self._console_sent.pop(peer.node, None)  # a new link gets the console's state anew
             self._welcomed.pop(peer.node, None)  # and every far record
         if peer is None or peer.role == "console" or session.stock or self._linked_to(peer.node):
             return  # (a stock Yjs client is no device of the mesh)
-        if reason.endswith(NOT_A_NEIGHBOUR):
+        ours = not closed.by_peer and closed.error is None  # (a timeout or bad input: an error)
+        if ours or closed.reason.endswith(NOT_A_NEIGHBOUR):
             self._presence.forget(peer.node)  # alive: its far record goes on (not its silence)
             return
         self._declare_gone(peer.node)

@@ -427,7 +427,7 @@ class Synchronizer(
                     self._live_since.pop(peer, None)
                     if peer == self._catching_up:
                         self._release_held()
-                    self._link_lost(session, event.reason)
+                    self._link_lost(session, event)
                     continue
                 if session.state is State.CLOSED:
                     continue  # aborted while handling an earlier event of this batch

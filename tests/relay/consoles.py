@@ -12,6 +12,9 @@ from meshpos.console.db import ConsoleDB, open_console_db
 from meshpos.console.runner import load_signers, register_venues
 from meshpos.console.server import ConsoleServer
 
+#: seconds a venue's hub may take to settle at the teardown (its writes are on a local SQLite file)
+SETTLE_S = 30.0
+
 
 @dataclass
 class Console:
@@ -42,6 +45,6 @@ async def running_console(
         try:
             yield Console(server, db)
         finally:
-            await server.stop()
+            await server.stop(settle_within=SETTLE_S)
     finally:
         await db.close()

@@ -168,3 +168,23 @@ def test_a_notice_body_is_no_attestation_and_a_word_no_notice(authority: VenueAu
         decode_word(notice_body("R003", "R002", 5, VENUE))
     with pytest.raises(GoneSignatureRefused):
         decode_notice(word_body("R002", VENUE, {DOC: {5: 1}}))
+
+
+def test_a_stopping_node_signs_no_notice_about_the_peers_it_leaves(
+    authority: VenueAuthority,
+) -> None:
+    """Its own goodbyes close its links: its peers are alive. It signed each of them gone (found by
+    tests/mesh/test_gone_notices_mesh.py), the notices went out behind its goodbyes, some nodes took
+    the venue's new relay out of the election till its records took them back (issue 18, notices)."""
+    venue = _keyed(authority)
+    relay = venue.agreed_relay()
+    assert relay is not None
+    sync = venue.net.nodes[relay]
+    peers = [s.peer.node for s in sync.sessions.values() if s.peer is not None]
+    assert peers
+    signed = sync.notices.signed
+    for key in list(sync.sessions):
+        sync.close(key, "node shutting down")
+    venue.net.pump(relay)
+    assert sync.notices.signed == signed
+    assert not any(sync._far.marked(peer) for peer in peers)
