@@ -132,13 +132,8 @@ class Attesting:
     def _with_attestations(self, beat: Heartbeat, session: Session) -> Heartbeat:
         """``beat`` with the attestations whose next hop is ``session``'s peer (at most
         HELD_PER_BEAT; the others wait for their own link or the next beat)."""
-        peer = session.peer
-        if (
-            peer is None
-            or peer.role == "console"
-            or session.stock
-            or HELD_FEATURE not in session.peer_features
-        ):
+        peer = session.device_peer(HELD_FEATURE)
+        if peer is None:
             return beat
         self._attest_own()
         taken = self._attested.take(beat.seq, self._held_hops, peer.node, HELD_PER_BEAT)

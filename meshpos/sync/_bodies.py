@@ -36,9 +36,14 @@ from meshpos.sync._fields import (
     _text,
     reject_constant,
 )
-from meshpos.sync._gone_words import GONE_SIGNED_FEATURE, decode_gones, gones_wire
+from meshpos.sync._gone_words import GONE_SIGNED_FEATURE, decode_gones
 from meshpos.sync._held import HELD_COMPACT_FEATURE, HELD_FEATURE, MAX_HELD
-from meshpos.sync._held_signed import HELD_SIGNED_FEATURE, decode_helds, helds_wire
+from meshpos.sync._held_signed import (
+    HELD_SIGNED_FEATURE,
+    decode_helds,
+    helds_wire,
+    signed_parts_wire,
+)
 from meshpos.sync._held_wire import decode_held_compact, held_compact
 from meshpos.sync._messages import (
     PROTOCOL_VERSION,
@@ -47,7 +52,7 @@ from meshpos.sync._messages import (
     Hello,
     PeerSummary,
 )
-from meshpos.sync._said_words import SAID_SIGNED_FEATURE, decode_saids, saids_wire
+from meshpos.sync._said_words import SAID_SIGNED_FEATURE, decode_saids
 from meshpos.sync._signed import (
     SIGNED_FEATURE,
     TICK_FEATURE,
@@ -188,9 +193,9 @@ def _heartbeat_body(msg: Heartbeat, features: frozenset[str]) -> bytes:
     if msg.helds:
         body["helds"] = helds_wire(msg.helds)
     if msg.gones:
-        body["gones"] = gones_wire(msg.gones)
+        body["gones"] = signed_parts_wire(msg.gones)
     if msg.saids:
-        body["saids"] = saids_wire(msg.saids)
+        body["saids"] = signed_parts_wire(msg.saids)
     return _json(_for_peer(body, HEARTBEAT_FIELD_FEATURES, features))
 
 

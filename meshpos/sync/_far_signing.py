@@ -176,13 +176,8 @@ class FarSigning:
         sent yet, at most MAX_SAIDS a beat: once per link and change, with the records they speak
         for or before them (a part held with no record yet is kept: ``FarTable.vouch``); a link
         sent everything costs one comparison a beat."""
-        peer = session.peer
-        if (
-            peer is None
-            or peer.role == "console"
-            or session.stock
-            or SAID_SIGNED_FEATURE not in session.peer_features
-        ):
+        peer = session.device_peer(SAID_SIGNED_FEATURE)
+        if peer is None:
             return beat
         table = self.said_parts
         sent = table.sent.get(peer.node)

@@ -17,8 +17,7 @@ from typing import Any
 from meshpos.errors import RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.sync._fields import _ID
-from meshpos.sync._held_signed import SignedHeld
-from meshpos.sync._signed import unusable_part
+from meshpos.sync._held_signed import SignedHeld, decode_signed_parts
 
 #: a peer that announced this takes the heartbeat's ``gones`` field (signed gone notices)
 GONE_SIGNED_FEATURE = "gones1"
@@ -73,24 +72,6 @@ def decode_notice(body: str) -> GoneWord:
     return GoneWord(node, by, seq, venue)
 
 
-def gones_wire(notices: tuple[SignedHeld, ...]) -> list[dict[str, str]]:
-    """The notices as they go: always with the signer's certificate (rare: a link lost)."""
-    return [{"b": n.body, "c": n.cert, "s": n.sig} for n in notices]
-
-
 def decode_gones(raw: Any, what: str) -> tuple[SignedHeld, ...]:
-    """The ``gones`` field: a list of ``{"b": body, "c": cert, "s": sig}``, bounded and well formed
-    (checked against the venue CA later, before anything of the beat is taken)."""
-    field_what = f"{what}: field 'gones'"
-    if not isinstance(raw, list) or not 0 < len(raw) <= MAX_GONES:
-        raise RemoteProtocolError(f"{field_what} must be a list of 1 to {MAX_GONES} notices")
-    out: list[SignedHeld] = []
-    for item in raw:
-        if not isinstance(item, dict) or item.keys() != {"b", "c", "s"}:
-            raise RemoteProtocolError(f"{field_what}: each notice an object with 'b', 'c', 's'")
-        body, cert, sig = item["b"], item["c"], item["s"]
-        part = unusable_part(body, cert, sig, MAX_GONE_BODY)
-        if part is not None:
-            raise RemoteProtocolError(f"{field_what}: a notice has no usable {part}")
-        out.append(SignedHeld(body, cert, sig))
-    return tuple(out)
+    """The ``gones`` field: a list of signed notices, bounded and well formed."""
+    return decode_signed_parts(raw, what, "gones", ("notice", "notices"), MAX_GONES, MAX_GONE_BODY)

@@ -169,6 +169,35 @@ def helds_wire(words: tuple[SignedHeld, ...]) -> list[dict[str, str]]:
     ]
 
 
+def signed_parts_wire(parts: tuple[SignedHeld, ...]) -> list[dict[str, str]]:
+    """Signed parts as they go, each with its signer's certificate (gone notices, said fields: rare,
+    a link lost or a node's said fields changed, so never named by reference as attestations are)."""
+    return [{"b": p.body, "c": p.cert, "s": p.sig} for p in parts]
+
+
+def decode_signed_parts(
+    raw: Any, what: str, field: str, noun: tuple[str, str], at_most: int, max_body: int
+) -> tuple[SignedHeld, ...]:
+    """The heartbeat's ``field`` of signed parts: a list of 1 to ``at_most`` ``{"b": body, "c":
+    cert, "s": sig}``, each usable (``_signed.unusable_part``; checked against the venue CA later,
+    before anything of the beat is taken). ``noun``: what one part and several are called in the
+    refusal (``("notice", "notices")``)."""
+    one, many = noun
+    field_what = f"{what}: field {field!r}"
+    if not isinstance(raw, list) or not 0 < len(raw) <= at_most:
+        raise RemoteProtocolError(f"{field_what} must be a list of 1 to {at_most} {many}")
+    out: list[SignedHeld] = []
+    for item in raw:
+        if not isinstance(item, dict) or item.keys() != {"b", "c", "s"}:
+            raise RemoteProtocolError(f"{field_what}: each {one} an object with 'b', 'c', 's'")
+        body, cert, sig = item["b"], item["c"], item["s"]
+        part = unusable_part(body, cert, sig, max_body)
+        if part is not None:
+            raise RemoteProtocolError(f"{field_what}: a {one} has no usable {part}")
+        out.append(SignedHeld(body, cert, sig))
+    return tuple(out)
+
+
 def decode_helds(raw: Any, what: str) -> tuple[SignedHeld, ...]:
     """The ``helds`` field: a list of ``{"b": body, "c": cert, "s": sig}``, bounded and well formed
     (checked against the CA later, by the synchronizer)."""

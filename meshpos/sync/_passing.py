@@ -168,14 +168,8 @@ class PassingOn(Ticking, Attesting):
         if self.hello.role == "console":
             return self._console_once_per_link(beat, session)
         latest = self.statements.latest
-        peer = session.peer
-        if (
-            latest is None
-            or peer is None
-            or peer.role == "console"
-            or session.stock
-            or SIGNED_FEATURE not in session.peer_features
-        ):
+        peer = session.device_peer(SIGNED_FEATURE)
+        if latest is None or peer is None:
             return beat
         sent = self._console_sent.setdefault(peer.node, ConsoleSent())
         tick = self.ticks.latest
@@ -269,15 +263,8 @@ class PassingOn(Ticking, Attesting):
         what is passed on; a node compared every client and count of every open day on every link,
         every beat (~16 % of the in-memory venue's CPU at 50 devices with a console)."""
         beat = self._with_signed(beat, session)
-        peer = session.peer
-        if (
-            peer is None
-            or beat.relay
-            or self.hello.role == "console"
-            or peer.role == "console"
-            or session.stock
-            or TOPOLOGY_FEATURE not in session.peer_features
-        ):
+        peer = session.device_peer(TOPOLOGY_FEATURE)
+        if peer is None or beat.relay or self.hello.role == "console":
             return beat
         sent = self._console_sent.setdefault(peer.node, ConsoleSent())
         at = (self._console_rose, tuple(self._docs))
@@ -300,14 +287,8 @@ class PassingOn(Ticking, Attesting):
         venue in a few message delays, not from the rotation (~13 beats at 200 nodes), so it knows
         every author's node for the durability count and every candidate at once. Arrays only
         (``COMPACT_FAR_FEATURE``): 24 records are ~1.5 kB."""
-        peer = session.peer
-        if (
-            peer is None
-            or peer.role == "console"
-            or self.hello.role == "console"
-            or session.stock
-            or COMPACT_FAR_FEATURE not in session.peer_features
-        ):
+        peer = session.device_peer(COMPACT_FAR_FEATURE)
+        if peer is None or self.hello.role == "console":
             return beat
         done = self._welcomed.get(peer.node, 0)
         if done >= len(self._far):

@@ -24,9 +24,8 @@ from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.model.limits import MAX_NOTE_CHARS, text_problem
 from meshpos.model.roles import ROLES
 from meshpos.sync._fields import _ID
-from meshpos.sync._held_signed import SignedHeld
+from meshpos.sync._held_signed import SignedHeld, decode_signed_parts
 from meshpos.sync._presence import Said
-from meshpos.sync._signed import unusable_part
 
 #: a peer that announced this takes the heartbeat's ``saids`` field (nodes' signed said fields)
 SAID_SIGNED_FEATURE = "saids1"
@@ -104,25 +103,8 @@ def decode_said(body: str) -> SaidWord:
     return SaidWord(node, (role, priority, uplink, relay, problem), seq, venue)
 
 
-def saids_wire(parts: tuple[SignedHeld, ...]) -> list[dict[str, str]]:
-    """The signed parts as they go: each with its signer's certificate (rare: once per change of a
-    node's said fields per link, and a new link's welcome)."""
-    return [{"b": p.body, "c": p.cert, "s": p.sig} for p in parts]
-
-
 def decode_saids(raw: Any, what: str) -> tuple[SignedHeld, ...]:
-    """The ``saids`` field: a list of ``{"b": body, "c": cert, "s": sig}``, bounded and well formed
-    (checked against the venue CA later, before anything of the beat is taken)."""
-    field_what = f"{what}: field 'saids'"
-    if not isinstance(raw, list) or not 0 < len(raw) <= MAX_SAIDS:
-        raise RemoteProtocolError(f"{field_what} must be a list of 1 to {MAX_SAIDS} signed parts")
-    out: list[SignedHeld] = []
-    for item in raw:
-        if not isinstance(item, dict) or item.keys() != {"b", "c", "s"}:
-            raise RemoteProtocolError(f"{field_what}: each part an object with 'b', 'c', 's'")
-        body, cert, sig = item["b"], item["c"], item["s"]
-        part = unusable_part(body, cert, sig, MAX_SAID_BODY)
-        if part is not None:
-            raise RemoteProtocolError(f"{field_what}: a part has no usable {part}")
-        out.append(SignedHeld(body, cert, sig))
-    return tuple(out)
+    """The ``saids`` field: a list of signed parts, bounded and well formed."""
+    return decode_signed_parts(
+        raw, what, "saids", ("part", "signed parts"), MAX_SAIDS, MAX_SAID_BODY
+    )

@@ -393,6 +393,19 @@ class Session:
     def awaiting(self) -> frozenset[str]:
         return frozenset(self._awaiting_step2)
 
+    def device_peer(self, feature: str) -> Hello | None:
+        """The peer's hello if it is a mesh device (not the console, not a stock Yjs client) that
+        announced ``feature``: who the heartbeat's optional fields go to; else None."""
+        peer = self.peer
+        if (
+            peer is None
+            or peer.role == "console"
+            or self.stock
+            or feature not in self.peer_features
+        ):
+            return None
+        return peer
+
     def _maybe_live(self) -> None:
         if self._state is State.SYNCING and not self._awaiting_step2:
             self._move(Trigger.SYNCED, remote=False)
