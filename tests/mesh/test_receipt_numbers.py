@@ -60,6 +60,21 @@ class Bed:
         self.procs.append(proc)
         return proc.start()
 
+    def linked_pair(self) -> tuple[NodeProcess, NodeProcess]:
+        """R1, and R2 told of it, once each says the other is linked."""
+        r1 = self.start("R1")
+        r2 = self.start("R2", self.peer(r1))
+        wait_for(
+            lambda: linked(r1, "R2") and linked(r2, "R1"),
+            20,
+            "R1 and R2 linked",
+            on=[r1.events, r2.events],
+        )
+        return r1, r2
+
+    def node_db(self, name: str) -> Path:
+        return load_config(self.configs[name], env={}).data_dir / "node.db"
+
     def peer(self, node: NodeProcess) -> str:
         return f"--peer={node.ready['node']}@{self.prefix}.11:{node.port}"
 
@@ -110,23 +125,22 @@ def linked(node: NodeProcess, other: str) -> bool:
     return node.status()["peers"].get(other) is True
 
 
-def first_sales_of_r2(bed: Bed) -> tuple[NodeProcess, list[dict[str, Any]]]:
-    r1 = bed.start("R1")
-    r2 = bed.start("R2", bed.peer(r1))
-    wait_for(
-        lambda: linked(r1, "R2") and linked(r2, "R1"),
-        20,
-        "R1 and R2 linked",
-        on=[r1.events, r2.events],
-    )
+def sold_on_r2_held_by_r1(r1: NodeProcess, r2: NodeProcess, n: int) -> list[dict[str, Any]]:
+    """R2 opens a shift and sells ``n``: its receipts, once R1 holds every one of them."""
     r2.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
-    sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(3)]
+    sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(n)]
     wait_for(
         lambda: {r["id"] for r in sold} <= r1.receipt_ids(),
         10,
         "R2's receipts on R1",
         on=[r1.events],
     )
+    return sold
+
+
+def first_sales_of_r2(bed: Bed) -> tuple[NodeProcess, list[dict[str, Any]]]:
+    r1, r2 = bed.linked_pair()
+    sold = sold_on_r2_held_by_r1(r1, r2, 3)
     assert r2.stop() == 0
     return r1, sold
 
@@ -247,18 +261,22 @@ def test_a_new_receipt_series_for_a_kitchen_screen_is_refused_in_one_line(tmp_pa
     assert "--new-receipt-series: node K1 is a kds" in done.stderr
 
 
+def mark_in(stoplist: bytes | None, series: str) -> int:
+    """The mark of ``series`` in a stoplist document's stored update (none: 0)."""
+    doc: Doc[Any] = Doc()
+    if stoplist is not None:
+        doc.apply_update(stoplist)
+    return int(doc.get(NUMBERS_MAP, type=Map).get(series, 0))
+
+
 def held_mark(node_db: Path, series: str) -> int:
     """The mark of ``series`` in a stopped node's store (its stoplist document as committed)."""
 
-    async def read() -> int:
+    async def read() -> bytes | None:
         async with await SqliteStore.open(node_db) as store:
-            update = await store.load(NUMBERS_DOCUMENT)
-        doc: Doc[Any] = Doc()
-        if update is not None:
-            doc.apply_update(update)
-        return int(doc.get(NUMBERS_MAP, type=Map).get(series, 0))
+            return await store.load(NUMBERS_DOCUMENT)
 
-    return asyncio.run(read())
+    return mark_in(asyncio.run(read()), series)
 
 
 def test_a_register_reborn_while_its_marks_had_not_left_reuses_no_number(tmp_path: Path) -> None:
@@ -268,23 +286,11 @@ def test_a_register_reborn_while_its_marks_had_not_left_reuses_no_number(tmp_pat
     ledger comes a round trip later) and must still number above 5."""
     bed = Bed(tmp_path, mark_wait_ms=10_000)
     try:
-        r1 = bed.start("R1")
-        r2 = bed.start("R2", bed.peer(r1))
-        wait_for(
-            lambda: linked(r1, "R2") and linked(r2, "R1"), 20, "linked", on=[r1.events, r2.events]
-        )
-        r2.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
-        sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(5)]
-        wait_for(
-            lambda: {r["id"] for r in sold} <= r1.receipt_ids(),
-            10,
-            "R2's receipts on R1",
-            on=[r1.events],
-        )
+        r1, r2 = bed.linked_pair()
+        sold = sold_on_r2_held_by_r1(r1, r2, 5)
         r2.kill()  # its marks 2..5 never left
         assert r1.stop() == 0
-        r1_db = load_config(bed.configs["R1"], env={}).data_dir / "node.db"
-        assert held_mark(r1_db, "R2") == 1  # the window this test is about
+        assert held_mark(bed.node_db("R1"), "R2") == 1  # the window this test is about
         bed.wipe_and_reenroll("R2")
 
         r1 = bed.start("R1")

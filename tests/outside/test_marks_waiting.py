@@ -16,46 +16,32 @@ from __future__ import annotations
 import asyncio
 import shutil
 from pathlib import Path
-from typing import Any
-
-from pycrdt import Doc, Map
 
 from meshpos.config import load_config
 from meshpos.console.db import open_console_db
 from meshpos.harness.wait import wait_for
-from meshpos.model.numbering import NUMBERS_DOCUMENT, NUMBERS_MAP
+from meshpos.model.numbering import NUMBERS_DOCUMENT
 from meshpos.model.sample import CASHIER
 from meshpos.node_status import ALL_SYNCED
 
 from ..mesh.kit import NodeProcess
 from ..mesh.test_cli_node import meshpos
-from ..mesh.test_receipt_numbers import Bed, held_mark, linked
+from ..mesh.test_receipt_numbers import Bed, held_mark, linked, mark_in, sold_on_r2_held_by_r1
 
 WAIT_MS = 10_000  # mark_wait_ms at its upper bound: the marks' window is certain
-
-
-def linked_both(bed: Bed) -> tuple[NodeProcess, NodeProcess]:
-    r1 = bed.start("R1")
-    r2 = bed.start("R2", bed.peer(r1))
-    wait_for(lambda: linked(r1, "R2") and linked(r2, "R1"), 20, "linked", on=[r1.events, r2.events])
-    return r1, r2
 
 
 def console_mark(db: Path, venue_id: str, series: str) -> int:
     """The mark of ``series`` in a stopped console's database (its stoplist document)."""
 
-    async def read() -> int:
+    async def read() -> bytes | None:
         console_db = await open_console_db(f"sqlite:///{db}")
         try:
-            update = await console_db.load_document(venue_id, NUMBERS_DOCUMENT)
+            return await console_db.load_document(venue_id, NUMBERS_DOCUMENT)
         finally:
             await console_db.close()
-        doc: Doc[Any] = Doc()
-        if update is not None:
-            doc.apply_update(update)
-        return int(doc.get(NUMBERS_MAP, type=Map).get(series, 0))
 
-    return asyncio.run(read())
+    return mark_in(asyncio.run(read()), series)
 
 
 def test_the_indicator_never_says_synced_while_a_mark_waits(tmp_path: Path) -> None:
@@ -66,7 +52,7 @@ def test_the_indicator_never_says_synced_while_a_mark_waits(tmp_path: Path) -> N
     # heartbeats 2 s apart: the links' anti-entropy (5 heartbeats) sends no waiting mark early
     bed = Bed(tmp_path, console=True, mark_wait_ms=WAIT_MS, heartbeat_interval=2.0)
     try:
-        r1, r2 = linked_both(bed)
+        r1, r2 = bed.linked_pair()
 
         def relay() -> NodeProcess | None:
             found = [n for n in (r1, r2) if n.status()["is_relay"]]
@@ -97,19 +83,11 @@ def test_the_indicator_never_says_synced_while_a_mark_waits(tmp_path: Path) -> N
 def test_a_graceful_stop_sends_the_waiting_marks_before_its_goodbye(tmp_path: Path) -> None:
     bed = Bed(tmp_path, mark_wait_ms=WAIT_MS)
     try:
-        r1, r2 = linked_both(bed)
-        r2.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
-        sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(4)]
-        wait_for(
-            lambda: {r["id"] for r in sold} <= r1.receipt_ids(),
-            10,
-            "R2's receipts on R1",
-            on=[r1.events],
-        )
+        r1, r2 = bed.linked_pair()
+        sold_on_r2_held_by_r1(r1, r2, 4)
         assert r2.stop() == 0
         assert r1.stop() == 0
-        r1_db = load_config(bed.configs["R1"], env={}).data_dir / "node.db"
-        assert held_mark(r1_db, "R2") == 4
+        assert held_mark(bed.node_db("R1"), "R2") == 4
     finally:
         bed.kill_all()
 
@@ -117,15 +95,8 @@ def test_a_graceful_stop_sends_the_waiting_marks_before_its_goodbye(tmp_path: Pa
 def test_a_kill_while_marks_wait_loses_no_mark_and_repeats_no_number(tmp_path: Path) -> None:
     bed = Bed(tmp_path, mark_wait_ms=WAIT_MS)
     try:
-        r1, r2 = linked_both(bed)
-        r2.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
-        sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(5)]
-        wait_for(
-            lambda: {r["id"] for r in sold} <= r1.receipt_ids(),
-            10,
-            "R2's receipts on R1",
-            on=[r1.events],
-        )
+        r1, r2 = bed.linked_pair()
+        sold_on_r2_held_by_r1(r1, r2, 5)
         r2.kill()  # marks 2..5 waited in its memory only
         again = bed.start("R2", bed.peer(r1))
         wait_for(
@@ -136,8 +107,7 @@ def test_a_kill_while_marks_wait_loses_no_mark_and_repeats_no_number(tmp_path: P
         )
         again.kill()  # no goodbye: what R1 holds came in the first sync
         assert r1.stop() == 0
-        r1_db = load_config(bed.configs["R1"], env={}).data_dir / "node.db"
-        assert held_mark(r1_db, "R2") == 5
+        assert held_mark(bed.node_db("R1"), "R2") == 5
         alone = bed.start("R2")
         receipt = alone.sell(CASHIER, ["espresso"])
         assert receipt["number"] == "R2-000006"
@@ -153,7 +123,7 @@ def test_a_backup_restored_after_a_lost_disk_while_marks_waited_repeats_no_numbe
     numbers again from R1 and must number above every receipt it issued."""
     bed = Bed(tmp_path, mark_wait_ms=WAIT_MS)
     try:
-        r1, r2 = linked_both(bed)
+        r1, r2 = bed.linked_pair()
         r2.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 5_000})
         sold = [r2.sell(CASHIER, ["espresso"]) for _ in range(2)]
         config = load_config(bed.configs["R2"], env={})

@@ -18,7 +18,7 @@ from meshpos.localapi import ApiError
 from meshpos.model.sample import CASHIER, MANAGER
 
 from ..mesh.kit import NodeProcess
-from ..mesh.test_receipt_numbers import Bed, linked, refusal
+from ..mesh.test_receipt_numbers import Bed, refusal
 
 ESPRESSO = 250  # the sample catalog's price, tax included
 
@@ -43,11 +43,7 @@ def taps(node: NodeProcess, order_id: str, n: int) -> list[str]:
 def test_two_registers_on_one_order_never_show_or_charge_a_stale_one(tmp_path: Path) -> None:
     bed = Bed(tmp_path)
     try:
-        r1 = bed.start("R1")
-        r2 = bed.start("R2", bed.peer(r1))
-        wait_for(
-            lambda: linked(r1, "R2") and linked(r2, "R1"), 20, "linked", on=[r1.events, r2.events]
-        )
+        r1, r2 = bed.linked_pair()
         for node in (r1, r2):
             node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
         order = r1.call("POST", "/api/orders", {"user": CASHIER})["id"]
@@ -103,11 +99,7 @@ def test_an_order_voided_on_another_register_takes_no_line_nor_payment(tmp_path:
     and refuse both a line and a payment on it."""
     bed = Bed(tmp_path)
     try:
-        r1 = bed.start("R1")
-        r2 = bed.start("R2", bed.peer(r1))
-        wait_for(
-            lambda: linked(r1, "R2") and linked(r2, "R1"), 20, "linked", on=[r1.events, r2.events]
-        )
+        r1, r2 = bed.linked_pair()
         for node in (r1, r2):
             node.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
         order = r1.call("POST", "/api/orders", {"user": CASHIER})["id"]
