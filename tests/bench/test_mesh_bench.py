@@ -81,10 +81,11 @@ def test_a_tiny_run_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> N
     assert result["catchup_start_s"] <= result["catchup_s"]
     assert result["catchup_cpu_ms"] > 0  # the restarted node's process did start and catch up
     assert result["catchup_loaded_receipts"] == 20 + 3  # the measured sales and the warm-up
-    if result["propagation_p99_ms"] > 0:
+    if result["propagation_p99_ms"] > 0:  # (printed to 3 significant digits: 62.7 for 62.71)
         assert math.isclose(
             result["ratio_vs_peer"],
             result["peer_propagation_p99_ms"] / result["propagation_p99_ms"],
+            rel_tol=0.005,
             abs_tol=0.01,
         )
     assert (
