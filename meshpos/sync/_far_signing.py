@@ -32,6 +32,15 @@ receiver on the first beat, again at every try, and a new or restarted node link
 (``tests/outside/test_revoked_said_part.py``). Any other refusal (signature, signer, venue, body)
 still closes the session.
 
+**Changed** (session 21, signed): a node that gets back a part of its own from an earlier run, at a
+seq not below this run's far seq, raises the run's seq base above it and signs its said fields
+again (``_own_part_back``): a device whose wall clock was behind across a reboot (no RTC, no NTP
+yet), a restored backup or an id re-enrolled on another machine spoke with seqs below its last
+run's, and every node beyond its links kept the old part (its old relay claim and uplink) until the
+new run's seqs passed it (``tests/outside/test_far_said_reboot.py``). Every part held goes to each
+new link, so the run's first neighbour passes it back; nothing is kept in the store, so neither a
+restore nor a cleared cache takes the base back while any node holds such a part.
+
 A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer` (through ``_spread``).
 """
 
@@ -41,6 +50,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._held_signed import HeldSignatureRefused, SignedHeld, SignerNotValidNow
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello
@@ -78,6 +88,7 @@ class SaidParts:
     version: int = 0  # moves when ``own`` or ``held`` changes: a link sent all is sent nothing
     signed: int = 0  # parts this node signed (one per change of its said fields)
     skipped: int = 0  # parts of a revoked signer, or one not valid now, skipped (not taken)
+    raised: int = 0  # times an earlier run's own part came back and raised the far seq base
 
 
 class FarSigning:
@@ -89,11 +100,15 @@ class FarSigning:
     _now: float | None
     _trigger: bool
     _news: dict[str, int | None]
+    _seq: int
+    _far_base_ms: int | None  # (``_spread._far_seq``)
 
     if TYPE_CHECKING:
 
         @property
         def node_id(self) -> str: ...
+
+        def _far_seq(self) -> int: ...
 
     @cached_property
     def said_parts(self) -> SaidParts:
@@ -159,9 +174,12 @@ class FarSigning:
         parts = self.said_parts.held
         for signed, word in checked:
             node = word.node
+            if node == self.node_id:
+                self._own_part_back(signed, word.seq)
+                continue
             seq = self._far.vouched(node)
-            if node == self.node_id or (seq is not None and seq >= word.seq):
-                continue  # our own, a replay, or older than what we hold
+            if seq is not None and seq >= word.seq:
+                continue  # a replay, or older than what we hold
             parts.pop(node, None)
             if len(parts) >= MAX_VOUCHED:
                 del parts[next(iter(parts))]
@@ -170,6 +188,25 @@ class FarSigning:
             if self._far.vouch(node, word.seq, word.said, now):
                 self._news.setdefault(node, None)  # (``_spread._news_out``)
                 self._trigger = True
+
+    def _own_part_back(self, part: SignedHeld, seq: int) -> None:
+        """A peer passed on ``part``, signed by this node (checked: its own key) as of ``seq``: one
+        of an earlier run when it is not this run's own and ``seq`` is not below this run's far seq
+        (every part held goes to each new link: the first neighbour of a run passes it back).
+        Every node that holds that part would keep it over this run's (lower seq), so the run's
+        seq base rises above it (``_spread._far_seq``: the base never goes back while any node
+        holds a part of this node's, whatever its clock, a restored backup or a cleared cache
+        say) and the said fields are signed again with the next record, which wins everywhere."""
+        own = self.said_parts.own
+        if own is not None and own[1].body == part.body:
+            return  # this run's own part, passed back (its seq may equal the run's: same beat)
+        mine = self._far_seq()
+        if mine > seq or seq >= MAX_VAR_UINT - (1 << 32):  # (room for this run's beats)
+            return
+        self._far_base_ms = seq + 1 - self._seq  # (the next record's seq: above ``seq``)
+        self.said_parts.own = None  # (``_sign_said``: signed again, as of a seq above ``seq``)
+        self.said_parts.raised += 1
+        self._trigger = True
 
     def _with_saids(self, beat: Heartbeat, session: Session) -> Heartbeat:
         """``beat`` with every part held (this node's own first) that ``session``'s peer was not
