@@ -37,6 +37,7 @@ async def venue_figures(c: ConsoleCall, venue: str, now: float) -> VenueFigures:
     heard += list(hub.last_seen.values()) if hub is not None else []
     records = [int(r["last_record_ms"]) / 1000 for r in stored if r["last_record_ms"] is not None]
     pending = [int(d["pending"]) for d in reachable if d["pending"] is not None]
+    unknown = sum(1 for d in reachable if d["pending"] is None)  # (beyond the links: told only)
     unreported = await db.unreported(venue)
     return VenueFigures(
         venue=venue,
@@ -49,6 +50,7 @@ async def venue_figures(c: ConsoleCall, venue: str, now: float) -> VenueFigures:
         pending=sum(pending) if pending else None,
         alarms=len(await db.alarms(venue)),
         not_in_reports=sum(n for n, _ in unreported.values()),
+        pending_unknown=unknown,
     )
 
 

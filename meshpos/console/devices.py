@@ -9,6 +9,14 @@ its last record arrived), so a register that sold before this console process st
 Console processes sharing one PostgreSQL store their sightings there (``ConsoleDB.record_sightings``) and
 each one's report adds the others' (``shared``): a device reachable through a relay linked to another
 process is reachable here too, so every process shows the same status.
+
+**Changed** (session 21, signed): a device's pending count is taken only from a relay that is linked
+to it (``peers``: its own heartbeat, which the link's mTLS authenticates). A device beyond the
+relay's links reaches it as a far record, passed on by other devices, and its pending count is
+signed by nobody: one enrolled device forged a register's record one seq ahead saying "pending 0",
+and the console showed that register's unsent sales as uploaded. Such a count is shown as told
+(``pending_told``), never as ``pending``, which is None (unknown) for it: the status is never more
+optimistic than what the console can vouch for (``tests/outside/test_forged_far_pending.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ class Sighting:
     pending: int | None
     relay: bool
     uplink: bool
+    #: a far device's pending count as its far record told the relay (no device's word vouches for
+    #: it); None when ``pending`` is its own heartbeat's. Not stored (``ConsoleDB.record_sightings``)
+    told: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +55,12 @@ class DeviceStatus:
     via: str | None  # the relay it is reachable through (its own id when it is the relay)
     relay: bool
     uplink: bool
-    pending: int | None  # its changes the console does not hold yet; None when not reachable
+    pending: (
+        int | None
+    )  # its changes the console does not hold yet; None: not reachable, or unknown
+    #: beyond the relay's links: the count its far record said, passed on by other devices and signed
+    #: by none (a forger's "0" as well as its own): shown as told, never read as ``pending``
+    pending_told: int | None
     last_heard_s: float | None  # seconds since the console last heard of it (None: not this run)
     receipts: int  # receipts from it the console holds
     last_record_ms: int | None  # console time its newest record arrived (None: nothing yet)
@@ -60,12 +76,17 @@ def reachable(presence: Mapping[str, Heartbeat], now: float) -> dict[str, Sighti
     }
     for relay, hb in relays.items():
         for node in sorted({*hb.peers, *hb.mesh}):
-            if node == CONSOLE_NODE or node in out:
+            if node == CONSOLE_NODE:
                 continue
+            if node in out and (out[node].pending is not None or node not in hb.peers):
+                continue  # (a relay linked to it, after one that told a far record's count: ours)
             summary = hb.mesh.get(node)
             role = summary.role if summary is not None else None
-            pending = summary.pending if summary is not None else None
-            out[node] = Sighting(role, now, relay, pending, False, False)
+            told = summary.pending if summary is not None else None
+            if node in hb.peers:  # linked to the relay: its own heartbeat's count
+                out[node] = Sighting(role, now, relay, told, False, False)
+            else:  # a far record's, any hop's word: unknown (``told`` only)
+                out[node] = Sighting(role, now, relay, None, False, False, told)
     return out
 
 
@@ -121,6 +142,7 @@ class DeviceView:
                     relay=current is not None and current.relay,
                     uplink=current is not None and current.uplink,
                     pending=current.pending if current is not None else None,
+                    pending_told=current.told if current is not None else None,
                     last_heard_s=round(now - seen.heard, 1) if seen is not None else None,
                     receipts=int(row["receipts"]) if row is not None else 0,
                     last_record_ms=last_ms,

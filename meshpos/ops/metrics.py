@@ -230,6 +230,9 @@ class VenueFigures:
     )  # what its reachable devices say is not at the console; None: none reachable
     alarms: int
     not_in_reports: int
+    #: reachable devices beyond the relays' links: their pending count is a far record's, told by
+    #: other devices and signed by none, so not in ``pending`` (console/devices.py)
+    pending_unknown: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +297,7 @@ def console_families(figures: ConsoleFigures) -> list[Metric]:
         ),
         per_venue(
             "meshpos_venue_pending",
-            "Changes the venue's reachable devices say are not at the console (absent: none reachable)",
+            "Changes the venue's devices linked to a relay say are not at the console (absent: none)",
             ((f.venue, f.pending) for f in v),
         ),
         per_venue(
@@ -311,6 +314,11 @@ def console_families(figures: ConsoleFigures) -> list[Metric]:
             "meshpos_venue_devices_reachable",
             "Devices of the venue reachable through its relay now",
             ((f.venue, f.devices_reachable) for f in v),
+        ),
+        per_venue(
+            "meshpos_venue_devices_pending_unknown",
+            "Reachable devices beyond the relays' links: their pending count is no one's vouched word",
+            ((f.venue, f.pending_unknown) for f in v),
         ),
         per_venue(
             "meshpos_venue_alarms",

@@ -94,7 +94,7 @@ class Heartbeats:
         @property
         def presence(self) -> dict[str, Heartbeat]: ...
 
-        def far_pending(self, node: str) -> int: ...
+        def _mesh_summary(self, peers: tuple[str, ...]) -> dict[str, PeerSummary]: ...
 
         def candidates(self) -> list[Candidate]: ...
 
@@ -404,11 +404,7 @@ class Heartbeats:
             return self._with_held(self._with_closed_days_asked(beat, peer.node), session)
         if self.role == "console":
             return beat
-        mesh = {
-            node: PeerSummary(hb.role, min(self.far_pending(node), MAX_VAR_UINT))
-            for node, hb in self.presence.items()
-            if hb.role != "console" and node != self.node_id and not self._far.marked(node)
-        }  # (a node a notice marked is counted in "n" till its record times out, not shown live)
+        mesh = self._mesh_summary(beat.peers)
         return replace(beat, mesh=mesh, far=(), gone={}, gones=())  # (not in the topology)
 
     def _console_view(self) -> dict[str, dict[int, int]]:

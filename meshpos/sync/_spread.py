@@ -46,13 +46,14 @@ import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.sync._bodies import MAX_FAR
 from meshpos.sync._claims import MAX_FAR_NODES, ClaimRefusals
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._election import Candidate
 from meshpos.sync._events import PeerGone, SyncEvent
 from meshpos.sync._far_signing import FarSigning
-from meshpos.sync._messages import FarRecord, Heartbeat, Hello
+from meshpos.sync._messages import FarRecord, Heartbeat, Hello, PeerSummary
 from meshpos.sync._notices import SignedNotices
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import forwards_everything
@@ -457,7 +458,7 @@ class Spread(SignedNotices, FarSigning):
     @property
     def presence(self) -> dict[str, Heartbeat]:
         """Every node known alive: its own last heartbeat when linked, else one made from its far
-        record (role, priority, uplink, relay claim, problem; its pending count in ``far_pending``).
+        record (role, priority, uplink, relay claim, problem; its pending count in ``_mesh_summary``).
 
         **Changed** (issue 18, rounds2): a linked node's far record is not made into a heartbeat
         only to be replaced by its own (in a small full mesh, every far record is of a linked node)."""
@@ -473,10 +474,25 @@ class Spread(SignedNotices, FarSigning):
         that carries what a far record does not (``owed``)."""
         return self._presence.beats()
 
-    def far_pending(self, node: str) -> int:
-        """The pending count ``node`` last told (its heartbeat, or its far record)."""
-        beat = self._presence.live.get(node)
-        if beat is not None:
-            return sum(beat.pending.values())
-        record = self._far.records.get(node)
-        return record.pending if record is not None else 0
+    def _mesh_summary(self, peers: tuple[str, ...]) -> dict[str, PeerSummary]:
+        """Each node's role and pending count for the console (the relay's beat to it, whose
+        ``peers`` are ``peers``): a linked node's from its own heartbeat, a far one's as its record
+        told (any hop's word: the console shows it as told, ``console/devices.py``). **Changed**
+        (session 21, signed): a node in ``peers`` whose heartbeat has not come yet is left out (the
+        console takes a count of a node in ``peers`` as its own heartbeat's); a node a notice marked
+        is counted in "n" till its record times out, not shown live."""
+        linked = self._presence.beats()
+        out = {}
+        for node, hb in self.presence.items():
+            if hb.role == "console" or node == self.node_id or self._far.marked(node):
+                continue
+            beat = linked.get(node)
+            if beat is not None:
+                pending = sum(beat.pending.values())
+            elif node in peers:
+                continue
+            else:
+                record = self._far.records.get(node)
+                pending = record.pending if record is not None else 0
+            out[node] = PeerSummary(hb.role, min(pending, MAX_VAR_UINT))
+        return out

@@ -213,6 +213,15 @@ function pairs(id, obj) {
 }
 const base = (venue) => `/api/venues/${encodeURIComponent(venue.id)}`;
 
+// A device's pending count: its own word on its link to the relay; one beyond the relay's links is
+// shown as its far record told it, with "?" (any enrolled device on the way may have changed it).
+const pendingCell = (r) => r.pending != null ? r.pending : r.pending_told != null ? `${r.pending_told}?` : "—";
+const notHereYet = (reachable) => {
+  const known = reachable.reduce((sum, r) => sum + (r.pending || 0), 0);
+  const unknown = reachable.filter((r) => r.pending == null).length;
+  return unknown ? `${known} + unknown on ${unknown} device${unknown === 1 ? "" : "s"}` : known;
+};
+
 shell.onShow("status", async (venue) => {
   const summary = await shell.api(base(venue)); // a name or currency set in Settings shows at once
   if (shell.venue && shell.venue.id === summary.id) {
@@ -227,14 +236,15 @@ shell.onShow("status", async (venue) => {
   pairs("status", {
     relays: status.relays.join(", ") || "none",
     "devices reachable": `${reachable.length} of ${devices.length}`,
-    "changes not here yet": reachable.reduce((sum, r) => sum + (r.pending || 0), 0),
+    // a device beyond the relay's links says its count through other devices, signed by none: unknown
+    "changes not here yet": notHereYet(reachable),
     documents: status.documents.length,
     "not in these reports": status.not_materialised.count
       ? `${status.not_materialised.count} records: ${status.not_materialised.reason}`
       : "none",
   });
   rows("registers", Object.entries(status.registers), ([node, r]) => [
-    cell(node), cell(r.role || "?"), cell(reach(r)), cell(r.pending == null ? "—" : r.pending, true),
+    cell(node), cell(r.role || "?"), cell(reach(r)), cell(pendingCell(r), true),
     cell(r.receipts, true), cell(r.last_record_ms ? `${when(r.last_record_ms)} (${ago(r.last_record_s)})` : ""),
     cell(r.reachable ? "now" : ago(r.last_heard_s))],
   (tr, [node, r]) => { tr.dataset.device = node; tr.className = r.reachable ? "" : "unreachable"; });
