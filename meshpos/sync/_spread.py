@@ -481,7 +481,7 @@ class Spread(SignedNotices, FarSigning):
         (session 21, signed): a node in ``peers`` whose heartbeat has not come yet is left out (the
         console takes a count of a node in ``peers`` as its own heartbeat's); a node a notice marked
         is counted in "n" till its record times out, not shown live."""
-        linked = self._presence.beats()
+        linked, records = self._presence.beats(), self._far.records  # (each made once a beat)
         out = {}
         for node, hb in self.presence.items():
             if hb.role == "console" or node == self.node_id or self._far.marked(node):
@@ -492,7 +492,7 @@ class Spread(SignedNotices, FarSigning):
             elif node in peers:
                 continue
             else:
-                record = self._far.records.get(node)
+                record = records.get(node)
                 pending = record.pending if record is not None else 0
             out[node] = PeerSummary(hb.role, min(pending, MAX_VAR_UINT))
         return out
