@@ -127,3 +127,19 @@ def test_a_relay_naming_endless_devices_cannot_grow_the_view_forever() -> None:
         names = {f"X{i}-{n}": PeerSummary("register", 0) for n in range(MAX_REMEMBERED // 2 + 1)}
         view.observe({"R1": beat("R1", mesh=names)}, float(i))
     assert len(view.report({}, [], 10.0)) == MAX_REMEMBERED
+
+
+def test_a_pending_count_is_taken_only_from_a_relay_linked_to_the_device() -> None:
+    """(session 21, signed) A device in a relay's ``mesh`` but not its ``peers`` is beyond its links:
+    its count is a far record's, any hop's word, so ``pending`` is unknown and the count shown as
+    told; a second relay linked to it gives its own heartbeat's count, whichever relay comes first."""
+    far_first = beat("R1", relay=True, peers=("R2",), mesh={"R3": PeerSummary("register", 0)})
+    linked = beat("R4", relay=True, peers=("R3",), mesh={"R3": PeerSummary("register", 6)})
+    alone = DeviceView().report({"R1": far_first}, [], 50.0)
+    assert (alone["R3"]["reachable"], alone["R3"]["pending"], alone["R3"]["pending_told"]) == (
+        True,
+        None,
+        0,
+    )
+    both = DeviceView().report({"R1": far_first, "R4": linked}, [], 50.0)
+    assert (both["R3"]["pending"], both["R3"]["pending_told"], both["R3"]["via"]) == (6, None, "R4")
