@@ -1,0 +1,85 @@
+"""The console's sync status per register in a venue with bounded links (session 21, signed).
+
+Seven ``meshpos node`` processes and a console on loopback addresses, real mDNS, mTLS websockets: at
+``_topology.DEGREE`` some registers are not linked to the relay, and the relay tells the console
+their pending counts from their far records, which any enrolled device on the way could forge
+(``tests/outside/test_forged_far_pending.py``). The console shows a count as ``pending`` only for a
+device linked to the relay (its own heartbeat on an authenticated link) and, for the others, shows
+the far record's as ``pending_told`` with ``pending`` unknown; its metrics count those devices
+apart. On main every reachable device had a ``pending`` and there was no ``pending_told``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meshpos.harness.wait import wait_for
+from meshpos.trust.authority import VenueAuthority
+
+from .kit import ConsoleProcess, NodeProcess, make_device, make_venue
+from .test_gone_notices_mesh import HEARTBEAT_S, NAMES, _agreed_relay
+from .test_topology_mesh import _settled
+
+
+@pytest.fixture
+def venue(tmp_path: Path) -> Iterator[tuple[VenueAuthority, ConsoleProcess, list[NodeProcess]]]:
+    authority = make_venue(tmp_path)
+    console = ConsoleProcess(tmp_path, [authority.directory]).start()
+    prefix = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}"
+    procs = []
+    try:
+        for i, name in enumerate(NAMES, start=11):
+            config = make_device(
+                authority,
+                tmp_path,
+                name,
+                host=f"{prefix}.{i}",
+                heartbeat_interval=HEARTBEAT_S,
+                console_url=f"ws://127.0.0.1:{console.port}",
+                console_token=authority.console_token,
+            )
+            procs.append(NodeProcess(config, tmp_path / f"{name}.log"))
+        yield authority, console, procs
+    finally:
+        for proc in procs:
+            proc.kill()
+        console.stop()
+
+
+def test_the_console_shows_a_far_registers_pending_count_as_told_only(
+    venue: tuple[VenueAuthority, ConsoleProcess, list[NodeProcess]],
+) -> None:
+    authority, console, nodes = venue
+    for proc in nodes:
+        proc.start()
+    on = [p.events for p in nodes]
+    wait_for(lambda: _settled(nodes), 90, "every node on 2..4 links", on=on)
+    wait_for(lambda: _agreed_relay(nodes) is not None, 60, "one relay", on=on)
+    relay = _agreed_relay(nodes)
+    assert relay is not None
+    linked = set(next(n for n in nodes if n.config.stem == relay).status()["peers"])
+    far = set(NAMES) - linked - {relay}
+    assert far, "at DEGREE links a relay of seven nodes has nodes beyond its links"
+    path = f"/api/venues/{authority.venue_id}/status"
+
+    def shown() -> dict[str, dict[str, Any]] | None:
+        devices: dict[str, dict[str, Any]] = console.call("GET", path)["registers"]
+        # (the relay's links may move while it settles: read again until its view is this one)
+        if set(devices) != set(NAMES) or not all(d["reachable"] for d in devices.values()):
+            return None
+        told = {n for n, d in devices.items() if d["pending_told"] is not None}
+        return devices if told == far else None
+
+    wait_for(lambda: shown() is not None, 60, "every device reachable, the far ones told", on=on)
+    devices = shown()
+    assert devices is not None
+    for name in far:
+        assert devices[name]["pending"] is None, devices[name]
+    for name in linked | {relay}:
+        assert isinstance(devices[name]["pending"], int), devices[name]
+        assert devices[name]["pending_told"] is None
