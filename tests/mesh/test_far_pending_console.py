@@ -62,22 +62,27 @@ def test_the_console_shows_a_far_registers_pending_count_as_told_only(
     wait_for(lambda: _agreed_relay(nodes) is not None, 60, "one relay", on=on)
     relay = _agreed_relay(nodes)
     assert relay is not None
-    linked = set(next(n for n in nodes if n.config.stem == relay).status()["peers"])
+    relay_node = next(n for n in nodes if n.config.stem == relay)
+    path = f"/api/venues/{authority.venue_id}/status"
+    seen: list[tuple[set[str], dict[str, dict[str, Any]]]] = []
+
+    def shown() -> bool:
+        """The console's view matches the relay's links as they are now (read both again until so:
+        the relay's links may still move while the venue settles)."""
+        linked = set(relay_node.status()["peers"]) - {"console"}
+        devices: dict[str, dict[str, Any]] = console.call("GET", path)["registers"]
+        if set(devices) != set(NAMES) or not all(d["reachable"] for d in devices.values()):
+            return False
+        told = {n for n, d in devices.items() if d["pending_told"] is not None}
+        if told != set(NAMES) - linked - {relay}:
+            return False
+        seen.append((linked, devices))
+        return True
+
+    wait_for(shown, 60, "every device reachable, those beyond the relay's links told", on=on)
+    linked, devices = seen[-1]
     far = set(NAMES) - linked - {relay}
     assert far, "at DEGREE links a relay of seven nodes has nodes beyond its links"
-    path = f"/api/venues/{authority.venue_id}/status"
-
-    def shown() -> dict[str, dict[str, Any]] | None:
-        devices: dict[str, dict[str, Any]] = console.call("GET", path)["registers"]
-        # (the relay's links may move while it settles: read again until its view is this one)
-        if set(devices) != set(NAMES) or not all(d["reachable"] for d in devices.values()):
-            return None
-        told = {n for n, d in devices.items() if d["pending_told"] is not None}
-        return devices if told == far else None
-
-    wait_for(lambda: shown() is not None, 60, "every device reachable, the far ones told", on=on)
-    devices = shown()
-    assert devices is not None
     for name in far:
         assert devices[name]["pending"] is None, devices[name]
     for name in linked | {relay}:
