@@ -55,9 +55,8 @@ class DeviceStatus:
     via: str | None  # the relay it is reachable through (its own id when it is the relay)
     relay: bool
     uplink: bool
-    pending: (
-        int | None
-    )  # its changes the console does not hold yet; None: not reachable, or unknown
+    #: its changes the console does not hold yet; None: not reachable, or not vouched (``pending_told``)
+    pending: int | None
     #: beyond the relay's links: the count its far record said, passed on by other devices and signed
     #: by none (a forger's "0" as well as its own): shown as told, never read as ``pending``
     pending_told: int | None
