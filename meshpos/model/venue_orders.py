@@ -6,6 +6,10 @@ docs/architecture.md (Model).
 never below zero. A modifier may lower a price, but one that took off more than the product cost sold a
 negative line, and its receipt (negative, "paid" with 0) took money off the shift's sales and tax with
 nothing but the ``sell`` right: no refund, approval or audit line (tests/outside/test_negative_line_price.py).
+**Changed** (outside round 5, outside): a percent order discount is given once per order: given twice
+(a second tap, or a waiter's tablet that gave it already) it took 19 % for "10 %", and an order
+discount cannot be taken off again. A fixed one may repeat: each is a voucher handed in
+(tests/outside/test_percent_discount_twice.py).
 """
 
 from __future__ import annotations
@@ -216,6 +220,10 @@ class OrderRules(VenueBase):
             raise DomainError(f"discount {found.name!r} applies to lines, not whole orders")
         if order.payments:
             raise DomainError(f"{order.words} is partly paid: discounts must come before payment")
+        if found.kind == "percent" and any(given[0] == found.id for given in order.discounts):
+            raise DomainError(
+                f"{order.words} has {found.name!r} already: a percent discount is given once"
+            )
         ledger.write_order_record(
             order_id,
             "discounts",
