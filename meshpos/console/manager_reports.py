@@ -81,7 +81,7 @@ async def _receipt_filter(
         params.append(_like(search.number))
     if search.table:
         # where the order is now or where it was opened: a manager may know either, in any case
-        spelt = await table_spellings(cur, venue_id, days, search.table)
+        spelt = await table_spellings(cur, venue_id, days.first, days.last, search.table)
         among = f"IN ({', '.join('?' * len(spelt)) or 'NULL'})"  # NULL: none is
         where += (
             f" AND ({_TABLE} {among} OR {_TAB} {among} OR o.table_label {among} OR o.tab {among})"

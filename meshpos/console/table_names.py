@@ -11,21 +11,20 @@ matching names, exactly (tests/outside/test_table_search_letters.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from meshpos.console.cursor import Cursor
-    from meshpos.console.manager_reports import Days
+from meshpos.console.cursor import Cursor
 
 
-async def table_spellings(cur: Cursor, venue_id: str, days: Days, typed: str) -> list[str]:
-    """The table and tab names of the orders of the days' receipts that are ``typed`` in any case:
-    where an order is now and where it was opened (a manager may know either)."""
+async def table_spellings(
+    cur: Cursor, venue_id: str, first: str, last: str, typed: str
+) -> list[str]:
+    """The table and tab names of the orders of the receipts of the days ``first`` to ``last``
+    that are ``typed`` in any case: where an order is now and where it was opened (a manager may
+    know either)."""
     rows = await cur.fetchall(
         "SELECT DISTINCT o.current_table, o.table_label, o.current_tab, o.tab FROM receipts r "
         "JOIN orders o ON o.venue_id = r.venue_id AND o.id = r.order_id "
         "WHERE r.venue_id = ? AND r.business_date >= ? AND r.business_date <= ?",
-        (venue_id, days.first, days.last),
+        (venue_id, first, last),
     )
     wanted = typed.upper()
     return sorted({n for row in rows for n in row if isinstance(n, str) and n.upper() == wanted})
