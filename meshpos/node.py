@@ -51,7 +51,7 @@ from meshpos.trust import DeviceIdentity, load_identity, stored_token
 from meshpos.trust.console_key import ConsoleChecker
 from meshpos.trust.console_strict import console_signed_mode
 from meshpos.trust.device_word import DeviceWordChecker, DeviceWordSigner
-from meshpos.trust.identity import check_identity
+from meshpos.trust.identity import certified_window, check_identity
 from meshpos.trust.relay_proof import RelayProof
 from meshpos.trust.revocations import Revocations
 from meshpos.web.port import BusinessDays
@@ -194,7 +194,14 @@ class Node(VenueReads, RegisterOperations):
         links = self._links(identity, engine, revocations.is_revoked)
         mesh = Mesh(identity.venue_id, links, self._discovery, ca_pem=identity.ca_pem)
         status = StatusService(
-            engine, numbers.venue, relay, config, self.counters, mesh.refusals, mesh.peer_clocks
+            engine,
+            numbers.venue,
+            relay,
+            config,
+            self.counters,
+            mesh.refusals,
+            mesh.peer_clocks,
+            certified_window(identity),
         )
         # count the loaded days now, then give back what start-up freed (the store's rows, the days'
         # first reads: glibc would keep it mapped as the process's high-water mark), collecting only

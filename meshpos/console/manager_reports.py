@@ -16,6 +16,7 @@ from typing import Any
 from meshpos.console.cursor import Cursor
 from meshpos.console.refund_tax import refund_lines_sql, with_tax
 from meshpos.console.reports import refunded_sum, shift_rows
+from meshpos.console.table_names import table_spellings
 
 MAX_PAGE = 200  # receipts per page of Reports -> Receipts
 MAX_EXPORT_ROWS = 50_000  # rows of one CSV export (a year of a busy venue's receipts fits)
@@ -70,19 +71,22 @@ _TAB = "COALESCE(o.current_tab, o.tab)"
 materialised again (``table_label`` and ``tab`` are where it was opened, kept insert-only)."""
 
 
-def _receipt_filter(venue_id: str, days: Days, search: ReceiptSearch) -> tuple[str, list[Any]]:
+async def _receipt_filter(
+    cur: Cursor, venue_id: str, days: Days, search: ReceiptSearch
+) -> tuple[str, list[Any]]:
     where = "r.venue_id = ? AND r.business_date >= ? AND r.business_date <= ?"
     params: list[Any] = [venue_id, days.first, days.last]
     if search.number:
         where += " AND UPPER(r.number) LIKE ? ESCAPE '!'"
         params.append(_like(search.number))
     if search.table:
-        # where the order is now or where it was opened: a manager may know either
+        # where the order is now or where it was opened: a manager may know either, in any case
+        spelt = await table_spellings(cur, venue_id, days.first, days.last, search.table)
+        among = f"IN ({', '.join('?' * len(spelt)) or 'NULL'})"  # NULL: none is
         where += (
-            f" AND (UPPER({_TABLE}) = ? OR UPPER({_TAB}) = ? "
-            "OR UPPER(o.table_label) = ? OR UPPER(o.tab) = ?)"
+            f" AND ({_TABLE} {among} OR {_TAB} {among} OR o.table_label {among} OR o.tab {among})"
         )
-        params += [search.table.upper()] * 4
+        params += spelt * 4
     if search.users is not None:
         if not search.users:
             where += " AND 1 = 0"  # a cashier nobody is
@@ -103,7 +107,7 @@ async def receipts(
 ) -> tuple[int, list[dict[str, Any]]]:
     """How many receipts match, and one page of them (oldest first), each with its table and what
     was refunded of it."""
-    where, params = _receipt_filter(venue_id, days, search)
+    where, params = await _receipt_filter(cur, venue_id, days, search)
     counted = await cur.fetchall(
         f"SELECT CAST(COUNT(*) AS BIGINT) FROM receipts r {_ORDER_JOIN} WHERE {where}", params
     )

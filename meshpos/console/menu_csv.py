@@ -31,6 +31,7 @@ from meshpos.model.limits import (
     MAX_ID_CHARS,
     MAX_MENU_ROWS,
     MAX_NOTE_CHARS,
+    check_name,
     check_text,
     text_problem,
 )
@@ -152,9 +153,7 @@ def _product(
 
     cell = cells.get
     checked("id", lambda: check_id(cells["id"], "product"))
-    checked("name", lambda: check_text(cells["name"], "name"))
-    if not cells["name"]:
-        raise BadCsv(f"{where('name')}: a product needs a name")
+    checked("name", lambda: check_name(cells["name"], "name"))  # one rule with the JSON API's
     raw_price = cells["price"]
     if _WHOLE.fullmatch(raw_price) is None:
         raise BadCsv(

@@ -60,7 +60,14 @@ from meshpos.model.catalog_types import (
     whole,
 )
 from meshpos.model.documents import CATALOG
-from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_QUANTITY, check_text
+from meshpos.model.limits import (
+    MAX_AMOUNT,
+    MAX_ID_CHARS,
+    MAX_NOTE_CHARS,
+    MAX_QUANTITY,
+    check_name,
+    check_text,
+)
 from meshpos.model.money import BASIS_POINTS
 
 __all__ = [
@@ -289,7 +296,7 @@ class Catalog:
         check_id(product.id, "product")
         what = f"product {product.id!r}"
         check_amount(product.price, f"{what}: price", 0)
-        check_text(product.name, f"{what}: name")
+        check_name(product.name, f"{what}: name")
         check_text(product.category, f"{what}: category", MAX_ID_CHARS)
         check_text(product.kitchen, f"{what}: kitchen", MAX_ID_CHARS)
         for group in product.modifier_groups:
@@ -319,7 +326,7 @@ class Catalog:
         check_id(tax.id, "tax")
         if not whole(tax.rate_bp) or not 0 <= tax.rate_bp <= BASIS_POINTS:
             raise DomainError(f"tax {tax.id!r}: rate must be 0..10000 basis points")
-        check_text(tax.name, f"tax {tax.id!r}: name")
+        check_name(tax.name, f"tax {tax.id!r}: name")
         self._put(
             "taxes", tax.id, {"name": tax.name, "rate_bp": tax.rate_bp, "included": tax.included}
         )
@@ -331,10 +338,10 @@ class Catalog:
             0 <= group.min_select <= group.max_select <= MAX_QUANTITY
         ):
             raise DomainError(f"{what}: need 0 <= min_select <= max_select")
-        check_text(group.name, f"{what}: name")
+        check_name(group.name, f"{what}: name")
         for m in group.modifiers:
             check_text(m.id, f"{what}: modifier id", MAX_ID_CHARS)
-            check_text(m.name, f"{what}: modifier {m.id!r} name")
+            check_name(m.name, f"{what}: modifier {m.id!r} name")
             check_amount(m.price_delta, f"{what}: modifier {m.id!r} price_delta", -MAX_AMOUNT)
         self._put(
             "modifier_groups",
@@ -352,7 +359,7 @@ class Catalog:
 
     def put_category(self, category: Category) -> None:
         check_id(category.id, "category")
-        check_text(category.name, f"category {category.id!r}: name")
+        check_name(category.name, f"category {category.id!r}: name")
         if not whole(category.position) or not 0 <= category.position <= MAX_POSITION:
             raise InvalidInput(f"category {category.id!r}: position must be 0..{MAX_POSITION}")
         self._put("categories", category.id, {"name": category.name, "position": category.position})
@@ -388,7 +395,7 @@ class Catalog:
         check_text(user.role, f"user {user.id!r}: role", MAX_ID_CHARS)
         if user.role not in self._maps["roles"]:
             raise UnknownRecord(f"user {user.id!r}: unknown role {user.role!r}")
-        check_text(user.name, f"user {user.id!r}: name")
+        check_name(user.name, f"user {user.id!r}: name")
         check_text(user.pin_hash, f"user {user.id!r}: PIN hash", MAX_NOTE_CHARS)
         self._put(
             "users", user.id, {"name": user.name, "role": user.role, "pin_hash": user.pin_hash}

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from meshpos.digits import ascii_digits
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput
 from meshpos.model._records import Fields, bounded
-from meshpos.model.limits import MAX_AMOUNT, MAX_CATALOG_ID_CHARS, MAX_ID_CHARS, check_text
+from meshpos.model.limits import (
+    MAX_AMOUNT,
+    MAX_CATALOG_ID_CHARS,
+    MAX_ID_CHARS,
+    check_name,
+    check_text,
+)
 from meshpos.model.money import BASIS_POINTS
 
 RIGHTS = (
@@ -176,7 +182,7 @@ def check_discount(discount: Discount) -> None:
     top = BASIS_POINTS if discount.kind == "percent" else MAX_AMOUNT
     if not whole(discount.value) or not 0 <= discount.value <= top:
         raise DomainError(f"{what}: value must be 0..{top}")
-    check_text(discount.name, f"{what}: name")
+    check_name(discount.name, f"{what}: name")
     for role in discount.roles:
         check_text(role, f"{what}: role", MAX_ID_CHARS)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 
-from meshpos.errors import InvalidInput
+from meshpos.errors import DomainError, InvalidInput
 
 MAX_AMOUNT = 10**10  # minor units (100,000,000.00): one price, payment, refund or cash count
 MAX_QUANTITY = 9_999  # items on one line, units of one stock movement
@@ -66,6 +66,23 @@ def check_text(value: object, what: str, max_chars: int = MAX_NAME_CHARS) -> str
     if problem is not None:
         raise InvalidInput(f"{what} {problem}")
     assert isinstance(value, str)
+    return value
+
+
+def check_name(value: object, what: str) -> str:
+    """``value`` as the name of a catalog entry (a product, a user, a tax...): :class:`InvalidInput`
+    if it is not storable text, :class:`DomainError` (422: a value breaking a rule) if it is blank.
+
+    **Changed** (outside round 5, outside): a name is shown on the register's buttons, printed on
+    receipts and listed in the console's reports and exports, so it has something a person can read: a
+    letter, digit, punctuation or symbol (an emoji is one). ``""``, spaces, a zero-width space or a
+    combining accent alone made a blank button, a receipt line without a name and a user nobody can
+    pick on the sign-in screen (tests/outside/test_blank_names.py)."""
+    check_text(value, what)
+    assert isinstance(value, str)
+    if not any(unicodedata.category(ch)[0] in "LNPS" for ch in value):
+        shown = "empty" if not value else f"{value!r}, nothing a person can read"
+        raise DomainError(f"{what} is {shown}: give it a name cashiers can read")
     return value
 
 

@@ -1,6 +1,15 @@
 """The operations on an open order: open it, add and remove lines, discount it, void it, send it to the
 kitchen. Lines carry a hybrid-clock stamp so every register lists them in the cashier's order; see
 docs/architecture.md (Model).
+
+**Changed** (outside round 5, outside): a line's price (the product's plus its modifiers' deltas) is
+never below zero. A modifier may lower a price, but one that took off more than the product cost sold a
+negative line, and its receipt (negative, "paid" with 0) took money off the shift's sales and tax with
+nothing but the ``sell`` right: no refund, approval or audit line (tests/outside/test_negative_line_price.py).
+**Changed** (outside round 5, outside): a percent order discount is given once per order: given twice
+(a second tap, or a waiter's tablet that gave it already) it took 19 % for "10 %", and an order
+discount cannot be taken off again. A fixed one may repeat: each is a voucher handed in
+(tests/outside/test_percent_discount_twice.py).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from meshpos.model.catalog import Product
 from meshpos.model.kitchen import Ticket
 from meshpos.model.ledger_types import Order
 from meshpos.model.limits import MAX_NAME_CHARS, MAX_ORDER_LINES, check_text
+from meshpos.model.money import format_money
 from meshpos.model.venue_base import (
     VenueBase,
     approval,
@@ -110,6 +120,14 @@ class OrderRules(VenueBase):
             )
         product = self._sellable(product_id, user, override_stop)
         chosen = self._modifiers(product, modifiers)
+        unit_price = product.price + sum(m["price_delta"] for m in chosen)
+        if unit_price < 0:
+            currency = self.catalog.settings().currency
+            raise DomainError(
+                f"{product.name!r} with {', '.join(repr(m['name']) for m in chosen)} costs "
+                f"{format_money(unit_price, currency)}: a line's price is never below zero (a "
+                "modifier takes off more than the product costs: correct it in the menu)"
+            )
         discount = None
         if discount_id is not None:
             found = self.catalog.discount(discount_id)
@@ -127,7 +145,7 @@ class OrderRules(VenueBase):
                 "product_id": product.id,
                 "name": product.name,
                 "quantity": quantity,
-                "unit_price": product.price + sum(m["price_delta"] for m in chosen),
+                "unit_price": unit_price,
                 **unless_empty(modifiers=chosen, discount=discount),
                 "tax_rate_bp": tax.rate_bp if tax else 0,
                 "tax_included": tax.included if tax else True,
@@ -202,6 +220,10 @@ class OrderRules(VenueBase):
             raise DomainError(f"discount {found.name!r} applies to lines, not whole orders")
         if order.payments:
             raise DomainError(f"{order.words} is partly paid: discounts must come before payment")
+        if found.kind == "percent" and any(given[0] == found.id for given in order.discounts):
+            raise DomainError(
+                f"{order.words} has {found.name!r} already: a percent discount is given once"
+            )
         ledger.write_order_record(
             order_id,
             "discounts",

@@ -9,11 +9,18 @@ with each peer's whenever a mesh link opens (the upgrade's ``Date`` headers, bot
 ``net/wsconn.py``), and its status says so (``NodeStatus.clock``): against the console's when it has
 read it, else when most of its linked peers agree it is the odd one out (:func:`peers_problem`). The
 thresholds and the words are here, once.
+
+**Changed** (outside round 5, outside): a clock days behind compared with nothing: a device's own
+certificate and every other's is not valid yet by it (issued within a day of its enrollment), so every
+link fails and no clock is read over one; the register sold alone, gray, and nothing said why. The
+device's own certificate says when it was issued, so a clock before that is said without a link
+(:func:`certificate_problem`), and one past its end too (tests/outside/test_clock_years_behind.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from statistics import median
 
 CLOCK_WARNING_S = 10.0  # Date headers have whole seconds: less is noise
@@ -42,6 +49,31 @@ def clock_problem(skew: float | None, whose: str) -> str:
     if skew is None or abs(skew) < CLOCK_PROBLEM_S:
         return ""
     return f"{skew_words(skew, whose)}: {CLOCK_HARM}; {CLOCK_FIX}"
+
+
+def certificate_problem(now: float, valid: tuple[float, float] | None) -> str:
+    """What a status says of this clock (``now``, epoch seconds) against the window its own
+    certificate and the venue CA's are valid in (``valid``: from, until): outside it no TLS link can
+    open, either way, so no other clock is read to compare (empty: inside, or no window known)."""
+    if valid is None:
+        return ""
+    start, end = valid
+    if now < start:
+        return (
+            f"this device's clock is at least {_amount(start - now)} behind: it is before its "
+            f"certificate was issued ({_day(start)}), so no device or console can link with it; "
+            f"{CLOCK_HARM}; {CLOCK_FIX}"
+        )
+    if now > end:
+        return (
+            f"this device's certificate ended on {_day(end)} by its clock, so no device or console "
+            f"can link with it: if the clock is ahead, {CLOCK_FIX}; else enroll the device again"
+        )
+    return ""
+
+
+def _day(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).date().isoformat()
 
 
 def peers_problem(readings: Mapping[str, float]) -> str:

@@ -34,7 +34,7 @@ from meshpos.model.documents import (
 )
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally, Tally, covers
 from meshpos.node_status import Durability, NodeStatus, OwedView, compute_status, indicator
-from meshpos.ops.clock import clock_problem, peers_problem
+from meshpos.ops.clock import certificate_problem, clock_problem, peers_problem
 from meshpos.register.held_count import HeldCount
 from meshpos.register.owed_counts import OwedCounts
 from meshpos.relay.service import RelayService
@@ -56,9 +56,11 @@ class StatusService:
         counters: Counter[str],
         refusals: Callable[[], dict[str, int]],
         peer_clocks: Callable[[], dict[str, float]] = dict,
+        certified: tuple[float, float] | None = None,
     ) -> None:
         """``refusals``: the links refused so far, by kind (the mesh's counts); ``peer_clocks``:
-        each linked peer's clock minus ours (the mesh's readings)."""
+        each linked peer's clock minus ours (the mesh's readings); ``certified``: when this
+        device's certificate and its venue CA are both valid (epoch seconds, from and until)."""
         self._engine = engine
         self._venue = venue
         self._relay = relay
@@ -67,6 +69,7 @@ class StatusService:
         self._counters = counters
         self._refusals = refusals
         self._peer_clocks = peer_clocks
+        self._certified = certified
         self._started_at = time.monotonic()
         self._peers: dict[str, str] = {}  # link key -> node id, past the hello
         self._live: set[str] = set()  # link keys whose initial sync is done
@@ -282,7 +285,11 @@ class StatusService:
     def _clock_problem(self) -> str:
         """What is wrong with this device's clock: against the console's once compared (the
         reference: reports are the console's), else against most of its linked peers' (a venue
-        without a console, or without internet)."""
+        without a console, or without internet); first against its own certificate's window, out
+        of which it links with nothing to compare with."""
+        outside = certificate_problem(time.time(), self._certified)
+        if outside:
+            return outside
         skew = self._relay.console_skew_s
         if skew is not None:
             return clock_problem(skew, "the console's")

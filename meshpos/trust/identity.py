@@ -128,3 +128,12 @@ def check_identity(
         raise ConfigError(
             f"venue_id {venue_id!r} does not match the device certificate ({identity.venue_id!r})"
         )
+
+
+def certified_window(identity: DeviceIdentity) -> tuple[float, float]:
+    """When (epoch seconds, from and until) both the device's certificate and its venue CA are
+    valid: outside it, by this device's clock, its TLS links fail both ways (the status says so:
+    ``ops/clock.certificate_problem``)."""
+    certs = [load_certificate(pem, "") for pem in (identity.cert_pem, identity.ca_pem)]
+    start = max(c.not_valid_before_utc for c in certs).timestamp()
+    return start, min(c.not_valid_after_utc for c in certs).timestamp()

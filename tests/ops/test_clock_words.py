@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from meshpos.net.dates import date_skew, header_lines
-from meshpos.ops.clock import CLOCK_PROBLEM_S, clock_problem, peers_problem, skew_words
+from meshpos.ops.clock import (
+    CLOCK_PROBLEM_S,
+    certificate_problem,
+    clock_problem,
+    peers_problem,
+    skew_words,
+)
 
 AT = 1_764_064_800.0  # 2025-11-25 10:00:00 UTC
 
@@ -64,3 +70,19 @@ def test_the_peers_say_a_clock_is_wrong_only_when_most_of_them_agree() -> None:
     assert words.startswith("this device's clock is 3 h 1 min behind R1's, R2's and R4's")
     # a lying peer alone moves nothing while the others agree with this clock
     assert peers_problem({"R1": 0.0, "R2": 0.0, "X": 10 * hours}) == ""
+
+
+def test_a_clock_outside_the_certificates_window_is_said_without_a_link() -> None:
+    """(outside round 5) A clock before the device's certificate was issued, or past its end, links
+    with nothing, so it is named from the certificate alone; inside the window, or with no window
+    known, nothing is said (the console's and the peers' clocks judge)."""
+    day = 86_400.0
+    window = (AT, AT + 5 * 365 * day)
+    behind = certificate_problem(AT - 1100 * day, window)
+    assert behind.startswith("this device's clock is at least 1100 days behind: it is before its ")
+    assert "certificate was issued (2025-11-25)" in behind
+    ended = certificate_problem(AT + 6 * 365 * day, window)
+    assert ended.startswith("this device's certificate ended on 2030-11-24 by its clock"), ended
+    assert ended.endswith("else enroll the device again"), ended
+    assert certificate_problem(AT + day, window) == ""
+    assert certificate_problem(AT - 1100 * day, None) == ""
