@@ -76,6 +76,7 @@ from meshpos.sync._held_signed import (
     HeldSigner,
     SignedHeld,
     SignerNotValidNow,
+    word_kind,
 )
 from meshpos.sync._messages import (
     PROTOCOL_VERSION,
@@ -202,4 +203,5 @@ __all__ = [
     "statement_body",
     "tick_body",
     "unbase64",
+    "word_kind",
 ]

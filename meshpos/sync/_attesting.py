@@ -20,6 +20,7 @@ from meshpos.model.documents import is_ledger
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._held import HELD_FEATURE, HELD_PER_BEAT, HeldTable, Proof
 from meshpos.sync._held_signed import (
+    ATTESTATION,
     HELD_SIGNED_FEATURE,
     HeldSignatureRefused,
     HeldWord,
@@ -283,7 +284,7 @@ class Attesting:
             word = decode_word(signed.body)
             if word.node != signer or word.venue != self.hello.venue:
                 raise HeldSignatureRefused(
-                    f"signed attestation of {word.node!r} (venue {word.venue!r:.80}) is "
+                    f"{ATTESTATION} of {word.node!r} (venue {word.venue!r:.80}) is "
                     f"signed by {signer!r}"
                 )
             if len(table.words) >= KEPT_WORDS:

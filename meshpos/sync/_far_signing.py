@@ -52,7 +52,13 @@ from typing import TYPE_CHECKING
 
 from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.sync._config import SyncConfig
-from meshpos.sync._held_signed import HeldSignatureRefused, SignedHeld, SignerNotValidNow
+from meshpos.sync._held_signed import (
+    SAID_FIELDS,
+    HeldSignatureRefused,
+    SignedHeld,
+    SignerNotValidNow,
+    as_kind,
+)
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello
 from meshpos.sync._presence import MAX_VOUCHED, FarTable, Said, _said
 from meshpos.sync._said_words import (
@@ -145,7 +151,7 @@ class FarSigning:
                 self.said_parts.skipped += 1  # (an honest hop's, from before: not taken)
                 continue
             except HeldSignatureRefused as exc:
-                raise SaidSignatureRefused(f"signed said fields: {exc.message}") from None
+                raise SaidSignatureRefused(as_kind(SAID_FIELDS, exc.message)) from None
             word = decode_said(signed.body)
             if word.node != signer or word.venue != self.hello.venue:
                 raise SaidSignatureRefused(

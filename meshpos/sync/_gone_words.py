@@ -17,7 +17,7 @@ from typing import Any
 from meshpos.errors import RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.sync._fields import _ID
-from meshpos.sync._held_signed import SignedHeld, decode_signed_parts
+from meshpos.sync._held_signed import GONE_NOTICE, SignedHeld, decode_signed_parts
 
 #: a peer that announced this takes the heartbeat's ``gones`` field (signed gone notices)
 GONE_SIGNED_FEATURE = "gones1"
@@ -52,7 +52,7 @@ def notice_body(node: str, by: str, seq: int, venue: str) -> str:
 
 def decode_notice(body: str) -> GoneWord:
     """A notice's content, or refused saying why."""
-    what = "signed gone notice"
+    what = GONE_NOTICE
     try:
         raw = json.loads(body)
     except ValueError:

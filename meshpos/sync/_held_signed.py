@@ -20,6 +20,11 @@ count then as before this change). A word whose signature fails closes the sessi
 (:class:`HeldSignatureRefused`).
 
 Pure: the signature is the injected signer's and check's (``meshpos.trust.device_word``).
+
+**Changed** (session 21, robust): a refusal names the kind of word it refused (:func:`word_kind`:
+an attestation, a gone notice or said fields, told apart by the first key of its sorted body); the
+checker said "signed attestation of ..." for every kind, so a revoked signer's gone notice read as
+an attestation in the closed session's reason. The three names are defined here, once.
 """
 
 from __future__ import annotations
@@ -47,6 +52,28 @@ MAX_WORD_BODY = 16_000
 MAX_WORD_ENTRIES = 256
 
 Held = dict[str, dict[int, int]]  # document -> client -> clock
+
+#: what each kind of signed word is called in refusals (one place: the checker, the decoders)
+ATTESTATION = "signed attestation"
+GONE_NOTICE = "signed gone notice"
+SAID_FIELDS = "signed said fields"
+#: a signed body's first key (sorted JSON) -> its kind: no two kinds share a key set
+_KINDS = (('{"held":', ATTESTATION), ('{"by":', GONE_NOTICE), ('{"node":', SAID_FIELDS))
+
+
+def word_kind(body: str) -> str:
+    """What a signed word is called in a refusal, read from its body's first key (before it is
+    checked: a body of no known shape is a "signed word", refused later by its decoder)."""
+    for start, kind in _KINDS:
+        if body.startswith(start):
+            return kind
+    return "signed word"
+
+
+def as_kind(kind: str, message: str) -> str:
+    """A checker's refusal as a field of ``kind`` reports it: prefixed with the kind the field
+    holds unless it names that kind already (a body of another kind's shape in that field)."""
+    return message if message.startswith(kind) else f"{kind}: {message}"
 
 
 class HeldSignatureRefused(RemoteProtocolError):
@@ -107,7 +134,7 @@ def word_body(node: str, venue: str, held: Held) -> str:
 
 def decode_word(body: str) -> HeldWord:
     """A word's content, or refused saying why (read only once its signature checked)."""
-    what = "signed attestation"
+    what = ATTESTATION
     try:
         raw = json.loads(body)
     except ValueError:
@@ -156,7 +183,7 @@ def word_node(body: str) -> str:
     """The node a word speaks for, read from its body's end (refused when it names none)."""
     found = _NODE.search(body[-200:])
     if found is None:
-        raise HeldSignatureRefused("signed attestation: body names no node")
+        raise HeldSignatureRefused(f"{ATTESTATION}: body names no node")
     return found.group(1)
 
 

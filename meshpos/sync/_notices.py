@@ -48,7 +48,7 @@ from meshpos.sync._gone_words import (
     decode_notice,
     notice_body,
 )
-from meshpos.sync._held_signed import HeldSignatureRefused, SignedHeld
+from meshpos.sync._held_signed import GONE_NOTICE, HeldSignatureRefused, SignedHeld, as_kind
 from meshpos.sync._messages import Hello
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._topology import neighbours
@@ -155,7 +155,7 @@ class SignedNotices:
             try:
                 signer = check(signed)  # (the venue CA, a device, valid now, not revoked, the sig)
             except HeldSignatureRefused as exc:
-                raise GoneSignatureRefused(f"signed gone notice: {exc.message}") from None
+                raise GoneSignatureRefused(as_kind(GONE_NOTICE, exc.message)) from None
             word = decode_notice(signed.body)
             if word.by != signer or word.venue != self.hello.venue:
                 raise GoneSignatureRefused(

@@ -24,7 +24,7 @@ from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.model.limits import MAX_NOTE_CHARS, text_problem
 from meshpos.model.roles import ROLES
 from meshpos.sync._fields import _ID
-from meshpos.sync._held_signed import SignedHeld, decode_signed_parts
+from meshpos.sync._held_signed import SAID_FIELDS, SignedHeld, decode_signed_parts
 from meshpos.sync._presence import Said
 
 #: a peer that announced this takes the heartbeat's ``saids`` field (nodes' signed said fields)
@@ -75,7 +75,7 @@ def said_body(node: str, said: Said, seq: int, venue: str) -> str:
 
 def decode_said(body: str) -> SaidWord:
     """A signed part's content, or refused saying why (read once its signature checked)."""
-    what = "signed said fields"
+    what = SAID_FIELDS
     try:
         raw = json.loads(body)
     except ValueError:

@@ -8,6 +8,9 @@ venue, for a device role (``certs.certificate_info``: never the console's), vali
 deny-list, and the signature is over the body. Certificates are parsed and their issuer checked
 once per distinct certificate, signatures once per distinct word (both cached by their bytes); the
 deny-list and the dates are asked every time.
+
+**Changed** (session 21, robust): a refusal names the kind of word (``sync.word_kind``: attestation,
+gone notice, said fields), no longer "signed attestation" for all three.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from meshpos.errors import CertificateRefused
-from meshpos.sync import HeldSignatureRefused, SignedHeld, SignerNotValidNow, unbase64
+from meshpos.sync import HeldSignatureRefused, SignedHeld, SignerNotValidNow, unbase64, word_kind
 from meshpos.trust.certs import (
     certificate_info,
     issued_by,
@@ -68,22 +71,23 @@ class DeviceWordChecker:
         self.now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
 
     def __call__(self, word: SignedHeld) -> str:
-        device, valid_from, valid_to, public = self._certificate(word.cert)
+        kind = word_kind(word.body)
+        device, valid_from, valid_to, public = self._certificate(word.cert, kind)
         if not valid_from <= self.now() <= valid_to:
-            raise SignerNotValidNow(f"signed attestation of {device!r}: certificate not valid now")
+            raise SignerNotValidNow(f"{kind} of {device!r}: certificate not valid now")
         if self.is_revoked(device):
-            raise SignerNotValidNow(
-                f"signed attestation of {device!r}, revoked (on the venue deny-list)"
-            )
+            raise SignerNotValidNow(f"{kind} of {device!r}, revoked (on the venue deny-list)")
         if word in self._words:
             return device
         try:
             public.verify(
-                _unbase64(word.sig), _DOMAIN + word.body.encode("ascii"), ec.ECDSA(hashes.SHA256())
+                _unbase64(word.sig, kind),
+                _DOMAIN + word.body.encode("ascii"),
+                ec.ECDSA(hashes.SHA256()),
             )
         except InvalidSignature:
             raise HeldSignatureRefused(
-                f"signed attestation of {device!r}: the signature does not match"
+                f"{kind} of {device!r}: the signature does not match"
             ) from None
         self.verified += 1
         if len(self._words) >= _WORDS:
@@ -92,28 +96,28 @@ class DeviceWordChecker:
         return device
 
     def _certificate(
-        self, cert_b64: str
+        self, cert_b64: str, kind: str
     ) -> tuple[str, datetime.datetime, datetime.datetime, ec.EllipticCurvePublicKey]:
         known = self._certs.get(cert_b64)
         if known is not None:
             return known
         try:
-            cert = x509.load_der_x509_certificate(_unbase64(cert_b64))
+            cert = x509.load_der_x509_certificate(_unbase64(cert_b64, kind))
         except ValueError:
-            raise HeldSignatureRefused("signed attestation: certificate is not DER") from None
+            raise HeldSignatureRefused(f"{kind}: certificate is not DER") from None
         if not issued_by(cert, self._ca):
-            raise HeldSignatureRefused("signed attestation: certificate not issued by the venue CA")
+            raise HeldSignatureRefused(f"{kind}: certificate not issued by the venue CA")
         try:
             info = certificate_info(cert)
         except CertificateRefused as exc:
-            raise HeldSignatureRefused(f"signed attestation: {exc.message}") from None
+            raise HeldSignatureRefused(f"{kind}: {exc.message}") from None
         if info.venue_id != self.venue_id:
             raise HeldSignatureRefused(
-                f"signed attestation of {info.device_id!r}: certificate is for another venue"
+                f"{kind} of {info.device_id!r}: certificate is for another venue"
             )
         public = cert.public_key()
         if not isinstance(public, ec.EllipticCurvePublicKey):
-            raise HeldSignatureRefused("signed attestation: certificate holds no EC key")
+            raise HeldSignatureRefused(f"{kind}: certificate holds no EC key")
         known = (info.device_id, cert.not_valid_before_utc, cert.not_valid_after_utc, public)
         if len(self._certs) >= _CERTS:
             del self._certs[next(iter(self._certs))]
@@ -121,5 +125,5 @@ class DeviceWordChecker:
         return known
 
 
-def _unbase64(value: str) -> bytes:
-    return unbase64(value, HeldSignatureRefused, "signed attestation")
+def _unbase64(value: str, kind: str) -> bytes:
+    return unbase64(value, HeldSignatureRefused, kind)

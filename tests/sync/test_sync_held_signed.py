@@ -9,6 +9,7 @@ the seller's links: lower, never higher); the field round-trips, is gated and bo
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 from collections import Counter
@@ -26,6 +27,7 @@ from meshpos.sync import ConsoleSignatureRefused, HeldCheck, SignedConsole, Sync
 from meshpos.sync._bodies import decode_heartbeat, heartbeat_body
 from meshpos.sync._codec import HEARTBEAT, messages_in
 from meshpos.sync._features import FEATURES
+from meshpos.sync._gone_words import notice_body
 from meshpos.sync._held import HeldTable
 from meshpos.sync._held_signed import (
     HELD_SIGNED_FEATURE,
@@ -37,6 +39,7 @@ from meshpos.sync._held_signed import (
     word_node,
 )
 from meshpos.sync._messages import Heartbeat
+from meshpos.sync._said_words import said_body
 from meshpos.sync.memory import MemoryNetwork
 from meshpos.trust.authority import VenueAuthority, init_venue
 from meshpos.trust.device_word import DeviceWordChecker, DeviceWordSigner
@@ -310,3 +313,31 @@ def _words_signed(venue: SignedVenue) -> int:
     said fields (issue 18, farsign: signed whether strict or not, ``sync/_far_signing.py``)."""
     said = sum(s.said_parts.signed for s in venue.net.nodes.values())
     return sum(s.signed for s in venue.signers.values()) - said
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (word_body("R7", VENUE, {DOC: {12345: 7}}), "signed attestation of 'R7'"),
+        (notice_body("R3", "R7", 9, VENUE), "signed gone notice of 'R7'"),
+        (
+            said_body("R7", ("register", 1, False, False, ""), 9, VENUE),
+            "signed said fields of 'R7'",
+        ),
+    ],
+)
+def test_a_refusal_names_the_kind_of_word(authority: VenueAuthority, body: str, kind: str) -> None:
+    """Each kind of signed word is refused as what it is (a gone notice of a revoked device read
+    "signed attestation of ..." in the closed session's reason before)."""
+    checker = DeviceWordChecker(authority.ca_pem, VENUE)
+    signed = DeviceWordSigner(identity(authority, "R7"))(body)
+    assert checker(signed) == "R7"
+    with pytest.raises(HeldSignatureRefused, match=f"^{kind}: the signature does not match$"):
+        checker(replace(signed, body=body.replace("R7", "R8")))
+    checker.is_revoked = lambda device: device == "R7"
+    with pytest.raises(HeldSignatureRefused, match=f"^{kind}, revoked"):
+        checker(signed)
+    checker.is_revoked = lambda device: False
+    checker.now = lambda: datetime.datetime(1999, 1, 1, tzinfo=datetime.UTC)
+    with pytest.raises(HeldSignatureRefused, match=f"^{kind}: certificate not valid now$"):
+        checker(signed)
