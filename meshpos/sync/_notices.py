@@ -29,6 +29,13 @@ node: the dead node leaves the candidates when its record is no longer refreshed
 heartbeat's timeout), as before the notices existed. A node that cannot check (in-memory test beds
 without keys) takes unsigned notices as before (``_spread``).
 
+**Changed** (session 21, robust): a notice whose signer is on the deny-list or whose certificate is
+not valid now is skipped (not taken, counted in ``NoticeTable.skipped``), no longer bad input that
+closes the session: nodes pass a notice they took on to every link for three beats, so a register
+revoked just after it signed one had each link that carried it closed by the receivers that knew
+of the revocation (``tests/outside/test_revoked_gone_notice.py``), as said parts did
+(``_far_signing``). Any other refusal (signature, signer, venue, body) still closes the session.
+
 A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer` (through ``_spread``).
 """
 
@@ -48,7 +55,13 @@ from meshpos.sync._gone_words import (
     decode_notice,
     notice_body,
 )
-from meshpos.sync._held_signed import GONE_NOTICE, HeldSignatureRefused, SignedHeld, as_kind
+from meshpos.sync._held_signed import (
+    GONE_NOTICE,
+    HeldSignatureRefused,
+    SignedHeld,
+    SignerNotValidNow,
+    as_kind,
+)
 from meshpos.sync._messages import Hello
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._topology import neighbours
@@ -68,6 +81,7 @@ class NoticeTable:
         self.kept: dict[str, tuple[SignedHeld, float]] = {}  # node -> its notice, when taken
         self._distrusted: dict[tuple[str, str], float] = {}  # (signer, node) -> until
         self.signed = 0  # notices this node signed (one per link lost)
+        self.skipped = 0  # notices of a revoked signer, or one not valid now, skipped (not taken)
 
     def keep(self, node: str, notice: SignedHeld, now: float) -> None:
         self.kept.pop(node, None)
@@ -146,7 +160,8 @@ class SignedNotices:
 
     def _check_notices(self, gones: tuple[SignedHeld, ...]) -> Checked:
         """Every notice of a beat checked before anything of the beat is taken (``_on_heartbeat``):
-        one that fails closes the session as bad input. None without a check (not taken either)."""
+        one that fails closes the session as bad input, but for one whose signer is revoked or not
+        valid now (skipped: see the module's docstring). None without a check (not taken either)."""
         check = self.config.held_check
         if check is None:
             return []
@@ -154,6 +169,9 @@ class SignedNotices:
         for signed in gones:
             try:
                 signer = check(signed)  # (the venue CA, a device, valid now, not revoked, the sig)
+            except SignerNotValidNow:
+                self.notices.skipped += 1  # (an honest hop's, taken before: not taken)
+                continue
             except HeldSignatureRefused as exc:
                 raise GoneSignatureRefused(as_kind(GONE_NOTICE, exc.message)) from None
             word = decode_notice(signed.body)
