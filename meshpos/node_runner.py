@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from meshpos.config import Config
 from meshpos.digits import ascii_digits
 from meshpos.errors import ConfigError, MeshposError
 from meshpos.localapi import Answer, LocalApi
+from meshpos.stop_signals import stop_on_signal
 from meshpos.urls import url_problem
 
 log = logging.getLogger("meshpos.node")
@@ -53,9 +53,7 @@ async def _run(
     from meshpos.node_adapters import make_node
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop_on_signal(stop)  # (a second signal while it stops: ignored, ``meshpos.stop_signals``)
     async with make_node(
         config, discovery=discovery, new_receipt_series=new_receipt_series
     ) as node:

@@ -8,7 +8,6 @@ import ipaddress
 import json
 import logging
 import math
-import signal
 import ssl
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from meshpos.console.db import ConsoleDB, open_console_db
 from meshpos.console.tokens import hash_token, same_hash
 from meshpos.errors import ConfigError
 from meshpos.listen_check import bind_problem, machine_addresses
+from meshpos.stop_signals import stop_on_signal
 from meshpos.trust import stored_token
 from meshpos.trust.console_key import ConsoleSigning
 from meshpos.trust.relay_proof import RelayAdmission, RevokedFile
@@ -252,9 +252,7 @@ async def serve_console(
         api = HttpServer(handler, host, api_port, ssl_context=tls, what="the console's API")
         await api.start()
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop_on_signal(stop)  # (a second signal while it stops: ignored, ``meshpos.stop_signals``)
         pages = f"{'https' if tls else 'http'}://{_url_host(host)}:{api.port}"
         print(
             json.dumps(
