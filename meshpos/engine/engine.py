@@ -288,6 +288,7 @@ class Engine(ClosingDays, Links, Lingers):
                     if not self._round_flushed:  # (else the round's own flush was the last step)
                         self._flush()
                         self._publish()
+                    self._received_window_done()  # (``links``: nothing left, the window goes)
                 return
             if self._early and self._done >= want:
                 return

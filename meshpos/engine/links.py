@@ -10,6 +10,10 @@ steps arriving a few milliseconds apart cost every receiver two or three fsyncs)
 however many batches arrive; without one (the console), every batch of messages is committed before
 :meth:`Links.link_messages` returns, so a slow database slows the sender down.
 
+**Changed** (session 21, robust): a pump that leaves nothing to commit (a write's, the ticker's,
+one that took the window's changes in its round) closes the window; it stayed open, and the next
+received update joined it, committed before a whole interval had passed, often alone.
+
 **Changed** (issue 18, notices): a connection that opens while the engine is closing (its goodbyes
 sent, the links not yet stopped: the dialer of the lowest id redials at once a link that closed) is
 hung up without a session. Its hello and heartbeats told the neighbours that had just signed the
@@ -169,6 +173,13 @@ class Links:
         self._received_commit = asyncio.get_running_loop().call_later(
             self._interval, self._commit_received
         )
+
+    def _received_window_done(self) -> None:
+        """A pump committed every received change (it leaves nothing a pump would do): the
+        window's timer goes, and the next update that arrives opens a whole interval of its own."""
+        if self._received_commit is not None and not self._pump_wanted():
+            self._received_commit.cancel()
+            self._received_commit = None
 
     def _commit_received(self) -> None:
         self._received_commit = None

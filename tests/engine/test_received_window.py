@@ -68,3 +68,37 @@ async def test_received_updates_25_ms_apart_share_one_commit() -> None:
     assert {"from_a", "from_c"} <= set(stop_here(b).keys())
     for e in (a, b, c):
         await e.stop()
+
+
+async def test_a_pump_that_commits_every_received_change_closes_the_window() -> None:
+    """Session 21, robust: a window whose changes another pump committed (a sale's write, the
+    ticker's) stayed open, and the next received update joined it: committed before a whole
+    interval, alone (fewer updates a commit). Now the pump that leaves nothing uncommitted closes
+    it, and the next update opens a window of its own."""
+    a, c = await engine("A", Recording()), await engine("C", Recording())
+    b_store = Recording()
+    b = await engine("B", b_store, interval=RECEIVED_COMMIT_INTERVAL)
+    ab, cb = linked(a, b, []), linked(c, b, [])
+    await deliver(a, b, ab)
+    await deliver(c, b, cb)
+    await b.pump()  # (the set-up's changes, committed by this pump)
+    assert b._received_commit is None
+    await a.write(lambda: stop_here(a).__setitem__("from_a", 1))
+    await b.link_messages("A", list(ab[0]))
+    assert b._received_commit is not None  # A's update opened a window
+    commits = len(b_store.commits)
+    await b.write(lambda: stop_here(b).__setitem__("sold_on_b", 1))  # its pump commits A's too
+    assert len(b_store.commits) == commits + 1
+    assert "from_a" in stop_here(b)
+    assert b._received_commit is None  # nothing is left for the window: closed
+    loop = asyncio.get_running_loop()
+    await c.write(lambda: stop_here(c).__setitem__("from_c", 1))
+    arrived = loop.time()
+    await b.link_messages("C", list(cb[0]))
+    window = b._received_commit
+    assert window is not None
+    assert window.when() >= arrived + RECEIVED_COMMIT_INTERVAL  # a whole interval of its own
+    await _close_window(b)
+    assert "from_c" in stop_here(b)
+    for e in (a, b, c):
+        await e.stop()
