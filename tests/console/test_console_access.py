@@ -25,6 +25,7 @@ from meshpos.listen_check import machine_addresses
 from meshpos.model.venue_base import business_date
 from meshpos.trust import init_venue
 
+from ..relay.consoles import SETTLE_S
 from ..web.kit import Client, http
 
 TOKEN = "console-admin-token-for-tests"
@@ -91,7 +92,7 @@ async def console_api(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Client
             yield Client(base, TOKEN, doc), authority.venue_id
         finally:
             await api.stop()
-            await server.stop()
+            await server.stop(settle_within=SETTLE_S)
     finally:
         await db.close()
 

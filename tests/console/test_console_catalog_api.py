@@ -27,6 +27,7 @@ from meshpos.model import Product, verify_pin
 from meshpos.model.documents import CATALOG
 from meshpos.model.limits import MAX_AMOUNT, MAX_MENU_ROWS
 
+from ..relay.consoles import SETTLE_S
 from ..web.kit import Client
 
 TOKEN = "console-admin-token"
@@ -60,7 +61,7 @@ async def bed(db_url: str, tmp_path: Path) -> AsyncIterator[Bed]:
             yield Bed(Client(base, TOKEN, doc), server, venues)
         finally:
             await api.stop()
-            await server.stop()
+            await server.stop(settle_within=SETTLE_S)
     finally:
         await db.close()
 

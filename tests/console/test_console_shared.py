@@ -35,6 +35,7 @@ from meshpos.model import CorruptRegistry, Ledger, Replica, Venue
 from meshpos.model.documents import CATALOG
 from meshpos.model.sample import CASHIER
 
+from ..relay.consoles import SETTLE_S
 from .conftest import VENUE
 from .day import DATE, LEDGER, NOW, make_register
 from .pgserver import PgServer
@@ -53,7 +54,7 @@ async def _console(stack: AsyncExitStack, url: str, **options: int) -> ConsoleSe
     stack.push_async_callback(db.close)
     server = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
     await server.start()
-    stack.push_async_callback(server.stop)
+    stack.push_async_callback(server.stop, settle_within=SETTLE_S)
     return server
 
 

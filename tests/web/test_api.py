@@ -21,6 +21,7 @@ from meshpos.model.sample import CASHIER, COOK, MANAGER
 from meshpos.node import Node
 from meshpos.trust.authority import load_venue
 
+from ..relay.consoles import SETTLE_S
 from .conftest import running
 from .kit import PIN, Client, http, make_configs
 
@@ -448,5 +449,5 @@ async def test_clear_cache_re_pulls_the_catalog_when_everything_is_at_the_consol
             )
             assert len((await reg.ok("GET", "/api/catalog"))["products"]) == 7
     finally:
-        await console.stop()
+        await console.stop(settle_within=SETTLE_S)
         await db.close()
