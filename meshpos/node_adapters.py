@@ -19,7 +19,8 @@ from meshpos.httpapi.server import HttpServer
 from meshpos.net.adverts import PeerAd
 from meshpos.net.discovery import Discovery
 from meshpos.net.discovery_probe import issued_by_our_ca
-from meshpos.net.links import Links, LinkSettings
+from meshpos.net.link_settings import LinkSettings
+from meshpos.net.links import Links
 from meshpos.net.mesh import PeerDiscovery
 from meshpos.net.port import LinkHandler, LinkPeer, PeerKind
 from meshpos.net.yjs import YjsSettings

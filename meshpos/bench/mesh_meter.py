@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from meshpos.errors import MeshposError
-from meshpos.net.links import MeshLink
+from meshpos.net.link_settings import MeshLink
 from meshpos.sync._codec import BATCH, BYE, CHUNK, DIGEST, HEARTBEAT, HELLO, unbatch
 
 #: a directory: each register process profiles its event-loop thread while it sells (``--profile``)

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from meshpos.harness.venue import make_venue
-from meshpos.net.links import Links, LinkSettings
+from meshpos.net.link_settings import LinkSettings
+from meshpos.net.links import Links
 from meshpos.net.port import LinkHandler, LinkPeer, Send
 from meshpos.net.wsconn import dial
 from meshpos.node_adapters import identify_peer
