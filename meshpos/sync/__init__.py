@@ -42,7 +42,7 @@ unconditionally by rule 1.
 
 from meshpos.sync._bodies import statement_body
 from meshpos.sync._budget import Allowance, PeerBudget, ReopenBudget, TokenBucket
-from meshpos.sync._closed import STATED_CLOSED_DAYS
+from meshpos.sync._closed_said import STATED_CLOSED_DAYS
 from meshpos.sync._codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
     decode,

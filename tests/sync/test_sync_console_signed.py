@@ -471,7 +471,7 @@ def test_the_statement_names_the_last_seven_closed_days_within_its_byte_bound(
     """The console's statement says what it holds and reports of the last STATED_CLOSED_DAYS
     business days it closed (ledger and kitchen), a day whole or not at all within
     STATED_CLOSED_CHARS; older days are not in it (a register away longer stays pending)."""
-    from meshpos.sync import _closed
+    from meshpos.sync import _closed_said as _closed
     from meshpos.sync._bodies import decode_statement
 
     _, signing, _ = keys
@@ -557,7 +557,7 @@ def test_the_closed_days_stated_cost_what_they_say_not_every_day_ever_closed(
     closed part was rebuilt for each (~21 kB at 50 registers with a week) after sorting every day it
     ever closed (~0.4 ms a beat with a year). Now the part is kept until a day closes or opens or a
     closed day's reports rise, and the latest days until a day closes or opens."""
-    from meshpos.sync import _closed
+    from meshpos.sync import _closed_said as _closed
 
     _, signing, _ = keys
     console = node("console", "console", None, signer=signing)
