@@ -6,6 +6,14 @@ counts on how many devices its sales are durable ("on k of n devices"). Split of
 the module bound) by meaning: ``_passing`` passes the console's word and the welcome on, this module
 makes, routes and takes the devices' own word of what they hold. A mixin of
 :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
+
+**Changed** (session 21, robust): a word whose signer is on the deny-list or whose certificate is
+not valid now is skipped (not counted, not passed on: ``HeldTable.skipped``), no longer bad input
+that closes the session. The deny-list reaches the nodes one after another, and while it spread a
+hop that did not know yet passed a revoked register's word on to one that did, which closed their
+link (11 closures in 10 simulated s at 12 registers: ``tests/outside/test_revoked_attestation.py``),
+as gone notices and said parts did (``_notices``, ``_far_signing``). Any other refusal (signature,
+signer, venue, body) still closes the session.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from meshpos.sync._held_signed import (
     HeldSignatureRefused,
     HeldWord,
     SignedHeld,
+    SignerNotValidNow,
     decode_word,
     word_body,
     word_node,
@@ -269,7 +278,8 @@ class Attesting:
         """``signed`` whole (its certificate filled in when it came by reference) and what it says,
         its signature checked (once per distinct word: cached by bytes; the certificate's dates
         and the deny-list are asked every time), or refused; None: by reference to a certificate
-        this node does not hold (not proven here: it is not counted, nor passed on)."""
+        this node does not hold, or by a signer revoked or not valid now (not proven here: it is
+        not counted, nor passed on)."""
         check = self.config.held_check
         assert check is not None  # (callers take no word without one)
         table = self._attested
@@ -278,7 +288,11 @@ class Attesting:
             if cert is None:
                 return None
             signed = SignedHeld(signed.body, cert, signed.sig)
-        signer = check(signed)
+        try:
+            signer = check(signed)
+        except SignerNotValidNow:
+            table.skipped += 1  # (an honest hop's, that does not know yet: not counted)
+            return None
         word = table.words.get(signed)
         if word is None:
             word = decode_word(signed.body)

@@ -150,6 +150,8 @@ class HeldTable:
         #: reference), and per peer, the link and the nodes whose certificate went on it
         self.certs: dict[str, str] = {}
         self.certs_sent: dict[str, tuple[object, set[str]]] = {}
+        #: words of a revoked signer, or one not valid now, skipped (not counted, not passed on)
+        self.skipped = 0
         self._trees: dict[str, dict[str, str]] = {}  # author -> parents, for the graph below
         self._trees_for: tuple[object, frozenset[str]] = (None, frozenset())
         #: per open document, the state this node last attested from and the clients in it whose
