@@ -13,6 +13,10 @@ process's end, so the graceful stop runs to its end and the exit status is the c
 (``tests/mesh/test_double_sigterm.py``). A stop that hangs is ended by SIGKILL, as before (systemd's
 ``TimeoutStopSec``). Python runs signal handlers in the main thread, which Linux wakes for a signal
 sent to the process (the main thread does not block them), so the first signal is taken at once.
+Ignored, not a Python handler that does nothing: the interpreter resets its own handlers to the
+default action as it finalises (the window again), an ignored signal it leaves. A process started
+after the first signal inherits the ignoring: the only one a node starts, the compaction helper
+(``store.merger``), is stopped by its closed stdin, and a SIGKILL ends both.
 """
 
 from __future__ import annotations
