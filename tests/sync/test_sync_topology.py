@@ -130,6 +130,16 @@ def test_a_six_device_venue_links_every_pair_and_an_older_node_only_where_its_gr
     for author in (older, opposite):
         client, clock = mixed.write(author, f"sale-{author}")
         mixed.until(lambda c=client, k=clock: len(mixed.holders(c, k)) == 6, limit=2.0)
+        # and the author counts every device (durability "on k of n"): the opposite's attestation
+        # goes through a neighbour when the tree's hop (the author itself) has no link
+        seller = mixed.net.nodes[author]
+        mixed.until(
+            lambda c=client, k=clock, a=seller: (
+                all(held.get(c, 0) >= k for held in a.held_by(DOC).values())
+                and len(a.held_by(DOC)) == 5
+            ),
+            limit=5.0,
+        )
 
 
 def test_a_small_venue_keeps_the_full_mesh_kitchen_screens_included() -> None:
