@@ -1,11 +1,11 @@
 """Forwarding before the commit with real processes (issue 18; docs/architecture.md (Engine)).
 
-Seven registers on the bounded topology (each linked to 4; R1 and R3 are not linked, and R3 is never
-told R1's address, so what R1 sells reaches R3 only through one of R1's neighbours R2, R4, R5 and R7,
-along a tree; a venue of six is a full mesh since issue 18, tail: ``_topology.FULL_MESH``). The
-test holds the four neighbours' database write locks (a real SQLite ``BEGIN IMMEDIATE`` from this
-process: their disks "stall"), so they can apply and forward but not commit.
-R1's sale still reaches R3 (which commits it: its pages show only what it committed); none of the
+Seven registers on the bounded topology (each linked to 4; R1 and R3 are not linked, and neither R3
+nor R6, R1's other non-neighbour, is ever told R1's address, so what R1 sells reaches R3 only through
+one of R1's neighbours R2, R4, R5 and R7, along a tree; a venue of six is a full mesh since issue 18,
+tail: ``_topology.FULL_MESH``). The test holds the four neighbours' database write locks (a real
+SQLite ``BEGIN IMMEDIATE`` from this process: their disks "stall"), so they can apply and forward but
+not commit. R1's sale still reaches R3 (which commits it: its pages show only what it committed); none of the
 four tells anyone it holds it (their step 1s and heartbeats wait for their commits, so R1 stops
 hearing from them, and its durability count never counts them); all four are killed -9 in that
 state, restart without the sale, and get it back: nothing is lost.
@@ -30,9 +30,13 @@ from .kit import NodeProcess, make_device, make_venue
 
 NAMES = [f"R{i}" for i in range(1, 8)]
 NEIGHBOURS = ["R2", "R4", "R5", "R7"]  # R1's (ring offsets ±1, ±3 of seven)
-FAR = "R3"  # two hops from R1
-#: the addresses each is told at its first start: those started before it, but FAR never R1's
-TOLD = {name: [n for n in NAMES[:i] if (name, n) != (FAR, "R1")] for i, name in enumerate(NAMES)}
+FAR = "R3"  # two hops from R1, as R6 is
+#: the addresses each is told at its first start: those started before it, but R3 and R6 never R1's
+#: (a link either made to R1 once its neighbours stall would carry what the test says cannot leave)
+TOLD = {
+    name: [n for n in NAMES[:i] if n != "R1" or name not in (FAR, "R6")]
+    for i, name in enumerate(NAMES)
+}
 
 
 @dataclass
@@ -143,8 +147,8 @@ def test_stalled_registers_forward_claim_nothing_and_lose_nothing_on_kill_9(venu
         for name in NEIGHBOURS:
             nodes[name].kill()  # kill -9, the sale forwarded and not committed
 
-    for name in NEIGHBOURS:  # told R1, R3 and the new ports of those restarted before it
-        nodes[name] = venue.start(name, sorted({*TOLD[name], "R1", FAR}), f"{name}-again.log")
+    for name in NEIGHBOURS:  # told R1, R3, R6 and the new ports of those restarted before it
+        nodes[name] = venue.start(name, sorted({*TOLD[name], "R1", FAR, "R6"}), f"{name}-again.log")
     both = {first["id"], second["id"]}
     wait_for(
         lambda: (
