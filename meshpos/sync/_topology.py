@@ -5,8 +5,8 @@ copy of every update per link: quadratic for the venue. Instead every node compu
 the same inputs (the set of node ids it knows are in the venue) and links only to its neighbours in it:
 
 * The members, sorted by id, sit on a ring; each links to the nodes at ring offsets ±1 and ±k with
-  k ≈ √N (a circulant graph). With :data:`DEGREE` 4 that is at most 4 links per device whatever N, the
-  ring keeps it connected, and the chords keep its diameter near √N (14 hops at 200 nodes).
+  k ≈ √N (a circulant graph). With :data:`DEGREE` 4 that is at most 4 links per device whatever N (5 in
+  a venue of six, below), the ring keeps it connected, and the chords keep its diameter near √N (14 hops at 200 nodes).
 * A node that leaves shifts the ring by one: only the nodes whose ring neighbour or chord spanned it
   pick another neighbour (about 2·k + 2 links change), so the graph heals locally.
 * With N − 1 ≤ DEGREE every node links to every other: small venues keep today's full mesh (kitchen
