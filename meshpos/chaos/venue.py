@@ -70,7 +70,7 @@ def write_config(
 
 def devices(registers: int = REGISTERS) -> tuple[tuple[str, str], ...]:
     """The venue's devices: ``registers`` registers R1, R2, … and one kitchen screen K1. With more than
-    four registers the venue has more than ``_topology.DEGREE`` + 1 devices, so its nodes link on the
+    five registers the venue has more than ``_topology.FULL_MESH`` devices, so its nodes link on the
     bounded topology (most updates arrive forwarded, the kitchen screen hangs on two registers)."""
     return (*((f"R{i}", "register") for i in range(1, registers + 1)), ("K1", "kds"))
 
@@ -83,6 +83,6 @@ def names(registers: int = REGISTERS) -> tuple[tuple[str, ...], tuple[str, ...]]
 
 def expected_links(nodes: list[str], roles: dict[str, str]) -> dict[str, frozenset[str]]:
     """The links every node wants once every node knows every other (``_topology``): a full mesh up
-    to ``DEGREE`` + 1 devices, the bounded graph beyond, kitchen screens as its leaves."""
+    to ``FULL_MESH`` devices, the bounded graph beyond, kitchen screens as its leaves."""
     leaves = [n for n in nodes if not forwards_everything(roles[n])]
     return graph(nodes, DEGREE, leaves)

@@ -39,6 +39,7 @@ from meshpos.sync._held_signed import (
     word_node,
 )
 from meshpos.sync._messages import Heartbeat, Hello
+from meshpos.sync._presence import PresenceTable
 from meshpos.sync._session import Session
 from meshpos.sync._signed import Statements
 from meshpos.sync._updates import held_clocks
@@ -64,6 +65,7 @@ class Attesting:
     _attested_at: tuple[int, frozenset[str]]  # (the beat seq, the open documents) last attested
     _attested_again_at: float  # when this node's own attestations were last queued again
     _now: float | None
+    _presence: PresenceTable
     config: SyncConfig
 
     if TYPE_CHECKING:
@@ -221,7 +223,13 @@ class Attesting:
             if author not in links or me not in links:
                 return None
             parent = self._attested.parents(author, links, leaves).get(me)
-            return parent if parent in linked else None
+            if parent in linked:
+                return parent
+            if len(links) <= self.config.full_mesh:  # (issue 18, tail) an N−1 author's opposite
+                live = self._presence.live  # its tree's hop is the author: a peer linked to it
+                near = [p for p in linked if p in live and author in live[p].peers]
+                return min(near, default=None)
+            return None
 
         return hop
 

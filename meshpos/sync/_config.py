@@ -16,7 +16,7 @@ from meshpos.sync._held_signed import HeldCheck, HeldSigner
 from meshpos.sync._messages import SOFTWARE as SOFTWARE  # the synchronizer's hello names it
 from meshpos.sync._session import SessionConfig
 from meshpos.sync._signed import ConsoleCheck, ConsoleSigner, TickCheck, TickSigner
-from meshpos.sync._topology import DEGREE
+from meshpos.sync._topology import DEGREE, FULL_MESH
 
 REPORTED_DAYS = (
     14  # ledger days whose console reports a heartbeat carries (a few hundred bytes each)
@@ -30,6 +30,8 @@ class SyncConfig:
     anti_entropy_interval: float = 5.0
     settle_heartbeats: float = 2.0  # after start, listen this long before claiming the relay role
     degree: int = DEGREE  # links per node in a large venue (``_topology``); tests use 2 (a ring)
+    # a venue of up to this many devices is a full mesh (``_topology.FULL_MESH``); 0: ``degree`` alone
+    full_mesh: int = FULL_MESH
     session: SessionConfig = field(default_factory=SessionConfig)
     reopens: ReopenBudget = field(default_factory=ReopenBudget)  # closed days peers may open
     # (``_signed``) checks a console statement (a node: its venue CA); passing one on needs it

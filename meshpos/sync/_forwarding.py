@@ -6,6 +6,11 @@ its children there. Whenever the views may differ (it did not come from our pare
 link, the author is not known yet) the node floods it to its other sessions instead, except those its
 source is linked to; a copy that arrives twice applies nothing and goes no further.
 
+**Changed** (issue 18, tail): in a venue of up to ``_topology.FULL_MESH`` devices (a full mesh) no tree
+is used: each update is flooded to the peers its source is not linked to, which is none once every node
+links every other, and the opposite node's link when a node of the release before keeps the bounded
+graph (tests/sync/test_sync_topology.py).
+
 Each node's place in each author's tree (its parent, its children) is kept until the graph changes
 (``_spread._graph``), and the answer for each (source node, author) until what the graph and the client
 table are built from changes: what a received update costs here is one look-up. A mixin of
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from meshpos.errors import RemoteProtocolError
 from meshpos.sync._codec import encode_doc_message
+from meshpos.sync._config import SyncConfig
 from meshpos.sync._messages import SyncUpdate
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._session import Session
@@ -45,6 +51,7 @@ class Forwarding:
     _targets: dict[tuple[str, int], frozenset[str] | None]
     _targets_for: tuple[int, int, frozenset[str], int] | None
     _tree_failed = False  # logged once
+    config: SyncConfig
 
     if TYPE_CHECKING:
 
@@ -139,6 +146,11 @@ class Forwarding:
         if origin is None or origin == self.node_id:
             return None
         links = self._graph()
+        if len(links) <= self.config.full_mesh:
+            # a small venue's full mesh: every node is the author's child, so none would pass it on;
+            # but a node of the release before links on the bounded graph (``_topology``), so flood,
+            # skipping the peers the source is linked to (its heartbeats say): none when all link
+            return None
         place = self._trees.get(origin)
         if place is None:  # kept until the graph changes (``_graph``)
             place = self._trees[origin] = self._place_in_tree(links, origin)

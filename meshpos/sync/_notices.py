@@ -222,9 +222,9 @@ class SignedNotices:
         """Whether ``by`` and ``node`` are neighbours in this node's view (either end wants it)."""
         known, leaves = self._shape()
         members = known | {by, node}
-        degree = self.config.degree
-        return by in neighbours(members, node, degree, leaves) or node in neighbours(
-            members, by, degree, leaves
+        degree, full_mesh = self.config.degree, self.config.full_mesh
+        return by in neighbours(members, node, degree, leaves, full_mesh) or node in neighbours(
+            members, by, degree, leaves, full_mesh
         )
 
     def _refuse(self, sender: str, cause: str, what: str) -> None:

@@ -60,6 +60,7 @@ from meshpos.sync._rules import forwards_everything
 from meshpos.sync._session import Session
 from meshpos.sync._states import EXCHANGING, SessionClosed, State
 from meshpos.sync._topology import (
+    FULL_MESH_FEATURE,
     TOPOLOGY_FEATURE,
     graph,
     neighbours,
@@ -183,10 +184,10 @@ class Spread(SignedNotices, FarSigning):
         known, leaves = self._shape()
         key = (known, leaves, self._discovered)
         if self._wanted_for[0] != key:
-            wanted = neighbours(known, self.node_id, self.config.degree, leaves)
+            wanted = self._neighbours(known, self.node_id, leaves)
             lost = self._discovered - known  # listed, but known gone
             if lost:
-                listed = neighbours(known | lost, self.node_id, self.config.degree, leaves)
+                listed = self._neighbours(known | lost, self.node_id, leaves)
                 wanted |= listed & lost
             self._wanted_for = (key, wanted)
         return self._wanted_for[1]
@@ -206,12 +207,27 @@ class Spread(SignedNotices, FarSigning):
         )
         return view
 
+    def _neighbours(
+        self, members: frozenset[str], node: str, leaves: frozenset[str]
+    ) -> frozenset[str]:
+        return neighbours(members, node, self.config.degree, leaves, self.config.full_mesh)
+
     def wants_link(self, node: str, features: frozenset[str] | None = None) -> bool:
         """Should this node link to ``node``? ``features``: what it announced when it last linked
-        (None: never linked). An N−1 peer is always wanted: it keeps the full mesh."""
+        (None: never linked). An N−1 peer is always wanted: it keeps the full mesh. **Changed** (issue
+        18, tail): a ``topology1`` peer without ``mesh6`` only where the bounded graph wants it."""
         if features is not None and TOPOLOGY_FEATURE not in features:
             return True
-        return node in self.links_wanted()
+        if node not in self.links_wanted():
+            return False
+        if features is None or FULL_MESH_FEATURE in features:
+            return True
+        # a topology peer of the release before the small venue's full mesh (``_topology``): it
+        # closes a link only that mesh wants (``_prune``), so dial it where its graph wants one
+        known, leaves = self._shape()
+        return node not in known or node in neighbours(
+            known, self.node_id, self.config.degree, leaves, full_mesh=0
+        )
 
     def _prune(self, now: float) -> None:
         """Close live links to topology peers that neither end wants (held a while: views settle)."""
@@ -232,7 +248,7 @@ class Spread(SignedNotices, FarSigning):
             since = self._live_since.setdefault(key, now)
             if now - since < hold or peer.node in wanted:
                 continue
-            if self.node_id in neighbours(known, peer.node, self.config.degree, leaves):
+            if self.node_id in self._neighbours(known, peer.node, leaves):
                 continue
             self._live_since.pop(key, None)
             self.close(key, NOT_A_NEIGHBOUR)
@@ -243,7 +259,8 @@ class Spread(SignedNotices, FarSigning):
         """The whole topology as this node sees it (kept until the membership changes)."""
         known, leaves = self._shape()
         if self._graph_for[0] != (known, leaves):
-            self._graph_for = ((known, leaves), graph(known, self.config.degree, leaves))
+            shape = (self.config.degree, leaves, self.config.full_mesh)
+            self._graph_for = ((known, leaves), graph(known, *shape))
             self._trees = {}
         return self._graph_for[1]
 

@@ -5,12 +5,18 @@ copy of every update per link: quadratic for the venue. Instead every node compu
 the same inputs (the set of node ids it knows are in the venue) and links only to its neighbours in it:
 
 * The members, sorted by id, sit on a ring; each links to the nodes at ring offsets ±1 and ±k with
-  k ≈ √N (a circulant graph). With :data:`DEGREE` 4 that is at most 4 links per device whatever N, the
-  ring keeps it connected, and the chords keep its diameter near √N (14 hops at 200 nodes).
+  k ≈ √N (a circulant graph). With :data:`DEGREE` 4 that is at most 4 links per device whatever N (5 in
+  a venue of six, below), the ring keeps it connected, and the chords keep its diameter near √N (14 hops at 200 nodes).
 * A node that leaves shifts the ring by one: only the nodes whose ring neighbour or chord spanned it
   pick another neighbour (about 2·k + 2 links change), so the graph heals locally.
 * With N − 1 ≤ DEGREE every node links to every other: small venues keep today's full mesh (kitchen
   screens included).
+* **Changed** (issue 18, tail): so does a venue of up to :data:`FULL_MESH` (six) devices, one more than
+  DEGREE allows. At six the bounded graph saved three of fifteen links and put each device's opposite
+  two hops away, behind another device's loop: in the six-register mesh bench the two-hop receiver was
+  the slowest in 54–68 % of receipts and set the propagation p99 (docs/benchmarks.md, part ``tail``).
+  Each update still crosses five links (a tree's edges then, the author's links now); a heartbeat goes
+  on five links instead of four.
 
 Views differ for a moment (a node just joined, a leaver is not yet known gone everywhere); a link exists
 when either end wants it, so a node has at most a few links more than DEGREE while views converge.
@@ -34,6 +40,13 @@ COMPACT_FAR_FEATURE = "farc1"
 
 #: links per device in a large venue (ring ±1 and one chord each way)
 DEGREE = 4
+#: a venue of up to this many devices is a full mesh whatever the degree (every receiver one hop from
+#: every author: a small venue's propagation tail), at the cost of one link more than DEGREE at six
+FULL_MESH = 6
+#: the feature a peer announces when it links on the full mesh up to :data:`FULL_MESH` devices; a
+#: ``topology1`` peer without it (N−1) closes a link only that mesh wants, so it is not dialled again
+#: (``_spread.wants_link``)
+FULL_MESH_FEATURE = "mesh6"
 
 
 def offsets(n: int, degree: int = DEGREE) -> tuple[int, ...]:
@@ -58,15 +71,17 @@ def neighbours(
     node: str,
     degree: int = DEGREE,
     leaves: Iterable[str] = (),
+    full_mesh: int = FULL_MESH,
 ) -> frozenset[str]:
-    """The members ``node`` links to (``node`` itself included in ``members`` or not).
+    """The members ``node`` links to (``node`` itself included in ``members`` or not); every other
+    one while the venue has at most ``full_mesh`` members or ``degree`` + 1.
 
     ``leaves`` are members that forward only some documents (a kitchen screen forwards no ledger and
     no catalog, ``_rules``): the ring is made of the others, and each leaf hangs on two of them
     (spread evenly round the ring), so no path depends on a leaf. With no forwarder at all, every
     member is on the ring."""
     everyone = sorted(set(members) | {node})
-    if len(everyone) - 1 <= degree:  # a small venue: the full mesh, kitchen screens included
+    if len(everyone) <= max(full_mesh, degree + 1):  # a small venue: the full mesh, screens too
         return frozenset(everyone) - {node}
     leaf_set = set(leaves) & set(everyone)
     ring = [m for m in everyone if m not in leaf_set]
@@ -101,12 +116,15 @@ def _anchors(j: int, leaves: int, ring: list[str]) -> set[str]:
 
 
 def graph(
-    members: Iterable[str], degree: int = DEGREE, leaves: Iterable[str] = ()
+    members: Iterable[str],
+    degree: int = DEGREE,
+    leaves: Iterable[str] = (),
+    full_mesh: int = FULL_MESH,
 ) -> dict[str, frozenset[str]]:
     """Every member's neighbours (symmetric: b in graph[a] exactly when a in graph[b])."""
     everyone = sorted(set(members))
     hung = frozenset(leaves)
-    return {node: neighbours(everyone, node, degree, hung) for node in everyone}
+    return {node: neighbours(everyone, node, degree, hung, full_mesh) for node in everyone}
 
 
 def diameter(links: dict[str, frozenset[str]]) -> int | None:

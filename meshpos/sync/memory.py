@@ -124,7 +124,13 @@ class MemoryNetwork:
         topology's."""
         if TOPOLOGY_FEATURE not in self.features[a]:
             return set(names) - {a}
-        return (set(self.nodes[a].links_wanted()) | legacy) - {a}
+        mine = self.nodes[a]  # (what its session would learn of each: ``wants_link``)
+        wanted = {
+            b
+            for b in mine.links_wanted()
+            if b not in self.features or mine.wants_link(b, self.seen_features(a, b))
+        }
+        return (wanted | legacy) - {a}
 
     def links(self) -> dict[str, set[str]]:
         """Node -> the nodes it has an open connection to (both ends' sessions exist)."""

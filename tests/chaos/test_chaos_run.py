@@ -1,7 +1,7 @@
 """A short ``meshpos chaos`` run, as CI runs it: the venue in namespaces under every kind of fault, then
 every acknowledged money record on every node and at the console — none lost, none twice, none left out.
 
-Six registers and a kitchen screen: seven devices, more than a full mesh's ``DEGREE`` + 1, so the nodes
+Six registers and a kitchen screen: seven devices, more than a full mesh's ``FULL_MESH``, so the nodes
 link on the bounded topology (issue 18): most updates arrive forwarded, a partition or a killed node
 changes who links to whom, and the kitchen screen hangs on two registers.
 
@@ -21,7 +21,7 @@ from meshpos.chaos import add_chaos_arguments, run_chaos
 from meshpos.chaos.netbed import NetBed
 from meshpos.chaos.schedule import KINDS
 from meshpos.chaos.workload import MONEY
-from meshpos.sync._topology import DEGREE
+from meshpos.sync._topology import FULL_MESH
 
 REGISTERS = 6
 
@@ -49,7 +49,7 @@ def test_a_short_chaos_run_loses_duplicates_and_diverges_nothing(
             *("--json", "--verbose", "--dir", str(tmp_path)),
         ]
     )
-    assert REGISTERS + 1 > DEGREE + 1, "the venue must be too big for a full mesh"
+    assert REGISTERS + 1 > FULL_MESH, "the venue must be too big for a full mesh"
     code = run_chaos(args)
     captured = capsys.readouterr()
     print(captured.err)  # the run's progress, shown when the test fails

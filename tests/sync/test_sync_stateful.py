@@ -70,6 +70,7 @@ CONFIG = SyncConfig(
     heartbeat_interval=1.0,
     anti_entropy_interval=3.0,
     degree=2,  # a ring: updates reach most nodes by forwarding (sync/_topology.py)
+    full_mesh=0,  # (not a small venue's full mesh: the ring whatever the venue's size)
     session=SessionConfig(max_message_size=4096, idle_timeout=4.0, hello_timeout=4.0),
 )
 FIGURES = {

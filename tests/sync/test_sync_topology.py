@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 
 import pytest
 from pycrdt import Map
@@ -19,6 +20,8 @@ from meshpos.sync._messages import FarRecord, Heartbeat, PeerSummary, SyncUpdate
 from meshpos.sync._spread import FAR_PER_BEAT
 from meshpos.sync._topology import (
     DEGREE,
+    FULL_MESH,
+    FULL_MESH_FEATURE,
     TOPOLOGY_FEATURE,
     diameter,
     graph,
@@ -44,10 +47,24 @@ def names(n: int) -> list[str]:
 def test_the_graph_is_symmetric_connected_and_bounded(n: int) -> None:
     links = graph(names(n))
     assert all(a in links[b] for a in links for b in links[a])
-    assert max((len(p) for p in links.values()), default=0) <= DEGREE
+    assert max((len(p) for p in links.values()), default=0) <= max(DEGREE, FULL_MESH - 1)
     assert diameter(links) is not None
-    if n - 1 <= DEGREE:  # a small venue keeps the full mesh
+    if n <= FULL_MESH:  # a small venue keeps the full mesh
         assert all(len(p) == n - 1 for p in links.values())
+    else:
+        assert max(len(p) for p in links.values()) <= DEGREE
+
+
+def test_a_venue_of_six_is_one_hop_across_and_seven_is_bounded() -> None:
+    """**Changed** (issue 18, tail): six devices link every pair (the bounded graph of six put each
+    device's opposite two hops away); seven are on the bounded graph; ``full_mesh=0`` is the rule
+    before (the degree alone)."""
+    assert FULL_MESH == 6
+    assert diameter(graph(names(6))) == 1
+    assert diameter(graph(names(6), full_mesh=0)) == 2
+    seven = graph(names(7))
+    assert max(len(p) for p in seven.values()) == DEGREE
+    assert diameter(seven) == 2
 
 
 def test_every_node_computes_the_same_graph_whatever_order_it_knows_the_members_in() -> None:
@@ -83,6 +100,48 @@ def test_kitchen_screens_hang_off_registers_so_no_ledger_path_needs_one(
     assert diameter(ring) is not None
 
 
+def test_a_six_device_venue_links_every_pair_and_an_older_node_only_where_its_graph_does() -> None:
+    """**Changed** (issue 18, tail): six devices are a full mesh, so a sale reaches every other in
+    one hop. A ``topology1`` node of the release before (no ``mesh6``) links on the bounded graph and
+    closes a link only the full mesh wants: the others do not dial it there (``wants_link``), so the
+    links stay put, and what either side writes still reaches everyone (through a neighbour)."""
+    venue = Venue(6)
+    venue.settle()
+    assert all(len(peers) == 5 for peers in venue.net.links().values())
+    client, clock = venue.write("R001", "one-hop")
+    venue.net.advance(0.2, step=0.05)
+    assert {s for s, _ in venue.carried} == {"R001"}  # nothing forwarded: the author sent it all
+    assert len(venue.holders(client, clock)) == 6
+
+    mixed = Venue(6, older=1)
+    mixed.settle()
+    older = names(6)[0]
+    bounded = neighbours(names(6), older, full_mesh=0)
+    opposite = (set(names(6)) - bounded - {older}).pop()
+    links = mixed.net.links()
+    assert links[older] == bounded
+    assert links[opposite] == set(names(6)) - {older, opposite}
+    sync = mixed.net.nodes[opposite]
+    assert sync.wants_link(older)  # not linked yet: its features are unknown
+    assert sync.wants_link(older, FEATURES)
+    assert not sync.wants_link(older, FEATURES - {FULL_MESH_FEATURE})
+    mixed.net.advance(10.0, step=0.05)
+    assert mixed.net.links() == links  # no dial the older node would close again
+    for author in (older, opposite):
+        client, clock = mixed.write(author, f"sale-{author}")
+        mixed.until(lambda c=client, k=clock: len(mixed.holders(c, k)) == 6, limit=2.0)
+        # and the author counts every device (durability "on k of n"): the opposite's attestation
+        # goes through a neighbour when the tree's hop (the author itself) has no link
+        seller = mixed.net.nodes[author]
+        mixed.until(
+            lambda c=client, k=clock, a=seller: (
+                all(held.get(c, 0) >= k for held in a.held_by(DOC).values())
+                and len(a.held_by(DOC)) == 5
+            ),
+            limit=5.0,
+        )
+
+
 def test_a_small_venue_keeps_the_full_mesh_kitchen_screens_included() -> None:
     members = ["R1", "R2", "R3", "K1", "K2"]
     links = graph(members, leaves=["K1", "K2"])
@@ -93,23 +152,32 @@ def test_a_small_venue_keeps_the_full_mesh_kitchen_screens_included() -> None:
 
 
 class Venue:
-    def __init__(self, n: int, *, legacy: int = 0, screens: int = 0, seed: int = 5) -> None:
+    def __init__(
+        self, n: int, *, legacy: int = 0, older: int = 0, screens: int = 0, seed: int = 5
+    ) -> None:
+        """``legacy`` nodes announce nothing (before ``topology1``); the ``older`` ones after them
+        link on the bounded graph alone (the release before ``mesh6``: ``full_mesh=0``)."""
         self.rng = random.Random(seed)
         self.heartbeats: list[tuple[str, str, bytes]] = []
         self.carried: list[tuple[str, str]] = []  # (sender, receiver) of every update message
         self.net = MemoryNetwork(self.rng, tap=self._tap, listener=lambda node, event: None)
         kds = [f"K{i:02d}" for i in range(screens)]
+
+        def older_one(i: int) -> bool:
+            return legacy <= i < legacy + older
+
         for i, name in enumerate(names(n) + kds):
             sync = Synchronizer(
                 venue=VENUE,
                 node_id=name,
                 role="kds" if name in kds else "register",
                 client_id=self.rng.randrange(1, 2**53),
-                config=CONFIG,
+                config=replace(CONFIG, full_mesh=0) if older_one(i) else CONFIG,
             )
             sync.set_uplink(i % 3 == 0 and name not in kds)
             sync.open_doc(DOC)
-            self.net.add(sync, features=frozenset() if i < legacy else FEATURES)
+            features = FEATURES - {FULL_MESH_FEATURE} if older_one(i) else FEATURES
+            self.net.add(sync, features=frozenset() if i < legacy else features)
 
     def _tap(self, sender: str, receiver: str, data: bytes) -> None:
         if data[:1] == bytes([HEARTBEAT]):
