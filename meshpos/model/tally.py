@@ -5,12 +5,18 @@ sale is 16 of those). Registers and the console count the same document with the
 compares its own counts with the counts the console reports for the records it has *materialised* (its
 reports), and "All data is synced" means exactly that no kind of record is missing there.
 
-Counting follows the day, not history: :class:`LedgerTally` counts a document once when attached and then
-only what each change adds (records are insert-only; a deletion, such as a failed write taken back, counts
+Counting follows the day, not history: :class:`LedgerTally` counts a document whole at its first read and
+then only what changes added (records are insert-only; a deletion, such as a failed write taken back, counts
 down). Each record is counted once by its key, whatever events report it. pycrdt does not report every
 change inside nested types (see :meth:`LedgerTally.recount`), so a count that still looks short once the
-document is quiet is checked by counting it afresh. A record whose register cannot be told (malformed, or a cash move whose shift is in another day) is
-counted under :data:`UNKNOWN_REGISTER`.
+document is quiet is checked by counting it afresh. A record whose register cannot be told (malformed, or a
+cash move whose shift is in another day) is counted under :data:`UNKNOWN_REGISTER`.
+
+**Changed** (issue 18, tally): what a change added is counted when the counts are next read, not inside the
+change's transaction, and a whole day (a new tally, a recount) in that same pass, each order read once by
+key through yrs; a new tally counts nothing before its first read. A whole order deleted is counted afresh
+at the next read: its deleted map reads empty, so its payments stayed counted (a console then reported
+more than it held).
 """
 
 from __future__ import annotations
@@ -117,19 +123,12 @@ def add(into: dict[str, int], counts: Mapping[str, int]) -> None:
 
 
 class LedgerTally:
-    """Live counts of one ``ledger/<date>`` document per register and kind, kept up to date by observing
-    it: its observers note what a change added, and the counts are brought up to date whenever they are
-    read (:meth:`_settle`, in one transaction on the reader's thread).
-
-    **Changed** (issue 18, tally): a change was counted record by record inside the transaction that
-    made it, one observer event at a time (an order read for its payments at its opening, again for its
-    lines, again for its payment), and the day arriving at once was counted the same way: about half
-    of a catch-up's apply. Now an observer notes the key a change added (an order's id for a record
-    inside it) and the next read counts every noted key once, from the document as it is then, through
-    yrs's raw reads (no wrapper, transaction or event per record); a new tally, or a recount, counts
-    every key of the day in that same pass. Deletions are still counted down as their events come.
-    What is counted is what a fresh count of the document finds at that moment
-    (``tests/model/test_tally_steps.py``)."""
+    """Live counts of one ``ledger/<date>`` document per register and kind. Its observers note the keys a
+    change added (an order's id for a record inside it); a read counts each noted key once, from the
+    document as it is then, in one transaction (:meth:`_settle`). Why (issue 18, tally): counted record
+    by record inside each change, an order was read at its opening, again for its lines and again for
+    its payment, and a day arriving at once was counted one observer event at a time: about half of a
+    catch-up's apply (docs/architecture.md, "Memory a day costs"; ``tests/model/test_tally_steps.py``)."""
 
     def __init__(self, doc: Doc[Any]) -> None:
         self._doc = doc
