@@ -128,7 +128,7 @@ class LedgerTally:
     document as it is then, in one transaction (:meth:`_settle`). Why (issue 18, tally): counted record
     by record inside each change, an order was read at its opening, again for its lines and again for
     its payment, and a day arriving at once was counted one observer event at a time: about half of a
-    catch-up's apply (docs/architecture.md, "Memory a day costs"; ``tests/model/test_tally_steps.py``)."""
+    catch-up's apply (docs/architecture.md (Model); ``tests/model/test_tally_steps.py``)."""
 
     def __init__(self, doc: Doc[Any]) -> None:
         self._doc = doc
