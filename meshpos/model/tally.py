@@ -177,14 +177,12 @@ class LedgerTally:
         return self._doc
 
     @property
-    def version(self) -> int:
-        """Moves whenever the counts may have."""
+    def version(self) -> int:  # moves whenever the counts may have
         self._settle()
         return self._version
 
     @property
-    def receipts(self) -> int:
-        """Receipts counted, of every register."""
+    def receipts(self) -> int:  # receipts counted, of every register
         self._settle()
         return self._receipts
 
@@ -318,7 +316,8 @@ class LedgerTally:
     def _count_payments(self, payments: Iterable[tuple[str, object]], added: bool) -> None:
         for key, payment in payments:
             if added:
-                self._record("payments", key, _field(payment, "register"))
+                register = payment.get("register") if type(payment) is dict else None
+                self._record("payments", key, register or _field(payment, "register"))
             else:
                 self._forget("payments", key)
 
@@ -342,10 +341,10 @@ class LedgerTally:
                     if not keys:
                         continue
                 if name == "orders":
-                    self._count_orders(keys, raw, held)
+                    self._count_orders(keys, raw, held, whole)
                     continue
                 for key in keys:
-                    if raw.has(held, key):
+                    if whole or raw.has(held, key):
                         value = raw.get(held, key)
                         if not isinstance(value, str):
                             value = self._roots[name][key]  # a nested type, as pycrdt wraps it
@@ -355,12 +354,12 @@ class LedgerTally:
             self._receipts_at.update(dict.fromkeys(self._unsettled, loaded))
             self._unsettled.clear()
 
-    def _count_orders(self, keys: Iterable[str], raw: Any, held: Any) -> None:
-        """Count the payments of the orders ``keys`` that exist, each read by key through yrs
+    def _count_orders(self, keys: Iterable[str], raw: Any, held: Any, listed: bool) -> None:
+        """Count the payments of the orders ``keys`` (``listed``: all exist) read by key through yrs
         (:func:`_payment_entries`; a ``payments/<id>`` already counted is not read again)."""
         counted = self._registers.setdefault("payments", {})
         for key in keys:
-            if raw.has(held, key):
+            if listed or raw.has(held, key):
                 order = raw.get(held, key)
                 found = _payment_entries(order, held, counted) if type(order) is _RAW_MAP else None
                 if found is None:  # an older node's order, or not a map: read whole as before
@@ -433,7 +432,8 @@ def _glance(record: object) -> Mapping[str, Any] | None:
     payment id) only as a non-empty text, so such a number counts as no name in both. It nests up to
     1,024 deep where the standard decoder stops at Python's recursion limit: a text that could nest that deep
     (:data:`_DEEP` brackets; an honest record has a dozen) is read by the model's parse."""
-    if isinstance(record, str) and record.count("[") + record.count("{") < _DEEP:
+    deep = isinstance(record, str) and len(record) >= _DEEP  # (shorter: fewer brackets)
+    if isinstance(record, str) and not (deep and record.count("[") + record.count("{") >= _DEEP):
         try:
             fields = orjson.loads(record)
         except orjson.JSONDecodeError:
