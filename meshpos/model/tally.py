@@ -5,27 +5,34 @@ sale is 16 of those). Registers and the console count the same document with the
 compares its own counts with the counts the console reports for the records it has *materialised* (its
 reports), and "All data is synced" means exactly that no kind of record is missing there.
 
-Counting follows the day, not history: :class:`LedgerTally` counts a document once when attached and then
-only what each change adds (records are insert-only; a deletion, such as a failed write taken back, counts
+Counting follows the day, not history: :class:`LedgerTally` counts a document whole at its first read and
+then only what changes added (records are insert-only; a deletion, such as a failed write taken back, counts
 down). Each record is counted once by its key, whatever events report it. pycrdt does not report every
 change inside nested types (see :meth:`LedgerTally.recount`), so a count that still looks short once the
-document is quiet is checked by counting it afresh. A record whose register cannot be told (malformed, or a cash move whose shift is in another day) is
-counted under :data:`UNKNOWN_REGISTER`.
+document is quiet is checked by counting it afresh. A record whose register cannot be told (malformed, or a
+cash move whose shift is in another day) is counted under :data:`UNKNOWN_REGISTER`.
+
+**Changed** (issue 18, tally): what a change added is counted when the counts are next read, not inside the
+change's transaction, and a whole day (a new tally, a recount) in that same pass, each order read once by
+key through yrs; a new tally counts nothing before its first read. A whole order deleted is counted afresh
+at the next read: its deleted map reads empty, so its payments stayed counted (a console then reported
+more than it held).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from functools import lru_cache, partial
 from typing import Any
 
 import orjson
 from pycrdt import Doc, Map
+from pycrdt._pycrdt import Map as _RAW_MAP
 
 from meshpos.model._records import decoded
-from meshpos.model._root_events import RootChange, RootWatch, entries, unwatch, watch
+from meshpos.model._root_events import RootChange, RootWatch, unwatch, watch
 from meshpos.model.ledger_layout import order_key, receipt_payment, sale_move_count
 from meshpos.model.records import INVENTORY_MOVES, LEDGER_RECORDS, RECEIPTS
 from meshpos.model.replica import decode_state_vector
@@ -41,6 +48,7 @@ UNKNOWN_REGISTER = "?"
 _STOCK = INVENTORY_MOVES.tally.kind if INVENTORY_MOVES.tally else ""  # a receipt's lines count here
 _PAYMENT = order_key("payments", "")  # an order's map key of a payment, less its id
 _RECEIPT = order_key("receipts", "")  # of a receipt (holding the payment that issued it)
+_PAYMENT_AT, _RECEIPT_AT = len(_PAYMENT), len(_RECEIPT)
 # a day quiet this long (seconds) is counted afresh once: pycrdt misses some nested changes
 RECOUNT_WHEN_QUIET = 2.0
 
@@ -115,20 +123,24 @@ def add(into: dict[str, int], counts: Mapping[str, int]) -> None:
 
 
 class LedgerTally:
-    """Live counts of one ``ledger/<date>`` document per register and kind, kept up to date by observing
-    it (the counting runs in the document's own transactions, on its thread)."""
+    """Live counts of one ``ledger/<date>`` document per register and kind. Its observers note the keys a
+    change added (an order's id for a record inside it); a read counts each noted key once, from the
+    document as it is then, in one transaction (:meth:`_settle`). Why (issue 18, tally): counted record
+    by record inside each change, an order was read at its opening, again for its lines and again for
+    its payment, and a day arriving at once was counted one observer event at a time: about half of a
+    catch-up's apply (docs/architecture.md (Model); ``tests/model/test_tally_steps.py``)."""
 
     def __init__(self, doc: Doc[Any]) -> None:
         self._doc = doc
         self._counts: dict[str, dict[str, int]] = {}
         # moves whenever the counts may have (issue 18, rounds2: what is computed from them is kept)
-        self.version = 0
+        self._version = 0
         # (issue 18, status) registers whose counts moved since :meth:`take_moved`, and how many
         # times the day was counted afresh (every register may have moved then): what reads the
         # counts after each change reads only the registers a change moved
         self._moved: set[str] = set()
         self.recounts = 0
-        self.receipts = 0  # receipts counted, of every register
+        self._receipts = 0  # receipts counted, of every register
         # kind -> record key -> register counted (one dict per kind and one string per register, not a
         # tuple and a string per record: a day holds four records a sale)
         self._registers: dict[str, dict[str, str]] = {}
@@ -144,10 +156,16 @@ class LedgerTally:
         self._unsettled: list[str] = []
         # receipt key -> how many stock movements it stands for (ledger_layout.sale_moves), counted with it
         self._sale_moves: dict[str, int] = {}
-        self._count_all()
-        loaded = decode_state_vector(doc.get_state())
-        self._receipts_at = dict.fromkeys(self._unsettled, loaded)
-        self._unsettled.clear()
+        # (issue 18, tally) root -> the keys changes added since the counts were last read (an order's
+        # id for a record added inside it); ``_whole``: every key of every root is due (a new tally, a
+        # recount). The roots in counting order: shifts before what names its register by its shift.
+        self._raw = [(name, root.integrated) for name, root in self._roots.items()]
+        self._touched: dict[str, set[str]] = {name: set() for name in self._roots}
+        self._due = False  # a key is noted in ``_touched``
+        self._whole = True
+        # a whole order was deleted: its map reads empty then, so what it held is found by counting
+        # the day afresh at the next read (a write taken back that made an order: rare)
+        self._redo = False
         for name in self._roots:
             if name == "orders":
                 self._watches.append(watch(doc, self._on_orders))
@@ -158,6 +176,16 @@ class LedgerTally:
     def doc(self) -> Doc[Any]:
         return self._doc
 
+    @property
+    def version(self) -> int:  # moves whenever the counts may have
+        self._settle()
+        return self._version
+
+    @property
+    def receipts(self) -> int:  # receipts counted, of every register
+        self._settle()
+        return self._receipts
+
     def close(self) -> None:
         for held in self._watches:
             unwatch(held)
@@ -167,6 +195,7 @@ class LedgerTally:
         """A state vector of this document that includes ``receipt_id`` (the document's state when the
         receipt was first seen after it arrived), or None if the day has no such receipt. It may
         include later changes too, so a device found to cover it surely holds the receipt."""
+        self._settle()
         if self._unsettled:  # settled lazily: never from inside the document's own transaction
             now = decode_state_vector(self._doc.get_state())
             for key in self._unsettled:
@@ -182,26 +211,34 @@ class LedgerTally:
         Map event at all, though the document's update event fires). Callers recount once a document
         has been quiet for a while and something still looks missing; it costs a full read of the day."""
         before = self.counts()
+        self._afresh()
+        self._settle()
+        return self.counts() != before
+
+    def _afresh(self) -> None:
+        """Forget every count: the next read counts the whole day (every register may move)."""
         self._counts.clear()
         self._registers.clear()
         self._sale_moves.clear()
-        self.receipts = 0
-        self._count_all()
-        self.version += 1
+        self._receipts = 0
+        self._whole, self._redo = True, False
+        self._version += 1
         self.recounts += 1
-        return self.counts() != before
 
     def counts(self) -> Tally:
         """A copy: register -> kind -> count."""
+        self._settle()
         return {reg: dict(kinds) for reg, kinds in self._counts.items() if kinds}
 
     def register_counts(self, register: str) -> dict[str, int]:
         """A copy: kind -> count, of one register."""
+        self._settle()
         return dict(self._counts.get(register, {}))
 
     def take_moved(self) -> set[str]:
         """The registers whose counts moved since the last call (a recount moves ``recounts``
         instead: every register may have moved)."""
+        self._settle()
         moved, self._moved = self._moved, set()
         return moved
 
@@ -216,10 +253,10 @@ class LedgerTally:
             return
         reg = register if isinstance(register, str) and register else UNKNOWN_REGISTER
         seen[key] = reg = sys.intern(reg)
-        self.version += 1
+        self._version += 1
         self._moved.add(reg)
         if kind == "receipts":
-            self.receipts += 1
+            self._receipts += 1
         kinds = self._counts.setdefault(reg, {})
         kinds[kind] = kinds.get(kind, 0) + 1
         if moves:
@@ -232,10 +269,10 @@ class LedgerTally:
         reg = self._registers.get(kind, {}).pop(key, None)
         if reg is None:
             return
-        self.version += 1
+        self._version += 1
         self._moved.add(reg)
         if kind == "receipts":
-            self.receipts -= 1
+            self._receipts -= 1
         kinds = self._counts[reg]
         moves = self._sale_moves.pop(key, 0) if kind == "receipts" else 0
         for counted, n in ((kind, 1), (_STOCK, moves)):
@@ -257,6 +294,8 @@ class LedgerTally:
         if root in _FLAT_ROOTS:
             kind, field = _FLAT_ROOTS[root]
             key = f"open {key}" if root == "shifts" else key
+            if added and key in self._registers.get(kind, ()):
+                return  # counted already: not read again
             if root == RECEIPTS.root and added and not isinstance(value, Map):
                 fields = _glance(value)  # read once: its register and the stock moves it stands for
                 register = None if fields is None else fields.get(field)
@@ -277,48 +316,95 @@ class LedgerTally:
     def _count_payments(self, payments: Iterable[tuple[str, object]], added: bool) -> None:
         for key, payment in payments:
             if added:
-                self._record("payments", key, _field(payment, "register"))
+                register = payment.get("register") if type(payment) is dict else None
+                self._record("payments", key, register or _field(payment, "register"))
             else:
                 self._forget("payments", key)
 
-    def _count_all(self) -> None:
-        """Count every record, one at a time: a whole root read as JSON at once (as fast) left ~4 KB
-        per receipt of freed but unreturned memory in the process (docs/benchmarks.md, records)."""
-        for name, root in self._roots.items():
-            for key, value in entries(root):
-                if name == "orders":
-                    self._count_payments(_payments(value), True)
+    def _settle(self) -> None:
+        """Count what changes added since the counts were last read (every key of the day after a new
+        tally or a recount): each noted key once, read as it is now, all in one transaction."""
+        if not (self._due or self._whole):
+            return
+        if self._redo:
+            self._afresh()
+        whole, self._whole, self._due = self._whole, False, False
+        with self._doc.transaction() as txn:
+            held = txn._txn
+            for name, raw in self._raw:
+                keys: Iterable[str]
+                if whole:
+                    keys = raw.keys(held)
+                    self._touched[name].clear()
                 else:
-                    self._count_record(name, key, value, True)
+                    keys, self._touched[name] = self._touched[name], set()
+                    if not keys:
+                        continue
+                if name == "orders":
+                    self._count_orders(keys, raw, held, whole)
+                    continue
+                for key in keys:
+                    if whole or raw.has(held, key):
+                        value = raw.get(held, key)
+                        if not isinstance(value, str):
+                            value = self._roots[name][key]  # a nested type, as pycrdt wraps it
+                        self._count_record(name, key, value, True)
+        if whole and self._unsettled:  # the state they were counted from, as a new tally's
+            loaded = decode_state_vector(self._doc.get_state())
+            self._receipts_at.update(dict.fromkeys(self._unsettled, loaded))
+            self._unsettled.clear()
+
+    def _count_orders(self, keys: Iterable[str], raw: Any, held: Any, listed: bool) -> None:
+        """Count the payments of the orders ``keys`` (``listed``: all exist) read by key through yrs
+        (:func:`_payment_entries`; a ``payments/<id>`` already counted is not read again)."""
+        counted = self._registers.setdefault("payments", {})
+        for key in keys:
+            if listed or raw.has(held, key):
+                order = raw.get(held, key)
+                found = _payment_entries(order, held, counted) if type(order) is _RAW_MAP else None
+                if found is None:  # an older node's order, or not a map: read whole as before
+                    found = _payments(self._roots["orders"][key])
+                self._count_payments(found, True)
 
     def _on_root(self, name: str, changes: list[RootChange]) -> None:  # a flat root's own changes
         for _, keys in changes:
             for key, change in (keys or {}).items():
                 action = change.get("action")
-                if action in ("add", "delete"):
-                    added = action == "add"
-                    value = change.get("newValue" if added else "oldValue")
-                    self._count_record(name, key, value, added)
+                if action == "add":
+                    if not self._whole:
+                        self._touched[name].add(key)
+                        self._due = True
+                elif action == "delete":
+                    self._count_record(name, key, change.get("oldValue"), False)
 
     def _on_orders(self, changes: list[RootChange]) -> None:
+        touched = self._touched["orders"]
         for path, keys in changes:
             if keys is None:  # not a map's change
                 continue
             for key, change in keys.items():
                 action = change.get("action")
-                if action not in ("add", "delete"):
+                if action == "add":  # an order, or a record in it: its order is read when counted
+                    if not self._whole and (
+                        not path
+                        or (len(path) == 1 and key.startswith((_PAYMENT, _RECEIPT)))
+                        or (len(path) == 2 and path[-1] == "payments")
+                    ):
+                        touched.add(str(path[0]) if path else key)
+                        self._due = True
                     continue
-                added = action == "add"
-                value = change.get("newValue" if added else "oldValue")
-                if not path:  # a whole order: count the payments it arrived with
-                    self._count_payments(_payments(value), added)
+                if action != "delete":
+                    continue
+                value = change.get("oldValue")
+                if not path:  # a whole order: what it held is gone too (the map reads empty)
+                    self._redo = self._due = True
                 elif len(path) == 1 and key.startswith(_PAYMENT):  # a record in an order's map
-                    self._count_payments([(key.removeprefix(_PAYMENT), value)], added)
+                    self._count_payments([(key.removeprefix(_PAYMENT), value)], False)
                 elif len(path) == 1 and key.startswith(_RECEIPT):  # a receipt and its payment
                     paid = receipt_payment(key.removeprefix(_RECEIPT), value, _glance)
-                    self._count_payments([paid] if paid is not None else [], added)
+                    self._count_payments([paid] if paid is not None else [], False)
                 elif path[-1] == "payments" and len(path) == 2:  # an older node's part map
-                    self._count_payments([(key, value)], added)
+                    self._count_payments([(key, value)], False)
 
 
 def _field(record: object, name: str) -> object:
@@ -346,7 +432,8 @@ def _glance(record: object) -> Mapping[str, Any] | None:
     payment id) only as a non-empty text, so such a number counts as no name in both. It nests up to
     1,024 deep where the standard decoder stops at Python's recursion limit: a text that could nest that deep
     (:data:`_DEEP` brackets; an honest record has a dozen) is read by the model's parse."""
-    if isinstance(record, str) and record.count("[") + record.count("{") < _DEEP:
+    deep = isinstance(record, str) and len(record) >= _DEEP  # (shorter: fewer brackets)
+    if isinstance(record, str) and not (deep and record.count("[") + record.count("{") >= _DEEP):
         try:
             fields = orjson.loads(record)
         except orjson.JSONDecodeError:
@@ -359,9 +446,10 @@ def _payments(order: object) -> list[tuple[str, object]]:
     """An order's payments (key and stored value), of either layout (``payments/<id>`` keys, or an older
     node's ``payments`` map); none of a malformed order."""
     if isinstance(order, Map):
-        entries = _payment_entries(order)
+        with order.doc.transaction() as txn:
+            entries = _payment_entries(order.integrated, txn._txn)
         if entries is not None:
-            return _payments(dict(entries))
+            return entries
         text = str(order)
         try:
             order = orjson.loads(text)
@@ -381,23 +469,30 @@ def _payments(order: object) -> list[tuple[str, object]]:
     return found
 
 
-def _payment_entries(order: Map[Any]) -> list[tuple[str, str]] | None:
-    """The ``payments/<id>`` and ``receipts/<id>`` entries of an order's map, read by key through yrs
-    (pycrdt's private ``integrated`` map, as model/_root_events reads its events) without the rest of
-    the order; None when the order holds anything but texts there or an older node's ``payments`` map,
-    which :func:`_payments` reads whole as before.
+def _payment_entries(
+    raw: Any, held: Any, counted: Container[str] = ()
+) -> list[tuple[str, object]] | None:
+    """The payments of an order's ``payments/<id>`` and ``receipts/<id>`` entries (yrs' own map
+    ``raw`` in transaction ``held``), read by key without the rest of the order, less the
+    ``payments/<id>`` whose id is in ``counted``; None when the order holds anything but texts there
+    or an older node's ``payments`` map, which :func:`_payments` reads whole as before.
 
     Why: an order arriving whole (a day caught up at once) was turned into JSON whole, its lines too,
     to find its one or two payments (``str(map)``: ~7 of the ~19 us a sale cost to count)."""
-    with order.doc.transaction() as txn:
-        raw, held = order.integrated, txn._txn
-        found = []
-        for key in raw.keys(held):
-            if key.startswith(_PAYMENT) or key.startswith(_RECEIPT):
-                value = raw.get(held, key)
-                if not isinstance(value, str):
-                    return None
-                found.append((key, value))
-            elif key == "payments":
+    found: list[tuple[str, object]] = []
+    for key in raw.keys(held):
+        if key.startswith(_PAYMENT):
+            if key[_PAYMENT_AT:] in counted:
+                continue
+        elif not key.startswith(_RECEIPT):
+            if key == "payments":
                 return None
-        return found
+            continue
+        value = raw.get(held, key)
+        if not isinstance(value, str):
+            return None
+        if key.startswith(_PAYMENT):
+            found.append((key[_PAYMENT_AT:], value))
+        elif paid := receipt_payment(key[_RECEIPT_AT:], value, _glance):
+            found.append(paid)
+    return found

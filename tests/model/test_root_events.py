@@ -46,7 +46,14 @@ def _changes_read(changes: list[RootChange]) -> list[Any]:
             list(path),
             None
             if keys is None
-            else {k: {f: _as_read(v) for f, v in change.items()} for k, change in keys.items()},
+            else {
+                k: {
+                    f: _as_read(v)
+                    for f, v in change.items()
+                    if f != "newValue" or not isinstance(v, Map)  # (the shared observer's: none)
+                }
+                for k, change in keys.items()
+            },
         )
         for path, keys in changes
     ]
