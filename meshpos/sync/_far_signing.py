@@ -107,7 +107,7 @@ class FarSigning:
     _trigger: bool
     _news: dict[str, int | None]
     _seq: int
-    _far_base_ms: int | None  # (``_spread._far_seq``)
+    _far_base_ms: int | None  # (``_far_out._far_seq``)
 
     if TYPE_CHECKING:
 
@@ -200,7 +200,7 @@ class FarSigning:
         of an earlier run when it is not this run's own and ``seq`` is not below this run's far seq
         (every part held goes to each new link: the first neighbour of a run passes it back).
         Every node that holds that part would keep it over this run's (lower seq), so the run's
-        seq base rises above it (``_spread._far_seq``: the base never goes back while any node
+        seq base rises above it (``_far_out._far_seq``: the base never goes back while any node
         holds a part of this node's, whatever its clock, a restored backup or a cleared cache
         say) and the said fields are signed again with the next record, which wins everywhere."""
         own = self.said_parts.own

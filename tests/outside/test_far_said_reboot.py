@@ -1,6 +1,6 @@
 """A node whose device rebooted speaks again beyond its links (outside round, session 20: farsign).
 
-A node's far record seq was ``ms at start + beats`` on the engine's tick clock (``_spread._far_seq``),
+A node's far record seq was ``ms at start + beats`` on the engine's tick clock (``_far_out._far_seq``),
 the event loop's ``time.monotonic``, which starts again at zero when a device boots (a power cut in
 month three). Far nodes keep a node's signed said fields of the highest seq (``FarTable.vouch``), also
 once its record timed out, so after a reboot they read its pre-reboot role, uplink and relay claim

@@ -1,4 +1,4 @@
-"""A node's far record seq rises across a reboot (issue 18, outside; ``_spread._far_seq``): its base
+"""A node's far record seq rises across a reboot (issue 18, outside; ``_far_out._far_seq``): its base
 is the wall clock's ms at the run's start, taken once, where the engine gives a wall clock. The tick
 clock is the event loop's (``time.monotonic``), which starts again at zero when a device boots: with
 it as the base, a node rebooted after 10 hours spoke with seqs 10 hours of ms below its last run's,

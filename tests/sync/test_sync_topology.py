@@ -15,9 +15,9 @@ from meshpos.model.replica import decode_state_vector
 from meshpos.sync import SyncConfig, Synchronizer
 from meshpos.sync._bodies import MAX_FAR, decode_heartbeat, heartbeat_body
 from meshpos.sync._codec import HEARTBEAT, decode
+from meshpos.sync._far_out import FAR_PER_BEAT
 from meshpos.sync._features import FEATURES
 from meshpos.sync._messages import FarRecord, Heartbeat, PeerSummary, SyncUpdate
-from meshpos.sync._spread import FAR_PER_BEAT
 from meshpos.sync._topology import (
     DEGREE,
     FULL_MESH,
