@@ -11,6 +11,10 @@ another device wrote.
 An insert-only money fact is written as one compact-JSON text (:func:`put_record`): it is never merged field
 by field, and a text costs far less memory in a document than a map of values (docs/benchmarks.md,
 "records"); ``_records`` reads it back.
+
+**Changed** (issue 18, cpu): a record of plain text, integers, flags and containers is checked in one
+pass (``limits.plain_record``) and written by orjson, the same text as the standard encoder's
+(:func:`record_text`); anything else as before.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
+
 from meshpos.errors import MeshposError, WriteFailed
-from meshpos.model.limits import MAX_ID_CHARS, check_text, check_value
+from meshpos.model.limits import MAX_ID_CHARS, check_text, check_value, plain_record
 
 log = logging.getLogger("meshpos.model")
 
@@ -132,7 +138,14 @@ def remove(target: Any, key: str, where: str) -> None:
 
 def record_text(record: object, where: str) -> str:
     """The insert-only fact ``record`` as its compact-JSON text, its values checked against the bounds
-    first (as :func:`put` checks a value)."""
+    first (as :func:`put` checks a value).
+
+    **Changed** (issue 18, cpu): a record of plain text, integers, flags and containers (every record
+    the model writes: ``limits.plain_record``) is checked in one pass and written by orjson, the same
+    text as the standard encoder's at a tenth of its CPU (a sale writes five records on its register);
+    anything else is checked and written as before."""
+    if plain_record(record):
+        return orjson.dumps(record).decode()
     check_value(record, where)
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 

@@ -3,6 +3,9 @@
 Every change, local or received, is captured as Yjs update bytes in the order it happened so the caller (the
 node) can commit them to the store before acknowledging anything. The client id is fresh for each process
 start and is never persisted: two replicas sharing one diverge silently (docs/architecture.md (Durability)).
+
+**Changed** (issue 18, cpu): :attr:`Replica.generation` moves whenever a document is created or dropped,
+so a reader of :meth:`Replica.names` (the venue's list of loaded days) keeps its answer until it does.
 """
 
 from __future__ import annotations
@@ -91,6 +94,8 @@ class Replica:
         self._closed: set[str] = set()  # closed business days: never created empty (DayClosed)
         self._captured: list[CapturedUpdate] = []
         self._remote_depth = 0
+        #: moves whenever :meth:`names` would answer differently (a document created or dropped)
+        self.generation = 0
 
     def doc(self, name: str) -> Doc[Any]:
         """The document ``name``, created empty if new; a closed day raises DayClosed (its content is
@@ -106,6 +111,7 @@ class Replica:
         if self.capture:
             self._captures[name] = doc.observe(lambda event, name=name: self._capture(name, event))
         self._docs[name] = doc
+        self.generation += 1
         if self.on_open is not None:
             self.on_open(name)
         return doc
@@ -128,6 +134,7 @@ class Replica:
 
     def _drop(self, name: str) -> None:
         doc = self._docs.pop(name, None)
+        self.generation += 1
         subscription = self._captures.pop(name, None)
         if doc is not None and subscription is not None:
             doc.unobserve(subscription)

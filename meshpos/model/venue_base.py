@@ -163,6 +163,8 @@ class VenueBase:
         self.catalog = Catalog(replica.doc(CATALOG))
         self.stoplist = StopList(replica.doc(STOPLIST), corrupt=self._corrupt)
         self._ledgers: dict[str, Ledger] = {}
+        # ``ledgers()`` as last answered, for the replica and its generation it was answered for
+        self._ledger_list: tuple[Replica, int, list[Ledger]] | None = None
         self.numbering = ReceiptNumbering(
             replica.doc(NUMBERS_DOCUMENT),
             device,
@@ -212,6 +214,7 @@ class VenueBase:
         """Drop what this venue keeps of a business day whose documents were closed (unloaded):
         nothing here may keep its document alive."""
         self._ledgers.pop(date, None)
+        self._ledger_list = None
 
     def ledger(self, date: str) -> Ledger:
         doc = self.replica.doc(ledger_name(date))
@@ -239,9 +242,19 @@ class VenueBase:
         return self.kitchen(date).tickets(making) if then <= date else []
 
     def ledgers(self) -> list[Ledger]:
-        """The ledger days loaded in memory, newest first."""
-        names = filter(is_ledger, self.replica.names())
-        return [self.ledger(day_of(n)) for n in sorted(names, reverse=True)]
+        """The ledger days loaded in memory, newest first.
+
+        **Changed** (issue 18, cpu): kept while the replica holds the same documents
+        (``Replica.generation``; a forgotten day drops it too): a sale asked a dozen times, each time
+        filtering and sorting every document's name, 5 % of its Python calls on its register. Each
+        caller gets a list of its own."""
+        replica, kept = self.replica, self._ledger_list
+        if kept is not None and kept[0] is replica and kept[1] == replica.generation:
+            return list(kept[2])
+        names = filter(is_ledger, replica.names())
+        found = [self.ledger(day_of(n)) for n in sorted(names, reverse=True)]
+        self._ledger_list = (replica, replica.generation, found)
+        return list(found)
 
     def _ledger_holding(self, what: str, key: str, holds: Callable[[Ledger, str], bool]) -> Ledger:
         for ledger in self.ledgers():
