@@ -113,7 +113,8 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
         await submit(page, "product-form", "products", "Scone")
 
         # a CSV menu from a spreadsheet: a bad one is refused naming line and column, nothing
-        # is imported; a good one is
+        # is imported; a good one is, also with old Mac line endings (CR only: Excel for Mac
+        # before 2016 wrote them, and the page sent the whole file as one line with a U+000D)
         await import_csv(page, tmp_path / "bad.csv", "id,name,price\ntart,Tart,400\nbun,Bun,abc\n")
         await page.wait(
             f"{q('#import-form .field-error')}?.innerText.startsWith('line 3, column 3 (price)')",
@@ -123,7 +124,7 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
         await import_csv(
             page,
             tmp_path / "menu.csv",
-            "id,name,category,price\ntart,Tart,pastry,400\nbun,Bun,pastry,250\n",
+            "id,name,category,price\rtart,Tart,pastry,400\rbun,Bun,pastry,250\r",
         )
         await page.wait(
             f"{q('#import-form .form-status')}?.innerText === '2 products imported, 0 categories created'",

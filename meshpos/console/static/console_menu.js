@@ -224,7 +224,7 @@
         async (f) => {
           const file = f.elements.file.files[0];
           if (!file) throw new FieldError("file", "choose a CSV file");
-          const lines = (await file.text()).replace(/^\uFEFF/, "").split(/\r?\n/);
+          const lines = (await file.text()).replace(/^\uFEFF/, "").split(/\r\n|\r|\n/);  // (CR alone: old Mac spreadsheets)
           while (lines.length && !lines[lines.length - 1].trim()) lines.pop();
           const done = await call("POST", `${base()}/menu/import`, { lines });
           return `${done.products} products imported, ${done.categories_created} categories created`;
