@@ -6,10 +6,12 @@ its children there. Whenever the views may differ (it did not come from our pare
 link, the author is not known yet) the node floods it to its other sessions instead, except those its
 source is linked to; a copy that arrives twice applies nothing and goes no further.
 
-**Changed** (issue 18, tail): in a venue of up to ``_topology.FULL_MESH`` devices (a full mesh) no tree
-is used: each update is flooded to the peers its source is not linked to, which is none once every node
-links every other, and the opposite node's link when a node of the release before keeps the bounded
-graph (tests/sync/test_sync_topology.py).
+**Changed** (issue 18, tail): in a venue of up to ``_topology.FULL_MESH`` devices (a full mesh) a
+node linked to a ``topology1`` peer of the release before (no ``mesh6``: it keeps the bounded graph at six,
+so it may not be linked to the author) floods each update to the peers its source is not linked to
+(tests/sync/test_sync_topology.py); with none, the tree is the author's star and nothing is passed on.
+(Flooding always sent copies on while the source's heartbeats had not yet said whom it links:
+``tests/bench/test_receive_parts.py``, 5.33 update messages a receipt in a mesh of three instead of 4.)
 
 Each node's place in each author's tree (its parent, its children) is kept until the graph changes
 (``_spread._graph``), and the answer for each (source node, author) until what the graph and the client
@@ -29,7 +31,7 @@ from meshpos.sync._messages import SyncUpdate
 from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._session import Session
 from meshpos.sync._states import EXCHANGING
-from meshpos.sync._topology import TOPOLOGY_FEATURE, tree
+from meshpos.sync._topology import FULL_MESH_FEATURE, TOPOLOGY_FEATURE, tree
 from meshpos.sync._updates import header_authors
 
 log = logging.getLogger("meshpos.sync")
@@ -146,16 +148,24 @@ class Forwarding:
         if origin is None or origin == self.node_id:
             return None
         links = self._graph()
-        if len(links) <= self.config.full_mesh:
+        if len(links) <= self.config.full_mesh and self._linked_to_bounded_peer():
             # a small venue's full mesh: every node is the author's child, so none would pass it on;
             # but a node of the release before links on the bounded graph (``_topology``), so flood,
-            # skipping the peers the source is linked to (its heartbeats say): none when all link
+            # skipping the peers the source is linked to (its heartbeats say)
             return None
         place = self._trees.get(origin)
         if place is None:  # kept until the graph changes (``_graph``)
             place = self._trees[origin] = self._place_in_tree(links, origin)
         parent, children = place
         return children if parent == source else None
+
+    def _linked_to_bounded_peer(self) -> bool:
+        """Is a live link's peer a topology node of the release before the six-device full mesh?"""
+        return any(
+            TOPOLOGY_FEATURE in session.peer_features
+            and FULL_MESH_FEATURE not in session.peer_features
+            for session in self._sessions.values()
+        )
 
     def _place_in_tree(
         self, links: dict[str, frozenset[str]], origin: str
