@@ -1,4 +1,4 @@
-"""The console's sync status per register in a venue with bounded links (session 21, signed).
+"""The console's sync status per register in a venue with bounded links (nineteenth session, signed).
 
 Seven ``meshpos node`` processes and a console on loopback addresses, real mDNS, mTLS websockets: at
 ``_topology.DEGREE`` some registers are not linked to the relay, and the relay tells the console
@@ -11,7 +11,6 @@ apart. On main every reachable device had a ``pending`` and there was no ``pendi
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,34 +20,15 @@ import pytest
 from meshpos.harness.wait import wait_for
 from meshpos.trust.authority import VenueAuthority
 
-from .kit import ConsoleProcess, NodeProcess, make_device, make_venue
-from .test_gone_notices_mesh import HEARTBEAT_S, NAMES, _agreed_relay
+from .kit import ConsoleProcess, NodeProcess
+from .test_gone_notices_mesh import NAMES, _agreed_relay, seven_nodes
 from .test_topology_mesh import _settled
 
 
 @pytest.fixture
 def venue(tmp_path: Path) -> Iterator[tuple[VenueAuthority, ConsoleProcess, list[NodeProcess]]]:
-    authority = make_venue(tmp_path)
-    console = ConsoleProcess(tmp_path, [authority.directory]).start()
-    prefix = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}"
-    procs = []
-    try:
-        for i, name in enumerate(NAMES, start=11):
-            config = make_device(
-                authority,
-                tmp_path,
-                name,
-                host=f"{prefix}.{i}",
-                heartbeat_interval=HEARTBEAT_S,
-                console_url=f"ws://127.0.0.1:{console.port}",
-                console_token=authority.console_token,
-            )
-            procs.append(NodeProcess(config, tmp_path / f"{name}.log"))
-        yield authority, console, procs
-    finally:
-        for proc in procs:
-            proc.kill()
-        console.stop()
+    with seven_nodes(tmp_path) as started:
+        yield started
 
 
 def test_the_console_shows_a_far_registers_pending_count_as_told_only(

@@ -18,12 +18,14 @@ import random
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from meshpos.harness.wait import wait_for
 from meshpos.sync._config import SyncConfig
+from meshpos.trust import VenueAuthority
 
 from .kit import ConsoleProcess, NodeProcess, make_device, make_venue
 from .test_topology_mesh import _settled
@@ -35,8 +37,12 @@ HEARTBEAT_S = 0.5
 SILENCE_S = 2 * HEARTBEAT_S * SyncConfig().missed_heartbeats
 
 
-@pytest.fixture
-def venue(tmp_path: Path) -> Iterator[list[NodeProcess]]:
+@contextmanager
+def seven_nodes(
+    tmp_path: Path,
+) -> Iterator[tuple[VenueAuthority, ConsoleProcess, list[NodeProcess]]]:
+    """Seven nodes (not started) on loopback addresses of their own, told of a running console;
+    killed, and the console stopped, on the way out (also tests/mesh/test_far_pending_console.py)."""
     authority = make_venue(tmp_path)
     console = ConsoleProcess(tmp_path, [authority.directory]).start()
     prefix = f"127.{random.randrange(100, 200)}.{random.randrange(1, 250)}"
@@ -53,11 +59,17 @@ def venue(tmp_path: Path) -> Iterator[list[NodeProcess]]:
                 console_token=authority.console_token,
             )
             procs.append(NodeProcess(config, tmp_path / f"{name}.log"))
-        yield procs
+        yield authority, console, procs
     finally:
         for proc in procs:
             proc.kill()
         console.stop()
+
+
+@pytest.fixture
+def venue(tmp_path: Path) -> Iterator[list[NodeProcess]]:
+    with seven_nodes(tmp_path) as (_, _, procs):
+        yield procs
 
 
 def _agreed_relay(nodes: list[NodeProcess]) -> str | None:
