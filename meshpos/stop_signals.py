@@ -7,7 +7,7 @@ signal in the moment between the graceful stop's end and the process's exit (the
 the interpreter's finalisation, ~0.2 s on a loaded machine) found the default action, and the
 process ended killed by it (-15) instead of 0, though its data was committed: an operator's second
 Ctrl-C, a script's ``kill`` sent twice, a supervisor's repeated stop read it as a crash.
-**Changed** (session 21, robust): the signals are taken by a Python handler the loop does not own;
+**Changed** (nineteenth session, robust): the signals are taken by a Python handler the loop does not own;
 the first one asks the stop (``stop.set`` on the loop) and from then on both are ignored to the
 process's end, so the graceful stop runs to its end and the exit status is the command's own
 (``tests/mesh/test_double_sigterm.py``). A stop that hangs is ended by SIGKILL, as before (systemd's

@@ -10,7 +10,7 @@ Console processes sharing one PostgreSQL store their sightings there (``ConsoleD
 each one's report adds the others' (``shared``): a device reachable through a relay linked to another
 process is reachable here too, so every process shows the same status.
 
-**Changed** (session 21, signed): a device's pending count is taken only from a relay that is linked
+**Changed** (nineteenth session, signed): a device's pending count is taken only from a relay that is linked
 to it (``peers``: its own heartbeat, which the link's mTLS authenticates). A device beyond the
 relay's links reaches it as a far record, passed on by other devices, and its pending count is
 signed by nobody: one enrolled device forged a register's record one seq ahead saying "pending 0",

@@ -10,7 +10,7 @@ steps arriving a few milliseconds apart cost every receiver two or three fsyncs)
 however many batches arrive; without one (the console), every batch of messages is committed before
 :meth:`Links.link_messages` returns, so a slow database slows the sender down.
 
-**Changed** (session 21, robust): a pump that leaves nothing to commit (a write's, the ticker's,
+**Changed** (nineteenth session, robust): a pump that leaves nothing to commit (a write's, the ticker's,
 one that took the window's changes in its round) closes the window; it stayed open, and the next
 received update joined it, committed before a whole interval had passed, often alone.
 

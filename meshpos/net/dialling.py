@@ -8,7 +8,7 @@ a peer not wanted now is not dialled: its dialer waits (``_until_wanted``: one t
 waiting peer), and an advertised peer no dial reached is no member but is probed on a growing
 interval (``LinkSettings.probe``), so a healed partition relinks without waiting for discovery.
 
-Split from ``net.links`` (session 21, robust; behaviour unchanged): the links' accepting, their
+Split from ``net.links`` (nineteenth session, robust; behaviour unchanged): the links' accepting, their
 table and their refusals stay there, who dials is here, each part read in one sitting. The state
 named below is ``Links``'s.
 """

@@ -1,6 +1,6 @@
 """What a node's mesh links are set up with, and what one link is (``net.links``, ``net.dialling``).
 
-Kept apart from ``net.links`` (session 21, robust) so that the dialers (``net.dialling``), a mixin
+Kept apart from ``net.links`` (nineteenth session, robust) so that the dialers (``net.dialling``), a mixin
 of ``Links``, read the settings without an import cycle; behaviour unchanged.
 """
 

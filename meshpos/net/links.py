@@ -23,7 +23,7 @@ synchronizer (docs/architecture.md (Links)).
 
 Who dials whom and when (the dialers, their backoff, the probes of unreachable peers, the wait for a
 peer to be wanted) is :class:`~meshpos.net.dialling.Dialling`, a mixin of :class:`Links`: split out
-(session 21, robust; behaviour unchanged) so each part reads in one sitting and the module stays
+(nineteenth session, robust; behaviour unchanged) so each part reads in one sitting and the module stays
 under the size limit.
 """
 

@@ -7,7 +7,7 @@ the module bound) by meaning: ``_passing`` passes the console's word and the wel
 makes, routes and takes the devices' own word of what they hold. A mixin of
 :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
 
-**Changed** (session 21, robust): a word whose signer is on the deny-list or whose certificate is
+**Changed** (nineteenth session, robust): a word whose signer is on the deny-list or whose certificate is
 not valid now is skipped (not counted, not passed on: ``HeldTable.skipped``), no longer bad input
 that closes the session. The deny-list reaches the nodes one after another, and while it spread a
 hop that did not know yet passed a revoked register's word on to one that did, which closed their

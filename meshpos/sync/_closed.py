@@ -31,7 +31,7 @@ and the next open of the day (a read) closes it.
 
 What the console and the relay say of closed days in heartbeats and in the console's signed
 statement is ``_closed_said`` (:class:`~meshpos.sync._closed_said.ClosedSaid`, a base of this mixin:
-split out, session 21, robust; behaviour unchanged).
+split out, nineteenth session, robust; behaviour unchanged).
 
 A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
 """

@@ -13,7 +13,7 @@ a day it still holds open as it takes an open one (``_passing._learn_console``).
 longer than that (or past the byte bound) learns nothing signed of the day: it shows the day "not at
 the console" and keeps it open (pessimistic) until it reopens the day at the console by syncing it.
 
-Split from ``_closed`` (session 21, robust; behaviour unchanged): the closed days' answers and
+Split from ``_closed`` (nineteenth session, robust; behaviour unchanged): the closed days' answers and
 parking stay there, what is said of them here, each read in one sitting. A base of
 :class:`~meshpos.sync._closed.ClosedDays` (a mixin of the ``Synchronizer``, which owns the state
 named below).

@@ -4,7 +4,7 @@ to the console see.
 
 docs/architecture.md (Links), docs/architecture.md (Relay and console). Split from ``_spread`` (which
 keeps the links wanted, the far records taken in and the gone notices) when both parts' growth put it
-over the structure test's 500 lines (session 21); behaviour unchanged. A mixin of
+over the structure test's 500 lines (nineteenth session); behaviour unchanged. A mixin of
 :class:`~meshpos.sync._synchronizer.Synchronizer` through ``_spread.Spread``, which owns the state
 named below.
 """
@@ -150,7 +150,7 @@ class FarOut(FarSigning):
         """Each node's role and pending count for the console (the relay's beat to it, whose
         ``peers`` are ``peers``): a linked node's from its own heartbeat, a far one's as its record
         told (any hop's word: the console shows it as told, ``console/devices.py``). **Changed**
-        (session 21, signed): a node in ``peers`` whose heartbeat has not come yet is left out (the
+        (nineteenth session, signed): a node in ``peers`` whose heartbeat has not come yet is left out (the
         console takes a count of a node in ``peers`` as its own heartbeat's); a node a notice marked
         is counted in "n" till its record times out, not shown live."""
         linked, records = self._presence.beats(), self._far.records  # (each made once a beat)

@@ -24,7 +24,7 @@ that change (``_said_words``: the device key and checks of attestations and gone
   selling one alike): a new part is one signature at its node and one verify per node that takes it
   (``DeviceWordChecker`` caches by bytes).
 
-**Changed** (outside round, session 20): a part whose signer is on the deny-list or whose
+**Changed** (outside round, eighteenth session): a part whose signer is on the deny-list or whose
 certificate is not valid now is skipped (not taken, counted in ``SaidParts.skipped``), no longer bad
 input that closes the session: every node keeps the parts it took and passes them on to each new
 link, so once a register was revoked (stolen) every new link in the venue was closed by its
@@ -32,7 +32,7 @@ receiver on the first beat, again at every try, and a new or restarted node link
 (``tests/outside/test_revoked_said_part.py``). Any other refusal (signature, signer, venue, body)
 still closes the session.
 
-**Changed** (session 21, signed): a node that gets back a part of its own from an earlier run, at a
+**Changed** (nineteenth session, signed): a node that gets back a part of its own from an earlier run, at a
 seq not below this run's far seq, raises the run's seq base above it and signs its said fields
 again (``_own_part_back``): a device whose wall clock was behind across a reboot (no RTC, no NTP
 yet), a restored backup or an id re-enrolled on another machine spoke with seqs below its last

@@ -21,7 +21,7 @@ count then as before this change). A word whose signature fails closes the sessi
 
 Pure: the signature is the injected signer's and check's (``meshpos.trust.device_word``).
 
-**Changed** (session 21, robust): a refusal names the kind of word it refused (:func:`word_kind`:
+**Changed** (nineteenth session, robust): a refusal names the kind of word it refused (:func:`word_kind`:
 an attestation, a gone notice or said fields, told apart by the first key of its sorted body); the
 checker said "signed attestation of ..." for every kind, so a revoked signer's gone notice read as
 an attestation in the closed session's reason. The three names are defined here, once.
@@ -87,7 +87,7 @@ class SignerNotValidNow(HeldSignatureRefused):
     node's clock): refused as the word of a device, but not a forgery by the hop that passed it
     on. A word kept and passed on (``_far_signing``: said fields) was signed before its device was
     revoked, or its certificate expired since, or another device's clock differs: its takers skip
-    it, where any other refusal closes the session (outside round, session 20)."""
+    it, where any other refusal closes the session (outside round, eighteenth session)."""
 
 
 @dataclass(frozen=True, slots=True)

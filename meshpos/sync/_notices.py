@@ -29,7 +29,7 @@ node: the dead node leaves the candidates when its record is no longer refreshed
 heartbeat's timeout), as before the notices existed. A node that cannot check (in-memory test beds
 without keys) takes unsigned notices as before (``_spread``).
 
-**Changed** (session 21, robust): a notice whose signer is on the deny-list or whose certificate is
+**Changed** (nineteenth session, robust): a notice whose signer is on the deny-list or whose certificate is
 not valid now is skipped (not taken, counted in ``NoticeTable.skipped``), no longer bad input that
 closes the session: nodes pass a notice they took on to every link for three beats, so a register
 revoked just after it signed one had each link that carried it closed by the receivers that knew

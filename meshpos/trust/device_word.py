@@ -9,7 +9,7 @@ deny-list, and the signature is over the body. Certificates are parsed and their
 once per distinct certificate, signatures once per distinct word (both cached by their bytes); the
 deny-list and the dates are asked every time.
 
-**Changed** (session 21, robust): a refusal names the kind of word (``sync.word_kind``: attestation,
+**Changed** (nineteenth session, robust): a refusal names the kind of word (``sync.word_kind``: attestation,
 gone notice, said fields), no longer "signed attestation" for all three.
 """
 

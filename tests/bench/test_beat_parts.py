@@ -17,7 +17,7 @@ from meshpos.trust.device_word import DeviceWordChecker
 def test_a_small_venue_is_reported_by_part(capsys: pytest.CaptureFixture[str]) -> None:
     before = {name: getattr(Synchronizer, name) for name in beat_parts.PARTS}
     check = DeviceWordChecker.__call__
-    # (seven: a venue of six is a full mesh since session 21, where no word goes beyond the links)
+    # (seven: a venue of six is a full mesh since nineteenth session, where no word goes beyond the links)
     args = ["--json", "--nodes", "7", "--seconds", "4", "--warmup", "2"]
     assert beat_parts.main(args) == 0
     report = json.loads(capsys.readouterr().out)

@@ -130,7 +130,7 @@ def test_a_relay_naming_endless_devices_cannot_grow_the_view_forever() -> None:
 
 
 def test_a_pending_count_is_taken_only_from_a_relay_linked_to_the_device() -> None:
-    """(session 21, signed) A device in a relay's ``mesh`` but not its ``peers`` is beyond its links:
+    """(nineteenth session, signed) A device in a relay's ``mesh`` but not its ``peers`` is beyond its links:
     its count is a far record's, any hop's word, so ``pending`` is unknown and the count shown as
     told; a second relay linked to it gives its own heartbeat's count, whichever relay comes first."""
     far_first = beat("R1", relay=True, peers=("R2",), mesh={"R3": PeerSummary("register", 0)})

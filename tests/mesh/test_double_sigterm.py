@@ -1,4 +1,4 @@
-"""A second SIGTERM (or Ctrl-C) while ``meshpos node`` or ``meshpos console`` stops (session 21, robust).
+"""A second SIGTERM (or Ctrl-C) while ``meshpos node`` or ``meshpos console`` stops (nineteenth session, robust).
 
 The first signal starts a graceful stop (goodbyes, the last commits, the store closed); the signals
 were the event loop's (``loop.add_signal_handler``), which it undoes when it closes, so one more in

@@ -1,4 +1,4 @@
-"""A node whose device rebooted speaks again beyond its links (outside round, session 20: farsign).
+"""A node whose device rebooted speaks again beyond its links (outside round, eighteenth session: farsign).
 
 A node's far record seq was ``ms at start + beats`` on the engine's tick clock (``_far_out._far_seq``),
 the event loop's ``time.monotonic``, which starts again at zero when a device boots (a power cut in
@@ -8,8 +8,8 @@ until its new uptime passed the old one (hours or days): a relay that rebooted a
 the role stayed a relay with an uplink for every node beyond its links. Before farsign the record
 alone timed out and the next one was taken.
 
-Fixed for a device whose wall clock is right in session 20 (the base is the wall clock's ms at
-start, taken once: tests/sync/test_sync_far_seq.py). **Fixed** (session 21, signed) for a device
+Fixed for a device whose wall clock is right in eighteenth session (the base is the wall clock's ms at
+start, taken once: tests/sync/test_sync_far_seq.py). **Fixed** (nineteenth session, signed) for a device
 whose wall clock is *behind* across the reboot (no RTC and no NTP yet at boot, a restored backup,
 its id re-enrolled on a machine whose clock is behind): its first neighbour passes its old signed
 part back to it (every part held goes to each new link), and a part of its own at a seq not below

@@ -1,4 +1,4 @@
-"""An enrolled device forges a far register's pending count to the console (session 21, signed).
+"""An enrolled device forges a far register's pending count to the console (nineteenth session, signed).
 
 A far record (a node's heartbeat passed on beyond its links, ``sync/_spread.py``) carries the node's
 pending count, which nobody signs (its said fields are signed since farsign: ``_far_signing``). The

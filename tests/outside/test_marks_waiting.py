@@ -1,5 +1,5 @@
 """Receipt-number marks that wait (issue 18, marks), attacked with real processes (outside round,
-session 20).
+eighteenth session).
 
 A mark now leaves up to ``mark_wait_ms`` after its receipt (model/numbering.py). Here it is 10 s (the
 setting's bound), so every check below runs while marks certainly wait:

@@ -1,4 +1,4 @@
-"""An attestation of a device revoked while its word is on its way (session 21, robust).
+"""An attestation of a device revoked while its word is on its way (nineteenth session, robust).
 
 A device's signed attestations travel towards each author along its tree, every hop passing on the
 word as signed (``_attesting``); a taker checks every word of a beat against the venue CA and the

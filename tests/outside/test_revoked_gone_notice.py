@@ -1,4 +1,4 @@
-"""A gone notice of a device revoked after it signed it (session 21, robust; session 20's note).
+"""A gone notice of a device revoked after it signed it (nineteenth session, robust; the eighteenth session's note).
 
 A node that loses a link signs a gone notice, and every node that takes it passes it on for three
 beats (``_notices.NoticeTable.out``); a taker checks every notice of a beat against the venue CA and

@@ -1,4 +1,4 @@
-"""A device revoked after its said fields were signed and taken (outside round, session 20: farsign).
+"""A device revoked after its said fields were signed and taken (outside round, eighteenth session: farsign).
 
 Every node keeps each node's newest signed said part and passes it on to every new link
 (``_far_signing``); a taker checks every part of a beat against the venue CA and the deny-list, and a

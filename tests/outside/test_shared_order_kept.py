@@ -1,4 +1,4 @@
-"""One open order worked on by two registers at once (outside round, session 20: order).
+"""One open order worked on by two registers at once (outside round, eighteenth session: order).
 
 An order's parse is now kept across changes to other records of the day (model/_order_kept.py). Here
 two real ``meshpos node`` processes add lines to one shared open order at the same time, one changes a
