@@ -37,7 +37,17 @@ const Mesh = (() => {
   }
   const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   // `signed`: a read that asks about the sign-in itself (GET /api/session) carries the session too.
+  let writing = 0; // writes under way (Mesh.busy(): a logout's, a tap's, until the node answered)
   async function api(method, path, body, signed = false) {
+    if (!WRITES.has(method)) return call(method, path, body, signed);
+    writing += 1;
+    try {
+      return await call(method, path, body, signed);
+    } finally {
+      writing -= 1;
+    }
+  }
+  async function call(method, path, body, signed) {
     const init = { method, headers: { Authorization: `Bearer ${token}` } };
     const write = WRITES.has(method);
     if (write) init.headers["Idempotency-Key"] = newKey();
@@ -265,7 +275,7 @@ const Mesh = (() => {
 
   // Runs `load(topics)` for the topics asked for, never two at once; topics asked for while it runs are
   // folded into one more run. Topics whose load failed are loaded again with the next ones asked for.
-  let loading = 0; // refreshers running now (Mesh.busy(): the page is fetching what changed)
+  let loading = 0; // refreshers running now (Mesh.busy(): the page is fetching what changed, or writing)
   function refresher(load) {
     let running = false;
     const due = new Set();
@@ -321,5 +331,5 @@ const Mesh = (() => {
     catalog.products = catalog.products.map((p) => ({ ...p, stopped: byId.has(p.id), stop: byId.get(p.id) || null }));
   }
 
-  return { api, signedInUser, setSession, onSessionEnded: (callback) => { onSessionEnded = callback; }, money, parseMoney, setCurrency, setZone, when, h, $, draw, keyed, notice, showStatus, live, pushed, refresher, busy: () => loading > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
+  return { api, signedInUser, setSession, onSessionEnded: (callback) => { onSessionEnded = callback; }, money, parseMoney, setCurrency, setZone, when, h, $, draw, keyed, notice, showStatus, live, pushed, refresher, busy: () => loading > 0 || writing > 0, markStops, requireToken, setupChrome, toggle, node, ApiError };
 })();
