@@ -160,7 +160,9 @@ def knock(
     if not answer:
         return 0, ""
     head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), body.decode()
+    # (after a 101 the body is the console's first websocket frames, binary when they came in the
+    # same read: a fresh clone's run once failed decoding them)
+    return int(head.split(b" ")[1]), body.decode(errors="replace")
 
 
 def expired(authority: VenueAuthority, device: str) -> DeviceIdentity:
