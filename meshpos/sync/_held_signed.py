@@ -203,22 +203,33 @@ def signed_parts_wire(parts: tuple[SignedHeld, ...]) -> list[dict[str, str]]:
 
 
 def decode_signed_parts(
-    raw: Any, what: str, field: str, noun: tuple[str, str], at_most: int, max_body: int
+    raw: Any,
+    what: str,
+    field: str,
+    noun: tuple[str, str],
+    at_most: int,
+    max_body: int,
+    *,
+    cert_optional: bool = False,
 ) -> tuple[SignedHeld, ...]:
     """The heartbeat's ``field`` of signed parts: a list of 1 to ``at_most`` ``{"b": body, "c":
     cert, "s": sig}``, each usable (``_signed.unusable_part``; checked against the venue CA later,
     before anything of the beat is taken). ``noun``: what one part and several are called in the
-    refusal (``("notice", "notices")``)."""
+    refusal (``("notice", "notices")``). ``cert_optional``: a part may leave out its certificate
+    (``"c"`` absent: named by reference, attestations' ``helds``)."""
     one, many = noun
     field_what = f"{what}: field {field!r}"
+    keys = "'b', ['c'], 's'" if cert_optional else "'b', 'c', 's'"
     if not isinstance(raw, list) or not 0 < len(raw) <= at_most:
         raise RemoteProtocolError(f"{field_what} must be a list of 1 to {at_most} {many}")
     out: list[SignedHeld] = []
     for item in raw:
-        if not isinstance(item, dict) or item.keys() != {"b", "c", "s"}:
-            raise RemoteProtocolError(f"{field_what}: each {one} an object with 'b', 'c', 's'")
-        body, cert, sig = item["b"], item["c"], item["s"]
-        part = unusable_part(body, cert, sig, max_body)
+        if not isinstance(item, dict) or (
+            item.keys() - {"c"} != {"b", "s"} if cert_optional else item.keys() != {"b", "c", "s"}
+        ):
+            raise RemoteProtocolError(f"{field_what}: each {one} an object with {keys}")
+        body, cert, sig = item["b"], item.get("c", ""), item["s"]
+        part = unusable_part(body, cert, sig, max_body, cert_optional=cert_optional)
         if part is not None:
             raise RemoteProtocolError(f"{field_what}: a {one} has no usable {part}")
         out.append(SignedHeld(body, cert, sig))
@@ -227,18 +238,8 @@ def decode_signed_parts(
 
 def decode_helds(raw: Any, what: str) -> tuple[SignedHeld, ...]:
     """The ``helds`` field: a list of ``{"b": body, "c": cert, "s": sig}``, bounded and well formed
-    (checked against the CA later, by the synchronizer)."""
-    field_what = f"{what}: field 'helds'"
-    if not isinstance(raw, list) or not 0 < len(raw) <= MAX_WORDS:
-        raise RemoteProtocolError(f"{field_what} must be a list of 1 to {MAX_WORDS} words")
-    words: list[SignedHeld] = []
-    for item in raw:
-        if not isinstance(item, dict) or item.keys() - {"c"} != {"b", "s"}:
-            raise RemoteProtocolError(f"{field_what}: each word an object with 'b', ['c'], 's'")
-        body, cert, sig = item["b"], item.get("c", ""), item["s"]
-        # (a certificate "" names it by reference: the node's came on this link before)
-        part = unusable_part(body, cert, sig, MAX_WORD_BODY, cert_optional=True)
-        if part is not None:
-            raise RemoteProtocolError(f"{field_what}: a word has no usable {part}")
-        words.append(SignedHeld(body, cert, sig))
-    return tuple(words)
+    (checked against the CA later, by the synchronizer); a certificate left out names it by
+    reference (the node's came on this link before)."""
+    return decode_signed_parts(
+        raw, what, "helds", ("word", "words"), MAX_WORDS, MAX_WORD_BODY, cert_optional=True
+    )
