@@ -21,8 +21,7 @@ from meshpos.harness.wait import wait_for
 from meshpos.trust.authority import VenueAuthority
 
 from .kit import ConsoleProcess, NodeProcess
-from .test_gone_notices_mesh import NAMES, _agreed_relay, seven_nodes
-from .test_topology_mesh import _settled
+from .test_gone_notices_mesh import NAMES, seven_nodes, started_with_a_relay
 
 
 @pytest.fixture
@@ -35,14 +34,9 @@ def test_the_console_shows_a_far_registers_pending_count_as_told_only(
     venue: tuple[VenueAuthority, ConsoleProcess, list[NodeProcess]],
 ) -> None:
     authority, console, nodes = venue
-    for proc in nodes:
-        proc.start()
+    relay_node = started_with_a_relay(nodes)
+    relay = relay_node.config.stem
     on = [p.events for p in nodes]
-    wait_for(lambda: _settled(nodes), 90, "every node on 2..4 links", on=on)
-    wait_for(lambda: _agreed_relay(nodes) is not None, 60, "one relay", on=on)
-    relay = _agreed_relay(nodes)
-    assert relay is not None
-    relay_node = next(n for n in nodes if n.config.stem == relay)
     path = f"/api/venues/{authority.venue_id}/status"
     seen: list[tuple[set[str], dict[str, dict[str, Any]]]] = []
 

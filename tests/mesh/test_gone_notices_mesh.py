@@ -72,6 +72,18 @@ def venue(tmp_path: Path) -> Iterator[list[NodeProcess]]:
         yield procs
 
 
+def started_with_a_relay(nodes: list[NodeProcess]) -> NodeProcess:
+    """Start ``nodes``; once each is on its bounded links and all follow one relay, that relay."""
+    for proc in nodes:
+        proc.start()
+    on = [p.events for p in nodes]
+    wait_for(lambda: _settled(nodes), 90, "every node on 2..4 links", on=on)
+    wait_for(lambda: _agreed_relay(nodes) is not None, 60, "a relay all follow", on=on)
+    relay = _agreed_relay(nodes)
+    assert relay is not None
+    return next(p for p in nodes if p.config.stem == relay)
+
+
 def _agreed_relay(nodes: list[NodeProcess]) -> str | None:
     """The relay every node follows, if they agree and it says it is the relay."""
     statuses = {node.config.stem: node.status() for node in nodes}
@@ -86,14 +98,8 @@ def _agreed_relay(nodes: list[NodeProcess]) -> str | None:
 def test_far_nodes_leave_a_relay_that_died_by_its_neighbours_signed_notices(
     venue: list[NodeProcess], how: str
 ) -> None:
-    for proc in venue:
-        proc.start()
-    on = [p.events for p in venue]
-    wait_for(lambda: _settled(venue), 90, "every node on 2..4 links", on=on)
-    wait_for(lambda: _agreed_relay(venue) is not None, 60, "a relay all follow", on=on)
-    relay = _agreed_relay(venue)
-    assert relay is not None
-    dead = next(p for p in venue if p.config.stem == relay)
+    dead = started_with_a_relay(venue)
+    relay = dead.config.stem
     far = [p for p in venue if p is not dead and relay not in p.status()["peers"]]
     assert far, "every node is linked to the relay: no far node to test"
     rest = [p for p in venue if p is not dead]
