@@ -2,12 +2,11 @@
 receipt from an earlier business day is written to that receipt's day (its ledger), in the name of the
 shift that paid the money out. While the shift is open the old day stays loaded (``day_end.what_keeps_open``)
 and the X and the Z printed at the close are right. Once the old day closed again (the console holds it,
-as every day closes), ``GET /api/shifts/{id}/report`` loads only the days from the one the shift opened
-on to the one it closed on: the refund is gone from the reprinted Z, which says ``refunds`` 0 and a
-drawer that should have held the refunded cash, unlike the close's own ``expected``. The closed-day index
-finds a day by the shifts *opened* on it, not by the shifts whose refunds it holds, and a key finds one
-day only, so the fix (an index of the days holding a shift's records, or the days named in the shift's
-close) is a store or record change: a strict xfail naming it.
+as every day closes), ``GET /api/shifts/{id}/report`` loaded only the days from the one the shift opened
+on to the one it closed on: the refund was gone from the reprinted Z, which said ``refunds`` 0 and a
+drawer that should have held the refunded cash, unlike the close's own ``expected``. Now a closing day is
+also indexed by the other days' shifts whose refunds it holds (``day_end.records_key``), and
+the report loads those days too.
 
 A real ``meshpos node``; the old day is written to its store and closed there exactly as a node's
 ``DayCloser`` closes it (``close_stored_days``), as tests/mesh/test_business_days.py does.
@@ -18,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-
-import pytest
 
 from meshpos.bench.history_fixture import close_stored_days
 from meshpos.config import load_config
@@ -65,11 +62,6 @@ async def _close_again(db: Path, date: str) -> None:
         await close_stored_days(store, [(date, update)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the reprinted Z of a shift misses its refunds of older receipts once their day closed: "
-    "GET /api/shifts/{id}/report loads the shift's own days only (web/shifts._load_days_of_shift)",
-)
 def test_a_reprinted_z_keeps_the_refund_of_an_old_receipt(tmp_path: Path) -> None:
     config = make_device(make_venue(tmp_path), tmp_path, "R1")
     db = load_config(config, env={}).db_path
