@@ -30,6 +30,7 @@ from meshpos.console.sqlbase import Job, SqlConsoleDB, T
 from meshpos.console.tables import APPLICATION_ID, SCHEMA_VERSION, SQLITE, ddl, migrations
 from meshpos.errors import CorruptDatabase, MeshposError, SchemaTooNew, StoreError
 from meshpos.store.clean_close import matches, stamp
+from meshpos.store.disk import low_disk_words
 from meshpos.store.lock import DatabaseLock
 from meshpos.store.schema import inspect_sqlite_file
 
@@ -230,4 +231,6 @@ async def _prepare(db: aiosqlite.Connection, path: Path, version: int) -> None:
     except MeshposError:
         raise
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot prepare console database {path}: {exc}") from exc
+        raise StoreError(
+            f"cannot prepare console database {path}: {exc}{low_disk_words(path)}"
+        ) from exc

@@ -21,7 +21,6 @@ from cryptography import x509
 
 from meshpos.doctor.node import (
     CERT_WARNING_DAYS,
-    DISK_PROBLEM_BYTES,
     DISK_WARNING_BYTES,
     quick_check_live,
 )
@@ -30,6 +29,7 @@ from meshpos.doctor.report import Report, when
 from meshpos.errors import ConfigError, MeshposError, StoreError
 from meshpos.listen_check import apart_problem
 from meshpos.localapi import LocalApi
+from meshpos.store.disk import DISK_PROBLEM_BYTES
 from meshpos.store.lock import lock_path
 
 

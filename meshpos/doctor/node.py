@@ -36,6 +36,7 @@ from meshpos.model.tally import describe
 from meshpos.net.adverts import PeerAd
 from meshpos.ops.clock import CLOCK_FIX, CLOCK_HARM, CLOCK_PROBLEM_S, CLOCK_WARNING_S, skew_words
 from meshpos.relay.link import console_ssl_context, probe_console
+from meshpos.store.disk import DISK_PROBLEM_BYTES
 from meshpos.store.lock import lock_path
 from meshpos.store.schema import SCHEMA_VERSION, inspect
 from meshpos.trust.certs import ca_fingerprint
@@ -45,7 +46,6 @@ from meshpos.trust.relay_proof import refuses_the_device, relay_proof
 from meshpos.trust.tls import client_ssl_context
 
 CERT_WARNING_DAYS = 30  # a certificate expiring sooner is a warning: enroll again before it stops
-DISK_PROBLEM_BYTES = 64 << 20  # below this the store may soon refuse commits (a sale is a few kB)
 DISK_WARNING_BYTES = 512 << 20
 PEERS_AT_ONCE = 16  # peers asked at once: a big venue's doctor takes seconds, not minutes
 BROWSE_SECONDS = 2.0  # how long mDNS is listened to (peers answer a query within about 1 s)

@@ -11,6 +11,7 @@ See docs/architecture.md (Documents).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,10 +26,39 @@ from meshpos.errors import (
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Line, Order
 from meshpos.model.limits import MAX_NAME_CHARS, check_text
+from meshpos.model.money import format_money
+from meshpos.model.totals import order_totals, price_lines
 from meshpos.model.venue_base import VenueBase, approval, count, id_of, operation
 
 KITCHEN_ITEM = "kitchen_item"
 """A line split off after it was sent: ``<order id>/<line id>`` of the item its kitchen ticket lists."""
+
+
+def paid_stays_covered(order: Order, line: Line, quantity: int, currency: str) -> None:
+    """Refuse taking ``line`` of a partly paid ``order`` down to ``quantity`` units (0: removing it)
+    when what is left would cost less than was paid already.
+
+    Nothing can give a payment of an open order back (a refund is of a receipt), and an order paid
+    beyond its total cannot be paid (nothing is due) nor voided (it has payments): it stayed open and
+    held its shift open for good, or, with other items left, closed as an overpaid receipt whose cash
+    no sale accounts for. Discounts and splits of a partly paid order are refused already; a line
+    taken off is the same rule (outside, sixth round; the twentieth session). The cashier takes
+    payment for the rest, then refunds the item from the receipt."""
+    if not order.payments:
+        return
+    left = [other.priced() for other in order.lines if other.id != line.id]
+    if quantity:
+        left.append(dataclasses.replace(line.priced(), quantity=quantity))
+    discounts = [(kind, value) for _, kind, value in order.discounts]
+    total = order_totals(price_lines(left, discounts)).total
+    paid = order.totals.paid
+    if total < paid:
+        change = f"down to {quantity}" if quantity else "taken off"
+        raise DomainError(
+            f"{order.words} is partly paid ({format_money(paid, currency)}): with {line.name} "
+            f"{change} it would come to {format_money(total, currency)}, less than was paid; take "
+            "payment for the rest, then refund the item from the receipt"
+        )
 
 
 def kitchen_items(
@@ -129,6 +159,9 @@ class BillRules(VenueBase):
             )
         if quantity == line.quantity:
             return order
+        if quantity < line.quantity:
+            currency = self.catalog.settings().currency
+            paid_stays_covered(order, line, quantity, currency)
         approver = None  # fewer units: the discount stays as it was approved
         if line.discount_id is not None and quantity > line.quantity:
             try:

@@ -10,6 +10,10 @@ nothing but the ``sell`` right: no refund, approval or audit line (tests/outside
 (a second tap, or a waiter's tablet that gave it already) it took 19 % for "10 %", and an order
 discount cannot be taken off again. A fixed one may repeat: each is a voucher handed in
 (tests/outside/test_percent_discount_twice.py).
+**Changed** (outside, sixth round; the twentieth session): a line of a partly paid order is not taken off
+(nor its quantity lowered, ``venue_bills``) when what is left would cost less than was paid: the order
+then could be neither paid nor voided and held its shift open for good (``paid_stays_covered``;
+tests/outside/test_line_off_paid_order.py).
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from meshpos.model.venue_base import (
     operation,
     unless_empty,
 )
-from meshpos.model.venue_bills import kitchen_items
+from meshpos.model.venue_bills import kitchen_items, paid_stays_covered
 
 
 class OrderRules(VenueBase):
@@ -193,15 +197,16 @@ class OrderRules(VenueBase):
         note(reason, "reason")
         self._register_shift(user, "sell")
         ledger, order = self._open_order(order_id)
-        if line_id not in {line.id for line in order.lines}:
+        line = next((line for line in order.lines if line.id == line_id), None)
+        if line is None:
             raise UnknownRecord(f"{order.words} has no such item (line {line_id!r})")
+        paid_stays_covered(order, line, 0, self.catalog.settings().currency)
         if line_id in order.sent_line_ids:
             self.require(user, "void", approved_by)  # it was cooked: removing it is a void
         else:
             approved_by = ""  # nothing needed approving
         record = {"user": user, "at": now_ms, "reason": reason}
         ledger.write_order_record(order_id, "removed", line_id, {**record, **approval(approved_by)})
-        line = next(line for line in order.lines if line.id == line_id)
         for item in kitchen_items(self, ledger, order, [line]):  # the kitchen has it: marked void
             self.kitchen(ledger.date).void(item[0], item[1], {**record, "register": self.device})
         return ledger.order(order_id)

@@ -29,6 +29,7 @@ from meshpos.store.base import (
     summarize,
 )
 from meshpos.store.clean_close import matches, stamp
+from meshpos.store.disk import low_disk_words
 from meshpos.store.lock import DatabaseLock
 from meshpos.store.merger import INLINE_BYTES, Merger
 from meshpos.store.schema import DDL, MIGRATIONS, SCHEMA_VERSION, inspect
@@ -467,4 +468,4 @@ async def _prepare(db: aiosqlite.Connection, path: Path, version: int) -> None:
     except StoreError:
         raise
     except Exception as exc:
-        raise StoreError(f"cannot prepare {path}: {exc}") from exc
+        raise StoreError(f"cannot prepare {path}: {exc}{low_disk_words(path)}") from exc

@@ -10,6 +10,12 @@ refuses are counted (the node's ``pin_refused`` counter), not logged.
 
 Both tables are bounded (``TRACKED`` entries each, the longest idle forgotten first): guesses under a
 million made-up user names cost memory like any other four thousand.
+
+**Changed** (outside, sixth round; the twentieth session): an attempt refused for a lock no longer makes
+an entry, and a full table forgets the longest idle entry that is not locked. Before, a client already
+locked could push ``TRACKED`` made-up names through the user table with cheap 429s and wipe another
+user's lock, so the per-user lock, the one that holds against guessers on several addresses, fell to a
+few thousand requests (tests/outside/test_pin_lock_forgotten.py).
 """
 
 from __future__ import annotations
@@ -52,14 +58,28 @@ class _Kind:
     window_s: float  # strikes older than this are forgotten
     table: OrderedDict[str, _Strikes] = field(default_factory=OrderedDict)
 
-    def get(self, key: str) -> _Strikes:
+    def peek(self, key: str) -> _Strikes:
+        """The strikes of ``key`` as they are, a blank one when unknown: nothing is remembered, so
+        an attempt refused for a lock leaves no trace (made-up names then cannot crowd a lock out)."""
+        return self.table.get(key) or _Strikes()
+
+    def get(self, key: str, now: float) -> _Strikes:
         entry = self.table.get(key)
         if entry is None:
             entry = self.table[key] = _Strikes()
-            while len(self.table) > TRACKED:
-                self.table.popitem(last=False)  # the longest idle
+            if len(self.table) > TRACKED:
+                self._forget_one(key, now)
         self.table.move_to_end(key)
         return entry
+
+    def _forget_one(self, new: str, now: float) -> None:
+        """Drop the longest idle entry but ``new`` that is not locked (the longest idle of all if
+        every one is): a lock must outlast a flood of other names (outside, sixth round)."""
+        for key, entry in self.table.items():
+            if key != new and entry.locked_until <= now:
+                del self.table[key]
+                return
+        self.table.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,25 +107,22 @@ class PinGuard:
         """Reserve one PIN check, or raise 429 ``pin_locked`` when the user or the client is locked or
         the checks already running would use up its strikes."""
         now = self.clock()
-        entries = [
-            (self.users, user, self.users.get(user)),
-            (self.clients, client, self.clients.get(client)),
-        ]
-        for kind, key, entry in entries:
+        for kind, key in ((self.users, user), (self.clients, client)):
+            entry = kind.peek(key)
             self._forget(kind, entry, now)
             if entry.locked_until > now:
                 self._refuse(kind, key, entry.locked_until - now)
             if len(entry.failures) + entry.pending >= kind.limit:
                 self._refuse(kind, key, self._lock_length(entry))
-        for _, _, entry in entries:
-            entry.pending += 1
+        self.users.get(user, now).pending += 1
+        self.clients.get(client, now).pending += 1
         return Attempt(user, client)
 
     def finish(self, attempt: Attempt, ok: bool) -> None:
         """Count the outcome of an admitted check; lock a user or client on its last strike."""
         now = self.clock()
         for kind, key in ((self.users, attempt.user), (self.clients, attempt.client)):
-            entry = kind.get(key)
+            entry = kind.get(key, now)
             entry.pending = max(0, entry.pending - 1)
             if ok:
                 if kind is self.users:  # a client's right PIN does not buy its guesses more strikes

@@ -13,7 +13,7 @@ from meshpos.errors import DayDropped, UnknownRecord
 from meshpos.httpapi.routes import Field, Route, choice, text
 from meshpos.httpapi.server import HttpError
 from meshpos.model import CashMove, InventoryMove, Shift
-from meshpos.model.day_end import shift_key
+from meshpos.model.day_end import records_key, shift_key
 from meshpos.model.documents import ledger_name
 from meshpos.model.ledger_types import CASH_MOVE_KINDS, MANUAL_INVENTORY_KINDS, NoSale
 from meshpos.model.limits import MAX_AMOUNT, MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_QUANTITY
@@ -49,7 +49,9 @@ async def _load_days_of_shift(c: Call, shift_id: str) -> None:
     The shift is found on a loaded day, else on the closed day indexed under it (``shift_key``: days
     closed since shifts were indexed), else on ``?date=`` (a day closed before). Its sales, payments,
     refunds and cash moves are on the days from the one it opened on to the one it closed on (today's
-    while open): a shift across the cut-off hour has records on two."""
+    while open): a shift across the cut-off hour has records on two. Its refunds of older receipts are on
+    those receipts' days: an earlier closed day indexed under ``records_key`` is loaded too (outside,
+    sixth round; the twentieth session)."""
     node = c.node
     try:
         shift = node.shift(shift_id)
@@ -66,6 +68,8 @@ async def _load_days_of_shift(c: Call, shift_id: str) -> None:
     for date in held.closed:
         if first <= date <= last:
             await node.open_day(date)  # closes again by the usual rule
+        elif date < first:  # a day holding its refund of an older receipt
+            await node.open_day_of(records_key(shift_id, date))
 
 
 async def shift_report(c: Call) -> ShiftReport:

@@ -83,3 +83,25 @@ def test_the_tables_stay_bounded_under_made_up_names() -> None:
         _guess(guard, f"u-made-up-{i}", client=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
     assert len(guard.users.table) == TRACKED
     assert len(guard.clients.table) == TRACKED
+
+
+def test_a_lock_outlasts_a_flood_of_other_names_and_a_full_table_of_locks() -> None:
+    """Made-up names from fresh addresses, each one wrong PIN, do not push a locked user out of the
+    full table (outside, sixth round); when every entry is locked the longest idle goes, never the
+    newcomer."""
+    clock = Clock()
+    guard = PinGuard(LOCK_S, clock=clock)
+    for _ in range(USER_STRIKES):
+        _guess(guard, "u-max")
+    for i in range(TRACKED * 2):
+        _guess(guard, f"u-made-up-{i}", client=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+    assert len(guard.users.table) == TRACKED
+    _refusal(guard, "u-max", "10.9.9.9")
+
+    full = PinGuard(LOCK_S, clock=clock)
+    full.users.limit = 1  # one wrong PIN locks: a table of locks without millions of guesses
+    for i in range(TRACKED + 1):
+        _guess(full, f"u-{i}", client=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+    assert len(full.users.table) == TRACKED
+    assert "u-0" not in full.users.table
+    assert f"u-{TRACKED}" in full.users.table
