@@ -30,6 +30,7 @@ from meshpos.errors import (
     UnknownRecord,
 )
 from meshpos.model.catalog import Product
+from meshpos.model.discount_turns import key_in_turn
 from meshpos.model.kitchen import Ticket
 from meshpos.model.ledger_types import Order
 from meshpos.model.limits import MAX_NAME_CHARS, MAX_ORDER_LINES, check_text
@@ -227,7 +228,7 @@ class OrderRules(VenueBase):
         ledger.write_order_record(
             order_id,
             "discounts",
-            self._new_id(),
+            key_in_turn(ledger.order_records(order_id, "discounts"), self._new_id()),
             {
                 "discount_id": found.id,
                 "kind": found.kind,
