@@ -13,6 +13,9 @@ spreadsheet in French, German, ...). A text the export writes with a leading
 ``'`` (it would start a formula: :mod:`meshpos.console.sheet`) is read back without it. An import is all or nothing: the first bad
 value refuses the whole file with its line and column (:class:`meshpos.errors.BadCsv`) and nothing is
 written; products not in the file are kept as they are.
+
+**Changed** (open rules, rules, the twentieth session): a product whose modifiers can take off more
+than its price is refused naming its line (``model/line_price.py``: the register would refuse the sale).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import re
 from collections.abc import Sequence
 
 from meshpos.console.sheet import read_text_cell, text_cell
-from meshpos.errors import BadCsv, MeshposError
+from meshpos.errors import BadCsv, DomainError, MeshposError
 from meshpos.model import Catalog, Category, Product
 from meshpos.model.catalog_types import check_amount, check_id
 from meshpos.model.limits import (
@@ -35,6 +38,7 @@ from meshpos.model.limits import (
     check_text,
     text_problem,
 )
+from meshpos.model.line_price import refuse_below_zero
 
 COLUMNS = ("id", "name", "category", "price", "tax", "kitchen", "active", "modifier_groups")
 REQUIRED = ("id", "name", "price")
@@ -111,6 +115,10 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
             )
         cells = dict(zip(names, (read_text_cell(cell.strip()) for cell in row), strict=True))
         product = _product(cells, names, line, taxes, groups)
+        try:  # the register's rule, with the file's line (Catalog.put_product refuses it too)
+            refuse_below_zero(product, catalog.modifier_group, catalog.settings)
+        except DomainError as exc:
+            raise BadCsv(f"line {line}, column {names.index('price') + 1} (price): {exc}") from None
         if product.id in products:
             raise BadCsv(
                 f"line {line}, column {names.index('id') + 1} (id): product "

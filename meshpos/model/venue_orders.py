@@ -34,7 +34,7 @@ from meshpos.model.discount_turns import key_in_turn
 from meshpos.model.kitchen import Ticket
 from meshpos.model.ledger_types import Order
 from meshpos.model.limits import MAX_NAME_CHARS, MAX_ORDER_LINES, check_text
-from meshpos.model.money import format_money
+from meshpos.model.line_price import below_zero
 from meshpos.model.venue_base import (
     VenueBase,
     approval,
@@ -122,12 +122,12 @@ class OrderRules(VenueBase):
         product = self._sellable(product_id, user, override_stop)
         chosen = self._modifiers(product, modifiers)
         unit_price = product.price + sum(m["price_delta"] for m in chosen)
-        if unit_price < 0:
+        if unit_price < 0:  # (the console refuses such a menu too: one rule, line_price)
+            deltas = [(m["name"], m["price_delta"]) for m in chosen]
             currency = self.catalog.settings().currency
             raise DomainError(
-                f"{product.name!r} with {', '.join(repr(m['name']) for m in chosen)} costs "
-                f"{format_money(unit_price, currency)}: a line's price is never below zero (a "
-                "modifier takes off more than the product costs: correct it in the menu)"
+                f"{below_zero(product.name, product.price, deltas, currency)} (a modifier takes "
+                "off more than the product costs: correct it in the menu)"
             )
         discount = None
         if discount_id is not None:
