@@ -15,7 +15,9 @@ value refuses the whole file with its line and column (:class:`meshpos.errors.Ba
 written; products not in the file are kept as they are.
 
 **Changed** (open rules, rules, the twentieth session): a product whose modifiers can take off more
-than its price is refused naming its line (``model/line_price.py``: the register would refuse the sale).
+than its price is refused naming its line (``model/line_price.py``: the register would refuse the sale);
+a product id that differs only by case from another line's or the venue's is refused naming both
+(``catalog_types.case_twin``): ``Tea`` beside ``tea`` made a second product.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections.abc import Sequence
 from meshpos.console.sheet import read_text_cell, text_cell
 from meshpos.errors import BadCsv, DomainError, MeshposError
 from meshpos.model import Catalog, Category, Product
-from meshpos.model.catalog_types import check_amount, check_id
+from meshpos.model.catalog_types import by_case, case_twin, check_amount, check_id
 from meshpos.model.limits import (
     MAX_AMOUNT,
     MAX_ID_CHARS,
@@ -106,6 +108,9 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
     groups = {g.id for g in catalog.modifier_groups()}
     new_categories: dict[str, Category] = {}
     products: dict[str, Product] = {}
+    venue_ids = by_case(p.id for p in catalog.products())
+    lines_of: dict[str, int] = {}
+    in_file: dict[str, list[str]] = {}  # (as by_case: the file's ids so far)
     for line, row in enumerate(rows[1:], 2):
         if not any(cell.strip() for cell in row):
             continue  # a blank line (spreadsheets add them at the end)
@@ -115,6 +120,16 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
             )
         cells = dict(zip(names, (read_text_cell(cell.strip()) for cell in row), strict=True))
         product = _product(cells, names, line, taxes, groups)
+        twin = case_twin(product.id, in_file) or case_twin(product.id, venue_ids)
+        if twin is not None:
+            raise BadCsv(
+                f"line {line}, column {names.index('id') + 1} (id): product {product.id!r} differs "
+                f"only by case from product {twin!r} "
+                + (f"on line {lines_of[twin]}" if twin in lines_of else "the venue has")
+                + ": one product, one id whatever its case (write it as the other is written)"
+            )
+        lines_of[product.id] = line
+        in_file.setdefault(product.id.casefold(), []).append(product.id)
         try:  # the register's rule, with the file's line (Catalog.put_product refuses it too)
             refuse_below_zero(product, catalog.modifier_group, catalog.settings)
         except DomainError as exc:
