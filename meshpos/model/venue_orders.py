@@ -10,6 +10,8 @@ nothing but the ``sell`` right: no refund, approval or audit line (tests/outside
 (a second tap, or a waiter's tablet that gave it already) it took 19 % for "10 %", and an order
 discount cannot be taken off again. A fixed one may repeat: each is a voucher handed in
 (tests/outside/test_percent_discount_twice.py).
+**Changed** (open rules, rules, the twentieth session): an order's discounts apply in the order given,
+each to what the ones before left; the rule is in their records' keys (``discount_turns.key_in_turn``).
 """
 
 from __future__ import annotations
