@@ -4,6 +4,9 @@ Categories, products, modifier groups, discounts, taxes, roles, users (PINs are 
 answered back), venue settings, the stop list; the menu as CSV; copying a menu between a chain's venues.
 Each write runs through the model's rules on the console's replica (``hub.edit``), reaches every register
 through the venue's relay, and is audited (:mod:`meshpos.console.audit`) in the transaction that commits it.
+
+**Changed** (open rules, rules, the twentieth session): a new product whose id differs only by case from
+one the venue has (``Tea`` beside ``tea``) is refused naming both (``catalog_types.case_twin``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from meshpos.model import (
     Venue,
     hash_pin,
 )
-from meshpos.model.catalog_types import RIGHTS
+from meshpos.model.catalog_types import RIGHTS, by_case, case_twin
 from meshpos.model.limits import MAX_ID_CHARS, check_value
 from meshpos.model.venue_base import business_date
 
@@ -194,6 +197,13 @@ async def put_product(c: ConsoleCall) -> Product:
         }  # menus made before categories were records
         if product.category and product.category not in named:
             v.catalog.category(product.category)  # an unknown category is refused (404)
+        twin = case_twin(product.id, by_case(p.id for p in v.catalog.products()))
+        if twin is not None:
+            raise DomainError(
+                f"product {product.id!r} differs only by case from the venue's product {twin!r} "
+                f"({v.catalog.product(twin).name!r}): one product, one id whatever its case; "
+                f"send {twin!r} to change it"
+            )
         v.catalog.put_product(product)
         return product
 

@@ -17,6 +17,12 @@ signed by nobody: one enrolled device forged a register's record one seq ahead s
 and the console showed that register's unsent sales as uploaded. Such a count is shown as told
 (``pending_told``), never as ``pending``, which is None (unknown) for it: the status is never more
 optimistic than what the console can vouch for (``tests/outside/test_forged_far_pending.py``).
+
+**Changed** (open rules, rules, the twentieth session): a register knocking with an old (rotated) venue
+token showed only as not reachable, though it says "wrong venue token" itself. A knock whose proof names
+its device (``RelayAdmission.knocking``: of this venue, valid, not revoked, signed over the token it
+presented) now shows that device ``refused: "wrong venue token"`` until it is heard again; nothing else
+it sends is taken (no pending count, not reachable) (``tests/outside/test_old_venue_token_shown.py``).
 """
 
 from __future__ import annotations
@@ -61,6 +67,9 @@ class DeviceStatus:
     #: by none (a forger's "0" as well as its own): shown as told, never read as ``pending``
     pending_told: int | None
     last_heard_s: float | None  # seconds since the console last heard of it (None: not this run)
+    #: why the console refuses it, when it knocked since it was last reachable ("wrong venue token":
+    #: its proof named it, ``RelayAdmission.knocking``); None: not refused, or reachable now
+    refused: str | None
     receipts: int  # receipts from it the console holds
     last_record_ms: int | None  # console time its newest record arrived (None: nothing yet)
     last_record_s: float | None  # the same, as seconds ago
@@ -94,6 +103,14 @@ class DeviceView:
 
     def __init__(self) -> None:
         self._seen: dict[str, Sighting] = {}
+        self._refused: dict[str, tuple[str, float]] = {}  # device -> why, when it last knocked
+
+    def refused(self, device: str, why: str, now: float) -> None:
+        """``device`` knocked and was refused for ``why`` (its name proven, nothing else taken)."""
+        self._refused.pop(device, None)
+        self._refused[device] = why, now
+        if len(self._refused) > MAX_REMEMBERED:  # (the oldest knock first: insertion order)
+            del self._refused[next(iter(self._refused))]
 
     def observe(self, presence: Mapping[str, Heartbeat], now: float) -> dict[str, Sighting]:
         live = reachable(presence, now)
@@ -124,7 +141,7 @@ class DeviceView:
                 live[node] = sighting
         rows = {str(r["register"]): r for r in stored}
         out = {}
-        for node in sorted({*self._seen, *rows, *others}):
+        for node in sorted({*self._seen, *rows, *others, *self._refused}):
             current, row = live.get(node), rows.get(node)
             seen = max(
                 (s for s in (self._seen.get(node), others.get(node)) if s is not None),
@@ -132,6 +149,9 @@ class DeviceView:
                 default=None,
             )
             last_ms = int(row["last_record_ms"]) if row is not None else None
+            why, knocked = self._refused.get(node, (None, 0.0))
+            if current is not None or (seen is not None and seen.heard > knocked):
+                why = None  # heard since it knocked: whatever it holds now works
             role = seen.role if seen is not None else None
             out[node] = asdict(
                 DeviceStatus(
@@ -143,6 +163,7 @@ class DeviceView:
                     pending=current.pending if current is not None else None,
                     pending_told=current.told if current is not None else None,
                     last_heard_s=round(now - seen.heard, 1) if seen is not None else None,
+                    refused=why,
                     receipts=int(row["receipts"]) if row is not None else 0,
                     last_record_ms=last_ms,
                     last_record_s=round(max(0.0, now - last_ms / 1000), 1)

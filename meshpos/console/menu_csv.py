@@ -13,6 +13,11 @@ spreadsheet in French, German, ...). A text the export writes with a leading
 ``'`` (it would start a formula: :mod:`meshpos.console.sheet`) is read back without it. An import is all or nothing: the first bad
 value refuses the whole file with its line and column (:class:`meshpos.errors.BadCsv`) and nothing is
 written; products not in the file are kept as they are.
+
+**Changed** (open rules, rules, the twentieth session): a product whose modifiers can take off more
+than its price is refused naming its line (``model/line_price.py``: the register would refuse the sale);
+a product id that differs only by case from another line's or the venue's is refused naming both
+(``catalog_types.case_twin``): ``Tea`` beside ``tea`` made a second product.
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ import re
 from collections.abc import Sequence
 
 from meshpos.console.sheet import read_text_cell, text_cell
-from meshpos.errors import BadCsv, MeshposError
+from meshpos.errors import BadCsv, DomainError, MeshposError
 from meshpos.model import Catalog, Category, Product
-from meshpos.model.catalog_types import check_amount, check_id
+from meshpos.model.catalog_types import by_case, case_twin, check_amount, check_id
 from meshpos.model.limits import (
     MAX_AMOUNT,
     MAX_ID_CHARS,
@@ -35,6 +40,7 @@ from meshpos.model.limits import (
     check_text,
     text_problem,
 )
+from meshpos.model.line_price import refuse_below_zero
 
 COLUMNS = ("id", "name", "category", "price", "tax", "kitchen", "active", "modifier_groups")
 REQUIRED = ("id", "name", "price")
@@ -102,6 +108,9 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
     groups = {g.id for g in catalog.modifier_groups()}
     new_categories: dict[str, Category] = {}
     products: dict[str, Product] = {}
+    venue_ids = by_case(p.id for p in catalog.products())
+    lines_of: dict[str, int] = {}
+    in_file: dict[str, list[str]] = {}  # (as by_case: the file's ids so far)
     for line, row in enumerate(rows[1:], 2):
         if not any(cell.strip() for cell in row):
             continue  # a blank line (spreadsheets add them at the end)
@@ -111,6 +120,20 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
             )
         cells = dict(zip(names, (read_text_cell(cell.strip()) for cell in row), strict=True))
         product = _product(cells, names, line, taxes, groups)
+        twin = case_twin(product.id, in_file) or case_twin(product.id, venue_ids)
+        if twin is not None:
+            raise BadCsv(
+                f"line {line}, column {names.index('id') + 1} (id): product {product.id!r} differs "
+                f"only by case from product {twin!r} "
+                + (f"on line {lines_of[twin]}" if twin in lines_of else "the venue has")
+                + ": one product, one id whatever its case (write it as the other is written)"
+            )
+        lines_of[product.id] = line
+        in_file.setdefault(product.id.casefold(), []).append(product.id)
+        try:  # the register's rule, with the file's line (Catalog.put_product refuses it too)
+            refuse_below_zero(product, catalog.modifier_group, catalog.settings)
+        except DomainError as exc:
+            raise BadCsv(f"line {line}, column {names.index('price') + 1} (price): {exc}") from None
         if product.id in products:
             raise BadCsv(
                 f"line {line}, column {names.index('id') + 1} (id): product "

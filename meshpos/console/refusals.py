@@ -20,6 +20,9 @@ MAX_LOGGED_REFUSALS = 1024  # (address, reason) pairs remembered as logged
 # knocker chooses both: a path, a venue name): the rest are counted, and the next line says how many
 REFUSAL_LOG_LINES = 20
 REFUSAL_LOG_WINDOW_S = 10.0
+# at most this many refused knocks' proofs checked per REFUSAL_LOG_WINDOW_S (two signature checks each,
+# asked by anyone): beyond it a wrong token's knock names no device (the status stays "not reachable")
+PROOF_CHECKS = 50
 
 
 class Refusals:
@@ -32,6 +35,16 @@ class Refusals:
         self._logged: set[tuple[str, str]] = set()
         self._window = (0.0, 0)  # when the log's window began, lines logged in it
         self._unlogged = 0  # refusals not logged for the window's limit since the last line
+        self._checks = (0.0, 0)  # when the checks' window began, proofs checked in it
+
+    def may_check(self) -> bool:
+        """Whether a refused knock's proof may be checked now (:data:`PROOF_CHECKS` per window)."""
+        now = time.monotonic()
+        began, checked = self._checks
+        if now - began >= REFUSAL_LOG_WINDOW_S:
+            began, checked = now, 0
+        self._checks = began, checked + 1
+        return checked < PROOF_CHECKS
 
     def __call__(self, address: str, kind: str, reason: str) -> None:
         self.counts[kind] += 1

@@ -308,6 +308,7 @@ class ConsoleServer:
                 refusal = HTTPStatus.UNAUTHORIZED, "token", "missing venue token"
             elif venue is None:
                 refusal = HTTPStatus.UNAUTHORIZED, "token", "wrong venue token"
+                self._wrong_token(match["venue"], request, token.strip())
             elif venue != match["venue"]:
                 refusal = (
                     HTTPStatus.FORBIDDEN,
@@ -327,6 +328,15 @@ class ConsoleServer:
         status, kind, reason = refusal
         self._refuse(address, kind, reason)
         return status, reason + "\n"
+
+    def _wrong_token(self, venue: str, request: Request, token: str) -> None:
+        """The device a wrong token's knock proves it is (its name only: ``RelayAdmission.knocking``)
+        shown so in the venue's sync status, within the refusals' budget of checks (anyone knocks)."""
+        admission = self.admissions.get(venue)
+        if admission is not None and self._refuse.may_check():
+            device = admission.knocking(request.headers, token)
+            if device:
+                self.device_view(venue).refused(device, "wrong venue token", time.time())
 
     async def _device_refusal(
         self, venue: str, request: Request, token: str, upgrade: bool

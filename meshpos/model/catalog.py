@@ -68,6 +68,7 @@ from meshpos.model.limits import (
     check_name,
     check_text,
 )
+from meshpos.model.line_price import refuse_below_zero, refuse_group_below_zero
 from meshpos.model.money import BASIS_POINTS
 
 __all__ = [
@@ -308,6 +309,7 @@ class Catalog:
         for group in product.modifier_groups:
             if group not in self._maps["modifier_groups"]:
                 raise UnknownRecord(f"product {product.id!r}: unknown modifier group {group!r}")
+        refuse_below_zero(product, self.modifier_group, self.settings)
         self._put(
             "products",
             product.id,
@@ -343,6 +345,7 @@ class Catalog:
             check_text(m.id, f"{what}: modifier id", MAX_ID_CHARS)
             check_name(m.name, f"{what}: modifier {m.id!r} name")
             check_amount(m.price_delta, f"{what}: modifier {m.id!r} price_delta", -MAX_AMOUNT)
+        refuse_group_below_zero(group, self.products(), self.modifier_group, self.settings)
         self._put(
             "modifier_groups",
             group.id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from meshpos.digits import ascii_digits
@@ -160,6 +161,25 @@ def check_id(value: str, what: str) -> None:
     check_text(value, f"{what} id", MAX_ID_CHARS)
     if not value or len(value) > MAX_CATALOG_ID_CHARS or "/" in value:
         raise DomainError(f"{what} id {value!r}: 1-{MAX_CATALOG_ID_CHARS} characters, no '/'")
+
+
+def case_twin(new_id: str, ids: Mapping[str, list[str]]) -> str | None:
+    """The id that differs from ``new_id`` only by case, in ``ids`` (:func:`by_case`). None: none
+    does, or ``new_id`` is one of them (an edit of a product that is there).
+
+    WHY (open rules, rules, the twentieth session): ``Tea`` and ``tea`` are one product to a manager
+    and a spreadsheet, but two to a dictionary: an import made a second product beside the first, sold
+    and reported apart. The console refuses the second, naming both (API and CSV import)."""
+    twins = ids.get(new_id.casefold(), [])
+    return None if new_id in twins else next(iter(twins), None)
+
+
+def by_case(ids: Iterable[str]) -> dict[str, list[str]]:
+    """What :func:`case_twin` looks in: ``ids`` grouped by their casefold."""
+    found: dict[str, list[str]] = {}
+    for i in ids:
+        found.setdefault(i.casefold(), []).append(i)
+    return found
 
 
 def whole(value: object) -> bool:

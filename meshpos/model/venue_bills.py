@@ -23,6 +23,7 @@ from meshpos.errors import (
     TableTaken,
     UnknownRecord,
 )
+from meshpos.model.discount_turns import key_in_turn
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Line, Order
 from meshpos.model.limits import MAX_NAME_CHARS, check_text
@@ -301,9 +302,11 @@ class BillRules(VenueBase):
                 line.id,
                 {"user": user, "at": now_ms, "reason": "split", "moved_to": bill},
             )
-        for key, stored in ledger.order_records(order_id, "discounts").items():
+        given: list[str] = []  # the bill's, in the order's turn (discount_turns)
+        for key, stored in sorted(ledger.order_records(order_id, "discounts").items()):
             if isinstance(stored, Mapping):  # percent ones: a fixed one refused the split
+                given.append(key_in_turn(given, self._new_id()))
                 ledger.write_order_record(
-                    bill, "discounts", self._new_id(), {**stored, "split_from": key}
+                    bill, "discounts", given[-1], {**stored, "split_from": key}
                 )
         return ledger.order(bill)

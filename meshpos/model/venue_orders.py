@@ -14,6 +14,8 @@ discount cannot be taken off again. A fixed one may repeat: each is a voucher ha
 (nor its quantity lowered, ``venue_bills``) when what is left would cost less than was paid: the order
 then could be neither paid nor voided and held its shift open for good (``paid_stays_covered``;
 tests/outside/test_line_off_paid_order.py).
+**Changed** (open rules, rules, the twentieth session): an order's discounts apply in the order given,
+each to what the ones before left; the rule is in their records' keys (``discount_turns.key_in_turn``).
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ from meshpos.errors import (
     UnknownRecord,
 )
 from meshpos.model.catalog import Product
+from meshpos.model.discount_turns import key_in_turn
 from meshpos.model.kitchen import Ticket
 from meshpos.model.ledger_types import Order
 from meshpos.model.limits import MAX_NAME_CHARS, MAX_ORDER_LINES, check_text
-from meshpos.model.money import format_money
+from meshpos.model.line_price import below_zero
 from meshpos.model.venue_base import (
     VenueBase,
     approval,
@@ -125,12 +128,12 @@ class OrderRules(VenueBase):
         product = self._sellable(product_id, user, override_stop)
         chosen = self._modifiers(product, modifiers)
         unit_price = product.price + sum(m["price_delta"] for m in chosen)
-        if unit_price < 0:
+        if unit_price < 0:  # (the console refuses such a menu too: one rule, line_price)
+            deltas = [(m["name"], m["price_delta"]) for m in chosen]
             currency = self.catalog.settings().currency
             raise DomainError(
-                f"{product.name!r} with {', '.join(repr(m['name']) for m in chosen)} costs "
-                f"{format_money(unit_price, currency)}: a line's price is never below zero (a "
-                "modifier takes off more than the product costs: correct it in the menu)"
+                f"{below_zero(product.name, product.price, deltas, currency)} (a modifier takes "
+                "off more than the product costs: correct it in the menu)"
             )
         discount = None
         if discount_id is not None:
@@ -232,7 +235,7 @@ class OrderRules(VenueBase):
         ledger.write_order_record(
             order_id,
             "discounts",
-            self._new_id(),
+            key_in_turn(ledger.order_records(order_id, "discounts"), self._new_id()),
             {
                 "discount_id": found.id,
                 "kind": found.kind,

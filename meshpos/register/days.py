@@ -4,7 +4,8 @@ docs/architecture.md (Documents). The engine can close a day (``Engine.close_day
 memory, the store keeps them, peers agree it is closed) and open it again on demand; this service decides
 *when*. ``ledger/D`` and ``kitchen/D`` close, one ``close_day`` each, once all of these hold:
 
-* D is before today's business day (``Venue.business_date``: a day a manager ended early is past);
+* D is before today's business day (``Venue.business_date``: a day a manager ended early is past), or
+  after tomorrow (:func:`ahead`: a day a register's clock made while it was ahead);
 * nothing of D is still open (:func:`meshpos.model.day_end.what_keeps_open`: no open shift or order of
   D, no record of D counted in a drawer still open);
 * the console holds all of D: what "All data is synced" means for that one day
@@ -19,6 +20,12 @@ A node that was away while the others closed D still learns the console holds it
 adds D's console view and reports to the beats addressed to a node that asks for D: the engine's
 mechanism), so it closes D too.
 
+**Changed** (open rules, rules, the twentieth session): a day after tomorrow closes by the same rule, and
+a closed day that today or tomorrow is opened again before anything is written into it (:meth:`tick`).
+A register whose clock was ahead (days, years) made that day; once its clock was corrected the day stayed
+in memory until its date, held by "before today" alone. Tomorrow is kept loaded: its first sale (at the
+day's cut-off) must find it open, and a clock a day ahead costs at most a day's memory.
+
 A day opened again (a refund or reprint of an old receipt, a peer's late sale) closes again by the same
 rule. When a day closes, the venue, the status and the pages' index drop what they held of it (the
 engine's ``DayClosed``, delivered synchronously), so its memory returns.
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import time
 from collections.abc import Callable
@@ -46,6 +54,11 @@ log = logging.getLogger("meshpos.node")
 
 #: how often (seconds) at most the rule is looked at; lower with a short ``day_idle_seconds``
 CHECK_EVERY = 1.0
+
+
+def ahead(date: str) -> str:
+    """The business day after ``date`` (a calendar day: business days are named by their dates)."""
+    return (datetime.date.fromisoformat(date) + datetime.timedelta(days=1)).isoformat()
 
 
 class DayCloser:
@@ -110,12 +123,34 @@ class DayCloser:
         # look may have rested on, so only a node strict already closes on signed word (issue 18)
         signed = self._engine.sync.statements.strict
         try:
-            days = self.closable()
+            near, days = self._closed_near(), self.closable()
         except MeshposError as exc:  # e.g. a corrupt record read: the day stays loaded
             log.warning("cannot tell which business days may close: %s", exc)
             return
-        if days:
+        if near:
+            self._task = asyncio.create_task(self._open(near))
+        elif days:
             self._task = asyncio.create_task(self._close(days, signed))
+
+    def _closed_near(self) -> list[str]:
+        """Today's and tomorrow's documents that are closed (a day after tomorrow closed while the
+        clock was corrected, now near): opened before a sale goes into them."""
+        today = self._today()
+        sync = self._engine.sync
+        return [
+            name
+            for date in (today, ahead(today))
+            for name in (ledger_name(date), kitchen_name(date))
+            if sync.is_closed(name) and not sync.is_dropped(name)
+        ]
+
+    async def _open(self, names: list[str]) -> None:
+        for name in names:
+            try:
+                await self._engine.open_day(name)
+                log.info("business day %s is near again: loaded", day_of(name))
+            except MeshposError as exc:  # the next look tries again
+                log.error("could not open business day %s: %s", day_of(name), exc)
 
     def closable(self) -> list[str]:
         """The loaded business days the rule lets close now, oldest first."""
@@ -123,10 +158,11 @@ class DayCloser:
         names = self._engine.sync.docs
         loaded = sorted({day_of(n) for n in names if is_ledger(n) or is_kitchen(n)})
         now = self._monotonic()
+        later = ahead(today)
         past = [
             d
             for d in loaded
-            if d < today and now - self._touched.get(d, self._started) >= self._idle
+            if (d < today or d > later) and now - self._touched.get(d, self._started) >= self._idle
         ]
         if not past:
             return []

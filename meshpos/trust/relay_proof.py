@@ -320,6 +320,26 @@ class RelayAdmission:
                 self._held.popitem(last=False)
         return proven
 
+    def knocking(self, headers: Mapping[str, str], token: str) -> str:
+        """The device a relay refused for its token proves it is ("": none proven), so the console
+        can show *that device* as holding a wrong venue token (the register already says so).
+
+        Only its name is taken, and only when its proof holds as an admission's would: a certificate
+        of this venue's authority, valid now, not revoked, and its signature over this venue and the
+        very token it presented (an old one, rotated away). Nothing else it sends is read. A proof
+        seen on a plain ``ws://`` line can be sent again by whoever saw it, with the same old token:
+        it then still names a device that did hold that token (never a device that did not)."""
+        cert_b64, sig_b64 = headers.get(CERT_HEADER, ""), headers.get(PROOF_HEADER, "")
+        if not cert_b64 or not sig_b64 or max(len(cert_b64), len(sig_b64)) > _MAX_HEADER_CHARS:
+            return ""
+        proven = self._proven(cert_b64, sig_b64, token, headers.get(NONCE_HEADER, ""))
+        if isinstance(proven, str):
+            return ""
+        device, valid_from, valid_until = proven
+        if not valid_from <= self._now() <= valid_until or device in self._revoked():
+            return ""
+        return device
+
     def refusal(
         self, headers: Mapping[str, str], token: str, *, upgrade: bool = False
     ) -> str | None:

@@ -77,6 +77,7 @@ def test_the_device_view_lists_relays_what_they_link_to_and_registers_with_recor
         "pending": 2,
         "pending_told": None,
         "last_heard_s": 0.0,
+        "refused": None,
         "receipts": 4,
         "last_record_ms": 1_000_000,
         "last_record_s": 10.0,
@@ -90,6 +91,7 @@ def test_the_device_view_lists_relays_what_they_link_to_and_registers_with_recor
         "pending": 5,
         "pending_told": None,
         "last_heard_s": None,
+        "refused": None,
         "receipts": 0,
         "last_record_ms": None,
         "last_record_s": None,
@@ -143,3 +145,22 @@ def test_a_pending_count_is_taken_only_from_a_relay_linked_to_the_device() -> No
     )
     both = DeviceView().report({"R1": far_first, "R4": linked}, [], 50.0)
     assert (both["R3"]["pending"], both["R3"]["pending_told"], both["R3"]["via"]) == (6, None, "R4")
+
+
+def test_a_device_refused_for_its_token_is_shown_so_until_heard_again() -> None:
+    """A knock with a replaced token names its device (``refused``), nothing else: not reachable, no
+    count; once a relay links to it again (it was given the new token) the refusal is past. Bounded."""
+    view = DeviceView()
+    view.refused("R2", "wrong venue token", 100.0)
+    r2 = view.report({}, [], 101.0)["R2"]
+    assert (r2["refused"], r2["reachable"], r2["pending"], r2["role"]) == (
+        "wrong venue token", False, None, None,
+    )  # fmt: skip
+    relay = beat("R1", relay=True, uplink=True, peers=frozenset({"R2"}))
+    assert view.report({"R1": relay}, [], 102.0)["R2"]["refused"] is None  # reachable now
+    assert view.report({}, [], 103.0)["R2"]["refused"] is None  # heard after its knock
+    view.refused("R2", "wrong venue token", 104.0)  # knocks again with the old one
+    assert view.report({}, [], 105.0)["R2"]["refused"] == "wrong venue token"
+    for n in range(MAX_REMEMBERED + 5):
+        view.refused(f"X{n}", "wrong venue token", 200.0 + n)
+    assert len([d for d in view.report({}, [], 9e3).values() if d["refused"]]) == MAX_REMEMBERED

@@ -203,7 +203,7 @@ function rows(table, items, make, decorate) {
   }));
 }
 function reach(r) {
-  if (!r.reachable) return "no";
+  if (!r.reachable) return r.refused ? `no: ${r.refused}` : "no";
   if (r.relay) return r.uplink ? "relay, uplink up" : "relay";
   return `via ${r.via}`;
 }

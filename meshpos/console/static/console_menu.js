@@ -192,6 +192,7 @@
       }), "Save modifier group"),
 
       h("h3", {}, "Discounts"),
+      h("p", {}, "Order discounts on one order apply in the order the cashier gives them, each to what the ones before it left."),
       table("discounts", ["id", "name", "kind", "applies to", "value", "who may give it", ""], menu.discounts.map((d) => [
         d.id, d.name, d.kind, d.scope, d.kind === "percent" ? `${d.value / 100} %` : money(d.value),
         d.roles.join(", ") || "anyone with the discount right",
