@@ -40,7 +40,7 @@ from meshpos.model.limits import (
     check_text,
     text_problem,
 )
-from meshpos.model.line_price import refuse_below_zero
+from meshpos.model.line_price import KeptGroups, refuse_below_zero
 
 COLUMNS = ("id", "name", "category", "price", "tax", "kitchen", "active", "modifier_groups")
 REQUIRED = ("id", "name", "price")
@@ -111,6 +111,7 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
     venue_ids = by_case(p.id for p in catalog.products())
     lines_of: dict[str, int] = {}
     in_file: dict[str, list[str]] = {}  # (as by_case: the file's ids so far)
+    group_of = KeptGroups(catalog.modifier_group)
     for line, row in enumerate(rows[1:], 2):
         if not any(cell.strip() for cell in row):
             continue  # a blank line (spreadsheets add them at the end)
@@ -131,7 +132,7 @@ def parse_menu(lines: Sequence[str], catalog: Catalog) -> list[Category | Produc
         lines_of[product.id] = line
         in_file.setdefault(product.id.casefold(), []).append(product.id)
         try:  # the register's rule, with the file's line (Catalog.put_product refuses it too)
-            refuse_below_zero(product, catalog.modifier_group, catalog.settings)
+            refuse_below_zero(product, group_of, catalog.settings)
         except DomainError as exc:
             raise BadCsv(f"line {line}, column {names.index('price') + 1} (price): {exc}") from None
         if product.id in products:

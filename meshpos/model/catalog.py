@@ -68,7 +68,7 @@ from meshpos.model.limits import (
     check_name,
     check_text,
 )
-from meshpos.model.line_price import refuse_below_zero, refuse_group_below_zero
+from meshpos.model.line_price import KeptGroups, refuse_below_zero, refuse_group_below_zero
 from meshpos.model.money import BASIS_POINTS
 
 __all__ = [
@@ -293,7 +293,9 @@ class Catalog:
         )
 
     # writes (console side)
-    def put_product(self, product: Product) -> None:
+    def put_product(
+        self, product: Product, group_of: Callable[[str], ModifierGroup] | None = None
+    ) -> None:
         check_id(product.id, "product")
         what = f"product {product.id!r}"
         check_amount(product.price, f"{what}: price", 0)
@@ -309,7 +311,7 @@ class Catalog:
         for group in product.modifier_groups:
             if group not in self._maps["modifier_groups"]:
                 raise UnknownRecord(f"product {product.id!r}: unknown modifier group {group!r}")
-        refuse_below_zero(product, self.modifier_group, self.settings)
+        refuse_below_zero(product, group_of or self.modifier_group, self.settings)
         self._put(
             "products",
             product.id,
@@ -433,11 +435,12 @@ class Catalog:
         ],
     ) -> None:
         """Write many entities in one transaction (one update), in dependency order as given."""
+        kept = KeptGroups(self.modifier_group)  # (each product's groups parsed once a load)
         putters = {
             Category: self.put_category,
             Tax: self.put_tax,
-            ModifierGroup: self.put_modifier_group,
-            Product: self.put_product,
+            ModifierGroup: kept.writing(self.put_modifier_group),
+            Product: lambda p: self.put_product(p, kept),
             Discount: self.put_discount,
             Role: self.put_role,
             User: self.put_user,

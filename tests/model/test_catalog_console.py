@@ -7,6 +7,7 @@ import pytest
 
 from meshpos.errors import DomainError, PermissionDenied, UnknownRecord
 from meshpos.model import Category, Discount, Product, Role, Settings, User, Venue
+from meshpos.model.catalog_types import Modifier, ModifierGroup
 from meshpos.model.sample import CASHIER, MANAGER
 
 from .conftest import NOW
@@ -98,3 +99,21 @@ def test_a_ticket_item_goes_to_its_products_kitchen_station(open_venue: Venue) -
     ticket = open_venue.send_to_kitchen(CASHIER, order.id, NOW)
     assert ticket is not None
     assert {item.name: item.station for item in ticket.items} == {"Burger": "grill", "Espresso": ""}
+
+
+def test_a_load_checks_each_product_against_the_groups_it_wrote_before_it(venue: Venue) -> None:
+    """A load reads each modifier group once (``KeptGroups``), and forgets it when the load writes the
+    group: a product after the new group is checked against the new one, not the one read before."""
+    cat = venue.catalog
+    old = ModifierGroup("mods", "Mods", (Modifier("less", "Less", -50),), 1, 1)
+    new = ModifierGroup("mods", "Mods", (Modifier("less", "Less", -200),), 1, 1)
+    cat.put_modifier_group(old)
+    dear = Product("dear", "Dear", 300, "Drinks", None, modifier_groups=("mods",))
+    cheap = Product("cheap", "Cheap", 100, "Drinks", None, modifier_groups=("mods",))
+    with pytest.raises(DomainError, match=r"'cheap'.*never below zero"):
+        cat.load([dear, new, cheap])  # (``dear`` read the old group first)
+    assert cat.modifier_group("mods") == old  # all or nothing
+    with pytest.raises(UnknownRecord):
+        cat.product("dear")
+    cat.load([dear, new])
+    assert cat.modifier_group("mods") == new
