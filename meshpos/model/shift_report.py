@@ -126,6 +126,21 @@ def shift_report(venue: Venue, shift: Shift, *, blind: bool = False) -> ShiftRep
     return report_of(shift, (day_part(ledger, shift.id) for ledger in venue.ledgers()), blind=blind)
 
 
+def shift_overdue(venue: Venue, now_ms: int) -> str:
+    """ "shift open since <date>: close it" when this register's oldest open shift was opened on a
+    business day before today's (``Venue.business_date``: past its cut-off hour, or ended early); empty
+    otherwise. Such a shift keeps every day since it opened loaded on every device (its records count
+    in its drawer: ``day_end.what_keeps_open``), and nothing but its close lets them go: the status
+    says so rather than stay green (docs/architecture.md (Status)). Keys and a handful of shifts per
+    loaded day are read, not the days' sales."""
+    for ledger in reversed(venue.ledgers()):  # oldest first
+        if ledger.open_shifts_of(venue.device):
+            if ledger.date < venue.business_date(now_ms):
+                return f"shift open since {ledger.date}: close it"
+            return ""
+    return ""
+
+
 def last_z(venue: Venue, date: str) -> Shift | None:
     """The shift whose Z ends business day ``date``: the day ends with its last Z.
 

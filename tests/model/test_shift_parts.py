@@ -18,7 +18,7 @@ from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import NoSale, Shift
 from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.sample import CASHIER, MANAGER, sample_catalog
-from meshpos.model.shift_report import DayPart, ShiftReport, day_part
+from meshpos.model.shift_report import DayPart, ShiftReport, day_part, shift_overdue
 
 from .conftest import NOW, sync
 
@@ -153,3 +153,19 @@ def test_an_x_after_a_sale_reads_the_live_day_only(monkeypatch: pytest.MonkeyPat
     read.clear()
     assert index.shift_report(shift) == second  # nothing changed: nothing read
     assert read == []
+
+
+def test_a_shift_past_its_business_day_is_overdue() -> None:
+    """Said from the first minute of the next business day (the cut-off hour, 04:00 here), not before;
+    another register's shift is its own status's to say; a closed shift says nothing."""
+    v = _register("R1")  # opened at NOW, 10:00 UTC
+    r2 = _register("R2", catalog_from=v.replica)
+    date = v.business_date(NOW)
+    cutoff = NOW + DAY_MS - 6 * 3_600_000  # 04:00 the next morning
+    assert shift_overdue(v, NOW) == ""
+    assert shift_overdue(v, cutoff - 1) == ""
+    assert shift_overdue(v, cutoff) == f"shift open since {date}: close it"
+    sync(v.replica, r2.replica)
+    v.close_shift(CASHIER, 5_000, cutoff)
+    assert shift_overdue(v, cutoff + DAY_MS) == ""  # R2's shift is R2's to say
+    assert shift_overdue(r2, cutoff) == f"shift open since {date}: close it"
