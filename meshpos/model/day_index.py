@@ -25,6 +25,10 @@ still O(map) in yrs): a mismatch, such as an event pycrdt did not report, lists 
 what the sale changed, not the day's size (docs/benchmarks.md, history). A day is never scanned for its
 closed orders or its old receipts again, and a day that did not change costs nothing. The index holds no state of its own that matters: dropping it rebuilds it from the
 documents (as a cleared cache or an unloaded day does).
+
+**Changed** (outside round six, longshift; the twentieth session): it keeps each day's part of a
+shift's X or Z figures (``shift_report``), dropped on the day's update event: an X of a shift left open
+for weeks read every day since it opened; it reads the days that changed.
 """
 
 from __future__ import annotations

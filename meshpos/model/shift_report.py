@@ -6,6 +6,11 @@ the console's report of that shift can be compared figure by figure (tests prove
 report is the shift so far; a Z report is of a closed shift. With the venue's ``blind_count`` setting
 an open shift's report leaves the expected cash out: the cashier counts the drawer without knowing what
 it should hold (docs/architecture.md (Model)).
+
+**Changed** (outside round six, longshift; the twentieth session): a report is the sum of its days'
+parts (``day_part``, ``report_of``), so the pages' day index keeps each day's part until the day changes
+(``DayIndex.shift_report``): an X of a shift open for weeks read every day since it opened. And
+``shift_overdue`` words a shift left open past its business day for the status.
 """
 
 from __future__ import annotations

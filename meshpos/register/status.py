@@ -10,6 +10,10 @@ console does the same, ``console/hub.py``). Changes in their authors' order (thi
 peer's forwarded sales) are always reported, so they never cost a recount (a full read of the day, ~0.3 s
 on the event loop for 5,000 receipts: the sale after a pause waited for it, and a busy venue's registers
 read their whole day after every lull; docs/benchmarks.md, history).
+
+**Changed** (outside round six, longshift; the twentieth session): a register's shift left open past its
+business day is said (``shift``: "shift open since <date>: close it", ``model.shift_report.shift_overdue``):
+it keeps every day since in memory on every device, and the status stayed green.
 """
 
 from __future__ import annotations
