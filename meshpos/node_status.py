@@ -97,6 +97,9 @@ class NodeStatus:
     clock_skew_s: float | None = None
     clock: str = ""
     peer_clocks: dict[str, float] = field(default_factory=dict)
+    # this register's shift left open past its business day (``model.shift_report.shift_overdue``):
+    # "shift open since <date>: close it"; empty when none is
+    shift: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +131,8 @@ class NodeStatus:
             )
         if self.clock:
             lines.append(f"  CLOCK: {self.clock}")
+        if self.shift:
+            lines.append(f"  SHIFT: {self.shift}")
         if self.corrupt_records:
             lines.append(
                 f"  ALARM: {self.corrupt_records:,} corrupt record(s) skipped; the rest of the day works"
@@ -360,4 +365,5 @@ def indicator(status: NodeStatus) -> dict[str, Any]:
         "role": status.role,
         "latest_sale": status.latest_sale,
         "clock": status.clock,  # what is wrong with this device's clock (ops/clock.py): a banner
+        "shift": status.shift,  # this register's shift open past its business day: a banner
     }

@@ -25,6 +25,10 @@ still O(map) in yrs): a mismatch, such as an event pycrdt did not report, lists 
 what the sale changed, not the day's size (docs/benchmarks.md, history). A day is never scanned for its
 closed orders or its old receipts again, and a day that did not change costs nothing. The index holds no state of its own that matters: dropping it rebuilds it from the
 documents (as a cleared cache or an unloaded day does).
+
+**Changed** (outside round six, longshift; the twentieth session): it keeps each day's part of a
+shift's X or Z figures (``shift_report``), dropped on the day's update event: an X of a shift left open
+for weeks read every day since it opened; it reads the days that changed.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Order, Receipt, Shift
 from meshpos.model.records import CASH_MOVES, ORDERS, RECEIPTS, REFUNDS
 from meshpos.model.replica import decode_state_vector
+from meshpos.model.shift_report import DayPart, ShiftReport, day_part, report_of
 from meshpos.model.table_index import Placed, TablePlaces
 from meshpos.model.venue_base import VenueBase
 
@@ -114,6 +119,8 @@ class _Day:
     open_shifts: list[Shift] = field(default_factory=list)
     cash: _Cash | None = None  # once asked
     places: TablePlaces | None = None  # the orders by table and tab, once a search asked
+    # each shift's part of the day's figures, once an X or Z asked; dropped whenever the day changes
+    parts: dict[str, DayPart] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -201,6 +208,7 @@ class DayIndex:
 
         def changed(event: Any) -> None:  # a pycrdt TransactionEvent
             day.changed = True
+            day.parts.clear()
             if not day.unsure and not _own_only(event.before_state, event.after_state, own):
                 day.unsure = True
 
@@ -325,6 +333,20 @@ class DayIndex:
                 day.cash = _Cash.read(day.ledger)
             total += day.cash.of(shift.id)
         return total
+
+    def shift_report(self, shift: Shift, *, blind: bool = False) -> ShiftReport:
+        """``shift``'s X or Z (``model.shift_report``), each loaded day's part read once and kept
+        until that day changes: an X of a shift open for weeks reads the live day again, not every
+        day since it opened (the same figures: tests/model/test_shift_parts.py)."""
+        self._follow()
+        parts = []
+        for date in sorted(self._days, reverse=True):  # newest first, as ``Venue.ledgers``
+            day = self._days[date]
+            part = day.parts.get(shift.id)
+            if part is None:
+                part = day.parts[shift.id] = day_part(day.ledger, shift.id)
+            parts.append(part)
+        return report_of(shift, parts, blind=blind)
 
     def day_of_receipt(self, receipt_id: str) -> str | None:
         """The loaded day holding ``receipt_id``, from the ids the index keeps (no day is read)."""

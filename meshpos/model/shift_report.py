@@ -6,14 +6,21 @@ the console's report of that shift can be compared figure by figure (tests prove
 report is the shift so far; a Z report is of a closed shift. With the venue's ``blind_count`` setting
 an open shift's report leaves the expected cash out: the cashier counts the drawer without knowing what
 it should hold (docs/architecture.md (Model)).
+
+**Changed** (outside round six, longshift; the twentieth session): a report is the sum of its days'
+parts (``day_part``, ``report_of``), so the pages' day index keeps each day's part until the day changes
+(``DayIndex.shift_report``): an X of a shift open for weeks read every day since it opened. And
+``shift_overdue`` words a shift left open past its business day for the status.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from meshpos.errors import DayStillOpen, PermissionDenied
 from meshpos.model.documents import ledger_name
+from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import NoSale, Shift, ShiftClose
 from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.venue import DayEnded, Venue
@@ -48,47 +55,95 @@ class ZReport:
     day_open: str
 
 
-def shift_report(venue: Venue, shift: Shift, *, blind: bool = False) -> ShiftReport:
-    """``shift``'s report from every loaded ledger day (a shift's records may span two days)."""
+@dataclass(frozen=True, slots=True)
+class DayPart:
+    """One ledger day's part of one shift's figures; a report sums its days' parts (``report_of``).
+
+    A part is kept per loaded day while the day does not change (``DayIndex.shift_report``): an X of a
+    shift left open for weeks then reads the live day again, not every day since it opened."""
+
+    receipts: int = 0
+    sales: int = 0
+    cash_taken: int = 0
+    card_taken: int = 0
+    refunds: int = 0
+    cash_refunds: int = 0
+    cash_in: int = 0
+    cash_out: int = 0
+    no_sales: tuple[NoSale, ...] = ()
+
+
+def day_part(ledger: Ledger, shift_id: str) -> DayPart:
+    """``ledger``'s day's part of the figures of shift ``shift_id`` (its records on that day)."""
     receipts = sales = cash_taken = card_taken = refunds = cash_refunds = 0
     cash_in = cash_out = 0
-    no_sales: list[NoSale] = []
-    for ledger in venue.ledgers():
-        for receipt in ledger.receipts():
-            if receipt.shift_id == shift.id:
-                receipts += 1
-                sales += receipt.total
-        for p in ledger.payments():
-            if p.shift_id == shift.id:
-                if p.method == "cash":
-                    cash_taken += p.amount + p.tip
-                else:
-                    card_taken += p.amount + p.tip
-        for r in ledger.refunds():
-            if r.shift_id == shift.id:
-                refunds += r.amount
-                cash_refunds += r.amount if r.method == "cash" else 0
-        for m in ledger.cash_moves():
-            if m.shift_id == shift.id:
-                cash_in += m.amount if m.kind == "in" else 0
-                cash_out += m.amount if m.kind == "out" else 0
-        no_sales += [n for n in ledger.records(NO_SALES) if n.shift_id == shift.id]
+    for receipt in ledger.receipts():
+        if receipt.shift_id == shift_id:
+            receipts += 1
+            sales += receipt.total
+    for p in ledger.payments():
+        if p.shift_id == shift_id:
+            if p.method == "cash":
+                cash_taken += p.amount + p.tip
+            else:
+                card_taken += p.amount + p.tip
+    for r in ledger.refunds():
+        if r.shift_id == shift_id:
+            refunds += r.amount
+            cash_refunds += r.amount if r.method == "cash" else 0
+    for m in ledger.cash_moves():
+        if m.shift_id == shift_id:
+            cash_in += m.amount if m.kind == "in" else 0
+            cash_out += m.amount if m.kind == "out" else 0
+    no_sales = tuple(n for n in ledger.records(NO_SALES) if n.shift_id == shift_id)
+    return DayPart(
+        receipts, sales, cash_taken, card_taken, refunds, cash_refunds, cash_in, cash_out, no_sales
+    )
+
+
+def report_of(shift: Shift, parts: Iterable[DayPart], *, blind: bool = False) -> ShiftReport:
+    """``shift``'s report from its days' parts (``day_part`` of every loaded day)."""
+    got = list(parts)
+    cash_taken = sum(p.cash_taken for p in got)
+    cash_in = sum(p.cash_in for p in got)
+    cash_out = sum(p.cash_out for p in got)
+    cash_refunds = sum(p.cash_refunds for p in got)
     expected = shift.opening_cash + cash_taken + cash_in - cash_out - cash_refunds
     hidden = blind and shift.is_open
     return ShiftReport(
         report="X" if shift.is_open else "Z",
         shift=shift,
-        receipts=receipts,
-        sales=sales,
+        receipts=sum(p.receipts for p in got),
+        sales=sum(p.sales for p in got),
         cash_taken=cash_taken,
-        card_taken=card_taken,
-        refunds=refunds,
+        card_taken=sum(p.card_taken for p in got),
+        refunds=sum(p.refunds for p in got),
         cash_refunds=cash_refunds,
         cash_in=cash_in,
         cash_out=cash_out,
         drawer_expected=None if hidden else expected,
-        no_sales=tuple(sorted(no_sales, key=NO_SALES.sort)),
+        no_sales=tuple(sorted((n for p in got for n in p.no_sales), key=NO_SALES.sort)),
     )
+
+
+def shift_report(venue: Venue, shift: Shift, *, blind: bool = False) -> ShiftReport:
+    """``shift``'s report from every loaded ledger day (a shift's records may span two days)."""
+    return report_of(shift, (day_part(ledger, shift.id) for ledger in venue.ledgers()), blind=blind)
+
+
+def shift_overdue(venue: Venue, now_ms: int) -> str:
+    """ "shift open since <date>: close it" when this register's oldest open shift was opened on a
+    business day before today's (``Venue.business_date``: past its cut-off hour, or ended early); empty
+    otherwise. Such a shift keeps every day since it opened loaded on every device (its records count
+    in its drawer: ``day_end.what_keeps_open``), and nothing but its close lets them go: the status
+    says so rather than stay green (docs/architecture.md (Status)). Keys and a handful of shifts per
+    loaded day are read, not the days' sales."""
+    for ledger in reversed(venue.ledgers()):  # oldest first
+        if ledger.open_shifts_of(venue.device):
+            if ledger.date < venue.business_date(now_ms):
+                return f"shift open since {ledger.date}: close it"
+            return ""
+    return ""
 
 
 def last_z(venue: Venue, date: str) -> Shift | None:

@@ -10,6 +10,10 @@ console does the same, ``console/hub.py``). Changes in their authors' order (thi
 peer's forwarded sales) are always reported, so they never cost a recount (a full read of the day, ~0.3 s
 on the event loop for 5,000 receipts: the sale after a pause waited for it, and a busy venue's registers
 read their whole day after every lull; docs/benchmarks.md, history).
+
+**Changed** (outside round six, longshift; the twentieth session): a register's shift left open past its
+business day is said (``shift``: "shift open since <date>: close it", ``model.shift_report.shift_overdue``):
+it keeps every day since in memory on every device, and the status stayed green.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from meshpos.model.documents import (
     kitchen_name,
     ledger_name,
 )
+from meshpos.model.shift_report import shift_overdue
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally, Tally, covers
 from meshpos.node_status import Durability, NodeStatus, OwedView, compute_status, indicator
 from meshpos.ops.clock import certificate_problem, clock_problem, peers_problem
@@ -102,6 +107,8 @@ class StatusService:
         self._view: dict[str, Heartbeat] | None = None
         self._counts = OwedCounts()
         self._in_round = False
+        self._shift_for: tuple[int, int] | None = None  # (minute, generation) of ``_shift_said``
+        self._shift_said = ""
         engine.subscribe(
             self._on_event,
             DocumentChanged,
@@ -173,6 +180,7 @@ class StatusService:
             self._venue.numbering.known,
             self._venue.corrupt_count(),
             self._clock_problem(),
+            self._shift_problem(),
         )
         if inputs == self._shown_for:
             if not self._spreading or now - self._shown_at < self._refresh_s:
@@ -277,6 +285,7 @@ class StatusService:
             clock_skew_s=None if skew is None else round(skew, 1),
             clock=self._clock_problem(),
             peer_clocks={n: round(s, 1) for n, s in sorted(self._peer_clocks().items())},
+            shift=self._shift_problem(),
         )
         if venue.numbering.known:
             return status
@@ -294,6 +303,18 @@ class StatusService:
         if skew is not None:
             return clock_problem(skew, "the console's")
         return peers_problem(self._peer_clocks())
+
+    def _shift_problem(self) -> str:
+        """This register's shift open past its business day (``shift_overdue``), told again only
+        when a minute began (a day starts on a minute) or an engine event moved ``_generation``
+        since it was last told: the indicator asks on every tick."""
+        if self._role != "register":
+            return ""
+        now_ms = int(time.time() * 1000)
+        key = (now_ms // 60_000, self._generation)
+        if key != self._shift_for:
+            self._shift_said, self._shift_for = shift_overdue(self._venue, now_ms), key
+        return self._shift_said
 
     def _pending_by_document(self) -> dict[str, int]:
         """``sync.pending`` of every open document, read again only for a document that changed

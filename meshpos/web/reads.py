@@ -38,7 +38,7 @@ from meshpos.model.receipt_search import (
 )
 from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.refund_tenders import Tender
-from meshpos.model.shift_report import ShiftReport, shift_report
+from meshpos.model.shift_report import ShiftReport
 from meshpos.web.port import BusinessDays
 
 
@@ -125,7 +125,7 @@ class VenueReads:
 
     def shift_report(self, shift_id: str) -> ShiftReport:
         blind = self.venue.catalog.settings().blind_count
-        return shift_report(self.venue, self.venue.shift(shift_id), blind=blind)
+        return self.index.shift_report(self.venue.shift(shift_id), blind=blind)
 
     def no_sales(self, date: str) -> list[NoSale]:
         if ledger_name(date) not in self.venue.replica.names():

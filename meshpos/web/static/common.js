@@ -238,6 +238,13 @@ const Mesh = (() => {
       clock.hidden = !status.clock;
       clock.textContent = status.clock ? `Clock: ${status.clock}` : "";
     }
+    // a shift left open past its business day keeps every day since in memory on every device and
+    // its X reads them all: "shift open since <date>: close it" until it is closed (shift_overdue)
+    const shift = $("#shift-warning");
+    if (shift && !status.offline) {
+      shift.hidden = !status.shift;
+      shift.textContent = status.shift ? `Shift: ${status.shift}` : "";
+    }
     const durable = $("#sync-durable");
     if (durable) {
       const sale = status.latest_sale;

@@ -1,0 +1,129 @@
+"""A shift never closed: ``python -m meshpos.bench.long_shift --days N [--sales S] [--json]``.
+
+The sixth outside round (the twentieth session) found a register whose cashier never closes the shift:
+every business day since it opened stays loaded (its records count in its drawer:
+``model.day_end.what_keeps_open``) and each X report read all of them on the node's loop (10 days x 300
+sales: 240 ms). This builds, in memory, one register's shift open for ``--days`` days of ``--sales``
+sales each and reads its X the way the node's pages do (``web.reads.VenueReads.shift_report``): the
+first X after start (every loaded day read), then the X after one more sale today (what a cashier's
+X costs on a working day), each as CPU time and, read again apart, Python calls (load-independent),
+and the process's peak RSS. ``load_ms``: the days' documents applied into a fresh replica from their updates (what a start
+reads from the store; the node's other start-up work is not in it). ``same``: the X equals the whole
+read (``model.shift_report.shift_report``). docs/benchmarks.md (long shift).
+
+Run one ``--days`` per process (the RSS is the process's peak), in pairs against main:
+``python -m meshpos.bench.pair --base MAIN --tree . --pairs 2 --out F -- meshpos.bench.long_shift
+--json --days 30``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import resource
+import sys
+import time
+from typing import Any
+
+from meshpos.model import Replica, Venue
+from meshpos.model.documents import is_ledger
+from meshpos.model.sample import CASHIER, sample_catalog
+from meshpos.model.shift_report import ShiftReport, shift_report
+from meshpos.web.reads import VenueReads
+
+NOW = 1_764_064_800_000  # a fixed moment (2025-11-25 10:00 UTC): the same days every run
+DAY_MS = 86_400_000
+
+
+class _Reads(VenueReads):
+    """The pages' reads over one venue (as the node answers them)."""
+
+    def __init__(self, venue: Venue) -> None:
+        self._venue = venue
+
+    @property
+    def venue(self) -> Venue:
+        return self._venue
+
+
+def _sell(venue: Venue, at: int, method: str) -> None:
+    order = venue.open_order(CASHIER, at)
+    venue.add_line(CASHIER, order.id, "espresso", 1, at)
+    venue.pay(CASHIER, order.id, method, at)
+
+
+def _x_cpu(reads: _Reads, shift_id: str) -> tuple[ShiftReport, float]:
+    """One X and its CPU milliseconds."""
+    started = time.process_time()
+    report = reads.shift_report(shift_id)
+    return report, (time.process_time() - started) * 1000
+
+
+def _x_calls(reads: _Reads, shift_id: str) -> tuple[ShiftReport, int]:
+    """One X and its Python calls (profiled apart from the timed reads: the profiler slows them)."""
+    profile = cProfile.Profile()
+    profile.enable()
+    report = reads.shift_report(shift_id)
+    profile.disable()
+    return report, pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+
+
+def measure(days: int, sales: int) -> dict[str, Any]:
+    venue = Venue(Replica(), device="R1")
+    sample_catalog(venue.catalog, pin_hash="x")
+    shift = venue.open_shift_now(CASHIER, 10_000, NOW)
+    started = time.process_time()
+    for day in range(days):
+        for i in range(sales):
+            _sell(venue, NOW + day * DAY_MS + i * 1000, "cash" if i % 3 else "card")
+    build_s = time.process_time() - started
+    reads = _Reads(venue)
+    first, first_ms = _x_cpu(reads, shift.id)  # the first X after a start: every day read
+    _, first_calls = _x_calls(_Reads(venue), shift.id)  # (the records' parses kept by then)
+    today = NOW + (days - 1) * DAY_MS + sales * 1000
+    _sell(venue, today, "cash")
+    _, after_ms = _x_cpu(reads, shift.id)  # a cashier's X on a working day
+    _sell(venue, today + 1000, "cash")
+    after, after_calls = _x_calls(reads, shift.id)
+    same = after == shift_report(venue, venue.shift(shift.id))
+    updates = {n: venue.replica.doc(n).get_update() for n in venue.replica.names()}
+    started = time.perf_counter()
+    fresh = Replica()
+    for name, update in updates.items():
+        fresh.apply(name, update)
+    load_ms = (time.perf_counter() - started) * 1000
+    return {
+        "days": days,
+        "sales_per_day": sales,
+        "loaded_days": sum(1 for n in venue.replica.names() if is_ledger(n)),
+        "receipts": after.receipts,
+        "same": same and first.receipts + 2 == after.receipts,
+        "x_first_cpu_ms": round(first_ms, 1),
+        "x_first_calls": first_calls,
+        "x_after_sale_cpu_ms": round(after_ms, 1),
+        "x_after_sale_calls": after_calls,
+        "load_ms": round(load_ms, 1),
+        "build_cpu_s": round(build_s, 1),
+        "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m meshpos.bench.long_shift", description=__doc__)
+    parser.add_argument("--days", type=int, default=10, help="business days the shift is open")
+    parser.add_argument("--sales", type=int, default=300, help="sales per day")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    args = parser.parse_args(argv)
+    report = measure(args.days, args.sales)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, value in report.items():
+            print(f"{key:22} {value}")
+    return 0 if report["same"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

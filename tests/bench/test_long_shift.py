@@ -1,0 +1,24 @@
+"""``python -m meshpos.bench.long_shift``: the X after a sale on a shift open for days reads the live day
+only, so its Python calls do not grow with the days (they did: every loaded day was read again). The
+calls are counted, no time is asserted (docs/benchmarks.md, long shift)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from meshpos.bench import long_shift
+
+
+def _run(days: int, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
+    assert long_shift.main(["--json", "--days", str(days), "--sales", "6"]) == 0
+    report: dict[str, int] = json.loads(capsys.readouterr().out)
+    return report
+
+
+def test_the_x_after_a_sale_costs_the_live_day(capsys: pytest.CaptureFixture[str]) -> None:
+    two, eight = _run(2, capsys), _run(8, capsys)
+    assert (two["loaded_days"], eight["loaded_days"]) == (2, 8)
+    assert eight["x_first_calls"] > 3 * two["x_first_calls"] // 2  # the first X reads every day
+    assert eight["x_after_sale_calls"] < two["x_after_sale_calls"] * 1.2
