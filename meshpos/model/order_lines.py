@@ -10,7 +10,8 @@ totals, named on the order (``Order.unreadable_lines``, the page shows it) and l
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from meshpos.errors import CorruptRecord
@@ -151,7 +152,13 @@ def with_line(order: Order, line_id: str, value: str, where: str) -> Order | Non
         lines = tuple(sorted(merged, key=entry_order))
     amounts = order_amounts(order.id, lines, [(kind, off) for _, kind, off in order.discounts])
     totals = order_totals(amounts, order.totals.paid, order.totals.tips)
-    return replace(order, lines=lines, amounts=tuple(amounts), totals=totals)
+    same = dict(zip(_ORDER_FIELDS, _ORDER_VALUES(order), strict=True))
+    return Order(**{**same, "lines": lines, "amounts": tuple(amounts), "totals": totals})
+
+
+# an Order's fields, read in one call (``dataclasses.replace`` reads them one ``getattr`` each)
+_ORDER_FIELDS = tuple(field.name for field in fields(Order))
+_ORDER_VALUES = attrgetter(*_ORDER_FIELDS)
 
 
 def unreadable_lines(
