@@ -32,6 +32,11 @@ to the document's (tests/model/test_order_kept_exact.py shows it). What is exact
   transaction told, as on main. Whether a value is shared is asked of yrs once, when the map's text
   is decoded (``flat``): a shared text reads as a string in the map's JSON.
 
+**Changed** (issue 18, seller): a line this device writes into its order grows the kept parse
+(:func:`grown`: the new line parsed alone, put in its place, the amounts and totals computed again
+by the parse's own functions), where on main the read after the write (the tap's answer) parsed the
+whole order again from the kept values: a sale parses its order once (after opening it), not 3 times.
+
 Inside an open transaction nothing is kept or used (a change made in it is not told until it
 commits). The observer is yrs' own, holding only what it clears, never the document, so a forgotten
 day is still freed; its subscription goes with the document's entry.
@@ -194,14 +199,14 @@ def grown(before: Known, at: str, value: str, where: str) -> Order | None:
     """The parse of ``before``'s values with ``value`` put under ``at``, grown from ``before``'s parse
     where that is exactly what ``parse_order`` of them gives, else None (the next read parses them).
 
-    **Changed** (issue 18, seller): a line this register adds to its order is parsed alone and put
-    into the kept parse (``order_lines.with_line``), where on main the next read (the tap's answer)
-    parsed the whole order again from the kept values. Exact when the key is new in the map (nothing
-    replaced), no removal names the line (a removal written first, by a peer, would leave it out) and
-    the map holds no older node's part map for lines or removals (whose records merge with the
-    map's own keys in the map's order); the lines' order, a new quantity taking a line's place and the
-    amounts and totals are computed as the parse computes them. Any other write keeps the values
-    only (tests/model/test_order_kept_exact.py compares every read with a fresh parse)."""
+    A line this register adds to its order is parsed alone and put into the kept parse
+    (``order_lines.with_line``). Exact when the key is new in the map (nothing replaced), no removal
+    names the line (a removal written first, by a peer, would leave it out) and the map holds no
+    older node's part map for lines or removals (whose records merge with the map's own keys in the
+    map's order); the lines' order, a new quantity taking a line's place and the amounts and totals
+    are computed as the parse computes them. Any other write keeps the values only
+    (tests/model/test_order_grown.py compares grown parses with fresh ones over generated maps;
+    tests/model/test_order_kept_exact.py every read with a fresh parse after random taps)."""
     part, _, key = at.partition("/")
     if before.order is None or part != "lines" or at in before.plain:
         return None
