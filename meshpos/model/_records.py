@@ -204,7 +204,10 @@ class Fields:
             raise CorruptRecord(f"{self.where}: field {name!r} is missing") from None
 
     def integer(self, name: str) -> int:
-        return to_int(self._get(name), f"{self.where}: field {name!r}")
+        value = self._get(name)
+        if type(value) is int:  # (a record's JSON text gives int: no call, no message made)
+            return value
+        return to_int(value, f"{self.where}: field {name!r}")
 
     def amount(self, name: str) -> int:
         """Money in minor units within the venue's bound (one price, payment, refund or cash count)."""
@@ -219,7 +222,7 @@ class Fields:
 
     def text(self, name: str) -> str:
         value = self._get(name)
-        if not isinstance(value, str):
+        if type(value) is not str and not isinstance(value, str):
             raise CorruptRecord(f"{self.where}: field {name!r} is {value!r}, expected text")
         return value
 
