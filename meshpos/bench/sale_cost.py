@@ -17,6 +17,9 @@ And how a step's cost grows with what the register holds: ``--days`` (receipts t
 when the sales are measured: each size sold first, closed-loop, by the same sale) and ``--lines``
 (the CPU of one line added to an order of that many lines, the mean of ``--line-taps``; the API
 answers with the whole order, so some growth with the live order is expected, none with the day's).
+``--calls`` (the twentieth session) adds ``python_calls_per_sale``: cProfile's count of Python calls
+(builtins included) over as many sales on a third register, after the CPU pass and before the counted
+one; it does not move with the machine's load (run with PYTHONHASHSEED=0 to compare trees).
 docs/benchmarks.md (sale cost).
 """
 
@@ -24,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
+import pstats
 import tempfile
 import time
 from collections import Counter
@@ -228,6 +233,27 @@ async def _pass(args: argparse.Namespace, folder: Path, counter: Counts | None) 
         await node.stop()
 
 
+async def _calls(args: argparse.Namespace, folder: Path) -> float:
+    """Python calls per sale (cProfile's count, builtins included) of ``args.sales`` sales on a third
+    register, after its warm-up: load-independent, where the CPU figures move with the machine's load
+    (run with PYTHONHASHSEED=0 to compare trees). The profiler stays off for everything else."""
+    node = await _register(folder)
+    try:
+        await node.open_shift(CASHIER, 10_000)
+        for k in range(args.warm):
+            await _sale(node, k)
+        node.status()
+        profile = cProfile.Profile()
+        profile.enable()
+        for k in range(args.warm, args.warm + args.sales):
+            await _sale(node, k)
+        profile.disable()
+        calls: int = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+        return round(calls / int(args.sales), 1)
+    finally:
+        await node.stop()
+
+
 async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     """The CPU pass on one register, then the counted pass on another (``Counts`` cannot be taken
     out again: a CPU figure measured after it would include the counting)."""
@@ -235,6 +261,9 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     (folder / "cpu").mkdir()
     (folder / "counted").mkdir()
     report.update(await _pass(args, folder / "cpu", None))
+    if args.calls:  # (before the counted pass: what ``Counts`` installs stays, and costs calls)
+        (folder / "calls").mkdir()
+        report["python_calls_per_sale"] = await _calls(args, folder / "calls")
     counted = await _pass(args, folder / "counted", Counts())
     for day, figures in report["by_day_receipts"].items():
         figures.update(counted[day])
@@ -256,6 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--lines", type=_sizes, default=[2, 50], help="order sizes, e.g. 2,50,500")
     parser.add_argument("--line-taps", type=int, default=10, help="lines added at each order size")
+    parser.add_argument(
+        "--calls",
+        action="store_true",
+        help="also Python calls per sale (cProfile, a third register)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="meshpos-sale-cost-") as tmp:

@@ -32,6 +32,11 @@ to the document's (tests/model/test_order_kept_exact.py shows it). What is exact
   transaction told, as on main. Whether a value is shared is asked of yrs once, when the map's text
   is decoded (``flat``): a shared text reads as a string in the map's JSON.
 
+**Changed** (issue 18, seller): a line this device writes into its order grows the kept parse
+(:func:`grown`: the new line parsed alone, put in its place, the amounts and totals computed again
+by the parse's own functions), where on main the read after the write (the tap's answer) parsed the
+whole order again from the kept values: a sale parses its order once (after opening it), not 3 times.
+
 Inside an open transaction nothing is kept or used (a change made in it is not told until it
 commits). The observer is yrs' own, holding only what it clears, never the document, so a forgotten
 day is still freed; its subscription goes with the document's entry.
@@ -49,7 +54,9 @@ from pycrdt._pycrdt import Map as RawMap
 from meshpos.errors import CorruptRecord
 from meshpos.model._records import CorruptRegistry, remember
 from meshpos.model.ledger_kept import kept_order, remember_parse
+from meshpos.model.ledger_layout import order_key
 from meshpos.model.ledger_types import Order
+from meshpos.model.order_lines import with_line
 from meshpos.model.records import parse_order
 
 _NO_DELETION = b"\x00"  # a transaction's delete set that deletes nothing (lib0: no clients)
@@ -165,14 +172,48 @@ def kept_known(kept: Kept | None, order_id: str, doc: Doc[Any], orders: Map[Any]
 
 
 def wrote(
-    kept: Kept | None, changes: int, order_id: str, before: Known, at: str, value: object
+    kept: Kept | None,
+    changes: int,
+    order_id: str,
+    before: Known,
+    at: str,
+    value: object,
+    where: str,
 ) -> None:
-    """This device put ``value`` under ``at`` in the map of order ``order_id``, whose values were
-    ``before`` (``NEW`` for a new map), when ``kept.changes`` was ``changes``. If that put is the one
-    transaction told since (nothing else ran in between) the map's values now are those plus it: kept
-    for the next read. Only a text (a record, a kitchen send): it reads back as the same text."""
+    """This device put ``value`` under ``at`` in the map of order ``order_id`` (``where``: the map, for
+    messages), whose values were ``before`` (``NEW`` for a new map), when ``kept.changes`` was
+    ``changes``. If that put is the one transaction told since (nothing else ran in between) the map's
+    values now are those plus it: kept for the next read, with their parse when the write can grow
+    the kept one exactly (:func:`grown`). Only a text (a record, a kitchen send): it reads back as the
+    same text."""
     if kept is not None and kept.changes == changes + 1 and type(value) is str:
-        kept.keep(order_id, {**before.plain, at: value}, None, before.flat)
+        order = grown(before, at, value, where)
+        kept.keep(order_id, {**before.plain, at: value}, order, before.flat)
+
+
+# an older node's part maps the parse of a new line reads: with one, the line's key may not be its own
+_LINE_PARTS = ("lines", "removed")
+
+
+def grown(before: Known, at: str, value: str, where: str) -> Order | None:
+    """The parse of ``before``'s values with ``value`` put under ``at``, grown from ``before``'s parse
+    where that is exactly what ``parse_order`` of them gives, else None (the next read parses them).
+
+    A line this register adds to its order is parsed alone and put into the kept parse
+    (``order_lines.with_line``). Exact when the key is new in the map (nothing replaced), no removal
+    names the line (a removal written first, by a peer, would leave it out) and the map holds no
+    older node's part map for lines or removals (whose records merge with the map's own keys in the
+    map's order); the lines' order, a new quantity taking a line's place and the amounts and totals
+    are computed as the parse computes them. Any other write keeps the values only
+    (tests/model/test_order_grown.py compares grown parses with fresh ones over generated maps;
+    tests/model/test_order_kept_exact.py every read with a fresh parse after random taps)."""
+    part, _, key = at.partition("/")
+    if before.order is None or part != "lines" or at in before.plain:
+        return None
+    plain = before.plain
+    if order_key("removed", key) in plain or any(older in plain for older in _LINE_PARTS):
+        return None
+    return with_line(before.order, key, value, where)
 
 
 def parse_kept(

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from meshpos.errors import MeshposError, WriteFailed
+from meshpos.model._map_reads import get
 from meshpos.model.limits import MAX_ID_CHARS, check_text, check_value, plain_record
 
 log = logging.getLogger("meshpos.model")
@@ -88,10 +89,7 @@ def put(target: Any, key: str, value: object, where: str, *, checked: bool = Fal
         with all_or_nothing(where):
             put(target, key, value, where, checked=True)
         return
-    try:  # one read transaction (pycrdt's ``get`` takes three)
-        before = target[key]
-    except KeyError:
-        before = _ABSENT
+    before = get(target, key, _ABSENT)  # one yrs read transaction (``_map_reads``)
     if before is not _ABSENT and same_value(before, value):
         return  # nothing would change: no update to send every device, no tombstone to keep
     journal.append((target, key, before))

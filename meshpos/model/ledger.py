@@ -237,7 +237,7 @@ class Ledger:
         kept = kept_orders(self.doc)  # (its map's values, for the next read: _order_kept)
         changes = kept.changes if kept is not None else 0
         put(self._writable("orders"), order_id, Map({"info": text}), where, checked=True)
-        wrote(kept, changes, order_id, NEW, "info", text)
+        wrote(kept, changes, order_id, NEW, "info", text, where)
 
     def write_order_record(self, order_id: str, part: str, key: str, record: object) -> None:
         """A record of an open order's own (a line, a removal, a discount, a payment, a void, a
@@ -255,7 +255,7 @@ class Ledger:
         changes = kept.changes if kept is not None else 0
         put(target, at, value, where, checked=value is not record)
         if known is not None and target is order:
-            wrote(kept, changes, order_id, known, at, value)
+            wrote(kept, changes, order_id, known, at, value, f"{self.name} orders/{order_id}")
 
     def write_payment(self, order_id: str, payment_id: str, record: JsonDict) -> None:
         """A payment: an insert-only fact, as its JSON text in the order's map."""

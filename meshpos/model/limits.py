@@ -62,6 +62,8 @@ def text_problem(value: object, max_chars: int) -> str | None:
 
 def check_text(value: object, what: str, max_chars: int = MAX_NAME_CHARS) -> str:
     """``value`` as storable text, or :class:`InvalidInput` naming ``what`` and the problem."""
+    if type(value) is str and len(value) <= max_chars and value.isprintable():
+        return value  # (the usual id or name: what text_problem passes first, without its calls)
     problem = text_problem(value, max_chars)
     if problem is not None:
         raise InvalidInput(f"{what} {problem}")

@@ -10,13 +10,15 @@ totals, named on the order (``Order.unreadable_lines``, the page shows it) and l
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from meshpos.errors import CorruptRecord
 from meshpos.model._records import MAX_REASON_CHARS, Fields, remember
 from meshpos.model.catalog import DISCOUNT_KINDS
-from meshpos.model.ledger_types import Line, LineModifier, UnreadableLine
-from meshpos.model.totals import LineAmount, price_lines
+from meshpos.model.ledger_types import Line, LineModifier, Order, UnreadableLine
+from meshpos.model.totals import LineAmount, order_totals, price_lines
 
 # order id -> line id -> (its text, its parse): the last MAX_REMEMBERED orders read, each with all its
 # lines (``_line``)
@@ -73,7 +75,12 @@ def parse_lines(
             if unreadable is None:
                 raise
             unreadable.append((k, exc))
-    return sorted(latest_replacements(parsed), key=lambda line: (line.stamp, line.id))
+    return sorted(latest_replacements(parsed), key=entry_order)
+
+
+def entry_order(line: Line) -> tuple[str, str]:
+    """Where a line stands on its order: by its stamp (the cashier's entry order), then its id."""
+    return line.stamp, line.id
 
 
 def _line(order_id: str, line_id: str, value: object, where: str) -> Line:
@@ -112,6 +119,46 @@ def line_amounts(order_id: str, lines: Sequence[Line]) -> list[LineAmount]:
             found = kept[line.id] = (line, price_lines([line.priced()])[0])
         amounts.append(found[1])
     return amounts
+
+
+def order_amounts(
+    order_id: str, lines: Sequence[Line], discounts: Sequence[tuple[str, int]]
+) -> list[LineAmount]:
+    """The amounts of an order's lines given its order discounts ((kind, value) each): priced
+    together when it has any (a discount is shared among the lines), else each by itself
+    (``line_amounts``)."""
+    if discounts:
+        return price_lines([line.priced() for line in lines], list(discounts))
+    return line_amounts(order_id, lines)
+
+
+def with_line(order: Order, line_id: str, value: str, where: str) -> Order | None:
+    """``order`` (the parse of an order's map) with the line record ``value`` (its JSON text) added
+    under ``lines/<line_id>``, a key the map did not hold and no removal names: what ``parse_order``
+    of the map now gives (``_order_kept.grown`` says when that holds), from the one new line, not a
+    parse of the whole order (issue 18, seller). The lines, their amounts and the totals are what
+    the parse computes from them, by the same functions; every other field is the record's alone.
+    None if the line does not parse (the next read parses the order and notes or raises it)."""
+    try:
+        line = _line(order.id, line_id, value, where)
+    except CorruptRecord:
+        return None
+    merged = latest_replacements((*order.lines, line))  # (a new quantity may take a line's place)
+    if len(merged) > len(order.lines) and (
+        not order.lines or entry_order(order.lines[-1]) < entry_order(line)
+    ):
+        lines: tuple[Line, ...] = (*order.lines, line)  # (the usual tap: the latest line, last)
+    else:
+        lines = tuple(sorted(merged, key=entry_order))
+    amounts = order_amounts(order.id, lines, [(kind, off) for _, kind, off in order.discounts])
+    totals = order_totals(amounts, order.totals.paid, order.totals.tips)
+    same = dict(zip(_ORDER_FIELDS, _ORDER_VALUES(order), strict=True))
+    return Order(**{**same, "lines": lines, "amounts": tuple(amounts), "totals": totals})
+
+
+# an Order's fields, read in one call (``dataclasses.replace`` reads them one ``getattr`` each)
+_ORDER_FIELDS = tuple(field.name for field in fields(Order))
+_ORDER_VALUES = attrgetter(*_ORDER_FIELDS)
 
 
 def unreadable_lines(

@@ -40,7 +40,7 @@ from meshpos.model.ledger_types import (
     ShiftClose,
 )
 from meshpos.model.order_detail import line_detail, order_discounts, removals, void_detail
-from meshpos.model.order_lines import line_amounts, parse_lines, unreadable_lines
+from meshpos.model.order_lines import order_amounts, parse_lines, unreadable_lines
 from meshpos.model.record_spec import (
     Children,
     Column,
@@ -52,7 +52,7 @@ from meshpos.model.record_spec import (
     col,
 )
 from meshpos.model.records_drawer import NO_SALES
-from meshpos.model.totals import order_totals, price_lines
+from meshpos.model.totals import order_totals
 
 # --- parsers ------------------------------------------------------------------------------------
 
@@ -128,14 +128,7 @@ def parse_order(
         ),
         key=lambda p: (p.at_ms, p.id),
     )
-    amounts = (
-        price_lines(
-            [line.priced() for line in lines],
-            [(kind, value) for _, _, kind, value, _ in discounts],
-        )
-        if discounts
-        else line_amounts(order_id, lines)
-    )
+    amounts = order_amounts(order_id, lines, [(kind, value) for _, _, kind, value, _ in discounts])
     totals = order_totals(amounts, sum(p.amount for p in payments), sum(p.tip for p in payments))
     return Order(
         id=order_id,

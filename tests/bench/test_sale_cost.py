@@ -17,8 +17,9 @@ def test_sale_cost_prints_cpu_and_counts_flat_in_the_day(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     argv = ["--json", "--sales", "5", "--warm", "10", "--days", "0,25", "--lines", "2,70"]
-    assert sale_cost.main(["--line-taps", "2", *argv]) == 0
+    assert sale_cost.main(["--line-taps", "2", "--calls", *argv]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert report["python_calls_per_sale"] > 0  # (measured, not bounded: docs/benchmarks.md)
     days = report["by_day_receipts"]
     assert set(days) == {"0", "25"}
     for figures in days.values():
@@ -29,7 +30,7 @@ def test_sale_cost_prints_cpu_and_counts_flat_in_the_day(
         counts = figures["counts_per_sale"]
         assert counts["updates"] == 5  # open, two lines, the receipt number and the payment
         assert counts["update_bytes"] > 0
-        assert counts["orders_parsed"] == 3  # after each write but the payment (it returns its own)
+        assert counts["orders_parsed"] == 1  # after the opening: a line grows the kept parse
         assert counts["lines_parsed"] == 2  # each line once
         assert counts["sql_statements"] >= 3 * counts["store_thread_jobs"] > 0
         assert counts["pycrdt_transactions"] > 0

@@ -74,7 +74,7 @@ def _tap(seller: Venue, order_id: str, rng: random.Random, now: int) -> None:
     """One random tap on an order (some refused: a paid or voided order, nothing due)."""
     with contextlib.suppress(DomainError):
         order = seller.order(order_id)
-        tap = rng.randrange(8)
+        tap = rng.randrange(9)
         if tap <= 2:
             discount = "staff" if tap == 2 else None
             product = rng.choice(PRODUCTS)
@@ -91,6 +91,9 @@ def _tap(seller: Venue, order_id: str, rng: random.Random, now: int) -> None:
             seller.pay(MANAGER, order_id, "card", now, amount=amount)
         elif tap == 7 and rng.random() < 0.3:
             seller.void_order(MANAGER, order_id, now)
+        elif tap == 8 and order.lines:  # a new quantity: a line taking another's place
+            line = rng.choice(order.lines)
+            seller.set_quantity(MANAGER, order_id, line.id, 1 + rng.randrange(3), now)
 
 
 def _taken_back(seller: Venue, order_id: str, now: int) -> None:
