@@ -36,6 +36,15 @@ revoked just after it signed one had each link that carried it closed by the rec
 of the revocation (``tests/outside/test_revoked_gone_notice.py``), as said parts did
 (``_far_signing``). Any other refusal (signature, signer, venue, body) still closes the session.
 
+**Changed** (twentieth session, fifty): "linked in this node's view" is asked of the views before the
+departures held here too (``_was_linked``: every node held gone put back, then the latest put back
+one at a time, up to :data:`VIEWS_BACK`). Each departure shifts the ring and a link outlives the
+view it was made in by a few beats: when several nodes left together or one after another, a node
+that had marked one refused the next one's honest signers as "no neighbour" (``gone_not_linked``,
+hundreds in the 50-device mesh bench when its first register stopped) and passed their notices on
+to nobody (``tests/sync/test_sync_notice_views.py``). A notice that would change nothing here (stale,
+or marked at its seq already) is not checked: the nodes pass each on for three beats.
+
 A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer` (through ``_spread``).
 """
 
@@ -64,6 +73,7 @@ from meshpos.sync._held_signed import (
 )
 from meshpos.sync._messages import Hello
 from meshpos.sync._presence import FarTable, PresenceTable
+from meshpos.sync._rules import forwards_everything
 from meshpos.sync._topology import neighbours
 
 #: a beat's notices, checked (``SignedNotices._check_notices``)
@@ -72,6 +82,9 @@ Checked = list[tuple[SignedHeld, GoneWord]]
 DISTRUST_S = 300.0
 #: (signer, node) pairs distrusted at once (a venue's links, with room)
 MAX_DISTRUSTED = 1024
+#: views before the latest departures a notice's link is looked for in (``_was_linked``): each costs
+#: two ``neighbours`` of the venue (~20 µs at 50 devices), asked only of a notice the view now refuses
+VIEWS_BACK = 16
 
 
 class NoticeTable:
@@ -200,6 +213,8 @@ class SignedNotices:
             if self.notices.distrusted(word.by, node, now):
                 self._refuse(sender, "gone_taken_back", f"{word.by}'s notices about {node}")
                 continue
+            if not self._far.would_prove(node, word.seq):
+                continue  # stale, or marked already: nothing to check (a notice passed on 3 beats)
             if not self._was_linked(word.by, node):
                 self._refuse(sender, "gone_not_linked", f"{word.by} is no neighbour of {node}")
                 continue
@@ -219,12 +234,29 @@ class SignedNotices:
             self.notices.distrust(by, node, now)
 
     def _was_linked(self, by: str, node: str) -> bool:
-        """Whether ``by`` and ``node`` are neighbours in this node's view (either end wants it)."""
+        """Whether ``by`` and ``node`` are neighbours in this node's view (either end wants it), or
+        in a view before nodes it holds gone left (module docstring, **Changed** twentieth session,
+        fifty): with every one of them put back, or with the latest departures put back one at a
+        time, up to :data:`VIEWS_BACK`. A link outlives the view it was made in by a few beats."""
         known, leaves = self._shape()
         members = known | {by, node}
+        if self._adjacent(by, node, members, leaves):
+            return True
+        gone = [(n, role) for n, role in self._far.gone_roles() if n not in members]
+        if not gone:
+            return False
+        views: list[list[tuple[str, str]]] = [gone]  # (all of them back: they left at once)
+        views.extend(gone[:k] for k in range(1, min(len(gone), VIEWS_BACK + 1)))
+        for back in views:
+            hung = leaves | {n for n, role in back if not forwards_everything(role)}
+            if self._adjacent(by, node, members | {n for n, _ in back}, hung):
+                return True
+        return False
+
+    def _adjacent(self, a: str, b: str, members: frozenset[str], leaves: frozenset[str]) -> bool:
         degree, full_mesh = self.config.degree, self.config.full_mesh
-        return by in neighbours(members, node, degree, leaves, full_mesh) or node in neighbours(
-            members, by, degree, leaves, full_mesh
+        return a in neighbours(members, b, degree, leaves, full_mesh) or b in neighbours(
+            members, a, degree, leaves, full_mesh
         )
 
     def _refuse(self, sender: str, cause: str, what: str) -> None:

@@ -235,12 +235,9 @@ class FarTable:
         the link closed); True when that is news here. The node's records take it back: one above
         ``seq``, or one that rose here ``gap`` or more after the mark (a huge ``seq``, a signer's
         lie, holds it about that long); :meth:`take_refuted` says whose."""
-        known = self._records.get(node)
-        if known is not None and known.record.seq > seq:
-            return False  # stale: a replay, or we heard it since
-        before = self._gone.get(node)
-        if before is not None and before[0] >= seq:
+        if not self.would_prove(node, seq):
             return False
+        known = self._records.get(node)
         self._gone[node] = (seq, now)
         self._signed[node] = _Signed(by, now, gap)
         self._uplinks.discard(node)
@@ -248,6 +245,15 @@ class FarTable:
             known.beat = None
         self.version += 1
         return True
+
+    def would_prove(self, node: str, seq: int) -> bool:
+        """Whether a checked notice that ``node`` is gone as of ``seq`` would mark it (:meth:`prove`):
+        not when stale (a replay, or we heard it since), nor when marked at ``seq`` or above."""
+        known = self._records.get(node)
+        if known is not None and known.record.seq > seq:
+            return False
+        before = self._gone.get(node)
+        return before is None or before[0] < seq
 
     def _rising(self, record: FarRecord, known: _Far | None, now: float) -> bool:
         """Under a signed mark, whether ``record`` shows its node alive: its record rose here a
@@ -346,6 +352,17 @@ class FarTable:
 
     def gone_nodes(self) -> frozenset[str]:
         return frozenset(self._gone)
+
+    def gone_roles(self) -> list[tuple[str, str]]:
+        """Each node marked gone and its role (a register when no record of it is held: as the
+        topology takes a node only discovery lists), the latest marked first: the views before
+        they left, one departure at a time (``_notices``)."""
+        records = self._records
+        latest = sorted(self._gone.items(), key=lambda item: item[1][1], reverse=True)
+        return [
+            (n, far.record.role if (far := records.get(n)) is not None else "register")
+            for n, _ in latest
+        ]
 
     def roles(self) -> dict[str, str]:
         """The role of every node not marked gone (the topology's members)."""
