@@ -43,7 +43,9 @@ view it was made in by a few beats: when several nodes left together or one afte
 that had marked one refused the next one's honest signers as "no neighbour" (``gone_not_linked``,
 hundreds in the 50-device mesh bench when its first register stopped) and passed their notices on
 to nobody (``tests/sync/test_sync_notice_views.py``). A notice that would change nothing here (stale,
-or marked at its seq already) is not checked: the nodes pass each on for three beats.
+or marked at its seq already) is not checked: the nodes pass each on for three beats. And a mark
+lifted by a record of the node's next run takes no word back (``_presence._later_run``): a register
+restarted had its neighbours distrusted about it for 5 minutes, their notices refused if it died again.
 
 A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer` (through ``_spread``).
 """

@@ -16,6 +16,11 @@ UNREACHABLE = "reported unreachable: a link to it closed or fell silent"
 Said = tuple[str, int, bool, bool, str]
 #: nodes whose signed said fields are kept (``FarTable.vouch``): every enrolled device, with room
 MAX_VOUCHED = 4096
+#: record seqs a second above a signed mark's that only a node's next run reaches (``_later_run``)
+LIVE_SEQ_PER_S = 100
+#: seconds a signer may have last heard a node before its notice marked it here (a link's idle
+#: timeout, the hops' delays), counted at that rate too
+MARK_SLACK_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +115,8 @@ class FarTable:
     ``sync/_far_signing.py``), whatever the record says; a node with none signed has no uplink, no
     relay claim and no problem here (its role and priority as told: the topology needs a role).
     One enrolled device forged the relay's record one seq ahead and moved every far node's
-    election."""
+    election. **Changed** (twentieth session, fifty): a signed mark lifted by a record of the node's
+    next run takes no signer's word back (``_later_run``)."""
 
     def __init__(self) -> None:
         self._records: dict[str, _Far] = {}
@@ -190,10 +196,11 @@ class FarTable:
         if known is not None and record.seq <= known.record.seq:
             return False  # (most records: vouched only once taken)
         record = self._vouch(record)
-        lifted = self._gone.pop(record.node, None) is not None
+        mark = self._gone.pop(record.node, None)
+        lifted = mark is not None
         signed = self._signed.pop(record.node, None)
-        if signed is not None:  # the node's own record: the signer's word was wrong
-            self._taken_back.append((signed.by, record.node))
+        if signed is not None and not _later_run(record.seq, mark, signed, now):
+            self._taken_back.append((signed.by, record.node))  # the signer's word was wrong
         if lifted:  # alive after all: news, so the mark is taken back across the mesh at once
             self.version += 1
         news = lifted or known is None or _said(known.record) != _said(record)
@@ -387,6 +394,19 @@ class FarTable:
         """Records and gone notes kept (``_claims.MAX_FAR_NODES`` bounds it; a marked node with its
         record counts twice: the bound is met a little early, never late)."""
         return len(self._records) + len(self._gone)
+
+
+def _later_run(seq: int, mark: tuple[int, float] | None, signed: _Signed, now: float) -> bool:
+    """Whether a record ``seq`` that lifts a signed ``mark`` (its seq, when made) is of the node's
+    next run: it died, as signed, and started again. A run's seq rises one a beat (at most every
+    ``_spread.TRIGGER_SPACING``, 50 ms, and one a new link's hello), far below
+    :data:`LIVE_SEQ_PER_S` since the signer last heard it (within :data:`MARK_SLACK_S` before the
+    mark); the next run's starts at its wall clock's ms (``_far_out._far_seq``), 1,000 a second of
+    the last run's life above. **Changed** (twentieth session, fifty): the restart took the
+    neighbours' honest notices back and they were not heard about that node for 5 minutes."""
+    if mark is None:
+        return False
+    return seq - mark[0] > LIVE_SEQ_PER_S * (now - signed.since + MARK_SLACK_S)
 
 
 def _said(r: FarRecord) -> Said:

@@ -25,7 +25,7 @@ from meshpos.trust.authority import VenueAuthority, init_venue
 
 from .helpers import VENUE
 from .signed_bed import keyed
-from .test_sync_topology import Venue
+from .test_sync_topology import DOC, Venue
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +84,33 @@ def test_nodes_stopped_one_after_another_are_marked_everywhere_by_their_neighbou
     venue.until(lambda: _all_marked(venue, stopped), limit=1.0)
     venue.net.advance(3.0)
     assert _refused(nodes) == 0
+
+
+def test_a_node_that_restarted_is_marked_by_its_neighbours_notices_when_it_dies_again(
+    authority: VenueAuthority,
+) -> None:
+    """A register stopped (its neighbours sign it gone, truly) and started again a few seconds
+    later: its new run's records lift the marks. Each node took the word of the neighbour whose
+    notice had marked it there back as wrong (not heard about it for 5 minutes), so when it died
+    again soon after, those honest notices were refused (``gone_taken_back``, logged as a device's
+    bad claim; had every neighbour's been taken back somewhere, that node would have kept it a
+    member and candidate till its record went stale). A new run's seq starts at its wall clock's ms,
+    far above a live run's rise."""
+    venue, nodes = _keyed(authority, 12)
+    old = venue.net.nodes["R001"]
+    _stop(venue, "R001")
+    venue.until(lambda: _all_marked(venue, ["R001"]), limit=1.0)
+    venue.net.advance(4.0)
+    again = Synchronizer(
+        venue=VENUE, node_id="R001", role="register", client_id=old.client_id, config=old.config
+    )
+    again.open_doc(DOC)
+    venue.net.add(again)
+    venue.until(lambda: not any(s._far.marked("R001") for s in venue.net.nodes.values()), 2.0)
+    venue.net.advance(6.0)
+    far = [n for n, s in venue.net.nodes.items() if n != "R001" and not s._linked_to("R001")]
+    assert far
+    venue.net.crash("R001", notify_peers=True)
+    venue.until(lambda: all(venue.net.nodes[n]._far.marked("R001") for n in far), limit=1.0)
+    refused = sum(s.claim_refusals.counts.get("gone_taken_back", 0) for s in nodes)
+    assert refused == 0
