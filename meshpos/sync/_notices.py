@@ -85,7 +85,8 @@ DISTRUST_S = 300.0
 #: (signer, node) pairs distrusted at once (a venue's links, with room)
 MAX_DISTRUSTED = 1024
 #: views before the latest departures a notice's link is looked for in (``_was_linked``): each costs
-#: two ``neighbours`` of the venue (~20 µs at 50 devices), asked only of a notice the view now refuses
+#: two ``neighbours`` of the venue (~30 µs at 50 devices), asked only of a notice the view now
+#: refuses that would mark a node here
 VIEWS_BACK = 16
 
 
