@@ -21,10 +21,14 @@ import random
 import pytest
 
 from meshpos.sync import Synchronizer
+from meshpos.sync._gone_words import decode_notice, notice_body
+from meshpos.sync._topology import neighbours
 from meshpos.trust.authority import VenueAuthority, init_venue
+from meshpos.trust.device_word import DeviceWordSigner
 
 from .helpers import VENUE
 from .signed_bed import keyed
+from .test_sync_held_signed import identity
 from .test_sync_topology import DOC, Venue
 
 
@@ -114,3 +118,28 @@ def test_a_node_that_restarted_is_marked_by_its_neighbours_notices_when_it_dies_
     venue.until(lambda: all(venue.net.nodes[n]._far.marked("R001") for n in far), limit=1.0)
     refused = sum(s.claim_refusals.counts.get("gone_taken_back", 0) for s in nodes)
     assert refused == 0
+
+
+def test_a_signer_no_neighbour_in_any_view_before_the_departures_is_still_refused(
+    authority: VenueAuthority,
+) -> None:
+    """Two nodes gone and marked here; an enrolled device far from a live node on the ring signs it
+    gone (its own real key): no view, with or without the departed, makes them neighbours."""
+    venue, _ = _keyed(authority, 12)
+    for victim in ("R002", "R003"):
+        venue.net.crash(victim, notify_peers=True)
+    venue.until(lambda: _all_marked(venue, ["R002", "R003"]), limit=1.0)
+    node, by = "R001", "R007"
+    alive = frozenset(venue.net.nodes)
+    for members in (alive, alive | {"R002"}, alive | {"R003"}, alive | {"R002", "R003"}):
+        assert by not in neighbours(members, node)
+        assert node not in neighbours(members, by)
+    receiver = next(
+        s for n, s in venue.net.nodes.items() if n not in (node, by) and not s._linked_to(node)
+    )
+    seq = receiver._far.seq(node)
+    assert seq is not None
+    signed = DeviceWordSigner(identity(authority, by))(notice_body(node, by, seq + 1, VENUE))
+    receiver._take_notices(by, [(signed, decode_notice(signed.body))])
+    assert not receiver._far.marked(node)
+    assert receiver.claim_refusals.counts.get("gone_not_linked") == 1
