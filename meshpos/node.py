@@ -32,6 +32,7 @@ from meshpos.engine.memory import release_memory, tune_allocator
 from meshpos.errors import MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
 from meshpos.model.documents import day_of, is_ledger, kitchen_name, ledger_name
+from meshpos.model.kept_parts import PART_META, PART_META_END, KeptParts
 from meshpos.net.mesh import DiscoveryFactory, Mesh
 from meshpos.node_ports import ApiFactory, ApiServer, LinksFactory, StoreOpener
 from meshpos.node_status import Durability, NodeStatus
@@ -178,6 +179,8 @@ class Node(VenueReads, RegisterOperations):
             revocations = await Revocations.open(engine, identity.ca_pem, store)
             today = numbers.venue.business_date(self.now_ms())
             keys = await RequestKeys.open(engine, store, today)
+            kept = await store.meta_range(PART_META, PART_META_END)  # (model/kept_parts.py)
+            numbers.venue.kept_parts = KeptParts(engine.sync.closed_state, kept.items())
             checker.is_revoked = revocations.is_revoked
             words.is_revoked = revocations.is_revoked
         except BaseException:

@@ -28,7 +28,8 @@ documents (as a cleared cache or an unloaded day does).
 
 **Changed** (outside round six, longshift; the twentieth session): it keeps each day's part of a
 shift's X or Z figures (``shift_report``), dropped on the day's update event: an X of a shift left open
-for weeks read every day since it opened; it reads the days that changed.
+for weeks read every day since it opened; it reads the days that changed. (shiftsum) Both a report
+and the expected cash add the kept parts of the shift's closed days (``model/kept_parts.py``).
 """
 
 from __future__ import annotations
@@ -44,11 +45,12 @@ from pycrdt import Doc, Map
 from meshpos.errors import UnknownRecord
 from meshpos.model._root_events import RootChange, RootWatch, unwatch, watch
 from meshpos.model.documents import day_of, is_ledger, ledger_name
+from meshpos.model.kept_parts import DayPart
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Order, Receipt, Shift
 from meshpos.model.records import CASH_MOVES, ORDERS, RECEIPTS, REFUNDS
 from meshpos.model.replica import decode_state_vector
-from meshpos.model.shift_report import DayPart, ShiftReport, day_part, report_of
+from meshpos.model.shift_report import ShiftReport, day_part, report_of
 from meshpos.model.table_index import Placed, TablePlaces
 from meshpos.model.venue_base import VenueBase
 
@@ -332,7 +334,11 @@ class DayIndex:
             if day.cash is None:
                 day.cash = _Cash.read(day.ledger)
             total += day.cash.of(shift.id)
-        return total
+        return total + sum(p.cash for p in self._kept(shift))
+
+    def _kept(self, shift: Shift) -> list[DayPart]:
+        """The kept parts of ``shift``'s closed days (``model/kept_parts.py``)."""
+        return self.venue.kept_parts.of(shift.id, self.venue.replica.names())
 
     def shift_report(self, shift: Shift, *, blind: bool = False) -> ShiftReport:
         """``shift``'s X or Z (``model.shift_report``), each loaded day's part read once and kept
@@ -346,7 +352,7 @@ class DayIndex:
             if part is None:
                 part = day.parts[shift.id] = day_part(day.ledger, shift.id)
             parts.append(part)
-        return report_of(shift, parts, blind=blind)
+        return report_of(shift, parts + self._kept(shift), blind=blind)
 
     def day_of_receipt(self, receipt_id: str) -> str | None:
         """The loaded day holding ``receipt_id``, from the ids the index keeps (no day is read)."""

@@ -11,6 +11,9 @@ it should hold (docs/architecture.md (Model)).
 parts (``day_part``, ``report_of``), so the pages' day index keeps each day's part until the day changes
 (``DayIndex.shift_report``): an X of a shift open for weeks read every day since it opened. And
 ``shift_overdue`` words a shift left open past its business day for the status.
+
+**Changed** (shiftsum, the twentieth session): a report adds the kept parts of its shift's closed days
+(``model/kept_parts.py``, where ``DayPart`` now lives): such a day closes while the shift stays open.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 from meshpos.errors import DayStillOpen, PermissionDenied
 from meshpos.model.documents import ledger_name
+from meshpos.model.kept_parts import NOTHING, DayPart, day_parts
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import NoSale, Shift, ShiftClose
 from meshpos.model.records_drawer import NO_SALES
@@ -55,50 +59,9 @@ class ZReport:
     day_open: str
 
 
-@dataclass(frozen=True, slots=True)
-class DayPart:
-    """One ledger day's part of one shift's figures; a report sums its days' parts (``report_of``).
-
-    A part is kept per loaded day while the day does not change (``DayIndex.shift_report``): an X of a
-    shift left open for weeks then reads the live day again, not every day since it opened."""
-
-    receipts: int = 0
-    sales: int = 0
-    cash_taken: int = 0
-    card_taken: int = 0
-    refunds: int = 0
-    cash_refunds: int = 0
-    cash_in: int = 0
-    cash_out: int = 0
-    no_sales: tuple[NoSale, ...] = ()
-
-
 def day_part(ledger: Ledger, shift_id: str) -> DayPart:
     """``ledger``'s day's part of the figures of shift ``shift_id`` (its records on that day)."""
-    receipts = sales = cash_taken = card_taken = refunds = cash_refunds = 0
-    cash_in = cash_out = 0
-    for receipt in ledger.receipts():
-        if receipt.shift_id == shift_id:
-            receipts += 1
-            sales += receipt.total
-    for p in ledger.payments():
-        if p.shift_id == shift_id:
-            if p.method == "cash":
-                cash_taken += p.amount + p.tip
-            else:
-                card_taken += p.amount + p.tip
-    for r in ledger.refunds():
-        if r.shift_id == shift_id:
-            refunds += r.amount
-            cash_refunds += r.amount if r.method == "cash" else 0
-    for m in ledger.cash_moves():
-        if m.shift_id == shift_id:
-            cash_in += m.amount if m.kind == "in" else 0
-            cash_out += m.amount if m.kind == "out" else 0
-    no_sales = tuple(n for n in ledger.records(NO_SALES) if n.shift_id == shift_id)
-    return DayPart(
-        receipts, sales, cash_taken, card_taken, refunds, cash_refunds, cash_in, cash_out, no_sales
-    )
+    return day_parts(ledger).get(shift_id, NOTHING)
 
 
 def report_of(shift: Shift, parts: Iterable[DayPart], *, blind: bool = False) -> ShiftReport:
@@ -127,8 +90,11 @@ def report_of(shift: Shift, parts: Iterable[DayPart], *, blind: bool = False) ->
 
 
 def shift_report(venue: Venue, shift: Shift, *, blind: bool = False) -> ShiftReport:
-    """``shift``'s report from every loaded ledger day (a shift's records may span two days)."""
-    return report_of(shift, (day_part(ledger, shift.id) for ledger in venue.ledgers()), blind=blind)
+    """``shift``'s report from every loaded ledger day (a shift's records may span two days) and the
+    kept parts of its closed days (``model/kept_parts.py``)."""
+    parts = [day_part(ledger, shift.id) for ledger in venue.ledgers()]
+    parts += venue.kept_parts.of(shift.id, venue.replica.names())
+    return report_of(shift, parts, blind=blind)
 
 
 def shift_overdue(venue: Venue, now_ms: int) -> str:

@@ -36,6 +36,7 @@ from meshpos.model.clock import HybridClock
 from meshpos.model.day_end import DayEnds, next_open_day
 from meshpos.model.documents import CATALOG, STOPLIST, day_of, is_ledger, kitchen_name, ledger_name
 from meshpos.model.ids import new_record_id
+from meshpos.model.kept_parts import KeptParts
 from meshpos.model.kitchen import BEING_MADE, BEING_MADE_MS, Kitchen, Ticket
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Conflict, Order, Payment, Receipt, Shift
@@ -163,6 +164,8 @@ class VenueBase:
         self.catalog = Catalog(replica.doc(CATALOG))
         self.stoplist = StopList(replica.doc(STOPLIST), corrupt=self._corrupt)
         self._ledgers: dict[str, Ledger] = {}
+        # the parts of closed days in open shifts' figures (model/kept_parts.py; the node sets its own)
+        self.kept_parts = KeptParts()
         # ``ledgers()`` as last answered, for the replica and its generation it was answered for
         self._ledger_list: tuple[Replica, int, list[Ledger]] | None = None
         self.numbering = ReceiptNumbering(
@@ -289,7 +292,12 @@ class VenueBase:
         return None
 
     def expected_cash(self, shift: Shift) -> int:
-        return shift.opening_cash + sum(ledger.cash_flow(shift.id) for ledger in self.ledgers())
+        """The loaded days' cash of ``shift`` and the kept parts of its closed days (**changed**,
+        shiftsum, the twentieth session: such a day closes while the shift is open)."""
+        kept = sum(p.cash for p in self.kept_parts.of(shift.id, self.replica.names()))
+        return (
+            shift.opening_cash + kept + sum(ledger.cash_flow(shift.id) for ledger in self.ledgers())
+        )
 
     def refunded_quantities(self, receipt_id: str) -> dict[str, int]:
         done: dict[str, int] = {}

@@ -7,7 +7,7 @@ memory, the store keeps them, peers agree it is closed) and open it again on dem
 * D is before today's business day (``Venue.business_date``: a day a manager ended early is past), or
   after tomorrow (:func:`ahead`: a day a register's clock made while it was ahead);
 * nothing of D is still open (:func:`meshpos.model.day_end.what_keeps_open`: no open shift or order of
-  D, no record of D counted in a drawer still open);
+  D); a record of D counted in a drawer still open does not keep it (below);
 * the console holds all of D: what "All data is synced" means for that one day
   (:meth:`StatusService.day_synced`: no pending change of D's documents, no record of D missing from the
   console's reports);
@@ -25,6 +25,12 @@ a closed day that today or tomorrow is opened again before anything is written i
 A register whose clock was ahead (days, years) made that day; once its clock was corrected the day stayed
 in memory until its date, held by "before today" alone. Tomorrow is kept loaded: its first sale (at the
 day's cut-off) must find it open, and a clock a day ahead costs at most a day's memory.
+
+**Changed** (shiftsum, the twentieth session): a day whose only tie is a shift still open (its
+records count in that drawer) closes by the same rule: its part of each such shift's figures is written
+to the store's meta first (``model/kept_parts.py``), and the shift's X, Z and expected cash add it. Such
+a day kept every day since a shift opened loaded on every device (~9 MB a day of 1,000 sales) until
+the shift closed. A close that raced a change (the part older than the close) opens the day again.
 
 A day opened again (a refund or reprint of an old receipt, a peer's late sale) closes again by the same
 rule. When a day closes, the venue, the status and the pages' index drop what they held of it (the
@@ -46,6 +52,7 @@ from meshpos.errors import MeshposError
 from meshpos.model import Venue
 from meshpos.model.day_end import day_keys, what_keeps_open
 from meshpos.model.documents import day_of, is_kitchen, is_ledger, kitchen_name, ledger_name
+from meshpos.model.ledger import Ledger
 from meshpos.register.retention import Retention
 from meshpos.register.status import StatusService
 from meshpos.sync import DocumentChanged
@@ -85,8 +92,8 @@ class DayCloser:
         self._started = started  # a day loaded at start is untouched since then
         self._checked_at = -float("inf")
         self._every = min(CHECK_EVERY, self._idle / 2)
-        # business day -> (when it was touched, the open drawers) of a look that found it still open
-        self._kept: dict[str, tuple[float, frozenset[str]]] = {}
+        # business day -> when it was touched, of a look that found it still open
+        self._kept: dict[str, float] = {}
         # business day -> (when it was touched, the minute) of a look that found a ticket being made
         self._making: dict[str, tuple[float, int]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -97,6 +104,8 @@ class DayCloser:
         # closed days past keep_days are dropped (``register/retention.py``), between closings
         self.retention = Retention(engine, venue, config, monotonic=monotonic, now_ms=now_ms)
         engine.subscribe(self._on_event, DocumentChanged, DayOpened, DayClosed)
+        # a kept part is true only of the day as the engine closed it (model/kept_parts.py)
+        venue.kept_parts.closed_state = engine.sync.closed_state
 
     def _on_event(self, event: EngineEvent) -> None:
         if isinstance(event, DocumentChanged | DayOpened | DayClosed):
@@ -166,21 +175,19 @@ class DayCloser:
         ]
         if not past:
             return []
-        drawers = [s for ledger in self._venue.ledgers() for s in ledger.shifts() if s.is_open]
-        drawer_ids = frozenset(s.id for s in drawers)
         found = []
         for date in past:
             if not self._status.day_synced(date):
                 continue
             touched = self._touched.get(date, self._started)
-            if self._kept.get(date) == (touched, drawer_ids):
+            if self._kept.get(date) == touched:
                 continue  # still open, and nothing changed since we looked
             if ledger_name(date) in names:
                 reasons = what_keeps_open(
-                    self._venue.ledger(date), drawers, self._venue.user_name, self._venue.zone()
+                    self._venue.ledger(date), (), self._venue.user_name, self._venue.zone()
                 )
                 if reasons:
-                    self._kept[date] = (touched, drawer_ids)
+                    self._kept[date] = touched
                     continue
             if self._being_made(date, touched):
                 continue
@@ -224,11 +231,14 @@ class DayCloser:
         touched = self._touched.get(date, self._started)
         keys: list[str] = []
         receipts = 0
-        if ledger_name(date) in engine.sync.docs:  # its receipts' ids and numbers find it again
+        name = ledger_name(date)
+        doc = engine.sync.docs.get(name)
+        if doc is not None:  # its receipts' ids and numbers find it again
             ledger = self._venue.ledger(date)
             receipts = ledger.receipt_count()
             keys = day_keys(ledger)
-            del ledger
+            await self._keep_parts(date, ledger, doc.get_state())
+            del ledger, doc
         for name in (ledger_name(date), kitchen_name(date)):
             if self._touched.get(date, self._started) != touched:
                 return  # it changed meanwhile: the rule is looked at again
@@ -236,7 +246,24 @@ class DayCloser:
                 await engine.close_day(name, keys if is_ledger(name) else (), signed=signed)
         self._kept.pop(date, None)
         self._touched.pop(date, None)
+        if not self._venue.kept_parts.fresh(date):  # it changed between its part and its close
+            log.warning(
+                "business day %s changed as it closed: opened again for its shift parts", date
+            )
+            await engine.open_day(name)
+            return
         log.info("business day %s closed (%d receipts): unloaded", date, receipts)
+
+    async def _keep_parts(self, date: str, ledger: Ledger, state_vector: bytes) -> None:
+        """Write ``date``'s part of each open shift's figures (and of each shift it had a part of)
+        durably before it closes (``model/kept_parts.py``)."""
+        kept = self._venue.kept_parts
+        open_ids = {s.id for day in self._venue.ledgers() for s in day.shifts() if s.is_open}
+        parts = kept.closing(ledger, open_ids)
+        if not parts:
+            return
+        await self._engine.store.append([], kept.entries(date, parts, state_vector))
+        kept.put(date, parts, state_vector)
 
     async def stop(self) -> None:
         await self.retention.stop()

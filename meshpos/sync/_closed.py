@@ -199,6 +199,11 @@ class ClosedDays(ClosedSaid):
         closed.parked, closed.parked_bytes = [], 0
         self._opened_for.pop(name, None)
 
+    def closed_state(self, name: str) -> bytes | None:
+        """The closed ``name``'s state vector, as it is answered for (None if it is not closed)."""
+        closed = self._closed.get(name)
+        return None if closed is None else closed.state_vector
+
     def is_dropped(self, name: str) -> bool:
         closed = self._closed.get(name)
         return closed is not None and closed.dropped

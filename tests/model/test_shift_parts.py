@@ -14,11 +14,12 @@ import pytest
 from meshpos.model import Replica, Venue
 from meshpos.model import day_index as day_index_module
 from meshpos.model.day_index import DayIndex
+from meshpos.model.kept_parts import DayPart
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import NoSale, Shift
 from meshpos.model.records_drawer import NO_SALES
 from meshpos.model.sample import CASHIER, MANAGER, sample_catalog
-from meshpos.model.shift_report import DayPart, ShiftReport, day_part, shift_overdue
+from meshpos.model.shift_report import ShiftReport, day_part, shift_overdue
 
 from .conftest import NOW, sync
 
