@@ -1,0 +1,79 @@
+"""A shift left open over several business days on one in-process node (a real SQLite store, the
+node's own DayCloser, a clock the test moves): the past days whose only tie is the open shift close and
+unload, their part of the shift's figures kept in the store's meta (``model/kept_parts.py``); the X and
+the expected cash stay what they were with every day loaded, after a restart too; a refund of a receipt
+of a closed day opens it and the figures follow; the Z at the close is exact. The shift's own day stays
+loaded (it holds the shift). On main the past days never close: the first ``until`` times out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from meshpos.harness.wait import until
+from meshpos.model.documents import ledger_name
+from meshpos.model.sample import CASHIER, MANAGER
+from meshpos.model.shift_report import ShiftReport, close_with_z
+from meshpos.node import Node
+from meshpos.node_adapters import make_node
+from tests.engine.test_day_closer import DAY_S, IDLE_S, the_console_holds_everything
+from tests.web.kit import make_configs
+
+
+async def _sell(node: Node, method: str) -> str:
+    order = await node.write(lambda venue, at: venue.open_order(CASHIER, at))
+    await node.write(lambda v, at: v.add_line(CASHIER, order.id, "espresso", 2, at))
+    paid = await node.write(lambda venue, at: venue.pay(CASHIER, order.id, method, at))
+    assert paid.receipt is not None
+    return paid.receipt.id
+
+
+def _figures(node: Node, shift_id: str) -> tuple[ShiftReport, int]:
+    shift = node.shift(shift_id)
+    return node.shift_report(shift_id), node.expected_cash(shift)
+
+
+async def test_past_days_of_an_open_shift_close_and_its_figures_stay_exact(tmp_path: Path) -> None:
+    now = [1_764_064_800.0]  # 2025-11-25 10:00 UTC
+    (config,) = make_configs(tmp_path, [("R1", "register")], day_idle_seconds=IDLE_S)
+    receipts: dict[str, list[str]] = {}
+    async with make_node(config, discovery=False, clock=lambda: now[0]) as node:
+        shift = await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 10_000, at))
+        await node.write(lambda v, at: v.cash_move(CASHIER, "in", 500, "float", at))
+        days = []
+        for _ in range(4):
+            day = node.business_date(node.now_ms())
+            days.append(day)
+            receipts[day] = [await _sell(node, "cash"), await _sell(node, "card")]
+            now[0] += DAY_S
+        today = node.business_date(node.now_ms())
+        receipts[today] = [await _sell(node, "cash")]
+        whole = _figures(node, shift.id)  # every day loaded, as on main
+        assert whole[0].receipts == 9
+        for day in days:
+            the_console_holds_everything(node, day)
+        engine = node._run().engine
+        closing = {ledger_name(d) for d in days[1:]}  # (no kitchen ticket: no kitchen day)
+        await until(lambda: closing <= engine.closed_days(), 20, "the past days closed", on=[node])
+        assert days[0] in node.days().loaded  # the shift's own day holds the shift
+        assert not set(days[1:]) & set(node.days().loaded)
+        assert _figures(node, shift.id) == whole
+
+    async with make_node(config, discovery=False, clock=lambda: now[0]) as node:  # a restart
+        assert not set(days[1:]) & set(node.days().loaded)
+        assert _figures(node, shift.id) == whole
+        old = receipts[days[2]][0]  # a cash sale of a closed day, refunded today
+        assert await node.open_day_of(old)
+        refund = await node.write(lambda v, at: v.refund(MANAGER, old, at, reason="cold"))
+        x, expected = _figures(node, shift.id)
+        assert (x.refunds, x.cash_refunds) == (refund.amount, refund.amount)
+        assert expected == whole[1] - refund.amount
+        the_console_holds_everything(node, days[2])
+        engine = node._run().engine
+        name = ledger_name(days[2])
+        await until(lambda: name in engine.closed_days(), 20, "closed again", on=[node])
+        assert _figures(node, shift.id) == (x, expected)  # its part made again at the close
+        z = await node.write(lambda v, at: close_with_z(v, CASHIER, expected, at))
+        assert (z.z.receipts, z.z.refunds, z.z.drawer_expected) == (9, refund.amount, expected)
+        assert z.z.sales == whole[0].sales
+        assert z.z.shift.close is not None
+        assert z.z.shift.close.expected_cash == expected
