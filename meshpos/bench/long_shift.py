@@ -11,6 +11,12 @@ and the process's peak RSS. ``load_ms``: the days' documents applied into a fres
 reads from the store; the node's other start-up work is not in it). ``same``: the X equals the whole
 read (``model.shift_report.shift_report``). docs/benchmarks.md (long shift).
 
+**Changed** (shiftsum, the twentieth session): each past day is closed as its node closes it once the
+day is past (its part of the open shift kept: ``model/kept_parts.py``; its document unloaded) on a
+tree that has kept parts; a tree without them (main, run with this file for pairs) keeps every day,
+as its node does. Added: ``z_cpu_ms`` (the Z at the close, ``close_with_z``), ``closed_days``, and
+``same`` now checks the figures against the sales made (a whole read is no longer in memory).
+
 Run one ``--days`` per process (the RSS is the process's peak), in pairs against main:
 ``python -m meshpos.bench.pair --base MAIN --tree . --pairs 2 --out F -- meshpos.bench.long_shift
 --json --days 30``.
@@ -20,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib
+import importlib.util
 import json
 import pstats
 import resource
@@ -28,9 +36,9 @@ import time
 from typing import Any
 
 from meshpos.model import Replica, Venue
-from meshpos.model.documents import is_ledger
+from meshpos.model.documents import is_ledger, ledger_name
 from meshpos.model.sample import CASHIER, sample_catalog
-from meshpos.model.shift_report import ShiftReport, shift_report
+from meshpos.model.shift_report import ShiftReport, close_with_z
 from meshpos.web.reads import VenueReads
 
 NOW = 1_764_064_800_000  # a fixed moment (2025-11-25 10:00 UTC): the same days every run
@@ -48,10 +56,46 @@ class _Reads(VenueReads):
         return self._venue
 
 
-def _sell(venue: Venue, at: int, method: str) -> None:
+#: this tree keeps closed days' parts of an open shift (its node closes such days): the bench does too
+KEEPS_PARTS = importlib.util.find_spec("meshpos.model.kept_parts") is not None
+
+
+def _sell(venue: Venue, at: int, method: str, taken: dict[str, int]) -> None:
     order = venue.open_order(CASHIER, at)
     venue.add_line(CASHIER, order.id, "espresso", 1, at)
-    venue.pay(CASHIER, order.id, method, at)
+    paid = venue.pay(CASHIER, order.id, method, at)
+    assert paid.receipt is not None
+    taken[method] += paid.receipt.total
+    taken["receipts"] += 1
+
+
+class _Closed:
+    """Past days closed as ``register/days.py`` closes them, in memory: the parts kept (their store
+    meta entries held here), the document unloaded (the store keeps its update: not held here)."""
+
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+        self.states: dict[str, bytes] = {}
+        self.meta: dict[str, str] = {}
+        if KEEPS_PARTS:
+            venue.kept_parts = importlib.import_module("meshpos.model.kept_parts").KeptParts(
+                self.states.get
+            )
+
+    def close(self, date: str, shift_id: str) -> None:
+        if not KEEPS_PARTS:
+            return  # main: a day whose records count in an open drawer stays loaded
+        venue, name = self.venue, ledger_name(date)
+        kept = venue.kept_parts
+        ledger, doc = venue.ledger(date), venue.replica.doc(name)
+        state = doc.get_state()
+        parts = kept.closing(ledger, {shift_id})
+        self.meta.update(kept.entries(date, parts, state))
+        kept.put(date, parts, state)
+        self.states[name] = state
+        del ledger, doc
+        venue.forget_day(date)
+        venue.replica.close(name)
 
 
 def _x_cpu(reads: _Reads, shift_id: str) -> tuple[ShiftReport, float]:
@@ -74,32 +118,50 @@ def measure(days: int, sales: int) -> dict[str, Any]:
     venue = Venue(Replica(), device="R1")
     sample_catalog(venue.catalog, pin_hash="x")
     shift = venue.open_shift_now(CASHIER, 10_000, NOW)
+    closed = _Closed(venue)
+    taken = {"cash": 0, "card": 0, "receipts": 0}
     started = time.process_time()
     for day in range(days):
+        if (
+            day >= 2
+        ):  # yesterday is past (the shift's own day, the first, stays: it holds the shift)
+            closed.close(venue.business_date(NOW + (day - 1) * DAY_MS), shift.id)
         for i in range(sales):
-            _sell(venue, NOW + day * DAY_MS + i * 1000, "cash" if i % 3 else "card")
+            _sell(venue, NOW + day * DAY_MS + i * 1000, "cash" if i % 3 else "card", taken)
     build_s = time.process_time() - started
     reads = _Reads(venue)
     first, first_ms = _x_cpu(reads, shift.id)  # the first X after a start: every day read
     _, first_calls = _x_calls(_Reads(venue), shift.id)  # (the records' parses kept by then)
     today = NOW + (days - 1) * DAY_MS + sales * 1000
-    _sell(venue, today, "cash")
+    _sell(venue, today, "cash", taken)
     _, after_ms = _x_cpu(reads, shift.id)  # a cashier's X on a working day
-    _sell(venue, today + 1000, "cash")
+    _sell(venue, today + 1000, "cash", taken)
     after, after_calls = _x_calls(reads, shift.id)
-    same = after == shift_report(venue, venue.shift(shift.id))
+    made = (taken["receipts"], taken["cash"] + taken["card"], taken["cash"], taken["card"])
+    same = (after.receipts, after.sales, after.cash_taken, after.card_taken) == made
     updates = {n: venue.replica.doc(n).get_update() for n in venue.replica.names()}
     started = time.perf_counter()
     fresh = Replica()
     for name, update in updates.items():
         fresh.apply(name, update)
+    if KEEPS_PARTS:  # a start reads the kept parts too
+        importlib.import_module("meshpos.model.kept_parts").KeptParts(
+            closed.states.get, closed.meta.items()
+        )
     load_ms = (time.perf_counter() - started) * 1000
+    expected = venue.expected_cash(venue.shift(shift.id))
+    started = time.process_time()
+    z = close_with_z(venue, CASHIER, expected, today + 2000)
+    z_ms = (time.process_time() - started) * 1000
+    same = same and z.z.sales == after.sales and z.z.drawer_expected == expected
     return {
         "days": days,
         "sales_per_day": sales,
         "loaded_days": sum(1 for n in venue.replica.names() if is_ledger(n)),
+        "closed_days": len(closed.states),
         "receipts": after.receipts,
         "same": same and first.receipts + 2 == after.receipts,
+        "z_cpu_ms": round(z_ms, 1),
         "x_first_cpu_ms": round(first_ms, 1),
         "x_first_calls": first_calls,
         "x_after_sale_cpu_ms": round(after_ms, 1),
