@@ -7,6 +7,10 @@ neither paid nor voided, or a record of the day that counts in a drawer still op
 receipt is written to the receipt's own day, on today's shift: its day stays loaded until that shift
 closes, so the drawer's expected cash never loses it).
 
+**Changed** (shiftsum, the twentieth session): the day closer asks without the open drawers: a day whose
+only tie is an open shift's records closes with its part of that shift's figures kept
+(``model/kept_parts.py``); ending a day early still names them.
+
 A manager may end today's business day early (``Venue.end_day``): the day is marked ended in the always
 open ``stoplist`` document (map ``ended_days``: day -> who ended it, when, on which register), which
 every device syncs, so every register's next sale goes to the next business day

@@ -100,8 +100,8 @@ def shift_report(venue: Venue, shift: Shift, *, blind: bool = False) -> ShiftRep
 def shift_overdue(venue: Venue, now_ms: int) -> str:
     """ "shift open since <date>: close it" when this register's oldest open shift was opened on a
     business day before today's (``Venue.business_date``: past its cut-off hour, or ended early); empty
-    otherwise. Such a shift keeps every day since it opened loaded on every device (its records count
-    in its drawer: ``day_end.what_keeps_open``), and nothing but its close lets them go: the status
+    otherwise. Such a shift keeps its own day loaded on every device (and every day since on a device
+    without kept parts, ``model/kept_parts.py``), and nothing but its close lets them go: the status
     says so rather than stay green (docs/architecture.md (Status)). Keys and a handful of shifts per
     loaded day are read, not the days' sales."""
     for ledger in reversed(venue.ledgers()):  # oldest first
