@@ -27,6 +27,7 @@ again with their parts.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 
@@ -71,27 +72,23 @@ NOTHING = DayPart()  # a shift with no record on a day
 
 def day_parts(ledger: Ledger) -> dict[str, DayPart]:
     """``ledger``'s day's part of the figures of every shift that has records on it, in one read."""
-    got: dict[str, list[int]] = {}
+    # (a defaultdict: no call per record; a day's part is what an X after a sale reads again)
+    got: defaultdict[str, list[int]] = defaultdict(lambda: [0] * 8)
     no_sales: dict[str, list[NoSale]] = {}
-
-    def of(shift_id: str) -> list[int]:
-        return got.setdefault(shift_id, [0] * 8)
-
     for receipt in ledger.receipts():
-        f = of(receipt.shift_id)
+        f = got[receipt.shift_id]
         f[0] += 1
         f[1] += receipt.total
     for p in ledger.payments():
-        f = of(p.shift_id)
-        f[2 if p.method == "cash" else 3] += p.amount + p.tip
+        got[p.shift_id][2 if p.method == "cash" else 3] += p.amount + p.tip
     for r in ledger.refunds():
-        f = of(r.shift_id)
+        f = got[r.shift_id]
         f[4] += r.amount
         f[5] += r.amount if r.method == "cash" else 0
     for m in ledger.cash_moves():
-        of(m.shift_id)[6 if m.kind == "in" else 7] += m.amount
+        got[m.shift_id][6 if m.kind == "in" else 7] += m.amount
     for n in ledger.records(NO_SALES):
-        of(n.shift_id)
+        got[n.shift_id]  # (made: a shift with only "no sale" openings here has a part too)
         no_sales.setdefault(n.shift_id, []).append(n)
     return {
         s: DayPart(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], tuple(no_sales.get(s, ())))
