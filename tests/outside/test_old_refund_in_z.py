@@ -1,7 +1,8 @@
 """Found from the outside (sixth round), as a manager reprinting last week's Z: a cash refund of a
 receipt from an earlier business day is written to that receipt's day (its ledger), in the name of the
 shift that paid the money out. While the shift is open the old day stays loaded (``day_end.what_keeps_open``)
-and the X and the Z printed at the close are right. Once the old day closed again (the console holds it,
+and the X and the Z printed at the close are right. (Since part shiftsum, the twentieth session, the old
+day closes while the shift is open, its part of the shift's figures kept: ``model/kept_parts.py``.) Once the old day closed again (the console holds it,
 as every day closes), ``GET /api/shifts/{id}/report`` loaded only the days from the one the shift opened
 on to the one it closed on: the refund was gone from the reprinted Z, which said ``refunds`` 0 and a
 drawer that should have held the refunded cash, unlike the close's own ``expected``. Now a closing day is
