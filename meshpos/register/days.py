@@ -239,19 +239,25 @@ class DayCloser:
             keys = day_keys(ledger)
             await self._keep_parts(date, ledger, doc.get_state())
             del ledger, doc
+        changed = False
         for name in (ledger_name(date), kitchen_name(date)):
             if self._touched.get(date, self._started) != touched:
-                return  # it changed meanwhile: the rule is looked at again
+                changed = True  # it changed meanwhile: the rule is looked at again
+                break
             if name in engine.sync.docs:
                 await engine.close_day(name, keys if is_ledger(name) else (), signed=signed)
-        self._kept.pop(date, None)
-        self._touched.pop(date, None)
+        # asked whether or not the kitchen's close followed: a change that came as the ledger closed
+        # leaves its parts older than its close, and a reader of them gets DayClosed until it opens
         if not self._venue.kept_parts.fresh(date):  # it changed between its part and its close
             log.warning(
                 "business day %s changed as it closed: opened again for its shift parts", date
             )
-            await engine.open_day(name)
+            await engine.open_day(ledger_name(date))
             return
+        if changed:
+            return
+        self._kept.pop(date, None)
+        self._touched.pop(date, None)
         log.info("business day %s closed (%d receipts): unloaded", date, receipts)
 
     async def _keep_parts(self, date: str, ledger: Ledger, state_vector: bytes) -> None:

@@ -7,7 +7,10 @@ loaded (it holds the shift). On main the past days never close: the first ``unti
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from meshpos.harness.wait import until
 from meshpos.model.documents import ledger_name
@@ -77,3 +80,57 @@ async def test_past_days_of_an_open_shift_close_and_its_figures_stay_exact(tmp_p
         assert z.z.sales == whole[0].sales
         assert z.z.shift.close is not None
         assert z.z.shift.close.expected_cash == expected
+
+
+async def test_a_change_as_the_ledger_closes_opens_the_day_again_for_new_parts(
+    tmp_path: Path,
+) -> None:
+    """A refund written after a past day's shift parts were made, as its ledger closes, leaves the
+    parts older than the close: the closer opens the day again (and closes it later with new parts),
+    so no reader is left with a part that misses the refund. The first version returned at the
+    kitchen's turn (the day had changed) before it looked, and would have opened the kitchen's name:
+    the day stayed closed with a stale part and every X raised DayClosed (this test timed out)."""
+    now = [1_764_064_800.0]  # 2025-11-25 10:00 UTC
+    (config,) = make_configs(tmp_path, [("R1", "register")], day_idle_seconds=IDLE_S)
+    async with make_node(config, discovery=False, clock=lambda: now[0]) as node:
+        shift = await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 10_000, at))
+        days, cash = [], {}
+        for _ in range(3):
+            day = node.business_date(node.now_ms())
+            days.append(day)
+            cash[day] = await _sell(node, "cash")
+            now[0] += DAY_S
+        await _sell(node, "card")
+        before = _figures(node, shift.id)
+        running = node._run()
+        engine, kept = running.engine, running.numbers.venue.kept_parts
+        target, close_day = ledger_name(days[1]), engine.close_day
+        refunds: list[Any] = []
+        closed = asyncio.Event()
+
+        async def closing(name: str, keys: Iterable[str] = (), *, signed: bool = False) -> None:
+            if name == target and not refunds:  # (its parts are made: the change comes now)
+                old = cash[days[1]]
+                refunds.append(
+                    await node.write(lambda v, at: v.refund(MANAGER, old, at, reason="cold"))
+                )
+                await close_day(name, keys, signed=signed)
+                closed.set()
+                return
+            await close_day(name, keys, signed=signed)
+
+        engine.close_day = closing  # type: ignore[method-assign]
+        for day in days:
+            the_console_holds_everything(node, day)
+        await until(closed.is_set, 20, "the day closed with the refund in it", on=[node])
+        await until(lambda: target in engine.sync.docs, 20, "the day opened again", on=[node])
+        the_console_holds_everything(node, days[1])
+        await until(
+            lambda: target in engine.closed_days() and kept.fresh(days[1]),
+            20,
+            "closed again with new parts",
+            on=[node],
+        )
+        x, expected = _figures(node, shift.id)
+        assert (x.receipts, x.refunds) == (before[0].receipts, refunds[0].amount)
+        assert expected == before[1] - refunds[0].amount
