@@ -182,6 +182,13 @@ class KeptParts:
         now = _clocks(state)
         return all(days[date][0] == now for days in self._parts.values() if date in days)
 
+    def stale(self) -> list[str]:
+        """The closed days some part of which is older than their close: a change came as the day
+        closed and the node stopped before it opened the day again (``register/days`` opens them at
+        start; until then every X of their shifts says DayClosed)."""
+        dates = {date for days in self._parts.values() for date in days}
+        return sorted(date for date in dates if not self.fresh(date))
+
     def of(self, shift_id: str, loaded: Iterable[str]) -> list[DayPart]:
         """``shift_id``'s parts of the days closed now (a loaded day is read itself, not its part);
         DayClosed for a closed day whose part is older than its close, RecordUnusable for a damaged one."""

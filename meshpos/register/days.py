@@ -97,6 +97,7 @@ class DayCloser:
         # business day -> (when it was touched, the minute) of a look that found a ticket being made
         self._making: dict[str, tuple[float, int]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._parts_looked = False  # (the first look opens the days whose shift parts are stale)
         # today's business day and what it was told from (``_today``): the minute, the changes seen
         self._moved = 0
         self._today_for: tuple[int, int] | None = None
@@ -133,6 +134,9 @@ class DayCloser:
         signed = self._engine.sync.statements.strict
         try:
             near, days = self._closed_near(), self.closable()
+            if not self._parts_looked:
+                self._parts_looked = True
+                near += [ledger_name(d) for d in self._venue.kept_parts.stale()]
         except MeshposError as exc:  # e.g. a corrupt record read: the day stays loaded
             log.warning("cannot tell which business days may close: %s", exc)
             return
@@ -157,7 +161,10 @@ class DayCloser:
         for name in names:
             try:
                 await self._engine.open_day(name)
-                log.info("business day %s is near again: loaded", day_of(name))
+                log.info(
+                    "business day %s loaded again (near, or parts older than its close)",
+                    day_of(name),
+                )
             except MeshposError as exc:  # the next look tries again
                 log.error("could not open business day %s: %s", day_of(name), exc)
 

@@ -82,6 +82,65 @@ async def test_past_days_of_an_open_shift_close_and_its_figures_stay_exact(tmp_p
         assert z.z.shift.close.expected_cash == expected
 
 
+async def _closed_with_a_change(
+    node: Node, now: list[float], *, reopens: bool
+) -> tuple[str, tuple[ShiftReport, int], Any, str]:
+    """A shift open over three days; the second day's ledger closes with a refund written after its
+    parts were made (as it closes). ``reopens``: else the closer's reopen is lost, as when the node
+    stops right after the close. (shift id, the figures before, the refund, the second day)."""
+    shift = await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 10_000, at))
+    days, cash = [], {}
+    for _ in range(3):
+        day = node.business_date(node.now_ms())
+        days.append(day)
+        cash[day] = await _sell(node, "cash")
+        now[0] += DAY_S
+    await _sell(node, "card")
+    before = _figures(node, shift.id)
+    engine = node._run().engine
+    target, close_day, open_day = ledger_name(days[1]), engine.close_day, engine.open_day
+    refunds: list[Any] = []
+    closed = asyncio.Event()
+
+    async def closing(name: str, keys: Iterable[str] = (), *, signed: bool = False) -> None:
+        if name == target and not refunds:  # (its parts are made: the change comes now)
+            old = cash[days[1]]
+            refunds.append(await node.write(lambda v, at: v.refund(MANAGER, old, at, reason="x")))
+            await close_day(name, keys, signed=signed)
+            closed.set()
+            return
+        await close_day(name, keys, signed=signed)
+
+    async def opening(name: str) -> Any:
+        return None if name == target else await open_day(name)
+
+    engine.close_day = closing  # type: ignore[method-assign]
+    if not reopens:
+        engine.open_day = opening  # type: ignore[method-assign]
+    for day in days:
+        the_console_holds_everything(node, day)
+    await until(closed.is_set, 20, "the day closed with the refund in it", on=[node])
+    return shift.id, before, refunds[0], days[1]
+
+
+async def _closes_again_with_new_parts(
+    node: Node, shift_id: str, before: tuple[ShiftReport, int], refund: Any, day: str
+) -> None:
+    running = node._run()
+    engine, kept, target = running.engine, running.numbers.venue.kept_parts, ledger_name(day)
+    await until(lambda: target in engine.sync.docs, 20, "the day opened again", on=[node])
+    the_console_holds_everything(node, day)
+    await until(
+        lambda: target in engine.closed_days() and kept.fresh(day),
+        20,
+        "closed again with new parts",
+        on=[node],
+    )
+    x, expected = _figures(node, shift_id)
+    assert (x.receipts, x.refunds) == (before[0].receipts, refund.amount)
+    assert expected == before[1] - refund.amount
+
+
 async def test_a_change_as_the_ledger_closes_opens_the_day_again_for_new_parts(
     tmp_path: Path,
 ) -> None:
@@ -93,44 +152,20 @@ async def test_a_change_as_the_ledger_closes_opens_the_day_again_for_new_parts(
     now = [1_764_064_800.0]  # 2025-11-25 10:00 UTC
     (config,) = make_configs(tmp_path, [("R1", "register")], day_idle_seconds=IDLE_S)
     async with make_node(config, discovery=False, clock=lambda: now[0]) as node:
-        shift = await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 10_000, at))
-        days, cash = [], {}
-        for _ in range(3):
-            day = node.business_date(node.now_ms())
-            days.append(day)
-            cash[day] = await _sell(node, "cash")
-            now[0] += DAY_S
-        await _sell(node, "card")
-        before = _figures(node, shift.id)
-        running = node._run()
-        engine, kept = running.engine, running.numbers.venue.kept_parts
-        target, close_day = ledger_name(days[1]), engine.close_day
-        refunds: list[Any] = []
-        closed = asyncio.Event()
+        shift_id, before, refund, day = await _closed_with_a_change(node, now, reopens=True)
+        await _closes_again_with_new_parts(node, shift_id, before, refund, day)
 
-        async def closing(name: str, keys: Iterable[str] = (), *, signed: bool = False) -> None:
-            if name == target and not refunds:  # (its parts are made: the change comes now)
-                old = cash[days[1]]
-                refunds.append(
-                    await node.write(lambda v, at: v.refund(MANAGER, old, at, reason="cold"))
-                )
-                await close_day(name, keys, signed=signed)
-                closed.set()
-                return
-            await close_day(name, keys, signed=signed)
 
-        engine.close_day = closing  # type: ignore[method-assign]
-        for day in days:
-            the_console_holds_everything(node, day)
-        await until(closed.is_set, 20, "the day closed with the refund in it", on=[node])
-        await until(lambda: target in engine.sync.docs, 20, "the day opened again", on=[node])
-        the_console_holds_everything(node, days[1])
-        await until(
-            lambda: target in engine.closed_days() and kept.fresh(days[1]),
-            20,
-            "closed again with new parts",
-            on=[node],
-        )
-        x, expected = _figures(node, shift.id)
-        assert (x.receipts, x.refunds) == (before[0].receipts, refunds[0].amount)
-        assert expected == before[1] - refunds[0].amount
+async def test_a_node_stopped_before_it_reopened_such_a_day_opens_it_at_start(
+    tmp_path: Path,
+) -> None:
+    """The same change, and the node stops before it opens the day again: at its next start the first
+    look opens the days whose parts are older than their close (``KeptParts.stale``); without it every
+    X and Z of the shift said DayClosed until something else opened that day."""
+    now = [1_764_064_800.0]  # 2025-11-25 10:00 UTC
+    (config,) = make_configs(tmp_path, [("R1", "register")], day_idle_seconds=IDLE_S)
+    async with make_node(config, discovery=False, clock=lambda: now[0]) as node:
+        shift_id, before, refund, day = await _closed_with_a_change(node, now, reopens=False)
+        assert not node._run().numbers.venue.kept_parts.fresh(day)
+    async with make_node(config, discovery=False, clock=lambda: now[0]) as node:
+        await _closes_again_with_new_parts(node, shift_id, before, refund, day)
