@@ -8,7 +8,7 @@ live node's real records below it (``FarTable``'s docstring; ``tests/outside/tes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+from collections.abc import Container
 from dataclasses import dataclass, replace
 
 from meshpos.sync._messages import FarRecord, Heartbeat
@@ -67,6 +67,11 @@ class PresenceTable:
 
     def get(self, node: str) -> PeerPresence | None:
         return self._peers.get(node)
+
+    @property
+    def heard(self) -> Container[str]:
+        """The nodes heard on a link (not timed out or forgotten): ``node in heard`` costs no call."""
+        return self._peers.keys()
 
     @property
     def live(self) -> dict[str, Heartbeat]:
@@ -196,13 +201,13 @@ class FarTable:
         record: FarRecord,
         now: float,
         direct: bool = False,
-        linked: Callable[[str], bool] | None = None,
+        linked: Container[str] = (),
     ) -> bool:
         """Take ``record`` if it is newer; True when it is news (a new node, or a change that matters
         to the election or the status). ``direct``: the node's own, on its link (its word, which
         the link authenticates) replaces a higher one held, unmarked (a hop's made-up seq, or an
         earlier run's), so this node passes on the node's real records; a hop's record of a node
-        ``linked`` here is not taken (asked only of one that would be: the link tells its own)."""
+        in ``linked`` (heard on its link here: ``PresenceTable.heard``) is not taken."""
         gone = self._gone.get(record.node)
         known = self._records.get(record.node)
         if direct and known is not None and record.seq < known.record.seq and gone is None:
@@ -227,7 +232,7 @@ class FarTable:
             if known.below < record.seq < known.record.seq:  # rising under a seq a hop made up
                 known.below, known.fresh_at = record.seq, now
             return False  # (most records: vouched only once taken)
-        if not direct and linked is not None and linked(record.node):
+        if not direct and record.node in linked:
             return False  # (a hop's seq above the node's own word on its link: made up)
         record = self._vouch(record)
         mark = self._gone.pop(record.node, None)

@@ -289,14 +289,14 @@ class Spread(SignedNotices, FarOut):
         checks = self._checks_notices()
         self._far.vouching = checks  # (said fields read only signed where words are checked)
         full = 0  # records and notices of nodes new here refused: the table is full (``_claims``)
+        linked = self._presence.heard  # (a hop's record of one of them is not taken)
         for record in beat.far:
             if record.node == self.node_id or record.role == "console":
                 continue
             if self._no_room_for(record.node):
                 full += 1
                 continue
-            direct = record.node == beat.node  # (else one we hear on its link is not taken)
-            if self._far.learn(record, now, direct, self._linked_to):  # news: pass it on at once
+            if self._far.learn(record, now, record.node == beat.node, linked):  # news: pass it on
                 self._news.setdefault(record.node, None)
                 self._trigger = True
         self._taken_back()  # signers whose notices a record proved wrong (``_notices``)
