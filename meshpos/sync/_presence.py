@@ -36,6 +36,8 @@ class PresenceTable:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._peers: dict[str, PeerPresence] = {}
+        #: the nodes heard on a link (not timed out or forgotten): a live view, read with no call
+        self.heard: Container[str] = self._peers.keys()
         self.version = 0  # moves when a node comes, goes or changes role (what caches key on)
 
     def observe(self, heartbeat: Heartbeat, now: float) -> bool:
@@ -67,11 +69,6 @@ class PresenceTable:
 
     def get(self, node: str) -> PeerPresence | None:
         return self._peers.get(node)
-
-    @property
-    def heard(self) -> Container[str]:
-        """The nodes heard on a link (not timed out or forgotten): ``node in heard`` costs no call."""
-        return self._peers.keys()
 
     @property
     def live(self) -> dict[str, Heartbeat]:
