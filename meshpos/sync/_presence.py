@@ -1,6 +1,9 @@
 """Presence: who is alive, as told by heartbeats over the mesh's own connections (never by mDNS).
 
 A peer is gone once ``timeout`` seconds pass without a heartbeat from it (a few missed heartbeats).
+
+**Changed** (twentieth session, seqforge): a far record's seq made up by a hop no longer holds a
+live node's real records below it (``FarTable``'s docstring; ``tests/outside/test_forged_far_seq.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class PresenceTable:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._peers: dict[str, PeerPresence] = {}
+        #: the nodes heard on a link (not timed out or forgotten): a live view, read with no call
+        self.heard: Container[str] = self._peers.keys()
         self.version = 0  # moves when a node comes, goes or changes role (what caches key on)
 
     def observe(self, heartbeat: Heartbeat, now: float) -> bool:
@@ -83,6 +88,9 @@ class _Far:
     fresh_at: float  # when its seq last rose here
     changed_at: float  # when it was first heard of or said something new (news: spread first)
     beat: Heartbeat | None = None  # the record as a heartbeat, made once (``FarTable.beats``)
+    #: the highest seq of the node's records heard here below the held one (the one it replaced,
+    #: or a lower one heard since): records rising under a held one whose seq was a hop's lie
+    below: int = -1
 
 
 @dataclass(slots=True)
@@ -116,7 +124,13 @@ class FarTable:
     relay claim and no problem here (its role and priority as told: the topology needs a role).
     One enrolled device forged the relay's record one seq ahead and moved every far node's
     election. **Changed** (twentieth session, fifty): a signed mark lifted by a record of the node's
-    next run takes no signer's word back (``_later_run``)."""
+    next run takes no signer's word back (``_later_run``). **Changed** (twentieth session,
+    seqforge): a hop's record with a made-up huge seq held every real record below it: the real
+    ones never refreshed it, and a signed mark at that seq was never taken back (an enrolled
+    neighbour moved the far nodes' election for as long as it went on). The node's own record on
+    its link replaces a higher one held (``learn(direct=...)``), a hop's record of a node linked
+    here is not taken, and records rising below the held one (``_Far.below``) keep it fresh and
+    take a signed mark back as a rise above it does (``_rising``)."""
 
     def __init__(self) -> None:
         self._records: dict[str, _Far] = {}
@@ -179,12 +193,30 @@ class FarTable:
             record, role=role, priority=priority, uplink=uplink, relay=relay, problem=problem
         )
 
-    def learn(self, record: FarRecord, now: float) -> bool:
+    def learn(
+        self,
+        record: FarRecord,
+        now: float,
+        direct: bool = False,
+        linked: Container[str] = (),
+    ) -> bool:
         """Take ``record`` if it is newer; True when it is news (a new node, or a change that matters
-        to the election or the status)."""
+        to the election or the status). ``direct``: the node's own, on its link (its word, which
+        the link authenticates) replaces a higher one held, unmarked (a hop's made-up seq, or an
+        earlier run's), so this node passes on the node's real records; a hop's record of a node
+        in ``linked`` (heard on its link here: ``PresenceTable.heard``) is not taken."""
         gone = self._gone.get(record.node)
         known = self._records.get(record.node)
-        if gone is not None and record.seq <= gone[0] and not self._rising(record, known, now):
+        if direct and known is not None and record.seq < known.record.seq and gone is None:
+            known.record, known.beat, known.fresh_at, known.below = (
+                self._vouch(record),
+                None,
+                now,
+                -1,
+            )
+            return False  # (said fields: the node's signed ones either way)
+        rising = gone is not None and record.seq <= gone[0] and self._rising(record, known, now)
+        if gone is not None and record.seq <= gone[0] and not rising:
             # a peer still says it: held (or kept fresh) marked, counted in "n", not passed on
             # (``records``); a dead node's copies stop once every holder has marked it
             if known is None:
@@ -193,8 +225,12 @@ class FarTable:
             else:
                 known.fresh_at = now
             return False
-        if known is not None and record.seq <= known.record.seq:
+        if known is not None and record.seq <= known.record.seq and not rising:
+            if known.below < record.seq < known.record.seq:  # rising under a seq a hop made up
+                known.below, known.fresh_at = record.seq, now
             return False  # (most records: vouched only once taken)
+        if not direct and record.node in linked:
+            return False  # (a hop's seq above the node's own word on its link: made up)
         record = self._vouch(record)
         mark = self._gone.pop(record.node, None)
         lifted = mark is not None
@@ -205,7 +241,8 @@ class FarTable:
             self.version += 1
         news = lifted or known is None or _said(known.record) != _said(record)
         changed_at = now if news or known is None else known.changed_at
-        self._records[record.node] = _Far(record, now, changed_at)
+        below = known.record.seq if known is not None and known.record.seq < record.seq else -1
+        self._records[record.node] = _Far(record, now, changed_at, below=below)
         if news:
             self.version += 1
             if record.uplink:
@@ -263,16 +300,25 @@ class FarTable:
         return before is None or before[0] < seq
 
     def _rising(self, record: FarRecord, known: _Far | None, now: float) -> bool:
-        """Under a signed mark, whether ``record`` shows its node alive: its record rose here a
+        """Under a signed mark, whether ``record`` shows its node alive: its record rose here (above
+        the one held, or above the records heard below it: the held seq may be a hop's lie) a
         heartbeat or more after the mark (records in flight when it died have arrived by then, and
         the nodes that took the notice pass its record on no more), so a node that takes a mark
         back passes the record on at once and the next hop takes it back at once too (a mark made
         by a lie is gone from the venue a heartbeat after it came, plus the hops' message delays)."""
         signed = self._signed.get(record.node)
-        if signed is None or known is None or record.seq <= known.record.seq:
+        if signed is None or known is None or record.seq == known.record.seq:
+            return False
+        if record.seq < known.record.seq:  # under a held seq that may be a hop's lie: its rise
+            if record.seq <= known.below:
+                return False
+            if now - signed.since >= signed.gap:
+                return True
+            known.below = record.seq
             return False
         if now - signed.since >= signed.gap:
             return True
+        known.below = known.record.seq
         known.record = self._vouch(record)  # (held, marked: a later rise is above this one)
         known.beat = None
         return False

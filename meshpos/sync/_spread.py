@@ -279,7 +279,9 @@ class Spread(SignedNotices, FarOut):
         return hb * self.config.missed_heartbeats * 2 + 3 * hb * rounds
 
     def _learn_far(self, beat: Heartbeat) -> None:
-        """Take the far records and gone notices of a topology peer's heartbeat."""
+        """Take the far records and gone notices of a topology peer's heartbeat. **Changed**
+        (twentieth session, seqforge): the peer's own record is its word (the link authenticates
+        it) and a hop's record of a node linked here is not taken (``FarTable.learn``)."""
         now = self._now if self._now is not None else 0.0
         if beat.role == "console" or self.hello.role == "console":
             return  # the console is no member of the mesh's topology
@@ -287,13 +289,14 @@ class Spread(SignedNotices, FarOut):
         checks = self._checks_notices()
         self._far.vouching = checks  # (said fields read only signed where words are checked)
         full = 0  # records and notices of nodes new here refused: the table is full (``_claims``)
+        linked = self._presence.heard  # (a hop's record of one of them is not taken)
         for record in beat.far:
             if record.node == self.node_id or record.role == "console":
                 continue
             if self._no_room_for(record.node):
                 full += 1
                 continue
-            if self._far.learn(record, now):  # news: pass it on at once (``_news_out``)
+            if self._far.learn(record, now, record.node == beat.node, linked):  # news: pass it on
                 self._news.setdefault(record.node, None)
                 self._trigger = True
         self._taken_back()  # signers whose notices a record proved wrong (``_notices``)
