@@ -31,6 +31,8 @@ records count in that drawer) closes by the same rule: its part of each such shi
 to the store's meta first (``model/kept_parts.py``), and the shift's X, Z and expected cash add it. Such
 a day kept every day since a shift opened loaded on every device (~9 MB a day of 1,000 sales) until
 the shift closed. A close that raced a change (the part older than the close) opens the day again.
+**Changed** (the twentieth session, at the merge): a day that fails to open or close is logged the
+first time and then at most once a minute with the count (``FAILURE_LOG_EVERY_S``), not at every look.
 
 A day opened again (a refund or reprint of an old receipt, a peer's late sale) closes again by the same
 rule. When a day closes, the venue, the status and the pages' index drop what they held of it (the
@@ -61,6 +63,9 @@ log = logging.getLogger("meshpos.node")
 
 #: how often (seconds) at most the rule is looked at; lower with a short ``day_idle_seconds``
 CHECK_EVERY = 1.0
+#: a day the closer cannot open or close is tried again at every look; it is logged at most this often
+#: (with the count of failures between), not once a look: a full disk made a line a second
+FAILURE_LOG_EVERY_S = 60.0
 
 
 def ahead(date: str) -> str:
@@ -98,6 +103,8 @@ class DayCloser:
         self._making: dict[str, tuple[float, int]] = {}
         self._task: asyncio.Task[None] | None = None
         self._parts_looked = False  # (the first look opens the days whose shift parts are stale)
+        # (open|close, business day) -> (when last logged, failures since): ``_failed``
+        self._failures: dict[tuple[str, str], tuple[float, int]] = {}
         # today's business day and what it was told from (``_today``): the minute, the changes seen
         self._moved = 0
         self._today_for: tuple[int, int] | None = None
@@ -161,12 +168,13 @@ class DayCloser:
         for name in names:
             try:
                 await self._engine.open_day(name)
+                self._failures.pop(("open", day_of(name)), None)
                 log.info(
                     "business day %s loaded again (near, or parts older than its close)",
                     day_of(name),
                 )
             except MeshposError as exc:  # the next look tries again
-                log.error("could not open business day %s: %s", day_of(name), exc)
+                self._failed("open", day_of(name), exc)
 
     def closable(self) -> list[str]:
         """The loaded business days the rule lets close now, oldest first."""
@@ -228,10 +236,26 @@ class DayCloser:
         for date in days:
             try:
                 await self._close_day(date, signed)
+                self._failures.pop(("close", date), None)
             except MeshposError as exc:  # the next look tries again
-                log.error("could not close business day %s: %s", date, exc)
+                self._failed("close", date, exc)
             except Exception:  # a bug must not kill the node's ticker: logged, tried again
-                log.exception("could not close business day %s", date)
+                self._failed("close", date, None)
+
+    def _failed(self, what: str, date: str, exc: MeshposError | None) -> None:
+        """Say that ``what`` (open or close) of ``date`` failed (``exc``; None: a bug, with its
+        traceback): the first time, then at most every :data:`FAILURE_LOG_EVERY_S` with the count."""
+        now = self._monotonic()
+        logged_at, since = self._failures.get((what, date), (-float("inf"), 0))
+        if now - logged_at < FAILURE_LOG_EVERY_S:
+            self._failures[(what, date)] = (logged_at, since + 1)
+            return
+        self._failures[(what, date)] = (now, 0)
+        more = f" (and {since} times more in {now - logged_at:.0f} s)" if since else ""
+        if exc is None:
+            log.exception("could not %s business day %s%s", what, date, more)
+        else:
+            log.error("could not %s business day %s: %s%s", what, date, exc, more)
 
     async def _close_day(self, date: str, signed: bool) -> None:
         engine = self._engine

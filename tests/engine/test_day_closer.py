@@ -5,8 +5,14 @@ learn it (a unit test: no console process)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
+
+from meshpos.errors import StoreError
 from meshpos.harness.wait import until
 from meshpos.model.documents import kitchen_name, ledger_name
 from meshpos.model.replica import decode_state_vector
@@ -59,3 +65,40 @@ async def test_a_past_day_closes_only_once_its_shift_is_closed_the_console_has_i
         assert took >= IDLE_S / 2  # (the rule is looked at every IDLE_S / 2)
         assert day in node.days().closed
         assert day not in node.days().loaded
+
+
+async def test_a_day_that_cannot_close_is_logged_once_not_at_every_look(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A past day whose close fails (a full disk) is tried again at every look (every IDLE_S / 2 here,
+    every second by default): it is logged the first time and then at most once a minute with the count
+    (``FAILURE_LOG_EVERY_S``); before, every look made an error line, 86,400 a day."""
+    now = [1_764_064_800.0]  # 2025-11-25 10:00 UTC
+    (config,) = make_configs(tmp_path, [("R1", "register")], day_idle_seconds=IDLE_S)
+    async with make_node(config, discovery=False, clock=lambda: now[0]) as node:
+        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
+        order = await node.write(lambda venue, at: venue.open_order(CASHIER, at))
+        await node.write(lambda v, at: v.add_line(CASHIER, order.id, "burger", 1, at))
+        await node.write(lambda venue, at: venue.pay(CASHIER, order.id, "card", at))
+        await node.write(lambda venue, at: venue.close_shift(CASHIER, 0, at))
+        day = node.business_date(node.now_ms())
+        now[0] += DAY_S
+        engine = node._run().engine
+        tries: list[str] = []
+        six = asyncio.Event()
+
+        async def full_disk(name: str, keys: Iterable[str] = (), *, signed: bool = False) -> None:
+            tries.append(name)
+            if len(tries) >= 6:
+                six.set()
+            raise StoreError("database or disk is full")
+
+        engine.close_day = full_disk  # type: ignore[method-assign]
+        caplog.set_level(logging.ERROR, logger="meshpos.node")
+        the_console_holds_everything(node, day)
+        async with asyncio.timeout(10):  # six looks tried to close the day
+            await six.wait()
+        said = [r.getMessage() for r in caplog.records]
+        said = [m for m in said if m.startswith("could not close business day")]
+        assert said == [f"could not close business day {day}: database or disk is full"]
+        assert day in node.days().loaded
