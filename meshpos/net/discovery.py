@@ -13,6 +13,12 @@ advertisement) is skipped with one INFO line naming the reason, because "why doe
 a clean goodbye) is only a hint.
 Whether a peer is alive is decided by the mesh's own heartbeats over its connections.
 
+**Changed** (the twenty-first session): a goodbye is a train of three packets over 250 ms, and an answer
+the leaving node queued before it (a reply held back up to 1.2 s by zeroconf's aggregation) can arrive
+between them: the name was reported found again and removed a second time (the CI run of 6e86663 failed
+on it). An advertisement heard within ``GOODBYE_HOLD_S`` of its name's goodbye is resolved only when the
+hold ends, and a goodbye in the meantime drops it: a node that really restarts is found a second later.
+
 The venue hash and the CA fingerprint only keep venues apart on a shared LAN (two venues may share an id; they
 never share a CA); neither is a secret (anyone who knows the venue id can compute the one, anyone on the LAN
 hears the other). Who a peer is, and its role, is proven by its certificate on connect, not by its advertisement.
@@ -43,6 +49,10 @@ from meshpos.net.adverts import (
 )
 
 log = logging.getLogger("meshpos.net.discovery")  # one logger for discovery, whichever module logs
+
+GOODBYE_HOLD_S = 1.0
+"""How long after a name's goodbye a new advertisement of it waits before it is resolved (module doc)."""
+_GOODBYES_KEPT = 1024  # goodbyes remembered at most: a flood of made-up names cannot grow the table
 
 
 def _check_local_address(address: str) -> None:
@@ -106,6 +116,9 @@ class Discovery(DiscoveryBase):
         self._browser: AsyncServiceBrowser | None = None
         self._info: AsyncServiceInfo | None = None
         self._resolving: dict[str, asyncio.Task[None]] = {}
+        self._goodbyes: dict[
+            str, float
+        ] = {}  # name -> loop time of its last goodbye, within the hold
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
@@ -242,6 +255,7 @@ class Discovery(DiscoveryBase):
         if previous is not None:
             previous.cancel()
         if state_change is ServiceStateChange.Removed:
+            self._heard_goodbye(key)
             self._forget(name)
             return
         task = asyncio.get_running_loop().create_task(self._resolve(name))
@@ -259,8 +273,32 @@ class Discovery(DiscoveryBase):
                 exc_info=task.exception(),
             )
 
+    def _heard_goodbye(self, key: str) -> None:
+        now = asyncio.get_running_loop().time()
+        if len(self._goodbyes) >= _GOODBYES_KEPT:
+            self._goodbyes = {k: t for k, t in self._goodbyes.items() if now - t < GOODBYE_HOLD_S}
+            if len(self._goodbyes) >= _GOODBYES_KEPT:
+                self._goodbyes.clear()
+        self._goodbyes[key] = now
+
+    def _hold_left(self, key: str) -> float:
+        """Seconds until an advertisement of ``key`` may be believed again after its goodbye (0: now)."""
+        said = self._goodbyes.get(key)
+        if said is None:
+            return 0.0
+        left = said + GOODBYE_HOLD_S - asyncio.get_running_loop().time()
+        if left <= 0:
+            del self._goodbyes[key]
+            return 0.0
+        return left
+
     async def _resolve(self, name: str) -> None:
         assert self._azc is not None
+        held = self._hold_left(name.lower())
+        if held > 0:
+            # a goodbye of this name arrives before the hold ends when this was a late answer of the
+            # node that left: the goodbye cancels this task (_on_service_state_change)
+            await asyncio.sleep(held)
         delay = 1.0
         while True:
             info = AsyncServiceInfo(SERVICE_TYPE, name)
