@@ -415,7 +415,9 @@ async def import_menu(c: ConsoleCall) -> dict[str, Any]:
 async def copy_menu(c: ConsoleCall) -> dict[str, Any]:
     """The source venue's categories, taxes, modifier groups, products and discounts (with the roles its
     discounts name that this venue lacks) written into this venue, replacing same ids, in one update.
-    Users, settings and the stop list stay each venue's own."""
+    Users, settings and the stop list stay each venue's own. A source product whose id differs only by
+    case from one this venue has is refused, naming both (**Changed**, the twenty-first session: the
+    copy wrote ``Tea`` beside ``tea``)."""
     source_id = c.body["from_venue"]
     if source_id == c.venue:
         raise DomainError("field 'from_venue' names this venue: copy from another one")
@@ -428,10 +430,19 @@ async def copy_menu(c: ConsoleCall) -> dict[str, Any]:
         *source.categories(),
         *source.taxes(),
         *source.modifier_groups(),
-        *source.products(),
+        *(products := source.products()),
     ]
 
     def change(v: Venue) -> dict[str, Any]:
+        ids = by_case(p.id for p in v.catalog.products())
+        for product in products:
+            twin = case_twin(product.id, ids)
+            if twin is not None:  # (as put_product refuses it: the copy made both, sold apart)
+                raise DomainError(
+                    f"product {product.id!r} of venue {source_id!r} differs only by case from "
+                    f"this venue's product {twin!r} ({v.catalog.product(twin).name!r}): one "
+                    f"product, one id whatever its case; give them one id before copying"
+                )
         missing = {n for d in discounts for n in d.roles} - {r.name for r in v.catalog.roles()}
         v.catalog.load([*entries, *(roles[n] for n in sorted(missing) if n in roles), *discounts])
         return {
