@@ -31,6 +31,7 @@ from meshpos.model._records import (
     value_at,
 )
 from meshpos.model._writes import all_or_nothing, put, remove
+from meshpos.model.catalog_load import load
 from meshpos.model.catalog_types import (
     DISCOUNT_KINDS,
     DISCOUNT_SCOPES,
@@ -68,7 +69,7 @@ from meshpos.model.limits import (
     check_name,
     check_text,
 )
-from meshpos.model.line_price import KeptGroups, refuse_below_zero, refuse_group_below_zero
+from meshpos.model.line_price import refuse_below_zero, refuse_group_below_zero
 from meshpos.model.money import BASIS_POINTS
 
 __all__ = [
@@ -335,7 +336,8 @@ class Catalog:
             "taxes", tax.id, {"name": tax.name, "rate_bp": tax.rate_bp, "included": tax.included}
         )
 
-    def put_modifier_group(self, group: ModifierGroup) -> None:
+    def put_modifier_group(self, group: ModifierGroup, *, products_checked: bool = True) -> None:
+        """``products_checked=False``: the caller checks the products offering it afterwards (``load``)."""
         check_id(group.id, "modifier group")
         what = f"modifier group {group.id!r}"
         if not (whole(group.min_select) and whole(group.max_select)) or not (
@@ -347,7 +349,8 @@ class Catalog:
             check_text(m.id, f"{what}: modifier id", MAX_ID_CHARS)
             check_name(m.name, f"{what}: modifier {m.id!r} name")
             check_amount(m.price_delta, f"{what}: modifier {m.id!r} price_delta", -MAX_AMOUNT)
-        refuse_group_below_zero(group, self.products(), self.modifier_group, self.settings)
+        if products_checked:
+            refuse_group_below_zero(group, self.products(), self.modifier_group, self.settings)
         self._put(
             "modifier_groups",
             group.id,
@@ -434,21 +437,9 @@ class Catalog:
             Category | Tax | ModifierGroup | Product | Discount | Role | User | Settings
         ],
     ) -> None:
-        """Write many entities in one transaction (one update), in dependency order as given."""
-        kept = KeptGroups(self.modifier_group)  # (each product's groups parsed once a load)
-        putters = {
-            Category: self.put_category,
-            Tax: self.put_tax,
-            ModifierGroup: kept.writing(self.put_modifier_group),
-            Product: lambda p: self.put_product(p, kept),
-            Discount: self.put_discount,
-            Role: self.put_role,
-            User: self.put_user,
-            Settings: self.put_settings,
-        }
-        with all_or_nothing(f"{self.name} load"), self.doc.transaction():
-            for entry in entries:
-                putters[type(entry)](entry)  # type: ignore[operator]
+        """Write many entities in one transaction (one update), in dependency order as given
+        (``catalog_load.load``: each product checked once, against the groups the load leaves)."""
+        load(self, entries)
 
     def remove(self, kind: str, key: str) -> None:
         """Delete one entity (``kind``: categories, taxes, modifier_groups, discounts, roles, users);

@@ -117,3 +117,24 @@ def test_a_load_checks_each_product_against_the_groups_it_wrote_before_it(venue:
         cat.product("dear")
     cat.load([dear, new])
     assert cat.modifier_group("mods") == new
+
+
+def test_a_load_checks_the_products_as_it_leaves_them(venue: Venue) -> None:
+    """A copied menu brings a group and the prices that go with it: the group was checked against the
+    products as they were before the load (refused for a price the load replaced); now every product
+    offering a group the load writes is checked as the load leaves it, written by the load or not."""
+    cat = venue.catalog
+    plain = ModifierGroup("mods", "Mods", (Modifier("std", "Std", 0),), 1, 1)
+    less = ModifierGroup("mods", "Mods", (Modifier("less", "Less", -300),), 1, 1)
+    cat.put_modifier_group(plain)
+    cat.put_product(Product("small", "Small", 100, "Drinks", None, modifier_groups=("mods",)))
+    cat.load([less, Product("small", "Small", 500, "Drinks", None, modifier_groups=("mods",))])
+    assert cat.product("small").price == 500
+    assert cat.modifier_group("mods") == less
+    worse = ModifierGroup("mods", "Mods", (Modifier("less", "Less", -550),), 1, 1)
+    big = Product("big", "Big", 900, "Drinks", None, modifier_groups=("mods",))
+    with pytest.raises(DomainError, match=r"'small'.*never below zero"):
+        cat.load([worse, big])  # ('small' is not in the load, and 550 off makes it cost -50)
+    assert cat.modifier_group("mods") == less  # all or nothing
+    with pytest.raises(UnknownRecord):
+        cat.product("big")
