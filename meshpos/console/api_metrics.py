@@ -38,6 +38,11 @@ async def venue_figures(c: ConsoleCall, venue: str, now: float) -> VenueFigures:
     records = [int(r["last_record_ms"]) / 1000 for r in stored if r["last_record_ms"] is not None]
     pending = [int(d["pending"]) for d in reachable if d["pending"] is not None]
     unknown = sum(1 for d in reachable if d["pending"] is None)  # (beyond the links: told only)
+    told = [
+        int(d["pending_told"])
+        for d in reachable
+        if d["pending"] is None and d["pending_told"] is not None
+    ]
     unreported = await db.unreported(venue)
     return VenueFigures(
         venue=venue,
@@ -51,6 +56,7 @@ async def venue_figures(c: ConsoleCall, venue: str, now: float) -> VenueFigures:
         alarms=len(await db.alarms(venue)),
         not_in_reports=sum(n for n, _ in unreported.values()),
         pending_unknown=unknown,
+        pending_told=sum(told) if told else None,
     )
 
 

@@ -233,6 +233,9 @@ class VenueFigures:
     #: reachable devices beyond the relays' links: their pending count is a far record's, told by
     #: other devices and signed by none, so not in ``pending`` (console/devices.py)
     pending_unknown: int = 0
+    #: the sum of those devices' told counts (None: none told one): not anyone's vouched word, so never
+    #: read as synced; an alert takes it (a false alarm costs a look, a missed one costs a day's sales)
+    pending_told: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +322,12 @@ def console_families(figures: ConsoleFigures) -> list[Metric]:
             "meshpos_venue_devices_pending_unknown",
             "Reachable devices beyond the relays' links: their pending count is no one's vouched word",
             ((f.venue, f.pending_unknown) for f in v),
+        ),
+        per_venue(
+            "meshpos_venue_pending_told",
+            "Changes devices beyond the relays' links were told to have pending (no device's vouched "
+            "word; absent: none told)",
+            ((f.venue, f.pending_told) for f in v),
         ),
         per_venue(
             "meshpos_venue_alarms",

@@ -7,6 +7,10 @@ their pending counts from their far records, which any enrolled device on the wa
 device linked to the relay (its own heartbeat on an authenticated link) and, for the others, shows
 the far record's as ``pending_told`` with ``pending`` unknown; its metrics count those devices
 apart. On main every reachable device had a ``pending`` and there was no ``pending_told``.
+
+The twenty-first session: the told counts are also summed in ``meshpos_venue_pending_told``, which the
+``MeshposVenueNotUploading`` alert reads (it read only the linked devices' counts, so a venue whose
+unsent sales were on a far register did not alert).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import pytest
 from meshpos.harness.wait import wait_for
 from meshpos.trust.authority import VenueAuthority
 
+from ..ops.scrape import scrape
 from .kit import ConsoleProcess, NodeProcess
 from .test_gone_notices_mesh import NAMES, seven_nodes, started_with_a_relay
 
@@ -62,3 +67,20 @@ def test_the_console_shows_a_far_registers_pending_count_as_told_only(
     for name in linked | {relay}:
         assert isinstance(devices[name]["pending"], int), devices[name]
         assert devices[name]["pending_told"] is None
+
+    def metrics_agree() -> bool:
+        """The scrape says what the devices view says, read before and after it unchanged."""
+        before = console.call("GET", path)["registers"]
+        samples = scrape(console.client)
+        if console.call("GET", path)["registers"] != before:
+            return False
+        beyond = [d for d in before.values() if d["reachable"] and d["pending"] is None]
+        told = [d["pending_told"] for d in beyond if d["pending_told"] is not None]
+        venue_id = authority.venue_id
+        return samples.get_one("meshpos_venue_devices_pending_unknown", venue=venue_id) == len(
+            beyond
+        ) and samples.get_one("meshpos_venue_pending_told", venue=venue_id) == (
+            sum(told) if told else None
+        )
+
+    wait_for(metrics_agree, 60, "the console's metrics sum the told counts", on=on)

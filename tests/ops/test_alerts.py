@@ -111,7 +111,7 @@ def test_a_venue_that_sells_and_stops_uploading_alerts_and_a_closed_one_does_not
     heard_s = 60  # every venue is last heard at minute 1, then the console hears nothing
     console = {"instance": "console:8781", "job": "meshpos-console"}
 
-    def venue(name: str, last_record_s: int, pending: int) -> list[dict[str, str]]:
+    def venue(name: str, last_record_s: int, pending: int, told: int = 0) -> list[dict[str, str]]:
         labels = {**console, "venue": name}
         return [
             series("meshpos_venue_last_seen_timestamp_seconds", labels, f"{heard_s}x{total}"),
@@ -120,6 +120,9 @@ def test_a_venue_that_sells_and_stops_uploading_alerts_and_a_closed_one_does_not
             ),
             # what its devices said is pending while they were reachable (absent afterwards)
             series("meshpos_venue_pending", labels, f"{pending} _x{total}"),
+            # what devices beyond the relay's links were told to have pending (the twenty-first
+            # session: the rule read only the linked devices' counts)
+            series("meshpos_venue_pending_told", labels, f"{told} _x{total}"),
         ]
 
     closed_s = heard_s - 3 * trading_min * 60  # its last sale long before it went quiet
@@ -134,6 +137,7 @@ def test_a_venue_that_sells_and_stops_uploading_alerts_and_a_closed_one_does_not
                 "input_series": [
                     *venue("selling", heard_s - 30, 0),  # sold until it went quiet
                     *venue("backlog", closed_s, 7),  # its relay said 7 changes wait
+                    *venue("far", closed_s, 0, 4),  # 4 wait on a register beyond the relay's links
                     *venue("closed", closed_s, 0),  # closed for the night: quiet, nothing pending
                 ],
                 "alert_rule_test": [
@@ -143,7 +147,7 @@ def test_a_venue_that_sells_and_stops_uploading_alerts_and_a_closed_one_does_not
                         "alertname": rule["alert"],
                         "exp_alerts": [
                             fired(rule, {**console, "venue": v}, quiet)
-                            for v in ("backlog", "selling")
+                            for v in ("backlog", "far", "selling")
                         ],
                     },
                 ],
