@@ -123,6 +123,16 @@ class InvalidTransition(DomainError):
     code = "invalid_transition"
 
 
+class TicketMoved(InvalidTransition):
+    """A kitchen move sent ``from`` a state the ticket has left: the screen showed it as it was before a
+    move made on this device a moment ago (a double tap, a second tab, a second monitor of one kitchen
+    display). Moves from other devices are settled by the model (a move counts from the state it was
+    made in); a move made here from where the ticket is now would count, and a double tap on "Start
+    cooking" told the waiter "Ready" (outside, the twenty-first session)."""
+
+    code = "ticket_moved"
+
+
 class CorruptRecord(MeshposError):
     """A record in a document does not have the shape the model expects (a peer or a bug wrote it)."""
 

@@ -18,6 +18,13 @@ written; products not in the file are kept as they are.
 than its price is refused naming its line (``model/line_price.py``: the register would refuse the sale);
 a product id that differs only by case from another line's or the venue's is refused naming both
 (``catalog_types.case_twin``): ``Tea`` beside ``tea`` made a second product.
+
+**Changed** (outside, the twenty-first session): a line holding U+FFFD, the mark a reader puts where
+bytes were not UTF-8, is refused naming its line and column and saying to save the file as "CSV UTF-8".
+Excel on Windows saves "CSV (Comma delimited)" in the PC's legacy code page (Windows-1252, -1251, ...);
+the Menu tab (a browser reads a file as UTF-8) and any client decoding the same way turned ``Café``
+into ``Caf\ufffd`` and the import put it on every register's buttons and receipts. A menu never means
+that character (tests/outside/test_menu_csv_not_utf8.py).
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ MAX_CSV_LINE_CHARS = 4 * MAX_NOTE_CHARS  # a product's line: eight values, none 
 # a spreadsheet's "CSV UTF-8" begins with one (the Menu tab strips it too); one in a language whose
 # decimal mark is a comma separates columns with ";": a header without "," but with ";" says so
 BYTE_ORDER_MARK = "\ufeff"
+# what a UTF-8 reader (the browser's File.text(), Python's errors="replace") puts for bytes it could not read
+UNREADABLE = "\ufffd"
 # a price is ASCII digits: str.isdigit also takes "²" (int() then raised, a 503 'cannot answer now')
 # and other scripts' digits ("٢٥٠" imported as 250), which no export writes and a reader takes otherwise
 _WHOLE = re.compile(f"-?[0-9]{{1,{len(str(MAX_AMOUNT))}}}")
@@ -159,7 +168,16 @@ def _row(raw: str, number: int, separator: str) -> list[str]:
         rows = list(csv.reader([raw], strict=True, delimiter=separator))
     except csv.Error as exc:
         raise BadCsv(f"line {number}: {exc}") from None
-    return rows[0] if rows else []
+    row = rows[0] if rows else []
+    if UNREADABLE in raw:
+        column = next((i for i, cell in enumerate(row, 1) if UNREADABLE in cell), 0)
+        where = f"line {number}, column {column}" if column else f"line {number}"
+        raise BadCsv(
+            f"{where}: {UNREADABLE!r} (U+FFFD) stands where the file's bytes were not UTF-8 text: the "
+            "file was saved in another encoding (Excel's 'CSV (Comma delimited)' uses the PC's code "
+            "page); save it as 'CSV UTF-8' and import it again"
+        )
+    return row
 
 
 def _product(

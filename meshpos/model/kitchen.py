@@ -13,6 +13,11 @@ Two more insert-only maps make the kitchen tell the truth (docs/architecture.md 
 that voids, beside the void in the ledger, so a kds that holds no ledger marks it at once; a void outranks
 any state. ``held`` (``<ticket id>/<kds device>``), written by each kds once it has committed the ticket:
 which screens hold it, so a register can warn when a ticket it sent reached none.
+
+**Changed** (outside, the twenty-first session): a move may name the state the screen showed (``seen``,
+the API's ``from``): on one device a second move is made from where the first left the ticket, so a
+double tap on "Start cooking" (or two tabs, two monitors of one kitchen display) landed as "Ready"; a
+ticket that has left the state shown is :class:`~meshpos.errors.TicketMoved` (409) and nothing is written.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 
 from pycrdt import Doc, Map
 
-from meshpos.errors import CorruptRecord, InvalidTransition, UnknownRecord
+from meshpos.errors import CorruptRecord, InvalidTransition, TicketMoved, UnknownRecord
 from meshpos.model._records import (
     CorruptRegistry,
     Fields,
@@ -287,11 +292,19 @@ class Kitchen:
         device: str,
         clock: HybridClock,
         now_ms: int,
+        seen: str = "",
     ) -> Ticket:
+        """Move the ticket by ``action``; ``seen``: the state the caller showed it in ("" for any):
+        a ticket that has left it is :class:`TicketMoved` and nothing is written."""
         if ticket_id not in self._tickets:
             raise UnknownRecord(f"unknown kitchen ticket {ticket_id!r}")
         void = self.ticket(ticket_id).void
         current, _, stamp = self._state(ticket_id, void)
+        if seen and seen != current:
+            raise TicketMoved(
+                f"ticket {ticket_id} is {current} now, not {seen} as the screen showed it: it was "
+                f"moved meanwhile, so this {action} changed nothing (look at the board again)"
+            )
         if void:  # nothing to cook: the one move clears it off the board
             target = VOID_TRANSITIONS.get((current, action))
             if target is None:

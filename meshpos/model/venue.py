@@ -68,19 +68,33 @@ class Venue(OrderRules, BillRules, MoneyRules, DrawerRules):
         return DayEnded(date, next_day(date))
 
     @operation("bump the ticket")
-    def bump(self, user: str, ticket_id: str, now_ms: int) -> Ticket:
+    def bump(self, user: str, ticket_id: str, now_ms: int, seen: str = "") -> Ticket:
+        """``seen``: the state the screen showed the ticket in ("" for any; :meth:`Kitchen.act`)."""
         id_of(user, "user")
         id_of(ticket_id, "ticket id")
         return self._kitchen_of_ticket(ticket_id).act(
-            ticket_id, "bump", user=user, device=self.device, clock=self.clock, now_ms=now_ms
+            ticket_id,
+            "bump",
+            user=user,
+            device=self.device,
+            clock=self.clock,
+            now_ms=now_ms,
+            seen=seen,
         )
 
     @operation("recall the ticket")
-    def recall(self, user: str, ticket_id: str, now_ms: int) -> Ticket:
+    def recall(self, user: str, ticket_id: str, now_ms: int, seen: str = "") -> Ticket:
+        """``seen``: the state the screen showed the ticket in ("" for any; :meth:`Kitchen.act`)."""
         id_of(user, "user")
         id_of(ticket_id, "ticket id")
         return self._kitchen_of_ticket(ticket_id).act(
-            ticket_id, "recall", user=user, device=self.device, clock=self.clock, now_ms=now_ms
+            ticket_id,
+            "recall",
+            user=user,
+            device=self.device,
+            clock=self.clock,
+            now_ms=now_ms,
+            seen=seen,
         )
 
     @operation("acknowledge the kitchen tickets")

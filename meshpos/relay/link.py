@@ -7,6 +7,13 @@ the same as on the LAN (the console is one more peer). It is the mesh's own webs
 and the node commits what arrives before it forwards it, exactly as for a LAN peer. A console that refuses
 the venue's token (HTTP 401/403 with its reason, or a close with 1008) is reported with ``link_refused``.
 
+**Changed** (outside, the twenty-first session): so is a console that answers the upgrade 503 with its
+reason (it cannot take a relay now: its database on a full disk cannot check the relay's nonce). The relay
+logged "HTTP 503" and kept redialling; every register stayed gray or yellow saying only what was not at
+the console, and the alert told the operator to check the venue's network cable, while the console's
+disk was full. Now the relay gives the role up with the console's words, which every register shows
+(tests/outside/test_console_disk_full.py).
+
 A ``wss://`` console is checked against the system's trusted CAs, or against ``console_ca_file`` (PEM) when
 the node's config names one (a console with a certificate of the venue's own, e.g. on the LAN).
 """
@@ -94,6 +101,8 @@ class Probe:
 
 
 REFUSED_STATUSES = (401, 403)  # what the console answers a wrong token, or a token of another venue
+#: the console answers, and cannot take a relay now: its reason is the operator's to read (a full disk)
+UNAVAILABLE = 503
 
 
 def refusal_reason(status: int, body: bytes | bytearray) -> str:
@@ -252,7 +261,7 @@ class ConsoleLink:
                 if exc.status:
                     self.last_error = f"console refused: HTTP {exc.status}"
                     log.error("console refused the relay: HTTP %d", exc.status)
-                    if exc.status in REFUSED_STATUSES:
+                    if exc.status in (*REFUSED_STATUSES, UNAVAILABLE):
                         self.handler.link_refused(self.peer, refusal_reason(exc.status, exc.body))
                 else:
                     self.last_error = f"{exc.kind}: {exc.reason}"

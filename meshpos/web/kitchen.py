@@ -3,11 +3,15 @@
 Today's board also holds the tickets of the day that ended last which are not served yet, for two hours
 after its cut-off (``BEING_MADE_MS``): a business day ends at its cut-off hour or when a manager ends it
 early, while food ordered minutes before is still being made (before, such a ticket left the kitchen screen, and the register's "no kitchen holds
-it" alarm, at the cut-off: tests/web/test_kitchen_across_days.py)."""
+it" alarm, at the cut-off: tests/web/test_kitchen_across_days.py).
+
+**Changed** (outside, the twenty-first session): a bump or recall may say ``from`` which state the
+screen showed; a ticket that has left it is 409 ``ticket_moved`` and nothing changes (the kitchen page
+sends it: a double tap on "Start cooking" landed as "Ready"; tests/outside/test_kitchen_double_tap.py)."""
 
 from __future__ import annotations
 
-from meshpos.httpapi.routes import Route, text
+from meshpos.httpapi.routes import Route, choice, opt, text
 from meshpos.model import KITCHEN_ACK_MS, TICKET_STATES, Ticket
 from meshpos.model.limits import MAX_ID_CHARS
 from meshpos.web.routes import USER, Call, day_query
@@ -41,16 +45,23 @@ async def unheld(c: Call) -> UnheldView:
 
 
 async def bump(c: Call) -> Ticket:
-    user, ticket = c.body["user"], c.params["ticket_id"]
-    return await c.node.write(lambda venue, now: venue.bump(user, ticket, now))
+    user, ticket, seen = c.body["user"], c.params["ticket_id"], c.body["from"]
+    return await c.node.write(lambda venue, now: venue.bump(user, ticket, now, seen))
 
 
 async def recall(c: Call) -> Ticket:
-    user, ticket = c.body["user"], c.params["ticket_id"]
-    return await c.node.write(lambda venue, now: venue.recall(user, ticket, now))
+    user, ticket, seen = c.body["user"], c.params["ticket_id"], c.body["from"]
+    return await c.node.write(lambda venue, now: venue.recall(user, ticket, now, seen))
 
 
 STATE = "|".join(TICKET_STATES)
+SEEN = opt(
+    "from",
+    choice(*TICKET_STATES),
+    "",
+    "the state the screen showed the ticket in: if it has left it (a double tap, another tab "
+    "moved it), 409 ticket_moved and nothing changes; absent: move it from where it is",
+)
 ROUTES = (
     Route(
         "GET",
@@ -86,7 +97,7 @@ ROUTES = (
         bump,
         "Move a ticket on: new -> cooking -> ready -> served; a void ticket goes straight to served",
         Ticket,
-        body=(USER,),
+        body=(USER, SEEN),
         tag="kitchen",
         page_writes="kitchen",
     ),
@@ -96,7 +107,7 @@ ROUTES = (
         recall,
         "Move a ticket back: served -> ready -> cooking",
         Ticket,
-        body=(USER,),
+        body=(USER, SEEN),
         tag="kitchen",
         page_writes="kitchen",
     ),

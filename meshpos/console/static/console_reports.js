@@ -173,8 +173,16 @@
     fill("moves", moves, (m) => [td(when(m.at_ms)), td(m.kind), td(m.change > 0 ? `+${m.change}` : m.change, true),
       td(m.receipt_number ? `receipt ${m.receipt_number}` : m.note), td(m.cashier), td(m.source)]);
   }
+  // A stock entry is a movement, not a value: sent twice it counts twice. A double click or a second Enter
+  // while the first is on its way entered a supply twice (24 croissants delivered, 48 on hand), so the
+  // form takes nothing more until the first is answered (outside, the twenty-first session).
+  let entering = false;
   async function enterStock(event) {
     event.preventDefault();
+    if (entering) return;
+    entering = true;
+    const button = $("stock-entry").querySelector("button[type=submit]");
+    button.disabled = true;
     try {
       await call(`/api/venues/${encodeURIComponent(shell.venue.id)}/stock`, {
         method: "POST",
@@ -184,7 +192,12 @@
       $("stock-note").value = "";
       say("");
       await showStock();
-    } catch (error) { say(`Not entered: ${error.message}`); }
+    } catch (error) {
+      say(`Not entered: ${error.message}`);
+    } finally {
+      entering = false;
+      button.disabled = false;
+    }
   }
 
   const SHOW = { receipts: showReceipts, shifts: showShifts, sales: showSales, refunds: showRefunds, stock: showStock };

@@ -195,7 +195,7 @@ function updateTicket(card, t) {
   Mesh.keyed(card.querySelector("footer"), [null, ...t.actions], (action) => (action ? `${phase}:${action}` : "from"),
     (action) => (action ? h("button", {
       type: "button", class: action === "bump" ? `primary ${action}` : action, "data-action": action,
-      onclick: () => move(t.id, action),
+      onclick: () => move(t.id, action, t.state),
     }, (t.void ? "Clear" : ACTION_LABEL[`${t.state}:${action}`]) || action) : h("small", { class: "from" })),
     (el, action) => { if (!action) el.textContent = from; });
 }
@@ -210,9 +210,11 @@ function tick() {
   }
 }
 
-async function move(ticketId, action) {
+// `from`: the state the card showed. A second tap before the card is redrawn (a double tap, another tab
+// of this screen) finds the ticket moved on and changes nothing, instead of moving it once more.
+async function move(ticketId, action, from) {
   try {
-    await api("POST", `/api/kitchen/tickets/${ticketId}/${action}`, { user: cook() });
+    await api("POST", `/api/kitchen/tickets/${ticketId}/${action}`, { user: cook(), from });
   } catch (error) {
     notice(error.message);
   }

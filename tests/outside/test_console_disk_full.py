@@ -1,0 +1,96 @@
+"""Found from the outside (the twenty-first session), as the back-office PC whose disk filled up (a
+Windows update, a camera's recordings) while the venue sold: nothing was lost, but every status told
+the operator to look elsewhere. The console's database could not check the relay's nonce, so it
+answered the relay's upgrade ``503`` with its reason; the relay logged "HTTP 503" and redialled, the
+register said only "4 receipts ... are not at the console yet" (gray: "check its network cable"), and
+the console's Status tab showed the register "not reachable". Now the relay gives the role up with the
+console's words, which the register's status shows ("the console refused R1: ... database or disk is
+full"), and the console's Status tab shows the register refused for that reason. Once space is freed
+everything the register sold reaches the console and the register is green.
+
+A real ``meshpos console`` whose SQLite file is on a small tmpfs (mounting one needs root; CI runs as
+root) and a real register relaying to it. On main the register's message never names the console's
+problem (the first wait times out).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from meshpos.harness.wait import wait_for
+from meshpos.model.sample import CASHIER
+
+from ..mesh.kit import ConsoleProcess, make_venue, start_console_register
+
+FULL = "database or disk is full"
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    mount = tmp_path / f"disk-{uuid.uuid4().hex[:8]}"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_console_whose_disk_is_full_is_named_as_the_reason_on_both_sides(
+    tmp_path: Path, disk: Path
+) -> None:
+    authority = make_venue(tmp_path)
+    (tmp_path / "console").mkdir()
+    console = ConsoleProcess(
+        tmp_path / "console", [authority.directory], db=f"sqlite:///{disk / 'console.db'}"
+    ).start()
+    register = start_console_register(authority, tmp_path, console)
+    try:
+        v = f"/api/venues/{authority.venue_id}"
+
+        def at_console() -> set[str]:
+            return {r["id"] for r in console.call("GET", f"{v}/receipts")}
+
+        register.call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 0})
+        first = register.sell(CASHIER, ["espresso"])["id"]
+        wait_for(lambda: first in at_console(), 60, "the first sale at the console")
+
+        junk = disk / "junk"
+        junk.write_bytes(b"\0" * shutil.disk_usage(disk).free)
+        sold = [register.sell(CASHIER, ["lemonade"])["id"] for _ in range(3)]  # acknowledged
+
+        wait_for(  # main: "... are not at the console yet" and nothing more, for good
+            lambda: FULL in register.status()["message"],
+            60,
+            "the register naming the console's full disk",
+        )
+        status = register.status()
+        assert status["colour"] != "green", status
+        assert "the console refused R1: the console cannot check" in status["message"], status
+
+        def refused() -> str:
+            devices = console.call("GET", f"{v}/status")["registers"]
+            return str(devices.get("R1", {}).get("refused") or "")
+
+        wait_for(lambda: FULL in refused(), 60, "the console's Status naming its full disk")
+
+        junk.unlink()
+        wait_for(lambda: set(sold) <= at_console(), 90, "every sale at the console")
+        wait_for(
+            lambda: register.status()["message"] == "All data is synced",
+            90,
+            "the register synced",
+        )
+        assert register.status()["colour"] == "green"
+    finally:
+        register.kill()
+        console.stop()
