@@ -21,8 +21,8 @@ that change (``_said_words``: the device key and checks of attestations and gone
   are ignored; a node with none signed here has no uplink, relay claim or problem (not a relay
   candidate beyond its links: an N−1 node's record, or one a forger invented);
 * nothing is signed, sent or verified while no node's said fields change (an idle venue and a
-  selling one alike): a new part is one signature at its node and one verify per node that takes it
-  (``DeviceWordChecker`` caches by bytes).
+  selling one alike; but the relay claimant's renewal, below): a new part is one signature at its
+  node and one verify per node that takes it (``DeviceWordChecker`` caches by bytes).
 
 **Changed** (outside round, eighteenth session): a part whose signer is on the deny-list or whose
 certificate is not valid now is skipped (not taken, counted in ``SaidParts.skipped``), no longer bad
