@@ -21,8 +21,8 @@ that change (``_said_words``: the device key and checks of attestations and gone
   are ignored; a node with none signed here has no uplink, relay claim or problem (not a relay
   candidate beyond its links: an N−1 node's record, or one a forger invented);
 * nothing is signed, sent or verified while no node's said fields change (an idle venue and a
-  selling one alike): a new part is one signature at its node and one verify per node that takes it
-  (``DeviceWordChecker`` caches by bytes).
+  selling one alike; but the relay claimant's renewal, below): a new part is one signature at its
+  node and one verify per node that takes it (``DeviceWordChecker`` caches by bytes).
 
 **Changed** (outside round, eighteenth session): a part whose signer is on the deny-list or whose
 certificate is not valid now is skipped (not taken, counted in ``SaidParts.skipped``), no longer bad
@@ -40,6 +40,13 @@ run's, and every node beyond its links kept the old part (its old relay claim an
 new run's seqs passed it (``tests/outside/test_far_said_reboot.py``). Every part held goes to each
 new link, so the run's first neighbour passes it back; nothing is kept in the store, so neither a
 restore nor a cleared cache takes the base back while any node holds such a part.
+
+**Changed** (the twenty-first session, forgedrise): a relay claimant signs its said fields again every
+``CLAIM_RENEW_TIMEOUTS`` direct timeouts (5 s) also when they did not change, so nothing is signed
+while nothing changes but that: far nodes that saw it renew leave it out of the election once its
+renewals stop (``FarTable.uplinks``), whatever records a hop raises in its name: an enrolled
+neighbour passed on the relay's record a week ahead, one higher in every beat, and kept the relay
+elected beyond its links after it died (``tests/outside/test_forged_far_seq.py``).
 
 A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer` (through ``_spread``).
 """
@@ -60,7 +67,14 @@ from meshpos.sync._held_signed import (
     as_kind,
 )
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello
-from meshpos.sync._presence import MAX_VOUCHED, FarTable, Said, _said
+from meshpos.sync._presence import (
+    CLAIM_RENEW_TIMEOUTS,
+    MAX_VOUCHED,
+    FarTable,
+    PresenceTable,
+    Said,
+    _said,
+)
 from meshpos.sync._said_words import (
     MAX_SAIDS,
     SAID_SIGNED_FEATURE,
@@ -89,6 +103,7 @@ class SaidParts:
     """This node's own signed part, the parts it took (to pass on) and what each link was sent."""
 
     own: tuple[Said, SignedHeld] | None = None
+    own_at: float = 0.0  # when ``own`` was signed (a claimant renews it: ``_sign_said``)
     held: dict[str, SignedHeld] = field(default_factory=dict)  # node -> its part, newest here
     sent: dict[str, _Sent] = field(default_factory=dict)  # peer node -> what its link was sent
     version: int = 0  # moves when ``own`` or ``held`` changes: a link sent all is sent nothing
@@ -103,6 +118,7 @@ class FarSigning:
     config: SyncConfig
     hello: Hello
     _far: FarTable
+    _presence: PresenceTable
     _now: float | None
     _trigger: bool
     _news: dict[str, int | None]
@@ -121,19 +137,28 @@ class FarSigning:
         return SaidParts()
 
     def _sign_said(self, record: FarRecord) -> None:
-        """Sign this node's own ``record``'s said fields when they changed (as of its seq)."""
+        """Sign this node's own ``record``'s said fields when they changed (as of its seq), and a
+        relay claimant's again every ``CLAIM_RENEW_TIMEOUTS`` direct timeouts (``FarTable.uplinks``:
+        far nodes that saw it renew leave it once its renewals stop)."""
         said = _said(record)
-        own = self.said_parts.own
-        if own is not None and own[0] == said:
+        table = self.said_parts
+        own = table.own
+        now = self._now if self._now is not None else 0.0
+        renewing = said[3] and now - table.own_at >= self._claim_renewal()  # (a relay claim)
+        if own is not None and own[0] == said and not renewing:
             return  # (every beat: nothing made while nothing changed)
         signer = self.config.held_signer
         if signer is None:
             return
         signed = signer(said_body(self.node_id, said, record.seq, self.hello.venue))
         if signed is not None:
-            self.said_parts.own = (said, signed)
-            self.said_parts.signed += 1
-            self.said_parts.version += 1
+            table.own, table.own_at = (said, signed), now
+            table.signed += 1
+            table.version += 1
+
+    def _claim_renewal(self) -> float:
+        """Seconds between a relay claimant's signed parts when its said fields stay the same."""
+        return CLAIM_RENEW_TIMEOUTS * self._presence.timeout
 
     def _check_saids(self, saids: tuple[SignedHeld, ...]) -> CheckedSaids:
         """Every signed part of a beat checked before anything of the beat is taken

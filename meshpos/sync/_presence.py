@@ -4,6 +4,10 @@ A peer is gone once ``timeout`` seconds pass without a heartbeat from it (a few 
 
 **Changed** (twentieth session, seqforge): a far record's seq made up by a hop no longer holds a
 live node's real records below it (``FarTable``'s docstring; ``tests/outside/test_forged_far_seq.py``).
+
+**Changed** (the twenty-first session, forgedrise): a far relay claimant is a candidate only while
+its own signed word keeps coming (``FarTable.uplinks``): a hop's forged record whose seq rose in
+every beat kept a dead relay elected beyond its links.
 """
 
 from __future__ import annotations
@@ -24,6 +28,14 @@ LIVE_SEQ_PER_S = 100
 #: seconds a signer may have last heard a node before its notice marked it here (a link's idle
 #: timeout, the hops' delays), counted at that rate too
 MARK_SLACK_S = 10.0
+#: a relay claimant signs its said fields again this many direct timeouts after it last did, also
+#: when they did not change (``_far_signing``): the one word of its life beyond its links that no
+#: hop can make (its records' seqs are the hops' word)
+CLAIM_RENEW_TIMEOUTS = 2.0
+#: a far claimant seen renewing is no candidate once no new part of it came for this many direct
+#: timeouts (``FarTable.uplinks``): a renewal's period, and one more for its hops (a part crosses a
+#: hop in the hop's next beat)
+CLAIM_LAPSE_TIMEOUTS = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +156,10 @@ class FarTable:
         #: said fields are taken only signed (``vouch``); set by the synchronizer from its config
         self.vouching = False
         self._vouched: dict[str, tuple[int, Said]] = {}  # node -> (its signed seq, said fields)
+        #: node -> when a newer signed part of it was last taken here, and whether one came that said
+        #: what the held one did (the node renews its word: ``CLAIM_RENEW_TIMEOUTS``; an N−1 node
+        #: never does, and is never held to it)
+        self._renewed: dict[str, tuple[float, bool]] = {}
 
     def vouch(self, node: str, seq: int, said: Said, now: float) -> bool:
         """``node`` signed ``said`` as of its record ``seq`` (checked, ``sync/_far_signing.py``):
@@ -154,8 +170,13 @@ class FarTable:
         if held is not None and held[0] >= seq:
             return False  # a replay, or older than what we hold
         if held is None and len(self._vouched) >= MAX_VOUCHED:
-            del self._vouched[next(iter(self._vouched))]
+            oldest = next(iter(self._vouched))
+            del self._vouched[oldest]
+            self._renewed.pop(oldest, None)
+        before = self._renewed.get(node)
+        renews = (held is not None and held[1] == said) or (before is not None and before[1])
         self._vouched[node] = (seq, said)
+        self._renewed[node] = (now, renews)
         known = self._records.get(node)
         if known is None:
             return False
@@ -397,11 +418,21 @@ class FarTable:
             out[node] = beat
         return out
 
-    def uplinks(self, now: float, within: float) -> list[FarRecord]:
+    def uplinks(self, now: float, within: float, lapse: float = float("inf")) -> list[FarRecord]:
         """The records of nodes that reach the console refreshed ``within`` seconds (the election's
-        candidates: cheap enough for every tick)."""
-        fresh = (self._records[n] for n in self._uplinks)
-        return [f.record for f in fresh if now - f.fresh_at <= within]
+        candidates: cheap enough for every tick), but a relay claimant seen renewing its signed
+        word (``_renewed``) that renewed nothing for ``lapse`` seconds: a record's seq is a hop's
+        word, a forged one rising in every beat kept a dead relay fresh (module docstring)."""
+        out = []
+        for node in self._uplinks:
+            far = self._records[node]
+            if now - far.fresh_at > within:
+                continue
+            renewed = self._renewed.get(node) if far.record.relay else None
+            if renewed is not None and renewed[1] and now - renewed[0] > lapse:
+                continue  # (its record may be a hop's, raised in every beat)
+            out.append(far.record)
+        return out
 
     def gone_nodes(self) -> frozenset[str]:
         return frozenset(self._gone)

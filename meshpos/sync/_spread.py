@@ -54,7 +54,7 @@ from meshpos.sync._events import PeerGone, SyncEvent
 from meshpos.sync._far_out import CANDIDATES_PER_BEAT, FAR_PER_BEAT, FarOut
 from meshpos.sync._messages import Heartbeat, Hello
 from meshpos.sync._notices import SignedNotices
-from meshpos.sync._presence import FarTable, PresenceTable
+from meshpos.sync._presence import CLAIM_LAPSE_TIMEOUTS, FarTable, PresenceTable
 from meshpos.sync._rules import forwards_everything
 from meshpos.sync._session import Session
 from meshpos.sync._states import EXCHANGING, SessionClosed, State
@@ -190,13 +190,15 @@ class Spread(SignedNotices, FarOut):
         """Every other node known alive as the election sees it (direct heartbeats win); a far record
         counts only while it is fresh: refreshed within twice a direct heartbeat's timeout (the best
         candidates ride in every beat, a hop at a time, so their refreshes arrive less evenly; a dead
-        one is dropped at once by the gone notices, this only drops the silent part of a split)."""
+        one is dropped at once by the gone notices, this only drops the silent part of a split), and
+        a far relay claimant seen renewing its signed word only while it does (``FarTable.uplinks``)."""
         direct = self._presence.beats()
         view = [Candidate(n, b.priority, b.uplink, b.relay) for n, b in direct.items()]
         now = self._now if self._now is not None else 0.0
+        timeout = self._presence.timeout
         view.extend(
             Candidate(r.node, r.priority, r.uplink, r.relay)
-            for r in self._far.uplinks(now, 2 * self._presence.timeout)
+            for r in self._far.uplinks(now, 2 * timeout, CLAIM_LAPSE_TIMEOUTS * timeout)
             if r.node not in direct and r.node != self.node_id
         )
         return view

@@ -77,8 +77,9 @@ def test_a_killed_relay_leaves_the_far_nodes_election_by_its_neighbours_signed_n
     # (and the said fields that changed since: the new relay's claim, issue 18, farsign)
     said = sum(s.said_parts.signed - before[n][1] for n, s in venue.net.nodes.items())
     for name, sync in venue.net.nodes.items():
-        # each distinct notice and said part verified once, at most
-        assert _checker(sync).verified - before[name][0] <= signed + said
+        # each distinct notice and said part verified once, at most (and the dead relay's last
+        # renewal of its claim, signed before it died, on its way: forgedrise)
+        assert _checker(sync).verified - before[name][0] <= signed + said + 1
 
 
 def _checker(sync: Synchronizer) -> DeviceWordChecker:
