@@ -155,13 +155,17 @@ class KeptParts:
         """The shifts with a part kept of ``date`` (its next close writes theirs again)."""
         return {s for s, days in self._parts.items() if date in days}
 
-    def closing(self, ledger: Ledger, open_shifts: set[str]) -> dict[str, DayPart]:
-        """The parts to keep as ``ledger``'s day closes: of each shift in ``open_shifts`` with
-        records on it, and of each shift it had a part of (made again: the day may have changed)."""
+    def closing(self, ledger: Ledger, open_shifts: dict[str, str]) -> dict[str, DayPart]:
+        """The parts to keep as ``ledger``'s day closes: of each shift of ``open_shifts`` (id -> the
+        day it opened on) opened before the day, records or not, and of each one with records on it
+        (a refund of an older receipt), and of each shift it had a part of (made again: the day may
+        have changed). A part with nothing in it says the day holds nothing of its shift: a reprint
+        of the shift then need not open the day (``web/shifts.py``)."""
         if not open_shifts and not self.shifts_of(ledger.date):
             return {}  # (no shift open: the day's records are not read; ~40 ms at 1,000 sales)
         every = day_parts(ledger)
-        wanted = (open_shifts & every.keys()) | self.shifts_of(ledger.date)
+        spanned = {s for s, opened_on in open_shifts.items() if opened_on < ledger.date}
+        wanted = spanned | (open_shifts.keys() & every.keys()) | self.shifts_of(ledger.date)
         return {s: every.get(s, NOTHING) for s in wanted}
 
     def entries(self, date: str, parts: dict[str, DayPart], state_vector: bytes) -> dict[str, str]:
@@ -181,6 +185,18 @@ class KeptParts:
             return True
         now = _clocks(state)
         return all(days[date][0] == now for days in self._parts.values() if date in days)
+
+    def holds(self, shift_id: str, date: str) -> bool:
+        """Is ``shift_id``'s part of closed day ``date`` kept and true (made at the day's close)? A
+        reprint reads it instead of opening the day (``web/shifts.py``)."""
+        kept = self._parts.get(shift_id, {}).get(date)
+        state = self.closed_state(ledger_name(date))
+        return (
+            shift_id not in self._damaged
+            and kept is not None
+            and state is not None
+            and _clocks(state) == kept[0]
+        )
 
     def stale(self) -> list[str]:
         """The closed days some part of which is older than their close: a change came as the day
