@@ -225,3 +225,23 @@ def test_a_day_without_records_of_an_open_shift_keeps_an_empty_part() -> None:
     r1.ledger(other)
     closer.close(other)
     assert not r1.kept_parts.holds(shift.id, other)
+
+
+def test_only_a_closed_shifts_parts_of_dropped_days_without_refunds_are_prunable() -> None:
+    """(``KeptParts.prunable``; the twenty-first session, part shifts.) An open shift's X adds every
+    part of it; a closed shift's part with a refund may be of a day before its first (a refund of an
+    older receipt), which its reprint adds: both stay. On main no part was ever pruned."""
+    state = encode(DayPart(), b"\x00")  # (the state vector of an empty document)
+    entries = {
+        f"{PART_META}open@2026-01-02": state,
+        f"{PART_META}closed@2026-01-02": state,
+        f"{PART_META}closed@2026-01-03": state,
+        f"{PART_META}refunded@2026-01-02": encode(DayPart(refunds=500), b"\x00"),
+    }
+    kept = KeptParts(lambda name: b"\x00", entries.items())
+    dropped = {ledger_name("2026-01-02")}
+    pruned = kept.prunable({"open"}, dropped.__contains__)
+    assert pruned == [f"{PART_META}closed@2026-01-02"]
+    kept.forget(pruned)
+    assert kept.shifts_of("2026-01-02") == {"open", "refunded"}
+    assert kept.shifts_of("2026-01-03") == {"closed"}
