@@ -5,6 +5,9 @@ on hand and a product's movements (with supplies and write-offs entered here), a
 Every report reads the materialised tables (``manager_reports``, ``reports``) of a bounded range of
 business days, never a venue's ledger documents; the names shown are the catalog's (``report_names``).
 The range, its errors and the JSON or CSV answer are ``report_range``'s, shared with the other reports.
+
+**Changed** (shifts, the twenty-first session): the shifts report's rows say ``open_since``, an open
+shift opened on an earlier business day than the venue's now (``console/open_shifts.py``).
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@ records, alarms) and, from ``api_manager``, the reports a manager reads (``MANAG
 
 Reports come from the relational tables (what was materialised); sync status from the live hubs and the
 database, so no venue loads for a report (docs/architecture.md (Relay and console)).
+
+**Changed** (shifts, the twenty-first session): the status's ``registers`` say ``shift_open_since``, a
+register's shift open past its business day (``console/open_shifts.py``).
 """
 
 from __future__ import annotations

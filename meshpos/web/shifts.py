@@ -182,7 +182,8 @@ ROUTES = (
         description=(
             "A shift on a closed business day is found by its id: that day and every closed day up "
             "to the one the shift closed on are loaded (a shift across the cut-off hour has sales on "
-            "two), and close again by the usual rule (docs/architecture.md (Documents))."
+            "two), and close again by the usual rule, except a day whose part of the shift's figures "
+            "was kept as it closed (it is added; docs/architecture.md (Documents))."
         ),
     ),
     Route(
