@@ -91,7 +91,8 @@ class _Closed:
         kept = venue.kept_parts
         ledger, doc = venue.ledger(date), venue.replica.doc(name)
         state = doc.get_state()
-        parts = kept.closing(ledger, {shift_id})
+        opened_on = next(d.date for d in venue.ledgers() if d.has_shift(shift_id))
+        parts = kept.closing(ledger, {shift_id: opened_on})
         self.meta.update(kept.entries(date, parts, state))
         kept.put(date, parts, state)
         self.states[name] = state

@@ -5,6 +5,9 @@ on hand and a product's movements (with supplies and write-offs entered here), a
 Every report reads the materialised tables (``manager_reports``, ``reports``) of a bounded range of
 business days, never a venue's ledger documents; the names shown are the catalog's (``report_names``).
 The range, its errors and the JSON or CSV answer are ``report_range``'s, shared with the other reports.
+
+**Changed** (shifts, the twenty-first session): the shifts report's rows say ``open_since``, an open
+shift opened on an earlier business day than the venue's now (``console/open_shifts.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from meshpos.console import audit
 from meshpos.console import manager_reports as q
-from meshpos.console.calls import VENUE, ConsoleCall
+from meshpos.console.calls import VENUE, ConsoleCall, current_venue
 from meshpos.console.manager_reports import (
     MAX_EXPORT_ROWS,
     MAX_PAGE,
@@ -26,6 +29,7 @@ from meshpos.console.manager_reports import (
 from meshpos.console.manager_reports import (
     receipt_detail as detail_query,
 )
+from meshpos.console.open_shifts import open_days, open_since
 from meshpos.console.report_names import Names
 from meshpos.console.report_range import (
     FORMAT,
@@ -144,7 +148,15 @@ async def shifts_report(c: ConsoleCall) -> Any:
     days = report_days(c)
     rows = await c.console.db.report(lambda cur: q.shifts(cur, c.venue, days))
     names = await catalog_names(c)
+    opened = await c.console.db.report(lambda cur: open_days(cur, c.venue)) if rows else {}
+    today = (
+        (await current_venue(c.console, c.venue)).business_date(int(time.time() * 1000))
+        if opened
+        else ""
+    )
     for row in rows:
+        on = opened.get(row["id"])  # (shifts, the twenty-first session: console/open_shifts.py)
+        row["open_since"] = open_since(on[1], today) if on is not None else None
         row["opened_by_name"] = names.user(row["opened_by"])
         row["closed_by_name"] = names.user(row["closed_by"]) if row["closed_by"] else None
     return answer(c, rows, SHIFT_COLUMNS, "shifts")
@@ -351,7 +363,8 @@ MANAGER_ROUTES: tuple[Route, ...] = (
         "Shifts opened on the days: X report of an open one, Z report of a closed one",
         list[dict[str, Any]],
         description=f"{RANGE_NOTE} `cash_difference`: counted cash minus what the console's "
-        "records say the drawer should hold.",
+        "records say the drawer should hold. `open_since`: the business day an open shift opened "
+        "on when that is before the venue's business day now (open past its day), else null.",
     ),
     report_route(
         "sales",

@@ -3,6 +3,9 @@ records, alarms) and, from ``api_manager``, the reports a manager reads (``MANAG
 
 Reports come from the relational tables (what was materialised); sync status from the live hubs and the
 database, so no venue loads for a report (docs/architecture.md (Relay and console)).
+
+**Changed** (shifts, the twenty-first session): the status's ``registers`` say ``shift_open_since``, a
+register's shift open past its business day (``console/open_shifts.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Any
 from meshpos.console import listings
 from meshpos.console.api_drawer import DRAWER_ROUTES
 from meshpos.console.api_manager import MANAGER_ROUTES
-from meshpos.console.calls import VENUE, ConsoleCall
+from meshpos.console.calls import VENUE, ConsoleCall, current_venue
+from meshpos.console.open_shifts import oldest_open, open_days, open_since
 from meshpos.console.records import Alarm
 from meshpos.console.server import SHARED_FRESH_S
 from meshpos.console.tables import TABLES
@@ -49,7 +53,9 @@ async def venue_status(c: ConsoleCall) -> dict[str, Any]:
     # every device: the relays and what they link to (their heartbeats, here or at another console
     # process), what was heard of before, and every register the database holds records from
     presence = hub.sync.presence if hub is not None else {}
-    registers = c.console.device_view(c.venue).report(presence, stored, now, shared, SHARED_FRESH_S)
+    registers = c.console.device_view(c.venue).report(
+        presence, stored, now, shared, SHARED_FRESH_S, await _open_since(c, now)
+    )
     summary["registers"] = registers
     for node, device in registers.items():  # relays linked to another console process
         if device["relay"] and device["reachable"] and node in shared:
@@ -61,6 +67,17 @@ async def venue_status(c: ConsoleCall) -> dict[str, Any]:
         }
     )
     return summary
+
+
+async def _open_since(c: ConsoleCall, now: float) -> dict[str, str]:
+    """Register -> the day its shift open past its business day opened on (``console/open_shifts``):
+    the venue's settings are read only when a shift is open."""
+    oldest = oldest_open(await c.console.db.report(lambda cur: open_days(cur, c.venue)))
+    if not oldest:
+        return {}
+    today = (await current_venue(c.console, c.venue)).business_date(int(now * 1000))
+    since = {register: open_since(day, today) for register, day in oldest.items()}
+    return {register: day for register, day in since.items() if day is not None}
 
 
 async def _settled(c: ConsoleCall) -> None:
@@ -93,7 +110,9 @@ REPORT_ROUTES: tuple[Route, ...] = (
         dict[str, Any],
         tag="reports",
         description="`relays`, `last_seen_s`, `documents` (`closed_days`: those out of memory), `counters`, `rejections`, `relay_admission` "
-        "(`device proof`, or `token alone`: started without the venue's directory), and `registers`: one entry per device of the venue the console knows of (docs/api.md).",
+        "(`device proof`, or `token alone`: started without the venue's directory), and `registers`: one entry per device of the venue the console knows of (docs/api.md); a register's "
+        "`shift_open_since` is the business day its oldest open shift opened on when that is before "
+        "the venue's business day now (the shift is open past its day: close it), else null.",
     ),
     Route(
         "GET",

@@ -23,6 +23,10 @@ token showed only as not reachable, though it says "wrong venue token" itself. A
 its device (``RelayAdmission.knocking``: of this venue, valid, not revoked, signed over the token it
 presented) now shows that device ``refused: "wrong venue token"`` until it is heard again; nothing else
 it sends is taken (no pending count, not reachable) (``tests/outside/test_old_venue_token_shown.py``).
+
+**Changed** (shifts, the twenty-first session): a register's row says ``shift_open_since`` (the day its
+oldest open shift opened on, when before today's business day: ``console/open_shifts.py``), as the
+register's own status does; the manager at the console did not see it.
 """
 
 from __future__ import annotations
@@ -73,6 +77,9 @@ class DeviceStatus:
     receipts: int  # receipts from it the console holds
     last_record_ms: int | None  # console time its newest record arrived (None: nothing yet)
     last_record_s: float | None  # the same, as seconds ago
+    #: the business day its oldest open shift opened on, when before today's: open past its day
+    #: (``console/open_shifts.py``); None: no shift open since an earlier day
+    shift_open_since: str | None = None
 
 
 def reachable(presence: Mapping[str, Heartbeat], now: float) -> dict[str, Sighting]:
@@ -131,9 +138,11 @@ class DeviceView:
         now: float,
         shared: Mapping[str, Sighting] | None = None,
         fresh_s: float = 0.0,
+        open_since: Mapping[str, str] | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Every known device: reachable now or heard of before, or with records at the console.
-        ``shared``: what the other console processes heard, reachable when heard within ``fresh_s``."""
+        ``shared``: what the other console processes heard, reachable when heard within ``fresh_s``;
+        ``open_since``: register -> the day its shift open past its day opened on."""
         live = self.observe(presence, now)
         others = shared or {}
         for node, sighting in others.items():
@@ -141,7 +150,8 @@ class DeviceView:
                 live[node] = sighting
         rows = {str(r["register"]): r for r in stored}
         out = {}
-        for node in sorted({*self._seen, *rows, *others, *self._refused}):
+        overdue = open_since or {}
+        for node in sorted({*self._seen, *rows, *others, *self._refused, *overdue}):
             current, row = live.get(node), rows.get(node)
             seen = max(
                 (s for s in (self._seen.get(node), others.get(node)) if s is not None),
@@ -169,6 +179,7 @@ class DeviceView:
                     last_record_s=round(max(0.0, now - last_ms / 1000), 1)
                     if last_ms is not None
                     else None,
+                    shift_open_since=overdue.get(node),
                 )
             )
         return out

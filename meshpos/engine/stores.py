@@ -80,6 +80,11 @@ class DayDropping(Protocol):
     async def signed_closed(self) -> frozenset[str]:
         """The closed documents :meth:`confirm` recorded."""
 
+    async def drop_meta_range(self, low: str, high: str) -> None:
+        """Forget the meta entries with ``low <= key < high``: what was kept of a dropped day
+        (**changed**, shifts, the twenty-first session: its closed shifts' parts,
+        ``register/retention.py``)."""
+
 
 class StoreDocuments:
     """The node's documents in its :class:`~meshpos.store.Store` (one transaction per append)."""
@@ -136,6 +141,9 @@ class StoreDocuments:
 
     async def signed_closed(self) -> frozenset[str]:
         return await self.store.signed_closed_days()
+
+    async def drop_meta_range(self, low: str, high: str) -> None:
+        await self.store.drop_meta_range(low, high)
 
 
 def known_documents(stored: Mapping[str, T]) -> list[tuple[str, T]]:

@@ -17,11 +17,19 @@ older than its close raises :class:`~meshpos.errors.DayClosed` (open it first) r
 figure: a report is never more optimistic than the truth. The closer checks right after each close and
 opens such a day again (its close raced a change), so this is a window of one close at most.
 
+A part is pruned once no read needs it (:meth:`KeptParts.prunable`, ``register/retention.py``): of a
+day dropped past ``keep_days``, of a shift closed, without a refund. Until then it stays (a few hundred
+bytes a shift-day): a reprint of a closed shift reads it instead of loading the day (``web/shifts.py``).
+
 A device of the version before (N-1) writes no parts and keeps such days loaded as before; a part
 travels with the store (a backup copies its meta), and a cleared cache loads days from peers, which close
 again with their parts.
 
 **Changed** (shiftsum, the twentieth session): new; ``DayPart`` moved here from ``shift_report``.
+**Changed** (shifts, the twenty-first session): a closing day keeps a part of every open shift opened
+before it, with nothing in it when the day holds none of its records (a reprint then need not load the
+day: :meth:`KeptParts.holds`); parts no read needs are pruned (:meth:`KeptParts.prunable`); they were
+kept for good.
 """
 
 from __future__ import annotations
@@ -155,13 +163,17 @@ class KeptParts:
         """The shifts with a part kept of ``date`` (its next close writes theirs again)."""
         return {s for s, days in self._parts.items() if date in days}
 
-    def closing(self, ledger: Ledger, open_shifts: set[str]) -> dict[str, DayPart]:
-        """The parts to keep as ``ledger``'s day closes: of each shift in ``open_shifts`` with
-        records on it, and of each shift it had a part of (made again: the day may have changed)."""
+    def closing(self, ledger: Ledger, open_shifts: dict[str, str]) -> dict[str, DayPart]:
+        """The parts to keep as ``ledger``'s day closes: of each shift of ``open_shifts`` (id -> the
+        day it opened on) opened before the day, records or not, and of each one with records on it
+        (a refund of an older receipt), and of each shift it had a part of (made again: the day may
+        have changed). A part with nothing in it says the day holds nothing of its shift: a reprint
+        of the shift then need not open the day (``web/shifts.py``)."""
         if not open_shifts and not self.shifts_of(ledger.date):
             return {}  # (no shift open: the day's records are not read; ~40 ms at 1,000 sales)
         every = day_parts(ledger)
-        wanted = (open_shifts & every.keys()) | self.shifts_of(ledger.date)
+        spanned = {s for s, opened_on in open_shifts.items() if opened_on < ledger.date}
+        wanted = spanned | (open_shifts.keys() & every.keys()) | self.shifts_of(ledger.date)
         return {s: every.get(s, NOTHING) for s in wanted}
 
     def entries(self, date: str, parts: dict[str, DayPart], state_vector: bytes) -> dict[str, str]:
@@ -181,6 +193,42 @@ class KeptParts:
             return True
         now = _clocks(state)
         return all(days[date][0] == now for days in self._parts.values() if date in days)
+
+    def holds(self, shift_id: str, date: str) -> bool:
+        """Is ``shift_id``'s part of closed day ``date`` kept and true (made at the day's close)? A
+        reprint reads it instead of opening the day (``web/shifts.py``)."""
+        kept = self._parts.get(shift_id, {}).get(date)
+        state = self.closed_state(ledger_name(date))
+        return (
+            shift_id not in self._damaged
+            and kept is not None
+            and state is not None
+            and _clocks(state) == kept[0]
+        )
+
+    def prunable(self, open_shifts: set[str], dropped: Callable[[str], bool]) -> list[str]:
+        """The meta keys of parts no read needs: of a dropped day (``dropped``: of its document) and
+        a shift not in ``open_shifts``, with no refund in it. A closed shift's report that would read
+        such a part is refused anyway (its span holds a dropped day: ``web/shifts.py`` says
+        DayDropped), while a part with a refund may be of a day before its shift's first (a refund
+        of an older receipt), which its report adds without loading: it is kept. An open shift's X
+        and expected cash add every part of it, dropped days' too."""
+        return [
+            _key(shift_id, date)
+            for shift_id, days in sorted(self._parts.items())
+            if shift_id not in open_shifts
+            for date, (_, part) in sorted(days.items())
+            if part.refunds == 0 and dropped(ledger_name(date))
+        ]
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Let go of the parts of these meta keys (once the store forgot them)."""
+        for key in keys:
+            shift_id, _, date = key[len(PART_META) :].rpartition("@")
+            days = self._parts.get(shift_id, {})
+            days.pop(date, None)
+            if not days:
+                self._parts.pop(shift_id, None)
 
     def stale(self) -> list[str]:
         """The closed days some part of which is older than their close: a change came as the day

@@ -295,7 +295,9 @@ class DayCloser:
         """Write ``date``'s part of each open shift's figures (and of each shift it had a part of)
         durably before it closes (``model/kept_parts.py``)."""
         kept = self._venue.kept_parts
-        open_ids = {s.id for day in self._venue.ledgers() for s in day.shifts() if s.is_open}
+        open_ids = {
+            s.id: day.date for day in self._venue.ledgers() for s in day.shifts() if s.is_open
+        }
         parts = kept.closing(ledger, open_ids)
         if not parts:
             return

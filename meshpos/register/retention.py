@@ -30,6 +30,11 @@ closes again by the usual rule and is dropped at a later look. A dropped day kee
 (``dropped_days``): the synchronizer answers for it without ever creating it empty (``sync/_dropped.py``),
 a refund, reprint or report of it is refused naming the console (:class:`~meshpos.errors.DayDropped`).
 Only registers drop (a kds keeps its kitchen days, which are small; the console keeps everything).
+
+**Changed** (shifts, the twenty-first session): the kept parts of a dropped day's closed shifts (store
+meta ``shiftpart/<shift>@<date>``, ``model/kept_parts.py``) are pruned at the next look: they were never
+dropped. An open shift's parts stay (its X adds them), and so does a part with a refund in it (it may
+be of a day before its shift's first, which a reprint of the shift adds).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from collections.abc import Callable
 
 from meshpos.config import Config
 from meshpos.engine import Engine
+from meshpos.engine.stores import DayDropping
 from meshpos.errors import MeshposError
 from meshpos.model import Venue
 from meshpos.model.documents import day_of
@@ -124,8 +130,16 @@ class Retention:
         except MeshposError as exc:  # e.g. unreadable settings: nothing is dropped this time
             log.warning("cannot tell which business days to drop: %s", exc)
             names, recent = [], []
-        if held or names or recent:
-            self._task = asyncio.create_task(self._run(held, names, recent))
+        pruned = self._prunable()
+        if held or names or recent or pruned:
+            self._task = asyncio.create_task(self._run(held, names, recent, pruned))
+
+    def _prunable(self) -> list[str]:
+        """The meta keys of kept shift parts no read needs any more (``KeptParts.prunable``): of a
+        day dropped (here, or at an earlier look) and a shift closed."""
+        venue, sync = self._venue, self._engine.sync
+        open_ids = {s.id for day in venue.ledgers() for s in day.shifts() if s.is_open}
+        return venue.kept_parts.prunable(open_ids, sync.is_dropped)
 
     def confirmable(self) -> list[str]:
         """Closed days not known to have closed on signed word that a signed statement said the
@@ -176,7 +190,10 @@ class Retention:
             and not sync.is_dropped(name)
         )
 
-    async def _run(self, held: list[str], names: list[str], recent: list[str]) -> None:
+    async def _run(
+        self, held: list[str], names: list[str], recent: list[str], pruned: list[str]
+    ) -> None:
+        await self._prune(pruned)
         for name in held:
             try:
                 confirmed = await self._engine.confirm_closed(name)
@@ -200,6 +217,25 @@ class Retention:
                 "says the console holds it; it closes again once one does",
                 name,
             )
+
+    async def _prune(self, keys: list[str]) -> None:
+        """Forget kept shift parts of dropped days whose shift closed (``model/kept_parts.py``): one
+        key at a time, the store first (a part the store still holds is still true: nothing is
+        lost if the node stops between)."""
+        store = self._engine.store
+        if not isinstance(store, DayDropping):
+            return  # (nothing is dropped either: no part is of a dropped day)
+        for key in keys:
+            try:
+                await store.drop_meta_range(
+                    key, key + "~"
+                )  # (that key alone: none extends a part's)
+            except MeshposError as exc:  # kept; the next look tries again
+                log.error("could not prune the kept shift part %s: %s", key, exc)
+                return
+            self._venue.kept_parts.forget([key])
+        if keys:
+            log.info("pruned %d kept shift parts of dropped days of closed shifts", len(keys))
 
     async def _drop(self, names: list[str]) -> None:
         for name in names:

@@ -146,6 +146,11 @@ class NodeAPI(Protocol):
         while open under the venue's blind count (UnknownRecord for a shift no loaded day holds)."""
         ...
 
+    def kept_part(self, shift_id: str, date: str) -> bool:
+        """Is the shift's part of closed day ``date`` kept and true (``model/kept_parts.py``)? Its
+        report then adds that part without loading the day."""
+        ...
+
     def no_sales(self, date: str) -> list[NoSale]:
         """One loaded business day's "no sale" drawer openings, oldest first (none for a day not
         loaded)."""

@@ -127,6 +127,9 @@ class VenueReads:
         blind = self.venue.catalog.settings().blind_count
         return self.index.shift_report(self.venue.shift(shift_id), blind=blind)
 
+    def kept_part(self, shift_id: str, date: str) -> bool:
+        return self.venue.kept_parts.holds(shift_id, date)
+
     def no_sales(self, date: str) -> list[NoSale]:
         if ledger_name(date) not in self.venue.replica.names():
             return []  # reading a day that is not loaded would create an empty document for it

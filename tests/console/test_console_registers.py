@@ -81,6 +81,7 @@ def test_the_device_view_lists_relays_what_they_link_to_and_registers_with_recor
         "receipts": 4,
         "last_record_ms": 1_000_000,
         "last_record_s": 10.0,
+        "shift_open_since": None,
     }
     assert report["R2"] | {"last_heard_s": None} == {
         "role": "register",
@@ -95,6 +96,7 @@ def test_the_device_view_lists_relays_what_they_link_to_and_registers_with_recor
         "receipts": 0,
         "last_record_ms": None,
         "last_record_s": None,
+        "shift_open_since": None,
     }
     assert (report["K1"]["role"], report["K1"]["pending"]) == ("kds", 0)
     assert report["R3"]["role"] == "register"

@@ -40,7 +40,7 @@ class _Closer:
 
     def close(self, date: str) -> None:
         v, name = self.venue, ledger_name(date)
-        open_ids = {s.id for ledger in v.ledgers() for s in ledger.shifts() if s.is_open}
+        open_ids = {s.id: d.date for d in v.ledgers() for s in d.shifts() if s.is_open}
         ledger = v.ledger(date)
         if ledger.has_open_shift():
             return  # its own shift is open: it stays (``what_keeps_open``)
@@ -183,6 +183,7 @@ def test_a_part_older_than_its_close_or_damaged_is_never_added() -> None:
     shift = r1.open_shift()
     assert shift is not None
     closer.close(date)
+    assert r1.kept_parts.holds(shift.id, date)  # a reprint reads it (web/shifts.py)
     name = ledger_name(date)
     closer.reopen(date)  # a change after its part was made, then closed without a new part
     order = r1.open_order(CASHIER, NOW + DAY_MS + 60_000)
@@ -194,6 +195,7 @@ def test_a_part_older_than_its_close_or_damaged_is_never_added() -> None:
     r1.forget_day(date)
     r1.replica.close(name)
     assert not r1.kept_parts.fresh(date)
+    assert not r1.kept_parts.holds(shift.id, date)  # a reprint loads the day
     with pytest.raises(DayClosed, match=date):
         shift_report(r1, shift)
     with pytest.raises(DayClosed, match=date):
@@ -201,5 +203,45 @@ def test_a_part_older_than_its_close_or_damaged_is_never_added() -> None:
     good = encode(DayPart(receipts=1), closer.states[name])
     damaged = {f"{PART_META}{shift.id}@{date}": good.replace('"receipts"', '"receipt"')}
     r1.kept_parts = KeptParts(closer.states.get, damaged.items())
+    assert not r1.kept_parts.holds(shift.id, date)
     with pytest.raises(RecordUnusable, match="damaged"):
         shift_report(r1, shift)
+
+
+def test_a_day_without_records_of_an_open_shift_keeps_an_empty_part() -> None:
+    """A day of an open shift's span with none of its records keeps a part with nothing in it, so a
+    reprint of the shift need not load it (the twenty-first session, part shifts); on main such a day
+    kept no part and a reprint loaded it."""
+    r1 = _register("R1")
+    closer = _Closer(r1)
+    shift = r1.open_shift()
+    assert shift is not None
+    quiet = r1.business_date(NOW + DAY_MS)
+    r1.ledger(quiet)  # the day exists, with nothing of the shift on it
+    closer.close(quiet)
+    assert r1.kept_parts.holds(shift.id, quiet)
+    assert r1.kept_parts.of(shift.id, r1.replica.names()) == [DayPart()]
+    other = r1.business_date(NOW - DAY_MS)  # a day before the shift opened: none of its business
+    r1.ledger(other)
+    closer.close(other)
+    assert not r1.kept_parts.holds(shift.id, other)
+
+
+def test_only_a_closed_shifts_parts_of_dropped_days_without_refunds_are_prunable() -> None:
+    """(``KeptParts.prunable``; the twenty-first session, part shifts.) An open shift's X adds every
+    part of it; a closed shift's part with a refund may be of a day before its first (a refund of an
+    older receipt), which its reprint adds: both stay. On main no part was ever pruned."""
+    state = encode(DayPart(), b"\x00")  # (the state vector of an empty document)
+    entries = {
+        f"{PART_META}open@2026-01-02": state,
+        f"{PART_META}closed@2026-01-02": state,
+        f"{PART_META}closed@2026-01-03": state,
+        f"{PART_META}refunded@2026-01-02": encode(DayPart(refunds=500), b"\x00"),
+    }
+    kept = KeptParts(lambda name: b"\x00", entries.items())
+    dropped = {ledger_name("2026-01-02")}
+    pruned = kept.prunable({"open"}, dropped.__contains__)
+    assert pruned == [f"{PART_META}closed@2026-01-02"]
+    kept.forget(pruned)
+    assert kept.shifts_of("2026-01-02") == {"open", "refunded"}
+    assert kept.shifts_of("2026-01-03") == {"closed"}

@@ -216,6 +216,9 @@ const base = (venue) => `/api/venues/${encodeURIComponent(venue.id)}`;
 // A device's pending count: its own word on its link to the relay; one beyond the relay's links is
 // shown as its far record told it, with "?" (any enrolled device on the way may have changed it).
 const pendingCell = (r) => r.pending != null ? r.pending : r.pending_told != null ? `${r.pending_told}?` : "—";
+// A register's shift still open since an earlier business day (console/open_shifts.py), in the words of
+// the register's own status: its drawer is not counted and its day stays loaded on every device.
+const openSince = (day) => day ? `open since ${day}: close it` : "";
 const notHereYet = (reachable) => {
   const known = reachable.reduce((sum, r) => sum + (r.pending || 0), 0);
   const unknown = reachable.filter((r) => r.pending == null).length;
@@ -246,8 +249,12 @@ shell.onShow("status", async (venue) => {
   rows("registers", Object.entries(status.registers), ([node, r]) => [
     cell(node), cell(r.role || "?"), cell(reach(r)), cell(pendingCell(r), true),
     cell(r.receipts, true), cell(r.last_record_ms ? `${when(r.last_record_ms)} (${ago(r.last_record_s)})` : ""),
-    cell(r.reachable ? "now" : ago(r.last_heard_s))],
-  (tr, [node, r]) => { tr.dataset.device = node; tr.className = r.reachable ? "" : "unreachable"; });
+    cell(r.reachable ? "now" : ago(r.last_heard_s)), cell(openSince(r.shift_open_since))],
+  (tr, [node, r]) => {
+    tr.dataset.device = node;
+    tr.className = r.reachable ? "" : "unreachable";
+    if (r.shift_open_since) tr.dataset.shiftOpenSince = r.shift_open_since;
+  });
   pairs("totals", Object.fromEntries(Object.entries(totals).map(
     ([k, v]) => [k.replace("_", " "), COUNTS.has(k) ? v : shell.money(v)])));
   // records the console refused to overwrite, conflicts, receipt numbers used twice (duplicate_number)

@@ -124,12 +124,13 @@
   // --- the other reports --------------------------------------------------------------------------
   async function showShifts() {
     const shifts = await call(`${base()}/shifts?${range()}`);
+    // a shift open since an earlier business day says so where its close would be (console/open_shifts.py)
     fill("shifts", shifts, (s) => [td(s.report), td(s.register), td(s.opened_by_name), td(when(s.opened_at_ms)),
-      td(when(s.closed_at_ms)), td(s.receipts, true), td(money(s.sales), true), td(money(s.cash_taken), true),
+      td(s.open_since ? `open since ${s.open_since}: close it` : when(s.closed_at_ms)), td(s.receipts, true), td(money(s.sales), true), td(money(s.cash_taken), true),
       td(money(s.card_taken), true), td(money(s.refunds), true), td(money(s.opening_cash), true),
       td(money(s.drawer_expected), true), td(money(s.counted_cash), true), td(money(s.cash_difference), true),
       td(s.no_sales, true)],
-    (tr, s) => { tr.dataset.report = s.report; });
+    (tr, s) => { tr.dataset.report = s.report; if (s.open_since) tr.dataset.openSince = s.open_since; });
   }
   const SALES = {
     product: [["name", ""], ["category", ""], ["quantity", "n"], ["amount", "m"], ["discount", "m"], ["tax", "m"], ["refunded_tax", "m"], ["net_tax", "m"]],
