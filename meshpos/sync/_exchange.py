@@ -111,6 +111,7 @@ class Exchange(OrderNotes, Replies):
     _applying: str | _Loading | _Stored | None
     _opening_for_content: bool
     _held_by: StepOnes
+    _received: tuple[bytes, int | None]  # (``_forwarding``: the author read once)
     _taken: dict[str, dict[bytes, None]]  # doc -> the last updates it took whole (``_took``)
     _rejections_logged: set[tuple[str, str, str]]  # (device, kind of document, reason) logged once
 
@@ -189,6 +190,7 @@ class Exchange(OrderNotes, Replies):
             if clients_past_bound(update, clocks):  # (``_updates.MAX_DOC_CLIENTS``)
                 return self._reject(peer, node, name, TOO_MANY_CLIENTS)
             start = header_start(update) if authors is not None and len(authors) == 1 else None
+            self._received = (update, start[0] if start is not None else None)  # (``_forward``)
             if self._ahead_of_order(session, name, update, start, clocks):
                 return
             news, news_start = authors, start  # who brings something new

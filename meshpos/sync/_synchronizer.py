@@ -171,8 +171,8 @@ class Synchronizer(
         self._heard_candidates = False  # a topology peer named the best candidates (``_spread``)
         self._graph_for: tuple[object, dict[str, frozenset[str]]] = (None, {})
         self._trees: dict[str, tuple[str | None, frozenset[str]]] = {}  # (``_forwarding``)
-        self._targets: dict[tuple[str, int], frozenset[str] | None] = {}  # (``_forwarding``)
-        self._targets_for: tuple[int, int, frozenset[str], int] | None = None
+        self._sends: dict[tuple[str | None, int | None], tuple[Session, ...]] = {}  # (_forwarding)
+        self._sends_for: tuple[int, int, int, frozenset[str], int, int] | None = None
         self._clients_for: tuple[object, dict[int, str]] = (None, {})
         self._roles_for: tuple[object, dict[str, str]] = (None, {})
         self._shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]] = (
