@@ -14,9 +14,16 @@ so it may not be linked to the author) floods each update to the peers its sourc
 ``tests/bench/test_receive_parts.py``, 5.33 update messages a receipt in a mesh of three instead of 4.)
 
 Each node's place in each author's tree (its parent, its children) is kept until the graph changes
-(``_spread._graph``), and the answer for each (source node, author) until what the graph and the client
-table are built from changes: what a received update costs here is one look-up. A mixin of
-:class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
+(``_spread._graph``). A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the
+state named below.
+
+**Changed** (issue 18, forward; the twenty-first session): the sessions a change goes to are kept per
+(origin session, author) while everything the choice reads stays (``_sends_of``: the presence table's
+nodes and the links their heartbeats name, the far records, discovery's list, the sessions and their
+states), not only the tree's answer: a received update costs one look-up here, and one that goes
+nowhere (every update but its author's own in a venue of six) returns at once; its author is the one
+``_exchange._apply`` read off its header (``_received``), not read again. Before, each update built the
+list of live sessions and walked it with a tree and link check per session.
 """
 
 from __future__ import annotations
