@@ -5,7 +5,7 @@
 * An update of one author that arrives ahead of its author's order (its first clock beyond what the
   document holds, read off its header) is not applied: the peer is asked (sync step 1) for what we lack
   and sends it in order (:meth:`Exchange._ahead_of_order` says why). A catch-up of several authors that
-  the document does not hold whole in order once applied is noted (:meth:`Exchange.reordered`): pycrdt
+  the document does not hold whole in order once applied is noted (``_order_notes``: ``reordered``): pycrdt
   misses some nested changes after such a delivery, so a live count of the document (``model.tally``) is
   checked afresh after that only, not after every change.
 
@@ -34,6 +34,7 @@ from meshpos.sync._events import (
 )
 from meshpos.sync._held import StepOnes
 from meshpos.sync._messages import AwarenessUpdate, DocMessage, SyncStep1, SyncStep2
+from meshpos.sync._order_notes import OrderNotes
 from meshpos.sync._replies import Replies, _lowest
 from meshpos.sync._rules import may_write
 from meshpos.sync._session import ReplyState, Session
@@ -48,16 +49,12 @@ from meshpos.sync._updates import (
     has_structs_from,
     header_authors,
     header_start,
-    held_clocks,
     held_state,
     new_authors,
-    past_holes,
 )
 
 log = logging.getLogger("meshpos.sync")
 
-#: authors noted ahead of their order per document at most (beyond: the document is still noted)
-MAX_REORDERED_CLIENTS = 64
 #: updates kept per document that it took whole, to drop a copy of one unapplied (:meth:`Exchange._took`)
 MAX_TAKEN = 64
 MAX_TAKEN_BYTES = 65536  # a live update's size, not a catch-up's
@@ -100,7 +97,7 @@ class _Stored:
 _STORED = _Stored()
 
 
-class Exchange(Replies):
+class Exchange(OrderNotes, Replies):
     """Sync step 1 replies and received updates (a mixin of ``Synchronizer``)."""
 
     config: SyncConfig
@@ -114,8 +111,7 @@ class Exchange(Replies):
     _applying: str | _Loading | _Stored | None
     _opening_for_content: bool
     _held_by: StepOnes
-    _reordered: dict[str, dict[int, int]]  # doc -> client -> a first clock that came ahead
-    _past_holes: dict[str, dict[int, bytes]]  # doc -> author -> what was reported past its hole
+    _received: tuple[bytes, int | None]  # (``_forwarding``: the author read once)
     _taken: dict[str, dict[bytes, None]]  # doc -> the last updates it took whole (``_took``)
     _rejections_logged: set[tuple[str, str, str]]  # (device, kind of document, reason) logged once
 
@@ -138,46 +134,6 @@ class Exchange(Replies):
         def _answer_waiting(
             self, peer: str, session: Session, name: str, asked: dict[int, int]
         ) -> None: ...
-
-    def reordered(self, name: str) -> bool | None:
-        """Whether ``name`` took an update out of its author's order since :meth:`settle_reordered`:
-        None if not; True while such an update still waits for what precedes it (pycrdt keeps it
-        pending), False once everything before it arrived too (a count of it is worth checking now).
-
-        False too, settled or not and waiting or not, while ``name`` holds something past a hole in
-        an author's clocks (``_past_holes``): pycrdt reports no write into a type created past the hole
-        (yrs takes a type whose item is at or past the transaction's state vector as made in that
-        transaction), be the write this node's own or a peer's in order, until the hole fills (which
-        notes the day again): a count of what is held is due after every change meanwhile."""
-        if name in self._past_holes:
-            return False
-        ahead = self._reordered.get(name)
-        if ahead is None:
-            return None
-        doc = self._docs.get(name)
-        held = held_clocks(doc) if doc is not None else {}
-        return any(held.get(client, 0) <= clock for client, clock in ahead.items())
-
-    def settle_reordered(self, name: str) -> None:
-        """The caller checked ``name`` after what arrived out of order: forget it."""
-        self._reordered.pop(name, None)
-
-    def _note_order(
-        self,
-        name: str,
-        authors: frozenset[int] | None,
-        start: tuple[int, int] | None,
-        held: Mapping[int, int],
-    ) -> None:
-        """Note an update (one author's, from ``start``) if it may come ahead of its author's order
-        (see the module docstring); one of several authors is noted once applied (``_open_and_apply``)."""
-        if authors is None:
-            return
-        if start is None or start[1] <= held.get(start[0], 0):
-            return  # no struct, or in order
-        ahead = self._reordered.setdefault(name, {})
-        if start[0] in ahead or len(ahead) < MAX_REORDERED_CLIENTS:  # (a peer picks the clients)
-            ahead[start[0]] = max(ahead.get(start[0], 0), start[1])
 
     def _on_doc(self, peer: str, session: Session, event: DocReceived) -> None:
         message = event.message
@@ -234,6 +190,7 @@ class Exchange(Replies):
             if clients_past_bound(update, clocks):  # (``_updates.MAX_DOC_CLIENTS``)
                 return self._reject(peer, node, name, TOO_MANY_CLIENTS)
             start = header_start(update) if authors is not None and len(authors) == 1 else None
+            self._received = (update, start[0] if start is not None else None)  # (``_forward``)
             if self._ahead_of_order(session, name, update, start, clocks):
                 return
             news, news_start = authors, start  # who brings something new
@@ -448,38 +405,6 @@ class Exchange(Replies):
             # state vector, and the peer that just delivered the whole day would send it all again.
             for session in self._exchanging():
                 session.send(SyncStep1(name, doc.get_state()))
-
-    def _report_past_holes(
-        self, peer: str, name: str, doc: Doc[Any], authors: frozenset[int] | None
-    ) -> None:
-        """Report (for the store, not for the peers) what pycrdt integrated past a hole in the clocks
-        of ``authors`` (None: every author) (:func:`past_holes`): left out of the transaction's update
-        (see :meth:`_ahead_of_order`), it would be in memory only. A catch-up of several authors can
-        bring one (an earlier reply lost), and so can an update that starts in order but carries a skip
-        (a diff or a relayed change from a document that holds a hole); each hole is reported once
-        (again if what lies past it grew)."""
-        pieces = past_holes(doc, authors)
-        reported = self._past_holes.get(name, {})
-        for client in list(reported):  # filled since: writes into what lay past it went unreported
-            if client not in pieces and (authors is None or client in authors):
-                del reported[client]
-                self._reordered.setdefault(name, {})
-        for client, piece in pieces.items():
-            if reported.get(client) != piece:
-                reported[client] = piece
-                self._events.append(DocumentChanged(name, piece, peer))
-        if reported:
-            self._past_holes[name] = reported
-        else:
-            self._past_holes.pop(name, None)
-
-    def _note_holes(self, name: str, authors: frozenset[int] | None = None) -> None:
-        """What ``name`` holds past a hole in the clocks of ``authors`` (None: any) and the store holds
-        already (a load, another process's commit, an update taken whole that carries a skip) is noted
-        as reported, so that :meth:`reordered` says a count is worth checking until the hole fills."""
-        pieces = past_holes(self._docs[name], authors)
-        if pieces:
-            self._past_holes[name] = {**self._past_holes.get(name, {}), **pieces}
 
     def _reject(self, peer: str, node: str, doc: str, reason: str) -> None:
         """Refuse an update: reported (the node counts and lists each one); logged once per device,

@@ -14,9 +14,16 @@ so it may not be linked to the author) floods each update to the peers its sourc
 ``tests/bench/test_receive_parts.py``, 5.33 update messages a receipt in a mesh of three instead of 4.)
 
 Each node's place in each author's tree (its parent, its children) is kept until the graph changes
-(``_spread._graph``), and the answer for each (source node, author) until what the graph and the client
-table are built from changes: what a received update costs here is one look-up. A mixin of
-:class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
+(``_spread._graph``). A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the
+state named below.
+
+**Changed** (issue 18, forward; the twenty-first session): the sessions a change goes to are kept per
+(origin session, author) while everything the choice reads stays (``_sends_of``: the presence table's
+nodes and the links their heartbeats name, the far records, discovery's list, the sessions and their
+states), not only the tree's answer: a received update costs one look-up here, and one that goes
+nowhere (every update but its author's own in a venue of six) returns at once; its author is the one
+``_exchange._apply`` read off its header (``_received``), not read again. Before, each update built the
+list of live sessions and walked it with a tree and link check per session.
 """
 
 from __future__ import annotations
@@ -32,11 +39,11 @@ from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._session import Session
 from meshpos.sync._states import EXCHANGING
 from meshpos.sync._topology import FULL_MESH_FEATURE, TOPOLOGY_FEATURE, tree
-from meshpos.sync._updates import header_authors
+from meshpos.sync._updates import header_start
 
 log = logging.getLogger("meshpos.sync")
 
-#: (source, author) answers kept at most (:meth:`Forwarding._children_for`)
+#: (origin, author) answers kept at most (:meth:`Forwarding._sends_of`)
 MAX_TARGETS = 1024
 
 
@@ -48,10 +55,11 @@ class Forwarding:
     _trees: dict[str, tuple[str | None, frozenset[str]]]  # origin -> (our parent, our children)
     _far: FarTable
     _discovered: frozenset[str]
-    # (source node, author) -> our children in its tree when the update came from our parent in it,
-    # else None; kept while what the graph and the client table are built from stays (``_targets_for``)
-    _targets: dict[tuple[str, int], frozenset[str] | None]
-    _targets_for: tuple[int, int, frozenset[str], int] | None
+    # (origin session, author) -> the sessions a change goes to, while ``_sends_for`` holds
+    _sends: dict[tuple[str | None, int | None], tuple[Session, ...]]
+    _sends_for: tuple[int, int, int, frozenset[str], int, int] | None
+    #: the update ``_apply`` is applying and its author (None: several or none), read off its header
+    _received: tuple[bytes, int | None] = (b"", None)
     _tree_failed = False  # logged once
     config: SyncConfig
 
@@ -68,25 +76,26 @@ class Forwarding:
 
     def _forward(self, name: str, update: bytes, origin: str | None) -> None:
         """Send a change on: to our children in its author's tree when it came from our parent in
-        it, else to every other session (``_spread``)."""
-        live = [s for p, s in self._sessions.items() if p != origin and s.state in EXCHANGING]
-        if not live:
-            return
+        it, else to every other session (``_spread``); to the sessions :meth:`_sends_of` keeps."""
         sender = self._sessions.get(origin) if origin is not None else None
-        source = sender.peer.node if sender is not None and sender.peer is not None else None
-        children = None if source is None else self._tree_targets(source, update, live)
+        author = None
+        if sender is not None and sender.peer is not None:
+            received, author = self._received  # read off its header by ``_apply``: not again
+            if update is not received and update != received:  # (pycrdt's bytes: equal, not same)
+                try:
+                    start = header_start(update)
+                except RemoteProtocolError:
+                    start = None
+                author = start[0] if start is not None else None
+        sends = self._sends_of(origin, sender, author)
+        if not sends:
+            return  # (a venue of six: every update but the author's own)
         # a peer's update, committed by its author, goes on before we commit it (a stock Yjs
         # client's waits: ours is its only durable copy)
         free = sender is not None and not sender.stock
         message = SyncUpdate(name, update)
         encoded: dict[int, list[bytes]] = {}  # by max_message_size: encoded once, not per link
-        for session in live:
-            peer = session.peer
-            if children is not None and peer is not None and self._in_tree(session):
-                if peer.node not in children:
-                    continue  # (``_spread``) another node's child, or no child at all
-            elif source is not None and self._linked(source, session):
-                continue  # the source sends it to that peer itself; anti-entropy covers a loss
+        for session in sends:
             if session.stock:  # a stock Yjs client speaks plain y-protocols: its session encodes
                 session.send(message, free=free)
                 continue
@@ -96,48 +105,80 @@ class Forwarding:
                 data = encoded[size] = encode_doc_message(message, size)
             session.send_encoded(data, free=free)
 
-    def _tree_targets(
-        self, source: str, update: bytes, live: list[Session]
-    ) -> frozenset[str] | None:
-        """The peers to pass ``update`` on to, when it came from ``source`` (a node) and is one
-        author's whose node we know: this node's children in the breadth-first tree from that node
-        over the topology (each tree edge carries it once, instead of every link). None (send it on
-        every link, a duplicate stops where it applies nothing) whenever the views may differ: the
-        update did not come from our parent in that tree, or a child has no live link to us
-        (``live``: the sessions it may go to)."""
-        try:
-            authors = header_authors(update)
-        except RemoteProtocolError:
-            return None
-        try:
-            return self._children_for(source, authors, live)
-        except Exception:  # this runs in a pycrdt observer: flood, say so
-            if not self._tree_failed:
-                log.exception("forwarding along the tree failed; flooding instead")
-                self._tree_failed = True
-            return None
+    def _sends_of(
+        self, origin: str | None, sender: Session | None, author: int | None
+    ) -> tuple[Session, ...]:
+        """The sessions a change from ``origin`` (None: ours) of ``author`` (None: several, none, or
+        not asked) goes to, kept per (origin, author) while everything the choice reads stays: the
+        presence table's nodes and their links, the far records, discovery's list, the sessions and
+        their states (``Session.moves``). **Changed** (issue 18, forward): decided once per such
+        change, not per update: a node of a venue of six (a full mesh) knows at once that an
+        update from its author goes nowhere (before: its live sessions, its tree targets and a
+        skip per link, every update, ~9 % of ``receive_data``)."""
+        presence = self._presence
+        basis = (
+            presence.version,
+            presence.links_version,
+            self._far.version,
+            self._discovered,
+            len(self._sessions),
+            Session.moves,
+        )
+        if self._sends_for != basis:
+            self._sends, self._sends_for = {}, basis
+        key = (origin, author)
+        sends = self._sends.get(key)
+        if sends is None:
+            source = sender.peer.node if sender is not None and sender.peer is not None else None
+            sends, sure = self._choose_sends(origin, source, author)
+            if sure:  # (a fault in the tree: flooded, and asked again next time)
+                if len(self._sends) >= MAX_TARGETS:  # (a peer picks the authors)
+                    self._sends.clear()
+                self._sends[key] = sends
+        return sends
+
+    def _choose_sends(
+        self, origin: str | None, source: str | None, author: int | None
+    ) -> tuple[tuple[Session, ...], bool]:
+        """(the live sessions but ``origin``'s that a change from ``source`` (a node; None: ours)
+        goes to, whether that is the tree's answer or a flood for a fault in it)."""
+        live = [s for p, s in self._sessions.items() if p != origin and s.state in EXCHANGING]
+        children, sure = None, True
+        if source is not None and live:
+            try:
+                children = self._children_for(
+                    source, None if author is None else frozenset({author}), live
+                )
+            except Exception:  # this runs in a pycrdt observer: flood, say so
+                sure = False
+                if not self._tree_failed:
+                    log.exception("forwarding along the tree failed; flooding instead")
+                    self._tree_failed = True
+        sends: list[Session] = []
+        for session in live:
+            peer = session.peer
+            if children is not None and peer is not None and self._in_tree(session):
+                if peer.node not in children:
+                    continue  # (``_spread``) another node's child, or no child at all
+            elif source is not None and self._linked(source, session):
+                continue  # the source sends it to that peer itself; anti-entropy covers a loss
+            sends.append(session)
+        return tuple(sends), sure
 
     def _children_for(
         self, source: str, authors: frozenset[int] | None, live: list[Session]
     ) -> frozenset[str] | None:
+        """This node's children in the breadth-first tree from the node of ``authors`` (one author's
+        update) over the topology when it came from ``source`` (each tree edge carries it once,
+        instead of every link). None (send it on every link, a duplicate stops where it applies
+        nothing) whenever the views may differ: the update did not come from our parent in that
+        tree, or a child has no live link to us (``live``: the sessions it may go to)."""
         if authors is None or len(authors) != 1:
             return None
         (author,) = authors
-        # what ``_graph`` and ``_client_nodes`` are built from (``_spread``): while it stays, so do
-        # they and the answer for (source, author); a received update costs a look-up here
-        basis = (self._presence.version, self._far.version, self._discovered, len(self._sessions))
-        if self._targets_for != basis:
-            self._targets, self._targets_for = {}, basis
-        key = (source, author)
-        if key in self._targets:
-            children = self._targets[key]
-        else:
-            children = self._tree_children(source, author)
-            if len(self._targets) >= MAX_TARGETS:  # (a peer picks the authors)
-                self._targets.clear()
-            self._targets[key] = children
-        if children is None:
-            return None
+        children = self._tree_children(source, author)
+        if not children:
+            return children
         linked = {s.peer.node for s in live if s.peer is not None}
         return children if children <= linked else None
 

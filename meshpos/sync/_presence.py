@@ -51,12 +51,15 @@ class PresenceTable:
         #: the nodes heard on a link (not timed out or forgotten): a live view, read with no call
         self.heard: Container[str] = self._peers.keys()
         self.version = 0  # moves when a node comes, goes or changes role (what caches key on)
+        self.links_version = 0  # moves when a node's heartbeat names other links (``_forwarding``)
 
     def observe(self, heartbeat: Heartbeat, now: float) -> bool:
         """Record a heartbeat; True when the node was not present before."""
         before = self._peers.get(heartbeat.node)
         if before is None or before.heartbeat.role != heartbeat.role:
             self.version += 1
+        elif before.heartbeat.peers != heartbeat.peers:
+            self.links_version += 1
         self._peers[heartbeat.node] = PeerPresence(heartbeat, now)
         return before is None
 

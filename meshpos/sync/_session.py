@@ -26,6 +26,7 @@ import collections
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from meshpos.errors import (
     LocalProtocolError,
@@ -119,6 +120,9 @@ class Session:
 
     #: a stock Yjs client's session (``sync._yjs``): not a peer, and no device holding a copy
     stock = False
+    #: state changes of every session in the process: what the synchronizer keeps per set of live
+    #: sessions (``_forwarding``) holds while it stays (a count read with no call, not a scan)
+    moves: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -174,6 +178,7 @@ class Session:
             error = RemoteProtocolError if remote else LocalProtocolError
             raise error(f"session: {trigger.value!r} is not allowed in state {self._state.value!r}")
         self._state = new
+        Session.moves += 1
 
     # --- the websockets-shaped surface ------------------------------------------------------------
 

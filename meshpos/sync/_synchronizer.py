@@ -137,8 +137,8 @@ class Synchronizer(
         self.parked_dropped = 0  # updates parked for a closed day, dropped over its bound
         self._parked_total = 0  # bytes parked for every closed day together
         self._opened_for: dict[str, str] = {}  # closed day opened on a peer's behalf -> the device
-        self._reordered: dict[str, dict[int, int]] = {}  # (``_exchange``: reordered)
-        self._past_holes: dict[str, dict[int, bytes]] = {}  # (``_exchange``: _report_past_holes)
+        self._reordered: dict[str, dict[int, int]] = {}  # (``_order_notes``: reordered)
+        self._past_holes: dict[str, dict[int, bytes]] = {}  # (``_order_notes``: _report_past_holes)
         self._taken: dict[str, dict[bytes, None]] = {}  # (``_exchange``: _took)
         self._rejections_logged: set[tuple[str, str, str]] = set()  # (``_exchange``: _reject)
         self._reopen_rates: dict[str, TokenBucket] = {}  # device -> the days it made us open
@@ -171,8 +171,8 @@ class Synchronizer(
         self._heard_candidates = False  # a topology peer named the best candidates (``_spread``)
         self._graph_for: tuple[object, dict[str, frozenset[str]]] = (None, {})
         self._trees: dict[str, tuple[str | None, frozenset[str]]] = {}  # (``_forwarding``)
-        self._targets: dict[tuple[str, int], frozenset[str] | None] = {}  # (``_forwarding``)
-        self._targets_for: tuple[int, int, frozenset[str], int] | None = None
+        self._sends: dict[tuple[str | None, int | None], tuple[Session, ...]] = {}  # (_forwarding)
+        self._sends_for: tuple[int, int, int, frozenset[str], int, int] | None = None
         self._clients_for: tuple[object, dict[int, str]] = (None, {})
         self._roles_for: tuple[object, dict[str, str]] = (None, {})
         self._shape_for: tuple[object, tuple[frozenset[str], frozenset[str]]] = (

@@ -17,7 +17,8 @@ from meshpos.sync import Synchronizer, SyncUpdate
 from meshpos.sync import _exchange as exchange
 from meshpos.sync import _updates as updates
 from meshpos.sync._config import SyncConfig
-from meshpos.sync._topology import DEGREE
+from meshpos.sync._states import EXCHANGING
+from meshpos.sync._topology import DEGREE, TOPOLOGY_FEATURE
 from meshpos.sync.memory import Faults, MemoryNetwork
 
 from .helpers import VENUE, pump, sync_pair
@@ -201,7 +202,7 @@ def test_a_forwarded_update_asks_the_graph_nothing_once_its_answer_is_kept(
     asked: list[str] = []
     inside = [False]
     targets, graph, clients = (
-        Synchronizer._tree_targets,
+        Synchronizer._sends_of,
         Synchronizer._graph,
         Synchronizer._client_nodes,
     )
@@ -221,7 +222,7 @@ def test_a_forwarded_update_asks_the_graph_nothing_once_its_answer_is_kept(
 
         return call
 
-    monkeypatch.setattr(Synchronizer, "_tree_targets", tree_targets)
+    monkeypatch.setattr(Synchronizer, "_sends_of", tree_targets)
     monkeypatch.setattr(Synchronizer, "_graph", counted("graph", graph))
     monkeypatch.setattr(Synchronizer, "_client_nodes", counted("clients", clients))
     forwarded = net.stats.sent
@@ -256,10 +257,12 @@ def test_kept_forwarding_answers_equal_fresh_ones_while_the_mesh_changes(
     """Seeded: ten devices in a ring (deep trees) writing while the network reorders and
     duplicates, a device crashes, another joins, a partition heals: every answer of where an update
     goes on is the one computed afresh at that moment, and every device ends with every write.
-    (Checked outside the observer: ``_tree_targets`` turns an error into a flood.)"""
+    (Checked outside the observer: ``_choose_sends`` turns an error into a flood.) The sessions an
+    update goes to, kept per (origin, author) (``_sends_of``), are those chosen afresh too."""
     answers: list[frozenset[str] | None] = []
     wrong: list[tuple[str, str, object, object]] = []
     children_for = Synchronizer._children_for
+    sends = checking_sends(monkeypatch)
 
     def checked(
         self: Synchronizer, source: str, authors: frozenset[int] | None, live: list[Any]
@@ -296,3 +299,84 @@ def test_kept_forwarding_answers_equal_fresh_ones_while_the_mesh_changes(
     assert wrong == []
     assert any(a for a in answers)  # children found
     assert None in answers  # and floods
+    assert sends.wrong == []
+    assert sends.kept > 300  # (660: the seeded run's answers from the kept table)
+    assert sends.nowhere > 100
+    assert sends.flooded > 100
+
+
+class _Sends:
+    """What :func:`checking_sends` saw: answers from the kept table, those that went nowhere, floods
+    (more than one session), and every answer that differs from a fresh choice."""
+
+    def __init__(self) -> None:
+        self.kept = self.nowhere = self.flooded = 0
+        self.wrong: list[tuple[str, object, object, object]] = []
+
+
+def checking_sends(monkeypatch: pytest.MonkeyPatch) -> _Sends:
+    """Every answer of ``_sends_of`` (kept or not) is checked against a choice made afresh from the
+    update's own header, the sessions as they are and the heartbeats' links (``_forward``'s rules
+    before the twenty-first session: live sessions but the origin's; a tree child of the author's
+    tree when it came from our parent, else every session its source is not linked to)."""
+    seen = _Sends()
+    forward, sends_of = Synchronizer._forward, Synchronizer._sends_of
+    updating: list[bytes] = []
+
+    def forwarding(self: Synchronizer, name: str, update: bytes, origin: str | None) -> None:
+        updating.append(update)
+        try:
+            forward(self, name, update, origin)
+        finally:
+            updating.pop()
+
+    def checked(self: Synchronizer, origin: str | None, sender: Any, author: int | None) -> Any:
+        kept = (origin, author) in self._sends
+        found = sends_of(self, origin, sender, author)
+        names = {id(session): key for key, session in self._sessions.items()}
+        got = sorted(names[id(session)] for session in found)
+        fresh = fresh_sends(self, origin, updating[-1])
+        if got != fresh:
+            seen.wrong.append((self.node_id, origin, got, fresh))
+        seen.kept += kept
+        seen.nowhere += not got
+        seen.flooded += len(got) > 1
+        return found
+
+    monkeypatch.setattr(Synchronizer, "_forward", forwarding)
+    monkeypatch.setattr(Synchronizer, "_sends_of", checked)
+    return seen
+
+
+def fresh_sends(sync: Synchronizer, origin: str | None, update: bytes) -> list[str]:
+    """The sessions (their keys) a change from ``origin`` goes to, chosen afresh."""
+    sessions = sync._sessions
+    live = [(k, s) for k, s in sessions.items() if k != origin and s.state in EXCHANGING]
+    sender = sessions.get(origin) if origin is not None else None
+    source = sender.peer.node if sender is not None and sender.peer is not None else None
+    children = None
+    if source is not None and live:
+        children = fresh_children(
+            sync, source, updates.header_authors(update), [s for _, s in live]
+        )
+    beats = {node: beat.peers for node, beat in sync._presence.live.items()}
+    chosen = []
+    for key, session in live:
+        peer = session.peer
+        tree = (
+            peer is not None
+            and peer.role != "console"
+            and TOPOLOGY_FEATURE in session.peer_features
+        )
+        if children is not None and tree:
+            assert peer is not None
+            if peer.node not in children:
+                continue
+        elif (
+            source is not None
+            and peer is not None
+            and (peer.node in beats.get(source, ()) or source in beats.get(peer.node, ()))
+        ):
+            continue
+        chosen.append(key)
+    return sorted(chosen)

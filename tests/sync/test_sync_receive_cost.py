@@ -13,6 +13,7 @@ from meshpos.errors import RemoteProtocolError
 from meshpos.sync import DocumentChanged, Synchronizer, SyncStep2, SyncUpdate, UpdateRejected
 from meshpos.sync import _codec as codec
 from meshpos.sync import _exchange as exchange
+from meshpos.sync import _order_notes as order_notes
 from meshpos.sync import _updates as updates
 from tests.sync.helpers import VENUE, pump, sync_pair
 
@@ -48,7 +49,7 @@ def counting_hole_looks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]
         looks.append(args)
         return look(*args, **kwargs)
 
-    monkeypatch.setattr(exchange, "past_holes", counted)
+    monkeypatch.setattr(order_notes, "past_holes", counted)  # (where the looks are made)
     return looks
 
 
