@@ -261,8 +261,11 @@ class Spread(SignedNotices, FarOut):
         return self._graph_for[1]
 
     def _client_nodes(self) -> dict[int, str]:
-        """CRDT client id -> node, from the far records and the hellos of our links."""
-        key = (self._far.version, len(self._sessions))
+        """CRDT client id -> node, from the far records and the hellos of our links; kept while the
+        far records, the sessions and their states stay (a hello moves its session's state: keyed on
+        the number of sessions alone, one that came after its session was added was missing until the
+        far records moved, and that author's updates were flooded; the twenty-first session)."""
+        key = (self._far.version, len(self._sessions), Session.moves)
         if self._clients_for[0] != key:
             clients = {r.client: n for n, r in self._far.records.items() if r.client}
             for session in self._sessions.values():

@@ -131,3 +131,21 @@ def test_a_kept_answer_follows_a_peers_heartbeat_naming_a_new_link() -> None:
     from_p("three", 7005)
     assert updates_to(x, xq) == []  # P sends it to Q itself
     assert "three" in x.docs[DAY].get("orders", type=Map)
+
+
+def test_a_hello_after_its_session_was_added_names_its_client() -> None:
+    """The client table (CRDT client id -> node: whose tree an update follows) was kept while the far
+    records and the number of sessions stayed, so a hello that came after its session was added
+    (always: a session is added, then says hello) was missing until the far records moved, and that
+    author's updates were flooded. It follows the sessions' states now (``Session.moves``)."""
+    a = Synchronizer(venue=VENUE, node_id="A", role="register", client_id=3001)
+    b = Synchronizer(venue=VENUE, node_id="B", role="register", client_id=3002)
+    a.tick(0.0)
+    b.tick(0.0)
+    ka, kb = "B#x", "A#x"
+    a.connect(ka)
+    b.connect(kb)
+    assert 3002 not in a._client_nodes()  # (no hello yet: read, and kept, without it)
+    pump(a, ka, b, kb)
+    assert a.sessions[ka].peer is not None
+    assert a._client_nodes().get(3002) == "B"
