@@ -5,8 +5,10 @@ Split from ``catalog.py`` (the twenty-first session) when the end-of-load check 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from pycrdt import Doc
 
 from meshpos.model._writes import all_or_nothing
 from meshpos.model.catalog_types import (
@@ -21,8 +23,29 @@ from meshpos.model.catalog_types import (
 )
 from meshpos.model.line_price import KeptGroups, refuse_below_zero
 
-if TYPE_CHECKING:
-    from meshpos.model.catalog import Catalog
+
+class Catalog(Protocol):
+    """What a load writes through (``model/catalog.Catalog``; named here, not imported: it imports
+    this module)."""
+
+    doc: Doc[Any]
+    name: str
+
+    def modifier_group(self, group_id: str) -> ModifierGroup: ...
+    def products(self) -> list[Product]: ...
+    def settings(self) -> Settings: ...
+    def put_category(self, category: Category) -> None: ...
+    def put_tax(self, tax: Tax) -> None: ...
+    def put_modifier_group(
+        self, group: ModifierGroup, *, products_checked: bool = True
+    ) -> None: ...
+    def put_product(
+        self, product: Product, group_of: Callable[[str], ModifierGroup] | None = None
+    ) -> None: ...
+    def put_discount(self, discount: Discount) -> None: ...
+    def put_role(self, role: Role) -> None: ...
+    def put_user(self, user: User) -> None: ...
+    def put_settings(self, settings: Settings) -> None: ...
 
 
 def load(

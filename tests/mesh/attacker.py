@@ -32,6 +32,9 @@ from meshpos.trust.certs import (
 from ..trust.helpers import build_cert
 
 WAIT = 10.0  # a guard against hangs, never a synchronisation delay
+#: the guard of :meth:`Attacker.wait_closed`: a loaded node reads a flood's megabytes slowly (a full run
+#: at load 15-20 ran out of 10 s before the node cut the flood off)
+CLOSE_WAIT = 30.0
 MAX_SIZE = 64 * 2**20  # what the attacker accepts from the node: anything
 
 
@@ -232,7 +235,7 @@ class Attacker:
 
     async def wait_closed(self) -> str:
         """Wait until the node ends the connection; the websocket close reason."""
-        await asyncio.wait_for(self._closed.wait(), WAIT)
+        await asyncio.wait_for(self._closed.wait(), CLOSE_WAIT)
         return self.close_reason
 
     @property

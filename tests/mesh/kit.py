@@ -119,7 +119,7 @@ class NodeProcess:
     _proc: Proc | None = field(default=None, repr=False)
     _events: EventStream | None = field(default=None, repr=False)
 
-    def start(self, timeout: float = 20.0) -> NodeProcess:
+    def start(self, timeout: float = 60.0) -> NodeProcess:  # (a guard: start waits for ready)
         if self._proc is None:
             self._proc = Proc(
                 self.config.stem,

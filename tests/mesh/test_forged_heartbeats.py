@@ -165,7 +165,8 @@ async def test_a_device_naming_new_nodes_and_clients_in_every_beat_leaves_the_no
             "R1 to refuse far records past its bound",
         )
         assert not evil.closed, evil.close_reason  # well-formed, within the budget: not abuse
-        assert sync._far.size() <= MAX_FAR_NODES  # (its own links' gone notes come on top)
+        # (its own links' gone notes come on top: a loaded machine may mark E1 gone for a beat)
+        assert sync._far.size() <= MAX_FAR_NODES + len(sync.sessions)
         assert len(sync.console_state(LEDGER)) <= MAX_STATE_CLIENTS
         assert len(sync.console_reports(LEDGER)) <= MAX_JSON_DOCS
     finally:
@@ -202,7 +203,9 @@ async def test_a_device_sending_huge_heartbeats_is_cut_off_before_they_are_decod
     try:
         await evil.wait_for_hello()
         await evil.send(evil.hello(client_id=778))
-        for _ in range(16):
+        # 16 pass the burst; the budget refills while a loaded node reads them (256 kB/s): send on
+        # until it cuts us off, bounded (the full run at load 15-20 read 16 and refilled past them)
+        for _ in range(64):
             if evil.closed:
                 break
             await evil.send_raw(big)
