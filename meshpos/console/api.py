@@ -27,6 +27,7 @@ from meshpos.console.api_catalog import CATALOG_ROUTES
 from meshpos.console.api_metrics import METRICS_ROUTES
 from meshpos.console.api_reports import REPORT_ROUTES
 from meshpos.console.calls import VENUE, ConsoleCall, current_venue, page, shown_name
+from meshpos.console.health import write_problem
 from meshpos.console.server import ConsoleServer
 from meshpos.errors import CorruptRecord, DomainError, InvalidInput, MeshposError, UnknownRecord
 from meshpos.httpapi.openapi import document_route
@@ -38,6 +39,9 @@ from meshpos.httpapi.server import Handler, HttpError, Request, Response
 
 
 async def health(c: ConsoleCall) -> dict[str, bool]:
+    """``ok``, or 503 naming why the console's database refuses writes (console/health.py)."""
+    if problem := await write_problem(c.console.db):
+        raise HttpError(503, "store_error", f"the console's database refuses writes: {problem}")
     return {"ok": True}
 
 
@@ -84,7 +88,7 @@ BASE_ROUTES: tuple[Route, ...] = (
         "GET",
         "/health",
         health,
-        "Whether the console answers",
+        "Whether the console answers and its database takes writes (503 store_error: why not)",
         dict[str, bool],
         auth=False,
         tag="system",

@@ -55,6 +55,10 @@ class ConsoleDB(Protocol):
         """Take the console nonce a relay's upgrade signed (trust/relay_proof.py), once for every
         console process sharing the database and across restarts; False if it was taken already."""
 
+    async def check_writes(self) -> None:
+        """Commit a write that leaves nothing behind; StoreError saying why when the database
+        refuses it now (a full disk, a server gone): console/health.py."""
+
     async def add_audit(self, venue_id: str, entry: AuditEntry) -> None:
         """Keep one console write in the venue's audit log on its own: an edit that left the documents
         as they were (meshpos.console.drafts); every other entry goes with its write."""

@@ -4,8 +4,9 @@
   that venue speaks the meshpos sync protocol (the console is one more peer). A wrong token, a token of
   another venue, or an unknown path is refused before the upgrade, counted and logged with its reason.
   Given an ``ssl_context`` (``meshpos console --tls-cert --tls-key``) it is ``wss://``.
-* ``GET /health`` on the same port answers ``ok``. A relay probes its venue's sync path with its token and
-  without the upgrade: 200 when the token is good, else the refusal above (401/403 and its reason).
+* ``GET /health`` on the same port answers ``ok`` (503: the database refuses writes, console/health.py).
+  A relay probes its venue's sync path with its token and without the upgrade: 200 when the token is
+  good, else the refusal above (401/403 and its reason), or 503 when the database cannot be read.
 * The JSON API (:mod:`meshpos.console.api`) listens on its own port.
 * Per venue, :class:`~meshpos.console.devices.DeviceView` keeps what the relays' heartbeats say about every
   device (updated on each tick), for the sync status per register.
@@ -34,6 +35,7 @@ from websockets.http11 import Request
 
 from meshpos.console.db import ConsoleDB, SharedConsoleDB
 from meshpos.console.devices import DeviceView, Sighting
+from meshpos.console.health import write_problem
 from meshpos.console.hub import VenueHub
 from meshpos.console.notices import StoredNotice
 from meshpos.console.refusals import Refusals
@@ -283,7 +285,8 @@ class ConsoleServer:
     async def _check_request(self, address: str, request: Request) -> Answer | None:
         """None lets a relay with its venue's token upgrade; anything else is answered in HTTP."""
         if request.path == "/health":
-            return HTTPStatus.OK, "ok\n"
+            ok = not await write_problem(self.db)  # no details: anyone may ask (console/health.py)
+            return (200, "ok\n") if ok else (503, "the console's database refuses writes now\n")
         twice = [name for name in SINGLE_HEADERS if len(request.headers.get_all(name)) > 1]
         if twice:  # outside, second round
             said = f"header {twice[0]} sent more than once: send it once"
@@ -301,14 +304,16 @@ class ConsoleServer:
             if scheme.lower() == "bearer" and token.strip():
                 try:
                     venue = await self.db.venue_for_token(token.strip())
-                except MeshposError as exc:  # the database: the relay's probe and dial retry
+                except MeshposError as exc:  # the relay retries; anyone reads ``said``: no details
                     log.error("cannot check a venue token: %s", exc)
-                    return HTTPStatus.SERVICE_UNAVAILABLE, "the console cannot check tokens now\n"
+                    said = "the console cannot check tokens now: its database cannot be read"
+                    self._knocked(match["venue"], request, token.strip(), said)
+                    return HTTPStatus.SERVICE_UNAVAILABLE, said + "\n"
             if scheme.lower() != "bearer" or not token.strip():
                 refusal = HTTPStatus.UNAUTHORIZED, "token", "missing venue token"
             elif venue is None:
                 refusal = HTTPStatus.UNAUTHORIZED, "token", "wrong venue token"
-                self._wrong_token(match["venue"], request, token.strip())
+                self._knocked(match["venue"], request, token.strip(), refusal[2])
             elif venue != match["venue"]:
                 refusal = (
                     HTTPStatus.FORBIDDEN,
@@ -329,14 +334,15 @@ class ConsoleServer:
         self._refuse(address, kind, reason)
         return status, reason + "\n"
 
-    def _wrong_token(self, venue: str, request: Request, token: str) -> None:
-        """The device a wrong token's knock proves it is (its name only: ``RelayAdmission.knocking``)
-        shown so in the venue's sync status, within the refusals' budget of checks (anyone knocks)."""
+    def _knocked(self, venue: str, request: Request, token: str, why: str) -> None:
+        """The device a refused knock proves it is (its name only: ``RelayAdmission.knocking``) shown
+        so in the venue's sync status with ``why`` (a wrong venue token; outside2: the console's own
+        database), within the refusals' budget of checks (anyone knocks)."""
         admission = self.admissions.get(venue)
-        if admission is not None and self._refuse.may_check():
-            device = admission.knocking(request.headers, token)
-            if device:
-                self.device_view(venue).refused(device, "wrong venue token", time.time())
+        if admission is None or not self._refuse.may_check():
+            return
+        if device := admission.knocking(request.headers, token):
+            self.device_view(venue).refused(device, why, time.time())
 
     async def _device_refusal(
         self, venue: str, request: Request, token: str, upgrade: bool

@@ -6,6 +6,7 @@ And the console nonces relays' upgrades took (:meth:`VenueStatements.take_relay_
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -18,6 +19,7 @@ from meshpos.console.tokens import (
     hash_token,
     same_hash,
 )
+from meshpos.console.turns import FIRST, LATER
 from meshpos.errors import StoreError
 from meshpos.trust.relay_proof import NONCE_KEPT_S, NONCE_PURGE_BATCH
 
@@ -29,7 +31,9 @@ class VenueStatements:
 
     if TYPE_CHECKING:
 
-        async def _write(self, job: Callable[[Cursor], Awaitable[T]]) -> T: ...
+        async def _write(
+            self, job: Callable[[Cursor], Awaitable[T]], *, rank: int = FIRST
+        ) -> T: ...
 
         async def _read(self, job: Callable[[Cursor], Awaitable[T]]) -> T: ...
 
@@ -53,7 +57,7 @@ class VenueStatements:
                 (venue_id, name, token_hash, now_ms()),
             )
 
-        await self._write(job)
+        await self._write(job, rank=LATER)  # no relay waits for it: appends go first
 
     async def venue_for_token(self, token: str) -> str | None:
         if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
@@ -90,7 +94,7 @@ class VenueStatements:
                 "UPDATE venues SET token_hash = ? WHERE id = ?", (token_hash, venue_id)
             )
 
-        await self._write(job)
+        await self._write(job, rank=LATER)  # no relay waits for it: appends go first
 
     async def take_relay_nonce(self, venue_id: str, nonce: str) -> bool:
         """Take the console ``nonce`` a relay's upgrade signed (its proof checked already, so only a
@@ -116,3 +120,18 @@ class VenueStatements:
             return added == 1
 
         return await self._write(job)
+
+    async def check_writes(self) -> None:
+        """A row of no venue added and taken away in one transaction: pages written and committed,
+        nothing left (console/health.py)."""
+
+        async def job(cur: Cursor) -> None:
+            row = ("", f"health check of process {os.getpid()}")
+            await cur.execute(
+                "INSERT INTO relay_nonces (venue_id, nonce, taken_ms) VALUES (?, ?, 0) "
+                "ON CONFLICT (venue_id, nonce) DO NOTHING",
+                row,
+            )
+            await cur.execute("DELETE FROM relay_nonces WHERE venue_id = ? AND nonce = ?", row)
+
+        await self._write(job, rank=LATER)  # no relay waits for it: appends go first

@@ -67,12 +67,19 @@ async def diagnose_console(settings: ConsoleSettings) -> Report:
     health = await http_answer(
         settings.host, settings.port, "/health", context=context, server_hostname=settings.host
     )
-    running = health.status == 200
+    running = health.status in (200, 503)  # 503: it runs and its database refuses writes
     _certificate(report, settings)
     await _database(report, settings, running)
     _ports(report, settings, running)
+    if health.status == 503:
+        report.problem(
+            "status",
+            f"the console answers on {settings.host}:{settings.port}, but: {health.body.strip()}",
+            "free disk space where its database is, or start its database server",
+        )
     if running:
-        report.ok("status", f"the console answers on {settings.host}:{settings.port}")
+        if health.status == 200:
+            report.ok("status", f"the console answers on {settings.host}:{settings.port}")
         await asyncio.to_thread(_api, report, settings)
     else:
         reason = health.error or f"HTTP {health.status}"

@@ -16,7 +16,6 @@ import socket
 import sqlite3
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from meshpos.config import Config, load_config
 from meshpos.doctor.probes import (
@@ -29,20 +28,19 @@ from meshpos.doctor.probes import (
     process_name,
 )
 from meshpos.doctor.report import Report, when
+from meshpos.doctor.uplink import check_console
 from meshpos.errors import ConfigError, MeshposError, StoreError, TrustError
 from meshpos.listen_check import apart_problem
 from meshpos.localapi import LocalApi
 from meshpos.model.tally import describe
 from meshpos.net.adverts import PeerAd
 from meshpos.ops.clock import CLOCK_FIX, CLOCK_HARM, CLOCK_PROBLEM_S, CLOCK_WARNING_S, skew_words
-from meshpos.relay.link import console_ssl_context, probe_console
 from meshpos.store.disk import DISK_PROBLEM_BYTES
 from meshpos.store.lock import lock_path
 from meshpos.store.schema import SCHEMA_VERSION, inspect
 from meshpos.trust.certs import ca_fingerprint
 from meshpos.trust.identity import DeviceIdentity, check_identity, load_identity
 from meshpos.trust.names import device_hostname
-from meshpos.trust.relay_proof import refuses_the_device, relay_proof
 from meshpos.trust.tls import client_ssl_context
 
 CERT_WARNING_DAYS = 30  # a certificate expiring sooner is a warning: enroll again before it stops
@@ -100,7 +98,7 @@ async def diagnose_node(path: Path, *, browse_seconds: float = BROWSE_SECONDS) -
             _peer(report, ad, answer, skews, linked, revoked)
     else:
         report.warning("peers", "not checked: the device has no usable identity")
-    await _console(report, config, identity, skews)
+    await check_console(report, config, identity, skews)
     _clock(report, skews)
     _status(report, config, status)
     return report
@@ -362,82 +360,6 @@ def _peer(
         f"not reachable over mutual TLS at {ad.address}:{ad.port}: {answer.error}",
         "check that both devices are enrolled in this venue (same ca.pem) and not revoked",
     )
-
-
-async def _console(
-    report: Report, config: Config, identity: DeviceIdentity | None, skews: dict[str, float]
-) -> None:
-    url = config.console_url
-    if not url:
-        report.ok("console", "none configured: the venue's relay carries this device's data")
-        return
-    try:
-        context = console_ssl_context(url, config.console_ca_file)
-    except ConfigError as exc:
-        report.problem("console", exc.message, "correct console_ca_file")
-        return
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if context is not None else 80)
-    health = await http_answer(host, port, "/health", context=context, server_hostname=host)
-    if not health.status:
-        report.problem(
-            "console",
-            f"console down or unreachable at {url}: {health.error}",
-            "check the internet link and that meshpos console runs there; sales wait on the "
-            "venue's devices meanwhile",
-        )
-        return
-    if health.skew_s is not None:
-        skews["console"] = health.skew_s
-    venue = identity.venue_id if identity is not None else config.venue_id
-    if not venue:
-        report.warning("console", f"{url} answers; token not checked (no identity)")
-        return
-    probe = await probe_console(
-        url,
-        ca_file=config.console_ca_file,
-        venue_id=venue,
-        token=config.console_token,
-        proof=None if identity is None else relay_proof(identity, config.console_token),
-    )
-    if probe.refused and refuses_the_device(probe.refused):
-        report.problem(
-            "console",
-            f"the console at {url} takes the token but refuses this device as relay: "
-            f"{probe.refused}",
-            "a device on the venue's deny-list may not relay: if it was revoked by mistake, enrol "
-            "it again (meshpos pair); a device that sent no proof needs this meshpos version",
-        )
-    elif probe.refused:
-        report.problem(
-            "console",
-            f"the console at {url} refused the token: {probe.refused}",
-            "set console_token to the content of venue/console-token on the back-office PC",
-        )
-    elif probe.not_console:
-        report.problem(
-            "console",
-            f"{url} {probe.not_console}",
-            "set console_url to the address meshpos console prints as 'console listening for "
-            "relays on ws://...' (port 8780 unless --port), not its pages' address",
-        )
-    elif not probe.ok:
-        report.problem("console", f"the console at {url} did not take the token probe")
-    elif identity is not None and not probe.nonce:
-        # (issue 18, admit) no nonce in its answer: it checks no relay's device (started without
-        # --venue DIR for this venue, or older than the fresh proof)
-        report.warning(
-            "console",
-            f"{url} accepts venue {venue}'s token, but its answer holds no nonce: it does not "
-            "check which device relays (started without --venue DIR for this venue), or only with "
-            "a proof that can be replayed (an older meshpos): a revoked register that kept the "
-            "token could upload",
-            "start meshpos console with --venue DIR for this venue (the directory holding ca.pem "
-            "and revoked.json), on this meshpos version",
-        )
-    else:
-        report.ok("console", f"{url} answers and accepts venue {venue}'s token")
 
 
 def _clock(report: Report, skews: dict[str, float]) -> None:

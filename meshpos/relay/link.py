@@ -14,6 +14,12 @@ the console, and the alert told the operator to check the venue's network cable,
 disk was full. Now the relay gives the role up with the console's words, which every register shows
 (tests/outside/test_console_disk_full.py).
 
+**Changed** (outside2, the twenty-first session): a *probe* answered 503 ("the console cannot check
+tokens now": its database cannot be read, a PostgreSQL server stopped) was taken for no answer, so
+every register said only what was not at the console and the alert named the network cable. The
+probe now carries the console's reason (``Probe.unavailable``), which the relay puts in its heartbeat
+until a probe succeeds (tests/outside/test_console_database_down.py).
+
 A ``wss://`` console is checked against the system's trusted CAs, or against ``console_ca_file`` (PEM) when
 the node's config names one (a console with a certificate of the venue's own, e.g. on the LAN).
 """
@@ -98,6 +104,8 @@ class Probe:
     )
     skew_s: float | None = None  # the console's clock minus ours, from its answer's Date header
     nonce: str = ""  # what the upgrade's proof signs (trust/relay_proof.py; "" from an N−1 console)
+    #: the console answers and cannot take a relay now (UNAVAILABLE): its reason, e.g. its database
+    unavailable: str = ""
 
 
 REFUSED_STATUSES = (401, 403)  # what the console answers a wrong token, or a token of another venue
@@ -175,6 +183,10 @@ async def probe_console(
         refused = "this device" if refuses_the_device(reason) else "this venue's token"
         _probe_failed(url, f"the console refused {refused}: {reason}")
         return Probe(False, reason, skew_s=skew)
+    if status == UNAVAILABLE:  # the console's own problem: the operator's to read, not a cable's
+        reason = refusal_reason(status, body)
+        _probe_failed(url, f"the console cannot take a relay now: {reason}")
+        return Probe(False, skew_s=skew, unavailable=reason)
     if status == 404:  # an HTTP server without the sync path: the console's pages port, say
         why = f"answers 404 to {path}: not the console's relay port (pages and API have another)"
         _probe_failed(

@@ -6,6 +6,11 @@ an authenticated console link that takes this node's data: a register that canno
 whose token the console refuses, or whose uploads stall never claims the relay, and gives the role up
 within a few seconds. It then keeps off the role for a while (doubling, up to the maximum) so another
 register can take over, with the reason in every heartbeat, and tries again.
+
+**Changed** (outside2, the twenty-first session): a console that answers the probe 503 (its database
+cannot be read) puts its reason in this node's heartbeat, so every register names the console's problem
+rather than what is not at the console yet; the role is not given up for it (any relay meets it), and a
+probe that succeeds clears it.
 """
 
 from __future__ import annotations
@@ -167,6 +172,11 @@ class RelayService:
                     self.console_skew_s = probe.skew_s
                 if probe.refused:
                     self._give_up(f"the console refused {config.node_id}: {probe.refused}")
+                elif probe.unavailable:  # the console's own problem: every relay would meet it
+                    self._set_problem(
+                        f"the console cannot take {config.node_id}'s changes now: "
+                        f"{probe.unavailable}"
+                    )
                 elif ok and (not self._stall_problem or self._flows_elsewhere()):
                     self._set_problem("")  # the token is taken; a stall is cleared by data flowing
             if ok != self.uplink_ok:

@@ -8,6 +8,10 @@ console's words, which the register's status shows ("the console refused R1: ...
 full"), and the console's Status tab shows the register refused for that reason. Once space is freed
 everything the register sold reaches the console and the register is green.
 
+**Found again** (outside2, the twenty-first session): meanwhile the console's ``/health`` answered ok on
+both its ports, so ``meshpos doctor`` on the register called the console healthy. Now both answer 503
+while the database refuses writes (the API port naming why), and the doctor names it as a problem.
+
 A real ``meshpos console`` whose SQLite file is on a small tmpfs (mounting one needs root; CI runs as
 root) and a real register relaying to it. On main the register's message never names the console's
 problem (the first wait times out).
@@ -18,6 +22,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from meshpos.harness.wait import wait_for
+from meshpos.localapi import ApiError
 from meshpos.model.sample import CASHIER
 
 from ..mesh.kit import ConsoleProcess, make_venue, start_console_register
@@ -76,6 +84,17 @@ def test_a_console_whose_disk_is_full_is_named_as_the_reason_on_both_sides(
         status = register.status()
         assert status["colour"] != "green", status
         assert "the console refused R1: the console cannot check" in status["message"], status
+        _health_says_the_disk_is_full(console)
+        doctor = subprocess.run(
+            [sys.executable, "-m", "meshpos", "doctor", "--config", str(register.config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert doctor.returncode == 1, doctor.stdout + doctor.stderr  # main: "console ... ok"
+        assert "PROBLEM  console: the console at" in doctor.stdout, doctor.stdout
+        assert "refuses writes" in doctor.stdout, doctor.stdout
 
         def refused() -> str:
             devices = console.call("GET", f"{v}/status")["registers"]
@@ -94,3 +113,16 @@ def test_a_console_whose_disk_is_full_is_named_as_the_reason_on_both_sides(
     finally:
         register.kill()
         console.stop()
+
+
+def _health_says_the_disk_is_full(console: ConsoleProcess) -> None:
+    """``/health`` on the API port (503 naming why) and on the relays' port (503, no details)."""
+    with pytest.raises(ApiError) as api:
+        console.call("GET", "/health")
+    assert api.value.status == 503, api.value
+    assert FULL in api.value.body, api.value
+    relays = str(console.ready["console"]).replace("ws://", "http://", 1)
+    with pytest.raises(urllib.error.HTTPError) as plain:
+        urllib.request.urlopen(f"{relays}/health", timeout=30)
+    assert plain.value.code == 503, plain.value
+    assert b"refuses writes" in plain.value.read()

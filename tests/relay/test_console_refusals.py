@@ -256,7 +256,8 @@ async def test_a_token_the_console_cannot_check_is_answered_503_with_why(
     console: Console, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Its database failing, the console says so (503 and a reason) instead of refusing a good token
-    or dropping the connection; the relay's probe counts it as no answer, so it retries."""
+    or dropping the connection; the relay's probe is not ok, so it retries, and carries the reason
+    (outside2: every register shows the console's own problem)."""
 
     async def broken(token: str) -> str | None:
         raise StoreError("database is locked")
@@ -271,7 +272,8 @@ async def test_a_token_the_console_cannot_check_is_answered_503_with_why(
     assert any("database is locked" in r.getMessage() for r in caplog.records)
     base = f"ws://127.0.0.1:{console.server.port}"
     probe = await probe_console(base, venue_id=console.a.venue_id, token=console.a.console_token)
-    assert probe == Probe(False, skew_s=probe.skew_s)
+    words = "the console cannot check tokens now: its database cannot be read"
+    assert probe == Probe(False, skew_s=probe.skew_s, unavailable=words)
     await nothing_stored(console)
 
 
