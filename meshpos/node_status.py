@@ -100,6 +100,9 @@ class NodeStatus:
     # this register's shift left open past its business day (``model.shift_report.shift_overdue``):
     # "shift open since <date>: close it"; empty when none is
     shift: str = ""
+    # this device's certificate (or the venue CA's) ends within 30 days (``ops/clock.certificate_ending``):
+    # "this device's certificate ends on <date>, in N days: ... enroll here before then"; empty otherwise
+    certificate: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,6 +136,8 @@ class NodeStatus:
             lines.append(f"  CLOCK: {self.clock}")
         if self.shift:
             lines.append(f"  SHIFT: {self.shift}")
+        if self.certificate:
+            lines.append(f"  CERTIFICATE: {self.certificate}")
         if self.corrupt_records:
             lines.append(
                 f"  ALARM: {self.corrupt_records:,} corrupt record(s) skipped; the rest of the day works"
@@ -366,4 +371,5 @@ def indicator(status: NodeStatus) -> dict[str, Any]:
         "latest_sale": status.latest_sale,
         "clock": status.clock,  # what is wrong with this device's clock (ops/clock.py): a banner
         "shift": status.shift,  # this register's shift open past its business day: a banner
+        "certificate": status.certificate,  # this device's certificate ends soon: a banner
     }

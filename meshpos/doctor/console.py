@@ -19,16 +19,13 @@ from pathlib import Path
 
 from cryptography import x509
 
-from meshpos.doctor.node import (
-    CERT_WARNING_DAYS,
-    DISK_WARNING_BYTES,
-    quick_check_live,
-)
+from meshpos.doctor.node import DISK_WARNING_BYTES, quick_check_live
 from meshpos.doctor.probes import check_writable, http_answer, lock_holder, process_name
 from meshpos.doctor.report import Report, when
 from meshpos.errors import ConfigError, MeshposError, StoreError
 from meshpos.listen_check import apart_problem
 from meshpos.localapi import LocalApi
+from meshpos.ops.clock import CERT_WARNING_DAYS
 from meshpos.store.disk import DISK_PROBLEM_BYTES
 from meshpos.store.lock import lock_path
 

@@ -34,7 +34,15 @@ from meshpos.listen_check import apart_problem
 from meshpos.localapi import LocalApi
 from meshpos.model.tally import describe
 from meshpos.net.adverts import PeerAd
-from meshpos.ops.clock import CLOCK_FIX, CLOCK_HARM, CLOCK_PROBLEM_S, CLOCK_WARNING_S, skew_words
+from meshpos.ops.clock import (
+    CERT_WARNING_DAYS,
+    CLOCK_FIX,
+    CLOCK_HARM,
+    CLOCK_PROBLEM_S,
+    CLOCK_WARNING_S,
+    ENROLL_AGAIN,
+    skew_words,
+)
 from meshpos.store.disk import DISK_PROBLEM_BYTES
 from meshpos.store.lock import lock_path
 from meshpos.store.schema import SCHEMA_VERSION, inspect
@@ -43,13 +51,9 @@ from meshpos.trust.identity import DeviceIdentity, check_identity, load_identity
 from meshpos.trust.names import device_hostname
 from meshpos.trust.tls import client_ssl_context
 
-CERT_WARNING_DAYS = 30  # a certificate expiring sooner is a warning: enroll again before it stops
 DISK_WARNING_BYTES = 512 << 20
 PEERS_AT_ONCE = 16  # peers asked at once: a big venue's doctor takes seconds, not minutes
 BROWSE_SECONDS = 2.0  # how long mDNS is listened to (peers answer a query within about 1 s)
-ENROLL_AGAIN = (
-    "on the back-office PC run meshpos pair --reissue for this device and meshpos enroll here"
-)
 
 
 async def diagnose_node(path: Path, *, browse_seconds: float = BROWSE_SECONDS) -> Report:

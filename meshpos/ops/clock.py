@@ -72,6 +72,31 @@ def certificate_problem(now: float, valid: tuple[float, float] | None) -> str:
     return ""
 
 
+#: a certificate (the device's or the venue CA's) ending sooner is said in the status and by the doctor
+CERT_WARNING_DAYS = 30
+#: what an operator does about it (the doctor's and the status's words)
+ENROLL_AGAIN = (
+    "on the back-office PC run meshpos pair --reissue for this device and meshpos enroll here"
+)
+
+
+def certificate_ending(now: float, valid: tuple[float, float] | None) -> str:
+    """What a status says of a certificate ending within ``CERT_WARNING_DAYS`` (``valid``: the window
+    the device's own certificate and the venue CA's are valid in, :func:`certificate_problem`); empty
+    when not. **Changed** (outside2, the twenty-first session): a register said nothing of its
+    certificate until it had ended and no link opened; only ``meshpos doctor``, which a cashier never
+    runs, warned 30 days ahead."""
+    if valid is None or not valid[0] <= now <= valid[1]:
+        return ""  # (outside the window: certificate_problem says it)
+    left = valid[1] - now
+    if left >= CERT_WARNING_DAYS * 86_400:
+        return ""
+    return (
+        f"this device's certificate ends on {_day(valid[1])}, in {_amount(left)}: then no device or "
+        f"console links with it; {ENROLL_AGAIN} before then"
+    )
+
+
 def _day(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).date().isoformat()
 

@@ -40,7 +40,7 @@ from meshpos.model.documents import (
 from meshpos.model.shift_report import shift_overdue
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally, Tally, covers
 from meshpos.node_status import Durability, NodeStatus, OwedView, compute_status, indicator
-from meshpos.ops.clock import certificate_problem, clock_problem, peers_problem
+from meshpos.ops.clock import certificate_ending, certificate_problem, clock_problem, peers_problem
 from meshpos.register.held_count import HeldCount
 from meshpos.register.owed_counts import OwedCounts
 from meshpos.relay.service import RelayService
@@ -182,6 +182,7 @@ class StatusService:
             self._venue.corrupt_count(),
             self._clock_problem(),
             self._shift_problem(),
+            certificate_ending(time.time(), self._certified),
         )
         if inputs == self._shown_for:
             if not self._spreading or now - self._shown_at < self._refresh_s:
@@ -287,6 +288,7 @@ class StatusService:
             clock=self._clock_problem(),
             peer_clocks={n: round(s, 1) for n, s in sorted(self._peer_clocks().items())},
             shift=self._shift_problem(),
+            certificate=certificate_ending(time.time(), self._certified),
         )
         if venue.numbering.known:
             return status

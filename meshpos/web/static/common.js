@@ -245,6 +245,13 @@ const Mesh = (() => {
       shift.hidden = !status.shift;
       shift.textContent = status.shift ? `Shift: ${status.shift}` : "";
     }
+    // a certificate ending within 30 days: after it no device or console links with this one, and
+    // only the doctor (which a cashier never runs) said so (ops/clock.certificate_ending)
+    const certificate = $("#certificate-warning");
+    if (certificate && !status.offline) {
+      certificate.hidden = !status.certificate;
+      certificate.textContent = status.certificate ? `Certificate: ${status.certificate}` : "";
+    }
     const durable = $("#sync-durable");
     if (durable) {
       const sale = status.latest_sale;

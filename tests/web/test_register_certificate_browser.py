@@ -1,0 +1,55 @@
+"""The register page says when this device's certificate ends within a month, and stops once it was
+enrolled again (Chromium, a real node): the window the certificate is valid in is set here directly, as
+a node reads it from its identity at start (tests/outside/test_certificate_ending.py runs a real node
+under libfaketime). The twenty-first session, outside2: only the doctor said it before."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from meshpos.config import Config, load_config
+from meshpos.node import Node
+
+from ..mesh.kit import make_device, make_venue
+from .cdp import Browser
+from .conftest import running
+
+BANNER = "document.querySelector('#certificate-warning')"
+
+
+@pytest.fixture
+def configs(tmp_path: Path) -> list[Config]:
+    authority = make_venue(tmp_path)
+    return [load_config(make_device(authority, tmp_path, "R1", heartbeat_interval=0.2), env={})]
+
+
+@pytest.fixture
+async def nodes(configs: list[Config]) -> AsyncIterator[list[Node]]:
+    async with running(configs) as started:
+        yield started
+
+
+async def test_the_register_page_warns_of_a_certificate_ending_until_it_is_renewed(
+    nodes: list[Node], browser: Browser, artifacts: Path
+) -> None:
+    (r1,) = nodes
+    status = r1._run().status
+    page = await browser.new_page("register (R1)")
+    await page.goto(f"{r1.api_url}/")
+    await page.wait("document.querySelector('#sync').dataset.colour", what="the indicator")
+    assert await page.eval(f"{BANNER}.hidden") is True  # five years ahead: nothing said
+    now = time.time()
+    status._certified = (now - 86_400, now + 12 * 86_400 + 3_600)  # ends in 12 days
+    text = await page.wait(
+        f"!{BANNER}.hidden && {BANNER}.textContent", what="the certificate warning on the page"
+    )
+    assert text.startswith("Certificate: this device's certificate ends on "), text
+    assert ", in 12 days: then no device or console links with it;" in text, text
+    await page.screenshot(artifacts / "register-certificate-warning.png")
+    status._certified = (now, now + 5 * 365 * 86_400)  # enrolled again and restarted: a new one
+    await page.wait(f"{BANNER}.hidden", what="the certificate warning gone")
+    assert page.errors == []
