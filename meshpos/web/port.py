@@ -151,6 +151,11 @@ class NodeAPI(Protocol):
         report then adds that part without loading the day."""
         ...
 
+    def shift_day_closed(self, shift_id: str) -> bool:
+        """Is the open shift's own day closed, its record kept (``model/kept_shifts.py``)? A write
+        to the shift's day loads it first."""
+        ...
+
     def no_sales(self, date: str) -> list[NoSale]:
         """One loaded business day's "no sale" drawer openings, oldest first (none for a day not
         loaded)."""
