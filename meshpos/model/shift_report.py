@@ -14,6 +14,9 @@ parts (``day_part``, ``report_of``), so the pages' day index keeps each day's pa
 
 **Changed** (shiftsum, the twentieth session): a report adds the kept parts of its shift's closed days
 (``model/kept_parts.py``, where ``DayPart`` now lives): such a day closes while the shift stays open.
+
+**Changed** (ownday, the twenty-first session): a shift kept open on a closed day
+(``model/kept_shifts.py``) counts as open for the last Z, the Z's "still open" and the overdue status.
 """
 
 from __future__ import annotations

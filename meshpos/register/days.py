@@ -31,6 +31,10 @@ records count in that drawer) closes by the same rule: its part of each such shi
 to the store's meta first (``model/kept_parts.py``), and the shift's X, Z and expected cash add it. Such
 a day kept every day since a shift opened loaded on every device (~9 MB a day of 1,000 sales) until
 the shift closed. A close that raced a change (the part older than the close) opens the day again.
+
+**Changed** (ownday, the twenty-first session): the day a shift opened on closes too while the shift is
+open (``what_keeps_open(own_shifts=False)``): its open shifts' records are written with its parts
+(``model/kept_shifts.py``), and those of its shifts closed since are dropped after its close.
 **Changed** (the twentieth session, at the merge): a day that fails to open or close is logged the
 first time and then at most once a minute with the count (``FAILURE_LOG_EVERY_S``), not at every look.
 
@@ -321,10 +325,10 @@ class DayCloser:
             shifts.put(date, own, state_vector)
         gone = [i for i in shifts.of_day(date) if i not in {s.id for s in own}]
         store = self._engine.store
-        if gone and isinstance(store, DayDropping):
-            for shift_id in gone:
+        for shift_id in gone:
+            if isinstance(store, DayDropping):  # (every node's store; a bare engine's is not)
                 await store.drop_meta_range(key_of(shift_id), key_of(shift_id) + "~")
-                shifts.forget([shift_id])
+            shifts.forget([shift_id])
 
     async def stop(self) -> None:
         await self.retention.stop()

@@ -35,6 +35,9 @@ Only registers drop (a kds keeps its kitchen days, which are small; the console 
 meta ``shiftpart/<shift>@<date>``, ``model/kept_parts.py``) are pruned at the next look: they were never
 dropped. An open shift's parts stay (its X adds them), and so does a part with a refund in it (it may
 be of a day before its shift's first, which a reprint of the shift adds).
+
+**Changed** (ownday, the twenty-first session): the day of a kept open shift (``model/kept_shifts.py``) is
+never dropped: its close is written there.
 """
 
 from __future__ import annotations

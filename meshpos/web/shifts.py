@@ -5,6 +5,9 @@ stock moves.
 Under the venue's blind count (catalog settings ``blind_count``) nothing a cashier reads before counting
 shows what the drawer should hold: the current shift's ``expected_cash`` and an X report's
 ``drawer_expected`` are null; the close answers (and a Z) show it, once counted.
+
+**Changed** (ownday, the twenty-first session): a close, a Z, a cash move and a "no sale" load the
+shift's own day first when it closed while the shift is open (``model/kept_shifts.py``).
 """
 
 from __future__ import annotations
