@@ -414,6 +414,13 @@ class Node(VenueReads, RegisterOperations):
         name = await engine.find_closed(key)
         return name is not None and await engine.open_day(name)
 
+    async def load_shift_day(self) -> None:
+        """Load the closed day this register's open shift opened on (``model/kept_shifts.py``)."""
+        venue = self.venue
+        shift = venue.open_shift()
+        if shift is not None and venue.kept_shifts.day_of(shift.id) is not None:
+            await self.open_day_of(shift_key(shift.id))
+
     async def open_day(self, date: str, *, kitchen: bool = False) -> bool:
         """Load business day ``date``'s ledger (or kitchen) if it is closed (it closes again by the
         rule)."""

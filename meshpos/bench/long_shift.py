@@ -21,7 +21,8 @@ they stayed in memory (120,000 objects at 30 days: the peak RSS and the collecto
 
 **Changed** (ownday, the twenty-first session): on a tree that keeps open shifts' records
 (``model/kept_shifts.py``) the shift's own day closes too, and the Z loads it first (in ``z_cpu_ms``);
-``loaded_days`` and ``closed_days`` are counted before the Z (after it, the shift's day is loaded for its close).
+``loaded_days``, ``closed_days`` and ``rss_before_z_mb`` (the resident memory while the shift is open,
+after a collection: the peak is a close's moment, with yesterday and today loaded) are taken before the Z (after it, the shift's day is loaded for its close).
 
 Run one ``--days`` per process (the RSS is the process's peak), in pairs against main:
 ``python -m meshpos.bench.pair --base MAIN --tree . --pairs 2 --out F -- meshpos.bench.long_shift
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import importlib
 import importlib.util
 import json
@@ -39,6 +41,7 @@ import pstats
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from meshpos.model import Replica, Venue
@@ -142,6 +145,15 @@ def _x_calls(reads: _Reads, shift_id: str) -> tuple[ShiftReport, int]:
     return report, pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
 
 
+def _rss_mb() -> float | None:
+    """The process's resident memory now, after a collection (None where /proc has no VmRSS)."""
+    gc.collect()
+    status = Path("/proc/self/status")
+    lines = status.read_text().splitlines() if status.exists() else []
+    found = [int(line.split()[1]) for line in lines if line.startswith("VmRSS:")]
+    return round(found[0] / 1024, 1) if found else None
+
+
 def measure(days: int, sales: int) -> dict[str, Any]:
     venue = Venue(Replica(), device="R1")
     sample_catalog(venue.catalog, pin_hash="x")
@@ -183,6 +195,7 @@ def measure(days: int, sales: int) -> dict[str, Any]:
     load_ms = (time.perf_counter() - started) * 1000
     expected = venue.expected_cash(venue.shift(shift.id))
     loaded_days = sum(1 for n in venue.replica.names() if is_ledger(n))
+    rss_mb = _rss_mb()  # what the open shift holds now (the peak is a close's moment, two days)
     closed_days = len(closed.states)
     started = time.process_time()
     closed.open_shift_day()  # (its load counts in the Z: a close is rare)
@@ -203,6 +216,7 @@ def measure(days: int, sales: int) -> dict[str, Any]:
         "x_after_sale_calls": after_calls,
         "load_ms": round(load_ms, 1),
         "build_cpu_s": round(build_s, 1),
+        "rss_before_z_mb": rss_mb,
         "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 

@@ -151,11 +151,6 @@ class NodeAPI(Protocol):
         report then adds that part without loading the day."""
         ...
 
-    def shift_day_closed(self, shift_id: str) -> bool:
-        """Is the open shift's own day closed, its record kept (``model/kept_shifts.py``)? A write
-        to the shift's day loads it first."""
-        ...
-
     def no_sales(self, date: str) -> list[NoSale]:
         """One loaded business day's "no sale" drawer openings, oldest first (none for a day not
         loaded)."""
@@ -186,6 +181,11 @@ class NodeAPI(Protocol):
     async def open_day_of(self, key: str) -> bool:
         """Load the closed business day holding receipt ``key`` (its id or number), if one does: what
         a refund or reprint of an old receipt does first. True if a day was loaded."""
+        ...
+
+    async def load_shift_day(self) -> None:
+        """Load the closed day this register's open shift opened on (``model/kept_shifts.py``), if
+        it is closed: before a write that goes there (its close, a Z, a cash move, a "no sale")."""
         ...
 
     async def open_day(self, date: str, *, kitchen: bool = False) -> bool:

@@ -130,9 +130,6 @@ class VenueReads:
     def kept_part(self, shift_id: str, date: str) -> bool:
         return self.venue.kept_parts.holds(shift_id, date)
 
-    def shift_day_closed(self, shift_id: str) -> bool:
-        return self.venue.kept_shifts.day_of(shift_id) is not None
-
     def no_sales(self, date: str) -> list[NoSale]:
         if ledger_name(date) not in self.venue.replica.names():
             return []  # reading a day that is not loaded would create an empty document for it

@@ -104,9 +104,7 @@ async def _load_shift_day(c: Call) -> None:
     Z, a cash move, a "no sale"): those records go to the shift's own day (**changed**, ownday, the
     twenty-first session: that day closes while the shift is open, ``model/kept_shifts.py``). Opened,
     it stays loaded for the closer's idle time, so the write that follows finds it."""
-    shift = c.node.current_shift()
-    if shift is not None and c.node.shift_day_closed(shift.id):
-        await c.node.open_day_of(shift_key(shift.id))
+    await c.node.load_shift_day()
 
 
 async def close_z(c: Call) -> ZReport:
