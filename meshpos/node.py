@@ -418,8 +418,9 @@ class Node(VenueReads, RegisterOperations):
         """Load the closed day this register's open shift opened on (``model/kept_shifts.py``)."""
         venue = self.venue
         shift = venue.open_shift()
-        if shift is not None and venue.kept_shifts.day_of(shift.id) is not None:
-            await self.open_day_of(shift_key(shift.id))
+        day = None if shift is None else venue.kept_shifts.day_of(shift.id)
+        if day is not None:
+            await self.open_day(day)
 
     async def open_day(self, date: str, *, kitchen: bool = False) -> bool:
         """Load business day ``date``'s ledger (or kitchen) if it is closed (it closes again by the

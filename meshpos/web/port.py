@@ -138,7 +138,8 @@ class NodeAPI(Protocol):
     def expected_cash(self, shift: Shift) -> int: ...
 
     def shift(self, shift_id: str) -> Shift:
-        """Any register's shift on a loaded day (UnknownRecord for one no loaded day holds)."""
+        """Any register's shift on a loaded day, or an open one kept of a closed day
+        (``model/kept_shifts.py``); UnknownRecord for one neither holds."""
         ...
 
     def shift_report(self, shift_id: str) -> ShiftReport:
