@@ -183,3 +183,27 @@ def test_a_closed_shift_day_without_a_kept_record_loses_the_shift() -> None:
     assert r1.open_shift() == shift
     assert a_shift_is_open(r1)
     assert r1.shift(shift.id) == shift
+
+
+def test_a_damaged_or_stale_record_is_named_and_never_less_than_open() -> None:
+    """A damaged entry is named (the node opens its shift's day at start: ``node.py``) and not
+    answered; a record older than its day's close still answers "open" and its day is stale (the
+    closer opens it again at its first look)."""
+    r1 = _register("R1")
+    shift = r1.open_shift()
+    assert shift is not None
+    date = r1.business_date(NOW)
+    state = r1.replica.doc(ledger_name(date)).get_state()
+    good = encode(date, shift, state)
+    bad = {SHIFT_META + "s2": '{"date": 3}', SHIFT_META + "s3": "not json"}
+    states = {ledger_name(date): state}
+    kept = KeptShifts(states.get, [(SHIFT_META + shift.id, good), *bad.items()])
+    assert sorted(i for i, _ in kept.damaged) == ["s2", "s3"]
+    assert all("kept open shift" in exc.message for _, exc in kept.damaged)
+    assert kept.open_shifts() == [shift]
+    assert kept.stale() == []
+    later = r1.replica.doc(ledger_name(date))
+    r1.cash_move(CASHIER, "in", 100, "float", NOW + 1)  # the day changed after the record
+    states[ledger_name(date)] = later.get_state()
+    assert kept.stale() == [date]
+    assert kept.open_shifts() == [shift]  # still "open": never less than the truth
