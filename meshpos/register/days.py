@@ -302,7 +302,8 @@ class DayCloser:
         if changed:
             return
         self._kept.pop(date, None)
-        self._touched.pop(date, None)
+        if self._touched.get(date, self._started) == touched:  # (a load or write since is kept:
+            self._touched.pop(date, None)  # the shift's close loads the day right after: ownday)
         log.info("business day %s closed (%d receipts): unloaded", date, receipts)
 
     async def _keep_parts(self, date: str, ledger: Ledger, state_vector: bytes) -> None:
