@@ -31,8 +31,10 @@ from meshpos.engine import (
 from meshpos.engine.memory import release_memory, tune_allocator
 from meshpos.errors import MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
+from meshpos.model.day_end import shift_key
 from meshpos.model.documents import day_of, is_ledger, kitchen_name, ledger_name
 from meshpos.model.kept_parts import PART_META, PART_META_END, KeptParts
+from meshpos.model.kept_shifts import SHIFT_META, SHIFT_META_END, KeptShifts
 from meshpos.net.mesh import DiscoveryFactory, Mesh
 from meshpos.node_ports import ApiFactory, ApiServer, LinksFactory, StoreOpener
 from meshpos.node_status import Durability, NodeStatus
@@ -181,6 +183,13 @@ class Node(VenueReads, RegisterOperations):
             keys = await RequestKeys.open(engine, store, today)
             kept = await store.meta_range(PART_META, PART_META_END)  # (model/kept_parts.py)
             numbers.venue.kept_parts = KeptParts(engine.sync.closed_state, kept.items())
+            held = await store.meta_range(SHIFT_META, SHIFT_META_END)  # (model/kept_shifts.py)
+            numbers.venue.kept_shifts = KeptShifts(engine.sync.closed_state, held.items())
+            for shift_id, exc in numbers.venue.kept_shifts.damaged:  # its day is read itself
+                log.error("%s: its business day is loaded to read the shift", exc)
+                name = await engine.find_closed(shift_key(shift_id))
+                if name is not None:
+                    await engine.open_day(name)
             checker.is_revoked = revocations.is_revoked
             words.is_revoked = revocations.is_revoked
         except BaseException:
@@ -404,6 +413,14 @@ class Node(VenueReads, RegisterOperations):
         engine = self._run().engine
         name = await engine.find_closed(key)
         return name is not None and await engine.open_day(name)
+
+    async def load_shift_day(self) -> None:
+        """Load the closed day this register's open shift opened on (``model/kept_shifts.py``)."""
+        venue = self.venue
+        shift = venue.open_shift()
+        day = None if shift is None else venue.kept_shifts.day_of(shift.id)
+        if day is not None:
+            await self.open_day(day)
 
     async def open_day(self, date: str, *, kitchen: bool = False) -> bool:
         """Load business day ``date``'s ledger (or kitchen) if it is closed (it closes again by the

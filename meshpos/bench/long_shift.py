@@ -19,6 +19,11 @@ as its node does. Added: ``z_cpu_ms`` (the Z at the close, ``close_with_z``), ``
 replica's captured updates are taken after each day, as the node's engine takes them after each write:
 they stayed in memory (120,000 objects at 30 days: the peak RSS and the collector's work grew by them).
 
+**Changed** (ownday, the twenty-first session): on a tree that keeps open shifts' records
+(``model/kept_shifts.py``) the shift's own day closes too, and the Z loads it first (in ``z_cpu_ms``);
+``loaded_days``, ``closed_days`` and ``rss_before_z_mb`` (the resident memory while the shift is open,
+after a collection: the peak is a close's moment, with yesterday and today loaded) are taken before the Z (after it, the shift's day is loaded for its close).
+
 Run one ``--days`` per process (the RSS is the process's peak), in pairs against main:
 ``python -m meshpos.bench.pair --base MAIN --tree . --pairs 2 --out F -- meshpos.bench.long_shift
 --json --days 30``.
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import importlib
 import importlib.util
 import json
@@ -35,6 +41,7 @@ import pstats
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from meshpos.model import Replica, Venue
@@ -60,6 +67,8 @@ class _Reads(VenueReads):
 
 #: this tree keeps closed days' parts of an open shift (its node closes such days): the bench does too
 KEEPS_PARTS = importlib.util.find_spec("meshpos.model.kept_parts") is not None
+#: this tree keeps an open shift's record and closes its own day too (model/kept_shifts.py)
+KEEPS_SHIFTS = importlib.util.find_spec("meshpos.model.kept_shifts") is not None
 
 
 def _sell(venue: Venue, at: int, method: str, taken: dict[str, int]) -> None:
@@ -79,8 +88,14 @@ class _Closed:
         self.venue = venue
         self.states: dict[str, bytes] = {}
         self.meta: dict[str, str] = {}
+        self.stored: dict[str, bytes] = {}  # the shift's own day as the store keeps it
+        self.opened_on = ""
         if KEEPS_PARTS:
             venue.kept_parts = importlib.import_module("meshpos.model.kept_parts").KeptParts(
+                self.states.get
+            )
+        if KEEPS_SHIFTS:
+            venue.kept_shifts = importlib.import_module("meshpos.model.kept_shifts").KeptShifts(
                 self.states.get
             )
 
@@ -91,14 +106,27 @@ class _Closed:
         kept = venue.kept_parts
         ledger, doc = venue.ledger(date), venue.replica.doc(name)
         state = doc.get_state()
-        opened_on = next(d.date for d in venue.ledgers() if d.has_shift(shift_id))
-        parts = kept.closing(ledger, {shift_id: opened_on})
+        if ledger.has_shift(shift_id):
+            self.opened_on = date
+        parts = kept.closing(ledger, {shift_id: self.opened_on})
         self.meta.update(kept.entries(date, parts, state))
         kept.put(date, parts, state)
+        own = [s for s in ledger.shifts() if s.is_open]
+        if own:  # the shift's own day (only a tree with kept shifts closes it)
+            self.meta.update(venue.kept_shifts.entries(date, own, state))
+            venue.kept_shifts.put(date, own, state)
+            self.stored[name] = doc.get_update()
         self.states[name] = state
         del ledger, doc
         venue.forget_day(date)
         venue.replica.close(name)
+
+    def open_shift_day(self) -> None:
+        """Load the shift's own day for its close, as ``web/shifts.py`` does before a Z."""
+        for name, update in self.stored.items():
+            self.venue.replica.reopen(name)
+            self.venue.replica.apply(name, update)
+            del self.states[name]
 
 
 def _x_cpu(reads: _Reads, shift_id: str) -> tuple[ShiftReport, float]:
@@ -117,6 +145,15 @@ def _x_calls(reads: _Reads, shift_id: str) -> tuple[ShiftReport, int]:
     return report, pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
 
 
+def _rss_mb() -> float | None:
+    """The process's resident memory now, after a collection (None where /proc has no VmRSS)."""
+    gc.collect()
+    status = Path("/proc/self/status")
+    lines = status.read_text().splitlines() if status.exists() else []
+    found = [int(line.split()[1]) for line in lines if line.startswith("VmRSS:")]
+    return round(found[0] / 1024, 1) if found else None
+
+
 def measure(days: int, sales: int) -> dict[str, Any]:
     venue = Venue(Replica(), device="R1")
     sample_catalog(venue.catalog, pin_hash="x")
@@ -125,9 +162,8 @@ def measure(days: int, sales: int) -> dict[str, Any]:
     taken = {"cash": 0, "card": 0, "receipts": 0}
     started = time.process_time()
     for day in range(days):
-        if (
-            day >= 2
-        ):  # yesterday is past (the shift's own day, the first, stays: it holds the shift)
+        # yesterday is past (the shift's own day, the first, stays on a tree without kept shifts)
+        if day >= (1 if KEEPS_SHIFTS else 2):
             closed.close(venue.business_date(NOW + (day - 1) * DAY_MS), shift.id)
         for i in range(sales):
             _sell(venue, NOW + day * DAY_MS + i * 1000, "cash" if i % 3 else "card", taken)
@@ -152,17 +188,25 @@ def measure(days: int, sales: int) -> dict[str, Any]:
         importlib.import_module("meshpos.model.kept_parts").KeptParts(
             closed.states.get, closed.meta.items()
         )
+    if KEEPS_SHIFTS:  # and the kept shifts
+        importlib.import_module("meshpos.model.kept_shifts").KeptShifts(
+            closed.states.get, closed.meta.items()
+        )
     load_ms = (time.perf_counter() - started) * 1000
     expected = venue.expected_cash(venue.shift(shift.id))
+    loaded_days = sum(1 for n in venue.replica.names() if is_ledger(n))
+    rss_mb = _rss_mb()  # what the open shift holds now (the peak is a close's moment, two days)
+    closed_days = len(closed.states)
     started = time.process_time()
+    closed.open_shift_day()  # (its load counts in the Z: a close is rare)
     z = close_with_z(venue, CASHIER, expected, today + 2000)
     z_ms = (time.process_time() - started) * 1000
     same = same and z.z.sales == after.sales and z.z.drawer_expected == expected
     return {
         "days": days,
         "sales_per_day": sales,
-        "loaded_days": sum(1 for n in venue.replica.names() if is_ledger(n)),
-        "closed_days": len(closed.states),
+        "loaded_days": loaded_days,
+        "closed_days": closed_days,
         "receipts": after.receipts,
         "same": same and first.receipts + 2 == after.receipts,
         "z_cpu_ms": round(z_ms, 1),
@@ -172,6 +216,7 @@ def measure(days: int, sales: int) -> dict[str, Any]:
         "x_after_sale_calls": after_calls,
         "load_ms": round(load_ms, 1),
         "build_cpu_s": round(build_s, 1),
+        "rss_before_z_mb": rss_mb,
         "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 

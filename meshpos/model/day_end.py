@@ -120,16 +120,20 @@ def what_keeps_open(
     open_shifts: Iterable[Shift],
     name_of: Callable[[str], str],
     zone: dt.tzinfo,
+    *,
+    own_shifts: bool = True,
 ) -> list[str]:
     """Why ``ledger``'s day cannot end or close, each reason in the venue's words (empty: nothing).
 
     ``open_shifts``: every shift still open on any loaded day (a record of this day on one of them keeps
     the day); ``name_of``: a user's name from their id; ``zone``: the venue's time zone (a shift's
-    opening time is read on the venue's clocks, not in UTC)."""
+    opening time is read on the venue's clocks, not in UTC); ``own_shifts``: whether a shift opened on
+    the day and still open keeps it (**changed**, ownday, the twenty-first session: the closer asks
+    without them, and keeps their records, ``model/kept_shifts.py``; ending a day still names them)."""
     reasons = [
         f"the shift of {name_of(s.user)} on {s.register} (opened {_clock(s.opened_at_ms, zone)}) is open"
         for s in sorted(ledger.shifts(), key=lambda s: (s.opened_at_ms, s.id))
-        if s.is_open
+        if s.is_open and own_shifts
     ]
     unsettled = [i for i in ledger.order_ids() if not ledger.settled(i)]
     orders = [o for o in ledger.records_of(ORDERS, sorted(unsettled)) if o.status == "open"]

@@ -324,7 +324,8 @@ class DayIndex:
         for day in reversed(self._all_fresh()):
             if day.open_shifts:
                 return day.open_shifts[0]
-        return None
+        device = self.venue.device  # one whose day closed (model/kept_shifts.py)
+        return next((s for s in self.venue.kept_shifts.open_shifts() if s.register == device), None)
 
     def expected_cash(self, shift: Shift) -> int:
         """What ``shift``'s drawer should hold (``Venue.expected_cash``): each day's part is read once

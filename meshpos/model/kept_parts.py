@@ -26,6 +26,8 @@ travels with the store (a backup copies its meta), and a cleared cache loads day
 again with their parts.
 
 **Changed** (shiftsum, the twentieth session): new; ``DayPart`` moved here from ``shift_report``.
+**Changed** (ownday, the twenty-first session): the day a shift opened on closes too while the shift
+is open (its record kept: ``model/kept_shifts.py``), with its part like any other day's.
 **Changed** (shifts, the twenty-first session): a closing day keeps a part of every open shift opened
 before it, with nothing in it when the day holds none of its records (a reprint then need not load the
 day: :meth:`KeptParts.holds`); parts no read needs are pruned (:meth:`KeptParts.prunable`); they were
@@ -165,14 +167,14 @@ class KeptParts:
 
     def closing(self, ledger: Ledger, open_shifts: dict[str, str]) -> dict[str, DayPart]:
         """The parts to keep as ``ledger``'s day closes: of each shift of ``open_shifts`` (id -> the
-        day it opened on) opened before the day, records or not, and of each one with records on it
+        day it opened on) opened on or before the day, records or not, and of each one with records on it
         (a refund of an older receipt), and of each shift it had a part of (made again: the day may
         have changed). A part with nothing in it says the day holds nothing of its shift: a reprint
         of the shift then need not open the day (``web/shifts.py``)."""
         if not open_shifts and not self.shifts_of(ledger.date):
             return {}  # (no shift open: the day's records are not read; ~40 ms at 1,000 sales)
         every = day_parts(ledger)
-        spanned = {s for s, opened_on in open_shifts.items() if opened_on < ledger.date}
+        spanned = {s for s, opened_on in open_shifts.items() if opened_on <= ledger.date}
         wanted = spanned | (open_shifts.keys() & every.keys()) | self.shifts_of(ledger.date)
         return {s: every.get(s, NOTHING) for s in wanted}
 

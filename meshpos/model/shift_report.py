@@ -14,6 +14,9 @@ parts (``day_part``, ``report_of``), so the pages' day index keeps each day's pa
 
 **Changed** (shiftsum, the twentieth session): a report adds the kept parts of its shift's closed days
 (``model/kept_parts.py``, where ``DayPart`` now lives): such a day closes while the shift stays open.
+
+**Changed** (ownday, the twenty-first session): a shift kept open on a closed day
+(``model/kept_shifts.py``) counts as open for the last Z, the Z's "still open" and the overdue status.
 """
 
 from __future__ import annotations
@@ -104,6 +107,9 @@ def shift_overdue(venue: Venue, now_ms: int) -> str:
     without kept parts, ``model/kept_parts.py``), and nothing but its close lets them go: the status
     says so rather than stay green (docs/architecture.md (Status)). Keys and a handful of shifts per
     loaded day are read, not the days' sales."""
+    for shift in venue.kept_shifts.open_shifts():  # its day closed (model/kept_shifts.py)
+        if shift.register == venue.device:
+            return f"shift open since {venue.kept_shifts.day_of(shift.id)}: close it"
     for ledger in reversed(venue.ledgers()):  # oldest first
         if ledger.open_shifts_of(venue.device):
             if ledger.date < venue.business_date(now_ms):
@@ -131,7 +137,9 @@ def last_z(venue: Venue, date: str) -> Shift | None:
 
 def a_shift_is_open(venue: Venue) -> bool:
     """Is any shift of an open day still open? (keys only: then no Z can be the day's last)"""
-    return any(ledger.has_open_shift() for ledger in venue.ledgers())
+    return any(ledger.has_open_shift() for ledger in venue.ledgers()) or bool(
+        venue.kept_shifts.open_shifts()  # of a closed day (model/kept_shifts.py)
+    )
 
 
 def _close_order(shift: Shift) -> tuple[int, str, str]:
@@ -174,7 +182,7 @@ def close_with_z(venue: Venue, user: str, counted_cash: int, now_ms: int) -> ZRe
     met (``end_day_by_last_z``). A Z made after the shift's business day passed its cut-off hour
     ends nothing: that day has ended, and today's has just begun."""
     closed = venue.close_shift(user, counted_cash, now_ms, z=True)
-    still_open = [s for ledger in venue.ledgers() for s in ledger.shifts() if s.is_open]
+    still_open = venue.open_shifts()  # (kept ones of closed days too: model/kept_shifts.py)
     shift_day = next(ledger.date for ledger in venue.ledgers() if ledger.has_shift(closed.id))
     today = venue.business_date(now_ms)
     day: DayEnded | None = None

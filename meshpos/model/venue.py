@@ -54,10 +54,15 @@ class Venue(OrderRules, BillRules, MoneyRules, DrawerRules):
         self._as_register(user, "end_day")
         date = self.business_date(now_ms)
         ledgers = [ledger for ledger in self.ledgers() if ledger.date <= date]
-        drawers = [s for ledger in ledgers for s in ledger.shifts() if s.is_open]
+        drawers = self.open_shifts()  # (kept ones of closed days too: model/kept_shifts.py)
         zone = self.zone()
         reasons = [
             r for ledger in ledgers for r in what_keeps_open(ledger, drawers, self.user_name, zone)
+        ]
+        reasons += [  # a shift open since a closed day (model/kept_shifts.py)
+            f"the shift of {self.user_name(s.user)} on {s.register} (open since "
+            f"{self.kept_shifts.day_of(s.id)}) is open"
+            for s in self.kept_shifts.open_shifts()
         ]
         if reasons:
             raise DayStillOpen(

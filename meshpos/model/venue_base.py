@@ -37,6 +37,7 @@ from meshpos.model.day_end import DayEnds, next_open_day
 from meshpos.model.documents import CATALOG, STOPLIST, day_of, is_ledger, kitchen_name, ledger_name
 from meshpos.model.ids import new_record_id
 from meshpos.model.kept_parts import KeptParts
+from meshpos.model.kept_shifts import KeptShifts
 from meshpos.model.kitchen import BEING_MADE, BEING_MADE_MS, Kitchen, Ticket
 from meshpos.model.ledger import Ledger
 from meshpos.model.ledger_types import Conflict, Order, Payment, Receipt, Shift
@@ -166,6 +167,8 @@ class VenueBase:
         self._ledgers: dict[str, Ledger] = {}
         # the parts of closed days in open shifts' figures (model/kept_parts.py; the node sets its own)
         self.kept_parts = KeptParts()
+        # open shifts of closed days (model/kept_shifts.py; the node sets its own)
+        self.kept_shifts = KeptShifts()
         # ``ledgers()`` as last answered, for the replica and its generation it was answered for
         self._ledger_list: tuple[Replica, int, list[Ledger]] | None = None
         self.numbering = ReceiptNumbering(
@@ -282,14 +285,34 @@ class VenueBase:
         return self._ledger_of_receipt(id_of(receipt_id, "receipt id")).receipt(receipt_id)
 
     def shift(self, shift_id: str) -> Shift:
-        return self._ledger_of_shift(id_of(shift_id, "shift id")).shift(shift_id)
+        """A loaded day's shift, else an open one of a closed day (``model/kept_shifts.py``)."""
+        try:
+            return self._ledger_of_shift(id_of(shift_id, "shift id")).shift(shift_id)
+        except UnknownRecord:
+            kept = self.kept_shifts.shift(shift_id)
+            if kept is None:
+                raise
+            return kept
 
     def open_shift(self, register: str | None = None) -> Shift | None:
+        """``register``'s open shift: of a loaded day, else of a closed day whose record is kept
+        (**changed**, ownday, the twenty-first session: the day a shift opened on closes while it is
+        open, ``model/kept_shifts.py``)."""
         register = register or self.device
         for ledger in self.ledgers():
             for shift in ledger.open_shifts_of(register):
                 return shift
+        for shift in self.kept_shifts.open_shifts():
+            if shift.register == register:
+                return shift
         return None
+
+    def open_shifts(self) -> list[Shift]:
+        """Every open shift this device knows of: of its loaded days, and those kept of closed days
+        (``model/kept_shifts.py``): what a day's end, a last Z and the closer must not overlook."""
+        found = [s for ledger in self.ledgers() for s in ledger.shifts() if s.is_open]
+        loaded = {s.id for s in found}
+        return found + [s for s in self.kept_shifts.open_shifts() if s.id not in loaded]
 
     def expected_cash(self, shift: Shift) -> int:
         """The loaded days' cash of ``shift`` and the kept parts of its closed days (**changed**,

@@ -31,6 +31,10 @@ records count in that drawer) closes by the same rule: its part of each such shi
 to the store's meta first (``model/kept_parts.py``), and the shift's X, Z and expected cash add it. Such
 a day kept every day since a shift opened loaded on every device (~9 MB a day of 1,000 sales) until
 the shift closed. A close that raced a change (the part older than the close) opens the day again.
+
+**Changed** (ownday, the twenty-first session): the day a shift opened on closes too while the shift is
+open (``what_keeps_open(own_shifts=False)``): its open shifts' records are written with its parts
+(``model/kept_shifts.py``), and those of its shifts closed since are dropped after its close.
 **Changed** (the twentieth session, at the merge): a day that fails to open or close is logged the
 first time and then at most once a minute with the count (``FAILURE_LOG_EVERY_S``), not at every look.
 
@@ -50,10 +54,12 @@ from collections.abc import Callable
 
 from meshpos.config import Config
 from meshpos.engine import DayClosed, DayOpened, Engine, EngineEvent
+from meshpos.engine.stores import DayDropping
 from meshpos.errors import MeshposError
 from meshpos.model import Venue
 from meshpos.model.day_end import day_keys, what_keeps_open
 from meshpos.model.documents import day_of, is_kitchen, is_ledger, kitchen_name, ledger_name
+from meshpos.model.kept_shifts import key_of
 from meshpos.model.ledger import Ledger
 from meshpos.register.retention import Retention
 from meshpos.register.status import StatusService
@@ -143,7 +149,8 @@ class DayCloser:
             near, days = self._closed_near(), self.closable()
             if not self._parts_looked:
                 self._parts_looked = True
-                near += [ledger_name(d) for d in self._venue.kept_parts.stale()]
+                stale = self._venue.kept_parts.stale() + self._venue.kept_shifts.stale()
+                near += [ledger_name(d) for d in sorted(set(stale))]
         except MeshposError as exc:  # e.g. a corrupt record read: the day stays loaded
             log.warning("cannot tell which business days may close: %s", exc)
             return
@@ -198,8 +205,12 @@ class DayCloser:
             if self._kept.get(date) == touched:
                 continue  # still open, and nothing changed since we looked
             if ledger_name(date) in names:
-                reasons = what_keeps_open(
-                    self._venue.ledger(date), (), self._venue.user_name, self._venue.zone()
+                reasons = what_keeps_open(  # (its open shifts are kept: model/kept_shifts.py)
+                    self._venue.ledger(date),
+                    (),
+                    self._venue.user_name,
+                    self._venue.zone(),
+                    own_shifts=False,
                 )
                 if reasons:
                     self._kept[date] = touched
@@ -279,7 +290,10 @@ class DayCloser:
                 await engine.close_day(name, keys if is_ledger(name) else (), signed=signed)
         # asked whether or not the kitchen's close followed: a change that came as the ledger closed
         # leaves its parts older than its close, and a reader of them gets DayClosed until it opens
-        if not self._venue.kept_parts.fresh(date):  # it changed between its part and its close
+        venue = self._venue
+        if not (
+            venue.kept_parts.fresh(date) and venue.kept_shifts.fresh(date)
+        ):  # changed meanwhile
             log.warning(
                 "business day %s changed as it closed: opened again for its shift parts", date
             )
@@ -288,21 +302,34 @@ class DayCloser:
         if changed:
             return
         self._kept.pop(date, None)
-        self._touched.pop(date, None)
+        if self._touched.get(date, self._started) == touched:  # (a load or write since is kept:
+            self._touched.pop(date, None)  # the shift's close loads the day right after: ownday)
         log.info("business day %s closed (%d receipts): unloaded", date, receipts)
 
     async def _keep_parts(self, date: str, ledger: Ledger, state_vector: bytes) -> None:
         """Write ``date``'s part of each open shift's figures (and of each shift it had a part of)
-        durably before it closes (``model/kept_parts.py``)."""
-        kept = self._venue.kept_parts
-        open_ids = {
-            s.id: day.date for day in self._venue.ledgers() for s in day.shifts() if s.is_open
-        }
+        and the records of its own shifts still open durably before it closes
+        (``model/kept_parts.py``, ``model/kept_shifts.py``); then let go of its kept records of
+        shifts closed since (the store first: a record it still holds says "open", never less)."""
+        venue = self._venue
+        kept, shifts = venue.kept_parts, venue.kept_shifts
+        open_ids = {s.id: day.date for day in venue.ledgers() for s in day.shifts() if s.is_open}
+        for s in shifts.open_shifts():
+            open_ids.setdefault(s.id, shifts.day_of(s.id) or date)
+        own = [s for s in ledger.shifts() if s.is_open]
         parts = kept.closing(ledger, open_ids)
-        if not parts:
-            return
-        await self._engine.store.append([], kept.entries(date, parts, state_vector))
-        kept.put(date, parts, state_vector)
+        if parts or own:
+            meta = kept.entries(date, parts, state_vector)
+            meta.update(shifts.entries(date, own, state_vector))
+            await self._engine.store.append([], meta)
+            kept.put(date, parts, state_vector)
+            shifts.put(date, own, state_vector)
+        gone = [i for i in shifts.of_day(date) if i not in {s.id for s in own}]
+        store = self._engine.store
+        for shift_id in gone:
+            if isinstance(store, DayDropping):  # (every node's store; a bare engine's is not)
+                await store.drop_meta_range(key_of(shift_id), key_of(shift_id) + "~")
+            shifts.forget([shift_id])
 
     async def stop(self) -> None:
         await self.retention.stop()

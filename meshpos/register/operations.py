@@ -40,10 +40,18 @@ class RegisterOperations(ABC):
     async def open_shift(self, user: str, opening_cash: int) -> Shift:
         return await self.write(lambda venue, now: venue.open_shift_now(user, opening_cash, now))
 
+    @abstractmethod
+    async def load_shift_day(self) -> None:
+        """Load the closed day this register's open shift opened on, if it is closed: its close and
+        a cash move are written there (**changed**, ownday, the twenty-first session: that day closes
+        while the shift is open, ``model/kept_shifts.py``)."""
+
     async def close_shift(self, user: str, counted_cash: int) -> Shift:
+        await self.load_shift_day()
         return await self.write(lambda venue, now: venue.close_shift(user, counted_cash, now))
 
     async def cash_move(self, user: str, kind: str, amount: int, reason: str = "") -> CashMove:
+        await self.load_shift_day()
         return await self.write(lambda venue, now: venue.cash_move(user, kind, amount, reason, now))
 
     async def open_order(self, user: str, *, table: str = "", tab: str = "") -> Order:

@@ -35,6 +35,9 @@ Only registers drop (a kds keeps its kitchen days, which are small; the console 
 meta ``shiftpart/<shift>@<date>``, ``model/kept_parts.py``) are pruned at the next look: they were never
 dropped. An open shift's parts stay (its X adds them), and so does a part with a refund in it (it may
 be of a day before its shift's first, which a reprint of the shift adds).
+
+**Changed** (ownday, the twenty-first session): the day of a kept open shift (``model/kept_shifts.py``) is
+never dropped: its close is written there.
 """
 
 from __future__ import annotations
@@ -138,7 +141,7 @@ class Retention:
         """The meta keys of kept shift parts no read needs any more (``KeptParts.prunable``): of a
         day dropped (here, or at an earlier look) and a shift closed."""
         venue, sync = self._venue, self._engine.sync
-        open_ids = {s.id for day in venue.ledgers() for s in day.shifts() if s.is_open}
+        open_ids = {s.id for s in venue.open_shifts()}  # (model/kept_shifts.py's too)
         return venue.kept_parts.prunable(open_ids, sync.is_dropped)
 
     def confirmable(self) -> list[str]:
@@ -154,10 +157,14 @@ class Retention:
         word, oldest first (the others past it are kept, and logged when there are more)."""
         oldest = horizon(self._venue.business_date(self._now_ms()), self._keep)
         sync, signed = self._engine.sync, self._engine.signed_closed
+        # the day an open shift opened on is kept: its close is written there (model/kept_shifts.py)
+        shift_days = self._venue.kept_shifts.days()
         past = [
             name
             for name in self._engine.closed_days()
-            if day_of(name) < oldest and not sync.is_dropped(name)
+            if day_of(name) < oldest
+            and not sync.is_dropped(name)
+            and day_of(name) not in shift_days
         ]
         kept = sorted(name for name in past if name not in signed)
         if len(kept) > self._said_kept:  # (at most once a look, only when they grew)

@@ -14,7 +14,9 @@ read their whole day after every lull; docs/benchmarks.md, history).
 **Changed** (outside round six, longshift; the twentieth session): a register's shift left open past its
 business day is said (``shift``: "shift open since <date>: close it", ``model.shift_report.shift_overdue``):
 it keeps every day since in memory on every device, and the status stayed green. (shiftsum: those days
-now close with their parts kept, ``model/kept_parts.py``; its own day stays, and the status says it.)
+now close with their parts kept, ``model/kept_parts.py``; its own day stays, and the status says it.
+ownday, the twenty-first session: its own day closes too, and the status says it from the kept record,
+``model/kept_shifts.py``.)
 """
 
 from __future__ import annotations

@@ -138,7 +138,8 @@ class NodeAPI(Protocol):
     def expected_cash(self, shift: Shift) -> int: ...
 
     def shift(self, shift_id: str) -> Shift:
-        """Any register's shift on a loaded day (UnknownRecord for one no loaded day holds)."""
+        """Any register's shift on a loaded day, or an open one kept of a closed day
+        (``model/kept_shifts.py``); UnknownRecord for one neither holds."""
         ...
 
     def shift_report(self, shift_id: str) -> ShiftReport:
@@ -181,6 +182,11 @@ class NodeAPI(Protocol):
     async def open_day_of(self, key: str) -> bool:
         """Load the closed business day holding receipt ``key`` (its id or number), if one does: what
         a refund or reprint of an old receipt does first. True if a day was loaded."""
+        ...
+
+    async def load_shift_day(self) -> None:
+        """Load the closed day this register's open shift opened on (``model/kept_shifts.py``), if
+        it is closed: before a write that goes there (its close, a Z, a cash move, a "no sale")."""
         ...
 
     async def open_day(self, date: str, *, kitchen: bool = False) -> bool:

@@ -142,6 +142,9 @@ class Taps(RegisterOperations):
         self.waits.append(wait)
         return cast(T, None)  # (no venue here: the taps only say whether they may wait)
 
+    async def load_shift_day(self) -> None:
+        pass  # (no closed days here)
+
 
 async def test_only_the_taps_nobody_needs_at_once_may_wait() -> None:
     taps = Taps()

@@ -161,6 +161,9 @@ class FakeNode(VenueReads):
     async def open_day_of(self, key: str) -> bool:
         return False
 
+    async def load_shift_day(self) -> None:
+        pass  # (the fake closes no day)
+
     async def open_day(self, date: str, *, kitchen: bool = False) -> bool:
         return False
 
