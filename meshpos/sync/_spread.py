@@ -57,6 +57,7 @@ from meshpos.sync._notices import SignedNotices
 from meshpos.sync._presence import CLAIM_LAPSE_TIMEOUTS, FarTable, PresenceTable
 from meshpos.sync._rules import forwards_everything
 from meshpos.sync._session import Session
+from meshpos.sync._stalls import timed_us_out
 from meshpos.sync._states import EXCHANGING, SessionClosed, State
 from meshpos.sync._topology import (
     FULL_MESH_FEATURE,
@@ -355,7 +356,7 @@ class Spread(SignedNotices, FarOut):
         if peer is None or peer.role == "console" or session.stock or self._linked_to(peer.node):
             return  # (a stock Yjs client is no device of the mesh)
         ours = not closed.by_peer and closed.error is None  # (a timeout or bad input: an error)
-        if ours or closed.reason.endswith(NOT_A_NEIGHBOUR):
+        if ours or closed.reason.endswith(NOT_A_NEIGHBOUR) or timed_us_out(closed):
             self._presence.forget(peer.node)  # alive: its far record goes on (not its silence)
             return
         self._declare_gone(peer.node)
