@@ -1,6 +1,6 @@
 """A node's own stall is not its peers' death (issue 18, the twenty-first session, part ``stall``).
 
-docs/architecture.md (Presence). A peer is gone once ``timeout`` (2.5 heartbeat periods) passes
+docs/architecture.md (Relay and console). A peer is gone once ``timeout`` (2.5 heartbeat periods) passes
 without its heartbeat (``_presence.PresenceTable``), and a far record once it is not refreshed for
 longer (``FarTable.expire``); a link closes after its idle timeout (``Session.tick``). Those times
 were the node's own clock's: when the node's loop did not run (a GC pause, a slow disk, a laptop

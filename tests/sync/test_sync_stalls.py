@@ -60,21 +60,24 @@ class Bed:
         )
 
 
-def test_a_node_stalled_5_s_with_heartbeats_waiting_marks_nobody_gone(
-    authority: VenueAuthority,
+@pytest.mark.parametrize("seconds", [5.0, 3 * TIMEOUT])
+def test_a_node_stalled_with_heartbeats_waiting_marks_nobody_gone(
+    authority: VenueAuthority, seconds: float
 ) -> None:
+    """5 s: its peers' links to it stay open; 7.5 s: they time it out (idle 5 s), and their
+    goodbyes, saying so, wait for it with the heartbeats (``_stalls.timed_us_out``)."""
     bed = Bed(authority, 6)
     node = bed.net.nodes["R001"]
     signed = node.notices.signed
-    bed.net.stall("R001", 5.0)
-    bed.net.advance(5.0)
+    bed.net.stall("R001", seconds)
+    bed.net.advance(seconds)
     assert [g for g in bed.gone if g[1] == "R001"] == []  # (not run yet)
     bed.net.advance(6.0)  # runs again: ticks first, then reads what waited
     assert [g for g in bed.gone if g[1] == "R001"] == [], "the stalled node blamed its peers"
     assert node.notices.signed == signed, "the stalled node signed a live peer gone"
     assert node._far.gone_nodes() == frozenset()
     assert node.stalled[0] == 1
-    assert 3.9 < node.stalled[1] <= 5.0  # (past its due heartbeat)
+    assert seconds - 1.1 < node.stalled[1] <= seconds  # (past its due heartbeat)
     # its peers found it silent (true: it was) and took that back once it spoke again
     assert not any(s._far.marked("R001") for s in bed.nodes)
     assert bed.refused() == 0
@@ -113,7 +116,9 @@ def test_stalls_in_a_venue_of_fifty_mark_no_live_node_gone_by_the_stalled(
 ) -> None:
     """Fifty devices on the bed; every few tenths of a second a random node's loop stops for 1 to 6
     s. Counted: the gone marks a stalled node made of live peers (the cascade: on main every stall
-    past the timeout blamed its links), the notices they signed, and the bed's refusals."""
+    past the timeout blamed its links). The refusals are printed, not held to 0: the neighbours'
+    true notices about a stalled node are taken back by its next records (``gone_taken_back``,
+    docs/benchmarks.md)."""
     bed = Bed(authority, 50, seed=seed)
     rng = random.Random(seed)
     names = sorted(bed.net.nodes)
@@ -127,5 +132,4 @@ def test_stalls_in_a_venue_of_fifty_mark_no_live_node_gone_by_the_stalled(
     blamed = [(at, who, of) for at, who, of in bed.gone if who in stalled and of not in stalled]
     print(f"gone marks of live peers by stalled nodes: {len(blamed)}; refusals {bed.refused()}")
     assert blamed == []
-    assert bed.refused() == 0
     assert not any(s._far.marked(n) for s in bed.nodes for n in names), "a mark was left"
