@@ -37,6 +37,10 @@ today's full mesh: it dials everyone, and is never pruned.
 What rides the heartbeats for the rest of the venue (attestations, the console's state, a new link's
 welcome) is in ``_passing``. A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns
 the state named below.
+
+**Changed** (issue 18, stall; the twenty-first session): a link the peer closed saying it timed this
+node out (``peer_timeout``) is forgotten, not its peer declared gone: the peer was alive to say it
+(``_stalls.timed_us_out``; a node that stalled found every peer's goodbye waiting and signed them gone).
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ ticks every node; nothing sleeps.
 
 The network drains each node's events (handing them to ``listener``) before it drains that node's outgoing
 data, the same order a real node uses to commit a received update before forwarding it.
+
+**Changed** (issue 18, stall; the twenty-first session): :meth:`MemoryNetwork.stall` holds a node's loop
+(no tick, nothing read, what comes for it waits), as a GC pause or a starved process does (``_stalls``).
 """
 
 from __future__ import annotations
