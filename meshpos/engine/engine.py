@@ -63,6 +63,7 @@ from meshpos.sync import (
     DocumentChanged,
     LocalWriteRefused,
     PeerClosed,
+    PeerGone,
     PeerJoined,
     PeerLive,
     RelayChanged,
@@ -400,6 +401,8 @@ class Engine(ClosingDays, Links, Lingers):
             elif event.error is not None:
                 self.counters["protocol_errors"] += 1
                 log.warning("link with %s closed: %s", event.node or event.peer, event.reason)
+        elif isinstance(event, PeerGone):  # (a status counts them: ``sync/_stalls.py``)
+            self.counters["peers_gone"] += 1
         elif isinstance(event, UpdateRejected):
             self.counters["rejected_updates"] += 1
             self.rejections.append(Rejection(self._clock(), event.node, event.doc, event.reason))

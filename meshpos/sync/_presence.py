@@ -1,6 +1,7 @@
 """Presence: who is alive, as told by heartbeats over the mesh's own connections (never by mDNS).
 
 A peer is gone once ``timeout`` seconds pass without a heartbeat from it (a few missed heartbeats).
+**Changed** (issue 18, stall): seconds of the node's own running time (``_stalls`` moves the deadlines).
 
 **Changed** (twentieth session, seqforge): a far record's seq made up by a hop no longer holds a
 live node's real records below it (``FarTable``'s docstring; ``tests/outside/test_forged_far_seq.py``).

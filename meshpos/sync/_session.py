@@ -294,6 +294,14 @@ class Session:
         elif self._state in EXCHANGING and now - self._last_received > self.config.idle_timeout:
             self.abort(PeerTimeout(f"idle: nothing received for {self.config.idle_timeout:g} s"))
 
+    def shift(self, since: float, stall: float) -> None:
+        """This node's loop stalled ``stall`` seconds from ``since`` (``_stalls``): the hello and idle
+        timeouts count the node's running time, not the time it read nothing because it did not run."""
+        if self._opened_at is not None and self._opened_at <= since:
+            self._opened_at += stall
+        if self._last_received is not None and self._last_received <= since:
+            self._last_received += stall
+
     # --- the peer's budget ------------------------------------------------------------------------
 
     def delivers(self, doc: str) -> bool:

@@ -37,6 +37,10 @@ today's full mesh: it dials everyone, and is never pruned.
 What rides the heartbeats for the rest of the venue (attestations, the console's state, a new link's
 welcome) is in ``_passing``. A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns
 the state named below.
+
+**Changed** (issue 18, stall; the twenty-first session): a link the peer closed saying it timed this
+node out (``peer_timeout``) is forgotten, not its peer declared gone: the peer was alive to say it
+(``_stalls.timed_us_out``; a node that stalled found every peer's goodbye waiting and signed them gone).
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from meshpos.sync._notices import SignedNotices
 from meshpos.sync._presence import CLAIM_LAPSE_TIMEOUTS, FarTable, PresenceTable
 from meshpos.sync._rules import forwards_everything
 from meshpos.sync._session import Session
+from meshpos.sync._stalls import timed_us_out
 from meshpos.sync._states import EXCHANGING, SessionClosed, State
 from meshpos.sync._topology import (
     FULL_MESH_FEATURE,
@@ -355,7 +360,7 @@ class Spread(SignedNotices, FarOut):
         if peer is None or peer.role == "console" or session.stock or self._linked_to(peer.node):
             return  # (a stock Yjs client is no device of the mesh)
         ours = not closed.by_peer and closed.error is None  # (a timeout or bad input: an error)
-        if ours or closed.reason.endswith(NOT_A_NEIGHBOUR):
+        if ours or closed.reason.endswith(NOT_A_NEIGHBOUR) or timed_us_out(closed):
             self._presence.forget(peer.node)  # alive: its far record goes on (not its silence)
             return
         self._declare_gone(peer.node)

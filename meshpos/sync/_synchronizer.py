@@ -70,6 +70,7 @@ from meshpos.sync._presence import FarTable, PresenceTable
 from meshpos.sync._rules import may_deliver, may_write
 from meshpos.sync._session import Session
 from meshpos.sync._spread import Spread
+from meshpos.sync._stalls import Stalls
 from meshpos.sync._states import (
     EXCHANGING,
     DigestReceived,
@@ -80,9 +81,7 @@ from meshpos.sync._states import (
     State,
     SyncCompleted,
 )
-from meshpos.sync._updates import (
-    EMPTY_UPDATE,
-)
+from meshpos.sync._updates import EMPTY_UPDATE
 from meshpos.sync._yjs import Rooms
 
 log = logging.getLogger("meshpos.sync")
@@ -99,6 +98,7 @@ class Synchronizer(
     Heartbeats,
     Deadlines,
     Digests,
+    Stalls,
 ):
     """Documents x peers for one node or the console; its parts are in ``_exchange`` (step 1 replies,
     received updates), ``_joining`` (sessions made, hellos checked, the first sync),
@@ -337,7 +337,7 @@ class Synchronizer(
     def receive_data(self, peer: str, data: bytes) -> None:
         session = self._session(peer)
         if self.clock is not None:  # ticks are sparse (``_deadlines``): stamp arrivals with now
-            self._now = self.clock()
+            self._now = self._resumed(self.clock())  # (``_stalls``: and its own stall)
             session.tick(self._now)
         session.receive_data(data)
         self._process(peer, session)
@@ -466,7 +466,7 @@ class Synchronizer(
             self._started_at = now
             self._next_heartbeat = now
             self._next_anti_entropy = self._first_round(now)
-        self._now = now
+        self._now = self._resumed(now)  # (``_stalls``: its own stall is not its peers' death)
         if self._linger_due is not None and now >= self._linger_due:
             self.release_due(now)
         for peer, session in list(self._sessions.items()):

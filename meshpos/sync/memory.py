@@ -10,6 +10,9 @@ ticks every node; nothing sleeps.
 
 The network drains each node's events (handing them to ``listener``) before it drains that node's outgoing
 data, the same order a real node uses to commit a received update before forwarding it.
+
+**Changed** (issue 18, stall; the twenty-first session): :meth:`MemoryNetwork.stall` holds a node's loop
+(no tick, nothing read, what comes for it waits), as a GC pause or a starved process does (``_stalls``).
 """
 
 from __future__ import annotations
@@ -99,6 +102,8 @@ class MemoryNetwork:
         self._groups: dict[str, int] | None = None
         self._cut: set[frozenset[str]] = set()
         self._queue: list[_Delivery] = []
+        self._stalled: dict[str, float] = {}  # node -> when its loop runs again (``stall``)
+        self._waiting: dict[str, list[_Delivery]] = {}  # what came for it meanwhile, in order
         self._seq = itertools.count()
         self._conn_ids = itertools.count(1)
 
@@ -146,6 +151,8 @@ class MemoryNetwork:
         ``notify_peers``, like a killed process whose sockets the OS resets (peers see the end)."""
         sync = self.nodes.pop(node)
         self.features.pop(node, None)
+        self._stalled.pop(node, None)
+        self._waiting.pop(node, None)
         for conn in list(self._conns.values()):
             if node in (conn.a, conn.b) and notify_peers:
                 other, key = (conn.b, conn.key_b) if conn.a == node else (conn.a, conn.key_a)
@@ -177,6 +184,20 @@ class MemoryNetwork:
         group = self._groups.get(a)
         return group is not None and group == self._groups.get(b)
 
+    def stall(self, node: str, seconds: float) -> None:
+        """``node``'s loop does not run for ``seconds`` from now (a GC pause, a slow disk, a laptop
+        suspended): it is not ticked and reads nothing, what comes for it waits (as in its sockets)
+        and nothing is dialled to it; its peers go on. It runs again with a tick first, then reads
+        what waited (the order a node can least afford: ``sync/_stalls.py``)."""
+        self._stalled[node] = self.now + seconds
+
+    def _resume(self, node: str, sync: Synchronizer) -> None:
+        del self._stalled[node]
+        sync.tick(self.now)
+        self.pump(node)
+        for item in self._waiting.pop(node, []):
+            self._deliver(item)
+
     # --- time -------------------------------------------------------------------------------------
 
     def advance(self, duration: float, step: float = 0.05) -> None:
@@ -187,7 +208,11 @@ class MemoryNetwork:
             self._deliver_due()
             for name in list(self.nodes):
                 sync = self.nodes.get(name)
-                if sync is not None:
+                until = self._stalled.get(name)
+                if sync is not None and until is not None:
+                    if self.now >= until - 1e-9:
+                        self._resume(name, sync)
+                elif sync is not None:
                     sync.tick(self.now)
                     self.pump(name)
             self._dial()
@@ -246,15 +271,21 @@ class MemoryNetwork:
     def _deliver_due(self) -> None:
         while self._queue and self._queue[0].at <= self.now + 1e-12:
             item = heapq.heappop(self._queue)
-            sync = self.nodes.get(item.node)
-            if sync is None or item.key not in sync.sessions:
-                continue  # that connection is already gone on this side
-            if item.data is None:
-                sync.receive_eof(item.key)
+            if item.node in self._stalled:
+                self._waiting.setdefault(item.node, []).append(item)
             else:
-                self.stats.delivered += 1
-                sync.receive_data(item.key, item.data)
-            self.pump(item.node)
+                self._deliver(item)
+
+    def _deliver(self, item: _Delivery) -> None:
+        sync = self.nodes.get(item.node)
+        if sync is None or item.key not in sync.sessions:
+            return  # that connection is already gone on this side
+        if item.data is None:
+            sync.receive_eof(item.key)
+        else:
+            self.stats.delivered += 1
+            sync.receive_data(item.key, item.data)
+        self.pump(item.node)
 
     def _open(self, node: str, key: str) -> bool:
         sync = self.nodes.get(node)
@@ -283,7 +314,7 @@ class MemoryNetwork:
                     pairs.add((min(a, b), max(a, b)))
         for a, b in sorted(pairs):
             pair = frozenset((a, b))
-            if pair in live or not self.reachable(a, b):
+            if pair in live or not self.reachable(a, b) or self._stalled.keys() & pair:
                 continue
             if self.now < self._last_dial.get(pair, -1e18) + self.redial_delay:
                 continue

@@ -19,7 +19,9 @@ from tests.sync.helpers import VENUE, commit, sync_pair
 Peer = tuple[Synchronizer, str] | None
 PERIOD = 1.0
 ROUND = 5.0
-CONFIG = SyncConfig(heartbeat_interval=PERIOD, anti_entropy_interval=ROUND)
+#: the grid alone: no peer expires here (a node's first tick seconds after the pair was made is a
+#: stall of its own, ``sync/_stalls.py``: its peer then expired later, with a beat of news)
+CONFIG = SyncConfig(heartbeat_interval=PERIOD, anti_entropy_interval=ROUND, missed_heartbeats=100)
 
 
 def node(name: str, offset: float | None) -> Synchronizer:
