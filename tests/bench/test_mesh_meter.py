@@ -39,7 +39,9 @@ async def test_a_waiting_callback_is_slow_and_a_computing_one_is_heavy_too() -> 
         loop.call_soon(_spin, 0.03)  # computes: long and heavy
         loop.call_soon(done.set)
         await done.wait()
-    assert len(slow.slow) == 2
+    # both are slow by the wall clock; on a loaded machine another callback may be too (CI saw 3)
+    assert len(slow.slow) >= 2
+    assert max(slow.slow) >= 0.05
     assert slow.names == {"_spin": 1}  # only the CPU-bound one is heavy
     figures = slow.figures()
     assert figures["heavy_callbacks"] == 1
