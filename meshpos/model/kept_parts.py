@@ -133,7 +133,8 @@ def decode(key: str, value: str) -> tuple[str, str, dict[int, int], DayPart]:
         raise RecordUnusable(f"kept shift part {key!r} in the store is damaged: {exc}") from None
 
 
-def _clocks(state_vector: bytes) -> dict[int, int]:
+def clocks_of(state_vector: bytes) -> dict[int, int]:
+    """A state vector's clocks that moved (what a kept record is compared by; ``kept_shifts`` too)."""
     return {c: k for c, k in decode_state_vector(state_vector).items() if k > 0}
 
 
@@ -184,7 +185,7 @@ class KeptParts:
 
     def put(self, date: str, parts: dict[str, DayPart], state_vector: bytes) -> None:
         """Hold ``parts`` (once their entries are durable)."""
-        clocks = _clocks(state_vector)
+        clocks = clocks_of(state_vector)
         for shift_id, part in parts.items():
             self._parts.setdefault(shift_id, {})[date] = (clocks, part)
 
@@ -193,7 +194,7 @@ class KeptParts:
         state = self.closed_state(ledger_name(date))
         if state is None:
             return True
-        now = _clocks(state)
+        now = clocks_of(state)
         return all(days[date][0] == now for days in self._parts.values() if date in days)
 
     def holds(self, shift_id: str, date: str) -> bool:
@@ -205,7 +206,7 @@ class KeptParts:
             shift_id not in self._damaged
             and kept is not None
             and state is not None
-            and _clocks(state) == kept[0]
+            and clocks_of(state) == kept[0]
         )
 
     def prunable(self, open_shifts: set[str], dropped: Callable[[str], bool]) -> list[str]:
@@ -254,7 +255,7 @@ class KeptParts:
             state = self.closed_state(name)
             if state is None:
                 continue  # neither loaded nor closed: not on this device (yet)
-            if _clocks(state) != clocks:
+            if clocks_of(state) != clocks:
                 raise DayClosed(name, date)
             found.append(part)
         return found

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 from meshpos.errors import RecordUnusable, RemoteProtocolError
 from meshpos.model.documents import ledger_name
+from meshpos.model.kept_parts import clocks_of
 from meshpos.model.ledger_types import Shift
-from meshpos.model.replica import decode_state_vector
 
 #: store meta keys of kept open shifts: this and the shift id
 SHIFT_META = "shiftopen/"
@@ -51,10 +51,6 @@ class KeptShift:
 
 def key_of(shift_id: str) -> str:
     return SHIFT_META + shift_id
-
-
-def _clocks(state_vector: bytes) -> dict[int, int]:
-    return {c: k for c, k in decode_state_vector(state_vector).items() if k > 0}
 
 
 def encode(date: str, shift: Shift, state_vector: bytes) -> str:
@@ -82,7 +78,7 @@ def decode(key: str, value: str) -> KeptShift:
             raise ValueError("a text field is not text")
         if type(raw["at"]) is not int or type(raw["opening_cash"]) is not int:
             raise ValueError("a number field is not a whole number")
-        clocks = _clocks(bytes.fromhex(raw["state"]))
+        clocks = clocks_of(bytes.fromhex(raw["state"]))
         shift = Shift(shift_id, raw["register"], raw["user"], raw["at"], raw["opening_cash"], None)
         return KeptShift(raw["date"], clocks, shift)
     except (ValueError, TypeError, RemoteProtocolError) as exc:
@@ -146,7 +142,7 @@ class KeptShifts:
 
     def put(self, date: str, shifts: Iterable[Shift], state_vector: bytes) -> None:
         """Hold ``shifts`` (once their entries are durable)."""
-        clocks = _clocks(state_vector)
+        clocks = clocks_of(state_vector)
         for s in shifts:
             self._shifts[s.id] = KeptShift(date, clocks, s)
 
@@ -160,7 +156,7 @@ class KeptShifts:
         state = self.closed_state(ledger_name(date))
         if state is None:
             return True
-        now = _clocks(state)
+        now = clocks_of(state)
         return all(k.clocks == now for k in self._shifts.values() if k.date == date)
 
     def stale(self) -> list[str]:

@@ -99,16 +99,8 @@ async def shift_report(c: Call) -> ShiftReport:
         raise HttpError(404, "unknown_shift", exc.message + also) from None
 
 
-async def _load_shift_day(c: Call) -> None:
-    """Load the closed day this register's open shift opened on, before a write to it (its close, a
-    Z, a cash move, a "no sale"): those records go to the shift's own day (**changed**, ownday, the
-    twenty-first session: that day closes while the shift is open, ``model/kept_shifts.py``). Opened,
-    it stays loaded for the closer's idle time, so the write that follows finds it."""
-    await c.node.load_shift_day()
-
-
 async def close_z(c: Call) -> ZReport:
-    await _load_shift_day(c)
+    await c.node.load_shift_day()  # (its own day: model/kept_shifts.py)
     user, cash = c.body["user"], c.body["counted_cash"]
     return await c.node.write(lambda venue, now: close_with_z(venue, user, cash, now))
 
@@ -116,7 +108,7 @@ async def close_z(c: Call) -> ZReport:
 async def no_sale(c: Call) -> NoSale:
     user, reason = c.body["user"], c.body["reason"]
     by = await approver(c, "cash")
-    await _load_shift_day(c)
+    await c.node.load_shift_day()  # (its own day: model/kept_shifts.py)
     return await c.node.write(lambda venue, now: venue.no_sale(user, reason, now, approved_by=by))
 
 
@@ -133,14 +125,14 @@ async def open_shift(c: Call) -> Shift:
 
 
 async def close_shift(c: Call) -> Shift:
-    await _load_shift_day(c)
+    await c.node.load_shift_day()  # (its own day: model/kept_shifts.py)
     user, cash = c.body["user"], c.body["counted_cash"]
     return await c.node.write(lambda venue, now: venue.close_shift(user, cash, now))
 
 
 async def cash_move(c: Call) -> CashMove:
     b = c.body
-    await _load_shift_day(c)
+    await c.node.load_shift_day()  # (its own day: model/kept_shifts.py)
     return await c.node.write(
         lambda venue, now: venue.cash_move(b["user"], b["kind"], b["amount"], b["reason"], now)
     )
