@@ -367,8 +367,7 @@ class ConsoleServer:
         except MeshposError as exc:  # never admitted on an error: the relay dials again
             why = f"the console cannot check its relay nonces now ({exc}); try again"
             # its proof held: the Status tab names the console's problem, not "not reachable"
-            if device := admission.knocking(request.headers, token):
-                self.device_view(venue).refused(device, why, time.time())
+            self._knocked(venue, request, token, why)
             return HTTPStatus.SERVICE_UNAVAILABLE, "nonces", why
         return HTTPStatus.FORBIDDEN, "device", replayed_words(elsewhere=True)
 
