@@ -1,6 +1,7 @@
 """The console's ``GET /metrics`` (Prometheus text; the admin token or the read-only metrics token,
 ``--metrics-token-file``): per venue, when it was last heard,
-its newest uploaded record, what its devices say is pending, its alarms
+its newest uploaded record, what its devices say is pending, its alarms, when the console's signing
+key of it ends
 (docs/architecture.md (Operations)).
 
 Read like the venue status (``api_reports.venue_status``): from the live hubs and the database, so no venue
@@ -44,6 +45,7 @@ async def venue_figures(c: ConsoleCall, venue: str, now: float) -> VenueFigures:
         if d["pending"] is None and d["pending_told"] is not None
     ]
     unreported = await db.unreported(venue)
+    signing = console.signers.get(venue)
     return VenueFigures(
         venue=venue,
         relay_connected=any(d["relay"] for d in reachable),
@@ -57,6 +59,7 @@ async def venue_figures(c: ConsoleCall, venue: str, now: float) -> VenueFigures:
         not_in_reports=sum(n for n, _ in unreported.values()),
         pending_unknown=unknown,
         pending_told=sum(told) if told else None,
+        signing_ends=None if signing is None else signing.expires.timestamp(),
     )
 
 

@@ -6,10 +6,13 @@ database, so no venue loads for a report (docs/architecture.md (Relay and consol
 
 **Changed** (shifts, the twenty-first session): the status's ``registers`` say ``shift_open_since``, a
 register's shift open past its business day (``console/open_shifts.py``).
+**Changed** (the twenty-second session): the status's ``signing`` says the console's signing key of
+the venue: none, valid, ending within 30 days or ended, and what to do (``console_key.signing_state``).
 """
 
 from __future__ import annotations
 
+import datetime
 import time
 from typing import Any
 
@@ -23,6 +26,7 @@ from meshpos.console.server import SHARED_FRESH_S
 from meshpos.console.tables import TABLES
 from meshpos.console.venue_docs import unreported_summary
 from meshpos.httpapi.routes import Field, Route, choice
+from meshpos.trust.console_key import signing_state
 
 
 async def venue_status(c: ConsoleCall) -> dict[str, Any]:
@@ -46,6 +50,11 @@ async def venue_status(c: ConsoleCall) -> dict[str, Any]:
         # (issue 18, admit) whether this process checks which device relays (started with the
         # venue's directory) or admits a relay by the venue token alone, a revoked register's too
         "relay_admission": "device proof" if c.venue in c.console.admissions else "token alone",
+        # what strict registers take from the console is signed with this key: when it ends they show
+        # their sales not at the console, so the manager is told here first
+        "signing": signing_state(
+            c.console.signers.get(c.venue), datetime.datetime.now(datetime.UTC)
+        ),
     }
     summary["last_seen_s"] = {n: round(now - t, 1) for n, t in summary["last_seen"].items()}
     stored = await db.register_report(c.venue)
@@ -112,7 +121,10 @@ REPORT_ROUTES: tuple[Route, ...] = (
         description="`relays`, `last_seen_s`, `documents` (`closed_days`: those out of memory), `counters`, `rejections`, `relay_admission` "
         "(`device proof`, or `token alone`: started without the venue's directory), and `registers`: one entry per device of the venue the console knows of (docs/api.md); a register's "
         "`shift_open_since` is the business day its oldest open shift opened on when that is before "
-        "the venue's business day now (the shift is open past its day: close it), else null.",
+        "the venue's business day now (the shift is open past its day: close it), else null. "
+        "`signing`: the console's signing key of the venue, `state` `none`, `valid`, `ending` (within "
+        "30 days) or `ended`, `ends` (ISO time) and `says` (what to do; empty while valid): strict "
+        "registers take only what it signs, so once it ends they show their sales not at the console.",
     ),
     Route(
         "GET",

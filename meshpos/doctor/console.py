@@ -254,6 +254,27 @@ def _venue_dirs(report: Report, settings: ConsoleSettings) -> None:
             report.problem(f"venue {directory}", exc.message)
             continue
         report.ok(f"venue {authority.venue_id}", f"{directory} is a complete venue directory")
+        _signing_key(report, directory, authority.venue_id)
+
+
+def _signing_key(report: Report, directory: Path, venue_id: str) -> None:
+    """The console's signing key of the venue: ending within 30 days or ended is a warning or a
+    problem here too (the twenty-second session: only the console's log said it)."""
+    from meshpos.trust.console_key import load_console_signing, signing_state
+
+    try:
+        signing = load_console_signing(directory, venue_id)
+    except MeshposError as exc:
+        report.problem(f"signing key {venue_id}", exc.message)
+        return
+    now = datetime.datetime.now(datetime.UTC)
+    state = signing_state(signing, now, str(directory))
+    if state["state"] == "valid":
+        report.ok(f"signing key {venue_id}", f"valid until {state['ends']}")
+    elif state["state"] == "ending":
+        report.warning(f"signing key {venue_id}", str(state["says"]))
+    else:
+        report.problem(f"signing key {venue_id}", str(state["says"]))
 
 
 def _api(report: Report, settings: ConsoleSettings) -> None:

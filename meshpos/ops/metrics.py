@@ -236,6 +236,9 @@ class VenueFigures:
     #: the sum of those devices' told counts (None: none told one): not anyone's vouched word, so never
     #: read as synced; an alert takes it (a false alarm costs a look, a missed one costs a day's sales)
     pending_told: int | None = None
+    #: when the console's signing key of the venue ends (unix time; None: it has none): strict
+    #: registers take only what it signs, so an alert warns ahead (docs/alerts.yml)
+    signing_ends: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +305,11 @@ def console_families(figures: ConsoleFigures) -> list[Metric]:
             "meshpos_venue_pending",
             "Changes the venue's devices linked to a relay say are not at the console (absent: none)",
             ((f.venue, f.pending) for f in v),
+        ),
+        per_venue(
+            "meshpos_venue_signing_key_ends_timestamp_seconds",
+            "When the console's signing key of the venue ends (unix time; absent: it has none)",
+            ((f.venue, f.signing_ends) for f in v),
         ),
         per_venue(
             "meshpos_venue_receipts",

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from meshpos.errors import MeshposError, TrustError
+from meshpos.ops.clock import CERT_WARNING_DAYS
 from meshpos.sync import (
     ConsoleSignatureRefused,
     SignedConsole,
@@ -76,9 +77,10 @@ _REVOKED = (
 )
 
 
-def issue_console_key(authority: VenueAuthority) -> Path:
+def issue_console_key(authority: VenueAuthority, validity: datetime.timedelta = VALIDITY) -> Path:
     """Make the console's key and certificate in the venue directory (replacing any before: the old
-    certificate stays valid until revoked); the certificate's path."""
+    certificate stays valid until revoked); the certificate's path. ``validity``: how long it is
+    valid from now (tests make one ending soon, as the status's warning needs)."""
     ca_key = load_private_key(
         read_file(authority.directory / CA_KEY, "CA key"), str(authority.directory / CA_KEY)
     )
@@ -93,7 +95,7 @@ def issue_console_key(authority: VenueAuthority) -> Path:
         .public_key(key.public_key())
         .serial_number(serial)
         .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + VALIDITY)
+        .not_valid_after(now + validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -142,8 +144,9 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-#: how long before its certificate expires a starting console warns of it
-EXPIRY_WARNING = datetime.timedelta(days=30)
+#: how long before its certificate expires the console warns of it (its log at start, its Status tab,
+#: the doctor): the devices' certificates' warning time (``ops/clock``), one fact
+EXPIRY_WARNING = datetime.timedelta(days=CERT_WARNING_DAYS)
 
 
 class ConsoleSigning:
@@ -362,3 +365,43 @@ def _console_of(cert: x509.Certificate, venue_id: str) -> str:
     if len(cns) != 1 or not isinstance(cns[0].value, str):
         raise ConsoleSignatureRefused("console statement: certificate names no device")
     return cns[0].value
+
+
+def signing_state(
+    signing: ConsoleSigning | None,
+    now: datetime.datetime,
+    directory: str = "<the venue's directory>",
+) -> dict[str, str | None]:
+    """What the console's Status tab and the doctor say of a venue's signing key: ``state`` (``none``,
+    ``valid``, ``ending`` within ``EXPIRY_WARNING``, ``ended``), ``ends`` (ISO time; None: no key) and
+    ``says`` (what to do; empty while valid). **Changed** (the twenty-second session): the key's end was
+    said only in the console's log, at start and once when it came, so a manager learned of it from
+    registers showing their sales "not at the console" (strict ones take only signed statements)."""
+    if signing is None:
+        return {
+            "state": "none",
+            "ends": None,
+            "says": "the console signs nothing for this venue: strict registers show their sales "
+            f"not at the console; make a key with 'meshpos venue console-key --dir {directory}' "
+            "and restart the console",
+        }
+    ends = signing.expires.isoformat(timespec="seconds")
+    again = (
+        f"make a new key with 'meshpos venue console-key --dir {directory}' and restart the console"
+    )
+    if now > signing.expires:
+        return {
+            "state": "ended",
+            "ends": ends,
+            "says": f"the console's signing key ended on {ends}: what it says is not signed, so "
+            f"strict registers show their sales not at the console; {again}",
+        }
+    left = signing.expires - now
+    if left < EXPIRY_WARNING:
+        return {
+            "state": "ending",
+            "ends": ends,
+            "says": f"the console's signing key ends on {ends}, in {left.days} days: then strict "
+            f"registers show their sales not at the console; {again} before then",
+        }
+    return {"state": "valid", "ends": ends, "says": ""}

@@ -177,3 +177,43 @@ def test_the_readme_scrape_configuration_is_one_prometheus_takes(tmp_path: Path)
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(rules())} rules found" in done.stdout  # the rules file was read too
+
+
+def test_a_console_key_ending_within_the_days_alerts_and_a_long_one_or_none_does_not(
+    tmp_path: Path,
+) -> None:
+    """The twenty-second session: the console's signing key's end was said only in its log."""
+    rule = rules()["MeshposConsoleKeyEnding"]
+    days = int(re.search(r"< (\d+) \* 86400", rule["expr"]).group(1))  # type: ignore[union-attr]
+    n = minutes(rule["for"])
+    total = n + 5
+    console = {"instance": "console:8781", "job": "meshpos-console"}
+
+    def venue(name: str, ends_in_days: float) -> dict[str, str]:
+        ends = int(ends_in_days * 86400)  # promtool's time() starts at 0
+        labels = {**console, "venue": name}
+        return series("meshpos_venue_signing_key_ends_timestamp_seconds", labels, f"{ends}x{total}")
+
+    run_promtool(
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": [
+                    venue("ending", days - 1),
+                    venue("ended", -1),
+                    venue("long", days + 1),  # and a venue without a key has no series at all
+                ],
+                "alert_rule_test": [
+                    {"eval_time": f"{n - 1}m", "alertname": rule["alert"], "exp_alerts": []},
+                    {
+                        "eval_time": f"{total}m",
+                        "alertname": rule["alert"],
+                        "exp_alerts": [
+                            fired(rule, {**console, "venue": v}) for v in ("ended", "ending")
+                        ],
+                    },
+                ],
+            }
+        ],
+    )

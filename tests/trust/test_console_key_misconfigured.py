@@ -185,3 +185,32 @@ def test_a_revoked_console_neither_starts_signing_nor_gets_a_new_key(tmp_path: P
     (authority.directory / CONSOLE_KEY).unlink()
     (authority.directory / CONSOLE_CERT).unlink()
     assert load_console_signing(authority.directory, "v") is None  # runs unsigned, as told
+
+
+def test_the_signing_state_says_valid_ending_ended_and_none(tmp_path: Path) -> None:
+    """What the console's Status tab and the doctor say of the key (the twenty-second session)."""
+    from meshpos.trust.console_key import EXPIRY_WARNING, signing_state
+
+    authority = _venue(tmp_path)
+    signing = load_console_signing(authority.directory, "v")
+    assert signing is not None
+    ends = signing.expires
+    second = datetime.timedelta(seconds=1)
+    said = {
+        at: signing_state(signing, ends - before, "V")
+        for at, before in (
+            ("long", EXPIRY_WARNING + second),
+            ("ending", EXPIRY_WARNING - second),
+            ("ended", -second),
+        )
+    }
+    assert said["long"] == {
+        "state": "valid",
+        "ends": ends.isoformat(timespec="seconds"),
+        "says": "",
+    }
+    assert said["ending"]["state"] == "ending"
+    assert "in 29 days" in str(said["ending"]["says"]), said["ending"]
+    assert said["ended"]["state"] == "ended"
+    assert "--dir V" in str(said["ended"]["says"])
+    assert signing_state(None, ends, "V")["state"] == "none"

@@ -219,6 +219,9 @@ const pendingCell = (r) => r.pending != null ? r.pending : r.pending_told != nul
 // A register's shift still open since an earlier business day (console/open_shifts.py), in the words of
 // the register's own status: its drawer is not counted and its day stays loaded on every device.
 const openSince = (day) => day ? `open since ${day}: close it` : "";
+// The console's signing key of the venue (console_key.signing_state): strict registers take only what it
+// signs, so its end is said here before registers show their sales not at the console.
+const signingKey = (s) => s.state === "valid" ? `valid until ${s.ends}` : `${s.state}: ${s.says}`;
 const notHereYet = (reachable) => {
   const known = reachable.reduce((sum, r) => sum + (r.pending || 0), 0);
   const unknown = reachable.filter((r) => r.pending == null).length;
@@ -245,7 +248,9 @@ shell.onShow("status", async (venue) => {
     "not in these reports": status.not_materialised.count
       ? `${status.not_materialised.count} records: ${status.not_materialised.reason}`
       : "none",
+    "signing key": signingKey(status.signing),
   });
+  document.getElementById("status").dataset.signing = status.signing.state;
   rows("registers", Object.entries(status.registers), ([node, r]) => [
     cell(node), cell(r.role || "?"), cell(reach(r)), cell(pendingCell(r), true),
     cell(r.receipts, true), cell(r.last_record_ms ? `${when(r.last_record_ms)} (${ago(r.last_record_s)})` : ""),
