@@ -4,6 +4,11 @@ pycrdt panics (a ``BaseException``) in the middle of a write on text it cannot e
 integers above 2**53 inexactly, so a value is checked *before* the first write, never after. Every layer that
 accepts values (the model, the node's HTTP API, the console's API, the schemas in the OpenAPI documents) takes
 its bounds from here.
+
+**Changed** (outside, the twenty-second session): a refused NUL (U+0000) says what nearly always put it
+there (``NUL_HINT``): a menu file saved as UTF-16, read by the console's Menu tab as a browser reads a
+file (UTF-8), was refused saying only "control character (U+0000)", which tells a manager nothing they
+can act on (tests/outside/test_menu_csv_utf16.py).
 """
 
 from __future__ import annotations
@@ -56,8 +61,17 @@ def text_problem(value: object, max_chars: int) -> str | None:
         if category == "Cs":
             return f"has a lone surrogate (U+{ord(ch):04X}) at position {i}: not valid Unicode text"
         if category == "Cc":
-            return f"has a control character (U+{ord(ch):04X}) at position {i}"
+            return f"has a control character (U+{ord(ch):04X}) at position {i}" + (
+                NUL_HINT if ch == "\x00" else ""
+            )
     return None
+
+
+NUL_HINT = (
+    ": text saved as UTF-16 (Excel's 'Unicode Text', Notepad's 'Unicode') and read as UTF-8 holds "
+    "one beside every Latin letter; save it as UTF-8 (a spreadsheet's 'CSV UTF-8') and send it again"
+)
+"""Why a NUL is where it is, nearly always (the module docstring's change of the twenty-second session)."""
 
 
 def check_text(value: object, what: str, max_chars: int = MAX_NAME_CHARS) -> str:

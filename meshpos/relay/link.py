@@ -14,6 +14,12 @@ the console, and the alert told the operator to check the venue's network cable,
 disk was full. Now the relay gives the role up with the console's words, which every register shows
 (tests/outside/test_console_disk_full.py).
 
+**Changed** (outside, the twenty-second session): the upgrade's 503 is the console's own trouble, as a
+probe's 503 is, and is handled as that one: the link keeps the console's words (``unavailable``) and
+redials; the relay service puts them in the heartbeat and keeps the role (every relay would meet the
+same console), where the role was given up for 2-30 s and the next register took it over to meet it
+again. A refusal (401/403, a close for a policy reason) still gives the role up.
+
 **Changed** (outside2, the twenty-first session): a *probe* answered 503 ("the console cannot check
 tokens now": its database cannot be read, a PostgreSQL server stopped) was taken for no answer, so
 every register said only what was not at the console and the alert named the network cable. The
@@ -239,6 +245,9 @@ class ConsoleLink:
         self.backoff_max = backoff_max
         self.failures = 0
         self.last_error = ""
+        #: the console's words from the last dial's 503 (it cannot take a relay now); "" once a dial
+        #: is answered otherwise. The relay service shows them (relay/service.py)
+        self.unavailable = ""
         self._channel: Channel | None = None
         self._seq = 0
         self.drained_at = 0.0  # loop time by which what was sent reaches the console on a slow line
@@ -270,10 +279,17 @@ class ConsoleLink:
                 log.error("cannot dial the console: %s", exc.message)
             except LinkRefused as exc:
                 self.failures += 1
-                if exc.status:
+                if exc.status == UNAVAILABLE:  # the console's own trouble: not a refusal of us
+                    reason = refusal_reason(exc.status, exc.body)
+                    self.last_error = f"console unavailable: {reason}"
+                    if reason != self.unavailable:  # (once a reason: it redials every few seconds)
+                        log.warning("the console cannot take the relay now: %s", reason)
+                    self.unavailable = reason
+                elif exc.status:
+                    self.unavailable = ""
                     self.last_error = f"console refused: HTTP {exc.status}"
                     log.error("console refused the relay: HTTP %d", exc.status)
-                    if exc.status in (*REFUSED_STATUSES, UNAVAILABLE):
+                    if exc.status in REFUSED_STATUSES:
                         self.handler.link_refused(self.peer, refusal_reason(exc.status, exc.body))
                 else:
                     self.last_error = f"{exc.kind}: {exc.reason}"
@@ -311,6 +327,7 @@ class ConsoleLink:
             headers={"Authorization": f"Bearer {self.token}", **proof},
             compress=True,  # the uplink may be slow; sync updates compress
         )
+        self.unavailable = ""
         self._seq += 1
         channel = self._channel = Channel(
             f"console#{self._seq}",

@@ -11,6 +11,12 @@ register can take over, with the reason in every heartbeat, and tries again.
 cannot be read) puts its reason in this node's heartbeat, so every register names the console's problem
 rather than what is not at the console yet; the role is not given up for it (any relay meets it), and a
 probe that succeeds clears it.
+
+**Changed** (outside, the twenty-second session): so does a console that answers the link's upgrade 503
+while its probes pass (its full disk cannot write the relay's nonce): the link's ``unavailable`` goes
+in the heartbeat and the role is kept, where the role was given up for 2-30 s each time and the next
+register took it over to meet the same console; a link that opens clears it
+(tests/outside/test_console_disk_full.py).
 """
 
 from __future__ import annotations
@@ -45,6 +51,10 @@ class ConsoleUplink(Protocol):
     @property
     def sending(self) -> bool:
         """Whether changes handed to it may still be on their way to the console."""
+
+    @property
+    def unavailable(self) -> str:
+        """The console's words from its last answer "cannot take a relay now" (503); "" if none."""
 
     async def run(self) -> None: ...
 
@@ -86,6 +96,7 @@ class RelayService:
         self._prober: asyncio.Task[None] | None = None
         self._stopper: asyncio.Task[None] | None = None
         self._stall_problem = False  # the problem is a stall: only data seen flowing clears it
+        self._link_unavailable = False  # the problem is the link's 503: an opened link clears it
         self._backoff = 0.0  # seconds it keeps off the relay role after the next give-up
         self._backoff_until = 0.0  # loop time: no uplink (and no probe) before then
         self._console_seq = -1  # the console's heartbeats seen on this link, and what they held
@@ -122,6 +133,8 @@ class RelayService:
             self._console_key = event.key
             self.upload_total = self._engine.pending_total()
             self._console_seq, self._console_clocks, self._stalled_beats = -1, -1, 0
+            if self._link_unavailable:  # the console took the link: it can take a relay again
+                self._set_problem("")
             log.info("relay: connected to the console; %d changes to upload", self.upload_total)
         elif isinstance(event, PeerLive) and event.peer == self._console_key:
             self.console_live = True
@@ -170,12 +183,14 @@ class RelayService:
                     self._proof.offer(probe.nonce)  # for the link's dial (trust/relay_proof.py)
                 if probe.skew_s is not None:
                     self.console_skew_s = probe.skew_s
+                dialled = self._dialled_unavailable()
                 if probe.refused:
                     self._give_up(f"the console refused {config.node_id}: {probe.refused}")
-                elif probe.unavailable:  # the console's own problem: every relay would meet it
+                elif probe.unavailable or dialled:  # the console's own: every relay would meet it
                     self._set_problem(
                         f"the console cannot take {config.node_id}'s changes now: "
-                        f"{probe.unavailable}"
+                        f"{probe.unavailable or dialled}",
+                        link=not probe.unavailable,
                     )
                 elif ok and (not self._stall_problem or self._flows_elsewhere()):
                     self._set_problem("")  # the token is taken; a stall is cleared by data flowing
@@ -198,9 +213,15 @@ class RelayService:
         self._counters["console_give_ups"] += 1
         log.warning("relay: %s; keeping off the relay role for %.0f s", problem, self._backoff)
 
-    def _set_problem(self, problem: str, *, stall: bool = False) -> None:
+    def _set_problem(self, problem: str, *, stall: bool = False, link: bool = False) -> None:
         self._stall_problem = stall
+        self._link_unavailable = link
         self._engine.sync.set_problem(problem)
+
+    def _dialled_unavailable(self) -> str:
+        """The running console link's last 503 (the console's words), or ""."""
+        running = self._console_task is not None and not self._console_task.done()
+        return self._console.unavailable if running and self._console is not None else ""
 
     def _flows_elsewhere(self) -> bool:
         """Another relay carries this node's data to the console: all of it is there."""

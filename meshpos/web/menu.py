@@ -1,4 +1,9 @@
-"""What a register sells: the catalog with stop marks, the stop list itself, and the cashier's PIN check."""
+"""What a register sells: the catalog with stop marks, the stop list itself, and the cashier's PIN check.
+
+**Changed** (outside, the twenty-second session): ``GET /api/session`` with no session answers 401
+``session_required`` as a write does; ``session_ended`` told a client that never signed in that its
+sign-in had ended.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from meshpos.model.limits import MAX_ID_CHARS
 from meshpos.web.approval import pin_ok
 from meshpos.web.pins import CLIENT_STRIKES, CLIENT_WINDOW_S, USER_STRIKES
 from meshpos.web.routes import USER, Call
-from meshpos.web.sessions import AT_KITCHEN, AT_REGISTER, SESSION_PARAM
+from meshpos.web.sessions import AT_KITCHEN, AT_REGISTER, SESSION_PARAM, session_required
 from meshpos.web.views import (
     CatalogView,
     LoginView,
@@ -64,6 +69,8 @@ async def signed_in(c: Call) -> SessionView:
     and each minute, so their header never names a cook or cashier whose sign-in the node ended
     (idle, a restart, the user removed); asking does not keep the sign-in alive (:meth:`Sessions.peek`)."""
     assert c.sessions is not None, "the API hands every call its sessions"
+    if not c.session:
+        raise session_required("asking who is signed in")
     entry = c.sessions.peek(c.session)
     try:
         user = user_view(c.node, entry.user)
@@ -151,7 +158,8 @@ ROUTES = (
         tag="catalog",
         description=(
             "401 session_ended when that sign-in has ended (logout, idle, a restart of the node, "
-            "the user removed) or none was sent. Asking does not keep a sign-in alive."
+            "the user removed); 401 session_required when none was sent. Asking does not keep a "
+            "sign-in alive."
         ),
         headers=(SESSION_PARAM,),
     ),

@@ -130,6 +130,17 @@ def same_token(sent: str, token: str) -> bool:
     return hmac.compare_digest(sent.strip().encode(), token.encode())
 
 
+def session_required(what: str) -> HttpError:
+    """401 ``session_required``: ``what`` came with no session. Apart from ``session_ended``, which
+    tells a page that a sign-in it made has ended; a client that never sent one is told to sign in."""
+    return HttpError(
+        401,
+        "session_required",
+        f"{what} needs a sign-in: POST /api/login with the user's PIN, then send its session in "
+        f"{HEADER_NAME}",
+    )
+
+
 def check_page_write(
     sessions: Sessions,
     session: str,
@@ -149,12 +160,7 @@ def check_page_write(
     for a write whose route names no acting user the model checks a right of (clear cache: any
     signed-in cook could drop the register's catalog; red, fifteenth session)."""
     if not session:
-        raise HttpError(
-            401,
-            "session_required",
-            f"a write with the page's token needs a sign-in: POST /api/login with the user's PIN, "
-            f"then send its session in {HEADER_NAME}",
-        )
+        raise session_required("a write with the page's token")
     entry = sessions.signed_in(session)
     signed_in = entry.user
     if not known(signed_in):

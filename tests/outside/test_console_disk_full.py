@@ -8,6 +8,11 @@ console's words, which the register's status shows ("the console refused R1: ...
 full"), and the console's Status tab shows the register refused for that reason. Once space is freed
 everything the register sold reaches the console and the register is green.
 
+**Changed** (outside, the twenty-second session): the upgrade's 503 is the console's own trouble, as
+its probe's 503 is (tests/outside/test_console_database_down.py): the relay keeps the role and says
+"the console cannot take R1's changes now: ..." where it gave the role up for 2-30 s at every 503
+(and in a venue of several registers the next one took it over to meet the same console).
+
 **Found again** (outside2, the twenty-first session): meanwhile the console's ``/health`` answered ok on
 both its ports, so ``meshpos doctor`` on the register called the console healthy. Now both answer 503
 while the database refuses writes (the API port naming why), and the doctor names it as a problem.
@@ -36,6 +41,7 @@ from meshpos.localapi import ApiError
 from meshpos.model.sample import CASHIER
 
 from ..mesh.kit import ConsoleProcess, make_venue, start_console_register
+from ..ops.scrape import scrape
 
 FULL = "database or disk is full"
 
@@ -83,7 +89,10 @@ def test_a_console_whose_disk_is_full_is_named_as_the_reason_on_both_sides(
         )
         status = register.status()
         assert status["colour"] != "green", status
-        assert "the console refused R1: the console cannot check" in status["message"], status
+        assert (
+            "the console cannot take R1's changes now: the console cannot check"
+            in status["message"]
+        ), status  # main: "the console refused R1: ...", the role given up
         _health_says_the_disk_is_full(console)
         doctor = subprocess.run(
             [sys.executable, "-m", "meshpos", "doctor", "--config", str(register.config)],
@@ -101,6 +110,11 @@ def test_a_console_whose_disk_is_full_is_named_as_the_reason_on_both_sides(
             return str(devices.get("R1", {}).get("refused") or "")
 
         wait_for(lambda: FULL in refused(), 60, "the console's Status naming its full disk")
+        # the console's own trouble, as its probe's 503 is: the relay keeps the role and redials
+        gave_up = scrape(register.client).get_one("meshpos_events_total", event="console_give_ups")
+        assert not gave_up, gave_up  # main: given up (2-30 s off the role) at every 503
+        assert "keeping off the relay role" not in register.log.read_text()
+        assert register.status()["is_relay"]
 
         junk.unlink()
         wait_for(lambda: set(sold) <= at_console(), 90, "every sale at the console")
