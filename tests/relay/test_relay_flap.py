@@ -35,6 +35,7 @@ class Uplink:
     def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
         self.sending = False
+        self.unavailable = ""  # (the console never answered 503 here)
 
     async def run(self) -> None:
         if KEY in self._sessions.keys:
