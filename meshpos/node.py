@@ -34,7 +34,13 @@ from meshpos.model import PaymentResult, Replica, Venue
 from meshpos.model.day_end import shift_key
 from meshpos.model.documents import day_of, is_ledger, kitchen_name, ledger_name
 from meshpos.model.kept_parts import PART_META, PART_META_END, KeptParts
-from meshpos.model.kept_shifts import SHIFT_META, SHIFT_META_END, KeptShifts
+from meshpos.model.kept_shifts import (
+    CLOSED_META,
+    CLOSED_META_END,
+    SHIFT_META,
+    SHIFT_META_END,
+    KeptShifts,
+)
 from meshpos.net.mesh import DiscoveryFactory, Mesh
 from meshpos.node_ports import ApiFactory, ApiServer, LinksFactory, StoreOpener
 from meshpos.node_status import Durability, NodeStatus
@@ -184,7 +190,10 @@ class Node(VenueReads, RegisterOperations):
             kept = await store.meta_range(PART_META, PART_META_END)  # (model/kept_parts.py)
             numbers.venue.kept_parts = KeptParts(engine.sync.closed_state, kept.items())
             held = await store.meta_range(SHIFT_META, SHIFT_META_END)  # (model/kept_shifts.py)
+            held.update(await store.meta_range(CLOSED_META, CLOSED_META_END))
             numbers.venue.kept_shifts = KeptShifts(engine.sync.closed_state, held.items())
+            for _, exc in numbers.venue.kept_shifts.damaged_closed:  # a reprint loads its day
+                log.error("%s: a reprint of the shift loads its business day", exc)
             for shift_id, exc in numbers.venue.kept_shifts.damaged:  # its day is read itself
                 log.error("%s: its business day is loaded to read the shift", exc)
                 name = await engine.find_closed(shift_key(shift_id))

@@ -44,8 +44,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from meshpos.errors import UnknownRecord
 from meshpos.model import Replica, Venue
-from meshpos.model.documents import is_ledger, ledger_name
+from meshpos.model.documents import day_of, is_ledger, ledger_name
 from meshpos.model.sample import CASHIER, sample_catalog
 from meshpos.model.shift_report import ShiftReport, close_with_z
 from meshpos.web.reads import VenueReads
@@ -69,6 +70,8 @@ class _Reads(VenueReads):
 KEEPS_PARTS = importlib.util.find_spec("meshpos.model.kept_parts") is not None
 #: this tree keeps an open shift's record and closes its own day too (model/kept_shifts.py)
 KEEPS_SHIFTS = importlib.util.find_spec("meshpos.model.kept_shifts") is not None
+#: this tree keeps closed shifts' records and parts too, by one rule (model/day_keeping.py)
+KEEPS_CLOSED = importlib.util.find_spec("meshpos.model.day_keeping") is not None
 
 
 def _sell(venue: Venue, at: int, method: str, taken: dict[str, int]) -> None:
@@ -90,6 +93,7 @@ class _Closed:
         self.meta: dict[str, str] = {}
         self.stored: dict[str, bytes] = {}  # the shift's own day as the store keeps it
         self.opened_on = ""
+        self.after_z = False  # days closed after the Z: a reprint may load them (``_reprint``)
         if KEEPS_PARTS:
             venue.kept_parts = importlib.import_module("meshpos.model.kept_parts").KeptParts(
                 self.states.get
@@ -106,16 +110,33 @@ class _Closed:
         kept = venue.kept_parts
         ledger, doc = venue.ledger(date), venue.replica.doc(name)
         state = doc.get_state()
-        if ledger.has_shift(shift_id):
-            self.opened_on = date
-        parts = kept.closing(ledger, {shift_id: self.opened_on})
-        self.meta.update(kept.entries(date, parts, state))
-        kept.put(date, parts, state)
-        own = [s for s in ledger.shifts() if s.is_open]
-        if own:  # the shift's own day (only a tree with kept shifts closes it)
-            self.meta.update(venue.kept_shifts.entries(date, own, state))
-            venue.kept_shifts.put(date, own, state)
-            self.stored[name] = doc.get_update()
+        if KEEPS_CLOSED:  # (the node's rule: register/days.py)
+            keeping = importlib.import_module("meshpos.model.day_keeping")
+            keep = keeping.keeping(venue, ledger, state)
+            self.meta.update(keep.meta)
+            keeping.held(venue, keep, state)
+            for key in keep.gone:
+                self.meta.pop(key, None)
+            venue.kept_shifts.forget([key.partition("/")[2] for key in keep.gone])
+        else:
+            if ledger.has_shift(shift_id):
+                self.opened_on = date
+            closing: Any = kept.closing  # (a tree before reprint: open shift id -> its day)
+            spans = {} if self.after_z else {shift_id: self.opened_on}  # (its open shifts)
+            parts = closing(ledger, spans)
+            self.meta.update(kept.entries(date, parts, state))
+            kept.put(date, parts, state)
+            own = [s for s in ledger.shifts() if s.is_open]
+            if own:  # the shift's own day (only a tree with kept shifts closes it)
+                self.meta.update(venue.kept_shifts.entries(date, own, state))
+                venue.kept_shifts.put(date, own, state)
+            if KEEPS_SHIFTS:  # its records of shifts closed since are let go
+                still = {s.id for s in own}
+                venue.kept_shifts.forget(
+                    s for s in venue.kept_shifts.of_day(date) if s not in still
+                )
+        if ledger.has_shift(shift_id) or self.after_z:
+            self.stored[name] = doc.get_update()  # (loaded again for the Z, or by a reprint)
         self.states[name] = state
         del ledger, doc
         venue.forget_day(date)
@@ -123,10 +144,38 @@ class _Closed:
 
     def open_shift_day(self) -> None:
         """Load the shift's own day for its close, as ``web/shifts.py`` does before a Z."""
-        for name, update in self.stored.items():
-            self.venue.replica.reopen(name)
-            self.venue.replica.apply(name, update)
-            del self.states[name]
+        for name in list(self.stored):
+            self.load(name)
+
+    def load(self, name: str) -> None:
+        self.venue.replica.reopen(name)
+        self.venue.replica.apply(name, self.stored.pop(name))
+        del self.states[name]
+
+
+def _reprint(closed: _Closed, shift_id: str) -> tuple[ShiftReport, int]:
+    """A reprint of the closed shift as ``web/shifts.py`` answers it, every day closed: the closed
+    days it loads (the shift's own one when its record is not kept; a day of its span without a
+    true part) and its report. (The days are loaded from the updates the bench kept of them.)"""
+    venue = closed.venue
+    loads = 0
+    try:
+        shift = venue.shift(shift_id)
+    except UnknownRecord:  # its own day holds it
+        own = min(closed.stored)  # (the earliest: the day it opened on)
+        closed.load(own)
+        loads += 1
+        shift = venue.shift(shift_id)
+    assert shift.close is not None
+    first = venue.business_date(shift.opened_at_ms)
+    last = venue.business_date(shift.close.closed_at_ms)
+    holds = getattr(venue.kept_parts, "holds", lambda s, d: False)
+    for name in sorted(closed.states):
+        date = day_of(name)
+        if first <= date <= last and not holds(shift_id, date):
+            closed.load(name)
+            loads += 1
+    return _Reads(venue).shift_report(shift_id), loads
 
 
 def _x_cpu(reads: _Reads, shift_id: str) -> tuple[ShiftReport, float]:
@@ -202,6 +251,16 @@ def measure(days: int, sales: int) -> dict[str, Any]:
     z = close_with_z(venue, CASHIER, expected, today + 2000)
     z_ms = (time.process_time() - started) * 1000
     same = same and z.z.sales == after.sales and z.z.drawer_expected == expected
+    closed.after_z = True  # its own day and the last close (as the closer closes them)
+    for ledger in list(venue.ledgers()):
+        closed.close(ledger.date, shift.id)
+    started = time.process_time()
+    profile = cProfile.Profile()
+    profile.enable()
+    reprint, reprint_loads = _reprint(closed, shift.id)
+    profile.disable()
+    reprint_ms = (time.process_time() - started) * 1000
+    same = same and reprint == z.z
     return {
         "days": days,
         "sales_per_day": sales,
@@ -210,6 +269,9 @@ def measure(days: int, sales: int) -> dict[str, Any]:
         "receipts": after.receipts,
         "same": same and first.receipts + 2 == after.receipts,
         "z_cpu_ms": round(z_ms, 1),
+        "reprint_loads": reprint_loads,
+        "reprint_cpu_ms": round(reprint_ms, 1),  # (profiled: its loads and report)
+        "reprint_calls": pstats.Stats(profile).total_calls,  # type: ignore[attr-defined]
         "x_first_cpu_ms": round(first_ms, 1),
         "x_first_calls": first_calls,
         "x_after_sale_cpu_ms": round(after_ms, 1),

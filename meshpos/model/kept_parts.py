@@ -32,6 +32,9 @@ is open (its record kept: ``model/kept_shifts.py``), with its part like any othe
 before it, with nothing in it when the day holds none of its records (a reprint then need not load the
 day: :meth:`KeptParts.holds`); parts no read needs are pruned (:meth:`KeptParts.prunable`); they were
 kept for good.
+**Changed** (reprint, the twenty-second session): a closing day keeps a part of every shift whose
+span covers it, closed ones too (``model/day_keeping.py``): the day a shift closed on, closed after
+it, was loaded by every reprint of the shift.
 """
 
 from __future__ import annotations
@@ -166,17 +169,25 @@ class KeptParts:
         """The shifts with a part kept of ``date`` (its next close writes theirs again)."""
         return {s for s, days in self._parts.items() if date in days}
 
-    def closing(self, ledger: Ledger, open_shifts: dict[str, str]) -> dict[str, DayPart]:
-        """The parts to keep as ``ledger``'s day closes: of each shift of ``open_shifts`` (id -> the
-        day it opened on) opened on or before the day, records or not, and of each one with records on it
-        (a refund of an older receipt), and of each shift it had a part of (made again: the day may
-        have changed). A part with nothing in it says the day holds nothing of its shift: a reprint
-        of the shift then need not open the day (``web/shifts.py``)."""
-        if not open_shifts and not self.shifts_of(ledger.date):
-            return {}  # (no shift open: the day's records are not read; ~40 ms at 1,000 sales)
+    def closing(
+        self, ledger: Ledger, spans: dict[str, tuple[str, str | None]]
+    ) -> dict[str, DayPart]:
+        """The parts to keep as ``ledger``'s day closes: of each shift of ``spans`` (id -> the day it
+        opened on, the business day of its close or None while open) whose span covers the day,
+        records or not, of each shift with records on it (a refund of an older receipt), and of
+        each shift it had a part of (made again: the day may have changed). A part with nothing in
+        it says the day holds nothing of its shift: a reprint of the shift then need not open the
+        day (``web/shifts.py``)."""
+        date = ledger.date
+        spanned = {
+            s
+            for s, (first, last) in spans.items()
+            if first <= date and (last is None or date <= last)
+        }
+        if not spans and not self.shifts_of(date):
+            return {}  # (no shift known: the day's records are not read; ~40 ms at 1,000 sales)
         every = day_parts(ledger)
-        spanned = {s for s, opened_on in open_shifts.items() if opened_on <= ledger.date}
-        wanted = spanned | (open_shifts.keys() & every.keys()) | self.shifts_of(ledger.date)
+        wanted = spanned | every.keys() | self.shifts_of(date)
         return {s: every.get(s, NOTHING) for s in wanted}
 
     def entries(self, date: str, parts: dict[str, DayPart], state_vector: bytes) -> dict[str, str]:
@@ -209,19 +220,25 @@ class KeptParts:
             and clocks_of(state) == kept[0]
         )
 
-    def prunable(self, open_shifts: set[str], dropped: Callable[[str], bool]) -> list[str]:
+    def prunable(
+        self,
+        open_shifts: set[str],
+        dropped: Callable[[str], bool],
+        gone: Callable[[str], bool] = lambda shift_id: False,
+    ) -> list[str]:
         """The meta keys of parts no read needs: of a dropped day (``dropped``: of its document) and
         a shift not in ``open_shifts``, with no refund in it. A closed shift's report that would read
         such a part is refused anyway (its span holds a dropped day: ``web/shifts.py`` says
         DayDropped), while a part with a refund may be of a day before its shift's first (a refund
-        of an older receipt), which its report adds without loading: it is kept. An open shift's X
-        and expected cash add every part of it, dropped days' too."""
+        of an older receipt), which its report adds without loading: it is kept, until the day the
+        shift opened on is known dropped too (``gone``: its report is refused then). An open shift's
+        X and expected cash add every part of it, dropped days' too."""
         return [
             _key(shift_id, date)
             for shift_id, days in sorted(self._parts.items())
             if shift_id not in open_shifts
             for date, (_, part) in sorted(days.items())
-            if part.refunds == 0 and dropped(ledger_name(date))
+            if (part.refunds == 0 or gone(shift_id)) and dropped(ledger_name(date))
         ]
 
     def forget(self, keys: Iterable[str]) -> None:

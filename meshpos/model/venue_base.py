@@ -285,7 +285,9 @@ class VenueBase:
         return self._ledger_of_receipt(id_of(receipt_id, "receipt id")).receipt(receipt_id)
 
     def shift(self, shift_id: str) -> Shift:
-        """A loaded day's shift, else an open one of a closed day (``model/kept_shifts.py``)."""
+        """A loaded day's shift, else a kept one of a closed day (``model/kept_shifts.py``: an open
+        one, or a closed one made at its day's close: **changed**, reprint, the twenty-second
+        session)."""
         try:
             return self._ledger_of_shift(id_of(shift_id, "shift id")).shift(shift_id)
         except UnknownRecord:

@@ -35,6 +35,9 @@ the shift closed. A close that raced a change (the part older than the close) op
 **Changed** (ownday, the twenty-first session): the day a shift opened on closes too while the shift is
 open (``what_keeps_open(own_shifts=False)``): its open shifts' records are written with its parts
 (``model/kept_shifts.py``), and those of its shifts closed since are dropped after its close.
+**Changed** (reprint, the twenty-second session): a closing day keeps the records of its closed
+shifts too, and a part of every closed shift whose span covers it (``model/day_keeping.py``, the one
+rule): a reprint of a closed shift loads no day.
 **Changed** (the twentieth session, at the merge): a day that fails to open or close is logged the
 first time and then at most once a minute with the count (``FAILURE_LOG_EVERY_S``), not at every look.
 
@@ -58,8 +61,9 @@ from meshpos.engine.stores import DayDropping
 from meshpos.errors import MeshposError
 from meshpos.model import Venue
 from meshpos.model.day_end import day_keys, what_keeps_open
+from meshpos.model.day_keeping import held, keeping
 from meshpos.model.documents import day_of, is_kitchen, is_ledger, kitchen_name, ledger_name
-from meshpos.model.kept_shifts import key_of
+from meshpos.model.kept_shifts import SHIFT_META
 from meshpos.model.ledger import Ledger
 from meshpos.register.retention import Retention
 from meshpos.register.status import StatusService
@@ -307,29 +311,19 @@ class DayCloser:
         log.info("business day %s closed (%d receipts): unloaded", date, receipts)
 
     async def _keep_parts(self, date: str, ledger: Ledger, state_vector: bytes) -> None:
-        """Write ``date``'s part of each open shift's figures (and of each shift it had a part of)
-        and the records of its own shifts still open durably before it closes
-        (``model/kept_parts.py``, ``model/kept_shifts.py``); then let go of its kept records of
-        shifts closed since (the store first: a record it still holds says "open", never less)."""
+        """Write what ``date`` keeps as it closes durably before it closes (its parts of shifts, its
+        shifts' records: ``model/day_keeping.py``); then let go of its kept open records of shifts
+        closed since (the store first: a record it still holds says "open", never less)."""
         venue = self._venue
-        kept, shifts = venue.kept_parts, venue.kept_shifts
-        open_ids = {s.id: day.date for day in venue.ledgers() for s in day.shifts() if s.is_open}
-        for s in shifts.open_shifts():
-            open_ids.setdefault(s.id, shifts.day_of(s.id) or date)
-        own = [s for s in ledger.shifts() if s.is_open]
-        parts = kept.closing(ledger, open_ids)
-        if parts or own:
-            meta = kept.entries(date, parts, state_vector)
-            meta.update(shifts.entries(date, own, state_vector))
-            await self._engine.store.append([], meta)
-            kept.put(date, parts, state_vector)
-            shifts.put(date, own, state_vector)
-        gone = [i for i in shifts.of_day(date) if i not in {s.id for s in own}]
+        keep = keeping(venue, ledger, state_vector)
+        if keep.meta:
+            await self._engine.store.append([], keep.meta)
+            held(venue, keep, state_vector)
         store = self._engine.store
-        for shift_id in gone:
+        for key in keep.gone:
             if isinstance(store, DayDropping):  # (every node's store; a bare engine's is not)
-                await store.drop_meta_range(key_of(shift_id), key_of(shift_id) + "~")
-            shifts.forget([shift_id])
+                await store.drop_meta_range(key, key + "~")
+            venue.kept_shifts.forget([key[len(SHIFT_META) :]])
 
     async def stop(self) -> None:
         await self.retention.stop()

@@ -38,6 +38,10 @@ be of a day before its shift's first, which a reprint of the shift adds).
 
 **Changed** (ownday, the twenty-first session): the day of a kept open shift (``model/kept_shifts.py``) is
 never dropped: its close is written there.
+
+**Changed** (reprint, the twenty-second session): a dropped day's kept closed shift records (store meta
+``shiftclosed/<shift>``, ``model/kept_shifts.py``) are pruned with its parts (a reprint of such a
+shift is refused: its span holds a dropped day), and so are the parts with a refund of such a shift.
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ from meshpos.engine import Engine
 from meshpos.engine.stores import DayDropping
 from meshpos.errors import MeshposError
 from meshpos.model import Venue
-from meshpos.model.documents import day_of
+from meshpos.model.documents import day_of, ledger_name
+from meshpos.model.kept_shifts import CLOSED_META
 from meshpos.sync import STATED_CLOSED_DAYS
 
 log = logging.getLogger("meshpos.node")
@@ -142,7 +147,16 @@ class Retention:
         day dropped (here, or at an earlier look) and a shift closed."""
         venue, sync = self._venue, self._engine.sync
         open_ids = {s.id for s in venue.open_shifts()}  # (model/kept_shifts.py's too)
-        return venue.kept_parts.prunable(open_ids, sync.is_dropped)
+        # (reprint, the twenty-second session) closed shifts' records of dropped days, and the parts
+        # with a refund of a shift whose own day is dropped (its report is refused)
+        kept = venue.kept_shifts.spans()
+
+        def gone(shift_id: str) -> bool:
+            day = kept.get(shift_id)
+            return day is not None and sync.is_dropped(ledger_name(day[0]))
+
+        parts = venue.kept_parts.prunable(open_ids, sync.is_dropped, gone)
+        return parts + venue.kept_shifts.prunable(sync.is_dropped)
 
     def confirmable(self) -> list[str]:
         """Closed days not known to have closed on signed word that a signed statement said the
@@ -240,9 +254,12 @@ class Retention:
             except MeshposError as exc:  # kept; the next look tries again
                 log.error("could not prune the kept shift part %s: %s", key, exc)
                 return
-            self._venue.kept_parts.forget([key])
+            if key.startswith(CLOSED_META):
+                self._venue.kept_shifts.forget_closed([key])
+            else:
+                self._venue.kept_parts.forget([key])
         if keys:
-            log.info("pruned %d kept shift parts of dropped days of closed shifts", len(keys))
+            log.info("pruned %d kept shift parts and records of dropped days", len(keys))
 
     async def _drop(self, names: list[str]) -> None:
         for name in names:

@@ -60,7 +60,12 @@ async def _load_days_of_shift(c: Call, shift_id: str) -> None:
     is kept and true (``KeptParts.holds``: a day that closed while the shift was open) is not loaded:
     the report adds its part, as the live X does. A reprint of a shift open for weeks loaded every
     day of it (~9 MB a day of 1,000 sales); it loads the day holding the shift's record, and any day
-    of its span without a true part (closed after the shift, or by a release without parts)."""
+    of its span without a true part (closed after the shift, or by a release without parts).
+
+    **Changed** (reprint, the twenty-second session): a closed shift's record is kept as its day
+    closes, and a day of its span closed after it keeps its part (``model/day_keeping.py``): a
+    reprint of a closed shift loads no day, unless a kept record is damaged, stale or missing (a day
+    closed by the release before), when it loads the day as before."""
     node = c.node
     try:
         shift = node.shift(shift_id)

@@ -46,7 +46,8 @@ class _Closer:
             return  # its own shift is open: it stays (``what_keeps_open``)
         doc = v.replica.doc(name)
         state = doc.get_state()
-        parts = v.kept_parts.closing(ledger, open_ids)
+        spans: dict[str, tuple[str, str | None]] = {s: (d, None) for s, d in open_ids.items()}
+        parts = v.kept_parts.closing(ledger, spans)
         self.meta.update(v.kept_parts.entries(date, parts, state))
         v.kept_parts.put(date, parts, state)
         self.stored[name], self.states[name] = doc.get_update(), state

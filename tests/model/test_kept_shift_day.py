@@ -19,6 +19,7 @@ import pytest
 from meshpos.model import Venue
 from meshpos.model.day_end import what_keeps_open
 from meshpos.model.day_index import DayIndex
+from meshpos.model.day_keeping import held, keeping
 from meshpos.model.documents import ledger_name
 from meshpos.model.kept_parts import KeptParts
 from meshpos.model.kept_shifts import SHIFT_META, KeptShifts, encode
@@ -42,21 +43,14 @@ class _OwnDayCloser(_Closer):
         v, name = self.venue, ledger_name(date)
         ledger = v.ledger(date)
         assert not what_keeps_open(ledger, (), v.user_name, v.zone(), own_shifts=False)
-        open_ids = {s.id: d.date for d in v.ledgers() for s in d.shifts() if s.is_open}
-        for s in v.kept_shifts.open_shifts():
-            open_ids.setdefault(s.id, v.kept_shifts.day_of(s.id) or date)
-        own = [s for s in ledger.shifts() if s.is_open]
         doc = v.replica.doc(name)
         state = doc.get_state()
-        parts = v.kept_parts.closing(ledger, open_ids)
-        self.meta.update(v.kept_parts.entries(date, parts, state))
-        self.meta.update(v.kept_shifts.entries(date, own, state))
-        v.kept_parts.put(date, parts, state)
-        v.kept_shifts.put(date, own, state)
-        gone = [i for i in v.kept_shifts.of_day(date) if i not in {s.id for s in own}]
-        for shift_id in gone:
-            del self.meta[SHIFT_META + shift_id]
-        v.kept_shifts.forget(gone)
+        keep = keeping(v, ledger, state)  # (the closer's rule: register/days.py)
+        self.meta.update(keep.meta)
+        held(v, keep, state)
+        for key in keep.gone:
+            del self.meta[key]
+        v.kept_shifts.forget(key[len(SHIFT_META) :] for key in keep.gone)
         self.stored[name], self.states[name] = doc.get_update(), state
         del ledger, doc
         v.forget_day(date)
