@@ -36,6 +36,7 @@ from meshpos.sync._updates import held_state
 if TYPE_CHECKING:
     from meshpos.sync._attesting import Proofs
     from meshpos.sync._notices import Checked
+    from meshpos.sync._stalls import CheckedStalls
     from meshpos.sync._tick import Ticks
 
 
@@ -107,6 +108,12 @@ class Heartbeats(Electing):
         def _take_notices(self, sender: str, notices: Checked) -> None: ...
 
         def _take_saids(self, beat: Heartbeat) -> None: ...
+
+        def _check_stalls(self, stalls: tuple[SignedHeld, ...]) -> CheckedStalls: ...
+
+        def _take_stalls(self, beat: Heartbeat, checked: CheckedStalls) -> None: ...
+
+        def _stalls_out(self, now: float) -> tuple[SignedHeld, ...]: ...
 
         def held_beyond(self, doc: str) -> dict[str, dict[int, int]]: ...
 
@@ -315,7 +322,10 @@ class Heartbeats(Electing):
         # devices' signed words (``_attesting``): checked before anything is taken
         words = self._check_words(heartbeat.helds) if heartbeat.helds else {}
         notices = self._check_notices(heartbeat.gones) if heartbeat.gones else []  # (``_notices``)
+        stalls = self._check_stalls(heartbeat.stalls) if heartbeat.stalls else []  # (``_stalls``)
         self._take_saids(heartbeat)  # (checked, and taken before its far records: ``_far_signing``)
+        if stalls:  # (before its far records too: a record that takes a mark back reads them)
+            self._take_stalls(heartbeat, stalls)
         before = self._presence.get(heartbeat.node)
         if before is None or _said(before.heartbeat) != _said(heartbeat):
             self._say()
@@ -385,6 +395,7 @@ class Heartbeats(Electing):
             far=() if console else self._far_out(now, min(sum(pending.values()), MAX_VAR_UINT)),
             gone={} if console else self._gone_out(now),
             gones=() if console else self._gones_out(now),
+            stalls=() if console else self._stalls_out(now),
             signed=self._own_statement(view, reports) if console else None,
             tick=self.ticks.own if console else None,  # (issue 18, tick: ``_tick``)
         )
@@ -401,7 +412,7 @@ class Heartbeats(Electing):
         if self.role == "console":
             return beat
         mesh = self._mesh_summary(beat.peers)
-        return replace(beat, mesh=mesh, far=(), gone={}, gones=())  # (not in the topology)
+        return replace(beat, mesh=mesh, far=(), gone={}, gones=(), stalls=())  # (no topology)
 
     def _console_view(self) -> dict[str, dict[int, int]]:
         """What we tell peers the console holds: the console tells its own state, the relay
@@ -428,7 +439,7 @@ class Heartbeats(Electing):
 #: a peer's owed counts move ``owed_version`` instead (issue 18, rounds: the election does not read them)
 _UNSAID = frozenset(
     {"seq", "far", "held", "pending", "peers", "gone", "gones", "saids", "mesh", "owed", "signed"}
-    | {"tick"}
+    | {"tick", "stalls"}
 )
 #: a heartbeat's other fields, as a tuple: what a status and the election are computed from, whatever
 #: fields a later release adds (read in place: it made two copies of every beat received to compare)
