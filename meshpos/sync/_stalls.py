@@ -116,6 +116,8 @@ class StallWords:
         if len(self.after) >= MAX_KEPT_STALLS:
             del self.after[next(iter(self.after))]
         self.after[(node, seq)] = None
+        if len(self.out) >= 4 * MAX_STALLS:  # (a flood of words: the newest go on, as ``going``)
+            del self.out[next(iter(self.out))]
         self.out[signed.body] = (signed, now)
         return True
 

@@ -199,3 +199,18 @@ def test_malformed_stall_words_are_refused_naming_the_field(authority: VenueAuth
         with pytest.raises(StallSignatureRefused, match="signed stall word"):
             decode_stall(body)
     assert word_kind(signed.body) == "signed stall word"
+
+
+def test_a_signer_distrusted_before_the_word_came_is_forgiven_at_that_seq_only(
+    authority: VenueAuthority,
+) -> None:
+    """A word that comes after the records that took the mark back (it was held up on the way, or
+    they came by a faster path) forgives the signers of a mark at its seq, no other."""
+    sync = _node(authority)
+    sync.notices.distrust("R002", "R003", 5, 0.0)  # (its mark at 5: the stall's)
+    sync.notices.distrust("R004", "R003", 9, 0.0)  # (at 9: the node ran then)
+    word = _signed(authority, "R003", stall_body("R003", 5, 3000, VENUE))
+    sync._on_heartbeat(Heartbeat("R006", "register", 1, False, False, 3, stalls=(word,)))
+    assert not sync.notices.distrusted("R002", "R003", 1.0)
+    assert sync.notices.distrusted("R004", "R003", 1.0)
+    assert sync.stall_words.forgiven == 1
