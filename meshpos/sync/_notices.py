@@ -130,11 +130,15 @@ class NoticeTable:
         del self._distrusted[(by, node)]
         return False
 
-    def forgive(self, node: str, seq: int) -> int:
+    def forgive(self, node: str, seq: int, slack: int) -> int:
         """``node`` signed that it did not run after its record ``seq`` (``_stalls``): the signers
-        distrusted for a notice that marked it at ``seq`` told the truth (the node's word came after
-        its records took the mark back); how many."""
-        wrong = [k for k, (_, at) in self._distrusted.items() if k[1] == node and at == seq]
+        distrusted for a notice that marked it at ``seq`` (or ``slack`` records before) told the
+        truth (the node's word came after its records took the mark back); how many."""
+        wrong = [
+            k
+            for k, (_, at) in self._distrusted.items()
+            if k[1] == node and seq - slack <= at <= seq
+        ]
         for key in wrong:
             del self._distrusted[key]
         return len(wrong)

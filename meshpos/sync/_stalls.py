@@ -38,7 +38,8 @@ sends it in the beats that carry its next records (heartbeat field ``stalls``, f
 :data:`~meshpos.sync._stall_words.STALL_SIGNED_FEATURE`); every node that takes it passes the same
 bytes on for three beats, as gone notices, so it comes with or before the records that take the
 marks back. A mark taken back is no lie when the node signed that it stalled after the very seq
-the mark was made at (a neighbour that timed it out last heard that record): the signer is not
+the mark was made at (a neighbour that timed it out last heard that record; or the next one,
+:data:`STALL_SEQ_SLACK`: a beat the stall cut half-sent): the signer is not
 distrusted, and a signer distrusted before the word came is forgiven (``NoticeTable.forgive``).
 What a forger cannot do with it: no device but the node itself signs its stall word, so a notice
 about a live node (one that did not stall after the marked seq: at any other seq, or about a node
@@ -91,6 +92,9 @@ _TIMED_US_OUT = f"peer said bye: {PeerTimeout.code}:"
 #: stall words whose (node, seq) are kept, to excuse marks and to take each once (a venue's nodes
 #: stalling a few times each, with room); the oldest go first
 MAX_KEPT_STALLS = 4096
+#: records before the one a stall word names that it excuses a mark at too: the stall may cut a beat
+#: half-sent (written to some links, not yet to others), whose neighbours last heard the one before
+STALL_SEQ_SLACK = 1
 #: a beat's stall words, checked (``Stalls._check_stalls``)
 CheckedStalls = list[tuple[SignedHeld, StallWord]]
 
@@ -211,9 +215,11 @@ class Stalls:
         return self.stall_words.going(now, self.config.heartbeat_interval * 3)
 
     def _stalled_after(self, node: str, seq: int) -> bool:
-        """Whether ``node`` signed that it did not run after its record ``seq`` (a mark at that seq,
-        taken back by its next records, was no lie: ``_notices._taken_back``)."""
-        if (node, seq) not in self.stall_words.after:
+        """Whether ``node`` signed that it did not run after its record ``seq`` (or up to
+        :data:`STALL_SEQ_SLACK` after it): a mark at that seq, taken back by its next records, was
+        no lie (``_notices._taken_back``)."""
+        after = self.stall_words.after
+        if not any((node, seq + k) in after for k in range(STALL_SEQ_SLACK + 1)):
             return False
         self.stall_words.excused += 1
         return True
@@ -259,7 +265,7 @@ class Stalls:
             if word.node == self.node_id or not table.keep(signed, word.node, word.seq, now):
                 continue  # (our own, passed back; or its stall taken from another link)
             table.taken += 1
-            table.forgiven += self.notices.forgive(word.node, word.seq)
+            table.forgiven += self.notices.forgive(word.node, word.seq, STALL_SEQ_SLACK)
             self._trigger = True
 
 

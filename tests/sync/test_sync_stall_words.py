@@ -163,7 +163,9 @@ def test_a_genuine_stall_word_is_taken_once_and_passed_on(authority: VenueAuthor
     sync._on_heartbeat(replace(beat, seq=4))
     assert sync.stall_words.taken == 1
     assert sync._stalled_after("R003", 5)
+    assert sync._stalled_after("R003", 4)  # (a beat the stall cut half-sent: STALL_SEQ_SLACK)
     assert not sync._stalled_after("R003", 6)
+    assert not sync._stalled_after("R003", 3)
     assert not sync._stalled_after("R002", 5)  # (a word excuses its own node only)
     assert sync._stalls_out(0.0) == (word,)
     assert sync._stalls_out(10.0) == ()  # (three beats, as gone notices)
@@ -209,8 +211,10 @@ def test_a_signer_distrusted_before_the_word_came_is_forgiven_at_that_seq_only(
     sync = _node(authority)
     sync.notices.distrust("R002", "R003", 5, 0.0)  # (its mark at 5: the stall's)
     sync.notices.distrust("R004", "R003", 9, 0.0)  # (at 9: the node ran then)
+    sync.notices.distrust("R007", "R003", 3, 0.0)  # (at 3: two records before it)
     word = _signed(authority, "R003", stall_body("R003", 5, 3000, VENUE))
     sync._on_heartbeat(Heartbeat("R006", "register", 1, False, False, 3, stalls=(word,)))
     assert not sync.notices.distrusted("R002", "R003", 1.0)
     assert sync.notices.distrusted("R004", "R003", 1.0)
+    assert sync.notices.distrusted("R007", "R003", 1.0)
     assert sync.stall_words.forgiven == 1
