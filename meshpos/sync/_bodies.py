@@ -63,6 +63,7 @@ from meshpos.sync._signed import (
     signed_body,
     tick_wire,
 )
+from meshpos.sync._stall_words import STALL_SIGNED_FEATURE, decode_stalls
 from meshpos.sync._topology import COMPACT_FAR_FEATURE, TOPOLOGY_FEATURE
 
 MAX_JSON_DOCS = 1024  # documents listed in one heartbeat
@@ -92,6 +93,7 @@ HEARTBEAT_FIELD_FEATURES: dict[str, str] = {
     "helds": HELD_SIGNED_FEATURE,
     "gones": GONE_SIGNED_FEATURE,
     "saids": SAID_SIGNED_FEATURE,
+    "stalls": STALL_SIGNED_FEATURE,
 }
 #: record kinds (meshpos.model.tally.KINDS) newer than N−1, each with the feature a peer must have
 #: announced to be told their counts in ``reports`` and ``owed``: N−1 refuses a kind it does not know,
@@ -196,6 +198,8 @@ def _heartbeat_body(msg: Heartbeat, features: frozenset[str]) -> bytes:
         body["gones"] = signed_parts_wire(msg.gones)
     if msg.saids:
         body["saids"] = signed_parts_wire(msg.saids)
+    if msg.stalls:
+        body["stalls"] = signed_parts_wire(msg.stalls)
     return _json(_for_peer(body, HEARTBEAT_FIELD_FEATURES, features))
 
 
@@ -285,6 +289,7 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         helds=decode_helds(obj["helds"], what) if "helds" in obj else (),
         gones=decode_gones(obj["gones"], what) if "gones" in obj else (),
         saids=decode_saids(obj["saids"], what) if "saids" in obj else (),
+        stalls=decode_stalls(obj["stalls"], what) if "stalls" in obj else (),
     )
 
 
@@ -363,6 +368,7 @@ _HEARTBEAT_OPTIONAL = frozenset(
         "helds",
         "gones",
         "saids",
+        "stalls",
     }
 )
 _UNREPORTED_FIELDS = frozenset({"count", "reason"})

@@ -24,6 +24,7 @@ from meshpos.sync._held import HELD_COMPACT_FEATURE, HELD_FEATURE
 from meshpos.sync._held_signed import HELD_SIGNED_FEATURE
 from meshpos.sync._said_words import SAID_SIGNED_FEATURE
 from meshpos.sync._signed import SIGNED_FEATURE, TICK_FEATURE
+from meshpos.sync._stall_words import STALL_SIGNED_FEATURE
 from meshpos.sync._topology import COMPACT_FAR_FEATURE, FULL_MESH_FEATURE, TOPOLOGY_FEATURE
 
 #: a peer that announced this takes batch messages (``_codec.BATCH``: a flush's messages to it in one)
@@ -47,6 +48,7 @@ FEATURES: frozenset[str] = frozenset(
         HELD_SIGNED_FEATURE,  # sign (issue 18): heartbeat helds, devices' signed words (_held_signed)
         GONE_SIGNED_FEATURE,  # notice (issue 18): heartbeat gones, signed gone notices (_notices)
         SAID_SIGNED_FEATURE,  # farsign (issue 18): heartbeat saids, far records' said fields signed
+        STALL_SIGNED_FEATURE,  # stallword (the twenty-second session): heartbeat stalls (_stalls)
         FULL_MESH_FEATURE,  # tail (issue 18): links on the full mesh up to six devices (_topology)
     }
 )

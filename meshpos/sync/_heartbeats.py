@@ -21,8 +21,8 @@ from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.model.replica import decode_state_vector
 from meshpos.model.tally import Tally
 from meshpos.sync._config import REPORTED_DAYS, SyncConfig
-from meshpos.sync._election import Candidate, elect
-from meshpos.sync._events import RelayChanged, SyncEvent
+from meshpos.sync._electing import Electing
+from meshpos.sync._events import SyncEvent
 from meshpos.sync._fresh import ConsoleHeard
 from meshpos.sync._held import HeldTable, StepOnes
 from meshpos.sync._held_signed import SignedHeld
@@ -36,10 +36,11 @@ from meshpos.sync._updates import held_state
 if TYPE_CHECKING:
     from meshpos.sync._attesting import Proofs
     from meshpos.sync._notices import Checked
+    from meshpos.sync._stalls import CheckedStalls
     from meshpos.sync._tick import Ticks
 
 
-class Heartbeats:
+class Heartbeats(Electing):
     """Presence, election and what the console holds (a mixin of ``Synchronizer``)."""
 
     config: SyncConfig
@@ -70,8 +71,6 @@ class Heartbeats:
     #: moves when something a register's status shows may have changed (``status_version``)
     _said: int
     _owed_heard = 0  # (``owed_version``) peers' heartbeats that said new owed counts only
-    _elected_for: tuple[object, ...]  # what the election last ran on, and when (``_elect``)
-    _elected_at: float
 
     if TYPE_CHECKING:
 
@@ -96,8 +95,6 @@ class Heartbeats:
 
         def _mesh_summary(self, peers: tuple[str, ...]) -> dict[str, PeerSummary]: ...
 
-        def candidates(self) -> list[Candidate]: ...
-
         def _learn_far(self, beat: Heartbeat) -> None: ...
 
         def _far_out(self, now: float, pending: int) -> tuple[FarRecord, ...]: ...
@@ -111,6 +108,12 @@ class Heartbeats:
         def _take_notices(self, sender: str, notices: Checked) -> None: ...
 
         def _take_saids(self, beat: Heartbeat) -> None: ...
+
+        def _check_stalls(self, stalls: tuple[SignedHeld, ...]) -> CheckedStalls: ...
+
+        def _take_stalls(self, beat: Heartbeat, checked: CheckedStalls) -> None: ...
+
+        def _stalls_out(self, now: float) -> tuple[SignedHeld, ...]: ...
 
         def held_beyond(self, doc: str) -> dict[str, dict[int, int]]: ...
 
@@ -319,7 +322,10 @@ class Heartbeats:
         # devices' signed words (``_attesting``): checked before anything is taken
         words = self._check_words(heartbeat.helds) if heartbeat.helds else {}
         notices = self._check_notices(heartbeat.gones) if heartbeat.gones else []  # (``_notices``)
+        stalls = self._check_stalls(heartbeat.stalls) if heartbeat.stalls else []  # (``_stalls``)
         self._take_saids(heartbeat)  # (checked, and taken before its far records: ``_far_signing``)
+        if stalls:  # (before its far records too: a record that takes a mark back reads them)
+            self._take_stalls(heartbeat, stalls)
         before = self._presence.get(heartbeat.node)
         if before is None or _said(before.heartbeat) != _said(heartbeat):
             self._say()
@@ -389,6 +395,7 @@ class Heartbeats:
             far=() if console else self._far_out(now, min(sum(pending.values()), MAX_VAR_UINT)),
             gone={} if console else self._gone_out(now),
             gones=() if console else self._gones_out(now),
+            stalls=() if console else self._stalls_out(now),
             signed=self._own_statement(view, reports) if console else None,
             tick=self.ticks.own if console else None,  # (issue 18, tick: ``_tick``)
         )
@@ -405,7 +412,7 @@ class Heartbeats:
         if self.role == "console":
             return beat
         mesh = self._mesh_summary(beat.peers)
-        return replace(beat, mesh=mesh, far=(), gone={}, gones=())  # (not in the topology)
+        return replace(beat, mesh=mesh, far=(), gone={}, gones=(), stalls=())  # (no topology)
 
     def _console_view(self) -> dict[str, dict[int, int]]:
         """What we tell peers the console holds: the console tells its own state, the relay
@@ -424,60 +431,6 @@ class Heartbeats:
         latest = sorted(d for d in self._reports if d in self._docs)[-REPORTED_DAYS:]
         return {doc: self._reports[doc] for doc in latest if self._reports[doc]}
 
-    def _elect(self, now: float, beating: bool) -> None:
-        """Elect again when the view may have changed: a node came, went or said something new
-        (``status_version``), this node's uplink or claim moved, the settle period ended; and on
-        every heartbeat's tick (``beating``: a far candidate drops out when its record goes stale,
-        which no version says). It ran on every tick (10 a second), building every candidate of the
-        venue each time. **Changed** (issue 18, beats): the periodic look was a heartbeat period
-        after the last election, which a change between beats set apart from the heartbeat's tick,
-        and an idle node then ticked twice a period (the engine's whole round each time)."""
-        assert self._started_at is not None
-        settle = self.config.settle_heartbeats * self.config.heartbeat_interval
-        settled = now - self._started_at >= settle
-        inputs = (self.status_version, settled, self._heard_candidates)
-        if inputs == self._elected_for and not beating:
-            return
-        self._elected_for, self._elected_at = inputs, now
-        # a topology peer's first beat names the best candidates (``_spread``): the view is whole
-        if not settled and not self._heard_candidates:
-            return  # still learning who is out there: no opinion, no claim
-        view = self.candidates()
-        view.append(Candidate(self.node_id, self.priority, self._uplink, self._relay_claim))
-        relay = elect(view)
-        if (
-            relay == self.node_id
-            and not self._relay_claim
-            and not settled
-            and not self._orphaned(view)
-        ):
-            # adopt a claim heard at once, but make none: a peer's first beat (an N−1 one above all,
-            # which names no candidates) may not have come yet, and a restarted register that claimed
-            # here took the role from the venue's running relay on every restart (the mixed-version
-            # test's relay moves failed 3 runs in 8 on it)
-            return
-        if (relay == self.node_id) != self._relay_claim:
-            self._say()
-        self._relay_claim = relay == self.node_id
-        if relay != self._relay:
-            self._say()
-            self._trigger = True  # tell the mesh now, not at the next beat (``_spread``)
-            self._relay = relay
-            self._events.append(RelayChanged(relay, self._relay_claim))
-
-    def _orphaned(self, view: list[Candidate]) -> bool:
-        """Has the relay this node adopted stopped claiming (it died, went silent or lost its
-        uplink)? Then a node still in its settle period may claim at once: it has heard the venue's
-        relay, so its view is not a newcomer's, and the settled nodes elect in the same way (a
-        survivor that had just started waited out the whole settle period: ``bench upload``'s
-        ``failover_closed_s`` was 2.2 s)."""
-        adopted = self._relay
-        return (
-            adopted is not None
-            and adopted != self.node_id
-            and not any(c.node == adopted and c.uplink and c.relay_claim for c in view)
-        )
-
 
 #: what changes in every beat: its seq, the rotating far records, the attestations passing through
 #: (``_held``: the latest sale's count is refreshed periodically while it is short); and what no
@@ -486,7 +439,7 @@ class Heartbeats:
 #: a peer's owed counts move ``owed_version`` instead (issue 18, rounds: the election does not read them)
 _UNSAID = frozenset(
     {"seq", "far", "held", "pending", "peers", "gone", "gones", "saids", "mesh", "owed", "signed"}
-    | {"tick"}
+    | {"tick", "stalls"}
 )
 #: a heartbeat's other fields, as a tuple: what a status and the election are computed from, whatever
 #: fields a later release adds (read in place: it made two copies of every beat received to compare)

@@ -24,7 +24,8 @@ Pure: the signature is the injected signer's and check's (``meshpos.trust.device
 **Changed** (nineteenth session, robust): a refusal names the kind of word it refused (:func:`word_kind`:
 an attestation, a gone notice or said fields, told apart by the first key of its sorted body); the
 checker said "signed attestation of ..." for every kind, so a revoked signer's gone notice read as
-an attestation in the closed session's reason. The three names are defined here, once.
+an attestation in the closed session's reason. The names are defined here, once (the twenty-second
+session adds a stall word's, ``_stall_words``).
 """
 
 from __future__ import annotations
@@ -57,8 +58,14 @@ Held = dict[str, dict[int, int]]  # document -> client -> clock
 ATTESTATION = "signed attestation"
 GONE_NOTICE = "signed gone notice"
 SAID_FIELDS = "signed said fields"
+STALL_WORD = "signed stall word"
 #: a signed body's first key (sorted JSON) -> its kind: no two kinds share a key set
-_KINDS = (('{"held":', ATTESTATION), ('{"by":', GONE_NOTICE), ('{"node":', SAID_FIELDS))
+_KINDS = (
+    ('{"held":', ATTESTATION),
+    ('{"by":', GONE_NOTICE),
+    ('{"node":', SAID_FIELDS),
+    ('{"after":', STALL_WORD),
+)
 
 
 def word_kind(body: str) -> str:

@@ -143,11 +143,13 @@ class Heartbeat:
     # optional, saids1 peers only (sync/_far_signing.py): the said fields of the far records above,
     # signed by their nodes, passed on unchanged (each once per link and change)
     saids: tuple[SignedHeld, ...] = ()
+    # optional, stalls1 peers only (sync/_stalls.py): nodes' own signed words that they did not run
+    stalls: tuple[SignedHeld, ...] = ()
 
     @property
     def signed_words(self) -> int:
         """Devices' signed words the beat carries, each a signature to check (``PeerBudget``)."""
-        return len(self.helds) + len(self.saids)
+        return len(self.helds) + len(self.saids) + len(self.stalls)
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,8 @@ class NoticeTable:
 
     def __init__(self) -> None:
         self.kept: dict[str, tuple[SignedHeld, float]] = {}  # node -> its notice, when taken
-        self._distrusted: dict[tuple[str, str], float] = {}  # (signer, node) -> until
+        #: (signer, node) -> until when, and the seq its notice marked the node at
+        self._distrusted: dict[tuple[str, str], tuple[float, int]] = {}
         self.signed = 0  # notices this node signed (one per link lost)
         self.skipped = 0  # notices of a revoked signer, or one not valid now, skipped (not taken)
 
@@ -111,22 +112,36 @@ class NoticeTable:
             del self.kept[node]
         return tuple(n for n, _ in reversed(self.kept.values()))[:MAX_GONES]
 
-    def distrust(self, by: str, node: str, now: float) -> None:
-        """``by``'s notice about ``node`` was taken back: its next ones are not heard for a while."""
+    def distrust(self, by: str, node: str, seq: int, now: float) -> None:
+        """``by``'s notice about ``node`` (at ``seq``) was taken back: its next ones are not heard
+        for a while."""
         self.kept.pop(node, None)
         self._distrusted.pop((by, node), None)
         if len(self._distrusted) >= MAX_DISTRUSTED:
             del self._distrusted[next(iter(self._distrusted))]
-        self._distrusted[(by, node)] = now + DISTRUST_S
+        self._distrusted[(by, node)] = (now + DISTRUST_S, seq)
 
     def distrusted(self, by: str, node: str, now: float) -> bool:
-        until = self._distrusted.get((by, node))
-        if until is None:
+        held = self._distrusted.get((by, node))
+        if held is None:
             return False
-        if now < until:
+        if now < held[0]:
             return True
         del self._distrusted[(by, node)]
         return False
+
+    def forgive(self, node: str, seq: int, slack: int) -> int:
+        """``node`` signed that it did not run after its record ``seq`` (``_stalls``): the signers
+        distrusted for a notice that marked it at ``seq`` (or ``slack`` records before) told the
+        truth (the node's word came after its records took the mark back); how many."""
+        wrong = [
+            k
+            for k, (_, at) in self._distrusted.items()
+            if k[1] == node and seq - slack <= at <= seq
+        ]
+        for key in wrong:
+            del self._distrusted[key]
+        return len(wrong)
 
 
 class SignedNotices:
@@ -152,6 +167,8 @@ class SignedNotices:
         def _linked_to(self, node: str) -> bool: ...
 
         def _no_room_for(self, node: str) -> bool: ...
+
+        def _stalled_after(self, node: str, seq: int) -> bool: ...
 
     @cached_property
     def notices(self) -> NoticeTable:
@@ -231,10 +248,14 @@ class SignedNotices:
                 self._trigger = True
 
     def _taken_back(self) -> None:
-        """Distrust the signers whose notices the named nodes' own records took back."""
+        """Distrust the signers whose notices the named nodes' own records took back, but those the
+        node's own signed word excuses: it did not run after the seq they marked it at (``_stalls``,
+        **Changed** the twenty-second session, part ``stallword``)."""
         now = self._now if self._now is not None else 0.0
-        for by, node in self._far.take_refuted():
-            self.notices.distrust(by, node, now)
+        for by, node, seq in self._far.take_refuted():
+            if self._stalled_after(node, seq):  # it did not run: the signer said true (``_stalls``)
+                continue
+            self.notices.distrust(by, node, seq, now)
 
     def _was_linked(self, by: str, node: str) -> bool:
         """Whether ``by`` and ``node`` are neighbours in this node's view (either end wants it), or

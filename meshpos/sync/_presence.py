@@ -155,7 +155,7 @@ class FarTable:
         self._refuted: dict[str, int] = {}  # node -> the latest gone seq we answered for it
         self._uplinks: set[str] = set()  # nodes whose record says they reach the console
         self._signed: dict[str, _Signed] = {}  # marks of signed notices (``sync/_notices.py``)
-        self._taken_back: list[tuple[str, str]] = []  # (signer, node) of signed marks taken back
+        self._taken_back: list[tuple[str, str, int]] = []  # (signer, node, seq) of marks taken back
         self.version = 0  # moves when a node comes, goes or says something new
         #: said fields are taken only signed (``vouch``); set by the synchronizer from its config
         self.vouching = False
@@ -261,7 +261,7 @@ class FarTable:
         lifted = mark is not None
         signed = self._signed.pop(record.node, None)
         if signed is not None and not _later_run(record.seq, mark, signed, now):
-            self._taken_back.append((signed.by, record.node))  # the signer's word was wrong
+            self._taken_back.append((signed.by, record.node, mark[0] if mark else -1))  # (a lie?)
         if lifted:  # alive after all: news, so the mark is taken back across the mesh at once
             self.version += 1
         news = lifted or known is None or _said(known.record) != _said(record)
@@ -348,8 +348,9 @@ class FarTable:
         known.beat = None
         return False
 
-    def take_refuted(self) -> tuple[tuple[str, str], ...]:
-        """The (signer, node) of every signed mark the node's own records took back since last asked."""
+    def take_refuted(self) -> tuple[tuple[str, str, int], ...]:
+        """The (signer, node, seq marked at) of every signed mark the node's own records took back
+        since last asked (``_notices``: a lie, unless the node signed that it stalled after it)."""
         if not self._taken_back:  # (every beat with far records asks: nothing made then)
             return ()
         out = tuple(self._taken_back)

@@ -1,12 +1,14 @@
 """The in-memory bed's counts with node stalls injected (issue 18, stall; docs/benchmarks.md).
 
-``PYTHONHASHSEED=0 python -m tests.sync.stall_bed [--off] [--seeds 3 4] [--nodes 50]``: fifty keyed
+``PYTHONHASHSEED=0 python -m tests.sync.stall_bed [--off | --no-words] [--seeds 3 4] [--nodes 50]``: fifty keyed
 ``Synchronizer`` objects on the in-memory network (``test_sync_stalls.Bed``), settled; eight times a
 random node's loop stops for 1-6 s (``MemoryNetwork.stall``), 0.2-1 s apart; then 10 s more. One
 JSON line a seed: the live peers the stalled nodes marked gone, the notices they signed, every
 node's notices and refusals, the marks left. Simulated time, seeded: the same every run, whatever
 the machine's load. ``--off``: without the stall rule (``Stalls._resumed`` as main had it: the
-moment is taken as it comes), for the before.
+moment is taken as it comes), for the before. ``--no-words``: the stall rule on, but no stall
+signs its word (``Stalls._sign_stall`` as main had it: none), the before of the twenty-second
+session's part ``stallword``: the signers distrusted about a stalled node, and their refusals.
 """
 
 from __future__ import annotations
@@ -67,22 +69,32 @@ def run(authority: VenueAuthority, seed: int, n: int) -> dict[str, Any]:
         "notices_signed_all": sum(s.notices.signed - signed[k] for k, s in bed.net.nodes.items()),
         "refusals": refusals,
         "marks_left": sum(s._far.marked(x) for s in bed.nodes for x in names),
+        "stall_words_signed": sum(s.stall_words.signed for s in bed.nodes),
+        "marks_excused": sum(s.stall_words.excused for s in bed.nodes),
+        "signers_forgiven": sum(s.stall_words.forgiven for s in bed.nodes),
+        # (node, signer) pairs distrusted at the end, on any node: each a signer not heard about
+        # that node for 5 minutes
+        "signers_distrusted": sum(len(s.notices._distrusted) for s in bed.nodes),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--off", action="store_true", help="without the stall rule (the before)")
+    parser.add_argument("--no-words", action="store_true", help="no stall signs its word")
     parser.add_argument("--seeds", type=int, nargs="+", default=[3, 4])
     parser.add_argument("--nodes", type=int, default=50)
     args = parser.parse_args()
     Synchronizer._sign_notice = _signing  # type: ignore[method-assign,assignment]
     if args.off:
         Stalls._resumed = lambda self, now: now  # type: ignore[method-assign]
+    if args.no_words:
+        Stalls._sign_stall = lambda self, stall, now: None  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory() as tmp:
         authority = init_venue(Path(tmp) / "venue", "Cafe", VENUE)
         for seed in args.seeds:
-            print(json.dumps({"stall_rule": not args.off, **run(authority, seed, args.nodes)}))
+            head = {"stall_rule": not args.off, "stall_words": not (args.off or args.no_words)}
+            print(json.dumps({**head, **run(authority, seed, args.nodes)}))
 
 
 if __name__ == "__main__":
