@@ -12,7 +12,7 @@ on the event loop for 5,000 receipts: the sale after a pause waited for it, and 
 read their whole day after every lull; docs/benchmarks.md, history).
 
 **Changed** (outside round six, longshift; the twentieth session): a register's shift left open past its
-business day is said (``shift``: "shift open since <date>: close it", ``model.shift_report.shift_overdue``):
+business day is said (``shift``: "shift open since <date>: close it", ``register/status_problems.py``):
 it keeps every day since in memory on every device, and the status stayed green. (shiftsum: those days
 now close with their parts kept, ``model/kept_parts.py``; its own day stays, and the status says it.
 ownday, the twenty-first session: its own day closes too, and the status says it from the kept record,
@@ -39,12 +39,12 @@ from meshpos.model.documents import (
     kitchen_name,
     ledger_name,
 )
-from meshpos.model.shift_report import shift_overdue
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally, Tally, covers
 from meshpos.node_status import Durability, NodeStatus, OwedView, compute_status, indicator
-from meshpos.ops.clock import certificate_ending, certificate_problem, clock_problem, peers_problem
+from meshpos.ops.clock import certificate_ending
 from meshpos.register.held_count import HeldCount
 from meshpos.register.owed_counts import OwedCounts
+from meshpos.register.status_problems import StatusProblems
 from meshpos.relay.service import RelayService
 from meshpos.sync import DocumentChanged, Heartbeat, PeerClosed, PeerJoined, PeerLive
 from meshpos.sync._updates import held_clocks
@@ -110,8 +110,7 @@ class StatusService:
         self._view: dict[str, Heartbeat] | None = None
         self._counts = OwedCounts()
         self._in_round = False
-        self._shift_for: tuple[int, int] | None = None  # (minute, generation) of ``_shift_said``
-        self._shift_said = ""
+        self._problems = StatusProblems(venue, relay, config.role, peer_clocks, certified)
         engine.subscribe(
             self._on_event,
             DocumentChanged,
@@ -182,8 +181,8 @@ class StatusService:
             tuple(self._relay.upload_progress().items()),
             self._venue.numbering.known,
             self._venue.corrupt_count(),
-            self._clock_problem(),
-            self._shift_problem(),
+            self._problems.clock(),
+            self._problems.shift(self._generation),
             certificate_ending(time.time(), self._certified),
         )
         if inputs == self._shown_for:
@@ -287,39 +286,14 @@ class StatusService:
         status = replace(
             status,
             clock_skew_s=None if skew is None else round(skew, 1),
-            clock=self._clock_problem(),
+            clock=self._problems.clock(),
             peer_clocks={n: round(s, 1) for n, s in sorted(self._peer_clocks().items())},
-            shift=self._shift_problem(),
+            shift=self._problems.shift(self._generation),
             certificate=certificate_ending(time.time(), self._certified),
         )
         if venue.numbering.known:
             return status
         return replace(status, receipt_numbers_known=False)
-
-    def _clock_problem(self) -> str:
-        """What is wrong with this device's clock: against the console's once compared (the
-        reference: reports are the console's), else against most of its linked peers' (a venue
-        without a console, or without internet); first against its own certificate's window, out
-        of which it links with nothing to compare with."""
-        outside = certificate_problem(time.time(), self._certified)
-        if outside:
-            return outside
-        skew = self._relay.console_skew_s
-        if skew is not None:
-            return clock_problem(skew, "the console's")
-        return peers_problem(self._peer_clocks())
-
-    def _shift_problem(self) -> str:
-        """This register's shift open past its business day (``shift_overdue``), told again only
-        when a minute began (a day starts on a minute) or an engine event moved ``_generation``
-        since it was last told: the indicator asks on every tick."""
-        if self._role != "register":
-            return ""
-        now_ms = int(time.time() * 1000)
-        key = (now_ms // 60_000, self._generation)
-        if key != self._shift_for:
-            self._shift_said, self._shift_for = shift_overdue(self._venue, now_ms), key
-        return self._shift_said
 
     def _pending_by_document(self) -> dict[str, int]:
         """``sync.pending`` of every open document, read again only for a document that changed
