@@ -13,6 +13,12 @@ the disk and the ticker's rounds (``meshpos bench mesh`` has them all).
 ``receive_us_per_receipt`` is CPU time (``time.thread_time``) per received sale over the second half
 of the day; ``rounds_per_receipt`` counts the engine's pump drains per sale (deterministic).
 
+``--status K`` (the twenty-second session, part ``receiver``) adds the node's status service
+(:class:`~meshpos.register.status.StatusService`, no console, no relay) and runs its ticker hooks as a
+round does (``publish_owed``, the pump, ``publish_indicator``) after every K-th received sale: K = 10 is
+a node's ticker at its 10 rounds a second while 100 sales a second arrive. What a receiver pays for its
+indicator, the tallies' counts of the new records and the shift check, measured without the sockets.
+
 ``--mesh N`` adds a whole mesh in this process: N registers' engines linked pairwise through lists,
 the registers selling in turn, every list handed over until quiet after each sale.
 ``mesh_cpu_ms_per_receipt`` is every engine's CPU per receipt together (the sale, its forwarding,
@@ -29,13 +35,14 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from meshpos.bench.mesh_parts import NOW, PRODUCTS, VENUE
 from meshpos.bench.report import print_report
-from meshpos.config import MARK_WAIT_MS
+from meshpos.config import MARK_WAIT_MS, Config
 from meshpos.engine import Engine
 from meshpos.model import Venue
 from meshpos.model.documents import CATALOG, ledger_name
@@ -43,6 +50,8 @@ from meshpos.model.sample import CASHIER, sample_catalog
 from meshpos.model.tally import LedgerTally
 from meshpos.net.port import LinkPeer
 from meshpos.register.numbering import let_marks_wait
+from meshpos.register.status import StatusService
+from meshpos.relay.service import RelayService
 from meshpos.sync import DocumentChanged, SyncConfig, Synchronizer
 from meshpos.sync._codec import batch, decode, encode, messages_in
 from meshpos.sync._features import FEATURES
@@ -162,8 +171,41 @@ async def _turns(n: int = 8) -> None:
         await asyncio.sleep(0)
 
 
+class _NoRelay:
+    """What the status reads of a relay that has no console (a venue without one)."""
+
+    uplink = False
+    console_skew_s: float | None = None
+
+    def upload_progress(self) -> dict[str, int]:
+        return {}
+
+
+def _status_round(engine: Engine, venue: Venue) -> Callable[[], Awaitable[None]]:
+    """A status service on ``engine`` and one ticker round of its hooks (``node.py``'s order)."""
+    status = StatusService(
+        engine,
+        venue,
+        cast(RelayService, _NoRelay()),
+        Config(node_id="R2"),
+        Counter(),
+        dict,
+    )
+
+    async def round_() -> None:
+        status.publish_owed()
+        await engine.pump()
+        status.publish_indicator()
+
+    return round_
+
+
 async def _receive(
-    sales: int, peers: int, profile: str = "", mark_wait_ms: float = MARK_WAIT_MS
+    sales: int,
+    peers: int,
+    profile: str = "",
+    mark_wait_ms: float = MARK_WAIT_MS,
+    status_every: int = 0,
 ) -> tuple[float, float, int, float]:
     seller_id, before, sold = await _sales(sales, mark_wait_ms)
     store = _NullStore()
@@ -207,6 +249,7 @@ async def _receive(
     await b.pump()
     await _turns()
     tally = LedgerTally(b.replica.doc(ledger_name(venue.business_date(NOW))))
+    status_round = _status_round(b, venue) if status_every > 0 else None
     messages = [
         batch([encode(SyncUpdate(name, update)) for name, update in sale])[0] for sale in sold
     ]
@@ -223,6 +266,8 @@ async def _receive(
         await b.link_messages("R1", [message])
         await store.committed.wait()
         await _turns(2)
+        if status_round is not None and (k + 1) % status_every == 0:
+            await status_round()
         for box in sent.values():
             box.clear()
     spent = time.thread_time() - started
@@ -240,11 +285,18 @@ async def _receive(
 
 
 def receive_us_per_receipt(
-    sales: int, peers: int = 4, profile: str = "", mark_wait_ms: float = MARK_WAIT_MS
+    sales: int,
+    peers: int = 4,
+    profile: str = "",
+    mark_wait_ms: float = MARK_WAIT_MS,
+    status_every: int = 0,
 ) -> tuple[float, float, float]:
     """CPU per received sale (decode to committed, through the engine), pump drains per sale and
-    updates per sale; ``profile``: a file for cProfile's stats of the measured half."""
-    spent, rounds, _, updates = asyncio.run(_receive(sales, peers, profile, mark_wait_ms))
+    updates per sale; ``profile``: a file for cProfile's stats of the measured half;
+    ``status_every``: a status round after every that many sales (0: none)."""
+    spent, rounds, _, updates = asyncio.run(
+        _receive(sales, peers, profile, mark_wait_ms, status_every)
+    )
     return spent, rounds, updates
 
 
@@ -352,9 +404,15 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also run a whole mesh of this many engines in this process (0: not)",
     )
+    parser.add_argument(
+        "--status",
+        type=int,
+        default=0,
+        help="a status round (the ticker's hooks) after every this many received sales (0: none)",
+    )
     args = parser.parse_args(argv)
     spent, rounds, updates = receive_us_per_receipt(
-        max(2, args.sales), args.peers, args.profile, args.mark_wait_ms
+        max(2, args.sales), args.peers, args.profile, args.mark_wait_ms, args.status
     )
     report: dict[str, Any] = {
         "sales": args.sales,
@@ -364,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds_per_receipt": round(rounds, 2),
         "updates_per_receipt": round(updates, 2),
         "mark_wait_ms": args.mark_wait_ms,
+        "status_every": args.status,
     }
     if args.mesh > 1:
         mesh_ms, mesh_updates = mesh_ms_per_receipt(
