@@ -15,7 +15,8 @@ of the day; ``rounds_per_receipt`` counts the engine's pump drains per sale (det
 
 ``--status K`` (the twenty-second session, part ``receiver``) adds the node's status service
 (:class:`~meshpos.register.status.StatusService`, no console, no relay) and runs its ticker hooks as a
-round does (``publish_owed``, the pump, ``publish_indicator``) after every K-th received sale: K = 10 is
+round does (``publish_owed``, the pump, ``publish_indicator``) after every K-th received sale (the receiver
+with a shift of its own open): K = 10 is
 a node's ticker at its 10 rounds a second while 100 sales a second arrive. What a receiver pays for its
 indicator, the tallies' counts of the new records and the shift check, measured without the sockets.
 
@@ -181,8 +182,17 @@ class _NoRelay:
         return {}
 
 
-def _status_round(engine: Engine, venue: Venue) -> Callable[[], Awaitable[None]]:
-    """A status service on ``engine`` and one ticker round of its hooks (``node.py``'s order)."""
+async def _status_round(engine: Engine, venue: Venue) -> Callable[[], Awaitable[None]]:
+    """A status service on ``engine`` and one ticker round of its hooks (``node.py``'s order); the
+    receiving register has a shift of its own open, as a register in service has (the status's
+    shift check reads it every round)."""
+    quiet = logging.getLogger("meshpos.sync")
+    quiet.disabled = True  # (its own catalog, as ``_sales`` makes the seller's)
+    try:
+        await engine.write(partial(sample_catalog, venue.catalog, pin_hash="x"))
+    finally:
+        quiet.disabled = False
+    await engine.write(partial(venue.open_shift_now, CASHIER, 10_000, NOW))
     status = StatusService(
         engine,
         venue,
@@ -248,8 +258,7 @@ async def _receive(
             await b.link_messages("R1", [encode(SyncUpdate(name, update))])
     await b.pump()
     await _turns()
-    tally = LedgerTally(b.replica.doc(ledger_name(venue.business_date(NOW))))
-    status_round = _status_round(b, venue) if status_every > 0 else None
+    status_round = await _status_round(b, venue) if status_every > 0 else None
     messages = [
         batch([encode(SyncUpdate(name, update)) for name, update in sale])[0] for sale in sold
     ]
@@ -275,6 +284,9 @@ async def _receive(
         profiler.disable()
         profiler.dump_stats(profile)
     rounds = (b.sync.drained - drained) / (len(messages) - half)
+    # the day counted whole once it is in (a tally watching while it arrived would count in the
+    # measured half what a node's status counts: ``--status`` has that)
+    tally = LedgerTally(b.replica.doc(ledger_name(venue.business_date(NOW))))
     receipts = sum(c.get("receipts", 0) for c in tally.counts().values())
     tally.close()
     del seller

@@ -368,12 +368,47 @@ class LedgerTally:
                     found = payments_of(self._roots["orders"][key])
                 self._count_payments(found, True)
 
+    def _arrived(self, path: list[str | int], key: str, value: object) -> bool:
+        """Count the payments an order's change added from what the change holds, inside its
+        transaction: an order added whole (yrs' own map, read by key) or a payment's or a receipt's
+        text added to one; whether it was counted (False: nothing of a payment, or a layout read
+        when the counts are next read, as before). **Changed** (issue 18, receiver; the
+        twenty-second session): they were noted and read again from the document at the next
+        read (the ticker's, 10 a second), and a received sale's receipt text, handed over by the
+        event already, read and copied out of yrs a second time."""
+        if not path:
+            if type(value) is not _RAW_MAP:
+                return False
+            held = self._doc._txn  # the observer's own transaction (model/_root_events)
+            if held is None or held._txn is None:
+                return False
+            found = payment_entries(value, held._txn, self._registers.get("payments", ()))
+            if found is None:  # an older node's order: read whole when counted
+                return False
+            self._count_payments(found, True)
+            return True
+        if len(path) != 1 or not key.startswith((PAYMENT, RECEIPT)):
+            return len(path) != 2 or path[-1] != "payments"  # (an older node's part map: later)
+        if not isinstance(value, str):
+            return False
+        if key.startswith(PAYMENT):
+            self._count_payments([(key.removeprefix(PAYMENT), value)], True)
+        elif paid := receipt_payment(key.removeprefix(RECEIPT), value, glance):
+            self._count_payments([paid], True)
+        return True
+
     def _on_root(self, name: str, changes: list[RootChange]) -> None:  # a flat root's own changes
+        eager = name in _FLAT_ROOTS  # (its records name their register themselves)
         for _, keys in changes:
             for key, change in (keys or {}).items():
                 action = change.get("action")
                 if action == "add":
-                    if not self._whole:
+                    if self._whole:
+                        continue
+                    value = change.get("newValue")
+                    if eager and isinstance(value, str):
+                        self._count_record(name, key, value, True)  # (the text is at hand)
+                    else:
                         self._touched[name].add(key)
                         self._due = True
                 elif action == "delete":
@@ -386,13 +421,9 @@ class LedgerTally:
                 continue
             for key, change in keys.items():
                 action = change.get("action")
-                if action == "add":  # an order, or a record in it: its order is read when counted
-                    if not self._whole and (
-                        not path
-                        or (len(path) == 1 and key.startswith((PAYMENT, RECEIPT)))
-                        or (len(path) == 2 and path[-1] == "payments")
-                    ):
-                        touched.add(str(path[0]) if path else key)
+                if action == "add":  # an order, or a record in it
+                    if not self._whole and not self._arrived(path, key, change.get("newValue")):
+                        touched.add(str(path[0]) if path else key)  # read when counted
                         self._due = True
                     continue
                 if action != "delete":

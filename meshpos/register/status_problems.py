@@ -35,6 +35,7 @@ class StatusProblems:
         self._certified = certified
         self._shift_for: tuple[int, int] | None = None  # (minute, generation) of ``_shift_said``
         self._shift_said = ""
+        self._calendar = 0  # (``_today_at``)
 
     def clock(self) -> str:
         """What is wrong with this device's clock: against the console's once compared (the
@@ -49,14 +50,36 @@ class StatusProblems:
             return clock_problem(skew, "the console's")
         return peers_problem(self._peer_clocks())
 
-    def shift(self, generation: int) -> str:
+    def shift(self, generation: int, calendar: int) -> str:
         """This register's shift open past its business day (``shift_overdue``), told again only
         when a minute began (a day starts on a minute) or an engine event moved ``generation``
-        (the status's count of them) since it was last told: the indicator asks on every tick."""
+        (the status's count of them) since it was last told: the indicator asks on every tick.
+
+        **Changed** (issue 18, receiver; the twenty-second session): the business day it compares
+        with is kept while the minute, the days ended early and ``calendar`` stay (the status's
+        count of the engine's events but changes of the days' documents and the stop list: the
+        venue's settings; :meth:`_today_at`). Every received sale moves ``generation``, and the
+        business day was worked out again from the time zone ~10 times a second as sales arrived."""
         if self._role != "register":
             return ""
         now_ms = int(time.time() * 1000)
         key = (now_ms // 60_000, generation)
         if key != self._shift_for:
-            self._shift_said, self._shift_for = shift_overdue(self._venue, now_ms), key
+            self._calendar = calendar
+            self._shift_said = shift_overdue(self._venue, now_ms, self._today_at)
+            self._shift_for = key
         return self._shift_said
+
+    def _today_at(self, now_ms: int) -> str:
+        """``Venue.business_date``, kept while nothing it reads moved: the clock's minute (a cut-off
+        hour in any time zone begins on one), the catalog's settings (``calendar``) and the days
+        ended early (kept with them: ``DayEnds.kept``)."""
+        key = (now_ms // 60_000, self._calendar)
+        kept = self._venue.day_ends.kept()
+        found = None if kept is None else kept.get("business day")
+        if found is not None and found[0] == key:
+            return str(found[1])
+        today = self._venue.business_date(now_ms)
+        if kept is not None:
+            kept["business day"] = (key, today)
+        return today
