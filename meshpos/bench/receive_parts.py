@@ -2,13 +2,15 @@
 ``python -m meshpos.bench.receive_parts [--sales N] [--peers P] [--json]``.
 
 ``mesh_parts.receive_us_per_update`` is the synchronizer's part of a received update alone. Here a
-register's :class:`~meshpos.engine.Engine` (its model on the replica, the status's tally of the day,
-``P`` other linked peers to forward to, a store that keeps nothing) takes each sale of a day ``--sales``
+register's :class:`~meshpos.engine.Engine` (its model on the replica, ``P`` other linked peers to
+forward to, a store that keeps nothing; with ``--status``, the status's tally of the day) takes each sale of a day ``--sales``
 long as a node takes it: one batched websocket message of the updates the seller's synchronizer sends
 for the sale (each tap written through the seller engine's own write path, the order and its lines
 waiting, the payment not: ``sync/_lingering.py``), then the commit its interval starts (0 here: due
 on the next loop turn), the forward and the publish. ``updates_per_receipt`` counts those updates. What is left out: TLS, websocket framing, the socket,
-the disk and the ticker's rounds (``meshpos bench mesh`` has them all).
+the disk and the ticker's rounds (``meshpos bench mesh`` has them all). (receiver, the twenty-second
+session: the tally that checks the day is counted once the day is in, no longer watching the measured
+half: a tally now counts a sale as it arrives, which ``--status`` measures as a node's status does.)
 
 ``receive_us_per_receipt`` is CPU time (``time.thread_time``) per received sale over the second half
 of the day; ``rounds_per_receipt`` counts the engine's pump drains per sale (deterministic).

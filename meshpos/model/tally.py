@@ -17,6 +17,11 @@ change's transaction, and a whole day (a new tally, a recount) in that same pass
 key through yrs; a new tally counts nothing before its first read. A whole order deleted is counted afresh
 at the next read: its deleted map reads empty, so its payments stayed counted (a console then reported
 more than it held).
+
+**Changed** (issue 18, receiver; the twenty-second session): what a change hands over is counted in its
+transaction (``_arrived``): a flat root's record from the event's text, an order's payments from its
+text or, for an order arriving whole, its yrs map; only what names its register through its shift, an
+older layout and a whole day wait for the read (a received sale was read from the document again there).
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ class StatusService:
         ):
             self._generation += 1
         if not isinstance(event, DocumentChanged) or not (
-            is_ledger(event.doc) or is_kitchen(event.doc) or event.doc == STOPLIST
+            event.doc == STOPLIST or is_ledger(event.doc) or is_kitchen(event.doc)
         ):
             self._calendar += 1
         if isinstance(event, DocumentChanged):

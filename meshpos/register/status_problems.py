@@ -4,6 +4,9 @@ its peers' or its own certificate's window) and a shift of its own left open pas
 Split out of register/status.py in the twenty-second session (part ``receiver``), behaviour unchanged:
 that module was at the size limit, and these are the status's two readings of the device's own state
 (docs/architecture.md (Status)), asked for on every ticker round by the indicator.
+
+**Changed** (issue 18, receiver; the twenty-second session): the business day the shift check compares
+with is kept for the minute while the venue's settings and days ended early stay (:meth:`_today_at`).
 """
 
 from __future__ import annotations
