@@ -3,8 +3,8 @@
 
 ``mesh_parts.receive_us_per_update`` is the synchronizer's part of a received update alone. Here a
 register's :class:`~meshpos.engine.Engine` (its model on the replica, ``P`` other linked peers to
-forward to, a store that keeps nothing; with ``--status``, the status's tally of the day) takes each sale of a day ``--sales``
-long as a node takes it: one batched websocket message of the updates the seller's synchronizer sends
+forward to, a store that keeps nothing; with ``--status``, the status's tally of the day) takes each
+sale of a day ``--sales`` long as a node takes it: one batched websocket message of the updates the seller's synchronizer sends
 for the sale (each tap written through the seller engine's own write path, the order and its lines
 waiting, the payment not: ``sync/_lingering.py``), then the commit its interval starts (0 here: due
 on the next loop turn), the forward and the publish. ``updates_per_receipt`` counts those updates. What is left out: TLS, websocket framing, the socket,
@@ -17,9 +17,9 @@ of the day; ``rounds_per_receipt`` counts the engine's pump drains per sale (det
 
 ``--status K`` (the twenty-second session, part ``receiver``) adds the node's status service
 (:class:`~meshpos.register.status.StatusService`, no console, no relay) and runs its ticker hooks as a
-round does (``publish_owed``, the pump, ``publish_indicator``) after every K-th received sale (the receiver
-with a shift of its own open): K = 10 is
-a node's ticker at its 10 rounds a second while 100 sales a second arrive. What a receiver pays for its
+round does (``publish_owed``, the pump, ``publish_indicator``) after every K-th received sale (the
+receiver with a shift of its own open): K = 10 is a node's ticker at its 10 rounds a second while 100
+sales a second arrive. What a receiver pays for its
 indicator, the tallies' counts of the new records and the shift check, measured without the sockets.
 
 ``--mesh N`` adds a whole mesh in this process: N registers' engines linked pairwise through lists,
