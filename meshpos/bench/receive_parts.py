@@ -2,16 +2,25 @@
 ``python -m meshpos.bench.receive_parts [--sales N] [--peers P] [--json]``.
 
 ``mesh_parts.receive_us_per_update`` is the synchronizer's part of a received update alone. Here a
-register's :class:`~meshpos.engine.Engine` (its model on the replica, the status's tally of the day,
-``P`` other linked peers to forward to, a store that keeps nothing) takes each sale of a day ``--sales``
-long as a node takes it: one batched websocket message of the updates the seller's synchronizer sends
+register's :class:`~meshpos.engine.Engine` (its model on the replica, ``P`` other linked peers to
+forward to, a store that keeps nothing; with ``--status``, the status's tally of the day) takes each
+sale of a day ``--sales`` long as a node takes it: one batched websocket message of the updates the seller's synchronizer sends
 for the sale (each tap written through the seller engine's own write path, the order and its lines
 waiting, the payment not: ``sync/_lingering.py``), then the commit its interval starts (0 here: due
 on the next loop turn), the forward and the publish. ``updates_per_receipt`` counts those updates. What is left out: TLS, websocket framing, the socket,
-the disk and the ticker's rounds (``meshpos bench mesh`` has them all).
+the disk and the ticker's rounds (``meshpos bench mesh`` has them all). (receiver, the twenty-second
+session: the tally that checks the day is counted once the day is in, no longer watching the measured
+half: a tally now counts a sale as it arrives, which ``--status`` measures as a node's status does.)
 
 ``receive_us_per_receipt`` is CPU time (``time.thread_time``) per received sale over the second half
 of the day; ``rounds_per_receipt`` counts the engine's pump drains per sale (deterministic).
+
+``--status K`` (the twenty-second session, part ``receiver``) adds the node's status service
+(:class:`~meshpos.register.status.StatusService`, no console, no relay) and runs its ticker hooks as a
+round does (``publish_owed``, the pump, ``publish_indicator``) after every K-th received sale (the
+receiver with a shift of its own open): K = 10 is a node's ticker at its 10 rounds a second while 100
+sales a second arrive. What a receiver pays for its
+indicator, the tallies' counts of the new records and the shift check, measured without the sockets.
 
 ``--mesh N`` adds a whole mesh in this process: N registers' engines linked pairwise through lists,
 the registers selling in turn, every list handed over until quiet after each sale.
@@ -29,13 +38,14 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from meshpos.bench.mesh_parts import NOW, PRODUCTS, VENUE
 from meshpos.bench.report import print_report
-from meshpos.config import MARK_WAIT_MS
+from meshpos.config import MARK_WAIT_MS, Config
 from meshpos.engine import Engine
 from meshpos.model import Venue
 from meshpos.model.documents import CATALOG, ledger_name
@@ -43,6 +53,8 @@ from meshpos.model.sample import CASHIER, sample_catalog
 from meshpos.model.tally import LedgerTally
 from meshpos.net.port import LinkPeer
 from meshpos.register.numbering import let_marks_wait
+from meshpos.register.status import StatusService
+from meshpos.relay.service import RelayService
 from meshpos.sync import DocumentChanged, SyncConfig, Synchronizer
 from meshpos.sync._codec import batch, decode, encode, messages_in
 from meshpos.sync._features import FEATURES
@@ -162,8 +174,50 @@ async def _turns(n: int = 8) -> None:
         await asyncio.sleep(0)
 
 
+class _NoRelay:
+    """What the status reads of a relay that has no console (a venue without one)."""
+
+    uplink = False
+    console_skew_s: float | None = None
+
+    def upload_progress(self) -> dict[str, int]:
+        return {}
+
+
+async def _status_round(engine: Engine, venue: Venue) -> Callable[[], Awaitable[None]]:
+    """A status service on ``engine`` and one ticker round of its hooks (``node.py``'s order); the
+    receiving register has a shift of its own open, as a register in service has (the status's
+    shift check reads it every round)."""
+    quiet = logging.getLogger("meshpos.sync")
+    quiet.disabled = True  # (its own catalog, as ``_sales`` makes the seller's)
+    try:
+        await engine.write(partial(sample_catalog, venue.catalog, pin_hash="x"))
+    finally:
+        quiet.disabled = False
+    await engine.write(partial(venue.open_shift_now, CASHIER, 10_000, NOW))
+    status = StatusService(
+        engine,
+        venue,
+        cast(RelayService, _NoRelay()),
+        Config(node_id="R2"),
+        Counter(),
+        dict,
+    )
+
+    async def round_() -> None:
+        status.publish_owed()
+        await engine.pump()
+        status.publish_indicator()
+
+    return round_
+
+
 async def _receive(
-    sales: int, peers: int, profile: str = "", mark_wait_ms: float = MARK_WAIT_MS
+    sales: int,
+    peers: int,
+    profile: str = "",
+    mark_wait_ms: float = MARK_WAIT_MS,
+    status_every: int = 0,
 ) -> tuple[float, float, int, float]:
     seller_id, before, sold = await _sales(sales, mark_wait_ms)
     store = _NullStore()
@@ -206,7 +260,7 @@ async def _receive(
             await b.link_messages("R1", [encode(SyncUpdate(name, update))])
     await b.pump()
     await _turns()
-    tally = LedgerTally(b.replica.doc(ledger_name(venue.business_date(NOW))))
+    status_round = await _status_round(b, venue) if status_every > 0 else None
     messages = [
         batch([encode(SyncUpdate(name, update)) for name, update in sale])[0] for sale in sold
     ]
@@ -223,6 +277,8 @@ async def _receive(
         await b.link_messages("R1", [message])
         await store.committed.wait()
         await _turns(2)
+        if status_round is not None and (k + 1) % status_every == 0:
+            await status_round()
         for box in sent.values():
             box.clear()
     spent = time.thread_time() - started
@@ -230,6 +286,9 @@ async def _receive(
         profiler.disable()
         profiler.dump_stats(profile)
     rounds = (b.sync.drained - drained) / (len(messages) - half)
+    # the day counted whole once it is in (a tally watching while it arrived would count in the
+    # measured half what a node's status counts: ``--status`` has that)
+    tally = LedgerTally(b.replica.doc(ledger_name(venue.business_date(NOW))))
     receipts = sum(c.get("receipts", 0) for c in tally.counts().values())
     tally.close()
     del seller
@@ -240,11 +299,18 @@ async def _receive(
 
 
 def receive_us_per_receipt(
-    sales: int, peers: int = 4, profile: str = "", mark_wait_ms: float = MARK_WAIT_MS
+    sales: int,
+    peers: int = 4,
+    profile: str = "",
+    mark_wait_ms: float = MARK_WAIT_MS,
+    status_every: int = 0,
 ) -> tuple[float, float, float]:
     """CPU per received sale (decode to committed, through the engine), pump drains per sale and
-    updates per sale; ``profile``: a file for cProfile's stats of the measured half."""
-    spent, rounds, _, updates = asyncio.run(_receive(sales, peers, profile, mark_wait_ms))
+    updates per sale; ``profile``: a file for cProfile's stats of the measured half;
+    ``status_every``: a status round after every that many sales (0: none)."""
+    spent, rounds, _, updates = asyncio.run(
+        _receive(sales, peers, profile, mark_wait_ms, status_every)
+    )
     return spent, rounds, updates
 
 
@@ -352,9 +418,15 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also run a whole mesh of this many engines in this process (0: not)",
     )
+    parser.add_argument(
+        "--status",
+        type=int,
+        default=0,
+        help="a status round (the ticker's hooks) after every this many received sales (0: none)",
+    )
     args = parser.parse_args(argv)
     spent, rounds, updates = receive_us_per_receipt(
-        max(2, args.sales), args.peers, args.profile, args.mark_wait_ms
+        max(2, args.sales), args.peers, args.profile, args.mark_wait_ms, args.status
     )
     report: dict[str, Any] = {
         "sales": args.sales,
@@ -364,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds_per_receipt": round(rounds, 2),
         "updates_per_receipt": round(updates, 2),
         "mark_wait_ms": args.mark_wait_ms,
+        "status_every": args.status,
     }
     if args.mesh > 1:
         mesh_ms, mesh_updates = mesh_ms_per_receipt(

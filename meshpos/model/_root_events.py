@@ -15,6 +15,9 @@ calls per applied update with both services before).
 no listener reads it (the tally reads the order from the document when its counts are read, the index
 only its key), and wrapping it cost a ``process_event`` and a ``Map`` per order, 5,000 of them for a
 day arriving at once. A value deleted is still handed over wrapped (it can no longer be read there).
+(receiver, the twenty-second session: the ``newValue`` of a nested type added is handed over as yrs
+reports it, unwrapped and valid only while the listeners run: the tally counts an arriving order's
+payments from it there, ``LedgerTally._arrived``.)
 
 Listeners run in the order they started watching, within the transaction that reported the change (a
 listener may read the document, a nested value included); one that raises stops no other, and its
@@ -40,9 +43,9 @@ class RootChange(NamedTuple):
 
     # from the root to the changed type: [] the root itself, [order id] an order, ...
     path: list[str | int]
-    # a map's changed keys, pycrdt's form ``{key: {"action": ..., "oldValue": ..., "newValue": ...}}``
-    # less a nested type's ``newValue``; None for a change of another type (a list or a text inside an
-    # order)
+    # a map's changed keys, pycrdt's form ``{key: {"action": ..., "oldValue": ..., "newValue": ...}}``,
+    # a nested type's ``newValue`` yrs' own (valid only during the call); None for a change of
+    # another type (a list or a text inside an order)
     keys: dict[str, dict[str, Any]] | None
 
 
@@ -67,8 +70,6 @@ class _Root:
             keys = getattr(event, "keys", None)  # a map's event has keys; a list's or a text's not
             if keys is not None:
                 for change in keys.values():
-                    if type(change.get("newValue")) in base_types:  # (no listener reads it)
-                        del change["newValue"]
                     value = change.get("oldValue")
                     if type(value) in base_types:  # a nested type: wrapped as pycrdt does
                         change["oldValue"] = process_event(value, doc)

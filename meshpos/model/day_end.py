@@ -28,6 +28,7 @@ from pycrdt import Doc, Map
 from meshpos.model._records import decoded
 from meshpos.model._writes import put
 from meshpos.model.ledger import Ledger
+from meshpos.model.ledger_kept import watched
 from meshpos.model.ledger_types import Shift
 from meshpos.model.numbering import format_number
 from meshpos.model.records import ORDERS, SHIFTS
@@ -45,6 +46,12 @@ class DayEnds:
 
     def ended(self, date: str) -> bool:
         return date in self._ended
+
+    def kept(self) -> dict[str, Any] | None:
+        """A dict for what a reader keeps of the days ended early, emptied whenever one is
+        (``ledger_kept.watched``; None inside a transaction): the status keeps the business day
+        in it (issue 18, receiver; the stop list's other roots change with every sale)."""
+        return watched(self._doc, "days ended", (self._ended,))
 
     def end(self, date: str, *, user: str, device: str, now_ms: int) -> None:
         put(

@@ -21,7 +21,7 @@ parts (``day_part``, ``report_of``), so the pages' day index keeps each day's pa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from meshpos.errors import DayStillOpen, PermissionDenied
@@ -100,19 +100,20 @@ def shift_report(venue: Venue, shift: Shift, *, blind: bool = False) -> ShiftRep
     return report_of(shift, parts, blind=blind)
 
 
-def shift_overdue(venue: Venue, now_ms: int) -> str:
+def shift_overdue(venue: Venue, now_ms: int, today: Callable[[int], str] | None = None) -> str:
     """ "shift open since <date>: close it" when this register's oldest open shift was opened on a
     business day before today's (``Venue.business_date``: past its cut-off hour, or ended early); empty
     otherwise. Such a shift keeps its own day loaded on every device (and every day since on a device
     without kept parts, ``model/kept_parts.py``), and nothing but its close lets them go: the status
     says so rather than stay green (docs/architecture.md (Status)). Keys and a handful of shifts per
-    loaded day are read, not the days' sales."""
+    loaded day are read, not the days' sales. ``today``: the business day of a moment
+    (``Venue.business_date`` unless the caller keeps it: the status asks ~10 times a second)."""
     for shift in venue.kept_shifts.open_shifts():  # its day closed (model/kept_shifts.py)
         if shift.register == venue.device:
             return f"shift open since {venue.kept_shifts.day_of(shift.id)}: close it"
     for ledger in reversed(venue.ledgers()):  # oldest first
         if ledger.open_shifts_of(venue.device):
-            if ledger.date < venue.business_date(now_ms):
+            if ledger.date < (venue.business_date if today is None else today)(now_ms):
                 return f"shift open since {ledger.date}: close it"
             return ""
     return ""

@@ -17,23 +17,33 @@ change's transaction, and a whole day (a new tally, a recount) in that same pass
 key through yrs; a new tally counts nothing before its first read. A whole order deleted is counted afresh
 at the next read: its deleted map reads empty, so its payments stayed counted (a console then reported
 more than it held).
+
+**Changed** (issue 18, receiver; the twenty-second session): what a change hands over is counted in its
+transaction (``_arrived``): a flat root's record from the event's text, an order's payments from its
+text or, for an order arriving whole, its yrs map; only what names its register through its shift, an
+older layout and a whole day wait for the read (a received sale was read from the document again there).
 """
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache, partial
 from typing import Any
 
-import orjson
 from pycrdt import Doc, Map
 from pycrdt._pycrdt import Map as _RAW_MAP
 
-from meshpos.model._records import decoded
 from meshpos.model._root_events import RootChange, RootWatch, unwatch, watch
-from meshpos.model.ledger_layout import order_key, receipt_payment, sale_move_count
+from meshpos.model._tally_reads import (
+    PAYMENT,
+    RECEIPT,
+    field_of,
+    glance,
+    payment_entries,
+    payments_of,
+)
+from meshpos.model.ledger_layout import receipt_payment, sale_move_count
 from meshpos.model.records import INVENTORY_MOVES, LEDGER_RECORDS, RECEIPTS
 from meshpos.model.replica import decode_state_vector
 
@@ -46,9 +56,6 @@ KINDS: dict[str, tuple[str, str]] = {
 }
 UNKNOWN_REGISTER = "?"
 _STOCK = INVENTORY_MOVES.tally.kind if INVENTORY_MOVES.tally else ""  # a receipt's lines count here
-_PAYMENT = order_key("payments", "")  # an order's map key of a payment, less its id
-_RECEIPT = order_key("receipts", "")  # of a receipt (holding the payment that issued it)
-_PAYMENT_AT, _RECEIPT_AT = len(_PAYMENT), len(_RECEIPT)
 # a day quiet this long (seconds) is counted afresh once: pycrdt misses some nested changes
 RECOUNT_WHEN_QUIET = 2.0
 
@@ -287,7 +294,7 @@ class LedgerTally:
         if not isinstance(shift_id, str):
             return None
         shift = self._roots["shifts"].get(shift_id)
-        return _field(shift, "register")
+        return field_of(shift, "register")
 
     def _count_record(self, root: str, key: str, value: object, added: bool) -> None:
         moves = 0
@@ -297,15 +304,15 @@ class LedgerTally:
             if added and key in self._registers.get(kind, ()):
                 return  # counted already: not read again
             if root == RECEIPTS.root and added and not isinstance(value, Map):
-                fields = _glance(value)  # read once: its register and the stock moves it stands for
+                fields = glance(value)  # read once: its register and the stock moves it stands for
                 register = None if fields is None else fields.get(field)
                 moves = sale_move_count(fields)
             else:
-                register = _field(value, field)
+                register = field_of(value, field)
         elif root == "shift_closes":
             kind, key, register = "shift_events", f"close {key}", self._register_of_shift(key)
         elif root == "cash_moves":
-            kind, register = "cash_moves", self._register_of_shift(_field(value, "shift_id"))
+            kind, register = "cash_moves", self._register_of_shift(field_of(value, "shift_id"))
         else:
             return
         if added:
@@ -317,7 +324,7 @@ class LedgerTally:
         for key, payment in payments:
             if added:
                 register = payment.get("register") if type(payment) is dict else None
-                self._record("payments", key, register or _field(payment, "register"))
+                self._record("payments", key, register or field_of(payment, "register"))
             else:
                 self._forget("payments", key)
 
@@ -356,22 +363,57 @@ class LedgerTally:
 
     def _count_orders(self, keys: Iterable[str], raw: Any, held: Any, listed: bool) -> None:
         """Count the payments of the orders ``keys`` (``listed``: all exist) read by key through yrs
-        (:func:`_payment_entries`; a ``payments/<id>`` already counted is not read again)."""
+        (:func:`~meshpos.model._tally_reads.payment_entries`; a ``payments/<id>`` already counted is not read again)."""
         counted = self._registers.setdefault("payments", {})
         for key in keys:
             if listed or raw.has(held, key):
                 order = raw.get(held, key)
-                found = _payment_entries(order, held, counted) if type(order) is _RAW_MAP else None
+                found = payment_entries(order, held, counted) if type(order) is _RAW_MAP else None
                 if found is None:  # an older node's order, or not a map: read whole as before
-                    found = _payments(self._roots["orders"][key])
+                    found = payments_of(self._roots["orders"][key])
                 self._count_payments(found, True)
 
+    def _arrived(self, path: list[str | int], key: str, value: object) -> bool:
+        """Count the payments an order's change added from what the change holds, inside its
+        transaction: an order added whole (yrs' own map, read by key) or a payment's or a receipt's
+        text added to one; whether it was counted (False: nothing of a payment, or a layout read
+        when the counts are next read, as before). **Changed** (issue 18, receiver; the
+        twenty-second session): they were noted and read again from the document at the next
+        read (the ticker's, 10 a second), and a received sale's receipt text, handed over by the
+        event already, read and copied out of yrs a second time."""
+        if not path:
+            if type(value) is not _RAW_MAP:
+                return False
+            held = self._doc._txn  # the observer's own transaction (model/_root_events)
+            if held is None or held._txn is None:
+                return False
+            found = payment_entries(value, held._txn, self._registers.get("payments", ()))
+            if found is None:  # an older node's order: read whole when counted
+                return False
+            self._count_payments(found, True)
+            return True
+        if len(path) != 1 or not key.startswith((PAYMENT, RECEIPT)):
+            return len(path) != 2 or path[-1] != "payments"  # (an older node's part map: later)
+        if not isinstance(value, str):
+            return False
+        if key.startswith(PAYMENT):
+            self._count_payments([(key.removeprefix(PAYMENT), value)], True)
+        elif paid := receipt_payment(key.removeprefix(RECEIPT), value, glance):
+            self._count_payments([paid], True)
+        return True
+
     def _on_root(self, name: str, changes: list[RootChange]) -> None:  # a flat root's own changes
+        eager = name in _FLAT_ROOTS  # (its records name their register themselves)
         for _, keys in changes:
             for key, change in (keys or {}).items():
                 action = change.get("action")
                 if action == "add":
-                    if not self._whole:
+                    if self._whole:
+                        continue
+                    value = change.get("newValue")
+                    if eager and isinstance(value, str):
+                        self._count_record(name, key, value, True)  # (the text is at hand)
+                    else:
                         self._touched[name].add(key)
                         self._due = True
                 elif action == "delete":
@@ -384,13 +426,9 @@ class LedgerTally:
                 continue
             for key, change in keys.items():
                 action = change.get("action")
-                if action == "add":  # an order, or a record in it: its order is read when counted
-                    if not self._whole and (
-                        not path
-                        or (len(path) == 1 and key.startswith((_PAYMENT, _RECEIPT)))
-                        or (len(path) == 2 and path[-1] == "payments")
-                    ):
-                        touched.add(str(path[0]) if path else key)
+                if action == "add":  # an order, or a record in it
+                    if not self._whole and not self._arrived(path, key, change.get("newValue")):
+                        touched.add(str(path[0]) if path else key)  # read when counted
                         self._due = True
                     continue
                 if action != "delete":
@@ -398,101 +436,10 @@ class LedgerTally:
                 value = change.get("oldValue")
                 if not path:  # a whole order: what it held is gone too (the map reads empty)
                     self._redo = self._due = True
-                elif len(path) == 1 and key.startswith(_PAYMENT):  # a record in an order's map
-                    self._count_payments([(key.removeprefix(_PAYMENT), value)], False)
-                elif len(path) == 1 and key.startswith(_RECEIPT):  # a receipt and its payment
-                    paid = receipt_payment(key.removeprefix(_RECEIPT), value, _glance)
+                elif len(path) == 1 and key.startswith(PAYMENT):  # a record in an order's map
+                    self._count_payments([(key.removeprefix(PAYMENT), value)], False)
+                elif len(path) == 1 and key.startswith(RECEIPT):  # a receipt and its payment
+                    paid = receipt_payment(key.removeprefix(RECEIPT), value, glance)
                     self._count_payments([paid] if paid is not None else [], False)
                 elif path[-1] == "payments" and len(path) == 2:  # an older node's part map
                     self._count_payments([(key, value)], False)
-
-
-def _field(record: object, name: str) -> object:
-    """A field of a stored record: its JSON text, or the map an older node (or a nested type) holds."""
-    if isinstance(record, Map):
-        return record.get(name)
-    fields = _glance(record)
-    return None if fields is None else fields.get(name)
-
-
-_DEEP = 500  # brackets in a text past which _glance leaves it to the model's parse
-
-
-def _glance(record: object) -> Mapping[str, Any] | None:
-    """A stored record's fields for counting, read by orjson, or by the model's own parse
-    (``_records.decoded``) when orjson refuses the text, so a record reads as it does everywhere else.
-
-    Why orjson here: a day arriving at once (a register catching up after a restart) is counted record
-    by record, three decodes a sale, and the standard decoder made the counting most of a catch-up's
-    CPU (issue 18; ~3x faster on these records, docs/benchmarks.md). Why only for what the counts
-    glance at: where orjson accepts a text the standard decoder takes it alike for these fields (a
-    register's name, a payment's id, ``stock`` and the number of lines; the last of duplicate keys
-    wins in both); it refuses more (a lone surrogate, ``NaN``, a number past a double) and those fall
-    back. It reads integers past 64 bits as floats: the counts read a name (a register, a shift, a
-    payment id) only as a non-empty text, so such a number counts as no name in both. It nests up to
-    1,024 deep where the standard decoder stops at Python's recursion limit: a text that could nest that deep
-    (:data:`_DEEP` brackets; an honest record has a dozen) is read by the model's parse."""
-    deep = isinstance(record, str) and len(record) >= _DEEP  # (shorter: fewer brackets)
-    if isinstance(record, str) and not (deep and record.count("[") + record.count("{") >= _DEEP):
-        try:
-            fields = orjson.loads(record)
-        except orjson.JSONDecodeError:
-            return decoded(record)
-        return fields if isinstance(fields, dict) else None
-    return decoded(record)
-
-
-def _payments(order: object) -> list[tuple[str, object]]:
-    """An order's payments (key and stored value), of either layout (``payments/<id>`` keys, or an older
-    node's ``payments`` map); none of a malformed order."""
-    if isinstance(order, Map):
-        with order.doc.transaction() as txn:
-            entries = _payment_entries(order.integrated, txn._txn)
-        if entries is not None:
-            return entries
-        text = str(order)
-        try:
-            order = orjson.loads(text)
-        except orjson.JSONDecodeError:  # (what orjson refuses is read as before)
-            order = json.loads(text)
-    if not isinstance(order, dict):
-        return []
-    older = order.get("payments")
-    found = list(older.items()) if isinstance(older, dict) else []
-    for k, v in order.items():
-        if k.startswith(_PAYMENT):
-            found.append((k.removeprefix(_PAYMENT), v))
-        elif k.startswith(_RECEIPT) and (
-            paid := receipt_payment(k.removeprefix(_RECEIPT), v, _glance)
-        ):
-            found.append(paid)
-    return found
-
-
-def _payment_entries(
-    raw: Any, held: Any, counted: Container[str] = ()
-) -> list[tuple[str, object]] | None:
-    """The payments of an order's ``payments/<id>`` and ``receipts/<id>`` entries (yrs' own map
-    ``raw`` in transaction ``held``), read by key without the rest of the order, less the
-    ``payments/<id>`` whose id is in ``counted``; None when the order holds anything but texts there
-    or an older node's ``payments`` map, which :func:`_payments` reads whole as before.
-
-    Why: an order arriving whole (a day caught up at once) was turned into JSON whole, its lines too,
-    to find its one or two payments (``str(map)``: ~7 of the ~19 us a sale cost to count)."""
-    found: list[tuple[str, object]] = []
-    for key in raw.keys(held):
-        if key.startswith(_PAYMENT):
-            if key[_PAYMENT_AT:] in counted:
-                continue
-        elif not key.startswith(_RECEIPT):
-            if key == "payments":
-                return None
-            continue
-        value = raw.get(held, key)
-        if not isinstance(value, str):
-            return None
-        if key.startswith(_PAYMENT):
-            found.append((key[_PAYMENT_AT:], value))
-        elif paid := receipt_payment(key[_RECEIPT_AT:], value, _glance):
-            found.append(paid)
-    return found

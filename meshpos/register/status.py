@@ -12,7 +12,7 @@ on the event loop for 5,000 receipts: the sale after a pause waited for it, and 
 read their whole day after every lull; docs/benchmarks.md, history).
 
 **Changed** (outside round six, longshift; the twentieth session): a register's shift left open past its
-business day is said (``shift``: "shift open since <date>: close it", ``model.shift_report.shift_overdue``):
+business day is said (``shift``: "shift open since <date>: close it", ``register/status_problems.py``):
 it keeps every day since in memory on every device, and the status stayed green. (shiftsum: those days
 now close with their parts kept, ``model/kept_parts.py``; its own day stays, and the status says it.
 ownday, the twenty-first session: its own day closes too, and the status says it from the kept record,
@@ -35,16 +35,18 @@ from meshpos.model import Catalog, PaymentResult, Venue
 from meshpos.model.documents import (
     CATALOG,
     CONSOLE_DOCUMENTS,
+    STOPLIST,
+    is_kitchen,
     is_ledger,
     kitchen_name,
     ledger_name,
 )
-from meshpos.model.shift_report import shift_overdue
 from meshpos.model.tally import RECOUNT_WHEN_QUIET, LedgerTally, Tally, covers
 from meshpos.node_status import Durability, NodeStatus, OwedView, compute_status, indicator
-from meshpos.ops.clock import certificate_ending, certificate_problem, clock_problem, peers_problem
+from meshpos.ops.clock import certificate_ending
 from meshpos.register.held_count import HeldCount
 from meshpos.register.owed_counts import OwedCounts
+from meshpos.register.status_problems import StatusProblems
 from meshpos.relay.service import RelayService
 from meshpos.sync import DocumentChanged, Heartbeat, PeerClosed, PeerJoined, PeerLive
 from meshpos.sync._updates import held_clocks
@@ -110,8 +112,10 @@ class StatusService:
         self._view: dict[str, Heartbeat] | None = None
         self._counts = OwedCounts()
         self._in_round = False
-        self._shift_for: tuple[int, int] | None = None  # (minute, generation) of ``_shift_said``
-        self._shift_said = ""
+        self._problems = StatusProblems(venue, relay, config.role, peer_clocks, certified)
+        # (issue 18, receiver) moves with every engine event but a change of the days' documents or
+        # the stop list (its days ended early are watched): ``StatusProblems.shift``
+        self._calendar = 0
         engine.subscribe(
             self._on_event,
             DocumentChanged,
@@ -128,6 +132,10 @@ class StatusService:
             event, DocumentChanged | DayClosed | PeerJoined | PeerLive | PeerClosed | LinkClosed
         ):
             self._generation += 1
+        if not isinstance(event, DocumentChanged) or not (
+            event.doc == STOPLIST or is_ledger(event.doc) or is_kitchen(event.doc)
+        ):
+            self._calendar += 1
         if isinstance(event, DocumentChanged):
             self._doc_changes[event.doc] += 1
             self._changed_at[event.doc] = time.monotonic()
@@ -174,6 +182,11 @@ class StatusService:
         self.publish_owed()
         now = time.monotonic()
         generation, version, _, due = self._inputs()
+        said = (  # (computed once a round: the status below shows them as they are here)
+            self._problems.clock(),
+            self._problems.shift(self._generation, self._calendar),
+            certificate_ending(time.time(), self._certified),
+        )
         inputs = (
             # (issue 18, rounds) a peer's owed counts by what they make the owed counts, not by
             # ``owed_version``: this node most often counts that sale from its own tally already
@@ -182,9 +195,7 @@ class StatusService:
             tuple(self._relay.upload_progress().items()),
             self._venue.numbering.known,
             self._venue.corrupt_count(),
-            self._clock_problem(),
-            self._shift_problem(),
-            certificate_ending(time.time(), self._certified),
+            said,
         )
         if inputs == self._shown_for:
             if not self._spreading or now - self._shown_at < self._refresh_s:
@@ -194,7 +205,7 @@ class StatusService:
                 return  # the sale has spread no further: nothing else can have moved
         self._shown_for, self._shown_at = inputs, now
         try:
-            status = self._status(shown_only=True)
+            status = self._status(shown_only=True, said=said)
             shown = indicator(status)
         except MeshposError as exc:  # the ticker must go on; the status API shows the same error
             if self._shown != {}:
@@ -255,12 +266,16 @@ class StatusService:
         counts and the latest sale's durability (status2: each was computed 2-3 times a status)."""
         return self._status(shown_only=False)
 
-    def _status(self, *, shown_only: bool) -> NodeStatus:
+    def _status(self, *, shown_only: bool, said: tuple[str, str, str] | None = None) -> NodeStatus:
         """``shown_only``: a status only the indicator is read of. **Changed** (issue 18, status):
         while records are owed the indicator shows no document's pending count (they count only when
         nothing is owed: "changes to open orders..."), so none is read for it (each read asks pycrdt
         for the document's state, ~2 documents after each received receipt), nor the counters and
-        refusals (not in it). The status a caller asks for has them all, as before."""
+        refusals (not in it). The status a caller asks for has them all, as before.
+
+        **Changed** (issue 18, receiver; the twenty-second session): nor the receipts, corrupt
+        records, peers' clocks and console skew (not in it); ``said``: the clock, shift and
+        certificate problems as :meth:`_publish_indicator` just read them (it read them twice)."""
         venue, sync = self._venue, self._engine.sync
         presence = self._presence()
         owed = self._owed_now()
@@ -274,8 +289,8 @@ class StatusService:
             upload=self._relay.upload_progress(),
             refusals={} if shown_only else self._refusals(),
             counters={} if shown_only else dict(self._counters),
-            receipts=self._receipts(),
-            corrupt_records=venue.corrupt_count(),
+            receipts=0 if shown_only else self._receipts(),
+            corrupt_records=0 if shown_only else venue.corrupt_count(),
             uptime_s=time.monotonic() - self._started_at,
             owed_by_device=owed,
             latest_sale=self._durability(latest[0], presence) if latest is not None else None,
@@ -283,43 +298,25 @@ class StatusService:
             pending_by_document={} if shown_only and owed else self._pending_by_document(),
             owed_view=self._owed_view,
         )
-        skew = self._relay.console_skew_s
+        skew = None if shown_only else self._relay.console_skew_s
+        clock, shift, certificate = said or (
+            self._problems.clock(),
+            self._problems.shift(self._generation, self._calendar),
+            certificate_ending(time.time(), self._certified),
+        )
         status = replace(
             status,
             clock_skew_s=None if skew is None else round(skew, 1),
-            clock=self._clock_problem(),
-            peer_clocks={n: round(s, 1) for n, s in sorted(self._peer_clocks().items())},
-            shift=self._shift_problem(),
-            certificate=certificate_ending(time.time(), self._certified),
+            clock=clock,
+            peer_clocks={}
+            if shown_only
+            else {n: round(s, 1) for n, s in sorted(self._peer_clocks().items())},
+            shift=shift,
+            certificate=certificate,
         )
         if venue.numbering.known:
             return status
         return replace(status, receipt_numbers_known=False)
-
-    def _clock_problem(self) -> str:
-        """What is wrong with this device's clock: against the console's once compared (the
-        reference: reports are the console's), else against most of its linked peers' (a venue
-        without a console, or without internet); first against its own certificate's window, out
-        of which it links with nothing to compare with."""
-        outside = certificate_problem(time.time(), self._certified)
-        if outside:
-            return outside
-        skew = self._relay.console_skew_s
-        if skew is not None:
-            return clock_problem(skew, "the console's")
-        return peers_problem(self._peer_clocks())
-
-    def _shift_problem(self) -> str:
-        """This register's shift open past its business day (``shift_overdue``), told again only
-        when a minute began (a day starts on a minute) or an engine event moved ``_generation``
-        since it was last told: the indicator asks on every tick."""
-        if self._role != "register":
-            return ""
-        now_ms = int(time.time() * 1000)
-        key = (now_ms // 60_000, self._generation)
-        if key != self._shift_for:
-            self._shift_said, self._shift_for = shift_overdue(self._venue, now_ms), key
-        return self._shift_said
 
     def _pending_by_document(self) -> dict[str, int]:
         """``sync.pending`` of every open document, read again only for a document that changed
@@ -496,5 +493,6 @@ class StatusService:
             venue.catalog = Catalog(replica.doc(CATALOG))
 
         await self._engine.reload(dropped, reopened)
+        self._calendar += 1  # (a catalog of its own again: its settings may move the business day)
         log.info("cache cleared: %s pulled again", ", ".join(dropped))
         return dropped

@@ -60,3 +60,15 @@ def test_with_the_marks_waiting_a_sale_is_the_ledgers_update_alone(
     report = json.loads(capsys.readouterr().out)
     assert report["mesh_update_messages_per_receipt"] == 2.0
     assert 1.0 <= report["updates_per_receipt"] < 2.0
+
+
+def test_receive_parts_runs_the_status_rounds(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--status 2`` (the twenty-second session, part ``receiver``): a status service on the
+    receiver (its own catalog and shift) runs the ticker's hooks after every second received sale,
+    and the receiver still counts every receipt."""
+    argv = ["--sales", "6", "--peers", "1", "--json", "--mark-wait-ms", "0", "--status", "2"]
+    assert receive_parts.main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["status_every"] == 2
+    assert report["receive_us_per_receipt"] > 0
+    assert report["rounds_per_receipt"] >= 1.0  # (a round's own pump may drain its shift's write)

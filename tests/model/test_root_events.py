@@ -50,7 +50,8 @@ def _changes_read(changes: list[RootChange]) -> list[Any]:
                 k: {
                     f: _as_read(v)
                     for f, v in change.items()
-                    if f != "newValue" or not isinstance(v, Map)  # (the shared observer's: none)
+                    # (a nested type added: the shared observer's is yrs' own, valid only then)
+                    if f != "newValue" or not isinstance(v, (Map, *pycrdt._base.base_types))
                 }
                 for k, change in keys.items()
             },

@@ -1,4 +1,4 @@
-"""The day's counts read records with orjson (model/tally.py ``_glance``): every field they count reads
+"""The day's counts read records with orjson (model/_tally_reads.py ``glance``): every field they count reads
 as the model's own parse reads it, for honest records and hostile ones, so a faster reader never moves
 a record to another register's count."""
 
@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from pycrdt import Doc, Map
 
 from meshpos.model._records import decoded
+from meshpos.model._tally_reads import glance
 from meshpos.model.ledger_layout import PAYMENT_ID_FIELD, sale_move_count
-from meshpos.model.tally import LedgerTally, _glance
+from meshpos.model.tally import LedgerTally
 
 # the fields the counts read of a record (the register, a payment's id, the stock moves it stands for)
 COUNTED = ("register", "shift_id", PAYMENT_ID_FIELD)
@@ -57,7 +58,7 @@ HOSTILE = [
 
 def test_hostile_texts_read_as_the_model_reads_them() -> None:
     for text in HOSTILE:
-        assert counted(_glance(text)) == counted(decoded(text)), text
+        assert counted(glance(text)) == counted(decoded(text)), text
 
 
 json_values = st.recursive(
@@ -78,7 +79,7 @@ json_values = st.recursive(
 )
 def test_any_record_reads_alike(fields: dict[str, Any], ascii_only: bool) -> None:
     text = json.dumps(fields, ensure_ascii=ascii_only)
-    assert counted(_glance(text)) == counted(decoded(text))
+    assert counted(glance(text)) == counted(decoded(text))
 
 
 def test_a_record_orjson_refuses_is_counted_where_the_model_counts_it() -> None:
