@@ -157,8 +157,9 @@ def plain_record(value: object, depth: int = 0) -> bool:
             if key not in _PLAIN_KEYS:
                 if not (len(key) <= MAX_ID_CHARS and key.isprintable()):
                     return False
-                if len(_PLAIN_KEYS) < _MAX_PLAIN_KEYS:
-                    _PLAIN_KEYS.add(key)
+                if len(_PLAIN_KEYS) >= _MAX_PLAIN_KEYS:
+                    _PLAIN_KEYS.clear()  # (ids as keys: the field names come back at once)
+                _PLAIN_KEYS.add(key)
         items = value.values()
     elif type(value) is list or type(value) is tuple:
         items = value
@@ -178,7 +179,7 @@ def plain_record(value: object, depth: int = 0) -> bool:
 
 
 #: keys :func:`plain_record` found printable text within the id length (each judged once; a key is
-#: text, so its verdict never changes). Bounded: a record keyed by ids past it is judged key by key.
+#: text, so its verdict never changes). Bounded: emptied when full (a record keyed by many ids).
 _PLAIN_KEYS: set[str] = set()
 _MAX_PLAIN_KEYS = 1024
 
