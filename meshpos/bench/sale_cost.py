@@ -5,6 +5,9 @@ a third of the bench's CPU per receipt at 6 devices is the sellers'. The bench's
 machine's load and mix the seller's work with the five links'; this probe takes the seller alone: one
 real register (``meshpos.node.Node``, its SQLite file, no links, no discovery) in this process, selling
 the bench's sale (open an order, two lines, pay by card; each step awaited until durable) closed-loop.
+With the CPU: each sale's wall time (p50/p99) and the loop thread's context switches a sale (the
+twenty-second session: an involuntary one is the loop preempted, mostly by the store's thread that
+a transaction woke, which is where a loaded machine's slow sales wait; docs/benchmarks.md).
 
 It prints, per sale, the CPU of the process and of its threads (the event loop's, the SQLite
 connections', ``/proc/self/task``) and of each step on the loop; then, on a second register that sells
@@ -129,13 +132,32 @@ def _counted(counts: Counter[str]) -> Iterator[None]:
             setattr(owner, name, original)
 
 
+def _loop_switches() -> tuple[int, int]:
+    """This (the loop's) thread's voluntary and involuntary context switches so far; (0, 0) without
+    Linux's ``/proc/thread-self``. An involuntary one is the loop taken off its CPU while it had work:
+    mostly the store's thread, woken with a transaction, preempting it (the twenty-second session)."""
+    try:
+        text = Path("/proc/thread-self/status").read_text()
+    except OSError:
+        return 0, 0
+    found = dict(line.split(":", 1) for line in text.splitlines() if "ctxt_switches" in line)
+    return int(found["voluntary_ctxt_switches"]), int(found["nonvoluntary_ctxt_switches"])
+
+
 async def _measure(node: Node, sales: int, first: int) -> dict[str, Any]:
-    """CPU per sale of ``sales`` sales, by thread and by step."""
+    """CPU per sale of ``sales`` sales, by thread and by step; their wall time (closed-loop, one
+    register: what no link or peer adds) and the loop thread's context switches."""
     steps: dict[str, float] = {}
+    walls: list[float] = []
     threads, cpu, stored = thread_cpu(), time.process_time(), _store_stats(node)
+    switches = _loop_switches()
     for k in range(first, first + sales):
+        began = time.perf_counter()
         await _sale(node, k, steps)
+        walls.append(time.perf_counter() - began)
     cpu, threads_after, stored_after = time.process_time() - cpu, thread_cpu(), _store_stats(node)
+    voluntary, involuntary = (b - a for a, b in zip(switches, _loop_switches(), strict=True))
+    walls.sort()
     return {
         "cpu_ms_per_sale": round(cpu * 1000 / sales, 3),
         "threads_cpu_ms_per_sale": {
@@ -144,6 +166,12 @@ async def _measure(node: Node, sales: int, first: int) -> dict[str, Any]:
         },
         "step_loop_cpu_ms": {k: round(v * 1000 / sales, 3) for k, v in steps.items()},
         **{f"{k}_per_sale": round((v - stored[k]) / sales, 3) for k, v in stored_after.items()},
+        "sale_wall_p50_ms": round(walls[len(walls) // 2] * 1000, 2),
+        "sale_wall_p99_ms": round(walls[min(len(walls) - 1, int(0.99 * len(walls)))] * 1000, 2),
+        "loop_switches_per_sale": {
+            "voluntary": round(voluntary / sales, 2),
+            "involuntary": round(involuntary / sales, 2),
+        },
     }
 
 
