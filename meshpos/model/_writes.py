@@ -93,7 +93,7 @@ def put(target: Any, key: str, value: object, where: str, *, checked: bool = Fal
     """``target[key] = value`` (``target`` a pycrdt Map), checked first and journalled.
 
     ``checked=True`` when the caller checked the plain values inside a new shared type (a new order's
-    ``Map``) itself. Outside :func:`all_or_nothing` the single assignment is its own operation."""
+    ``Map``) itself. Outside :class:`all_or_nothing` the single assignment is its own operation."""
     check_text(key, f"{where}: key", MAX_ID_CHARS)
     if not checked:
         check_value(value, where)
