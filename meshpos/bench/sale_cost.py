@@ -25,8 +25,8 @@ answers with the whole order, so some growth with the live order is expected, no
 one (run with PYTHONHASHSEED=0 to compare trees). **Changed** (the twenty-second session): that count
 includes the ticker's rounds and the loop's iterations, which follow wall time, so it rose with the
 load (3,455 at load 10, 4,062 at 17.5, one tree); ``python_calls_per_sale_selling_task`` counts only
-the calls made while the selling task runs, over as many sales again, and does not move (±2).
-docs/benchmarks.md (sale cost).
+the calls made while the selling task runs, over as many sales again, and barely moves (within 8 a
+sale between runs of one tree). docs/benchmarks.md (sale cost).
 """
 
 from __future__ import annotations
@@ -271,7 +271,7 @@ async def _calls(args: argparse.Namespace, folder: Path) -> tuple[float, float]:
     register, after its warm-up (run with PYTHONHASHSEED=0 to compare trees); then, over as many
     sales again, the calls made while the selling task runs (``sys.setprofile``). The first counts
     the ticker's rounds and the loop's iterations too, which follow wall time, so it rises with the
-    machine's load; the second leaves them out and does not move (the twenty-second session: ±2 a
+    machine's load; the second leaves them out and barely moves (the twenty-second session: within 8 a
     sale between runs). The profilers stay off for everything else."""
     node = await _register(folder)
     try:
