@@ -5,6 +5,9 @@ a third of the bench's CPU per receipt at 6 devices is the sellers'. The bench's
 machine's load and mix the seller's work with the five links'; this probe takes the seller alone: one
 real register (``meshpos.node.Node``, its SQLite file, no links, no discovery) in this process, selling
 the bench's sale (open an order, two lines, pay by card; each step awaited until durable) closed-loop.
+With the CPU: each sale's wall time (p50/p99) and the loop thread's context switches a sale (the
+twenty-second session: an involuntary one is the loop preempted, mostly by the store's thread that
+a transaction woke, which is where a loaded machine's slow sales wait; docs/benchmarks.md).
 
 It prints, per sale, the CPU of the process and of its threads (the event loop's, the SQLite
 connections', ``/proc/self/task``) and of each step on the loop; then, on a second register that sells
@@ -19,8 +22,11 @@ when the sales are measured: each size sold first, closed-loop, by the same sale
 answers with the whole order, so some growth with the live order is expected, none with the day's).
 ``--calls`` (the twentieth session) adds ``python_calls_per_sale``: cProfile's count of Python calls
 (builtins included) over as many sales on a third register, after the CPU pass and before the counted
-one; it does not move with the machine's load (run with PYTHONHASHSEED=0 to compare trees).
-docs/benchmarks.md (sale cost).
+one (run with PYTHONHASHSEED=0 to compare trees). **Changed** (the twenty-second session): that count
+includes the ticker's rounds and the loop's iterations, which follow wall time, so it rose with the
+load (3,455 at load 10, 4,062 at 17.5, one tree); ``python_calls_per_sale_selling_task`` counts only
+the calls made while the selling task runs, over as many sales again, and barely moves (within 8 a
+sale between runs of one tree). docs/benchmarks.md (sale cost).
 """
 
 from __future__ import annotations
@@ -31,12 +37,14 @@ import cProfile
 import json
 import os
 import pstats
+import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pycrdt
@@ -129,13 +137,32 @@ def _counted(counts: Counter[str]) -> Iterator[None]:
             setattr(owner, name, original)
 
 
+def _loop_switches() -> tuple[int, int]:
+    """This (the loop's) thread's voluntary and involuntary context switches so far; (0, 0) without
+    Linux's ``/proc/thread-self``. An involuntary one is the loop taken off its CPU while it had work:
+    mostly the store's thread, woken with a transaction, preempting it (the twenty-second session)."""
+    try:
+        text = Path("/proc/thread-self/status").read_text()
+    except OSError:
+        return 0, 0
+    found = dict(line.split(":", 1) for line in text.splitlines() if "ctxt_switches" in line)
+    return int(found["voluntary_ctxt_switches"]), int(found["nonvoluntary_ctxt_switches"])
+
+
 async def _measure(node: Node, sales: int, first: int) -> dict[str, Any]:
-    """CPU per sale of ``sales`` sales, by thread and by step."""
+    """CPU per sale of ``sales`` sales, by thread and by step; their wall time (closed-loop, one
+    register: what no link or peer adds) and the loop thread's context switches."""
     steps: dict[str, float] = {}
+    walls: list[float] = []
     threads, cpu, stored = thread_cpu(), time.process_time(), _store_stats(node)
+    switches = _loop_switches()
     for k in range(first, first + sales):
+        began = time.perf_counter()
         await _sale(node, k, steps)
+        walls.append(time.perf_counter() - began)
     cpu, threads_after, stored_after = time.process_time() - cpu, thread_cpu(), _store_stats(node)
+    voluntary, involuntary = (b - a for a, b in zip(switches, _loop_switches(), strict=True))
+    walls.sort()
     return {
         "cpu_ms_per_sale": round(cpu * 1000 / sales, 3),
         "threads_cpu_ms_per_sale": {
@@ -144,6 +171,12 @@ async def _measure(node: Node, sales: int, first: int) -> dict[str, Any]:
         },
         "step_loop_cpu_ms": {k: round(v * 1000 / sales, 3) for k, v in steps.items()},
         **{f"{k}_per_sale": round((v - stored[k]) / sales, 3) for k, v in stored_after.items()},
+        "sale_wall_p50_ms": round(walls[len(walls) // 2] * 1000, 2),
+        "sale_wall_p99_ms": round(walls[min(len(walls) - 1, int(0.99 * len(walls)))] * 1000, 2),
+        "loop_switches_per_sale": {
+            "voluntary": round(voluntary / sales, 2),
+            "involuntary": round(involuntary / sales, 2),
+        },
     }
 
 
@@ -233,10 +266,13 @@ async def _pass(args: argparse.Namespace, folder: Path, counter: Counts | None) 
         await node.stop()
 
 
-async def _calls(args: argparse.Namespace, folder: Path) -> float:
+async def _calls(args: argparse.Namespace, folder: Path) -> tuple[float, float]:
     """Python calls per sale (cProfile's count, builtins included) of ``args.sales`` sales on a third
-    register, after its warm-up: load-independent, where the CPU figures move with the machine's load
-    (run with PYTHONHASHSEED=0 to compare trees). The profiler stays off for everything else."""
+    register, after its warm-up (run with PYTHONHASHSEED=0 to compare trees); then, over as many
+    sales again, the calls made while the selling task runs (``sys.setprofile``). The first counts
+    the ticker's rounds and the loop's iterations too, which follow wall time, so it rises with the
+    machine's load; the second leaves them out and barely moves (the twenty-second session: within 8 a
+    sale between runs). The profilers stay off for everything else."""
     node = await _register(folder)
     try:
         await node.open_shift(CASHIER, 10_000)
@@ -249,7 +285,20 @@ async def _calls(args: argparse.Namespace, folder: Path) -> float:
             await _sale(node, k)
         profile.disable()
         calls: int = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
-        return round(calls / int(args.sales), 1)
+        selling, current = asyncio.current_task(), asyncio.current_task
+        counted = [0]
+
+        def hook(_frame: FrameType, event: str, _arg: object) -> None:
+            if (event == "call" or event == "c_call") and current() is selling:
+                counted[0] += 1
+
+        sys.setprofile(hook)
+        try:
+            for k in range(args.warm + args.sales, args.warm + 2 * args.sales):
+                await _sale(node, k)
+        finally:
+            sys.setprofile(None)
+        return round(calls / int(args.sales), 1), round(counted[0] / int(args.sales), 1)
     finally:
         await node.stop()
 
@@ -263,7 +312,9 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     report.update(await _pass(args, folder / "cpu", None))
     if args.calls:  # (before the counted pass: what ``Counts`` installs stays, and costs calls)
         (folder / "calls").mkdir()
-        report["python_calls_per_sale"] = await _calls(args, folder / "calls")
+        calls, selling = await _calls(args, folder / "calls")
+        report["python_calls_per_sale"] = calls
+        report["python_calls_per_sale_selling_task"] = selling
     counted = await _pass(args, folder / "counted", Counts())
     for day, figures in report["by_day_receipts"].items():
         figures.update(counted[day])

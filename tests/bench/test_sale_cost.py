@@ -20,12 +20,17 @@ def test_sale_cost_prints_cpu_and_counts_flat_in_the_day(
     assert sale_cost.main(["--line-taps", "2", "--calls", *argv]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["python_calls_per_sale"] > 0  # (measured, not bounded: docs/benchmarks.md)
+    # (the selling task's own calls: fewer than the whole loop's, which the ticker's rounds add to)
+    assert 0 < report["python_calls_per_sale_selling_task"] < report["python_calls_per_sale"]
     days = report["by_day_receipts"]
     assert set(days) == {"0", "25"}
     for figures in days.values():
         assert figures["cpu_ms_per_sale"] > 0
         assert set(figures["threads_cpu_ms_per_sale"]) >= {"loop", "sqlite"}
         assert list(figures["step_loop_cpu_ms"]) == list(sale_cost.STEPS)
+        assert 0 < figures["sale_wall_p50_ms"] <= figures["sale_wall_p99_ms"]
+        # (the twenty-second session: what a slow sale waits for; Linux counts, 0 elsewhere)
+        assert set(figures["loop_switches_per_sale"]) == {"voluntary", "involuntary"}
         assert figures["commits_per_sale"] >= 1  # each step durable (taps may group at most)
         counts = figures["counts_per_sale"]
         assert counts["updates"] == 5  # open, two lines, the receipt number and the payment

@@ -5,6 +5,9 @@ refusal (its words too) must be what the checked standard encoder gives."""
 from __future__ import annotations
 
 import json
+import sys
+from collections import Counter
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -12,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meshpos.errors import InvalidInput
-from meshpos.model import _writes
+from meshpos.model import _writes, limits
 from meshpos.model._writes import record_text
 from meshpos.model.limits import (
     MAX_DEPTH,
@@ -125,3 +128,48 @@ def test_a_sales_records_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> 
     assert venue.pay(CASHIER, order.id, "card", NOW, tip=50).receipt is not None
     assert len(judged) >= 5
     assert [record for record, answer in judged if not answer] == []
+
+
+def _calls_of(check: Any, record: object) -> Counter[str]:
+    """The calls ``check(record)`` makes, Python (``py:``) and builtin (``c:``), by name."""
+    calls: Counter[str] = Counter()
+
+    def hook(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call":
+            calls[f"py:{frame.f_code.co_name}"] += 1
+        elif event == "c_call":
+            calls[f"c:{getattr(arg, '__name__', '?')}"] += 1
+
+    sys.setprofile(hook)
+    try:
+        check(record)
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_a_known_key_is_judged_once_and_plain_values_in_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 18 (seller, the twenty-second session): a sale's records repeat their field names, so a key
+    that passed is not judged again, and a text or integer value costs no call of its own; the
+    verdicts stay the standard encoder's (the tests above). On main: every key's ``isprintable`` and
+    a ``_plain_item`` call per value."""
+    monkeypatch.setattr(limits, "_PLAIN_KEYS", set())  # (other tests' keys may have filled it)
+    record = {"table": "4", "lines": [{"product": "burger", "quantity": 2}], "at": 17, "void": None}
+    assert plain_record(record)
+    again = {"table": "5", "lines": [{"product": "fries", "quantity": 1}], "at": 18, "void": None}
+    calls = _calls_of(plain_record, again)
+    assert calls["c:isprintable"] == 2  # "5" and "fries": the values, none of the five keys
+    assert calls["py:plain_record"] == 3  # the record, its list and the line in it: no call a value
+    assert plain_record(again)
+    assert not plain_record({**again, "table": "bell\x07"})
+
+
+def test_keys_past_the_known_bound_are_judged_one_by_one() -> None:
+    """A record keyed by ids (thousands of them) is judged as ever, the known keys kept bounded."""
+    many = {f"id-{k:05d}": k for k in range(3 * limits._MAX_PLAIN_KEYS)}
+    assert plain_record(many)
+    assert len(limits._PLAIN_KEYS) <= limits._MAX_PLAIN_KEYS
+    assert not plain_record({**many, "bad\x07": 1})
+    assert not plain_record({**many, "k" * (MAX_ID_CHARS + 1): 1})
