@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
+from meshpos.model.documents import day_of
 from meshpos.model.tally import UNKNOWN_REGISTER, describe
 from meshpos.sync import Heartbeat, Synchronizer
 
@@ -210,10 +211,22 @@ def compute_status(
     by_device, own, venue = view.by_device, view.own, view.venue
     # a document with changes but no missing record in it: open orders, kitchen, stop list
     other_docs = len(by_doc) if not venue else 0
-    pending = sum(venue.values()) + other_docs
+    # (issue 18, newconsole) closed days the console's signed word says it lacks (``sync._lacking``)
+    lacking = sorted({day_of(n) for n in sync.lacking_days.lacking})
+    pending = sum(venue.values()) + other_docs + len(lacking)
     parts = list(view.words)
     if other_docs:
         parts.append(f"{OTHER_CHANGES} {_missing_at_console(False, colour)}")
+    if lacking:
+        days = (
+            f"closed business day {lacking[0]}"
+            if len(lacking) == 1
+            else (
+                f"{len(lacking)} closed business days ({', '.join(lacking[:3])}"
+                f"{', ...' if len(lacking) > 3 else ''})"
+            )
+        )
+        parts.append(f"{days} {_missing_at_console(len(lacking) == 1, 'yellow')}")
     problems = {n: hb.problem for n, hb in presence.items() if hb.problem and n != node_id}
     if sync.problem or unheard:
         problems[node_id] = "; ".join(p for p in (sync.problem, unheard) if p)

@@ -108,6 +108,8 @@ class Retention:
         self._said_kept = 0  # days past the horizon kept as closed unsigned, as last logged
         self._strict_since: float | None = None  # the first look that found the node strict
         self._reopened: set[str] = set()  # recent days closed unsigned opened again (once each)
+        #: closed days opened again as the console lacks them (once each until a statement covers it)
+        self._lacking_reopened: set[str] = set()
 
     def tick(self) -> None:
         now = self._monotonic()
@@ -138,9 +140,22 @@ class Retention:
         except MeshposError as exc:  # e.g. unreadable settings: nothing is dropped this time
             log.warning("cannot tell which business days to drop: %s", exc)
             names, recent = [], []
+        lacking = self.lacking(recent)
         pruned = self._prunable()
-        if held or names or recent or pruned:
-            self._task = asyncio.create_task(self._run(held, names, recent, pruned))
+        if held or names or recent or pruned or lacking:
+            self._task = asyncio.create_task(self._run(held, names, recent, pruned, lacking))
+
+    def lacking(self, recent: list[str]) -> list[str]:
+        """Closed days the console's signed word says it lacks (``sync/_lacking.py``), long enough
+        to open them again: oldest first, a few a look, each once until a statement covers it."""
+        confirmed = self._engine.sync.lacking_days.confirmed
+        self._lacking_reopened -= confirmed
+        due = [
+            name
+            for name in self._engine.sync.closed_lacking_due()
+            if name not in self._lacking_reopened and name not in recent
+        ]
+        return due[:REOPENS_PER_LOOK]
 
     def _prunable(self) -> list[str]:
         """The meta keys of kept shift parts no read needs any more (``KeptParts.prunable``): of a
@@ -212,7 +227,12 @@ class Retention:
         )
 
     async def _run(
-        self, held: list[str], names: list[str], recent: list[str], pruned: list[str]
+        self,
+        held: list[str],
+        names: list[str],
+        recent: list[str],
+        pruned: list[str],
+        lacking: list[str],
     ) -> None:
         await self._prune(pruned)
         for name in held:
@@ -236,6 +256,25 @@ class Retention:
             log.warning(
                 "opened %s again: it closed on the console's unsigned word and no signed statement "
                 "says the console holds it; it closes again once one does",
+                name,
+            )
+
+        await self._reopen_lacking(lacking)
+
+    async def _reopen_lacking(self, names: list[str]) -> None:
+        sync = self._engine.sync
+        for name in names:
+            self._lacking_reopened.add(name)
+            try:
+                await self._engine.open_day(name)
+            except MeshposError as exc:  # it stays closed, whole; still shown not at the console
+                log.error("could not open %s again: %s", name, exc)
+                continue
+            sync.lacking_days.forget([name])  # (open: its pending counts as any open day's)
+            log.warning(
+                "opened %s again: the console's signed statement says it lacks it (a new or "
+                "restored console database?); it syncs to the console and closes again once the "
+                "console's signed word says it holds all of it",
                 name,
             )
 

@@ -39,6 +39,7 @@ from meshpos.sync._bodies import decode_statement
 from meshpos.sync._closed import _ClosedDoc, _covers
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._held import HeldTable
+from meshpos.sync._lacking import LackingDays
 from meshpos.sync._messages import Heartbeat, Hello
 from meshpos.sync._session import Session
 from meshpos.sync._signed import (
@@ -100,6 +101,9 @@ class Ticking:
     if TYPE_CHECKING:
 
         @property
+        def role(self) -> str: ...
+
+        @property
         def statements(self) -> Statements: ...
 
         @property
@@ -131,11 +135,26 @@ class Ticking:
         them; issue 18, keep). Never more than the closed documents."""
         return set()
 
+    @cached_property
+    def lacking_days(self) -> LackingDays:
+        """This register's closed days the console's signed word says it lacks (``_lacking``)."""
+        return LackingDays()
+
+    def closed_lacking_due(self) -> list[str]:
+        """Closed documents judged lacking at the console long enough to open them again
+        (``register/retention.py``), oldest first."""
+        now = self._now if self._now is not None else 0.0
+        return self.lacking_days.due(now, self.config.anti_entropy_interval)
+
     def _closed_held(self, console: dict[str, dict[int, int]]) -> None:
         for doc, clocks in console.items():
             closed = self._closed.get(doc)
             if closed is not None and _covers(clocks, closed.clocks):
                 self.held_closed.add(doc)
+        if self.role == "register":  # (issue 18, newconsole: only a register reopens a day)
+            now = self._now if self._now is not None else 0.0
+            if self.lacking_days.judge(console, self._closed, now):
+                self._say()
 
     def _take_signed(self, node: str, signed: SignedConsole) -> None:
         """Check the console's statement ``node`` passed on (once per distinct statement: the
