@@ -20,6 +20,10 @@ Records the console holds but cannot materialise (a corrupt one) are not in its 
 tells the relay how many and why (``not_in_reports``), the relay tells every register, and the message
 names them. "All data is synced" is shown exactly when none of these is missing and no reason is known why
 data does not flow; ``pending`` is then 0.
+
+**Changed** (issue 18, newconsole): a closed business day of this register that the console's signed
+word says it lacks (``sync/_lacking.py``: a console on a new or restored database) counts in
+``pending`` and is named in the message until it is opened again (it then counts as any open day).
 """
 
 from __future__ import annotations

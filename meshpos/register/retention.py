@@ -25,6 +25,12 @@ ever sold on (~740 MB a year at 1,000 receipts a day). A register drops ``ledger
   closes it again, on signed word. The store refuses to drop a day closed unsigned
   (``Store.drop_day``), whoever asks.
 
+**Changed** (issue 18, newconsole; the twenty-second session): a closed day the console's signed
+statements say it lacks (a console on a new or restored database: ``sync/_lacking.py``) is opened
+again too, once it stayed lacking for ``LACKING_FOR`` anti-entropy periods (:meth:`Retention.lacking`,
+``REOPENS_PER_LOOK`` a look, once until a statement covers it): open, it syncs to the console, shows
+pending until the console's signed word covers it, and closes again on signed word.
+
 A day open at the moment (a read, a refund, a peer's late update) is not closed, so it is not dropped; it
 closes again by the usual rule and is dropped at a later look. A dropped day keeps only its summary
 (``dropped_days``): the synchronizer answers for it without ever creating it empty (``sync/_dropped.py``),

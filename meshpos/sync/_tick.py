@@ -147,6 +147,9 @@ class Ticking:
         return self.lacking_days.due(now, self.config.anti_entropy_interval)
 
     def _closed_held(self, console: dict[str, dict[int, int]]) -> None:
+        """What a signed statement a strict node took says of its closed days: those it holds all of
+        (:attr:`held_closed`) and, on a register, those it lacks (**Changed**, issue 18, newconsole:
+        ``_lacking``; a console on a new database never asks for them)."""
         for doc, clocks in console.items():
             closed = self._closed.get(doc)
             if closed is not None and _covers(clocks, closed.clocks):

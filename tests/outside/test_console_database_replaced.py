@@ -1,13 +1,16 @@
 """A console whose database was replaced, and the registers' closed days (ninth outside round, the
-twenty-second session; found, not fixed).
+twenty-second session; found by part ``outside``, fixed by part ``newconsole``).
 
 The back-office PC dies, or its ``console.db`` is lost, and the operator starts ``meshpos console`` anew
 on the venue directory with a new database (README has no console backup). A register closed its past
 business days once the old console held them (register/days.py), and a closed day is offered again
 only to a node that asks for it: the new console does not know those days exist, so it never asks,
 and the register says "All data is synced" while the console's reports lack every closed day. A
-status more optimistic than the truth: strict xfail until a register can tell that the console it
-reaches lacks a day it closed (see docs/benchmarks.md, the twenty-second session, part ``outside``).
+status more optimistic than the truth. **Changed** (issue 18, newconsole): a strict register judges
+the console's signed statements against its closed days (``sync/_lacking.py``), shows a lacking one
+not at the console and opens it again, so it syncs. A venue whose console signs nothing (no
+``console.key``: ``meshpos venue init`` makes one) stays a strict xfail: its console never states the
+days it closed, so a register cannot tell a day it lacks from one it holds closed.
 
 Real processes under libfaketime: the register sells on day D, then runs a day later so that D
 closes (the console holding it), then meets a console on a new database.
