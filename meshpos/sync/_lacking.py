@@ -25,7 +25,8 @@ covers it; then ``DayCloser`` closes it again, on signed word.
 False positives (cost only: a day loaded, synced with nothing to send, shown pending until covered):
 right after a start or a reconnection while sales flow, the statement may lack the closed part, so
 the register shows its recent closed days pending until one with it comes (within ~2 anti-entropy
-periods; they are not reopened unless that takes ``LACKING_FOR`` periods); a statement whose closed
+periods; a day is opened again only when a statement taken at least two periods after the first
+still says it lacks it, ``LACKING_FOR`` periods on); a statement whose closed
 part was cut by ``STATED_CLOSED_CHARS`` (hundreds of client ids a day) leaves an older held day
 lacking: it is opened again, and since the console, holding it closed, never states it again, it
 stays open and pending here (pessimistic, never optimistic). A console that holds an old day *open*
@@ -45,7 +46,7 @@ from meshpos.sync._closed_said import STATED_CLOSED_DAYS
 
 #: anti-entropy periods a closed day stays lacking before it is opened again (the console states its
 #: closed days at most every two: one without them is no evidence)
-LACKING_FOR = 3
+LACKING_FOR = 4
 
 
 class LackingDays:
@@ -54,6 +55,7 @@ class LackingDays:
     def __init__(self) -> None:
         self.confirmed: set[str] = set()  # closed documents a signed statement covered
         self.lacking: dict[str, float] = {}  # closed document -> when first judged lacking
+        self.affirmed: dict[str, float] = {}  # closed document -> when last judged lacking
         #: the newest day older than which the console may hold days it does not state
         self.unstated = ""
 
@@ -82,28 +84,49 @@ class LackingDays:
             said = console.get(name)
             if said is not None and _covers(said, doc.clocks):
                 self.confirmed.add(name)
-                changed = self.lacking.pop(name, None) is not None or changed
+                changed = self._taken_back(name) or changed
                 continue
             if said is None and name in self.confirmed:
                 continue  # (a statement without the closed part says nothing of it)
             if said is None and day_of(name) < unstated:  # it may hold it closed, unstated
-                changed = self.lacking.pop(name, None) is not None or changed
+                changed = self._taken_back(name) or changed
                 continue
             self.confirmed.discard(name)
             if name not in self.lacking:
                 self.lacking[name] = now
                 changed = True
+            self.affirmed[name] = now
         return changed
+
+    def affirm(self, now: float) -> None:
+        """The console stands by the statement that said they lack (its tick, ``_tick``: it signs
+        a tick only when its closed part is not due, so that statement has it or it has none)."""
+        for name in self.lacking:
+            self.affirmed[name] = now
+
+    def _taken_back(self, name: str) -> bool:
+        self.affirmed.pop(name, None)
+        return self.lacking.pop(name, None) is not None
 
     def forget(self, names: Iterable[str]) -> None:
         """``names`` are no longer closed here (opened again, dropped): nothing is judged of them."""
         for name in names:
             self.lacking.pop(name, None)
+            self.affirmed.pop(name, None)
             self.confirmed.discard(name)
 
     def due(self, now: float, period: float) -> list[str]:
-        """The lacking documents judged so for ``LACKING_FOR`` periods, oldest day first."""
+        """The lacking documents judged so for ``LACKING_FOR`` periods, by a statement (or a tick
+        standing by one) taken at least two periods after the first (the console states its closed
+        days at most every two: between them one with the closed part would have come), oldest day
+        first. A node that
+        takes no statement (its link is down) finds nothing due."""
         return sorted(
-            (n for n, since in self.lacking.items() if now - since >= LACKING_FOR * period),
+            (
+                n
+                for n, since in self.lacking.items()
+                if now - since >= LACKING_FOR * period
+                and self.affirmed.get(n, since) - since >= 2 * period
+            ),
             key=lambda n: (day_of(n), n),
         )

@@ -228,6 +228,8 @@ class Ticking:
         ticks.latest, ticks.latest_at = tick, at
         if self._now is not None:
             self.console_heard.statement(at, self._now)
+            if self.lacking_days.lacking:  # (newconsole: the console stands by what it stated)
+                self.lacking_days.affirm(self._now)
 
     def _own_statement(
         self, view: dict[str, dict[int, int]], reports: dict[str, Tally]

@@ -15,6 +15,7 @@ import datetime as dt
 import pytest
 from pycrdt import Map
 
+from meshpos.node_status import ALL_SYNCED, compute_status
 from meshpos.sync import Synchronizer
 from meshpos.sync._closed_said import STATED_CLOSED_DAYS
 from meshpos.sync._lacking import LACKING_FOR
@@ -75,7 +76,21 @@ def test_a_new_console_lacks_every_closed_day(venue_keys: tuple[str, ConsoleSign
     assert register.statements.strict
     assert set(register.lacking_days.lacking) == set(CLOSED)
     assert register.closed_lacking_due() == []  # (not yet: a statement may lack the closed part)
+    status = compute_status(
+        node_id="R2",
+        role="register",
+        sync=register,
+        peers={},
+        uplink=True,
+        receipts=11,
+        uptime_s=1.0,
+    )  # (shown at once: the register's today is at the console, its closed days are not)
+    assert status.pending == len(CLOSED)
+    assert status.message.startswith(f"{len(CLOSED)} closed business days ("), status.message
+    assert status.message != ALL_SYNCED
     later(register, LACKING_FOR)
+    assert register.closed_lacking_due() == []  # no statement since: no evidence
+    register._on_heartbeat(console.says({OPEN: held[OPEN]}))  # two periods on, it still lacks them
     assert register.closed_lacking_due() == CLOSED  # oldest first
 
 
@@ -89,7 +104,10 @@ def test_a_console_restored_from_an_older_backup_lacks_the_last_day(
     stated = CLOSED[:-1][-STATED_CLOSED_DAYS:]
     register._on_heartbeat(console.says({OPEN: held[OPEN], **{n: held[n] for n in stated}}))
     assert set(register.lacking_days.lacking) == {CLOSED[-1]}
-    later(register, LACKING_FOR)
+    later(register, 2)
+    register._on_heartbeat(console.says({OPEN: held[OPEN]}))  # (without the closed part)
+    assert register.closed_lacking_due() == []
+    later(register, LACKING_FOR - 2)
     assert register.closed_lacking_due() == [CLOSED[-1]]
 
 
@@ -106,6 +124,16 @@ def test_a_console_that_holds_everything_lacks_nothing(
     stated = CLOSED[-STATED_CLOSED_DAYS:]  # its latest closed days: the older are not stated
     register._on_heartbeat(console.says({OPEN: held[OPEN], **{n: held[n] for n in stated}}))
     assert register.lacking_days.lacking == {}
+    status = compute_status(
+        node_id="R2",
+        role="register",
+        sync=register,
+        peers={},
+        uplink=True,
+        receipts=11,
+        uptime_s=1.0,
+    )
+    assert status.pending == 0, status.message
     later(register, 2 * LACKING_FOR)
     assert register.closed_lacking_due() == []
     # statements without the closed part say nothing of the days it confirmed
