@@ -58,45 +58,64 @@ class LackingDays:
         self.affirmed: dict[str, float] = {}  # closed document -> when last judged lacking
         #: the newest day older than which the console may hold days it does not state
         self.unstated = ""
+        #: ``moved`` as of the last look, and the closed documents not dropped, not older than
+        #: ``unstated``: the ones a statement that does not name them may find lacking
+        self._questioned: tuple[int, list[str]] | None = None
 
     def judge(
         self,
         console: Mapping[str, dict[int, int]],
         closed: Mapping[str, _ClosedDoc],
+        moved: int,
         now: float,
     ) -> bool:
-        """Judge every closed document not dropped against one signed statement's ``console``;
-        True when the lacking ones changed."""
+        """Judge the closed documents not dropped (``moved``: moves whenever ``closed`` does)
+        against one signed statement's ``console``; True when the lacking ones changed. Only the
+        documents it names and those in question are looked at (a register keeps ~124 closed
+        documents at the default ``keep_days``, and takes a statement a beat while sales flow)."""
         newest = sorted(
             {day_of(name) for name in console if valid_document_name(name)}, reverse=True
         )
         # a day older than this may be held closed and unstated (STATED_CLOSED_DAYS newer named),
         # from the first statement that showed so on (a later one may lack the closed part)
-        if len(newest) >= STATED_CLOSED_DAYS:
-            self.unstated = max(self.unstated, newest[STATED_CLOSED_DAYS - 1])
-        unstated = self.unstated
-        gone = [n for n in self.lacking if n not in closed]
-        self.forget(gone)
-        changed = bool(gone)
-        for name, doc in closed.items():
+        if len(newest) >= STATED_CLOSED_DAYS and newest[STATED_CLOSED_DAYS - 1] > self.unstated:
+            self.unstated = newest[STATED_CLOSED_DAYS - 1]
+            self._questioned = None
+        changed = False
+        if self._questioned is None or self._questioned[0] != moved:
+            gone = [n for n in self.lacking if n not in closed or day_of(n) < self.unstated]
+            self.forget(gone)
+            self.confirmed &= closed.keys()
+            changed = bool(gone)
+            self._questioned = (
+                moved,
+                [
+                    name
+                    for name, doc in closed.items()
+                    if not doc.dropped and day_of(name) >= self.unstated
+                ],
+            )
+        for name in console.keys() & closed.keys():
+            doc = closed[name]
             if doc.dropped:
                 continue  # (its content is gone: nothing to send again)
-            said = console.get(name)
-            if said is not None and _covers(said, doc.clocks):
+            if _covers(console[name], doc.clocks):
                 self.confirmed.add(name)
                 changed = self._taken_back(name) or changed
-                continue
-            if said is None and name in self.confirmed:
-                continue  # (a statement without the closed part says nothing of it)
-            if said is None and day_of(name) < unstated:  # it may hold it closed, unstated
-                changed = self._taken_back(name) or changed
-                continue
-            self.confirmed.discard(name)
-            if name not in self.lacking:
-                self.lacking[name] = now
-                changed = True
-            self.affirmed[name] = now
+            else:  # it names the day with less than this register closed
+                self.confirmed.discard(name)
+                changed = self._lacks(name, now) or changed
+        for name in self._questioned[1]:
+            if name not in self.confirmed and name not in console:
+                changed = self._lacks(name, now) or changed
         return changed
+
+    def _lacks(self, name: str, now: float) -> bool:
+        self.affirmed[name] = now
+        if name in self.lacking:
+            return False
+        self.lacking[name] = now
+        return True
 
     def affirm(self, now: float) -> None:
         """The console stands by the statement that said they lack (its tick, ``_tick``: it signs

@@ -97,6 +97,7 @@ class Ticking:
     _console_rose: int
     _attested: HeldTable
     _closed: dict[str, _ClosedDoc]
+    _closed_moved: int
 
     if TYPE_CHECKING:
 
@@ -156,7 +157,7 @@ class Ticking:
                 self.held_closed.add(doc)
         if self.role == "register":  # (issue 18, newconsole: only a register reopens a day)
             now = self._now if self._now is not None else 0.0
-            if self.lacking_days.judge(console, self._closed, now):
+            if self.lacking_days.judge(console, self._closed, self._closed_moved, now):
                 self._say()
 
     def _take_signed(self, node: str, signed: SignedConsole) -> None:
