@@ -11,6 +11,7 @@ test_console_database_replaced.py runs real processes).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from pycrdt import Map
@@ -20,9 +21,10 @@ from meshpos.sync import Synchronizer
 from meshpos.sync._closed_said import STATED_CLOSED_DAYS
 from meshpos.sync._lacking import LACKING_FOR
 from meshpos.sync._messages import Heartbeat
-from meshpos.trust.console_key import ConsoleSigning
+from meshpos.sync._signed import statement_digest
+from meshpos.trust.console_key import ConsoleChecker, ConsoleSigning
 
-from .test_sync_console_signed import console_and_impostor, node
+from .test_sync_console_signed import VENUE_ID, console_and_impostor, node
 
 TODAY = dt.date(2026, 12, 5)
 #: the register's closed business days: the ten before today, oldest first
@@ -156,3 +158,26 @@ def test_a_node_that_is_not_strict_judges_nothing(
     register._on_heartbeat(Console(signing).says({}))
     assert not register.statements.strict
     assert register.lacking_days.lacking == {}
+
+
+def test_a_tick_standing_by_the_statement_affirms_it(
+    venue_keys: tuple[str, ConsoleSigning],
+) -> None:
+    """A quiet console signs ticks, not statements: it signs a tick only when its closed part is
+    not due, so a tick two periods on affirms that the statement it names lacks the days."""
+    ca, signing = venue_keys
+    register, held = register_with_closed_days(ca)
+    register.config = replace(register.config, console_tick_check=ConsoleChecker(ca, VENUE_ID).tick)
+    beat = Console(signing).says({OPEN: held[OPEN]})  # a new console, at rest
+    register._on_heartbeat(beat)
+    later(register, LACKING_FOR)
+    assert register.closed_lacking_due() == []
+    assert beat.signed is not None
+    now = signing.now
+    signing.now = lambda: now() + dt.timedelta(seconds=5)  # (the tick is newer than the statement)
+    try:
+        tick = signing.tick(statement_digest(beat.signed))
+    finally:
+        signing.now = now
+    register._on_heartbeat(replace(beat, seq=beat.seq + 1, signed=None, tick=tick))
+    assert register.closed_lacking_due() == CLOSED
