@@ -61,10 +61,8 @@ from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._held_signed import (
     SAID_FIELDS,
-    HeldSignatureRefused,
     SignedHeld,
-    SignerNotValidNow,
-    as_kind,
+    check_words,
 )
 from meshpos.sync._messages import FarRecord, Heartbeat, Hello
 from meshpos.sync._presence import (
@@ -168,22 +166,16 @@ class FarSigning:
         check = self.config.held_check
         if check is None:
             return []
-        out: CheckedSaids = []
-        for signed in saids:
-            try:
-                signer = check(signed)  # (the venue CA, a device, valid now, not revoked, the sig)
-            except SignerNotValidNow:
-                self.said_parts.skipped += 1  # (an honest hop's, from before: not taken)
-                continue
-            except HeldSignatureRefused as exc:
-                raise SaidSignatureRefused(as_kind(SAID_FIELDS, exc.message)) from None
-            word = decode_said(signed.body)
-            if word.node != signer or word.venue != self.hello.venue:
-                raise SaidSignatureRefused(
-                    f"signed said fields of {word.node!r} (venue {word.venue!r:.80}) are signed by "
-                    f"{signer!r}"
-                )
-            out.append((signed, word))
+        out, skipped = check_words(
+            saids,
+            check,
+            SAID_FIELDS,
+            decode_said,
+            lambda word: (word.node, word.venue),
+            self.hello.venue,
+            SaidSignatureRefused,
+        )
+        self.said_parts.skipped += skipped  # (an honest hop's, from before: not taken)
         return out
 
     def _take_saids(self, beat: Heartbeat) -> None:

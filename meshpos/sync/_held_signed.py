@@ -34,7 +34,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from meshpos.digits import ascii_digits
 from meshpos.errors import RemoteProtocolError
@@ -121,6 +121,46 @@ class HeldWord:
 HeldSigner = Callable[[str], SignedHeld | None]
 #: checks a word's certificate and signature, the signer's device id, or HeldSignatureRefused saying why
 HeldCheck = Callable[[SignedHeld], str]
+
+
+W = TypeVar("W")
+
+
+def check_words(
+    words: tuple[SignedHeld, ...],
+    check: HeldCheck,
+    kind: str,
+    decode: Callable[[str], W],
+    speaker: Callable[[W], tuple[str, str]],
+    venue: str,
+    refused: Callable[[str], RemoteProtocolError],
+    of: str = "of",
+) -> tuple[list[tuple[SignedHeld, W]], int]:
+    """Each of a beat's signed words of ``kind`` checked (the venue CA, a device, valid now, not
+    revoked, the signature) and decoded, and its signer the device it speaks for in this venue
+    (``speaker``: the node and venue the word names, ``of`` how a refusal names it); the checked ones and how many were skipped (a
+    signer revoked or not valid now: an honest hop's word from before). Any other failure raises
+    ``refused`` naming the kind: the session closes as bad input. One rule for gone notices, said
+    fields and stall words (``_notices``, ``_far_signing``, ``_stalls``; the twenty-second session's
+    review: each had a copy)."""
+    out: list[tuple[SignedHeld, W]] = []
+    skipped = 0
+    for signed in words:
+        try:
+            signer = check(signed)
+        except SignerNotValidNow:
+            skipped += 1
+            continue
+        except HeldSignatureRefused as exc:
+            raise refused(as_kind(kind, exc.message)) from None
+        word = decode(signed.body)
+        node, said_venue = speaker(word)
+        if node != signer or said_venue != venue:
+            raise refused(
+                f"{kind} {of} {node!r} (venue {said_venue!r:.80}) is signed by {signer!r}"
+            )
+        out.append((signed, word))
+    return out, skipped
 
 
 def word_body(node: str, venue: str, held: Held) -> str:

@@ -68,10 +68,8 @@ from meshpos.sync._gone_words import (
 )
 from meshpos.sync._held_signed import (
     GONE_NOTICE,
-    HeldSignatureRefused,
     SignedHeld,
-    SignerNotValidNow,
-    as_kind,
+    check_words,
 )
 from meshpos.sync._messages import Hello
 from meshpos.sync._presence import FarTable, PresenceTable
@@ -198,22 +196,17 @@ class SignedNotices:
         check = self.config.held_check
         if check is None:
             return []
-        out: Checked = []
-        for signed in gones:
-            try:
-                signer = check(signed)  # (the venue CA, a device, valid now, not revoked, the sig)
-            except SignerNotValidNow:
-                self.notices.skipped += 1  # (an honest hop's, taken before: not taken)
-                continue
-            except HeldSignatureRefused as exc:
-                raise GoneSignatureRefused(as_kind(GONE_NOTICE, exc.message)) from None
-            word = decode_notice(signed.body)
-            if word.by != signer or word.venue != self.hello.venue:
-                raise GoneSignatureRefused(
-                    f"signed gone notice by {word.by!r} (venue {word.venue!r:.80}) is signed by "
-                    f"{signer!r}"
-                )
-            out.append((signed, word))
+        out, skipped = check_words(
+            gones,
+            check,
+            GONE_NOTICE,
+            decode_notice,
+            lambda word: (word.by, word.venue),
+            self.hello.venue,
+            GoneSignatureRefused,
+            "by",
+        )
+        self.notices.skipped += skipped  # (an honest hop's, taken before: not taken)
         return out
 
     def _take_notices(self, sender: str, notices: Checked) -> None:

@@ -62,10 +62,8 @@ from meshpos.errors import PeerTimeout
 from meshpos.sync._config import SyncConfig
 from meshpos.sync._held_signed import (
     STALL_WORD,
-    HeldSignatureRefused,
     SignedHeld,
-    SignerNotValidNow,
-    as_kind,
+    check_words,
 )
 from meshpos.sync._messages import Heartbeat, Hello
 from meshpos.sync._presence import FarTable, PresenceTable
@@ -232,25 +230,17 @@ class Stalls:
         check = self.config.held_check
         if check is None:
             return []
-        out: CheckedStalls = []
-        taken = self.stall_words.out
-        for signed in stalls:
-            if signed.body in taken:
-                continue  # (each comes from every link for three beats: checked once)
-            try:
-                signer = check(signed)  # (the venue CA, a device, valid now, not revoked, the sig)
-            except SignerNotValidNow:
-                self.stall_words.skipped += 1
-                continue
-            except HeldSignatureRefused as exc:
-                raise StallSignatureRefused(as_kind(STALL_WORD, exc.message)) from None
-            word = decode_stall(signed.body)
-            if word.node != signer or word.venue != self.hello.venue:
-                raise StallSignatureRefused(
-                    f"signed stall word of {word.node!r} (venue {word.venue!r:.80}) is signed by "
-                    f"{signer!r}"
-                )
-            out.append((signed, word))
+        taken = self.stall_words.out  # (each comes from every link for three beats: checked once)
+        out, skipped = check_words(
+            tuple(signed for signed in stalls if signed.body not in taken),
+            check,
+            STALL_WORD,
+            decode_stall,
+            lambda word: (word.node, word.venue),
+            self.hello.venue,
+            StallSignatureRefused,
+        )
+        self.stall_words.skipped += skipped
         return out
 
     def _take_stalls(self, beat: Heartbeat, checked: CheckedStalls) -> None:
