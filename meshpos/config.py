@@ -20,25 +20,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from meshpos.config_checks import (
+    CONSOLE_RESIGN_S,
+    MIN_BOUND_S,
+    InvalidSetting,
+    check_yjs_tokens,
+    console_url_problem,
+    seconds_between,
+    whole,
+)
 from meshpos.config_file import read_table, shown, spelling
 from meshpos.errors import ConfigError
-from meshpos.model.roles import NODE_ROLES, TOKEN_ROLES, is_node_id
+from meshpos.model.roles import NODE_ROLES, is_node_id
 from meshpos.sync import SyncConfig
-from meshpos.urls import url_problem
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-CONSOLE_SCHEMES = ("ws", "wss")  # the relay speaks websockets only; TLS (wss) or a trusted LAN (ws)
 # Flags for one start only: a setting in a file or the environment would apply at every start and
 # silently undo what the flag guards (an empty database where one existed).
 _FLAG_ONLY = {"init_database": "--init-database"}
-
-
-class InvalidSetting(ConfigError):
-    """One setting's value is wrong; ``load_config`` adds where that value came from."""
-
-    def __init__(self, setting: str, message: str) -> None:
-        super().__init__(message)
-        self.setting = setting
 
 
 DB_FILE = "node.db"  # in data_dir: the node's SQLite file
@@ -47,8 +46,6 @@ SESSION_IDLE_S = 12 * 3600.0
 meshpos.web.sessions): longer than a shift's quiet spell, so a cashier is not asked again mid-shift."""
 # the synchronizer's defaults are its own (meshpos.sync SyncConfig): a venue tunes some of them here
 _SYNC_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(SyncConfig)}
-# the console signs again at least this often (its SyncConfig)
-_CONSOLE_RESIGN_S: float = _SYNC_DEFAULTS["console_resign_s"]
 NAME_MAX = 255  # bytes in one name of a path (ext4, xfs, btrfs, tmpfs: a longer one cannot exist)
 
 
@@ -124,7 +121,7 @@ class Config:
             raise InvalidSetting(
                 "role", f"role {self.role!r}: must be one of {', '.join(NODE_ROLES)}"
             )
-        if not _whole(self.priority) or not 0 <= self.priority <= 1_000_000:
+        if not whole(self.priority) or not 0 <= self.priority <= 1_000_000:
             raise InvalidSetting(
                 "priority", f"priority {self.priority!r}: must be a whole number from 0 to 1000000"
             )
@@ -140,7 +137,7 @@ class Config:
 
         for name in ("port", "api_port", "yjs_port"):
             value = getattr(self, name)
-            if not _whole(value) or not 0 <= value <= 65535:
+            if not whole(value) or not 0 <= value <= 65535:
                 raise InvalidSetting(
                     name, f"{name} {value!r}: must be a whole number from 0 to 65535"
                 )
@@ -158,7 +155,7 @@ class Config:
                 "listen_host",
                 "listen_host 0.0.0.0 needs mdns_interfaces: name the LAN address(es) to announce on",
             )
-        _seconds_between("heartbeat_interval", self.heartbeat_interval, 0.05, 60)
+        seconds_between("heartbeat_interval", self.heartbeat_interval, 0.05, 60)
         if not 0 <= self.linger_ms <= 1000:
             raise InvalidSetting("linger_ms", f"linger_ms {self.linger_ms!r}: must be 0 to 1000")
         if not 0 <= self.mark_wait_ms <= 10_000:
@@ -166,7 +163,7 @@ class Config:
                 "mark_wait_ms", f"mark_wait_ms {self.mark_wait_ms!r}: must be 0 to 10000"
             )
         if self.console_url:
-            problem = _console_url_problem(self.console_url)
+            problem = console_url_problem(self.console_url)
             if problem:
                 raise InvalidSetting("console_url", f"console_url {self.console_url!r}: {problem}")
         if not self.console_token.isprintable() or " " in self.console_token:
@@ -175,25 +172,25 @@ class Config:
                 "console_token: must be one word of visible characters (no spaces or control "
                 "characters)",
             )
-        _seconds_between("pin_lockout_s", self.pin_lockout_s, 0.1, 3600)
-        _seconds_between("session_idle_s", self.session_idle_s, 60, 7 * 86_400)
-        _seconds_between(
+        seconds_between("pin_lockout_s", self.pin_lockout_s, 0.1, 3600)
+        seconds_between("session_idle_s", self.session_idle_s, 60, 7 * 86_400)
+        seconds_between(
             "console_fresh_s",
             self.console_fresh_s,
-            _MIN_BOUND_S,
+            MIN_BOUND_S,
             3600,
-            f"the console signs again every {_CONSOLE_RESIGN_S:g} s: a shorter bound turns an "
+            f"the console signs again every {CONSOLE_RESIGN_S:g} s: a shorter bound turns an "
             "honest venue yellow",
         )
-        _seconds_between(
+        seconds_between(
             "upload_bound_s",
             self.upload_bound_s,
-            _MIN_BOUND_S,
+            MIN_BOUND_S,
             3600,
             "a sale reaches the console in ~1 s: a shorter bound turns an honest venue yellow",
         )
-        _seconds_between("day_idle_seconds", self.day_idle_seconds, 0.05, 86_400)
-        if not _whole(self.keep_days) or not 0 <= self.keep_days <= 36_500:
+        seconds_between("day_idle_seconds", self.day_idle_seconds, 0.05, 86_400)
+        if not whole(self.keep_days) or not 0 <= self.keep_days <= 36_500:
             raise InvalidSetting(
                 "keep_days",
                 f"keep_days {self.keep_days!r}: must be a whole number of days from 0 (keep every "
@@ -204,7 +201,7 @@ class Config:
                 "console_url" if self.console_url else "console_token",
                 "console_url and console_token go together: set both or neither",
             )
-        _check_yjs_tokens(self.yjs_tokens)
+        check_yjs_tokens(self.yjs_tokens)
         if self.yjs_port and not self.yjs_tokens:
             raise InvalidSetting(
                 "yjs_port",
@@ -237,56 +234,6 @@ class Config:
         return self.mdns_interfaces or (self.listen_host,)
 
 
-#: the shortest console_fresh_s and upload_bound_s: 1.5 of the console's signing period, so a statement
-#: signed just after the last one still counts as fresh on its way through the relay
-_MIN_BOUND_S = 1.5 * _CONSOLE_RESIGN_S
-
-
-#: the shortest bearer token a stock Yjs client may be given (``secrets.token_urlsafe(16)`` is 22)
-MIN_TOKEN_CHARS = 16
-
-
-def _check_yjs_tokens(entries: tuple[str, ...]) -> None:
-    names: set[str] = set()
-    tokens: set[str] = set()
-    for number, entry in enumerate(entries, start=1):
-        name, _, rest = entry.partition(":")
-        role, _, token = rest.partition(":")
-        # named by its position and name, never its token (a bare token has no name)
-        shown = f"{number} ({name})" if rest and is_node_id(name) else str(number)
-        if not is_node_id(name) or role not in TOKEN_ROLES:
-            raise InvalidSetting(
-                "yjs_tokens",
-                f"yjs_tokens entry {shown}: write <name>:<role>:<token>, the name 1-32 letters, "
-                f"digits, '-' or '_', the role one of {', '.join(TOKEN_ROLES)}",
-            )
-        if len(token) < MIN_TOKEN_CHARS or not token.isprintable() or set(token) & {" ", ","}:
-            raise InvalidSetting(
-                "yjs_tokens",
-                f"yjs_tokens entry {shown}: the token must be at least {MIN_TOKEN_CHARS} visible "
-                "characters without spaces or commas (make one with: python3 -c 'import secrets; "
-                "print(secrets.token_urlsafe(24))')",
-            )
-        if name in names or token in tokens:
-            raise InvalidSetting(
-                "yjs_tokens", f"yjs_tokens entry {shown}: its name or token is given twice"
-            )
-        names.add(name)
-        tokens.add(token)
-
-
-def _whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _console_url_problem(url: str) -> str | None:
-    """Why ``url`` is no console address a relay can dial, or None."""
-    problem = url_problem(url, CONSOLE_SCHEMES)
-    if problem is not None and problem.startswith("must start"):
-        return f"{problem} (the console is reached over websockets)"
-    return problem
-
-
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 _CONSOLE_SIGNED_WRONG = 'console_signed = {}: must be true, false or "auto"'
 _KINDS = {
@@ -313,7 +260,7 @@ def _coerce(name: str, raw: Any, source: str, spelled: str | None = None) -> Any
         if kind == "int":
             if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,18}\s*", raw):
                 return int(raw)
-            if not _whole(raw):
+            if not whole(raw):
                 raise ValueError
             return raw
         if kind == "float":
@@ -487,13 +434,3 @@ def _beside(config: Path, value: Any, key: str = "") -> Any:
 # what a directory setting holds once used: its reading from the cwd is checked against it (_beside);
 # the device key's name is trust/identity.KEY_FILE (tests/test_config_paths.py checks they agree)
 _HELD_IN = {"data_dir": DB_FILE, "identity_dir": "device.key"}
-
-
-def _seconds_between(name: str, value: object, low: float, high: float, why: str = "") -> None:
-    """Refuse a duration setting that is not a number of seconds in [low, high] (nan and inf too)."""
-    seconds = math.nan if isinstance(value, bool) or not isinstance(value, int | float) else value
-    if not low <= seconds <= high:  # also refuses nan
-        because = f" ({why})" if why else ""
-        raise InvalidSetting(
-            name, f"{name} {value!r}: must be between {low:g} and {high:g} s{because}"
-        )
