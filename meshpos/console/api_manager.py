@@ -24,7 +24,6 @@ from meshpos.console.manager_reports import (
     MAX_PAGE,
     QUARTER_MS,
     ReceiptSearch,
-    StockEntry,
 )
 from meshpos.console.manager_reports import (
     receipt_detail as detail_query,
@@ -42,6 +41,7 @@ from meshpos.console.report_range import (
     report_days,
     report_route,
 )
+from meshpos.console.stock_reports import StockEntry, stock_movements, stock_on_hand
 from meshpos.console.tables import STOCK_KINDS
 from meshpos.console.venue_docs import stored_venue
 from meshpos.httpapi.routes import Field, Route, choice, opt, text
@@ -279,7 +279,7 @@ MOVE_COLUMNS = (
 
 
 async def stock_report(c: ConsoleCall) -> Any:
-    on_hand = await c.console.db.report(lambda cur: q.stock_on_hand(cur, c.venue))
+    on_hand = await c.console.db.report(lambda cur: stock_on_hand(cur, c.venue))
     names = await catalog_names(c)
     rows = [
         {
@@ -296,7 +296,7 @@ async def stock_report(c: ConsoleCall) -> Any:
 async def stock_moves_report(c: ConsoleCall) -> Any:
     product_id = known_id(c.params["product_id"], "product")
     days = report_days(c)
-    rows = await c.console.db.report(lambda cur: q.stock_movements(cur, c.venue, product_id, days))
+    rows = await c.console.db.report(lambda cur: stock_movements(cur, c.venue, product_id, days))
     names = await catalog_names(c)
     for row in rows:
         row["cashier"] = names.user(row["user_id"])

@@ -13,9 +13,9 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from meshpos.console.cursor import Cursor
 from meshpos.console.dburl import redact, sqlite_path
 from meshpos.console.devices import Sighting
-from meshpos.console.manager_reports import StockEntry
 from meshpos.console.notices import StoredNotice
 from meshpos.console.records import Alarm, AuditEntry, MaterialiseResult, RecordBatch
+from meshpos.console.stock_reports import StockEntry
 from meshpos.errors import ConfigError
 from meshpos.model.tally import Tally
 

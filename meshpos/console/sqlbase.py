@@ -14,14 +14,14 @@ from typing import Any, TypeVar
 
 import pycrdt
 
-from meshpos.console import manager_reports, reports, upsert
+from meshpos.console import reports, upsert
 from meshpos.console.cursor import Cursor, now_ms
 from meshpos.console.devices import Sighting
-from meshpos.console.manager_reports import StockEntry
 from meshpos.console.records import Alarm, AuditEntry, MaterialiseResult, RecordBatch, canonical
 from meshpos.console.reports_history import HistoryFigures, registers_of, totals_of
 from meshpos.console.sqldays import DayStatements, check_document, fold_log
 from meshpos.console.sqlvenues import VenueStatements
+from meshpos.console.stock_reports import StockEntry, add_stock_entry
 from meshpos.console.tables import Dialect
 from meshpos.console.turns import FIRST, LATER, WriteTurns
 from meshpos.errors import StaleWrite, StoreClosed, StoreError
@@ -369,7 +369,7 @@ class SqlConsoleDB(DayStatements, VenueStatements):
     ) -> None:
         async def job(cur: Cursor) -> None:
             await _require_venue(cur, venue_id)
-            await manager_reports.add_stock_entry(cur, venue_id, entry)
+            await add_stock_entry(cur, venue_id, entry)
             await _insert_audit(cur, venue_id, [audit] if audit is not None else [])
 
         await self._write(job)

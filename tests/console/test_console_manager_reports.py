@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from meshpos.console import ConsoleDB, hash_token, materialise, new_venue_token, open_console_db
+from meshpos.console import (
+    ConsoleDB,
+    hash_token,
+    materialise,
+    new_venue_token,
+    open_console_db,
+    stock_reports,
+)
 from meshpos.console import manager_reports as q
 from meshpos.console.api import make_console_handler
 from meshpos.console.cursor import Cursor
@@ -240,7 +247,7 @@ async def test_refunds_voids_and_shifts_with_x_and_z_reports(
 def _on_hand(venue: Venue) -> Counter[str]:
     out = Counter[str]()
     for move in venue.ledger(DATE).inventory():
-        out[move.product_id] += q.STOCK_SIGN[move.kind] * move.quantity
+        out[move.product_id] += stock_reports.STOCK_SIGN[move.kind] * move.quantity
     return out
 
 
@@ -368,7 +375,7 @@ async def _check_plans(db: ConsoleDB, r1: Venue) -> None:
         lambda cur: q.refunds(cur, VENUE, days),
         lambda cur: q.voids(cur, VENUE, days),
         lambda cur: q.shifts(cur, VENUE, days),
-        lambda cur: q.stock_movements(cur, VENUE, "croissant", days),
+        lambda cur: stock_reports.stock_movements(cur, VENUE, "croissant", days),
     ]
     for report in reports:
 
@@ -414,9 +421,9 @@ async def test_a_schema_4_database_gets_the_reports_tables_and_fills_orders_deta
         again = await db.report(lambda cur: q.receipt_detail(cur, VENUE, latte.id))
         assert again is not None
         assert [m["id"] for m in again["lines"][0]["modifiers"]] == ["large", "oat"]
-        entry = q.StockEntry("e1", "croissant", 3, "supply", "", "console", NOW, DATE)
+        entry = stock_reports.StockEntry("e1", "croissant", 3, "supply", "", "console", NOW, DATE)
         await db.add_stock_entry(VENUE, entry)
-        on_hand = await db.report(lambda cur: q.stock_on_hand(cur, VENUE))
+        on_hand = await db.report(lambda cur: stock_reports.stock_on_hand(cur, VENUE))
         assert on_hand["croissant"] == _on_hand(r1)["croissant"] + 3
     finally:
         await db.close()
