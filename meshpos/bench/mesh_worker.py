@@ -38,13 +38,13 @@ from meshpos.bench.mesh_meter import (
     metered_channel,
     percentile,
 )
+from meshpos.bench.mesh_watch import WAIT_S, Watch, holds
 from meshpos.bench.owner import die_with_owner
 from meshpos.bench.receive_counts import Counts
 from meshpos.bench.tail_probe import TailProbe
 from meshpos.bench.workload import add_receipt
 from meshpos.config import load_config
 from meshpos.errors import MeshposError
-from meshpos.model._root_events import RootChange, unwatch, watch
 from meshpos.model.documents import CATALOG, ledger_name
 from meshpos.model.sample import CASHIER
 from meshpos.node import Node
@@ -52,79 +52,6 @@ from meshpos.node_adapters import make_node
 
 HOST = "127.0.0.1"  # the network rule: loopback only
 PRODUCTS = ("espresso", "croissant", "burger", "fries", "lemonade")
-WAIT_S = 120.0
-
-
-class _Watch:
-    """When each receipt id first appeared in this register's ``receipts`` map. Harness work billed to
-    the register's CPU, so on raw events (yrs' ``keys``), not pycrdt's ``observe``, which builds and
-    walks a Python event per change (issue 18, cpu); ours on the shared observer its tally follows."""
-
-    def __init__(self) -> None:
-        self.seen: dict[str, float] = {}
-        self.probe: TailProbe | None = None  # (``--loop-figures``) and each receipt's batch stamps
-        self.handled: dict[str, tuple[float, float]] = {}
-        self._stop: Callable[[], None] | None = None
-
-    def note(self, keys: dict[str, dict[str, Any]] | None) -> None:
-        now = time.perf_counter()
-        for key, change in (keys or {}).items():
-            if change.get("action") == "add":
-                self.seen.setdefault(key, now)
-                if self.probe is not None:
-                    self.handled.setdefault(key, self.probe.batch)
-
-    def _changes(self, changes: list[RootChange]) -> None:
-        for change in changes:
-            self.note(change.keys)
-
-    def start(self, receipts: pycrdt.Map[Any], *, shared: bool = False) -> None:
-        self.stop()
-        if shared:  # (a change's keys as the tally reads them: one conversion for both)
-            held = watch(receipts.doc, self._changes, "receipts", deep=False)
-            self._stop = lambda: unwatch(held)
-        else:
-            self._stop = receipts.integrated.observe(lambda event: self.note(event.keys)).drop
-
-    def stop(self) -> None:
-        if self._stop is not None:
-            self._stop()
-            self._stop = None
-
-
-async def _holds(receipts: Callable[[], pycrdt.Map[Any]], count: int) -> float:
-    """Wait until the receipts map holds ``count`` entries; the perf_counter time it first did.
-
-    Watches the document, not the map: a map observer makes pycrdt convert every key a transaction touched
-    into Python (5,000 for a catch-up), harness work that would be billed to the register. A transaction
-    observer may not read the document, so it notes the time and the count is checked right after; the time
-    reported is that of the latest transaction before the check (never early).
-    """
-    done = asyncio.Event()
-    at = [time.perf_counter()]
-    target = receipts()
-    loop = asyncio.get_running_loop()
-
-    def check() -> None:
-        if len(target) >= count and not done.is_set():
-            done.set()
-
-    def changed(_event: Any) -> None:
-        if not done.is_set():
-            at[0] = time.perf_counter()
-            loop.call_soon(check)
-
-    subscription = target.doc.observe(changed)
-    try:
-        if len(target) >= count:
-            return time.perf_counter()
-        async with asyncio.timeout(WAIT_S):
-            await done.wait()
-    except TimeoutError:
-        raise MeshposError(f"timed out waiting for {count} receipts ({len(target)})") from None
-    finally:
-        target.doc.unobserve(subscription)
-    return at[0]
 
 
 class _Register:
@@ -134,7 +61,7 @@ class _Register:
         self.meter = LinkMeter()
         self.profile = Profile()
         self.catchup_profile = Profile("catchup-")
-        self.watch = _Watch()
+        self.watch = Watch()
         self.ledger = ""
         self._probe: LoopLag | None = None  # the loop-lag probe alone, while idle (``stats``)
 
@@ -157,7 +84,7 @@ class _Register:
                 await self.sell_one(int(msg.get("first", 0)) + k)
             return {}
         if do == "holds":
-            at = await _holds(self.receipts, int(msg["count"]))
+            at = await holds(self.receipts, int(msg["count"]))
             self.catchup_profile.stop()  # (a catch-up's, if its start was profiled; else nothing)
             return {"at": at, "held": len(self.receipts())}
         if do == "count":
