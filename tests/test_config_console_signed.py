@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from meshpos.config import Config, InvalidSetting, load_config
+from meshpos.config import Config, load_config
+from meshpos.config_checks import InvalidSetting
 from meshpos.errors import ConfigError
 
 
