@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import cast
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -28,6 +29,7 @@ from meshpos.sync import FEATURES, ConsoleSignatureRefused, SignedConsole, Synch
 from meshpos.sync._bodies import decode_heartbeat, heartbeat_body
 from meshpos.sync._closed_said import STATED_CLOSED_DAYS
 from meshpos.sync._messages import Heartbeat
+from meshpos.sync._session import Session
 from meshpos.sync._signed import EPOCH_FEATURE, epoch_body
 from meshpos.trust.console_key import ConsoleChecker, ConsoleSigning
 
@@ -205,3 +207,37 @@ def test_an_n_minus_1_peer_is_never_sent_the_word(
     assert b'"epoch"' in wire
     back = decode_heartbeat(wire)
     assert back.epoch == beat.epoch
+
+
+class Link:
+    """A session as ``_with_epoch`` sees it: what its peer announced (and a weak reference)."""
+
+    def __init__(self, features: frozenset[str]) -> None:
+        self.peer_features = features
+
+
+def test_a_node_passes_the_word_on_once_per_link_to_peers_that_take_it(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    ca, signing, _ = keys
+    register, held = strict_register(ca)
+    console = Console(signing, OLD, 0)
+    register._on_heartbeat(console.says(everything(held)))
+    own = Heartbeat("R2", "register", 1, False, False, 1, {}, {})
+    link, old_peer = Link(FEATURES), Link(frozenset())
+    first = register._with_epoch(own, cast(Session, link))
+    assert first.epoch == console.word
+    assert register._with_epoch(own, cast(Session, link)).epoch is None  # (once per link)
+    assert register._with_epoch(own, cast(Session, Link(FEATURES))).epoch == console.word
+    assert register._with_epoch(own, cast(Session, old_peer)).epoch is None  # (N−1)
+    # a new console's word: passed on again on the same link
+    register._on_heartbeat(Console(signing, NEW, 100).says({OPEN: {}}))
+    assert register._with_epoch(own, cast(Session, link)).epoch not in (None, console.word)
+    # and a register beyond it takes it from the passed beat as from the console's
+    beyond, _ = strict_register(ca)
+    beyond._on_heartbeat(console.says(everything(held)))
+    newer = Console(signing, NEW, 100)
+    passed = replace(own, seq=2, signed=newer.says({OPEN: {}}).signed, epoch=newer.word)
+    beyond._on_heartbeat(passed)
+    assert beyond.epochs.epoch == NEW
+    assert beyond.epochs.forgotten == 1
