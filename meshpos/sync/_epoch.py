@@ -1,9 +1,9 @@
 """The console database's epoch, signed: a strict node that sees it change forgets what the console
 told it and judges again (the twenty-third session, part ``epoch``).
 
-docs/architecture.md (Status, Security). A strict node keeps the highest console clocks it was told
-for each open document (``_passing._learn_console``) and, in memory, which closed days a signed
-statement covered (``_lacking``). A console started on a new database (the back-office PC died,
+docs/architecture.md (Status), docs/architecture.md (Security). A strict node keeps the highest
+console clocks it was told for each open document (``_passing._learn_console``) and, in memory,
+which closed days a signed statement covered (``_lacking``). A console started on a new database (the back-office PC died,
 ``console.db`` was lost, a new PostgreSQL database) holds less than that, but its lower clocks raised
 nothing and its statements, naming the closed days nowhere, unconfirmed nothing: a register that kept
 running said "All data is synced" while the new console lacked its sales, until it restarted.

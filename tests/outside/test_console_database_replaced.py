@@ -13,7 +13,9 @@ not at the console and opens it again, so it syncs. A venue whose console signs 
 days it closed, so a register cannot tell a day it lacks from one it holds closed.
 
 Real processes under libfaketime: the register sells on day D, then runs a day later so that D
-closes (the console holding it), then meets a console on a new database.
+closes (the console holding it), then meets a console on a new database: restarted with it, or
+(**Changed**, the twenty-third session, epoch: ``sync/_epoch.py``) left running while the console's
+database is replaced under it, which it finds from the console's signed epoch.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ from meshpos.harness.wait import wait_for
 from meshpos.model.sample import CASHIER
 from meshpos.trust.console_key import issue_console_key
 
+from ..console.pgserver import PgServer, postgres_server
 from ..mesh.kit import ConsoleProcess, NodeProcess, make_device, make_venue
+
+__all__ = ["postgres_server"]  # the session fixture, found here by pytest
 
 FAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1"))), None)
 
@@ -109,10 +114,17 @@ def test_a_console_on_a_new_database_is_not_called_synced(tmp_path: Path, signin
             console.stop()
 
 
-def test_a_register_that_keeps_running_sees_the_console_database_replaced(tmp_path: Path) -> None:
+@pytest.mark.skipif(
+    FAKETIME is None and os.environ.get("CI") != "true",
+    reason="needs libfaketime (Debian package faketime)",
+)
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_register_that_keeps_running_sees_the_console_database_replaced(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
     """**Changed** (the twenty-third session, epoch; ``sync/_epoch.py``): the console's database
     is replaced while the register keeps running (stop the console, move ``console.db`` away,
-    start ``meshpos console`` again on the same port). The register sees the console's signed
+    start ``meshpos console`` again on the same port; PostgreSQL: on a new database). The register sees the console's signed
     epoch change, forgets what the old console told it and judges again: it does not say synced
     until the new console holds the sales of the closed day. On main it kept the old console's
     confirmation in memory, said "All data is synced" and never sent the day (README said to
@@ -125,6 +137,11 @@ def test_a_register_that_keeps_running_sees_the_console_database_replaced(tmp_pa
     home = tmp_path / "back-office"
     home.mkdir()
     sold: list[str] = []
+    server: PgServer | None = None
+    urls: list[str] = []
+    if database == "postgres":
+        server = request.getfixturevalue("postgres_server")
+        urls = [server.create_database(), server.create_database()]  # the lost one, the new one
 
     def link(console: ConsoleProcess) -> None:
         text = re.sub(r'\nconsole_(url|token) = "[^"]*"', "", config.read_text())
@@ -144,9 +161,11 @@ def test_a_register_that_keeps_running_sees_the_console_database_replaced(tmp_pa
 
     for days in (0, 1):  # the sales on day D; the next day, D closes with the console holding it
         console = ConsoleProcess(
-            home, [authority.directory], python=[*_later(days), sys.executable]
-        )
-        console.start()
+            home,
+            [authority.directory],
+            db=urls[0] if urls else "",
+            python=[*_later(days), sys.executable],
+        ).start()
         link(console)
         register = NodeProcess(
             config, tmp_path / "R1.log", ["--no-discovery"], prefix=_later(days)
@@ -172,6 +191,7 @@ def test_a_register_that_keeps_running_sees_the_console_database_replaced(tmp_pa
         console = ConsoleProcess(
             home,
             [authority.directory],
+            db=urls[1] if urls else "",
             args=["--port", str(console.port)],
             python=[*_later(1), sys.executable],
         ).start()
@@ -195,3 +215,6 @@ def test_a_register_that_keeps_running_sees_the_console_database_replaced(tmp_pa
     finally:
         register.kill()
         console.stop()
+        for url in urls:
+            assert server is not None
+            server.drop_database(url)
