@@ -3,10 +3,11 @@ told it and judges again (the twenty-third session, part ``epoch``).
 
 docs/architecture.md (Status), docs/architecture.md (Security). A strict node keeps the highest
 console clocks it was told for each open document (``_passing._learn_console``) and, in memory,
-which closed days a signed statement covered (``_lacking``). A console started on a new database (the back-office PC died,
-``console.db`` was lost, a new PostgreSQL database) holds less than that, but its lower clocks raised
-nothing and its statements, naming the closed days nowhere, unconfirmed nothing: a register that kept
-running said "All data is synced" while the new console lacked its sales, until it restarted.
+which closed days a signed statement covered (``_lacking``). A console started on a new database
+(the back-office PC died, ``console.db`` was lost, a new PostgreSQL database) holds less than that,
+but its lower clocks raised nothing and its statements, naming the closed days nowhere, unconfirmed
+nothing: a register that kept running said "All data is synced" while the new console lacked its
+sales, until it restarted.
 
 **Changed** (the twenty-third session, epoch): the console says which database it runs on. Its
 *epoch* is the time (ms, the database's row of the venue, ``venues.created_at_ms``) at which that
@@ -134,6 +135,13 @@ class Epoching:
             return beat
         if epochs.sent_on.get(session) is word:
             return beat
+        check = self.config.console_epoch_check
+        if check is not None:  # (as ``_passing._still_good``: a console revoked or expired since
+            try:  # would make every peer close this honest link, after every relink)
+                check(word)
+            except ConsoleSignatureRefused:
+                epochs.latest = None  # (a newer word, if one comes, takes its place)
+                return beat
         epochs.sent_on[session] = word
         return replace(beat, epoch=word)
 

@@ -241,3 +241,19 @@ def test_a_node_passes_the_word_on_once_per_link_to_peers_that_take_it(
     beyond._on_heartbeat(passed)
     assert beyond.epochs.epoch == NEW
     assert beyond.epochs.forgotten == 1
+
+
+def test_a_word_of_a_console_revoked_since_is_not_passed_on(
+    keys: tuple[str, ConsoleSigning, ConsoleSigning],
+) -> None:
+    """As ``_passing._still_good`` for statements: every peer would refuse it and close this
+    honest link, after every relink."""
+    ca, signing, _ = keys
+    register, held = strict_register(ca)
+    checker = ConsoleChecker(ca, VENUE_ID)
+    register.config = replace(register.config, console_epoch_check=checker.epoch)
+    register._on_heartbeat(Console(signing, OLD, 0).says(everything(held)))
+    own = Heartbeat("R2", "register", 1, False, False, 1, {}, {})
+    checker.is_revoked = lambda device: True  # (``meshpos revoke console``, heard since)
+    assert register._with_epoch(own, cast(Session, Link(FEATURES))).epoch is None
+    assert register.epochs.latest is None
