@@ -67,7 +67,12 @@ def closed_a_day(register: NodeProcess) -> bool:
             "unsigned",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="a console that signs nothing never states its closed days (sync/_lacking.py)",
+                reason=(
+                    "a console that signs nothing states neither its closed days nor its epoch "
+                    "(sync/_lacking.py, sync/_epoch.py): a register cannot tell a console holding "
+                    "a closed day from one that never had it; to pass, the unsigned console would "
+                    "tell both unsigned (feature-gated), as trustworthy as any enrolled device"
+                ),
             ),
         ),
     ],
