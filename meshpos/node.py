@@ -170,6 +170,7 @@ class Node(VenueReads, RegisterOperations):
                     SyncConfig.paced(config.heartbeat_interval, MAX_MESSAGE_SIZE),
                     console_check=checker,  # the console's signed word (Security)
                     console_tick_check=checker.tick,  # and its tick at rest (issue 18, tick)
+                    console_epoch_check=checker.epoch,  # and its database's epoch (sync/_epoch)
                     console_signed=signed,  # ("auto": strict once it took a statement)
                     on_console_strict=on_strict,
                     held_signer=DeviceWordSigner(identity),  # its attestations (issue 18, sign)

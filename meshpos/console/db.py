@@ -40,6 +40,10 @@ class ConsoleDB(Protocol):
     async def venue_for_token(self, token: str) -> str | None:
         """The venue a relay's token belongs to, or None."""
 
+    async def venue_epoch(self, venue_id: str) -> int | None:
+        """When this database registered the venue (ms; None: not held): the console's epoch
+        for it, which its registers see change when the database is replaced (sync/_epoch.py)."""
+
     async def token_hash_of(self, venue_id: str) -> str | None:
         """The hash of ``venue_id``'s relay token, or None for a venue not held."""
 

@@ -24,6 +24,10 @@ heard (:meth:`apply_stored`), and every document's version (one per append) is k
 materialised from a document only while no later version of it is stored: a process that has not yet
 heard another's commit is refused (StaleWrite) and materialises again once it has, never rolling a
 row back.
+
+**Changed** (the twenty-third session, epoch): at each load the hub signs which database it runs on
+(``ConsoleDB.venue_epoch``, ``sync/_epoch.py``), so a register that keeps running sees a console on a
+new database and judges again what it holds.
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ class VenueHub(DayClosing, Materialising):
     ) -> None:
         self.venue_id = venue_id
         self.db = db
+        self.console_signer = console_signer
         self.materialise_delay = materialise_delay
         # this process's counts for the venue: the server keeps them across loads of the hub
         self.counters: Counter[str] = Counter() if counters is None else counters
@@ -156,6 +161,11 @@ class VenueHub(DayClosing, Materialising):
 
     async def load(self) -> None:
         await self.engine.open()
+        # which database this is, signed once a start (the twenty-third session, epoch: a register
+        # that sees it change forgets what the console on the old one told it; sync/_epoch.py)
+        epoch = await self.db.venue_epoch(self.venue_id)
+        if self.console_signer is not None and epoch is not None:
+            self.sync.epochs.own = self.console_signer.epoch(epoch)
         for name, reports in (await self.db.closed_reports(self.venue_id)).items():
             self.sync.set_console_reports(name, reports)  # told to a register still holding it
         # what an earlier load (or another process) found it could not materialise: told at once

@@ -59,6 +59,15 @@ class VenueStatements:
 
         await self._write(job, rank=LATER)  # no relay waits for it: appends go first
 
+    async def venue_epoch(self, venue_id: str) -> int | None:
+        """When this database registered ``venue_id`` (ms): the console's *epoch* for it
+        (``sync/_epoch.py``), made with the database and kept in it, new in a new one; None for a
+        venue it does not hold."""
+        rows = await self._read(
+            lambda cur: cur.fetchall("SELECT created_at_ms FROM venues WHERE id = ?", (venue_id,))
+        )
+        return int(rows[0][0]) if rows else None
+
     async def venue_for_token(self, token: str) -> str | None:
         if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
             return None

@@ -107,6 +107,7 @@ from meshpos.sync._signed import (
     ConsoleStatement,
     SignedConsole,
     SignedTick,
+    epoch_body,
     tick_body,
     unbase64,
 )
@@ -195,6 +196,7 @@ __all__ = [
     "encode",
     "encode_doc_message",
     "encode_y_payload",
+    "epoch_body",
     "features_header",
     "may_deliver",
     "may_write",

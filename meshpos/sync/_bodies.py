@@ -54,10 +54,12 @@ from meshpos.sync._messages import (
 )
 from meshpos.sync._said_words import SAID_SIGNED_FEATURE, decode_saids
 from meshpos.sync._signed import (
+    EPOCH_FEATURE,
     SIGNED_FEATURE,
     TICK_FEATURE,
     ConsoleSignatureRefused,
     ConsoleStatement,
+    decode_epoch,
     decode_signed,
     decode_tick,
     signed_body,
@@ -94,6 +96,7 @@ HEARTBEAT_FIELD_FEATURES: dict[str, str] = {
     "gones": GONE_SIGNED_FEATURE,
     "saids": SAID_SIGNED_FEATURE,
     "stalls": STALL_SIGNED_FEATURE,
+    "epoch": EPOCH_FEATURE,
 }
 #: record kinds (meshpos.model.tally.KINDS) newer than N−1, each with the feature a peer must have
 #: announced to be told their counts in ``reports`` and ``owed``: N−1 refuses a kind it does not know,
@@ -192,6 +195,8 @@ def _heartbeat_body(msg: Heartbeat, features: frozenset[str]) -> bytes:
         body["signed"] = signed_body(msg.signed)
     if msg.tick is not None:
         body["tick"] = tick_wire(msg.tick)
+    if msg.epoch is not None:
+        body["epoch"] = signed_body(msg.epoch)
     if msg.helds:
         body["helds"] = helds_wire(msg.helds)
     if msg.gones:
@@ -286,6 +291,7 @@ def decode_heartbeat(body: bytes) -> Heartbeat:
         else (_decode_held(obj["held"], what) if "held" in obj else {}),
         signed=decode_signed(obj["signed"], what) if "signed" in obj else None,
         tick=decode_tick(obj["tick"], what) if "tick" in obj else None,
+        epoch=decode_epoch(obj["epoch"], what) if "epoch" in obj else None,
         helds=decode_helds(obj["helds"], what) if "helds" in obj else (),
         gones=decode_gones(obj["gones"], what) if "gones" in obj else (),
         saids=decode_saids(obj["saids"], what) if "saids" in obj else (),
@@ -365,6 +371,7 @@ _HEARTBEAT_OPTIONAL = frozenset(
         "heldc",
         "signed",
         "tick",
+        "epoch",
         "helds",
         "gones",
         "saids",

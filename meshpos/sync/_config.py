@@ -47,6 +47,9 @@ class SyncConfig:
     # the console: signs one when nothing moved (None: it signs its whole statement again instead)
     console_tick_check: TickCheck | None = None
     console_tick_signer: TickSigner | None = None
+    # (the twenty-third session, epoch: ``_epoch``) a node: checks the console's epoch word (its
+    # certificate and signature, as a statement's); None: it takes none (a new epoch goes unnoticed)
+    console_epoch_check: ConsoleCheck | None = None
     # (issue 18, fresh: ``_fresh``) the console signs again at least this often, also when nothing
     # moved (a tick when it can, ``_tick``); a strict node is green only while the console's latest statement is at most
     # ``console_fresh_s`` old and its own changes reach the console's signed state within

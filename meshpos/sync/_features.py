@@ -23,7 +23,7 @@ from meshpos.sync._gone_words import GONE_SIGNED_FEATURE
 from meshpos.sync._held import HELD_COMPACT_FEATURE, HELD_FEATURE
 from meshpos.sync._held_signed import HELD_SIGNED_FEATURE
 from meshpos.sync._said_words import SAID_SIGNED_FEATURE
-from meshpos.sync._signed import SIGNED_FEATURE, TICK_FEATURE
+from meshpos.sync._signed import EPOCH_FEATURE, SIGNED_FEATURE, TICK_FEATURE
 from meshpos.sync._stall_words import STALL_SIGNED_FEATURE
 from meshpos.sync._topology import COMPACT_FAR_FEATURE, FULL_MESH_FEATURE, TOPOLOGY_FEATURE
 
@@ -50,6 +50,7 @@ FEATURES: frozenset[str] = frozenset(
         SAID_SIGNED_FEATURE,  # farsign (issue 18): heartbeat saids, far records' said fields signed
         STALL_SIGNED_FEATURE,  # stallword (the twenty-second session): heartbeat stalls (_stalls)
         FULL_MESH_FEATURE,  # tail (issue 18): links on the full mesh up to six devices (_topology)
+        EPOCH_FEATURE,  # epoch (the twenty-third session): heartbeat epoch, the console db's (_epoch)
     }
 )
 

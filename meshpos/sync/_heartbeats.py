@@ -135,6 +135,8 @@ class Heartbeats(Electing):
 
         def _take_tick(self, tick: SignedTick) -> None: ...
 
+        def _take_epoch(self, node: str, word: SignedConsole) -> None: ...
+
         @property
         def ticks(self) -> Ticks: ...
 
@@ -317,6 +319,8 @@ class Heartbeats(Electing):
         # check raises before anything of it is taken (its presence, relay claim, far records)
         if heartbeat.signed is not None:
             self._take_signed(heartbeat.node, heartbeat.signed)
+        if heartbeat.epoch is not None:  # (after it: a new epoch judges again from it, ``_epoch``)
+            self._take_epoch(heartbeat.node, heartbeat.epoch)
         if heartbeat.tick is not None:  # (after it: a tick names the statement it stands by)
             self._take_tick(heartbeat.tick)
         # devices' signed words (``_attesting``): checked before anything is taken
@@ -439,7 +443,7 @@ class Heartbeats(Electing):
 #: a peer's owed counts move ``owed_version`` instead (issue 18, rounds: the election does not read them)
 _UNSAID = frozenset(
     {"seq", "far", "held", "pending", "peers", "gone", "gones", "saids", "mesh", "owed", "signed"}
-    | {"tick", "stalls"}
+    | {"tick", "stalls", "epoch"}
 )
 #: a heartbeat's other fields, as a tuple: what a status and the election are computed from, whatever
 #: fields a later release adds (read in place: it made two copies of every beat received to compare)

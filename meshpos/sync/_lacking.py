@@ -31,9 +31,12 @@ part was cut by ``STATED_CLOSED_CHARS`` (hundreds of client ids a day) leaves an
 lacking: it is opened again, and since the console, holding it closed, never states it again, it
 stays open and pending here (pessimistic, never optimistic). A console that holds an old day *open*
 names it, and is judged on its clocks. False negatives: a day this register dropped
-(``keep_days``) cannot be sent again (only a console backup has it); a console replaced while this
-register keeps running, after a statement confirmed a day, is not noticed until the register
-restarts (the new console's statements name the day nowhere, which does not unconfirm it).
+(``keep_days``) cannot be sent again (only a console backup has it); a console restored from a
+backup while this register keeps running, after a statement confirmed a day, is not noticed until
+the register restarts (its statements name the day nowhere, which does not unconfirm it).
+**Changed** (the twenty-third session, epoch): a console on a *new* database is noticed at once: its
+signed epoch changed, and the node forgets what the old console said and judges again (``_epoch``,
+:meth:`LackingDays.reset`).
 """
 
 from __future__ import annotations
@@ -53,6 +56,11 @@ class LackingDays:
     """What the console's signed statements said of this register's closed days, in this process."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Nothing said yet (a console on a new database, ``_epoch``: what the old one said is
+        no evidence of what the new one holds)."""
         self.confirmed: set[str] = set()  # closed documents a signed statement covered
         self.lacking: dict[str, float] = {}  # closed document -> when first judged lacking
         self.affirmed: dict[str, float] = {}  # closed document -> when last judged lacking

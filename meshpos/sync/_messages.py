@@ -145,6 +145,9 @@ class Heartbeat:
     saids: tuple[SignedHeld, ...] = ()
     # optional, stalls1 peers only (sync/_stalls.py): nodes' own signed words that they did not run
     stalls: tuple[SignedHeld, ...] = ()
+    # optional, epoch1 peers only (sync/_epoch.py): the console database's epoch, signed by the
+    # console at its start, passed on unchanged (once per word and link)
+    epoch: SignedConsole | None = None
 
     @property
     def signed_words(self) -> int:

@@ -262,7 +262,7 @@ class PassingOn(Ticking, Attesting):
         (``Heartbeats.set_console_state``, ``set_console_reports``), and the open documents name
         what is passed on; a node compared every client and count of every open day on every link,
         every beat (~16 % of the in-memory venue's CPU at 50 devices with a console)."""
-        beat = self._with_signed(beat, session)
+        beat = self._with_epoch(self._with_signed(beat, session), session)  # (``_epoch``)
         peer = session.device_peer(TOPOLOGY_FEATURE)
         if peer is None or beat.relay or self.hello.role == "console":
             return beat

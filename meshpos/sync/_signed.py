@@ -132,6 +132,46 @@ def decode_tick(raw: Any, what: str) -> SignedTick:
     return SignedTick(body, sig)
 
 
+#: a peer that announced this takes the heartbeat's ``epoch`` field (the console's epoch word)
+EPOCH_FEATURE = "epoch1"
+#: characters of an epoch word's body (``{"at":…,"epoch":…,"venue":…}``: ~100)
+MAX_EPOCH_BODY = 400
+
+
+def epoch_body(venue: str, at: int, epoch: int) -> str:
+    return json.dumps(
+        {"at": at, "epoch": epoch, "venue": venue}, separators=(",", ":"), sort_keys=True
+    )
+
+
+def decode_epoch_body(body: str) -> tuple[str, int, int]:
+    """An epoch word's venue, time (ms, the console's clock) and epoch, or refused saying why."""
+    try:
+        raw = json.loads(body)
+    except ValueError:
+        raw = None
+    if not isinstance(raw, dict) or raw.keys() != {"at", "epoch", "venue"}:
+        raise RemoteProtocolError("console epoch: body must be an object of 'at', 'epoch', 'venue'")
+    venue, at, epoch = raw["venue"], raw["at"], raw["epoch"]
+    for name, value in (("at", at), ("epoch", epoch)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 10**15:
+            raise RemoteProtocolError(f"console epoch: {name!r} is not a time in milliseconds")
+    if not isinstance(venue, str) or not 0 < len(venue) <= 80:
+        raise RemoteProtocolError("console epoch: 'venue' is not a venue id")
+    return venue, at, epoch
+
+
+def decode_epoch(raw: Any, what: str) -> SignedConsole:
+    """The ``epoch`` field: ``{"b": body, "c": cert, "s": sig}``, bounded and well formed (its
+    body is read and its signature checked later, by the synchronizer: ``_epoch``)."""
+    if not isinstance(raw, dict) or raw.keys() != {"b", "c", "s"}:
+        raise RemoteProtocolError(f"{what}: field 'epoch' must be an object with 'b', 'c', 's'")
+    part = unusable_part(raw["b"], raw["c"], raw["s"], MAX_EPOCH_BODY)
+    if part is not None:
+        raise RemoteProtocolError(f"{what}: field 'epoch' has no usable {part}")
+    return SignedConsole(raw["b"], raw["c"], raw["s"])
+
+
 #: checks the certificate and the signature of a statement (``meshpos.trust.console_key``), raising
 #: ConsoleSignatureRefused saying why not
 ConsoleCheck = Callable[[SignedConsole], None]

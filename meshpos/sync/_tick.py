@@ -25,6 +25,10 @@ What a relay can fake stays as ``_fresh`` says: it cannot sign, so it can only h
 (judged by their age) or withhold them (yellow). A peer that takes statements but not ticks (no
 :data:`TICK_FEATURE`; no release has one, N−1 takes neither) makes the console sign whole statements
 again, as before, while it is linked to it.
+
+**Changed** (the twenty-third session, epoch): a statement signed before the console's epoch word
+this node took (``_epoch``: the console on a new database) is not learnt from: a relay replaying the
+old console's statement cannot bring back the clocks the node forgot.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from meshpos.model.tally import Tally
 from meshpos.sync._bodies import decode_statement
 from meshpos.sync._closed import _ClosedDoc, _covers
 from meshpos.sync._config import SyncConfig
+from meshpos.sync._epoch import Epoching
 from meshpos.sync._held import HeldTable
 from meshpos.sync._lacking import LackingDays
 from meshpos.sync._messages import Heartbeat, Hello
@@ -84,7 +89,7 @@ class Ticks:
         self.taken[tick] = None
 
 
-class Ticking:
+class Ticking(Epoching):
     """The console's word taken (statements and ticks) and, on the console, signed (a mixin of
     ``Synchronizer``, through ``PassingOn``, which passes them on)."""
 
@@ -175,6 +180,8 @@ class Ticking:
             raise ConsoleSignatureRefused(
                 f"console statement for venue {statement.venue!r:.80}, not {self.hello.venue!r}"
             )
+        if statement.at < self.epochs.floor:
+            return  # (the twenty-third session, epoch: signed before the console's database)
         latest = self.statements.keep(signed, statement)
         if latest:  # (issue 18, tick: a tick names the latest statement; that one is gone)
             self.ticks.latest = None
@@ -184,6 +191,7 @@ class Ticking:
             self._turn_strict()
         self._learn_console(node, statement.console, statement.reports)
         if self.statements.strict:
+            self.epochs.learnt(statement.at)
             self._closed_held(statement.console)
         if latest and self.statements.strict:
             self._tell_unreported(statement.unreported)

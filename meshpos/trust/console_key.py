@@ -11,6 +11,9 @@ node: the certificate is the venue CA's, for role console and this venue, valid 
 deny-list (``meshpos revoke console``), and the signature is over the body. Certificates are parsed
 and signatures verified once per distinct statement (cached by their bytes); the deny-list is asked
 every time.
+
+**Changed** (the twenty-third session, epoch): it also signs, and checks, the console database's
+epoch word (``sync._epoch``) under a third domain, so no statement's or tick's signature passes as one.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from meshpos.sync import (
     ConsoleSignatureRefused,
     SignedConsole,
     SignedTick,
+    epoch_body,
     statement_body,
     tick_body,
     unbase64,
@@ -70,6 +74,8 @@ VALIDITY = datetime.timedelta(days=5 * 365)
 _DOMAIN = b"meshpos-console-statement-v1\n"
 #: a tick's (issue 18, tick): another domain, so a tick's signature never passes as a statement's
 _TICK_DOMAIN = b"meshpos-console-tick-v1\n"
+#: its database's epoch word's (the twenty-third session, epoch: ``sync._epoch``): a third domain
+_EPOCH_DOMAIN = b"meshpos-console-epoch-v1\n"
 _CHECKED = 16  # (certificate, signature, body) triples checked, kept
 _REVOKED = (
     "the console is on the venue's deny-list ('meshpos revoke console'): every node refuses "
@@ -207,6 +213,17 @@ class ConsoleSigning:
         sig = self._key.sign(_TICK_DOMAIN + body.encode("ascii"), ec.ECDSA(hashes.SHA256()))
         return SignedTick(body, base64.b64encode(sig).decode("ascii"))
 
+    def epoch(self, epoch: int) -> SignedConsole | None:
+        """The word that this console runs on the database of ``epoch`` (``sync._epoch``), signed
+        as of now under the epoch domain, with the certificate (it travels on its own); None once
+        the certificate has expired (as :meth:`__call__`)."""
+        now = self.now()
+        if now > self.expires:
+            return None
+        body = epoch_body(self.venue_id, int(now.timestamp() * 1000), epoch)
+        sig = self._key.sign(_EPOCH_DOMAIN + body.encode("ascii"), ec.ECDSA(hashes.SHA256()))
+        return SignedConsole(body, self._cert, base64.b64encode(sig).decode("ascii"))
+
 
 def load_console_signing(directory: Path, venue_id: str) -> ConsoleSigning | None:
     """The console's signing key of the venue in ``directory``; None if it has neither key nor
@@ -264,11 +281,12 @@ class ConsoleChecker:
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}  # certificate -> its key (ticks)
         self.now: Callable[[], datetime.datetime] = _now  # (tests move it)
 
-    def __call__(self, signed: SignedConsole) -> None:
-        key = (signed.cert, signed.sig, signed.body)
+    def __call__(self, signed: SignedConsole, domain: bytes = _DOMAIN) -> None:
+        # (the domain too: one body's signature under one domain says nothing under another)
+        key = (signed.cert, signed.sig, domain.decode("ascii") + signed.body)
         checked = self._checked.get(key)
         if checked is None:
-            checked = self._verify(signed)
+            checked = self._verify(signed, domain)
             if len(self._checked) >= _CHECKED:
                 del self._checked[next(iter(self._checked))]
             self._checked[key] = checked
@@ -307,7 +325,12 @@ class ConsoleChecker:
             raise ConsoleSignatureRefused("console tick: the signature does not match") from None
         self.verified += 1
 
-    def _verify(self, signed: SignedConsole) -> tuple[str, datetime.datetime]:
+    def epoch(self, word: SignedConsole) -> None:
+        """Check a console's epoch word (``sync._epoch``) as a statement is checked, under the
+        epoch domain (a statement's signature never passes as an epoch word's, nor the reverse)."""
+        self(word, _EPOCH_DOMAIN)
+
+    def _verify(self, signed: SignedConsole, domain: bytes) -> tuple[str, datetime.datetime]:
         try:
             cert = x509.load_der_x509_certificate(unbase64(signed.cert))
         except ValueError:
@@ -326,7 +349,7 @@ class ConsoleChecker:
         try:
             public.verify(
                 unbase64(signed.sig),
-                _DOMAIN + signed.body.encode("ascii"),
+                domain + signed.body.encode("ascii"),
                 ec.ECDSA(hashes.SHA256()),
             )
         except InvalidSignature:

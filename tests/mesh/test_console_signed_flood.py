@@ -45,9 +45,9 @@ async def test_a_relinking_flood_of_forged_statements_is_bounded_and_takes_nothi
     verified: list[SignedConsole] = []
     real = checker._verify
 
-    def counted(signed: SignedConsole) -> tuple[str, datetime.datetime]:
+    def counted(signed: SignedConsole, domain: bytes) -> tuple[str, datetime.datetime]:
         verified.append(signed)
-        return real(signed)
+        return real(signed, domain)
 
     checker._verify = counted  # type: ignore[method-assign]
     genuine = signing({"console": {LEDGER: {}}, "reports": {}, "unreported": (0, "")})
