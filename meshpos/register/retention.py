@@ -213,7 +213,19 @@ class Retention:
                 ", ".join(kept[:4]),
                 ", ..." if len(kept) > 4 else "",
             )
-        return sorted(name for name in past if name in signed)
+        return sorted(name for name in past if name in signed and self._vouched(name))
+
+    def _vouched(self, name: str) -> bool:
+        """Whether no signed statement of the console this node reaches now says it lacks the closed
+        day ``name`` (``sync/_lacking.py``).
+
+        **Changed** (the twenty-third session): a day closed on the signed word of an *earlier*
+        console was dropped on that word alone, so a day crossing the horizon while a console on a
+        new database (``sync/_epoch.py``) lacked it could be dropped before it was opened again and
+        sent: lost but for a console backup. Now a day judged lacking is kept until it was sent and
+        the console's signed word covers it. Still dropped on the earlier word: a day no statement
+        was judged against yet (a register that reaches no console keeps dropping by its horizon)."""
+        return name not in self._engine.sync.lacking_days.lacking
 
     def reopenable(self, held: list[str]) -> list[str]:
         """Closed days that closed on unsigned word, recent enough for the console's statements to

@@ -106,6 +106,48 @@ async def test_only_days_closed_on_signed_word_are_dropped(
         assert set(await store.dropped_days()) == both | closed
 
 
+async def test_a_day_past_the_horizon_that_the_console_now_lacks_is_not_dropped(
+    tmp_path: Path,
+) -> None:
+    """(the twenty-third session) A day closed on an earlier console's signed word, past
+    ``keep_days``, that the console reached now lacks (a console on a new database,
+    ``sync/_epoch.py``; judged by ``sync/_lacking.py``) is kept so it can be opened again and sent;
+    it drops once no statement says it lacks it. Before, the earlier word alone dropped it."""
+    now = [1_764_064_800.0]
+    (config,) = make_configs(
+        tmp_path, [("R1", "register")], day_idle_seconds=IDLE_S, keep_days=1, console_signed=True
+    )
+    async with make_node(config, discovery=False, clock=lambda: now[0]) as node:
+        engine, closer = node._run().engine, node._run().days
+        mono = [0.0]
+        retention = Retention(
+            engine, closer._venue, config, monotonic=lambda: mono[0], now_ms=node.now_ms
+        )
+        closer.retention = retention
+
+        async def look() -> None:
+            mono[0] += CHECK_EVERY
+            await until(lambda: retention._checked_at == mono[0], 10, "a look", every=0.02)
+            if retention._task is not None:
+                await retention._task
+
+        day = await sell_a_day(node)
+        now[0] += DAY_S
+        the_console_holds_everything(node, day)
+        closed = {ledger_name(day), kitchen_name(day)}
+        await until(lambda: closed <= engine.signed_closed, 10, "the day closed signed", every=0.02)
+        # a console on a new database: its signed statement names the day nowhere
+        lacking = engine.sync.lacking_days
+        for name in closed:
+            lacking.lacking[name] = lacking.affirmed[name] = 0.0
+        now[0] += 3 * DAY_S  # past keep_days
+        assert retention.droppable() == []
+        await look()
+        assert not any(engine.sync.is_dropped(n) for n in closed)
+        lacking.forget(closed)  # (sent again and covered by the console's signed word)
+        assert retention.droppable() == sorted(closed)
+
+
 async def test_a_recent_day_closed_unsigned_and_not_covered_is_opened_and_closes_again_signed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
