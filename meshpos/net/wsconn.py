@@ -41,6 +41,7 @@ from websockets.uri import parse_uri
 from meshpos.errors import RemoteProtocolError
 from meshpos.net.buffered import BufferedStreamProtocol, open_connection
 from meshpos.net.dates import date_skew
+from meshpos.net.wsframes import whole_binary_frames
 from meshpos.net.wshandshake import READ_SIZE, peer_cert, read_handshake, tls_reason
 from meshpos.net.wshandshake import LinkRefused as LinkRefused  # (where callers import it from)
 from meshpos.sync import FEATURES, FEATURES_HEADER, features_header, parse_features
@@ -94,7 +95,9 @@ class WsConnection:
 
     async def recv_batch(self, most: int = 256) -> list[bytes]:
         """Every whole message already read (at least one, at most ``most``), waiting for the first;
-        [] once the connection has ended. A receiver that takes a burst at once commits it once."""
+        [] once the connection has ended. A receiver that takes a burst at once commits it once.
+        **Changed** (issue 18, cpu; the twenty-third session): whole final binary frames at a frame
+        boundary are read by ``net/wsframes.py``, the rest by the library as before."""
         while not self._pending:
             if self._protocol.state is State.CLOSED:
                 return []
@@ -105,7 +108,11 @@ class WsConnection:
                 self._writer.close()
                 return []
             if data:
-                self._protocol.receive_data(data)
+                payloads, taken = whole_binary_frames(self._protocol, data)
+                self._pending += payloads
+                if taken == len(data):  # the library saw nothing: no event, nothing to answer
+                    continue
+                self._protocol.receive_data(data[taken:] if taken else data)
             else:
                 self._protocol.receive_eof()
             self._collect()
