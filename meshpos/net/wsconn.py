@@ -6,7 +6,9 @@ runs an open one for a :class:`~meshpos.net.port.LinkHandler`.
 Why not ``websockets.asyncio.server.serve``: a TLS handshake the server refuses (no client certificate,
 another venue's CA) never reaches its handler, and asyncio logs it only in debug mode. Doing ``start_tls``
 ourselves lets every refusal be counted and logged with its reason, and keeps framing in the ``websockets``
-library's own sans-I/O protocol (handshake, masking, size limit, ping/pong, close). A server decides on
+library's own sans-I/O protocol (handshake, masking, size limit, ping/pong, close; the one exception, a
+whole final binary frame read directly where the library would take it the same: ``net/wsframes.py``,
+issue 18, cpu, the twenty-third session). A server decides on
 the upgrade request itself (``route``: its path, its token) and may answer it with plain HTTP, which is how
 the console answers ``/health``, a relay's probe and every refusal.
 
