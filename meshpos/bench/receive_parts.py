@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import logging
 import os
@@ -45,6 +46,7 @@ from typing import Any, cast
 
 from meshpos.bench.mesh_parts import NOW, PRODUCTS, VENUE
 from meshpos.bench.report import print_report
+from meshpos.bench.wire_feed import wire_feed
 from meshpos.config import MARK_WAIT_MS, Config
 from meshpos.engine import Engine
 from meshpos.model import Venue
@@ -218,6 +220,7 @@ async def _receive(
     profile: str = "",
     mark_wait_ms: float = MARK_WAIT_MS,
     status_every: int = 0,
+    wire: bool = False,
 ) -> tuple[float, float, int, float]:
     seller_id, before, sold = await _sales(sales, mark_wait_ms)
     store = _NullStore()
@@ -264,27 +267,34 @@ async def _receive(
     messages = [
         batch([encode(SyncUpdate(name, update)) for name, update in sale])[0] for sale in sold
     ]
-    half = len(messages) // 2
-    drained = 0
-    started = 0.0
-    profiler = cProfile.Profile() if profile else None
-    for k, message in enumerate(messages):
-        if k == half:
-            drained, started = b.sync.drained, time.thread_time()
-            if profiler is not None:
-                profiler.enable()
-        store.committed.clear()
-        await b.link_messages("R1", [message])
-        await store.committed.wait()
-        await _turns(2)
-        if status_round is not None and (k + 1) % status_every == 0:
-            await status_round()
-        for box in sent.values():
-            box.clear()
-    spent = time.thread_time() - started
-    if profiler is not None:
-        profiler.disable()
-        profiler.dump_stats(profile)
+    async with contextlib.AsyncExitStack() as stack:
+        send = None  # (``--wire``: through TLS, the websocket and the channel's read loop)
+        if wire:
+            send = await stack.enter_async_context(wire_feed(b.link_messages, "R1"))
+        half = len(messages) // 2
+        drained = 0
+        started = 0.0
+        profiler = cProfile.Profile() if profile else None
+        for k, message in enumerate(messages):
+            if k == half:
+                drained, started = b.sync.drained, time.thread_time()
+                if profiler is not None:
+                    profiler.enable()
+            store.committed.clear()
+            if send is None:
+                await b.link_messages("R1", [message])
+            else:
+                send(message)
+            await store.committed.wait()
+            await _turns(2)
+            if status_round is not None and (k + 1) % status_every == 0:
+                await status_round()
+            for box in sent.values():
+                box.clear()
+        spent = time.thread_time() - started
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
     rounds = (b.sync.drained - drained) / (len(messages) - half)
     # the day counted whole once it is in (a tally watching while it arrived would count in the
     # measured half what a node's status counts: ``--status`` has that)
@@ -304,12 +314,14 @@ def receive_us_per_receipt(
     profile: str = "",
     mark_wait_ms: float = MARK_WAIT_MS,
     status_every: int = 0,
+    wire: bool = False,
 ) -> tuple[float, float, float]:
     """CPU per received sale (decode to committed, through the engine), pump drains per sale and
     updates per sale; ``profile``: a file for cProfile's stats of the measured half;
-    ``status_every``: a status round after every that many sales (0: none)."""
+    ``status_every``: a status round after every that many sales (0: none); ``wire``: each sale's
+    message read off a TLS websocket on loopback (``wire_feed``)."""
     spent, rounds, _, updates = asyncio.run(
-        _receive(sales, peers, profile, mark_wait_ms, status_every)
+        _receive(sales, peers, profile, mark_wait_ms, status_every, wire)
     )
     return spent, rounds, updates
 
@@ -424,9 +436,14 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="a status round (the ticker's hooks) after every this many received sales (0: none)",
     )
+    parser.add_argument(
+        "--wire",
+        action="store_true",
+        help="each sale's message read off a TLS websocket on loopback (default: handed over)",
+    )
     args = parser.parse_args(argv)
     spent, rounds, updates = receive_us_per_receipt(
-        max(2, args.sales), args.peers, args.profile, args.mark_wait_ms, args.status
+        max(2, args.sales), args.peers, args.profile, args.mark_wait_ms, args.status, args.wire
     )
     report: dict[str, Any] = {
         "sales": args.sales,
@@ -437,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         "updates_per_receipt": round(updates, 2),
         "mark_wait_ms": args.mark_wait_ms,
         "status_every": args.status,
+        "wire": args.wire,
     }
     if args.mesh > 1:
         mesh_ms, mesh_updates = mesh_ms_per_receipt(

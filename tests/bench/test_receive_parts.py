@@ -72,3 +72,18 @@ def test_receive_parts_runs_the_status_rounds(capsys: pytest.CaptureFixture[str]
     assert report["status_every"] == 2
     assert report["receive_us_per_receipt"] > 0
     assert report["rounds_per_receipt"] >= 1.0  # (a round's own pump may drain its shift's write)
+
+
+def test_receive_parts_reads_each_sale_off_a_tls_websocket(tmp_path: pathlib.Path) -> None:
+    """``--wire`` (the twenty-third session, part ``cpu``): each sale's message crosses a TLS
+    websocket on loopback and the measured half's profile holds the receiver's read of it (the
+    stream's read and the websocket's), with the receiver counting every receipt as before."""
+    path = tmp_path / "wire.prof"
+    spent, rounds, updates = receive_parts.receive_us_per_receipt(
+        6, 1, str(path), mark_wait_ms=0, wire=True
+    )
+    assert spent > 0
+    assert rounds == 1.0
+    assert updates == 2.0
+    names = {name for _, _, name in pstats.Stats(str(path)).stats}  # type: ignore[attr-defined]
+    assert {"recv_batch", "link_messages", "_read_ready"} <= names
