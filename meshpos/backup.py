@@ -15,6 +15,9 @@ operator starts a new series (``meshpos node --new-receipt-series``), which cann
 
 The file holds the device's private key: it is written readable by its owner only, and is as secret as
 the device.
+
+**Changed** (the twenty-third session, part ``outside``): ``--out`` in a folder that does not exist is
+refused (it was made: a backup for a USB stick that was not mounted landed on the register's own disk).
 """
 
 from __future__ import annotations
@@ -108,6 +111,13 @@ def backup(config: Config, out: Path) -> Manifest:
         raise BackupError(f"{db}: no database to back up")
     if out.parent.exists() and not out.parent.is_dir():
         raise BackupError(f"{out}: {out.parent} is a file, not a folder (nothing was written)")
+    if not out.parent.exists():
+        # made, it put a backup meant for a USB stick or a network share that was not mounted on
+        # the register's own disk, and said "backed up to": lost with the device it should outlive
+        raise BackupError(
+            f"{out}: the folder {out.parent} does not exist (a disk or share not mounted?); "
+            "create it first (nothing was written)"
+        )
     # a folder it may not write, a full disk: said in one line, nothing half-written kept
     try:
         return _write_backup(config, identity, db, out)
@@ -123,7 +133,6 @@ def backup(config: Config, out: Path) -> Manifest:
 
 def _write_backup(config: Config, identity: DeviceIdentity, db: Path, out: Path) -> Manifest:
     """:func:`backup`'s writing: a temporary file beside ``out``, linked into place when whole."""
-    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".meshpos-backup-", dir=out.parent) as tmp:
         copy = Path(tmp) / DATABASE
         _snapshot(db, copy)

@@ -3,11 +3,16 @@
 docs/architecture.md (Node). :class:`~meshpos.node.Node` is handed its adapters; :func:`make_node` hands it
 the data dir's SQLite store, the mTLS websocket links, mDNS discovery (unless told not to), the local HTTP
 API and the relay's console link.
+
+**Changed** (the twenty-third session, part ``outside``): the local API with ``api_port = 0`` takes the
+port of its last start again when it is free (``LocalApi``), so a register page left open keeps its
+address across a restart.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -43,6 +48,8 @@ from meshpos.trust.tls import venue_probe_context
 from meshpos.web.api import make_handler
 
 PROBE_TIMEOUT_S = 3.0  # a TLS handshake on the LAN
+log = logging.getLogger("meshpos.node")
+
 LINK_OVERHEAD = 4096  # what a websocket frame may add to the engine's largest message
 
 
@@ -144,11 +151,17 @@ def make_node(
 
 class LocalApi:
     """The node's HTTP API, whose address is written to ``<data_dir>/api.url`` while it listens: that
-    is how ``meshpos status`` and ``meshpos clear-cache`` find the running node (node_runner.api_base)."""
+    is how ``meshpos status`` and ``meshpos clear-cache`` find the running node (node_runner.api_base).
+
+    With ``api_port = 0`` it listens on the port it had last (``<data_dir>/api.port``) when that is
+    free: a register page left open in a browser (a kiosk tab) kept the address of the node's first
+    start, and after a restart (a crash, a power cut) it said "does not answer" for ever on another
+    port (outside, tenth round). A port another program took meanwhile gives a new one, logged."""
 
     def __init__(self, config: Config, server: HttpServer) -> None:
         self.server = server
         self.url_file = config.data_dir / "api.url"
+        self.port_file = config.data_dir / "api.port"
         self.host = config.api_host
 
     @property
@@ -156,14 +169,49 @@ class LocalApi:
         return self.server.port
 
     async def start(self) -> int:
-        port = await self.server.start()
+        last = self._last_port() if self.server.port == 0 else 0
+        self.server.port = last
+        try:
+            port = await self.server.start()
+        except OSError as exc:
+            if not last:
+                raise
+            log.warning(
+                "the local API's port %d is taken (%s): listening on another, so a register page "
+                "open at the old address must be opened again at the one in %s",
+                last,
+                exc.strerror or exc,
+                self.url_file,
+            )
+            self.server.port = 0
+            port = await self.server.start()
         try:
             write_file(self.url_file, f"http://{self.host}:{port}\n")  # whole, or not there
+            if last != port and self.port_file.parent.is_dir():
+                write_file(self.port_file, f"{port}\n")
         except OSError as exc:
             raise ConfigError(
                 f"{self.url_file}: cannot write the API address: {exc.strerror}"
             ) from None
         return port
+
+    def _last_port(self) -> int:
+        """The port of the last start (0: none, or a file that holds no port, said once)."""
+        try:
+            text = self.port_file.read_text(encoding="ascii", errors="replace").strip()
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            log.warning(
+                "%s: cannot read it (%s): the local API takes a new port", self.port_file, exc
+            )
+            return 0
+        if text.isdigit() and 0 < int(text) <= 65535:
+            return int(text)
+        log.warning(
+            "%s holds no port (%r): the local API takes a new port", self.port_file, text[:20]
+        )
+        return 0
 
     async def stop(self) -> None:
         await self.server.stop()

@@ -417,7 +417,9 @@ async def copy_menu(c: ConsoleCall) -> dict[str, Any]:
     discounts name that this venue lacks) written into this venue, replacing same ids, in one update.
     Users, settings and the stop list stay each venue's own. A source product whose id differs only by
     case from one this venue has is refused, naming both (**Changed**, the twenty-first session: the
-    copy wrote ``Tea`` beside ``tea``)."""
+    copy wrote ``Tea`` beside ``tea``). So is a copy between venues of different currencies
+    (**Changed**, the twenty-third session, part ``outside``: prices are minor units, and a Paris
+    espresso's 250, EUR 2.50, was copied into a Tokyo venue as ¥250)."""
     source_id = c.body["from_venue"]
     if source_id == c.venue:
         raise DomainError("field 'from_venue' names this venue: copy from another one")
@@ -434,6 +436,13 @@ async def copy_menu(c: ConsoleCall) -> dict[str, Any]:
     ]
 
     def change(v: Venue) -> dict[str, Any]:
+        theirs, ours = source.settings().currency, v.catalog.settings().currency
+        if theirs != ours:
+            raise DomainError(
+                f"venue {source_id!r} sells in {theirs} and this venue in {ours}: its prices are "
+                f"{theirs} minor units and would be read as {ours}; copy from a venue of one "
+                "currency (or set this venue's currency first, if it is wrong)"
+            )
         ids = by_case(p.id for p in v.catalog.products())
         for product in products:
             twin = case_twin(product.id, ids)

@@ -47,6 +47,12 @@ class ConsoleDB(Protocol):
     async def token_hash_of(self, venue_id: str) -> str | None:
         """The hash of ``venue_id``'s relay token, or None for a venue not held."""
 
+    async def venue_ca_of(self, venue_id: str) -> str | None:
+        """The venue CA (fingerprint) ``venue_id`` belongs to, or None while not learned."""
+
+    async def learn_venue_ca(self, venue_id: str, venue_ca: str) -> str:
+        """Keep ``venue_ca`` unless the venue has one; the one it has after."""
+
     async def replace_token(self, venue_id: str, token_hash: str) -> None:
         """Take ``token_hash`` as the venue's relay token from now on; the old one is refused."""
 

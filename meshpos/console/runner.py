@@ -1,4 +1,9 @@
-"""``meshpos console``: serve relays and the JSON API until a signal; register venues."""
+"""``meshpos console``: serve relays and the JSON API until a signal; register venues.
+
+**Changed** (the twenty-third session, part ``outside``): a venue id is held with the venue CA it was
+first registered with (schema 10, ``venues.venue_ca``: a database from before learns it at its next
+start with the directory); a directory of another CA with that id is refused at start, nothing changed.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from meshpos.errors import ConfigError
 from meshpos.listen_check import bind_problem, machine_addresses
 from meshpos.stop_signals import stop_on_signal
 from meshpos.trust import stored_token
+from meshpos.trust.certs import ca_fingerprint
 from meshpos.trust.console_key import ConsoleSigning
 from meshpos.trust.relay_proof import RelayAdmission, RevokedFile
 
@@ -115,11 +121,20 @@ async def register_venues(db: ConsoleDB, venue_dirs: list[Path]) -> list[str]:
     for directory in venue_dirs:
         authority = load_venue(directory)
         token_hash = hash_token(authority.console_token)
+        venue_ca = ca_fingerprint(authority.ca_pem)
         if authority.venue_id not in known:
             await db.add_venue(authority.venue_id, authority.name, token_hash)
+            await db.learn_venue_ca(authority.venue_id, venue_ca)
             added.append(authority.venue_id)
             log.info("venue %s (%s) registered", authority.venue_id, authority.name)
-        elif not same_hash(await db.token_hash_of(authority.venue_id) or "", token_hash):
+            continue
+        # before the token: another venue's directory must change nothing here
+        held = await db.learn_venue_ca(authority.venue_id, venue_ca)
+        if held != venue_ca:
+            raise ConfigError(
+                await _another_venue(db, authority.venue_id, directory, authority.name)
+            )
+        if not same_hash(await db.token_hash_of(authority.venue_id) or "", token_hash):
             # the directory is the venue's authority: a token replaced there (a register was
             # stolen: meshpos venue console-token --new) was ignored, the old one worked for ever
             await db.replace_token(authority.venue_id, token_hash)
@@ -129,6 +144,21 @@ async def register_venues(db: ConsoleDB, venue_dirs: list[Path]) -> list[str]:
                 directory,
             )
     return added
+
+
+async def _another_venue(db: ConsoleDB, venue_id: str, directory: Path, name: str) -> str:
+    """Why a directory of another venue CA with a held venue's id is refused: each shop that ran
+    README's ``venue init --venue-id cafe-central`` has that id, and the console knew a venue by it
+    alone (outside, tenth round): it served the second shop the first's catalog and staff, and took
+    its receipts into the first's reports."""
+    held = (await db.venue_names()).get(venue_id, "?")
+    return (
+        f"--venue {directory}: venue {venue_id!r} ({name!r}) is another venue than the "
+        f"{venue_id!r} this database holds ({held!r}, made by another venue CA): two venues "
+        "were made with one --venue-id; give this one a database of its own, or make it anew "
+        "with another id (meshpos venue init --venue-id ...; its devices enroll again); "
+        "nothing was changed"
+    )
 
 
 #: the read-only token of GET /metrics, beside the admin token unless --metrics-token-file says where

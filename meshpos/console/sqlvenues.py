@@ -89,6 +89,30 @@ class VenueStatements:
         )
         return str(rows[0][0]) if rows else None
 
+    async def venue_ca_of(self, venue_id: str) -> str | None:
+        """The venue CA's fingerprint ``venue_id`` belongs to (``trust.ca_fingerprint``), or None
+        for a venue registered before schema 10 (or by no directory) that has not learned it yet."""
+        rows = await self._read(
+            lambda cur: cur.fetchall("SELECT venue_ca FROM venues WHERE id = ?", (venue_id,))
+        )
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    async def learn_venue_ca(self, venue_id: str, venue_ca: str) -> str:
+        """Keep ``venue_ca`` as the CA ``venue_id`` belongs to unless it has one already; the CA
+        it belongs to after (the first one learned: two console processes starting at once agree)."""
+
+        async def job(cur: Cursor) -> str:
+            await cur.execute(
+                "UPDATE venues SET venue_ca = ? WHERE id = ? AND venue_ca IS NULL",
+                (venue_ca, venue_id),
+            )
+            rows = await cur.fetchall("SELECT venue_ca FROM venues WHERE id = ?", (venue_id,))
+            if not rows:
+                raise StoreError(f"unknown venue {venue_id!r}")
+            return str(rows[0][0])
+
+        return await self._write(job, rank=LATER)
+
     async def replace_token(self, venue_id: str, token_hash: str) -> None:
         """Take ``token_hash`` as ``venue_id``'s relay token from now on (the old one is refused)."""
         check_token_hash(token_hash)

@@ -17,7 +17,7 @@ from typing import Any
 from meshpos.model.record_spec import Column, RecordSpec
 from meshpos.model.records import LEDGER_RECORDS
 
-SCHEMA_VERSION = 9  # docs/architecture.md (Relay and console)
+SCHEMA_VERSION = 10  # docs/architecture.md (Relay and console)
 # 2: documents.version, sightings. 3: snapshot segments (compaction is not quadratic), closed days
 # (documents.closed, state_vector, deletions; closed_records), unreported. 4: audit (console writes).
 # 5: reports (orders' line_detail and order_discounts, business-day indexes, stock_entries)
@@ -25,6 +25,7 @@ SCHEMA_VERSION = 9  # docs/architecture.md (Relay and console)
 # 7: orders.current_table and current_tab (mutable: a move keeps the row's digest); discount approvers
 # 8: payments and cash_moves by business_date (the all-time figures read the live days only)
 # 9: relay_nonces (a relay's proof is taken once by every console process of the venue)
+# 10: venues.venue_ca (which venue CA an id belongs to: two venues made with one id stay apart)
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -163,6 +164,10 @@ def migrations(d: Dialect, version: int) -> list[str]:
         7: [_index("payments", "business_date"), _index("cash_moves", "business_date")],
         # 9: the console nonces relays' upgrades took, for every console process and across restarts
         8: _relay_nonces(d),
+        # 10: the venue CA each venue id belongs to (``trust.ca_fingerprint``), learned at the next
+        # start with its directory: two venues made with one id (each ran README's ``venue init``)
+        # were one venue to the console, the second's data mixed into the first's
+        9: ["ALTER TABLE venues ADD COLUMN venue_ca TEXT"],
     }
     return [statement for v in range(version, SCHEMA_VERSION) for statement in steps[v]]
 
@@ -302,7 +307,8 @@ def ddl(d: Dialect) -> list[str]:
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL,
             token_hash TEXT NOT NULL UNIQUE,
-            created_at_ms {i} NOT NULL
+            created_at_ms {i} NOT NULL,
+            venue_ca TEXT
         )""",
         f"""CREATE TABLE documents (
             venue_id TEXT NOT NULL REFERENCES venues(id),

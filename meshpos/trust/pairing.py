@@ -14,6 +14,10 @@ Messages (JSON objects, ``"v": 1``, no other fields than listed, at most :data:`
 Both MAC keys come from the SPAKE2 key through HKDF-SHA256 with distinct labels. The server state is per code
 (one attempt, ever); a malformed first message reveals nothing, so it only closes that connection. Time enters
 only as ``now`` arguments; the device's side is ``pairing_device``, the websocket side of both ``enroll``.
+
+**Changed** (the twenty-third session, part ``outside``): a server made for one device id
+(``pair --device``) refuses at once an id the venue revoked or already issued (unless ``reissue``),
+before any code is shown; a server for any device checks each hello's id as before.
 """
 
 from __future__ import annotations
@@ -323,6 +327,11 @@ class PairingServer:
         self.error: TrustError | None = None
         self._issuer = issuer
         self._only_device = None if device_id is None else check_device_id(device_id)
+        if device_id is not None:
+            # refused before a code is shown: ``pair --device R2`` for a revoked (or issued) R2
+            # printed a code and waited, and the operator learned it only from the device, after
+            # walking to it and typing the code (outside, tenth round)
+            issuer.check_new_device(device_id, reissue=reissue)
         self._reissue = reissue
         #: the console's certificate (``console_key``), for a device that takes it (``receive``)
         self._console_pem = console_pem
