@@ -9,9 +9,11 @@ with a 44xx code, after which y-websocket does not reconnect.
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -189,7 +191,7 @@ def test_a_token_opening_connections_too_fast_is_slowed_and_logged_once(bed: Bed
     y-websocket retries after its backoff: counted each time, logged once."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.load_verify_locations(bed.root / "R1" / "identity" / CA_FILE)
-    tries = int(ACCEPTS.burst) + 4
+    tries = int(ACCEPTS.burst) + 8
 
     async def flood() -> list[int]:
         """Each connection's close code (0: served, the node's sync step 1 came first)."""
@@ -209,8 +211,13 @@ def test_a_token_opening_connections_too_fast_is_slowed_and_logged_once(bed: Bed
                     codes.append(closed.rcvd.code if closed.rcvd else -1)
         return codes
 
+    started = time.monotonic()
     codes = asyncio.run(flood())
-    assert codes.count(1013) >= tries - int(ACCEPTS.burst)
+    # the allowance refills at ACCEPTS.rate a second while the flood runs: a loaded machine's slow
+    # handshakes earn it a few more connections (never more than that)
+    refilled = math.ceil((time.monotonic() - started) * ACCEPTS.rate)
+    assert codes.count(1013) >= min(1, tries - int(ACCEPTS.burst) - refilled), codes
+    assert codes.count(0) <= int(ACCEPTS.burst) + refilled, codes
     assert set(codes) <= {0, 1013}
     assert bed.node.status()["refusals"]["yjs_too_often"] == codes.count(1013)
     logged = [line for line in bed.node.log.read_text().splitlines() if "yjs_too_often" in line]
