@@ -135,8 +135,8 @@ class TailProbe:
         # (latency) the loop's last ``select``: (called, returned); and the one before's return
         self._select: tuple[float, float] = (0.0, 0.0)
         self._select_before = 0.0
-        # each batch a link's task took: (waited in select, busy before, read, take) in seconds
-        self.received: list[tuple[float, float, float, float]] = []
+        # each batch a link took: (waited in select, busy before, read, take) in seconds
+        self.received: list[tuple[float, float, float, float, int]] = []  # (+ loop rounds taken)
         # what the loop ran lately: (handle, began, ended); names looked up only for a slow take
         self._ran: collections.deque[tuple[Any, float, float]] = collections.deque(maxlen=256)
         self.take_gaps: collections.defaultdict[str, float] = collections.defaultdict(float)
@@ -267,15 +267,9 @@ class TailProbe:
             reader.probe_arrived = None
             probe.batch = (arrived, now())
             if got and any(map(_holds_update, got)) and getattr(reader, "probe_select", None):
-                called, returned, before = reader.probe_select
-                probe.received.append(
-                    (
-                        returned - called,
-                        called - before,
-                        arrived - returned,
-                        probe.batch[1] - arrived,
-                    )
-                )
+                called, returned, before, rounds = reader.probe_select
+                parts = (returned - called, called - before, arrived - returned)
+                probe.received.append((*parts, probe.batch[1] - arrived, probe.round_no - rounds))
                 if probe.batch[1] - arrived > 0.0005:
                     probe._take_gap(arrived, probe.batch[1])
 
@@ -296,7 +290,7 @@ class TailProbe:
             reader: Any = getattr(protocol, "_stream_reader", None)
             if reader is not None and getattr(reader, "probe_arrived", None) is None:
                 reader.probe_arrived = now()
-                reader.probe_select = (*probe._select, probe._select_before)
+                reader.probe_select = (*probe._select, probe._select_before, probe.round_no)
             updated(protocol, nbytes)
 
         def watch() -> Stamp:
@@ -362,6 +356,7 @@ class TailProbe:
             "receive_busy_before_ms": _p50_p99(busy),
             "receive_read_ms": _p50_p99([r[2] for r in self.received]),
             "receive_take_ms": _p50_p99([r[3] for r in self.received]),
+            "receive_take_rounds": collections.Counter(str(min(r[4], 2)) for r in self.received),
             "receive_take_gap_by_callback_ms": {
                 name: round(s * 1000, 1)
                 for name, s in sorted(self.take_gaps.items(), key=lambda i: -i[1])[:8]
