@@ -136,7 +136,7 @@ class WsConnection:
             protocol.take_now = self._read_now
 
     def _read_now(self, data: bytes) -> bool:
-        if not self._waiting or self._take is None or not data:
+        if not self._waiting or self._take is None or not data or self._writer.is_closing():
             return False
         self._protocol.receive_data(data)
         self._collect()
@@ -153,6 +153,7 @@ class WsConnection:
                     failed.__cause__ = exc
                     exc = failed
                 self._reader.set_exception(exc)
+                self._waiting = False  # (nothing more is taken here: the task ends the link)
         return True
 
     def _collect(self, events: list[object] | None = None) -> None:
