@@ -176,7 +176,7 @@ def busy_fraction(before: tuple[int, int] | None, after: tuple[int, int] | None)
 
 
 #: what a register's reply to ``sell`` says of its event loop besides the sales (``mesh_meter``)
-LOOP_FIGURES = ("gc_", "slow_", "heavy_", "round", "tap_", "commit_", "socket_")
+LOOP_FIGURES = ("gc_", "slow_", "heavy_", "round", "tap_", "commit_", "socket_", "receive_")
 
 
 async def offer(

@@ -18,7 +18,10 @@ round's listeners, flush and publish, and the caller's task resuming).
 Propagation, per receipt: ``paid`` (the seller's write returned) to the first batch handed to a
 socket that holds the receipt's id (``send``: negative when it left before the write returned), to the receiver's first read of the bytes
 (``arrive``: the TLS transport's read callback), to the batch being taken by its link's task
-(``take``), to the receipt applied (``apply``: the receipts map's observer).
+(``take``), to the receipt applied (``apply``: the receipts map's observer). **Changed** (issue 18,
+latency; the twenty-third session): each receiver splits its part of each batch its links take
+(``receive_*``): its loop busy or waiting in ``select`` when the bytes came, ``read`` (-> the TLS read
+callback) and ``take`` (-> handled), and what the loop ran in a ``take`` over 0.5 ms, by name.
 
 Installed only when the bench asks (:data:`~meshpos.bench.mesh_meter.LOOP_ENV`): each stamp wraps
 a call (a few µs a tap), which the CPU figures of such a run include.
@@ -31,12 +34,13 @@ import collections
 import contextvars
 import itertools
 import resource
+import selectors
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from meshpos.bench.mesh_meter import message_kind, percentile
+from meshpos.bench.mesh_meter import _callback_name, message_kind, percentile
 from meshpos.engine.engine import Engine
 from meshpos.net.buffered import BufferedStreamProtocol
 from meshpos.net.wsconn import WsConnection
@@ -108,7 +112,7 @@ class TailProbe:
     """Stamps taps and propagation in this process while installed (a context manager)."""
 
     def __init__(self) -> None:
-        self.taps: list[_Tap] = []
+        self._taps: list[_Tap] = []
         self.sale: contextvars.ContextVar[int] = contextvars.ContextVar("sale", default=-1)
         self._sales: dict[str, int] = {}  # receipt id -> the sale (``sale``) that paid it
         self.rounds: list[_Round] = []
@@ -128,6 +132,24 @@ class TailProbe:
         self.writes = 0  # bytes handed to a stream's transport (``StreamWriter.write``): TLS writes
         self._tap: _Tap | None = None  # the write whose change runs now
         self._txn_fsync = True  # the transaction being created is fsync'd
+        # (latency) the loop's last ``select``: (called, returned); and the one before's return
+        self._select: tuple[float, float] = (0.0, 0.0)
+        self._select_before = 0.0
+        # each batch a link took: (waited in select, busy before, read, take) in seconds
+        self.received: list[tuple[float, float, float, float, int]] = []  # (+ loop rounds taken)
+        # what the loop ran lately: (handle, began, ended); names looked up only for a slow take
+        self._ran: collections.deque[tuple[Any, float, float]] = collections.deque(maxlen=256)
+        self.take_gaps: collections.defaultdict[str, float] = collections.defaultdict(float)
+
+    @property
+    def taps(self) -> list[_Tap]:
+        return self._taps
+
+    @taps.setter
+    def taps(self, taps: list[_Tap]) -> None:
+        """A new phase (the bench's ``sell``): its taps, and its received batches from here on."""
+        self._taps = taps
+        self.received, self.take_gaps = [], collections.defaultdict(float)
 
     def paid(self, receipt_id: str) -> None:
         """The seller's payment returned: the update batch handed to a socket that holds the
@@ -156,9 +178,25 @@ class TailProbe:
         writer_append, begin = writer.Writer.append, writer.Writer._begin
         send_batch, recv_batch = WsConnection.send_batch, WsConnection.recv_batch
         send_now = getattr(WsConnection, "send_now", None)  # (issue 18, tail: not on main)
+        at_once = getattr(WsConnection, "take_at_once", None)  # (issue 18, latency: not on main)
         updated = BufferedStreamProtocol.buffer_updated
         stream_write = asyncio.StreamWriter.write
         run_once = asyncio.BaseEventLoop._run_once  # type: ignore[attr-defined]
+        select = selectors.EpollSelector.select
+        handle_run = asyncio.Handle._run
+
+        def timed_select(selector: selectors.EpollSelector, timeout: float | None = None) -> Any:
+            called = now()
+            try:
+                return select(selector, timeout)
+            finally:
+                probe._select_before = probe._select[1]
+                probe._select = (called, now())
+
+        def timed_handle(handle: asyncio.Handle) -> None:
+            began = now()
+            handle_run(handle)
+            probe._ran.append((handle, began, now()))
 
         def counted_round(loop: asyncio.BaseEventLoop) -> None:
             probe.round_no += 1
@@ -223,18 +261,36 @@ class TailProbe:
                 probe._sent_update(messages)
             return written
 
-        async def timed_recv_batch(conn: WsConnection, most: int = 256) -> list[bytes]:
-            got = await recv_batch(conn, most)
+        def took(conn: WsConnection, got: list[bytes]) -> None:
             reader: Any = conn._reader
             arrived = getattr(reader, "probe_arrived", None) or now()
             reader.probe_arrived = None
             probe.batch = (arrived, now())
+            if got and any(map(_holds_update, got)) and getattr(reader, "probe_select", None):
+                called, returned, before, rounds = reader.probe_select
+                parts = (returned - called, called - before, arrived - returned)
+                probe.received.append((*parts, probe.batch[1] - arrived, probe.round_no - rounds))
+                if probe.batch[1] - arrived > 0.0005:
+                    probe._take_gap(arrived, probe.batch[1])
+
+        async def timed_recv_batch(conn: WsConnection, most: int = 256) -> list[bytes]:
+            got = await recv_batch(conn, most)
+            took(conn, got)
             return got
+
+        def timed_at_once(conn: WsConnection, take: Callable[[list[bytes]], None]) -> None:
+            def taking(got: list[bytes]) -> None:  # (in the read callback: ``take`` about 0)
+                took(conn, got)
+                take(got)
+
+            assert at_once is not None
+            at_once(conn, taking)
 
         def timed_updated(protocol: BufferedStreamProtocol, nbytes: int) -> None:
             reader: Any = getattr(protocol, "_stream_reader", None)
             if reader is not None and getattr(reader, "probe_arrived", None) is None:
                 reader.probe_arrived = now()
+                reader.probe_select = (*probe._select, probe._select_before, probe.round_no)
             updated(protocol, nbytes)
 
         def watch() -> Stamp:
@@ -257,10 +313,13 @@ class TailProbe:
             (writer.Writer, "_begin", timed_begin),
             (WsConnection, "send_batch", timed_send_batch),
             *([(WsConnection, "send_now", timed_send_now)] if send_now is not None else []),
+            *([(WsConnection, "take_at_once", timed_at_once)] if at_once is not None else []),
             (WsConnection, "recv_batch", timed_recv_batch),
             (BufferedStreamProtocol, "buffer_updated", timed_updated),
             (asyncio.StreamWriter, "write", counted_write),
             (asyncio.BaseEventLoop, "_run_once", counted_round),
+            (selectors.EpollSelector, "select", timed_select),
+            (asyncio.Handle, "_run", timed_handle),
         ):
             self._restore.append((owner, name, owner.__dict__.get(name)))  # (None: inherited)
             setattr(owner, name, value)
@@ -278,7 +337,31 @@ class TailProbe:
                 setattr(owner, name, value)
         self._restore = []
 
-    # --- figures --------------------------------------------------------------------------------
+    def _take_gap(self, arrived: float, taken: float) -> None:
+        """What the loop ran between a batch's bytes arriving and its link's task taking them."""
+        for handle, began, ended in self._ran:
+            if ended > arrived and began < taken:  # (the part of it inside the gap)
+                self.take_gaps[_callback_name(handle)] += min(ended, taken) - max(began, arrived)
+
+    def receive_figures(self) -> dict[str, Any]:
+        """This device's part of each batch holding an update its links took, p50/p99 in ms."""
+        if not self.received:
+            return {}
+        waited = [r[0] for r in self.received]
+        busy = [r[1] for r in self.received if r[0] < 0.00005]  # the select found it at once
+        return {
+            "receive_batches": len(self.received),
+            "receive_loop_was_busy": len(busy),  # (its select did not wait: 50 us or less)
+            "receive_select_wait_ms": _p50_p99(waited),
+            "receive_busy_before_ms": _p50_p99(busy),
+            "receive_read_ms": _p50_p99([r[2] for r in self.received]),
+            "receive_take_ms": _p50_p99([r[3] for r in self.received]),
+            "receive_take_rounds": collections.Counter(str(min(r[4], 2)) for r in self.received),
+            "receive_take_gap_by_callback_ms": {
+                name: round(s * 1000, 1)
+                for name, s in sorted(self.take_gaps.items(), key=lambda i: -i[1])[:8]
+            },
+        }
 
     def _phases(self, tap: _Tap) -> dict[str, float] | None:
         """A committed tap's phases in seconds (None: its round was not seen whole)."""
@@ -340,6 +423,7 @@ class TailProbe:
         # the slow sales' split taps: how many, fsync'd, whose round held received updates too
         out["tap_slow_taps_fsynced_received"] = [taps, fsynced, received]
         out["tap_payment_to_send_rounds"] = self._send_rounds(sales, split)
+        out.update(self.receive_figures())
         return out
 
     def _send_rounds(
@@ -363,6 +447,10 @@ class TailProbe:
                 hops = max(0, sent - told[sale])
                 counts[str(hops) if hops < 3 else "3+"] += 1
         return counts
+
+
+def _p50_p99(values: list[float]) -> list[float]:  # (ms)
+    return [round(percentile(values, q) * 1000, 3) for q in (0.5, 0.99)]
 
 
 #: the phases of a receipt's propagation to its slowest receiver, in order

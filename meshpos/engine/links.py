@@ -106,6 +106,9 @@ class Links:
         self._flush()
 
     async def link_messages(self, key: str, messages: list[bytes]) -> None:
+        if self._interval is not None:
+            self._take_messages(key, messages)
+            return
         if key not in self.sync.sessions:
             return
         for data in messages:  # a session that closes midway ignores the rest
@@ -113,12 +116,27 @@ class Links:
         if not self._pump_wanted():
             self._flush()  # a heartbeat, a reply: nothing to commit, what they asked for goes now
             return
+        await self.pump()
+
+    def messages_at_once(self, key: str) -> Callable[[list[bytes]], None] | None:
+        """What takes a link's messages without waiting (a mesh link calls it in its transport's
+        read callback, ``net.wsconn``): with a received commit interval, handling them awaits
+        nothing; without one (the console) None, every batch is committed before the next."""
         if self._interval is None:
-            await self.pump()
-        else:
-            if self._early:
-                self._flush()  # a peer's updates go on now; the rest waits for the commit
-            self._commit_received_soon()
+            return None
+        return lambda messages: self._take_messages(key, messages)
+
+    def _take_messages(self, key: str, messages: list[bytes]) -> None:
+        if key not in self.sync.sessions:
+            return
+        for data in messages:  # a session that closes midway ignores the rest
+            self.sync.receive_data(key, data)
+        if not self._pump_wanted():
+            self._flush()  # a heartbeat, a reply: nothing to commit, what they asked for goes now
+            return
+        if self._early:
+            self._flush()  # a peer's updates go on now; the rest waits for the commit
+        self._commit_received_soon()
 
     async def link_closed(self, key: str, reason: str) -> None:
         if key in self.sync.sessions:

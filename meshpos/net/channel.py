@@ -64,10 +64,18 @@ class Channel:
     def start(self) -> None:
         """Tell the handler the connection is open, then start reading and writing."""
         self.handler.link_opened(self.key, self.peer, self.send)
+        take = self.take_at_once()
+        if take is not None:
+            self.conn.take_at_once(take)
         self._tasks += [
             asyncio.create_task(self._read()),
             asyncio.create_task(self._write()),
         ]
+
+    def take_at_once(self) -> Callable[[list[bytes]], None] | None:
+        """What takes this connection's messages in its transport's read callback (None: its read
+        task hands every batch to ``link_messages``, as every channel but a mesh link's does)."""
+        return None
 
     @property
     def sending(self) -> bool:

@@ -59,3 +59,10 @@ class MeshLink(Channel):
     """A mesh link: a channel that remembers which side dialled (crossed links keep the lower id's)."""
 
     dialled_by = ""  # node id of the side that dialled
+
+    def take_at_once(self) -> Callable[[list[bytes]], None] | None:
+        """**Changed** (issue 18, latency; the twenty-third session): a peer's messages are handled
+        in the read callback that read them, not a loop round later by the link's task, when the
+        handler can take them without waiting (``messages_at_once``: a node's engine)."""
+        at_once = getattr(self.handler, "messages_at_once", None)
+        return at_once(self.key) if at_once is not None else None

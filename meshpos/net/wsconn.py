@@ -38,8 +38,10 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
-from meshpos.errors import RemoteProtocolError
+from meshpos.errors import MeshposError, RemoteProtocolError
 from meshpos.net.buffered import BufferedStreamProtocol, open_connection
+from meshpos.net.buffered import HoldUntilTls as HoldUntilTls  # (where callers import them from)
+from meshpos.net.buffered import listen as listen
 from meshpos.net.dates import date_skew
 from meshpos.net.wshandshake import READ_SIZE, peer_cert, read_handshake, tls_reason
 from meshpos.net.wshandshake import LinkRefused as LinkRefused  # (where callers import it from)
@@ -72,6 +74,8 @@ class WsConnection:
         self._protocol = protocol
         self.peer_cert = peer_cert
         self._pending: list[bytes] = []  # whole messages parsed but not yet returned
+        self._waiting = False  # ``recv_batch`` waits in a read of an empty stream reader
+        self._take: Callable[[list[bytes]], None] | None = None  # (``take_at_once``)
         self._fragments: list[bytes] | None = None
         self.path = ""  # the path of the upgrade request (server side)
         # what the far end announced it can take in its upgrade request or response (empty: N−1)
@@ -98,12 +102,15 @@ class WsConnection:
         while not self._pending:
             if self._protocol.state is State.CLOSED:
                 return []
+            self._waiting = True  # (a read that does not wait lets no callback in meanwhile)
             try:
                 data = await self._reader.read(READ_SIZE)
             except (ConnectionError, ssl.SSLError, OSError) as exc:
                 self.close_reason = self.close_reason or f"connection lost ({exc})"
                 self._writer.close()
                 return []
+            finally:
+                self._waiting = False
             if data:
                 self._protocol.receive_data(data)
             else:
@@ -116,6 +123,38 @@ class WsConnection:
                 return []
         batch, self._pending = self._pending[:most], self._pending[most:]
         return batch
+
+    def take_at_once(self, take: Callable[[list[bytes]], None]) -> None:
+        """Hand ``take`` the messages read while :meth:`recv_batch` waits on nothing, in the read
+        callback (**Changed** (issue 18, latency): its task took them a loop round later). Bytes
+        that come while the task holds earlier ones go to it, in order; a close or bad data leave
+        the state as its own read would, and it reads on to the end; what ``take`` raises, its
+        read raises. Not for a handler that must await (the console)."""
+        protocol = self._writer.transport.get_protocol()
+        if isinstance(protocol, BufferedStreamProtocol):
+            self._take = take
+            protocol.take_now = self._read_now
+
+    def _read_now(self, data: bytes) -> bool:
+        if not self._waiting or self._take is None or not data or self._writer.is_closing():
+            return False
+        self._protocol.receive_data(data)
+        self._collect()
+        self._write_out()  # (a pong, the answer to a close: the task's next write drains)
+        if self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                self._take(batch)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # the task's read raises it, as its handler's call would
+                if not isinstance(exc, Exception):  # (a pycrdt panic)
+                    failed = MeshposError(f"a peer's messages failed ({type(exc).__name__})")
+                    failed.__cause__ = exc
+                    exc = failed
+                self._reader.set_exception(exc)
+                self._waiting = False  # (nothing more is taken here: the task ends the link)
+        return True
 
     def _collect(self, events: list[object] | None = None) -> None:
         for event in events if events is not None else self._protocol.events_received():
@@ -257,41 +296,6 @@ class WsConnection:
     def _lost(self, exc: BaseException) -> None:
         self.close_reason = self.close_reason or f"connection lost ({exc})"
         self._writer.close()
-
-
-class HoldUntilTls(BufferedStreamProtocol):
-    """Pauses reading at once, so the client's TLS hello stays in the socket for ``start_tls``
-    instead of being swallowed by the plain stream reader (the sync port's listener; the console's
-    HTTPS, ``httpapi.https``)."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.ReadTransport)
-        transport.pause_reading()
-        super().connection_made(transport)
-
-
-async def listen(
-    on_client: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
-    host: str,
-    port: int,
-) -> asyncio.Server:
-    """A plain TCP listener whose connections :func:`accept` upgrades to TLS and websocket."""
-    loop = asyncio.get_running_loop()
-
-    async def served(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """``on_client``, ending quietly when cancelled (its server stopping with a handshake under
-        way): Python 3.11's stream server asks the ended task for its exception, and a cancelled
-        one was logged as an error with a traceback (seen when a node stopped in the 50-device
-        bench); the connection is closed."""
-        try:
-            await on_client(reader, writer)
-        except asyncio.CancelledError:
-            writer.close()
-
-    def factory() -> asyncio.StreamReaderProtocol:
-        return HoldUntilTls(asyncio.StreamReader(limit=READ_SIZE), served)
-
-    return await loop.create_server(factory, host, port)
 
 
 def features_of(headers: Headers) -> frozenset[str]:

@@ -105,6 +105,19 @@ class Recorder:
         assert set(said[1:-1]) <= {"messages"}, said
 
 
+class TakesAtOnce(Recorder):
+    """A recorder that takes messages without waiting, as a node's engine does: a mesh link hands
+    them over in its read callback (issue 18, latency; ``test_link_read_at_once``)."""
+
+    def messages_at_once(self, key: str) -> Callable[[list[bytes]], None]:
+        def take(messages: list[bytes]) -> None:
+            self.calls.append(("messages", key))
+            self.received[key].extend(messages)
+            self.feed.publish(presence=True)
+
+        return take
+
+
 @dataclass
 class Pair:
     """The handler under test (``near``, of ``kind``) and a plain channel at the far end."""
@@ -122,11 +135,11 @@ def _channel(key: str, conn: WsConnection, handler: LinkHandler) -> Channel:
 
 
 @contextlib.asynccontextmanager
-async def mesh_pair(tmp_path: Path) -> AsyncIterator[Pair]:
+async def mesh_pair(tmp_path: Path, near: Recorder | None = None) -> AsyncIterator[Pair]:
     authority = make_venue(tmp_path)
     node, peer = issue_identity(authority, "R1"), issue_identity(authority, "R9")
 
-    near, far = Recorder(), Recorder()
+    near, far = near or Recorder(), Recorder()
     links = mesh_links(authority, node, near)
     port = await links.start()
     conn = await dial(
@@ -217,6 +230,7 @@ async def console_server_pair(
 
 PAIRS: dict[str, Callable[..., contextlib.AbstractAsyncContextManager[Pair]]] = {
     "mesh": mesh_pair,
+    "mesh-at-once": lambda tmp_path: mesh_pair(tmp_path, TakesAtOnce()),
     "console-link": console_link_pair,
     "console-server": console_server_pair,
 }
