@@ -133,7 +133,7 @@ async def test_a_value_nested_30000_deep_closes_the_link_and_the_node_lives(
     strict=True,
     reason="shared types nested 100,000 deep and deleted: yrs recurses on the native stack; "
     "closing it needs each struct's parent depth, which pycrdt does not tell "
-    "(docs/architecture.md, Security, the twenty-third session)",
+    "(docs/architecture.md (Security), the twenty-third session)",
 )
 async def test_maps_nested_100000_deep_and_deleted_close_the_link_and_the_node_lives(
     node: tuple[VenueAuthority, NodeProcess],
