@@ -8,6 +8,10 @@
   the document does not hold whole in order once applied is noted (``_order_notes``: ``reordered``): pycrdt
   misses some nested changes after such a delivery, so a live count of the document (``model.tally``) is
   checked afresh after that only, not after every change.
+* **Changed** (outside, attacker, the twenty-third session): before any of that, the update's shape is
+  read (``_shape.check_update``): a value nested deeper than 64 or a shared type made inside another
+  closes the link, since pycrdt decodes and deletes both recursively on the native stack and one such
+  update of 60 kB killed the process (SIGSEGV) here, where no error can be caught.
 
 A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
 """
@@ -38,6 +42,7 @@ from meshpos.sync._order_notes import OrderNotes
 from meshpos.sync._replies import Replies, _lowest
 from meshpos.sync._rules import may_write
 from meshpos.sync._session import ReplyState, Session
+from meshpos.sync._shape import check_update
 from meshpos.sync._states import DocReceived
 from meshpos.sync._structs import new_keys_by_author
 from meshpos.sync._updates import (
@@ -183,6 +188,7 @@ class Exchange(OrderNotes, Replies):
         taken = self._taken.get(name)
         if taken is not None and update in taken and not session.stock:
             return  # a copy of an update the document took whole: it would apply nothing
+        check_update(update, what)  # before any pycrdt call: what would crash it (``_shape``)
         held = self._docs.get(name)
         state, clocks = held_state(held) if held else (EMPTY_STATE_VECTOR, {})
         with _invalid_update(what):

@@ -16,7 +16,7 @@ from typing import Any
 
 from meshpos.errors import RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT
-from meshpos.sync._fields import _ID
+from meshpos.sync._fields import _ID, signed_json
 from meshpos.sync._held_signed import GONE_NOTICE, SignedHeld, decode_signed_parts
 
 #: a peer that announced this takes the heartbeat's ``gones`` field (signed gone notices)
@@ -53,10 +53,7 @@ def notice_body(node: str, by: str, seq: int, venue: str) -> str:
 def decode_notice(body: str) -> GoneWord:
     """A notice's content, or refused saying why."""
     what = GONE_NOTICE
-    try:
-        raw = json.loads(body)
-    except ValueError:
-        raw = None
+    raw = signed_json(body)
     if not isinstance(raw, dict) or raw.keys() != {"by", "gone", "seq", "venue"}:
         raise GoneSignatureRefused(
             f"{what}: body must be an object of 'by', 'gone', 'seq', 'venue'"

@@ -40,7 +40,7 @@ from meshpos.digits import ascii_digits
 from meshpos.errors import RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.model.documents import is_ledger, valid_document_name
-from meshpos.sync._fields import _ID
+from meshpos.sync._fields import _ID, signed_json
 from meshpos.sync._signed import unusable_part
 
 #: a peer that announced this takes the heartbeat's ``helds`` field (signed attestations)
@@ -182,10 +182,7 @@ def word_body(node: str, venue: str, held: Held) -> str:
 def decode_word(body: str) -> HeldWord:
     """A word's content, or refused saying why (read only once its signature checked)."""
     what = ATTESTATION
-    try:
-        raw = json.loads(body)
-    except ValueError:
-        raw = None
+    raw = signed_json(body)
     if not isinstance(raw, dict) or raw.keys() != {"held", "node", "venue"}:
         raise HeldSignatureRefused(f"{what}: body must be an object of 'held', 'node', 'venue'")
     node, venue, docs = raw["node"], raw["venue"], raw["held"]

@@ -23,7 +23,7 @@ from meshpos.errors import RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT
 from meshpos.model.limits import MAX_NOTE_CHARS, text_problem
 from meshpos.model.roles import ROLES
-from meshpos.sync._fields import _ID
+from meshpos.sync._fields import _ID, signed_json
 from meshpos.sync._held_signed import SAID_FIELDS, SignedHeld, decode_signed_parts
 from meshpos.sync._presence import Said
 
@@ -76,10 +76,7 @@ def said_body(node: str, said: Said, seq: int, venue: str) -> str:
 def decode_said(body: str) -> SaidWord:
     """A signed part's content, or refused saying why (read once its signature checked)."""
     what = SAID_FIELDS
-    try:
-        raw = json.loads(body)
-    except ValueError:
-        raw = None
+    raw = signed_json(body)
     if not isinstance(raw, dict) or raw.keys() != _KEYS:
         raise SaidSignatureRefused(f"{what}: body must be an object of {', '.join(sorted(_KEYS))}")
     node, role, priority, uplink = raw["node"], raw["role"], raw["priority"], raw["uplink"]

@@ -31,6 +31,7 @@ from typing import Any
 
 from meshpos.errors import RemoteProtocolError
 from meshpos.model.tally import Tally
+from meshpos.sync._fields import signed_json
 
 #: a peer that announced this takes the heartbeat's ``signed`` field (the console's signed statement)
 SIGNED_FEATURE = "signed1"
@@ -99,10 +100,7 @@ def tick_body(venue: str, at: int, of: str) -> str:
 
 def decode_tick_body(body: str) -> tuple[str, int, str]:
     """A tick's venue, time (ms, the console's clock) and digest, or refused saying why."""
-    try:
-        raw = json.loads(body)
-    except ValueError:
-        raw = None
+    raw = signed_json(body)
     if not isinstance(raw, dict) or raw.keys() != {"at", "of", "venue"}:
         raise RemoteProtocolError("console tick: body must be an object of 'at', 'of', 'venue'")
     venue, at, of = raw["venue"], raw["at"], raw["of"]

@@ -21,7 +21,7 @@ from typing import Any
 
 from meshpos.errors import RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT
-from meshpos.sync._fields import _ID
+from meshpos.sync._fields import _ID, signed_json
 from meshpos.sync._held_signed import STALL_WORD, SignedHeld, decode_signed_parts
 
 #: a peer that announced this takes the heartbeat's ``stalls`` field (nodes' signed stall words)
@@ -64,10 +64,7 @@ def stall_body(node: str, seq: int, ms: int, venue: str) -> str:
 def decode_stall(body: str) -> StallWord:
     """A stall word's content, or refused saying why (read once its signature checked)."""
     what = STALL_WORD
-    try:
-        raw = json.loads(body)
-    except ValueError:
-        raw = None
+    raw = signed_json(body)
     if not isinstance(raw, dict) or raw.keys() != _KEYS:
         raise StallSignatureRefused(f"{what}: body must be an object of {', '.join(sorted(_KEYS))}")
     node, seq, ms, venue = raw["stalled"], raw["after"], raw["ms"], raw["venue"]

@@ -5,6 +5,12 @@ the ``denylist`` document. Every node learns the verified entries from it, drops
 devices, and keeps its own copy in the store's meta (committed with the updates, through the engine's
 meta hook). Deletions carry no author in Yjs, so a peer could erase an entry: every node that knows one
 writes it back, and the repair is committed and sent like any change.
+
+**Changed** (outside, attacker, the twenty-third session): an entry whose text is JSON nested past
+Python's recursion limit is ignored as any invalid entry. Any device may write this document, and
+reading such an entry raised RecursionError (only ValueError was caught): one 6 kB entry from an
+enrolled register was kept and passed on, and every node that took it failed at its next start
+("unexpected error: RecursionError") (``tests/outside/test_deep_revocation.py``).
 """
 
 from __future__ import annotations
@@ -65,9 +71,9 @@ class Revocations:
         for device, raw in revoked.items():
             if self._deny.is_revoked(device):
                 continue
-            try:
+            try:  # (a peer's text: nested past Python's recursion limit, it raises RecursionError)
                 entry = json.loads(raw) if isinstance(raw, str) else None
-            except ValueError:
+            except (ValueError, RecursionError):
                 entry = None
             if isinstance(entry, dict) and self._deny.add(entry):
                 log.warning("device %s is revoked", device)
