@@ -12,11 +12,8 @@ passed on, and the node's next start failed: "meshpos: unexpected error: Recursi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from pycrdt import Doc, Map
 
 from meshpos.harness.wait import POLL_S, until
@@ -25,22 +22,11 @@ from meshpos.sync import SyncUpdate
 from meshpos.trust import VenueAuthority
 
 from ..mesh.attacker import Attacker
-from ..mesh.kit import NodeProcess, make_device, make_venue
+from ..mesh.kit import NodeProcess
 from ..trust.helpers import issue_identity
 
 HOST = "127.0.0.1"
 CLIENT = 4242
-
-
-@pytest.fixture
-def node(tmp_path: Path) -> Iterator[tuple[VenueAuthority, NodeProcess]]:
-    authority = make_venue(tmp_path)
-    config = make_device(authority, tmp_path, "R1")
-    node = NodeProcess(config, tmp_path / "R1.log").start()
-    try:
-        yield authority, node
-    finally:
-        node.kill()
 
 
 async def test_a_revocation_entry_nested_3000_deep_is_ignored_and_the_node_starts_again(

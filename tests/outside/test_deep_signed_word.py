@@ -13,8 +13,6 @@ no goodbye said why, and the node's log said nothing of it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -28,22 +26,11 @@ from meshpos.trust import VenueAuthority
 from meshpos.trust.device_word import DeviceWordSigner
 
 from ..mesh.attacker import Attacker
-from ..mesh.kit import NodeProcess, make_device, make_venue
+from ..mesh.kit import NodeProcess
 from ..trust.helpers import issue_identity
 
 HOST = "127.0.0.1"
 DEPTH = 3_000  # Python's json gives up past its recursion limit (1,000 frames)
-
-
-@pytest.fixture
-def node(tmp_path: Path) -> Iterator[tuple[VenueAuthority, NodeProcess]]:
-    authority = make_venue(tmp_path)
-    config = make_device(authority, tmp_path, "R1")
-    node = NodeProcess(config, tmp_path / "R1.log").start()
-    try:
-        yield authority, node
-    finally:
-        node.kill()
 
 
 @pytest.mark.parametrize("start", ["", '{"held":'])

@@ -16,8 +16,6 @@ docs/architecture.md (Security) says what closing it needs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -28,7 +26,7 @@ from meshpos.sync import SyncStep2, SyncUpdate
 from meshpos.trust import VenueAuthority
 
 from ..mesh.attacker import Attacker
-from ..mesh.kit import NodeProcess, make_device, make_venue
+from ..mesh.kit import NodeProcess
 from ..trust.helpers import issue_identity
 
 HOST = "127.0.0.1"
@@ -70,17 +68,6 @@ def deep_update(depth: int, client: int = CLIENT) -> bytes:
             write_var_uint(0),  # no deletions
         ]
     )
-
-
-@pytest.fixture
-def node(tmp_path: Path) -> Iterator[tuple[VenueAuthority, NodeProcess]]:
-    authority = make_venue(tmp_path)
-    config = make_device(authority, tmp_path, "R1")
-    node = NodeProcess(config, tmp_path / "R1.log").start()
-    try:
-        yield authority, node
-    finally:
-        node.kill()
 
 
 async def _stoplist(authority: VenueAuthority, node: NodeProcess, device: str) -> bytes:
