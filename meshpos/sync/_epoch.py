@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from weakref import WeakKeyDictionary
 
 from meshpos.model.tally import Tally
@@ -52,12 +52,18 @@ from meshpos.sync._signed import (
     EPOCH_FEATURE,
     ConsoleSignatureRefused,
     SignedConsole,
+    SignedTick,
     Statements,
     decode_epoch_body,
 )
 
-if TYPE_CHECKING:
-    from meshpos.sync._tick import Ticks
+
+class _TickTaken(Protocol):
+    """What a new epoch forgets of ``_tick.Ticks`` (its latest tick): named here, not imported,
+    as ``_tick`` builds on this module."""
+
+    latest: SignedTick | None
+
 
 #: distinct words a node remembers it took (each comes once per link)
 _REMEMBERED = 8
@@ -106,7 +112,7 @@ class Epoching:
         def statements(self) -> Statements: ...
 
         @property
-        def ticks(self) -> Ticks: ...
+        def ticks(self) -> _TickTaken: ...
 
         @property
         def held_closed(self) -> set[str]: ...
