@@ -162,6 +162,7 @@ class LocalApi:
         self.server = server
         self.url_file = config.data_dir / "api.url"
         self.port_file = config.data_dir / "api.port"
+        self._wanted = config.api_port  # (0: any free port, the last start's again when free)
         self.host = config.api_host
 
     @property
@@ -169,8 +170,10 @@ class LocalApi:
         return self.server.port
 
     async def start(self) -> int:
-        last = self._last_port() if self.server.port == 0 else 0
-        self.server.port = last
+        # (a configured api_port is kept: it was set to 0 here, and a node given a port listened on
+        # another; found by tests/web/test_register_session_browser.py)
+        last = self._last_port() if self._wanted == 0 else 0
+        self.server.port = last or self._wanted
         try:
             port = await self.server.start()
         except OSError as exc:
@@ -187,7 +190,7 @@ class LocalApi:
             port = await self.server.start()
         try:
             write_file(self.url_file, f"http://{self.host}:{port}\n")  # whole, or not there
-            if last != port and self.port_file.parent.is_dir():
+            if self._wanted == 0 and last != port and self.port_file.parent.is_dir():
                 write_file(self.port_file, f"{port}\n")
         except OSError as exc:
             raise ConfigError(
