@@ -108,15 +108,8 @@ class Links:
     async def link_messages(self, key: str, messages: list[bytes]) -> None:
         if self._interval is not None:
             self._take_messages(key, messages)
-            return
-        if key not in self.sync.sessions:
-            return
-        for data in messages:  # a session that closes midway ignores the rest
-            self.sync.receive_data(key, data)
-        if not self._pump_wanted():
-            self._flush()  # a heartbeat, a reply: nothing to commit, what they asked for goes now
-            return
-        await self.pump()
+        elif self._received(key, messages):
+            await self.pump()
 
     def messages_at_once(self, key: str) -> Callable[[list[bytes]], None] | None:
         """What takes a link's messages without waiting (a mesh link calls it in its transport's
@@ -127,16 +120,22 @@ class Links:
         return lambda messages: self._take_messages(key, messages)
 
     def _take_messages(self, key: str, messages: list[bytes]) -> None:
+        if self._received(key, messages):
+            if self._early:
+                self._flush()  # a peer's updates go on now; the rest waits for the commit
+            self._commit_received_soon()
+
+    def _received(self, key: str, messages: list[bytes]) -> bool:
+        """Hand a link's messages to the synchronizer; True when what they brought waits for a
+        commit (False: nothing to commit, and what they asked for went out now)."""
         if key not in self.sync.sessions:
-            return
+            return False
         for data in messages:  # a session that closes midway ignores the rest
             self.sync.receive_data(key, data)
         if not self._pump_wanted():
             self._flush()  # a heartbeat, a reply: nothing to commit, what they asked for goes now
-            return
-        if self._early:
-            self._flush()  # a peer's updates go on now; the rest waits for the commit
-        self._commit_received_soon()
+            return False
+        return True
 
     async def link_closed(self, key: str, reason: str) -> None:
         if key in self.sync.sessions:

@@ -144,10 +144,7 @@ def epoch_body(venue: str, at: int, epoch: int) -> str:
 
 def decode_epoch_body(body: str) -> tuple[str, int, int]:
     """An epoch word's venue, time (ms, the console's clock) and epoch, or refused saying why."""
-    try:
-        raw = json.loads(body)
-    except ValueError:
-        raw = None
+    raw = signed_json(body)
     if not isinstance(raw, dict) or raw.keys() != {"at", "epoch", "venue"}:
         raise RemoteProtocolError("console epoch: body must be an object of 'at', 'epoch', 'venue'")
     venue, at, epoch = raw["venue"], raw["at"], raw["epoch"]
