@@ -29,7 +29,7 @@ from meshpos.engine import (
     Subscription,
 )
 from meshpos.engine.memory import release_memory, tune_allocator
-from meshpos.errors import MeshposError
+from meshpos.errors import CorruptDatabase, MeshposError
 from meshpos.model import PaymentResult, Replica, Venue
 from meshpos.model.day_end import shift_key
 from meshpos.model.documents import day_of, is_ledger, kitchen_name, ledger_name
@@ -182,7 +182,14 @@ class Node(VenueReads, RegisterOperations):
                 counters=self.counters,
                 clock=self._clock,
             )
-            await engine.open()
+            try:
+                await engine.open()
+            except CorruptDatabase as damaged:  # (engine/stores.stored_document)
+                raise CorruptDatabase(
+                    f"{config.db_path}: {damaged.message}; it was left untouched. Restore this "
+                    "device's last backup with 'meshpos restore --replace' (the file is put aside); "
+                    "what reached the other registers or the console comes back from them"
+                ) from None
             new_series = self._new_receipt_series
             numbers = await ReceiptCounter.open(engine, store, config, new_series=new_series)
             revocations = await Revocations.open(engine, identity.ca_pem, store)

@@ -51,7 +51,7 @@ from meshpos.engine.closing import ClosingDays, DayClosed, DayOpened
 from meshpos.engine.fanout import Fanout
 from meshpos.engine.linger import Lingers
 from meshpos.engine.links import LinkClosed, LinkOpened, LinkRefused, Links
-from meshpos.engine.stores import DayDropping, DocumentStore, known_documents
+from meshpos.engine.stores import DayDropping, DocumentStore, known_documents, stored_document
 from meshpos.engine.wake import Wake
 from meshpos.errors import MeshposError, PeerTimeout, WriteFailed
 from meshpos.model import Replica, new_client_id
@@ -191,7 +191,8 @@ class Engine(ClosingDays, Links, Lingers):
                 self.replica.close(name)
             self.signed_closed.update(await self.store.signed_closed())
         for name, update in known_documents(await self.store.load()):
-            self.sync.load(name, update)
+            with stored_document(name):  # (one stored update is applied as it is: decoded here)
+                self.sync.load(name, update)
         for name in STANDING_DOCUMENTS:
             self.sync.open_doc(name)
         self.sync.events_received()  # loading is not a change

@@ -11,10 +11,12 @@ docs/architecture.md (Engine).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 
+from meshpos.errors import CorruptDatabase
 from meshpos.model.documents import valid_document_name
 from meshpos.store import Store
 
@@ -107,7 +109,8 @@ class StoreDocuments:
     async def load(self) -> dict[str, bytes]:
         loaded: dict[str, bytes] = {}
         for info in await self.store.documents():  # open ones only: a node never loads closed days
-            update = await self.store.load(info.name)
+            with stored_document(info.name):  # (its pieces are merged: a damaged one fails here)
+                update = await self.store.load(info.name)
             if update is not None:
                 loaded[info.name] = update
         return loaded
@@ -162,3 +165,32 @@ def known_documents(stored: Mapping[str, T]) -> list[tuple[str, T]]:
                 name[:80],
             )
     return known
+
+
+_GOING_ON = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
+
+
+class stored_document:  # (lower case: used as a function)
+    """Reading ``name`` from the store: an update stored for it that pycrdt cannot decode (a bad sector
+    in a blob the database itself reads whole) is :class:`~meshpos.errors.CorruptDatabase` naming the
+    document, not a bare ``ValueError`` (or a pyo3 panic, a ``BaseException``) from deep inside pycrdt:
+    the node must not start without what it acknowledged, and its owner needs to know which file and
+    what to do (``meshpos.node`` adds the file and the way out)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None or isinstance(exc, _GOING_ON):
+            return
+        if isinstance(exc, Exception) and not isinstance(exc, ValueError):
+            return  # the store's own errors (and SQLite's) say what they are
+        raise CorruptDatabase(
+            f"its document {self.name!r} holds an update that does not read "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
