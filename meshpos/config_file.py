@@ -8,6 +8,7 @@ settings and their checks (meshpos.config), which read in one sitting without it
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -69,7 +70,10 @@ def read_table(path: Path) -> tuple[dict[str, Any], str]:
     """The ``[node]`` table of a node.toml and its text; every way the file can be unusable is one
     ConfigError."""
     try:
-        text = _read_config(path).decode("utf-8")
+        # a UTF-8 byte order mark is UTF-8 all the same: Notepad (before 2019) and PowerShell's
+        # ``Out-File -Encoding utf8`` begin the file with one, which TOML read as "Invalid
+        # statement (at line 1, column 1)": a line the owner cannot see in the file
+        text = _read_config(path).removeprefix(codecs.BOM_UTF8).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except IsADirectoryError:
