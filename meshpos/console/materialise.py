@@ -25,9 +25,10 @@ from pycrdt import Array, Doc, Map, Subscription
 from meshpos.console.records import LedgerConflict, MaterialiseResult, RecordBatch, Row
 from meshpos.console.sqldays import check_document
 from meshpos.model import CorruptRegistry, Ledger
+from meshpos.model._records import decoded
 from meshpos.model.documents import is_ledger
 from meshpos.model.ledger_layout import order_parts
-from meshpos.model.records import LEDGER_RECORDS, ORDERS, RECEIPTS, SHIFTS
+from meshpos.model.records import LEDGER_RECORDS, ORDERS, RECEIPTS, REFUNDS, SHIFTS
 
 CORRUPT_RECORD = "corrupt_record"  # the alarm of a record the console skipped: not in its reports
 
@@ -232,6 +233,8 @@ class LedgerFeed:
             want[root].add(key)
         both = want["shifts"] | want["shift_closes"]
         want["shifts"], want["shift_closes"] = set(both), set(both)
+        if want.get(REFUNDS.root):  # read with its receipt and every refund of it (over_refunds)
+            self._with_refunds_of(want)
         records: dict[str, dict[str, str]] = {name: {} for name in want}
         receipts = records["receipts"]
         for key in want["receipts"]:
@@ -260,6 +263,27 @@ class LedgerFeed:
             name: "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in found.items()) + "}"
             for name, found in records.items()
         }
+
+    def _with_refunds_of(self, want: dict[str, set[str]]) -> None:
+        """Add to ``want`` the receipts of the refunds in it and every refund of those receipts:
+        ``conflicts.over_refunds`` compares a receipt's lines with all its refunds, and the refund
+        that makes it one too many may come in an upload of its own. A scan of the day's refunds,
+        which are few, and only when one was touched."""
+        if RECEIPTS.root not in want:
+            raise LookupError("a refund without a receipts root: read the whole day")
+        refunds = self._roots[REFUNDS.root]
+        receipts = {_receipt_of(refunds.get(key)) for key in want[REFUNDS.root]} - {""}
+        for key, value in refunds.items():
+            if _receipt_of(value) in receipts:
+                want[REFUNDS.root].add(str(key))
+        want[RECEIPTS.root] |= receipts
+
+
+def _receipt_of(value: object) -> str:
+    """The receipt a stored refund names ("" when it names none, or does not read)."""
+    fields = decoded(value)
+    receipt = None if fields is None else fields.get("receipt_id")
+    return receipt if isinstance(receipt, str) else ""
 
 
 def _record_json(value: object) -> str:

@@ -114,7 +114,7 @@ class Alarm:
     (``old_digest`` is what the console keeps, ``new_digest`` what it refused, ``detail`` the
     refused content), ``duplicate_number`` for a receipt whose number an earlier receipt of the venue
     already has (``record_id`` is the later one), else the model's conflict kind (``overpaid``,
-    ``double_receipt``, ...).
+    ``double_receipt``, ``refunded_twice``, ...).
     """
 
     venue_id: str

@@ -2,14 +2,15 @@
 
 Both sides are kept (docs/architecture.md (Documents)); these are reported, never resolved silently: an
 order paid beyond its total, closed twice, voided on one register and paid on another, or changed after
-its receipt was issued, or one item split off into two bills by two registers at once.
+its receipt was issued, one item split off into two bills by two registers at once, or one receipt
+refunded on two registers at once beyond what it sold (``over_refunds``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from meshpos.model.ledger_types import Conflict, Line, Order, Receipt
+from meshpos.model.ledger_types import Conflict, Line, Order, Receipt, Refund
 
 
 def order_conflicts(
@@ -112,3 +113,33 @@ def bill_to_keep(source: Order, line: Line, bills: Iterable[Order]) -> Order | N
     else:
         same = [bill for bill in bills if bill.opened_at_ms == rest.at_ms]
     return same[0] if len(same) == 1 else None
+
+
+def over_refunds(
+    refunds: Iterable[Refund], receipt_or_none: Callable[[str], Receipt | None]
+) -> list[Conflict]:
+    """A receipt whose refunds give back more of a line than it sold: each register checks what was
+    refunded before it refunds, but two registers refunding one receipt at once (a partition, or the
+    same second) each saw none of the other's. Both refunds stand (the money left both drawers) and
+    are reported, on the receipt's order, naming the line and the refunds."""
+    by_receipt: dict[str, list[Refund]] = {}
+    for refund in refunds:
+        by_receipt.setdefault(refund.receipt_id, []).append(refund)
+    found = []
+    for receipt_id, given in by_receipt.items():
+        receipt = receipt_or_none(receipt_id) if len(given) > 1 else None
+        if receipt is None:
+            continue
+        beyond = []  # one conflict per receipt (an alarm is one per kind and order)
+        for line in receipt.lines:
+            back = [(r, q.quantity) for r in given for q in r.lines if q.line_id == line.line_id]
+            refunded = sum(quantity for _, quantity in back)
+            if refunded > line.quantity:
+                named = ", ".join(f"{r.id} on {r.register} by {r.user}" for r, _ in back)
+                beyond.append(
+                    f"{line.quantity} x {line.name!r} sold, {refunded} refunded ({named})"
+                )
+        if beyond:
+            detail = f"receipt {receipt.number}: {'; '.join(beyond)}"
+            found.append(Conflict("refunded_twice", receipt.order_id, detail))
+    return found

@@ -44,7 +44,7 @@ from meshpos.model._records import (
 )
 from meshpos.model._root_events import entries
 from meshpos.model._writes import put, put_record, record_text
-from meshpos.model.conflicts import order_conflicts
+from meshpos.model.conflicts import order_conflicts, over_refunds
 from meshpos.model.documents import ledger_name
 from meshpos.model.ledger_kept import a_shift_open, open_shifts
 from meshpos.model.ledger_layout import PAYMENT_ID_FIELD, derived_records, order_key, order_parts
@@ -484,8 +484,9 @@ class Ledger:
         return taken + moves - refunded
 
     def conflicts(self) -> list[Conflict]:
-        """What two registers did to one order that cannot both stand (meshpos/model/conflicts.py)."""
-        return order_conflicts(self.orders(), self._receipt_or_none)
+        """What two registers did at once that cannot both stand (meshpos/model/conflicts.py)."""
+        found = order_conflicts(self.orders(), self._receipt_or_none)
+        return found + over_refunds(self.refunds(), self._receipt_or_none)
 
     def _receipt_or_none(self, receipt_id: str) -> Receipt | None:
         """A receipt an order lists, or None when it is not here (yet) or is corrupt (then noted)."""

@@ -211,7 +211,8 @@ class InventoryMove:
 class Conflict:
     """Something two registers did during a partition that cannot be merged silently."""
 
-    kind: str  # overpaid | double_receipt | changed_after_receipt | paid_and_void | split_twice
+    # overpaid | double_receipt | changed_after_receipt | paid_and_void | split_twice | refunded_twice
+    kind: str
     order_id: str
     detail: str
 

@@ -176,9 +176,9 @@ async def test_an_export_holds_what_changed_and_what_its_rows_are_read_with(
     assert exported(texts) == {"orders": 1, "receipts": 1}  # its lines are its stock movements
     assert list(json.loads(texts["receipts"])) == [receipt.id]
 
-    r1.refund(MANAGER, receipt.id, NOW + 11)  # a refund row reads the refund alone
-    upload(console, r1)
-    assert exported(feed.export()) == {"refunds": 1, "inventory": 1}
+    r1.refund(MANAGER, receipt.id, NOW + 11)  # a refund is read with its receipt and every
+    upload(console, r1)  # refund of it: conflicts.over_refunds compares them
+    assert exported(feed.export()) == {"refunds": 1, "inventory": 1, "receipts": 1}
 
     shift = r1.open_shift()
     assert shift is not None
