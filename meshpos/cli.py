@@ -132,6 +132,7 @@ def _cmd_console(args: argparse.Namespace) -> int:
             tls_cert=Path(args.tls_cert) if args.tls_cert else None,
             tls_key=Path(args.tls_key) if args.tls_key else None,
             venue_idle_seconds=args.venue_idle_seconds,
+            init_database=args.init_database,
         )
     )
 
@@ -330,6 +331,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         metavar="S",
         help="unload a venue's documents from memory after this long without its relay or an "
         "edit (default 60)",
+    )
+    console.add_argument(
+        "--init-database",
+        action="store_true",
+        help="begin an empty SQLite database where one was (missing or empty, its .lock beside "
+        "it); refused where a database is",
     )
     console.add_argument("--heartbeat-interval", type=float, default=1.0, help=argparse.SUPPRESS)
     console.set_defaults(func=_cmd_console)

@@ -219,7 +219,9 @@ class SharedConsoleDB(ConsoleDB, Protocol):
         whole document, :meth:`load_document`, holds them)."""
 
 
-async def open_console_db(url: str, *, compact_rows: int = DEFAULT_COMPACT_ROWS) -> ConsoleDB:
+async def open_console_db(
+    url: str, *, compact_rows: int = DEFAULT_COMPACT_ROWS, init_database: bool = False
+) -> ConsoleDB:
     """Open (and on first use create) the console database named by ``url``.
 
     Raises ConfigError for a URL of another kind, StoreError when the server or file cannot be
@@ -233,7 +235,9 @@ async def open_console_db(url: str, *, compact_rows: int = DEFAULT_COMPACT_ROWS)
     if scheme == "sqlite":
         from meshpos.console.db_sqlite import SqliteConsoleDB
 
-        return await SqliteConsoleDB.open(sqlite_path(url), compact_rows=compact_rows)
+        return await SqliteConsoleDB.open(
+            sqlite_path(url), compact_rows=compact_rows, init_database=init_database
+        )
     if scheme in ("postgresql", "postgres"):
         from meshpos.console.db_postgres import PostgresConsoleDB
 

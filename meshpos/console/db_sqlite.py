@@ -28,10 +28,17 @@ import aiosqlite
 
 from meshpos.console.sqlbase import Job, SqlConsoleDB, T
 from meshpos.console.tables import APPLICATION_ID, SCHEMA_VERSION, SQLITE, ddl, migrations
-from meshpos.errors import CorruptDatabase, MeshposError, SchemaTooNew, StoreError
+from meshpos.errors import (
+    ConfigError,
+    CorruptDatabase,
+    MeshposError,
+    MissingDatabase,
+    SchemaTooNew,
+    StoreError,
+)
 from meshpos.store.clean_close import matches, stamp
 from meshpos.store.disk import low_disk_words
-from meshpos.store.lock import DatabaseLock
+from meshpos.store.lock import DatabaseLock, lock_path
 from meshpos.store.schema import inspect_sqlite_file
 
 _IN_CHUNK = 500  # values per IN (...) list: far below SQLite's parameter limit
@@ -88,10 +95,14 @@ class SqliteConsoleDB(SqlConsoleDB):
         self._failed = False  # an SQLite error in a write: the close leaves no clean-close stamp
 
     @classmethod
-    async def open(cls, path: Path, *, compact_rows: int) -> SqliteConsoleDB:
+    async def open(
+        cls, path: Path, *, compact_rows: int, init_database: bool = False
+    ) -> SqliteConsoleDB:
         await asyncio.to_thread(_check_path, path)  # first: a bad path is named as such
+        was_here = lock_path(path).exists()  # (taking the lock makes the file)
         lock = DatabaseLock.take(path)  # before reading the file: a second console reads nothing
         try:
+            _check_begun(path, was_here, init_database)
             intact = await asyncio.to_thread(matches, path, lock.stamp_found)
             version = await asyncio.to_thread(inspect, path, check_integrity=not intact)
             try:
@@ -148,6 +159,28 @@ class SqliteConsoleDB(SqlConsoleDB):
                 clean = await asyncio.to_thread(stamp, self.path)
         finally:
             self._file_lock.release(clean)  # last: nothing of ours touches the file after this
+
+
+def _check_begun(path: Path, was_here: bool, init_database: bool) -> None:
+    """Refuse a missing or empty file where a console database was, unless ``--init-database``
+    (and that only where there is none), as a register refuses a lost ``node.db``
+    (``node_adapters.open_node_store``): a console started on it was a new, empty console, its
+    reports, audit and alarms gone with nothing said. Every open leaves the lock file (with its
+    clean-close stamp, or none after a crash) beside the database, so it tells one was here."""
+    empty = not path.exists() or path.stat().st_size == 0
+    if init_database and not empty:
+        raise ConfigError(
+            f"--init-database: {path} already holds a database (left as it was); "
+            "start without --init-database"
+        )
+    if empty and was_here and not init_database:
+        state = "missing" if not path.exists() else "empty (0 bytes)"
+        raise MissingDatabase(
+            f"console database {path} is {state}, but {lock_path(path).name} beside it shows a console "
+            "database was here: refusing to start an empty console in its place (its reports, "
+            "audit and alarms would be gone). Put it back from a backup, or start once with "
+            "meshpos console --init-database to begin an empty database deliberately"
+        )
 
 
 def _check_path(path: Path) -> None:

@@ -234,6 +234,7 @@ async def serve_console(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     venue_idle_seconds: float | None = None,
+    init_database: bool = False,
 ) -> int:
     """With ``tls_cert`` and ``tls_key`` both ports serve TLS: relays dial ``wss://``, people and scripts
     use ``https://``. ``metrics_token_file`` (default: ``console-metrics.token`` beside the admin
@@ -263,7 +264,7 @@ async def serve_console(
             "scraper holding it could do everything the admin can; give --metrics-token-file a "
             "file of its own (a missing one is made)"
         )
-    db = await open_console_db(db_url)
+    db = await open_console_db(db_url, init_database=init_database)  # (db_sqlite._check_begun)
     try:
         await register_venues(db, venues)
         say_unsigned(await db.venues(), signers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ async def open_db(db_url: str) -> AsyncIterator[Opener]:
     """``await open_db(**options)`` opens the parametrised database; all are closed at the end."""
     opened: list[ConsoleDB] = []
 
-    async def factory(**options: int) -> ConsoleDB:
+    async def factory(**options: Any) -> ConsoleDB:
         db = await open_console_db(db_url, **options)
         opened.append(db)
         return db

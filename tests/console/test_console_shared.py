@@ -49,7 +49,7 @@ def pg_url(postgres_server: PgServer) -> str:
     return postgres_server.create_database()
 
 
-async def _console(stack: AsyncExitStack, url: str, **options: int) -> ConsoleServer:
+async def _console(stack: AsyncExitStack, url: str, **options: Any) -> ConsoleServer:
     db = await open_console_db(url, **options)
     stack.push_async_callback(db.close)
     server = ConsoleServer(db, "127.0.0.1", 0, heartbeat_interval=0.2)
