@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
-from meshpos.httpapi.schema import Bounds, Refused, accept
+from meshpos.httpapi.schema import MONEY, MONEY_NOTE, Bounds, Refused, accept
 from meshpos.httpapi.server import HttpError, Request, shown_name
 from meshpos.model.documents import is_calendar_day
 
@@ -213,8 +213,23 @@ def _fields(fields: tuple[Field, ...], raw: dict[str, Any], what: str) -> dict[s
         try:
             out[f.name] = accept(raw[f.name], f.kind, f.bounds)
         except Refused as exc:
-            raise HttpError(400, "bad_field", f"{what} {f.name!r} {exc}") from None
+            # "2.50" or 2.5 for a price: say how money is written, not only that it is no integer
+            money = f" ({MONEY_NOTE})" if f.name in MONEY and _decimal(raw[f.name]) else ""
+            raise HttpError(400, "bad_field", f"{what} {f.name!r} {exc}{money}") from None
     return out
+
+
+def _decimal(value: object) -> bool:
+    """A number with a fraction, or text that reads as a number: what a person writes for money."""
+    if isinstance(value, float):
+        return not value.is_integer()
+    if isinstance(value, str):
+        try:
+            float(value.replace(",", "."))
+        except ValueError:
+            return False
+        return True
+    return False
 
 
 def choice(*values: str) -> Any:
