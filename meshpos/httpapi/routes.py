@@ -214,7 +214,8 @@ def _fields(fields: tuple[Field, ...], raw: dict[str, Any], what: str) -> dict[s
             out[f.name] = accept(raw[f.name], f.kind, f.bounds)
         except Refused as exc:
             # "2.50" or 2.5 for a price: say how money is written, not only that it is no integer
-            money = f" ({MONEY_NOTE})" if f.name in MONEY and _decimal(raw[f.name]) else ""
+            decimal = what == "field" and f.name in MONEY and _decimal(raw[f.name])  # (a body's)
+            money = f" ({MONEY_NOTE})" if decimal else ""
             raise HttpError(400, "bad_field", f"{what} {f.name!r} {exc}{money}") from None
     return out
 
