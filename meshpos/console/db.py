@@ -239,6 +239,8 @@ async def open_console_db(
             sqlite_path(url), compact_rows=compact_rows, init_database=init_database
         )
     if scheme in ("postgresql", "postgres"):
+        if init_database:  # (a server's database is made by its owner: createdb)
+            raise ConfigError("--init-database is for a SQLite console database only")
         from meshpos.console.db_postgres import PostgresConsoleDB
 
         return await PostgresConsoleDB.open(url, compact_rows=compact_rows)
