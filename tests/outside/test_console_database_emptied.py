@@ -62,3 +62,15 @@ def test_a_console_database_emptied_or_deleted_is_refused_until_begun_on_purpose
     twice = console(root, "--venue", str(authority.directory), "--init-database")
     assert twice.returncode == 2, twice.stdout + twice.stderr
     assert "already holds a database" in twice.stderr, twice.stderr
+
+
+def test_init_database_on_a_postgresql_url_is_refused_not_ignored(tmp_path: Path) -> None:
+    """A server's database is made by its owner (createdb): the flag would mean nothing there."""
+    url = "postgresql://meshpos@127.0.0.1:1/v"
+    argv = ["console", "--db", url, "--port", "0", "--api-port", "0", "--init-database"]
+    argv += ["--token-file", str(tmp_path / "t.token")]
+    run = subprocess.run(
+        [sys.executable, "-m", "meshpos", *argv], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "--init-database is for a SQLite console database only" in run.stderr, run.stderr
