@@ -262,8 +262,10 @@ async def test_a_venue_set_up_in_yen_sells_and_reports_without_decimals(
     """A currency without decimals on both pages. The venue is set to yen before its first sale (a
     selling venue keeps its currency: ``tests/console/test_console_currency_change.py``); the sample's
     latte, 390 minor units, is then 390 yen on the register and at the console; a price typed with
-    decimals is refused; a sale's total is yen in the console's reports; and once the console holds that
-    sale, the page refuses a change back to euros next to the currency, naming both."""
+    decimals is refused; the shift opens and the sale is paid on the register page (both were refused
+    in yen: the float and the tip were filled in as 100.00 and 0.00); its total is yen in the
+    console's reports; and once the console holds that sale, the page refuses a change back to euros
+    next to the currency, naming both."""
     with register_and_console(tmp_path, open_shift=False) as (console, r1, venue):
         token = read_token(tmp_path / "console" / "console-admin.token")
         give_manager_a_pin(
@@ -334,5 +336,17 @@ async def test_a_venue_set_up_in_yen_sells_and_reports_without_decimals(
             what="the receipt's total in yen in Reports -> Receipts",
         )
         await page.screenshot(artifacts / "2-console-reports-in-yen.png")
+        # the console holds a sale in yen now: euros are refused next to the currency, naming both
+        await page.click("#tabs button[data-tab=settings]")
+        await page.fill("#settings-form [name=currency]", "EUR")
+        await page.click("#settings-form button[type=submit]")
+        refusal = (
+            f"{q('#settings-form [name=currency]')}.closest('label').nextElementSibling?.innerText"
+        )
+        await page.wait(f"({refusal} || '').includes('make a new venue')", what="the refusal")
+        message = await page.eval(refusal)
+        assert "JPY" in message
+        assert "EUR" in message
+        await page.screenshot(artifacts / "3-console-keeps-yen.png")
         assert page.errors == []
         assert register.errors == []
