@@ -55,6 +55,9 @@ class ConsoleDB(Protocol):
     async def mark_heard(self, venue_id: str) -> None:
         """Mark the database's count before applying what another process committed."""
 
+    async def settle_marks(self) -> None:
+        """At a clean stop: the marks become the database's counts (console/epoch_marks.py)."""
+
     async def token_hash_of(self, venue_id: str) -> str | None:
         """The hash of ``venue_id``'s relay token, or None for a venue not held."""
 

@@ -313,6 +313,7 @@ async def serve_console(
         await stop.wait()
         await api.stop()
         await server.stop()
+        await db.settle_marks()  # (nothing appends now: a restart signs the same epoch)
     finally:
         await db.close()
     return 0

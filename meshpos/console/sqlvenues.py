@@ -119,6 +119,13 @@ class VenueStatements:
         if rows:
             await self.marks.reach(venue_id, int(rows[0][0]))
 
+    async def settle_marks(self) -> None:
+        """At a clean stop: the marks become the database's counts (``EpochMarks.settle``)."""
+        if self.marks is None or not self.marks.marks:
+            return
+        rows = await self._read(lambda cur: cur.fetchall("SELECT id, taken FROM venues", ()))
+        await self.marks.settle({str(venue): int(taken) for venue, taken in rows})
+
     async def mark_taken(self, cur: Cursor, venue_id: str) -> int:
         """Count one more append of ``venue_id`` (in the append's transaction): its count after."""
         rows = await cur.fetchall(
