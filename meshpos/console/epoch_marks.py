@@ -55,11 +55,20 @@ class EpochMarks:
         self.path = path
         self.marks: dict[str, Mark] = _read(path)
         self._wanted: dict[str, Mark] = dict(self.marks)
+        self._reached: dict[str, int] = {}  # venue -> the highest count this process reached
         self._lock = asyncio.Lock()
 
     def held(self, venue_id: str) -> Mark | None:
         """The venue's mark, or None: this console has stated nothing of it with these marks."""
         return self.marks.get(venue_id)
+
+    def floor(self, venue_id: str) -> Mark | None:
+        """What a load compares the database with: the mark, or, once this process reached the
+        venue's count itself, that count (the mark is ahead: a venue unloaded while idle and loaded
+        again keeps its epoch)."""
+        mark = self.marks.get(venue_id)
+        reached = self._reached.get(venue_id)
+        return mark if mark is None or reached is None else mark._replace(taken=reached)
 
     async def reach(self, venue_id: str, taken: int) -> None:
         """Mark ``taken`` (the database's count after a commit) before anything states it, by
@@ -67,6 +76,8 @@ class EpochMarks:
         commits; each cost a file's fsync, ~12 ms, measured in the report). A venue not loaded
         (its load, :meth:`reset`, marks it first) is not marked."""
         wanted = self._wanted.get(venue_id)
+        if wanted is not None:
+            self._reached[venue_id] = max(taken, self._reached.get(venue_id, 0))
         if wanted is None or taken <= wanted.taken:
             done = self.marks.get(venue_id)
             if done is None or taken <= done.taken:
@@ -95,6 +106,7 @@ class EpochMarks:
         database gone backwards got a new epoch, and its count rises from there)."""
         async with self._lock:
             self._wanted[venue_id] = Mark(epoch, taken)
+            self._reached[venue_id] = taken
             await self._write(dict(self._wanted))
 
     async def _write(self, wanted: dict[str, Mark]) -> None:

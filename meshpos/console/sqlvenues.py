@@ -90,7 +90,7 @@ class VenueStatements:
             if not rows:
                 return None
             epoch, taken = int(rows[0][0]), int(rows[0][1])
-            mark = marks.held(venue_id)
+            mark = marks.floor(venue_id)
             if mark is not None and (mark.epoch != epoch or taken >= mark.taken):
                 return epoch, taken  # as left, or renewed since (by another process, a new db)
             new = max(now_ms(), epoch + 1)

@@ -111,3 +111,20 @@ async def test_a_schema_10_database_keeps_its_epoch_and_counts_from_there(db_url
         assert await db.venue_epoch(VENUE) == epoch  # (a console without marks: a tool's)
     finally:
         await db.close()
+
+
+async def test_a_venue_loaded_again_in_one_process_keeps_its_epoch(
+    open_db: Opener, tmp_path: Path
+) -> None:
+    """The marks are written ahead of the database (``AHEAD``): a venue unloaded while idle and
+    loaded again by the same process compares with the count it reached, not the mark ahead of it,
+    so it keeps its epoch (a new one at each load would make every register judge again)."""
+    db = await open_db()
+    await db.add_venue(VENUE, "Café Mesh", hash_token(new_venue_token()))
+    db.marks = EpochMarks(tmp_path / MARKS_FILE)
+    first = await db.start_epoch(VENUE)
+    await db.append_updates(VENUE, "catalog", [_update("a")])
+    mark = db.marks.held(VENUE)
+    assert mark is not None
+    assert mark.taken > 1  # ahead
+    assert await db.start_epoch(VENUE) == first
