@@ -35,7 +35,7 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-from meshpos.errors import ConfigError
+from meshpos.errors import ConfigError, StoreError
 from meshpos.trust._files import write_file
 
 MARKS_FILE = "console-marks.json"  # beside the console's admin token (its data directory)
@@ -111,7 +111,14 @@ class EpochMarks:
 
     async def _write(self, wanted: dict[str, Mark]) -> None:
         text = json.dumps({v: list(m) for v, m in wanted.items()}, sort_keys=True)
-        await asyncio.to_thread(write_file, self.path, text + "\n")
+        try:
+            await asyncio.to_thread(write_file, self.path, text + "\n")
+        except OSError as exc:  # (a full disk, a folder made read-only): the caller's link drops
+            raise StoreError(
+                f"{self.path}: cannot write the console's epoch marks ({exc.strerror or exc}); "
+                "without them a restored database cannot be told from this one: free the disk "
+                "or give the console's user that folder"
+            ) from None
         self.marks = wanted
 
 

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pycrdt
+import pytest
 
 from meshpos.console import ConsoleDB, hash_token, new_venue_token, open_console_db
 from meshpos.console.epoch_marks import MARKS_FILE, EpochMarks
+from meshpos.errors import ConfigError
 
 from .conftest import VENUE, Opener
 from .test_console_shared import _as_schema
@@ -128,3 +130,14 @@ async def test_a_venue_loaded_again_in_one_process_keeps_its_epoch(
     assert mark is not None
     assert mark.taken > 1  # ahead
     assert await db.start_epoch(VENUE) == first
+
+
+@pytest.mark.parametrize("text", ["", "{not json", '{"v": 3}', '{"v": [1, -2]}', "[]"])
+def test_a_marks_file_that_is_not_marks_is_refused_naming_it(tmp_path: Path, text: str) -> None:
+    """A garbled ``console-marks.json`` stops the console at start with its path and what to do
+    (never a traceback, never a guess: a wrong mark could keep an epoch that had to change)."""
+    path = tmp_path / MARKS_FILE
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="remove it to start again") as refused:
+        EpochMarks(path)
+    assert str(path) in str(refused.value)
