@@ -11,21 +11,23 @@ Now the database counts, per venue, every append it takes in (``venues.taken``, 
 append's own transaction), and after each commit, before the console applies it to the documents its
 statements read, the mark here is at least that count (a small JSON file beside the console's admin
 token, replaced atomically and fsynced; written ``AHEAD`` appends ahead, so one commit in ``AHEAD``
-waits for a write, and set to the database's counts at a clean stop). At a venue's load the console compares: a database on the epoch of the
-mark whose count is below it (it went backwards), or a venue without a mark (a new PC given a restored
-file, or the first start of this version), gets a **new epoch** (``venues.epoch_ms``: a register
-forgets what the console told it and judges again; needless only costs a re-judgement: so does a
-start after a crash, whose marks were ahead). A database
-on another epoch than the mark's is signed as it is: a register that heard this console's epoch
-forgets at the change. The mark then becomes the epoch signed and the database's count. Several
-processes on one PostgreSQL database compare each with its own marks and set a new epoch with a
-compare-and-set (``VenueStatements.start_epoch``): processes that notice it at once agree on one,
-and one starting after another set it finds another epoch than its mark's and signs that one.
+waits for a write, and set to the database's counts at a clean stop). At a venue's load the console
+compares: a database on the mark's epoch whose count is below it (it went backwards), or a venue
+without a mark (a new PC given a restored file, or the first start of this version), gets a **new
+epoch** (``venues.epoch_ms``: a register forgets what the console told it and judges again; needless
+only costs a re-judgement: so does a start after a crash, whose marks were ahead). A database on
+another epoch than the mark's is signed as it is: a register that heard this console's epoch forgets
+at the change. The mark then becomes the epoch signed and the database's count. Several processes on
+one PostgreSQL database compare each with its own marks and set a new epoch by compare-and-set
+(``VenueStatements.start_epoch``): processes that notice it at once agree on one, and one starting
+after another set it finds another epoch than its mark's and signs that one.
 
-What it cannot see: a marks file restored together with the database (keep it out of the backup: it
-is not in the database's directory unless ``--token-file`` puts it there), and a console killed
-between a commit and the mark's write whose database is then replaced by a backup older than that
-commit (the statements of that moment may have claimed it).
+What it cannot see: a marks file put back together with the database (``sqlite3 .backup`` and
+``pg_dump`` copy the database alone; a copy of the whole folder would carry the file: README says
+never to put an old one back); a console killed between a commit and the mark's write whose database
+is then replaced by a backup older than that commit (the statements of that moment may have claimed
+it: the window is one commit in ``AHEAD``); a backup from before an earlier new epoch restored while a
+register that missed that epoch keeps running.
 """
 
 from __future__ import annotations
