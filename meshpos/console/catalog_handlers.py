@@ -373,8 +373,22 @@ async def put_settings(c: ConsoleCall) -> Settings:
             "(an Area/City name such as 'Europe/Paris', or 'UTC')"
         )
     business_date(0, wanted.timezone, wanted.day_cutoff_hour)  # the machine can open it too
+    sold = await c.console.db.report(
+        lambda cur: cur.fetchall("SELECT 1 FROM receipts WHERE venue_id = ? LIMIT 1", (c.venue,))
+    )
 
     def change(v: Venue) -> Settings:
+        held = v.catalog.settings().currency
+        if sold and wanted.currency != held:
+            # (the twenty-third session; outside, tenth round) amounts are whole minor units of the
+            # venue's currency: a change read every past receipt, report and price in the new one
+            raise DomainError(
+                f"venue {c.venue!r} has sales in {held} at the console: its currency cannot become "
+                f"{wanted.currency}, which would read every past amount and price as {wanted.currency}; "
+                f"to sell in {wanted.currency}, make a new venue (meshpos venue init), set its "
+                f"currency before its first sale and import this one's menu.csv with prices in "
+                f"{wanted.currency}"
+            )
         v.catalog.put_settings(wanted)
         return wanted
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from meshpos.console.cursor import Cursor
 from meshpos.console.dburl import redact, sqlite_path
 from meshpos.console.devices import Sighting
+from meshpos.console.epoch_marks import EpochMarks
 from meshpos.console.notices import StoredNotice
 from meshpos.console.records import Alarm, AuditEntry, MaterialiseResult, RecordBatch
 from meshpos.console.stock_reports import StockEntry
@@ -40,9 +41,22 @@ class ConsoleDB(Protocol):
     async def venue_for_token(self, token: str) -> str | None:
         """The venue a relay's token belongs to, or None."""
 
+    marks: EpochMarks | None
+    """The console's marks of what it stated (console/epoch_marks.py); None: none kept."""
+
     async def venue_epoch(self, venue_id: str) -> int | None:
-        """When this database registered the venue (ms; None: not held): the console's epoch
-        for it, which its registers see change when the database is replaced (sync/_epoch.py)."""
+        """The console's epoch for the venue (ms; None: not held), which its registers see change
+        when the database is replaced or went backwards (sync/_epoch.py)."""
+
+    async def start_epoch(self, venue_id: str) -> int | None:
+        """The epoch to sign at the venue's load: a new one if the database went backwards since
+        :attr:`marks` (console/epoch_marks.py)."""
+
+    async def mark_heard(self, venue_id: str) -> None:
+        """Mark the database's count before applying what another process committed."""
+
+    async def settle_marks(self) -> None:
+        """At a clean stop: the marks become the database's counts (console/epoch_marks.py)."""
 
     async def token_hash_of(self, venue_id: str) -> str | None:
         """The hash of ``venue_id``'s relay token, or None for a venue not held."""

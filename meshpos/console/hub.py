@@ -27,7 +27,8 @@ row back.
 
 **Changed** (the twenty-third session, epoch): at each load the hub signs which database it runs on
 (``ConsoleDB.venue_epoch``, ``sync/_epoch.py``), so a register that keeps running sees a console on a
-new database and judges again what it holds.
+new database and judges again what it holds. **Changed** (the twenty-fourth session, operator): a new
+epoch also when the database went backwards (a restored backup: ``console/epoch_marks.py``).
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ class VenueHub(DayClosing, Materialising):
         await self.engine.open()
         # which database this is, signed once a start (the twenty-third session, epoch: a register
         # that sees it change forgets what the console on the old one told it; sync/_epoch.py)
-        epoch = await self.db.venue_epoch(self.venue_id)
+        epoch = await self.db.start_epoch(self.venue_id)  # (a new one: went backwards)
         if self.console_signer is not None and epoch is not None:
             self.sync.epochs.own = self.console_signer.epoch(epoch)
         for name, reports in (await self.db.closed_reports(self.venue_id)).items():
@@ -257,6 +258,7 @@ class VenueHub(DayClosing, Materialising):
             return
         if await self.engine.open_day(name):  # closed here: reopened with what the db holds
             self.counters["days_reopened"] += 1
+        await self.db.mark_heard(self.venue_id)  # before this process states it (epoch_marks)
         await self.engine.apply_stored(name, updates)
         # after applying: rows exported before it carry the older version (refused, never newer
         # rows claimed as older); a day refused meanwhile is materialised again now

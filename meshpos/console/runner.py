@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from meshpos.console.db import ConsoleDB, open_console_db
+from meshpos.console.epoch_marks import MARKS_FILE, EpochMarks
 from meshpos.console.tokens import hash_token, same_hash
 from meshpos.errors import ConfigError
 from meshpos.listen_check import bind_problem, machine_addresses
@@ -264,7 +265,9 @@ async def serve_console(
             "scraper holding it could do everything the admin can; give --metrics-token-file a "
             "file of its own (a missing one is made)"
         )
+    marks = EpochMarks(token_file.parent / MARKS_FILE)  # (a bad file: one line, nothing opened)
     db = await open_console_db(db_url, init_database=init_database)  # (db_sqlite._check_begun)
+    db.marks = marks  # a database gone backwards gets a new epoch at each venue's load
     try:
         await register_venues(db, venues)
         say_unsigned(await db.venues(), signers)
@@ -311,6 +314,7 @@ async def serve_console(
         await stop.wait()
         await api.stop()
         await server.stop()
+        await db.settle_marks()  # (nothing appends now: a restart signs the same epoch)
     finally:
         await db.close()
     return 0

@@ -198,15 +198,18 @@ class SqlConsoleDB(DayStatements, VenueStatements):
         if not checked and not audit:
             return {}
 
-        async def job(cur: Cursor) -> dict[str, int]:
+        async def job(cur: Cursor) -> tuple[dict[str, int], int]:
             versions = {
                 name: await self._append(cur, venue_id, name, data)
                 for name, data in checked.items()
             }
             await _insert_audit(cur, venue_id, audit)  # the edits' entries: committed with them
-            return versions
+            return versions, await self.mark_taken(cur, venue_id) if versions else 0
 
-        return await self._write(job)
+        versions, taken = await self._write(job)
+        if taken and self.marks is not None:  # before the documents (the statements) hold it
+            await self.marks.reach(venue_id, taken)
+        return versions
 
     async def _append(self, cur: Cursor, venue_id: str, doc_name: str, data: list[bytes]) -> int:
         # The upsert locks the document row until commit (PostgreSQL), so appends and compactions

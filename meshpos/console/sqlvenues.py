@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from meshpos.console.cursor import Cursor, now_ms
+from meshpos.console.epoch_marks import EpochMarks
 from meshpos.console.tables import Dialect
 from meshpos.console.tokens import (
     MIN_TOKEN_LENGTH,
@@ -24,10 +25,14 @@ from meshpos.errors import StoreError
 from meshpos.trust.relay_proof import NONCE_KEPT_S, NONCE_PURGE_BATCH
 
 T = TypeVar("T")
+_EPOCH = "COALESCE(epoch_ms, created_at_ms)"  # (NULL until a console set a new one: schema 11)
 
 
 class VenueStatements:
     dialect: Dialect
+    marks: EpochMarks | None = (
+        None  # the console's marks (console/epoch_marks.py), set at its start
+    )
 
     if TYPE_CHECKING:
 
@@ -60,13 +65,73 @@ class VenueStatements:
         await self._write(job, rank=LATER)  # no relay waits for it: appends go first
 
     async def venue_epoch(self, venue_id: str) -> int | None:
-        """When this database registered ``venue_id`` (ms): the console's *epoch* for it
-        (``sync/_epoch.py``), made with the database and kept in it, new in a new one; None for a
+        """The console's *epoch* for ``venue_id`` (``sync/_epoch.py``): when this database registered
+        it (ms), made with the database and kept in it, new in a new one, or the later one a
+        console set when it found the database had gone backwards (:meth:`start_epoch`); None for a
         venue it does not hold."""
         rows = await self._read(
-            lambda cur: cur.fetchall("SELECT created_at_ms FROM venues WHERE id = ?", (venue_id,))
+            lambda cur: cur.fetchall(f"SELECT {_EPOCH} FROM venues WHERE id = ?", (venue_id,))
         )
         return int(rows[0][0]) if rows else None
+
+    async def start_epoch(self, venue_id: str) -> int | None:
+        """The epoch a console signs at the venue's load: :meth:`venue_epoch`, or a new one when the
+        database went backwards since this console's marks (``console/epoch_marks.py``: its count
+        below the mark, or no mark). The new one is set only if no other process sharing the database
+        set one meanwhile (compare-and-set): processes noticing it at once sign the same."""
+        marks = self.marks
+        if marks is None:  # (a console without marks: a test's, a tool's) the stored epoch
+            return await self.venue_epoch(venue_id)
+
+        async def job(cur: Cursor) -> tuple[int, int] | None:
+            rows = await cur.fetchall(
+                f"SELECT {_EPOCH}, taken FROM venues WHERE id = ?", (venue_id,)
+            )
+            if not rows:
+                return None
+            epoch, taken = int(rows[0][0]), int(rows[0][1])
+            mark = marks.floor(venue_id)
+            if mark is not None and (mark.epoch != epoch or taken >= mark.taken):
+                return epoch, taken  # as left, or renewed since (by another process, a new db)
+            new = max(now_ms(), epoch + 1)
+            await cur.execute(
+                f"UPDATE venues SET epoch_ms = ? WHERE id = ? AND {_EPOCH} = ?",
+                (new, venue_id, epoch),
+            )
+            rows = await cur.fetchall(f"SELECT {_EPOCH} FROM venues WHERE id = ?", (venue_id,))
+            return int(rows[0][0]), taken
+
+        found = await self._write(job, rank=LATER)
+        if found is None:
+            return None
+        epoch, taken = found
+        await marks.reset(venue_id, epoch, taken)
+        return epoch
+
+    async def mark_heard(self, venue_id: str) -> None:
+        """Mark the database's count before this process applies (and so states) what another
+        process sharing the database committed (``VenueHub.apply_stored``)."""
+        if self.marks is None:
+            return
+        rows = await self._read(
+            lambda cur: cur.fetchall("SELECT taken FROM venues WHERE id = ?", (venue_id,))
+        )
+        if rows:
+            await self.marks.reach(venue_id, int(rows[0][0]))
+
+    async def settle_marks(self) -> None:
+        """At a clean stop: the marks become the database's counts (``EpochMarks.settle``)."""
+        if self.marks is None or not self.marks.marks:
+            return
+        rows = await self._read(lambda cur: cur.fetchall("SELECT id, taken FROM venues", ()))
+        await self.marks.settle({str(venue): int(taken) for venue, taken in rows})
+
+    async def mark_taken(self, cur: Cursor, venue_id: str) -> int:
+        """Count one more append of ``venue_id`` (in the append's transaction): its count after."""
+        rows = await cur.fetchall(
+            "UPDATE venues SET taken = taken + 1 WHERE id = ? RETURNING taken", (venue_id,)
+        )
+        return int(rows[0][0]) if rows else 0
 
     async def venue_for_token(self, token: str) -> str | None:
         if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:

@@ -17,7 +17,7 @@ from typing import Any
 from meshpos.model.record_spec import Column, RecordSpec
 from meshpos.model.records import LEDGER_RECORDS
 
-SCHEMA_VERSION = 10  # docs/architecture.md (Relay and console)
+SCHEMA_VERSION = 11  # docs/architecture.md (Relay and console)
 # 2: documents.version, sightings. 3: snapshot segments (compaction is not quadratic), closed days
 # (documents.closed, state_vector, deletions; closed_records), unreported. 4: audit (console writes).
 # 5: reports (orders' line_detail and order_discounts, business-day indexes, stock_entries)
@@ -26,6 +26,7 @@ SCHEMA_VERSION = 10  # docs/architecture.md (Relay and console)
 # 8: payments and cash_moves by business_date (the all-time figures read the live days only)
 # 9: relay_nonces (a relay's proof is taken once by every console process of the venue)
 # 10: venues.venue_ca (which venue CA an id belongs to: two venues made with one id stay apart)
+# 11: venues.taken and epoch_ms (a restored backup is noticed at start: console/epoch_marks.py)
 APPLICATION_ID = 0x4D50434E  # "MPCN": tells a console database from a node's store file
 
 
@@ -168,6 +169,12 @@ def migrations(d: Dialect, version: int) -> list[str]:
         # start with its directory: two venues made with one id (each ran README's ``venue init``)
         # were one venue to the console, the second's data mixed into the first's
         9: ["ALTER TABLE venues ADD COLUMN venue_ca TEXT"],
+        # 11: every append a venue's database took in, counted, and the epoch a console signed
+        # when it found the database had gone backwards (NULL: created_at_ms, as before)
+        10: [
+            f"ALTER TABLE venues ADD COLUMN taken {d.int_type} NOT NULL DEFAULT 0",
+            f"ALTER TABLE venues ADD COLUMN epoch_ms {d.int_type}",
+        ],
     }
     return [statement for v in range(version, SCHEMA_VERSION) for statement in steps[v]]
 
@@ -308,7 +315,9 @@ def ddl(d: Dialect) -> list[str]:
             name TEXT NOT NULL,
             token_hash TEXT NOT NULL UNIQUE,
             created_at_ms {i} NOT NULL,
-            venue_ca TEXT
+            venue_ca TEXT,
+            taken {i} NOT NULL DEFAULT 0,
+            epoch_ms {i}
         )""",
         f"""CREATE TABLE documents (
             venue_id TEXT NOT NULL REFERENCES venues(id),

@@ -10,8 +10,8 @@ nothing: a register that kept running said "All data is synced" while the new co
 sales, until it restarted.
 
 **Changed** (the twenty-third session, epoch): the console says which database it runs on. Its
-*epoch* is the time (ms, the database's row of the venue, ``venues.created_at_ms``) at which that
-database registered the venue: made with the database, kept in it, the same for every console
+*epoch* is the time (ms, the database's row of the venue, ``venues.created_at_ms``, or a later
+``epoch_ms``: below) at which that database registered the venue: made with the database, kept in it, the same for every console
 process sharing it (PostgreSQL), and new in a new database. At each start it signs an *epoch word*
 ``{"at", "epoch", "venue"}`` with its key under its own domain (``trust.console_key``: never a
 statement's nor a tick's signature) and sends it once on each link, in the heartbeat field ``epoch``
@@ -32,8 +32,10 @@ What a relay can do: withhold the word (the node keeps the old epoch; its status
 was), never fake one; replaying an older console's word signed earlier is ignored (its ``at`` is not
 newer), so an old epoch cannot flip-flop a node. A new machine whose clock is behind the old one's
 signs older ``at``s: its word is ignored as a replay would be, as its statements are (``_signed``
-orders them by ``at`` too). A console restored from a backup has the backup's epoch: not noticed
-(README: restart every register after restoring one).
+orders them by ``at`` too). **Changed** (the twenty-fourth session, operator): a console restored
+from a backup had the backup's epoch, not noticed (README said: restart every register); now the
+console finds at start that its database went backwards (``console/epoch_marks.py``) and signs a new
+epoch (``venues.epoch_ms``), so the epoch is no longer ``created_at_ms`` alone.
 """
 
 from __future__ import annotations

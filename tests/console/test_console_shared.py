@@ -180,6 +180,8 @@ async def test_a_schema_1_database_is_migrated_and_keeps_its_documents(db_url: s
         await db.close()
 
 
+# What schema version 10 was: no count of a venue's appends, no epoch but created_at_ms.
+_SCHEMA_10 = ["ALTER TABLE venues DROP COLUMN taken", "ALTER TABLE venues DROP COLUMN epoch_ms"]
 # What schema version 9 was: a venue known by its id alone, not by its venue CA.
 _SCHEMA_9 = ["ALTER TABLE venues DROP COLUMN venue_ca"]
 # What schema version 8 was: no table of the console nonces relays took (each process kept its own).
@@ -225,11 +227,12 @@ _SCHEMA_1 = ["ALTER TABLE documents DROP COLUMN version", "DROP TABLE sightings"
 
 
 def _as_schema(url: str, version: int, first: Sequence[str] = ()) -> None:
-    """Turn a database of the current schema into one of an older ``version`` (1 to 9), after the
+    """Turn a database of the current schema into one of an older ``version`` (1 to 10), after the
     statements ``first`` (what that version had written differently into rows)."""
     steps = [
         *first,
-        *_SCHEMA_9,
+        *_SCHEMA_10,
+        *(_SCHEMA_9 if version < 10 else []),
         *(_SCHEMA_8 if version < 9 else []),
         *(_SCHEMA_7 if version < 8 else []),
         *(_SCHEMA_6 if version < 7 else []),

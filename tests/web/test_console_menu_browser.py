@@ -18,8 +18,9 @@ import pytest
 
 from meshpos.harness.wait import until
 from meshpos.localapi import read_token
+from meshpos.model.sample import MANAGER
 
-from ..console.reports_bed import register_and_console
+from ..console.reports_bed import give_manager_a_pin, register_and_console
 from .cdp import Browser, Page
 from .test_pages_browser import count
 
@@ -251,19 +252,51 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             what="the console showing the stop",
         )
         await register.screenshot(artifacts / "5-register-shows-console-stop.png")
-        # a currency without decimals: the scone's 320 minor units (typed as 3.20 in euros) are 320 yen,
-        # shown so on both pages and typed so at the console
+        assert register.errors == []
+
+
+@pytest.mark.slow
+async def test_a_venue_set_up_in_yen_sells_and_reports_without_decimals(
+    browser: Browser, artifacts: Path, tmp_path: Path
+) -> None:
+    """A currency without decimals on both pages. The venue is set to yen before its first sale (a
+    selling venue keeps its currency: ``tests/console/test_console_currency_change.py``); the sample's
+    latte, 390 minor units, is then 390 yen on the register and at the console; a price typed with
+    decimals is refused; the shift opens and the sale is paid on the register page (both were refused
+    in yen: the float and the tip were filled in as 100.00 and 0.00); its total is yen in the
+    console's reports; and once the console holds that sale, the page refuses a change back to euros
+    next to the currency, naming both."""
+    with register_and_console(tmp_path, open_shift=False) as (console, r1, venue):
+        token = read_token(tmp_path / "console" / "console-admin.token")
+        give_manager_a_pin(
+            console, r1, venue, PIN
+        )  # also: the console holds the register's catalog
+        page = await browser.new_page("console in yen")
+        await page.goto(f"{console.ready['api']}/?token={token}#menu")
+        await page.wait(q("#category-form"), timeout=10, what="the Menu section")
         await page.click("#tabs button[data-tab=settings]")
         await page.fill("#settings-form [name=currency]", "JPY")
         await page.click("#settings-form button[type=submit]")
+        await page.wait(
+            f"{q('#settings-form .form-status')}?.innerText === 'saved'", what="the yen saved"
+        )
+
+        register = await browser.new_page("register in yen")
+        await register.goto(f"{r1.api}/")
+        await register.click(f"#users button[data-user={MANAGER}]", timeout=15)
+        await register.fill("#pin", PIN)
+        await register.click("#login-button")
+        await register.click("#open-shift")
+        await register.wait(f"!{q('#sell')}.hidden", what="the sell screen")
+        await register.click("#categories [data-category=Coffee]")
         await register.wait(
-            f"{q('#products [data-product=scone] .price')}?.innerText === '320'",
+            f"{q('#products [data-product=latte] .price')}?.innerText === '390'",
             timeout=15,
-            what="the scone's price in yen on the register",
+            what="the latte's price in yen on the register",
         )
         await page.click("#tabs button[data-tab=menu]")
         await page.wait(
-            f"{q('#products')}.innerText.includes('320 JPY')",
+            f"{q('#products')}?.innerText.includes('390 JPY')",
             what="the price in yen at the console",
         )
         await page.fill("#product-form [name=id]", "mochi")
@@ -276,19 +309,44 @@ async def test_a_person_sets_up_a_menu_and_a_cashier_who_then_sells_on_the_regis
             what="yen typed with decimals refused next to the price",
         )
         await page.fill("#product-form [name=price]", "250")
-        await choose(page, "#product-form [name=category]", "pastry")  # the register shows Pastry
+        await choose(page, "#product-form [name=category]", "Bakery")
+        await choose(page, "#product-form [name=tax_id]", "vat10")
         await submit(page, "product-form", "products", "250 JPY")
+        await register.click("#categories [data-category=Bakery]")
         await register.wait(
             f"{q('#products [data-product=mochi] .price')}?.innerText === '250'",
             timeout=15,
             what="the mochi at 250 yen on the register",
         )
-        await register.screenshot(artifacts / "6-register-prices-in-yen.png")
-        # the console's reports follow the currency: the sale's 315 minor units are 315 yen
+        await register.click("#products [data-product=mochi]")
+        await register.wait(f"{count('#lines li')} === 1", what="the mochi's line")
+        assert await register.text("#totals [data-total=total]") == "250 JPY"
+        await register.click("#pay-button")
+        await register.click("#pay-form input[value=card]")
+        await register.click("#pay-confirm")
+        await register.wait(f"{q('#receipt-dialog')}.open", what="the receipt")
+        assert await register.text("#receipt-totals [data-total=total]") == "250 JPY"
+        await register.screenshot(artifacts / "1-register-sells-in-yen.png")
+        await register.click("#receipt-done")
+        # the console's reports in yen: the sale's 250 minor units are 250 yen
         await page.click("#tabs button[data-tab=reports]")
         await page.wait(
-            f"{q('#receipts tbody tr')}?.innerText.includes('¥315')",
-            timeout=10,
+            f"{q('#receipts tbody tr')}?.innerText.includes('¥250')",
+            timeout=30,
             what="the receipt's total in yen in Reports -> Receipts",
         )
+        await page.screenshot(artifacts / "2-console-reports-in-yen.png")
+        # the console holds a sale in yen now: euros are refused next to the currency, naming both
+        await page.click("#tabs button[data-tab=settings]")
+        await page.fill("#settings-form [name=currency]", "EUR")
+        await page.click("#settings-form button[type=submit]")
+        refusal = (
+            f"{q('#settings-form [name=currency]')}.closest('label').nextElementSibling?.innerText"
+        )
+        await page.wait(f"({refusal} || '').includes('make a new venue')", what="the refusal")
+        message = await page.eval(refusal)
+        assert "JPY" in message
+        assert "EUR" in message
+        await page.screenshot(artifacts / "3-console-keeps-yen.png")
+        assert page.errors == []
         assert register.errors == []

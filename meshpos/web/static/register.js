@@ -67,11 +67,17 @@ function act(write) {
 // --- loading: one fetch per topic the node says changed ----------------------------------------
 
 const RECENT_RECEIPTS = 10; // how many of today's receipts the register shows
+// the drawer's usual opening float, in minor units: 100.00 in euros, 10000 in yen (the page's field
+// held "100.00" whatever the currency, which a yen venue's cashier could not open a shift with)
+const OPENING_FLOAT = 10000;
 
 const loaders = {
   async menu() {
     state.catalog = await api("GET", "/api/catalog");
+    const float = $("#opening-cash");
+    const offered = money(OPENING_FLOAT); // (in the currency before: the field holds it unless typed)
     Mesh.setCurrency(state.catalog.currency);
+    if (float.value === offered) float.value = money(OPENING_FLOAT);
     Mesh.setZone(state.catalog.timezone);
   },
   async stops() {
@@ -181,7 +187,7 @@ async function login(event) {
 function openShift(event) {
   event.preventDefault();
   const cash = parseMoney($("#opening-cash").value);
-  if (cash === null) return notice("Enter the cash in the drawer, e.g. 100.00");
+  if (cash === null) return notice(`Enter the cash in the drawer, e.g. ${money(OPENING_FLOAT)}`);
   act(() => api("POST", "/api/shifts", { user: state.user.id, opening_cash: cash }));
 }
 
@@ -376,7 +382,7 @@ function openPay() {
   $("#pay-form").querySelector("input[name=method][value=cash]").checked = true;
   $("#pay-due").textContent = `${money(due)} ${state.catalog.currency}`;
   $("#pay-amount").value = money(due);
-  $("#pay-tip").value = "0.00";
+  $("#pay-tip").value = money(0); // (was "0.00": refused in yen, so a yen venue could not be paid)
   $("#pay-tendered").value = money(due);
   updateChange();
   $("#pay-dialog").showModal();
@@ -396,7 +402,7 @@ function pay(event) {
   const tip = parseMoney($("#pay-tip").value);
   const tendered = parseMoney($("#pay-tendered").value);
   if (amount === null || tip === null || (method === "cash" && tendered === null)) {
-    return notice("Enter amounts like 12.50");
+    return notice(`Enter amounts like ${money(1250)}`);
   }
   const body = { user: state.user.id, method, amount, tip };
   if (method === "cash") body.tendered = tendered;

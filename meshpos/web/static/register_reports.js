@@ -137,7 +137,7 @@ const Reports = (() => {
     if (table) query.set("table", table);
     if (amountText) {
       const amount = parseMoney(amountText);
-      if (amount === null) return notice("The amount is not a sum of money (e.g. 12.50).");
+      if (amount === null) return notice(`The amount is not a sum of money (e.g. ${Mesh.money(1250)}).`);
       query.set("amount", String(amount));
     }
     if (date) query.set("date", date);
