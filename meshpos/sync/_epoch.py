@@ -40,6 +40,7 @@ epoch (``venues.epoch_ms``), so the epoch is no longer ``created_at_ms`` alone.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
@@ -58,6 +59,8 @@ from meshpos.sync._signed import (
     Statements,
     decode_epoch_body,
 )
+
+log = logging.getLogger("meshpos.sync")
 
 
 class _TickTaken(Protocol):
@@ -181,6 +184,13 @@ class Epoching:
         pending counts rise at once, ``_say``)."""
         epochs = self.epochs
         epochs.forgotten += 1
+        # (once per new epoch, signed by the console: no peer can make it repeat) the operator's
+        # line, and what a test of a replaced or restored console awaits
+        log.warning(
+            "the console runs on another database (a new epoch, heard from %s): what it said it "
+            "holds is forgotten and judged again",
+            node,
+        )
         epochs.oldest_learnt = None
         self._console_sv.clear()
         self._reports.clear()
