@@ -9,9 +9,11 @@ memory nor in the store and answered 404 ``unknown_receipt`` for a sale the regi
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from meshpos.harness.wait import until
 from meshpos.model.documents import ledger_name
 from meshpos.model.sample import CASHIER
 from meshpos.node_adapters import make_node
@@ -62,3 +64,47 @@ async def test_a_receipt_read_while_its_day_closes_is_found(tmp_path: Path) -> N
         answer = await asyncio.wait_for(read, 30)
         assert answer.status == 200, answer.body[:300]
         assert answer.json()["receipt"]["id"] == paid.receipt.id
+
+
+async def test_a_day_a_request_opened_stays_loaded_until_the_request_is_done(
+    tmp_path: Path,
+) -> None:
+    """A request holds the closed day it opened (``Node.holding_days``, what the API wraps every
+    request in): a request slower than ``day_idle_seconds`` (a shift report loading its days one by
+    one, a refund waiting for its approver, a paused VM) found the day closed again by the time it read
+    or wrote it. Before, the closer's look after the idle time closed it under the request (the first
+    wait ends with the day closed)."""
+    now = [1_764_064_800.0]  # 2025-11-25 10:00 UTC
+    (config,) = make_configs(tmp_path, [("R1", "register")], day_idle_seconds=IDLE_S)
+    async with make_node(config, discovery=False, clock=lambda: now[0]) as node:
+        await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 0, at))
+        order = await node.write(lambda venue, at: venue.open_order(CASHIER, at))
+        await node.write(lambda v, at: v.add_line(CASHIER, order.id, "burger", 1, at))
+        paid = await node.write(lambda venue, at: venue.pay(CASHIER, order.id, "card", at))
+        await node.write(lambda venue, at: venue.close_shift(CASHIER, 0, at))
+        assert paid.receipt is not None
+        day = node.business_date(node.now_ms())
+        now[0] += DAY_S
+        engine, closer = node._run().engine, node._run().days
+        name = ledger_name(day)
+        the_console_holds_everything(node, day)
+        await until(lambda: name in engine.closed_days(), 30, "the day closed", on=[node])
+
+        with node.holding_days():  # a request
+            assert await node.open_day_of(paid.receipt.id)
+            opened = time.monotonic()
+
+            def looked_after_idle() -> bool:
+                task = closer._task
+                return name in engine.closed_days() or (
+                    closer._checked_at - opened > IDLE_S and (task is None or task.done())
+                )
+
+            await until(
+                looked_after_idle, 30, "a look of the closer after the idle time", every=0.05
+            )
+            assert name not in engine.closed_days(), "closed under the request"
+            assert node.receipt(paid.receipt.id).id == paid.receipt.id
+        released = time.monotonic()
+        await until(lambda: name in engine.closed_days(), 30, "closed once released", on=[node])
+        assert time.monotonic() - released >= IDLE_S  # idle counted from the request's end
