@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from meshpos.harness.wait import until
 from meshpos.model.documents import ledger_name
@@ -108,3 +109,46 @@ async def test_a_day_a_request_opened_stays_loaded_until_the_request_is_done(
         released = time.monotonic()
         await until(lambda: name in engine.closed_days(), 30, "closed once released", on=[node])
         assert time.monotonic() - released >= IDLE_S  # idle counted from the request's end
+
+
+async def test_a_cash_move_finds_the_shift_day_it_loaded_however_long_it_takes(
+    tmp_path: Path,
+) -> None:
+    """``POST /api/shifts/current/cash-moves`` on a shift opened on a closed day loads that day
+    (its record is there, ``web/shifts.py``) and then writes: a write that came after the closer's
+    next look past the idle time (a loaded machine, a paused VM) found the day closed again and the
+    cashier got an error for a drawer that is open. The write is held here until such a look."""
+    now = [1_764_064_800.0]  # 2025-11-25 10:00 UTC
+    (config,) = make_configs(tmp_path, [("R1", "register")], day_idle_seconds=IDLE_S)
+    async with make_node(config, discovery=False, clock=lambda: now[0]) as node:
+        shift = await node.write(lambda venue, at: venue.open_shift_now(CASHIER, 10_000, at))
+        day = node.business_date(node.now_ms())
+        now[0] += DAY_S  # the shift runs over into the next business day
+        engine, closer = node._run().engine, node._run().days
+        name = ledger_name(day)
+        the_console_holds_everything(node, day)
+        await until(lambda: name in engine.closed_days(), 30, "the shift's day closed", on=[node])
+        write = node.write
+
+        async def slow_write(*args: Any, **kwargs: Any) -> Any:
+            loaded = time.monotonic()
+
+            def looked_after_idle() -> bool:
+                task = closer._task
+                return name in engine.closed_days() or (
+                    closer._checked_at - loaded > IDLE_S and (task is None or task.done())
+                )
+
+            await until(
+                looked_after_idle, 30, "a look of the closer after the idle time", every=0.05
+            )
+            return await write(*args, **kwargs)
+
+        node.write = slow_write  # type: ignore[method-assign]
+        answer = await Client.of(node).call(
+            "POST",
+            "/api/shifts/current/cash-moves",
+            {"user": CASHIER, "kind": "in", "amount": 700, "reason": "float"},
+        )
+        assert answer.status == 201, answer.body[:300]
+        assert node.expected_cash(shift) == 10_700
