@@ -15,7 +15,8 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -69,6 +70,11 @@ from meshpos.web.reads import VenueReads
 log = logging.getLogger("meshpos.node")
 
 T = TypeVar("T")
+
+#: the business days the current request holds (``Node.holding_days``); None outside a request
+_REQUEST_HOLDS: ContextVar[list[tuple[DayCloser, str]] | None] = ContextVar(
+    "meshpos_request_holds", default=None
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,11 +431,37 @@ class Node(VenueReads, RegisterOperations):
         if isinstance(event, DayClosed) and is_ledger(event.doc):
             self.index.forget(day_of(event.doc))  # the pages' index lets go of its document
 
+    @contextlib.contextmanager
+    def holding_days(self) -> Iterator[None]:
+        """Within: the business days this request opens or reads through :meth:`open_day_of`,
+        :meth:`open_day` and :meth:`load_shift_day` stay loaded until it is done (``DayCloser.hold``).
+        Told through a context variable, so every route that opens a day holds it without a handle
+        passed through each of them."""
+        held: list[tuple[DayCloser, str]] = []
+        token = _REQUEST_HOLDS.set(held)
+        try:
+            yield
+        finally:
+            _REQUEST_HOLDS.reset(token)
+            for closer, date in held:
+                closer.release(date)
+
+    def _hold(self, date: str) -> None:
+        held = _REQUEST_HOLDS.get()
+        if held is None or any(d == date for _, d in held):
+            return  # (not in a request: the closer's idle rule alone)
+        closer = self._run().days
+        closer.hold(date)
+        held.append((closer, date))
+
     async def open_day_of(self, key: str) -> bool:
         """Load the closed business day holding receipt ``key`` (an id or a number), if one does."""
         engine = self._run().engine
         name = await engine.find_closed(key)
-        return name is not None and await engine.open_day(name)
+        if name is None:
+            return False
+        self._hold(day_of(name))
+        return await engine.open_day(name)
 
     async def load_shift_day(self) -> None:
         """Load the closed day this register's open shift opened on (``model/kept_shifts.py``)."""
@@ -444,7 +476,10 @@ class Node(VenueReads, RegisterOperations):
         rule)."""
         engine = self._run().engine
         name = kitchen_name(date) if kitchen else ledger_name(date)
-        return name in engine.closed_days() and await engine.open_day(name)
+        closed = name in engine.closed_days()
+        if closed or name in engine.sync.docs:  # (a date no day has is not held)
+            self._hold(date)
+        return closed and await engine.open_day(name)
 
     def days(self) -> BusinessDays:
         engine = self._run().engine

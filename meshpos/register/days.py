@@ -53,6 +53,7 @@ import contextlib
 import datetime
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from meshpos.config import Config
@@ -104,6 +105,7 @@ class DayCloser:
         self._now_ms = now_ms
         started = monotonic()
         self._touched: dict[str, float] = {}  # business day -> when it last changed or opened
+        self._held: Counter[str] = Counter()  # business day -> requests using it (:meth:`hold`)
         self._started = started  # a day loaded at start is untouched since then
         self._checked_at = -float("inf")
         self._every = min(CHECK_EVERY, self._idle / 2)
@@ -134,6 +136,22 @@ class DayCloser:
             self._touched[day_of(event.doc)] = self._monotonic()
         elif isinstance(event, DayClosed) and is_ledger(event.doc):
             self._venue.forget_day(day_of(event.doc))
+
+    def hold(self, date: str) -> None:
+        """A request uses business day ``date`` (it opened it, or reads it) until :meth:`release`: it
+        does not close meanwhile (part flaky, the twenty-fourth session). A request that opened a
+        closed day and read it after an await (a shift report loading its days one by one, a refund
+        asking its approver) found it closed again once the request took longer than
+        ``day_idle_seconds``: a 404 for a record the register holds, or a report short of a day."""
+        self._held[date] += 1
+        self._touched[date] = self._monotonic()  # (a close under way sees it and stops)
+
+    def release(self, date: str) -> None:
+        """The end of one :meth:`hold`: the day's idle time counts from now."""
+        self._held[date] -= 1
+        if self._held[date] <= 0:
+            del self._held[date]
+        self._touched[date] = self._monotonic()
 
     # --- the rule ---------------------------------------------------------------------------------
 
@@ -197,7 +215,9 @@ class DayCloser:
         past = [
             d
             for d in loaded
-            if (d < today or d > later) and now - self._touched.get(d, self._started) >= self._idle
+            if (d < today or d > later)
+            and now - self._touched.get(d, self._started) >= self._idle
+            and d not in self._held
         ]
         if not past:
             return []
@@ -273,6 +293,8 @@ class DayCloser:
             log.error("could not %s business day %s: %s%s", what, date, exc, more)
 
     async def _close_day(self, date: str, signed: bool) -> None:
+        if date in self._held:  # a request took it since the look
+            return
         engine = self._engine
         touched = self._touched.get(date, self._started)
         keys: list[str] = []
@@ -287,8 +309,8 @@ class DayCloser:
             del ledger, doc
         changed = False
         for name in (ledger_name(date), kitchen_name(date)):
-            if self._touched.get(date, self._started) != touched:
-                changed = True  # it changed meanwhile: the rule is looked at again
+            if self._touched.get(date, self._started) != touched or date in self._held:
+                changed = True  # it changed or a request took it meanwhile: looked at again
                 break
             if name in engine.sync.docs:
                 await engine.close_day(name, keys if is_ledger(name) else (), signed=signed)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -178,6 +179,11 @@ class NodeAPI(Protocol):
     def status(self) -> NodeStatus: ...
 
     def days(self) -> BusinessDays: ...
+
+    def holding_days(self) -> AbstractContextManager[None]:
+        """Within: the closed days this request opens (and the loaded ones it reads through
+        :meth:`open_day`) do not close again until it is done."""
+        ...
 
     async def open_day_of(self, key: str) -> bool:
         """Load the closed business day holding receipt ``key`` (its id or number), if one does: what

@@ -141,13 +141,15 @@ def sell_shared(v: Venue, acked: Acked, opener: str, adder: str, payer: str) -> 
 def test_outage_then_relay_killed_mid_upload_loses_and_duplicates_nothing(venue: Venue) -> None:
     v, nodes, acked = venue, venue.nodes, Acked()
     registers = ["R1", "R2", "R3"]
-    wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
-    wait_for(
+    took = wait_for(linked(nodes), 30, "mesh", on=[n.events for n in nodes.values()])
+    print(f"\nmesh linked after {took:.2f} s")
+    took = wait_for(
         lambda: all_synced(nodes, registers),
         30,
         "registers green before the outage",
         on=events(nodes, registers),
     )
+    print(f"registers green after {took:.2f} s more")
     for name in registers:
         shift = nodes[name].call("POST", "/api/shifts", {"user": CASHIER, "opening_cash": 20_000})
         acked.ids["shifts"].add(shift["id"])
@@ -160,7 +162,7 @@ def test_outage_then_relay_killed_mid_upload_loses_and_duplicates_nothing(venue:
         "registers turn yellow",
         on=events(nodes, registers),
     )
-    print(f"\ninternet cut: every register yellow after {took:.2f} s")
+    print(f"internet cut: every register yellow after {took:.2f} s")
     receipts = []
     for round_ in range(6):
         a, b, c = registers[round_ % 3], registers[(round_ + 1) % 3], registers[(round_ + 2) % 3]
@@ -218,12 +220,16 @@ def test_outage_then_relay_killed_mid_upload_loses_and_duplicates_nothing(venue:
         on=events(nodes, survivors),
     )
     print(f"a new relay uploaded everything; survivors synced {took:.2f} s after the kill")
+    restarting = time.monotonic()
     nodes[relay].start()
-    wait_for(
+    took = wait_for(
         lambda: all_synced(nodes, registers),
         30,
         "restarted relay green and synced",
         on=events(nodes, registers),
+    )
+    print(
+        f"{relay} restarted in {time.monotonic() - restarting - took:.2f} s, synced {took:.2f} s later"
     )
 
     for table, ids in acked.ids.items():

@@ -8,6 +8,7 @@ does. tests/web/test_node_api_contract.py holds it and a real in-process node to
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -157,6 +158,9 @@ class FakeNode(VenueReads):
 
     def days(self) -> BusinessDays:
         return self.business_days(set())  # the fake closes no day
+
+    def holding_days(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()  # (the fake closes no day)
 
     async def open_day_of(self, key: str) -> bool:
         return False
