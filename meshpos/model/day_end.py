@@ -25,6 +25,7 @@ from typing import Any
 
 from pycrdt import Doc, Map
 
+from meshpos.model._map_reads import holds
 from meshpos.model._records import decoded
 from meshpos.model._writes import put
 from meshpos.model.ledger import Ledger
@@ -45,7 +46,7 @@ class DayEnds:
         self._ended: Map[Any] = doc.get(ENDED_MAP, type=Map)
 
     def ended(self, date: str) -> bool:
-        return date in self._ended
+        return holds(self._ended, date)
 
     def kept(self) -> dict[str, Any] | None:
         """A dict for what a reader keeps of the days ended early, emptied whenever one is

@@ -30,6 +30,7 @@ from typing import Any, TypeVar, cast
 from pycrdt import Doc, Map
 
 from meshpos.errors import CorruptRecord, MeshposError, UnknownRecord
+from meshpos.model._map_reads import holds
 from meshpos.model._order_kept import NEW, kept_known, kept_orders, parse_kept, wrote
 from meshpos.model._records import (
     CorruptRegistry,
@@ -183,7 +184,7 @@ class Ledger:
         )
 
     def has_shift(self, shift_id: str) -> bool:
-        return lookup_key(shift_id, "shift id") in self._roots["shifts"]
+        return holds(self._roots["shifts"], lookup_key(shift_id, "shift id"))
 
     def write_shift(
         self, shift_id: str, register: str, user: str, at_ms: int, opening_cash: int
@@ -216,7 +217,7 @@ class Ledger:
 
     # --- orders ---------------------------------------------------------------------------------
     def has_order(self, order_id: str) -> bool:
-        return lookup_key(order_id, "order id") in self._roots["orders"]
+        return holds(self._roots["orders"], lookup_key(order_id, "order id"))
 
     def order_ids(self) -> list[str]:
         return list(self._roots["orders"].keys())
@@ -369,7 +370,7 @@ class Ledger:
         )
 
     def has_receipt(self, receipt_id: str) -> bool:
-        return lookup_key(receipt_id, "receipt id") in self._roots["receipts"]
+        return holds(self._roots["receipts"], lookup_key(receipt_id, "receipt id"))
 
     def receipt_numbered(self, number: str) -> str | None:
         """The id of the day's receipt with this number, or None. A walk of the day's receipts (only

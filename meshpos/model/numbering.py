@@ -39,6 +39,7 @@ from pycrdt import Doc, Map
 
 from meshpos.digits import ascii_digits
 from meshpos.errors import ReceiptNumbersUnknown
+from meshpos.model._map_reads import get
 from meshpos.model._writes import put
 from meshpos.model.documents import STOPLIST
 from meshpos.model.ledger import Ledger
@@ -107,7 +108,7 @@ class ReceiptNumbering:
 
     def mark(self, series: str | None = None) -> int:
         """The highest sequence of ``series`` (default: ours) any device recorded in the mesh."""
-        return _sequence(self._marks.get(series or self.series))
+        return _sequence(get(self._marks, series or self.series, None))
 
     def catch_up(self, ledgers: Iterable[Ledger]) -> None:
         """Continue after the highest number of our series seen anywhere: the mesh's mark and the

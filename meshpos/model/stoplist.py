@@ -17,6 +17,7 @@ from meshpos.model._records import CorruptRegistry, Fields, parse_each
 from meshpos.model._writes import put
 from meshpos.model.clock import HybridClock, Stamp
 from meshpos.model.documents import STOPLIST
+from meshpos.model.ledger_kept import watched
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +64,25 @@ class StopList:
         )
 
     def entry(self, item: str) -> StopEntry | None:
-        """The deciding entry for an item, or None if nobody ever stopped it."""
-        entries = self._entries(item)
-        return max(entries, key=lambda e: e.stamp) if entries else None
+        """The deciding entry for an item, or None if nobody ever stopped it.
+
+        **Changed** (issue 18, cpu; the twenty-fourth session): kept per item until the stop list
+        changes (``ledger_kept.watched``: its observer empties it at any change, ours, a peer's or
+        an undo; nothing is kept inside an open transaction), and only when no entry of the item was
+        skipped as corrupt (each read notes it, as before). Every line a register adds asks it: it
+        walked every entry of every item (each device's, ever) through a pycrdt transaction."""
+        kept = watched(self.doc, "stop list entries", (self._items,))
+        if kept is not None and item in kept:
+            found: StopEntry | None = kept[item]
+            return found
+        chosen = [(k, v) for k, v in self._items.items() if k.rpartition("/")[0] == item]
+        entries = list(
+            parse_each(chosen, self._entry, doc=self.name, root="items", corrupt=self.corrupt)
+        )
+        found = max(entries, key=lambda e: e.stamp) if entries else None
+        if kept is not None and len(entries) == len(chosen):
+            kept[item] = found
+        return found
 
     def is_stopped(self, item: str) -> bool:
         entry = self.entry(item)

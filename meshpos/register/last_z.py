@@ -42,19 +42,24 @@ class LastZ:
         self._kick()
 
     def _on_event(self, event: EngineEvent) -> None:
-        if isinstance(event, Committed) and any(is_ledger(n) for n in event.updates):
-            self._wanted = True
-            self._kick()
+        if isinstance(event, Committed):  # (a loop, not ``any`` of a generator: after every commit)
+            for name in event.updates:
+                if is_ledger(name):
+                    self._wanted = True
+                    self._kick()
+                    return
 
     def _kick(self) -> None:
         if not self._wanted or (self._task is not None and not self._task.done()):
             return
         # **Changed** (issue 18, rounds): while a shift is open (nearly always) the look ends here,
         # without a task of its own (one per commit of a ledger day: several per receipt)
-        with contextlib.suppress(Exception):  # (the task looks again, and logs what failed)
+        try:  # (the task looks again, and logs what failed)
             if a_shift_is_open(self._venue):
                 self._wanted = False
                 return
+        except Exception:  # (not ``contextlib.suppress``: three calls a commit)
+            pass
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
