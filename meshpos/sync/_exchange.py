@@ -412,6 +412,30 @@ class Exchange(OrderNotes, Replies):
             for session in self._exchanging():
                 session.send(SyncStep1(name, doc.get_state()))
 
+    def load(self, name: str, update: bytes) -> None:
+        """Restore ``name`` from the durable store (not sent, not reported as a change).
+
+        A shared ``Replica`` still captures the loaded update (as local): the node discards that capture.
+        """
+        doc = self.open_doc(name)
+        self._applying = _LOADING
+        try:
+            doc.apply_update(update)
+        finally:
+            self._applying = None
+        self._note_holes(name)
+
+    def apply_stored(self, name: str, update: bytes) -> None:
+        """Apply an update another process committed to the store this one shares: sent to every
+        session like a received update, reported as :class:`DocumentChanged` with ``stored`` (the
+        engine does not commit it again). Our own store wrote it, so the peers' write rules do not
+        apply; a new document asks the peers for the rest once it holds the update. It came in the
+        order the other process received it: noted as maybe out of order (``reordered``)."""
+        self._reordered.setdefault(name, {})
+        self._apply_opening(_STORED, name, lambda doc: doc.apply_update(update))
+        if get_update(update, self._docs[name].get_state())[0] != 0:  # not all held in order
+            self._note_holes(name)
+
     def _reject(self, peer: str, node: str, doc: str, reason: str) -> None:
         """Refuse an update: reported (the node counts and lists each one); logged once per device,
         kind of document and reason (a peer controls how many it sends), then at debug level."""

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pycrdt import Doc, Subscription, TransactionEvent, get_update
+from pycrdt import Doc, Subscription, TransactionEvent
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT
@@ -54,7 +54,7 @@ from meshpos.sync._events import (
     PeerLive,
     SyncEvent,
 )
-from meshpos.sync._exchange import _LOADING, _STORED, Exchange, _Loading, _Stored
+from meshpos.sync._exchange import Exchange, _Loading, _Stored
 from meshpos.sync._forwarding import Forwarding
 from meshpos.sync._heartbeats import Heartbeats
 from meshpos.sync._held import HeldTable
@@ -282,30 +282,6 @@ class Synchronizer(
         subscription = self._subscriptions.pop(name, None)
         if doc is not None and subscription is not None:
             doc.unobserve(subscription)
-
-    def load(self, name: str, update: bytes) -> None:
-        """Restore ``name`` from the durable store (not sent, not reported as a change).
-
-        A shared ``Replica`` still captures the loaded update (as local): the node discards that capture.
-        """
-        doc = self.open_doc(name)
-        self._applying = _LOADING
-        try:
-            doc.apply_update(update)
-        finally:
-            self._applying = None
-        self._note_holes(name)
-
-    def apply_stored(self, name: str, update: bytes) -> None:
-        """Apply an update another process committed to the store this one shares: sent to every
-        session like a received update, reported as :class:`DocumentChanged` with ``stored`` (the
-        engine does not commit it again). Our own store wrote it, so the peers' write rules do not
-        apply; a new document asks the peers for the rest once it holds the update. It came in the
-        order the other process received it: noted as maybe out of order (``reordered``)."""
-        self._reordered.setdefault(name, {})
-        self._apply_opening(_STORED, name, lambda doc: doc.apply_update(update))
-        if get_update(update, self._docs[name].get_state())[0] != 0:  # not all held in order
-            self._note_holes(name)
 
     def _on_change(self, name: str, event: TransactionEvent) -> None:
         self._hashes.pop(name, None)
