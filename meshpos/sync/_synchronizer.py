@@ -219,6 +219,7 @@ class Synchronizer(
         self._rooms = Rooms()  # stock Yjs clients' awareness, per document (``_yjs``)
         self.commits = Commits() if forward_before_commit else None
         self._lingering = {}  # (``_lingering``) our updates that may wait, by document
+        self._depths = {}  # (``_exchange``, ``_depth``) how deep each document's types lie
         self._lazy = {}  # (``_lingering``) ... and those that wait on their own (a number's mark)
 
     # --- identity ---------------------------------------------------------------------------------
@@ -262,6 +263,7 @@ class Synchronizer(
                         f"not the synchronizer's {self.client_id}"
                     )
             self._docs[name] = doc
+            self.depths_of(name).feed(doc.get_update(), name)  # (a replica's: what it held)
             self._subscriptions[name] = doc.observe(lambda event: self._on_change(name, event))
             if not self._opening_for_content:
                 for session in self._exchanging():
@@ -278,6 +280,7 @@ class Synchronizer(
         self._taken.pop(name, None)
         self._hashes.pop(name, None)  # (it holds the document)
         self._pending_for.pop(name, None)
+        self._depths.pop(name, None)
         doc = self._docs.pop(name, None)
         subscription = self._subscriptions.pop(name, None)
         if doc is not None and subscription is not None:
@@ -302,6 +305,7 @@ class Synchronizer(
                 self._events.append(LocalWriteRefused(name, self.role))
                 return
             self._took(name, update)  # an echo of it from a peer applies nothing
+            self.depths_of(name).feed(update, name)  # (what a peer's items may name)
             if may_deliver(self.role, name) and (out := self._outgoing(name, update)) is not None:
                 self._forward(name, out, None)  # (``_lingering``: or held, to leave merged)
             return
