@@ -351,8 +351,12 @@ class Exchange(OrderNotes, Replies):
             ):  # pycrdt decodes the whole update before it changes anything
                 doc.apply_update(update)
             depths, staged = depth
-            depths.commit(staged)
-            self._depths[name] = depths
+            opened = self._depths.get(name)  # (made by ``open_doc`` if it opened just now)
+            if opened is not None and opened is not depths and opened.ranges:
+                opened.feed(update, name)  # a shared replica's held more than was checked against
+            else:
+                depths.commit(staged)
+                self._depths[name] = depths
 
         changes = len(self._events)
         self._apply_opening(peer, name, apply)
