@@ -18,6 +18,7 @@ applied, also after a restart."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from pycrdt import Doc
@@ -189,7 +190,7 @@ async def test_a_chain_of_maps_grown_one_level_per_update_stops_at_64_also_after
         assert not evil.closed, evil.byes
     finally:
         await evil.close()
-    check = Doc()
+    check: Doc[Any] = Doc()
     check.apply_update(held)
     assert decode_state_vector(check.get_state()).get(CLIENT) == 64  # all 64 levels held
     await _refused(identity, proc, chain_level(64))
