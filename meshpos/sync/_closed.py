@@ -53,6 +53,7 @@ from meshpos.model.replica import decode_state_vector, encode_state_vector
 from meshpos.sync._budget import TokenBucket
 from meshpos.sync._closed_said import ClosedSaid
 from meshpos.sync._config import SyncConfig
+from meshpos.sync._depth import Depths
 from meshpos.sync._dropped import answer_dropped, on_dropped_update
 from meshpos.sync._events import (
     AwarenessReceived,
@@ -119,6 +120,8 @@ class ClosedDays(ClosedSaid):
         def open_doc(self, name: str) -> Doc[Any]: ...
 
         def drop_doc(self, name: str) -> None: ...
+
+        def depths_of(self, name: str) -> Depths: ...
 
         def _exchanging(self) -> list[Session]: ...
 
@@ -224,11 +227,13 @@ class ClosedDays(ClosedSaid):
         finally:
             self._opening_for_content = False
         if update is not None:
+            depths = self.depths_of(name)
             self._applying = _LOADING
             try:
                 doc.apply_update(update)
             finally:
                 self._applying = None
+            depths.feed(update, name)  # (``_depth``)
         for peer, message in closed.parked:
             session = self._sessions.get(peer)
             if session is None or session.state not in EXCHANGING:

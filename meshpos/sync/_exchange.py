@@ -9,9 +9,13 @@
   misses some nested changes after such a delivery, so a live count of the document (``model.tally``) is
   checked afresh after that only, not after every change.
 * **Changed** (outside, attacker, the twenty-third session): before any of that, the update's shape is
-  read (``_shape.check_update``): a value nested deeper than 64 or a shared type made inside another
-  closes the link, since pycrdt decodes and deletes both recursively on the native stack and one such
-  update of 60 kB killed the process (SIGSEGV) here, where no error can be caught.
+  read (``_shape.check_update``): a value nested deeper than 64 closes the link, since pycrdt decodes
+  it recursively on the native stack and one such update of 60 kB killed the process (SIGSEGV) here,
+  where no error can be caught. **Changed** (deep, the twenty-fourth session): then the document's
+  depth index (``_depth``): yrs deletes nested shared types recursively too, so an update that would
+  put a shared type deeper than 64, with what the document holds, closes the link; what it read is kept
+  once the update is applied. Loads, reopened days, another console process's updates and our own
+  writes feed it as well (:meth:`Exchange.depths_of`).
 
 A mixin of :class:`~meshpos.sync._synchronizer.Synchronizer`, which owns the state named below.
 """
@@ -29,6 +33,7 @@ from meshpos.model.documents import is_kitchen
 from meshpos.model.kitchen import HELD, held_device
 from meshpos.model.replica import decode_state_vector
 from meshpos.sync._config import SyncConfig
+from meshpos.sync._depth import Depths, Staged
 from meshpos.sync._events import (
     AwarenessReceived,
     ClientIdAlarm,
@@ -119,6 +124,7 @@ class Exchange(OrderNotes, Replies):
     _received: tuple[bytes, int | None]  # (``_forwarding``: the author read once)
     _taken: dict[str, dict[bytes, None]]  # doc -> the last updates it took whole (``_took``)
     _rejections_logged: set[tuple[str, str, str]]  # (device, kind of document, reason) logged once
+    _depths: dict[str, Depths]  # doc -> how deep its shared types lie (``_depth``)
 
     if TYPE_CHECKING:
 
@@ -189,6 +195,8 @@ class Exchange(OrderNotes, Replies):
         if taken is not None and update in taken and not session.stock:
             return  # a copy of an update the document took whole: it would apply nothing
         check_update(update, what)  # before any pycrdt call: what would crash it (``_shape``)
+        depths = self.depths_of(name) if name in self._docs else Depths()
+        staged = depths.check(update, what)  # a type nested too deep with what the doc holds
         held = self._docs.get(name)
         state, clocks = held_state(held) if held else (EMPTY_STATE_VECTOR, {})
         with _invalid_update(what):
@@ -225,7 +233,9 @@ class Exchange(OrderNotes, Replies):
             self._reject(peer, node, name, "acknowledges a kitchen ticket for another screen")
             return
         if usual:
-            self._open_and_apply(peer, name, update, what, authors, news, state)  # no decode first
+            self._open_and_apply(
+                peer, name, update, what, authors, news, state, (depths, staged)
+            )  # no decode first
             return
         forbidden = {
             c: 0 for c, r in self._authors.items() if c != learnt and not may_write(r, name)
@@ -238,7 +248,7 @@ class Exchange(OrderNotes, Replies):
             clear = clear_of_structs_from(update, checked, self._authors.keys() | clocks.keys())
         if clear or not has_structs_from(update, checked):
             self._open_and_apply(
-                peer, name, update, what, authors, news, state
+                peer, name, update, what, authors, news, state, (depths, staged)
             )  # a client never seen: two more decodes
             return
         if has_structs_from(update, forbidden):
@@ -250,7 +260,7 @@ class Exchange(OrderNotes, Replies):
             self._events.append(ClientIdAlarm(peer, node, name, self.client_id, "in an update"))
             self._reject(peer, node, name, "carries changes under our own client id")
             return
-        self._open_and_apply(peer, name, update, what, authors, news, state)
+        self._open_and_apply(peer, name, update, what, authors, news, state, (depths, staged))
 
     def _may_author(self, authors: frozenset[int], name: str) -> bool:
         """None of ``authors`` is us, nor a client id announced by a role that may not write ``name``."""
@@ -326,18 +336,27 @@ class Exchange(OrderNotes, Replies):
         authors: frozenset[int] | None,
         news: frozenset[int] | None,
         state: bytes,
+        depth: tuple[Depths, Staged],
     ) -> None:
         """Apply ``update`` (of ``authors``, None: several) and report what it planted past a hole
         in the clocks of ``news``, the authors it brought anything new of (none: nothing to look
         for, a reply or a catch-up that carries only what arrived meanwhile). One author's update
         not taken whole (a copy, a step 2 with the day's deletions) is looked at only if it brought
-        a struct past ``state``, the document's state vector before it."""
+        a struct past ``state``, the document's state vector before it. ``depth``: the document's
+        depth index and what it read of ``update``, kept once applied."""
 
         def apply(doc: Doc[Any]) -> None:
             with _invalid_update(
                 what
             ):  # pycrdt decodes the whole update before it changes anything
                 doc.apply_update(update)
+            depths, staged = depth
+            opened = self._depths.get(name)  # (made by ``open_doc`` if it opened just now)
+            if opened is not None and opened is not depths and opened.ranges:
+                opened.feed(update, name)  # a shared replica's held more than was checked against
+            else:
+                depths.commit(staged)
+                self._depths[name] = depths
 
         changes = len(self._events)
         self._apply_opening(peer, name, apply)
@@ -411,6 +430,42 @@ class Exchange(OrderNotes, Replies):
             # state vector, and the peer that just delivered the whole day would send it all again.
             for session in self._exchanging():
                 session.send(SyncStep1(name, doc.get_state()))
+
+    def load(self, name: str, update: bytes) -> None:
+        """Restore ``name`` from the durable store (not sent, not reported as a change).
+
+        A shared ``Replica`` still captures the loaded update (as local): the node discards that capture.
+        """
+        doc = self.open_doc(name)
+        depths = self.depths_of(name)
+        self._applying = _LOADING
+        try:
+            doc.apply_update(update)
+        finally:
+            self._applying = None
+        depths.feed(update, name)  # (rebuilt from the store at every start: ``_depth``)
+        self._note_holes(name)
+
+    def apply_stored(self, name: str, update: bytes) -> None:
+        """Apply an update another process committed to the store this one shares: sent to every
+        session like a received update, reported as :class:`DocumentChanged` with ``stored`` (the
+        engine does not commit it again). Our own store wrote it, so the peers' write rules do not
+        apply; a new document asks the peers for the rest once it holds the update. It came in the
+        order the other process received it: noted as maybe out of order (``reordered``)."""
+        self._reordered.setdefault(name, {})
+        depths = self.depths_of(name) if name in self._docs else None
+        self._apply_opening(_STORED, name, lambda doc: doc.apply_update(update))
+        (depths or self.depths_of(name)).feed(update, name)
+        if get_update(update, self._docs[name].get_state())[0] != 0:  # not all held in order
+            self._note_holes(name)
+
+    def depths_of(self, name: str) -> Depths:
+        """How deep the shared types of ``name`` lie (``_depth``): fed by every update it takes (made
+        with the document: :meth:`open_doc` reads what a shared replica's held before)."""
+        depths = self._depths.get(name)
+        if depths is None:
+            depths = self._depths[name] = Depths()
+        return depths
 
     def _reject(self, peer: str, node: str, doc: str, reason: str) -> None:
         """Refuse an update: reported (the node counts and lists each one); logged once per device,

@@ -26,8 +26,10 @@ too small to be read is harmless to pycrdt, and passes as before.
 Not closed here: shared types nested in shared types. yrs deletes a type's children recursively too
 (a map nested 100,000 deep, then deleted, crashed the process; 20,000 did not), and such a chain can
 grow one level per update, so no reading of one update bounds it; an older node's orders nest two
-levels (``model.ledger_layout``), so they cannot simply be refused. docs/architecture.md (Security)
-says what closing it needs; ``tests/outside/test_deep_update.py`` holds it as a strict xfail.
+levels (``model.ledger_layout``), so they cannot simply be refused. **Changed** (deep, the
+twenty-fourth session): the document's depth index (``_depth``) closes it, read right after this
+check (``Exchange._apply``): an update that would put a shared type deeper than 64 is refused the
+same way (``tests/outside/test_deep_update.py``).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pycrdt import Doc, Subscription, TransactionEvent, get_update
+from pycrdt import Doc, Subscription, TransactionEvent
 
 from meshpos.errors import LocalProtocolError, RemoteProtocolError
 from meshpos.lib0 import MAX_VAR_UINT
@@ -54,7 +54,7 @@ from meshpos.sync._events import (
     PeerLive,
     SyncEvent,
 )
-from meshpos.sync._exchange import _LOADING, _STORED, Exchange, _Loading, _Stored
+from meshpos.sync._exchange import Exchange, _Loading, _Stored
 from meshpos.sync._forwarding import Forwarding
 from meshpos.sync._heartbeats import Heartbeats
 from meshpos.sync._held import HeldTable
@@ -219,6 +219,7 @@ class Synchronizer(
         self._rooms = Rooms()  # stock Yjs clients' awareness, per document (``_yjs``)
         self.commits = Commits() if forward_before_commit else None
         self._lingering = {}  # (``_lingering``) our updates that may wait, by document
+        self._depths = {}  # (``_exchange``, ``_depth``) how deep each document's types lie
         self._lazy = {}  # (``_lingering``) ... and those that wait on their own (a number's mark)
 
     # --- identity ---------------------------------------------------------------------------------
@@ -262,6 +263,7 @@ class Synchronizer(
                         f"not the synchronizer's {self.client_id}"
                     )
             self._docs[name] = doc
+            self.depths_of(name).feed(doc.get_update(), name)  # (a replica's: what it held)
             self._subscriptions[name] = doc.observe(lambda event: self._on_change(name, event))
             if not self._opening_for_content:
                 for session in self._exchanging():
@@ -278,34 +280,11 @@ class Synchronizer(
         self._taken.pop(name, None)
         self._hashes.pop(name, None)  # (it holds the document)
         self._pending_for.pop(name, None)
+        self._depths.pop(name, None)
         doc = self._docs.pop(name, None)
         subscription = self._subscriptions.pop(name, None)
         if doc is not None and subscription is not None:
             doc.unobserve(subscription)
-
-    def load(self, name: str, update: bytes) -> None:
-        """Restore ``name`` from the durable store (not sent, not reported as a change).
-
-        A shared ``Replica`` still captures the loaded update (as local): the node discards that capture.
-        """
-        doc = self.open_doc(name)
-        self._applying = _LOADING
-        try:
-            doc.apply_update(update)
-        finally:
-            self._applying = None
-        self._note_holes(name)
-
-    def apply_stored(self, name: str, update: bytes) -> None:
-        """Apply an update another process committed to the store this one shares: sent to every
-        session like a received update, reported as :class:`DocumentChanged` with ``stored`` (the
-        engine does not commit it again). Our own store wrote it, so the peers' write rules do not
-        apply; a new document asks the peers for the rest once it holds the update. It came in the
-        order the other process received it: noted as maybe out of order (``reordered``)."""
-        self._reordered.setdefault(name, {})
-        self._apply_opening(_STORED, name, lambda doc: doc.apply_update(update))
-        if get_update(update, self._docs[name].get_state())[0] != 0:  # not all held in order
-            self._note_holes(name)
 
     def _on_change(self, name: str, event: TransactionEvent) -> None:
         self._hashes.pop(name, None)
@@ -326,6 +305,7 @@ class Synchronizer(
                 self._events.append(LocalWriteRefused(name, self.role))
                 return
             self._took(name, update)  # an echo of it from a peer applies nothing
+            self.depths_of(name).feed(update, name)  # (what a peer's items may name)
             if may_deliver(self.role, name) and (out := self._outgoing(name, update)) is not None:
                 self._forward(name, out, None)  # (``_lingering``: or held, to leave merged)
             return

@@ -8,22 +8,27 @@ nothing is applied, the node keeps serving, and it refuses the same update again
 
 On main: the node's process is gone after the first send (exit -11), ``status`` is refused.
 
-Left open, a strict xfail: maps nested in maps 100,000 deep, made and deleted in one update of 983 kB,
-kill the node the same way (yrs deletes a type's children recursively). A chain of types grows one
-level per update, so reading one update cannot bound it, and an older node's orders nest two levels;
-docs/architecture.md (Security) says what closing it needs."""
+**Changed** (deep, the twenty-fourth session): maps nested in maps 100,000 deep, made and deleted in one
+update of 983 kB, killed the node the same way (yrs deletes a type's children recursively: a strict
+xfail here until then), and such a chain can grow one level per update, which no reading of one update
+bounds. Now each document's depth index (``sync/_depth.py``, rebuilt from the store at start) refuses
+an update that would put a shared type deeper than 64: the link closes with the reason, nothing is
+applied, also after a restart."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
+from pycrdt import Doc
 
 from meshpos.harness.wait import POLL_S, until
 from meshpos.lib0 import write_var_string, write_var_uint
 from meshpos.model.documents import STOPLIST
+from meshpos.model.replica import decode_state_vector
 from meshpos.sync import SyncStep2, SyncUpdate
-from meshpos.trust import VenueAuthority
+from meshpos.trust import DeviceIdentity, VenueAuthority
 
 from ..mesh.attacker import Attacker
 from ..mesh.kit import NodeProcess
@@ -116,12 +121,6 @@ async def test_a_value_nested_30000_deep_closes_the_link_and_the_node_lives(
     assert await _stoplist(authority, proc, "R7") == before  # nothing applied
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared types nested 100,000 deep and deleted: yrs recurses on the native stack; "
-    "closing it needs each struct's parent depth, which pycrdt does not tell "
-    "(docs/architecture.md (Security), the twenty-third session)",
-)
 async def test_maps_nested_100000_deep_and_deleted_close_the_link_and_the_node_lives(
     node: tuple[VenueAuthority, NodeProcess],
 ) -> None:
@@ -137,4 +136,69 @@ async def test_maps_nested_100000_deep_and_deleted_close_the_link_and_the_node_l
             await evil.wait_closed()
     finally:
         await evil.close()
-    assert await asyncio.to_thread(proc.status)  # refused: the process died (-11)
+    assert await asyncio.to_thread(proc.status)  # on 44bfb67: refused, the process died (-11)
+    assert len(evil.byes) == 1, evil.byes
+    assert TYPE_REASON in evil.byes[0], evil.byes
+
+
+def chain_level(level: int, client: int = CLIENT) -> bytes:
+    """A Yjs v1 update of one map at clock ``level``: ``items["evil"]`` for 0, else a map under key
+    ``k`` of the map made at ``level - 1`` (its parent named by id): the chain one level deeper."""
+    parts = [write_var_uint(1), write_var_uint(1), write_var_uint(client), write_var_uint(level)]
+    if level == 0:
+        parts += [bytes([0x20 | 7]), write_var_uint(1), write_var_string("items")]
+        parts += [write_var_string("evil"), bytes([1])]
+    else:
+        parts += [bytes([0x20 | 7]), write_var_uint(0), write_var_uint(client)]
+        parts += [write_var_uint(level - 1), write_var_string("k"), bytes([1])]
+    return b"".join([*parts, write_var_uint(0)])
+
+
+TYPE_REASON = "a shared type nested deeper than 64"
+
+
+async def _refused(identity: DeviceIdentity, proc: NodeProcess, update: bytes) -> None:
+    """``update`` sent on a new link of the attacker's device: the link closes with the reason."""
+    evil = await Attacker.dial(identity, "R1", HOST, proc.port)
+    try:
+        await evil.wait_for_hello()
+        await evil.send(evil.hello(client_id=CLIENT))
+        await evil.send(SyncUpdate(STOPLIST, update))
+        async with asyncio.timeout(30):
+            await evil.wait_closed()
+    finally:
+        await evil.close()
+    assert len(evil.byes) == 1, evil.byes
+    assert TYPE_REASON in evil.byes[0], evil.byes
+
+
+async def test_a_chain_of_maps_grown_one_level_per_update_stops_at_64_also_after_a_restart(
+    node: tuple[VenueAuthority, NodeProcess],
+) -> None:
+    """Each update alone nests nothing (one map, its parent named by id): only the node's own
+    knowledge of the document (``sync/_depth.py``, rebuilt from the store at start) refuses the 65th
+    level. On main every level is taken, so a chain grows until its deletion kills the node."""
+    authority, proc = node
+    identity = issue_identity(authority, "R9")
+    evil = await Attacker.dial(identity, "R1", HOST, proc.port)
+    try:
+        await evil.wait_for_hello()
+        await evil.send(evil.hello(client_id=CLIENT))
+        for level in range(64):  # depths 1 ... 64: taken
+            await evil.send(SyncUpdate(STOPLIST, chain_level(level)))
+        held = await evil.fetch(STOPLIST)  # (answered after the updates sent before it)
+        assert not evil.closed, evil.byes
+    finally:
+        await evil.close()
+    check: Doc[Any] = Doc()
+    check.apply_update(held)
+    assert decode_state_vector(check.get_state()).get(CLIENT) == 64  # all 64 levels held
+    await _refused(identity, proc, chain_level(64))
+    assert await asyncio.to_thread(proc.status)
+    assert await _stoplist(authority, proc, "R7") == held  # nothing applied of the 65th
+    await asyncio.to_thread(proc.stop)
+    await asyncio.to_thread(proc.start)
+    await _refused(identity, proc, chain_level(64))  # the index rebuilt from the store
+    assert await asyncio.to_thread(proc.status)
+    assert await _stoplist(authority, proc, "R6") == held
+    assert "Traceback" not in proc.log.read_text()
