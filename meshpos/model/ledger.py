@@ -40,13 +40,12 @@ from meshpos.model._records import (
     lookup_key,
     parse_each,
     parse_one,
-    to_int,
     value_at,
 )
-from meshpos.model._root_events import entries
 from meshpos.model._writes import put, put_record, record_text
 from meshpos.model.conflicts import order_conflicts, over_refunds
 from meshpos.model.documents import ledger_name
+from meshpos.model.issued import issued_numbers
 from meshpos.model.ledger_kept import a_shift_open, open_shifts
 from meshpos.model.ledger_layout import PAYMENT_ID_FIELD, derived_records, order_key, order_parts
 from meshpos.model.ledger_layout import settled as order_settled
@@ -74,11 +73,6 @@ from meshpos.model.records import (
 )
 
 T = TypeVar("T")
-
-
-def series_of(number: str) -> str:
-    """``R2-k7qm-000004`` -> ``R2-k7qm``; the sequence is always the last dash-separated part."""
-    return number.rpartition("-")[0]
 
 
 _ROOTS = LEDGER_ROOTS
@@ -393,23 +387,8 @@ class Ledger:
         return self.records(RECEIPTS)
 
     def issued_numbers(self) -> list[tuple[str, int]]:
-        """(series, seq) of every receipt of the day, read from as few fields as possible: a receipt
-        corrupt in another field still holds its number, which must never be issued again. The series
-        is the number without its sequence (``R2`` or ``R2-k7qm``), or the register's id."""
-        found = []
-        for _, stored in entries(self._roots["receipts"]):
-            value = decoded(stored)
-            if value is None:
-                continue
-            number, register = value.get("number"), value.get("register")
-            series = series_of(number) if isinstance(number, str) else register
-            if not isinstance(series, str):
-                continue
-            try:
-                found.append((series, to_int(value.get("seq"), "seq")))
-            except CorruptRecord:
-                continue
-        return found
+        """(series, seq) of every receipt of the day, corrupt ones too (``model.issued``)."""
+        return issued_numbers(self._roots["receipts"])
 
     def refunds(self, receipt_id: str | None = None) -> list[Refund]:
         found = self.records(REFUNDS)
