@@ -53,7 +53,6 @@ from meshpos.model.replica import decode_state_vector, encode_state_vector
 from meshpos.sync._budget import TokenBucket
 from meshpos.sync._closed_said import ClosedSaid
 from meshpos.sync._config import SyncConfig
-from meshpos.sync._depth import Depths
 from meshpos.sync._dropped import answer_dropped, on_dropped_update
 from meshpos.sync._events import (
     AwarenessReceived,
@@ -61,7 +60,7 @@ from meshpos.sync._events import (
     ReopenWanted,
     SyncEvent,
 )
-from meshpos.sync._exchange import _LOADING, _Loading, _Stored
+from meshpos.sync._exchange import _Loading, _Stored
 from meshpos.sync._held import StepOnes
 from meshpos.sync._messages import AwarenessUpdate, DocMessage, SyncStep1, SyncStep2
 from meshpos.sync._rules import may_deliver
@@ -121,7 +120,7 @@ class ClosedDays(ClosedSaid):
 
         def drop_doc(self, name: str) -> None: ...
 
-        def depths_of(self, name: str) -> Depths: ...
+        def apply_loaded(self, name: str, doc: Doc[Any], update: bytes) -> None: ...
 
         def _exchanging(self) -> list[Session]: ...
 
@@ -227,13 +226,7 @@ class ClosedDays(ClosedSaid):
         finally:
             self._opening_for_content = False
         if update is not None:
-            depths = self.depths_of(name)
-            self._applying = _LOADING
-            try:
-                doc.apply_update(update)
-            finally:
-                self._applying = None
-            depths.feed(update, name)  # (``_depth``)
+            self.apply_loaded(name, doc, update)
         for peer, message in closed.parked:
             session = self._sessions.get(peer)
             if session is None or session.state not in EXCHANGING:

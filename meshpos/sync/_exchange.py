@@ -436,15 +436,20 @@ class Exchange(OrderNotes, Replies):
 
         A shared ``Replica`` still captures the loaded update (as local): the node discards that capture.
         """
-        doc = self.open_doc(name)
+        self.apply_loaded(name, self.open_doc(name), update)
+        self._note_holes(name)
+
+    def apply_loaded(self, name: str, doc: Doc[Any], update: bytes) -> None:
+        """Apply ``update`` read from the store to ``doc`` (a load, a closed day reopened): not a
+        change to report, and fed to the document's depth index (rebuilt from the store at every
+        start: ``_depth``)."""
         depths = self.depths_of(name)
         self._applying = _LOADING
         try:
             doc.apply_update(update)
         finally:
             self._applying = None
-        depths.feed(update, name)  # (rebuilt from the store at every start: ``_depth``)
-        self._note_holes(name)
+        depths.feed(update, name)
 
     def apply_stored(self, name: str, update: bytes) -> None:
         """Apply an update another process committed to the store this one shares: sent to every
